@@ -1,0 +1,188 @@
+/**
+ * Validation against a {@link Schema}: walks the whole value, gathers every problem as a dot path
+ * (`alerts[0].labels`, `metadata.labels["app.kubernetes.io/name"]`) and returns a fresh value that
+ * holds only what the schema names (unless an object passes unknown keys through).
+ */
+import { ValidationError } from '@aaps/mpc-core';
+import type { Schema, SchemaNode } from './define.js';
+
+export interface Issue {
+  /** Dot path of the offending value; `$` is the whole body. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type CheckResult<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
+
+const INVALID: unique symbol = Symbol('invalid');
+type Out = unknown;
+
+/** The dot path of `key` under `parent`; keys that are not identifiers are bracket-quoted. */
+export function childPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key)) return parent === '' ? key : `${parent}.${key}`;
+  return `${parent}[${JSON.stringify(key)}]`;
+}
+
+export function rootPath(path: string): string {
+  return path === '' ? '$' : path;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): Out | typeof INVALID {
+  const fail = (message: string): typeof INVALID => {
+    issues.push({ path: rootPath(path), message });
+    return INVALID;
+  };
+  switch (node.kind) {
+    case 'optional':
+      return value === undefined ? undefined : walk(node.inner, value, path, issues);
+    case 'nullable':
+      return value === null ? null : walk(node.inner, value, path, issues);
+    case 'unknown':
+      return value === undefined ? fail('is required') : value;
+    case 'string': {
+      if (typeof value !== 'string')
+        return fail(value === undefined ? 'is required' : `expected string, got ${describe(value)}`);
+      if (value.length < node.minLength) return fail(`shorter than ${node.minLength} characters`);
+      if (value.length > node.maxLength) return fail(`longer than ${node.maxLength} characters`);
+      if (node.pattern !== undefined && !node.pattern.test(value))
+        return fail(`does not match ${node.pattern.source}`);
+      if (node.format === 'date-time' && !RFC3339.test(value)) return fail('expected an RFC 3339 date-time');
+      if (node.format === 'uri' && !URI.test(value)) return fail('expected a URI');
+      return value;
+    }
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return fail(value === undefined ? 'is required' : `expected number, got ${describe(value)}`);
+      }
+      if (node.integer && !Number.isInteger(value)) return fail('expected an integer');
+      if (node.minimum !== undefined && value < node.minimum) return fail(`less than ${node.minimum}`);
+      if (node.maximum !== undefined && value > node.maximum) return fail(`greater than ${node.maximum}`);
+      return value;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean')
+        return fail(value === undefined ? 'is required' : `expected boolean, got ${describe(value)}`);
+      return value;
+    case 'enum':
+      if (typeof value !== 'string' || !node.values.includes(value)) {
+        return fail(value === undefined ? 'is required' : `expected one of ${node.values.join(', ')}`);
+      }
+      return value;
+    case 'array': {
+      if (!Array.isArray(value))
+        return fail(value === undefined ? 'is required' : `expected array, got ${describe(value)}`);
+      if (value.length < node.minItems) return fail(`fewer than ${node.minItems} items`);
+      if (value.length > node.maxItems) return fail(`more than ${node.maxItems} items`);
+      const out: unknown[] = [];
+      let ok = true;
+      value.forEach((item, i) => {
+        const r = walk(node.item, item, childPath(path, i), issues);
+        if (r === INVALID) ok = false;
+        else out.push(r);
+      });
+      return ok ? out : INVALID;
+    }
+    case 'record': {
+      if (!isPlainObject(value))
+        return fail(value === undefined ? 'is required' : `expected object, got ${describe(value)}`);
+      const entries = Object.entries(value);
+      if (entries.length > node.maxProperties) return fail(`more than ${node.maxProperties} entries`);
+      const out: Record<string, unknown> = {};
+      let ok = true;
+      for (const [key, v] of entries) {
+        const p = childPath(path, key);
+        if (key.length > node.maxKeyLength) {
+          issues.push({ path: p, message: `key longer than ${node.maxKeyLength} characters` });
+          ok = false;
+          continue;
+        }
+        const r = walk(node.value, v, p, issues);
+        if (r === INVALID) ok = false;
+        else out[key] = r;
+      }
+      return ok ? out : INVALID;
+    }
+    case 'object': {
+      if (!isPlainObject(value))
+        return fail(value === undefined ? 'is required' : `expected object, got ${describe(value)}`);
+      const out: Record<string, unknown> = {};
+      let ok = true;
+      for (const [key, child] of Object.entries(node.shape)) {
+        const r = walk(child, value[key], childPath(path, key), issues);
+        if (r === INVALID) ok = false;
+        else if (r !== undefined) out[key] = r;
+      }
+      for (const [key, v] of Object.entries(value)) {
+        if (Object.hasOwn(node.shape, key)) continue;
+        if (node.unknownKeys === 'reject') {
+          issues.push({ path: childPath(path, key), message: 'is not allowed here' });
+          ok = false;
+        } else if (node.unknownKeys === 'passthrough') {
+          out[key] = v;
+        }
+      }
+      return ok ? out : INVALID;
+    }
+    case 'union': {
+      const index = node.select(value);
+      const option = node.options[index];
+      if (option === undefined) return fail(`expected ${node.expected}`);
+      return walk(option, value, path, issues);
+    }
+  }
+}
+
+/**
+ * Checks `value` against `schema`, appending every problem to `issues` (paths under `path`).
+ * Returns the cleaned value, or `undefined` when there was any problem.
+ */
+export function checkInto<T>(
+  schema: Schema<T>,
+  value: unknown,
+  path: string,
+  issues: Issue[],
+): T | undefined {
+  const r = walk(schema.node, value, path, issues);
+  // The walk only returns values that match the node the schema was built from.
+  return r === INVALID ? undefined : (r as T);
+}
+
+export function check<T>(schema: Schema<T>, value: unknown): CheckResult<T> {
+  const issues: Issue[] = [];
+  const r = walk(schema.node, value, '', issues);
+  if (r === INVALID || issues.length > 0) return { ok: false, issues };
+  return { ok: true, value: r as T };
+}
+
+/** A `ValidationError` (`INVALID_ARGUMENT`) naming every issue; `fields` holds their paths. */
+export function issuesToError(what: string, issues: readonly Issue[]): ValidationError {
+  const shown = issues.slice(0, 20).map((i) => `${i.path}: ${i.message}`);
+  const more = issues.length > shown.length ? `; and ${issues.length - shown.length} more` : '';
+  return new ValidationError(
+    'INVALID_ARGUMENT',
+    `${what}: ${shown.join('; ')}${more}`,
+    [...new Set(issues.map((i) => i.path))],
+    { details: { issues: issues.map((i) => ({ path: i.path, message: i.message })) } },
+  );
+}
+
+/** Checks `value` and returns it typed, or throws one `ValidationError` with every problem. */
+export function parse<T>(schema: Schema<T>, value: unknown, what = 'invalid body'): T {
+  const r = check(schema, value);
+  if (!r.ok) throw issuesToError(what, r.issues);
+  return r.value;
+}
