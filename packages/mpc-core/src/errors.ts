@@ -1,0 +1,114 @@
+/**
+ * The closed set of errors that cross module lines in AAPS Quorum.
+ *
+ * Every error has a `code` from {@link ErrorCode}; callers branch on `code` (and on `culprits`,
+ * `fields` or `check`), never on message text. Blaming errors carry the identifiers of the parties
+ * at fault, as frost-core's `culprits()` does: an empty list means nobody can be blamed.
+ */
+
+export type ErrorCode =
+  // input validation
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_LENGTH'
+  | 'INVALID_SCALAR'
+  | 'INVALID_POINT'
+  | 'INVALID_IDENTIFIER'
+  | 'DUPLICATE_IDENTIFIER'
+  | 'UNKNOWN_IDENTIFIER'
+  | 'INVALID_THRESHOLD'
+  | 'TOO_FEW_SIGNERS'
+  | 'TOO_MANY_SIGNERS'
+  | 'UNKNOWN_CIPHERSUITE'
+  | 'CIPHERSUITE_MISMATCH'
+  | 'DECODE_FAILED'
+  | 'UNSUPPORTED_VERSION'
+  // protocol failures (may blame)
+  | 'MISSING_OWN_COMMITMENT'
+  | 'COMMITMENT_MISMATCH'
+  | 'INVALID_SIGNATURE_SHARE'
+  | 'INVALID_PROOF_OF_KNOWLEDGE'
+  | 'INVALID_SECRET_SHARE'
+  | 'INVALID_DEALING'
+  | 'INVALID_RANGE_PROOF'
+  | 'INVALID_OPENING'
+  | 'INCONSISTENT_TRANSCRIPT'
+  | 'NONCE_REUSE'
+  | 'UNKNOWN_NONCE'
+  | 'QUORUM_UNREACHABLE'
+  | 'TIMEOUT'
+  | 'ROUND_ORDER'
+  // verification
+  | 'INVALID_SIGNATURE'
+  | 'VERIFICATION_FAILED'
+  // policy
+  | 'POLICY_REFUSED'
+  | 'CIRCUIT_INVALID';
+
+/** Participant identifier as it appears in errors: the canonical hex of the identifier scalar. */
+export type Culprit = string;
+
+export interface AapsErrorOptions {
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class AapsError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, opts: AapsErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = Object.freeze({ ...(opts.details ?? {}) });
+  }
+
+  toJSON(): { name: string; code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { name: this.name, code: this.code, message: this.message, details: { ...this.details } };
+  }
+}
+
+/** Bad input: wrong lengths, non-canonical encodings, unknown ids. `fields` are dot paths. */
+export class ValidationError extends AapsError {
+  readonly fields: readonly string[];
+  constructor(code: ErrorCode, message: string, fields: readonly string[] = [], opts: AapsErrorOptions = {}) {
+    super(code, message, opts);
+    this.fields = Object.freeze([...fields]);
+  }
+}
+
+/** A protocol run failed. `culprits` names every party proven to have misbehaved (may be empty). */
+export class ProtocolError extends AapsError {
+  readonly culprits: readonly Culprit[];
+  constructor(
+    code: ErrorCode,
+    message: string,
+    culprits: readonly Culprit[] = [],
+    opts: AapsErrorOptions = {},
+  ) {
+    super(code, message, opts);
+    this.culprits = Object.freeze([...culprits]);
+  }
+}
+
+/** A signature, proof, log or bundle check failed. `check` names which one (e.g. `dsse.signature`). */
+export class VerificationError extends AapsError {
+  readonly check: string;
+  constructor(check: string, message: string, opts: AapsErrorOptions & { code?: ErrorCode } = {}) {
+    super(opts.code ?? 'VERIFICATION_FAILED', message, opts);
+    this.check = check;
+  }
+}
+
+/** A party refused by its own policy. `rule` names the rule that refused. */
+export class PolicyRefusal extends AapsError {
+  readonly rule: string;
+  constructor(rule: string, message: string, opts: AapsErrorOptions = {}) {
+    super('POLICY_REFUSED', message, opts);
+    this.rule = rule;
+  }
+}
+
+export function isAapsError(e: unknown): e is AapsError {
+  return e instanceof AapsError;
+}

@@ -1,0 +1,31 @@
+/**
+ * `@aaps/mpc-core`: FROST (RFC 9591) threshold Schnorr signatures, key generation, secret-shared
+ * aggregation and signed envelopes. Pure: randomness (`rng`), time (`now`) and storage
+ * (`NonceStore`) come in as arguments; nothing here touches the network, the disk or the environment.
+ */
+export * from './bytes.js';
+export { canonicalBytes, canonicalize, type JsonValue } from './envelope/canonical.js';
+export * from './envelope/types.js';
+export * from './errors.js';
+export { type DealerOptions, type DealerOutput, trustedDealer } from './keygen/dealer.js';
+export {
+  deriveIdentifier,
+  type Identifier,
+  identifierFromNumber,
+  identifierToScalar,
+  type KeyPackage,
+  keyPackageFromShare,
+  type PublicKeyPackage,
+  publicPackageFromKeyPackages,
+  type Threshold,
+  validateThreshold,
+} from './keys.js';
+export { SecretBytes } from './secret.js';
+export { aggregate, verify, verifyShare } from './sign/aggregate.js';
+export type { SigningPackage } from './sign/context.js';
+export { commit, preprocess, type Round1Commitment, type SigningNonces } from './sign/round1.js';
+export { type SignatureShare, signShare } from './sign/round2.js';
+export { verifyEd25519 } from './suite/ed25519.js';
+export { ciphersuites, getCiphersuite, isCiphersuiteId, loadFastBackends } from './suite/registry.js';
+export type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Group, Rng, ScalarField } from './suite/types.js';
+export { CIPHERSUITE_IDS } from './suite/types.js';

@@ -1,0 +1,220 @@
+/**
+ * Key material types shared by key generation and signing: identifiers, thresholds, the per-party
+ * {@link KeyPackage} and the public {@link PublicKeyPackage}, plus their one-time decoding.
+ */
+import { bytesToHex, hexToBytes, utf8 } from './bytes.js';
+import { ValidationError } from './errors.js';
+import { SecretBytes } from './secret.js';
+import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from './suite/types.js';
+
+/** A participant identifier: the canonical hex serialization of a non-zero scalar (as noble and frost-rs). */
+export type Identifier = string;
+
+/** k-of-n: `min` signers are needed out of `max` key holders. */
+export interface Threshold {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** One party's key: its secret signing share plus the public data it needs to sign. */
+export interface KeyPackage {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly signingShare: SecretBytes;
+  readonly verifyingShare: Uint8Array;
+  readonly groupPublicKey: Uint8Array;
+  readonly threshold: Threshold;
+}
+
+/** What everyone may know: the group key, each party's verifying share, the threshold. */
+export interface PublicKeyPackage {
+  readonly suite: CiphersuiteId;
+  readonly groupPublicKey: Uint8Array;
+  readonly verifyingShares: Readonly<Record<Identifier, Uint8Array>>;
+  readonly threshold: Threshold;
+  /** The VSS commitment to the key polynomial (coefficient commitments), when known. */
+  readonly commitments?: readonly Uint8Array[];
+}
+
+export function validateThreshold(t: Threshold, field = 'threshold'): Threshold {
+  const ok =
+    t !== null &&
+    typeof t === 'object' &&
+    Number.isSafeInteger(t.min) &&
+    Number.isSafeInteger(t.max) &&
+    t.min >= 2 &&
+    t.max >= t.min &&
+    t.max <= 65535;
+  if (!ok) {
+    throw new ValidationError(
+      'INVALID_THRESHOLD',
+      `${field}: expected integers 2 <= min <= max <= 65535, got min=${t?.min} max=${t?.max}`,
+      [field],
+    );
+  }
+  return { min: t.min, max: t.max };
+}
+
+export function identifierToScalar(suite: AnyCiphersuite, id: Identifier, field = 'identifier'): bigint {
+  if (typeof id !== 'string')
+    throw new ValidationError('INVALID_IDENTIFIER', `${field}: expected hex string`, [field]);
+  let n: bigint;
+  try {
+    n = suite.field.fromBytes(hexToBytes(id, field), field);
+  } catch (cause) {
+    throw new ValidationError(
+      'INVALID_IDENTIFIER',
+      `${field}: not a canonical identifier (${id.slice(0, 16)}…)`,
+      [field],
+      {
+        cause,
+      },
+    );
+  }
+  if (n === 0n)
+    throw new ValidationError('INVALID_IDENTIFIER', `${field}: identifier zero is not allowed`, [field]);
+  return n;
+}
+
+export function scalarToIdentifier(suite: AnyCiphersuite, n: bigint): Identifier {
+  if (n <= 0n || n >= suite.field.ORDER) {
+    throw new ValidationError('INVALID_IDENTIFIER', 'identifier must be a non-zero scalar');
+  }
+  return bytesToHex(suite.field.toBytes(n));
+}
+
+/** Identifier for participant number `n` (1-based), as RFC 9591 Appendix C numbers them. */
+export function identifierFromNumber(suite: AnyCiphersuite, n: number): Identifier {
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new ValidationError('INVALID_IDENTIFIER', `identifier number must be a positive integer, got ${n}`);
+  }
+  return scalarToIdentifier(suite, BigInt(n));
+}
+
+/** Identifier derived from a name (frost-rs `Identifier::derive`: HID(name)). */
+export function deriveIdentifier(suite: AnyCiphersuite, name: string): Identifier {
+  return scalarToIdentifier(suite, suite.HID(utf8(name)));
+}
+
+/** A public key package decoded and validated once; reused by every signing call. */
+export interface PreparedPublic<E> {
+  /** Group key as signing uses it (even-y for BIP-340 suites). */
+  readonly groupKey: E;
+  readonly groupKeyBytes: Uint8Array;
+  /** Whether the stored key had to be negated (BIP-340): shares and verifying shares flip too. */
+  readonly negated: boolean;
+  readonly shares: ReadonlyMap<Identifier, E>;
+  readonly ids: ReadonlyMap<Identifier, bigint>;
+  readonly threshold: Threshold;
+}
+
+const preparedCache = new WeakMap<object, WeakMap<PublicKeyPackage, PreparedPublic<unknown>>>();
+
+export function preparePublic<E>(suite: Ciphersuite<E>, pub: PublicKeyPackage): PreparedPublic<E> {
+  let bySuite = preparedCache.get(suite);
+  if (!bySuite) {
+    bySuite = new WeakMap();
+    preparedCache.set(suite, bySuite);
+  }
+  const hit = bySuite.get(pub);
+  if (hit) return hit as PreparedPublic<E>;
+  if (!pub || typeof pub !== 'object')
+    throw new ValidationError('INVALID_ARGUMENT', 'publicPackage: expected object');
+  if (pub.suite !== suite.id) {
+    throw new ValidationError('CIPHERSUITE_MISMATCH', `publicPackage is for ${pub.suite}, not ${suite.id}`, [
+      'publicPackage.suite',
+    ]);
+  }
+  const threshold = validateThreshold(pub.threshold, 'publicPackage.threshold');
+  const { group } = suite;
+  const rawKey = group.deserialize(pub.groupPublicKey, 'publicPackage.groupPublicKey');
+  const negated = suite.hooks ? suite.hooks.keyNeedsNegation(rawKey) : false;
+  const groupKey = negated ? group.neg(rawKey) : rawKey;
+  const shares = new Map<Identifier, E>();
+  const ids = new Map<Identifier, bigint>();
+  const entries = Object.entries(pub.verifyingShares ?? {});
+  if (entries.length !== threshold.max) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `publicPackage.verifyingShares: expected ${threshold.max} entries, got ${entries.length}`,
+      ['publicPackage.verifyingShares'],
+    );
+  }
+  for (const [id, bytes] of entries) {
+    const path = `publicPackage.verifyingShares.${id}`;
+    ids.set(id, identifierToScalar(suite as AnyCiphersuite, id, path));
+    const p = group.deserialize(bytes, path);
+    shares.set(id, negated ? group.neg(p) : p);
+  }
+  const prepared: PreparedPublic<E> = {
+    groupKey,
+    groupKeyBytes: group.serialize(groupKey),
+    negated,
+    shares,
+    ids,
+    threshold,
+  };
+  bySuite.set(pub, prepared as PreparedPublic<unknown>);
+  return prepared;
+}
+
+/** Build a key package (helper for keygen modules). */
+export function makeKeyPackage(
+  suite: AnyCiphersuite,
+  identifier: Identifier,
+  signingShare: bigint,
+  verifyingShare: Uint8Array,
+  groupPublicKey: Uint8Array,
+  threshold: Threshold,
+): KeyPackage {
+  return Object.freeze({
+    suite: suite.id,
+    identifier,
+    signingShare: new SecretBytes(suite.field.toBytes(signingShare)),
+    verifyingShare,
+    groupPublicKey,
+    threshold: { min: threshold.min, max: threshold.max },
+  });
+}
+
+/** Decode a key package's signing share (refusing a wiped one). */
+export function signingShareScalar(suite: AnyCiphersuite, kp: KeyPackage): bigint {
+  if (kp.signingShare.wiped)
+    throw new ValidationError('INVALID_ARGUMENT', 'keyPackage.signingShare has been wiped');
+  return suite.field.fromBytes(kp.signingShare.expose(), 'keyPackage.signingShare');
+}
+
+/** Import a raw signing share (e.g. from RFC test vectors or a restored backup) as a key package. */
+export function keyPackageFromShare(
+  suite: AnyCiphersuite,
+  args: {
+    identifier: Identifier;
+    signingShare: Uint8Array;
+    groupPublicKey: Uint8Array;
+    threshold: Threshold;
+  },
+): KeyPackage {
+  const t = validateThreshold(args.threshold);
+  identifierToScalar(suite, args.identifier);
+  const s = suite.field.fromBytes(args.signingShare, 'signingShare');
+  suite.group.deserialize(args.groupPublicKey, 'groupPublicKey');
+  const Y = suite.group.serialize(suite.group.mulBase(s));
+  return makeKeyPackage(suite, args.identifier, s, Y, Uint8Array.from(args.groupPublicKey), t);
+}
+
+/** The public package that a set of key packages implies (all parties' verifying shares). */
+export function publicPackageFromKeyPackages(
+  suite: AnyCiphersuite,
+  keyPackages: readonly KeyPackage[],
+): PublicKeyPackage {
+  if (keyPackages.length === 0) throw new ValidationError('INVALID_ARGUMENT', 'keyPackages: empty');
+  const first = keyPackages[0]!;
+  const verifyingShares: Record<Identifier, Uint8Array> = {};
+  for (const kp of keyPackages) verifyingShares[kp.identifier] = kp.verifyingShare;
+  return Object.freeze({
+    suite: suite.id,
+    groupPublicKey: first.groupPublicKey,
+    verifyingShares: Object.freeze(verifyingShares),
+    threshold: first.threshold,
+  });
+}
