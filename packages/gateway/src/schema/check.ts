@@ -100,6 +100,7 @@ function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): 
       if (!isPlainObject(value))
         return fail(value === undefined ? 'is required' : `expected object, got ${describe(value)}`);
       const entries = Object.entries(value);
+      if (entries.length < node.minProperties) return fail(`fewer than ${node.minProperties} entries`);
       if (entries.length > node.maxProperties) return fail(`more than ${node.maxProperties} entries`);
       const out: Record<string, unknown> = {};
       let ok = true;

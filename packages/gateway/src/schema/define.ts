@@ -53,6 +53,7 @@ export interface ObjectNode extends NodeCommon {
 export interface RecordNode extends NodeCommon {
   readonly kind: 'record';
   readonly value: SchemaNode;
+  readonly minProperties: number;
   readonly maxProperties: number;
   readonly maxKeyLength: number;
 }
@@ -200,12 +201,13 @@ export function object<S extends Shape>(
 /** A map with free keys (labels, annotations). */
 export function record<T>(
   value: Schema<T>,
-  opts: Described & { maxProperties?: number; maxKeyLength?: number } = {},
+  opts: Described & { minProperties?: number; maxProperties?: number; maxKeyLength?: number } = {},
 ): Schema<Record<string, T>> {
   return make({
     kind: 'record',
     ...common(opts),
     value: value.node,
+    minProperties: opts.minProperties ?? 0,
     maxProperties: opts.maxProperties ?? DEFAULT_MAX_ITEMS,
     maxKeyLength: opts.maxKeyLength ?? 1024,
   });

@@ -57,13 +57,16 @@ function emitBody(node: SchemaNode, st: EmitState): JsonSchema {
       if (node.minItems > 0) out['minItems'] = node.minItems;
       return withCommon(node, out);
     }
-    case 'record':
-      return withCommon(node, {
+    case 'record': {
+      const out: JsonSchema = {
         type: 'object',
         additionalProperties: emitNode(node.value, st),
         maxProperties: node.maxProperties,
         propertyNames: { maxLength: node.maxKeyLength },
-      });
+      };
+      if (node.minProperties > 0) out['minProperties'] = node.minProperties;
+      return withCommon(node, out);
+    }
     case 'object': {
       const properties: { [key: string]: JsonValue } = {};
       const required: string[] = [];

@@ -1,0 +1,139 @@
+/**
+ * Alertmanager webhook (payload `version: "4"`), as its `webhook_config` receiver sends it.
+ * One incident per firing alert. Alertmanager delivers at least once (and re-sends a group on
+ * every `repeat_interval`), so the dedup key is the alert's `fingerprint` plus its `startsAt`,
+ * which stay the same for one firing episode. A resolved alert resolves the incident opened for
+ * that episode instead of opening one.
+ */
+import { parse } from '../schema/check.js';
+import * as s from '../schema/define.js';
+import { openIncident } from './build-envelope.js';
+import { createResultBuilder } from './result.js';
+import type { IntakeContext, IntakeResult } from './types.js';
+
+const LabelSet = s.named(
+  'AlertmanagerLabelSet',
+  s.record(s.string({ maxLength: 8192 }), { maxProperties: 256, maxKeyLength: 256 }),
+);
+const Timestamp = s.string({ format: 'date-time', maxLength: 64 });
+
+export const AlertmanagerAlertSchema = s.named(
+  'AlertmanagerAlert',
+  s.object({
+    status: s.enumOf(['firing', 'resolved']),
+    labels: s.record(s.string({ maxLength: 8192 }), {
+      minProperties: 1,
+      maxProperties: 256,
+      maxKeyLength: 256,
+    }),
+    annotations: s.optional(LabelSet),
+    startsAt: Timestamp,
+    endsAt: s.optional(Timestamp),
+    generatorURL: s.optional(s.string({ maxLength: 4096 })),
+    fingerprint: s.string({ minLength: 1, maxLength: 64, pattern: /^[0-9a-f]+$/ }),
+  }),
+  'One alert of the group. `fingerprint` identifies the label set; `endsAt` is 0001-01-01T00:00:00Z while firing.',
+);
+
+export const AlertmanagerWebhookSchema = s.named(
+  'AlertmanagerWebhook',
+  s.object({
+    version: s.literal('4'),
+    groupKey: s.string({ maxLength: 8192 }),
+    truncatedAlerts: s.optional(s.integer({ minimum: 0 })),
+    status: s.enumOf(['firing', 'resolved']),
+    receiver: s.string({ maxLength: 256 }),
+    groupLabels: LabelSet,
+    commonLabels: LabelSet,
+    commonAnnotations: LabelSet,
+    externalURL: s.string({ maxLength: 4096 }),
+    alerts: s.array(AlertmanagerAlertSchema, { minItems: 1, maxItems: 1000 }),
+  }),
+  'Alertmanager webhook_config payload, version 4.',
+);
+export type AlertmanagerWebhook = s.Infer<typeof AlertmanagerWebhookSchema>;
+
+/** kube-state-metrics style labels that name a Kubernetes object, and the URI scheme for each. */
+const RESOURCE_LABELS = [
+  'deployment',
+  'statefulset',
+  'daemonset',
+  'replicaset',
+  'pod',
+  'configmap',
+  'secret',
+  'resourcequota',
+] as const;
+
+function resourcesFromLabels(labels: Record<string, string>, ns: string): string[] {
+  const out: string[] = [];
+  for (const key of RESOURCE_LABELS) {
+    const v = labels[key];
+    if (v !== undefined && v !== '') out.push(`${key}://${ns}/${v}`);
+  }
+  const image = labels['image'];
+  if (image !== undefined && image !== '') out.push(`image://${image}`);
+  return out;
+}
+
+export function alertmanagerDedupKey(fingerprint: string, startsAt: string): string {
+  return `alertmanager:${fingerprint}:${startsAt}`;
+}
+
+export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeResult {
+  const hook = parse(AlertmanagerWebhookSchema, body, 'invalid Alertmanager webhook');
+  const out = createResultBuilder('alertmanager');
+  hook.alerts.forEach((alert, i) => {
+    const ref = `alerts[${i}]`;
+    const dedup_key = alertmanagerDedupKey(alert.fingerprint, alert.startsAt);
+    const correlation_key = `alertmanager:${alert.fingerprint}`;
+    if (alert.status === 'resolved') {
+      out.add({
+        action: 'resolve',
+        dedup_key,
+        correlation_key,
+        ref,
+        at: alert.endsAt ?? alert.startsAt,
+        actor: 'source:alertmanager',
+      });
+      return;
+    }
+    const labels = alert.labels;
+    const annotations = alert.annotations ?? {};
+    const ns = labels['namespace'] ?? hook.commonLabels['namespace'] ?? 'default';
+    const messages = ['summary', 'description', 'message']
+      .map((k) => annotations[k])
+      .filter((m): m is string => m !== undefined && m !== '');
+    const generator = alert.generatorURL ?? '';
+    const cluster = labels['cluster'];
+    out.add(
+      openIncident(
+        {
+          source: 'alertmanager',
+          ref,
+          dedup_key,
+          correlation_key,
+          namespace: ns,
+          ...(cluster === undefined ? {} : { cluster }),
+          affected_resources: resourcesFromLabels(labels, ns),
+          evidence_refs: [`alert://alertmanager/${alert.fingerprint}`, generator],
+          metadata: {
+            alertname: labels['alertname'] ?? '',
+            labels,
+            annotations,
+            messages,
+            ...(labels['reason'] === undefined ? {} : { reason: labels['reason'] }),
+            fingerprint: alert.fingerprint,
+            starts_at: alert.startsAt,
+            group_key: hook.groupKey,
+            receiver: hook.receiver,
+            external_url: hook.externalURL,
+            ...(generator === '' ? {} : { generator_url: generator }),
+          },
+        },
+        ctx,
+      ),
+    );
+  });
+  return out.result();
+}

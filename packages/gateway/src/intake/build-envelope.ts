@@ -1,0 +1,79 @@
+/**
+ * Turns what an adapter read out of a native payload into an unsigned `IncidentSignal` envelope,
+ * classified by {@link classifySignal}. The envelope's `idempotency_key` is the dedup key.
+ */
+import { type Envelope, type IncidentSignalPayload, SCHEMA_VERSION } from '@aaps/mpc-core';
+import { classifySignal } from './classify.js';
+import type { IntakeContext, IntakeSource, OpenIncident } from './types.js';
+
+export const GATEWAY_AGENT = 'gateway';
+export const MONITORING_AGENT = 'monitoring-agent';
+export const DEFAULT_CLUSTER = 'default';
+export const DEFAULT_CONSTRAINTS_REF = 'policy://risk-management/v1';
+
+/** What an adapter knows about one occurrence before classification. */
+export interface SignalDraft {
+  source: Exclude<IntakeSource, 'envelope'>;
+  ref: string;
+  dedup_key: string;
+  correlation_key: string;
+  namespace: string;
+  cluster?: string;
+  affected_resources: string[];
+  evidence_refs: string[];
+  /** Must hold the keys `classifySignal` reads (`reason`, `messages`, `labels`, `namespace`) where known. */
+  metadata: Record<string, unknown>;
+}
+
+function unique(list: readonly string[]): string[] {
+  return [...new Set(list.filter((x) => x !== ''))];
+}
+
+/** `axm-YYYYMMDD-<id>`, the seed document's trace id form. */
+export function traceIdFor(at: Date, id: string): string {
+  return `axm-${at.toISOString().slice(0, 10).replaceAll('-', '')}-${id}`;
+}
+
+export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncident {
+  const c = classifySignal({ metadata: { ...draft.metadata, namespace: draft.namespace } });
+  const at = ctx.now();
+  const payload: IncidentSignalPayload = {
+    incident_type: c.incident_type,
+    severity: c.severity,
+    affected_resources: unique([...draft.affected_resources, ...c.affected_resources]),
+    evidence_refs: unique(draft.evidence_refs),
+    metadata: {
+      source: draft.source,
+      ...draft.metadata,
+      namespace: draft.namespace,
+      ...c.facts,
+      classification: { rule: c.rule, by: 'gateway.intake' },
+    },
+  };
+  const envelope: Envelope<IncidentSignalPayload> = {
+    meta: {
+      trace_id: traceIdFor(at, ctx.newId()),
+      span_id: ctx.newId(),
+      timestamp: at.toISOString(),
+      source_agent: GATEWAY_AGENT,
+      target_agent: MONITORING_AGENT,
+      message_type: 'IncidentSignal',
+      schema_version: SCHEMA_VERSION,
+      idempotency_key: draft.dedup_key,
+    },
+    context: {
+      namespace: draft.namespace,
+      cluster: draft.cluster ?? ctx.cluster ?? DEFAULT_CLUSTER,
+      urgency: c.urgency,
+      constraints_ref: ctx.constraintsRef ?? DEFAULT_CONSTRAINTS_REF,
+    },
+    payload,
+  };
+  return {
+    action: 'open',
+    dedup_key: draft.dedup_key,
+    correlation_key: draft.correlation_key,
+    ref: draft.ref,
+    envelope,
+  };
+}

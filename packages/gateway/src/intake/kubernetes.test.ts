@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { inferDeployment, intakeKubernetes } from './kubernetes.js';
+import { fixture, invalidFields, mutable, opened, testContext } from './test-helpers/fixtures.js';
+
+describe('intakeKubernetes', () => {
+  it('reads a missing ConfigMap key from a core/v1 kubelet event', () => {
+    const r = intakeKubernetes(fixture('kubernetes/core-v1-missing-configmap-key.json'), testContext());
+    const [item] = opened(r.items);
+    expect(r.items).toHaveLength(1);
+    expect(item?.dedup_key).toBe('kubernetes:5f0c2d1e-7a44-4b9e-9c61-2d8e3f7a1b90:4');
+    expect(item?.correlation_key).toBe('kubernetes:Pod/shop/checkout-6b7f9c8d4-x2lqz:Failed');
+    expect(item?.envelope.context).toMatchObject({
+      namespace: 'shop',
+      cluster: 'test-cluster',
+      urgency: 'P1',
+    });
+    expect(item?.envelope.payload).toMatchObject({
+      incident_type: 'config_validation_failed',
+      severity: 'high',
+      affected_resources: [
+        'pod://shop/checkout-6b7f9c8d4-x2lqz',
+        'deployment://shop/checkout',
+        'configmap://shop/checkout-config',
+      ],
+      evidence_refs: ['event://kubernetes/shop/checkout-6b7f9c8d4-x2lqz.187b2f6a0c9d41e2'],
+      metadata: {
+        missing_config: {
+          kind: 'ConfigMap',
+          namespace: 'shop',
+          name: 'checkout-config',
+          key: 'DATABASE_URL',
+        },
+        object: { kind: 'Pod', container: 'checkout' },
+        workload: { kind: 'Deployment', name: 'checkout', inferred: true },
+        classification: { rule: 'config.missing' },
+      },
+    });
+  });
+
+  it('reads the image of a pull failure', () => {
+    const [item] = opened(
+      intakeKubernetes(fixture('kubernetes/core-v1-image-pull-failed.json'), testContext()).items,
+    );
+    const ref =
+      'registry.example.net/payments/ledger@sha256:3f9a1c0e5b7d2468ace13579bdf02468ace13579bdf02468ace13579bdf02468';
+    expect(item?.envelope.payload.incident_type).toBe('image_signature_failed');
+    expect(item?.envelope.payload.affected_resources).toContain(`image://${ref}`);
+    expect(item?.envelope.payload.affected_resources).toContain('deployment://payments/ledger');
+    expect(item?.envelope.payload.metadata['image']).toEqual({
+      ref,
+      repository: 'registry.example.net/payments/ledger',
+      digest: 'sha256:3f9a1c0e5b7d2468ace13579bdf02468ace13579bdf02468ace13579bdf02468',
+    });
+  });
+
+  it('parses quota figures from an events.k8s.io/v1 FailedCreate', () => {
+    const [item] = opened(
+      intakeKubernetes(fixture('kubernetes/events-v1-quota-exceeded.json'), testContext()).items,
+    );
+    expect(item?.dedup_key).toBe('kubernetes:a7c4e2f1-0d3b-4e96-8f25-c1b9d7e3a460:7');
+    expect(item?.envelope.payload).toMatchObject({
+      incident_type: 'resource_quota_exceeded',
+      severity: 'medium',
+      affected_resources: [
+        'replicaset://shop/web-7d9f8b6c5',
+        'deployment://shop/web',
+        'resourcequota://shop/compute-resources',
+      ],
+      metadata: {
+        quota: {
+          namespace: 'shop',
+          quota: 'compute-resources',
+          requested: { 'limits.memory': '2Gi' },
+          used: { 'limits.memory': '7Gi' },
+          limited: { 'limits.memory': '8Gi' },
+        },
+        event: { count: 7, reporter: 'replicaset-controller' },
+      },
+    });
+  });
+
+  it('sorts an EventList into incidents and ignored events', () => {
+    const r = intakeKubernetes(fixture('kubernetes/event-list-mixed.json'), testContext());
+    const items = opened(r.items);
+    expect(
+      items.map((i) => [
+        i.ref,
+        i.envelope.payload.incident_type,
+        i.envelope.payload.metadata['classification'],
+      ]),
+    ).toEqual([
+      ['items[0]', 'image_signature_failed', { rule: 'image.signature_denied', by: 'gateway.intake' }],
+      ['items[1]', 'image_signature_failed', { rule: 'image.signature_denied', by: 'gateway.intake' }],
+      ['items[2]', 'resource_quota_exceeded', { rule: 'rbac.forbidden', by: 'gateway.intake' }],
+    ]);
+    expect(items[0]?.envelope.payload.metadata['signature_denial']).toEqual({
+      controller: 'kyverno',
+      webhook: 'mutate.kyverno.svc-fail',
+    });
+    expect(items[0]?.envelope.payload.affected_resources).toContain('image://ghcr.io/acme/shop-api:2.14.0');
+    expect(items[1]?.envelope.payload.metadata['signature_denial']).toMatchObject({
+      controller: 'sigstore-policy-controller',
+    });
+    expect(items[2]?.envelope.payload.metadata['rbac']).toEqual({
+      user: 'system:serviceaccount:ci:deployer',
+      verb: 'create',
+      resource: 'deployments',
+      api_group: 'apps',
+      namespace: 'shop',
+    });
+    expect(items[2]?.envelope.payload.affected_resources).toContain('serviceaccount://ci/deployer');
+    expect(r.ignored).toEqual([
+      { ref: 'items[3]', reason: 'event_type_normal' },
+      { ref: 'items[4]', reason: 'reason_not_handled' },
+    ]);
+  });
+
+  it('keeps the key on redelivery and changes it when the event repeats', () => {
+    const a = intakeKubernetes(fixture('kubernetes/core-v1-missing-configmap-key.json'), testContext());
+    const b = intakeKubernetes(
+      fixture('kubernetes/core-v1-missing-configmap-key.json'),
+      testContext('2027-01-01T00:00:00Z'),
+    );
+    expect(b.items[0]?.dedup_key).toBe(a.items[0]?.dedup_key);
+    const repeat = mutable('kubernetes/core-v1-missing-configmap-key.json');
+    repeat['count'] = 5;
+    const c = intakeKubernetes(repeat, testContext());
+    expect(c.items[0]?.dedup_key).not.toBe(a.items[0]?.dedup_key);
+    expect(c.items[0]?.correlation_key).toBe(a.items[0]?.correlation_key);
+  });
+
+  it('falls back to the object, reason and first time when the event has no uid', () => {
+    const e = mutable('kubernetes/core-v1-missing-configmap-key.json');
+    e['metadata'] = { name: 'x', namespace: 'shop' };
+    const [item] = intakeKubernetes(e, testContext()).items;
+    expect(item?.dedup_key).toBe(
+      'kubernetes:Pod/shop/checkout-6b7f9c8d4-x2lqz:Failed:2026-11-25T14:01:58Z:4',
+    );
+  });
+
+  it('names the failing paths of malformed events and lists', () => {
+    const e = mutable('kubernetes/core-v1-missing-configmap-key.json');
+    e['count'] = 'four';
+    e['involvedObject'] = 'Pod/x';
+    e['lastTimestamp'] = 'later';
+    expect([...invalidFields(() => intakeKubernetes(e, testContext()))].sort()).toEqual(
+      ['count', 'involvedObject', 'lastTimestamp'].sort(),
+    );
+
+    const v1 = mutable('kubernetes/events-v1-quota-exceeded.json');
+    v1['series'] = { count: -1 };
+    delete v1['regarding'];
+    v1['note'] = 42;
+    expect([...invalidFields(() => intakeKubernetes(v1, testContext()))].sort()).toEqual(
+      ['note', 'regarding', 'series.count', 'series.lastObservedTime'].sort(),
+    );
+
+    const list = mutable('kubernetes/event-list-mixed.json') as { items: Record<string, unknown>[] };
+    list.items[1] = { metadata: {} };
+    (list.items[2] as { metadata: { uid: unknown } }).metadata.uid = 7;
+    expect([...invalidFields(() => intakeKubernetes(list, testContext()))].sort()).toEqual(
+      ['items[1]', 'items[2].metadata.uid'].sort(),
+    );
+  });
+
+  it('infers Deployments from pod-template-hash names only', () => {
+    expect(inferDeployment('Pod', 'web-7d9f8b6c5-4lqpz')).toBe('web');
+    expect(inferDeployment('ReplicaSet', 'api-server-6c8d5f7b9')).toBe('api-server');
+    expect(inferDeployment('Pod', 'postgres-0')).toBeUndefined();
+    expect(inferDeployment('Job', 'deploy-bot')).toBeUndefined();
+  });
+});

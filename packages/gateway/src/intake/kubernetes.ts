@@ -1,0 +1,247 @@
+/**
+ * Kubernetes `Event`s, as an event exporter or a watcher forwards them: core/v1 (`involvedObject`,
+ * `message`, `count`) or events.k8s.io/v1 (`regarding`, `note`, `series`), one at a time or as an
+ * `EventList`. Warnings the classifier recognises (pull failures, signature admission denials,
+ * missing ConfigMap/Secret keys, exceeded quota, LimitRange and RBAC denials) open incidents;
+ * `Normal` events and other warnings are ignored. The dedup key is the event's uid and its
+ * occurrence count, so a redelivered event is the same occurrence and a repeat is a new one.
+ */
+import { parse } from '../schema/check.js';
+import * as s from '../schema/define.js';
+import { openIncident } from './build-envelope.js';
+import { classifySignal } from './classify.js';
+import { createResultBuilder } from './result.js';
+import type { IntakeContext, IntakeResult } from './types.js';
+
+const Name = s.string({ maxLength: 253 });
+const Time = s.nullish(s.string({ format: 'date-time', maxLength: 64 }));
+const Text = s.string({ maxLength: 32 * 1024 });
+
+const ObjectReference = s.named(
+  'KubernetesObjectReference',
+  s.object({
+    apiVersion: s.optional(s.string({ maxLength: 256 })),
+    kind: s.optional(s.string({ maxLength: 128 })),
+    namespace: s.optional(Name),
+    name: s.optional(Name),
+    uid: s.optional(s.string({ maxLength: 128 })),
+    fieldPath: s.optional(s.string({ maxLength: 1024 })),
+  }),
+);
+const ObjectMeta = s.object({
+  name: s.optional(Name),
+  namespace: s.optional(Name),
+  uid: s.optional(s.string({ maxLength: 128 })),
+  resourceVersion: s.optional(s.string({ maxLength: 128 })),
+  creationTimestamp: Time,
+});
+const Series = s.nullish(
+  s.object({
+    count: s.integer({ minimum: 0 }),
+    lastObservedTime: s.string({ format: 'date-time', maxLength: 64 }),
+  }),
+);
+
+export const CoreEventSchema = s.named(
+  'KubernetesCoreV1Event',
+  s.object({
+    apiVersion: s.optional(s.literal('v1')),
+    kind: s.optional(s.literal('Event')),
+    metadata: ObjectMeta,
+    involvedObject: ObjectReference,
+    reason: s.optional(s.string({ maxLength: 1024 })),
+    message: s.optional(Text),
+    type: s.optional(s.string({ maxLength: 64 })),
+    count: s.nullish(s.integer({ minimum: 0 })),
+    firstTimestamp: Time,
+    lastTimestamp: Time,
+    eventTime: Time,
+    series: Series,
+    source: s.nullish(s.object({ component: s.optional(Name), host: s.optional(Name) })),
+    reportingComponent: s.optional(s.string({ maxLength: 256 })),
+  }),
+);
+
+export const EventsV1EventSchema = s.named(
+  'KubernetesEventsV1Event',
+  s.object({
+    apiVersion: s.literal('events.k8s.io/v1'),
+    kind: s.optional(s.literal('Event')),
+    metadata: ObjectMeta,
+    regarding: ObjectReference,
+    reason: s.optional(s.string({ maxLength: 1024 })),
+    note: s.optional(Text),
+    type: s.optional(s.string({ maxLength: 64 })),
+    action: s.optional(s.string({ maxLength: 128 })),
+    eventTime: Time,
+    series: Series,
+    deprecatedCount: s.nullish(s.integer({ minimum: 0 })),
+    deprecatedFirstTimestamp: Time,
+    deprecatedLastTimestamp: Time,
+    reportingController: s.optional(s.string({ maxLength: 256 })),
+  }),
+);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const EventSchema = s.union(
+  [CoreEventSchema, EventsV1EventSchema],
+  (v) => {
+    if (!isObject(v)) return -1;
+    if (
+      'regarding' in v ||
+      (typeof v['apiVersion'] === 'string' && v['apiVersion'].startsWith('events.k8s.io/'))
+    ) {
+      return 1;
+    }
+    return 'involvedObject' in v ? 0 : -1;
+  },
+  { expected: 'a core/v1 Event (involvedObject) or an events.k8s.io/v1 Event (regarding)' },
+);
+
+export const EventListSchema = s.named(
+  'KubernetesEventList',
+  s.object({
+    apiVersion: s.optional(s.enumOf(['v1', 'events.k8s.io/v1'])),
+    kind: s.literal('EventList'),
+    items: s.array(EventSchema, { maxItems: 1000 }),
+  }),
+);
+
+export const KubernetesWebhookSchema = s.named(
+  'KubernetesWebhook',
+  s.union([EventSchema, EventListSchema], (v) => (isObject(v) && v['kind'] === 'EventList' ? 1 : 0), {
+    expected: 'an Event or an EventList',
+  }),
+  'A Kubernetes Event (core/v1 or events.k8s.io/v1) or an EventList.',
+);
+
+type CoreEvent = s.Infer<typeof CoreEventSchema>;
+type V1Event = s.Infer<typeof EventsV1EventSchema>;
+
+/** Both event shapes read the same way. */
+interface NormalizedEvent {
+  name: string;
+  uid: string | undefined;
+  namespace: string;
+  object: { kind: string; namespace: string; name: string; fieldPath: string | undefined };
+  reason: string;
+  message: string;
+  type: string;
+  count: number;
+  firstSeen: string | undefined;
+  lastSeen: string | undefined;
+  reporter: string | undefined;
+}
+
+function normalize(e: CoreEvent | V1Event): NormalizedEvent {
+  const ns = e.metadata.namespace ?? 'default';
+  const core = 'involvedObject' in e;
+  const obj = core ? e.involvedObject : e.regarding;
+  const count = core ? (e.series?.count ?? e.count ?? 1) : (e.series?.count ?? e.deprecatedCount ?? 1);
+  return {
+    name: e.metadata.name ?? '',
+    uid: e.metadata.uid,
+    namespace: ns,
+    object: {
+      kind: obj.kind ?? '',
+      namespace: obj.namespace ?? ns,
+      name: obj.name ?? '',
+      fieldPath: obj.fieldPath,
+    },
+    reason: e.reason ?? '',
+    message: (core ? e.message : e.note) ?? '',
+    type: e.type ?? '',
+    count,
+    firstSeen:
+      (core ? (e.firstTimestamp ?? e.eventTime) : (e.eventTime ?? e.deprecatedFirstTimestamp)) ?? undefined,
+    lastSeen:
+      (core
+        ? (e.lastTimestamp ?? e.series?.lastObservedTime)
+        : (e.series?.lastObservedTime ?? e.deprecatedLastTimestamp)) ?? undefined,
+    reporter: core ? (e.source?.component ?? e.reportingComponent) : e.reportingController,
+  };
+}
+
+/** Pod and ReplicaSet names carry the Deployment's pod-template hash (and a pod suffix). */
+const HASH = '[bcdfghjklmnpqrstvwxz2456789]';
+const POD_OF_DEPLOYMENT = new RegExp(`^(.+)-${HASH}{6,10}-${HASH}{5}$`);
+const REPLICASET_OF_DEPLOYMENT = new RegExp(`^(.+)-${HASH}{6,10}$`);
+
+/** The Deployment a Pod or ReplicaSet most likely belongs to, read from its name. */
+export function inferDeployment(kind: string, name: string): string | undefined {
+  if (kind === 'Pod') return POD_OF_DEPLOYMENT.exec(name)?.[1];
+  if (kind === 'ReplicaSet') return REPLICASET_OF_DEPLOYMENT.exec(name)?.[1];
+  return undefined;
+}
+
+export function kubernetesDedupKey(e: NormalizedEvent): string {
+  if (e.uid !== undefined && e.uid !== '') return `kubernetes:${e.uid}:${e.count}`;
+  const o = e.object;
+  return `kubernetes:${o.kind}/${o.namespace}/${o.name}:${e.reason}:${e.firstSeen ?? ''}:${e.count}`;
+}
+
+export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResult {
+  const parsed = parse(KubernetesWebhookSchema, body, 'invalid Kubernetes event');
+  const list =
+    'items' in parsed ? parsed.items.map((e, i) => ({ e, ref: `items[${i}]` })) : [{ e: parsed, ref: '$' }];
+  const out = createResultBuilder('kubernetes');
+  for (const { e, ref } of list) {
+    const ev = normalize(e);
+    if (ev.type === 'Normal') {
+      out.ignore(ref, 'event_type_normal');
+      continue;
+    }
+    const o = ev.object;
+    const container = /^spec\.(?:initContainers|containers)\{(.+)\}$/.exec(o.fieldPath ?? '')?.[1];
+    const deployment = inferDeployment(o.kind, o.name);
+    const metadata: Record<string, unknown> = {
+      reason: ev.reason,
+      messages: ev.message === '' ? [] : [ev.message],
+      event: {
+        name: ev.name,
+        ...(ev.uid === undefined ? {} : { uid: ev.uid }),
+        type: ev.type,
+        count: ev.count,
+        ...(ev.firstSeen === undefined ? {} : { first_seen: ev.firstSeen }),
+        ...(ev.lastSeen === undefined ? {} : { last_seen: ev.lastSeen }),
+        ...(ev.reporter === undefined ? {} : { reporter: ev.reporter }),
+      },
+      object: {
+        kind: o.kind,
+        namespace: o.namespace,
+        name: o.name,
+        ...(container === undefined ? {} : { container }),
+      },
+      ...(deployment === undefined
+        ? {}
+        : { workload: { kind: 'Deployment', name: deployment, inferred: true } }),
+    };
+    if (classifySignal({ metadata: { ...metadata, namespace: o.namespace } }).incident_type === 'unknown') {
+      out.ignore(ref, 'reason_not_handled');
+      continue;
+    }
+    const resources = [
+      o.kind === '' || o.name === '' ? '' : `${o.kind.toLowerCase()}://${o.namespace}/${o.name}`,
+      deployment === undefined ? '' : `deployment://${o.namespace}/${deployment}`,
+    ];
+    out.add(
+      openIncident(
+        {
+          source: 'kubernetes',
+          ref,
+          dedup_key: kubernetesDedupKey(ev),
+          correlation_key: `kubernetes:${o.kind}/${o.namespace}/${o.name}:${ev.reason}`,
+          namespace: o.namespace,
+          affected_resources: resources,
+          evidence_refs: [ev.name === '' ? '' : `event://kubernetes/${ev.namespace}/${ev.name}`],
+          metadata,
+        },
+        ctx,
+      ),
+    );
+  }
+  return out.result();
+}

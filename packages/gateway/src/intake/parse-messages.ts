@@ -1,0 +1,176 @@
+/**
+ * Facts read out of the free-text messages Kubernetes, kubelet, admission controllers and Argo CD
+ * write: quota figures, the missing ConfigMap/Secret key, image references, RBAC denials.
+ * Pure string parsing; each returns `undefined` when its pattern is absent.
+ */
+
+export interface QuotaFacts {
+  quota: string;
+  requested: Record<string, string>;
+  used: Record<string, string>;
+  limited: Record<string, string>;
+}
+
+export interface LimitRangeFacts {
+  resource: string;
+  scope: string;
+  maximum: string;
+  requested: string;
+}
+
+export interface MissingConfigFacts {
+  kind: 'ConfigMap' | 'Secret';
+  namespace?: string;
+  name: string;
+  /** Absent when the whole object is missing. */
+  key?: string;
+}
+
+export interface RbacFacts {
+  user: string;
+  verb: string;
+  resource: string;
+  api_group: string;
+  namespace?: string;
+}
+
+export interface SignatureDenialFacts {
+  controller: 'kyverno' | 'sigstore-policy-controller' | 'connaisseur' | 'ratify' | 'gatekeeper' | 'other';
+  webhook?: string;
+}
+
+function figures(list: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of list.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** `exceeded quota: <name>, requested: a=1,b=2, used: a=3, limited: a=4` */
+export function parseQuotaExceeded(message: string): QuotaFacts | undefined {
+  const m = /exceeded quota: ([^,\s]+), requested: (\S+?), used: (\S+?), limited: ([^\s"\]]+)/.exec(message);
+  if (m === null) return undefined;
+  return {
+    quota: m[1] ?? '',
+    requested: figures(m[2] ?? ''),
+    used: figures(m[3] ?? ''),
+    limited: figures(m[4] ?? ''),
+  };
+}
+
+/** `maximum memory usage per Container is 1Gi, but limit is 2Gi` (LimitRange admission). */
+export function parseLimitRange(message: string): LimitRangeFacts | undefined {
+  const m =
+    /maximum (\S+) usage per (Container|Pod) is ([^,\s]+), +but (?:limit|request) is ([^\s,\]]+)/.exec(
+      message,
+    );
+  if (m === null) return undefined;
+  return { resource: m[1] ?? '', scope: m[2] ?? '', maximum: m[3] ?? '', requested: m[4] ?? '' };
+}
+
+/**
+ * kubelet's `couldn't find key K in ConfigMap ns/name` (or Secret), and `configmap "x" not found`.
+ */
+export function parseMissingConfig(message: string): MissingConfigFacts | undefined {
+  const key = /couldn't find key (\S+) in (ConfigMap|Secret) (?:([a-z0-9.-]+)\/)?([a-z0-9.-]+)/.exec(message);
+  if (key !== null) {
+    const ns = key[3];
+    return {
+      kind: key[2] === 'Secret' ? 'Secret' : 'ConfigMap',
+      ...(ns === undefined ? {} : { namespace: ns }),
+      name: key[4] ?? '',
+      key: key[1] ?? '',
+    };
+  }
+  const whole = /\b(configmap|secret)s? "([a-z0-9.-]+)" not found/i.exec(message);
+  if (whole !== null) {
+    return { kind: whole[1]?.toLowerCase() === 'secret' ? 'Secret' : 'ConfigMap', name: whole[2] ?? '' };
+  }
+  return undefined;
+}
+
+/** A ConfigMap/Secret whose content does not parse (YAML/JSON syntax). */
+export function isConfigSyntaxError(message: string): boolean {
+  return /error converting YAML to JSON|yaml: line \d+|error parsing .*(yaml|json)|invalid (yaml|json)|cannot unmarshal/i.test(
+    message,
+  );
+}
+
+/** `User "u" cannot verb resource "r" in API group "g" [in the namespace "ns"]` */
+export function parseRbacForbidden(message: string): RbacFacts | undefined {
+  const m =
+    /forbidden: User "([^"]+)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/.exec(
+      message,
+    );
+  if (m === null) return undefined;
+  const ns = m[5];
+  return {
+    user: m[1] ?? '',
+    verb: m[2] ?? '',
+    resource: m[3] ?? '',
+    api_group: m[4] ?? '',
+    ...(ns === undefined ? {} : { namespace: ns }),
+  };
+}
+
+const IMAGE_NAME = String.raw`[a-z0-9][a-z0-9.-]*(?::\d+)?(?:/[a-z0-9._-]+)+(?::[A-Za-z0-9._-]+)?`;
+const VERIFY_IMAGE = new RegExp(
+  `(?:verify|verifying|verification of) image (${IMAGE_NAME}(?:@sha256:[a-f0-9]{64})?)`,
+);
+const DIGEST_IMAGE = new RegExp(`${IMAGE_NAME}@sha256:[a-f0-9]{64}`);
+
+/** The image a pull failure or signature denial is about. */
+export function parseImageRef(message: string): string | undefined {
+  return (
+    /image "([^"\s]+)"/.exec(message)?.[1] ??
+    VERIFY_IMAGE.exec(message)?.[1] ??
+    DIGEST_IMAGE.exec(message)?.[0]
+  );
+}
+
+/** Splits `repo[:tag][@sha256:…]` into its parts. */
+export function splitImageRef(ref: string): { repository: string; tag?: string; digest?: string } {
+  const at = ref.indexOf('@');
+  const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+  const name = at >= 0 ? ref.slice(0, at) : ref;
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > name.lastIndexOf('/');
+  return {
+    repository: hasTag ? name.slice(0, colon) : name,
+    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
+    ...(digest === undefined ? {} : { digest }),
+  };
+}
+
+export function isImagePullFailure(reason: string, message: string): boolean {
+  return (
+    /^(ErrImagePull|ImagePullBackOff|ErrImageNeverPull|InvalidImageName)$/.test(reason) ||
+    /Failed to pull image|Back-off pulling image|ErrImagePull|ImagePullBackOff/.test(message)
+  );
+}
+
+/** An admission denial from an image-signature policy controller (cosign, sigstore, kyverno...). */
+export function parseSignatureDenial(message: string): SignatureDenialFacts | undefined {
+  const signatureWords =
+    /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures/i;
+  const denied =
+    /denied the request|admission webhook|blocked due to the following policies|validation failed/i;
+  if (!signatureWords.test(message) || !denied.test(message)) return undefined;
+  const webhook = /admission webhook "([^"]+)"/.exec(message)?.[1];
+  const text = `${webhook ?? ''} ${message}`.toLowerCase();
+  const controller: SignatureDenialFacts['controller'] = text.includes('kyverno')
+    ? 'kyverno'
+    : text.includes('sigstore')
+      ? 'sigstore-policy-controller'
+      : text.includes('connaisseur')
+        ? 'connaisseur'
+        : text.includes('ratify')
+          ? 'ratify'
+          : text.includes('gatekeeper')
+            ? 'gatekeeper'
+            : 'other';
+  return { controller, ...(webhook === undefined ? {} : { webhook }) };
+}
