@@ -4,8 +4,27 @@
  * (`NonceStore`) come in as arguments; nothing here touches the network, the disk or the environment.
  */
 export * from './bytes.js';
+export {
+  CODEC_VERSION,
+  decodeCbor,
+  defineCodec,
+  encodeCbor,
+  type FieldSpec,
+  type MessageCodec,
+  type ObjectSpec,
+} from './codec.js';
 export { canonicalBytes, canonicalize, type JsonValue } from './envelope/canonical.js';
+export {
+  envelopeSigningBytes,
+  generateIdentityKey,
+  type IdentityKey,
+  identityPublicKey,
+  signBytes,
+  signEnvelope,
+  verifyEnvelope,
+} from './envelope/sign.js';
 export * from './envelope/types.js';
+export { validateEnvelope } from './envelope/validate.js';
 export * from './errors.js';
 export { type DealerOptions, type DealerOutput, trustedDealer } from './keygen/dealer.js';
 export {
@@ -29,3 +48,11 @@ export { verifyEd25519 } from './suite/ed25519.js';
 export { ciphersuites, getCiphersuite, isCiphersuiteId, loadFastBackends } from './suite/registry.js';
 export type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Group, Rng, ScalarField } from './suite/types.js';
 export { CIPHERSUITE_IDS } from './suite/types.js';
+export {
+  KeyPackageCodec,
+  PublicKeyPackageCodec,
+  Round1CommitmentBatchCodec,
+  Round1CommitmentCodec,
+  SignatureShareCodec,
+  SigningPackageCodec,
+} from './wire.js';

@@ -1,0 +1,231 @@
+/**
+ * Versioned, strict serialization of protocol messages (as frost-core's `serialization.rs`): every
+ * encoded message carries a header `{v, suite, type}` that decoding checks, and a body that must
+ * match the message's field spec exactly: unknown fields, missing fields and wrong types are
+ * refused with a `ValidationError` naming each path. Bytes are CBOR byte strings, or lower-case
+ * hex in JSON. Secret fields are written only through this module, which reads them with
+ * `expose()` and wraps them back in `SecretBytes`.
+ */
+import { Decoder, Encoder } from 'cbor-x';
+import { bytesToHex, hexToBytes } from './bytes.js';
+import { ValidationError } from './errors.js';
+import { SecretBytes } from './secret.js';
+import { isCiphersuiteId } from './suite/registry.js';
+import type { CiphersuiteId } from './suite/types.js';
+
+export const CODEC_VERSION = 1;
+
+export type FieldSpec =
+  | 'bytes'
+  | 'secret'
+  | 'string'
+  | 'uint'
+  | 'bool'
+  | { optional: FieldSpec }
+  | { array: FieldSpec; max?: number }
+  | { record: FieldSpec; max?: number }
+  | { object: ObjectSpec };
+export type ObjectSpec = { readonly [field: string]: FieldSpec };
+
+export interface Header {
+  v: number;
+  suite: CiphersuiteId;
+  type: string;
+}
+
+const cbor = new Encoder({ useRecords: false, tagUint8Array: false, variableMapSize: true });
+const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+type Mode = 'cbor' | 'json';
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+
+function encodeValue(spec: FieldSpec, v: unknown, mode: Mode): unknown {
+  if (typeof spec === 'string') {
+    switch (spec) {
+      case 'bytes':
+        return mode === 'json' ? bytesToHex(v as Uint8Array) : v;
+      case 'secret': {
+        const raw = (v as SecretBytes).expose();
+        return mode === 'json' ? bytesToHex(raw) : Uint8Array.from(raw);
+      }
+      default:
+        return v;
+    }
+  }
+  if ('optional' in spec) return v === undefined ? undefined : encodeValue(spec.optional, v, mode);
+  if ('array' in spec) return (v as unknown[]).map((x) => encodeValue(spec.array, x, mode));
+  if ('record' in spec) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>))
+      out[k] = encodeValue(spec.record, x, mode);
+    return out;
+  }
+  return encodeObject(spec.object, v as Record<string, unknown>, mode);
+}
+
+function encodeObject(spec: ObjectSpec, v: Record<string, unknown>, mode: Mode): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(spec)) {
+    const x = encodeValue(s, v[k], mode);
+    if (x !== undefined) out[k] = x;
+  }
+  return out;
+}
+
+function decodeValue(
+  spec: FieldSpec,
+  v: unknown,
+  mode: Mode,
+  path: string,
+  bad: (p: string, w: string) => void,
+): unknown {
+  if (typeof spec === 'string') {
+    switch (spec) {
+      case 'bytes':
+      case 'secret': {
+        let b: Uint8Array | undefined;
+        if (mode === 'json') {
+          if (typeof v === 'string' && /^(?:[0-9a-f]{2})*$/.test(v)) b = hexToBytes(v, path);
+        } else if (v instanceof Uint8Array) b = Uint8Array.from(v);
+        if (!b) return bad(path, mode === 'json' ? 'expected lower-case hex' : 'expected a byte string');
+        return spec === 'secret' ? new SecretBytes(b) : b;
+      }
+      case 'string':
+        return typeof v === 'string' ? v : bad(path, 'expected string');
+      case 'uint':
+        return Number.isSafeInteger(v) && (v as number) >= 0
+          ? v
+          : bad(path, 'expected a non-negative integer');
+      case 'bool':
+        return typeof v === 'boolean' ? v : bad(path, 'expected boolean');
+    }
+  }
+  if ('optional' in spec)
+    return v === undefined || v === null ? undefined : decodeValue(spec.optional, v, mode, path, bad);
+  if ('array' in spec) {
+    if (!Array.isArray(v)) return bad(path, 'expected array');
+    if (spec.max !== undefined && v.length > spec.max) return bad(path, `at most ${spec.max} items`);
+    return v.map((x, i) => decodeValue(spec.array, x, mode, `${path}[${i}]`, bad));
+  }
+  if ('record' in spec) {
+    if (!isPlainObject(v)) return bad(path, 'expected map');
+    const entries = Object.entries(v);
+    if (spec.max !== undefined && entries.length > spec.max) return bad(path, `at most ${spec.max} entries`);
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of entries) out[k] = decodeValue(spec.record, x, mode, `${path}.${k}`, bad);
+    return out;
+  }
+  return decodeObject(spec.object, v, mode, path, bad);
+}
+
+function decodeObject(
+  spec: ObjectSpec,
+  v: unknown,
+  mode: Mode,
+  path: string,
+  bad: (p: string, w: string) => void,
+): Record<string, unknown> | undefined {
+  if (!isPlainObject(v)) return bad(path, 'expected object') as undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) if (!(k in spec)) bad(`${path}.${k}`, 'unknown field');
+  for (const [k, s] of Object.entries(spec)) {
+    const isOptional = typeof s === 'object' && 'optional' in s;
+    if (!(k in v) && !isOptional) {
+      bad(`${path}.${k}`, 'missing');
+      continue;
+    }
+    const x = decodeValue(s, v[k], mode, `${path}.${k}`, bad);
+    if (x !== undefined) out[k] = x;
+  }
+  return out;
+}
+
+export interface MessageCodec<T> {
+  readonly type: string;
+  encode(suite: CiphersuiteId, value: T): Uint8Array;
+  decode(bytes: Uint8Array, expectSuite?: CiphersuiteId): { suite: CiphersuiteId; value: T };
+  toJSON(suite: CiphersuiteId, value: T): { v: number; suite: CiphersuiteId; type: string; body: unknown };
+  fromJSON(json: unknown, expectSuite?: CiphersuiteId): { suite: CiphersuiteId; value: T };
+}
+
+/** Define the codec of one message type from its field spec. */
+export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> {
+  const decodeEnvelope = (raw: unknown, mode: Mode, expectSuite?: CiphersuiteId) => {
+    const problems: [string, string][] = [];
+    const bad = (p: string, w: string) => {
+      problems.push([p, w]);
+      return undefined;
+    };
+    if (!isPlainObject(raw))
+      throw new ValidationError('DECODE_FAILED', `${type}: expected a {v, suite, type, body} object`, ['$']);
+    for (const k of Object.keys(raw))
+      if (!['v', 'suite', 'type', 'body'].includes(k)) bad(k, 'unknown field');
+    if (raw.v !== CODEC_VERSION) {
+      throw new ValidationError(
+        'UNSUPPORTED_VERSION',
+        `${type}: version ${String(raw.v)} is not supported (want ${CODEC_VERSION})`,
+        ['v'],
+      );
+    }
+    if (raw.type !== type)
+      throw new ValidationError('DECODE_FAILED', `expected a ${type}, got ${String(raw.type)}`, ['type']);
+    if (!isCiphersuiteId(raw.suite))
+      throw new ValidationError('UNKNOWN_CIPHERSUITE', `unknown ciphersuite ${String(raw.suite)}`, ['suite']);
+    if (expectSuite && raw.suite !== expectSuite) {
+      throw new ValidationError(
+        'CIPHERSUITE_MISMATCH',
+        `${type} is for ${raw.suite}, expected ${expectSuite}`,
+        ['suite'],
+      );
+    }
+    const value = decodeObject(spec, raw.body, mode, 'body', bad);
+    if (problems.length) {
+      throw new ValidationError(
+        'DECODE_FAILED',
+        `${type}: ${problems.map(([p, w]) => `${p}: ${w}`).join('; ')}`,
+        problems.map(([p]) => p),
+      );
+    }
+    return { suite: raw.suite, value: value as T };
+  };
+  return Object.freeze({
+    type,
+    encode: (suite: CiphersuiteId, value: T) =>
+      cbor.encode({
+        v: CODEC_VERSION,
+        suite,
+        type,
+        body: encodeObject(spec, value as Record<string, unknown>, 'cbor'),
+      }),
+    decode(bytes: Uint8Array, expectSuite?: CiphersuiteId) {
+      let raw: unknown;
+      try {
+        raw = cborDecoder.decode(bytes);
+      } catch (cause) {
+        throw new ValidationError('DECODE_FAILED', `${type}: not valid CBOR`, ['$'], { cause });
+      }
+      return decodeEnvelope(raw, 'cbor', expectSuite);
+    },
+    toJSON: (suite: CiphersuiteId, value: T) => ({
+      v: CODEC_VERSION,
+      suite,
+      type,
+      body: encodeObject(spec, value as Record<string, unknown>, 'json'),
+    }),
+    fromJSON: (json: unknown, expectSuite?: CiphersuiteId) => decodeEnvelope(json, 'json', expectSuite),
+  });
+}
+
+/** Plain CBOR for stored records that are not protocol messages (deterministic options). */
+export function encodeCbor(value: unknown): Uint8Array {
+  return cbor.encode(value);
+}
+
+export function decodeCbor(bytes: Uint8Array): unknown {
+  try {
+    return cborDecoder.decode(bytes);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', 'not valid CBOR', ['$'], { cause });
+  }
+}

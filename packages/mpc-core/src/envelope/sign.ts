@@ -1,0 +1,100 @@
+/**
+ * Envelope identity signatures: `meta.signature = "ed25519:" + base64(sig)` where `sig` is the
+ * sender's Ed25519 identity key over the RFC 8785 canonical JSON of the envelope with
+ * `meta.signature` removed (DESIGN.md "Message envelope").
+ */
+import { createPrivateKey, createPublicKey, sign as nodeSign } from 'node:crypto';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { base64Decode, base64Encode, concatBytes } from '../bytes.js';
+import { ValidationError, VerificationError } from '../errors.js';
+import { SecretBytes } from '../secret.js';
+import { verifyEd25519 } from '../suite/ed25519.js';
+import type { Rng } from '../suite/types.js';
+import { canonicalBytes } from './canonical.js';
+import type { Envelope, SignedEnvelope } from './types.js';
+
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+const SIG_PREFIX = 'ed25519:';
+
+export interface IdentityKey {
+  /** The 32-byte Ed25519 seed (RFC 8032 private key). */
+  readonly secretKey: SecretBytes;
+  readonly publicKey: Uint8Array;
+}
+
+function privateKeyObject(seed: Uint8Array) {
+  if (seed.length !== 32)
+    throw new ValidationError('INVALID_LENGTH', 'identity secret key: expected 32 bytes', ['secretKey']);
+  return createPrivateKey({
+    key: Buffer.from(concatBytes(PKCS8_PREFIX, seed)),
+    format: 'der',
+    type: 'pkcs8',
+  });
+}
+
+/** The raw 32-byte public key of an Ed25519 seed. */
+export function identityPublicKey(secretKey: SecretBytes | Uint8Array): Uint8Array {
+  const seed = secretKey instanceof SecretBytes ? secretKey.expose() : secretKey;
+  const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+export function generateIdentityKey(rng: Rng = randomBytes): IdentityKey {
+  const seed = rng(32);
+  const secretKey = new SecretBytes(seed);
+  seed.fill(0);
+  return Object.freeze({ secretKey, publicKey: identityPublicKey(secretKey) });
+}
+
+/** The bytes an envelope signature covers: canonical JSON without `meta.signature`. */
+export function envelopeSigningBytes(envelope: Envelope): Uint8Array {
+  if (!envelope || typeof envelope !== 'object' || !envelope.meta || typeof envelope.meta !== 'object') {
+    throw new ValidationError('INVALID_ARGUMENT', 'envelope.meta: expected object', ['meta']);
+  }
+  const { signature: _omit, ...meta } = envelope.meta;
+  return canonicalBytes({ ...envelope, meta });
+}
+
+/** Plain Ed25519 signature with an identity key (for records that are not envelopes). */
+export function signBytes(secretKey: SecretBytes | Uint8Array, message: Uint8Array): Uint8Array {
+  const seed = secretKey instanceof SecretBytes ? secretKey.expose() : secretKey;
+  return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)));
+}
+
+export function signEnvelope<P>(
+  envelope: Envelope<P>,
+  secretKey: SecretBytes | Uint8Array,
+): SignedEnvelope<P> {
+  const sig = signBytes(secretKey, envelopeSigningBytes(envelope as Envelope));
+  return { ...envelope, meta: { ...envelope.meta, signature: SIG_PREFIX + base64Encode(sig) } };
+}
+
+/** Throws `VerificationError` (check `envelope.signature`) unless the envelope is signed by `publicKey`. */
+export function verifyEnvelope(envelope: Envelope, publicKey: Uint8Array): void {
+  const sig = envelope?.meta?.signature;
+  if (typeof sig !== 'string' || !sig.startsWith(SIG_PREFIX)) {
+    throw new VerificationError('envelope.signature', 'envelope has no ed25519: signature', {
+      code: 'INVALID_SIGNATURE',
+    });
+  }
+  let raw: Uint8Array;
+  try {
+    raw = base64Decode(sig.slice(SIG_PREFIX.length), 'meta.signature');
+  } catch (cause) {
+    throw new VerificationError('envelope.signature', 'envelope signature is not base64', {
+      code: 'INVALID_SIGNATURE',
+      cause,
+    });
+  }
+  if (!verifyEd25519(publicKey, envelopeSigningBytes(envelope), raw)) {
+    throw new VerificationError(
+      'envelope.signature',
+      `envelope from ${envelope.meta.source_agent} does not verify`,
+      {
+        code: 'INVALID_SIGNATURE',
+      },
+    );
+  }
+}

@@ -1,0 +1,163 @@
+/** Bad input to the signing rounds: typed errors naming the field, never a wrong signature. */
+import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  AapsError,
+  type AnyCiphersuite,
+  aggregate,
+  ciphersuites,
+  commit,
+  getCiphersuite,
+  hexToBytes,
+  loadFastBackends,
+  type Round1Commitment,
+  signShare,
+  trustedDealer,
+} from '../index.js';
+import { seededRng } from '../test-helpers/rng.js';
+
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(AapsError);
+    return (e as AapsError).code;
+  }
+  throw new Error('expected an error');
+}
+
+function fieldsOf(f: () => unknown): readonly string[] {
+  try {
+    f();
+  } catch (e) {
+    return (e as { fields?: readonly string[] }).fields ?? [];
+  }
+  return [];
+}
+
+describe.each([
+  ['noble', () => ciphersuites.ed25519],
+  ['libsodium', () => getCiphersuite('FROST-ED25519-SHA512-v1')],
+] as [string, () => AnyCiphersuite][])('signing input validation (%s)', (_n, getSuite) => {
+  beforeAll(loadFastBackends);
+  const setup = () => {
+    const suite = getSuite();
+    const rng = seededRng(7);
+    const deal = trustedDealer(suite, { min: 3, max: 5 }, { rng });
+    const kps = deal.keyPackages.slice(0, 3);
+    const nonces = kps.map((kp) => commit(suite, kp, rng));
+    const message = new TextEncoder().encode('approve incident 42');
+    return { suite, deal, kps, nonces, message, commitments: nonces.map((n) => n.commitment) };
+  };
+
+  it('refuses a second use of the same nonces (NONCE_REUSE)', () => {
+    const { suite, deal, kps, nonces, message, commitments } = setup();
+    signShare(suite, kps[0]!, nonces[0]!, { commitments, message }, deal.publicPackage);
+    expect(
+      codeOf(() => signShare(suite, kps[0]!, nonces[0]!, { commitments, message }, deal.publicPackage)),
+    ).toBe('NONCE_REUSE');
+  });
+
+  it('refuses a package without its own commitment, or with a different one', () => {
+    const { suite, deal, kps, nonces, message, commitments } = setup();
+    const others = [...commitments.slice(1), commit(suite, deal.keyPackages[3]!).commitment];
+    expect(
+      codeOf(() =>
+        signShare(suite, kps[0]!, nonces[0]!, { commitments: others, message }, deal.publicPackage),
+      ),
+    ).toBe('MISSING_OWN_COMMITMENT');
+    const swapped: Round1Commitment[] = [
+      { ...commitments[0]!, hiding: commitments[1]!.hiding },
+      ...commitments.slice(1),
+    ];
+    expect(
+      codeOf(() =>
+        signShare(suite, kps[0]!, nonces[0]!, { commitments: swapped, message }, deal.publicPackage),
+      ),
+    ).toBe('COMMITMENT_MISMATCH');
+  });
+
+  it('refuses duplicate, unknown and malformed identifiers', () => {
+    const { suite, deal, kps, nonces, message, commitments } = setup();
+    const dup = [...commitments, commitments[1]!];
+    expect(
+      codeOf(() => signShare(suite, kps[0]!, nonces[0]!, { commitments: dup, message }, deal.publicPackage)),
+    ).toBe('DUPLICATE_IDENTIFIER');
+    const unknownId = `${'09'}${'00'.repeat(31)}`;
+    const unknown = [...commitments, { ...commitments[1]!, identifier: unknownId }];
+    expect(
+      codeOf(() =>
+        signShare(suite, kps[0]!, nonces[0]!, { commitments: unknown, message }, deal.publicPackage),
+      ),
+    ).toBe('UNKNOWN_IDENTIFIER');
+    const zero = [...commitments, { ...commitments[1]!, identifier: '00'.repeat(32) }];
+    expect(
+      codeOf(() => signShare(suite, kps[0]!, nonces[0]!, { commitments: zero, message }, deal.publicPackage)),
+    ).toBe('INVALID_IDENTIFIER');
+    const nonCanonical = [...commitments, { ...commitments[1]!, identifier: 'ff'.repeat(32) }];
+    expect(
+      codeOf(() =>
+        signShare(suite, kps[0]!, nonces[0]!, { commitments: nonCanonical, message }, deal.publicPackage),
+      ),
+    ).toBe('INVALID_IDENTIFIER');
+  });
+
+  it('refuses identity, small-order, torsioned, non-canonical and short points, naming the field', () => {
+    const { suite, deal, kps, nonces, message, commitments } = setup();
+    const torsioned = ed25519.Point.fromBytes(commitments[1]!.binding)
+      .add(ed25519.Point.fromHex(ED25519_TORSION_SUBGROUP[2]!))
+      .toBytes();
+    const bad: [string, Uint8Array, string][] = [
+      ['identity', hexToBytes(`01${'00'.repeat(31)}`), 'INVALID_POINT'],
+      ['small order', hexToBytes(ED25519_TORSION_SUBGROUP[1]!), 'INVALID_POINT'],
+      ['torsion component', torsioned, 'INVALID_POINT'],
+      ['non-canonical y >= p', hexToBytes(`ee${'ff'.repeat(30)}7f`), 'INVALID_POINT'],
+      ['short', new Uint8Array(31), 'INVALID_LENGTH'],
+    ];
+    for (const [, point, code] of bad) {
+      const cs = [commitments[0]!, { ...commitments[1]!, binding: point }, commitments[2]!];
+      const f = () => signShare(suite, kps[0]!, nonces[0]!, { commitments: cs, message }, deal.publicPackage);
+      expect(codeOf(f)).toBe(code);
+      expect(fieldsOf(f).join()).toMatch(/binding/);
+      // The failed attempt did not consume the nonces: the honest package still signs.
+      expect(nonces[0]!.hiding.wiped).toBe(false);
+    }
+  });
+
+  it('refuses too many signers and a non-canonical share at aggregation', () => {
+    const { suite, deal, kps, nonces, message, commitments } = setup();
+    const shares = kps.map((kp, i) =>
+      signShare(suite, kp, nonces[i]!, { commitments, message }, deal.publicPackage),
+    );
+    const big = { identifier: shares[0]!.identifier, share: hexToBytes('ff'.repeat(32)) };
+    try {
+      aggregate(suite, { commitments, message }, [big, ...shares.slice(1)], deal.publicPackage);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as AapsError).code).toBe('INVALID_SIGNATURE_SHARE');
+      expect((e as { culprits: string[] }).culprits).toEqual([shares[0]!.identifier]);
+    }
+    const small = trustedDealer(suite, { min: 2, max: 3 });
+    const smallNonces = small.keyPackages.map((kp) => commit(suite, kp));
+    const fourth = { ...commitments[0]!, identifier: `04${'00'.repeat(31)}` };
+    const tooMany = { commitments: [...smallNonces.map((x) => x.commitment), fourth], message };
+    expect(
+      codeOf(() => signShare(suite, small.keyPackages[0]!, smallNonces[0]!, tooMany, small.publicPackage)),
+    ).toBe('TOO_MANY_SIGNERS');
+  });
+
+  it('refuses a key package of another ciphersuite', () => {
+    const { deal, nonces, message, commitments } = setup();
+    expect(
+      codeOf(() =>
+        signShare(
+          ciphersuites.secp256k1,
+          deal.keyPackages[0]!,
+          nonces[0]!,
+          { commitments, message },
+          deal.publicPackage,
+        ),
+      ),
+    ).toBe('CIPHERSUITE_MISMATCH');
+  });
+});
