@@ -1,0 +1,140 @@
+/**
+ * `@aaps/agents`: the agent roles, their policies as data, the pure policy evaluation a party runs
+ * before it signs, and each role's workflow step. The party node (HTTP app, store, config) builds
+ * on these.
+ */
+export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
+export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
+export {
+  type ActionParameters,
+  type ConfigReloadParameters,
+  type HumanActionParameters,
+  type ImageRollbackParameters,
+  type PodRestartParameters,
+  parseActionParameters,
+  type QuotaAdjustParameters,
+  type QuotaChange,
+  type SourceOfTruth,
+} from './policy/parameters.js';
+export {
+  type AggregationRef,
+  APPROVAL_DOMAIN,
+  type ApprovalProposal,
+  buildApprovalProposal,
+  computeProposalDigest,
+  HUMAN_APPROVAL_DOMAIN,
+  type HumanApproval,
+  humanApprovalSigningBytes,
+  PROPOSAL_DIGEST_DOMAIN,
+  type ProposalCore,
+  type ProposalRisk,
+  parseApprovalProposal,
+  parseHumanApproval,
+  proposalSigningBytes,
+} from './policy/proposal.js';
+export { formatQuantity, parseQuantity } from './policy/quantity.js';
+export type { JsonValue } from './policy/reader.js';
+export {
+  formatResourceUri,
+  isEvidenceRef,
+  parseResourceUri,
+  type ResourceRef,
+} from './policy/resource-uri.js';
+export {
+  combineRiskScores,
+  computeRiskScore,
+  ENVIRONMENTS,
+  type Environment,
+  RISK_METHOD,
+  type RiskFactors,
+  type RiskTerms,
+  riskTerms,
+} from './policy/risk.js';
+export {
+  ACTION_SPECS,
+  ACTIONS,
+  type ActionName,
+  type ActionSpec,
+  AGENT_ROLES,
+  type AgentRole,
+  AUTO_ACTIONS,
+  CONSTRAINT_KINDS,
+  HUMAN_ACTIONS,
+  isActionName,
+  isAgentRole,
+  isPartyRole,
+  PARTY_ROLES,
+  type PartyRole,
+  RESOURCE_KINDS,
+  type ResourceKind,
+  ROLE_CONSTRAINTS,
+  ROLE_PERMISSIONS,
+  type RoleConstraint,
+  type RolePermissions,
+} from './policy/roles.js';
+export {
+  type Approve,
+  type CheckedProposal,
+  type CheckOutcome,
+  checkProposal,
+  type EvaluationContext,
+  type EvaluationResult,
+  type RefusalRule,
+  type Refuse,
+} from './policy/rules.js';
+export {
+  isNamespaceAllowed,
+  POLICY_SCHEMA_VERSION,
+  type Policy,
+  type PolicyBounds,
+  parsePolicy,
+  SEVERITIES,
+  type Severity,
+  VERIFICATION_STAGES,
+  type VerificationStageName,
+} from './policy/schema.js';
+export {
+  ROLE_AGENT_NAMES,
+  ROLE_OUTPUT_TYPES,
+  type RoleStepRequest,
+  type RoleStepResult,
+  runRoleStep,
+} from './roles/registry.js';
+export { type AuditInput, type AuditViolation, type EvidenceSummary, runAuditStep } from './steps/audit.js';
+export {
+  INCIDENT_TYPES,
+  type IncidentFacts,
+  type IncidentSubtype,
+  type IncidentType,
+  type MonitoringInput,
+  runMonitoringStep,
+  type Triage,
+  type TriagedSignal,
+} from './steps/monitoring.js';
+export {
+  type DeploymentRecord,
+  type Escalation,
+  type FixProposal,
+  type FixProposalSet,
+  type ProblemSolverInput,
+  type ProblemSolverOutput,
+  type RCAReport,
+  runProblemSolverStep,
+} from './steps/problem-solver.js';
+export {
+  EXECUTION_STATUSES,
+  type ExecutionResultSummary,
+  type ExecutionStatus,
+  type QualityAssuranceInput,
+  runVerification,
+  type StageStatus,
+  type VerificationArtifacts,
+  type VerificationReport,
+  type VerificationStage,
+} from './steps/quality-assurance.js';
+export {
+  type ApprovalDecisionPayload,
+  runStrategyStep,
+  type StrategyDecision,
+  type StrategyInput,
+} from './steps/strategy.js';

@@ -1,0 +1,48 @@
+/**
+ * The default policy set, matching DESIGN.md and the seed: the five automatic actions, the five
+ * human-approval actions, and conservative bounds. `policies/<role>.json` holds the same values
+ * as files (a test keeps them equal); a party loads its own file with `parsePolicy`.
+ */
+import { AGENT_ROLES, type AgentRole, AUTO_ACTIONS, HUMAN_ACTIONS } from './roles.js';
+import { POLICY_SCHEMA_VERSION, type Policy, VERIFICATION_STAGES } from './schema.js';
+
+export function defaultPolicy(role: AgentRole): Policy {
+  return {
+    schema_version: POLICY_SCHEMA_VERSION,
+    role,
+    allowed_auto_actions: [...AUTO_ACTIONS],
+    require_human_approval: [...HUMAN_ACTIONS],
+    bounds: {
+      namespaces: { allow: ['*'], deny: ['kube-system', 'kube-public', 'kube-node-lease'] },
+      max_auto_risk_score: 60,
+      max_risk_score: 90,
+      resource_quota: {
+        max_increase_factor: 2,
+        resources: [
+          'cpu',
+          'memory',
+          'requests.cpu',
+          'requests.memory',
+          'limits.cpu',
+          'limits.memory',
+          'pods',
+          'requests.ephemeral-storage',
+          'limits.ephemeral-storage',
+        ],
+      },
+      image_rollback: { require_digest: true },
+    },
+    evidence: { min_refs: 1 },
+    human_approval: { max_validity_seconds: 86400, clock_skew_seconds: 300 },
+    verification: {
+      mandatory: [...VERIFICATION_STAGES],
+      require_data: ['schema_validation', 'policy_compliance'],
+      fail_severity: 'high',
+      min_test_coverage: 0.6,
+    },
+  };
+}
+
+export const DEFAULT_POLICIES: Readonly<Record<AgentRole, Policy>> = Object.freeze(
+  Object.fromEntries(AGENT_ROLES.map((role) => [role, defaultPolicy(role)])) as Record<AgentRole, Policy>,
+);

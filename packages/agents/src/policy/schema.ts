@@ -1,0 +1,199 @@
+/**
+ * A party's policy, as data: which actions it approves on its own, which need a signed human
+ * approval, and the bounds it holds proposals to. `parsePolicy` is the strict loader: unknown
+ * fields, unknown actions, an action listed twice and out-of-range bounds are all reported at
+ * once as dot paths.
+ */
+
+import { Reader } from './reader.js';
+import { ACTIONS, type ActionName, AGENT_ROLES, type AgentRole } from './roles.js';
+
+export const POLICY_SCHEMA_VERSION = 'aaps.policy.v1';
+
+export const VERIFICATION_STAGES = [
+  'schema_validation',
+  'policy_compliance',
+  'sbom_scan',
+  'signature_verify',
+  'attestation_check',
+  'test_coverage',
+  'security_scan',
+  'post_change_check',
+] as const;
+export type VerificationStageName = (typeof VERIFICATION_STAGES)[number];
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface PolicyBounds {
+  /** Namespaces a target may be in: `allow` (`*` for any) minus `deny`. */
+  namespaces: { allow: string[]; deny: string[] };
+  /** Highest risk score (0..100) approved without a human. */
+  max_auto_risk_score: number;
+  /** Highest risk score approved at all, even with a human approval. */
+  max_risk_score: number;
+  resource_quota: {
+    /** A new hard limit may be at most this many times the current one. */
+    max_increase_factor: number;
+    /** Quota resources (`requests.cpu`, `limits.memory`, `pods`, …) that may be adjusted. */
+    resources: string[];
+  };
+  image_rollback: {
+    /** A rollback to a named image must pin it by digest (`@sha256:`). */
+    require_digest: boolean;
+  };
+}
+
+export interface HumanApprovalRules {
+  /** Longest validity window (`expires_at - approved_at`) accepted. */
+  max_validity_seconds: number;
+  /** Tolerance for an `approved_at` slightly in the future. */
+  clock_skew_seconds: number;
+}
+
+export interface VerificationRules {
+  /** A failed mandatory stage is a veto. */
+  mandatory: VerificationStageName[];
+  /** A skipped stage here counts as failed: its data must be present. */
+  require_data: VerificationStageName[];
+  /** A vulnerability or finding at or above this severity fails the scan stages. */
+  fail_severity: Severity;
+  /** Minimal line coverage (0..1) for `test_coverage`. */
+  min_test_coverage: number;
+}
+
+export interface Policy {
+  schema_version: typeof POLICY_SCHEMA_VERSION;
+  role: AgentRole;
+  allowed_auto_actions: ActionName[];
+  require_human_approval: ActionName[];
+  bounds: PolicyBounds;
+  evidence: { min_refs: number };
+  human_approval: HumanApprovalRules;
+  verification: VerificationRules;
+}
+
+const NAMESPACE_PATTERN = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
+const QUOTA_RESOURCE = /^[a-z0-9]([-a-z0-9./]{0,126}[a-z0-9])?$/;
+
+/** Validate untrusted JSON into a {@link Policy}; throws `ValidationError` with every bad field. */
+export function parsePolicy(json: unknown): Policy {
+  const r = new Reader();
+  const o = r.object(json, '', [
+    'schema_version',
+    'role',
+    'allowed_auto_actions',
+    'require_human_approval',
+    'bounds',
+    'evidence',
+    'human_approval',
+    'verification',
+  ]);
+  if (!o) r.throwIfAny('policy');
+  const obj = o!;
+  if (obj['schema_version'] !== POLICY_SCHEMA_VERSION) {
+    r.report('schema_version', `expected ${POLICY_SCHEMA_VERSION}`);
+  }
+  const role = r.oneOf(obj['role'], 'role', AGENT_ROLES);
+  const action = (v: unknown, p: string) => r.oneOf(v, p, ACTIONS);
+  const auto = r.array(obj['allowed_auto_actions'], 'allowed_auto_actions', action, { unique: true }) ?? [];
+  const human =
+    r.array(obj['require_human_approval'], 'require_human_approval', action, { unique: true }) ?? [];
+  human.forEach((a, i) => {
+    if (auto.includes(a)) r.report(`require_human_approval.${i}`, `${a} is also in allowed_auto_actions`);
+  });
+
+  const bounds = readBounds(r, obj['bounds']);
+  const ev = r.object(obj['evidence'], 'evidence', ['min_refs']);
+  const minRefs = ev && r.number(ev['min_refs'], 'evidence.min_refs', 1, 64, true);
+  const ha = r.object(obj['human_approval'], 'human_approval', [
+    'max_validity_seconds',
+    'clock_skew_seconds',
+  ]);
+  const maxValidity =
+    ha && r.number(ha['max_validity_seconds'], 'human_approval.max_validity_seconds', 1, 604800, true);
+  const skew = ha && r.number(ha['clock_skew_seconds'], 'human_approval.clock_skew_seconds', 0, 3600, true);
+  const verification = readVerification(r, obj['verification']);
+
+  r.throwIfAny('policy');
+  return {
+    schema_version: POLICY_SCHEMA_VERSION,
+    role: role!,
+    allowed_auto_actions: auto,
+    require_human_approval: human,
+    bounds: bounds!,
+    evidence: { min_refs: minRefs! },
+    human_approval: { max_validity_seconds: maxValidity!, clock_skew_seconds: skew! },
+    verification: verification!,
+  };
+}
+
+function readBounds(r: Reader, value: unknown): PolicyBounds | undefined {
+  const b = r.object(value, 'bounds', [
+    'namespaces',
+    'max_auto_risk_score',
+    'max_risk_score',
+    'resource_quota',
+    'image_rollback',
+  ]);
+  if (!b) return undefined;
+  const ns = r.object(b['namespaces'], 'bounds.namespaces', ['allow', 'deny']);
+  const nsItem = (v: unknown, p: string) => r.string(v, p, { pattern: NAMESPACE_PATTERN, max: 63 });
+  const allow = ns && r.array(ns['allow'], 'bounds.namespaces.allow', nsItem, { unique: true });
+  const deny = ns && r.array(ns['deny'], 'bounds.namespaces.deny', nsItem, { unique: true });
+  deny?.forEach((d, i) => {
+    if (d === '*') r.report(`bounds.namespaces.deny.${i}`, 'deny takes names, not *');
+  });
+  const maxAuto = r.number(b['max_auto_risk_score'], 'bounds.max_auto_risk_score', 0, 100, true);
+  const max = r.number(b['max_risk_score'], 'bounds.max_risk_score', 0, 100, true);
+  if (maxAuto !== undefined && max !== undefined && maxAuto > max) {
+    r.report('bounds.max_auto_risk_score', 'exceeds bounds.max_risk_score');
+  }
+  const rq = r.object(b['resource_quota'], 'bounds.resource_quota', ['max_increase_factor', 'resources']);
+  const factor =
+    rq && r.number(rq['max_increase_factor'], 'bounds.resource_quota.max_increase_factor', 1, 100);
+  if (factor !== undefined && Math.round(factor * 1000) !== factor * 1000) {
+    r.report('bounds.resource_quota.max_increase_factor', 'at most three decimals');
+  }
+  const resources =
+    rq &&
+    r.array(
+      rq['resources'],
+      'bounds.resource_quota.resources',
+      (v, p) => r.string(v, p, { pattern: QUOTA_RESOURCE, max: 128 }),
+      { unique: true },
+    );
+  const ir = r.object(b['image_rollback'], 'bounds.image_rollback', ['require_digest']);
+  const requireDigest = ir && r.boolean(ir['require_digest'], 'bounds.image_rollback.require_digest');
+  return {
+    namespaces: { allow: allow ?? [], deny: deny ?? [] },
+    max_auto_risk_score: maxAuto ?? 0,
+    max_risk_score: max ?? 0,
+    resource_quota: { max_increase_factor: factor ?? 1, resources: resources ?? [] },
+    image_rollback: { require_digest: requireDigest ?? true },
+  };
+}
+
+function readVerification(r: Reader, value: unknown): VerificationRules | undefined {
+  const v = r.object(value, 'verification', [
+    'mandatory',
+    'require_data',
+    'fail_severity',
+    'min_test_coverage',
+  ]);
+  if (!v) return undefined;
+  const stage = (x: unknown, p: string) => r.oneOf(x, p, VERIFICATION_STAGES);
+  return {
+    mandatory: r.array(v['mandatory'], 'verification.mandatory', stage, { unique: true }) ?? [],
+    require_data: r.array(v['require_data'], 'verification.require_data', stage, { unique: true }) ?? [],
+    fail_severity: r.oneOf(v['fail_severity'], 'verification.fail_severity', SEVERITIES) ?? 'low',
+    min_test_coverage: r.number(v['min_test_coverage'], 'verification.min_test_coverage', 0, 1) ?? 1,
+  };
+}
+
+/** Whether `namespace` passes the policy's namespace bounds. */
+export function isNamespaceAllowed(bounds: PolicyBounds, namespace: string | undefined): boolean {
+  if (namespace === undefined) return bounds.namespaces.allow.includes('*');
+  if (bounds.namespaces.deny.includes(namespace)) return false;
+  return bounds.namespaces.allow.includes('*') || bounds.namespaces.allow.includes(namespace);
+}

@@ -1,0 +1,428 @@
+/**
+ * Problem solver: a root-cause report that cites the evidence it used, and ranked fix proposals.
+ *
+ * - ConfigMap/Secret: re-render from its source of truth (GitOps path or last known-good version,
+ *   supplied by the caller) and reload, restarting the workloads that read it.
+ * - Image: roll back to the last image digest known good in the deployment history; with no usable
+ *   history, to the workload's previous revision as `kubectl rollout undo` does, and say so.
+ * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
+ *   within the policy's factor; otherwise ask a person for an expansion.
+ * - RBAC is only ever proposed as a human-approval action. Anything the solver cannot ground in
+ *   evidence becomes an escalation to a person, not a guess.
+ */
+import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import type { SourceOfTruth } from '../policy/parameters.js';
+import { formatQuantity, isByteResource, parseQuantity, roundUpQuantity } from '../policy/quantity.js';
+import type { JsonValue } from '../policy/reader.js';
+import { isPlainObject } from '../policy/reader.js';
+import { formatResourceUri, tryParseResourceUri } from '../policy/resource-uri.js';
+import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
+import type { Policy } from '../policy/schema.js';
+import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
+
+/** One deployment of a workload, as the gateway records it. */
+export interface DeploymentRecord {
+  /** `deployment://ns/name` (or statefulset/daemonset). */
+  workload: string;
+  container: string;
+  /** Image reference; a known-good candidate must be pinned by digest. */
+  image: string;
+  revision: number;
+  deployed_at: string;
+  outcome: 'healthy' | 'failed' | 'unknown';
+  /** Result of the signature check at deploy time, when there was one. */
+  signature_verified?: boolean;
+}
+
+export interface ProblemSolverInput {
+  incident_id: string;
+  signal: TriagedSignal;
+  policy: Policy;
+  /** Deployment history of the workloads involved. */
+  deployment_history?: DeploymentRecord[];
+  /** Source of truth per ConfigMap/Secret URI (`configmap://ns/name`). */
+  sources?: Record<string, SourceOfTruth>;
+}
+
+export interface Finding {
+  statement: string;
+  evidence_refs: string[];
+}
+
+/** The `RCAReport` payload. */
+export interface RCAReport {
+  incident_id: string;
+  incident_type: IncidentType;
+  subtype: IncidentSubtype;
+  root_cause: string;
+  confidence: 'high' | 'medium' | 'low';
+  findings: Finding[];
+  /** Every evidence reference the report relies on. */
+  evidence_refs: string[];
+}
+
+export interface FixProposal {
+  /** 1 is the preferred fix. */
+  rank: number;
+  action: ActionName;
+  target: string;
+  parameters: { [key: string]: JsonValue };
+  rationale: string;
+  evidence_refs: string[];
+  executor: 'maintenance' | 'human';
+  requires_human_approval: boolean;
+  /** Resources the change touches (for the risk score). */
+  blast_radius: number;
+}
+
+/** Work for a person: nothing here may be approved by the parties. */
+export interface Escalation {
+  kind: 'unclassified' | 'no_source_of_truth' | 'no_target' | 'quota_expansion' | 'limit_violation';
+  detail: string;
+}
+
+/** The `FixProposal` payload: the ranked proposals for one RCA. */
+export interface FixProposalSet {
+  incident_id: string;
+  /** SHA-256 hex of the RCA report's canonical JSON. */
+  rca_digest: string;
+  proposals: FixProposal[];
+  escalations: Escalation[];
+}
+
+export interface ProblemSolverOutput {
+  rca: RCAReport;
+  fix: FixProposalSet;
+}
+
+export function runProblemSolverStep(input: ProblemSolverInput): ProblemSolverOutput {
+  const { signal } = input;
+  if (!isPlainObject(signal) || !isPlainObject(signal.triage)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'signal: expected the monitoring agent output', ['signal']);
+  }
+  const t = signal.triage;
+  const base = [`incident://${input.incident_id}/signal`, ...signal.evidence_refs];
+  const ctx: Ctx = { input, facts: t.facts, evidence: base, findings: [], proposals: [], escalations: [] };
+
+  let rootCause: string;
+  let confidence: RCAReport['confidence'] = 'high';
+  switch (t.incident_type) {
+    case 'config_validation_failed':
+      rootCause = solveConfig(ctx, t.subtype);
+      break;
+    case 'image_signature_failed':
+      rootCause = solveImage(ctx, t.subtype);
+      break;
+    case 'resource_quota_exceeded':
+      rootCause = solveQuota(ctx, t.subtype);
+      break;
+    default:
+      rootCause = 'the signal matches no known incident type';
+      confidence = 'low';
+      ctx.escalations.push({ kind: 'unclassified', detail: `triage: ${t.subtype}; a person must look` });
+  }
+  if (ctx.proposals.length === 0 && confidence === 'high') confidence = 'medium';
+
+  const rca: RCAReport = {
+    incident_id: input.incident_id,
+    incident_type: t.incident_type,
+    subtype: t.subtype,
+    root_cause: rootCause,
+    confidence,
+    findings: ctx.findings,
+    evidence_refs: [...new Set(ctx.findings.flatMap((f) => f.evidence_refs))].sort(),
+  };
+  const proposals = ctx.proposals.map((p, i) => ({ ...p, rank: i + 1 }));
+  return {
+    rca,
+    fix: {
+      incident_id: input.incident_id,
+      rca_digest: bytesToHex(sha256(canonicalBytes(rca))),
+      proposals,
+      escalations: ctx.escalations,
+    },
+  };
+}
+
+interface Ctx {
+  input: ProblemSolverInput;
+  facts: IncidentFacts;
+  evidence: string[];
+  findings: Finding[];
+  proposals: Omit<FixProposal, 'rank'>[];
+  escalations: Escalation[];
+}
+
+function find(ctx: Ctx, statement: string, extra: string[] = []): void {
+  ctx.findings.push({ statement, evidence_refs: [...new Set([...ctx.evidence, ...extra])].sort() });
+}
+
+function propose(
+  ctx: Ctx,
+  action: ActionName,
+  target: string,
+  parameters: { [key: string]: JsonValue },
+  rationale: string,
+  blast: number,
+  extraEvidence: string[] = [],
+): void {
+  ctx.proposals.push({
+    action,
+    target,
+    parameters,
+    rationale,
+    evidence_refs: [...new Set([...ctx.evidence, ...extraEvidence])].sort(),
+    executor: ACTION_SPECS[action].executor,
+    requires_human_approval: ctx.input.policy.require_human_approval.includes(action),
+    blast_radius: Math.max(1, blast),
+  });
+}
+
+/** Workloads in `namespace` the incident names, or that a pod's name shows (`name-<hash>-<id>`). */
+function workloadsOf(facts: IncidentFacts, namespace: string): { uris: string[]; inferred: boolean } {
+  const named = facts.workloads.filter((w) => tryParseResourceUri(w)?.namespace === namespace);
+  if (named.length > 0) return { uris: named, inferred: false };
+  const inferred = facts.pods.flatMap((p) => {
+    const ref = tryParseResourceUri(p);
+    const m = ref && ref.namespace === namespace ? /^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$/.exec(ref.name) : null;
+    return m ? [`deployment://${namespace}/${m[1]}`] : [];
+  });
+  return { uris: [...new Set(inferred)].sort(), inferred: inferred.length > 0 };
+}
+
+function solveConfig(ctx: Ctx, subtype: IncidentSubtype): string {
+  const cfg = ctx.facts.config;
+  if (!cfg) {
+    find(ctx, `configuration error (${subtype}) without a named ConfigMap or Secret`);
+    ctx.escalations.push({
+      kind: 'no_target',
+      detail: 'the signal names no ConfigMap or Secret to re-render',
+    });
+    return 'a ConfigMap or Secret is invalid, but the signal does not say which';
+  }
+  const target = formatResourceUri({ kind: cfg.kind, namespace: cfg.namespace, name: cfg.name });
+  const label = cfg.kind === 'secret' ? 'Secret' : 'ConfigMap';
+  const cause = cfg.key
+    ? `key ${cfg.key} is missing from ${label} ${cfg.namespace}/${cfg.name}`
+    : subtype === 'yaml_syntax'
+      ? `${label} ${cfg.namespace}/${cfg.name} does not parse`
+      : `${label} ${cfg.namespace}/${cfg.name} is missing or invalid`;
+  find(ctx, cause, [target]);
+  const source = ctx.input.sources?.[target];
+  if (!source) {
+    ctx.escalations.push({
+      kind: 'no_source_of_truth',
+      detail: `no GitOps path or known-good version for ${target}`,
+    });
+    return `${cause}; no source of truth is known to re-render it from`;
+  }
+  const sourceRef =
+    source.kind === 'gitops'
+      ? `git://${source.repo}/${source.path}${source.revision ? `@${source.revision}` : ''}`
+      : `${cfg.kind}-version://${cfg.namespace}/${cfg.name}@${source.version}`;
+  find(
+    ctx,
+    `source of truth: ${source.kind === 'gitops' ? `${source.repo} ${source.path}` : `version ${source.version}`}`,
+    [sourceRef],
+  );
+  const { uris, inferred } = workloadsOf(ctx.facts, cfg.namespace);
+  if (inferred) find(ctx, `workload(s) to restart inferred from pod names: ${uris.join(', ')}`);
+  const action: ActionName = cfg.kind === 'secret' ? 'secret_template_render' : 'configmap_reload';
+  propose(
+    ctx,
+    action,
+    target,
+    { source: { ...source }, rollout_restart: uris },
+    `re-render ${label} from its ${source.kind === 'gitops' ? 'GitOps source' : 'last known-good version'} and reload` +
+      (uris.length > 0 ? `, restarting ${uris.length} workload(s)` : ''),
+    1 + uris.length,
+    [sourceRef],
+  );
+  return cause;
+}
+
+function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
+  const { facts } = ctx;
+  const failing = facts.image?.ref;
+  const history = (ctx.input.deployment_history ?? []).filter(isRecord);
+  let { uris } = workloadsOf(facts, facts.namespace);
+  const { inferred } = workloadsOf(facts, facts.namespace);
+  if (uris.length === 0 && failing) {
+    uris = [...new Set(history.filter((h) => h.image === failing).map((h) => h.workload))];
+  }
+  const cause =
+    subtype === 'signature_mismatch'
+      ? `image ${failing ?? '(unnamed)'} failed signature verification`
+      : `image ${failing ?? '(unnamed)'} could not be pulled`;
+  find(ctx, cause, failing ? [`image://${failing}`] : []);
+  if (uris.length !== 1) {
+    ctx.escalations.push({
+      kind: 'no_target',
+      detail:
+        uris.length === 0 ? 'no workload identified for the image' : 'more than one workload; a person picks',
+    });
+    return cause;
+  }
+  const workload = uris[0]!;
+  if (inferred) find(ctx, `workload inferred from the pod name: ${workload}`);
+  const good = history
+    .filter(
+      (h) =>
+        h.workload === workload &&
+        h.outcome === 'healthy' &&
+        h.signature_verified !== false &&
+        /@sha256:[0-9a-f]{64}$/.test(h.image) &&
+        h.image !== failing,
+    )
+    .sort((a, b) => b.revision - a.revision)[0];
+  if (good) {
+    const ref = `deployment-history://${workload.replace('://', '/')}@${good.revision}`;
+    find(ctx, `revision ${good.revision} ran ${good.image} healthy`, [ref]);
+    const params: { [key: string]: JsonValue } = {
+      basis: 'deployment_history',
+      container: good.container,
+      to_image: good.image,
+    };
+    if (failing) params['from_image'] = failing;
+    propose(
+      ctx,
+      'image_rollback',
+      workload,
+      params,
+      `roll back to ${good.image}, the last digest known good`,
+      1,
+      [ref],
+    );
+  } else {
+    find(
+      ctx,
+      'no known-good digest in the deployment history: rolling back to the previous revision instead',
+    );
+    const params: { [key: string]: JsonValue } = { basis: 'previous_revision', to_revision: 'previous' };
+    if (failing) params['from_image'] = failing;
+    propose(
+      ctx,
+      'image_rollback',
+      workload,
+      params,
+      'no known-good image digest is recorded: roll back to the previous revision, as `kubectl rollout undo` does',
+      1,
+    );
+  }
+  return cause;
+}
+
+function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
+  const { facts } = ctx;
+  if (subtype === 'rbac_denied' && facts.rbac) {
+    const r = facts.rbac;
+    const ns = r.namespace ?? facts.namespace;
+    const cause = `${r.user} may not ${r.verb} ${r.resource}${r.api_group ? `.${r.api_group}` : ''} in ${ns}`;
+    find(ctx, cause);
+    const subject = /^system:serviceaccount:[^:]+:([^:]+)$/.exec(r.user)?.[1] ?? 'subject';
+    const name = `aaps-${subject}-${r.verb}-${r.resource}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .slice(0, 63)
+      .replace(/-+$/, '');
+    propose(
+      ctx,
+      'rbac_changes',
+      `rolebinding://${ns}/${name}`,
+      {
+        summary: `grant ${r.user} ${r.verb} on ${r.resource} in ${ns}`,
+        details: { user: r.user, verb: r.verb, resource: r.resource, api_group: r.api_group, namespace: ns },
+      },
+      'RBAC changes are only ever made with a signed human approval',
+      1,
+    );
+    return cause;
+  }
+  if (subtype === 'limit_violation' && facts.limit) {
+    const l = facts.limit;
+    const cause = `${l.scope} ${l.resource} ${l.requested} exceeds the LimitRange maximum ${l.maximum}`;
+    find(ctx, cause);
+    ctx.escalations.push({
+      kind: 'limit_violation',
+      detail: `lower the ${l.resource} limit or raise the LimitRange`,
+    });
+    return cause;
+  }
+  const quota = facts.quota;
+  if (!quota || quota.figures.length === 0) {
+    find(ctx, `resource problem (${subtype}) without quota figures`);
+    ctx.escalations.push({ kind: 'no_target', detail: 'no quota figures to compute an adjustment from' });
+    return 'a resource limit was hit, but the signal gives no figures';
+  }
+  const target = `resourcequota://${quota.namespace}/${quota.name}`;
+  const bounds = ctx.input.policy.bounds.resource_quota;
+  const factorMilli = BigInt(Math.round(bounds.max_increase_factor * 1000));
+  const changes: { [key: string]: JsonValue }[] = [];
+  const over: string[] = [];
+  for (const f of quota.figures) {
+    let used: bigint;
+    let requested: bigint;
+    let limited: bigint;
+    try {
+      used = parseQuantity(f.used, 'used');
+      requested = parseQuantity(f.requested, 'requested');
+      limited = parseQuantity(f.limited, 'limited');
+    } catch {
+      over.push(`${f.resource}: figures are not Kubernetes quantities`);
+      continue;
+    }
+    const needed = used + requested;
+    if (needed <= limited) continue;
+    find(
+      ctx,
+      `${f.resource}: used ${f.used} + requested ${f.requested} exceeds the hard limit ${f.limited}`,
+      [target],
+    );
+    const bytes = isByteResource(f.resource);
+    const proposed = roundUpQuantity(needed, bytes);
+    if (!bounds.resources.includes(f.resource) || proposed * 1000n > limited * factorMilli) {
+      over.push(`${f.resource} needs ${formatQuantity(proposed, bytes)} (hard ${f.limited})`);
+      continue;
+    }
+    changes.push({
+      resource: f.resource,
+      current_hard: f.limited,
+      new_hard: formatQuantity(proposed, bytes),
+      used: f.used,
+      requested: f.requested,
+    });
+  }
+  const cause = `quota ${quota.namespace}/${quota.name} is too small for the request`;
+  if (over.length > 0) {
+    ctx.escalations.push({
+      kind: 'quota_expansion',
+      detail: `beyond ${bounds.max_increase_factor}x or not adjustable by policy: ${over.join('; ')}`,
+    });
+    return cause;
+  }
+  if (changes.length > 0) {
+    propose(
+      ctx,
+      'resource_quota_adjust',
+      target,
+      { changes },
+      `raise the hard limit(s) to used + requested, within ${bounds.max_increase_factor}x`,
+      1,
+      [target],
+    );
+  }
+  return cause;
+}
+
+function isRecord(h: unknown): h is DeploymentRecord {
+  return (
+    isPlainObject(h) &&
+    typeof h['workload'] === 'string' &&
+    typeof h['container'] === 'string' &&
+    typeof h['image'] === 'string' &&
+    typeof h['revision'] === 'number' &&
+    typeof h['outcome'] === 'string'
+  );
+}

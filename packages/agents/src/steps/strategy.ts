@@ -1,0 +1,106 @@
+/**
+ * Strategy: turn the preferred fix into an `ApprovalProposal`, score its risk (risk.ts documents
+ * the formula), bind a pooled score from the departments' `weighted-risk` aggregation when there is
+ * one, and decide: `auto` (the parties may approve it alone), `needs_human` (a signed human
+ * approval must come first) or `refuse`. The decision is the party policy's own verdict on the
+ * proposal, so strategy and the signing parties cannot disagree on the rules.
+ */
+import { ValidationError } from '@aaps/mpc-core';
+import { type AggregationRef, type ApprovalProposal, buildApprovalProposal } from '../policy/proposal.js';
+import { isPlainObject } from '../policy/reader.js';
+import {
+  combineRiskScores,
+  computeRiskScore,
+  type Environment,
+  RISK_METHOD,
+  type RiskTerms,
+  riskTerms,
+} from '../policy/risk.js';
+import { checkProposal, type EvaluationContext, type RefusalRule } from '../policy/rules.js';
+import type { Policy } from '../policy/schema.js';
+import type { FixProposal } from './problem-solver.js';
+
+export interface StrategyInput {
+  incident_id: string;
+  /** The envelope context's urgency. */
+  urgency: 'P1' | 'P2' | 'P3';
+  /** Where the target runs; unknown counts as production. */
+  environment?: Environment;
+  /** The fix to decide on (normally the rank-1 proposal). */
+  fix: FixProposal;
+  policy: Policy;
+  /** The opened result of the `weighted-risk` aggregation, if the departments pooled scores. */
+  pooled?: AggregationRef;
+}
+
+export type StrategyDecision = 'auto' | 'needs_human' | 'refuse';
+
+/** The `ApprovalDecision` payload the strategy agent signs. */
+export interface ApprovalDecisionPayload {
+  incident_id: string;
+  decision: StrategyDecision;
+  /** The rule behind `needs_human` or `refuse`. */
+  rule?: RefusalRule;
+  reason: string;
+  proposal: ApprovalProposal;
+  risk: { score: number; formula_score: number; terms: RiskTerms; pooled_score?: number };
+}
+
+const NEEDS_HUMAN: readonly RefusalRule[] = ['human_approval.required', 'risk.over_auto_threshold'];
+
+export function runStrategyStep(
+  input: StrategyInput,
+  ctx: Pick<EvaluationContext, 'now' | 'verifyAggregationRef'>,
+): ApprovalDecisionPayload {
+  const { fix, policy } = input;
+  if (!isPlainObject(fix) || typeof fix.action !== 'string') {
+    throw new ValidationError('INVALID_ARGUMENT', 'fix: expected a FixProposal', ['fix']);
+  }
+  const factors = {
+    blast_radius: Number.isInteger(fix.blast_radius) && fix.blast_radius >= 1 ? fix.blast_radius : 1,
+    urgency: input.urgency,
+    environment: input.environment ?? 'unknown',
+  };
+  const formula = computeRiskScore(fix.action, factors);
+  const score = combineRiskScores(formula, input.pooled?.value);
+  const risk: ApprovalProposal['risk'] = { score, method: RISK_METHOD, factors };
+  if (input.pooled) risk.aggregation_ref = { ...input.pooled };
+  const proposal = buildApprovalProposal({
+    incident_id: input.incident_id,
+    action: fix.action,
+    target: fix.target,
+    parameters: fix.parameters,
+    evidence_refs: fix.evidence_refs,
+    risk,
+  });
+
+  // No human approval exists yet: the policy's refusal for its absence is exactly "needs human".
+  const outcome = checkProposal(policy, policy.role, proposal, {
+    now: ctx.now,
+    verifyHumanApproval: () => false,
+    ...(ctx.verifyAggregationRef ? { verifyAggregationRef: ctx.verifyAggregationRef } : {}),
+  });
+  const riskOut: ApprovalDecisionPayload['risk'] = {
+    score,
+    formula_score: formula,
+    terms: riskTerms(fix.action, factors),
+  };
+  if (input.pooled) riskOut.pooled_score = input.pooled.value;
+  if (outcome.decision === 'approve') {
+    return {
+      incident_id: input.incident_id,
+      decision: 'auto',
+      reason: 'within policy',
+      proposal,
+      risk: riskOut,
+    };
+  }
+  return {
+    incident_id: input.incident_id,
+    decision: NEEDS_HUMAN.includes(outcome.rule) ? 'needs_human' : 'refuse',
+    rule: outcome.rule,
+    reason: outcome.message,
+    proposal,
+    risk: riskOut,
+  };
+}
