@@ -1,0 +1,30 @@
+/**
+ * The CBOR form of an evidence bundle (how the gateway stores it and serves it on
+ * `Accept: application/cbor`): the same data model as the JSON form, as plain CBOR maps, arrays,
+ * text strings and integers, with no cbor-x records or tags.
+ */
+import { ValidationError } from '@aaps/mpc-core';
+import { Decoder, Encoder } from 'cbor-x';
+import type { EvidenceBundle } from './types.js';
+
+const options = {
+  useRecords: false,
+  mapsAsObjects: true,
+  tagUint8Array: false,
+  variableMapSize: true,
+} as const;
+const encoder = new Encoder(options);
+const decoder = new Decoder(options);
+
+export function encodeBundleCbor(bundle: EvidenceBundle): Uint8Array {
+  return new Uint8Array(encoder.encode(bundle));
+}
+
+/** Decode CBOR bytes to a value for `validateBundle`/`verify`; throws `DECODE_FAILED`. */
+export function decodeBundleCbor(bytes: Uint8Array): unknown {
+  try {
+    return decoder.decode(bytes);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', 'bundle is not CBOR', ['$'], { cause });
+  }
+}

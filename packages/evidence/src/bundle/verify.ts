@@ -1,0 +1,411 @@
+/**
+ * Offline verification of an evidence bundle: bytes and keys in, never files or network.
+ *
+ * Checks run in a fixed order (see {@link EVIDENCE_CHECKS}) and the first failure throws a
+ * `VerificationError` whose `check` names it. The group key always comes from the caller (an
+ * `--key` or a trusted root), never from the bundle alone.
+ */
+import { VerificationError } from '@aaps/mpc-core';
+import {
+  assertNoFork,
+  type Checkpoint,
+  type NoteKey,
+  openCheckpoint,
+  peekOrigin,
+  type SignedCheckpoint,
+} from '../checkpoint.js';
+import { IN_TOTO_PAYLOAD_TYPE, pae } from '../dsse.js';
+import { bytesEqual, parseHex, toHex } from '../encoding.js';
+import { EVIDENCE_CHECKS, type EvidenceCheck, fail } from '../errors.js';
+import {
+  ED25519_SUITE,
+  type EvidenceCiphersuite,
+  isValidPublicKeyLength,
+  keyIdOf,
+  verifyGroupSignature,
+} from '../keys.js';
+import { logLeafHash } from '../log-leaf.js';
+import { verifyConsistency, verifyInclusion } from '../merkle.js';
+import {
+  aggregationDigest,
+  type JsonObject,
+  parseStatement,
+  rosterErrors,
+  type Statement,
+  subjectName,
+  type Threshold,
+  transcriptDigest,
+  type VerifierRoster,
+} from '../statement.js';
+import { verifyTranscript } from '../transcript.js';
+import { type DecodedBundle, validateBundle } from './validate.js';
+
+export interface PriorCheckpoint {
+  /** A signed checkpoint note the verifier saw earlier (or later) from the same log. */
+  note: string;
+  /** RFC 9162 consistency proof between the smaller and the larger of the two tree sizes. */
+  consistencyProof?: Uint8Array[];
+}
+
+export interface BundleVerifierOptions {
+  /** The trusted group public key. */
+  groupPublicKey: Uint8Array;
+  /** The trusted group key's ciphersuite; `FROST-ED25519-SHA512-v1` when absent. */
+  ciphersuite?: EvidenceCiphersuite;
+  /** The trusted roster; when absent, the roster inside the signed predicate is used. */
+  roster?: VerifierRoster;
+  /** The expected threshold, when the verifier knows it. */
+  threshold?: Threshold;
+  /** Keys trusted to sign checkpoints; by default the group key under the checkpoint's origin. */
+  logKeys?: NoteKey[];
+  /** Require a transparency-log entry (default true). */
+  requireLog?: boolean;
+  /** An earlier checkpoint the bundle's checkpoint must be consistent with. */
+  priorCheckpoint?: PriorCheckpoint;
+  /** Re-checks an aggregation record (mpc-core's `verifyAggregation`); throws if it does not hold. */
+  verifyAggregation?: (record: JsonObject) => unknown;
+}
+
+export type CheckStatus = 'pass' | 'fail' | 'skip' | 'not_run';
+
+export interface CheckResult {
+  check: EvidenceCheck;
+  status: CheckStatus;
+  /** Why a check failed or was skipped. */
+  message?: string;
+}
+
+export interface VerifiedBundle {
+  statement: Statement;
+  incidentId: string;
+  logIndex?: number;
+  treeSize?: number;
+  checks: CheckResult[];
+}
+
+export interface BundleReport {
+  valid: boolean;
+  checks: CheckResult[];
+  /** The first failed check. */
+  failure?: { check: string; message: string; details: Readonly<Record<string, unknown>> };
+  incidentId?: string;
+  logIndex?: number;
+}
+
+export interface BundleVerifier {
+  /** Verify one bundle (a parsed JSON value); throws `VerificationError` naming the failed check. */
+  verify(bundle: unknown): VerifiedBundle;
+  /** Verify one bundle and report every check's status instead of throwing. */
+  report(bundle: unknown): BundleReport;
+}
+
+const CHECKPOINT_CACHE_LIMIT = 256;
+
+class StepFailure extends Error {
+  constructor(
+    readonly error: VerificationError,
+    readonly checks: CheckResult[],
+  ) {
+    super(error.message);
+  }
+}
+
+/** Check options once and return a verifier that caches keys and verified checkpoints. */
+export function createBundleVerifier(options: BundleVerifierOptions): BundleVerifier {
+  const suite = options.ciphersuite ?? ED25519_SUITE;
+  const groupKey = options.groupPublicKey;
+  if (!(groupKey instanceof Uint8Array) || !isValidPublicKeyLength(suite, groupKey)) {
+    throw new VerificationError('dsse.keyid', `groupPublicKey is not a ${suite} public key`, {
+      code: 'INVALID_ARGUMENT',
+    });
+  }
+  if (options.roster !== undefined) {
+    const errors = rosterErrors(options.roster, 'roster');
+    if (errors.length > 0) {
+      throw new VerificationError('signers.threshold', `invalid roster: ${errors.join(', ')}`, {
+        code: 'INVALID_ARGUMENT',
+        details: { fields: errors },
+      });
+    }
+  }
+  const groupKeyHex = toHex(groupKey);
+  const groupKeyId = keyIdOf(groupKey);
+  const requireLog = options.requireLog ?? true;
+  const noteType = suite === ED25519_SUITE ? 'ed25519' : 'bip340';
+  const checkpoints = new Map<string, SignedCheckpoint>();
+
+  const logKeysFor = (note: string): NoteKey[] =>
+    options.logKeys ?? [{ name: peekOrigin(note) ?? '', type: noteType, publicKey: groupKey }];
+
+  const openCached = (note: string): SignedCheckpoint => {
+    const hit = checkpoints.get(note);
+    if (hit !== undefined) return hit;
+    const cp = openCheckpoint(note, logKeysFor(note));
+    if (checkpoints.size >= CHECKPOINT_CACHE_LIMIT)
+      checkpoints.delete(checkpoints.keys().next().value as string);
+    checkpoints.set(note, cp);
+    return cp;
+  };
+
+  const run = (input: unknown): VerifiedBundle => {
+    const checks: CheckResult[] = [];
+    let current: EvidenceCheck = 'bundle.format';
+    const pass = (check: EvidenceCheck, status: CheckStatus = 'pass', message?: string) => {
+      checks.push(message === undefined ? { check, status } : { check, status, message });
+    };
+    try {
+      // bundle.format
+      let decoded: DecodedBundle;
+      try {
+        decoded = validateBundle(input);
+      } catch (e) {
+        const fields = (e as { fields?: readonly string[] }).fields ?? [];
+        fail('bundle.format', (e as Error).message, { fields }, e);
+      }
+      pass('bundle.format');
+      const { bundle, envelope } = decoded;
+
+      current = 'dsse.keyid';
+      if (decoded.ciphersuite !== suite) {
+        fail('dsse.keyid', `bundle ciphersuite ${decoded.ciphersuite} is not the trusted ${suite}`);
+      }
+      if (!bytesEqual(decoded.groupPublicKey, groupKey)) fail('dsse.keyid', 'bundle names another group key');
+      if (envelope.signatures.length !== 1) fail('dsse.keyid', 'expected exactly one group signature');
+      if (envelope.signatures[0]!.keyid !== groupKeyId) {
+        fail('dsse.keyid', 'signature key id is not the trusted group key id', { expected: groupKeyId });
+      }
+      pass('dsse.keyid');
+
+      current = 'dsse.signature';
+      const message = pae(envelope.payloadType, envelope.payload);
+      if (!verifyGroupSignature(suite, groupKey, message, envelope.signatures[0]!.sig)) {
+        fail('dsse.signature', 'DSSE signature does not verify under the group key');
+      }
+      pass('dsse.signature');
+
+      current = 'statement.format';
+      if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+        fail('statement.format', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, { fields: ['payloadType'] });
+      }
+      const statement = parseStatement(envelope.payload);
+      const predicate = statement.predicate;
+      if (predicate.ciphersuite !== suite || predicate.groupPublicKey !== groupKeyHex) {
+        fail('statement.format', 'the predicate names another group key or ciphersuite', {
+          fields: ['predicate.groupPublicKey'],
+        });
+      }
+      pass('statement.format');
+
+      current = 'statement.subject';
+      const subject = statement.subject[0]!;
+      if (subject.name !== subjectName(predicate.incident.id)) {
+        fail('statement.subject', 'subject does not name the incident', {
+          expected: subjectName(predicate.incident.id),
+        });
+      }
+      if (subject.digest.sha256 !== toHex(transcriptDigest(bundle.transcript))) {
+        fail('statement.subject', "subject digest is not the transcript's digest");
+      }
+      pass('statement.subject');
+
+      current = 'transcript.signature';
+      const roster = options.roster ?? predicate.roster;
+      verifyTranscript(bundle.transcript, roster);
+      pass('transcript.signature');
+
+      current = 'signers.threshold';
+      checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold);
+      pass('signers.threshold');
+
+      current = 'aggregation';
+      const record = bundle.aggregation;
+      if (record === undefined && predicate.aggregation === null) {
+        pass('aggregation', 'skip', 'no aggregation record');
+      } else {
+        if (record === undefined || predicate.aggregation === null) {
+          fail('aggregation', 'aggregation record and its signed digest must both be present');
+        }
+        if (toHex(aggregationDigest(record)) !== predicate.aggregation.sha256) {
+          fail('aggregation', 'aggregation record does not match its signed digest');
+        }
+        if (options.verifyAggregation === undefined) {
+          pass('aggregation', 'pass', 'digest matches; no re-check function was supplied');
+        } else {
+          try {
+            options.verifyAggregation(record);
+          } catch (e) {
+            fail(
+              'aggregation',
+              `aggregation record does not re-check: ${(e as Error).message}`,
+              undefined,
+              e,
+            );
+          }
+          pass('aggregation');
+        }
+      }
+
+      const out: VerifiedBundle = { statement, incidentId: predicate.incident.id, checks };
+      const log = decoded.log;
+      if (log === undefined) {
+        if (requireLog) {
+          current = 'log.inclusion';
+          fail('log.inclusion', 'bundle has no transparency-log entry');
+        }
+        pass('log.checkpoint', 'skip', 'no log entry');
+        pass('log.inclusion', 'skip', 'no log entry');
+        pass('log.consistency', 'skip', 'no log entry');
+        return out;
+      }
+
+      current = 'log.checkpoint';
+      const checkpoint = openCached(log.checkpoint);
+      pass('log.checkpoint');
+
+      current = 'log.inclusion';
+      if (checkpoint.size !== log.treeSize) {
+        fail('log.inclusion', 'treeSize is not the checkpoint size', {
+          treeSize: log.treeSize,
+          size: checkpoint.size,
+        });
+      }
+      verifyInclusion(
+        logLeafHash(bundle.dsseEnvelope),
+        log.logIndex,
+        log.treeSize,
+        log.inclusionProof,
+        checkpoint.rootHash,
+      );
+      pass('log.inclusion');
+
+      current = 'log.consistency';
+      if (options.priorCheckpoint === undefined) {
+        pass('log.consistency', 'skip', 'no earlier checkpoint given');
+      } else {
+        checkConsistency(checkpoint, options.priorCheckpoint, openCached);
+        pass('log.consistency');
+      }
+      out.logIndex = log.logIndex;
+      out.treeSize = log.treeSize;
+      return out;
+    } catch (e) {
+      const error =
+        e instanceof VerificationError
+          ? e
+          : new VerificationError(current, `unexpected failure: ${(e as Error)?.message ?? String(e)}`, {
+              cause: e,
+            });
+      const failed: CheckResult = {
+        check: error.check as EvidenceCheck,
+        status: 'fail',
+        message: error.message,
+      };
+      const done = new Set(checks.map((c) => c.check));
+      const rest = EVIDENCE_CHECKS.filter((c) => !done.has(c) && c !== failed.check).map(
+        (check): CheckResult => ({ check, status: 'not_run' }),
+      );
+      throw new StepFailure(error, [...checks, failed, ...rest]);
+    }
+  };
+
+  return {
+    verify(bundle) {
+      try {
+        return run(bundle);
+      } catch (e) {
+        throw e instanceof StepFailure ? e.error : e;
+      }
+    },
+    report(bundle) {
+      try {
+        const ok = run(bundle);
+        const report: BundleReport = { valid: true, checks: ok.checks, incidentId: ok.incidentId };
+        if (ok.logIndex !== undefined) report.logIndex = ok.logIndex;
+        return report;
+      } catch (e) {
+        if (!(e instanceof StepFailure)) throw e;
+        return {
+          valid: false,
+          checks: e.checks,
+          failure: { check: e.error.check, message: e.error.message, details: e.error.details },
+        };
+      }
+    },
+  };
+}
+
+/** Verify one bundle; see {@link createBundleVerifier} to verify many with cached keys. */
+export function verifyBundle(bundle: unknown, options: BundleVerifierOptions): VerifiedBundle {
+  return createBundleVerifier(options).verify(bundle);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function checkSigners(
+  decoded: DecodedBundle,
+  threshold: Threshold,
+  signers: readonly string[],
+  roster: VerifierRoster,
+  expected: Threshold | undefined,
+): void {
+  const vm = decoded.bundle.verificationMaterial;
+  if (vm.threshold.min !== threshold.min || vm.threshold.max !== threshold.max) {
+    fail('signers.threshold', 'verificationMaterial.threshold differs from the signed predicate');
+  }
+  if (!sameList(vm.signers, signers))
+    fail('signers.threshold', 'verificationMaterial.signers differ from the signed predicate');
+  if (expected !== undefined && (expected.min !== threshold.min || expected.max !== threshold.max)) {
+    fail(
+      'signers.threshold',
+      `threshold ${threshold.min}-of-${threshold.max} is not the expected ${expected.min}-of-${expected.max}`,
+    );
+  }
+  if (threshold.min < 1 || threshold.min > threshold.max)
+    fail('signers.threshold', 'threshold must satisfy 1 <= min <= max');
+  if (roster.parties.length !== threshold.max) {
+    fail('signers.threshold', `the roster has ${roster.parties.length} parties, not ${threshold.max}`);
+  }
+  if (new Set(signers).size !== signers.length) fail('signers.threshold', 'a signer is listed twice');
+  const ids = new Set(roster.parties.map((p) => p.id));
+  const unknown = signers.filter((s) => !ids.has(s));
+  if (unknown.length > 0) fail('signers.threshold', 'signers outside the roster', { unknown });
+  if (signers.length < threshold.min || signers.length > threshold.max) {
+    fail('signers.threshold', `${signers.length} signers for a ${threshold.min}-of-${threshold.max} key`);
+  }
+}
+
+function checkConsistency(
+  current: SignedCheckpoint,
+  prior: PriorCheckpoint,
+  open: (note: string) => SignedCheckpoint,
+): void {
+  let older: Checkpoint;
+  try {
+    older = open(prior.note);
+  } catch (e) {
+    fail('log.consistency', `the earlier checkpoint does not verify: ${(e as Error).message}`, undefined, e);
+  }
+  if (older.origin !== current.origin) fail('log.consistency', 'the two checkpoints are from different logs');
+  assertNoFork(older, current);
+  if (older.size === current.size) return;
+  const proof = prior.consistencyProof;
+  if (proof === undefined)
+    fail('log.consistency', 'checkpoints differ in size and no consistency proof was given');
+  const [a, b] = older.size < current.size ? [older, current] : [current, older];
+  verifyConsistency(a.size, b.size, proof, a.rootHash, b.rootHash);
+}
+
+/** Parse a consistency proof as served (`{first, second, hashes: [hex]}`); `undefined` if malformed. */
+export function parseConsistencyProof(
+  value: unknown,
+): { first: number; second: number; hashes: Uint8Array[] } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { first, second, hashes } = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || !Array.isArray(hashes))
+    return undefined;
+  const decoded = hashes.map((h) => parseHex(h));
+  if (!decoded.every((h) => h?.length === 32)) return undefined;
+  return { first: first as number, second: second as number, hashes: decoded as Uint8Array[] };
+}

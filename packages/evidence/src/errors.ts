@@ -1,0 +1,52 @@
+/**
+ * The closed set of checks an evidence verification can fail, each named by the `check` field of
+ * the {@link VerificationError} it throws. Callers (and `aaps-verify`) branch on `check`, never on
+ * message text.
+ */
+import { VerificationError } from '@aaps/mpc-core';
+
+/** Checks in the order {@link verifyBundle} runs them. */
+export const EVIDENCE_CHECKS = [
+  /** Structure and encodings of the bundle: media type, field types, base64, hex. */
+  'bundle.format',
+  /** The signature's key id, and the bundle's group key, name the trusted group key. */
+  'dsse.keyid',
+  /** The DSSE signature over PAE verifies under the trusted group key. */
+  'dsse.signature',
+  /** The signed payload is an in-toto Statement v1 with the AAPS incident predicate. */
+  'statement.format',
+  /** The Statement's subject names the incident and carries the transcript's digest. */
+  'statement.subject',
+  /** Every transcript envelope is signed by its sender's roster identity key. */
+  'transcript.signature',
+  /** Ciphersuite, threshold and signers agree between predicate, bundle and roster. */
+  'signers.threshold',
+  /** The aggregation record matches its signed digest and re-checks. */
+  'aggregation',
+  /** The checkpoint is a well-formed signed note under a trusted log key. */
+  'log.checkpoint',
+  /** The inclusion proof places the bundle's log leaf under the checkpoint's root. */
+  'log.inclusion',
+  /** The bundle's checkpoint is consistent with an earlier one the verifier knows. */
+  'log.consistency',
+] as const;
+
+export type EvidenceCheck = (typeof EVIDENCE_CHECKS)[number];
+
+/** Throw a {@link VerificationError} for `check`; `details` must not carry secrets. */
+export function fail(
+  check: EvidenceCheck,
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+): never {
+  const opts: { details?: Record<string, unknown>; cause?: unknown; code?: 'INVALID_SIGNATURE' } = {};
+  if (details !== undefined) opts.details = details;
+  if (cause !== undefined) opts.cause = cause;
+  if (check === 'dsse.signature' || check === 'transcript.signature') opts.code = 'INVALID_SIGNATURE';
+  throw new VerificationError(check, message, opts);
+}
+
+export function isEvidenceCheck(value: unknown): value is EvidenceCheck {
+  return typeof value === 'string' && (EVIDENCE_CHECKS as readonly string[]).includes(value);
+}

@@ -1,0 +1,125 @@
+/**
+ * `@aaps/evidence`: threshold-signed evidence bundles (DSSE over in-toto), the RFC 9162
+ * transparency log with C2SP checkpoints, Sigstore export, and offline verification.
+ * Verification takes bytes and keys, never files or network.
+ */
+export {
+  attachLogEntry,
+  type BuildBundleInput,
+  buildBundle,
+  buildBundleStatement,
+  bundleLogLeaf,
+  type LogPosition,
+} from './bundle/build.js';
+export { decodeBundleCbor, encodeBundleCbor } from './bundle/codec.js';
+export {
+  BUNDLE_MEDIA_TYPE,
+  type EvidenceBundle,
+  type TransparencyLogEntry,
+  type VerificationMaterial,
+} from './bundle/types.js';
+export { type DecodedBundle, validateBundle } from './bundle/validate.js';
+export {
+  type BundleReport,
+  type BundleVerifier,
+  type BundleVerifierOptions,
+  type CheckResult,
+  type CheckStatus,
+  createBundleVerifier,
+  type PriorCheckpoint,
+  parseConsistencyProof,
+  type VerifiedBundle,
+  verifyBundle,
+} from './bundle/verify.js';
+export {
+  assertNoFork,
+  BIP340_NOTE_TYPE_ID,
+  type Checkpoint,
+  formatCheckpoint,
+  type NoteKey,
+  type NoteSignature,
+  type NoteSignatureType,
+  noteKeyId,
+  noteVerifierKey,
+  openCheckpoint,
+  parseCheckpoint,
+  parseSignedNote,
+  type SignedCheckpoint,
+  signCheckpoint,
+  signNote,
+  verifyNote,
+} from './checkpoint.js';
+export {
+  type DecodedEnvelope,
+  type DsseEnvelope,
+  type DsseSignature,
+  decodeEnvelope,
+  IN_TOTO_PAYLOAD_TYPE,
+  type MessageSigner,
+  pae,
+  signEnvelope,
+} from './dsse.js';
+export { EVIDENCE_CHECKS, type EvidenceCheck } from './errors.js';
+export {
+  ED25519_SUITE,
+  type EvidenceCiphersuite,
+  ed25519Pem,
+  ed25519Spki,
+  keyIdOf,
+  SECP256K1_TR_SUITE,
+  SUPPORTED_CIPHERSUITES,
+  verifyGroupSignature,
+} from './keys.js';
+export {
+  type LogOptions,
+  type LogStore,
+  type LogStoreOp,
+  type StoredCheckpoint,
+  TransparencyLog,
+} from './log.js';
+export { LOG_ENTRY_API_VERSION, LOG_ENTRY_KIND, logLeaf, logLeafHash } from './log-leaf.js';
+export {
+  consistencyPlan,
+  EMPTY_ROOT,
+  HASH_SIZE,
+  hashChildren,
+  hashLeaf,
+  inclusionPlan,
+  type LeafRange,
+  MemoryMerkleTree,
+  type NodeId,
+  rootFromInclusionProof,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.js';
+export {
+  type AapsTrustExtension,
+  buildTrustedRoot,
+  parseTrustedRoot,
+  SIGSTORE_BUNDLE_MEDIA_TYPE,
+  type SigstoreBundle,
+  type SigstorePublicKey,
+  TRUSTED_ROOT_MEDIA_TYPE,
+  type TrustedKeys,
+  type TrustedRoot,
+  type TrustedRootInput,
+  toSigstoreBundle,
+} from './sigstore-export.js';
+export {
+  aggregationDigest,
+  buildStatement,
+  INCIDENT_PREDICATE_TYPE,
+  type IncidentPredicate,
+  type JsonObject,
+  type JsonValue,
+  parseStatement,
+  type RosterMember,
+  STATEMENT_TYPE,
+  type Statement,
+  type Subject,
+  type Threshold,
+  type TranscriptEnvelope,
+  transcriptDigest,
+  type VerifierRoster,
+} from './statement.js';
+export { envelopeSignedBytes, verifyTranscript } from './transcript.js';

@@ -1,0 +1,351 @@
+/**
+ * An append-only RFC 9162 transparency log over an injected key-value store.
+ *
+ * Appends are group-committed: every leaf appended while a write is in flight goes into the next
+ * single atomic `batch`, which holds the leaves, every perfect subtree hash they complete, and the
+ * new size. Because a batch lands whole or not at all, the stored size always matches the stored
+ * nodes, so opening the log after a crash recovers the tree exactly as of the last batch that
+ * landed; `open` re-derives the root and checks it against the latest stored checkpoint.
+ *
+ * Checkpoints are signed by an injected signer (the parties' k-of-n FROST signature), stored by
+ * tree size, and the log refuses to store two checkpoints of one size with different roots.
+ */
+import { ValidationError } from '@aaps/mpc-core';
+import type { LogPosition } from './bundle/build.js';
+import {
+  type Checkpoint,
+  type NoteKey,
+  openCheckpoint,
+  parseCheckpoint,
+  signCheckpoint,
+} from './checkpoint.js';
+import type { MessageSigner } from './dsse.js';
+import { bytesEqual, utf8Decode, utf8Encode } from './encoding.js';
+import { fail } from './errors.js';
+import {
+  consistencyPlan,
+  hashChildren,
+  hashLeaf,
+  inclusionPlan,
+  type LeafRange,
+  type NodeId,
+  perfectSubtrees,
+  planNodes,
+  rangeHash,
+} from './merkle.js';
+
+export type LogStoreOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+/**
+ * What the log needs from storage. `batch` MUST be atomic (LevelDB's is). The gateway adapts a
+ * LevelDB sublevel with `valueEncoding: 'view'` to this.
+ */
+export interface LogStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Optional bulk read; the log falls back to parallel `get`s. */
+  getMany?(keys: string[]): Promise<Array<Uint8Array | undefined>>;
+  batch(ops: LogStoreOp[]): Promise<void>;
+}
+
+export interface LogOptions {
+  /** The checkpoint origin line, e.g. `aaps.example/log`. */
+  origin: string;
+  /** Most leaves per batch (default 1024). */
+  maxBatch?: number;
+  /** Most subtree hashes kept in memory (default 65536). */
+  cacheSize?: number;
+}
+
+export interface StoredCheckpoint extends Checkpoint {
+  note: string;
+}
+
+const SIZE_KEY = 'size';
+const LATEST_CHECKPOINT_KEY = 'checkpoint-latest';
+const pad = (n: number) => n.toString(16).padStart(16, '0');
+const nodeKey = (n: NodeId) => `node/${n.level.toString(16).padStart(2, '0')}/${pad(n.index)}`;
+const leafKey = (index: number) => `leaf/${pad(index)}`;
+const checkpointKey = (size: number) => `checkpoint/${pad(size)}`;
+
+interface FrontierEntry {
+  node: NodeId;
+  hash: Uint8Array;
+}
+
+interface Pending {
+  leaf: Uint8Array;
+  resolve: (index: number) => void;
+  reject: (error: unknown) => void;
+}
+
+function decodeCount(bytes: Uint8Array | undefined, what: string): number {
+  if (bytes === undefined) return 0;
+  const text = utf8Decode(bytes);
+  const n = Number(text);
+  if (text === undefined || !/^(?:0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(n)) {
+    fail('log.consistency', `stored ${what} is corrupt`);
+  }
+  return n;
+}
+
+export class TransparencyLog {
+  readonly origin: string;
+  readonly #store: LogStore;
+  readonly #maxBatch: number;
+  readonly #cacheSize: number;
+  readonly #cache = new Map<string, Uint8Array>();
+  /** Committed size and the perfect subtrees covering [0, size), largest first. */
+  #size: number;
+  #frontier: FrontierEntry[];
+  #queue: Pending[] = [];
+  #flushing: Promise<void> | undefined;
+  readonly #signing = new Map<number, Promise<StoredCheckpoint>>();
+
+  private constructor(store: LogStore, options: LogOptions, size: number, frontier: FrontierEntry[]) {
+    this.#store = store;
+    this.origin = options.origin;
+    this.#maxBatch = options.maxBatch ?? 1024;
+    this.#cacheSize = options.cacheSize ?? 65536;
+    this.#size = size;
+    this.#frontier = frontier;
+  }
+
+  /** Open (or create) the log in `store`, recovering its state as of the last landed batch. */
+  static async open(store: LogStore, options: LogOptions): Promise<TransparencyLog> {
+    if (typeof options.origin !== 'string' || options.origin.length === 0 || options.origin.includes('\n')) {
+      throw new ValidationError('INVALID_ARGUMENT', 'origin must be one non-empty line', ['origin']);
+    }
+    const size = decodeCount(await store.get(SIZE_KEY), 'size');
+    const nodes = perfectSubtrees({ start: 0, end: size });
+    const hashes = await readMany(store, nodes.map(nodeKey));
+    const frontier = nodes.map((node, i) => {
+      const hash = hashes[i];
+      if (hash?.length !== 32) fail('log.consistency', `stored subtree ${nodeKey(node)} is missing`);
+      return { node, hash };
+    });
+    const log = new TransparencyLog(store, options, size, frontier);
+    const latest = await log.latestCheckpoint();
+    if (latest !== undefined) {
+      if (latest.size > size) fail('log.consistency', 'the latest checkpoint is larger than the stored tree');
+      if (!bytesEqual(await log.root(latest.size), latest.rootHash)) {
+        fail('log.consistency', 'the stored tree does not match the latest checkpoint');
+      }
+    }
+    return log;
+  }
+
+  /** The committed tree size. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Append one leaf; resolves to its index once the batch holding it is durable. */
+  append(leaf: Uint8Array): Promise<number> {
+    if (!(leaf instanceof Uint8Array)) {
+      return Promise.reject(new ValidationError('INVALID_ARGUMENT', 'leaf must be a Uint8Array', ['leaf']));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.#queue.push({ leaf: leaf.slice(), resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  /** Wait until every append issued so far has landed or failed. */
+  async flush(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    // Let appends issued in the same tick join the first batch.
+    await Promise.resolve();
+    try {
+      while (this.#queue.length > 0) {
+        const items = this.#queue.splice(0, this.#maxBatch);
+        const frontier = [...this.#frontier];
+        const written = new Map<string, Uint8Array>();
+        const ops: LogStoreOp[] = [];
+        let size = this.#size;
+        for (const item of items) {
+          let hash = hashLeaf(item.leaf);
+          let node: NodeId = { level: 0, index: size };
+          ops.push({ type: 'put', key: leafKey(size), value: item.leaf });
+          written.set(nodeKey(node), hash);
+          while (node.index % 2 === 1) {
+            const left = frontier.pop()!;
+            hash = hashChildren(left.hash, hash);
+            node = { level: node.level + 1, index: (node.index - 1) / 2 };
+            written.set(nodeKey(node), hash);
+          }
+          frontier.push({ node, hash });
+          size++;
+        }
+        for (const [key, value] of written) ops.push({ type: 'put', key, value });
+        ops.push({ type: 'put', key: SIZE_KEY, value: utf8Encode(String(size)) });
+        const first = this.#size;
+        try {
+          await this.#store.batch(ops);
+        } catch (error) {
+          for (const item of items) item.reject(error);
+          continue;
+        }
+        this.#size = size;
+        this.#frontier = frontier;
+        for (const [key, value] of written) this.#remember(key, value);
+        items.forEach((item, i) => {
+          item.resolve(first + i);
+        });
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  #remember(key: string, value: Uint8Array): void {
+    if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(key, value);
+  }
+
+  async #hashes(plan: readonly LeafRange[]): Promise<Uint8Array[]> {
+    const nodes = planNodes(plan);
+    const found = new Map<string, Uint8Array>();
+    const missing: string[] = [];
+    for (const n of nodes) {
+      const key = nodeKey(n);
+      const hit = this.#cache.get(key);
+      if (hit === undefined) missing.push(key);
+      else found.set(key, hit);
+    }
+    if (missing.length > 0) {
+      const values = await readMany(this.#store, missing);
+      missing.forEach((key, i) => {
+        const value = values[i];
+        if (value?.length !== 32) fail('log.consistency', `stored subtree ${key} is missing`);
+        found.set(key, value);
+        this.#remember(key, value);
+      });
+    }
+    return plan.map((r) => rangeHash(r, (n) => found.get(nodeKey(n))!));
+  }
+
+  #checkSize(size: number, field: string): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${field} must be between 0 and the tree size ${this.#size}`,
+        [field],
+      );
+    }
+  }
+
+  /** MTH of the first `size` leaves (default: the committed tree). */
+  async root(size = this.#size): Promise<Uint8Array> {
+    this.#checkSize(size, 'size');
+    if (size === this.#size) {
+      let h: Uint8Array | undefined;
+      for (let i = this.#frontier.length - 1; i >= 0; i--) {
+        const f = this.#frontier[i]!.hash;
+        h = h === undefined ? f : hashChildren(f, h);
+      }
+      if (h !== undefined) return h;
+    }
+    const [h] = await this.#hashes([{ start: 0, end: size }]);
+    return h!;
+  }
+
+  /** RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves. */
+  async inclusionProof(index: number, size = this.#size): Promise<Uint8Array[]> {
+    this.#checkSize(size, 'size');
+    return this.#hashes(inclusionPlan(index, size));
+  }
+
+  /** RFC 9162 consistency proof from the tree of `first` leaves to the tree of `second`. */
+  async consistencyProof(first: number, second = this.#size): Promise<Uint8Array[]> {
+    this.#checkSize(second, 'second');
+    return this.#hashes(consistencyPlan(first, second));
+  }
+
+  /** The leaf bytes at `index`, if committed. */
+  async getLeaf(index: number): Promise<Uint8Array | undefined> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#size) return undefined;
+    return this.#store.get(leafKey(index));
+  }
+
+  /** The stored checkpoint for `size`, if one was signed. */
+  async checkpointAt(size: number): Promise<StoredCheckpoint | undefined> {
+    const bytes = await this.#store.get(checkpointKey(size));
+    if (bytes === undefined) return undefined;
+    const note = utf8Decode(bytes);
+    if (note === undefined) fail('log.checkpoint', 'stored checkpoint is not UTF-8');
+    const split = note.lastIndexOf('\n\n');
+    return { ...parseCheckpoint(note.slice(0, split + 1)), note };
+  }
+
+  /** The largest signed checkpoint, if any. */
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const bytes = await this.#store.get(LATEST_CHECKPOINT_KEY);
+    if (bytes === undefined) return undefined;
+    return this.checkpointAt(decodeCount(bytes, 'latest checkpoint size'));
+  }
+
+  /**
+   * Sign a checkpoint of the committed tree with `sign` under `key` and store it. Returns the
+   * stored one if this size is already signed with the same root; refuses (`log.checkpoint`) to
+   * store a second checkpoint of one size with another root.
+   */
+  signCheckpoint(key: NoteKey, sign: MessageSigner): Promise<StoredCheckpoint> {
+    const size = this.#size;
+    const inflight = this.#signing.get(size);
+    if (inflight !== undefined) return inflight;
+    const task = this.#signAt(size, key, sign).finally(() => this.#signing.delete(size));
+    this.#signing.set(size, task);
+    return task;
+  }
+
+  async #signAt(size: number, key: NoteKey, sign: MessageSigner): Promise<StoredCheckpoint> {
+    const rootHash = await this.root(size);
+    const existing = await this.checkpointAt(size);
+    if (existing !== undefined) {
+      if (!bytesEqual(existing.rootHash, rootHash) || existing.origin !== this.origin) {
+        fail('log.checkpoint', 'refusing a second checkpoint of one size with another root', { size });
+      }
+      return existing;
+    }
+    const body: Checkpoint = { origin: this.origin, size, rootHash, extensions: [] };
+    const note = await signCheckpoint(body, key, sign);
+    openCheckpoint(note, [key]);
+    const again = await this.checkpointAt(size);
+    if (again !== undefined && !bytesEqual(again.rootHash, rootHash)) {
+      fail('log.checkpoint', 'refusing a second checkpoint of one size with another root', { size });
+    }
+    const latest = await this.#store.get(LATEST_CHECKPOINT_KEY);
+    const ops: LogStoreOp[] = [{ type: 'put', key: checkpointKey(size), value: utf8Encode(note) }];
+    if (latest === undefined || decodeCount(latest, 'latest checkpoint size') < size) {
+      ops.push({ type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(size)) });
+    }
+    await this.#store.batch(ops);
+    return { ...body, note };
+  }
+
+  /**
+   * Where leaf `index` sits under the latest checkpoint, ready for `attachLogEntry`. Throws
+   * `INVALID_ARGUMENT` if no checkpoint covers it yet (sign one first).
+   */
+  async position(index: number): Promise<LogPosition> {
+    const checkpoint = await this.latestCheckpoint();
+    if (checkpoint === undefined || !Number.isSafeInteger(index) || index < 0 || index >= checkpoint.size) {
+      throw new ValidationError('INVALID_ARGUMENT', 'no signed checkpoint covers this index yet', ['index']);
+    }
+    return {
+      logIndex: index,
+      treeSize: checkpoint.size,
+      inclusionProof: await this.inclusionProof(index, checkpoint.size),
+      checkpoint: checkpoint.note,
+    };
+  }
+}
+
+async function readMany(store: LogStore, keys: string[]): Promise<Array<Uint8Array | undefined>> {
+  if (keys.length === 0) return [];
+  if (store.getMany !== undefined) return store.getMany(keys);
+  return Promise.all(keys.map((k) => store.get(k)));
+}

@@ -1,0 +1,61 @@
+/**
+ * Transcript envelope signatures: `meta.signature` is `ed25519:<base64>`, the sender's identity
+ * key over the RFC 8785 canonical JSON of the envelope with `meta.signature` removed
+ * (DESIGN.md "Message envelope"). The canonical bytes come from `@aaps/mpc-core`; the Ed25519 check
+ * runs in `node:crypto`.
+ */
+import { envelopeSigningBytes as coreSigningBytes, type Envelope } from '@aaps/mpc-core';
+import { parseBase64, parseHex } from './encoding.js';
+import { fail } from './errors.js';
+import { verifyEd25519 } from './keys.js';
+import type { VerifierRoster } from './statement.js';
+
+const SIGNATURE_PREFIX = 'ed25519:';
+export const DEFAULT_GATEWAY_ID = 'gateway';
+
+/** The bytes an envelope's `meta.signature` signs. */
+export function envelopeSignedBytes(envelope: { meta: object }): Uint8Array {
+  return coreSigningBytes(envelope as unknown as Envelope);
+}
+
+/** Parse `ed25519:<base64>` into the 64 signature bytes, or `undefined`. */
+export function parseEnvelopeSignature(value: unknown): Uint8Array | undefined {
+  if (typeof value !== 'string' || !value.startsWith(SIGNATURE_PREFIX)) return undefined;
+  const sig = parseBase64(value.slice(SIGNATURE_PREFIX.length));
+  return sig?.length === 64 ? sig : undefined;
+}
+
+/**
+ * The identity key that must have signed an envelope from `sourceAgent`: a party's or approver's
+ * own key; the gateway's key for the gateway itself and for senders outside the roster (messages
+ * the gateway received unsigned and re-signed on intake).
+ */
+export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): { id: string; key: Uint8Array } {
+  const member =
+    roster.parties.find((p) => p.id === sourceAgent) ?? roster.approvers.find((a) => a.id === sourceAgent);
+  const hex = member?.identity_key ?? roster.gateway_key;
+  const key = parseHex(hex);
+  if (key?.length !== 32)
+    fail('transcript.signature', 'roster key is not 32-byte hex', { source_agent: sourceAgent });
+  return { id: member?.id ?? roster.gateway_id ?? DEFAULT_GATEWAY_ID, key };
+}
+
+/** Check every envelope's identity signature; throws `transcript.signature` naming the first bad one. */
+export function verifyTranscript(transcript: readonly unknown[], roster: VerifierRoster): void {
+  transcript.forEach((envelope, index) => {
+    const meta = (envelope as { meta?: { source_agent?: unknown; signature?: unknown } }).meta;
+    const source = meta?.source_agent;
+    if (typeof source !== 'string')
+      fail('transcript.signature', 'envelope has no meta.source_agent', { index });
+    const sig = parseEnvelopeSignature(meta?.signature);
+    if (sig === undefined) fail('transcript.signature', 'meta.signature is not ed25519:<base64>', { index });
+    const signer = signerKeyFor(roster, source);
+    if (!verifyEd25519(signer.key, envelopeSignedBytes(envelope as { meta: object }), sig)) {
+      fail('transcript.signature', `envelope ${index} is not signed by ${signer.id}`, {
+        index,
+        source_agent: source,
+        signer: signer.id,
+      });
+    }
+  });
+}
