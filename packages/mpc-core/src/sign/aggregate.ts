@@ -6,6 +6,7 @@ import { ProtocolError, ValidationError } from '../errors.js';
 import { type Identifier, type PreparedPublic, type PublicKeyPackage, preparePublic } from '../keys.js';
 import type { AnyCiphersuite, Ciphersuite } from '../suite/types.js';
 import {
+  commitmentShare,
   computeContext,
   lagrangeCoefficient,
   type SignerEntry,
@@ -43,7 +44,7 @@ function shareIsValid<E>(
   suite: Ciphersuite<E>,
   prep: PreparedPublic<E>,
   ctx: SigningContext<E>,
-  signer: SignerEntry<E>,
+  signer: SignerEntry,
   bytes: Uint8Array,
 ): boolean {
   const { group, field } = suite;
@@ -53,7 +54,8 @@ function shareIsValid<E>(
   } catch {
     return false;
   }
-  const commShare = ctx.flipNonces ? group.neg(signer.share as E) : (signer.share as E);
+  const share = commitmentShare(suite, signer);
+  const commShare = ctx.flipNonces ? group.neg(share) : share;
   const lambda = lagrangeCoefficient(
     suite,
     ctx.signers.map((s) => s.x),

@@ -15,18 +15,18 @@ export interface SigningPackage {
   readonly message: Uint8Array;
 }
 
-export interface SignerEntry<E> {
+export interface SignerEntry {
   readonly identifier: Identifier;
   readonly x: bigint;
   readonly commitment: Round1Commitment;
   readonly bindingFactor: bigint;
-  /** D_i + rho_i * E_i (before any BIP-340 flip). */
-  readonly share: E;
+  /** Index in the caller's `signingPackage.commitments`, for error paths. */
+  readonly index: number;
 }
 
 export interface SigningContext<E> {
-  readonly signers: readonly SignerEntry<E>[];
-  readonly byId: ReadonlyMap<Identifier, SignerEntry<E>>;
+  readonly signers: readonly SignerEntry[];
+  readonly byId: ReadonlyMap<Identifier, SignerEntry>;
   readonly groupCommitment: E;
   readonly challenge: bigint;
   /** BIP-340 suites: R has odd y, so nonces and commitment shares are negated. */
@@ -38,7 +38,7 @@ export function checkSigningPackage<E>(
   suite: Ciphersuite<E>,
   prep: PreparedPublic<E>,
   pkg: SigningPackage,
-): { identifier: Identifier; x: bigint; commitment: Round1Commitment }[] {
+): { identifier: Identifier; x: bigint; commitment: Round1Commitment; index: number }[] {
   if (!pkg || typeof pkg !== 'object' || !Array.isArray(pkg.commitments)) {
     throw new ValidationError('INVALID_ARGUMENT', 'signingPackage.commitments: expected an array', [
       'signingPackage.commitments',
@@ -89,7 +89,7 @@ export function checkSigningPackage<E>(
         throw new ValidationError('INVALID_LENGTH', `${path}.${k}: expected ${len} bytes`, [`${path}.${k}`]);
       }
     }
-    return { identifier: c.identifier, x, commitment: c };
+    return { identifier: c.identifier, x, commitment: c, index: i };
   });
   out.sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
   return out;
@@ -112,26 +112,32 @@ export function computeContext<E>(
   const encoded: Uint8Array[] = [];
   for (const s of sorted) encoded.push(field.toBytes(s.x), s.commitment.hiding, s.commitment.binding);
   const rhoPrefix = concatBytes(prep.groupKeyBytes, suite.H4(pkg.message), suite.H5(concatBytes(...encoded)));
-  const signers: SignerEntry<E>[] = [];
+  const signers: SignerEntry[] = [];
+  // R = sum_i D_i + sum_i rho_i * E_i. Foreign commitments are validated as they are used; the
+  // binding terms go through one MSM (or fused validate-and-multiply on libsodium).
   let R = group.zero;
+  const eBytes: Uint8Array[] = [];
+  const eScalars: bigint[] = [];
+  const eFields: string[] = [];
   for (const s of sorted) {
     const bindingFactor = suite.H1(concatBytes(rhoPrefix, field.toBytes(s.x)));
-    let share: E;
+    signers.push({
+      identifier: s.identifier,
+      x: s.x,
+      commitment: s.commitment,
+      bindingFactor,
+      index: s.index,
+    });
     if (own && own.identifier === s.identifier) {
-      share = own.share(bindingFactor);
-    } else {
-      const idx = pkg.commitments.indexOf(s.commitment);
-      const D = group.deserialize(s.commitment.hiding, `signingPackage.commitments[${idx}].hiding`);
-      const rhoE = group.deserializeMul(
-        s.commitment.binding,
-        bindingFactor,
-        `signingPackage.commitments[${idx}].binding`,
-      );
-      share = group.add(D, rhoE);
+      R = group.add(R, own.share(bindingFactor));
+      continue;
     }
-    R = group.add(R, share);
-    signers.push({ identifier: s.identifier, x: s.x, commitment: s.commitment, bindingFactor, share });
+    R = group.add(R, group.deserialize(s.commitment.hiding, `signingPackage.commitments[${s.index}].hiding`));
+    eBytes.push(s.commitment.binding);
+    eScalars.push(bindingFactor);
+    eFields.push(`signingPackage.commitments[${s.index}].binding`);
   }
+  R = group.add(R, group.msmEncoded(eBytes, eScalars, eFields));
   const challenge = suite.challenge(R, prep.groupKey, pkg.message);
   const flipNonces = suite.hooks ? suite.hooks.commitmentNeedsNegation(R) : false;
   return {
@@ -141,6 +147,16 @@ export function computeContext<E>(
     challenge,
     flipNonces,
   };
+}
+
+/** D_i + rho_i * E_i for one signer (culprit search; the happy path never needs it). */
+export function commitmentShare<E>(suite: Ciphersuite<E>, signer: SignerEntry): E {
+  const { group } = suite;
+  const path = `signingPackage.commitments[${signer.index}]`;
+  return group.add(
+    group.deserialize(signer.commitment.hiding, `${path}.hiding`),
+    group.deserializeMul(signer.commitment.binding, signer.bindingFactor, `${path}.binding`),
+  );
 }
 
 /** RFC 9591 §4.2 derive_interpolating_value for x_i over the signer set. */

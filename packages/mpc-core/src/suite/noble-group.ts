@@ -66,7 +66,7 @@ export function nobleGroup<P extends NoblePoint>(opts: NobleGroupOptions<P>): Gr
     equals: (a, b) => a.equals(b as never),
     isZero: (a) => a.is0(),
     mulBase: (k) => (k === 0n ? Point.ZERO : asP(Point.BASE.multiply(k))),
-    mul: (p, k) => (k === 0n || p.is0() ? Point.ZERO : asP(p.multiply(k))),
+    mul: (p, k) => (k === 0n || p.is0() ? Point.ZERO : asP(p.multiplyUnsafe(k))),
     msm(points, scalars) {
       if (points.length !== scalars.length) {
         throw new ValidationError('INVALID_ARGUMENT', 'msm: points and scalars differ in length');
@@ -96,6 +96,11 @@ export function nobleGroup<P extends NoblePoint>(opts: NobleGroupOptions<P>): Gr
     serialize: (p) => p.toBytes(),
     deserialize,
     deserializeMul: (bytes, k, field) => group.mul(deserialize(bytes, field), k),
+    msmEncoded: (encoded, scalars, fields) =>
+      group.msm(
+        encoded.map((b, i) => deserialize(b, fields[i])),
+        scalars,
+      ),
     hasEvenY: (p) => opts.hasEvenY(p),
   };
   return Object.freeze(group);

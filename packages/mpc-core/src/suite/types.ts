@@ -58,7 +58,7 @@ export interface Group<E> {
   isZero(a: E): boolean;
   /** k*G. Constant-time in the backend where it offers it (secret scalars pass here). */
   mulBase(k: bigint): E;
-  /** k*P for a valid element P. */
+  /** k*P for a valid element P and a PUBLIC scalar k (variable time). Secret scalars use mulBase. */
   mul(p: E, k: bigint): E;
   /** Sum of k_i*P_i over public inputs (variable time is fine). */
   msm(points: readonly E[], scalars: readonly bigint[]): E;
@@ -72,6 +72,12 @@ export interface Group<E> {
   deserialize(bytes: Uint8Array, field?: string): E;
   /** `mul(deserialize(bytes), k)`; backends may fuse the validation into the multiplication. */
   deserializeMul(bytes: Uint8Array, k: bigint, field?: string): E;
+  /**
+   * sum_i k_i * deserialize(encoded_i) over public scalars: each element is fully validated
+   * (`fields[i]` names it in errors); backends pick the fastest route (one MSM, or fused
+   * validate-and-multiply calls).
+   */
+  msmEncoded(encoded: readonly Uint8Array[], scalars: readonly bigint[], fields: readonly string[]): E;
   /** Whether the element's affine y is even (secp256k1 BIP-340 only; others return true). */
   hasEvenY(p: E): boolean;
 }

@@ -1,0 +1,112 @@
+/**
+ * The party side of signing over a {@link NonceStore}: round one saves the nonces before the
+ * commitments are returned; round two consumes the nonces before the share is computed. Either
+ * step failing leaves no usable nonce behind, so no crash or replay can make a nonce sign twice.
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { ProtocolError, ValidationError } from '../errors.js';
+import { type KeyPackage, type PublicKeyPackage, preparePublic } from '../keys.js';
+import {
+  commitmentKey,
+  keySetIdOf,
+  type NonceRecord,
+  type NonceStore,
+  nonceRecordFromNonces,
+  noncesFromRecord,
+  wipeNonceRecord,
+} from '../nonce-store.js';
+import type { AnyCiphersuite, Rng } from '../suite/types.js';
+import { checkSigningPackage, type SigningPackage, sameCommitment } from './context.js';
+import { preprocess, type Round1Commitment } from './round1.js';
+import { type SignatureShare, signShare } from './round2.js';
+
+export interface StoreSignerOptions {
+  /** The key-set id records are saved under and must carry to sign (default {@link keySetIdOf}). */
+  keySetId?: string;
+}
+
+function checkSuite(suite: AnyCiphersuite, keyPackage: KeyPackage): void {
+  if (!keyPackage || typeof keyPackage !== 'object') {
+    throw new ValidationError('INVALID_ARGUMENT', 'keyPackage: expected object', ['keyPackage']);
+  }
+  if (keyPackage.suite !== suite.id) {
+    throw new ValidationError(
+      'CIPHERSUITE_MISMATCH',
+      `keyPackage is for ${keyPackage.suite}, not ${suite.id}`,
+      ['keyPackage.suite'],
+    );
+  }
+}
+
+/**
+ * Round one against a store: draw `count` nonce pairs, save them (durably, per the store's
+ * contract), and only then return their public commitments. If saving fails, the nonces are wiped
+ * and no commitment is returned.
+ */
+export async function commitToStore(
+  suite: AnyCiphersuite,
+  keyPackage: KeyPackage,
+  store: NonceStore,
+  count: number,
+  rng: Rng = randomBytes,
+  opts: StoreSignerOptions = {},
+): Promise<Round1Commitment[]> {
+  checkSuite(suite, keyPackage);
+  const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
+  const nonces = preprocess(suite, keyPackage, count, rng);
+  let records: NonceRecord[] = [];
+  try {
+    records = nonces.map((n) => nonceRecordFromNonces(suite, keySetId, n));
+    await store.save(records);
+  } finally {
+    for (const n of nonces) {
+      n.hiding.wipe();
+      n.binding.wipe();
+    }
+    for (const r of records) wipeNonceRecord(r);
+  }
+  return nonces.map((n) => n.commitment);
+}
+
+/**
+ * Round two against a store. Checks the signing package, finds this party's commitment in it,
+ * consumes the matching record from the store (so the nonces are gone before any share exists),
+ * then signs. A commitment already used gives `NONCE_REUSE`; one this store never issued (or
+ * issued for another key set) gives `UNKNOWN_NONCE`.
+ */
+export async function signFromStore(
+  suite: AnyCiphersuite,
+  keyPackage: KeyPackage,
+  store: NonceStore,
+  signingPackage: SigningPackage,
+  publicPackage: PublicKeyPackage,
+  opts: StoreSignerOptions = {},
+): Promise<SignatureShare> {
+  checkSuite(suite, keyPackage);
+  checkSigningPackage(suite, preparePublic(suite, publicPackage), signingPackage);
+  const own = signingPackage.commitments.find((c) => c.identifier === keyPackage.identifier);
+  if (!own) {
+    throw new ProtocolError(
+      'MISSING_OWN_COMMITMENT',
+      `signingPackage has no commitment for signer ${keyPackage.identifier}`,
+    );
+  }
+  const key = commitmentKey(own);
+  const record = await store.consume(key);
+  const nonces = noncesFromRecord(record);
+  wipeNonceRecord(record);
+  try {
+    const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
+    if (
+      record.suite !== suite.id ||
+      record.keySetId !== keySetId ||
+      !sameCommitment(record.commitment, own)
+    ) {
+      throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was not issued for this key`);
+    }
+    return signShare(suite, keyPackage, nonces, signingPackage, publicPackage);
+  } finally {
+    nonces.hiding.wipe();
+    nonces.binding.wipe();
+  }
+}
