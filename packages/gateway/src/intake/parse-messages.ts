@@ -35,7 +35,14 @@ export interface RbacFacts {
 }
 
 export interface SignatureDenialFacts {
-  controller: 'kyverno' | 'sigstore-policy-controller' | 'connaisseur' | 'ratify' | 'gatekeeper' | 'other';
+  controller:
+    | 'kyverno'
+    | 'sigstore-policy-controller'
+    | 'connaisseur'
+    | 'ratify'
+    | 'gatekeeper'
+    | 'cosign'
+    | 'other';
   webhook?: string;
 }
 
@@ -152,25 +159,27 @@ export function isImagePullFailure(reason: string, message: string): boolean {
   );
 }
 
-/** An admission denial from an image-signature policy controller (cosign, sigstore, kyverno...). */
+const SIGNATURE_WORDS =
+  /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures/i;
+const FAILURE_WORDS =
+  /denied the request|admission webhook|blocked due to the following policies|validation failed|verif\w* failed|failed to verify|no matching signatures/i;
+const CONTROLLERS: [string, SignatureDenialFacts['controller']][] = [
+  ['kyverno', 'kyverno'],
+  ['sigstore', 'sigstore-policy-controller'],
+  ['connaisseur', 'connaisseur'],
+  ['ratify', 'ratify'],
+  ['gatekeeper', 'gatekeeper'],
+  ['cosign', 'cosign'],
+];
+
+/**
+ * An image signature that did not verify: an admission denial from a signature policy controller
+ * (kyverno, sigstore policy-controller, connaisseur...) or a `cosign verify` failure.
+ */
 export function parseSignatureDenial(message: string): SignatureDenialFacts | undefined {
-  const signatureWords =
-    /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures/i;
-  const denied =
-    /denied the request|admission webhook|blocked due to the following policies|validation failed/i;
-  if (!signatureWords.test(message) || !denied.test(message)) return undefined;
+  if (!SIGNATURE_WORDS.test(message) || !FAILURE_WORDS.test(message)) return undefined;
   const webhook = /admission webhook "([^"]+)"/.exec(message)?.[1];
   const text = `${webhook ?? ''} ${message}`.toLowerCase();
-  const controller: SignatureDenialFacts['controller'] = text.includes('kyverno')
-    ? 'kyverno'
-    : text.includes('sigstore')
-      ? 'sigstore-policy-controller'
-      : text.includes('connaisseur')
-        ? 'connaisseur'
-        : text.includes('ratify')
-          ? 'ratify'
-          : text.includes('gatekeeper')
-            ? 'gatekeeper'
-            : 'other';
+  const controller = CONTROLLERS.find(([word]) => text.includes(word))?.[1] ?? 'other';
   return { controller, ...(webhook === undefined ? {} : { webhook }) };
 }

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { intakeArgoCD } from './argocd.js';
+import { fixture, invalidFields, mutable, opened, testContext } from './test-helpers/fixtures.js';
+
+describe('intakeArgoCD', () => {
+  it('opens a config incident from the documented template body', () => {
+    const r = intakeArgoCD(fixture('argocd/template-sync-failed-configmap.json'), testContext());
+    const [item] = opened(r.items);
+    expect(r.items).toHaveLength(1);
+    expect(item?.dedup_key).toBe(
+      'argocd:argocd/shop-checkout:2026-11-25T13:58:02Z:9c41e07b2d5a8f36e1c0b4d7a29f5e8c3b6d1a07',
+    );
+    expect(item?.correlation_key).toBe('argocd:argocd/shop-checkout');
+    expect(item?.envelope.context.namespace).toBe('shop');
+    expect(item?.envelope.payload).toMatchObject({
+      incident_type: 'config_validation_failed',
+      affected_resources: ['application://argocd/shop-checkout', 'configmap://shop/checkout-config'],
+      evidence_refs: ['argocd://argocd/shop-checkout/operation/2026-11-25T13:58:02Z'],
+      metadata: {
+        source: 'argocd',
+        trigger: 'on-sync-failed',
+        phase: 'Failed',
+        git_source: {
+          repoURL: 'https://git.example.net/platform/shop-deploy.git',
+          path: 'apps/checkout/overlays/prod',
+        },
+        argo_resources: [{ kind: 'ConfigMap', namespace: 'shop', name: 'checkout-config' }],
+        classification: { rule: 'config.syntax' },
+      },
+    });
+  });
+
+  it('opens an image signature incident from a whole Application', () => {
+    const [item] = opened(
+      intakeArgoCD(fixture('argocd/application-sync-failed-signature.json'), testContext()).items,
+    );
+    expect(item?.dedup_key).toBe(
+      'argocd:argocd/shop-web:2026-11-25T12:40:17Z:b7d30f9e41c6a2d85e0b3f71c9a4d6e28f15c0a3',
+    );
+    expect(item?.envelope.payload).toMatchObject({
+      incident_type: 'image_signature_failed',
+      severity: 'high',
+      affected_resources: [
+        'application://argocd/shop-web',
+        'deployment://shop/web',
+        'image://registry.example.net/shop/web:3.8.1',
+      ],
+      metadata: {
+        sync_status: 'OutOfSync',
+        health_status: 'Healthy',
+        signature_denial: { controller: 'kyverno' },
+        image: { repository: 'registry.example.net/shop/web', tag: '3.8.1' },
+      },
+    });
+  });
+
+  it('ignores other triggers and operations that did not fail', () => {
+    expect(intakeArgoCD(fixture('argocd/template-sync-succeeded.json'), testContext())).toEqual({
+      source: 'argocd',
+      items: [],
+      ignored: [{ ref: '$', reason: 'event_not_handled' }],
+    });
+    const body = mutable('argocd/template-sync-succeeded.json');
+    delete body['trigger'];
+    expect(intakeArgoCD(body, testContext()).ignored).toEqual([{ ref: '$', reason: 'not_a_failure' }]);
+    const app = mutable('argocd/application-sync-failed-signature.json') as {
+      status: Record<string, unknown>;
+    };
+    app.status['operationState'] = null;
+    expect(intakeArgoCD(app, testContext()).ignored).toEqual([{ ref: '$', reason: 'not_a_failure' }]);
+  });
+
+  it('keeps the key when the same operation is notified again', () => {
+    const a = intakeArgoCD(fixture('argocd/template-sync-failed-configmap.json'), testContext());
+    const again = mutable('argocd/template-sync-failed-configmap.json') as {
+      operationState: Record<string, unknown>;
+    };
+    again.operationState['finishedAt'] = '2026-11-25T13:59:30Z';
+    const b = intakeArgoCD(again, testContext('2026-11-26T00:00:00Z'));
+    expect(b.items[0]?.dedup_key).toBe(a.items[0]?.dedup_key);
+  });
+
+  it('names the failing paths of malformed bodies', () => {
+    const body = mutable('argocd/template-sync-failed-configmap.json') as {
+      operationState: {
+        phase: unknown;
+        startedAt: unknown;
+        syncResult: { resources: Record<string, unknown>[] };
+      };
+    };
+    body.operationState.phase = 'Broken';
+    delete body.operationState.startedAt;
+    delete body.operationState.syncResult.resources[0]?.['kind'];
+    expect([...invalidFields(() => intakeArgoCD(body, testContext()))].sort()).toEqual(
+      [
+        'operationState.phase',
+        'operationState.startedAt',
+        'operationState.syncResult.resources[0].kind',
+      ].sort(),
+    );
+    const app = mutable('argocd/application-sync-failed-signature.json') as {
+      metadata: Record<string, unknown>;
+    };
+    delete app.metadata['name'];
+    expect(invalidFields(() => intakeArgoCD(app, testContext()))).toEqual(['metadata.name']);
+    expect(invalidFields(() => intakeArgoCD({ hello: 'world' }, testContext()))).toEqual(['$']);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * Argo CD notifications for sync failures. Argo CD has no fixed webhook body; two are accepted:
+ * the documented template (`{"app", "trigger", "syncStatus", "operationState"}`) and a whole
+ * Application (`{{toJson .app}}`). One incident per failed sync operation: the dedup key is the
+ * Application and the operation's `startedAt` (plus its revision), which Argo CD keeps for the
+ * life of one operation, so re-sent notifications for it are duplicates.
+ */
+import { parse } from '../schema/check.js';
+import * as s from '../schema/define.js';
+import { openIncident } from './build-envelope.js';
+import { createResultBuilder } from './result.js';
+import type { IntakeContext, IntakeResult } from './types.js';
+
+const Name = s.string({ maxLength: 253 });
+const Text = s.string({ maxLength: 32 * 1024 });
+const Time = s.string({ format: 'date-time', maxLength: 64 });
+
+const ResourceResult = s.named(
+  'ArgoCDResourceResult',
+  s.object({
+    group: s.optional(s.string({ maxLength: 253 })),
+    version: s.optional(s.string({ maxLength: 64 })),
+    kind: s.string({ minLength: 1, maxLength: 128 }),
+    namespace: s.optional(s.string({ maxLength: 253 })),
+    name: s.string({ minLength: 1, maxLength: 253 }),
+    status: s.optional(s.string({ maxLength: 64 })),
+    message: s.optional(Text),
+    hookPhase: s.optional(s.string({ maxLength: 64 })),
+    syncPhase: s.optional(s.string({ maxLength: 64 })),
+  }),
+);
+
+const Source = s.object({
+  repoURL: s.optional(s.string({ maxLength: 2048 })),
+  path: s.optional(s.string({ maxLength: 1024 })),
+  targetRevision: s.optional(s.string({ maxLength: 256 })),
+  chart: s.optional(s.string({ maxLength: 256 })),
+});
+
+export const OperationStateSchema = s.named(
+  'ArgoCDOperationState',
+  s.object({
+    operation: s.optional(
+      s.object({
+        sync: s.optional(s.object({ revision: s.optional(s.string({ maxLength: 256 })) })),
+        initiatedBy: s.optional(
+          s.object({
+            username: s.optional(s.string({ maxLength: 256 })),
+            automated: s.optional(s.boolean()),
+          }),
+        ),
+      }),
+    ),
+    phase: s.enumOf(['Running', 'Terminating', 'Failed', 'Error', 'Succeeded']),
+    message: s.optional(Text),
+    syncResult: s.optional(
+      s.object({
+        resources: s.optional(s.array(ResourceResult, { maxItems: 1000 })),
+        revision: s.optional(s.string({ maxLength: 256 })),
+        source: s.optional(Source),
+      }),
+    ),
+    startedAt: Time,
+    finishedAt: s.nullish(Time),
+    retryCount: s.optional(s.integer({ minimum: 0 })),
+  }),
+);
+
+export const ArgoCDTemplateBodySchema = s.named(
+  'ArgoCDNotification',
+  s.object({
+    app: s.string({ minLength: 1, maxLength: 253 }),
+    trigger: s.optional(s.string({ maxLength: 128 })),
+    syncStatus: s.nullish(s.string({ maxLength: 64 })),
+    operationState: s.nullable(OperationStateSchema),
+    namespace: s.optional(Name),
+  }),
+  'The notifications template body the docs install.',
+);
+
+export const ArgoCDApplicationSchema = s.named(
+  'ArgoCDApplication',
+  s.object({
+    apiVersion: s.optional(s.string({ maxLength: 64 })),
+    kind: s.optional(s.literal('Application')),
+    metadata: s.object({ name: s.string({ minLength: 1, maxLength: 253 }), namespace: s.optional(Name) }),
+    spec: s.optional(
+      s.object({
+        project: s.optional(s.string({ maxLength: 253 })),
+        source: s.optional(Source),
+        destination: s.optional(
+          s.object({
+            server: s.optional(s.string({ maxLength: 2048 })),
+            name: s.optional(s.string({ maxLength: 253 })),
+            namespace: s.optional(Name),
+          }),
+        ),
+      }),
+    ),
+    status: s.object({
+      sync: s.optional(
+        s.object({ status: s.optional(s.string({ maxLength: 64 })), revision: s.optional(s.string()) }),
+      ),
+      health: s.optional(s.object({ status: s.optional(s.string({ maxLength: 64 })) })),
+      operationState: s.nullish(OperationStateSchema),
+    }),
+  }),
+  'A whole Application, as `{{toJson .app}}` renders it.',
+);
+
+export const ArgoCDWebhookSchema = s.named(
+  'ArgoCDWebhook',
+  s.union(
+    [ArgoCDTemplateBodySchema, ArgoCDApplicationSchema],
+    (v) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return -1;
+      if ('app' in v) return 0;
+      return 'metadata' in v || 'status' in v ? 1 : -1;
+    },
+    { expected: 'an Argo CD notification ({app, trigger, syncStatus, operationState}) or an Application' },
+  ),
+);
+
+type OperationState = s.Infer<typeof OperationStateSchema>;
+
+interface AppSync {
+  app: string;
+  appNamespace: string | undefined;
+  destination: string | undefined;
+  trigger: string | undefined;
+  syncStatus: string | undefined;
+  health: string | undefined;
+  op: OperationState | null | undefined;
+}
+
+function readBody(body: s.Infer<typeof ArgoCDWebhookSchema>): AppSync {
+  if ('app' in body) {
+    return {
+      app: body.app,
+      appNamespace: body.namespace,
+      destination: undefined,
+      trigger: body.trigger,
+      syncStatus: body.syncStatus ?? undefined,
+      health: undefined,
+      op: body.operationState,
+    };
+  }
+  return {
+    app: body.metadata.name,
+    appNamespace: body.metadata.namespace,
+    destination: body.spec?.destination?.namespace,
+    trigger: undefined,
+    syncStatus: body.status.sync?.status,
+    health: body.status.health?.status,
+    op: body.status.operationState,
+  };
+}
+
+export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
+  const sync = readBody(parse(ArgoCDWebhookSchema, body, 'invalid Argo CD notification'));
+  const out = createResultBuilder('argocd');
+  const op = sync.op;
+  if (sync.trigger !== undefined && sync.trigger !== 'on-sync-failed') {
+    out.ignore('$', 'event_not_handled');
+    return out.result();
+  }
+  const failedResources = (op?.syncResult?.resources ?? []).filter((r) => r.status === 'SyncFailed');
+  const failed = op != null && (op.phase === 'Failed' || op.phase === 'Error' || failedResources.length > 0);
+  if (op == null || !failed) {
+    out.ignore('$', 'not_a_failure');
+    return out.result();
+  }
+  const ns =
+    failedResources.find((r) => r.namespace !== undefined)?.namespace ?? sync.destination ?? 'default';
+  const revision = op.syncResult?.revision ?? op.operation?.sync?.revision ?? '';
+  const appRef = `${sync.appNamespace ?? 'argocd'}/${sync.app}`;
+  const resources = failedResources.map((r) => ({
+    kind: r.kind,
+    namespace: r.namespace ?? ns,
+    name: r.name,
+    ...(r.group === undefined || r.group === '' ? {} : { group: r.group }),
+    ...(r.message === undefined ? {} : { message: r.message }),
+  }));
+  const messages = [op.message ?? '', ...resources.map((r) => r.message ?? '')].filter((m) => m !== '');
+  const source = op.syncResult?.source;
+  out.add(
+    openIncident(
+      {
+        source: 'argocd',
+        ref: '$',
+        dedup_key: `argocd:${appRef}:${op.startedAt}:${revision}`,
+        correlation_key: `argocd:${appRef}`,
+        namespace: ns,
+        affected_resources: [
+          `application://${appRef}`,
+          ...resources.map((r) => `${r.kind.toLowerCase()}://${r.namespace}/${r.name}`),
+        ],
+        evidence_refs: [`argocd://${appRef}/operation/${op.startedAt}`],
+        metadata: {
+          reason: 'SyncFailed',
+          messages,
+          application: sync.app,
+          ...(sync.trigger === undefined ? {} : { trigger: sync.trigger }),
+          ...(sync.syncStatus === undefined ? {} : { sync_status: sync.syncStatus }),
+          ...(sync.health === undefined ? {} : { health_status: sync.health }),
+          phase: op.phase,
+          started_at: op.startedAt,
+          ...(revision === '' ? {} : { revision }),
+          ...(source === undefined ? {} : { git_source: source }),
+          argo_resources: resources,
+        },
+      },
+      ctx,
+    ),
+  );
+  return out.result();
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import {
+  isConfigSyntaxError,
+  parseImageRef,
+  parseLimitRange,
+  parseMissingConfig,
+  parseQuotaExceeded,
+  parseRbacForbidden,
+  parseSignatureDenial,
+  splitImageRef,
+} from './parse-messages.js';
+
+describe('message parsers', () => {
+  it('reads single and multi-resource quota figures', () => {
+    expect(
+      parseQuotaExceeded(
+        'pods "web-1" is forbidden: exceeded quota: compute-resources, requested: limits.memory=2Gi, used: limits.memory=7Gi, limited: limits.memory=8Gi',
+      ),
+    ).toEqual({
+      quota: 'compute-resources',
+      requested: { 'limits.memory': '2Gi' },
+      used: { 'limits.memory': '7Gi' },
+      limited: { 'limits.memory': '8Gi' },
+    });
+    expect(
+      parseQuotaExceeded(
+        'exceeded quota: team-a, requested: limits.cpu=2,requests.memory=1Gi, used: limits.cpu=7,requests.memory=15Gi, limited: limits.cpu=8,requests.memory=16Gi',
+      ),
+    ).toEqual({
+      quota: 'team-a',
+      requested: { 'limits.cpu': '2', 'requests.memory': '1Gi' },
+      used: { 'limits.cpu': '7', 'requests.memory': '15Gi' },
+      limited: { 'limits.cpu': '8', 'requests.memory': '16Gi' },
+    });
+    expect(
+      parseQuotaExceeded('pods "x" is forbidden: failed quota: q: must specify limits.memory'),
+    ).toBeUndefined();
+  });
+
+  it('reads LimitRange maxima', () => {
+    expect(
+      parseLimitRange('pods "x" is forbidden: [maximum memory usage per Container is 1Gi, but limit is 2Gi]'),
+    ).toEqual({ resource: 'memory', scope: 'Container', maximum: '1Gi', requested: '2Gi' });
+  });
+
+  it('reads missing ConfigMap and Secret keys and objects', () => {
+    expect(parseMissingConfig("Error: couldn't find key LOG_LEVEL in ConfigMap web/app-config")).toEqual({
+      kind: 'ConfigMap',
+      namespace: 'web',
+      name: 'app-config',
+      key: 'LOG_LEVEL',
+    });
+    expect(parseMissingConfig("Error: couldn't find key password in Secret db/pg-credentials")).toMatchObject(
+      {
+        kind: 'Secret',
+        key: 'password',
+      },
+    );
+    expect(parseMissingConfig('Error: configmap "feature-flags" not found')).toEqual({
+      kind: 'ConfigMap',
+      name: 'feature-flags',
+    });
+    expect(parseMissingConfig('Error: secret "tls-cert" not found')).toEqual({
+      kind: 'Secret',
+      name: 'tls-cert',
+    });
+    expect(parseMissingConfig('Back-off restarting failed container')).toBeUndefined();
+  });
+
+  it('recognises YAML syntax errors', () => {
+    expect(
+      isConfigSyntaxError('error converting YAML to JSON: yaml: line 3: did not find expected key'),
+    ).toBe(true);
+    expect(isConfigSyntaxError('deployment.apps/web configured')).toBe(false);
+  });
+
+  it('reads RBAC denials with and without a namespace', () => {
+    expect(
+      parseRbacForbidden(
+        'secrets is forbidden: User "jane@example.net" cannot list resource "secrets" in API group "" at the cluster scope',
+      ),
+    ).toEqual({ user: 'jane@example.net', verb: 'list', resource: 'secrets', api_group: '' });
+    expect(
+      parseRbacForbidden(
+        'configmaps "x" is forbidden: User "system:serviceaccount:web:app" cannot patch resource "configmaps" in API group "" in the namespace "web"',
+      ),
+    ).toMatchObject({ verb: 'patch', namespace: 'web' });
+  });
+
+  it('finds image references in kubelet and admission messages', () => {
+    expect(parseImageRef('Back-off pulling image "nginx:1.27"')).toBe('nginx:1.27');
+    expect(parseImageRef('failed to verify image quay.io/org/app:v2: no matching signatures')).toBe(
+      'quay.io/org/app:v2',
+    );
+    const digest = `ghcr.io/org/app@sha256:${'ab'.repeat(32)}`;
+    expect(
+      parseImageRef(`signature key validation failed for authority a-0 for ${digest}: no signatures`),
+    ).toBe(digest);
+    expect(parseImageRef('no image here')).toBeUndefined();
+    expect(splitImageRef('registry:5000/org/app:1.2@sha256:00')).toEqual({
+      repository: 'registry:5000/org/app',
+      tag: '1.2',
+      digest: 'sha256:00',
+    });
+    expect(splitImageRef('registry:5000/org/app')).toEqual({ repository: 'registry:5000/org/app' });
+  });
+
+  it('names the signature policy controller that denied', () => {
+    expect(
+      parseSignatureDenial(
+        'admission webhook "connaisseur-svc.connaisseur.svc" denied the request: Unable to find signed digest for image docker.io/org/app:1.0: no valid signature',
+      ),
+    ).toEqual({ controller: 'connaisseur', webhook: 'connaisseur-svc.connaisseur.svc' });
+    expect(
+      parseSignatureDenial('admission webhook "x" denied the request: replicas must be < 10'),
+    ).toBeUndefined();
+    expect(parseSignatureDenial('signature of the release notes updated')).toBeUndefined();
+  });
+});
