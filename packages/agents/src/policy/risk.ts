@@ -4,8 +4,8 @@
  *   score = min(100, action + blast + urgency + environment)
  *
  * - action: what the change can break. pod_restart 10, configmap_reload 15, secret_template_render
- *   20, resource_quota_adjust 20, image_rollback 25, ingress_changes 60, cert_management 60,
- *   network_policy_mods 70, rbac_changes 70, pvc_deletion 90; an unknown action 100.
+ *   20, resource_quota_adjust 20, image_rollback 25, ingress_changes 50, cert_management 50,
+ *   network_policy_mods 60, rbac_changes 60, pvc_deletion 70; an unknown action 100.
  * - blast (number of resources the incident touches): 1 -> 0, 2..3 -> 5, 4..10 -> 15, more -> 25.
  * - urgency: P1 10, P2 5, P3 0 (a change to a service already visibly failing has more at stake).
  * - environment: production 20, staging 10, development 0, unknown 20 (unknown counts as production).
@@ -34,11 +34,11 @@ const ACTION_WEIGHT: Readonly<Record<ActionName, number>> = Object.freeze({
   secret_template_render: 20,
   resource_quota_adjust: 20,
   image_rollback: 25,
-  ingress_changes: 60,
-  cert_management: 60,
-  network_policy_mods: 70,
-  rbac_changes: 70,
-  pvc_deletion: 90,
+  ingress_changes: 50,
+  cert_management: 50,
+  network_policy_mods: 60,
+  rbac_changes: 60,
+  pvc_deletion: 70,
 });
 const URGENCY_WEIGHT: Readonly<Record<UrgencyLevel, number>> = Object.freeze({ P1: 10, P2: 5, P3: 0 });
 const ENVIRONMENT_WEIGHT: Readonly<Record<Environment, number>> = Object.freeze({

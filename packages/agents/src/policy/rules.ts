@@ -168,21 +168,23 @@ function runRules(policy: Policy, role: AgentRole, input: unknown, ctx: Evaluati
 
   const spec = ACTION_SPECS[action];
   const target = rule('target.invalid', () => parseResourceUri(proposal.target, 'target'));
-  rule('target.kind', () => {
-    if (!spec.target_kinds.includes(target.kind)) {
-      refuse('target.kind', `${action} cannot target a ${target.kind}`, ['target']);
-    }
-  });
   rule('target.namespace', () => {
     if (!isNamespaceAllowed(policy.bounds, target.namespace)) {
       refuse('target.namespace', 'target namespace is outside the policy bounds', ['target']);
+    }
+  });
+  // The permission table first: a forbidden kind is named as such, not as a mere kind mismatch.
+  checkPermissions(role, spec, [target]);
+  rule('target.kind', () => {
+    if (!spec.target_kinds.includes(target.kind)) {
+      refuse('target.kind', `${action} cannot target a ${target.kind}`, ['target']);
     }
   });
 
   const parameters = rule('parameters.invalid', () =>
     parseActionParameters(action, target, proposal.parameters),
   );
-  checkPermissions(role, spec, target, parameters);
+  if ('workloads' in parameters) checkPermissions(role, spec, parameters.workloads);
   checkBounds(policy, parameters);
   checkRisk(policy, proposal, action, ctx);
   checkHumanApproval(policy, proposal, action, needsHuman, ctx);
@@ -190,12 +192,7 @@ function runRules(policy: Policy, role: AgentRole, input: unknown, ctx: Evaluati
 }
 
 /** The seed's permission table: the executor writes only its scopes and never its forbidden kinds. */
-function checkPermissions(
-  role: AgentRole,
-  spec: ActionSpec,
-  target: ResourceRef,
-  parameters: ActionParameters,
-): void {
+function checkPermissions(role: AgentRole, spec: ActionSpec, touched: readonly ResourceRef[]): void {
   rule('permission.not_executor', () => {
     if (role === 'maintenance' && spec.executor !== 'maintenance') {
       refuse('permission.not_executor', 'maintenance does not carry out human-approval actions');
@@ -208,7 +205,6 @@ function checkPermissions(
       refuse('permission.write_scope', `maintenance may not write ${spec.writes}`);
     }
   });
-  const touched = [target, ...('workloads' in parameters ? parameters.workloads : [])];
   for (const constraint of executor.constraints) {
     const name = `permission.constraint.${constraint}` as RefusalRule;
     rule(name, () => {

@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { ValidationError } from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICIES, defaultPolicy } from './defaults.js';
+import { AGENT_ROLES, AUTO_ACTIONS, HUMAN_ACTIONS } from './roles.js';
+import { parsePolicy } from './schema.js';
+
+const fileFor = (role: string) => new URL(`../../policies/${role}.json`, import.meta.url);
+
+function fieldsOf(f: () => unknown): readonly string[] {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ValidationError) return e.fields;
+    throw e;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('default policies', () => {
+  it.each(AGENT_ROLES)('policies/%s.json parses and equals defaultPolicy', (role) => {
+    const parsed = parsePolicy(JSON.parse(readFileSync(fileFor(role), 'utf8')));
+    expect(parsed).toEqual(defaultPolicy(role));
+    expect(parsed).toEqual(DEFAULT_POLICIES[role]);
+  });
+
+  it('holds the action lists of DESIGN.md', () => {
+    const p = defaultPolicy('strategy');
+    expect(p.allowed_auto_actions).toEqual([...AUTO_ACTIONS]);
+    expect(p.require_human_approval).toEqual([...HUMAN_ACTIONS]);
+  });
+});
+
+describe('parsePolicy', () => {
+  it('reports every bad field at once, as dot paths', () => {
+    const bad = {
+      ...defaultPolicy('audit'),
+      role: 'superagent',
+      allowed_auto_actions: ['configmap_reload', 'format_disk', 'configmap_reload'],
+      require_human_approval: ['configmap_reload'],
+      bounds: {
+        ...defaultPolicy('audit').bounds,
+        max_auto_risk_score: 95,
+        resource_quota: { max_increase_factor: 0.5, resources: ['cpu'] },
+        namespaces: { allow: ['*'], deny: ['*'] },
+      },
+      evidence: { min_refs: 0 },
+      surprise: true,
+    };
+    expect([...fieldsOf(() => parsePolicy(bad))].sort()).toEqual(
+      [
+        'allowed_auto_actions.1',
+        'allowed_auto_actions.2',
+        'bounds.max_auto_risk_score',
+        'bounds.namespaces.deny.0',
+        'bounds.resource_quota.max_increase_factor',
+        'evidence.min_refs',
+        'require_human_approval.0',
+        'role',
+        'surprise',
+      ].sort(),
+    );
+  });
+
+  it('names missing sections and a wrong schema version', () => {
+    const { verification: _v, ...rest } = defaultPolicy('monitoring');
+    expect(fieldsOf(() => parsePolicy({ ...rest, schema_version: 'v0' }))).toEqual(
+      expect.arrayContaining(['verification', 'schema_version']),
+    );
+    expect(fieldsOf(() => parsePolicy([]))).toEqual(['$']);
+  });
+
+  it('rejects unknown verification stages and out-of-range coverage', () => {
+    const p = defaultPolicy('quality-assurance');
+    const bad = {
+      ...p,
+      verification: { ...p.verification, mandatory: ['vibe_check'], min_test_coverage: 2 },
+    };
+    expect([...fieldsOf(() => parsePolicy(bad))].sort()).toEqual([
+      'verification.mandatory.0',
+      'verification.min_test_coverage',
+    ]);
+  });
+});
