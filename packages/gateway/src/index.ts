@@ -27,6 +27,7 @@ export {
   CheckRunEventSchema,
   GITHUB_EVENTS,
   type GithubIntakeContext,
+  GithubWebhookSchema,
   intakeGithub,
   WorkflowRunEventSchema,
 } from './intake/github.js';
@@ -36,6 +37,7 @@ export {
   verifyGithubSignature,
 } from './intake/github-signature.js';
 export { intakeKubernetes, KubernetesWebhookSchema } from './intake/kubernetes.js';
+export { INTAKE_ADAPTERS, INTAKE_BODY_SCHEMAS } from './intake/registry.js';
 export {
   IGNORE_REASONS,
   type IgnoredSignal,
@@ -52,7 +54,13 @@ export {
   type Severity,
 } from './intake/types.js';
 // Schemas: one definition validates bodies and emits OpenAPI 3.1 components.
-export { type CheckResult, check, type Issue, issuesToError, parse } from './schema/check.js';
+export {
+  type CheckResult,
+  check as checkBody,
+  type Issue,
+  issuesToError,
+  parse as parseBody,
+} from './schema/check.js';
 export type { Infer, Schema } from './schema/define.js';
 export * as s from './schema/define.js';
 export { type JsonSchema, schemaRef, toJsonSchema, toOpenApiComponents } from './schema/emit.js';

@@ -90,6 +90,17 @@ export const CheckRunEventSchema = s.named(
   }),
 );
 
+/** Both handled event bodies, for the OpenAPI document (the `X-GitHub-Event` header picks one). */
+export const GithubWebhookSchema = s.named(
+  'GithubWebhook',
+  s.union(
+    [WorkflowRunEventSchema, CheckRunEventSchema],
+    (v) => (typeof v === 'object' && v !== null && 'check_run' in v ? 1 : 0),
+    { expected: 'a workflow_run or check_run event' },
+  ),
+  'GitHub workflow_run or check_run event; other events are accepted and ignored.',
+);
+
 const HeaderToken = s.string({ minLength: 1, maxLength: 128, pattern: /^[A-Za-z0-9_.-]+$/ });
 
 interface RunFacts {
