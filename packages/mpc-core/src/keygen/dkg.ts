@@ -1,0 +1,759 @@
+/**
+ * Distributed key generation: the three-round Pedersen DKG with proofs of knowledge, as frost-rs
+ * `keys::dkg` and noble's `DKG` run it, as pure functions over one message type per round.
+ *
+ * Round 1 (broadcast): each party draws a secret polynomial, commits to its coefficients and
+ * proves knowledge of the constant term. Round 2 (one private message per peer): after checking
+ * every peer's proof and commitment, each party sends peer j its polynomial evaluated at x_j.
+ * Round 3 (local): each party checks the shares it received against the senders' commitments and
+ * derives its key package and the public package. Nobody ever holds the group secret.
+ *
+ * Outputs are byte-identical to noble's `ed25519_FROST` / `secp256k1_FROST` / `schnorr_FROST`
+ * `DKG` for the same rng stream (the TR suite applies the same BIP-341 tweak with the empty
+ * merkle root as `schnorr_FROST` and frost-rs `frost-secp256k1-tr` do).
+ */
+import { inspect } from 'node:util';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { concatBytes, equalBytes } from '../bytes.js';
+import { ProtocolError, ValidationError } from '../errors.js';
+import {
+  type Identifier,
+  identifierToScalar,
+  type KeyPackage,
+  makeKeyPackage,
+  type PublicKeyPackage,
+  type Threshold,
+  validateThreshold,
+} from '../keys.js';
+import { SecretBytes } from '../secret.js';
+import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
+import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
+
+// ---------------------------------------------------------------------------------------------
+// Message and state types
+// ---------------------------------------------------------------------------------------------
+
+/** Round 1, broadcast to every other party: coefficient commitments and the proof of knowledge. */
+export interface DkgRound1Package {
+  readonly identifier: Identifier;
+  /** SerializeElement(a_k * G) for k = 0..min-1. */
+  readonly commitment: readonly Uint8Array[];
+  /** Schnorr proof of knowledge of a_0: SerializeElement(R) || SerializeScalar(mu) (x-only R for TR). */
+  readonly proofOfKnowledge: Uint8Array;
+}
+
+/** Round 2, sent privately to `receiver` only: the sender's polynomial evaluated at the receiver. */
+export interface DkgRound2Package {
+  readonly sender: Identifier;
+  readonly receiver: Identifier;
+  readonly signingShare: SecretBytes;
+}
+
+export interface DkgRound1Options {
+  identifier: Identifier;
+  threshold: Threshold;
+  rng?: Rng;
+}
+
+export interface DkgRound1Output {
+  readonly package: DkgRound1Package;
+  readonly secret: DkgRound1Secret;
+}
+
+export interface DkgRound2Output {
+  /** One package per peer, addressed to it. */
+  readonly packages: readonly DkgRound2Package[];
+  readonly secret: DkgRound2Secret;
+}
+
+export interface DkgOutput {
+  readonly keyPackage: KeyPackage;
+  readonly publicPackage: PublicKeyPackage;
+}
+
+/** A peer's round-1 package, checked and decoded once. */
+export interface DecodedPeer<E> {
+  readonly identifier: Identifier;
+  readonly x: bigint;
+  readonly commitmentBytes: readonly Uint8Array[];
+  readonly commitment: readonly E[];
+}
+
+interface Round1State {
+  readonly suite: AnyCiphersuite;
+  readonly x: bigint;
+  readonly coefficients: bigint[];
+  /** The own commitment as elements of `suite`'s group (never decoded again). */
+  readonly commitment: readonly unknown[];
+  /** Canonical copy of the round-1 transcript round 2 ran on (a second round 2 must match it). */
+  transcript?: readonly DkgRound1Package[];
+  consumed: boolean;
+}
+
+interface Round2State {
+  readonly suite: AnyCiphersuite;
+  readonly round1: DkgRound1Secret;
+  readonly x: bigint;
+  readonly ownShare: bigint[];
+  readonly ownCommitment: readonly unknown[];
+  readonly transcript: readonly DkgRound1Package[];
+  readonly peers: ReadonlyMap<Identifier, DecodedPeer<unknown>>;
+  consumed: boolean;
+}
+
+const round1States = new WeakMap<DkgRound1Secret, Round1State>();
+const round2States = new WeakMap<DkgRound2Secret, Round2State>();
+
+/**
+ * A party's private round-1 state (its polynomial). Keep it until round 3; it never prints.
+ * The coefficients live outside the object's fields, so no encoder or logger can reach them.
+ */
+export class DkgRound1Secret {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly threshold: Threshold;
+  /** This party's own (public) coefficient commitments. */
+  readonly commitment: readonly Uint8Array[];
+
+  /** @internal built by {@link dkgRound1} only. */
+  constructor(
+    suite: CiphersuiteId,
+    identifier: Identifier,
+    threshold: Threshold,
+    commitment: readonly Uint8Array[],
+  ) {
+    this.suite = suite;
+    this.identifier = identifier;
+    this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
+    this.commitment = Object.freeze([...commitment]);
+  }
+
+  /** Zero the polynomial; the secret is refused afterwards. */
+  wipe(): void {
+    const st = round1States.get(this);
+    if (!st) return;
+    st.coefficients.fill(0n);
+    st.consumed = true;
+  }
+
+  toJSON(): string {
+    return '<redacted>';
+  }
+
+  toString(): string {
+    return '<redacted>';
+  }
+
+  [inspect.custom](): string {
+    return `DkgRound1Secret <redacted> (${this.identifier})`;
+  }
+}
+
+/** A party's private state between rounds 2 and 3 (its own share and the checked transcript). */
+export class DkgRound2Secret {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly threshold: Threshold;
+
+  /** @internal built by {@link dkgRound2} only. */
+  constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
+    this.suite = suite;
+    this.identifier = identifier;
+    this.threshold = threshold;
+  }
+
+  /** Zero the own share and the round-1 polynomial; the secret is refused afterwards. */
+  wipe(): void {
+    const st = round2States.get(this);
+    if (!st) return;
+    st.ownShare.fill(0n);
+    st.consumed = true;
+    st.round1.wipe();
+  }
+
+  toJSON(): string {
+    return '<redacted>';
+  }
+
+  toString(): string {
+    return '<redacted>';
+  }
+
+  [inspect.custom](): string {
+    return `DkgRound2Secret <redacted> (${this.identifier})`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers (also used by refresh.ts; not part of the package's public face)
+// ---------------------------------------------------------------------------------------------
+
+export function checkSuite(suite: AnyCiphersuite, id: CiphersuiteId, field: string): void {
+  if (suite.id !== id) {
+    throw new ValidationError('CIPHERSUITE_MISMATCH', `${field} is for ${id}, not ${suite.id}`, [field]);
+  }
+}
+
+/**
+ * Check the identifiers of a set of incoming broadcast packages: the right count, canonical,
+ * pairwise distinct and not the caller's own. Returns their scalars in input order.
+ */
+export function checkPeerIdentifiers(
+  suite: AnyCiphersuite,
+  packages: readonly { identifier: Identifier }[],
+  self: Identifier,
+  count: { min: number; max: number },
+  field: string,
+): bigint[] {
+  if (!Array.isArray(packages)) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an array`, [field]);
+  }
+  if (packages.length < count.min || packages.length > count.max) {
+    const want = count.min === count.max ? `${count.min}` : `${count.min}..${count.max}`;
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}: expected ${want} packages (one per other party), got ${packages.length}`,
+      [field],
+    );
+  }
+  const seen = new Set<Identifier>();
+  return packages.map((p, i) => {
+    const path = `${field}[${i}]`;
+    if (!p || typeof p !== 'object')
+      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
+    const x = identifierToScalar(suite, p.identifier, `${path}.identifier`);
+    if (p.identifier === self || seen.has(p.identifier)) {
+      throw new ValidationError(
+        'DUPLICATE_IDENTIFIER',
+        `${path}.identifier: ${p.identifier} ${p.identifier === self ? 'is our own identifier' : 'appears twice'}`,
+        [`${path}.identifier`],
+      );
+    }
+    seen.add(p.identifier);
+    return x;
+  });
+}
+
+/** Decode and validate a commitment vector of an expected length (each element once). */
+export function decodeCommitment<E>(
+  suite: Ciphersuite<E>,
+  commitment: readonly Uint8Array[],
+  length: number,
+  field: string,
+): E[] {
+  if (!Array.isArray(commitment) || commitment.length !== length) {
+    throw new ValidationError(
+      'INVALID_LENGTH',
+      `${field}: expected ${length} coefficient commitments, got ${Array.isArray(commitment) ? commitment.length : typeof commitment}`,
+      [field],
+    );
+  }
+  return commitment.map((c, k) => suite.group.deserialize(c, `${field}[${k}]`));
+}
+
+/** Element-wise sum of equally long commitment vectors. */
+export function sumCommitments<E>(suite: Ciphersuite<E>, vectors: readonly (readonly E[])[]): E[] {
+  const { group } = suite;
+  const out = [...vectors[0]!];
+  for (let v = 1; v < vectors.length; v++) {
+    const vec = vectors[v]!;
+    for (let k = 0; k < out.length; k++) out[k] = group.add(out[k]!, vec[k]!);
+  }
+  return out;
+}
+
+/** Sort by identifier scalar (the canonical transcript order of frost-rs' BTreeMap and noble). */
+export function byScalar<T>(items: readonly T[], xs: readonly bigint[]): { item: T; x: bigint }[] {
+  return items.map((item, i) => ({ item, x: xs[i]! })).sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+}
+
+/**
+ * Check each private share received in round 2 of a (zero-)sharing: one from every peer, addressed
+ * to `self`, canonical. Returns the share scalars keyed by sender. Malformed shares blame the sender.
+ */
+export function collectShares(
+  suite: AnyCiphersuite,
+  packages: readonly { sender: Identifier; receiver: Identifier; share: SecretBytes | undefined }[],
+  self: Identifier,
+  peers: ReadonlyMap<Identifier, unknown>,
+  field: string,
+): Map<Identifier, bigint> {
+  if (!Array.isArray(packages) || packages.length !== peers.size) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}: expected ${peers.size} packages (one per other party), got ${Array.isArray(packages) ? packages.length : typeof packages}`,
+      [field],
+    );
+  }
+  const out = new Map<Identifier, bigint>();
+  const culprits: Identifier[] = [];
+  packages.forEach((p, i) => {
+    const path = `${field}[${i}]`;
+    if (!p || typeof p !== 'object')
+      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
+    if (p.receiver !== self) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${path}.receiver: addressed to ${p.receiver}, not to ${self}`,
+        [`${path}.receiver`],
+      );
+    }
+    if (!peers.has(p.sender)) {
+      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}.sender: ${p.sender} sent no round-1 package`, [
+        `${path}.sender`,
+      ]);
+    }
+    if (out.has(p.sender) || culprits.includes(p.sender)) {
+      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}.sender: second package from ${p.sender}`, [
+        `${path}.sender`,
+      ]);
+    }
+    const s = p.share;
+    if (!(s instanceof SecretBytes) || s.wiped) {
+      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected a live SecretBytes share`, [path]);
+    }
+    try {
+      out.set(p.sender, suite.field.fromBytes(s.expose(), `${path}.share`));
+    } catch {
+      culprits.push(p.sender);
+    }
+  });
+  if (culprits.length) {
+    throw new ProtocolError(
+      'INVALID_SECRET_SHARE',
+      `malformed secret share from ${culprits.join(', ')}`,
+      culprits,
+    );
+  }
+  return out;
+}
+
+/**
+ * Check received shares against the senders' commitments in one batch:
+ * (sum of shares) * G == evalCommitment(sum of commitments, x_self). Only when that fails is each
+ * sender checked alone, to name the culprits. Returns evalCommitment(summed, x_self), which is
+ * this party's verifying share contribution.
+ */
+export function verifySharesBatch<E>(
+  suite: Ciphersuite<E>,
+  x: bigint,
+  total: bigint,
+  summed: readonly E[],
+  received: ReadonlyMap<Identifier, bigint>,
+  commitments: ReadonlyMap<Identifier, readonly E[]>,
+): E {
+  const { group } = suite;
+  const expected = group.evalCommitment(summed, x);
+  if (group.equals(group.mulBase(total), expected)) return expected;
+  const culprits: Identifier[] = [];
+  for (const [sender, share] of received) {
+    const c = commitments.get(sender)!;
+    if (!group.equals(group.mulBase(share), group.evalCommitment(c, x))) culprits.push(sender);
+  }
+  throw new ProtocolError(
+    'INVALID_SECRET_SHARE',
+    culprits.length
+      ? `secret share from ${culprits.join(', ')} does not match its commitment`
+      : 'the received shares do not match the commitments, and no single sender is at fault',
+    culprits,
+  );
+}
+
+/** Encode a Schnorr proof (R, mu) as the suite's signatures are (x-only R for BIP-340). */
+function encodeProof<E>(suite: Ciphersuite<E>, R: E, mu: bigint): Uint8Array {
+  if (suite.hooks) return suite.hooks.encodeSignature(R, mu);
+  return concatBytes(suite.group.serialize(R), suite.field.toBytes(mu));
+}
+
+/** frost-rs / noble PoK challenge: HDKG(SerializeScalar(id) || SerializeElement(C_0) || SerializeElement(R)). */
+function pokChallenge<E>(suite: Ciphersuite<E>, x: bigint, c0: Uint8Array, R: Uint8Array): bigint {
+  return suite.HDKG(concatBytes(suite.field.toBytes(x), c0, R));
+}
+
+/**
+ * Check a proof of knowledge of the discrete log of `c0`. Returns false for any malformed or
+ * wrong proof. R is never decoded: z*G - c*C_0 is computed and its encoding compared with R's.
+ */
+function checkProof<E>(
+  suite: Ciphersuite<E>,
+  x: bigint,
+  c0: E,
+  c0Bytes: Uint8Array,
+  proof: Uint8Array,
+): boolean {
+  const { group, field } = suite;
+  const rLen = suite.hooks ? suite.hooks.signatureRLength : group.elementLength;
+  if (!(proof instanceof Uint8Array) || proof.length !== rLen + field.BYTES) return false;
+  let z: bigint;
+  try {
+    z = field.fromBytes(proof.subarray(rLen), 'proofOfKnowledge.z');
+  } catch {
+    return false;
+  }
+  // BIP-340: R is x-only with even y, i.e. the compressed encoding 0x02 || x.
+  const rBytes = suite.hooks
+    ? concatBytes(Uint8Array.of(0x02), proof.subarray(0, rLen))
+    : proof.subarray(0, rLen);
+  const c = pokChallenge(suite, x, c0Bytes, rBytes);
+  const expectedR = group.sub(group.mulBase(z), group.mul(c0, c));
+  if (group.isZero(expectedR)) return false;
+  return equalBytes(group.serialize(expectedR), rBytes);
+}
+
+const copyBytes = (b: unknown): Uint8Array =>
+  b instanceof Uint8Array ? Uint8Array.from(b) : (b as Uint8Array);
+
+/** A private copy of a round-1 package (malformed fields are kept as-is for the checks to flag). */
+function canonicalCopy(p: DkgRound1Package): DkgRound1Package {
+  return {
+    identifier: p.identifier,
+    commitment: Array.isArray(p.commitment) ? p.commitment.map(copyBytes) : [],
+    proofOfKnowledge: copyBytes(p.proofOfKnowledge),
+  };
+}
+
+function sameTranscript(a: readonly DkgRound1Package[], b: readonly DkgRound1Package[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i]!;
+    const q = b[i]!;
+    if (p.identifier !== q.identifier || p.commitment.length !== q.commitment.length) return false;
+    if (!(q.proofOfKnowledge instanceof Uint8Array) || !equalBytes(p.proofOfKnowledge, q.proofOfKnowledge))
+      return false;
+    for (let k = 0; k < p.commitment.length; k++) {
+      const c = q.commitment[k];
+      if (!(c instanceof Uint8Array) || !equalBytes(p.commitment[k]!, c)) return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round 1
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Round 1: draw the secret polynomial (degree min-1), commit to it and prove knowledge of its
+ * constant term. Broadcast `package`; keep `secret`. Consumes `rng` exactly as noble's `DKG.round1`.
+ */
+export function dkgRound1(suite: AnyCiphersuite, options: DkgRound1Options): DkgRound1Output {
+  return round1Typed(suite, options);
+}
+
+function round1Typed<E>(suite: Ciphersuite<E>, options: DkgRound1Options): DkgRound1Output {
+  if (!options || typeof options !== 'object') {
+    throw new ValidationError('INVALID_ARGUMENT', 'options: expected {identifier, threshold, rng}', [
+      'options',
+    ]);
+  }
+  const anySuite = suite as AnyCiphersuite;
+  const threshold = validateThreshold(options.threshold, 'options.threshold');
+  const x = identifierToScalar(anySuite, options.identifier, 'options.identifier');
+  const rng = options.rng ?? randomBytes;
+  if (typeof rng !== 'function')
+    throw new ValidationError('INVALID_ARGUMENT', 'options.rng: expected function', ['options.rng']);
+  const { group, field } = suite;
+  const coefficients = randomPolynomial(suite, threshold.min, rng);
+  const commitmentElements = commitPolynomial(suite, coefficients);
+  const commitment = commitmentElements.map((c) => group.serialize(c));
+  // Proof of knowledge of a_0: nonce k (even-y normalised for BIP-340), R = kG, mu = k + a_0 * c.
+  let k = field.random(rng);
+  if (suite.hooks) k = suite.hooks.adjustScalar(k);
+  const R = group.mulBase(k);
+  const c = pokChallenge(suite, x, commitment[0]!, group.serialize(R));
+  const proofOfKnowledge = encodeProof(suite, R, field.add(k, field.mul(coefficients[0]!, c)));
+  k = 0n;
+  const pkg: DkgRound1Package = Object.freeze({
+    identifier: options.identifier,
+    commitment: Object.freeze(commitment),
+    proofOfKnowledge,
+  });
+  const secret = new DkgRound1Secret(suite.id, options.identifier, threshold, commitment);
+  round1States.set(secret, {
+    suite: anySuite,
+    x,
+    coefficients,
+    commitment: commitmentElements,
+    consumed: false,
+  });
+  return Object.freeze({ package: pkg, secret });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round 2
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Round 2: check every peer's round-1 package (commitment length, valid points, proof of
+ * knowledge) and compute one private share per peer. A bad package throws
+ * `ProtocolError(INVALID_PROOF_OF_KNOWLEDGE)` naming every culprit. Calling round 2 again is only
+ * allowed with the same transcript (it then returns the same shares).
+ */
+export function dkgRound2(
+  suite: AnyCiphersuite,
+  secret: DkgRound1Secret,
+  round1Packages: readonly DkgRound1Package[],
+): DkgRound2Output {
+  return round2Typed(suite, secret, round1Packages);
+}
+
+function round1State(suite: AnyCiphersuite, secret: DkgRound1Secret): Round1State {
+  const st = secret instanceof DkgRound1Secret ? round1States.get(secret) : undefined;
+  if (!st)
+    throw new ValidationError('INVALID_ARGUMENT', 'secret: expected the DkgRound1Secret from dkgRound1', [
+      'secret',
+    ]);
+  checkSuite(suite, secret.suite, 'secret');
+  if (st.consumed)
+    throw new ProtocolError('ROUND_ORDER', 'this round-1 secret was already used up by round 3 or wiped');
+  return st;
+}
+
+function round2Typed<E>(
+  suite: Ciphersuite<E>,
+  secret: DkgRound1Secret,
+  round1Packages: readonly DkgRound1Package[],
+): DkgRound2Output {
+  const anySuite = suite as AnyCiphersuite;
+  const st = round1State(anySuite, secret);
+  const { min, max } = secret.threshold;
+  const xs = checkPeerIdentifiers(
+    anySuite,
+    round1Packages,
+    secret.identifier,
+    { min: max - 1, max: max - 1 },
+    'round1Packages',
+  );
+  const sorted = byScalar(round1Packages, xs);
+  const transcript = sorted.map(({ item }) => canonicalCopy(item));
+  if (st.transcript && !sameTranscript(st.transcript, transcript)) {
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      'round 2 already ran on a different set of round-1 packages; refusing to share again',
+    );
+  }
+  const peers = new Map<Identifier, DecodedPeer<E>>();
+  const culprits: Identifier[] = [];
+  const reasons: Record<Identifier, string> = {};
+  sorted.forEach(({ x }, i) => {
+    const p = transcript[i]!;
+    const path = `round1Packages.${p.identifier}`;
+    let commitment: E[];
+    try {
+      commitment = decodeCommitment(suite, p.commitment, min, `${path}.commitment`);
+    } catch (e) {
+      culprits.push(p.identifier);
+      reasons[p.identifier] = (e as ValidationError).code ?? 'INVALID_ARGUMENT';
+      return;
+    }
+    if (!checkProof(suite, x, commitment[0]!, p.commitment[0]!, p.proofOfKnowledge)) {
+      culprits.push(p.identifier);
+      reasons[p.identifier] = 'INVALID_PROOF';
+      return;
+    }
+    peers.set(p.identifier, { identifier: p.identifier, x, commitmentBytes: p.commitment, commitment });
+  });
+  if (culprits.length) {
+    throw new ProtocolError(
+      'INVALID_PROOF_OF_KNOWLEDGE',
+      `invalid round-1 package (commitment or proof of knowledge) from ${culprits.join(', ')}`,
+      culprits,
+      { details: { reasons } },
+    );
+  }
+  st.transcript = transcript;
+  const { field } = suite;
+  const packages: DkgRound2Package[] = [];
+  for (const peer of peers.values()) {
+    const share = evaluatePolynomial(suite, st.coefficients, peer.x);
+    packages.push(
+      Object.freeze({
+        sender: secret.identifier,
+        receiver: peer.identifier,
+        signingShare: new SecretBytes(field.toBytes(share)),
+      }),
+    );
+  }
+  const ownCommitment =
+    st.suite.group === (suite.group as unknown)
+      ? st.commitment
+      : decodeCommitment(suite, secret.commitment, min, 'secret.commitment');
+  const secret2 = new DkgRound2Secret(suite.id, secret.identifier, secret.threshold);
+  round2States.set(secret2, {
+    suite: anySuite,
+    round1: secret,
+    x: st.x,
+    ownShare: [evaluatePolynomial(suite, st.coefficients, st.x)],
+    ownCommitment,
+    transcript,
+    peers: peers as Map<Identifier, DecodedPeer<unknown>>,
+    consumed: false,
+  });
+  return Object.freeze({ packages: Object.freeze(packages), secret: secret2 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round 3
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Round 3: check the received shares against the senders' commitments (one batched check;
+ * per-sender checks only to name culprits: `ProtocolError(INVALID_SECRET_SHARE)`), then derive this
+ * party's key package and the public package (every party's verifying share). The round-1 packages
+ * must be the ones round 2 checked. Wipes the secrets.
+ */
+export function dkgRound3(
+  suite: AnyCiphersuite,
+  secret: DkgRound2Secret,
+  round1Packages: readonly DkgRound1Package[],
+  round2Packages: readonly DkgRound2Package[],
+): DkgOutput {
+  return round3Typed(suite, secret, round1Packages, round2Packages);
+}
+
+function round3Typed<E>(
+  suite: Ciphersuite<E>,
+  secret: DkgRound2Secret,
+  round1Packages: readonly DkgRound1Package[],
+  round2Packages: readonly DkgRound2Package[],
+): DkgOutput {
+  const anySuite = suite as AnyCiphersuite;
+  const st = secret instanceof DkgRound2Secret ? round2States.get(secret) : undefined;
+  if (!st)
+    throw new ValidationError('INVALID_ARGUMENT', 'secret: expected the DkgRound2Secret from dkgRound2', [
+      'secret',
+    ]);
+  checkSuite(anySuite, secret.suite, 'secret');
+  if (st.consumed)
+    throw new ProtocolError('ROUND_ORDER', 'this round-2 secret was already used by round 3 or wiped');
+  const { min, max } = secret.threshold;
+  const xs = checkPeerIdentifiers(
+    anySuite,
+    round1Packages,
+    secret.identifier,
+    { min: max - 1, max: max - 1 },
+    'round1Packages',
+  );
+  const supplied = byScalar(round1Packages, xs).map(({ item }) => canonicalCopy(item));
+  if (!sameTranscript(st.transcript, supplied)) {
+    throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'round1Packages differ from the ones round 2 checked');
+  }
+  const received = collectShares(
+    anySuite,
+    round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.signingShare })),
+    secret.identifier,
+    st.peers,
+    'round2Packages',
+  );
+  const { group, field } = suite;
+  // Points decoded in round 2 belong to that round's backend; re-decode if the caller switched.
+  const sameBackend = st.suite.group === (suite.group as unknown);
+  const peerCommitments = new Map<Identifier, readonly E[]>();
+  for (const peer of st.peers.values()) {
+    peerCommitments.set(
+      peer.identifier,
+      sameBackend
+        ? (peer.commitment as readonly E[])
+        : decodeCommitment(suite, peer.commitmentBytes, min, `round1Packages.${peer.identifier}.commitment`),
+    );
+  }
+  const own = sameBackend
+    ? (st.ownCommitment as readonly E[])
+    : decodeCommitment(suite, st.round1.commitment, min, 'secret.commitment');
+  let total = st.ownShare[0]!;
+  for (const s of received.values()) total = field.add(total, s);
+  let summed = sumCommitments(suite, [own, ...peerCommitments.values()]);
+  const ownVerifying = verifySharesBatch(suite, st.x, total, summed, received, peerCommitments);
+
+  // Every party's verifying share, in identifier order (own one is already known).
+  const ids: { identifier: Identifier; x: bigint }[] = [
+    { identifier: secret.identifier, x: st.x },
+    ...[...st.peers.values()].map((p) => ({ identifier: p.identifier, x: p.x })),
+  ].sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+  let verifying = ids.map(({ identifier, x }) =>
+    identifier === secret.identifier ? ownVerifying : group.evalCommitment(summed, x),
+  );
+
+  // BIP-340/341 (TR suite): make the key even-y and apply the TapTweak with the empty merkle
+  // root, as frost-rs frost-secp256k1-tr and noble's schnorr_FROST do for DKG output.
+  if (suite.hooks) {
+    const hooks = suite.hooks;
+    if (hooks.keyNeedsNegation(summed[0]!)) {
+      summed = summed.map((c) => group.neg(c));
+      verifying = verifying.map((v) => group.neg(v));
+      total = field.neg(total);
+    }
+    const tweak = hooks.tapTweak(summed[0]!, new Uint8Array(0));
+    if (tweak !== 0n) {
+      const T = group.mulBase(tweak);
+      summed[0] = group.add(summed[0]!, T);
+      verifying = verifying.map((v) => group.add(v, T));
+      total = field.add(total, tweak);
+    }
+  }
+
+  const commitments = summed.map((c) => group.serialize(c));
+  const groupPublicKey = commitments[0]!;
+  const verifyingShares: Record<Identifier, Uint8Array> = {};
+  ids.forEach(({ identifier }, i) => {
+    verifyingShares[identifier] = group.serialize(verifying[i]!);
+  });
+  const threshold = { min, max };
+  const keyPackage = makeKeyPackage(
+    anySuite,
+    secret.identifier,
+    total,
+    verifyingShares[secret.identifier]!,
+    groupPublicKey,
+    threshold,
+  );
+  total = 0n;
+  secret.wipe();
+  const publicPackage: PublicKeyPackage = Object.freeze({
+    suite: suite.id,
+    groupPublicKey,
+    verifyingShares: Object.freeze(verifyingShares),
+    threshold: Object.freeze(threshold),
+    commitments: Object.freeze(commitments),
+  });
+  return Object.freeze({ keyPackage, publicPackage });
+}
+
+// ---------------------------------------------------------------------------------------------
+// All parties in one process
+// ---------------------------------------------------------------------------------------------
+
+export interface LocalDkgOptions {
+  identifiers: readonly Identifier[];
+  threshold: Threshold;
+  rng?: Rng;
+}
+
+/**
+ * Run the whole DKG for every party in this process (tests, benchmarks, demos). Parties draw from
+ * `rng` in identifier-list order, as separate noble `DKG.round1` calls in that order would.
+ */
+export function runDkgLocally(
+  suite: AnyCiphersuite,
+  options: LocalDkgOptions,
+): { readonly publicPackage: PublicKeyPackage; readonly keyPackages: readonly KeyPackage[] } {
+  const { identifiers, threshold, rng } = options;
+  if (!Array.isArray(identifiers) || identifiers.length !== threshold?.max) {
+    throw new ValidationError('INVALID_ARGUMENT', `identifiers: expected ${threshold?.max} identifiers`, [
+      'identifiers',
+    ]);
+  }
+  const r1 = identifiers.map((identifier) =>
+    dkgRound1(suite, { identifier, threshold, ...(rng ? { rng } : {}) }),
+  );
+  const broadcast = r1.map((r) => r.package);
+  const othersOf = (i: number) => broadcast.filter((_, j) => j !== i);
+  const r2 = r1.map((r, i) => dkgRound2(suite, r.secret, othersOf(i)));
+  const inbox = new Map<Identifier, DkgRound2Package[]>(identifiers.map((id) => [id, []]));
+  for (const out of r2) for (const p of out.packages) inbox.get(p.receiver)!.push(p);
+  const results = r2.map((r, i) => dkgRound3(suite, r.secret, othersOf(i), inbox.get(identifiers[i]!)!));
+  return Object.freeze({
+    publicPackage: results[0]!.publicPackage,
+    keyPackages: Object.freeze(results.map((r) => r.keyPackage)),
+  });
+}
