@@ -1,0 +1,523 @@
+/**
+ * The coordinator of a robust threshold signing (ROAST-style, Ruffing et al. 2022): it gathers
+ * commitments, picks a quorum of `t` responsive parties, runs round two through a pluggable
+ * transport, checks each share as it arrives, drops every party that times out, fails or cheats,
+ * and retries with a fresh signing package until `t` honest parties have signed. Each round-one
+ * commitment goes into exactly one signing package. Fewer than `t` parties left gives
+ * `ProtocolError('QUORUM_UNREACHABLE')` naming every proven cheater.
+ *
+ * The transport, the timer (`sleep`) and the randomness are injected; this module does no I/O.
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex } from '../bytes.js';
+import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
+import { type Identifier, type PublicKeyPackage, preparePublic } from '../keys.js';
+import { commitmentKey } from '../nonce-store.js';
+import type { AnyCiphersuite, Rng } from '../suite/types.js';
+import { aggregate, verifyShare } from './aggregate.js';
+import type { SigningPackage } from './context.js';
+import type { Round1Commitment } from './round1.js';
+import type { SignatureShare } from './round2.js';
+
+/** Round-one request to a party: `count` fresh commitments (more than one preprocesses). */
+export interface CommitRequest {
+  readonly sessionId: string;
+  readonly count: number;
+}
+
+/** Round-two request to a party. `payload` is passed through untouched (e.g. the proposal). */
+export interface SignRequest<P = unknown> {
+  readonly sessionId: string;
+  /** 1 for the first signing package of a session, then 2, 3, ... on each retry. */
+  readonly attempt: number;
+  readonly signingPackage: SigningPackage;
+  readonly payload?: P;
+}
+
+/**
+ * How the coordinator reaches the parties. Each call may reject or never settle; the session
+ * bounds it with its timeout and then aborts `signal`.
+ */
+export interface SigningTransport<P = unknown> {
+  commit(
+    party: Identifier,
+    request: CommitRequest,
+    signal: AbortSignal,
+  ): Promise<readonly Round1Commitment[]>;
+  sign(party: Identifier, request: SignRequest<P>, signal: AbortSignal): Promise<SignatureShare>;
+}
+
+/** Resolve after `ms` milliseconds, or as soon as `signal` aborts. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+/** The default {@link Sleep}, on the host's `setTimeout`. */
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(id);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const id = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/** A fault's code: an error code, or `PARTY_UNAVAILABLE` for a transport failure without one. */
+export type PartyFaultCode = ErrorCode | 'PARTY_UNAVAILABLE';
+
+/** What went wrong with one party in one round. `detail` never holds secret material. */
+export interface PartyFault {
+  readonly party: Identifier;
+  readonly round: 1 | 2;
+  /** The signing attempt (0 when the fault came before the first signing package). */
+  readonly attempt: number;
+  readonly code: PartyFaultCode;
+  readonly detail: string;
+}
+
+export interface SigningSessionOptions<P = unknown> {
+  readonly suite: AnyCiphersuite;
+  readonly publicPackage: PublicKeyPackage;
+  readonly transport: SigningTransport<P>;
+  /** Bound on each transport call, in milliseconds (default 10 000). */
+  readonly timeoutMs?: number;
+  /** The timer behind the timeout (default {@link timerSleep}). */
+  readonly sleep?: Sleep;
+  /** Parties to try first, in order; the others follow in key-set order. */
+  readonly preference?: readonly Identifier[];
+  /** Commitments to ask of a party at a time; extras are kept for later signings (default 1). */
+  readonly batchSize?: number;
+  /** Randomness for session ids (default: the platform CSPRNG). */
+  readonly rng?: Rng;
+}
+
+export interface SignInput<P = unknown> {
+  /** The bytes to sign. Give this, or `payload` with `messageFor`. */
+  readonly message?: Uint8Array;
+  /** Passed to every party in round two; each party derives the bytes it signs from it. */
+  readonly payload?: P;
+  /** Derives the message from `payload` (as the parties do). */
+  readonly messageFor?: (payload: P) => Uint8Array;
+  readonly sessionId?: string;
+  /** Parties not to ask this time. */
+  readonly exclude?: readonly Identifier[];
+}
+
+export interface SigningResult {
+  readonly signature: Uint8Array;
+  readonly message: Uint8Array;
+  readonly sessionId: string;
+  /** The signing package that produced the signature. */
+  readonly signingPackage: SigningPackage;
+  /** The parties whose shares make up the signature, in package order. */
+  readonly signers: readonly Identifier[];
+  /** Signing packages sent (1 when nobody failed in round two). */
+  readonly attempts: number;
+  /** Proven misbehaviour: bad commitments, bad shares. */
+  readonly misbehaved: readonly PartyFault[];
+  readonly timedOut: readonly PartyFault[];
+  /** Transport errors and refusals. */
+  readonly failed: readonly PartyFault[];
+}
+
+type Outcome<T> = { kind: 'value'; value: T } | { kind: 'timeout' } | { kind: 'error'; error: unknown };
+
+interface Run {
+  readonly sessionId: string;
+  attempt: number;
+  closed: boolean;
+  readonly abort: AbortController;
+  readonly dropped: Set<Identifier>;
+  readonly inflight: Map<Identifier, Promise<void>>;
+  /** Parties whose pooled commitments were flushed once after a stale-nonce refusal. */
+  readonly flushed: Set<Identifier>;
+  readonly misbehaved: PartyFault[];
+  readonly timedOut: PartyFault[];
+  readonly failed: PartyFault[];
+}
+
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+function errorCode(e: unknown): PartyFaultCode {
+  return e instanceof AapsError ? e.code : 'PARTY_UNAVAILABLE';
+}
+
+function errorDetail(e: unknown): string {
+  if (e instanceof AapsError) return `${e.name}: ${e.message}`;
+  if (e instanceof Error) return `transport error: ${e.name}: ${e.message}`;
+  return 'transport error';
+}
+
+function badOption(path: string, what: string): never {
+  throw new ValidationError('INVALID_ARGUMENT', `${path}: ${what}`, [path]);
+}
+
+/**
+ * A robust signing coordinator for one key set. `sign` may be called many times; commitments a
+ * party sent ahead (batches) are kept and used one signing package at a time.
+ */
+export class SigningSession<P = unknown> {
+  readonly threshold: number;
+  readonly #suite: AnyCiphersuite;
+  readonly #pub: PublicKeyPackage;
+  readonly #transport: SigningTransport<P>;
+  readonly #timeoutMs: number;
+  readonly #sleep: Sleep;
+  readonly #order: readonly Identifier[];
+  readonly #batchSize: number;
+  readonly #rng: Rng;
+  readonly #pool = new Map<Identifier, Round1Commitment[]>();
+
+  constructor(opts: SigningSessionOptions<P>) {
+    if (!opts || typeof opts !== 'object') badOption('options', 'expected object');
+    const { suite, publicPackage, transport } = opts;
+    if (!suite || typeof suite !== 'object' || typeof suite.id !== 'string') {
+      badOption('suite', 'expected a ciphersuite');
+    }
+    const prep = preparePublic(suite, publicPackage);
+    if (!transport || typeof transport.commit !== 'function' || typeof transport.sign !== 'function') {
+      badOption('transport', 'expected {commit, sign} functions');
+    }
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      badOption('timeoutMs', `expected an integer in [1, ${MAX_TIMEOUT_MS}], got ${timeoutMs}`);
+    }
+    const batchSize = opts.batchSize ?? 1;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+      badOption('batchSize', `expected an integer in [1, 10000], got ${batchSize}`);
+    }
+    if (opts.sleep !== undefined && typeof opts.sleep !== 'function')
+      badOption('sleep', 'expected a function');
+    if (opts.rng !== undefined && typeof opts.rng !== 'function') badOption('rng', 'expected a function');
+    const known = [...prep.ids.keys()];
+    const preference = this.#checkIds(opts.preference ?? [], 'preference', prep.ids);
+    this.#order = Object.freeze([...preference, ...known.filter((id) => !preference.includes(id))]);
+    this.threshold = prep.threshold.min;
+    this.#suite = suite;
+    this.#pub = publicPackage;
+    this.#transport = transport;
+    this.#timeoutMs = timeoutMs;
+    this.#batchSize = batchSize;
+    this.#sleep = opts.sleep ?? timerSleep;
+    this.#rng = opts.rng ?? randomBytes;
+  }
+
+  /** Commitments held for later signings (for one party, or in all). */
+  pooled(party?: Identifier): number {
+    if (party !== undefined) return this.#pool.get(party)?.length ?? 0;
+    let n = 0;
+    for (const list of this.#pool.values()) n += list.length;
+    return n;
+  }
+
+  /**
+   * Produce a signature over the message with `t` honest parties. Throws
+   * `ProtocolError('QUORUM_UNREACHABLE', culprits)` when fewer than `t` usable parties remain;
+   * `culprits` are the parties proven to have misbehaved, and `details` carries the full report.
+   */
+  async sign(input: SignInput<P>): Promise<SigningResult> {
+    if (!input || typeof input !== 'object') badOption('input', 'expected object');
+    const message = this.#messageOf(input);
+    const sessionId = input.sessionId ?? bytesToHex(this.#rng(16));
+    if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 128) {
+      badOption('input.sessionId', 'expected a string of 1 to 128 characters');
+    }
+    const exclude = this.#checkIds(
+      input.exclude ?? [],
+      'input.exclude',
+      preparePublic(this.#suite, this.#pub).ids,
+    );
+    const candidates = this.#order.filter((id) => !exclude.includes(id));
+    const run: Run = {
+      sessionId,
+      attempt: 0,
+      closed: false,
+      abort: new AbortController(),
+      dropped: new Set(),
+      inflight: new Map(),
+      flushed: new Set(),
+      misbehaved: [],
+      timedOut: [],
+      failed: [],
+    };
+    try {
+      for (;;) {
+        const quorum = await this.#gatherQuorum(run, candidates);
+        run.attempt++;
+        const commitments = quorum.map((p) => this.#pool.get(p)!.shift()!);
+        const signingPackage: SigningPackage = Object.freeze({
+          commitments: Object.freeze(commitments),
+          message,
+        });
+        const request: SignRequest<P> = Object.freeze({
+          sessionId,
+          attempt: run.attempt,
+          signingPackage,
+          ...('payload' in input ? { payload: input.payload } : {}),
+        });
+        const shares = await Promise.all(
+          quorum.map((p) =>
+            this.#call(run, (signal) => this.#transport.sign(p, request, signal)).then((out) =>
+              this.#judgeShare(run, p, signingPackage, out),
+            ),
+          ),
+        );
+        if (shares.every((s): s is SignatureShare => s !== undefined)) {
+          const signature = aggregate(this.#suite, signingPackage, shares, this.#pub);
+          return Object.freeze({
+            signature,
+            message,
+            sessionId,
+            signingPackage,
+            signers: Object.freeze([...quorum]),
+            attempts: run.attempt,
+            misbehaved: Object.freeze([...run.misbehaved]),
+            timedOut: Object.freeze([...run.timedOut]),
+            failed: Object.freeze([...run.failed]),
+          });
+        }
+      }
+    } finally {
+      run.closed = true;
+      run.abort.abort();
+    }
+  }
+
+  #checkIds(
+    ids: readonly Identifier[],
+    path: string,
+    known: ReadonlyMap<Identifier, bigint>,
+  ): readonly Identifier[] {
+    if (!Array.isArray(ids)) badOption(path, 'expected an array of identifiers');
+    const seen = new Set<Identifier>();
+    ids.forEach((id, i) => {
+      if (!known.has(id)) {
+        throw new ValidationError(
+          'UNKNOWN_IDENTIFIER',
+          `${path}[${i}]: ${String(id)} is not in the key set`,
+          [`${path}[${i}]`],
+        );
+      }
+      if (seen.has(id)) {
+        throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}[${i}]: ${id} appears twice`, [
+          `${path}[${i}]`,
+        ]);
+      }
+      seen.add(id);
+    });
+    return [...ids];
+  }
+
+  #messageOf(input: SignInput<P>): Uint8Array {
+    const hasMessage = input.message !== undefined;
+    const hasDerive = input.messageFor !== undefined;
+    if (hasMessage === hasDerive) badOption('input', 'give exactly one of message and messageFor');
+    if (hasMessage) {
+      if (!(input.message instanceof Uint8Array)) badOption('input.message', 'expected Uint8Array');
+      return Uint8Array.from(input.message);
+    }
+    if (typeof input.messageFor !== 'function') badOption('input.messageFor', 'expected a function');
+    if (!('payload' in input)) badOption('input.payload', 'messageFor needs a payload');
+    const message = input.messageFor(input.payload as P);
+    if (!(message instanceof Uint8Array)) badOption('input.messageFor', 'expected it to return Uint8Array');
+    return Uint8Array.from(message);
+  }
+
+  #fault(
+    run: Run,
+    list: PartyFault[],
+    party: Identifier,
+    round: 1 | 2,
+    code: PartyFaultCode,
+    detail: string,
+  ) {
+    run.dropped.add(party);
+    list.push(Object.freeze({ party, round, attempt: run.attempt, code, detail }));
+  }
+
+  /** One transport call, bounded by the timeout and by the end of the run. */
+  async #call<T>(run: Run, fn: (signal: AbortSignal) => Promise<T>): Promise<Outcome<T>> {
+    const call = new AbortController();
+    const timer = new AbortController();
+    const onClose = () => {
+      call.abort();
+      timer.abort();
+    };
+    run.abort.signal.addEventListener('abort', onClose, { once: true });
+    try {
+      const result = Promise.resolve()
+        .then(() => fn(call.signal))
+        .then(
+          (value): Outcome<T> => ({ kind: 'value', value }),
+          (error: unknown): Outcome<T> => ({ kind: 'error', error }),
+        );
+      const timeout = Promise.resolve()
+        .then(() => this.#sleep(this.#timeoutMs, timer.signal))
+        .then(
+          (): Outcome<T> => ({ kind: 'timeout' }),
+          (): Outcome<T> => ({ kind: 'timeout' }),
+        );
+      const out = await Promise.race([result, timeout]);
+      if (out.kind === 'timeout') call.abort();
+      return out;
+    } finally {
+      timer.abort();
+      run.abort.signal.removeEventListener('abort', onClose);
+    }
+  }
+
+  /**
+   * The first `t` candidates, in preference order, that hold a commitment. Asks every candidate
+   * without one for a batch, and waits only for the answers that decide the quorum: a party
+   * earlier in the order that is still answering.
+   */
+  async #gatherQuorum(run: Run, candidates: readonly Identifier[]): Promise<Identifier[]> {
+    const t = this.threshold;
+    for (;;) {
+      const alive = candidates.filter((p) => !run.dropped.has(p));
+      if (alive.length < t) throw this.#unreachable(run, alive.length);
+      for (const p of alive) if (this.pooled(p) === 0 && !run.inflight.has(p)) this.#startCommit(run, p);
+      const ready: Identifier[] = [];
+      let pending: Promise<void> | undefined;
+      for (const p of alive) {
+        if (this.pooled(p) > 0) {
+          ready.push(p);
+          if (ready.length === t) return ready;
+        } else {
+          pending = run.inflight.get(p);
+          break;
+        }
+      }
+      if (pending) await pending;
+    }
+  }
+
+  #startCommit(run: Run, party: Identifier): void {
+    const count = this.#batchSize;
+    const request: CommitRequest = Object.freeze({ sessionId: run.sessionId, count });
+    const task = this.#call(run, (signal) => this.#transport.commit(party, request, signal)).then((out) => {
+      run.inflight.delete(party);
+      if (out.kind === 'value') {
+        const problem = this.#checkCommitments(party, out.value, count);
+        if (problem === undefined) {
+          const list = this.#pool.get(party) ?? [];
+          list.push(...out.value);
+          this.#pool.set(party, list);
+        } else if (!run.closed) {
+          this.#pool.delete(party);
+          this.#fault(run, run.misbehaved, party, 1, problem.code, problem.detail);
+        }
+      } else if (run.closed) {
+        return;
+      } else if (out.kind === 'timeout') {
+        this.#fault(run, run.timedOut, party, 1, 'TIMEOUT', `no commitments within ${this.#timeoutMs} ms`);
+      } else {
+        this.#fault(run, run.failed, party, 1, errorCode(out.error), errorDetail(out.error));
+      }
+    });
+    run.inflight.set(party, task);
+  }
+
+  /** Why a party's round-one answer is unusable, or undefined when every commitment is sound. */
+  #checkCommitments(
+    party: Identifier,
+    value: unknown,
+    count: number,
+  ): { code: ErrorCode; detail: string } | undefined {
+    if (!Array.isArray(value) || value.length < 1 || value.length > count) {
+      return { code: 'DECODE_FAILED', detail: `expected an array of 1 to ${count} commitments` };
+    }
+    const keys = new Set((this.#pool.get(party) ?? []).map(commitmentKey));
+    const { group } = this.#suite;
+    for (const [i, c] of value.entries()) {
+      const path = `commitments[${i}]`;
+      if (!c || typeof c !== 'object' || c.identifier !== party) {
+        return { code: 'COMMITMENT_MISMATCH', detail: `${path}: not a commitment from ${party}` };
+      }
+      for (const k of ['hiding', 'binding'] as const) {
+        try {
+          group.deserialize(c[k], `${path}.${k}`);
+        } catch (e) {
+          return { code: e instanceof AapsError ? e.code : 'INVALID_POINT', detail: `${path}.${k}: invalid` };
+        }
+      }
+      const key = commitmentKey(c);
+      if (keys.has(key)) return { code: 'NONCE_REUSE', detail: `${path}: commitment sent twice` };
+      keys.add(key);
+    }
+    return undefined;
+  }
+
+  /** Check a round-two answer as it arrives; record the fault and return undefined when it fails. */
+  #judgeShare(
+    run: Run,
+    party: Identifier,
+    signingPackage: SigningPackage,
+    out: Outcome<SignatureShare>,
+  ): SignatureShare | undefined {
+    if (out.kind === 'timeout') {
+      this.#fault(run, run.timedOut, party, 2, 'TIMEOUT', `no signature share within ${this.#timeoutMs} ms`);
+      return undefined;
+    }
+    if (out.kind === 'error') {
+      const code = errorCode(out.error);
+      if ((code === 'UNKNOWN_NONCE' || code === 'NONCE_REUSE') && !run.flushed.has(party)) {
+        // The party no longer holds the nonces of its pooled commitments (e.g. it lost its store):
+        // forget them and ask it for fresh ones, once per run.
+        run.flushed.add(party);
+        this.#pool.delete(party);
+        return undefined;
+      }
+      this.#fault(run, run.failed, party, 2, code, errorDetail(out.error));
+      return undefined;
+    }
+    const v = out.value;
+    if (!v || typeof v !== 'object' || v.identifier !== party || !(v.share instanceof Uint8Array)) {
+      this.#fault(
+        run,
+        run.misbehaved,
+        party,
+        2,
+        'INVALID_SIGNATURE_SHARE',
+        `not a signature share from ${party}`,
+      );
+      return undefined;
+    }
+    const share: SignatureShare = Object.freeze({ identifier: party, share: Uint8Array.from(v.share) });
+    try {
+      verifyShare(this.#suite, signingPackage, share, this.#pub);
+    } catch (e) {
+      if (!(e instanceof ProtocolError) || e.code !== 'INVALID_SIGNATURE_SHARE') throw e;
+      this.#pool.delete(party);
+      this.#fault(
+        run,
+        run.misbehaved,
+        party,
+        2,
+        'INVALID_SIGNATURE_SHARE',
+        'share fails the RFC 9591 §5.4 check',
+      );
+      return undefined;
+    }
+    return share;
+  }
+
+  #unreachable(run: Run, alive: number): ProtocolError {
+    const culprits = [...new Set(run.misbehaved.map((f) => f.party))];
+    return new ProtocolError(
+      'QUORUM_UNREACHABLE',
+      `${alive} usable parties remain, ${this.threshold} are needed (after ${run.attempt} signing attempts)`,
+      culprits,
+      {
+        details: {
+          sessionId: run.sessionId,
+          attempts: run.attempt,
+          misbehaved: [...run.misbehaved],
+          timedOut: [...run.timedOut],
+          failed: [...run.failed],
+        },
+      },
+    );
+  }
+}
