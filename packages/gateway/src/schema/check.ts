@@ -15,7 +15,6 @@ export interface Issue {
 export type CheckResult<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
 
 const INVALID: unique symbol = Symbol('invalid');
-type Out = unknown;
 
 /** The dot path of `key` under `parent`; keys that are not identifiers are bracket-quoted. */
 export function childPath(parent: string, key: string | number): string {
@@ -37,11 +36,16 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** Sets an own data property, so a key such as `__proto__` from JSON stays data, never a prototype. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): Out | typeof INVALID {
+function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): unknown {
   const fail = (message: string): typeof INVALID => {
     issues.push({ path: rootPath(path), message });
     return INVALID;
@@ -113,7 +117,7 @@ function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): 
         }
         const r = walk(node.value, v, p, issues);
         if (r === INVALID) ok = false;
-        else out[key] = r;
+        else setOwn(out, key, r);
       }
       return ok ? out : INVALID;
     }
@@ -133,7 +137,7 @@ function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): 
           issues.push({ path: childPath(path, key), message: 'is not allowed here' });
           ok = false;
         } else if (node.unknownKeys === 'passthrough') {
-          out[key] = v;
+          setOwn(out, key, v);
         }
       }
       return ok ? out : INVALID;

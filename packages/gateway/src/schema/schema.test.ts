@@ -138,3 +138,18 @@ describe('schema emit', () => {
     expect(() => toOpenApiComponents([Label])).toThrow(ValidationError);
   });
 });
+
+describe('schema check on hostile keys', () => {
+  it('keeps __proto__ as an ordinary key of maps and passed-through objects', () => {
+    const body = JSON.parse('{"__proto__": "x", "a": "y"}');
+    const v = parse(s.record(s.string()), body);
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+    expect(Object.keys(v)).toEqual(['__proto__', 'a']);
+    const p = parse(
+      s.object({}, { unknownKeys: 'passthrough' }),
+      JSON.parse('{"__proto__": {"polluted": true}}'),
+    );
+    expect(Object.getPrototypeOf(p)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});

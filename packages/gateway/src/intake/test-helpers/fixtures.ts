@@ -15,7 +15,7 @@ export function fixture(path: string): unknown {
 }
 
 /** A fresh deep copy of a fixture as a mutable object, for malformed variants. */
-export function mutable(path: string): Record<string, unknown> & { [k: string]: unknown } {
+export function mutable(path: string): Record<string, unknown> {
   const v = fixture(path);
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new TypeError(`${path} is not an object`);
