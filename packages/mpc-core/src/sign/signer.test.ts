@@ -1,0 +1,233 @@
+/** The store-backed signer: nonces persist before commitments leave, and are gone before a share exists. */
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  aggregate,
+  ciphersuites,
+  commit,
+  type KeyPackage,
+  ProtocolError,
+  type SigningPackage,
+  trustedDealer,
+  utf8,
+  ValidationError,
+  verifyShare,
+} from '../index.js';
+import {
+  commitmentKey,
+  encodeNonceRecord,
+  InMemoryNonceStore,
+  keySetIdOf,
+  type NonceRecord,
+  type NonceStore,
+} from '../nonce-store.js';
+import { seededRng } from '../test-helpers/rng.js';
+import { commitToStore, signFromStore } from './signer.js';
+
+const suite = ciphersuites.ed25519;
+const rng = seededRng(3);
+const deal = trustedDealer(suite, { min: 2, max: 3 }, { rng });
+const [kp1, kp2, kp3] = deal.keyPackages as [KeyPackage, KeyPackage, KeyPackage];
+const pub = deal.publicPackage;
+
+function nodeEd25519(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  const key = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pk]),
+    format: 'der',
+    type: 'spki',
+  });
+  return nodeVerify(null, msg, key, sig);
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => expect.unreachable('expected a rejection'),
+    (e: unknown) => e,
+  );
+}
+
+async function twoSigners(message = utf8('deploy v2')) {
+  const s1 = new InMemoryNonceStore();
+  const s2 = new InMemoryNonceStore();
+  const [c1] = await commitToStore(suite, kp1, s1, 1, rng);
+  const [c2] = await commitToStore(suite, kp2, s2, 1, rng);
+  const pkg: SigningPackage = { commitments: [c1!, c2!], message };
+  return { s1, s2, c1: c1!, c2: c2!, pkg };
+}
+
+describe('commitToStore', () => {
+  it('returns the commitments of exactly the records it saved', async () => {
+    const store = new InMemoryNonceStore();
+    const cs = await commitToStore(suite, kp1, store, 4, rng);
+    expect(cs).toHaveLength(4);
+    expect(await store.count(keySetIdOf(kp1))).toBe(4);
+    for (const c of cs) expect(c.identifier).toBe(kp1.identifier);
+    expect(new Set(cs.map(commitmentKey)).size).toBe(4);
+  });
+
+  it('returns nothing until the store has saved', async () => {
+    const inner = new InMemoryNonceStore();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let saved = false;
+    const slow: NonceStore = {
+      save: async (records) => {
+        await gate;
+        await inner.save(records);
+        saved = true;
+      },
+      consume: (key) => inner.consume(key),
+      count: (id) => inner.count(id),
+    };
+    let answered = false;
+    const p = commitToStore(suite, kp1, slow, 2, rng).then((cs) => {
+      answered = true;
+      expect(saved).toBe(true);
+      return cs;
+    });
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(answered).toBe(false);
+    release();
+    expect(await p).toHaveLength(2);
+    expect(answered).toBe(true);
+  });
+
+  it('returns no commitment when the store refuses', async () => {
+    const failing: NonceStore = {
+      save: async () => {
+        throw new ProtocolError('NONCE_REUSE', 'refused');
+      },
+      consume: async () => {
+        throw new ProtocolError('UNKNOWN_NONCE', 'empty');
+      },
+      count: async () => 0,
+    };
+    expect(await rejection(commitToStore(suite, kp1, failing, 1, rng))).toMatchObject({
+      code: 'NONCE_REUSE',
+    });
+  });
+
+  it('checks its arguments', async () => {
+    const store = new InMemoryNonceStore();
+    expect(await rejection(commitToStore(suite, kp1, store, 0, rng))).toBeInstanceOf(ValidationError);
+    expect(await rejection(commitToStore(ciphersuites.secp256k1, kp1, store, 1, rng))).toMatchObject({
+      code: 'CIPHERSUITE_MISMATCH',
+    });
+    expect(await store.count()).toBe(0);
+  });
+});
+
+describe('signFromStore', () => {
+  it('signs with stored nonces; the shares verify and aggregate to a valid Ed25519 signature', async () => {
+    const { s1, s2, pkg } = await twoSigners();
+    const z1 = await signFromStore(suite, kp1, s1, pkg, pub);
+    const z2 = await signFromStore(suite, kp2, s2, pkg, pub);
+    verifyShare(suite, pkg, z1, pub);
+    verifyShare(suite, pkg, z2, pub);
+    const sig = aggregate(suite, pkg, [z1, z2], pub);
+    expect(nodeEd25519(pub.groupPublicKey, pkg.message, sig)).toBe(true);
+    expect(await s1.count()).toBe(0);
+  });
+
+  it('refuses the same commitment twice, even in another package', async () => {
+    const { s1, c1, c2, pkg } = await twoSigners();
+    await signFromStore(suite, kp1, s1, pkg, pub);
+    expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({ code: 'NONCE_REUSE' });
+    const other = { commitments: [c1, c2], message: utf8('something else') };
+    const e = await rejection(signFromStore(suite, kp1, s1, other, pub));
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect(e).toMatchObject({ code: 'NONCE_REUSE' });
+  });
+
+  it('refuses the same commitment across two store instances sharing the tombstones', async () => {
+    const backing = { records: new Map<string, Uint8Array>(), tombstones: new Set<string>() };
+    const before = new InMemoryNonceStore(backing);
+    const [c1] = await commitToStore(suite, kp1, before, 1, rng);
+    const copied = new Map(backing.records);
+    const [c2] = await commitToStore(suite, kp2, new InMemoryNonceStore(), 1, rng);
+    const pkg = { commitments: [c1!, c2!], message: utf8('m') };
+    await signFromStore(suite, kp1, before, pkg, pub);
+    // The process restarts over the same database...
+    const after = new InMemoryNonceStore(backing);
+    expect(await rejection(signFromStore(suite, kp1, after, pkg, pub))).toMatchObject({
+      code: 'NONCE_REUSE',
+    });
+    // ...or a backup taken before signing is restored next to the tombstones.
+    const restored = new InMemoryNonceStore({ records: copied, tombstones: backing.tombstones });
+    expect(await rejection(signFromStore(suite, kp1, restored, pkg, pub))).toMatchObject({
+      code: 'NONCE_REUSE',
+    });
+  });
+
+  it('refuses a commitment the store never issued, and consumes nothing', async () => {
+    const { s1, c2 } = await twoSigners();
+    const forged = commit(suite, kp1, rng).commitment;
+    const pkg = { commitments: [forged, c2], message: utf8('m') };
+    const e = await rejection(signFromStore(suite, kp1, s1, pkg, pub));
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect(e).toMatchObject({ code: 'UNKNOWN_NONCE' });
+    expect(await s1.count()).toBe(1);
+  });
+
+  it('refuses a package without its own commitment before touching the store', async () => {
+    const { s1, c2 } = await twoSigners();
+    const [c3] = await commitToStore(suite, kp3, new InMemoryNonceStore(), 1, rng);
+    const pkg = { commitments: [c2, c3!], message: utf8('m') };
+    expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({
+      code: 'MISSING_OWN_COMMITMENT',
+    });
+    expect(await s1.count()).toBe(1);
+  });
+
+  it('refuses a malformed package before touching the store', async () => {
+    const { s1, c1 } = await twoSigners();
+    const pkg = { commitments: [c1, c1], message: utf8('m') };
+    expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({
+      code: 'DUPLICATE_IDENTIFIER',
+    });
+    expect(await s1.count()).toBe(1);
+  });
+
+  it('deletes the nonce before signing: a package that fails in signing still burns it', async () => {
+    const { s1, c1, c2 } = await twoSigners();
+    const badPoint = new Uint8Array(32); // y = 0: a small-order point, not a valid commitment
+    const pkg = { commitments: [c1, { ...c2, hiding: badPoint }], message: utf8('m') };
+    expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({ code: 'INVALID_POINT' });
+    expect(await s1.count()).toBe(0);
+    const fixed = { commitments: [c1, c2], message: utf8('m') };
+    expect(await rejection(signFromStore(suite, kp1, s1, fixed, pub))).toMatchObject({ code: 'NONCE_REUSE' });
+  });
+
+  it('refuses nonces saved for another key set', async () => {
+    const { s1, pkg } = await twoSigners();
+    const refreshed = trustedDealer(suite, { min: 2, max: 3 }, { rng });
+    const kp1b = { ...refreshed.keyPackages[0]!, groupPublicKey: kp1.groupPublicKey };
+    expect(kp1b.identifier).toBe(kp1.identifier);
+    expect(await rejection(signFromStore(suite, kp1b, s1, pkg, pub))).toMatchObject({
+      code: 'UNKNOWN_NONCE',
+    });
+  });
+
+  it('refuses a record stored for another commitment under this key', async () => {
+    const { c1, c2 } = await twoSigners();
+    const other = commit(suite, kp1, rng);
+    const wrong: NonceRecord = {
+      suite: suite.id,
+      keySetId: keySetIdOf(kp1),
+      commitment: other.commitment,
+      hiding: other.hiding,
+      binding: other.binding,
+    };
+    // A corrupted database: c1's key points at another commitment's record.
+    const tampered = new InMemoryNonceStore({
+      records: new Map([[commitmentKey(c1), encodeNonceRecord(wrong)]]),
+    });
+    const pkg = { commitments: [c1, c2], message: utf8('m') };
+    expect(await rejection(signFromStore(suite, kp1, tampered, pkg, pub))).toMatchObject({
+      code: 'UNKNOWN_NONCE',
+    });
+    expect(await tampered.count()).toBe(0);
+  });
+});
