@@ -63,6 +63,10 @@ function checkInput(input: BuildBundleInput): void {
   if (!Array.isArray(input.signers) || new Set(input.signers).size !== input.signers.length)
     fields.push('signers');
   else if (input.signers.length < min || input.signers.length > max) fields.push('signers');
+  else if (Array.isArray(input.roster?.parties)) {
+    const ids = new Set(input.roster.parties.map((p) => p.id));
+    if (input.signers.some((s) => !ids.has(s)) || input.roster.parties.length !== max) fields.push('signers');
+  }
   if (!Array.isArray(input.transcript) || input.transcript.length === 0) fields.push('transcript');
   if (typeof input.incident?.id !== 'string' || input.incident.id.length === 0) fields.push('incident.id');
   fields.push(...rosterErrors(input.roster, 'roster'));

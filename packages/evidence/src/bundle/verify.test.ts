@@ -1,0 +1,306 @@
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import {
+  aggregate,
+  commit,
+  getCiphersuite,
+  ProtocolError,
+  signShare,
+  trustedDealer,
+  ValidationError,
+  VerificationError,
+} from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import { ED25519_SUITE, type EvidenceCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
+import {
+  logBundles,
+  makeEd25519Key,
+  makeInput,
+  makeLoggedBundles,
+  makeRoster,
+  noteKeyFor,
+  resignStatement,
+  type TestKey,
+} from '../test-helpers/fixtures.js';
+import { buildBundle } from './build.js';
+import { type BundleVerifierOptions, createBundleVerifier, verifyBundle } from './verify.js';
+
+function checkOf(bundle: unknown, options: BundleVerifierOptions): string | undefined {
+  try {
+    verifyBundle(bundle, options);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof VerificationError)) throw e;
+    return e.check;
+  }
+}
+
+describe('verifyBundle', () => {
+  it('accepts a logged bundle and reports every check', async () => {
+    const { group, bundle } = await makeLoggedBundles(3);
+    const out = verifyBundle(bundle, { groupPublicKey: group.publicKey });
+    expect(out.incidentId).toBe('inc-0');
+    expect(out.logIndex).toBe(0);
+    const report = createBundleVerifier({ groupPublicKey: group.publicKey }).report(bundle);
+    expect(report.valid).toBe(true);
+    expect(Object.fromEntries(report.checks.map((c) => [c.check, c.status]))).toEqual({
+      'bundle.format': 'pass',
+      'dsse.keyid': 'pass',
+      'dsse.signature': 'pass',
+      'statement.format': 'pass',
+      'statement.subject': 'pass',
+      'transcript.signature': 'pass',
+      'signers.threshold': 'pass',
+      aggregation: 'skip',
+      'log.checkpoint': 'pass',
+      'log.inclusion': 'pass',
+      'log.consistency': 'skip',
+    });
+  });
+
+  it('survives a JSON round trip', async () => {
+    const { group, bundles } = await makeLoggedBundles(2);
+    for (const b of bundles) verifyBundle(JSON.parse(JSON.stringify(b)), { groupPublicKey: group.publicKey });
+  });
+
+  it('verifies with node:crypto alone: PAE re-derived by hand, crypto.verify on the group key', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const { payloadType, payload, signatures } = bundle.dsseEnvelope;
+    const body = Buffer.from(payload, 'base64');
+    const paeBytes = Buffer.concat([
+      Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${body.length} `),
+      body,
+    ]);
+    const key = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), group.publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
+    expect(cryptoVerify(null, paeBytes, key, Buffer.from(signatures[0]!.sig, 'base64'))).toBe(true);
+  });
+
+  it('fails a bundle signed under another group key: dsse.keyid', async () => {
+    const { bundle } = await makeLoggedBundles(1);
+    const other = makeEd25519Key();
+    expect(checkOf(bundle, { groupPublicKey: other.publicKey })).toBe('dsse.keyid');
+  });
+
+  it('fails a signature by another key that claims the group key id: dsse.signature', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const impostor = makeEd25519Key();
+    const forged = await resignStatement(bundle, impostor, () => {});
+    const [logged] = await logBundles([forged], group);
+    expect(checkOf(logged, { groupPublicKey: group.publicKey })).toBe('dsse.signature');
+  });
+
+  it('never lets a bad aggregate out of buildBundle', async () => {
+    const group = makeEd25519Key();
+    const impostor = makeEd25519Key();
+    const r = makeRoster();
+    await expect(buildBundle(makeInput(group, r), impostor.sign)).rejects.toMatchObject({
+      check: 'dsse.signature',
+    });
+  });
+
+  it('refuses bad inputs to buildBundle naming the fields', async () => {
+    const group = makeEd25519Key();
+    const r = makeRoster();
+    const bad = makeInput(group, r, {
+      signers: ['triage-1', 'intruder', 'fix-3'],
+      threshold: { min: 4, max: 5 },
+    });
+    const err = await buildBundle(bad, group.sign).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).fields).toEqual(['signers']);
+  });
+
+  it('fails a transcript envelope not signed by its sender: transcript.signature', async () => {
+    const group = makeEd25519Key();
+    const r = makeRoster();
+    const input = makeInput(group, r);
+    const env = input.transcript[2]!;
+    input.transcript[2] = { ...env, payload: { tampered: true } };
+    const [logged] = await logBundles([await buildBundle(input, group.sign)], group);
+    expect(checkOf(logged, { groupPublicKey: group.publicKey })).toBe('transcript.signature');
+  });
+
+  it('checks transcripts against the trusted roster when one is given', async () => {
+    const { group, r, bundle } = await makeLoggedBundles(1);
+    verifyBundle(bundle, { groupPublicKey: group.publicKey, roster: r.roster });
+    const other = makeRoster();
+    const swapped = {
+      ...r.roster,
+      parties: r.roster.parties.map((p, i) => (i === 0 ? other.roster.parties[0]! : p)),
+    };
+    swapped.parties[0] = { ...swapped.parties[0]!, id: r.roster.parties[0]!.id };
+    expect(checkOf(bundle, { groupPublicKey: group.publicKey, roster: swapped })).toBe(
+      'transcript.signature',
+    );
+  });
+
+  it('fails signers outside the roster, too few signers or an unexpected threshold: signers.threshold', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const cases: Array<(s: { predicate: { signers: string[]; threshold: { min: number } } }) => void> = [
+      (s) => {
+        s.predicate.signers[1] = 'intruder';
+      },
+      (s) => {
+        s.predicate.signers = s.predicate.signers.slice(0, 2);
+      },
+      (s) => {
+        s.predicate.signers = [s.predicate.signers[0]!, s.predicate.signers[0]!, s.predicate.signers[1]!];
+      },
+      (s) => {
+        s.predicate.threshold.min = 6;
+      },
+    ];
+    for (const edit of cases) {
+      const forged = await resignStatement(bundle, group, edit);
+      forged.verificationMaterial = {
+        ...forged.verificationMaterial,
+        signers: JSON.parse(Buffer.from(forged.dsseEnvelope.payload, 'base64').toString()).predicate.signers,
+        threshold: JSON.parse(Buffer.from(forged.dsseEnvelope.payload, 'base64').toString()).predicate
+          .threshold,
+      };
+      const [logged] = await logBundles([forged], group);
+      expect(checkOf(logged, { groupPublicKey: group.publicKey })).toBe('signers.threshold');
+    }
+    expect(checkOf(bundle, { groupPublicKey: group.publicKey, threshold: { min: 2, max: 5 } })).toBe(
+      'signers.threshold',
+    );
+  });
+
+  it('binds the aggregation record and re-checks it with the injected function', async () => {
+    const record = { circuit: 'risk-score', output: 17, commitments: ['aa', 'bb'] };
+    const { group, bundle } = await makeLoggedBundles(1, { aggregation: record });
+    const seen: unknown[] = [];
+    verifyBundle(bundle, { groupPublicKey: group.publicKey, verifyAggregation: (r) => seen.push(r) });
+    expect(seen).toEqual([record]);
+    const refuse = () => {
+      throw new ProtocolError('INVALID_OPENING', 'opening does not match', ['3']);
+    };
+    expect(checkOf(bundle, { groupPublicKey: group.publicKey, verifyAggregation: refuse })).toBe(
+      'aggregation',
+    );
+    expect(
+      checkOf({ ...bundle, aggregation: { ...record, output: 18 } }, { groupPublicKey: group.publicKey }),
+    ).toBe('aggregation');
+    const { aggregation: _gone, ...without } = bundle;
+    expect(checkOf(without, { groupPublicKey: group.publicKey })).toBe('aggregation');
+  });
+
+  it('requires a log entry unless told otherwise', async () => {
+    const group = makeEd25519Key();
+    const bundle = await buildBundle(makeInput(group, makeRoster()), group.sign);
+    expect(checkOf(bundle, { groupPublicKey: group.publicKey })).toBe('log.inclusion');
+    const report = createBundleVerifier({ groupPublicKey: group.publicKey, requireLog: false }).report(
+      bundle,
+    );
+    expect(report.valid).toBe(true);
+    expect(report.checks.filter((c) => c.check.startsWith('log.')).every((c) => c.status === 'skip')).toBe(
+      true,
+    );
+  });
+
+  it('checks a checkpoint under separate log keys when given', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const logKey = makeEd25519Key();
+    expect(checkOf(bundle, { groupPublicKey: group.publicKey, logKeys: [noteKeyFor(logKey)] })).toBe(
+      'log.checkpoint',
+    );
+    verifyBundle(bundle, { groupPublicKey: group.publicKey, logKeys: [noteKeyFor(group)] });
+  });
+
+  it('checks consistency with an earlier checkpoint, and calls a fork a fork', async () => {
+    const { group, log, bundles } = await makeLoggedBundles(3);
+    const earlier = (await log.latestCheckpoint())!;
+    const { bundle: extra } = await makeLoggedBundles(1, { group });
+    await log.append(new TextEncoder().encode('another leaf'));
+    await log.append(new TextEncoder().encode('and another'));
+    await log.signCheckpoint(noteKeyFor(group), group.sign);
+    const later = { ...bundles[1]!, transparencyLog: undefined };
+    const { attachLogEntry } = await import('./build.js');
+    const current = attachLogEntry(later, await log.position(1));
+    const opts = { groupPublicKey: group.publicKey };
+    const proof = await log.consistencyProof(earlier.size, log.size);
+    verifyBundle(current, { ...opts, priorCheckpoint: { note: earlier.note, consistencyProof: proof } });
+    verifyBundle(bundles[1], { ...opts, priorCheckpoint: { note: earlier.note } });
+    expect(checkOf(current, { ...opts, priorCheckpoint: { note: earlier.note } })).toBe('log.consistency');
+    expect(
+      checkOf(current, {
+        ...opts,
+        priorCheckpoint: { note: earlier.note, consistencyProof: proof.slice(1) },
+      }),
+    ).toBe('log.consistency');
+    // Another log under the same origin and key with one leaf: same key, other tree: not consistent.
+    const forkNote = extra.transparencyLog!.checkpoint;
+    expect(checkOf(current, { ...opts, priorCheckpoint: { note: forkNote, consistencyProof: [] } })).toBe(
+      'log.consistency',
+    );
+  });
+
+  it('fails malformed bundles with bundle.format naming the fields', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    for (const bad of [null, [], 'x', { ...bundle, extra: 1 }, { ...bundle, mediaType: 'x' }]) {
+      expect(checkOf(bad, { groupPublicKey: group.publicKey })).toBe('bundle.format');
+    }
+    try {
+      verifyBundle({ ...bundle, transcript: [], mediaType: 'x' }, { groupPublicKey: group.publicKey });
+    } catch (e) {
+      expect((e as VerificationError).details.fields).toEqual(['mediaType', 'transcript']);
+    }
+  });
+});
+
+/** A real k-of-n FROST signer from mpc-core: dealer keys, round 1, round 2, aggregation. */
+function frostSigner(suiteId: EvidenceCiphersuite, k: number, n: number): TestKey {
+  const suite = getCiphersuite(suiteId);
+  const { publicPackage, keyPackages } = trustedDealer(suite, { min: k, max: n });
+  return {
+    publicKey: publicPackage.groupPublicKey,
+    privateKey: undefined as never,
+    sign: async (message) => {
+      const quorum = keyPackages.slice(n - k);
+      const nonces = quorum.map((kp) => commit(suite, kp));
+      const pkg = { commitments: nonces.map((x) => x.commitment), message };
+      const shares = quorum.map((kp, i) => signShare(suite, kp, nonces[i]!, pkg, publicPackage));
+      return aggregate(suite, pkg, shares, publicPackage);
+    },
+  };
+}
+
+describe('real 3-of-5 FROST signatures from @aaps/mpc-core', () => {
+  it('verifies an Ed25519 bundle signed by a FROST quorum, checkpoint included', async () => {
+    const group = frostSigner(ED25519_SUITE, 3, 5);
+    const r = makeRoster(5);
+    const bundle = await buildBundle(makeInput(group, r), group.sign);
+    const [logged] = await logBundles([bundle], group);
+    verifyBundle(logged, {
+      groupPublicKey: group.publicKey,
+      roster: r.roster,
+      threshold: { min: 3, max: 5 },
+    });
+  });
+
+  it('verifies a secp256k1-TR (BIP-340) bundle signed by a FROST quorum', async () => {
+    const group = frostSigner(SECP256K1_TR_SUITE, 3, 5);
+    const r = makeRoster(5);
+    const bundle = await buildBundle(makeInput(group, r, { ciphersuite: SECP256K1_TR_SUITE }), group.sign);
+    const { TransparencyLog } = await import('../log.js');
+    const { MemoryStore } = await import('../test-helpers/fixtures.js');
+    const { bundleLogLeaf, attachLogEntry } = await import('./build.js');
+    const log = await TransparencyLog.open(new MemoryStore(), { origin: 'aaps.test/log' });
+    const index = await log.append(bundleLogLeaf(bundle));
+    const key = { name: 'aaps.test/log', type: 'bip340' as const, publicKey: group.publicKey };
+    await log.signCheckpoint(key, group.sign);
+    const logged = attachLogEntry(bundle, await log.position(index));
+    const opts = { groupPublicKey: group.publicKey, ciphersuite: SECP256K1_TR_SUITE } as const;
+    verifyBundle(logged, opts);
+    expect(
+      checkOf(logged, {
+        groupPublicKey: frostSigner(SECP256K1_TR_SUITE, 2, 3).publicKey,
+        ciphersuite: SECP256K1_TR_SUITE,
+      }),
+    ).toBe('dsse.keyid');
+    expect(checkOf(logged, { groupPublicKey: makeEd25519Key().publicKey })).toBe('dsse.keyid');
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * Test fixtures: a group key (a node:crypto Ed25519 key pair stands in for the FROST group key, as
+ * a FROST(Ed25519) signature is an RFC 8032 signature), a roster with real identity keys, a signed
+ * transcript (mpc-core's envelope signing), an in-memory atomic store, and logged bundles.
+ */
+import { generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
+import {
+  canonicalBytes,
+  type Envelope,
+  generateIdentityKey,
+  type IdentityKey,
+  type MessageType,
+  signEnvelope as signMessageEnvelope,
+} from '@aaps/mpc-core';
+import { attachLogEntry, type BuildBundleInput, buildBundle, bundleLogLeaf } from '../bundle/build.js';
+import type { EvidenceBundle } from '../bundle/types.js';
+import type { NoteKey } from '../checkpoint.js';
+import { IN_TOTO_PAYLOAD_TYPE, type MessageSigner, signEnvelope } from '../dsse.js';
+import { ED25519_SUITE } from '../keys.js';
+import { type LogStore, type LogStoreOp, TransparencyLog } from '../log.js';
+import type { JsonObject, TranscriptEnvelope, VerifierRoster } from '../statement.js';
+
+export const ORIGIN = 'aaps.test/log';
+
+export interface TestKey {
+  publicKey: Uint8Array;
+  privateKey: KeyObject;
+  sign: MessageSigner;
+}
+
+export function makeEd25519Key(): TestKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  return {
+    publicKey: new Uint8Array(spki.subarray(spki.length - 32)),
+    privateKey,
+    sign: async (message) => new Uint8Array(nodeSign(null, message, privateKey)),
+  };
+}
+
+export interface TestRoster {
+  roster: VerifierRoster;
+  parties: Array<{ id: string; key: IdentityKey }>;
+  approvers: Array<{ id: string; key: IdentityKey }>;
+  gateway: IdentityKey;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export function makeRoster(n = 5): TestRoster {
+  const roles = ['triage', 'rca', 'fix', 'risk', 'verify', 'sre', 'security'];
+  const parties = Array.from({ length: n }, (_, i) => ({
+    id: `${roles[i % roles.length]}-${i + 1}`,
+    key: generateIdentityKey(),
+  }));
+  const approvers = [{ id: 'human:alice', key: generateIdentityKey() }];
+  const gateway = generateIdentityKey();
+  return {
+    parties,
+    approvers,
+    gateway,
+    roster: {
+      parties: parties.map((p) => ({ id: p.id, identity_key: hex(p.key.publicKey) })),
+      approvers: approvers.map((a) => ({ id: a.id, identity_key: hex(a.key.publicKey) })),
+      gateway_key: hex(gateway.publicKey),
+    },
+  };
+}
+
+let counter = 0;
+
+function envelope(source: string, type: MessageType, payload: Record<string, unknown>): Envelope {
+  counter++;
+  return {
+    meta: {
+      trace_id: 'trace-0001',
+      span_id: `span-${counter}`,
+      timestamp: '2026-11-25T15:00:00Z',
+      source_agent: source,
+      target_agent: 'gateway',
+      message_type: type,
+      schema_version: 'v1.0.0',
+      idempotency_key: `idem-${counter}`,
+    },
+    context: { namespace: 'payments', cluster: 'prod-eu', urgency: 'P2', constraints_ref: 'policy/v1' },
+    payload,
+  };
+}
+
+/** A transcript: an external alert re-signed by the gateway, party reports, a human approval. */
+export function makeTranscript(r: TestRoster, length = 6): TranscriptEnvelope[] {
+  const out: TranscriptEnvelope[] = [
+    signMessageEnvelope(
+      envelope('alertmanager', 'IncidentSignal', {
+        incident_type: 'config_validation_failed',
+        severity: 'high',
+      }),
+      r.gateway.secretKey,
+    ),
+  ];
+  const types: MessageType[] = ['RCAReport', 'FixProposal', 'VerificationReport', 'ApprovalDecision'];
+  for (let i = 1; i < length - 1; i++) {
+    const p = r.parties[(i - 1) % r.parties.length]!;
+    out.push(
+      signMessageEnvelope(
+        envelope(p.id, types[(i - 1) % types.length]!, { step: i, note: `step ${i}` }),
+        p.key.secretKey,
+      ),
+    );
+  }
+  const a = r.approvers[0]!;
+  out.push(signMessageEnvelope(envelope(a.id, 'ApprovalDecision', { approve: true }), a.key.secretKey));
+  return out;
+}
+
+export function makeInput(
+  group: { publicKey: Uint8Array },
+  r: TestRoster,
+  overrides: Partial<BuildBundleInput> = {},
+): BuildBundleInput {
+  const signers = r.roster.parties.slice(0, 3).map((p) => p.id);
+  return {
+    incident: { id: 'inc-42', type: 'config_validation_failed', namespace: 'payments' },
+    decision: { outcome: 'approved', risk: 'low' },
+    action: { kind: 'configmap_reload', target: 'payments/api-config' },
+    humanApprovals: [{ approver: 'human:alice', approved: true }],
+    verification: { healthy: true, checks: ['rollout', 'probe'] },
+    times: {
+      received: '2026-11-25T15:00:00Z',
+      decided: '2026-11-25T15:01:00Z',
+      signed: '2026-11-25T15:02:00Z',
+    },
+    transcript: makeTranscript(r),
+    ciphersuite: ED25519_SUITE,
+    groupPublicKey: group.publicKey,
+    threshold: { min: 3, max: r.roster.parties.length },
+    signers,
+    roster: r.roster,
+    ...overrides,
+  };
+}
+
+/** An in-memory store whose `batch` is atomic, counting batches. */
+export class MemoryStore implements LogStore {
+  readonly data = new Map<string, Uint8Array>();
+  batches = 0;
+  failNext = false;
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return this.data.get(key);
+  }
+
+  async batch(ops: LogStoreOp[]): Promise<void> {
+    this.batches++;
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('disk full');
+    }
+    for (const op of ops) {
+      if (op.type === 'put') this.data.set(op.key, op.value);
+      else this.data.delete(op.key);
+    }
+  }
+}
+
+export function noteKeyFor(key: { publicKey: Uint8Array }, name = ORIGIN): NoteKey {
+  return { name, type: 'ed25519', publicKey: key.publicKey };
+}
+
+export interface LoggedFixture {
+  group: TestKey;
+  r: TestRoster;
+  log: TransparencyLog;
+  bundle: EvidenceBundle;
+  bundles: EvidenceBundle[];
+}
+
+/** `count` bundles appended to one log, one checkpoint signed by the group key over all of them. */
+export async function makeLoggedBundles(
+  count = 3,
+  options: { aggregation?: JsonObject; group?: TestKey; roster?: TestRoster } = {},
+): Promise<LoggedFixture> {
+  const group = options.group ?? makeEd25519Key();
+  const r = options.roster ?? makeRoster();
+  const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+  const unlogged: EvidenceBundle[] = [];
+  for (let i = 0; i < count; i++) {
+    const overrides: Partial<BuildBundleInput> = {
+      incident: { id: `inc-${i}`, type: 'config_validation_failed' },
+    };
+    if (options.aggregation !== undefined) overrides.aggregation = options.aggregation;
+    unlogged.push(await buildBundle(makeInput(group, r, overrides), group.sign));
+  }
+  const indexes = await Promise.all(unlogged.map((b) => log.append(bundleLogLeaf(b))));
+  await log.signCheckpoint(noteKeyFor(group), group.sign);
+  const bundles = await Promise.all(
+    unlogged.map(async (b, i) => attachLogEntry(b, await log.position(indexes[i]!))),
+  );
+  return { group, r, log, bundle: bundles[0]!, bundles };
+}
+
+/** Re-sign a bundle after `edit` changes its statement (to build bundles the builder refuses). */
+export async function resignStatement(
+  bundle: EvidenceBundle,
+  signer: TestKey,
+  // biome-ignore lint/suspicious/noExplicitAny: tests edit arbitrary statement fields
+  edit: (statement: any) => void,
+): Promise<EvidenceBundle> {
+  const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString());
+  edit(statement);
+  const payload = canonicalBytes(statement);
+  const dsseEnvelope = await signEnvelope(
+    IN_TOTO_PAYLOAD_TYPE,
+    payload,
+    bundle.dsseEnvelope.signatures[0]!.keyid,
+    signer.sign,
+  );
+  const { transparencyLog: _drop, ...rest } = bundle;
+  return { ...rest, dsseEnvelope };
+}
+
+/** Put bundles into a fresh log signed by `group` and attach their entries. */
+export async function logBundles(bundles: EvidenceBundle[], group: TestKey): Promise<EvidenceBundle[]> {
+  const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+  const indexes = await Promise.all(bundles.map((b) => log.append(bundleLogLeaf(b))));
+  await log.signCheckpoint(noteKeyFor(group), group.sign);
+  return Promise.all(bundles.map(async (b, i) => attachLogEntry(b, await log.position(indexes[i]!))));
+}
