@@ -21,18 +21,12 @@ import {
   type KeyPackage,
   loadFastBackends,
   ProtocolError,
+  SecretBytes,
   signShare,
   verify,
 } from '../index.js';
 import { seededRng } from '../test-helpers/rng.js';
-import {
-  type DkgRound1Package,
-  type DkgRound2Package,
-  dkgRound1,
-  dkgRound2,
-  dkgRound3,
-  runDkgLocally,
-} from './dkg.js';
+import { type DkgRound1Package, type DkgRound2Package, dkgRound1, dkgRound2, dkgRound3 } from './dkg.js';
 
 const hex = (b: Uint8Array) => bytesToHex(b);
 
@@ -46,7 +40,8 @@ function differential(suite: AnyCiphersuite, ref: FROST, seed: number, n: number
   const threshold = { min: t, max: n };
   const ids = Array.from({ length: n }, (_, i) => identifierFromNumber(suite, i + 1));
   const ours = ids.map((identifier) => dkgRound1(suite, { identifier, threshold, rng: rngA }));
-  const theirs = ids.map((id) => ref.DKG.round1(id, threshold, undefined, rngB));
+  const nobleRng = (len?: number) => rngB(len ?? 32) as Uint8Array<ArrayBuffer>;
+  const theirs = ids.map((id) => ref.DKG.round1(id, threshold, undefined, nobleRng));
   ours.forEach((o, i) => {
     const r = theirs[i]!.public;
     expect(o.package.identifier).toBe(r.identifier);
@@ -133,15 +128,208 @@ describe('DKG differential against noble', () => {
 
   it('FROST(secp256k1) == noble secp256k1_FROST.DKG', () => {
     fc.assert(
-      fc.property(sizeArb, ({ seed, n, t }) => differential(ciphersuites.secp256k1, secp256k1_FROST, seed, n, t)),
+      fc.property(sizeArb, ({ seed, n, t }) =>
+        differential(ciphersuites.secp256k1, secp256k1_FROST, seed, n, t),
+      ),
       { numRuns: 5 },
     );
   });
 
   it('FROST(secp256k1-TR) == noble schnorr_FROST.DKG (Taproot-tweaked output)', () => {
     fc.assert(
-      fc.property(sizeArb, ({ seed, n, t }) => differential(ciphersuites.secp256k1tr, schnorr_FROST, seed, n, t)),
+      fc.property(sizeArb, ({ seed, n, t }) =>
+        differential(ciphersuites.secp256k1tr, schnorr_FROST, seed, n, t),
+      ),
       { numRuns: 6 },
+    );
+  });
+});
+
+interface PartyRun {
+  ids: string[];
+  r1: ReturnType<typeof dkgRound1>[];
+  broadcast: DkgRound1Package[];
+}
+
+function round1All(suite: AnyCiphersuite, ids: string[], t: number, seed: number): PartyRun {
+  const rng = seededRng(seed);
+  const r1 = ids.map((identifier) =>
+    dkgRound1(suite, { identifier, threshold: { min: t, max: ids.length }, rng }),
+  );
+  return { ids, r1, broadcast: r1.map((r) => r.package) };
+}
+
+const othersOf = <T>(xs: readonly T[], i: number) => xs.filter((_, j) => j !== i);
+
+function inboxOf(id: string, packages: readonly DkgRound2Package[]): DkgRound2Package[] {
+  return packages.filter((p) => p.receiver === id);
+}
+
+const lawArb = fc
+  .record({
+    seed: fc.integer(),
+    n: fc.integer({ min: 2, max: 6 }),
+    tRaw: fc.nat(),
+    derived: fc.boolean(),
+    message: fc.uint8Array({ maxLength: 40 }),
+    pickSeed: fc.nat(),
+  })
+  .chain((r) => {
+    const t = 2 + (r.tRaw % (r.n - 1));
+    const idx = Array.from({ length: r.n }, (_, i) => i);
+    return fc.record({
+      seed: fc.constant(r.seed),
+      n: fc.constant(r.n),
+      t: fc.constant(t),
+      derived: fc.constant(r.derived),
+      message: fc.constant(r.message),
+      subset: fc.shuffledSubarray(idx, { minLength: t, maxLength: r.n }),
+      small: fc.shuffledSubarray(idx, { minLength: 1, maxLength: t - 1 }),
+      victim: fc.integer({ min: 0, max: r.n - 1 }),
+      receiver: fc.integer({ min: 1, max: r.n - 1 }),
+      flip: fc.record({ byte: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+    });
+  });
+
+function idsFor(suite: AnyCiphersuite, n: number, derived: boolean, seed: number): string[] {
+  return Array.from({ length: n }, (_, i) =>
+    derived
+      ? bytesToHex(suite.field.toBytes(suite.HID(new TextEncoder().encode(`party-${seed}-${i}`))))
+      : identifierFromNumber(suite, i + 1),
+  );
+}
+
+const lawSuites: [string, () => AnyCiphersuite][] = [
+  ['FROST(Ed25519, libsodium)', () => getCiphersuite('FROST-ED25519-SHA512-v1')],
+  ['FROST(secp256k1)', () => ciphersuites.secp256k1],
+  ['FROST(secp256k1-TR)', () => ciphersuites.secp256k1tr],
+];
+
+describe.each(lawSuites)('DKG laws: %s', (_name, getSuite) => {
+  beforeAll(async () => {
+    await loadFastBackends();
+  });
+
+  it('every party derives the same group key and verifying shares; t-of-n signs, t-1 cannot reconstruct', () => {
+    const suite = getSuite();
+    fc.assert(
+      fc.property(lawArb, (c) => {
+        const ids = idsFor(suite, c.n, c.derived, c.seed);
+        const run = round1All(suite, ids, c.t, c.seed);
+        const r2 = run.r1.map((r, i) => dkgRound2(suite, r.secret, othersOf(run.broadcast, i)));
+        const all = r2.flatMap((o) => o.packages);
+        const outs = r2.map((o, i) =>
+          dkgRound3(suite, o.secret, othersOf(run.broadcast, i), inboxOf(ids[i]!, all)),
+        );
+        const pub = outs[0]!.publicPackage;
+        expect(Object.keys(pub.verifyingShares).sort()).toEqual([...ids].sort());
+        for (const o of outs) {
+          expect(hex(o.publicPackage.groupPublicKey)).toBe(hex(pub.groupPublicKey));
+          for (const id of ids)
+            expect(hex(o.publicPackage.verifyingShares[id]!)).toBe(hex(pub.verifyingShares[id]!));
+          expect(hex(o.keyPackage.verifyingShare)).toBe(hex(pub.verifyingShares[o.keyPackage.identifier]!));
+          const Y = suite.group.serialize(
+            suite.group.mulBase(suite.field.fromBytes(o.keyPackage.signingShare.expose())),
+          );
+          expect(hex(Y)).toBe(hex(o.keyPackage.verifyingShare));
+        }
+        const kps = outs.map((o) => o.keyPackage);
+        // Any t..n subset signs a signature valid under the group key (independently checked).
+        const signers = c.subset.map((i) => kps[i]!);
+        const rng = seededRng(c.seed ^ 0x5a5a);
+        const nonces = signers.map((kp) => commit(suite, kp, rng));
+        const pkg = { commitments: nonces.map((x) => x.commitment), message: c.message };
+        const shares = signers.map((kp, i) => signShare(suite, kp, nonces[i]!, pkg, pub));
+        const sig = aggregate(suite, pkg, shares, pub);
+        expect(verify(suite, pub.groupPublicKey, c.message, sig)).toBe(true);
+        expect(independentVerify(suite, pub.groupPublicKey, c.message, sig)).toBe(true);
+        // t shares interpolate to the group secret; t-1 do not.
+        const key = hex(pub.groupPublicKey);
+        const full = interpolate(
+          suite,
+          c.subset.slice(0, c.t).map((i) => kps[i]!),
+        );
+        expect(hex(suite.group.serialize(suite.group.mulBase(full)))).toBe(key);
+        const part = interpolate(
+          suite,
+          c.small.map((i) => kps[i]!),
+        );
+        expect(part === 0n ? '' : hex(suite.group.serialize(suite.group.mulBase(part)))).not.toBe(key);
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('a tampered round-1 package names its sender; a tampered round-2 share names its sender', () => {
+    const suite = getSuite();
+    fc.assert(
+      fc.property(lawArb, (c) => {
+        const ids = idsFor(suite, c.n, c.derived, c.seed);
+        const run = round1All(suite, ids, c.t, c.seed);
+        const v = c.victim;
+        // Round 1: flip one bit of the victim's proof or one of its commitments.
+        const orig = run.broadcast[v]!;
+        const parts = [orig.proofOfKnowledge, ...orig.commitment];
+        const which = c.flip.byte % parts.length;
+        const bad = parts.map((p) => Uint8Array.from(p));
+        const target = bad[which]!;
+        target[c.flip.byte % target.length]! ^= 1 << c.flip.bit;
+        const tampered: DkgRound1Package = {
+          identifier: orig.identifier,
+          proofOfKnowledge: bad[0]!,
+          commitment: bad.slice(1),
+        };
+        const broadcast = run.broadcast.map((p, i) => (i === v ? tampered : p));
+        const honest = (v + c.receiver) % c.n;
+        const blame = (f: () => unknown): ProtocolError => {
+          try {
+            f();
+          } catch (e) {
+            expect(e).toBeInstanceOf(ProtocolError);
+            return e as ProtocolError;
+          }
+          throw new Error('expected a ProtocolError');
+        };
+        let err: ProtocolError | undefined;
+        try {
+          const out = dkgRound2(suite, run.r1[honest]!.secret, othersOf(broadcast, honest));
+          // Only a higher coefficient commitment flipped into another valid point passes round 2
+          // (the proof covers C_0 alone); round 3 then catches it against the share.
+          expect(which).toBeGreaterThan(1);
+          const r2 = run.r1.map((r, i) =>
+            i === honest ? out : dkgRound2(suite, r.secret, othersOf(run.broadcast, i)),
+          );
+          const all = r2.flatMap((o) => o.packages);
+          err = blame(() =>
+            dkgRound3(suite, out.secret, othersOf(broadcast, honest), inboxOf(ids[honest]!, all)),
+          );
+          expect(err.code).toBe('INVALID_SECRET_SHARE');
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) throw e;
+          err = e;
+          expect(err.code).toBe('INVALID_PROOF_OF_KNOWLEDGE');
+        }
+        expect(err.culprits).toEqual([ids[v]]);
+
+        // Round 2 (honest round 1): the victim sends the receiver a wrong share.
+        const fresh = round1All(suite, ids, c.t, c.seed + 1);
+        const r2 = fresh.r1.map((r, i) => dkgRound2(suite, r.secret, othersOf(fresh.broadcast, i)));
+        const to = ids[honest]!;
+        const all = r2.flatMap((o) =>
+          o.packages.map((p) => {
+            if (p.sender !== ids[v] || p.receiver !== to) return p;
+            const bytes = Uint8Array.from(p.signingShare.expose());
+            bytes[c.flip.byte % bytes.length]! ^= 1 << c.flip.bit;
+            return { ...p, signingShare: new SecretBytes(bytes) };
+          }),
+        );
+        const err3 = blame(() =>
+          dkgRound3(suite, r2[honest]!.secret, othersOf(fresh.broadcast, honest), inboxOf(to, all)),
+        );
+        expect(err3.code).toBe('INVALID_SECRET_SHARE');
+        expect(err3.culprits).toEqual([ids[v]]);
+      }),
+      { numRuns: 8 },
     );
   });
 });
