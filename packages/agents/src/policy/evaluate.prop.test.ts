@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { context, PARAMS, proposalFor, signApproval } from '../test-helpers/fixtures.js';
 import { defaultPolicy } from './defaults.js';
 import { evaluateProposal } from './evaluate.js';
 import { buildApprovalProposal } from './proposal.js';
 import { computeRiskScore, ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from './risk.js';
 import { ACTIONS, type ActionName, PARTY_ROLES } from './roles.js';
 import type { Policy } from './schema.js';
+import { context, PARAMS, proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const factorsArb: fc.Arbitrary<RiskFactors> = fc.record({
   blast_radius: fc.integer({ min: 1, max: 50 }),

@@ -1,19 +1,12 @@
 import { PolicyRefusal } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import {
-  context,
-  GOOD_IMAGE,
-  LOW_RISK,
-  PARAMS,
-  proposalFor,
-  signApproval,
-} from '../test-helpers/fixtures.js';
 import { defaultPolicy } from './defaults.js';
 import { evaluateProposal, toPolicyRefusal } from './evaluate.js';
 import { type ApprovalProposal, buildApprovalProposal, type ProposalCore } from './proposal.js';
 import { computeRiskScore } from './risk.js';
 import { AUTO_ACTIONS, HUMAN_ACTIONS, PARTY_ROLES } from './roles.js';
 import type { Policy } from './schema.js';
+import { context, GOOD_IMAGE, LOW_RISK, PARAMS, proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const policy = defaultPolicy('strategy');
 const ctx = context();

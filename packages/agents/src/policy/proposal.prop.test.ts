@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { proposalFor, signApproval } from '../test-helpers/fixtures.js';
 import { proposalSigningBytes } from './proposal.js';
 import type { JsonValue } from './reader.js';
 import { ENVIRONMENTS, URGENCY_LEVELS } from './risk.js';
 import { ACTIONS } from './roles.js';
+import { proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const proposalArb = fc
   .record({

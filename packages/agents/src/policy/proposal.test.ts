@@ -1,6 +1,5 @@
 import { ValidationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import { proposalFor, signApproval, verifyApproval } from '../test-helpers/fixtures.js';
 import {
   computeProposalDigest,
   humanApprovalSigningBytes,
@@ -8,6 +7,7 @@ import {
   parseHumanApproval,
   proposalSigningBytes,
 } from './proposal.js';
+import { proposalFor, signApproval, verifyApproval } from './test-helpers/fixtures.js';
 
 function fieldsOf(f: () => unknown): readonly string[] {
   try {

@@ -46,7 +46,14 @@ export interface QuotaFigure {
 /** What the signal says, in one normalised shape. */
 export interface IncidentFacts {
   namespace: string;
-  config?: { kind: 'configmap' | 'secret'; namespace: string; name: string; key?: string };
+  /** `origin`: a "not found" message, the intake's parsed facts, or only the affected resources. */
+  config?: {
+    kind: 'configmap' | 'secret';
+    namespace: string;
+    name: string;
+    key?: string;
+    origin: 'message' | 'intake' | 'resource';
+  };
   env_var?: string;
   image?: { ref: string; digest?: string };
   quota?: { name: string; namespace: string; figures: QuotaFigure[] };
@@ -210,7 +217,7 @@ function classify(reason: string, texts: readonly string[], alertname: string, f
     'config_validation_failed',
     f.config?.key ? 'missing_key' : 'missing_object',
     'config.missing',
-    f.config !== undefined,
+    f.config !== undefined && f.config.origin !== 'resource',
   );
   add(
     'config_validation_failed',
@@ -225,7 +232,8 @@ function classify(reason: string, texts: readonly string[], alertname: string, f
     'config_validation_failed',
     'config_error',
     'config.reason',
-    /^(CreateContainerConfigError)$/.test(reason) && f.config === undefined,
+    /^(CreateContainerConfigError)$/.test(reason) &&
+      (f.config === undefined || f.config.origin === 'resource'),
   );
   if (out.length === 0 && alertname !== '') {
     if (/quota|limitrange/i.test(alertname))
@@ -266,18 +274,39 @@ function extractFacts(
       namespace: key[3] ?? namespace,
       name: key[4]!,
       key: key[1]!,
+      origin: 'message',
     };
   } else if (whole) {
     facts.config = {
       kind: whole[1]!.toLowerCase() === 'secret' ? 'secret' : 'configmap',
       namespace,
       name: whole[2]!,
+      origin: 'message',
     };
   } else if (mc && str(mc['name'])) {
     const kind = str(mc['kind'])?.toLowerCase() === 'secret' ? 'secret' : 'configmap';
-    facts.config = { kind, namespace: str(mc['namespace']) ?? namespace, name: str(mc['name'])! };
+    facts.config = {
+      kind,
+      namespace: str(mc['namespace']) ?? namespace,
+      name: str(mc['name'])!,
+      origin: 'intake',
+    };
     const k = str(mc['key']);
     if (k) facts.config.key = k;
+  }
+  if (!facts.config) {
+    // A syntax error names no object; the resource the source reported (e.g. Argo CD's sync result) does.
+    const configs = affected.filter((u) => /^(configmap|secret):\/\/[^/]+\/[^/]+$/.test(u));
+    if (configs.length === 1) {
+      const [kind, rest] = configs[0]!.split('://') as [string, string];
+      const [ns, name] = rest.split('/') as [string, string];
+      facts.config = {
+        kind: kind === 'secret' ? 'secret' : 'configmap',
+        namespace: ns,
+        name,
+        origin: 'resource',
+      };
+    }
   }
   const env =
     /(?:environment variable|env var(?:iable)?)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?\s+(?:is\s+)?(?:missing|not set|undefined|required|invalid)/i.exec(

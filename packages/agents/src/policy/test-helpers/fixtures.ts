@@ -1,17 +1,17 @@
 /** Test fixtures: valid proposals per action, real Ed25519 human approvals, and a context. */
 import { base64Decode, base64Encode } from '@aaps/mpc-core';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { defaultPolicy } from '../policy/defaults.js';
+import { defaultPolicy } from '../defaults.js';
 import {
   type ApprovalProposal,
   buildApprovalProposal,
   type HumanApproval,
   humanApprovalSigningBytes,
   type ProposalCore,
-} from '../policy/proposal.js';
-import { computeRiskScore, type RiskFactors } from '../policy/risk.js';
-import type { ActionName } from '../policy/roles.js';
-import type { EvaluationContext } from '../policy/rules.js';
+} from '../proposal.js';
+import { computeRiskScore, type RiskFactors } from '../risk.js';
+import type { ActionName } from '../roles.js';
+import type { EvaluationContext } from '../rules.js';
 
 export const NOW = Date.parse('2026-11-25T12:00:00Z');
 export const DIGEST = `sha256:${'ab'.repeat(32)}`;

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { runMonitoringStep } from './monitoring.js';
+import { CONTEXT, monitoringInput, SIGNALS } from './test-helpers/signals.js';
+
+describe('monitoring step', () => {
+  it('classifies a missing ConfigMap key', () => {
+    const out = runMonitoringStep(monitoringInput(SIGNALS.missingKey));
+    expect(out.incident_type).toBe('config_validation_failed');
+    expect(out.triage).toMatchObject({
+      subtype: 'missing_key',
+      route: 'auto',
+      facts: {
+        config: { kind: 'configmap', namespace: 'shop', name: 'checkout-config', key: 'DATABASE_URL' },
+      },
+    });
+  });
+
+  it('classifies a YAML syntax error, naming the ConfigMap the source reported', () => {
+    const out = runMonitoringStep(monitoringInput(SIGNALS.yamlSyntax));
+    expect(out.incident_type).toBe('config_validation_failed');
+    expect(out.triage.subtype).toBe('yaml_syntax');
+    expect(out.triage.facts.config).toMatchObject({ name: 'app-config', origin: 'resource' });
+  });
+
+  it('classifies a cosign signature denial and an image pull failure', () => {
+    const sig = runMonitoringStep(monitoringInput(SIGNALS.signatureDenied));
+    expect(sig.incident_type).toBe('image_signature_failed');
+    expect(sig.triage.subtype).toBe('signature_mismatch');
+    expect(sig.triage.facts.image?.digest).toMatch(/^sha256:/);
+    const pull = runMonitoringStep(monitoringInput(SIGNALS.pullFailed));
+    expect(pull.incident_type).toBe('image_signature_failed');
+    expect(pull.triage.subtype).toBe('pull_failure');
+    expect(pull.triage.facts.image?.ref).toBe('registry.example/shop/web:v2');
+  });
+
+  it('classifies quota exhaustion with its figures, and an RBAC denial', () => {
+    const q = runMonitoringStep(monitoringInput(SIGNALS.quotaExceeded));
+    expect(q.incident_type).toBe('resource_quota_exceeded');
+    expect(q.triage.subtype).toBe('quota_exceeded');
+    expect(q.triage.facts.quota).toEqual({
+      name: 'compute',
+      namespace: 'shop',
+      figures: [
+        { resource: 'limits.cpu', requested: '2', used: '3', limited: '4' },
+        { resource: 'limits.memory', requested: '1Gi', used: '3Gi', limited: '4Gi' },
+      ],
+    });
+    const r = runMonitoringStep(monitoringInput(SIGNALS.rbacDenied));
+    expect(r.incident_type).toBe('resource_quota_exceeded');
+    expect(r.triage.subtype).toBe('rbac_denied');
+    expect(r.triage.facts.rbac).toMatchObject({
+      user: 'system:serviceaccount:shop:deployer',
+      verb: 'create',
+    });
+  });
+
+  it('sends what it does not recognise to a human', () => {
+    const out = runMonitoringStep(monitoringInput(SIGNALS.probeFailed));
+    expect(out.incident_type).toBe('unknown');
+    expect(out.triage).toMatchObject({ subtype: 'unclassified', route: 'human' });
+  });
+
+  it('sends a signal that reads as two incident types to a human', () => {
+    const mixed = {
+      ...SIGNALS.quotaExceeded,
+      metadata: {
+        ...SIGNALS.quotaExceeded.metadata,
+        messages: [
+          ...(SIGNALS.quotaExceeded.metadata['messages'] as string[]),
+          "couldn't find key X in ConfigMap shop/c",
+        ],
+      },
+    };
+    expect(runMonitoringStep(monitoringInput(mixed)).triage).toMatchObject({
+      subtype: 'ambiguous',
+      route: 'human',
+    });
+  });
+
+  it('sends a signal whose intake type disagrees with its own reading to a human', () => {
+    const s = { ...SIGNALS.quotaExceeded, incident_type: 'image_signature_failed' as const };
+    const out = runMonitoringStep(monitoringInput(s));
+    expect(out.incident_type).toBe('unknown');
+    expect(out.triage.intake_type).toBe('image_signature_failed');
+  });
+
+  it('normalises resources and gives a stable dedup key', () => {
+    const a = runMonitoringStep(
+      monitoringInput({
+        ...SIGNALS.yamlSyntax,
+        affected_resources: [
+          'Deployment://shop/web',
+          'configmap://shop/app-config',
+          'configmap://shop/app-config',
+        ],
+        metadata: { ...SIGNALS.yamlSyntax.metadata, fingerprint: 'f00d' },
+      }),
+    );
+    expect(a.affected_resources).toEqual(['configmap://shop/app-config', 'deployment://shop/web']);
+    const b = runMonitoringStep(monitoringInput(SIGNALS.yamlSyntax, 'inc-0002'));
+    expect(a.triage.dedup.key).toBe(b.triage.dedup.key);
+    expect(a.triage.dedup.fingerprint).toBe('f00d');
+    const c = runMonitoringStep({
+      ...monitoringInput(SIGNALS.yamlSyntax),
+      context: { ...CONTEXT, namespace: 'other' },
+    });
+    expect(c.triage.dedup.key).not.toBe(a.triage.dedup.key);
+  });
+});
