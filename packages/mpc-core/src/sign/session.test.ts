@@ -1,0 +1,275 @@
+/** SigningSession: robust signing over an in-process network of real parties. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AnyCiphersuite,
+  ciphersuites,
+  type DealerOutput,
+  getCiphersuite,
+  loadFastBackends,
+  ProtocolError,
+  trustedDealer,
+  utf8,
+  ValidationError,
+} from '../index.js';
+import { commitmentKey, InMemoryNonceStore } from '../nonce-store.js';
+import { seededRng } from '../test-helpers/rng.js';
+import {
+  type Behaviour,
+  immediateSleep,
+  independentVerify,
+  signingNetwork,
+} from '../test-helpers/signing-network.js';
+import { type PartyFault, SigningSession, type SigningSessionOptions } from './session.js';
+
+beforeAll(loadFastBackends);
+
+const message = utf8('approve incident 42: image_rollback');
+
+function setup(
+  suite: AnyCiphersuite,
+  t: number,
+  n: number,
+  faults: Record<number, Behaviour> = {},
+  opts: Partial<SigningSessionOptions> = {},
+) {
+  const rng = seededRng(t * 100 + n);
+  const deal: DealerOutput = trustedDealer(suite, { min: t, max: n }, { rng });
+  const ids = deal.keyPackages.map((kp) => kp.identifier);
+  const behaviours = new Map(Object.entries(faults).map(([i, b]) => [ids[Number(i)]!, b]));
+  const net = signingNetwork(suite, deal, behaviours, rng);
+  const session = new SigningSession({
+    suite,
+    publicPackage: deal.publicPackage,
+    transport: net.transport,
+    sleep: immediateSleep,
+    rng,
+    ...opts,
+  });
+  return { deal, ids, net, session };
+}
+
+const partiesOf = (faults: readonly PartyFault[]) => faults.map((f) => f.party).sort();
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => expect.unreachable('expected a rejection'),
+    (e: unknown) => e,
+  );
+}
+
+describe.each([
+  ['ed25519', () => getCiphersuite('FROST-ED25519-SHA512-v1')],
+  ['secp256k1-tr', () => ciphersuites.secp256k1tr],
+])('all parties honest: %s', (_name, getSuite) => {
+  it('signs with the first t parties in one attempt; the signature verifies independently', async () => {
+    const suite = getSuite();
+    const { deal, ids, net, session } = setup(suite, 3, 5);
+    const r = await session.sign({ message });
+    expect(independentVerify(suite, deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.signers).toEqual(ids.slice(0, 3));
+    expect(r.attempts).toBe(1);
+    expect([...r.misbehaved, ...r.timedOut, ...r.failed]).toEqual([]);
+    expect(r.signingPackage.commitments.map((c) => c.identifier)).toEqual(ids.slice(0, 3));
+    expect(net.signCalls.map((c) => c.party)).toEqual(ids.slice(0, 3));
+    expect(new Set(net.signCalls.map((c) => c.request.sessionId))).toEqual(new Set([r.sessionId]));
+  });
+});
+
+describe('SigningSession (ed25519, 3 of 5)', () => {
+  const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+
+  it('signs with n-t parties offline, reporting them', async () => {
+    const { deal, ids, session } = setup(suite(), 3, 5, { 0: 'offline', 2: 'offline' });
+    const r = await session.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.signers).toEqual([ids[1], ids[3], ids[4]]);
+    expect(r.attempts).toBe(1);
+    expect(partiesOf(r.failed)).toEqual([ids[0], ids[2]].sort());
+    expect(r.failed.every((f) => f.code === 'PARTY_UNAVAILABLE' && f.round === 1)).toBe(true);
+  });
+
+  it('names a party that sends a corrupted share, drops it and still signs', async () => {
+    const { deal, ids, session } = setup(suite(), 3, 5, { 1: 'corrupt' });
+    const r = await session.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.misbehaved).toEqual([
+      { party: ids[1], round: 2, attempt: 1, code: 'INVALID_SIGNATURE_SHARE', detail: expect.any(String) },
+    ]);
+    expect(r.signers).not.toContain(ids[1]);
+    expect(r.attempts).toBe(2);
+  });
+
+  it('times out a party that hangs in round two and signs without it', async () => {
+    const { deal, ids, session } = setup(suite(), 3, 5, { 0: 'hang-sign' });
+    const r = await session.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.timedOut).toEqual([
+      { party: ids[0], round: 2, attempt: 1, code: 'TIMEOUT', detail: expect.any(String) },
+    ]);
+    expect(r.signers).toEqual([ids[1], ids[2], ids[3]]);
+    expect(r.misbehaved).toEqual([]);
+  });
+
+  it('times out a party that hangs in round one and signs without it', async () => {
+    const { ids, session } = setup(suite(), 3, 5, { 2: 'hang-commit' });
+    const r = await session.sign({ message });
+    expect(r.timedOut.map((f) => [f.party, f.round])).toEqual([[ids[2], 1]]);
+    expect(r.signers).toEqual([ids[0], ids[1], ids[3]]);
+    expect(r.attempts).toBe(1);
+  });
+
+  it('names a party whose commitment is not a valid point', async () => {
+    const { ids, session } = setup(suite(), 3, 5, { 0: 'bad-commitment' });
+    const r = await session.sign({ message });
+    expect(r.misbehaved.map((f) => [f.party, f.round, f.code])).toEqual([[ids[0], 1, 'INVALID_POINT']]);
+    expect(r.signers).toEqual([ids[1], ids[2], ids[3]]);
+  });
+
+  it('reports a policy refusal as a failure, not as misbehaviour', async () => {
+    const { ids, session } = setup(suite(), 3, 5, { 0: 'refuse' });
+    const r = await session.sign({ message });
+    expect(r.failed.map((f) => [f.party, f.round, f.code])).toEqual([[ids[0], 2, 'POLICY_REFUSED']]);
+    expect(r.misbehaved).toEqual([]);
+    expect(r.signers).not.toContain(ids[0]);
+  });
+
+  it('throws QUORUM_UNREACHABLE naming the liars when more than n-t parties are faulty', async () => {
+    const { ids, session } = setup(suite(), 3, 5, { 0: 'corrupt', 1: 'offline', 3: 'corrupt' });
+    const e = await rejection(session.sign({ message }));
+    expect(e).toBeInstanceOf(ProtocolError);
+    const err = e as ProtocolError;
+    expect(err.code).toBe('QUORUM_UNREACHABLE');
+    expect([...err.culprits].sort()).toEqual([ids[0], ids[3]].sort());
+    expect(partiesOf(err.details['failed'] as PartyFault[])).toEqual([ids[1]]);
+  });
+
+  it('blames nobody when the parties are merely unreachable', async () => {
+    const { session } = setup(suite(), 3, 5, { 0: 'offline', 1: 'hang-commit', 2: 'hang-sign' });
+    const e = await rejection(session.sign({ message }));
+    expect(e).toMatchObject({ code: 'QUORUM_UNREACHABLE', culprits: [] });
+  });
+
+  it('leaves excluded parties alone', async () => {
+    const { ids, net, session } = setup(suite(), 3, 5);
+    const r = await session.sign({ message, exclude: [ids[0]!] });
+    expect(r.signers).toEqual([ids[1], ids[2], ids[3]]);
+    expect(net.commitCalls.map((c) => c.party)).not.toContain(ids[0]);
+    expect(net.signCalls.map((c) => c.party)).not.toContain(ids[0]);
+  });
+
+  it('tries preferred parties first', async () => {
+    const suiteNow = suite();
+    const rng = seededRng(9);
+    const deal = trustedDealer(suiteNow, { min: 2, max: 4 }, { rng });
+    const ids = deal.keyPackages.map((kp) => kp.identifier);
+    const net = signingNetwork(suiteNow, deal, new Map(), rng);
+    const session = new SigningSession({
+      suite: suiteNow,
+      publicPackage: deal.publicPackage,
+      transport: net.transport,
+      sleep: immediateSleep,
+      preference: [ids[3]!, ids[1]!],
+    });
+    const r = await session.sign({ message });
+    expect(r.signers).toEqual([ids[3], ids[1]]);
+  });
+
+  it('passes the payload through, and signs the message derived from it', async () => {
+    const suiteNow = suite();
+    const rng = seededRng(5);
+    const deal = trustedDealer(suiteNow, { min: 2, max: 3 }, { rng });
+    const messageFor = (p: { incident: string; action: string }) => utf8(`${p.incident}:${p.action}`);
+    const net = signingNetwork(suiteNow, deal, new Map(), rng, messageFor);
+    const session = new SigningSession<{ incident: string; action: string }>({
+      suite: suiteNow,
+      publicPackage: deal.publicPackage,
+      transport: net.transport,
+      sleep: immediateSleep,
+    });
+    const payload = { incident: 'inc-7', action: 'pod_restart' };
+    const r = await session.sign({ payload, messageFor });
+    expect(r.message).toEqual(utf8('inc-7:pod_restart'));
+    expect(independentVerify(suiteNow, deal.publicPackage.groupPublicKey, r.message, r.signature)).toBe(true);
+    expect(net.signCalls.every((c) => c.request.payload === payload)).toBe(true);
+  });
+
+  it('uses a batch of preprocessed commitments one signing at a time', async () => {
+    const { deal, net, session } = setup(suite(), 3, 5, {}, { batchSize: 3 });
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await session.sign({ message: utf8(`m${i}`) }));
+    for (const r of results) {
+      expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, r.message, r.signature)).toBe(
+        true,
+      );
+    }
+    // Round one ran once per party, for the first signing; later signings needed only round two.
+    expect(net.commitCalls).toHaveLength(5);
+    expect(net.commitCalls.every((c) => c.request.count === 3)).toBe(true);
+    const used = results.flatMap((r) => r.signingPackage.commitments.map(commitmentKey));
+    expect(new Set(used).size).toBe(used.length);
+    expect(session.pooled()).toBe(15 - used.length);
+  });
+
+  it('never puts one commitment in two signing packages across retries', async () => {
+    const { net, session } = setup(
+      suite(),
+      2,
+      5,
+      { 0: 'corrupt', 1: 'corrupt', 2: 'hang-sign' },
+      { batchSize: 2 },
+    );
+    const r = await session.sign({ message });
+    expect(r.attempts).toBeGreaterThan(1);
+    const packages = new Set(net.signCalls.map((c) => c.request.signingPackage));
+    const used = [...packages].flatMap((p) => p.commitments.map(commitmentKey));
+    expect(new Set(used).size).toBe(used.length);
+  });
+
+  it('asks again for commitments a party no longer holds, once', async () => {
+    const { ids, net, session } = setup(suite(), 3, 5, {}, { batchSize: 2 });
+    await session.sign({ message });
+    // Party 0 restarts without its database: its pooled commitment is unknown to it now.
+    net.stores.set(ids[0]!, new InMemoryNonceStore());
+    const r = await session.sign({ message });
+    expect(r.signers).toEqual(ids.slice(0, 3));
+    expect(r.failed).toEqual([]);
+    expect(r.attempts).toBe(2);
+  });
+
+  it('checks its options and inputs', async () => {
+    const { deal, ids, net, session } = setup(suite(), 3, 5);
+    const base = { suite: suite(), publicPackage: deal.publicPackage, transport: net.transport };
+    const fieldsOf = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        return (e as ValidationError).fields;
+      }
+      return expect.unreachable('expected a ValidationError');
+    };
+    expect(fieldsOf(() => new SigningSession({ ...base, timeoutMs: 0 }))).toEqual(['timeoutMs']);
+    expect(fieldsOf(() => new SigningSession({ ...base, batchSize: 1.5 }))).toEqual(['batchSize']);
+    expect(fieldsOf(() => new SigningSession({ ...base, preference: ['ff'] }))).toEqual(['preference[0]']);
+    expect(fieldsOf(() => new SigningSession({ ...base, preference: [ids[1]!, ids[1]!] }))).toEqual([
+      'preference[1]',
+    ]);
+    expect(fieldsOf(() => new SigningSession({ ...base, suite: ciphersuites.secp256k1 }))).toEqual([
+      'publicPackage.suite',
+    ]);
+    const bad = [
+      [{}, 'input'],
+      [{ message, messageFor: () => message, payload: 1 }, 'input'],
+      [{ message: 'text' }, 'input.message'],
+      [{ messageFor: () => message }, 'input.payload'],
+      [{ message, exclude: ['00'] }, 'input.exclude[0]'],
+      [{ message, sessionId: '' }, 'input.sessionId'],
+    ] as const;
+    for (const [input, field] of bad) {
+      const e = await rejection(session.sign(input as never));
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).fields).toEqual([field]);
+    }
+    expect(net.commitCalls).toHaveLength(0);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * An in-process network of signing parties for SigningSession tests: each party is a real key
+ * package over a real InMemoryNonceStore, driven through commitToStore/signFromStore, and can be
+ * told to misbehave in one of a few ways.
+ */
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { schnorr } from '@noble/curves/secp256k1.js';
+import { equalBytes } from '../bytes.js';
+import { PolicyRefusal } from '../errors.js';
+import type { DealerOutput } from '../keygen/dealer.js';
+import type { Identifier } from '../keys.js';
+import { InMemoryNonceStore } from '../nonce-store.js';
+import { verify } from '../sign/aggregate.js';
+import type { CommitRequest, SigningTransport, SignRequest, Sleep } from '../sign/session.js';
+import { commitToStore, signFromStore } from '../sign/signer.js';
+import type { AnyCiphersuite, Rng } from '../suite/types.js';
+
+export type Behaviour =
+  | 'honest'
+  /** Every call rejects, as a refused connection does. */
+  | 'offline'
+  /** Commits honestly, then returns a share with one bit flipped. */
+  | 'corrupt'
+  /** Round one never answers. */
+  | 'hang-commit'
+  /** Commits honestly; round two never answers. */
+  | 'hang-sign'
+  /** Returns a commitment that is not a valid group element. */
+  | 'bad-commitment'
+  /** Commits honestly; refuses to sign by policy. */
+  | 'refuse';
+
+export const FAULTS: readonly Behaviour[] = [
+  'offline',
+  'corrupt',
+  'hang-commit',
+  'hang-sign',
+  'bad-commitment',
+];
+
+export interface SigningNetwork<P> {
+  readonly transport: SigningTransport<P>;
+  readonly stores: Map<Identifier, InMemoryNonceStore>;
+  readonly commitCalls: { party: Identifier; request: CommitRequest }[];
+  readonly signCalls: { party: Identifier; request: SignRequest<P> }[];
+}
+
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+export function signingNetwork<P = unknown>(
+  suite: AnyCiphersuite,
+  deal: DealerOutput,
+  behaviours: ReadonlyMap<Identifier, Behaviour>,
+  rng: Rng,
+  messageFor?: (payload: P) => Uint8Array,
+): SigningNetwork<P> {
+  const stores = new Map(deal.keyPackages.map((kp) => [kp.identifier, new InMemoryNonceStore()]));
+  const keys = new Map(deal.keyPackages.map((kp) => [kp.identifier, kp]));
+  const commitCalls: SigningNetwork<P>['commitCalls'] = [];
+  const signCalls: SigningNetwork<P>['signCalls'] = [];
+  const transport: SigningTransport<P> = {
+    async commit(party, request) {
+      commitCalls.push({ party, request });
+      const b = behaviours.get(party) ?? 'honest';
+      if (b === 'offline') throw new TypeError('fetch failed');
+      if (b === 'hang-commit') return never();
+      const cs = await commitToStore(suite, keys.get(party)!, stores.get(party)!, request.count, rng);
+      if (b === 'bad-commitment') return cs.map((c) => ({ ...c, hiding: new Uint8Array(c.hiding.length) }));
+      return cs;
+    },
+    async sign(party, request) {
+      signCalls.push({ party, request });
+      const b = behaviours.get(party) ?? 'honest';
+      if (b === 'offline') throw new TypeError('fetch failed');
+      if (b === 'hang-sign') return never();
+      if (b === 'refuse') throw new PolicyRefusal('test.refuse', 'this party refuses');
+      if (messageFor) {
+        // A party derives the bytes it signs from the payload, and refuses any other message.
+        const expected = messageFor(request.payload as P);
+        if (!equalBytes(expected, request.signingPackage.message)) {
+          throw new PolicyRefusal('message.mismatch', 'the message is not the payload’s');
+        }
+      }
+      const pub = deal.publicPackage;
+      const share = await signFromStore(
+        suite,
+        keys.get(party)!,
+        stores.get(party)!,
+        request.signingPackage,
+        pub,
+      );
+      if (b !== 'corrupt') return share;
+      const bad = Uint8Array.from(share.share);
+      bad[0]! ^= 1;
+      return { identifier: share.identifier, share: bad };
+    },
+  };
+  return { transport, stores, commitCalls, signCalls };
+}
+
+/** A timer that fires as soon as pending in-process work (microtasks) is done. */
+export const immediateSleep: Sleep = (_ms, signal) =>
+  new Promise<void>((resolve) => {
+    const id = setImmediate(resolve);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearImmediate(id);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/** Verify with an implementation independent of mpc-core: node:crypto for Ed25519, noble BIP-340. */
+export function independentVerify(
+  suite: AnyCiphersuite,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (suite.id === 'FROST-ED25519-SHA512-v1') {
+    const key = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
+    return nodeVerify(null, message, key, signature);
+  }
+  if (suite.id === 'FROST-secp256k1-SHA256-TR-v1')
+    return schnorr.verify(signature, message, publicKey.subarray(1));
+  return verify(suite, publicKey, message, signature);
+}
