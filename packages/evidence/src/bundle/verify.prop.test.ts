@@ -1,0 +1,136 @@
+import { VerificationError } from '@aaps/mpc-core';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EvidenceCheck } from '../errors.js';
+import { type LoggedFixture, makeLoggedBundles } from '../test-helpers/fixtures.js';
+import type { EvidenceBundle } from './types.js';
+import { verifyBundle } from './verify.js';
+
+type Path = Array<string | number>;
+type Leaf = { path: Path; value: string | number | boolean };
+
+function leaves(value: unknown, path: Path = []): Leaf[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => leaves(v, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => leaves(v, [...path, k]));
+  }
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return [{ path, value }];
+  return [];
+}
+
+const HEX_FIELDS =
+  /^(verificationMaterial\.groupPublicKey|dsseEnvelope\.signatures\.0\.keyid|transparencyLog\.inclusionProof\.\d+)$/;
+const B64_FIELDS = /^(dsseEnvelope\.payload|dsseEnvelope\.signatures\.0\.sig)$/;
+
+/** The check a change to the field at `path` must fail. */
+function expectedCheck(path: Path): EvidenceCheck {
+  const p = path.join('.');
+  if (p === 'mediaType' || p === 'verificationMaterial.ciphersuite') return 'bundle.format';
+  if (p === 'verificationMaterial.groupPublicKey' || p === 'dsseEnvelope.signatures.0.keyid')
+    return 'dsse.keyid';
+  if (p.startsWith('dsseEnvelope.')) return 'dsse.signature';
+  if (p.startsWith('verificationMaterial.')) return 'signers.threshold';
+  if (p.startsWith('transcript.')) return 'statement.subject';
+  if (p.startsWith('aggregation.')) return 'aggregation';
+  if (p === 'transparencyLog.checkpoint') return 'log.checkpoint';
+  if (p.startsWith('transparencyLog.')) return 'log.inclusion';
+  throw new Error(`no expectation for ${p}`);
+}
+
+/** Flip one bit of the field's bytes (decoded bytes for hex/base64, UTF-16 unit otherwise). */
+function mutate(leaf: Leaf, pos: number, bit: number): string | number | boolean {
+  const p = leaf.path.join('.');
+  const v = leaf.value;
+  if (typeof v === 'boolean') return !v;
+  if (typeof v === 'number') return v ^ (1 << (bit % 4));
+  if (HEX_FIELDS.test(p) || B64_FIELDS.test(p)) {
+    const enc = HEX_FIELDS.test(p) ? 'hex' : 'base64';
+    const bytes = Buffer.from(v, enc);
+    bytes[pos % bytes.length]! ^= 1 << (bit % 8);
+    return bytes.toString(enc);
+  }
+  const i = pos % v.length;
+  let c = v.charCodeAt(i) ^ (1 << (bit % 5));
+  // Keep JSON-friendly printable text: fold controls back into the printable range.
+  if (c < 0x20 || c === 0x7f) c = c === 0x21 ? 0x22 : 0x21;
+  if (c === v.charCodeAt(i)) c = c === 0x21 ? 0x22 : 0x21;
+  return v.slice(0, i) + String.fromCharCode(c) + v.slice(i + 1);
+}
+
+function setAt(root: unknown, path: Path, value: unknown): unknown {
+  const copy = structuredClone(root) as Record<string | number, unknown>;
+  let node = copy as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[path[path.length - 1]!] = value;
+  return copy;
+}
+
+describe('tampering with any field of a real bundle', () => {
+  let fx: LoggedFixture;
+  let bundle: EvidenceBundle;
+  let all: Leaf[];
+
+  beforeAll(async () => {
+    fx = await makeLoggedBundles(3, {
+      aggregation: { circuit: 'risk-score', output: 17, inputs: ['a', 'b'] },
+    });
+    bundle = fx.bundles[1]!;
+    all = leaves(bundle);
+  });
+
+  it('covers every field kind of the bundle', () => {
+    const kinds = new Set(all.map((l) => expectedCheck(l.path)));
+    expect([...kinds].sort()).toEqual(
+      [
+        'aggregation',
+        'bundle.format',
+        'dsse.keyid',
+        'dsse.signature',
+        'log.checkpoint',
+        'log.inclusion',
+        'signers.threshold',
+        'statement.subject',
+      ].sort(),
+    );
+  });
+
+  it('fails verification naming the check that guards the field', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), fc.nat(), (which, pos, bit) => {
+        const leaf = all[which % all.length]!;
+        const changed = mutate(leaf, pos, bit);
+        fc.pre(changed !== leaf.value);
+        const tampered = JSON.parse(JSON.stringify(setAt(bundle, leaf.path, changed)));
+        let check: string | undefined;
+        try {
+          verifyBundle(tampered, { groupPublicKey: fx.group.publicKey });
+        } catch (e) {
+          if (!(e instanceof VerificationError)) throw e;
+          check = e.check;
+        }
+        expect({ path: leaf.path.join('.'), check }).toEqual({
+          path: leaf.path.join('.'),
+          check: expectedCheck(leaf.path),
+        });
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('fails every single field at least once (exhaustive first byte)', () => {
+    for (const leaf of all) {
+      const tampered = setAt(bundle, leaf.path, mutate(leaf, 0, 0));
+      let check: string | undefined;
+      try {
+        verifyBundle(tampered, { groupPublicKey: fx.group.publicKey });
+      } catch (e) {
+        check = (e as VerificationError).check;
+      }
+      expect({ path: leaf.path.join('.'), check }).toEqual({
+        path: leaf.path.join('.'),
+        check: expectedCheck(leaf.path),
+      });
+    }
+  });
+});

@@ -1,0 +1,223 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ValidationError, VerificationError } from '@aaps/mpc-core';
+import { Level } from 'level';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from './checkpoint.js';
+import { type LogStore, TransparencyLog } from './log.js';
+import { hashLeaf, MemoryMerkleTree, verifyConsistency, verifyInclusion } from './merkle.js';
+import { DIST, ensureBuilt } from './test-helpers/build-dist.js';
+import { MemoryStore, makeEd25519Key, noteKeyFor, ORIGIN } from './test-helpers/fixtures.js';
+
+const enc = new TextEncoder();
+const leaf = (i: number) => enc.encode(`leaf-${i}`);
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+function levelStore(db: Level<string, Uint8Array>): LogStore {
+  return { get: (k) => db.get(k), getMany: (ks) => db.getMany(ks), batch: (ops) => db.batch(ops) };
+}
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'aaps-log-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('TransparencyLog in memory', () => {
+  it('group-commits concurrent appends into few batches, indexes in call order', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    const indexes = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(leaf(i))));
+    expect(indexes).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(store.batches).toBe(1);
+    expect(log.size).toBe(100);
+  });
+
+  it('matches the in-memory tree for roots and proofs, from store reads as well as cache', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN, cacheSize: 4, maxBatch: 7 });
+    const ref = new MemoryMerkleTree();
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 13 }, (_, i) => log.append(leaf(round * 13 + i))));
+      for (let i = 0; i < 13; i++) ref.append(leaf(round * 13 + i));
+    }
+    expect(log.size).toBe(65);
+    for (const n of [1, 2, 7, 32, 33, 64, 65]) {
+      expect(hex(await log.root(n))).toBe(hex(ref.root(n)));
+      for (const m of [0, n - 1, Math.floor(n / 2)]) {
+        const proof = await log.inclusionProof(m, n);
+        expect(proof.map(hex)).toEqual(ref.inclusionProof(m, n).map(hex));
+        verifyInclusion(hashLeaf(leaf(m)), m, n, proof, ref.root(n));
+      }
+      for (const m of [1, Math.ceil(n / 3), n]) {
+        const proof = await log.consistencyProof(m, n);
+        verifyConsistency(m, n, proof, ref.root(m), ref.root(n));
+      }
+    }
+    expect(await log.getLeaf(64)).toEqual(leaf(64));
+    expect(await log.getLeaf(65)).toBeUndefined();
+  });
+
+  it('rejects the appends of a failed batch and stays consistent', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.append(leaf(0));
+    store.failNext = true;
+    const failed = await Promise.allSettled([log.append(leaf(1)), log.append(leaf(2))]);
+    expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
+    expect(log.size).toBe(1);
+    expect(await log.append(leaf(1))).toBe(1);
+    const ref = new MemoryMerkleTree();
+    ref.append(leaf(0));
+    ref.append(leaf(1));
+    expect(hex(await log.root())).toBe(hex(ref.root()));
+    const reopened = await TransparencyLog.open(store, { origin: ORIGIN });
+    expect(reopened.size).toBe(2);
+  });
+
+  it('signs checkpoints once per size and refuses a second root for a size', async () => {
+    const group = makeEd25519Key();
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await expect(log.position(0)).rejects.toBeInstanceOf(ValidationError);
+    await log.append(leaf(0));
+    await log.append(leaf(1));
+    let signatures = 0;
+    const sign = async (m: Uint8Array) => {
+      signatures++;
+      return group.sign(m);
+    };
+    const [a, b] = await Promise.all([
+      log.signCheckpoint(noteKeyFor(group), sign),
+      log.signCheckpoint(noteKeyFor(group), sign),
+    ]);
+    expect(a.note).toBe(b.note);
+    expect((await log.signCheckpoint(noteKeyFor(group), sign)).note).toBe(a.note);
+    expect(signatures).toBe(1);
+    expect(openCheckpoint(a.note, [noteKeyFor(group)]).size).toBe(2);
+    expect((await log.position(1)).treeSize).toBe(2);
+
+    // Plant a checkpoint of size 3 with a foreign root, as a forked writer would.
+    const forkStore = new MemoryStore();
+    const fork = await TransparencyLog.open(forkStore, { origin: ORIGIN });
+    for (const l of [leaf(0), leaf(1), enc.encode('other')]) await fork.append(l);
+    const forged = await fork.signCheckpoint(noteKeyFor(group), group.sign);
+    await store.batch([{ type: 'put', key: 'checkpoint/0000000000000003', value: enc.encode(forged.note) }]);
+    await log.append(leaf(2));
+    await expect(log.signCheckpoint(noteKeyFor(group), group.sign)).rejects.toMatchObject({
+      check: 'log.checkpoint',
+    });
+  });
+
+  it('refuses to open a store whose tree does not match its latest checkpoint', async () => {
+    const group = makeEd25519Key();
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.append(leaf(0));
+    await log.append(leaf(1));
+    await log.signCheckpoint(noteKeyFor(group), group.sign);
+    store.data.set('node/00/0000000000000001', new Uint8Array(32));
+    store.data.set('node/01/0000000000000000', new Uint8Array(32));
+    const err = await TransparencyLog.open(store, { origin: ORIGIN }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect((err as VerificationError).check).toBe('log.consistency');
+  });
+});
+
+describe('TransparencyLog on LevelDB', () => {
+  it('persists leaves, nodes and checkpoints across close and reopen', async () => {
+    const dir = tempDir();
+    const group = makeEd25519Key();
+    let db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    let log = await TransparencyLog.open(levelStore(db), { origin: ORIGIN });
+    await Promise.all(Array.from({ length: 37 }, (_, i) => log.append(leaf(i))));
+    const cp = await log.signCheckpoint(noteKeyFor(group), group.sign);
+    const root = await log.root();
+    const proof = await log.inclusionProof(20);
+    await db.close();
+
+    db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    log = await TransparencyLog.open(levelStore(db), { origin: ORIGIN });
+    expect(log.size).toBe(37);
+    expect(hex(await log.root())).toBe(hex(root));
+    expect((await log.inclusionProof(20)).map(hex)).toEqual(proof.map(hex));
+    expect((await log.latestCheckpoint())?.note).toBe(cp.note);
+    expect(await log.append(leaf(37))).toBe(37);
+    await db.close();
+  });
+
+  describe('crash recovery', () => {
+    beforeAll(() => ensureBuilt(), 180_000);
+
+    it('recovers exactly the landed batches after SIGKILL mid-append', async () => {
+      const dir = tempDir();
+      const require = createRequire(import.meta.url);
+      const script = join(dir, 'writer.mjs');
+      writeFileSync(
+        script,
+        `import { Level } from ${JSON.stringify(pathToFileURL(require.resolve('level')).href)};
+import { TransparencyLog } from ${JSON.stringify(pathToFileURL(join(DIST, 'log.js')).href)};
+const db = new Level(process.argv[2] + '/db', { valueEncoding: 'view' });
+const log = await TransparencyLog.open(
+  { get: (k) => db.get(k), getMany: (ks) => db.getMany(ks), batch: (ops) => db.batch(ops) },
+  { origin: 'aaps.test/log', maxBatch: 64 },
+);
+const enc = new TextEncoder();
+let i = 0;
+for (;;) {
+  const batch = [];
+  for (let j = 0; j < 50; j++, i++) batch.push(log.append(enc.encode('leaf-' + i)));
+  await Promise.all(batch);
+  process.stdout.write('landed ' + log.size + '\\n');
+}
+`,
+      );
+      const child: ChildProcess = spawn(process.execPath, [script, dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let landed = 0;
+      await new Promise<void>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
+        child.stdout!.on('data', (chunk: Buffer) => {
+          const m = /landed (\d+)\n(?![\s\S]*landed)/.exec(chunk.toString());
+          if (m) landed = Number(m[1]);
+          if (landed >= 2000) resolve();
+        });
+      });
+      child.removeAllListeners('exit');
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+
+      const db = new Level<string, Uint8Array>(join(dir, 'db'), { valueEncoding: 'view' });
+      const log = await TransparencyLog.open(levelStore(db), { origin: ORIGIN });
+      expect(log.size).toBeGreaterThanOrEqual(landed);
+      // Every stored leaf is below the recovered size: no batch landed in part.
+      let leafCount = 0;
+      for await (const key of db.keys({ gte: 'leaf/', lt: 'leaf0' })) {
+        leafCount++;
+        expect(Number.parseInt(key.slice(5), 16)).toBeLessThan(log.size);
+      }
+      expect(leafCount).toBe(log.size);
+      const ref = new MemoryMerkleTree();
+      for (let i = 0; i < log.size; i++) ref.append(leaf(i));
+      expect(hex(await log.root())).toBe(hex(ref.root()));
+      // The recovered log keeps going, and old and new proofs verify.
+      const size = log.size;
+      expect(await log.append(leaf(size))).toBe(size);
+      ref.append(leaf(size));
+      verifyInclusion(hashLeaf(leaf(7)), 7, size + 1, await log.inclusionProof(7), ref.root());
+      verifyConsistency(size, size + 1, await log.consistencyProof(size), ref.root(size), ref.root());
+      await db.close();
+    });
+  });
+});
