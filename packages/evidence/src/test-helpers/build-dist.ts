@@ -15,7 +15,7 @@ function sleep(ms: number): void {
 }
 
 export function ensureBuilt(): void {
-  for (let waited = 0; ; waited += 200) {
+  for (;;) {
     try {
       mkdirSync(LOCK);
       break;

@@ -1,0 +1,118 @@
+import { bundleFromJSON } from '@sigstore/bundle';
+import { PublicKey, TrustedRoot as SigstoreTrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { ValidationError } from '@aaps/mpc-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EvidenceBundle } from './bundle/types.js';
+import { verifyBundle } from './bundle/verify.js';
+import { keyIdOf } from './keys.js';
+import {
+  buildTrustedRoot,
+  parseTrustedRoot,
+  SIGSTORE_BUNDLE_MEDIA_TYPE,
+  type TrustedRoot,
+  toSigstoreBundle,
+} from './sigstore-export.js';
+import { type LoggedFixture, makeEd25519Key, makeLoggedBundles, noteKeyFor, ORIGIN } from './test-helpers/fixtures.js';
+
+function sigstoreVerifier(root: TrustedRoot): Verifier {
+  const json = JSON.parse(JSON.stringify(root));
+  const trust = toTrustMaterial(SigstoreTrustedRoot.fromJSON(json), {
+    [json.aaps.groupKey.hint]: PublicKey.fromJSON(json.aaps.groupKey.publicKey),
+  });
+  return new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 0 });
+}
+
+function sigstoreVerify(verifier: Verifier, exported: unknown): string | undefined {
+  try {
+    const bundle = bundleFromJSON(JSON.parse(JSON.stringify(exported)));
+    verifier.verify(toSignedEntity(bundle));
+    return undefined;
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+}
+
+describe('Sigstore export', () => {
+  let fx: LoggedFixture;
+  let root: TrustedRoot;
+
+  beforeAll(async () => {
+    fx = await makeLoggedBundles(5, { aggregation: { circuit: 'tally', output: 3 } });
+    root = buildTrustedRoot({
+      groupPublicKey: fx.group.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey: noteKeyFor(fx.group),
+      origin: ORIGIN,
+      roster: fx.r.roster,
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+  });
+
+  it('exports a v0.3 bundle that @sigstore/verify accepts offline with our trusted root', () => {
+    const verifier = sigstoreVerifier(root);
+    for (const b of fx.bundles) {
+      const exported = toSigstoreBundle(b, noteKeyFor(fx.group));
+      expect(exported.mediaType).toBe(SIGSTORE_BUNDLE_MEDIA_TYPE);
+      expect(exported.verificationMaterial.publicKey.hint).toBe(keyIdOf(fx.group.publicKey));
+      expect(sigstoreVerify(verifier, exported)).toBeUndefined();
+    }
+  });
+
+  it('is rejected by @sigstore/verify when tampered or under another key', () => {
+    const verifier = sigstoreVerifier(root);
+    const good = toSigstoreBundle(fx.bundle, noteKeyFor(fx.group));
+    const flip = (b64: string) => {
+      const bytes = Buffer.from(b64, 'base64');
+      bytes[bytes.length >> 1]! ^= 1;
+      return bytes.toString('base64');
+    };
+    const payload = structuredClone(good);
+    payload.dsseEnvelope.payload = flip(payload.dsseEnvelope.payload);
+    expect(sigstoreVerify(verifier, payload)).toBe('TLOG_BODY_ERROR');
+    const proof = structuredClone(good);
+    const hashes = proof.verificationMaterial.tlogEntries[0]!.inclusionProof.hashes;
+    hashes[0] = flip(hashes[0]!);
+    expect(sigstoreVerify(verifier, proof)).toBe('TLOG_INCLUSION_PROOF_ERROR');
+    const checkpoint = structuredClone(good);
+    const cp = checkpoint.verificationMaterial.tlogEntries[0]!.inclusionProof.checkpoint;
+    cp.envelope = cp.envelope.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
+    expect(sigstoreVerify(verifier, checkpoint)).toBe('TLOG_INCLUSION_PROOF_ERROR');
+    const other = makeEd25519Key();
+    const otherRoot = buildTrustedRoot({
+      groupPublicKey: other.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey: noteKeyFor(fx.group),
+      origin: ORIGIN,
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+    expect(sigstoreVerify(sigstoreVerifier(otherRoot), good)).toBe('PUBLIC_KEY_ERROR');
+  });
+
+  it('gives aaps-verify everything it needs from the same trusted root', () => {
+    const keys = parseTrustedRoot(JSON.parse(JSON.stringify(root)));
+    for (const b of fx.bundles) {
+      verifyBundle(b, {
+        groupPublicKey: keys.groupPublicKey,
+        logKeys: keys.logKeys,
+        roster: keys.roster!,
+        threshold: keys.threshold,
+      });
+    }
+    const broken = { ...root, aaps: { ...root.aaps, log: { ...root.aaps.log, publicKeyHex: 'zz' } } };
+    const err = (() => {
+      try {
+        parseTrustedRoot(broken);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).fields).toEqual(['aaps.log.publicKeyHex']);
+  });
+
+  it('refuses to export a bundle not yet in the log', () => {
+    const { transparencyLog: _gone, ...unlogged } = fx.bundle;
+    expect(() => toSigstoreBundle(unlogged as EvidenceBundle, noteKeyFor(fx.group))).toThrow(ValidationError);
+  });
+});
