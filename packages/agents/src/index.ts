@@ -102,6 +102,16 @@ export {
 } from './roles/registry.js';
 export { type AuditInput, type AuditViolation, type EvidenceSummary, runAuditStep } from './steps/audit.js';
 export {
+  checkExecutionOrder,
+  type ExecutionCheck,
+  type ExecutionContext,
+  type ExecutionOrder,
+  type ExecutionPlan,
+  type ExecutionRefusalRule,
+  type ExecutionStep,
+  planExecution,
+} from './steps/maintenance.js';
+export {
   INCIDENT_TYPES,
   type IncidentFacts,
   type IncidentSubtype,

@@ -5,7 +5,7 @@
  */
 
 import type { MessageType } from '@aaps/mpc-core';
-import { ValidationError } from '@aaps/mpc-core';
+import { isAapsError, ValidationError } from '@aaps/mpc-core';
 import type { AgentRole, PartyRole } from '../policy/roles.js';
 import type { EvaluationContext } from '../policy/rules.js';
 import type { Policy } from '../policy/schema.js';
@@ -75,10 +75,23 @@ export function runRoleStep(
   request: RoleStepRequest,
   ctx: EvaluationContext,
 ): RoleStepResult {
-  if (request.role !== role) {
-    throw new ValidationError('INVALID_ARGUMENT', `role: this party runs ${role}, not ${request.role}`, [
-      'role',
-    ]);
+  try {
+    return dispatch(role, policy, request, ctx);
+  } catch (e) {
+    // Input the step could not make sense of is the caller's error, never a crash of the party.
+    if (isAapsError(e)) throw e;
+    throw new ValidationError('INVALID_ARGUMENT', 'input: malformed for this step', ['input'], { cause: e });
+  }
+}
+
+function dispatch(
+  role: PartyRole,
+  policy: Policy,
+  request: RoleStepRequest,
+  ctx: EvaluationContext,
+): RoleStepResult {
+  if (request === null || typeof request !== 'object' || request.role !== role) {
+    throw new ValidationError('INVALID_ARGUMENT', `role: this party runs ${role}`, ['role']);
   }
   switch (request.role) {
     case 'monitoring':
