@@ -1,0 +1,662 @@
+/**
+ * Proactive share refresh: every party adds a share of zero to its signing share, so the group key
+ * stays the same while every signing and verifying share changes; shares from before a refresh are
+ * useless together with shares from after it. As frost-rs `keys::refresh`:
+ *
+ * - {@link refreshDealer}: a trusted dealer deals the zero-sharing (frost-rs
+ *   `compute_refreshing_shares`), and each party applies its share with {@link applyRefresh}.
+ * - {@link refreshRound1} .. {@link refreshRound3}: each participant deals a sharing of zero, as in
+ *   the DKG but with the constant-term commitment fixed to the identity (so it is not sent and
+ *   needs no proof of knowledge); round 3 yields the same {@link RefreshShare} a dealer would give.
+ *
+ * A refresh may also drop parties: the refreshed key holds only the participating identifiers
+ * (at least `min` of them), and the dropped parties' old shares no longer combine with anyone's.
+ */
+import { inspect } from 'node:util';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { equalBytes } from '../bytes.js';
+import { ProtocolError, ValidationError } from '../errors.js';
+import {
+  type Identifier,
+  identifierToScalar,
+  type KeyPackage,
+  makeKeyPackage,
+  type PublicKeyPackage,
+  signingShareScalar,
+  type Threshold,
+  validateThreshold,
+} from '../keys.js';
+import { SecretBytes } from '../secret.js';
+import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
+import {
+  byScalar,
+  checkPeerIdentifiers,
+  checkSuite,
+  collectShares,
+  decodeCommitment,
+  sumCommitments,
+  verifySharesBatch,
+} from './dkg.js';
+import { evaluatePolynomial } from './polynomial.js';
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+/** What one party needs to refresh its key package: its share of zero and the public commitment. */
+export interface RefreshShare {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  /** This party's share of zero, added to its signing share. */
+  readonly zeroShare: SecretBytes;
+  /** Commitments to coefficients 1..min-1 of the zero polynomial (its constant term is 0). */
+  readonly commitment: readonly Uint8Array[];
+  /** The parties in the refreshed key, in identifier order. */
+  readonly identifiers: readonly Identifier[];
+}
+
+export interface RefreshDealerOutput {
+  /** The refreshed public package (each party can recompute it in {@link applyRefresh}). */
+  readonly publicPackage: PublicKeyPackage;
+  /** One share per identifier, for that party only. */
+  readonly shares: readonly RefreshShare[];
+}
+
+export interface RefreshOutput {
+  readonly keyPackage: KeyPackage;
+  readonly publicPackage: PublicKeyPackage;
+}
+
+/** Distributed refresh round 1, broadcast: commitments to coefficients 1..min-1 of a zero polynomial. */
+export interface RefreshRound1Package {
+  readonly identifier: Identifier;
+  readonly commitment: readonly Uint8Array[];
+}
+
+/** Distributed refresh round 2, private to `receiver`: the sender's zero polynomial at the receiver. */
+export interface RefreshRound2Package {
+  readonly sender: Identifier;
+  readonly receiver: Identifier;
+  readonly zeroShare: SecretBytes;
+}
+
+export interface RefreshRound1Options {
+  identifier: Identifier;
+  /** The threshold of the key being refreshed. */
+  threshold: Threshold;
+  rng?: Rng;
+}
+
+interface R1State {
+  readonly suite: AnyCiphersuite;
+  readonly x: bigint;
+  readonly coefficients: bigint[];
+  readonly commitment: readonly unknown[];
+  transcript?: readonly RefreshRound1Package[];
+  consumed: boolean;
+}
+
+interface Peer {
+  readonly identifier: Identifier;
+  readonly x: bigint;
+  readonly commitmentBytes: readonly Uint8Array[];
+  readonly commitment: readonly unknown[];
+}
+
+interface R2State {
+  readonly suite: AnyCiphersuite;
+  readonly round1: RefreshRound1Secret;
+  readonly x: bigint;
+  readonly ownShare: bigint[];
+  readonly ownCommitment: readonly unknown[];
+  readonly transcript: readonly RefreshRound1Package[];
+  readonly peers: ReadonlyMap<Identifier, Peer>;
+  consumed: boolean;
+}
+
+const r1States = new WeakMap<RefreshRound1Secret, R1State>();
+const r2States = new WeakMap<RefreshRound2Secret, R2State>();
+
+/** Private state of distributed refresh round 1 (the zero polynomial). Never prints. */
+export class RefreshRound1Secret {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly threshold: Threshold;
+  readonly commitment: readonly Uint8Array[];
+
+  /** @internal built by {@link refreshRound1} only. */
+  constructor(
+    suite: CiphersuiteId,
+    identifier: Identifier,
+    threshold: Threshold,
+    commitment: readonly Uint8Array[],
+  ) {
+    this.suite = suite;
+    this.identifier = identifier;
+    this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
+    this.commitment = Object.freeze([...commitment]);
+  }
+
+  wipe(): void {
+    const st = r1States.get(this);
+    if (!st) return;
+    st.coefficients.fill(0n);
+    st.consumed = true;
+  }
+
+  toJSON(): string {
+    return '<redacted>';
+  }
+
+  toString(): string {
+    return '<redacted>';
+  }
+
+  [inspect.custom](): string {
+    return `RefreshRound1Secret <redacted> (${this.identifier})`;
+  }
+}
+
+/** Private state between distributed refresh rounds 2 and 3. Never prints. */
+export class RefreshRound2Secret {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly threshold: Threshold;
+
+  /** @internal built by {@link refreshRound2} only. */
+  constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
+    this.suite = suite;
+    this.identifier = identifier;
+    this.threshold = threshold;
+  }
+
+  wipe(): void {
+    const st = r2States.get(this);
+    if (!st) return;
+    st.ownShare.fill(0n);
+    st.consumed = true;
+    st.round1.wipe();
+  }
+
+  toJSON(): string {
+    return '<redacted>';
+  }
+
+  toString(): string {
+    return '<redacted>';
+  }
+
+  [inspect.custom](): string {
+    return `RefreshRound2Secret <redacted> (${this.identifier})`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared
+// ---------------------------------------------------------------------------------------------
+
+/** Check a participant list against the public package; returns their scalars in identifier order. */
+function checkParticipants(
+  suite: AnyCiphersuite,
+  pub: PublicKeyPackage,
+  identifiers: readonly Identifier[],
+  field: string,
+): { identifier: Identifier; x: bigint }[] {
+  if (!Array.isArray(identifiers)) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an array of identifiers`, [field]);
+  }
+  const t = validateThreshold(pub.threshold, 'publicPackage.threshold');
+  if (identifiers.length < t.min || identifiers.length > t.max) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}: a refresh needs between ${t.min} and ${t.max} participants, got ${identifiers.length}`,
+      [field],
+    );
+  }
+  const seen = new Set<Identifier>();
+  const xs = identifiers.map((id, i) => {
+    const path = `${field}[${i}]`;
+    const x = identifierToScalar(suite, id, path);
+    if (seen.has(id))
+      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}: ${id} appears twice`, [path]);
+    seen.add(id);
+    if (!Object.hasOwn(pub.verifyingShares ?? {}, id)) {
+      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}: ${id} holds no share of this key`, [path]);
+    }
+    return x;
+  });
+  return byScalar(identifiers, xs).map(({ item, x }) => ({ identifier: item, x }));
+}
+
+/**
+ * The refreshed public package: each participant's verifying share plus the zero polynomial's
+ * evaluation at it; the key polynomial commitments (when known) gain the zero commitments.
+ */
+function refreshedPublic<E>(
+  suite: Ciphersuite<E>,
+  pub: PublicKeyPackage,
+  participants: readonly { identifier: Identifier; x: bigint }[],
+  full: readonly E[],
+): { publicPackage: PublicKeyPackage; delta: Map<Identifier, E> } {
+  const { group } = suite;
+  const verifyingShares: Record<Identifier, Uint8Array> = {};
+  const delta = new Map<Identifier, E>();
+  for (const { identifier, x } of participants) {
+    const old = group.deserialize(
+      pub.verifyingShares[identifier]!,
+      `publicPackage.verifyingShares.${identifier}`,
+    );
+    const d = group.evalCommitment(full, x);
+    delta.set(identifier, d);
+    verifyingShares[identifier] = group.serialize(group.add(old, d));
+  }
+  let commitments: Uint8Array[] | undefined;
+  if (pub.commitments && pub.commitments.length === full.length) {
+    commitments = pub.commitments.map((c, k) =>
+      k === 0
+        ? Uint8Array.from(c)
+        : group.serialize(group.add(group.deserialize(c, `publicPackage.commitments[${k}]`), full[k]!)),
+    );
+  }
+  const threshold = Object.freeze({ min: pub.threshold.min, max: participants.length });
+  const publicPackage: PublicKeyPackage = Object.freeze({
+    suite: suite.id,
+    groupPublicKey: Uint8Array.from(pub.groupPublicKey),
+    verifyingShares: Object.freeze(verifyingShares),
+    threshold,
+    ...(commitments ? { commitments: Object.freeze(commitments) } : {}),
+  });
+  return { publicPackage, delta };
+}
+
+function checkPublic(suite: AnyCiphersuite, pub: PublicKeyPackage): void {
+  if (!pub || typeof pub !== 'object')
+    throw new ValidationError('INVALID_ARGUMENT', 'publicPackage: expected object', ['publicPackage']);
+  checkSuite(suite, pub.suite, 'publicPackage');
+  suite.group.deserialize(pub.groupPublicKey, 'publicPackage.groupPublicKey');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trusted-dealer refresh
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A trusted dealer deals a fresh sharing of zero to `identifiers` (all or at least `min` of the
+ * key's parties). Hand each party its {@link RefreshShare} privately; each applies it with
+ * {@link applyRefresh}.
+ */
+export function refreshDealer(
+  suite: AnyCiphersuite,
+  publicPackage: PublicKeyPackage,
+  identifiers: readonly Identifier[],
+  rng: Rng = randomBytes,
+): RefreshDealerOutput {
+  return dealerTyped(suite, publicPackage, identifiers, rng);
+}
+
+function dealerTyped<E>(
+  suite: Ciphersuite<E>,
+  pub: PublicKeyPackage,
+  identifiers: readonly Identifier[],
+  rng: Rng,
+): RefreshDealerOutput {
+  const anySuite = suite as AnyCiphersuite;
+  checkPublic(anySuite, pub);
+  const participants = checkParticipants(anySuite, pub, identifiers, 'identifiers');
+  const { group, field } = suite;
+  const coefficients = [0n];
+  for (let k = 1; k < pub.threshold.min; k++) coefficients.push(field.random(rng));
+  const full = coefficients.map((a) => (a === 0n ? group.zero : group.mulBase(a)));
+  const commitment = full.slice(1).map((c) => group.serialize(c));
+  const { publicPackage } = refreshedPublic(suite, pub, participants, full);
+  const ids = Object.freeze(participants.map((p) => p.identifier));
+  const shares = participants.map(({ identifier, x }) =>
+    Object.freeze({
+      suite: suite.id,
+      identifier,
+      zeroShare: new SecretBytes(field.toBytes(evaluatePolynomial(suite, coefficients, x))),
+      commitment: Object.freeze([...commitment]),
+      identifiers: ids,
+    }),
+  );
+  coefficients.fill(0n);
+  return Object.freeze({ publicPackage, shares: Object.freeze(shares) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying a refresh
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Apply a share of zero (from {@link refreshDealer} or {@link refreshRound3}) to a key package.
+ * Checks the share against its commitment (`ProtocolError(INVALID_SECRET_SHARE)` when it does
+ * not match) and returns the new key package and the new public package; the group key is
+ * unchanged. The old key package should be wiped once the new one is stored.
+ */
+export function applyRefresh(
+  suite: AnyCiphersuite,
+  keyPackage: KeyPackage,
+  publicPackage: PublicKeyPackage,
+  share: RefreshShare,
+): RefreshOutput {
+  return applyTyped(suite, keyPackage, publicPackage, share);
+}
+
+function applyTyped<E>(
+  suite: Ciphersuite<E>,
+  kp: KeyPackage,
+  pub: PublicKeyPackage,
+  share: RefreshShare,
+): RefreshOutput {
+  const anySuite = suite as AnyCiphersuite;
+  const { group, field } = suite;
+  checkPublic(anySuite, pub);
+  checkSuite(anySuite, kp?.suite, 'keyPackage');
+  if (!share || typeof share !== 'object')
+    throw new ValidationError('INVALID_ARGUMENT', 'share: expected a RefreshShare', ['share']);
+  checkSuite(anySuite, share.suite, 'share');
+  if (share.identifier !== kp.identifier) {
+    throw new ValidationError('INVALID_ARGUMENT', `share is for ${share.identifier}, not ${kp.identifier}`, [
+      'share.identifier',
+    ]);
+  }
+  if (!equalBytes(kp.groupPublicKey, pub.groupPublicKey)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'keyPackage and publicPackage have different group keys', [
+      'keyPackage.groupPublicKey',
+    ]);
+  }
+  const ownVerifying = pub.verifyingShares?.[kp.identifier];
+  if (!ownVerifying || !equalBytes(ownVerifying, kp.verifyingShare)) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'keyPackage.verifyingShare is not the one in publicPackage',
+      ['keyPackage.verifyingShare'],
+    );
+  }
+  const participants = checkParticipants(anySuite, pub, share.identifiers, 'share.identifiers');
+  const me = participants.find((p) => p.identifier === kp.identifier);
+  if (!me)
+    throw new ValidationError('INVALID_ARGUMENT', `share.identifiers does not include ${kp.identifier}`, [
+      'share.identifiers',
+    ]);
+  const min = pub.threshold.min;
+  const full = [group.zero, ...decodeCommitment(suite, share.commitment, min - 1, 'share.commitment')];
+  if (!(share.zeroShare instanceof SecretBytes) || share.zeroShare.wiped) {
+    throw new ValidationError('INVALID_ARGUMENT', 'share.zeroShare: expected a live SecretBytes', [
+      'share.zeroShare',
+    ]);
+  }
+  const z = field.fromBytes(share.zeroShare.expose(), 'share.zeroShare');
+  const { publicPackage, delta } = refreshedPublic(suite, pub, participants, full);
+  if (!group.equals(group.mulBase(z), delta.get(kp.identifier)!)) {
+    throw new ProtocolError('INVALID_SECRET_SHARE', 'the share of zero does not match its commitment');
+  }
+  const s = field.add(signingShareScalar(anySuite, kp), z);
+  const keyPackage = makeKeyPackage(
+    anySuite,
+    kp.identifier,
+    s,
+    publicPackage.verifyingShares[kp.identifier]!,
+    publicPackage.groupPublicKey,
+    publicPackage.threshold,
+  );
+  return Object.freeze({ keyPackage, publicPackage });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distributed refresh
+// ---------------------------------------------------------------------------------------------
+
+/** Distributed refresh round 1: draw a zero polynomial of degree min-1 and commit to it. */
+export function refreshRound1(
+  suite: AnyCiphersuite,
+  options: RefreshRound1Options,
+): { readonly package: RefreshRound1Package; readonly secret: RefreshRound1Secret } {
+  return r1Typed(suite, options);
+}
+
+function r1Typed<E>(suite: Ciphersuite<E>, options: RefreshRound1Options) {
+  if (!options || typeof options !== 'object') {
+    throw new ValidationError('INVALID_ARGUMENT', 'options: expected {identifier, threshold, rng}', [
+      'options',
+    ]);
+  }
+  const anySuite = suite as AnyCiphersuite;
+  const threshold = validateThreshold(options.threshold, 'options.threshold');
+  const x = identifierToScalar(anySuite, options.identifier, 'options.identifier');
+  const rng = options.rng ?? randomBytes;
+  const { group, field } = suite;
+  const coefficients = [0n];
+  for (let k = 1; k < threshold.min; k++) coefficients.push(field.random(rng));
+  const elements = coefficients.slice(1).map((a) => group.mulBase(a));
+  const commitment = elements.map((c) => group.serialize(c));
+  const pkg: RefreshRound1Package = Object.freeze({
+    identifier: options.identifier,
+    commitment: Object.freeze(commitment),
+  });
+  const secret = new RefreshRound1Secret(suite.id, options.identifier, threshold, commitment);
+  r1States.set(secret, {
+    suite: anySuite,
+    x,
+    coefficients,
+    commitment: [group.zero, ...elements],
+    consumed: false,
+  });
+  return Object.freeze({ package: pkg, secret });
+}
+
+const copyPackage = (p: RefreshRound1Package): RefreshRound1Package => ({
+  identifier: p.identifier,
+  commitment: Array.isArray(p.commitment)
+    ? p.commitment.map((c) => (c instanceof Uint8Array ? Uint8Array.from(c) : c))
+    : [],
+});
+
+function sameTranscript(a: readonly RefreshRound1Package[], b: readonly RefreshRound1Package[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (p, i) =>
+        p.identifier === b[i]!.identifier &&
+        p.commitment.length === b[i]!.commitment.length &&
+        p.commitment.every((c, k) => {
+          const d = b[i]!.commitment[k];
+          return d instanceof Uint8Array && equalBytes(c, d);
+        }),
+    )
+  );
+}
+
+/**
+ * Distributed refresh round 2: check the other participants' commitments (`ProtocolError
+ * (INVALID_DEALING)` naming every culprit) and compute one private share of zero per participant.
+ * Between min-1 and max-1 other participants may take part.
+ */
+export function refreshRound2(
+  suite: AnyCiphersuite,
+  secret: RefreshRound1Secret,
+  round1Packages: readonly RefreshRound1Package[],
+): { readonly packages: readonly RefreshRound2Package[]; readonly secret: RefreshRound2Secret } {
+  return r2Typed(suite, secret, round1Packages);
+}
+
+function r2Typed<E>(
+  suite: Ciphersuite<E>,
+  secret: RefreshRound1Secret,
+  round1Packages: readonly RefreshRound1Package[],
+) {
+  const anySuite = suite as AnyCiphersuite;
+  const st = secret instanceof RefreshRound1Secret ? r1States.get(secret) : undefined;
+  if (!st)
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'secret: expected the RefreshRound1Secret from refreshRound1',
+      ['secret'],
+    );
+  checkSuite(anySuite, secret.suite, 'secret');
+  if (st.consumed)
+    throw new ProtocolError('ROUND_ORDER', 'this refresh round-1 secret was already used up or wiped');
+  const { min, max } = secret.threshold;
+  const xs = checkPeerIdentifiers(
+    anySuite,
+    round1Packages,
+    secret.identifier,
+    { min: min - 1, max: max - 1 },
+    'round1Packages',
+  );
+  const sorted = byScalar(round1Packages, xs);
+  const transcript = sorted.map(({ item }) => copyPackage(item));
+  if (st.transcript && !sameTranscript(st.transcript, transcript)) {
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      'refresh round 2 already ran on other round-1 packages',
+    );
+  }
+  const { group, field } = suite;
+  const peers = new Map<Identifier, Peer>();
+  const culprits: Identifier[] = [];
+  sorted.forEach(({ x }, i) => {
+    const p = transcript[i]!;
+    try {
+      const c = decodeCommitment(suite, p.commitment, min - 1, `round1Packages.${p.identifier}.commitment`);
+      peers.set(p.identifier, {
+        identifier: p.identifier,
+        x,
+        commitmentBytes: p.commitment,
+        commitment: [group.zero, ...c],
+      });
+    } catch {
+      culprits.push(p.identifier);
+    }
+  });
+  if (culprits.length) {
+    throw new ProtocolError(
+      'INVALID_DEALING',
+      `invalid refresh commitment from ${culprits.join(', ')}`,
+      culprits,
+    );
+  }
+  st.transcript = transcript;
+  const packages: RefreshRound2Package[] = [...peers.values()].map((peer) =>
+    Object.freeze({
+      sender: secret.identifier,
+      receiver: peer.identifier,
+      zeroShare: new SecretBytes(field.toBytes(evaluatePolynomial(suite, st.coefficients, peer.x))),
+    }),
+  );
+  const secret2 = new RefreshRound2Secret(suite.id, secret.identifier, secret.threshold);
+  const sameBackend = st.suite.group === (suite.group as unknown);
+  r2States.set(secret2, {
+    suite: anySuite,
+    round1: secret,
+    x: st.x,
+    ownShare: [evaluatePolynomial(suite, st.coefficients, st.x)],
+    ownCommitment: sameBackend
+      ? st.commitment
+      : [group.zero, ...decodeCommitment(suite, secret.commitment, min - 1, 'secret.commitment')],
+    transcript,
+    peers,
+    consumed: false,
+  });
+  return Object.freeze({ packages: Object.freeze(packages), secret: secret2 });
+}
+
+/**
+ * Distributed refresh round 3: check the received shares of zero against their senders'
+ * commitments (batched; `ProtocolError(INVALID_SECRET_SHARE)` naming culprits) and return this
+ * party's {@link RefreshShare}, to pass to {@link applyRefresh}.
+ */
+export function refreshRound3(
+  suite: AnyCiphersuite,
+  secret: RefreshRound2Secret,
+  round1Packages: readonly RefreshRound1Package[],
+  round2Packages: readonly RefreshRound2Package[],
+): RefreshShare {
+  return r3Typed(suite, secret, round1Packages, round2Packages);
+}
+
+function r3Typed<E>(
+  suite: Ciphersuite<E>,
+  secret: RefreshRound2Secret,
+  round1Packages: readonly RefreshRound1Package[],
+  round2Packages: readonly RefreshRound2Package[],
+): RefreshShare {
+  const anySuite = suite as AnyCiphersuite;
+  const st = secret instanceof RefreshRound2Secret ? r2States.get(secret) : undefined;
+  if (!st)
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'secret: expected the RefreshRound2Secret from refreshRound2',
+      ['secret'],
+    );
+  checkSuite(anySuite, secret.suite, 'secret');
+  if (st.consumed)
+    throw new ProtocolError('ROUND_ORDER', 'this refresh round-2 secret was already used or wiped');
+  const { min, max } = secret.threshold;
+  const xs = checkPeerIdentifiers(
+    anySuite,
+    round1Packages,
+    secret.identifier,
+    { min: min - 1, max: max - 1 },
+    'round1Packages',
+  );
+  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyPackage(item));
+  if (!sameTranscript(st.transcript, supplied)) {
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      'round1Packages differ from the ones refresh round 2 checked',
+    );
+  }
+  const received = collectShares(
+    anySuite,
+    round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.zeroShare })),
+    secret.identifier,
+    st.peers,
+    'round2Packages',
+  );
+  const { group, field } = suite;
+  const sameBackend = st.suite.group === (suite.group as unknown);
+  const commitments = new Map<Identifier, readonly E[]>();
+  for (const peer of st.peers.values()) {
+    commitments.set(
+      peer.identifier,
+      sameBackend
+        ? (peer.commitment as readonly E[])
+        : [
+            group.zero,
+            ...decodeCommitment(
+              suite,
+              peer.commitmentBytes,
+              min - 1,
+              `round1Packages.${peer.identifier}.commitment`,
+            ),
+          ],
+    );
+  }
+  const own = sameBackend
+    ? (st.ownCommitment as readonly E[])
+    : [group.zero, ...decodeCommitment(suite, st.round1.commitment, min - 1, 'secret.commitment')];
+  let total = st.ownShare[0]!;
+  for (const s of received.values()) total = field.add(total, s);
+  const summed = sumCommitments(suite, [own, ...commitments.values()]);
+  verifySharesBatch(suite, st.x, total, summed, received, commitments);
+  if (summed.slice(1).some((c) => group.isZero(c))) {
+    throw new ProtocolError('INVALID_DEALING', 'the summed refresh commitment has an identity coefficient');
+  }
+  const identifiers = [
+    { identifier: secret.identifier, x: st.x },
+    ...[...st.peers.values()].map((p) => ({ identifier: p.identifier, x: p.x })),
+  ]
+    .sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0))
+    .map((p) => p.identifier);
+  const share: RefreshShare = Object.freeze({
+    suite: suite.id,
+    identifier: secret.identifier,
+    zeroShare: new SecretBytes(field.toBytes(total)),
+    commitment: Object.freeze(summed.slice(1).map((c) => group.serialize(c))),
+    identifiers: Object.freeze(identifiers),
+  });
+  total = 0n;
+  secret.wipe();
+  return share;
+}
