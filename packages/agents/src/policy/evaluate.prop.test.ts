@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultPolicy } from './defaults.js';
 import { evaluateProposal } from './evaluate.js';
-import { buildApprovalProposal } from './proposal.js';
+import { buildApprovalProposal, proposalSigningBytes } from './proposal.js';
 import { computeRiskScore, ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from './risk.js';
 import { ACTIONS, type ActionName, PARTY_ROLES } from './roles.js';
 import type { Policy } from './schema.js';
@@ -117,6 +117,25 @@ describe('evaluateProposal laws', () => {
           expect(r).toMatchObject({ decision: 'refuse', rule: 'human_approval.binding' });
         },
       ),
+    );
+  });
+
+  it('never throws and never approves what is not a proposal', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...PARTY_ROLES), fc.anything(), (role, junk) => {
+        const r = evaluateProposal(defaultPolicy(role), role, junk, context());
+        expect(r.decision).toBe('refuse');
+      }),
+    );
+  });
+
+  it('approves only proposals whose signing bytes it can derive', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ACTIONS), factorsArb, (action, factors) => {
+        const p = proposalFor(action, {}, factors);
+        const r = evaluateProposal(defaultPolicy('strategy'), 'strategy', p, context());
+        if (r.decision === 'approve') expect(() => proposalSigningBytes(p)).not.toThrow();
+      }),
     );
   });
 });
