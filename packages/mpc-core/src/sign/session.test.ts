@@ -85,7 +85,7 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     expect(r.signers).toEqual([ids[1], ids[3], ids[4]]);
     expect(r.attempts).toBe(1);
     expect(partiesOf(r.failed)).toEqual([ids[0], ids[2]].sort());
-    expect(r.failed.every((f) => f.code === 'PARTY_UNAVAILABLE' && f.round === 1)).toBe(true);
+    expect(r.failed.every((f) => f.code === 'UNAVAILABLE' && f.round === 1)).toBe(true);
   });
 
   it('names a party that sends a corrupted share, drops it and still signs', async () => {
@@ -208,6 +208,19 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     const used = results.flatMap((r) => r.signingPackage.commitments.map(commitmentKey));
     expect(new Set(used).size).toBe(used.length);
     expect(session.pooled()).toBe(15 - used.length);
+  });
+
+  it('runs concurrent signings on one session without sharing a commitment', async () => {
+    const { deal, net, session } = setup(suite(), 3, 5, { 1: 'corrupt' });
+    const results = await Promise.all([0, 1, 2, 3].map((i) => session.sign({ message: utf8(`m${i}`) })));
+    for (const r of results) {
+      expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, r.message, r.signature)).toBe(
+        true,
+      );
+    }
+    const packages = new Set(net.signCalls.map((c) => c.request.signingPackage));
+    const used = [...packages].flatMap((p) => p.commitments.map(commitmentKey));
+    expect(new Set(used).size).toBe(used.length);
   });
 
   it('never puts one commitment in two signing packages across retries', async () => {

@@ -63,16 +63,14 @@ export const timerSleep: Sleep = (ms, signal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-/** A fault's code: an error code, or `PARTY_UNAVAILABLE` for a transport failure without one. */
-export type PartyFaultCode = ErrorCode | 'PARTY_UNAVAILABLE';
-
 /** What went wrong with one party in one round. `detail` never holds secret material. */
 export interface PartyFault {
   readonly party: Identifier;
   readonly round: 1 | 2;
   /** The signing attempt (0 when the fault came before the first signing package). */
   readonly attempt: number;
-  readonly code: PartyFaultCode;
+  /** The party's error code when it sent one; `UNAVAILABLE` for a transport failure without one. */
+  readonly code: ErrorCode;
   readonly detail: string;
 }
 
@@ -139,8 +137,8 @@ interface Run {
 
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-function errorCode(e: unknown): PartyFaultCode {
-  return e instanceof AapsError ? e.code : 'PARTY_UNAVAILABLE';
+function errorCode(e: unknown): ErrorCode {
+  return e instanceof AapsError ? e.code : 'UNAVAILABLE';
 }
 
 function errorDetail(e: unknown): string {
@@ -243,9 +241,9 @@ export class SigningSession<P = unknown> {
     };
     try {
       for (;;) {
-        const quorum = await this.#gatherQuorum(run, candidates);
+        const commitments = await this.#gatherQuorum(run, candidates);
+        const quorum = commitments.map((c) => c.identifier);
         run.attempt++;
-        const commitments = quorum.map((p) => this.#pool.get(p)!.shift()!);
         const signingPackage: SigningPackage = Object.freeze({
           commitments: Object.freeze(commitments),
           message,
@@ -324,14 +322,7 @@ export class SigningSession<P = unknown> {
     return Uint8Array.from(message);
   }
 
-  #fault(
-    run: Run,
-    list: PartyFault[],
-    party: Identifier,
-    round: 1 | 2,
-    code: PartyFaultCode,
-    detail: string,
-  ) {
+  #fault(run: Run, list: PartyFault[], party: Identifier, round: 1 | 2, code: ErrorCode, detail: string) {
     run.dropped.add(party);
     list.push(Object.freeze({ party, round, attempt: run.attempt, code, detail }));
   }
@@ -368,11 +359,12 @@ export class SigningSession<P = unknown> {
   }
 
   /**
-   * The first `t` candidates, in preference order, that hold a commitment. Asks every candidate
-   * without one for a batch, and waits only for the answers that decide the quorum: a party
-   * earlier in the order that is still answering.
+   * One commitment each from the first `t` candidates, in preference order, that hold one. Asks
+   * every candidate without one for a batch, and waits only for the answers that decide the
+   * quorum: those of parties earlier in the order that are still answering. The commitments are
+   * taken from the pool in the same step, so no other signing can take them too.
    */
-  async #gatherQuorum(run: Run, candidates: readonly Identifier[]): Promise<Identifier[]> {
+  async #gatherQuorum(run: Run, candidates: readonly Identifier[]): Promise<Round1Commitment[]> {
     const t = this.threshold;
     for (;;) {
       const alive = candidates.filter((p) => !run.dropped.has(p));
@@ -383,7 +375,7 @@ export class SigningSession<P = unknown> {
       for (const p of alive) {
         if (this.pooled(p) > 0) {
           ready.push(p);
-          if (ready.length === t) return ready;
+          if (ready.length === t) return ready.map((q) => this.#pool.get(q)!.shift()!);
         } else {
           pending = run.inflight.get(p);
           break;
