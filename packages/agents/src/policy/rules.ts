@@ -108,8 +108,8 @@ function rule<T>(name: RefusalRule, fn: () => T): T {
   } catch (e) {
     if (e instanceof Refused) throw e;
     const fields = e instanceof ValidationError ? e.fields : undefined;
-    const what = isAapsError(e) ? e.code : 'unexpected error';
-    return refuse(name, `${name}: check failed (${what})`, fields);
+    // Our own errors carry a safe message (field paths, no values); anything else is not echoed.
+    return refuse(name, isAapsError(e) ? e.message : `${name}: check failed unexpectedly`, fields);
   }
 }
 
@@ -147,11 +147,12 @@ function runRules(policy: Policy, role: AgentRole, input: unknown, ctx: Evaluati
     if (!isActionName(proposal.action)) refuse('action.unknown', 'not a known action', ['action']);
     return proposal.action as ActionName;
   });
-  const needsHuman = policy.require_human_approval.includes(action);
-  rule('action.not_allowed', () => {
-    if (!needsHuman && !policy.allowed_auto_actions.includes(action)) {
+  const needsHuman = rule('action.not_allowed', () => {
+    const human = policy.require_human_approval.includes(action);
+    if (!human && !policy.allowed_auto_actions.includes(action)) {
       refuse('action.not_allowed', `${action} is in neither list of this policy`, ['action']);
     }
+    return human;
   });
 
   rule('evidence.missing', () => {
