@@ -58,7 +58,7 @@ export interface RefreshShare {
 export interface RefreshDealerOutput {
   /** The refreshed public package (each party can recompute it in {@link applyRefresh}). */
   readonly publicPackage: PublicKeyPackage;
-  /** One share per identifier, for that party only. */
+  /** One share per identifier (in the order given), for that party only. */
   readonly shares: readonly RefreshShare[];
 }
 
@@ -310,11 +310,15 @@ function dealerTyped<E>(
   const commitment = full.slice(1).map((c) => group.serialize(c));
   const { publicPackage } = refreshedPublic(suite, pub, participants, full);
   const ids = Object.freeze(participants.map((p) => p.identifier));
-  const shares = participants.map(({ identifier, x }) =>
+  const xOf = new Map(participants.map((p) => [p.identifier, p.x]));
+  // Shares come back in the caller's identifier order.
+  const shares = identifiers.map((identifier) =>
     Object.freeze({
       suite: suite.id,
       identifier,
-      zeroShare: new SecretBytes(field.toBytes(evaluatePolynomial(suite, coefficients, x))),
+      zeroShare: new SecretBytes(
+        field.toBytes(evaluatePolynomial(suite, coefficients, xOf.get(identifier)!)),
+      ),
       commitment: Object.freeze([...commitment]),
       identifiers: ids,
     }),
