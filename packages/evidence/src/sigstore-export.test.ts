@@ -1,7 +1,7 @@
+import { ValidationError } from '@aaps/mpc-core';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { PublicKey, TrustedRoot as SigstoreTrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { ValidationError } from '@aaps/mpc-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from './bundle/types.js';
 import { verifyBundle } from './bundle/verify.js';
@@ -13,7 +13,13 @@ import {
   type TrustedRoot,
   toSigstoreBundle,
 } from './sigstore-export.js';
-import { type LoggedFixture, makeEd25519Key, makeLoggedBundles, noteKeyFor, ORIGIN } from './test-helpers/fixtures.js';
+import {
+  type LoggedFixture,
+  makeEd25519Key,
+  makeLoggedBundles,
+  noteKeyFor,
+  ORIGIN,
+} from './test-helpers/fixtures.js';
 
 function sigstoreVerifier(root: TrustedRoot): Verifier {
   const json = JSON.parse(JSON.stringify(root));

@@ -1,0 +1,220 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBundleCbor } from '../bundle/codec.js';
+import type { EvidenceBundle } from '../bundle/types.js';
+import { ed25519Pem } from '../keys.js';
+import { buildTrustedRoot } from '../sigstore-export.js';
+import { CLI, ensureBuilt } from '../test-helpers/build-dist.js';
+import {
+  type LoggedFixture,
+  makeEd25519Key,
+  makeLoggedBundles,
+  noteKeyFor,
+  ORIGIN,
+} from '../test-helpers/fixtures.js';
+import { splitJsonValues } from './aaps-verify.js';
+
+let dir: string;
+let fx: LoggedFixture;
+let keyHex: string;
+
+function run(args: string[], input?: string): { code: number | null; out: string[]; err: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout.split('\n').filter((l) => l.length > 0), err: r.stderr };
+}
+
+function write(name: string, content: string | Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+function tamper(bundle: EvidenceBundle, edit: (b: EvidenceBundle) => void): EvidenceBundle {
+  const copy = structuredClone(bundle);
+  edit(copy);
+  return copy;
+}
+
+const flipB64 = (s: string) => {
+  const b = Buffer.from(s, 'base64');
+  b[3]! ^= 0x10;
+  return b.toString('base64');
+};
+
+beforeAll(async () => {
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'aaps-verify-'));
+  fx = await makeLoggedBundles(3);
+  keyHex = Buffer.from(fx.group.publicKey).toString('hex');
+  fx.bundles.forEach((b, i) => write(`bundle-${i}.json`, JSON.stringify(b, null, 2)));
+}, 180_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('aaps-verify', () => {
+  it('exits 0 for a valid bundle with --key as hex, hex file or PEM file', () => {
+    const bundle = join(dir, 'bundle-0.json');
+    const hexFile = write('key.hex', `${keyHex}\n`);
+    const pemFile = write('key.pem', ed25519Pem(fx.group.publicKey));
+    for (const key of [keyHex, hexFile, pemFile]) {
+      const r = run([bundle, '--key', key]);
+      expect(r.code).toBe(0);
+      expect(r.out).toEqual(['valid: incident/inc-0 (log index 0)']);
+    }
+  });
+
+  it('takes the key, log key and roster from --trusted-root', () => {
+    const root = buildTrustedRoot({
+      groupPublicKey: fx.group.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey: noteKeyFor(fx.group),
+      origin: ORIGIN,
+      roster: fx.r.roster,
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+    const path = write('trusted_root.json', JSON.stringify(root));
+    expect(run([join(dir, 'bundle-1.json'), '--trusted-root', path]).code).toBe(0);
+    expect(run([join(dir, 'bundle-1.json'), '--trusted-root', path, '--key', keyHex]).code).toBe(0);
+    const other = Buffer.from(makeEd25519Key().publicKey).toString('hex');
+    expect(run([join(dir, 'bundle-1.json'), '--trusted-root', path, '--key', other]).code).toBe(2);
+  });
+
+  it('exits 1 with one line naming the failed check', () => {
+    const cases: Array<[string, (b: EvidenceBundle) => void]> = [
+      [
+        'dsse.signature',
+        (b) => (b.dsseEnvelope.signatures[0]!.sig = flipB64(b.dsseEnvelope.signatures[0]!.sig)),
+      ],
+      ['dsse.signature', (b) => (b.dsseEnvelope.payload = flipB64(b.dsseEnvelope.payload))],
+      ['statement.subject', (b) => ((b.transcript[1]!.payload as { step: number }).step = 99)],
+      ['signers.threshold', (b) => b.verificationMaterial.signers.reverse()],
+      [
+        'log.checkpoint',
+        (b) => (b.transparencyLog!.checkpoint = b.transparencyLog!.checkpoint.replace('\n3\n', '\n4\n')),
+      ],
+      ['log.inclusion', (b) => (b.transparencyLog!.logIndex = 2)],
+      ['bundle.format', (b) => ((b as { mediaType: string }).mediaType = 'application/json')],
+    ];
+    for (const [check, edit] of cases) {
+      const path = write(`tampered-${check}.json`, JSON.stringify(tamper(fx.bundle, edit)));
+      const r = run([path, '--key', keyHex]);
+      expect({ check, code: r.code }).toEqual({ check, code: 1 });
+      expect(r.out).toHaveLength(1);
+      expect(r.out[0]!.startsWith(`invalid: ${check}: `)).toBe(true);
+    }
+    const other = Buffer.from(makeEd25519Key().publicKey).toString('hex');
+    const r = run([join(dir, 'bundle-0.json'), '--key', other]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]!.startsWith('invalid: dsse.keyid: ')).toBe(true);
+  });
+
+  it('prints every check with --json', () => {
+    const r = run([join(dir, 'bundle-2.json'), '--key', keyHex, '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out.join('\n'));
+    expect(report.valid).toBe(true);
+    expect(report.checks.map((c: { check: string }) => c.check)).toContain('log.inclusion');
+    const bad = write('bad.json', JSON.stringify(tamper(fx.bundle, (b) => b.transcript.pop())));
+    const failed = run([bad, '--key', keyHex, '--json']);
+    expect(failed.code).toBe(1);
+    const failedReport = JSON.parse(failed.out.join('\n'));
+    expect(failedReport.failure.check).toBe('statement.subject');
+    expect(failedReport.checks.find((c: { check: string }) => c.check === 'log.inclusion').status).toBe(
+      'not_run',
+    );
+  });
+
+  it('exits 2 for usage errors and unreadable input', () => {
+    const bundle = join(dir, 'bundle-0.json');
+    expect(run([bundle]).code).toBe(2);
+    expect(run([]).code).toBe(2);
+    expect(run([bundle, '--key', keyHex, '--frobnicate']).code).toBe(2);
+    expect(run([join(dir, 'missing.json'), '--key', keyHex]).code).toBe(2);
+    expect(run([write('garbage.json', '{ not json'), '--key', keyHex]).code).toBe(2);
+    expect(run([bundle, '--key', 'not-a-key']).code).toBe(2);
+    expect(run([bundle, '--key', keyHex, '--trusted-root', join(dir, 'nope.json')]).code).toBe(2);
+  });
+
+  it('reads CBOR bundles', () => {
+    const path = write('bundle.cbor', encodeBundleCbor(fx.bundle));
+    expect(run([path, '--key', keyHex]).code).toBe(0);
+  });
+
+  it('checks consistency with an older checkpoint file (bare note or with a proof)', async () => {
+    const older = (await fx.log.latestCheckpoint())!;
+    await fx.log.append(new TextEncoder().encode('later leaf'));
+    const newer = await fx.log.signCheckpoint(noteKeyFor(fx.group), fx.group.sign);
+    const { attachLogEntry } = await import('../bundle/build.js');
+    const refreshed = attachLogEntry(fx.bundles[0]!, await fx.log.position(0));
+    const bundle = write('refreshed.json', JSON.stringify(refreshed));
+    const proof = (await fx.log.consistencyProof(older.size, newer.size)).map((h) =>
+      Buffer.from(h).toString('hex'),
+    );
+    const withProof = write(
+      'older.json',
+      JSON.stringify({
+        checkpoint: older.note,
+        consistency: { first: older.size, second: newer.size, hashes: proof },
+      }),
+    );
+    expect(run([bundle, '--key', keyHex, '--checkpoint', withProof]).code).toBe(0);
+    const bare = write('older.note', older.note);
+    const r = run([bundle, '--key', keyHex, '--checkpoint', bare]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]!.startsWith('invalid: log.consistency: ')).toBe(true);
+    expect(run([join(dir, 'bundle-0.json'), '--key', keyHex, '--checkpoint', bare]).code).toBe(0);
+  });
+
+  it('verifies a directory and ends with the count and the rate', () => {
+    const sub = join(dir, 'many');
+    mkdirSync(sub);
+    fx.bundles.forEach((b, i) => writeFileSync(join(sub, `b${i}.json`), JSON.stringify(b)));
+    let r = run([sub, '--key', keyHex]);
+    expect(r.code).toBe(0);
+    expect(r.out.at(-1)).toMatch(/^3 bundles: 3 valid, 0 invalid in [\d.]+ s \(\d+ bundles\/s\)$/);
+    writeFileSync(join(sub, 'z-bad.json'), JSON.stringify(tamper(fx.bundle, (b) => b.transcript.reverse())));
+    r = run([sub, '--key', keyHex]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toMatch(/^z-bad\.json: invalid: statement\.subject: /);
+    writeFileSync(join(sub, 'zz-garbage.json'), 'nope');
+    r = run([sub, '--key', keyHex, '--json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out.at(-1)!).summary).toMatchObject({
+      count: 5,
+      valid: 3,
+      invalid: 1,
+      unreadable: 1,
+    });
+  });
+
+  it('verifies a stream of bundles on stdin', () => {
+    const ndjson = fx.bundles.map((b) => JSON.stringify(b)).join('\n');
+    let r = run(['-', '--key', keyHex], ndjson);
+    expect(r.code).toBe(0);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toMatch(/^3 bundles: 3 valid, 0 invalid in /);
+    const pretty = fx.bundles.map((b) => JSON.stringify(b, null, 2)).join('\n\n');
+    expect(run(['-', '--key', keyHex], pretty).code).toBe(0);
+    const bad = JSON.stringify(
+      tamper(fx.bundle, (b) => (b.dsseEnvelope.payload = flipB64(b.dsseEnvelope.payload))),
+    );
+    r = run(['-', '--key', keyHex], `${ndjson}\n${bad}\n`);
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toMatch(/^stdin#4: invalid: dsse\.signature: /);
+  });
+});
+
+describe('splitJsonValues', () => {
+  it('splits NDJSON and pretty JSON, strings with braces included, and reports stray text', () => {
+    const items = [...splitJsonValues('{"a":"}{"}\n{\n "b": [1, {"c": "\\"}"}]\n}\nxx\n{"d":1')];
+    expect(items).toEqual([
+      { text: '{"a":"}{"}' },
+      { text: '{\n "b": [1, {"c": "\\"}"}]\n}' },
+      { error: 'stray text at offset 39' },
+      { error: 'truncated bundle at end of input' },
+    ]);
+  });
+});

@@ -1,0 +1,380 @@
+#!/usr/bin/env node
+/**
+ * aaps-verify: offline verification of AAPS evidence bundles. The only module of this package that
+ * reads files; it never touches the network.
+ *
+ *   aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE]
+ *               [--roster FILE] [--ciphersuite ID] [--json]
+ *
+ * Exit 0: every bundle is valid. 1: a bundle is invalid (one line names the failed check).
+ * 2: usage error or unreadable input. With a directory or `-` (a stream of JSON bundles on stdin)
+ * it verifies each and ends with the count and the rate.
+ */
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { decodeBundleCbor } from '../bundle/codec.js';
+import {
+  type BundleReport,
+  type BundleVerifier,
+  type BundleVerifierOptions,
+  createBundleVerifier,
+  parseConsistencyProof,
+} from '../bundle/verify.js';
+import { parseHex } from '../encoding.js';
+import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
+import { parseTrustedRoot } from '../sigstore-export.js';
+import { rosterErrors, type VerifierRoster } from '../statement.js';
+
+const USAGE =
+  'usage: aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE] [--roster FILE] [--ciphersuite ID] [--json]';
+
+/** A usage error or unreadable input: exit 2. */
+class InputError extends Error {}
+
+interface Output {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+function readJson(path: string, what: string): unknown {
+  const text = readText(path, what);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError(`${what} ${path} is not JSON`);
+  }
+}
+
+/** `--key`: hex inline, or a file holding hex or an Ed25519 PEM public key. */
+function parseKey(arg: string): Uint8Array {
+  const inline = parseHex(arg.toLowerCase());
+  if (inline !== undefined && (inline.length === 32 || inline.length === 33)) return inline;
+  const text = readText(arg, 'key file').trim();
+  const hex = parseHex(text.toLowerCase());
+  if (hex !== undefined && (hex.length === 32 || hex.length === 33)) return hex;
+  const pem = /^-----BEGIN PUBLIC KEY-----([\s\S]+)-----END PUBLIC KEY-----$/.exec(text);
+  const raw = pem
+    ? ed25519FromSpki(new Uint8Array(Buffer.from(pem[1]!.replace(/\s+/g, ''), 'base64')))
+    : undefined;
+  if (raw === undefined)
+    throw new InputError(`--key ${arg}: expected 32/33-byte hex or an Ed25519 PEM public key`);
+  return raw;
+}
+
+function parseBundleBytes(bytes: Uint8Array, name: string): unknown {
+  let i = 0;
+  while (
+    i < bytes.length &&
+    (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
+  )
+    i++;
+  if (bytes[i] === 0x7b) {
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch {
+      throw new InputError(`${name}: not JSON`);
+    }
+  }
+  try {
+    return decodeBundleCbor(bytes);
+  } catch {
+    throw new InputError(`${name}: neither JSON nor CBOR`);
+  }
+}
+
+function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
+  const trusted = typeof values['trusted-root'] === 'string' ? values['trusted-root'] : undefined;
+  const keyArg = typeof values.key === 'string' ? values.key : undefined;
+  if (trusted === undefined && keyArg === undefined) {
+    throw new InputError(
+      'a trusted group key is required: --key or --trusted-root (the bundle never vouches for itself)',
+    );
+  }
+  let options: BundleVerifierOptions | undefined;
+  if (trusted !== undefined) {
+    let keys: ReturnType<typeof parseTrustedRoot>;
+    try {
+      keys = parseTrustedRoot(readJson(trusted, 'trusted root'));
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(`trusted root ${trusted}: ${(e as Error).message}`);
+    }
+    options = {
+      groupPublicKey: keys.groupPublicKey,
+      ciphersuite: keys.ciphersuite,
+      threshold: keys.threshold,
+      logKeys: keys.logKeys,
+    };
+    if (keys.roster !== undefined) options.roster = keys.roster;
+  }
+  if (keyArg !== undefined) {
+    const key = parseKey(keyArg);
+    if (
+      options !== undefined &&
+      Buffer.compare(Buffer.from(key), Buffer.from(options.groupPublicKey)) !== 0
+    ) {
+      throw new InputError('--key and --trusted-root name different group keys');
+    }
+    const suiteArg = values.ciphersuite;
+    const suite =
+      typeof suiteArg === 'string' ? suiteArg : key.length === 33 ? SECP256K1_TR_SUITE : ED25519_SUITE;
+    if (!isSupportedCiphersuite(suite)) throw new InputError(`--ciphersuite: unknown ${suite}`);
+    options ??= { groupPublicKey: key };
+    options.ciphersuite = suite;
+  }
+  if (typeof values.roster === 'string') {
+    const roster = readJson(values.roster, 'roster');
+    const errors = rosterErrors(roster, 'roster');
+    if (errors.length > 0) throw new InputError(`roster ${values.roster}: malformed ${errors.join(', ')}`);
+    options!.roster = roster as VerifierRoster;
+  }
+  if (typeof values.checkpoint === 'string') {
+    const text = readText(values.checkpoint, 'checkpoint');
+    if (text.trimStart().startsWith('{')) {
+      let parsed: { checkpoint?: unknown; consistency?: unknown };
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new InputError(`checkpoint ${values.checkpoint} is not JSON`);
+      }
+      if (typeof parsed.checkpoint !== 'string')
+        throw new InputError('checkpoint JSON needs a "checkpoint" note');
+      const proof = parsed.consistency === undefined ? undefined : parseConsistencyProof(parsed.consistency);
+      if (parsed.consistency !== undefined && proof === undefined) {
+        throw new InputError('checkpoint JSON: "consistency" must be {first, second, hashes:[hex]}');
+      }
+      options!.priorCheckpoint =
+        proof === undefined
+          ? { note: parsed.checkpoint }
+          : { note: parsed.checkpoint, consistencyProof: proof.hashes };
+    } else {
+      options!.priorCheckpoint = { note: text };
+    }
+  }
+  return options!;
+}
+
+function describeValid(report: BundleReport): string {
+  const where = report.logIndex === undefined ? '' : ` (log index ${report.logIndex})`;
+  return `valid: incident/${report.incidentId}${where}`;
+}
+
+function describeInvalid(report: BundleReport): string {
+  return `invalid: ${report.failure!.check}: ${report.failure!.message}`;
+}
+
+/** Split a stream of concatenated JSON objects (NDJSON or pretty-printed) into their texts. */
+export function* splitJsonValues(text: string): Generator<{ text: string } | { error: string }> {
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (depth === 0) {
+      if (c === '{') {
+        start = i;
+        depth = 1;
+      } else if (!/\s/.test(c)) {
+        yield { error: `stray text at offset ${i}` };
+        while (i + 1 < text.length && text[i + 1] !== '\n' && text[i + 1] !== '{') i++;
+      }
+    } else if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === '{' || c === '[') {
+      depth++;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) yield { text: text.slice(start, i + 1) };
+    }
+  }
+  if (depth > 0) yield { error: 'truncated bundle at end of input' };
+}
+
+interface Tally {
+  count: number;
+  valid: number;
+  invalid: number;
+  unreadable: number;
+}
+
+function verifyOne(
+  verifier: BundleVerifier,
+  name: string,
+  load: () => unknown,
+  json: boolean,
+  io: Output,
+  tally: Tally,
+  quietValid: boolean,
+): void {
+  tally.count++;
+  let value: unknown;
+  try {
+    value = load();
+  } catch (e) {
+    tally.unreadable++;
+    if (json) io.out(JSON.stringify({ bundle: name, readable: false, error: (e as Error).message }));
+    else io.out(`${name}: unreadable: ${(e as Error).message}`);
+    return;
+  }
+  const report = verifier.report(value);
+  if (report.valid) tally.valid++;
+  else tally.invalid++;
+  if (json) io.out(JSON.stringify({ bundle: name, ...report }));
+  else if (!report.valid) io.out(`${name}: ${describeInvalid(report)}`);
+  else if (!quietValid) io.out(`${name}: ${describeValid(report)}`);
+}
+
+function summary(tally: Tally, seconds: number, json: boolean): string {
+  const rate = seconds > 0 ? Math.round(tally.count / seconds) : tally.count;
+  if (json) return JSON.stringify({ summary: { ...tally, seconds: Number(seconds.toFixed(3)), rate } });
+  const unreadable = tally.unreadable > 0 ? `, ${tally.unreadable} unreadable` : '';
+  return `${tally.count} bundles: ${tally.valid} valid, ${tally.invalid} invalid${unreadable} in ${seconds.toFixed(3)} s (${rate} bundles/s)`;
+}
+
+function exitCode(tally: Tally): number {
+  return tally.unreadable > 0 ? 2 : tally.invalid > 0 ? 1 : 0;
+}
+
+/** Run the CLI; returns the exit code. `stdin` is read only for the `-` argument. */
+export async function main(argv: string[], io: Output, stdin: () => Promise<string>): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        key: { type: 'string' },
+        'trusted-root': { type: 'string' },
+        checkpoint: { type: 'string' },
+        roster: { type: 'string' },
+        ciphersuite: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(`aaps-verify: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    io.err(USAGE);
+    return 2;
+  }
+  const json = values.json === true;
+  const target = positionals[0]!;
+  let verifier: BundleVerifier;
+  try {
+    verifier = createBundleVerifier(buildOptions(values as Record<string, string | boolean | undefined>));
+  } catch (e) {
+    io.err(`aaps-verify: ${(e as Error).message}`);
+    return 2;
+  }
+
+  if (target === '-') {
+    const started = performance.now();
+    const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
+    let n = 0;
+    for (const item of splitJsonValues(await stdin())) {
+      n++;
+      const load = () => {
+        if ('error' in item) throw new InputError(item.error);
+        try {
+          return JSON.parse(item.text);
+        } catch {
+          throw new InputError('not JSON');
+        }
+      };
+      verifyOne(verifier, `stdin#${n}`, load, json, io, tally, true);
+    }
+    io.out(summary(tally, (performance.now() - started) / 1000, json));
+    return exitCode(tally);
+  }
+
+  let isDir: boolean;
+  try {
+    isDir = statSync(target).isDirectory();
+  } catch (e) {
+    io.err(
+      `aaps-verify: cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+    return 2;
+  }
+  if (isDir) {
+    const started = performance.now();
+    const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
+    const files = readdirSync(target)
+      .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
+      .sort();
+    for (const f of files) {
+      const path = join(target, f);
+      verifyOne(verifier, f, () => parseBundleBytes(readFileSync(path), f), json, io, tally, true);
+    }
+    io.out(summary(tally, (performance.now() - started) / 1000, json));
+    return exitCode(tally);
+  }
+
+  let value: unknown;
+  try {
+    value = parseBundleBytes(readFileSync(target), target);
+  } catch (e) {
+    io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
+    return 2;
+  }
+  const report = verifier.report(value);
+  if (json) io.out(JSON.stringify(report, null, 2));
+  else io.out(report.valid ? describeValid(report) : describeInvalid(report));
+  return report.valid ? 0 : 1;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isMainModule(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+const invokedDirectly = isMainModule();
+if (invokedDirectly) {
+  const io: Output = {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+  main(process.argv.slice(2), io, readStdin).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`aaps-verify: ${(e as Error)?.message ?? String(e)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}
