@@ -1,0 +1,320 @@
+/**
+ * Declarative aggregation circuits (`circuits/*.json`): named inputs, each provided by a role with
+ * an integer range (and an optional fixed-point scale), and outputs that are public weighted sums
+ * of inputs plus a public constant. Linear only: every party evaluates on its own shares.
+ *
+ * {@link loadCircuit} is pure validation: it gathers every problem as a dot path and refuses, with
+ * `ValidationError('CIRCUIT_INVALID')`, any circuit whose worst-case output could wrap around the
+ * scalar field (outputs are read back as signed integers in `(-q/2, q/2)`).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '../bytes.js';
+import { canonicalBytes, type JsonValue } from '../envelope/canonical.js';
+import { ValidationError } from '../errors.js';
+import { ciphersuites } from '../suite/registry.js';
+
+export const CIRCUIT_FORMAT = 'aaps-circuit/v1';
+/** Width limit of one input's range (range proofs grow with it): `max - min < 2^64`. */
+export const MAX_INPUT_RANGE_BITS = 64;
+/** Limit on the magnitude of any bound, weight or constant written in a circuit. */
+export const MAX_CIRCUIT_INTEGER = 1n << 128n;
+
+/** The smallest scalar field among the supported ciphersuites (Ed25519's): the default wrap bound. */
+export const DEFAULT_FIELD_ORDER: bigint = [
+  ciphersuites.ed25519.field.ORDER,
+  ciphersuites.secp256k1.field.ORDER,
+  ciphersuites.secp256k1tr.field.ORDER,
+].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0]!;
+
+export interface CircuitInput {
+  readonly name: string;
+  readonly role: string;
+  readonly min: bigint;
+  readonly max: bigint;
+  /** Fixed-point scale: the integer is the real value times `scale`. */
+  readonly scale: number;
+  /** Whether providers must prove the range (NIZK); `false` trusts them to stay in it. */
+  readonly rangeProof: boolean;
+}
+
+export interface CircuitTerm {
+  readonly input: string;
+  /** Index of the input in {@link Circuit.inputs}. */
+  readonly index: number;
+  readonly weight: bigint;
+}
+
+export interface CircuitOutput {
+  readonly name: string;
+  readonly terms: readonly CircuitTerm[];
+  readonly constant: bigint;
+  /** The common scale of the output's inputs. */
+  readonly scale: number;
+  /** Worst-case bounds of the output over every in-range input. */
+  readonly min: bigint;
+  readonly max: bigint;
+}
+
+export interface Circuit {
+  readonly id: string;
+  readonly version: number;
+  readonly description: string;
+  readonly inputs: readonly CircuitInput[];
+  readonly outputs: readonly CircuitOutput[];
+  /** The normalized JSON (what {@link digest} covers and what records embed). */
+  readonly json: JsonValue;
+  /** SHA-256 of the RFC 8785 canonical bytes of {@link json}. */
+  readonly digest: Uint8Array;
+  readonly digestHex: string;
+}
+
+const NAME = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
+const DECIMAL = /^-?(?:0|[1-9][0-9]*)$/;
+
+type Obj = Record<string, unknown>;
+
+class Issues {
+  readonly list: { path: string; msg: string }[] = [];
+  add(path: string, msg: string): void {
+    this.list.push({ path, msg });
+  }
+}
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function allowKeys(o: Obj, allowed: readonly string[], path: string, issues: Issues): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) issues.add(`${path}.${k}`, 'unknown field');
+}
+
+function readName(v: unknown, path: string, issues: Issues): string | undefined {
+  if (typeof v !== 'string' || v.length > 64 || !NAME.test(v)) {
+    issues.add(path, 'expected a name: lower-case letters and digits separated by . _ - (at most 64)');
+    return undefined;
+  }
+  return v;
+}
+
+function readInt(v: unknown, path: string, issues: Issues): bigint | undefined {
+  let n: bigint | undefined;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) n = BigInt(v);
+  else if (typeof v === 'string' && DECIMAL.test(v) && v.length <= 60) n = BigInt(v);
+  if (n === undefined) {
+    issues.add(path, 'expected an integer (a safe JSON integer or a decimal string)');
+    return undefined;
+  }
+  if (n > MAX_CIRCUIT_INTEGER || n < -MAX_CIRCUIT_INTEGER) {
+    issues.add(path, 'integer magnitude above 2^128');
+    return undefined;
+  }
+  return n;
+}
+
+/** Integers in normalized JSON: numbers when safe, decimal strings otherwise. */
+function intJson(n: bigint): JsonValue {
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(n)
+    : n.toString();
+}
+
+/**
+ * Validate a circuit definition (parsed JSON). Throws `ValidationError('CIRCUIT_INVALID')` whose
+ * `fields` hold every offending dot path; the message lists `path: problem` for each.
+ * @param opts.fieldOrder the scalar field to check wrap-around against (default: the smallest
+ *   supported, so the circuit is safe under every ciphersuite).
+ */
+export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): Circuit {
+  const issues = new Issues();
+  const q = opts.fieldOrder ?? DEFAULT_FIELD_ORDER;
+  if (!isObj(json)) {
+    throw new ValidationError('CIRCUIT_INVALID', 'circuit: expected an object', ['circuit']);
+  }
+  allowKeys(json, ['format', 'id', 'version', 'description', 'inputs', 'outputs'], 'circuit', issues);
+  if (json.format !== CIRCUIT_FORMAT) issues.add('circuit.format', `expected "${CIRCUIT_FORMAT}"`);
+  const id = readName(json.id, 'circuit.id', issues);
+  const version = json.version;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) {
+    issues.add('circuit.version', 'expected a positive integer');
+  }
+  const description = json.description ?? '';
+  if (typeof description !== 'string' || description.length > 1000) {
+    issues.add('circuit.description', 'expected a string of at most 1000 characters');
+  }
+
+  const inputs: CircuitInput[] = [];
+  const inputIndex = new Map<string, number>();
+  if (!Array.isArray(json.inputs) || json.inputs.length === 0 || json.inputs.length > 100_000) {
+    issues.add('circuit.inputs', 'expected a non-empty array (at most 100000)');
+  } else {
+    json.inputs.forEach((raw: unknown, i) => {
+      const p = `circuit.inputs[${i}]`;
+      if (!isObj(raw)) {
+        issues.add(p, 'expected an object');
+        return;
+      }
+      allowKeys(raw, ['name', 'role', 'range', 'scale', 'rangeProof'], p, issues);
+      const name = readName(raw.name, `${p}.name`, issues);
+      const role = readName(raw.role, `${p}.role`, issues);
+      let min: bigint | undefined;
+      let max: bigint | undefined;
+      if (!isObj(raw.range)) issues.add(`${p}.range`, 'expected {min, max}');
+      else {
+        allowKeys(raw.range, ['min', 'max'], `${p}.range`, issues);
+        min = readInt(raw.range.min, `${p}.range.min`, issues);
+        max = readInt(raw.range.max, `${p}.range.max`, issues);
+        if (min !== undefined && max !== undefined) {
+          if (max <= min) issues.add(`${p}.range.max`, 'must be greater than range.min');
+          else if ((max - min).toString(2).length > MAX_INPUT_RANGE_BITS) {
+            issues.add(`${p}.range`, `max - min must be below 2^${MAX_INPUT_RANGE_BITS}`);
+          }
+        }
+      }
+      const scale = raw.scale ?? 1;
+      if (!Number.isSafeInteger(scale) || (scale as number) < 1)
+        issues.add(`${p}.scale`, 'expected a positive integer');
+      const rangeProof = raw.rangeProof ?? true;
+      if (typeof rangeProof !== 'boolean') issues.add(`${p}.rangeProof`, 'expected a boolean');
+      if (name !== undefined) {
+        if (inputIndex.has(name)) issues.add(`${p}.name`, `duplicate input "${name}"`);
+        else inputIndex.set(name, inputs.length);
+      }
+      inputs.push({
+        name: name ?? '',
+        role: role ?? '',
+        min: min ?? 0n,
+        max: max ?? 0n,
+        scale: scale as number,
+        rangeProof: rangeProof as boolean,
+      });
+    });
+  }
+
+  const outputs: CircuitOutput[] = [];
+  const outputNames = new Set<string>();
+  const half = (q - 1n) / 2n;
+  if (!Array.isArray(json.outputs) || json.outputs.length === 0 || json.outputs.length > 100_000) {
+    issues.add('circuit.outputs', 'expected a non-empty array (at most 100000)');
+  } else {
+    json.outputs.forEach((raw: unknown, i) => {
+      const p = `circuit.outputs[${i}]`;
+      if (!isObj(raw)) {
+        issues.add(p, 'expected an object');
+        return;
+      }
+      allowKeys(raw, ['name', 'terms', 'constant'], p, issues);
+      const name = readName(raw.name, `${p}.name`, issues);
+      if (name !== undefined) {
+        if (outputNames.has(name)) issues.add(`${p}.name`, `duplicate output "${name}"`);
+        outputNames.add(name);
+      }
+      const constant = raw.constant === undefined ? 0n : readInt(raw.constant, `${p}.constant`, issues);
+      const terms: CircuitTerm[] = [];
+      let scale: number | undefined;
+      let ok = constant !== undefined;
+      if (!Array.isArray(raw.terms) || raw.terms.length === 0) {
+        issues.add(`${p}.terms`, 'expected a non-empty array');
+        ok = false;
+      } else {
+        const used = new Set<string>();
+        raw.terms.forEach((t: unknown, j) => {
+          const tp = `${p}.terms[${j}]`;
+          if (!isObj(t)) {
+            ok = false;
+            issues.add(tp, 'expected {input, weight}');
+            return;
+          }
+          allowKeys(t, ['input', 'weight'], tp, issues);
+          const index = typeof t.input === 'string' ? inputIndex.get(t.input) : undefined;
+          const weight = t.weight === undefined ? 1n : readInt(t.weight, `${tp}.weight`, issues);
+          if (index === undefined) {
+            ok = false;
+            issues.add(`${tp}.input`, 'unknown input');
+            return;
+          }
+          if (used.has(t.input as string)) issues.add(`${tp}.input`, 'input used twice in one output');
+          used.add(t.input as string);
+          if (weight === undefined) {
+            ok = false;
+            return;
+          }
+          if (weight === 0n) issues.add(`${tp}.weight`, 'must not be zero');
+          const inScale = inputs[index]!.scale;
+          if (scale === undefined) scale = inScale;
+          else if (scale !== inScale) issues.add(`${tp}.input`, 'inputs of one output must share one scale');
+          terms.push({ input: t.input as string, index, weight });
+        });
+      }
+      let min = constant ?? 0n;
+      let max = constant ?? 0n;
+      for (const t of terms) {
+        const inp = inputs[t.index]!;
+        const [lo, hi] = t.weight > 0n ? [inp.min, inp.max] : [inp.max, inp.min];
+        min += t.weight * lo;
+        max += t.weight * hi;
+      }
+      if (ok && (max > half || min < -half)) {
+        issues.add(`${p}`, 'worst-case result could wrap around the scalar field');
+      }
+      outputs.push({ name: name ?? '', terms, constant: constant ?? 0n, scale: scale ?? 1, min, max });
+    });
+  }
+
+  if (issues.list.length > 0) {
+    const fields = [...new Set(issues.list.map((x) => x.path))];
+    throw new ValidationError(
+      'CIRCUIT_INVALID',
+      `invalid circuit: ${issues.list.map((x) => `${x.path}: ${x.msg}`).join('; ')}`,
+      fields,
+    );
+  }
+  const normalized: JsonValue = {
+    format: CIRCUIT_FORMAT,
+    id: id!,
+    version: version as number,
+    description: description as string,
+    inputs: inputs.map((x) => ({
+      name: x.name,
+      role: x.role,
+      range: { min: intJson(x.min), max: intJson(x.max) },
+      scale: x.scale,
+      rangeProof: x.rangeProof,
+    })),
+    outputs: outputs.map((o) => ({
+      name: o.name,
+      terms: o.terms.map((t) => ({ input: t.input, weight: intJson(t.weight) })),
+      constant: intJson(o.constant),
+    })),
+  };
+  const digest = sha256(canonicalBytes(normalized));
+  return Object.freeze({
+    id: id!,
+    version: version as number,
+    description: description as string,
+    inputs: Object.freeze(inputs.map((x) => Object.freeze(x))),
+    outputs: Object.freeze(outputs.map((o) => Object.freeze({ ...o, terms: Object.freeze(o.terms) }))),
+    json: normalized,
+    digest,
+    digestHex: bytesToHex(digest),
+  });
+}
+
+/** The circuit on plaintext integers (reference for tests and for auditors). */
+export function evaluateCircuit(
+  circuit: Circuit,
+  values: Readonly<Record<string, bigint>>,
+): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const o of circuit.outputs) {
+    let acc = o.constant;
+    for (const t of o.terms) {
+      const v = values[t.input];
+      if (typeof v !== 'bigint') {
+        throw new ValidationError('INVALID_ARGUMENT', `values.${t.input}: missing`, [`values.${t.input}`]);
+      }
+      acc += t.weight * v;
+    }
+    out.set(o.name, acc);
+  }
+  return out;
+}

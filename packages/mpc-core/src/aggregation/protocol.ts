@@ -1,0 +1,666 @@
+/**
+ * The secret-shared aggregation protocol as pure functions over typed messages.
+ *
+ *  1. {@link createAggregationSession}: everyone fixes the circuit, session id, threshold and the
+ *     parties (identifier and role); its digest is bound into every range proof.
+ *  2. {@link dealInput}: a provider Pedersen-shares each of its inputs ({@link InputDealing}: the
+ *     public commitments, a range proof, one {@link InputShare} per party).
+ *  3. {@link verifyDealing} / {@link verifyDealings} (batched): each party checks the range proof
+ *     and its share against the commitments; a bad dealing names the dealer.
+ *  4. {@link evaluateShares}: each party applies the circuit to its shares, locally
+ *     ({@link ResultShare}, one per output).
+ *  5. {@link openResult}: any `t` result shares open each output; every share is checked against the
+ *     combined commitments, liars are named and skipped, and the opening yields the
+ *     {@link AggregationRecord} that anyone can check offline with `verifyAggregation`.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { canonicalBytes } from '../envelope/canonical.js';
+import { AapsError, type Culprit, ProtocolError, ValidationError } from '../errors.js';
+import { type Identifier, identifierToScalar } from '../keys.js';
+import { SecretBytes } from '../secret.js';
+import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
+import { batchSharesHold } from './batch.js';
+import type { Circuit } from './circuit.js';
+import { pedersenGenerator } from './pedersen.js';
+import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
+import { dealPedersen, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
+
+export const AGGREGATION_VERSION = 1;
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AggregationParty {
+  readonly id: Identifier;
+  /** The role the party plays; circuit inputs name the role that provides them. */
+  readonly role: string;
+}
+
+export interface AggregationSessionOptions {
+  readonly circuit: Circuit;
+  readonly sessionId: string;
+  /** Shares needed to open (`t`); honest majority: `parties.length >= 2t - 1`. */
+  readonly threshold: number;
+  readonly parties: readonly AggregationParty[];
+}
+
+/** A validated session: what every message and proof of one aggregation is bound to. */
+export interface AggregationSession<E> {
+  readonly suite: Ciphersuite<E>;
+  readonly circuit: Circuit;
+  readonly sessionId: string;
+  readonly threshold: number;
+  readonly parties: readonly AggregationParty[];
+  /** SHA-256 of the canonical session description (suite, circuit digest, id, threshold, parties). */
+  readonly digest: Uint8Array;
+  /** Each party's evaluation point (its identifier as a scalar). */
+  readonly xs: ReadonlyMap<Identifier, bigint>;
+  /** The party that provides each circuit input, by input index. */
+  readonly providers: readonly Identifier[];
+}
+
+/** One party's share of one input: `f(x)` and `g(x)`, scalar encodings. They never print. */
+export interface InputShare {
+  readonly share: SecretBytes;
+  readonly blinding: SecretBytes;
+}
+
+/** The public part of a dealing (what every party and the record see). */
+export interface PublicInputDealing {
+  readonly v: typeof AGGREGATION_VERSION;
+  readonly suite: CiphersuiteId;
+  readonly sessionId: string;
+  readonly input: string;
+  readonly dealer: Identifier;
+  /** `C_j = a_j G + b_j H`, j = 0..t-1; `C_0` commits to the input. */
+  readonly commitments: readonly Uint8Array[];
+  /** Range proof on `C_0`, or `null` where the circuit does not ask for one. */
+  readonly rangeProof: Uint8Array | null;
+}
+
+/** Round 1: one provider's dealing of one input, with the per-receiver shares. */
+export interface InputDealing extends PublicInputDealing {
+  readonly shares: Readonly<Record<Identifier, InputShare>>;
+}
+
+/** A dealing a receiver has checked: decoded commitments and its own share. */
+export interface VerifiedInput<E> {
+  readonly input: string;
+  readonly index: number;
+  readonly dealer: Identifier;
+  readonly commitments: readonly E[];
+  readonly share: bigint;
+  readonly blinding: bigint;
+}
+
+/** Round 2: one party's share of one output (revealed for opening). */
+export interface ResultShare {
+  readonly v: typeof AGGREGATION_VERSION;
+  readonly sessionId: string;
+  readonly party: Identifier;
+  readonly output: string;
+  readonly share: Uint8Array;
+  readonly blinding: Uint8Array;
+}
+
+export interface OpenedOutput {
+  readonly name: string;
+  /** The result as a signed integer (in units of the output's scale). */
+  readonly value: bigint;
+  /** Opening randomness: `value*G + blinding*H` is the output's combined commitment. */
+  readonly blinding: bigint;
+}
+
+/** Validate the session parameters once; every later call takes the result. */
+export function createAggregationSession<E>(
+  suite: Ciphersuite<E>,
+  opts: AggregationSessionOptions,
+): AggregationSession<E> {
+  const { circuit, sessionId, threshold, parties } = opts;
+  if (typeof sessionId !== 'string' || !SESSION_ID.test(sessionId)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'sessionId: expected 1-128 of [A-Za-z0-9._:-]', [
+      'sessionId',
+    ]);
+  }
+  if (!Array.isArray(parties) || parties.length < 2 || parties.length > 1000) {
+    throw new ValidationError('INVALID_ARGUMENT', 'parties: expected 2 to 1000 parties', ['parties']);
+  }
+  if (!Number.isSafeInteger(threshold) || threshold < 2 || threshold > parties.length) {
+    throw new ValidationError(
+      'INVALID_THRESHOLD',
+      `threshold: expected an integer in [2, ${parties.length}]`,
+      ['threshold'],
+    );
+  }
+  const xs = new Map<Identifier, bigint>();
+  const byRole = new Map<string, Identifier>();
+  parties.forEach((p, i) => {
+    const x = identifierToScalar(suite, p?.id, `parties[${i}].id`);
+    if (xs.has(p.id)) {
+      throw new ValidationError('DUPLICATE_IDENTIFIER', `parties[${i}].id: duplicate`, [`parties[${i}].id`]);
+    }
+    if (typeof p.role !== 'string' || p.role.length === 0 || p.role.length > 64) {
+      throw new ValidationError('INVALID_ARGUMENT', `parties[${i}].role: expected a role name`, [
+        `parties[${i}].role`,
+      ]);
+    }
+    if (byRole.has(p.role)) {
+      throw new ValidationError('INVALID_ARGUMENT', `parties[${i}].role: role held twice`, [
+        `parties[${i}].role`,
+      ]);
+    }
+    xs.set(p.id, x);
+    byRole.set(p.role, p.id);
+  });
+  const half = (suite.field.ORDER - 1n) / 2n;
+  circuit.outputs.forEach((o, i) => {
+    if (o.max > half || o.min < -half) {
+      throw new ValidationError(
+        'CIRCUIT_INVALID',
+        `circuit.outputs[${i}]: could wrap around ${suite.id}'s field`,
+        [`circuit.outputs[${i}]`],
+      );
+    }
+  });
+  const providers = circuit.inputs.map((inp, i) => {
+    const id = byRole.get(inp.role);
+    if (id === undefined) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `circuit.inputs[${i}].role: no party has role "${inp.role}"`,
+        [`circuit.inputs[${i}].role`],
+      );
+    }
+    return id;
+  });
+  const frozenParties = Object.freeze(parties.map((p) => Object.freeze({ id: p.id, role: p.role })));
+  const digest = sessionDigest(suite.id, circuit.digestHex, sessionId, threshold, frozenParties);
+  return Object.freeze({
+    suite,
+    circuit,
+    sessionId,
+    threshold,
+    parties: frozenParties,
+    digest,
+    xs,
+    providers: Object.freeze(providers),
+  });
+}
+
+/** SHA-256 over the RFC 8785 bytes of the session description. */
+export function sessionDigest(
+  suite: CiphersuiteId,
+  circuitDigestHex: string,
+  sessionId: string,
+  threshold: number,
+  parties: readonly AggregationParty[],
+): Uint8Array {
+  return sha256(
+    canonicalBytes({
+      type: 'aaps-aggregation-session/v1',
+      suite,
+      circuit: circuitDigestHex,
+      sessionId,
+      threshold,
+      parties: parties.map((p) => ({ id: p.id, role: p.role })),
+    }),
+  );
+}
+
+/** The context an input's range proof is bound to. */
+export function inputProofContext(
+  session: { circuit: Circuit; sessionId: string; digest: Uint8Array },
+  dealer: Identifier,
+  input: string,
+): Uint8Array {
+  return rangeProofContext({
+    circuitId: session.circuit.id,
+    sessionId: session.sessionId,
+    party: dealer,
+    input,
+    bind: session.digest,
+  });
+}
+
+function inputIndex<E>(session: AggregationSession<E>, input: string, field: string): number {
+  const i = session.circuit.inputs.findIndex((x) => x.name === input);
+  if (i < 0)
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: not an input of ${session.circuit.id}`, [field]);
+  return i;
+}
+
+/** Share one input. `value` must be an integer in the input's declared range. */
+export function dealInput<E>(
+  session: AggregationSession<E>,
+  args: { input: string; dealer: Identifier; value: bigint | number },
+  rng: Rng,
+): InputDealing {
+  const { suite, circuit } = session;
+  const index = inputIndex(session, args.input, 'input');
+  const spec = circuit.inputs[index]!;
+  if (session.providers[index] !== args.dealer) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `dealer: input ${spec.name} is provided by role ${spec.role}`,
+      ['dealer'],
+    );
+  }
+  const value =
+    typeof args.value === 'number' && Number.isSafeInteger(args.value) ? BigInt(args.value) : args.value;
+  if (typeof value !== 'bigint' || value < spec.min || value > spec.max) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `value: expected an integer in [${spec.min}, ${spec.max}]`,
+      ['value'],
+    );
+  }
+  const ids = session.parties.map((p) => p.id);
+  const xs = ids.map((id) => session.xs.get(id)!);
+  const F = suite.field;
+  const dealing = dealPedersen(suite, F.create(value), xs, session.threshold, rng);
+  const commitments = dealing.commitments.map((c) => suite.group.serialize(c));
+  const rangeProof = spec.rangeProof
+    ? proveRange(
+        suite,
+        {
+          commitment: dealing.commitments[0]!,
+          lo: spec.min,
+          hi: spec.max,
+          context: inputProofContext(session, args.dealer, spec.name),
+        },
+        { value, blinding: dealing.blinding },
+        rng,
+      )
+    : null;
+  const shares: Record<Identifier, InputShare> = {};
+  dealing.shares.forEach((s, i) => {
+    shares[ids[i]!] = Object.freeze({
+      share: new SecretBytes(F.toBytes(s.share)),
+      blinding: new SecretBytes(F.toBytes(s.blinding)),
+    });
+  });
+  return Object.freeze({
+    v: AGGREGATION_VERSION,
+    suite: suite.id,
+    sessionId: session.sessionId,
+    input: spec.name,
+    dealer: args.dealer,
+    commitments: Object.freeze(commitments),
+    rangeProof,
+    shares: Object.freeze(shares),
+  });
+}
+
+/** The broadcast part of a dealing (drop the per-receiver shares). */
+export function publicDealing(d: PublicInputDealing): PublicInputDealing {
+  return Object.freeze({
+    v: d.v,
+    suite: d.suite,
+    sessionId: d.sessionId,
+    input: d.input,
+    dealer: d.dealer,
+    commitments: d.commitments,
+    rangeProof: d.rangeProof,
+  });
+}
+
+interface CheckedPublic<E> {
+  readonly index: number;
+  readonly commitments: readonly E[];
+}
+
+/**
+ * Public checks of a dealing: it belongs to this session, comes from the input's provider, its
+ * commitments decode, and (when asked) its range proof verifies. A dealing from the wrong party or
+ * for another session is refused as `ValidationError`; a malformed one blames its dealer.
+ */
+export function checkPublicDealing<E>(
+  session: AggregationSession<E>,
+  dealing: PublicInputDealing,
+  opts: { verifyProof?: boolean } = {},
+): CheckedPublic<E> {
+  const { suite } = session;
+  if (!dealing || typeof dealing !== 'object') {
+    throw new ValidationError('INVALID_ARGUMENT', 'dealing: expected an object', ['dealing']);
+  }
+  if (dealing.v !== AGGREGATION_VERSION) {
+    throw new ValidationError('UNSUPPORTED_VERSION', 'dealing.v: unsupported', ['dealing.v']);
+  }
+  if (dealing.suite !== suite.id) {
+    throw new ValidationError('CIPHERSUITE_MISMATCH', `dealing.suite: expected ${suite.id}`, [
+      'dealing.suite',
+    ]);
+  }
+  if (dealing.sessionId !== session.sessionId) {
+    throw new ValidationError('INVALID_ARGUMENT', 'dealing.sessionId: another session', [
+      'dealing.sessionId',
+    ]);
+  }
+  const index = inputIndex(session, dealing.input, 'dealing.input');
+  const spec = session.circuit.inputs[index]!;
+  if (session.providers[index] !== dealing.dealer) {
+    throw new ValidationError('INVALID_ARGUMENT', `dealing.dealer: not the provider of ${spec.name}`, [
+      'dealing.dealer',
+    ]);
+  }
+  const blame = (why: string, cause?: unknown): never => {
+    throw new ProtocolError('INVALID_DEALING', `dealing of ${spec.name}: ${why}`, [dealing.dealer], {
+      cause,
+      details: { dealer: dealing.dealer, input: spec.name },
+    });
+  };
+  if (!Array.isArray(dealing.commitments) || dealing.commitments.length !== session.threshold) {
+    blame(`expected ${session.threshold} commitments`);
+  }
+  let commitments: E[] = [];
+  try {
+    commitments = dealing.commitments.map((c, j) => suite.group.deserialize(c, `dealing.commitments[${j}]`));
+  } catch (cause) {
+    if (cause instanceof AapsError) blame('a commitment is not a valid group element', cause);
+    throw cause;
+  }
+  if (spec.rangeProof) {
+    if (!(dealing.rangeProof instanceof Uint8Array)) {
+      throw new ProtocolError(
+        'INVALID_RANGE_PROOF',
+        `dealing of ${spec.name}: range proof missing`,
+        [dealing.dealer],
+        {
+          details: { dealer: dealing.dealer, input: spec.name },
+        },
+      );
+    }
+    if (opts.verifyProof !== false) {
+      verifyRangeProof(
+        suite,
+        {
+          commitment: commitments[0]!,
+          lo: spec.min,
+          hi: spec.max,
+          context: inputProofContext(session, dealing.dealer, spec.name),
+        },
+        dealing.rangeProof,
+        dealing.dealer,
+      );
+    }
+  } else if (dealing.rangeProof !== null) {
+    blame('a range proof where the circuit asks for none');
+  }
+  return { index, commitments };
+}
+
+function receiverShare<E>(
+  session: AggregationSession<E>,
+  dealing: InputDealing,
+  receiver: Identifier,
+): { share: bigint; blinding: bigint } {
+  const F = session.suite.field;
+  const s = dealing.shares?.[receiver];
+  try {
+    if (!s) throw new ValidationError('INVALID_ARGUMENT', 'missing share');
+    return {
+      share: F.fromBytes(s.share.expose(), 'share'),
+      blinding: F.fromBytes(s.blinding.expose(), 'blinding'),
+    };
+  } catch (cause) {
+    if (!(cause instanceof AapsError)) throw cause;
+    throw new ProtocolError(
+      'INVALID_DEALING',
+      `dealing of ${dealing.input}: no valid share for ${receiver}`,
+      [dealing.dealer],
+      { cause, details: { dealer: dealing.dealer, input: dealing.input } },
+    );
+  }
+}
+
+function receiverX<E>(session: AggregationSession<E>, receiver: Identifier): bigint {
+  const x = session.xs.get(receiver);
+  if (x === undefined) throw new ValidationError('UNKNOWN_IDENTIFIER', 'receiver: not a party', ['receiver']);
+  return x;
+}
+
+/** A receiver's full check of one dealing: public checks, then its share against the commitments. */
+export function verifyDealing<E>(
+  session: AggregationSession<E>,
+  dealing: InputDealing,
+  receiver: Identifier,
+): VerifiedInput<E> {
+  const x = receiverX(session, receiver);
+  const { index, commitments } = checkPublicDealing(session, dealing);
+  const { share, blinding } = receiverShare(session, dealing, receiver);
+  if (!pedersenShareHolds(session.suite, commitments, x, share, blinding)) {
+    throw new ProtocolError(
+      'INVALID_DEALING',
+      `dealing of ${dealing.input}: share does not match commitments`,
+      [dealing.dealer],
+      { details: { dealer: dealing.dealer, input: dealing.input } },
+    );
+  }
+  return Object.freeze({ input: dealing.input, index, dealer: dealing.dealer, commitments, share, blinding });
+}
+
+/**
+ * A receiver's check of many dealings at once: public checks per dealing, then one random linear
+ * combination for all share checks (falling back to single checks to name every bad dealer).
+ * `verifyProofs: false` skips range proofs (for bulk inputs whose providers the caller trusts to
+ * have proved ranges elsewhere); missing proofs are still refused.
+ */
+export function verifyDealings<E>(
+  session: AggregationSession<E>,
+  dealings: readonly InputDealing[],
+  receiver: Identifier,
+  rng: Rng,
+  opts: { verifyProofs?: boolean } = {},
+): VerifiedInput<E>[] {
+  const x = receiverX(session, receiver);
+  const culprits = new Set<Culprit>();
+  let firstError: ProtocolError | undefined;
+  const checked: VerifiedInput<E>[] = [];
+  for (const d of dealings) {
+    try {
+      const { index, commitments } = checkPublicDealing(session, d, { verifyProof: opts.verifyProofs });
+      const { share, blinding } = receiverShare(session, d, receiver);
+      checked.push({ input: d.input, index, dealer: d.dealer, commitments, share, blinding });
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      firstError ??= e;
+      for (const c of e.culprits) culprits.add(c);
+    }
+  }
+  if (!batchSharesHold(session.suite, x, checked, rng)) {
+    for (const v of checked) {
+      if (!pedersenShareHolds(session.suite, v.commitments, x, v.share, v.blinding)) culprits.add(v.dealer);
+    }
+  }
+  if (culprits.size > 0) {
+    const list = [...culprits];
+    throw new ProtocolError(
+      firstError?.code ?? 'INVALID_DEALING',
+      `bad dealings from ${list.join(', ')}`,
+      list,
+      {
+        cause: firstError,
+      },
+    );
+  }
+  return checked.map((v) => Object.freeze(v));
+}
+
+/**
+ * Apply the circuit to one party's verified shares: one {@link ResultShare} per output. Needs
+ * exactly one verified dealing per circuit input.
+ */
+export function evaluateShares<E>(
+  session: AggregationSession<E>,
+  party: Identifier,
+  inputs: readonly VerifiedInput<E>[],
+): ResultShare[] {
+  receiverX(session, party);
+  const F = session.suite.field;
+  const byIndex = indexInputs(session, inputs, 'inputs');
+  return session.circuit.outputs.map((o) => {
+    let z = F.create(o.constant);
+    let b = 0n;
+    for (const t of o.terms) {
+      const w = F.create(t.weight);
+      const v = byIndex[t.index]!;
+      z = F.add(z, F.mul(w, v.share));
+      b = F.add(b, F.mul(w, v.blinding));
+    }
+    return Object.freeze({
+      v: AGGREGATION_VERSION,
+      sessionId: session.sessionId,
+      party,
+      output: o.name,
+      share: F.toBytes(z),
+      blinding: F.toBytes(b),
+    });
+  });
+}
+
+function indexInputs<T extends { index: number }>(
+  session: AggregationSession<unknown>,
+  inputs: readonly T[],
+  field: string,
+): T[] {
+  const byIndex: T[] = new Array(session.circuit.inputs.length);
+  for (const v of inputs) {
+    if (byIndex[v.index]) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${field}: two dealings of ${session.circuit.inputs[v.index]!.name}`,
+        [field],
+      );
+    }
+    byIndex[v.index] = v;
+  }
+  session.circuit.inputs.forEach((inp, i) => {
+    if (!byIndex[i])
+      throw new ValidationError('INVALID_ARGUMENT', `${field}: missing input ${inp.name}`, [field]);
+  });
+  return byIndex;
+}
+
+/**
+ * The commitments to each output's polynomials: `D_j = sum_terms w * C_j` (plus `constant * G` in
+ * `D_0`), computed from the public dealings by anyone.
+ */
+export function combineCommitments<E>(
+  session: AggregationSession<E>,
+  inputs: readonly { index: number; commitments: readonly E[] }[],
+): E[][] {
+  const { group, field: F } = session.suite;
+  const byIndex = indexInputs(session as AggregationSession<unknown>, inputs, 'dealings');
+  const scaled = (p: E, w: bigint): E =>
+    w === 1n ? p : w === -1n ? group.neg(p) : group.mul(p, F.create(w));
+  return session.circuit.outputs.map((o) => {
+    const out: E[] = [];
+    for (let j = 0; j < session.threshold; j++) {
+      let acc = j === 0 && o.constant !== 0n ? group.mulBase(F.create(o.constant)) : group.zero;
+      for (const t of o.terms) acc = group.add(acc, scaled(byIndex[t.index]!.commitments[j]!, t.weight));
+      out.push(acc);
+    }
+    return out;
+  });
+}
+
+/** Signed integer read of a field element: `(-q/2, q/2)`. */
+export function fieldToSigned(order: bigint, v: bigint): bigint {
+  return v > (order - 1n) / 2n ? v - order : v;
+}
+
+export interface OpenedResult {
+  readonly outputs: readonly OpenedOutput[];
+  /** Parties whose result shares failed the check (their shares were not used). */
+  readonly culprits: readonly Identifier[];
+  /** The parties whose shares opened the result. */
+  readonly openers: readonly Identifier[];
+}
+
+/**
+ * Open every output from the parties' result shares. Each party's shares are checked (batched
+ * across outputs) against the combined commitments; a party with any bad share is named in
+ * `culprits` and left out, and the opening proceeds from the first `t` honest parties (in
+ * session order). Fewer than
+ * `t` honest parties: `ProtocolError('INVALID_OPENING')` naming the liars.
+ */
+export function openResult<E>(
+  session: AggregationSession<E>,
+  dealings: readonly PublicInputDealing[],
+  resultShares: readonly ResultShare[],
+  rng: Rng,
+  opts: { verifyProofs?: boolean } = {},
+): OpenedResult {
+  const { suite } = session;
+  const F = suite.field;
+  const checked = dealings.map((d) => checkPublicDealing(session, d, { verifyProof: opts.verifyProofs }));
+  const combined = combineCommitments(session, checked);
+  const outIndex = new Map(session.circuit.outputs.map((o, i) => [o.name, i]));
+  // Group result shares by party.
+  const byParty = new Map<Identifier, { z: bigint[]; b: bigint[]; ok: boolean }>();
+  const culprits = new Set<Identifier>();
+  for (const rs of resultShares) {
+    const x = session.xs.get(rs?.party);
+    if (x === undefined)
+      throw new ValidationError('UNKNOWN_IDENTIFIER', 'resultShares: unknown party', ['resultShares']);
+    let entry = byParty.get(rs.party);
+    if (!entry) {
+      entry = { z: [], b: [], ok: true };
+      byParty.set(rs.party, entry);
+    }
+    const oi = outIndex.get(rs.output);
+    try {
+      if (rs.v !== AGGREGATION_VERSION || rs.sessionId !== session.sessionId || oi === undefined) {
+        throw new ValidationError('INVALID_ARGUMENT', 'result share for another session or output');
+      }
+      if (entry.z[oi] !== undefined) throw new ValidationError('INVALID_ARGUMENT', 'duplicate result share');
+      entry.z[oi] = F.fromBytes(rs.share, 'share');
+      entry.b[oi] = F.fromBytes(rs.blinding, 'blinding');
+    } catch (e) {
+      if (!(e instanceof AapsError)) throw e;
+      entry.ok = false;
+    }
+  }
+  const nOut = session.circuit.outputs.length;
+  const honest: Identifier[] = [];
+  for (const p of session.parties) {
+    const entry = byParty.get(p.id);
+    if (!entry) continue;
+    const x = session.xs.get(p.id)!;
+    let ok = entry.ok;
+    for (let i = 0; ok && i < nOut; i++) if (entry.z[i] === undefined) ok = false;
+    if (ok) {
+      const items = combined.map((cs, i) => ({ commitments: cs, share: entry.z[i]!, blinding: entry.b[i]! }));
+      ok = batchSharesHold(suite, x, items, rng);
+    }
+    if (ok) honest.push(p.id);
+    else culprits.add(p.id);
+  }
+  if (honest.length < session.threshold) {
+    throw new ProtocolError(
+      'INVALID_OPENING',
+      `only ${honest.length} of ${session.threshold} needed result shares are valid`,
+      [...culprits],
+    );
+  }
+  const openers = honest.slice(0, session.threshold);
+  const lambda = lagrangeAtZero(
+    suite,
+    openers.map((id) => session.xs.get(id)!),
+  );
+  const outputs = session.circuit.outputs.map((o, i) => {
+    let z = 0n;
+    let b = 0n;
+    openers.forEach((id, k) => {
+      const e = byParty.get(id)!;
+      z = F.add(z, F.mul(lambda[k]!, e.z[i]!));
+      b = F.add(b, F.mul(lambda[k]!, e.b[i]!));
+    });
+    return Object.freeze({ name: o.name, value: fieldToSigned(F.ORDER, z), blinding: b });
+  });
+  return Object.freeze({ outputs: Object.freeze(outputs), culprits: Object.freeze([...culprits]), openers });
+}
+
+/** `value*G + blinding*H` for an opened output (helper for record checks). */
+export function openingCommitment<E>(suite: Ciphersuite<E>, value: bigint, blinding: bigint): E {
+  const { group } = suite;
+  return group.add(group.mulBase(suite.field.create(value)), group.mul(pedersenGenerator(suite), blinding));
+}

@@ -1,0 +1,237 @@
+/**
+ * Non-interactive zero-knowledge proof that a Pedersen commitment `C = xG + rH` holds an integer
+ * `x` in `[lo, hi]`.
+ *
+ * With `R = hi - lo` and `k = bitlen(R)`, the prover writes `x - lo = sum_j b_j w_j` with bits `b_j`
+ * and weights `w_j = 2^j` for `j < k-1` and `w_{k-1} = R - 2^{k-1} + 1`: every bit pattern then
+ * lands in `[0, R]` and every value of `[0, R]` has one, so no second range is needed when `R + 1`
+ * is not a power of two. Each bit gets a commitment `B_j = b_j G + r_j H` with the `r_j` chosen so
+ * that `sum_j w_j B_j = C - lo*G` exactly (the verifier checks that equation), and a
+ * Cramer-Damgard-Schoenmakers OR-proof that `B_j` or `B_j - G` is a multiple of `H`. One
+ * Fiat-Shamir challenge covers all bits; it hashes a caller-given context (circuit, session, party,
+ * input) under {@link RANGE_PROOF_DST}, so a proof cannot be replayed in another place.
+ *
+ * Wire form: for each bit, `B_j || c0 || c1 || z0 || z1` (one element, four scalars).
+ */
+
+import { utf8 } from '../bytes.js';
+import type { Culprit } from '../errors.js';
+import { AapsError, ProtocolError, ValidationError } from '../errors.js';
+import type { Ciphersuite, Rng } from '../suite/types.js';
+import { pedersenGenerator } from './pedersen.js';
+import { elementBytes, transcript } from './transcript.js';
+
+/** Domain-separation tag of the range proof's Fiat-Shamir challenge. */
+export const RANGE_PROOF_DST = 'AAPS-QUORUM-v1-range-proof';
+const DST = utf8(RANGE_PROOF_DST);
+
+/** Widest range a proof may cover: `hi - lo < 2^128`. */
+export const MAX_RANGE_BITS = 128;
+
+/** The bit weights for `[lo, hi]` (see the module comment). */
+export function rangeWeights(lo: bigint, hi: bigint): bigint[] {
+  if (typeof lo !== 'bigint' || typeof hi !== 'bigint' || hi <= lo) {
+    throw new ValidationError('INVALID_ARGUMENT', 'range: expected bigints lo < hi', ['range']);
+  }
+  const R = hi - lo;
+  const k = R.toString(2).length;
+  if (k > MAX_RANGE_BITS) {
+    throw new ValidationError('INVALID_ARGUMENT', `range: hi - lo must be below 2^${MAX_RANGE_BITS}`, [
+      'range',
+    ]);
+  }
+  const w: bigint[] = [];
+  for (let j = 0; j < k - 1; j++) w.push(1n << BigInt(j));
+  w.push(R - (1n << BigInt(k - 1)) + 1n);
+  return w;
+}
+
+/** Byte length of a proof for `[lo, hi]` in this suite. */
+export function rangeProofLength<E>(suite: Ciphersuite<E>, lo: bigint, hi: bigint): number {
+  return rangeWeights(lo, hi).length * (suite.group.elementLength + 4 * suite.field.BYTES);
+}
+
+/**
+ * The context a range proof is bound to. Every part is length-prefixed; `bind` carries anything
+ * else the caller wants bound (the aggregation session digest).
+ */
+export function rangeProofContext(args: {
+  circuitId: string;
+  sessionId: string;
+  party: string;
+  input: string;
+  bind?: Uint8Array;
+}): Uint8Array {
+  return transcript(
+    'circuit',
+    args.circuitId,
+    'session',
+    args.sessionId,
+    'party',
+    args.party,
+    'input',
+    args.input,
+    'bind',
+    args.bind ?? new Uint8Array(0),
+  );
+}
+
+export interface RangeStatement<E> {
+  readonly commitment: E;
+  readonly lo: bigint;
+  readonly hi: bigint;
+  readonly context: Uint8Array;
+}
+
+function challenge<E>(suite: Ciphersuite<E>, st: RangeStatement<E>, Bs: readonly E[], As: readonly E[]) {
+  const g = suite.group;
+  return suite.hashToScalar(
+    transcript(
+      suite.id,
+      st.context,
+      st.lo,
+      st.hi,
+      elementBytes(g, st.commitment),
+      ...Bs.map((b) => elementBytes(g, b)),
+      ...As.map((a) => elementBytes(g, a)),
+    ),
+    DST,
+  );
+}
+
+/** `sum_j w_j B_j` with `w_j = 2^j` below the top bit: doublings instead of multiplications. */
+function weightedSum<E>(suite: Ciphersuite<E>, Bs: readonly E[], w: readonly bigint[]): E {
+  const g = suite.group;
+  const k = Bs.length;
+  let acc = g.zero;
+  for (let j = k - 2; j >= 0; j--) acc = g.add(g.add(acc, acc), Bs[j]!);
+  return g.add(acc, g.mul(Bs[k - 1]!, w[k - 1]!));
+}
+
+/**
+ * Prove that `commitment = value*G + blinding*H` holds `value` in `[lo, hi]`. The caller computed the
+ * commitment; a value outside the range cannot be proved and is refused.
+ */
+export function proveRange<E>(
+  suite: Ciphersuite<E>,
+  statement: RangeStatement<E>,
+  witness: { value: bigint; blinding: bigint },
+  rng: Rng,
+): Uint8Array {
+  const { lo, hi } = statement;
+  const w = rangeWeights(lo, hi);
+  const k = w.length;
+  const v = witness.value - lo;
+  if (v < 0n || v > hi - lo) {
+    throw new ValidationError('INVALID_ARGUMENT', 'value: outside the declared range', ['value']);
+  }
+  const F = suite.field;
+  const g = suite.group;
+  const H = pedersenGenerator(suite);
+  // Bits: low bits for v below 2^(k-1), else the top weight plus low bits for the rest.
+  const top = 1n << BigInt(k - 1);
+  const useTop = k > 1 ? v >= top : v === 1n;
+  const rest = useTop ? v - w[k - 1]! : v;
+  const bits: number[] = [];
+  for (let j = 0; j < k - 1; j++) bits.push(Number((rest >> BigInt(j)) & 1n));
+  bits.push(useTop ? 1 : 0);
+  // Blindings: random, but the top one closes sum_j w_j r_j = blinding.
+  const r: bigint[] = [];
+  let acc = 0n;
+  for (let j = 0; j < k - 1; j++) {
+    r.push(F.random(rng));
+    acc = F.add(acc, F.mul(w[j]!, r[j]!));
+  }
+  r.push(F.mul(F.sub(F.create(witness.blinding), acc), F.inv(w[k - 1]!)));
+  const Bs = bits.map((b, j) => g.add(b ? g.base : g.zero, g.mul(H, r[j]!)));
+  // OR-proofs: branch beta claims B_j - beta*G = r_j*H. Simulate the false branch.
+  const nonces: bigint[] = [];
+  const simC: bigint[] = [];
+  const simZ: bigint[] = [];
+  const As: E[] = [];
+  for (let j = 0; j < k; j++) {
+    const b = bits[j]!;
+    const kj = F.random(rng);
+    const c = F.random(rng);
+    const z = F.random(rng);
+    nonces.push(kj);
+    simC.push(c);
+    simZ.push(z);
+    const real = g.mul(H, kj);
+    const Yfalse = b === 1 ? Bs[j]! : g.sub(Bs[j]!, g.base);
+    const sim = g.sub(g.mul(H, z), g.mul(Yfalse, c));
+    if (b === 0) As.push(real, sim);
+    else As.push(sim, real);
+  }
+  const c = challenge(suite, statement, Bs, As);
+  const parts: Uint8Array[] = [];
+  for (let j = 0; j < k; j++) {
+    const b = bits[j]!;
+    const cReal = F.sub(c, simC[j]!);
+    const zReal = F.add(nonces[j]!, F.mul(cReal, r[j]!));
+    const [c0, c1, z0, z1] =
+      b === 0 ? [cReal, simC[j]!, zReal, simZ[j]!] : [simC[j]!, cReal, simZ[j]!, zReal];
+    parts.push(g.serialize(Bs[j]!), F.toBytes(c0), F.toBytes(c1), F.toBytes(z0), F.toBytes(z1));
+  }
+  const out = new Uint8Array(k * (g.elementLength + 4 * F.BYTES));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * Check a range proof. Anything wrong (length, encodings, equations) is
+ * `ProtocolError('INVALID_RANGE_PROOF')` naming `provider`.
+ */
+export function verifyRangeProof<E>(
+  suite: Ciphersuite<E>,
+  statement: RangeStatement<E>,
+  proof: Uint8Array,
+  provider: Culprit,
+): void {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new ProtocolError('INVALID_RANGE_PROOF', `range proof from ${provider}: ${why}`, [provider], {
+      cause,
+      details: { provider },
+    });
+  };
+  const w = rangeWeights(statement.lo, statement.hi);
+  const k = w.length;
+  const g = suite.group;
+  const F = suite.field;
+  const EL = g.elementLength;
+  const SB = F.BYTES;
+  const per = EL + 4 * SB;
+  if (!(proof instanceof Uint8Array) || proof.length !== k * per) {
+    fail(`expected ${k * per} bytes`);
+  }
+  const H = pedersenGenerator(suite);
+  const Bs: E[] = [];
+  const As: E[] = [];
+  const cs: bigint[] = [];
+  try {
+    for (let j = 0; j < k; j++) {
+      const o = j * per;
+      const B = g.deserialize(proof.subarray(o, o + EL), `rangeProof.bits[${j}].commitment`);
+      const sc = (i: number, name: string) =>
+        F.fromBytes(proof.subarray(o + EL + i * SB, o + EL + (i + 1) * SB), `rangeProof.bits[${j}].${name}`);
+      const c0 = sc(0, 'c0');
+      const c1 = sc(1, 'c1');
+      const z0 = sc(2, 'z0');
+      const z1 = sc(3, 'z1');
+      Bs.push(B);
+      As.push(g.sub(g.mul(H, z0), g.mul(B, c0)), g.sub(g.mul(H, z1), g.mul(g.sub(B, g.base), c1)));
+      cs.push(F.add(c0, c1));
+    }
+  } catch (cause) {
+    if (cause instanceof AapsError) fail('malformed', cause);
+    throw cause;
+  }
+  const shifted = g.sub(statement.commitment, g.mulBase(F.create(statement.lo)));
+  if (!g.equals(weightedSum(suite, Bs, w), shifted)) fail('bit commitments do not sum to the input');
+  const c = challenge(suite, statement, Bs, As);
+  for (let j = 0; j < k; j++) if (cs[j] !== c) fail(`bit ${j} OR-proof does not verify`);
+}

@@ -1,0 +1,447 @@
+/**
+ * The aggregation record: everything an auditor needs to check offline that the opened outputs are
+ * the circuit applied to the committed, range-proved inputs. {@link verifyAggregation} runs the
+ * checks in order (format, circuit, session, commitment, range-proof, result, opening) and throws
+ * `VerificationError` with `check = aggregation.<step>` at the first failure.
+ *
+ * Encodings: canonical JSON (RFC 8785; bytes as lower-case hex in `...Hex` fields) and CBOR
+ * (`cbor-x`, definite lengths, fixed key order, byte strings). Decoders accept only the exact bytes
+ * their encoder would produce, so any changed byte fails. {@link aggregationDigest} (SHA-256 of the
+ * canonical JSON) is what parties bind into what they sign.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { Encoder } from 'cbor-x';
+import { bytesToHex, equalBytes, hexToBytes, utf8 } from '../bytes.js';
+import { canonicalize, type JsonValue } from '../envelope/canonical.js';
+import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
+import type { Identifier } from '../keys.js';
+import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
+import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
+import { type Circuit, loadCircuit } from './circuit.js';
+import {
+  AGGREGATION_VERSION,
+  type AggregationParty,
+  type AggregationSession,
+  createAggregationSession,
+  inputProofContext,
+  type OpenedResult,
+  openingCommitment,
+  type PublicInputDealing,
+} from './protocol.js';
+import { verifyRangeProof } from './range-proof.js';
+
+export interface AggregationRecordInput {
+  readonly name: string;
+  readonly provider: Identifier;
+  /** `C_0`: the Pedersen commitment to the input. */
+  readonly commitment: Uint8Array;
+  readonly rangeProof: Uint8Array | null;
+}
+
+export interface AggregationRecordOutput {
+  readonly name: string;
+  readonly value: bigint;
+  /** Opening randomness (scalar encoding). */
+  readonly blinding: Uint8Array;
+}
+
+export interface AggregationRecord {
+  readonly v: typeof AGGREGATION_VERSION;
+  readonly suite: CiphersuiteId;
+  readonly sessionId: string;
+  readonly threshold: number;
+  readonly parties: readonly AggregationParty[];
+  /** The circuit's normalized JSON (as `loadCircuit(...).json`). */
+  readonly circuit: JsonValue;
+  readonly inputs: readonly AggregationRecordInput[];
+  readonly outputs: readonly AggregationRecordOutput[];
+}
+
+/** The JSON form: bytes as lower-case hex, integers as decimal strings. */
+export interface AggregationRecordJson {
+  v: number;
+  suite: string;
+  sessionId: string;
+  threshold: number;
+  parties: { id: string; role: string }[];
+  circuit: JsonValue;
+  inputs: { name: string; provider: string; commitmentHex: string; rangeProofHex: string | null }[];
+  outputs: { name: string; value: string; blindingHex: string }[];
+}
+
+/** Assemble the record from the session, the public dealings and the opening. */
+export function buildAggregationRecord<E>(
+  session: AggregationSession<E>,
+  dealings: readonly PublicInputDealing[],
+  opened: OpenedResult,
+): AggregationRecord {
+  const F = session.suite.field;
+  const byInput = new Map(dealings.map((d) => [d.input, d]));
+  const inputs = session.circuit.inputs.map((inp) => {
+    const d = byInput.get(inp.name);
+    if (!d)
+      throw new ValidationError('INVALID_ARGUMENT', `dealings: missing input ${inp.name}`, ['dealings']);
+    return Object.freeze({
+      name: inp.name,
+      provider: d.dealer,
+      commitment: d.commitments[0]!,
+      rangeProof: d.rangeProof,
+    });
+  });
+  const outputs = opened.outputs.map((o) =>
+    Object.freeze({ name: o.name, value: o.value, blinding: F.toBytes(o.blinding) }),
+  );
+  return Object.freeze({
+    v: AGGREGATION_VERSION,
+    suite: session.suite.id,
+    sessionId: session.sessionId,
+    threshold: session.threshold,
+    parties: session.parties,
+    circuit: sortKeys(session.circuit.json),
+    inputs: Object.freeze(inputs),
+    outputs: Object.freeze(outputs),
+  });
+}
+
+/** RFC 8785 key order, so both encodings list keys the same way. */
+function sortKeys(v: JsonValue): JsonValue {
+  return JSON.parse(canonicalize(v)) as JsonValue;
+}
+
+export function aggregationRecordToJson(r: AggregationRecord): AggregationRecordJson {
+  return {
+    v: r.v,
+    suite: r.suite,
+    sessionId: r.sessionId,
+    threshold: r.threshold,
+    parties: r.parties.map((p) => ({ id: p.id, role: p.role })),
+    circuit: r.circuit,
+    inputs: r.inputs.map((i) => ({
+      name: i.name,
+      provider: i.provider,
+      commitmentHex: bytesToHex(i.commitment),
+      rangeProofHex: i.rangeProof === null ? null : bytesToHex(i.rangeProof),
+    })),
+    outputs: r.outputs.map((o) => ({
+      name: o.name,
+      value: o.value.toString(10),
+      blindingHex: bytesToHex(o.blinding),
+    })),
+  };
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const DECIMAL = /^-?(?:0|[1-9][0-9]*)$/;
+
+function bad(path: string, msg: string): never {
+  throw new ValidationError('DECODE_FAILED', `${path}: ${msg}`, [path]);
+}
+
+function keys(o: unknown, path: string, expected: readonly string[]): Obj {
+  if (!isObj(o)) bad(path, 'expected an object');
+  const got = Object.keys(o).sort();
+  const want = [...expected].sort();
+  if (got.length !== want.length || got.some((k, i) => k !== want[i]))
+    bad(path, `expected keys ${want.join(',')}`);
+  return o;
+}
+
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') bad(path, 'expected a string');
+  return v;
+}
+
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) bad(path, 'expected an array');
+  return v;
+}
+
+/** Decode the common shape; `bytes(v, path)` reads a byte field in the encoding's own form. */
+function fromShape(
+  raw: unknown,
+  names: { commitment: string; rangeProof: string; blinding: string },
+  bytes: (v: unknown, path: string) => Uint8Array,
+): AggregationRecord {
+  const r = keys(raw, 'record', [
+    'v',
+    'suite',
+    'sessionId',
+    'threshold',
+    'parties',
+    'circuit',
+    'inputs',
+    'outputs',
+  ]);
+  if (r.v !== AGGREGATION_VERSION) bad('record.v', `expected ${AGGREGATION_VERSION}`);
+  const suite = str(r.suite, 'record.suite');
+  if (!isCiphersuiteId(suite)) bad('record.suite', 'unknown ciphersuite');
+  if (!Number.isSafeInteger(r.threshold)) bad('record.threshold', 'expected an integer');
+  const parties = arr(r.parties, 'record.parties').map((p, i) => {
+    const o = keys(p, `record.parties[${i}]`, ['id', 'role']);
+    return Object.freeze({
+      id: str(o.id, `record.parties[${i}].id`),
+      role: str(o.role, `record.parties[${i}].role`),
+    });
+  });
+  if (!isObj(r.circuit)) bad('record.circuit', 'expected an object');
+  const inputs = arr(r.inputs, 'record.inputs').map((x, i) => {
+    const p = `record.inputs[${i}]`;
+    const o = keys(x, p, ['name', 'provider', names.commitment, names.rangeProof]);
+    const proof = o[names.rangeProof];
+    return Object.freeze({
+      name: str(o.name, `${p}.name`),
+      provider: str(o.provider, `${p}.provider`),
+      commitment: bytes(o[names.commitment], `${p}.${names.commitment}`),
+      rangeProof: proof === null ? null : bytes(proof, `${p}.${names.rangeProof}`),
+    });
+  });
+  const outputs = arr(r.outputs, 'record.outputs').map((x, i) => {
+    const p = `record.outputs[${i}]`;
+    const o = keys(x, p, ['name', 'value', names.blinding]);
+    const value = str(o.value, `${p}.value`);
+    if (!DECIMAL.test(value) || value === '-0' || value.length > 100)
+      bad(`${p}.value`, 'expected a decimal integer');
+    return Object.freeze({
+      name: str(o.name, `${p}.name`),
+      value: BigInt(value),
+      blinding: bytes(o[names.blinding], `${p}.${names.blinding}`),
+    });
+  });
+  return Object.freeze({
+    v: AGGREGATION_VERSION,
+    suite,
+    sessionId: str(r.sessionId, 'record.sessionId'),
+    threshold: r.threshold as number,
+    parties: Object.freeze(parties),
+    circuit: r.circuit as JsonValue,
+    inputs: Object.freeze(inputs),
+    outputs: Object.freeze(outputs),
+  });
+}
+
+const JSON_NAMES = { commitment: 'commitmentHex', rangeProof: 'rangeProofHex', blinding: 'blindingHex' };
+const CBOR_NAMES = { commitment: 'commitment', rangeProof: 'rangeProof', blinding: 'blinding' };
+
+/** Strict decode of the JSON form (already parsed). */
+export function aggregationRecordFromJson(json: unknown): AggregationRecord {
+  return fromShape(json, JSON_NAMES, (v, path) => hexToBytes(str(v, path), path));
+}
+
+/** Canonical JSON text (RFC 8785). */
+export function encodeAggregationRecordJson(r: AggregationRecord): string {
+  return canonicalize(aggregationRecordToJson(r) as unknown as JsonValue);
+}
+
+/** Decode JSON text; only the canonical text of a valid record is accepted. */
+export function decodeAggregationRecordJson(text: string): AggregationRecord {
+  if (typeof text !== 'string') bad('record', 'expected JSON text');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', 'record: not JSON', ['record'], { cause });
+  }
+  const r = aggregationRecordFromJson(parsed);
+  if (encodeAggregationRecordJson(r) !== text) bad('record', 'not in canonical form');
+  return r;
+}
+
+const cbor = new Encoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  tagUint8Array: false,
+  variableMapSize: true,
+  pack: false,
+});
+
+function toCborShape(r: AggregationRecord): unknown {
+  return {
+    v: r.v,
+    suite: r.suite,
+    sessionId: r.sessionId,
+    threshold: r.threshold,
+    parties: r.parties.map((p) => ({ id: p.id, role: p.role })),
+    circuit: sortKeys(r.circuit),
+    inputs: r.inputs.map((i) => ({
+      name: i.name,
+      provider: i.provider,
+      commitment: i.commitment,
+      rangeProof: i.rangeProof,
+    })),
+    outputs: r.outputs.map((o) => ({ name: o.name, value: o.value.toString(10), blinding: o.blinding })),
+  };
+}
+
+export function encodeAggregationRecordCbor(r: AggregationRecord): Uint8Array {
+  const b = cbor.encode(toCborShape(r));
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice();
+}
+
+/** Decode CBOR; only the bytes {@link encodeAggregationRecordCbor} would produce are accepted. */
+export function decodeAggregationRecordCbor(bytes: Uint8Array): AggregationRecord {
+  if (!(bytes instanceof Uint8Array)) bad('record', 'expected bytes');
+  let raw: unknown;
+  try {
+    raw = cbor.decode(bytes);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', 'record: not CBOR', ['record'], { cause });
+  }
+  const r = fromShape(raw, CBOR_NAMES, (v, path) => {
+    if (!(v instanceof Uint8Array)) bad(path, 'expected a byte string');
+    return Uint8Array.from(v);
+  });
+  let again: Uint8Array;
+  try {
+    again = encodeAggregationRecordCbor(r);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', 'record: cannot be re-encoded', ['record'], { cause });
+  }
+  if (!equalBytes(again, bytes)) bad('record', 'not in canonical form');
+  return r;
+}
+
+/** SHA-256 of the record's canonical JSON: bind this into what the parties sign. */
+export function aggregationDigest(r: AggregationRecord): Uint8Array {
+  return sha256(utf8(encodeAggregationRecordJson(r)));
+}
+
+export interface VerifiedAggregation {
+  readonly circuitId: string;
+  readonly sessionId: string;
+  readonly outputs: readonly { readonly name: string; readonly value: bigint; readonly scale: number }[];
+  readonly digest: Uint8Array;
+}
+
+function fail(check: string, message: string, cause?: unknown, details?: Record<string, unknown>): never {
+  throw new VerificationError(check, message, { cause, details });
+}
+
+/**
+ * Check a record offline: a decoded record, its CBOR bytes or its JSON text. Throws
+ * `VerificationError` whose `check` is `aggregation.format`, `.circuit`, `.session`, `.commitment`,
+ * `.range-proof`, `.result` or `.opening`. `opts.circuit` pins the circuit the caller expects.
+ */
+export function verifyAggregation(
+  input: AggregationRecord | Uint8Array | string,
+  opts: { circuit?: Circuit; suite?: AnyCiphersuite } = {},
+): VerifiedAggregation {
+  let record: AggregationRecord;
+  try {
+    if (input instanceof Uint8Array) record = decodeAggregationRecordCbor(input);
+    else if (typeof input === 'string') record = decodeAggregationRecordJson(input);
+    else record = aggregationRecordFromJson(JSON.parse(encodeAggregationRecordJson(input)));
+  } catch (cause) {
+    if (cause instanceof AapsError || cause instanceof TypeError)
+      fail('aggregation.format', 'malformed record', cause);
+    throw cause;
+  }
+  const suite = opts.suite ?? getCiphersuite(record.suite);
+  if (suite.id !== record.suite) fail('aggregation.format', `record is for ${record.suite}, not ${suite.id}`);
+  return verifyWith(suite, record, opts.circuit);
+}
+
+function verifyWith<E>(
+  suite: Ciphersuite<E>,
+  record: AggregationRecord,
+  pinned?: Circuit,
+): VerifiedAggregation {
+  let circuit: Circuit;
+  try {
+    circuit = loadCircuit(record.circuit, { fieldOrder: suite.field.ORDER });
+  } catch (cause) {
+    return fail('aggregation.circuit', 'the embedded circuit is invalid', cause);
+  }
+  if (canonicalize(circuit.json) !== canonicalize(record.circuit)) {
+    fail('aggregation.circuit', 'the embedded circuit is not in normalized form');
+  }
+  if (pinned && !equalBytes(pinned.digest, circuit.digest)) {
+    fail('aggregation.circuit', `record is for circuit ${circuit.digestHex}, expected ${pinned.digestHex}`);
+  }
+  let session: AggregationSession<E>;
+  try {
+    session = createAggregationSession(suite, {
+      circuit,
+      sessionId: record.sessionId,
+      threshold: record.threshold,
+      parties: record.parties,
+    });
+  } catch (cause) {
+    return fail('aggregation.session', 'the session parameters are invalid', cause);
+  }
+  if (record.inputs.length !== circuit.inputs.length)
+    fail('aggregation.circuit', 'inputs do not match the circuit');
+  if (record.outputs.length !== circuit.outputs.length)
+    fail('aggregation.circuit', 'outputs do not match the circuit');
+  const { group, field: F } = suite;
+  const commitments: E[] = record.inputs.map((inp, i) => {
+    const spec = circuit.inputs[i]!;
+    if (inp.name !== spec.name) fail('aggregation.circuit', `inputs[${i}] is not ${spec.name}`);
+    if (inp.provider !== session.providers[i]) {
+      fail('aggregation.circuit', `inputs[${i}].provider does not hold role ${spec.role}`);
+    }
+    try {
+      return group.deserialize(inp.commitment, `inputs[${i}].commitment`);
+    } catch (cause) {
+      return fail('aggregation.commitment', `inputs[${i}].commitment is not a group element`, cause, {
+        provider: inp.provider,
+      });
+    }
+  });
+  record.inputs.forEach((inp, i) => {
+    const spec = circuit.inputs[i]!;
+    const details = { provider: inp.provider, input: spec.name };
+    if (!spec.rangeProof) {
+      if (inp.rangeProof !== null)
+        fail('aggregation.range-proof', `${spec.name}: unexpected range proof`, undefined, details);
+      return;
+    }
+    if (inp.rangeProof === null)
+      fail('aggregation.range-proof', `${spec.name}: range proof missing`, undefined, details);
+    try {
+      verifyRangeProof(
+        suite,
+        {
+          commitment: commitments[i]!,
+          lo: spec.min,
+          hi: spec.max,
+          context: inputProofContext(session, inp.provider, spec.name),
+        },
+        inp.rangeProof,
+        inp.provider,
+      );
+    } catch (cause) {
+      if (cause instanceof ProtocolError)
+        fail('aggregation.range-proof', `${spec.name}: range proof fails`, cause, details);
+      throw cause;
+    }
+  });
+  const outputs = record.outputs.map((out, i) => {
+    const spec = circuit.outputs[i]!;
+    if (out.name !== spec.name) fail('aggregation.circuit', `outputs[${i}] is not ${spec.name}`);
+    if (out.value < spec.min || out.value > spec.max) {
+      fail('aggregation.result', `${spec.name}: ${out.value} is outside [${spec.min}, ${spec.max}]`);
+    }
+    let blinding: bigint;
+    try {
+      blinding = F.fromBytes(out.blinding, `outputs[${i}].blinding`);
+    } catch (cause) {
+      return fail('aggregation.format', `outputs[${i}].blinding is not a scalar`, cause);
+    }
+    let expected = spec.constant === 0n ? group.zero : group.mulBase(F.create(spec.constant));
+    for (const t of spec.terms) {
+      const c = commitments[t.index]!;
+      expected = group.add(expected, t.weight === 1n ? c : group.mul(c, F.create(t.weight)));
+    }
+    if (!group.equals(openingCommitment(suite, out.value, blinding), expected)) {
+      fail('aggregation.opening', `${spec.name}: the opening does not match the committed inputs`);
+    }
+    return Object.freeze({ name: spec.name, value: out.value, scale: spec.scale });
+  });
+  return Object.freeze({
+    circuitId: circuit.id,
+    sessionId: record.sessionId,
+    outputs: Object.freeze(outputs),
+    digest: aggregationDigest(record),
+  });
+}

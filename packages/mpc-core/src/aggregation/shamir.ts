@@ -1,0 +1,153 @@
+/**
+ * t-of-n Shamir sharing over a ciphersuite's scalar field with Pedersen verifiable secret sharing.
+ *
+ * A dealer picks `f(X) = s + a_1 X + ... + a_{t-1} X^{t-1}` and a blinding polynomial `g(X)`, and
+ * publishes `C_j = a_j G + b_j H` for both at once. Receiver `x` gets `(f(x), g(x))` and checks
+ * `f(x) G + g(x) H = sum_j x^j C_j`. Any `t` shares determine `s`; `t - 1` shares are uniformly
+ * distributed whatever `s` is, and the commitments hide `s` perfectly (Pedersen, not Feldman).
+ */
+import type { Culprit } from '../errors.js';
+import { ProtocolError, ValidationError } from '../errors.js';
+import type { Ciphersuite, Rng } from '../suite/types.js';
+import { pedersenGenerator } from './pedersen.js';
+
+/** One receiver's share of a Pedersen dealing: `f(x)` and `g(x)`. */
+export interface PedersenShare {
+  readonly x: bigint;
+  readonly share: bigint;
+  readonly blinding: bigint;
+}
+
+/** A dealing: the public commitments `C_0..C_{t-1}` and each receiver's share, in receiver order. */
+export interface PedersenDealing<E> {
+  readonly commitments: readonly E[];
+  readonly shares: readonly PedersenShare[];
+  /** `g(0)`: the blinding of the secret's commitment `C_0 = sG + g(0)H`. */
+  readonly blinding: bigint;
+}
+
+function checkXs(order: bigint, xs: readonly bigint[], field: string): void {
+  const seen = new Set<bigint>();
+  xs.forEach((x, i) => {
+    if (typeof x !== 'bigint' || x <= 0n || x >= order) {
+      throw new ValidationError('INVALID_IDENTIFIER', `${field}[${i}]: expected a non-zero scalar`, [
+        `${field}[${i}]`,
+      ]);
+    }
+    if (seen.has(x)) {
+      throw new ValidationError('DUPLICATE_IDENTIFIER', `${field}[${i}]: duplicate evaluation point`, [
+        `${field}[${i}]`,
+      ]);
+    }
+    seen.add(x);
+  });
+}
+
+function horner(
+  F: { add(a: bigint, b: bigint): bigint; mul(a: bigint, b: bigint): bigint },
+  c: bigint[],
+  x: bigint,
+) {
+  let acc = c[c.length - 1]!;
+  for (let j = c.length - 2; j >= 0; j--) acc = F.add(F.mul(acc, x), c[j]!);
+  return acc;
+}
+
+/**
+ * Share `secret` (a field element; reduce negatives with `field.create` first) among the receivers
+ * at points `xs`, `threshold` of whom can reconstruct it.
+ */
+export function dealPedersen<E>(
+  suite: Ciphersuite<E>,
+  secret: bigint,
+  xs: readonly bigint[],
+  threshold: number,
+  rng: Rng,
+): PedersenDealing<E> {
+  const F = suite.field;
+  if (typeof secret !== 'bigint' || secret < 0n || secret >= F.ORDER) {
+    throw new ValidationError('INVALID_SCALAR', 'secret: expected a field element in [0, q)', ['secret']);
+  }
+  if (!Number.isSafeInteger(threshold) || threshold < 2 || threshold > xs.length) {
+    throw new ValidationError(
+      'INVALID_THRESHOLD',
+      `threshold: expected an integer in [2, ${xs.length}], got ${threshold}`,
+      ['threshold'],
+    );
+  }
+  checkXs(F.ORDER, xs, 'xs');
+  const f = [secret];
+  const g = [F.random(rng)];
+  for (let j = 1; j < threshold; j++) {
+    f.push(F.random(rng));
+    g.push(F.random(rng));
+  }
+  const { group } = suite;
+  const H = pedersenGenerator(suite);
+  const commitments = f.map((a, j) => group.add(group.mulBase(a), group.mul(H, g[j]!)));
+  const shares = xs.map((x) => ({ x, share: horner(F, f, x), blinding: horner(F, g, x) }));
+  return { commitments, shares, blinding: g[0]! };
+}
+
+/** Whether `share*G + blinding*H = sum_j x^j C_j`. */
+export function pedersenShareHolds<E>(
+  suite: Ciphersuite<E>,
+  commitments: readonly E[],
+  x: bigint,
+  share: bigint,
+  blinding: bigint,
+): boolean {
+  const { group } = suite;
+  const lhs = group.add(group.mulBase(share), group.mul(pedersenGenerator(suite), blinding));
+  return group.equals(lhs, group.evalCommitment(commitments, x));
+}
+
+/** Receiver check; a share off the committed polynomials is `INVALID_DEALING` naming the dealer. */
+export function verifyPedersenShare<E>(
+  suite: Ciphersuite<E>,
+  args: { dealer: Culprit; commitments: readonly E[]; x: bigint; share: bigint; blinding: bigint },
+): void {
+  if (!pedersenShareHolds(suite, args.commitments, args.x, args.share, args.blinding)) {
+    throw new ProtocolError(
+      'INVALID_DEALING',
+      `share for x=${args.x} does not match the dealer's commitments`,
+      [args.dealer],
+      { details: { dealer: args.dealer } },
+    );
+  }
+}
+
+/** Lagrange coefficients at 0 for the distinct points `xs`: `l_i = prod_{j != i} x_j / (x_j - x_i)`. */
+export function lagrangeAtZero<E>(suite: Ciphersuite<E>, xs: readonly bigint[]): bigint[] {
+  const F = suite.field;
+  checkXs(F.ORDER, xs, 'xs');
+  return xs.map((xi, i) => {
+    let num = 1n;
+    let den = 1n;
+    xs.forEach((xj, j) => {
+      if (j === i) return;
+      num = F.mul(num, xj);
+      den = F.mul(den, F.sub(xj, xi));
+    });
+    return F.mul(num, F.inv(den));
+  });
+}
+
+/** The polynomial through `(xs[i], ys[i])` evaluated at 0. */
+export function interpolateAtZero<E>(
+  suite: Ciphersuite<E>,
+  xs: readonly bigint[],
+  ys: readonly bigint[],
+): bigint {
+  if (xs.length !== ys.length || xs.length === 0) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'interpolateAtZero: xs and ys must be non-empty and equal length',
+    );
+  }
+  const F = suite.field;
+  const l = lagrangeAtZero(suite, xs);
+  let acc = 0n;
+  for (let i = 0; i < l.length; i++) acc = F.add(acc, F.mul(l[i]!, ys[i]!));
+  return acc;
+}
