@@ -49,7 +49,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-verify-'));
   fx = await makeLoggedBundles(3);
   keyHex = Buffer.from(fx.group.publicKey).toString('hex');
-  fx.bundles.forEach((b, i) => write(`bundle-${i}.json`, JSON.stringify(b, null, 2)));
+  for (const [i, b] of fx.bundles.entries()) write(`bundle-${i}.json`, JSON.stringify(b, null, 2));
 }, 180_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -171,7 +171,7 @@ describe('aaps-verify', () => {
   it('verifies a directory and ends with the count and the rate', () => {
     const sub = join(dir, 'many');
     mkdirSync(sub);
-    fx.bundles.forEach((b, i) => writeFileSync(join(sub, `b${i}.json`), JSON.stringify(b)));
+    for (const [i, b] of fx.bundles.entries()) writeFileSync(join(sub, `b${i}.json`), JSON.stringify(b));
     let r = run([sub, '--key', keyHex]);
     expect(r.code).toBe(0);
     expect(r.out.at(-1)).toMatch(/^3 bundles: 3 valid, 0 invalid in [\d.]+ s \(\d+ bundles\/s\)$/);
