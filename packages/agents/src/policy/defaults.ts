@@ -43,6 +43,15 @@ export function defaultPolicy(role: AgentRole): Policy {
   };
 }
 
-export const DEFAULT_POLICIES: Readonly<Record<AgentRole, Policy>> = Object.freeze(
+/** The defaults, deeply frozen: share them freely; `defaultPolicy(role)` gives a fresh copy to change. */
+export const DEFAULT_POLICIES: Readonly<Record<AgentRole, Policy>> = deepFreeze(
   Object.fromEntries(AGENT_ROLES.map((role) => [role, defaultPolicy(role)])) as Record<AgentRole, Policy>,
 );
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

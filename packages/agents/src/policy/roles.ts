@@ -160,28 +160,40 @@ export interface ActionSpec {
 
 const WORKLOADS: readonly ResourceKind[] = ['deployment', 'statefulset', 'daemonset'];
 
+function spec(s: ActionSpec): ActionSpec {
+  return Object.freeze({ ...s, target_kinds: Object.freeze([...s.target_kinds]) });
+}
+
 /** What each known action touches. The policy decides which of them a party approves. */
 export const ACTION_SPECS: Readonly<Record<ActionName, ActionSpec>> = Object.freeze({
-  configmap_reload: { target_kinds: ['configmap'], writes: 'configmaps', executor: 'maintenance' },
-  secret_template_render: { target_kinds: ['secret'], writes: 'secrets', executor: 'maintenance' },
-  image_rollback: { target_kinds: WORKLOADS, writes: 'deployments', executor: 'maintenance' },
-  resource_quota_adjust: {
+  configmap_reload: spec({ target_kinds: ['configmap'], writes: 'configmaps', executor: 'maintenance' }),
+  secret_template_render: spec({ target_kinds: ['secret'], writes: 'secrets', executor: 'maintenance' }),
+  image_rollback: spec({ target_kinds: WORKLOADS, writes: 'deployments', executor: 'maintenance' }),
+  resource_quota_adjust: spec({
     target_kinds: ['resourcequota'],
     writes: 'resourcequotas',
     executor: 'maintenance',
-  },
-  pod_restart: { target_kinds: WORKLOADS, writes: 'deployments', executor: 'maintenance' },
-  rbac_changes: {
+  }),
+  pod_restart: spec({ target_kinds: WORKLOADS, writes: 'deployments', executor: 'maintenance' }),
+  rbac_changes: spec({
     target_kinds: ['role', 'rolebinding', 'clusterrole', 'clusterrolebinding'],
     writes: 'rbac',
     executor: 'human',
-  },
-  network_policy_mods: { target_kinds: ['networkpolicy'], writes: 'network_policies', executor: 'human' },
-  pvc_deletion: {
+  }),
+  network_policy_mods: spec({
+    target_kinds: ['networkpolicy'],
+    writes: 'network_policies',
+    executor: 'human',
+  }),
+  pvc_deletion: spec({
     target_kinds: ['persistentvolumeclaim'],
     writes: 'persistentvolumeclaims',
     executor: 'human',
-  },
-  ingress_changes: { target_kinds: ['ingress'], writes: 'ingresses', executor: 'human' },
-  cert_management: { target_kinds: ['certificate', 'secret'], writes: 'certificates', executor: 'human' },
+  }),
+  ingress_changes: spec({ target_kinds: ['ingress'], writes: 'ingresses', executor: 'human' }),
+  cert_management: spec({
+    target_kinds: ['certificate', 'secret'],
+    writes: 'certificates',
+    executor: 'human',
+  }),
 } satisfies Record<ActionName, ActionSpec>);

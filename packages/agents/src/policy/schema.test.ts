@@ -24,6 +24,11 @@ describe('default policies', () => {
     expect(parsed).toEqual(DEFAULT_POLICIES[role]);
   });
 
+  it('shares deeply frozen defaults', () => {
+    expect(Object.isFrozen(DEFAULT_POLICIES.strategy.allowed_auto_actions)).toBe(true);
+    expect(Object.isFrozen(defaultPolicy('strategy').allowed_auto_actions)).toBe(false);
+  });
+
   it('holds the action lists of DESIGN.md', () => {
     const p = defaultPolicy('strategy');
     expect(p.allowed_auto_actions).toEqual([...AUTO_ACTIONS]);
