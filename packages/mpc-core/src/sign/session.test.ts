@@ -249,6 +249,23 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     expect(r.attempts).toBe(2);
   });
 
+  it('bounds calls with the default timer too', async () => {
+    const { ids, session } = setup(
+      suite(),
+      2,
+      3,
+      { 0: 'hang-sign', 1: 'hang-commit' },
+      {
+        sleep: undefined,
+        timeoutMs: 20,
+      },
+    );
+    const e = await rejection(session.sign({ message }));
+    expect(e).toMatchObject({ code: 'QUORUM_UNREACHABLE', culprits: [] });
+    const details = (e as ProtocolError).details;
+    expect(partiesOf(details['timedOut'] as PartyFault[])).toEqual([ids[0], ids[1]].sort());
+  });
+
   it('checks its options and inputs', async () => {
     const { deal, ids, net, session } = setup(suite(), 3, 5);
     const base = { suite: suite(), publicPackage: deal.publicPackage, transport: net.transport };

@@ -200,6 +200,16 @@ describe('signFromStore', () => {
     expect(await rejection(signFromStore(suite, kp1, s1, fixed, pub))).toMatchObject({ code: 'NONCE_REUSE' });
   });
 
+  it('refuses a package whose message is not the one the party derived, without burning the nonce', async () => {
+    const { s1, pkg } = await twoSigners(utf8('what the coordinator says'));
+    const mine = utf8('what the proposal says');
+    const e = await rejection(signFromStore(suite, kp1, s1, pkg, pub, { message: mine }));
+    expect(e).toMatchObject({ code: 'INCONSISTENT_TRANSCRIPT' });
+    expect(await s1.count()).toBe(1);
+    const share = await signFromStore(suite, kp1, s1, { ...pkg, message: mine }, pub, { message: mine });
+    verifyShare(suite, { ...pkg, message: mine }, share, pub);
+  });
+
   it('refuses nonces saved for another key set', async () => {
     const { s1, pkg } = await twoSigners();
     const refreshed = trustedDealer(suite, { min: 2, max: 3 }, { rng });

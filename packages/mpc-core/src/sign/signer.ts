@@ -4,6 +4,7 @@
  * step failing leaves no usable nonce behind, so no crash or replay can make a nonce sign twice.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
+import { equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { type KeyPackage, type PublicKeyPackage, preparePublic } from '../keys.js';
 import {
@@ -23,6 +24,12 @@ import { type SignatureShare, signShare } from './round2.js';
 export interface StoreSignerOptions {
   /** The key-set id records are saved under and must carry to sign (default {@link keySetIdOf}). */
   keySetId?: string;
+  /**
+   * For `signFromStore`: the bytes this party derived itself (e.g. from the proposal it was sent).
+   * A package carrying other bytes is refused with `ProtocolError('INCONSISTENT_TRANSCRIPT')`
+   * before the nonce is touched.
+   */
+  message?: Uint8Array;
 }
 
 function checkSuite(suite: AnyCiphersuite, keyPackage: KeyPackage): void {
@@ -84,6 +91,12 @@ export async function signFromStore(
 ): Promise<SignatureShare> {
   checkSuite(suite, keyPackage);
   checkSigningPackage(suite, preparePublic(suite, publicPackage), signingPackage);
+  if (opts.message !== undefined && !equalBytes(opts.message, signingPackage.message)) {
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      'signingPackage.message is not the message this party derived for itself',
+    );
+  }
   const own = signingPackage.commitments.find((c) => c.identifier === keyPackage.identifier);
   if (!own) {
     throw new ProtocolError(
