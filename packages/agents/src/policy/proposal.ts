@@ -91,7 +91,7 @@ export function parseApprovalProposal(json: unknown): ApprovalProposal {
   const evidence = r.array(
     p['evidence_refs'],
     'evidence_refs',
-    (v, path) => r.string(v, path, { max: 2048 }),
+    (v, path) => r.string(v, path, { max: 4096 }),
     {
       max: 256,
     },

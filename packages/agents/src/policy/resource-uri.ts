@@ -59,5 +59,5 @@ const EVIDENCE_REF = /^[a-z][a-z0-9+.-]*:\/\/\S+$/;
 
 /** An evidence reference is a URI with a scheme (`log://pod-xyz`, `sbom://app:sha256-…`). */
 export function isEvidenceRef(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 2048 && EVIDENCE_REF.test(value);
+  return typeof value === 'string' && value.length <= 4096 && EVIDENCE_REF.test(value);
 }
