@@ -3,6 +3,34 @@
  * before it signs, and each role's workflow step. The party node (HTTP app, store, config) builds
  * on these.
  */
+
+export { PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
+export {
+  type ClusterLayout,
+  DEFAULT_PARTIES,
+  freePort,
+  layoutCluster,
+  PARTY_MAIN,
+  type PartyProcess,
+  type PartySpec,
+  spawnParty,
+  startParties,
+} from './cluster.js';
+// ---- the party node (process, store, protocol client) ----
+export { PARTY_DEFAULTS, type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
+export {
+  type DkgResult,
+  httpSigningTransport,
+  partyIdsOf,
+  runDkgOverHttp,
+  type SignSubject,
+} from './coordinate.js';
+export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';
+export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
+export { Counter, Gauge, Histogram, Registry } from './metrics.js';
+export { createPartyApp, type PartyApp } from './party/app.js';
+export type { PartyDeps } from './party/context.js';
+export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
 export { createHumanApprovalVerifier } from './policy/human-approval.js';
@@ -101,6 +129,27 @@ export {
   type RoleStepResult,
   runRoleStep,
 } from './roles/registry.js';
+export {
+  approverKey,
+  frostIdentifier,
+  parseRoster,
+  partyById,
+  partyByIdentifier,
+  principalKey,
+  type Roster,
+  type RosterParty,
+  type RosterPrincipal,
+  rosterDigest,
+} from './roster.js';
+export {
+  makeRequest,
+  makeResponse,
+  RPC_KINDS,
+  type RpcContext,
+  type RpcKind,
+  type RpcRequestPayload,
+  type RpcResponsePayload,
+} from './rpc.js';
 export { type AuditInput, type AuditViolation, type EvidenceSummary, runAuditStep } from './steps/audit.js';
 export {
   checkExecutionOrder,
@@ -149,40 +198,5 @@ export {
   type StrategyDecision,
   type StrategyInput,
 } from './steps/strategy.js';
-
-// ---- the party node (process, store, protocol client) ----
-export { type PartyConfig, parsePartyArgs, resolvePartyConfig, PARTY_DEFAULTS } from './config.js';
-export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
-export { Counter, Gauge, Histogram, Registry } from './metrics.js';
-export { errorBody, errorStatus, type ErrorBody } from './http-errors.js';
-export {
-  approverKey,
-  frostIdentifier,
-  parseRoster,
-  partyById,
-  partyByIdentifier,
-  principalKey,
-  type Roster,
-  type RosterParty,
-  type RosterPrincipal,
-  rosterDigest,
-} from './roster.js';
-export { makeRequest, makeResponse, RPC_KINDS, type RpcContext, type RpcKind, type RpcRequestPayload, type RpcResponsePayload } from './rpc.js';
-export { createPartyApp, type PartyApp } from './party/app.js';
-export type { PartyDeps } from './party/context.js';
-export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
-export { PartyStore, type AuditEntry, type StoredKey } from './store/level.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
-export { PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
-export { type DkgResult, httpSigningTransport, partyIdsOf, runDkgOverHttp, type SignSubject } from './coordinate.js';
-export {
-  type ClusterLayout,
-  DEFAULT_PARTIES,
-  freePort,
-  layoutCluster,
-  PARTY_MAIN,
-  type PartyProcess,
-  type PartySpec,
-  spawnParty,
-  startParties,
-} from './cluster.js';
+export { type AuditEntry, PartyStore, type StoredKey } from './store/level.js';

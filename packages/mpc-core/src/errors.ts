@@ -42,7 +42,20 @@ export type ErrorCode =
   | 'VERIFICATION_FAILED'
   // policy
   | 'POLICY_REFUSED'
-  | 'CIRCUIT_INVALID';
+  | 'CIRCUIT_INVALID'
+  // service (party node, gateway)
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'STALE_REQUEST'
+  | 'REPLAYED_REQUEST'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'KEY_EXISTS'
+  | 'NO_KEY'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNAVAILABLE'
+  | 'INTERNAL';
 
 /** Participant identifier as it appears in errors: the canonical hex of the identifier scalar. */
 export type Culprit = string;

@@ -28,6 +28,21 @@ export { validateEnvelope } from './envelope/validate.js';
 export * from './errors.js';
 export { type DealerOptions, type DealerOutput, trustedDealer } from './keygen/dealer.js';
 export {
+  type DkgOutput,
+  type DkgRound1Options,
+  type DkgRound1Output,
+  type DkgRound1Package,
+  DkgRound1Secret,
+  type DkgRound2Output,
+  type DkgRound2Package,
+  DkgRound2Secret,
+  dkgRound1,
+  dkgRound2,
+  dkgRound3,
+  type LocalDkgOptions,
+  runDkgLocally,
+} from './keygen/dkg.js';
+export {
   deriveIdentifier,
   type Identifier,
   identifierFromNumber,
@@ -39,20 +54,35 @@ export {
   type Threshold,
   validateThreshold,
 } from './keys.js';
+export * from './nonce-store.js';
+export {
+  decryptAtRest,
+  encryptAtRest,
+  open,
+  type SealedBox,
+  seal,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from './seal.js';
 export { SecretBytes } from './secret.js';
 export { aggregate, verify, verifyShare } from './sign/aggregate.js';
 export type { SigningPackage } from './sign/context.js';
 export { commit, preprocess, type Round1Commitment, type SigningNonces } from './sign/round1.js';
 export { type SignatureShare, signShare } from './sign/round2.js';
+export * from './sign/session.js';
+export * from './sign/signer.js';
 export { verifyEd25519 } from './suite/ed25519.js';
 export { ciphersuites, getCiphersuite, isCiphersuiteId, loadFastBackends } from './suite/registry.js';
 export type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Group, Rng, ScalarField } from './suite/types.js';
 export { CIPHERSUITE_IDS } from './suite/types.js';
 export {
+  DkgRound1PackageCodec,
+  DkgRound2PackageCodec,
   KeyPackageCodec,
   PublicKeyPackageCodec,
   Round1CommitmentBatchCodec,
   Round1CommitmentCodec,
+  SealedBoxCodec,
   SignatureShareCodec,
   SigningPackageCodec,
 } from './wire.js';

@@ -40,3 +40,28 @@ export const KeyPackageCodec = defineCodec<KeyPackage>('KeyPackage', {
   groupPublicKey: 'bytes',
   threshold,
 });
+
+/** DKG round 1: broadcast. */
+export const DkgRound1PackageCodec = defineCodec<import('./keygen/dkg.js').DkgRound1Package>(
+  'DkgRound1Package',
+  {
+    identifier: 'string',
+    commitment: { array: 'bytes', max: MAX_PARTIES },
+    proofOfKnowledge: 'bytes',
+  },
+);
+/** DKG round 2: secret, one receiver; only ever sent sealed to the receiver. */
+export const DkgRound2PackageCodec = defineCodec<import('./keygen/dkg.js').DkgRound2Package>(
+  'DkgRound2Package',
+  {
+    sender: 'string',
+    receiver: 'string',
+    signingShare: 'secret',
+  },
+);
+/** A sealed box (see seal.ts) on the wire. */
+export const SealedBoxCodec = defineCodec<import('./seal.js').SealedBox>('SealedBox', {
+  ephemeralPublicKey: 'bytes',
+  nonce: 'bytes',
+  ciphertext: 'bytes',
+});

@@ -14,7 +14,14 @@ export const MESSAGE_TYPES = [
   'EvidenceBundleRef',
   'KnowledgeArtifactPublished',
 ] as const;
-export type MessageType = (typeof MESSAGE_TYPES)[number];
+/**
+ * Envelope types for the protocol calls between the gateway (coordinator) and the party nodes:
+ * DKG rounds, signing rounds, agent steps, aggregation. Not part of the agent workflow
+ * transcript; `payload.kind` names the call.
+ */
+export const PROTOCOL_MESSAGE_TYPES = ['ProtocolRequest', 'ProtocolResponse'] as const;
+export type ProtocolMessageType = (typeof PROTOCOL_MESSAGE_TYPES)[number];
+export type MessageType = (typeof MESSAGE_TYPES)[number] | ProtocolMessageType;
 
 export const URGENCIES = ['P1', 'P2', 'P3'] as const;
 export type Urgency = (typeof URGENCIES)[number];

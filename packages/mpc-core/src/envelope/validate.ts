@@ -1,6 +1,8 @@
 /** Structural validation of an envelope, gathering every bad field as a dot path. */
 import { ValidationError } from '../errors.js';
-import { type Envelope, MESSAGE_TYPES, URGENCIES } from './types.js';
+import { type Envelope, MESSAGE_TYPES, PROTOCOL_MESSAGE_TYPES, URGENCIES } from './types.js';
+
+const ALL_TYPES: readonly string[] = [...MESSAGE_TYPES, ...PROTOCOL_MESSAGE_TYPES];
 
 const META_STRINGS = [
   'trace_id',
@@ -36,8 +38,8 @@ export function validateEnvelope(value: unknown): Envelope {
     }
     if (typeof meta.timestamp === 'string' && !RFC3339.test(meta.timestamp))
       bad('meta.timestamp', 'expected RFC 3339');
-    if (!(MESSAGE_TYPES as readonly unknown[]).includes(meta.message_type)) {
-      bad('meta.message_type', `expected one of ${MESSAGE_TYPES.join(', ')}`);
+    if (!ALL_TYPES.includes(meta.message_type as string)) {
+      bad('meta.message_type', `expected one of ${ALL_TYPES.join(', ')}`);
     }
     if (
       meta.signature !== undefined &&

@@ -1,0 +1,135 @@
+/**
+ * `PartyClient`: how the gateway (and `aaps dkg`, and the tests) call a party. Each call sends a
+ * signed `ProtocolRequest` and accepts only a `ProtocolResponse` signed by that party's roster
+ * key, answering this very request. Failures become `AapsError`s carrying the party's own error
+ * code, the party id and, for policy refusals, the party-signed refusal.
+ */
+import {
+  AapsError,
+  type ErrorCode,
+  hexToBytes,
+  type IdentityKey,
+  PolicyRefusal,
+  type SignedEnvelope,
+  validateEnvelope,
+  verifyEnvelope,
+} from '@aaps/mpc-core';
+import { partyById, type Roster } from './roster.js';
+import { makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
+
+export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
+  'dkg.round1': '/v1/dkg/round1',
+  'dkg.round2': '/v1/dkg/round2',
+  'dkg.round3': '/v1/dkg/round3',
+  'sign.commit': '/v1/sign/commit',
+  'sign.round2': '/v1/sign/round2',
+  'agent.step': '/v1/agent/step',
+  'key.info': '/v1/key/info',
+};
+
+export interface PartyClientOptions {
+  roster: Roster;
+  caller: { id: string; key: IdentityKey };
+  fetch?: typeof fetch;
+  /** Per-call timeout (default 10 s). */
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+export class PartyClient {
+  readonly #opts: PartyClientOptions;
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: PartyClientOptions) {
+    this.#opts = opts;
+    this.#fetch = opts.fetch ?? fetch;
+  }
+
+  get roster(): Roster {
+    return this.#opts.roster;
+  }
+
+  async call<T = Record<string, unknown>>(
+    partyId: string,
+    kind: RpcKind,
+    sessionId: string,
+    body: Record<string, unknown>,
+    ctx: RpcContext = { trace_id: sessionId },
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const party = partyById(this.#opts.roster, partyId);
+    if (!party) throw new AapsError('UNKNOWN_IDENTIFIER', `party ${partyId} is not in the roster`);
+    const request = makeRequest(
+      this.#opts.caller,
+      partyId,
+      kind,
+      sessionId,
+      body,
+      ctx,
+      this.#opts.now?.() ?? new Date(),
+    );
+    const timeout = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+    let res: Response;
+    try {
+      res = await this.#fetch(new URL(RPC_PATHS[kind], party.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (cause) {
+      const timedOut = timeout.aborted;
+      throw new AapsError(
+        timedOut ? 'TIMEOUT' : 'UNAVAILABLE',
+        `${partyId} ${timedOut ? 'timed out' : 'is unreachable'} (${kind})`,
+        {
+          cause,
+          details: { party: partyId, kind },
+        },
+      );
+    }
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch (cause) {
+      throw new AapsError('UNAVAILABLE', `${partyId} answered ${res.status} without JSON (${kind})`, {
+        cause,
+        details: { party: partyId },
+      });
+    }
+    if (!res.ok) throw this.#errorFrom(partyId, kind, res.status, json);
+    let env: SignedEnvelope<RpcResponsePayload>;
+    try {
+      env = validateEnvelope(json) as unknown as SignedEnvelope<RpcResponsePayload>;
+      if (env.meta.source_agent !== partyId || env.meta.message_type !== 'ProtocolResponse')
+        throw new Error('wrong sender or type');
+      verifyEnvelope(env, hexToBytes(party.identity_key));
+    } catch (cause) {
+      throw new AapsError('INVALID_SIGNATURE', `${partyId} sent an unsigned or forged response (${kind})`, {
+        cause,
+        details: { party: partyId },
+      });
+    }
+    if (env.payload.in_reply_to !== request.meta.idempotency_key || env.payload.kind !== kind) {
+      throw new AapsError('INCONSISTENT_TRANSCRIPT', `${partyId} answered another request (${kind})`, {
+        details: { party: partyId },
+      });
+    }
+    return env.payload.body as T;
+  }
+
+  #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown): AapsError {
+    const err = (json as { error?: { code?: string; message?: string; rule?: string; culprits?: string[] } })
+      ?.error;
+    const code = (typeof err?.code === 'string' ? err.code : 'UNAVAILABLE') as ErrorCode;
+    const message = `${partyId}: ${err?.message ?? `HTTP ${status}`}`;
+    const details = { party: partyId, kind, status, culprits: err?.culprits ?? [] };
+    if (code === 'POLICY_REFUSED') {
+      const refusal = (json as { refusal?: unknown }).refusal;
+      return new PolicyRefusal(err?.rule ?? 'unknown', message, {
+        details: { ...details, rule: err?.rule, refusal },
+      });
+    }
+    return new AapsError(code, message, { details });
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Local cluster plumbing for `aaps up`, `aaps party init` and the end-to-end tests: create party
+ * data directories (identity key 0600), a roster and per-party config files, and spawn party
+ * processes on loopback. File and process I/O lives here, not in the party app.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bytesToHex, type CiphersuiteId, type IdentityKey } from '@aaps/mpc-core';
+import type { AgentRole } from './policy/roles.js';
+import type { Roster, RosterParty } from './roster.js';
+import { loadOrCreateIdentityKey, writeJsonFile } from './store/files.js';
+
+export interface PartySpec {
+  id: string;
+  role: AgentRole;
+  department?: string;
+}
+
+export interface ClusterLayout {
+  dir: string;
+  roster: Roster;
+  rosterPath: string;
+  configPaths: Record<string, string>;
+  gatewayKey: IdentityKey;
+  approverKeys: Record<string, IdentityKey>;
+}
+
+/** The five party roles `aaps up` runs, named as the seed document names its agents. */
+export const DEFAULT_PARTIES: readonly PartySpec[] = [
+  { id: 'monitoring-agent', role: 'monitoring', department: 'sre' },
+  { id: 'problem-solver-agent', role: 'problem-solver', department: 'platform' },
+  { id: 'strategy-agent', role: 'strategy', department: 'risk' },
+  { id: 'quality-assurance-agent', role: 'quality-assurance', department: 'qa' },
+  { id: 'audit-agent', role: 'audit', department: 'compliance' },
+];
+
+/** A free TCP port on 127.0.0.1 (probe and release). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+/** Create (or reuse) the identity keys, roster and configs of a local cluster under `dir`. */
+export async function layoutCluster(opts: {
+  dir: string;
+  parties?: readonly PartySpec[];
+  threshold?: number;
+  ciphersuite?: CiphersuiteId;
+  host?: string;
+  ports?: readonly number[];
+  approvers?: readonly string[];
+}): Promise<ClusterLayout> {
+  const dir = resolve(opts.dir);
+  const parties = opts.parties ?? DEFAULT_PARTIES;
+  const host = opts.host ?? '127.0.0.1';
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const rosterParties: RosterParty[] = [];
+  const configPaths: Record<string, string> = {};
+  for (const [i, p] of parties.entries()) {
+    const dataDir = join(dir, 'parties', p.id);
+    const key = loadOrCreateIdentityKey(join(dataDir, 'identity.key'), true);
+    const port = opts.ports?.[i] ?? (await freePort(host));
+    rosterParties.push({
+      id: p.id,
+      role: p.role,
+      department: p.department ?? p.role,
+      url: `http://${host}:${port}`,
+      identity_key: bytesToHex(key.publicKey),
+      index: i + 1,
+    });
+    configPaths[p.id] = join(dataDir, 'party.json');
+  }
+  const gatewayKey = loadOrCreateIdentityKey(join(dir, 'gateway', 'identity.key'), true);
+  const approverKeys: Record<string, IdentityKey> = {};
+  for (const a of opts.approvers ?? [])
+    approverKeys[a] = loadOrCreateIdentityKey(join(dir, 'approvers', `${a}.key`), true);
+  const roster: Roster = {
+    version: 1,
+    ciphersuite: opts.ciphersuite ?? 'FROST-ED25519-SHA512-v1',
+    threshold: { min: opts.threshold ?? Math.floor(parties.length / 2) + 1, max: parties.length },
+    parties: rosterParties,
+    gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+    approvers: Object.entries(approverKeys).map(([id, k]) => ({ id, identity_key: bytesToHex(k.publicKey) })),
+  };
+  const rosterPath = join(dir, 'roster.json');
+  writeJsonFile(rosterPath, roster);
+  for (const p of rosterParties) {
+    const port = Number(new URL(p.url).port);
+    writeJsonFile(configPaths[p.id]!, { id: p.id, host, port, data_dir: '.', roster: rosterPath });
+  }
+  return { dir, roster, rosterPath, configPaths, gatewayKey, approverKeys };
+}
+
+export interface PartyProcess {
+  readonly id: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Wait until `/healthz` answers (or the process dies). */
+  ready(timeoutMs?: number): Promise<void>;
+  /** Send a signal and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  output(): string;
+}
+
+/** The built party entry point (`packages/agents/dist/main.js`), from source or build alike. */
+export const PARTY_MAIN = join(dirname(dirname(fileURLToPath(import.meta.url))), 'dist', 'main.js');
+
+/** Spawn `node dist/main.js --config <path>` for one party. */
+export function spawnParty(
+  id: string,
+  url: string,
+  configPath: string,
+  opts: { env?: Record<string, string>; mainPath?: string; onLine?: (line: string) => void } = {},
+): PartyProcess {
+  const child = spawn(process.execPath, [opts.mainPath ?? PARTY_MAIN, '--config', configPath], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    const text = chunk.toString();
+    out = (out + text).slice(-64 * 1024);
+    if (opts.onLine) for (const line of text.split('\n')) if (line) opts.onLine(line);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  return {
+    id,
+    url,
+    child,
+    output: () => out,
+    async ready(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null)
+          throw new Error(
+            `party ${id} exited with ${child.exitCode}: ${out.trim().split('\n').slice(-12).join(' | ')}`,
+          );
+        try {
+          const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+          if (r.ok) return;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`party ${id} did not become ready in ${timeoutMs} ms`);
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Spawn every party of a layout and wait until all are ready. */
+export async function startParties(
+  layout: ClusterLayout,
+  opts: { env?: Record<string, string> } = {},
+): Promise<PartyProcess[]> {
+  const procs = layout.roster.parties.map((p) => spawnParty(p.id, p.url, layout.configPaths[p.id]!, opts));
+  try {
+    await Promise.all(procs.map((p) => p.ready()));
+  } catch (e) {
+    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    throw e;
+  }
+  return procs;
+}

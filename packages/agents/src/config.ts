@@ -1,0 +1,158 @@
+/**
+ * Party configuration. `parsePartyArgs(argv, env)` is pure: it reads flags and environment
+ * variables (flag beats env), `resolvePartyConfig(file, args)` merges a config file's JSON under
+ * them and applies defaults, and both return every problem at once. Nothing else reads
+ * `process.env`.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { ValidationError } from '@aaps/mpc-core';
+import type { LogLevel } from './logger.js';
+
+export interface PartyConfig {
+  id: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  rosterPath: string;
+  policyPath?: string;
+  identityKeyPath: string;
+  dataKeyPath: string;
+  /** At-rest key given as hex in the environment instead of a file. */
+  dataKeyHex?: string;
+  timestampWindowSec: number;
+  maxBodyBytes: number;
+  logLevel: LogLevel;
+}
+
+export const PARTY_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 7100,
+  timestampWindowSec: 300,
+  maxBodyBytes: 1024 * 1024,
+  logLevel: 'info' as LogLevel,
+};
+
+/** flag name -> [env var, config-file key] */
+const OPTIONS = {
+  config: ['AAPS_PARTY_CONFIG', undefined],
+  id: ['AAPS_PARTY_ID', 'id'],
+  host: ['AAPS_PARTY_HOST', 'host'],
+  port: ['AAPS_PARTY_PORT', 'port'],
+  'data-dir': ['AAPS_PARTY_DATA_DIR', 'data_dir'],
+  roster: ['AAPS_PARTY_ROSTER', 'roster'],
+  policy: ['AAPS_PARTY_POLICY', 'policy'],
+  'identity-key': ['AAPS_PARTY_IDENTITY_KEY_FILE', 'identity_key_file'],
+  'data-key-file': ['AAPS_PARTY_DATA_KEY_FILE', 'data_key_file'],
+  'timestamp-window': ['AAPS_PARTY_TIMESTAMP_WINDOW_SEC', 'timestamp_window_sec'],
+  'max-body-bytes': ['AAPS_PARTY_MAX_BODY_BYTES', 'max_body_bytes'],
+  'log-level': ['AAPS_PARTY_LOG_LEVEL', 'log_level'],
+} as const;
+type Option = keyof typeof OPTIONS;
+
+export type PartyArgs = Partial<Record<Option, string>> & { dataKeyHex?: string };
+
+export function parsePartyArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): PartyArgs {
+  const out: PartyArgs = {};
+  const problems: string[] = [];
+  for (const [opt, [envName]] of Object.entries(OPTIONS) as [
+    Option,
+    readonly [string, string | undefined],
+  ][]) {
+    const v = env[envName];
+    if (v !== undefined && v !== '') out[opt] = v;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      problems.push(`unexpected argument ${JSON.stringify(a)}`);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    if (!(name in OPTIONS)) {
+      problems.push(`unknown flag --${name}`);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.startsWith('--')) {
+      problems.push(`--${name} needs a value`);
+      continue;
+    }
+    out[name as Option] = value;
+  }
+  if (env.AAPS_PARTY_DATA_KEY) out.dataKeyHex = env.AAPS_PARTY_DATA_KEY;
+  if (problems.length) throw new ValidationError('INVALID_ARGUMENT', problems.join('; '), problems);
+  return out;
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Merge a config file (may be undefined) under the parsed args; validate; apply defaults. */
+export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = process.cwd()): PartyConfig {
+  const problems: [string, string][] = [];
+  const f = (file ?? {}) as Record<string, unknown>;
+  if (file !== undefined && (typeof file !== 'object' || file === null || Array.isArray(file))) {
+    throw new ValidationError('INVALID_ARGUMENT', 'config file: expected a JSON object', ['config']);
+  }
+  const known = new Set(
+    Object.values(OPTIONS)
+      .map(([, k]) => k)
+      .filter(Boolean) as string[],
+  );
+  for (const k of Object.keys(f)) if (!known.has(k)) problems.push([`config.${k}`, 'unknown setting']);
+  const pick = (opt: Option): string | undefined => {
+    if (args[opt] !== undefined) return args[opt];
+    const key = OPTIONS[opt][1];
+    const v = key ? f[key] : undefined;
+    return v === undefined || v === null ? undefined : String(v);
+  };
+  const int = (opt: Option, dflt: number, min: number, max: number): number => {
+    const v = pick(opt);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push([opt, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`]);
+      return dflt;
+    }
+    return n;
+  };
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const id = pick('id');
+  if (!id || !/^[a-z][a-z0-9-]{0,62}$/.test(id))
+    problems.push(['id', 'required: a lower-case party id from the roster']);
+  const dataDir = pick('data-dir');
+  if (!dataDir) problems.push(['data-dir', 'required']);
+  const roster = pick('roster');
+  if (!roster) problems.push(['roster', 'required: the roster file']);
+  const logLevel = (pick('log-level') ?? PARTY_DEFAULTS.logLevel) as LogLevel;
+  if (!LEVELS.includes(logLevel)) problems.push(['log-level', `expected one of ${LEVELS.join(', ')}`]);
+  const cfg: PartyConfig = {
+    id: id ?? '',
+    host: pick('host') ?? PARTY_DEFAULTS.host,
+    port: int('port', PARTY_DEFAULTS.port, 0, 65535),
+    dataDir: dataDir ? path(dataDir) : '',
+    rosterPath: roster ? path(roster) : '',
+    identityKeyPath: path(pick('identity-key') ?? join(dataDir ?? '.', 'identity.key')),
+    dataKeyPath: path(pick('data-key-file') ?? join(dataDir ?? '.', 'data.key')),
+    timestampWindowSec: int('timestamp-window', PARTY_DEFAULTS.timestampWindowSec, 1, 86_400),
+    maxBodyBytes: int('max-body-bytes', PARTY_DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024),
+    logLevel,
+  };
+  const policy = pick('policy');
+  if (policy) cfg.policyPath = path(policy);
+  if (args.dataKeyHex !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(args.dataKeyHex))
+      problems.push(['AAPS_PARTY_DATA_KEY', 'expected 32-byte lower-case hex']);
+    else cfg.dataKeyHex = args.dataKeyHex;
+  }
+  if (problems.length) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `bad party config: ${problems.map(([p, w]) => `${p}: ${w}`).join('; ')}`,
+      problems.map(([p]) => p),
+    );
+  }
+  return cfg;
+}

@@ -1,0 +1,52 @@
+/** One mapping from `AapsError` codes to HTTP statuses and the `{error:{code,message}}` body. */
+import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '@aaps/mpc-core';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  INVALID_SIGNATURE: 401,
+  STALE_REQUEST: 401,
+  FORBIDDEN: 403,
+  POLICY_REFUSED: 403,
+  NOT_FOUND: 404,
+  NO_KEY: 409,
+  REPLAYED_REQUEST: 409,
+  CONFLICT: 409,
+  KEY_EXISTS: 409,
+  NONCE_REUSE: 409,
+  UNKNOWN_NONCE: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  QUORUM_UNREACHABLE: 503,
+  INTERNAL: 500,
+};
+
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    fields?: readonly string[];
+    culprits?: readonly string[];
+    rule?: string;
+  };
+}
+
+export function errorStatus(e: AapsError): number {
+  const s = STATUS[e.code];
+  if (s) return s;
+  if (e instanceof ProtocolError) return 422;
+  if (e instanceof ValidationError) return 400;
+  return 400;
+}
+
+export function errorBody(e: unknown): { status: number; body: ErrorBody } {
+  if (e instanceof AapsError) {
+    const body: ErrorBody = { error: { code: e.code, message: e.message } };
+    if (e instanceof ValidationError && e.fields.length) body.error.fields = e.fields;
+    if (e instanceof ProtocolError && e.culprits.length) body.error.culprits = e.culprits;
+    if ('rule' in e && typeof e.rule === 'string') body.error.rule = e.rule;
+    return { status: errorStatus(e), body };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
+}

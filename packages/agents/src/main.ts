@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getCiphersuite, hexToBytes, loadFastBackends, SecretBytes } from '@aaps/mpc-core';
+/**
+ * A party process: `node packages/agents/dist/main.js --config party.json` (or `aaps party`).
+ * The only module that opens the database or listens. Bad config: one clear line, exit 2.
+ */
+import { serve } from '@hono/node-server';
+import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createPartyApp } from './party/app.js';
+import { defaultPolicy } from './policy/defaults.js';
+import { parsePolicy } from './policy/schema.js';
+import { parseRoster, partyById, rosterDigest } from './roster.js';
+import { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
+import { PartyStore } from './store/level.js';
+
+export async function runParty(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const args = parsePartyArgs(argv, env);
+  const file = args.config ? readJsonFile(args.config, 'party config') : undefined;
+  const config: PartyConfig = resolvePartyConfig(
+    file,
+    args,
+    args.config ? dirname(args.config) : process.cwd(),
+  );
+  const logger = createLogger({ component: 'party', level: config.logLevel, base: { party: config.id } });
+  const roster = parseRoster(readJsonFile(config.rosterPath, 'roster'));
+  const self = partyById(roster, config.id);
+  if (!self) throw new Error(`party ${config.id} is not in the roster ${config.rosterPath}`);
+  const identity = loadOrCreateIdentityKey(config.identityKeyPath, false);
+  if (Buffer.from(identity.publicKey).toString('hex') !== self.identity_key) {
+    throw new Error(
+      `identity key ${config.identityKeyPath} does not match the roster's key for ${config.id}`,
+    );
+  }
+  const policy = config.policyPath
+    ? parsePolicy(readJsonFile(config.policyPath, 'policy'))
+    : defaultPolicy(self.role);
+  const dataKey = config.dataKeyHex
+    ? new SecretBytes(hexToBytes(config.dataKeyHex))
+    : loadOrCreateDataKey(config.dataKeyPath, true);
+  await loadFastBackends();
+  const suite = getCiphersuite(roster.ciphersuite);
+  const store = await PartyStore.open(`${config.dataDir}/db`, dataKey, config.id);
+  const party = await createPartyApp({
+    config,
+    roster,
+    rosterDigest: rosterDigest(roster),
+    self,
+    identity,
+    store,
+    policy,
+    logger,
+    suite,
+  });
+  const server = serve({ fetch: party.app.fetch, hostname: config.host, port: config.port }, (info) => {
+    logger.info('party.listening', {
+      url: `http://${config.host}:${info.port}`,
+      role: self.role,
+      has_key: party.state.key !== undefined,
+    });
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('party.stopping', { signal });
+    await party.drain();
+    server.close();
+    await store.close();
+    logger.info('party.stopped', {});
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+const isMain =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  runParty(process.argv.slice(2), process.env).catch((e: unknown) => {
+    process.stderr.write(`aaps party: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  });
+}

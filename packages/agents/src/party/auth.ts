@@ -1,0 +1,113 @@
+/**
+ * Authenticates every protocol request before any route runs: JSON body within the size limit, a
+ * well-formed `ProtocolRequest` envelope addressed to this party, signed by a roster principal,
+ * within the timestamp window, with an idempotency key never seen before. Anything else is refused
+ * with 4xx, logged with the reason, and changes nothing.
+ */
+import {
+  AapsError,
+  type SignedEnvelope,
+  ValidationError,
+  validateEnvelope,
+  verifyEnvelope,
+} from '@aaps/mpc-core';
+import { createMiddleware } from 'hono/factory';
+import { principalKey } from '../roster.js';
+import type { RpcKind, RpcRequestPayload } from '../rpc.js';
+import type { Env, PartyDeps, PartyMetrics } from './context.js';
+
+export function authenticate(deps: PartyDeps, metrics: PartyMetrics, kind: RpcKind) {
+  const windowMs = deps.config.timestampWindowSec * 1000;
+  const now = deps.now ?? (() => new Date());
+  return createMiddleware<Env>(async (c, next) => {
+    const reject = (reason: string, e: AapsError): never => {
+      metrics.rejected.inc({ reason });
+      deps.logger.warn('request.rejected', { reason, kind, code: e.code });
+      throw e;
+    };
+    const type = c.req.header('content-type') ?? '';
+    if (!type.toLowerCase().startsWith('application/json')) {
+      reject(
+        'content_type',
+        new AapsError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json'),
+      );
+    }
+    const declared = Number(c.req.header('content-length') ?? '0');
+    if (declared > deps.config.maxBodyBytes) {
+      reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `body over ${deps.config.maxBodyBytes} bytes`));
+    }
+    const raw = await c.req.arrayBuffer();
+    if (raw.byteLength > deps.config.maxBodyBytes) {
+      reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `body over ${deps.config.maxBodyBytes} bytes`));
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(raw));
+    } catch {
+      reject('bad_json', new ValidationError('DECODE_FAILED', 'body is not valid JSON', ['$']));
+    }
+    let env: SignedEnvelope<RpcRequestPayload>;
+    try {
+      env = validateEnvelope(json) as unknown as SignedEnvelope<RpcRequestPayload>;
+    } catch (e) {
+      return reject('bad_envelope', e as AapsError);
+    }
+    if (env.meta.message_type !== 'ProtocolRequest') {
+      reject(
+        'bad_type',
+        new ValidationError('INVALID_ARGUMENT', 'expected a ProtocolRequest envelope', ['meta.message_type']),
+      );
+    }
+    if (!env.meta.signature)
+      reject('unsigned', new AapsError('UNAUTHENTICATED', 'request envelope is not signed'));
+    const key = principalKey(deps.roster, env.meta.source_agent);
+    if (!key)
+      reject(
+        'unknown_sender',
+        new AapsError('UNAUTHENTICATED', `sender ${env.meta.source_agent} is not in the roster`),
+      );
+    try {
+      verifyEnvelope(env, key!);
+    } catch {
+      reject('bad_signature', new AapsError('UNAUTHENTICATED', 'request signature does not verify'));
+    }
+    if (env.meta.target_agent !== deps.self.id) {
+      reject(
+        'wrong_target',
+        new AapsError('FORBIDDEN', `request is addressed to ${env.meta.target_agent}, not ${deps.self.id}`),
+      );
+    }
+    const at = Date.parse(env.meta.timestamp);
+    const t = now().getTime();
+    if (!Number.isFinite(at) || Math.abs(t - at) > windowMs) {
+      reject(
+        'stale',
+        new AapsError(
+          'STALE_REQUEST',
+          `request timestamp is outside the ${deps.config.timestampWindowSec}s window`,
+        ),
+      );
+    }
+    const p = env.payload as Partial<RpcRequestPayload>;
+    if (p?.kind !== kind || typeof p.session_id !== 'string' || !p.body || typeof p.body !== 'object') {
+      reject(
+        'bad_payload',
+        new ValidationError('INVALID_ARGUMENT', `expected payload {kind: "${kind}", session_id, body}`, [
+          'payload',
+        ]),
+      );
+    }
+    const fresh = await deps.store.rememberRequest(
+      `${env.meta.source_agent}/${env.meta.idempotency_key}`,
+      new Date(t),
+      new Date(t - 2 * windowMs),
+    );
+    if (!fresh)
+      reject(
+        'replay',
+        new AapsError('REPLAYED_REQUEST', 'this request (idempotency key) was already processed'),
+      );
+    c.set('request', env);
+    await next();
+  });
+}

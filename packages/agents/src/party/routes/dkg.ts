@@ -1,0 +1,185 @@
+/**
+ * DKG across party processes. The coordinator only relays: round-2 shares leave this process
+ * sealed to their receiver's X25519 key (derived from its roster identity key), bound to the
+ * session, sender, receiver and roster digest, so the relay never sees them.
+ */
+import {
+  AapsError,
+  bytesToHex,
+  type DkgRound1Package,
+  DkgRound1PackageCodec,
+  type DkgRound2Package,
+  DkgRound2PackageCodec,
+  dkgRound1,
+  dkgRound2,
+  dkgRound3,
+  hexToBytes,
+  open,
+  ProtocolError,
+  PublicKeyPackageCodec,
+  SealedBoxCodec,
+  seal,
+  utf8,
+  ValidationError,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import { frostIdentifier, partyById, partyByIdentifier } from '../../roster.js';
+import type { PartyDeps, PartyState } from '../context.js';
+
+const DKG_TTL_MS = 10 * 60 * 1000;
+
+export function dkgAad(session: string, sender: string, receiver: string, rosterDigest: string): Uint8Array {
+  return utf8(`aaps-dkg/v1|${session}|${sender}|${receiver}|${rosterDigest}`);
+}
+
+function decodeRound1(list: unknown, suiteId: PartyDeps['suite']['id']): DkgRound1Package[] {
+  if (!Array.isArray(list))
+    throw new ValidationError('INVALID_ARGUMENT', 'round1_packages: expected array', [
+      'body.round1_packages',
+    ]);
+  return list.map((p) => DkgRound1PackageCodec.fromJSON(p, suiteId).value);
+}
+
+export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
+  const { suite, roster, self } = deps;
+  const myId = frostIdentifier(roster, self);
+  const sessionOf = (id: string) => {
+    const now = Date.now();
+    for (const [k, s] of state.dkg) if (now - s.startedAt > DKG_TTL_MS) state.dkg.delete(k);
+    const s = state.dkg.get(id);
+    if (!s)
+      throw new AapsError(
+        'NOT_FOUND',
+        `no DKG session ${id} in progress here (restarted or expired): start again`,
+      );
+    return s;
+  };
+
+  return {
+    round1(session: string, body: Record<string, unknown>) {
+      if (state.key && body.replace !== true) {
+        throw new AapsError(
+          'KEY_EXISTS',
+          'this party already holds a key; pass replace: true to run a new DKG',
+        );
+      }
+      const t = body.threshold as { min?: unknown; max?: unknown } | undefined;
+      if (t?.min !== roster.threshold.min || t?.max !== roster.threshold.max) {
+        throw new ValidationError('INVALID_ARGUMENT', 'threshold differs from the roster', [
+          'body.threshold',
+        ]);
+      }
+      if (body.roster_digest !== deps.rosterDigest) {
+        throw new ValidationError('INVALID_ARGUMENT', "roster_digest differs from this party's roster", [
+          'body.roster_digest',
+        ]);
+      }
+      const out = dkgRound1(suite, { identifier: myId, threshold: roster.threshold, rng: deps.rng });
+      state.dkg.set(session, { startedAt: Date.now(), round1: out.secret });
+      return { package: DkgRound1PackageCodec.toJSON(suite.id, out.package) };
+    },
+
+    round2(session: string, body: Record<string, unknown>) {
+      const s = sessionOf(session);
+      if (!s.round1) throw new ProtocolError('ROUND_ORDER', 'round 2 already ran for this session');
+      const all = decodeRound1(body.round1_packages, suite.id);
+      const others = all.filter((p) => p.identifier !== myId);
+      if (others.length !== roster.parties.length - 1) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `expected ${roster.parties.length - 1} peer round-1 packages`,
+          ['body.round1_packages'],
+        );
+      }
+      const out = dkgRound2(suite, s.round1, others);
+      s.round2 = out.secret;
+      s.round1Packages = others;
+      delete s.round1;
+      const sealed = out.packages.map((pkg: DkgRound2Package) => {
+        const receiver = partyByIdentifier(roster, pkg.receiver);
+        if (!receiver)
+          throw new ProtocolError(
+            'UNKNOWN_IDENTIFIER',
+            `round-2 receiver ${pkg.receiver} is not in the roster`,
+          );
+        const box = seal(
+          x25519FromIdentityPublicKey(hexToBytes(receiver.identity_key)),
+          DkgRound2PackageCodec.encode(suite.id, pkg),
+          dkgAad(session, self.id, receiver.id, deps.rosterDigest),
+          deps.rng,
+        );
+        pkg.signingShare.wipe();
+        return { receiver: receiver.id, box: SealedBoxCodec.toJSON(suite.id, box) };
+      });
+      return { sealed };
+    },
+
+    async round3(session: string, body: Record<string, unknown>) {
+      const s = sessionOf(session);
+      if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
+      const incoming = body.sealed;
+      if (!Array.isArray(incoming))
+        throw new ValidationError('INVALID_ARGUMENT', 'sealed: expected array', ['body.sealed']);
+      const mySecret = x25519FromIdentitySecretKey(deps.identity.secretKey);
+      const round2: DkgRound2Package[] = [];
+      try {
+        for (const [i, item] of incoming.entries()) {
+          const sender = partyById(roster, String((item as { sender?: unknown }).sender));
+          if (!sender)
+            throw new ValidationError('UNKNOWN_IDENTIFIER', `sealed[${i}].sender is not in the roster`, [
+              `body.sealed[${i}].sender`,
+            ]);
+          const box = SealedBoxCodec.fromJSON((item as { box?: unknown }).box, suite.id).value;
+          let plain: Uint8Array;
+          try {
+            plain = open(mySecret, box, dkgAad(session, sender.id, self.id, deps.rosterDigest));
+          } catch (cause) {
+            throw new ProtocolError(
+              'INVALID_SECRET_SHARE',
+              `round-2 share from ${sender.id} does not open`,
+              [frostIdentifier(roster, sender)],
+              {
+                cause,
+              },
+            );
+          }
+          const pkg = DkgRound2PackageCodec.decode(plain, suite.id).value;
+          plain.fill(0);
+          if (pkg.sender !== frostIdentifier(roster, sender) || pkg.receiver !== myId) {
+            throw new ProtocolError(
+              'INVALID_SECRET_SHARE',
+              `round-2 package from ${sender.id} is mislabelled`,
+              [frostIdentifier(roster, sender)],
+            );
+          }
+          round2.push(pkg);
+        }
+      } finally {
+        mySecret.wipe();
+      }
+      const round1 = decodeRound1(body.round1_packages, suite.id).filter((p) => p.identifier !== myId);
+      const out = dkgRound3(suite, s.round2, round1, round2);
+      state.dkg.delete(session);
+      state.key = {
+        keyPackage: out.keyPackage,
+        publicPackage: out.publicPackage,
+        rosterDigest: deps.rosterDigest,
+        createdAt: (deps.now?.() ?? new Date()).toISOString(),
+      };
+      await deps.store.saveKey(state.key);
+      const dropped = await deps.store.clearNonces();
+      await deps.store.audit({
+        at: state.key.createdAt,
+        event: 'dkg.completed',
+        session,
+        detail: { dropped_nonces: dropped },
+      });
+      return {
+        group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
+        verifying_share: bytesToHex(out.keyPackage.verifyingShare),
+        public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
+      };
+    },
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * Signing rounds. Round 2 carries the thing to be signed, never bytes: an approval proposal, an
+ * evidence Statement with its transcript, or a checkpoint. The party checks it against its own
+ * policy, derives the message itself, refuses a signing package whose message differs, and only
+ * then consumes its nonce and signs.
+ */
+
+import {
+  formatCheckpoint,
+  pae,
+  parseStatement,
+  transcriptDigest,
+  type VerifierRoster,
+  verifyTranscript,
+} from '@aaps/evidence';
+import {
+  AapsError,
+  base64Decode,
+  bytesToHex,
+  commitToStore,
+  equalBytes,
+  hexToBytes,
+  PolicyRefusal,
+  Round1CommitmentBatchCodec,
+  SignatureShareCodec,
+  SigningPackageCodec,
+  signFromStore,
+  ValidationError,
+  verifyEd25519,
+} from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { evaluateProposal } from '../../policy/evaluate.js';
+import {
+  type HumanApproval,
+  humanApprovalSigningBytes,
+  proposalSigningBytes,
+} from '../../policy/proposal.js';
+import { approverKey, type Roster } from '../../roster.js';
+import type { PartyDeps, PartyState } from '../context.js';
+
+const MAX_COMMIT_BATCH = 256;
+
+export function verifierRoster(roster: Roster): VerifierRoster {
+  return {
+    parties: roster.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
+    approvers: roster.approvers.map((a) => ({ id: a.id, identity_key: a.identity_key })),
+    gateway_key: roster.gateway.identity_key,
+    gateway_id: roster.gateway.id,
+  };
+}
+
+/** Checks a human approval's `ed25519:<base64>` signature against the roster's approver key. */
+export function humanApprovalVerifier(roster: Roster) {
+  return (approval: HumanApproval): boolean => {
+    const key = approverKey(roster, approval.approver_id);
+    if (!key || typeof approval.signature !== 'string' || !approval.signature.startsWith('ed25519:'))
+      return false;
+    try {
+      const sig = base64Decode(approval.signature.slice('ed25519:'.length));
+      return verifyEd25519(key, humanApprovalSigningBytes(approval), sig);
+    } catch {
+      return false;
+    }
+  };
+}
+
+type Subject =
+  | { kind: 'approval'; proposal: unknown }
+  | { kind: 'evidence'; payload_type: string; payload: string; transcript: unknown[] }
+  | { kind: 'checkpoint'; origin: string; tree_size: number; root_hash: string };
+
+export function createSignHandlers(deps: PartyDeps, state: PartyState) {
+  const { suite, roster } = deps;
+  const now = deps.now ?? (() => new Date());
+  const vroster = verifierRoster(roster);
+  const verifyHumanApproval = humanApprovalVerifier(roster);
+  const requireKey = () => {
+    if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet: run the DKG first');
+    return state.key;
+  };
+  const refuse = async (
+    session: string,
+    rule: string,
+    message: string,
+    detail: Record<string, unknown> = {},
+  ) => {
+    await deps.store.audit({
+      at: now().toISOString(),
+      event: 'sign.refused',
+      session,
+      detail: { rule, ...detail },
+    });
+    throw new PolicyRefusal(rule, message, { details: { rule } });
+  };
+
+  /** Derive the exact bytes to sign from the subject, applying this party's policy. */
+  async function messageFor(
+    session: string,
+    subject: Subject,
+  ): Promise<{ message: Uint8Array; what: Record<string, unknown> }> {
+    switch (subject?.kind) {
+      case 'approval': {
+        const verdict = evaluateProposal(deps.policy, deps.self.role, subject.proposal, {
+          now: now().getTime(),
+          verifyHumanApproval,
+        });
+        if (verdict.decision === 'refuse') return refuse(session, verdict.rule, verdict.message);
+        const p = subject.proposal as { incident_id: string; action: string; proposal_digest: string };
+        return {
+          message: proposalSigningBytes(subject.proposal),
+          what: { incident_id: p.incident_id, action: p.action, proposal_digest: p.proposal_digest },
+        };
+      }
+      case 'evidence': {
+        if (!Array.isArray(subject.transcript))
+          return refuse(session, 'evidence.transcript', 'evidence needs its transcript');
+        let payload: Uint8Array;
+        try {
+          payload = base64Decode(subject.payload, 'payload');
+        } catch {
+          return refuse(session, 'evidence.payload', 'evidence payload is not base64');
+        }
+        try {
+          verifyTranscript(subject.transcript, vroster);
+        } catch (e) {
+          return refuse(
+            session,
+            'evidence.transcript',
+            `transcript does not verify: ${(e as Error).message}`,
+          );
+        }
+        let statement: ReturnType<typeof parseStatement>;
+        try {
+          statement = parseStatement(payload);
+        } catch (e) {
+          return refuse(
+            session,
+            'evidence.statement',
+            `not an AAPS evidence statement: ${(e as Error).message}`,
+          );
+        }
+        const digest = bytesToHex(transcriptDigest(subject.transcript));
+        if (statement.subject[0]?.digest.sha256 !== digest) {
+          return refuse(session, 'evidence.subject', 'statement subject digest is not the transcript digest');
+        }
+        return {
+          message: pae(subject.payload_type, payload),
+          what: { subject: statement.subject[0]?.name, transcript_sha256: digest },
+        };
+      }
+      case 'checkpoint': {
+        const size = subject.tree_size;
+        const root = hexToBytes(String(subject.root_hash), 'root_hash', 32);
+        if (!Number.isSafeInteger(size) || size < 0)
+          throw new ValidationError('INVALID_ARGUMENT', 'tree_size', ['body.subject.tree_size']);
+        const signed = await deps.store.checkpointRoot(size);
+        if (signed !== undefined && signed !== bytesToHex(root)) {
+          return refuse(
+            session,
+            'checkpoint.fork',
+            `a different root was already signed for tree size ${size}`,
+          );
+        }
+        const latest = await deps.store.latestCheckpointSize();
+        if (size < latest)
+          return refuse(
+            session,
+            'checkpoint.rollback',
+            `tree size ${size} is below the latest signed ${latest}`,
+          );
+        const text = formatCheckpoint({ origin: subject.origin, size, rootHash: root, extensions: [] });
+        return {
+          message: new TextEncoder().encode(text),
+          what: { tree_size: size, root_hash: bytesToHex(root) },
+        };
+      }
+      default:
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          'subject.kind: expected approval, evidence or checkpoint',
+          ['body.subject.kind'],
+        );
+    }
+  }
+
+  return {
+    async commit(_session: string, body: Record<string, unknown>) {
+      const key = requireKey();
+      const count = body.count ?? 1;
+      if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > MAX_COMMIT_BATCH) {
+        throw new ValidationError('INVALID_ARGUMENT', `count: expected 1..${MAX_COMMIT_BATCH}`, [
+          'body.count',
+        ]);
+      }
+      const commitments = await commitToStore(suite, key.keyPackage, deps.store, count as number, deps.rng);
+      return { commitments: Round1CommitmentBatchCodec.toJSON(suite.id, { commitments }) };
+    },
+
+    async round2(session: string, body: Record<string, unknown>) {
+      const key = requireKey();
+      const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
+      const { message, what } = await messageFor(session, body.subject as Subject);
+      if (!equalBytes(message, pkg.message)) {
+        return refuse(
+          session,
+          'message.mismatch',
+          'the signing package message is not what this party derives from the subject',
+        );
+      }
+      const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
+      if ((body.subject as Subject).kind === 'checkpoint') {
+        const s = body.subject as Extract<Subject, { kind: 'checkpoint' }>;
+        await deps.store.recordCheckpoint(s.tree_size, s.root_hash);
+      }
+      await deps.store.audit({
+        at: now().toISOString(),
+        event: 'sign.share',
+        session,
+        detail: {
+          ...what,
+          message_sha256: bytesToHex(sha256(message)),
+          share_sha256: bytesToHex(sha256(share.share)),
+        },
+      });
+      return { share: SignatureShareCodec.toJSON(suite.id, share) };
+    },
+  };
+}

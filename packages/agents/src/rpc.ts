@@ -1,0 +1,111 @@
+/**
+ * The signed-envelope protocol between the gateway (or `aaps dkg`) and the party nodes. Every
+ * request is a `ProtocolRequest` envelope signed by its sender; every answer a `ProtocolResponse`
+ * envelope signed by the party and bound to the request by its idempotency key.
+ */
+import {
+  type Envelope,
+  type IdentityKey,
+  SCHEMA_VERSION,
+  type SignedEnvelope,
+  signEnvelope,
+} from '@aaps/mpc-core';
+
+/** The calls a party answers; `payload.kind` of a `ProtocolRequest`. */
+export const RPC_KINDS = [
+  'dkg.round1',
+  'dkg.round2',
+  'dkg.round3',
+  'sign.commit',
+  'sign.round2',
+  'agent.step',
+  'key.info',
+] as const;
+export type RpcKind = (typeof RPC_KINDS)[number];
+
+export interface RpcRequestPayload {
+  kind: RpcKind;
+  session_id: string;
+  body: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface RpcResponsePayload {
+  kind: RpcKind;
+  session_id: string;
+  /** The idempotency key of the request this answers. */
+  in_reply_to: string;
+  body: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface RpcContext {
+  trace_id: string;
+  namespace?: string;
+  cluster?: string;
+}
+
+let counter = 0;
+function uniqueKey(now: Date): string {
+  counter = (counter + 1) % 1_000_000_000;
+  return `${now.getTime().toString(36)}-${process.pid.toString(36)}-${counter.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+export function makeRequest(
+  from: { id: string; key: IdentityKey },
+  to: string,
+  kind: RpcKind,
+  sessionId: string,
+  body: Record<string, unknown>,
+  ctx: RpcContext,
+  now: Date = new Date(),
+): SignedEnvelope<RpcRequestPayload> {
+  const env: Envelope<RpcRequestPayload> = {
+    meta: {
+      trace_id: ctx.trace_id,
+      span_id: uniqueKey(now),
+      timestamp: now.toISOString(),
+      source_agent: from.id,
+      target_agent: to,
+      message_type: 'ProtocolRequest',
+      schema_version: SCHEMA_VERSION,
+      idempotency_key: uniqueKey(now),
+    },
+    context: {
+      namespace: ctx.namespace ?? 'aaps',
+      cluster: ctx.cluster ?? 'local',
+      urgency: 'P2',
+      constraints_ref: 'policy://party/v1',
+    },
+    payload: { kind, session_id: sessionId, body },
+  };
+  return signEnvelope(env, from.key.secretKey);
+}
+
+export function makeResponse(
+  from: { id: string; key: IdentityKey },
+  request: Envelope<RpcRequestPayload>,
+  body: Record<string, unknown>,
+  now: Date = new Date(),
+): SignedEnvelope<RpcResponsePayload> {
+  const env: Envelope<RpcResponsePayload> = {
+    meta: {
+      trace_id: request.meta.trace_id,
+      span_id: uniqueKey(now),
+      timestamp: now.toISOString(),
+      source_agent: from.id,
+      target_agent: request.meta.source_agent,
+      message_type: 'ProtocolResponse',
+      schema_version: SCHEMA_VERSION,
+      idempotency_key: uniqueKey(now),
+    },
+    context: request.context,
+    payload: {
+      kind: request.payload.kind,
+      session_id: request.payload.session_id,
+      in_reply_to: request.meta.idempotency_key,
+      body,
+    },
+  };
+  return signEnvelope(env, from.key.secretKey);
+}

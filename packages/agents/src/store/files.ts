@@ -1,0 +1,82 @@
+/**
+ * The party's files: its identity key and at-rest encryption key, both created with mode 0600.
+ * Secrets are read into `SecretBytes` and never printed.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  hexToBytes,
+  type IdentityKey,
+  identityPublicKey,
+  SecretBytes,
+  ValidationError,
+} from '@aaps/mpc-core';
+import { randomBytes } from '@noble/hashes/utils.js';
+
+function writeSecretFile(path: string, contents: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, contents, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+}
+
+function readSecretHex(path: string, what: string): SecretBytes {
+  const mode = statSync(path).mode & 0o777;
+  if (mode & 0o077) {
+    throw new ValidationError(
+      'FORBIDDEN',
+      `${what} ${path} is readable by others (mode ${mode.toString(8)}); chmod 600 it`,
+      [path],
+    );
+  }
+  const hex = readFileSync(path, 'utf8').trim();
+  return new SecretBytes(hexToBytes(hex, what, 32));
+}
+
+/** Load the identity key at `path`, or create it (0600) when `create` is set. */
+export function loadOrCreateIdentityKey(path: string, create: boolean): IdentityKey {
+  if (!existsSync(path)) {
+    if (!create)
+      throw new ValidationError(
+        'NOT_FOUND',
+        `identity key ${path} does not exist (run \`aaps party init\`)`,
+        [path],
+      );
+    const key = generateIdentityKey();
+    writeSecretFile(path, `${bytesToHex(key.secretKey.expose())}\n`);
+    return key;
+  }
+  const secretKey = readSecretHex(path, 'identity key');
+  return { secretKey, publicKey: identityPublicKey(secretKey) };
+}
+
+/** Load the 32-byte at-rest key from `path`, or create it (0600) when `create` is set. */
+export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes {
+  if (!existsSync(path)) {
+    if (!create) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
+    const k = randomBytes(32);
+    writeSecretFile(path, `${bytesToHex(k)}\n`);
+    return new SecretBytes(k);
+  }
+  return readSecretHex(path, 'data key');
+}
+
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ValidationError('NOT_FOUND', `${what} ${path} cannot be read`, [path], { cause });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', `${what} ${path} is not valid JSON`, [path], { cause });
+  }
+}
+
+export function writeJsonFile(path: string, value: unknown, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`, { mode });
+}

@@ -1,0 +1,243 @@
+/**
+ * The party's LevelDB: its key package (signing share encrypted at rest), nonces (encrypted, written
+ * with `sync` before their commitments leave, removed atomically with a tombstone before any share
+ * is computed), seen request ids (replay protection), signed checkpoints (never two roots for one
+ * size) and an audit trail. This is the only module that opens the database.
+ */
+import {
+  commitmentKey,
+  decodeCbor,
+  decodeNonceRecord,
+  decryptAtRest,
+  encodeCbor,
+  encodeNonceRecord,
+  encryptAtRest,
+  type KeyPackage,
+  KeyPackageCodec,
+  type NonceRecord,
+  type NonceStore,
+  ProtocolError,
+  type PublicKeyPackage,
+  PublicKeyPackageCodec,
+  type SecretBytes,
+  utf8,
+  wipeNonceRecord,
+} from '@aaps/mpc-core';
+import { Level } from 'level';
+
+type Bytes = Uint8Array;
+
+export interface StoredKey {
+  keyPackage: KeyPackage;
+  publicPackage: PublicKeyPackage;
+  rosterDigest: string;
+  createdAt: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  event: string;
+  session?: string;
+  detail?: Record<string, unknown>;
+}
+
+export class PartyStore implements NonceStore {
+  readonly #db: Level<string, Bytes>;
+  readonly #kek: SecretBytes;
+  readonly #partyId: string;
+  /** Commitment keys being consumed right now: a concurrent second request is refused. */
+  readonly #inflight = new Set<string>();
+  #auditSeq = 0;
+
+  private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string) {
+    this.#db = db;
+    this.#kek = kek;
+    this.#partyId = partyId;
+  }
+
+  static async open(path: string, kek: SecretBytes, partyId: string): Promise<PartyStore> {
+    const db = new Level<string, Bytes>(path, { valueEncoding: 'view' });
+    await db.open();
+    const store = new PartyStore(db, kek, partyId);
+    const last = await db.keys({ gte: 'audit/', lt: 'audit/\xff', reverse: true, limit: 1 }).all();
+    store.#auditSeq = last.length ? Number.parseInt(last[0]!.slice('audit/'.length), 10) + 1 : 0;
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+
+  #aad(kind: string, id: string): Bytes {
+    return utf8(`aaps-party/${this.#partyId}/${kind}/${id}`);
+  }
+
+  async #get(key: string): Promise<Bytes | undefined> {
+    return (await this.#db.get(key)) ?? undefined;
+  }
+
+  // ---- key package ----
+
+  async saveKey(k: StoredKey): Promise<void> {
+    const suite = k.keyPackage.suite;
+    const sealed = encryptAtRest(
+      this.#kek,
+      KeyPackageCodec.encode(suite, k.keyPackage),
+      this.#aad('key', 'current'),
+    );
+    const record = encodeCbor({
+      sealedKeyPackage: sealed,
+      publicPackage: PublicKeyPackageCodec.encode(suite, k.publicPackage),
+      rosterDigest: k.rosterDigest,
+      createdAt: k.createdAt,
+    });
+    await this.#db.put('key/current', record, { sync: true });
+  }
+
+  async loadKey(): Promise<StoredKey | undefined> {
+    const raw = await this.#get('key/current');
+    if (!raw) return undefined;
+    const r = decodeCbor(raw) as {
+      sealedKeyPackage: Bytes;
+      publicPackage: Bytes;
+      rosterDigest: string;
+      createdAt: string;
+    };
+    const kp = KeyPackageCodec.decode(
+      decryptAtRest(this.#kek, r.sealedKeyPackage, this.#aad('key', 'current')),
+    ).value;
+    const pub = PublicKeyPackageCodec.decode(r.publicPackage).value;
+    return { keyPackage: kp, publicPackage: pub, rosterDigest: r.rosterDigest, createdAt: r.createdAt };
+  }
+
+  // ---- nonces (NonceStore) ----
+
+  async save(records: readonly NonceRecord[]): Promise<void> {
+    const keys = records.map((r) => commitmentKey(r.commitment));
+    if (new Set(keys).size !== keys.length)
+      throw new ProtocolError('NONCE_REUSE', 'a commitment is repeated in the batch');
+    for (const k of keys) {
+      if ((await this.#get(`nonce/${k}`)) || (await this.#get(`used/${k}`))) {
+        throw new ProtocolError('NONCE_REUSE', `commitment ${k} was already issued`);
+      }
+    }
+    await this.#db.batch(
+      records.map((r, i) => ({
+        type: 'put' as const,
+        key: `nonce/${keys[i]}`,
+        value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
+      })),
+      { sync: true },
+    );
+  }
+
+  async consume(key: string): Promise<NonceRecord> {
+    if (this.#inflight.has(key))
+      throw new ProtocolError('NONCE_REUSE', `commitment ${key} is being used by another request`);
+    this.#inflight.add(key);
+    try {
+      const sealed = await this.#get(`nonce/${key}`);
+      if (!sealed) {
+        if (await this.#get(`used/${key}`))
+          throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
+        throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
+      }
+      const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
+      const record = decodeNonceRecord(plain);
+      plain.fill(0);
+      // Delete and leave a tombstone in one synced batch BEFORE any share is computed: after a
+      // crash at any point the nonce is either unused and still stored, or gone for good.
+      await this.#db.batch(
+        [
+          { type: 'del', key: `nonce/${key}` },
+          { type: 'put', key: `used/${key}`, value: utf8(new Date().toISOString()) },
+        ],
+        { sync: true },
+      );
+      return record;
+    } finally {
+      this.#inflight.delete(key);
+    }
+  }
+
+  async count(keySetId?: string): Promise<number> {
+    let n = 0;
+    for await (const [k, v] of this.#db.iterator({ gte: 'nonce/', lt: 'nonce/\xff' })) {
+      if (keySetId === undefined) n++;
+      else {
+        const rec = decodeNonceRecord(decryptAtRest(this.#kek, v, this.#aad('nonce', k.slice(6))));
+        if (rec.keySetId === keySetId) n++;
+        wipeNonceRecord(rec);
+      }
+    }
+    return n;
+  }
+
+  /** Whether a commitment key has been consumed (for audits and the fault suite). */
+  async wasUsed(key: string): Promise<boolean> {
+    return (await this.#get(`used/${key}`)) !== undefined;
+  }
+
+  /** Drop every stored nonce (after a refresh or a new key: old nonces must not sign). */
+  async clearNonces(): Promise<number> {
+    const ops: { type: 'del'; key: string }[] = [];
+    for await (const k of this.#db.keys({ gte: 'nonce/', lt: 'nonce/\xff' }))
+      ops.push({ type: 'del', key: k });
+    if (ops.length) await this.#db.batch(ops, { sync: true });
+    return ops.length;
+  }
+
+  // ---- replay protection ----
+
+  /** Records a request id; false if it was already seen. Entries older than `expireBefore` are pruned. */
+  async rememberRequest(id: string, at: Date, expireBefore: Date): Promise<boolean> {
+    const key = `seen/${id}`;
+    if (await this.#get(key)) return false;
+    await this.#db.put(key, utf8(at.toISOString()));
+    if (Math.random() < 0.01) await this.#pruneSeen(expireBefore);
+    return true;
+  }
+
+  async #pruneSeen(before: Date): Promise<void> {
+    const ops: { type: 'del'; key: string }[] = [];
+    for await (const [k, v] of this.#db.iterator({ gte: 'seen/', lt: 'seen/\xff' })) {
+      if (new Date(new TextDecoder().decode(v)) < before) ops.push({ type: 'del', key: k });
+    }
+    if (ops.length) await this.#db.batch(ops);
+  }
+
+  // ---- signed checkpoints: one root per tree size, sizes only grow ----
+
+  async checkpointRoot(size: number): Promise<string | undefined> {
+    const v = await this.#get(`ckpt/${size.toString().padStart(16, '0')}`);
+    return v ? new TextDecoder().decode(v) : undefined;
+  }
+
+  async latestCheckpointSize(): Promise<number> {
+    const last = await this.#db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff', reverse: true, limit: 1 }).all();
+    return last.length ? Number.parseInt(last[0]!.slice(5), 10) : 0;
+  }
+
+  async recordCheckpoint(size: number, rootHex: string): Promise<void> {
+    await this.#db.put(`ckpt/${size.toString().padStart(16, '0')}`, utf8(rootHex), { sync: true });
+  }
+
+  // ---- audit trail ----
+
+  async audit(entry: AuditEntry): Promise<void> {
+    const seq = this.#auditSeq++;
+    await this.#db.put(`audit/${seq.toString().padStart(12, '0')}`, encodeCbor(entry));
+  }
+
+  async auditTrail(limit = 1000): Promise<AuditEntry[]> {
+    const out: AuditEntry[] = [];
+    for await (const v of this.#db.values({ gte: 'audit/', lt: 'audit/\xff', limit }))
+      out.push(decodeCbor(v) as AuditEntry);
+    return out;
+  }
+
+  /** Every consumed commitment key with the share digest it answered (for the fault suite). */
+  async usedCommitments(): Promise<string[]> {
+    return (await this.#db.keys({ gte: 'used/', lt: 'used/\xff' }).all()).map((k) => k.slice(5));
+  }
+}

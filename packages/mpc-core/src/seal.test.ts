@@ -1,0 +1,64 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decryptAtRest,
+  encryptAtRest,
+  generateIdentityKey,
+  open,
+  SecretBytes,
+  seal,
+  VerificationError,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from './index.js';
+
+const aad = new TextEncoder().encode('dkg:session-1:from=1:to=2');
+
+describe('seal', () => {
+  it('round-trips to the identity key holder and no one else', () => {
+    const alice = generateIdentityKey();
+    const bob = generateIdentityKey();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (msg) => {
+        const box = seal(x25519FromIdentityPublicKey(alice.publicKey), msg, aad);
+        expect(
+          Buffer.from(open(x25519FromIdentitySecretKey(alice.secretKey), box, aad)).equals(Buffer.from(msg)),
+        ).toBe(true);
+        expect(() => open(x25519FromIdentitySecretKey(bob.secretKey), box, aad)).toThrow(VerificationError);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('any flipped byte or other associated data fails with check seal.open', () => {
+    const alice = generateIdentityKey();
+    const box = seal(x25519FromIdentityPublicKey(alice.publicKey), new Uint8Array(64).fill(7), aad);
+    const sk = x25519FromIdentitySecretKey(alice.secretKey);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('ephemeralPublicKey', 'nonce', 'ciphertext'),
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (f, i, bit) => {
+          const field = Uint8Array.from(box[f as keyof typeof box]);
+          field[i % field.length]! ^= 1 << bit;
+          try {
+            open(sk, { ...box, [f]: field }, aad);
+            expect.unreachable();
+          } catch (e) {
+            expect((e as VerificationError).check).toBe('seal.open');
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+    expect(() => open(sk, box, new TextEncoder().encode('other'))).toThrow(VerificationError);
+  });
+
+  it('at-rest encryption binds its associated data', () => {
+    const key = new SecretBytes(new Uint8Array(32).fill(9));
+    const ct = encryptAtRest(key, Uint8Array.of(1, 2, 3), aad);
+    expect([...decryptAtRest(key, ct, aad)]).toEqual([1, 2, 3]);
+    expect(() => decryptAtRest(key, ct, Uint8Array.of(0))).toThrow(VerificationError);
+  });
+});

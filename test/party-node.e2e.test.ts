@@ -1,0 +1,263 @@
+/**
+ * Party nodes as real OS processes on loopback, each with its own LevelDB: DKG across five
+ * processes, 3-of-5 signing over HTTP, refusal of forged/replayed/stale requests, nonce safety
+ * across kill -9, and policy refusals (also when the coordinator lies about the message).
+ */
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type ClusterLayout,
+  frostIdentifier,
+  httpSigningTransport,
+  layoutCluster,
+  makeRequest,
+  PartyClient,
+  type PartyProcess,
+  partyIdsOf,
+  proposalSigningBytes,
+  runDkgOverHttp,
+  type SignSubject,
+  spawnParty,
+  startParties,
+} from '@aaps/agents';
+import {
+  AapsError,
+  getCiphersuite,
+  loadFastBackends,
+  type PublicKeyPackage,
+  Round1CommitmentBatchCodec,
+  SigningPackageCodec,
+  SigningSession,
+  signEnvelope,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActionName } from '../packages/agents/src/policy/roles.js';
+import { proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+
+const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+let dir: string;
+let layout: ClusterLayout;
+let procs: PartyProcess[];
+let client: PartyClient;
+let publicPackage: PublicKeyPackage;
+
+function spki(pk: Uint8Array) {
+  return createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pk]),
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+function proposal(action: ActionName = 'image_rollback') {
+  return proposalFor(action, { incident_id: 'inc-e2e-1' });
+}
+
+describe('party nodes across processes', () => {
+  beforeAll(async () => {
+    await loadFastBackends();
+    dir = mkdtempSync(join(tmpdir(), 'aaps-party-e2e-'));
+    layout = await layoutCluster({ dir, threshold: 3 });
+    procs = await startParties(layout);
+    client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('DKG across 5 processes gives every party the same group key', async () => {
+    const lines: string[] = [];
+    const result = await runDkgOverHttp(client, suite(), {
+      sessionId: 'dkg-1',
+      progress: (l) => lines.push(l),
+    });
+    publicPackage = result.publicPackage;
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const p of layout.roster.parties) {
+      const info = await client.call<{ group_public_key: string }>(p.id, 'key.info', 'info', {});
+      expect(info.group_public_key).toBe(result.groupPublicKeyHex);
+      const health = (await (await fetch(`${p.url}/healthz`)).json()) as { has_key: boolean };
+      expect(health.has_key).toBe(true);
+    }
+  });
+
+  it('a second DKG without replace is refused (KEY_EXISTS)', async () => {
+    await expect(runDkgOverHttp(client, suite(), { sessionId: 'dkg-2' })).rejects.toMatchObject({
+      code: 'KEY_EXISTS',
+    });
+  });
+
+  it('3-of-5 signing over HTTP verifies with node:crypto', async () => {
+    const session = new SigningSession<SignSubject>({
+      suite: suite(),
+      publicPackage,
+      transport: httpSigningTransport(client, suite(), 'trace-sign-1'),
+      timeoutMs: 5000,
+    });
+    const p = proposal();
+    const result = await session.sign({
+      payload: { kind: 'approval', proposal: p },
+      messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
+    });
+    expect(result.signers.length).toBe(3);
+    expect(
+      nodeVerify(null, proposalSigningBytes(p), spki(publicPackage.groupPublicKey), result.signature),
+    ).toBe(true);
+    expect(
+      partyIdsOf(layout.roster, result.signers).every((id) => layout.roster.parties.some((q) => q.id === id)),
+    ).toBe(true);
+  });
+
+  it('refuses forged, unknown-sender, replayed and stale requests, changing nothing', async () => {
+    const target = layout.roster.parties[0]!;
+    const post = (env: unknown) =>
+      fetch(`${target.url}/v1/sign/commit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(env),
+      });
+    const good = makeRequest(
+      { id: 'gateway', key: layout.gatewayKey },
+      target.id,
+      'sign.commit',
+      's',
+      { count: 1 },
+      { trace_id: 't' },
+    );
+    const forged = { ...good, payload: { ...good.payload, body: { count: 2 } } };
+    expect((await post(forged)).status).toBe(401);
+    const stranger = makeRequest(
+      { id: 'gateway', key: layout.approverKeys.x ?? (await import('@aaps/mpc-core')).generateIdentityKey() },
+      target.id,
+      'sign.commit',
+      's',
+      { count: 1 },
+      { trace_id: 't' },
+    );
+    expect((await post(stranger)).status).toBe(401);
+    const unsigned = { ...good, meta: { ...good.meta, signature: undefined } };
+    expect((await post(unsigned)).status).toBe(401);
+    const stale = signEnvelope(
+      {
+        ...good,
+        meta: {
+          ...good.meta,
+          signature: undefined,
+          timestamp: new Date(Date.now() - 3600_000).toISOString(),
+        },
+      },
+      layout.gatewayKey.secretKey,
+    );
+    const staleRes = await post(stale);
+    expect(staleRes.status).toBe(401);
+    expect(((await staleRes.json()) as { error: { code: string } }).error.code).toBe('STALE_REQUEST');
+    expect((await post(good)).status).toBe(200);
+    const replay = await post(good);
+    expect(replay.status).toBe(409);
+    expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('REPLAYED_REQUEST');
+    const wrongType = await fetch(`${target.url}/v1/sign/commit`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x',
+    });
+    expect(wrongType.status).toBe(415);
+    const metrics = await (await fetch(`${target.url}/metrics`)).text();
+    expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="replay"\} 1/);
+  });
+
+  it('kill -9 between round 1 and round 2, then a restart: the commitment cannot be used twice', async () => {
+    const victim = layout.roster.parties[1]!;
+    const others = [layout.roster.parties[2]!, layout.roster.parties[3]!];
+    const s = suite();
+    const c1 = async (id: string) =>
+      Round1CommitmentBatchCodec.fromJSON(
+        (await client.call<{ commitments: unknown }>(id, 'sign.commit', 'k9', { count: 1 })).commitments,
+        s.id,
+      ).value.commitments[0]!;
+    const commitments = [await c1(victim.id), ...(await Promise.all(others.map((o) => c1(o.id))))];
+    const idx = procs.findIndex((p) => p.id === victim.id);
+    await procs[idx]!.stop('SIGKILL');
+    procs[idx] = spawnParty(victim.id, victim.url, layout.configPaths[victim.id]!);
+    await procs[idx]!.ready();
+    const p = proposal();
+    const pkg = { commitments, message: proposalSigningBytes(p) };
+    const round2 = () =>
+      client.call(victim.id, 'sign.round2', 'k9', {
+        signing_package: SigningPackageCodec.toJSON(s.id, pkg),
+        subject: { kind: 'approval', proposal: p },
+      });
+    await round2(); // the nonce survived the crash (persisted before the commitment left) and signs once
+    await expect(round2()).rejects.toMatchObject({ code: 'NONCE_REUSE' });
+    // A different message with the same commitment is refused as well: no second share, ever.
+    const p2 = proposalFor('image_rollback', { incident_id: 'inc-e2e-2' });
+    await expect(
+      client.call(victim.id, 'sign.round2', 'k9b', {
+        signing_package: SigningPackageCodec.toJSON(s.id, { commitments, message: proposalSigningBytes(p2) }),
+        subject: { kind: 'approval', proposal: p2 },
+      }),
+    ).rejects.toMatchObject({ code: 'NONCE_REUSE' });
+  });
+
+  it('a party whose policy forbids the action refuses, also when the coordinator lies about it', async () => {
+    const s = suite();
+    const party = layout.roster.parties[0]!;
+    const commit = async () =>
+      Round1CommitmentBatchCodec.fromJSON(
+        (await client.call<{ commitments: unknown }>(party.id, 'sign.commit', 'pol', { count: 1 }))
+          .commitments,
+        s.id,
+      ).value.commitments[0]!;
+    const others = await Promise.all(
+      [layout.roster.parties[2]!, layout.roster.parties[3]!].map(
+        async (o) =>
+          Round1CommitmentBatchCodec.fromJSON(
+            (await client.call<{ commitments: unknown }>(o.id, 'sign.commit', 'pol', { count: 1 }))
+              .commitments,
+            s.id,
+          ).value.commitments[0]!,
+      ),
+    );
+    // An RBAC change needs a signed human approval: refused by rule.
+    const rbac = proposal('rbac_changes');
+    const mine = await commit();
+    const err = await client
+      .call(party.id, 'sign.round2', 'pol', {
+        signing_package: SigningPackageCodec.toJSON(s.id, {
+          commitments: [mine, ...others],
+          message: proposalSigningBytes(rbac),
+        }),
+        subject: { kind: 'approval', proposal: rbac },
+      })
+      .catch((e: AapsError) => e);
+    expect(err).toBeInstanceOf(AapsError);
+    expect((err as AapsError).code).toBe('POLICY_REFUSED');
+    expect((err as AapsError).details.rule).toMatch(/human/);
+    expect((err as AapsError).details.refusal).toBeTruthy();
+    // The coordinator shows an allowed proposal but puts the bytes of the forbidden one in the package.
+    const allowed = proposal();
+    const lie = await client
+      .call(party.id, 'sign.round2', 'pol2', {
+        signing_package: SigningPackageCodec.toJSON(s.id, {
+          commitments: [mine, ...others],
+          message: proposalSigningBytes(rbac),
+        }),
+        subject: { kind: 'approval', proposal: allowed },
+      })
+      .catch((e: AapsError) => e);
+    expect((lie as AapsError).code).toBe('POLICY_REFUSED');
+    expect((lie as AapsError).details.rule).toBe('message.mismatch');
+    // The refused attempts did not consume the nonce: the honest package still signs.
+    await client.call(party.id, 'sign.round2', 'pol3', {
+      signing_package: SigningPackageCodec.toJSON(s.id, {
+        commitments: [mine, ...others],
+        message: proposalSigningBytes(allowed),
+      }),
+      subject: { kind: 'approval', proposal: allowed },
+    });
+    expect(frostIdentifier(layout.roster, party)).toBe(mine.identifier);
+  });
+});
