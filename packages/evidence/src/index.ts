@@ -117,6 +117,7 @@ export {
   STATEMENT_TYPE,
   type Statement,
   type Subject,
+  statementBytes,
   type Threshold,
   type TranscriptEnvelope,
   transcriptDigest,
