@@ -164,6 +164,9 @@ describe('dkgRound3', () => {
     expect(codeOf(() => dkgRound3(suite, r2[0]!.secret, others(0), misaddressed)).fields).toEqual([
       'round2Packages[1].receiver',
     ]);
+    expect(codeOf(() => dkgRound3(suite, r2[0]!.secret, others(0), null as never)).code).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(codeOf(() => dkgRound3(suite, r2[0]!.secret, others(0), [mine[0]!, mine[0]!])).code).toBe(
       'DUPLICATE_IDENTIFIER',
     );

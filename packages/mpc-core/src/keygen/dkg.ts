@@ -640,7 +640,9 @@ function round3Typed<E>(
   }
   const received = collectShares(
     anySuite,
-    round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.signingShare })),
+    Array.isArray(round2Packages)
+      ? round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.signingShare }))
+      : (round2Packages as never),
     secret.identifier,
     st.peers,
     'round2Packages',

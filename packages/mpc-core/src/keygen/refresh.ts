@@ -613,7 +613,9 @@ function r3Typed<E>(
   }
   const received = collectShares(
     anySuite,
-    round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.zeroShare })),
+    Array.isArray(round2Packages)
+      ? round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.zeroShare }))
+      : (round2Packages as never),
     secret.identifier,
     st.peers,
     'round2Packages',
