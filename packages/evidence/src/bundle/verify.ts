@@ -5,7 +5,7 @@
  * `VerificationError` whose `check` names it. The group key always comes from the caller (an
  * `--key` or a trusted root), never from the bundle alone.
  */
-import { VerificationError } from '@aaps/mpc-core';
+import { ValidationError, VerificationError } from '@aaps/mpc-core';
 import {
   assertNoFork,
   type Checkpoint,
@@ -115,18 +115,14 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
   const suite = options.ciphersuite ?? ED25519_SUITE;
   const groupKey = options.groupPublicKey;
   if (!(groupKey instanceof Uint8Array) || !isValidPublicKeyLength(suite, groupKey)) {
-    throw new VerificationError('dsse.keyid', `groupPublicKey is not a ${suite} public key`, {
-      code: 'INVALID_ARGUMENT',
-    });
+    throw new ValidationError('INVALID_ARGUMENT', `groupPublicKey is not a ${suite} public key`, [
+      'groupPublicKey',
+    ]);
   }
   if (options.roster !== undefined) {
     const errors = rosterErrors(options.roster, 'roster');
-    if (errors.length > 0) {
-      throw new VerificationError('signers.threshold', `invalid roster: ${errors.join(', ')}`, {
-        code: 'INVALID_ARGUMENT',
-        details: { fields: errors },
-      });
-    }
+    if (errors.length > 0)
+      throw new ValidationError('INVALID_ARGUMENT', `invalid roster: ${errors.join(', ')}`, errors);
   }
   const groupKeyHex = toHex(groupKey);
   const groupKeyId = keyIdOf(groupKey);
