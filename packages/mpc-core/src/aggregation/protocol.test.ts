@@ -133,7 +133,7 @@ describe('aggregation protocol (weighted-risk, 3-of-5)', () => {
   it('opens from the honest parties and names a lying one; fails when fewer than t are honest', () => {
     const suite = ciphersuites.ed25519;
     const { rng, parties, session, dealings } = run(suite, values);
-    const verified = new Map<string, VerifiedInput<unknown>[]>();
+    const verified = new Map<string, VerifiedInput[]>();
     for (const p of parties)
       verified.set(
         p.id,

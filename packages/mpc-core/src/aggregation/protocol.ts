@@ -19,7 +19,7 @@ import { AapsError, type Culprit, ProtocolError, ValidationError } from '../erro
 import { type Identifier, identifierToScalar } from '../keys.js';
 import { SecretBytes } from '../secret.js';
 import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
-import { batchSharesHold } from './batch.js';
+import { batchCheckShares } from './batch.js';
 import type { Circuit } from './circuit.js';
 import { pedersenGenerator } from './pedersen.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
@@ -27,6 +27,8 @@ import { dealPedersen, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
 
 export const AGGREGATION_VERSION = 1;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A placeholder for an identity combined commitment (never decodes: its batch check then fails). */
+const ZERO_ENCODING = new Uint8Array(0);
 
 export interface AggregationParty {
   readonly id: Identifier;
@@ -55,6 +57,8 @@ export interface AggregationSession<E> {
   readonly xs: ReadonlyMap<Identifier, bigint>;
   /** The party that provides each circuit input, by input index. */
   readonly providers: readonly Identifier[];
+  /** Circuit input index by name. */
+  readonly inputIndex: ReadonlyMap<string, number>;
 }
 
 /** One party's share of one input: `f(x)` and `g(x)`, scalar encodings. They never print. */
@@ -81,12 +85,12 @@ export interface InputDealing extends PublicInputDealing {
   readonly shares: Readonly<Record<Identifier, InputShare>>;
 }
 
-/** A dealing a receiver has checked: decoded commitments and its own share. */
-export interface VerifiedInput<E> {
+/** A dealing a receiver has checked, with its own share. */
+export interface VerifiedInput {
   readonly input: string;
   readonly index: number;
   readonly dealer: Identifier;
-  readonly commitments: readonly E[];
+  readonly commitments: readonly Uint8Array[];
   readonly share: bigint;
   readonly blinding: bigint;
 }
@@ -182,6 +186,7 @@ export function createAggregationSession<E>(
     digest,
     xs,
     providers: Object.freeze(providers),
+    inputIndex: new Map(circuit.inputs.map((inp, i) => [inp.name, i])),
   });
 }
 
@@ -221,8 +226,8 @@ export function inputProofContext(
 }
 
 function inputIndex<E>(session: AggregationSession<E>, input: string, field: string): number {
-  const i = session.circuit.inputs.findIndex((x) => x.name === input);
-  if (i < 0)
+  const i = typeof input === 'string' ? session.inputIndex.get(input) : undefined;
+  if (i === undefined)
     throw new ValidationError('INVALID_ARGUMENT', `${field}: not an input of ${session.circuit.id}`, [field]);
   return i;
 }
@@ -307,16 +312,13 @@ interface CheckedPublic<E> {
   readonly commitments: readonly E[];
 }
 
-/**
- * Public checks of a dealing: it belongs to this session, comes from the input's provider, its
- * commitments decode, and (when asked) its range proof verifies. A dealing from the wrong party or
- * for another session is refused as `ValidationError`; a malformed one blames its dealer.
- */
-export function checkPublicDealing<E>(
-  session: AggregationSession<E>,
-  dealing: PublicInputDealing,
-  opts: { verifyProof?: boolean } = {},
-): CheckedPublic<E> {
+interface DealingHeader {
+  readonly index: number;
+  readonly blame: (why: string, cause?: unknown) => never;
+}
+
+/** Session, version, input and provider checks; then count and length of the commitments. */
+function checkHeader<E>(session: AggregationSession<E>, dealing: PublicInputDealing): DealingHeader {
   const { suite } = session;
   if (!dealing || typeof dealing !== 'object') {
     throw new ValidationError('INVALID_ARGUMENT', 'dealing: expected an object', ['dealing']);
@@ -347,43 +349,85 @@ export function checkPublicDealing<E>(
       details: { dealer: dealing.dealer, input: spec.name },
     });
   };
-  if (!Array.isArray(dealing.commitments) || dealing.commitments.length !== session.threshold) {
-    blame(`expected ${session.threshold} commitments`);
+  const EL = suite.group.elementLength;
+  if (
+    !Array.isArray(dealing.commitments) ||
+    dealing.commitments.length !== session.threshold ||
+    dealing.commitments.some((c) => !(c instanceof Uint8Array) || c.length !== EL)
+  ) {
+    blame(`expected ${session.threshold} commitments of ${EL} bytes`);
   }
-  let commitments: E[] = [];
+  return { index, blame };
+}
+
+/** The range proof on `C_0` (given decoded), or its absence where the circuit wants none. */
+function checkProof<E>(
+  session: AggregationSession<E>,
+  dealing: PublicInputDealing,
+  index: number,
+  c0: () => E,
+  blame: (why: string) => never,
+  verifyProof: boolean,
+): void {
+  const spec = session.circuit.inputs[index]!;
+  if (!spec.rangeProof) {
+    if (dealing.rangeProof !== null) blame('a range proof where the circuit asks for none');
+    return;
+  }
+  if (!(dealing.rangeProof instanceof Uint8Array)) {
+    throw new ProtocolError(
+      'INVALID_RANGE_PROOF',
+      `dealing of ${spec.name}: range proof missing`,
+      [dealing.dealer],
+      {
+        details: { dealer: dealing.dealer, input: spec.name },
+      },
+    );
+  }
+  if (!verifyProof) return;
+  verifyRangeProof(
+    session.suite,
+    {
+      commitment: c0(),
+      lo: spec.min,
+      hi: spec.max,
+      context: inputProofContext(session, dealing.dealer, spec.name),
+    },
+    dealing.rangeProof,
+    dealing.dealer,
+  );
+}
+
+function strictDecode<E>(
+  session: AggregationSession<E>,
+  bytes: Uint8Array,
+  field: string,
+  blame: DealingHeader['blame'],
+): E {
   try {
-    commitments = dealing.commitments.map((c, j) => suite.group.deserialize(c, `dealing.commitments[${j}]`));
+    return session.suite.group.deserialize(bytes, field);
   } catch (cause) {
     if (cause instanceof AapsError) blame('a commitment is not a valid group element', cause);
     throw cause;
   }
-  if (spec.rangeProof) {
-    if (!(dealing.rangeProof instanceof Uint8Array)) {
-      throw new ProtocolError(
-        'INVALID_RANGE_PROOF',
-        `dealing of ${spec.name}: range proof missing`,
-        [dealing.dealer],
-        {
-          details: { dealer: dealing.dealer, input: spec.name },
-        },
-      );
-    }
-    if (opts.verifyProof !== false) {
-      verifyRangeProof(
-        suite,
-        {
-          commitment: commitments[0]!,
-          lo: spec.min,
-          hi: spec.max,
-          context: inputProofContext(session, dealing.dealer, spec.name),
-        },
-        dealing.rangeProof,
-        dealing.dealer,
-      );
-    }
-  } else if (dealing.rangeProof !== null) {
-    blame('a range proof where the circuit asks for none');
-  }
+}
+
+/**
+ * Public checks of a dealing: it belongs to this session, comes from the input's provider, every
+ * commitment decodes strictly, and (unless `verifyProof: false`) its range proof verifies. A
+ * dealing from the wrong party or for another session is refused as `ValidationError`; a malformed
+ * one blames its dealer (`INVALID_DEALING` / `INVALID_RANGE_PROOF`).
+ */
+export function checkPublicDealing<E>(
+  session: AggregationSession<E>,
+  dealing: PublicInputDealing,
+  opts: { verifyProof?: boolean } = {},
+): CheckedPublic<E> {
+  const { index, blame } = checkHeader(session, dealing);
+  const commitments = dealing.commitments.map((c, j) =>
+    strictDecode(session, c, `dealing.commitments[${j}]`, blame),
+  );
+  checkProof(session, dealing, index, () => commitments[0]!, blame, opts.verifyProof !== false);
   return { index, commitments };
 }
 
@@ -422,7 +466,7 @@ export function verifyDealing<E>(
   session: AggregationSession<E>,
   dealing: InputDealing,
   receiver: Identifier,
-): VerifiedInput<E> {
+): VerifiedInput {
   const x = receiverX(session, receiver);
   const { index, commitments } = checkPublicDealing(session, dealing);
   const { share, blinding } = receiverShare(session, dealing, receiver);
@@ -434,14 +478,22 @@ export function verifyDealing<E>(
       { details: { dealer: dealing.dealer, input: dealing.input } },
     );
   }
-  return Object.freeze({ input: dealing.input, index, dealer: dealing.dealer, commitments, share, blinding });
+  return Object.freeze({
+    input: dealing.input,
+    index,
+    dealer: dealing.dealer,
+    commitments: dealing.commitments,
+    share,
+    blinding,
+  });
 }
 
 /**
- * A receiver's check of many dealings at once: public checks per dealing, then one random linear
- * combination for all share checks (falling back to single checks to name every bad dealer).
- * `verifyProofs: false` skips range proofs (for bulk inputs whose providers the caller trusts to
- * have proved ranges elsewhere); missing proofs are still refused.
+ * A receiver's check of many dealings at once: header and range-proof checks per dealing, then one
+ * random linear combination for all share checks (see `batch.ts`), falling back to single checks
+ * to name every bad dealer. Commitments other than proved `C_0`s are decoded only as curve points
+ * here; openings and records decode them strictly. `verifyProofs: false` skips range proofs (bulk
+ * inputs); a missing proof is still refused.
  */
 export function verifyDealings<E>(
   session: AggregationSession<E>,
@@ -449,37 +501,30 @@ export function verifyDealings<E>(
   receiver: Identifier,
   rng: Rng,
   opts: { verifyProofs?: boolean } = {},
-): VerifiedInput<E>[] {
+): VerifiedInput[] {
   const x = receiverX(session, receiver);
   const culprits = new Set<Culprit>();
   let firstError: ProtocolError | undefined;
-  const checked: VerifiedInput<E>[] = [];
+  const checked: VerifiedInput[] = [];
   for (const d of dealings) {
     try {
-      const { index, commitments } = checkPublicDealing(session, d, { verifyProof: opts.verifyProofs });
+      const { index, blame } = checkHeader(session, d);
+      const c0 = () => strictDecode(session, d.commitments[0]!, 'dealing.commitments[0]', blame);
+      checkProof(session, d, index, c0, blame, opts.verifyProofs !== false);
       const { share, blinding } = receiverShare(session, d, receiver);
-      checked.push({ input: d.input, index, dealer: d.dealer, commitments, share, blinding });
+      checked.push({ input: d.input, index, dealer: d.dealer, commitments: d.commitments, share, blinding });
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       firstError ??= e;
       for (const c of e.culprits) culprits.add(c);
     }
   }
-  if (!batchSharesHold(session.suite, x, checked, rng)) {
-    for (const v of checked) {
-      if (!pedersenShareHolds(session.suite, v.commitments, x, v.share, v.blinding)) culprits.add(v.dealer);
-    }
-  }
+  const result = batchCheckShares(session.suite, x, checked, rng);
+  if (result !== true) for (const k of result) culprits.add(checked[k]!.dealer);
   if (culprits.size > 0) {
     const list = [...culprits];
-    throw new ProtocolError(
-      firstError?.code ?? 'INVALID_DEALING',
-      `bad dealings from ${list.join(', ')}`,
-      list,
-      {
-        cause: firstError,
-      },
-    );
+    const code = firstError && result === true ? firstError.code : 'INVALID_DEALING';
+    throw new ProtocolError(code, `bad dealings from ${list.join(', ')}`, list, { cause: firstError });
   }
   return checked.map((v) => Object.freeze(v));
 }
@@ -491,7 +536,7 @@ export function verifyDealings<E>(
 export function evaluateShares<E>(
   session: AggregationSession<E>,
   party: Identifier,
-  inputs: readonly VerifiedInput<E>[],
+  inputs: readonly VerifiedInput[],
 ): ResultShare[] {
   receiverX(session, party);
   const F = session.suite.field;
@@ -592,7 +637,9 @@ export function openResult<E>(
   const { suite } = session;
   const F = suite.field;
   const checked = dealings.map((d) => checkPublicDealing(session, d, { verifyProof: opts.verifyProofs }));
-  const combined = combineCommitments(session, checked);
+  const encoded = combineCommitments(session, checked).map((cs) =>
+    cs.map((c) => (suite.group.isZero(c) ? ZERO_ENCODING : suite.group.serialize(c))),
+  );
   const outIndex = new Map(session.circuit.outputs.map((o, i) => [o.name, i]));
   // Group result shares by party.
   const byParty = new Map<Identifier, { z: bigint[]; b: bigint[]; ok: boolean }>();
@@ -628,8 +675,8 @@ export function openResult<E>(
     let ok = entry.ok;
     for (let i = 0; ok && i < nOut; i++) if (entry.z[i] === undefined) ok = false;
     if (ok) {
-      const items = combined.map((cs, i) => ({ commitments: cs, share: entry.z[i]!, blinding: entry.b[i]! }));
-      ok = batchSharesHold(suite, x, items, rng);
+      const items = encoded.map((cs, i) => ({ commitments: cs, share: entry.z[i]!, blinding: entry.b[i]! }));
+      ok = batchCheckShares(suite, x, items, rng) === true;
     }
     if (ok) honest.push(p.id);
     else culprits.add(p.id);
