@@ -1,0 +1,163 @@
+/**
+ * The gateway as a value: `createGateway(deps)` wires the workflow runner, intake and evidence
+ * writer to the routes and returns the Hono app (which never listens; `app.request()` drives it in
+ * tests, `@hono/node-server` serves it in `cli/`).
+ */
+import type { Environment, Logger } from '@aaps/agents';
+import type { IdentityKey } from '@aaps/mpc-core';
+import { Hono } from 'hono';
+import type { Coordinator } from './coordinator.js';
+import { createEvidenceWriter, type EvidenceWriter } from './evidence-writer.js';
+import type { Executor } from './executor/types.js';
+import type { GatewayEnv } from './http-env.js';
+import { createIntakeService, type IntakeService } from './intake-service.js';
+import { GatewayMetrics } from './metrics.js';
+import { createTokenAuth, type TokenGrant } from './middleware/auth.js';
+import { DEFAULT_BODY_LIMIT } from './middleware/body-limit.js';
+import { createErrorHandler, notFound } from './middleware/errors.js';
+import { requestId } from './middleware/request-id.js';
+import { buildOpenApi, type RouteDoc } from './openapi.js';
+import { approvalRouteDocs, registerApprovalRoutes } from './routes/approvals.js';
+import type { RouteDeps } from './routes/deps.js';
+import { evidenceRouteDocs, registerEvidenceRoutes } from './routes/evidence.js';
+import { incidentRouteDocs, registerIncidentRoutes } from './routes/incidents.js';
+import { logRouteDocs, registerLogRoutes } from './routes/log.js';
+import { registerSystemRoutes, systemRouteDocs } from './routes/system.js';
+import { registerWebhookRoutes, webhookRouteDocs } from './routes/webhooks.js';
+import type { GatewayStore } from './store.js';
+import type { TrustedKeys } from './trust.js';
+import { createIncidentEvents } from './workflow/events.js';
+import { WorkflowRunner } from './workflow/runner.js';
+
+export const API_VERSION = '0.1.0';
+
+/** Every route of the API, in the order the OpenAPI document lists them. */
+export const ROUTE_DOCS: readonly RouteDoc[] = [
+  ...incidentRouteDocs,
+  ...webhookRouteDocs,
+  ...approvalRouteDocs,
+  ...evidenceRouteDocs,
+  ...logRouteDocs,
+  ...systemRouteDocs,
+];
+
+/** The OpenAPI document the gateway serves at `/v1/openapi.json`. */
+export function openApiDocument(): Record<string, unknown> {
+  return buildOpenApi(ROUTE_DOCS, { version: API_VERSION });
+}
+
+export interface GatewayAppConfig {
+  tokens: readonly TokenGrant[];
+  /** GitHub webhook secret; unset turns GitHub webhooks off (503). */
+  githubSecret?: string;
+  maxBodyBytes?: number;
+  /** `context.cluster` for payloads that name none. */
+  cluster?: string;
+  /** Transparency log origin (checkpoint first line). */
+  logOrigin: string;
+  environment?: Environment;
+  gitopsRepoUrl?: string;
+  /** SSE keep-alive interval in ms (default 15000). */
+  keepAliveMs?: number;
+  /** RFC 3339 start of the trusted root's validity (default: now). */
+  validFrom?: string;
+}
+
+export interface GatewayDeps {
+  config: GatewayAppConfig;
+  store: GatewayStore;
+  coordinator: Coordinator;
+  executor: Executor;
+  /** Default: an evidence writer over `store.log` and `coordinator`. */
+  evidence?: EvidenceWriter;
+  logger: Logger;
+  now: () => Date;
+  ids: () => string;
+  identity: { id: string; key: IdentityKey };
+  trust: () => Promise<TrustedKeys>;
+  metrics?: GatewayMetrics;
+}
+
+export interface Gateway {
+  app: Hono<GatewayEnv>;
+  runner: WorkflowRunner;
+  intake: IntakeService;
+  evidence: EvidenceWriter;
+  metrics: GatewayMetrics;
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config } = deps;
+  const authenticate = createTokenAuth(config.tokens);
+  const metrics = deps.metrics ?? new GatewayMetrics();
+  const events = createIncidentEvents();
+  const evidence =
+    deps.evidence ??
+    createEvidenceWriter({
+      coordinator: deps.coordinator,
+      log: deps.store.log,
+      origin: config.logOrigin,
+      trust: deps.trust,
+      validFrom: config.validFrom ?? deps.now().toISOString(),
+    });
+  const runner = new WorkflowRunner({
+    store: deps.store,
+    coordinator: deps.coordinator,
+    executor: deps.executor,
+    evidence,
+    logger: deps.logger.child({ component: 'workflow' }),
+    now: deps.now,
+    trust: deps.trust,
+    identity: deps.identity,
+    events,
+    metrics,
+    ...(config.environment === undefined ? {} : { environment: config.environment }),
+    ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
+  });
+  const intake = createIntakeService({
+    store: deps.store,
+    runner,
+    identity: deps.identity,
+    now: deps.now,
+    ids: deps.ids,
+  });
+  const routeDeps: RouteDeps = {
+    store: deps.store,
+    coordinator: deps.coordinator,
+    runner,
+    intake,
+    evidence,
+    events,
+    metrics,
+    logger: deps.logger,
+    trust: deps.trust,
+    identity: deps.identity,
+    authenticate,
+    githubSecret: config.githubSecret,
+    cluster: config.cluster ?? 'default',
+    maxBodyBytes: config.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
+    now: deps.now,
+    ids: deps.ids,
+    keepAliveMs: config.keepAliveMs ?? 15_000,
+  };
+  const app = new Hono<GatewayEnv>();
+  app.use('*', requestId({ newId: deps.ids }));
+  app.onError(createErrorHandler(deps.logger));
+  app.notFound(notFound);
+  registerIncidentRoutes(app, routeDeps);
+  registerWebhookRoutes(app, routeDeps);
+  registerApprovalRoutes(app, routeDeps);
+  registerEvidenceRoutes(app, routeDeps);
+  registerLogRoutes(app, routeDeps);
+  let doc: Record<string, unknown> | undefined;
+  registerSystemRoutes(app, routeDeps, () => {
+    doc ??= openApiDocument();
+    return doc;
+  });
+  return { app, runner, intake, evidence, metrics };
+}
+
+/** Just the app (see {@link createGateway} for the runner and the rest). */
+export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
+  return createGateway(deps).app;
+}

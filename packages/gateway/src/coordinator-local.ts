@@ -1,0 +1,313 @@
+/**
+ * Every party in this process: a trusted-dealer FROST key set, one identity key per party role,
+ * each party's own default policy, and the real role steps. Used by the tests and by
+ * `aaps up --local`. Each party still decides for itself: it evaluates the proposal against its own
+ * policy, derives the signed bytes itself, re-derives the evidence PAE from the statement and
+ * checks it against the transcript, and refuses a second root for one checkpoint size.
+ */
+
+import { randomUUID } from 'node:crypto';
+import {
+  type AgentRole,
+  type ApprovalProposal,
+  defaultPolicy,
+  evaluateProposal,
+  PARTY_ROLES,
+  type PartyRole,
+  type Policy,
+  proposalSigningBytes,
+  runRoleStep,
+} from '@aaps/agents';
+import {
+  formatCheckpoint,
+  IN_TOTO_PAYLOAD_TYPE,
+  pae,
+  parseStatement,
+  transcriptDigest,
+  verifyTranscript,
+} from '@aaps/evidence';
+import {
+  aggregate,
+  base64Decode,
+  base64Encode,
+  bytesToHex,
+  type CiphersuiteId,
+  canonicalBytes,
+  commit,
+  generateIdentityKey,
+  getCiphersuite,
+  hexToBytes,
+  type IdentityKey,
+  identityPublicKey,
+  type KeyPackage,
+  KeyPackageCodec,
+  ProtocolError,
+  type PublicKeyPackage,
+  PublicKeyPackageCodec,
+  SecretBytes,
+  type SignedEnvelope,
+  signEnvelope,
+  signShare,
+  trustedDealer,
+  ValidationError,
+} from '@aaps/mpc-core';
+import type { AgentStepInput, Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
+import { type Principal, type TrustedKeys, verifierRoster, verifyHumanApproval } from './trust.js';
+import { roleStepRequest, stepEnvelope } from './workflow/step-request.js';
+
+export const DEFAULT_CIPHERSUITE: CiphersuiteId = 'FROST-ED25519-SHA512-v1';
+
+/** Key material a local coordinator can be saved as and reopened from (holds secrets: store 0600). */
+export interface LocalKeyMaterial {
+  version: 1;
+  ciphersuite: CiphersuiteId;
+  public_package: string;
+  /** Base64 of each party's encoded key package, in {@link PARTY_ROLES} order. */
+  key_packages: string[];
+  /** Hex of each party's Ed25519 identity seed, in {@link PARTY_ROLES} order. */
+  identity_seeds: string[];
+}
+
+export interface LocalCoordinatorOptions {
+  /** k (default 3); n is the five party roles. */
+  threshold?: number;
+  ciphersuite?: CiphersuiteId;
+  /** Human approvers whose signed approvals the parties accept. */
+  approvers?: readonly Principal[];
+  /** The gateway's identity key (public, hex): it signs intake and maintenance envelopes. */
+  gateway: Principal;
+  now?: () => Date;
+  /** Reopen saved key material instead of dealing new keys. */
+  material?: LocalKeyMaterial;
+  /** Per-role policies (default: each role's default policy). */
+  policies?: Partial<Record<PartyRole, Policy>>;
+}
+
+interface LocalParty {
+  role: PartyRole;
+  id: string;
+  identity: IdentityKey;
+  keyPackage: KeyPackage;
+  policy: Policy;
+  /** Checkpoint roots this party signed, by `origin\nsize`. */
+  checkpoints: Map<string, string>;
+}
+
+export class LocalCoordinator implements Coordinator {
+  readonly #parties: LocalParty[];
+  readonly #publicPackage: PublicKeyPackage;
+  readonly #suiteId: CiphersuiteId;
+  readonly #approvers: readonly Principal[];
+  readonly #gateway: Principal;
+  readonly #now: () => Date;
+
+  constructor(opts: LocalCoordinatorOptions) {
+    this.#now = opts.now ?? (() => new Date());
+    this.#approvers = opts.approvers ?? [];
+    this.#gateway = opts.gateway;
+    const n = PARTY_ROLES.length;
+    if (opts.material !== undefined) {
+      const m = opts.material;
+      if (m.version !== 1 || m.key_packages.length !== n || m.identity_seeds.length !== n) {
+        throw new ValidationError('INVALID_ARGUMENT', 'local key material: expected five parties', [
+          'material',
+        ]);
+      }
+      this.#suiteId = m.ciphersuite;
+      this.#publicPackage = PublicKeyPackageCodec.decode(base64Decode(m.public_package), m.ciphersuite).value;
+      this.#parties = PARTY_ROLES.map((role, i) => {
+        const seed = hexToBytes(m.identity_seeds[i] ?? '', `identity_seeds[${i}]`, 32);
+        const secretKey = new SecretBytes(seed);
+        seed.fill(0);
+        return {
+          role,
+          id: role,
+          identity: { secretKey, publicKey: identityPublicKey(secretKey) },
+          keyPackage: KeyPackageCodec.decode(base64Decode(m.key_packages[i] ?? ''), m.ciphersuite).value,
+          policy: opts.policies?.[role] ?? defaultPolicy(role),
+          checkpoints: new Map(),
+        };
+      });
+    } else {
+      this.#suiteId = opts.ciphersuite ?? DEFAULT_CIPHERSUITE;
+      const { publicPackage, keyPackages } = trustedDealer(getCiphersuite(this.#suiteId), {
+        min: opts.threshold ?? 3,
+        max: n,
+      });
+      this.#publicPackage = publicPackage;
+      this.#parties = PARTY_ROLES.map((role, i) => ({
+        role,
+        id: role,
+        identity: generateIdentityKey(),
+        keyPackage: keyPackages[i] as KeyPackage,
+        policy: opts.policies?.[role] ?? defaultPolicy(role),
+        checkpoints: new Map(),
+      }));
+    }
+  }
+
+  /** The key material, to save (it holds every party's secrets). */
+  exportMaterial(): LocalKeyMaterial {
+    return {
+      version: 1,
+      ciphersuite: this.#suiteId,
+      public_package: base64Encode(PublicKeyPackageCodec.encode(this.#suiteId, this.#publicPackage)),
+      key_packages: this.#parties.map((p) =>
+        base64Encode(KeyPackageCodec.encode(this.#suiteId, p.keyPackage)),
+      ),
+      identity_seeds: this.#parties.map((p) => bytesToHex(p.identity.secretKey.expose())),
+    };
+  }
+
+  /** Party, approver and gateway keys, for the gateway's signature checks. */
+  trustedKeys(): TrustedKeys {
+    return {
+      parties: this.#parties.map((p) => ({ id: p.id, identity_key: bytesToHex(p.identity.publicKey) })),
+      approvers: this.#approvers,
+      gateway: this.#gateway,
+    };
+  }
+
+  get publicPackage(): PublicKeyPackage {
+    return this.#publicPackage;
+  }
+
+  async keys(): Promise<KeysInfo> {
+    const pub = this.#publicPackage;
+    return {
+      ciphersuite: this.#suiteId,
+      group_public_key: bytesToHex(pub.groupPublicKey),
+      threshold: { min: pub.threshold.min, max: pub.threshold.max },
+      parties: this.#parties.map((p) => ({
+        id: p.id,
+        role: p.role,
+        url: `local://${p.id}`,
+        identity_key: bytesToHex(p.identity.publicKey),
+        verifying_share: bytesToHex(pub.verifyingShares[p.keyPackage.identifier] ?? new Uint8Array()),
+      })),
+    };
+  }
+
+  async agentStep(role: AgentRole, input: AgentStepInput): Promise<SignedEnvelope[]> {
+    const party = this.#parties.find((p) => p.role === role);
+    if (party === undefined) {
+      throw new ValidationError('INVALID_ARGUMENT', `role: no party runs ${role}`, ['role']);
+    }
+    const request = roleStepRequest(role, input);
+    const result = runRoleStep(party.role, party.policy, request, this.#evalContext());
+    const at = this.#now();
+    return result.outputs.map((out, i) =>
+      signEnvelope(stepEnvelope(role, party.id, input, out, i, at, randomUUID()), party.identity.secretKey),
+    );
+  }
+
+  async signApproval(proposal: ApprovalProposal): Promise<ThresholdResult> {
+    const refusals: PartyRefusal[] = [];
+    const willing: LocalParty[] = [];
+    for (const party of this.#parties) {
+      const verdict = evaluateProposal(party.policy, party.role, proposal, this.#evalContext());
+      if (verdict.decision === 'approve') willing.push(party);
+      else refusals.push({ party: party.id, rule: verdict.rule, message: verdict.message });
+    }
+    return this.#sign(willing, refusals, () => proposalSigningBytes(proposal));
+  }
+
+  async signEvidence(input: {
+    statement: unknown;
+    transcript: SignedEnvelope[];
+    signers?: string[];
+  }): Promise<ThresholdResult> {
+    const payload = canonicalBytes(input.statement);
+    const roster = verifierRoster(this.trustedKeys());
+    const refusals: PartyRefusal[] = [];
+    const willing: LocalParty[] = [];
+    for (const party of this.#parties) {
+      try {
+        const statement = parseStatement(payload);
+        const digest = bytesToHex(transcriptDigest(input.transcript));
+        if (statement.subject[0]?.digest.sha256 !== digest) {
+          refusals.push({
+            party: party.id,
+            rule: 'evidence.subject',
+            message: 'subject is not the transcript',
+          });
+          continue;
+        }
+        verifyTranscript(input.transcript, roster);
+        willing.push(party);
+      } catch (e) {
+        const code = e instanceof Error && 'code' in e ? String(e.code) : 'INTERNAL';
+        refusals.push({ party: party.id, rule: 'evidence.invalid', message: code });
+      }
+    }
+    const preferred = input.signers ?? [];
+    const ordered = [
+      ...willing.filter((p) => preferred.includes(p.id)),
+      ...willing.filter((p) => !preferred.includes(p.id)),
+    ];
+    return this.#sign(ordered, refusals, () => pae(IN_TOTO_PAYLOAD_TYPE, payload));
+  }
+
+  async signCheckpoint(input: {
+    origin: string;
+    treeSize: number;
+    rootHash: Uint8Array;
+  }): Promise<ThresholdResult> {
+    const body = formatCheckpoint({
+      origin: input.origin,
+      size: input.treeSize,
+      rootHash: input.rootHash,
+      extensions: [],
+    });
+    const key = `${input.origin}\n${input.treeSize}`;
+    const root = bytesToHex(input.rootHash);
+    const refusals: PartyRefusal[] = [];
+    const willing: LocalParty[] = [];
+    for (const party of this.#parties) {
+      const seen = party.checkpoints.get(key);
+      if (seen !== undefined && seen !== root) {
+        refusals.push({ party: party.id, rule: 'checkpoint.fork', message: 'another root for this size' });
+      } else willing.push(party);
+    }
+    const result = await this.#sign(willing, refusals, () => new TextEncoder().encode(body));
+    for (const party of this.#parties) {
+      if (result.signers.includes(party.id)) party.checkpoints.set(key, root);
+    }
+    return result;
+  }
+
+  #evalContext() {
+    const approvers = this.#approvers;
+    return {
+      now: this.#now().getTime(),
+      verifyHumanApproval: (a: Parameters<typeof verifyHumanApproval>[1]) =>
+        verifyHumanApproval(approvers, a),
+    };
+  }
+
+  async #sign(
+    willing: LocalParty[],
+    refusals: PartyRefusal[],
+    message: () => Uint8Array,
+  ): Promise<ThresholdResult> {
+    const k = this.#publicPackage.threshold.min;
+    if (willing.length < k) {
+      throw new ProtocolError(
+        'QUORUM_UNREACHABLE',
+        `${willing.length} of ${k} needed parties would sign`,
+        [],
+        {
+          details: { refusals },
+        },
+      );
+    }
+    const suite = getCiphersuite(this.#suiteId);
+    const quorum = willing.slice(0, k);
+    const msg = message();
+    const nonces = quorum.map((p) => commit(suite, p.keyPackage));
+    const pkg = { commitments: nonces.map((n) => n.commitment), message: msg };
+    const shares = quorum.map((p, i) => signShare(suite, p.keyPackage, nonces[i]!, pkg, this.#publicPackage));
+    const signature = aggregate(suite, pkg, shares, this.#publicPackage);
+    return { signature, signers: quorum.map((p) => p.id), refusals, misbehaved: [] };
+  }
+}

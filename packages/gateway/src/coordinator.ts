@@ -1,0 +1,90 @@
+/**
+ * The coordinator: how the gateway reaches the agent parties. Each agent step runs in its own
+ * party (which signs its output with its own identity key), and every threshold signature is a
+ * k-of-n FROST signing in which each party checks what it signs against its own policy.
+ *
+ * Two implementations: `coordinator-local.ts` (every party in this process, for tests and
+ * `aaps up --local`) and `coordinator-http.ts` (the party processes over HTTP).
+ */
+import type { AgentRole, ApprovalProposal } from '@aaps/agents';
+import type { EnvelopeContext, SignedEnvelope } from '@aaps/mpc-core';
+
+export interface PartyKeyInfo {
+  id: string;
+  role: string;
+  url: string;
+  /** Ed25519 identity key, hex. */
+  identity_key: string;
+  /** FROST verifying share, hex. */
+  verifying_share: string;
+}
+
+export interface KeysInfo {
+  ciphersuite: string;
+  /** Hex. */
+  group_public_key: string;
+  threshold: { min: number; max: number };
+  parties: PartyKeyInfo[];
+}
+
+export interface PartyRefusal {
+  party: string;
+  rule: string;
+  message: string;
+}
+
+export interface Misbehaviour {
+  party: string;
+  code: string;
+  detail?: string;
+}
+
+export interface ThresholdResult {
+  /** The aggregate signature under the group key. */
+  signature: Uint8Array;
+  /** Party ids whose shares made the signature. */
+  signers: string[];
+  refusals: PartyRefusal[];
+  misbehaved: Misbehaviour[];
+}
+
+export interface AgentStepInput {
+  incidentId: string;
+  traceId: string;
+  /** The incident's signed envelopes so far, in order. */
+  transcript: SignedEnvelope[];
+  context: EnvelopeContext;
+  /**
+   * What the step needs that the transcript does not hold (deployment history, sources of truth,
+   * the execution result, the audit record...). See `workflow/step-request.ts`.
+   */
+  extra?: Record<string, unknown>;
+}
+
+export interface Coordinator {
+  keys(): Promise<KeysInfo>;
+  /**
+   * Run one agent's workflow step in that agent's party; the results are envelopes signed by that
+   * agent's identity key, in the order the role emits them (the problem solver emits an
+   * `RCAReport` and a `FixProposal`; every other role one envelope).
+   */
+  agentStep(role: AgentRole, input: AgentStepInput): Promise<SignedEnvelope[]>;
+  /**
+   * k-of-n FROST over the approval proposal; each party applies its own policy and derives the
+   * signed bytes itself (`proposalSigningBytes`). Throws `ProtocolError('QUORUM_UNREACHABLE')`
+   * with `details.refusals` when fewer than k sign.
+   */
+  signApproval(proposal: ApprovalProposal): Promise<ThresholdResult>;
+  /**
+   * k-of-n FROST over the DSSE PAE of the evidence Statement; parties re-derive the PAE from the
+   * statement and check its subject against the transcript.
+   */
+  signEvidence(input: {
+    statement: unknown;
+    transcript: SignedEnvelope[];
+    /** The quorum the statement names; used when all of them are willing. */
+    signers?: string[];
+  }): Promise<ThresholdResult>;
+  /** k-of-n FROST over a C2SP checkpoint body; parties refuse two roots for one size. */
+  signCheckpoint(input: { origin: string; treeSize: number; rootHash: Uint8Array }): Promise<ThresholdResult>;
+}

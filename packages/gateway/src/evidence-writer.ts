@@ -1,0 +1,173 @@
+/**
+ * The evidence writer: seals an ended incident into a bundle whose DSSE signature is the parties'
+ * k-of-n FROST signature, appends it to the transparency log, has the parties sign the new
+ * checkpoint, and attaches the inclusion proof. The log's checkpoints are signed under the group
+ * key, named by the log origin.
+ */
+import type { EvidenceSummary } from '@aaps/agents';
+import {
+  attachLogEntry,
+  type BuildBundleInput,
+  buildBundle,
+  buildBundleStatement,
+  buildTrustedRoot,
+  bundleLogLeaf,
+  type EvidenceBundle,
+  type EvidenceCiphersuite,
+  type JsonObject,
+  type LogStore,
+  type NoteKey,
+  parseCheckpoint,
+  type StoredCheckpoint,
+  TransparencyLog,
+  type TrustedRoot,
+} from '@aaps/evidence';
+import { bytesToHex, hexToBytes, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { Coordinator, KeysInfo } from './coordinator.js';
+import { type TrustedKeys, verifierRoster } from './trust.js';
+import type { IncidentRecord } from './workflow/record.js';
+
+export interface SealedEvidence {
+  evidenceId: string;
+  bundle: EvidenceBundle;
+  signers: string[];
+}
+
+export interface EvidenceWriter {
+  seal(incident: IncidentRecord, summary: EvidenceSummary): Promise<SealedEvidence>;
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]>;
+  consistencyProof(first: number, second: number): Promise<Uint8Array[]>;
+  logSize(): Promise<number>;
+  logKey(): Promise<NoteKey>;
+  trustedRoot(): Promise<TrustedRoot>;
+}
+
+export interface EvidenceWriterOptions {
+  coordinator: Coordinator;
+  log: LogStore;
+  /** The checkpoint origin line (also the log key's name), e.g. `aaps.local/log`. */
+  origin: string;
+  trust: () => Promise<TrustedKeys>;
+  /** RFC 3339 start of the keys' validity in the trusted root. */
+  validFrom: string;
+}
+
+const utf8 = new TextDecoder();
+
+function json(value: unknown): JsonObject {
+  return JSON.parse(JSON.stringify(value ?? {})) as JsonObject;
+}
+
+export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWriter {
+  let logPromise: Promise<TransparencyLog> | undefined;
+  let keysPromise: Promise<KeysInfo> | undefined;
+  const log = () => {
+    logPromise ??= TransparencyLog.open(opts.log, { origin: opts.origin });
+    return logPromise;
+  };
+  const keys = () => {
+    keysPromise ??= opts.coordinator.keys();
+    return keysPromise;
+  };
+  const noteKey = async (): Promise<NoteKey> => {
+    const k = await keys();
+    return {
+      name: opts.origin,
+      type: k.ciphersuite === 'FROST-ED25519-SHA512-v1' ? 'ed25519' : 'bip340',
+      publicKey: hexToBytes(k.group_public_key),
+    };
+  };
+  const signCheckpointNote = async (message: Uint8Array) => {
+    const cp = parseCheckpoint(utf8.decode(message));
+    const r = await opts.coordinator.signCheckpoint({
+      origin: cp.origin,
+      treeSize: cp.size,
+      rootHash: cp.rootHash,
+    });
+    return r.signature;
+  };
+
+  return {
+    async seal(incident, summary) {
+      const k = await keys();
+      const trust = await opts.trust();
+      const base: Omit<BuildBundleInput, 'signers'> = {
+        incident: json({
+          ...summary.incident,
+          id: incident.id,
+          type: incident.type,
+          state: incident.state,
+          source: incident.source,
+          trace_id: incident.trace_id,
+          compliance: summary.compliance,
+          root_cause: summary.root_cause ?? null,
+          refusals: summary.refusals,
+        }) as BuildBundleInput['incident'],
+        decision: json(summary.decision ?? { outcome: 'none' }),
+        action: summary.action === undefined ? null : json(summary.action),
+        humanApprovals: incident.human_approvals.map((a) => json(a)),
+        verification: summary.verification === undefined ? null : json(summary.verification),
+        times: summary.times,
+        transcript: incident.transcript as SignedEnvelope[] as BuildBundleInput['transcript'],
+        ciphersuite: k.ciphersuite as EvidenceCiphersuite,
+        groupPublicKey: hexToBytes(k.group_public_key),
+        threshold: k.threshold,
+        roster: verifierRoster(trust),
+      };
+      // The statement names its signers; sign, and if another quorum answered, sign again naming it.
+      let quorum = k.parties.slice(0, k.threshold.min).map((p) => p.id);
+      let bundle: EvidenceBundle | undefined;
+      for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
+        const input: BuildBundleInput = { ...base, signers: quorum };
+        const statement = buildBundleStatement(input);
+        let used: string[] = quorum;
+        const built = await buildBundle(input, async () => {
+          const r = await opts.coordinator.signEvidence({
+            statement,
+            transcript: incident.transcript,
+            signers: quorum,
+          });
+          used = r.signers;
+          return r.signature;
+        });
+        if ([...used].sort().join() === [...quorum].sort().join()) bundle = built;
+        else quorum = used;
+      }
+      if (bundle === undefined) {
+        throw new ValidationError('QUORUM_UNREACHABLE', 'no stable quorum signed the evidence', ['signers']);
+      }
+      const leaf = bundleLogLeaf(bundle);
+      const l = await log();
+      const index = await l.append(leaf);
+      await l.signCheckpoint(await noteKey(), signCheckpointNote);
+      const sealed = attachLogEntry(bundle, await l.position(index));
+      return { evidenceId: bytesToHex(sha256(leaf)), bundle: sealed, signers: quorum };
+    },
+    async latestCheckpoint() {
+      return (await log()).latestCheckpoint();
+    },
+    async inclusionProof(index, treeSize) {
+      return (await log()).inclusionProof(index, treeSize);
+    },
+    async consistencyProof(first, second) {
+      return (await log()).consistencyProof(first, second);
+    },
+    async logSize() {
+      return (await log()).size;
+    },
+    logKey: noteKey,
+    async trustedRoot() {
+      const k = await keys();
+      return buildTrustedRoot({
+        groupPublicKey: hexToBytes(k.group_public_key),
+        threshold: k.threshold,
+        logKey: await noteKey(),
+        origin: opts.origin,
+        roster: verifierRoster(await opts.trust()),
+        validFrom: opts.validFrom,
+      });
+    },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Maintenance: executes an `ExecutionOrder` only after checking its threshold signature over the
+ * proposal bytes under the group key it trusts (not the key the order names). A failed apply is
+ * rolled back, and the result says so.
+ */
+import { proposalSigningBytes } from '@aaps/agents';
+import {
+  bytesToHex,
+  type CiphersuiteId,
+  getCiphersuite,
+  hexToBytes,
+  isAapsError,
+  VerificationError,
+  verify,
+} from '@aaps/mpc-core';
+import type { ExecutionRecord } from '../workflow/record.js';
+import type { AppliedChange, ExecutionOrderPayload, Executor } from './types.js';
+
+export interface TrustedGroupKey {
+  ciphersuite: CiphersuiteId;
+  groupPublicKey: Uint8Array;
+}
+
+/** Throws `VerificationError` (`execution.order`) unless the order carries a valid group signature. */
+export function checkExecutionOrder(order: ExecutionOrderPayload, trusted: TrustedGroupKey): void {
+  const fail = (why: string): never => {
+    throw new VerificationError('execution.order', why, { code: 'INVALID_SIGNATURE' });
+  };
+  if (order.approval.ciphersuite !== trusted.ciphersuite) fail('the order names another ciphersuite');
+  if (order.approval.group_public_key !== bytesToHex(trusted.groupPublicKey))
+    fail('the order names another group key');
+  let ok = false;
+  try {
+    ok = verify(
+      getCiphersuite(trusted.ciphersuite),
+      trusted.groupPublicKey,
+      proposalSigningBytes(order.proposal),
+      hexToBytes(order.approval.signature, 'approval.signature'),
+    );
+  } catch {
+    ok = false;
+  }
+  if (!ok) fail('the threshold signature does not verify over the proposal');
+}
+
+/** Check, apply, and on failure roll back. Never throws for an executor failure: the record says. */
+export async function executeOrder(
+  order: ExecutionOrderPayload,
+  executor: Executor,
+  trusted: TrustedGroupKey,
+): Promise<{ record: ExecutionRecord; applied?: AppliedChange }> {
+  checkExecutionOrder(order, trusted);
+  try {
+    const applied = await executor.apply(order);
+    return {
+      applied,
+      record: {
+        executor: executor.name,
+        status: 'succeeded',
+        change: applied.change,
+        post_checks: applied.post_checks,
+        ...(applied.ref === undefined ? {} : { ref: applied.ref }),
+      },
+    };
+  } catch (e) {
+    const error = isAapsError(e) ? `${e.code}: ${e.message}` : 'executor failed';
+    let rollback: { done: boolean; detail: string };
+    try {
+      rollback = await executor.rollback(order, undefined);
+    } catch (r) {
+      rollback = { done: false, detail: isAapsError(r) ? r.code : 'rollback failed' };
+    }
+    return {
+      record: {
+        executor: executor.name,
+        status: rollback.done ? 'rolled_back' : 'failed',
+        change: {},
+        post_checks: [],
+        rollback,
+        error,
+      },
+    };
+  }
+}

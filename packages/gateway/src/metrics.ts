@@ -1,0 +1,20 @@
+/** The gateway's Prometheus metrics, on the agents package's registry. */
+import { Registry } from '@aaps/agents';
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly intake = this.registry.counter('aaps_intake_total', 'Signals received, by source and outcome.');
+  readonly sealed = this.registry.counter(
+    'aaps_incidents_sealed_total',
+    'Incidents whose evidence was sealed, by end state.',
+  );
+  readonly incidentSeconds = this.registry.histogram(
+    'aaps_incident_seconds',
+    "Seconds from an incident's arrival to its sealed evidence.",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+
+  render(): string {
+    return this.registry.render();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The one error handler: every `AapsError` becomes its status and `{error: {code, message}}`
+ * (plus the failing `fields` for validation errors); anything else is a 500 with a generic message.
+ * Stack traces, causes and details never reach the client.
+ */
+
+import type { Logger } from '@aaps/agents';
+import { AapsError, type ErrorCode, ValidationError, VerificationError } from '@aaps/mpc-core';
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
+  UNAUTHENTICATED: 401,
+  INVALID_SIGNATURE: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  KEY_EXISTS: 409,
+  POLICY_REFUSED: 409,
+  QUORUM_UNREACHABLE: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNAVAILABLE: 503,
+  NO_KEY: 503,
+  TIMEOUT: 504,
+  INTERNAL: 500,
+};
+
+export function statusOf(e: AapsError): ContentfulStatusCode {
+  const s = STATUS[e.code];
+  if (s !== undefined) return s;
+  if (e instanceof VerificationError) return 401;
+  if (e instanceof ValidationError) return 400;
+  if (e.code.startsWith('INVALID_') || e.code === 'DECODE_FAILED' || e.code === 'UNSUPPORTED_VERSION')
+    return 400;
+  return 500;
+}
+
+export function errorBody(code: string, message: string, fields?: readonly string[]) {
+  return { error: { code, message, ...(fields && fields.length > 0 ? { fields: [...fields] } : {}) } };
+}
+
+export function createErrorHandler(logger: Logger): ErrorHandler {
+  return (err, c: Context) => {
+    const requestId = String(c.get('requestId') ?? '');
+    if (err instanceof AapsError) {
+      const status = statusOf(err);
+      if (status >= 500) logger.error('http.error', { request_id: requestId, code: err.code });
+      else logger.info('http.rejected', { request_id: requestId, code: err.code, status });
+      if (status === 401) c.header('WWW-Authenticate', 'Bearer');
+      const fields = err instanceof ValidationError ? err.fields : undefined;
+      const message = status >= 500 ? 'the gateway could not complete the request' : err.message;
+      return c.json(errorBody(err.code, message, fields), status);
+    }
+    logger.error('http.error', { request_id: requestId, code: 'INTERNAL' });
+    return c.json(errorBody('INTERNAL', 'the gateway could not complete the request'), 500);
+  };
+}
+
+export const notFound: NotFoundHandler = (c) => c.json(errorBody('NOT_FOUND', 'no such endpoint'), 404);

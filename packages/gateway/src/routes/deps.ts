@@ -1,0 +1,38 @@
+/** What the routes are given. */
+
+import type { Logger } from '@aaps/agents';
+import type { IdentityKey } from '@aaps/mpc-core';
+import type { Hono } from 'hono';
+import type { Coordinator } from '../coordinator.js';
+import type { EvidenceWriter } from '../evidence-writer.js';
+import type { Caller, GatewayEnv, Scope } from '../http-env.js';
+import type { IntakeService } from '../intake-service.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayStore } from '../store.js';
+import type { TrustedKeys } from '../trust.js';
+import type { IncidentEvents } from '../workflow/events.js';
+import type { WorkflowRunner } from '../workflow/runner.js';
+
+export interface RouteDeps {
+  store: GatewayStore;
+  coordinator: Coordinator;
+  runner: WorkflowRunner;
+  intake: IntakeService;
+  evidence: EvidenceWriter;
+  events: IncidentEvents;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  trust: () => Promise<TrustedKeys>;
+  identity: { id: string; key: IdentityKey };
+  authenticate: (header: string | undefined) => Caller;
+  githubSecret: string | undefined;
+  cluster: string;
+  maxBodyBytes: number;
+  now: () => Date;
+  ids: () => string;
+  /** SSE keep-alive interval, ms. */
+  keepAliveMs: number;
+}
+
+export type GatewayApp = Hono<GatewayEnv>;
+export type { Scope };

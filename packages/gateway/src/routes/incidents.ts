@@ -1,0 +1,153 @@
+/** `POST /v1/incidents`, `GET /v1/incidents`, `GET /v1/incidents/:id`, `GET /v1/incidents/:id/events`. */
+import { AapsError, ValidationError } from '@aaps/mpc-core';
+import { streamSSE } from 'hono/streaming';
+import { IncidentSignalEnvelopeSchema, intakeEnvelope } from '../intake/envelope.js';
+import { requireScope } from '../middleware/auth.js';
+import { bodyLimit, jsonBody } from '../middleware/body-limit.js';
+import type { RouteDoc } from '../openapi.js';
+import { parse } from '../schema/check.js';
+import { principalFor, verifyRosterEnvelope } from '../trust.js';
+import { isTerminal } from '../workflow/machine.js';
+import { incidentView } from '../workflow/record.js';
+import type { GatewayApp, RouteDeps } from './deps.js';
+import { IncidentAcceptedSchema, IncidentListSchema, IncidentSchema, ListQuerySchema } from './schemas.js';
+
+export const incidentRouteDocs: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/v1/incidents',
+    summary:
+      'Submit an IncidentSignal envelope (signed by a roster key, or unsigned and re-signed by the gateway).',
+    auth: 'submit',
+    body: IncidentSignalEnvelopeSchema,
+    responses: {
+      '202': { description: 'a new incident', schema: IncidentAcceptedSchema },
+      '200': {
+        description: 'the idempotency key names an existing incident; nothing new',
+        schema: IncidentAcceptedSchema,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/incidents',
+    summary: 'List incidents in arrival order, optionally by state, with cursor paging.',
+    auth: 'read',
+    query: ListQuerySchema,
+    responses: { '200': { description: 'one page', schema: IncidentListSchema } },
+  },
+  {
+    method: 'get',
+    path: '/v1/incidents/{id}',
+    summary: 'One incident with its timeline, proposal, decision, execution, verification and evidence id.',
+    auth: 'read',
+    responses: {
+      '200': { description: 'the incident', schema: IncidentSchema },
+      '404': { description: 'unknown id' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/incidents/{id}/events',
+    summary: 'Server-sent events: one `state` event per timeline entry, then `end` once evidence is sealed.',
+    auth: 'read',
+    responses: { '200': { description: 'an event stream', contentType: 'text/event-stream' } },
+  },
+];
+
+export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
+  app.post(
+    '/v1/incidents',
+    requireScope(d.authenticate, 'submit'),
+    bodyLimit({ maxBytes: d.maxBodyBytes }),
+    async (c) => {
+      const body = jsonBody(c);
+      const result = intakeEnvelope(body);
+      const item = result.items[0];
+      if (item === undefined || item.action !== 'open')
+        throw new ValidationError('INVALID_ARGUMENT', 'no incident in the body', ['$']);
+      const trust = await d.trust();
+      if (item.envelope.meta.signature !== undefined) verifyRosterEnvelope(trust, item.envelope);
+      else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {
+        throw new AapsError('UNAUTHENTICATED', 'an unsigned envelope may not claim a roster identity');
+      }
+      const [out] = await d.intake.ingest(result);
+      if (out === undefined) throw new AapsError('INTERNAL', 'intake produced nothing');
+      d.metrics.intake.inc({
+        source: 'envelope',
+        outcome: out.duplicate ? 'duplicate' : 'created',
+      });
+      return c.json(
+        { incident_id: out.incident_id, trace_id: out.trace_id, state: out.state, duplicate: out.duplicate },
+        out.duplicate ? 200 : 202,
+      );
+    },
+  );
+
+  app.get('/v1/incidents', requireScope(d.authenticate, 'read'), async (c) => {
+    const q = parse(ListQuerySchema, c.req.query(), 'invalid query');
+    const page = await d.store.listIncidents({
+      limit: q.limit === undefined ? 20 : Number(q.limit),
+      ...(q.state === undefined ? {} : { state: q.state }),
+      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+    });
+    return c.json({ incidents: page.incidents.map(incidentView), next_cursor: page.next_cursor });
+  });
+
+  app.get('/v1/incidents/:id', requireScope(d.authenticate, 'read'), async (c) => {
+    const r = await d.store.getIncident(c.req.param('id'));
+    if (r === undefined) throw new AapsError('NOT_FOUND', 'no such incident');
+    return c.json(incidentView(r));
+  });
+
+  app.get('/v1/incidents/:id/events', requireScope(d.authenticate, 'read'), async (c) => {
+    const id = c.req.param('id');
+    if ((await d.store.getIncident(id)) === undefined) throw new AapsError('NOT_FOUND', 'no such incident');
+    return streamSSE(c, async (stream) => {
+      let wake: (() => void) | undefined;
+      let dirty = false;
+      const unsubscribe = d.events.subscribe(id, () => {
+        dirty = true;
+        wake?.();
+      });
+      stream.onAbort(() => {
+        unsubscribe();
+        wake?.();
+      });
+      let sent = 0;
+      try {
+        while (!stream.aborted) {
+          dirty = false;
+          const r = await d.store.getIncident(id);
+          if (r === undefined) break;
+          for (; sent < r.timeline.length; sent++) {
+            await stream.writeSSE({
+              event: 'state',
+              id: String(sent),
+              data: JSON.stringify({ incident_id: id, ...r.timeline[sent] }),
+            });
+          }
+          if (isTerminal(r.state) && r.evidence_id !== undefined) {
+            await stream.writeSSE({
+              event: 'end',
+              data: JSON.stringify({ incident_id: id, state: r.state, evidence_id: r.evidence_id }),
+            });
+            break;
+          }
+          if (dirty) continue;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, d.keepAliveMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
+          if (!stream.aborted) await stream.write(': keep-alive\n\n');
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+}

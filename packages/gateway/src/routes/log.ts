@@ -1,0 +1,81 @@
+/** The transparency log: latest checkpoint, inclusion and consistency proofs. */
+import { AapsError, bytesToHex, ValidationError } from '@aaps/mpc-core';
+import { requireScope } from '../middleware/auth.js';
+import type { RouteDoc } from '../openapi.js';
+import { parse } from '../schema/check.js';
+import type { GatewayApp, RouteDeps } from './deps.js';
+import {
+  ConsistencyProofSchema,
+  ConsistencyQuerySchema,
+  InclusionProofSchema,
+  InclusionQuerySchema,
+} from './schemas.js';
+
+export const logRouteDocs: RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/v1/log/checkpoint',
+    summary: 'The latest checkpoint: C2SP tlog-checkpoint text as a signed note (k-of-n FROST signature).',
+    auth: 'read',
+    responses: {
+      '200': { description: 'the signed note', contentType: 'text/plain' },
+      '404': { description: 'the log is empty' },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/log/inclusion/{index}',
+    summary:
+      'RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size` (default: the latest checkpoint).',
+    auth: 'read',
+    query: InclusionQuerySchema,
+    responses: { '200': { description: 'the proof', schema: InclusionProofSchema } },
+  },
+  {
+    method: 'get',
+    path: '/v1/log/consistency',
+    summary:
+      'RFC 9162 consistency proof between tree sizes `first` and `second` (default: the latest checkpoint).',
+    auth: 'read',
+    query: ConsistencyQuerySchema,
+    responses: { '200': { description: 'the proof', schema: ConsistencyProofSchema } },
+  },
+];
+
+export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
+  const latestSize = async () => (await d.evidence.latestCheckpoint())?.size ?? 0;
+  const checkRange = (ok: boolean, field: string, what: string) => {
+    if (!ok) throw new ValidationError('INVALID_ARGUMENT', `${field}: ${what}`, [field]);
+  };
+  app.get('/v1/log/checkpoint', requireScope(d.authenticate, 'read'), async (c) => {
+    const cp = await d.evidence.latestCheckpoint();
+    if (cp === undefined) throw new AapsError('NOT_FOUND', 'no checkpoint yet: the log is empty');
+    return c.body(cp.note, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
+  });
+  app.get('/v1/log/inclusion/:index', requireScope(d.authenticate, 'read'), async (c) => {
+    const index = c.req.param('index');
+    checkRange(/^(?:0|[1-9][0-9]{0,15})$/.test(index), 'index', 'expected a leaf index');
+    const q = parse(InclusionQuerySchema, c.req.query(), 'invalid query');
+    const size = q.tree_size === undefined ? await latestSize() : Number(q.tree_size);
+    const i = Number(index);
+    checkRange(
+      i < size && size <= (await d.evidence.logSize()),
+      'tree_size',
+      'the leaf is not in a tree of that size',
+    );
+    const hashes = await d.evidence.inclusionProof(i, size);
+    return c.json({ leaf_index: i, tree_size: size, hashes: hashes.map(bytesToHex) });
+  });
+  app.get('/v1/log/consistency', requireScope(d.authenticate, 'read'), async (c) => {
+    const q = parse(ConsistencyQuerySchema, c.req.query(), 'invalid query');
+    const first = Number(q.first);
+    const second = q.second === undefined ? await latestSize() : Number(q.second);
+    checkRange(
+      first >= 1 && first <= second && second <= (await d.evidence.logSize()),
+      'first',
+      'expected 1 <= first <= second <= log size',
+    );
+    const hashes = await d.evidence.consistencyProof(first, second);
+    return c.json({ first, second, hashes: hashes.map(bytesToHex) });
+  });
+}

@@ -1,0 +1,176 @@
+/**
+ * Request and response schemas of the HTTP API that are not intake bodies. The routes validate
+ * with them and the OpenAPI document is emitted from them.
+ */
+import { URGENCIES } from '@aaps/mpc-core';
+import * as s from '../schema/define.js';
+import { INCIDENT_STATES } from '../workflow/machine.js';
+
+export const ErrorSchema = s.named(
+  'Error',
+  s.object({
+    error: s.object({
+      code: s.string({ description: 'A closed set of UPPER_SNAKE codes; branch on this.' }),
+      message: s.string(),
+      fields: s.optional(s.array(s.string(), { description: 'Dot paths of the failing fields.' })),
+    }),
+  }),
+);
+
+export const IncidentAcceptedSchema = s.named(
+  'IncidentAccepted',
+  s.object({
+    incident_id: s.string(),
+    trace_id: s.string(),
+    state: s.enumOf(INCIDENT_STATES),
+    duplicate: s.boolean(),
+  }),
+);
+
+export const WebhookAcceptedSchema = s.named(
+  'WebhookAccepted',
+  s.object({
+    incidents: s.array(
+      s.object({
+        incident_id: s.string(),
+        state: s.enumOf(INCIDENT_STATES),
+        duplicate: s.boolean(),
+        ref: s.string(),
+      }),
+    ),
+    ignored: s.array(s.object({ ref: s.string(), reason: s.string() })),
+  }),
+);
+
+export const TimelineEntrySchema = s.named(
+  'TimelineEntry',
+  s.object({
+    at: s.string({ format: 'date-time' }),
+    state: s.enumOf(INCIDENT_STATES),
+    event: s.string(),
+    actor: s.string(),
+    detail: s.optional(s.record(s.unknown())),
+  }),
+);
+
+export const IncidentSchema = s.named(
+  'Incident',
+  s.object(
+    {
+      incident_id: s.string(),
+      type: s.string(),
+      state: s.enumOf(INCIDENT_STATES),
+      timeline: s.array(TimelineEntrySchema),
+      proposal: s.nullable(s.record(s.unknown())),
+      decision: s.nullable(s.record(s.unknown())),
+      execution: s.nullable(s.record(s.unknown())),
+      verification: s.nullable(s.record(s.unknown())),
+      evidence_id: s.nullable(s.string()),
+    },
+    { unknownKeys: 'passthrough' },
+  ),
+);
+
+export const IncidentListSchema = s.named(
+  'IncidentList',
+  s.object({ incidents: s.array(IncidentSchema), next_cursor: s.nullable(s.string()) }),
+);
+
+export const ListQuerySchema = s.object({
+  state: s.optional(s.enumOf(INCIDENT_STATES)),
+  limit: s.optional(s.string({ pattern: /^(?:[1-9][0-9]?|100)$/, description: '1 to 100 (default 20).' })),
+  cursor: s.optional(s.string({ minLength: 1, maxLength: 512 })),
+});
+
+const Token = s.string({ minLength: 1, maxLength: 256 });
+
+export const HumanApprovalSchema = s.named(
+  'HumanApproval',
+  s.object(
+    {
+      approver_id: s.string({ minLength: 1, maxLength: 128 }),
+      incident_id: s.string({ minLength: 1, maxLength: 128 }),
+      action: s.string({ minLength: 1, maxLength: 64 }),
+      proposal_digest: s.string({ pattern: /^[0-9a-f]{64}$/ }),
+      decision: s.literal('approve'),
+      approved_at: s.string({ format: 'date-time', maxLength: 64 }),
+      expires_at: s.string({ format: 'date-time', maxLength: 64 }),
+      signature: s.string({ pattern: /^ed25519:[A-Za-z0-9+/]+={0,2}$/, maxLength: 256 }),
+    },
+    { unknownKeys: 'reject' },
+  ),
+  'Signed by the approver over canonical JSON of {domain: "aaps.human-approval.v1", approval} without its signature.',
+);
+
+export const HumanApprovalEnvelopeSchema = s.named(
+  'HumanApprovalEnvelope',
+  s.object(
+    {
+      meta: s.object(
+        {
+          trace_id: Token,
+          span_id: Token,
+          timestamp: s.string({ format: 'date-time', maxLength: 64 }),
+          source_agent: s.string({ minLength: 1, maxLength: 128, description: 'The approver id.' }),
+          target_agent: s.string({ minLength: 1, maxLength: 128 }),
+          message_type: s.literal('ApprovalDecision'),
+          schema_version: s.string({ pattern: /^v1\.\d+\.\d+$/, maxLength: 32 }),
+          idempotency_key: Token,
+          signature: s.string({ pattern: /^ed25519:[A-Za-z0-9+/]+={0,2}$/, maxLength: 256 }),
+        },
+        { unknownKeys: 'reject' },
+      ),
+      context: s.object(
+        {
+          namespace: s.string({ minLength: 1, maxLength: 253 }),
+          cluster: s.string({ minLength: 1, maxLength: 253 }),
+          urgency: s.enumOf(URGENCIES),
+          constraints_ref: s.string({ minLength: 1, maxLength: 1024 }),
+        },
+        { unknownKeys: 'reject' },
+      ),
+      payload: HumanApprovalSchema,
+    },
+    { unknownKeys: 'reject' },
+  ),
+  'An ApprovalDecision envelope from a roster approver whose payload is the signed HumanApproval.',
+);
+
+export const KeysSchema = s.named(
+  'Keys',
+  s.object({
+    ciphersuite: s.string(),
+    group_public_key: s.string({ pattern: /^[0-9a-f]+$/ }),
+    threshold: s.object({ min: s.integer({ minimum: 1 }), max: s.integer({ minimum: 1 }) }),
+    parties: s.array(
+      s.object({
+        id: s.string(),
+        role: s.string(),
+        url: s.string(),
+        identity_key: s.string(),
+        verifying_share: s.string(),
+      }),
+    ),
+  }),
+);
+
+export const InclusionProofSchema = s.named(
+  'InclusionProof',
+  s.object({ leaf_index: s.integer(), tree_size: s.integer(), hashes: s.array(s.string()) }),
+);
+
+export const ConsistencyProofSchema = s.named(
+  'ConsistencyProof',
+  s.object({ first: s.integer(), second: s.integer(), hashes: s.array(s.string()) }),
+);
+
+export const InclusionQuerySchema = s.object({
+  tree_size: s.optional(s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ })),
+});
+
+export const ConsistencyQuerySchema = s.object({
+  first: s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ }),
+  second: s.optional(s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ })),
+});
+
+export const OpaqueJsonSchema = s.named('Json', s.record(s.unknown()), 'A JSON object (see the docs).');

@@ -1,0 +1,217 @@
+/**
+ * The gateway's LevelDB: incidents (CBOR), dedup keys, the listing index, evidence bundles by id
+ * and by log index, deployment history, and the transparency log's key-value store. The only
+ * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
+ */
+import type { DeploymentRecord } from '@aaps/agents';
+import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
+import { decodeCbor, encodeCbor, ValidationError } from '@aaps/mpc-core';
+import { Level } from 'level';
+import type { IncidentState } from './workflow/machine.js';
+import type { IncidentRecord } from './workflow/record.js';
+
+type Bytes = Uint8Array;
+
+export interface ListOptions {
+  state?: IncidentState;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface GatewayStore {
+  getIncident(id: string): Promise<IncidentRecord | undefined>;
+  /** Incident id for a dedup key. */
+  findByDedupKey(key: string): Promise<string | undefined>;
+  /**
+   * Writes a new incident with its dedup keys in one batch, unless one of the keys already names
+   * an incident: then nothing is written and that incident's id is returned.
+   */
+  createIncident(record: IncidentRecord): Promise<{ created: boolean; id: string }>;
+  /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
+  putIncident(record: IncidentRecord, extraDedupKeys?: string[]): Promise<void>;
+  listIncidents(opts: ListOptions): Promise<{ incidents: IncidentRecord[]; next_cursor: string | null }>;
+  /** Incidents not in a terminal state or awaiting a person, for `resumeIncidents`. */
+  activeIncidents(): Promise<IncidentRecord[]>;
+  putEvidence(id: string, bundle: EvidenceBundle, incident: IncidentRecord): Promise<void>;
+  getEvidence(id: string): Promise<EvidenceBundle | undefined>;
+  evidenceIdAt(logIndex: number): Promise<string | undefined>;
+  deploymentHistory(workload: string): Promise<DeploymentRecord[]>;
+  recordDeployment(record: DeploymentRecord): Promise<void>;
+  /** The transparency log's store. */
+  readonly log: LogStore;
+  /** Small values the gateway keeps (e.g. the local coordinator's key material). */
+  getMeta(key: string): Promise<Uint8Array | undefined>;
+  putMeta(key: string, value: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+const TERMINAL = new Set(['resolved', 'failed', 'rolled_back', 'rejected']);
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+const pad = (n: number) => n.toString(16).padStart(16, '0');
+
+/** Listing key: creation time then id, so pages are in arrival order and stable. */
+const listKey = (r: IncidentRecord) => `${r.created_at}|${r.id}`;
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!key.includes('|')) {
+    throw new ValidationError('INVALID_ARGUMENT', 'cursor: not a cursor this gateway issued', ['cursor']);
+  }
+  return key;
+}
+
+/** One key space per kind of record, as `<prefix>!<key>` in one LevelDB. */
+const SPACES = {
+  incidents: 'i',
+  dedup: 'd',
+  byTime: 't',
+  active: 'a',
+  evidence: 'e',
+  evidenceIndex: 'x',
+  history: 'h',
+  log: 'l',
+  meta: 'm',
+} as const;
+type Space = keyof typeof SPACES;
+type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
+
+const k = (space: Space, key: string) => `${SPACES[space]}!${key}`;
+const put = (space: Space, key: string, value: Bytes): Op => ({ type: 'put', key: k(space, key), value });
+const del = (space: Space, key: string): Op => ({ type: 'del', key: k(space, key) });
+const bytes = (v: Uint8Array | undefined) => (v === undefined ? undefined : new Uint8Array(v));
+
+export async function openGatewayStore(location: string): Promise<GatewayStore> {
+  const db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
+  await db.open();
+  const get = async (space: Space, key: string) => bytes(await db.get(k(space, key)));
+  const batch = (ops: Op[]) => db.batch(ops);
+  async function* scan(space: Space, after?: string) {
+    const prefix = `${SPACES[space]}!`;
+    const range = { gt: after === undefined ? prefix : prefix + after, lt: `${SPACES[space]}"` };
+    for await (const [key, value] of db.iterator(range)) yield [key.slice(prefix.length), value] as const;
+  }
+
+  const decodeIncident = (v: Bytes | undefined) =>
+    v === undefined ? undefined : (decodeCbor(v) as IncidentRecord);
+
+  /** One process writes incidents; creation is serialised so two requests cannot both create. */
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  const incidentOps = (record: IncidentRecord): Op[] => {
+    const ops: Op[] = [
+      put('incidents', record.id, encodeCbor(record)),
+      put('byTime', listKey(record), utf8.encode(record.id)),
+    ];
+    const settled = TERMINAL.has(record.state) && record.evidence_id !== undefined;
+    if (settled || record.state === 'awaiting_human') ops.push(del('active', record.id));
+    else ops.push(put('active', record.id, utf8.encode(record.state)));
+    return ops;
+  };
+
+  const store: GatewayStore = {
+    async getIncident(id) {
+      return decodeIncident(await get('incidents', id));
+    },
+    async findByDedupKey(key) {
+      const v = await get('dedup', key);
+      return v === undefined ? undefined : fromUtf8.decode(v);
+    },
+    createIncident(record) {
+      return serial(async () => {
+        for (const key of record.dedup_keys) {
+          const id = await store.findByDedupKey(key);
+          if (id !== undefined) return { created: false, id };
+        }
+        const ops = incidentOps(record);
+        for (const key of record.dedup_keys) ops.push(put('dedup', key, utf8.encode(record.id)));
+        await batch(ops);
+        return { created: true, id: record.id };
+      });
+    },
+    async putIncident(record, extraDedupKeys = []) {
+      const ops = incidentOps(record);
+      for (const key of extraDedupKeys) ops.push(put('dedup', key, utf8.encode(record.id)));
+      await batch(ops);
+    },
+    async listIncidents({ state, limit, cursor }) {
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      const out: IncidentRecord[] = [];
+      let last: string | undefined;
+      let more = false;
+      for await (const [key, idBytes] of scan('byTime', after)) {
+        const record = decodeIncident(await get('incidents', fromUtf8.decode(idBytes)));
+        if (record === undefined || (state !== undefined && record.state !== state)) continue;
+        if (out.length === limit) {
+          more = true;
+          break;
+        }
+        out.push(record);
+        last = key;
+      }
+      return { incidents: out, next_cursor: more && last !== undefined ? encodeCursor(last) : null };
+    },
+    async activeIncidents() {
+      const out: IncidentRecord[] = [];
+      for await (const [id] of scan('active')) {
+        const r = decodeIncident(await get('incidents', id));
+        if (r !== undefined) out.push(r);
+      }
+      return out;
+    },
+    async putEvidence(id, bundle, incident) {
+      const ops: Op[] = [put('evidence', id, utf8.encode(JSON.stringify(bundle))), ...incidentOps(incident)];
+      const index = bundle.transparencyLog?.logIndex;
+      if (index !== undefined) ops.push(put('evidenceIndex', pad(index), utf8.encode(id)));
+      await batch(ops);
+    },
+    async getEvidence(id) {
+      const v = await get('evidence', id);
+      return v === undefined ? undefined : (JSON.parse(fromUtf8.decode(v)) as EvidenceBundle);
+    },
+    async evidenceIdAt(logIndex) {
+      const v = await get('evidenceIndex', pad(logIndex));
+      return v === undefined ? undefined : fromUtf8.decode(v);
+    },
+    async deploymentHistory(workload) {
+      const v = await get('history', workload);
+      return v === undefined ? [] : (decodeCbor(v) as DeploymentRecord[]);
+    },
+    async recordDeployment(record) {
+      const list = await store.deploymentHistory(record.workload);
+      const next = [...list.filter((r) => r.revision !== record.revision), record].sort(
+        (a, b) => a.revision - b.revision,
+      );
+      await batch([put('history', record.workload, encodeCbor(next.slice(-50)))]);
+    },
+    log: {
+      get: (key) => get('log', key),
+      async getMany(keys) {
+        const vs = await db.getMany(keys.map((key) => k('log', key)));
+        return vs.map(bytes);
+      },
+      async batch(ops: LogStoreOp[]) {
+        await batch(ops.map((op) => (op.type === 'put' ? put('log', op.key, op.value) : del('log', op.key))));
+      },
+    },
+    getMeta: (key) => get('meta', key),
+    async putMeta(key, value) {
+      await batch([put('meta', key, value)]);
+    },
+    async close() {
+      await chain.catch(() => undefined);
+      await db.close();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,103 @@
+/**
+ * Who the gateway trusts: the parties' and approvers' identity keys and its own. The shape matches
+ * the agents package's roster (`version`, `ciphersuite`, `threshold`, `parties`, `gateway`,
+ * `approvers`), so a roster file serves both.
+ */
+import { type HumanApproval, humanApprovalSigningBytes } from '@aaps/agents';
+import type { VerifierRoster } from '@aaps/evidence';
+import {
+  base64Decode,
+  type CiphersuiteId,
+  type Envelope,
+  hexToBytes,
+  VerificationError,
+  verifyEd25519,
+  verifyEnvelope,
+} from '@aaps/mpc-core';
+
+export interface Principal {
+  readonly id: string;
+  /** Ed25519 identity public key, hex. */
+  readonly identity_key: string;
+}
+
+export interface RosterPartyEntry extends Principal {
+  readonly role: string;
+  readonly department: string;
+  readonly url: string;
+  readonly index: number;
+}
+
+export interface Roster {
+  readonly version: 1;
+  readonly ciphersuite: CiphersuiteId;
+  readonly threshold: { readonly min: number; readonly max: number };
+  readonly parties: readonly RosterPartyEntry[];
+  readonly gateway: Principal;
+  readonly approvers: readonly Principal[];
+}
+
+/** The keys the gateway checks signatures against. */
+export interface TrustedKeys {
+  parties: readonly Principal[];
+  approvers: readonly Principal[];
+  gateway: Principal;
+}
+
+const SIG_PREFIX = 'ed25519:';
+
+/** The roster an evidence verifier needs. */
+export function verifierRoster(keys: TrustedKeys): VerifierRoster {
+  return {
+    parties: keys.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
+    approvers: keys.approvers.map((a) => ({ id: a.id, identity_key: a.identity_key })),
+    gateway_key: keys.gateway.identity_key,
+    gateway_id: keys.gateway.id,
+  };
+}
+
+/** The principal whose key must have signed an envelope from `sourceAgent`, if it is one we know. */
+export function principalFor(keys: TrustedKeys, sourceAgent: string): Principal | undefined {
+  return (
+    keys.parties.find((p) => p.id === sourceAgent) ??
+    keys.approvers.find((a) => a.id === sourceAgent) ??
+    (keys.gateway.id === sourceAgent ? keys.gateway : undefined)
+  );
+}
+
+/**
+ * Throws `VerificationError` (`envelope.signature`, code `UNAUTHENTICATED` for an unknown sender,
+ * `INVALID_SIGNATURE` for a bad signature) unless `envelope` is signed by the roster key of its
+ * `source_agent`.
+ */
+export function verifyRosterEnvelope(keys: TrustedKeys, envelope: Envelope): Principal {
+  const who = principalFor(keys, envelope.meta.source_agent);
+  if (who === undefined) {
+    throw new VerificationError(
+      'envelope.signature',
+      'the envelope is signed by a sender outside the roster',
+      {
+        code: 'UNAUTHENTICATED',
+      },
+    );
+  }
+  verifyEnvelope(envelope, hexToBytes(who.identity_key, 'identity_key', 32));
+  return who;
+}
+
+/** True when `approval.signature` is the named approver's signature over its signing bytes. */
+export function verifyHumanApproval(approvers: readonly Principal[], approval: HumanApproval): boolean {
+  const who = approvers.find((a) => a.id === approval.approver_id);
+  if (who === undefined || typeof approval.signature !== 'string') return false;
+  if (!approval.signature.startsWith(SIG_PREFIX)) return false;
+  try {
+    const sig = base64Decode(approval.signature.slice(SIG_PREFIX.length), 'signature');
+    return verifyEd25519(
+      hexToBytes(who.identity_key, 'identity_key', 32),
+      humanApprovalSigningBytes(approval),
+      sig,
+    );
+  } catch {
+    return false;
+  }
+}

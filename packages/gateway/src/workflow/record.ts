@@ -1,0 +1,95 @@
+/** The stored incident: its state, timeline, transcript and what each step produced. */
+import type {
+  ApprovalDecisionPayload,
+  DeploymentRecord,
+  FixProposalSet,
+  HumanApproval,
+  RCAReport,
+  TriagedSignal,
+  VerificationReport,
+} from '@aaps/agents';
+import type { EnvelopeContext, SignedEnvelope } from '@aaps/mpc-core';
+import type { IntakeSource } from '../intake/types.js';
+import type { IncidentState, TimelineEntry } from './machine.js';
+
+export interface ApprovalRecord {
+  /** Hex of the group signature over the approval proposal. */
+  signature: string;
+  signers: string[];
+  refusals: { party: string; rule: string; message: string }[];
+  misbehaved: { party: string; code: string; detail?: string }[];
+}
+
+export interface ExecutionRecord {
+  executor: string;
+  status: 'succeeded' | 'failed' | 'rolled_back';
+  /** The exact change, as the executor describes it. */
+  change: Record<string, unknown>;
+  post_checks: { name: string; passed: boolean; detail?: string }[];
+  rollback?: { done: boolean; detail: string };
+  error?: string;
+  /** Set when the executor committed somewhere (e.g. a git commit id). */
+  ref?: string;
+}
+
+/** The step a crash may have interrupted: written before the step's side effects. */
+export type PendingStep = 'execute' | 'rollback' | 'evidence';
+
+export interface IncidentRecord {
+  id: string;
+  source: IntakeSource;
+  trace_id: string;
+  /** Every dedup key that names this incident (idempotency key, delivery id...). */
+  dedup_keys: string[];
+  correlation_key: string;
+  type: string;
+  state: IncidentState;
+  created_at: string;
+  updated_at: string;
+  context: EnvelopeContext;
+  timeline: TimelineEntry[];
+  transcript: SignedEnvelope[];
+  triage?: TriagedSignal;
+  rca?: RCAReport;
+  fixes?: FixProposalSet;
+  decision?: ApprovalDecisionPayload;
+  approval?: ApprovalRecord;
+  human_approvals: HumanApproval[];
+  execution?: ExecutionRecord;
+  verification?: VerificationReport;
+  evidence_id?: string;
+  pending?: PendingStep;
+  /** Why the incident stopped (a refusal, an error code). */
+  reason?: { code: string; message: string };
+  /** Deployment history the problem solver may use (from the signal or the gateway's records). */
+  deployment_history?: DeploymentRecord[];
+}
+
+/** The public view `GET /v1/incidents/:id` returns. */
+export function incidentView(r: IncidentRecord): Record<string, unknown> {
+  return {
+    incident_id: r.id,
+    type: r.type,
+    state: r.state,
+    source: r.source,
+    trace_id: r.trace_id,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    timeline: r.timeline,
+    proposal: r.decision?.proposal ?? null,
+    decision: r.decision
+      ? {
+          outcome: r.decision.decision,
+          rule: r.decision.rule ?? null,
+          reason: r.decision.reason,
+          risk_score: r.decision.risk.score,
+          approval: r.approval ?? null,
+          human_approvals: r.human_approvals,
+        }
+      : null,
+    execution: r.execution ?? null,
+    verification: r.verification ?? null,
+    evidence_id: r.evidence_id ?? null,
+    reason: r.reason ?? null,
+  };
+}

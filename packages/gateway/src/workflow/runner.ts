@@ -1,0 +1,646 @@
+/**
+ * The workflow runner: drives an incident through observe -> triage -> root cause -> fix proposal
+ * -> risk and policy -> approval -> execution -> verification -> evidence. Each agent step runs in
+ * its party (through the coordinator) and its signed envelopes join the transcript; every state
+ * change goes through the state machine. The record is written before each step's side effects
+ * (`pending`), so after a crash `resumeIncidents` either continues or ends the incident cleanly.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aaps/agents';
+import {
+  type ApprovalDecisionPayload,
+  type AuditInput,
+  type DeploymentRecord,
+  type Environment,
+  type EvidenceSummary,
+  type FixProposalSet,
+  type HumanApproval,
+  parseHumanApproval,
+  type RCAReport,
+  ROLE_AGENT_NAMES,
+  type TriagedSignal,
+  type VerificationReport,
+} from '@aaps/agents';
+import {
+  bytesToHex,
+  type Envelope,
+  hexToBytes,
+  type IdentityKey,
+  isAapsError,
+  ProtocolError,
+  SCHEMA_VERSION,
+  type SignedEnvelope,
+  signEnvelope,
+  ValidationError,
+} from '@aaps/mpc-core';
+import type { Coordinator } from '../coordinator.js';
+import type { EvidenceWriter } from '../evidence-writer.js';
+import { executeOrder } from '../executor/maintenance.js';
+import type { AppliedChange, ExecutionOrderPayload, Executor } from '../executor/types.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayStore } from '../store.js';
+import type { TrustedKeys } from '../trust.js';
+import { verifyHumanApproval } from '../trust.js';
+import type { IncidentEvents } from './events.js';
+import { type IncidentEvent, isTerminal, step } from './machine.js';
+import type { IncidentRecord } from './record.js';
+import { lastPayload, toJson } from './step-request.js';
+
+export interface RunnerDeps {
+  store: GatewayStore;
+  coordinator: Coordinator;
+  executor: Executor;
+  evidence: EvidenceWriter;
+  logger: Logger;
+  now: () => Date;
+  trust: () => Promise<TrustedKeys>;
+  /** The gateway's identity: it signs intake re-signatures, execution orders and results. */
+  identity: { id: string; key: IdentityKey };
+  events: IncidentEvents;
+  metrics?: GatewayMetrics;
+  /** Where targets run, for the risk score (default `unknown`, scored as production). */
+  environment?: Environment;
+  /** GitOps repository URL: the source of truth for ConfigMaps and Secrets when set. */
+  gitopsRepoUrl?: string;
+  /** Allowed clock skew for human approvals, seconds (default 300). */
+  clockSkewSeconds?: number;
+}
+
+export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function errorInfo(e: unknown): { code: string; message: string } {
+  return isAapsError(e)
+    ? { code: e.code, message: e.message }
+    : { code: 'INTERNAL', message: 'internal error' };
+}
+
+export class WorkflowRunner {
+  readonly #d: RunnerDeps;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #again = new Set<string>();
+  #closed = false;
+
+  constructor(deps: RunnerDeps) {
+    this.#d = deps;
+  }
+
+  /** Drive `id` as far as it can go now, in the background. Safe to call repeatedly. */
+  start(id: string): void {
+    if (this.#closed) return;
+    if (this.#running.has(id)) {
+      this.#again.add(id);
+      return;
+    }
+    const task = this.#drive(id)
+      .catch((e: unknown) => {
+        this.#d.logger.error('workflow.crashed', { incident_id: id, code: errorInfo(e).code });
+      })
+      .finally(() => {
+        this.#running.delete(id);
+        if (this.#again.delete(id)) this.start(id);
+      });
+    this.#running.set(id, task);
+  }
+
+  /** Resolves once no incident is being driven. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all([...this.#running.values()]);
+  }
+
+  /** Stop taking work and wait for what is in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.idle();
+  }
+
+  /** Picks up every incident a previous process left unfinished. Returns how many. */
+  async resumeIncidents(): Promise<number> {
+    const open = await this.#d.store.activeIncidents();
+    for (const r of open) this.start(r.id);
+    return open.length;
+  }
+
+  /** Runs `fn` on the incident with no step of the runner in between (waits for the current run). */
+  async #exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    await this.#running.get(id);
+    return fn();
+  }
+
+  /**
+   * A signed human approval envelope for an incident in `awaiting_human`. Checks the approver's
+   * envelope signature and approval signature against the roster, and that the approval is bound
+   * to this incident, action and proposal and is within its validity window; then resumes.
+   */
+  async approve(id: string, envelope: SignedEnvelope): Promise<IncidentRecord> {
+    return this.#exclusive(id, async () => {
+      const record = await this.#load(id);
+      if (record.state !== 'awaiting_human' || record.decision === undefined) {
+        throw new ValidationError(
+          'CONFLICT',
+          `incident ${id} is ${record.state}, not awaiting a human approval`,
+          ['state'],
+        );
+      }
+      const approval: HumanApproval = parseHumanApproval(envelope.payload);
+      const trust = await this.#d.trust();
+      if (
+        approval.approver_id !== envelope.meta.source_agent ||
+        !verifyHumanApproval(trust.approvers, approval)
+      ) {
+        throw new ValidationError(
+          'UNAUTHENTICATED',
+          'the approval is not signed by the roster approver it names',
+          ['signature'],
+        );
+      }
+      const proposal = record.decision.proposal;
+      const bad = [
+        approval.incident_id !== id ? 'incident_id' : '',
+        approval.action !== proposal.action ? 'action' : '',
+        approval.proposal_digest !== proposal.proposal_digest ? 'proposal_digest' : '',
+      ].filter((f) => f !== '');
+      if (bad.length > 0) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `the approval is not for this incident's proposal: ${bad.join(', ')}`,
+          bad,
+        );
+      }
+      const now = this.#d.now().getTime();
+      const skew = (this.#d.clockSkewSeconds ?? 300) * 1000;
+      if (Date.parse(approval.expires_at) <= now || Date.parse(approval.approved_at) > now + skew) {
+        throw new ValidationError('INVALID_ARGUMENT', 'the approval is outside its validity window', [
+          'approved_at',
+          'expires_at',
+        ]);
+      }
+      record.transcript.push(envelope);
+      record.human_approvals.push(approval);
+      record.decision = { ...record.decision, proposal: { ...proposal, human_approval: approval } };
+      this.#advance(record, 'approval_requested', approval.approver_id, { approver: approval.approver_id });
+      await this.#save(record);
+      this.start(id);
+      return record;
+    });
+  }
+
+  /** The source reports the problem gone: ends an incident that has not changed anything yet. */
+  async resolveBySource(id: string, at: string, actor: string): Promise<IncidentRecord> {
+    return this.#exclusive(id, async () => {
+      const record = await this.#load(id);
+      const before = ['received', 'triaged', 'proposed', 'awaiting_approval', 'awaiting_human', 'approved'];
+      if (before.includes(record.state)) {
+        this.#advance(record, 'resolved_by_source', actor, { source_ended_at: at });
+        await this.#save(record);
+        this.start(id);
+      }
+      return record;
+    });
+  }
+
+  async #load(id: string): Promise<IncidentRecord> {
+    const r = await this.#d.store.getIncident(id);
+    if (r === undefined) throw new ValidationError('NOT_FOUND', `no incident ${id}`, ['incident_id']);
+    return r;
+  }
+
+  #advance(
+    record: IncidentRecord,
+    event: IncidentEvent,
+    actor: string,
+    detail?: Record<string, unknown>,
+  ): void {
+    const at = this.#d.now().toISOString();
+    const entry = step(record.state, event, {
+      at,
+      actor,
+      ...(detail === undefined ? {} : { detail: toJson(detail) }),
+    });
+    record.timeline.push(entry);
+    record.state = entry.state;
+    record.updated_at = at;
+  }
+
+  async #save(record: IncidentRecord): Promise<void> {
+    await this.#d.store.putIncident(record);
+    const entry = record.timeline[record.timeline.length - 1];
+    if (entry !== undefined) this.#d.events.publish({ incident_id: record.id, state: record.state, entry });
+  }
+
+  async #agent(
+    record: IncidentRecord,
+    role: Parameters<Coordinator['agentStep']>[0],
+    extra?: Record<string, unknown>,
+  ) {
+    const envs = await this.#d.coordinator.agentStep(role, {
+      incidentId: record.id,
+      traceId: record.trace_id,
+      transcript: record.transcript,
+      context: record.context,
+      ...(extra === undefined ? {} : { extra }),
+    });
+    record.transcript.push(...envs);
+    return envs;
+  }
+
+  /** The gateway's own envelope (as `source`), signed with its identity key. */
+  #gatewayEnvelope(
+    record: IncidentRecord,
+    source: string,
+    target: string,
+    type: 'ExecutionOrder' | 'ExecutionResult',
+    payload: unknown,
+  ): SignedEnvelope {
+    const env: Envelope<Record<string, unknown>> = {
+      meta: {
+        trace_id: record.trace_id,
+        span_id: randomUUID(),
+        timestamp: this.#d.now().toISOString(),
+        source_agent: source,
+        target_agent: target,
+        message_type: type,
+        schema_version: SCHEMA_VERSION,
+        idempotency_key: `${record.id}:${type}:${record.transcript.length}`,
+      },
+      context: record.context,
+      payload: toJson(payload) as Record<string, unknown>,
+    };
+    return signEnvelope(env, this.#d.identity.key.secretKey);
+  }
+
+  async #drive(id: string): Promise<void> {
+    const log = this.#d.logger.child({ incident_id: id });
+    for (let guard = 0; guard < 32; guard++) {
+      if (this.#closed) return;
+      const record = await this.#load(id);
+      if (record.state === 'awaiting_human') return;
+      if (isTerminal(record.state) && record.evidence_id !== undefined) return;
+      try {
+        await this.#step(record);
+      } catch (e) {
+        const info = errorInfo(e);
+        log.warn('workflow.step_failed', { state: record.state, code: info.code });
+        const fresh = await this.#load(id);
+        if (isTerminal(fresh.state)) {
+          // Sealing failed: leave it active so a restart tries again.
+          return;
+        }
+        fresh.reason = info;
+        this.#advance(fresh, 'failed', 'gateway', { code: info.code });
+        await this.#save(fresh);
+      }
+    }
+  }
+
+  async #step(r: IncidentRecord): Promise<void> {
+    const d = this.#d;
+    switch (r.state) {
+      case 'received': {
+        const [env] = await this.#agent(r, 'monitoring');
+        const triage = env?.payload as unknown as TriagedSignal;
+        r.triage = triage;
+        r.type = triage.incident_type;
+        this.#advance(r, 'triaged', 'monitoring', {
+          incident_type: triage.incident_type,
+          subtype: triage.triage.subtype,
+          route: triage.triage.route,
+        });
+        return this.#save(r);
+      }
+      case 'triaged': {
+        const extra = await this.#solverExtra(r);
+        await this.#agent(r, 'problem-solver', extra);
+        r.rca = lastPayload<RCAReport>(r.transcript, 'RCAReport');
+        const fixes = lastPayload<FixProposalSet>(r.transcript, 'FixProposal');
+        r.fixes = fixes;
+        const actor = 'problem-solver';
+        if (fixes === undefined || fixes.proposals.length === 0) {
+          this.#advance(r, 'human_required', actor, {
+            escalations: (fixes?.escalations ?? []).map((e) => e.kind),
+          });
+        } else {
+          this.#advance(r, 'proposed', actor, {
+            proposals: fixes.proposals.map((p) => p.action),
+            root_cause: r.rca?.root_cause ?? null,
+          });
+        }
+        return this.#save(r);
+      }
+      case 'proposed': {
+        await this.#agent(r, 'strategy', d.environment === undefined ? {} : { environment: d.environment });
+        const decision = lastPayload<ApprovalDecisionPayload>(r.transcript, 'ApprovalDecision');
+        if (decision === undefined)
+          throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'strategy gave no decision');
+        r.decision = decision;
+        const actor = 'strategy';
+        const detail = {
+          decision: decision.decision,
+          rule: decision.rule ?? null,
+          risk_score: decision.risk.score,
+        };
+        if (decision.decision === 'auto') this.#advance(r, 'approval_requested', actor, detail);
+        else if (decision.decision === 'needs_human') this.#advance(r, 'human_required', actor, detail);
+        else {
+          r.reason = { code: 'POLICY_REFUSED', message: decision.reason };
+          this.#advance(r, 'rejected', actor, detail);
+        }
+        return this.#save(r);
+      }
+      case 'awaiting_approval': {
+        const proposal = r.decision?.proposal;
+        if (proposal === undefined)
+          throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'no proposal to approve');
+        try {
+          const result = await d.coordinator.signApproval(proposal);
+          r.approval = {
+            signature: bytesToHex(result.signature),
+            signers: result.signers,
+            refusals: result.refusals,
+            misbehaved: result.misbehaved,
+          };
+          this.#advance(r, 'approved', 'parties', {
+            signers: result.signers,
+            refusals: result.refusals.map((x) => `${x.party}:${x.rule}`),
+          });
+        } catch (e) {
+          if (!(isAapsError(e) && e.code === 'QUORUM_UNREACHABLE')) throw e;
+          const refusals = Array.isArray(e.details['refusals'])
+            ? (e.details['refusals'] as { party: string; rule: string; message: string }[])
+            : [];
+          r.approval = { signature: '', signers: [], refusals, misbehaved: [] };
+          r.reason = { code: e.code, message: e.message };
+          this.#advance(r, 'rejected', 'parties', { refusals: refusals.map((x) => `${x.party}:${x.rule}`) });
+        }
+        return this.#save(r);
+      }
+      case 'approved': {
+        const order = await this.#order(r);
+        r.transcript.push(
+          this.#gatewayEnvelope(r, d.identity.id, MAINTENANCE_AGENT, 'ExecutionOrder', order),
+        );
+        r.pending = 'execute';
+        this.#advance(r, 'execution_started', MAINTENANCE_AGENT, { executor: d.executor.name });
+        await this.#save(r);
+        const keys = await d.coordinator.keys();
+        const { record } = await executeOrder(order, d.executor, {
+          ciphersuite: keys.ciphersuite as never,
+          groupPublicKey: hexToBytes(keys.group_public_key),
+        });
+        return this.#finishExecution(r, order, record);
+      }
+      case 'executing': {
+        // Only reached after a crash between writing `pending: execute` and the result.
+        const order = lastPayload<ExecutionOrderPayload>(r.transcript, 'ExecutionOrder');
+        const rollback =
+          order === undefined
+            ? { done: true, detail: 'no order was issued' }
+            : await d.executor
+                .rollback(order, undefined)
+                .catch(() => ({ done: false, detail: 'rollback failed' }));
+        const record = {
+          executor: d.executor.name,
+          status: rollback.done ? ('rolled_back' as const) : ('failed' as const),
+          change: {},
+          post_checks: [],
+          rollback,
+          error: 'INTERRUPTED: the gateway stopped during execution',
+        };
+        return this.#finishExecution(r, order, record);
+      }
+      case 'verifying': {
+        const extra = this.#artifacts(r);
+        const [env] = await this.#agent(r, 'quality-assurance', extra);
+        const report = env?.payload as unknown as VerificationReport;
+        r.verification = report;
+        const actor = 'quality-assurance';
+        if (report.verdict === 'pass') {
+          this.#advance(r, 'verification_passed', actor, { verdict: 'pass' });
+          return this.#save(r);
+        }
+        r.pending = 'rollback';
+        await this.#save(r);
+        const order = lastPayload<ExecutionOrderPayload>(r.transcript, 'ExecutionOrder');
+        const applied: AppliedChange | undefined = r.execution
+          ? {
+              change: r.execution.change,
+              post_checks: r.execution.post_checks,
+              ...(r.execution.ref ? { ref: r.execution.ref } : {}),
+            }
+          : undefined;
+        const rollback =
+          order === undefined
+            ? { done: false, detail: 'no order' }
+            : await d.executor
+                .rollback(order, applied)
+                .catch(() => ({ done: false, detail: 'rollback failed' }));
+        if (r.execution)
+          r.execution = {
+            ...r.execution,
+            status: rollback.done ? 'rolled_back' : r.execution.status,
+            rollback,
+          };
+        r.transcript.push(
+          this.#gatewayEnvelope(r, MAINTENANCE_AGENT, 'audit', 'ExecutionResult', {
+            incident_id: r.id,
+            proposal_digest: r.decision?.proposal.proposal_digest ?? '',
+            status: rollback.done ? 'rolled_back' : 'failed',
+            executor: d.executor.name,
+            rollback,
+            cause: { vetoed_by: report.vetoed_by },
+          }),
+        );
+        delete r.pending;
+        r.reason = {
+          code: 'POLICY_REFUSED',
+          message: `quality assurance vetoed: ${report.vetoed_by.join(', ')}`,
+        };
+        if (rollback.done)
+          this.#advance(r, 'rolled_back', MAINTENANCE_AGENT, {
+            vetoed_by: report.vetoed_by,
+            rollback: rollback.detail,
+          });
+        else
+          this.#advance(r, 'verification_failed', actor, {
+            vetoed_by: report.vetoed_by,
+            rollback: rollback.detail,
+          });
+        return this.#save(r);
+      }
+      default:
+        if (isTerminal(r.state) && r.evidence_id === undefined) return this.#seal(r);
+        throw new ProtocolError('ROUND_ORDER', `nothing to do in ${r.state}`);
+    }
+  }
+
+  async #finishExecution(
+    r: IncidentRecord,
+    order: ExecutionOrderPayload | undefined,
+    record: NonNullable<IncidentRecord['execution']>,
+  ): Promise<void> {
+    const d = this.#d;
+    r.execution = record;
+    r.transcript.push(
+      this.#gatewayEnvelope(r, MAINTENANCE_AGENT, 'quality-assurance', 'ExecutionResult', {
+        incident_id: r.id,
+        proposal_digest: order?.proposal.proposal_digest ?? '',
+        status: record.status,
+        executor: record.executor,
+        post_checks: record.post_checks,
+        change: record.change,
+        ...(record.rollback ? { rollback: record.rollback } : {}),
+        ...(record.error ? { error: record.error } : {}),
+      }),
+    );
+    delete r.pending;
+    if (record.status === 'succeeded') {
+      this.#advance(r, 'executed', MAINTENANCE_AGENT, { executor: record.executor, ref: record.ref ?? null });
+      if (
+        order?.proposal.action === 'image_rollback' &&
+        typeof order.proposal.parameters['to_image'] === 'string'
+      ) {
+        await this.#recordRollout(r, order);
+      }
+    } else if (record.status === 'rolled_back') {
+      r.reason = { code: 'EXECUTION_FAILED', message: record.error ?? 'execution failed' };
+      this.#advance(r, 'rolled_back', MAINTENANCE_AGENT, {
+        error: record.error ?? null,
+        rollback: record.rollback?.detail ?? null,
+      });
+    } else {
+      r.reason = { code: 'EXECUTION_FAILED', message: record.error ?? 'execution failed' };
+      this.#advance(r, 'failed', MAINTENANCE_AGENT, {
+        error: record.error ?? null,
+        rollback: record.rollback?.detail ?? null,
+      });
+    }
+    await d.store.putIncident(r);
+    const entry = r.timeline[r.timeline.length - 1];
+    if (entry) d.events.publish({ incident_id: r.id, state: r.state, entry });
+  }
+
+  async #recordRollout(r: IncidentRecord, order: ExecutionOrderPayload): Promise<void> {
+    const p = order.proposal.parameters;
+    const history = await this.#d.store.deploymentHistory(order.proposal.target);
+    const revision = Math.max(0, ...history.map((h) => h.revision)) + 1;
+    await this.#d.store.recordDeployment({
+      workload: order.proposal.target,
+      container: String(p['container'] ?? ''),
+      image: String(p['to_image']),
+      revision,
+      deployed_at: this.#d.now().toISOString(),
+      outcome: 'unknown',
+    });
+    void r;
+  }
+
+  async #order(r: IncidentRecord): Promise<ExecutionOrderPayload> {
+    const keys = await this.#d.coordinator.keys();
+    const proposal = r.decision?.proposal;
+    if (proposal === undefined || r.approval === undefined || r.approval.signature === '') {
+      throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'approved without a signed proposal');
+    }
+    return {
+      incident_id: r.id,
+      proposal,
+      approval: {
+        ciphersuite: keys.ciphersuite,
+        group_public_key: keys.group_public_key,
+        signature: r.approval.signature,
+        signers: r.approval.signers,
+      },
+      executor: this.#d.executor.name,
+    };
+  }
+
+  /** Deployment history and sources of truth for the problem solver. */
+  async #solverExtra(r: IncidentRecord): Promise<Record<string, unknown>> {
+    const meta =
+      (r.transcript[0]?.payload as { metadata?: Record<string, unknown> } | undefined)?.metadata ?? {};
+    const facts = r.triage?.triage.facts;
+    const history: DeploymentRecord[] = Array.isArray(meta['deployment_history'])
+      ? (meta['deployment_history'] as DeploymentRecord[])
+      : [];
+    for (const w of facts?.workloads ?? []) history.push(...(await this.#d.store.deploymentHistory(w)));
+    const sources: Record<string, unknown> = isObject(meta['sources']) ? { ...meta['sources'] } : {};
+    const cfg = facts?.config;
+    if (cfg !== undefined && this.#d.gitopsRepoUrl !== undefined) {
+      const uri = `${cfg.kind}://${cfg.namespace}/${cfg.name}`;
+      sources[uri] ??= {
+        kind: 'gitops',
+        repo: this.#d.gitopsRepoUrl,
+        path: `${cfg.namespace}/${cfg.kind}/${cfg.name}.json`,
+      };
+    }
+    return { deployment_history: history, sources };
+  }
+
+  /** Verification artifacts the signal carried (scan, signature, provenance, tests). */
+  #artifacts(r: IncidentRecord): Record<string, unknown> {
+    const meta =
+      (r.transcript[0]?.payload as { metadata?: Record<string, unknown> } | undefined)?.metadata ?? {};
+    return isObject(meta['verification_artifacts']) ? { artifacts: meta['verification_artifacts'] } : {};
+  }
+
+  async #seal(r: IncidentRecord): Promise<void> {
+    const d = this.#d;
+    const last = r.transcript[r.transcript.length - 1];
+    let summary: EvidenceSummary;
+    if (last?.meta.message_type === 'EvidenceBundleRef' && last.meta.source_agent === 'audit') {
+      summary = last.payload as unknown as EvidenceSummary;
+    } else {
+      const [env] = await this.#agent(r, 'audit', { audit: this.#auditInput(r) });
+      summary = env?.payload as unknown as EvidenceSummary;
+      r.pending = 'evidence';
+      await d.store.putIncident(r);
+    }
+    const sealed = await d.evidence.seal(r, summary);
+    r.evidence_id = sealed.evidenceId;
+    delete r.pending;
+    r.updated_at = d.now().toISOString();
+    await d.store.putEvidence(sealed.evidenceId, sealed.bundle, r);
+    const entry = r.timeline[r.timeline.length - 1];
+    if (entry) d.events.publish({ incident_id: r.id, state: r.state, entry });
+    const started = Date.parse(r.created_at);
+    d.metrics?.incidentSeconds.observe(Math.max(0, (d.now().getTime() - started) / 1000), { type: r.type });
+    d.metrics?.sealed.inc({ state: r.state });
+    d.logger.info('evidence.sealed', { incident_id: r.id, evidence_id: sealed.evidenceId, state: r.state });
+  }
+
+  #auditInput(r: IncidentRecord): AuditInput {
+    const times: Record<string, string> = {};
+    for (const e of r.timeline) times[e.event] ??= e.at;
+    const triage = r.triage ?? (r.transcript[0]?.payload as unknown as TriagedSignal);
+    const input: AuditInput = {
+      incident_id: r.id,
+      state: r.state,
+      signal: triage,
+      human_approvals: r.human_approvals,
+      times,
+    };
+    if (r.rca) input.rca = r.rca;
+    if (r.decision) input.decision = r.decision;
+    if (r.approval) {
+      input.approval = {
+        signers: r.approval.signers,
+        refusals: r.approval.refusals.map((x) => ({ party: x.party, rule: x.rule })),
+        ...(r.approval.signature ? { signature: r.approval.signature } : {}),
+      };
+    }
+    const exec = lastPayload<Record<string, unknown>>(r.transcript, 'ExecutionResult');
+    if (exec && r.execution) {
+      input.execution = {
+        incident_id: r.id,
+        proposal_digest: String(exec['proposal_digest'] ?? ''),
+        status: r.execution.status,
+        executor: r.execution.executor,
+        post_checks: r.execution.post_checks,
+      };
+    }
+    if (r.verification) input.verification = r.verification;
+    return toJson(input);
+  }
+}
