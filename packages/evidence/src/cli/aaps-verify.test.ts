@@ -15,7 +15,7 @@ import {
   noteKeyFor,
   ORIGIN,
 } from '../test-helpers/fixtures.js';
-import { splitJsonValues } from './aaps-verify.js';
+import { splitJsonValues } from './input.js';
 
 let dir: string;
 let fx: LoggedFixture;
@@ -188,6 +188,25 @@ describe('aaps-verify', () => {
       invalid: 1,
       unreadable: 1,
     });
+  });
+
+  it('spreads a large directory over worker threads and reports in input order', () => {
+    const sub = join(dir, 'large');
+    mkdirSync(sub);
+    for (let i = 0; i < 96; i++) {
+      writeFileSync(join(sub, `b${String(i).padStart(3, '0')}.json`), JSON.stringify(fx.bundles[i % 3]));
+    }
+    const bad = (b: EvidenceBundle) =>
+      (b.dsseEnvelope.signatures[0]!.sig = flipB64(b.dsseEnvelope.signatures[0]!.sig));
+    writeFileSync(join(sub, 'b010.json'), JSON.stringify(tamper(fx.bundle, bad)));
+    writeFileSync(join(sub, 'b070.json'), JSON.stringify(tamper(fx.bundle, bad)));
+    for (const jobs of ['1', '2']) {
+      const r = run([sub, '--key', keyHex, '--jobs', jobs]);
+      expect(r.code).toBe(1);
+      expect(r.out.slice(0, 2).map((l) => l.split(':')[0])).toEqual(['b010.json', 'b070.json']);
+      expect(r.out.at(-1)).toMatch(/^96 bundles: 94 valid, 2 invalid in /);
+    }
+    expect(run([sub, '--key', keyHex, '--jobs', '0']).code).toBe(2);
   });
 
   it('verifies a stream of bundles on stdin', () => {

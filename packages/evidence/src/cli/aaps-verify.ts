@@ -4,20 +4,20 @@
  * reads files; it never touches the network.
  *
  *   aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE]
- *               [--roster FILE] [--ciphersuite ID] [--json]
+ *               [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]
  *
  * Exit 0: every bundle is valid. 1: a bundle is invalid (one line names the failed check).
  * 2: usage error or unreadable input. With a directory or `-` (a stream of JSON bundles on stdin)
- * it verifies each and ends with the count and the rate.
+ * it verifies each, on `--jobs` worker threads (default: the CPU count, at most 8), and ends with
+ * the count and the rate.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { decodeBundleCbor } from '../bundle/codec.js';
 import {
   type BundleReport,
-  type BundleVerifier,
   type BundleVerifierOptions,
   createBundleVerifier,
   parseConsistencyProof,
@@ -26,12 +26,11 @@ import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { rosterErrors, type VerifierRoster } from '../statement.js';
+import { type BundleSource, InputError, parseBundleBytes, splitJsonValues } from './input.js';
+import { type Outcome, verifyAll } from './verify-pool.js';
 
 const USAGE =
-  'usage: aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE] [--roster FILE] [--ciphersuite ID] [--json]';
-
-/** A usage error or unreadable input: exit 2. */
-class InputError extends Error {}
+  'usage: aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE] [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]';
 
 interface Output {
   out: (line: string) => void;
@@ -71,27 +70,6 @@ function parseKey(arg: string): Uint8Array {
   if (raw === undefined)
     throw new InputError(`--key ${arg}: expected 32/33-byte hex or an Ed25519 PEM public key`);
   return raw;
-}
-
-function parseBundleBytes(bytes: Uint8Array, name: string): unknown {
-  let i = 0;
-  while (
-    i < bytes.length &&
-    (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
-  )
-    i++;
-  if (bytes[i] === 0x7b) {
-    try {
-      return JSON.parse(Buffer.from(bytes).toString('utf8'));
-    } catch {
-      throw new InputError(`${name}: not JSON`);
-    }
-  }
-  try {
-    return decodeBundleCbor(bytes);
-  } catch {
-    throw new InputError(`${name}: neither JSON nor CBOR`);
-  }
 }
 
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
@@ -175,38 +153,6 @@ function describeInvalid(report: BundleReport): string {
   return `invalid: ${report.failure!.check}: ${report.failure!.message}`;
 }
 
-/** Split a stream of concatenated JSON objects (NDJSON or pretty-printed) into their texts. */
-export function* splitJsonValues(text: string): Generator<{ text: string } | { error: string }> {
-  let depth = 0;
-  let start = 0;
-  let inString = false;
-  let escaped = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (depth === 0) {
-      if (c === '{') {
-        start = i;
-        depth = 1;
-      } else if (!/\s/.test(c)) {
-        yield { error: `stray text at offset ${i}` };
-        while (i + 1 < text.length && text[i + 1] !== '\n' && text[i + 1] !== '{') i++;
-      }
-    } else if (inString) {
-      if (escaped) escaped = false;
-      else if (c === '\\') escaped = true;
-      else if (c === '"') inString = false;
-    } else if (c === '"') {
-      inString = true;
-    } else if (c === '{' || c === '[') {
-      depth++;
-    } else if (c === '}' || c === ']') {
-      depth--;
-      if (depth === 0) yield { text: text.slice(start, i + 1) };
-    }
-  }
-  if (depth > 0) yield { error: 'truncated bundle at end of input' };
-}
-
 interface Tally {
   count: number;
   valid: number;
@@ -214,31 +160,19 @@ interface Tally {
   unreadable: number;
 }
 
-function verifyOne(
-  verifier: BundleVerifier,
-  name: string,
-  load: () => unknown,
-  json: boolean,
-  io: Output,
-  tally: Tally,
-  quietValid: boolean,
-): void {
+function record(outcome: Outcome, json: boolean, io: Output, tally: Tally): void {
   tally.count++;
-  let value: unknown;
-  try {
-    value = load();
-  } catch (e) {
+  if ('unreadable' in outcome) {
     tally.unreadable++;
-    if (json) io.out(JSON.stringify({ bundle: name, readable: false, error: (e as Error).message }));
-    else io.out(`${name}: unreadable: ${(e as Error).message}`);
+    if (json) io.out(JSON.stringify({ bundle: outcome.name, readable: false, error: outcome.unreadable }));
+    else io.out(`${outcome.name}: unreadable: ${outcome.unreadable}`);
     return;
   }
-  const report = verifier.report(value);
+  const { report } = outcome;
   if (report.valid) tally.valid++;
   else tally.invalid++;
-  if (json) io.out(JSON.stringify({ bundle: name, ...report }));
-  else if (!report.valid) io.out(`${name}: ${describeInvalid(report)}`);
-  else if (!quietValid) io.out(`${name}: ${describeValid(report)}`);
+  if (json) io.out(JSON.stringify({ bundle: outcome.name, ...report }));
+  else if (!report.valid) io.out(`${outcome.name}: ${describeInvalid(report)}`);
 }
 
 function summary(tally: Tally, seconds: number, json: boolean): string {
@@ -265,6 +199,7 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
         checkpoint: { type: 'string' },
         roster: { type: 'string' },
         ciphersuite: { type: 'string' },
+        jobs: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -284,53 +219,49 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
   }
   const json = values.json === true;
   const target = positionals[0]!;
-  let verifier: BundleVerifier;
+  const jobs = values.jobs === undefined ? Math.min(availableParallelism(), 8) : Number(values.jobs);
+  if (!Number.isSafeInteger(jobs) || jobs < 1) {
+    io.err(`aaps-verify: --jobs must be a positive integer\n${USAGE}`);
+    return 2;
+  }
+  let options: BundleVerifierOptions;
   try {
-    verifier = createBundleVerifier(buildOptions(values as Record<string, string | boolean | undefined>));
+    options = buildOptions(values as Record<string, string | boolean | undefined>);
+    createBundleVerifier(options);
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error).message}`);
     return 2;
   }
 
+  let sources: { count: number; read: (i: number) => BundleSource } | undefined;
   if (target === '-') {
+    const items = [...splitJsonValues(await stdin())];
+    sources = {
+      count: items.length,
+      read: (i) => ({ name: `stdin#${i + 1}`, ...items[i]! }),
+    };
+  } else {
+    let isDir: boolean;
+    try {
+      isDir = statSync(target).isDirectory();
+    } catch (e) {
+      io.err(
+        `aaps-verify: cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+      return 2;
+    }
+    if (isDir) {
+      const files = readdirSync(target)
+        .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
+        .sort();
+      sources = { count: files.length, read: (i) => readSource(join(target, files[i]!), files[i]!) };
+    }
+  }
+  if (sources !== undefined) {
     const started = performance.now();
     const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
-    let n = 0;
-    for (const item of splitJsonValues(await stdin())) {
-      n++;
-      const load = () => {
-        if ('error' in item) throw new InputError(item.error);
-        try {
-          return JSON.parse(item.text);
-        } catch {
-          throw new InputError('not JSON');
-        }
-      };
-      verifyOne(verifier, `stdin#${n}`, load, json, io, tally, true);
-    }
-    io.out(summary(tally, (performance.now() - started) / 1000, json));
-    return exitCode(tally);
-  }
-
-  let isDir: boolean;
-  try {
-    isDir = statSync(target).isDirectory();
-  } catch (e) {
-    io.err(
-      `aaps-verify: cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-    return 2;
-  }
-  if (isDir) {
-    const started = performance.now();
-    const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
-    const files = readdirSync(target)
-      .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
-      .sort();
-    for (const f of files) {
-      const path = join(target, f);
-      verifyOne(verifier, f, () => parseBundleBytes(readFileSync(path), f), json, io, tally, true);
-    }
+    const worker = new URL('./verify-worker.js', import.meta.url);
+    await verifyAll(options, sources.count, sources.read, (o) => record(o, json, io, tally), jobs, worker);
     io.out(summary(tally, (performance.now() - started) / 1000, json));
     return exitCode(tally);
   }
@@ -342,10 +273,18 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
     io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
     return 2;
   }
-  const report = verifier.report(value);
+  const report = createBundleVerifier(options).report(value);
   if (json) io.out(JSON.stringify(report, null, 2));
   else io.out(report.valid ? describeValid(report) : describeInvalid(report));
   return report.valid ? 0 : 1;
+}
+
+function readSource(path: string, name: string): BundleSource {
+  try {
+    return { name, bytes: readFileSync(path) };
+  } catch (e) {
+    return { name, error: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
 }
 
 async function readStdin(): Promise<string> {
