@@ -103,7 +103,7 @@ export function buildAggregationRecord<E>(
   });
 }
 
-/** RFC 8785 key order, so both encodings list keys the same way. */
+/** A copy in RFC 8785 key order, so both encodings list keys the same way. */
 function sortKeys(v: JsonValue): JsonValue {
   return JSON.parse(canonicalize(v)) as JsonValue;
 }
@@ -115,7 +115,7 @@ export function aggregationRecordToJson(r: AggregationRecord): AggregationRecord
     sessionId: r.sessionId,
     threshold: r.threshold,
     parties: r.parties.map((p) => ({ id: p.id, role: p.role })),
-    circuit: r.circuit,
+    circuit: sortKeys(r.circuit),
     inputs: r.inputs.map((i) => ({
       name: i.name,
       provider: i.provider,
@@ -214,7 +214,7 @@ function fromShape(
     sessionId: str(r.sessionId, 'record.sessionId'),
     threshold: r.threshold as number,
     parties: Object.freeze(parties),
-    circuit: r.circuit as JsonValue,
+    circuit: sortKeys(r.circuit as JsonValue),
     inputs: Object.freeze(inputs),
     outputs: Object.freeze(outputs),
   });

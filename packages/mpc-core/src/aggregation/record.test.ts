@@ -1,0 +1,136 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bytesToHex } from '../bytes.js';
+import { VerificationError } from '../errors.js';
+import { loadCircuit } from './circuit.js';
+import {
+  type AggregationRecord,
+  aggregationDigest,
+  aggregationRecordFromJson,
+  aggregationRecordToJson,
+  decodeAggregationRecordCbor,
+  decodeAggregationRecordJson,
+  encodeAggregationRecordCbor,
+  encodeAggregationRecordJson,
+  verifyAggregation,
+} from './record.js';
+import { circuits } from './test-helpers/fixtures.js';
+import { RISK_EXPECTED, weightedRiskRecord } from './test-helpers/record-fixture.js';
+
+let record: AggregationRecord;
+beforeAll(async () => {
+  record = await weightedRiskRecord();
+});
+
+function failsWith(check: string, input: Parameters<typeof verifyAggregation>[0], opts = {}) {
+  try {
+    verifyAggregation(input, opts);
+  } catch (e) {
+    expect(e).toBeInstanceOf(VerificationError);
+    expect((e as VerificationError).check).toBe(check);
+    return;
+  }
+  expect.unreachable('the record verified');
+}
+
+const edit = (f: (j: ReturnType<typeof aggregationRecordToJson>) => void): AggregationRecord => {
+  const j = aggregationRecordToJson(record);
+  f(j);
+  return aggregationRecordFromJson(j);
+};
+
+describe('aggregation record', () => {
+  it('verifies, with the opened result and its digest', () => {
+    const v = verifyAggregation(record, { circuit: circuits['weighted-risk'] });
+    expect(v.circuitId).toBe('weighted-risk');
+    expect(v.outputs).toEqual([{ name: 'weighted_risk', value: RISK_EXPECTED, scale: 1 }]);
+    expect(bytesToHex(v.digest)).toBe(bytesToHex(aggregationDigest(record)));
+  });
+
+  it('round-trips through CBOR and canonical JSON with the same digest', () => {
+    const cbor = encodeAggregationRecordCbor(record);
+    const json = encodeAggregationRecordJson(record);
+    const a = decodeAggregationRecordCbor(cbor);
+    const b = decodeAggregationRecordJson(json);
+    expect(bytesToHex(aggregationDigest(a))).toBe(bytesToHex(aggregationDigest(record)));
+    expect(bytesToHex(aggregationDigest(b))).toBe(bytesToHex(aggregationDigest(record)));
+    expect(encodeAggregationRecordJson(a)).toBe(json);
+    expect(verifyAggregation(cbor).outputs[0]!.value).toBe(RISK_EXPECTED);
+    expect(verifyAggregation(json).outputs[0]!.value).toBe(RISK_EXPECTED);
+    expect(JSON.parse(json).inputs[0].commitmentHex).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('names the failing check', () => {
+    failsWith(
+      'aggregation.opening',
+      edit((j) => {
+        j.outputs[0]!.blindingHex = j.inputs[0]!.commitmentHex.replace(/^../, '00').replace(/..$/, '00');
+      }),
+    );
+    failsWith(
+      'aggregation.opening',
+      edit((j) => {
+        j.outputs[0]!.value = String(RISK_EXPECTED - 1n);
+      }),
+    );
+    failsWith(
+      'aggregation.result',
+      edit((j) => {
+        j.outputs[0]!.value = '1001';
+      }),
+    );
+    failsWith(
+      'aggregation.range-proof',
+      edit((j) => {
+        j.sessionId = 'incident-8.weighted-risk';
+      }),
+    );
+    failsWith(
+      'aggregation.range-proof',
+      edit((j) => {
+        j.inputs[1]!.rangeProofHex = null;
+      }),
+    );
+    failsWith(
+      'aggregation.circuit',
+      edit((j) => {
+        j.inputs[1]!.provider = j.inputs[2]!.provider;
+      }),
+    );
+    // A changed circuit changes the session digest every range proof is bound to.
+    failsWith(
+      'aggregation.range-proof',
+      edit((j) => {
+        (j.circuit as Record<string, unknown>).version = 2;
+      }),
+    );
+    failsWith(
+      'aggregation.circuit',
+      edit((j) => {
+        (j.circuit as Record<string, unknown>).extra = 1;
+      }),
+    );
+    failsWith(
+      'aggregation.commitment',
+      edit((j) => {
+        j.inputs[0]!.commitmentHex = `${'00'.repeat(31)}80`;
+      }),
+    );
+    failsWith(
+      'aggregation.session',
+      edit((j) => {
+        j.threshold = 9;
+      }),
+    );
+    failsWith('aggregation.circuit', record, { circuit: circuits['approval-tally'] });
+    const other = loadCircuit({ ...(circuits['weighted-risk'].json as object), description: 'other' });
+    failsWith('aggregation.circuit', record, { circuit: other });
+  });
+
+  it('refuses non-canonical encodings as aggregation.format', () => {
+    const json = encodeAggregationRecordJson(record);
+    failsWith('aggregation.format', ` ${json}`);
+    failsWith('aggregation.format', JSON.stringify(JSON.parse(json), null, 1));
+    failsWith('aggregation.format', new Uint8Array([0xa0]));
+    failsWith('aggregation.format', '{}');
+  });
+});
