@@ -117,6 +117,26 @@ describe('TransparencyLog in memory', () => {
     });
   });
 
+  it('never moves the latest checkpoint back when signatures finish out of order', async () => {
+    const group = makeEd25519Key();
+    const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+    await log.append(leaf(0));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow = log.signCheckpoint(noteKeyFor(group), async (m) => {
+      await gate;
+      return group.sign(m);
+    });
+    await log.append(leaf(1));
+    await log.signCheckpoint(noteKeyFor(group), group.sign);
+    release();
+    expect((await slow).size).toBe(1);
+    expect((await log.latestCheckpoint())?.size).toBe(2);
+    expect((await log.checkpointAt(1))?.size).toBe(1);
+  });
+
   it('refuses to open a store whose tree does not match its latest checkpoint', async () => {
     const group = makeEd25519Key();
     const store = new MemoryStore();

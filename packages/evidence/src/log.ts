@@ -100,6 +100,8 @@ export class TransparencyLog {
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   readonly #signing = new Map<number, Promise<StoredCheckpoint>>();
+  /** Serializes the check-then-store of checkpoints, so `checkpoint-latest` never moves back. */
+  #checkpointWrites: Promise<unknown> = Promise.resolve();
 
   private constructor(store: LogStore, options: LogOptions, size: number, frontier: FrontierEntry[]) {
     this.#store = store;
@@ -313,17 +315,25 @@ export class TransparencyLog {
     const body: Checkpoint = { origin: this.origin, size, rootHash, extensions: [] };
     const note = await signCheckpoint(body, key, sign);
     openCheckpoint(note, [key]);
-    const again = await this.checkpointAt(size);
-    if (again !== undefined && !bytesEqual(again.rootHash, rootHash)) {
-      fail('log.checkpoint', 'refusing a second checkpoint of one size with another root', { size });
-    }
-    const latest = await this.#store.get(LATEST_CHECKPOINT_KEY);
-    const ops: LogStoreOp[] = [{ type: 'put', key: checkpointKey(size), value: utf8Encode(note) }];
-    if (latest === undefined || decodeCount(latest, 'latest checkpoint size') < size) {
-      ops.push({ type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(size)) });
-    }
-    await this.#store.batch(ops);
-    return { ...body, note };
+    const store = async (): Promise<StoredCheckpoint> => {
+      const again = await this.checkpointAt(size);
+      if (again !== undefined) {
+        if (!bytesEqual(again.rootHash, rootHash)) {
+          fail('log.checkpoint', 'refusing a second checkpoint of one size with another root', { size });
+        }
+        return again;
+      }
+      const latest = await this.#store.get(LATEST_CHECKPOINT_KEY);
+      const ops: LogStoreOp[] = [{ type: 'put', key: checkpointKey(size), value: utf8Encode(note) }];
+      if (latest === undefined || decodeCount(latest, 'latest checkpoint size') < size) {
+        ops.push({ type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(size)) });
+      }
+      await this.#store.batch(ops);
+      return { ...body, note };
+    };
+    const stored = this.#checkpointWrites.then(store, store);
+    this.#checkpointWrites = stored.catch(() => undefined);
+    return stored;
   }
 
   /**
