@@ -118,6 +118,34 @@ describe('tampering with any field of a real bundle', () => {
     );
   });
 
+  it('turns any structural damage into a VerificationError, never a crash', () => {
+    const nodes = (value: unknown, path: Path = []): Path[] => {
+      const here = [path];
+      if (Array.isArray(value)) return here.concat(value.flatMap((v, i) => nodes(v, [...path, i])));
+      if (value !== null && typeof value === 'object') {
+        return here.concat(Object.entries(value).flatMap(([k, v]) => nodes(v, [...path, k])));
+      }
+      return here;
+    };
+    const paths = nodes(bundle).filter((p) => p.length > 0);
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined)),
+        (which, replacement) => {
+          const path = paths[which % paths.length]!;
+          const damaged = setAt(bundle, path, replacement);
+          try {
+            verifyBundle(damaged, { groupPublicKey: fx.group.publicKey });
+          } catch (e) {
+            expect(e).toBeInstanceOf(VerificationError);
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
   it('fails every single field at least once (exhaustive first byte)', () => {
     for (const leaf of all) {
       const tampered = setAt(bundle, leaf.path, mutate(leaf, 0, 0));
