@@ -189,3 +189,91 @@ export async function verifyServedBundle(gw: TestGateway, bundle: unknown) {
   const keys = await gw.coordinator.keys();
   return verifyBundle(bundle, { groupPublicKey: hexToBytes(keys.group_public_key) });
 }
+
+/** An `IncidentSignal` envelope (unsigned) for `POST /v1/incidents`. */
+export function signalEnvelope(
+  payload: {
+    incident_type?: string;
+    affected_resources: string[];
+    metadata: Record<string, unknown>;
+    evidence_refs?: string[];
+  },
+  over: { idempotency_key?: string; source_agent?: string; namespace?: string } = {},
+): Envelope<Record<string, unknown>> {
+  return {
+    meta: {
+      trace_id: `trace-${randomUUID()}`,
+      span_id: randomUUID(),
+      timestamp: new Date().toISOString(),
+      source_agent: over.source_agent ?? 'prometheus-bridge',
+      target_agent: 'monitoring-agent',
+      message_type: 'IncidentSignal',
+      schema_version: SCHEMA_VERSION,
+      idempotency_key: over.idempotency_key ?? randomUUID(),
+    },
+    context: {
+      namespace: over.namespace ?? 'shop',
+      cluster: 'prod-eu-1',
+      urgency: 'P1',
+      constraints_ref: 'policy://risk-management/v1',
+    },
+    payload: {
+      incident_type: payload.incident_type ?? 'unknown',
+      severity: 'high',
+      affected_resources: payload.affected_resources,
+      evidence_refs: payload.evidence_refs ?? ['event://shop/evt-1'],
+      metadata: { namespace: over.namespace ?? 'shop', ...payload.metadata },
+    },
+  };
+}
+
+export const GOOD_IMAGE = `registry.example/shop/web@sha256:${'ab'.repeat(32)}`;
+
+export const SIGNALS = {
+  rbac: () =>
+    signalEnvelope({
+      affected_resources: ['serviceaccount://shop/deployer'],
+      metadata: {
+        reason: 'FailedCreate',
+        messages: [
+          'Error creating: deployments.apps is forbidden: User "system:serviceaccount:shop:deployer" cannot create resource "deployments" in API group "apps" in the namespace "shop"',
+        ],
+      },
+    }),
+  imageSignature: () =>
+    signalEnvelope({
+      affected_resources: ['deployment://shop/web'],
+      metadata: {
+        reason: 'FailedCreate',
+        messages: [
+          `admission webhook "policy.sigstore.dev" denied the request: validation failed: failed policy: image-policy: spec.containers[0].image registry.example/shop/web@sha256:${'9e'.repeat(32)} signature key validation failed: no matching signatures`,
+        ],
+        deployment_history: [
+          {
+            workload: 'deployment://shop/web',
+            container: 'web',
+            image: GOOD_IMAGE,
+            revision: 4,
+            deployed_at: '2026-11-10T00:00:00Z',
+            outcome: 'healthy',
+          },
+        ],
+      },
+    }),
+  quota: (extra: Record<string, unknown> = {}) =>
+    signalEnvelope({
+      affected_resources: ['deployment://shop/web'],
+      metadata: {
+        reason: 'FailedCreate',
+        messages: [
+          'Error creating: pods "web-7d9f8b6c5-4lqpz" is forbidden: exceeded quota: compute, requested: limits.cpu=2,limits.memory=1Gi, used: limits.cpu=3,limits.memory=3Gi, limited: limits.cpu=4,limits.memory=4Gi',
+        ],
+        ...extra,
+      },
+    }),
+};
+
+/** Gets one incident as the API shows it. */
+export async function incident(gw: Pick<Gateway, 'app'>, id: string): Promise<Record<string, unknown>> {
+  return json(await request(gw, 'GET', `/v1/incidents/${id}`, { token: TOKENS.read }));
+}

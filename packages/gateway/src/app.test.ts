@@ -1,0 +1,465 @@
+/** The HTTP API through `app.request()`: every endpoint, auth, and every bad-input case. */
+import { decodeBundleCbor } from '@aaps/evidence';
+import { bytesToHex, generateIdentityKey, signEnvelope } from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signGithubPayload } from './intake/github-signature.js';
+import {
+  fixture,
+  fixtureText,
+  GITHUB_SECRET,
+  json,
+  makeGateway,
+  request,
+  SIGNALS,
+  signalEnvelope,
+  type TestGateway,
+  TOKENS,
+  verifyServedBundle,
+} from './test-helpers/gateway.js';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await makeGateway({ config: { maxBodyBytes: 64 * 1024 } });
+});
+afterAll(async () => gw.cleanup());
+
+async function count(): Promise<number> {
+  return (await gw.store.listIncidents({ limit: 100 })).incidents.length;
+}
+
+async function expectError(res: Response, status: number, code: string): Promise<Record<string, unknown>> {
+  expect(res.status).toBe(status);
+  const body = await json(res);
+  expect(body).toMatchObject({ error: { code, message: expect.any(String) } });
+  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+|stack/);
+  return (body['error'] as Record<string, unknown>) ?? {};
+}
+
+describe('bad input writes nothing', () => {
+  const kube = () => fixture('kubernetes/core-v1-missing-configmap-key.json');
+
+  it('401 without a token, with an unknown token; 403 outside the scope', async () => {
+    const before = await count();
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/kubernetes', { body: kube() }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/kubernetes', {
+        token: 'not-a-real-token-at-all',
+        body: kube(),
+      }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/kubernetes', {
+        body: kube(),
+        headers: { authorization: 'Basic abc' },
+      }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/kubernetes', { token: TOKENS.read, body: kube() }),
+      403,
+      'FORBIDDEN',
+    );
+    await expectError(await request(gw, 'GET', '/v1/incidents', { token: TOKENS.submit }), 403, 'FORBIDDEN');
+    await expectError(await request(gw, 'GET', '/v1/keys'), 401, 'UNAUTHENTICATED');
+    expect(await count()).toBe(before);
+  });
+
+  it('415 for a body that is not JSON by content type', async () => {
+    const before = await count();
+    const res = await request(gw, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      raw: JSON.stringify(SIGNALS.quota()),
+      headers: { 'content-type': 'text/plain' },
+    });
+    await expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(await count()).toBe(before);
+  });
+
+  it('400 for invalid JSON', async () => {
+    const before = await count();
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', {
+      token: TOKENS.submit,
+      raw: '{"version": "4",',
+    });
+    const err = await expectError(res, 400, 'DECODE_FAILED');
+    expect(err['fields']).toEqual(['$']);
+    expect(await count()).toBe(before);
+  });
+
+  it('413 for a body over the limit, declared or streamed', async () => {
+    const before = await count();
+    const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
+    await expectError(
+      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, raw: big }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(big));
+        c.close();
+      },
+    });
+    const res = await gw.app.request('/v1/webhooks/kubernetes', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.submit}`, 'content-type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    await expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+    expect(await count()).toBe(before);
+  });
+
+  it('400 naming the failing paths of a schema error', async () => {
+    const before = await count();
+    const am = fixture('alertmanager/firing-group.json');
+    const alerts = am['alerts'] as Record<string, unknown>[];
+    delete alerts[0]?.['fingerprint'];
+    am['version'] = '3';
+    const err = await expectError(
+      await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, body: am }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    expect(err['fields']).toEqual(expect.arrayContaining(['version', 'alerts[0].fingerprint']));
+    const env = SIGNALS.quota() as unknown as { meta: Record<string, unknown> };
+    env.meta['message_type'] = 'RCAReport';
+    env.meta['extra'] = 1;
+    const err2 = await expectError(
+      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: env }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    expect(err2['fields']).toEqual(expect.arrayContaining(['meta.message_type', 'meta.extra']));
+    expect(await count()).toBe(before);
+  });
+
+  it('401 for a bad GitHub HMAC, 503 when no secret is configured', async () => {
+    const before = await count();
+    const raw = fixtureText('github/workflow-run-failure.json');
+    const headers = { 'x-github-event': 'workflow_run', 'x-github-delivery': 'delivery-bad-hmac' };
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/github', {
+        raw,
+        headers: {
+          ...headers,
+          'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), 'wrong-secret'),
+        },
+      }),
+      401,
+      'INVALID_SIGNATURE',
+    );
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/github', { raw, headers }),
+      401,
+      'INVALID_ARGUMENT',
+    );
+    // The signature covers the raw bytes: the same JSON re-serialised does not verify.
+    const reserialised = JSON.stringify(JSON.parse(raw));
+    await expectError(
+      await request(gw, 'POST', '/v1/webhooks/github', {
+        raw: `${reserialised} `,
+        headers: {
+          ...headers,
+          'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(reserialised), GITHUB_SECRET),
+        },
+      }),
+      401,
+      'INVALID_SIGNATURE',
+    );
+    const off = await makeGateway({ config: { githubSecret: undefined } });
+    try {
+      const sig = signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET);
+      await expectError(
+        await request(off, 'POST', '/v1/webhooks/github', {
+          raw,
+          headers: { ...headers, 'x-hub-signature-256': sig },
+        }),
+        503,
+        'UNAVAILABLE',
+      );
+      expect((await off.store.listIncidents({ limit: 10 })).incidents).toHaveLength(0);
+    } finally {
+      await off.cleanup();
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('401 for an envelope whose signature does not verify against the roster', async () => {
+    const before = await count();
+    const stranger = generateIdentityKey();
+    const forged = signEnvelope(SIGNALS.quota({}), stranger.secretKey);
+    forged.meta.source_agent = 'monitoring';
+    await expectError(
+      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: forged }),
+      401,
+      'INVALID_SIGNATURE',
+    );
+    const outsider = signEnvelope(
+      signalEnvelope({ affected_resources: [], metadata: {} }, { source_agent: 'somebody' }),
+      stranger.secretKey,
+    );
+    await expectError(
+      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: outsider }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    const claims = SIGNALS.quota();
+    claims.meta.source_agent = 'strategy';
+    await expectError(
+      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: claims }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    // Tampering after signing breaks a valid roster signature.
+    const signed = signEnvelope(
+      { ...SIGNALS.quota(), meta: { ...SIGNALS.quota().meta, source_agent: 'gateway' } },
+      gw.gatewayKey.secretKey,
+    );
+    signed.context.namespace = 'kube-system';
+    await expectError(
+      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: signed }),
+      401,
+      'INVALID_SIGNATURE',
+    );
+    expect(await count()).toBe(before);
+  });
+
+  it('400 for bad queries and paths; 404 for unknown ids and routes', async () => {
+    await expectError(
+      await request(gw, 'GET', '/v1/incidents?limit=0', { token: TOKENS.read }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/incidents?state=bogus', { token: TOKENS.read }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/incidents?cursor=bm9wZQ', { token: TOKENS.read }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/incidents/inc-nope', { token: TOKENS.read }),
+      404,
+      'NOT_FOUND',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/incidents/inc-nope/events', { token: TOKENS.read }),
+      404,
+      'NOT_FOUND',
+    );
+    await expectError(
+      await request(gw, 'GET', `/v1/evidence/${'0'.repeat(64)}`, { token: TOKENS.read }),
+      404,
+      'NOT_FOUND',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/evidence/not-hex/sigstore', { token: TOKENS.read }),
+      404,
+      'NOT_FOUND',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/log/inclusion/abc', { token: TOKENS.read }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    await expectError(
+      await request(gw, 'GET', '/v1/log/consistency', { token: TOKENS.read }),
+      400,
+      'INVALID_ARGUMENT',
+    );
+    await expectError(await request(gw, 'GET', '/v1/nothing-here', { token: TOKENS.read }), 404, 'NOT_FOUND');
+    const approval = await request(gw, 'POST', '/v1/approvals/inc-nope', {
+      token: TOKENS.approve,
+      body: { meta: {} },
+    });
+    await expectError(approval, 400, 'INVALID_ARGUMENT');
+  });
+});
+
+describe('every endpoint', () => {
+  let incidentId = '';
+  let evidenceId = '';
+
+  it('POST /v1/incidents: 202, then 200 with the same incident for the same idempotency key', async () => {
+    const env = SIGNALS.quota();
+    const first = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: env });
+    expect(first.status).toBe(202);
+    const a = await json(first);
+    expect(a).toMatchObject({ state: 'received', duplicate: false, trace_id: env.meta.trace_id });
+    const again = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: env });
+    expect(again.status).toBe(200);
+    expect(await json(again)).toMatchObject({ incident_id: a['incident_id'], duplicate: true });
+    incidentId = String(a['incident_id']);
+    await gw.runner.idle();
+  });
+
+  it('an envelope signed by a roster key is accepted as signed', async () => {
+    const env = signEnvelope(
+      { ...SIGNALS.quota(), meta: { ...SIGNALS.quota().meta, source_agent: 'gateway' } },
+      gw.gatewayKey.secretKey,
+    );
+    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.admin, body: env });
+    expect(res.status).toBe(202);
+    const id = String((await json(res))['incident_id']);
+    const stored = await gw.store.getIncident(id);
+    expect(stored?.transcript[0]?.meta.signature).toBe(env.meta.signature);
+    await gw.runner.idle();
+  });
+
+  it('GET /v1/incidents/:id has the documented fields and an evidence id once ended', async () => {
+    const inc = await json(await request(gw, 'GET', `/v1/incidents/${incidentId}`, { token: TOKENS.read }));
+    expect(Object.keys(inc)).toEqual(
+      expect.arrayContaining([
+        'incident_id',
+        'type',
+        'state',
+        'timeline',
+        'proposal',
+        'decision',
+        'execution',
+        'verification',
+        'evidence_id',
+      ]),
+    );
+    expect(inc).toMatchObject({
+      incident_id: incidentId,
+      type: 'resource_quota_exceeded',
+      state: 'resolved',
+    });
+    evidenceId = String(inc['evidence_id']);
+    expect(evidenceId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('GET /v1/incidents pages with a cursor and filters by state', async () => {
+    for (const body of [SIGNALS.rbac(), SIGNALS.rbac()]) {
+      expect((await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body })).status).toBe(202);
+    }
+    await gw.runner.idle();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = cursor === null ? '' : `&cursor=${cursor}`;
+      const page = await json(await request(gw, 'GET', `/v1/incidents?limit=1${q}`, { token: TOKENS.read }));
+      const list = page['incidents'] as { incident_id: string }[];
+      expect(list.length).toBeLessThanOrEqual(1);
+      seen.push(...list.map((i) => i.incident_id));
+      cursor = page['next_cursor'] as string | null;
+    } while (cursor !== null);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual((await gw.store.listIncidents({ limit: 100 })).incidents.map((i) => i.id));
+    const waiting = await json(
+      await request(gw, 'GET', '/v1/incidents?state=awaiting_human', { token: TOKENS.read }),
+    );
+    expect((waiting['incidents'] as { state: string }[]).map((i) => i.state)).toEqual([
+      'awaiting_human',
+      'awaiting_human',
+    ]);
+  });
+
+  it('GET /v1/incidents/:id/events streams each state, then end', async () => {
+    const res = await request(gw, 'GET', `/v1/incidents/${incidentId}/events`, { token: TOKENS.read });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({
+      event: m[1],
+      data: JSON.parse(m[2] ?? '{}'),
+    }));
+    const states = events.filter((e) => e.event === 'state').map((e) => e.data.state);
+    expect(states[0]).toBe('received');
+    expect(states.at(-1)).toBe('resolved');
+    expect(events.at(-1)).toMatchObject({
+      event: 'end',
+      data: { evidence_id: evidenceId, state: 'resolved' },
+    });
+  });
+
+  it('GET /v1/evidence/:id as JSON and CBOR verifies with @aaps/evidence', async () => {
+    const res = await request(gw, 'GET', `/v1/evidence/${evidenceId}`, { token: TOKENS.read });
+    expect(res.headers.get('content-type')).toContain('application/vnd.aaps.evidence.v1+json');
+    const bundle = await res.json();
+    expect((await verifyServedBundle(gw, bundle)).incidentId).toBe(incidentId);
+    const cbor = await request(gw, 'GET', `/v1/evidence/${evidenceId}`, {
+      token: TOKENS.read,
+      headers: { accept: 'application/cbor' },
+    });
+    expect(cbor.headers.get('content-type')).toBe('application/cbor');
+    const decoded = decodeBundleCbor(new Uint8Array(await cbor.arrayBuffer()));
+    expect((await verifyServedBundle(gw, decoded)).incidentId).toBe(incidentId);
+  });
+
+  it('GET /v1/evidence/:id/sigstore and /v1/trusted-root', async () => {
+    const sig = await json(
+      await request(gw, 'GET', `/v1/evidence/${evidenceId}/sigstore`, { token: TOKENS.read }),
+    );
+    expect(sig['mediaType']).toBe('application/vnd.dev.sigstore.bundle.v0.3+json');
+    const keys = await gw.coordinator.keys();
+    const root = await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read }));
+    expect(root).toMatchObject({ aaps: { groupKey: { publicKeyHex: keys.group_public_key } } });
+  });
+
+  it('GET /v1/log/checkpoint, inclusion and consistency agree with the bundle', async () => {
+    const note = await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text();
+    expect(note.split('\n')[0]).toBe('aaps.test/log');
+    const size = Number(note.split('\n')[1]);
+    expect(size).toBeGreaterThanOrEqual(2);
+    const bundle = (await (
+      await request(gw, 'GET', `/v1/evidence/${evidenceId}`, { token: TOKENS.read })
+    ).json()) as {
+      transparencyLog: { logIndex: number };
+    };
+    const inc = await json(
+      await request(gw, 'GET', `/v1/log/inclusion/${bundle.transparencyLog.logIndex}?tree_size=${size}`, {
+        token: TOKENS.read,
+      }),
+    );
+    expect(inc).toMatchObject({ leaf_index: bundle.transparencyLog.logIndex, tree_size: size });
+    const cons = await json(
+      await request(gw, 'GET', `/v1/log/consistency?first=1&second=${size}`, { token: TOKENS.read }),
+    );
+    expect(cons).toMatchObject({ first: 1, second: size });
+    await expect(
+      request(gw, 'GET', `/v1/log/inclusion/${size}?tree_size=${size}`, { token: TOKENS.read }).then(
+        (r) => r.status,
+      ),
+    ).resolves.toBe(400);
+  });
+
+  it('GET /v1/keys, /healthz, /metrics, /v1/openapi.json', async () => {
+    const keys = await json(await request(gw, 'GET', '/v1/keys', { token: TOKENS.read }));
+    expect(keys).toMatchObject({ ciphersuite: 'FROST-ED25519-SHA512-v1', threshold: { min: 3, max: 5 } });
+    expect((keys['parties'] as unknown[]).length).toBe(5);
+    expect(await json(await request(gw, 'GET', '/healthz'))).toEqual({ status: 'ok' });
+    const metrics = await (await request(gw, 'GET', '/metrics')).text();
+    expect(metrics).toContain('aaps_intake_total{outcome="created",source="envelope"}');
+    expect(metrics).toContain('aaps_incident_seconds_count');
+    const doc = await json(await request(gw, 'GET', '/v1/openapi.json', { token: TOKENS.read }));
+    expect(doc['openapi']).toBe('3.1.0');
+    expect(Object.keys(doc['paths'] as object)).toEqual(
+      expect.arrayContaining([
+        '/v1/incidents',
+        '/v1/webhooks/github',
+        '/v1/approvals/{incident_id}',
+        '/v1/log/consistency',
+        '/metrics',
+      ]),
+    );
+  });
+
+  it('never logs a token', () => {
+    const all = gw.logger.lines.join('');
+    for (const t of Object.values(TOKENS)) expect(all).not.toContain(t);
+    expect(all).not.toContain(bytesToHex(gw.gatewayKey.secretKey.expose()));
+  });
+});

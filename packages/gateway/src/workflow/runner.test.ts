@@ -1,0 +1,310 @@
+/**
+ * The workflow end to end through the in-process coordinator: the three incident types, the
+ * human-approval path, the QA veto, dedup across sources, and restart after a crash. Every ended
+ * incident's evidence must pass `@aaps/evidence`'s verifier.
+ */
+import { ROLE_AGENT_NAMES } from '@aaps/agents';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDryRunExecutor } from '../executor/dry-run.js';
+import type { Executor } from '../executor/types.js';
+import { signGithubPayload } from '../intake/github-signature.js';
+import {
+  approvalEnvelope,
+  fixture,
+  fixtureText,
+  GITHUB_SECRET,
+  incident,
+  json,
+  makeGateway,
+  request,
+  SIGNALS,
+  type TestGateway,
+  TOKENS,
+  verifyServedBundle,
+} from '../test-helpers/gateway.js';
+
+const open: TestGateway[] = [];
+async function gateway(...args: Parameters<typeof makeGateway>): Promise<TestGateway> {
+  const gw = await makeGateway(...args);
+  open.push(gw);
+  return gw;
+}
+afterEach(async () => {
+  for (const gw of open.splice(0)) await gw.cleanup();
+});
+
+async function submit(gw: TestGateway, body: unknown): Promise<string> {
+  const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
+  expect(res.status).toBe(202);
+  return String((await json(res))['incident_id']);
+}
+
+async function webhook(gw: TestGateway, source: string, body: unknown) {
+  const res = await request(gw, 'POST', `/v1/webhooks/${source}`, { token: TOKENS.submit, body });
+  expect(res.status).toBe(202);
+  return (await json(res))['incidents'] as { incident_id: string; state: string; duplicate: boolean }[];
+}
+
+async function sealed(gw: TestGateway, id: string) {
+  const inc = await incident(gw, id);
+  expect(inc['evidence_id']).toMatch(/^[0-9a-f]{64}$/);
+  const bundle = await (
+    await request(gw, 'GET', `/v1/evidence/${inc['evidence_id']}`, { token: TOKENS.read })
+  ).json();
+  const verified = await verifyServedBundle(gw, bundle);
+  expect(verified.incidentId).toBe(id);
+  return {
+    inc,
+    bundle: bundle as { transcript: { meta: { source_agent: string; message_type: string } }[] },
+    verified,
+  };
+}
+
+const events = (inc: Record<string, unknown>) => (inc['timeline'] as { event: string }[]).map((e) => e.event);
+
+describe('the three incident types, end to end', () => {
+  it('ConfigMap missing key (Kubernetes Event): re-rendered from GitOps and reloaded', async () => {
+    const gw = await gateway();
+    const [out] = await webhook(gw, 'kubernetes', fixture('kubernetes/core-v1-missing-configmap-key.json'));
+    await gw.runner.idle();
+    const { inc, bundle } = await sealed(gw, out!.incident_id);
+    expect(inc).toMatchObject({
+      type: 'config_validation_failed',
+      state: 'resolved',
+      proposal: { action: 'configmap_reload' },
+    });
+    expect(events(inc)).toEqual([
+      'received',
+      'triaged',
+      'proposed',
+      'approval_requested',
+      'approved',
+      'execution_started',
+      'executed',
+      'verification_passed',
+    ]);
+    // Each agent's output is signed by that agent's own party.
+    const sources = bundle.transcript.map((e) => `${e.meta.source_agent}:${e.meta.message_type}`);
+    expect(sources).toEqual([
+      'gateway:IncidentSignal',
+      'monitoring:IncidentSignal',
+      'problem-solver:RCAReport',
+      'problem-solver:FixProposal',
+      'strategy:ApprovalDecision',
+      'gateway:ExecutionOrder',
+      `${ROLE_AGENT_NAMES.maintenance}:ExecutionResult`,
+      'quality-assurance:VerificationReport',
+      'audit:EvidenceBundleRef',
+    ]);
+  });
+
+  it('image signature failure: rolled back to the last digest known good', async () => {
+    const gw = await gateway();
+    const id = await submit(gw, SIGNALS.imageSignature());
+    await gw.runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc).toMatchObject({
+      type: 'image_signature_failed',
+      state: 'resolved',
+      proposal: { action: 'image_rollback', target: 'deployment://shop/web' },
+      execution: { status: 'succeeded', executor: 'dry-run' },
+    });
+    // The gateway records the rollout in the workload's deployment history.
+    const history = await gw.store.deploymentHistory('deployment://shop/web');
+    expect(history.at(-1)?.image).toMatch(/@sha256:(ab)+$/);
+  });
+
+  it('resource quota exceeded (events.k8s.io Event): quota raised within bounds', async () => {
+    const gw = await gateway();
+    const [out] = await webhook(gw, 'kubernetes', fixture('kubernetes/events-v1-quota-exceeded.json'));
+    await gw.runner.idle();
+    const { inc } = await sealed(gw, out!.incident_id);
+    expect(inc).toMatchObject({
+      type: 'resource_quota_exceeded',
+      state: 'resolved',
+      proposal: { action: 'resource_quota_adjust' },
+    });
+    expect(inc['decision']).toMatchObject({ outcome: 'auto', approval: { signers: expect.any(Array) } });
+  });
+
+  it('Argo CD and Alertmanager payloads end with verified evidence too', async () => {
+    const gw = await gateway();
+    const ids = [
+      ...(await webhook(gw, 'argocd', fixture('argocd/template-sync-failed-configmap.json'))),
+      ...(await webhook(gw, 'alertmanager', fixture('alertmanager/image-pull-backoff.json'))),
+    ].map((o) => o.incident_id);
+    await gw.runner.idle();
+    for (const id of ids) {
+      const inc = await incident(gw, id);
+      if (inc['state'] === 'awaiting_human') continue;
+      await sealed(gw, id);
+    }
+  });
+});
+
+describe('human approval', () => {
+  it('RBAC waits in awaiting_human until a roster approver signs; bad approvals change nothing', async () => {
+    const gw = await gateway();
+    const id = await submit(gw, SIGNALS.rbac());
+    await gw.runner.idle();
+    let inc = await incident(gw, id);
+    expect(inc).toMatchObject({
+      state: 'awaiting_human',
+      proposal: { action: 'rbac_changes' },
+      decision: { outcome: 'needs_human' },
+    });
+    const proposal = inc['proposal'] as Parameters<typeof approvalEnvelope>[0];
+    const post = (body: unknown, token: string = TOKENS.approve) =>
+      request(gw, 'POST', `/v1/approvals/${id}`, { token, body });
+
+    const stranger = (await import('@aaps/mpc-core')).generateIdentityKey();
+    expect((await post(approvalEnvelope(proposal, stranger))).status).toBe(401);
+    expect((await post(approvalEnvelope(proposal, stranger, {}, 'mallory'))).status).toBe(401);
+    expect((await post(approvalEnvelope(proposal, gw.approverKey), TOKENS.submit)).status).toBe(403);
+    const wrongAction = await post(approvalEnvelope(proposal, gw.approverKey, { action: 'pod_restart' }));
+    expect(wrongAction.status).toBe(400);
+    expect((await json(wrongAction))['error']).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      fields: ['action'],
+    });
+    expect(
+      (await post(approvalEnvelope(proposal, gw.approverKey, { incident_id: 'inc-other' }))).status,
+    ).toBe(400);
+    const expired = approvalEnvelope(proposal, gw.approverKey, {
+      approved_at: '2026-01-01T00:00:00Z',
+      expires_at: '2026-01-01T01:00:00Z',
+    });
+    expect((await post(expired)).status).toBe(400);
+    inc = await incident(gw, id);
+    expect(inc['state']).toBe('awaiting_human');
+
+    const ok = await post(approvalEnvelope(proposal, gw.approverKey));
+    expect(ok.status).toBe(202);
+    await gw.runner.idle();
+    expect((await post(approvalEnvelope(proposal, gw.approverKey))).status).toBe(409);
+    const { inc: done, bundle } = await sealed(gw, id);
+    expect(done).toMatchObject({
+      state: 'resolved',
+      decision: { human_approvals: [{ approver_id: 'alice' }] },
+    });
+    expect(events(done)).toContain('human_required');
+    expect(bundle.transcript.map((e) => e.meta.source_agent)).toContain('alice');
+  });
+});
+
+describe('quality assurance veto', () => {
+  it('a blocking finding after execution vetoes the change, which is rolled back', async () => {
+    const gw = await gateway();
+    const id = await submit(
+      gw,
+      SIGNALS.quota({
+        verification_artifacts: {
+          security_scan: { tool: 'trivy', findings: [{ id: 'CVE-2026-0001', severity: 'critical' }] },
+        },
+      }),
+    );
+    await gw.runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc).toMatchObject({
+      state: 'rolled_back',
+      verification: { verdict: 'veto', vetoed_by: ['security_scan'] },
+      execution: { status: 'rolled_back', rollback: { done: true } },
+    });
+    expect(events(inc).slice(-2)).toEqual(['executed', 'rolled_back']);
+  });
+});
+
+describe('dedup', () => {
+  it('redelivered payloads from each source create nothing new', async () => {
+    const gw = await gateway();
+    const am = fixture('alertmanager/firing-group.json');
+    const first = await webhook(gw, 'alertmanager', am);
+    const again = await webhook(gw, 'alertmanager', am);
+    expect(again.map((o) => o.incident_id)).toEqual(first.map((o) => o.incident_id));
+    expect(again.every((o) => o.duplicate)).toBe(true);
+
+    const kube = fixture('kubernetes/core-v1-missing-configmap-key.json');
+    const [k1] = await webhook(gw, 'kubernetes', kube);
+    const [k2] = await webhook(gw, 'kubernetes', kube);
+    expect(k2).toMatchObject({ incident_id: k1!.incident_id, duplicate: true });
+
+    const raw = fixtureText('github/workflow-run-failure.json');
+    const headers = {
+      'x-github-event': 'workflow_run',
+      'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+      'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
+    };
+    const g1 = (await json(await request(gw, 'POST', '/v1/webhooks/github', { raw, headers })))[
+      'incidents'
+    ] as { incident_id: string }[];
+    const g2res = await request(gw, 'POST', '/v1/webhooks/github', { raw, headers });
+    expect(g2res.status).toBe(202);
+    const g2 = (await json(g2res))['incidents'] as { incident_id: string; duplicate: boolean }[];
+    expect(g2).toEqual([expect.objectContaining({ incident_id: g1[0]!.incident_id, duplicate: true })]);
+
+    const env = SIGNALS.quota();
+    const e1 = await submit(gw, env);
+    const dup = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: env });
+    expect(dup.status).toBe(200);
+    expect((await json(dup))['incident_id']).toBe(e1);
+
+    await gw.runner.idle();
+    const all = (await gw.store.listIncidents({ limit: 100 })).incidents;
+    expect(all).toHaveLength(first.length + 3);
+  });
+
+  it('a resolved alert ends the incident its firing alert opened', async () => {
+    const gw = await gateway();
+    await gw.runner.close(); // keep the incident where intake left it
+    const [fired] = await webhook(gw, 'alertmanager', fixture('alertmanager/firing-group.json'));
+    const resolved = await webhook(gw, 'alertmanager', fixture('alertmanager/resolved-group.json'));
+    const match = resolved.find((o) => o.incident_id === fired!.incident_id);
+    expect(match).toMatchObject({ state: 'resolved' });
+  });
+});
+
+describe('crash safety', () => {
+  it('an incident left in received is resumed by the next process and sealed', async () => {
+    const a = await gateway();
+    await a.runner.close();
+    const id = await submit(a, SIGNALS.quota());
+    const material = a.coordinator.exportMaterial();
+    await a.close();
+
+    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
+    expect(await b.runner.resumeIncidents()).toBe(1);
+    await b.runner.idle();
+    const { inc } = await sealed(b, id);
+    expect(inc['state']).toBe('resolved');
+  });
+
+  it('a crash during execution is rolled back on restart, and says so', async () => {
+    const dry = createDryRunExecutor({ now: () => new Date() });
+    let started!: () => void;
+    const applying = new Promise<void>((r) => {
+      started = r;
+    });
+    // Simulates the process dying mid-apply: apply never returns.
+    const dies: Executor = {
+      name: 'dry-run',
+      apply: () => (started(), new Promise(() => undefined)),
+      rollback: dry.rollback,
+    };
+    // Not registered for cleanup: its runner never finishes; `b` removes the shared directory.
+    const a = await makeGateway({ executor: dies });
+    const id = await submit(a, SIGNALS.quota());
+    await applying;
+    expect((await a.store.getIncident(id))?.state).toBe('executing');
+    const material = a.coordinator.exportMaterial();
+    await a.store.close();
+
+    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
+    expect(await b.runner.resumeIncidents()).toBe(1);
+    await b.runner.idle();
+    const { inc } = await sealed(b, id);
+    expect(inc).toMatchObject({
+      state: 'rolled_back',
+      execution: { status: 'rolled_back', error: expect.stringContaining('INTERRUPTED') },
+    });
+  });
+});
