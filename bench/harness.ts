@@ -10,6 +10,8 @@ export interface RowOptions {
   time?: number;
   /** Called once before the row is measured (not timed). */
   setup?: () => unknown | Promise<unknown>;
+  /** Called once after the row is measured (not timed), also when it failed. */
+  teardown?: () => unknown | Promise<unknown>;
 }
 
 export type AddRow = (

@@ -39,8 +39,18 @@ async function main(): Promise<void> {
   const files = readdirSync(suiteDir)
     .filter((f) => f.endsWith('.js'))
     .sort();
+  let failedSuites = 0;
   for (const file of files) {
-    const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as { register?: Register };
+    let mod: { register?: Register };
+    try {
+      mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as { register?: Register };
+    } catch (e) {
+      failedSuites++;
+      process.stderr.write(
+        `suite ${file} failed to load, skipped: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
+      continue;
+    }
     if (typeof mod.register !== 'function') continue;
     const suiteRows: Row[] = [];
     const add: AddRow = (name, impl, fn, opts = {}) => {
@@ -61,7 +71,11 @@ async function main(): Promise<void> {
       throws: true,
     });
     bench.add(row.name, row.fn);
-    await bench.run();
+    try {
+      await bench.run();
+    } finally {
+      if (row.opts.teardown) await row.opts.teardown();
+    }
     const r = bench.tasks[0]!.result;
     if (!r || !('latency' in r)) throw new Error(`${row.name} (${row.impl}) produced no result`);
     const res: Result = {
@@ -113,6 +127,7 @@ async function main(): Promise<void> {
   const file = join(dir, filters.length ? 'partial.json' : 'latest.json');
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`wrote ${file} (${results.length} rows in ${out.durationSec}s)\n`);
+  if (failedSuites) throw new Error(`${failedSuites} suite(s) failed to load`);
 }
 
 function round(x: number): number {

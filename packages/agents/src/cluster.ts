@@ -120,12 +120,21 @@ export function spawnParty(
   id: string,
   url: string,
   configPath: string,
-  opts: { env?: Record<string, string>; mainPath?: string; onLine?: (line: string) => void } = {},
+  opts: {
+    env?: Record<string, string>;
+    mainPath?: string;
+    nodeArgs?: readonly string[];
+    onLine?: (line: string) => void;
+  } = {},
 ): PartyProcess {
-  const child = spawn(process.execPath, [opts.mainPath ?? PARTY_MAIN, '--config', configPath], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), opts.mainPath ?? PARTY_MAIN, '--config', configPath],
+    {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const keep = (chunk: Buffer) => {
     const text = chunk.toString();

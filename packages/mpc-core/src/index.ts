@@ -27,21 +27,7 @@ export * from './envelope/types.js';
 export { validateEnvelope } from './envelope/validate.js';
 export * from './errors.js';
 export { type DealerOptions, type DealerOutput, trustedDealer } from './keygen/dealer.js';
-export {
-  type DkgOutput,
-  type DkgRound1Options,
-  type DkgRound1Output,
-  type DkgRound1Package,
-  DkgRound1Secret,
-  type DkgRound2Output,
-  type DkgRound2Package,
-  DkgRound2Secret,
-  dkgRound1,
-  dkgRound2,
-  dkgRound3,
-  type LocalDkgOptions,
-  runDkgLocally,
-} from './keygen/dkg.js';
+export * from './keygen/index.js';
 export {
   deriveIdentifier,
   type Identifier,

@@ -47,6 +47,8 @@ export class PartyStore implements NonceStore {
   readonly #partyId: string;
   /** Commitment keys being consumed right now: a concurrent second request is refused. */
   readonly #inflight = new Set<string>();
+  /** Request ids seen inside the replay window, mirrored from `seen/` (loaded at open). */
+  readonly #seen = new Map<string, number>();
   #auditSeq = 0;
 
   private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string) {
@@ -61,6 +63,9 @@ export class PartyStore implements NonceStore {
     const store = new PartyStore(db, kek, partyId);
     const last = await db.keys({ gte: 'audit/', lt: 'audit/\xff', reverse: true, limit: 1 }).all();
     store.#auditSeq = last.length ? Number.parseInt(last[0]!.slice('audit/'.length), 10) + 1 : 0;
+    for await (const [k, v] of db.iterator({ gte: 'seen/', lt: 'seen/\xff' })) {
+      store.#seen.set(k.slice(5), Date.parse(new TextDecoder().decode(v)));
+    }
     return store;
   }
 
@@ -191,17 +196,21 @@ export class PartyStore implements NonceStore {
 
   /** Records a request id; false if it was already seen. Entries older than `expireBefore` are pruned. */
   async rememberRequest(id: string, at: Date, expireBefore: Date): Promise<boolean> {
-    const key = `seen/${id}`;
-    if (await this.#get(key)) return false;
-    await this.#db.put(key, utf8(at.toISOString()));
-    if (Math.random() < 0.01) await this.#pruneSeen(expireBefore);
+    if (this.#seen.has(id)) return false;
+    this.#seen.set(id, at.getTime());
+    await this.#db.put(`seen/${id}`, utf8(at.toISOString()));
+    if (this.#seen.size % 1024 === 0) await this.#pruneSeen(expireBefore);
     return true;
   }
 
   async #pruneSeen(before: Date): Promise<void> {
     const ops: { type: 'del'; key: string }[] = [];
-    for await (const [k, v] of this.#db.iterator({ gte: 'seen/', lt: 'seen/\xff' })) {
-      if (new Date(new TextDecoder().decode(v)) < before) ops.push({ type: 'del', key: k });
+    const cutoff = before.getTime();
+    for (const [id, t] of this.#seen) {
+      if (t < cutoff) {
+        this.#seen.delete(id);
+        ops.push({ type: 'del', key: `seen/${id}` });
+      }
     }
     if (ops.length) await this.#db.batch(ops);
   }

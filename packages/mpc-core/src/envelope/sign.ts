@@ -3,7 +3,7 @@
  * sender's Ed25519 identity key over the RFC 8785 canonical JSON of the envelope with
  * `meta.signature` removed (DESIGN.md "Message envelope").
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { base64Decode, base64Encode, concatBytes } from '../bytes.js';
 import { ValidationError, VerificationError } from '../errors.js';
@@ -34,6 +34,17 @@ function privateKeyObject(seed: Uint8Array) {
   });
 }
 
+/** Decoding a private key costs more than signing: keep one KeyObject per live SecretBytes. */
+const keyObjects = new WeakMap<SecretBytes, KeyObject>();
+function cachedKeyObject(secretKey: SecretBytes): KeyObject {
+  let k = keyObjects.get(secretKey);
+  if (!k) {
+    k = privateKeyObject(secretKey.expose());
+    keyObjects.set(secretKey, k);
+  }
+  return k;
+}
+
 /** The raw 32-byte public key of an Ed25519 seed. */
 export function identityPublicKey(secretKey: SecretBytes | Uint8Array): Uint8Array {
   const seed = secretKey instanceof SecretBytes ? secretKey.expose() : secretKey;
@@ -59,8 +70,12 @@ export function envelopeSigningBytes(envelope: Envelope): Uint8Array {
 
 /** Plain Ed25519 signature with an identity key (for records that are not envelopes). */
 export function signBytes(secretKey: SecretBytes | Uint8Array, message: Uint8Array): Uint8Array {
-  const seed = secretKey instanceof SecretBytes ? secretKey.expose() : secretKey;
-  return new Uint8Array(nodeSign(null, message, privateKeyObject(seed)));
+  // A raw Uint8Array may be mutated by its owner: decode it each time. SecretBytes are immutable.
+  if (secretKey instanceof SecretBytes && secretKey.wiped) {
+    throw new ValidationError('INVALID_ARGUMENT', 'identity secret key has been wiped', ['secretKey']);
+  }
+  const key = secretKey instanceof SecretBytes ? cachedKeyObject(secretKey) : privateKeyObject(secretKey);
+  return new Uint8Array(nodeSign(null, message, key));
 }
 
 export function signEnvelope<P>(

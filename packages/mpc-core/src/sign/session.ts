@@ -257,12 +257,36 @@ export class SigningSession<P = unknown> {
         const shares = await Promise.all(
           quorum.map((p) =>
             this.#call(run, (signal) => this.#transport.sign(p, request, signal)).then((out) =>
-              this.#judgeShare(run, p, signingPackage, out),
+              this.#judgeShare(run, p, out),
             ),
           ),
         );
         if (shares.every((s): s is SignatureShare => s !== undefined)) {
-          const signature = aggregate(this.#suite, signingPackage, shares, this.#pub);
+          // Optimistic aggregation (RFC 9591 §5.3): one group-commitment computation and one
+          // signature check; per-share checks (§5.4) run only when it fails, to name culprits.
+          let signature: Uint8Array;
+          try {
+            signature = aggregate(this.#suite, signingPackage, shares, this.#pub);
+          } catch (e) {
+            if (
+              !(e instanceof ProtocolError) ||
+              e.code !== 'INVALID_SIGNATURE_SHARE' ||
+              e.culprits.length === 0
+            )
+              throw e;
+            for (const party of e.culprits) {
+              this.#pool.delete(party);
+              this.#fault(
+                run,
+                run.misbehaved,
+                party,
+                2,
+                'INVALID_SIGNATURE_SHARE',
+                'share fails the RFC 9591 §5.4 check',
+              );
+            }
+            continue;
+          }
           return Object.freeze({
             signature,
             message,
@@ -274,6 +298,25 @@ export class SigningSession<P = unknown> {
             timedOut: Object.freeze([...run.timedOut]),
             failed: Object.freeze([...run.failed]),
           });
+        }
+        // Some party failed this attempt: check the shares that did arrive, so that a cheater
+        // among them is named now rather than carried into the next quorum.
+        for (const share of shares) {
+          if (share === undefined) continue;
+          try {
+            verifyShare(this.#suite, signingPackage, share, this.#pub);
+          } catch (e) {
+            if (!(e instanceof ProtocolError) || e.code !== 'INVALID_SIGNATURE_SHARE') throw e;
+            this.#pool.delete(share.identifier);
+            this.#fault(
+              run,
+              run.misbehaved,
+              share.identifier,
+              2,
+              'INVALID_SIGNATURE_SHARE',
+              'share fails the RFC 9591 §5.4 check',
+            );
+          }
         }
       }
     } finally {
@@ -441,13 +484,12 @@ export class SigningSession<P = unknown> {
     return undefined;
   }
 
-  /** Check a round-two answer as it arrives; record the fault and return undefined when it fails. */
-  #judgeShare(
-    run: Run,
-    party: Identifier,
-    signingPackage: SigningPackage,
-    out: Outcome<SignatureShare>,
-  ): SignatureShare | undefined {
+  /**
+   * Check the form of a round-two answer as it arrives; record the fault and return undefined when
+   * it fails. The RFC 9591 §5.4 check runs later: only when the aggregate does not verify, or when
+   * the attempt failed anyway.
+   */
+  #judgeShare(run: Run, party: Identifier, out: Outcome<SignatureShare>): SignatureShare | undefined {
     if (out.kind === 'timeout') {
       this.#fault(run, run.timedOut, party, 2, 'TIMEOUT', `no signature share within ${this.#timeoutMs} ms`);
       return undefined;
@@ -477,19 +519,9 @@ export class SigningSession<P = unknown> {
       return undefined;
     }
     const share: SignatureShare = Object.freeze({ identifier: party, share: Uint8Array.from(v.share) });
-    try {
-      verifyShare(this.#suite, signingPackage, share, this.#pub);
-    } catch (e) {
-      if (!(e instanceof ProtocolError) || e.code !== 'INVALID_SIGNATURE_SHARE') throw e;
+    if (share.share.length !== this.#suite.field.BYTES) {
       this.#pool.delete(party);
-      this.#fault(
-        run,
-        run.misbehaved,
-        party,
-        2,
-        'INVALID_SIGNATURE_SHARE',
-        'share fails the RFC 9591 §5.4 check',
-      );
+      this.#fault(run, run.misbehaved, party, 2, 'INVALID_SIGNATURE_SHARE', 'share has the wrong length');
       return undefined;
     }
     return share;

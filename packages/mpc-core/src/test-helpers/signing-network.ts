@@ -90,8 +90,10 @@ export function signingNetwork<P = unknown>(
         pub,
       );
       if (b !== 'corrupt') return share;
+      // Each corrupting party flips the low bit of a different byte (its identifier's first byte),
+      // so that several corruptions never cancel in the sum (deltas +-2^(8i) for distinct i).
       const bad = Uint8Array.from(share.share);
-      bad[0]! ^= 1;
+      bad[Number.parseInt(party.slice(0, 2), 16) % 16]! ^= 1;
       return { identifier: share.identifier, share: bad };
     },
   };

@@ -1,0 +1,117 @@
+/**
+ * Party nodes over HTTP on loopback: a 3-of-5 approval across five real party processes (each
+ * checks its policy and derives the signed bytes; commitments pooled so a warm approval is one
+ * online round), and a 10-party DKG across ten processes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildApprovalProposal,
+  computeRiskScore,
+  httpSigningTransport,
+  layoutCluster,
+  PARTY_ROLES,
+  PartyClient,
+  type PartyProcess,
+  proposalSigningBytes,
+  runDkgOverHttp,
+  type SignSubject,
+  startParties,
+} from '@aaps/agents';
+import { getCiphersuite, loadFastBackends, SigningSession } from '@aaps/mpc-core';
+import type { SuiteContext } from '../harness.js';
+
+const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
+const proposal = buildApprovalProposal({
+  incident_id: 'inc-bench-1',
+  action: 'image_rollback',
+  target: 'deployment://shop/web',
+  parameters: {
+    basis: 'deployment_history',
+    container: 'web',
+    to_image: `registry.example/shop/web@sha256:${'a'.repeat(64)}`,
+  },
+  evidence_refs: ['incident://inc-bench-1/signal'],
+  risk: { score: computeRiskScore('image_rollback', factors), method: 'aaps.risk.v1', factors },
+});
+
+export async function register({ add }: SuiteContext): Promise<void> {
+  await loadFastBackends();
+  const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+  let dir = '';
+  let procs: PartyProcess[] = [];
+  let session: SigningSession<SignSubject> | undefined;
+  const stop = async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    procs = [];
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+
+  add(
+    'party.approval.3of5.http',
+    'http',
+    async () => {
+      await session!.sign({
+        payload: { kind: 'approval', proposal },
+        messageFor: () => proposalSigningBytes(proposal),
+      });
+    },
+    {
+      time: 3000,
+      iterations: 100,
+      setup: async () => {
+        dir = mkdtempSync(join(tmpdir(), 'aaps-bench-party-'));
+        const layout = await layoutCluster({ dir, threshold: 3 });
+        procs = await startParties(layout);
+        const client = new PartyClient({
+          roster: layout.roster,
+          caller: { id: 'gateway', key: layout.gatewayKey },
+        });
+        const { publicPackage } = await runDkgOverHttp(client, suite, { sessionId: 'bench-dkg' });
+        session = new SigningSession<SignSubject>({
+          suite,
+          publicPackage,
+          transport: httpSigningTransport(client, suite, 'bench'),
+          batchSize: 32,
+          timeoutMs: 5000,
+        });
+        // Warm the commitment pool once, as a running gateway would have.
+        await session.sign({
+          payload: { kind: 'approval', proposal },
+          messageFor: () => proposalSigningBytes(proposal),
+        });
+      },
+      teardown: stop,
+    },
+  );
+
+  let dkgClient: PartyClient | undefined;
+  let round = 0;
+  add(
+    'party.dkg.10.http',
+    'http',
+    async () => {
+      await runDkgOverHttp(dkgClient!, suite, { sessionId: `bench-dkg10-${round++}`, replace: true });
+    },
+    {
+      time: 0,
+      iterations: 8,
+      setup: async () => {
+        dir = mkdtempSync(join(tmpdir(), 'aaps-bench-dkg-'));
+        const parties = Array.from({ length: 10 }, (_, i) => ({
+          id: `party-${i + 1}`,
+          role: PARTY_ROLES[i % PARTY_ROLES.length]!,
+        }));
+        const layout = await layoutCluster({ dir, parties, threshold: 7 });
+        procs = await startParties(layout);
+        dkgClient = new PartyClient({
+          roster: layout.roster,
+          caller: { id: 'gateway', key: layout.gatewayKey },
+          timeoutMs: 30_000,
+        });
+      },
+      teardown: stop,
+    },
+  );
+}

@@ -1,0 +1,288 @@
+/**
+ * The coordinator over the party processes: agent steps run in each agent's own party (which
+ * signs its outputs), and every threshold signature is a robust FROST session (`SigningSession`)
+ * whose round two carries the subject, never bytes: each party applies its own policy and
+ * derives the message itself. Commitments are fetched in batches and pooled, so a signing needs
+ * one online round once the pool is warm. Also the DKG driver `aaps up` runs on first start.
+ */
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type AgentRole,
+  type ApprovalProposal,
+  frostIdentifier,
+  httpSigningTransport,
+  type Logger,
+  PartyClient,
+  partyIdsOf,
+  proposalSigningBytes,
+  type Roster,
+  runDkgOverHttp,
+  type SignSubject,
+} from '@aaps/agents';
+import { formatCheckpoint, IN_TOTO_PAYLOAD_TYPE, pae, statementBytes } from '@aaps/evidence';
+import {
+  AapsError,
+  base64Decode,
+  base64Encode,
+  bytesToHex,
+  getCiphersuite,
+  hexToBytes,
+  type IdentityKey,
+  PolicyRefusal,
+  ProtocolError,
+  type PublicKeyPackage,
+  PublicKeyPackageCodec,
+  type SignedEnvelope,
+  type SigningResult,
+  SigningSession,
+  type SigningTransport,
+  verifyEnvelope,
+} from '@aaps/mpc-core';
+import type { AgentStepInput, Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
+import { roleStepRequest } from './workflow/step-request.js';
+
+export interface HttpCoordinatorOptions {
+  roster: Roster;
+  gatewayKey: IdentityKey;
+  /** The public key package (from the DKG); a `PublicKeyPackageCodec` JSON value or the decoded package. */
+  publicPackage: unknown;
+  logger: Logger;
+  /** Per-call timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Commitments fetched per party per round-one call (default 8). */
+  batchSize?: number;
+  fetch?: typeof fetch;
+}
+
+function messageFor(subject: SignSubject): Uint8Array {
+  switch (subject.kind) {
+    case 'approval':
+      return proposalSigningBytes(subject.proposal);
+    case 'evidence':
+      return pae(subject.payload_type, base64Decode(subject.payload, 'payload'));
+    case 'checkpoint':
+      return new TextEncoder().encode(
+        formatCheckpoint({
+          origin: subject.origin,
+          size: subject.tree_size,
+          rootHash: hexToBytes(subject.root_hash),
+          extensions: [],
+        }),
+      );
+  }
+}
+
+export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator {
+  const { roster, logger } = opts;
+  const suite = getCiphersuite(roster.ciphersuite);
+  const publicPackage: PublicKeyPackage =
+    opts.publicPackage && typeof opts.publicPackage === 'object' && 'v' in (opts.publicPackage as object)
+      ? PublicKeyPackageCodec.fromJSON(opts.publicPackage, suite.id).value
+      : (opts.publicPackage as PublicKeyPackage);
+  const client = new PartyClient({
+    roster,
+    caller: { id: roster.gateway.id, key: opts.gatewayKey },
+    timeoutMs: opts.timeoutMs ?? 10_000,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+  // One long-lived session: its commitment pool carries over between signings.
+  const refusals = new Map<string, PartyRefusal[]>();
+  const base = httpSigningTransport(client, suite, 'coordinator');
+  const transport: SigningTransport<SignSubject> = {
+    commit: (party, req, signal) => base.commit(party, req, signal),
+    async sign(party, req, signal) {
+      try {
+        return await base.sign(party, req, signal);
+      } catch (e) {
+        if (e instanceof PolicyRefusal) {
+          const list = refusals.get(req.sessionId) ?? [];
+          const id = partyIdsOf(roster, [party])[0]!;
+          list.push({ party: id, rule: e.rule, message: e.message });
+          refusals.set(req.sessionId, list);
+          logger.info('party.refused', { party: id, rule: e.rule, session: req.sessionId });
+        }
+        throw e;
+      }
+    },
+  };
+  const session = new SigningSession<SignSubject>({
+    suite,
+    publicPackage,
+    transport,
+    timeoutMs: opts.timeoutMs ?? 10_000,
+    batchSize: opts.batchSize ?? 8,
+  });
+  let counter = 0;
+
+  async function thresholdSign(
+    subject: SignSubject,
+    label: string,
+    preferParties?: readonly string[],
+  ): Promise<ThresholdResult> {
+    const sessionId = `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+    const preference = preferParties
+      ?.map((id) => roster.parties.find((p) => p.id === id))
+      .filter((p) => p !== undefined)
+      .map((p) => frostIdentifier(roster, p));
+    let result: SigningResult;
+    try {
+      result = await session.sign({
+        payload: subject,
+        messageFor,
+        sessionId,
+        ...(preference ? { preference } : {}),
+      } as Parameters<typeof session.sign>[0]);
+    } catch (e) {
+      const list = refusals.get(sessionId) ?? [];
+      refusals.delete(sessionId);
+      if (e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE') {
+        throw new ProtocolError(
+          'QUORUM_UNREACHABLE',
+          `${label}: fewer than ${roster.threshold.min} parties would sign`,
+          e.culprits,
+          {
+            details: { ...e.details, refusals: list, culprit_parties: partyIdsOf(roster, e.culprits) },
+          },
+        );
+      }
+      throw e;
+    }
+    const list = refusals.get(sessionId) ?? [];
+    refusals.delete(sessionId);
+    const misbehaved = result.misbehaved.map((f) => ({
+      party: partyIdsOf(roster, [f.party])[0]!,
+      code: f.code,
+      detail: f.detail,
+    }));
+    for (const m of misbehaved)
+      logger.warn('party.misbehaved', { party: m.party, code: m.code, session: sessionId });
+    for (const t of result.timedOut)
+      logger.warn('party.timed_out', { party: partyIdsOf(roster, [t.party])[0]!, session: sessionId });
+    return {
+      signature: result.signature,
+      signers: partyIdsOf(roster, result.signers),
+      refusals: list,
+      misbehaved: [
+        ...misbehaved,
+        ...result.timedOut.map((f) => ({
+          party: partyIdsOf(roster, [f.party])[0]!,
+          code: 'TIMEOUT',
+          detail: f.detail,
+        })),
+      ],
+    };
+  }
+
+  return {
+    async keys(): Promise<KeysInfo> {
+      return {
+        ciphersuite: roster.ciphersuite,
+        group_public_key: bytesToHex(publicPackage.groupPublicKey),
+        threshold: { min: roster.threshold.min, max: roster.threshold.max },
+        parties: roster.parties.map((p) => ({
+          id: p.id,
+          role: p.role,
+          url: p.url,
+          identity_key: p.identity_key,
+          verifying_share: bytesToHex(publicPackage.verifyingShares[frostIdentifier(roster, p)]!),
+        })),
+      };
+    },
+
+    async agentStep(role: AgentRole, input: AgentStepInput): Promise<SignedEnvelope[]> {
+      const party = roster.parties.find((p) => p.role === role);
+      if (!party) throw new AapsError('UNAVAILABLE', `no party in the roster runs the ${role} role`);
+      const out = await client.call<{ envelopes: SignedEnvelope[] }>(
+        party.id,
+        'agent.step',
+        `${input.incidentId}:${role}`,
+        { request: roleStepRequest(role, input), context: input.context },
+        { trace_id: input.traceId, namespace: input.context.namespace, cluster: input.context.cluster },
+      );
+      if (!Array.isArray(out.envelopes) || out.envelopes.length === 0) {
+        throw new AapsError('INCONSISTENT_TRANSCRIPT', `${party.id} returned no step output`);
+      }
+      for (const env of out.envelopes) {
+        if (env.meta?.source_agent !== party.id)
+          throw new AapsError('INCONSISTENT_TRANSCRIPT', `${party.id} returned another agent's envelope`);
+        verifyEnvelope(env, hexToBytes(party.identity_key));
+      }
+      return out.envelopes;
+    },
+
+    signApproval: (proposal: ApprovalProposal) =>
+      thresholdSign({ kind: 'approval', proposal }, `approval-${proposal.incident_id}`),
+
+    signEvidence: ({ statement, transcript, signers }) =>
+      thresholdSign(
+        {
+          kind: 'evidence',
+          payload_type: IN_TOTO_PAYLOAD_TYPE,
+          payload: base64Encode(statementBytes(statement as Parameters<typeof statementBytes>[0])),
+          transcript,
+        },
+        'evidence',
+        signers,
+      ),
+
+    signCheckpoint: ({ origin, treeSize, rootHash }) =>
+      thresholdSign(
+        { kind: 'checkpoint', origin, tree_size: treeSize, root_hash: bytesToHex(rootHash) },
+        `checkpoint-${treeSize}`,
+      ),
+  };
+}
+
+/**
+ * Run the DKG across the roster's party processes (first start), or fetch the existing public
+ * package (later starts). Saves `public-package.json` in `dataDir` and returns the group key.
+ */
+export async function runDkg(opts: {
+  roster: Roster;
+  gatewayKey: IdentityKey;
+  dataDir: string;
+  log: (line: string) => void;
+}): Promise<{ groupPublicKey: string; publicPackage: unknown }> {
+  const suite = getCiphersuite(opts.roster.ciphersuite);
+  const client = new PartyClient({
+    roster: opts.roster,
+    caller: { id: opts.roster.gateway.id, key: opts.gatewayKey },
+    timeoutMs: 60_000,
+  });
+  const file = join(opts.dataDir, 'public-package.json');
+  const infos = await Promise.allSettled(
+    opts.roster.parties.map((p) =>
+      client.call<{ public_package: unknown; group_public_key: string }>(p.id, 'key.info', 'startup', {}),
+    ),
+  );
+  const have = infos
+    .filter((i) => i.status === 'fulfilled')
+    .map((i) => (i as PromiseFulfilledResult<{ public_package: unknown; group_public_key: string }>).value);
+  if (have.length === opts.roster.parties.length && new Set(have.map((h) => h.group_public_key)).size === 1) {
+    opts.log(`keys: reusing group key ${have[0]!.group_public_key} held by all ${have.length} parties`);
+    writeFileSync(file, `${JSON.stringify(have[0]!.public_package, null, 2)}\n`);
+    return { groupPublicKey: have[0]!.group_public_key, publicPackage: have[0]!.public_package };
+  }
+  if (have.length > 0) {
+    const why = existsSync(file) ? 'some parties lost their key' : 'the parties disagree';
+    opts.log(
+      `keys: only ${have.length} of ${opts.roster.parties.length} parties hold a matching key (${why}); running a new DKG`,
+    );
+  }
+  const result = await runDkgOverHttp(client, suite, {
+    sessionId: `dkg-${Date.now().toString(36)}`,
+    replace: have.length > 0,
+    progress: opts.log,
+  });
+  const json = PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage);
+  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  return { groupPublicKey: result.groupPublicKeyHex, publicPackage: json };
+}
+
+/** The saved public package, if a DKG ran before. */
+export function readSavedPublicPackage(dataDir: string): unknown | undefined {
+  const file = join(dataDir, 'public-package.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+}
