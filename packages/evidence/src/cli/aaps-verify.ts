@@ -16,6 +16,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as core from '@aaps/mpc-core';
 import {
   type BundleReport,
   type BundleVerifierOptions,
@@ -72,6 +73,13 @@ function parseKey(arg: string): Uint8Array {
   return raw;
 }
 
+/**
+ * mpc-core's offline re-check of aggregation records, looked up rather than imported so that this
+ * CLI also runs against an mpc-core build that does not export it yet (records are then only
+ * checked against their signed digest, and `--json` says so).
+ */
+const recheckAggregation = (core as { verifyAggregation?: (record: string) => unknown }).verifyAggregation;
+
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
   const trusted = typeof values['trusted-root'] === 'string' ? values['trusted-root'] : undefined;
   const keyArg = typeof values.key === 'string' ? values.key : undefined;
@@ -111,6 +119,9 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
     if (!isSupportedCiphersuite(suite)) throw new InputError(`--ciphersuite: unknown ${suite}`);
     options ??= { groupPublicKey: key };
     options.ciphersuite = suite;
+  }
+  if (recheckAggregation !== undefined) {
+    options!.verifyAggregation = (record) => recheckAggregation(core.canonicalize(record));
   }
   if (typeof values.roster === 'string') {
     const roster = readJson(values.roster, 'roster');
