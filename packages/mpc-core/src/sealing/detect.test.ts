@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { type DetectorKind, detectSensitive, detectSensitivePaths } from './detect.js';
+import { formatPointer, isPointerPrefix } from './pointer.js';
+import {
+  alertmanagerWebhook,
+  CANARY,
+  deployment,
+  dockerConfigSecret,
+  k8sSecret,
+  logExcerpt,
+  ORDINARY_VALUES,
+} from './test-helpers/payloads.js';
+
+/** Every pointer in `doc` at a string that contains `needle`. */
+function pointersContaining(doc: unknown, needle: string): string[] {
+  const out: string[] = [];
+  const go = (node: unknown, segs: (string | number)[]) => {
+    if (typeof node === 'string' && node.includes(needle)) out.push(formatPointer(segs));
+    else if (Array.isArray(node))
+      node.forEach((x, i) => {
+        go(x, [...segs, i]);
+      });
+    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) go(v, [...segs, k]);
+  };
+  go(doc, []);
+  return out;
+}
+
+const incident = {
+  secret: k8sSecret,
+  regcred: dockerConfigSecret,
+  deployment,
+  alert: alertmanagerWebhook,
+  logs: logExcerpt,
+};
+const policy = { paths: ['/logs/patient/name'] };
+
+describe('detectSensitive', () => {
+  it('finds every planted canary (no false negatives on the listed kinds)', () => {
+    const paths = detectSensitivePaths(incident, policy);
+    for (const [name, canary] of Object.entries(CANARY)) {
+      const at = pointersContaining(incident, canary);
+      expect(at.length, name).toBeGreaterThan(0);
+      for (const p of at)
+        expect(
+          paths.some((d) => isPointerPrefix(d, p)),
+          `${name} at ${p}`,
+        ).toBe(true);
+    }
+  });
+
+  it('names the detector that fired', () => {
+    const kinds = new Map(detectSensitive(incident, policy).map((d) => [d.path, d.kind]));
+    const expected: [string, DetectorKind][] = [
+      ['/secret/data/password', 'k8s-secret'],
+      ['/secret/data/username', 'k8s-secret'],
+      ['/secret/stringData/api-key', 'k8s-secret'],
+      ['/secret/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', 'k8s-secret'],
+      ['/regcred/data/.dockerconfigjson', 'k8s-secret'],
+      ['/deployment/spec/template/spec/containers/0/env/0/value', 'env'],
+      ['/deployment/spec/template/spec/containers/0/env/1/value', 'env'],
+      ['/deployment/spec/template/spec/containers/0/args/2', 'key-value'],
+      ['/deployment/spec/template/spec/containers/0/command/2', 'key-value'],
+      ['/alert/alerts/0/annotations/description', 'bearer'],
+      ['/alert/alerts/0/annotations/last_log', 'url-credentials'],
+      ['/logs/lines/1', 'key-value'],
+      ['/logs/lines/2', 'github-token'],
+      ['/logs/lines/3', 'github-token'],
+      ['/logs/lines/4', 'aws-key'],
+      ['/logs/lines/5', 'slack-token'],
+      ['/logs/lines/6', 'slack-token'],
+      ['/logs/lines/7', 'jwt'],
+      ['/logs/lines/8', 'bearer'],
+      ['/logs/key_file', 'pem'],
+      ['/logs/aws/aws_access_key_id', 'aws-key'],
+      ['/logs/aws/aws_secret_access_key', 'credential-key'],
+      ['/logs/oauth/clientSecret', 'credential-key'],
+      ['/logs/db/password', 'credential-key'],
+      ['/logs/patient/name', 'policy'],
+    ];
+    for (const [path, kind] of expected) expect(kinds.get(path), path).toBe(kind);
+    expect([...kinds.keys()].sort()).toEqual(expected.map(([p]) => p).sort());
+  });
+
+  it('leaves ordinary fields alone: names, namespaces, image refs, digests, references to secrets', () => {
+    const paths = detectSensitivePaths(incident, policy);
+    for (const p of [
+      '/secret/metadata/name',
+      '/secret/metadata/namespace',
+      '/secret/metadata/uid',
+      '/deployment/spec/template/spec/containers/0/image',
+      '/deployment/spec/template/spec/containers/0/env/2/valueFrom/secretKeyRef/name',
+      '/deployment/spec/template/spec/containers/0/args/0',
+      '/deployment/spec/template/spec/volumes/0/secret/secretName',
+      '/deployment/spec/template/spec/serviceAccountName',
+      '/alert/alerts/0/generatorURL',
+      '/alert/groupKey',
+      '/logs/lines/0',
+      '/logs/lines/9',
+      '/logs/ca_bundle',
+      '/logs/oauth/tokenUrl',
+      '/logs/oauth/tokenExpirationSeconds',
+      '/logs/db/passwordSecretName',
+    ])
+      expect(
+        paths.some((d) => isPointerPrefix(d, p)),
+        p,
+      ).toBe(false);
+    const ordinary = Object.fromEntries(ORDINARY_VALUES.map((v, i) => [`field${i}`, v]));
+    expect(detectSensitivePaths({ ordinary, list: [...ORDINARY_VALUES] })).toEqual([]);
+  });
+
+  it('finds secrets in JSON embedded in a string and in a Secret nested in a list', () => {
+    const list = {
+      kind: 'List',
+      items: [{ kind: 'ConfigMap', data: { LOG_LEVEL: 'info' } }, k8sSecret],
+      raw: JSON.stringify({ env: [{ name: 'TOKEN', value: 'x1' }] }),
+    };
+    expect(detectSensitivePaths(list)).toEqual([
+      '/items/1/data/password',
+      '/items/1/data/username',
+      '/items/1/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration',
+      '/items/1/stringData/api-key',
+      '/raw',
+    ]);
+  });
+
+  it('is configurable: detectors can be switched off, paths ignored, key words added', () => {
+    const doc = { env: [{ name: 'A', value: 'b' }], note: `token=${CANARY.github}`, ssn: '078-05-1120' };
+    expect(detectSensitivePaths(doc, { detectors: ['env'] })).toEqual(['/env/0/value']);
+    expect(detectSensitivePaths(doc, { ignore: ['/env/**'] })).toEqual(['/note']);
+    expect(detectSensitivePaths(doc, { extraKeyWords: ['ssn'] })).toEqual(['/env/0/value', '/note', '/ssn']);
+    expect(detectSensitivePaths(doc, { detectors: [], paths: ['/*/*/name'] })).toEqual(['/env/0/name']);
+  });
+
+  it('skips placeholders, empty values and values already sealed', () => {
+    const doc = {
+      password: '$' + '{DB_PASSWORD}',
+      token: '',
+      secret: { $sealed: 'abc' },
+      line: 'password=<redacted> token=***',
+      env: [{ name: 'EMPTY', value: '' }],
+    };
+    expect(detectSensitivePaths(doc)).toEqual([]);
+  });
+
+  it('keeps only the outermost path when a policy seals a whole subtree', () => {
+    expect(detectSensitivePaths(logExcerpt, { paths: ['/db'] })).toContain('/db');
+    expect(detectSensitivePaths(logExcerpt, { paths: ['/db'] })).not.toContain('/db/password');
+  });
+});

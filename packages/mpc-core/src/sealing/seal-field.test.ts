@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { bytesToHex, utf8 } from '../bytes.js';
+import { canonicalize } from '../envelope/canonical.js';
+import { ValidationError } from '../errors.js';
+import { detectSensitivePaths } from './detect.js';
+import { SEALED_FIELD_VERSION, sealedMarkers, sealPayload, sealValue } from './seal-field.js';
+import { ReleasedShareCodec, SealedFieldCodec } from './sealed-field-codec.js';
+import { makeParties } from './test-helpers/parties.js';
+import {
+  alertmanagerWebhook,
+  CANARY,
+  deployment,
+  dockerConfigSecret,
+  k8sSecret,
+  logExcerpt,
+} from './test-helpers/payloads.js';
+import { releaseShare } from './unseal.js';
+
+const parties = makeParties(3);
+const incident = {
+  secret: k8sSecret,
+  regcred: dockerConfigSecret,
+  deployment,
+  alert: alertmanagerWebhook,
+  logs: logExcerpt,
+};
+const policy = { paths: ['/logs/patient/name'] };
+const opts = { incidentId: 'inc-1', parties, threshold: 2 };
+
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  return Buffer.from(hay).includes(Buffer.from(needle));
+}
+
+/** Each canary as it could leak: raw text, and its hex and base64 forms. */
+const canaryForms = Object.values(CANARY).flatMap((c) => [
+  c,
+  bytesToHex(utf8(c)),
+  Buffer.from(c).toString('base64'),
+]);
+
+describe('sealPayload', () => {
+  it('no canary survives in the redacted payload or any JSON/CBOR encoding of the sealed fields', async () => {
+    const before = canonicalize(incident);
+    const { payload, fields } = await sealPayload(incident, detectSensitivePaths(incident, policy), opts);
+    expect(canonicalize(incident)).toBe(before); // the input is not modified
+    const texts = [
+      JSON.stringify(payload),
+      ...fields.map((f) => JSON.stringify(SealedFieldCodec.toJSON(f))),
+      ...fields.map((f) => JSON.stringify(f)),
+    ];
+    const blobs = fields.map((f) => SealedFieldCodec.encode(f));
+    for (const form of canaryForms) {
+      for (const t of texts) expect(t.includes(form), form).toBe(false);
+      for (const b of blobs) expect(contains(b, utf8(form)), form).toBe(false);
+    }
+    const releases = fields.map((f) =>
+      ReleasedShareCodec.encode({
+        party: parties[0]!.id,
+        box: releaseShare(f, parties[0]!.id, parties[0]!.secret, parties[1]!.x25519PublicKey, {
+          incidentId: 'inc-1',
+        }),
+      }),
+    );
+    for (const form of canaryForms) for (const b of releases) expect(contains(b, utf8(form))).toBe(false);
+  });
+
+  it('replaces each value by a marker naming its field, and keeps everything else', async () => {
+    const paths = detectSensitivePaths(incident, policy);
+    const { payload, fields } = await sealPayload(incident, paths, opts);
+    expect(fields.map((f) => f.path)).toEqual(paths);
+    expect(sealedMarkers(payload)).toEqual(fields.map((f) => ({ id: f.id, path: f.path })));
+    const p = payload as typeof incident;
+    expect(p.secret.metadata.name).toBe('payments-db-credentials');
+    expect(p.deployment.spec.template.spec.containers[0]!.image).toBe(
+      deployment.spec.template.spec.containers[0]!.image,
+    );
+    expect(p.secret.data.password as unknown).toEqual({
+      $sealed: fields.find((f) => f.path === '/secret/data/password')!.id,
+    });
+    expect(detectSensitivePaths(payload)).toEqual([]);
+    for (const f of fields) {
+      expect(f.version).toBe(SEALED_FIELD_VERSION);
+      expect(f.incidentId).toBe('inc-1');
+      expect(f.threshold).toEqual({ min: 2, max: 3 });
+      expect(f.shares.map((s) => s.party)).toEqual(['party-1', 'party-2', 'party-3']);
+    }
+  });
+
+  it('seals a subtree once when paths nest, and refuses paths that name nothing', async () => {
+    const { fields } = await sealPayload(logExcerpt, ['/db', '/db/password'], opts);
+    expect(fields.map((f) => f.path)).toEqual(['/db']);
+    try {
+      await sealPayload(logExcerpt, ['/db/nope', '', '/lines/99'], opts);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).fields).toEqual(['/db/nope', '', '/lines/99']);
+    }
+  });
+
+  it('checks its options before any maths', async () => {
+    const cases: [Partial<typeof opts>, string[]][] = [
+      [{ threshold: 1 }, ['threshold']],
+      [{ threshold: 4 }, ['threshold']],
+      [{ parties: [parties[0]!] }, ['parties', 'threshold']],
+      [{ parties: [parties[0]!, parties[0]!] }, ['parties[1].id']],
+      [
+        { parties: [parties[0]!, { id: 'x', x25519PublicKey: new Uint8Array(31) }] },
+        ['parties[1].x25519PublicKey'],
+      ],
+      [{ incidentId: 'has space' }, ['incidentId']],
+    ];
+    for (const [o, fields] of cases) {
+      try {
+        await sealValue('v', '/a', { ...opts, ...o });
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        expect((e as ValidationError).fields).toEqual(fields);
+      }
+    }
+  });
+});
+
+describe('SealedFieldCodec', () => {
+  it('round-trips through JSON and CBOR', async () => {
+    const f = await sealValue({ a: [1, 'two'] }, '/x/0', opts);
+    expect(SealedFieldCodec.fromJSON(JSON.parse(JSON.stringify(SealedFieldCodec.toJSON(f))))).toEqual(f);
+    expect(SealedFieldCodec.decode(SealedFieldCodec.encode(f))).toEqual(f);
+    const r = { party: 'party-1', box: f.shares[0]!.box };
+    expect(ReleasedShareCodec.decode(ReleasedShareCodec.encode(r))).toEqual(r);
+    expect(ReleasedShareCodec.fromJSON(ReleasedShareCodec.toJSON(r))).toEqual(r);
+  });
+
+  it('refuses unknown fields, bad lengths, a short share list and other versions, naming each', async () => {
+    const f = await sealValue('v', '/x', opts);
+    const json = SealedFieldCodec.toJSON(f) as { v: number; body: Record<string, unknown> };
+    const body = json.body as Record<string, unknown> & { shares: Record<string, unknown>[] };
+    const bad = {
+      ...json,
+      body: {
+        ...body,
+        extra: 1,
+        nonce: 'abcd',
+        path: 'no-slash',
+        shares: [{ ...body.shares[0]!, party: body.shares[1]!.party }, body.shares[1]],
+      },
+    };
+    try {
+      SealedFieldCodec.fromJSON(bad);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ValidationError).code).toBe('DECODE_FAILED');
+      expect([...(e as ValidationError).fields].sort()).toEqual(
+        ['body.extra', 'body.nonce', 'body.path', 'body.shares', 'body.shares[1].party'].sort(),
+      );
+    }
+    try {
+      SealedFieldCodec.fromJSON({ ...json, v: 2 });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ValidationError).code).toBe('UNSUPPORTED_VERSION');
+    }
+  });
+});

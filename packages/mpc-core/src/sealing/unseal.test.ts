@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalize } from '../envelope/canonical.js';
+import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
+import { seal } from '../seal.js';
+import { detectSensitivePaths } from './detect.js';
+import { type SealedField, sealPayload, sealValue, shareAad, shareCommitment } from './seal-field.js';
+import type { ReleasedShare } from './sealed-field-codec.js';
+import { makeParties, type TestParty } from './test-helpers/parties.js';
+import { k8sSecret } from './test-helpers/payloads.js';
+import { combineReleased, releaseAad, releaseShare } from './unseal.js';
+
+const INCIDENT = 'inc-2026-11-25-0042';
+const parties = makeParties(5);
+const [requester, other] = makeParties(2, 'approver');
+const VALUE = { password: 'CANARY-unseal-value-91', user: 'payments' };
+
+async function sealed(): Promise<SealedField> {
+  return sealValue(VALUE, '/spec/db', { incidentId: INCIDENT, parties, threshold: 3 });
+}
+
+function release(field: SealedField, p: TestParty, to: TestParty = requester!): ReleasedShare {
+  return {
+    party: p.id,
+    box: releaseShare(field, p.id, p.secret, to.x25519PublicKey, { incidentId: INCIDENT }),
+  };
+}
+
+async function expectError<E>(
+  p: Promise<unknown> | (() => unknown),
+  cls: new (...a: never[]) => E,
+): Promise<E> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    expect(e).toBeInstanceOf(cls);
+    return e as E;
+  }
+  return expect.unreachable('expected an error') as never;
+}
+
+const flip = (b: Uint8Array, i = 0) => {
+  const c = Uint8Array.from(b);
+  c[i % c.length]! ^= 1;
+  return c;
+};
+
+describe('unsealing k of n', () => {
+  it('any k releases open the value; the commitment checks it', async () => {
+    const field = await sealed();
+    for (const pick of [
+      [0, 1, 2],
+      [2, 3, 4],
+      [0, 2, 4],
+    ]) {
+      const out = await combineReleased(
+        field,
+        pick.map((i) => release(field, parties[i]!)),
+        requester!.secret,
+      );
+      expect(out.value).toEqual(VALUE);
+      expect(canonicalize(JSON.parse(new TextDecoder().decode(out.plaintext)))).toBe(canonicalize(VALUE));
+      expect(out.parties).toEqual(pick.map((i) => parties[i]!.id));
+      expect(out.rejected).toEqual([]);
+    }
+  });
+
+  it('fewer than k releases unseal nothing', async () => {
+    const field = await sealed();
+    for (const n of [0, 1, 2]) {
+      const e = await expectError(
+        combineReleased(
+          field,
+          parties.slice(0, n).map((p) => release(field, p)),
+          requester!.secret,
+        ),
+        ProtocolError,
+      );
+      expect(e.code).toBe('QUORUM_UNREACHABLE');
+      expect(e.culprits).toEqual([]);
+    }
+  });
+
+  it('a refusing party blocks only when fewer than k remain', async () => {
+    const field = await sealed();
+    // parties 1 and 2 refuse: 3 remain, enough.
+    const remaining = [parties[0]!, parties[3]!, parties[4]!];
+    const out = await combineReleased(
+      field,
+      remaining.map((p) => release(field, p)),
+      requester!.secret,
+    );
+    expect(out.value).toEqual(VALUE);
+    // a third refusal: 2 remain, not enough.
+    const e = await expectError(
+      combineReleased(
+        field,
+        remaining.slice(1).map((p) => release(field, p)),
+        requester!.secret,
+      ),
+      ProtocolError,
+    );
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+  });
+
+  it('a tampered release is named; with k others left the field still opens', async () => {
+    const field = await sealed();
+    const rs = parties.slice(0, 4).map((p) => release(field, p));
+    rs[1] = { ...rs[1]!, box: { ...rs[1]!.box, ciphertext: flip(rs[1]!.box.ciphertext, 5) } };
+    const out = await combineReleased(field, rs, requester!.secret);
+    expect(out.value).toEqual(VALUE);
+    expect(out.rejected).toEqual([{ party: 'party-2', check: 'sealed-field.release' }]);
+    const e = await expectError(combineReleased(field, rs.slice(0, 3), requester!.secret), ProtocolError);
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.culprits).toEqual(['party-2']);
+  });
+
+  it('a party that releases a wrong share (well sealed) is named by the share commitment', async () => {
+    const field = await sealed();
+    const liar = parties[2]!;
+    const wrong: ReleasedShare = {
+      party: liar.id,
+      box: seal(
+        requester!.x25519PublicKey,
+        new Uint8Array(33).fill(7),
+        releaseAad(field, liar.id, requester!.x25519PublicKey),
+      ),
+    };
+    const honest = [parties[0]!, parties[1]!].map((p) => release(field, p));
+    const e = await expectError(combineReleased(field, [...honest, wrong], requester!.secret), ProtocolError);
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.culprits).toEqual([liar.id]);
+    const out = await combineReleased(
+      field,
+      [...honest, wrong, release(field, parties[4]!)],
+      requester!.secret,
+    );
+    expect(out.value).toEqual(VALUE);
+    expect(out.rejected).toEqual([{ party: liar.id, check: 'sealed-field.share-commitment' }]);
+  });
+
+  it('a share swapped in by the sealer (commitment and all) is found by trying subsets', async () => {
+    const good = await sealed();
+    const victim = parties[0]!;
+    const bogus = new Uint8Array(33).fill(9);
+    bogus[32] = 200;
+    const shares = good.shares.map((s) =>
+      s.party === victim.id
+        ? {
+            party: s.party,
+            commitment: shareCommitment(good, s.party, bogus),
+            box: seal(victim.x25519PublicKey, bogus, shareAad(good, s.party)),
+          }
+        : s,
+    );
+    const field: SealedField = { ...good, shares };
+    const four = parties.slice(0, 4).map((p) => release(field, p));
+    const out = await combineReleased(field, four, requester!.secret);
+    expect(out.value).toEqual(VALUE);
+    expect(out.parties).not.toContain(victim.id);
+    expect(out.rejected).toEqual([{ party: victim.id, check: 'sealed-field.share-inconsistent' }]);
+    const e = await expectError(
+      combineReleased(field, four.slice(0, 3), requester!.secret),
+      VerificationError,
+    );
+    expect(e.check).toBe('sealed-field.ciphertext');
+  });
+
+  it('a tampered ciphertext or commitment in the sealed field is detected and named by check', async () => {
+    const field = await sealed();
+    const rs = parties.slice(0, 3).map((p) => release(field, p));
+    const c = await expectError(
+      combineReleased({ ...field, ciphertext: flip(field.ciphertext, 40) }, rs, requester!.secret),
+      VerificationError,
+    );
+    expect(c.check).toBe('sealed-field.ciphertext');
+    const m = await expectError(
+      combineReleased({ ...field, commitment: flip(field.commitment) }, rs, requester!.secret),
+      VerificationError,
+    );
+    expect(m.check).toBe('sealed-field.commitment');
+    // the path is bound: the same ciphertext under another path does not open
+    const moved = { ...field, path: '/spec/other' };
+    const p = await expectError(
+      combineReleased(
+        moved,
+        parties.slice(0, 3).map((x) => release(field, x)),
+        requester!.secret,
+      ),
+      ProtocolError,
+    );
+    expect(p.culprits).toEqual(['party-1', 'party-2', 'party-3']);
+  });
+
+  it('a tampered share in the stored field is refused by its party', async () => {
+    const field = await sealed();
+    const boxTampered: SealedField = {
+      ...field,
+      shares: field.shares.map((s, i) =>
+        i === 1 ? { ...s, box: { ...s.box, ciphertext: flip(s.box.ciphertext, 3) } } : s,
+      ),
+    };
+    const e1 = await expectError(() => release(boxTampered, parties[1]!), VerificationError);
+    expect(e1.check).toBe('sealed-field.share');
+    const commitmentTampered: SealedField = {
+      ...field,
+      shares: field.shares.map((s, i) => (i === 1 ? { ...s, commitment: flip(s.commitment) } : s)),
+    };
+    const e2 = await expectError(() => release(commitmentTampered, parties[1]!), VerificationError);
+    expect(e2.check).toBe('sealed-field.share-commitment');
+    // another party's key cannot open party-2's share
+    const e3 = await expectError(
+      () =>
+        releaseShare(field, parties[1]!.id, parties[0]!.secret, requester!.x25519PublicKey, {
+          incidentId: INCIDENT,
+        }),
+      VerificationError,
+    );
+    expect(e3.check).toBe('sealed-field.share');
+  });
+
+  it('releases are bound to their requester, field and incident', async () => {
+    const field = await sealed();
+    const toOther = parties.slice(0, 3).map((p) => release(field, p, other));
+    const e = await expectError(combineReleased(field, toOther, requester!.secret), ProtocolError);
+    expect(e.culprits).toEqual(['party-1', 'party-2', 'party-3']);
+    // releases of another field (same parties, same incident) are refused
+    const second = await sealed();
+    const mixed = [release(second, parties[0]!), ...parties.slice(1, 3).map((p) => release(field, p))];
+    const m = await expectError(combineReleased(field, mixed, requester!.secret), ProtocolError);
+    expect(m.culprits).toEqual(['party-1']);
+    const i = await expectError(
+      () =>
+        releaseShare(field, parties[0]!.id, parties[0]!.secret, requester!.x25519PublicKey, {
+          incidentId: 'inc-other',
+        }),
+      ValidationError,
+    );
+    expect(i.fields).toEqual(['incidentId']);
+    const u = await expectError(
+      () =>
+        releaseShare(field, 'party-9', parties[0]!.secret, requester!.x25519PublicKey, {
+          incidentId: INCIDENT,
+        }),
+      ValidationError,
+    );
+    expect(u.code).toBe('UNKNOWN_IDENTIFIER');
+  });
+
+  it('unknown and duplicate releases are set aside, not combined', async () => {
+    const field = await sealed();
+    const rs = parties.slice(0, 3).map((p) => release(field, p));
+    const out = await combineReleased(
+      field,
+      [rs[0]!, { ...rs[1]!, party: 'intruder' }, rs[0]!, rs[1]!, rs[2]!],
+      requester!.secret,
+    );
+    expect(out.value).toEqual(VALUE);
+    expect(out.rejected).toEqual([
+      { party: 'intruder', check: 'sealed-field.release.unknown-party' },
+      { party: 'party-1', check: 'sealed-field.release.duplicate' },
+    ]);
+  });
+
+  it('a whole sealed payload opens field by field', async () => {
+    const incident = { secret: k8sSecret };
+    const { payload, fields } = await sealPayload(incident, detectSensitivePaths(incident), {
+      incidentId: INCIDENT,
+      parties,
+      threshold: 2,
+    });
+    expect(fields.length).toBe(4);
+    for (const f of fields) {
+      const out = await combineReleased(
+        f,
+        [parties[3]!, parties[1]!].map((p) => release(f, p)),
+        requester!.secret,
+      );
+      const original = f.path
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+        .reduce<unknown>((node, seg) => (node as Record<string, unknown>)[seg], incident);
+      expect(out.value).toEqual(original);
+    }
+    expect(JSON.stringify(payload)).not.toContain('CANARY');
+  });
+});
