@@ -18,6 +18,8 @@ import {
   partyIdsOf,
   proposalSigningBytes,
   runDkgOverHttp,
+  runRefreshOverHttp,
+  runRepairOverHttp,
   type SignSubject,
   spawnParty,
   startParties,
@@ -259,5 +261,87 @@ describe('party nodes across processes', () => {
       subject: { kind: 'approval', proposal: allowed },
     });
     expect(frostIdentifier(layout.roster, party)).toBe(mine.identifier);
+  });
+});
+
+describe('key maintenance across processes', () => {
+  let dir2: string;
+  let layout2: ClusterLayout;
+  let procs2: PartyProcess[];
+  let client2: PartyClient;
+
+  beforeAll(async () => {
+    await loadFastBackends();
+    dir2 = mkdtempSync(join(tmpdir(), 'aaps-keys-e2e-'));
+    layout2 = await layoutCluster({ dir: dir2, threshold: 3 });
+    procs2 = await startParties(layout2);
+    client2 = new PartyClient({ roster: layout2.roster, caller: { id: 'gateway', key: layout2.gatewayKey } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all((procs2 ?? []).map((p) => p.stop('SIGKILL')));
+    rmSync(dir2, { recursive: true, force: true });
+  });
+
+  const signWith = async (pub: PublicKeyPackage, exclude: string[] = []) => {
+    const session = new SigningSession<SignSubject>({
+      suite: suite(),
+      publicPackage: pub,
+      transport: httpSigningTransport(client2, suite(), 'keys'),
+      timeoutMs: 5000,
+    });
+    const p = proposal();
+    const r = await session.sign({
+      payload: { kind: 'approval', proposal: p },
+      messageFor: () => proposalSigningBytes(p),
+      exclude: layout2.roster.parties
+        .filter((q) => exclude.includes(q.id))
+        .map((q) => frostIdentifier(layout2.roster, q)),
+    });
+    expect(nodeVerify(null, proposalSigningBytes(p), spki(pub.groupPublicKey), r.signature)).toBe(true);
+    return r;
+  };
+
+  it('refresh over the network keeps the group key, changes every share, and still signs', async () => {
+    const before = await runDkgOverHttp(client2, suite(), { sessionId: 'k-dkg' });
+    await signWith(before.publicPackage);
+    const after = await runRefreshOverHttp(client2, suite(), { sessionId: 'k-refresh' });
+    expect(after.groupPublicKeyHex).toBe(before.groupPublicKeyHex);
+    for (const p of layout2.roster.parties)
+      expect(after.verifyingShares[p.id]).not.toBe(before.verifyingShares[p.id]);
+    await signWith(after.publicPackage);
+  });
+
+  it('repair over the network rebuilds a lost share exactly; the party signs again', async () => {
+    const info = await client2.call<{ public_package: unknown; verifying_share: string }>(
+      layout2.roster.parties[0]!.id,
+      'key.info',
+      'i',
+      {},
+    );
+    const pub = (await import('@aaps/mpc-core')).PublicKeyPackageCodec.fromJSON(
+      info.public_package,
+      suite().id,
+    ).value;
+    const lost = layout2.roster.parties[4]!;
+    const before = await client2.call<{ verifying_share: string }>(lost.id, 'key.info', 'i2', {});
+    // The party loses its disk: stop it, wipe its database, start it again with no key.
+    const idx = procs2.findIndex((p) => p.id === lost.id);
+    await procs2[idx]!.stop('SIGKILL');
+    rmSync(join(dir2, 'parties', lost.id, 'db'), { recursive: true, force: true });
+    procs2[idx] = spawnParty(lost.id, lost.url, layout2.configPaths[lost.id]!);
+    await procs2[idx]!.ready();
+    await expect(client2.call(lost.id, 'key.info', 'i3', {})).rejects.toMatchObject({ code: 'NO_KEY' });
+    const helpers = layout2.roster.parties.slice(0, 3).map((p) => p.id);
+    const out = await runRepairOverHttp(client2, {
+      sessionId: 'k-repair',
+      lost: lost.id,
+      helpers,
+      publicPackage: info.public_package,
+    });
+    expect(out.verifyingShare).toBe(before.verifying_share);
+    // The repaired party signs in a quorum that needs it.
+    const r = await signWith(pub, [layout2.roster.parties[0]!.id, layout2.roster.parties[1]!.id]);
+    expect(partyIdsOf(layout2.roster, r.signers)).toContain(lost.id);
   });
 });

@@ -25,6 +25,12 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'sign.round2': '/v1/sign/round2',
   'agent.step': '/v1/agent/step',
   'key.info': '/v1/key/info',
+  'refresh.round1': '/v1/refresh/round1',
+  'refresh.round2': '/v1/refresh/round2',
+  'refresh.round3': '/v1/refresh/round3',
+  'repair.step1': '/v1/repair/step1',
+  'repair.step2': '/v1/repair/step2',
+  'repair.step3': '/v1/repair/step3',
 };
 
 export interface PartyClientOptions {

@@ -68,15 +68,15 @@ export async function runDkgOverHttp(
   say(`dkg ${session}: round 2 (shares sealed to each receiver)`);
   const r2 = await Promise.all(
     ids.map((id) =>
-      client.call<{ sealed: { receiver: string; box: unknown }[] }>(id, 'dkg.round2', session, {
+      client.call<{ sealed: SealedItem[] }>(id, 'dkg.round2', session, {
         round1_packages: round1Packages,
       }),
     ),
   );
-  const inbox = new Map<string, { sender: string; box: unknown }[]>(ids.map((id) => [id, []]));
-  r2.forEach((r, i) => {
-    for (const s of r.sealed) inbox.get(s.receiver)?.push({ sender: ids[i]!, box: s.box });
-  });
+  const inbox = relay(
+    ids,
+    r2.map((r) => r.sealed),
+  );
   say(`dkg ${session}: round 3 (verify shares, derive keys)`);
   const r3 = await Promise.all(
     ids.map((id) =>
@@ -86,23 +86,141 @@ export async function runDkgOverHttp(
         session,
         {
           round1_packages: round1Packages,
-          sealed: inbox.get(id),
+          sealed: inbox.get(id) ?? [],
         },
       ),
     ),
   );
-  const first = canonicalize(r3[0]!.public_package);
-  r3.forEach((r, i) => {
-    if (canonicalize(r.public_package) !== first) {
-      throw new ProtocolError('INCONSISTENT_TRANSCRIPT', `${ids[i]} derived a different public key package`);
-    }
-  });
+  samePublicPackage(r3, ids, 'dkg');
   const publicPackage = PublicKeyPackageCodec.fromJSON(r3[0]!.public_package, suite.id).value;
   const verifyingShares: Record<string, string> = {};
   for (const p of roster.parties)
     verifyingShares[p.id] = bytesToHex(publicPackage.verifyingShares[frostIdentifier(roster, p)]!);
   say(`dkg ${session}: done, group key ${r3[0]!.group_public_key}`);
   return { publicPackage, groupPublicKeyHex: r3[0]!.group_public_key, verifyingShares };
+}
+
+/** A sealed point-to-point message: `party` is the receiver when sent, the sender when delivered. */
+export interface SealedItem {
+  party: string;
+  box: unknown;
+}
+
+/** Route sealed items from their senders (`outboxes[i]` from `senders[i]`) to their receivers. */
+function relay(senders: readonly string[], outboxes: readonly SealedItem[][]): Map<string, SealedItem[]> {
+  const inbox = new Map<string, SealedItem[]>();
+  outboxes.forEach((items, i) => {
+    for (const item of items) {
+      const list = inbox.get(item.party) ?? [];
+      list.push({ party: senders[i]!, box: item.box });
+      inbox.set(item.party, list);
+    }
+  });
+  return inbox;
+}
+
+function samePublicPackage(
+  results: readonly { public_package: unknown }[],
+  ids: readonly string[],
+  what: string,
+): void {
+  const first = canonicalize(results[0]!.public_package);
+  results.forEach((r, i) => {
+    if (canonicalize(r.public_package) !== first) {
+      throw new ProtocolError(
+        'INCONSISTENT_TRANSCRIPT',
+        `${ids[i]} derived a different public key package (${what})`,
+      );
+    }
+  });
+}
+
+/** Proactive refresh across every party: same group key, all shares replaced. */
+export async function runRefreshOverHttp(
+  client: PartyClient,
+  suite: AnyCiphersuite,
+  opts: { sessionId: string; progress?: DkgProgress },
+): Promise<DkgResult> {
+  const roster = client.roster;
+  const say = opts.progress ?? (() => {});
+  const ids = roster.parties.map((p) => p.id);
+  const session = opts.sessionId;
+  say(`refresh ${session}: round 1 (commitments to sharings of zero)`);
+  const r1 = await Promise.all(
+    ids.map((id) => client.call<{ package: unknown }>(id, 'refresh.round1', session, {})),
+  );
+  const round1Packages = r1.map((r) => r.package);
+  say(`refresh ${session}: round 2 (zero shares sealed to each receiver)`);
+  const r2 = await Promise.all(
+    ids.map((id) =>
+      client.call<{ sealed: SealedItem[] }>(id, 'refresh.round2', session, {
+        round1_packages: round1Packages,
+      }),
+    ),
+  );
+  const inbox = relay(
+    ids,
+    r2.map((r) => r.sealed),
+  );
+  say(`refresh ${session}: round 3 (verify, apply)`);
+  const r3 = await Promise.all(
+    ids.map((id) =>
+      client.call<{ group_public_key: string; public_package: unknown }>(id, 'refresh.round3', session, {
+        round1_packages: round1Packages,
+        sealed: inbox.get(id) ?? [],
+      }),
+    ),
+  );
+  samePublicPackage(r3, ids, 'refresh');
+  const publicPackage = PublicKeyPackageCodec.fromJSON(r3[0]!.public_package, suite.id).value;
+  const verifyingShares: Record<string, string> = {};
+  for (const p of roster.parties)
+    verifyingShares[p.id] = bytesToHex(publicPackage.verifyingShares[frostIdentifier(roster, p)]!);
+  say(`refresh ${session}: done, group key unchanged ${r3[0]!.group_public_key}`);
+  return { publicPackage, groupPublicKeyHex: r3[0]!.group_public_key, verifyingShares };
+}
+
+/** Rebuild `lost`'s share with the help of `helpers` (between t and n-1 other parties). */
+export async function runRepairOverHttp(
+  client: PartyClient,
+  opts: {
+    sessionId: string;
+    lost: string;
+    helpers: readonly string[];
+    publicPackage: unknown;
+    progress?: DkgProgress;
+  },
+): Promise<{ verifyingShare: string }> {
+  const say = opts.progress ?? (() => {});
+  const { sessionId: session, lost, helpers } = opts;
+  say(`repair ${session}: ${helpers.length} helpers rebuild ${lost}'s share`);
+  const s1 = await Promise.all(
+    helpers.map((id) =>
+      client.call<{ sealed: SealedItem[] }>(id, 'repair.step1', session, { helpers, lost }),
+    ),
+  );
+  const deltas = relay(
+    helpers,
+    s1.map((r) => r.sealed),
+  );
+  const s2 = await Promise.all(
+    helpers.map((id) =>
+      client.call<{ sealed: SealedItem }>(id, 'repair.step2', session, {
+        helpers,
+        lost,
+        sealed: deltas.get(id) ?? [],
+      }),
+    ),
+  );
+  const sigmas = s2.map((r, i) => ({ party: helpers[i]!, box: r.sealed.box }));
+  const out = await client.call<{ verifying_share: string }>(lost, 'repair.step3', session, {
+    helpers,
+    sealed: sigmas,
+    public_package: opts.publicPackage,
+    replace: true,
+  });
+  say(`repair ${session}: ${lost} holds its share again (verifying share ${out.verifying_share})`);
+  return { verifyingShare: out.verifying_share };
 }
 
 /** What round two carries: the subject each party derives its message from. */

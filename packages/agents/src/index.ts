@@ -23,6 +23,9 @@ export {
   httpSigningTransport,
   partyIdsOf,
   runDkgOverHttp,
+  runRefreshOverHttp,
+  runRepairOverHttp,
+  type SealedItem,
   type SignSubject,
 } from './coordinate.js';
 export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';

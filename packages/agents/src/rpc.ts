@@ -20,6 +20,12 @@ export const RPC_KINDS = [
   'sign.round2',
   'agent.step',
   'key.info',
+  'refresh.round1',
+  'refresh.round2',
+  'refresh.round3',
+  'repair.step1',
+  'repair.step2',
+  'repair.step3',
 ] as const;
 export type RpcKind = (typeof RPC_KINDS)[number];
 

@@ -65,3 +65,35 @@ export const SealedBoxCodec = defineCodec<import('./seal.js').SealedBox>('Sealed
   nonce: 'bytes',
   ciphertext: 'bytes',
 });
+
+/** Distributed refresh round 1: broadcast. */
+export const RefreshRound1PackageCodec = defineCodec<import('./keygen/refresh.js').RefreshRound1Package>(
+  'RefreshRound1Package',
+  { identifier: 'string', commitment: { array: 'bytes', max: MAX_PARTIES } },
+);
+/** Distributed refresh round 2: secret, one receiver; only ever sent sealed. */
+export const RefreshRound2PackageCodec = defineCodec<import('./keygen/refresh.js').RefreshRound2Package>(
+  'RefreshRound2Package',
+  { sender: 'string', receiver: 'string', zeroShare: 'secret' },
+);
+/** A dealer-made refresh share for one party; secret, only ever sent sealed. */
+export const RefreshShareCodec = defineCodec<import('./keygen/refresh.js').RefreshShare>('RefreshShare', {
+  suite: 'string',
+  identifier: 'string',
+  zeroShare: 'secret',
+  commitment: { array: 'bytes', max: MAX_PARTIES },
+  identifiers: { array: 'string', max: MAX_PARTIES },
+});
+/** Repair step 1 output: secret, helper to helper; only ever sent sealed. */
+export const RepairDeltaCodec = defineCodec<import('./keygen/repair.js').RepairDelta>('RepairDelta', {
+  sender: 'string',
+  receiver: 'string',
+  lost: 'string',
+  delta: 'secret',
+});
+/** Repair step 2 output: secret, helper to the party being repaired; only ever sent sealed. */
+export const RepairSigmaCodec = defineCodec<import('./keygen/repair.js').RepairSigma>('RepairSigma', {
+  sender: 'string',
+  lost: 'string',
+  sigma: 'secret',
+});

@@ -17,6 +17,7 @@ import {
   type PartyState,
 } from './context.js';
 import { createDkgHandlers } from './routes/dkg.js';
+import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers } from './routes/sign.js';
 import { createStepHandler } from './routes/step.js';
 
@@ -47,6 +48,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const dkg = createDkgHandlers(deps, state);
   const sign = createSignHandlers(deps, state);
   const step = createStepHandler(deps);
+  const keys = createKeyHandlers(deps, state);
   const app = new Hono<Env>();
 
   app.onError((err, c) => {
@@ -129,6 +131,22 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     return out;
   });
   route('/v1/agent/step', 'agent.step', (s, b, c) => step(s, b, c.get('request')));
+  route('/v1/refresh/round1', 'refresh.round1', (s) => keys.refreshRound1(s));
+  route('/v1/refresh/round2', 'refresh.round2', (s, b) => keys.refreshRound2(s, b));
+  route('/v1/refresh/round3', 'refresh.round3', async (s, b) => {
+    const out = await keys.refreshRound3(s, b);
+    metrics.sessions.inc({ kind: 'refresh' });
+    deps.logger.info('refresh.completed', { session: s, group_public_key: out.group_public_key });
+    return out;
+  });
+  route('/v1/repair/step1', 'repair.step1', (s, b) => keys.repairStep1(s, b));
+  route('/v1/repair/step2', 'repair.step2', (s, b) => keys.repairStep2(s, b));
+  route('/v1/repair/step3', 'repair.step3', async (s, b) => {
+    const out = await keys.repairStep3(s, b);
+    metrics.sessions.inc({ kind: 'repair' });
+    deps.logger.info('repair.completed', { session: s });
+    return out;
+  });
   route('/v1/key/info', 'key.info', () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet');
     return {

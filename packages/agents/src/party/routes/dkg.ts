@@ -13,25 +13,15 @@ import {
   dkgRound1,
   dkgRound2,
   dkgRound3,
-  hexToBytes,
-  open,
   ProtocolError,
   PublicKeyPackageCodec,
-  SealedBoxCodec,
-  seal,
-  utf8,
   ValidationError,
-  x25519FromIdentityPublicKey,
-  x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
-import { frostIdentifier, partyById, partyByIdentifier } from '../../roster.js';
+import { frostIdentifier, partyByIdentifier } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
+import { openAll, sealFor } from './sealed.js';
 
 const DKG_TTL_MS = 10 * 60 * 1000;
-
-export function dkgAad(session: string, sender: string, receiver: string, rosterDigest: string): Uint8Array {
-  return utf8(`aaps-dkg/v1|${session}|${sender}|${receiver}|${rosterDigest}`);
-}
 
 function decodeRound1(list: unknown, suiteId: PartyDeps['suite']['id']): DkgRound1Package[] {
   if (!Array.isArray(list))
@@ -103,14 +93,9 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
             'UNKNOWN_IDENTIFIER',
             `round-2 receiver ${pkg.receiver} is not in the roster`,
           );
-        const box = seal(
-          x25519FromIdentityPublicKey(hexToBytes(receiver.identity_key)),
-          DkgRound2PackageCodec.encode(suite.id, pkg),
-          dkgAad(session, self.id, receiver.id, deps.rosterDigest),
-          deps.rng,
-        );
+        const item = sealFor(deps, 'dkg', session, receiver, DkgRound2PackageCodec, pkg);
         pkg.signingShare.wipe();
-        return { receiver: receiver.id, box: SealedBoxCodec.toJSON(suite.id, box) };
+        return item;
       });
       return { sealed };
     },
@@ -118,46 +103,22 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
     async round3(session: string, body: Record<string, unknown>) {
       const s = sessionOf(session);
       if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
-      const incoming = body.sealed;
-      if (!Array.isArray(incoming))
-        throw new ValidationError('INVALID_ARGUMENT', 'sealed: expected array', ['body.sealed']);
-      const mySecret = x25519FromIdentitySecretKey(deps.identity.secretKey);
-      const round2: DkgRound2Package[] = [];
-      try {
-        for (const [i, item] of incoming.entries()) {
-          const sender = partyById(roster, String((item as { sender?: unknown }).sender));
-          if (!sender)
-            throw new ValidationError('UNKNOWN_IDENTIFIER', `sealed[${i}].sender is not in the roster`, [
-              `body.sealed[${i}].sender`,
-            ]);
-          const box = SealedBoxCodec.fromJSON((item as { box?: unknown }).box, suite.id).value;
-          let plain: Uint8Array;
-          try {
-            plain = open(mySecret, box, dkgAad(session, sender.id, self.id, deps.rosterDigest));
-          } catch (cause) {
-            throw new ProtocolError(
-              'INVALID_SECRET_SHARE',
-              `round-2 share from ${sender.id} does not open`,
-              [frostIdentifier(roster, sender)],
-              {
-                cause,
-              },
-            );
-          }
-          const pkg = DkgRound2PackageCodec.decode(plain, suite.id).value;
-          plain.fill(0);
-          if (pkg.sender !== frostIdentifier(roster, sender) || pkg.receiver !== myId) {
-            throw new ProtocolError(
-              'INVALID_SECRET_SHARE',
-              `round-2 package from ${sender.id} is mislabelled`,
-              [frostIdentifier(roster, sender)],
-            );
-          }
-          round2.push(pkg);
+      const round2: DkgRound2Package[] = openAll(
+        deps,
+        'dkg',
+        session,
+        body.sealed,
+        DkgRound2PackageCodec,
+      ).map(({ sender, value }) => {
+        if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
+          throw new ProtocolError(
+            'INVALID_SECRET_SHARE',
+            `round-2 package from ${sender.id} is mislabelled`,
+            [frostIdentifier(roster, sender)],
+          );
         }
-      } finally {
-        mySecret.wipe();
-      }
+        return value;
+      });
       const round1 = decodeRound1(body.round1_packages, suite.id).filter((p) => p.identifier !== myId);
       const out = dkgRound3(suite, s.round2, round1, round2);
       state.dkg.delete(session);
