@@ -145,120 +145,80 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
 
   const run = (input: unknown): VerifiedBundle => {
     const checks: CheckResult[] = [];
-    let current: EvidenceCheck = 'bundle.format';
-    const pass = (check: EvidenceCheck, status: CheckStatus = 'pass', message?: string) => {
+    const note = (check: EvidenceCheck, status: CheckStatus, message?: string) => {
       checks.push(message === undefined ? { check, status } : { check, status, message });
     };
-    try {
-      // bundle.format
-      let decoded: DecodedBundle;
+    /** Run one check; anything but a VerificationError it throws is charged to that check. */
+    const step = <T>(check: EvidenceCheck, body: () => T, messageOf?: (out: T) => string | undefined): T => {
+      let out: T;
       try {
-        decoded = validateBundle(input);
+        out = body();
       } catch (e) {
-        const fields = (e as { fields?: readonly string[] }).fields ?? [];
-        fail('bundle.format', (e as Error).message, { fields }, e);
+        const error =
+          e instanceof VerificationError
+            ? e
+            : new VerificationError(check, `unexpected failure: ${(e as Error)?.message ?? String(e)}`, {
+                cause: e,
+              });
+        const done = new Set(checks.map((c) => c.check));
+        const failed: CheckResult = {
+          check: error.check as EvidenceCheck,
+          status: 'fail',
+          message: error.message,
+        };
+        const rest = EVIDENCE_CHECKS.filter((c) => !done.has(c) && c !== failed.check).map(
+          (c): CheckResult => ({ check: c, status: 'not_run' }),
+        );
+        throw new StepFailure(error, [...checks, failed, ...rest]);
       }
-      pass('bundle.format');
-      const { bundle, envelope } = decoded;
+      note(check, 'pass', messageOf?.(out));
+      return out;
+    };
 
-      current = 'dsse.keyid';
-      if (decoded.ciphersuite !== suite) {
-        fail('dsse.keyid', `bundle ciphersuite ${decoded.ciphersuite} is not the trusted ${suite}`);
-      }
-      if (!bytesEqual(decoded.groupPublicKey, groupKey)) fail('dsse.keyid', 'bundle names another group key');
-      if (envelope.signatures.length !== 1) fail('dsse.keyid', 'expected exactly one group signature');
-      if (envelope.signatures[0]!.keyid !== groupKeyId) {
-        fail('dsse.keyid', 'signature key id is not the trusted group key id', { expected: groupKeyId });
-      }
-      pass('dsse.keyid');
-
-      current = 'dsse.signature';
-      const message = pae(envelope.payloadType, envelope.payload);
-      if (!verifyGroupSignature(suite, groupKey, message, envelope.signatures[0]!.sig)) {
+    const decoded = step('bundle.format', () => decodeBundle(input));
+    const { bundle, envelope } = decoded;
+    step('dsse.keyid', () => checkKeyId(decoded, suite, groupKey, groupKeyId));
+    step('dsse.signature', () => {
+      if (
+        !verifyGroupSignature(
+          suite,
+          groupKey,
+          pae(envelope.payloadType, envelope.payload),
+          envelope.signatures[0]!.sig,
+        )
+      ) {
         fail('dsse.signature', 'DSSE signature does not verify under the group key');
       }
-      pass('dsse.signature');
+    });
+    const statement = step('statement.format', () => openStatement(decoded, suite, groupKeyHex));
+    const predicate = statement.predicate;
+    step('statement.subject', () => checkSubject(statement, bundle.transcript));
+    const roster = options.roster ?? predicate.roster;
+    step('transcript.signature', () => verifyTranscript(bundle.transcript, roster));
+    step('signers.threshold', () =>
+      checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
+    );
+    if (bundle.aggregation === undefined && predicate.aggregation === null) {
+      note('aggregation', 'skip', 'no aggregation record');
+    } else {
+      step(
+        'aggregation',
+        () => checkAggregation(bundle.aggregation, predicate, options.verifyAggregation),
+        (rechecked) => (rechecked ? undefined : 'digest matches; no re-check function was supplied'),
+      );
+    }
 
-      current = 'statement.format';
-      if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-        fail('statement.format', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, { fields: ['payloadType'] });
-      }
-      const statement = parseStatement(envelope.payload);
-      const predicate = statement.predicate;
-      if (predicate.ciphersuite !== suite || predicate.groupPublicKey !== groupKeyHex) {
-        fail('statement.format', 'the predicate names another group key or ciphersuite', {
-          fields: ['predicate.groupPublicKey'],
-        });
-      }
-      pass('statement.format');
-
-      current = 'statement.subject';
-      const subject = statement.subject[0]!;
-      if (subject.name !== subjectName(predicate.incident.id)) {
-        fail('statement.subject', 'subject does not name the incident', {
-          expected: subjectName(predicate.incident.id),
-        });
-      }
-      if (subject.digest.sha256 !== toHex(transcriptDigest(bundle.transcript))) {
-        fail('statement.subject', "subject digest is not the transcript's digest");
-      }
-      pass('statement.subject');
-
-      current = 'transcript.signature';
-      const roster = options.roster ?? predicate.roster;
-      verifyTranscript(bundle.transcript, roster);
-      pass('transcript.signature');
-
-      current = 'signers.threshold';
-      checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold);
-      pass('signers.threshold');
-
-      current = 'aggregation';
-      const record = bundle.aggregation;
-      if (record === undefined && predicate.aggregation === null) {
-        pass('aggregation', 'skip', 'no aggregation record');
-      } else {
-        if (record === undefined || predicate.aggregation === null) {
-          fail('aggregation', 'aggregation record and its signed digest must both be present');
-        }
-        if (toHex(aggregationDigest(record)) !== predicate.aggregation.sha256) {
-          fail('aggregation', 'aggregation record does not match its signed digest');
-        }
-        if (options.verifyAggregation === undefined) {
-          pass('aggregation', 'pass', 'digest matches; no re-check function was supplied');
-        } else {
-          try {
-            options.verifyAggregation(record);
-          } catch (e) {
-            fail(
-              'aggregation',
-              `aggregation record does not re-check: ${(e as Error).message}`,
-              undefined,
-              e,
-            );
-          }
-          pass('aggregation');
-        }
-      }
-
-      const out: VerifiedBundle = { statement, incidentId: predicate.incident.id, checks };
-      const log = decoded.log;
-      if (log === undefined) {
-        if (requireLog) {
-          current = 'log.inclusion';
-          fail('log.inclusion', 'bundle has no transparency-log entry');
-        }
-        pass('log.checkpoint', 'skip', 'no log entry');
-        pass('log.inclusion', 'skip', 'no log entry');
-        pass('log.consistency', 'skip', 'no log entry');
-        return out;
-      }
-
-      current = 'log.checkpoint';
-      const checkpoint = openCached(log.checkpoint);
-      pass('log.checkpoint');
-
-      current = 'log.inclusion';
+    const out: VerifiedBundle = { statement, incidentId: predicate.incident.id, checks };
+    const log = decoded.log;
+    if (log === undefined) {
+      if (requireLog)
+        step('log.inclusion', () => fail('log.inclusion', 'bundle has no transparency-log entry'));
+      for (const c of ['log.checkpoint', 'log.inclusion', 'log.consistency'] as const)
+        note(c, 'skip', 'no log entry');
+      return out;
+    }
+    const checkpoint = step('log.checkpoint', () => openCached(log.checkpoint));
+    step('log.inclusion', () => {
       if (checkpoint.size !== log.treeSize) {
         fail('log.inclusion', 'treeSize is not the checkpoint size', {
           treeSize: log.treeSize,
@@ -272,36 +232,13 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
         log.inclusionProof,
         checkpoint.rootHash,
       );
-      pass('log.inclusion');
-
-      current = 'log.consistency';
-      if (options.priorCheckpoint === undefined) {
-        pass('log.consistency', 'skip', 'no earlier checkpoint given');
-      } else {
-        checkConsistency(checkpoint, options.priorCheckpoint, openCached);
-        pass('log.consistency');
-      }
-      out.logIndex = log.logIndex;
-      out.treeSize = log.treeSize;
-      return out;
-    } catch (e) {
-      const error =
-        e instanceof VerificationError
-          ? e
-          : new VerificationError(current, `unexpected failure: ${(e as Error)?.message ?? String(e)}`, {
-              cause: e,
-            });
-      const failed: CheckResult = {
-        check: error.check as EvidenceCheck,
-        status: 'fail',
-        message: error.message,
-      };
-      const done = new Set(checks.map((c) => c.check));
-      const rest = EVIDENCE_CHECKS.filter((c) => !done.has(c) && c !== failed.check).map(
-        (check): CheckResult => ({ check, status: 'not_run' }),
-      );
-      throw new StepFailure(error, [...checks, failed, ...rest]);
-    }
+    });
+    const prior = options.priorCheckpoint;
+    if (prior === undefined) note('log.consistency', 'skip', 'no earlier checkpoint given');
+    else step('log.consistency', () => checkConsistency(checkpoint, prior, openCached));
+    out.logIndex = log.logIndex;
+    out.treeSize = log.treeSize;
+    return out;
   };
 
   return {
@@ -328,6 +265,78 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
       }
     },
   };
+}
+
+function decodeBundle(input: unknown): DecodedBundle {
+  try {
+    return validateBundle(input);
+  } catch (e) {
+    const fields = (e as { fields?: readonly string[] }).fields ?? [];
+    return fail('bundle.format', (e as Error).message, { fields }, e);
+  }
+}
+
+function checkKeyId(
+  decoded: DecodedBundle,
+  suite: EvidenceCiphersuite,
+  groupKey: Uint8Array,
+  keyId: string,
+): void {
+  if (decoded.ciphersuite !== suite) {
+    fail('dsse.keyid', `bundle ciphersuite ${decoded.ciphersuite} is not the trusted ${suite}`);
+  }
+  if (!bytesEqual(decoded.groupPublicKey, groupKey)) fail('dsse.keyid', 'bundle names another group key');
+  const { signatures } = decoded.envelope;
+  if (signatures.length !== 1) fail('dsse.keyid', 'expected exactly one group signature');
+  if (signatures[0]!.keyid !== keyId) {
+    fail('dsse.keyid', 'signature key id is not the trusted group key id', { expected: keyId });
+  }
+}
+
+function openStatement(decoded: DecodedBundle, suite: EvidenceCiphersuite, groupKeyHex: string): Statement {
+  const { payloadType, payload } = decoded.envelope;
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    fail('statement.format', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, { fields: ['payloadType'] });
+  }
+  const statement = parseStatement(payload);
+  if (statement.predicate.ciphersuite !== suite || statement.predicate.groupPublicKey !== groupKeyHex) {
+    fail('statement.format', 'the predicate names another group key or ciphersuite', {
+      fields: ['predicate.groupPublicKey'],
+    });
+  }
+  return statement;
+}
+
+function checkSubject(statement: Statement, transcript: readonly unknown[]): void {
+  const subject = statement.subject[0]!;
+  const expected = subjectName(statement.predicate.incident.id);
+  if (subject.name !== expected)
+    fail('statement.subject', 'subject does not name the incident', { expected });
+  if (subject.digest.sha256 !== toHex(transcriptDigest(transcript))) {
+    fail('statement.subject', "subject digest is not the transcript's digest");
+  }
+}
+
+/** Returns whether the record was re-checked (true) or only matched to its digest (false). */
+function checkAggregation(
+  record: JsonObject | undefined,
+  predicate: Statement['predicate'],
+  recheck: BundleVerifierOptions['verifyAggregation'],
+): boolean {
+  if (record === undefined || predicate.aggregation === null) {
+    fail('aggregation', 'aggregation record and its signed digest must both be present');
+  }
+  if (toHex(aggregationDigest(record)) !== predicate.aggregation.sha256) {
+    fail('aggregation', 'aggregation record does not match its signed digest');
+  }
+  if (recheck === undefined) return false;
+  try {
+    recheck(record);
+  } catch (e) {
+    const inner = (e as { check?: unknown }).check;
+    fail('aggregation', `aggregation record does not re-check: ${(e as Error).message}`, { inner }, e);
+  }
+  return true;
 }
 
 /** Verify one bundle; see {@link createBundleVerifier} to verify many with cached keys. */
