@@ -238,6 +238,17 @@ describe('verifyBundle', () => {
     );
   });
 
+  it('charges a failure that is not a VerificationError to the step it happened in', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    // Only a CBOR-decoded bundle can carry bytes; canonical JSON refuses them while digesting.
+    const withBytes = structuredClone(bundle);
+    (withBytes.transcript[0]!.payload as Record<string, unknown>).blob = new Uint8Array(2);
+    expect(checkOf(withBytes, { groupPublicKey: group.publicKey })).toBe('statement.subject');
+    const report = createBundleVerifier({ groupPublicKey: group.publicKey }).report(withBytes);
+    expect(report.failure?.check).toBe('statement.subject');
+    expect(report.checks.find((c) => c.check === 'transcript.signature')?.status).toBe('not_run');
+  });
+
   it('fails malformed bundles with bundle.format naming the fields', async () => {
     const { group, bundle } = await makeLoggedBundles(1);
     for (const bad of [null, [], 'x', { ...bundle, extra: 1 }, { ...bundle, mediaType: 'x' }]) {
