@@ -1,13 +1,11 @@
 /**
- * Who the gateway trusts: the parties' and approvers' identity keys and its own. The shape matches
- * the agents package's roster (`version`, `ciphersuite`, `threshold`, `parties`, `gateway`,
- * `approvers`), so a roster file serves both.
+ * Who the gateway trusts: the parties' and approvers' identity keys and its own (a roster's
+ * `parties`, `approvers` and `gateway` fit as they are).
  */
 import { type HumanApproval, humanApprovalSigningBytes } from '@aaps/agents';
 import type { VerifierRoster } from '@aaps/evidence';
 import {
   base64Decode,
-  type CiphersuiteId,
   type Envelope,
   hexToBytes,
   VerificationError,
@@ -19,22 +17,6 @@ export interface Principal {
   readonly id: string;
   /** Ed25519 identity public key, hex. */
   readonly identity_key: string;
-}
-
-export interface RosterPartyEntry extends Principal {
-  readonly role: string;
-  readonly department: string;
-  readonly url: string;
-  readonly index: number;
-}
-
-export interface Roster {
-  readonly version: 1;
-  readonly ciphersuite: CiphersuiteId;
-  readonly threshold: { readonly min: number; readonly max: number };
-  readonly parties: readonly RosterPartyEntry[];
-  readonly gateway: Principal;
-  readonly approvers: readonly Principal[];
 }
 
 /** The keys the gateway checks signatures against. */

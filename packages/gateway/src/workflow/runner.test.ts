@@ -287,7 +287,10 @@ describe('crash safety', () => {
     // Simulates the process dying mid-apply: apply never returns.
     const dies: Executor = {
       name: 'dry-run',
-      apply: () => (started(), new Promise(() => undefined)),
+      apply: () => {
+        started();
+        return new Promise(() => undefined);
+      },
       rollback: dry.rollback,
     };
     // Not registered for cleanup: its runner never finishes; `b` removes the shared directory.

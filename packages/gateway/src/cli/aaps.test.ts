@@ -1,0 +1,69 @@
+/** The CLI's usage errors: one readable line and exit code 2; `openapi` prints the served document. */
+import { describe, expect, it, vi } from 'vitest';
+import { openApiDocument } from '../app.js';
+import { run } from './aaps.js';
+
+async function runCapture(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const err: string[] = [];
+  const out: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await run(argv, env, (l) => void err.push(l));
+    return { code, err, out: out.join('') };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('aaps', () => {
+  it.each([
+    [['frobnicate']],
+    [['up', '--port', 'not-a-port']],
+    [['up', '--bogus']],
+    [['submit']],
+    [['submit', 'a.json', 'b.json', '--source', 'kubernetes']],
+    [['submit', 'a.json', '--source', 'smtp']],
+    [['up', 'extra']],
+  ])('bad usage %j: one line, exit 2', async (argv) => {
+    const r = await runCapture(argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^aaps: \S/);
+    expect(r.err[0]).not.toContain('\n');
+  });
+
+  it('every configuration error is on the one line', async () => {
+    const r = await runCapture(['up', '--port', 'x'], { AAPS_THRESHOLD: '9' });
+    expect(r.err[0]).toContain('--port');
+    expect(r.err[0]).toContain('AAPS_THRESHOLD');
+  });
+
+  it('help exits 0; no command exits 2 with the usage', async () => {
+    expect((await runCapture(['help'])).code).toBe(0);
+    const none = await runCapture([]);
+    expect(none.code).toBe(2);
+    expect(none.out).toContain('usage: aaps');
+  });
+
+  it('openapi prints the document the gateway serves', async () => {
+    const r = await runCapture(['openapi']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(openApiDocument());
+  });
+
+  it('submit without a token says where to get one', async () => {
+    const r = await runCapture([
+      'submit',
+      'x.json',
+      '--source',
+      'kubernetes',
+      '--data-dir',
+      '/nonexistent-aaps-dir',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toContain('AAPS_API_TOKEN');
+  });
+});

@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/**
+ * The `aaps` CLI: `up`, `gateway --config F`, `submit FILE --source S`, `party ...`, `openapi`.
+ * The only place errors become exit codes: bad usage prints one line and exits 2; a failure at run
+ * time prints one line and exits 1.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PARTY_MAIN } from '@aaps/agents';
+import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
+import { openApiDocument } from '../app.js';
+import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
+import { runSubmit } from './submit.js';
+import { runGatewayOnly, runUp } from './up.js';
+
+const USAGE = `usage: aaps <command> [flags]
+  up                      gateway + 5 party processes on loopback (--local: parties in-process)
+  gateway --config F      the gateway alone
+  submit FILE --source alertmanager|argocd|github|kubernetes|envelope
+  party --config F        one party process
+  openapi                 print the OpenAPI document
+flags (each also an environment variable):
+${settingsHelp()}`;
+
+class UsageError extends Error {}
+
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+function parse(argv: readonly string[], env: NodeJS.ProcessEnv): { config: GatewayConfig; rest: string[] } {
+  const first = parseGatewayConfig(argv, env);
+  if (!first.ok) throw new UsageError(first.errors.join('; '));
+  if (first.config.configFile === undefined) return first;
+  let file: unknown;
+  try {
+    file = JSON.parse(readFileSync(first.config.configFile, 'utf8'));
+  } catch {
+    throw new UsageError(`--config: ${first.config.configFile} is not a readable JSON file`);
+  }
+  const merged = parseGatewayConfig(argv, env, file);
+  if (!merged.ok) throw new UsageError(merged.errors.join('; '));
+  return merged;
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [command, ...args] = argv;
+  const print = (line: string) => void process.stdout.write(`${line}\n`);
+  switch (command) {
+    case 'up': {
+      const { config, rest } = parse(args, env);
+      if (rest.length > 0) throw new UsageError(`up: unexpected argument ${rest[0]}`);
+      await loadFastBackends();
+      return runUp(config, { print, stopSignal: stopSignal() });
+    }
+    case 'gateway': {
+      const { config, rest } = parse(args, env);
+      if (rest.length > 0) throw new UsageError(`gateway: unexpected argument ${rest[0]}`);
+      await loadFastBackends();
+      return runGatewayOnly(config, { print, stopSignal: stopSignal() });
+    }
+    case 'submit': {
+      const { config, rest } = parse(args, env);
+      if (rest.length !== 1) throw new UsageError('submit: expected exactly one FILE');
+      if (config.source === undefined) throw new UsageError('submit: --source is required');
+      const token = ensureTokenForClient(config);
+      return runSubmit(rest[0] ?? '', config, token, { print, fetch });
+    }
+    case 'party': {
+      const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });
+      return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+    }
+    case 'openapi':
+      print(JSON.stringify(openApiDocument(), null, 2));
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      print(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${command} (try aaps help)`);
+  }
+}
+
+/** The client's token: `--api-token` / `AAPS_API_TOKEN`, else the one `aaps up` stored. */
+function ensureTokenForClient(config: GatewayConfig): string {
+  if (config.apiToken !== undefined) return config.apiToken;
+  try {
+    return readFileSync(join(config.dataDir, 'api-token'), 'utf8').trim();
+  } catch {
+    throw new UsageError(`no token: set AAPS_API_TOKEN or --api-token (none stored in ${config.dataDir})`);
+  }
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `main` and turns every error into one line on stderr and an exit code (2 usage, 1 failure). */
+export async function run(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  stderr: (line: string) => void = (l) => void process.stderr.write(`${l}\n`),
+): Promise<number> {
+  try {
+    return await main(argv, env);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      stderr(`aaps: ${e.message}`);
+      return 2;
+    }
+    const what = isAapsError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    stderr(`aaps: ${what.split('\n')[0]}`);
+    return 1;
+  }
+}
+
+if (isMain()) run(process.argv.slice(2), process.env).then((code) => process.exit(code));

@@ -1,0 +1,97 @@
+/**
+ * Opens the gateway's store, builds the app around a coordinator, listens, and resumes the
+ * incidents a previous process left unfinished. Used by `aaps up` and `aaps gateway`.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '@aaps/agents';
+import type { IdentityKey } from '@aaps/mpc-core';
+import { serve } from '@hono/node-server';
+import { createGateway, type Gateway } from '../app.js';
+import type { GatewayConfig } from '../config.js';
+import type { Coordinator } from '../coordinator.js';
+import { createDryRunExecutor } from '../executor/dry-run.js';
+import { createGitopsExecutor } from '../executor/gitops.js';
+import type { Executor } from '../executor/types.js';
+import type { Scope } from '../http-env.js';
+import { openGatewayStore } from '../store.js';
+import type { TrustedKeys } from '../trust.js';
+
+export interface RunningGateway {
+  url: string;
+  gateway: Gateway;
+  close(): Promise<void>;
+}
+
+export function executorFor(config: GatewayConfig, now: () => Date): Executor {
+  if (config.executor === 'gitops' && config.gitopsRepoDir !== undefined) {
+    return createGitopsExecutor({
+      repoDir: config.gitopsRepoDir,
+      now,
+      branch: config.gitopsBranch,
+      ...(config.gitopsRemote === undefined ? {} : { remote: config.gitopsRemote }),
+    });
+  }
+  return createDryRunExecutor({ now });
+}
+
+export async function startGateway(opts: {
+  config: GatewayConfig;
+  token: string;
+  coordinator: Coordinator;
+  trust: TrustedKeys;
+  identity: { id: string; key: IdentityKey };
+  logger: Logger;
+}): Promise<RunningGateway> {
+  const { config } = opts;
+  const dir = join(config.dataDir, 'gateway');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const store = await openGatewayStore(join(dir, 'db'));
+  const now = () => new Date();
+  const validFrom = await store.getMeta('valid-from');
+  const validFromText = validFrom === undefined ? now().toISOString() : new TextDecoder().decode(validFrom);
+  if (validFrom === undefined) await store.putMeta('valid-from', new TextEncoder().encode(validFromText));
+  const scopes: Scope[] = ['admin'];
+  const gateway = createGateway({
+    config: {
+      tokens: [{ name: 'admin', token: opts.token, scopes }],
+      ...(config.githubWebhookSecret === undefined ? {} : { githubSecret: config.githubWebhookSecret }),
+      maxBodyBytes: config.maxBodyBytes,
+      cluster: config.cluster,
+      logOrigin: config.logOrigin,
+      environment: config.environment,
+      ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
+      validFrom: validFromText,
+    },
+    store,
+    coordinator: opts.coordinator,
+    executor: executorFor(config, now),
+    logger: opts.logger,
+    now,
+    ids: () => randomUUID(),
+    identity: opts.identity,
+    trust: async () => opts.trust,
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: gateway.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const resumed = await gateway.runner.resumeIncidents();
+  opts.logger.info('gateway.listening', { port, resumed });
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${config.host}:${port}`,
+    gateway,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await gateway.runner.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * `aaps submit FILE --source alertmanager|argocd|github|kubernetes|envelope`: posts a payload to
+ * the gateway and follows each incident it opened over server-sent events, printing each step.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ValidationError } from '@aaps/mpc-core';
+import type { GatewayConfig } from '../config.js';
+import { signGithubPayload } from '../intake/github-signature.js';
+import type { IntakeSource } from '../intake/types.js';
+
+export interface SubmitIo {
+  print(line: string): void;
+  fetch: typeof fetch;
+}
+
+const PATHS: Record<IntakeSource, string> = {
+  envelope: '/v1/incidents',
+  alertmanager: '/v1/webhooks/alertmanager',
+  argocd: '/v1/webhooks/argocd',
+  github: '/v1/webhooks/github',
+  kubernetes: '/v1/webhooks/kubernetes',
+};
+
+function githubEvent(body: unknown): string {
+  const o = (body ?? {}) as Record<string, unknown>;
+  if ('workflow_run' in o) return 'workflow_run';
+  if ('check_run' in o) return 'check_run';
+  return 'ping';
+}
+
+/** Follow one incident's event stream until it ends or waits for a person. */
+export async function follow(url: string, token: string, id: string, io: SubmitIo): Promise<string> {
+  const res = await io.fetch(`${url}/v1/incidents/${id}/events`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (!res.ok || res.body === null)
+    throw new ValidationError('UNAVAILABLE', `events for ${id}: HTTP ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  let state = 'received';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return state;
+    buf += value;
+    let cut = buf.indexOf('\n\n');
+    while (cut !== -1) {
+      const block = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      cut = buf.indexOf('\n\n');
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event === undefined || data === undefined) continue;
+      const d = JSON.parse(data) as Record<string, unknown>;
+      if (event === 'state') {
+        state = String(d['state']);
+        const detail = d['detail'] === undefined ? '' : ` ${JSON.stringify(d['detail'])}`;
+        io.print(
+          `${id}  ${String(d['state']).padEnd(17)} ${String(d['event'])} by ${String(d['actor'])}${detail}`,
+        );
+        if (state === 'awaiting_human') {
+          const escalations = (d['detail'] as { escalations?: string[] } | undefined)?.escalations;
+          io.print(
+            escalations === undefined
+              ? `${id}  waiting for a signed human approval: POST ${url}/v1/approvals/${id}`
+              : `${id}  handed to a person (${escalations.join(', ')}); nothing will be changed automatically`,
+          );
+          await reader.cancel();
+          return state;
+        }
+      } else if (event === 'end') {
+        io.print(
+          `${id}  ended ${String(d['state'])}; evidence ${String(d['evidence_id'])} (GET ${url}/v1/evidence/${String(d['evidence_id'])})`,
+        );
+        await reader.cancel();
+        return String(d['state']);
+      }
+    }
+  }
+}
+
+export async function runSubmit(
+  file: string,
+  config: GatewayConfig,
+  token: string,
+  io: SubmitIo,
+): Promise<number> {
+  const source = config.source;
+  if (source === undefined) throw new ValidationError('INVALID_ARGUMENT', '--source is required', ['source']);
+  const raw = readFileSync(file);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (source === 'github') {
+    if (config.githubWebhookSecret === undefined) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        'github needs --github-webhook-secret to sign the payload',
+        ['github-webhook-secret'],
+      );
+    }
+    headers['x-github-event'] = githubEvent(JSON.parse(raw.toString('utf8')));
+    headers['x-github-delivery'] = randomUUID();
+    headers['x-hub-signature-256'] = signGithubPayload(raw, config.githubWebhookSecret);
+  } else headers['authorization'] = `Bearer ${token}`;
+  const res = await io.fetch(`${config.url}${PATHS[source]}`, { method: 'POST', headers, body: raw });
+  const body = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) {
+    const err = body['error'] as { code?: string; message?: string } | undefined;
+    io.print(`rejected: HTTP ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
+    return 1;
+  }
+  const list =
+    source === 'envelope'
+      ? [{ incident_id: String(body['incident_id']), duplicate: body['duplicate'] === true }]
+      : ((body['incidents'] as { incident_id: string; duplicate: boolean }[]) ?? []);
+  if (list.length === 0) io.print('accepted; nothing to act on');
+  for (const i of list)
+    io.print(`${i.incident_id}  ${i.duplicate ? 'duplicate of an existing incident' : 'opened'}`);
+  const ends = await Promise.all(list.map((i) => follow(config.url, token, i.incident_id, io)));
+  return ends.every((s) => s === 'resolved' || s === 'awaiting_human') ? 0 : 1;
+}

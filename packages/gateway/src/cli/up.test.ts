@@ -1,0 +1,66 @@
+/** `aaps up --local` over real HTTP: ready line, token file 0600, clean stop, keys reused on restart. */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../config.js';
+import { fixture } from '../test-helpers/gateway.js';
+import { runUp } from './up.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-up-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function start() {
+  const parsed = parseGatewayConfig(['--local', '--data-dir', dir, '--port', '0'], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const lines: string[] = [];
+  let stop!: (why: string) => void;
+  let ready!: (line: string) => void;
+  const readyLine = new Promise<string>((r) => {
+    ready = r;
+  });
+  const done = runUp(parsed.config, {
+    print: (l) => {
+      lines.push(l);
+      if (l.startsWith('aaps: ready at ')) ready(l);
+    },
+    stopSignal: new Promise((r) => {
+      stop = r;
+    }),
+  });
+  const line = await Promise.race([readyLine, done.then(() => lines.join('\n'))]);
+  const m = /ready at (\S+) \(group key ([0-9a-f]{64})/.exec(line);
+  if (m === null) throw new Error(`no ready line: ${lines.join('\n')}`);
+  return {
+    url: m[1] ?? '',
+    groupKey: m[2] ?? '',
+    lines,
+    stop: async () => {
+      stop('SIGTERM');
+      return done;
+    },
+  };
+}
+
+describe('aaps up --local', () => {
+  it('serves, stops cleanly, and reuses its keys and token on a second start', async () => {
+    const first = await start();
+    expect(first.lines.filter((l) => l.startsWith('aaps: ready')).length).toBe(1);
+    expect(statSync(join(dir, 'api-token')).mode & 0o777).toBe(0o600);
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    const unauth = await fetch(`${first.url}/v1/webhooks/kubernetes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fixture('kubernetes/events-v1-quota-exceeded.json')),
+    });
+    expect(unauth.status).toBe(401);
+    expect(await first.stop()).toBe(0);
+    expect(first.lines.at(-1)).toBe('aaps: stopped');
+
+    const second = await start();
+    expect(second.groupKey).toBe(first.groupKey);
+    expect(second.lines.some((l) => l.startsWith('keys: reusing'))).toBe(true);
+    expect(second.lines.some((l) => l.startsWith('token: reusing'))).toBe(true);
+    expect(await second.stop()).toBe(0);
+  });
+});

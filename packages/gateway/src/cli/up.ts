@@ -1,0 +1,242 @@
+/**
+ * `aaps up`: the gateway and one process per party on loopback. First start: identity keys,
+ * roster, DKG (a progress line per step); later starts reuse them. One ready line with the URL and
+ * the group key; Ctrl-C or SIGTERM shuts everything down. `--local` runs every party inside the
+ * gateway instead (no processes, no DKG) for quick demos.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  createLogger,
+  layoutCluster,
+  loadOrCreateIdentityKey,
+  type PartyProcess,
+  type PartySpec,
+  parseRoster,
+  readJsonFile,
+  spawnParty,
+} from '@aaps/agents';
+import { bytesToHex, type IdentityKey, ValidationError } from '@aaps/mpc-core';
+import type { GatewayConfig } from '../config.js';
+import type { Coordinator } from '../coordinator.js';
+import { createHttpCoordinator, runDkg } from '../coordinator-http.js';
+import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
+import type { TrustedKeys } from '../trust.js';
+import { type RunningGateway, startGateway } from './serve.js';
+
+/** The five parties `aaps up` runs; their ids are their roles. */
+export const UP_PARTIES: readonly PartySpec[] = [
+  { id: 'monitoring', role: 'monitoring', department: 'sre' },
+  { id: 'problem-solver', role: 'problem-solver', department: 'platform' },
+  { id: 'strategy', role: 'strategy', department: 'risk' },
+  { id: 'quality-assurance', role: 'quality-assurance', department: 'qa' },
+  { id: 'audit', role: 'audit', department: 'compliance' },
+];
+
+export interface UpIo {
+  print(line: string): void;
+  /** Resolves when the user asks to stop (SIGINT / SIGTERM). */
+  stopSignal: Promise<string>;
+}
+
+/** The admin token: given, stored from a previous start, or generated and stored 0600. */
+export function ensureToken(
+  dataDir: string,
+  given: string | undefined,
+): { token: string; path?: string; created: boolean } {
+  if (given !== undefined) return { token: given, created: false };
+  const path = join(dataDir, 'api-token');
+  if (existsSync(path)) return { token: readFileSync(path, 'utf8').trim(), path, created: false };
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  return { token, path, created: true };
+}
+
+function logFile(dataDir: string, name: string): WriteStream {
+  mkdirSync(join(dataDir, 'logs'), { recursive: true });
+  return createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
+}
+
+function approverKeys(dataDir: string, ids: readonly string[]): Record<string, IdentityKey> {
+  const out: Record<string, IdentityKey> = {};
+  for (const id of ids) out[id] = loadOrCreateIdentityKey(join(dataDir, 'approvers', `${id}.key`), true);
+  return out;
+}
+
+/** Ports of an existing roster, so a second start keeps the parties' URLs. */
+function savedPorts(dataDir: string): number[] | undefined {
+  const path = join(dataDir, 'roster.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const roster = parseRoster(readJsonFile(path, 'roster'));
+    return roster.parties.map((p) => Number(new URL(p.url).port));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
+  const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const token = ensureToken(config.dataDir, config.apiToken);
+  if (token.path !== undefined)
+    io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
+  const gatewayLog = logFile(config.dataDir, 'gateway');
+  const logger = createLogger({
+    component: 'gateway',
+    level: config.logLevel,
+    write: (l) => void gatewayLog.write(l),
+  });
+  const parties: PartyProcess[] = [];
+  let running: RunningGateway | undefined;
+  const stopAll = async () => {
+    await running?.close().catch(() => undefined);
+    await Promise.all(parties.map((p) => p.stop('SIGTERM')));
+    gatewayLog.end();
+  };
+  try {
+    let coordinator: Coordinator;
+    let trust: TrustedKeys;
+    let gatewayKey: IdentityKey;
+    if (config.local) {
+      gatewayKey = loadOrCreateIdentityKey(join(config.dataDir, 'gateway', 'identity.key'), true);
+      const approvers = approverKeys(config.dataDir, config.approvers);
+      const materialPath = join(config.dataDir, 'local', 'keys.json');
+      const material = existsSync(materialPath)
+        ? (readJsonFile(materialPath, 'local keys') as LocalKeyMaterial)
+        : undefined;
+      const local = new LocalCoordinator({
+        threshold: config.threshold,
+        ciphersuite: config.ciphersuite,
+        gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+        approvers: Object.entries(approvers).map(([id, k]) => ({
+          id,
+          identity_key: bytesToHex(k.publicKey),
+        })),
+        ...(material === undefined ? {} : { material }),
+      });
+      if (material === undefined) {
+        mkdirSync(join(config.dataDir, 'local'), { recursive: true, mode: 0o700 });
+        writeFileSync(materialPath, `${JSON.stringify(local.exportMaterial(), null, 2)}\n`, { mode: 0o600 });
+        io.print(
+          `keys: dealt a ${config.threshold}-of-5 key set for the in-process parties (${materialPath}, 0600)`,
+        );
+      } else io.print(`keys: reusing ${materialPath}`);
+      coordinator = local;
+      trust = local.trustedKeys();
+    } else {
+      const ports = savedPorts(config.dataDir);
+      const layout = await layoutCluster({
+        dir: config.dataDir,
+        parties: UP_PARTIES,
+        threshold: config.threshold,
+        ciphersuite: config.ciphersuite,
+        approvers: config.approvers,
+        ...(ports === undefined ? {} : { ports }),
+      });
+      gatewayKey = layout.gatewayKey;
+      for (const p of layout.roster.parties) {
+        const out = logFile(config.dataDir, `party-${p.id}`);
+        const proc = spawnParty(p.id, p.url, layout.configPaths[p.id] ?? '', {
+          onLine: (l) => void out.write(`${l}\n`),
+        });
+        proc.child.once('exit', () => out.end());
+        parties.push(proc);
+      }
+      io.print(
+        `parties: starting ${parties.length} party processes (logs in ${join(config.dataDir, 'logs')})`,
+      );
+      await Promise.all(parties.map((p) => p.ready()));
+      io.print(`parties: ${parties.map((p) => `${p.id} ${p.url}`).join(', ')}`);
+      const dkg = await runDkg({
+        roster: layout.roster,
+        gatewayKey,
+        dataDir: config.dataDir,
+        log: (line) => io.print(`dkg: ${line}`),
+      });
+      coordinator = createHttpCoordinator({
+        roster: layout.roster,
+        gatewayKey,
+        publicPackage: dkg.publicPackage,
+        logger: logger.child({ component: 'coordinator' }),
+      });
+      trust = {
+        parties: layout.roster.parties,
+        approvers: layout.roster.approvers,
+        gateway: layout.roster.gateway,
+      };
+    }
+    running = await startGateway({
+      config,
+      token: token.token,
+      coordinator,
+      trust,
+      identity: { id: 'gateway', key: gatewayKey },
+      logger,
+    });
+    const keys = await coordinator.keys();
+    io.print(
+      `aaps: ready at ${running.url} (group key ${keys.group_public_key}, ${keys.threshold.min}-of-${keys.threshold.max}${config.local ? ', local parties' : ''})`,
+    );
+    const why = await io.stopSignal;
+    io.print(`aaps: ${why}, shutting down`);
+    await stopAll();
+    io.print('aaps: stopped');
+    return 0;
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** `aaps gateway --config F`: the gateway alone, against parties already running and keyed. */
+export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<number> {
+  const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
+  const rosterPath = config.roster ?? join(config.dataDir, 'roster.json');
+  const roster = parseRoster(readJsonFile(rosterPath, 'roster'));
+  const gatewayKey = loadOrCreateIdentityKey(
+    config.gatewayKey ?? join(config.dataDir, 'gateway', 'identity.key'),
+    false,
+  );
+  if (bytesToHex(gatewayKey.publicKey) !== roster.gateway.identity_key) {
+    throw new ValidationError('INVALID_ARGUMENT', `the gateway key does not match ${rosterPath}`, [
+      'gateway-key',
+    ]);
+  }
+  const token = ensureToken(config.dataDir, config.apiToken);
+  if (token.path !== undefined)
+    io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
+  const publicPackage = readJsonFile(
+    join(config.dataDir, 'public-package.json'),
+    'public key package (run the DKG first)',
+  );
+  const logger = createLogger({ component: 'gateway', level: config.logLevel });
+  const coordinator = createHttpCoordinator({
+    roster,
+    gatewayKey,
+    publicPackage,
+    logger: logger.child({ component: 'coordinator' }),
+  });
+  const trust = { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway };
+  const running = await startGateway({
+    config,
+    token: token.token,
+    coordinator,
+    trust,
+    identity: { id: 'gateway', key: gatewayKey },
+    logger,
+  });
+  const keys = await coordinator.keys();
+  io.print(`aaps: gateway ready at ${running.url} (group key ${keys.group_public_key})`);
+  io.print(`aaps: ${await io.stopSignal}, shutting down`);
+  await running.close();
+  return 0;
+}

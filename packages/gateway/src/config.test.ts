@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_DEFAULTS, parseGatewayConfig, SETTINGS } from './config.js';
+
+const ok = (r: ReturnType<typeof parseGatewayConfig>) => {
+  if (!r.ok) throw new Error(r.errors.join('; '));
+  return r.config;
+};
+
+describe('parseGatewayConfig', () => {
+  it('runs with nothing set', () => {
+    const c = ok(parseGatewayConfig([], {}));
+    expect(c).toMatchObject({
+      port: 8080,
+      dataDir: '.aaps',
+      executor: 'dry-run',
+      threshold: 3,
+      parties: 5,
+      local: false,
+    });
+    expect(c.apiToken).toBeUndefined();
+  });
+
+  it('flag beats env beats file beats default', () => {
+    const file = { port: 7000, cluster: 'file', 'log-origin': 'file.example/log' };
+    const env = { AAPS_PORT: '7100', AAPS_CLUSTER: 'env' };
+    const c = ok(parseGatewayConfig(['--port', '7200'], env, file));
+    expect(c.port).toBe(7200);
+    expect(c.cluster).toBe('env');
+    expect(c.logOrigin).toBe('file.example/log');
+    expect(c.maxBodyBytes).toBe(GATEWAY_DEFAULTS.maxBodyBytes);
+  });
+
+  it('every setting has a flag and an environment variable', () => {
+    const flags = new Set(SETTINGS.map((s) => s.flag));
+    const envs = new Set(SETTINGS.map((s) => s.env));
+    expect(flags.size).toBe(SETTINGS.length);
+    expect(envs.size).toBe(SETTINGS.length);
+    expect([...envs].every((e) => e.startsWith('AAPS_'))).toBe(true);
+  });
+
+  it('returns every error at once, naming where each came from', () => {
+    const r = parseGatewayConfig(
+      ['--port', 'x', '--bogus', '--executor=gitops', '--threshold'],
+      { AAPS_THRESHOLD: '9', AAPS_LOCAL: 'maybe' },
+      { nope: 1 },
+    );
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^--port:/),
+        expect.stringMatching(/^--bogus:/),
+        expect.stringMatching(/^--threshold: needs a value/),
+        expect.stringMatching(/^AAPS_THRESHOLD:/),
+        expect.stringMatching(/^AAPS_LOCAL:/),
+        expect.stringMatching(/^config file nope:/),
+        expect.stringMatching(/^--gitops-repo-dir: required/),
+      ]),
+    );
+  });
+
+  it('boolean flags take no value; positional arguments come back in rest', () => {
+    const r = parseGatewayConfig(['file.json', '--local', '--approvers', 'alice,bob'], {});
+    expect(r).toMatchObject({
+      ok: true,
+      rest: ['file.json'],
+      config: { local: true, approvers: ['alice', 'bob'] },
+    });
+  });
+});

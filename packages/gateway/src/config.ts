@@ -1,0 +1,386 @@
+/**
+ * Gateway configuration. `parseGatewayConfig(argv, env, file?)` is pure: every setting has a flag
+ * and an environment variable (and a key in the optional `--config` JSON file); a flag beats the
+ * environment, which beats the file, which beats the defaults. It returns the typed config or every
+ * problem at once. Nothing else in the gateway reads `process.env`.
+ */
+import { ENVIRONMENTS, type Environment } from '@aaps/agents';
+import { CIPHERSUITE_IDS, type CiphersuiteId } from '@aaps/mpc-core';
+import { INTAKE_SOURCES, type IntakeSource } from './intake/types.js';
+
+export const EXECUTORS = ['dry-run', 'gitops'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export interface GatewayConfig {
+  /** The `--config` file the CLI read (already merged in). */
+  configFile?: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  apiToken?: string;
+  githubWebhookSecret?: string;
+  maxBodyBytes: number;
+  cluster: string;
+  logOrigin: string;
+  executor: ExecutorName;
+  gitopsRepoDir?: string;
+  gitopsRepoUrl?: string;
+  gitopsRemote?: string;
+  gitopsBranch: string;
+  environment: Environment;
+  parties: number;
+  threshold: number;
+  ciphersuite: CiphersuiteId;
+  /** All parties in this process (no party processes, no DKG). */
+  local: boolean;
+  /** Roster file (`aaps gateway`); default `<data-dir>/roster.json`. */
+  roster?: string;
+  /** Gateway identity key file; default `<data-dir>/gateway/identity.key`. */
+  gatewayKey?: string;
+  /** Human approver ids `aaps up` makes keys for. */
+  approvers: string[];
+  /** Gateway URL `aaps submit` posts to. */
+  url: string;
+  /** What `aaps submit` posts. */
+  source?: IntakeSource;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+type Kind =
+  | { type: 'string'; min?: number }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'list' };
+
+interface Setting {
+  key: keyof GatewayConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+}
+
+/** Every setting: its flag, environment variable and file key (the flag without `--`). */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'configFile',
+    flag: 'config',
+    env: 'AAPS_CONFIG',
+    kind: { type: 'string', min: 1 },
+    help: 'JSON file with any of these settings',
+  },
+  { key: 'host', flag: 'host', env: 'AAPS_HOST', kind: { type: 'string', min: 1 }, help: 'listen address' },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'AAPS_PORT',
+    kind: { type: 'int', min: 0, max: 65535 },
+    help: 'gateway port',
+  },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'AAPS_DATA_DIR',
+    kind: { type: 'string', min: 1 },
+    help: 'where keys, roster and LevelDB live',
+  },
+  {
+    key: 'apiToken',
+    flag: 'api-token',
+    env: 'AAPS_API_TOKEN',
+    kind: { type: 'string', min: 16 },
+    help: 'admin bearer token (generated and stored 0600 when unset)',
+  },
+  {
+    key: 'githubWebhookSecret',
+    flag: 'github-webhook-secret',
+    env: 'AAPS_GITHUB_WEBHOOK_SECRET',
+    kind: { type: 'string', min: 1 },
+    help: 'GitHub webhook secret (unset: GitHub webhooks get 503)',
+  },
+  {
+    key: 'maxBodyBytes',
+    flag: 'max-body-bytes',
+    env: 'AAPS_MAX_BODY_BYTES',
+    kind: { type: 'int', min: 1024, max: 64 * 1024 * 1024 },
+    help: 'request body limit',
+  },
+  {
+    key: 'cluster',
+    flag: 'cluster',
+    env: 'AAPS_CLUSTER',
+    kind: { type: 'string', min: 1 },
+    help: 'cluster name for payloads that name none',
+  },
+  {
+    key: 'logOrigin',
+    flag: 'log-origin',
+    env: 'AAPS_LOG_ORIGIN',
+    kind: { type: 'string', min: 1 },
+    help: 'transparency log origin line',
+  },
+  {
+    key: 'executor',
+    flag: 'executor',
+    env: 'AAPS_EXECUTOR',
+    kind: { type: 'enum', values: EXECUTORS },
+    help: 'dry-run or gitops',
+  },
+  {
+    key: 'gitopsRepoDir',
+    flag: 'gitops-repo-dir',
+    env: 'AAPS_GITOPS_REPO_DIR',
+    kind: { type: 'string', min: 1 },
+    help: 'git working copy the gitops executor commits to',
+  },
+  {
+    key: 'gitopsRepoUrl',
+    flag: 'gitops-repo-url',
+    env: 'AAPS_GITOPS_REPO_URL',
+    kind: { type: 'string', min: 1 },
+    help: 'the GitOps repository URL (source of truth for ConfigMaps/Secrets)',
+  },
+  {
+    key: 'gitopsRemote',
+    flag: 'gitops-remote',
+    env: 'AAPS_GITOPS_REMOTE',
+    kind: { type: 'string', min: 1 },
+    help: 'push commits to this remote',
+  },
+  {
+    key: 'gitopsBranch',
+    flag: 'gitops-branch',
+    env: 'AAPS_GITOPS_BRANCH',
+    kind: { type: 'string', min: 1 },
+    help: 'branch to push',
+  },
+  {
+    key: 'environment',
+    flag: 'environment',
+    env: 'AAPS_ENVIRONMENT',
+    kind: { type: 'enum', values: ENVIRONMENTS },
+    help: 'where targets run (risk score)',
+  },
+  {
+    key: 'parties',
+    flag: 'parties',
+    env: 'AAPS_PARTIES',
+    kind: { type: 'int', min: 5, max: 5 },
+    help: 'number of parties (the five agent roles)',
+  },
+  {
+    key: 'threshold',
+    flag: 'threshold',
+    env: 'AAPS_THRESHOLD',
+    kind: { type: 'int', min: 2, max: 5 },
+    help: 'signatures needed (k of n)',
+  },
+  {
+    key: 'ciphersuite',
+    flag: 'ciphersuite',
+    env: 'AAPS_CIPHERSUITE',
+    kind: { type: 'enum', values: CIPHERSUITE_IDS },
+    help: 'FROST ciphersuite',
+  },
+  {
+    key: 'local',
+    flag: 'local',
+    env: 'AAPS_LOCAL',
+    kind: { type: 'bool' },
+    help: 'run every party inside the gateway (demo)',
+  },
+  {
+    key: 'roster',
+    flag: 'roster',
+    env: 'AAPS_ROSTER',
+    kind: { type: 'string', min: 1 },
+    help: 'roster file',
+  },
+  {
+    key: 'gatewayKey',
+    flag: 'gateway-key',
+    env: 'AAPS_GATEWAY_KEY_FILE',
+    kind: { type: 'string', min: 1 },
+    help: 'gateway identity key file',
+  },
+  {
+    key: 'approvers',
+    flag: 'approvers',
+    env: 'AAPS_APPROVERS',
+    kind: { type: 'list' },
+    help: 'comma-separated human approver ids',
+  },
+  {
+    key: 'url',
+    flag: 'url',
+    env: 'AAPS_URL',
+    kind: { type: 'string', min: 1 },
+    help: 'gateway URL for `aaps submit`',
+  },
+  {
+    key: 'source',
+    flag: 'source',
+    env: 'AAPS_SOURCE',
+    kind: { type: 'enum', values: INTAKE_SOURCES },
+    help: 'payload kind for `aaps submit`',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'AAPS_LOG_LEVEL',
+    kind: { type: 'enum', values: LOG_LEVELS },
+    help: 'log level',
+  },
+];
+
+export const GATEWAY_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: '.aaps',
+  maxBodyBytes: 1024 * 1024,
+  cluster: 'default',
+  logOrigin: 'aaps.local/log',
+  executor: 'dry-run',
+  gitopsBranch: 'main',
+  environment: 'unknown',
+  parties: 5,
+  threshold: 3,
+  ciphersuite: 'FROST-ED25519-SHA512-v1',
+  local: false,
+  approvers: ['oncall'],
+  url: 'http://127.0.0.1:8080',
+  logLevel: 'info',
+} satisfies Partial<GatewayConfig>;
+
+export type ConfigResult =
+  | { ok: true; config: GatewayConfig; rest: string[] }
+  | { ok: false; errors: string[] };
+
+type Raw = string | boolean | number | string[];
+
+function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown {
+  const k = s.kind;
+  const bad = (why: string) => {
+    errors.push(`${where}: ${why}`);
+    return undefined;
+  };
+  switch (k.type) {
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('expected true or false');
+    case 'int': {
+      const n =
+        typeof raw === 'number'
+          ? raw
+          : typeof raw === 'string' && /^-?\d+$/.test(raw)
+            ? Number(raw)
+            : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < k.min || n > k.max)
+        return bad(`expected an integer from ${k.min} to ${k.max}`);
+      return n;
+    }
+    case 'enum':
+      if (typeof raw !== 'string' || !k.values.includes(raw))
+        return bad(`expected one of ${k.values.join(', ')}`);
+      return raw;
+    case 'list': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
+      const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
+      if (list.some((x) => !/^[a-z][a-z0-9-]{0,62}$/.test(x)))
+        return bad('expected lower-case ids separated by commas');
+      return list;
+    }
+    case 'string':
+      if (typeof raw !== 'string') return bad('expected a string');
+      if (raw.length < (k.min ?? 0)) return bad(`expected at least ${k.min} characters`);
+      return raw;
+  }
+}
+
+/**
+ * Parses `argv` (flags only; anything else is returned in `rest`), `env` and an optional parsed
+ * config file. Returns every problem, each naming the flag, variable or file key it came from.
+ */
+export function parseGatewayConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  file?: unknown,
+): ConfigResult {
+  const errors: string[] = [];
+  const rest: string[] = [];
+  const fromFlags = new Map<Setting, Raw>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) {
+      rest.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const s = SETTINGS.find((x) => x.flag === name);
+    if (s === undefined) {
+      errors.push(`--${name}: unknown flag`);
+      continue;
+    }
+    if (s.kind.type === 'bool' && eq === -1) {
+      fromFlags.set(s, true);
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || (eq === -1 && value.startsWith('--'))) {
+      errors.push(`--${name}: needs a value`);
+      continue;
+    }
+    fromFlags.set(s, value);
+  }
+  let fileObj: Record<string, unknown> = {};
+  if (file !== undefined) {
+    if (typeof file !== 'object' || file === null || Array.isArray(file))
+      errors.push('config file: expected a JSON object');
+    else {
+      fileObj = file as Record<string, unknown>;
+      for (const key of Object.keys(fileObj)) {
+        if (!SETTINGS.some((s) => s.flag === key) || key === 'config')
+          errors.push(`config file ${key}: unknown setting`);
+      }
+    }
+  }
+  const out: Record<string, unknown> = { ...GATEWAY_DEFAULTS, approvers: [...GATEWAY_DEFAULTS.approvers] };
+  for (const s of SETTINGS) {
+    const flag = fromFlags.get(s);
+    const envValue = env[s.env];
+    const fileValue = fileObj[s.flag];
+    let raw: Raw | undefined;
+    let where = '';
+    if (flag !== undefined) {
+      raw = flag;
+      where = `--${s.flag}`;
+    } else if (envValue !== undefined && envValue !== '') {
+      raw = envValue;
+      where = s.env;
+    } else if (fileValue !== undefined && fileValue !== null && s.flag !== 'config') {
+      raw = fileValue as Raw;
+      where = `config file ${s.flag}`;
+    }
+    if (raw === undefined) continue;
+    const v = convert(s, raw, where, errors);
+    if (v !== undefined) out[s.key] = v;
+  }
+  const cfg = out as unknown as GatewayConfig;
+  if (cfg.threshold > cfg.parties)
+    errors.push(`--threshold: ${cfg.threshold} is more than the ${cfg.parties} parties`);
+  if (cfg.executor === 'gitops' && cfg.gitopsRepoDir === undefined) {
+    errors.push('--gitops-repo-dir: required with --executor gitops');
+  }
+  if (/[\s+]/.test(cfg.logOrigin)) errors.push('--log-origin: no spaces or + allowed');
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg, rest };
+}
+
+/** One line per setting, for `aaps --help`. */
+export function settingsHelp(): string {
+  return SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(28)} ${s.help}`).join('\n');
+}
