@@ -39,6 +39,13 @@ export function getCiphersuite(id: string = ED25519_ID): AnyCiphersuite {
  * returns. Outputs are byte-identical; only speed changes. Long-running processes call this once
  * at start.
  */
-export async function loadFastBackends(): Promise<void> {
-  best.set(ED25519_ID, (await loadEd25519Sodium()) as AnyCiphersuite);
+export async function loadFastBackends(): Promise<{ ed25519: 'libsodium' | 'noble' }> {
+  try {
+    best.set(ED25519_ID, (await loadEd25519Sodium()) as AnyCiphersuite);
+    return { ed25519: 'libsodium' };
+  } catch {
+    // libsodium-wrappers-sumo is an optional dependency (auditors need not install it): the
+    // noble backend computes the same bytes, only slower.
+    return { ed25519: 'noble' };
+  }
 }
