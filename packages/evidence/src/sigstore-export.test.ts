@@ -117,6 +117,32 @@ describe('Sigstore export', () => {
     expect((err as ValidationError).fields).toEqual(['aaps.log.publicKeyHex']);
   });
 
+  it('works with a log key separate from the group key', async () => {
+    const logSigner = makeEd25519Key();
+    const logKey = { ...noteKeyFor(logSigner), name: 'log.aaps.test/tree' };
+    const { TransparencyLog } = await import('./log.js');
+    const { MemoryStore } = await import('./test-helpers/fixtures.js');
+    const { attachLogEntry, bundleLogLeaf } = await import('./bundle/build.js');
+    const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+    const { transparencyLog: _old, ...unlogged } = fx.bundle;
+    const index = await log.append(bundleLogLeaf(unlogged as EvidenceBundle));
+    await log.signCheckpoint(logKey, logSigner.sign);
+    const bundle = attachLogEntry(unlogged as EvidenceBundle, await log.position(index));
+    const separate = buildTrustedRoot({
+      groupPublicKey: fx.group.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey,
+      origin: ORIGIN,
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+    expect(sigstoreVerify(sigstoreVerifier(separate), toSigstoreBundle(bundle, logKey))).toBeUndefined();
+    expect(sigstoreVerify(sigstoreVerifier(root), toSigstoreBundle(bundle, logKey))).toBe(
+      'TLOG_INCLUSION_PROOF_ERROR',
+    );
+    const keys = parseTrustedRoot(JSON.parse(JSON.stringify(separate)));
+    verifyBundle(bundle, { groupPublicKey: keys.groupPublicKey, logKeys: keys.logKeys });
+  });
+
   it('refuses to export a bundle not yet in the log', () => {
     const { transparencyLog: _gone, ...unlogged } = fx.bundle;
     expect(() => toSigstoreBundle(unlogged as EvidenceBundle, noteKeyFor(fx.group))).toThrow(ValidationError);
