@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,16 @@ describe('aaps-verify', () => {
       expect(r.code).toBe(0);
       expect(r.out).toEqual(['valid: incident/inc-0 (log index 0)']);
     }
+  });
+
+  it('runs through a symlink, as node_modules/.bin/aaps-verify', () => {
+    const link = join(dir, 'aaps-verify');
+    symlinkSync(CLI, link);
+    const r = spawnSync(process.execPath, [link, join(dir, 'bundle-0.json'), '--key', keyHex], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('valid: incident/inc-0 (log index 0)');
   });
 
   it('takes the key, log key and roster from --trusted-root', () => {
