@@ -1,16 +1,21 @@
 /**
- * Batched Pedersen share checks by random linear combination. For items `(C^k, s_k, b_k)` at one
- * evaluation point `x`, instead of `s_k G + b_k H = C^k(x)` for every `k` it checks
+ * Batched Pedersen share checks by random linear combination, on `@noble/curves` points whatever
+ * the suite's backend. For items `(C^k, s_k, b_k)` at one evaluation point `x`, instead of
+ * `s_k G + b_k H = C^k(x)` for every `k` it checks
  *
  *     h * ((sum_k r_k s_k) G + (sum_k r_k b_k) H - sum_k r_k C^k(x)) = 0
  *
  * with fresh 128-bit `r_k` and the curve's cofactor `h`: if any single equation fails, the
- * combination holds with probability at most 2^-128. Commitments are decoded only as curve points
- * (no subgroup test); multiplying by the cofactor makes the check exactly the one on their
- * prime-order parts, which is what binds the shares. (Records and openings decode `C_0` strictly.)
- * `C^k(x)` is a short Horner chain for small `x`, and the outer sum is one bucket (Pippenger)
- * multi-scalar multiplication sized for 128-bit scalars. The arithmetic runs on `@noble/curves`
- * points whatever the suite's backend.
+ * combination holds with probability at most 2^-128. Commitments here are decoded only as curve
+ * points (no subgroup test); multiplying by the cofactor makes the check exactly the one on their
+ * prime-order parts, which is what binds the shares. (Range proofs, openings and records decode
+ * `C_0` strictly.) `C^k(x)` is a short Horner chain for small `x`, and the outer sum is one bucket
+ * (Pippenger) multi-scalar multiplication sized for 128-bit scalars.
+ *
+ * Decoding a compressed point costs a field square root (~80 us here), which would dominate a
+ * bulk check; so a dealer also sends, per commitment, the coordinate the encoding leaves out
+ * (Ed25519: x; secp256k1: y). A receiver then checks the curve equation and the sign/parity bit
+ * instead (a few multiplications). A hint that does not match its encoding fails the dealing.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -18,62 +23,278 @@ import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import { pedersenGenerator } from './pedersen.js';
 
-/** The operations the batch check needs from a point (both noble point classes have them). */
-interface P {
-  add(o: P): P;
-  double(): P;
-  multiply(k: bigint): P;
-  multiplyUnsafe(k: bigint): P;
-  clearCofactor(): P;
-  subtract(o: P): P;
+/** A curve point as the batch check uses it (both noble point classes fit). */
+export interface CurvePoint {
+  add(o: CurvePoint): CurvePoint;
+  subtract(o: CurvePoint): CurvePoint;
+  negate(): CurvePoint;
+  double(): CurvePoint;
+  multiply(k: bigint): CurvePoint;
+  multiplyUnsafe(k: bigint): CurvePoint;
+  clearCofactor(): CurvePoint;
+  toAffine(): { x: bigint; y: bigint };
   is0(): boolean;
 }
-interface PCons {
-  BASE: P;
-  ZERO: P;
-  fromBytes(b: Uint8Array): P;
+
+interface Field {
+  ORDER: bigint;
+  create(a: bigint): bigint;
+  mul(a: bigint, b: bigint): bigint;
+  sqr(a: bigint): bigint;
+  add(a: bigint, b: bigint): bigint;
 }
+
+interface PCons {
+  BASE: CurvePoint;
+  ZERO: CurvePoint;
+  Fp: Field;
+  fromBytes(b: Uint8Array): CurvePoint;
+  fromAffine(p: { x: bigint; y: bigint }): CurvePoint;
+}
+
+const ED = ed25519.Point as unknown as PCons;
+const K1 = secp256k1.Point as unknown as PCons;
+const ED_D = ed25519.Point.CURVE().d;
 
 function pointClass(suiteId: string): PCons {
-  if (suiteId === 'FROST-ED25519-SHA512-v1') return ed25519.Point as unknown as PCons;
-  return secp256k1.Point as unknown as PCons;
+  return suiteId === 'FROST-ED25519-SHA512-v1' ? ED : K1;
 }
 
-export interface BatchItem {
-  /** Encoded commitments `C_0..C_{t-1}`. */
-  readonly commitments: readonly Uint8Array[];
-  readonly share: bigint;
-  readonly blinding: bigint;
+function readLE(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]!);
+  return n;
+}
+function readBE(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = 0; i < b.length; i++) n = (n << 8n) | BigInt(b[i]!);
+  return n;
+}
+function writeLE(n: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++, n >>= 8n) out[i] = Number(n & 255n);
+  return out;
+}
+function writeBE(n: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = len - 1; i >= 0; i--, n >>= 8n) out[i] = Number(n & 255n);
+  return out;
+}
+
+/** The point of `bytes` given the missing coordinate, or undefined if they do not agree. */
+function fromHint(Pc: PCons, bytes: Uint8Array, hint: Uint8Array): CurvePoint | undefined {
+  const F = Pc.Fp;
+  const p = F.ORDER;
+  if (hint.length !== 32) return undefined;
+  if (Pc === ED) {
+    if (bytes.length !== 32) return undefined;
+    const sign = bytes[31]! >> 7;
+    const y = readLE(bytes) & ((1n << 255n) - 1n);
+    const x = readLE(hint);
+    if (y >= p || x >= p || Number(x & 1n) !== sign) return undefined;
+    // -x^2 + y^2 = 1 + d x^2 y^2
+    const x2 = F.sqr(x);
+    const y2 = F.sqr(y);
+    if (F.create(y2 - x2) !== F.add(1n, F.mul(ED_D, F.mul(x2, y2)))) return undefined;
+    return Pc.fromAffine({ x, y });
+  }
+  if (bytes.length !== 33 || (bytes[0] !== 2 && bytes[0] !== 3)) return undefined;
+  const x = readBE(bytes.subarray(1));
+  const y = readBE(hint);
+  if (x >= p || y >= p || Number(y & 1n) !== (bytes[0]! & 1)) return undefined;
+  if (F.sqr(y) !== F.add(F.mul(F.sqr(x), x), 7n)) return undefined;
+  return Pc.fromAffine({ x, y });
 }
 
 /** Decoded points by encoding object, reused when several receivers check the same dealings. */
-const decoded = new WeakMap<Uint8Array, P>();
+const decoded = new WeakMap<Uint8Array, CurvePoint>();
 
-function decode(Pc: PCons, b: Uint8Array): P | undefined {
-  let p = decoded.get(b);
-  if (p) return p;
+/**
+ * A commitment as a curve point (no subgroup test), using the dealer's hint when given. Undefined
+ * when the bytes are no curve point or the hint does not match them.
+ */
+export function decodeCommitment<E>(
+  suite: Ciphersuite<E>,
+  bytes: Uint8Array,
+  hint?: Uint8Array,
+): CurvePoint | undefined {
+  let pt = decoded.get(bytes);
+  if (pt) return pt;
+  const Pc = pointClass(suite.id);
   try {
-    p = Pc.fromBytes(b);
+    pt = hint ? fromHint(Pc, bytes, hint) : Pc.fromBytes(bytes);
   } catch {
     return undefined;
   }
-  decoded.set(b, p);
-  return p;
+  if (pt) decoded.set(bytes, pt);
+  return pt;
 }
 
-const hCache = new WeakMap<object, P>();
+/** The coordinate a commitment's encoding leaves out (see the module comment). */
+export function commitmentHint<E>(suite: Ciphersuite<E>, commitment: E): Uint8Array {
+  const Pc = pointClass(suite.id);
+  const pt =
+    suite.backend === 'noble'
+      ? (commitment as unknown as CurvePoint)
+      : Pc.fromBytes(suite.group.serialize(commitment));
+  const a = pt.toAffine();
+  return Pc === ED ? writeLE(a.x, 32) : writeBE(a.y, 32);
+}
 
-function generatorH<E>(suite: Ciphersuite<E>, Pc: PCons): P {
+/** The generator points in curve-point form. */
+export function generators<E>(suite: Ciphersuite<E>): { G: CurvePoint; H: CurvePoint; ZERO: CurvePoint } {
+  const Pc = pointClass(suite.id);
   let H = hCache.get(suite);
   if (!H) {
     H = Pc.fromBytes(suite.group.serialize(pedersenGenerator(suite)));
     hCache.set(suite, H);
   }
-  return H;
+  return { G: Pc.BASE, H, ZERO: Pc.ZERO };
+}
+const hCache = new WeakMap<object, CurvePoint>();
+
+/**
+ * Fixed-base comb tables for `G` and `H` (`T_i[d] = d * 2^(w*i) * P`, w = 10): a scalar
+ * multiplication is then 26 additions and no doublings. Built once per suite on first use
+ * (about 53,000 additions, ~16 MB), for bulk dealing.
+ */
+interface Comb {
+  readonly w: number;
+  readonly rows: readonly (readonly CurvePoint[])[];
+}
+const COMB_W = 10;
+const combs = new WeakMap<object, { G: Comb; H: Comb }>();
+
+function buildComb(P: CurvePoint, ZERO: CurvePoint, bits: number): Comb {
+  const rows: CurvePoint[][] = [];
+  let base = P;
+  for (let i = 0; i * COMB_W < bits; i++) {
+    const row: CurvePoint[] = [ZERO];
+    let acc = ZERO;
+    for (let d = 1; d < 1 << COMB_W; d++) {
+      acc = acc.add(base);
+      row.push(acc);
+    }
+    rows.push(row);
+    base = acc.add(base);
+  }
+  return { w: COMB_W, rows };
+}
+
+function combMul(comb: Comb, ZERO: CurvePoint, k: bigint): CurvePoint {
+  let acc = ZERO;
+  const mask = BigInt((1 << comb.w) - 1);
+  const w = BigInt(comb.w);
+  for (let i = 0; k > 0n; i++, k >>= w) {
+    const d = Number(k & mask);
+    if (d) acc = acc.add(comb.rows[i]![d]!);
+  }
+  return acc;
+}
+
+/** Projective coordinates as noble exposes them (`x = X/Z`, `y = Y/Z` on both curves). */
+interface Projective {
+  readonly X: bigint;
+  readonly Y: bigint;
+  readonly Z: bigint;
+}
+
+/**
+ * Pedersen commitments `a_i G + b_i H` for many pairs at once, encoded, with their hints: comb
+ * tables for the two fixed bases and one field inversion for the whole batch (Montgomery's trick).
+ * Byte-identical to `group.serialize(pedersenCommit(...))`.
+ */
+export function commitMany<E>(
+  suite: Ciphersuite<E>,
+  pairs: readonly (readonly [bigint, bigint])[],
+): { commitments: Uint8Array[]; hints: Uint8Array[]; points: CurvePoint[] } {
+  const Pc = pointClass(suite.id);
+  let c = combs.get(suite);
+  if (!c) {
+    const { G, H, ZERO } = generators(suite);
+    const bits = suite.field.ORDER.toString(2).length;
+    c = { G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
+    combs.set(suite, c);
+  }
+  const { G: cg, H: ch } = c;
+  const points = pairs.map(([a, b]) => combMul(cg, Pc.ZERO, a).add(combMul(ch, Pc.ZERO, b)));
+  // Batch inversion of the Z coordinates.
+  const F = Pc.Fp;
+  const zs = points.map((p) => (p as unknown as Projective).Z);
+  const prefix: bigint[] = [];
+  let acc = 1n;
+  for (const z of zs) {
+    prefix.push(acc);
+    acc = z === 0n ? acc : F.mul(acc, z);
+  }
+  let inv = invert(acc, F.ORDER);
+  const invZ: bigint[] = new Array(zs.length);
+  for (let i = zs.length - 1; i >= 0; i--) {
+    if (zs[i] === 0n) {
+      invZ[i] = 0n;
+      continue;
+    }
+    invZ[i] = F.mul(inv, prefix[i]!);
+    inv = F.mul(inv, zs[i]!);
+  }
+  const commitments: Uint8Array[] = [];
+  const hints: Uint8Array[] = [];
+  points.forEach((p, i) => {
+    if (zs[i] === 0n || p.is0()) {
+      // Negligible (a random combination hit the identity); encode through the suite.
+      commitments.push(suite.group.serialize(suite.group.zero));
+      hints.push(new Uint8Array(32));
+      return;
+    }
+    const q = p as unknown as Projective;
+    const x = F.mul(q.X, invZ[i]!);
+    const y = F.mul(q.Y, invZ[i]!);
+    if (Pc === ED) {
+      const b = writeLE(y, 32);
+      b[31]! |= Number(x & 1n) << 7;
+      commitments.push(b);
+      hints.push(writeLE(x, 32));
+    } else {
+      const b = new Uint8Array(33);
+      b[0] = 2 + Number(y & 1n);
+      b.set(writeBE(x, 32), 1);
+      commitments.push(b);
+      hints.push(writeBE(y, 32));
+    }
+  });
+  return { commitments, hints, points };
+}
+
+/** The suite's own element for a curve point (libsodium: decode its bytes; noble: the point). */
+export function toGroupElement<E>(suite: Ciphersuite<E>, point: CurvePoint, bytes: Uint8Array): E {
+  return suite.backend === 'noble' ? (point as unknown as E) : suite.group.deserialize(bytes);
+}
+
+/** a^-1 mod p (p prime) by Fermat; one per batch. */
+function invert(a: bigint, p: bigint): bigint {
+  let result = 1n;
+  let base = a % p;
+  let e = p - 2n;
+  while (e > 0n) {
+    if (e & 1n) result = (result * base) % p;
+    base = (base * base) % p;
+    e >>= 1n;
+  }
+  return result;
+}
+
+/** `w * P` for a public (small or negative) integer weight. */
+export function scalePoint<E>(suite: Ciphersuite<E>, p: CurvePoint, w: bigint): CurvePoint {
+  if (w === 1n) return p;
+  if (w === -1n) return p.negate();
+  if (w === 0n || p.is0()) return pointClass(suite.id).ZERO;
+  const q = suite.field.ORDER;
+  const k = ((w % q) + q) % q;
+  return k > q / 2n ? p.multiplyUnsafe(q - k).negate() : p.multiplyUnsafe(k);
 }
 
 /** Bucket MSM for scalars below 2^128. */
-function msm128(Pc: PCons, points: readonly P[], scalars: readonly bigint[]): P {
+function msm128(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
   const n = points.length;
   if (n === 0) return Pc.ZERO;
   const c = Math.max(2, Math.min(16, Math.floor(Math.log2(n)) - 4));
@@ -90,7 +311,7 @@ function msm128(Pc: PCons, points: readonly P[], scalars: readonly bigint[]): P 
     }
   }
   let acc = Pc.ZERO;
-  const buckets: (P | undefined)[] = new Array(mask + 1);
+  const buckets: (CurvePoint | undefined)[] = new Array(mask + 1);
   for (let w = windows - 1; w >= 0; w--) {
     for (let d = 0; d < c && !acc.is0(); d++) acc = acc.double();
     buckets.fill(undefined);
@@ -100,8 +321,8 @@ function msm128(Pc: PCons, points: readonly P[], scalars: readonly bigint[]): P 
       const b = buckets[dg];
       buckets[dg] = b ? b.add(points[i]!) : points[i]!;
     }
-    let running: P | undefined;
-    let sum: P | undefined;
+    let running: CurvePoint | undefined;
+    let sum: CurvePoint | undefined;
     for (let b = mask; b >= 1; b--) {
       const bk = buckets[b];
       if (bk) running = running ? running.add(bk) : bk;
@@ -115,18 +336,20 @@ function msm128(Pc: PCons, points: readonly P[], scalars: readonly bigint[]): P 
 function coefficients(rng: Rng, n: number): bigint[] {
   const bytes = rng(16 * n);
   const out: bigint[] = [];
-  for (let i = 0; i < n; i++) {
-    let v = 0n;
-    for (let j = 0; j < 16; j++) v = (v << 8n) | BigInt(bytes[16 * i + j]!);
-    out.push(v);
-  }
+  for (let i = 0; i < n; i++) out.push(readBE(bytes.subarray(16 * i, 16 * i + 16)));
   return out;
+}
+
+export interface BatchItem {
+  /** Commitments `C_0..C_{t-1}` as curve points. */
+  readonly points: readonly CurvePoint[];
+  readonly share: bigint;
+  readonly blinding: bigint;
 }
 
 /**
  * Check every item's share and blinding against its committed polynomials at `x`, all at once.
- * Returns `true` when all hold; otherwise the indexes of the items that fail on their own (an
- * undecodable commitment included).
+ * Returns `true` when all hold; otherwise the indexes of the items that fail on their own.
  */
 export function batchCheckShares<E>(
   suite: Ciphersuite<E>,
@@ -140,42 +363,28 @@ export function batchCheckShares<E>(
   }
   const F = suite.field;
   const Pc = pointClass(suite.id);
-  const H = generatorH(suite, Pc);
-  const evalAt = (cs: readonly Uint8Array[]): P | undefined => {
-    let acc: P | undefined;
-    for (let j = cs.length - 1; j >= 0; j--) {
-      const c = decode(Pc, cs[j]!);
-      if (!c) return undefined;
-      acc = acc === undefined ? c : (acc.is0() ? acc : acc.multiplyUnsafe(x)).add(c);
-    }
+  const { G, H } = generators(suite);
+  const evalAt = (cs: readonly CurvePoint[]): CurvePoint => {
+    let acc = cs[cs.length - 1]!;
+    for (let j = cs.length - 2; j >= 0; j--) acc = (acc.is0() ? acc : acc.multiplyUnsafe(x)).add(cs[j]!);
     return acc;
   };
-  const holds = (lhs: P, rhs: P) => lhs.subtract(rhs).clearCofactor().is0();
-  const single = (it: BatchItem, e: P | undefined): boolean =>
-    e !== undefined &&
-    holds(
-      (it.share === 0n ? Pc.ZERO : Pc.BASE.multiply(it.share)).add(
-        it.blinding === 0n ? Pc.ZERO : H.multiply(it.blinding),
-      ),
-      e,
-    );
+  const mulG = (k: bigint) => (k === 0n ? Pc.ZERO : G.multiply(k));
+  const mulH = (k: bigint) => (k === 0n ? Pc.ZERO : H.multiply(k));
+  const holds = (lhs: CurvePoint, rhs: CurvePoint) => lhs.subtract(rhs).clearCofactor().is0();
 
-  const evals: (P | undefined)[] = items.map((it) => evalAt(it.commitments));
-  if (evals.every((e) => e !== undefined)) {
-    const r = coefficients(rng, items.length);
-    let S = 0n;
-    let B = 0n;
-    for (let k = 0; k < items.length; k++) {
-      S = F.add(S, F.mul(r[k]!, items[k]!.share));
-      B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
-    }
-    const rhs = msm128(Pc, evals as P[], r);
-    const lhs = (S === 0n ? Pc.ZERO : Pc.BASE.multiply(S)).add(B === 0n ? Pc.ZERO : H.multiply(B));
-    if (holds(lhs, rhs)) return true;
+  const evals = items.map((it) => evalAt(it.points));
+  const r = coefficients(rng, items.length);
+  let S = 0n;
+  let B = 0n;
+  for (let k = 0; k < items.length; k++) {
+    S = F.add(S, F.mul(r[k]!, items[k]!.share));
+    B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
   }
+  if (holds(mulG(S).add(mulH(B)), msm128(Pc, evals, r))) return true;
   const bad: number[] = [];
   items.forEach((it, k) => {
-    if (!single(it, evals[k])) bad.push(k);
+    if (!holds(mulG(it.share).add(mulH(it.blinding)), evals[k]!)) bad.push(k);
   });
   return bad.length === 0 ? true : bad;
 }

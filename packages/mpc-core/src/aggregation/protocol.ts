@@ -19,16 +19,22 @@ import { AapsError, type Culprit, ProtocolError, ValidationError } from '../erro
 import { type Identifier, identifierToScalar } from '../keys.js';
 import { SecretBytes } from '../secret.js';
 import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
-import { batchCheckShares } from './batch.js';
+import {
+  type BatchItem,
+  batchCheckShares,
+  type CurvePoint,
+  decodeCommitment,
+  generators,
+  scalePoint,
+  toGroupElement,
+} from './batch.js';
 import type { Circuit } from './circuit.js';
 import { pedersenGenerator } from './pedersen.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
-import { dealPedersen, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
+import { dealPedersenEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
 
 export const AGGREGATION_VERSION = 1;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/** A placeholder for an identity combined commitment (never decodes: its batch check then fails). */
-const ZERO_ENCODING = new Uint8Array(0);
 
 export interface AggregationParty {
   readonly id: Identifier;
@@ -78,6 +84,12 @@ export interface PublicInputDealing {
   readonly commitments: readonly Uint8Array[];
   /** Range proof on `C_0`, or `null` where the circuit does not ask for one. */
   readonly rangeProof: Uint8Array | null;
+  /**
+   * Per commitment, the coordinate its encoding leaves out (Ed25519: x, little-endian; secp256k1:
+   * y, big-endian; 32 bytes), so receivers can skip the square root of point decompression in bulk
+   * checks. Untrusted: a hint that does not match its commitment fails the dealing. `null` if absent.
+   */
+  readonly hints: readonly Uint8Array[] | null;
 }
 
 /** Round 1: one provider's dealing of one input, with the per-receiver shares. */
@@ -260,13 +272,13 @@ export function dealInput<E>(
   const ids = session.parties.map((p) => p.id);
   const xs = ids.map((id) => session.xs.get(id)!);
   const F = suite.field;
-  const dealing = dealPedersen(suite, F.create(value), xs, session.threshold, rng);
-  const commitments = dealing.commitments.map((c) => suite.group.serialize(c));
+  const dealing = dealPedersenEncoded(suite, F.create(value), xs, session.threshold, rng);
+  const commitments = dealing.commitments;
   const rangeProof = spec.rangeProof
     ? proveRange(
         suite,
         {
-          commitment: dealing.commitments[0]!,
+          commitment: toGroupElement(suite, dealing.points[0]!, commitments[0]!),
           lo: spec.min,
           hi: spec.max,
           context: inputProofContext(session, args.dealer, spec.name),
@@ -288,8 +300,9 @@ export function dealInput<E>(
     sessionId: session.sessionId,
     input: spec.name,
     dealer: args.dealer,
-    commitments: Object.freeze(commitments),
+    commitments: Object.freeze([...commitments]),
     rangeProof,
+    hints: Object.freeze([...dealing.hints]),
     shares: Object.freeze(shares),
   });
 }
@@ -304,6 +317,19 @@ export function publicDealing(d: PublicInputDealing): PublicInputDealing {
     dealer: d.dealer,
     commitments: d.commitments,
     rangeProof: d.rangeProof,
+    hints: d.hints,
+  });
+}
+
+/** A dealing's commitments as curve points (hinted decode; see `batch.ts`), or blame its dealer. */
+function curvePoints<E>(
+  session: AggregationSession<E>,
+  d: PublicInputDealing,
+  blame: DealingHeader['blame'],
+): CurvePoint[] {
+  return d.commitments.map((c, j) => {
+    const p = decodeCommitment(session.suite, c, d.hints?.[j]);
+    return p ?? blame(`commitment ${j} (or its hint) is not a curve point`);
   });
 }
 
@@ -356,6 +382,14 @@ function checkHeader<E>(session: AggregationSession<E>, dealing: PublicInputDeal
     dealing.commitments.some((c) => !(c instanceof Uint8Array) || c.length !== EL)
   ) {
     blame(`expected ${session.threshold} commitments of ${EL} bytes`);
+  }
+  if (
+    dealing.hints !== null &&
+    (!Array.isArray(dealing.hints) ||
+      dealing.hints.length !== session.threshold ||
+      dealing.hints.some((h) => !(h instanceof Uint8Array) || h.length !== 32))
+  ) {
+    blame(`expected null or ${session.threshold} hints of 32 bytes`);
   }
   return { index, blame };
 }
@@ -506,20 +540,23 @@ export function verifyDealings<E>(
   const culprits = new Set<Culprit>();
   let firstError: ProtocolError | undefined;
   const checked: VerifiedInput[] = [];
+  const items: BatchItem[] = [];
   for (const d of dealings) {
     try {
       const { index, blame } = checkHeader(session, d);
       const c0 = () => strictDecode(session, d.commitments[0]!, 'dealing.commitments[0]', blame);
       checkProof(session, d, index, c0, blame, opts.verifyProofs !== false);
+      const points = curvePoints(session, d, blame);
       const { share, blinding } = receiverShare(session, d, receiver);
       checked.push({ input: d.input, index, dealer: d.dealer, commitments: d.commitments, share, blinding });
+      items.push({ points, share, blinding });
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       firstError ??= e;
       for (const c of e.culprits) culprits.add(c);
     }
   }
-  const result = batchCheckShares(session.suite, x, checked, rng);
+  const result = batchCheckShares(session.suite, x, items, rng);
   if (result !== true) for (const k of result) culprits.add(checked[k]!.dealer);
   if (culprits.size > 0) {
     const list = [...culprits];
@@ -584,29 +621,6 @@ function indexInputs<T extends { index: number }>(
   return byIndex;
 }
 
-/**
- * The commitments to each output's polynomials: `D_j = sum_terms w * C_j` (plus `constant * G` in
- * `D_0`), computed from the public dealings by anyone.
- */
-export function combineCommitments<E>(
-  session: AggregationSession<E>,
-  inputs: readonly { index: number; commitments: readonly E[] }[],
-): E[][] {
-  const { group, field: F } = session.suite;
-  const byIndex = indexInputs(session as AggregationSession<unknown>, inputs, 'dealings');
-  const scaled = (p: E, w: bigint): E =>
-    w === 1n ? p : w === -1n ? group.neg(p) : group.mul(p, F.create(w));
-  return session.circuit.outputs.map((o) => {
-    const out: E[] = [];
-    for (let j = 0; j < session.threshold; j++) {
-      let acc = j === 0 && o.constant !== 0n ? group.mulBase(F.create(o.constant)) : group.zero;
-      for (const t of o.terms) acc = group.add(acc, scaled(byIndex[t.index]!.commitments[j]!, t.weight));
-      out.push(acc);
-    }
-    return out;
-  });
-}
-
 /** Signed integer read of a field element: `(-q/2, q/2)`. */
 export function fieldToSigned(order: bigint, v: bigint): bigint {
   return v > (order - 1n) / 2n ? v - order : v;
@@ -636,10 +650,30 @@ export function openResult<E>(
 ): OpenedResult {
   const { suite } = session;
   const F = suite.field;
-  const checked = dealings.map((d) => checkPublicDealing(session, d, { verifyProof: opts.verifyProofs }));
-  const encoded = combineCommitments(session, checked).map((cs) =>
-    cs.map((c) => (suite.group.isZero(c) ? ZERO_ENCODING : suite.group.serialize(c))),
-  );
+  const byIndex: CurvePoint[][] = new Array(session.circuit.inputs.length);
+  for (const d of dealings) {
+    const { index, blame } = checkHeader(session, d);
+    if (byIndex[index])
+      throw new ValidationError('INVALID_ARGUMENT', `dealings: two of ${d.input}`, ['dealings']);
+    // C_0 goes into the record: decode it strictly (and check the proof on it unless told not to).
+    const c0 = strictDecode(session, d.commitments[0]!, 'dealing.commitments[0]', blame);
+    checkProof(session, d, index, () => c0, blame, opts.verifyProofs !== false);
+    byIndex[index] = curvePoints(session, d, blame);
+  }
+  session.circuit.inputs.forEach((inp, i) => {
+    if (!byIndex[i])
+      throw new ValidationError('INVALID_ARGUMENT', `dealings: missing ${inp.name}`, ['dealings']);
+  });
+  const { G, ZERO } = generators(suite);
+  const combined = session.circuit.outputs.map((o) => {
+    const out: CurvePoint[] = [];
+    for (let j = 0; j < session.threshold; j++) {
+      let acc = j === 0 && o.constant !== 0n ? scalePoint(suite, G, o.constant) : ZERO;
+      for (const t of o.terms) acc = acc.add(scalePoint(suite, byIndex[t.index]![j]!, t.weight));
+      out.push(acc);
+    }
+    return out;
+  });
   const outIndex = new Map(session.circuit.outputs.map((o, i) => [o.name, i]));
   // Group result shares by party.
   const byParty = new Map<Identifier, { z: bigint[]; b: bigint[]; ok: boolean }>();
@@ -675,7 +709,7 @@ export function openResult<E>(
     let ok = entry.ok;
     for (let i = 0; ok && i < nOut; i++) if (entry.z[i] === undefined) ok = false;
     if (ok) {
-      const items = encoded.map((cs, i) => ({ commitments: cs, share: entry.z[i]!, blinding: entry.b[i]! }));
+      const items = combined.map((points, i) => ({ points, share: entry.z[i]!, blinding: entry.b[i]! }));
       ok = batchCheckShares(suite, x, items, rng) === true;
     }
     if (ok) honest.push(p.id);

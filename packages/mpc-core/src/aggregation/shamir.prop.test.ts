@@ -6,10 +6,12 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../errors.js';
-import { getCiphersuite, loadFastBackends } from '../suite/registry.js';
+import { ciphersuites, getCiphersuite, loadFastBackends } from '../suite/registry.js';
 import type { AnyCiphersuite } from '../suite/types.js';
+import { commitmentHint, decodeCommitment } from './batch.js';
 import {
   dealPedersen,
+  dealPedersenEncoded,
   interpolateAtZero,
   lagrangeAtZero,
   pedersenShareHolds,
@@ -138,6 +140,33 @@ describe('Pedersen VSS over the Ed25519 scalar field', () => {
       ),
       { numRuns: 25 },
     );
+  });
+
+  it('the bulk dealer (comb tables, batched encoding) is byte-identical to the generic one', () => {
+    for (const s of [suite, ciphersuites.ed25519, ciphersuites.secp256k1]) {
+      fc.assert(
+        fc.property(setup, ({ n, t, secret, seed }) => {
+          const xs = Array.from({ length: n }, (_, i) => BigInt(i + 1));
+          const v = secret % s.field.ORDER;
+          const a = dealPedersen(s, v, xs, t, seededRng(seed));
+          const b = dealPedersenEncoded(s, v, xs, t, seededRng(seed));
+          expect(b.commitments).toEqual(a.commitments.map((c) => s.group.serialize(c)));
+          expect(b.shares).toEqual(a.shares);
+          expect(b.blinding).toBe(a.blinding);
+          // Hints decode to the same points as plain decompression, and a wrong hint is refused.
+          b.commitments.forEach((c, j) => {
+            expect(b.hints[j]).toEqual(commitmentHint(s, a.commitments[j]!));
+            const viaHint = decodeCommitment(s, c.slice(), b.hints[j]);
+            const plain = decodeCommitment(s, c.slice());
+            expect(viaHint && plain && viaHint.subtract(plain).is0()).toBe(true);
+            const wrong = b.hints[j]!.slice();
+            wrong[0]! ^= 1;
+            expect(decodeCommitment(s, c.slice(), wrong)).toBeUndefined();
+          });
+        }),
+        { numRuns: 4 },
+      );
+    }
   });
 
   it('Lagrange coefficients at 0 sum to 1 (the constant polynomial)', () => {

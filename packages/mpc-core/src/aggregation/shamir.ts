@@ -9,6 +9,7 @@
 import type { Culprit } from '../errors.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
+import { type CurvePoint, commitMany } from './batch.js';
 import { pedersenGenerator } from './pedersen.js';
 
 /** One receiver's share of a Pedersen dealing: `f(x)` and `g(x)`. */
@@ -65,6 +66,23 @@ export function dealPedersen<E>(
   rng: Rng,
 ): PedersenDealing<E> {
   const F = suite.field;
+  const { f, g } = polynomials(suite, secret, xs, threshold, rng);
+  const { group } = suite;
+  const H = pedersenGenerator(suite);
+  const commitments = f.map((a, j) => group.add(group.mulBase(a), group.mul(H, g[j]!)));
+  const shares = xs.map((x) => ({ x, share: horner(F, f, x), blinding: horner(F, g, x) }));
+  return { commitments, shares, blinding: g[0]! };
+}
+
+/** Validate the arguments and draw `f` (constant term `secret`) and `g`, interleaved. */
+function polynomials<E>(
+  suite: Ciphersuite<E>,
+  secret: bigint,
+  xs: readonly bigint[],
+  threshold: number,
+  rng: Rng,
+): { f: bigint[]; g: bigint[] } {
+  const F = suite.field;
   if (typeof secret !== 'bigint' || secret < 0n || secret >= F.ORDER) {
     throw new ValidationError('INVALID_SCALAR', 'secret: expected a field element in [0, q)', ['secret']);
   }
@@ -82,11 +100,38 @@ export function dealPedersen<E>(
     f.push(F.random(rng));
     g.push(F.random(rng));
   }
-  const { group } = suite;
-  const H = pedersenGenerator(suite);
-  const commitments = f.map((a, j) => group.add(group.mulBase(a), group.mul(H, g[j]!)));
+  return { f, g };
+}
+
+/** A dealing with its commitments already encoded, plus their decoding hints (see `batch.ts`). */
+export interface EncodedPedersenDealing {
+  readonly commitments: readonly Uint8Array[];
+  readonly hints: readonly Uint8Array[];
+  /** The commitments as curve points (`points[0]` commits to the secret). */
+  readonly points: readonly CurvePoint[];
+  readonly shares: readonly PedersenShare[];
+  readonly blinding: bigint;
+}
+
+/**
+ * {@link dealPedersen} for bulk use: the same polynomials from the same `rng` draws, with the
+ * commitments computed on fixed-base tables and encoded in one batch (byte-identical output).
+ */
+export function dealPedersenEncoded<E>(
+  suite: Ciphersuite<E>,
+  secret: bigint,
+  xs: readonly bigint[],
+  threshold: number,
+  rng: Rng,
+): EncodedPedersenDealing {
+  const { f, g } = polynomials(suite, secret, xs, threshold, rng);
+  const F = suite.field;
+  const { commitments, hints, points } = commitMany(
+    suite,
+    f.map((a, j) => [a, g[j]!] as const),
+  );
   const shares = xs.map((x) => ({ x, share: horner(F, f, x), blinding: horner(F, g, x) }));
-  return { commitments, shares, blinding: g[0]! };
+  return { commitments, hints, points, shares, blinding: g[0]! };
 }
 
 /** Whether `share*G + blinding*H = sum_j x^j C_j`. */

@@ -1,0 +1,170 @@
+/**
+ * Secret-shared aggregation (mpc-core `aggregation/`), all parties in one process, libsodium
+ * Ed25519 backend.
+ *
+ * - `agg.weighted-risk.5parties`: one verified round of `circuits/weighted-risk.json`, 3-of-5:
+ *   five range-proved dealings, each of the five parties checks every dealing (range proofs and
+ *   its shares), evaluates, the opening checks every result share, then the record is encoded and
+ *   verified offline. Per-party work in a 5-process deployment is about a fifth of this.
+ * - `agg.rangeproof.prove` / `.verify`: one 0..100 input (7 bit commitments + OR-proofs).
+ * - `agg.sum.5parties.1000inputs`: element-wise sum of 1,000 inputs per party (5,000 dealings,
+ *   no range proofs); every party checks every share it receives against its dealer's commitments
+ *   (one batched random-linear-combination check per party), evaluates, and the 1,000 outputs are
+ *   opened with every result share checked. `agg.sum.5000dealings.verify1` is one party's check
+ *   of its 5,000 dealings (commitment decoding included; the per-process cost of that step).
+ *
+ * The JIFF peer (5 processes on loopback, unverified) is not installed in this workspace; see
+ * docs/aggregation.md for the figures it was compared with.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  type AnyCiphersuite,
+  buildAggregationRecord,
+  createAggregationSession,
+  dealInput,
+  encodeAggregationRecordCbor,
+  evaluateShares,
+  getCiphersuite,
+  type InputDealing,
+  identifierFromNumber,
+  loadCircuit,
+  loadFastBackends,
+  openResult,
+  pedersenCommit,
+  proveRange,
+  rangeProofContext,
+  verifyAggregation,
+  verifyDealings,
+  verifyRangeProof,
+} from '@aaps/mpc-core';
+import type { AddRow, SuiteContext } from '../harness.js';
+
+const rng = (n: number) => new Uint8Array(randomBytes(n));
+const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
+
+function circuitFile(name: string): unknown {
+  return JSON.parse(readFileSync(new URL(`../../../circuits/${name}.json`, import.meta.url), 'utf8'));
+}
+
+function partiesOf(suite: AnyCiphersuite) {
+  return ROLES.map((role, i) => ({ id: identifierFromNumber(suite, i + 1), role }));
+}
+
+function weightedRiskRound(suite: AnyCiphersuite) {
+  const circuit = loadCircuit(circuitFile('weighted-risk'));
+  const parties = partiesOf(suite);
+  let n = 0;
+  return () => {
+    const session = createAggregationSession(suite, {
+      circuit,
+      sessionId: `bench-${n++}`,
+      threshold: 3,
+      parties,
+    });
+    const dealings = circuit.inputs.map((inp, i) =>
+      dealInput(session, { input: inp.name, dealer: session.providers[i]!, value: 17 * (i + 1) }, rng),
+    );
+    const shares = parties.flatMap((p) =>
+      evaluateShares(session, p.id, verifyDealings(session, dealings, p.id, rng)),
+    );
+    // The record check below verifies every range proof once more; the opener skips them.
+    const opened = openResult(session, dealings, shares, rng, { verifyProofs: false });
+    const record = buildAggregationRecord(session, dealings, opened);
+    const v = verifyAggregation(encodeAggregationRecordCbor(record), { circuit });
+    if (v.outputs[0]!.value !== 17n * (3n + 4n + 6n + 8n + 5n)) throw new Error('wrong weighted-risk result');
+  };
+}
+
+function rangeProofRows(suite: AnyCiphersuite) {
+  const blinding = suite.field.random(rng);
+  const commitment = pedersenCommit(suite, 42n, blinding);
+  const context = rangeProofContext({
+    circuitId: 'weighted-risk',
+    sessionId: 'b',
+    party: 'p',
+    input: 'risk.audit',
+  });
+  const statement = { commitment, lo: 0n, hi: 100n, context };
+  const proof = proveRange(suite, statement, { value: 42n, blinding }, rng);
+  return {
+    prove: () => proveRange(suite, statement, { value: 42n, blinding }, rng),
+    verify: () => verifyRangeProof(suite, statement, proof, 'p'),
+  };
+}
+
+function bulkCircuit(m: number) {
+  return loadCircuit({
+    format: 'aaps-circuit/v1',
+    id: 'sum-bulk',
+    version: 1,
+    inputs: ROLES.flatMap((role) =>
+      Array.from({ length: m }, (_, k) => ({
+        name: `x${k}.${role}`,
+        role,
+        range: { min: 0, max: 1_000_000 },
+        rangeProof: false,
+      })),
+    ),
+    outputs: Array.from({ length: m }, (_, k) => ({
+      name: `sum${k}`,
+      terms: ROLES.map((role) => ({ input: `x${k}.${role}` })),
+    })),
+  });
+}
+
+function bulkSum(suite: AnyCiphersuite, m: number) {
+  const circuit = bulkCircuit(m);
+  const parties = partiesOf(suite);
+  let n = 0;
+  const session = () =>
+    createAggregationSession(suite, { circuit, sessionId: `bulk-${n++}`, threshold: 3, parties });
+  const deal = (s: ReturnType<typeof session>) =>
+    circuit.inputs.map((inp, i) =>
+      dealInput(s, { input: inp.name, dealer: s.providers[i]!, value: i % 1000 }, rng),
+    );
+  const full = () => {
+    const s = session();
+    const dealings = deal(s);
+    const shares = parties.flatMap((p) => evaluateShares(s, p.id, verifyDealings(s, dealings, p.id, rng)));
+    const opened = openResult(s, dealings, shares, rng);
+    if (opened.outputs[0]!.value !== sumFirst(m)) {
+      throw new Error('wrong bulk sum');
+    }
+  };
+  // One party's batched check of all dealings, on fresh encodings each time (no decode cache).
+  let prepared: { s: ReturnType<typeof session>; dealings: InputDealing[] } | undefined;
+  const verifyOne = () => {
+    const { s, dealings } = prepared!;
+    const fresh = dealings.map((d) => ({ ...d, commitments: d.commitments.map((c) => c.slice()) }));
+    verifyDealings(s, fresh, parties[0]!.id, rng);
+  };
+  const setup = () => {
+    const s = session();
+    prepared = { s, dealings: deal(s) };
+  };
+  return { full, verifyOne, setup };
+}
+
+/** Output 0 sums input k=0 of each role: values i % 1000 for i = 0, m, 2m, 3m, 4m. */
+function sumFirst(m: number): bigint {
+  let acc = 0n;
+  for (let r = 0; r < 5; r++) acc += BigInt((r * m) % 1000);
+  return acc;
+}
+
+export async function register(ctx: SuiteContext & AddRow): Promise<void> {
+  await loadFastBackends();
+  const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+  ctx('agg.weighted-risk.5parties', 'mpc-core', weightedRiskRound(suite), { iterations: 10, time: 500 });
+  const rp = rangeProofRows(suite);
+  ctx('agg.rangeproof.prove', 'mpc-core', rp.prove, { iterations: 30, time: 500 });
+  ctx('agg.rangeproof.verify', 'mpc-core', rp.verify, { iterations: 30, time: 500 });
+  const bulk = bulkSum(suite, 1000);
+  ctx('agg.sum.5parties.1000inputs', 'mpc-core', bulk.full, { iterations: 1, time: 1 });
+  ctx('agg.sum.5000dealings.verify1', 'mpc-core', bulk.verifyOne, {
+    iterations: 3,
+    time: 1,
+    setup: bulk.setup,
+  });
+}
