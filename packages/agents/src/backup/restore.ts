@@ -1,0 +1,229 @@
+/**
+ * Rebuilding a key package from k of its m backup files. `shamir-secret-sharing` silently returns
+ * wrong bytes for a wrong or mixed set, so nothing is combined unchecked, in this order:
+ *
+ * 1. every file parses (else `ValidationError`, `fields` name the file);
+ * 2. all files belong to one set: same header bytes (party, group key, verifying share, k, m, set
+ *    id, share digests…) and ciphertext commitment; files outside the largest agreeing group are named
+ *    (`ProtocolError('INCONSISTENT_TRANSCRIPT')`, `culprits` = file names);
+ * 3. no index twice (`DUPLICATE_IDENTIFIER`), each file's ciphertext matches the set's commitment
+ *    (`COMMITMENT_MISMATCH`) and its share matches the set's digest for its index
+ *    (`INVALID_SECRET_SHARE`), each naming the file;
+ * 4. at least k good files remain (`QUORUM_UNREACHABLE`, naming the bad ones);
+ * 5. the combined key opens the AEAD over the header (`VerificationError`, check `backup.ciphertext`);
+ * 6. the package is for the header's party key, and its signing share s satisfies
+ *    s·G == verifying share, also against a verifying share the caller trusts
+ *    (`VerificationError`, check `backup.verifying-share`).
+ */
+import {
+  bytesToHex,
+  decryptAtRest,
+  equalBytes,
+  type KeyPackage,
+  ProtocolError,
+  type PublicKeyPackage,
+  SecretBytes,
+  ValidationError,
+  VerificationError,
+} from '@aaps/mpc-core';
+import { combine } from 'shamir-secret-sharing';
+import {
+  type BackupFile,
+  ciphertextCommitment,
+  headerBytes,
+  parseBackupFile,
+  shareDigest,
+} from './backup-file.js';
+import { checkSigningShare } from './split.js';
+
+/** One input file: its name (path) for error messages, and its parsed JSON. */
+export interface BackupInput {
+  readonly name: string;
+  readonly json: unknown;
+}
+
+export interface RestoreOptions {
+  /** Keys the caller trusts from elsewhere (`GET /v1/keys`, the gateway's trusted root). */
+  readonly expectGroupPublicKey?: Uint8Array;
+  readonly expectVerifyingShare?: Uint8Array;
+  readonly expectPartyId?: string;
+}
+
+export interface RestoredBackup {
+  /** The package's `KeyPackageCodec` bytes. */
+  readonly keyPackageBytes: Uint8Array;
+  readonly keyPackage: KeyPackage;
+  readonly partyId: string;
+  readonly publicPackage?: PublicKeyPackage;
+  readonly rosterDigest?: string;
+  readonly createdAt: string;
+  readonly setIdHex: string;
+  /** The files whose shares were combined. */
+  readonly used: readonly string[];
+}
+
+export async function restoreBackup(
+  inputs: readonly BackupInput[],
+  opts: RestoreOptions = {},
+): Promise<RestoredBackup> {
+  if (inputs.length === 0)
+    throw new ProtocolError('QUORUM_UNREACHABLE', 'no backup files given', [], { details: { have: 0 } });
+  // 1. parse every file, reporting all that fail
+  const parsed: { name: string; file: BackupFile }[] = [];
+  const broken: ValidationError[] = [];
+  for (const { name, json } of inputs) {
+    try {
+      parsed.push({ name, file: parseBackupFile(json, name) });
+    } catch (e) {
+      if (e instanceof ValidationError) broken.push(e);
+      else throw e;
+    }
+  }
+  if (broken.length)
+    throw new ValidationError(
+      broken.length === 1 ? broken[0]!.code : 'DECODE_FAILED',
+      broken.map((e) => e.message).join('; '),
+      broken.flatMap((e) => e.fields),
+    );
+  // 2. one set: group by header bytes
+  const groups = new Map<string, { name: string; file: BackupFile }[]>();
+  for (const p of parsed) {
+    const key = `${bytesToHex(headerBytes(p.file))}/${bytesToHex(p.file.commitment)}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  if (groups.size > 1) {
+    const sizes = [...groups.values()].map((g) => g.length).sort((a, b) => b - a);
+    const tie = sizes[0] === sizes[1];
+    const largest = [...groups.values()].find((g) => g.length === sizes[0])!;
+    const culprits = tie
+      ? parsed.map((p) => p.name)
+      : parsed.filter((p) => !largest.includes(p)).map((p) => p.name);
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      tie
+        ? `the backup files come from ${groups.size} different sets or parties (or were edited); none is in the majority`
+        : `${culprits.join(', ')} ${culprits.length === 1 ? 'is' : 'are'} not from the same backup set as the other files (another set, party or key, or edited)`,
+      culprits,
+      {
+        details: {
+          sets: [...groups.values()].map((g) => ({
+            set: bytesToHex(g[0]!.file.setId),
+            party: g[0]!.file.partyId,
+            files: g.map((p) => p.name),
+          })),
+        },
+      },
+    );
+  }
+  const set = parsed;
+  const head = set[0]!.file;
+  if (opts.expectPartyId !== undefined && head.partyId !== opts.expectPartyId)
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `the backup is of party ${head.partyId}, not ${opts.expectPartyId}`,
+      set.map((p) => p.name),
+    );
+  // 3. per-file checks
+  const seen = new Map<number, string>();
+  const duplicates: string[] = [];
+  const badCommitment: string[] = [];
+  const badShare: string[] = [];
+  const good: { name: string; file: BackupFile }[] = [];
+  for (const p of set) {
+    const { file } = p;
+    if (seen.has(file.index)) {
+      duplicates.push(p.name);
+      continue;
+    }
+    seen.set(file.index, p.name);
+    if (!equalBytes(ciphertextCommitment(file.setId, file.ciphertext), file.commitment)) {
+      badCommitment.push(p.name);
+      continue;
+    }
+    if (!equalBytes(shareDigest(file.setId, file.index, file.share), file.shareDigests[file.index - 1]!)) {
+      badShare.push(p.name);
+      continue;
+    }
+    good.push(p);
+  }
+  if (duplicates.length)
+    throw new ProtocolError(
+      'DUPLICATE_IDENTIFIER',
+      `${duplicates.join(', ')} repeat${duplicates.length === 1 ? 's' : ''} a share already given (${duplicates
+        .map(
+          (d) =>
+            `index ${set.find((p) => p.name === d)!.file.index} is also ${seen.get(set.find((p) => p.name === d)!.file.index)}`,
+        )
+        .join('; ')})`,
+      duplicates,
+    );
+  const culprits = [...badCommitment, ...badShare];
+  // 4. enough good files
+  if (good.length < head.k)
+    throw new ProtocolError(
+      'QUORUM_UNREACHABLE',
+      `${good.length} usable backup file(s) of party ${head.partyId}, ${head.k} of ${head.m} needed${
+        culprits.length ? `; refused: ${culprits.join(', ')} (ciphertext or share altered)` : ''
+      }`,
+      culprits,
+      { details: { have: good.length, need: head.k, badCommitment, badShare } },
+    );
+  if (culprits.length)
+    throw new ProtocolError(
+      badCommitment.length ? 'COMMITMENT_MISMATCH' : 'INVALID_SECRET_SHARE',
+      `${culprits.join(', ')}: ${badCommitment.length ? 'ciphertext' : 'share'} does not match the set's commitment; leave ${
+        culprits.length === 1 ? 'it' : 'them'
+      } out`,
+      culprits,
+      { details: { badCommitment, badShare } },
+    );
+  // 5. combine k shares and open the package
+  const used = good.slice(0, head.k);
+  const keyBytes = await combine(used.map((p) => p.file.share));
+  const key = new SecretBytes(keyBytes);
+  keyBytes.fill(0);
+  let keyPackageBytes: Uint8Array;
+  try {
+    keyPackageBytes = decryptAtRest(key, head.ciphertext, headerBytes(head));
+  } catch (cause) {
+    throw new VerificationError(
+      'backup.ciphertext',
+      'the combined backup key does not open the key package: the set was made wrong or forged',
+      { cause },
+    );
+  } finally {
+    key.wipe();
+  }
+  // 6. the package is the one the header (and the caller) vouch for
+  const kp = checkSigningShare(keyPackageBytes, head.verifyingShare, 'backup.verifying-share');
+  const mismatch =
+    kp.suite !== head.suite ||
+    !equalBytes(kp.verifyingShare, head.verifyingShare) ||
+    !equalBytes(kp.groupPublicKey, head.groupPublicKey) ||
+    (opts.expectGroupPublicKey !== undefined && !equalBytes(kp.groupPublicKey, opts.expectGroupPublicKey)) ||
+    (opts.expectVerifyingShare !== undefined && !equalBytes(kp.verifyingShare, opts.expectVerifyingShare)) ||
+    (head.publicPackage !== undefined &&
+      (!equalBytes(head.publicPackage.groupPublicKey, kp.groupPublicKey) ||
+        !equalBytes(
+          head.publicPackage.verifyingShares[kp.identifier] ?? new Uint8Array(0),
+          kp.verifyingShare,
+        )));
+  if (mismatch) {
+    kp.signingShare.wipe();
+    throw new VerificationError(
+      'backup.verifying-share',
+      'the restored key package is not the one the backup header or the expected keys name',
+      { code: 'VERIFICATION_FAILED' },
+    );
+  }
+  return {
+    keyPackageBytes,
+    keyPackage: kp,
+    partyId: head.partyId,
+    createdAt: head.createdAt,
+    setIdHex: bytesToHex(head.setId),
+    used: used.map((p) => p.name),
+    ...(head.publicPackage ? { publicPackage: head.publicPackage } : {}),
+    ...(head.rosterDigest !== undefined ? { rosterDigest: head.rosterDigest } : {}),
+  };
+}

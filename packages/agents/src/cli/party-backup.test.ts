@@ -1,0 +1,165 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesToHex, getCiphersuite, type KeyPackage, trustedDealer } from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterLayout, layoutCluster } from '../cluster.js';
+import { rosterDigest } from '../roster.js';
+import { loadOrCreateDataKey } from '../store/files.js';
+import { PartyStore } from '../store/level.js';
+import { type CliIo, runPartyBackup, runPartyRestore } from './party-backup.js';
+
+let dir: string;
+let layout: ClusterLayout;
+let partyId: string;
+let cfg: string;
+let dataDir: string;
+let original: KeyPackage;
+const dealt = trustedDealer(getCiphersuite('FROST-ED25519-SHA512-v1'), { min: 3, max: 5 });
+
+function capture(): CliIo & { lines: string[]; errors: string[] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l) };
+}
+
+async function withStore<T>(f: (s: PartyStore) => Promise<T>): Promise<T> {
+  const store = await PartyStore.open(
+    join(dataDir, 'db'),
+    loadOrCreateDataKey(join(dataDir, 'data.key'), false),
+    partyId,
+  );
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aaps-backup-'));
+  layout = await layoutCluster({ dir, threshold: 3, ports: [1, 2, 3, 4, 5] });
+  partyId = layout.roster.parties[1]!.id;
+  cfg = layout.configPaths[partyId]!;
+  dataDir = join(dir, 'parties', partyId);
+  original = dealt.keyPackages[1]!;
+  loadOrCreateDataKey(join(dataDir, 'data.key'), true);
+  await withStore((s) =>
+    s.saveKey({
+      keyPackage: original,
+      publicPackage: dealt.publicPackage,
+      rosterDigest: rosterDigest(layout.roster),
+      createdAt: '2026-11-25T15:00:00.000Z',
+    }),
+  );
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('aaps party backup / restore', () => {
+  it('backs up to m files (0600), restores from any k into a fresh store, checked', async () => {
+    const out = join(dir, 'custodians');
+    const io = capture();
+    expect(await runPartyBackup(['--config', cfg, '--split', '3/5', '--out', out], {}, io)).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files.length).toBe(5);
+    for (const f of files) {
+      expect(statSync(join(out, f)).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(out, f), 'utf8')).not.toContain(bytesToHex(original.signingShare.expose()));
+    }
+    expect(io.lines.slice(1)).toEqual(files.map((f) => join(out, f)));
+    const audit = await withStore((s) => s.auditTrail());
+    expect(audit.map((a) => a.event)).toContain('key.backup');
+
+    // lose the store, then restore from files 5, 2 and 4
+    rmSync(join(dataDir, 'db'), { recursive: true, force: true });
+    const rio = capture();
+    const pick = [4, 1, 3].map((i) => join(out, files[i]!));
+    expect(await runPartyRestore(['--config', cfg, ...pick], {}, rio)).toBe(0);
+    const back = await withStore((s) => s.loadKey());
+    expect(back).toBeDefined();
+    expect(bytesToHex(back!.keyPackage.signingShare.expose())).toBe(
+      bytesToHex(original.signingShare.expose()),
+    );
+    expect(back!.keyPackage.verifyingShare).toEqual(original.verifyingShare);
+    expect(back!.publicPackage).toEqual(dealt.publicPackage);
+    expect(back!.rosterDigest).toBe(rosterDigest(layout.roster));
+
+    // a key is there now: refused without --force, accepted with it
+    expect(await runPartyRestore(['--config', cfg, ...pick], {}, capture())).toBe(1);
+    expect(await runPartyRestore(['--config', cfg, '--force', ...pick], {}, capture())).toBe(0);
+    // expected keys from elsewhere are checked
+    const wrong = bytesToHex(dealt.keyPackages[0]!.verifyingShare);
+    expect(
+      await runPartyRestore(
+        ['--config', cfg, '--force', '--expect-verifying-share', wrong, ...pick],
+        {},
+        capture(),
+      ),
+    ).toBe(1);
+    const gk = bytesToHex(dealt.publicPackage.groupPublicKey);
+    expect(
+      await runPartyRestore(['--config', cfg, '--force', '--expect-group-key', gk, ...pick], {}, capture()),
+    ).toBe(0);
+  });
+
+  it('refuses a short or mixed set (exit 1) and unreadable input (exit 2), in one line', async () => {
+    const a = join(dir, 'set-a');
+    const b = join(dir, 'set-b');
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', a], {}, capture())).toBe(0);
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', b], {}, capture())).toBe(0);
+    const fa = readdirSync(a).map((f) => join(a, f));
+    const fb = readdirSync(b).map((f) => join(b, f));
+    const short = capture();
+    expect(await runPartyRestore(['--config', cfg, '--force', fa[0]!], {}, short)).toBe(1);
+    expect(short.errors.length).toBe(1);
+    const mixed = capture();
+    expect(await runPartyRestore(['--config', cfg, '--force', fa[0]!, fa[1]!, fb[2]!], {}, mixed)).toBe(1);
+    expect(mixed.errors.length).toBe(1);
+    expect(mixed.errors[0]).toContain(fb[2]!);
+    const junk = join(dir, 'junk.json');
+    writeFileSync(junk, 'not json');
+    expect(await runPartyRestore(['--config', cfg, '--force', fa[0]!, junk], {}, capture())).toBe(2);
+    expect(
+      await runPartyRestore(['--config', cfg, '--force', join(dir, 'missing.json')], {}, capture()),
+    ).toBe(2);
+  });
+
+  it('says the party must be stopped when its database is locked, and checks its usage', async () => {
+    const io = capture();
+    const code = await withStore(() =>
+      runPartyBackup(['--config', cfg, '--split', '2/3', '--out', join(dir, 'x')], {}, io),
+    );
+    expect(code).toBe(1);
+    expect(io.errors.length).toBe(1);
+    for (const argv of [
+      ['--config', cfg, '--out', join(dir, 'y')],
+      ['--config', cfg, '--split', '1/3', '--out', join(dir, 'y')],
+      ['--config', cfg, '--split', '3/2', '--out', join(dir, 'y')],
+      ['--config', cfg, '--split', '2/3'],
+      ['--split', '2/3', '--out', join(dir, 'y')],
+    ])
+      expect(await runPartyBackup(argv, {}, capture())).toBe(2);
+    expect(await runPartyRestore(['--config', cfg], {}, capture())).toBe(2);
+  });
+
+  it('refuses to back up a party that has no key yet', async () => {
+    const other = layout.roster.parties[2]!.id;
+    const otherDir = join(dir, 'parties', other);
+    const store = await PartyStore.open(
+      join(otherDir, 'db'),
+      loadOrCreateDataKey(join(otherDir, 'data.key'), true),
+      other,
+    );
+    await store.close();
+    const io = capture();
+    expect(
+      await runPartyBackup(
+        ['--config', layout.configPaths[other]!, '--split', '2/3', '--out', join(dir, 'z')],
+        {},
+        io,
+      ),
+    ).toBe(1);
+    expect(io.errors.length).toBe(1);
+  });
+});

@@ -1,0 +1,276 @@
+/**
+ * `aaps party backup` and `aaps party restore`: split a stopped party's key package into m files
+ * for custodians, and rebuild it from any k of them.
+ *
+ *   aaps party backup  --config F --split k/m --out DIR
+ *   aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] FILE...
+ *
+ * Both open the party's LevelDB, so the party process must be stopped (LevelDB holds a lock).
+ * Exit 0 on success; 1 when the operation is refused (party running, no key, a key already there,
+ * a wrong, short or mixed set of files, a share that fails its verifying share); 2 on a usage error
+ * or unreadable input. Errors are one line on stderr; no secret is ever printed.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import {
+  AapsError,
+  hexToBytes,
+  KeyPackageCodec,
+  SecretBytes,
+  ValidationError,
+  VerificationError,
+} from '@aaps/mpc-core';
+import { backupFileToJson } from '../backup/backup-file.js';
+import { restoreBackup } from '../backup/restore.js';
+import { backupFileName, splitBackup } from '../backup/split.js';
+import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.js';
+import { parseRoster, rosterDigest } from '../roster.js';
+import { loadOrCreateDataKey, readJsonFile } from '../store/files.js';
+import { PartyStore } from '../store/level.js';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const stdio: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+const BACKUP_USAGE = 'usage: aaps party backup --config F --split k/m --out DIR';
+const RESTORE_USAGE =
+  'usage: aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] FILE...';
+
+/** A usage error or unreadable input: exit 2. Anything else refused: exit 1. */
+class UsageError extends Error {}
+/** The operation was refused: exit 1. */
+class Refused extends Error {}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Splits our own flags (and positionals) from the party's config flags. */
+function splitArgs(argv: readonly string[], own: readonly string[], bool: readonly string[], usage: string) {
+  const mine: Record<string, string> = {};
+  const flags = new Set<string>();
+  const rest: string[] = [];
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    if (bool.includes(name)) {
+      flags.add(name);
+      continue;
+    }
+    if (own.includes(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value\n${usage}`);
+      mine[name] = v;
+      continue;
+    }
+    rest.push(a);
+    if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--'))
+      rest.push(argv[++i]!);
+  }
+  return { mine, flags, rest, positional };
+}
+
+function loadConfig(rest: readonly string[], env: Env): PartyConfig {
+  const args = parsePartyArgs(rest, env);
+  const file = args.config ? readJsonFile(args.config, 'party config') : undefined;
+  return resolvePartyConfig(file, args, args.config ? dirname(resolve(args.config)) : process.cwd());
+}
+
+function loadDataKey(config: PartyConfig, create: boolean): SecretBytes {
+  return config.dataKeyHex !== undefined
+    ? new SecretBytes(hexToBytes(config.dataKeyHex, 'AAPS_PARTY_DATA_KEY', 32))
+    : loadOrCreateDataKey(config.dataKeyPath, create);
+}
+
+async function openStore(config: PartyConfig, dataKey: SecretBytes, mustExist: boolean): Promise<PartyStore> {
+  const path = join(config.dataDir, 'db');
+  if (mustExist && !existsSync(path))
+    throw new Refused(`party ${config.id} has no store at ${path} (wrong --config or data dir?)`);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    return await PartyStore.open(path, dataKey, config.id);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause;
+    if (cause?.code === 'LEVEL_LOCKED')
+      throw new Refused(
+        `party ${config.id} is running (its database ${path} is locked): stop the party process first, then run this again`,
+      );
+    throw e;
+  }
+}
+
+function exitCode(e: unknown, io: CliIo, prefix: string): number {
+  if (e instanceof UsageError) {
+    io.err(`${prefix}: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof Refused) {
+    io.err(`${prefix}: ${e.message}`);
+    return 1;
+  }
+  if (e instanceof ValidationError && !(e instanceof VerificationError)) {
+    io.err(`${prefix}: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof AapsError) {
+    const check = e instanceof VerificationError ? ` [${e.check}]` : '';
+    io.err(`${prefix}: ${e.message}${check}`);
+    return 1;
+  }
+  io.err(`${prefix}: ${e instanceof Error ? e.message : String(e)}`);
+  return 1;
+}
+
+/** `aaps party backup --config F --split k/m --out DIR`. Returns the exit code. */
+export async function runPartyBackup(argv: readonly string[], env: Env, io: CliIo = stdio): Promise<number> {
+  const prefix = 'aaps party backup';
+  try {
+    const { mine, rest, positional } = splitArgs(argv, ['split', 'out'], [], BACKUP_USAGE);
+    if (positional.length) throw new UsageError(`unexpected argument ${positional[0]}\n${BACKUP_USAGE}`);
+    const m = /^(\d{1,3})\/(\d{1,3})$/.exec(mine.split ?? '');
+    if (!m) throw new UsageError(`--split k/m is required (e.g. --split 3/5)\n${BACKUP_USAGE}`);
+    if (!mine.out) throw new UsageError(`--out DIR is required\n${BACKUP_USAGE}`);
+    const k = Number(m[1]);
+    const total = Number(m[2]);
+    if (k < 2 || total < k || total > 255)
+      throw new UsageError(`--split ${mine.split}: expected 2 <= k <= m <= 255`);
+    const config = loadConfig(rest, env);
+    const store = await openStore(config, loadDataKey(config, false), true);
+    try {
+      const stored = await store.loadKey();
+      if (!stored) throw new Refused(`party ${config.id} has no key yet: nothing to back up`);
+      const kp = stored.keyPackage;
+      const files = await splitBackup(KeyPackageCodec.encode(kp.suite, kp), {
+        k,
+        m: total,
+        partyId: config.id,
+        groupPublicKey: kp.groupPublicKey,
+        verifyingShare: kp.verifyingShare,
+        publicPackage: stored.publicPackage,
+        rosterDigest: stored.rosterDigest,
+        createdAt: new Date().toISOString(),
+      });
+      kp.signingShare.wipe();
+      const dir = resolve(mine.out);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const written: string[] = [];
+      for (const f of files) {
+        const path = join(dir, backupFileName(f));
+        writeFileSync(path, `${JSON.stringify(backupFileToJson(f), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+        chmodSync(path, 0o600);
+        written.push(path);
+      }
+      const setHex = Buffer.from(files[0]!.setId).toString('hex');
+      await store.audit({
+        at: new Date().toISOString(),
+        event: 'key.backup',
+        detail: { set: setHex, k, m: total },
+      });
+      io.out(
+        `wrote ${total} backup files of party ${config.id} (any ${k} restore it; set ${setHex.slice(0, 8)}) to ${dir}: give one to each custodian`,
+      );
+      for (const p of written) io.out(p);
+      return 0;
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    return exitCode(e, io, prefix);
+  }
+}
+
+/** `aaps party restore --config F [--force] FILE...`. Returns the exit code. */
+export async function runPartyRestore(argv: readonly string[], env: Env, io: CliIo = stdio): Promise<number> {
+  const prefix = 'aaps party restore';
+  try {
+    const { mine, flags, rest, positional } = splitArgs(
+      argv,
+      ['expect-group-key', 'expect-verifying-share'],
+      ['force'],
+      RESTORE_USAGE,
+    );
+    if (positional.length === 0)
+      throw new UsageError(`give the backup files to restore from\n${RESTORE_USAGE}`);
+    const config = loadConfig(rest, env);
+    const inputs = positional.map((name) => {
+      let text: string;
+      try {
+        text = readFileSync(name, 'utf8');
+      } catch (e) {
+        throw new UsageError(
+          `cannot read backup file ${name}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      }
+      try {
+        return { name, json: JSON.parse(text) as unknown };
+      } catch {
+        throw new UsageError(`backup file ${name} is not JSON`);
+      }
+    });
+    const expect = (flag: string) => {
+      const v = mine[flag];
+      if (v === undefined) return undefined;
+      try {
+        return hexToBytes(v.toLowerCase(), `--${flag}`);
+      } catch {
+        throw new UsageError(`--${flag}: expected hex`);
+      }
+    };
+    const groupKey = expect('expect-group-key');
+    const verifyingShare = expect('expect-verifying-share');
+    const restored = await restoreBackup(inputs, {
+      expectPartyId: config.id,
+      ...(groupKey ? { expectGroupPublicKey: groupKey } : {}),
+      ...(verifyingShare ? { expectVerifyingShare: verifyingShare } : {}),
+    });
+    if (!restored.publicPackage)
+      throw new Refused('the backup carries no public key package: it cannot rebuild the party store');
+    const roster = parseRoster(readJsonFile(config.rosterPath, 'roster'));
+    const store = await openStore(config, loadDataKey(config, true), false);
+    try {
+      let existing = false;
+      try {
+        existing = (await store.loadKey()) !== undefined;
+      } catch {
+        existing = true; // a key is there but does not open under this data key
+      }
+      if (existing && !flags.has('force'))
+        throw new Refused(`party ${config.id} already has a key; pass --force to replace it with the backup`);
+      await store.saveKey({
+        keyPackage: restored.keyPackage,
+        publicPackage: restored.publicPackage,
+        rosterDigest: restored.rosterDigest ?? rosterDigest(roster),
+        createdAt: restored.createdAt,
+      });
+      const dropped = await store.clearNonces();
+      await store.audit({
+        at: new Date().toISOString(),
+        event: 'key.restored',
+        detail: {
+          set: restored.setIdHex,
+          files: restored.used.length,
+          replaced: existing,
+          nonces_dropped: dropped,
+        },
+      });
+      restored.keyPackage.signingShare.wipe();
+      io.out(
+        `restored the key of party ${config.id} from ${restored.used.length} backup files (set ${restored.setIdHex.slice(0, 8)}); its signing share matches its verifying share`,
+      );
+      return 0;
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    return exitCode(e, io, prefix);
+  }
+}
