@@ -64,6 +64,7 @@ export interface TestGatewayOptions {
   gatewayKey?: IdentityKey;
   approverKey?: IdentityKey;
   config?: Partial<GatewayAppConfig>;
+  policies?: LocalCoordinatorOptions['policies'];
 }
 
 export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -75,6 +76,7 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
     gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
     approvers: [{ id: 'alice', identity_key: bytesToHex(approverKey.publicKey) }],
     ...(opts.material === undefined ? {} : { material: opts.material }),
+    ...(opts.policies === undefined ? {} : { policies: opts.policies }),
   });
   const logger = memoryLogger('gateway');
   const now = () => new Date();

@@ -3,7 +3,7 @@
  * human-approval path, the QA veto, dedup across sources, and restart after a crash. Every ended
  * incident's evidence must pass `@aaps/evidence`'s verifier.
  */
-import { ROLE_AGENT_NAMES } from '@aaps/agents';
+import { defaultPolicy, ROLE_AGENT_NAMES } from '@aaps/agents';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
@@ -18,6 +18,7 @@ import {
   makeGateway,
   request,
   SIGNALS,
+  signalEnvelope,
   type TestGateway,
   TOKENS,
   verifyServedBundle,
@@ -189,6 +190,62 @@ describe('human approval', () => {
     });
     expect(events(done)).toContain('human_required');
     expect(bundle.transcript.map((e) => e.meta.source_agent)).toContain('alice');
+  });
+});
+
+describe('refusals', () => {
+  it('an unknown signal goes to a person and is never fixed automatically', async () => {
+    const gw = await gateway();
+    const id = await submit(
+      gw,
+      signalEnvelope({
+        affected_resources: ['pod://shop/web-1'],
+        metadata: {
+          reason: 'Unhealthy',
+          messages: ['Readiness probe failed: HTTP probe failed with statuscode: 503'],
+        },
+      }),
+    );
+    await gw.runner.idle();
+    const inc = await incident(gw, id);
+    expect(inc).toMatchObject({ type: 'unknown', state: 'awaiting_human', proposal: null, execution: null });
+    const res = await request(gw, 'POST', `/v1/approvals/${id}`, {
+      token: TOKENS.approve,
+      body: approvalEnvelope(
+        { incident_id: id, action: 'pod_restart', proposal_digest: 'ab'.repeat(32) } as never,
+        gw.approverKey,
+      ),
+    });
+    expect(res.status).toBe(409);
+  });
+
+  it('fewer than k willing parties: rejected, each refusal recorded, evidence sealed', async () => {
+    const deny = (role: Parameters<typeof defaultPolicy>[0]) => {
+      const p = defaultPolicy(role);
+      return { ...p, bounds: { ...p.bounds, namespaces: { allow: ['*'], deny: ['shop'] } } };
+    };
+    const gw = await gateway({
+      policies: {
+        monitoring: deny('monitoring'),
+        'problem-solver': deny('problem-solver'),
+        audit: deny('audit'),
+      },
+    });
+    const id = await submit(gw, SIGNALS.quota());
+    await gw.runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc).toMatchObject({
+      state: 'rejected',
+      decision: { outcome: 'auto', approval: { signers: [] } },
+    });
+    const refusals = (inc['decision'] as { approval: { refusals: { party: string; rule: string }[] } })
+      .approval.refusals;
+    expect(refusals.map((r) => [r.party, r.rule])).toEqual([
+      ['monitoring', 'target.namespace'],
+      ['problem-solver', 'target.namespace'],
+      ['audit', 'target.namespace'],
+    ]);
+    expect(inc['execution']).toBeNull();
   });
 });
 
