@@ -1,0 +1,144 @@
+/**
+ * Start `aaps up` as a child process (gateway plus five party processes on loopback), wait for
+ * its ready line, and expose the URL, token, group key and process ids. Used by the memory and
+ * end-to-end load measurements.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface UpCluster {
+  url: string;
+  token: string;
+  groupKey: string;
+  gatewayPid: number;
+  partyPids(): number[];
+  stop(): Promise<void>;
+}
+
+// bench/dist/load/cluster.js -> repository root
+const AAPS = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'packages',
+  'gateway',
+  'dist',
+  'cli',
+  'aaps.js',
+);
+
+export async function startUp(opts: { port: number; args?: string[] }): Promise<UpCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'aaps-load-'));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [AAPS, 'up', '--data-dir', dir, '--port', String(opts.port), ...(opts.args ?? [])],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  const ready = await new Promise<RegExpExecArray>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`aaps up not ready in 60 s:\n${out}`)), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = /aaps: ready at (\S+) \(group key ([0-9a-f]{64})/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => rej(new Error(`aaps up exited ${code}:\n${out}`)));
+  });
+  const token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
+  return {
+    url: ready[1]!,
+    token,
+    groupKey: ready[2]!,
+    gatewayPid: child.pid!,
+    partyPids: () => {
+      try {
+        return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean)
+          .map(Number);
+      } catch {
+        return [];
+      }
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resident and peak resident memory of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+let seq = 0;
+/** A fresh native IncidentSignal envelope (unsigned: the gateway re-signs it). */
+export function incidentEnvelope(kind: 'config' | 'image' | 'quota' = 'config'): unknown {
+  const n = `${process.pid}-${Date.now()}-${seq++}`;
+  const payloads = {
+    config: {
+      incident_type: 'config_validation_failed',
+      severity: 'high',
+      affected_resources: ['configmap://shop/checkout-config', 'deployment://shop/checkout'],
+      evidence_refs: [`log://shop/checkout-${n}`],
+      metadata: {
+        missing_config: {
+          kind: 'ConfigMap',
+          namespace: 'shop',
+          name: 'checkout-config',
+          key: 'DATABASE_URL',
+        },
+      },
+    },
+    image: {
+      incident_type: 'image_signature_failed',
+      severity: 'high',
+      affected_resources: ['deployment://shop/web'],
+      evidence_refs: [`log://shop/web-${n}`],
+      metadata: { image: `registry.example/shop/web@sha256:${'c'.repeat(64)}`, reason: 'ErrImagePull' },
+    },
+    quota: {
+      incident_type: 'resource_quota_exceeded',
+      severity: 'medium',
+      affected_resources: ['resourcequota://shop/compute'],
+      evidence_refs: [`event://kubernetes/shop/${n}`],
+      metadata: {},
+    },
+  };
+  return {
+    meta: {
+      trace_id: `load-${n}`,
+      span_id: `span-${n}`,
+      timestamp: new Date().toISOString(),
+      source_agent: 'monitoring-agent',
+      target_agent: 'super-agent',
+      message_type: 'IncidentSignal',
+      schema_version: 'v1.0.0',
+      idempotency_key: `load-${n}`,
+    },
+    context: {
+      namespace: 'shop',
+      cluster: 'prod-eu-1',
+      urgency: 'P2',
+      constraints_ref: 'policy://risk-management/v1',
+    },
+    payload: payloads[kind],
+  };
+}
