@@ -160,7 +160,7 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
         roster: layout.roster,
         gatewayKey,
         dataDir: config.dataDir,
-        log: (line) => io.print(`dkg: ${line}`),
+        log: (line) => io.print(line),
       });
       coordinator = createHttpCoordinator({
         roster: layout.roster,
