@@ -133,6 +133,28 @@ describe('detectSensitive', () => {
     expect(detectSensitivePaths(doc, { detectors: [], paths: ['/*/*/name'] })).toEqual(['/env/0/name']);
   });
 
+  it('seals the value of a {name, value} pair whose name names a credential (Argo CD, Helm, headers)', () => {
+    const app = {
+      kind: 'Application',
+      spec: {
+        source: {
+          repoURL: 'https://github.com/acme/deploy',
+          helm: {
+            parameters: [
+              { name: 'image.tag', value: '1.14.2' },
+              { name: 'postgresql.auth.password', value: 'CANARY-helm-pw' },
+            ],
+          },
+        },
+      },
+      headers: [
+        { name: 'X-Api-Key', value: 'CANARY-header-key' },
+        { name: 'Accept', value: 'application/json' },
+      ],
+    };
+    expect(detectSensitivePaths(app)).toEqual(['/headers/0/value', '/spec/source/helm/parameters/1/value']);
+  });
+
   it('skips placeholders, empty values and values already sealed', () => {
     const doc = {
       password: '$' + '{DB_PASSWORD}',

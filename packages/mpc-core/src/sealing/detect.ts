@@ -9,7 +9,8 @@
  * - `env`: every `env[].value` of a container spec (`{name, value}` items of an `env` array);
  * - `credential-key`: a string or number under a key that names a credential (`password`,
  *   `client_secret`, `apiKey`, `auth`, `token`, …) but not a reference to one (`secretName`,
- *   `tokenUrl`, `secretKeyRef`, …);
+ *   `tokenUrl`, `secretKeyRef`, …); also the `value` of a `{name, value}` pair whose name does
+ *   (Helm / Argo CD parameters, header lists);
  * - `key-value`: `KEY=value` / `key: value` inside a string whose key names a credential
  *   (`DB_PASSWORD=…`, `--token=…`, `password: …`);
  * - `pem`: PEM blocks other than certificates and public keys;
@@ -263,8 +264,20 @@ export function detectSensitive(payload: unknown, policy: DetectionPolicy = {}):
     }
     if (!isObject(node) || isSealedMarker(node)) return;
     const isSecret = node.kind === 'Secret' && on('k8s-secret');
+    // `{name, value}` pairs (Helm/Argo CD parameters, HTTP headers): the name is the key.
+    const namedValue =
+      on('credential-key') &&
+      typeof node.name === 'string' &&
+      (typeof node.value === 'string' || typeof node.value === 'number') &&
+      node.value !== '' &&
+      secretKey(node.name) &&
+      !(typeof node.value === 'string' && PLACEHOLDER.test(node.value));
     for (const [key, value] of Object.entries(node)) {
       const at = [...segs, key];
+      if (namedValue && key === 'value') {
+        add(formatPointer(at), 'credential-key');
+        continue;
+      }
       if (isSecret && (key === 'data' || key === 'stringData') && isObject(value)) {
         for (const [k, v] of Object.entries(value))
           if (!isSealedMarker(v)) add(formatPointer([...at, k]), 'k8s-secret');

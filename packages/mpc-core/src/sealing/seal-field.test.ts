@@ -3,7 +3,13 @@ import { bytesToHex, utf8 } from '../bytes.js';
 import { canonicalize } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
 import { detectSensitivePaths } from './detect.js';
-import { SEALED_FIELD_VERSION, sealedMarkers, sealPayload, sealValue } from './seal-field.js';
+import {
+  SEALED_FIELD_VERSION,
+  type SealOptions,
+  sealedMarkers,
+  sealPayload,
+  sealValue,
+} from './seal-field.js';
 import { ReleasedShareCodec, SealedFieldCodec } from './sealed-field-codec.js';
 import { makeParties } from './test-helpers/parties.js';
 import {
@@ -99,7 +105,7 @@ describe('sealPayload', () => {
   });
 
   it('checks its options before any maths', async () => {
-    const cases: [Partial<typeof opts>, string[]][] = [
+    const cases: [Partial<SealOptions>, string[]][] = [
       [{ threshold: 1 }, ['threshold']],
       [{ threshold: 4 }, ['threshold']],
       [{ parties: [parties[0]!] }, ['parties', 'threshold']],

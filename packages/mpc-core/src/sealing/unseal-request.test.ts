@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { generateIdentityKey } from '../envelope/sign.js';
+import { ValidationError, VerificationError } from '../errors.js';
+import {
+  parseUnsealRequest,
+  signUnsealRequest,
+  type UnsealRequest,
+  verifyUnsealRequest,
+} from './unseal-request.js';
+
+const approver = generateIdentityKey();
+const other = generateIdentityKey();
+const base = {
+  request_id: 'req-7f3a',
+  incident_id: 'inc-42',
+  evidence_id: 'ev-42',
+  fields: ['a1b2', 'c3d4'],
+  requester: 'alice',
+  reason: 'root cause needs the DB password rotation time',
+  issued_at: '2026-11-25T16:00:00.000Z',
+  expires_at: '2026-11-25T16:15:00.000Z',
+};
+const at = (iso: string) => new Date(iso);
+
+function check(fn: () => void): VerificationError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VerificationError);
+    return e as VerificationError;
+  }
+  return expect.unreachable() as never;
+}
+
+describe('unseal requests', () => {
+  it('a request signed by the approver verifies inside its window and survives JSON', () => {
+    const req = signUnsealRequest(base, approver.secretKey);
+    const wire = parseUnsealRequest(JSON.parse(JSON.stringify(req)));
+    expect(() => verifyUnsealRequest(wire, approver.publicKey, at('2026-11-25T16:05:00Z'))).not.toThrow();
+  });
+
+  it('another key, any edited field, or a time outside the window is refused by check', () => {
+    const req = signUnsealRequest(base, approver.secretKey);
+    expect(check(() => verifyUnsealRequest(req, other.publicKey, at('2026-11-25T16:05:00Z'))).check).toBe(
+      'unseal-request.signature',
+    );
+    const edits: Partial<UnsealRequest>[] = [
+      { fields: ['a1b2', 'c3d4', 'e5f6'] },
+      { requester: 'mallory' },
+      { incident_id: 'inc-43' },
+      { reason: 'x' },
+      { expires_at: '2026-11-25T16:16:00.000Z' },
+    ];
+    for (const e of edits)
+      expect(
+        check(() => verifyUnsealRequest({ ...req, ...e }, approver.publicKey, at('2026-11-25T16:05:00Z')))
+          .check,
+      ).toBe('unseal-request.signature');
+    for (const t of ['2026-11-25T15:50:00Z', '2026-11-25T16:15:00.001Z'])
+      expect(check(() => verifyUnsealRequest(req, approver.publicKey, at(t))).check).toBe(
+        'unseal-request.expired',
+      );
+    const long = signUnsealRequest({ ...base, expires_at: '2026-11-25T18:00:00.000Z' }, approver.secretKey);
+    expect(check(() => verifyUnsealRequest(long, approver.publicKey, at('2026-11-25T16:05:00Z'))).check).toBe(
+      'unseal-request.expired',
+    );
+  });
+
+  it('a malformed request is refused naming every bad field', () => {
+    try {
+      parseUnsealRequest({ ...base, fields: [], requester: 'has space', extra: 1, issued_at: 'yesterday' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      expect([...(e as ValidationError).fields].sort()).toEqual(
+        ['extra', 'fields', 'issued_at', 'requester', 'signature'].sort(),
+      );
+    }
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The request a human approver signs to have sealed fields opened (`POST /v1/evidence/:id/unseal`,
+ * `aaps unseal`). Each party checks it (signature under the approver's roster key, time window,
+ * the fields belong to the incident) and then applies its own policy before it releases its share,
+ * re-sealed to the X25519 key derived from that same roster key, so whoever relays the request
+ * cannot redirect the shares. Pure: keys and `now` come in as arguments.
+ *
+ * Signature: `ed25519:<base64>` over the RFC 8785 bytes of
+ * `{"domain": "aaps.unseal-request.v1", "request": <the request without signature>}`.
+ */
+import { base64Decode, base64Encode } from '../bytes.js';
+import { canonicalBytes } from '../envelope/canonical.js';
+import { signBytes } from '../envelope/sign.js';
+import { ValidationError, VerificationError } from '../errors.js';
+import type { SecretBytes } from '../secret.js';
+import { verifyEd25519 } from '../suite/ed25519.js';
+
+export const UNSEAL_REQUEST_DOMAIN = 'aaps.unseal-request.v1';
+/** Longest validity a request may claim (`expires_at - issued_at`). */
+export const MAX_UNSEAL_REQUEST_TTL_MS = 60 * 60 * 1000;
+
+export interface UnsealRequest {
+  /** Random, unique: parties refuse a request id they have seen. */
+  readonly request_id: string;
+  readonly incident_id: string;
+  readonly evidence_id: string;
+  /** Sealed field ids (`{"$sealed": id}` markers) to open. */
+  readonly fields: readonly string[];
+  /** The approver's id in the roster's `approvers`. */
+  readonly requester: string;
+  /** Why: recorded with the request in the evidence log. */
+  readonly reason: string;
+  readonly issued_at: string;
+  readonly expires_at: string;
+  /** `ed25519:<base64>`. */
+  readonly signature: string;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$/;
+const KEYS = [
+  'request_id',
+  'incident_id',
+  'evidence_id',
+  'fields',
+  'requester',
+  'reason',
+  'issued_at',
+  'expires_at',
+  'signature',
+] as const;
+
+export function unsealRequestSigningBytes(
+  req: Omit<UnsealRequest, 'signature'> & { signature?: string },
+): Uint8Array {
+  const { signature: _signature, ...unsigned } = req;
+  return canonicalBytes({ domain: UNSEAL_REQUEST_DOMAIN, request: unsigned });
+}
+
+/** Sign a request with the approver's Ed25519 identity key. */
+export function signUnsealRequest(
+  req: Omit<UnsealRequest, 'signature'>,
+  identitySecretKey: SecretBytes,
+): UnsealRequest {
+  const unsigned = parseUnsealRequest({ ...req, signature: 'ed25519:' });
+  const { signature: _s, ...body } = unsigned;
+  const sig = signBytes(identitySecretKey, unsealRequestSigningBytes(body));
+  return Object.freeze({ ...body, signature: `ed25519:${base64Encode(sig)}` });
+}
+
+/** Strict shape check, every bad field named. */
+export function parseUnsealRequest(json: unknown): UnsealRequest {
+  const bad: string[] = [];
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ValidationError('INVALID_ARGUMENT', 'unseal request: expected an object', ['$']);
+  const o = json as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(KEYS as readonly string[]).includes(k)) bad.push(k);
+  for (const k of ['request_id', 'incident_id', 'evidence_id', 'requester'] as const)
+    if (typeof o[k] !== 'string' || !ID.test(o[k] as string)) bad.push(k);
+  if (
+    !Array.isArray(o.fields) ||
+    o.fields.length === 0 ||
+    o.fields.length > 1024 ||
+    !o.fields.every((f) => typeof f === 'string' && ID.test(f)) ||
+    new Set(o.fields).size !== o.fields.length
+  )
+    bad.push('fields');
+  if (typeof o.reason !== 'string' || o.reason.trim() === '' || o.reason.length > 1024) bad.push('reason');
+  for (const k of ['issued_at', 'expires_at'] as const)
+    if (typeof o[k] !== 'string' || !TIME.test(o[k] as string) || Number.isNaN(Date.parse(o[k] as string)))
+      bad.push(k);
+  if (typeof o.signature !== 'string' || !o.signature.startsWith('ed25519:')) bad.push('signature');
+  if (bad.length) throw new ValidationError('INVALID_ARGUMENT', `unseal request: bad ${bad.join(', ')}`, bad);
+  return Object.freeze({
+    ...(o as unknown as UnsealRequest),
+    fields: Object.freeze([...(o.fields as string[])]),
+  });
+}
+
+/**
+ * Check a request against the requester's roster key at time `now`: `VerificationError` with
+ * check `unseal-request.signature`, `unseal-request.expired` (outside [issued_at - skew,
+ * expires_at], or valid for longer than {@link MAX_UNSEAL_REQUEST_TTL_MS}).
+ */
+export function verifyUnsealRequest(
+  req: UnsealRequest,
+  requesterIdentityKey: Uint8Array,
+  now: Date,
+  skewMs = 5 * 60 * 1000,
+): void {
+  let sig: Uint8Array | undefined;
+  try {
+    sig = base64Decode(req.signature.slice('ed25519:'.length), 'signature');
+  } catch {
+    sig = undefined;
+  }
+  if (!sig || !verifyEd25519(requesterIdentityKey, unsealRequestSigningBytes(req), sig))
+    throw new VerificationError(
+      'unseal-request.signature',
+      `unseal request ${req.request_id} is not signed by ${req.requester}'s roster key`,
+      { code: 'INVALID_SIGNATURE' },
+    );
+  const issued = Date.parse(req.issued_at);
+  const expires = Date.parse(req.expires_at);
+  const t = now.getTime();
+  if (expires <= issued || expires - issued > MAX_UNSEAL_REQUEST_TTL_MS || t < issued - skewMs || t > expires)
+    throw new VerificationError(
+      'unseal-request.expired',
+      `unseal request ${req.request_id} is not valid at ${now.toISOString()}`,
+      { code: 'STALE_REQUEST' },
+    );
+}
