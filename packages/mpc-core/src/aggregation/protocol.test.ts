@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, ValidationError } from '../errors.js';
+import { deriveIdentifier } from '../keys.js';
 import { SecretBytes } from '../secret.js';
 import { ciphersuites, getCiphersuite, loadFastBackends } from '../suite/registry.js';
 import type { AnyCiphersuite } from '../suite/types.js';
+import { evaluateCircuit } from './circuit.js';
 import {
   checkPublicDealing,
   createAggregationSession,
@@ -164,5 +166,113 @@ describe('aggregation protocol (weighted-risk, 3-of-5)', () => {
       expect((e as ProtocolError).code).toBe('INVALID_OPENING');
       expect([...(e as ProtocolError).culprits].sort()).toEqual([...liars].sort());
     }
+  });
+});
+
+describe('aggregation session and dealing checks', () => {
+  const suite = ciphersuites.ed25519;
+  const circuit = circuits['approval-tally'];
+
+  function fields(f: () => unknown): readonly string[] {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      return (e as ValidationError).fields;
+    }
+    return expect.unreachable('accepted');
+  }
+
+  it('validates the session parameters', () => {
+    const parties = partiesFor(suite);
+    const ok = { circuit, sessionId: 's-1', threshold: 3, parties };
+    expect(fields(() => createAggregationSession(suite, { ...ok, sessionId: 'has space' }))).toEqual([
+      'sessionId',
+    ]);
+    expect(fields(() => createAggregationSession(suite, { ...ok, threshold: 6 }))).toEqual(['threshold']);
+    expect(fields(() => createAggregationSession(suite, { ...ok, threshold: 1 }))).toEqual(['threshold']);
+    const dup = [...parties.slice(0, 4), { id: parties[0]!.id, role: 'audit' }];
+    expect(fields(() => createAggregationSession(suite, { ...ok, parties: dup }))).toEqual(['parties[4].id']);
+    const twice = [...parties.slice(0, 4), { id: parties[4]!.id, role: 'strategy' }];
+    expect(fields(() => createAggregationSession(suite, { ...ok, parties: twice }))).toEqual([
+      'parties[4].role',
+    ]);
+    const missing = [...parties.slice(0, 4), { id: parties[4]!.id, role: 'someone-else' }];
+    expect(fields(() => createAggregationSession(suite, { ...ok, parties: missing }))).toEqual([
+      'circuit.inputs[8].role',
+    ]);
+  });
+
+  it('refuses dealings for another session, blames malformed ones', async () => {
+    await loadFastBackends();
+    const fast = getCiphersuite('FROST-ED25519-SHA512-v1');
+    const rng = seededRng('checks');
+    const parties = partiesFor(fast);
+    const session = createAggregationSession(fast, { circuit, sessionId: 's-1', threshold: 3, parties });
+    const other = createAggregationSession(fast, { circuit, sessionId: 's-2', threshold: 3, parties });
+    const d = dealInput(session, { input: 'vote.audit', dealer: session.providers[8]!, value: 1 }, rng);
+    const receiver = parties[0]!.id;
+    expect(fields(() => verifyDealing(other, d, receiver))).toEqual(['dealing.sessionId']);
+
+    const blamed = (dealing: InputDealing, code: string) => {
+      for (const f of [
+        () => verifyDealing(session, dealing, receiver),
+        () => verifyDealings(session, [dealing], receiver, rng),
+      ]) {
+        try {
+          f();
+          expect.unreachable();
+        } catch (e) {
+          expect((e as ProtocolError).code).toBe(code);
+          expect((e as ProtocolError).culprits).toEqual([d.dealer]);
+        }
+      }
+    };
+    const { [receiver]: _mine, ...withoutMine } = d.shares;
+    blamed({ ...d, shares: withoutMine }, 'INVALID_DEALING');
+    blamed({ ...d, rangeProof: null }, 'INVALID_RANGE_PROOF');
+    blamed({ ...d, commitments: d.commitments.slice(1) }, 'INVALID_DEALING');
+    blamed({ ...d, hints: d.hints!.slice(1) }, 'INVALID_DEALING');
+    // A hint that does not match its commitment fails the batched path.
+    const badHints = d.hints!.map((h, j) =>
+      j === 1 ? Uint8Array.from(h, (b, i) => (i === 0 ? b ^ 1 : b)) : h,
+    );
+    try {
+      verifyDealings(
+        session,
+        [{ ...d, hints: badHints, commitments: d.commitments.map((c) => c.slice()) }],
+        receiver,
+        rng,
+      );
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ProtocolError).code).toBe('INVALID_DEALING');
+      expect((e as ProtocolError).culprits).toEqual([d.dealer]);
+    }
+    // Without hints the batched path decompresses instead.
+    const fresh = { ...d, hints: null, commitments: d.commitments.map((c) => c.slice()) };
+    expect(verifyDealings(session, [fresh], receiver, rng)).toHaveLength(1);
+  });
+
+  it('works with identifiers derived from names (large evaluation points)', async () => {
+    await loadFastBackends();
+    const fast = getCiphersuite('FROST-ED25519-SHA512-v1');
+    const rng = seededRng('derived');
+    const parties = partiesFor(fast).map((p) => ({ ...p, id: deriveIdentifier(fast, `party-${p.role}`) }));
+    const session = createAggregationSession(fast, { circuit, sessionId: 'derived', threshold: 3, parties });
+    const dealings = circuit.inputs.map((inp, i) =>
+      dealInput(session, { input: inp.name, dealer: session.providers[i]!, value: i % 3 === 0 ? 1 : 0 }, rng),
+    );
+    const shares = parties
+      .slice(1, 4)
+      .flatMap((p) => evaluateShares(session, p.id, verifyDealings(session, dealings, p.id, rng)));
+    const single = verifyDealing(session, dealings[0]!, parties[0]!.id);
+    expect(single.dealer).toBe(dealings[0]!.dealer);
+    const opened = openResult(session, dealings, shares, rng);
+    const plain = evaluateCircuit(
+      circuit,
+      Object.fromEntries(circuit.inputs.map((inp, i) => [inp.name, i % 3 === 0 ? 1n : 0n])),
+    );
+    for (const o of opened.outputs) expect(o.value).toBe(plain.get(o.name));
   });
 });

@@ -27,7 +27,7 @@ export const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assur
 export function seededRng(seed: string | number): Rng {
   const key = utf8(String(seed));
   let counter = 0;
-  let buf = new Uint8Array(0);
+  let buf: Uint8Array = new Uint8Array(0);
   return (n: number) => {
     while (buf.length < n) {
       const c = new Uint8Array(4);
