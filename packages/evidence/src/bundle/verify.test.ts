@@ -1,17 +1,9 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import {
-  aggregate,
-  commit,
-  getCiphersuite,
-  ProtocolError,
-  signShare,
-  trustedDealer,
-  ValidationError,
-  VerificationError,
-} from '@aaps/mpc-core';
+import { ProtocolError, ValidationError, VerificationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import { ED25519_SUITE, type EvidenceCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
+import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import {
+  frostSigner,
   logBundles,
   makeEd25519Key,
   makeInput,
@@ -19,7 +11,6 @@ import {
   makeRoster,
   noteKeyFor,
   resignStatement,
-  type TestKey,
 } from '../test-helpers/fixtures.js';
 import { buildBundle } from './build.js';
 import { type BundleVerifierOptions, createBundleVerifier, verifyBundle } from './verify.js';
@@ -261,23 +252,6 @@ describe('verifyBundle', () => {
     }
   });
 });
-
-/** A real k-of-n FROST signer from mpc-core: dealer keys, round 1, round 2, aggregation. */
-function frostSigner(suiteId: EvidenceCiphersuite, k: number, n: number): TestKey {
-  const suite = getCiphersuite(suiteId);
-  const { publicPackage, keyPackages } = trustedDealer(suite, { min: k, max: n });
-  return {
-    publicKey: publicPackage.groupPublicKey,
-    privateKey: undefined as never,
-    sign: async (message) => {
-      const quorum = keyPackages.slice(n - k);
-      const nonces = quorum.map((kp) => commit(suite, kp));
-      const pkg = { commitments: nonces.map((x) => x.commitment), message };
-      const shares = quorum.map((kp, i) => signShare(suite, kp, nonces[i]!, pkg, publicPackage));
-      return aggregate(suite, pkg, shares, publicPackage);
-    },
-  };
-}
 
 describe('real 3-of-5 FROST signatures from @aaps/mpc-core', () => {
   it('verifies an Ed25519 bundle signed by a FROST quorum, checkpoint included', async () => {

@@ -3,15 +3,21 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attachLogEntry, buildBundle, bundleLogLeaf } from '../bundle/build.js';
 import { encodeBundleCbor } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
-import { ed25519Pem } from '../keys.js';
+import { ed25519Pem, SECP256K1_TR_SUITE } from '../keys.js';
+import { TransparencyLog } from '../log.js';
 import { buildTrustedRoot } from '../sigstore-export.js';
 import { CLI, ensureBuilt } from '../test-helpers/build-dist.js';
 import {
+  frostSigner,
   type LoggedFixture,
+  MemoryStore,
   makeEd25519Key,
+  makeInput,
   makeLoggedBundles,
+  makeRoster,
   noteKeyFor,
   ORIGIN,
 } from '../test-helpers/fixtures.js';
@@ -146,6 +152,26 @@ describe('aaps-verify', () => {
     expect(run([write('garbage.json', '{ not json'), '--key', keyHex]).code).toBe(2);
     expect(run([bundle, '--key', 'not-a-key']).code).toBe(2);
     expect(run([bundle, '--key', keyHex, '--trusted-root', join(dir, 'nope.json')]).code).toBe(2);
+  });
+
+  it('verifies a FROST secp256k1-TR bundle given its 33-byte key', async () => {
+    const group = frostSigner(SECP256K1_TR_SUITE, 2, 3);
+    const r3 = makeRoster(3);
+    const input = makeInput(group, r3, {
+      ciphersuite: SECP256K1_TR_SUITE,
+      threshold: { min: 2, max: 3 },
+      signers: r3.roster.parties.slice(0, 2).map((p) => p.id),
+    });
+    const bundle = await buildBundle(input, group.sign);
+    const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+    const index = await log.append(bundleLogLeaf(bundle));
+    await log.signCheckpoint({ name: ORIGIN, type: 'bip340', publicKey: group.publicKey }, group.sign);
+    const path = write('tr.json', JSON.stringify(attachLogEntry(bundle, await log.position(index))));
+    const trKey = Buffer.from(group.publicKey).toString('hex');
+    expect(trKey).toHaveLength(66);
+    const r = run([path, '--key', trKey]);
+    expect(r.code).toBe(0);
+    expect(run([path, '--key', keyHex]).out[0]!.startsWith('invalid: dsse.keyid: ')).toBe(true);
   });
 
   it('reads CBOR bundles', () => {

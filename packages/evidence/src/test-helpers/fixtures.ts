@@ -5,18 +5,23 @@
  */
 import { generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
 import {
+  aggregate,
   canonicalBytes,
+  commit,
   type Envelope,
   generateIdentityKey,
+  getCiphersuite,
   type IdentityKey,
   type MessageType,
   signEnvelope as signMessageEnvelope,
+  signShare,
+  trustedDealer,
 } from '@aaps/mpc-core';
 import { attachLogEntry, type BuildBundleInput, buildBundle, bundleLogLeaf } from '../bundle/build.js';
 import type { EvidenceBundle } from '../bundle/types.js';
 import type { NoteKey } from '../checkpoint.js';
 import { IN_TOTO_PAYLOAD_TYPE, type MessageSigner, signEnvelope } from '../dsse.js';
-import { ED25519_SUITE } from '../keys.js';
+import { ED25519_SUITE, type EvidenceCiphersuite } from '../keys.js';
 import { type LogStore, type LogStoreOp, TransparencyLog } from '../log.js';
 import type { JsonObject, TranscriptEnvelope, VerifierRoster } from '../statement.js';
 
@@ -225,4 +230,21 @@ export async function logBundles(bundles: EvidenceBundle[], group: TestKey): Pro
   const indexes = await Promise.all(bundles.map((b) => log.append(bundleLogLeaf(b))));
   await log.signCheckpoint(noteKeyFor(group), group.sign);
   return Promise.all(bundles.map(async (b, i) => attachLogEntry(b, await log.position(indexes[i]!))));
+}
+
+/** A real k-of-n FROST signer from mpc-core: dealer keys, round 1, round 2, aggregation. */
+export function frostSigner(suiteId: EvidenceCiphersuite, k: number, n: number): TestKey {
+  const suite = getCiphersuite(suiteId);
+  const { publicPackage, keyPackages } = trustedDealer(suite, { min: k, max: n });
+  return {
+    publicKey: publicPackage.groupPublicKey,
+    privateKey: undefined as never,
+    sign: async (message) => {
+      const quorum = keyPackages.slice(n - k);
+      const nonces = quorum.map((kp) => commit(suite, kp));
+      const pkg = { commitments: nonces.map((x) => x.commitment), message };
+      const shares = quorum.map((kp, i) => signShare(suite, kp, nonces[i]!, pkg, publicPackage));
+      return aggregate(suite, pkg, shares, publicPackage);
+    },
+  };
 }
