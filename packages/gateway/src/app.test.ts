@@ -342,9 +342,15 @@ describe('every endpoint', () => {
   });
 
   it('GET /v1/incidents pages with a cursor and filters by state', async () => {
-    for (const body of [SIGNALS.rbac(), SIGNALS.rbac()]) {
+    const other = SIGNALS.rbac();
+    other.payload['affected_resources'] = ['serviceaccount://shop/other-deployer'];
+    for (const body of [SIGNALS.rbac(), other]) {
       expect((await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body })).status).toBe(202);
     }
+    // A second occurrence of the same open problem joins its incident.
+    const same = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.rbac() });
+    expect(same.status).toBe(200);
+    expect(await json(same)).toMatchObject({ duplicate: true });
     await gw.runner.idle();
     const seen: string[] = [];
     let cursor: string | null = null;

@@ -89,6 +89,27 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     return r.signature;
   };
 
+  /**
+   * Waits for a signed checkpoint that covers leaf `index`. One signing runs at a time and covers
+   * every leaf appended before it starts, so concurrent incidents share checkpoints.
+   */
+  let signing: Promise<unknown> | undefined;
+  const checkpointCovering = async (l: TransparencyLog, index: number): Promise<void> => {
+    for (;;) {
+      const latest = await l.latestCheckpoint();
+      if (latest !== undefined && latest.size > index) return;
+      if (signing !== undefined) {
+        await signing.catch(() => undefined);
+        continue;
+      }
+      const task = noteKey().then((key) => l.signCheckpoint(key, signCheckpointNote));
+      signing = task.finally(() => {
+        signing = undefined;
+      });
+      await task;
+    }
+  };
+
   return {
     async seal(incident, summary) {
       const k = await keys();
@@ -141,7 +162,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
       const leaf = bundleLogLeaf(bundle);
       const l = await log();
       const index = await l.append(leaf);
-      await l.signCheckpoint(await noteKey(), signCheckpointNote);
+      await checkpointCovering(l, index);
       const sealed = attachLogEntry(bundle, await l.position(index));
       return { evidenceId: bytesToHex(sha256(leaf)), bundle: sealed, signers: quorum };
     },

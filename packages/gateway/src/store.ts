@@ -25,7 +25,8 @@ export interface GatewayStore {
   findByDedupKey(key: string): Promise<string | undefined>;
   /**
    * Writes a new incident with its dedup keys in one batch, unless one of the keys already names
-   * an incident: then nothing is written and that incident's id is returned.
+   * an incident (then nothing is written), or an open incident has the same correlation key (then
+   * only the new dedup keys are recorded, naming it). Either way that incident's id is returned.
    */
   createIncident(record: IncidentRecord): Promise<{ created: boolean; id: string }>;
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
@@ -72,6 +73,7 @@ const SPACES = {
   dedup: 'd',
   byTime: 't',
   active: 'a',
+  correlation: 'c',
   evidence: 'e',
   evidenceIndex: 'x',
   history: 'h',
@@ -116,6 +118,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     const settled = TERMINAL.has(record.state) && record.evidence_id !== undefined;
     if (settled || record.state === 'awaiting_human') ops.push(del('active', record.id));
     else ops.push(put('active', record.id, utf8.encode(record.state)));
+    if (TERMINAL.has(record.state)) ops.push(del('correlation', record.correlation_key));
     return ops;
   };
 
@@ -133,8 +136,19 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           const id = await store.findByDedupKey(key);
           if (id !== undefined) return { created: false, id };
         }
+        // Another occurrence of a problem whose incident is still open joins that incident.
+        const openId = await get('correlation', record.correlation_key);
+        if (openId !== undefined) {
+          const id = fromUtf8.decode(openId);
+          const open = decodeIncident(await get('incidents', id));
+          if (open !== undefined && !TERMINAL.has(open.state)) {
+            await batch(record.dedup_keys.map((key) => put('dedup', key, openId)));
+            return { created: false, id };
+          }
+        }
         const ops = incidentOps(record);
         for (const key of record.dedup_keys) ops.push(put('dedup', key, utf8.encode(record.id)));
+        ops.push(put('correlation', record.correlation_key, utf8.encode(record.id)));
         await batch(ops);
         return { created: true, id: record.id };
       });

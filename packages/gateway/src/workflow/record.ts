@@ -1,7 +1,6 @@
 /** The stored incident: its state, timeline, transcript and what each step produced. */
 import type {
   ApprovalDecisionPayload,
-  DeploymentRecord,
   FixProposalSet,
   HumanApproval,
   RCAReport,
@@ -61,8 +60,6 @@ export interface IncidentRecord {
   pending?: PendingStep;
   /** Why the incident stopped (a refusal, an error code). */
   reason?: { code: string; message: string };
-  /** Deployment history the problem solver may use (from the signal or the gateway's records). */
-  deployment_history?: DeploymentRecord[];
 }
 
 /** The public view `GET /v1/incidents/:id` returns. */

@@ -310,6 +310,28 @@ describe('dedup', () => {
     expect(all).toHaveLength(first.length + 3);
   });
 
+  it('a new occurrence of an open incident joins it; after it ends, a new one opens', async () => {
+    const gw = await gateway();
+    await gw.runner.close(); // keep the first incident open
+    const first = fixture('kubernetes/core-v1-missing-configmap-key.json');
+    const second = structuredClone(first) as { metadata: Record<string, unknown> };
+    second.metadata['uid'] = '0d2b9c1e-1111-4b9e-9c61-2d8e3f7a1b91';
+    second.metadata['name'] = 'checkout-6b7f9c8d4-x2lqz.187b2f6a0c9d4fff';
+    const [a] = await webhook(gw, 'kubernetes', first);
+    const [b] = await webhook(gw, 'kubernetes', second);
+    expect(b).toMatchObject({ incident_id: a!.incident_id, duplicate: true });
+    const [again] = await webhook(gw, 'kubernetes', second);
+    expect(again).toMatchObject({ incident_id: a!.incident_id, duplicate: true });
+
+    const c = await gateway();
+    const [x] = await webhook(c, 'kubernetes', first);
+    await c.runner.idle();
+    expect(await incident(c, x!.incident_id)).toMatchObject({ state: 'resolved' });
+    const [y] = await webhook(c, 'kubernetes', second);
+    expect(y).toMatchObject({ duplicate: false });
+    expect(y!.incident_id).not.toBe(x!.incident_id);
+  });
+
   it('a resolved alert ends the incident its firing alert opened', async () => {
     const gw = await gateway();
     await gw.runner.close(); // keep the incident where intake left it
