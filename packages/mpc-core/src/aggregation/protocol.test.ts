@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { deriveIdentifier } from '../keys.js';
@@ -274,5 +275,28 @@ describe('aggregation session and dealing checks', () => {
       Object.fromEntries(circuit.inputs.map((inp, i) => [inp.name, i % 3 === 0 ? 1n : 0n])),
     );
     for (const o of opened.outputs) expect(o.value).toBe(plain.get(o.name));
+  });
+});
+
+describe('secrets do not print', () => {
+  it('verified inputs and input shares print redacted', async () => {
+    await loadFastBackends();
+    const fast = getCiphersuite('FROST-ED25519-SHA512-v1');
+    const parties = partiesFor(fast);
+    const session = createAggregationSession(fast, {
+      circuit: circuits['weighted-risk'],
+      sessionId: 'redact',
+      threshold: 3,
+      parties,
+    });
+    const rng = seededRng('redact');
+    const d = dealInput(session, { input: 'risk.audit', dealer: session.providers[4]!, value: 42 }, rng);
+    const v = verifyDealing(session, d, parties[0]!.id);
+    const shareHex = Buffer.from(d.shares[parties[0]!.id]!.share.expose()).toString('hex');
+    for (const text of [JSON.stringify(v), JSON.stringify(d), inspect(v), inspect(d)]) {
+      expect(text).toContain('redacted');
+      expect(text).not.toContain(shareHex);
+      expect(text).not.toContain(v.share.toString());
+    }
   });
 });

@@ -10,9 +10,10 @@
  *  4. {@link evaluateShares}: each party applies the circuit to its shares, locally
  *     ({@link ResultShare}, one per output).
  *  5. {@link openResult}: any `t` result shares open each output; every share is checked against the
- *     combined commitments, liars are named and skipped, and the opening yields the
- *     {@link AggregationRecord} that anyone can check offline with `verifyAggregation`.
+ *     combined commitments, liars are named and skipped; `buildAggregationRecord` (record.ts)
+ *     then gives the record anyone can check offline with `verifyAggregation`.
  */
+import { inspect } from 'node:util';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { AapsError, type Culprit, ProtocolError, ValidationError } from '../errors.js';
@@ -97,7 +98,7 @@ export interface InputDealing extends PublicInputDealing {
   readonly shares: Readonly<Record<Identifier, InputShare>>;
 }
 
-/** A dealing a receiver has checked, with its own share. */
+/** A dealing a receiver has checked, with its own share (which never prints: see {@link redact}). */
 export interface VerifiedInput {
   readonly input: string;
   readonly index: number;
@@ -489,6 +490,17 @@ function receiverShare<E>(
   }
 }
 
+/** Give a verified input `toJSON` / `inspect` forms without the share and blinding. */
+function redact(v: VerifiedInput): VerifiedInput {
+  const shown = { input: v.input, dealer: v.dealer, share: '<redacted>', blinding: '<redacted>' };
+  Object.defineProperty(v, 'toJSON', { value: () => shown, enumerable: false });
+  Object.defineProperty(v, inspect.custom, {
+    value: () => `VerifiedInput ${JSON.stringify(shown)}`,
+    enumerable: false,
+  });
+  return Object.freeze(v);
+}
+
 function receiverX<E>(session: AggregationSession<E>, receiver: Identifier): bigint {
   const x = session.xs.get(receiver);
   if (x === undefined) throw new ValidationError('UNKNOWN_IDENTIFIER', 'receiver: not a party', ['receiver']);
@@ -512,7 +524,7 @@ export function verifyDealing<E>(
       { details: { dealer: dealing.dealer, input: dealing.input } },
     );
   }
-  return Object.freeze({
+  return redact({
     input: dealing.input,
     index,
     dealer: dealing.dealer,
@@ -563,7 +575,7 @@ export function verifyDealings<E>(
     const code = firstError && result === true ? firstError.code : 'INVALID_DEALING';
     throw new ProtocolError(code, `bad dealings from ${list.join(', ')}`, list, { cause: firstError });
   }
-  return checked.map((v) => Object.freeze(v));
+  return checked.map(redact);
 }
 
 /**
