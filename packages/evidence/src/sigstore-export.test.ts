@@ -3,9 +3,11 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { PublicKey, TrustedRoot as SigstoreTrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { attachLogEntry, bundleLogLeaf } from './bundle/build.js';
 import type { EvidenceBundle } from './bundle/types.js';
 import { verifyBundle } from './bundle/verify.js';
 import { keyIdOf } from './keys.js';
+import { TransparencyLog } from './log.js';
 import {
   buildTrustedRoot,
   parseTrustedRoot,
@@ -15,6 +17,7 @@ import {
 } from './sigstore-export.js';
 import {
   type LoggedFixture,
+  MemoryStore,
   makeEd25519Key,
   makeLoggedBundles,
   noteKeyFor,
@@ -120,9 +123,6 @@ describe('Sigstore export', () => {
   it('works with a log key separate from the group key', async () => {
     const logSigner = makeEd25519Key();
     const logKey = { ...noteKeyFor(logSigner), name: 'log.aaps.test/tree' };
-    const { TransparencyLog } = await import('./log.js');
-    const { MemoryStore } = await import('./test-helpers/fixtures.js');
-    const { attachLogEntry, bundleLogLeaf } = await import('./bundle/build.js');
     const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
     const { transparencyLog: _old, ...unlogged } = fx.bundle;
     const index = await log.append(bundleLogLeaf(unlogged as EvidenceBundle));

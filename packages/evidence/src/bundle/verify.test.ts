@@ -2,9 +2,11 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ProtocolError, ValidationError, VerificationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
+import { TransparencyLog } from '../log.js';
 import {
   frostSigner,
   logBundles,
+  MemoryStore,
   makeEd25519Key,
   makeInput,
   makeLoggedBundles,
@@ -12,7 +14,7 @@ import {
   noteKeyFor,
   resignStatement,
 } from '../test-helpers/fixtures.js';
-import { buildBundle } from './build.js';
+import { attachLogEntry, buildBundle, bundleLogLeaf } from './build.js';
 import { type BundleVerifierOptions, createBundleVerifier, verifyBundle } from './verify.js';
 
 function checkOf(bundle: unknown, options: BundleVerifierOptions): string | undefined {
@@ -209,7 +211,6 @@ describe('verifyBundle', () => {
     await log.append(new TextEncoder().encode('and another'));
     await log.signCheckpoint(noteKeyFor(group), group.sign);
     const later = { ...bundles[1]!, transparencyLog: undefined };
-    const { attachLogEntry } = await import('./build.js');
     const current = attachLogEntry(later, await log.position(1));
     const opts = { groupPublicKey: group.publicKey };
     const proof = await log.consistencyProof(earlier.size, log.size);
@@ -270,9 +271,6 @@ describe('real 3-of-5 FROST signatures from @aaps/mpc-core', () => {
     const group = frostSigner(SECP256K1_TR_SUITE, 3, 5);
     const r = makeRoster(5);
     const bundle = await buildBundle(makeInput(group, r, { ciphersuite: SECP256K1_TR_SUITE }), group.sign);
-    const { TransparencyLog } = await import('../log.js');
-    const { MemoryStore } = await import('../test-helpers/fixtures.js');
-    const { bundleLogLeaf, attachLogEntry } = await import('./build.js');
     const log = await TransparencyLog.open(new MemoryStore(), { origin: 'aaps.test/log' });
     const index = await log.append(bundleLogLeaf(bundle));
     const key = { name: 'aaps.test/log', type: 'bip340' as const, publicKey: group.publicKey };

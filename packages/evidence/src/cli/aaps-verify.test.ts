@@ -183,7 +183,6 @@ describe('aaps-verify', () => {
     const older = (await fx.log.latestCheckpoint())!;
     await fx.log.append(new TextEncoder().encode('later leaf'));
     const newer = await fx.log.signCheckpoint(noteKeyFor(fx.group), fx.group.sign);
-    const { attachLogEntry } = await import('../bundle/build.js');
     const refreshed = attachLogEntry(fx.bundles[0]!, await fx.log.position(0));
     const bundle = write('refreshed.json', JSON.stringify(refreshed));
     const proof = (await fx.log.consistencyProof(older.size, newer.size)).map((h) =>
