@@ -219,27 +219,23 @@ export class LocalCoordinator implements Coordinator {
   }): Promise<ThresholdResult> {
     const payload = canonicalBytes(input.statement);
     const roster = verifierRoster(this.trustedKeys());
-    const refusals: PartyRefusal[] = [];
-    const willing: LocalParty[] = [];
-    for (const party of this.#parties) {
-      try {
-        const statement = parseStatement(payload);
-        const digest = bytesToHex(transcriptDigest(input.transcript));
-        if (statement.subject[0]?.digest.sha256 !== digest) {
-          refusals.push({
-            party: party.id,
-            rule: 'evidence.subject',
-            message: 'subject is not the transcript',
-          });
-          continue;
-        }
-        verifyTranscript(input.transcript, roster);
-        willing.push(party);
-      } catch (e) {
-        const code = e instanceof Error && 'code' in e ? String(e.code) : 'INTERNAL';
-        refusals.push({ party: party.id, rule: 'evidence.invalid', message: code });
-      }
+    // Every in-process party runs the same check on the same bytes, so it runs once for all.
+    let verdict: { rule: string; message: string } | undefined;
+    try {
+      const statement = parseStatement(payload);
+      const digest = bytesToHex(transcriptDigest(input.transcript));
+      if (statement.subject[0]?.digest.sha256 !== digest) {
+        verdict = { rule: 'evidence.subject', message: 'subject is not the transcript' };
+      } else verifyTranscript(input.transcript, roster);
+    } catch (e) {
+      verdict = {
+        rule: 'evidence.invalid',
+        message: e instanceof Error && 'code' in e ? String(e.code) : 'INTERNAL',
+      };
     }
+    const refusals: PartyRefusal[] =
+      verdict === undefined ? [] : this.#parties.map((p) => ({ party: p.id, ...verdict }));
+    const willing = verdict === undefined ? [...this.#parties] : [];
     const preferred = input.signers ?? [];
     const ordered = [
       ...willing.filter((p) => preferred.includes(p.id)),

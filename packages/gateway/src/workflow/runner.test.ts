@@ -23,6 +23,7 @@ import {
   TOKENS,
   verifyServedBundle,
 } from '../test-helpers/gateway.js';
+import { replayTimeline, type TimelineEntry } from './machine.js';
 
 const open: TestGateway[] = [];
 async function gateway(...args: Parameters<typeof makeGateway>): Promise<TestGateway> {
@@ -54,6 +55,8 @@ async function sealed(gw: TestGateway, id: string) {
   ).json();
   const verified = await verifyServedBundle(gw, bundle);
   expect(verified.incidentId).toBe(id);
+  // The stored timeline replays through the state machine to the state it reports.
+  expect(replayTimeline(inc['timeline'] as TimelineEntry[])).toBe(inc['state']);
   return {
     inc,
     bundle: bundle as { transcript: { meta: { source_agent: string; message_type: string } }[] },

@@ -1,0 +1,96 @@
+/** The in-process coordinator: real FROST, each party's own policy, refusals and fork refusal. */
+import { buildApprovalProposal, computeRiskScore, proposalSigningBytes } from '@aaps/agents';
+import { formatCheckpoint } from '@aaps/evidence';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  getCiphersuite,
+  hexToBytes,
+  ProtocolError,
+  verify,
+} from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import { LocalCoordinator } from './coordinator-local.js';
+
+const gateway = { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().publicKey) };
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+
+function proposal(namespace = 'shop') {
+  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
+  return buildApprovalProposal({
+    incident_id: 'inc-local-1',
+    action: 'pod_restart',
+    target: `deployment://${namespace}/web`,
+    parameters: { strategy: 'rollout_restart' },
+    evidence_refs: ['event://shop/evt-1'],
+    risk: { score: computeRiskScore('pod_restart', factors), method: 'aaps.risk.v1', factors },
+  });
+}
+
+async function quorumError(p: Promise<unknown>) {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(ProtocolError);
+  expect((e as ProtocolError).code).toBe('QUORUM_UNREACHABLE');
+  return (e as ProtocolError).details['refusals'] as { party: string; rule: string }[];
+}
+
+describe('LocalCoordinator', () => {
+  const c = new LocalCoordinator({ gateway });
+
+  it('signs an approvable proposal 3-of-5 under the group key', async () => {
+    const keys = await c.keys();
+    expect(keys.parties.map((p) => p.id)).toEqual([
+      'monitoring',
+      'problem-solver',
+      'strategy',
+      'quality-assurance',
+      'audit',
+    ]);
+    const p = proposal();
+    const r = await c.signApproval(p);
+    expect(r.signers).toHaveLength(3);
+    expect(verify(suite, hexToBytes(keys.group_public_key), proposalSigningBytes(p), r.signature)).toBe(true);
+  });
+
+  it('every party refuses what its policy forbids: QUORUM_UNREACHABLE naming each rule', async () => {
+    const refusals = await quorumError(c.signApproval(proposal('kube-system')));
+    expect(refusals.map((r) => r.rule)).toEqual(Array(5).fill('target.namespace'));
+  });
+
+  it('refuses a second root for one checkpoint size', async () => {
+    const root = new Uint8Array(32).fill(1);
+    const r = await c.signCheckpoint({ origin: 'aaps.test/log', treeSize: 7, rootHash: root });
+    const body = formatCheckpoint({ origin: 'aaps.test/log', size: 7, rootHash: root, extensions: [] });
+    const keys = await c.keys();
+    expect(
+      verify(suite, hexToBytes(keys.group_public_key), new TextEncoder().encode(body), r.signature),
+    ).toBe(true);
+    await c.signCheckpoint({ origin: 'aaps.test/log', treeSize: 7, rootHash: root });
+    const refusals = await quorumError(
+      c.signCheckpoint({ origin: 'aaps.test/log', treeSize: 7, rootHash: new Uint8Array(32).fill(2) }),
+    );
+    expect(new Set(refusals.map((x) => x.rule))).toEqual(new Set(['checkpoint.fork']));
+  });
+
+  it('refuses evidence whose subject is not the transcript', async () => {
+    const statement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'incident/x', digest: { sha256: '00'.repeat(32) } }],
+      predicateType: 'https://aaps.dev/evidence/incident/v1',
+      predicate: {},
+    };
+    await quorumError(c.signEvidence({ statement, transcript: [] }));
+  });
+
+  it('reopens from exported material with the same keys', async () => {
+    const again = new LocalCoordinator({ gateway, material: c.exportMaterial() });
+    expect(await again.keys()).toEqual(await c.keys());
+    const keys = await again.keys();
+    const p = proposal();
+    const r = await again.signApproval(p);
+    expect(verify(suite, hexToBytes(keys.group_public_key), proposalSigningBytes(p), r.signature)).toBe(true);
+  });
+});
