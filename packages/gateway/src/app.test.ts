@@ -4,6 +4,7 @@ import { bytesToHex, generateIdentityKey, signEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signGithubPayload } from './intake/github-signature.js';
 import {
+  approvalEnvelope,
   fixture,
   fixtureText,
   GITHUB_SECRET,
@@ -389,6 +390,51 @@ describe('every endpoint', () => {
       event: 'end',
       data: { evidence_id: evidenceId, state: 'resolved' },
     });
+  });
+
+  it('GET /v1/incidents/:id/events delivers states live as the incident moves', async () => {
+    const body = SIGNALS.rbac();
+    body.payload['affected_resources'] = ['serviceaccount://shop/live-deployer'];
+    const created = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
+    expect(created.status).toBe(202);
+    const id = String((await json(created))['incident_id']);
+    await gw.runner.idle();
+    const res = await request(gw, 'GET', `/v1/incidents/${id}/events`, { token: TOKENS.read });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('"state":"awaiting_human"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended early');
+      text += value;
+    }
+    const proposal = (await json(await request(gw, 'GET', `/v1/incidents/${id}`, { token: TOKENS.read })))[
+      'proposal'
+    ];
+    const ok = await request(gw, 'POST', `/v1/approvals/${id}`, {
+      token: TOKENS.approve,
+      body: approvalEnvelope(proposal as Parameters<typeof approvalEnvelope>[0], gw.approverKey),
+    });
+    expect(ok.status).toBe(202);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const states = [...text.matchAll(/event: state\ndata: (.*)\n/g)].map(
+      (m) => JSON.parse(m[1] ?? '{}').state,
+    );
+    expect(states).toEqual([
+      'received',
+      'triaged',
+      'proposed',
+      'awaiting_human',
+      'awaiting_approval',
+      'approved',
+      'executing',
+      'verifying',
+      'resolved',
+    ]);
+    expect(text).toMatch(/event: end\ndata: .*"evidence_id":"[0-9a-f]{64}"/);
   });
 
   it('GET /v1/evidence/:id as JSON and CBOR verifies with @aaps/evidence', async () => {
