@@ -92,6 +92,16 @@ describe('sealPayload', () => {
     }
   });
 
+  it('seals under a "__proto__" key like any other key', async () => {
+    const hostile = JSON.parse(
+      '{"__proto__": {"password": "CANARY-proto-pw"}, "list": [{"__proto__": "x"}]}',
+    );
+    const { payload, fields } = await sealPayload(hostile, detectSensitivePaths(hostile), opts);
+    expect(fields.map((f) => f.path)).toEqual(['/__proto__/password']);
+    expect(JSON.stringify(payload)).not.toContain('CANARY');
+    expect(JSON.stringify(payload)).toContain('"__proto__":{"password":{"$sealed"');
+  });
+
   it('seals a subtree once when paths nest, and refuses paths that name nothing', async () => {
     const { fields } = await sealPayload(logExcerpt, ['/db', '/db/password'], opts);
     expect(fields.map((f) => f.path)).toEqual(['/db']);

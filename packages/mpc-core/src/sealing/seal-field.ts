@@ -22,7 +22,7 @@ import { canonicalBytes } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
 import { type SealedBox, seal } from '../seal.js';
 import type { Rng } from '../suite/types.js';
-import { SEALED_MARKER } from './detect.js';
+import { type Detection, type DetectionPolicy, detectSensitive, SEALED_MARKER } from './detect.js';
 import { getAtPointer, type JsonPointer, outermostPointers, parsePointer, setAtPointer } from './pointer.js';
 
 export const SEALED_FIELD_VERSION = 1;
@@ -210,6 +210,32 @@ export async function sealPayload(
     fields.push(field);
   }
   return Object.freeze({ payload: copy, fields: Object.freeze(fields) });
+}
+
+/**
+ * Intake in one call: detect with `policy`, then seal what was found. `detections` (pointer and
+ * detector per field, no values) is what may be logged.
+ */
+export async function detectAndSeal(
+  payload: unknown,
+  policy: DetectionPolicy,
+  opts: SealOptions,
+): Promise<SealedPayload & { readonly detections: readonly (Detection & { readonly id: string })[] }> {
+  const found = detectSensitive(payload, policy);
+  if (found.length === 0) {
+    const copy: unknown = JSON.parse(new TextDecoder().decode(canonicalBytes(payload)));
+    return Object.freeze({ payload: copy, fields: Object.freeze([]), detections: Object.freeze([]) });
+  }
+  const sealed = await sealPayload(
+    payload,
+    found.map((d) => d.path),
+    opts,
+  );
+  const idOf = new Map(sealed.fields.map((f) => [f.path, f.id]));
+  return Object.freeze({
+    ...sealed,
+    detections: Object.freeze(found.map((d) => ({ ...d, id: idOf.get(d.path)! }))),
+  });
 }
 
 /** The field ids a redacted payload refers to, with where each marker sits. */

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { generateIdentityKey } from '../envelope/sign.js';
 import { ValidationError, VerificationError } from '../errors.js';
+import { sealValue } from './seal-field.js';
+import { makeParties } from './test-helpers/parties.js';
 import {
+  checkUnsealFields,
   parseUnsealRequest,
   signUnsealRequest,
   type UnsealRequest,
+  unsealReleaseRecord,
   verifyUnsealRequest,
 } from './unseal-request.js';
 
@@ -76,5 +80,48 @@ describe('unseal requests', () => {
         ['extra', 'fields', 'issued_at', 'requester', 'signature'].sort(),
       );
     }
+  });
+});
+
+describe('fields of a request and its log records', () => {
+  it('only fields the request names, of its incident, once each', async () => {
+    const parties = makeParties(2);
+    const opts = { incidentId: 'inc-42', parties, threshold: 2 };
+    const f1 = await sealValue('a', '/a', opts);
+    const f2 = await sealValue('b', '/b', opts);
+    const elsewhere = await sealValue('c', '/c', { ...opts, incidentId: 'inc-43' });
+    const req = signUnsealRequest({ ...base, fields: [f1.id, f2.id] }, approver.secretKey);
+    expect(() => checkUnsealFields(req, [f1, f2])).not.toThrow();
+    try {
+      checkUnsealFields(req, [f1, elsewhere, f1, await sealValue('d', '/d', opts)]);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ValidationError).fields).toEqual(['fields[1]', 'fields[2]', 'fields[3]']);
+    }
+    const released = unsealReleaseRecord({
+      request: req,
+      party: 'party-1',
+      field: f1.id,
+      decision: 'released',
+      box: f1.shares[0]!.box,
+    });
+    expect(released.box_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      unsealReleaseRecord({
+        request: req,
+        party: 'party-2',
+        field: f1.id,
+        decision: 'refused',
+        rule: 'unseal.approvers',
+      }),
+    ).toEqual({
+      type: 'UnsealRelease',
+      request_id: 'req-7f3a',
+      incident_id: 'inc-42',
+      party: 'party-2',
+      field: f1.id,
+      decision: 'refused',
+      rule: 'unseal.approvers',
+    });
   });
 });

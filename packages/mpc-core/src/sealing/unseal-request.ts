@@ -8,12 +8,15 @@
  * Signature: `ed25519:<base64>` over the RFC 8785 bytes of
  * `{"domain": "aaps.unseal-request.v1", "request": <the request without signature>}`.
  */
-import { base64Decode, base64Encode } from '../bytes.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { base64Decode, base64Encode, bytesToHex, concatBytes } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { signBytes } from '../envelope/sign.js';
 import { ValidationError, VerificationError } from '../errors.js';
+import type { SealedBox } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import { verifyEd25519 } from '../suite/ed25519.js';
+import type { SealedField } from './seal-field.js';
 
 export const UNSEAL_REQUEST_DOMAIN = 'aaps.unseal-request.v1';
 /** Longest validity a request may claim (`expires_at - issued_at`). */
@@ -129,4 +132,67 @@ export function verifyUnsealRequest(
       `unseal request ${req.request_id} is not valid at ${now.toISOString()}`,
       { code: 'STALE_REQUEST' },
     );
+}
+
+/**
+ * The fields sent with a request must be exactly fields it names, each of its incident, none
+ * twice. `ValidationError` naming each bad `fields[i]`.
+ */
+export function checkUnsealFields(req: UnsealRequest, fields: readonly SealedField[]): void {
+  const bad: string[] = [];
+  const seen = new Set<string>();
+  fields.forEach((f, i) => {
+    if (f.incidentId !== req.incident_id || !req.fields.includes(f.id) || seen.has(f.id))
+      bad.push(`fields[${i}]`);
+    seen.add(f.id);
+  });
+  if (bad.length)
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `sealed fields ${bad.join(', ')} are not fields of incident ${req.incident_id} named by request ${req.request_id}`,
+      bad,
+    );
+}
+
+/** Evidence-log record of an unseal request, appended before any party is asked. */
+export interface UnsealRequestedRecord {
+  readonly type: 'UnsealRequested';
+  readonly request: UnsealRequest;
+}
+
+/** Evidence-log record of one party's answer for one field. No share, no box contents. */
+export interface UnsealReleaseRecord {
+  readonly type: 'UnsealRelease';
+  readonly request_id: string;
+  readonly incident_id: string;
+  readonly party: string;
+  readonly field: string;
+  readonly decision: 'released' | 'refused' | 'unavailable';
+  readonly rule?: string;
+  /** SHA-256 of `ephemeralPublicKey || nonce || ciphertext` of the released box. */
+  readonly box_sha256?: string;
+}
+
+export function sealedBoxDigest(box: SealedBox): string {
+  return bytesToHex(sha256(concatBytes(box.ephemeralPublicKey, box.nonce, box.ciphertext)));
+}
+
+export function unsealReleaseRecord(args: {
+  request: UnsealRequest;
+  party: string;
+  field: string;
+  decision: UnsealReleaseRecord['decision'];
+  rule?: string;
+  box?: SealedBox;
+}): UnsealReleaseRecord {
+  return Object.freeze({
+    type: 'UnsealRelease',
+    request_id: args.request.request_id,
+    incident_id: args.request.incident_id,
+    party: args.party,
+    field: args.field,
+    decision: args.decision,
+    ...(args.rule !== undefined ? { rule: args.rule } : {}),
+    ...(args.box !== undefined ? { box_sha256: sealedBoxDigest(args.box) } : {}),
+  });
 }

@@ -3,11 +3,19 @@ import { canonicalize } from '../envelope/canonical.js';
 import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { seal } from '../seal.js';
 import { detectSensitivePaths } from './detect.js';
-import { type SealedField, sealPayload, sealValue, shareAad, shareCommitment } from './seal-field.js';
+import {
+  detectAndSeal,
+  type SealedField,
+  sealedMarkers,
+  sealPayload,
+  sealValue,
+  shareAad,
+  shareCommitment,
+} from './seal-field.js';
 import type { ReleasedShare } from './sealed-field-codec.js';
 import { makeParties, type TestParty } from './test-helpers/parties.js';
 import { k8sSecret } from './test-helpers/payloads.js';
-import { combineReleased, releaseAad, releaseShare } from './unseal.js';
+import { combineReleased, fillSealedValues, releaseAad, releaseShare } from './unseal.js';
 
 const INCIDENT = 'inc-2026-11-25-0042';
 const parties = makeParties(5);
@@ -283,5 +291,53 @@ describe('unsealing k of n', () => {
       expect(out.value).toEqual(original);
     }
     expect(JSON.stringify(payload)).not.toContain('CANARY');
+  });
+});
+
+describe('detectAndSeal and fillSealedValues', () => {
+  it('intake in one call, and opened values go back where they were', async () => {
+    const incident = { secret: k8sSecret, note: 'nothing here' };
+    const { payload, fields, detections } = await detectAndSeal(
+      incident,
+      {},
+      {
+        incidentId: INCIDENT,
+        parties,
+        threshold: 2,
+      },
+    );
+    expect(detections.map((d) => [d.path, d.kind, d.id])).toEqual(
+      fields.map((f) => [f.path, 'k8s-secret', f.id]),
+    );
+    const opened = new Map<string, unknown>();
+    for (const f of fields)
+      opened.set(
+        f.id,
+        (
+          await combineReleased(
+            f,
+            [parties[0]!, parties[4]!].map((p) => release(f, p)),
+            requester!.secret,
+          )
+        ).value,
+      );
+    expect(fillSealedValues(payload, opened)).toEqual(incident);
+    const partial = fillSealedValues(payload, new Map([[fields[0]!.id, opened.get(fields[0]!.id)]]));
+    expect(sealedMarkers(partial).map((m) => m.id)).toEqual(fields.slice(1).map((f) => f.id));
+    const none = await detectAndSeal({ a: 1 }, {}, { incidentId: INCIDENT, parties, threshold: 2 });
+    expect(none).toEqual({ payload: { a: 1 }, fields: [], detections: [] });
+  });
+
+  it('keeps a "__proto__" key as data', () => {
+    const redacted = JSON.parse('{"__proto__": {"$sealed": "f1"}, "x": [{"$sealed": "f2"}]}');
+    const out = fillSealedValues(
+      redacted,
+      new Map<string, unknown>([
+        ['f1', 'one'],
+        ['f2', { two: 2 }],
+      ]),
+    ) as Record<string, unknown>;
+    expect(Object.hasOwn(out, '__proto__')).toBe(true);
+    expect(JSON.stringify(out)).toBe('{"__proto__":"one","x":[{"two":2}]}');
   });
 });

@@ -20,6 +20,7 @@ import { ProtocolError, ValidationError, VerificationError } from '../errors.js'
 import { open, type SealedBox, seal } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import type { Rng } from '../suite/types.js';
+import { SEALED_MARKER } from './detect.js';
 import {
   fieldAad,
   SALT_LENGTH,
@@ -269,4 +270,29 @@ export async function combineReleased(
   } finally {
     wipeAll();
   }
+}
+
+/**
+ * A copy of a redacted payload with the markers of opened fields replaced by their values
+ * (`values`: field id -> value). Markers of fields not in `values` stay.
+ */
+export function fillSealedValues(redacted: unknown, values: ReadonlyMap<string, unknown>): unknown {
+  const fill = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(fill);
+    if (typeof node !== 'object' || node === null) return node;
+    const o = node as Record<string, unknown>;
+    const keys = Object.keys(o);
+    const id = o[SEALED_MARKER];
+    if (keys.length === 1 && typeof id === 'string' && values.has(id)) return structuredClone(values.get(id));
+    const out: Record<string, unknown> = {};
+    for (const k of keys)
+      Object.defineProperty(out, k, {
+        value: fill(o[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return out;
+  };
+  return fill(redacted);
 }
