@@ -10,6 +10,8 @@ export interface RowOptions {
   time?: number;
   /** Called once before the row is measured (not timed). */
   setup?: () => unknown | Promise<unknown>;
+  /** Work units one call performs (e.g. incidents per batch); the runner reports units/s too. */
+  unitsPerOp?: number;
   /** Called once after the row is measured (not timed), also when it failed. */
   teardown?: () => unknown | Promise<unknown>;
 }
@@ -33,6 +35,11 @@ export interface RatioSpec {
 export interface SuiteContext {
   add: AddRow;
   ratio(spec: RatioSpec): void;
+  /**
+   * Report latencies measured outside tinybench (e.g. from an incident's timeline). `collect` runs
+   * after every row; it returns the samples in milliseconds.
+   */
+  measured(name: string, impl: Impl, collect: () => readonly number[]): void;
 }
 
 /** A suite's entry point; `ctx` is also callable as `ctx(name, impl, fn, opts)`. */

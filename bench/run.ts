@@ -21,6 +21,7 @@ interface Result {
   name: string;
   impl: Impl;
   opsPerSec: number;
+  unitsPerSec?: number;
   meanMs: number;
   p50Ms: number;
   p99Ms: number;
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const rows: Row[] = [];
   const ratios: RatioSpec[] = [];
+  const measured: { name: string; impl: Impl; collect: () => readonly number[] }[] = [];
   const suiteDir = join(here, 'suites');
   const files = readdirSync(suiteDir)
     .filter((f) => f.endsWith('.js'))
@@ -57,7 +59,15 @@ async function main(): Promise<void> {
       suiteRows.push({ name, impl, fn, opts });
     };
     // Suites may take the context object or call it directly as `add(...)`.
-    await mod.register(Object.assign(add, { add, ratio: (spec: RatioSpec) => void ratios.push(spec) }));
+    await mod.register(
+      Object.assign(add, {
+        add,
+        ratio: (spec: RatioSpec) => void ratios.push(spec),
+        measured: (name: string, impl: Impl, collect: () => readonly number[]) => {
+          if (matches(name)) measured.push({ name, impl, collect });
+        },
+      }),
+    );
     rows.push(...suiteRows.filter((r) => matches(r.name)));
   }
   const results: Result[] = [];
@@ -87,9 +97,29 @@ async function main(): Promise<void> {
       p99Ms: round(r.latency.p99 ?? r.latency.max),
       samples: r.latency.samples?.length ?? 0,
     };
+    if (row.opts.unitsPerOp) res.unitsPerSec = round((row.opts.unitsPerOp * 1000) / r.latency.mean);
     results.push(res);
     process.stdout.write(
       `[${i + 1}/${rows.length}] ${res.name.padEnd(40)} ${res.impl.padEnd(12)} ${fmt(res.meanMs)} ms mean  ${fmt(res.p99Ms)} ms p99  ${fmt(res.opsPerSec)} ops/s\n`,
+    );
+  }
+  for (const m of measured) {
+    const xs = [...m.collect()].sort((a, b) => a - b);
+    if (xs.length === 0) continue;
+    const q = (p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const res: Result = {
+      name: m.name,
+      impl: m.impl,
+      opsPerSec: round(1000 / mean),
+      meanMs: round(mean),
+      p50Ms: round(q(0.5)),
+      p99Ms: round(q(0.99)),
+      samples: xs.length,
+    };
+    results.push(res);
+    process.stdout.write(
+      `[measured] ${res.name.padEnd(36)} ${res.impl.padEnd(12)} ${fmt(res.p50Ms)} ms p50  ${fmt(res.p99Ms)} ms p99  (${xs.length} samples)\n`,
     );
   }
   const find = (s: { name: string; impl: Impl }) =>

@@ -92,25 +92,30 @@ let seq = 0;
 /** A fresh native IncidentSignal envelope (unsigned: the gateway re-signs it). */
 export function incidentEnvelope(kind: 'config' | 'image' | 'quota' = 'config'): unknown {
   const n = `${process.pid}-${Date.now()}-${seq++}`;
+  // Distinct workloads per incident: signals about a workload with an open incident join it.
+  const app = `checkout-${seq}`;
   const payloads = {
     config: {
       incident_type: 'config_validation_failed',
       severity: 'high',
-      affected_resources: ['configmap://shop/checkout-config', 'deployment://shop/checkout'],
-      evidence_refs: [`log://shop/checkout-${n}`],
+      affected_resources: [`configmap://shop/${app}-config`, `deployment://shop/${app}`],
+      evidence_refs: [`log://shop/${app}-${n}`],
       metadata: {
-        missing_config: {
-          kind: 'ConfigMap',
-          namespace: 'shop',
-          name: 'checkout-config',
-          key: 'DATABASE_URL',
+        missing_config: { kind: 'ConfigMap', namespace: 'shop', name: `${app}-config`, key: 'DATABASE_URL' },
+        // The source of truth the problem solver re-renders from (else the fix needs a human).
+        sources: {
+          [`configmap://shop/${app}-config`]: {
+            kind: 'gitops',
+            repo: 'https://git.example/platform/deploy.git',
+            path: `shop/${app}-config.yaml`,
+          },
         },
       },
     },
     image: {
       incident_type: 'image_signature_failed',
       severity: 'high',
-      affected_resources: ['deployment://shop/web'],
+      affected_resources: [`deployment://shop/web-${seq}`],
       evidence_refs: [`log://shop/web-${n}`],
       metadata: { image: `registry.example/shop/web@sha256:${'c'.repeat(64)}`, reason: 'ErrImagePull' },
     },
