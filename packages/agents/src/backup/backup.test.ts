@@ -145,6 +145,13 @@ describe('key-share backups', () => {
     }
   });
 
+  it('a set of another party is refused when the caller names the party', async () => {
+    const files = asInputs(await splitBackup(kpBytes, opts));
+    const e = await refusal(restoreBackup(files.slice(0, 3), { expectPartyId: 'audit' }), ProtocolError);
+    expect(e.code).toBe('INCONSISTENT_TRANSCRIPT');
+    expect(e.culprits).toEqual(files.slice(0, 3).map((f) => f.name));
+  });
+
   it('the same share twice and unreadable files are refused by name', async () => {
     const files = asInputs(await splitBackup(kpBytes, opts));
     const copy = { name: 'copy-of-1.json', json: files[0]!.json };

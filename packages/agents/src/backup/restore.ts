@@ -3,7 +3,7 @@
  * wrong bytes for a wrong or mixed set, so nothing is combined unchecked, in this order:
  *
  * 1. every file parses (else `ValidationError`, `fields` name the file);
- * 2. all files belong to one set: same header bytes (party, group key, verifying share, k, m, set
+ * 2. all files belong to one set (of the expected party, when given): same header bytes (party, group key, verifying share, k, m, set
  *    id, share digests…) and ciphertext commitment; files outside the largest agreeing group are named
  *    (`ProtocolError('INCONSISTENT_TRANSCRIPT')`, `culprits` = file names);
  * 3. no index twice (`DUPLICATE_IDENTIFIER`), each file's ciphertext matches the set's commitment
@@ -118,21 +118,21 @@ export async function restoreBackup(
   const set = parsed;
   const head = set[0]!.file;
   if (opts.expectPartyId !== undefined && head.partyId !== opts.expectPartyId)
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      `the backup is of party ${head.partyId}, not ${opts.expectPartyId}`,
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      `the backup files are of party ${head.partyId}, not ${opts.expectPartyId}`,
       set.map((p) => p.name),
     );
   // 3. per-file checks
   const seen = new Map<number, string>();
-  const duplicates: string[] = [];
+  const duplicates: { name: string; index: number }[] = [];
   const badCommitment: string[] = [];
   const badShare: string[] = [];
   const good: { name: string; file: BackupFile }[] = [];
   for (const p of set) {
     const { file } = p;
     if (seen.has(file.index)) {
-      duplicates.push(p.name);
+      duplicates.push({ name: p.name, index: file.index });
       continue;
     }
     seen.set(file.index, p.name);
@@ -149,13 +149,8 @@ export async function restoreBackup(
   if (duplicates.length)
     throw new ProtocolError(
       'DUPLICATE_IDENTIFIER',
-      `${duplicates.join(', ')} repeat${duplicates.length === 1 ? 's' : ''} a share already given (${duplicates
-        .map(
-          (d) =>
-            `index ${set.find((p) => p.name === d)!.file.index} is also ${seen.get(set.find((p) => p.name === d)!.file.index)}`,
-        )
-        .join('; ')})`,
-      duplicates,
+      `${duplicates.map((d) => `${d.name} repeats share ${d.index} of ${seen.get(d.index)}`).join('; ')}`,
+      duplicates.map((d) => d.name),
     );
   const culprits = [...badCommitment, ...badShare];
   // 4. enough good files
