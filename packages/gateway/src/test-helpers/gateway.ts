@@ -23,6 +23,7 @@ import {
   signEnvelope,
 } from '@aaps/mpc-core';
 import { createGateway, type Gateway, type GatewayAppConfig } from '../app.js';
+import type { Coordinator } from '../coordinator.js';
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
@@ -65,6 +66,8 @@ export interface TestGatewayOptions {
   approverKey?: IdentityKey;
   config?: Partial<GatewayAppConfig>;
   policies?: LocalCoordinatorOptions['policies'];
+  /** Wraps the coordinator the gateway uses (e.g. to make a party flaky). */
+  wrap?: (c: LocalCoordinator) => Coordinator;
 }
 
 export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -95,7 +98,7 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
       ...opts.config,
     },
     store,
-    coordinator,
+    coordinator: opts.wrap === undefined ? coordinator : opts.wrap(coordinator),
     executor: opts.executor ?? createDryRunExecutor({ now }),
     logger,
     now,

@@ -4,7 +4,10 @@
  * incident's evidence must pass `@aaps/evidence`'s verifier.
  */
 import { defaultPolicy, ROLE_AGENT_NAMES } from '@aaps/agents';
+import { AapsError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Coordinator } from '../coordinator.js';
+import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
 import { signGithubPayload } from '../intake/github-signature.js';
@@ -342,6 +345,35 @@ describe('dedup', () => {
     const resolved = await webhook(gw, 'alertmanager', fixture('alertmanager/resolved-group.json'));
     const match = resolved.find((o) => o.incident_id === fired!.incident_id);
     expect(match).toMatchObject({ state: 'resolved' });
+  });
+});
+
+describe('unreachable parties', () => {
+  it('a step that fails with UNAVAILABLE is tried again; one that keeps failing fails the incident', async () => {
+    let failures = 1;
+    const flaky = (c: LocalCoordinator): Coordinator => ({
+      keys: () => c.keys(),
+      agentStep: async (role, input) => {
+        if (role === 'monitoring' && failures > 0) {
+          failures--;
+          throw new AapsError('UNAVAILABLE', 'monitoring did not answer');
+        }
+        return c.agentStep(role, input);
+      },
+      signApproval: (p) => c.signApproval(p),
+      signEvidence: (i) => c.signEvidence(i),
+      signCheckpoint: (i) => c.signCheckpoint(i),
+    });
+    const gw = await gateway({ wrap: flaky });
+    const id = await submit(gw, SIGNALS.quota());
+    await gw.runner.idle();
+    expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+
+    failures = 100;
+    const id2 = await submit(gw, SIGNALS.imageSignature());
+    await gw.runner.idle();
+    const inc = await incident(gw, id2);
+    expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });
   });
 });
 

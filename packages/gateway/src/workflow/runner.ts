@@ -64,6 +64,10 @@ export interface RunnerDeps {
   gitopsRepoUrl?: string;
   /** Allowed clock skew for human approvals, seconds (default 300). */
   clockSkewSeconds?: number;
+  /** Extra tries for a step that failed with UNAVAILABLE or TIMEOUT (default 2). */
+  retries: number;
+  /** Back-off before the n-th extra try: n times this, ms (default 250). */
+  retryDelayMs: number;
 }
 
 export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
@@ -71,6 +75,8 @@ export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
 function errorInfo(e: unknown): { code: string; message: string } {
   return isAapsError(e)
@@ -84,8 +90,11 @@ export class WorkflowRunner {
   readonly #again = new Set<string>();
   #closed = false;
 
-  constructor(deps: RunnerDeps) {
-    this.#d = deps;
+  constructor(
+    deps: Omit<RunnerDeps, 'retries' | 'retryDelayMs'> &
+      Partial<Pick<RunnerDeps, 'retries' | 'retryDelayMs'>>,
+  ) {
+    this.#d = { retries: 2, retryDelayMs: 250, ...deps };
   }
 
   /** Drive `id` as far as it can go now, in the background. Safe to call repeatedly. */
@@ -274,6 +283,7 @@ export class WorkflowRunner {
 
   async #drive(id: string): Promise<void> {
     const log = this.#d.logger.child({ incident_id: id });
+    let transient = 0;
     for (let guard = 0; guard < 32; guard++) {
       if (this.#closed) return;
       const record = await this.#load(id);
@@ -284,6 +294,12 @@ export class WorkflowRunner {
       } catch (e) {
         const info = errorInfo(e);
         log.warn('workflow.step_failed', { state: record.state, code: info.code });
+        // A party that is briefly unreachable gets a few more tries before the incident fails.
+        if (TRANSIENT.has(info.code) && transient < this.#d.retries) {
+          transient++;
+          await new Promise((r) => setTimeout(r, this.#d.retryDelayMs * transient));
+          continue;
+        }
         const fresh = await this.#load(id);
         if (isTerminal(fresh.state)) {
           // Sealing failed: leave it active so a restart tries again.
