@@ -27,7 +27,7 @@ export function createTokenAuth(grants: readonly TokenGrant[]): (header: string 
   }
   const table = grants.map((g) => ({ name: g.name, scopes: g.scopes, digest: digest(g.token) }));
   return (header) => {
-    const m = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+    const m = header === undefined ? null : /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header);
     if (m === null) throw new AapsError('UNAUTHENTICATED', 'a bearer token is required');
     const given = digest(m[1] ?? '');
     let found: (typeof table)[number] | undefined;
