@@ -293,6 +293,19 @@ export function scalePoint<E>(suite: Ciphersuite<E>, p: CurvePoint, w: bigint): 
   return k > q / 2n ? p.multiplyUnsafe(q - k).negate() : p.multiplyUnsafe(k);
 }
 
+/** `x * P` for a public `x`: plain double-and-add below 2^16 (identifiers 1..n), noble above. */
+function mulSmall(p: CurvePoint, x: bigint): CurvePoint {
+  if (p.is0() || x === 1n) return p;
+  if (x >= 1n << 16n) return p.multiplyUnsafe(x);
+  const bits = x.toString(2);
+  let acc = p;
+  for (let i = 1; i < bits.length; i++) {
+    acc = acc.double();
+    if (bits[i] === '1') acc = acc.add(p);
+  }
+  return acc;
+}
+
 /** Bucket MSM for scalars below 2^128. */
 function msm128(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
   const n = points.length;
@@ -366,7 +379,7 @@ export function batchCheckShares<E>(
   const { G, H } = generators(suite);
   const evalAt = (cs: readonly CurvePoint[]): CurvePoint => {
     let acc = cs[cs.length - 1]!;
-    for (let j = cs.length - 2; j >= 0; j--) acc = (acc.is0() ? acc : acc.multiplyUnsafe(x)).add(cs[j]!);
+    for (let j = cs.length - 2; j >= 0; j--) acc = mulSmall(acc, x).add(cs[j]!);
     return acc;
   };
   const mulG = (k: bigint) => (k === 0n ? Pc.ZERO : G.multiply(k));
