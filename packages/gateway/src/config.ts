@@ -44,6 +44,11 @@ export interface GatewayConfig {
   url: string;
   /** What `aaps submit` posts. */
   source?: IntakeSource;
+  /** Approver id `aaps approve` signs as (default: the first of `approvers`). */
+  approver?: string;
+  approverKey?: string;
+  /** Seconds an approval made by `aaps approve` stays valid. */
+  validFor: number;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -251,6 +256,7 @@ export const GATEWAY_DEFAULTS = {
   local: false,
   approvers: ['oncall'],
   url: 'http://127.0.0.1:8080',
+  validFor: 3600,
   logLevel: 'info',
 } satisfies Partial<GatewayConfig>;
 

@@ -12,6 +12,7 @@ import { PARTY_MAIN } from '@aaps/agents';
 import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
+import { runApprove } from './approve.js';
 import { runSubmit } from './submit.js';
 import { runGatewayOnly, runUp } from './up.js';
 
@@ -19,6 +20,7 @@ const USAGE = `usage: aaps <command> [flags]
   up                      gateway + 5 party processes on loopback (--local: parties in-process)
   gateway --config F      the gateway alone
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
+  approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
   party --config F        one party process
   openapi                 print the OpenAPI document
 flags (each also an environment variable):
@@ -70,6 +72,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (config.source === undefined) throw new UsageError('submit: --source is required');
       const token = ensureTokenForClient(config);
       return runSubmit(rest[0] ?? '', config, token, { print, fetch });
+    }
+    case 'approve': {
+      const { config, rest } = parse(args, env);
+      if (rest.length !== 1) throw new UsageError('approve: expected exactly one INCIDENT id');
+      return runApprove(rest[0] ?? '', config, ensureTokenForClient(config), { print, fetch });
     }
     case 'party': {
       const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });

@@ -30,7 +30,13 @@ function githubEvent(body: unknown): string {
 }
 
 /** Follow one incident's event stream until it ends or waits for a person. */
-export async function follow(url: string, token: string, id: string, io: SubmitIo): Promise<string> {
+export async function follow(
+  url: string,
+  token: string,
+  id: string,
+  io: SubmitIo,
+  fromIndex = 0,
+): Promise<string> {
   const res = await io.fetch(`${url}/v1/incidents/${id}/events`, {
     headers: { authorization: `Bearer ${token}` },
   });
@@ -50,8 +56,10 @@ export async function follow(url: string, token: string, id: string, io: SubmitI
       cut = buf.indexOf('\n\n');
       const event = /^event: (.*)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1];
+      const index = Number(/^id: (\d+)$/m.exec(block)?.[1] ?? Number.NaN);
       if (event === undefined || data === undefined) continue;
       const d = JSON.parse(data) as Record<string, unknown>;
+      if (event === 'state' && index < fromIndex) continue;
       if (event === 'state') {
         state = String(d['state']);
         const detail = d['detail'] === undefined ? '' : ` ${JSON.stringify(d['detail'])}`;

@@ -1,10 +1,12 @@
 /** `aaps up --local` over real HTTP: ready line, token file 0600, clean stop, keys reused on restart. */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
-import { fixture } from '../test-helpers/gateway.js';
+import { fixture, SIGNALS } from '../test-helpers/gateway.js';
+import { runApprove } from './approve.js';
+import { runSubmit } from './submit.js';
 import { runUp } from './up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-up-'));
@@ -62,5 +64,28 @@ describe('aaps up --local', () => {
     expect(second.lines.some((l) => l.startsWith('keys: reusing'))).toBe(true);
     expect(second.lines.some((l) => l.startsWith('token: reusing'))).toBe(true);
     expect(await second.stop()).toBe(0);
+  });
+
+  it('aaps submit follows an incident; aaps approve signs the human approval it waits for', async () => {
+    const up = await start();
+    try {
+      const parsed = parseGatewayConfig(['--data-dir', dir, '--url', up.url, '--source', 'envelope'], {});
+      if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+      const token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
+      const file = join(dir, 'rbac.json');
+      writeFileSync(file, JSON.stringify(SIGNALS.rbac()));
+      const out: string[] = [];
+      const io = { print: (l: string) => void out.push(l), fetch };
+      expect(await runSubmit(file, parsed.config, token, io)).toBe(0);
+      const id = /^(inc-\S+) {2}opened$/.exec(out[0] ?? '')?.[1] ?? '';
+      expect(out.some((l) => l.includes('awaiting_human'))).toBe(true);
+      const code = await runApprove(id, parsed.config, token, io);
+      expect(code).toBe(0);
+      expect(out.at(-1)).toMatch(new RegExp(`^${id} {2}ended resolved; evidence [0-9a-f]{64}`));
+      // A second approval of an incident no longer waiting is refused.
+      expect(await runApprove(id, parsed.config, token, io)).toBe(1);
+    } finally {
+      await up.stop();
+    }
   });
 });
