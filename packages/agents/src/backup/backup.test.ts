@@ -200,6 +200,23 @@ describe('key-share backups', () => {
     const forged = shares.map((share, i) => ({ ...header, index: i + 1, ciphertext, commitment, share }));
     const e = await refusal(restoreBackup(asInputs(forged.slice(0, 2))), VerificationError);
     expect(e.check).toBe('backup.verifying-share');
+    // a forged set whose shares repeat an x coordinate cannot be combined: refused, not a crash
+    const twin = Uint8Array.from(shares[1]!);
+    twin[32] = shares[0]![32]!;
+    const clash = {
+      ...header,
+      shareDigests: [shares[0]!, twin, shares[2]!].map((s, i) => shareDigest(setId, i + 1, s)),
+    };
+    const clashCt = encryptAtRest(new SecretBytes(key), bytes, headerBytes(clash));
+    const clashFiles = [shares[0]!, twin].map((share, i) => ({
+      ...clash,
+      index: i + 1,
+      ciphertext: clashCt,
+      commitment: ciphertextCommitment(setId, clashCt),
+      share,
+    }));
+    const e0 = await refusal(restoreBackup(asInputs(clashFiles)), VerificationError);
+    expect(e0.check).toBe('backup.ciphertext');
     // and a genuine set is refused when the caller expects another party's verifying share
     const files = asInputs(await splitBackup(kpBytes, opts));
     const e2 = await refusal(

@@ -174,11 +174,13 @@ export async function restoreBackup(
     );
   // 5. combine k shares and open the package
   const used = good.slice(0, head.k);
-  const keyBytes = await combine(used.map((p) => p.file.share));
-  const key = new SecretBytes(keyBytes);
-  keyBytes.fill(0);
   let keyPackageBytes: Uint8Array;
+  let key: SecretBytes | undefined;
   try {
+    // `combine` throws a bare Error on repeated x coordinates or unequal lengths.
+    const keyBytes = await combine(used.map((p) => p.file.share));
+    key = new SecretBytes(keyBytes);
+    keyBytes.fill(0);
     keyPackageBytes = decryptAtRest(key, head.ciphertext, headerBytes(head));
   } catch (cause) {
     throw new VerificationError(
@@ -187,7 +189,7 @@ export async function restoreBackup(
       { cause },
     );
   } finally {
-    key.wipe();
+    key?.wipe();
   }
   // 6. the package is the one the header (and the caller) vouch for
   const kp = checkSigningShare(keyPackageBytes, head.verifyingShare, 'backup.verifying-share');

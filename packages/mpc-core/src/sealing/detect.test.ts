@@ -155,6 +155,15 @@ describe('detectSensitive', () => {
     expect(detectSensitivePaths(app)).toEqual(['/headers/0/value', '/spec/source/helm/parameters/1/value']);
   });
 
+  it('numbers are secret only under password-like keys, not token counts or sizes', () => {
+    const doc = {
+      usage: { prompt_tokens: 812, max_tokens: 4096, tokens: 1200 },
+      lock: { pin: 4711, otp: 993201, tokenTtl: 60 },
+      secretCount: 3,
+    };
+    expect(detectSensitivePaths(doc)).toEqual(['/lock/otp', '/lock/pin']);
+  });
+
   it('skips placeholders, empty values and values already sealed', () => {
     const doc = {
       password: '$' + '{DB_PASSWORD}',

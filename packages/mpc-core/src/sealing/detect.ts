@@ -7,7 +7,8 @@
  * - `k8s-secret`: every value under `data` / `stringData` of an object with `kind: "Secret"`, and
  *   its `kubectl.kubernetes.io/last-applied-configuration` annotation (which repeats them);
  * - `env`: every `env[].value` of a container spec (`{name, value}` items of an `env` array);
- * - `credential-key`: a string or number under a key that names a credential (`password`,
+ * - `credential-key`: a string (or, for `password`, `pin`, `otp`, `secret`…, a number) under a key
+ *   that names a credential (`password`,
  *   `client_secret`, `apiKey`, `auth`, `token`, …) but not a reference to one (`secretName`,
  *   `tokenUrl`, `secretKeyRef`, …); also the `value` of a `{name, value}` pair whose name does
  *   (Helm / Argo CD parameters, header lists);
@@ -69,7 +70,6 @@ const SECRET_WORDS = new Set([
   'secret',
   'secrets',
   'token',
-  'tokens',
   'credential',
   'credentials',
   'authorization',
@@ -143,11 +143,16 @@ function keyWords(key: string): string[] {
     .filter(Boolean);
 }
 
-function makeKeyTest(extra: readonly string[]): (key: string) => boolean {
+/** Words under which a number is a secret too (elsewhere a number is a count, a size, a port). */
+const NUMERIC_SECRET_WORDS = new Set(['password', 'passwd', 'pwd', 'passcode', 'pin', 'otp', 'secret']);
+
+function makeKeyTest(extra: readonly string[]): (key: string, value?: unknown) => boolean {
   const words = new Set([...SECRET_WORDS, ...extra.map((w) => w.toLowerCase())]);
-  return (key: string) => {
+  const numeric = new Set([...NUMERIC_SECRET_WORDS, ...extra.map((w) => w.toLowerCase())]);
+  return (key: string, value?: unknown) => {
     const w = keyWords(key);
     if (w.length === 0 || REFERENCE_SUFFIXES.has(w[w.length - 1]!)) return false;
+    if (typeof value === 'number') return w.some((x) => numeric.has(x));
     if (w.some((x) => words.has(x))) return true;
     for (let i = 0; i + 1 < w.length; i++) if (SECRET_PAIRS.has(`${w[i]} ${w[i + 1]}`)) return true;
     return false;
@@ -270,7 +275,7 @@ export function detectSensitive(payload: unknown, policy: DetectionPolicy = {}):
       typeof node.name === 'string' &&
       (typeof node.value === 'string' || typeof node.value === 'number') &&
       node.value !== '' &&
-      secretKey(node.name) &&
+      secretKey(node.name, node.value) &&
       !(typeof node.value === 'string' && PLACEHOLDER.test(node.value));
     for (const [key, value] of Object.entries(node)) {
       const at = [...segs, key];
@@ -300,7 +305,7 @@ export function detectSensitive(payload: unknown, policy: DetectionPolicy = {}):
         on('credential-key') &&
         (typeof value === 'string' || typeof value === 'number') &&
         value !== '' &&
-        secretKey(key) &&
+        secretKey(key, value) &&
         !(typeof value === 'string' && PLACEHOLDER.test(value))
       ) {
         add(formatPointer(at), 'credential-key');

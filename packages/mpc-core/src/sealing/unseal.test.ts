@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../envelope/canonical.js';
 import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
-import { seal } from '../seal.js';
+import { open, seal } from '../seal.js';
 import { detectSensitivePaths } from './detect.js';
 import {
   detectAndSeal,
@@ -149,8 +149,10 @@ describe('unsealing k of n', () => {
   it('a share swapped in by the sealer (commitment and all) is found by trying subsets', async () => {
     const good = await sealed();
     const victim = parties[0]!;
-    const bogus = new Uint8Array(33).fill(9);
-    bogus[32] = 200;
+    // Same x coordinate as the victim's real share, other y bytes: a point off the polynomial.
+    const real = open(victim.secret, good.shares[0]!.box, shareAad(good, victim.id));
+    const bogus = Uint8Array.from(real);
+    for (let i = 0; i < 32; i++) bogus[i]! ^= 0x5a;
     const shares = good.shares.map((s) =>
       s.party === victim.id
         ? {
@@ -171,6 +173,33 @@ describe('unsealing k of n', () => {
       VerificationError,
     );
     expect(e.check).toBe('sealed-field.ciphertext');
+  });
+
+  it("a swapped-in share that repeats another share's x coordinate does not crash the combiner", async () => {
+    const good = await sealed();
+    const [victim, twin] = [parties[0]!, parties[1]!];
+    const real = open(twin.secret, good.shares[1]!.box, shareAad(good, twin.id));
+    const bogus = Uint8Array.from(real);
+    bogus[0]! ^= 1; // twin's x coordinate, another y
+    const field: SealedField = {
+      ...good,
+      shares: good.shares.map((s) =>
+        s.party === victim.id
+          ? {
+              party: s.party,
+              commitment: shareCommitment(good, s.party, bogus),
+              box: seal(victim.x25519PublicKey, bogus, shareAad(good, s.party)),
+            }
+          : s,
+      ),
+    };
+    const out = await combineReleased(
+      field,
+      parties.slice(0, 4).map((p) => release(field, p)),
+      requester!.secret,
+    );
+    expect(out.value).toEqual(VALUE);
+    expect(out.rejected).toEqual([{ party: victim.id, check: 'sealed-field.share-inconsistent' }]);
   });
 
   it('a tampered ciphertext or commitment in the sealed field is detected and named by check', async () => {

@@ -151,7 +151,17 @@ function* subsets(n: number, k: number): Generator<number[]> {
   }
 }
 
-function tryDecrypt(field: SealedField, key: Uint8Array): Uint8Array | undefined {
+/** `combine`, or `undefined` where it throws (repeated x coordinates, unequal lengths). */
+async function tryCombine(shares: Uint8Array[]): Promise<Uint8Array | undefined> {
+  try {
+    return await combine(shares);
+  } catch {
+    return undefined;
+  }
+}
+
+function tryDecrypt(field: SealedField, key: Uint8Array | undefined): Uint8Array | undefined {
+  if (!key) return undefined;
   try {
     return xchacha20poly1305(key, field.nonce, fieldAad(field)).decrypt(field.ciphertext);
   } catch {
@@ -225,7 +235,7 @@ export async function combineReleased(
     let tried = 0;
     for (const pick of subsets(parties.length, k)) {
       if (tried++ >= MAX_SUBSETS) break;
-      inner = tryDecrypt(field, await combine(pick.map((i) => shares[i]!)));
+      inner = tryDecrypt(field, await tryCombine(pick.map((i) => shares[i]!)));
       if (inner) {
         used = pick;
         break;
@@ -241,7 +251,7 @@ export async function combineReleased(
     const base = used.slice(1).map((i) => shares[i]!);
     for (let i = 0; i < parties.length; i++) {
       if (used.includes(i)) continue;
-      if (!tryDecrypt(field, await combine([...base, shares[i]!])))
+      if (!tryDecrypt(field, await tryCombine([...base, shares[i]!])))
         rejected.push({ party: parties[i]!, check: 'sealed-field.share-inconsistent' });
     }
     const salt = inner.subarray(0, SALT_LENGTH);
