@@ -345,6 +345,14 @@ describe('dedup', () => {
     const resolved = await webhook(gw, 'alertmanager', fixture('alertmanager/resolved-group.json'));
     const match = resolved.find((o) => o.incident_id === fired!.incident_id);
     expect(match).toMatchObject({ state: 'resolved' });
+    // The next process seals it, though no agent ever triaged it.
+    const material = gw.coordinator.exportMaterial();
+    await gw.close();
+    const b = await gateway({ dir: gw.dir, material, gatewayKey: gw.gatewayKey, approverKey: gw.approverKey });
+    await b.runner.resumeIncidents();
+    await b.runner.idle();
+    const { inc } = await sealed(b, fired!.incident_id);
+    expect(events(inc)).toEqual(['received', 'resolved_by_source']);
   });
 });
 
