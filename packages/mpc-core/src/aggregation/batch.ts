@@ -38,6 +38,7 @@ export interface CurvePoint {
 
 interface Field {
   ORDER: bigint;
+  inv(a: bigint): bigint;
   create(a: bigint): bigint;
   mul(a: bigint, b: bigint): bigint;
   sqr(a: bigint): bigint;
@@ -60,15 +61,13 @@ function pointClass(suiteId: string): PCons {
   return suiteId === 'FROST-ED25519-SHA512-v1' ? ED : K1;
 }
 
-function readLE(b: Uint8Array): bigint {
-  let n = 0n;
-  for (let i = b.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(b[i]!);
-  return n;
-}
 function readBE(b: Uint8Array): bigint {
-  let n = 0n;
-  for (let i = 0; i < b.length; i++) n = (n << 8n) | BigInt(b[i]!);
-  return n;
+  return b.length === 0
+    ? 0n
+    : BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`);
+}
+function readLE(b: Uint8Array): bigint {
+  return readBE(Uint8Array.from(b).reverse());
 }
 function writeLE(n: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
@@ -227,7 +226,7 @@ export function commitMany<E>(
     prefix.push(acc);
     acc = z === 0n ? acc : F.mul(acc, z);
   }
-  let inv = invert(acc, F.ORDER);
+  let inv = F.inv(acc);
   const invZ: bigint[] = new Array(zs.length);
   for (let i = zs.length - 1; i >= 0; i--) {
     if (zs[i] === 0n) {
@@ -268,19 +267,6 @@ export function commitMany<E>(
 /** The suite's own element for a curve point (libsodium: decode its bytes; noble: the point). */
 export function toGroupElement<E>(suite: Ciphersuite<E>, point: CurvePoint, bytes: Uint8Array): E {
   return suite.backend === 'noble' ? (point as unknown as E) : suite.group.deserialize(bytes);
-}
-
-/** a^-1 mod p (p prime) by Fermat; one per batch. */
-function invert(a: bigint, p: bigint): bigint {
-  let result = 1n;
-  let base = a % p;
-  let e = p - 2n;
-  while (e > 0n) {
-    if (e & 1n) result = (result * base) % p;
-    base = (base * base) % p;
-    e >>= 1n;
-  }
-  return result;
 }
 
 /** `w * P` for a public (small or negative) integer weight. */
