@@ -3,6 +3,7 @@
  * aggregation and signed envelopes. Pure: randomness (`rng`), time (`now`) and storage
  * (`NonceStore`) come in as arguments; nothing here touches the network, the disk or the environment.
  */
+export * from './aggregation/index.js';
 export * from './bytes.js';
 export {
   CODEC_VERSION,
