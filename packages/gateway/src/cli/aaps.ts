@@ -80,6 +80,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
     case 'party': {
       const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });
+      const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
+      process.on('SIGINT', forward('SIGINT'));
+      process.on('SIGTERM', forward('SIGTERM'));
       return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
     }
     case 'openapi':
