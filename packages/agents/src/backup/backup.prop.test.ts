@@ -1,13 +1,15 @@
 import {
+  AapsError,
   CIPHERSUITE_IDS,
   getCiphersuite,
   KeyPackageCodec,
   ProtocolError,
   trustedDealer,
+  ValidationError,
 } from '@aaps/mpc-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backupFileToJson } from './backup-file.js';
+import { backupFileToJson, parseBackupFile } from './backup-file.js';
 import { restoreBackup } from './restore.js';
 import { splitBackup } from './split.js';
 
@@ -56,6 +58,48 @@ describe('backup laws', () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+
+  it('hostile files are refused with a typed error, never a crash', async () => {
+    const d = dealers['FROST-ED25519-SHA512-v1']!;
+    const kp = d.keyPackages[0]!;
+    const files = await splitBackup(KeyPackageCodec.encode(kp.suite, kp), {
+      k: 2,
+      m: 3,
+      partyId: 'maintenance',
+      groupPublicKey: kp.groupPublicKey,
+      verifyingShare: kp.verifyingShare,
+      publicPackage: d.publicPackage,
+      createdAt: '2026-11-25T16:00:00.000Z',
+    });
+    const good = files.map((f) => backupFileToJson(f));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          fc
+            .tuple(fc.constantFrom(...Object.keys(good[0]!)), fc.jsonValue())
+            .map(([k, v]) => ({ ...good[0]!, [k]: v })),
+        ),
+        async (junk) => {
+          try {
+            parseBackupFile(junk, 'junk.json');
+          } catch (e) {
+            expect(e).toBeInstanceOf(ValidationError);
+          }
+          try {
+            await restoreBackup([
+              { name: 'junk.json', json: junk },
+              { name: 'b.json', json: good[1] },
+              { name: 'c.json', json: good[2] },
+            ]);
+          } catch (e) {
+            expect(e).toBeInstanceOf(AapsError);
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
