@@ -15,7 +15,7 @@ import {
 import type { ReleasedShare } from './sealed-field-codec.js';
 import { makeParties, type TestParty } from './test-helpers/parties.js';
 import { k8sSecret } from './test-helpers/payloads.js';
-import { combineReleased, fillSealedValues, releaseAad, releaseShare } from './unseal.js';
+import { combineReleased, fillSealedValues, openFields, releaseAad, releaseShare } from './unseal.js';
 
 const INCIDENT = 'inc-2026-11-25-0042';
 const parties = makeParties(5);
@@ -368,5 +368,20 @@ describe('detectAndSeal and fillSealedValues', () => {
     ) as Record<string, unknown>;
     expect(Object.hasOwn(out, '__proto__')).toBe(true);
     expect(JSON.stringify(out)).toBe('{"__proto__":"one","x":[{"two":2}]}');
+  });
+});
+
+describe('openFields', () => {
+  it('opens the fields that have k releases and reports the others by code', async () => {
+    const a = await sealed();
+    const b = await sealed();
+    const releases = [
+      ...parties.slice(0, 3).map((p) => ({ field: a.id, ...release(a, p) })),
+      ...parties.slice(0, 2).map((p) => ({ field: b.id, ...release(b, p) })),
+    ];
+    const out = await openFields([a, b], releases, requester!.secret);
+    expect(out.map((o) => o.field)).toEqual([a.id, b.id]);
+    expect('opened' in out[0]! && out[0].opened.value).toEqual(VALUE);
+    expect('error' in out[1]! && out[1].error.code).toBe('QUORUM_UNREACHABLE');
   });
 });

@@ -16,7 +16,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { combine } from 'shamir-secret-sharing';
 import { bytesToHex, equalBytes } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
-import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
+import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { open, type SealedBox, seal } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import type { Rng } from '../suite/types.js';
@@ -305,4 +305,40 @@ export function fillSealedValues(redacted: unknown, values: ReadonlyMap<string, 
     return out;
   };
   return fill(redacted);
+}
+
+/** A release as the gateway returns it: for which field, from which party. */
+export interface FieldRelease extends ReleasedShare {
+  readonly field: string;
+}
+
+export type UnsealOutcome =
+  | { readonly field: string; readonly path: string; readonly opened: UnsealedValue }
+  | { readonly field: string; readonly path: string; readonly error: AapsError };
+
+/**
+ * `aaps unseal`'s last step: open every field from the releases gathered for it. A field that
+ * cannot be opened gets its typed error (`QUORUM_UNREACHABLE` with culprits, or a failed check);
+ * the others still open.
+ */
+export async function openFields(
+  fields: readonly SealedField[],
+  releases: readonly FieldRelease[],
+  requesterX25519SecretKey: SecretBytes,
+): Promise<UnsealOutcome[]> {
+  const out: UnsealOutcome[] = [];
+  for (const field of fields) {
+    const mine = releases.filter((r) => r.field === field.id).map(({ party, box }) => ({ party, box }));
+    try {
+      out.push({
+        field: field.id,
+        path: field.path,
+        opened: await combineReleased(field, mine, requesterX25519SecretKey),
+      });
+    } catch (e) {
+      if (!(e instanceof AapsError)) throw e;
+      out.push({ field: field.id, path: field.path, error: e });
+    }
+  }
+  return out;
 }
