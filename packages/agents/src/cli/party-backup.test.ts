@@ -138,8 +138,12 @@ describe('aaps party backup / restore', () => {
       ['--config', cfg, '--split', '3/2', '--out', join(dir, 'y')],
       ['--config', cfg, '--split', '2/3'],
       ['--split', '2/3', '--out', join(dir, 'y')],
-    ])
-      expect(await runPartyBackup(argv, {}, capture())).toBe(2);
+    ]) {
+      const u = capture();
+      expect(await runPartyBackup(argv, {}, u)).toBe(2);
+      expect(u.errors.length).toBe(1);
+      expect(u.errors[0]).not.toContain('\n');
+    }
     expect(await runPartyRestore(['--config', cfg], {}, capture())).toBe(2);
   });
 

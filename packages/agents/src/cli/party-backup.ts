@@ -68,7 +68,7 @@ function splitArgs(argv: readonly string[], own: readonly string[], bool: readon
     }
     if (own.includes(name)) {
       const v = inline ?? argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value\n${usage}`);
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value; ${usage}`);
       mine[name] = v;
       continue;
     }
@@ -135,10 +135,10 @@ export async function runPartyBackup(argv: readonly string[], env: Env, io: CliI
   const prefix = 'aaps party backup';
   try {
     const { mine, rest, positional } = splitArgs(argv, ['split', 'out'], [], BACKUP_USAGE);
-    if (positional.length) throw new UsageError(`unexpected argument ${positional[0]}\n${BACKUP_USAGE}`);
+    if (positional.length) throw new UsageError(`unexpected argument ${positional[0]}; ${BACKUP_USAGE}`);
     const m = /^(\d{1,3})\/(\d{1,3})$/.exec(mine.split ?? '');
-    if (!m) throw new UsageError(`--split k/m is required (e.g. --split 3/5)\n${BACKUP_USAGE}`);
-    if (!mine.out) throw new UsageError(`--out DIR is required\n${BACKUP_USAGE}`);
+    if (!m) throw new UsageError(`--split k/m is required (e.g. --split 3/5); ${BACKUP_USAGE}`);
+    if (!mine.out) throw new UsageError(`--out DIR is required; ${BACKUP_USAGE}`);
     const k = Number(m[1]);
     const total = Number(m[2]);
     if (k < 2 || total < k || total > 255)
@@ -199,7 +199,7 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
       RESTORE_USAGE,
     );
     if (positional.length === 0)
-      throw new UsageError(`give the backup files to restore from\n${RESTORE_USAGE}`);
+      throw new UsageError(`give the backup files to restore from; ${RESTORE_USAGE}`);
     const config = loadConfig(rest, env);
     const inputs = positional.map((name) => {
       let text: string;
