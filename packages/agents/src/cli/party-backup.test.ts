@@ -85,6 +85,11 @@ describe('aaps party backup / restore', () => {
     expect(back!.publicPackage).toEqual(dealt.publicPackage);
     expect(back!.rosterDigest).toBe(rosterDigest(layout.roster));
 
+    // no LevelDB file holds the signing share in the clear
+    const share = Buffer.from(original.signingShare.expose());
+    for (const f of readdirSync(join(dataDir, 'db')))
+      expect(readFileSync(join(dataDir, 'db', f)).includes(share), f).toBe(false);
+
     // a key is there now: refused without --force, accepted with it
     expect(await runPartyRestore(['--config', cfg, ...pick], {}, capture())).toBe(1);
     expect(await runPartyRestore(['--config', cfg, '--force', ...pick], {}, capture())).toBe(0);
