@@ -34,7 +34,17 @@ export interface SealedEvidence {
   signers: string[];
 }
 
+/** A signed bundle already appended to the log, waiting for a checkpoint that covers it. */
+export interface PreparedEvidence extends SealedEvidence {
+  logIndex: number;
+}
+
 export interface EvidenceWriter {
+  /** Build and sign the bundle (k-of-n) and append it to the log. */
+  prepare(incident: IncidentRecord, summary: EvidenceSummary): Promise<PreparedEvidence>;
+  /** Wait for a signed checkpoint covering the bundle and attach its inclusion proof. */
+  finish(prepared: Pick<PreparedEvidence, 'bundle' | 'logIndex'>): Promise<EvidenceBundle>;
+  /** `prepare` then `finish`. */
   seal(incident: IncidentRecord, summary: EvidenceSummary): Promise<SealedEvidence>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]>;
@@ -111,7 +121,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
   };
 
   return {
-    async seal(incident, summary) {
+    async prepare(incident, summary) {
       const k = await keys();
       const trust = await opts.trust();
       const base: Omit<BuildBundleInput, 'signers'> = {
@@ -160,11 +170,17 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         throw new ValidationError('QUORUM_UNREACHABLE', 'no stable quorum signed the evidence', ['signers']);
       }
       const leaf = bundleLogLeaf(bundle);
+      const index = await (await log()).append(leaf);
+      return { evidenceId: bytesToHex(sha256(leaf)), bundle, logIndex: index, signers: quorum };
+    },
+    async finish(prepared) {
       const l = await log();
-      const index = await l.append(leaf);
-      await checkpointCovering(l, index);
-      const sealed = attachLogEntry(bundle, await l.position(index));
-      return { evidenceId: bytesToHex(sha256(leaf)), bundle: sealed, signers: quorum };
+      await checkpointCovering(l, prepared.logIndex);
+      return attachLogEntry(prepared.bundle, await l.position(prepared.logIndex));
+    },
+    async seal(incident, summary) {
+      const prepared = await this.prepare(incident, summary);
+      return { ...prepared, bundle: await this.finish(prepared) };
     },
     async latestCheckpoint() {
       return (await log()).latestCheckpoint();

@@ -57,6 +57,8 @@ export interface IncidentRecord {
   execution?: ExecutionRecord;
   verification?: VerificationReport;
   evidence_id?: string;
+  /** The bundle is signed and in the log under this index; its checkpoint may still be missing. */
+  sealing?: { evidence_id: string; log_index: number };
   pending?: PendingStep;
   /** Why the incident stopped (a refusal, an error code). */
   reason?: { code: string; message: string };

@@ -348,7 +348,12 @@ describe('dedup', () => {
     // The next process seals it, though no agent ever triaged it.
     const material = gw.coordinator.exportMaterial();
     await gw.close();
-    const b = await gateway({ dir: gw.dir, material, gatewayKey: gw.gatewayKey, approverKey: gw.approverKey });
+    const b = await gateway({
+      dir: gw.dir,
+      material,
+      gatewayKey: gw.gatewayKey,
+      approverKey: gw.approverKey,
+    });
     await b.runner.resumeIncidents();
     await b.runner.idle();
     const { inc } = await sealed(b, fired!.incident_id);
@@ -398,6 +403,38 @@ describe('crash safety', () => {
     await b.runner.idle();
     const { inc } = await sealed(b, id);
     expect(inc['state']).toBe('resolved');
+  });
+
+  it('a crash after the log append resumes with the same log entry', async () => {
+    let appended!: () => void;
+    const reached = new Promise<void>((r) => {
+      appended = r;
+    });
+    // The process dies while the parties sign the checkpoint.
+    const dies = (c: LocalCoordinator): Coordinator => ({
+      keys: () => c.keys(),
+      agentStep: (role, input) => c.agentStep(role, input),
+      signApproval: (p) => c.signApproval(p),
+      signEvidence: (i) => c.signEvidence(i),
+      signCheckpoint: () => {
+        appended();
+        return new Promise(() => undefined);
+      },
+    });
+    const a = await makeGateway({ wrap: dies });
+    const id = await submit(a, SIGNALS.quota());
+    await reached;
+    const stuck = await a.store.getIncident(id);
+    expect(stuck).toMatchObject({ state: 'resolved', sealing: { log_index: 0 } });
+    const material = a.coordinator.exportMaterial();
+    await a.store.close();
+
+    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
+    expect(await b.runner.resumeIncidents()).toBe(1);
+    await b.runner.idle();
+    const { inc } = await sealed(b, id);
+    expect(inc['evidence_id']).toBe(stuck?.sealing?.evidence_id);
+    expect(await b.evidence.logSize()).toBe(1);
   });
 
   it('a crash during execution is rolled back on restart, and says so', async () => {

@@ -613,9 +613,22 @@ export class WorkflowRunner {
       r.pending = 'evidence';
       await d.store.putIncident(r);
     }
-    const sealed = await d.evidence.seal(r, summary);
+    // The appended bundle is stored with the record before the checkpoint, so a crash after the
+    // append resumes with the same log entry instead of appending a second one.
+    let sealing = r.sealing;
+    let draft = sealing === undefined ? undefined : await d.store.getEvidence(sealing.evidence_id);
+    if (sealing === undefined || draft === undefined) {
+      const prepared = await d.evidence.prepare(r, summary);
+      sealing = { evidence_id: prepared.evidenceId, log_index: prepared.logIndex };
+      draft = prepared.bundle;
+      r.sealing = sealing;
+      await d.store.putEvidence(sealing.evidence_id, draft, r);
+    }
+    const bundle = await d.evidence.finish({ bundle: draft, logIndex: sealing.log_index });
+    const sealed = { evidenceId: sealing.evidence_id, bundle };
     r.evidence_id = sealed.evidenceId;
     delete r.pending;
+    delete r.sealing;
     r.updated_at = d.now().toISOString();
     await d.store.putEvidence(sealed.evidenceId, sealed.bundle, r);
     const entry = r.timeline[r.timeline.length - 1];
