@@ -1,0 +1,109 @@
+/**
+ * A cluster of real party processes for the fault suites: layout under a temp dir, spawn, DKG over
+ * HTTP, kill -9 and restart one party, and open a stopped party's own LevelDB to read its records.
+ * Every process it spawns is killed by `stopAll()` (call it in `afterAll`).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type ClusterLayout,
+  type DkgResult,
+  layoutCluster,
+  loadOrCreateDataKey,
+  PartyClient,
+  type PartyProcess,
+  type PartySpec,
+  PartyStore,
+  type Roster,
+  runDkgOverHttp,
+  spawnParty,
+} from '@aaps/agents';
+import { getCiphersuite, loadFastBackends } from '@aaps/mpc-core';
+
+export interface PartyCluster {
+  readonly dir: string;
+  readonly layout: ClusterLayout;
+  readonly ids: readonly string[];
+  proc(id: string): PartyProcess;
+  /** A gateway-side client; `roster` lets a suite point it at proxies, `fetch` wraps the transport. */
+  client(opts?: { fetch?: typeof fetch; roster?: Roster; timeoutMs?: number }): PartyClient;
+  dkg(sessionId?: string, replace?: boolean): Promise<DkgResult>;
+  kill(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+  restart(id: string): Promise<void>;
+  isRunning(id: string): boolean;
+  /** SIGKILL every party process. */
+  stopAll(): Promise<void>;
+  /** Open a stopped party's LevelDB (the process must not run: LevelDB holds a lock). */
+  openStore(id: string): Promise<PartyStore>;
+  remove(): void;
+}
+
+export const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+
+export async function startPartyCluster(
+  opts: { threshold?: number; parties?: readonly PartySpec[]; prefix?: string } = {},
+): Promise<PartyCluster> {
+  await loadFastBackends();
+  const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'aaps-fault-'));
+  const layout = await layoutCluster({
+    dir,
+    threshold: opts.threshold ?? 3,
+    ...(opts.parties ? { parties: opts.parties } : {}),
+  });
+  const procs = new Map<string, PartyProcess>();
+  const spawnOne = (id: string) => {
+    const p = layout.roster.parties.find((q) => q.id === id)!;
+    const proc = spawnParty(p.id, p.url, layout.configPaths[p.id]!);
+    procs.set(id, proc);
+    return proc;
+  };
+  const cluster: PartyCluster = {
+    dir,
+    layout,
+    ids: layout.roster.parties.map((p) => p.id),
+    proc: (id) => procs.get(id)!,
+    client: (o = {}) =>
+      new PartyClient({
+        roster: o.roster ?? layout.roster,
+        caller: { id: 'gateway', key: layout.gatewayKey },
+        timeoutMs: o.timeoutMs ?? 5_000,
+        ...(o.fetch ? { fetch: o.fetch } : {}),
+      }),
+    dkg: (sessionId = `dkg-${Date.now().toString(36)}`, replace = false) =>
+      runDkgOverHttp(cluster.client({ timeoutMs: 30_000 }), suite(), { sessionId, replace }),
+    async kill(id) {
+      await procs.get(id)?.stop('SIGKILL');
+    },
+    async start(id) {
+      await spawnOne(id).ready();
+    },
+    async restart(id) {
+      await cluster.kill(id);
+      await cluster.start(id);
+    },
+    isRunning: (id) => {
+      const c = procs.get(id)?.child;
+      return c !== undefined && c.exitCode === null && c.signalCode === null;
+    },
+    async stopAll() {
+      await Promise.all([...procs.values()].map((p) => p.stop('SIGKILL')));
+    },
+    async openStore(id) {
+      if (cluster.isRunning(id)) throw new Error(`party ${id} is running; stop it first`);
+      const pdir = join(dir, 'parties', id);
+      return PartyStore.open(join(pdir, 'db'), loadOrCreateDataKey(join(pdir, 'data.key'), false), id);
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(cluster.ids.map((id) => spawnOne(id).ready()));
+  } catch (e) {
+    await cluster.stopAll();
+    throw e;
+  }
+  return cluster;
+}
