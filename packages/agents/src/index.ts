@@ -4,6 +4,26 @@
  * on these.
  */
 
+export {
+  BACKUP_FORMAT,
+  BACKUP_VERSION,
+  type BackupFile,
+  type BackupHeader,
+  backupFileToJson,
+  ciphertextCommitment,
+  headerBytes,
+  MAX_BACKUP_SHARES,
+  parseBackupFile,
+  shareDigest,
+} from './backup/backup-file.js';
+export {
+  type BackupInput,
+  type RestoredBackup,
+  type RestoreOptions,
+  restoreBackup,
+} from './backup/restore.js';
+export { backupFileName, checkSigningShare, type SplitBackupOptions, splitBackup } from './backup/split.js';
+export { type CliIo, runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 export { PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
 export {
   type ClusterLayout,

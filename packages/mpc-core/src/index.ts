@@ -51,6 +51,70 @@ export {
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from './seal.js';
+export {
+  DETECTOR_KINDS,
+  type Detection,
+  type DetectionPolicy,
+  type DetectorKind,
+  detectSensitive,
+  detectSensitivePaths,
+  SEALED_MARKER,
+} from './sealing/detect.js';
+export {
+  formatPointer,
+  getAtPointer,
+  isPointerPrefix,
+  type JsonPointer,
+  matchesPointerPattern,
+  outermostPointers,
+  parsePointer,
+  setAtPointer,
+} from './sealing/pointer.js';
+export {
+  detectAndSeal,
+  fieldAad,
+  MAX_SEALING_PARTIES,
+  SALT_LENGTH,
+  SEALED_FIELD_VERSION,
+  type SealedField,
+  type SealedKeyShare,
+  type SealedPayload,
+  type SealingParty,
+  type SealOptions,
+  sealedMarkers,
+  sealPayload,
+  sealValue,
+  shareAad,
+  shareCommitment,
+  valueCommitment,
+} from './sealing/seal-field.js';
+export { type ReleasedShare, ReleasedShareCodec, SealedFieldCodec } from './sealing/sealed-field-codec.js';
+export {
+  combineReleased,
+  type FieldRelease,
+  fillSealedValues,
+  openFields,
+  type RejectedRelease,
+  type ReleaseOptions,
+  releaseAad,
+  releaseShare,
+  type UnsealedValue,
+  type UnsealOutcome,
+} from './sealing/unseal.js';
+export {
+  checkUnsealFields,
+  MAX_UNSEAL_REQUEST_TTL_MS,
+  parseUnsealRequest,
+  sealedBoxDigest,
+  signUnsealRequest,
+  UNSEAL_REQUEST_DOMAIN,
+  type UnsealReleaseRecord,
+  type UnsealRequest,
+  type UnsealRequestedRecord,
+  unsealReleaseRecord,
+  unsealRequestSigningBytes,
+  verifyUnsealRequest,
+} from './sealing/unseal-request.js';
 export { SecretBytes } from './secret.js';
 export { aggregate, verify, verifyShare } from './sign/aggregate.js';
 export type { SigningPackage } from './sign/context.js';
