@@ -284,9 +284,11 @@ export class WorkflowRunner {
   async #drive(id: string): Promise<void> {
     const log = this.#d.logger.child({ incident_id: id });
     let transient = 0;
+    // Nothing else writes an incident while it is driven (`approve` and `resolveBySource` wait),
+    // so the record is read once and carried from step to step.
+    let record = await this.#load(id);
     for (let guard = 0; guard < 32; guard++) {
       if (this.#closed) return;
-      const record = await this.#load(id);
       if (record.state === 'awaiting_human') return;
       if (isTerminal(record.state) && record.evidence_id !== undefined) return;
       try {
@@ -298,9 +300,11 @@ export class WorkflowRunner {
         if (TRANSIENT.has(info.code) && transient < this.#d.retries) {
           transient++;
           await new Promise((r) => setTimeout(r, this.#d.retryDelayMs * transient));
+          record = await this.#load(id);
           continue;
         }
         const fresh = await this.#load(id);
+        record = fresh;
         if (isTerminal(fresh.state)) {
           // Sealing failed: leave it active so a restart tries again.
           return;
