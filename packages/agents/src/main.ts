@@ -8,6 +8,8 @@ import { getCiphersuite, hexToBytes, loadFastBackends, SecretBytes } from '@aaps
  * The only module that opens the database or listens. Bad config: one clear line, exit 2.
  */
 import { serve } from '@hono/node-server';
+import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
+import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createPartyApp } from './party/app.js';
@@ -83,8 +85,14 @@ export async function runParty(
 const isMain =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  runParty(process.argv.slice(2), process.env).catch((e: unknown) => {
-    process.stderr.write(`aaps party: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(2);
-  });
+  const [sub, ...rest] = process.argv.slice(2);
+  if (sub === 'init') process.exit(runPartyInit(rest));
+  else if (sub === 'backup') runPartyBackup(rest, process.env).then((code) => process.exit(code));
+  else if (sub === 'restore') runPartyRestore(rest, process.env).then((code) => process.exit(code));
+  else {
+    runParty(process.argv.slice(2), process.env).catch((e: unknown) => {
+      process.stderr.write(`aaps party: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(2);
+    });
+  }
 }

@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parsePartyArgs, resolvePartyConfig } from '../config.js';
+import { runPartyInit } from './party-init.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const io = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) } };
+};
+
+describe('aaps party init', () => {
+  it('creates 0600 keys and a config, and prints a roster entry with the identity key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'party-init-'));
+    dirs.push(dir);
+    const o = io();
+    expect(
+      runPartyInit(
+        ['--id', 'sre-monitoring', '--role', 'monitoring', '--data-dir', join(dir, 'p'), '--port', '7201'],
+        o.io,
+      ),
+    ).toBe(0);
+    for (const f of ['identity.key', 'data.key'])
+      expect(statSync(join(dir, 'p', f)).mode & 0o777).toBe(0o600);
+    const entry = JSON.parse(o.out.at(-1)!) as { id: string; url: string; identity_key: string };
+    expect(entry).toMatchObject({ id: 'sre-monitoring', url: 'http://127.0.0.1:7201' });
+    expect(entry.identity_key).toMatch(/^[0-9a-f]{64}$/);
+    const config = JSON.parse(readFileSync(join(dir, 'p', 'party.json'), 'utf8')) as Record<string, unknown>;
+    expect(resolvePartyConfig(config, {}, join(dir, 'p')).id).toBe('sre-monitoring');
+    // A second init refuses rather than replacing the identity.
+    expect(
+      runPartyInit(['--id', 'sre-monitoring', '--role', 'monitoring', '--data-dir', join(dir, 'p')], io().io),
+    ).toBe(2);
+  });
+
+  it('bad usage: one line, exit 2', () => {
+    for (const argv of [
+      [],
+      ['--id', 'X', '--role', 'monitoring', '--data-dir', '/tmp/x'],
+      ['--id', 'a', '--role', 'boss', '--data-dir', '/tmp/x'],
+      ['--bogus', '1'],
+    ]) {
+      const o = io();
+      expect(runPartyInit(argv, o.io)).toBe(2);
+      expect(o.err).toHaveLength(1);
+    }
+  });
+});
+
+describe('party config', () => {
+  it('flag beats env beats file; every problem is reported at once', () => {
+    const args = parsePartyArgs(['--port', '7300'], { AAPS_PARTY_PORT: '7200', AAPS_PARTY_ID: 'env-id' });
+    const cfg = resolvePartyConfig(
+      { id: 'file-id', port: 7100, data_dir: 'd', roster: 'r.json' },
+      args,
+      '/base',
+    );
+    expect(cfg).toMatchObject({ port: 7300, id: 'env-id', dataDir: '/base/d', rosterPath: '/base/r.json' });
+    try {
+      resolvePartyConfig({ port: 'x', bogus: 1, log_level: 'loud' }, {}, '/base');
+      expect.unreachable();
+    } catch (e) {
+      expect([...(e as { fields: string[] }).fields].sort()).toEqual([
+        'config.bogus',
+        'data-dir',
+        'id',
+        'log-level',
+        'port',
+        'roster',
+      ]);
+    }
+    expect(() => parsePartyArgs(['--nope', '1'], {})).toThrow(/unknown flag/);
+  });
+});

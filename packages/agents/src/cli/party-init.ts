@@ -1,0 +1,88 @@
+/**
+ * `aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host H] [--port P]
+ * [--roster FILE]`: creates the party's identity key (0600) and data key, writes its config file,
+ * and prints the roster entry the operator adds to the shared roster (the roster is the trust root
+ * and is distributed out of band). Exit 0, or one readable line and exit 2.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bytesToHex } from '@aaps/mpc-core';
+import { AGENT_ROLES, isAgentRole } from '../policy/roles.js';
+import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../store/files.js';
+import type { CliIo } from './party-backup.js';
+
+const USAGE =
+  'usage: aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host 127.0.0.1] [--port 7100] [--roster FILE]';
+
+const stdio: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number {
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [name, inline] = a.startsWith('--')
+      ? (a.slice(2).split('=', 2) as [string, string | undefined])
+      : ['', undefined];
+    const value = inline ?? argv[i + 1];
+    if (
+      !['id', 'role', 'data-dir', 'department', 'host', 'port', 'roster'].includes(name) ||
+      value === undefined
+    ) {
+      io.err(`aaps party init: unexpected ${JSON.stringify(a)}; ${USAGE}`);
+      return 2;
+    }
+    if (inline === undefined) i++;
+    opts[name] = value;
+  }
+  const id = opts.id ?? '';
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(id)) {
+    io.err(`aaps party init: --id must be a lower-case id; ${USAGE}`);
+    return 2;
+  }
+  if (!isAgentRole(opts.role)) {
+    io.err(`aaps party init: --role must be one of ${AGENT_ROLES.join(', ')}`);
+    return 2;
+  }
+  if (!opts['data-dir']) {
+    io.err(`aaps party init: --data-dir is required; ${USAGE}`);
+    return 2;
+  }
+  const port = Number(opts.port ?? 7100);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    io.err('aaps party init: --port must be 1..65535');
+    return 2;
+  }
+  const dir = resolve(opts['data-dir']);
+  const configPath = join(dir, 'party.json');
+  if (existsSync(configPath)) {
+    io.err(`aaps party init: ${configPath} exists; this party is already initialised`);
+    return 2;
+  }
+  try {
+    const key = loadOrCreateIdentityKey(join(dir, 'identity.key'), true);
+    loadOrCreateDataKey(join(dir, 'data.key'), true);
+    const host = opts.host ?? '127.0.0.1';
+    writeJsonFile(configPath, { id, host, port, data_dir: '.', roster: opts.roster ?? 'roster.json' });
+    io.out(
+      `party ${id}: identity key ${join(dir, 'identity.key')} (0600), data key ${join(dir, 'data.key')} (0600), config ${configPath}`,
+    );
+    io.out('add this entry to the roster (set "index" to its FROST participant number):');
+    io.out(
+      JSON.stringify({
+        id,
+        role: opts.role,
+        department: opts.department ?? opts.role,
+        url: `http://${host}:${port}`,
+        identity_key: bytesToHex(key.publicKey),
+        index: 0,
+      }),
+    );
+    return 0;
+  } catch (e) {
+    io.err(`aaps party init: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+}
