@@ -1,4 +1,7 @@
 /** The CLI's usage errors: one readable line and exit code 2; `openapi` prints the served document. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { openApiDocument } from '../app.js';
 import { run } from './aaps.js';
@@ -39,6 +42,23 @@ describe('aaps', () => {
     const r = await runCapture(['up', '--port', 'x'], { AAPS_THRESHOLD: '9' });
     expect(r.err[0]).toContain('--port');
     expect(r.err[0]).toContain('AAPS_THRESHOLD');
+  });
+
+  it('reads --config files, naming bad keys and values; an unreadable one is one line too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aaps-cfg-'));
+    try {
+      const file = join(dir, 'gw.json');
+      writeFileSync(file, JSON.stringify({ port: 'eighty', nope: true }));
+      const r = await runCapture(['gateway', '--config', file]);
+      expect(r.code).toBe(2);
+      expect(r.err[0]).toContain('config file port');
+      expect(r.err[0]).toContain('config file nope');
+      const missing = await runCapture(['gateway', '--config', join(dir, 'absent.json')]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('help exits 0; no command exits 2 with the usage', async () => {
