@@ -199,9 +199,105 @@ interface Projective {
 }
 
 /**
+ * Ed25519 comb rows in affine Niels form `(y+x, y-x, 2dxy)`, so each table addition is the
+ * 7-multiplication mixed addition of ref10's `ge_madd`, on plain bigints.
+ */
+interface NielsComb {
+  readonly w: number;
+  readonly rows: readonly { ypx: bigint[]; ymx: bigint[]; xy2d: bigint[] }[];
+}
+const niels = new WeakMap<Comb, NielsComb>();
+
+function toNiels(comb: Comb): NielsComb {
+  let hit = niels.get(comb);
+  if (hit) return hit;
+  const F = ED.Fp;
+  const p = F.ORDER;
+  const flat = comb.rows.flatMap((r) => r.slice(1));
+  const aff = normalize(F, flat as unknown as Projective[]);
+  let k = 0;
+  const rows = comb.rows.map((r) => {
+    const ypx = [0n];
+    const ymx = [0n];
+    const xy2d = [0n];
+    for (let d = 1; d < r.length; d++, k++) {
+      const { x, y } = aff[k]!;
+      ypx.push((y + x) % p);
+      ymx.push((y - x + p) % p);
+      xy2d.push((((2n * ED_D) % p) * ((x * y) % p)) % p);
+    }
+    return { ypx, ymx, xy2d };
+  });
+  hit = { w: comb.w, rows };
+  niels.set(comb, hit);
+  return hit;
+}
+
+/** `aG + bH` on Ed25519 in extended coordinates (values may be negative until normalized). */
+function edCommit(cg: NielsComb, ch: NielsComb, a: bigint, b: bigint): Projective {
+  const p = ED.Fp.ORDER;
+  let X = 0n;
+  let Y = 1n;
+  let Z = 1n;
+  let T = 0n;
+  for (const [comb, k0] of [
+    [cg, a],
+    [ch, b],
+  ] as const) {
+    const mask = BigInt((1 << comb.w) - 1);
+    const w = BigInt(comb.w);
+    let k = k0;
+    for (let i = 0; k > 0n; i++, k >>= w) {
+      const d = Number(k & mask);
+      if (d === 0) continue;
+      const row = comb.rows[i]!;
+      const A = ((Y - X) * row.ymx[d]!) % p;
+      const B = ((Y + X) * row.ypx[d]!) % p;
+      const C = (T * row.xy2d[d]!) % p;
+      const D = Z + Z;
+      const E = B - A;
+      const Fv = D - C;
+      const G = D + C;
+      const H = B + A;
+      X = (E * Fv) % p;
+      Y = (G * H) % p;
+      T = (E * H) % p;
+      Z = (Fv * G) % p;
+    }
+  }
+  return { X, Y, Z };
+}
+
+/** Affine coordinates of projective points with one inversion (Montgomery's trick). */
+function normalize(F: Field, pts: readonly Projective[]): { x: bigint; y: bigint; zero: boolean }[] {
+  const p = F.ORDER;
+  const zs = pts.map((q) => ((q.Z % p) + p) % p);
+  const prefix: bigint[] = [];
+  let acc = 1n;
+  for (const z of zs) {
+    prefix.push(acc);
+    if (z !== 0n) acc = F.mul(acc, z);
+  }
+  let inv = F.inv(acc);
+  const out: { x: bigint; y: bigint; zero: boolean }[] = new Array(zs.length);
+  for (let i = zs.length - 1; i >= 0; i--) {
+    const z = zs[i]!;
+    if (z === 0n) {
+      out[i] = { x: 0n, y: 0n, zero: true };
+      continue;
+    }
+    const iz = F.mul(inv, prefix[i]!);
+    inv = F.mul(inv, z);
+    const q = pts[i]!;
+    out[i] = { x: F.mul(F.create(q.X), iz), y: F.mul(F.create(q.Y), iz), zero: false };
+  }
+  return out;
+}
+
+/**
  * Pedersen commitments `a_i G + b_i H` for many pairs at once, encoded, with their hints: comb
- * tables for the two fixed bases and one field inversion for the whole batch (Montgomery's trick).
- * Byte-identical to `group.serialize(pedersenCommit(...))`.
+ * tables for the two fixed bases (Ed25519: mixed additions on bigints) and one field inversion
+ * for the whole batch. Byte-identical to `group.serialize(pedersenCommit(...))`.
  */
 export function commitMany<E>(
   suite: Ciphersuite<E>,
@@ -216,38 +312,28 @@ export function commitMany<E>(
     combs.set(suite, c);
   }
   const { G: cg, H: ch } = c;
-  const points = pairs.map(([a, b]) => combMul(cg, Pc.ZERO, a).add(combMul(ch, Pc.ZERO, b)));
-  // Batch inversion of the Z coordinates.
-  const F = Pc.Fp;
-  const zs = points.map((p) => (p as unknown as Projective).Z);
-  const prefix: bigint[] = [];
-  let acc = 1n;
-  for (const z of zs) {
-    prefix.push(acc);
-    acc = z === 0n ? acc : F.mul(acc, z);
+  let proj: Projective[];
+  if (Pc === ED) {
+    const ng = toNiels(cg);
+    const nh = toNiels(ch);
+    proj = pairs.map(([a, b]) => edCommit(ng, nh, a, b));
+  } else {
+    proj = pairs.map(
+      ([a, b]) => combMul(cg, Pc.ZERO, a).add(combMul(ch, Pc.ZERO, b)) as unknown as Projective,
+    );
   }
-  let inv = F.inv(acc);
-  const invZ: bigint[] = new Array(zs.length);
-  for (let i = zs.length - 1; i >= 0; i--) {
-    if (zs[i] === 0n) {
-      invZ[i] = 0n;
-      continue;
-    }
-    invZ[i] = F.mul(inv, prefix[i]!);
-    inv = F.mul(inv, zs[i]!);
-  }
+  const aff = normalize(Pc.Fp, proj);
   const commitments: Uint8Array[] = [];
   const hints: Uint8Array[] = [];
-  points.forEach((p, i) => {
-    if (zs[i] === 0n || p.is0()) {
+  const points: CurvePoint[] = [];
+  aff.forEach(({ x, y, zero }) => {
+    if (zero || (Pc === ED && x === 0n && y === 1n)) {
       // Negligible (a random combination hit the identity); encode through the suite.
       commitments.push(suite.group.serialize(suite.group.zero));
       hints.push(new Uint8Array(32));
+      points.push(Pc.ZERO);
       return;
     }
-    const q = p as unknown as Projective;
-    const x = F.mul(q.X, invZ[i]!);
-    const y = F.mul(q.Y, invZ[i]!);
     if (Pc === ED) {
       const b = writeLE(y, 32);
       b[31]! |= Number(x & 1n) << 7;
@@ -260,6 +346,7 @@ export function commitMany<E>(
       commitments.push(b);
       hints.push(writeBE(y, 32));
     }
+    points.push(Pc.fromAffine({ x, y }));
   });
   return { commitments, hints, points };
 }
@@ -292,12 +379,15 @@ function mulSmall(p: CurvePoint, x: bigint): CurvePoint {
   return acc;
 }
 
-/** Bucket MSM for scalars below 2^128. */
-function msm128(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
+/** Bucket (Pippenger) MSM over non-negative scalars; its cost follows their largest bit length. */
+function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
   const n = points.length;
   if (n === 0) return Pc.ZERO;
+  let top = 0n;
+  for (const k of scalars) if (k > top) top = k;
+  const bitLength = top.toString(2).length;
   const c = Math.max(2, Math.min(16, Math.floor(Math.log2(n)) - 4));
-  const windows = Math.ceil(128 / c);
+  const windows = Math.ceil(bitLength / c);
   const mask = (1 << c) - 1;
   const digits = new Int32Array(n * windows);
   const bc = BigInt(c);
@@ -380,10 +470,69 @@ export function batchCheckShares<E>(
     S = F.add(S, F.mul(r[k]!, items[k]!.share));
     B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
   }
-  if (holds(mulG(S).add(mulH(B)), msm128(Pc, evals, r))) return true;
+  if (holds(mulG(S).add(mulH(B)), msm(Pc, evals, r))) return true;
   const bad: number[] = [];
   items.forEach((it, k) => {
     if (!holds(mulG(it.share).add(mulH(it.blinding)), evals[k]!)) bad.push(k);
   });
   return bad.length === 0 ? true : bad;
+}
+
+/** One party's result shares (by output) at its evaluation point. */
+export interface OpeningShares {
+  readonly x: bigint;
+  readonly shares: readonly bigint[];
+  readonly blindings: readonly bigint[];
+}
+
+/**
+ * Check every party's result shares against the outputs' combined commitments with one random
+ * linear combination over all (party, output) pairs:
+ *
+ *     sum r_io (z_io G + beta_io H) = sum_o sum_j (sum_i r_io x_i^j) D_oj
+ *
+ * so the multi-scalar multiplication runs over the `t` combined points per output once, not once
+ * per party. `false` means some share is wrong; the caller then checks party by party to name it.
+ */
+export function batchCheckOpenings<E>(
+  suite: Ciphersuite<E>,
+  outputs: readonly (readonly CurvePoint[])[],
+  parties: readonly OpeningShares[],
+  rng: Rng,
+): boolean {
+  if (parties.length === 0 || outputs.length === 0) return true;
+  const F = suite.field;
+  const q = F.ORDER;
+  const Pc = pointClass(suite.id);
+  const { G, H } = generators(suite);
+  const t = outputs[0]!.length;
+  const small = parties.every((p) => p.x < 1n << 16n);
+  const points: CurvePoint[] = [];
+  const scalars: bigint[] = [];
+  const sigma: bigint[][] = outputs.map(() => new Array<bigint>(t).fill(0n));
+  let S = 0n;
+  let B = 0n;
+  for (const p of parties) {
+    const r = coefficients(rng, outputs.length);
+    const pow: bigint[] = [1n];
+    for (let j = 1; j < t; j++) pow.push(small ? pow[j - 1]! * p.x : (pow[j - 1]! * p.x) % q);
+    for (let o = 0; o < outputs.length; o++) {
+      S = F.add(S, F.mul(r[o]!, p.shares[o]!));
+      B = F.add(B, F.mul(r[o]!, p.blindings[o]!));
+      const row = sigma[o]!;
+      for (let j = 0; j < t; j++) row[j] = row[j]! + r[o]! * pow[j]!;
+    }
+  }
+  outputs.forEach((D, o) => {
+    for (let j = 0; j < t; j++) {
+      points.push(D[j]!);
+      const v = sigma[o]![j]!;
+      scalars.push(v >= q ? v % q : v);
+    }
+  });
+  const lhs = (S === 0n ? Pc.ZERO : G.multiply(S)).add(B === 0n ? Pc.ZERO : H.multiply(B));
+  return lhs
+    .subtract(msm(Pc, points, scalars))
+    .clearCofactor()
+    .is0();
 }

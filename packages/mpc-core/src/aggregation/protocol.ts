@@ -22,6 +22,7 @@ import { SecretBytes } from '../secret.js';
 import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import {
   type BatchItem,
+  batchCheckOpenings,
   batchCheckShares,
   type CurvePoint,
   decodeCommitment,
@@ -713,19 +714,36 @@ export function openResult<E>(
     }
   }
   const nOut = session.circuit.outputs.length;
-  const honest: Identifier[] = [];
-  for (const p of session.parties) {
+  const complete = session.parties.filter((p) => {
     const entry = byParty.get(p.id);
-    if (!entry) continue;
-    const x = session.xs.get(p.id)!;
+    if (!entry) return false;
     let ok = entry.ok;
     for (let i = 0; ok && i < nOut; i++) if (entry.z[i] === undefined) ok = false;
-    if (ok) {
-      const items = combined.map((points, i) => ({ points, share: entry.z[i]!, blinding: entry.b[i]! }));
-      ok = batchCheckShares(suite, x, items, rng) === true;
+    if (!ok) culprits.add(p.id);
+    return ok;
+  });
+  const sharesOf = (id: Identifier) => {
+    const e = byParty.get(id)!;
+    return { x: session.xs.get(id)!, shares: e.z, blindings: e.b };
+  };
+  // One combined check for everyone; only if it fails, party by party to name the liars.
+  const allHold = batchCheckOpenings(
+    suite,
+    combined,
+    complete.map((p) => sharesOf(p.id)),
+    rng,
+  );
+  const honest: Identifier[] = [];
+  for (const p of complete) {
+    if (!allHold) {
+      const { x, shares: zs, blindings: bs } = sharesOf(p.id);
+      const items = combined.map((points, i) => ({ points, share: zs[i]!, blinding: bs[i]! }));
+      if (batchCheckShares(suite, x, items, rng) !== true) {
+        culprits.add(p.id);
+        continue;
+      }
     }
-    if (ok) honest.push(p.id);
-    else culprits.add(p.id);
+    honest.push(p.id);
   }
   if (honest.length < session.threshold) {
     throw new ProtocolError(
