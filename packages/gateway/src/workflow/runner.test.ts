@@ -4,7 +4,7 @@
  * incident's evidence must pass `@aaps/evidence`'s verifier.
  */
 import { defaultPolicy, ROLE_AGENT_NAMES } from '@aaps/agents';
-import { AapsError } from '@aaps/mpc-core';
+import { AapsError, ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Coordinator } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
@@ -386,6 +386,27 @@ describe('unreachable parties', () => {
     const id2 = await submit(gw, SIGNALS.imageSignature());
     await gw.runner.idle();
     const inc = await incident(gw, id2);
+    expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });
+  });
+});
+
+describe('an unreachable quorum', () => {
+  it('parties that do not answer fail the incident; they do not reject it', async () => {
+    const down = (c: LocalCoordinator): Coordinator => ({
+      keys: () => c.keys(),
+      agentStep: (role, input) => c.agentStep(role, input),
+      signApproval: async () => {
+        throw new ProtocolError('QUORUM_UNREACHABLE', '2 of 3 needed parties answered', [], {
+          details: { refusals: [{ party: 'audit', rule: 'target.namespace', message: 'no' }] },
+        });
+      },
+      signEvidence: (i) => c.signEvidence(i),
+      signCheckpoint: (i) => c.signCheckpoint(i),
+    });
+    const gw = await gateway({ wrap: down });
+    const id = await submit(gw, SIGNALS.quota());
+    await gw.runner.idle();
+    const { inc } = await sealed(gw, id);
     expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });
   });
 });

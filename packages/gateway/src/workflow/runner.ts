@@ -391,6 +391,14 @@ export class WorkflowRunner {
           const refusals = Array.isArray(e.details['refusals'])
             ? (e.details['refusals'] as { party: string; rule: string; message: string }[])
             : [];
+          // Rejected only when enough parties refused on policy; parties that did not answer
+          // make the quorum unreachable for now, which is an availability failure, not a verdict.
+          const { threshold } = await d.coordinator.keys();
+          if (refusals.length <= threshold.max - threshold.min) {
+            throw new ProtocolError('UNAVAILABLE', `${e.message} (${refusals.length} refused)`, [], {
+              details: { refusals },
+            });
+          }
           r.approval = { signature: '', signers: [], refusals, misbehaved: [] };
           r.reason = { code: e.code, message: e.message };
           this.#advance(r, 'rejected', 'parties', { refusals: refusals.map((x) => `${x.party}:${x.rule}`) });
