@@ -138,4 +138,9 @@ export async function run(
   }
 }
 
-if (isMain()) run(process.argv.slice(2), process.env).then((code) => process.exit(code));
+if (isMain()) {
+  // Exit once stdout has flushed: a pipe takes writes asynchronously, and exiting early cuts them.
+  run(process.argv.slice(2), process.env).then((code) => {
+    process.stdout.write('', () => process.exit(code));
+  });
+}
