@@ -440,9 +440,12 @@ export class WorkflowRunner {
         return this.#finishExecution(r, order, record);
       }
       case 'verifying': {
-        const extra = this.#artifacts(r);
-        const [env] = await this.#agent(r, 'quality-assurance', extra);
-        const report = env?.payload as unknown as VerificationReport;
+        // After a crash between the veto and its rollback, the veto stands: go on to the rollback.
+        const vetoed = r.pending === 'rollback' && r.verification?.verdict === 'veto';
+        const report: VerificationReport = vetoed
+          ? (r.verification as VerificationReport)
+          : ((await this.#agent(r, 'quality-assurance', this.#artifacts(r)))[0]
+              ?.payload as unknown as VerificationReport);
         r.verification = report;
         const actor = 'quality-assurance';
         if (report.verdict === 'pass') {
@@ -530,7 +533,7 @@ export class WorkflowRunner {
         order?.proposal.action === 'image_rollback' &&
         typeof order.proposal.parameters['to_image'] === 'string'
       ) {
-        await this.#recordRollout(r, order);
+        await this.#recordRollout(order);
       }
     } else if (record.status === 'rolled_back') {
       r.reason = { code: 'EXECUTION_FAILED', message: record.error ?? 'execution failed' };
@@ -550,7 +553,7 @@ export class WorkflowRunner {
     if (entry) d.events.publish({ incident_id: r.id, state: r.state, entry });
   }
 
-  async #recordRollout(r: IncidentRecord, order: ExecutionOrderPayload): Promise<void> {
+  async #recordRollout(order: ExecutionOrderPayload): Promise<void> {
     const p = order.proposal.parameters;
     const history = await this.#d.store.deploymentHistory(order.proposal.target);
     const revision = Math.max(0, ...history.map((h) => h.revision)) + 1;
@@ -562,7 +565,6 @@ export class WorkflowRunner {
       deployed_at: this.#d.now().toISOString(),
       outcome: 'unknown',
     });
-    void r;
   }
 
   async #order(r: IncidentRecord): Promise<ExecutionOrderPayload> {
