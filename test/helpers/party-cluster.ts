@@ -40,6 +40,15 @@ export interface PartyCluster {
   remove(): void;
 }
 
+/** The parties `aaps up` runs (ids are their roles), so envelopes from `*-agent` senders stay unsigned-legal. */
+export const PARTIES: readonly PartySpec[] = [
+  { id: 'monitoring', role: 'monitoring', department: 'sre' },
+  { id: 'problem-solver', role: 'problem-solver', department: 'platform' },
+  { id: 'strategy', role: 'strategy', department: 'risk' },
+  { id: 'quality-assurance', role: 'quality-assurance', department: 'qa' },
+  { id: 'audit', role: 'audit', department: 'compliance' },
+];
+
 export const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 
 export async function startPartyCluster(
@@ -50,7 +59,7 @@ export async function startPartyCluster(
   const layout = await layoutCluster({
     dir,
     threshold: opts.threshold ?? 3,
-    ...(opts.parties ? { parties: opts.parties } : {}),
+    parties: opts.parties ?? PARTIES,
   });
   const procs = new Map<string, PartyProcess>();
   const spawnOne = (id: string) => {
