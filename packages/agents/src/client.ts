@@ -31,6 +31,8 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'repair.step1': '/v1/repair/step1',
   'repair.step2': '/v1/repair/step2',
   'repair.step3': '/v1/repair/step3',
+  'agg.deal': '/v1/agg/deal',
+  'agg.evaluate': '/v1/agg/evaluate',
 };
 
 export interface PartyClientOptions {

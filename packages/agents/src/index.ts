@@ -5,6 +5,13 @@
  */
 
 export {
+  type AggregationInputs,
+  type AggregationOutcome,
+  type AggregationRunOptions,
+  type AggregationValue,
+  runAggregationOverHttp,
+} from './aggregate.js';
+export {
   BACKUP_FORMAT,
   BACKUP_VERSION,
   type BackupFile,
@@ -53,6 +60,11 @@ export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger 
 export { Counter, Gauge, Histogram, Registry } from './metrics.js';
 export { createPartyApp, type PartyApp } from './party/app.js';
 export type { PartyDeps } from './party/context.js';
+export {
+  type CircuitCatalog,
+  readCircuitCatalog,
+  SHIPPED_CIRCUITS_DIR,
+} from './party/routes/aggregation.js';
 export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';

@@ -26,6 +26,8 @@ export const RPC_KINDS = [
   'repair.step1',
   'repair.step2',
   'repair.step3',
+  'agg.deal',
+  'agg.evaluate',
 ] as const;
 export type RpcKind = (typeof RPC_KINDS)[number];
 

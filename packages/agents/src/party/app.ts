@@ -16,6 +16,7 @@ import {
   type PartyMetrics,
   type PartyState,
 } from './context.js';
+import { createAggregationHandlers, partyCircuitDirs, readCircuitCatalog } from './routes/aggregation.js';
 import { createDkgHandlers } from './routes/dkg.js';
 import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers } from './routes/sign.js';
@@ -49,6 +50,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const sign = createSignHandlers(deps, state);
   const step = createStepHandler(deps);
   const keys = createKeyHandlers(deps, state);
+  const agg = createAggregationHandlers(deps, readCircuitCatalog(partyCircuitDirs(deps)));
   const app = new Hono<Env>();
 
   app.onError((err, c) => {
@@ -145,6 +147,12 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     const out = await keys.repairStep3(s, b);
     metrics.sessions.inc({ kind: 'repair' });
     deps.logger.info('repair.completed', { session: s });
+    return out;
+  });
+  route('/v1/agg/deal', 'agg.deal', (s, b, c) => agg.deal(s, b, c.get('request').meta.source_agent));
+  route('/v1/agg/evaluate', 'agg.evaluate', (s, b) => {
+    const out = agg.evaluate(s, b);
+    metrics.sessions.inc({ kind: 'aggregation' });
     return out;
   });
   route('/v1/key/info', 'key.info', () => {

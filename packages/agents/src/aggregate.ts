@@ -1,0 +1,338 @@
+/**
+ * The coordinator side of secret-shared aggregation over HTTP (the party side is
+ * `party/routes/aggregation.ts`):
+ *
+ *  1. `agg.deal` to every party, with the party's own input values sealed to its X25519 key. Here
+ *     the caller passes each party its input; in a deployment the department's own system seals
+ *     it, and the coordinator only relays a box it cannot open.
+ *  2. The coordinator checks every dealer's signed public dealing (range proofs, commitments) and
+ *     names bad dealers, then relays to each party every public dealing and the sealed share boxes
+ *     addressed to it (which it cannot read).
+ *  3. `agg.evaluate` on every party: each checks every dealing and its shares, names bad dealers,
+ *     evaluates the circuit and returns its result shares.
+ *  4. The coordinator opens each output from t result shares, every share checked against the
+ *     combined commitments (liars are named and skipped), and builds the `AggregationRecord` that
+ *     anyone verifies offline with `verifyAggregation`.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  AapsError,
+  type AggregationRecord,
+  aggregationDigest,
+  buildAggregationRecord,
+  bytesToHex,
+  type Circuit,
+  type Culprit,
+  checkPublicDealing,
+  getCiphersuite,
+  openResult,
+  ProtocolError,
+  type PublicInputDealing,
+  type ResultShare,
+  type Rng,
+  utf8,
+  ValidationError,
+} from '@aaps/mpc-core';
+import type { PartyClient } from './client.js';
+import {
+  type CircuitCatalog,
+  dealingsDigest,
+  inputAad,
+  inputsOf,
+  openAggregationSession,
+  type ParsedDealing,
+  parseSignedDealing,
+  readCircuitCatalog,
+  resultSharesFromWire,
+  type SealedShares,
+  SHIPPED_CIRCUITS_DIR,
+  type SignedDealing,
+  sealToParty,
+  type WireResultShare,
+} from './party/routes/aggregation.js';
+import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
+
+/** One input value: a safe integer, a bigint or a decimal string. */
+export type AggregationValue = number | bigint | string;
+
+/**
+ * A party's inputs: one value when it provides one input, values in circuit order, or values by
+ * input name.
+ */
+export type AggregationInputs =
+  | AggregationValue
+  | readonly AggregationValue[]
+  | Readonly<Record<string, AggregationValue>>;
+
+export interface AggregationRunOptions {
+  circuitId: string;
+  /** The aggregation session id (`[A-Za-z0-9._:-]{1,128}`), bound into every proof. */
+  sessionId: string;
+  /** Each providing party's inputs, by party id. */
+  inputs: Readonly<Record<string, AggregationInputs>>;
+  /** The circuits the coordinator trusts (default: the repository's `circuits/`). */
+  circuits?: CircuitCatalog;
+  /** The identity the calls are made under (the client's caller id; default `gateway`). */
+  callerId?: string;
+  traceId?: string;
+  rng?: Rng;
+}
+
+export interface AggregationOutcome {
+  /** Each output's opened value, by name (in units of its scale). */
+  result: Record<string, bigint>;
+  outputs: { name: string; value: bigint; scale: number }[];
+  record: AggregationRecord;
+  /** `aggregationDigest(record)`, hex: bind it into what the parties sign. */
+  digest: string;
+  /** Parties whose result shares failed the check (left out of the opening). */
+  culprits: string[];
+  /** The parties whose result shares opened the outputs. */
+  openers: string[];
+}
+
+let shipped: CircuitCatalog | undefined;
+
+/** The repository's `circuits/`, read once. */
+function shippedCircuits(): CircuitCatalog {
+  shipped ??= readCircuitCatalog([SHIPPED_CIRCUITS_DIR]);
+  return shipped;
+}
+
+function toBigInt(v: AggregationValue, field: string): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  if (typeof v === 'string' && /^-?(0|[1-9][0-9]*)$/.test(v)) return v;
+  throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an integer`, [field]);
+}
+
+function valuesFor(
+  names: readonly string[],
+  given: AggregationInputs | undefined,
+  field: string,
+): Record<string, string> {
+  if (given === undefined) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: missing (provides ${names.join(', ')})`, [
+      field,
+    ]);
+  }
+  const out: Record<string, string> = {};
+  if (Array.isArray(given)) {
+    if (given.length !== names.length) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
+    }
+    names.forEach((n, i) => {
+      out[n] = toBigInt(given[i] as AggregationValue, `${field}[${i}]`);
+    });
+  } else if (typeof given === 'object') {
+    for (const [k, v] of Object.entries(given as Record<string, AggregationValue>))
+      out[k] = toBigInt(v, `${field}.${k}`);
+  } else {
+    if (names.length !== 1) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
+    }
+    out[names[0]!] = toBigInt(given, field);
+  }
+  return out;
+}
+
+/** Failures from several parties as one error: blaming codes win, culprits merged. */
+function combine(
+  errors: readonly { party: string; error: unknown }[],
+  roster: Roster,
+  blameSender: boolean,
+): AapsError {
+  const culprits = new Set<Culprit>();
+  let code: AapsError['code'] | undefined;
+  for (const { party, error } of errors) {
+    const e = error instanceof AapsError ? error : new AapsError('INTERNAL', String(error));
+    const named = (e.details as { culprits?: readonly string[] } | undefined)?.culprits ?? [];
+    const own = e instanceof ProtocolError ? e.culprits : named;
+    for (const c of own) culprits.add(c);
+    if (blameSender && own.length === 0 && e.code !== 'UNAVAILABLE' && e.code !== 'TIMEOUT') {
+      const p = roster.parties.find((q) => q.id === party);
+      if (p) culprits.add(frostIdentifier(roster, p));
+    }
+    if (!code || (own.length > 0 && code !== 'INVALID_RANGE_PROOF')) code = e.code;
+  }
+  const list = [...culprits];
+  const parties = list.map((c) => partyByIdentifier(roster, c)?.id ?? c);
+  const first = errors[0]!.error;
+  return new ProtocolError(
+    code ?? 'INTERNAL',
+    `aggregation refused: ${errors.map((e) => e.party).join(', ')}`,
+    list,
+    {
+      cause: first,
+      details: {
+        parties,
+        errors: errors.map(({ party, error }) => ({
+          party,
+          code: error instanceof AapsError ? error.code : 'INTERNAL',
+          fields: (error instanceof ValidationError ? error.fields : undefined) ?? undefined,
+        })),
+      },
+    },
+  );
+}
+
+/** Run one aggregation across every roster party; see the module comment for the rounds. */
+export async function runAggregationOverHttp(
+  client: PartyClient,
+  opts: AggregationRunOptions,
+): Promise<AggregationOutcome> {
+  const roster = client.roster;
+  const suite = getCiphersuite(roster.ciphersuite);
+  const digestOfRoster = rosterDigest(roster);
+  const rng = opts.rng ?? ((n: number) => new Uint8Array(randomBytes(n)));
+  const catalog = opts.circuits ?? shippedCircuits();
+  const circuit: Circuit | undefined = catalog.get(opts.circuitId);
+  if (!circuit) {
+    throw new ValidationError('CIRCUIT_INVALID', `circuitId: unknown circuit ${opts.circuitId}`, [
+      'circuitId',
+    ]);
+  }
+  const session = openAggregationSession(suite, roster, circuit, opts.sessionId);
+  const sid = opts.sessionId;
+  const caller = opts.callerId ?? 'gateway';
+  const ctx = { trace_id: opts.traceId ?? sid };
+  for (const id of Object.keys(opts.inputs)) {
+    if (!roster.parties.some((p) => p.id === id)) {
+      throw new ValidationError('UNKNOWN_IDENTIFIER', `inputs.${id}: not in the roster`, [`inputs.${id}`]);
+    }
+  }
+
+  // Round 1: every party deals its own inputs (sealed to it) and seals shares to every receiver.
+  const dealBodies = roster.parties.map((p) => {
+    const names = inputsOf(circuit, p);
+    const body: Record<string, unknown> = { circuit: circuit.id, circuit_digest: circuit.digestHex };
+    if (names.length > 0) {
+      const values = valuesFor(names, opts.inputs[p.id], `inputs.${p.id}`);
+      body.input = sealToParty(
+        p,
+        utf8(JSON.stringify({ values })),
+        inputAad(sid, caller, p.id, digestOfRoster),
+        rng,
+      );
+    }
+    return body;
+  });
+  const dealt = await Promise.allSettled(
+    roster.parties.map((p, i) =>
+      client.call<{ dealing: SignedDealing | null; sealed: SealedShares[] }>(
+        p.id,
+        'agg.deal',
+        sid,
+        dealBodies[i]!,
+        ctx,
+      ),
+    ),
+  );
+  const dealFailures = dealt.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }] : [],
+  );
+  if (dealFailures.length) throw combine(dealFailures, roster, true);
+
+  // Check each signed public dealing (signature, session, strict decode, range proofs); name dealers.
+  const parsed: ParsedDealing[] = [];
+  const outboxes: { dealer: string; sealed: SealedShares[] }[] = [];
+  const badDealers: { party: string; error: unknown }[] = [];
+  dealt.forEach((r, i) => {
+    const p = roster.parties[i]!;
+    const out = (r as PromiseFulfilledResult<{ dealing: SignedDealing | null; sealed: SealedShares[] }>)
+      .value;
+    if (out.dealing === null) return;
+    try {
+      const pd = parseSignedDealing(
+        { suite, roster, rosterDigest: digestOfRoster, session },
+        out.dealing,
+        p.id,
+        true,
+      );
+      if (pd.dealer.id !== p.id) {
+        throw new ProtocolError('INVALID_DEALING', `${p.id} sent a dealing of ${pd.dealer.id}`, [
+          frostIdentifier(roster, p),
+        ]);
+      }
+      for (const d of pd.dealings) checkPublicDealing(session, d);
+      parsed.push(pd);
+      outboxes.push({ dealer: p.id, sealed: Array.isArray(out.sealed) ? out.sealed : [] });
+    } catch (error) {
+      if (!(error instanceof AapsError)) throw error;
+      badDealers.push({ party: p.id, error });
+    }
+  });
+  if (badDealers.length) throw combine(badDealers, roster, true);
+  const publicDealings: PublicInputDealing[] = parsed.flatMap((p) => p.dealings);
+  const signedDealings = dealt.flatMap((r) => {
+    const d = (r as PromiseFulfilledResult<{ dealing: SignedDealing | null }>).value.dealing;
+    return d ? [d] : [];
+  });
+  const expectedDigest = dealingsDigest(roster, parsed);
+
+  // Round 2: relay every public dealing and each party's own boxes; collect result shares.
+  const inbox = new Map<string, SealedShares[]>();
+  for (const { dealer, sealed } of outboxes) {
+    for (const item of sealed) {
+      const list = inbox.get(item.party) ?? [];
+      list.push({ party: dealer, box: item.box, sig: item.sig });
+      inbox.set(item.party, list);
+    }
+  }
+  const evaluated = await Promise.allSettled(
+    roster.parties.map((p) =>
+      client.call<{ result_shares: WireResultShare[]; dealings_digest: string }>(
+        p.id,
+        'agg.evaluate',
+        sid,
+        { dealings: signedDealings, shares: inbox.get(p.id) ?? [] },
+        ctx,
+      ),
+    ),
+  );
+  // A party that names bad dealers stops the run (a dealing every honest party rejects).
+  const named = evaluated.flatMap((r, i) =>
+    r.status === 'rejected' &&
+    r.reason instanceof AapsError &&
+    ((r.reason.details as { culprits?: string[] } | undefined)?.culprits ?? []).length > 0
+      ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }]
+      : [],
+  );
+  if (named.length) throw combine(named, roster, false);
+  const shares: ResultShare[] = [];
+  const mismatched: string[] = [];
+  evaluated.forEach((r, i) => {
+    if (r.status !== 'fulfilled') return;
+    const p = roster.parties[i]!;
+    if (r.value.dealings_digest !== expectedDigest) {
+      mismatched.push(frostIdentifier(roster, p));
+      return;
+    }
+    shares.push(...resultSharesFromWire(session, p, roster, r.value.result_shares));
+  });
+  const answered = shares.length / Math.max(1, circuit.outputs.length);
+  if (answered < session.threshold) {
+    const failures = evaluated.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }] : [],
+    );
+    if (failures.length) throw combine(failures, roster, false);
+  }
+
+  // Opening: every result share is checked against the combined commitments (proofs checked above).
+  const opened = openResult(session, publicDealings, shares, rng, { verifyProofs: false });
+  const record = buildAggregationRecord(session, publicDealings, opened);
+  const toParty = (id: string) => partyByIdentifier(roster, id)?.id ?? id;
+  const result: Record<string, bigint> = {};
+  const outputs = opened.outputs.map((o, i) => {
+    result[o.name] = o.value;
+    return { name: o.name, value: o.value, scale: circuit.outputs[i]!.scale };
+  });
+  return {
+    result,
+    outputs,
+    record,
+    digest: bytesToHex(aggregationDigest(record)),
+    culprits: [...opened.culprits, ...mismatched].map(toParty),
+    openers: opened.openers.map(toParty),
+  };
+}

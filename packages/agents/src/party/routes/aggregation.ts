@@ -1,0 +1,683 @@
+/**
+ * Secret-shared aggregation on the party node (mpc-core `aggregation/`), two rounds:
+ *
+ *  - `agg.deal`: the caller names a circuit (by id and digest: the party evaluates only circuits it
+ *    trusts, loaded from `circuits/` and its data directory, never one sent in a request) and hands
+ *    the party its own input values, sealed to the party's X25519 key. In a deployment the
+ *    department's own system seals them, so neither the gateway nor the coordinator relaying them
+ *    can read them. The party checks that its role provides those inputs, Pedersen-shares each with
+ *    a range proof, and answers with its public dealing (signed with its identity key) and one
+ *    sealed, signed box of shares per receiver.
+ *  - `agg.evaluate`: the party receives every dealer's signed public dealing and the boxes addressed
+ *    to it, checks signatures, opens its shares, verifies every dealing (range proofs, shares against
+ *    commitments, batched; bad dealers are named), evaluates the circuit on its shares and returns
+ *    its result shares (one per output) with the digest of the dealings it used.
+ *
+ * The coordinator (`aggregate.ts`) opens the outputs from any t result shares, each checked against
+ * the combined commitments, and builds the record anyone checks with `verifyAggregation`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AapsError,
+  type AggregationParty,
+  type AggregationSession,
+  type AnyCiphersuite,
+  base64Decode,
+  base64Encode,
+  bytesToHex,
+  type Circuit,
+  concatBytes,
+  createAggregationSession,
+  dealInput,
+  evaluateShares,
+  type IdentityKey,
+  type InputDealing,
+  type InputShare,
+  loadCircuit,
+  open,
+  ProtocolError,
+  type PublicInputDealing,
+  type ResultShare,
+  type Rng,
+  SecretBytes,
+  seal,
+  signBytes,
+  utf8,
+  ValidationError,
+  verifyDealings,
+  verifyEd25519,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
+import type { PartyDeps } from '../context.js';
+
+// ---------------------------------------------------------------------------------------------
+// Trusted circuits
+// ---------------------------------------------------------------------------------------------
+
+/** Circuits a party (or coordinator) trusts, by id. */
+export type CircuitCatalog = ReadonlyMap<string, Circuit>;
+
+/** The repository's `circuits/` directory (same depth from `src/` and `dist/`). */
+export const SHIPPED_CIRCUITS_DIR = fileURLToPath(new URL('../../../../../circuits/', import.meta.url));
+
+/**
+ * Load every `*.json` circuit of the given directories (missing directories are skipped). The same
+ * id twice with different contents is refused: a party must know exactly which circuit it runs.
+ */
+export function readCircuitCatalog(dirs: readonly string[]): CircuitCatalog {
+  const out = new Map<string, Circuit>();
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir)
+        .filter((n) => n.endsWith('.json'))
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    for (const name of names) {
+      const file = join(dir, name);
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (cause) {
+        throw new ValidationError('DECODE_FAILED', `circuit file ${file} is not JSON`, [file], { cause });
+      }
+      const circuit = loadCircuit(json);
+      const seen = out.get(circuit.id);
+      if (seen && seen.digestHex !== circuit.digestHex) {
+        throw new ValidationError('CIRCUIT_INVALID', `two different circuits named ${circuit.id}`, [file]);
+      }
+      out.set(circuit.id, circuit);
+    }
+  }
+  return out;
+}
+
+/** Where a party looks for circuits: the shipped `circuits/`, then `<data dir>/circuits/`. */
+export function partyCircuitDirs(deps: PartyDeps): string[] {
+  return [SHIPPED_CIRCUITS_DIR, ...(deps.config.dataDir ? [join(deps.config.dataDir, 'circuits')] : [])];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire format (shared with the coordinator driver)
+// ---------------------------------------------------------------------------------------------
+
+export const DEALING_TYPE = 'aaps-agg-dealing/v1';
+const DEALING_DST = utf8('AAPS-AGG-DEALING-v1\0');
+const SHARES_DST = utf8('AAPS-AGG-SHARES-v1\0');
+
+/** A dealer's public dealing: the JSON text it signed, and its Ed25519 signature (base64). */
+export interface SignedDealing {
+  payload: string;
+  sig: string;
+}
+
+/** Shares for one receiver from one dealer: `party` is the receiver when sent, the dealer when relayed. */
+export interface SealedShares {
+  party: string;
+  box: string;
+  sig: string;
+}
+
+/** What `payload` holds: all of one dealer's dealings, in circuit order. */
+export interface DealerPayload {
+  type: typeof DEALING_TYPE;
+  session: string;
+  /** Circuit digest (hex). */
+  circuit: string;
+  roster: string;
+  /** Party id of the dealer. */
+  dealer: string;
+  inputs: string[];
+  /** All commitments `C_0..C_{t-1}` of every input, concatenated (base64). */
+  commitments: string;
+  /** The decoding hints, concatenated (base64). */
+  hints: string;
+  /** Per input, its range proof (base64) or null. */
+  proofs: (string | null)[];
+}
+
+/** The roster parties as aggregation parties (FROST identifier and role). */
+export function aggregationParties(roster: Roster): AggregationParty[] {
+  return roster.parties.map((p) => ({ id: frostIdentifier(roster, p), role: p.role }));
+}
+
+/** The session every party and the coordinator derive alike: circuit, id, roster threshold, parties. */
+export function openAggregationSession(
+  suite: AnyCiphersuite,
+  roster: Roster,
+  circuit: Circuit,
+  sessionId: string,
+): AggregationSession<unknown> {
+  return createAggregationSession(suite, {
+    circuit,
+    sessionId,
+    threshold: roster.threshold.min,
+    parties: aggregationParties(roster),
+  });
+}
+
+/** Names of the circuit inputs `party` provides, in circuit order. */
+export function inputsOf(circuit: Circuit, party: RosterParty): string[] {
+  return circuit.inputs.filter((i) => i.role === party.role).map((i) => i.name);
+}
+
+export function inputAad(session: string, caller: string, party: string, rosterDigest: string): Uint8Array {
+  return utf8(`aaps-agg-input/v1|${session}|${caller}|${party}|${rosterDigest}`);
+}
+
+function sharesAad(
+  session: string,
+  dealer: string,
+  receiver: string,
+  rosterDigest: string,
+  payloadDigest: Uint8Array,
+): Uint8Array {
+  return utf8(
+    `aaps-agg-shares/v1|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`,
+  );
+}
+
+/** A sealed box as one byte string: ephemeral key (32) || nonce (24) || ciphertext. */
+export function sealToParty(party: RosterParty, plaintext: Uint8Array, aad: Uint8Array, rng?: Rng): string {
+  const box = seal(x25519FromIdentityPublicKey(hexToBytesStrict(party.identity_key)), plaintext, aad, rng);
+  return base64Encode(concatBytes(box.ephemeralPublicKey, box.nonce, box.ciphertext));
+}
+
+/** Open a box sealed with {@link sealToParty}; throws `VerificationError` (`seal.open`) if it does not. */
+export function openSealed(identity: IdentityKey, box: string, aad: Uint8Array, field: string): Uint8Array {
+  const bytes = base64Decode(box, field);
+  if (bytes.length < 56 + 16) throw new ValidationError('DECODE_FAILED', `${field}: too short`, [field]);
+  const mine = x25519FromIdentitySecretKey(identity.secretKey);
+  try {
+    return open(
+      mine,
+      {
+        ephemeralPublicKey: bytes.subarray(0, 32),
+        nonce: bytes.subarray(32, 56),
+        ciphertext: bytes.subarray(56),
+      },
+      aad,
+    );
+  } finally {
+    mine.wipe();
+  }
+}
+
+function hexToBytesStrict(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** The dealer's payload text for its public dealings (all of one dealer's inputs, circuit order). */
+export function encodeDealerPayload(fields: {
+  session: string;
+  circuitDigestHex: string;
+  rosterDigest: string;
+  dealer: string;
+  dealings: readonly PublicInputDealing[];
+}): string {
+  const payload: DealerPayload = {
+    type: DEALING_TYPE,
+    session: fields.session,
+    circuit: fields.circuitDigestHex,
+    roster: fields.rosterDigest,
+    dealer: fields.dealer,
+    inputs: fields.dealings.map((d) => d.input),
+    commitments: base64Encode(concatBytes(...fields.dealings.flatMap((d) => d.commitments))),
+    hints: base64Encode(concatBytes(...fields.dealings.flatMap((d) => d.hints ?? []))),
+    proofs: fields.dealings.map((d) => (d.rangeProof ? base64Encode(d.rangeProof) : null)),
+  };
+  return JSON.stringify(payload);
+}
+
+export function signDealerPayload(identity: IdentityKey, payload: string): SignedDealing {
+  return {
+    payload,
+    sig: base64Encode(signBytes(identity.secretKey, concatBytes(DEALING_DST, utf8(payload)))),
+  };
+}
+
+/**
+ * Seal one dealer's shares for one receiver (`share || blinding` per input, in payload order) and
+ * sign the box, bound to the payload's digest.
+ */
+export function sealShares(args: {
+  identity: IdentityKey;
+  session: string;
+  dealer: string;
+  receiver: RosterParty;
+  rosterDigest: string;
+  payload: string;
+  shares: readonly InputShare[];
+  rng?: Rng;
+}): SealedShares {
+  const aad = sharesAad(
+    args.session,
+    args.dealer,
+    args.receiver.id,
+    args.rosterDigest,
+    sha256(utf8(args.payload)),
+  );
+  const plain = concatBytes(...args.shares.flatMap((s) => [s.share.expose(), s.blinding.expose()]));
+  const box = sealToParty(args.receiver, plain, aad, args.rng);
+  plain.fill(0);
+  const sig = base64Encode(
+    signBytes(args.identity.secretKey, concatBytes(SHARES_DST, aad, base64Decode(box))),
+  );
+  return { party: args.receiver.id, box, sig };
+}
+
+/** A checked dealer payload: who dealt, the digest of what it signed, its public dealings. */
+export interface ParsedDealing {
+  dealer: RosterParty;
+  digest: Uint8Array;
+  dealings: PublicInputDealing[];
+}
+
+/**
+ * Check a dealer's signature and payload against the session. A signature that does not verify is
+ * `INCONSISTENT_TRANSCRIPT` (the relay changed it, or the dealer signed garbage: the caller decides
+ * whom to blame via `onBadSignature`); a signed payload that does not fit the session blames the
+ * dealer (`INVALID_DEALING`).
+ */
+export function parseSignedDealing(
+  ctx: { suite: AnyCiphersuite; roster: Roster; rosterDigest: string; session: AggregationSession<unknown> },
+  signed: unknown,
+  field: string,
+  blameBadSignature: boolean,
+): ParsedDealing {
+  const s = signed as Partial<SignedDealing> | null;
+  if (!s || typeof s.payload !== 'string' || typeof s.sig !== 'string') {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected {payload, sig}`, [field]);
+  }
+  let head: Partial<DealerPayload>;
+  try {
+    head = JSON.parse(s.payload) as Partial<DealerPayload>;
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', `${field}.payload: not JSON`, [`${field}.payload`], { cause });
+  }
+  const dealer = partyById(ctx.roster, String(head?.dealer));
+  if (!dealer) {
+    throw new ValidationError('UNKNOWN_IDENTIFIER', `${field}.payload.dealer: not in the roster`, [
+      `${field}.payload.dealer`,
+    ]);
+  }
+  const dealerId = frostIdentifier(ctx.roster, dealer);
+  const sig = base64Decode(s.sig, `${field}.sig`);
+  if (!verifyEd25519(hexToBytesStrict(dealer.identity_key), concatBytes(DEALING_DST, utf8(s.payload)), sig)) {
+    throw new ProtocolError(
+      blameBadSignature ? 'INVALID_SIGNATURE' : 'INCONSISTENT_TRANSCRIPT',
+      `the dealing of ${dealer.id} is not signed by it`,
+      blameBadSignature ? [dealerId] : [],
+      { details: { party: dealer.id } },
+    );
+  }
+  const blame = (why: string): never => {
+    throw new ProtocolError('INVALID_DEALING', `dealing of ${dealer.id}: ${why}`, [dealerId], {
+      details: { party: dealer.id },
+    });
+  };
+  const { session, suite } = ctx;
+  if (head.type !== DEALING_TYPE) blame('unknown type');
+  if (head.session !== session.sessionId) blame('another session');
+  if (head.circuit !== session.circuit.digestHex) blame('another circuit');
+  if (head.roster !== ctx.rosterDigest) blame('another roster');
+  const names = inputsOf(session.circuit, dealer);
+  if (!Array.isArray(head.inputs) || head.inputs.join('\n') !== names.join('\n')) {
+    blame(`expected its inputs ${names.join(', ')}`);
+  }
+  const t = session.threshold;
+  const EL = suite.group.elementLength;
+  const m = names.length;
+  let commitments: Uint8Array;
+  let hints: Uint8Array;
+  try {
+    commitments = base64Decode(String(head.commitments), 'commitments');
+    hints = base64Decode(String(head.hints), 'hints');
+  } catch {
+    return blame('commitments or hints are not base64');
+  }
+  if (commitments.length !== m * t * EL) blame(`expected ${m * t} commitments`);
+  if (hints.length !== 0 && hints.length !== m * t * 32) blame(`expected ${m * t} hints or none`);
+  if (!Array.isArray(head.proofs) || head.proofs.length !== m) blame(`expected ${m} proof entries`);
+  const proofs = head.proofs!;
+  const dealings = names.map((input, k): PublicInputDealing => {
+    const p = proofs[k];
+    let rangeProof: Uint8Array | null = null;
+    if (p !== null) {
+      if (typeof p !== 'string') blame(`proofs[${k}]: expected base64 or null`);
+      try {
+        rangeProof = base64Decode(p as string, 'proof');
+      } catch {
+        blame(`proofs[${k}]: not base64`);
+      }
+    }
+    const cs: Uint8Array[] = [];
+    const hs: Uint8Array[] = [];
+    for (let j = 0; j < t; j++) {
+      const at = k * t + j;
+      cs.push(commitments.subarray(at * EL, (at + 1) * EL));
+      if (hints.length) hs.push(hints.subarray(at * 32, (at + 1) * 32));
+    }
+    return {
+      v: 1,
+      suite: suite.id,
+      sessionId: session.sessionId,
+      input,
+      dealer: dealerId,
+      commitments: cs,
+      rangeProof,
+      hints: hints.length ? hs : null,
+    };
+  });
+  return { dealer, digest: sha256(utf8(s.payload)), dealings };
+}
+
+/** SHA-256 over the dealers' payload digests in roster order: what every evaluator must agree on. */
+export function dealingsDigest(roster: Roster, parsed: readonly ParsedDealing[]): string {
+  const order = new Map(roster.parties.map((p, i) => [p.id, i]));
+  const sorted = [...parsed].sort((a, b) => order.get(a.dealer.id)! - order.get(b.dealer.id)!);
+  return bytesToHex(sha256(concatBytes(...sorted.map((p) => p.digest))));
+}
+
+/** Result shares on the wire. */
+export interface WireResultShare {
+  output: string;
+  share: string;
+  blinding: string;
+}
+
+export function resultSharesToWire(shares: readonly ResultShare[]): WireResultShare[] {
+  return shares.map((r) => ({
+    output: r.output,
+    share: base64Encode(r.share),
+    blinding: base64Encode(r.blinding),
+  }));
+}
+
+/** Decode a party's result shares (malformed entries become shares that fail the opening check). */
+export function resultSharesFromWire(
+  session: AggregationSession<unknown>,
+  party: RosterParty,
+  roster: Roster,
+  wire: unknown,
+): ResultShare[] {
+  if (!Array.isArray(wire)) return [];
+  const id = frostIdentifier(roster, party);
+  return wire.map((w: Partial<WireResultShare>) => {
+    const bytes = (v: unknown) => {
+      try {
+        return base64Decode(String(v), 'share');
+      } catch {
+        return new Uint8Array(0);
+      }
+    };
+    return {
+      v: 1,
+      sessionId: session.sessionId,
+      party: id,
+      output: String(w?.output),
+      share: bytes(w?.share),
+      blinding: bytes(w?.blinding),
+    };
+  });
+}
+
+function parseValue(v: unknown, field: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v === 'string' && /^-?(0|[1-9][0-9]{0,77})$/.test(v)) return BigInt(v);
+  throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an integer`, [field]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Party handlers
+// ---------------------------------------------------------------------------------------------
+
+const TTL_MS = 10 * 60 * 1000;
+
+interface AggregationState {
+  startedAt: number;
+  session: AggregationSession<unknown>;
+}
+
+export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCatalog) {
+  const { suite, roster, self, rosterDigest } = deps;
+  const myId = frostIdentifier(roster, self);
+  const sessions = new Map<string, AggregationState>();
+  const rng = deps.rng;
+  const ctxFor = (session: AggregationSession<unknown>) => ({ suite, roster, rosterDigest, session });
+
+  const take = (id: string): AggregationState => {
+    for (const [k, s] of sessions) if (Date.now() - s.startedAt > TTL_MS) sessions.delete(k);
+    const s = sessions.get(id);
+    if (!s) {
+      throw new AapsError('NOT_FOUND', `no aggregation ${id} dealt here (restarted, expired or done)`);
+    }
+    return s;
+  };
+
+  return {
+    /** Round 1: deal this party's own inputs. */
+    deal(sessionId: string, body: Record<string, unknown>, caller: string) {
+      const circuit = circuits.get(String(body.circuit));
+      if (!circuit) {
+        throw new ValidationError(
+          'CIRCUIT_INVALID',
+          `body.circuit: ${String(body.circuit)} is not a circuit this party runs`,
+          ['body.circuit'],
+        );
+      }
+      if (body.circuit_digest !== circuit.digestHex) {
+        throw new ValidationError(
+          'CIRCUIT_INVALID',
+          `body.circuit_digest: this party runs ${circuit.id} ${circuit.digestHex}`,
+          ['body.circuit_digest'],
+        );
+      }
+      if (sessions.has(sessionId))
+        throw new AapsError('CONFLICT', `aggregation ${sessionId} was already dealt here`);
+      const session = openAggregationSession(suite, roster, circuit, sessionId);
+      const names = inputsOf(circuit, self);
+      let values = new Map<string, bigint>();
+      if (names.length > 0) {
+        if (typeof body.input !== 'string') {
+          throw new ValidationError(
+            'INVALID_ARGUMENT',
+            `body.input: ${self.role} provides ${names.join(', ')}`,
+            ['body.input'],
+          );
+        }
+        const plain = openSealed(
+          deps.identity,
+          body.input,
+          inputAad(sessionId, caller, self.id, rosterDigest),
+          'body.input',
+        );
+        let parsed: { values?: Record<string, unknown> };
+        try {
+          parsed = JSON.parse(new TextDecoder().decode(plain)) as typeof parsed;
+        } catch (cause) {
+          throw new ValidationError('DECODE_FAILED', 'body.input: not JSON', ['body.input'], { cause });
+        } finally {
+          plain.fill(0);
+        }
+        const given = parsed?.values && typeof parsed.values === 'object' ? parsed.values : {};
+        for (const k of Object.keys(given)) {
+          if (!names.includes(k)) {
+            throw new AapsError(
+              'FORBIDDEN',
+              `input ${k}: role ${self.role} is not its provider in ${circuit.id}`,
+              {
+                details: { input: k },
+              },
+            );
+          }
+        }
+        values = new Map(names.map((n) => [n, parseValue(given[n], `input.${n}`)]));
+        circuit.inputs.forEach((spec) => {
+          const v = values.get(spec.name);
+          if (v !== undefined && (v < spec.min || v > spec.max)) {
+            throw new ValidationError(
+              'INVALID_ARGUMENT',
+              `input.${spec.name}: outside [${spec.min}, ${spec.max}]`,
+              [`input.${spec.name}`],
+            );
+          }
+        });
+      } else if (body.input !== undefined) {
+        throw new AapsError('FORBIDDEN', `role ${self.role} provides no input to ${circuit.id}`);
+      }
+      const dealings: InputDealing[] = names.map((input) =>
+        dealInput(session, { input, dealer: myId, value: values.get(input)! }, rng ?? defaultRng),
+      );
+      values.clear();
+      sessions.set(sessionId, { startedAt: Date.now(), session });
+      deps.logger.info('agg.dealt', { session: sessionId, circuit: circuit.id, inputs: dealings.length });
+      if (dealings.length === 0) return { dealing: null, sealed: [] };
+      const payload = encodeDealerPayload({
+        session: sessionId,
+        circuitDigestHex: circuit.digestHex,
+        rosterDigest,
+        dealer: self.id,
+        dealings,
+      });
+      const sealed = roster.parties.map((receiver) => {
+        const rid = frostIdentifier(roster, receiver);
+        const shares = dealings.map((d) => d.shares[rid]!);
+        const item = sealShares({
+          identity: deps.identity,
+          session: sessionId,
+          dealer: self.id,
+          receiver,
+          rosterDigest,
+          payload,
+          shares,
+          ...(rng ? { rng } : {}),
+        });
+        for (const s of shares) {
+          s.share.wipe();
+          s.blinding.wipe();
+        }
+        return item;
+      });
+      return { dealing: signDealerPayload(deps.identity, payload), sealed };
+    },
+
+    /** Round 2: check every dealing, evaluate the circuit on this party's shares. */
+    evaluate(sessionId: string, body: Record<string, unknown>) {
+      const state = take(sessionId);
+      const { session } = state;
+      if (!Array.isArray(body.dealings)) {
+        throw new ValidationError('INVALID_ARGUMENT', 'body.dealings: expected an array', ['body.dealings']);
+      }
+      const parsed = body.dealings.map((d, i) =>
+        parseSignedDealing(ctxFor(session), d, `body.dealings[${i}]`, false),
+      );
+      const boxes = new Map<string, SealedShares>();
+      if (!Array.isArray(body.shares)) {
+        throw new ValidationError('INVALID_ARGUMENT', 'body.shares: expected an array', ['body.shares']);
+      }
+      for (const item of body.shares as Partial<SealedShares>[]) {
+        if (typeof item?.party !== 'string' || typeof item.box !== 'string' || typeof item.sig !== 'string') {
+          throw new ValidationError('INVALID_ARGUMENT', 'body.shares: expected {party, box, sig} items', [
+            'body.shares',
+          ]);
+        }
+        boxes.set(item.party, item as SealedShares);
+      }
+      const F = suite.field;
+      const SL = F.toBytes(0n).length;
+      const full: InputDealing[] = parsed.flatMap((p) => {
+        const dealerId = frostIdentifier(roster, p.dealer);
+        const item = boxes.get(p.dealer.id);
+        if (!item) {
+          throw new ValidationError('INVALID_ARGUMENT', `body.shares: none from ${p.dealer.id}`, [
+            'body.shares',
+          ]);
+        }
+        const aad = sharesAad(sessionId, p.dealer.id, self.id, rosterDigest, p.digest);
+        const ok = verifyEd25519(
+          hexToBytesStrict(p.dealer.identity_key),
+          concatBytes(SHARES_DST, aad, base64Decode(item.box, 'body.shares.box')),
+          base64Decode(item.sig, 'body.shares.sig'),
+        );
+        if (!ok) {
+          throw new ProtocolError(
+            'INCONSISTENT_TRANSCRIPT',
+            `the shares from ${p.dealer.id} are not signed by it`,
+            [],
+            {
+              details: { party: p.dealer.id },
+            },
+          );
+        }
+        let plain: Uint8Array;
+        try {
+          plain = openSealed(deps.identity, item.box, aad, 'body.shares.box');
+        } catch (cause) {
+          throw new ProtocolError(
+            'INVALID_DEALING',
+            `the shares from ${p.dealer.id} do not open`,
+            [dealerId],
+            {
+              cause,
+              details: { party: p.dealer.id },
+            },
+          );
+        }
+        if (plain.length !== p.dealings.length * 2 * SL) {
+          throw new ProtocolError(
+            'INVALID_DEALING',
+            `the shares from ${p.dealer.id} have the wrong length`,
+            [dealerId],
+            {
+              details: { party: p.dealer.id },
+            },
+          );
+        }
+        const out = p.dealings.map((d, k): InputDealing => {
+          const at = 2 * SL * k;
+          return {
+            ...d,
+            shares: {
+              [myId]: {
+                share: new SecretBytes(plain.subarray(at, at + SL)),
+                blinding: new SecretBytes(plain.subarray(at + SL, at + 2 * SL)),
+              },
+            },
+          };
+        });
+        plain.fill(0);
+        return out;
+      });
+      // Every circuit input must be dealt exactly once (evaluateShares checks; fail early and clearly).
+      if (full.length !== session.circuit.inputs.length) {
+        throw new ValidationError('INVALID_ARGUMENT', 'body.dealings: not one dealing per circuit input', [
+          'body.dealings',
+        ]);
+      }
+      sessions.delete(sessionId);
+      const verified = verifyDealings(session, full, myId, rng ?? defaultRng);
+      const shares = evaluateShares(session, myId, verified);
+      deps.logger.info('agg.evaluated', {
+        session: sessionId,
+        circuit: session.circuit.id,
+        dealings: full.length,
+        outputs: shares.length,
+      });
+      return { result_shares: resultSharesToWire(shares), dealings_digest: dealingsDigest(roster, parsed) };
+    },
+  };
+}
+
+function defaultRng(n: number): Uint8Array {
+  return new Uint8Array(randomBytes(n));
+}

@@ -1,0 +1,307 @@
+/**
+ * Secret-shared aggregation across five real party processes on loopback: each party deals its own
+ * sealed input with a range proof, checks every dealing, evaluates on shares; the coordinator opens
+ * with every result share checked and builds a record `verifyAggregation` checks offline. Lying
+ * parties are simulated by a transport that rewrites one party's answer and signs it again with
+ * that party's own identity key: to the coordinator it is exactly that party lying.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type ClusterLayout,
+  frostIdentifier,
+  layoutCluster,
+  loadOrCreateIdentityKey,
+  PartyClient,
+  type PartyProcess,
+  runAggregationOverHttp,
+  startParties,
+} from '@aaps/agents';
+import {
+  AapsError,
+  base64Decode,
+  base64Encode,
+  createAggregationSession,
+  dealInput,
+  decodeAggregationRecordJson,
+  encodeAggregationRecordCbor,
+  encodeAggregationRecordJson,
+  getCiphersuite,
+  type IdentityKey,
+  loadCircuit,
+  loadFastBackends,
+  type SignedEnvelope,
+  signEnvelope,
+  VerificationError,
+  verifyAggregation,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import weightedRiskJson from '../circuits/weighted-risk.json' with { type: 'json' };
+import {
+  aggregationParties,
+  encodeDealerPayload,
+  sealShares,
+  signDealerPayload,
+} from '../packages/agents/src/party/routes/aggregation.js';
+import { rosterDigest } from '../packages/agents/src/roster.js';
+
+const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+const rng = (n: number) => new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(n)));
+let dir: string;
+let layout: ClusterLayout;
+let procs: PartyProcess[];
+let client: PartyClient;
+
+const SCORES: Record<string, number> = {
+  'monitoring-agent': 80,
+  'problem-solver-agent': 40,
+  'strategy-agent': 10,
+  'quality-assurance-agent': 100,
+  'audit-agent': 0,
+};
+/** 3*80 + 2*40 + 2*10 + 2*100 + 1*0 */
+const WEIGHTED = 540n;
+
+function partyKey(id: string): IdentityKey {
+  return loadOrCreateIdentityKey(join(layout.dir, 'parties', id, 'identity.key'), false);
+}
+
+function identifierOf(id: string): string {
+  return frostIdentifier(layout.roster, layout.roster.parties.find((p) => p.id === id)!);
+}
+
+type Rewrite = (body: Record<string, unknown>, sessionId: string) => Record<string, unknown>;
+
+/** A transport on which `party` answers `path` with `rewrite(body)`, signed with its own key. */
+function lyingClient(party: string, path: string, rewrite: Rewrite): PartyClient {
+  const url = new URL(layout.roster.parties.find((p) => p.id === party)!.url);
+  const key = partyKey(party);
+  const lying: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    const target = new URL(String(input));
+    if (target.host !== url.host || target.pathname !== path || !res.ok) return res;
+    const env = (await res.json()) as SignedEnvelope<{ body: Record<string, unknown>; session_id: string }>;
+    const forged = signEnvelope(
+      {
+        ...env,
+        meta: { ...env.meta, signature: undefined },
+        payload: { ...env.payload, body: rewrite(env.payload.body, env.payload.session_id) },
+      } as SignedEnvelope<{ body: Record<string, unknown>; session_id: string }>,
+      key.secretKey,
+    );
+    return new Response(JSON.stringify(forged), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+  return new PartyClient({
+    roster: layout.roster,
+    caller: { id: 'gateway', key: layout.gatewayKey },
+    fetch: lying,
+  });
+}
+
+async function refusal(p: Promise<unknown>): Promise<AapsError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof AapsError) return e;
+    throw e;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('secret-shared aggregation across 5 party processes', () => {
+  beforeAll(async () => {
+    await loadFastBackends();
+    dir = mkdtempSync(join(tmpdir(), 'aaps-agg-e2e-'));
+    layout = await layoutCluster({ dir, threshold: 3 });
+    procs = await startParties(layout);
+    client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('weighted-risk opens to the plaintext weighted sum, and the record verifies offline', async () => {
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'agg-e2e-1',
+      inputs: SCORES,
+    });
+    expect(out.result.weighted_risk).toBe(WEIGHTED);
+    expect(out.outputs).toEqual([{ name: 'weighted_risk', value: WEIGHTED, scale: 1 }]);
+    expect(out.culprits).toEqual([]);
+    expect(out.openers).toHaveLength(3);
+    const circuit = loadCircuit(weightedRiskJson);
+    const verified = verifyAggregation(encodeAggregationRecordCbor(out.record), { circuit });
+    expect(verified.outputs[0]!.value).toBe(WEIGHTED);
+    expect(Buffer.from(verified.digest).toString('hex')).toBe(out.digest);
+    // The record names every provider by its FROST identifier and carries one range proof each.
+    expect(out.record.inputs.map((i) => i.provider)).toEqual(Object.keys(SCORES).map(identifierOf));
+    expect(out.record.inputs.every((i) => i.rangeProof instanceof Uint8Array)).toBe(true);
+  });
+
+  it('an out-of-range input is refused and its provider named', async () => {
+    const e = await refusal(
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: 'agg-e2e-range',
+        inputs: { ...SCORES, 'audit-agent': 101 },
+      }),
+    );
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect((e as { culprits?: string[] }).culprits).toEqual([identifierOf('audit-agent')]);
+    expect((e.details as { parties: string[] }).parties).toEqual(['audit-agent']);
+  });
+
+  it('a dealer that shares an out-of-range value cannot prove its range: it is named', async () => {
+    const dealer = 'strategy-agent';
+    const circuit = loadCircuit(weightedRiskJson);
+    // The liar shares 150 under a circuit whose ranges it widened; its proof cannot fit the real one.
+    const widened = loadCircuit({
+      ...weightedRiskJson,
+      inputs: weightedRiskJson.inputs.map((i) => ({ ...i, range: { min: 0, max: 200 } })),
+    });
+    const forge: Rewrite = (_body, sessionId) => {
+      const session = createAggregationSession(suite(), {
+        circuit: widened,
+        sessionId,
+        threshold: 3,
+        parties: aggregationParties(layout.roster),
+      });
+      const d = dealInput(session, { input: 'risk.strategy', dealer: identifierOf(dealer), value: 150 }, rng);
+      const digest = rosterDigest(layout.roster);
+      const payload = encodeDealerPayload({
+        session: sessionId,
+        circuitDigestHex: circuit.digestHex,
+        rosterDigest: digest,
+        dealer,
+        dealings: [d],
+      });
+      const key = partyKey(dealer);
+      return {
+        dealing: signDealerPayload(key, payload),
+        sealed: layout.roster.parties.map((receiver) =>
+          sealShares({
+            identity: key,
+            session: sessionId,
+            dealer,
+            receiver,
+            rosterDigest: digest,
+            payload,
+            shares: [d.shares[frostIdentifier(layout.roster, receiver)]!],
+          }),
+        ),
+      };
+    };
+    const e = await refusal(
+      runAggregationOverHttp(lyingClient(dealer, '/v1/agg/deal', forge), {
+        circuitId: 'weighted-risk',
+        sessionId: 'agg-e2e-forged-range',
+        inputs: SCORES,
+      }),
+    );
+    expect(e.code).toBe('INVALID_RANGE_PROOF');
+    expect((e as { culprits?: string[] }).culprits).toEqual([identifierOf(dealer)]);
+    expect((e.details as { parties: string[] }).parties).toEqual([dealer]);
+  });
+
+  it('a party that lies in its result share is named and the opening still completes', async () => {
+    const liar = 'problem-solver-agent';
+    const F = suite().field;
+    const lie: Rewrite = (body) => {
+      const shares = body.result_shares as { output: string; share: string; blinding: string }[];
+      return {
+        ...body,
+        result_shares: shares.map((s) => ({
+          ...s,
+          share: base64Encode(F.toBytes(F.add(F.fromBytes(base64Decode(s.share)), 1n))),
+        })),
+      };
+    };
+    const out = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', lie), {
+      circuitId: 'weighted-risk',
+      sessionId: 'agg-e2e-liar',
+      inputs: SCORES,
+    });
+    expect(out.result.weighted_risk).toBe(WEIGHTED);
+    expect(out.culprits).toEqual([liar]);
+    expect(out.openers).not.toContain(liar);
+    expect(verifyAggregation(out.record).outputs[0]!.value).toBe(WEIGHTED);
+  });
+
+  it('two inputs per role (approval-tally) open both totals', async () => {
+    const votes: Record<string, [number, number]> = {
+      'monitoring-agent': [1, 0],
+      'problem-solver-agent': [1, 0],
+      'strategy-agent': [0, 1],
+      'quality-assurance-agent': [1, 0],
+      'audit-agent': [1, 1],
+    };
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'approval-tally',
+      sessionId: 'agg-e2e-tally',
+      inputs: votes,
+    });
+    expect(out.result).toEqual({ approvals: 4n, vetoes: 2n });
+    expect(verifyAggregation(out.record).outputs.map((o) => o.value)).toEqual([4n, 2n]);
+  });
+
+  it('a party refuses a circuit it does not run, another version of one, or an input its role does not provide', async () => {
+    const party = layout.roster.parties[0]!.id;
+    const unknown = await refusal(
+      client.call(party, 'agg.deal', 'agg-e2e-unknown', { circuit: 'no-such-circuit', circuit_digest: '00' }),
+    );
+    expect(unknown.code).toBe('CIRCUIT_INVALID');
+    const otherVersion = await refusal(
+      client.call(party, 'agg.deal', 'agg-e2e-version', {
+        circuit: 'weighted-risk',
+        circuit_digest: 'ab'.repeat(32),
+      }),
+    );
+    expect(otherVersion.code).toBe('CIRCUIT_INVALID');
+    const notMine = await refusal(
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: 'agg-e2e-not-mine',
+        inputs: { ...SCORES, 'monitoring-agent': { 'risk.audit': 5 } },
+      }),
+    );
+    expect(notMine.code).toBe('FORBIDDEN');
+    expect((notMine as { culprits?: string[] }).culprits).toEqual([identifierOf('monitoring-agent')]);
+  });
+  it('verifyAggregation rejects a changed byte anywhere in the record (CBOR and JSON)', async () => {
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'agg-e2e-bytes',
+      inputs: SCORES,
+    });
+    const cbor = encodeAggregationRecordCbor(out.record);
+    const json = encodeAggregationRecordJson(out.record);
+    expect(decodeAggregationRecordJson(json)).toBeTruthy();
+    const positions = (len: number) => {
+      const step = Math.max(1, Math.floor(len / 60));
+      const list: number[] = [];
+      for (let i = 0; i < len; i += step) list.push(i);
+      list.push(len - 1);
+      return list;
+    };
+    for (const i of positions(cbor.length)) {
+      const bad = cbor.slice();
+      bad[i]! ^= 0x01;
+      expect(() => verifyAggregation(bad), `CBOR byte ${i}`).toThrow(VerificationError);
+    }
+    const text = new TextEncoder().encode(json);
+    for (const i of positions(text.length)) {
+      const bad = text.slice();
+      bad[i]! ^= 0x01;
+      expect(() => verifyAggregation(new TextDecoder().decode(bad)), `JSON byte ${i}`).toThrow(
+        VerificationError,
+      );
+    }
+  });
+});
