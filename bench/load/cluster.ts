@@ -4,13 +4,15 @@
  * end-to-end load measurements.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface UpCluster {
   url: string;
+  dataDir: string;
   token: string;
   groupKey: string;
   gatewayPid: number;
@@ -18,21 +20,21 @@ export interface UpCluster {
   stop(): Promise<void>;
 }
 
-// bench/dist/load/cluster.js -> repository root
-const AAPS = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'packages',
-  'gateway',
-  'dist',
-  'cli',
-  'aaps.js',
-);
+/** The repository root, from `bench/load` (sources, under vitest) or `bench/dist/load` (built). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'packages', 'gateway'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+  return dir;
+}
 
-export async function startUp(opts: { port: number; args?: string[] }): Promise<UpCluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'aaps-load-'));
+export const AAPS = join(repoRoot(), 'packages', 'gateway', 'dist', 'cli', 'aaps.js');
+
+export async function startUp(opts: { port: number; args?: string[]; dataDir?: string }): Promise<UpCluster> {
+  const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'aaps-load-'));
   const child: ChildProcess = spawn(
     process.execPath,
     [AAPS, 'up', '--data-dir', dir, '--port', String(opts.port), ...(opts.args ?? [])],
@@ -58,6 +60,7 @@ export async function startUp(opts: { port: number; args?: string[] }): Promise<
   const token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
   return {
     url: ready[1]!,
+    dataDir: dir,
     token,
     groupKey: ready[2]!,
     gatewayPid: child.pid!,
@@ -146,4 +149,17 @@ export function incidentEnvelope(kind: 'config' | 'image' | 'quota' = 'config'):
     },
     payload: payloads[kind],
   };
+}
+
+/** A free loopback port (probe and release). */
+export function freshPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
+    });
+  });
 }
