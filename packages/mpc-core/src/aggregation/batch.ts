@@ -17,68 +17,23 @@
  * (Ed25519: x; secp256k1: y). A receiver then checks the curve equation and the sign/parity bit
  * instead (a few multiplications). A hint that does not match its encoding fails the dealing.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
-import { pedersenGenerator } from './pedersen.js';
+import {
+  type CurvePoint,
+  ED,
+  ED_D,
+  generators,
+  type PCons,
+  pointClass,
+  readBE,
+  readLE,
+  writeBE,
+  writeLE,
+} from './curve.js';
+import { commitPoints } from './fixed-base.js';
 
-/** A curve point as the batch check uses it (both noble point classes fit). */
-export interface CurvePoint {
-  add(o: CurvePoint): CurvePoint;
-  subtract(o: CurvePoint): CurvePoint;
-  negate(): CurvePoint;
-  double(): CurvePoint;
-  multiply(k: bigint): CurvePoint;
-  multiplyUnsafe(k: bigint): CurvePoint;
-  clearCofactor(): CurvePoint;
-  toAffine(): { x: bigint; y: bigint };
-  is0(): boolean;
-}
-
-interface Field {
-  ORDER: bigint;
-  inv(a: bigint): bigint;
-  create(a: bigint): bigint;
-  mul(a: bigint, b: bigint): bigint;
-  sqr(a: bigint): bigint;
-  add(a: bigint, b: bigint): bigint;
-}
-
-interface PCons {
-  BASE: CurvePoint;
-  ZERO: CurvePoint;
-  Fp: Field;
-  fromBytes(b: Uint8Array): CurvePoint;
-  fromAffine(p: { x: bigint; y: bigint }): CurvePoint;
-}
-
-const ED = ed25519.Point as unknown as PCons;
-const K1 = secp256k1.Point as unknown as PCons;
-const ED_D = ed25519.Point.CURVE().d;
-
-function pointClass(suiteId: string): PCons {
-  return suiteId === 'FROST-ED25519-SHA512-v1' ? ED : K1;
-}
-
-function readBE(b: Uint8Array): bigint {
-  return b.length === 0
-    ? 0n
-    : BigInt(`0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`);
-}
-function readLE(b: Uint8Array): bigint {
-  return readBE(Uint8Array.from(b).reverse());
-}
-function writeLE(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = 0; i < len; i++, n >>= 8n) out[i] = Number(n & 255n);
-  return out;
-}
-function writeBE(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = len - 1; i >= 0; i--, n >>= 8n) out[i] = Number(n & 255n);
-  return out;
-}
+export type { CurvePoint } from './curve.js';
 
 /** The point of `bytes` given the missing coordinate, or undefined if they do not agree. */
 function fromHint(Pc: PCons, bytes: Uint8Array, hint: Uint8Array): CurvePoint | undefined {
@@ -138,222 +93,6 @@ export function commitmentHint<E>(suite: Ciphersuite<E>, commitment: E): Uint8Ar
       : Pc.fromBytes(suite.group.serialize(commitment));
   const a = pt.toAffine();
   return Pc === ED ? writeLE(a.x, 32) : writeBE(a.y, 32);
-}
-
-/** The generator points in curve-point form. */
-export function generators<E>(suite: Ciphersuite<E>): { G: CurvePoint; H: CurvePoint; ZERO: CurvePoint } {
-  const Pc = pointClass(suite.id);
-  let H = hCache.get(suite);
-  if (!H) {
-    H = Pc.fromBytes(suite.group.serialize(pedersenGenerator(suite)));
-    hCache.set(suite, H);
-  }
-  return { G: Pc.BASE, H, ZERO: Pc.ZERO };
-}
-const hCache = new WeakMap<object, CurvePoint>();
-
-/**
- * Fixed-base comb tables for `G` and `H` (`T_i[d] = d * 2^(w*i) * P`, w = 10): a scalar
- * multiplication is then 26 additions and no doublings. Built once per suite on first use
- * (about 53,000 additions, ~16 MB), for bulk dealing.
- */
-interface Comb {
-  readonly w: number;
-  readonly rows: readonly (readonly CurvePoint[])[];
-}
-const COMB_W = 10;
-const combs = new WeakMap<object, { G: Comb; H: Comb }>();
-
-function buildComb(P: CurvePoint, ZERO: CurvePoint, bits: number): Comb {
-  const rows: CurvePoint[][] = [];
-  let base = P;
-  for (let i = 0; i * COMB_W < bits; i++) {
-    const row: CurvePoint[] = [ZERO];
-    let acc = ZERO;
-    for (let d = 1; d < 1 << COMB_W; d++) {
-      acc = acc.add(base);
-      row.push(acc);
-    }
-    rows.push(row);
-    base = acc.add(base);
-  }
-  return { w: COMB_W, rows };
-}
-
-function combMul(comb: Comb, ZERO: CurvePoint, k: bigint): CurvePoint {
-  let acc = ZERO;
-  const mask = BigInt((1 << comb.w) - 1);
-  const w = BigInt(comb.w);
-  for (let i = 0; k > 0n; i++, k >>= w) {
-    const d = Number(k & mask);
-    if (d) acc = acc.add(comb.rows[i]![d]!);
-  }
-  return acc;
-}
-
-/** Projective coordinates as noble exposes them (`x = X/Z`, `y = Y/Z` on both curves). */
-interface Projective {
-  readonly X: bigint;
-  readonly Y: bigint;
-  readonly Z: bigint;
-}
-
-/**
- * Ed25519 comb rows in affine Niels form `(y+x, y-x, 2dxy)`, so each table addition is the
- * 7-multiplication mixed addition of ref10's `ge_madd`, on plain bigints.
- */
-interface NielsComb {
-  readonly w: number;
-  readonly rows: readonly { ypx: bigint[]; ymx: bigint[]; xy2d: bigint[] }[];
-}
-const niels = new WeakMap<Comb, NielsComb>();
-
-function toNiels(comb: Comb): NielsComb {
-  let hit = niels.get(comb);
-  if (hit) return hit;
-  const F = ED.Fp;
-  const p = F.ORDER;
-  const flat = comb.rows.flatMap((r) => r.slice(1));
-  const aff = normalize(F, flat as unknown as Projective[]);
-  let k = 0;
-  const rows = comb.rows.map((r) => {
-    const ypx = [0n];
-    const ymx = [0n];
-    const xy2d = [0n];
-    for (let d = 1; d < r.length; d++, k++) {
-      const { x, y } = aff[k]!;
-      ypx.push((y + x) % p);
-      ymx.push((y - x + p) % p);
-      xy2d.push((((2n * ED_D) % p) * ((x * y) % p)) % p);
-    }
-    return { ypx, ymx, xy2d };
-  });
-  hit = { w: comb.w, rows };
-  niels.set(comb, hit);
-  return hit;
-}
-
-/** `aG + bH` on Ed25519 in extended coordinates (values may be negative until normalized). */
-function edCommit(cg: NielsComb, ch: NielsComb, a: bigint, b: bigint): Projective {
-  const p = ED.Fp.ORDER;
-  let X = 0n;
-  let Y = 1n;
-  let Z = 1n;
-  let T = 0n;
-  for (const [comb, k0] of [
-    [cg, a],
-    [ch, b],
-  ] as const) {
-    const mask = BigInt((1 << comb.w) - 1);
-    const w = BigInt(comb.w);
-    let k = k0;
-    for (let i = 0; k > 0n; i++, k >>= w) {
-      const d = Number(k & mask);
-      if (d === 0) continue;
-      const row = comb.rows[i]!;
-      const A = ((Y - X) * row.ymx[d]!) % p;
-      const B = ((Y + X) * row.ypx[d]!) % p;
-      const C = (T * row.xy2d[d]!) % p;
-      const D = Z + Z;
-      const E = B - A;
-      const Fv = D - C;
-      const G = D + C;
-      const H = B + A;
-      X = (E * Fv) % p;
-      Y = (G * H) % p;
-      T = (E * H) % p;
-      Z = (Fv * G) % p;
-    }
-  }
-  return { X, Y, Z };
-}
-
-/** Affine coordinates of projective points with one inversion (Montgomery's trick). */
-function normalize(F: Field, pts: readonly Projective[]): { x: bigint; y: bigint; zero: boolean }[] {
-  const p = F.ORDER;
-  const zs = pts.map((q) => ((q.Z % p) + p) % p);
-  const prefix: bigint[] = [];
-  let acc = 1n;
-  for (const z of zs) {
-    prefix.push(acc);
-    if (z !== 0n) acc = F.mul(acc, z);
-  }
-  let inv = F.inv(acc);
-  const out: { x: bigint; y: bigint; zero: boolean }[] = new Array(zs.length);
-  for (let i = zs.length - 1; i >= 0; i--) {
-    const z = zs[i]!;
-    if (z === 0n) {
-      out[i] = { x: 0n, y: 0n, zero: true };
-      continue;
-    }
-    const iz = F.mul(inv, prefix[i]!);
-    inv = F.mul(inv, z);
-    const q = pts[i]!;
-    out[i] = { x: F.mul(F.create(q.X), iz), y: F.mul(F.create(q.Y), iz), zero: false };
-  }
-  return out;
-}
-
-/**
- * Pedersen commitments `a_i G + b_i H` for many pairs at once, encoded, with their hints: comb
- * tables for the two fixed bases (Ed25519: mixed additions on bigints) and one field inversion
- * for the whole batch. Byte-identical to `group.serialize(pedersenCommit(...))`.
- */
-export function commitMany<E>(
-  suite: Ciphersuite<E>,
-  pairs: readonly (readonly [bigint, bigint])[],
-): { commitments: Uint8Array[]; hints: Uint8Array[]; points: CurvePoint[] } {
-  const Pc = pointClass(suite.id);
-  let c = combs.get(suite);
-  if (!c) {
-    const { G, H, ZERO } = generators(suite);
-    const bits = suite.field.ORDER.toString(2).length;
-    c = { G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
-    combs.set(suite, c);
-  }
-  const { G: cg, H: ch } = c;
-  let proj: Projective[];
-  if (Pc === ED) {
-    const ng = toNiels(cg);
-    const nh = toNiels(ch);
-    proj = pairs.map(([a, b]) => edCommit(ng, nh, a, b));
-  } else {
-    proj = pairs.map(
-      ([a, b]) => combMul(cg, Pc.ZERO, a).add(combMul(ch, Pc.ZERO, b)) as unknown as Projective,
-    );
-  }
-  const aff = normalize(Pc.Fp, proj);
-  const commitments: Uint8Array[] = [];
-  const hints: Uint8Array[] = [];
-  const points: CurvePoint[] = [];
-  aff.forEach(({ x, y, zero }) => {
-    if (zero || (Pc === ED && x === 0n && y === 1n)) {
-      // Negligible (a random combination hit the identity); encode through the suite.
-      commitments.push(suite.group.serialize(suite.group.zero));
-      hints.push(new Uint8Array(32));
-      points.push(Pc.ZERO);
-      return;
-    }
-    if (Pc === ED) {
-      const b = writeLE(y, 32);
-      b[31]! |= Number(x & 1n) << 7;
-      commitments.push(b);
-      hints.push(writeLE(x, 32));
-    } else {
-      const b = new Uint8Array(33);
-      b[0] = 2 + Number(y & 1n);
-      b.set(writeBE(x, 32), 1);
-      commitments.push(b);
-      hints.push(writeBE(y, 32));
-    }
-    points.push(Pc.fromAffine({ x, y }));
-  });
-  return { commitments, hints, points };
-}
-
-/** The suite's own element for a curve point (libsodium: decode its bytes; noble: the point). */
-export function toGroupElement<E>(suite: Ciphersuite<E>, point: CurvePoint, bytes: Uint8Array): E {
-  return suite.backend === 'noble' ? (point as unknown as E) : suite.group.deserialize(bytes);
 }
 
 /** `w * P` for a public (small or negative) integer weight. */
@@ -463,6 +202,19 @@ export function batchCheckShares<E>(
   const holds = (lhs: CurvePoint, rhs: CurvePoint) => lhs.subtract(rhs).clearCofactor().is0();
 
   const evals = items.map((it) => evalAt(it.points));
+  const single = (): true | number[] => {
+    const lhs = commitPoints(
+      suite,
+      items.map((it) => [it.share, it.blinding] as const),
+    );
+    const bad: number[] = [];
+    items.forEach((_, k) => {
+      if (!holds(lhs[k]!, evals[k]!)) bad.push(k);
+    });
+    return bad.length === 0 ? true : bad;
+  };
+  // A bucket MSM only pays off from a few dozen items on.
+  if (items.length < SMALL_BATCH) return single();
   const r = coefficients(rng, items.length);
   let S = 0n;
   let B = 0n;
@@ -471,12 +223,10 @@ export function batchCheckShares<E>(
     B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
   }
   if (holds(mulG(S).add(mulH(B)), msm(Pc, evals, r))) return true;
-  const bad: number[] = [];
-  items.forEach((it, k) => {
-    if (!holds(mulG(it.share).add(mulH(it.blinding)), evals[k]!)) bad.push(k);
-  });
-  return bad.length === 0 ? true : bad;
+  return single();
 }
+
+const SMALL_BATCH = 24;
 
 /** One party's result shares (by output) at its evaluation point. */
 export interface OpeningShares {

@@ -26,12 +26,11 @@ import {
   batchCheckShares,
   type CurvePoint,
   decodeCommitment,
-  generators,
   scalePoint,
-  toGroupElement,
 } from './batch.js';
 import type { Circuit } from './circuit.js';
-import { pedersenGenerator } from './pedersen.js';
+import { generators } from './curve.js';
+import { asElement, commitFast } from './fixed-base.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
 import { dealPedersenEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
 
@@ -280,7 +279,7 @@ export function dealInput<E>(
     ? proveRange(
         suite,
         {
-          commitment: toGroupElement(suite, dealing.points[0]!, commitments[0]!),
+          commitment: asElement(suite, dealing.points[0]!, commitments[0]!),
           lo: spec.min,
           hi: spec.max,
           context: inputProofContext(session, args.dealer, spec.name),
@@ -772,6 +771,5 @@ export function openResult<E>(
 
 /** `value*G + blinding*H` for an opened output (helper for record checks). */
 export function openingCommitment<E>(suite: Ciphersuite<E>, value: bigint, blinding: bigint): E {
-  const { group } = suite;
-  return group.add(group.mulBase(suite.field.create(value)), group.mul(pedersenGenerator(suite), blinding));
+  return commitFast(suite, suite.field.create(value), blinding);
 }

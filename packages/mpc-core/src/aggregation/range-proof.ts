@@ -18,7 +18,7 @@ import { utf8 } from '../bytes.js';
 import type { Culprit } from '../errors.js';
 import { AapsError, ProtocolError, ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
-import { pedersenGenerator } from './pedersen.js';
+import { commitFast } from './fixed-base.js';
 import { elementBytes, transcript } from './transcript.js';
 
 /** Domain-separation tag of the range proof's Fiat-Shamir challenge. */
@@ -127,7 +127,6 @@ export function proveRange<E>(
   }
   const F = suite.field;
   const g = suite.group;
-  const H = pedersenGenerator(suite);
   // Bits: low bits for v below 2^(k-1), else the top weight plus low bits for the rest.
   const top = 1n << BigInt(k - 1);
   const useTop = k > 1 ? v >= top : v === 1n;
@@ -143,7 +142,7 @@ export function proveRange<E>(
     acc = F.add(acc, F.mul(w[j]!, r[j]!));
   }
   r.push(F.mul(F.sub(F.create(witness.blinding), acc), F.inv(w[k - 1]!)));
-  const Bs = bits.map((b, j) => g.add(b ? g.base : g.zero, g.mul(H, r[j]!)));
+  const Bs = bits.map((b, j) => commitFast(suite, BigInt(b), r[j]!));
   // OR-proofs: branch beta claims B_j - beta*G = r_j*H. Simulate the false branch.
   const nonces: bigint[] = [];
   const simC: bigint[] = [];
@@ -157,9 +156,9 @@ export function proveRange<E>(
     nonces.push(kj);
     simC.push(c);
     simZ.push(z);
-    const real = g.mul(H, kj);
+    const real = commitFast(suite, 0n, kj);
     const Yfalse = b === 1 ? Bs[j]! : g.sub(Bs[j]!, g.base);
-    const sim = g.sub(g.mul(H, z), g.mul(Yfalse, c));
+    const sim = g.sub(commitFast(suite, 0n, z), g.mul(Yfalse, c));
     if (b === 0) As.push(real, sim);
     else As.push(sim, real);
   }
@@ -208,7 +207,6 @@ export function verifyRangeProof<E>(
   if (!(proof instanceof Uint8Array) || proof.length !== k * per) {
     fail(`expected ${k * per} bytes`);
   }
-  const H = pedersenGenerator(suite);
   const Bs: E[] = [];
   const As: E[] = [];
   const cs: bigint[] = [];
@@ -223,7 +221,10 @@ export function verifyRangeProof<E>(
       const z0 = sc(2, 'z0');
       const z1 = sc(3, 'z1');
       Bs.push(B);
-      As.push(g.sub(g.mul(H, z0), g.mul(B, c0)), g.sub(g.mul(H, z1), g.mul(g.sub(B, g.base), c1)));
+      As.push(
+        g.sub(commitFast(suite, 0n, z0), g.mul(B, c0)),
+        g.sub(commitFast(suite, 0n, z1), g.mul(g.sub(B, g.base), c1)),
+      );
       cs.push(F.add(c0, c1));
     }
   } catch (cause) {

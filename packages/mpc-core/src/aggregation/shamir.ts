@@ -9,7 +9,8 @@
 import type { Culprit } from '../errors.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
-import { type CurvePoint, commitMany } from './batch.js';
+import type { CurvePoint } from './curve.js';
+import { commitFast, commitMany } from './fixed-base.js';
 import { pedersenGenerator } from './pedersen.js';
 
 /** One receiver's share of a Pedersen dealing: `f(x)` and `g(x)`. */
@@ -143,8 +144,7 @@ export function pedersenShareHolds<E>(
   blinding: bigint,
 ): boolean {
   const { group } = suite;
-  const lhs = group.add(group.mulBase(share), group.mul(pedersenGenerator(suite), blinding));
-  return group.equals(lhs, group.evalCommitment(commitments, x));
+  return group.equals(commitFast(suite, share, blinding), group.evalCommitment(commitments, x));
 }
 
 /** Receiver check; a share off the committed polynomials is `INVALID_DEALING` naming the dealer. */
