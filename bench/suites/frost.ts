@@ -6,7 +6,9 @@ import {
   ciphersuites,
   commit,
   getCiphersuite,
+  identifierFromNumber,
   loadFastBackends,
+  runDkgLocally,
   type SigningNonces,
   signShare,
   trustedDealer,
@@ -44,6 +46,24 @@ function nobleFull(frost: FROST, t: number, n: number) {
     const sig = frost.aggregate(deal.public, list, message, shares);
     if (!frost.verify(sig, message, deal.public.commitments[0]!)) throw new Error('bad signature');
   };
+}
+
+/** noble's own three-round DKG with every party in this process. */
+function nobleDkg(frost: FROST, n: number, t: number) {
+  const signers = { min: t, max: n };
+  const ids = Array.from({ length: n }, (_, i) => frost.Identifier.fromNumber(i + 1));
+  const r1 = ids.map((id) => frost.DKG.round1(id, signers));
+  const r2 = r1.map((me) =>
+    frost.DKG.round2(
+      me.secret,
+      r1.filter((o) => o !== me).map((o) => o.public),
+    ),
+  );
+  return ids.map((id, i) => {
+    const others = r1.filter((_, j) => j !== i).map((o) => o.public);
+    const mine = r2.flatMap((out, j) => (j === i ? [] : [out[id]!]));
+    return frost.DKG.round3(r1[i]!.secret, others, mine);
+  });
 }
 
 /** A pool of fresh nonces so that each measured signShare uses unspent ones. */
@@ -142,6 +162,25 @@ export async function register(ctx: SuiteContext): Promise<void> {
     numerator: { name: 'frost.ed25519.verify', impl: 'mpc-core' },
     denominator: { name: 'frost.ed25519.verify', impl: 'node:crypto' },
     goal: 1.25,
+  });
+
+  // DKG, n=10 t=7, all parties in one process.
+  const ids10 = Array.from({ length: 10 }, (_, i) => identifierFromNumber(ed, i + 1));
+  add(
+    'frost.ed25519.dkg.10of7',
+    'mpc-core',
+    () => runDkgLocally(ed, { identifiers: ids10, threshold: { min: 7, max: 10 } }),
+    {
+      time: 0,
+      iterations: 6,
+    },
+  );
+  add('frost.ed25519.dkg.10of7', 'noble', () => nobleDkg(ed25519_FROST, 10, 7), { time: 0, iterations: 3 });
+  ratio({
+    label: 'frost.ed25519.dkg.10of7 mpc-core/noble',
+    numerator: { name: 'frost.ed25519.dkg.10of7', impl: 'mpc-core' },
+    denominator: { name: 'frost.ed25519.dkg.10of7', impl: 'noble' },
+    goal: 1 / 12,
   });
 
   add('frost.secp256k1tr.sign.3of5.full', 'mpc-core', oursFull(ciphersuites.secp256k1tr, 3, 5), {
