@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ciphersuites, getCiphersuite, loadFastBackends } from '../suite/registry.js';
 import type { AnyCiphersuite } from '../suite/types.js';
-import { commitFast, commitMany } from './fixed-base.js';
+import { commitFast, commitMany, mulHFast } from './fixed-base.js';
 import { pedersenCommit } from './pedersen.js';
 
 let suites: AnyCiphersuite[];
@@ -39,8 +39,11 @@ describe('fixed-base commitments', () => {
         const a = BigInt(i) * 7919n;
         const b = BigInt(i) * 104729n + 3n;
         expect(s.group.equals(commitFast(s, a, b), pedersenCommit(s, a, b))).toBe(true);
+        expect(s.group.equals(mulHFast(s, b), pedersenCommit(s, 0n, b))).toBe(true);
       }
       expect(s.group.isZero(commitFast(s, 0n, 0n))).toBe(true);
+      expect(s.group.isZero(mulHFast(s, 0n))).toBe(true);
+      expect(s.group.equals(commitFast(s, 1n, 0n), s.group.base)).toBe(true);
     }
   });
 });

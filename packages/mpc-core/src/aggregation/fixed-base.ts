@@ -4,6 +4,11 @@
  * tables in affine Niels form so each addition is the 7-multiplication mixed addition of ref10's
  * `ge_madd` on plain bigints. Results are normalized in batches with one field inversion.
  * Byte-identical to the suite's own `mulBase` / `mul` (tested).
+ *
+ * Secret scalars (coefficients, blindings, bits) pass here, so every multiplication runs the same
+ * sequence of additions whatever the scalar (every window, the identity entry for a zero digit).
+ * As with noble's own precomputed base-point multiplication, the table index is not hidden from
+ * cache timing, and JavaScript bigint arithmetic is not constant-time.
  */
 import type { Ciphersuite } from '../suite/types.js';
 import {
@@ -29,7 +34,8 @@ interface Comb {
   readonly rows: readonly (readonly CurvePoint[])[];
 }
 const COMB_W = 10;
-const combs = new WeakMap<object, { G: Comb; H: Comb }>();
+/** By suite id: the tables depend on the curve and `H` only, so both backends share them. */
+const combs = new Map<string, { G: Comb; H: Comb }>();
 
 function buildComb(P: CurvePoint, ZERO: CurvePoint, bits: number): Comb {
   const rows: CurvePoint[][] = [];
@@ -51,10 +57,7 @@ function combMul(comb: Comb, ZERO: CurvePoint, k: bigint): CurvePoint {
   let acc = ZERO;
   const mask = BigInt((1 << comb.w) - 1);
   const w = BigInt(comb.w);
-  for (let i = 0; k > 0n; i++, k >>= w) {
-    const d = Number(k & mask);
-    if (d) acc = acc.add(comb.rows[i]![d]!);
-  }
+  for (let i = 0; i < comb.rows.length; i++, k >>= w) acc = acc.add(comb.rows[i]![Number(k & mask)]!);
   return acc;
 }
 
@@ -77,8 +80,9 @@ function toNiels(comb: Comb): NielsComb {
   const aff = normalize(F, flat as unknown as Projective[]);
   let k = 0;
   const rows = comb.rows.map((r) => {
-    const ypx = [0n];
-    const ymx = [0n];
+    // Entry 0 is the identity, (y+x, y-x, 2dxy) = (1, 1, 0).
+    const ypx = [1n];
+    const ymx = [1n];
     const xy2d = [0n];
     for (let d = 1; d < r.length; d++, k++) {
       const { x, y } = aff[k]!;
@@ -93,23 +97,29 @@ function toNiels(comb: Comb): NielsComb {
   return hit;
 }
 
-/** `aG + bH` on Ed25519 in extended coordinates (values may be negative until normalized). */
-function edCommit(cg: NielsComb, ch: NielsComb, a: bigint, b: bigint): Projective {
+/**
+ * `aG + bH` on Ed25519 in extended coordinates (values may be negative until normalized).
+ * `a === undefined` leaves `G` out: for callers whose `a` is zero by construction, not by secret.
+ */
+function edCommit(cg: NielsComb, ch: NielsComb, a: bigint | undefined, b: bigint): Projective {
   const p = ED.Fp.ORDER;
   let X = 0n;
   let Y = 1n;
   let Z = 1n;
   let T = 0n;
-  for (const [comb, k0] of [
-    [cg, a],
-    [ch, b],
-  ] as const) {
+  const parts: [NielsComb, bigint][] =
+    a === undefined
+      ? [[ch, b]]
+      : [
+          [cg, a],
+          [ch, b],
+        ];
+  for (const [comb, k0] of parts) {
     const mask = BigInt((1 << comb.w) - 1);
     const w = BigInt(comb.w);
     let k = k0;
-    for (let i = 0; k > 0n; i++, k >>= w) {
+    for (let i = 0; i < comb.rows.length; i++, k >>= w) {
       const d = Number(k & mask);
-      if (d === 0) continue;
       const row = comb.rows[i]!;
       const A = ((Y - X) * row.ymx[d]!) % p;
       const B = ((Y + X) * row.ypx[d]!) % p;
@@ -161,15 +171,15 @@ function normalize(F: Field, pts: readonly Projective[]): { x: bigint; y: bigint
  */
 export function commitMany<E>(
   suite: Ciphersuite<E>,
-  pairs: readonly (readonly [bigint, bigint])[],
+  pairs: readonly (readonly [bigint | undefined, bigint])[],
 ): { commitments: Uint8Array[]; hints: Uint8Array[]; points: CurvePoint[] } {
   const Pc = pointClass(suite.id);
-  let c = combs.get(suite);
+  let c = combs.get(suite.id);
   if (!c) {
     const { G, H, ZERO } = generators(suite);
     const bits = suite.field.ORDER.toString(2).length;
     c = { G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
-    combs.set(suite, c);
+    combs.set(suite.id, c);
   }
   const { G: cg, H: ch } = c;
   let proj: Projective[];
@@ -179,7 +189,10 @@ export function commitMany<E>(
     proj = pairs.map(([a, b]) => edCommit(ng, nh, a, b));
   } else {
     proj = pairs.map(
-      ([a, b]) => combMul(cg, Pc.ZERO, a).add(combMul(ch, Pc.ZERO, b)) as unknown as Projective,
+      ([a, b]) =>
+        (a === undefined ? Pc.ZERO : combMul(cg, Pc.ZERO, a)).add(
+          combMul(ch, Pc.ZERO, b),
+        ) as unknown as Projective,
     );
   }
   const aff = normalize(Pc.Fp, proj);
@@ -213,17 +226,26 @@ export function commitMany<E>(
 
 /** Generic commitments a suite makes before the tables pay for themselves (building takes ~0.2 s). */
 const WARM_UP = 256;
-const uses = new WeakMap<object, number>();
+const uses = new Map<string, number>();
 
 /**
  * `value*G + blinding*H` as the suite's element: through the comb tables once the process has
  * made {@link WARM_UP} commitments with this suite (or the tables exist already), else generic.
  */
 export function commitFast<E>(suite: Ciphersuite<E>, value: bigint, blinding: bigint): E {
-  if (!combs.has(suite)) {
-    const n = (uses.get(suite) ?? 0) + 1;
-    uses.set(suite, n);
-    if (n <= WARM_UP) return pedersenCommit(suite, value, blinding);
+  return fixedBase(suite, value, blinding);
+}
+
+/** `k*H` (a commitment to zero by construction: the `G` part is left out, not computed). */
+export function mulHFast<E>(suite: Ciphersuite<E>, k: bigint): E {
+  return fixedBase(suite, undefined, k);
+}
+
+function fixedBase<E>(suite: Ciphersuite<E>, value: bigint | undefined, blinding: bigint): E {
+  if (!combs.has(suite.id)) {
+    const n = (uses.get(suite.id) ?? 0) + 1;
+    uses.set(suite.id, n);
+    if (n <= WARM_UP) return pedersenCommit(suite, value ?? 0n, blinding);
   }
   const { commitments, points } = commitMany(suite, [[value, blinding]]);
   if (points[0]!.is0()) return suite.group.zero;
@@ -246,8 +268,8 @@ export function commitPoints<E>(
   suite: Ciphersuite<E>,
   pairs: readonly (readonly [bigint, bigint])[],
 ): CurvePoint[] {
-  if (combs.has(suite) || (uses.get(suite) ?? 0) >= WARM_UP) return commitMany(suite, pairs).points;
-  uses.set(suite, (uses.get(suite) ?? 0) + pairs.length);
+  if (combs.has(suite.id) || (uses.get(suite.id) ?? 0) >= WARM_UP) return commitMany(suite, pairs).points;
+  uses.set(suite.id, (uses.get(suite.id) ?? 0) + pairs.length);
   const { G, H, ZERO } = generators(suite);
   return pairs.map(([a, b]) => (a === 0n ? ZERO : G.multiply(a)).add(b === 0n ? ZERO : H.multiply(b)));
 }

@@ -18,7 +18,7 @@ import { utf8 } from '../bytes.js';
 import type { Culprit } from '../errors.js';
 import { AapsError, ProtocolError, ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
-import { commitFast } from './fixed-base.js';
+import { commitFast, mulHFast } from './fixed-base.js';
 import { elementBytes, transcript } from './transcript.js';
 
 /** Domain-separation tag of the range proof's Fiat-Shamir challenge. */
@@ -156,9 +156,9 @@ export function proveRange<E>(
     nonces.push(kj);
     simC.push(c);
     simZ.push(z);
-    const real = commitFast(suite, 0n, kj);
+    const real = mulHFast(suite, kj);
     const Yfalse = b === 1 ? Bs[j]! : g.sub(Bs[j]!, g.base);
-    const sim = g.sub(commitFast(suite, 0n, z), g.mul(Yfalse, c));
+    const sim = g.sub(mulHFast(suite, z), g.mul(Yfalse, c));
     if (b === 0) As.push(real, sim);
     else As.push(sim, real);
   }
@@ -222,8 +222,8 @@ export function verifyRangeProof<E>(
       const z1 = sc(3, 'z1');
       Bs.push(B);
       As.push(
-        g.sub(commitFast(suite, 0n, z0), g.mul(B, c0)),
-        g.sub(commitFast(suite, 0n, z1), g.mul(g.sub(B, g.base), c1)),
+        g.sub(mulHFast(suite, z0), g.mul(B, c0)),
+        g.sub(mulHFast(suite, z1), g.mul(g.sub(B, g.base), c1)),
       );
       cs.push(F.add(c0, c1));
     }
