@@ -5,9 +5,9 @@
  *  1. `agg.deal` to every party, with the party's own input values sealed to its X25519 key. Here
  *     the caller passes each party its input; in a deployment the department's own system seals
  *     it, and the coordinator only relays a box it cannot open.
- *  2. The coordinator checks every dealer's signed public dealing (range proofs, commitments) and
- *     names bad dealers, then relays to each party every public dealing and the sealed share boxes
- *     addressed to it (which it cannot read).
+ *  2. The coordinator checks every dealer's signature and payload (naming bad dealers), then relays
+ *     to each party every public dealing and the sealed share boxes addressed to it (which it cannot
+ *     read).
  *  3. `agg.evaluate` on every party: each checks every dealing and its shares, names bad dealers,
  *     evaluates the circuit and returns its result shares.
  *  4. The coordinator opens each output from t result shares, every share checked against the
@@ -23,7 +23,6 @@ import {
   bytesToHex,
   type Circuit,
   type Culprit,
-  checkPublicDealing,
   getCiphersuite,
   openResult,
   ProtocolError,
@@ -233,7 +232,9 @@ export async function runAggregationOverHttp(
   );
   if (dealFailures.length) throw combine(dealFailures, roster, true);
 
-  // Check each signed public dealing (signature, session, strict decode, range proofs); name dealers.
+  // Check each dealer's signature and payload (names dealers). Range proofs and shares are checked
+  // by every party in round 2 (an honest party refuses a bad dealing and names its dealer), and the
+  // record carries the proofs for anyone to check again.
   const parsed: ParsedDealing[] = [];
   const outboxes: { dealer: string; sealed: SealedShares[] }[] = [];
   const badDealers: { party: string; error: unknown }[] = [];
@@ -254,7 +255,6 @@ export async function runAggregationOverHttp(
           frostIdentifier(roster, p),
         ]);
       }
-      for (const d of pd.dealings) checkPublicDealing(session, d);
       parsed.push(pd);
       outboxes.push({ dealer: p.id, sealed: Array.isArray(out.sealed) ? out.sealed : [] });
     } catch (error) {
@@ -318,7 +318,8 @@ export async function runAggregationOverHttp(
     if (failures.length) throw combine(failures, roster, false);
   }
 
-  // Opening: every result share is checked against the combined commitments (proofs checked above).
+  // Opening: every result share is checked against the combined commitments. The range proofs were
+  // checked by the parties that evaluated (at least t honest ones, or the opening fails).
   const opened = openResult(session, publicDealings, shares, rng, { verifyProofs: false });
   const record = buildAggregationRecord(session, publicDealings, opened);
   const toParty = (id: string) => partyByIdentifier(roster, id)?.id ?? id;
