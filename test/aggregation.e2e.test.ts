@@ -40,6 +40,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import weightedRiskJson from '../circuits/weighted-risk.json' with { type: 'json' };
 import {
   aggregationParties,
+  ChannelKeys,
   encodeDealerPayload,
   sealShares,
   signDealerPayload,
@@ -183,11 +184,13 @@ describe('secret-shared aggregation across 5 party processes', () => {
         dealings: [d],
       });
       const key = partyKey(dealer);
+      const channels = new ChannelKeys(key, dealer);
       return {
         dealing: signDealerPayload(key, payload),
         sealed: layout.roster.parties.map((receiver) =>
           sealShares({
             identity: key,
+            channels,
             session: sessionId,
             dealer,
             receiver,

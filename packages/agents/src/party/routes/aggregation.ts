@@ -52,6 +52,9 @@ import {
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
@@ -245,12 +248,57 @@ export function signDealerPayload(identity: IdentityKey, payload: string): Signe
   };
 }
 
+const CHANNEL_INFO = utf8('AAPS-QUORUM-v1 agg-channel x25519-hkdf-sha256-xchacha20poly1305');
+
 /**
- * Seal one dealer's shares for one receiver (`share || blinding` per input, in payload order) and
- * sign the box, bound to the payload's digest.
+ * Pairwise channel keys between roster parties for share boxes: static-static X25519 between their
+ * identity-derived keys, HKDF-SHA256, cached per peer for the life of the process (one Diffie-Hellman
+ * per peer instead of two per box). Only the two parties can make or open a box; the AAD names the
+ * direction, session and payload. (Trade-off: a box recorded by a relay opens with either party's
+ * identity key later, where an ephemeral-static box needs the receiver's.)
+ */
+export class ChannelKeys {
+  readonly #identity: IdentityKey;
+  readonly #self: string;
+  readonly #cache = new Map<string, Uint8Array>();
+
+  constructor(identity: IdentityKey, self: string) {
+    this.#identity = identity;
+    this.#self = self;
+  }
+
+  key(peer: RosterParty): Uint8Array {
+    const cached = this.#cache.get(peer.id);
+    if (cached) return cached;
+    const mine = x25519FromIdentitySecretKey(this.#identity.secretKey);
+    let key: Uint8Array;
+    try {
+      const shared = x25519.getSharedSecret(
+        mine.expose(),
+        x25519FromIdentityPublicKey(hexToBytesStrict(peer.identity_key)),
+      );
+      const pair = [this.#self, peer.id].sort().join('|');
+      key = hkdf(sha256, shared, utf8(pair), CHANNEL_INFO, 32);
+      shared.fill(0);
+    } finally {
+      mine.wipe();
+    }
+    this.#cache.set(peer.id, key);
+    return key;
+  }
+
+  toJSON(): string {
+    return '<redacted>';
+  }
+}
+
+/**
+ * Seal one dealer's shares for one receiver (`share || blinding` per input, in payload order) under
+ * their channel key, and sign the box (so a box that verifies but does not open blames the dealer).
  */
 export function sealShares(args: {
   identity: IdentityKey;
+  channels: ChannelKeys;
   session: string;
   dealer: string;
   receiver: RosterParty;
@@ -267,12 +315,33 @@ export function sealShares(args: {
     sha256(utf8(args.payload)),
   );
   const plain = concatBytes(...args.shares.flatMap((s) => [s.share.expose(), s.blinding.expose()]));
-  const box = sealToParty(args.receiver, plain, aad, args.rng);
-  plain.fill(0);
-  const sig = base64Encode(
-    signBytes(args.identity.secretKey, concatBytes(SHARES_DST, aad, base64Decode(box))),
+  const nonce = (args.rng ?? defaultRng)(24);
+  const sealed = concatBytes(
+    nonce,
+    xchacha20poly1305(args.channels.key(args.receiver), nonce, aad).encrypt(plain),
   );
-  return { party: args.receiver.id, box, sig };
+  plain.fill(0);
+  const sig = base64Encode(signBytes(args.identity.secretKey, concatBytes(SHARES_DST, aad, sealed)));
+  return { party: args.receiver.id, box: base64Encode(sealed), sig };
+}
+
+/** Open a share box from `dealer`; throws `ProtocolError('INVALID_DEALING')` naming it if it does not. */
+function openShares(
+  channels: ChannelKeys,
+  dealer: RosterParty,
+  dealerId: string,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  try {
+    if (sealed.length < 24 + 16) throw new ValidationError('DECODE_FAILED', 'share box too short');
+    return xchacha20poly1305(channels.key(dealer), sealed.subarray(0, 24), aad).decrypt(sealed.subarray(24));
+  } catch (cause) {
+    throw new ProtocolError('INVALID_DEALING', `the shares from ${dealer.id} do not open`, [dealerId], {
+      cause,
+      details: { party: dealer.id },
+    });
+  }
 }
 
 /** A checked dealer payload: who dealt, the digest of what it signed, its public dealings. */
@@ -453,6 +522,7 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
   const myId = frostIdentifier(roster, self);
   const sessions = new Map<string, AggregationState>();
   const rng = deps.rng;
+  const channels = new ChannelKeys(deps.identity, self.id);
   const ctxFor = (session: AggregationSession<unknown>) => ({ suite, roster, rosterDigest, session });
 
   const take = (id: string): AggregationState => {
@@ -554,6 +624,7 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
         const shares = dealings.map((d) => d.shares[rid]!);
         const item = sealShares({
           identity: deps.identity,
+          channels,
           session: sessionId,
           dealer: self.id,
           receiver,
@@ -604,9 +675,10 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
           ]);
         }
         const aad = sharesAad(sessionId, p.dealer.id, self.id, rosterDigest, p.digest);
+        const sealed = base64Decode(item.box, 'body.shares.box');
         const ok = verifyEd25519(
           hexToBytesStrict(p.dealer.identity_key),
-          concatBytes(SHARES_DST, aad, base64Decode(item.box, 'body.shares.box')),
+          concatBytes(SHARES_DST, aad, sealed),
           base64Decode(item.sig, 'body.shares.sig'),
         );
         if (!ok) {
@@ -614,25 +686,10 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
             'INCONSISTENT_TRANSCRIPT',
             `the shares from ${p.dealer.id} are not signed by it`,
             [],
-            {
-              details: { party: p.dealer.id },
-            },
+            { details: { party: p.dealer.id } },
           );
         }
-        let plain: Uint8Array;
-        try {
-          plain = openSealed(deps.identity, item.box, aad, 'body.shares.box');
-        } catch (cause) {
-          throw new ProtocolError(
-            'INVALID_DEALING',
-            `the shares from ${p.dealer.id} do not open`,
-            [dealerId],
-            {
-              cause,
-              details: { party: p.dealer.id },
-            },
-          );
-        }
+        const plain = openShares(channels, p.dealer, dealerId, sealed, aad);
         if (plain.length !== p.dealings.length * 2 * SL) {
           throw new ProtocolError(
             'INVALID_DEALING',
