@@ -66,6 +66,7 @@ export {
   SHIPPED_CIRCUITS_DIR,
 } from './party/routes/aggregation.js';
 export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
+export { createUnsealHandler, type UnsealAnswer } from './party/routes/unseal.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
 export { createHumanApprovalVerifier } from './policy/human-approval.js';
@@ -154,6 +155,7 @@ export {
   parsePolicy,
   SEVERITIES,
   type Severity,
+  type UnsealRules,
   VERIFICATION_STAGES,
   type VerificationStageName,
 } from './policy/schema.js';

@@ -21,6 +21,7 @@ import { createDkgHandlers } from './routes/dkg.js';
 import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers } from './routes/sign.js';
 import { createStepHandler } from './routes/step.js';
+import { createUnsealHandler } from './routes/unseal.js';
 
 export interface PartyApp {
   app: Hono<Env>;
@@ -50,6 +51,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const sign = createSignHandlers(deps, state);
   const step = createStepHandler(deps);
   const keys = createKeyHandlers(deps, state);
+  const unseal = createUnsealHandler(deps);
   const agg = createAggregationHandlers(deps, readCircuitCatalog(partyCircuitDirs(deps)));
   const app = new Hono<Env>();
 
@@ -155,6 +157,9 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     metrics.sessions.inc({ kind: 'aggregation' });
     return out;
   });
+  route('/v1/sealed/release', 'sealed.release', (s, b, c) =>
+    unseal(s, b, c.get('request').meta.source_agent),
+  );
   route('/v1/key/info', 'key.info', () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet');
     return {

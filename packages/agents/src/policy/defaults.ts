@@ -40,6 +40,14 @@ export function defaultPolicy(role: AgentRole): Policy {
       fail_severity: 'high',
       min_test_coverage: 0.6,
     },
+    unseal: {
+      approvers: ['*'],
+      paths: ['/**'],
+      detectors: ['*'],
+      require_reason: true,
+      max_fields_per_request: 64,
+      max_request_age_seconds: 3600,
+    },
   };
 }
 

@@ -62,6 +62,25 @@ export interface VerificationRules {
   min_test_coverage: number;
 }
 
+/**
+ * When this party releases its share of a sealed field (docs/sealing.md). Absent: it releases
+ * nothing (rule `unseal.disabled`).
+ */
+export interface UnsealRules {
+  /** Roster approver ids this party releases to (`*`: any roster approver). */
+  approvers: string[];
+  /** JSON pointer patterns of fields it releases (`*` one segment, `**` any run; `/**`: all). */
+  paths: string[];
+  /** Detector kinds it releases for (`*`: any; the kind the gateway recorded at intake). */
+  detectors: string[];
+  /** A request must give a non-empty reason. */
+  require_reason: boolean;
+  /** Most fields one request may ask this party for. */
+  max_fields_per_request: number;
+  /** Oldest request accepted: seconds since its `issued_at`. */
+  max_request_age_seconds: number;
+}
+
 export interface Policy {
   schema_version: typeof POLICY_SCHEMA_VERSION;
   role: AgentRole;
@@ -71,6 +90,7 @@ export interface Policy {
   evidence: { min_refs: number };
   human_approval: HumanApprovalRules;
   verification: VerificationRules;
+  unseal?: UnsealRules;
 }
 
 const NAMESPACE_PATTERN = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
@@ -79,16 +99,21 @@ const QUOTA_RESOURCE = /^[a-z0-9]([-a-z0-9./]{0,126}[a-z0-9])?$/;
 /** Validate untrusted JSON into a {@link Policy}; throws `ValidationError` with every bad field. */
 export function parsePolicy(json: unknown): Policy {
   const r = new Reader();
-  const o = r.object(json, '', [
-    'schema_version',
-    'role',
-    'allowed_auto_actions',
-    'require_human_approval',
-    'bounds',
-    'evidence',
-    'human_approval',
-    'verification',
-  ]);
+  const o = r.object(
+    json,
+    '',
+    [
+      'schema_version',
+      'role',
+      'allowed_auto_actions',
+      'require_human_approval',
+      'bounds',
+      'evidence',
+      'human_approval',
+      'verification',
+    ],
+    ['unseal'],
+  );
   if (!o) r.throwIfAny('policy');
   const obj = o!;
   if (obj['schema_version'] !== POLICY_SCHEMA_VERSION) {
@@ -114,6 +139,7 @@ export function parsePolicy(json: unknown): Policy {
     ha && r.number(ha['max_validity_seconds'], 'human_approval.max_validity_seconds', 1, 604800, true);
   const skew = ha && r.number(ha['clock_skew_seconds'], 'human_approval.clock_skew_seconds', 0, 3600, true);
   const verification = readVerification(r, obj['verification']);
+  const unseal = obj['unseal'] === undefined ? undefined : readUnseal(r, obj['unseal']);
 
   r.throwIfAny('policy');
   return {
@@ -125,6 +151,34 @@ export function parsePolicy(json: unknown): Policy {
     evidence: { min_refs: minRefs! },
     human_approval: { max_validity_seconds: maxValidity!, clock_skew_seconds: skew! },
     verification: verification!,
+    ...(unseal === undefined ? {} : { unseal }),
+  };
+}
+
+const APPROVER_ID = /^(\*|[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/;
+const POINTER_PATTERN = /^(\/[^/]*)+$/;
+const DETECTOR = /^(\*|[a-z][a-z0-9-]{0,62})$/;
+
+function readUnseal(r: Reader, value: unknown): UnsealRules | undefined {
+  const u = r.object(value, 'unseal', [
+    'approvers',
+    'paths',
+    'detectors',
+    'require_reason',
+    'max_fields_per_request',
+    'max_request_age_seconds',
+  ]);
+  if (!u) return undefined;
+  const item = (pattern: RegExp) => (v: unknown, p: string) => r.string(v, p, { pattern, max: 512 });
+  return {
+    approvers: r.array(u['approvers'], 'unseal.approvers', item(APPROVER_ID), { unique: true }) ?? [],
+    paths: r.array(u['paths'], 'unseal.paths', item(POINTER_PATTERN), { unique: true }) ?? [],
+    detectors: r.array(u['detectors'], 'unseal.detectors', item(DETECTOR), { unique: true }) ?? [],
+    require_reason: r.boolean(u['require_reason'], 'unseal.require_reason') ?? true,
+    max_fields_per_request:
+      r.number(u['max_fields_per_request'], 'unseal.max_fields_per_request', 1, 1024, true) ?? 1,
+    max_request_age_seconds:
+      r.number(u['max_request_age_seconds'], 'unseal.max_request_age_seconds', 1, 86400, true) ?? 1,
   };
 }
 

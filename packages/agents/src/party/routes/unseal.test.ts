@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AapsError,
+  bytesToHex,
+  type FieldRelease,
+  generateIdentityKey,
+  getCiphersuite,
+  type IdentityKey,
+  openFields,
+  PolicyRefusal,
+  ProtocolError,
+  ReleasedShareCodec,
+  SealedFieldCodec,
+  SecretBytes,
+  sealPayload,
+  signUnsealRequest,
+  type UnsealRequest,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PartyConfig } from '../../config.js';
+import { memoryLogger } from '../../logger.js';
+import { defaultPolicy } from '../../policy/defaults.js';
+import type { Policy } from '../../policy/schema.js';
+import type { Roster } from '../../roster.js';
+import { PartyStore } from '../../store/level.js';
+import type { PartyDeps } from '../context.js';
+import { createUnsealHandler, type UnsealAnswer } from './unseal.js';
+
+const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
+const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-'));
+const keys: IdentityKey[] = ROLES.map(() => generateIdentityKey());
+const alice = generateIdentityKey();
+const gatewayKey = generateIdentityKey();
+const roster: Roster = {
+  version: 1,
+  ciphersuite: 'FROST-ED25519-SHA512-v1',
+  threshold: { min: 3, max: 5 },
+  parties: ROLES.map((role, i) => ({
+    id: `${role}-agent`,
+    role,
+    department: role,
+    url: `http://127.0.0.1:${9000 + i}`,
+    identity_key: bytesToHex(keys[i]!.publicKey),
+    index: i + 1,
+  })),
+  gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+  approvers: [{ id: 'alice', identity_key: bytesToHex(alice.publicKey) }],
+};
+const stores: PartyStore[] = [];
+
+async function party(i: number, policy: Policy = defaultPolicy(ROLES[i]!)) {
+  const store = await PartyStore.open(
+    join(dir, `p${i}-${stores.length}`),
+    new SecretBytes(new Uint8Array(randomBytes(32))),
+    roster.parties[i]!.id,
+  );
+  stores.push(store);
+  const deps: PartyDeps = {
+    config: {} as PartyConfig,
+    roster,
+    rosterDigest: 'ab'.repeat(32),
+    self: roster.parties[i]!,
+    identity: keys[i]!,
+    store,
+    policy,
+    logger: memoryLogger('party'),
+    suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
+  };
+  return { release: createUnsealHandler(deps), store };
+}
+
+const VALUE = { password: 'hunter2-canary' };
+let sealedWire: unknown;
+let fieldId = '';
+
+function request(over: Partial<UnsealRequest> = {}, key = alice): UnsealRequest {
+  const now = Date.now();
+  const { signature: _s, ...rest } = {
+    request_id: `ur-${randomBytes(8).toString('hex')}`,
+    incident_id: 'inc-1',
+    evidence_id: 'ab'.repeat(32),
+    fields: [fieldId],
+    requester: 'alice',
+    reason: 'rotate the leaked password',
+    issued_at: new Date(now - 1000).toISOString(),
+    expires_at: new Date(now + 600_000).toISOString(),
+    signature: '',
+    ...over,
+  };
+  return signUnsealRequest(rest, key.secretKey);
+}
+
+async function refusalOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof PolicyRefusal) return e.rule;
+    if (e instanceof AapsError) return e.code;
+    throw e;
+  }
+  throw new Error('expected a refusal');
+}
+
+beforeAll(async () => {
+  const sealed = await sealPayload({ secret: VALUE }, ['/secret'], {
+    incidentId: 'inc-1',
+    parties: roster.parties.map((p, i) => ({
+      id: p.id,
+      x25519PublicKey: x25519FromIdentityPublicKey(keys[i]!.publicKey),
+    })),
+    threshold: 3,
+  });
+  sealedWire = SealedFieldCodec.toJSON(sealed.fields[0]!);
+  fieldId = sealed.fields[0]!.id;
+});
+
+afterAll(async () => {
+  for (const s of stores) await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function releasesOf(answers: UnsealAnswer[]): FieldRelease[] {
+  return answers.flatMap((a) =>
+    a.released.map((r) => ({ field: r.field, ...ReleasedShareCodec.fromJSON(r.release) })),
+  );
+}
+
+async function open(answers: UnsealAnswer[]) {
+  const secret = x25519FromIdentitySecretKey(alice.secretKey);
+  return openFields([SealedFieldCodec.fromJSON(sealedWire)], releasesOf(answers), secret);
+}
+
+describe('sealed.release', () => {
+  it('k parties releasing open the value for the approver; audits carry no share', async () => {
+    const req = request();
+    const answers: UnsealAnswer[] = [];
+    for (const i of [0, 2, 4]) {
+      const p = await party(i);
+      answers.push(await p.release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway'));
+      const trail = await p.store.auditTrail();
+      expect(trail.at(-1)).toMatchObject({ event: 'sealed.release', session: req.request_id });
+    }
+    const [out] = await open(answers);
+    expect(out && 'opened' in out ? out.opened.value : undefined).toEqual(VALUE);
+  });
+
+  it('k-1 releases open nothing (QUORUM_UNREACHABLE, nobody blamed)', async () => {
+    const req = request();
+    const answers = [];
+    for (const i of [1, 3])
+      answers.push(
+        await (await party(i)).release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway'),
+      );
+    const [out] = await open(answers);
+    expect(out && 'error' in out ? out.error : undefined).toBeInstanceOf(ProtocolError);
+    expect(out && 'error' in out ? (out.error as ProtocolError).code : '').toBe('QUORUM_UNREACHABLE');
+    expect(out && 'error' in out ? (out.error as ProtocolError).culprits : ['x']).toEqual([]);
+  });
+
+  it('a party whose policy refuses blocks only when fewer than k remain', async () => {
+    const strict: Policy = {
+      ...defaultPolicy('audit'),
+      unseal: { ...defaultPolicy('audit').unseal!, approvers: ['bob'] },
+    };
+    const req = request();
+    const refusing = await party(4, strict);
+    expect(
+      await refusalOf(refusing.release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway')),
+    ).toBe('unseal.approvers');
+    expect((await refusing.store.auditTrail()).at(-1)).toMatchObject({
+      event: 'sealed.refused',
+      detail: { rule: 'unseal.approvers' },
+    });
+    const answers = [];
+    for (const i of [0, 1, 2])
+      answers.push(
+        await (await party(i)).release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway'),
+      );
+    const [out] = await open(answers);
+    expect(out && 'opened' in out).toBe(true);
+  });
+
+  it('refuses by rule: disabled, requester, signature, reason, age, paths, replay, sender', async () => {
+    const base = defaultPolicy('strategy');
+    const noUnseal: Policy = { ...base };
+    delete noUnseal.unseal;
+    const req = request();
+    const body = { request: req, fields: [sealedWire] };
+    expect(await refusalOf((await party(2, noUnseal)).release(req.request_id, body, 'gateway'))).toBe(
+      'unseal.disabled',
+    );
+    const bob = request({ requester: 'bob' });
+    expect(
+      await refusalOf((await party(2)).release(bob.request_id, { ...body, request: bob }, 'gateway')),
+    ).toBe('unseal.requester');
+    const forged = request({}, generateIdentityKey());
+    expect(
+      await refusalOf((await party(2)).release(forged.request_id, { ...body, request: forged }, 'gateway')),
+    ).toBe('unseal.signature');
+    const terse = request({ reason: 'x' });
+    expect(
+      await refusalOf((await party(2)).release(terse.request_id, { ...body, request: terse }, 'gateway')),
+    ).toBe('unseal.reason');
+    const quick: Policy = { ...base, unseal: { ...base.unseal!, max_request_age_seconds: 1 } };
+    const old = request({ issued_at: new Date(Date.now() - 60_000).toISOString() });
+    expect(
+      await refusalOf((await party(2, quick)).release(old.request_id, { ...body, request: old }, 'gateway')),
+    ).toBe('unseal.max_age');
+    const narrow: Policy = { ...base, unseal: { ...base.unseal!, paths: ['/payload/metadata/**'] } };
+    const fresh = request();
+    const answer = await (await party(2, narrow)).release(
+      fresh.request_id,
+      { ...body, request: fresh },
+      'gateway',
+    );
+    expect(answer).toEqual({ released: [], refused: [{ field: fieldId, rule: 'unseal.paths' }] });
+    const p = await party(2);
+    const again = request();
+    await p.release(again.request_id, { ...body, request: again }, 'gateway');
+    expect(await refusalOf(p.release(again.request_id, { ...body, request: again }, 'gateway'))).toBe(
+      'unseal.replay',
+    );
+    const other = request();
+    expect(
+      await refusalOf(p.release(other.request_id, { ...body, request: other }, 'monitoring-agent')),
+    ).toBe('FORBIDDEN');
+  });
+
+  it('a tampered share box is refused by name, and its party can release nothing for it', async () => {
+    const wire = JSON.parse(JSON.stringify(sealedWire)) as {
+      body: { shares: { box: { ciphertext: string } }[] };
+    };
+    const ct = wire.body.shares[1]!.box.ciphertext;
+    wire.body.shares[1]!.box.ciphertext = `${ct.slice(0, -2)}${ct.endsWith('00') ? '01' : '00'}`;
+    const req = request();
+    const answer = await (await party(1)).release(
+      req.request_id,
+      { request: req, fields: [wire] },
+      'gateway',
+    );
+    expect(answer).toEqual({ released: [], refused: [{ field: fieldId, rule: 'sealed-field.share' }] });
+  });
+});
