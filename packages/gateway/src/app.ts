@@ -4,7 +4,12 @@
  * tests, `@hono/node-server` serves it in `cli/`).
  */
 import type { Environment, Logger } from '@aaps/agents';
-import type { IdentityKey } from '@aaps/mpc-core';
+import {
+  type DetectionPolicy,
+  hexToBytes,
+  type IdentityKey,
+  x25519FromIdentityPublicKey,
+} from '@aaps/mpc-core';
 import { Hono } from 'hono';
 import type { Coordinator } from './coordinator.js';
 import { createEvidenceWriter, type EvidenceWriter } from './evidence-writer.js';
@@ -23,6 +28,7 @@ import { evidenceRouteDocs, registerEvidenceRoutes } from './routes/evidence.js'
 import { incidentRouteDocs, registerIncidentRoutes } from './routes/incidents.js';
 import { logRouteDocs, registerLogRoutes } from './routes/log.js';
 import { registerSystemRoutes, systemRouteDocs } from './routes/system.js';
+import { registerUnsealRoutes, unsealRouteDocs } from './routes/unseal.js';
 import { registerWebhookRoutes, webhookRouteDocs } from './routes/webhooks.js';
 import type { GatewayStore } from './store.js';
 import type { TrustedKeys } from './trust.js';
@@ -37,6 +43,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...webhookRouteDocs,
   ...approvalRouteDocs,
   ...evidenceRouteDocs,
+  ...unsealRouteDocs,
   ...logRouteDocs,
   ...systemRouteDocs,
 ];
@@ -61,6 +68,8 @@ export interface GatewayAppConfig {
   keepAliveMs?: number;
   /** RFC 3339 start of the trusted root's validity (default: now). */
   validFrom?: string;
+  /** Seal what these detectors find at intake (docs/sealing.md); unset: nothing is sealed. */
+  sealing?: DetectionPolicy;
 }
 
 export interface GatewayDeps {
@@ -120,6 +129,28 @@ export function createGateway(deps: GatewayDeps): Gateway {
     identity: deps.identity,
     now: deps.now,
     ids: deps.ids,
+    logger: deps.logger.child({ component: 'intake' }),
+    ...(config.sealing === undefined
+      ? {}
+      : {
+          sealing: {
+            policy: config.sealing,
+            async recipients() {
+              const [trust, keys] = await Promise.all([deps.trust(), deps.coordinator.keys()]);
+              return {
+                parties: trust.parties.map((p) => ({
+                  id: p.id,
+                  x25519PublicKey: x25519FromIdentityPublicKey(hexToBytes(p.identity_key)),
+                })),
+                threshold: keys.threshold.min,
+              };
+            },
+            async rosterIds() {
+              const trust = await deps.trust();
+              return new Set([...trust.parties, ...trust.approvers].map((p) => p.id));
+            },
+          },
+        }),
   });
   const routeDeps: RouteDeps = {
     store: deps.store,
@@ -148,6 +179,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   registerWebhookRoutes(app, routeDeps);
   registerApprovalRoutes(app, routeDeps);
   registerEvidenceRoutes(app, routeDeps);
+  registerUnsealRoutes(app, routeDeps);
   registerLogRoutes(app, routeDeps);
   let doc: Record<string, unknown> | undefined;
   registerSystemRoutes(app, routeDeps, () => {

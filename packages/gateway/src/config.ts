@@ -5,7 +5,13 @@
  * problem at once. Nothing else in the gateway reads `process.env`.
  */
 import { ENVIRONMENTS, type Environment } from '@aaps/agents';
-import { CIPHERSUITE_IDS, type CiphersuiteId } from '@aaps/mpc-core';
+import {
+  CIPHERSUITE_IDS,
+  type CiphersuiteId,
+  DETECTOR_KINDS,
+  type DetectionPolicy,
+  type DetectorKind,
+} from '@aaps/mpc-core';
 import { INTAKE_SOURCES, type IntakeSource } from './intake/types.js';
 
 export const EXECUTORS = ['dry-run', 'gitops'] as const;
@@ -50,6 +56,16 @@ export interface GatewayConfig {
   /** Seconds an approval made by `aaps approve` stays valid. */
   validFor: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Seal sensitive values at intake (docs/sealing.md). */
+  sealing: boolean;
+  /** Detector kinds to run (default: all). */
+  sealDetectors?: string[];
+  /** JSON pointer patterns always sealed (e.g. `/payload/metadata/patient/**`). */
+  sealPaths?: string[];
+  /** JSON pointer patterns the built-in detectors leave alone. */
+  sealIgnore?: string[];
+  /** More credential words for the key-name detectors (e.g. `ssn`, `iban`). */
+  sealKeyWords?: string[];
 }
 
 type Kind =
@@ -57,7 +73,8 @@ type Kind =
   | { type: 'int'; min: number; max: number }
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'list' };
+  | { type: 'list' }
+  | { type: 'pointers' };
 
 interface Setting {
   key: keyof GatewayConfig;
@@ -238,6 +255,41 @@ export const SETTINGS: readonly Setting[] = [
     kind: { type: 'enum', values: LOG_LEVELS },
     help: 'log level',
   },
+  {
+    key: 'sealing',
+    flag: 'sealing',
+    env: 'AAPS_SEALING',
+    kind: { type: 'bool' },
+    help: 'seal sensitive values at intake (default true)',
+  },
+  {
+    key: 'sealDetectors',
+    flag: 'seal-detectors',
+    env: 'AAPS_SEAL_DETECTORS',
+    kind: { type: 'list' },
+    help: 'detector kinds to run, comma-separated (default: all)',
+  },
+  {
+    key: 'sealPaths',
+    flag: 'seal-paths',
+    env: 'AAPS_SEAL_PATHS',
+    kind: { type: 'pointers' },
+    help: 'JSON pointer patterns always sealed, comma-separated',
+  },
+  {
+    key: 'sealIgnore',
+    flag: 'seal-ignore',
+    env: 'AAPS_SEAL_IGNORE',
+    kind: { type: 'pointers' },
+    help: 'JSON pointer patterns the built-in detectors skip',
+  },
+  {
+    key: 'sealKeyWords',
+    flag: 'seal-key-words',
+    env: 'AAPS_SEAL_KEY_WORDS',
+    kind: { type: 'list' },
+    help: 'more credential key words (e.g. ssn,iban)',
+  },
 ];
 
 export const GATEWAY_DEFAULTS = {
@@ -258,6 +310,7 @@ export const GATEWAY_DEFAULTS = {
   url: 'http://127.0.0.1:8080',
   validFor: 3600,
   logLevel: 'info',
+  sealing: true,
 } satisfies Partial<GatewayConfig>;
 
 export type ConfigResult =
@@ -298,6 +351,13 @@ function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown
       const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
       if (list.some((x) => !/^[a-z][a-z0-9-]{0,62}$/.test(x)))
         return bad('expected lower-case ids separated by commas');
+      return list;
+    }
+    case 'pointers': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
+      const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
+      if (list.some((x) => !/^(\/[^/\s]*)+$/.test(x)))
+        return bad('expected JSON pointer patterns (/a/*/b, /a/**) separated by commas');
       return list;
     }
     case 'string':
@@ -382,6 +442,9 @@ export function parseGatewayConfig(
   if (cfg.executor === 'gitops' && cfg.gitopsRepoDir === undefined) {
     errors.push('--gitops-repo-dir: required with --executor gitops');
   }
+  for (const d of cfg.sealDetectors ?? [])
+    if (!(DETECTOR_KINDS as readonly string[]).includes(d))
+      errors.push(`--seal-detectors: ${d} is not one of ${DETECTOR_KINDS.join(', ')}`);
   if (/[\s+]/.test(cfg.logOrigin)) errors.push('--log-origin: no spaces or + allowed');
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg, rest };
 }
@@ -389,4 +452,15 @@ export function parseGatewayConfig(
 /** One line per setting, for `aaps --help`. */
 export function settingsHelp(): string {
   return SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(28)} ${s.help}`).join('\n');
+}
+
+/** The detection policy the intake seals with, or `undefined` when sealing is off. */
+export function sealingPolicy(cfg: GatewayConfig): DetectionPolicy | undefined {
+  if (!cfg.sealing) return undefined;
+  return {
+    ...(cfg.sealDetectors === undefined ? {} : { detectors: cfg.sealDetectors as DetectorKind[] }),
+    ...(cfg.sealPaths === undefined ? {} : { paths: cfg.sealPaths }),
+    ...(cfg.sealIgnore === undefined ? {} : { ignore: cfg.sealIgnore }),
+    ...(cfg.sealKeyWords === undefined ? {} : { extraKeyWords: cfg.sealKeyWords }),
+  };
 }

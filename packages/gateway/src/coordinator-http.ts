@@ -40,7 +40,14 @@ import {
   type SigningTransport,
   verifyEnvelope,
 } from '@aaps/mpc-core';
-import type { AgentStepInput, Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
+import type {
+  AgentStepInput,
+  Coordinator,
+  KeysInfo,
+  PartyRefusal,
+  PartyReleaseAnswer,
+  ThresholdResult,
+} from './coordinator.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
 export interface HttpCoordinatorOptions {
@@ -232,6 +239,34 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         { kind: 'checkpoint', origin, tree_size: treeSize, root_hash: bytesToHex(rootHash) },
         `checkpoint-${treeSize}`,
       ),
+
+    async releaseSealed({ request, fields, detectors }): Promise<PartyReleaseAnswer[]> {
+      const requestId = String((request as { request_id?: unknown })?.request_id ?? '');
+      return Promise.all(
+        roster.parties.map(async (p): Promise<PartyReleaseAnswer> => {
+          try {
+            const out = await client.call<{
+              released?: { field: string; release: unknown }[];
+              refused?: { field: string; rule: string }[];
+            }>(p.id, 'sealed.release', requestId, { request, fields, detectors });
+            return {
+              party: p.id,
+              outcome: 'answered',
+              released: Array.isArray(out.released) ? out.released : [],
+              refused: Array.isArray(out.refused) ? out.refused : [],
+            };
+          } catch (e) {
+            if (e instanceof PolicyRefusal) {
+              logger.info('party.refused', { party: p.id, rule: e.rule, session: requestId });
+              return { party: p.id, outcome: 'refused', rule: e.rule };
+            }
+            const code = e instanceof AapsError ? e.code : 'INTERNAL';
+            logger.warn('party.unseal_failed', { party: p.id, code, session: requestId });
+            return { party: p.id, outcome: 'unavailable', code };
+          }
+        }),
+      );
+    },
   };
 }
 

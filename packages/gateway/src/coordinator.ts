@@ -61,6 +61,27 @@ export interface AgentStepInput {
   extra?: Record<string, unknown>;
 }
 
+/** One party's answer to `sealed.release` (docs/sealing.md). */
+export type PartyReleaseAnswer =
+  | {
+      party: string;
+      outcome: 'answered';
+      /** `release` is a `ReleasedShareCodec` JSON value, sealed to the requester. */
+      released: { field: string; release: unknown }[];
+      refused: { field: string; rule: string }[];
+    }
+  | { party: string; outcome: 'refused'; rule: string }
+  | { party: string; outcome: 'unavailable'; code: string };
+
+export interface ReleaseSealedInput {
+  /** The signed `UnsealRequest`, as received. */
+  request: unknown;
+  /** `SealedFieldCodec` JSON of each requested field. */
+  fields: unknown[];
+  /** Field id to the detector kind recorded at intake. */
+  detectors: Record<string, string>;
+}
+
 export interface Coordinator {
   keys(): Promise<KeysInfo>;
   /**
@@ -87,4 +108,10 @@ export interface Coordinator {
   }): Promise<ThresholdResult>;
   /** k-of-n FROST over a C2SP checkpoint body; parties refuse two roots for one size. */
   signCheckpoint(input: { origin: string; treeSize: number; rootHash: Uint8Array }): Promise<ThresholdResult>;
+  /**
+   * Ask every party, in parallel, to release its share of the fields to the requester
+   * (`sealed.release`). Never throws for one party: each answer, refusal or failure is returned.
+   * Optional: a coordinator without it cannot unseal (503).
+   */
+  releaseSealed?(input: ReleaseSealedInput): Promise<PartyReleaseAnswer[]>;
 }

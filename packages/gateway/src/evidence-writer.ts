@@ -46,6 +46,11 @@ export interface EvidenceWriter {
   finish(prepared: Pick<PreparedEvidence, 'bundle' | 'logIndex'>): Promise<EvidenceBundle>;
   /** `prepare` then `finish`. */
   seal(incident: IncidentRecord, summary: EvidenceSummary): Promise<SealedEvidence>;
+  /**
+   * Evidence that is not an incident's end (an unseal request, the parties' releases): a bundle
+   * over `transcript` signed k-of-n, appended to the log, with its inclusion proof.
+   */
+  record(input: EvidenceRecordInput): Promise<SealedEvidence>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]>;
   consistencyProof(first: number, second: number): Promise<Uint8Array[]>;
@@ -62,6 +67,15 @@ export interface EvidenceWriterOptions {
   trust: () => Promise<TrustedKeys>;
   /** RFC 3339 start of the keys' validity in the trusted root. */
   validFrom: string;
+}
+
+export interface EvidenceRecordInput {
+  /** `predicate.incident`: at least the id (the incident it concerns) and a type. */
+  incident: { id: string; type: string } & Record<string, unknown>;
+  decision: Record<string, unknown>;
+  times: Record<string, string>;
+  /** Envelopes signed by the gateway or roster members. */
+  transcript: SignedEnvelope[];
 }
 
 const utf8 = new TextDecoder();
@@ -120,10 +134,63 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     }
   };
 
+  /** Sign (retrying with the quorum that answered) and append to the log. */
+  const signAndAppend = async (
+    base: Omit<BuildBundleInput, 'signers'>,
+    transcript: SignedEnvelope[],
+  ): Promise<PreparedEvidence> => {
+    const k = await keys();
+    // The statement names its signers; sign, and if another quorum answered, sign again naming it.
+    let quorum = k.parties.slice(0, k.threshold.min).map((p) => p.id);
+    let bundle: EvidenceBundle | undefined;
+    for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
+      const input: BuildBundleInput = { ...base, signers: quorum };
+      const statement = buildBundleStatement(input);
+      let used: string[] = quorum;
+      const built = await buildBundle(input, async () => {
+        const r = await opts.coordinator.signEvidence({ statement, transcript, signers: quorum });
+        used = r.signers;
+        return r.signature;
+      });
+      if ([...used].sort().join() === [...quorum].sort().join()) bundle = built;
+      else quorum = used;
+    }
+    if (bundle === undefined) {
+      throw new ValidationError('QUORUM_UNREACHABLE', 'no stable quorum signed the evidence', ['signers']);
+    }
+    const leaf = bundleLogLeaf(bundle);
+    const index = await (await log()).append(leaf);
+    return { evidenceId: bytesToHex(sha256(leaf)), bundle, logIndex: index, signers: quorum };
+  };
+
+  const material = async () => {
+    const k = await keys();
+    return {
+      ciphersuite: k.ciphersuite as EvidenceCiphersuite,
+      groupPublicKey: hexToBytes(k.group_public_key),
+      threshold: k.threshold,
+      roster: verifierRoster(await opts.trust()),
+    };
+  };
+
   return {
+    async record(input) {
+      const prepared = await signAndAppend(
+        {
+          incident: json(input.incident) as BuildBundleInput['incident'],
+          decision: json(input.decision),
+          action: null,
+          humanApprovals: [],
+          verification: null,
+          times: input.times,
+          transcript: input.transcript as BuildBundleInput['transcript'],
+          ...(await material()),
+        },
+        input.transcript,
+      );
+      return { ...prepared, bundle: await this.finish(prepared) };
+    },
     async prepare(incident, summary) {
-      const k = await keys();
-      const trust = await opts.trust();
       const base: Omit<BuildBundleInput, 'signers'> = {
         incident: json({
           ...summary.incident,
@@ -135,6 +202,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           compliance: summary.compliance,
           root_cause: summary.root_cause ?? null,
           refusals: summary.refusals,
+          ...(incident.sealed === undefined ? {} : { sealed_fields: incident.sealed.fields }),
         }) as BuildBundleInput['incident'],
         decision: json(summary.decision ?? { outcome: 'none' }),
         action: summary.action === undefined ? null : json(summary.action),
@@ -142,36 +210,9 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         verification: summary.verification === undefined ? null : json(summary.verification),
         times: summary.times,
         transcript: incident.transcript as SignedEnvelope[] as BuildBundleInput['transcript'],
-        ciphersuite: k.ciphersuite as EvidenceCiphersuite,
-        groupPublicKey: hexToBytes(k.group_public_key),
-        threshold: k.threshold,
-        roster: verifierRoster(trust),
+        ...(await material()),
       };
-      // The statement names its signers; sign, and if another quorum answered, sign again naming it.
-      let quorum = k.parties.slice(0, k.threshold.min).map((p) => p.id);
-      let bundle: EvidenceBundle | undefined;
-      for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
-        const input: BuildBundleInput = { ...base, signers: quorum };
-        const statement = buildBundleStatement(input);
-        let used: string[] = quorum;
-        const built = await buildBundle(input, async () => {
-          const r = await opts.coordinator.signEvidence({
-            statement,
-            transcript: incident.transcript,
-            signers: quorum,
-          });
-          used = r.signers;
-          return r.signature;
-        });
-        if ([...used].sort().join() === [...quorum].sort().join()) bundle = built;
-        else quorum = used;
-      }
-      if (bundle === undefined) {
-        throw new ValidationError('QUORUM_UNREACHABLE', 'no stable quorum signed the evidence', ['signers']);
-      }
-      const leaf = bundleLogLeaf(bundle);
-      const index = await (await log()).append(leaf);
-      return { evidenceId: bytesToHex(sha256(leaf)), bundle, logIndex: index, signers: quorum };
+      return signAndAppend(base, incident.transcript);
     },
     async finish(prepared) {
       const l = await log();

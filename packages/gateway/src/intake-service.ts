@@ -5,8 +5,16 @@
  * item ends the incident it names, if that incident has not changed anything yet.
  */
 import { randomUUID } from 'node:crypto';
-import type { Envelope, IdentityKey, IncidentSignalPayload, SignedEnvelope } from '@aaps/mpc-core';
-import { signEnvelope } from '@aaps/mpc-core';
+import type { Logger } from '@aaps/agents';
+import type {
+  DetectionPolicy,
+  Envelope,
+  IdentityKey,
+  IncidentSignalPayload,
+  SealingParty,
+  SignedEnvelope,
+} from '@aaps/mpc-core';
+import { detectAndSeal, SealedFieldCodec, signEnvelope } from '@aaps/mpc-core';
 import type { IntakeResult } from './intake/types.js';
 import type { GatewayStore } from './store.js';
 import { startTimeline } from './workflow/machine.js';
@@ -26,12 +34,24 @@ export interface IntakeService {
   ingest(result: IntakeResult, opts?: { extraDedupKeys?: string[] }): Promise<IntakeOutcome[]>;
 }
 
+/** What sealing at intake needs: the detection policy and who the shares are sealed to. */
+export interface IntakeSealing {
+  policy: DetectionPolicy;
+  /** The parties' X25519 keys (from their roster identity keys) and k. */
+  recipients: () => Promise<{ parties: SealingParty[]; threshold: number }>;
+  /** Roster ids whose signature an envelope may carry (a redacted one is re-signed by the gateway). */
+  rosterIds: () => Promise<ReadonlySet<string>>;
+}
+
 export function createIntakeService(deps: {
   store: GatewayStore;
   runner: WorkflowRunner;
   identity: { id: string; key: IdentityKey };
   now: () => Date;
   ids?: () => string;
+  /** Unset: nothing is sealed. */
+  sealing?: IntakeSealing;
+  logger?: Logger;
 }): IntakeService {
   const newId = deps.ids ?? (() => randomUUID());
   const existing = async (id: string, ref: string): Promise<IntakeOutcome> => {
@@ -44,6 +64,50 @@ export function createIntakeService(deps: {
       ref,
     };
   };
+  /**
+   * Seal what the detectors find in the envelope's payload (pointers `/payload/...`). A redacted
+   * envelope loses its sender's signature (the bytes changed): it is re-signed by the gateway as
+   * its sender, and the original signer is kept in the timeline.
+   */
+  const seal = async (
+    incidentId: string,
+    envelope: Envelope<IncidentSignalPayload>,
+  ): Promise<{
+    envelope: Envelope<IncidentSignalPayload>;
+    sealed?: NonNullable<IncidentRecord['sealed']>;
+    originalSigner?: string;
+  }> => {
+    if (deps.sealing === undefined) return { envelope };
+    const { parties, threshold } = await deps.sealing.recipients();
+    const out = await detectAndSeal({ payload: envelope.payload }, deps.sealing.policy, {
+      incidentId,
+      parties,
+      threshold,
+    });
+    if (out.fields.length === 0) return { envelope };
+    deps.logger?.info('intake.sealed', {
+      incident_id: incidentId,
+      trace_id: envelope.meta.trace_id,
+      detections: out.detections.map((d) => `${d.id} ${d.kind} ${d.path}`),
+    });
+    const { signature, ...meta } = envelope.meta;
+    const roster = await deps.sealing.rosterIds();
+    const signedByRoster = signature !== undefined && roster.has(meta.source_agent);
+    const redacted: Envelope<IncidentSignalPayload> = {
+      ...envelope,
+      meta: signedByRoster ? { ...meta, source_agent: deps.identity.id } : meta,
+      payload: (out.payload as { payload: IncidentSignalPayload }).payload,
+    };
+    return {
+      envelope: redacted,
+      sealed: {
+        fields: out.fields.map((f) => SealedFieldCodec.toJSON(f)),
+        detectors: Object.fromEntries(out.detections.map((d) => [d.id, d.kind])),
+      },
+      ...(signature === undefined ? {} : { originalSigner: meta.source_agent }),
+    };
+  };
+
   return {
     async ingest(result, opts = {}) {
       const out: IntakeOutcome[] = [];
@@ -60,13 +124,13 @@ export function createIntakeService(deps: {
           out.push(await existing(known, item.ref));
           continue;
         }
-        const env: Envelope<IncidentSignalPayload> = item.envelope;
+        const id = `inc-${newId()}`;
+        const { envelope: env, sealed, originalSigner } = await seal(id, item.envelope);
         const signed: SignedEnvelope =
           env.meta.signature === undefined
             ? (signEnvelope(env, deps.identity.key.secretKey) as SignedEnvelope)
             : (env as SignedEnvelope);
         const at = deps.now().toISOString();
-        const id = `inc-${newId()}`;
         const record: IncidentRecord = {
           id,
           source: result.source,
@@ -85,11 +149,14 @@ export function createIntakeService(deps: {
               detail: {
                 ref: item.ref,
                 signed_by: env.meta.signature === undefined ? deps.identity.id : env.meta.source_agent,
+                ...(originalSigner === undefined ? {} : { received_signed_by: originalSigner }),
+                ...(sealed === undefined ? {} : { sealed_fields: sealed.fields.length }),
               },
             }),
           ],
           transcript: [signed],
           human_approvals: [],
+          ...(sealed === undefined ? {} : { sealed }),
         };
         const created = await deps.store.createIncident(record);
         if (!created.created) {

@@ -14,6 +14,7 @@ import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
 import { runApprove } from './approve.js';
 import { runSubmit } from './submit.js';
+import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
 
 const USAGE = `usage: aaps <command> [flags]
@@ -21,6 +22,8 @@ const USAGE = `usage: aaps <command> [flags]
   gateway --config F      the gateway alone
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
   approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
+  unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE] [--out FILE] [--json]
+                          ask the parties to release sealed fields to an approver, open them locally
   party --config F        one party process
   openapi                 print the OpenAPI document
 flags (each also an environment variable):
@@ -77,6 +80,31 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       const { config, rest } = parse(args, env);
       if (rest.length !== 1) throw new UsageError('approve: expected exactly one INCIDENT id');
       return runApprove(rest[0] ?? '', config, ensureTokenForClient(config), { print, fetch });
+    }
+    case 'unseal': {
+      let flags: ReturnType<typeof takeUnsealFlags>;
+      try {
+        flags = takeUnsealFlags(args);
+      } catch (e) {
+        throw new UsageError(e instanceof Error ? e.message : String(e));
+      }
+      const { config, rest } = parse(flags.rest, env);
+      if (rest.length !== 1) throw new UsageError('unseal: expected exactly one EVIDENCE id');
+      if (flags.reason === undefined) throw new UsageError('unseal: --reason is required');
+      return runUnseal(
+        {
+          evidenceId: rest[0] ?? '',
+          reason: flags.reason,
+          fields: flags.fields,
+          json: flags.json,
+          ...(flags.approver === undefined ? {} : { approver: flags.approver }),
+          ...(flags.keyFile === undefined ? {} : { keyFile: flags.keyFile }),
+          ...(flags.out === undefined ? {} : { out: flags.out }),
+        },
+        config,
+        ensureTokenForClient(config),
+        { print, fetch },
+      );
     }
     case 'party': {
       const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });

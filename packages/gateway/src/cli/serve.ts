@@ -9,7 +9,7 @@ import type { Logger } from '@aaps/agents';
 import type { IdentityKey } from '@aaps/mpc-core';
 import { serve } from '@hono/node-server';
 import { createGateway, type Gateway } from '../app.js';
-import type { GatewayConfig } from '../config.js';
+import { type GatewayConfig, sealingPolicy } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import { createGitopsExecutor } from '../executor/gitops.js';
@@ -53,6 +53,7 @@ export async function startGateway(opts: {
   const validFromText = validFrom === undefined ? now().toISOString() : new TextDecoder().decode(validFrom);
   if (validFrom === undefined) await store.putMeta('valid-from', new TextEncoder().encode(validFromText));
   const scopes: Scope[] = ['admin'];
+  const sealing = sealingPolicy(config);
   const gateway = createGateway({
     config: {
       tokens: [{ name: 'admin', token: opts.token, scopes }],
@@ -63,6 +64,7 @@ export async function startGateway(opts: {
       environment: config.environment,
       ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
       validFrom: validFromText,
+      ...(sealing === undefined ? {} : { sealing }),
     },
     store,
     coordinator: opts.coordinator,

@@ -60,6 +60,18 @@ export interface IncidentRecord {
   /** The bundle is signed and in the log under this index; its checkpoint may still be missing. */
   sealing?: { evidence_id: string; log_index: number };
   pending?: PendingStep;
+  /**
+   * Values sealed at intake (docs/sealing.md): each field in its `SealedFieldCodec` JSON form
+   * (ciphertext, commitments, shares sealed to the parties) and the detector that found it.
+   */
+  sealed?: { fields: unknown[]; detectors: Record<string, string> };
+  /** Unseal requests made for this incident's sealed fields, and the evidence recording them. */
+  unseals?: {
+    request_id: string;
+    requester: string;
+    request_evidence_id: string;
+    release_evidence_id: string;
+  }[];
   /** Why the incident stopped (a refusal, an error code). */
   reason?: { code: string; message: string };
 }

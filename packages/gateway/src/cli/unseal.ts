@@ -1,0 +1,223 @@
+/**
+ * `aaps unseal EVIDENCE_ID --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE]
+ * [--out FILE] [--json]`: signs an unseal request with a roster approver's key, posts it, and
+ * combines the released shares locally (docs/sealing.md). Only this process ever sees the values.
+ * Exit 0 when every field opened, 1 when one could not, 2 on usage errors (thrown by the caller).
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadOrCreateIdentityKey } from '@aaps/agents';
+import {
+  type AapsError,
+  base64Decode,
+  type FieldRelease,
+  isAapsError,
+  openFields,
+  ProtocolError,
+  ReleasedShareCodec,
+  type SealedField,
+  SealedFieldCodec,
+  signUnsealRequest,
+  ValidationError,
+  VerificationError,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import type { GatewayConfig } from '../config.js';
+import type { SubmitIo } from './submit.js';
+
+export interface UnsealOptions {
+  evidenceId: string;
+  reason: string;
+  /** Field ids or JSON pointers; empty: every sealed field of the evidence. */
+  fields: string[];
+  approver?: string;
+  keyFile?: string;
+  out?: string;
+  json: boolean;
+  /** Request validity (default 15 minutes). */
+  validForMs?: number;
+}
+
+/** The flags only `aaps unseal` takes, taken out of `argv` (`--field` may repeat). */
+export function takeUnsealFlags(argv: readonly string[]): {
+  rest: string[];
+  fields: string[];
+  reason?: string;
+  approver?: string;
+  keyFile?: string;
+  out?: string;
+  json: boolean;
+} {
+  const rest: string[] = [];
+  const fields: string[] = [];
+  const single: Record<string, string> = {};
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, eq === -1 ? undefined : eq) : '';
+    if (name === 'json') {
+      json = true;
+      continue;
+    }
+    if (!['field', 'reason', 'approver', 'key', 'out'].includes(name)) {
+      rest.push(arg);
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || value === '')
+      throw new ValidationError('INVALID_ARGUMENT', `--${name}: needs a value`, [name]);
+    if (name === 'field') fields.push(value);
+    else single[name] = value;
+  }
+  return {
+    rest,
+    fields,
+    json,
+    ...(single.reason === undefined ? {} : { reason: single.reason }),
+    ...(single.approver === undefined ? {} : { approver: single.approver }),
+    ...(single.key === undefined ? {} : { keyFile: single.key }),
+    ...(single.out === undefined ? {} : { out: single.out }),
+  };
+}
+
+interface BundleView {
+  incidentId: string;
+  fields: SealedField[];
+}
+
+/** The incident id and sealed fields a bundle's statement carries. */
+export function sealedFieldsOfBundle(bundle: unknown): BundleView {
+  const payload = (bundle as { dsseEnvelope?: { payload?: unknown } })?.dsseEnvelope?.payload;
+  if (typeof payload !== 'string')
+    throw new ValidationError('DECODE_FAILED', 'not an evidence bundle', ['dsseEnvelope.payload']);
+  const statement = JSON.parse(new TextDecoder().decode(base64Decode(payload, 'payload'))) as {
+    predicate?: { incident?: { id?: unknown; sealed_fields?: unknown } };
+  };
+  const incident = statement.predicate?.incident;
+  if (typeof incident?.id !== 'string')
+    throw new ValidationError('DECODE_FAILED', 'the statement names no incident', ['predicate.incident.id']);
+  const wire = Array.isArray(incident.sealed_fields) ? incident.sealed_fields : [];
+  return { incidentId: incident.id, fields: wire.map((f) => SealedFieldCodec.fromJSON(f)) };
+}
+
+function why(e: AapsError): string {
+  if (e instanceof VerificationError) return `${e.code} ${e.check}`;
+  if (e instanceof ProtocolError && e.culprits.length > 0)
+    return `${e.code} (culprits: ${e.culprits.join(', ')})`;
+  const rejected = (e.details as { rejected?: { party: string; check: string }[] } | undefined)?.rejected;
+  if (Array.isArray(rejected) && rejected.length > 0)
+    return `${e.code} (${rejected.map((r) => `${r.party}: ${r.check}`).join(', ')})`;
+  return e.code;
+}
+
+export async function runUnseal(
+  opts: UnsealOptions,
+  config: GatewayConfig,
+  token: string,
+  io: SubmitIo,
+): Promise<number> {
+  const approver = opts.approver ?? config.approver ?? config.approvers[0];
+  if (approver === undefined)
+    throw new ValidationError('INVALID_ARGUMENT', '--approver is required', ['approver']);
+  const key = loadOrCreateIdentityKey(
+    opts.keyFile ?? config.approverKey ?? join(config.dataDir, 'approvers', `${approver}.key`),
+    false,
+  );
+  const auth = { authorization: `Bearer ${token}` };
+  const res = await io.fetch(`${config.url}/v1/evidence/${encodeURIComponent(opts.evidenceId)}`, {
+    headers: auth,
+  });
+  if (!res.ok) {
+    io.print(`cannot unseal ${opts.evidenceId}: HTTP ${res.status}`);
+    return 1;
+  }
+  const view = sealedFieldsOfBundle(await res.json());
+  const wanted =
+    opts.fields.length === 0
+      ? view.fields
+      : view.fields.filter((f) => opts.fields.includes(f.id) || opts.fields.includes(f.path));
+  const missing = opts.fields.filter((w) => !view.fields.some((f) => f.id === w || f.path === w));
+  if (missing.length > 0 || wanted.length === 0) {
+    io.print(
+      missing.length > 0
+        ? `no sealed field ${missing.join(', ')} in ${opts.evidenceId}`
+        : `${opts.evidenceId} has no sealed fields`,
+    );
+    return 1;
+  }
+  const now = Date.now();
+  const request = signUnsealRequest(
+    {
+      request_id: `ur-${randomUUID()}`,
+      incident_id: view.incidentId,
+      evidence_id: opts.evidenceId,
+      fields: wanted.map((f) => f.id),
+      requester: approver,
+      reason: opts.reason,
+      issued_at: new Date(now).toISOString(),
+      expires_at: new Date(now + (opts.validForMs ?? 15 * 60_000)).toISOString(),
+    },
+    key.secretKey,
+  );
+  const posted = await io.fetch(`${config.url}/v1/evidence/${encodeURIComponent(opts.evidenceId)}/unseal`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ request }),
+  });
+  const answer = (await posted.json()) as {
+    releases?: { field: string; release: unknown }[];
+    refusals?: { field: string; party: string; rule: string | null }[];
+    evidence?: { request: string; releases: string };
+    error?: { code: string; message: string };
+  };
+  if (!posted.ok) {
+    io.print(
+      `refused: HTTP ${posted.status} ${answer.error?.code ?? ''} ${answer.error?.message ?? ''}`.trim(),
+    );
+    return 1;
+  }
+  const releases: FieldRelease[] = [];
+  for (const r of answer.releases ?? []) {
+    try {
+      releases.push({ field: r.field, ...ReleasedShareCodec.fromJSON(r.release) });
+    } catch (e) {
+      if (!isAapsError(e)) throw e;
+    }
+  }
+  const secret = x25519FromIdentitySecretKey(key.secretKey);
+  let outcomes: Awaited<ReturnType<typeof openFields>>;
+  try {
+    outcomes = await openFields(wanted, releases, secret);
+  } finally {
+    secret.wipe();
+  }
+  const values: Record<string, unknown> = {};
+  const failed: { field: string; path: string; code: string; reason: string }[] = [];
+  for (const o of outcomes) {
+    if ('opened' in o) values[o.path] = o.opened.value;
+    else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
+  }
+  if (opts.out !== undefined) {
+    writeFileSync(opts.out, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
+  }
+  if (opts.json) {
+    io.print(
+      JSON.stringify({
+        request_id: request.request_id,
+        evidence: answer.evidence ?? null,
+        ...(opts.out === undefined ? { values } : { out: opts.out }),
+        opened: Object.keys(values),
+        failed,
+        refusals: answer.refusals ?? [],
+      }),
+    );
+  } else {
+    if (opts.out === undefined)
+      for (const [path, v] of Object.entries(values)) io.print(`${path}: ${JSON.stringify(v)}`);
+    else io.print(`${Object.keys(values).length} field(s) written to ${opts.out} (mode 0600)`);
+    for (const f of failed) io.print(`${f.path}: not opened: ${f.reason}`);
+  }
+  return failed.length === 0 ? 0 : 1;
+}
