@@ -174,3 +174,66 @@ export const ConsistencyQuerySchema = s.object({
 });
 
 export const OpaqueJsonSchema = s.named('Json', s.record(s.unknown()), 'A JSON object (see the docs).');
+
+export const UnsealRequestSchema = s.named(
+  'UnsealRequest',
+  s.object(
+    {
+      request_id: s.string({
+        minLength: 1,
+        maxLength: 128,
+        description: 'Random; a request id seen before is 409.',
+      }),
+      incident_id: s.string({ minLength: 1, maxLength: 128 }),
+      evidence_id: s.string({ pattern: /^[0-9a-f]{64}$/, maxLength: 64 }),
+      fields: s.array(s.string({ minLength: 1, maxLength: 128 }), {
+        description: 'Sealed field ids (the `$sealed` markers), 1 to 1024, no repeats.',
+      }),
+      requester: s.string({ minLength: 1, maxLength: 128, description: 'A roster approver id.' }),
+      reason: s.string({ minLength: 1, maxLength: 1024 }),
+      issued_at: s.string({ format: 'date-time', maxLength: 64 }),
+      expires_at: s.string({
+        format: 'date-time',
+        maxLength: 64,
+        description: 'At most 1 h after issued_at.',
+      }),
+      signature: s.string({ pattern: /^ed25519:[A-Za-z0-9+/]+={0,2}$/, maxLength: 256 }),
+    },
+    { unknownKeys: 'reject' },
+  ),
+  'Signed by the approver over canonical JSON of {domain: "aaps.unseal-request.v1", request} without its signature.',
+);
+
+export const UnsealBodySchema = s.named(
+  'UnsealBody',
+  s.object({ request: UnsealRequestSchema }, { unknownKeys: 'reject' }),
+);
+
+export const UnsealAnswerSchema = s.named(
+  'UnsealAnswer',
+  s.object({
+    request_id: s.string(),
+    incident_id: s.string(),
+    threshold: s.integer({ description: 'k: releases needed to open a field.' }),
+    releases: s.array(
+      s.object({
+        field: s.string(),
+        release: s.record(s.unknown(), {
+          description: 'A ReleasedShare (v, type, body {party, box}) sealed to the requester’s X25519 key.',
+        }),
+      }),
+    ),
+    refusals: s.array(
+      s.object({
+        field: s.string(),
+        party: s.string(),
+        decision: s.enumOf(['refused', 'unavailable'] as const),
+        rule: s.nullable(s.string()),
+      }),
+    ),
+    evidence: s.object({
+      request: s.string({ description: 'Evidence id of the UnsealRequested record.' }),
+      releases: s.string({ description: 'Evidence id of the UnsealRelease records.' }),
+    }),
+  }),
+);

@@ -24,9 +24,10 @@ import type { PartyReleaseAnswer } from '../coordinator.js';
 import { requireScope } from '../middleware/auth.js';
 import { bodyLimit, jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
+import { parse } from '../schema/check.js';
 import type { IncidentRecord } from '../workflow/record.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
-import { OpaqueJsonSchema } from './schemas.js';
+import { UnsealAnswerSchema, UnsealBodySchema } from './schemas.js';
 
 export const unsealRouteDocs: RouteDoc[] = [
   {
@@ -35,18 +36,22 @@ export const unsealRouteDocs: RouteDoc[] = [
     summary:
       'A roster approver asks the parties to release their shares of sealed fields (body {request: UnsealRequest}); each party decides by its own policy. The request and every answer are recorded as evidence.',
     auth: 'approve',
-    body: OpaqueJsonSchema,
+    body: UnsealBodySchema,
     responses: {
       '200': {
         description:
-          '{request_id, threshold, releases, refusals, evidence}; releases are sealed to the approver',
-        schema: OpaqueJsonSchema,
+          'what each party answered, also when fewer than k released; the releases are sealed to the approver',
+        schema: UnsealAnswerSchema,
       },
       '400': { description: 'malformed or expired request' },
       '401': { description: 'the request is not signed by the approver’s roster key' },
       '403': { description: 'the requester is not a roster approver' },
       '404': { description: 'unknown evidence, incident or sealed field' },
-      '409': { description: 'a request id seen before' },
+      '409': {
+        description:
+          'a request id seen before, or fewer than k parties would sign the record of the request (QUORUM_UNREACHABLE)',
+      },
+      '503': { description: 'this gateway’s coordinator cannot reach parties for unsealing' },
     },
   },
 ];
@@ -122,8 +127,8 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
     bodyLimit({ maxBytes: d.maxBodyBytes }),
     async (c) => {
       const evidenceId = c.req.param('evidence_id');
-      const body = jsonBody(c) as { request?: unknown } | null;
-      const request = parseUnsealRequest(body?.request);
+      const body = parse(UnsealBodySchema, jsonBody(c), 'invalid unseal request');
+      const request = parseUnsealRequest(body.request);
       if (request.evidence_id !== evidenceId)
         throw new ValidationError('INVALID_ARGUMENT', 'request.evidence_id is not this evidence', [
           'request.evidence_id',

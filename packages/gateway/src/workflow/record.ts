@@ -102,5 +102,14 @@ export function incidentView(r: IncidentRecord): Record<string, unknown> {
     verification: r.verification ?? null,
     evidence_id: r.evidence_id ?? null,
     reason: r.reason ?? null,
+    sealed_fields: (r.sealed?.fields ?? []).map((f) => {
+      const body = (f as { body?: { id?: string; path?: string } }).body ?? {};
+      return {
+        id: body.id ?? '',
+        path: body.path ?? '',
+        detector: r.sealed?.detectors[body.id ?? ''] ?? null,
+      };
+    }),
+    unseals: r.unseals ?? [],
   };
 }
