@@ -249,6 +249,27 @@ export const SETTINGS: readonly Setting[] = [
     help: 'payload kind for `aaps submit`',
   },
   {
+    key: 'approver',
+    flag: 'approver',
+    env: 'AAPS_APPROVER',
+    kind: { type: 'string', min: 1 },
+    help: 'approver id `aaps approve` and `aaps unseal` sign as (default: the first of --approvers)',
+  },
+  {
+    key: 'approverKey',
+    flag: 'approver-key',
+    env: 'AAPS_APPROVER_KEY_FILE',
+    kind: { type: 'string', min: 1 },
+    help: "the approver's key file (default <data-dir>/approvers/<id>.key)",
+  },
+  {
+    key: 'validFor',
+    flag: 'valid-for',
+    env: 'AAPS_APPROVAL_VALID_FOR',
+    kind: { type: 'int', min: 1, max: 7 * 24 * 3600 },
+    help: 'seconds an approval from `aaps approve` stays valid',
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'AAPS_LOG_LEVEL',

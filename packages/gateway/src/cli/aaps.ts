@@ -97,7 +97,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           reason: flags.reason,
           fields: flags.fields,
           json: flags.json,
-          ...(flags.approver === undefined ? {} : { approver: flags.approver }),
           ...(flags.keyFile === undefined ? {} : { keyFile: flags.keyFile }),
           ...(flags.out === undefined ? {} : { out: flags.out }),
         },

@@ -44,7 +44,6 @@ export function takeUnsealFlags(argv: readonly string[]): {
   rest: string[];
   fields: string[];
   reason?: string;
-  approver?: string;
   keyFile?: string;
   out?: string;
   json: boolean;
@@ -61,7 +60,7 @@ export function takeUnsealFlags(argv: readonly string[]): {
       json = true;
       continue;
     }
-    if (!['field', 'reason', 'approver', 'key', 'out'].includes(name)) {
+    if (!['field', 'reason', 'key', 'out'].includes(name)) {
       rest.push(arg);
       continue;
     }
@@ -76,7 +75,6 @@ export function takeUnsealFlags(argv: readonly string[]): {
     fields,
     json,
     ...(single.reason === undefined ? {} : { reason: single.reason }),
-    ...(single.approver === undefined ? {} : { approver: single.approver }),
     ...(single.key === undefined ? {} : { keyFile: single.key }),
     ...(single.out === undefined ? {} : { out: single.out }),
   };
