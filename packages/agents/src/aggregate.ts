@@ -10,9 +10,9 @@
  *     read).
  *  3. `agg.evaluate` on every party: each checks every dealing and its shares, names bad dealers,
  *     evaluates the circuit and returns its result shares.
- *  4. The coordinator opens each output from t result shares, every share checked against the
- *     combined commitments (liars are named and skipped), and builds the `AggregationRecord` that
- *     anyone verifies offline with `verifyAggregation`.
+ *  4. The coordinator opens each output from t result shares, each checked against the combined
+ *     commitments (on a failure every share is checked, liars are named and skipped), and builds
+ *     the `AggregationRecord` that anyone verifies offline with `verifyAggregation`.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,6 +24,7 @@ import {
   type Circuit,
   type Culprit,
   getCiphersuite,
+  type OpenedResult,
   openResult,
   ProtocolError,
   type PublicInputDealing,
@@ -205,6 +206,11 @@ export async function runAggregationOverHttp(
   const dealBodies = roster.parties.map((p) => {
     const names = inputsOf(circuit, p);
     const body: Record<string, unknown> = { circuit: circuit.id, circuit_digest: circuit.digestHex };
+    if (names.length === 0 && opts.inputs[p.id] !== undefined) {
+      throw new ValidationError('INVALID_ARGUMENT', `inputs.${p.id}: provides no input to ${circuit.id}`, [
+        `inputs.${p.id}`,
+      ]);
+    }
     if (names.length > 0) {
       const values = valuesFor(names, opts.inputs[p.id], `inputs.${p.id}`);
       body.input = sealToParty(
@@ -299,7 +305,7 @@ export async function runAggregationOverHttp(
       : [],
   );
   if (named.length) throw combine(named, roster, false);
-  const shares: ResultShare[] = [];
+  const groups: ResultShare[][] = [];
   const mismatched: string[] = [];
   evaluated.forEach((r, i) => {
     if (r.status !== 'fulfilled') return;
@@ -308,19 +314,28 @@ export async function runAggregationOverHttp(
       mismatched.push(frostIdentifier(roster, p));
       return;
     }
-    shares.push(...resultSharesFromWire(session, p, roster, r.value.result_shares));
+    groups.push(resultSharesFromWire(session, p, roster, r.value.result_shares));
   });
-  const answered = shares.length / Math.max(1, circuit.outputs.length);
-  if (answered < session.threshold) {
+  const shares = groups.flat();
+  if (groups.length < session.threshold) {
     const failures = evaluated.flatMap((r, i) =>
       r.status === 'rejected' ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }] : [],
     );
     if (failures.length) throw combine(failures, roster, false);
   }
 
-  // Opening: every result share is checked against the combined commitments. The range proofs were
-  // checked by the parties that evaluated (at least t honest ones, or the opening fails).
-  const opened = openResult(session, publicDealings, shares, rng, { verifyProofs: false });
+  // Opening: every result share used is checked against the combined commitments. The first t
+  // parties' shares are tried first; if any fails, all shares are checked, the liars named and left
+  // out. The range proofs were checked by the parties that evaluated.
+  const firstT = groups.slice(0, session.threshold).flat();
+  let opened: OpenedResult;
+  try {
+    opened = openResult(session, publicDealings, firstT, rng, { verifyProofs: false });
+  } catch (e) {
+    if (!(e instanceof ProtocolError) || e.code !== 'INVALID_OPENING' || firstT.length === shares.length)
+      throw e;
+    opened = openResult(session, publicDealings, shares, rng, { verifyProofs: false });
+  }
   const record = buildAggregationRecord(session, publicDealings, opened);
   const toParty = (id: string) => partyByIdentifier(roster, id)?.id ?? id;
   const result: Record<string, bigint> = {};
