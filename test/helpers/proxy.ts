@@ -160,12 +160,20 @@ export interface TcpProxy {
   readonly port: number;
   readonly host: string;
   latencyMs: number;
-  /** Fraction of new connections cut at once (TCP retransmits single packets; a lost link shows as a cut). */
+  /**
+   * Fraction of new connections cut at once, and of requests cut on their way (TCP retransmits
+   * single packets; a lost link shows as a cut connection).
+   */
   lossRate: number;
+  /** New connections are refused (the far side answers with a reset). */
   partitioned: boolean;
+  /** New connections are accepted and held, nothing forwarded (packets vanish); cut on heal. */
+  blackhole: boolean;
+  /** End a partition or black hole: held connections are cut, new ones flow again. */
+  heal(): void;
   /** Cut every open connection (a partition starting). */
   cutAll(): void;
-  readonly stats: { connections: number; lost: number; refused: number };
+  readonly stats: { connections: number; lost: number; refused: number; held: number };
   close(): Promise<void>;
 }
 
@@ -177,7 +185,8 @@ export async function startTcpProxy(opts: {
   rng: Rng;
 }): Promise<TcpProxy> {
   const open = new Set<Socket>();
-  const stats = { connections: 0, lost: 0, refused: 0 };
+  const stats = { connections: 0, lost: 0, refused: 0, held: 0 };
+  const held = new Set<Socket>();
   const delay = (fn: () => void) => {
     if (proxy.latencyMs <= 0) fn();
     else setTimeout(fn, proxy.latencyMs);
@@ -187,6 +196,13 @@ export async function startTcpProxy(opts: {
     if (proxy.partitioned) {
       stats.refused++;
       client.destroy();
+      return;
+    }
+    if (proxy.blackhole) {
+      stats.held++;
+      held.add(client);
+      client.on('error', () => held.delete(client));
+      client.on('close', () => held.delete(client));
       return;
     }
     if (opts.rng.next() < proxy.lossRate) {
@@ -203,7 +219,15 @@ export async function startTcpProxy(opts: {
       open.delete(client);
       open.delete(upstream);
     };
-    client.on('data', (d) => delay(() => upstream.writable && upstream.write(d)));
+    client.on('data', (d) => {
+      // Loss mid-connection too: a request cut on its way (the coordinator sees a reset).
+      if (opts.rng.next() < proxy.lossRate) {
+        stats.lost++;
+        closeBoth();
+        return;
+      }
+      delay(() => upstream.writable && upstream.write(d));
+    });
     upstream.on('data', (d) => delay(() => client.writable && client.write(d)));
     client.on('close', closeBoth);
     upstream.on('close', closeBoth);
@@ -218,12 +242,20 @@ export async function startTcpProxy(opts: {
     latencyMs: 0,
     lossRate: 0,
     partitioned: false,
+    blackhole: false,
+    heal() {
+      proxy.partitioned = false;
+      proxy.blackhole = false;
+      for (const s of held) s.destroy();
+      held.clear();
+    },
     cutAll() {
       for (const s of open) s.destroy();
       open.clear();
     },
     stats,
     close: async () => {
+      proxy.heal();
       proxy.cutAll();
       await new Promise<void>((r) => server.close(() => r()));
     },
