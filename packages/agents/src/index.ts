@@ -66,7 +66,7 @@ export {
   SHIPPED_CIRCUITS_DIR,
 } from './party/routes/aggregation.js';
 export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
-export { createUnsealHandler, type UnsealAnswer } from './party/routes/unseal.js';
+export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party/routes/unseal.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
 export { createHumanApprovalVerifier } from './policy/human-approval.js';

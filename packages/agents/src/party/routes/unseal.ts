@@ -24,6 +24,7 @@ import {
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { approverKey } from '../../roster.js';
+import type { PartyStore } from '../../store/level.js';
 import type { PartyDeps } from '../context.js';
 
 export interface UnsealAnswer {
@@ -31,9 +32,20 @@ export interface UnsealAnswer {
   refused: { field: string; rule: string }[];
 }
 
+/**
+ * What the handler needs: the party node passes its `PartyDeps`; an in-process coordinator may
+ * pass a small store of its own (seen request ids, audit trail).
+ */
+export type UnsealDeps = Pick<
+  PartyDeps,
+  'roster' | 'self' | 'identity' | 'policy' | 'logger' | 'now' | 'rng'
+> & {
+  store: Pick<PartyStore, 'rememberRequest' | 'audit'>;
+};
+
 const allows = (list: readonly string[], value: string) => list.includes('*') || list.includes(value);
 
-export function createUnsealHandler(deps: PartyDeps) {
+export function createUnsealHandler(deps: UnsealDeps) {
   const now = deps.now ?? (() => new Date());
 
   const refuse = async (
