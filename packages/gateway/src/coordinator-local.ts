@@ -10,12 +10,16 @@ import { randomUUID } from 'node:crypto';
 import {
   type AgentRole,
   type ApprovalProposal,
+  type AuditEntry,
+  createLogger,
+  createUnsealHandler,
   defaultPolicy,
   evaluateProposal,
   PARTY_ROLES,
   type PartyRole,
   type Policy,
   proposalSigningBytes,
+  type Roster,
   runRoleStep,
 } from '@aaps/agents';
 import {
@@ -27,6 +31,7 @@ import {
   verifyTranscript,
 } from '@aaps/evidence';
 import {
+  AapsError,
   aggregate,
   base64Decode,
   base64Encode,
@@ -41,6 +46,7 @@ import {
   identityPublicKey,
   type KeyPackage,
   KeyPackageCodec,
+  PolicyRefusal,
   ProtocolError,
   type PublicKeyPackage,
   PublicKeyPackageCodec,
@@ -51,7 +57,15 @@ import {
   trustedDealer,
   ValidationError,
 } from '@aaps/mpc-core';
-import type { AgentStepInput, Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
+import type {
+  AgentStepInput,
+  Coordinator,
+  KeysInfo,
+  PartyRefusal,
+  PartyReleaseAnswer,
+  ReleaseSealedInput,
+  ThresholdResult,
+} from './coordinator.js';
 import { type Principal, type TrustedKeys, verifierRoster, verifyHumanApproval } from './trust.js';
 import { roleStepRequest, stepEnvelope } from './workflow/step-request.js';
 
@@ -91,6 +105,9 @@ interface LocalParty {
   policy: Policy;
   /** Checkpoint roots this party signed, by `origin\nsize`. */
   checkpoints: Map<string, string>;
+  /** Unseal request ids this party has answered. */
+  seen: Set<string>;
+  audit: AuditEntry[];
 }
 
 export class LocalCoordinator implements Coordinator {
@@ -126,6 +143,8 @@ export class LocalCoordinator implements Coordinator {
           keyPackage: KeyPackageCodec.decode(base64Decode(m.key_packages[i] ?? ''), m.ciphersuite).value,
           policy: opts.policies?.[role] ?? defaultPolicy(role),
           checkpoints: new Map(),
+          seen: new Set<string>(),
+          audit: [],
         };
       });
     } else {
@@ -142,6 +161,8 @@ export class LocalCoordinator implements Coordinator {
         keyPackage: keyPackages[i] as KeyPackage,
         policy: opts.policies?.[role] ?? defaultPolicy(role),
         checkpoints: new Map(),
+        seen: new Set<string>(),
+        audit: [],
       }));
     }
   }
@@ -270,6 +291,67 @@ export class LocalCoordinator implements Coordinator {
       if (result.signers.includes(party.id)) party.checkpoints.set(key, root);
     }
     return result;
+  }
+
+  /** Each party decides by its own `unseal` policy, with the party node's own handler. */
+  async releaseSealed({ request, fields, detectors }: ReleaseSealedInput): Promise<PartyReleaseAnswer[]> {
+    const roster = this.#roster();
+    const requestId = String((request as { request_id?: unknown })?.request_id ?? '');
+    const logger = createLogger({ component: 'party', level: 'error', write: () => undefined });
+    const out: PartyReleaseAnswer[] = [];
+    for (const [i, party] of this.#parties.entries()) {
+      const release = createUnsealHandler({
+        roster,
+        self: roster.parties[i]!,
+        identity: party.identity,
+        policy: party.policy,
+        logger,
+        now: this.#now,
+        store: {
+          rememberRequest: async (id) => {
+            if (party.seen.has(id)) return false;
+            party.seen.add(id);
+            return true;
+          },
+          audit: async (entry) => {
+            party.audit.push(entry);
+          },
+        },
+      });
+      try {
+        const answer = await release(requestId, { request, fields, detectors }, this.#gateway.id);
+        out.push({ party: party.id, outcome: 'answered', ...answer });
+      } catch (e) {
+        if (e instanceof PolicyRefusal) out.push({ party: party.id, outcome: 'refused', rule: e.rule });
+        else if (e instanceof AapsError) out.push({ party: party.id, outcome: 'unavailable', code: e.code });
+        else throw e;
+      }
+    }
+    return out;
+  }
+
+  /** A party's audit trail (unseal decisions), for tests. */
+  auditTrail(partyId: string): readonly AuditEntry[] {
+    return this.#parties.find((p) => p.id === partyId)?.audit ?? [];
+  }
+
+  #roster(): Roster {
+    const pub = this.#publicPackage;
+    return {
+      version: 1,
+      ciphersuite: this.#suiteId,
+      threshold: { min: pub.threshold.min, max: pub.threshold.max },
+      parties: this.#parties.map((p, i) => ({
+        id: p.id,
+        role: p.role,
+        department: p.role,
+        url: `local://${p.id}`,
+        identity_key: bytesToHex(p.identity.publicKey),
+        index: i + 1,
+      })),
+      gateway: this.#gateway,
+      approvers: this.#approvers,
+    };
   }
 
   #evalContext() {

@@ -1,9 +1,14 @@
+import { defaultPolicy } from '@aaps/agents';
 import {
+  type FieldRelease,
   generateIdentityKey,
+  openFields,
+  ReleasedShareCodec,
   SealedFieldCodec,
   sealedMarkers,
   signEnvelope,
   signUnsealRequest,
+  x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -156,6 +161,129 @@ describe('sealing at intake', () => {
     expect(r3.status).toBe(403);
     expect(await gw.evidence.logSize()).toBe(before);
     expect(await gw.store.getMeta('unseal-request/ur-test-1')).toBeUndefined();
+  });
+});
+
+describe('unsealing in process', () => {
+  let gw: TestGateway;
+  let incidentId = '';
+  let evidenceId = '';
+  beforeAll(async () => {
+    const audit = defaultPolicy('audit');
+    gw = await makeGateway({
+      config: { sealing: {} },
+      policies: { audit: { ...audit, unseal: { ...audit.unseal!, approvers: ['bob'] } } },
+    });
+    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: planted() });
+    incidentId = String((await json(res))['incident_id']);
+    await gw.runner.idle();
+    evidenceId = String((await gw.store.getIncident(incidentId))?.evidence_id);
+  });
+  afterAll(() => gw.cleanup());
+
+  const ask = (over: Partial<Parameters<typeof signUnsealRequest>[0]> = {}) => {
+    const now = Date.now();
+    return signUnsealRequest(
+      {
+        request_id: `ur-${Math.random().toString(36).slice(2)}`,
+        incident_id: incidentId,
+        evidence_id: evidenceId,
+        fields: [],
+        requester: 'alice',
+        reason: 'rotate the leaked credentials',
+        issued_at: new Date(now).toISOString(),
+        expires_at: new Date(now + 600_000).toISOString(),
+        ...over,
+      },
+      gw.approverKey.secretKey,
+    );
+  };
+
+  it('the approver opens every field; a refusing party is named; both records are verifiable evidence', async () => {
+    const record = await gw.store.getIncident(incidentId);
+    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    const req = ask({ fields: fields.map((f) => f.id) });
+    const res = await request(gw, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: req },
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(leaks(text)).toEqual([]);
+    const answer = JSON.parse(text) as {
+      threshold: number;
+      releases: { field: string; release: unknown }[];
+      refusals: { party: string; rule: string; decision: string }[];
+      evidence: { request: string; releases: string };
+    };
+    expect(answer.threshold).toBe(3);
+    expect(answer.releases).toHaveLength(4 * 4);
+    expect(answer.refusals).toHaveLength(4);
+    expect(new Set(answer.refusals.map((r) => `${r.party} ${r.decision} ${r.rule}`))).toEqual(
+      new Set(['audit refused unseal.approvers']),
+    );
+    const releases: FieldRelease[] = answer.releases.map((r) => ({
+      field: r.field,
+      ...ReleasedShareCodec.fromJSON(r.release),
+    }));
+    const opened = await openFields(fields, releases, x25519FromIdentitySecretKey(gw.approverKey.secretKey));
+    const values = Object.fromEntries(
+      opened.map((o) => [o.path, 'opened' in o ? o.opened.value : o.error.code]),
+    );
+    expect(values).toEqual({
+      '/payload/metadata/container/env/0/value': CANARIES.env,
+      '/payload/metadata/key_file': CANARIES.pem,
+      '/payload/metadata/log_excerpt': `git clone https://github.com/shop/web using token ${CANARIES.github}`,
+      '/payload/metadata/secret/data/password': CANARIES.secretData,
+    });
+    for (const id of [answer.evidence.request, answer.evidence.releases]) {
+      const bundle = JSON.parse(
+        await (await request(gw, 'GET', `/v1/evidence/${id}`, { token: TOKENS.read })).text(),
+      ) as { transcript: { payload: { type: string } }[] };
+      await expect(verifyServedBundle(gw, bundle)).resolves.toBeDefined();
+      expect(bundle.transcript[0]?.payload.type).toBe('UnsealRequested');
+      expect(bundle.transcript.length).toBe(id === answer.evidence.request ? 1 : 1 + 5 * 4);
+    }
+    const view = await json(await request(gw, 'GET', `/v1/incidents/${incidentId}`, { token: TOKENS.read }));
+    expect(view['unseals']).toEqual([
+      {
+        request_id: req.request_id,
+        requester: 'alice',
+        request_evidence_id: answer.evidence.request,
+        release_evidence_id: answer.evidence.releases,
+      },
+    ]);
+    expect(gw.coordinator.auditTrail('audit').at(-1)).toMatchObject({
+      event: 'sealed.refused',
+      detail: { rule: 'unseal.approvers' },
+    });
+    expect(gw.coordinator.auditTrail('strategy').at(-1)).toMatchObject({ event: 'sealed.release' });
+    expect(leaks(JSON.stringify(gw.coordinator.auditTrail('strategy')))).toEqual([]);
+    expect(leaks(gw.logger.lines.join('\n'))).toEqual([]);
+  });
+
+  it('400 for an expired request, 404 for a field of no incident, 409 for a request id used before', async () => {
+    const record = await gw.store.getIncident(incidentId);
+    const field = SealedFieldCodec.fromJSON(record?.sealed?.fields[0]).id;
+    const post = (req: unknown) =>
+      request(gw, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+        token: TOKENS.approve,
+        body: { request: req },
+      });
+    const past = Date.now() - 3 * 3600_000;
+    const stale = await post(
+      ask({
+        fields: [field],
+        issued_at: new Date(past).toISOString(),
+        expires_at: new Date(past + 600_000).toISOString(),
+      }),
+    );
+    expect(stale.status).toBe(400);
+    expect(((await json(stale))['error'] as { code: string }).code).toBe('STALE_REQUEST');
+    expect((await post(ask({ fields: ['no-such-field'] }))).status).toBe(404);
+    const once = ask({ fields: [field] });
+    expect((await post(once)).status).toBe(200);
+    expect((await post(once)).status).toBe(409);
   });
 });
 
