@@ -8,6 +8,7 @@
 import {
   AapsError,
   type Envelope,
+  hexToBytes,
   parseUnsealRequest,
   ReleasedShareCodec,
   SCHEMA_VERSION,
@@ -139,7 +140,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
       if (approver === undefined)
         throw new AapsError('FORBIDDEN', `${request.requester} is not a roster approver`);
       try {
-        verifyUnsealRequest(request, Buffer.from(approver.identity_key, 'hex'), d.now());
+        verifyUnsealRequest(request, hexToBytes(approver.identity_key), d.now());
       } catch (e) {
         if (e instanceof VerificationError && e.check === 'unseal-request.expired')
           throw new ValidationError('STALE_REQUEST', e.message, ['request.expires_at']);
@@ -183,7 +184,9 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         times: { requested: d.now().toISOString() },
         transcript: [requested],
       });
-      await d.store.putEvidence(recordedRequest.evidenceId, recordedRequest.bundle, incident);
+      // The incident is re-read before each write so a concurrent unseal's entry is kept.
+      const current = async () => (await d.store.getIncident(incident.id)) ?? incident;
+      await d.store.putEvidence(recordedRequest.evidenceId, recordedRequest.bundle, await current());
       d.logger.info('unseal.requested', {
         incident_id: incident.id,
         request_id: request.request_id,
@@ -215,10 +218,11 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         times: { requested: request.issued_at, answered: d.now().toISOString() },
         transcript,
       });
+      const latest = await current();
       const withUnseal: IncidentRecord = {
-        ...incident,
+        ...latest,
         unseals: [
-          ...(incident.unseals ?? []),
+          ...(latest.unseals ?? []),
           {
             request_id: request.request_id,
             requester: request.requester,
