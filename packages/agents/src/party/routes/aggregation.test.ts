@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AapsError,
+  bytesToHex,
+  concatBytes,
+  generateIdentityKey,
+  getCiphersuite,
+  type IdentityKey,
+  loadFastBackends,
+  ProtocolError,
+  SecretBytes,
+  signBytes,
+  utf8,
+  ValidationError,
+  verifyAggregation,
+} from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAggregationOverHttp } from '../../aggregate.js';
+import { PartyClient } from '../../client.js';
+import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
+import { memoryLogger } from '../../logger.js';
+import { defaultPolicy } from '../../policy/defaults.js';
+import { frostIdentifier, type Roster, rosterDigest } from '../../roster.js';
+import { PartyStore } from '../../store/level.js';
+import { createPartyApp, type PartyApp } from '../app.js';
+import type { PartyDeps } from '../context.js';
+import {
+  ChannelKeys,
+  createAggregationHandlers,
+  inputAad,
+  readCircuitCatalog,
+  type SealedShares,
+  SHIPPED_CIRCUITS_DIR,
+  type SignedDealing,
+  sealToParty,
+} from './aggregation.js';
+
+const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
+const SCORES = [80, 40, 10, 100, 0];
+const dir = mkdtempSync(join(tmpdir(), 'aaps-agg-'));
+const keys: IdentityKey[] = ROLES.map(() => generateIdentityKey());
+const gatewayKey = generateIdentityKey();
+const roster: Roster = {
+  version: 1,
+  ciphersuite: 'FROST-ED25519-SHA512-v1',
+  threshold: { min: 3, max: 5 },
+  parties: ROLES.map((role, i) => ({
+    id: `${role}-agent`,
+    role,
+    department: role,
+    url: `http://party-${i}.test`,
+    identity_key: bytesToHex(keys[i]!.publicKey),
+    index: i + 1,
+  })),
+  gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+  approvers: [],
+};
+const digest = rosterDigest(roster);
+const circuits = readCircuitCatalog([SHIPPED_CIRCUITS_DIR]);
+const stores: PartyStore[] = [];
+
+async function depsFor(i: number): Promise<PartyDeps> {
+  const store = await PartyStore.open(
+    join(dir, `p${i}-${stores.length}`),
+    new SecretBytes(new Uint8Array(randomBytes(32))),
+    roster.parties[i]!.id,
+  );
+  stores.push(store);
+  const config: PartyConfig = {
+    ...PARTY_DEFAULTS,
+    id: roster.parties[i]!.id,
+    dataDir: '',
+    rosterPath: '',
+    identityKeyPath: '',
+    dataKeyPath: '',
+  } as PartyConfig;
+  return {
+    config,
+    roster,
+    rosterDigest: digest,
+    self: roster.parties[i]!,
+    identity: keys[i]!,
+    store,
+    policy: defaultPolicy(ROLES[i]!),
+    logger: memoryLogger('party'),
+    suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
+  };
+}
+
+/** The weighted-risk input of party `i`, sealed by the gateway. */
+function sealedInput(i: number, session: string, value = SCORES[i]!): string {
+  const p = roster.parties[i]!;
+  const text = JSON.stringify({ values: { [`risk.${ROLES[i]}`]: value } });
+  return sealToParty(p, new TextEncoder().encode(text), inputAad(session, 'gateway', p.id, digest));
+}
+
+type Handlers = ReturnType<typeof createAggregationHandlers>;
+
+async function errorOf(f: () => unknown): Promise<AapsError> {
+  try {
+    await f();
+  } catch (e) {
+    if (e instanceof AapsError) return e;
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
+let handlers: Handlers[];
+const wr = circuits.get('weighted-risk')!;
+
+/** Round 1 on every party; the relayed inboxes and the signed dealings. */
+function dealAll(session: string) {
+  const out = handlers.map((h, i) =>
+    h.deal(
+      session,
+      { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(i, session) },
+      'gateway',
+    ),
+  ) as { dealing: SignedDealing; sealed: SealedShares[] }[];
+  const inbox = (receiver: string) =>
+    out.map((o, i) => {
+      const item = o.sealed.find((s) => s.party === receiver)!;
+      return { party: roster.parties[i]!.id, box: item.box, sig: item.sig };
+    });
+  return { dealings: out.map((o) => o.dealing), inbox };
+}
+
+beforeAll(async () => {
+  await loadFastBackends();
+  handlers = await Promise.all(
+    ROLES.map(async (_, i) => createAggregationHandlers(await depsFor(i), circuits)),
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('circuit catalog', () => {
+  it('loads the shipped circuits', () => {
+    expect([...circuits.keys()].sort()).toEqual(['approval-tally', 'cost-total', 'weighted-risk']);
+  });
+
+  it('refuses two different circuits under one id', async () => {
+    const extra = join(dir, 'circuits-extra');
+    mkdirSync(extra, { recursive: true });
+    const json = JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'weighted-risk.json'), 'utf8'));
+    writeFileSync(join(extra, 'wr.json'), JSON.stringify({ ...json, description: 'changed' }));
+    const e = await errorOf(() => readCircuitCatalog([SHIPPED_CIRCUITS_DIR, extra]));
+    expect(e).toBeInstanceOf(ValidationError);
+    expect(e.code).toBe('CIRCUIT_INVALID');
+  });
+});
+
+describe('channel keys', () => {
+  it('both ends of a pair derive the same key, other pairs another', () => {
+    const [a, b, c] = [0, 1, 2].map((i) => new ChannelKeys(keys[i]!, roster.parties[i]!.id));
+    expect(bytesToHex(a!.key(roster.parties[1]!))).toBe(bytesToHex(b!.key(roster.parties[0]!)));
+    expect(bytesToHex(a!.key(roster.parties[1]!))).not.toBe(bytesToHex(a!.key(roster.parties[2]!)));
+    expect(JSON.stringify(c)).toBe('"<redacted>"');
+  });
+});
+
+describe('aggregation handlers', () => {
+  it('a party deals once per session and evaluates once', async () => {
+    const { dealings, inbox } = dealAll('agg-once');
+    const again = await errorOf(() =>
+      handlers[0]!.deal(
+        'agg-once',
+        { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(0, 'agg-once') },
+        'gateway',
+      ),
+    );
+    expect(again.code).toBe('CONFLICT');
+    const p = roster.parties[1]!.id;
+    const out = handlers[1]!.evaluate('agg-once', { dealings, shares: inbox(p) }) as {
+      result_shares: unknown[];
+    };
+    expect(out.result_shares).toHaveLength(1);
+    const twice = await errorOf(() => handlers[1]!.evaluate('agg-once', { dealings, shares: inbox(p) }));
+    expect(twice.code).toBe('NOT_FOUND');
+  });
+
+  it('an input sealed for another session or caller does not open', async () => {
+    const e = await errorOf(() =>
+      handlers[0]!.deal(
+        'agg-aad',
+        { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(0, 'another-session') },
+        'gateway',
+      ),
+    );
+    expect(e.code).toBe('VERIFICATION_FAILED');
+  });
+
+  it('a relayed dealing changed by the coordinator is refused without blaming the dealer', async () => {
+    const { dealings, inbox } = dealAll('agg-relay');
+    const changed = dealings.map((d, i) =>
+      i === 2 ? { ...d, payload: d.payload.replace('"proofs":["', '"proofs":["A') } : d,
+    );
+    const e = await errorOf(() =>
+      handlers[0]!.evaluate('agg-relay', { dealings: changed, shares: inbox(roster.parties[0]!.id) }),
+    );
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect(e.code).toBe('INCONSISTENT_TRANSCRIPT');
+    expect((e as ProtocolError).culprits).toEqual([]);
+  });
+
+  it('a signed share box that does not open names its dealer', async () => {
+    const { dealings, inbox } = dealAll('agg-box');
+    const receiver = roster.parties[0]!.id;
+    // The dealer (party 3) signs a box it sealed under the wrong channel key.
+    const items = inbox(receiver).map((item, i) => {
+      if (i !== 3) return item;
+      const bytes = Buffer.from(item.box, 'base64');
+      bytes[bytes.length - 1]! ^= 1;
+      const box = bytes.toString('base64');
+      return { ...item, box, sig: signShareBox(3, 'agg-box', receiver, dealings[3]!.payload, bytes) };
+    });
+    const e = await errorOf(() => handlers[0]!.evaluate('agg-box', { dealings, shares: items }));
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect(e.code).toBe('INVALID_DEALING');
+    expect((e as ProtocolError).culprits).toEqual([frostIdentifier(roster, roster.parties[3]!)]);
+  });
+});
+
+/** Party `i`'s signature over a share box, as `sealShares` makes it (DST, AAD, box). */
+function signShareBox(
+  i: number,
+  session: string,
+  receiver: string,
+  payload: string,
+  box: Uint8Array,
+): string {
+  const aad = utf8(
+    `aaps-agg-shares/v1|${session}|${roster.parties[i]!.id}|${receiver}|${digest}|${bytesToHex(sha256(utf8(payload)))}`,
+  );
+  const sig = signBytes(keys[i]!.secretKey, concatBytes(utf8('AAPS-AGG-SHARES-v1\0'), aad, box));
+  return Buffer.from(sig).toString('base64');
+}
+
+describe('runAggregationOverHttp against party apps (app.request, no ports)', () => {
+  let apps: PartyApp[];
+  let client: PartyClient;
+
+  beforeAll(async () => {
+    apps = await Promise.all(ROLES.map(async (_, i) => createPartyApp(await depsFor(i))));
+    const fetchApp: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
+      return apps[i]!.app.request(url.pathname, init);
+    };
+    client = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+  });
+
+  it('opens weighted-risk to the plaintext weighted sum with a record that verifies', async () => {
+    const inputs = Object.fromEntries(roster.parties.map((p, i) => [p.id, SCORES[i]!]));
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'agg-app-1',
+      inputs,
+    });
+    expect(out.result).toEqual({ weighted_risk: 540n });
+    expect(verifyAggregation(out.record, { circuit: wr }).outputs[0]!.value).toBe(540n);
+  });
+
+  it('refuses an unknown circuit, or inputs for a party that provides none, before calling anyone', async () => {
+    const unknown = await errorOf(() =>
+      runAggregationOverHttp(client, { circuitId: 'nope', sessionId: 'agg-app-2', inputs: {} }),
+    );
+    expect(unknown.code).toBe('CIRCUIT_INVALID');
+    const stranger = await errorOf(() =>
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: 'agg-app-3',
+        inputs: { mallory: 1 },
+      }),
+    );
+    expect(stranger.code).toBe('UNKNOWN_IDENTIFIER');
+  });
+});
