@@ -77,7 +77,8 @@ interface Answer {
   incidents: { incident_id: string }[];
   threshold: number;
   releases: { field: string; release: unknown }[];
-  refusals: { party: string; decision: string }[];
+  refusals: { party: string; decision: string; rule: string | null }[];
+  evidence: { request: string; releases: string };
   error: { code: string };
   transcript: { payload: { type: string; decision?: string; box_sha256?: string } }[];
   dsseEnvelope: { payload: string };
@@ -309,14 +310,14 @@ describe('sealed fields across aaps up', () => {
     for (const id of [summary.evidence.request, summary.evidence.releases]) {
       expect(await verifyOffline(id)).toMatch(/^valid: incident\//);
       const bundle = await api('GET', `/v1/evidence/${id}`);
-      const types = bundle.json.transcript.map((e: { payload: { type: string } }) => e.payload.type);
+      const types = bundle.json.transcript.map((e) => e.payload.type);
       expect(types[0]).toBe('UnsealRequested');
       if (id === summary.evidence.releases) {
-        expect(types.filter((t: string) => t === 'UnsealRelease')).toHaveLength(5 * 4);
+        expect(types.filter((t) => t === 'UnsealRelease')).toHaveLength(5 * 4);
         expect(
           bundle.json.transcript
             .slice(1)
-            .every((e: { payload: { decision: string; box_sha256?: string } }) =>
+            .every((e) =>
               e.payload.decision === 'released' ? /^[0-9a-f]{64}$/.test(e.payload.box_sha256 ?? '') : true,
             ),
         ).toBe(true);
@@ -361,6 +362,25 @@ describe('sealed fields across aaps up', () => {
       'sealed-field.ciphertext',
     );
     secret.wipe();
+  }, 60_000);
+
+  it('each party applies its own policy: a request without a real reason gets nothing, and every refusal is on record', async () => {
+    const field = fields[2]!;
+    const req = unsealRequest(envelopeEvidence, envelopeIncident, [field.id], { reason: 'x' });
+    const res = await api('POST', `/v1/evidence/${envelopeEvidence}/unseal`, { request: req });
+    expect(res.status).toBe(200);
+    expect(res.json.releases).toEqual([]);
+    expect(res.json.refusals.map((r) => `${r.party}:${r.decision}:${r.rule}`).sort()).toEqual(
+      ['audit', 'monitoring', 'problem-solver', 'quality-assurance', 'strategy'].map(
+        (p) => `${p}:refused:unseal.reason`,
+      ),
+    );
+    const [out] = await openFields([field], [], x25519FromIdentitySecretKey(approverKey.secretKey));
+    expect(out && 'error' in out ? out.error.code : '').toBe('QUORUM_UNREACHABLE');
+    const recorded = await api('GET', `/v1/evidence/${res.json.evidence.releases}`);
+    expect(recorded.json.transcript.slice(1).map((e) => `${e.payload.decision}`)).toEqual(
+      Array(5).fill('refused'),
+    );
   }, 60_000);
 
   it('a non-approver, a forged signature and a replay are refused and record nothing', async () => {
