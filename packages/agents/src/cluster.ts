@@ -4,7 +4,7 @@
  * processes on loopback. File and process I/O lives here, not in the party app.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,16 +125,23 @@ export function spawnParty(
     mainPath?: string;
     nodeArgs?: readonly string[];
     onLine?: (line: string) => void;
+    /**
+     * Append the party's stdout and stderr to this file directly (the child writes to the file
+     * descriptor; this process handles none of it). Takes precedence over `onLine`.
+     */
+    logFile?: string;
   } = {},
 ): PartyProcess {
+  const fd = opts.logFile === undefined ? undefined : openSync(opts.logFile, 'a', 0o600);
   const child = spawn(
     process.execPath,
     [...(opts.nodeArgs ?? []), opts.mainPath ?? PARTY_MAIN, '--config', configPath],
     {
       env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
     },
   );
+  if (fd !== undefined) closeSync(fd);
   let out = '';
   const keep = (chunk: Buffer) => {
     const text = chunk.toString();
@@ -143,18 +150,27 @@ export function spawnParty(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  const tail = () => {
+    if (opts.logFile === undefined) return out;
+    try {
+      const text = readFileSync(opts.logFile, 'utf8');
+      return text.slice(-64 * 1024);
+    } catch {
+      return '';
+    }
+  };
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   return {
     id,
     url,
     child,
-    output: () => out,
+    output: tail,
     async ready(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         if (child.exitCode !== null)
           throw new Error(
-            `party ${id} exited with ${child.exitCode}: ${out.trim().split('\n').slice(-12).join(' | ')}`,
+            `party ${id} exited with ${child.exitCode}: ${tail().trim().split('\n').slice(-12).join(' | ')}`,
           );
         try {
           const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });

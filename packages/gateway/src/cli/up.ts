@@ -144,11 +144,11 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
       });
       gatewayKey = layout.gatewayKey;
       for (const p of layout.roster.parties) {
-        const out = logFile(config.dataDir, `party-${p.id}`);
+        mkdirSync(join(config.dataDir, 'logs'), { recursive: true });
+        // The party writes its log file itself: this process relays none of it.
         const proc = spawnParty(p.id, p.url, layout.configPaths[p.id] ?? '', {
-          onLine: (l) => void out.write(`${l}\n`),
+          logFile: join(config.dataDir, 'logs', `party-${p.id}.log`),
         });
-        proc.child.once('exit', () => out.end());
         parties.push(proc);
       }
       io.print(
