@@ -33,6 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
 import { type KillPoint, killingFetch } from '../helpers/fault-fetch.js';
 import { type PartyCluster, startPartyCluster, suite } from '../helpers/party-cluster.js';
+import { checkPartyRecords } from '../helpers/party-records.js';
 import { recordResult } from '../helpers/results.js';
 import { seededRng } from '../helpers/rng.js';
 import { reproduce, SEED, scaled } from '../helpers/settings.js';
@@ -269,26 +270,13 @@ describe('kill -9 during DKG, signing and refresh', () => {
 
       // The parties' own records, read from their LevelDB after they stopped.
       await cluster.stopAll();
-      let tombstonesMissing = 0;
-      let auditShareEntries = 0;
-      let duplicateAuditShares = 0;
-      let sharesBeyondTombstones = 0;
-      for (const id of cluster.ids) {
-        const store = await cluster.openStore(id);
-        try {
-          const used = new Set(await store.usedCommitments());
-          for (const a of answered.filter((x) => x.party === id)) if (!used.has(a.key)) tombstonesMissing++;
-          const shares = (await store.auditTrail(100_000)).filter((e) => e.event === 'sign.share');
-          auditShareEntries += shares.length;
-          const digests = shares.map((e) => String(e.detail?.share_sha256));
-          duplicateAuditShares += digests.length - new Set(digests).size;
-          if (shares.length > used.size) sharesBeyondTombstones += shares.length - used.size;
-        } finally {
-          await store.close();
-        }
-      }
-      const keysAnswered = answered.map((a) => `${a.party}/${a.key}`);
-      const doubleAnswered = keysAnswered.length - new Set(keysAnswered).size;
+      const {
+        tombstonesMissing,
+        auditShares: auditShareEntries,
+        duplicateShareDigests: duplicateAuditShares,
+        sharesBeyondTombstones,
+        doubleAnswered,
+      } = await checkPartyRecords(cluster.ids, (id) => cluster.openStore(id), answered);
 
       recordResult({
         suite: 'crash',

@@ -23,28 +23,40 @@ function cell(v: Figure['value'] | undefined): string {
 
 export function renderReliabilityReport(results: readonly SuiteResult[]): string {
   const parts = [HEADER];
-  const sorted = [...results].sort((a, b) => a.order - b.order || a.suite.localeCompare(b.suite));
+  // One section per suite; under it the soak figures (when a soak ran) then the CI figures.
+  const suites = new Map<string, SuiteResult[]>();
+  for (const r of [...results].sort((a, b) => a.order - b.order || a.suite.localeCompare(b.suite)))
+    suites.set(r.suite, [...(suites.get(r.suite) ?? []), r]);
+  for (const runs of suites.values())
+    runs.sort((a, b) => (a.mode === b.mode ? 0 : a.mode === 'soak' ? -1 : 1));
   parts.push('## Summary\n');
-  parts.push('| suite | figures with a goal | all goals met | mode | finished |');
+  parts.push('| suite | mode | figures with a goal | all goals met | finished |');
   parts.push('|---|---|---|---|---|');
-  for (const r of sorted) {
-    const goals = r.figures.filter((f) => f.goal !== undefined);
-    const met = goals.every((f) => String(f.value) === String(f.goal));
-    parts.push(
-      `| [${r.title}](#${r.order}-${slug(r.title)}) | ${goals.length} | ${met ? 'yes' : '**no**'} | ${r.mode} | ${r.finished_at} |`,
-    );
+  for (const runs of suites.values()) {
+    for (const r of runs) {
+      const goals = r.figures.filter((f) => f.goal !== undefined);
+      const met = goals.every((f) => String(f.value) === String(f.goal));
+      parts.push(
+        `| [${r.title}](#${r.order}-${slug(r.title)}) | ${r.mode} | ${goals.length} | ${met ? 'yes' : '**no**'} | ${r.finished_at} |`,
+      );
+    }
   }
   parts.push('');
-  for (const r of sorted) {
-    parts.push(`## ${r.order}. ${r.title}\n`);
-    parts.push(`Reproduce: \`${r.command}\` (mode ${r.mode}, seed ${r.seed}, ${r.finished_at})\n`);
-    parts.push('| figure | value | goal |');
-    parts.push('|---|---|---|');
-    for (const f of r.figures)
-      parts.push(`| ${cell(f.name)} | ${cell(f.value)}${f.unit ? ` ${f.unit}` : ''} | ${cell(f.goal)} |`);
-    parts.push('');
-    for (const n of r.notes) parts.push(`- ${n}`);
-    if (r.notes.length) parts.push('');
+  for (const runs of suites.values()) {
+    const first = runs[0]!;
+    parts.push(`## ${first.order}. ${first.title}\n`);
+    for (const r of runs) {
+      parts.push(`### ${r.mode === 'soak' ? 'Soak run' : 'CI run'}\n`);
+      parts.push(`Reproduce: \`${r.command}\` (seed ${r.seed}, finished ${r.finished_at})\n`);
+      parts.push('| figure | value | goal |');
+      parts.push('|---|---|---|');
+      for (const f of r.figures)
+        parts.push(`| ${cell(f.name)} | ${cell(f.value)}${f.unit ? ` ${f.unit}` : ''} | ${cell(f.goal)} |`);
+      parts.push('');
+    }
+    const notes = [...new Set(runs.flatMap((r) => r.notes))];
+    for (const n of notes) parts.push(`- ${n}`);
+    if (notes.length) parts.push('');
   }
   return `${parts.join('\n').trimEnd()}\n`;
 }

@@ -1,6 +1,7 @@
 /**
- * Each fault suite records its figures here: printed, written to `test/fault/results/<suite>.json`,
- * and `docs/RELIABILITY.md` regenerated from every results file present.
+ * Each fault suite records its figures here: printed, written to
+ * `test/fault/results/<suite>.<ci|soak>.json` (so a CI run never overwrites the soak figures), and
+ * `docs/RELIABILITY.md` regenerated from every results file present.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,7 +45,7 @@ export function recordResult(
     finished_at: new Date().toISOString(),
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const path = join(RESULTS_DIR, `${r.suite}.json`);
+  const path = join(RESULTS_DIR, `${r.suite}.${full.mode}.json`);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(full, null, 2)}\n`);
   renameSync(tmp, path);
