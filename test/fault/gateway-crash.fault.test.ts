@@ -79,6 +79,9 @@ describe('kill -9 of aaps up while incidents are posted', () => {
       }
       await waitSettled(api, warm, 60_000, { evidence: true });
       const before = await checkpoint(up.url, up.token);
+      const groupKey = async () =>
+        (await api.get<{ group_public_key: string }>('/v1/keys')).body.group_public_key;
+      const groupKeys = new Set([await groupKey()]);
 
       const accepted = new Set<string>(warm);
       let postErrors = 0;
@@ -118,6 +121,7 @@ describe('kill -9 of aaps up while incidents are posted', () => {
         orphanOutcomes.push(`${alive.length} orphans ${killOrphans ? 'killed' : 'left running'}`);
         up = await startAaps({ command: 'up', dataDir: join(dir, 'data'), port });
         api = gatewayApi(up.url, up.token);
+        groupKeys.add(await groupKey());
         await new Promise((r) => setTimeout(r, 3_000));
         const own = up.childPids.filter(isAlive).length;
         const orphansLeft = [...everParty].filter((p) => isAlive(p) && !up.childPids.includes(p)).length;
@@ -228,6 +232,7 @@ describe('kill -9 of aaps up while incidents are posted', () => {
             value: JSON.stringify(reasons),
           },
           { name: 'ended incidents without evidence', value: terminalWithoutEvidence, goal: 0 },
+          { name: 'distinct group keys across the restarts', value: groupKeys.size, goal: 1 },
           { name: 'log size before / after', value: `${before.size} / ${after.size}` },
           { name: 'consistency proof before→after verifies', value: String(consistent), goal: 'true' },
           {
@@ -247,6 +252,7 @@ describe('kill -9 of aaps up while incidents are posted', () => {
       expect(unclear).toBe(0);
       expect(terminalWithoutEvidence).toBe(0);
       expect(consistent).toBe(true);
+      expect(groupKeys.size).toBe(1);
       expect(verifyExit, verifyOut).toBe(0);
     },
     scaled(240_000, 900_000),
