@@ -66,6 +66,11 @@ export async function runParty(
       role: self.role,
       has_key: party.state.key !== undefined,
     });
+    // Outlive the clients' idle connections (undici keeps them ~4 s), so that a coordinator never
+    // sends a request on a connection this server is closing at that moment.
+    const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+    http.keepAliveTimeout = 65_000;
+    http.headersTimeout = 66_000;
   });
   let stopping = false;
   const stop = async (signal: string) => {

@@ -77,6 +77,10 @@ export async function startGateway(opts: {
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: gateway.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    // Keep idle client connections open longer than clients do (see the party main).
+    const http = s as unknown as { keepAliveTimeout: number; headersTimeout: number };
+    http.keepAliveTimeout = 65_000;
+    http.headersTimeout = 66_000;
     s.once('error', reject);
   });
   const address = server.address();
