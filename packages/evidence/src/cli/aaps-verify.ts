@@ -16,7 +16,6 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as core from '@aaps/mpc-core';
 import {
   type BundleReport,
   type BundleVerifierOptions,
@@ -27,6 +26,7 @@ import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { rosterErrors, type VerifierRoster } from '../statement.js';
+import { withAggregationRecheck } from './aggregation-recheck.js';
 import { type BundleSource, InputError, parseBundleBytes, splitJsonValues } from './input.js';
 import { type Outcome, verifyAll } from './verify-pool.js';
 
@@ -73,13 +73,6 @@ function parseKey(arg: string): Uint8Array {
   return raw;
 }
 
-/**
- * mpc-core's offline re-check of aggregation records, looked up rather than imported so that this
- * CLI also runs against an mpc-core build that does not export it yet (records are then only
- * checked against their signed digest, and `--json` says so).
- */
-const recheckAggregation = (core as { verifyAggregation?: (record: string) => unknown }).verifyAggregation;
-
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
   const trusted = typeof values['trusted-root'] === 'string' ? values['trusted-root'] : undefined;
   const keyArg = typeof values.key === 'string' ? values.key : undefined;
@@ -119,9 +112,6 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
     if (!isSupportedCiphersuite(suite)) throw new InputError(`--ciphersuite: unknown ${suite}`);
     options ??= { groupPublicKey: key };
     options.ciphersuite = suite;
-  }
-  if (recheckAggregation !== undefined) {
-    options!.verifyAggregation = (record) => recheckAggregation(core.canonicalize(record));
   }
   if (typeof values.roster === 'string') {
     const roster = readJson(values.roster, 'roster');
@@ -238,7 +228,7 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
   let options: BundleVerifierOptions;
   try {
     options = buildOptions(values as Record<string, string | boolean | undefined>);
-    createBundleVerifier(options);
+    createBundleVerifier(withAggregationRecheck(options));
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error).message}`);
     return 2;
@@ -284,7 +274,7 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
     io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
     return 2;
   }
-  const report = createBundleVerifier(options).report(value);
+  const report = createBundleVerifier(withAggregationRecheck(options)).report(value);
   if (json) io.out(JSON.stringify(report, null, 2));
   else io.out(report.valid ? describeValid(report) : describeInvalid(report));
   return report.valid ? 0 : 1;

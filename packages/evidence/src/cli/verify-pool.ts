@@ -4,6 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { type BundleReport, type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
+import { withAggregationRecheck } from './aggregation-recheck.js';
 import { type BundleSource, loadSource } from './input.js';
 
 export type Outcome = { name: string } & ({ report: BundleReport } | { unreadable: string });
@@ -34,7 +35,7 @@ export async function verifyAll(
   workerUrl: URL,
 ): Promise<void> {
   if (jobs <= 1 || count < 2 * BATCH) {
-    const verifier = createBundleVerifier(options);
+    const verifier = createBundleVerifier(withAggregationRecheck(options));
     for (let i = 0; i < count; i++) emit(verifySource((b) => verifier.report(b), read(i)));
     return;
   }
