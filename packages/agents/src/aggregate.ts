@@ -23,6 +23,7 @@ import {
   bytesToHex,
   type Circuit,
   type Culprit,
+  encodeAggregationRecordJson,
   getCiphersuite,
   type OpenedResult,
   openResult,
@@ -34,6 +35,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
+import { POOLED_RISK_CIRCUIT } from './party/pooled-risk.js';
 import {
   type CircuitCatalog,
   dealingsDigest,
@@ -50,6 +52,7 @@ import {
   sealToParty,
   type WireResultShare,
 } from './party/routes/aggregation.js';
+import { pooledRiskValue } from './policy/risk.js';
 import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
 /** One input value: a safe integer, a bigint or a decimal string. */
@@ -70,6 +73,16 @@ export interface AggregationRunOptions {
   sessionId: string;
   /** Each providing party's inputs, by party id. */
   inputs: Readonly<Record<string, AggregationInputs>>;
+  /**
+   * A subject each providing party without `inputs` derives its own input from (pooled risk: a
+   * `RiskSubject`); the coordinator never learns those inputs.
+   */
+  derive?: unknown;
+  /**
+   * After opening, show every party the record (`agg.confirm`): each checks it and remembers the
+   * session's digest and value, so a proposal citing it can be verified. Default false.
+   */
+  confirm?: boolean;
   /** The circuits the coordinator trusts (default: the repository's `circuits/`). */
   circuits?: CircuitCatalog;
   /** The identity the calls are made under (the client's caller id; default `gateway`). */
@@ -89,6 +102,10 @@ export interface AggregationOutcome {
   culprits: string[];
   /** The parties whose result shares opened the outputs. */
   openers: string[];
+  /** With `confirm`: the parties that checked and remembered the record. */
+  confirmed?: string[];
+  /** For the pooled-risk circuit: the pooled score (the weighted mean, rounded up; 0..100). */
+  pooledRisk?: number;
 }
 
 let shipped: CircuitCatalog | undefined;
@@ -211,7 +228,9 @@ export async function runAggregationOverHttp(
         `inputs.${p.id}`,
       ]);
     }
-    if (names.length > 0) {
+    if (names.length > 0 && opts.inputs[p.id] === undefined && opts.derive !== undefined) {
+      body.derive = opts.derive;
+    } else if (names.length > 0) {
       const values = valuesFor(names, opts.inputs[p.id], `inputs.${p.id}`);
       body.input = sealToParty(
         p,
@@ -343,7 +362,7 @@ export async function runAggregationOverHttp(
     result[o.name] = o.value;
     return { name: o.name, value: o.value, scale: circuit.outputs[i]!.scale };
   });
-  return {
+  const outcome: AggregationOutcome = {
     result,
     outputs,
     record,
@@ -351,4 +370,23 @@ export async function runAggregationOverHttp(
     culprits: [...opened.culprits, ...mismatched].map(toParty),
     openers: opened.openers.map(toParty),
   };
+  if (circuit.id === POOLED_RISK_CIRCUIT && circuit.outputs.length > 0) {
+    const weights = circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
+    outcome.pooledRisk = pooledRiskValue(outputs[0]!.value, weights);
+  }
+  if (opts.confirm) {
+    const text = encodeAggregationRecordJson(record);
+    const answers = await Promise.allSettled(
+      roster.parties.map((p) =>
+        client.call<{ digest?: string }>(p.id, 'agg.confirm', sid, { record: text }, ctx),
+      ),
+    );
+    outcome.confirmed = roster.parties
+      .filter((_, i) => {
+        const a = answers[i]!;
+        return a.status === 'fulfilled' && a.value.digest === outcome.digest;
+      })
+      .map((p) => p.id);
+  }
+  return outcome;
 }

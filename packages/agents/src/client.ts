@@ -33,6 +33,7 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'repair.step3': '/v1/repair/step3',
   'agg.deal': '/v1/agg/deal',
   'agg.evaluate': '/v1/agg/evaluate',
+  'agg.confirm': '/v1/agg/confirm',
   'sealed.release': '/v1/sealed/release',
 };
 

@@ -61,6 +61,13 @@ export { Counter, Gauge, Histogram, Registry } from './metrics.js';
 export { createPartyApp, type PartyApp } from './party/app.js';
 export type { PartyDeps } from './party/context.js';
 export {
+  type ConfirmedAggregation,
+  POOLED_RISK_CIRCUIT,
+  PooledRiskLedger,
+  parseRiskSubject,
+  type RiskSubject,
+} from './party/pooled-risk.js';
+export {
   type CircuitCatalog,
   readCircuitCatalog,
   SHIPPED_CIRCUITS_DIR,
@@ -108,11 +115,14 @@ export {
 export {
   combineRiskScores,
   computeRiskScore,
+  departmentRiskScore,
   ENVIRONMENTS,
   type Environment,
+  pooledRiskValue,
   RISK_METHOD,
   type RiskFactors,
   type RiskTerms,
+  type RiskView,
   riskTerms,
 } from './policy/risk.js';
 export {
@@ -234,6 +244,7 @@ export {
   runStrategyStep,
   type StrategyDecision,
   type StrategyInput,
+  strategyRiskFactors,
 } from './steps/strategy.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
 export { type AuditEntry, PartyStore, type StoredKey } from './store/level.js';

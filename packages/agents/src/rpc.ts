@@ -28,6 +28,7 @@ export const RPC_KINDS = [
   'repair.step3',
   'agg.deal',
   'agg.evaluate',
+  'agg.confirm',
   'sealed.release',
 ] as const;
 export type RpcKind = (typeof RPC_KINDS)[number];

@@ -16,6 +16,7 @@ import {
   type PartyMetrics,
   type PartyState,
 } from './context.js';
+import { PooledRiskLedger } from './pooled-risk.js';
 import { createAggregationHandlers, partyCircuitDirs, readCircuitCatalog } from './routes/aggregation.js';
 import { createDkgHandlers } from './routes/dkg.js';
 import { createKeyHandlers } from './routes/keys.js';
@@ -48,11 +49,14 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const me = { id: deps.self.id, key: deps.identity };
   const now = deps.now ?? (() => new Date());
   const dkg = createDkgHandlers(deps, state);
-  const sign = createSignHandlers(deps, state);
-  const step = createStepHandler(deps);
+  // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts.
+  const pooled = new PooledRiskLedger();
+  const verifyAggregationRef = pooled.verifyRef.bind(pooled);
+  const sign = createSignHandlers(deps, state, verifyAggregationRef);
+  const step = createStepHandler(deps, verifyAggregationRef);
   const keys = createKeyHandlers(deps, state);
   const unseal = createUnsealHandler(deps);
-  const agg = createAggregationHandlers(deps, readCircuitCatalog(partyCircuitDirs(deps)));
+  const agg = createAggregationHandlers(deps, readCircuitCatalog(partyCircuitDirs(deps)), pooled);
   const app = new Hono<Env>();
 
   app.onError((err, c) => {
@@ -157,6 +161,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     metrics.sessions.inc({ kind: 'aggregation' });
     return out;
   });
+  route('/v1/agg/confirm', 'agg.confirm', (s, b) => agg.confirm(s, b));
   route('/v1/sealed/release', 'sealed.release', (s, b, c) =>
     unseal(s, b, c.get('request').meta.source_agent),
   );

@@ -82,3 +82,26 @@ export function computeRiskScore(action: string, f: RiskFactors): number {
 export function combineRiskScores(formula: number, pooled?: number): number {
   return pooled === undefined ? formula : Math.max(formula, pooled);
 }
+
+/** A department's private view of the formula (`Policy.risk`); absent, the formula itself. */
+export interface RiskView {
+  weight_percent: number;
+  offset: number;
+}
+
+/** This department's own score for a proposal: its view of the formula, clamped to 0..100. */
+export function departmentRiskScore(view: RiskView | undefined, action: string, f: RiskFactors): number {
+  const formula = computeRiskScore(action, f);
+  if (!view) return formula;
+  return Math.min(100, Math.max(0, Math.round((formula * view.weight_percent) / 100) + view.offset));
+}
+
+/**
+ * The pooled score (0..100) from the `weighted-risk` output: the weighted mean of the departments'
+ * scores, rounded up (the output is the weighted sum; `weightSum` is the sum of the weights).
+ */
+export function pooledRiskValue(weightedSum: bigint, weightSum: bigint): number {
+  if (weightSum <= 0n || weightedSum <= 0n) return 0;
+  const mean = (weightedSum + weightSum - 1n) / weightSum;
+  return mean > 100n ? 100 : Number(mean);
+}

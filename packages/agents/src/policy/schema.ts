@@ -91,6 +91,17 @@ export interface Policy {
   human_approval: HumanApprovalRules;
   verification: VerificationRules;
   unseal?: UnsealRules;
+  /** This department's own view of risk, used for its private input to a pooled score. */
+  risk?: DepartmentRiskView;
+}
+
+/**
+ * A department's private risk view: its score for a proposal is
+ * `clamp(round(formula * weight_percent / 100) + offset, 0, 100)`. Absent: the formula itself.
+ */
+export interface DepartmentRiskView {
+  weight_percent: number;
+  offset: number;
 }
 
 const NAMESPACE_PATTERN = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
@@ -112,7 +123,7 @@ export function parsePolicy(json: unknown): Policy {
       'human_approval',
       'verification',
     ],
-    ['unseal'],
+    ['unseal', 'risk'],
   );
   if (!o) r.throwIfAny('policy');
   const obj = o!;
@@ -140,6 +151,7 @@ export function parsePolicy(json: unknown): Policy {
   const skew = ha && r.number(ha['clock_skew_seconds'], 'human_approval.clock_skew_seconds', 0, 3600, true);
   const verification = readVerification(r, obj['verification']);
   const unseal = obj['unseal'] === undefined ? undefined : readUnseal(r, obj['unseal']);
+  const riskView = obj['risk'] === undefined ? undefined : readRiskView(r, obj['risk']);
 
   r.throwIfAny('policy');
   return {
@@ -152,7 +164,19 @@ export function parsePolicy(json: unknown): Policy {
     human_approval: { max_validity_seconds: maxValidity!, clock_skew_seconds: skew! },
     verification: verification!,
     ...(unseal === undefined ? {} : { unseal }),
+    ...(riskView === undefined ? {} : { risk: riskView }),
   };
+}
+
+function readRiskView(r: Reader, value: unknown): DepartmentRiskView | undefined {
+  const v = r.object(value, 'risk', [], ['weight_percent', 'offset']);
+  if (!v) return undefined;
+  const weight =
+    v['weight_percent'] === undefined
+      ? 100
+      : r.number(v['weight_percent'], 'risk.weight_percent', 0, 400, true);
+  const offset = v['offset'] === undefined ? 0 : r.number(v['offset'], 'risk.offset', -100, 100, true);
+  return { weight_percent: weight ?? 100, offset: offset ?? 0 };
 }
 
 const APPROVER_ID = /^(\*|[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/;

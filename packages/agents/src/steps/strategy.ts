@@ -13,6 +13,7 @@ import {
   computeRiskScore,
   type Environment,
   RISK_METHOD,
+  type RiskFactors,
   type RiskTerms,
   riskTerms,
 } from '../policy/risk.js';
@@ -46,6 +47,19 @@ export interface ApprovalDecisionPayload {
   risk: { score: number; formula_score: number; terms: RiskTerms; pooled_score?: number };
 }
 
+/** The risk factors strategy scores a fix under (what a pooled-risk subject must carry too). */
+export function strategyRiskFactors(
+  fix: Pick<FixProposal, 'blast_radius'>,
+  urgency: RiskFactors['urgency'],
+  environment: Environment | undefined,
+): RiskFactors {
+  return {
+    blast_radius: Number.isInteger(fix.blast_radius) && fix.blast_radius >= 1 ? fix.blast_radius : 1,
+    urgency,
+    environment: environment ?? 'unknown',
+  };
+}
+
 const NEEDS_HUMAN: readonly RefusalRule[] = ['human_approval.required', 'risk.over_auto_threshold'];
 
 export function runStrategyStep(
@@ -56,11 +70,7 @@ export function runStrategyStep(
   if (!isPlainObject(fix) || typeof fix.action !== 'string') {
     throw new ValidationError('INVALID_ARGUMENT', 'fix: expected a FixProposal', ['fix']);
   }
-  const factors = {
-    blast_radius: Number.isInteger(fix.blast_radius) && fix.blast_radius >= 1 ? fix.blast_radius : 1,
-    urgency: input.urgency,
-    environment: input.environment ?? 'unknown',
-  };
+  const factors = strategyRiskFactors(fix, input.urgency, input.environment);
   const formula = computeRiskScore(fix.action, factors);
   const score = combineRiskScores(formula, input.pooled?.value);
   const risk: ApprovalProposal['risk'] = { score, method: RISK_METHOD, factors };

@@ -32,6 +32,7 @@ import {
   concatBytes,
   createAggregationSession,
   dealInput,
+  decodeAggregationRecordJson,
   evaluateShares,
   type IdentityKey,
   type InputDealing,
@@ -47,6 +48,7 @@ import {
   signBytes,
   utf8,
   ValidationError,
+  verifyAggregation,
   verifyDealings,
   verifyEd25519,
   x25519FromIdentityPublicKey,
@@ -56,8 +58,10 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { departmentRiskScore, pooledRiskValue } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
+import { POOLED_RISK_CIRCUIT, type PooledRiskLedger, parseRiskSubject } from '../pooled-risk.js';
 
 // ---------------------------------------------------------------------------------------------
 // Trusted circuits
@@ -517,10 +521,22 @@ interface AggregationState {
   session: AggregationSession<unknown>;
 }
 
-export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCatalog) {
+interface EvaluatedState {
+  evaluatedAt: number;
+  session: AggregationSession<unknown>;
+  /** Each input's `C_0` (hex), by input name, as this party verified it. */
+  commitments: Map<string, string>;
+}
+
+export function createAggregationHandlers(
+  deps: PartyDeps,
+  circuits: CircuitCatalog,
+  ledger?: PooledRiskLedger,
+) {
   const { suite, roster, self, rosterDigest } = deps;
   const myId = frostIdentifier(roster, self);
   const sessions = new Map<string, AggregationState>();
+  const evaluated = new Map<string, EvaluatedState>();
   const rng = deps.rng;
   const channels = new ChannelKeys(deps.identity, self.id);
   const ctxFor = (session: AggregationSession<unknown>) => ({ suite, roster, rosterDigest, session });
@@ -557,7 +573,28 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
       const session = openAggregationSession(suite, roster, circuit, sessionId);
       const names = inputsOf(circuit, self);
       let values = new Map<string, bigint>();
-      if (names.length > 0) {
+      if (body.derive !== undefined) {
+        // Pooled risk: the party computes its own department score from the subject it is shown.
+        if (body.input !== undefined) {
+          throw new ValidationError('INVALID_ARGUMENT', 'body: either input or derive, not both', [
+            'body.derive',
+          ]);
+        }
+        if (circuit.id !== POOLED_RISK_CIRCUIT) {
+          throw new ValidationError('INVALID_ARGUMENT', `body.derive: only for ${POOLED_RISK_CIRCUIT}`, [
+            'body.derive',
+          ]);
+        }
+        const subject = parseRiskSubject(body.derive, 'body.derive');
+        if (names.length === 1) {
+          const score = departmentRiskScore(deps.policy.risk, subject.action, subject.factors);
+          values = new Map([[names[0]!, BigInt(score)]]);
+        } else if (names.length > 1) {
+          throw new ValidationError('INVALID_ARGUMENT', `body.derive: ${self.role} provides several inputs`, [
+            'body.derive',
+          ]);
+        }
+      } else if (names.length > 0) {
         if (typeof body.input !== 'string') {
           throw new ValidationError(
             'INVALID_ARGUMENT',
@@ -724,6 +761,12 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
       sessions.delete(sessionId);
       const verified = verifyDealings(session, full, myId, rng ?? defaultRng);
       const shares = evaluateShares(session, myId, verified);
+      for (const [k, e] of evaluated) if (Date.now() - e.evaluatedAt > TTL_MS) evaluated.delete(k);
+      evaluated.set(sessionId, {
+        evaluatedAt: Date.now(),
+        session,
+        commitments: new Map(full.map((d) => [d.input, bytesToHex(d.commitments[0]!)])),
+      });
       deps.logger.info('agg.evaluated', {
         session: sessionId,
         circuit: session.circuit.id,
@@ -731,6 +774,50 @@ export function createAggregationHandlers(deps: PartyDeps, circuits: CircuitCata
         outputs: shares.length,
       });
       return { result_shares: resultSharesToWire(shares), dealings_digest: dealingsDigest(roster, parsed) };
+    },
+
+    /**
+     * Round 3 (optional): the coordinator shows the opened record of a session this party
+     * evaluated. The party checks it offline (`verifyAggregation` against its own circuit) and that
+     * its inputs are the commitments this party verified, then remembers the session's digest and
+     * pooled value, so a proposal citing it can be checked (`verifyAggregationRef`).
+     */
+    confirm(sessionId: string, body: Record<string, unknown>) {
+      const state = evaluated.get(sessionId);
+      if (!state) throw new AapsError('NOT_FOUND', `no aggregation ${sessionId} evaluated here`);
+      if (typeof body.record !== 'string') {
+        throw new ValidationError('INVALID_ARGUMENT', 'body.record: expected the record JSON text', [
+          'body.record',
+        ]);
+      }
+      const { session } = state;
+      const checked = verifyAggregation(body.record, { circuit: session.circuit, suite });
+      const record = decodeAggregationRecordJson(body.record);
+      const same =
+        checked.sessionId === sessionId &&
+        record.inputs.length === state.commitments.size &&
+        record.inputs.every((i) => state.commitments.get(i.name) === bytesToHex(i.commitment));
+      if (!same) {
+        throw new ProtocolError(
+          'INCONSISTENT_TRANSCRIPT',
+          `the record of ${sessionId} is not what was evaluated`,
+          [],
+        );
+      }
+      evaluated.delete(sessionId);
+      const digest = bytesToHex(checked.digest);
+      const out: Record<string, unknown> = {
+        digest,
+        outputs: checked.outputs.map((o) => ({ name: o.name, value: o.value.toString() })),
+      };
+      if (session.circuit.id === POOLED_RISK_CIRCUIT && checked.outputs.length > 0) {
+        const weights = session.circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
+        const value = pooledRiskValue(checked.outputs[0]!.value, weights);
+        ledger?.remember(sessionId, { circuit: session.circuit.id, digest, value });
+        out.value = value;
+      }
+      deps.logger.info('agg.confirmed', { session: sessionId, circuit: session.circuit.id });
+      return out;
     },
   };
 }

@@ -31,6 +31,7 @@ import {
 import { sha256 } from '@noble/hashes/sha2.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
 import {
+  type AggregationRef,
   type HumanApproval,
   humanApprovalSigningBytes,
   proposalSigningBytes,
@@ -69,7 +70,11 @@ type Subject =
   | { kind: 'evidence'; payload_type: string; payload: string; transcript: unknown[] }
   | { kind: 'checkpoint'; origin: string; tree_size: number; root_hash: string };
 
-export function createSignHandlers(deps: PartyDeps, state: PartyState) {
+export function createSignHandlers(
+  deps: PartyDeps,
+  state: PartyState,
+  verifyAggregationRef?: (ref: AggregationRef) => boolean,
+) {
   const { suite, roster } = deps;
   const now = deps.now ?? (() => new Date());
   const vroster = verifierRoster(roster);
@@ -103,6 +108,7 @@ export function createSignHandlers(deps: PartyDeps, state: PartyState) {
         const verdict = evaluateProposal(deps.policy, deps.self.role, subject.proposal, {
           now: now().getTime(),
           verifyHumanApproval,
+          ...(verifyAggregationRef ? { verifyAggregationRef } : {}),
         });
         if (verdict.decision === 'refuse') return refuse(session, verdict.rule, verdict.message);
         const p = subject.proposal as { incident_id: string; action: string; proposal_digest: string };

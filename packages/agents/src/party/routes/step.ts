@@ -7,12 +7,13 @@ import {
   signEnvelope,
   ValidationError,
 } from '@aaps/mpc-core';
+import type { AggregationRef } from '../../policy/proposal.js';
 import { isPartyRole } from '../../policy/roles.js';
 import { type RoleStepRequest, runRoleStep } from '../../roles/registry.js';
 import type { PartyDeps } from '../context.js';
 import { humanApprovalVerifier } from './sign.js';
 
-export function createStepHandler(deps: PartyDeps) {
+export function createStepHandler(deps: PartyDeps, verifyAggregationRef?: (ref: AggregationRef) => boolean) {
   const now = deps.now ?? (() => new Date());
   const verifyHumanApproval = humanApprovalVerifier(deps.roster);
   let seq = 0;
@@ -30,7 +31,11 @@ export function createStepHandler(deps: PartyDeps) {
       ]);
     }
     const context = (body.context ?? request.context) as EnvelopeContext;
-    const result = runRoleStep(role, deps.policy, req, { now: now().getTime(), verifyHumanApproval });
+    const result = runRoleStep(role, deps.policy, req, {
+      now: now().getTime(),
+      verifyHumanApproval,
+      ...(verifyAggregationRef ? { verifyAggregationRef } : {}),
+    });
     const at = now();
     const target = typeof body.target_agent === 'string' ? body.target_agent : request.meta.source_agent;
     const envelopes = result.outputs.map((out) => {

@@ -1,0 +1,100 @@
+/**
+ * Pooled risk on the party node (docs/aggregation.md, "Pooled risk"):
+ *
+ *  - the subject a coordinator shows a party (`agg.deal` with `derive`): the proposal's action and
+ *    risk factors, from which the party computes its own department score under its policy's
+ *    `risk` view; the value never leaves the party except as Pedersen shares;
+ *  - the ledger of aggregations this party evaluated and then saw opened (`agg.confirm`, after the
+ *    party checked the record itself), which `verifyAggregationRef` consults: a proposal's
+ *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value.
+ */
+import { ValidationError } from '@aaps/mpc-core';
+import type { AggregationRef } from '../policy/proposal.js';
+import { ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from '../policy/risk.js';
+
+/** The circuit pooled risk runs on. */
+export const POOLED_RISK_CIRCUIT = 'weighted-risk';
+
+/** What a party is shown to derive its department score from. */
+export interface RiskSubject {
+  incident_id: string;
+  action: string;
+  factors: RiskFactors;
+}
+
+const ACTION = /^[a-z][a-z0-9_]{0,63}$/;
+const INCIDENT = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+/** Validate a {@link RiskSubject}; throws `ValidationError` naming the field. */
+export function parseRiskSubject(value: unknown, field: string): RiskSubject {
+  const bad = (path: string, why: string): never => {
+    throw new ValidationError('INVALID_ARGUMENT', `${path}: ${why}`, [path]);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad(field, 'expected an object');
+  const v = value as Record<string, unknown>;
+  if (typeof v.incident_id !== 'string' || !INCIDENT.test(v.incident_id))
+    bad(`${field}.incident_id`, 'expected an incident id');
+  if (typeof v.action !== 'string' || !ACTION.test(v.action)) bad(`${field}.action`, 'expected an action');
+  const f = v.factors as Record<string, unknown> | null;
+  if (f === null || typeof f !== 'object' || Array.isArray(f))
+    return bad(`${field}.factors`, 'expected an object');
+  const blast = f.blast_radius;
+  if (typeof blast !== 'number' || !Number.isSafeInteger(blast) || blast < 1)
+    bad(`${field}.factors.blast_radius`, 'expected an integer >= 1');
+  if (!(URGENCY_LEVELS as readonly unknown[]).includes(f.urgency))
+    bad(`${field}.factors.urgency`, `expected one of ${URGENCY_LEVELS.join(', ')}`);
+  if (!(ENVIRONMENTS as readonly unknown[]).includes(f.environment))
+    bad(`${field}.factors.environment`, `expected one of ${ENVIRONMENTS.join(', ')}`);
+  return {
+    incident_id: v.incident_id as string,
+    action: v.action as string,
+    factors: {
+      blast_radius: blast as number,
+      urgency: f.urgency as RiskFactors['urgency'],
+      environment: f.environment as RiskFactors['environment'],
+    },
+  };
+}
+
+/** An aggregation this party evaluated and whose opened record it checked. */
+export interface ConfirmedAggregation {
+  circuit: string;
+  /** `aggregationDigest(record)`, hex. */
+  digest: string;
+  /** The pooled score the record's output stands for (0..100). */
+  value: number;
+}
+
+/** Session id to confirmed aggregation, oldest dropped past `limit`. */
+export class PooledRiskLedger {
+  readonly #entries = new Map<string, ConfirmedAggregation>();
+  readonly #limit: number;
+
+  constructor(limit = 10_000) {
+    this.#limit = limit;
+  }
+
+  remember(sessionId: string, entry: ConfirmedAggregation): void {
+    this.#entries.delete(sessionId);
+    this.#entries.set(sessionId, entry);
+    while (this.#entries.size > this.#limit) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  get(sessionId: string): ConfirmedAggregation | undefined {
+    return this.#entries.get(sessionId);
+  }
+
+  /** True only for a session this party confirmed, with the same circuit, digest and value. */
+  verifyRef(ref: AggregationRef): boolean {
+    const e = this.#entries.get(ref.session_id);
+    return (
+      e !== undefined &&
+      e.circuit === ref.circuit &&
+      e.digest === ref.output_digest.toLowerCase() &&
+      e.value === ref.value
+    );
+  }
+}
