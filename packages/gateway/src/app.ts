@@ -70,6 +70,8 @@ export interface GatewayAppConfig {
   validFrom?: string;
   /** Seal what these detectors find at intake (docs/sealing.md); unset: nothing is sealed. */
   sealing?: DetectionPolicy;
+  /** Pool the parties' private risk scores before strategy (default false). */
+  poolRisk?: boolean;
 }
 
 export interface GatewayDeps {
@@ -122,6 +124,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     metrics,
     ...(config.environment === undefined ? {} : { environment: config.environment }),
     ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
+    ...(config.poolRisk ? { poolRisk: true } : {}),
   });
   const intake = createIntakeService({
     store: deps.store,

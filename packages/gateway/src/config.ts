@@ -58,6 +58,8 @@ export interface GatewayConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Seal sensitive values at intake (docs/sealing.md). */
   sealing: boolean;
+  /** Pool the departments' private risk scores before strategy (docs/aggregation.md). */
+  poolRisk: boolean;
   /** Detector kinds to run (default: all). */
   sealDetectors?: string[];
   /** JSON pointer patterns always sealed (e.g. `/payload/metadata/patient/**`). */
@@ -284,6 +286,13 @@ export const SETTINGS: readonly Setting[] = [
     help: 'seal sensitive values at intake (default true)',
   },
   {
+    key: 'poolRisk',
+    flag: 'pool-risk',
+    env: 'AAPS_POOL_RISK',
+    kind: { type: 'bool' },
+    help: "pool the parties' private risk scores (weighted-risk) before strategy (default false)",
+  },
+  {
     key: 'sealDetectors',
     flag: 'seal-detectors',
     env: 'AAPS_SEAL_DETECTORS',
@@ -332,6 +341,7 @@ export const GATEWAY_DEFAULTS = {
   validFor: 3600,
   logLevel: 'info',
   sealing: true,
+  poolRisk: false,
 } satisfies Partial<GatewayConfig>;
 
 export type ConfigResult =

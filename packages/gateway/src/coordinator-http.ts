@@ -6,18 +6,23 @@
  * one online round once the pool is warm. Also the DKG driver `aaps up` runs on first start.
  */
 
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type AgentRole,
+  type AggregationRef,
   type ApprovalProposal,
   frostIdentifier,
   httpSigningTransport,
   type Logger,
   PartyClient,
+  POOLED_RISK_CIRCUIT,
   partyIdsOf,
   proposalSigningBytes,
+  type RiskSubject,
   type Roster,
+  runAggregationOverHttp,
   runDkgOverHttp,
   type SignSubject,
 } from '@aaps/agents';
@@ -239,6 +244,37 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         { kind: 'checkpoint', origin, tree_size: treeSize, root_hash: bytesToHex(rootHash) },
         `checkpoint-${treeSize}`,
       ),
+
+    async poolRisk(subject: RiskSubject, o?: { traceId?: string }): Promise<AggregationRef | undefined> {
+      const sessionId = `risk-${randomUUID()}`;
+      const out = await runAggregationOverHttp(client, {
+        circuitId: POOLED_RISK_CIRCUIT,
+        sessionId,
+        inputs: {},
+        derive: subject,
+        confirm: true,
+        callerId: roster.gateway.id,
+        ...(o?.traceId ? { traceId: o.traceId } : {}),
+      });
+      const confirmed = out.confirmed ?? [];
+      const strategy = roster.parties.find((p) => p.role === 'strategy');
+      if (
+        out.pooledRisk === undefined ||
+        confirmed.length < roster.threshold.min ||
+        !strategy ||
+        !confirmed.includes(strategy.id)
+      ) {
+        logger.warn('risk.pool_unconfirmed', { session: sessionId, confirmed: confirmed.length });
+        return undefined;
+      }
+      logger.info('risk.pooled', { session: sessionId, value: out.pooledRisk, confirmed: confirmed.length });
+      return {
+        circuit: POOLED_RISK_CIRCUIT,
+        session_id: sessionId,
+        output_digest: out.digest,
+        value: out.pooledRisk,
+      };
+    },
 
     async releaseSealed({ request, fields, detectors }): Promise<PartyReleaseAnswer[]> {
       const requestId = String((request as { request_id?: unknown })?.request_id ?? '');

@@ -6,7 +6,7 @@
  * Two implementations: `coordinator-local.ts` (every party in this process, for tests and
  * `aaps up --local`) and `coordinator-http.ts` (the party processes over HTTP).
  */
-import type { AgentRole, ApprovalProposal } from '@aaps/agents';
+import type { AgentRole, AggregationRef, ApprovalProposal, RiskSubject } from '@aaps/agents';
 import type { EnvelopeContext, SignedEnvelope } from '@aaps/mpc-core';
 
 export interface PartyKeyInfo {
@@ -114,4 +114,12 @@ export interface Coordinator {
    * Optional: a coordinator without it cannot unseal (503).
    */
   releaseSealed?(input: ReleaseSealedInput): Promise<PartyReleaseAnswer[]>;
+  /**
+   * Pool the departments' private risk scores for a fix (docs/aggregation.md, "Pooled risk"):
+   * every party derives its own score from the subject and deals it into the `weighted-risk`
+   * circuit; the coordinator opens only the weighted sum, shows every party the record, and
+   * returns the reference strategy binds into the proposal. `undefined`: this coordinator does not
+   * pool (or too few parties confirmed the result for it to be accepted).
+   */
+  poolRisk?(subject: RiskSubject, opts?: { traceId?: string }): Promise<AggregationRef | undefined>;
 }

@@ -65,6 +65,7 @@ export async function startGateway(opts: {
       ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
       validFrom: validFromText,
       ...(sealing === undefined ? {} : { sealing }),
+      poolRisk: config.poolRisk,
     },
     store,
     coordinator: opts.coordinator,

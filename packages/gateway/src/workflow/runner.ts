@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aaps/agents';
 import {
+  type AggregationRef,
   type ApprovalDecisionPayload,
   type AuditInput,
   type DeploymentRecord,
@@ -18,6 +19,7 @@ import {
   parseHumanApproval,
   type RCAReport,
   ROLE_AGENT_NAMES,
+  strategyRiskFactors,
   type TriagedSignal,
   type VerificationReport,
 } from '@aaps/agents';
@@ -62,6 +64,8 @@ export interface RunnerDeps {
   environment?: Environment;
   /** GitOps repository URL: the source of truth for ConfigMaps and Secrets when set. */
   gitopsRepoUrl?: string;
+  /** Pool the parties' private risk scores (`coordinator.poolRisk`) before strategy. */
+  poolRisk?: boolean;
   /** Allowed clock skew for human approvals, seconds (default 300). */
   clockSkewSeconds?: number;
   /** Extra tries for a step that failed with UNAVAILABLE or TIMEOUT (default 2). */
@@ -256,6 +260,21 @@ export class WorkflowRunner {
     return envs;
   }
 
+  /** The departments' pooled risk score for the top fix, when pooling is on and supported. */
+  async #poolRisk(r: IncidentRecord): Promise<AggregationRef | undefined> {
+    const d = this.#d;
+    const fix = r.fixes?.proposals[0];
+    if (!d.poolRisk || !d.coordinator.poolRisk || fix === undefined) return undefined;
+    return d.coordinator.poolRisk(
+      {
+        incident_id: r.id,
+        action: fix.action,
+        factors: strategyRiskFactors(fix, r.context.urgency, d.environment),
+      },
+      { traceId: r.trace_id },
+    );
+  }
+
   /** The gateway's own envelope (as `source`), signed with its identity key. */
   #gatewayEnvelope(
     record: IncidentRecord,
@@ -351,7 +370,11 @@ export class WorkflowRunner {
         return this.#save(r);
       }
       case 'proposed': {
-        await this.#agent(r, 'strategy', d.environment === undefined ? {} : { environment: d.environment });
+        const extra: Record<string, unknown> =
+          d.environment === undefined ? {} : { environment: d.environment };
+        const pooled = await this.#poolRisk(r);
+        if (pooled) extra['pooled'] = pooled;
+        await this.#agent(r, 'strategy', extra);
         const decision = lastPayload<ApprovalDecisionPayload>(r.transcript, 'ApprovalDecision');
         if (decision === undefined)
           throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'strategy gave no decision');

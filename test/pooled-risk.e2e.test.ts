@@ -1,0 +1,267 @@
+/**
+ * Pooled risk across real processes (docs/aggregation.md, "Pooled risk"): every party derives its
+ * own department score for a fix under its own policy's `risk` view and deals it into the
+ * `weighted-risk` circuit; the coordinator opens only the weighted sum, every party checks the
+ * opened record and remembers it, and strategy binds the reference into the proposal. The parties
+ * sign a proposal citing that aggregation and refuse one whose reference they did not confirm.
+ * Then `aaps up --pool-risk`: an incident resolves with the reference in its approved proposal and
+ * its evidence.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type AggregationRef,
+  type ApprovalDecisionPayload,
+  type ClusterLayout,
+  defaultPolicy,
+  layoutCluster,
+  memoryLogger,
+  PartyClient,
+  type PartyProcess,
+  runDkgOverHttp,
+  startParties,
+} from '@aaps/agents';
+import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
+import { AapsError, getCiphersuite, loadFastBackends, type SignedEnvelope } from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPort, startUp, type UpCluster } from '../bench/load/cluster.js';
+import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+
+const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+
+/** Each department's private view (absent: the formula). */
+const VIEWS: Record<string, { weight_percent: number; offset: number } | undefined> = {
+  monitoring: { weight_percent: 150, offset: 0 },
+  'problem-solver': { weight_percent: 100, offset: 5 },
+  strategy: undefined,
+  'quality-assurance': { weight_percent: 120, offset: 0 },
+  audit: { weight_percent: 50, offset: 0 },
+};
+// image_rollback under LOW_RISK (blast 1, P2, staging): formula 25 + 0 + 5 + 10 = 40. The
+// departments score 60, 45, 40, 48, 20; weighted (3, 2, 2, 2, 1): 180 + 90 + 80 + 96 + 20 = 466,
+// mean 46.6, pooled 47.
+const FORMULA = 40;
+const POOLED = 47;
+const SUBJECT = { incident_id: 'inc-pool-1', action: 'image_rollback', factors: LOW_RISK };
+
+let dir: string;
+let layout: ClusterLayout;
+let procs: PartyProcess[];
+let coordinator: Coordinator;
+
+function pooledProposal(ref: AggregationRef, incident = SUBJECT.incident_id) {
+  return proposalFor(
+    'image_rollback',
+    {
+      incident_id: incident,
+      risk: {
+        score: Math.max(FORMULA, ref.value),
+        method: 'aaps.risk.v1',
+        factors: LOW_RISK,
+        aggregation_ref: ref,
+      },
+    },
+    LOW_RISK,
+  );
+}
+
+/** A transcript holding one FixProposal: all the strategy step reads from it (plus the extra). */
+function fixTranscript(): SignedEnvelope[] {
+  const core = pooledProposal({
+    circuit: 'weighted-risk',
+    session_id: 'x',
+    output_digest: '0'.repeat(64),
+    value: 0,
+  });
+  const fix = {
+    rank: 1,
+    action: core.action,
+    target: core.target,
+    parameters: core.parameters,
+    evidence_refs: core.evidence_refs,
+    blast_radius: LOW_RISK.blast_radius,
+  };
+  return [
+    { meta: { message_type: 'FixProposal' }, payload: { proposals: [fix] } } as unknown as SignedEnvelope,
+  ];
+}
+
+async function refusedRules(ref: AggregationRef, incident: string): Promise<string[]> {
+  try {
+    await coordinator.signApproval(pooledProposal(ref, incident));
+  } catch (e) {
+    expect(e).toBeInstanceOf(AapsError);
+    expect((e as AapsError).code).toBe('QUORUM_UNREACHABLE');
+    const refusals = (e as AapsError).details['refusals'] as { rule: string }[];
+    return refusals.map((r) => r.rule);
+  }
+  throw new Error('the parties signed a proposal with a forged aggregation reference');
+}
+
+describe('pooled risk across party processes', () => {
+  beforeAll(async () => {
+    await loadFastBackends();
+    dir = mkdtempSync(join(tmpdir(), 'aaps-pool-e2e-'));
+    layout = await layoutCluster({ dir, threshold: 3 });
+    for (const p of layout.roster.parties) {
+      const view = VIEWS[p.role];
+      const policyPath = join(dir, `${p.id}.policy.json`);
+      writeFileSync(
+        policyPath,
+        JSON.stringify({ ...defaultPolicy(p.role), ...(view ? { risk: view } : {}) }),
+      );
+      const configPath = layout.configPaths[p.id]!;
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));
+    }
+    procs = await startParties(layout);
+    const client = new PartyClient({
+      roster: layout.roster,
+      caller: { id: 'gateway', key: layout.gatewayKey },
+    });
+    const dkg = await runDkgOverHttp(client, suite(), { sessionId: 'dkg-pool' });
+    coordinator = createHttpCoordinator({
+      roster: layout.roster,
+      gatewayKey: layout.gatewayKey,
+      publicPackage: dkg.publicPackage,
+      logger: memoryLogger(),
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  let ref: AggregationRef;
+
+  it('pools the departments’ own scores: only the weighted mean is opened', async () => {
+    const out = await coordinator.poolRisk?.(SUBJECT);
+    expect(out).toBeDefined();
+    ref = out!;
+    expect(ref.circuit).toBe('weighted-risk');
+    expect(ref.value).toBe(POOLED);
+    expect(ref.output_digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('strategy binds the reference and the parties sign the proposal citing it', async () => {
+    const [env] = await coordinator.agentStep('strategy', {
+      incidentId: SUBJECT.incident_id,
+      traceId: 'trace-pool-1',
+      transcript: fixTranscript(),
+      context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
+      extra: { pooled: ref, environment: 'staging' },
+    });
+    const decision = env!.payload as unknown as ApprovalDecisionPayload;
+    expect(decision.decision).toBe('auto');
+    expect(decision.risk).toMatchObject({ score: POOLED, formula_score: FORMULA, pooled_score: POOLED });
+    expect(decision.proposal.risk.aggregation_ref).toEqual(ref);
+    const signed = await coordinator.signApproval(decision.proposal);
+    expect(signed.signers).toHaveLength(3);
+    expect(signed.refusals).toEqual([]);
+  });
+
+  it('strategy refuses a forged reference itself', async () => {
+    const [env] = await coordinator.agentStep('strategy', {
+      incidentId: 'inc-pool-5',
+      traceId: 'trace-pool-5',
+      transcript: fixTranscript(),
+      context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
+      extra: { pooled: { ...ref, value: 99 }, environment: 'staging' },
+    });
+    const decision = env!.payload as unknown as ApprovalDecisionPayload;
+    expect(decision.decision).toBe('refuse');
+    expect(decision.rule).toBe('risk.aggregation_unverified');
+  });
+
+  it('a reference with another value is refused by every party', async () => {
+    const rules = await refusedRules({ ...ref, value: POOLED + 10 }, 'inc-pool-2');
+    expect(rules.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
+  });
+
+  it('a reference to a session no party took part in is refused', async () => {
+    const rules = await refusedRules({ ...ref, session_id: 'risk-never-ran' }, 'inc-pool-3');
+    expect(rules.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
+  });
+
+  it('a reference with another digest is refused', async () => {
+    const rules = await refusedRules({ ...ref, output_digest: 'ab'.repeat(32) }, 'inc-pool-4');
+    expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
+  });
+});
+
+describe('aaps up --pool-risk', () => {
+  let up: UpCluster;
+
+  beforeAll(async () => {
+    up = await startUp({ port: await freshPort(), args: ['--pool-risk'] });
+  }, 90_000);
+
+  afterAll(async () => {
+    await up?.stop();
+    rmSync(up?.dataDir ?? '/nonexistent', { recursive: true, force: true });
+  });
+
+  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${up.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${up.token}`, 'content-type': 'application/json' },
+    });
+    return (await res.json()) as T;
+  };
+
+  it('an incident resolves with the pooled reference in its approved proposal and evidence', async () => {
+    const body = readFileSync(
+      join(
+        import.meta.dirname,
+        '..',
+        'packages',
+        'gateway',
+        'test-fixtures',
+        'kubernetes',
+        'core-v1-image-pull-failed.json',
+      ),
+      'utf8',
+    );
+    const { incidents } = await api<{ incidents: { incident_id: string }[] }>('/v1/webhooks/kubernetes', {
+      method: 'POST',
+      body,
+    });
+    const id = incidents[0]!.incident_id;
+    interface View {
+      state: string;
+      evidence_id: string | null;
+      proposal: { risk: { score: number; aggregation_ref?: AggregationRef } } | null;
+      timeline: { state: string }[];
+    }
+    let view: View;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      view = await api<View>(`/v1/incidents/${id}`);
+      if (view.evidence_id || ['failed', 'rejected'].includes(view.state)) break;
+      if (Date.now() > deadline) throw new Error(`incident stuck in ${view.state}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(view.state).toBe('resolved');
+    expect(view.timeline.map((t) => t.state)).toContain('approved');
+    const ref = view.proposal?.risk.aggregation_ref;
+    expect(ref?.circuit).toBe('weighted-risk');
+    expect(ref?.output_digest).toMatch(/^[0-9a-f]{64}$/);
+    // Every department runs the formula here, so the pooled score equals it.
+    expect(view.proposal?.risk.score).toBe(ref?.value);
+
+    const bundle = await api<{ dsseEnvelope: { payload: string }; transcript: SignedEnvelope[] }>(
+      `/v1/evidence/${view.evidence_id}`,
+    );
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+      predicate: { decision: { pooled?: boolean } };
+    };
+    expect(statement.predicate.decision.pooled).toBe(true);
+    const decision = bundle.transcript.find((e) => e.meta.message_type === 'ApprovalDecision')
+      ?.payload as unknown as ApprovalDecisionPayload;
+    expect(decision.proposal.risk.aggregation_ref).toEqual(ref);
+  });
+});
