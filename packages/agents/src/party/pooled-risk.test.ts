@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AapsError,
+  bytesToHex,
+  encodeAggregationRecordJson,
+  generateIdentityKey,
+  getCiphersuite,
+  loadFastBackends,
+  SecretBytes,
+  ValidationError,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAggregationOverHttp } from '../aggregate.js';
+import { PartyClient } from '../client.js';
+import { PARTY_DEFAULTS, type PartyConfig } from '../config.js';
+import { memoryLogger } from '../logger.js';
+import { defaultPolicy } from '../policy/defaults.js';
+import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../policy/risk.js';
+import { parsePolicy } from '../policy/schema.js';
+import { type Roster, rosterDigest } from '../roster.js';
+import { PartyStore } from '../store/level.js';
+import { createPartyApp, type PartyApp } from './app.js';
+import { PooledRiskLedger, parseRiskSubject } from './pooled-risk.js';
+import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
+
+const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
+const VIEWS = [
+  { weight_percent: 150, offset: 0 },
+  { weight_percent: 100, offset: 5 },
+  undefined,
+  { weight_percent: 120, offset: 0 },
+  { weight_percent: 50, offset: 0 },
+];
+const FACTORS: RiskFactors = { blast_radius: 1, urgency: 'P2', environment: 'staging' };
+const SUBJECT = { incident_id: 'inc-1', action: 'image_rollback', factors: FACTORS };
+
+describe('department risk view', () => {
+  it('scales and offsets the formula, clamped to 0..100; absent, it is the formula', () => {
+    // image_rollback 25 + blast 0 + P2 5 + staging 10 = 40
+    expect(departmentRiskScore(undefined, 'image_rollback', FACTORS)).toBe(40);
+    expect(departmentRiskScore({ weight_percent: 150, offset: 0 }, 'image_rollback', FACTORS)).toBe(60);
+    expect(departmentRiskScore({ weight_percent: 50, offset: 0 }, 'image_rollback', FACTORS)).toBe(20);
+    expect(departmentRiskScore({ weight_percent: 400, offset: 0 }, 'image_rollback', FACTORS)).toBe(100);
+    expect(departmentRiskScore({ weight_percent: 0, offset: -20 }, 'image_rollback', FACTORS)).toBe(0);
+  });
+
+  it('the pooled value is the weighted mean rounded up, within 0..100', () => {
+    expect(pooledRiskValue(466n, 10n)).toBe(47);
+    expect(pooledRiskValue(460n, 10n)).toBe(46);
+    expect(pooledRiskValue(0n, 10n)).toBe(0);
+    expect(pooledRiskValue(1000n, 10n)).toBe(100);
+    expect(pooledRiskValue(5000n, 10n)).toBe(100);
+  });
+
+  it('a policy may carry its view; bad values name their field', () => {
+    const base = defaultPolicy('audit');
+    expect(parsePolicy({ ...base, risk: { weight_percent: 80 } }).risk).toEqual({
+      weight_percent: 80,
+      offset: 0,
+    });
+    expect(parsePolicy(base).risk).toBeUndefined();
+    try {
+      parsePolicy({ ...base, risk: { weight_percent: 1000, offset: 0.5, extra: 1 } });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).fields).toEqual(
+        expect.arrayContaining(['risk.weight_percent', 'risk.offset', 'risk.extra']),
+      );
+    }
+  });
+
+  it('a risk subject is validated field by field', () => {
+    expect(parseRiskSubject(SUBJECT, 'derive')).toEqual(SUBJECT);
+    for (const [bad, field] of [
+      [{ ...SUBJECT, action: 'Drop Table' }, 'derive.action'],
+      [{ ...SUBJECT, factors: { ...FACTORS, blast_radius: 0 } }, 'derive.factors.blast_radius'],
+      [{ ...SUBJECT, factors: { ...FACTORS, environment: 'moon' } }, 'derive.factors.environment'],
+      [{ ...SUBJECT, incident_id: '' }, 'derive.incident_id'],
+    ] as const) {
+      try {
+        parseRiskSubject(bad, 'derive');
+        expect.unreachable();
+      } catch (e) {
+        expect((e as ValidationError).fields).toEqual([field]);
+      }
+    }
+  });
+});
+
+describe('pooled risk ledger', () => {
+  const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'ab'.repeat(32), value: 47 };
+
+  it('accepts only a confirmed session with the same circuit, digest and value', () => {
+    const ledger = new PooledRiskLedger();
+    expect(ledger.verifyRef(ref)).toBe(false);
+    ledger.remember('s-1', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
+    expect(ledger.verifyRef(ref)).toBe(true);
+    expect(ledger.verifyRef({ ...ref, value: 48 })).toBe(false);
+    expect(ledger.verifyRef({ ...ref, output_digest: 'cd'.repeat(32) })).toBe(false);
+    expect(ledger.verifyRef({ ...ref, circuit: 'cost-total' })).toBe(false);
+    expect(ledger.verifyRef({ ...ref, session_id: 's-2' })).toBe(false);
+  });
+
+  it('forgets the oldest sessions past its limit', () => {
+    const ledger = new PooledRiskLedger(2);
+    for (const s of ['a', 'b', 'c'])
+      ledger.remember(s, { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 1 });
+    expect(ledger.get('a')).toBeUndefined();
+    expect(ledger.get('c')).toBeDefined();
+  });
+});
+
+describe('pooled risk across party apps (app.request, no ports)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aaps-pool-'));
+  const keys = ROLES.map(() => generateIdentityKey());
+  const gatewayKey = generateIdentityKey();
+  const roster: Roster = {
+    version: 1,
+    ciphersuite: 'FROST-ED25519-SHA512-v1',
+    threshold: { min: 3, max: 5 },
+    parties: ROLES.map((role, i) => ({
+      id: `${role}-agent`,
+      role,
+      department: role,
+      url: `http://party-${i}.test`,
+      identity_key: bytesToHex(keys[i]!.publicKey),
+      index: i + 1,
+    })),
+    gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+    approvers: [],
+  };
+  const stores: PartyStore[] = [];
+  let apps: PartyApp[];
+  let client: PartyClient;
+
+  beforeAll(async () => {
+    await loadFastBackends();
+    apps = await Promise.all(
+      ROLES.map(async (role, i) => {
+        const store = await PartyStore.open(
+          join(dir, `p${i}`),
+          new SecretBytes(new Uint8Array(randomBytes(32))),
+          roster.parties[i]!.id,
+        );
+        stores.push(store);
+        const view = VIEWS[i];
+        return createPartyApp({
+          config: { ...PARTY_DEFAULTS, id: roster.parties[i]!.id } as PartyConfig,
+          roster,
+          rosterDigest: rosterDigest(roster),
+          self: roster.parties[i]!,
+          identity: keys[i]!,
+          store,
+          policy: { ...defaultPolicy(role), ...(view ? { risk: view } : {}) },
+          logger: memoryLogger('party'),
+          suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
+        });
+      }),
+    );
+    const fetchApp: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
+      return apps[i]!.app.request(url.pathname, init);
+    };
+    client = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+  });
+
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each party derives its own score; only the weighted sum opens; every party confirms', async () => {
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'pool-1',
+      inputs: {},
+      derive: SUBJECT,
+      confirm: true,
+    });
+    // 3*60 + 2*45 + 2*40 + 2*48 + 1*20
+    expect(out.result).toEqual({ weighted_risk: 466n });
+    expect(out.pooledRisk).toBe(47);
+    expect(out.confirmed).toEqual(roster.parties.map((p) => p.id));
+  });
+
+  it('a party checks the record it is shown: a changed output is refused, the true one accepted once', async () => {
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'pool-2',
+      inputs: {},
+      derive: SUBJECT,
+    });
+    const party = roster.parties[2]!.id;
+    const forged = {
+      ...out.record,
+      outputs: out.record.outputs.map((o) => ({ ...o, value: o.value + 100n })),
+    };
+    await expect(
+      client.call(party, 'agg.confirm', 'pool-2', { record: encodeAggregationRecordJson(forged) }),
+    ).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
+    const ok = await client.call<{ digest: string; value: number }>(party, 'agg.confirm', 'pool-2', {
+      record: encodeAggregationRecordJson(out.record),
+    });
+    expect(ok).toMatchObject({ digest: out.digest, value: 47 });
+    await expect(
+      client.call(party, 'agg.confirm', 'pool-2', { record: encodeAggregationRecordJson(out.record) }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('derive is for weighted-risk only, and never together with a sealed input', async () => {
+    const e = await runAggregationOverHttp(client, {
+      circuitId: 'cost-total',
+      sessionId: 'pool-3',
+      inputs: {},
+      derive: SUBJECT,
+    }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AapsError);
+    expect((e as AapsError).code).toBe('INVALID_ARGUMENT');
+    const both = await client
+      .call(roster.parties[0]!.id, 'agg.deal', 'pool-4', {
+        circuit: 'weighted-risk',
+        circuit_digest: readCircuitCatalog([SHIPPED_CIRCUITS_DIR]).get('weighted-risk')!.digestHex,
+        derive: SUBJECT,
+        input: 'x',
+      })
+      .catch((x: unknown) => x);
+    expect(both).toBeInstanceOf(AapsError);
+    expect((both as AapsError).code).toBe('INVALID_ARGUMENT');
+  });
+});
