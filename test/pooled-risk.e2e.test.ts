@@ -7,9 +7,11 @@
  * Then `aaps up --pool-risk`: an incident resolves with the reference in its approved proposal and
  * its evidence.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   type AggregationRef,
   type ApprovalDecisionPayload,
@@ -29,6 +31,8 @@ import { freshPort, startUp, type UpCluster } from '../bench/load/cluster.js';
 import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
 
 const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+const run = promisify(execFile);
+const VERIFY = join(import.meta.dirname, '..', 'packages', 'evidence', 'dist', 'cli', 'aaps-verify.js');
 
 /** Each department's private view (absent: the formula). */
 const VIEWS: Record<string, { weight_percent: number; offset: number } | undefined> = {
@@ -139,7 +143,8 @@ describe('pooled risk across party processes', () => {
   it('pools the departments’ own scores: only the weighted mean is opened', async () => {
     const out = await coordinator.poolRisk?.(SUBJECT);
     expect(out).toBeDefined();
-    ref = out!;
+    ref = out!.ref;
+    expect(out!.record['sessionId']).toBe(ref.session_id);
     expect(ref.circuit).toBe('weighted-risk');
     expect(ref.value).toBe(POOLED);
     expect(ref.output_digest).toMatch(/^[0-9a-f]{64}$/);
@@ -253,9 +258,11 @@ describe('aaps up --pool-risk', () => {
     // Every department runs the formula here, so the pooled score equals it.
     expect(view.proposal?.risk.score).toBe(ref?.value);
 
-    const bundle = await api<{ dsseEnvelope: { payload: string }; transcript: SignedEnvelope[] }>(
-      `/v1/evidence/${view.evidence_id}`,
-    );
+    const bundle = await api<{
+      dsseEnvelope: { payload: string };
+      transcript: SignedEnvelope[];
+      aggregation?: { sessionId: string };
+    }>(`/v1/evidence/${view.evidence_id}`);
     const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
       predicate: { decision: { pooled?: boolean } };
     };
@@ -263,5 +270,17 @@ describe('aaps up --pool-risk', () => {
     const decision = bundle.transcript.find((e) => e.meta.message_type === 'ApprovalDecision')
       ?.payload as unknown as ApprovalDecisionPayload;
     expect(decision.proposal.risk.aggregation_ref).toEqual(ref);
+    // The bundle carries the aggregation record; the statement signs its digest; aaps-verify
+    // re-checks it offline.
+    expect(bundle.aggregation?.sessionId).toBe(ref!.session_id);
+    const b = join(up.dataDir, 'bundle.json');
+    const r = join(up.dataDir, 'trusted_root.json');
+    writeFileSync(b, JSON.stringify(bundle));
+    writeFileSync(r, JSON.stringify(await api<unknown>('/v1/trusted-root')));
+    const { stdout } = await run(process.execPath, [VERIFY, b, '--trusted-root', r]);
+    expect(stdout).toMatch(/^valid/);
+    const forged = { ...bundle, aggregation: { ...bundle.aggregation, sessionId: 'risk-other' } };
+    writeFileSync(b, JSON.stringify(forged));
+    await expect(run(process.execPath, [VERIFY, b, '--trusted-root', r])).rejects.toBeDefined();
   });
 });

@@ -32,6 +32,7 @@ import {
   base64Decode,
   base64Encode,
   bytesToHex,
+  encodeAggregationRecordJson,
   getCiphersuite,
   hexToBytes,
   type IdentityKey,
@@ -51,6 +52,7 @@ import type {
   KeysInfo,
   PartyRefusal,
   PartyReleaseAnswer,
+  PooledRisk,
   ThresholdResult,
 } from './coordinator.js';
 import { roleStepRequest } from './workflow/step-request.js';
@@ -245,7 +247,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         `checkpoint-${treeSize}`,
       ),
 
-    async poolRisk(subject: RiskSubject, o?: { traceId?: string }): Promise<AggregationRef | undefined> {
+    async poolRisk(subject: RiskSubject, o?: { traceId?: string }): Promise<PooledRisk | undefined> {
       const sessionId = `risk-${randomUUID()}`;
       const out = await runAggregationOverHttp(client, {
         circuitId: POOLED_RISK_CIRCUIT,
@@ -268,12 +270,13 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         return undefined;
       }
       logger.info('risk.pooled', { session: sessionId, value: out.pooledRisk, confirmed: confirmed.length });
-      return {
+      const ref: AggregationRef = {
         circuit: POOLED_RISK_CIRCUIT,
         session_id: sessionId,
         output_digest: out.digest,
         value: out.pooledRisk,
       };
+      return { ref, record: JSON.parse(encodeAggregationRecordJson(out.record)) as Record<string, unknown> };
     },
 
     async releaseSealed({ request, fields, detectors }): Promise<PartyReleaseAnswer[]> {

@@ -82,6 +82,13 @@ export interface ReleaseSealedInput {
   detectors: Record<string, string>;
 }
 
+/** A pooled risk score: the reference a proposal binds, and the aggregation record behind it. */
+export interface PooledRisk {
+  ref: AggregationRef;
+  /** The `AggregationRecord` in its JSON form (`encodeAggregationRecordJson`), for the evidence. */
+  record: Record<string, unknown>;
+}
+
 export interface Coordinator {
   keys(): Promise<KeysInfo>;
   /**
@@ -118,8 +125,8 @@ export interface Coordinator {
    * Pool the departments' private risk scores for a fix (docs/aggregation.md, "Pooled risk"):
    * every party derives its own score from the subject and deals it into the `weighted-risk`
    * circuit; the coordinator opens only the weighted sum, shows every party the record, and
-   * returns the reference strategy binds into the proposal. `undefined`: this coordinator does not
-   * pool (or too few parties confirmed the result for it to be accepted).
+   * returns the reference strategy binds into the proposal, with the record for the evidence.
+   * `undefined`: too few parties confirmed the result for it to be accepted.
    */
-  poolRisk?(subject: RiskSubject, opts?: { traceId?: string }): Promise<AggregationRef | undefined>;
+  poolRisk?(subject: RiskSubject, opts?: { traceId?: string }): Promise<PooledRisk | undefined>;
 }

@@ -84,6 +84,17 @@ function json(value: unknown): JsonObject {
   return JSON.parse(JSON.stringify(value ?? {})) as JsonObject;
 }
 
+/**
+ * The pooled-risk aggregation record, when the decision the parties signed cites it: the bundle
+ * carries it and the statement signs its digest, so a verifier re-checks it offline.
+ */
+function pooledAggregation(incident: IncidentRecord): { aggregation?: BuildBundleInput['aggregation'] } {
+  const pooled = incident.pooled_risk;
+  const cited = incident.decision?.proposal.risk.aggregation_ref;
+  if (pooled === undefined || cited === undefined || cited.session_id !== pooled.ref.session_id) return {};
+  return { aggregation: json(pooled.record) as BuildBundleInput['aggregation'] };
+}
+
 export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWriter {
   let logPromise: Promise<TransparencyLog> | undefined;
   let keysPromise: Promise<KeysInfo> | undefined;
@@ -210,6 +221,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         verification: summary.verification === undefined ? null : json(summary.verification),
         times: summary.times,
         transcript: incident.transcript as SignedEnvelope[] as BuildBundleInput['transcript'],
+        ...pooledAggregation(incident),
         ...(await material()),
       };
       return signAndAppend(base, incident.transcript);

@@ -8,6 +8,7 @@ import type {
   VerificationReport,
 } from '@aaps/agents';
 import type { EnvelopeContext, SignedEnvelope } from '@aaps/mpc-core';
+import type { PooledRisk } from '../coordinator.js';
 import type { IntakeSource } from '../intake/types.js';
 import type { IncidentState, TimelineEntry } from './machine.js';
 
@@ -65,6 +66,8 @@ export interface IncidentRecord {
    * (ciphertext, commitments, shares sealed to the parties) and the detector that found it.
    */
   sealed?: { fields: unknown[]; detectors: Record<string, string> };
+  /** The departments' pooled risk score bound into the decision, and its aggregation record. */
+  pooled_risk?: PooledRisk;
   /** Unseal requests made for this incident's sealed fields, and the evidence recording them. */
   unseals?: {
     request_id: string;

@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aaps/agents';
 import {
-  type AggregationRef,
   type ApprovalDecisionPayload,
   type AuditInput,
   type DeploymentRecord,
@@ -35,7 +34,7 @@ import {
   signEnvelope,
   ValidationError,
 } from '@aaps/mpc-core';
-import type { Coordinator } from '../coordinator.js';
+import type { Coordinator, PooledRisk } from '../coordinator.js';
 import type { EvidenceWriter } from '../evidence-writer.js';
 import { executeOrder } from '../executor/maintenance.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor } from '../executor/types.js';
@@ -261,7 +260,7 @@ export class WorkflowRunner {
   }
 
   /** The departments' pooled risk score for the top fix, when pooling is on and supported. */
-  async #poolRisk(r: IncidentRecord): Promise<AggregationRef | undefined> {
+  async #poolRisk(r: IncidentRecord): Promise<PooledRisk | undefined> {
     const d = this.#d;
     const fix = r.fixes?.proposals[0];
     if (!d.poolRisk || !d.coordinator.poolRisk || fix === undefined) return undefined;
@@ -373,7 +372,10 @@ export class WorkflowRunner {
         const extra: Record<string, unknown> =
           d.environment === undefined ? {} : { environment: d.environment };
         const pooled = await this.#poolRisk(r);
-        if (pooled) extra['pooled'] = pooled;
+        if (pooled) {
+          r.pooled_risk = pooled;
+          extra['pooled'] = pooled.ref;
+        }
         await this.#agent(r, 'strategy', extra);
         const decision = lastPayload<ApprovalDecisionPayload>(r.transcript, 'ApprovalDecision');
         if (decision === undefined)
