@@ -266,8 +266,14 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         !strategy ||
         !confirmed.includes(strategy.id)
       ) {
+        // Never fall back to the formula silently: the step fails (and is tried again).
         logger.warn('risk.pool_unconfirmed', { session: sessionId, confirmed: confirmed.length });
-        return undefined;
+        throw new AapsError(
+          'UNAVAILABLE',
+          `pooled risk ${sessionId}: confirmed by ${confirmed.length} parties, the strategy party ${
+            strategy !== undefined && confirmed.includes(strategy.id) ? 'among them' : 'not among them'
+          }`,
+        );
       }
       logger.info('risk.pooled', { session: sessionId, value: out.pooledRisk, confirmed: confirmed.length });
       const ref: AggregationRef = {

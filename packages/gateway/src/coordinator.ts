@@ -126,7 +126,9 @@ export interface Coordinator {
    * every party derives its own score from the subject and deals it into the `weighted-risk`
    * circuit; the coordinator opens only the weighted sum, shows every party the record, and
    * returns the reference strategy binds into the proposal, with the record for the evidence.
-   * `undefined`: too few parties confirmed the result for it to be accepted.
+   * Throws (`UNAVAILABLE`) when fewer than k parties, or not the strategy party, confirmed the
+   * result; `undefined` only from a coordinator that does not pool. Optional: without it the
+   * workflow scores with the formula alone.
    */
   poolRisk?(subject: RiskSubject, opts?: { traceId?: string }): Promise<PooledRisk | undefined>;
 }
