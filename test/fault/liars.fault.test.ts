@@ -17,6 +17,7 @@ import {
   partyIdsOf,
   proposalSigningBytes,
   type Roster,
+  runAggregationOverHttp,
   type SignSubject,
 } from '@aaps/agents';
 import {
@@ -133,27 +134,30 @@ async function signMany(label: string, faulty: readonly string[], count: number)
 
 describe('dropouts and liars', () => {
   beforeAll(async () => {
-    cluster = await startPartyCluster({ prefix: 'aaps-fault-liars-' });
-    const dkg = await cluster.dkg('dkg-liars');
-    pub = dkg.publicPackage;
     proxies = new Map();
-    for (const p of cluster.layout.roster.parties) {
-      proxies.set(
-        p.id,
-        await startFaultProxy({
-          upstream: p.url,
-          suite: suite().id,
-          partyKey: loadOrCreateIdentityKey(join(cluster.dir, 'parties', p.id, 'identity.key'), false),
-          stallMs: 60_000,
-        }),
-      );
-    }
-    proxied = {
-      ...cluster.layout.roster,
-      parties: cluster.layout.roster.parties.map((p) => ({ ...p, url: proxies.get(p.id)!.url })),
-    };
-    const rosterPath = join(cluster.dir, 'roster-proxied.json');
-    writeFileSync(rosterPath, JSON.stringify(proxied, null, 2));
+    // Proxies first: the roster every party reads names them at their proxies.
+    cluster = await startPartyCluster({
+      prefix: 'aaps-fault-liars-',
+      rewriteRoster: async (layout) => {
+        for (const p of layout.roster.parties) {
+          proxies.set(
+            p.id,
+            await startFaultProxy({
+              upstream: p.url,
+              suite: suite().id,
+              partyKey: loadOrCreateIdentityKey(join(layout.dir, 'parties', p.id, 'identity.key'), false),
+              stallMs: 60_000,
+            }),
+          );
+        }
+        return {
+          ...layout.roster,
+          parties: layout.roster.parties.map((p) => ({ ...p, url: proxies.get(p.id)!.url })),
+        };
+      },
+    });
+    proxied = cluster.layout.roster;
+    pub = (await cluster.dkg('dkg-liars')).publicPackage;
     writeFileSync(
       join(cluster.dir, 'public-package.json'),
       JSON.stringify(PublicKeyPackageCodec.toJSON(suite().id, pub), null, 2),
@@ -162,7 +166,6 @@ describe('dropouts and liars', () => {
       command: 'gateway',
       dataDir: cluster.dir,
       port: await freePort(),
-      args: ['--roster', rosterPath],
       env: { AAPS_API_TOKEN: `fault-liars-${SEED}` },
     });
     api = gatewayApi(gw.url, gw.token);
@@ -183,6 +186,7 @@ describe('dropouts and liars', () => {
         notes: [
           'n = 5, k = 3. Liars answer through an HTTP proxy that corrupts a share or swaps the commitment points and re-signs the answer with the party identity key; stalls hold the answer past the 1.5 s coordinator timeout; drops cut the connection; stopped parties are SIGKILLed.',
           'The session-level runs ask the faulty parties first, so every approval meets them.',
+          'Aggregation: one liar is always among the first t parties, whose result shares the coordinator opens first; a failed opening makes it check every share, so every liar is named. A liar whose shares are never used (all liars outside the first t) is neither needed nor named.',
           'Found while writing this suite: the session checks shares one by one only when the aggregate fails, so two liars whose errors cancel (e.g. opposite one-bit flips) yield a valid signature over the approved message and are listed as signers, unnamed. The signature is still correct; the proxy now lies with random scalars.',
           ...notes,
         ],
@@ -252,6 +256,58 @@ describe('dropouts and liars', () => {
       expect(t.failedClosed).toBe(PER_SCENARIO);
       expect(t.completed).toBe(0);
       expect(t.honestBlamed).toBe(0);
+    }, 120_000);
+  }
+
+  // Secret-shared aggregation (the weighted risk circuit): liars corrupt their result shares.
+  const SCORES = { monitoring: 80, 'problem-solver': 40, strategy: 10, 'quality-assurance': 100, audit: 0 };
+  const WEIGHTED = 540n;
+  for (const n of [2, 3] as const) {
+    it(`aggregation with ${n} parties lying about their result shares: ${n === 2 ? 'opens correctly, liars named' : 'fails closed, liars named'}`, async () => {
+      // Liars among the first t parties (in roster order), whose shares the opening tries first:
+      // the coordinator checks every share only when that opening fails, so a liar whose shares
+      // are never used is not named (nor needed).
+      const firstT = cluster.ids.slice(0, 3);
+      const liars = n === 3 ? firstT : [rng.pick(firstT)];
+      if (n === 2) liars.push(rng.pick(cluster.ids.filter((x) => !liars.includes(x))));
+      await setFaults(Object.fromEntries(liars.map((id) => [id, 'corrupt-aggregation'])));
+      const client = cluster.client({ roster: proxied, timeoutMs: 30_000 });
+      let opened: bigint | undefined;
+      let named: string[] = [];
+      let code = 'OK';
+      try {
+        const out = await runAggregationOverHttp(client, {
+          circuitId: 'weighted-risk',
+          sessionId: `agg-liars-${n}-${SEED}`,
+          inputs: SCORES,
+        });
+        opened = out.result.weighted_risk;
+        named = out.culprits;
+      } catch (e) {
+        code = (e as AapsError).code;
+        named = partyIdsOf(cluster.layout.roster, (e as ProtocolError).culprits ?? []);
+      }
+      await setFaults({});
+      const allNamed = liars.every((l) => named.includes(l));
+      const honestNamed = named.filter((x) => !liars.includes(x)).length;
+      figures.push(
+        n === 2
+          ? {
+              name: 'aggregation, 2 liars: opened value equals the plaintext weighted sum',
+              value: String(opened === WEIGHTED),
+              goal: 'true',
+            }
+          : {
+              name: 'aggregation, 3 liars: outcome (no value opened)',
+              value: `${code}, opened ${String(opened)}`,
+            },
+        { name: `aggregation, ${n} liars: every liar named`, value: String(allNamed), goal: 'true' },
+        { name: `aggregation, ${n} liars: honest parties named`, value: honestNamed, goal: 0 },
+      );
+      if (n === 2) expect(opened).toBe(WEIGHTED);
+      else expect(opened).toBeUndefined();
+      expect(allNamed).toBe(true);
+      expect(honestNamed).toBe(0);
     }, 120_000);
   }
 

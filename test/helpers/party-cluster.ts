@@ -18,6 +18,7 @@ import {
   type Roster,
   runDkgOverHttp,
   spawnParty,
+  writeJsonFile,
 } from '@aaps/agents';
 import { getCiphersuite, loadFastBackends } from '@aaps/mpc-core';
 
@@ -52,19 +53,36 @@ export const PARTIES: readonly PartySpec[] = [
 export const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 
 export async function startPartyCluster(
-  opts: { threshold?: number; parties?: readonly PartySpec[]; prefix?: string } = {},
+  opts: {
+    threshold?: number;
+    parties?: readonly PartySpec[];
+    prefix?: string;
+    /**
+     * Before any party starts: return a roster naming the parties at other URLs (e.g. proxies in
+     * front of them). It replaces `roster.json`, which every party reads (the roster digest covers
+     * the URLs); the parties still listen where their own config says.
+     */
+    rewriteRoster?: (layout: ClusterLayout) => Promise<Roster>;
+  } = {},
 ): Promise<PartyCluster> {
   await loadFastBackends();
   const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'aaps-fault-'));
-  const layout = await layoutCluster({
+  const laid = await layoutCluster({
     dir,
     threshold: opts.threshold ?? 3,
     parties: opts.parties ?? PARTIES,
   });
+  let layout = laid;
+  if (opts.rewriteRoster) {
+    const roster = await opts.rewriteRoster(laid);
+    writeJsonFile(laid.rosterPath, roster);
+    layout = { ...laid, roster };
+  }
+  // The URL each party process really listens on (its config), whatever the roster says.
+  const listenUrl = new Map(laid.roster.parties.map((p) => [p.id, p.url]));
   const procs = new Map<string, PartyProcess>();
   const spawnOne = (id: string) => {
-    const p = layout.roster.parties.find((q) => q.id === id)!;
-    const proc = spawnParty(p.id, p.url, layout.configPaths[p.id]!);
+    const proc = spawnParty(id, listenUrl.get(id)!, layout.configPaths[id]!);
     procs.set(id, proc);
     return proc;
   };

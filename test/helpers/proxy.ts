@@ -20,7 +20,13 @@ import {
 } from '@aaps/mpc-core';
 import type { Rng } from './rng.js';
 
-export type FaultMode = 'pass' | 'corrupt-share' | 'corrupt-commitment' | 'stall' | 'drop';
+export type FaultMode =
+  | 'pass'
+  | 'corrupt-share'
+  | 'corrupt-commitment'
+  | 'corrupt-aggregation'
+  | 'stall'
+  | 'drop';
 
 export interface FaultProxy {
   readonly url: string;
@@ -65,6 +71,16 @@ function tamper(
     const batch = Round1CommitmentBatchCodec.fromJSON(body.commitments, suite).value;
     const swapped = batch.commitments.map((c) => ({ ...c, hiding: c.binding, binding: c.hiding }));
     next = { ...body, commitments: Round1CommitmentBatchCodec.toJSON(suite, { commitments: swapped }) };
+  }
+  if (mode === 'corrupt-aggregation' && path === '/v1/agg/evaluate' && Array.isArray(body.result_shares)) {
+    // Result shares of the secret-shared aggregation: each share replaced by random bytes.
+    next = {
+      ...body,
+      result_shares: (body.result_shares as { share: string }[]).map((r) => ({
+        ...r,
+        share: Buffer.from(randomBytes(Buffer.from(r.share, 'base64').length)).toString('base64'),
+      })),
+    };
   }
   if (!next) return undefined;
   const { signature: _drop, ...meta } = env.meta;
@@ -131,7 +147,7 @@ export async function startFaultProxy(opts: {
       });
       if (req.socket.destroyed) return;
     }
-    if (upstream.ok && (mode === 'corrupt-share' || mode === 'corrupt-commitment')) {
+    if (upstream.ok && mode.startsWith('corrupt-')) {
       const lie = tamper(mode, path, JSON.parse(text), opts.suite, opts.partyKey);
       if (lie) {
         state.tampered++;
