@@ -186,6 +186,13 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
     expect(out.result).toEqual({ weighted_risk: 466n });
     expect(out.pooledRisk).toBe(47);
     expect(out.confirmed).toEqual(roster.parties.map((p) => p.id));
+    // Each party keeps what it confirmed in its audit trail.
+    const trail = await stores[0]!.auditTrail();
+    expect(trail.find((e) => e.event === 'agg.confirmed' && e.session === 'pool-1')?.detail).toEqual({
+      circuit: 'weighted-risk',
+      digest: out.digest,
+      value: 47,
+    });
   });
 
   it('a party checks the record it is shown: a changed output is refused, the true one accepted once', async () => {

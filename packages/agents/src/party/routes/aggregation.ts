@@ -782,7 +782,7 @@ export function createAggregationHandlers(
      * its inputs are the commitments this party verified, then remembers the session's digest and
      * pooled value, so a proposal citing it can be checked (`verifyAggregationRef`).
      */
-    confirm(sessionId: string, body: Record<string, unknown>) {
+    async confirm(sessionId: string, body: Record<string, unknown>) {
       const state = evaluated.get(sessionId);
       if (!state) throw new AapsError('NOT_FOUND', `no aggregation ${sessionId} evaluated here`);
       if (typeof body.record !== 'string') {
@@ -816,6 +816,16 @@ export function createAggregationHandlers(
         ledger?.remember(sessionId, { circuit: session.circuit.id, digest, value });
         out.value = value;
       }
+      await deps.store.audit({
+        at: (deps.now?.() ?? new Date()).toISOString(),
+        event: 'agg.confirmed',
+        session: sessionId,
+        detail: {
+          circuit: session.circuit.id,
+          digest,
+          ...(out.value === undefined ? {} : { value: out.value }),
+        },
+      });
       deps.logger.info('agg.confirmed', { session: sessionId, circuit: session.circuit.id });
       return out;
     },
