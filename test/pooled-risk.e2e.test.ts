@@ -181,19 +181,25 @@ describe('pooled risk across party processes', () => {
   });
 
   it('a reference with another value is refused by every party', async () => {
-    const rules = await refusedRules({ ...ref, value: POOLED + 10 }, 'inc-pool-2');
+    const rules = await refusedRules({ ...ref, value: POOLED + 10 }, SUBJECT.incident_id);
     expect(rules.length).toBeGreaterThanOrEqual(3);
     expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
   });
 
   it('a reference to a session no party took part in is refused', async () => {
-    const rules = await refusedRules({ ...ref, session_id: 'risk-never-ran' }, 'inc-pool-3');
+    const rules = await refusedRules({ ...ref, session_id: 'risk-never-ran' }, SUBJECT.incident_id);
+    expect(rules.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
+  });
+
+  it('the true reference cited by another incident’s proposal is refused', async () => {
+    const rules = await refusedRules(ref, 'inc-pool-other');
     expect(rules.length).toBeGreaterThanOrEqual(3);
     expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
   });
 
   it('a reference with another digest is refused', async () => {
-    const rules = await refusedRules({ ...ref, output_digest: 'ab'.repeat(32) }, 'inc-pool-4');
+    const rules = await refusedRules({ ...ref, output_digest: 'ab'.repeat(32) }, SUBJECT.incident_id);
     expect(new Set(rules)).toEqual(new Set(['risk.aggregation_unverified']));
   });
 });

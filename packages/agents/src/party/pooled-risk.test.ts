@@ -105,6 +105,26 @@ describe('pooled risk ledger', () => {
     expect(ledger.verifyRef({ ...ref, session_id: 's-2' })).toBe(false);
   });
 
+  it('given the proposal, accepts only the incident, action and factors that were pooled', () => {
+    const ledger = new PooledRiskLedger();
+    const proposal = { incident_id: 'inc-1', action: 'image_rollback', risk: { factors: FACTORS } };
+    ledger.remember('s-1', {
+      circuit: 'weighted-risk',
+      digest: 'ab'.repeat(32),
+      value: 47,
+      subject: SUBJECT,
+    });
+    expect(ledger.verifyRef(ref, proposal as never)).toBe(true);
+    expect(ledger.verifyRef(ref, { ...proposal, incident_id: 'inc-2' } as never)).toBe(false);
+    expect(ledger.verifyRef(ref, { ...proposal, action: 'pod_restart' } as never)).toBe(false);
+    expect(
+      ledger.verifyRef(ref, { ...proposal, risk: { factors: { ...FACTORS, urgency: 'P1' } } } as never),
+    ).toBe(false);
+    // A session confirmed without a subject (inputs the caller chose) is never a pooled risk score.
+    ledger.remember('s-2', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
+    expect(ledger.verifyRef({ ...ref, session_id: 's-2' }, proposal as never)).toBe(false);
+  });
+
   it('forgets the oldest sessions past its limit', () => {
     const ledger = new PooledRiskLedger(2);
     for (const s of ['a', 'b', 'c'])

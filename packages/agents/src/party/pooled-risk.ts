@@ -9,7 +9,7 @@
  *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value.
  */
 import { ValidationError } from '@aaps/mpc-core';
-import type { AggregationRef } from '../policy/proposal.js';
+import type { AggregationRef, ApprovalProposal } from '../policy/proposal.js';
 import { ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from '../policy/risk.js';
 
 /** The circuit pooled risk runs on. */
@@ -63,6 +63,8 @@ export interface ConfirmedAggregation {
   digest: string;
   /** The pooled score the record's output stands for (0..100). */
   value: number;
+  /** What the departments scored (the `derive` subject this party was shown), if pooled risk. */
+  subject?: RiskSubject;
 }
 
 /** Session id to confirmed aggregation, oldest dropped past `limit`. */
@@ -87,14 +89,33 @@ export class PooledRiskLedger {
     return this.#entries.get(sessionId);
   }
 
-  /** True only for a session this party confirmed, with the same circuit, digest and value. */
-  verifyRef(ref: AggregationRef): boolean {
+  /**
+   * True only for a session this party confirmed, with the same circuit, digest and value, and
+   * (given the proposal) pooled for that proposal's incident, action and risk factors.
+   */
+  verifyRef(
+    ref: AggregationRef,
+    proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'risk'>,
+  ): boolean {
     const e = this.#entries.get(ref.session_id);
+    if (
+      e === undefined ||
+      e.circuit !== ref.circuit ||
+      e.digest !== ref.output_digest.toLowerCase() ||
+      e.value !== ref.value
+    ) {
+      return false;
+    }
+    if (proposal === undefined) return true;
+    const s = e.subject;
+    const f = proposal.risk.factors;
     return (
-      e !== undefined &&
-      e.circuit === ref.circuit &&
-      e.digest === ref.output_digest.toLowerCase() &&
-      e.value === ref.value
+      s !== undefined &&
+      s.incident_id === proposal.incident_id &&
+      s.action === proposal.action &&
+      s.factors.blast_radius === f.blast_radius &&
+      s.factors.urgency === f.urgency &&
+      s.factors.environment === f.environment
     );
   }
 }

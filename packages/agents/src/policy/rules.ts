@@ -77,8 +77,11 @@ export interface EvaluationContext {
   now: number;
   /** Checks a human approval's signature against the roster's approver keys. */
   verifyHumanApproval(approval: HumanApproval): boolean;
-  /** Checks that an aggregation reference matches an opened aggregation this party took part in. */
-  verifyAggregationRef?(ref: AggregationRef): boolean;
+  /**
+   * Checks that an aggregation reference matches an opened aggregation this party took part in,
+   * pooled for this proposal (its incident, action and risk factors).
+   */
+  verifyAggregationRef?(ref: AggregationRef, proposal: ApprovalProposal): boolean;
 }
 
 /** A proposal that passed every rule, with what the rules learned about it. */
@@ -265,7 +268,7 @@ function checkRisk(
   const { risk } = proposal;
   rule('risk.aggregation_unverified', () => {
     if (risk.aggregation_ref === undefined) return;
-    if (ctx.verifyAggregationRef?.(risk.aggregation_ref) !== true) {
+    if (ctx.verifyAggregationRef?.(risk.aggregation_ref, proposal) !== true) {
       refuse('risk.aggregation_unverified', 'pooled risk score could not be verified', [
         'risk.aggregation_ref',
       ]);

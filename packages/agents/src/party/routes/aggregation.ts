@@ -61,7 +61,12 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { departmentRiskScore, pooledRiskValue } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
-import { POOLED_RISK_CIRCUIT, type PooledRiskLedger, parseRiskSubject } from '../pooled-risk.js';
+import {
+  POOLED_RISK_CIRCUIT,
+  type PooledRiskLedger,
+  parseRiskSubject,
+  type RiskSubject,
+} from '../pooled-risk.js';
 
 // ---------------------------------------------------------------------------------------------
 // Trusted circuits
@@ -519,6 +524,8 @@ const TTL_MS = 10 * 60 * 1000;
 interface AggregationState {
   startedAt: number;
   session: AggregationSession<unknown>;
+  /** The pooled-risk subject this party derived its input from. */
+  subject?: RiskSubject;
 }
 
 interface EvaluatedState {
@@ -526,6 +533,7 @@ interface EvaluatedState {
   session: AggregationSession<unknown>;
   /** Each input's `C_0` (hex), by input name, as this party verified it. */
   commitments: Map<string, string>;
+  subject?: RiskSubject;
 }
 
 export function createAggregationHandlers(
@@ -573,6 +581,7 @@ export function createAggregationHandlers(
       const session = openAggregationSession(suite, roster, circuit, sessionId);
       const names = inputsOf(circuit, self);
       let values = new Map<string, bigint>();
+      let subject: RiskSubject | undefined;
       if (body.derive !== undefined) {
         // Pooled risk: the party computes its own department score from the subject it is shown.
         if (body.input !== undefined) {
@@ -585,7 +594,7 @@ export function createAggregationHandlers(
             'body.derive',
           ]);
         }
-        const subject = parseRiskSubject(body.derive, 'body.derive');
+        subject = parseRiskSubject(body.derive, 'body.derive');
         if (names.length === 1) {
           const score = departmentRiskScore(deps.policy.risk, subject.action, subject.factors);
           values = new Map([[names[0]!, BigInt(score)]]);
@@ -646,7 +655,7 @@ export function createAggregationHandlers(
         dealInput(session, { input, dealer: myId, value: values.get(input)! }, rng ?? defaultRng),
       );
       values.clear();
-      sessions.set(sessionId, { startedAt: Date.now(), session });
+      sessions.set(sessionId, { startedAt: Date.now(), session, ...(subject ? { subject } : {}) });
       deps.logger.info('agg.dealt', { session: sessionId, circuit: circuit.id, inputs: dealings.length });
       if (dealings.length === 0) return { dealing: null, sealed: [] };
       const payload = encodeDealerPayload({
@@ -766,6 +775,7 @@ export function createAggregationHandlers(
         evaluatedAt: Date.now(),
         session,
         commitments: new Map(full.map((d) => [d.input, bytesToHex(d.commitments[0]!)])),
+        ...(state.subject ? { subject: state.subject } : {}),
       });
       deps.logger.info('agg.evaluated', {
         session: sessionId,
@@ -813,7 +823,12 @@ export function createAggregationHandlers(
       if (session.circuit.id === POOLED_RISK_CIRCUIT && checked.outputs.length > 0) {
         const weights = session.circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
         const value = pooledRiskValue(checked.outputs[0]!.value, weights);
-        ledger?.remember(sessionId, { circuit: session.circuit.id, digest, value });
+        ledger?.remember(sessionId, {
+          circuit: session.circuit.id,
+          digest,
+          value,
+          ...(state.subject ? { subject: state.subject } : {}),
+        });
         out.value = value;
       }
       await deps.store.audit({

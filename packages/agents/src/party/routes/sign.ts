@@ -32,6 +32,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
 import {
   type AggregationRef,
+  type ApprovalProposal,
   type HumanApproval,
   humanApprovalSigningBytes,
   proposalSigningBytes,
@@ -73,7 +74,7 @@ type Subject =
 export function createSignHandlers(
   deps: PartyDeps,
   state: PartyState,
-  verifyAggregationRef?: (ref: AggregationRef) => boolean,
+  verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean,
 ) {
   const { suite, roster } = deps;
   const now = deps.now ?? (() => new Date());

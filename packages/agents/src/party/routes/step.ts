@@ -7,13 +7,16 @@ import {
   signEnvelope,
   ValidationError,
 } from '@aaps/mpc-core';
-import type { AggregationRef } from '../../policy/proposal.js';
+import type { AggregationRef, ApprovalProposal } from '../../policy/proposal.js';
 import { isPartyRole } from '../../policy/roles.js';
 import { type RoleStepRequest, runRoleStep } from '../../roles/registry.js';
 import type { PartyDeps } from '../context.js';
 import { humanApprovalVerifier } from './sign.js';
 
-export function createStepHandler(deps: PartyDeps, verifyAggregationRef?: (ref: AggregationRef) => boolean) {
+export function createStepHandler(
+  deps: PartyDeps,
+  verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean,
+) {
   const now = deps.now ?? (() => new Date());
   const verifyHumanApproval = humanApprovalVerifier(deps.roster);
   let seq = 0;
