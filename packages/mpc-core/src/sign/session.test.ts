@@ -78,6 +78,25 @@ describe.each([
 describe('SigningSession (ed25519, 3 of 5)', () => {
   const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 
+  it('tops up a half-spent commitment pool in the background, so warm signings need no round one', async () => {
+    const { deal, ids, net, session } = setup(suite(), 3, 5, {}, { batchSize: 4 });
+    const settle = () => new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 12; i++) {
+      const r = await session.sign({ message });
+      expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+      for (let k = 0; k < 5; k++) await settle();
+    }
+    // After each signing the quorum's pools are topped up: they never fell to zero, so every
+    // commit call after the first round was a background top-up, and no commitment was reused.
+    for (const id of ids.slice(0, 3)) expect(session.pooled(id)).toBeGreaterThan(0);
+    const packages = new Set(net.signCalls.map((c) => c.request.signingPackage));
+    const used = [...packages].flatMap((p) => p.commitments.map(commitmentKey));
+    expect(new Set(used).size).toBe(used.length);
+    expect(net.commitCalls.filter((c) => c.request.sessionId.startsWith('refill-')).length).toBeGreaterThan(
+      0,
+    );
+  });
+
   it('signs with n-t parties offline, reporting them', async () => {
     const { deal, ids, session } = setup(suite(), 3, 5, { 0: 'offline', 2: 'offline' });
     const r = await session.sign({ message });

@@ -166,6 +166,9 @@ export class SigningSession<P = unknown> {
   readonly #batchSize: number;
   readonly #rng: Rng;
   readonly #pool = new Map<Identifier, Round1Commitment[]>();
+  /** Parties whose pool is being topped up in the background. */
+  readonly #refilling = new Set<Identifier>();
+  #refills = 0;
 
   constructor(opts: SigningSessionOptions<P>) {
     if (!opts || typeof opts !== 'object') badOption('options', 'expected object');
@@ -418,7 +421,13 @@ export class SigningSession<P = unknown> {
       for (const p of alive) {
         if (this.pooled(p) > 0) {
           ready.push(p);
-          if (ready.length === t) return ready.map((q) => this.#pool.get(q)!.shift()!);
+          if (ready.length === t) {
+            return ready.map((q) => {
+              const c = this.#pool.get(q)!.shift()!;
+              this.#maybeRefill(q);
+              return c;
+            });
+          }
         } else {
           pending = run.inflight.get(p);
           break;
@@ -426,6 +435,41 @@ export class SigningSession<P = unknown> {
       }
       if (pending) await pending;
     }
+  }
+
+  /**
+   * With batched commitments, top a party's pool up in the background once it is half spent, so
+   * that a warm session never waits for round one. A failed top-up is simply dropped: the next
+   * signing that finds the pool empty asks in the foreground and attributes any fault.
+   */
+  #maybeRefill(party: Identifier): void {
+    if (this.#batchSize < 4 || this.pooled(party) > this.#batchSize / 2 || this.#refilling.has(party)) return;
+    this.#refilling.add(party);
+    const run: Run = {
+      sessionId: `refill-${bytesToHex(this.#rng(8))}-${(this.#refills++).toString(36)}`,
+      attempt: 0,
+      closed: false,
+      abort: new AbortController(),
+      dropped: new Set(),
+      inflight: new Map(),
+      flushed: new Set(),
+      misbehaved: [],
+      timedOut: [],
+      failed: [],
+    };
+    const count = this.#batchSize;
+    const request: CommitRequest = Object.freeze({ sessionId: run.sessionId, count });
+    void this.#call(run, (signal) => this.#transport.commit(party, request, signal))
+      .then((out) => {
+        if (out.kind !== 'value' || this.#checkCommitments(party, out.value, count) !== undefined) return;
+        const list = this.#pool.get(party) ?? [];
+        list.push(...out.value);
+        this.#pool.set(party, list);
+      })
+      .finally(() => {
+        this.#refilling.delete(party);
+        run.abort.abort();
+      });
   }
 
   #startCommit(run: Run, party: Identifier): void {
