@@ -7,6 +7,7 @@
  */
 import {
   type DkgResult,
+  frostIdentifier,
   httpSigningTransport,
   partyIdsOf,
   proposalSigningBytes,
@@ -99,6 +100,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
         restarts: 0,
       };
       const unclean: string[] = [];
+      const staleProbe: Record<string, number> = {};
       let groupKey: string | undefined;
       let pub: PublicKeyPackage | undefined;
 
@@ -134,8 +136,38 @@ describe('kill -9 during DKG, signing and refresh', () => {
         const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
         const good = infos.filter((i) => i.pkg === majority);
         const stale = infos.filter((i) => i.pkg !== majority);
+        const majorityPub = PublicKeyPackageCodec.fromJSON(good[0]!.raw, suite().id).value;
         for (const s of stale) {
           outcomes.refresh.staleParties++;
+          // Before the repair: a signing that asks the stale party first. What does it get?
+          const roster = cluster.layout.roster;
+          const staleParty = roster.parties.find((q) => q.id === s.id)!;
+          const probe = new SigningSession<SignSubject>({
+            suite: suite(),
+            publicPackage: majorityPub,
+            transport: httpSigningTransport(cluster.client(), suite(), `stale-${s.id}`),
+            timeoutMs: 3_000,
+            preference: [frostIdentifier(roster, staleParty)],
+          });
+          const stalePk = {
+            kind: 'approval',
+            proposal: proposalFor('image_rollback', { incident_id: `inc-stale-${SEED}-${n}` }),
+          } as const;
+          try {
+            const r = await probe.sign({
+              payload: stalePk,
+              messageFor: (x) => proposalSigningBytes((x as { proposal: unknown }).proposal),
+            });
+            expect(verifyEd25519(majorityPub.groupPublicKey, r.message, r.signature)).toBe(true);
+            const fault = [...r.misbehaved, ...r.failed, ...r.timedOut].find(
+              (f) => f.party === frostIdentifier(roster, staleParty),
+            );
+            const key = `signed without it: ${fault?.code ?? (partyIdsOf(roster, r.signers).includes(s.id) ? 'it signed' : 'not asked')}`;
+            staleProbe[key] = (staleProbe[key] ?? 0) + 1;
+          } catch (e) {
+            const key = `failed: ${(e as AapsError).code}`;
+            staleProbe[key] = (staleProbe[key] ?? 0) + 1;
+          }
           await runRepairOverHttp(cluster.client({ timeoutMs: 30_000 }), {
             sessionId: `repair-${s.id}-${Date.now().toString(36)}`,
             lost: s.id,
@@ -144,7 +176,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
           });
           outcomes.refresh.repaired++;
         }
-        pub = PublicKeyPackageCodec.fromJSON(good[0]!.raw, suite().id).value;
+        pub = majorityPub;
         return good[0]!.group!;
       };
 
@@ -313,6 +345,10 @@ describe('kill -9 during DKG, signing and refresh', () => {
           {
             name: 'parties left on a stale share by a failed refresh (repaired)',
             value: `${outcomes.refresh.staleParties} (${outcomes.refresh.repaired})`,
+          },
+          {
+            name: 'a signing asking a stale party first, before its repair',
+            value: JSON.stringify(staleProbe),
           },
           { name: 'shares answered (coordinator side)', value: answered.length },
           { name: 'commitments answered with two shares (coordinator side)', value: doubleAnswered, goal: 0 },

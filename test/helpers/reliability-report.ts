@@ -23,8 +23,8 @@ const FINDINGS = `## Findings
 - **Refresh is not atomic across parties** (crash suite). Each party applies its refreshed share
   in round 3 as soon as it is asked; a party that crashes before its round-3 request keeps the old
   share while the others move on. The group key never changes and signing still succeeds with
-  other quorums, but the stale party's shares are rejected as invalid (an honest party blamed)
-  until it is repaired. The suite repairs it with \`runRepairOverHttp\`; a two-phase commit (apply
+  other quorums, but until it is repaired the stale party is blamed: a signing that asks it first
+  completes without it and names it \`INVALID_SIGNATURE_SHARE\` (measured by the suite). The suite repairs it with \`runRepairOverHttp\`; a two-phase commit (apply
   only after every party confirmed round 3) would avoid the state.
 - **A party answers unknown paths with a plain-text 404** (fuzz suite, test
   \`party: an unknown path answers 404 with the error shape\`, marked \`it.fails\`): the party app has
