@@ -48,7 +48,7 @@ import { reproduce, SEED, scaled } from '../helpers/settings.js';
 
 const PER_SCENARIO = scaled(4, 30);
 const GATEWAY_INCIDENTS = scaled(4, 25);
-const TIMEOUT_MS = 1_500;
+const TIMEOUT_MS = 2_500;
 
 let cluster: PartyCluster;
 let proxies: Map<string, FaultProxy>;
@@ -184,7 +184,7 @@ describe('dropouts and liars', () => {
         command: reproduce('test/fault/liars.fault.test.ts'),
         figures,
         notes: [
-          'n = 5, k = 3. Liars answer through an HTTP proxy that corrupts a share or swaps the commitment points and re-signs the answer with the party identity key; stalls hold the answer past the 1.5 s coordinator timeout; drops cut the connection; stopped parties are SIGKILLed.',
+          'n = 5, k = 3. Liars answer through an HTTP proxy that corrupts a share or swaps the commitment points and re-signs the answer with the party identity key; stalls hold the answer past the 2.5 s coordinator timeout; drops cut the connection; stopped parties are SIGKILLed.',
           'The session-level runs ask the faulty parties first, so every approval meets them.',
           'Aggregation: one liar is always among the first t parties, whose result shares the coordinator opens first; a failed opening makes it check every share, so every liar is named. A liar whose shares are never used (all liars outside the first t) is neither needed nor named.',
           'Found while writing this suite: the session checks shares one by one only when the aggregate fails, so two liars whose errors cancel (e.g. opposite one-bit flips) yield a valid signature over the approved message and are listed as signers, unnamed. The signature is still correct; the proxy now lies with random scalars.',

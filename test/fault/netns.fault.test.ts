@@ -44,7 +44,7 @@ import { reproduce, SEED, scaled } from '../helpers/settings.js';
 
 const refusal = netnsRefusal();
 const PER_PHASE = scaled(4, 40);
-const CALL_TIMEOUT_MS = 1_500;
+const CALL_TIMEOUT_MS = 2_500;
 const TAG = `f${process.pid % 10000}`;
 
 let dir: string;
@@ -201,7 +201,7 @@ describe.skipIf(refusal !== undefined)(
           command: reproduce('test/fault/netns.fault.test.ts'),
           figures,
           notes: [
-            'Five parties, each in its own network namespace on a veth pair (198.18.<i>.0/30), behind a TCP proxy in the test namespace. k = 3, coordinator timeout per call 1.5 s.',
+            'Five parties, each in its own network namespace on a veth pair (198.18.<i>.0/30), behind a TCP proxy in the test namespace. k = 3, coordinator timeout per call 2.5 s.',
             'Loss is injected per TCP connection (a new connection cut at once); this kernel has no netem.',
             'A partition either refuses connections (reset) or black-holes them (accepted, nothing forwarded); the time to heal is measured from the moment the proxy heals to the first approval that completes.',
           ],
