@@ -37,7 +37,17 @@ export async function startUp(opts: { port: number; args?: string[]; dataDir?: s
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'aaps-load-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [AAPS, 'up', '--data-dir', dir, '--port', String(opts.port), ...(opts.args ?? [])],
+    [
+      '--max-old-space-size=160',
+      '--max-semi-space-size=4',
+      AAPS,
+      'up',
+      '--data-dir',
+      dir,
+      '--port',
+      String(opts.port),
+      ...(opts.args ?? []),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

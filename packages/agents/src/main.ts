@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getCiphersuite, hexToBytes, loadFastBackends, SecretBytes } from '@aaps/mpc-core';
@@ -85,6 +86,16 @@ export async function runParty(
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Started by a supervisor (aaps up): it holds the other end of this pipe. When the supervisor
+  // dies, even by kill -9, the pipe closes and this party stops instead of lingering as an orphan
+  // that holds its database lock and port.
+  const parentFd = Number(process.env.AAPS_PARTY_PARENT_FD ?? Number.NaN);
+  if (Number.isInteger(parentFd) && parentFd > 2) {
+    const watch = new Socket({ fd: parentFd, readable: true, writable: false });
+    watch.on('error', () => void stop('parent-exit'));
+    watch.on('close', () => void stop('parent-exit'));
+    watch.resume();
+  }
 }
 
 const isMain =

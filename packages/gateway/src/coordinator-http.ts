@@ -24,6 +24,7 @@ import {
   type Roster,
   runAggregationOverHttp,
   runDkgOverHttp,
+  runRepairOverHttp,
   type SignSubject,
 } from '@aaps/agents';
 import { formatCheckpoint, IN_TOTO_PAYLOAD_TYPE, pae, statementBytes } from '@aaps/evidence';
@@ -337,23 +338,58 @@ export async function runDkg(opts: {
       client.call<{ public_package: unknown; group_public_key: string }>(p.id, 'key.info', 'startup', {}),
     ),
   );
-  const have = infos
-    .filter((i) => i.status === 'fulfilled')
-    .map((i) => (i as PromiseFulfilledResult<{ public_package: unknown; group_public_key: string }>).value);
-  if (have.length === opts.roster.parties.length && new Set(have.map((h) => h.group_public_key)).size === 1) {
-    opts.log(`keys: reusing group key ${have[0]!.group_public_key} held by all ${have.length} parties`);
-    writeFileSync(file, `${JSON.stringify(have[0]!.public_package, null, 2)}\n`);
-    return { groupPublicKey: have[0]!.group_public_key, publicPackage: have[0]!.public_package };
-  }
-  if (have.length > 0) {
-    const why = existsSync(file) ? 'some parties lost their key' : 'the parties disagree';
+  const holders = new Map<string, { public_package: unknown; group_public_key: string }>();
+  const noKey: string[] = [];
+  const unreachable: string[] = [];
+  infos.forEach((r, i) => {
+    const id = opts.roster.parties[i]!.id;
+    if (r.status === 'fulfilled') holders.set(id, r.value);
+    else if (r.reason instanceof AapsError && r.reason.code === 'NO_KEY') noKey.push(id);
+    else unreachable.push(id);
+  });
+  const keys = new Set([...holders.values()].map((h) => h.group_public_key));
+  const first = [...holders.values()][0];
+  if (first && keys.size === 1 && unreachable.length === 0) {
+    if (noKey.length > 0 && holders.size >= opts.roster.threshold.min) {
+      // Some parties lost their key (a wiped disk): rebuild their shares from t holders instead of
+      // re-keying, so the group key — and every signature made with it — stays valid.
+      for (const lost of noKey) {
+        await runRepairOverHttp(client, {
+          sessionId: `repair-${lost}-${Date.now().toString(36)}`,
+          lost,
+          helpers: [...holders.keys()].slice(0, opts.roster.threshold.min),
+          publicPackage: first.public_package,
+          progress: opts.log,
+        });
+      }
+    } else if (noKey.length > 0) {
+      throw new AapsError(
+        'QUORUM_UNREACHABLE',
+        `only ${holders.size} parties hold the group key and ${noKey.length} lost theirs: fewer than ${opts.roster.threshold.min} cannot repair it`,
+      );
+    }
     opts.log(
-      `keys: only ${have.length} of ${opts.roster.parties.length} parties hold a matching key (${why}); running a new DKG`,
+      `keys: reusing group key ${first.group_public_key} held by all ${opts.roster.parties.length} parties`,
+    );
+    writeFileSync(file, `${JSON.stringify(first.public_package, null, 2)}\n`);
+    return { groupPublicKey: first.group_public_key, publicPackage: first.public_package };
+  }
+  if (holders.size > 0 || unreachable.length > 0) {
+    // Never re-key on a partial view: a slow or unreachable party is not a lost key.
+    const why = [
+      unreachable.length ? `unreachable: ${unreachable.join(', ')}` : '',
+      keys.size > 1 ? `parties hold ${keys.size} different group keys` : '',
+      holders.size ? `holding a key: ${[...holders.keys()].join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    throw new AapsError(
+      'UNAVAILABLE',
+      `refusing to run a new DKG over existing keys (${why}); start every party and retry`,
     );
   }
   const result = await runDkgOverHttp(client, suite, {
     sessionId: `dkg-${Date.now().toString(36)}`,
-    replace: have.length > 0,
     progress: opts.log,
   });
   const json = PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage);

@@ -89,6 +89,13 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     return c.json(body, status as 400);
   });
 
+  app.notFound((c) =>
+    c.json(
+      { error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } },
+      404,
+    ),
+  );
+
   app.get('/healthz', (c) =>
     c.json({
       status: state.shuttingDown ? 'draining' : 'ok',
