@@ -47,3 +47,23 @@ export class SecretBytes {
     return 'SecretBytes <redacted>';
   }
 }
+
+/**
+ * Base of a protocol's private round state (DKG, refresh): the secrets themselves live outside
+ * the object's fields, and the object never prints more than its class and owner.
+ */
+export abstract class RedactedState {
+  abstract readonly identifier: string;
+
+  toJSON(): string {
+    return '<redacted>';
+  }
+
+  toString(): string {
+    return '<redacted>';
+  }
+
+  [inspect.custom](): string {
+    return `${this.constructor.name} <redacted> (${this.identifier})`;
+  }
+}

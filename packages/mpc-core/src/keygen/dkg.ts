@@ -12,7 +12,6 @@
  * `DKG` for the same rng stream (the TR suite applies the same BIP-341 tweak with the empty
  * merkle root as `schnorr_FROST` and frost-rs `frost-secp256k1-tr` do).
  */
-import { inspect } from 'node:util';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { concatBytes, equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
@@ -25,7 +24,7 @@ import {
   type Threshold,
   validateThreshold,
 } from '../keys.js';
-import { SecretBytes } from '../secret.js';
+import { RedactedState, SecretBytes } from '../secret.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
 
@@ -108,7 +107,7 @@ const round2States = new WeakMap<DkgRound2Secret, Round2State>();
  * A party's private round-1 state (its polynomial). Keep it until round 3; it never prints.
  * The coefficients live outside the object's fields, so no encoder or logger can reach them.
  */
-export class DkgRound1Secret {
+export class DkgRound1Secret extends RedactedState {
   readonly suite: CiphersuiteId;
   readonly identifier: Identifier;
   readonly threshold: Threshold;
@@ -122,6 +121,7 @@ export class DkgRound1Secret {
     threshold: Threshold,
     commitment: readonly Uint8Array[],
   ) {
+    super();
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
@@ -135,28 +135,17 @@ export class DkgRound1Secret {
     st.coefficients.fill(0n);
     st.consumed = true;
   }
-
-  toJSON(): string {
-    return '<redacted>';
-  }
-
-  toString(): string {
-    return '<redacted>';
-  }
-
-  [inspect.custom](): string {
-    return `DkgRound1Secret <redacted> (${this.identifier})`;
-  }
 }
 
 /** A party's private state between rounds 2 and 3 (its own share and the checked transcript). */
-export class DkgRound2Secret {
+export class DkgRound2Secret extends RedactedState {
   readonly suite: CiphersuiteId;
   readonly identifier: Identifier;
   readonly threshold: Threshold;
 
   /** @internal built by {@link dkgRound2} only. */
   constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
+    super();
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = threshold;
@@ -169,18 +158,6 @@ export class DkgRound2Secret {
     st.ownShare.fill(0n);
     st.consumed = true;
     st.round1.wipe();
-  }
-
-  toJSON(): string {
-    return '<redacted>';
-  }
-
-  toString(): string {
-    return '<redacted>';
-  }
-
-  [inspect.custom](): string {
-    return `DkgRound2Secret <redacted> (${this.identifier})`;
   }
 }
 

@@ -12,7 +12,6 @@
  * A refresh may also drop parties: the refreshed key holds only the participating identifiers
  * (at least `min` of them), and the dropped parties' old shares no longer combine with anyone's.
  */
-import { inspect } from 'node:util';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
@@ -26,7 +25,7 @@ import {
   type Threshold,
   validateThreshold,
 } from '../keys.js';
-import { SecretBytes } from '../secret.js';
+import { RedactedState, SecretBytes } from '../secret.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import {
   byScalar,
@@ -118,7 +117,7 @@ const r1States = new WeakMap<RefreshRound1Secret, R1State>();
 const r2States = new WeakMap<RefreshRound2Secret, R2State>();
 
 /** Private state of distributed refresh round 1 (the zero polynomial). Never prints. */
-export class RefreshRound1Secret {
+export class RefreshRound1Secret extends RedactedState {
   readonly suite: CiphersuiteId;
   readonly identifier: Identifier;
   readonly threshold: Threshold;
@@ -131,6 +130,7 @@ export class RefreshRound1Secret {
     threshold: Threshold,
     commitment: readonly Uint8Array[],
   ) {
+    super();
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
@@ -143,28 +143,17 @@ export class RefreshRound1Secret {
     st.coefficients.fill(0n);
     st.consumed = true;
   }
-
-  toJSON(): string {
-    return '<redacted>';
-  }
-
-  toString(): string {
-    return '<redacted>';
-  }
-
-  [inspect.custom](): string {
-    return `RefreshRound1Secret <redacted> (${this.identifier})`;
-  }
 }
 
 /** Private state between distributed refresh rounds 2 and 3. Never prints. */
-export class RefreshRound2Secret {
+export class RefreshRound2Secret extends RedactedState {
   readonly suite: CiphersuiteId;
   readonly identifier: Identifier;
   readonly threshold: Threshold;
 
   /** @internal built by {@link refreshRound2} only. */
   constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
+    super();
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = threshold;
@@ -176,18 +165,6 @@ export class RefreshRound2Secret {
     st.ownShare.fill(0n);
     st.consumed = true;
     st.round1.wipe();
-  }
-
-  toJSON(): string {
-    return '<redacted>';
-  }
-
-  toString(): string {
-    return '<redacted>';
-  }
-
-  [inspect.custom](): string {
-    return `RefreshRound2Secret <redacted> (${this.identifier})`;
   }
 }
 
