@@ -76,7 +76,9 @@ describe('key-generation wire messages', () => {
         roundTrips(RefreshRound2PackageCodec, f2.packages[0]!);
 
         const helpers = ids.slice(0, 2);
-        const deltas = helpers.map((_h, i) => repairStep1(suite, helpers, deal.keyPackages[i]!, ids[2]!, rng));
+        const deltas = helpers.map((_h, i) =>
+          repairStep1(suite, helpers, deal.keyPackages[i]!, ids[2]!, rng),
+        );
         roundTrips(RepairDeltaCodec, deltas[0]![0]!);
         const sigma = repairStep2(
           suite,
