@@ -59,6 +59,8 @@ export async function layoutCluster(opts: {
   host?: string;
   ports?: readonly number[];
   approvers?: readonly string[];
+  /** A policy file for a party (its department's own policy); default: the role's default policy. */
+  policyFor?: (party: RosterParty) => string | undefined;
 }): Promise<ClusterLayout> {
   const dir = resolve(opts.dir);
   const parties = opts.parties ?? DEFAULT_PARTIES;
@@ -96,7 +98,15 @@ export async function layoutCluster(opts: {
   writeJsonFile(rosterPath, roster);
   for (const p of rosterParties) {
     const port = Number(new URL(p.url).port);
-    writeJsonFile(configPaths[p.id]!, { id: p.id, host, port, data_dir: '.', roster: rosterPath });
+    const policy = opts.policyFor?.(p);
+    writeJsonFile(configPaths[p.id]!, {
+      id: p.id,
+      host,
+      port,
+      data_dir: '.',
+      roster: rosterPath,
+      ...(policy === undefined ? {} : { policy }),
+    });
   }
   return { dir, roster, rosterPath, configPaths, gatewayKey, approverKeys };
 }

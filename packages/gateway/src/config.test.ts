@@ -20,6 +20,14 @@ describe('parseGatewayConfig', () => {
     expect(c.apiToken).toBeUndefined();
   });
 
+  it('aaps up takes a directory of per-party policies by flag or environment', () => {
+    expect(ok(parseGatewayConfig(['--party-policy-dir', '/etc/aaps/policies'], {})).partyPolicyDir).toBe(
+      '/etc/aaps/policies',
+    );
+    expect(ok(parseGatewayConfig([], { AAPS_PARTY_POLICY_DIR: '/p' })).partyPolicyDir).toBe('/p');
+    expect(ok(parseGatewayConfig([], {})).partyPolicyDir).toBeUndefined();
+  });
+
   it('flag beats env beats file beats default', () => {
     const file = { port: 7000, cluster: 'file', 'log-origin': 'file.example/log' };
     const env = { AAPS_PORT: '7100', AAPS_CLUSTER: 'env' };

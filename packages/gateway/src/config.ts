@@ -60,6 +60,8 @@ export interface GatewayConfig {
   sealing: boolean;
   /** Pool the departments' private risk scores before strategy (docs/aggregation.md). */
   poolRisk: boolean;
+  /** `aaps up`: a directory of party policy files, `<party id>.json` or `<role>.json`. */
+  partyPolicyDir?: string;
   /** Detector kinds to run (default: all). */
   sealDetectors?: string[];
   /** JSON pointer patterns always sealed (e.g. `/payload/metadata/patient/**`). */
@@ -284,6 +286,13 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_SEALING',
     kind: { type: 'bool' },
     help: 'seal sensitive values at intake (default true)',
+  },
+  {
+    key: 'partyPolicyDir',
+    flag: 'party-policy-dir',
+    env: 'AAPS_PARTY_POLICY_DIR',
+    kind: { type: 'string', min: 1 },
+    help: 'aaps up: directory of per-party policy files (<party id>.json or <role>.json)',
   },
   {
     key: 'poolRisk',

@@ -141,6 +141,12 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
         ciphersuite: config.ciphersuite,
         approvers: config.approvers,
         ...(ports === undefined ? {} : { ports }),
+        // Each department may run its own policy: <id>.json, else <role>.json, else the default.
+        policyFor: (party) => {
+          const dir = config.partyPolicyDir;
+          if (dir === undefined) return undefined;
+          return [join(dir, `${party.id}.json`), join(dir, `${party.role}.json`)].find((f) => existsSync(f));
+        },
       });
       gatewayKey = layout.gatewayKey;
       for (const p of layout.roster.parties) {

@@ -1,0 +1,42 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { layoutCluster } from './cluster.js';
+import { parseRoster } from './roster.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('layoutCluster', () => {
+  it('writes 0600 identity keys, a valid roster, configs, and per-party policies when given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const layout = await layoutCluster({
+      dir,
+      threshold: 3,
+      ports: [7101, 7102, 7103, 7104, 7105],
+      policyFor: (p) => (p.role === 'strategy' ? '/etc/aaps/risk-dept.json' : undefined),
+    });
+    expect(parseRoster(JSON.parse(readFileSync(layout.rosterPath, 'utf8'))).threshold).toEqual({
+      min: 3,
+      max: 5,
+    });
+    for (const p of layout.roster.parties) {
+      expect(statSync(join(dir, 'parties', p.id, 'identity.key')).mode & 0o777).toBe(0o600);
+      const cfg = JSON.parse(readFileSync(layout.configPaths[p.id]!, 'utf8')) as {
+        policy?: string;
+        port: number;
+      };
+      expect(cfg.policy).toBe(p.role === 'strategy' ? '/etc/aaps/risk-dept.json' : undefined);
+      expect(cfg.port).toBe(Number(new URL(p.url).port));
+    }
+    // A second layout over the same directory keeps every identity.
+    const again = await layoutCluster({ dir, threshold: 3, ports: [7101, 7102, 7103, 7104, 7105] });
+    expect(again.roster.parties.map((p) => p.identity_key)).toEqual(
+      layout.roster.parties.map((p) => p.identity_key),
+    );
+  });
+});
