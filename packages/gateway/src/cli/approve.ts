@@ -1,23 +1,7 @@
-/**
- * `aaps approve INCIDENT`: signs a human approval of the incident's current proposal with an
- * approver key from the roster, posts it, and follows the incident to its end.
- */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  type ApprovalProposal,
-  type HumanApproval,
-  humanApprovalSigningBytes,
-  loadOrCreateIdentityKey,
-} from '@aaps/agents';
-import {
-  base64Encode,
-  type Envelope,
-  SCHEMA_VERSION,
-  signBytes,
-  signEnvelope,
-  ValidationError,
-} from '@aaps/mpc-core';
+import { type ApprovalProposal, loadOrCreateIdentityKey } from '@aaps/agents';
+import { ValidationError } from '@aaps/mpc-core';
+import { signedApprovalEnvelope } from '../approval-envelope.js';
 import type { GatewayConfig } from '../config.js';
 import { follow, type SubmitIo } from './submit.js';
 
@@ -50,42 +34,24 @@ export async function runApprove(
   }
   const p = incident.proposal;
   const now = Date.now();
-  const unsigned: Omit<HumanApproval, 'signature'> = {
-    approver_id: approver,
-    incident_id: p.incident_id,
-    action: p.action,
-    proposal_digest: p.proposal_digest,
-    decision: 'approve',
-    approved_at: new Date(now).toISOString(),
-    expires_at: new Date(now + config.validFor * 1000).toISOString(),
-  };
-  const approval: HumanApproval = {
-    ...unsigned,
-    signature: `ed25519:${base64Encode(signBytes(key.secretKey, humanApprovalSigningBytes(unsigned)))}`,
-  };
-  const env: Envelope<Record<string, unknown>> = {
-    meta: {
-      trace_id: `approval-${p.incident_id}`,
-      span_id: randomUUID(),
-      timestamp: new Date(now).toISOString(),
-      source_agent: approver,
-      target_agent: 'gateway',
-      message_type: 'ApprovalDecision',
-      schema_version: SCHEMA_VERSION,
-      idempotency_key: randomUUID(),
-    },
+  const envelope = signedApprovalEnvelope({
+    proposal: p,
+    approver,
+    key,
+    approvedAt: new Date(now),
+    expiresAt: new Date(now + config.validFor * 1000),
+    now: new Date(now),
     context: {
       namespace: 'aaps',
       cluster: config.cluster,
       urgency: 'P2',
       constraints_ref: 'policy://human-approval/v1',
     },
-    payload: approval as unknown as Record<string, unknown>,
-  };
+  });
   const posted = await io.fetch(`${config.url}/v1/approvals/${encodeURIComponent(id)}`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify(signEnvelope(env, key.secretKey)),
+    body: JSON.stringify(envelope),
   });
   if (!posted.ok) {
     const err = ((await posted.json()) as { error?: { code: string; message: string } }).error;

@@ -3,15 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type ApprovalProposal,
-  type HumanApproval,
-  humanApprovalSigningBytes,
-  memoryLogger,
-} from '@aaps/agents';
+import { type ApprovalProposal, type HumanApproval, memoryLogger } from '@aaps/agents';
 import { verifyBundle } from '@aaps/evidence';
 import {
-  base64Encode,
   bytesToHex,
   type Envelope,
   generateIdentityKey,
@@ -19,12 +13,15 @@ import {
   type IdentityKey,
   SCHEMA_VERSION,
   type SignedEnvelope,
-  signBytes,
-  signEnvelope,
 } from '@aaps/mpc-core';
 import { createGateway, type Gateway, type GatewayAppConfig } from '../app.js';
+import { signedApprovalEnvelope } from '../approval-envelope.js';
 import type { Coordinator } from '../coordinator.js';
-import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
+import {
+  LocalCoordinator,
+  type LocalCoordinatorOptions,
+  type LocalKeyMaterial,
+} from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
 import { type GatewayStore, openGatewayStore } from '../store.js';
@@ -155,38 +152,20 @@ export function approvalEnvelope(
   approver = 'alice',
 ): SignedEnvelope {
   const now = Date.now();
-  const unsigned = {
-    approver_id: approver,
-    incident_id: proposal.incident_id,
-    action: proposal.action,
-    proposal_digest: proposal.proposal_digest,
-    decision: 'approve' as const,
-    approved_at: new Date(now - 1000).toISOString(),
-    expires_at: new Date(now + 3600_000).toISOString(),
-    ...over,
-  };
-  const sig = signBytes(key.secretKey, humanApprovalSigningBytes(unsigned));
-  const approval: HumanApproval = { ...unsigned, signature: `ed25519:${base64Encode(sig)}` };
-  const env: Envelope<Record<string, unknown>> = {
-    meta: {
-      trace_id: `approval-${proposal.incident_id}`,
-      span_id: randomUUID(),
-      timestamp: new Date(now).toISOString(),
-      source_agent: approver,
-      target_agent: 'gateway',
-      message_type: 'ApprovalDecision',
-      schema_version: SCHEMA_VERSION,
-      idempotency_key: randomUUID(),
-    },
+  return signedApprovalEnvelope({
+    proposal,
+    approver,
+    key,
+    approvedAt: new Date(now - 1000),
+    expiresAt: new Date(now + 3600_000),
     context: {
       namespace: 'shop',
       cluster: 'test',
       urgency: 'P2',
       constraints_ref: 'policy://risk-management/v1',
     },
-    payload: approval as unknown as Record<string, unknown>,
-  };
-  return signEnvelope(env, key.secretKey);
+    override: over,
+  });
 }
 
 /** Verifies a bundle the gateway serves with `@aaps/evidence`'s verifier, under the gateway's keys. */

@@ -26,17 +26,11 @@ import {
   SigningPackageCodec,
   signFromStore,
   ValidationError,
-  verifyEd25519,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
-import {
-  type AggregationRef,
-  type ApprovalProposal,
-  type HumanApproval,
-  humanApprovalSigningBytes,
-  proposalSigningBytes,
-} from '../../policy/proposal.js';
+import { createHumanApprovalVerifier } from '../../policy/human-approval.js';
+import { type AggregationRef, type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
 import { approverKey, type Roster } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 
@@ -53,17 +47,7 @@ export function verifierRoster(roster: Roster): VerifierRoster {
 
 /** Checks a human approval's `ed25519:<base64>` signature against the roster's approver key. */
 export function humanApprovalVerifier(roster: Roster) {
-  return (approval: HumanApproval): boolean => {
-    const key = approverKey(roster, approval.approver_id);
-    if (!key || typeof approval.signature !== 'string' || !approval.signature.startsWith('ed25519:'))
-      return false;
-    try {
-      const sig = base64Decode(approval.signature.slice('ed25519:'.length));
-      return verifyEd25519(key, humanApprovalSigningBytes(approval), sig);
-    } catch {
-      return false;
-    }
-  };
+  return createHumanApprovalVerifier((id) => approverKey(roster, id));
 }
 
 type Subject =
