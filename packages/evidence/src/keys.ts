@@ -6,8 +6,7 @@
  * FROST(secp256k1, SHA-256)-TR group signature is a BIP-340 Schnorr signature, checked with
  * `@noble/curves`.
  */
-import { createPublicKey, type KeyObject, verify as nodeVerify } from 'node:crypto';
-import { schnorr } from '@noble/curves/secp256k1.js';
+import { ciphersuites, verifyEd25519 as coreVerifyEd25519 } from '@aaps/mpc-core';
 import { concat, sha256, toHex } from './encoding.js';
 
 export const ED25519_SUITE = 'FROST-ED25519-SHA512-v1';
@@ -55,49 +54,15 @@ export function ed25519FromSpki(der: Uint8Array): Uint8Array | undefined {
   return der.slice(12);
 }
 
-const KEY_CACHE_LIMIT = 4096;
-const keyObjects = new Map<string, KeyObject | null>();
+/**
+ * RFC 8032 Ed25519 verification (mpc-core's: OpenSSL through `node:crypto`, each key decoded and
+ * checked to be a prime-order point once). Never throws: bad keys and signatures are `false`.
+ */
+export const verifyEd25519 = coreVerifyEd25519;
 
-/** A cached `node:crypto` KeyObject for a raw Ed25519 key; `null` if OpenSSL refuses the bytes. */
-export function ed25519KeyObject(publicKey: Uint8Array): KeyObject | null {
-  const id = toHex(publicKey);
-  const hit = keyObjects.get(id);
-  if (hit !== undefined) return hit;
-  let key: KeyObject | null = null;
-  if (publicKey.length === 32) {
-    try {
-      key = createPublicKey({ key: Buffer.from(ed25519Spki(publicKey)), format: 'der', type: 'spki' });
-    } catch {
-      key = null;
-    }
-  }
-  if (keyObjects.size >= KEY_CACHE_LIMIT) keyObjects.delete(keyObjects.keys().next().value as string);
-  keyObjects.set(id, key);
-  return key;
-}
-
-/** RFC 8032 Ed25519 verification through OpenSSL. Never throws: bad keys and signatures are `false`. */
-export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  const key = ed25519KeyObject(publicKey);
-  if (key === null) return false;
-  try {
-    return nodeVerify(null, message, key, signature);
-  } catch {
-    return false;
-  }
-}
-
-/** BIP-340 verification; a 33-byte SEC1 key is taken by its x coordinate. Never throws. */
+/** BIP-340 verification (mpc-core's TR suite); a 33-byte SEC1 key is taken by its x. Never throws. */
 export function verifyBip340(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  const x = publicKey.length === 33 ? publicKey.subarray(1) : publicKey;
-  if (x.length !== 32) return false;
-  try {
-    return schnorr.verify(signature, message, x);
-  } catch {
-    return false;
-  }
+  return ciphersuites.secp256k1tr.verifySignature(publicKey, message, signature);
 }
 
 /** Verify a group signature under the suite's single-signer verification equation. Never throws. */
