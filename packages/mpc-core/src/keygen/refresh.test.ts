@@ -6,26 +6,16 @@ import {
   ciphersuites,
   commit,
   deriveIdentifier,
-  type ProtocolError,
   publicPackageFromKeyPackages,
   signShare,
   trustedDealer,
-  type ValidationError,
   verify,
 } from '../index.js';
+import { errorOf } from '../test-helpers/errors.js';
 import { seededRng } from '../test-helpers/rng.js';
 import { applyRefresh, refreshDealer, refreshRound1, refreshRound2, refreshRound3 } from './refresh.js';
 
 const suite = ciphersuites.ed25519;
-
-function errorOf(f: () => unknown): ProtocolError & ValidationError {
-  try {
-    f();
-  } catch (e) {
-    return e as ProtocolError & ValidationError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('refreshDealer + applyRefresh', () => {
   it('drops a party: the refreshed key has max = participants, and the remaining parties sign', () => {

@@ -5,26 +5,16 @@ import {
   ciphersuites,
   commit,
   deriveIdentifier,
-  type ProtocolError,
   SecretBytes,
   signShare,
   trustedDealer,
-  type ValidationError,
   verify,
 } from '../index.js';
+import { errorOf } from '../test-helpers/errors.js';
 import { seededRng } from '../test-helpers/rng.js';
 import { repairStep1, repairStep2, repairStep3 } from './repair.js';
 
 const suite = ciphersuites.ed25519;
-
-function errorOf(f: () => unknown): ProtocolError & ValidationError {
-  try {
-    f();
-  } catch (e) {
-    return e as ProtocolError & ValidationError;
-  }
-  throw new Error('expected an error');
-}
 
 function setup() {
   const deal = trustedDealer(suite, { min: 2, max: 4 }, { rng: seededRng(1) });
