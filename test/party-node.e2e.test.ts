@@ -114,6 +114,71 @@ describe('party nodes across processes', () => {
     ).toBe(true);
   });
 
+  it('concurrent signings through a coalescing client share batch requests; a refusal fails alone', async () => {
+    const paths: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      paths.push(new URL(String(input instanceof Request ? input.url : input)).pathname);
+      return fetch(input, init);
+    };
+    const coalescing = new PartyClient({
+      roster: layout.roster,
+      caller: { id: 'gateway', key: layout.gatewayKey },
+      fetch: counting,
+      coalesce: { maxInflight: 1 },
+    });
+    const session = new SigningSession<SignSubject>({
+      suite: suite(),
+      publicPackage,
+      transport: httpSigningTransport(coalescing, suite(), 'trace-batch'),
+      timeoutMs: 10_000,
+      batchSize: 16,
+    });
+    const sign = (p: ReturnType<typeof proposal>) =>
+      session.sign({
+        payload: { kind: 'approval', proposal: p },
+        messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
+      });
+    const good = Array.from({ length: 12 }, (_, i) =>
+      proposalFor('image_rollback', { incident_id: `inc-b-${i}` }),
+    );
+    // rbac_changes needs a signed human approval: every party refuses it on policy.
+    const refused = proposalFor('rbac_changes', { incident_id: 'inc-b-rbac' });
+    const [bad, ...results] = await Promise.allSettled([sign(refused), ...good.map(sign)]);
+    expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'QUORUM_UNREACHABLE' } });
+    results.forEach((r, i) => {
+      expect(r.status).toBe('fulfilled');
+      const { signature } = (r as PromiseFulfilledResult<{ signature: Uint8Array }>).value;
+      expect(
+        nodeVerify(null, proposalSigningBytes(good[i]!), spki(publicPackage.groupPublicKey), signature),
+      ).toBe(true);
+    });
+    // Thirteen signings, three signers each, went out in fewer requests than calls.
+    const round2 = paths.filter((x) => x === '/v1/sign/round2').length;
+    const batches = paths.filter((x) => x === '/v1/batch').length;
+    expect(batches).toBeGreaterThan(0);
+    expect(round2 + batches).toBeLessThan(13 * 3);
+  });
+
+  it('a batch request carrying a call that may not be batched, or too many calls, is refused whole', async () => {
+    const target = layout.roster.parties[1]!.id;
+    const call = (kind: string) => ({ kind, session_id: 's-1', ctx: { trace_id: 't' }, body: {} });
+    await expect(
+      client.call(target, 'batch', 'b-1', { calls: [call('sign.commit'), call('dkg.round1')] }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(
+      client.call(target, 'batch', 'b-2', { calls: Array.from({ length: 17 }, () => call('sign.commit')) }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // One bad call among good ones fails alone, with the error it would get on its own.
+    const out = await client.call<{ results: { body?: unknown; error?: { code: string } }[] }>(
+      target,
+      'batch',
+      'b-3',
+      { calls: [call('sign.commit'), { ...call('sign.commit'), body: { count: 0 } }] },
+    );
+    expect(out.results[0]?.body).toBeDefined();
+    expect(out.results[1]?.error?.code).toBe('INVALID_ARGUMENT');
+  });
+
   it('refuses forged, unknown-sender, replayed and stale requests, changing nothing', async () => {
     const target = layout.roster.parties[0]!;
     const post = (env: unknown) =>

@@ -14,8 +14,10 @@ import {
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
+import { CallCoalescer } from './call-coalescer.js';
+import { httpPost } from './http-post.js';
 import { partyById, type Roster } from './roster.js';
-import { makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
+import { isBatchable, makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
 
 export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'dkg.round1': '/v1/dkg/round1',
@@ -35,24 +37,40 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'agg.evaluate': '/v1/agg/evaluate',
   'agg.confirm': '/v1/agg/confirm',
   'sealed.release': '/v1/sealed/release',
+  batch: '/v1/batch',
 };
 
 export interface PartyClientOptions {
   roster: Roster;
   caller: { id: string; key: IdentityKey };
+  /** The transport (default {@link httpPost}: node:http keep-alive; tests wrap it or pass `fetch`). */
   fetch?: typeof fetch;
   /** Per-call timeout (default 10 s). */
   timeoutMs?: number;
   now?: () => Date;
+  /**
+   * Coalesce concurrent commitment, round-two and agent-step calls to one party into `batch`
+   * requests ({@link CallCoalescer}): at most `maxInflight` requests per party at a time (default
+   * 2). Off by default: every call is its own request.
+   */
+  coalesce?: { maxInflight?: number };
 }
 
 export class PartyClient {
   readonly #opts: PartyClientOptions;
   readonly #fetch: typeof fetch;
+  readonly #coalescer: CallCoalescer | undefined;
 
   constructor(opts: PartyClientOptions) {
     this.#opts = opts;
-    this.#fetch = opts.fetch ?? fetch;
+    this.#fetch = opts.fetch ?? httpPost;
+    this.#coalescer = opts.coalesce
+      ? new CallCoalescer(
+          (party, kind, session, body, ctx, signal) => this.#post(party, kind, session, body, ctx, signal),
+          (party, kind, status, json) => this.#errorFrom(party, kind, status, json),
+          opts.coalesce.maxInflight,
+        )
+      : undefined;
   }
 
   get roster(): Roster {
@@ -67,6 +85,21 @@ export class PartyClient {
     ctx: RpcContext = { trace_id: sessionId },
     signal?: AbortSignal,
   ): Promise<T> {
+    if (this.#coalescer && isBatchable(kind)) {
+      return this.#coalescer.call(partyId, { kind, session_id: sessionId, ctx, body }, signal) as Promise<T>;
+    }
+    return this.#post(partyId, kind, sessionId, body, ctx, signal) as Promise<T>;
+  }
+
+  /** One signed request, one verified answer. */
+  async #post(
+    partyId: string,
+    kind: RpcKind,
+    sessionId: string,
+    body: Record<string, unknown>,
+    ctx: RpcContext,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const party = partyById(this.#opts.roster, partyId);
     if (!party) throw new AapsError('UNKNOWN_IDENTIFIER', `party ${partyId} is not in the roster`);
     const request = makeRequest(
@@ -125,7 +158,7 @@ export class PartyClient {
         details: { party: partyId },
       });
     }
-    return env.payload.body as T;
+    return env.payload.body;
   }
 
   #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown): AapsError {

@@ -189,6 +189,12 @@ export {
   rosterDigest,
 } from './roster.js';
 export {
+  BATCHABLE_KINDS,
+  type BatchableKind,
+  type BatchCall,
+  type BatchResult,
+  isBatchable,
+  MAX_BATCH_CALLS,
   makeRequest,
   makeResponse,
   RPC_KINDS,

@@ -30,8 +30,51 @@ export const RPC_KINDS = [
   'agg.evaluate',
   'agg.confirm',
   'sealed.release',
+  'batch',
 ] as const;
 export type RpcKind = (typeof RPC_KINDS)[number];
+
+/**
+ * The calls a `batch` request may carry: the per-incident hot path (commitments, round-two
+ * shares, agent steps). Key ceremonies, aggregation and unsealing always travel alone.
+ */
+export const BATCHABLE_KINDS = ['sign.commit', 'sign.round2', 'agent.step'] as const;
+export type BatchableKind = (typeof BATCHABLE_KINDS)[number];
+export const MAX_BATCH_CALLS = 16;
+
+export function isBatchable(kind: string): kind is BatchableKind {
+  return (BATCHABLE_KINDS as readonly string[]).includes(kind);
+}
+
+/**
+ * One call inside a `batch` request: what a `ProtocolRequest`'s payload and trace carry. The
+ * batch envelope's signature covers every call in it.
+ */
+export interface BatchCall {
+  kind: BatchableKind;
+  session_id: string;
+  ctx: RpcContext;
+  body: Record<string, unknown>;
+}
+
+/**
+ * One answer of a `batch` response, in call order: the body a single call would have answered,
+ * or the error it would have answered with its HTTP status (and, for a policy refusal, the
+ * party-signed refusal).
+ */
+export type BatchResult =
+  | { body: Record<string, unknown> }
+  | {
+      status: number;
+      error: {
+        code: string;
+        message: string;
+        rule?: string;
+        culprits?: readonly string[];
+        fields?: readonly string[];
+      };
+      refusal?: unknown;
+    };
 
 export interface RpcRequestPayload {
   kind: RpcKind;

@@ -68,6 +68,11 @@ export interface HttpCoordinatorOptions {
   timeoutMs?: number;
   /** Commitments fetched per party per round-one call (default 8). */
   batchSize?: number;
+  /**
+   * Requests in flight to one party at a time (default 2); hot-path calls made meanwhile leave
+   * together as one `batch` request (`PartyClientOptions.coalesce`).
+   */
+  maxInflightPerParty?: number;
   fetch?: typeof fetch;
 }
 
@@ -100,6 +105,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     roster,
     caller: { id: roster.gateway.id, key: opts.gatewayKey },
     timeoutMs: opts.timeoutMs ?? 10_000,
+    coalesce: { maxInflight: opts.maxInflightPerParty ?? 2 },
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
   // One long-lived session: its commitment pool carries over between signings.

@@ -3,11 +3,25 @@
  * `main.ts` does. Every protocol route is authenticated by {@link authenticate}, answers with a
  * `ProtocolResponse` envelope signed by this party, and refusals carry a signed refusal too.
  */
-import { AapsError, bytesToHex, PolicyRefusal, PublicKeyPackageCodec } from '@aaps/mpc-core';
-import type { Context } from 'hono';
+import {
+  AapsError,
+  bytesToHex,
+  PolicyRefusal,
+  PublicKeyPackageCodec,
+  type SignedEnvelope,
+  ValidationError,
+} from '@aaps/mpc-core';
 import { Hono } from 'hono';
 import { errorBody } from '../http-errors.js';
-import { makeResponse, type RpcKind } from '../rpc.js';
+import {
+  type BatchCall,
+  type BatchResult,
+  isBatchable,
+  MAX_BATCH_CALLS,
+  makeResponse,
+  type RpcKind,
+  type RpcRequestPayload,
+} from '../rpc.js';
 import { authenticate } from './auth.js';
 import {
   createPartyMetrics,
@@ -32,10 +46,11 @@ export interface PartyApp {
   drain(timeoutMs?: number): Promise<void>;
 }
 
+/** A protocol call's handler; `request` is the authenticated request (for a batched call, its view). */
 type Handler = (
   session: string,
   body: Record<string, unknown>,
-  c: Context<Env>,
+  request: SignedEnvelope<RpcRequestPayload>,
 ) => unknown | Promise<unknown>;
 
 export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
@@ -59,9 +74,12 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const agg = createAggregationHandlers(deps, readCircuitCatalog(partyCircuitDirs(deps)), pooled);
   const app = new Hono<Env>();
 
-  app.onError((err, c) => {
+  /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */
+  const failure = (
+    err: unknown,
+    request: SignedEnvelope<RpcRequestPayload> | undefined,
+  ): { status: number; json: ReturnType<typeof errorBody>['body'] & { refusal?: unknown } } => {
     const { status, body } = errorBody(err);
-    const request = c.get('request');
     const kind = request?.payload.kind ?? 'unknown';
     metrics.requests.inc({ kind, outcome: body.error.code });
     if (err instanceof PolicyRefusal) {
@@ -79,14 +97,19 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
           { refused: { rule: err.rule, message: err.message } },
           now(),
         );
-        return c.json({ ...body, refusal }, status as 403);
+        return { status, json: { ...body, refusal } };
       }
     } else if (!(err instanceof AapsError)) {
       deps.logger.error('request.failed', { kind, error: err instanceof Error ? err.name : 'unknown' });
     } else if (status >= 500 || err.code === 'NONCE_REUSE') {
       deps.logger.warn('request.error', { kind, code: err.code, session: request?.payload.session_id });
     }
-    return c.json(body, status as 400);
+    return { status, json: body };
+  };
+
+  app.onError((err, c) => {
+    const { status, json } = failure(err, c.get('request'));
+    return c.json(json, status as 400);
   });
 
   app.notFound((c) =>
@@ -110,23 +133,31 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     c.text(metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );
 
+  const handlers = new Map<RpcKind, Handler>();
+  /** Runs one call: counted, timed, and refused while the party drains. */
+  const run = async (kind: RpcKind, request: SignedEnvelope<RpcRequestPayload>) => {
+    if (state.shuttingDown) throw new AapsError('UNAVAILABLE', 'party is shutting down');
+    const handler = handlers.get(kind);
+    if (!handler) throw new ValidationError('INVALID_ARGUMENT', `no handler for ${kind}`, ['payload.kind']);
+    const started = performance.now();
+    state.inflight++;
+    try {
+      const body = (await handler(request.payload.session_id, request.payload.body, request)) as Record<
+        string,
+        unknown
+      >;
+      metrics.requests.inc({ kind, outcome: 'ok' });
+      return body;
+    } finally {
+      state.inflight--;
+      metrics.latency.observe((performance.now() - started) / 1000, { kind });
+    }
+  };
   const route = (path: string, kind: RpcKind, handler: Handler) => {
+    handlers.set(kind, handler);
     app.post(path, authenticate(deps, metrics, kind), async (c) => {
-      if (state.shuttingDown) throw new AapsError('UNAVAILABLE', 'party is shutting down');
       const request = c.get('request');
-      const started = performance.now();
-      state.inflight++;
-      try {
-        const body = (await handler(request.payload.session_id, request.payload.body, c)) as Record<
-          string,
-          unknown
-        >;
-        metrics.requests.inc({ kind, outcome: 'ok' });
-        return c.json(makeResponse(me, request, body, now()));
-      } finally {
-        state.inflight--;
-        metrics.latency.observe((performance.now() - started) / 1000, { kind });
-      }
+      return c.json(makeResponse(me, request, await run(kind, request), now()));
     });
   };
 
@@ -139,13 +170,13 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     return out;
   });
   route('/v1/sign/commit', 'sign.commit', (s, b) => sign.commit(s, b));
-  route('/v1/sign/round2', 'sign.round2', async (s, b, c) => {
+  route('/v1/sign/round2', 'sign.round2', async (s, b, request) => {
     const out = await sign.round2(s, b);
     metrics.sessions.inc({ kind: 'sign' });
-    deps.logger.info('round2.sent', { session: s, trace_id: c.get('request').meta.trace_id });
+    deps.logger.info('round2.sent', { session: s, trace_id: request.meta.trace_id });
     return out;
   });
-  route('/v1/agent/step', 'agent.step', (s, b, c) => step(s, b, c.get('request')));
+  route('/v1/agent/step', 'agent.step', (s, b, request) => step(s, b, request));
   route('/v1/refresh/round1', 'refresh.round1', (s) => keys.refreshRound1(s));
   route('/v1/refresh/round2', 'refresh.round2', (s, b) => keys.refreshRound2(s, b));
   route('/v1/refresh/round3', 'refresh.round3', async (s, b) => {
@@ -162,16 +193,14 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     deps.logger.info('repair.completed', { session: s });
     return out;
   });
-  route('/v1/agg/deal', 'agg.deal', (s, b, c) => agg.deal(s, b, c.get('request').meta.source_agent));
+  route('/v1/agg/deal', 'agg.deal', (s, b, request) => agg.deal(s, b, request.meta.source_agent));
   route('/v1/agg/evaluate', 'agg.evaluate', (s, b) => {
     const out = agg.evaluate(s, b);
     metrics.sessions.inc({ kind: 'aggregation' });
     return out;
   });
   route('/v1/agg/confirm', 'agg.confirm', (s, b) => agg.confirm(s, b));
-  route('/v1/sealed/release', 'sealed.release', (s, b, c) =>
-    unseal(s, b, c.get('request').meta.source_agent),
-  );
+  route('/v1/sealed/release', 'sealed.release', (s, b, request) => unseal(s, b, request.meta.source_agent));
   route('/v1/key/info', 'key.info', () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet');
     return {
@@ -180,6 +209,36 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
       public_package: PublicKeyPackageCodec.toJSON(deps.suite.id, state.key.publicPackage),
       roster_digest: state.key.rosterDigest,
     };
+  });
+
+  // Several hot-path calls under one signed envelope (see `CallCoalescer`). Each call runs as it
+  // would alone, against a view of the request with its own kind, session and trace, and gets the
+  // answer it would have got alone; one failing call does not fail the others.
+  app.post('/v1/batch', authenticate(deps, metrics, 'batch'), async (c) => {
+    const request = c.get('request');
+    const calls = parseBatch(request.payload.body);
+    const results = await Promise.all(
+      calls.map(async (call): Promise<BatchResult> => {
+        const view: SignedEnvelope<RpcRequestPayload> = {
+          ...request,
+          meta: { ...request.meta, trace_id: call.ctx.trace_id },
+          context: {
+            ...request.context,
+            ...(call.ctx.namespace === undefined ? {} : { namespace: call.ctx.namespace }),
+            ...(call.ctx.cluster === undefined ? {} : { cluster: call.ctx.cluster }),
+          },
+          payload: { kind: call.kind, session_id: call.session_id, body: call.body },
+        };
+        try {
+          return { body: await run(call.kind, view) };
+        } catch (e) {
+          const { status, json } = failure(e, view);
+          return { status, ...json };
+        }
+      }),
+    );
+    metrics.requests.inc({ kind: 'batch', outcome: 'ok' });
+    return c.json(makeResponse(me, request, { results }, now()));
   });
 
   return {
@@ -192,4 +251,45 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
       while (state.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     },
   };
+}
+
+/** The calls of a `batch` request body, checked: 1..MAX_BATCH_CALLS hot-path calls. */
+function parseBatch(body: Record<string, unknown>): BatchCall[] {
+  const calls = body['calls'];
+  if (!Array.isArray(calls) || calls.length < 1 || calls.length > MAX_BATCH_CALLS) {
+    throw new ValidationError('INVALID_ARGUMENT', `calls: expected 1..${MAX_BATCH_CALLS} calls`, [
+      'body.calls',
+    ]);
+  }
+  return calls.map((raw, i) => {
+    const call = raw as Partial<BatchCall> | null;
+    const at = `body.calls[${i}]`;
+    if (!call || typeof call !== 'object' || typeof call.kind !== 'string' || !isBatchable(call.kind)) {
+      throw new ValidationError('INVALID_ARGUMENT', `${at}.kind: not a call a batch may carry`, [
+        `${at}.kind`,
+      ]);
+    }
+    if (typeof call.session_id !== 'string' || call.session_id === '') {
+      throw new ValidationError('INVALID_ARGUMENT', `${at}.session_id: expected a string`, [
+        `${at}.session_id`,
+      ]);
+    }
+    if (!call.body || typeof call.body !== 'object' || Array.isArray(call.body)) {
+      throw new ValidationError('INVALID_ARGUMENT', `${at}.body: expected an object`, [`${at}.body`]);
+    }
+    const ctx = call.ctx as BatchCall['ctx'] | undefined;
+    if (!ctx || typeof ctx.trace_id !== 'string') {
+      throw new ValidationError('INVALID_ARGUMENT', `${at}.ctx.trace_id: expected a string`, [
+        `${at}.ctx.trace_id`,
+      ]);
+    }
+    for (const k of ['namespace', 'cluster'] as const) {
+      if (ctx[k] !== undefined && typeof ctx[k] !== 'string') {
+        throw new ValidationError('INVALID_ARGUMENT', `${at}.ctx.${k}: expected a string`, [
+          `${at}.ctx.${k}`,
+        ]);
+      }
+    }
+    return { kind: call.kind, session_id: call.session_id, ctx, body: call.body as Record<string, unknown> };
+  });
 }
