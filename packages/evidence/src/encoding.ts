@@ -4,7 +4,8 @@
  * is the padded standard alphabet (RFC 4648 §4) and must re-encode to itself, so one value has
  * exactly one spelling in a bundle. Encoders come from `@aaps/mpc-core`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { concatBytes } from '@aaps/mpc-core';
 
 export {
   base64Encode as toBase64,
@@ -15,7 +16,6 @@ export {
 } from '@aaps/mpc-core';
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Decode strict hex, or return `undefined` when `value` is not strict hex. */
 export function parseHex(value: unknown): Uint8Array | undefined {
@@ -23,11 +23,16 @@ export function parseHex(value: unknown): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(value, 'hex'));
 }
 
-/** Decode canonical padded base64, or return `undefined` when `value` is not that. */
+/**
+ * Decode canonical padded base64, or return `undefined` when `value` is not that. Node's decoder
+ * skips characters outside the alphabet and also takes the URL-safe one, but its encoder writes
+ * only the padded standard alphabet, so a value that re-encodes to itself is exactly canonical
+ * base64: no stray, URL-safe or missing padding character, and no non-zero padding bits (which
+ * would give a second spelling of the same bytes).
+ */
 export function parseBase64(value: unknown): Uint8Array | undefined {
-  if (typeof value !== 'string' || value.length % 4 !== 0 || !B64_RE.test(value)) return undefined;
+  if (typeof value !== 'string' || value.length % 4 !== 0) return undefined;
   const bytes = Buffer.from(value, 'base64');
-  // Non-zero padding bits would give a second spelling of the same bytes.
   if (bytes.toString('base64') !== value) return undefined;
   return new Uint8Array(bytes);
 }
@@ -43,8 +48,8 @@ export function utf8Decode(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** SHA-256 of the concatenated parts (one-shot: cheaper than a Hash object for short inputs). */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  const data = parts.length === 1 ? parts[0]! : concatBytes(...parts);
+  return new Uint8Array(hash('sha256', data, 'buffer'));
 }

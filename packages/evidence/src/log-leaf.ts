@@ -14,30 +14,67 @@
  * `@sigstore/verify` match the log entry to the envelope (it reads `kind`, `apiVersion`,
  * `spec.signatures[0].signature` and `spec.payloadHash.value`) when the bundle is exported.
  */
-import { canonicalBytes } from '@aaps/mpc-core';
+import { canonicalize } from '@aaps/mpc-core';
 import type { DsseEnvelope } from './dsse.js';
-import { parseBase64, sha256, toBase64, toHex } from './encoding.js';
+import { parseBase64, sha256, toHex, utf8Encode } from './encoding.js';
 import { hashLeaf } from './merkle.js';
 
 export const LOG_ENTRY_KIND = 'dsse';
 export const LOG_ENTRY_API_VERSION = '0.0.1';
 
-/** The log leaf bytes for a DSSE envelope (assumed well-formed: one base64 signature). */
-export function logLeaf(envelope: DsseEnvelope): Uint8Array {
-  const payload = parseBase64(envelope.payload) ?? new Uint8Array();
-  const signature = parseBase64(envelope.signatures[0]?.sig) ?? new Uint8Array();
-  return canonicalBytes({
-    apiVersion: LOG_ENTRY_API_VERSION,
-    kind: LOG_ENTRY_KIND,
-    spec: {
-      envelopeHash: { algorithm: 'sha256', value: toHex(sha256(canonicalBytes(envelope))) },
-      payloadHash: { algorithm: 'sha256', value: toHex(sha256(payload)) },
-      signatures: [{ signature: toBase64(signature) }],
-    },
-  });
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function hasExactly(value: Record<string, unknown>, keys: readonly string[]): boolean {
+  const own = Object.keys(value);
+  return own.length === keys.length && keys.every((k) => typeof value[k] === 'string');
+}
+
+/**
+ * The RFC 8785 canonical JSON of a DSSE envelope. An envelope of exactly `payload`,
+ * `payloadType` and `signatures` (each exactly `keyid` and `sig`), all strings, is written
+ * directly: JCS sorts those keys in this order and writes strings as `JSON.stringify` does. Any
+ * other value goes through the general canonicalizer.
+ */
+export function canonicalEnvelopeJson(envelope: DsseEnvelope): string {
+  const env = envelope as unknown as Record<string, unknown>;
+  const sigs = env.signatures;
+  if (
+    isPlainObject(env) &&
+    Object.keys(env).length === 3 &&
+    typeof env.payload === 'string' &&
+    typeof env.payloadType === 'string' &&
+    Array.isArray(sigs) &&
+    sigs.every((x) => isPlainObject(x) && hasExactly(x, ['keyid', 'sig']))
+  ) {
+    const list = (sigs as DsseEnvelope['signatures'])
+      .map((x) => `{"keyid":${JSON.stringify(x.keyid)},"sig":${JSON.stringify(x.sig)}}`)
+      .join(',');
+    return `{"payload":${JSON.stringify(env.payload)},"payloadType":${JSON.stringify(env.payloadType)},"signatures":[${list}]}`;
+  }
+  return canonicalize(envelope);
+}
+
+/**
+ * The log leaf bytes for a DSSE envelope (assumed well-formed: one base64 signature).
+ * `payloadBytes`, when given, must be the envelope's decoded payload (saves decoding it again).
+ */
+export function logLeaf(envelope: DsseEnvelope, payloadBytes?: Uint8Array): Uint8Array {
+  const payload = payloadBytes ?? parseBase64(envelope.payload) ?? new Uint8Array();
+  const sig = envelope.signatures[0]?.sig;
+  // Canonical base64 re-encodes to itself; anything else stands for no bytes, as decoding it gives.
+  const signature = parseBase64(sig) === undefined ? '' : (sig as string);
+  const envelopeHash = toHex(sha256(utf8Encode(canonicalEnvelopeJson(envelope))));
+  // RFC 8785 of the Rekor-shaped entry: keys in sorted order, every value a hex or base64 string.
+  return utf8Encode(
+    `{"apiVersion":"${LOG_ENTRY_API_VERSION}","kind":"${LOG_ENTRY_KIND}","spec":{` +
+      `"envelopeHash":{"algorithm":"sha256","value":"${envelopeHash}"},` +
+      `"payloadHash":{"algorithm":"sha256","value":"${toHex(sha256(payload))}"},` +
+      `"signatures":[{"signature":"${signature}"}]}}`,
+  );
 }
 
 /** RFC 9162 leaf hash of {@link logLeaf}. */
-export function logLeafHash(envelope: DsseEnvelope): Uint8Array {
-  return hashLeaf(logLeaf(envelope));
+export function logLeafHash(envelope: DsseEnvelope, payloadBytes?: Uint8Array): Uint8Array {
+  return hashLeaf(logLeaf(envelope, payloadBytes));
 }

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvidenceCheck } from '../errors.js';
 import { type LoggedFixture, makeLoggedBundles } from '../test-helpers/fixtures.js';
 import type { EvidenceBundle } from './types.js';
-import { verifyBundle } from './verify.js';
+import { createBundleVerifier, verifyBundle } from './verify.js';
 
 type Path = Array<string | number>;
 type Leaf = { path: Path; value: string | number | boolean };
@@ -160,5 +160,63 @@ describe('tampering with any field of a real bundle', () => {
         check: expectedCheck(leaf.path),
       });
     }
+  });
+});
+
+describe('one verifier over a stream (its checkpoint cache)', () => {
+  let fx: LoggedFixture;
+  let all: Leaf[][];
+
+  beforeAll(async () => {
+    fx = await makeLoggedBundles(3);
+    all = fx.bundles.map((b) => leaves(b));
+  });
+
+  /** Flip one character of a note (keeping it a string the parser reaches). */
+  const flipNote = (note: string, pos: number, bit: number) =>
+    mutate({ path: ['transparencyLog', 'checkpoint'], value: note }, pos, bit) as string;
+
+  it('a cached-good checkpoint and a tampered copy of it in one stream: valid, then invalid', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.nat(), fc.nat(2), (pos, bit, which) => {
+        const verifier = createBundleVerifier({ groupPublicKey: fx.group.publicKey });
+        const good = fx.bundles[which]!;
+        const note = good.transparencyLog!.checkpoint;
+        const changed = flipNote(note, pos, bit);
+        fc.pre(changed !== note);
+        const bad = setAt(good, ['transparencyLog', 'checkpoint'], changed);
+        expect(verifier.report(structuredClone(good)).valid).toBe(true);
+        expect(verifier.report(bad).failure?.check).toBe('log.checkpoint');
+        expect(verifier.report(structuredClone(good)).valid).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives every bundle of a mixed stream the verdict a fresh verifier gives it', () => {
+    const item = fc.record({
+      which: fc.nat(2),
+      tamper: fc.option(fc.tuple(fc.nat(), fc.nat(), fc.nat()), { freq: 2 }),
+    });
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 12 }), (stream) => {
+        const verifier = createBundleVerifier({ groupPublicKey: fx.group.publicKey });
+        for (const { which, tamper } of stream) {
+          let value: unknown = structuredClone(fx.bundles[which]!);
+          let expected: string | undefined;
+          if (tamper !== null) {
+            const [field, pos, bit] = tamper;
+            const leaf = all[which]![field % all[which]!.length]!;
+            const changed = mutate(leaf, pos, bit);
+            if (changed !== leaf.value) {
+              value = JSON.parse(JSON.stringify(setAt(value, leaf.path, changed)));
+              expected = expectedCheck(leaf.path);
+            }
+          }
+          expect(verifier.report(value).failure?.check).toBe(expected);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

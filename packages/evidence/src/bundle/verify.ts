@@ -226,7 +226,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
         });
       }
       verifyInclusion(
-        logLeafHash(bundle.dsseEnvelope),
+        logLeafHash(bundle.dsseEnvelope, envelope.payload),
         log.logIndex,
         log.treeSize,
         log.inclusionProof,
