@@ -262,13 +262,28 @@ describe('aaps-verify', () => {
 });
 
 describe('splitJsonValues', () => {
+  const split = (text: string) => {
+    const bytes = Buffer.from(text);
+    return [...splitJsonValues(bytes)].map((r) =>
+      'error' in r ? r : { text: bytes.subarray(r.start, r.end).toString() },
+    );
+  };
+
   it('splits NDJSON and pretty JSON, strings with braces included, and reports stray text', () => {
-    const items = [...splitJsonValues('{"a":"}{"}\n{\n "b": [1, {"c": "\\"}"}]\n}\nxx\n{"d":1')];
-    expect(items).toEqual([
+    expect(split('{"a":"}{"}\n{\n "b": [1, {"c": "\\"}"}]\n}\nxx\n{"d":1')).toEqual([
       { text: '{"a":"}{"}' },
       { text: '{\n "b": [1, {"c": "\\"}"}]\n}' },
       { error: 'stray text at offset 39' },
       { error: 'truncated bundle at end of input' },
     ]);
+  });
+
+  it('ends a string only at a quote after an even run of backslashes, and passes UTF-8 through', () => {
+    expect(split('\ufeff{"a":"x\\\\"}{"b":"\\\\\\"}"}\t{"ü":"{é}"}')).toEqual([
+      { text: '{"a":"x\\\\"}' },
+      { text: '{"b":"\\\\\\"}"}' },
+      { text: '{"ü":"{é}"}' },
+    ]);
+    expect(split('{"a":"never closed}')).toEqual([{ error: 'truncated bundle at end of input' }]);
   });
 });

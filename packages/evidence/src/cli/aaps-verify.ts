@@ -8,14 +8,16 @@
  *
  * Exit 0: every bundle is valid. 1: a bundle is invalid (one line names the failed check).
  * 2: usage error or unreadable input. With a directory or `-` (a stream of JSON bundles on stdin)
- * it verifies each, on `--jobs` worker threads (default: the CPU count, at most 8), and ends with
- * the count and the rate.
+ * it verifies each, on `--jobs` worker threads (default: every core, `os.availableParallelism()`;
+ * `--jobs 1` verifies in this thread), and ends with the count and the rate, reporting invalid and
+ * unreadable bundles in input order.
  */
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Worker } from 'node:worker_threads';
 import {
   type BundleReport,
   type BundleVerifierOptions,
@@ -28,7 +30,7 @@ import { parseTrustedRoot } from '../sigstore-export.js';
 import { rosterErrors, type VerifierRoster } from '../statement.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
 import { type BundleSource, InputError, parseBundleBytes, splitJsonValues } from './input.js';
-import { type Outcome, verifyAll } from './verify-pool.js';
+import { type Outcome, startWorkers, verifyAll } from './verify-pool.js';
 
 const USAGE =
   'usage: aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE] [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]';
@@ -161,8 +163,13 @@ interface Tally {
   unreadable: number;
 }
 
-function record(outcome: Outcome, json: boolean, io: Output, tally: Tally): void {
+/** Count and print one outcome; `null` is a valid bundle whose report was not asked for. */
+function record(outcome: Outcome | null, json: boolean, io: Output, tally: Tally): void {
   tally.count++;
+  if (outcome === null) {
+    tally.valid++;
+    return;
+  }
   if ('unreadable' in outcome) {
     tally.unreadable++;
     if (json) io.out(JSON.stringify({ bundle: outcome.name, readable: false, error: outcome.unreadable }));
@@ -188,7 +195,7 @@ function exitCode(tally: Tally): number {
 }
 
 /** Run the CLI; returns the exit code. `stdin` is read only for the `-` argument. */
-export async function main(argv: string[], io: Output, stdin: () => Promise<string>): Promise<number> {
+export async function main(argv: string[], io: Output, stdin: () => Promise<Uint8Array>): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -220,7 +227,7 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
   }
   const json = values.json === true;
   const target = positionals[0]!;
-  const jobs = values.jobs === undefined ? Math.min(availableParallelism(), 8) : Number(values.jobs);
+  const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isSafeInteger(jobs) || jobs < 1) {
     io.err(`aaps-verify: --jobs must be a positive integer\n${USAGE}`);
     return 2;
@@ -234,12 +241,32 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
     return 2;
   }
 
+  const detail = json ? 'full' : 'brief';
+  const workerUrl = new URL('./verify-worker.js', import.meta.url);
+  const clock = performance.now();
   let sources: { count: number; read: (i: number) => BundleSource } | undefined;
+  let started: Worker[] = [];
   if (target === '-') {
-    const items = [...splitJsonValues(await stdin())];
+    // Workers load while stdin is read; unneeded ones are stopped once the count is known.
+    if (jobs > 1) started = startWorkers({ options, detail }, jobs - 1, workerUrl);
+    let input: Uint8Array;
+    try {
+      input = await stdin();
+    } catch (e) {
+      await Promise.all(started.map((w) => w.terminate()));
+      io.err(`aaps-verify: cannot read stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return 2;
+    }
+    const items = [...splitJsonValues(input)];
     sources = {
       count: items.length,
-      read: (i) => ({ name: `stdin#${i + 1}`, ...items[i]! }),
+      read: (i) => {
+        const item = items[i]!;
+        const name = `stdin#${i + 1}`;
+        return 'error' in item
+          ? { name, error: item.error }
+          : { name, bytes: input.subarray(item.start, item.end) };
+      },
     };
   } else {
     let isDir: boolean;
@@ -255,15 +282,18 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
       const files = readdirSync(target)
         .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
         .sort();
-      sources = { count: files.length, read: (i) => readSource(join(target, files[i]!), files[i]!) };
+      sources = { count: files.length, read: (i) => ({ name: files[i]!, path: join(target, files[i]!) }) };
     }
   }
   if (sources !== undefined) {
-    const started = performance.now();
     const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
-    const worker = new URL('./verify-worker.js', import.meta.url);
-    await verifyAll(options, sources.count, sources.read, (o) => record(o, json, io, tally), jobs, worker);
-    io.out(summary(tally, (performance.now() - started) / 1000, json));
+    await verifyAll(options, sources.count, sources.read, (o) => record(o, json, io, tally), {
+      jobs,
+      workerUrl,
+      detail,
+      started,
+    });
+    io.out(summary(tally, (performance.now() - clock) / 1000, json));
     return exitCode(tally);
   }
 
@@ -280,18 +310,16 @@ export async function main(argv: string[], io: Output, stdin: () => Promise<stri
   return report.valid ? 0 : 1;
 }
 
-function readSource(path: string, name: string): BundleSource {
+/** All of stdin: one blocking read for a file or pipe, chunk by chunk where that is refused. */
+async function readStdin(): Promise<Uint8Array> {
   try {
-    return { name, bytes: readFileSync(path) };
+    return readFileSync(0);
   } catch (e) {
-    return { name, error: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
   }
-}
-
-async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function isMainModule(): boolean {

@@ -1,6 +1,10 @@
 /**
  * Verifying many bundles: in this thread, or spread over worker threads (one verifier each, with
  * its own key and checkpoint caches), results returned in input order.
+ *
+ * The main thread only hands out batches: bytes are packed into one transferred buffer per batch
+ * (no copy on the way), files are read by the worker that verifies them, and with `detail:
+ * 'brief'` a valid bundle comes back as `null` rather than a report of every check.
  */
 import { Worker } from 'node:worker_threads';
 import { type BundleReport, type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
@@ -9,9 +13,36 @@ import { type BundleSource, loadSource } from './input.js';
 
 export type Outcome = { name: string } & ({ report: BundleReport } | { unreadable: string });
 
-const BATCH = 32;
+/** `full`: every outcome carries every check's status; `brief`: a valid bundle is reported as `null`. */
+export type Detail = 'full' | 'brief';
 
-/** Verify one source with `verify`; unreadable input becomes an outcome, not an exception. */
+/** A source as it crosses to a worker: bytes become a range of the batch's buffer. */
+export type WireSource = { name: string } & (
+  | { at: number; length: number }
+  | { text: string }
+  | { path: string }
+  | { error: string }
+);
+
+export interface BatchRequest {
+  sources: WireSource[];
+  buffer: ArrayBuffer;
+}
+
+/** One entry per source, in order; `null` is a valid bundle in `brief` detail. */
+export type BatchReply = Array<Outcome | null>;
+
+export interface WorkerSetup {
+  options: BundleVerifierOptions;
+  detail: Detail;
+}
+
+/** Fewer bundles than this are verified in this thread: starting workers would cost more. */
+const MIN_FOR_WORKERS = 64;
+const MAX_BATCH = 128;
+const MIN_BATCH = 8;
+
+/** Verify one source with `report`; unreadable input becomes an outcome, not an exception. */
 export function verifySource(report: (bundle: unknown) => BundleReport, source: BundleSource): Outcome {
   let value: unknown;
   try {
@@ -22,70 +53,148 @@ export function verifySource(report: (bundle: unknown) => BundleReport, source: 
   return { name: source.name, report: report(value) };
 }
 
+/** Verify a batch as a worker received it. */
+export function verifyBatch(
+  report: (bundle: unknown) => BundleReport,
+  request: BatchRequest,
+  detail: Detail,
+): BatchReply {
+  return request.sources.map((wire) => {
+    const source: BundleSource =
+      'at' in wire ? { name: wire.name, bytes: new Uint8Array(request.buffer, wire.at, wire.length) } : wire;
+    return briefly(verifySource(report, source), detail);
+  });
+}
+
+function briefly(outcome: Outcome, detail: Detail): Outcome | null {
+  return detail === 'brief' && 'report' in outcome && outcome.report.valid ? null : outcome;
+}
+
+/** Pack sources for a worker: every byte source is copied into one buffer that is transferred. */
+function packBatch(sources: BundleSource[]): BatchRequest {
+  let total = 0;
+  for (const s of sources) if ('bytes' in s) total += s.bytes.length;
+  const buffer = new ArrayBuffer(total);
+  const bytes = new Uint8Array(buffer);
+  let at = 0;
+  const wire = sources.map((s): WireSource => {
+    if (!('bytes' in s)) return s;
+    bytes.set(s.bytes, at);
+    const out = { name: s.name, at, length: s.bytes.length };
+    at += s.bytes.length;
+    return out;
+  });
+  return { sources: wire, buffer };
+}
+
+/** A batch size that keeps every worker busy to the end without many small messages. */
+export function batchSize(count: number, jobs: number): number {
+  return Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.ceil(count / (jobs * 8))));
+}
+
+/** Start `count` verify workers (verify-worker.js at `workerUrl`); they load while input is read. */
+export function startWorkers(setup: WorkerSetup, count: number, workerUrl: URL): Worker[] {
+  return Array.from({ length: count }, () => new Worker(workerUrl, { workerData: setup }));
+}
+
+export interface VerifyAllOptions {
+  /** Threads that verify: this one and `jobs - 1` workers. */
+  jobs: number;
+  /** The worker module (verify-worker.js). */
+  workerUrl: URL;
+  detail?: Detail;
+  /** Workers started earlier with {@link startWorkers}; they are used if needed, always terminated. */
+  started?: Worker[];
+}
+
 /**
- * Verify `count` sources produced on demand by `read(i)`, calling `emit` in input order. With
- * `jobs > 1`, `workerUrl` names the worker module (verify-worker.js).
+ * Verify `count` sources produced on demand by `read(i)`, calling `emit` in input order (with
+ * `null` for a valid bundle in `brief` detail), on `jobs` threads: this one and `jobs - 1` workers.
+ * This thread verifies batches too, between handing batches out, so `jobs` threads verify and none
+ * only waits.
  */
 export async function verifyAll(
   options: BundleVerifierOptions,
   count: number,
   read: (index: number) => BundleSource,
-  emit: (outcome: Outcome) => void,
-  jobs: number,
-  workerUrl: URL,
+  emit: (outcome: Outcome | null, index: number) => void,
+  { jobs, workerUrl, detail = 'full', started = [] }: VerifyAllOptions,
 ): Promise<void> {
-  if (jobs <= 1 || count < 2 * BATCH) {
-    const verifier = createBundleVerifier(withAggregationRecheck(options));
-    for (let i = 0; i < count; i++) emit(verifySource((b) => verifier.report(b), read(i)));
+  const verifier = createBundleVerifier(withAggregationRecheck(options));
+  const report = (b: unknown) => verifier.report(b);
+  if (jobs <= 1 || count < MIN_FOR_WORKERS) {
+    const stopping = Promise.all(started.map((w) => w.terminate()));
+    for (let i = 0; i < count; i++) emit(verifySource(report, read(i)), i);
+    await stopping;
     return;
   }
-  const results = new Map<number, Outcome[]>();
+  const size = batchSize(count, jobs);
+  const batches = Math.ceil(count / size);
+  const results = new Map<number, BatchReply>();
   let nextBatch = 0;
   let nextEmit = 0;
-  const batches = Math.ceil(count / BATCH);
   const flush = () => {
     for (let r = results.get(nextEmit); r !== undefined; r = results.get(nextEmit)) {
-      for (const o of r) emit(o);
+      const base = nextEmit * size;
+      for (let k = 0; k < r.length; k++) emit(r[k]!, base + k);
       results.delete(nextEmit++);
     }
   };
-  const workers = Array.from(
-    { length: Math.min(jobs, batches) },
-    () => new Worker(workerUrl, { workerData: { options } }),
-  );
+  const sourcesOf = (b: number): BundleSource[] => {
+    const out: BundleSource[] = [];
+    for (let i = b * size; i < Math.min(count, (b + 1) * size); i++) out.push(read(i));
+    return out;
+  };
+  const wanted = Math.min(jobs - 1, batches - 1);
+  const workers = started.slice(0, wanted);
+  const spare = started.slice(wanted);
+  workers.push(...startWorkers({ options, detail }, wanted - workers.length, workerUrl));
+  void Promise.all(spare.map((w) => w.terminate()));
+  const runs = workers.map((worker) => {
+    // Batches this worker holds, oldest first; it replies in order.
+    const inFlight: number[] = [];
+    let done: () => void = () => {};
+    const finished = new Promise<void>((resolve, reject) => {
+      done = resolve;
+      worker.on('message', (reply: BatchReply) => {
+        results.set(inFlight.shift()!, reply);
+        flush();
+        dispatch();
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => {
+        if (inFlight.length > 0) reject(new Error(`a verify worker exited with ${code} mid-batch`));
+      });
+    });
+    const dispatch = () => {
+      if (nextBatch >= batches) {
+        if (inFlight.length === 0) done();
+        return;
+      }
+      const b = nextBatch++;
+      inFlight.push(b);
+      const request = packBatch(sourcesOf(b));
+      worker.postMessage(request, [request.buffer]);
+    };
+    return { dispatch, finished };
+  });
   try {
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            let current = -1;
-            let busy = false;
-            const dispatch = () => {
-              if (nextBatch >= batches) {
-                resolve();
-                return;
-              }
-              busy = true;
-              current = nextBatch++;
-              const sources: BundleSource[] = [];
-              for (let i = current * BATCH; i < Math.min(count, (current + 1) * BATCH); i++)
-                sources.push(read(i));
-              worker.postMessage(sources);
-            };
-            worker.on('message', (outcomes: Outcome[]) => {
-              busy = false;
-              results.set(current, outcomes);
-              flush();
-              dispatch();
-            });
-            worker.on('error', reject);
-            worker.on('exit', (code) => {
-              if (busy) reject(new Error(`a verify worker exited with ${code} mid-batch`));
-            });
-            dispatch();
-          }),
-      ),
-    );
+    // Two batches in flight per worker, so none waits while this thread verifies one.
+    for (const r of runs) r.dispatch();
+    for (const r of runs) r.dispatch();
+    // A failed worker is reported by Promise.all below, once this thread's batches are done.
+    for (const r of runs) r.finished.catch(() => {});
+    while (nextBatch < batches) {
+      const b = nextBatch++;
+      results.set(
+        b,
+        sourcesOf(b).map((source) => briefly(verifySource(report, source), detail)),
+      );
+      flush();
+      // Let the workers' replies in before the next batch.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(runs.map((r) => r.finished));
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

@@ -1,13 +1,12 @@
 /** Worker thread for aaps-verify: verifies batches of bundle sources with one cached verifier. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
+import { createBundleVerifier } from '../bundle/verify.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
-import type { BundleSource } from './input.js';
-import { verifySource } from './verify-pool.js';
+import { type BatchRequest, verifyBatch, type WorkerSetup } from './verify-pool.js';
 
-const verifier = createBundleVerifier(
-  withAggregationRecheck((workerData as { options: BundleVerifierOptions }).options),
-);
-parentPort?.on('message', (sources: BundleSource[]) => {
-  parentPort?.postMessage(sources.map((s) => verifySource((b) => verifier.report(b), s)));
+const { options, detail } = workerData as WorkerSetup;
+const verifier = createBundleVerifier(withAggregationRecheck(options));
+const report = (bundle: unknown) => verifier.report(bundle);
+parentPort?.on('message', (request: BatchRequest) => {
+  parentPort?.postMessage(verifyBatch(report, request, detail));
 });
