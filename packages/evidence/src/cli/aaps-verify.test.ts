@@ -261,6 +261,32 @@ describe('aaps-verify', () => {
   });
 });
 
+describe('aaps-verify on many threads', () => {
+  it('gives a stream the same lines, verdicts and exit code on any number of threads', () => {
+    const bad = (b: EvidenceBundle) =>
+      (b.dsseEnvelope.signatures[0]!.sig = flipB64(b.dsseEnvelope.signatures[0]!.sig));
+    const items = Array.from({ length: 150 }, (_, i) =>
+      i === 17 || i === 140
+        ? JSON.stringify(tamper(fx.bundles[i % 3]!, bad))
+        : JSON.stringify(fx.bundles[i % 3]),
+    );
+    items.splice(90, 0, 'not json');
+    const input = `${items.join('\n')}\n`;
+    const outputs = [['--jobs', '1'], ['--jobs', '2'], ['--jobs', '3'], []].map((jobs) => {
+      const text = run(['-', '--key', keyHex, ...jobs], input);
+      const json = run(['-', '--key', keyHex, '--json', ...jobs], input);
+      const lines = json.out.map((l) => JSON.parse(l) as { summary?: Record<string, unknown> });
+      const summary = lines.pop()!.summary!;
+      return { code: [text.code, json.code], text: text.out.slice(0, -1), lines, count: summary.count };
+    });
+    expect(outputs[0]!.code).toEqual([2, 2]);
+    expect(outputs[0]!.text.map((l) => l.split(':')[0])).toEqual(['stdin#18', 'stdin#91', 'stdin#142']);
+    expect(outputs[0]!.lines).toHaveLength(151);
+    expect(outputs[0]!.count).toBe(151);
+    for (const o of outputs.slice(1)) expect(o).toEqual(outputs[0]);
+  });
+});
+
 describe('splitJsonValues', () => {
   const split = (text: string) => {
     const bytes = Buffer.from(text);

@@ -39,7 +39,7 @@ export interface WorkerSetup {
 
 /** Fewer bundles than this are verified in this thread: starting workers would cost more. */
 const MIN_FOR_WORKERS = 64;
-const MAX_BATCH = 128;
+const MAX_BATCH = 64;
 const MIN_BATCH = 8;
 
 /** Verify one source with `report`; unreadable input becomes an outcome, not an exception. */
