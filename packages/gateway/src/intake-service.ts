@@ -55,7 +55,7 @@ export function createIntakeService(deps: {
 }): IntakeService {
   const newId = deps.ids ?? (() => randomUUID());
   const existing = async (id: string, ref: string): Promise<IntakeOutcome> => {
-    const r = await deps.store.getIncident(id);
+    const r = await deps.store.getIncidentSummary(id);
     return {
       incident_id: id,
       trace_id: r?.trace_id ?? '',

@@ -1,5 +1,7 @@
 /**
- * The gateway's LevelDB: incidents (CBOR), dedup keys, the listing index, evidence bundles by id
+ * The gateway's LevelDB: incidents (CBOR; each transcript envelope under its own key, written
+ * once, so saving a step writes the small record and the new envelopes, not the whole
+ * transcript again), dedup keys, the listing index, evidence bundles by id
  * and by log index, deployment history, and the transparency log's key-value store. The only
  * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
  */
@@ -19,8 +21,13 @@ export interface ListOptions {
   cursor?: string;
 }
 
+/** An incident without its transcript: what the read API shows. */
+export type IncidentSummary = Omit<IncidentRecord, 'transcript'>;
+
 export interface GatewayStore {
   getIncident(id: string): Promise<IncidentRecord | undefined>;
+  /** The incident without its transcript (one read instead of one per envelope). */
+  getIncidentSummary(id: string): Promise<IncidentSummary | undefined>;
   /** Incident id for a dedup key. */
   findByDedupKey(key: string): Promise<string | undefined>;
   /**
@@ -31,7 +38,7 @@ export interface GatewayStore {
   createIncident(record: IncidentRecord): Promise<{ created: boolean; id: string }>;
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
   putIncident(record: IncidentRecord, extraDedupKeys?: string[]): Promise<void>;
-  listIncidents(opts: ListOptions): Promise<{ incidents: IncidentRecord[]; next_cursor: string | null }>;
+  listIncidents(opts: ListOptions): Promise<{ incidents: IncidentSummary[]; next_cursor: string | null }>;
   /** Incidents not in a terminal state or awaiting a person, for `resumeIncidents`. */
   activeIncidents(): Promise<IncidentRecord[]>;
   putEvidence(id: string, bundle: EvidenceBundle, incident: IncidentRecord): Promise<void>;
@@ -70,6 +77,7 @@ function decodeCursor(cursor: string): string {
 /** One key space per kind of record, as `<prefix>!<key>` in one LevelDB. */
 const SPACES = {
   incidents: 'i',
+  transcript: 'n',
   dedup: 'd',
   byTime: 't',
   active: 'a',
@@ -99,8 +107,30 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     for await (const [key, value] of db.iterator(range)) yield [key.slice(prefix.length), value] as const;
   }
 
-  const decodeIncident = (v: Bytes | undefined) =>
-    v === undefined ? undefined : (decodeCbor(v) as IncidentRecord);
+  /** A stored record: the incident without its transcript, and how many envelopes it has. */
+  type Stored = IncidentSummary & { transcript_length?: number; transcript?: IncidentRecord['transcript'] };
+  const envelopeKey = (id: string, i: number) => `${id}!${pad(i)}`;
+  const decodeSummary = (v: Bytes | undefined): IncidentSummary | undefined => {
+    if (v === undefined) return undefined;
+    const { transcript: _t, transcript_length: _n, ...summary } = decodeCbor(v) as Stored;
+    return summary;
+  };
+  const loadIncident = async (id: string): Promise<IncidentRecord | undefined> => {
+    const v = await get('incidents', id);
+    if (v === undefined) return undefined;
+    const stored = decodeCbor(v) as Stored;
+    const { transcript_length: n, ...rest } = stored;
+    // Records written before transcripts had their own keys carry them inline.
+    if (Array.isArray(rest.transcript)) return rest as IncidentRecord;
+    const keys = Array.from({ length: n ?? 0 }, (_, i) => k('transcript', envelopeKey(id, i)));
+    const values = keys.length === 0 ? [] : await db.getMany(keys);
+    if (values.some((x) => x === undefined)) {
+      throw new ValidationError('INTERNAL', `incident ${id}: transcript entries missing`, ['transcript']);
+    }
+    return { ...rest, transcript: values.map((x) => decodeCbor(x!)) } as IncidentRecord;
+  };
+  /** Envelopes of each incident known to be stored: they are immutable, so only new ones are written. */
+  const storedEnvelopes = new Map<string, number>();
 
   /** One process writes incidents; creation is serialised so two requests cannot both create. */
   let chain: Promise<unknown> = Promise.resolve();
@@ -110,21 +140,39 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     return next;
   };
 
-  const incidentOps = (record: IncidentRecord): Op[] => {
+  /** The writes that save `record`, and what to remember once they are written. */
+  const incidentOps = (record: IncidentRecord): { ops: Op[]; done: () => void } => {
+    const { transcript, ...summary } = record;
+    const stored: Stored = { ...summary, transcript_length: transcript.length };
     const ops: Op[] = [
-      put('incidents', record.id, encodeCbor(record)),
+      put('incidents', record.id, encodeCbor(stored)),
       put('byTime', listKey(record), utf8.encode(record.id)),
     ];
+    const from = Math.min(storedEnvelopes.get(record.id) ?? 0, transcript.length);
+    for (let i = from; i < transcript.length; i++) {
+      ops.push(put('transcript', envelopeKey(record.id, i), encodeCbor(transcript[i])));
+    }
     const settled = TERMINAL.has(record.state) && record.evidence_id !== undefined;
     if (settled || record.state === 'awaiting_human') ops.push(del('active', record.id));
     else ops.push(put('active', record.id, utf8.encode(record.state)));
     if (TERMINAL.has(record.state)) ops.push(del('correlation', record.correlation_key));
-    return ops;
+    const done = () => {
+      // A settled incident gets no more envelopes: forget it, so the map stays small.
+      if (settled) storedEnvelopes.delete(record.id);
+      else storedEnvelopes.set(record.id, transcript.length);
+    };
+    return { ops, done };
+  };
+  const writeIncident = async (record: IncidentRecord, extra: Op[] = []) => {
+    const { ops, done } = incidentOps(record);
+    await batch([...ops, ...extra]);
+    done();
   };
 
   const store: GatewayStore = {
-    async getIncident(id) {
-      return decodeIncident(await get('incidents', id));
+    getIncident: loadIncident,
+    async getIncidentSummary(id) {
+      return decodeSummary(await get('incidents', id));
     },
     async findByDedupKey(key) {
       const v = await get('dedup', key);
@@ -140,31 +188,31 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         const openId = await get('correlation', record.correlation_key);
         if (openId !== undefined) {
           const id = fromUtf8.decode(openId);
-          const open = decodeIncident(await get('incidents', id));
+          const open = decodeSummary(await get('incidents', id));
           if (open !== undefined && !TERMINAL.has(open.state)) {
             await batch(record.dedup_keys.map((key) => put('dedup', key, openId)));
             return { created: false, id };
           }
         }
-        const ops = incidentOps(record);
-        for (const key of record.dedup_keys) ops.push(put('dedup', key, utf8.encode(record.id)));
-        ops.push(put('correlation', record.correlation_key, utf8.encode(record.id)));
-        await batch(ops);
+        const extra = record.dedup_keys.map((key) => put('dedup', key, utf8.encode(record.id)));
+        extra.push(put('correlation', record.correlation_key, utf8.encode(record.id)));
+        await writeIncident(record, extra);
         return { created: true, id: record.id };
       });
     },
     async putIncident(record, extraDedupKeys = []) {
-      const ops = incidentOps(record);
-      for (const key of extraDedupKeys) ops.push(put('dedup', key, utf8.encode(record.id)));
-      await batch(ops);
+      await writeIncident(
+        record,
+        extraDedupKeys.map((key) => put('dedup', key, utf8.encode(record.id))),
+      );
     },
     async listIncidents({ state, limit, cursor }) {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      const out: IncidentRecord[] = [];
+      const out: IncidentSummary[] = [];
       let last: string | undefined;
       let more = false;
       for await (const [key, idBytes] of scan('byTime', after)) {
-        const record = decodeIncident(await get('incidents', fromUtf8.decode(idBytes)));
+        const record = decodeSummary(await get('incidents', fromUtf8.decode(idBytes)));
         if (record === undefined || (state !== undefined && record.state !== state)) continue;
         if (out.length === limit) {
           more = true;
@@ -178,16 +226,16 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     async activeIncidents() {
       const out: IncidentRecord[] = [];
       for await (const [id] of scan('active')) {
-        const r = decodeIncident(await get('incidents', id));
+        const r = await loadIncident(id);
         if (r !== undefined) out.push(r);
       }
       return out;
     },
     async putEvidence(id, bundle, incident) {
-      const ops: Op[] = [put('evidence', id, utf8.encode(JSON.stringify(bundle))), ...incidentOps(incident)];
+      const ops: Op[] = [put('evidence', id, utf8.encode(JSON.stringify(bundle)))];
       const index = bundle.transparencyLog?.logIndex;
       if (index !== undefined) ops.push(put('evidenceIndex', pad(index), utf8.encode(id)));
-      await batch(ops);
+      await writeIncident(incident, ops);
     },
     async getEvidence(id) {
       const v = await get('evidence', id);

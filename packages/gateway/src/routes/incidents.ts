@@ -95,14 +95,15 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
   });
 
   app.get('/v1/incidents/:id', requireScope(d.authenticate, 'read'), async (c) => {
-    const r = await d.store.getIncident(c.req.param('id'));
+    const r = await d.store.getIncidentSummary(c.req.param('id'));
     if (r === undefined) throw new AapsError('NOT_FOUND', 'no such incident');
     return c.json(incidentView(r));
   });
 
   app.get('/v1/incidents/:id/events', requireScope(d.authenticate, 'read'), async (c) => {
     const id = c.req.param('id');
-    if ((await d.store.getIncident(id)) === undefined) throw new AapsError('NOT_FOUND', 'no such incident');
+    if ((await d.store.getIncidentSummary(id)) === undefined)
+      throw new AapsError('NOT_FOUND', 'no such incident');
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | undefined;
       let dirty = false;
@@ -118,7 +119,7 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       try {
         while (!stream.aborted) {
           dirty = false;
-          const r = await d.store.getIncident(id);
+          const r = await d.store.getIncidentSummary(id);
           if (r === undefined) break;
           for (; sent < r.timeline.length; sent++) {
             await stream.writeSSE({

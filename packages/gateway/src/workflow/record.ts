@@ -80,7 +80,7 @@ export interface IncidentRecord {
 }
 
 /** The public view `GET /v1/incidents/:id` returns. */
-export function incidentView(r: IncidentRecord): Record<string, unknown> {
+export function incidentView(r: Omit<IncidentRecord, 'transcript'>): Record<string, unknown> {
   return {
     incident_id: r.id,
     type: r.type,

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeCbor, type SignedEnvelope } from '@aaps/mpc-core';
+import { Level } from 'level';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openGatewayStore } from './store.js';
+import type { IncidentRecord } from './workflow/record.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'aaps-store-'));
+  dirs.push(d);
+  return d;
+};
+
+function envelope(i: number): SignedEnvelope {
+  return {
+    meta: {
+      trace_id: 't',
+      span_id: `s${i}`,
+      timestamp: '2026-11-25T00:00:00.000Z',
+      source_agent: 'monitoring',
+      target_agent: 'gateway',
+      message_type: 'RCAReport',
+      schema_version: 'v1.0.0',
+      idempotency_key: `k${i}`,
+      signature: `ed25519:${'A'.repeat(86)}${i}`,
+    },
+    context: { namespace: 'shop', cluster: 'c', urgency: 'P2', constraints_ref: 'policy://x' },
+    payload: { step: i, text: 'x'.repeat(i) },
+  } as SignedEnvelope;
+}
+
+function record(id: string, n: number, state = 'triaged'): IncidentRecord {
+  return {
+    id,
+    state,
+    created_at: '2026-11-25T00:00:00.000Z',
+    updated_at: '2026-11-25T00:00:00.000Z',
+    correlation_key: `corr-${id}`,
+    dedup_keys: [`dedup-${id}`],
+    timeline: [],
+    human_approvals: [],
+    transcript: Array.from({ length: n }, (_, i) => envelope(i)),
+  } as unknown as IncidentRecord;
+}
+
+describe('gateway store: incidents and their transcripts', () => {
+  it('keeps each envelope once and gives back the whole record after every save and a reopen', async () => {
+    const dir = tmp();
+    let store = await openGatewayStore(dir);
+    await store.createIncident(record('a', 1));
+    for (let n = 2; n <= 6; n++) {
+      await store.putIncident(record('a', n));
+      expect(await store.getIncident('a')).toEqual(record('a', n));
+    }
+    const { transcript: _t, ...summary } = record('a', 6);
+    expect(await store.getIncidentSummary('a')).toEqual(summary);
+    expect((await store.listIncidents({ limit: 10 })).incidents).toEqual([summary]);
+    await store.close();
+    // A new process knows nothing of what was written: it writes again, and nothing is lost.
+    store = await openGatewayStore(dir);
+    await store.putIncident(record('a', 8, 'proposed'));
+    expect(await store.getIncident('a')).toEqual(record('a', 8, 'proposed'));
+    expect((await store.activeIncidents()).map((r) => r.transcript.length)).toEqual([8]);
+    await store.close();
+  });
+
+  it('reads records written with the transcript inline (before envelopes had their own keys)', async () => {
+    const dir = tmp();
+    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    await db.put('i!old', encodeCbor(record('old', 3)));
+    await db.close();
+    const store = await openGatewayStore(dir);
+    expect(await store.getIncident('old')).toEqual(record('old', 3));
+    await store.putIncident(record('old', 4));
+    expect(await store.getIncident('old')).toEqual(record('old', 4));
+    await store.close();
+  });
+});
