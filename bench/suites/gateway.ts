@@ -19,30 +19,42 @@ export async function register({ add, measured }: SuiteContext): Promise<void> {
   const approvalMs: number[] = [];
   const lost: string[] = [];
 
+  const headers = () => ({ authorization: `Bearer ${up!.token}` });
+  // Follow each incident on its server-sent events stream (as `aaps submit` does) rather than
+  // polling: the load generator should cost the gateway as little as a real client would.
   const waitEnded = async (id: string) => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = await fetch(`${up!.url}/v1/incidents/${id}`, {
-        headers: { authorization: `Bearer ${up!.token}` },
-      });
-      const body = (await r.json()) as {
-        state: string;
-        evidence_id?: string | null;
-        timeline: TimelineEntry[];
-      };
-      if (body.evidence_id) {
-        const t = (s: string) => body.timeline.find((e) => e.state === s)?.at;
-        const a = t('awaiting_approval');
-        const b = t('approved');
-        if (a && b) approvalMs.push(Date.parse(b) - Date.parse(a));
-        return;
+    const res = await fetch(`${up!.url}/v1/incidents/${id}/events`, {
+      headers: headers(),
+      signal: AbortSignal.timeout(60_000),
+    });
+    if (!res.ok || !res.body) throw new Error(`events for ${id} answered ${res.status}`);
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      for await (const chunk of res.body) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        if (text.includes('event: end')) break;
       }
-      if (Date.now() > deadline) {
-        lost.push(id);
-        throw new Error(`incident ${id} did not end in 60 s (state ${body.state})`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    } catch (e) {
+      lost.push(id);
+      throw new Error(`incident ${id} did not end in 60 s (${(e as Error).name})`);
     }
+    if (!text.includes('event: end')) {
+      lost.push(id);
+      throw new Error(`incident ${id}: its event stream closed before the end`);
+    }
+    const body = (await (await fetch(`${up!.url}/v1/incidents/${id}`, { headers: headers() })).json()) as {
+      evidence_id?: string | null;
+      timeline: TimelineEntry[];
+    };
+    if (!body.evidence_id) {
+      lost.push(id);
+      throw new Error(`incident ${id} ended without evidence`);
+    }
+    const t = (s: string) => body.timeline.find((e) => e.state === s)?.at;
+    const a = t('awaiting_approval');
+    const b = t('approved');
+    if (a && b) approvalMs.push(Date.parse(b) - Date.parse(a));
   };
 
   add(
@@ -55,7 +67,7 @@ export async function register({ add, measured }: SuiteContext): Promise<void> {
         Array.from({ length: BATCH }, async (_, i) => {
           const res = await fetch(`${up!.url}/v1/incidents`, {
             method: 'POST',
-            headers: { authorization: `Bearer ${up!.token}`, 'content-type': 'application/json' },
+            headers: { ...headers(), 'content-type': 'application/json' },
             body: JSON.stringify(incidentEnvelope(kinds[i % 2])),
           });
           const body = (await res.json()) as { incident_id?: string };

@@ -49,38 +49,61 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 type Body = Record<string, unknown>;
 
-/** Corrupt a party's answer and sign it again with the party's key (a lying, not a broken, party). */
-function tamper(
-  mode: FaultMode,
-  path: string,
-  env: SignedEnvelope<{ body: Body }>,
-  suite: CiphersuiteId,
-  key: IdentityKey,
-): SignedEnvelope<{ body: Body }> | undefined {
-  const body = env.payload.body;
-  let next: Body | undefined;
+/** The corrupted answer body a lying party sends for a call to `path`, if it lies about that call. */
+function tamperBody(mode: FaultMode, path: string, body: Body, suite: CiphersuiteId): Body | undefined {
   if (mode === 'corrupt-share' && path === '/v1/sign/round2' && body.share !== undefined) {
     const share = SignatureShareCodec.fromJSON(body.share, suite).value;
     // A random scalar below 2^252 (so canonical): two liars' errors cannot cancel in the aggregate,
     // as two opposite single-bit flips would.
     const bytes = randomBytes(share.share.length);
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! & 0x0f;
-    next = { ...body, share: SignatureShareCodec.toJSON(suite, { ...share, share: bytes }) };
+    return { ...body, share: SignatureShareCodec.toJSON(suite, { ...share, share: bytes }) };
   }
   if (mode === 'corrupt-commitment' && path === '/v1/sign/commit' && body.commitments !== undefined) {
     const batch = Round1CommitmentBatchCodec.fromJSON(body.commitments, suite).value;
     const swapped = batch.commitments.map((c) => ({ ...c, hiding: c.binding, binding: c.hiding }));
-    next = { ...body, commitments: Round1CommitmentBatchCodec.toJSON(suite, { commitments: swapped }) };
+    return { ...body, commitments: Round1CommitmentBatchCodec.toJSON(suite, { commitments: swapped }) };
   }
   if (mode === 'corrupt-aggregation' && path === '/v1/agg/evaluate' && Array.isArray(body.result_shares)) {
     // Result shares of the secret-shared aggregation: each share replaced by random bytes.
-    next = {
+    return {
       ...body,
       result_shares: (body.result_shares as { share: string }[]).map((r) => ({
         ...r,
         share: Buffer.from(randomBytes(Buffer.from(r.share, 'base64').length)).toString('base64'),
       })),
     };
+  }
+  return undefined;
+}
+
+/**
+ * Corrupt a party's answer and sign it again with the party's key (a lying, not a broken, party).
+ * A `batch` answer is corrupted call by call, each as the call's own route would be.
+ */
+function tamper(
+  mode: FaultMode,
+  path: string,
+  request: { payload?: { body?: { calls?: { kind?: string }[] } } },
+  env: SignedEnvelope<{ body: Body }>,
+  suite: CiphersuiteId,
+  key: IdentityKey,
+): SignedEnvelope<{ body: Body }> | undefined {
+  const body = env.payload.body;
+  let next: Body | undefined;
+  if (path === '/v1/batch' && Array.isArray(body.results)) {
+    const calls = request.payload?.body?.calls ?? [];
+    let changed = false;
+    const results = (body.results as { body?: Body }[]).map((r, i) => {
+      const kind = calls[i]?.kind ?? '';
+      const lie = r.body ? tamperBody(mode, `/v1/${kind.replace('.', '/')}`, r.body, suite) : undefined;
+      if (!lie) return r;
+      changed = true;
+      return { ...r, body: lie };
+    });
+    if (changed) next = { ...body, results };
+  } else {
+    next = tamperBody(mode, path, body, suite);
   }
   if (!next) return undefined;
   const { signature: _drop, ...meta } = env.meta;
@@ -148,7 +171,8 @@ export async function startFaultProxy(opts: {
       if (req.socket.destroyed) return;
     }
     if (upstream.ok && mode.startsWith('corrupt-')) {
-      const lie = tamper(mode, path, JSON.parse(text), opts.suite, opts.partyKey);
+      const request = body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
+      const lie = tamper(mode, path, request, JSON.parse(text), opts.suite, opts.partyKey);
       if (lie) {
         state.tampered++;
         text = JSON.stringify(lie);
