@@ -31,6 +31,7 @@ import {
   writeBE,
   writeLE,
 } from './curve.js';
+import { type Ext, extAdd, extIsSmallOrder, extMsm, extMulSmall, extNeg, toExt } from './ed-points.js';
 import { commitPoints } from './fixed-base.js';
 
 export type { CurvePoint } from './curve.js';
@@ -189,6 +190,7 @@ export function batchCheckShares<E>(
   if (typeof x !== 'bigint' || x <= 0n) {
     throw new ValidationError('INVALID_ARGUMENT', 'x: expected a positive scalar', ['x']);
   }
+  if (pointClass(suite.id) === ED && x < 1n << 16n) return batchCheckSharesEd(suite, x, items, rng);
   const F = suite.field;
   const Pc = pointClass(suite.id);
   const { G, H } = generators(suite);
@@ -227,6 +229,46 @@ export function batchCheckShares<E>(
 }
 
 const SMALL_BATCH = 24;
+
+/** {@link batchCheckShares} on Ed25519 in raw extended coordinates (`ed-points.ts`), small `x`. */
+function batchCheckSharesEd<E>(
+  suite: Ciphersuite<E>,
+  x: bigint,
+  items: readonly BatchItem[],
+  rng: Rng,
+): true | number[] {
+  const F = suite.field;
+  const evals = items.map((it) => {
+    const cs = it.points;
+    let acc = toExt(cs[cs.length - 1]! as unknown as Ext);
+    for (let j = cs.length - 2; j >= 0; j--)
+      acc = extAdd(extMulSmall(acc, x), toExt(cs[j]! as unknown as Ext));
+    return acc;
+  });
+  const holds = (lhs: Ext, rhs: Ext) => extIsSmallOrder(extAdd(lhs, extNeg(rhs)));
+  const single = (): true | number[] => {
+    const lhs = commitPoints(
+      suite,
+      items.map((it) => [it.share, it.blinding] as const),
+    );
+    const bad: number[] = [];
+    items.forEach((_, k) => {
+      if (!holds(toExt(lhs[k]! as unknown as Ext), evals[k]!)) bad.push(k);
+    });
+    return bad.length === 0 ? true : bad;
+  };
+  if (items.length < SMALL_BATCH) return single();
+  const r = coefficients(rng, items.length);
+  let S = 0n;
+  let B = 0n;
+  for (let k = 0; k < items.length; k++) {
+    S = F.add(S, F.mul(r[k]!, items[k]!.share));
+    B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
+  }
+  const [lhs] = commitPoints(suite, [[S, B]]);
+  if (holds(toExt(lhs! as unknown as Ext), extMsm(evals, r))) return true;
+  return single();
+}
 
 /** One party's result shares (by output) at its evaluation point. */
 export interface OpeningShares {
@@ -280,6 +322,14 @@ export function batchCheckOpenings<E>(
       scalars.push(v >= q ? v % q : v);
     }
   });
+  if (Pc === ED) {
+    const [lhs] = commitPoints(suite, [[S, B]]);
+    const rhs = extMsm(
+      points.map((pt) => toExt(pt as unknown as Ext)),
+      scalars,
+    );
+    return extIsSmallOrder(extAdd(toExt(lhs! as unknown as Ext), extNeg(rhs)));
+  }
   const lhs = (S === 0n ? Pc.ZERO : G.multiply(S)).add(B === 0n ? Pc.ZERO : H.multiply(B));
   return lhs
     .subtract(msm(Pc, points, scalars))

@@ -32,6 +32,30 @@ describe('fixed-base commitments', () => {
     }
   });
 
+  it('a public bound on a (fewer G rows) gives the same bytes, and a wrong bound is ignored', () => {
+    for (const s of suites) {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 64 }),
+          fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+          scalar,
+          (bits, a0, b) => {
+            const a = a0 % (1n << BigInt(bits));
+            fc.pre(a !== 0n || b !== 0n);
+            const expected = s.group.serialize(pedersenCommit(s, a, b));
+            expect(commitMany(s, [[a, b, bits]]).commitments[0]).toEqual(expected);
+            // A bound the value does not meet falls back to every row.
+            const big = a + (1n << BigInt(bits));
+            expect(commitMany(s, [[big, b, bits]]).commitments[0]).toEqual(
+              s.group.serialize(pedersenCommit(s, big, b)),
+            );
+          },
+        ),
+        { numRuns: 10 },
+      );
+    }
+  });
+
   it('commitFast equals pedersenCommit before and after the tables are built', () => {
     for (const s of suites) {
       // 300 calls: past the warm-up, so both paths run.

@@ -22,20 +22,20 @@ import {
   writeBE,
   writeLE,
 } from './curve.js';
+import { red25519 } from './ed-points.js';
 import { pedersenCommit } from './pedersen.js';
 
 /**
- * Fixed-base comb tables for `G` and `H` (`T_i[d] = d * 2^(w*i) * P`, w = 10): a scalar
- * multiplication is then 26 additions and no doublings. Built once per suite on first use
- * (about 53,000 additions, ~16 MB), for bulk dealing.
+ * Fixed-base comb tables for `G` and `H` (`T_i[d] = d * 2^(w*i) * P`, w = 8): a scalar
+ * multiplication is then 32 additions and no doublings. Built once per suite on first use (about
+ * 16,000 additions). On Ed25519 only the affine Niels form is kept (about 3 MB), which matters in
+ * party processes that run with a 64 MB heap.
  */
 interface Comb {
   readonly w: number;
   readonly rows: readonly (readonly CurvePoint[])[];
 }
-const COMB_W = 10;
-/** By suite id: the tables depend on the curve and `H` only, so both backends share them. */
-const combs = new Map<string, { G: Comb; H: Comb }>();
+const COMB_W = 8;
 
 function buildComb(P: CurvePoint, ZERO: CurvePoint, bits: number): Comb {
   const rows: CurvePoint[][] = [];
@@ -53,11 +53,12 @@ function buildComb(P: CurvePoint, ZERO: CurvePoint, bits: number): Comb {
   return { w: COMB_W, rows };
 }
 
-function combMul(comb: Comb, ZERO: CurvePoint, k: bigint): CurvePoint {
+/** `k*P` on the comb; only the first `rows` rows (a scalar known to be below `2^(w*rows)`). */
+function combMul(comb: Comb, ZERO: CurvePoint, k: bigint, rows = comb.rows.length): CurvePoint {
   let acc = ZERO;
   const mask = BigInt((1 << comb.w) - 1);
   const w = BigInt(comb.w);
-  for (let i = 0; i < comb.rows.length; i++, k >>= w) acc = acc.add(comb.rows[i]![Number(k & mask)]!);
+  for (let i = 0; i < rows; i++, k >>= w) acc = acc.add(comb.rows[i]![Number(k & mask)]!);
   return acc;
 }
 
@@ -69,11 +70,8 @@ interface NielsComb {
   readonly w: number;
   readonly rows: readonly { ypx: bigint[]; ymx: bigint[]; xy2d: bigint[] }[];
 }
-const niels = new WeakMap<Comb, NielsComb>();
 
 function toNiels(comb: Comb): NielsComb {
-  let hit = niels.get(comb);
-  if (hit) return hit;
   const F = ED.Fp;
   const p = F.ORDER;
   const flat = comb.rows.flatMap((r) => r.slice(1));
@@ -92,47 +90,71 @@ function toNiels(comb: Comb): NielsComb {
     }
     return { ypx, ymx, xy2d };
   });
-  hit = { w: comb.w, rows };
-  niels.set(comb, hit);
-  return hit;
+  return { w: comb.w, rows };
+}
+
+/** The tables of one suite: Niels rows on Ed25519, curve-point rows elsewhere. */
+type Tables =
+  | { readonly kind: 'niels'; readonly G: NielsComb; readonly H: NielsComb }
+  | { readonly kind: 'points'; readonly G: Comb; readonly H: Comb };
+/** By suite id: the tables depend on the curve and `H` only, so both backends share them. */
+const tables = new Map<string, Tables>();
+
+function tablesFor<E>(suite: Ciphersuite<E>): Tables {
+  let t = tables.get(suite.id);
+  if (t) return t;
+  const { G, H, ZERO } = generators(suite);
+  const bits = suite.field.ORDER.toString(2).length;
+  t =
+    pointClass(suite.id) === ED
+      ? { kind: 'niels', G: toNiels(buildComb(G, ZERO, bits)), H: toNiels(buildComb(H, ZERO, bits)) }
+      : { kind: 'points', G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
+  tables.set(suite.id, t);
+  return t;
 }
 
 /**
  * `aG + bH` on Ed25519 in extended coordinates (values may be negative until normalized).
  * `a === undefined` leaves `G` out: for callers whose `a` is zero by construction, not by secret.
+ * `aRows` limits the `G` part to the first rows, for an `a` publicly known to be that small.
  */
-function edCommit(cg: NielsComb, ch: NielsComb, a: bigint | undefined, b: bigint): Projective {
-  const p = ED.Fp.ORDER;
+function edCommit(
+  cg: NielsComb,
+  ch: NielsComb,
+  a: bigint | undefined,
+  b: bigint,
+  aRows = cg.rows.length,
+): Projective {
   let X = 0n;
   let Y = 1n;
   let Z = 1n;
   let T = 0n;
-  const parts: [NielsComb, bigint][] =
+  const parts: [NielsComb, bigint, number][] =
     a === undefined
-      ? [[ch, b]]
+      ? [[ch, b, ch.rows.length]]
       : [
-          [cg, a],
-          [ch, b],
+          [cg, a, aRows],
+          [ch, b, ch.rows.length],
         ];
-  for (const [comb, k0] of parts) {
+  for (const [comb, k0, rows] of parts) {
     const mask = BigInt((1 << comb.w) - 1);
     const w = BigInt(comb.w);
     let k = k0;
-    for (let i = 0; i < comb.rows.length; i++, k >>= w) {
+    for (let i = 0; i < rows; i++, k >>= w) {
       const d = Number(k & mask);
       const row = comb.rows[i]!;
-      const A = ((Y - X) * row.ymx[d]!) % p;
-      const B = ((Y + X) * row.ypx[d]!) % p;
-      const C = (T * row.xy2d[d]!) % p;
+      const A = red25519((Y - X) * row.ymx[d]!);
+      const B = red25519((Y + X) * row.ypx[d]!);
+      const C = red25519(T * row.xy2d[d]!);
       const D = Z + Z;
       const E = B - A;
       const Fv = D - C;
       const G = D + C;
       const H = B + A;
-      X = (E * Fv) % p;
-      Y = (G * H) % p;
-      T = (E * H) % p;
-      Z = (Fv * G) % p;
+      X = red25519(E * Fv);
+      Y = red25519(G * H);
+      T = red25519(E * H);
+      Z = red25519(Fv * G);
     }
   }
   return { X, Y, Z };
@@ -167,30 +189,31 @@ function normalize(F: Field, pts: readonly Projective[]): { x: bigint; y: bigint
 /**
  * Pedersen commitments `a_i G + b_i H` for many pairs at once, encoded, with their hints: comb
  * tables for the two fixed bases (Ed25519: mixed additions on bigints) and one field inversion
- * for the whole batch. Byte-identical to `group.serialize(pedersenCommit(...))`.
+ * for the whole batch. Byte-identical to `group.serialize(pedersenCommit(...))`. A pair's optional
+ * third element is a public bound on `a` (`a < 2^aBits`, e.g. an input's declared range): only
+ * the table rows that cover it are added, a fixed sequence for every `a` below the bound.
  */
 export function commitMany<E>(
   suite: Ciphersuite<E>,
-  pairs: readonly (readonly [bigint | undefined, bigint])[],
+  pairs: readonly (readonly [bigint | undefined, bigint, number?])[],
 ): { commitments: Uint8Array[]; hints: Uint8Array[]; points: CurvePoint[] } {
   const Pc = pointClass(suite.id);
-  let c = combs.get(suite.id);
-  if (!c) {
-    const { G, H, ZERO } = generators(suite);
-    const bits = suite.field.ORDER.toString(2).length;
-    c = { G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
-    combs.set(suite.id, c);
-  }
-  const { G: cg, H: ch } = c;
+  const t = tablesFor(suite);
+  const rowsFor = (a: bigint | undefined, aBits: number | undefined, all: number): number => {
+    if (aBits === undefined || a === undefined) return all;
+    const rows = Math.ceil(aBits / COMB_W);
+    if (!Number.isSafeInteger(rows) || rows < 0 || a < 0n || a >> BigInt(rows * COMB_W) !== 0n) return all;
+    return Math.min(rows, all);
+  };
   let proj: Projective[];
-  if (Pc === ED) {
-    const ng = toNiels(cg);
-    const nh = toNiels(ch);
-    proj = pairs.map(([a, b]) => edCommit(ng, nh, a, b));
+  if (t.kind === 'niels') {
+    const { G: ng, H: nh } = t;
+    proj = pairs.map(([a, b, aBits]) => edCommit(ng, nh, a, b, rowsFor(a, aBits, ng.rows.length)));
   } else {
+    const { G: cg, H: ch } = t;
     proj = pairs.map(
-      ([a, b]) =>
-        (a === undefined ? Pc.ZERO : combMul(cg, Pc.ZERO, a)).add(
+      ([a, b, aBits]) =>
+        (a === undefined ? Pc.ZERO : combMul(cg, Pc.ZERO, a, rowsFor(a, aBits, cg.rows.length))).add(
           combMul(ch, Pc.ZERO, b),
         ) as unknown as Projective,
     );
@@ -224,7 +247,7 @@ export function commitMany<E>(
   return { commitments, hints, points };
 }
 
-/** Generic commitments a suite makes before the tables pay for themselves (building takes ~0.2 s). */
+/** Generic commitments a suite makes before the tables pay for themselves (building takes ~0.1 s). */
 const WARM_UP = 256;
 const uses = new Map<string, number>();
 
@@ -242,7 +265,7 @@ export function mulHFast<E>(suite: Ciphersuite<E>, k: bigint): E {
 }
 
 function fixedBase<E>(suite: Ciphersuite<E>, value: bigint | undefined, blinding: bigint): E {
-  if (!combs.has(suite.id)) {
+  if (!tables.has(suite.id)) {
     const n = (uses.get(suite.id) ?? 0) + 1;
     uses.set(suite.id, n);
     if (n <= WARM_UP) return pedersenCommit(suite, value ?? 0n, blinding);
@@ -250,6 +273,23 @@ function fixedBase<E>(suite: Ciphersuite<E>, value: bigint | undefined, blinding
   const { commitments, points } = commitMany(suite, [[value, blinding]]);
   if (points[0]!.is0()) return suite.group.zero;
   return asElement(suite, points[0]!, commitments[0]!);
+}
+
+/**
+ * `a_i G + b_i H` as the suite's elements, in one batch on the tables (after the warm-up; before it,
+ * generic multiplication). Pairs as in {@link commitMany}.
+ */
+export function commitElements<E>(
+  suite: Ciphersuite<E>,
+  pairs: readonly (readonly [bigint | undefined, bigint, number?])[],
+): E[] {
+  if (!tables.has(suite.id)) {
+    const n = (uses.get(suite.id) ?? 0) + pairs.length;
+    uses.set(suite.id, n);
+    if (n <= WARM_UP) return pairs.map(([a, b]) => pedersenCommit(suite, a ?? 0n, b));
+  }
+  const { commitments, points } = commitMany(suite, pairs);
+  return points.map((pt, i) => (pt.is0() ? suite.group.zero : asElement(suite, pt, commitments[i]!)));
 }
 
 /**
@@ -268,7 +308,7 @@ export function commitPoints<E>(
   suite: Ciphersuite<E>,
   pairs: readonly (readonly [bigint, bigint])[],
 ): CurvePoint[] {
-  if (combs.has(suite.id) || (uses.get(suite.id) ?? 0) >= WARM_UP) return commitMany(suite, pairs).points;
+  if (tables.has(suite.id) || (uses.get(suite.id) ?? 0) >= WARM_UP) return commitMany(suite, pairs).points;
   uses.set(suite.id, (uses.get(suite.id) ?? 0) + pairs.length);
   const { G, H, ZERO } = generators(suite);
   return pairs.map(([a, b]) => (a === 0n ? ZERO : G.multiply(a)).add(b === 0n ? ZERO : H.multiply(b)));

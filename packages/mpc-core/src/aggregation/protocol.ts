@@ -199,8 +199,19 @@ export function createAggregationSession<E>(
     digest,
     xs,
     providers: Object.freeze(providers),
-    inputIndex: new Map(circuit.inputs.map((inp, i) => [inp.name, i])),
+    inputIndex: inputIndexOf(circuit),
   });
+}
+
+/** Input index by name, built once per circuit object (bulk circuits have thousands of inputs). */
+const inputIndexes = new WeakMap<Circuit, ReadonlyMap<string, number>>();
+function inputIndexOf(circuit: Circuit): ReadonlyMap<string, number> {
+  let m = inputIndexes.get(circuit);
+  if (!m) {
+    m = new Map(circuit.inputs.map((inp, i) => [inp.name, i]));
+    inputIndexes.set(circuit, m);
+  }
+  return m;
 }
 
 /** SHA-256 over the RFC 8785 bytes of the session description. */
@@ -273,7 +284,9 @@ export function dealInput<E>(
   const ids = session.parties.map((p) => p.id);
   const xs = ids.map((id) => session.xs.get(id)!);
   const F = suite.field;
-  const dealing = dealPedersenEncoded(suite, F.create(value), xs, session.threshold, rng);
+  // A non-negative range bounds the secret publicly: C_0's G part needs only the rows covering it.
+  const bits = spec.min >= 0n ? spec.max.toString(2).length : undefined;
+  const dealing = dealPedersenEncoded(suite, F.create(value), xs, session.threshold, rng, bits);
   const commitments = dealing.commitments;
   const rangeProof = spec.rangeProof
     ? proveRange(

@@ -18,7 +18,7 @@ import { utf8 } from '../bytes.js';
 import type { Culprit } from '../errors.js';
 import { AapsError, ProtocolError, ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
-import { commitFast, mulHFast } from './fixed-base.js';
+import { commitElements } from './fixed-base.js';
 import { elementBytes, transcript } from './transcript.js';
 
 /** Domain-separation tag of the range proof's Fiat-Shamir challenge. */
@@ -142,12 +142,13 @@ export function proveRange<E>(
     acc = F.add(acc, F.mul(w[j]!, r[j]!));
   }
   r.push(F.mul(F.sub(F.create(witness.blinding), acc), F.inv(w[k - 1]!)));
-  const Bs = bits.map((b, j) => commitFast(suite, BigInt(b), r[j]!));
-  // OR-proofs: branch beta claims B_j - beta*G = r_j*H. Simulate the false branch.
+  // Every point the prover needs is a commitment to scalars it knows: B_j = b_j G + r_j H, the real
+  // branch's k_j H, and the simulated branch's z H - c (B_j - beta G) = -c (b_j - beta) G + (z - c r_j) H.
+  // So one fixed-base batch (one inversion) computes them all, with no variable-base multiplication.
   const nonces: bigint[] = [];
   const simC: bigint[] = [];
   const simZ: bigint[] = [];
-  const As: E[] = [];
+  const pairs: [bigint | undefined, bigint, number?][] = [];
   for (let j = 0; j < k; j++) {
     const b = bits[j]!;
     const kj = F.random(rng);
@@ -156,10 +157,18 @@ export function proveRange<E>(
     nonces.push(kj);
     simC.push(c);
     simZ.push(z);
-    const real = mulHFast(suite, kj);
-    const Yfalse = b === 1 ? Bs[j]! : g.sub(Bs[j]!, g.base);
-    const sim = g.sub(mulHFast(suite, z), g.mul(Yfalse, c));
-    if (b === 0) As.push(real, sim);
+    // b_j - beta = 2 b_j - 1 (beta = 1 - b_j is the false branch).
+    const gs = b === 1 ? F.neg(c) : c;
+    pairs.push([BigInt(b), r[j]!, 1], [undefined, kj], [gs, F.sub(z, F.mul(c, r[j]!))]);
+  }
+  const pts = commitElements(suite, pairs);
+  const Bs: E[] = [];
+  const As: E[] = [];
+  for (let j = 0; j < k; j++) {
+    Bs.push(pts[3 * j]!);
+    const real = pts[3 * j + 1]!;
+    const sim = pts[3 * j + 2]!;
+    if (bits[j] === 0) As.push(real, sim);
     else As.push(sim, real);
   }
   const c = challenge(suite, statement, Bs, As);
@@ -208,29 +217,37 @@ export function verifyRangeProof<E>(
     fail(`expected ${k * per} bytes`);
   }
   const Bs: E[] = [];
-  const As: E[] = [];
+  const cBs: E[] = [];
   const cs: bigint[] = [];
+  const pairs: [bigint | undefined, bigint][] = [];
   try {
     for (let j = 0; j < k; j++) {
       const o = j * per;
-      const B = g.deserialize(proof.subarray(o, o + EL), `rangeProof.bits[${j}].commitment`);
+      const bytes = proof.subarray(o, o + EL);
+      const field = `rangeProof.bits[${j}].commitment`;
       const sc = (i: number, name: string) =>
         F.fromBytes(proof.subarray(o + EL + i * SB, o + EL + (i + 1) * SB), `rangeProof.bits[${j}].${name}`);
       const c0 = sc(0, 'c0');
       const c1 = sc(1, 'c1');
       const z0 = sc(2, 'z0');
       const z1 = sc(3, 'z1');
-      Bs.push(B);
-      As.push(
-        g.sub(mulHFast(suite, z0), g.mul(B, c0)),
-        g.sub(mulHFast(suite, z1), g.mul(g.sub(B, g.base), c1)),
+      // A0 = z0 H - c0 B and A1 = z1 H - c1 (B - G) = (c1 G + z1 H) - c1 B. The multiplications by B
+      // decode it strictly (libsodium: validation fused into each multiplication).
+      const B = suite.backend === 'noble' ? g.deserialize(bytes, field) : undefined;
+      cBs.push(
+        B === undefined ? g.deserializeMul(bytes, c0, field) : g.mul(B, c0),
+        B === undefined ? g.deserializeMul(bytes, c1, field) : g.mul(B, c1),
       );
+      Bs.push(B ?? (Uint8Array.from(bytes) as unknown as E));
+      pairs.push([undefined, z0], [c1, z1]);
       cs.push(F.add(c0, c1));
     }
   } catch (cause) {
     if (cause instanceof AapsError) fail('malformed', cause);
     throw cause;
   }
+  const fixed = commitElements(suite, pairs);
+  const As: E[] = fixed.map((f, i) => g.sub(f, cBs[i]!));
   const shifted = g.sub(statement.commitment, g.mulBase(F.create(statement.lo)));
   if (!g.equals(weightedSum(suite, Bs, w), shifted)) fail('bit commitments do not sum to the input');
   const c = challenge(suite, statement, Bs, As);

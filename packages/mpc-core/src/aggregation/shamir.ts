@@ -117,6 +117,8 @@ export interface EncodedPedersenDealing {
 /**
  * {@link dealPedersen} for bulk use: the same polynomials from the same `rng` draws, with the
  * commitments computed on fixed-base tables and encoded in one batch (byte-identical output).
+ * `secretBits` is a public bound on the secret (`secret < 2^secretBits`, e.g. from the input's
+ * declared range), which makes `C_0` cheaper to compute; it reveals nothing beyond that bound.
  */
 export function dealPedersenEncoded<E>(
   suite: Ciphersuite<E>,
@@ -124,12 +126,15 @@ export function dealPedersenEncoded<E>(
   xs: readonly bigint[],
   threshold: number,
   rng: Rng,
+  secretBits?: number,
 ): EncodedPedersenDealing {
   const { f, g } = polynomials(suite, secret, xs, threshold, rng);
   const F = suite.field;
   const { commitments, hints, points } = commitMany(
     suite,
-    f.map((a, j) => [a, g[j]!] as const),
+    f.map((a, j): [bigint, bigint, number?] =>
+      j === 0 && secretBits !== undefined ? [a, g[j]!, secretBits] : [a, g[j]!],
+    ),
   );
   const shares = xs.map((x) => ({ x, share: horner(F, f, x), blinding: horner(F, g, x) }));
   return { commitments, hints, points, shares, blinding: g[0]! };
