@@ -33,18 +33,17 @@ import {
   createAggregationSession,
   dealInput,
   decodeAggregationRecordJson,
+  equalBytes,
   evaluateShares,
   type IdentityKey,
   type InputDealing,
   type InputShare,
   loadCircuit,
-  open,
   ProtocolError,
   type PublicInputDealing,
   type ResultShare,
   type Rng,
   SecretBytes,
-  seal,
   signBytes,
   utf8,
   ValidationError,
@@ -60,6 +59,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { departmentRiskScore, pooledRiskValue } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
+import { openFast, sealFast, x25519OfIdentityHex } from '../agg-seal.js';
 import type { PartyDeps } from '../context.js';
 import {
   POOLED_RISK_CIRCUIT,
@@ -200,7 +200,7 @@ function sharesAad(
 
 /** A sealed box as one byte string: ephemeral key (32) || nonce (24) || ciphertext. */
 export function sealToParty(party: RosterParty, plaintext: Uint8Array, aad: Uint8Array, rng?: Rng): string {
-  const box = seal(x25519FromIdentityPublicKey(hexToBytesStrict(party.identity_key)), plaintext, aad, rng);
+  const box = sealFast(x25519OfIdentityHex(party.identity_key), plaintext, aad, rng ?? defaultRng);
   return base64Encode(concatBytes(box.ephemeralPublicKey, box.nonce, box.ciphertext));
 }
 
@@ -210,7 +210,7 @@ export function openSealed(identity: IdentityKey, box: string, aad: Uint8Array, 
   if (bytes.length < 56 + 16) throw new ValidationError('DECODE_FAILED', `${field}: too short`, [field]);
   const mine = x25519FromIdentitySecretKey(identity.secretKey);
   try {
-    return open(
+    return openFast(
       mine,
       {
         ephemeralPublicKey: bytes.subarray(0, 32),
@@ -531,8 +531,8 @@ interface AggregationState {
 interface EvaluatedState {
   evaluatedAt: number;
   session: AggregationSession<unknown>;
-  /** Each input's `C_0` (hex), by input name, as this party verified it. */
-  commitments: Map<string, string>;
+  /** Each input's `C_0` as this party verified it, concatenated in circuit input order. */
+  commitments: Uint8Array;
   subject?: RiskSubject;
 }
 
@@ -651,9 +651,12 @@ export function createAggregationHandlers(
       } else if (body.input !== undefined) {
         throw new AapsError('FORBIDDEN', `role ${self.role} provides no input to ${circuit.id}`);
       }
+      // Bulk dealings draw six scalars per input: one system call per 64 KiB instead of per scalar.
+      const pool = rng ? undefined : new RandomPool();
       const dealings: InputDealing[] = names.map((input) =>
-        dealInput(session, { input, dealer: myId, value: values.get(input)! }, rng ?? defaultRng),
+        dealInput(session, { input, dealer: myId, value: values.get(input)! }, rng ?? pool!.rng),
       );
+      pool?.wipe();
       values.clear();
       sessions.set(sessionId, { startedAt: Date.now(), session, ...(subject ? { subject } : {}) });
       deps.logger.info('agg.dealt', { session: sessionId, circuit: circuit.id, inputs: dealings.length });
@@ -774,7 +777,7 @@ export function createAggregationHandlers(
       evaluated.set(sessionId, {
         evaluatedAt: Date.now(),
         session,
-        commitments: new Map(full.map((d) => [d.input, bytesToHex(d.commitments[0]!)])),
+        commitments: firstCommitments(session, full),
         ...(state.subject ? { subject: state.subject } : {}),
       });
       deps.logger.info('agg.evaluated', {
@@ -805,8 +808,12 @@ export function createAggregationHandlers(
       const record = decodeAggregationRecordJson(body.record);
       const same =
         checked.sessionId === sessionId &&
-        record.inputs.length === state.commitments.size &&
-        record.inputs.every((i) => state.commitments.get(i.name) === bytesToHex(i.commitment));
+        record.inputs.length === session.circuit.inputs.length &&
+        record.inputs.every((inp, k) => {
+          const EL = inp.commitment.length;
+          const mine = state.commitments.subarray(k * EL, (k + 1) * EL);
+          return session.circuit.inputs[k]!.name === inp.name && equalBytes(mine, inp.commitment);
+        });
       if (!same) {
         throw new ProtocolError(
           'INCONSISTENT_TRANSCRIPT',
@@ -845,6 +852,38 @@ export function createAggregationHandlers(
       return out;
     },
   };
+}
+
+/** Every input's `C_0`, concatenated in circuit input order (compact state kept per session). */
+function firstCommitments(
+  session: AggregationSession<unknown>,
+  dealings: readonly InputDealing[],
+): Uint8Array {
+  const EL = session.suite.group.elementLength;
+  const out = new Uint8Array(session.circuit.inputs.length * EL);
+  for (const d of dealings) out.set(d.commitments[0]!, session.inputIndex.get(d.input)! * EL);
+  return out;
+}
+
+/** Random bytes drawn from `node:crypto` in 64 KiB blocks; every byte handed out is zeroed in the block. */
+class RandomPool {
+  #block = new Uint8Array(0);
+  #at = 0;
+  readonly rng = (n: number): Uint8Array => {
+    if (n > 4096) return defaultRng(n);
+    if (this.#at + n > this.#block.length) {
+      this.#block.fill(0);
+      this.#block = new Uint8Array(randomBytes(65536));
+      this.#at = 0;
+    }
+    const out = this.#block.slice(this.#at, this.#at + n);
+    this.#block.fill(0, this.#at, this.#at + n);
+    this.#at += n;
+    return out;
+  };
+  wipe(): void {
+    this.#block.fill(0);
+  }
 }
 
 function defaultRng(n: number): Uint8Array {
