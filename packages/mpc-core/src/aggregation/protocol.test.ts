@@ -113,6 +113,36 @@ describe('aggregation protocol (weighted-risk, 3-of-5)', () => {
     }
   });
 
+  it("checks the other dealers' range proofs when the receiver trusts its own", async () => {
+    await loadFastBackends();
+    const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+    const { rng, parties, session, dealings } = run(suite, values, 'own');
+    const receiver = parties[0]!.id;
+    const badProof = (d: InputDealing): InputDealing => {
+      const proof = Uint8Array.from(d.rangeProof!);
+      proof[proof.length - 1]! ^= 1;
+      return { ...d, rangeProof: proof };
+    };
+    const blamed = (all: InputDealing[], opts: { ownProofsTrusted?: boolean }) => {
+      try {
+        verifyDealings(session, all, receiver, rng, opts);
+        return [];
+      } catch (e) {
+        expect((e as ProtocolError).code).toBe('INVALID_RANGE_PROOF');
+        return (e as ProtocolError).culprits;
+      }
+    };
+    // A bad proof from another dealer is named with or without the option.
+    const other = dealings.map((d, i) => (i === 3 ? badProof(d) : d));
+    expect(blamed(other, { ownProofsTrusted: true })).toEqual([dealings[3]!.dealer]);
+    expect(blamed(other, {})).toEqual([dealings[3]!.dealer]);
+    // The receiver's own dealing (dealings[0]) is checked unless it trusts its own.
+    const own = dealings.map((d, i) => (i === 0 ? badProof(d) : d));
+    expect(dealings[0]!.dealer).toBe(receiver);
+    expect(blamed(own, {})).toEqual([receiver]);
+    expect(blamed(own, { ownProofsTrusted: true })).toEqual([]);
+  });
+
   it('refuses an out-of-range value at the dealer', () => {
     const suite = ciphersuites.ed25519;
     const { rng, session } = run(suite, values);

@@ -552,14 +552,16 @@ export function verifyDealing<E>(
  * random linear combination for all share checks (see `batch.ts`), falling back to single checks
  * to name every bad dealer. Commitments other than proved `C_0`s are decoded only as curve points
  * here; openings and records decode them strictly. `verifyProofs: false` skips range proofs (bulk
- * inputs); a missing proof is still refused.
+ * inputs); a missing proof is still refused. `ownProofsTrusted: true` skips the proofs of the
+ * receiver's own dealings (it made them; a caller that got them back over a network must have
+ * checked that they are byte for byte what it sent, e.g. by its own signature).
  */
 export function verifyDealings<E>(
   session: AggregationSession<E>,
   dealings: readonly InputDealing[],
   receiver: Identifier,
   rng: Rng,
-  opts: { verifyProofs?: boolean } = {},
+  opts: { verifyProofs?: boolean; ownProofsTrusted?: boolean } = {},
 ): VerifiedInput[] {
   const x = receiverX(session, receiver);
   const culprits = new Set<Culprit>();
@@ -570,7 +572,8 @@ export function verifyDealings<E>(
     try {
       const { index, blame } = checkHeader(session, d);
       const c0 = () => strictDecode(session, d.commitments[0]!, 'dealing.commitments[0]', blame);
-      checkProof(session, d, index, c0, blame, opts.verifyProofs !== false);
+      const own = opts.ownProofsTrusted === true && d.dealer === receiver;
+      checkProof(session, d, index, c0, blame, opts.verifyProofs !== false && !own);
       const points = curvePoints(session, d, blame);
       const { share, blinding } = receiverShare(session, d, receiver);
       checked.push({ input: d.input, index, dealer: d.dealer, commitments: d.commitments, share, blinding });

@@ -771,7 +771,9 @@ export function createAggregationHandlers(
         ]);
       }
       sessions.delete(sessionId);
-      const verified = verifyDealings(session, full, myId, rng ?? defaultRng);
+      // This party's own dealing came back under its own signature (parseSignedDealing): its range
+      // proofs are the ones it made, so only the other dealers' proofs are checked.
+      const verified = verifyDealings(session, full, myId, rng ?? defaultRng, { ownProofsTrusted: true });
       const shares = evaluateShares(session, myId, verified);
       for (const [k, e] of evaluated) if (Date.now() - e.evaluatedAt > TTL_MS) evaluated.delete(k);
       evaluated.set(sessionId, {
