@@ -31,7 +31,15 @@ function runRow(url, row, tag) {
     for (let id = 1; id <= n; id++) {
       const child = spawn(
         process.execPath,
-        [join(__dirname, 'party.js'), url, `${row.name}-${tag}`, String(id), String(n), String(row.rounds), String(row.size)],
+        [
+          join(__dirname, 'party.js'),
+          url,
+          `${row.name}-${tag}`,
+          String(id),
+          String(n),
+          String(row.rounds),
+          String(row.size),
+        ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let text = '';
@@ -65,10 +73,10 @@ async function main() {
     // A round ends for everyone at the same opening: take, per round, the slowest party's time.
     const perRound = outs[0].times.map((_, r) => Math.max(...outs.map((o) => o.times[r])));
     const measured = perRound.slice(1);
-    const expected = Array.from({ length: n }, (_, i) => ((row.size - 1) * 7 + i + 1 + row.rounds - 1) % 1000).reduce(
-      (a, b) => a + b,
-      0,
-    );
+    const expected = Array.from(
+      { length: n },
+      (_, i) => ((row.size - 1) * 7 + i + 1 + row.rounds - 1) % 1000,
+    ).reduce((a, b) => a + b, 0);
     const ok = outs.every((o) => o.check === expected);
     const st = stats(measured);
     results.push({ name: row.name, size: row.size, ...st, correct: ok });
@@ -76,7 +84,10 @@ async function main() {
       `${row.name.padEnd(32)} median ${st.median.toFixed(1)} ms  p90 ${st.p90.toFixed(1)} ms  (${st.samples} rounds, sum ${ok ? 'correct' : 'WRONG'})`,
     );
   }
-  writeFileSync(join(__dirname, 'results.json'), `${JSON.stringify({ at: new Date().toISOString(), parties: n, results }, null, 2)}\n`);
+  writeFileSync(
+    join(__dirname, 'results.json'),
+    `${JSON.stringify({ at: new Date().toISOString(), parties: n, results }, null, 2)}\n`,
+  );
   server.close();
   process.exit(0);
 }
