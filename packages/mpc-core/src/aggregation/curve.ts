@@ -54,15 +54,14 @@ export function readBE(b: Uint8Array): bigint {
 export function readLE(b: Uint8Array): bigint {
   return readBE(Uint8Array.from(b).reverse());
 }
+/** The low `len` bytes of a non-negative `n`, little-endian. */
 export function writeLE(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = 0; i < len; i++, n >>= 8n) out[i] = Number(n & 255n);
-  return out;
+  return writeBE(n, len).reverse();
 }
+/** The low `len` bytes of a non-negative `n`, big-endian (one hex conversion, not a byte loop). */
 export function writeBE(n: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = len - 1; i >= 0; i--, n >>= 8n) out[i] = Number(n & 255n);
-  return out;
+  const hex = n.toString(16).padStart(2 * len, '0');
+  return Uint8Array.from(Buffer.from(hex.length > 2 * len ? hex.slice(-2 * len) : hex, 'hex'));
 }
 
 /** The generator points in curve-point form. */

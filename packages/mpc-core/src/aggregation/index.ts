@@ -20,6 +20,7 @@ export {
   checkPublicDealing,
   createAggregationSession,
   dealInput,
+  dealInputs,
   evaluateShares,
   fieldToSigned,
   type InputDealing,

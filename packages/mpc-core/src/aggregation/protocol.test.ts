@@ -5,11 +5,12 @@ import { deriveIdentifier } from '../keys.js';
 import { SecretBytes } from '../secret.js';
 import { ciphersuites, getCiphersuite, loadFastBackends } from '../suite/registry.js';
 import type { AnyCiphersuite } from '../suite/types.js';
-import { evaluateCircuit } from './circuit.js';
+import { evaluateCircuit, loadCircuit } from './circuit.js';
 import {
   checkPublicDealing,
   createAggregationSession,
   dealInput,
+  dealInputs,
   evaluateShares,
   type InputDealing,
   openResult,
@@ -141,6 +142,37 @@ describe('aggregation protocol (weighted-risk, 3-of-5)', () => {
     expect(dealings[0]!.dealer).toBe(receiver);
     expect(blamed(own, {})).toEqual([receiver]);
     expect(blamed(own, { ownProofsTrusted: true })).toEqual([]);
+  });
+
+  it('deals many inputs in one batch exactly as one by one (bulk inputs, no range proofs)', async () => {
+    await loadFastBackends();
+    const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+    const parties = partiesFor(suite);
+    const circuit = loadCircuit({
+      format: 'aaps-circuit/v1',
+      id: 'bulk',
+      version: 1,
+      description: 'bulk',
+      inputs: [0, 1, 2].map((k) => ({
+        name: `x${k}`,
+        role: 'monitoring',
+        range: { min: 0, max: 1000 },
+        rangeProof: false,
+      })),
+      outputs: [{ name: 'sum', terms: [0, 1, 2].map((k) => ({ input: `x${k}` })) }],
+    });
+    const session = createAggregationSession(suite, { circuit, sessionId: 'bulk', threshold: 3, parties });
+    const dealer = session.providers[0]!;
+    const values = [7, 0, 1000].map((value, k) => ({ input: `x${k}`, value }));
+    const rngA = seededRng('bulk');
+    const one = values.map((v) => dealInput(session, { ...v, dealer }, rngA));
+    const many = dealInputs(session, { dealer, values }, seededRng('bulk'));
+    expect(many.map((d) => d.commitments)).toEqual(one.map((d) => d.commitments));
+    expect(many.map((d) => d.hints)).toEqual(one.map((d) => d.hints));
+    const shares = parties.flatMap((p) =>
+      evaluateShares(session, p.id, verifyDealings(session, many, p.id, rngA)),
+    );
+    expect(openResult(session, many, shares, rngA).outputs[0]!.value).toBe(1007n);
   });
 
   it('refuses an out-of-range value at the dealer', () => {

@@ -32,7 +32,7 @@ import type { Circuit } from './circuit.js';
 import { generators } from './curve.js';
 import { asElement, commitFast } from './fixed-base.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
-import { dealPedersenEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
+import { dealPedersenManyEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
 
 export const AGGREGATION_VERSION = 1;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -262,62 +262,87 @@ export function dealInput<E>(
   args: { input: string; dealer: Identifier; value: bigint | number },
   rng: Rng,
 ): InputDealing {
+  return dealInputs(
+    session,
+    { dealer: args.dealer, values: [{ input: args.input, value: args.value }] },
+    rng,
+  )[0]!;
+}
+
+/**
+ * Share several inputs of one dealer (bulk inputs): the same checks and messages as
+ * {@link dealInput} for each, with every commitment computed in one fixed-base batch. The `rng`
+ * draws go to all the polynomials first (input order), then to the range proofs; without range
+ * proofs the output is byte-identical to calling {@link dealInput} for each input in turn.
+ */
+export function dealInputs<E>(
+  session: AggregationSession<E>,
+  args: { dealer: Identifier; values: readonly { input: string; value: bigint | number }[] },
+  rng: Rng,
+): InputDealing[] {
   const { suite, circuit } = session;
-  const index = inputIndex(session, args.input, 'input');
-  const spec = circuit.inputs[index]!;
-  if (session.providers[index] !== args.dealer) {
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      `dealer: input ${spec.name} is provided by role ${spec.role}`,
-      ['dealer'],
-    );
-  }
-  const value =
-    typeof args.value === 'number' && Number.isSafeInteger(args.value) ? BigInt(args.value) : args.value;
-  if (typeof value !== 'bigint' || value < spec.min || value > spec.max) {
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      `value: expected an integer in [${spec.min}, ${spec.max}]`,
-      ['value'],
-    );
-  }
+  const F = suite.field;
+  const checked = args.values.map((item, k) => {
+    const field = args.values.length === 1 ? 'value' : `values[${k}].value`;
+    const index = inputIndex(session, item.input, args.values.length === 1 ? 'input' : `values[${k}].input`);
+    const spec = circuit.inputs[index]!;
+    if (session.providers[index] !== args.dealer) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `dealer: input ${spec.name} is provided by role ${spec.role}`,
+        ['dealer'],
+      );
+    }
+    const value =
+      typeof item.value === 'number' && Number.isSafeInteger(item.value) ? BigInt(item.value) : item.value;
+    if (typeof value !== 'bigint' || value < spec.min || value > spec.max) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${field}: expected an integer in [${spec.min}, ${spec.max}]`,
+        [field],
+      );
+    }
+    // A non-negative range bounds the secret publicly: C_0's G part needs only the rows covering it.
+    const bits = spec.min >= 0n ? spec.max.toString(2).length : undefined;
+    return { spec, value, secret: F.create(value), ...(bits === undefined ? {} : { bits }) };
+  });
   const ids = session.parties.map((p) => p.id);
   const xs = ids.map((id) => session.xs.get(id)!);
-  const F = suite.field;
-  // A non-negative range bounds the secret publicly: C_0's G part needs only the rows covering it.
-  const bits = spec.min >= 0n ? spec.max.toString(2).length : undefined;
-  const dealing = dealPedersenEncoded(suite, F.create(value), xs, session.threshold, rng, bits);
-  const commitments = dealing.commitments;
-  const rangeProof = spec.rangeProof
-    ? proveRange(
-        suite,
-        {
-          commitment: asElement(suite, dealing.points[0]!, commitments[0]!),
-          lo: spec.min,
-          hi: spec.max,
-          context: inputProofContext(session, args.dealer, spec.name),
-        },
-        { value, blinding: dealing.blinding },
-        rng,
-      )
-    : null;
-  const shares: Record<Identifier, InputShare> = {};
-  dealing.shares.forEach((s, i) => {
-    shares[ids[i]!] = Object.freeze({
-      share: new SecretBytes(F.toBytes(s.share)),
-      blinding: new SecretBytes(F.toBytes(s.blinding)),
+  const dealt = dealPedersenManyEncoded(suite, checked, xs, session.threshold, rng);
+  return checked.map(({ spec, value }, k) => {
+    const dealing = dealt[k]!;
+    const commitments = dealing.commitments;
+    const rangeProof = spec.rangeProof
+      ? proveRange(
+          suite,
+          {
+            commitment: asElement(suite, dealing.points[0]!, commitments[0]!),
+            lo: spec.min,
+            hi: spec.max,
+            context: inputProofContext(session, args.dealer, spec.name),
+          },
+          { value, blinding: dealing.blinding },
+          rng,
+        )
+      : null;
+    const shares: Record<Identifier, InputShare> = {};
+    dealing.shares.forEach((s, i) => {
+      shares[ids[i]!] = Object.freeze({
+        share: new SecretBytes(F.toBytes(s.share)),
+        blinding: new SecretBytes(F.toBytes(s.blinding)),
+      });
     });
-  });
-  return Object.freeze({
-    v: AGGREGATION_VERSION,
-    suite: suite.id,
-    sessionId: session.sessionId,
-    input: spec.name,
-    dealer: args.dealer,
-    commitments: Object.freeze([...commitments]),
-    rangeProof,
-    hints: Object.freeze([...dealing.hints]),
-    shares: Object.freeze(shares),
+    return Object.freeze({
+      v: AGGREGATION_VERSION,
+      suite: suite.id,
+      sessionId: session.sessionId,
+      input: spec.name,
+      dealer: args.dealer,
+      commitments: Object.freeze([...commitments]),
+      rangeProof,
+      hints: Object.freeze([...dealing.hints]),
+      shares: Object.freeze(shares),
+    });
   });
 }
 

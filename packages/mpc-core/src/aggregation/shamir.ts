@@ -140,6 +140,38 @@ export function dealPedersenEncoded<E>(
   return { commitments, hints, points, shares, blinding: g[0]! };
 }
 
+/**
+ * Many {@link dealPedersenEncoded} dealings at once (one dealer's bulk inputs): the same `rng`
+ * draws in the same order, so the same bytes, with every commitment of every dealing computed and
+ * encoded in one batch (one field inversion in all).
+ */
+export function dealPedersenManyEncoded<E>(
+  suite: Ciphersuite<E>,
+  secrets: readonly { readonly secret: bigint; readonly bits?: number }[],
+  xs: readonly bigint[],
+  threshold: number,
+  rng: Rng,
+): EncodedPedersenDealing[] {
+  const F = suite.field;
+  const polys = secrets.map(({ secret }) => polynomials(suite, secret, xs, threshold, rng));
+  const pairs: [bigint, bigint, number?][] = [];
+  polys.forEach(({ f, g }, i) => {
+    const bits = secrets[i]!.bits;
+    f.forEach((a, j) => pairs.push(j === 0 && bits !== undefined ? [a, g[j]!, bits] : [a, g[j]!]));
+  });
+  const { commitments, hints, points } = commitMany(suite, pairs);
+  return polys.map(({ f, g }, i) => {
+    const at = i * threshold;
+    return {
+      commitments: commitments.slice(at, at + threshold),
+      hints: hints.slice(at, at + threshold),
+      points: points.slice(at, at + threshold),
+      shares: xs.map((x) => ({ x, share: horner(F, f, x), blinding: horner(F, g, x) })),
+      blinding: g[0]!,
+    };
+  });
+}
+
 /** Whether `share*G + blinding*H = sum_j x^j C_j`. */
 export function pedersenShareHolds<E>(
   suite: Ciphersuite<E>,

@@ -31,7 +31,7 @@ import {
   type Circuit,
   concatBytes,
   createAggregationSession,
-  dealInput,
+  dealInputs,
   decodeAggregationRecordJson,
   equalBytes,
   evaluateShares,
@@ -653,8 +653,10 @@ export function createAggregationHandlers(
       }
       // Bulk dealings draw six scalars per input: one system call per 64 KiB instead of per scalar.
       const pool = rng ? undefined : new RandomPool();
-      const dealings: InputDealing[] = names.map((input) =>
-        dealInput(session, { input, dealer: myId, value: values.get(input)! }, rng ?? pool!.rng),
+      const dealings: InputDealing[] = dealInputs(
+        session,
+        { dealer: myId, values: names.map((input) => ({ input, value: values.get(input)! })) },
+        rng ?? pool!.rng,
       );
       pool?.wipe();
       values.clear();
