@@ -11,11 +11,13 @@
  *   checked against its dealer's commitments with one batched random-linear-combination check per
  *   party, and every result share at the opening likewise.
  *
- * Peer: JIFF (5 processes and its server on loopback, semi-honest, nothing checked) takes 42-51 ms
- * for a one-integer-per-party sum and 12.4 s for the 1,000-integer element-wise sum on this machine
- * (see docs/aggregation.md); it is not installed in this workspace.
+ * Peer: JIFF (`jiff-mpc`; its server and 5 party processes on loopback, semi-honest, nothing
+ * checked), from the harness in `bench/peers/jiff/` when it is installed
+ * (`npm install --prefix bench/peers/jiff`): each row's setup runs the same computation there, and
+ * its per-round times are reported beside ours as `jiff` rows of the same names.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -88,7 +90,45 @@ async function startCluster(): Promise<Cluster> {
   return { dir, procs, client, circuits, ids: layout.roster.parties.map((p) => p.id) };
 }
 
-export async function register({ add }: SuiteContext): Promise<void> {
+const JIFF_DIR = new URL('../../peers/jiff/', import.meta.url);
+
+/**
+ * Per-round times (ms) of the JIFF harness for `size` integers per party, or none when it is not
+ * installed or fails (the reason goes to stderr).
+ */
+function runJiff(size: 1 | 1000, rounds: number): number[] {
+  if (!existsSync(new URL('node_modules/jiff-mpc/package.json', JIFF_DIR))) return [];
+  const dir = mkdtempSync(join(tmpdir(), 'aaps-bench-jiff-'));
+  const out = join(dir, 'results.json');
+  try {
+    const run = spawnSync(
+      process.execPath,
+      [
+        new URL('run.js', JIFF_DIR).pathname,
+        '--size',
+        String(size),
+        size === 1 ? '--rounds1' : '--rounds1000',
+        String(rounds),
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 },
+    );
+    if (run.status !== 0) {
+      process.stderr.write(`jiff peer (size ${size}) failed: exit ${run.status}\n`);
+      return [];
+    }
+    const parsed = JSON.parse(readFileSync(out, 'utf8')) as {
+      results: { times: number[]; correct: boolean }[];
+    };
+    const row = parsed.results[0];
+    return row?.correct ? row.times : [];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function register({ add, measured }: SuiteContext): Promise<void> {
   await loadFastBackends();
   let cluster: Cluster | undefined;
   let round = 0;
@@ -124,10 +164,16 @@ export async function register({ add }: SuiteContext): Promise<void> {
     if (out.result[`sum${BULK - 1}`] !== expected) throw new Error('wrong bulk sum');
   };
 
+  let jiff1: number[] = [];
+  let jiff1000: number[] = [];
+  measured('agg.weighted-risk.5parties.http', 'jiff', () => jiff1);
+  measured('agg.sum.5parties.1000inputs.http', 'jiff', () => jiff1000);
   add('agg.weighted-risk.5parties.http', 'http', weightedRisk, {
     time: 3000,
     iterations: 30,
     setup: async () => {
+      // The peer's one-integer sum (its closest row: JIFF has no range proofs or checks to run).
+      jiff1 = runJiff(1, 30);
       cluster = await startCluster();
       // Warm each party (fixed-base tables are built on first use), as a running node would be.
       for (let i = 0; i < 3; i++) await weightedRisk();
@@ -138,6 +184,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
     time: 0,
     iterations: 5,
     setup: async () => {
+      jiff1000 = runJiff(1000, 3);
       cluster = await startCluster();
       await bulkSum();
     },

@@ -3,10 +3,11 @@
 // are summed (element-wise for arrays) and the sums opened. Semi-honest: nothing is verified.
 //
 //   npm install --prefix bench/peers/jiff
-//   node bench/peers/jiff/run.js [--rounds1 30] [--rounds1000 3] [--parties 5]
+//   node bench/peers/jiff/run.js [--rounds1 30] [--rounds1000 3] [--parties 5] [--size 1|1000] [--out F]
 //
 // Prints one line per row (median and p90 over the measured rounds, the first round of each run
-// is warm-up and left out) and writes bench/peers/jiff/results.json.
+// is warm-up and left out) and writes the per-round times to bench/peers/jiff/results.json (or F).
+// `npm run bench -- agg.` runs it too when it is installed (bench/suites/aggregation-http.ts).
 'use strict';
 const { spawn } = require('node:child_process');
 const http = require('node:http');
@@ -19,10 +20,15 @@ const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const n = arg('parties', 5);
+const only = arg('size', 0);
 const rows = [
   { name: 'jiff.sum.5parties.1input', size: 1, rounds: arg('rounds1', 30) + 1 },
   { name: 'jiff.sum.5parties.1000inputs', size: 1000, rounds: arg('rounds1000', 3) + 1 },
-];
+].filter((r) => only === 0 || r.size === only);
+const out = (() => {
+  const i = process.argv.indexOf('--out');
+  return i > 0 ? process.argv[i + 1] : join(__dirname, 'results.json');
+})();
 
 function runRow(url, row, tag) {
   return new Promise((resolve, reject) => {
@@ -79,15 +85,12 @@ async function main() {
     ).reduce((a, b) => a + b, 0);
     const ok = outs.every((o) => o.check === expected);
     const st = stats(measured);
-    results.push({ name: row.name, size: row.size, ...st, correct: ok });
+    results.push({ name: row.name, size: row.size, ...st, correct: ok, times: measured });
     console.log(
       `${row.name.padEnd(32)} median ${st.median.toFixed(1)} ms  p90 ${st.p90.toFixed(1)} ms  (${st.samples} rounds, sum ${ok ? 'correct' : 'WRONG'})`,
     );
   }
-  writeFileSync(
-    join(__dirname, 'results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), parties: n, results }, null, 2)}\n`,
-  );
+  writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), parties: n, results }, null, 2)}\n`);
   server.close();
   process.exit(0);
 }
