@@ -13,8 +13,8 @@
  *   opened with every result share checked. `agg.sum.5000dealings.verify1` is one party's check
  *   of its 5,000 dealings (commitment decoding included; the per-process cost of that step).
  *
- * The JIFF peer (5 processes on loopback, unverified) is not installed in this workspace; see
- * docs/aggregation.md for the figures it was compared with.
+ * The JIFF peer (5 processes on loopback, unverified) is measured by `aggregation-http.ts` from
+ * `bench/peers/jiff/` when that harness is installed; see docs/aggregation.md.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
