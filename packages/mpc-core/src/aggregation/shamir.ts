@@ -157,7 +157,9 @@ export function dealPedersenManyEncoded<E>(
   const pairs: [bigint, bigint, number?][] = [];
   polys.forEach(({ f, g }, i) => {
     const bits = secrets[i]!.bits;
-    f.forEach((a, j) => pairs.push(j === 0 && bits !== undefined ? [a, g[j]!, bits] : [a, g[j]!]));
+    f.forEach((a, j) => {
+      pairs.push(j === 0 && bits !== undefined ? [a, g[j]!, bits] : [a, g[j]!]);
+    });
   });
   const { commitments, hints, points } = commitMany(suite, pairs);
   return polys.map(({ f, g }, i) => {
