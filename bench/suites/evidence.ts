@@ -19,9 +19,11 @@
  *   one bundle per op, a fresh verifier every 64 bundles (one checkpoint verification each).
  * - `evidence.verify.sigstore.1thread`: @sigstore/verify's `Verifier`, one thread, on the same
  *   comparable bundles exported to Sigstore bundles v0.3.
- * - `evidence.verify.sigstore.jobs<N>`: the same on N worker threads (N = the default --jobs),
- *   workers started before timing: the like-for-like comparison with the goal row, which pays its
- *   own start-up. `evidence.verify.sigstore.workers-run` is one pass of those workers.
+ * - `evidence.verify.sigstore.jobs<N>` and `evidence.verify.offline.lib.jobs<N>`: each verifier
+ *   as a library on N warm worker threads (N = the default --jobs; started and warmed up before
+ *   timing), the bundles split evenly: the like-for-like comparison on equal threads. The goal row
+ *   pays what these do not: a fresh process, worker start-up, reading and splitting stdin.
+ *   `*.workers-run` is one pass of those workers.
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
@@ -193,16 +195,95 @@ function sigstoreVerifier(root: any): (text: string) => unknown {
   return (text) => verifier.verify(toSignedEntity(bundleFromJSON(JSON.parse(text))));
 }
 
-// This module is also the @sigstore/verify worker: it verifies its share of the exported bundles
-// each time it is told to, and says when it is done.
-const SIGSTORE_WORKER = 'aaps-bench-sigstore-worker';
-if (!isMainThread && (workerData as { role?: string } | null)?.role === SIGSTORE_WORKER) {
-  const { root, texts } = workerData as { root: unknown; texts: string[] };
-  const verify = sigstoreVerifier(root);
+// This module is also the bench's verify worker (ours or @sigstore/verify's): each time it is
+// told to, it verifies its share of the bundles (ours with one fresh verifier a pass, as each
+// aaps-verify thread has one a stream) and says when it is done.
+const VERIFY_WORKER = 'aaps-bench-verify-worker';
+interface WorkerSetup {
+  role: typeof VERIFY_WORKER;
+  impl: 'ours' | 'sigstore';
+  texts: string[];
+  root?: unknown;
+  groupPublicKey?: Uint8Array;
+}
+if (!isMainThread && (workerData as { role?: string } | null)?.role === VERIFY_WORKER) {
+  const setup = workerData as WorkerSetup;
+  let pass: () => void;
+  if (setup.impl === 'sigstore') {
+    const verify = sigstoreVerifier(setup.root);
+    pass = () => {
+      for (const t of setup.texts) verify(t);
+    };
+  } else {
+    pass = () => {
+      const verifier = createBundleVerifier({ groupPublicKey: setup.groupPublicKey! });
+      for (const t of setup.texts)
+        if (!verifier.report(JSON.parse(t)).valid) throw new Error('invalid bundle');
+    };
+  }
   parentPort?.on('message', () => {
-    for (const t of texts) verify(t);
+    pass();
     parentPort?.postMessage('done');
   });
+}
+
+/** Rows that verify the STREAM bundles on `jobs` warm worker threads, one pass per op. */
+function addWorkerRows(
+  ctx: SuiteContext,
+  impl: 'ours' | 'sigstore',
+  jobs: number,
+  texts: () => Promise<{ texts: string[]; root?: unknown; groupPublicKey?: Uint8Array }>,
+): void {
+  const msPerBundle: number[] = [];
+  let workers: Worker[] = [];
+  const [name, tag] =
+    impl === 'sigstore'
+      ? ['evidence.verify.sigstore', 'sigstore' as const]
+      : ['evidence.verify.offline.lib', 'mpc-core' as const];
+  ctx.add(
+    `${name}.workers-run`,
+    tag,
+    async () => {
+      const started = performance.now();
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve, reject) => {
+              w.once('message', () => resolve());
+              w.once('error', reject);
+              w.postMessage('run');
+            }),
+        ),
+      );
+      msPerBundle.push((performance.now() - started) / STREAM);
+    },
+    {
+      iterations: 4,
+      time: 1,
+      unitsPerOp: STREAM,
+      setup: async () => {
+        const input = await texts();
+        const share = Math.ceil(input.texts.length / jobs);
+        workers = Array.from({ length: jobs }, (_, w) => {
+          const setup: WorkerSetup = {
+            role: VERIFY_WORKER,
+            impl,
+            texts: input.texts.slice(w * share, (w + 1) * share),
+          };
+          if (input.root !== undefined) setup.root = input.root;
+          if (input.groupPublicKey !== undefined) setup.groupPublicKey = input.groupPublicKey;
+          return new Worker(new URL(import.meta.url), { workerData: setup });
+        });
+        await Promise.all(workers.map((w) => new Promise((resolve) => w.once('online', resolve))));
+      },
+      teardown: async () => {
+        await Promise.all(workers.map((w) => w.terminate()));
+        workers = [];
+      },
+    },
+  );
+  // tinybench's two warm-up runs are in the samples too: keep the last four (the measured ones).
+  ctx.measured(`${name}.jobs${jobs}`, tag, () => msPerBundle.slice(-4));
 }
 
 /** The aaps-verify executable, as npm links it (the package's `bin`). */
@@ -305,52 +386,14 @@ export async function register(ctx: SuiteContext): Promise<void> {
   measured('evidence.verify.offline', 'mpc-core', () => printedMsPerBundle.slice(-4));
   measured('evidence.verify.offline.wall', 'mpc-core', () => wallMsPerBundle.slice(-4));
 
-  const workerMsPerBundle: number[] = [];
-  let workers: Worker[] = [];
-  add(
-    'evidence.verify.sigstore.workers-run',
-    'sigstore',
-    async () => {
-      const started = performance.now();
-      await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise<void>((resolve, reject) => {
-              w.once('message', () => resolve());
-              w.once('error', reject);
-              w.postMessage('run');
-            }),
-        ),
-      );
-      workerMsPerBundle.push((performance.now() - started) / STREAM);
-    },
-    {
-      iterations: 4,
-      time: 1,
-      unitsPerOp: STREAM,
-      setup: async () => {
-        const parts = sigstoreParts(await comparable());
-        const share = Math.ceil(STREAM / jobs);
-        workers = Array.from(
-          { length: jobs },
-          (_, w) =>
-            new Worker(new URL(import.meta.url), {
-              workerData: {
-                role: SIGSTORE_WORKER,
-                root: parts.root,
-                texts: parts.exported.slice(w * share, (w + 1) * share),
-              },
-            }),
-        );
-        await Promise.all(workers.map((w) => new Promise((resolve) => w.once('online', resolve))));
-      },
-      teardown: async () => {
-        await Promise.all(workers.map((w) => w.terminate()));
-        workers = [];
-      },
-    },
-  );
-  measured(`evidence.verify.sigstore.jobs${jobs}`, 'sigstore', () => workerMsPerBundle.slice(-4));
+  addWorkerRows(ctx, 'ours', jobs, async () => {
+    const fx = await comparable();
+    return { texts: fx.texts, groupPublicKey: fx.group.publicKey };
+  });
+  addWorkerRows(ctx, 'sigstore', jobs, async () => {
+    const parts = sigstoreParts(await comparable());
+    return { texts: parts.exported, root: parts.root };
+  });
 
   ratio({
     label: `evidence.verify.offline (aaps-verify stream, ${jobs} threads) vs @sigstore/verify 1 thread (goal: 2x faster)`,
@@ -366,6 +409,11 @@ export async function register(ctx: SuiteContext): Promise<void> {
   ratio({
     label: `evidence.verify.offline (${jobs} threads) vs @sigstore/verify on ${jobs} workers`,
     numerator: { name: 'evidence.verify.offline', impl: 'mpc-core' },
+    denominator: { name: `evidence.verify.sigstore.jobs${jobs}`, impl: 'sigstore' },
+  });
+  ratio({
+    label: `evidence.verify.offline.lib on ${jobs} warm workers vs @sigstore/verify on ${jobs} warm workers`,
+    numerator: { name: `evidence.verify.offline.lib.jobs${jobs}`, impl: 'mpc-core' },
     denominator: { name: `evidence.verify.sigstore.jobs${jobs}`, impl: 'sigstore' },
   });
   ratio({
