@@ -29,6 +29,7 @@ import {
   openResult,
   ProtocolError,
   type PublicInputDealing,
+  precheckOpening,
   type ResultShare,
   type Rng,
   utf8,
@@ -107,6 +108,9 @@ export interface AggregationOutcome {
   /** For the pooled-risk circuit: the pooled score (the weighted mean, rounded up; 0..100). */
   pooledRisk?: number;
 }
+
+/** Dealings whose commitments the coordinator decodes between two turns of the event loop. */
+const PRECHECK_SLICE = 250;
 
 let shipped: CircuitCatalog | undefined;
 
@@ -304,7 +308,7 @@ export async function runAggregationOverHttp(
       inbox.set(item.party, list);
     }
   }
-  const evaluated = await Promise.allSettled(
+  const evaluating = Promise.allSettled(
     roster.parties.map((p) =>
       client.call<{ result_shares: WireResultShare[]; dealings_digest: string }>(
         p.id,
@@ -315,6 +319,13 @@ export async function runAggregationOverHttp(
       ),
     ),
   );
+  // While the parties evaluate, decode the input commitments the opening needs (strictly: the
+  // record carries them), in slices that leave the event loop free for the calls in flight.
+  for (let at = 0; at < publicDealings.length; at += PRECHECK_SLICE) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    precheckOpening(session, publicDealings.slice(at, at + PRECHECK_SLICE));
+  }
+  const evaluated = await evaluating;
   // A party that names bad dealers stops the run (a dealing every honest party rejects).
   const named = evaluated.flatMap((r, i) =>
     r.status === 'rejected' &&

@@ -31,6 +31,7 @@ export {
   openingCommitment,
   openResult,
   type PublicInputDealing,
+  precheckOpening,
   publicDealing,
   type ResultShare,
   sessionDigest,

@@ -14,6 +14,7 @@ import {
   evaluateShares,
   type InputDealing,
   openResult,
+  precheckOpening,
   type ResultShare,
   type VerifiedInput,
   verifyDealing,
@@ -173,6 +174,34 @@ describe('aggregation protocol (weighted-risk, 3-of-5)', () => {
       evaluateShares(session, p.id, verifyDealings(session, many, p.id, rngA)),
     );
     expect(openResult(session, many, shares, rngA).outputs[0]!.value).toBe(1007n);
+  });
+
+  it('precheckOpening decodes ahead without changing what openResult accepts or blames', async () => {
+    await loadFastBackends();
+    for (const suite of [getCiphersuite('FROST-ED25519-SHA512-v1'), ciphersuites.secp256k1]) {
+      const { rng, parties, session, dealings } = run(suite, values, `pre-${suite.backend}`);
+      const shares = parties.flatMap((p) =>
+        evaluateShares(session, p.id, verifyDealings(session, dealings, p.id, rng)),
+      );
+      const publics = dealings.map((d) => ({
+        ...d,
+        commitments: d.commitments.map((c) => Uint8Array.from(c)),
+      }));
+      precheckOpening(session, publics);
+      expect(openResult(session, publics, shares, rng).outputs[0]!.value).toBe(expected);
+      // Bytes changed in place after the precheck are decoded again, and their dealer blamed.
+      const c0 = publics[2]!.commitments[0]!;
+      c0.fill(0xff);
+      precheckOpening(session, [{ ...publics[2]!, commitments: [new Uint8Array(3)] }]); // no throw
+      let err: unknown;
+      try {
+        openResult(session, publics, shares, rng);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).culprits).toEqual([dealings[2]!.dealer]);
+    }
   });
 
   it('refuses an out-of-range value at the dealer', () => {
