@@ -3,7 +3,8 @@
 // are summed (element-wise for arrays) and the sums opened. Semi-honest: nothing is verified.
 //
 //   npm install --prefix bench/peers/jiff
-//   node bench/peers/jiff/run.js [--rounds1 30] [--rounds1000 3] [--parties 5] [--size 1|1000] [--out F]
+//   node bench/peers/jiff/run.js [--rounds1 30] [--rounds1000 3] [--parties 5] [--size 1|1000]
+//                                [--timeout 300 (s per row)] [--out F]
 //
 // Prints one line per row (median and p90 over the measured rounds, the first round of each run
 // is warm-up and left out) and writes the per-round times to bench/peers/jiff/results.json (or F).
@@ -21,6 +22,7 @@ const arg = (name, dflt) => {
 };
 const n = arg('parties', 5);
 const only = arg('size', 0);
+const ROW_TIMEOUT_MS = arg('timeout', 300) * 1000;
 const rows = [
   { name: 'jiff.sum.5parties.1input', size: 1, rounds: arg('rounds1', 30) + 1 },
   { name: 'jiff.sum.5parties.1000inputs', size: 1000, rounds: arg('rounds1000', 3) + 1 },
@@ -33,7 +35,14 @@ const out = (() => {
 function runRow(url, row, tag) {
   return new Promise((resolve, reject) => {
     const outs = [];
-    let done = 0;
+    const children = [];
+    const stop = () => {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`${row.name}: no result within ${ROW_TIMEOUT_MS} ms`));
+    }, ROW_TIMEOUT_MS);
     for (let id = 1; id <= n; id++) {
       const child = spawn(
         process.execPath,
@@ -48,14 +57,27 @@ function runRow(url, row, tag) {
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
+      children.push(child);
       let text = '';
       child.stdout.on('data', (d) => {
         text += d;
+        const line = text.split('\n').find((l) => l.trim().startsWith('{'));
+        if (!line || child.reported) return;
+        child.reported = true;
+        outs.push(JSON.parse(line));
+        // Every party has its result: only now may they go (earlier, one could still owe messages).
+        if (outs.length === n) {
+          clearTimeout(timer);
+          stop();
+          resolve(outs);
+        }
       });
-      child.on('exit', (code) => {
-        if (code !== 0) return reject(new Error(`party ${id} exited with ${code}`));
-        outs.push(JSON.parse(text.trim().split('\n').pop()));
-        if (++done === n) resolve(outs);
+      child.on('exit', (code, signal) => {
+        if (!child.reported && signal === null) {
+          clearTimeout(timer);
+          stop();
+          reject(new Error(`party ${id} exited with ${code}`));
+        }
       });
     }
   });
