@@ -17,12 +17,14 @@
  * (Ed25519: x; secp256k1: y). A receiver then checks the curve equation and the sign/parity bit
  * instead (a few multiplications). A hint that does not match its encoding fails the dealing.
  */
+
+import { pippenger } from '@noble/curves/abstract/curve.js';
+import { equalBytes } from '../bytes.js';
 import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import {
   type CurvePoint,
   ED,
-  ED_D,
   generators,
   type PCons,
   pointClass,
@@ -31,34 +33,33 @@ import {
   writeBE,
   writeLE,
 } from './curve.js';
-import { type Ext, extAdd, extIsSmallOrder, extMsm, extMulSmall, extNeg, toExt } from './ed-points.js';
 import { commitPoints } from './fixed-base.js';
 
 export type { CurvePoint } from './curve.js';
 
-/** The point of `bytes` given the missing coordinate, or undefined if they do not agree. */
+/**
+ * The point of `bytes` given the missing coordinate, or undefined if they do not agree: noble
+ * builds the point from both coordinates, checks it is on the curve, and its encoding must be
+ * `bytes` exactly (so no square root is taken, and nothing but noble does curve arithmetic).
+ */
 function fromHint(Pc: PCons, bytes: Uint8Array, hint: Uint8Array): CurvePoint | undefined {
-  const F = Pc.Fp;
-  const p = F.ORDER;
+  const p = Pc.Fp.ORDER;
   if (hint.length !== 32) return undefined;
+  let x: bigint;
+  let y: bigint;
   if (Pc === ED) {
     if (bytes.length !== 32) return undefined;
-    const sign = bytes[31]! >> 7;
-    const y = readLE(bytes) & ((1n << 255n) - 1n);
-    const x = readLE(hint);
-    if (y >= p || x >= p || Number(x & 1n) !== sign) return undefined;
-    // -x^2 + y^2 = 1 + d x^2 y^2
-    const x2 = F.sqr(x);
-    const y2 = F.sqr(y);
-    if (F.create(y2 - x2) !== F.add(1n, F.mul(ED_D, F.mul(x2, y2)))) return undefined;
-    return Pc.fromAffine({ x, y });
+    y = readLE(bytes) & ((1n << 255n) - 1n);
+    x = readLE(hint);
+  } else {
+    if (bytes.length !== 33) return undefined;
+    x = readBE(bytes.subarray(1));
+    y = readBE(hint);
   }
-  if (bytes.length !== 33 || (bytes[0] !== 2 && bytes[0] !== 3)) return undefined;
-  const x = readBE(bytes.subarray(1));
-  const y = readBE(hint);
-  if (x >= p || y >= p || Number(y & 1n) !== (bytes[0]! & 1)) return undefined;
-  if (F.sqr(y) !== F.add(F.mul(F.sqr(x), x), 7n)) return undefined;
-  return Pc.fromAffine({ x, y });
+  if (x >= p || y >= p) return undefined;
+  const pt = Pc.fromAffine({ x, y });
+  pt.assertValidity();
+  return equalBytes(pt.toBytes(), bytes) ? pt : undefined;
 }
 
 /** Decoded points by encoding object, reused when several receivers check the same dealings. */
@@ -119,47 +120,10 @@ function mulSmall(p: CurvePoint, x: bigint): CurvePoint {
   return acc;
 }
 
-/** Bucket (Pippenger) MSM over non-negative scalars; its cost follows their largest bit length. */
+/** Multi-scalar multiplication: noble's Pippenger (scalars reduced below the group order). */
 function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
-  const n = points.length;
-  if (n === 0) return Pc.ZERO;
-  let top = 0n;
-  for (const k of scalars) if (k > top) top = k;
-  const bitLength = top.toString(2).length;
-  const c = Math.max(2, Math.min(16, Math.floor(Math.log2(n)) - 4));
-  const windows = Math.ceil(bitLength / c);
-  const mask = (1 << c) - 1;
-  const digits = new Int32Array(n * windows);
-  const bc = BigInt(c);
-  const bmask = BigInt(mask);
-  for (let i = 0; i < n; i++) {
-    let s = scalars[i]!;
-    for (let w = 0; w < windows; w++) {
-      digits[i * windows + w] = Number(s & bmask);
-      s >>= bc;
-    }
-  }
-  let acc = Pc.ZERO;
-  const buckets: (CurvePoint | undefined)[] = new Array(mask + 1);
-  for (let w = windows - 1; w >= 0; w--) {
-    for (let d = 0; d < c && !acc.is0(); d++) acc = acc.double();
-    buckets.fill(undefined);
-    for (let i = 0; i < n; i++) {
-      const dg = digits[i * windows + w]!;
-      if (dg === 0) continue;
-      const b = buckets[dg];
-      buckets[dg] = b ? b.add(points[i]!) : points[i]!;
-    }
-    let running: CurvePoint | undefined;
-    let sum: CurvePoint | undefined;
-    for (let b = mask; b >= 1; b--) {
-      const bk = buckets[b];
-      if (bk) running = running ? running.add(bk) : bk;
-      if (running) sum = sum ? sum.add(running) : running;
-    }
-    if (sum) acc = acc.add(sum);
-  }
-  return acc;
+  if (points.length === 0) return Pc.ZERO;
+  return pippenger(Pc as never, points as never[], scalars as bigint[]) as unknown as CurvePoint;
 }
 
 function coefficients(rng: Rng, n: number): bigint[] {
@@ -190,7 +154,6 @@ export function batchCheckShares<E>(
   if (typeof x !== 'bigint' || x <= 0n) {
     throw new ValidationError('INVALID_ARGUMENT', 'x: expected a positive scalar', ['x']);
   }
-  if (pointClass(suite.id) === ED && x < 1n << 16n) return batchCheckSharesEd(suite, x, items, rng);
   const F = suite.field;
   const Pc = pointClass(suite.id);
   const { G, H } = generators(suite);
@@ -229,46 +192,6 @@ export function batchCheckShares<E>(
 }
 
 const SMALL_BATCH = 24;
-
-/** {@link batchCheckShares} on Ed25519 in raw extended coordinates (`ed-points.ts`), small `x`. */
-function batchCheckSharesEd<E>(
-  suite: Ciphersuite<E>,
-  x: bigint,
-  items: readonly BatchItem[],
-  rng: Rng,
-): true | number[] {
-  const F = suite.field;
-  const evals = items.map((it) => {
-    const cs = it.points;
-    let acc = toExt(cs[cs.length - 1]! as unknown as Ext);
-    for (let j = cs.length - 2; j >= 0; j--)
-      acc = extAdd(extMulSmall(acc, x), toExt(cs[j]! as unknown as Ext));
-    return acc;
-  });
-  const holds = (lhs: Ext, rhs: Ext) => extIsSmallOrder(extAdd(lhs, extNeg(rhs)));
-  const single = (): true | number[] => {
-    const lhs = commitPoints(
-      suite,
-      items.map((it) => [it.share, it.blinding] as const),
-    );
-    const bad: number[] = [];
-    items.forEach((_, k) => {
-      if (!holds(toExt(lhs[k]! as unknown as Ext), evals[k]!)) bad.push(k);
-    });
-    return bad.length === 0 ? true : bad;
-  };
-  if (items.length < SMALL_BATCH) return single();
-  const r = coefficients(rng, items.length);
-  let S = 0n;
-  let B = 0n;
-  for (let k = 0; k < items.length; k++) {
-    S = F.add(S, F.mul(r[k]!, items[k]!.share));
-    B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
-  }
-  const [lhs] = commitPoints(suite, [[S, B]]);
-  if (holds(toExt(lhs! as unknown as Ext), extMsm(evals, r))) return true;
-  return single();
-}
 
 /** One party's result shares (by output) at its evaluation point. */
 export interface OpeningShares {
@@ -322,14 +245,6 @@ export function batchCheckOpenings<E>(
       scalars.push(v >= q ? v % q : v);
     }
   });
-  if (Pc === ED) {
-    const [lhs] = commitPoints(suite, [[S, B]]);
-    const rhs = extMsm(
-      points.map((pt) => toExt(pt as unknown as Ext)),
-      scalars,
-    );
-    return extIsSmallOrder(extAdd(toExt(lhs! as unknown as Ext), extNeg(rhs)));
-  }
   const lhs = (S === 0n ? Pc.ZERO : G.multiply(S)).add(B === 0n ? Pc.ZERO : H.multiply(B));
   return lhs
     .subtract(msm(Pc, points, scalars))

@@ -18,16 +18,14 @@ export interface CurvePoint {
   multiplyUnsafe(k: bigint): CurvePoint;
   clearCofactor(): CurvePoint;
   toAffine(): { x: bigint; y: bigint };
+  toBytes(): Uint8Array;
+  assertValidity(): void;
   is0(): boolean;
 }
 
+/** What the aggregation reads of a curve's base field: its order (for range checks on coordinates). */
 export interface Field {
   ORDER: bigint;
-  inv(a: bigint): bigint;
-  create(a: bigint): bigint;
-  mul(a: bigint, b: bigint): bigint;
-  sqr(a: bigint): bigint;
-  add(a: bigint, b: bigint): bigint;
 }
 
 export interface PCons {
@@ -40,7 +38,6 @@ export interface PCons {
 
 export const ED = ed25519.Point as unknown as PCons;
 export const K1 = secp256k1.Point as unknown as PCons;
-export const ED_D = ed25519.Point.CURVE().d;
 
 export function pointClass(suiteId: string): PCons {
   return suiteId === 'FROST-ED25519-SHA512-v1' ? ED : K1;
@@ -75,10 +72,3 @@ export function generators<E>(suite: Ciphersuite<E>): { G: CurvePoint; H: CurveP
   return { G: Pc.BASE, H, ZERO: Pc.ZERO };
 }
 const hCache = new WeakMap<object, CurvePoint>();
-
-/** Projective coordinates as noble exposes them (`x = X/Z`, `y = Y/Z` on both curves). */
-export interface Projective {
-  readonly X: bigint;
-  readonly Y: bigint;
-  readonly Z: bigint;
-}

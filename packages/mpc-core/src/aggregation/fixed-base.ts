@@ -1,28 +1,19 @@
 /**
  * Fixed-base multiplication for Pedersen commitments `aG + bH`: comb tables for both bases
- * (`T_i[d] = d * 2^(w*i) * P`, so a scalar multiplication is additions only), and on Ed25519 the
- * tables in affine Niels form so each addition is the 7-multiplication mixed addition of ref10's
- * `ge_madd` on plain bigints. Results are normalized in batches with one field inversion.
- * Byte-identical to the suite's own `mulBase` / `mul` (tested).
+ * (`T_i[d] = d * 2^(w*i) * P`, built with noble's point addition), so a scalar multiplication is
+ * additions of table entries only; results are brought to affine form for the whole batch with
+ * noble's `normalizeZ` (one field inversion) and encoded by noble. Byte-identical to the suite's
+ * own `mulBase` / `mul` (tested). All curve arithmetic is `@noble/curves`'.
  *
  * Secret scalars (coefficients, blindings, bits) pass here, so every multiplication runs the same
  * sequence of additions whatever the scalar (every window, the identity entry for a zero digit).
  * As with noble's own precomputed base-point multiplication, the table index is not hidden from
  * cache timing, and JavaScript bigint arithmetic is not constant-time.
  */
+
+import { normalizeZ } from '@noble/curves/abstract/curve.js';
 import type { Ciphersuite } from '../suite/types.js';
-import {
-  type CurvePoint,
-  ED,
-  ED_D,
-  type Field,
-  generators,
-  type Projective,
-  pointClass,
-  writeBE,
-  writeLE,
-} from './curve.js';
-import { red25519 } from './ed-points.js';
+import { type CurvePoint, ED, generators, pointClass, writeBE, writeLE } from './curve.js';
 import { pedersenCommit } from './pedersen.js';
 
 /**
@@ -62,41 +53,11 @@ function combMul(comb: Comb, ZERO: CurvePoint, k: bigint, rows = comb.rows.lengt
   return acc;
 }
 
-/**
- * Ed25519 comb rows in affine Niels form `(y+x, y-x, 2dxy)`, so each table addition is the
- * 7-multiplication mixed addition of ref10's `ge_madd`, on plain bigints.
- */
-interface NielsComb {
-  readonly w: number;
-  readonly rows: readonly { ypx: bigint[]; ymx: bigint[]; xy2d: bigint[] }[];
+/** The comb tables of one suite, for `G` and `H`. */
+interface Tables {
+  readonly G: Comb;
+  readonly H: Comb;
 }
-
-function toNiels(comb: Comb): NielsComb {
-  const F = ED.Fp;
-  const p = F.ORDER;
-  const flat = comb.rows.flatMap((r) => r.slice(1));
-  const aff = normalize(F, flat as unknown as Projective[]);
-  let k = 0;
-  const rows = comb.rows.map((r) => {
-    // Entry 0 is the identity, (y+x, y-x, 2dxy) = (1, 1, 0).
-    const ypx = [1n];
-    const ymx = [1n];
-    const xy2d = [0n];
-    for (let d = 1; d < r.length; d++, k++) {
-      const { x, y } = aff[k]!;
-      ypx.push((y + x) % p);
-      ymx.push((y - x + p) % p);
-      xy2d.push((((2n * ED_D) % p) * ((x * y) % p)) % p);
-    }
-    return { ypx, ymx, xy2d };
-  });
-  return { w: comb.w, rows };
-}
-
-/** The tables of one suite: Niels rows on Ed25519, curve-point rows elsewhere. */
-type Tables =
-  | { readonly kind: 'niels'; readonly G: NielsComb; readonly H: NielsComb }
-  | { readonly kind: 'points'; readonly G: Comb; readonly H: Comb };
 /** By suite id: the tables depend on the curve and `H` only, so both backends share them. */
 const tables = new Map<string, Tables>();
 
@@ -105,90 +66,14 @@ function tablesFor<E>(suite: Ciphersuite<E>): Tables {
   if (t) return t;
   const { G, H, ZERO } = generators(suite);
   const bits = suite.field.ORDER.toString(2).length;
-  t =
-    pointClass(suite.id) === ED
-      ? { kind: 'niels', G: toNiels(buildComb(G, ZERO, bits)), H: toNiels(buildComb(H, ZERO, bits)) }
-      : { kind: 'points', G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
+  t = { G: buildComb(G, ZERO, bits), H: buildComb(H, ZERO, bits) };
   tables.set(suite.id, t);
   return t;
 }
 
 /**
- * `aG + bH` on Ed25519 in extended coordinates (values may be negative until normalized).
- * `a === undefined` leaves `G` out: for callers whose `a` is zero by construction, not by secret.
- * `aRows` limits the `G` part to the first rows, for an `a` publicly known to be that small.
- */
-function edCommit(
-  cg: NielsComb,
-  ch: NielsComb,
-  a: bigint | undefined,
-  b: bigint,
-  aRows = cg.rows.length,
-): Projective {
-  let X = 0n;
-  let Y = 1n;
-  let Z = 1n;
-  let T = 0n;
-  const parts: [NielsComb, bigint, number][] =
-    a === undefined
-      ? [[ch, b, ch.rows.length]]
-      : [
-          [cg, a, aRows],
-          [ch, b, ch.rows.length],
-        ];
-  for (const [comb, k0, rows] of parts) {
-    const mask = BigInt((1 << comb.w) - 1);
-    const w = BigInt(comb.w);
-    let k = k0;
-    for (let i = 0; i < rows; i++, k >>= w) {
-      const d = Number(k & mask);
-      const row = comb.rows[i]!;
-      const A = red25519((Y - X) * row.ymx[d]!);
-      const B = red25519((Y + X) * row.ypx[d]!);
-      const C = red25519(T * row.xy2d[d]!);
-      const D = Z + Z;
-      const E = B - A;
-      const Fv = D - C;
-      const G = D + C;
-      const H = B + A;
-      X = red25519(E * Fv);
-      Y = red25519(G * H);
-      T = red25519(E * H);
-      Z = red25519(Fv * G);
-    }
-  }
-  return { X, Y, Z };
-}
-
-/** Affine coordinates of projective points with one inversion (Montgomery's trick). */
-function normalize(F: Field, pts: readonly Projective[]): { x: bigint; y: bigint; zero: boolean }[] {
-  const p = F.ORDER;
-  const zs = pts.map((q) => ((q.Z % p) + p) % p);
-  const prefix: bigint[] = [];
-  let acc = 1n;
-  for (const z of zs) {
-    prefix.push(acc);
-    if (z !== 0n) acc = F.mul(acc, z);
-  }
-  let inv = F.inv(acc);
-  const out: { x: bigint; y: bigint; zero: boolean }[] = new Array(zs.length);
-  for (let i = zs.length - 1; i >= 0; i--) {
-    const z = zs[i]!;
-    if (z === 0n) {
-      out[i] = { x: 0n, y: 0n, zero: true };
-      continue;
-    }
-    const iz = F.mul(inv, prefix[i]!);
-    inv = F.mul(inv, z);
-    const q = pts[i]!;
-    out[i] = { x: F.mul(F.create(q.X), iz), y: F.mul(F.create(q.Y), iz), zero: false };
-  }
-  return out;
-}
-
-/**
  * Pedersen commitments `a_i G + b_i H` for many pairs at once, encoded, with their hints: comb
- * tables for the two fixed bases (Ed25519: mixed additions on bigints) and one field inversion
+ * tables for the two fixed bases (noble point additions) and one field inversion
  * for the whole batch. Byte-identical to `group.serialize(pedersenCommit(...))`. A pair's optional
  * third element is a public bound on `a` (`a < 2^aBits`, e.g. an input's declared range): only
  * the table rows that cover it are added, a fixed sequence for every `a` below the bound.
@@ -198,52 +83,38 @@ export function commitMany<E>(
   pairs: readonly (readonly [bigint | undefined, bigint, number?])[],
 ): { commitments: Uint8Array[]; hints: Uint8Array[]; points: CurvePoint[] } {
   const Pc = pointClass(suite.id);
-  const t = tablesFor(suite);
   const rowsFor = (a: bigint | undefined, aBits: number | undefined, all: number): number => {
     if (aBits === undefined || a === undefined) return all;
     const rows = Math.ceil(aBits / COMB_W);
     if (!Number.isSafeInteger(rows) || rows < 0 || a < 0n || a >> BigInt(rows * COMB_W) !== 0n) return all;
     return Math.min(rows, all);
   };
-  let proj: Projective[];
-  if (t.kind === 'niels') {
-    const { G: ng, H: nh } = t;
-    proj = pairs.map(([a, b, aBits]) => edCommit(ng, nh, a, b, rowsFor(a, aBits, ng.rows.length)));
-  } else {
-    const { G: cg, H: ch } = t;
-    proj = pairs.map(
-      ([a, b, aBits]) =>
-        (a === undefined ? Pc.ZERO : combMul(cg, Pc.ZERO, a, rowsFor(a, aBits, cg.rows.length))).add(
-          combMul(ch, Pc.ZERO, b),
-        ) as unknown as Projective,
-    );
-  }
-  const aff = normalize(Pc.Fp, proj);
+  const { G: cg, H: ch } = tablesFor(suite);
+  const sums = pairs.map(([a, b, aBits]) =>
+    (a === undefined ? Pc.ZERO : combMul(cg, Pc.ZERO, a, rowsFor(a, aBits, cg.rows.length))).add(
+      combMul(ch, Pc.ZERO, b),
+    ),
+  );
+  // One inversion for the batch; the identity (negligible for random inputs) stays as it is.
+  const nonZero = sums.filter((q) => !q.is0());
+  const affine = nonZero.length === 0 ? [] : normalizeZ(Pc as never, nonZero as never[]);
+  let next = 0;
   const commitments: Uint8Array[] = [];
   const hints: Uint8Array[] = [];
   const points: CurvePoint[] = [];
-  aff.forEach(({ x, y, zero }) => {
-    if (zero || (Pc === ED && x === 0n && y === 1n)) {
-      // The identity (negligible for random inputs): its encoding where the suite has one.
+  for (const q of sums) {
+    if (q.is0()) {
       commitments.push(Pc === ED ? suite.group.serialize(suite.group.zero) : new Uint8Array(33));
       hints.push(new Uint8Array(32));
       points.push(Pc.ZERO);
-      return;
+      continue;
     }
-    if (Pc === ED) {
-      const b = writeLE(y, 32);
-      b[31]! |= Number(x & 1n) << 7;
-      commitments.push(b);
-      hints.push(writeLE(x, 32));
-    } else {
-      const b = new Uint8Array(33);
-      b[0] = 2 + Number(y & 1n);
-      b.set(writeBE(x, 32), 1);
-      commitments.push(b);
-      hints.push(writeBE(y, 32));
-    }
-    points.push(Pc.fromAffine({ x, y }));
-  });
+    const pt = affine[next++] as unknown as CurvePoint;
+    const { x, y } = pt.toAffine();
+    commitments.push(pt.toBytes());
+    hints.push(Pc === ED ? writeLE(x, 32) : writeBE(y, 32));
+    points.push(pt);
+  }
   return { commitments, hints, points };
 }
 
