@@ -1,3 +1,7 @@
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,6 +19,47 @@ import {
 const aad = new TextEncoder().encode('dkg:session-1:from=1:to=2');
 
 describe('seal', () => {
+  it('is noble X25519 + HKDF-SHA256 + XChaCha20-Poly1305 byte for byte (the X25519 runs on node:crypto)', () => {
+    const info = new TextEncoder().encode('AAPS-QUORUM-v1 seal x25519-hkdf-sha256-xchacha20poly1305');
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 56, maxLength: 56 }),
+        fc.uint8Array({ maxLength: 64 }),
+        (draws, msg) => {
+          const recipient = x25519FromIdentityPublicKey(generateIdentityKey().publicKey);
+          let at = 0;
+          const rng = (n: number) => {
+            const out = draws.slice(at, at + n);
+            at += n;
+            return out;
+          };
+          const box = seal(recipient, msg, aad, rng);
+          const eph = draws.slice(0, 32);
+          expect(box.ephemeralPublicKey).toEqual(x25519.getPublicKey(eph));
+          const shared = x25519.getSharedSecret(eph, recipient);
+          const key = hkdf(
+            sha256,
+            shared,
+            new Uint8Array([...box.ephemeralPublicKey, ...recipient]),
+            info,
+            32,
+          );
+          expect(box.nonce).toEqual(draws.slice(32, 56));
+          expect(box.ciphertext).toEqual(xchacha20poly1305(key, box.nonce, aad).encrypt(msg));
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('refuses a low-order recipient key (INVALID_POINT)', () => {
+    for (const low of [new Uint8Array(32), Uint8Array.from([1, ...new Array<number>(31).fill(0)])]) {
+      expect(() => seal(low, new Uint8Array(1), aad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_POINT' }),
+      );
+    }
+  });
+
   it('round-trips to the identity key holder and no one else', () => {
     const alice = generateIdentityKey();
     const bob = generateIdentityKey();

@@ -39,11 +39,13 @@ import {
   type InputDealing,
   type InputShare,
   loadCircuit,
+  open,
   ProtocolError,
   type PublicInputDealing,
   type ResultShare,
   type Rng,
   SecretBytes,
+  seal,
   signBytes,
   utf8,
   ValidationError,
@@ -59,8 +61,8 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { departmentRiskScore, pooledRiskValue } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
-import { openFast, sealFast, x25519OfIdentityHex } from '../agg-seal.js';
 import type { PartyDeps } from '../context.js';
+import { x25519OfIdentityHex } from '../identity-x25519.js';
 import {
   POOLED_RISK_CIRCUIT,
   type PooledRiskLedger,
@@ -200,7 +202,7 @@ function sharesAad(
 
 /** A sealed box as one byte string: ephemeral key (32) || nonce (24) || ciphertext. */
 export function sealToParty(party: RosterParty, plaintext: Uint8Array, aad: Uint8Array, rng?: Rng): string {
-  const box = sealFast(x25519OfIdentityHex(party.identity_key), plaintext, aad, rng ?? defaultRng);
+  const box = seal(x25519OfIdentityHex(party.identity_key), plaintext, aad, rng ?? defaultRng);
   return base64Encode(concatBytes(box.ephemeralPublicKey, box.nonce, box.ciphertext));
 }
 
@@ -210,7 +212,7 @@ export function openSealed(identity: IdentityKey, box: string, aad: Uint8Array, 
   if (bytes.length < 56 + 16) throw new ValidationError('DECODE_FAILED', `${field}: too short`, [field]);
   const mine = x25519FromIdentitySecretKey(identity.secretKey);
   try {
-    return openFast(
+    return open(
       mine,
       {
         ephemeralPublicKey: bytes.subarray(0, 32),
