@@ -90,10 +90,14 @@ export function signingNetwork<P = unknown>(
         pub,
       );
       if (b !== 'corrupt') return share;
-      // Each corrupting party flips the low bit of a different byte (its identifier's first byte),
-      // so that several corruptions never cancel in the sum (deltas +-2^(8i) for distinct i).
+      // Each corrupting party flips the low bit of a different byte (the byte sum of its identifier,
+      // which is its index 1..n in either byte order), so that several corruptions never cancel in
+      // the sum (deltas +-2^(8i) for distinct i). The identifier's first byte is not enough: it is 0
+      // for every party on big-endian suites.
       const bad = Uint8Array.from(share.share);
-      bad[Number.parseInt(party.slice(0, 2), 16) % 16]! ^= 1;
+      let sum = 0;
+      for (let i = 0; i < party.length; i += 2) sum += Number.parseInt(party.slice(i, i + 2), 16);
+      bad[sum % 16]! ^= 1;
       return { identifier: share.identifier, share: bad };
     },
   };
