@@ -82,6 +82,11 @@ describe('codec', () => {
     expect(fail({ ...json, suite: 'FROST-secp256k1-SHA256-v1' }, ID)?.code).toBe('CIPHERSUITE_MISMATCH');
     expect(fail({ ...json, type: 'SigningPackage' })?.code).toBe('DECODE_FAILED');
     expect(() => SignatureShareCodec.decode(Uint8Array.of(0xff, 0x00))).toThrow(ValidationError);
+    // Objects whose toString is not callable (JSON can carry {"toString": false}) are refused too.
+    const hostile = JSON.parse('{"toString": false}');
+    expect(fail({ ...json, v: hostile })?.code).toBe('UNSUPPORTED_VERSION');
+    expect(fail({ ...json, type: hostile })?.code).toBe('DECODE_FAILED');
+    expect(fail({ ...json, suite: hostile })?.code).toBe('UNKNOWN_CIPHERSUITE');
   });
 
   it('key packages print redacted even inside their codec output type', () => {

@@ -13,6 +13,14 @@ import { SecretBytes } from './secret.js';
 import { isCiphersuiteId } from './suite/registry.js';
 import type { CiphersuiteId } from './suite/types.js';
 
+/**
+ * A decoded value for an error message, without calling anything a hostile object defines
+ * (`String({"toString": false})` throws).
+ */
+export function displayValue(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v;
+}
+
 export const CODEC_VERSION = 1;
 
 export type FieldSpec =
@@ -164,14 +172,18 @@ export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> 
     if (raw.v !== CODEC_VERSION) {
       throw new ValidationError(
         'UNSUPPORTED_VERSION',
-        `${type}: version ${String(raw.v)} is not supported (want ${CODEC_VERSION})`,
+        `${type}: version ${displayValue(raw.v)} is not supported (want ${CODEC_VERSION})`,
         ['v'],
       );
     }
     if (raw.type !== type)
-      throw new ValidationError('DECODE_FAILED', `expected a ${type}, got ${String(raw.type)}`, ['type']);
+      throw new ValidationError('DECODE_FAILED', `expected a ${type}, got ${displayValue(raw.type)}`, [
+        'type',
+      ]);
     if (!isCiphersuiteId(raw.suite))
-      throw new ValidationError('UNKNOWN_CIPHERSUITE', `unknown ciphersuite ${String(raw.suite)}`, ['suite']);
+      throw new ValidationError('UNKNOWN_CIPHERSUITE', `unknown ciphersuite ${displayValue(raw.suite)}`, [
+        'suite',
+      ]);
     if (expectSuite && raw.suite !== expectSuite) {
       throw new ValidationError(
         'CIPHERSUITE_MISMATCH',

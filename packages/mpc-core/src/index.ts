@@ -9,6 +9,7 @@ export {
   CODEC_VERSION,
   decodeCbor,
   defineCodec,
+  displayValue,
   encodeCbor,
   type FieldSpec,
   type MessageCodec,

@@ -10,6 +10,7 @@ import {
   type CiphersuiteId,
   canonicalBytes,
   concatBytes,
+  displayValue,
   hexToBytes,
   isCiphersuiteId,
   type PublicKeyPackage,
@@ -137,7 +138,7 @@ export function parseBackupFile(json: unknown, name: string): BackupFile {
   if (json.version !== BACKUP_VERSION)
     throw new ValidationError(
       'UNSUPPORTED_VERSION',
-      `${name}: backup version ${String(json.version)} is not supported (want ${BACKUP_VERSION})`,
+      `${name}: backup version ${displayValue(json.version)} is not supported (want ${BACKUP_VERSION})`,
       [name],
     );
   for (const k of Object.keys(json))
@@ -157,12 +158,12 @@ export function parseBackupFile(json: unknown, name: string): BackupFile {
     const v = json[field];
     if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)
       bad(field, `expected an integer in [${min}, ${max}]`);
-    return Number(v);
+    return Number.isSafeInteger(v) ? (v as number) : 0;
   };
   const str = (field: string, re: RegExp): string => {
     const v = json[field];
     if (typeof v !== 'string' || !re.test(v)) bad(field, `expected ${re.source}`);
-    return String(v);
+    return typeof v === 'string' ? v : '';
   };
   const suite = json.suite;
   if (!isCiphersuiteId(suite)) bad('suite', 'unknown ciphersuite');

@@ -37,6 +37,18 @@ describe('codec laws', () => {
     );
   });
 
+  it('refuses objects whose toString is not callable in any body field (found by the law below)', async () => {
+    const field = await sealValue({ k: 'v' }, '/a/b', { incidentId: 'inc-1', parties, threshold: 2 });
+    const json = SealedFieldCodec.toJSON(field);
+    const hostile = JSON.parse('{"toString": false, "valueOf": false}');
+    for (const key of Object.keys(json.body)) {
+      expect(() => SealedFieldCodec.fromJSON({ ...json, body: { ...json.body, [key]: hostile } })).toThrow(
+        ValidationError,
+      );
+    }
+    expect(() => SealedFieldCodec.fromJSON({ ...json, v: hostile })).toThrow(ValidationError);
+  });
+
   it('a field survives JSON and CBOR; any single edited body field is either refused or decodes to what was written', async () => {
     const field = await sealValue({ k: 'v' }, '/a/b', { incidentId: 'inc-1', parties, threshold: 2 });
     const json = SealedFieldCodec.toJSON(field);

@@ -5,7 +5,7 @@
  * must have: lengths, threshold, one share per party.
  */
 import { bytesToHex } from '../bytes.js';
-import { decodeCbor, encodeCbor } from '../codec.js';
+import { decodeCbor, displayValue, encodeCbor } from '../codec.js';
 import { ValidationError } from '../errors.js';
 import type { SealedBox } from '../seal.js';
 import { parsePointer } from './pointer.js';
@@ -88,12 +88,13 @@ class Reader {
 
   id(v: unknown, path: string): string {
     if (typeof v !== 'string' || !ID.test(v)) this.bad(path, 'expected an id ([A-Za-z0-9._:-], 1-128)');
-    return String(v);
+    // Never String(v): a hostile object (e.g. `{"toString": false}`) throws there, not here.
+    return typeof v === 'string' ? v : '';
   }
 
   uint(v: unknown, path: string): number {
     if (!Number.isSafeInteger(v) || (v as number) < 0) this.bad(path, 'expected a non-negative integer');
-    return Number(v);
+    return Number.isSafeInteger(v) ? (v as number) : 0;
   }
 
   box(v: unknown, path: string): SealedBox {
@@ -109,11 +110,15 @@ class Reader {
     if (!isObject(raw))
       throw new ValidationError('DECODE_FAILED', `${type}: expected a {v, type, body} object`, ['$']);
     if (raw.v !== SEALED_FIELD_VERSION)
-      throw new ValidationError('UNSUPPORTED_VERSION', `${type}: version ${String(raw.v)} is not supported`, [
-        'v',
-      ]);
+      throw new ValidationError(
+        'UNSUPPORTED_VERSION',
+        `${type}: version ${displayValue(raw.v)} is not supported`,
+        ['v'],
+      );
     if (raw.type !== type)
-      throw new ValidationError('DECODE_FAILED', `expected a ${type}, got ${String(raw.type)}`, ['type']);
+      throw new ValidationError('DECODE_FAILED', `expected a ${type}, got ${displayValue(raw.type)}`, [
+        'type',
+      ]);
     for (const k of Object.keys(raw)) if (!['v', 'type', 'body'].includes(k)) this.bad(k, 'unknown field');
     return raw;
   }

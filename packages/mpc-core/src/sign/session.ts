@@ -10,6 +10,7 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
 import { type Identifier, type PublicKeyPackage, preparePublic } from '../keys.js';
 import { commitmentKey } from '../nonce-store.js';
@@ -339,7 +340,7 @@ export class SigningSession<P = unknown> {
       if (!known.has(id)) {
         throw new ValidationError(
           'UNKNOWN_IDENTIFIER',
-          `${path}[${i}]: ${String(id)} is not in the key set`,
+          `${path}[${i}]: ${displayValue(id)} is not in the key set`,
           [`${path}[${i}]`],
         );
       }

@@ -33,6 +33,7 @@ import {
   createAggregationSession,
   dealInputs,
   decodeAggregationRecordJson,
+  displayValue,
   equalBytes,
   evaluateShares,
   type IdentityKey,
@@ -567,7 +568,7 @@ export function createAggregationHandlers(
       if (!circuit) {
         throw new ValidationError(
           'CIRCUIT_INVALID',
-          `body.circuit: ${String(body.circuit)} is not a circuit this party runs`,
+          `body.circuit: ${displayValue(body.circuit)} is not a circuit this party runs`,
           ['body.circuit'],
         );
       }

@@ -8,6 +8,7 @@ import {
   AapsError,
   applyRefresh,
   bytesToHex,
+  displayValue,
   type Identifier,
   ProtocolError,
   PublicKeyPackageCodec,
@@ -64,7 +65,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       if (!p)
         throw new ValidationError(
           'UNKNOWN_IDENTIFIER',
-          `${field}[${i}]: ${String(id)} is not in the roster`,
+          `${field}[${i}]: ${displayValue(id)} is not in the roster`,
           [`${field}[${i}]`],
         );
       return p;
