@@ -102,17 +102,25 @@ export function rssMiB(pid: number): { rss: number; peak: number } {
 }
 
 let seq = 0;
-/** A fresh native IncidentSignal envelope (unsigned: the gateway re-signs it). */
-export function incidentEnvelope(kind: 'config' | 'image' | 'quota' = 'config'): unknown {
-  const n = `${process.pid}-${Date.now()}-${seq++}`;
+/**
+ * A fresh native IncidentSignal envelope (unsigned: the gateway re-signs it). `config` and `image`
+ * are fixed by the agents on their own; `quota` without figures waits for a person. `tag` names
+ * who made it (ids, workloads), e.g. `load` or `fault`.
+ */
+export function incidentEnvelope(
+  kind: 'config' | 'image' | 'quota' = 'config',
+  tag = 'load',
+): Record<string, unknown> {
+  seq++;
+  const n = `${tag}-${process.pid}-${Date.now().toString(36)}-${seq}`;
   // Distinct workloads per incident: signals about a workload with an open incident join it.
-  const app = `checkout-${seq}`;
+  const app = `${tag}-app-${process.pid}-${seq}`;
   const payloads = {
     config: {
       incident_type: 'config_validation_failed',
       severity: 'high',
       affected_resources: [`configmap://shop/${app}-config`, `deployment://shop/${app}`],
-      evidence_refs: [`log://shop/${app}-${n}`],
+      evidence_refs: [`log://shop/${n}`],
       metadata: {
         missing_config: { kind: 'ConfigMap', namespace: 'shop', name: `${app}-config`, key: 'DATABASE_URL' },
         // The source of truth the problem solver re-renders from (else the fix needs a human).
@@ -128,9 +136,9 @@ export function incidentEnvelope(kind: 'config' | 'image' | 'quota' = 'config'):
     image: {
       incident_type: 'image_signature_failed',
       severity: 'high',
-      affected_resources: [`deployment://shop/web-${seq}`],
-      evidence_refs: [`log://shop/web-${n}`],
-      metadata: { image: `registry.example/shop/web@sha256:${'c'.repeat(64)}`, reason: 'ErrImagePull' },
+      affected_resources: [`deployment://shop/${app}`],
+      evidence_refs: [`log://shop/${n}`],
+      metadata: { image: `registry.example/shop/${app}@sha256:${'c'.repeat(64)}`, reason: 'ErrImagePull' },
     },
     quota: {
       incident_type: 'resource_quota_exceeded',
@@ -142,14 +150,14 @@ export function incidentEnvelope(kind: 'config' | 'image' | 'quota' = 'config'):
   };
   return {
     meta: {
-      trace_id: `load-${n}`,
+      trace_id: `trace-${n}`,
       span_id: `span-${n}`,
       timestamp: new Date().toISOString(),
       source_agent: 'monitoring-agent',
       target_agent: 'super-agent',
       message_type: 'IncidentSignal',
       schema_version: 'v1.0.0',
-      idempotency_key: `load-${n}`,
+      idempotency_key: `idem-${n}`,
     },
     context: {
       namespace: 'shop',

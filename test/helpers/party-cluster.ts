@@ -15,6 +15,7 @@ import {
   type PartyProcess,
   type PartySpec,
   PartyStore,
+  ROLE_NAMED_PARTIES,
   type Roster,
   runDkgOverHttp,
   spawnParty,
@@ -42,13 +43,7 @@ export interface PartyCluster {
 }
 
 /** The parties `aaps up` runs (ids are their roles), so envelopes from `*-agent` senders stay unsigned-legal. */
-export const PARTIES: readonly PartySpec[] = [
-  { id: 'monitoring', role: 'monitoring', department: 'sre' },
-  { id: 'problem-solver', role: 'problem-solver', department: 'platform' },
-  { id: 'strategy', role: 'strategy', department: 'risk' },
-  { id: 'quality-assurance', role: 'quality-assurance', department: 'qa' },
-  { id: 'audit', role: 'audit', department: 'compliance' },
-];
+export const PARTIES: readonly PartySpec[] = ROLE_NAMED_PARTIES;
 
 export const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 

@@ -37,6 +37,13 @@ export const DEFAULT_PARTIES: readonly PartySpec[] = [
   { id: 'audit-agent', role: 'audit', department: 'compliance' },
 ];
 
+/** The same five parties with their roles as ids, as `aaps up` runs them. */
+export const ROLE_NAMED_PARTIES: readonly PartySpec[] = DEFAULT_PARTIES.map(({ role, department }) => ({
+  id: role,
+  role,
+  department,
+}));
+
 /** A free TCP port on 127.0.0.1 (probe and release). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((res, rej) => {

@@ -40,6 +40,7 @@ export {
   PARTY_MAIN,
   type PartyProcess,
   type PartySpec,
+  ROLE_NAMED_PARTIES,
   spawnParty,
   startParties,
 } from './cluster.js';

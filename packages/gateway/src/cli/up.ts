@@ -21,6 +21,7 @@ import {
   type PartyProcess,
   type PartySpec,
   parseRoster,
+  ROLE_NAMED_PARTIES,
   readJsonFile,
   spawnParty,
 } from '@aaps/agents';
@@ -33,13 +34,7 @@ import type { TrustedKeys } from '../trust.js';
 import { type RunningGateway, startGateway } from './serve.js';
 
 /** The five parties `aaps up` runs; their ids are their roles. */
-export const UP_PARTIES: readonly PartySpec[] = [
-  { id: 'monitoring', role: 'monitoring', department: 'sre' },
-  { id: 'problem-solver', role: 'problem-solver', department: 'platform' },
-  { id: 'strategy', role: 'strategy', department: 'risk' },
-  { id: 'quality-assurance', role: 'quality-assurance', department: 'qa' },
-  { id: 'audit', role: 'audit', department: 'compliance' },
-];
+export const UP_PARTIES: readonly PartySpec[] = ROLE_NAMED_PARTIES;
 
 export interface UpIo {
   print(line: string): void;

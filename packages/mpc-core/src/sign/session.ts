@@ -136,6 +136,22 @@ interface Run {
   readonly failed: PartyFault[];
 }
 
+/** A fresh run: nothing asked, dropped or blamed yet. */
+function newRun(sessionId: string): Run {
+  return {
+    sessionId,
+    attempt: 0,
+    closed: false,
+    abort: new AbortController(),
+    dropped: new Set(),
+    inflight: new Map(),
+    flushed: new Set(),
+    misbehaved: [],
+    timedOut: [],
+    failed: [],
+  };
+}
+
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 function errorCode(e: unknown): ErrorCode {
@@ -231,18 +247,7 @@ export class SigningSession<P = unknown> {
       preparePublic(this.#suite, this.#pub).ids,
     );
     const candidates = this.#order.filter((id) => !exclude.includes(id));
-    const run: Run = {
-      sessionId,
-      attempt: 0,
-      closed: false,
-      abort: new AbortController(),
-      dropped: new Set(),
-      inflight: new Map(),
-      flushed: new Set(),
-      misbehaved: [],
-      timedOut: [],
-      failed: [],
-    };
+    const run = newRun(sessionId);
     try {
       for (;;) {
         const commitments = await this.#gatherQuorum(run, candidates);
@@ -446,18 +451,7 @@ export class SigningSession<P = unknown> {
   #maybeRefill(party: Identifier): void {
     if (this.#batchSize < 4 || this.pooled(party) > this.#batchSize / 2 || this.#refilling.has(party)) return;
     this.#refilling.add(party);
-    const run: Run = {
-      sessionId: `refill-${bytesToHex(this.#rng(8))}-${(this.#refills++).toString(36)}`,
-      attempt: 0,
-      closed: false,
-      abort: new AbortController(),
-      dropped: new Set(),
-      inflight: new Map(),
-      flushed: new Set(),
-      misbehaved: [],
-      timedOut: [],
-      failed: [],
-    };
+    const run = newRun(`refill-${bytesToHex(this.#rng(8))}-${(this.#refills++).toString(36)}`);
     const count = this.#batchSize;
     const request: CommitRequest = Object.freeze({ sessionId: run.sessionId, count });
     void this.#call(run, (signal) => this.#transport.commit(party, request, signal))
