@@ -1,32 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AapsError,
-  bytesToHex,
-  encodeAggregationRecordJson,
-  generateIdentityKey,
-  getCiphersuite,
-  loadFastBackends,
-  SecretBytes,
-  ValidationError,
-} from '@aaps/mpc-core';
+import { AapsError, encodeAggregationRecordJson, loadFastBackends, ValidationError } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../aggregate.js';
 import { PartyClient } from '../client.js';
-import { PARTY_DEFAULTS, type PartyConfig } from '../config.js';
-import { memoryLogger } from '../logger.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../policy/risk.js';
 import { parsePolicy } from '../policy/schema.js';
-import { type Roster, rosterDigest } from '../roster.js';
-import { PartyStore } from '../store/level.js';
+import type { PartyStore } from '../store/level.js';
 import { createPartyApp, type PartyApp } from './app.js';
 import { PooledRiskLedger, parseRiskSubject } from './pooled-risk.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
+import { fiveParties, partyDeps, ROLES } from './test-helpers/five-parties.js';
 
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
 const VIEWS = [
   { weight_percent: 150, offset: 0 },
   { weight_percent: 100, offset: 5 },
@@ -136,23 +123,8 @@ describe('pooled risk ledger', () => {
 
 describe('pooled risk across party apps (app.request, no ports)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aaps-pool-'));
-  const keys = ROLES.map(() => generateIdentityKey());
-  const gatewayKey = generateIdentityKey();
-  const roster: Roster = {
-    version: 1,
-    ciphersuite: 'FROST-ED25519-SHA512-v1',
-    threshold: { min: 3, max: 5 },
-    parties: ROLES.map((role, i) => ({
-      id: `${role}-agent`,
-      role,
-      department: role,
-      url: `http://party-${i}.test`,
-      identity_key: bytesToHex(keys[i]!.publicKey),
-      index: i + 1,
-    })),
-    gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
-    approvers: [],
-  };
+  const set = fiveParties();
+  const { roster, gatewayKey } = set;
   const stores: PartyStore[] = [];
   let apps: PartyApp[];
   let client: PartyClient;
@@ -161,24 +133,9 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
     await loadFastBackends();
     apps = await Promise.all(
       ROLES.map(async (role, i) => {
-        const store = await PartyStore.open(
-          join(dir, `p${i}`),
-          new SecretBytes(new Uint8Array(randomBytes(32))),
-          roster.parties[i]!.id,
-        );
-        stores.push(store);
         const view = VIEWS[i];
-        return createPartyApp({
-          config: { ...PARTY_DEFAULTS, id: roster.parties[i]!.id } as PartyConfig,
-          roster,
-          rosterDigest: rosterDigest(roster),
-          self: roster.parties[i]!,
-          identity: keys[i]!,
-          store,
-          policy: { ...defaultPolicy(role), ...(view ? { risk: view } : {}) },
-          logger: memoryLogger('party'),
-          suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
-        });
+        const policy = { ...defaultPolicy(role), ...(view ? { risk: view } : {}) };
+        return createPartyApp(await partyDeps(set, i, { dir, stores, policy }));
       }),
     );
     const fetchApp: typeof fetch = async (input, init) => {

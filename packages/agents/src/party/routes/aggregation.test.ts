@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,12 +5,8 @@ import {
   AapsError,
   bytesToHex,
   concatBytes,
-  generateIdentityKey,
-  getCiphersuite,
-  type IdentityKey,
   loadFastBackends,
   ProtocolError,
-  SecretBytes,
   signBytes,
   utf8,
   ValidationError,
@@ -21,13 +16,11 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../../aggregate.js';
 import { PartyClient } from '../../client.js';
-import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
-import { memoryLogger } from '../../logger.js';
-import { defaultPolicy } from '../../policy/defaults.js';
-import { frostIdentifier, type Roster, rosterDigest } from '../../roster.js';
-import { PartyStore } from '../../store/level.js';
+import { frostIdentifier, rosterDigest } from '../../roster.js';
+import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
+import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
 import {
   ChannelKeys,
   createAggregationHandlers,
@@ -39,57 +32,15 @@ import {
   sealToParty,
 } from './aggregation.js';
 
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
 const SCORES = [80, 40, 10, 100, 0];
 const dir = mkdtempSync(join(tmpdir(), 'aaps-agg-'));
-const keys: IdentityKey[] = ROLES.map(() => generateIdentityKey());
-const gatewayKey = generateIdentityKey();
-const roster: Roster = {
-  version: 1,
-  ciphersuite: 'FROST-ED25519-SHA512-v1',
-  threshold: { min: 3, max: 5 },
-  parties: ROLES.map((role, i) => ({
-    id: `${role}-agent`,
-    role,
-    department: role,
-    url: `http://party-${i}.test`,
-    identity_key: bytesToHex(keys[i]!.publicKey),
-    index: i + 1,
-  })),
-  gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
-  approvers: [],
-};
+const set = fiveParties();
+const { roster, keys, gatewayKey } = set;
 const digest = rosterDigest(roster);
 const circuits = readCircuitCatalog([SHIPPED_CIRCUITS_DIR]);
 const stores: PartyStore[] = [];
 
-async function depsFor(i: number): Promise<PartyDeps> {
-  const store = await PartyStore.open(
-    join(dir, `p${i}-${stores.length}`),
-    new SecretBytes(new Uint8Array(randomBytes(32))),
-    roster.parties[i]!.id,
-  );
-  stores.push(store);
-  const config: PartyConfig = {
-    ...PARTY_DEFAULTS,
-    id: roster.parties[i]!.id,
-    dataDir: '',
-    rosterPath: '',
-    identityKeyPath: '',
-    dataKeyPath: '',
-  } as PartyConfig;
-  return {
-    config,
-    roster,
-    rosterDigest: digest,
-    self: roster.parties[i]!,
-    identity: keys[i]!,
-    store,
-    policy: defaultPolicy(ROLES[i]!),
-    logger: memoryLogger('party'),
-    suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
-  };
-}
+const depsFor = (i: number): Promise<PartyDeps> => partyDeps(set, i, { dir, stores, rosterDigest: digest });
 
 /** The weighted-risk input of party `i`, sealed by the gateway. */
 function sealedInput(i: number, session: string, value = SCORES[i]!): string {

@@ -4,17 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AapsError,
-  bytesToHex,
   type FieldRelease,
   generateIdentityKey,
-  getCiphersuite,
-  type IdentityKey,
   openFields,
   PolicyRefusal,
   ProtocolError,
   ReleasedShareCodec,
   SealedFieldCodec,
-  SecretBytes,
   sealPayload,
   signUnsealRequest,
   type UnsealRequest,
@@ -22,56 +18,24 @@ import {
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PartyConfig } from '../../config.js';
-import { memoryLogger } from '../../logger.js';
 import { defaultPolicy } from '../../policy/defaults.js';
 import type { Policy } from '../../policy/schema.js';
-import type { Roster } from '../../roster.js';
-import { PartyStore } from '../../store/level.js';
-import type { PartyDeps } from '../context.js';
+import type { PartyStore } from '../../store/level.js';
+import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
 import { createUnsealHandler, type UnsealAnswer } from './unseal.js';
 
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
 const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-'));
-const keys: IdentityKey[] = ROLES.map(() => generateIdentityKey());
 const alice = generateIdentityKey();
-const gatewayKey = generateIdentityKey();
-const roster: Roster = {
-  version: 1,
-  ciphersuite: 'FROST-ED25519-SHA512-v1',
-  threshold: { min: 3, max: 5 },
-  parties: ROLES.map((role, i) => ({
-    id: `${role}-agent`,
-    role,
-    department: role,
-    url: `http://127.0.0.1:${9000 + i}`,
-    identity_key: bytesToHex(keys[i]!.publicKey),
-    index: i + 1,
-  })),
-  gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
-  approvers: [{ id: 'alice', identity_key: bytesToHex(alice.publicKey) }],
-};
+const set = fiveParties({
+  url: (i) => `http://127.0.0.1:${9000 + i}`,
+  approvers: [{ id: 'alice', key: alice }],
+});
+const { roster, keys } = set;
 const stores: PartyStore[] = [];
 
 async function party(i: number, policy: Policy = defaultPolicy(ROLES[i]!)) {
-  const store = await PartyStore.open(
-    join(dir, `p${i}-${stores.length}`),
-    new SecretBytes(new Uint8Array(randomBytes(32))),
-    roster.parties[i]!.id,
-  );
-  stores.push(store);
-  const deps: PartyDeps = {
-    config: {} as PartyConfig,
-    roster,
-    rosterDigest: 'ab'.repeat(32),
-    self: roster.parties[i]!,
-    identity: keys[i]!,
-    store,
-    policy,
-    logger: memoryLogger('party'),
-    suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
-  };
-  return { release: createUnsealHandler(deps), store };
+  const deps = await partyDeps(set, i, { dir, stores, policy, rosterDigest: 'ab'.repeat(32) });
+  return { release: createUnsealHandler(deps), store: deps.store };
 }
 
 const VALUE = { password: 'hunter2-canary' };

@@ -1,0 +1,88 @@
+/**
+ * The five-party setup the in-process party tests share: a roster of the five roles with fresh
+ * identity keys, and the `PartyDeps` of one of its parties on its own LevelDB (no ports).
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  getCiphersuite,
+  type IdentityKey,
+  SecretBytes,
+} from '@aaps/mpc-core';
+import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
+import { memoryLogger } from '../../logger.js';
+import { defaultPolicy } from '../../policy/defaults.js';
+import type { Policy } from '../../policy/schema.js';
+import { type Roster, rosterDigest } from '../../roster.js';
+import { PartyStore } from '../../store/level.js';
+import type { PartyDeps } from '../context.js';
+
+export const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
+
+export interface FiveParties {
+  roster: Roster;
+  keys: IdentityKey[];
+  gatewayKey: IdentityKey;
+}
+
+/** Parties `<role>-agent` at `url(i)` (default `http://party-i.test`), 3-of-5, with `approvers`. */
+export function fiveParties(
+  opts: { url?: (i: number) => string; approvers?: { id: string; key: IdentityKey }[] } = {},
+): FiveParties {
+  const keys = ROLES.map(() => generateIdentityKey());
+  const gatewayKey = generateIdentityKey();
+  const roster: Roster = {
+    version: 1,
+    ciphersuite: 'FROST-ED25519-SHA512-v1',
+    threshold: { min: 3, max: 5 },
+    parties: ROLES.map((role, i) => ({
+      id: `${role}-agent`,
+      role,
+      department: role,
+      url: opts.url?.(i) ?? `http://party-${i}.test`,
+      identity_key: bytesToHex(keys[i]!.publicKey),
+      index: i + 1,
+    })),
+    gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+    approvers: (opts.approvers ?? []).map((a) => ({ id: a.id, identity_key: bytesToHex(a.key.publicKey) })),
+  };
+  return { roster, keys, gatewayKey };
+}
+
+/**
+ * Party `i`'s dependencies on a fresh LevelDB under `dir` (opened stores are pushed to `stores`
+ * for the caller to close). The policy defaults to the role's default policy.
+ */
+export async function partyDeps(
+  set: FiveParties,
+  i: number,
+  opts: { dir: string; stores: PartyStore[]; policy?: Policy; rosterDigest?: string },
+): Promise<PartyDeps> {
+  const self = set.roster.parties[i]!;
+  const store = await PartyStore.open(
+    join(opts.dir, `p${i}-${opts.stores.length}`),
+    new SecretBytes(new Uint8Array(randomBytes(32))),
+    self.id,
+  );
+  opts.stores.push(store);
+  return {
+    config: {
+      ...PARTY_DEFAULTS,
+      id: self.id,
+      dataDir: '',
+      rosterPath: '',
+      identityKeyPath: '',
+      dataKeyPath: '',
+    } as PartyConfig,
+    roster: set.roster,
+    rosterDigest: opts.rosterDigest ?? rosterDigest(set.roster),
+    self,
+    identity: set.keys[i]!,
+    store,
+    policy: opts.policy ?? defaultPolicy(ROLES[i]!),
+    logger: memoryLogger('party'),
+    suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
+  };
+}
