@@ -32,30 +32,9 @@ import {
 } from '@aaps/agents';
 import { loadCircuit, loadFastBackends } from '@aaps/mpc-core';
 import type { SuiteContext } from '../harness.js';
+import { bulkCircuitJson } from '../fixtures/bulk-circuit.js';
 
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
 const BULK = 1000;
-
-function bulkCircuitJson(m: number) {
-  return {
-    format: 'aaps-circuit/v1',
-    id: 'sum-bulk',
-    version: 1,
-    description: `Element-wise sum of ${m} inputs per role (bench).`,
-    inputs: ROLES.flatMap((role) =>
-      Array.from({ length: m }, (_, k) => ({
-        name: `x${k}.${role}`,
-        role,
-        range: { min: 0, max: 1_000_000 },
-        rangeProof: false,
-      })),
-    ),
-    outputs: Array.from({ length: m }, (_, k) => ({
-      name: `sum${k}`,
-      terms: ROLES.map((role) => ({ input: `x${k}.${role}` })),
-    })),
-  };
-}
 
 interface Cluster {
   dir: string;

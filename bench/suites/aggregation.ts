@@ -39,9 +39,9 @@ import {
   verifyRangeProof,
 } from '@aaps/mpc-core';
 import type { AddRow, SuiteContext } from '../harness.js';
+import { bulkCircuitJson, ROLES } from '../fixtures/bulk-circuit.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
 
 function circuitFile(name: string): unknown {
   return JSON.parse(readFileSync(new URL(`../../../circuits/${name}.json`, import.meta.url), 'utf8'));
@@ -94,23 +94,7 @@ function rangeProofRows(suite: AnyCiphersuite) {
 }
 
 function bulkCircuit(m: number) {
-  return loadCircuit({
-    format: 'aaps-circuit/v1',
-    id: 'sum-bulk',
-    version: 1,
-    inputs: ROLES.flatMap((role) =>
-      Array.from({ length: m }, (_, k) => ({
-        name: `x${k}.${role}`,
-        role,
-        range: { min: 0, max: 1_000_000 },
-        rangeProof: false,
-      })),
-    ),
-    outputs: Array.from({ length: m }, (_, k) => ({
-      name: `sum${k}`,
-      terms: ROLES.map((role) => ({ input: `x${k}.${role}` })),
-    })),
-  });
+  return loadCircuit(bulkCircuitJson(m));
 }
 
 function bulkSum(suite: AnyCiphersuite, m: number) {
