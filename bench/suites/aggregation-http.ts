@@ -31,8 +31,8 @@ import {
   startParties,
 } from '@aaps/agents';
 import { loadCircuit, loadFastBackends } from '@aaps/mpc-core';
-import type { SuiteContext } from '../harness.js';
 import { bulkCircuitJson } from '../fixtures/bulk-circuit.js';
+import type { SuiteContext } from '../harness.js';
 
 const BULK = 1000;
 

@@ -38,8 +38,8 @@ import {
   verifyDealings,
   verifyRangeProof,
 } from '@aaps/mpc-core';
-import type { AddRow, SuiteContext } from '../harness.js';
 import { bulkCircuitJson, ROLES } from '../fixtures/bulk-circuit.js';
+import type { AddRow, SuiteContext } from '../harness.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
 
