@@ -15,7 +15,12 @@ export {
   type MessageCodec,
   type ObjectSpec,
 } from './codec.js';
-export { canonicalBytes, canonicalize, type JsonValue } from './envelope/canonical.js';
+export {
+  canonicalBytes,
+  canonicalize,
+  canonicalizeEnvelope,
+  type JsonValue,
+} from './envelope/canonical.js';
 export {
   envelopeSigningBytes,
   generateIdentityKey,

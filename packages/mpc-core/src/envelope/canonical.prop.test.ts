@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAapsError } from '../errors.js';
-import { canonicalize } from './canonical.js';
+import { canonicalize, canonicalizeEnvelope } from './canonical.js';
 
 /**
  * The JCS law for plain JSON values, written the plainest way: members sorted by UTF-16 code
@@ -74,5 +74,90 @@ describe('canonicalize (RFC 8785)', () => {
     expect(canonicalize(nest(64))).toBe(`${'['.repeat(64)}1${']'.repeat(64)}`);
     const e = errorOf(() => canonicalize(nest(65)));
     expect(isAapsError(e) && e.code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('canonicalize: values already in canonical order', () => {
+  it('takes them as JSON.stringify writes them, and anything else the general way', () => {
+    // Sorted, parsed from canonical JSON: the fast path.
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const s = canonicalize(v);
+        expect(canonicalize(JSON.parse(s))).toBe(reference(JSON.parse(s)));
+      }),
+    );
+    // Objects JSON.stringify would write differently from RFC 8785, or must not write at all.
+    const date = new Date(0);
+    expect(canonicalize({ a: date })).toBe('{"a":{}}');
+    expect(isAapsError(errorOf(() => canonicalize({ a: { toJSON: () => 'x' } })))).toBe(true);
+  });
+
+  it('never differs from the general serializer on near-canonical input', () => {
+    const bare = Object.assign(Object.create(null) as object, { a: 1, b: 2 });
+    const holey: unknown[] = [1];
+    holey[2] = 3; // index 1 is a hole
+    const cases: unknown[] = [
+      { '1': 0, '10': 1, '9': 2 }, // integer-like keys enumerate numerically, not by code units
+      { b: 1, a: 2 },
+      { a: holey },
+      bare,
+      { a: -0 },
+      { a: 'lone \ud800 surrogate' },
+    ];
+    for (const v of cases) {
+      let fast: unknown;
+      let slow: unknown;
+      try {
+        fast = canonicalize(v);
+      } catch (e) {
+        fast = (e as Error).message;
+      }
+      try {
+        slow = reference(v);
+      } catch (e) {
+        slow = (e as Error).message;
+      }
+      if (Array.isArray((v as { a?: unknown }).a)) {
+        // A hole is no JSON value: refused with its path.
+        expect((errorOf(() => canonicalize(v)) as Error).message).toBe('$.a[1]: undefined is not JSON');
+      } else expect(fast).toBe(slow);
+    }
+    // Too deep for RFC 8785 here: refused, not passed to JSON.stringify.
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = [deep];
+    expect(isAapsError(errorOf(() => canonicalize(deep)))).toBe(true);
+  });
+});
+
+describe('canonicalizeEnvelope', () => {
+  const envelopeLike = fc.record(
+    {
+      meta: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 6 }),
+      signature: fc.string(),
+      other: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 4 }),
+    },
+    { requiredKeys: ['meta', 'other'] },
+  );
+  it('gives the canonical JSON of the envelope, and of it without meta.signature', () => {
+    fc.assert(
+      fc.property(envelopeLike, fc.boolean(), ({ meta, signature, other }, signed) => {
+        const m = signed && signature !== undefined ? { ...meta, signature } : meta;
+        const envelope = { ...other, meta: m };
+        const { signature: _omit, ...unsigned } = m;
+        const forms = canonicalizeEnvelope(envelope);
+        expect(forms.full).toBe(canonicalize(envelope));
+        expect(forms.signed).toBe(canonicalize({ ...envelope, meta: unsigned }));
+      }),
+    );
+  });
+
+  it('has no signed form for a value without a meta object, and names bad values as canonicalize does', () => {
+    for (const v of [null, 3, 'x', [1], { meta: 'no' }, { meta: [1] }, {}]) {
+      expect(canonicalizeEnvelope(v)).toEqual({ full: canonicalize(v), signed: undefined });
+    }
+    const bad = { meta: { a: 1 }, payload: { n: Number.NaN } };
+    expect((errorOf(() => canonicalizeEnvelope(bad)) as Error).message).toBe(
+      (errorOf(() => canonicalize(bad)) as Error).message,
+    );
   });
 });

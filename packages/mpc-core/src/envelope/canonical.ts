@@ -23,6 +23,9 @@ class NotJson {}
 const NOT_JSON = new NotJson();
 
 export function canonicalize(value: unknown): string {
+  // Values whose keys are already in canonical order (anything parsed from canonical JSON, or
+  // written by this module's callers in that order) are what JSON.stringify writes.
+  if (isSortedJson(value, 0)) return JSON.stringify(value);
   try {
     return serialize(value, 0);
   } catch (e) {
@@ -32,8 +35,92 @@ export function canonicalize(value: unknown): string {
   }
 }
 
+/**
+ * The canonical JSON of a signed envelope (`full`) and of what its `meta.signature` covers
+ * (`signed`: the envelope with `meta.signature` removed), with every member but `meta` serialized
+ * once for both. `signed` is undefined when `value` is no object with a `meta` object; `full` is
+ * always `canonicalize(value)`.
+ */
+export function canonicalizeEnvelope(value: unknown): { full: string; signed: string | undefined } {
+  const meta = isPlainObject(value) ? value.meta : undefined;
+  if (!isPlainObject(value) || !isPlainObject(meta)) return { full: canonicalize(value), signed: undefined };
+  const { signature: _omit, ...unsigned } = meta;
+  // Already in canonical order: removing a member keeps it so.
+  if (isSortedJson(value, 0)) {
+    return { full: JSON.stringify(value), signed: JSON.stringify({ ...value, meta: unsigned }) };
+  }
+  try {
+    let full = '{';
+    let signed = '{';
+    let first = true;
+    for (const k of Object.keys(value).sort()) {
+      const v = value[k];
+      if (v === undefined) continue;
+      const key = `${first ? '' : ','}${JSON.stringify(k)}:`;
+      first = false;
+      if (k === 'meta') {
+        full += key + serialize(meta, 1);
+        signed += key + serialize(unsigned, 1);
+      } else {
+        const member = key + serialize(v, 1);
+        full += member;
+        signed += member;
+      }
+    }
+    return { full: `${full}}`, signed: `${signed}}` };
+  } catch (e) {
+    if (e === NOT_JSON)
+      throw describe(value, '$', 0) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
+    throw e;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  );
+}
+
 export function canonicalBytes(value: unknown): Uint8Array {
   return utf8(canonicalize(value));
+}
+
+/**
+ * Whether `JSON.stringify(value)` is already its RFC 8785 form: only plain objects (no `toJSON`,
+ * no class instances), dense arrays, strings, booleans, null and finite numbers, no `undefined`
+ * anywhere, and every object's keys in strictly ascending UTF-16 order. Anything else (including
+ * what the serializer must reject) goes the general way.
+ */
+function isSortedJson(value: unknown, depth: number): boolean {
+  if (depth > MAX_DEPTH) return false;
+  if (value === null) return true;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !isSortedJson(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      let previous: string | undefined;
+      for (const k in value) {
+        if (!Object.hasOwn(value, k)) return false;
+        if (previous !== undefined && !(previous < k)) return false;
+        previous = k;
+        const v = (value as Record<string, unknown>)[k];
+        if (v === undefined || !isSortedJson(v, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 function serialize(value: unknown, depth: number): string {
@@ -98,7 +185,7 @@ function describe(value: unknown, path: string, depth: number): ValidationError 
         ]);
       }
       const entries: [string, unknown][] = Array.isArray(value)
-        ? value.map((v, i) => [`${path}[${i}]`, v])
+        ? Array.from(value, (v, i): [string, unknown] => [`${path}[${i}]`, v]) // holes read as undefined
         : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v]);
       for (const [p, v] of entries) {
         if (v === undefined && !Array.isArray(value)) continue;

@@ -1,0 +1,331 @@
+/**
+ * aaps-verify's command line (run by the `aaps-verify.ts` launcher). The only module of this
+ * package that reads files; it never touches the network.
+ *
+ *   aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE]
+ *               [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]
+ *
+ * Exit 0: every bundle is valid. 1: a bundle is invalid (one line names the failed check).
+ * 2: usage error or unreadable input. With a directory or `-` (a stream of JSON bundles on stdin)
+ * it verifies each, on `--jobs` threads (default: every core, `os.availableParallelism()`;
+ * `--jobs 1` verifies in this thread), and ends with the count and the rate, reporting invalid and
+ * unreadable bundles in input order.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import {
+  type BundleReport,
+  type BundleVerifierOptions,
+  createBundleVerifier,
+  parseConsistencyProof,
+} from '../bundle/verify.js';
+import { parseHex } from '../encoding.js';
+import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
+import { parseTrustedRoot } from '../sigstore-export.js';
+import { rosterErrors, type VerifierRoster } from '../statement.js';
+import { withAggregationRecheck } from './aggregation-recheck.js';
+import { jobsOf, parseCommandLine, USAGE } from './args.js';
+import { type BundleSource, InputError, parseBundleBytes, splitJsonValues } from './input.js';
+import { type Outcome, setUpWorkers, startWorkers, verifyAll } from './verify-pool.js';
+
+interface Output {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+function readJson(path: string, what: string): unknown {
+  const text = readText(path, what);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError(`${what} ${path} is not JSON`);
+  }
+}
+
+/** `--key`: hex inline, or a file holding hex or an Ed25519 PEM public key. */
+function parseKey(arg: string): Uint8Array {
+  const inline = parseHex(arg.toLowerCase());
+  if (inline !== undefined && (inline.length === 32 || inline.length === 33)) return inline;
+  const text = readText(arg, 'key file').trim();
+  const hex = parseHex(text.toLowerCase());
+  if (hex !== undefined && (hex.length === 32 || hex.length === 33)) return hex;
+  const pem = /^-----BEGIN PUBLIC KEY-----([\s\S]+)-----END PUBLIC KEY-----$/.exec(text);
+  const raw = pem
+    ? ed25519FromSpki(new Uint8Array(Buffer.from(pem[1]!.replace(/\s+/g, ''), 'base64')))
+    : undefined;
+  if (raw === undefined)
+    throw new InputError(`--key ${arg}: expected 32/33-byte hex or an Ed25519 PEM public key`);
+  return raw;
+}
+
+function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
+  const trusted = typeof values['trusted-root'] === 'string' ? values['trusted-root'] : undefined;
+  const keyArg = typeof values.key === 'string' ? values.key : undefined;
+  if (trusted === undefined && keyArg === undefined) {
+    throw new InputError(
+      'a trusted group key is required: --key or --trusted-root (the bundle never vouches for itself)',
+    );
+  }
+  let options: BundleVerifierOptions | undefined;
+  if (trusted !== undefined) {
+    let keys: ReturnType<typeof parseTrustedRoot>;
+    try {
+      keys = parseTrustedRoot(readJson(trusted, 'trusted root'));
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(`trusted root ${trusted}: ${(e as Error).message}`);
+    }
+    options = {
+      groupPublicKey: keys.groupPublicKey,
+      ciphersuite: keys.ciphersuite,
+      threshold: keys.threshold,
+      logKeys: keys.logKeys,
+    };
+    if (keys.roster !== undefined) options.roster = keys.roster;
+  }
+  if (keyArg !== undefined) {
+    const key = parseKey(keyArg);
+    if (
+      options !== undefined &&
+      Buffer.compare(Buffer.from(key), Buffer.from(options.groupPublicKey)) !== 0
+    ) {
+      throw new InputError('--key and --trusted-root name different group keys');
+    }
+    const suiteArg = values.ciphersuite;
+    const suite =
+      typeof suiteArg === 'string' ? suiteArg : key.length === 33 ? SECP256K1_TR_SUITE : ED25519_SUITE;
+    if (!isSupportedCiphersuite(suite)) throw new InputError(`--ciphersuite: unknown ${suite}`);
+    options ??= { groupPublicKey: key };
+    options.ciphersuite = suite;
+  }
+  if (typeof values.roster === 'string') {
+    const roster = readJson(values.roster, 'roster');
+    const errors = rosterErrors(roster, 'roster');
+    if (errors.length > 0) throw new InputError(`roster ${values.roster}: malformed ${errors.join(', ')}`);
+    options!.roster = roster as VerifierRoster;
+  }
+  if (typeof values.checkpoint === 'string') {
+    const text = readText(values.checkpoint, 'checkpoint');
+    if (text.trimStart().startsWith('{')) {
+      let parsed: { checkpoint?: unknown; consistency?: unknown };
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new InputError(`checkpoint ${values.checkpoint} is not JSON`);
+      }
+      if (typeof parsed.checkpoint !== 'string')
+        throw new InputError('checkpoint JSON needs a "checkpoint" note');
+      const proof = parsed.consistency === undefined ? undefined : parseConsistencyProof(parsed.consistency);
+      if (parsed.consistency !== undefined && proof === undefined) {
+        throw new InputError('checkpoint JSON: "consistency" must be {first, second, hashes:[hex]}');
+      }
+      options!.priorCheckpoint =
+        proof === undefined
+          ? { note: parsed.checkpoint }
+          : { note: parsed.checkpoint, consistencyProof: proof.hashes };
+    } else {
+      options!.priorCheckpoint = { note: text };
+    }
+  }
+  return options!;
+}
+
+function describeValid(report: BundleReport): string {
+  const where = report.logIndex === undefined ? '' : ` (log index ${report.logIndex})`;
+  return `valid: incident/${report.incidentId}${where}`;
+}
+
+function describeInvalid(report: BundleReport): string {
+  return `invalid: ${report.failure!.check}: ${report.failure!.message}`;
+}
+
+interface Tally {
+  count: number;
+  valid: number;
+  invalid: number;
+  unreadable: number;
+}
+
+/** Count and print one outcome; `null` is a valid bundle whose report was not asked for. */
+function record(outcome: Outcome | null, json: boolean, io: Output, tally: Tally): void {
+  tally.count++;
+  if (outcome === null) {
+    tally.valid++;
+    return;
+  }
+  if ('unreadable' in outcome) {
+    tally.unreadable++;
+    if (json) io.out(JSON.stringify({ bundle: outcome.name, readable: false, error: outcome.unreadable }));
+    else io.out(`${outcome.name}: unreadable: ${outcome.unreadable}`);
+    return;
+  }
+  const { report } = outcome;
+  if (report.valid) tally.valid++;
+  else tally.invalid++;
+  if (json) io.out(JSON.stringify({ bundle: outcome.name, ...report }));
+  else if (!report.valid) io.out(`${outcome.name}: ${describeInvalid(report)}`);
+}
+
+function summary(tally: Tally, seconds: number, json: boolean): string {
+  const rate = seconds > 0 ? Math.round(tally.count / seconds) : tally.count;
+  if (json) return JSON.stringify({ summary: { ...tally, seconds: Number(seconds.toFixed(3)), rate } });
+  const unreadable = tally.unreadable > 0 ? `, ${tally.unreadable} unreadable` : '';
+  return `${tally.count} bundles: ${tally.valid} valid, ${tally.invalid} invalid${unreadable} in ${seconds.toFixed(3)} s (${rate} bundles/s)`;
+}
+
+function exitCode(tally: Tally): number {
+  return tally.unreadable > 0 ? 2 : tally.invalid > 0 ? 1 : 0;
+}
+
+/**
+ * Run the CLI; returns the exit code. `stdin` is read only for the `-` argument. `prestarted`:
+ * verify workers the launcher spawned (not yet set up); those not used are left to the caller.
+ */
+export async function main(
+  argv: string[],
+  io: Output,
+  stdin: () => Promise<Uint8Array>,
+  prestarted: readonly Worker[] = [],
+): Promise<number> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    io.err(`aaps-verify: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    io.err(USAGE);
+    return 2;
+  }
+  const json = values.json === true;
+  const target = positionals[0]!;
+  const jobs = jobsOf(values.jobs);
+  if (jobs === undefined) {
+    io.err(`aaps-verify: --jobs must be a positive integer\n${USAGE}`);
+    return 2;
+  }
+  let options: BundleVerifierOptions;
+  try {
+    options = buildOptions(values as Record<string, string | boolean | undefined>);
+    createBundleVerifier(withAggregationRecheck(options));
+  } catch (e) {
+    io.err(`aaps-verify: ${(e as Error).message}`);
+    return 2;
+  }
+
+  const detail = json ? 'full' : 'brief';
+  const clock = performance.now();
+  let sources: { count: number; read: (i: number) => BundleSource } | undefined;
+  // Workers the launcher started are set up now; a stream starts its own if it has none. They load
+  // while stdin is read; unneeded ones are stopped once the count is known.
+  let started: Worker[] = prestarted.slice(0, Math.max(0, jobs - 1));
+  setUpWorkers(started, { options, detail });
+  if (target === '-') {
+    if (jobs > 1 && started.length === 0) started = startWorkers({ options, detail }, jobs - 1);
+    let input: Uint8Array;
+    try {
+      input = await stdin();
+    } catch (e) {
+      await Promise.all(started.map((w) => w.terminate()));
+      io.err(`aaps-verify: cannot read stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return 2;
+    }
+    const items = [...splitJsonValues(input)];
+    sources = {
+      count: items.length,
+      read: (i) => {
+        const item = items[i]!;
+        const name = `stdin#${i + 1}`;
+        return 'error' in item
+          ? { name, error: item.error }
+          : { name, bytes: input.subarray(item.start, item.end) };
+      },
+    };
+  } else {
+    let isDir: boolean;
+    try {
+      isDir = statSync(target).isDirectory();
+    } catch (e) {
+      io.err(
+        `aaps-verify: cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+      return 2;
+    }
+    if (isDir) {
+      const files = readdirSync(target)
+        .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
+        .sort();
+      sources = { count: files.length, read: (i) => ({ name: files[i]!, path: join(target, files[i]!) }) };
+    }
+  }
+  if (sources !== undefined) {
+    const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
+    await verifyAll(options, sources.count, sources.read, (o) => record(o, json, io, tally), {
+      jobs,
+      detail,
+      started,
+    });
+    io.out(summary(tally, (performance.now() - clock) / 1000, json));
+    return exitCode(tally);
+  }
+
+  let value: unknown;
+  try {
+    value = parseBundleBytes(readFileSync(target), target);
+  } catch (e) {
+    io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
+    return 2;
+  }
+  const report = createBundleVerifier(withAggregationRecheck(options)).report(value);
+  if (json) io.out(JSON.stringify(report, null, 2));
+  else io.out(report.valid ? describeValid(report) : describeInvalid(report));
+  return report.valid ? 0 : 1;
+}
+
+/** All of stdin: one blocking read for a file or pipe, chunk by chunk where that is refused. */
+async function readStdin(): Promise<Uint8Array> {
+  try {
+    return readFileSync(0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The process's CLI run: stdout and stderr, stdin on demand; every prestarted worker is stopped at
+ * the end, used or not. Returns the exit code.
+ */
+export async function runCli(argv: string[], prestarted: readonly Worker[] = []): Promise<number> {
+  const io: Output = {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+  try {
+    return await main(argv, io, readStdin, prestarted);
+  } catch (e) {
+    process.stderr.write(`aaps-verify: ${(e as Error)?.message ?? String(e)}\n`);
+    return 2;
+  } finally {
+    await Promise.all(prestarted.map((w) => w.terminate()));
+  }
+}
