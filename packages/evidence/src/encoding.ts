@@ -15,11 +15,16 @@ export {
   utf8 as utf8Encode,
 } from '@aaps/mpc-core';
 
-const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+const HEX_RE = /^[0-9a-f]*$/;
+
+/** Whether `value` is strict hex (lower-case, even length) of `bytes` bytes; decodes nothing. */
+export function isHexOf(value: unknown, bytes: number): boolean {
+  return typeof value === 'string' && value.length === 2 * bytes && HEX_RE.test(value);
+}
 
 /** Decode strict hex, or return `undefined` when `value` is not strict hex. */
 export function parseHex(value: unknown): Uint8Array | undefined {
-  if (typeof value !== 'string' || !HEX_RE.test(value)) return undefined;
+  if (typeof value !== 'string' || value.length % 2 !== 0 || !HEX_RE.test(value)) return undefined;
   return new Uint8Array(Buffer.from(value, 'hex'));
 }
 
@@ -46,6 +51,16 @@ export function utf8Decode(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Lower-case hex SHA-256 of bytes, or of a string's UTF-8 (hashed without a separate encoding). */
+export function sha256Hex(data: Uint8Array | string): string {
+  return hash('sha256', data, 'hex');
+}
+
+/** SHA-256 of a string's UTF-8 bytes, encoded by the hash itself (no intermediate array). */
+export function sha256Text(text: string): Uint8Array {
+  return new Uint8Array(hash('sha256', text, 'buffer'));
 }
 
 /** SHA-256 of the concatenated parts (one-shot: cheaper than a Hash object for short inputs). */

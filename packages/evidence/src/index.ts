@@ -123,4 +123,9 @@ export {
   transcriptDigest,
   type VerifierRoster,
 } from './statement.js';
-export { envelopeSignedBytes, verifyTranscript } from './transcript.js';
+export {
+  type CanonicalTranscript,
+  canonicalTranscript,
+  envelopeSignedBytes,
+  verifyTranscript,
+} from './transcript.js';

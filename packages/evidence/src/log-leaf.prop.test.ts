@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DsseEnvelope } from './dsse.js';
 import { parseBase64, sha256, toBase64, toHex } from './encoding.js';
-import { canonicalEnvelopeJson, logLeaf } from './log-leaf.js';
+import { canonicalEnvelopeJson, logLeaf, logLeafHash } from './log-leaf.js';
+import { hashLeaf } from './merkle.js';
 
 const bytes = fc.uint8Array({ maxLength: 96 });
 const envelope = fc.record({
@@ -61,6 +62,8 @@ describe('log leaf', () => {
         expect(Buffer.from(logLeaf(env)).toString()).toBe(Buffer.from(referenceLeaf(env)).toString());
         const payload = parseBase64(env.payload)!;
         expect(logLeaf(env, payload)).toEqual(logLeaf(env));
+        // The leaf hash is hashed from the text: it must be RFC 9162's hash of these very bytes.
+        expect(logLeafHash(env, payload)).toEqual(hashLeaf(logLeaf(env)));
       }),
     );
   });

@@ -16,8 +16,7 @@
  */
 import { canonicalize } from '@aaps/mpc-core';
 import type { DsseEnvelope } from './dsse.js';
-import { parseBase64, sha256, toHex, utf8Encode } from './encoding.js';
-import { hashLeaf } from './merkle.js';
+import { parseBase64, sha256Hex, sha256Text, utf8Encode } from './encoding.js';
 
 export const LOG_ENTRY_KIND = 'dsse';
 export const LOG_ENTRY_API_VERSION = '0.0.1';
@@ -55,26 +54,31 @@ export function canonicalEnvelopeJson(envelope: DsseEnvelope): string {
   return canonicalize(envelope);
 }
 
+/** The log leaf as text (ASCII: fixed keys, hex and base64); see {@link logLeaf}. */
+function logLeafText(envelope: DsseEnvelope, payloadBytes?: Uint8Array): string {
+  const payload = payloadBytes ?? parseBase64(envelope.payload) ?? new Uint8Array();
+  const sig = envelope.signatures[0]?.sig;
+  // Canonical base64 re-encodes to itself; anything else stands for no bytes, as decoding it gives.
+  const signature = parseBase64(sig) === undefined ? '' : (sig as string);
+  const envelopeHash = sha256Hex(canonicalEnvelopeJson(envelope));
+  // RFC 8785 of the Rekor-shaped entry: keys in sorted order, every value a hex or base64 string.
+  return (
+    `{"apiVersion":"${LOG_ENTRY_API_VERSION}","kind":"${LOG_ENTRY_KIND}","spec":{` +
+    `"envelopeHash":{"algorithm":"sha256","value":"${envelopeHash}"},` +
+    `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(payload)}"},` +
+    `"signatures":[{"signature":"${signature}"}]}}`
+  );
+}
+
 /**
  * The log leaf bytes for a DSSE envelope (assumed well-formed: one base64 signature).
  * `payloadBytes`, when given, must be the envelope's decoded payload (saves decoding it again).
  */
 export function logLeaf(envelope: DsseEnvelope, payloadBytes?: Uint8Array): Uint8Array {
-  const payload = payloadBytes ?? parseBase64(envelope.payload) ?? new Uint8Array();
-  const sig = envelope.signatures[0]?.sig;
-  // Canonical base64 re-encodes to itself; anything else stands for no bytes, as decoding it gives.
-  const signature = parseBase64(sig) === undefined ? '' : (sig as string);
-  const envelopeHash = toHex(sha256(utf8Encode(canonicalEnvelopeJson(envelope))));
-  // RFC 8785 of the Rekor-shaped entry: keys in sorted order, every value a hex or base64 string.
-  return utf8Encode(
-    `{"apiVersion":"${LOG_ENTRY_API_VERSION}","kind":"${LOG_ENTRY_KIND}","spec":{` +
-      `"envelopeHash":{"algorithm":"sha256","value":"${envelopeHash}"},` +
-      `"payloadHash":{"algorithm":"sha256","value":"${toHex(sha256(payload))}"},` +
-      `"signatures":[{"signature":"${signature}"}]}}`,
-  );
+  return utf8Encode(logLeafText(envelope, payloadBytes));
 }
 
-/** RFC 9162 leaf hash of {@link logLeaf}. */
+/** RFC 9162 leaf hash of {@link logLeaf}: SHA-256 of 0x00 and the leaf, hashed from the text. */
 export function logLeafHash(envelope: DsseEnvelope, payloadBytes?: Uint8Array): Uint8Array {
-  return hashLeaf(logLeaf(envelope, payloadBytes));
+  return sha256Text(`\u0000${logLeafText(envelope, payloadBytes)}`);
 }

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { VerificationError } from '@aaps/mpc-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryMerkleTree, verifyConsistency, verifyInclusion } from './merkle.js';
+import {
+  MemoryMerkleTree,
+  NodeHashMemo,
+  rootFromInclusionProof,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.js';
 
 // An independent, deliberately naive reading of RFC 9162 §2.1: recursive MTH, PATH and PROOF over
 // the leaf list, with its own hashing.
@@ -178,5 +184,57 @@ describe('hostile proofs', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('node hash memo', () => {
+  it('changes no verdict: every leaf of a tree, then any tampered proof, under one shared memo', () => {
+    fc.assert(
+      fc.property(leavesArb, fc.nat(), fc.nat(), fc.nat({ max: 255 }), (leaves, a, which, bit) => {
+        const t = build(leaves);
+        const n = (a % leaves.length) + 1;
+        const root = t.root(n);
+        const memo = new NodeHashMemo();
+        const leafHash = (m: number) => sha(Uint8Array.of(0), leaves[m]!);
+        // Warm the memo with every leaf's path, twice (the second pass is served from it).
+        for (let pass = 0; pass < 2; pass++) {
+          for (let m = 0; m < n; m++) verifyInclusion(leafHash(m), m, n, t.inclusionProof(m, n), root, memo);
+        }
+        const m = which % n;
+        const proof = t.inclusionProof(m, n);
+        // A flipped bit in the leaf or in any proof hash still fails with the memo warm.
+        const badLeaf = leafHash(m);
+        badLeaf[bit % 32]! ^= 1 << (bit % 8);
+        expect(checkOf(() => verifyInclusion(badLeaf, m, n, proof, root, memo))).toBe('log.inclusion');
+        if (proof.length > 0) {
+          const bad = proof.map((h) => h.slice());
+          bad[bit % bad.length]![bit % 32]! ^= 1 << (bit % 8);
+          expect(checkOf(() => verifyInclusion(leafHash(m), m, n, bad, root, memo))).toBe('log.inclusion');
+        }
+        // Any claimed position gets the verdict it gets without the memo.
+        const other = bit % n;
+        const verdict = (memo?: NodeHashMemo) =>
+          checkOf(() => verifyInclusion(leafHash(m), other, n, proof, root, memo));
+        expect(verdict(memo)).toBe(verdict());
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('keeps its own copies: changing arrays after a check does not change later verdicts', () => {
+    const leaves = Array.from({ length: 9 }, (_, i) => Uint8Array.of(i));
+    const t = build(leaves);
+    const root = t.root(9);
+    const memo = new NodeHashMemo();
+    const leafHash = sha(Uint8Array.of(0), leaves[4]!);
+    const proof = t.inclusionProof(4, 9).map((h) => h.slice());
+    const computed = rootFromInclusionProof(leafHash, 4, 9, proof, memo);
+    expect(hex([computed])).toEqual(hex([root]));
+    computed.fill(0);
+    for (const h of proof) h.fill(7);
+    expect(checkOf(() => verifyInclusion(leafHash, 4, 9, t.inclusionProof(4, 9), root, memo))).toBe(
+      undefined,
+    );
+    expect(checkOf(() => verifyInclusion(leafHash, 4, 9, proof, root, memo))).toBe('log.inclusion');
   });
 });

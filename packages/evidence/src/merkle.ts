@@ -252,6 +252,7 @@ export function rootFromInclusionProof(
   index: number,
   size: number,
   proof: unknown,
+  memo?: NodeHashMemo,
 ): Uint8Array {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
     fail('log.inclusion', 'leaf index must be below the tree size', { index, size });
@@ -264,7 +265,7 @@ export function rootFromInclusionProof(
   for (const p of path) {
     if (sn === 0) fail('log.inclusion', 'inclusion proof is too long', { index, size });
     if (odd(fn) || fn === sn) {
-      r = hashChildren(p, r);
+      r = memo ? memo.children(size, fn, sn, p, r) : hashChildren(p, r);
       if (!odd(fn)) {
         while (!odd(fn) && fn !== 0) {
           fn = half(fn);
@@ -272,24 +273,64 @@ export function rootFromInclusionProof(
         }
       }
     } else {
-      r = hashChildren(r, p);
+      r = memo ? memo.children(size, fn, sn, r, p) : hashChildren(r, p);
     }
     fn = half(fn);
     sn = half(sn);
   }
   if (sn !== 0) fail('log.inclusion', 'inclusion proof is too short', { index, size });
-  return r;
+  // A remembered parent is shared with the memo: the caller gets its own copy.
+  return memo ? r.slice() : r;
 }
 
-/** Check that `leafHash` is leaf `index` of the tree of `size` leaves whose root is `root`. */
+/**
+ * Node hashes of inclusion proofs, remembered by where they were computed. Proofs of leaves under
+ * one checkpoint share their upper path, so a verifier walking many of them meets the same
+ * (position, left, right) again and again. A remembered parent is reused only when both children
+ * are byte-for-byte the ones it was hashed from, so this is a cache of the hash function and
+ * cannot change any result: a tampered proof hash or leaf misses and is hashed afresh. Bounded:
+ * it forgets everything when full, and when proofs of another tree size arrive (bundles under one
+ * checkpoint come together).
+ */
+export class NodeHashMemo {
+  /** Remembered steps of proofs in a tree of `size` leaves; another size starts afresh. */
+  private size = -1;
+  private readonly nodes = new Map<
+    number | string,
+    { left: Uint8Array; right: Uint8Array; parent: Uint8Array }
+  >();
+  constructor(private readonly limit = 16_384) {}
+
+  /** `hashChildren(left, right)` at step (`fn`, `sn`) of a proof in a tree of `size` leaves. */
+  children(size: number, fn: number, sn: number, left: Uint8Array, right: Uint8Array): Uint8Array {
+    if (size !== this.size || this.nodes.size >= this.limit) {
+      this.nodes.clear();
+      this.size = size;
+    }
+    // fn <= sn < size: a unique number while size^2 stays a safe integer.
+    const key = size <= 2 ** 26 ? sn * size + fn : `${fn}:${sn}`;
+    const hit = this.nodes.get(key);
+    if (hit !== undefined && bytesEqual(hit.left, left) && bytesEqual(hit.right, right)) return hit.parent;
+    const parent = hashChildren(left, right);
+    // Copies: the caller's arrays may change later; a remembered pair must not.
+    this.nodes.set(key, { left: left.slice(), right: right.slice(), parent });
+    return parent;
+  }
+}
+
+/**
+ * Check that `leafHash` is leaf `index` of the tree of `size` leaves whose root is `root`
+ * (`memo` only saves hashing; see {@link NodeHashMemo}).
+ */
 export function verifyInclusion(
   leafHash: Uint8Array,
   index: number,
   size: number,
   proof: unknown,
   root: Uint8Array,
+  memo?: NodeHashMemo,
 ): void {
-  const computed = rootFromInclusionProof(leafHash, index, size, proof);
+  const computed = rootFromInclusionProof(leafHash, index, size, proof, memo);
   if (!isHash(root) || !bytesEqual(computed, root)) {
     fail('log.inclusion', 'inclusion proof does not lead to the root', { index, size });
   }

@@ -6,7 +6,7 @@
  * envelope whole, `meta.signature` included, in order. It is the subject's `digest.sha256`.
  */
 import { canonicalBytes } from '@aaps/mpc-core';
-import { parseHex, sha256, toHex, utf8Decode } from './encoding.js';
+import { isHexOf, parseHex, sha256, toHex, utf8Decode } from './encoding.js';
 import { fail } from './errors.js';
 import { isSupportedCiphersuite } from './keys.js';
 
@@ -135,13 +135,12 @@ export function rosterErrors(value: unknown, path: string): string[] {
       } else {
         seen.add(m.id);
       }
-      if (!isObject(m) || parseHex(m.identity_key)?.length !== 32)
-        errors.push(`${path}.${key}[${i}].identity_key`);
+      if (!isObject(m) || !isHexOf(m.identity_key, 32)) errors.push(`${path}.${key}[${i}].identity_key`);
     });
   };
   members('parties');
   members('approvers');
-  if (parseHex(value.gateway_key)?.length !== 32) errors.push(`${path}.gateway_key`);
+  if (!isHexOf(value.gateway_key, 32)) errors.push(`${path}.gateway_key`);
   if (
     value.gateway_id !== undefined &&
     (typeof value.gateway_id !== 'string' || value.gateway_id.length === 0)
@@ -174,7 +173,7 @@ export function parseStatement(payload: Uint8Array): Statement {
     !isObject(subject[0]) ||
     typeof subject[0].name !== 'string' ||
     !isObject(subject[0].digest) ||
-    parseHex(subject[0].digest.sha256)?.length !== 32
+    !isHexOf(subject[0].digest.sha256, 32)
   ) {
     errors.push('subject');
   }
@@ -201,10 +200,7 @@ export function parseStatement(payload: Uint8Array): Statement {
       errors.push('predicate.times');
     }
     errors.push(...rosterErrors(p.roster, 'predicate.roster'));
-    if (
-      p.aggregation !== null &&
-      (!isObject(p.aggregation) || parseHex(p.aggregation.sha256)?.length !== 32)
-    ) {
+    if (p.aggregation !== null && (!isObject(p.aggregation) || !isHexOf(p.aggregation.sha256, 32))) {
       errors.push('predicate.aggregation');
     }
   }

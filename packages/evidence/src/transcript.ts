@@ -4,8 +4,12 @@
  * (DESIGN.md "Message envelope"). The canonical bytes come from `@aaps/mpc-core`; the Ed25519 check
  * runs in `node:crypto`.
  */
-import { envelopeSigningBytes as coreSigningBytes, type Envelope } from '@aaps/mpc-core';
-import { parseBase64, parseHex } from './encoding.js';
+import {
+  canonicalizeEnvelope,
+  envelopeSigningBytes as coreSigningBytes,
+  type Envelope,
+} from '@aaps/mpc-core';
+import { parseBase64, parseHex, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';
 import { verifyEd25519 } from './keys.js';
 import type { VerifierRoster } from './statement.js';
@@ -40,8 +44,32 @@ export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): { id:
   return { id: member?.id ?? roster.gateway_id ?? DEFAULT_GATEWAY_ID, key };
 }
 
-/** Check every envelope's identity signature; throws `transcript.signature` naming the first bad one. */
-export function verifyTranscript(transcript: readonly unknown[], roster: VerifierRoster): void {
+/** A transcript serialized once: its digest and, per envelope, the text its signature covers. */
+export interface CanonicalTranscript {
+  /** Hex SHA-256 of the RFC 8785 canonical JSON of the whole transcript (the Statement's subject). */
+  digestHex: string;
+  /** Per envelope, the canonical JSON its `meta.signature` covers; undefined if it has no meta. */
+  signed: readonly (string | undefined)[];
+}
+
+/** Serialize a transcript once for both its digest and its envelopes' signature checks. */
+export function canonicalTranscript(transcript: readonly unknown[]): CanonicalTranscript {
+  const forms = transcript.map(canonicalizeEnvelope);
+  return {
+    digestHex: sha256Hex(`[${forms.map((f) => f.full).join(',')}]`),
+    signed: forms.map((f) => f.signed),
+  };
+}
+
+/**
+ * Check every envelope's identity signature; throws `transcript.signature` naming the first bad one.
+ * `canonical`, when given, must be {@link canonicalTranscript} of this transcript.
+ */
+export function verifyTranscript(
+  transcript: readonly unknown[],
+  roster: VerifierRoster,
+  canonical?: CanonicalTranscript,
+): void {
   transcript.forEach((envelope, index) => {
     const meta = (envelope as { meta?: { source_agent?: unknown; signature?: unknown } }).meta;
     const source = meta?.source_agent;
@@ -50,7 +78,10 @@ export function verifyTranscript(transcript: readonly unknown[], roster: Verifie
     const sig = parseEnvelopeSignature(meta?.signature);
     if (sig === undefined) fail('transcript.signature', 'meta.signature is not ed25519:<base64>', { index });
     const signer = signerKeyFor(roster, source);
-    if (!verifyEd25519(signer.key, envelopeSignedBytes(envelope as { meta: object }), sig)) {
+    const signed = canonical?.signed[index];
+    const bytes =
+      signed === undefined ? envelopeSignedBytes(envelope as { meta: object }) : Buffer.from(signed, 'utf8');
+    if (!verifyEd25519(signer.key, bytes, sig)) {
       fail('transcript.signature', `envelope ${index} is not signed by ${signer.id}`, {
         index,
         source_agent: source,

@@ -23,11 +23,11 @@ import {
   runRoleStep,
 } from '@aaps/agents';
 import {
+  canonicalTranscript,
   formatCheckpoint,
   IN_TOTO_PAYLOAD_TYPE,
   pae,
   parseStatement,
-  transcriptDigest,
   verifyTranscript,
 } from '@aaps/evidence';
 import {
@@ -244,10 +244,10 @@ export class LocalCoordinator implements Coordinator {
     let verdict: { rule: string; message: string } | undefined;
     try {
       const statement = parseStatement(payload);
-      const digest = bytesToHex(transcriptDigest(input.transcript));
-      if (statement.subject[0]?.digest.sha256 !== digest) {
+      const transcript = canonicalTranscript(input.transcript);
+      if (statement.subject[0]?.digest.sha256 !== transcript.digestHex) {
         verdict = { rule: 'evidence.subject', message: 'subject is not the transcript' };
-      } else verifyTranscript(input.transcript, roster);
+      } else verifyTranscript(input.transcript, roster, transcript);
     } catch (e) {
       verdict = {
         rule: 'evidence.invalid',

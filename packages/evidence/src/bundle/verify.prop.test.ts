@@ -193,7 +193,7 @@ describe('one verifier over a stream (its checkpoint cache)', () => {
     );
   });
 
-  it('gives every bundle of a mixed stream the verdict a fresh verifier gives it', () => {
+  it('gives every bundle of a mixed stream the verdict a fresh verifier gives it (report and check)', () => {
     const item = fc.record({
       which: fc.nat(2),
       tamper: fc.option(fc.tuple(fc.nat(), fc.nat(), fc.nat()), { freq: 2 }),
@@ -213,7 +213,11 @@ describe('one verifier over a stream (its checkpoint cache)', () => {
               expected = expectedCheck(leaf.path);
             }
           }
+          // `check` (nothing recorded) agrees, before and after `report` saw the same bundle.
+          const checked = verifier.check(value);
           expect(verifier.report(value).failure?.check).toBe(expected);
+          expect(checked).toBe(expected === undefined);
+          expect(verifier.check(value)).toBe(expected === undefined);
         }
       }),
       { numRuns: 200 },

@@ -25,7 +25,7 @@ import {
   verifyGroupSignature,
 } from '../keys.js';
 import { logLeafHash } from '../log-leaf.js';
-import { verifyConsistency, verifyInclusion } from '../merkle.js';
+import { NodeHashMemo, verifyConsistency, verifyInclusion } from '../merkle.js';
 import {
   aggregationDigest,
   type JsonObject,
@@ -34,10 +34,9 @@ import {
   type Statement,
   subjectName,
   type Threshold,
-  transcriptDigest,
   type VerifierRoster,
 } from '../statement.js';
-import { verifyTranscript } from '../transcript.js';
+import { type CanonicalTranscript, canonicalTranscript, verifyTranscript } from '../transcript.js';
 import { type DecodedBundle, validateBundle } from './validate.js';
 
 export interface PriorCheckpoint {
@@ -97,6 +96,8 @@ export interface BundleVerifier {
   verify(bundle: unknown): VerifiedBundle;
   /** Verify one bundle and report every check's status instead of throwing. */
   report(bundle: unknown): BundleReport;
+  /** Whether one bundle is valid: the same checks as {@link report}, with nothing recorded. */
+  check(bundle: unknown): boolean;
 }
 
 const CHECKPOINT_CACHE_LIMIT = 256;
@@ -116,7 +117,9 @@ class StepFailure extends Error {
  * the keys it is checked against are fixed for the verifier's life (the trusted log keys, or the
  * group key under the note's own origin line, which is part of that text), so a hit is the same
  * (note, key) pair already verified, and a note that differs anywhere is verified afresh. Bundles
- * written together share checkpoint notes, so a stream pays for each note once. Decoded public
+ * written together share checkpoint notes, so a stream pays for each note once. Inclusion proofs
+ * under one checkpoint share their upper path; a {@link NodeHashMemo} (a cache of the node hash
+ * function, keyed by position and checked against both children) saves re-hashing it. Decoded public
  * keys (`node:crypto` KeyObjects) are cached by key bytes in mpc-core's `verifyEd25519`. Nothing
  * else is memoized: every DSSE and transcript signature, digest and proof is checked per bundle.
  */
@@ -138,6 +141,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
   const requireLog = options.requireLog ?? true;
   const noteType = suite === ED25519_SUITE ? 'ed25519' : 'bip340';
   const checkpoints = new Map<string, SignedCheckpoint>();
+  const nodeHashes = new NodeHashMemo();
 
   const logKeysFor = (note: string): NoteKey[] =>
     options.logKeys ?? [{ name: peekOrigin(note) ?? '', type: noteType, publicKey: groupKey }];
@@ -152,10 +156,11 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     return cp;
   };
 
-  const run = (input: unknown): VerifiedBundle => {
+  /** Verify; `record` false skips the per-check records (for {@link BundleVerifier.check}). */
+  const run = (input: unknown, record = true): VerifiedBundle => {
     const checks: CheckResult[] = [];
     const note = (check: EvidenceCheck, status: CheckStatus, message?: string) => {
-      checks.push(message === undefined ? { check, status } : { check, status, message });
+      if (record) checks.push(message === undefined ? { check, status } : { check, status, message });
     };
     /** Run one check; anything but a VerificationError it throws is charged to that check. */
     const step = <T>(check: EvidenceCheck, body: () => T, messageOf?: (out: T) => string | undefined): T => {
@@ -201,9 +206,9 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     });
     const statement = step('statement.format', () => openStatement(decoded, suite, groupKeyHex));
     const predicate = statement.predicate;
-    step('statement.subject', () => checkSubject(statement, bundle.transcript));
+    const canonical = step('statement.subject', () => checkSubject(statement, bundle.transcript));
     const roster = options.roster ?? predicate.roster;
-    step('transcript.signature', () => verifyTranscript(bundle.transcript, roster));
+    step('transcript.signature', () => verifyTranscript(bundle.transcript, roster, canonical));
     step('signers.threshold', () =>
       checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
     );
@@ -240,6 +245,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
         log.treeSize,
         log.inclusionProof,
         checkpoint.rootHash,
+        nodeHashes,
       );
     });
     const prior = options.priorCheckpoint;
@@ -256,6 +262,15 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
         return run(bundle);
       } catch (e) {
         throw e instanceof StepFailure ? e.error : e;
+      }
+    },
+    check(bundle) {
+      try {
+        run(bundle, false);
+        return true;
+      } catch (e) {
+        if (!(e instanceof StepFailure)) throw e;
+        return false;
       }
     },
     report(bundle) {
@@ -316,14 +331,17 @@ function openStatement(decoded: DecodedBundle, suite: EvidenceCiphersuite, group
   return statement;
 }
 
-function checkSubject(statement: Statement, transcript: readonly unknown[]): void {
+/** Returns the transcript serialized once, for its signature checks. */
+function checkSubject(statement: Statement, transcript: readonly unknown[]): CanonicalTranscript {
   const subject = statement.subject[0]!;
   const expected = subjectName(statement.predicate.incident.id);
   if (subject.name !== expected)
     fail('statement.subject', 'subject does not name the incident', { expected });
-  if (subject.digest.sha256 !== toHex(transcriptDigest(transcript))) {
+  const canonical = canonicalTranscript(transcript);
+  if (subject.digest.sha256 !== canonical.digestHex) {
     fail('statement.subject', "subject digest is not the transcript's digest");
   }
+  return canonical;
 }
 
 /** Returns whether the record was re-checked (true) or only matched to its digest (false). */

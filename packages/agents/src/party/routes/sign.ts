@@ -6,10 +6,11 @@
  */
 
 import {
+  type CanonicalTranscript,
+  canonicalTranscript,
   formatCheckpoint,
   pae,
   parseStatement,
-  transcriptDigest,
   type VerifierRoster,
   verifyTranscript,
 } from '@aaps/evidence';
@@ -111,8 +112,10 @@ export function createSignHandlers(
         } catch {
           return refuse(session, 'evidence.payload', 'evidence payload is not base64');
         }
+        let transcript: CanonicalTranscript;
         try {
-          verifyTranscript(subject.transcript, vroster);
+          transcript = canonicalTranscript(subject.transcript);
+          verifyTranscript(subject.transcript, vroster, transcript);
         } catch (e) {
           return refuse(
             session,
@@ -130,7 +133,7 @@ export function createSignHandlers(
             `not an AAPS evidence statement: ${(e as Error).message}`,
           );
         }
-        const digest = bytesToHex(transcriptDigest(subject.transcript));
+        const digest = transcript.digestHex;
         if (statement.subject[0]?.digest.sha256 !== digest) {
           return refuse(session, 'evidence.subject', 'statement subject digest is not the transcript digest');
         }
