@@ -152,6 +152,13 @@ describe('aaps-verify', () => {
     expect(run([write('garbage.json', '{ not json'), '--key', keyHex]).code).toBe(2);
     expect(run([bundle, '--key', 'not-a-key']).code).toBe(2);
     expect(run([bundle, '--key', keyHex, '--trusted-root', join(dir, 'nope.json')]).code).toBe(2);
+    // A stream or a directory starts its worker threads before the arguments are checked: a usage
+    // error still ends the process at once, with the usage line.
+    for (const target of ['-', dir]) {
+      const out = run([target, '--jobs', '3']);
+      expect(out.code).toBe(2);
+      expect(out.err).toMatch(/a trusted group key is required/);
+    }
   });
 
   it('verifies a FROST secp256k1-TR bundle given its 33-byte key', async () => {

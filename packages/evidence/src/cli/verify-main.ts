@@ -1,6 +1,6 @@
 /**
- * aaps-verify's command line (run by the `aaps-verify.ts` launcher). The only module of this
- * package that reads files; it never touches the network.
+ * aaps-verify's command line (run by the `aaps-verify.ts` launcher). Only the modules of `cli/`
+ * read files in this package; none touches the network.
  *
  *   aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE]
  *               [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]

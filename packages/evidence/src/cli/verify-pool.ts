@@ -6,10 +6,16 @@
  * (no copy on the way), files are read by the worker that verifies them, and with `detail:
  * 'brief'` a valid bundle comes back as `null` rather than a report of every check.
  */
-import { Worker } from 'node:worker_threads';
-import { type BundleReport, type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
+import type { Worker } from 'node:worker_threads';
+import {
+  type BundleReport,
+  type BundleVerifier,
+  type BundleVerifierOptions,
+  createBundleVerifier,
+} from '../bundle/verify.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
 import { type BundleSource, loadSource } from './input.js';
+import { spawnWorkers } from './spawn-workers.js';
 
 export type Outcome = { name: string } & ({ report: BundleReport } | { unreadable: string });
 
@@ -37,37 +43,37 @@ export interface WorkerSetup {
   detail: Detail;
 }
 
+/** What a worker is sent: its setup once, first; then batches. */
+export type WorkerMessage = { setup: WorkerSetup } | BatchRequest;
+
 /** Fewer bundles than this are verified in this thread: starting workers would cost more. */
 const MIN_FOR_WORKERS = 64;
 const MAX_BATCH = 64;
 const MIN_BATCH = 8;
 
-/** Verify one source with `report`; unreadable input becomes an outcome, not an exception. */
-export function verifySource(report: (bundle: unknown) => BundleReport, source: BundleSource): Outcome {
+/**
+ * Verify one source; unreadable input becomes an outcome, not an exception. In `brief` detail a
+ * valid bundle is `null`, found by the verifier's `check` (which records nothing); only an
+ * invalid one is verified again for its full report.
+ */
+export function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
   let value: unknown;
   try {
     value = loadSource(source);
   } catch (e) {
     return { name: source.name, unreadable: (e as Error).message };
   }
-  return { name: source.name, report: report(value) };
+  if (detail === 'brief' && verifier.check(value)) return null;
+  return { name: source.name, report: verifier.report(value) };
 }
 
 /** Verify a batch as a worker received it. */
-export function verifyBatch(
-  report: (bundle: unknown) => BundleReport,
-  request: BatchRequest,
-  detail: Detail,
-): BatchReply {
+export function verifyBatch(verifier: BundleVerifier, request: BatchRequest, detail: Detail): BatchReply {
   return request.sources.map((wire) => {
     const source: BundleSource =
       'at' in wire ? { name: wire.name, bytes: new Uint8Array(request.buffer, wire.at, wire.length) } : wire;
-    return briefly(verifySource(report, source), detail);
+    return verifySource(verifier, source, detail);
   });
-}
-
-function briefly(outcome: Outcome, detail: Detail): Outcome | null {
-  return detail === 'brief' && 'report' in outcome && outcome.report.valid ? null : outcome;
 }
 
 /** Pack sources for a worker: every byte source is copied into one buffer that is transferred. */
@@ -87,23 +93,36 @@ function packBatch(sources: BundleSource[]): BatchRequest {
   return { sources: wire, buffer };
 }
 
-/** A batch size that keeps every worker busy to the end without many small messages. */
-export function batchSize(count: number, jobs: number): number {
-  return Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.ceil(count / (jobs * 8))));
+/**
+ * The size of the next batch when `remaining` sources are left: large while there is much to do
+ * (few messages), shrinking toward the end (guided scheduling), so no thread is left verifying a
+ * full batch while the others have nothing.
+ */
+export function nextBatchSize(remaining: number, jobs: number): number {
+  return Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.ceil(remaining / (jobs * 4))));
 }
 
-/** Start `count` verify workers (verify-worker.js at `workerUrl`); they load while input is read. */
-export function startWorkers(setup: WorkerSetup, count: number, workerUrl: URL): Worker[] {
-  return Array.from({ length: count }, () => new Worker(workerUrl, { workerData: setup }));
+/** Tell started workers what to trust and how much to report (before any batch). */
+export function setUpWorkers(workers: readonly Worker[], setup: WorkerSetup): void {
+  const message: WorkerMessage = { setup };
+  for (const w of workers) w.postMessage(message);
+}
+
+/** Start `count` verify workers, set up; they load while input is read. */
+export function startWorkers(setup: WorkerSetup, count: number): Worker[] {
+  const workers = spawnWorkers(count);
+  setUpWorkers(workers, setup);
+  return workers;
 }
 
 export interface VerifyAllOptions {
   /** Threads that verify: this one and `jobs - 1` workers. */
   jobs: number;
-  /** The worker module (verify-worker.js). */
-  workerUrl: URL;
   detail?: Detail;
-  /** Workers started earlier with {@link startWorkers}; they are used if needed, always terminated. */
+  /**
+   * Workers started and set up earlier ({@link startWorkers}, or spawned by the launcher and then
+   * {@link setUpWorkers}); they are used if needed, always terminated.
+   */
   started?: Worker[];
 }
 
@@ -118,37 +137,42 @@ export async function verifyAll(
   count: number,
   read: (index: number) => BundleSource,
   emit: (outcome: Outcome | null, index: number) => void,
-  { jobs, workerUrl, detail = 'full', started = [] }: VerifyAllOptions,
+  { jobs, detail = 'full', started = [] }: VerifyAllOptions,
 ): Promise<void> {
   const verifier = createBundleVerifier(withAggregationRecheck(options));
-  const report = (b: unknown) => verifier.report(b);
   if (jobs <= 1 || count < MIN_FOR_WORKERS) {
     const stopping = Promise.all(started.map((w) => w.terminate()));
-    for (let i = 0; i < count; i++) emit(verifySource(report, read(i)), i);
+    for (let i = 0; i < count; i++) emit(verifySource(verifier, read(i), detail), i);
     await stopping;
     return;
   }
-  const size = batchSize(count, jobs);
-  const batches = Math.ceil(count / size);
+  // Batch b covers sources [bounds[b][0], bounds[b][1]); batches are cut as they are handed out.
+  const bounds: [number, number][] = [];
+  const take = (): number | undefined => {
+    const start = bounds.length === 0 ? 0 : bounds[bounds.length - 1]![1];
+    if (start >= count) return undefined;
+    bounds.push([start, Math.min(count, start + nextBatchSize(count - start, jobs))]);
+    return bounds.length - 1;
+  };
   const results = new Map<number, BatchReply>();
-  let nextBatch = 0;
   let nextEmit = 0;
   const flush = () => {
     for (let r = results.get(nextEmit); r !== undefined; r = results.get(nextEmit)) {
-      const base = nextEmit * size;
+      const base = bounds[nextEmit]![0];
       for (let k = 0; k < r.length; k++) emit(r[k]!, base + k);
       results.delete(nextEmit++);
     }
   };
   const sourcesOf = (b: number): BundleSource[] => {
     const out: BundleSource[] = [];
-    for (let i = b * size; i < Math.min(count, (b + 1) * size); i++) out.push(read(i));
+    const [start, end] = bounds[b]!;
+    for (let i = start; i < end; i++) out.push(read(i));
     return out;
   };
-  const wanted = Math.min(jobs - 1, batches - 1);
+  const wanted = Math.min(jobs - 1, Math.floor(count / MIN_BATCH) - 1);
   const workers = started.slice(0, wanted);
   const spare = started.slice(wanted);
-  workers.push(...startWorkers({ options, detail }, wanted - workers.length, workerUrl));
+  workers.push(...startWorkers({ options, detail }, wanted - workers.length));
   void Promise.all(spare.map((w) => w.terminate()));
   const runs = workers.map((worker) => {
     // Batches this worker holds, oldest first; it replies in order.
@@ -167,11 +191,11 @@ export async function verifyAll(
       });
     });
     const dispatch = () => {
-      if (nextBatch >= batches) {
+      const b = take();
+      if (b === undefined) {
         if (inFlight.length === 0) done();
         return;
       }
-      const b = nextBatch++;
       inFlight.push(b);
       const request = packBatch(sourcesOf(b));
       worker.postMessage(request, [request.buffer]);
@@ -184,11 +208,10 @@ export async function verifyAll(
     for (const r of runs) r.dispatch();
     // A failed worker is reported by Promise.all below, once this thread's batches are done.
     for (const r of runs) r.finished.catch(() => {});
-    while (nextBatch < batches) {
-      const b = nextBatch++;
+    for (let b = take(); b !== undefined; b = take()) {
       results.set(
         b,
-        sourcesOf(b).map((source) => briefly(verifySource(report, source), detail)),
+        sourcesOf(b).map((source) => verifySource(verifier, source, detail)),
       );
       flush();
       // Let the workers' replies in before the next batch.

@@ -1,12 +1,20 @@
-/** Worker thread for aaps-verify: verifies batches of bundle sources with one cached verifier. */
-import { parentPort, workerData } from 'node:worker_threads';
+/**
+ * Worker thread for aaps-verify: told its setup once (the launcher may start it before the
+ * arguments are checked), then verifies batches of bundle sources with one cached verifier.
+ */
+import { parentPort } from 'node:worker_threads';
 import { createBundleVerifier } from '../bundle/verify.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
-import { type BatchRequest, verifyBatch, type WorkerSetup } from './verify-pool.js';
+import { type BatchReply, type BatchRequest, verifyBatch, type WorkerMessage } from './verify-pool.js';
 
-const { options, detail } = workerData as WorkerSetup;
-const verifier = createBundleVerifier(withAggregationRecheck(options));
-const report = (bundle: unknown) => verifier.report(bundle);
-parentPort?.on('message', (request: BatchRequest) => {
-  parentPort?.postMessage(verifyBatch(report, request, detail));
+let verify: ((request: BatchRequest) => BatchReply) | undefined;
+parentPort?.on('message', (message: WorkerMessage) => {
+  if ('setup' in message) {
+    const { options, detail } = message.setup;
+    const verifier = createBundleVerifier(withAggregationRecheck(options));
+    verify = (request) => verifyBatch(verifier, request, detail);
+    return;
+  }
+  if (verify === undefined) throw new Error('aaps-verify worker: a batch arrived before its setup');
+  parentPort?.postMessage(verify(message));
 });
