@@ -70,6 +70,26 @@ describe('gateway store: incidents and their transcripts', () => {
     await store.close();
   });
 
+  it('serves what it just wrote from memory: every state in order, each read its own copy', async () => {
+    const store = await openGatewayStore(tmp());
+    await store.createIncident(record('b', 1, 'received'));
+    for (const state of ['triaged', 'diagnosed', 'proposed', 'awaiting_approval']) {
+      await store.putIncident(record('b', 2, state));
+      const read = await store.getIncidentSummary('b');
+      expect(read?.state).toBe(state);
+      // A reader that changes what it got changes nothing for the next reader.
+      (read as { state: string }).state = 'tampered';
+      (read as { timeline: unknown[] }).timeline.push('x');
+      expect((await store.getIncidentSummary('b'))?.state).toBe(state);
+      expect((await store.getIncident('b'))?.timeline).toEqual([]);
+    }
+    // Past the memory bound, records still come from LevelDB.
+    for (let i = 0; i < 2100; i++) await store.createIncident(record(`c${i}`, 0));
+    expect((await store.getIncidentSummary('b'))?.state).toBe('awaiting_approval');
+    expect((await store.getIncidentSummary('c0'))?.id).toBe('c0');
+    await store.close();
+  });
+
   it('reads records written with the transcript inline (before envelopes had their own keys)', async () => {
     const dir = tmp();
     const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });

@@ -92,6 +92,9 @@ type Space = keyof typeof SPACES;
 type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
 
 const k = (space: Space, key: string) => `${SPACES[space]}!${key}`;
+const INCIDENT_PREFIX = `${SPACES.incidents}!`;
+/** Incident records kept in memory after they are written (a few hundred bytes each). */
+const WRITTEN_CACHE_LIMIT = 2048;
 const put = (space: Space, key: string, value: Bytes): Op => ({ type: 'put', key: k(space, key), value });
 const del = (space: Space, key: string): Op => ({ type: 'del', key: k(space, key) });
 const bytes = (v: Uint8Array | undefined) => (v === undefined ? undefined : new Uint8Array(v));
@@ -99,8 +102,24 @@ const bytes = (v: Uint8Array | undefined) => (v === undefined ? undefined : new 
 export async function openGatewayStore(location: string): Promise<GatewayStore> {
   const db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
   await db.open();
-  const get = async (space: Space, key: string) => bytes(await db.get(k(space, key)));
-  const batch = (ops: Op[]) => db.batch(ops);
+  // Incident records as last written by this process (the only writer), so the read routes and
+  // every server-sent-events wake-up do not go to LevelDB for what was just saved. Filled only
+  // after a batch is durable; bounded (oldest written first out).
+  const written = new Map<string, Bytes>();
+  const get = async (space: Space, key: string) => {
+    const full = k(space, key);
+    const hit = space === 'incidents' ? written.get(full) : undefined;
+    return hit !== undefined ? new Uint8Array(hit) : bytes(await db.get(full));
+  };
+  const batch = async (ops: Op[]) => {
+    await db.batch(ops);
+    for (const op of ops) {
+      if (!op.key.startsWith(INCIDENT_PREFIX)) continue;
+      written.delete(op.key);
+      if (op.type === 'put') written.set(op.key, op.value);
+    }
+    while (written.size > WRITTEN_CACHE_LIMIT) written.delete(written.keys().next().value as string);
+  };
   async function* scan(space: Space, after?: string) {
     const prefix = `${SPACES[space]}!`;
     const range = { gt: after === undefined ? prefix : prefix + after, lt: `${SPACES[space]}"` };

@@ -121,20 +121,22 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
           dirty = false;
           const r = await d.store.getIncidentSummary(id);
           if (r === undefined) break;
+          // Every new event since the last wake in one write (one socket write, not one each).
+          let out = '';
           for (; sent < r.timeline.length; sent++) {
-            await stream.writeSSE({
-              event: 'state',
-              id: String(sent),
-              data: JSON.stringify({ incident_id: id, ...r.timeline[sent] }),
-            });
+            out += sseMessage(
+              'state',
+              JSON.stringify({ incident_id: id, ...r.timeline[sent] }),
+              String(sent),
+            );
           }
-          if (isTerminal(r.state) && r.evidence_id !== undefined) {
-            await stream.writeSSE({
-              event: 'end',
-              data: JSON.stringify({ incident_id: id, state: r.state, evidence_id: r.evidence_id }),
-            });
-            break;
+          const ended = isTerminal(r.state) && r.evidence_id !== undefined;
+          if (ended) {
+            const end = { incident_id: id, state: r.state, evidence_id: r.evidence_id };
+            out += sseMessage('end', JSON.stringify(end));
           }
+          if (out !== '') await stream.write(out);
+          if (ended) break;
           if (dirty) continue;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, d.keepAliveMs);
@@ -151,4 +153,9 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       }
     });
   });
+}
+
+/** One server-sent event as Hono's `writeSSE` writes it (`data` is JSON, so one line). */
+function sseMessage(event: string, data: string, id?: string): string {
+  return `event: ${event}\ndata: ${data}\n${id === undefined ? '' : `id: ${id}\n`}\n`;
 }

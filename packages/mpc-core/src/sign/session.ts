@@ -48,6 +48,14 @@ export interface SigningTransport<P = unknown> {
   sign(party: Identifier, request: SignRequest<P>, signal: AbortSignal): Promise<SignatureShare>;
 }
 
+/**
+ * Abort reasons, made once: `AbortController.abort()` without one builds a DOMException (and its
+ * stack) each time, and every transport call aborts at least its timer.
+ */
+const RUN_CLOSED = new Error('signing run closed');
+const CALL_TIMED_OUT = new Error('signing call timed out');
+const CALL_SETTLED = new Error('signing call settled');
+
 /** Resolve after `ms` milliseconds, or as soon as `signal` aborts. */
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
@@ -330,7 +338,7 @@ export class SigningSession<P = unknown> {
       }
     } finally {
       run.closed = true;
-      run.abort.abort();
+      run.abort.abort(RUN_CLOSED);
     }
   }
 
@@ -384,8 +392,8 @@ export class SigningSession<P = unknown> {
     const call = new AbortController();
     const timer = new AbortController();
     const onClose = () => {
-      call.abort();
-      timer.abort();
+      call.abort(RUN_CLOSED);
+      timer.abort(RUN_CLOSED);
     };
     run.abort.signal.addEventListener('abort', onClose, { once: true });
     try {
@@ -402,10 +410,10 @@ export class SigningSession<P = unknown> {
           (): Outcome<T> => ({ kind: 'timeout' }),
         );
       const out = await Promise.race([result, timeout]);
-      if (out.kind === 'timeout') call.abort();
+      if (out.kind === 'timeout') call.abort(CALL_TIMED_OUT);
       return out;
     } finally {
-      timer.abort();
+      timer.abort(CALL_SETTLED);
       run.abort.signal.removeEventListener('abort', onClose);
     }
   }
@@ -463,7 +471,7 @@ export class SigningSession<P = unknown> {
       })
       .finally(() => {
         this.#refilling.delete(party);
-        run.abort.abort();
+        run.abort.abort(RUN_CLOSED);
       });
   }
 
