@@ -272,14 +272,21 @@ describe('aaps-verify on many threads', () => {
   it('gives a stream the same lines, verdicts and exit code on any number of threads', () => {
     const bad = (b: EvidenceBundle) =>
       (b.dsseEnvelope.signatures[0]!.sig = flipB64(b.dsseEnvelope.signatures[0]!.sig));
-    const items = Array.from({ length: 150 }, (_, i) =>
-      i === 17 || i === 140
+    // Longer than the head a stream splits before its workers start (256), with failures on
+    // both sides of it.
+    const tampered = new Set([17, 140, 300, 590]);
+    const items = Array.from({ length: 600 }, (_, i) => ({
+      text: tampered.has(i)
         ? JSON.stringify(tamper(fx.bundles[i % 3]!, bad))
         : JSON.stringify(fx.bundles[i % 3]),
-    );
-    items.splice(90, 0, 'not json');
-    const input = `${items.join('\n')}\n`;
-    const outputs = [['--jobs', '1'], ['--jobs', '2'], ['--jobs', '3'], []].map((jobs) => {
+      fails: tampered.has(i),
+    }));
+    items.splice(90, 0, { text: 'not json', fails: true });
+    items.splice(400, 0, { text: 'not json', fails: true });
+    const input = `${items.map((x) => x.text).join('\n')}\n`;
+    const failing = items.flatMap((x, i) => (x.fails ? [`stdin#${i + 1}`] : []));
+    // With 4 threads the head (four batches) leaves the third worker nothing until the rest is split.
+    const outputs = [['--jobs', '1'], ['--jobs', '2'], ['--jobs', '3'], ['--jobs', '4'], []].map((jobs) => {
       const text = run(['-', '--key', keyHex, ...jobs], input);
       const json = run(['-', '--key', keyHex, '--json', ...jobs], input);
       const lines = json.out.map((l) => JSON.parse(l) as { summary?: Record<string, unknown> });
@@ -287,9 +294,10 @@ describe('aaps-verify on many threads', () => {
       return { code: [text.code, json.code], text: text.out.slice(0, -1), lines, count: summary.count };
     });
     expect(outputs[0]!.code).toEqual([2, 2]);
-    expect(outputs[0]!.text.map((l) => l.split(':')[0])).toEqual(['stdin#18', 'stdin#91', 'stdin#142']);
-    expect(outputs[0]!.lines).toHaveLength(151);
-    expect(outputs[0]!.count).toBe(151);
+    expect(failing).toHaveLength(6);
+    expect(outputs[0]!.text.map((l) => l.split(':')[0])).toEqual(failing);
+    expect(outputs[0]!.lines).toHaveLength(602);
+    expect(outputs[0]!.count).toBe(602);
     for (const o of outputs.slice(1)) expect(o).toEqual(outputs[0]);
   });
 });

@@ -26,8 +26,21 @@ import { parseTrustedRoot } from '../sigstore-export.js';
 import { rosterErrors, type VerifierRoster } from '../statement.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
 import { jobsOf, parseCommandLine, USAGE } from './args.js';
-import { type BundleSource, InputError, parseBundleBytes, splitJsonValues } from './input.js';
-import { type Outcome, setUpWorkers, startWorkers, verifyAll } from './verify-pool.js';
+import {
+  type BundleSource,
+  InputError,
+  parseBundleBytes,
+  type StreamItem,
+  splitJsonValues,
+} from './input.js';
+import {
+  type Outcome,
+  type SourceList,
+  STREAM_HEAD,
+  setUpWorkers,
+  startWorkers,
+  verifyAll,
+} from './verify-pool.js';
 
 interface Output {
   out: (line: string) => void;
@@ -232,7 +245,7 @@ export async function main(
 
   const detail = json ? 'full' : 'brief';
   const clock = performance.now();
-  let sources: { count: number; read: (i: number) => BundleSource } | undefined;
+  let sources: SourceList | undefined;
   // Workers the launcher started are set up now; a stream starts its own if it has none. They load
   // while stdin is read; unneeded ones are stopped once the count is known.
   let started: Worker[] = prestarted.slice(0, Math.max(0, jobs - 1));
@@ -247,17 +260,27 @@ export async function main(
       io.err(`aaps-verify: cannot read stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       return 2;
     }
-    const items = [...splitJsonValues(input)];
-    sources = {
-      count: items.length,
-      read: (i) => {
-        const item = items[i]!;
-        const name = `stdin#${i + 1}`;
-        return 'error' in item
-          ? { name, error: item.error }
-          : { name, bytes: input.subarray(item.start, item.end) };
-      },
+    // Split the head of the stream now, the rest once the workers have their first batches.
+    const split = splitJsonValues(input);
+    const items: StreamItem[] = [];
+    let more = true;
+    while (more && items.length < STREAM_HEAD) {
+      const next = split.next();
+      if (next.done) more = false;
+      else items.push(next.value);
+    }
+    const read = (i: number): BundleSource => {
+      const item = items[i]!;
+      const name = `stdin#${i + 1}`;
+      return 'error' in item
+        ? { name, error: item.error }
+        : { name, bytes: input.subarray(item.start, item.end) };
     };
+    const settle = () => {
+      for (const item of split) items.push(item);
+      return items.length;
+    };
+    sources = more ? { read, head: items.length, settle } : { read, count: items.length };
   } else {
     let isDir: boolean;
     try {
@@ -277,7 +300,7 @@ export async function main(
   }
   if (sources !== undefined) {
     const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
-    await verifyAll(options, sources.count, sources.read, (o) => record(o, json, io, tally), {
+    await verifyAll(options, sources, (o) => record(o, json, io, tally), {
       jobs,
       detail,
       started,

@@ -127,22 +127,39 @@ export interface VerifyAllOptions {
 }
 
 /**
- * Verify `count` sources produced on demand by `read(i)`, calling `emit` in input order (with
- * `null` for a valid bundle in `brief` detail), on `jobs` threads: this one and `jobs - 1` workers.
- * This thread verifies batches too, between handing batches out, so `jobs` threads verify and none
- * only waits.
+ * The sources to verify, read by index. Either all are known (`count`), or only the first `head`
+ * are, and `settle()` finds the rest and returns the total (a stream being split: workers get
+ * their first batches before the rest of the input is split).
+ */
+export type SourceList = { read: (index: number) => BundleSource } & (
+  | { count: number }
+  | { head: number; settle: () => number }
+);
+
+/** How many sources a stream should split before workers start: their first two batches each. */
+export const STREAM_HEAD = 4 * MAX_BATCH;
+
+/**
+ * Verify the sources of `list`, calling `emit` in input order (with `null` for a valid bundle in
+ * `brief` detail), on `jobs` threads: this one and `jobs - 1` workers. This thread verifies
+ * batches too, between handing batches out, so `jobs` threads verify and none only waits.
  */
 export async function verifyAll(
   options: BundleVerifierOptions,
-  count: number,
-  read: (index: number) => BundleSource,
+  list: SourceList,
   emit: (outcome: Outcome | null, index: number) => void,
   { jobs, detail = 'full', started = [] }: VerifyAllOptions,
 ): Promise<void> {
   const verifier = createBundleVerifier(withAggregationRecheck(options));
-  if (jobs <= 1 || count < MIN_FOR_WORKERS) {
+  const { read } = list;
+  // The total, once known; until then batches are cut only from the first `limit` sources.
+  const settle = 'count' in list ? () => list.count : list.settle;
+  let count: number | undefined = 'count' in list ? list.count : undefined;
+  if ('head' in list && (jobs <= 1 || list.head < STREAM_HEAD)) count = list.settle();
+  let limit = count ?? ('head' in list ? list.head : 0);
+  if (jobs <= 1 || limit < MIN_FOR_WORKERS) {
     const stopping = Promise.all(started.map((w) => w.terminate()));
-    for (let i = 0; i < count; i++) emit(verifySource(verifier, read(i), detail), i);
+    for (let i = 0; i < limit; i++) emit(verifySource(verifier, read(i), detail), i);
     await stopping;
     return;
   }
@@ -150,8 +167,9 @@ export async function verifyAll(
   const bounds: [number, number][] = [];
   const take = (): number | undefined => {
     const start = bounds.length === 0 ? 0 : bounds[bounds.length - 1]![1];
-    if (start >= count) return undefined;
-    bounds.push([start, Math.min(count, start + nextBatchSize(count - start, jobs))]);
+    if (start >= limit) return undefined;
+    const size = count === undefined ? MAX_BATCH : nextBatchSize(count - start, jobs);
+    bounds.push([start, Math.min(limit, start + size)]);
     return bounds.length - 1;
   };
   const results = new Map<number, BatchReply>();
@@ -169,7 +187,7 @@ export async function verifyAll(
     for (let i = start; i < end; i++) out.push(read(i));
     return out;
   };
-  const wanted = Math.min(jobs - 1, Math.floor(count / MIN_BATCH) - 1);
+  const wanted = Math.min(jobs - 1, Math.floor(limit / MIN_BATCH) - 1);
   const workers = started.slice(0, wanted);
   const spare = started.slice(wanted);
   workers.push(...startWorkers({ options, detail }, wanted - workers.length));
@@ -193,19 +211,32 @@ export async function verifyAll(
     const dispatch = () => {
       const b = take();
       if (b === undefined) {
-        if (inFlight.length === 0) done();
+        // Out of batches: the end only once the total is known.
+        if (count !== undefined && inFlight.length === 0) done();
         return;
       }
       inFlight.push(b);
       const request = packBatch(sourcesOf(b));
       worker.postMessage(request, [request.buffer]);
     };
-    return { dispatch, finished };
+    /** Up to two batches in flight (or, with none left, the end). */
+    const topUp = () => {
+      if (inFlight.length === 0) dispatch();
+      if (inFlight.length === 1) dispatch();
+    };
+    return { dispatch, finished, topUp };
   });
   try {
     // Two batches in flight per worker, so none waits while this thread verifies one.
     for (const r of runs) r.dispatch();
     for (const r of runs) r.dispatch();
+    if (count === undefined) {
+      // The workers are busy: now find the rest of the stream, and top up any worker the head
+      // left short (or end it, if there is nothing more).
+      count = settle();
+      limit = count;
+      for (const r of runs) r.topUp();
+    }
     // A failed worker is reported by Promise.all below, once this thread's batches are done.
     for (const r of runs) r.finished.catch(() => {});
     for (let b = take(); b !== undefined; b = take()) {
