@@ -5,6 +5,7 @@
  * runs in `node:crypto`.
  */
 import {
+  canonicalize,
   canonicalizeEnvelope,
   envelopeSigningBytes as coreSigningBytes,
   type Envelope,
@@ -52,9 +53,19 @@ export interface CanonicalTranscript {
   signed: readonly (string | undefined)[];
 }
 
-/** Serialize a transcript once for both its digest and its envelopes' signature checks. */
+/**
+ * Serialize a transcript once for both its digest and its envelopes' signature checks. Accepts and
+ * refuses exactly what `canonicalize(transcript)` does (each envelope at depth 1 of the array;
+ * a hole is refused), with the same error naming the envelope's index.
+ */
 export function canonicalTranscript(transcript: readonly unknown[]): CanonicalTranscript {
-  const forms = transcript.map(canonicalizeEnvelope);
+  let forms: ReturnType<typeof canonicalizeEnvelope>[];
+  try {
+    forms = Array.from(transcript, (envelope) => canonicalizeEnvelope(envelope, 1));
+  } catch (e) {
+    canonicalize(transcript); // throws the transcript's own error, with the envelope's index
+    throw e;
+  }
   return {
     digestHex: sha256Hex(`[${forms.map((f) => f.full).join(',')}]`),
     signed: forms.map((f) => f.signed),

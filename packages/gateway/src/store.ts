@@ -111,14 +111,22 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     const hit = space === 'incidents' ? written.get(full) : undefined;
     return hit !== undefined ? new Uint8Array(hit) : bytes(await db.get(full));
   };
-  const batch = async (ops: Op[]) => {
-    await db.batch(ops);
-    for (const op of ops) {
-      if (!op.key.startsWith(INCIDENT_PREFIX)) continue;
-      written.delete(op.key);
-      if (op.type === 'put') written.set(op.key, op.value);
-    }
-    while (written.size > WRITTEN_CACHE_LIMIT) written.delete(written.keys().next().value as string);
+  // Batches that write incident records go one after another, so the memory map is updated in
+  // the order LevelDB applied them (two batches in flight could otherwise finish out of order).
+  let incidentWrites: Promise<unknown> = Promise.resolve();
+  const batch = (ops: Op[]): Promise<void> => {
+    if (!ops.some((op) => op.key.startsWith(INCIDENT_PREFIX))) return db.batch(ops);
+    const write = incidentWrites.then(async () => {
+      await db.batch(ops);
+      for (const op of ops) {
+        if (!op.key.startsWith(INCIDENT_PREFIX)) continue;
+        written.delete(op.key);
+        if (op.type === 'put') written.set(op.key, op.value);
+      }
+      while (written.size > WRITTEN_CACHE_LIMIT) written.delete(written.keys().next().value as string);
+    });
+    incidentWrites = write.catch(() => undefined);
+    return write;
   };
   async function* scan(space: Space, after?: string) {
     const prefix = `${SPACES[space]}!`;

@@ -112,8 +112,8 @@ class StepFailure extends Error {
 }
 
 /**
- * Check options once and return a verifier for many bundles. Its one memo is sound by
- * construction: a checkpoint note whose signature verified is remembered by its exact text, and
+ * Check options once and return a verifier for many bundles. Its two memos are sound by
+ * construction. A checkpoint note whose signature verified is remembered by its exact text, and
  * the keys it is checked against are fixed for the verifier's life (the trusted log keys, or the
  * group key under the note's own origin line, which is part of that text), so a hit is the same
  * (note, key) pair already verified, and a note that differs anywhere is verified afresh. Bundles
@@ -121,7 +121,7 @@ class StepFailure extends Error {
  * under one checkpoint share their upper path; a {@link NodeHashMemo} (a cache of the node hash
  * function, keyed by position and checked against both children) saves re-hashing it. Decoded public
  * keys (`node:crypto` KeyObjects) are cached by key bytes in mpc-core's `verifyEd25519`. Nothing
- * else is memoized: every DSSE and transcript signature, digest and proof is checked per bundle.
+ * else is remembered: every DSSE and transcript signature, digest and proof is checked per bundle.
  */
 export function createBundleVerifier(options: BundleVerifierOptions): BundleVerifier {
   const suite = options.ciphersuite ?? ED25519_SUITE;

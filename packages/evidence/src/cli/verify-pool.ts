@@ -15,7 +15,7 @@ import {
 } from '../bundle/verify.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
 import { type BundleSource, loadSource } from './input.js';
-import { spawnWorkers } from './spawn-workers.js';
+import { spawnWorkers, workerEnded } from './spawn-workers.js';
 
 export type Outcome = { name: string } & ({ report: BundleReport } | { unreadable: string });
 
@@ -196,8 +196,15 @@ export async function verifyAll(
     // Batches this worker holds, oldest first; it replies in order.
     const inFlight: number[] = [];
     let done: () => void = () => {};
+    let over = false;
     const finished = new Promise<void>((resolve, reject) => {
-      done = resolve;
+      done = () => {
+        over = true;
+        resolve();
+      };
+      // A worker that ended before this pool listened (it may have been started long before).
+      const early = workerEnded(worker);
+      if (early !== undefined) reject(early);
       worker.on('message', (reply: BatchReply) => {
         results.set(inFlight.shift()!, reply);
         flush();
@@ -205,7 +212,7 @@ export async function verifyAll(
       });
       worker.on('error', reject);
       worker.on('exit', (code) => {
-        if (inFlight.length > 0) reject(new Error(`a verify worker exited with ${code} mid-batch`));
+        if (!over) reject(new Error(`a verify worker exited with ${code} before its work was done`));
       });
     });
     const dispatch = () => {

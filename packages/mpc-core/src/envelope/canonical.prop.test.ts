@@ -122,6 +122,13 @@ describe('canonicalize: values already in canonical order', () => {
         expect((errorOf(() => canonicalize(v)) as Error).message).toBe('$.a[1]: undefined is not JSON');
       } else expect(fast).toBe(slow);
     }
+    // toJSON, which JSON.stringify would call and RFC 8785 knows nothing of, wherever it hides.
+    const arrayWithOwn = Object.assign([1, 2], { toJSON: () => 'x' });
+    const hidden = Object.defineProperty({ a: 1 }, 'toJSON', { value: () => 'x', enumerable: false });
+    const fromProto = Object.assign(Object.create({ toJSON: () => 'x' }) as object, { a: 1 });
+    expect(canonicalize({ a: arrayWithOwn })).toBe('{"a":[1,2]}');
+    expect(canonicalize({ a: hidden })).toBe('{"a":{"a":1}}');
+    expect(canonicalize({ a: fromProto })).toBe('{"a":{"a":1}}');
     // Too deep for RFC 8785 here: refused, not passed to JSON.stringify.
     let deep: unknown = 1;
     for (let i = 0; i < 70; i++) deep = [deep];

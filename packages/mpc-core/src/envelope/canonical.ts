@@ -23,14 +23,19 @@ class NotJson {}
 const NOT_JSON = new NotJson();
 
 export function canonicalize(value: unknown): string {
-  // Values whose keys are already in canonical order (anything parsed from canonical JSON, or
-  // written by this module's callers in that order) are what JSON.stringify writes.
-  if (isSortedJson(value, 0)) return JSON.stringify(value);
+  return canonicalizeAt(value, 0);
+}
+
+/** `canonicalize` of a value that sits `depth` levels deep in what is being serialized. */
+function canonicalizeAt(value: unknown, depth: number): string {
+  // Values whose members are already in canonical order (anything parsed from canonical JSON, or
+  // written in that order) are what JSON.stringify writes.
+  if (isSortedJson(value, depth)) return JSON.stringify(value);
   try {
-    return serialize(value, 0);
+    return serialize(value, depth);
   } catch (e) {
     if (e === NOT_JSON)
-      throw describe(value, '$', 0) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
+      throw describe(value, '$', depth) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
     throw e;
   }
 }
@@ -38,15 +43,22 @@ export function canonicalize(value: unknown): string {
 /**
  * The canonical JSON of a signed envelope (`full`) and of what its `meta.signature` covers
  * (`signed`: the envelope with `meta.signature` removed), with every member but `meta` serialized
- * once for both. `signed` is undefined when `value` is no object with a `meta` object; `full` is
- * always `canonicalize(value)`.
+ * once for both. `signed` is undefined when `value` is no object with a `meta` object. `depth` is
+ * how deep the envelope sits in what is serialized (1 inside a transcript array), so the nesting
+ * limit is the one `canonicalize` of that container applies: `full` is then exactly that
+ * container's text for this element, and throws where `canonicalize(container)` would.
  */
-export function canonicalizeEnvelope(value: unknown): { full: string; signed: string | undefined } {
+export function canonicalizeEnvelope(
+  value: unknown,
+  depth = 0,
+): { full: string; signed: string | undefined } {
   const meta = isPlainObject(value) ? value.meta : undefined;
-  if (!isPlainObject(value) || !isPlainObject(meta)) return { full: canonicalize(value), signed: undefined };
+  if (!isPlainObject(value) || !isPlainObject(meta)) {
+    return { full: canonicalizeAt(value, depth), signed: undefined };
+  }
   const { signature: _omit, ...unsigned } = meta;
-  // Already in canonical order: removing a member keeps it so.
-  if (isSortedJson(value, 0)) {
+  // Already in canonical order: removing a member keeps it so (and nests no deeper).
+  if (isSortedJson(value, depth)) {
     return { full: JSON.stringify(value), signed: JSON.stringify({ ...value, meta: unsigned }) };
   }
   try {
@@ -58,11 +70,13 @@ export function canonicalizeEnvelope(value: unknown): { full: string; signed: st
       if (v === undefined) continue;
       const key = `${first ? '' : ','}${JSON.stringify(k)}:`;
       first = false;
+      // Members at the envelope's own depth + 1; the signed form, a top-level value, nests no
+      // deeper, so what serializes here serializes there, to the same text.
       if (k === 'meta') {
-        full += key + serialize(meta, 1);
-        signed += key + serialize(unsigned, 1);
+        full += key + serialize(meta, depth + 1);
+        signed += key + serialize(unsigned, depth + 1);
       } else {
-        const member = key + serialize(v, 1);
+        const member = key + serialize(v, depth + 1);
         full += member;
         signed += member;
       }
@@ -70,7 +84,7 @@ export function canonicalizeEnvelope(value: unknown): { full: string; signed: st
     return { full: `${full}}`, signed: `${signed}}` };
   } catch (e) {
     if (e === NOT_JSON)
-      throw describe(value, '$', 0) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
+      throw describe(value, '$', depth) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
     throw e;
   }
 }
@@ -86,10 +100,14 @@ export function canonicalBytes(value: unknown): Uint8Array {
 }
 
 /**
- * Whether `JSON.stringify(value)` is already its RFC 8785 form: only plain objects (no `toJSON`,
- * no class instances), dense arrays, strings, booleans, null and finite numbers, no `undefined`
+ * Whether `JSON.stringify(value)` is already its RFC 8785 form: only plain objects and plain dense
+ * arrays (own prototype `Object.prototype` / `Array.prototype`, no `toJSON` anywhere on them, own
+ * or inherited, enumerable or not), strings, booleans, null and finite numbers, no `undefined`
  * anywhere, and every object's keys in strictly ascending UTF-16 order. Anything else (including
- * what the serializer must reject) goes the general way.
+ * what the serializer must reject) goes the general way. Values are read here and again by
+ * `JSON.stringify`: a getter that answers differently the second time can make the text
+ * non-canonical, and a signature over it then fails to verify (never the reverse); data parsed
+ * from JSON has no getters.
  */
 function isSortedJson(value: unknown, depth: number): boolean {
   if (depth > MAX_DEPTH) return false;
@@ -102,12 +120,13 @@ function isSortedJson(value: unknown, depth: number): boolean {
       return Number.isFinite(value);
     case 'object': {
       if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype || 'toJSON' in value) return false;
         for (let i = 0; i < value.length; i++) {
           if (!(i in value) || !isSortedJson(value[i], depth + 1)) return false;
         }
         return true;
       }
-      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return false;
       let previous: string | undefined;
       for (const k in value) {
         if (!Object.hasOwn(value, k)) return false;

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { spawnWorkers, workerEnded } from './spawn-workers.js';
+import { nextBatchSize, type SourceList, verifyAll } from './verify-pool.js';
+
+const KEY = new Uint8Array(32).fill(7);
+
+describe('verify pool', () => {
+  it('cuts batches that shrink toward the end and never below the minimum', () => {
+    expect(nextBatchSize(8192, 2)).toBe(64);
+    expect(nextBatchSize(200, 2)).toBe(25);
+    expect(nextBatchSize(3, 2)).toBe(8);
+  });
+
+  it('fails, rather than waits forever, with a worker that ended before the pool listened', async () => {
+    const [worker] = spawnWorkers(1);
+    await worker!.terminate();
+    expect(workerEnded(worker!)).toBeInstanceOf(Error);
+    const list: SourceList = { count: 200, read: (i) => ({ name: `s${i}`, text: '{}' }) };
+    await expect(
+      verifyAll({ groupPublicKey: KEY }, list, () => {}, { jobs: 2, detail: 'brief', started: [worker!] }),
+    ).rejects.toThrow(/exited/);
+  });
+
+  it('emits every source once, in order, from a stream whose total is found after the head', async () => {
+    const total = 700;
+    let settled = false;
+    const list: SourceList = {
+      read: (i) => {
+        if (i >= 256) expect(settled).toBe(true);
+        return { name: `s${i}`, error: `item ${i}` };
+      },
+      head: 256,
+      settle: () => {
+        settled = true;
+        return total;
+      },
+    };
+    const seen: number[] = [];
+    // One thread: the head is settled at once and read in order.
+    await verifyAll(
+      { groupPublicKey: KEY },
+      list,
+      (o, i) => {
+        expect(o).toEqual({ name: `s${i}`, unreadable: `item ${i}` });
+        seen.push(i);
+      },
+      { jobs: 1, detail: 'brief' },
+    );
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
+  });
+});
