@@ -93,8 +93,11 @@ type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: strin
 
 const k = (space: Space, key: string) => `${SPACES[space]}!${key}`;
 const INCIDENT_PREFIX = `${SPACES.incidents}!`;
-/** Incident records kept in memory after they are written (a few hundred bytes each). */
-const WRITTEN_CACHE_LIMIT = 2048;
+/**
+ * Incident records kept in memory after they are written: more than the incidents in flight at
+ * once, which are the ones read back (about 5 KB each, so a few MiB).
+ */
+const WRITTEN_CACHE_LIMIT = 512;
 const put = (space: Space, key: string, value: Bytes): Op => ({ type: 'put', key: k(space, key), value });
 const del = (space: Space, key: string): Op => ({ type: 'del', key: k(space, key) });
 const bytes = (v: Uint8Array | undefined) => (v === undefined ? undefined : new Uint8Array(v));
@@ -121,7 +124,10 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       for (const op of ops) {
         if (!op.key.startsWith(INCIDENT_PREFIX)) continue;
         written.delete(op.key);
-        if (op.type === 'put') written.set(op.key, op.value);
+        // A copy of its own: an encoder's output may be a view into a much larger buffer it
+        // reuses, which keeping the view would keep alive (measured: the gateway grew by 39 MiB
+        // over 3,000 incidents keeping views, against 9.5 MiB before there was a map).
+        if (op.type === 'put') written.set(op.key, new Uint8Array(op.value));
       }
       while (written.size > WRITTEN_CACHE_LIMIT) written.delete(written.keys().next().value as string);
     });
