@@ -280,7 +280,7 @@ export function rootFromInclusionProof(
   }
   if (sn !== 0) fail('log.inclusion', 'inclusion proof is too short', { index, size });
   // A remembered parent is shared with the memo: the caller gets its own copy.
-  return memo ? r.slice() : r;
+  return memo ? new Uint8Array(r) : r;
 }
 
 /**
@@ -312,8 +312,8 @@ export class NodeHashMemo {
     const hit = this.nodes.get(key);
     if (hit !== undefined && bytesEqual(hit.left, left) && bytesEqual(hit.right, right)) return hit.parent;
     const parent = hashChildren(left, right);
-    // Copies: the caller's arrays may change later; a remembered pair must not.
-    this.nodes.set(key, { left: left.slice(), right: right.slice(), parent });
+    // Copies (also of a Buffer, whose slice() is a view): the caller's arrays may change later.
+    this.nodes.set(key, { left: new Uint8Array(left), right: new Uint8Array(right), parent });
     return parent;
   }
 }
