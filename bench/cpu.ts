@@ -1,0 +1,114 @@
+/**
+ * `npm run bench:cpu [-- <incidents>]`: where the CPU of an incident goes. Starts `aaps up`, runs
+ * 60 incidents to warm up, then `<incidents>` (default 300) in batches of 20, each followed to its
+ * end by server-sent events as `gateway.incidents.e2e` does, and reads the CPU time every process
+ * used meanwhile from `/proc/<pid>/stat` (Linux). Prints the rate and the milliseconds of CPU per
+ * incident of the gateway and of each party, and writes `bench/results/cpu.json`.
+ *
+ * The sum over all processes bounds the rate the machine can reach: with `c` cores and `s`
+ * milliseconds of CPU per incident, no more than `1000 c / s` incidents per second.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { incidentEnvelope, startUp, type UpCluster } from './load/cluster.js';
+
+const BATCH = 20;
+const WARMUP = 60;
+
+/** CPU time (user + system) a process has used, in milliseconds. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** A party process's id, from the config path on its command line (`.../parties/<id>/party.json`). */
+function partyId(pid: number): string {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const config = args[args.indexOf('--config') + 1] ?? '';
+  return /parties\/([^/]+)\/party\.json$/.exec(config)?.[1] ?? `pid ${pid}`;
+}
+
+async function followToEnd(up: UpCluster, id: string): Promise<void> {
+  const res = await fetch(`${up.url}/v1/incidents/${id}/events`, {
+    headers: { authorization: `Bearer ${up.token}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (!res.ok || !res.body) throw new Error(`events for ${id} answered ${res.status}`);
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of res.body) {
+    text += decoder.decode(chunk as Uint8Array, { stream: true });
+    if (text.includes('event: end')) return;
+  }
+  throw new Error(`incident ${id}: its event stream closed before the end`);
+}
+
+async function run(up: UpCluster, count: number): Promise<void> {
+  const kinds = ['config', 'image'] as const;
+  for (let done = 0; done < count; done += BATCH) {
+    const ids = await Promise.all(
+      Array.from({ length: Math.min(BATCH, count - done) }, async (_, i) => {
+        const res = await fetch(`${up.url}/v1/incidents`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${up.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(incidentEnvelope(kinds[i % 2])),
+        });
+        const body = (await res.json()) as { incident_id?: string };
+        if (res.status !== 202 || !body.incident_id) throw new Error(`intake answered ${res.status}`);
+        return body.incident_id;
+      }),
+    );
+    await Promise.all(ids.map((id) => followToEnd(up, id)));
+  }
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? 300);
+  if (!Number.isSafeInteger(count) || count < BATCH) throw new Error(`incidents: at least ${BATCH}`);
+  const up = await startUp({ port: 21000 + (process.pid % 1000) });
+  try {
+    process.stdout.write(`warming up (${WARMUP} incidents)\n`);
+    await run(up, WARMUP);
+    const parties = up.partyPids();
+    const before = { gateway: cpuMs(up.gatewayPid), parties: parties.map(cpuMs) };
+    const started = performance.now();
+    process.stdout.write(`measuring (${count} incidents)\n`);
+    await run(up, count);
+    const seconds = (performance.now() - started) / 1000;
+    const gateway = (cpuMs(up.gatewayPid) - before.gateway) / count;
+    const perParty = parties.map((pid, i) => (cpuMs(pid) - before.parties[i]!) / count);
+    const total = gateway + perParty.reduce((a, b) => a + b, 0);
+    const cores = availableParallelism();
+    const result = {
+      generatedAt: new Date().toISOString(),
+      incidents: count,
+      incidentsPerSecond: Number((count / seconds).toFixed(1)),
+      cpuMsPerIncident: {
+        gateway: Number(gateway.toFixed(1)),
+        parties: perParty.map((x, i) => ({ id: partyId(parties[i]!), ms: Number(x.toFixed(1)) })),
+        total: Number(total.toFixed(1)),
+      },
+      cores,
+      ceilingPerSecond: Number(((1000 * cores) / total).toFixed(1)),
+    };
+    process.stdout.write(
+      `${result.incidentsPerSecond} incidents/s; CPU per incident: gateway ${result.cpuMsPerIncident.gateway} ms, ` +
+        `parties ${result.cpuMsPerIncident.parties.map((p) => `${p.id} ${p.ms}`).join(', ')} ms, all ${result.cpuMsPerIncident.total} ms ` +
+        `(${cores} cores: at most ${result.ceilingPerSecond}/s)\n`,
+    );
+    const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'cpu.json');
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`wrote ${out}\n`);
+  } finally {
+    await up.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:cpu: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
