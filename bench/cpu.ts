@@ -12,18 +12,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { incidentEnvelope, startUp, type UpCluster } from './load/cluster.js';
+import { cpuMs, followToEnd, postIncidents, startUp, type UpCluster } from './load/cluster.js';
 
 const BATCH = 20;
 const WARMUP = 60;
-
-/** CPU time (user + system) a process has used, in milliseconds. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
 
 /** A party process's id, from the config path on its command line (`.../parties/<id>/party.json`). */
 function partyId(pid: number): string {
@@ -32,36 +24,9 @@ function partyId(pid: number): string {
   return /parties\/([^/]+)\/party\.json$/.exec(config)?.[1] ?? `pid ${pid}`;
 }
 
-async function followToEnd(up: UpCluster, id: string): Promise<void> {
-  const res = await fetch(`${up.url}/v1/incidents/${id}/events`, {
-    headers: { authorization: `Bearer ${up.token}` },
-    signal: AbortSignal.timeout(60_000),
-  });
-  if (!res.ok || !res.body) throw new Error(`events for ${id} answered ${res.status}`);
-  const decoder = new TextDecoder();
-  let text = '';
-  for await (const chunk of res.body) {
-    text += decoder.decode(chunk as Uint8Array, { stream: true });
-    if (text.includes('event: end')) return;
-  }
-  throw new Error(`incident ${id}: its event stream closed before the end`);
-}
-
 async function run(up: UpCluster, count: number): Promise<void> {
-  const kinds = ['config', 'image'] as const;
   for (let done = 0; done < count; done += BATCH) {
-    const ids = await Promise.all(
-      Array.from({ length: Math.min(BATCH, count - done) }, async (_, i) => {
-        const res = await fetch(`${up.url}/v1/incidents`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${up.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify(incidentEnvelope(kinds[i % 2])),
-        });
-        const body = (await res.json()) as { incident_id?: string };
-        if (res.status !== 202 || !body.incident_id) throw new Error(`intake answered ${res.status}`);
-        return body.incident_id;
-      }),
-    );
+    const ids = await postIncidents(up, Math.min(BATCH, count - done));
     await Promise.all(ids.map((id) => followToEnd(up, id)));
   }
 }

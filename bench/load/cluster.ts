@@ -101,6 +101,55 @@ export function rssMiB(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
+/** CPU time (user + system) a process has used, in milliseconds (Linux `/proc`, USER_HZ 100). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15)
+}
+
+/** Kinds the agents fix without a human (a quota incident without figures waits for one). */
+const SELF_FIXING = ['config', 'image'] as const;
+
+/** Post `count` native incidents at once (config and image, alternating); their ids. */
+export async function postIncidents(up: UpCluster, count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const res = await fetch(`${up.url}/v1/incidents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${up.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(incidentEnvelope(SELF_FIXING[i % 2])),
+      });
+      const body = (await res.json()) as { incident_id?: string };
+      if (res.status !== 202 || !body.incident_id) throw new Error(`intake answered ${res.status}`);
+      return body.incident_id;
+    }),
+  );
+}
+
+/**
+ * Follow an incident on its server-sent events stream until its `end` event (as `aaps submit`
+ * does) rather than polling: a load generator should cost the gateway what a real client does.
+ */
+export async function followToEnd(up: UpCluster, id: string): Promise<void> {
+  const res = await fetch(`${up.url}/v1/incidents/${id}/events`, {
+    headers: { authorization: `Bearer ${up.token}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (!res.ok || !res.body) throw new Error(`events for ${id} answered ${res.status}`);
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for await (const chunk of res.body) {
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+      if (text.includes('event: end')) return;
+    }
+  } catch (e) {
+    throw new Error(`incident ${id} did not end in 60 s (${(e as Error).name})`);
+  }
+  throw new Error(`incident ${id}: its event stream closed before the end`);
+}
+
 let seq = 0;
 /**
  * A fresh native IncidentSignal envelope (unsigned: the gateway re-signs it). `config` and `image`

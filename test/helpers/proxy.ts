@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { RPC_PATHS, type RpcKind } from '@aaps/agents';
 import {
   type CiphersuiteId,
   type IdentityKey,
@@ -95,8 +96,8 @@ function tamper(
     const calls = request.payload?.body?.calls ?? [];
     let changed = false;
     const results = (body.results as { body?: Body }[]).map((r, i) => {
-      const kind = calls[i]?.kind ?? '';
-      const lie = r.body ? tamperBody(mode, `/v1/${kind.replace('.', '/')}`, r.body, suite) : undefined;
+      const path = RPC_PATHS[calls[i]?.kind as RpcKind] ?? '';
+      const lie = r.body ? tamperBody(mode, path, r.body, suite) : undefined;
       if (!lie) return r;
       changed = true;
       return { ...r, body: lie };

@@ -19,6 +19,7 @@ export {
   canonicalBytes,
   canonicalize,
   canonicalizeEnvelope,
+  inCanonicalOrder,
   type JsonValue,
 } from './envelope/canonical.js';
 export {

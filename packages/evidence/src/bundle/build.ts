@@ -3,7 +3,7 @@
  * injected signer (the gateway plugs in the FROST coordinator, so the one signature is the parties'
  * k-of-n group signature), and later the log entry.
  */
-import { canonicalize, ValidationError } from '@aaps/mpc-core';
+import { inCanonicalOrder, ValidationError } from '@aaps/mpc-core';
 import { IN_TOTO_PAYLOAD_TYPE, type MessageSigner, pae, signEnvelope } from '../dsse.js';
 import { toHex } from '../encoding.js';
 import { fail } from '../errors.js';
@@ -122,15 +122,6 @@ export async function buildBundle(input: BuildBundleInput, sign: MessageSigner):
   };
   if (input.aggregation !== undefined) bundle.aggregation = inCanonicalOrder(input.aggregation);
   return bundle;
-}
-
-/**
- * The same JSON value with every object's members in RFC 8785 order. Members have no order in
- * JSON, so nothing a verifier checks changes; but a verifier's canonical JSON of a value written
- * this way is what `JSON.stringify` writes, which mpc-core's `canonicalize` takes as is.
- */
-function inCanonicalOrder<T>(value: T): T {
-  return JSON.parse(canonicalize(value)) as T;
 }
 
 /** The bytes to append to the transparency log for this bundle. */

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import {
   type BundleReport,
+  type BundleVerifier,
   type BundleVerifierOptions,
   createBundleVerifier,
   parseConsistencyProof,
@@ -235,9 +236,11 @@ export async function main(
     return 2;
   }
   let options: BundleVerifierOptions;
+  let verifier: BundleVerifier;
   try {
     options = buildOptions(values as Record<string, string | boolean | undefined>);
-    createBundleVerifier(withAggregationRecheck(options));
+    // Built now so that bad options are a usage error before any input is read.
+    verifier = createBundleVerifier(withAggregationRecheck(options));
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error).message}`);
     return 2;
@@ -316,7 +319,7 @@ export async function main(
     io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
     return 2;
   }
-  const report = createBundleVerifier(withAggregationRecheck(options)).report(value);
+  const report = verifier.report(value);
   if (json) io.out(JSON.stringify(report, null, 2));
   else io.out(report.valid ? describeValid(report) : describeInvalid(report));
   return report.valid ? 0 : 1;

@@ -56,7 +56,7 @@ const MIN_BATCH = 8;
  * valid bundle is `null`, found by the verifier's `check` (which records nothing); only an
  * invalid one is verified again for its full report.
  */
-export function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
+function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
   let value: unknown;
   try {
     value = loadSource(source);

@@ -19,8 +19,8 @@ import { pedersenCommit } from './pedersen.js';
 /**
  * Fixed-base comb tables for `G` and `H` (`T_i[d] = d * 2^(w*i) * P`, w = 8): a scalar
  * multiplication is then 32 additions and no doublings. Built once per suite on first use (about
- * 16,000 additions). On Ed25519 only the affine Niels form is kept (about 3 MB), which matters in
- * party processes that run with a 64 MB heap.
+ * 16,000 additions with noble's point addition; the rows are noble points as the additions leave
+ * them).
  */
 interface Comb {
   readonly w: number;
@@ -127,23 +127,12 @@ const uses = new Map<string, number>();
  * made {@link WARM_UP} commitments with this suite (or the tables exist already), else generic.
  */
 export function commitFast<E>(suite: Ciphersuite<E>, value: bigint, blinding: bigint): E {
-  return fixedBase(suite, value, blinding);
+  return commitElements(suite, [[value, blinding]])[0]!;
 }
 
 /** `k*H` (a commitment to zero by construction: the `G` part is left out, not computed). */
 export function mulHFast<E>(suite: Ciphersuite<E>, k: bigint): E {
-  return fixedBase(suite, undefined, k);
-}
-
-function fixedBase<E>(suite: Ciphersuite<E>, value: bigint | undefined, blinding: bigint): E {
-  if (!tables.has(suite.id)) {
-    const n = (uses.get(suite.id) ?? 0) + 1;
-    uses.set(suite.id, n);
-    if (n <= WARM_UP) return pedersenCommit(suite, value ?? 0n, blinding);
-  }
-  const { commitments, points } = commitMany(suite, [[value, blinding]]);
-  if (points[0]!.is0()) return suite.group.zero;
-  return asElement(suite, points[0]!, commitments[0]!);
+  return commitElements(suite, [[undefined, k]])[0]!;
 }
 
 /**

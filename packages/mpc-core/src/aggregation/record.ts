@@ -12,7 +12,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Encoder } from 'cbor-x';
 import { bytesToHex, equalBytes, hexToBytes, utf8 } from '../bytes.js';
-import { canonicalize, type JsonValue } from '../envelope/canonical.js';
+import { canonicalize, inCanonicalOrder, type JsonValue } from '../envelope/canonical.js';
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import type { Identifier } from '../keys.js';
 import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
@@ -97,15 +97,10 @@ export function buildAggregationRecord<E>(
     sessionId: session.sessionId,
     threshold: session.threshold,
     parties: session.parties,
-    circuit: sortKeys(session.circuit.json),
+    circuit: inCanonicalOrder(session.circuit.json),
     inputs: Object.freeze(inputs),
     outputs: Object.freeze(outputs),
   });
-}
-
-/** A copy in RFC 8785 key order, so both encodings list keys the same way. */
-function sortKeys(v: JsonValue): JsonValue {
-  return JSON.parse(canonicalize(v)) as JsonValue;
 }
 
 export function aggregationRecordToJson(r: AggregationRecord): AggregationRecordJson {
@@ -115,7 +110,7 @@ export function aggregationRecordToJson(r: AggregationRecord): AggregationRecord
     sessionId: r.sessionId,
     threshold: r.threshold,
     parties: r.parties.map((p) => ({ id: p.id, role: p.role })),
-    circuit: sortKeys(r.circuit),
+    circuit: inCanonicalOrder(r.circuit),
     inputs: r.inputs.map((i) => ({
       name: i.name,
       provider: i.provider,
@@ -214,7 +209,7 @@ function fromShape(
     sessionId: str(r.sessionId, 'record.sessionId'),
     threshold: r.threshold as number,
     parties: Object.freeze(parties),
-    circuit: sortKeys(r.circuit as JsonValue),
+    circuit: inCanonicalOrder(r.circuit as JsonValue),
     inputs: Object.freeze(inputs),
     outputs: Object.freeze(outputs),
   });
@@ -262,7 +257,7 @@ function toCborShape(r: AggregationRecord): unknown {
     sessionId: r.sessionId,
     threshold: r.threshold,
     parties: r.parties.map((p) => ({ id: p.id, role: p.role })),
-    circuit: sortKeys(r.circuit),
+    circuit: inCanonicalOrder(r.circuit),
     inputs: r.inputs.map((i) => ({
       name: i.name,
       provider: i.provider,

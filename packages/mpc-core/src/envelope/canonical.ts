@@ -57,10 +57,8 @@ export function canonicalizeEnvelope(
     return { full: canonicalizeAt(value, depth), signed: undefined };
   }
   const { signature: _omit, ...unsigned } = meta;
-  // Already in canonical order: removing a member keeps it so (and nests no deeper).
-  if (isSortedJson(value, depth)) {
-    return { full: JSON.stringify(value), signed: JSON.stringify({ ...value, meta: unsigned }) };
-  }
+  // Each member once, as JSON.stringify writes it when already in canonical order.
+  const member = (v: unknown) => (isSortedJson(v, depth + 1) ? JSON.stringify(v) : serialize(v, depth + 1));
   try {
     let full = '{';
     let signed = '{';
@@ -73,12 +71,12 @@ export function canonicalizeEnvelope(
       // Members at the envelope's own depth + 1; the signed form, a top-level value, nests no
       // deeper, so what serializes here serializes there, to the same text.
       if (k === 'meta') {
-        full += key + serialize(meta, depth + 1);
-        signed += key + serialize(unsigned, depth + 1);
+        full += key + member(meta);
+        signed += key + member(unsigned);
       } else {
-        const member = key + serialize(v, depth + 1);
-        full += member;
-        signed += member;
+        const text = key + member(v);
+        full += text;
+        signed += text;
       }
     }
     return { full: `${full}}`, signed: `${signed}}` };
@@ -93,6 +91,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return (
     typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
   );
+}
+
+/**
+ * The same JSON value with every object's members in RFC 8785 order (a fresh copy). Members have
+ * no order in JSON, so nothing that reads it changes; but `JSON.stringify` of it is its canonical
+ * JSON, which `canonicalize` then takes as is, and two encodings of it list keys alike.
+ */
+export function inCanonicalOrder<T>(value: T): T {
+  return JSON.parse(canonicalize(value)) as T;
 }
 
 export function canonicalBytes(value: unknown): Uint8Array {

@@ -16,7 +16,7 @@
  * The coordinator (`aggregate.ts`) opens the outputs from any t result shares, each checked against
  * the combined commitments, and builds the record anyone checks with `verifyAggregation`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -874,13 +874,13 @@ function firstCommitments(
 
 /** Random bytes drawn from `node:crypto` in 64 KiB blocks; every byte handed out is zeroed in the block. */
 class RandomPool {
-  #block = new Uint8Array(0);
-  #at = 0;
+  readonly #block = new Uint8Array(65536);
+  #at = this.#block.length;
   readonly rng = (n: number): Uint8Array => {
     if (n > 4096) return defaultRng(n);
     if (this.#at + n > this.#block.length) {
-      this.#block.fill(0);
-      this.#block = new Uint8Array(randomBytes(65536));
+      // Refilled in place: the bytes not handed out are overwritten, not left in a dropped copy.
+      randomFillSync(this.#block);
       this.#at = 0;
     }
     const out = this.#block.slice(this.#at, this.#at + n);

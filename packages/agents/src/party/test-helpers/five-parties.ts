@@ -14,12 +14,14 @@ import {
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
 import { memoryLogger } from '../../logger.js';
 import { defaultPolicy } from '../../policy/defaults.js';
+import { PARTY_ROLES } from '../../policy/roles.js';
 import type { Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
 import { PartyStore } from '../../store/level.js';
 import type { PartyDeps } from '../context.js';
 
-export const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
+/** The five party roles, in roster order. */
+export const ROLES = PARTY_ROLES;
 
 export interface FiveParties {
   roster: Roster;
