@@ -119,6 +119,17 @@ describe('channel keys', () => {
 });
 
 describe('aggregation handlers', () => {
+  it('refuses a circuit named by anything but a string with a 4xx error, not a crash', async () => {
+    const hostile = await errorOf(() =>
+      handlers[0]!.deal(
+        'agg-hostile',
+        { circuit: { toString: false }, input: sealedInput(0, 'agg-hostile') },
+        'gateway',
+      ),
+    );
+    expect(hostile.code).toBe('CIRCUIT_INVALID');
+  });
+
   it('a party deals once per session and evaluates once', async () => {
     const { dealings, inbox } = dealAll('agg-once');
     const again = await errorOf(() =>

@@ -385,7 +385,7 @@ export function parseSignedDealing(
   } catch (cause) {
     throw new ValidationError('DECODE_FAILED', `${field}.payload: not JSON`, [`${field}.payload`], { cause });
   }
-  const dealer = partyById(ctx.roster, String(head?.dealer));
+  const dealer = typeof head?.dealer === 'string' ? partyById(ctx.roster, head.dealer) : undefined;
   if (!dealer) {
     throw new ValidationError('UNKNOWN_IDENTIFIER', `${field}.payload.dealer: not in the roster`, [
       `${field}.payload.dealer`,
@@ -564,7 +564,7 @@ export function createAggregationHandlers(
   return {
     /** Round 1: deal this party's own inputs. */
     deal(sessionId: string, body: Record<string, unknown>, caller: string) {
-      const circuit = circuits.get(String(body.circuit));
+      const circuit = typeof body.circuit === 'string' ? circuits.get(body.circuit) : undefined;
       if (!circuit) {
         throw new ValidationError(
           'CIRCUIT_INVALID',

@@ -61,7 +61,8 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     if (!Array.isArray(list))
       throw new ValidationError('INVALID_ARGUMENT', `${field}: expected party ids`, [field]);
     return list.map((id, i) => {
-      const p = partyById(roster, String(id));
+      // Only a string can name a party (String() of a hostile object can throw).
+      const p = typeof id === 'string' ? partyById(roster, id) : undefined;
       if (!p)
         throw new ValidationError(
           'UNKNOWN_IDENTIFIER',
