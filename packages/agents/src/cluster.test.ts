@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { layoutCluster } from './cluster.js';
+import { freePorts, layoutCluster, spawnParty } from './cluster.js';
 import { parseRoster } from './roster.js';
 
 const dirs: string[] = [];
@@ -39,4 +40,36 @@ describe('layoutCluster', () => {
       layout.roster.parties.map((p) => p.identity_key),
     );
   });
+});
+
+describe('freePorts and spawnParty', () => {
+  it('gives distinct ports, and a cluster laid out without ports has distinct URLs', async () => {
+    const ports = await freePorts(8);
+    expect(new Set(ports).size).toBe(8);
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const layout = await layoutCluster({ dir, threshold: 3 });
+    expect(new Set(layout.roster.parties.map((p) => p.url)).size).toBe(5);
+  });
+
+  it('is not ready when another process answers at its URL as the same party', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const layout = await layoutCluster({ dir, threshold: 3 });
+    const party = layout.roster.parties[0]!;
+    // An impostor holds the party's port and answers /healthz with the party's id.
+    const impostor = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'ok', party: party.id }));
+    });
+    const port = Number(new URL(party.url).port);
+    await new Promise<void>((res) => impostor.listen(port, '127.0.0.1', res));
+    const proc = spawnParty(party.id, party.url, layout.configPaths[party.id]!);
+    try {
+      await expect(proc.ready(15_000)).rejects.toThrow(/exited/);
+    } finally {
+      await proc.stop('SIGKILL');
+      await new Promise((res) => impostor.close(res));
+    }
+  }, 30_000);
 });

@@ -5,10 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { bytesToHex, type CiphersuiteId, type IdentityKey } from '@aaps/mpc-core';
+import { PARTY_LISTENING } from './party-signal.js';
 import type { AgentRole } from './policy/roles.js';
 import type { Roster, RosterParty } from './roster.js';
 import { loadOrCreateIdentityKey, writeJsonFile } from './store/files.js';
@@ -45,16 +47,34 @@ export const ROLE_NAMED_PARTIES: readonly PartySpec[] = DEFAULT_PARTIES.map(({ r
 }));
 
 /** A free TCP port on 127.0.0.1 (probe and release). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
-    });
-  });
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return (await freePorts(1, host))[0]!;
+}
+
+/** `count` distinct free TCP ports: every probe is held open until all are found, then released. */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const srv = createServer();
+      srv.unref();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((res, rej) => {
+          srv.once('error', rej);
+          srv.listen(0, host, () => {
+            const addr = srv.address();
+            if (typeof addr === 'object' && addr) res(addr.port);
+            else rej(new Error('no port'));
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
+  }
 }
 
 /** Create (or reuse) the identity keys, roster and configs of a local cluster under `dir`. */
@@ -75,10 +95,12 @@ export async function layoutCluster(opts: {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rosterParties: RosterParty[] = [];
   const configPaths: Record<string, string> = {};
+  // Ports not given are probed together, so no two parties of this cluster get the same one.
+  const probed = await freePorts(parties.filter((_, i) => opts.ports?.[i] === undefined).length, host);
   for (const [i, p] of parties.entries()) {
     const dataDir = join(dir, 'parties', p.id);
     const key = loadOrCreateIdentityKey(join(dataDir, 'identity.key'), true);
-    const port = opts.ports?.[i] ?? (await freePort(host));
+    const port = opts.ports?.[i] ?? probed.shift()!;
     rosterParties.push({
       id: p.id,
       role: p.role,
@@ -122,7 +144,10 @@ export interface PartyProcess {
   readonly id: string;
   readonly url: string;
   readonly child: ChildProcess;
-  /** Wait until `/healthz` answers (or the process dies). */
+  /**
+   * Wait until this process says it listens and `/healthz` at its URL answers as this party (or
+   * the process dies: e.g. its port was taken).
+   */
   ready(timeoutMs?: number): Promise<void>;
   /** Send a signal and wait for the exit. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -174,6 +199,15 @@ export function spawnParty(
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  // The child says on fd 3 when its own server listens (see party-signal.ts).
+  let listening = false;
+  let signal = '';
+  const pipe = child.stdio[3] as Readable | null | undefined;
+  pipe?.on('data', (chunk: Buffer) => {
+    signal = (signal + chunk.toString()).slice(-256);
+    if (signal.includes(`${PARTY_LISTENING} `)) listening = true;
+  });
+  pipe?.on('error', () => {});
   const tail = () => {
     if (opts.logFile === undefined) return out;
     try {
@@ -196,11 +230,16 @@ export function spawnParty(
           throw new Error(
             `party ${id} exited with ${child.exitCode}: ${tail().trim().split('\n').slice(-12).join(' | ')}`,
           );
-        try {
-          const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-          if (r.ok) return;
-        } catch {
-          // not listening yet
+        if (listening) {
+          try {
+            const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+            const body = r.ok ? ((await r.json()) as { party?: unknown }) : undefined;
+            if (body?.party === id) return;
+            if (body) throw new Error(`party ${id}: ${url} is answered by ${String(body.party)}`);
+          } catch (e) {
+            if (e instanceof Error && e.message.startsWith(`party ${id}:`)) throw e;
+            // not answering yet
+          }
         }
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -14,6 +14,7 @@ import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { createPartyApp } from './party/app.js';
+import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { parsePolicy } from './policy/schema.js';
 import { parseRoster, partyById, rosterDigest } from './roster.js';
@@ -61,12 +62,20 @@ export async function runParty(
     logger,
     suite,
   });
+  // A parent that started this process (cluster.ts) hears on fd 3 that this very process listens,
+  // and stops it by closing that pipe (below).
+  const parentFd = Number(env.AAPS_PARTY_PARENT_FD ?? Number.NaN);
+  const parent =
+    Number.isInteger(parentFd) && parentFd > 2
+      ? new Socket({ fd: parentFd, readable: true, writable: true })
+      : undefined;
   const server = serve({ fetch: party.app.fetch, hostname: config.host, port: config.port }, (info) => {
     logger.info('party.listening', {
       url: `http://${config.host}:${info.port}`,
       role: self.role,
       has_key: party.state.key !== undefined,
     });
+    parent?.write(`${PARTY_LISTENING} ${info.port}\n`);
     // Outlive the clients' idle connections (undici keeps them ~4 s), so that a coordinator never
     // sends a request on a connection this server is closing at that moment.
     const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
@@ -89,12 +98,10 @@ export async function runParty(
   // Started by a supervisor (aaps up): it holds the other end of this pipe. When the supervisor
   // dies, even by kill -9, the pipe closes and this party stops instead of lingering as an orphan
   // that holds its database lock and port.
-  const parentFd = Number(process.env.AAPS_PARTY_PARENT_FD ?? Number.NaN);
-  if (Number.isInteger(parentFd) && parentFd > 2) {
-    const watch = new Socket({ fd: parentFd, readable: true, writable: false });
-    watch.on('error', () => void stop('parent-exit'));
-    watch.on('close', () => void stop('parent-exit'));
-    watch.resume();
+  if (parent) {
+    parent.on('error', () => void stop('parent-exit'));
+    parent.on('close', () => void stop('parent-exit'));
+    parent.resume();
   }
 }
 
