@@ -5,17 +5,20 @@
  * parties are simulated by a transport that rewrites one party's answer and signs it again with
  * that party's own identity key: to the coordinator it is exactly that party lying.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type CircuitCatalog,
   type ClusterLayout,
   frostIdentifier,
   layoutCluster,
   loadOrCreateIdentityKey,
   PartyClient,
   type PartyProcess,
+  readCircuitCatalog,
   runAggregationOverHttp,
+  SHIPPED_CIRCUITS_DIR,
   startParties,
 } from '@aaps/agents';
 import {
@@ -53,6 +56,37 @@ let dir: string;
 let layout: ClusterLayout;
 let procs: PartyProcess[];
 let client: PartyClient;
+/** The shipped circuits and the vector circuit below, installed at every party. */
+let catalog: CircuitCatalog;
+
+const VECTOR_LENGTH = 16;
+const ROLE_OF: Record<string, string> = {
+  'monitoring-agent': 'monitoring',
+  'problem-solver-agent': 'problem-solver',
+  'strategy-agent': 'strategy',
+  'quality-assurance-agent': 'quality-assurance',
+  'audit-agent': 'audit',
+};
+/** Per role a 16-element vector of counts (0..500) and a 0..100 score; weighted sums of both. */
+const vectorCircuitJson = {
+  format: 'aaps-circuit/v1',
+  id: 'vector-e2e',
+  version: 1,
+  inputs: Object.values(ROLE_OF).flatMap((role) => [
+    { name: `counts.${role}`, role, range: { min: 0, max: 500 }, rangeProof: false, length: VECTOR_LENGTH },
+    { name: `score.${role}`, role, range: { min: 0, max: 100 } },
+  ]),
+  outputs: [
+    {
+      name: 'counts',
+      terms: Object.values(ROLE_OF).map((role, i) => ({ input: `counts.${role}`, weight: i + 1 })),
+      constant: 3,
+    },
+    { name: 'score', terms: Object.values(ROLE_OF).map((role) => ({ input: `score.${role}` })) },
+  ],
+};
+const countsOf = (party: number) =>
+  Array.from({ length: VECTOR_LENGTH }, (_, k) => (k * 31 + party * 7) % 501);
 
 const SCORES: Record<string, number> = {
   'monitoring-agent': 80,
@@ -118,6 +152,15 @@ describe('secret-shared aggregation across 5 party processes', () => {
     await loadFastBackends();
     dir = mkdtempSync(join(tmpdir(), 'aaps-agg-e2e-'));
     layout = await layoutCluster({ dir, threshold: 3 });
+    for (const p of layout.roster.parties) {
+      const circuitsDir = join(dir, 'parties', p.id, 'circuits');
+      mkdirSync(circuitsDir, { recursive: true });
+      writeFileSync(join(circuitsDir, 'vector-e2e.json'), JSON.stringify(vectorCircuitJson));
+    }
+    catalog = new Map([
+      ...readCircuitCatalog([SHIPPED_CIRCUITS_DIR]),
+      ['vector-e2e', loadCircuit(vectorCircuitJson)],
+    ]);
     procs = await startParties(layout);
     client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
   }, 60_000);
@@ -252,6 +295,81 @@ describe('secret-shared aggregation across 5 party processes', () => {
     });
     expect(out.result).toEqual({ approvals: 4n, vetoes: 2n });
     expect(verifyAggregation(out.record).outputs.map((o) => o.value)).toEqual([4n, 2n]);
+  });
+
+  it('vector inputs open element-wise, a lying element is named, an element out of range is refused', async () => {
+    const ids = Object.keys(ROLE_OF);
+    // Inputs by name (vector and scalar), or as the values in circuit order.
+    const inputs = Object.fromEntries(
+      ids.map((id, i) =>
+        i % 2 === 0
+          ? [id, { [`counts.${ROLE_OF[id]}`]: countsOf(i), [`score.${ROLE_OF[id]}`]: 10 * i }]
+          : [id, [countsOf(i), 10 * i]],
+      ),
+    );
+    const expected = Array.from({ length: VECTOR_LENGTH }, (_, k) =>
+      ids.reduce((acc, _id, i) => acc + BigInt((i + 1) * countsOf(i)[k]!), 3n),
+    );
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'vector-e2e',
+      sessionId: 'agg-e2e-vector',
+      inputs,
+      circuits: catalog,
+    });
+    expect(out.result).toEqual({ counts: expected, score: 100n });
+    const verified = verifyAggregation(encodeAggregationRecordJson(out.record), {
+      circuit: catalog.get('vector-e2e')!,
+    });
+    expect(verified.outputs.map((o) => o.value)).toEqual([expected, 100n]);
+    // One commitment per input, vector or not: the record stays small.
+    expect(out.record.inputs.map((i) => i.commitment.length)).toEqual(ids.flatMap(() => [32, 32]));
+
+    // A party whose result vector is off in one element is named; the others open it.
+    const liar = 'strategy-agent';
+    const F = suite().field;
+    const lie: Rewrite = (body) => {
+      const shares = body.result_shares as { output: string; share: string; blinding: string }[];
+      return {
+        ...body,
+        result_shares: shares.map((s) => {
+          if (s.output !== 'counts') return s;
+          const bytes = base64Decode(s.share);
+          bytes.set(F.toBytes(F.add(F.fromBytes(bytes.subarray(32 * 5, 32 * 6)), 1n)), 32 * 5);
+          return { ...s, share: base64Encode(bytes) };
+        }),
+      };
+    };
+    const lied = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', lie), {
+      circuitId: 'vector-e2e',
+      sessionId: 'agg-e2e-vector-liar',
+      inputs,
+      circuits: catalog,
+    });
+    expect(lied.result.counts).toEqual(expected);
+    expect(lied.culprits).toEqual([liar]);
+
+    // An element out of range, or a vector of the wrong length, is refused naming its provider.
+    const tooBig = countsOf(1).map((v, k) => (k === 9 ? 501 : v));
+    const e = await refusal(
+      runAggregationOverHttp(client, {
+        circuitId: 'vector-e2e',
+        sessionId: 'agg-e2e-vector-range',
+        inputs: { ...inputs, 'problem-solver-agent': [tooBig, 10] },
+        circuits: catalog,
+      }),
+    );
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect((e.details as { parties: string[] }).parties).toEqual(['problem-solver-agent']);
+    const short = await refusal(
+      runAggregationOverHttp(client, {
+        circuitId: 'vector-e2e',
+        sessionId: 'agg-e2e-vector-short',
+        inputs: { ...inputs, 'problem-solver-agent': [countsOf(1).slice(1), 10] },
+        circuits: catalog,
+      }),
+    );
+    expect(short.code).toBe('INVALID_ARGUMENT');
+    expect(short.message).toMatch(/16 integers/);
   });
 
   it('a party refuses a circuit it does not run, another version of one, or an input its role does not provide', async () => {

@@ -6,10 +6,10 @@
  *   sealed 0..100 score with a range proof and seals a share box to every receiver; each checks
  *   every dealing (range proofs, shares against Pedersen commitments) and evaluates; the coordinator
  *   opens with every result share checked and builds the record.
- * - `agg.sum.5parties.1000inputs.http`: element-wise sum of 1,000 inputs per party (a 5,000-input
- *   circuit without range proofs, installed in each party's `<data dir>/circuits/`); every share is
- *   checked against its dealer's commitments with one batched random-linear-combination check per
- *   party, and every result share at the opening likewise.
+ * - `agg.sum.5parties.1000inputs.http`: element-wise sum of 1,000 inputs per party (one 1,000-element
+ *   vector input per party, without range proofs, installed in each party's `<data dir>/circuits/`);
+ *   every share vector is checked against its dealer's Pedersen vector commitments with one batched
+ *   random-linear-combination check per party, and every result share at the opening likewise.
  *
  * Peer: JIFF (`jiff-mpc`; its server and 5 party processes on loopback, semi-honest, nothing
  * checked), from the harness in `bench/peers/jiff/` when it is installed
@@ -107,7 +107,7 @@ function runJiff(size: 1 | 1000, rounds: number): number[] {
   }
 }
 
-export async function register({ add, measured }: SuiteContext): Promise<void> {
+export async function register({ add, measured, ratio }: SuiteContext): Promise<void> {
   await loadFastBackends();
   let cluster: Cluster | undefined;
   let round = 0;
@@ -140,9 +140,23 @@ export async function register({ add, measured }: SuiteContext): Promise<void> {
       circuits: c.circuits,
     });
     const expected = c.ids.reduce((acc, _id, i) => acc + BigInt(bulkValues(i)[BULK - 1]!), 0n);
-    if (out.result[`sum${BULK - 1}`] !== expected) throw new Error('wrong bulk sum');
+    const sum = out.result.sum;
+    if (!Array.isArray(sum) || sum.length !== BULK || sum[BULK - 1] !== expected)
+      throw new Error('wrong bulk sum');
   };
 
+  ratio({
+    label: 'agg.weighted-risk.5parties.http vs JIFF unverified one-integer sum (goal: no slower)',
+    numerator: { name: 'agg.weighted-risk.5parties.http', impl: 'http' },
+    denominator: { name: 'agg.weighted-risk.5parties.http', impl: 'jiff' },
+    goal: 1,
+  });
+  ratio({
+    label: 'agg.sum.5parties.1000inputs.http vs JIFF unverified element-wise sum (goal: 1/10)',
+    numerator: { name: 'agg.sum.5parties.1000inputs.http', impl: 'http' },
+    denominator: { name: 'agg.sum.5parties.1000inputs.http', impl: 'jiff' },
+    goal: 0.1,
+  });
   let jiff1: number[] = [];
   let jiff1000: number[] = [];
   measured('agg.weighted-risk.5parties.http', 'jiff', () => jiff1);

@@ -7,11 +7,14 @@
  *   its shares), evaluates, the opening checks every result share, then the record is encoded and
  *   verified offline. Per-party work in a 5-process deployment is about a fifth of this.
  * - `agg.rangeproof.prove` / `.verify`: one 0..100 input (7 bit commitments + OR-proofs).
- * - `agg.sum.5parties.1000inputs`: element-wise sum of 1,000 inputs per party (5,000 dealings,
- *   no range proofs); every party checks every share it receives against its dealer's commitments
- *   (one batched random-linear-combination check per party), evaluates, and the 1,000 outputs are
- *   opened with every result share checked. `agg.sum.5000dealings.verify1` is one party's check
- *   of its 5,000 dealings (commitment decoding included; the per-process cost of that step).
+ * - `agg.sum.5parties.1000inputs`: element-wise sum of 1,000 inputs per party, as one vector
+ *   input per party (no range proofs; `bench/fixtures/bulk-circuit.ts`): each dealer commits to its
+ *   vector with t Pedersen vector commitments, every party checks every share vector it receives
+ *   against them (one batched random-linear-combination check per party), evaluates, and the
+ *   1,000-element output is opened with every result share checked.
+ *   `agg.sum.1000inputs.verify1` is one party's check of its five dealings (commitment decoding
+ *   included). `agg.sum.5parties.1000inputs.scalar` is the same computation with 1,000 scalar
+ *   inputs per party (5,000 dealings, 3 commitments each): the form before vector inputs.
  *
  * The JIFF peer (5 processes on loopback, unverified) is measured by `aggregation-http.ts` from
  * `bench/peers/jiff/` when that harness is installed; see docs/aggregation.md.
@@ -23,6 +26,7 @@ import {
   buildAggregationRecord,
   createAggregationSession,
   dealInput,
+  dealInputs,
   encodeAggregationRecordCbor,
   evaluateShares,
   getCiphersuite,
@@ -38,7 +42,7 @@ import {
   verifyDealings,
   verifyRangeProof,
 } from '@aaps/mpc-core';
-import { bulkCircuitJson, ROLES } from '../fixtures/bulk-circuit.js';
+import { type BulkForm, bulkCircuitJson, ROLES } from '../fixtures/bulk-circuit.js';
 import type { AddRow, SuiteContext } from '../harness.js';
 
 const rng = (n: number) => new Uint8Array(randomBytes(n));
@@ -93,30 +97,52 @@ function rangeProofRows(suite: AnyCiphersuite) {
   };
 }
 
-function bulkCircuit(m: number) {
-  return loadCircuit(bulkCircuitJson(m));
-}
-
-function bulkSum(suite: AnyCiphersuite, m: number) {
-  const circuit = bulkCircuit(m);
+/**
+ * One bulk round in one process: each role deals its `m` values (role r's element k is
+ * `(k * 5 + r) % 1000`), every party checks all it received and evaluates, the opening checks
+ * every result share. `verifyOne` is one party's check of all dealings, from fresh encodings.
+ */
+function bulkSum(suite: AnyCiphersuite, m: number, form: BulkForm) {
+  const circuit = loadCircuit(bulkCircuitJson(m, form));
   const parties = partiesOf(suite);
   let n = 0;
   const session = () =>
     createAggregationSession(suite, { circuit, sessionId: `bulk-${n++}`, threshold: 3, parties });
+  const element = (r: number, k: number) => (k * 5 + r) % 1000;
   const deal = (s: ReturnType<typeof session>) =>
-    circuit.inputs.map((inp, i) =>
-      dealInput(s, { input: inp.name, dealer: s.providers[i]!, value: i % 1000 }, rng),
-    );
+    form === 'vector'
+      ? ROLES.flatMap((role, r) =>
+          dealInputs(
+            s,
+            {
+              dealer: parties[r]!.id,
+              values: [{ input: `x.${role}`, value: Array.from({ length: m }, (_, k) => element(r, k)) }],
+            },
+            rng,
+          ),
+        )
+      : ROLES.flatMap((role, r) =>
+          dealInputs(
+            s,
+            {
+              dealer: parties[r]!.id,
+              values: Array.from({ length: m }, (_, k) => ({ input: `x${k}.${role}`, value: element(r, k) })),
+            },
+            rng,
+          ),
+        );
+  const last = ROLES.reduce((acc, _role, r) => acc + BigInt(element(r, m - 1)), 0n);
   const full = () => {
     const s = session();
     const dealings = deal(s);
     const shares = parties.flatMap((p) => evaluateShares(s, p.id, verifyDealings(s, dealings, p.id, rng)));
     const opened = openResult(s, dealings, shares, rng);
-    if (opened.outputs[0]!.value !== sumFirst(m)) {
-      throw new Error('wrong bulk sum');
-    }
+    const value =
+      form === 'vector'
+        ? (opened.outputs[0]!.value as readonly bigint[])[m - 1]
+        : opened.outputs[m - 1]!.value;
+    if (value !== last) throw new Error('wrong bulk sum');
   };
-  // One party's batched check of all dealings, on fresh encodings each time (no decode cache).
   let prepared: { s: ReturnType<typeof session>; dealings: InputDealing[] } | undefined;
   const verifyOne = () => {
     const { s, dealings } = prepared!;
@@ -130,13 +156,6 @@ function bulkSum(suite: AnyCiphersuite, m: number) {
   return { full, verifyOne, setup };
 }
 
-/** Output 0 sums input k=0 of each role: values i % 1000 for i = 0, m, 2m, 3m, 4m. */
-function sumFirst(m: number): bigint {
-  let acc = 0n;
-  for (let r = 0; r < 5; r++) acc += BigInt((r * m) % 1000);
-  return acc;
-}
-
 export async function register(ctx: SuiteContext & AddRow): Promise<void> {
   await loadFastBackends();
   const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -144,11 +163,20 @@ export async function register(ctx: SuiteContext & AddRow): Promise<void> {
   const rp = rangeProofRows(suite);
   ctx('agg.rangeproof.prove', 'mpc-core', rp.prove, { iterations: 30, time: 500 });
   ctx('agg.rangeproof.verify', 'mpc-core', rp.verify, { iterations: 30, time: 500 });
-  const bulk = bulkSum(suite, 1000);
-  ctx('agg.sum.5parties.1000inputs', 'mpc-core', bulk.full, { iterations: 1, time: 1 });
-  ctx('agg.sum.5000dealings.verify1', 'mpc-core', bulk.verifyOne, {
-    iterations: 3,
+  const bulk = bulkSum(suite, 1000, 'vector');
+  // Derive the 1,000 vector generators first (once per process, as a party node does).
+  bulk.setup();
+  ctx('agg.sum.5parties.1000inputs', 'mpc-core', bulk.full, { iterations: 3, time: 1 });
+  ctx('agg.sum.1000inputs.verify1', 'mpc-core', bulk.verifyOne, {
+    iterations: 5,
     time: 1,
     setup: bulk.setup,
+  });
+  const scalar = bulkSum(suite, 1000, 'scalar');
+  ctx('agg.sum.5parties.1000inputs.scalar', 'mpc-core', scalar.full, { iterations: 1, time: 1 });
+  ctx.ratio({
+    label: 'agg.sum.5parties.1000inputs: one vector input per party vs 1,000 scalar inputs per party',
+    numerator: { name: 'agg.sum.5parties.1000inputs', impl: 'mpc-core' },
+    denominator: { name: 'agg.sum.5parties.1000inputs.scalar', impl: 'mpc-core' },
   });
 }

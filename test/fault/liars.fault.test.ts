@@ -281,7 +281,7 @@ describe('dropouts and liars', () => {
           sessionId: `agg-liars-${n}-${SEED}`,
           inputs: SCORES,
         });
-        opened = out.result.weighted_risk;
+        opened = out.result.weighted_risk as bigint;
         named = out.culprits;
       } catch (e) {
         code = (e as AapsError).code;

@@ -22,10 +22,12 @@ import {
   buildAggregationRecord,
   bytesToHex,
   type Circuit,
+  type CircuitInput,
   type Culprit,
   encodeAggregationRecordJson,
   getCiphersuite,
   type OpenedResult,
+  type OutputValue,
   openResult,
   ProtocolError,
   type PublicInputDealing,
@@ -59,14 +61,17 @@ import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from '.
 /** One input value: a safe integer, a bigint or a decimal string. */
 export type AggregationValue = number | bigint | string;
 
+/** One input's value: an integer, or a vector input's elements. */
+export type AggregationInputValue = AggregationValue | readonly AggregationValue[];
+
 /**
- * A party's inputs: one value when it provides one input, values in circuit order, or values by
- * input name.
+ * A party's inputs: one value when it provides one input (a vector input's elements when that one
+ * input is a vector), values in circuit order, or values by input name.
  */
 export type AggregationInputs =
   | AggregationValue
-  | readonly AggregationValue[]
-  | Readonly<Record<string, AggregationValue>>;
+  | readonly AggregationInputValue[]
+  | Readonly<Record<string, AggregationInputValue>>;
 
 export interface AggregationRunOptions {
   circuitId: string;
@@ -93,9 +98,9 @@ export interface AggregationRunOptions {
 }
 
 export interface AggregationOutcome {
-  /** Each output's opened value, by name (in units of its scale). */
-  result: Record<string, bigint>;
-  outputs: { name: string; value: bigint; scale: number }[];
+  /** Each output's opened value, by name (in units of its scale; a vector output's elements). */
+  result: Record<string, OutputValue>;
+  outputs: { name: string; value: OutputValue; scale: number }[];
   record: AggregationRecord;
   /** `aggregationDigest(record)`, hex: bind it into what the parties sign. */
   digest: string;
@@ -122,37 +127,65 @@ function shippedCircuits(): CircuitCatalog {
 
 function toBigInt(v: AggregationValue, field: string): string {
   if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an integer, not a list`, [field]);
+  }
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
   if (typeof v === 'string' && /^-?(0|[1-9][0-9]*)$/.test(v)) return v;
   throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an integer`, [field]);
 }
 
+/** A value as sealed to its party: decimal text, one per element for a vector input. */
+function sealedValue(
+  spec: CircuitInput,
+  v: AggregationInputValue | undefined,
+  field: string,
+): string | string[] {
+  if (spec.length === 1) return toBigInt(v as AggregationValue, field);
+  if (!Array.isArray(v) || v.length !== spec.length) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${spec.length} integers (a vector)`, [
+      field,
+    ]);
+  }
+  return v.map((e, i) => toBigInt(e, `${field}[${i}]`));
+}
+
 function valuesFor(
-  names: readonly string[],
+  specs: readonly CircuitInput[],
   given: AggregationInputs | undefined,
   field: string,
-): Record<string, string> {
+): Record<string, string | string[]> {
+  const names = specs.map((s) => s.name);
   if (given === undefined) {
     throw new ValidationError('INVALID_ARGUMENT', `${field}: missing (provides ${names.join(', ')})`, [
       field,
     ]);
   }
-  const out: Record<string, string> = {};
-  if (Array.isArray(given)) {
+  const out: Record<string, string | string[]> = {};
+  const lone = specs.length === 1 ? specs[0]! : undefined;
+  if (Array.isArray(given) && lone !== undefined && lone.length > 1 && !given.some((v) => Array.isArray(v))) {
+    // The elements of the party's one vector input.
+    out[lone.name] = sealedValue(lone, given as readonly AggregationValue[], field);
+  } else if (Array.isArray(given)) {
     if (given.length !== names.length) {
       throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
     }
-    names.forEach((n, i) => {
-      out[n] = toBigInt(given[i] as AggregationValue, `${field}[${i}]`);
+    specs.forEach((spec, i) => {
+      out[spec.name] = sealedValue(spec, given[i], `${field}[${i}]`);
     });
   } else if (typeof given === 'object') {
-    for (const [k, v] of Object.entries(given as Record<string, AggregationValue>))
-      out[k] = toBigInt(v, `${field}.${k}`);
+    for (const [k, v] of Object.entries(given as Record<string, AggregationInputValue>)) {
+      const spec = specs.find((s) => s.name === k);
+      // An input the party does not provide is passed on for the party to refuse by name.
+      out[k] = spec
+        ? sealedValue(spec, v, `${field}.${k}`)
+        : toBigInt(v as AggregationValue, `${field}.${k}`);
+    }
   } else {
     if (names.length !== 1) {
       throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
     }
-    out[names[0]!] = toBigInt(given, field);
+    out[names[0]!] = sealedValue(specs[0]!, given, field);
   }
   return out;
 }
@@ -235,7 +268,8 @@ export async function runAggregationOverHttp(
     if (names.length > 0 && opts.inputs[p.id] === undefined && opts.derive !== undefined) {
       body.derive = opts.derive;
     } else if (names.length > 0) {
-      const values = valuesFor(names, opts.inputs[p.id], `inputs.${p.id}`);
+      const specs = circuit.inputs.filter((inp) => names.includes(inp.name));
+      const values = valuesFor(specs, opts.inputs[p.id], `inputs.${p.id}`);
       body.input = sealToParty(
         p,
         utf8(JSON.stringify({ values })),
@@ -368,7 +402,7 @@ export async function runAggregationOverHttp(
   }
   const record = buildAggregationRecord(session, publicDealings, opened);
   const toParty = (id: string) => partyByIdentifier(roster, id)?.id ?? id;
-  const result: Record<string, bigint> = {};
+  const result: Record<string, OutputValue> = {};
   const outputs = opened.outputs.map((o, i) => {
     result[o.name] = o.value;
     return { name: o.name, value: o.value, scale: circuit.outputs[i]!.scale };
@@ -383,7 +417,8 @@ export async function runAggregationOverHttp(
   };
   if (circuit.id === POOLED_RISK_CIRCUIT && circuit.outputs.length > 0) {
     const weights = circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
-    outcome.pooledRisk = pooledRiskValue(outputs[0]!.value, weights);
+    const value = outputs[0]!.value;
+    if (typeof value === 'bigint') outcome.pooledRisk = pooledRiskValue(value, weights);
   }
   if (opts.confirm) {
     const text = encodeAggregationRecordJson(record);

@@ -182,7 +182,7 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
     const party = roster.parties[2]!.id;
     const forged = {
       ...out.record,
-      outputs: out.record.outputs.map((o) => ({ ...o, value: o.value + 100n })),
+      outputs: out.record.outputs.map((o) => ({ ...o, value: (o.value as bigint) + 100n })),
     };
     await expect(
       client.call(party, 'agg.confirm', 'pool-2', { record: encodeAggregationRecordJson(forged) }),

@@ -93,6 +93,11 @@ export function commitmentHint<E>(suite: Ciphersuite<E>, commitment: E): Uint8Ar
     suite.backend === 'noble'
       ? (commitment as unknown as CurvePoint)
       : Pc.fromBytes(suite.group.serialize(commitment));
+  return pointHint(Pc, pt);
+}
+
+/** The coordinate the encoding of the curve point `pt` leaves out. */
+export function pointHint(Pc: PCons, pt: CurvePoint): Uint8Array {
   const a = pt.toAffine();
   return Pc === ED ? writeLE(a.x, 32) : writeBE(a.y, 32);
 }
@@ -126,7 +131,8 @@ function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[
   return pippenger(Pc as never, points as never[], scalars as bigint[]) as unknown as CurvePoint;
 }
 
-function coefficients(rng: Rng, n: number): bigint[] {
+/** `n` random 128-bit weights for a random linear combination. */
+export function randomWeights(rng: Rng, n: number): bigint[] {
   const bytes = rng(16 * n);
   const out: bigint[] = [];
   for (let i = 0; i < n; i++) out.push(readBE(bytes.subarray(16 * i, 16 * i + 16)));
@@ -180,7 +186,7 @@ export function batchCheckShares<E>(
   };
   // A bucket MSM only pays off from a few dozen items on.
   if (items.length < SMALL_BATCH) return single();
-  const r = coefficients(rng, items.length);
+  const r = randomWeights(rng, items.length);
   let S = 0n;
   let B = 0n;
   for (let k = 0; k < items.length; k++) {
@@ -228,7 +234,7 @@ export function batchCheckOpenings<E>(
   let S = 0n;
   let B = 0n;
   for (const p of parties) {
-    const r = coefficients(rng, outputs.length);
+    const r = randomWeights(rng, outputs.length);
     const pow: bigint[] = [1n];
     for (let j = 1; j < t; j++) pow.push(small ? pow[j - 1]! * p.x : (pow[j - 1]! * p.x) % q);
     for (let o = 0; o < outputs.length; o++) {

@@ -18,6 +18,12 @@ export const CIRCUIT_FORMAT = 'aaps-circuit/v1';
 export const MAX_INPUT_RANGE_BITS = 64;
 /** Limit on the magnitude of any bound, weight or constant written in a circuit. */
 export const MAX_CIRCUIT_INTEGER = 1n << 128n;
+/**
+ * Longest vector input. Each element needs its own generator, derived by hash-to-curve once per
+ * process (about 0.36 ms each here), and a vector's commitments cost a multi-scalar
+ * multiplication over its length.
+ */
+export const MAX_VECTOR_LENGTH = 16_384;
 
 /** The smallest scalar field among the supported ciphersuites (Ed25519's): the default wrap bound. */
 export const DEFAULT_FIELD_ORDER: bigint = [
@@ -35,6 +41,11 @@ export interface CircuitInput {
   readonly scale: number;
   /** Whether providers must prove the range (NIZK); `false` trusts them to stay in it. */
   readonly rangeProof: boolean;
+  /**
+   * Elements: 1 for a scalar input; more for a vector input, whose every element lies in the range
+   * and which is committed to as a whole (one Pedersen vector commitment per coefficient).
+   */
+  readonly length: number;
 }
 
 export interface CircuitTerm {
@@ -50,9 +61,11 @@ export interface CircuitOutput {
   readonly constant: bigint;
   /** The common scale of the output's inputs. */
   readonly scale: number;
-  /** Worst-case bounds of the output over every in-range input. */
+  /** Worst-case bounds of the output (of each element of a vector output) over in-range inputs. */
   readonly min: bigint;
   readonly max: bigint;
+  /** Elements: 1, or the common length of the vector inputs it sums element-wise. */
+  readonly length: number;
 }
 
 export interface Circuit {
@@ -153,7 +166,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
         issues.add(p, 'expected an object');
         return;
       }
-      allowKeys(raw, ['name', 'role', 'range', 'scale', 'rangeProof'], p, issues);
+      allowKeys(raw, ['name', 'role', 'range', 'scale', 'rangeProof', 'length'], p, issues);
       const name = readName(raw.name, `${p}.name`, issues);
       const role = readName(raw.role, `${p}.role`, issues);
       let min: bigint | undefined;
@@ -175,6 +188,21 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
         issues.add(`${p}.scale`, 'expected a positive integer');
       const rangeProof = raw.rangeProof ?? true;
       if (typeof rangeProof !== 'boolean') issues.add(`${p}.rangeProof`, 'expected a boolean');
+      const length = raw.length ?? 1;
+      if (
+        raw.length !== undefined &&
+        (!Number.isSafeInteger(length) || (length as number) < 2 || (length as number) > MAX_VECTOR_LENGTH)
+      ) {
+        issues.add(
+          `${p}.length`,
+          `expected an integer in [2, ${MAX_VECTOR_LENGTH}] (omit it for a scalar input)`,
+        );
+      } else if (raw.length !== undefined && rangeProof === true) {
+        issues.add(
+          `${p}.rangeProof`,
+          'range proofs cover scalar inputs only: a vector input needs "rangeProof": false',
+        );
+      }
       if (name !== undefined) {
         if (inputIndex.has(name)) issues.add(`${p}.name`, `duplicate input "${name}"`);
         else inputIndex.set(name, inputs.length);
@@ -186,6 +214,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
         max: max ?? 0n,
         scale: scale as number,
         rangeProof: rangeProof as boolean,
+        length: Number.isSafeInteger(length) ? (length as number) : 1,
       });
     });
   }
@@ -211,6 +240,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
       const constant = raw.constant === undefined ? 0n : readInt(raw.constant, `${p}.constant`, issues);
       const terms: CircuitTerm[] = [];
       let scale: number | undefined;
+      let length: number | undefined;
       let ok = constant !== undefined;
       if (!Array.isArray(raw.terms) || raw.terms.length === 0) {
         issues.add(`${p}.terms`, 'expected a non-empty array');
@@ -242,6 +272,14 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
           const inScale = inputs[index]!.scale;
           if (scale === undefined) scale = inScale;
           else if (scale !== inScale) issues.add(`${tp}.input`, 'inputs of one output must share one scale');
+          const inLength = inputs[index]!.length;
+          if (length === undefined) length = inLength;
+          else if (length !== inLength) {
+            issues.add(
+              `${tp}.input`,
+              'inputs of one output must share one length (scalar, or vectors of one length)',
+            );
+          }
           terms.push({ input: t.input as string, index, weight });
         });
       }
@@ -256,7 +294,15 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
       if (ok && (max > half || min < -half)) {
         issues.add(`${p}`, 'worst-case result could wrap around the scalar field');
       }
-      outputs.push({ name: name ?? '', terms, constant: constant ?? 0n, scale: scale ?? 1, min, max });
+      outputs.push({
+        name: name ?? '',
+        terms,
+        constant: constant ?? 0n,
+        scale: scale ?? 1,
+        min,
+        max,
+        length: length ?? 1,
+      });
     });
   }
 
@@ -279,6 +325,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
       range: { min: intJson(x.min), max: intJson(x.max) },
       scale: x.scale,
       rangeProof: x.rangeProof,
+      ...(x.length > 1 ? { length: x.length } : {}),
     })),
     outputs: outputs.map((o) => ({
       name: o.name,
@@ -299,22 +346,37 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
   });
 }
 
-/** The circuit on plaintext integers (reference for tests and for auditors). */
+/** A circuit value: an integer, or the elements of a vector. */
+export type CircuitValue = bigint | readonly bigint[];
+
+/**
+ * The circuit on plaintext integers (reference for tests and for auditors): a vector output is
+ * the element-wise weighted sum of its vector inputs.
+ */
 export function evaluateCircuit(
   circuit: Circuit,
-  values: Readonly<Record<string, bigint>>,
-): Map<string, bigint> {
-  const out = new Map<string, bigint>();
+  values: Readonly<Record<string, CircuitValue>>,
+): Map<string, CircuitValue> {
+  const out = new Map<string, CircuitValue>();
   for (const o of circuit.outputs) {
-    let acc = o.constant;
+    const acc: bigint[] = new Array<bigint>(o.length).fill(o.constant);
     for (const t of o.terms) {
       const v = values[t.input];
-      if (typeof v !== 'bigint') {
-        throw new ValidationError('INVALID_ARGUMENT', `values.${t.input}: missing`, [`values.${t.input}`]);
+      const elements = typeof v === 'bigint' ? [v] : v;
+      if (
+        !Array.isArray(elements) ||
+        elements.length !== o.length ||
+        elements.some((e) => typeof e !== 'bigint')
+      ) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `values.${t.input}: expected ${o.length === 1 ? 'an integer' : `${o.length} integers`}`,
+          [`values.${t.input}`],
+        );
       }
-      acc += t.weight * v;
+      for (let i = 0; i < o.length; i++) acc[i] = acc[i]! + t.weight * elements[i]!;
     }
-    out.set(o.name, acc);
+    out.set(o.name, o.length === 1 ? acc[0]! : acc);
   }
   return out;
 }

@@ -5,11 +5,13 @@ export {
   type CircuitInput,
   type CircuitOutput,
   type CircuitTerm,
+  type CircuitValue,
   DEFAULT_FIELD_ORDER,
   evaluateCircuit,
   loadCircuit,
   MAX_CIRCUIT_INTEGER,
   MAX_INPUT_RANGE_BITS,
+  MAX_VECTOR_LENGTH,
 } from './circuit.js';
 export { PEDERSEN_H_DST, pedersenCommit, pedersenGenerator } from './pedersen.js';
 export {
@@ -19,6 +21,7 @@ export {
   type AggregationSessionOptions,
   checkPublicDealing,
   createAggregationSession,
+  type DealValue,
   dealInput,
   dealInputs,
   evaluateShares,
@@ -28,6 +31,7 @@ export {
   inputProofContext,
   type OpenedOutput,
   type OpenedResult,
+  type OutputValue,
   openingCommitment,
   openResult,
   type PublicInputDealing,
@@ -65,3 +69,4 @@ export {
   type VerifiedAggregation,
   verifyAggregation,
 } from './record.js';
+export { VECTOR_GENERATOR_DST, vectorGenerators } from './vector.js';

@@ -27,13 +27,15 @@ import {
   batchCheckShares,
   type CurvePoint,
   decodeCommitment,
+  pointHint,
   scalePoint,
 } from './batch.js';
 import type { Circuit } from './circuit.js';
-import { generators } from './curve.js';
+import { generators, pointClass } from './curve.js';
 import { asElement, commitFast } from './fixed-base.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
 import { dealPedersenManyEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
+import { checkVectorShares, dealVector, type VectorCheckItem, vectorGeneratorSum } from './vector.js';
 
 export const AGGREGATION_VERSION = 1;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -69,7 +71,10 @@ export interface AggregationSession<E> {
   readonly inputIndex: ReadonlyMap<string, number>;
 }
 
-/** One party's share of one input: `f(x)` and `g(x)`, scalar encodings. They never print. */
+/**
+ * One party's share of one input: `f(x)` and `g(x)`, scalar encodings (for a vector input, `share`
+ * holds `f_i(x)` for every element, one encoding after another). They never print.
+ */
 export interface InputShare {
   readonly share: SecretBytes;
   readonly blinding: SecretBytes;
@@ -82,7 +87,10 @@ export interface PublicInputDealing {
   readonly sessionId: string;
   readonly input: string;
   readonly dealer: Identifier;
-  /** `C_j = a_j G + b_j H`, j = 0..t-1; `C_0` commits to the input. */
+  /**
+   * `C_j = a_j G + b_j H`, j = 0..t-1; `C_0` commits to the input. For a vector input,
+   * `C_j = sum_i a_ij G_i + b_j H` (see `vector.ts`).
+   */
   readonly commitments: readonly Uint8Array[];
   /** Range proof on `C_0`, or `null` where the circuit does not ask for one. */
   readonly rangeProof: Uint8Array | null;
@@ -105,7 +113,8 @@ export interface VerifiedInput {
   readonly index: number;
   readonly dealer: Identifier;
   readonly commitments: readonly Uint8Array[];
-  readonly share: bigint;
+  /** `f(x)`; for a vector input, `f_i(x)` per element. */
+  readonly share: bigint | readonly bigint[];
   readonly blinding: bigint;
 }
 
@@ -115,15 +124,25 @@ export interface ResultShare {
   readonly sessionId: string;
   readonly party: Identifier;
   readonly output: string;
+  /** The output's share (a vector output: one scalar encoding per element, in order). */
   readonly share: Uint8Array;
   readonly blinding: Uint8Array;
 }
 
+/** An opened output: an integer, or the elements of a vector output. */
+export type OutputValue = bigint | readonly bigint[];
+
 export interface OpenedOutput {
   readonly name: string;
-  /** The result as a signed integer (in units of the output's scale). */
-  readonly value: bigint;
-  /** Opening randomness: `value*G + blinding*H` is the output's combined commitment. */
+  /**
+   * The result as a signed integer (in units of the output's scale); for a vector output, one per
+   * element.
+   */
+  readonly value: OutputValue;
+  /**
+   * Opening randomness: `value*G + blinding*H` (a vector: `sum_i value_i G_i + blinding*H`) is the
+   * output's combined commitment.
+   */
   readonly blinding: bigint;
 }
 
@@ -257,10 +276,16 @@ function inputIndex<E>(session: AggregationSession<E>, input: string, field: str
   return i;
 }
 
-/** Share one input. `value` must be an integer in the input's declared range. */
+/** A value to deal: an integer, or a vector input's elements. */
+export type DealValue = bigint | number | readonly (bigint | number)[];
+
+/**
+ * Share one input. `value` must be an integer in the input's declared range (a vector input: an
+ * array of its length, every element in the range).
+ */
 export function dealInput<E>(
   session: AggregationSession<E>,
-  args: { input: string; dealer: Identifier; value: bigint | number },
+  args: { input: string; dealer: Identifier; value: DealValue },
   rng: Rng,
 ): InputDealing {
   return dealInputs(
@@ -278,12 +303,13 @@ export function dealInput<E>(
  */
 export function dealInputs<E>(
   session: AggregationSession<E>,
-  args: { dealer: Identifier; values: readonly { input: string; value: bigint | number }[] },
+  args: { dealer: Identifier; values: readonly { input: string; value: DealValue }[] },
   rng: Rng,
 ): InputDealing[] {
   const { suite, circuit } = session;
   const F = suite.field;
-  const checked = args.values.map((item, k) => {
+  const asInt = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v);
+  const checkedAll = args.values.map((item, k) => {
     const field = args.values.length === 1 ? 'value' : `values[${k}].value`;
     const index = inputIndex(session, item.input, args.values.length === 1 ? 'input' : `values[${k}].input`);
     const spec = circuit.inputs[index]!;
@@ -294,8 +320,21 @@ export function dealInputs<E>(
         ['dealer'],
       );
     }
-    const value =
-      typeof item.value === 'number' && Number.isSafeInteger(item.value) ? BigInt(item.value) : item.value;
+    if (spec.length > 1) {
+      const elements = Array.isArray(item.value) ? item.value.map(asInt) : [];
+      if (
+        elements.length !== spec.length ||
+        elements.some((v) => typeof v !== 'bigint' || v < spec.min || v > spec.max)
+      ) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `${field}: expected ${spec.length} integers in [${spec.min}, ${spec.max}]`,
+          [field],
+        );
+      }
+      return { k, spec, vector: (elements as bigint[]).map((v) => F.create(v)) };
+    }
+    const value = asInt(item.value);
     if (typeof value !== 'bigint' || value < spec.min || value > spec.max) {
       throw new ValidationError(
         'INVALID_ARGUMENT',
@@ -305,12 +344,40 @@ export function dealInputs<E>(
     }
     // A non-negative range bounds the secret publicly: C_0's G part needs only the rows covering it.
     const bits = spec.min >= 0n ? spec.max.toString(2).length : undefined;
-    return { spec, value, secret: F.create(value), ...(bits === undefined ? {} : { bits }) };
+    return { k, spec, value, secret: F.create(value), ...(bits === undefined ? {} : { bits }) };
   });
   const ids = session.parties.map((p) => p.id);
   const xs = ids.map((id) => session.xs.get(id)!);
+  const out: InputDealing[] = new Array(args.values.length);
+  // Scalars first (all in one fixed-base batch), then vectors, each with its own generators.
+  const checked = checkedAll.filter((c) => c.vector === undefined) as ScalarItem[];
   const dealt = dealPedersenManyEncoded(suite, checked, xs, session.threshold, rng);
-  return checked.map(({ spec, value }, k) => {
+  const Pc = pointClass(suite.id);
+  for (const c of checkedAll) {
+    if (c.vector === undefined) continue;
+    const d = dealVector(suite, c.vector, xs, session.threshold, rng);
+    const shares: Record<Identifier, InputShare> = {};
+    d.shares.forEach((s, i) => {
+      const bytes = scalarsToBytes(F, s.values);
+      shares[ids[i]!] = Object.freeze({
+        share: new SecretBytes(bytes),
+        blinding: new SecretBytes(F.toBytes(s.blinding)),
+      });
+      bytes.fill(0);
+    });
+    out[c.k] = Object.freeze({
+      v: AGGREGATION_VERSION,
+      suite: suite.id,
+      sessionId: session.sessionId,
+      input: c.spec.name,
+      dealer: args.dealer,
+      commitments: Object.freeze(d.points.map((p) => p.toBytes())),
+      rangeProof: null,
+      hints: Object.freeze(d.points.map((p) => pointHint(Pc, p))),
+      shares: Object.freeze(shares),
+    });
+  }
+  checked.forEach(({ spec, value, k: at }, k) => {
     const dealing = dealt[k]!;
     const commitments = dealing.commitments;
     const rangeProof = spec.rangeProof
@@ -333,7 +400,7 @@ export function dealInputs<E>(
         blinding: new SecretBytes(F.toBytes(s.blinding)),
       });
     });
-    return Object.freeze({
+    out[at] = Object.freeze({
       v: AGGREGATION_VERSION,
       suite: suite.id,
       sessionId: session.sessionId,
@@ -345,6 +412,15 @@ export function dealInputs<E>(
       shares: Object.freeze(shares),
     });
   });
+  return out;
+}
+
+interface ScalarItem {
+  readonly k: number;
+  readonly spec: Circuit['inputs'][number];
+  readonly value: bigint;
+  readonly secret: bigint;
+  readonly bits?: number;
 }
 
 /** The broadcast part of a dealing (drop the per-receiver shares). */
@@ -539,15 +615,15 @@ function receiverShare<E>(
   session: AggregationSession<E>,
   dealing: InputDealing,
   receiver: Identifier,
-): { share: bigint; blinding: bigint } {
+  length: number,
+): { share: bigint | bigint[]; blinding: bigint } {
   const F = session.suite.field;
   const s = dealing.shares?.[receiver];
   try {
     if (!s) throw new ValidationError('INVALID_ARGUMENT', 'missing share');
-    return {
-      share: F.fromBytes(s.share.expose(), 'share'),
-      blinding: F.fromBytes(s.blinding.expose(), 'blinding'),
-    };
+    const blinding = F.fromBytes(s.blinding.expose(), 'blinding');
+    if (length === 1) return { share: F.fromBytes(s.share.expose(), 'share'), blinding };
+    return { share: scalarsFromBytes(F, s.share.expose(), length, 'share'), blinding };
   } catch (cause) {
     if (!(cause instanceof AapsError)) throw cause;
     throw new ProtocolError(
@@ -557,6 +633,30 @@ function receiverShare<E>(
       { cause, details: { dealer: dealing.dealer, input: dealing.input } },
     );
   }
+}
+
+/** Scalar encodings one after another (a vector share). */
+function scalarsToBytes(F: Ciphersuite<unknown>['field'], values: readonly bigint[]): Uint8Array {
+  const SL = F.toBytes(0n).length;
+  const out = new Uint8Array(SL * values.length);
+  for (let i = 0; i < values.length; i++) out.set(F.toBytes(values[i]!), i * SL);
+  return out;
+}
+
+/** `length` scalar encodings one after another (a vector share); throws on any other size. */
+function scalarsFromBytes(
+  F: Ciphersuite<unknown>['field'],
+  bytes: Uint8Array,
+  length: number,
+  field: string,
+): bigint[] {
+  const SL = F.toBytes(0n).length;
+  if (bytes.length !== SL * length) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${length} scalars`, [field]);
+  }
+  const out = new Array<bigint>(length);
+  for (let i = 0; i < length; i++) out[i] = F.fromBytes(bytes.subarray(i * SL, (i + 1) * SL), field);
+  return out;
 }
 
 /** Give a verified input `toJSON` / `inspect` forms without the share and blinding. */
@@ -584,8 +684,28 @@ export function verifyDealing<E>(
 ): VerifiedInput {
   const x = receiverX(session, receiver);
   const { index, commitments } = checkPublicDealing(session, dealing);
-  const { share, blinding } = receiverShare(session, dealing, receiver);
-  if (!pedersenShareHolds(session.suite, commitments, x, share, blinding)) {
+  const { share, blinding } = receiverShare(
+    session,
+    dealing,
+    receiver,
+    session.circuit.inputs[index]!.length,
+  );
+  const holds =
+    typeof share === 'bigint'
+      ? pedersenShareHolds(session.suite, commitments, x, share, blinding)
+      : checkVectorShares(
+          session.suite,
+          [
+            {
+              x,
+              points: dealing.commitments.map((c) => decodeCommitment(session.suite, c)!),
+              values: share,
+              blinding,
+            },
+          ],
+          () => new Uint8Array(0),
+        ) === true;
+  if (!holds) {
     throw new ProtocolError(
       'INVALID_DEALING',
       `dealing of ${dealing.input}: share does not match commitments`,
@@ -624,6 +744,10 @@ export function verifyDealings<E>(
   let firstError: ProtocolError | undefined;
   const checked: VerifiedInput[] = [];
   const items: BatchItem[] = [];
+  const vectors: VectorCheckItem[] = [];
+  /** Which `checked` entry each scalar item and each vector item belongs to. */
+  const itemOwner: number[] = [];
+  const vectorOwner: number[] = [];
   for (const d of dealings) {
     try {
       const { index, blame } = checkHeader(session, d);
@@ -631,9 +755,15 @@ export function verifyDealings<E>(
       const own = opts.ownProofsTrusted === true && d.dealer === receiver;
       checkProof(session, d, index, c0, blame, opts.verifyProofs !== false && !own);
       const points = curvePoints(session, d, blame);
-      const { share, blinding } = receiverShare(session, d, receiver);
+      const { share, blinding } = receiverShare(session, d, receiver, session.circuit.inputs[index]!.length);
       checked.push({ input: d.input, index, dealer: d.dealer, commitments: d.commitments, share, blinding });
-      items.push({ points, share, blinding });
+      if (typeof share === 'bigint') {
+        itemOwner.push(checked.length - 1);
+        items.push({ points, share, blinding });
+      } else {
+        vectorOwner.push(checked.length - 1);
+        vectors.push({ x, points, values: share, blinding });
+      }
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       firstError ??= e;
@@ -641,10 +771,12 @@ export function verifyDealings<E>(
     }
   }
   const result = batchCheckShares(session.suite, x, items, rng);
-  if (result !== true) for (const k of result) culprits.add(checked[k]!.dealer);
+  if (result !== true) for (const k of result) culprits.add(checked[itemOwner[k]!]!.dealer);
+  const vectorResult = checkVectorShares(session.suite, vectors, rng);
+  if (vectorResult !== true) for (const k of vectorResult) culprits.add(checked[vectorOwner[k]!]!.dealer);
   if (culprits.size > 0) {
     const list = [...culprits];
-    const code = firstError && result === true ? firstError.code : 'INVALID_DEALING';
+    const code = firstError && result === true && vectorResult === true ? firstError.code : 'INVALID_DEALING';
     throw new ProtocolError(code, `bad dealings from ${list.join(', ')}`, list, { cause: firstError });
   }
   return checked.map(redact);
@@ -663,20 +795,23 @@ export function evaluateShares<E>(
   const F = session.suite.field;
   const byIndex = indexInputs(session, inputs, 'inputs');
   return session.circuit.outputs.map((o) => {
-    let z = F.create(o.constant);
+    const c = F.create(o.constant);
+    const z = new Array<bigint>(o.length).fill(c);
     let b = 0n;
     for (const t of o.terms) {
       const w = F.create(t.weight);
       const v = byIndex[t.index]!;
-      z = F.add(z, F.mul(w, v.share));
+      const shares = typeof v.share === 'bigint' ? [v.share] : v.share;
+      for (let i = 0; i < o.length; i++) z[i] = F.add(z[i]!, F.mul(w, shares[i]!));
       b = F.add(b, F.mul(w, v.blinding));
     }
+    const share = o.length === 1 ? F.toBytes(z[0]!) : scalarsToBytes(F, z);
     return Object.freeze({
       v: AGGREGATION_VERSION,
       sessionId: session.sessionId,
       party,
       output: o.name,
-      share: F.toBytes(z),
+      share,
       blinding: F.toBytes(b),
     });
   });
@@ -732,9 +867,9 @@ export function openResult<E>(
   rng: Rng,
   opts: { verifyProofs?: boolean } = {},
 ): OpenedResult {
-  const { suite } = session;
+  const { suite, circuit } = session;
   const F = suite.field;
-  const byIndex: CurvePoint[][] = new Array(session.circuit.inputs.length);
+  const byIndex: CurvePoint[][] = new Array(circuit.inputs.length);
   for (const d of dealings) {
     const { index, blame } = checkHeader(session, d);
     if (byIndex[index])
@@ -744,23 +879,31 @@ export function openResult<E>(
     checkProof(session, d, index, () => c0, blame, opts.verifyProofs !== false);
     byIndex[index] = curvePoints(session, d, blame);
   }
-  session.circuit.inputs.forEach((inp, i) => {
+  circuit.inputs.forEach((inp, i) => {
     if (!byIndex[i])
       throw new ValidationError('INVALID_ARGUMENT', `dealings: missing ${inp.name}`, ['dealings']);
   });
   const { G, ZERO } = generators(suite);
-  const combined = session.circuit.outputs.map((o) => {
+  // Each output's combined commitments D_0..D_{t-1}; a constant is a multiple of G (a vector
+  // output's: of the sum of its generators).
+  const combined = circuit.outputs.map((o) => {
     const out: CurvePoint[] = [];
     for (let j = 0; j < session.threshold; j++) {
-      let acc = j === 0 && o.constant !== 0n ? scalePoint(suite, G, o.constant) : ZERO;
+      const base = o.length === 1 ? G : vectorGeneratorSum(suite, o.length);
+      let acc = j === 0 && o.constant !== 0n ? scalePoint(suite, base, o.constant) : ZERO;
       for (const t of o.terms) acc = acc.add(scalePoint(suite, byIndex[t.index]![j]!, t.weight));
       out.push(acc);
     }
     return out;
   });
-  const outIndex = new Map(session.circuit.outputs.map((o, i) => [o.name, i]));
+  const scalarOutputs: number[] = [];
+  const vectorOutputs: number[] = [];
+  circuit.outputs.forEach((o, i) => {
+    (o.length === 1 ? scalarOutputs : vectorOutputs).push(i);
+  });
+  const outIndex = new Map(circuit.outputs.map((o, i) => [o.name, i]));
   // Group result shares by party.
-  const byParty = new Map<Identifier, { z: bigint[]; b: bigint[]; ok: boolean }>();
+  const byParty = new Map<Identifier, { z: (bigint | bigint[])[]; b: bigint[]; ok: boolean }>();
   const culprits = new Set<Identifier>();
   for (const rs of resultShares) {
     const x = session.xs.get(rs?.party);
@@ -777,14 +920,16 @@ export function openResult<E>(
         throw new ValidationError('INVALID_ARGUMENT', 'result share for another session or output');
       }
       if (entry.z[oi] !== undefined) throw new ValidationError('INVALID_ARGUMENT', 'duplicate result share');
-      entry.z[oi] = F.fromBytes(rs.share, 'share');
+      const length = circuit.outputs[oi]!.length;
+      entry.z[oi] =
+        length === 1 ? F.fromBytes(rs.share, 'share') : scalarsFromBytes(F, rs.share, length, 'share');
       entry.b[oi] = F.fromBytes(rs.blinding, 'blinding');
     } catch (e) {
       if (!(e instanceof AapsError)) throw e;
       entry.ok = false;
     }
   }
-  const nOut = session.circuit.outputs.length;
+  const nOut = circuit.outputs.length;
   const complete = session.parties.filter((p) => {
     const entry = byParty.get(p.id);
     if (!entry) return false;
@@ -793,23 +938,46 @@ export function openResult<E>(
     if (!ok) culprits.add(p.id);
     return ok;
   });
-  const sharesOf = (id: Identifier) => {
+  const scalarSharesOf = (id: Identifier) => {
     const e = byParty.get(id)!;
-    return { x: session.xs.get(id)!, shares: e.z, blindings: e.b };
+    return {
+      x: session.xs.get(id)!,
+      shares: scalarOutputs.map((i) => e.z[i] as bigint),
+      blindings: scalarOutputs.map((i) => e.b[i]!),
+    };
+  };
+  const vectorItemsOf = (id: Identifier): VectorCheckItem[] => {
+    const e = byParty.get(id)!;
+    const x = session.xs.get(id)!;
+    return vectorOutputs.map((i) => ({
+      x,
+      points: combined[i]!,
+      values: e.z[i] as bigint[],
+      blinding: e.b[i]!,
+    }));
   };
   // One combined check for everyone; only if it fails, party by party to name the liars.
-  const allHold = batchCheckOpenings(
-    suite,
-    combined,
-    complete.map((p) => sharesOf(p.id)),
-    rng,
-  );
+  const allHold =
+    batchCheckOpenings(
+      suite,
+      scalarOutputs.map((i) => combined[i]!),
+      scalarOutputs.length === 0 ? [] : complete.map((p) => scalarSharesOf(p.id)),
+      rng,
+    ) &&
+    checkVectorShares(
+      suite,
+      complete.flatMap((p) => vectorItemsOf(p.id)),
+      rng,
+    ) === true;
   const honest: Identifier[] = [];
   for (const p of complete) {
     if (!allHold) {
-      const { x, shares: zs, blindings: bs } = sharesOf(p.id);
-      const items = combined.map((points, i) => ({ points, share: zs[i]!, blinding: bs[i]! }));
-      if (batchCheckShares(suite, x, items, rng) !== true) {
+      const { x, shares: zs, blindings: bs } = scalarSharesOf(p.id);
+      const items = scalarOutputs.map((i, k) => ({ points: combined[i]!, share: zs[k]!, blinding: bs[k]! }));
+      if (
+        batchCheckShares(suite, x, items, rng) !== true ||
+        checkVectorShares(suite, vectorItemsOf(p.id), rng) !== true
+      ) {
         culprits.add(p.id);
         continue;
       }
@@ -828,15 +996,23 @@ export function openResult<E>(
     suite,
     openers.map((id) => session.xs.get(id)!),
   );
-  const outputs = session.circuit.outputs.map((o, i) => {
-    let z = 0n;
+  const outputs = circuit.outputs.map((o, i) => {
+    const shares = openers.map((id) => byParty.get(id)!);
     let b = 0n;
-    openers.forEach((id, k) => {
-      const e = byParty.get(id)!;
-      z = F.add(z, F.mul(lambda[k]!, e.z[i]!));
+    shares.forEach((e, k) => {
       b = F.add(b, F.mul(lambda[k]!, e.b[i]!));
     });
-    return Object.freeze({ name: o.name, value: fieldToSigned(F.ORDER, z), blinding: b });
+    const element = (at: number) => {
+      let z = 0n;
+      shares.forEach((e, k) => {
+        const zi = e.z[i]!;
+        z = F.add(z, F.mul(lambda[k]!, typeof zi === 'bigint' ? zi : zi[at]!));
+      });
+      return fieldToSigned(F.ORDER, z);
+    };
+    const value: OutputValue =
+      o.length === 1 ? element(0) : Object.freeze(Array.from({ length: o.length }, (_, at) => element(at)));
+    return Object.freeze({ name: o.name, value, blinding: b });
   });
   return Object.freeze({ outputs: Object.freeze(outputs), culprits: Object.freeze([...culprits]), openers });
 }

@@ -18,6 +18,7 @@ import type { Identifier } from '../keys.js';
 import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 import { type Circuit, loadCircuit } from './circuit.js';
+import { generators, pointClass } from './curve.js';
 import {
   AGGREGATION_VERSION,
   type AggregationParty,
@@ -25,10 +26,12 @@ import {
   createAggregationSession,
   inputProofContext,
   type OpenedResult,
+  type OutputValue,
   openingCommitment,
   type PublicInputDealing,
 } from './protocol.js';
 import { verifyRangeProof } from './range-proof.js';
+import { commitSigned, vectorGeneratorSum } from './vector.js';
 
 export interface AggregationRecordInput {
   readonly name: string;
@@ -40,7 +43,8 @@ export interface AggregationRecordInput {
 
 export interface AggregationRecordOutput {
   readonly name: string;
-  readonly value: bigint;
+  /** The opened integer; for a vector output, its elements. */
+  readonly value: OutputValue;
   /** Opening randomness (scalar encoding). */
   readonly blinding: Uint8Array;
 }
@@ -66,7 +70,8 @@ export interface AggregationRecordJson {
   parties: { id: string; role: string }[];
   circuit: JsonValue;
   inputs: { name: string; provider: string; commitmentHex: string; rangeProofHex: string | null }[];
-  outputs: { name: string; value: string; blindingHex: string }[];
+  /** `value`: a decimal string; for a vector output, an array of them. */
+  outputs: { name: string; value: string | string[]; blindingHex: string }[];
 }
 
 /** Assemble the record from the session, the public dealings and the opening. */
@@ -119,10 +124,15 @@ export function aggregationRecordToJson(r: AggregationRecord): AggregationRecord
     })),
     outputs: r.outputs.map((o) => ({
       name: o.name,
-      value: o.value.toString(10),
+      value: decimalValue(o.value),
       blindingHex: bytesToHex(o.blinding),
     })),
   };
+}
+
+/** An output value as the encodings write it: decimal text, one per element for a vector. */
+function decimalValue(v: OutputValue): string | string[] {
+  return typeof v === 'bigint' ? v.toString(10) : v.map((e) => e.toString(10));
 }
 
 type Obj = Record<string, unknown>;
@@ -194,12 +204,19 @@ function fromShape(
   const outputs = arr(r.outputs, 'record.outputs').map((x, i) => {
     const p = `record.outputs[${i}]`;
     const o = keys(x, p, ['name', 'value', names.blinding]);
-    const value = str(o.value, `${p}.value`);
-    if (!DECIMAL.test(value) || value === '-0' || value.length > 100)
-      bad(`${p}.value`, 'expected a decimal integer');
+    const integer = (v: unknown, path: string): bigint => {
+      const text = str(v, path);
+      if (!DECIMAL.test(text) || text === '-0' || text.length > 100) bad(path, 'expected a decimal integer');
+      return BigInt(text);
+    };
+    let value: OutputValue;
+    if (Array.isArray(o.value)) {
+      if (o.value.length < 2) bad(`${p}.value`, 'expected a decimal integer or at least 2 of them');
+      value = Object.freeze(o.value.map((e, k) => integer(e, `${p}.value[${k}]`)));
+    } else value = integer(o.value, `${p}.value`);
     return Object.freeze({
       name: str(o.name, `${p}.name`),
-      value: BigInt(value),
+      value,
       blinding: bytes(o[names.blinding], `${p}.${names.blinding}`),
     });
   });
@@ -264,7 +281,7 @@ function toCborShape(r: AggregationRecord): unknown {
       commitment: i.commitment,
       rangeProof: i.rangeProof,
     })),
-    outputs: r.outputs.map((o) => ({ name: o.name, value: o.value.toString(10), blinding: o.blinding })),
+    outputs: r.outputs.map((o) => ({ name: o.name, value: decimalValue(o.value), blinding: o.blinding })),
   };
 }
 
@@ -304,7 +321,7 @@ export function aggregationDigest(r: AggregationRecord): Uint8Array {
 export interface VerifiedAggregation {
   readonly circuitId: string;
   readonly sessionId: string;
-  readonly outputs: readonly { readonly name: string; readonly value: bigint; readonly scale: number }[];
+  readonly outputs: readonly { readonly name: string; readonly value: OutputValue; readonly scale: number }[];
   readonly digest: Uint8Array;
 }
 
@@ -414,21 +431,35 @@ function verifyWith<E>(
   const outputs = record.outputs.map((out, i) => {
     const spec = circuit.outputs[i]!;
     if (out.name !== spec.name) fail('aggregation.circuit', `outputs[${i}] is not ${spec.name}`);
-    if (out.value < spec.min || out.value > spec.max) {
-      fail('aggregation.result', `${spec.name}: ${out.value} is outside [${spec.min}, ${spec.max}]`);
+    const elements = typeof out.value === 'bigint' ? [out.value] : out.value;
+    if ((typeof out.value !== 'bigint') !== spec.length > 1 || elements.length !== spec.length) {
+      fail(
+        'aggregation.circuit',
+        `outputs[${i}]: expected ${spec.length === 1 ? 'an integer' : `${spec.length} elements`}`,
+      );
     }
+    elements.forEach((v, k) => {
+      if (v < spec.min || v > spec.max) {
+        const at = spec.length === 1 ? '' : `[${k}]`;
+        fail('aggregation.result', `${spec.name}${at}: ${v} is outside [${spec.min}, ${spec.max}]`);
+      }
+    });
     let blinding: bigint;
     try {
       blinding = F.fromBytes(out.blinding, `outputs[${i}].blinding`);
     } catch (cause) {
       return fail('aggregation.format', `outputs[${i}].blinding is not a scalar`, cause);
     }
-    let expected = spec.constant === 0n ? group.zero : group.mulBase(F.create(spec.constant));
-    for (const t of spec.terms) {
-      const c = commitments[t.index]!;
-      expected = group.add(expected, t.weight === 1n ? c : group.mul(c, F.create(t.weight)));
-    }
-    if (!group.equals(openingCommitment(suite, out.value, blinding), expected)) {
+    let holds: boolean;
+    if (typeof out.value === 'bigint') {
+      let expected = spec.constant === 0n ? group.zero : group.mulBase(F.create(spec.constant));
+      for (const t of spec.terms) {
+        const c = commitments[t.index]!;
+        expected = group.add(expected, t.weight === 1n ? c : group.mul(c, F.create(t.weight)));
+      }
+      holds = group.equals(openingCommitment(suite, out.value, blinding), expected);
+    } else holds = vectorOpeningHolds(suite, spec, record, out.value, blinding);
+    if (!holds) {
       fail('aggregation.opening', `${spec.name}: the opening does not match the committed inputs`);
     }
     return Object.freeze({ name: spec.name, value: out.value, scale: spec.scale });
@@ -439,4 +470,29 @@ function verifyWith<E>(
     outputs: Object.freeze(outputs),
     digest: aggregationDigest(record),
   });
+}
+
+/**
+ * A vector output's opening: `sum_i value_i G_i + blinding H` against the constant times the sum
+ * of the generators plus the weighted input commitments (already checked to be group elements).
+ */
+function vectorOpeningHolds<E>(
+  suite: Ciphersuite<E>,
+  spec: Circuit['outputs'][number],
+  record: AggregationRecord,
+  values: readonly bigint[],
+  blinding: bigint,
+): boolean {
+  const Pc = pointClass(suite.id);
+  const { H } = generators(suite);
+  const q = suite.field.ORDER;
+  const scaled = (p: ReturnType<typeof Pc.fromBytes>, w: bigint) => {
+    const k = ((w % q) + q) % q;
+    return k === 0n ? Pc.ZERO : k === 1n ? p : p.multiplyUnsafe(k);
+  };
+  let expected = scaled(vectorGeneratorSum(suite, spec.length), spec.constant);
+  for (const t of spec.terms)
+    expected = expected.add(scaled(Pc.fromBytes(record.inputs[t.index]!.commitment), t.weight));
+  const opened = commitSigned(suite, values).add(blinding === 0n ? Pc.ZERO : H.multiply(blinding));
+  return opened.subtract(expected).is0();
 }

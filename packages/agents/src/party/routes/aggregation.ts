@@ -512,6 +512,12 @@ export function resultSharesFromWire(
   });
 }
 
+/** Elements of the named input (1 for a scalar, or for a name that is no input: refused later). */
+function inputLength(session: AggregationSession<unknown>, input: string): number {
+  const i = session.inputIndex.get(input);
+  return i === undefined ? 1 : session.circuit.inputs[i]!.length;
+}
+
 function parseValue(v: unknown, field: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
   if (typeof v === 'string' && /^-?(0|[1-9][0-9]{0,77})$/.test(v)) return BigInt(v);
@@ -583,7 +589,7 @@ export function createAggregationHandlers(
         throw new AapsError('CONFLICT', `aggregation ${sessionId} was already dealt here`);
       const session = openAggregationSession(suite, roster, circuit, sessionId);
       const names = inputsOf(circuit, self);
-      let values = new Map<string, bigint>();
+      let values = new Map<string, bigint | bigint[]>();
       let subject: RiskSubject | undefined;
       if (body.derive !== undefined) {
         // Pooled risk: the party computes its own department score from the subject it is shown.
@@ -640,16 +646,26 @@ export function createAggregationHandlers(
             );
           }
         }
-        values = new Map(names.map((n) => [n, parseValue(given[n], `input.${n}`)]));
+        values = new Map();
         circuit.inputs.forEach((spec) => {
-          const v = values.get(spec.name);
-          if (v !== undefined && (v < spec.min || v > spec.max)) {
-            throw new ValidationError(
-              'INVALID_ARGUMENT',
-              `input.${spec.name}: outside [${spec.min}, ${spec.max}]`,
-              [`input.${spec.name}`],
-            );
+          if (!names.includes(spec.name)) return;
+          const field = `input.${spec.name}`;
+          const raw = given[spec.name];
+          let v: bigint | bigint[];
+          if (spec.length === 1) v = parseValue(raw, field);
+          else if (!Array.isArray(raw) || raw.length !== spec.length) {
+            throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${spec.length} integers`, [
+              field,
+            ]);
+          } else v = raw.map((e, i) => parseValue(e, `${field}[${i}]`));
+          for (const e of typeof v === 'bigint' ? [v] : v) {
+            if (e < spec.min || e > spec.max) {
+              throw new ValidationError('INVALID_ARGUMENT', `${field}: outside [${spec.min}, ${spec.max}]`, [
+                field,
+              ]);
+            }
           }
+          values.set(spec.name, v);
         });
       } else if (body.input !== undefined) {
         throw new AapsError('FORBIDDEN', `role ${self.role} provides no input to ${circuit.id}`);
@@ -744,7 +760,9 @@ export function createAggregationHandlers(
           );
         }
         const plain = openShares(channels, p.dealer, dealerId, sealed, aad);
-        if (plain.length !== p.dealings.length * 2 * SL) {
+        // Per dealing: the share (a vector input's: one scalar per element), then the blinding.
+        const sizes = p.dealings.map((d) => SL * (inputLength(session, d.input) + 1));
+        if (plain.length !== sizes.reduce((a, b) => a + b, 0)) {
           throw new ProtocolError(
             'INVALID_DEALING',
             `the shares from ${p.dealer.id} have the wrong length`,
@@ -754,17 +772,20 @@ export function createAggregationHandlers(
             },
           );
         }
+        let at = 0;
         const out = p.dealings.map((d, k): InputDealing => {
-          const at = 2 * SL * k;
-          return {
+          const end = at + sizes[k]!;
+          const dealing = {
             ...d,
             shares: {
               [myId]: {
-                share: new SecretBytes(plain.subarray(at, at + SL)),
-                blinding: new SecretBytes(plain.subarray(at + SL, at + 2 * SL)),
+                share: new SecretBytes(plain.subarray(at, end - SL)),
+                blinding: new SecretBytes(plain.subarray(end - SL, end)),
               },
             },
           };
+          at = end;
+          return dealing;
         });
         plain.fill(0);
         return out;
@@ -832,11 +853,16 @@ export function createAggregationHandlers(
       const digest = bytesToHex(checked.digest);
       const out: Record<string, unknown> = {
         digest,
-        outputs: checked.outputs.map((o) => ({ name: o.name, value: o.value.toString() })),
+        outputs: checked.outputs.map((o) => ({
+          name: o.name,
+          value: typeof o.value === 'bigint' ? o.value.toString() : o.value.map((e) => e.toString()),
+        })),
       };
       if (session.circuit.id === POOLED_RISK_CIRCUIT && checked.outputs.length > 0) {
         const weights = session.circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
-        const value = pooledRiskValue(checked.outputs[0]!.value, weights);
+        const opened = checked.outputs[0]!.value;
+        if (typeof opened !== 'bigint') throw new AapsError('INTERNAL', 'the pooled-risk output is a scalar');
+        const value = pooledRiskValue(opened, weights);
         ledger?.remember(sessionId, {
           circuit: session.circuit.id,
           digest,
