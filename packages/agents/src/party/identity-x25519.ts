@@ -3,7 +3,7 @@
  * and share boxes to every party, and the Ed25519-to-X25519 map is the costly part of addressing
  * one. Sealing itself is `@aaps/mpc-core`'s `seal` / `open`.
  */
-import { x25519FromIdentityPublicKey } from '@aaps/mpc-core';
+import { hexToBytes, x25519FromIdentityPublicKey } from '@aaps/mpc-core';
 
 const recipients = new Map<string, Uint8Array>();
 
@@ -11,7 +11,7 @@ const recipients = new Map<string, Uint8Array>();
 export function x25519OfIdentityHex(identityKeyHex: string): Uint8Array {
   let k = recipients.get(identityKeyHex);
   if (!k) {
-    k = x25519FromIdentityPublicKey(Uint8Array.from(Buffer.from(identityKeyHex, 'hex')));
+    k = x25519FromIdentityPublicKey(hexToBytes(identityKeyHex, 'identity_key'));
     if (recipients.size > 4096) recipients.clear();
     recipients.set(identityKeyHex, k);
   }

@@ -74,6 +74,8 @@ export interface Circuit {
   readonly description: string;
   readonly inputs: readonly CircuitInput[];
   readonly outputs: readonly CircuitOutput[];
+  /** Index in {@link inputs} by input name. */
+  readonly inputIndex: ReadonlyMap<string, number>;
   /** The normalized JSON (what {@link digest} covers and what records embed). */
   readonly json: JsonValue;
   /** SHA-256 of the RFC 8785 canonical bytes of {@link json}. */
@@ -340,6 +342,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
     description: description as string,
     inputs: Object.freeze(inputs.map((x) => Object.freeze(x))),
     outputs: Object.freeze(outputs.map((o) => Object.freeze({ ...o, terms: Object.freeze(o.terms) }))),
+    inputIndex: inputIndex as ReadonlyMap<string, number>,
     json: normalized,
     digest,
     digestHex: bytesToHex(digest),

@@ -219,19 +219,8 @@ export function createAggregationSession<E>(
     digest,
     xs,
     providers: Object.freeze(providers),
-    inputIndex: inputIndexOf(circuit),
+    inputIndex: circuit.inputIndex,
   });
-}
-
-/** Input index by name, built once per circuit object (bulk circuits have thousands of inputs). */
-const inputIndexes = new WeakMap<Circuit, ReadonlyMap<string, number>>();
-function inputIndexOf(circuit: Circuit): ReadonlyMap<string, number> {
-  let m = inputIndexes.get(circuit);
-  if (!m) {
-    m = new Map(circuit.inputs.map((inp, i) => [inp.name, i]));
-    inputIndexes.set(circuit, m);
-  }
-  return m;
 }
 
 /** SHA-256 over the RFC 8785 bytes of the session description. */

@@ -128,16 +128,8 @@ export function dealPedersenEncoded<E>(
   rng: Rng,
   secretBits?: number,
 ): EncodedPedersenDealing {
-  const { f, g } = polynomials(suite, secret, xs, threshold, rng);
-  const F = suite.field;
-  const { commitments, hints, points } = commitMany(
-    suite,
-    f.map((a, j): [bigint, bigint, number?] =>
-      j === 0 && secretBits !== undefined ? [a, g[j]!, secretBits] : [a, g[j]!],
-    ),
-  );
-  const shares = xs.map((x) => ({ x, share: horner(F, f, x), blinding: horner(F, g, x) }));
-  return { commitments, hints, points, shares, blinding: g[0]! };
+  const item = secretBits === undefined ? { secret } : { secret, bits: secretBits };
+  return dealPedersenManyEncoded(suite, [item], xs, threshold, rng)[0]!;
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import {
   type CiphersuiteId,
-  hexToBytes,
   type MessageCodec,
   open,
   ProtocolError,
@@ -13,11 +12,11 @@ import {
   seal,
   utf8,
   ValidationError,
-  x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { frostIdentifier, partyById, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
+import { x25519OfIdentityHex } from '../identity-x25519.js';
 
 export interface SealedItem {
   /** Party id of the receiver (when sending) or of the sender (when received). */
@@ -45,7 +44,7 @@ export function sealFor<T>(
   value: T,
 ): SealedItem {
   const box = seal(
-    x25519FromIdentityPublicKey(hexToBytes(receiver.identity_key)),
+    x25519OfIdentityHex(receiver.identity_key),
     codec.encode(deps.suite.id, value),
     relayAad(protocol, session, deps.self.id, receiver.id, deps.rosterDigest),
     deps.rng,
