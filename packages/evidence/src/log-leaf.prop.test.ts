@@ -56,6 +56,18 @@ describe('log leaf', () => {
     );
   });
 
+  it('reads only own keys: keys that come from a prototype are not the envelope', () => {
+    const sig = Object.assign(Object.create({ keyid: 'k', sig: 's' }) as object, { other: 'x', more: 'y' });
+    const env = Object.assign(Object.create({ payload: 'cA==' }) as object, {
+      payloadType: 'application/vnd.in-toto+json',
+      signatures: [sig],
+      extra: 'z',
+    });
+    expect(canonicalEnvelopeJson(env as unknown as DsseEnvelope)).toBe(canonicalize(env));
+    const own = { payload: 'cA==', payloadType: 't', signatures: [sig] };
+    expect(canonicalEnvelopeJson(own as unknown as DsseEnvelope)).toBe(canonicalize(own));
+  });
+
   it('is the documented Rekor-shaped entry, byte for byte', () => {
     fc.assert(
       fc.property(envelope, (env) => {

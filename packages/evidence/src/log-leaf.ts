@@ -24,9 +24,15 @@ export const LOG_ENTRY_API_VERSION = '0.0.1';
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function hasExactly(value: Record<string, unknown>, keys: readonly string[]): boolean {
+/** Exactly these own keys. */
+function hasExactlyOwn(value: Record<string, unknown>, keys: readonly string[]): boolean {
   const own = Object.keys(value);
-  return own.length === keys.length && keys.every((k) => typeof value[k] === 'string');
+  return own.length === keys.length && keys.every((k) => Object.hasOwn(value, k));
+}
+
+/** Exactly these own keys, each a string. */
+function hasExactlyStrings(value: Record<string, unknown>, keys: readonly string[]): boolean {
+  return hasExactlyOwn(value, keys) && keys.every((k) => typeof value[k] === 'string');
 }
 
 /**
@@ -40,11 +46,11 @@ export function canonicalEnvelopeJson(envelope: DsseEnvelope): string {
   const sigs = env.signatures;
   if (
     isPlainObject(env) &&
-    Object.keys(env).length === 3 &&
+    hasExactlyOwn(env, ['payload', 'payloadType', 'signatures']) &&
     typeof env.payload === 'string' &&
     typeof env.payloadType === 'string' &&
     Array.isArray(sigs) &&
-    sigs.every((x) => isPlainObject(x) && hasExactly(x, ['keyid', 'sig']))
+    sigs.every((x) => isPlainObject(x) && hasExactlyStrings(x, ['keyid', 'sig']))
   ) {
     const list = (sigs as DsseEnvelope['signatures'])
       .map((x) => `{"keyid":${JSON.stringify(x.keyid)},"sig":${JSON.stringify(x.sig)}}`)
