@@ -162,6 +162,7 @@ function valuesFor(
     ]);
   }
   const out: Record<string, string | string[]> = {};
+  const byName = new Map(specs.map((s) => [s.name, s]));
   const lone = specs.length === 1 ? specs[0]! : undefined;
   if (Array.isArray(given) && lone !== undefined && lone.length > 1 && !given.some((v) => Array.isArray(v))) {
     // The elements of the party's one vector input.
@@ -175,7 +176,7 @@ function valuesFor(
     });
   } else if (typeof given === 'object') {
     for (const [k, v] of Object.entries(given as Record<string, AggregationInputValue>)) {
-      const spec = specs.find((s) => s.name === k);
+      const spec = byName.get(k);
       // An input the party does not provide is passed on for the party to refuse by name.
       out[k] = spec
         ? sealedValue(spec, v, `${field}.${k}`)
@@ -268,7 +269,7 @@ export async function runAggregationOverHttp(
     if (names.length > 0 && opts.inputs[p.id] === undefined && opts.derive !== undefined) {
       body.derive = opts.derive;
     } else if (names.length > 0) {
-      const specs = circuit.inputs.filter((inp) => names.includes(inp.name));
+      const specs = circuit.inputs.filter((inp) => inp.role === p.role);
       const values = valuesFor(specs, opts.inputs[p.id], `inputs.${p.id}`);
       body.input = sealToParty(
         p,

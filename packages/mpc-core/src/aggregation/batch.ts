@@ -5,8 +5,8 @@
  *
  *     h * ((sum_k r_k s_k) G + (sum_k r_k b_k) H - sum_k r_k C^k(x)) = 0
  *
- * with fresh 128-bit `r_k` and the curve's cofactor `h`: if any single equation fails, the
- * combination holds with probability at most 2^-128. Commitments here are decoded only as curve
+ * with fresh 128-bit `r_k` (top bit set: 127 random bits) and the curve's cofactor `h`: if any
+ * single equation fails, the combination holds with probability at most 2^-127. Commitments here are decoded only as curve
  * points (no subgroup test); multiplying by the cofactor makes the check exactly the one on their
  * prime-order parts, which is what binds the shares. (Range proofs, openings and records decode
  * `C_0` strictly.) `C^k(x)` is a short Horner chain for small `x`, and the outer sum is one bucket
@@ -131,13 +131,22 @@ function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[
   return pippenger(Pc as never, points as never[], scalars as bigint[]) as unknown as CurvePoint;
 }
 
-/** `n` random 128-bit weights for a random linear combination. */
+/**
+ * `n` random weights for a random linear combination: 128-bit with the top bit set, so never 0
+ * (127 random bits each). An `rng` that returns fewer bytes than asked is refused, not stretched
+ * with zeros (zero weights would let any share through).
+ */
 export function randomWeights(rng: Rng, n: number): bigint[] {
   const bytes = rng(16 * n);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 16 * n) {
+    throw new ValidationError('INVALID_ARGUMENT', `rng: expected ${16 * n} bytes`, ['rng']);
+  }
   const out: bigint[] = [];
-  for (let i = 0; i < n; i++) out.push(readBE(bytes.subarray(16 * i, 16 * i + 16)));
+  for (let i = 0; i < n; i++) out.push(readBE(bytes.subarray(16 * i, 16 * i + 16)) | TOP_BIT);
   return out;
 }
+
+const TOP_BIT = 1n << 127n;
 
 export interface BatchItem {
   /** Commitments `C_0..C_{t-1}` as curve points. */

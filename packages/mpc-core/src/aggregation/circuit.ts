@@ -342,11 +342,47 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
     description: description as string,
     inputs: Object.freeze(inputs.map((x) => Object.freeze(x))),
     outputs: Object.freeze(outputs.map((o) => Object.freeze({ ...o, terms: Object.freeze(o.terms) }))),
-    inputIndex: inputIndex as ReadonlyMap<string, number>,
+    inputIndex: new ReadonlyIndex(inputIndex),
     json: normalized,
     digest,
     digestHex: bytesToHex(digest),
   });
+}
+
+/** A map that can be read and not changed, even by a caller that casts it (the circuit's index). */
+class ReadonlyIndex implements ReadonlyMap<string, number> {
+  readonly #map: Map<string, number>;
+  constructor(map: Map<string, number>) {
+    this.#map = map;
+    Object.freeze(this);
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+  get(key: string): number | undefined {
+    return this.#map.get(key);
+  }
+  has(key: string): boolean {
+    return this.#map.has(key);
+  }
+  forEach(
+    fn: (value: number, key: string, map: ReadonlyMap<string, number>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [k, v] of this.#map) fn.call(thisArg, v, k, this);
+  }
+  entries(): MapIterator<[string, number]> {
+    return this.#map.entries();
+  }
+  keys(): MapIterator<string> {
+    return this.#map.keys();
+  }
+  values(): MapIterator<number> {
+    return this.#map.values();
+  }
+  [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.#map[Symbol.iterator]();
+  }
 }
 
 /** A circuit value: an integer, or the elements of a vector. */

@@ -287,8 +287,9 @@ export function dealInput<E>(
 /**
  * Share several inputs of one dealer (bulk inputs): the same checks and messages as
  * {@link dealInput} for each, with every commitment computed in one fixed-base batch. The `rng`
- * draws go to all the polynomials first (input order), then to the range proofs; without range
- * proofs the output is byte-identical to calling {@link dealInput} for each input in turn.
+ * draws go to the scalar inputs' polynomials first (input order), then to the vector inputs'
+ * (input order), then to the range proofs. For scalar inputs without range proofs the output is
+ * byte-identical to calling {@link dealInput} for each input in turn.
  */
 export function dealInputs<E>(
   session: AggregationSession<E>,
@@ -640,8 +641,8 @@ function scalarsFromBytes(
   field: string,
 ): bigint[] {
   const SL = F.toBytes(0n).length;
-  if (bytes.length !== SL * length) {
-    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${length} scalars`, [field]);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== SL * length) {
+    throw new ValidationError('INVALID_LENGTH', `${field}: expected ${length} scalar encodings`, [field]);
   }
   const out = new Array<bigint>(length);
   for (let i = 0; i < length; i++) out[i] = F.fromBytes(bytes.subarray(i * SL, (i + 1) * SL), field);
@@ -687,6 +688,7 @@ export function verifyDealing<E>(
           [
             {
               x,
+              // Strictly decoded above, so these decodings (cached by encoding) cannot fail.
               points: dealing.commitments.map((c) => decodeCommitment(session.suite, c)!),
               values: share,
               blinding,
@@ -743,8 +745,12 @@ export function verifyDealings<E>(
       const c0 = () => strictDecode(session, d.commitments[0]!, 'dealing.commitments[0]', blame);
       const own = opts.ownProofsTrusted === true && d.dealer === receiver;
       checkProof(session, d, index, c0, blame, opts.verifyProofs !== false && !own);
+      const length = session.circuit.inputs[index]!.length;
+      // A vector's C_0 goes into the record and has no range proof to decode it: decode it strictly
+      // now (five points a round), so a bad one stops the round here, not at the opening.
+      if (length > 1) c0();
       const points = curvePoints(session, d, blame);
-      const { share, blinding } = receiverShare(session, d, receiver, session.circuit.inputs[index]!.length);
+      const { share, blinding } = receiverShare(session, d, receiver, length);
       checked.push({ input: d.input, index, dealer: d.dealer, commitments: d.commitments, share, blinding });
       if (typeof share === 'bigint') {
         itemOwner.push(checked.length - 1);
@@ -791,6 +797,13 @@ export function evaluateShares<E>(
       const w = F.create(t.weight);
       const v = byIndex[t.index]!;
       const shares = typeof v.share === 'bigint' ? [v.share] : v.share;
+      if (!Array.isArray(shares) || shares.length !== o.length || shares.some((e) => typeof e !== 'bigint')) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `inputs: the share of ${t.input} is not ${o.length} scalars`,
+          ['inputs'],
+        );
+      }
       for (let i = 0; i < o.length; i++) z[i] = F.add(z[i]!, F.mul(w, shares[i]!));
       b = F.add(b, F.mul(w, v.blinding));
     }

@@ -17,6 +17,7 @@ import { AapsError, ProtocolError, ValidationError, VerificationError } from '..
 import type { Identifier } from '../keys.js';
 import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
+import { scalePoint } from './batch.js';
 import { type Circuit, loadCircuit } from './circuit.js';
 import { generators, pointClass } from './curve.js';
 import {
@@ -485,14 +486,10 @@ function vectorOpeningHolds<E>(
 ): boolean {
   const Pc = pointClass(suite.id);
   const { H } = generators(suite);
-  const q = suite.field.ORDER;
-  const scaled = (p: ReturnType<typeof Pc.fromBytes>, w: bigint) => {
-    const k = ((w % q) + q) % q;
-    return k === 0n ? Pc.ZERO : k === 1n ? p : p.multiplyUnsafe(k);
-  };
-  let expected = scaled(vectorGeneratorSum(suite, spec.length), spec.constant);
-  for (const t of spec.terms)
-    expected = expected.add(scaled(Pc.fromBytes(record.inputs[t.index]!.commitment), t.weight));
+  let expected = scalePoint(suite, vectorGeneratorSum(suite, spec.length), spec.constant);
+  for (const t of spec.terms) {
+    expected = expected.add(scalePoint(suite, Pc.fromBytes(record.inputs[t.index]!.commitment), t.weight));
+  }
   const opened = commitSigned(suite, values).add(blinding === 0n ? Pc.ZERO : H.multiply(blinding));
   return opened.subtract(expected).is0();
 }

@@ -10,7 +10,8 @@ import { ProtocolError, ValidationError, VerificationError } from '../errors.js'
 import { SecretBytes } from '../secret.js';
 import { getCiphersuite, loadFastBackends } from '../suite/registry.js';
 import type { AnyCiphersuite } from '../suite/types.js';
-import { evaluateCircuit, loadCircuit } from './circuit.js';
+import { randomWeights } from './batch.js';
+import { evaluateCircuit, loadCircuit, MAX_VECTOR_LENGTH } from './circuit.js';
 import { pointClass } from './curve.js';
 import {
   createAggregationSession,
@@ -391,5 +392,83 @@ describe('aggregation over vector inputs', () => {
       { numRuns: 60 },
     );
     expect(decodeAggregationRecordCbor(cbor).outputs[0]!.value).toEqual(record.outputs[0]!.value);
+  });
+});
+
+describe('hardening (review)', () => {
+  it('refuses a vector C_0 off the prime-order group at the receiver, naming the dealer', () => {
+    const suite = suites[0]!;
+    const { session, parties, rng, dealings } = run(suite, 4, 3, 21);
+    const Pc = pointClass(suite.id);
+    const victim = dealings.findIndex((d) => d.input === 'v.audit');
+    const d = dealings[victim]!;
+    // (0, -1) has order 2: the cofactor-cleared share check cannot see it, the strict decode can.
+    const torsion = Pc.fromAffine({ x: 0n, y: (Pc.Fp.ORDER - 1n) as bigint });
+    const bent: InputDealing = {
+      ...d,
+      commitments: [Pc.fromBytes(d.commitments[0]!).add(torsion).toBytes(), ...d.commitments.slice(1)],
+      hints: null,
+    };
+    const err = (() => {
+      try {
+        verifyDealings(
+          session,
+          dealings.map((x, i) => (i === victim ? bent : x)),
+          parties[0]!.id,
+          rng,
+        );
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe('INVALID_DEALING');
+    expect((err as ProtocolError).culprits).toEqual([parties[4]!.id]);
+  });
+
+  it('names a party whose vector result share is not bytes, and opens from the others', () => {
+    const suite = suites[0]!;
+    const { circuit, session, parties, rng, values, dealings } = run(suite, 3, 2, 4);
+    const shares = parties.flatMap((p) =>
+      evaluateShares(session, p.id, verifyDealings(session, dealings, p.id, rng)),
+    );
+    const broken = shares.map((s) =>
+      s.party === parties[1]!.id && s.output === 'sums' ? { ...s, share: null as unknown as Uint8Array } : s,
+    );
+    const opened = openResult(session, dealings, broken, rng);
+    expect(opened.culprits).toEqual([parties[1]!.id]);
+    expect(opened.outputs[0]!.value).toEqual(evaluateCircuit(circuit, values).get('sums'));
+  });
+
+  it('refuses a verified input whose share has the wrong length', () => {
+    const suite = suites[0]!;
+    const { session, parties, rng, dealings } = run(suite, 3, 2, 6);
+    const verified = verifyDealings(session, dealings, parties[0]!.id, rng);
+    const short = verified.map((v) =>
+      Array.isArray(v.share) ? { ...v, share: (v.share as bigint[]).slice(1) } : v,
+    );
+    expect(() => evaluateShares(session, parties[0]!.id, short)).toThrow(ValidationError);
+  });
+
+  it('validates generator lengths and hands out frozen generator lists', () => {
+    const suite = suites[0]!;
+    expect(() => vectorGenerators(suite, -1)).toThrow(ValidationError);
+    expect(() => vectorGenerators(suite, 1.5)).toThrow(ValidationError);
+    expect(() => vectorGenerators(suite, MAX_VECTOR_LENGTH + 1)).toThrow(ValidationError);
+    const G = vectorGenerators(suite, 5);
+    expect(Object.isFrozen(G)).toBe(true);
+    expect(() => msm(pointClass(suite.id), G, [1n])).toThrow(RangeError);
+  });
+
+  it('never draws a zero weight, and refuses an rng that returns too few bytes', () => {
+    expect(randomWeights(() => new Uint8Array(32), 2)).toEqual([1n << 127n, 1n << 127n]);
+    expect(() => randomWeights(() => new Uint8Array(16), 2)).toThrow(ValidationError);
+  });
+
+  it('gives a circuit index that cannot be changed', () => {
+    const c = mixedCircuit(2);
+    expect(c.inputIndex.get('v.audit')).toBe(8);
+    expect((c.inputIndex as unknown as { set?: unknown }).set).toBeUndefined();
+    expect([...c.inputIndex.keys()]).toHaveLength(10);
   });
 });

@@ -19,8 +19,10 @@
 import { ed25519_hasher } from '@noble/curves/ed25519.js';
 import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { utf8 } from '../bytes.js';
+import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import { randomWeights } from './batch.js';
+import { MAX_VECTOR_LENGTH } from './circuit.js';
 import { type CurvePoint, ED, generators, type PCons, pointClass } from './curve.js';
 
 /** Domain-separation tag of the vector generators `G_i`. */
@@ -29,8 +31,18 @@ export const VECTOR_GENERATOR_DST = 'AAPS-QUORUM-v1-pedersen-vector';
 /** Generators by suite id, grown on demand (they depend on the index only, not on the length). */
 const generatorCache = new Map<string, CurvePoint[]>();
 
-/** `G_0 .. G_{length-1}` for the suite, derived once per process and reused. */
+/**
+ * `G_0 .. G_{length-1}` for the suite (`length` in `[0, MAX_VECTOR_LENGTH]`), derived once per
+ * process and reused. The array is frozen: the cache behind it cannot be changed through it.
+ */
 export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): readonly CurvePoint[] {
+  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_LENGTH) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `length: expected an integer in [0, ${MAX_VECTOR_LENGTH}]`,
+      ['length'],
+    );
+  }
   let list = generatorCache.get(suite.id);
   if (!list) {
     list = [];
@@ -49,8 +61,17 @@ export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): read
       list.push(hasher.hashToCurve(msg, { DST: dst }) as unknown as CurvePoint);
     }
   }
-  return list.length === length ? list : list.slice(0, length);
+  let view = views.get(list)?.get(length);
+  if (!view) {
+    view = Object.freeze(list.slice(0, length));
+    if (!views.has(list)) views.set(list, new Map());
+    views.get(list)!.set(length, view);
+  }
+  return view;
 }
+
+/** Frozen prefixes of each suite's generator list, by length (a process uses few lengths). */
+const views = new WeakMap<CurvePoint[], Map<number, readonly CurvePoint[]>>();
 
 const sumCache = new Map<string, CurvePoint>();
 
@@ -64,6 +85,23 @@ export function vectorGeneratorSum<E>(suite: Ciphersuite<E>, length: number): Cu
     sumCache.set(key, sum);
   }
   return sum;
+}
+
+/**
+ * The window width of a bucket multi-scalar multiplication over `n` points with scalars of `bits`
+ * bits, and its cost in additions: per window, one per point and two per bucket.
+ */
+function bucketWindow(n: number, bits: number): { width: number; cost: number } {
+  let width = 1;
+  let cost = Number.POSITIVE_INFINITY;
+  for (let w = 1; w <= 16; w++) {
+    const c = Math.ceil(bits / w) * (n + 2 * 2 ** w);
+    if (c < cost) {
+      cost = c;
+      width = w;
+    }
+  }
+  return { width, cost };
 }
 
 /** `sum_d d * buckets[d]` as a running sum from the top (empty buckets cost nothing); undefined if all are empty. */
@@ -84,6 +122,7 @@ function sumBuckets(buckets: readonly (CurvePoint | undefined)[]): CurvePoint | 
  */
 export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
   const n = points.length;
+  if (scalars.length !== n) throw new RangeError('msm: expected one scalar per point');
   let max = 0n;
   for (let k = 0; k < n; k++) {
     const s = scalars[k]!;
@@ -92,16 +131,7 @@ export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly 
   }
   if (max === 0n) return Pc.ZERO;
   const bits = max.toString(2).length;
-  // Additions: per window, one per point and two per bucket.
-  let c = 1;
-  let best = Number.POSITIVE_INFINITY;
-  for (let w = 1; w <= 16; w++) {
-    const cost = Math.ceil(bits / w) * (n + 2 * 2 ** w);
-    if (cost < best) {
-      best = cost;
-      c = w;
-    }
-  }
+  const c = bucketWindow(n, bits).width;
   const windows = Math.ceil(bits / c);
   const mask = BigInt(2 ** c - 1);
   const wc = BigInt(c);
@@ -176,13 +206,8 @@ export function msmGenerators<E>(suite: Ciphersuite<E>, scalars: readonly bigint
   const windows = Math.ceil(bits / TABLE_C);
   const tabled = Math.min(n, TABLE_LIMIT);
   // Plain bucket method unless the tables pay: n * windows + 2 * 2^c against its own estimate.
-  const plainCost = (() => {
-    let best = Number.POSITIVE_INFINITY;
-    for (let w = 1; w <= 16; w++) best = Math.min(best, Math.ceil(bits / w) * (n + 2 * 2 ** w));
-    return best;
-  })();
   const tables = tablesFor(suite);
-  if (tabled < 64 || n * windows + 2 * 2 ** TABLE_C >= plainCost) return msm(Pc, G, scalars);
+  if (tabled < 64 || n * windows + 2 * 2 ** TABLE_C >= bucketWindow(n, bits).cost) return msm(Pc, G, scalars);
   if (tables.rows.length < tabled && tables.uses++ < TABLE_AFTER) return msm(Pc, G, scalars);
   const fullWindows = Math.ceil(q.toString(2).length / TABLE_C);
   for (let i = tables.rows.length; i < tabled; i++) {
@@ -353,19 +378,28 @@ function combinedHolds<E>(
   for (const it of items) L = Math.max(L, it.values.length);
   const sums = new Array<bigint>(L).fill(0n);
   let blinding = 0n;
-  const points: CurvePoint[] = [];
-  const scalars: bigint[] = [];
+  // Commitment scalars summed per point list: at an opening every party's item names the same
+  // combined commitments, which then enter the multiplication once.
+  const byPoints = new Map<readonly CurvePoint[], bigint[]>();
   items.forEach((it, k) => {
     const rk = r[k]!;
     const vs = it.values;
     for (let i = 0; i < vs.length; i++) sums[i] = sums[i]! + rk * vs[i]!;
     blinding += rk * it.blinding;
     const pw = powers(it.x, it.points.length, rk, q);
-    it.points.forEach((p, j) => {
-      points.push(p);
-      scalars.push(pw[j] === 0n ? 0n : q - pw[j]!);
-    });
+    const acc = byPoints.get(it.points);
+    if (!acc) byPoints.set(it.points, pw);
+    else for (let j = 0; j < pw.length; j++) acc[j] = acc[j]! + pw[j]!;
   });
+  const points: CurvePoint[] = [];
+  const scalars: bigint[] = [];
+  for (const [list, pw] of byPoints) {
+    list.forEach((p, j) => {
+      const s = pw[j]! % q;
+      points.push(p);
+      scalars.push(s === 0n ? 0n : q - s);
+    });
+  }
   const lhs = msmGenerators(
     suite,
     sums.map((s) => s % q),

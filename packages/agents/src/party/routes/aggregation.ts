@@ -635,8 +635,9 @@ export function createAggregationHandlers(
           plain.fill(0);
         }
         const given = parsed?.values && typeof parsed.values === 'object' ? parsed.values : {};
+        const provided = new Set(names);
         for (const k of Object.keys(given)) {
-          if (!names.includes(k)) {
+          if (!provided.has(k)) {
             throw new AapsError(
               'FORBIDDEN',
               `input ${k}: role ${self.role} is not its provider in ${circuit.id}`,
@@ -648,7 +649,7 @@ export function createAggregationHandlers(
         }
         values = new Map();
         circuit.inputs.forEach((spec) => {
-          if (!names.includes(spec.name)) return;
+          if (!provided.has(spec.name)) return;
           const field = `input.${spec.name}`;
           const raw = given[spec.name];
           let v: bigint | bigint[];
