@@ -33,7 +33,7 @@ const generatorCache = new Map<string, CurvePoint[]>();
 
 /**
  * `G_0 .. G_{length-1}` for the suite (`length` in `[0, MAX_VECTOR_LENGTH]`), derived once per
- * process and reused. The array is frozen: the cache behind it cannot be changed through it.
+ * process and reused; returned as a frozen copy, so the cache cannot be changed through it.
  */
 export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): readonly CurvePoint[] {
   if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_LENGTH) {
@@ -61,17 +61,9 @@ export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): read
       list.push(hasher.hashToCurve(msg, { DST: dst }) as unknown as CurvePoint);
     }
   }
-  let view = views.get(list)?.get(length);
-  if (!view) {
-    view = Object.freeze(list.slice(0, length));
-    if (!views.has(list)) views.set(list, new Map());
-    views.get(list)!.set(length, view);
-  }
-  return view;
+  // A frozen copy (a few microseconds against the multiplication it feeds), not the cache itself.
+  return Object.freeze(list.slice(0, length));
 }
-
-/** Frozen prefixes of each suite's generator list, by length (a process uses few lengths). */
-const views = new WeakMap<CurvePoint[], Map<number, readonly CurvePoint[]>>();
 
 const sumCache = new Map<string, CurvePoint>();
 
@@ -104,7 +96,10 @@ function bucketWindow(n: number, bits: number): { width: number; cost: number } 
   return { width, cost };
 }
 
-/** `sum_d d * buckets[d]` as a running sum from the top (empty buckets cost nothing); undefined if all are empty. */
+/**
+ * `sum_d d * buckets[d]` as a running sum from the top (empty buckets cost nothing); undefined if
+ * all are empty.
+ */
 function sumBuckets(buckets: readonly (CurvePoint | undefined)[]): CurvePoint | undefined {
   let running: CurvePoint | undefined;
   let total: CurvePoint | undefined;
