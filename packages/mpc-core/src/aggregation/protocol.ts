@@ -544,14 +544,29 @@ function strictDecode<E>(
   field: string,
   blame: DealingHeader['blame'],
 ): E {
+  const decoded = tryStrictDecode(session, bytes, field);
+  if ('element' in decoded) return decoded.element;
+  return blame('a commitment is not a valid group element', decoded.error);
+}
+
+/**
+ * The strict decoding of `bytes` (canonical, prime-order, not the identity), cached by encoding
+ * object with a copy of the bytes it was made from; or the decoder's error.
+ */
+function tryStrictDecode<E>(
+  session: AggregationSession<E>,
+  bytes: Uint8Array,
+  field: string,
+): { element: E } | { error: AapsError } {
   const hit = strictDecoded.get(bytes);
-  if (hit && hit.suite === session.suite && equalBytes(hit.bytes, bytes)) return hit.element as E;
+  if (hit && hit.suite === session.suite && equalBytes(hit.bytes, bytes))
+    return { element: hit.element as E };
   try {
     const element = session.suite.group.deserialize(bytes, field);
     strictDecoded.set(bytes, { suite: session.suite, bytes: Uint8Array.from(bytes), element });
-    return element;
+    return { element };
   } catch (cause) {
-    if (cause instanceof AapsError) blame('a commitment is not a valid group element', cause);
+    if (cause instanceof AapsError) return { error: cause };
     throw cause;
   }
 }
@@ -571,13 +586,8 @@ export function precheckOpening<E>(
 ): void {
   for (const d of dealings) {
     const c0 = d?.commitments?.[0];
-    if (!(c0 instanceof Uint8Array) || c0.length !== session.suite.group.elementLength) continue;
-    try {
-      strictDecode(session, c0, 'dealing.commitments[0]', () => {
-        throw new ValidationError('INVALID_POINT', 'not a group element');
-      });
-    } catch (e) {
-      if (!(e instanceof AapsError)) throw e;
+    if (c0 instanceof Uint8Array && c0.length === session.suite.group.elementLength) {
+      tryStrictDecode(session, c0, 'dealing.commitments[0]');
     }
   }
 }
