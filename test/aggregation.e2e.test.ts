@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import {
   type CircuitCatalog,
   type ClusterLayout,
+  DEFAULT_PARTIES,
   frostIdentifier,
   layoutCluster,
   loadOrCreateIdentityKey,
@@ -60,13 +61,7 @@ let client: PartyClient;
 let catalog: CircuitCatalog;
 
 const VECTOR_LENGTH = 16;
-const ROLE_OF: Record<string, string> = {
-  'monitoring-agent': 'monitoring',
-  'problem-solver-agent': 'problem-solver',
-  'strategy-agent': 'strategy',
-  'quality-assurance-agent': 'quality-assurance',
-  'audit-agent': 'audit',
-};
+const ROLE_OF: Record<string, string> = Object.fromEntries(DEFAULT_PARTIES.map((p) => [p.id, p.role]));
 /** Per role a 16-element vector of counts (0..500) and a 0..100 score; weighted sums of both. */
 const vectorCircuitJson = {
   format: 'aaps-circuit/v1',
@@ -135,6 +130,25 @@ function lyingClient(party: string, path: string, rewrite: Rewrite): PartyClient
     caller: { id: 'gateway', key: layout.gatewayKey },
     fetch: lying,
   });
+}
+
+/** A rewrite of `agg.evaluate` answers adding 1 to one element of the result shares (of `output`, or all). */
+function bumpShare(output?: string, element = 0): Rewrite {
+  const F = suite().field;
+  const SL = F.BYTES;
+  return (body) => {
+    const shares = body.result_shares as { output: string; share: string; blinding: string }[];
+    return {
+      ...body,
+      result_shares: shares.map((s) => {
+        if (output !== undefined && s.output !== output) return s;
+        const bytes = base64Decode(s.share);
+        const at = element * SL;
+        bytes.set(F.toBytes(F.add(F.fromBytes(bytes.subarray(at, at + SL)), 1n)), at);
+        return { ...s, share: base64Encode(bytes) };
+      }),
+    };
+  };
 }
 
 async function refusal(p: Promise<unknown>): Promise<AapsError> {
@@ -258,18 +272,7 @@ describe('secret-shared aggregation across 5 party processes', () => {
 
   it('a party that lies in its result share is named and the opening still completes', async () => {
     const liar = 'problem-solver-agent';
-    const F = suite().field;
-    const lie: Rewrite = (body) => {
-      const shares = body.result_shares as { output: string; share: string; blinding: string }[];
-      return {
-        ...body,
-        result_shares: shares.map((s) => ({
-          ...s,
-          share: base64Encode(F.toBytes(F.add(F.fromBytes(base64Decode(s.share)), 1n))),
-        })),
-      };
-    };
-    const out = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', lie), {
+    const out = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', bumpShare()), {
       circuitId: 'weighted-risk',
       sessionId: 'agg-e2e-liar',
       inputs: SCORES,
@@ -326,20 +329,7 @@ describe('secret-shared aggregation across 5 party processes', () => {
 
     // A party whose result vector is off in one element is named; the others open it.
     const liar = 'strategy-agent';
-    const F = suite().field;
-    const lie: Rewrite = (body) => {
-      const shares = body.result_shares as { output: string; share: string; blinding: string }[];
-      return {
-        ...body,
-        result_shares: shares.map((s) => {
-          if (s.output !== 'counts') return s;
-          const bytes = base64Decode(s.share);
-          bytes.set(F.toBytes(F.add(F.fromBytes(bytes.subarray(32 * 5, 32 * 6)), 1n)), 32 * 5);
-          return { ...s, share: base64Encode(bytes) };
-        }),
-      };
-    };
-    const lied = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', lie), {
+    const lied = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', bumpShare('counts', 5)), {
       circuitId: 'vector-e2e',
       sessionId: 'agg-e2e-vector-liar',
       inputs,

@@ -38,12 +38,12 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
-import { POOLED_RISK_CIRCUIT } from './party/pooled-risk.js';
+import { pooledRiskOf } from './party/pooled-risk.js';
 import {
   type CircuitCatalog,
   dealingsDigest,
   inputAad,
-  inputsOf,
+  inputSpecsOf,
   openAggregationSession,
   type ParsedDealing,
   parseSignedDealing,
@@ -55,7 +55,6 @@ import {
   sealToParty,
   type WireResultShare,
 } from './party/routes/aggregation.js';
-import { pooledRiskValue } from './policy/risk.js';
 import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
 /** One input value: a safe integer, a bigint or a decimal string. */
@@ -164,9 +163,14 @@ function valuesFor(
   const out: Record<string, string | string[]> = {};
   const byName = new Map(specs.map((s) => [s.name, s]));
   const lone = specs.length === 1 ? specs[0]! : undefined;
-  if (Array.isArray(given) && lone !== undefined && lone.length > 1 && !given.some((v) => Array.isArray(v))) {
-    // The elements of the party's one vector input.
-    out[lone.name] = sealedValue(lone, given as readonly AggregationValue[], field);
+  const bare = !Array.isArray(given) && typeof given !== 'object';
+  const vectorElements =
+    Array.isArray(given) && lone !== undefined && lone.length > 1 && !given.some((v) => Array.isArray(v));
+  if (lone !== undefined && (bare || vectorElements)) {
+    // The party's one input: its value, or (a vector) the array of its elements.
+    out[lone.name] = sealedValue(lone, given as AggregationInputValue, field);
+  } else if (bare) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
   } else if (Array.isArray(given)) {
     if (given.length !== names.length) {
       throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
@@ -174,7 +178,7 @@ function valuesFor(
     specs.forEach((spec, i) => {
       out[spec.name] = sealedValue(spec, given[i], `${field}[${i}]`);
     });
-  } else if (typeof given === 'object') {
+  } else {
     for (const [k, v] of Object.entries(given as Record<string, AggregationInputValue>)) {
       const spec = byName.get(k);
       // An input the party does not provide is passed on for the party to refuse by name.
@@ -182,11 +186,6 @@ function valuesFor(
         ? sealedValue(spec, v, `${field}.${k}`)
         : toBigInt(v as AggregationValue, `${field}.${k}`);
     }
-  } else {
-    if (names.length !== 1) {
-      throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
-    }
-    out[names[0]!] = sealedValue(specs[0]!, given, field);
   }
   return out;
 }
@@ -259,17 +258,16 @@ export async function runAggregationOverHttp(
 
   // Round 1: every party deals its own inputs (sealed to it) and seals shares to every receiver.
   const dealBodies = roster.parties.map((p) => {
-    const names = inputsOf(circuit, p);
+    const specs = inputSpecsOf(circuit, p);
     const body: Record<string, unknown> = { circuit: circuit.id, circuit_digest: circuit.digestHex };
-    if (names.length === 0 && opts.inputs[p.id] !== undefined) {
+    if (specs.length === 0 && opts.inputs[p.id] !== undefined) {
       throw new ValidationError('INVALID_ARGUMENT', `inputs.${p.id}: provides no input to ${circuit.id}`, [
         `inputs.${p.id}`,
       ]);
     }
-    if (names.length > 0 && opts.inputs[p.id] === undefined && opts.derive !== undefined) {
+    if (specs.length > 0 && opts.inputs[p.id] === undefined && opts.derive !== undefined) {
       body.derive = opts.derive;
-    } else if (names.length > 0) {
-      const specs = circuit.inputs.filter((inp) => inp.role === p.role);
+    } else if (specs.length > 0) {
       const values = valuesFor(specs, opts.inputs[p.id], `inputs.${p.id}`);
       body.input = sealToParty(
         p,
@@ -416,11 +414,8 @@ export async function runAggregationOverHttp(
     culprits: [...opened.culprits, ...mismatched].map(toParty),
     openers: opened.openers.map(toParty),
   };
-  if (circuit.id === POOLED_RISK_CIRCUIT && circuit.outputs.length > 0) {
-    const weights = circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
-    const value = outputs[0]!.value;
-    if (typeof value === 'bigint') outcome.pooledRisk = pooledRiskValue(value, weights);
-  }
+  const pooledRisk = pooledRiskOf(circuit, outputs);
+  if (pooledRisk !== undefined) outcome.pooledRisk = pooledRisk;
   if (opts.confirm) {
     const text = encodeAggregationRecordJson(record);
     const answers = await Promise.allSettled(

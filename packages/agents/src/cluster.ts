@@ -205,7 +205,7 @@ export function spawnParty(
   const pipe = child.stdio[3] as Readable | null | undefined;
   pipe?.on('data', (chunk: Buffer) => {
     signal = (signal + chunk.toString()).slice(-256);
-    if (signal.includes(`${PARTY_LISTENING} `)) listening = true;
+    if (signal.includes(PARTY_LISTENING)) listening = true;
   });
   pipe?.on('error', () => {});
   const tail = () => {
@@ -231,15 +231,15 @@ export function spawnParty(
             `party ${id} exited with ${child.exitCode}: ${tail().trim().split('\n').slice(-12).join(' | ')}`,
           );
         if (listening) {
+          let body: { party?: unknown } | undefined;
           try {
             const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-            const body = r.ok ? ((await r.json()) as { party?: unknown }) : undefined;
-            if (body?.party === id) return;
-            if (body) throw new Error(`party ${id}: ${url} is answered by ${String(body.party)}`);
-          } catch (e) {
-            if (e instanceof Error && e.message.startsWith(`party ${id}:`)) throw e;
+            if (r.ok) body = (await r.json()) as { party?: unknown };
+          } catch {
             // not answering yet
           }
+          if (body?.party === id) return;
+          if (body) throw new Error(`party ${id}: ${url} is answered by ${String(body.party)}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -75,7 +75,7 @@ export async function runParty(
       role: self.role,
       has_key: party.state.key !== undefined,
     });
-    parent?.write(`${PARTY_LISTENING} ${info.port}\n`);
+    parent?.write(`${PARTY_LISTENING}\n`);
     // Outlive the clients' idle connections (undici keeps them ~4 s), so that a coordinator never
     // sends a request on a connection this server is closing at that moment.
     const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };

@@ -138,8 +138,9 @@ export function approverKey(roster: Roster, id: string): Uint8Array | undefined 
   return a ? hexToBytes(a.identity_key) : undefined;
 }
 
-export function partyById(roster: Roster, id: string): RosterParty | undefined {
-  return roster.parties.find((p) => p.id === id);
+/** The party named `id`; undefined for any other id, or for anything that is not a string. */
+export function partyById(roster: Roster, id: unknown): RosterParty | undefined {
+  return typeof id === 'string' ? roster.parties.find((p) => p.id === id) : undefined;
 }
 
 export function partyByIdentifier(roster: Roster, identifier: Identifier): RosterParty | undefined {

@@ -114,12 +114,15 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     const hit = space === 'incidents' ? written.get(full) : undefined;
     return hit !== undefined ? new Uint8Array(hit) : bytes(await db.get(full));
   };
-  // Batches that write incident records go one after another, so the memory map is updated in
-  // the order LevelDB applied them (two batches in flight could otherwise finish out of order).
-  let incidentWrites: Promise<unknown> = Promise.resolve();
+  // A batch that writes incident records waits for the batches in flight that write the same
+  // records, so the memory map is updated per record in the order LevelDB applied them (two
+  // batches in flight could otherwise finish out of order). Batches for other records do not wait.
+  const inFlight = new Map<string, Promise<void>>();
   const batch = (ops: Op[]): Promise<void> => {
-    if (!ops.some((op) => op.key.startsWith(INCIDENT_PREFIX))) return db.batch(ops);
-    const write = incidentWrites.then(async () => {
+    const keys = [...new Set(ops.filter((op) => op.key.startsWith(INCIDENT_PREFIX)).map((op) => op.key))];
+    if (keys.length === 0) return db.batch(ops);
+    const before = keys.flatMap((key) => inFlight.get(key) ?? []);
+    const write = Promise.all(before).then(async () => {
       await db.batch(ops);
       for (const op of ops) {
         if (!op.key.startsWith(INCIDENT_PREFIX)) continue;
@@ -131,7 +134,11 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       }
       while (written.size > WRITTEN_CACHE_LIMIT) written.delete(written.keys().next().value as string);
     });
-    incidentWrites = write.catch(() => undefined);
+    const settled = write.catch(() => undefined);
+    for (const key of keys) inFlight.set(key, settled);
+    void settled.then(() => {
+      for (const key of keys) if (inFlight.get(key) === settled) inFlight.delete(key);
+    });
     return write;
   };
   async function* scan(space: Space, after?: string) {
@@ -305,6 +312,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     },
     async close() {
       await chain.catch(() => undefined);
+      await Promise.all(inFlight.values());
       await db.close();
     },
   };

@@ -8,12 +8,29 @@
  *    party checked the record itself), which `verifyAggregationRef` consults: a proposal's
  *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value.
  */
-import { ValidationError } from '@aaps/mpc-core';
+import { AapsError, type Circuit, type OutputValue, ValidationError } from '@aaps/mpc-core';
 import type { AggregationRef, ApprovalProposal } from '../policy/proposal.js';
-import { ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from '../policy/risk.js';
+import { ENVIRONMENTS, pooledRiskValue, type RiskFactors, URGENCY_LEVELS } from '../policy/risk.js';
 
 /** The circuit pooled risk runs on. */
 export const POOLED_RISK_CIRCUIT = 'weighted-risk';
+
+/**
+ * The pooled score an opened aggregation gives, when it is the pooled-risk circuit's (its first
+ * output, the weighted sum, over the sum of the weights, rounded up); undefined for other circuits.
+ */
+export function pooledRiskOf(
+  circuit: Circuit,
+  outputs: readonly { readonly value: OutputValue }[],
+): number | undefined {
+  if (circuit.id !== POOLED_RISK_CIRCUIT || circuit.outputs.length === 0) return undefined;
+  const value = outputs[0]?.value;
+  if (typeof value !== 'bigint') throw new AapsError('INTERNAL', 'the pooled-risk output is not a scalar');
+  return pooledRiskValue(
+    value,
+    circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n),
+  );
+}
 
 /** What a party is shown to derive its department score from. */
 export interface RiskSubject {

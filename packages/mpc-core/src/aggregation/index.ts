@@ -66,6 +66,7 @@ export {
   decodeAggregationRecordJson,
   encodeAggregationRecordCbor,
   encodeAggregationRecordJson,
+  outputValueText,
   type VerifiedAggregation,
   verifyAggregation,
 } from './record.js';

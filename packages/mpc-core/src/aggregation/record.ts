@@ -125,14 +125,14 @@ export function aggregationRecordToJson(r: AggregationRecord): AggregationRecord
     })),
     outputs: r.outputs.map((o) => ({
       name: o.name,
-      value: decimalValue(o.value),
+      value: outputValueText(o.value),
       blindingHex: bytesToHex(o.blinding),
     })),
   };
 }
 
-/** An output value as the encodings write it: decimal text, one per element for a vector. */
-function decimalValue(v: OutputValue): string | string[] {
+/** An output value as the record's encodings write it: decimal text, one per element for a vector. */
+export function outputValueText(v: OutputValue): string | string[] {
   return typeof v === 'bigint' ? v.toString(10) : v.map((e) => e.toString(10));
 }
 
@@ -282,7 +282,7 @@ function toCborShape(r: AggregationRecord): unknown {
       commitment: i.commitment,
       rangeProof: i.rangeProof,
     })),
-    outputs: r.outputs.map((o) => ({ name: o.name, value: decimalValue(o.value), blinding: o.blinding })),
+    outputs: r.outputs.map((o) => ({ name: o.name, value: outputValueText(o.value), blinding: o.blinding })),
   };
 }
 

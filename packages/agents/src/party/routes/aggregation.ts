@@ -29,6 +29,7 @@ import {
   base64Encode,
   bytesToHex,
   type Circuit,
+  type CircuitInput,
   concatBytes,
   createAggregationSession,
   dealInputs,
@@ -41,6 +42,7 @@ import {
   type InputShare,
   loadCircuit,
   open,
+  outputValueText,
   ProtocolError,
   type PublicInputDealing,
   type ResultShare,
@@ -60,7 +62,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { departmentRiskScore, pooledRiskValue } from '../../policy/risk.js';
+import { departmentRiskScore } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
 import { x25519OfIdentityHex } from '../identity-x25519.js';
@@ -68,6 +70,7 @@ import {
   POOLED_RISK_CIRCUIT,
   type PooledRiskLedger,
   parseRiskSubject,
+  pooledRiskOf,
   type RiskSubject,
 } from '../pooled-risk.js';
 
@@ -180,9 +183,14 @@ export function openAggregationSession(
   });
 }
 
+/** The circuit inputs `party` provides, in circuit order. */
+export function inputSpecsOf(circuit: Circuit, party: RosterParty): CircuitInput[] {
+  return circuit.inputs.filter((i) => i.role === party.role);
+}
+
 /** Names of the circuit inputs `party` provides, in circuit order. */
 export function inputsOf(circuit: Circuit, party: RosterParty): string[] {
-  return circuit.inputs.filter((i) => i.role === party.role).map((i) => i.name);
+  return inputSpecsOf(circuit, party).map((i) => i.name);
 }
 
 export function inputAad(session: string, caller: string, party: string, rosterDigest: string): Uint8Array {
@@ -385,7 +393,7 @@ export function parseSignedDealing(
   } catch (cause) {
     throw new ValidationError('DECODE_FAILED', `${field}.payload: not JSON`, [`${field}.payload`], { cause });
   }
-  const dealer = typeof head?.dealer === 'string' ? partyById(ctx.roster, head.dealer) : undefined;
+  const dealer = partyById(ctx.roster, head?.dealer);
   if (!dealer) {
     throw new ValidationError('UNKNOWN_IDENTIFIER', `${field}.payload.dealer: not in the roster`, [
       `${field}.payload.dealer`,
@@ -510,12 +518,6 @@ export function resultSharesFromWire(
       blinding: bytes(w?.blinding),
     };
   });
-}
-
-/** Elements of the named input (1 for a scalar, or for a name that is no input: refused later). */
-function inputLength(session: AggregationSession<unknown>, input: string): number {
-  const i = session.inputIndex.get(input);
-  return i === undefined ? 1 : session.circuit.inputs[i]!.length;
 }
 
 function parseValue(v: unknown, field: string): bigint {
@@ -648,26 +650,25 @@ export function createAggregationHandlers(
           }
         }
         values = new Map();
-        circuit.inputs.forEach((spec) => {
-          if (!provided.has(spec.name)) return;
+        for (const spec of inputSpecsOf(circuit, self)) {
           const field = `input.${spec.name}`;
           const raw = given[spec.name];
-          let v: bigint | bigint[];
-          if (spec.length === 1) v = parseValue(raw, field);
-          else if (!Array.isArray(raw) || raw.length !== spec.length) {
+          if (spec.length > 1 && (!Array.isArray(raw) || raw.length !== spec.length)) {
             throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${spec.length} integers`, [
               field,
             ]);
-          } else v = raw.map((e, i) => parseValue(e, `${field}[${i}]`));
-          for (const e of typeof v === 'bigint' ? [v] : v) {
-            if (e < spec.min || e > spec.max) {
-              throw new ValidationError('INVALID_ARGUMENT', `${field}: outside [${spec.min}, ${spec.max}]`, [
-                field,
-              ]);
-            }
           }
-          values.set(spec.name, v);
-        });
+          const elements =
+            spec.length === 1
+              ? [parseValue(raw, field)]
+              : (raw as unknown[]).map((e, i) => parseValue(e, `${field}[${i}]`));
+          if (elements.some((e) => e < spec.min || e > spec.max)) {
+            throw new ValidationError('INVALID_ARGUMENT', `${field}: outside [${spec.min}, ${spec.max}]`, [
+              field,
+            ]);
+          }
+          values.set(spec.name, spec.length === 1 ? elements[0]! : elements);
+        }
       } else if (body.input !== undefined) {
         throw new AapsError('FORBIDDEN', `role ${self.role} provides no input to ${circuit.id}`);
       }
@@ -762,7 +763,10 @@ export function createAggregationHandlers(
         }
         const plain = openShares(channels, p.dealer, dealerId, sealed, aad);
         // Per dealing: the share (a vector input's: one scalar per element), then the blinding.
-        const sizes = p.dealings.map((d) => SL * (inputLength(session, d.input) + 1));
+        // (parseSignedDealing accepted only the dealer's own inputs: each name is in the circuit.)
+        const sizes = p.dealings.map(
+          (d) => SL * (session.circuit.inputs[session.inputIndex.get(d.input)!]!.length + 1),
+        );
         if (plain.length !== sizes.reduce((a, b) => a + b, 0)) {
           throw new ProtocolError(
             'INVALID_DEALING',
@@ -854,16 +858,10 @@ export function createAggregationHandlers(
       const digest = bytesToHex(checked.digest);
       const out: Record<string, unknown> = {
         digest,
-        outputs: checked.outputs.map((o) => ({
-          name: o.name,
-          value: typeof o.value === 'bigint' ? o.value.toString() : o.value.map((e) => e.toString()),
-        })),
+        outputs: checked.outputs.map((o) => ({ name: o.name, value: outputValueText(o.value) })),
       };
-      if (session.circuit.id === POOLED_RISK_CIRCUIT && checked.outputs.length > 0) {
-        const weights = session.circuit.outputs[0]!.terms.reduce((a, t) => a + t.weight, 0n);
-        const opened = checked.outputs[0]!.value;
-        if (typeof opened !== 'bigint') throw new AapsError('INTERNAL', 'the pooled-risk output is a scalar');
-        const value = pooledRiskValue(opened, weights);
+      const value = pooledRiskOf(session.circuit, checked.outputs);
+      if (value !== undefined) {
         ledger?.remember(sessionId, {
           circuit: session.circuit.id,
           digest,

@@ -61,8 +61,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     if (!Array.isArray(list))
       throw new ValidationError('INVALID_ARGUMENT', `${field}: expected party ids`, [field]);
     return list.map((id, i) => {
-      // Only a string can name a party (String() of a hostile object can throw).
-      const p = typeof id === 'string' ? partyById(roster, id) : undefined;
+      const p = partyById(roster, id);
       if (!p)
         throw new ValidationError(
           'UNKNOWN_IDENTIFIER',

@@ -67,7 +67,7 @@ export function openAll<T>(
   try {
     return items.map((item, i) => {
       const senderId = (item as { party?: unknown })?.party;
-      const sender = partyById(deps.roster, String(senderId));
+      const sender = partyById(deps.roster, senderId);
       if (!sender)
         throw new ValidationError('UNKNOWN_IDENTIFIER', `${field}[${i}].party is not in the roster`, [
           `${field}[${i}].party`,
