@@ -10,7 +10,7 @@
  * points (no subgroup test); multiplying by the cofactor makes the check exactly the one on their
  * prime-order parts, which is what binds the shares. (Range proofs, openings and records decode
  * `C_0` strictly.) `C^k(x)` is a short Horner chain for small `x`, and the outer sum is one bucket
- * (Pippenger) multi-scalar multiplication sized for 128-bit scalars.
+ * multi-scalar multiplication (`curve.ts` `msm`, its window sized for the largest scalar).
  *
  * Decoding a compressed point costs a field square root (~80 us here), which would dominate a
  * bulk check; so a dealer also sends, per commitment, the coordinate the encoding leaves out
@@ -18,20 +18,20 @@
  * instead (a few multiplications). A hint that does not match its encoding fails the dealing.
  */
 
-import { pippenger } from '@noble/curves/abstract/curve.js';
 import { equalBytes } from '../bytes.js';
 import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import {
+  asCurvePoint,
   type CurvePoint,
   ED,
   generators,
+  msm,
   type PCons,
   pointClass,
+  pointHint,
   readBE,
   readLE,
-  writeBE,
-  writeLE,
 } from './curve.js';
 import { commitPoints } from './fixed-base.js';
 
@@ -88,18 +88,7 @@ export function decodeCommitment<E>(
 
 /** The coordinate a commitment's encoding leaves out (see the module comment). */
 export function commitmentHint<E>(suite: Ciphersuite<E>, commitment: E): Uint8Array {
-  const Pc = pointClass(suite.id);
-  const pt =
-    suite.backend === 'noble'
-      ? (commitment as unknown as CurvePoint)
-      : Pc.fromBytes(suite.group.serialize(commitment));
-  return pointHint(Pc, pt);
-}
-
-/** The coordinate the encoding of the curve point `pt` leaves out. */
-export function pointHint(Pc: PCons, pt: CurvePoint): Uint8Array {
-  const a = pt.toAffine();
-  return Pc === ED ? writeLE(a.x, 32) : writeBE(a.y, 32);
+  return pointHint(pointClass(suite.id), asCurvePoint(suite, commitment));
 }
 
 /** `w * P` for a public (small or negative) integer weight. */
@@ -123,12 +112,6 @@ function mulSmall(p: CurvePoint, x: bigint): CurvePoint {
     if (bits[i] === '1') acc = acc.add(p);
   }
   return acc;
-}
-
-/** Multi-scalar multiplication: noble's Pippenger (scalars reduced below the group order). */
-function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
-  if (points.length === 0) return Pc.ZERO;
-  return pippenger(Pc as never, points as never[], scalars as bigint[]) as unknown as CurvePoint;
 }
 
 /**

@@ -72,3 +72,93 @@ export function generators<E>(suite: Ciphersuite<E>): { G: CurvePoint; H: CurveP
   return { G: Pc.BASE, H, ZERO: Pc.ZERO };
 }
 const hCache = new WeakMap<object, CurvePoint>();
+
+/**
+ * The window width of a bucket multi-scalar multiplication over `n` points with scalars of `bits`
+ * bits, and its cost in additions: per window, one per point and two per bucket.
+ */
+export function bucketWindow(n: number, bits: number): { width: number; cost: number } {
+  let width = 1;
+  let cost = Number.POSITIVE_INFINITY;
+  for (let w = 1; w <= 16; w++) {
+    const c = Math.ceil(bits / w) * (n + 2 * 2 ** w);
+    if (c < cost) {
+      cost = c;
+      width = w;
+    }
+  }
+  return { width, cost };
+}
+
+/**
+ * `sum_d d * buckets[d]` as a running sum from the top (empty buckets cost nothing); undefined if
+ * all are empty.
+ */
+export function sumBuckets(buckets: readonly (CurvePoint | undefined)[]): CurvePoint | undefined {
+  let running: CurvePoint | undefined;
+  let total: CurvePoint | undefined;
+  for (let d = buckets.length - 1; d > 0; d--) {
+    const b = buckets[d];
+    if (b) running = running ? running.add(b) : b;
+    if (running) total = total ? total.add(running) : running;
+  }
+  return total;
+}
+
+/**
+ * `sum_k scalars[k] * points[k]` for non-negative scalars (bucket method). The window width is
+ * chosen for the number of points and the bit length of the largest scalar.
+ */
+export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
+  const n = points.length;
+  if (scalars.length !== n) throw new RangeError('msm: expected one scalar per point');
+  let max = 0n;
+  for (let k = 0; k < n; k++) {
+    const s = scalars[k]!;
+    if (s < 0n) throw new RangeError('msm: negative scalar');
+    if (s > max) max = s;
+  }
+  if (max === 0n) return Pc.ZERO;
+  const bits = max.toString(2).length;
+  const c = bucketWindow(n, bits).width;
+  const windows = Math.ceil(bits / c);
+  const mask = BigInt(2 ** c - 1);
+  const wc = BigInt(c);
+  // Digits of every scalar, lowest window first (one shift chain per scalar).
+  const digits = new Uint16Array(n * windows);
+  for (let k = 0; k < n; k++) {
+    let s = scalars[k]!;
+    for (let w = 0; w < windows && s > 0n; w++) {
+      digits[k * windows + w] = Number(s & mask);
+      s >>= wc;
+    }
+  }
+  const buckets: (CurvePoint | undefined)[] = new Array(2 ** c);
+  let acc: CurvePoint | undefined;
+  for (let w = windows - 1; w >= 0; w--) {
+    if (acc) for (let d = 0; d < c; d++) acc = acc.double();
+    buckets.fill(undefined);
+    for (let k = 0; k < n; k++) {
+      const d = digits[k * windows + w]!;
+      if (d === 0) continue;
+      const b = buckets[d];
+      buckets[d] = b ? b.add(points[k]!) : points[k]!;
+    }
+    const total = sumBuckets(buckets);
+    if (total) acc = acc ? acc.add(total) : total;
+  }
+  return acc ?? Pc.ZERO;
+}
+
+/** The coordinate the encoding of the curve point `pt` leaves out (Ed25519: x; secp256k1: y). */
+export function pointHint(Pc: PCons, pt: CurvePoint): Uint8Array {
+  const a = pt.toAffine();
+  return Pc === ED ? writeLE(a.x, 32) : writeBE(a.y, 32);
+}
+
+/** A suite group element as a curve point (the inverse of `fixed-base.ts`' `asElement`). */
+export function asCurvePoint<E>(suite: Ciphersuite<E>, element: E): CurvePoint {
+  return suite.backend === 'noble'
+    ? (element as unknown as CurvePoint)
+    : pointClass(suite.id).fromBytes(suite.group.serialize(element));
+}

@@ -13,7 +13,7 @@
 
 import { normalizeZ } from '@noble/curves/abstract/curve.js';
 import type { Ciphersuite } from '../suite/types.js';
-import { type CurvePoint, ED, generators, pointClass, writeBE, writeLE } from './curve.js';
+import { type CurvePoint, ED, generators, pointClass, pointHint } from './curve.js';
 import { pedersenCommit } from './pedersen.js';
 
 /**
@@ -110,9 +110,8 @@ export function commitMany<E>(
       continue;
     }
     const pt = affine[next++] as unknown as CurvePoint;
-    const { x, y } = pt.toAffine();
     commitments.push(pt.toBytes());
-    hints.push(Pc === ED ? writeLE(x, 32) : writeBE(y, 32));
+    hints.push(pointHint(Pc, pt));
     points.push(pt);
   }
   return { commitments, hints, points };

@@ -15,7 +15,7 @@
  */
 import { inspect } from 'node:util';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { equalBytes } from '../bytes.js';
+import { equalBytes, wipe } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { AapsError, type Culprit, ProtocolError, ValidationError } from '../errors.js';
 import { type Identifier, identifierToScalar } from '../keys.js';
@@ -27,15 +27,20 @@ import {
   batchCheckShares,
   type CurvePoint,
   decodeCommitment,
-  pointHint,
   scalePoint,
 } from './batch.js';
 import type { Circuit } from './circuit.js';
-import { generators, pointClass } from './curve.js';
+import { asCurvePoint, generators, pointClass, pointHint } from './curve.js';
 import { asElement, commitFast } from './fixed-base.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
 import { dealPedersenManyEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
-import { checkVectorShares, dealVector, type VectorCheckItem, vectorGeneratorSum } from './vector.js';
+import {
+  checkVectorShares,
+  dealVector,
+  type VectorCheckItem,
+  vectorGeneratorSum,
+  vectorShareHolds,
+} from './vector.js';
 
 export const AGGREGATION_VERSION = 1;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -343,29 +348,44 @@ export function dealInputs<E>(
   const checked = checkedAll.filter((c) => c.vector === undefined) as ScalarItem[];
   const dealt = dealPedersenManyEncoded(suite, checked, xs, session.threshold, rng);
   const Pc = pointClass(suite.id);
-  for (const c of checkedAll) {
-    if (c.vector === undefined) continue;
-    const d = dealVector(suite, c.vector, xs, session.threshold, rng);
-    const shares: Record<Identifier, InputShare> = {};
-    d.shares.forEach((s, i) => {
-      const bytes = scalarsToBytes(F, s.values);
-      shares[ids[i]!] = Object.freeze({
-        share: new SecretBytes(bytes),
+  /** The dealing message, with each receiver's share and blinding (share: encoded scalars). */
+  const message = (
+    input: string,
+    commitments: readonly Uint8Array[],
+    hints: readonly Uint8Array[],
+    rangeProof: Uint8Array | null,
+    shares: readonly { share: Uint8Array; blinding: bigint }[],
+  ): InputDealing => {
+    const byReceiver: Record<Identifier, InputShare> = {};
+    shares.forEach((s, i) => {
+      byReceiver[ids[i]!] = Object.freeze({
+        share: new SecretBytes(s.share),
         blinding: new SecretBytes(F.toBytes(s.blinding)),
       });
-      bytes.fill(0);
+      wipe(s.share);
     });
-    out[c.k] = Object.freeze({
+    return Object.freeze({
       v: AGGREGATION_VERSION,
       suite: suite.id,
       sessionId: session.sessionId,
-      input: c.spec.name,
+      input,
       dealer: args.dealer,
-      commitments: Object.freeze(d.points.map((p) => p.toBytes())),
-      rangeProof: null,
-      hints: Object.freeze(d.points.map((p) => pointHint(Pc, p))),
-      shares: Object.freeze(shares),
+      commitments: Object.freeze([...commitments]),
+      rangeProof,
+      hints: Object.freeze([...hints]),
+      shares: Object.freeze(byReceiver),
     });
+  };
+  for (const c of checkedAll) {
+    if (c.vector === undefined) continue;
+    const d = dealVector(suite, c.vector, xs, session.threshold, rng);
+    out[c.k] = message(
+      c.spec.name,
+      d.points.map((p) => p.toBytes()),
+      d.points.map((p) => pointHint(Pc, p)),
+      null,
+      d.shares.map((s) => ({ share: scalarsToBytes(F, s.values), blinding: s.blinding })),
+    );
   }
   checked.forEach(({ spec, value, k: at }, k) => {
     const dealing = dealt[k]!;
@@ -383,24 +403,13 @@ export function dealInputs<E>(
           rng,
         )
       : null;
-    const shares: Record<Identifier, InputShare> = {};
-    dealing.shares.forEach((s, i) => {
-      shares[ids[i]!] = Object.freeze({
-        share: new SecretBytes(F.toBytes(s.share)),
-        blinding: new SecretBytes(F.toBytes(s.blinding)),
-      });
-    });
-    out[at] = Object.freeze({
-      v: AGGREGATION_VERSION,
-      suite: suite.id,
-      sessionId: session.sessionId,
-      input: spec.name,
-      dealer: args.dealer,
-      commitments: Object.freeze([...commitments]),
+    out[at] = message(
+      spec.name,
+      commitments,
+      dealing.hints,
       rangeProof,
-      hints: Object.freeze([...dealing.hints]),
-      shares: Object.freeze(shares),
-    });
+      dealing.shares.map((s) => ({ share: F.toBytes(s.share), blinding: s.blinding })),
+    );
   });
   return out;
 }
@@ -637,7 +646,7 @@ function receiverShare<E>(
 
 /** Scalar encodings one after another (a vector share). */
 function scalarsToBytes(F: Ciphersuite<unknown>['field'], values: readonly bigint[]): Uint8Array {
-  const SL = F.toBytes(0n).length;
+  const SL = F.BYTES;
   const out = new Uint8Array(SL * values.length);
   for (let i = 0; i < values.length; i++) out.set(F.toBytes(values[i]!), i * SL);
   return out;
@@ -650,7 +659,7 @@ function scalarsFromBytes(
   length: number,
   field: string,
 ): bigint[] {
-  const SL = F.toBytes(0n).length;
+  const SL = F.BYTES;
   if (!(bytes instanceof Uint8Array) || bytes.length !== SL * length) {
     throw new ValidationError('INVALID_LENGTH', `${field}: expected ${length} scalar encodings`, [field]);
   }
@@ -693,19 +702,12 @@ export function verifyDealing<E>(
   const holds =
     typeof share === 'bigint'
       ? pedersenShareHolds(session.suite, commitments, x, share, blinding)
-      : checkVectorShares(
-          session.suite,
-          [
-            {
-              x,
-              // Strictly decoded above, so these decodings (cached by encoding) cannot fail.
-              points: dealing.commitments.map((c) => decodeCommitment(session.suite, c)!),
-              values: share,
-              blinding,
-            },
-          ],
-          () => new Uint8Array(0),
-        ) === true;
+      : vectorShareHolds(session.suite, {
+          x,
+          points: commitments.map((c) => asCurvePoint(session.suite, c)),
+          values: share,
+          blinding,
+        });
   if (!holds) {
     throw new ProtocolError(
       'INVALID_DEALING',
@@ -900,9 +902,12 @@ export function openResult<E>(
   // output's: of the sum of its generators).
   const combined = circuit.outputs.map((o) => {
     const out: CurvePoint[] = [];
+    const constant =
+      o.constant === 0n
+        ? ZERO
+        : scalePoint(suite, o.length === 1 ? G : vectorGeneratorSum(suite, o.length), o.constant);
     for (let j = 0; j < session.threshold; j++) {
-      const base = o.length === 1 ? G : vectorGeneratorSum(suite, o.length);
-      let acc = j === 0 && o.constant !== 0n ? scalePoint(suite, base, o.constant) : ZERO;
+      let acc = j === 0 ? constant : ZERO;
       for (const t of o.terms) acc = acc.add(scalePoint(suite, byIndex[t.index]![j]!, t.weight));
       out.push(acc);
     }

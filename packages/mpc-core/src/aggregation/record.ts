@@ -19,7 +19,7 @@ import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 import { scalePoint } from './batch.js';
 import { type Circuit, loadCircuit } from './circuit.js';
-import { generators, pointClass } from './curve.js';
+import { asCurvePoint, generators, pointClass } from './curve.js';
 import {
   AGGREGATION_VERSION,
   type AggregationParty,
@@ -459,7 +459,7 @@ function verifyWith<E>(
         expected = group.add(expected, t.weight === 1n ? c : group.mul(c, F.create(t.weight)));
       }
       holds = group.equals(openingCommitment(suite, out.value, blinding), expected);
-    } else holds = vectorOpeningHolds(suite, spec, record, out.value, blinding);
+    } else holds = vectorOpeningHolds(suite, spec, commitments, out.value, blinding);
     if (!holds) {
       fail('aggregation.opening', `${spec.name}: the opening does not match the committed inputs`);
     }
@@ -480,15 +480,16 @@ function verifyWith<E>(
 function vectorOpeningHolds<E>(
   suite: Ciphersuite<E>,
   spec: Circuit['outputs'][number],
-  record: AggregationRecord,
+  commitments: readonly E[],
   values: readonly bigint[],
   blinding: bigint,
 ): boolean {
   const Pc = pointClass(suite.id);
   const { H } = generators(suite);
-  let expected = scalePoint(suite, vectorGeneratorSum(suite, spec.length), spec.constant);
+  let expected =
+    spec.constant === 0n ? Pc.ZERO : scalePoint(suite, vectorGeneratorSum(suite, spec.length), spec.constant);
   for (const t of spec.terms) {
-    expected = expected.add(scalePoint(suite, Pc.fromBytes(record.inputs[t.index]!.commitment), t.weight));
+    expected = expected.add(scalePoint(suite, asCurvePoint(suite, commitments[t.index]!), t.weight));
   }
   const opened = commitSigned(suite, values).add(blinding === 0n ? Pc.ZERO : H.multiply(blinding));
   return opened.subtract(expected).is0();

@@ -45,9 +45,10 @@ function checkXs(order: bigint, xs: readonly bigint[], field: string): void {
   });
 }
 
-function horner(
+/** `c_0 + c_1 x + ... ` at `x` (Horner's rule in the field). */
+export function horner(
   F: { add(a: bigint, b: bigint): bigint; mul(a: bigint, b: bigint): bigint },
-  c: bigint[],
+  c: readonly bigint[],
   x: bigint,
 ) {
   let acc = c[c.length - 1]!;

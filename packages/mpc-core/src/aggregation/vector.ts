@@ -23,7 +23,10 @@ import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import { randomWeights } from './batch.js';
 import { MAX_VECTOR_LENGTH } from './circuit.js';
-import { type CurvePoint, ED, generators, type PCons, pointClass } from './curve.js';
+import { bucketWindow, type CurvePoint, ED, generators, msm, pointClass, sumBuckets } from './curve.js';
+import { horner } from './shamir.js';
+
+export { msm } from './curve.js';
 
 /** Domain-separation tag of the vector generators `G_i`. */
 export const VECTOR_GENERATOR_DST = 'AAPS-QUORUM-v1-pedersen-vector';
@@ -79,101 +82,23 @@ export function vectorGeneratorSum<E>(suite: Ciphersuite<E>, length: number): Cu
   return sum;
 }
 
-/**
- * The window width of a bucket multi-scalar multiplication over `n` points with scalars of `bits`
- * bits, and its cost in additions: per window, one per point and two per bucket.
- */
-function bucketWindow(n: number, bits: number): { width: number; cost: number } {
-  let width = 1;
-  let cost = Number.POSITIVE_INFINITY;
-  for (let w = 1; w <= 16; w++) {
-    const c = Math.ceil(bits / w) * (n + 2 * 2 ** w);
-    if (c < cost) {
-      cost = c;
-      width = w;
-    }
-  }
-  return { width, cost };
-}
-
-/**
- * `sum_d d * buckets[d]` as a running sum from the top (empty buckets cost nothing); undefined if
- * all are empty.
- */
-function sumBuckets(buckets: readonly (CurvePoint | undefined)[]): CurvePoint | undefined {
-  let running: CurvePoint | undefined;
-  let total: CurvePoint | undefined;
-  for (let d = buckets.length - 1; d > 0; d--) {
-    const b = buckets[d];
-    if (b) running = running ? running.add(b) : b;
-    if (running) total = total ? total.add(running) : running;
-  }
-  return total;
-}
-
-/**
- * `sum_k scalars[k] * points[k]` for non-negative scalars (bucket method). The window width is
- * chosen for the number of points and the bit length of the largest scalar.
- */
-export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
-  const n = points.length;
-  if (scalars.length !== n) throw new RangeError('msm: expected one scalar per point');
-  let max = 0n;
-  for (let k = 0; k < n; k++) {
-    const s = scalars[k]!;
-    if (s < 0n) throw new RangeError('msm: negative scalar');
-    if (s > max) max = s;
-  }
-  if (max === 0n) return Pc.ZERO;
-  const bits = max.toString(2).length;
-  const c = bucketWindow(n, bits).width;
-  const windows = Math.ceil(bits / c);
-  const mask = BigInt(2 ** c - 1);
-  const wc = BigInt(c);
-  // Digits of every scalar, lowest window first (one shift chain per scalar).
-  const digits = new Uint16Array(n * windows);
-  for (let k = 0; k < n; k++) {
-    let s = scalars[k]!;
-    for (let w = 0; w < windows && s > 0n; w++) {
-      digits[k * windows + w] = Number(s & mask);
-      s >>= wc;
-    }
-  }
-  const buckets: (CurvePoint | undefined)[] = new Array(2 ** c);
-  let acc: CurvePoint | undefined;
-  for (let w = windows - 1; w >= 0; w--) {
-    if (acc) for (let d = 0; d < c; d++) acc = acc.double();
-    buckets.fill(undefined);
-    for (let k = 0; k < n; k++) {
-      const d = digits[k * windows + w]!;
-      if (d === 0) continue;
-      const b = buckets[d];
-      buckets[d] = b ? b.add(points[k]!) : points[k]!;
-    }
-    const total = sumBuckets(buckets);
-    if (total) acc = acc ? acc.add(total) : total;
-  }
-  return acc ?? Pc.ZERO;
-}
-
 /** Window width of the generators' tables: `2^c` buckets, `ceil(bits / c)` table points each. */
 const TABLE_C = 11;
 /** Generators that get tables (23 points each on Ed25519, about 5 KB): the first 2,048. */
 const TABLE_LIMIT = 2048;
-/** Full-size multiplications over the generators before a process builds their tables. */
-const TABLE_AFTER = 1;
 
 interface GeneratorTables {
   /** `rows[i][w] = 2^(c w) G_i`. */
   readonly rows: CurvePoint[][];
-  uses: number;
+  /** Whether a full-size multiplication has run without them (the next one builds them). */
+  warm: boolean;
 }
 const tableCache = new Map<string, GeneratorTables>();
 
 function tablesFor<E>(suite: Ciphersuite<E>): GeneratorTables {
   let t = tableCache.get(suite.id);
   if (!t) {
-    t = { rows: [], uses: 0 };
+    t = { rows: [], warm: false };
     tableCache.set(suite.id, t);
   }
   return t;
@@ -182,7 +107,7 @@ function tablesFor<E>(suite: Ciphersuite<E>): GeneratorTables {
 /**
  * `sum_i scalars[i] G_i` over the suite's vector generators. A long-running process (a party)
  * builds, for the first {@link TABLE_LIMIT} generators, tables of `2^(c w) G_i` once it has done
- * {@link TABLE_AFTER} full-size multiplication: then every (generator, window) pair is one bucket
+ * one full-size multiplication without them: then every (generator, window) pair is one bucket
  * addition into a single set of buckets, with no doublings and one bucket sum in all, about 40%
  * fewer additions than {@link msm} for full-size scalars. Small scalars (vectors of counts) and
  * generators beyond the limit go through {@link msm}.
@@ -203,7 +128,10 @@ export function msmGenerators<E>(suite: Ciphersuite<E>, scalars: readonly bigint
   // Plain bucket method unless the tables pay: n * windows + 2 * 2^c against its own estimate.
   const tables = tablesFor(suite);
   if (tabled < 64 || n * windows + 2 * 2 ** TABLE_C >= bucketWindow(n, bits).cost) return msm(Pc, G, scalars);
-  if (tables.rows.length < tabled && tables.uses++ < TABLE_AFTER) return msm(Pc, G, scalars);
+  if (tables.rows.length < tabled && !tables.warm) {
+    tables.warm = true;
+    return msm(Pc, G, scalars);
+  }
   const fullWindows = Math.ceil(q.toString(2).length / TABLE_C);
   for (let i = tables.rows.length; i < tabled; i++) {
     const row: CurvePoint[] = [];
@@ -251,15 +179,11 @@ export function commitVector<E>(
  */
 export function commitSigned<E>(suite: Ciphersuite<E>, values: readonly bigint[]): CurvePoint {
   const G = vectorGenerators(suite, values.length);
-  const pos: bigint[] = [];
-  const neg: bigint[] = [];
-  for (const v of values) {
-    pos.push(v > 0n ? v : 0n);
-    neg.push(v < 0n ? -v : 0n);
-  }
-  const Pc = pointClass(suite.id);
-  const p = msm(Pc, G, pos);
-  return neg.some((v) => v !== 0n) ? p.subtract(msm(Pc, G, neg)) : p;
+  return msm(
+    pointClass(suite.id),
+    G.map((g, i) => (values[i]! < 0n ? g.negate() : g)),
+    values.map((v) => (v < 0n ? -v : v)),
+  );
 }
 
 /** A receiver's share of a vector dealing: `f_i(x)` per element and `g(x)`. */
@@ -309,9 +233,7 @@ export function dealVector<E>(
       for (let j = threshold - 2; j >= 0; j--) acc = F.add(F.mul(acc, x), coefficients[j]![i]!);
       out[i] = acc;
     }
-    let b = g[threshold - 1]!;
-    for (let j = threshold - 2; j >= 0; j--) b = F.add(F.mul(b, x), g[j]!);
-    return { values: out, blinding: b };
+    return { values: out, blinding: horner(F, g, x) };
   });
   return { points, shares, blinding: g[0]! };
 }
@@ -355,9 +277,14 @@ export function checkVectorShares<E>(
   if (items.length === 1) return [0];
   const bad: number[] = [];
   items.forEach((it, k) => {
-    if (!combinedHolds(suite, [it], [1n])) bad.push(k);
+    if (!vectorShareHolds(suite, it)) bad.push(k);
   });
   return bad;
+}
+
+/** One share vector against its commitments (no random weights needed for one). */
+export function vectorShareHolds<E>(suite: Ciphersuite<E>, item: VectorCheckItem): boolean {
+  return combinedHolds(suite, [item], [1n]);
 }
 
 function combinedHolds<E>(

@@ -30,14 +30,23 @@ export function canonicalize(value: unknown): string {
 function canonicalizeAt(value: unknown, depth: number): string {
   // Values whose members are already in canonical order (anything parsed from canonical JSON, or
   // written in that order) are what JSON.stringify writes.
-  if (isSortedJson(value, depth)) return JSON.stringify(value);
   try {
-    return serialize(value, depth);
+    return text(value, depth);
   } catch (e) {
-    if (e === NOT_JSON)
-      throw describe(value, '$', depth) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
-    throw e;
+    return notJson(e, value, depth);
   }
+}
+
+/** The canonical text of a value at `depth`: as JSON.stringify writes it when already in order. */
+function text(value: unknown, depth: number): string {
+  return isSortedJson(value, depth) ? JSON.stringify(value) : serialize(value, depth);
+}
+
+/** Rethrow the fast serializer's marker as the error naming the first value JSON cannot carry. */
+function notJson(e: unknown, value: unknown, depth: number): never {
+  if (e === NOT_JSON)
+    throw describe(value, '$', depth) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
+  throw e;
 }
 
 /**
@@ -57,8 +66,8 @@ export function canonicalizeEnvelope(
     return { full: canonicalizeAt(value, depth), signed: undefined };
   }
   const { signature: _omit, ...unsigned } = meta;
-  // Each member once, as JSON.stringify writes it when already in canonical order.
-  const member = (v: unknown) => (isSortedJson(v, depth + 1) ? JSON.stringify(v) : serialize(v, depth + 1));
+  // Each member once.
+  const member = (v: unknown) => text(v, depth + 1);
   try {
     let full = '{';
     let signed = '{';
@@ -81,9 +90,7 @@ export function canonicalizeEnvelope(
     }
     return { full: `${full}}`, signed: `${signed}}` };
   } catch (e) {
-    if (e === NOT_JSON)
-      throw describe(value, '$', depth) ?? new ValidationError('INVALID_ARGUMENT', '$: not JSON', ['$']);
-    throw e;
+    return notJson(e, value, depth);
   }
 }
 
