@@ -16,7 +16,8 @@
  */
 import { canonicalize } from '@aaps/mpc-core';
 import type { DsseEnvelope } from './dsse.js';
-import { parseBase64, sha256Hex, sha256Text, utf8Encode } from './encoding.js';
+import { parseBase64, sha256Hex, utf8Encode } from './encoding.js';
+import { hashLeafText } from './merkle.js';
 
 export const LOG_ENTRY_KIND = 'dsse';
 export const LOG_ENTRY_API_VERSION = '0.0.1';
@@ -86,5 +87,5 @@ export function logLeaf(envelope: DsseEnvelope, payloadBytes?: Uint8Array): Uint
 
 /** RFC 9162 leaf hash of {@link logLeaf}: SHA-256 of 0x00 and the leaf, hashed from the text. */
 export function logLeafHash(envelope: DsseEnvelope, payloadBytes?: Uint8Array): Uint8Array {
-  return sha256Text(`\u0000${logLeafText(envelope, payloadBytes)}`);
+  return hashLeafText(logLeafText(envelope, payloadBytes));
 }

@@ -9,7 +9,7 @@
  * (`log.inclusion`, `log.consistency`), never a crash.
  */
 import { ValidationError } from '@aaps/mpc-core';
-import { bytesEqual, sha256 } from './encoding.js';
+import { bytesEqual, sha256, sha256Text } from './encoding.js';
 import { fail } from './errors.js';
 
 export const HASH_SIZE = 32;
@@ -23,6 +23,11 @@ export const EMPTY_ROOT: Uint8Array = sha256();
 
 export function hashLeaf(leaf: Uint8Array): Uint8Array {
   return sha256(LEAF_PREFIX, leaf);
+}
+
+/** {@link hashLeaf} of a leaf given as text (its UTF-8 bytes), without encoding it first. */
+export function hashLeafText(leaf: string): Uint8Array {
+  return sha256Text(`\u0000${leaf}`);
 }
 
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {

@@ -74,12 +74,12 @@ export function canonicalTranscript(transcript: readonly unknown[]): CanonicalTr
 
 /**
  * Check every envelope's identity signature; throws `transcript.signature` naming the first bad one.
- * `canonical`, when given, must be {@link canonicalTranscript} of this transcript.
+ * `canonical` is {@link canonicalTranscript} of this transcript (pass it when already made).
  */
 export function verifyTranscript(
   transcript: readonly unknown[],
   roster: VerifierRoster,
-  canonical?: CanonicalTranscript,
+  canonical: CanonicalTranscript = canonicalTranscript(transcript),
 ): void {
   transcript.forEach((envelope, index) => {
     const meta = (envelope as { meta?: { source_agent?: unknown; signature?: unknown } }).meta;
@@ -89,9 +89,9 @@ export function verifyTranscript(
     const sig = parseEnvelopeSignature(meta?.signature);
     if (sig === undefined) fail('transcript.signature', 'meta.signature is not ed25519:<base64>', { index });
     const signer = signerKeyFor(roster, source);
-    const signed = canonical?.signed[index];
-    const bytes =
-      signed === undefined ? envelopeSignedBytes(envelope as { meta: object }) : Buffer.from(signed, 'utf8');
+    const signed = canonical.signed[index];
+    if (signed === undefined) fail('transcript.signature', 'meta is not an object', { index });
+    const bytes = Buffer.from(signed, 'utf8');
     if (!verifyEd25519(signer.key, bytes, sig)) {
       fail('transcript.signature', `envelope ${index} is not signed by ${signer.id}`, {
         index,

@@ -101,7 +101,13 @@ export function buildBundleStatement(input: BuildBundleInput): Statement {
  */
 export async function buildBundle(input: BuildBundleInput, sign: MessageSigner): Promise<EvidenceBundle> {
   checkInput(input);
-  const payload = statementBytes(buildBundleStatement(input));
+  // In canonical member order first: the bundle carries these copies, and the Statement's digests
+  // over them are then serialized as JSON.stringify writes them (canonicalize's fast path).
+  const transcript = input.transcript.map(inCanonicalOrder);
+  const aggregation = input.aggregation === undefined ? undefined : inCanonicalOrder(input.aggregation);
+  const ordered =
+    aggregation === undefined ? { ...input, transcript } : { ...input, transcript, aggregation };
+  const payload = statementBytes(buildBundleStatement(ordered));
   const dsseEnvelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, payload, keyIdOf(input.groupPublicKey), sign);
   const sig = Buffer.from(dsseEnvelope.signatures[0]!.sig, 'base64');
   if (
@@ -118,9 +124,9 @@ export async function buildBundle(input: BuildBundleInput, sign: MessageSigner):
       signers: [...input.signers],
     },
     dsseEnvelope,
-    transcript: input.transcript.map(inCanonicalOrder),
+    transcript,
   };
-  if (input.aggregation !== undefined) bundle.aggregation = inCanonicalOrder(input.aggregation);
+  if (aggregation !== undefined) bundle.aggregation = aggregation;
   return bundle;
 }
 

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 export const USAGE =
   'usage: aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE] [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]';
 
-export const OPTIONS = {
+const OPTIONS = {
   key: { type: 'string' },
   'trusted-root': { type: 'string' },
   checkpoint: { type: 'string' },

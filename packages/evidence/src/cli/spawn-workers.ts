@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 
 /** The worker module, beside this one. */
-export const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
+const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
 
 /** Why a worker ended before it was done with, recorded from the moment it starts. */
 const ended = new WeakMap<Worker, Error>();

@@ -34,14 +34,7 @@ import {
   type StreamItem,
   splitJsonValues,
 } from './input.js';
-import {
-  type Outcome,
-  type SourceList,
-  STREAM_HEAD,
-  setUpWorkers,
-  startWorkers,
-  verifyAll,
-} from './verify-pool.js';
+import { type Outcome, type SourceList, STREAM_HEAD, setUpWorkers, verifyAll } from './verify-pool.js';
 
 interface Output {
   out: (line: string) => void;
@@ -249,12 +242,11 @@ export async function main(
   const detail = json ? 'full' : 'brief';
   const clock = performance.now();
   let sources: SourceList | undefined;
-  // Workers the launcher started are set up now; a stream starts its own if it has none. They load
+  // Workers the launcher started are set up now (verifyAll starts any that are missing). They load
   // while stdin is read; unneeded ones are stopped once the count is known.
-  let started: Worker[] = prestarted.slice(0, Math.max(0, jobs - 1));
+  const started: Worker[] = prestarted.slice(0, Math.max(0, jobs - 1));
   setUpWorkers(started, { options, detail });
   if (target === '-') {
-    if (jobs > 1 && started.length === 0) started = startWorkers({ options, detail }, jobs - 1);
     let input: Uint8Array;
     try {
       input = await stdin();
@@ -307,6 +299,7 @@ export async function main(
       jobs,
       detail,
       started,
+      verifier,
     });
     io.out(summary(tally, (performance.now() - clock) / 1000, json));
     return exitCode(tally);

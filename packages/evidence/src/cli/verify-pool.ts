@@ -124,6 +124,8 @@ export interface VerifyAllOptions {
    * {@link setUpWorkers}); they are used if needed, always terminated.
    */
   started?: Worker[];
+  /** This thread's verifier, if the caller has built one for `options` (default: a new one). */
+  verifier?: BundleVerifier;
 }
 
 /**
@@ -148,15 +150,19 @@ export async function verifyAll(
   options: BundleVerifierOptions,
   list: SourceList,
   emit: (outcome: Outcome | null, index: number) => void,
-  { jobs, detail = 'full', started = [] }: VerifyAllOptions,
+  {
+    jobs,
+    detail = 'full',
+    started = [],
+    verifier = createBundleVerifier(withAggregationRecheck(options)),
+  }: VerifyAllOptions,
 ): Promise<void> {
-  const verifier = createBundleVerifier(withAggregationRecheck(options));
   const { read } = list;
-  // The total, once known; until then batches are cut only from the first `limit` sources.
-  const settle = 'count' in list ? () => list.count : list.settle;
+  // The total, once known; until then batches are cut only from the first `head` sources.
   let count: number | undefined = 'count' in list ? list.count : undefined;
   if ('head' in list && (jobs <= 1 || list.head < STREAM_HEAD)) count = list.settle();
-  let limit = count ?? ('head' in list ? list.head : 0);
+  const limitOf = () => count ?? ('head' in list ? list.head : 0);
+  const limit = limitOf();
   if (jobs <= 1 || limit < MIN_FOR_WORKERS) {
     const stopping = Promise.all(started.map((w) => w.terminate()));
     for (let i = 0; i < limit; i++) emit(verifySource(verifier, read(i), detail), i);
@@ -167,9 +173,10 @@ export async function verifyAll(
   const bounds: [number, number][] = [];
   const take = (): number | undefined => {
     const start = bounds.length === 0 ? 0 : bounds[bounds.length - 1]![1];
-    if (start >= limit) return undefined;
+    const known = limitOf();
+    if (start >= known) return undefined;
     const size = count === undefined ? MAX_BATCH : nextBatchSize(count - start, jobs);
-    bounds.push([start, Math.min(limit, start + size)]);
+    bounds.push([start, Math.min(known, start + size)]);
     return bounds.length - 1;
   };
   const results = new Map<number, BatchReply>();
@@ -237,11 +244,10 @@ export async function verifyAll(
     // Two batches in flight per worker, so none waits while this thread verifies one.
     for (const r of runs) r.dispatch();
     for (const r of runs) r.dispatch();
-    if (count === undefined) {
+    if ('settle' in list && count === undefined) {
       // The workers are busy: now find the rest of the stream, and top up any worker the head
       // left short (or end it, if there is nothing more).
-      count = settle();
-      limit = count;
+      count = list.settle();
       for (const r of runs) r.topUp();
     }
     // A failed worker is reported by Promise.all below, once this thread's batches are done.
