@@ -8,21 +8,22 @@
  * The sum over all processes bounds the rate the machine can reach: with `c` cores and `s`
  * milliseconds of CPU per incident, no more than `1000 c / s` incidents per second.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, followToEnd, postIncidents, startUp, type UpCluster } from './load/cluster.js';
+import {
+  cpuMs,
+  followToEnd,
+  freshPort,
+  partyIdOf,
+  postIncidents,
+  startUp,
+  type UpCluster,
+} from './load/cluster.js';
 
 const BATCH = 20;
 const WARMUP = 60;
-
-/** A party process's id, from the config path on its command line (`.../parties/<id>/party.json`). */
-function partyId(pid: number): string {
-  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  const config = args[args.indexOf('--config') + 1] ?? '';
-  return /parties\/([^/]+)\/party\.json$/.exec(config)?.[1] ?? `pid ${pid}`;
-}
 
 async function run(up: UpCluster, count: number): Promise<void> {
   for (let done = 0; done < count; done += BATCH) {
@@ -34,7 +35,7 @@ async function run(up: UpCluster, count: number): Promise<void> {
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 300);
   if (!Number.isSafeInteger(count) || count < BATCH) throw new Error(`incidents: at least ${BATCH}`);
-  const up = await startUp({ port: 21000 + (process.pid % 1000) });
+  const up = await startUp({ port: await freshPort() });
   try {
     process.stdout.write(`warming up (${WARMUP} incidents)\n`);
     await run(up, WARMUP);
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
       incidentsPerSecond: Number((count / seconds).toFixed(1)),
       cpuMsPerIncident: {
         gateway: Number(gateway.toFixed(1)),
-        parties: perParty.map((x, i) => ({ id: partyId(parties[i]!), ms: Number(x.toFixed(1)) })),
+        parties: perParty.map((x, i) => ({ id: partyIdOf(parties[i]!), ms: Number(x.toFixed(1)) })),
         total: Number(total.toFixed(1)),
       },
       cores,

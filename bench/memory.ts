@@ -7,14 +7,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { incidentEnvelope, rssMiB, startUp } from './load/cluster.js';
+import { freshPort, incidentEnvelope, rssMiB, startUp } from './load/cluster.js';
 
 const total = Number(process.argv[2] ?? 600);
 const waves = 6;
 const concurrency = 8;
 
 async function main(): Promise<void> {
-  const port = 19000 + (process.pid % 1000);
+  const port = await freshPort();
   const up = await startUp({ port });
   const samples: { wave: number; gateway: number; parties: number[] }[] = [];
   const sample = (wave: number) => {

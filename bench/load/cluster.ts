@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@aaps/agents';
 
 export interface UpCluster {
   url: string;
@@ -95,6 +95,13 @@ export async function startUp(opts: { port: number; args?: string[]; dataDir?: s
 }
 
 /** Resident and peak resident memory of a process, in MiB (Linux /proc). */
+/** A party process's id, from the config path on its command line (`.../parties/<id>/party.json`). */
+export function partyIdOf(pid: number): string {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const config = args[args.indexOf('--config') + 1] ?? '';
+  return /parties\/([^/]+)\/party\.json$/.exec(config)?.[1] ?? `pid ${pid}`;
+}
+
 export function rssMiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
@@ -218,15 +225,5 @@ export function incidentEnvelope(
   };
 }
 
-/** A free loopback port (probe and release). */
-export function freshPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 (the party cluster's own probe). */
+export const freshPort = (): Promise<number> => freePort();

@@ -5,7 +5,7 @@
  */
 
 import type { SuiteContext } from '../harness.js';
-import { followToEnd, postIncidents, startUp, type UpCluster } from '../load/cluster.js';
+import { followToEnd, freshPort, postIncidents, startUp, type UpCluster } from '../load/cluster.js';
 
 const BATCH = 20;
 
@@ -53,7 +53,7 @@ export async function register({ add, measured }: SuiteContext): Promise<void> {
       iterations: 8,
       unitsPerOp: BATCH,
       setup: async () => {
-        up = await startUp({ port: 20000 + (process.pid % 1000) });
+        up = await startUp({ port: await freshPort() });
       },
       teardown: async () => {
         await up?.stop();
