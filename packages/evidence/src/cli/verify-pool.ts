@@ -54,7 +54,8 @@ const MIN_BATCH = 8;
 /**
  * Verify one source; unreadable input becomes an outcome, not an exception. In `brief` detail a
  * valid bundle is `null`, found by the verifier's `check` (which records nothing); only an
- * invalid one is verified again for its full report.
+ * invalid one is verified again for its full report. (One `report` for every bundle measured
+ * about 2% slower on a stream of valid bundles: the records cost more than the rare second run.)
  */
 function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
   let value: unknown;
