@@ -137,6 +137,38 @@ describe('TransparencyLog in memory', () => {
     expect((await log.checkpointAt(1))?.size).toBe(1);
   });
 
+  it('keeps the latest checkpoint in memory: no store reads, copies out, moved only by a landed batch', async () => {
+    const group = makeEd25519Key();
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    expect(await log.latestCheckpoint()).toBeUndefined();
+    await log.append(leaf(0));
+    const first = await log.signCheckpoint(noteKeyFor(group), group.sign);
+    const reads = store.reads;
+    const got = await log.latestCheckpoint();
+    expect(got?.note).toBe(first.note);
+    expect((await log.position(0)).checkpoint).toBe(first.note);
+    expect(store.reads).toBe(reads);
+
+    got!.rootHash.fill(0);
+    got!.size = 99;
+    expect(hex((await log.latestCheckpoint())!.rootHash)).toBe(hex(first.rootHash));
+    expect((await log.latestCheckpoint())!.size).toBe(1);
+
+    // A checkpoint whose batch fails is not the latest, in memory or in the store.
+    await log.append(leaf(1));
+    store.failNext = true;
+    await expect(log.signCheckpoint(noteKeyFor(group), group.sign)).rejects.toThrow('disk full');
+    expect((await log.latestCheckpoint())?.note).toBe(first.note);
+    const reopened = await TransparencyLog.open(store, { origin: ORIGIN });
+    expect((await reopened.latestCheckpoint())?.note).toBe(first.note);
+    const second = await log.signCheckpoint(noteKeyFor(group), group.sign);
+    expect((await log.latestCheckpoint())?.size).toBe(2);
+    expect((await TransparencyLog.open(store, { origin: ORIGIN }).then((l) => l.latestCheckpoint()))?.note).toBe(
+      second.note,
+    );
+  });
+
   it('refuses to open a store whose tree does not match its latest checkpoint', async () => {
     const group = makeEd25519Key();
     const store = new MemoryStore();

@@ -102,6 +102,12 @@ export class TransparencyLog {
   readonly #signing = new Map<number, Promise<StoredCheckpoint>>();
   /** Serializes the check-then-store of checkpoints, so `checkpoint-latest` never moves back. */
   #checkpointWrites: Promise<unknown> = Promise.resolve();
+  /**
+   * The largest stored checkpoint, read once at open and then kept as this log stores new ones
+   * (it is the store's only writer, as `#size` already assumes): every bundle waits for a
+   * checkpoint covering it and asks for the latest, so this saves two store reads a bundle.
+   */
+  #latest: StoredCheckpoint | undefined;
 
   private constructor(store: LogStore, options: LogOptions, size: number, frontier: FrontierEntry[]) {
     this.#store = store;
@@ -126,13 +132,18 @@ export class TransparencyLog {
       return { node, hash };
     });
     const log = new TransparencyLog(store, options, size, frontier);
-    const latest = await log.latestCheckpoint();
+    const latestSize = await store.get(LATEST_CHECKPOINT_KEY);
+    const latest =
+      latestSize === undefined
+        ? undefined
+        : await log.checkpointAt(decodeCount(latestSize, 'latest checkpoint size'));
     if (latest !== undefined) {
       if (latest.size > size) fail('log.consistency', 'the latest checkpoint is larger than the stored tree');
       if (!bytesEqual(await log.root(latest.size), latest.rootHash)) {
         fail('log.consistency', 'the stored tree does not match the latest checkpoint');
       }
     }
+    log.#latest = latest;
     return log;
   }
 
@@ -282,11 +293,10 @@ export class TransparencyLog {
     return { ...parseCheckpoint(note.slice(0, split + 1)), note };
   }
 
-  /** The largest signed checkpoint, if any. */
+  /** The largest signed checkpoint, if any (a copy: the caller may change it). */
   async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
-    const bytes = await this.#store.get(LATEST_CHECKPOINT_KEY);
-    if (bytes === undefined) return undefined;
-    return this.checkpointAt(decodeCount(bytes, 'latest checkpoint size'));
+    const latest = this.#latest;
+    return latest === undefined ? undefined : copyCheckpoint(latest);
   }
 
   /**
@@ -323,13 +333,13 @@ export class TransparencyLog {
         }
         return again;
       }
-      const latest = await this.#store.get(LATEST_CHECKPOINT_KEY);
+      const stored: StoredCheckpoint = { ...body, note };
       const ops: LogStoreOp[] = [{ type: 'put', key: checkpointKey(size), value: utf8Encode(note) }];
-      if (latest === undefined || decodeCount(latest, 'latest checkpoint size') < size) {
-        ops.push({ type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(size)) });
-      }
+      const newest = this.#latest === undefined || this.#latest.size < size;
+      if (newest) ops.push({ type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(size)) });
       await this.#store.batch(ops);
-      return { ...body, note };
+      if (newest) this.#latest = copyCheckpoint(stored);
+      return stored;
     };
     const stored = this.#checkpointWrites.then(store, store);
     this.#checkpointWrites = stored.catch(() => undefined);
@@ -352,6 +362,10 @@ export class TransparencyLog {
       checkpoint: checkpoint.note,
     };
   }
+}
+
+function copyCheckpoint(c: StoredCheckpoint): StoredCheckpoint {
+  return { ...c, rootHash: c.rootHash.slice(), extensions: [...c.extensions] };
 }
 
 async function readMany(store: LogStore, keys: string[]): Promise<Array<Uint8Array | undefined>> {

@@ -149,9 +149,11 @@ export function makeInput(
 export class MemoryStore implements LogStore {
   readonly data = new Map<string, Uint8Array>();
   batches = 0;
+  reads = 0;
   failNext = false;
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    this.reads++;
     return this.data.get(key);
   }
 
