@@ -164,9 +164,9 @@ describe('TransparencyLog in memory', () => {
     expect((await reopened.latestCheckpoint())?.note).toBe(first.note);
     const second = await log.signCheckpoint(noteKeyFor(group), group.sign);
     expect((await log.latestCheckpoint())?.size).toBe(2);
-    expect((await TransparencyLog.open(store, { origin: ORIGIN }).then((l) => l.latestCheckpoint()))?.note).toBe(
-      second.note,
-    );
+    expect(
+      (await TransparencyLog.open(store, { origin: ORIGIN }).then((l) => l.latestCheckpoint()))?.note,
+    ).toBe(second.note);
   });
 
   it('refuses to open a store whose tree does not match its latest checkpoint', async () => {
