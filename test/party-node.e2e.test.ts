@@ -23,9 +23,12 @@ import {
   type SignSubject,
   spawnParty,
   startParties,
+  verifierRoster,
 } from '@aaps/agents';
+import { buildBundleStatement, IN_TOTO_PAYLOAD_TYPE, pae, type TranscriptEnvelope } from '@aaps/evidence';
 import {
   AapsError,
+  canonicalBytes,
   getCiphersuite,
   loadFastBackends,
   type PublicKeyPackage,
@@ -326,6 +329,90 @@ describe('party nodes across processes', () => {
       subject: { kind: 'approval', proposal: allowed },
     });
     expect(frostIdentifier(layout.roster, party)).toBe(mine.identifier);
+  });
+
+  it('a party signs evidence only as in-toto, over a Statement whose subject is the signed transcript it is shown', async () => {
+    const s = suite();
+    const party = layout.roster.parties[0]!;
+    const others = [2, 3].map((i) => layout.roster.parties[i]!);
+    const roster = verifierRoster(layout.roster);
+    const gatewayEnvelope = (note: string) =>
+      signEnvelope(
+        {
+          meta: {
+            trace_id: 'trace-ev',
+            span_id: `span-${note}`,
+            timestamp: '2026-11-26T01:00:00Z',
+            source_agent: 'gateway',
+            target_agent: 'audit-agent',
+            message_type: 'IncidentSignal',
+            schema_version: 'v1.0.0',
+            idempotency_key: `idem-${note}`,
+          },
+          context: { namespace: 'payments', cluster: 'prod', urgency: 'P2', constraints_ref: 'policy/v1' },
+          payload: { note },
+        },
+        layout.gatewayKey.secretKey,
+      );
+    const transcript = [gatewayEnvelope('a')];
+    const statementOver = (shown: unknown[]) =>
+      canonicalBytes(
+        buildBundleStatement({
+          incident: { id: 'inc-ev', type: 'config_validation_failed' },
+          decision: { outcome: 'approved' },
+          action: null,
+          humanApprovals: [],
+          verification: null,
+          times: { received: '2026-11-26T01:00:00Z' },
+          transcript: shown as TranscriptEnvelope[],
+          ciphersuite: 'FROST-ED25519-SHA512-v1',
+          groupPublicKey: publicPackage.groupPublicKey,
+          threshold: { min: 3, max: 5 },
+          signers: [party.id, ...others.map((o) => o.id)],
+          roster,
+        }),
+      );
+    const payload = statementOver(transcript);
+    const commitOf = async (id: string) =>
+      Round1CommitmentBatchCodec.fromJSON(
+        (await client.call<{ commitments: unknown }>(id, 'sign.commit', 'ev', { count: 1 })).commitments,
+        s.id,
+      ).value.commitments[0]!;
+    const theirs = await Promise.all(others.map((o) => commitOf(o.id)));
+    const mine = await commitOf(party.id);
+    const round2 = (session: string, payloadType: string, shown: unknown[], statement = payload) =>
+      client
+        .call<{ signature_share: unknown }>(party.id, 'sign.round2', session, {
+          signing_package: SigningPackageCodec.toJSON(s.id, {
+            commitments: [mine, ...theirs],
+            message: pae(payloadType, statement),
+          }),
+          subject: {
+            kind: 'evidence',
+            payload_type: payloadType,
+            payload: Buffer.from(statement).toString('base64'),
+            transcript: shown,
+          },
+        })
+        .catch((e: unknown) => e);
+    const ruleOf = (e: unknown) => (e instanceof AapsError ? e.details.rule : e);
+    // Another transcript, validly signed, that the Statement does not name.
+    expect(ruleOf(await round2('ev1', IN_TOTO_PAYLOAD_TYPE, [gatewayEnvelope('b')]))).toBe(
+      'evidence.subject',
+    );
+    // The same Statement under another DSSE payload type.
+    expect(ruleOf(await round2('ev2', 'application/json', transcript))).toBe('evidence.payload_type');
+    // The named transcript with an envelope changed after it was signed.
+    const changed = [{ ...transcript[0]!, payload: { note: 'changed' } }];
+    expect(ruleOf(await round2('ev3', IN_TOTO_PAYLOAD_TYPE, changed))).toBe('evidence.subject');
+    // ... and with a Statement made over the changed transcript: its signature no longer holds.
+    const overChanged = statementOver(changed);
+    expect(ruleOf(await round2('ev4', IN_TOTO_PAYLOAD_TYPE, changed, overChanged))).toBe(
+      'evidence.transcript',
+    );
+    // The refusals consumed no nonce: the honest request signs with the same commitment.
+    const ok = await round2('ev5', IN_TOTO_PAYLOAD_TYPE, transcript);
+    expect(ok).toHaveProperty('share');
   });
 });
 

@@ -93,6 +93,13 @@ export {
   verifyInclusion,
 } from './merkle.js';
 export {
+  checkEvidenceForSigning,
+  EVIDENCE_SIGNING_RULES,
+  type EvidenceSigningCheck,
+  type EvidenceSigningInput,
+  type EvidenceSigningRule,
+} from './signing-check.js';
+export {
   type AapsTrustExtension,
   buildTrustedRoot,
   parseTrustedRoot,

@@ -22,14 +22,7 @@ import {
   type Roster,
   runRoleStep,
 } from '@aaps/agents';
-import {
-  canonicalTranscript,
-  formatCheckpoint,
-  IN_TOTO_PAYLOAD_TYPE,
-  pae,
-  parseStatement,
-  verifyTranscript,
-} from '@aaps/evidence';
+import { checkEvidenceForSigning, formatCheckpoint, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
 import {
   AapsError,
   aggregate,
@@ -238,31 +231,29 @@ export class LocalCoordinator implements Coordinator {
     transcript: SignedEnvelope[];
     signers?: string[];
   }): Promise<ThresholdResult> {
-    const payload = canonicalBytes(input.statement);
-    const roster = verifierRoster(this.trustedKeys());
-    // Every in-process party runs the same check on the same bytes, so it runs once for all.
-    let verdict: { rule: string; message: string } | undefined;
-    try {
-      const statement = parseStatement(payload);
-      const transcript = canonicalTranscript(input.transcript);
-      if (statement.subject[0]?.digest.sha256 !== transcript.digestHex) {
-        verdict = { rule: 'evidence.subject', message: 'subject is not the transcript' };
-      } else verifyTranscript(input.transcript, roster, transcript);
-    } catch (e) {
-      verdict = {
-        rule: 'evidence.invalid',
-        message: e instanceof Error && 'code' in e ? String(e.code) : 'INTERNAL',
-      };
+    // Every in-process party runs the same check on the same bytes (the party node's own), so it
+    // runs once for all.
+    const checked = checkEvidenceForSigning({
+      payloadType: IN_TOTO_PAYLOAD_TYPE,
+      payload: canonicalBytes(input.statement),
+      transcript: input.transcript,
+      roster: verifierRoster(this.trustedKeys()),
+    });
+    if (!checked.ok) {
+      const { rule, message } = checked;
+      // No party is willing, so this refuses before it would ask for the message.
+      return this.#sign(
+        [],
+        this.#parties.map((p) => ({ party: p.id, rule, message })),
+        () => new Uint8Array(),
+      );
     }
-    const refusals: PartyRefusal[] =
-      verdict === undefined ? [] : this.#parties.map((p) => ({ party: p.id, ...verdict }));
-    const willing = verdict === undefined ? [...this.#parties] : [];
     const preferred = input.signers ?? [];
     const ordered = [
-      ...willing.filter((p) => preferred.includes(p.id)),
-      ...willing.filter((p) => !preferred.includes(p.id)),
+      ...this.#parties.filter((p) => preferred.includes(p.id)),
+      ...this.#parties.filter((p) => !preferred.includes(p.id)),
     ];
-    return this.#sign(ordered, refusals, () => pae(IN_TOTO_PAYLOAD_TYPE, payload));
+    return this.#sign(ordered, [], () => checked.message);
   }
 
   async signCheckpoint(input: {

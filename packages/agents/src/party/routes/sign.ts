@@ -5,15 +5,7 @@
  * then consumes its nonce and signs.
  */
 
-import {
-  type CanonicalTranscript,
-  canonicalTranscript,
-  formatCheckpoint,
-  pae,
-  parseStatement,
-  type VerifierRoster,
-  verifyTranscript,
-} from '@aaps/evidence';
+import { checkEvidenceForSigning, formatCheckpoint, type VerifierRoster } from '@aaps/evidence';
 import {
   AapsError,
   base64Decode,
@@ -104,42 +96,22 @@ export function createSignHandlers(
         };
       }
       case 'evidence': {
-        if (!Array.isArray(subject.transcript))
-          return refuse(session, 'evidence.transcript', 'evidence needs its transcript');
         let payload: Uint8Array;
         try {
           payload = base64Decode(subject.payload, 'payload');
         } catch {
           return refuse(session, 'evidence.payload', 'evidence payload is not base64');
         }
-        let transcript: CanonicalTranscript;
-        try {
-          transcript = canonicalTranscript(subject.transcript);
-          verifyTranscript(subject.transcript, vroster, transcript);
-        } catch (e) {
-          return refuse(
-            session,
-            'evidence.transcript',
-            `transcript does not verify: ${(e as Error).message}`,
-          );
-        }
-        let statement: ReturnType<typeof parseStatement>;
-        try {
-          statement = parseStatement(payload);
-        } catch (e) {
-          return refuse(
-            session,
-            'evidence.statement',
-            `not an AAPS evidence statement: ${(e as Error).message}`,
-          );
-        }
-        const digest = transcript.digestHex;
-        if (statement.subject[0]?.digest.sha256 !== digest) {
-          return refuse(session, 'evidence.subject', 'statement subject digest is not the transcript digest');
-        }
+        const checked = checkEvidenceForSigning({
+          payloadType: subject.payload_type,
+          payload,
+          transcript: subject.transcript,
+          roster: vroster,
+        });
+        if (!checked.ok) return refuse(session, checked.rule, checked.message);
         return {
-          message: pae(subject.payload_type, payload),
-          what: { subject: statement.subject[0]?.name, transcript_sha256: digest },
+          message: checked.message,
+          what: { subject: checked.subject, transcript_sha256: checked.transcriptSha256 },
         };
       }
       case 'checkpoint': {

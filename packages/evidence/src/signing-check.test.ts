@@ -1,0 +1,90 @@
+import { canonicalBytes, type Envelope, generateIdentityKey, signEnvelope } from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import { buildBundle, buildBundleStatement } from './bundle/build.js';
+import { createBundleVerifier } from './bundle/verify.js';
+import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
+import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
+import type { TranscriptEnvelope } from './statement.js';
+import { makeEd25519Key, makeInput, makeRoster, makeTranscript } from './test-helpers/fixtures.js';
+
+const group = makeEd25519Key();
+const r = makeRoster();
+
+/** What a coordinator sends a party for one incident: the Statement's bytes and the transcript. */
+function offer(transcript: TranscriptEnvelope[] = makeTranscript(r)): EvidenceSigningInput {
+  const statement = buildBundleStatement(makeInput(group, r, { transcript }));
+  return {
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    payload: canonicalBytes(statement),
+    transcript,
+    roster: r.roster,
+  };
+}
+
+const ruleOf = (input: EvidenceSigningInput) => {
+  const out = checkEvidenceForSigning(input);
+  return out.ok ? 'ok' : out.rule;
+};
+
+describe('checkEvidenceForSigning', () => {
+  it('derives exactly the message aaps-verify checks the group signature against', async () => {
+    const transcript = makeTranscript(r);
+    const input = makeInput(group, r, { transcript });
+    let signed: Uint8Array | undefined;
+    const bundle = await buildBundle(input, async (message) => {
+      signed = message;
+      return group.sign(message);
+    });
+    const checked = checkEvidenceForSigning(offer(transcript));
+    expect(checked.ok).toBe(true);
+    if (!checked.ok) return;
+    expect(Buffer.from(checked.message).equals(Buffer.from(signed!))).toBe(true);
+    expect(checked.subject).toBe('incident/inc-42');
+    expect(createBundleVerifier({ groupPublicKey: group.publicKey, requireLog: false }).check(bundle)).toBe(
+      true,
+    );
+  });
+
+  it('refuses any payload type but in-toto', () => {
+    for (const payloadType of ['application/json', `${IN_TOTO_PAYLOAD_TYPE} `, '']) {
+      expect(ruleOf({ ...offer(), payloadType })).toBe('evidence.payload_type');
+    }
+  });
+
+  it('refuses a payload that is not an AAPS Statement', () => {
+    const good = offer();
+    const text = new TextDecoder().decode(good.payload);
+    for (const payload of [
+      new Uint8Array([0xff, 0xfe]),
+      new TextEncoder().encode('{"_type":"https://in-toto.io/Statement/v1"}'),
+      new TextEncoder().encode(text.replace('"predicateType":"', '"predicateType":"x')),
+    ]) {
+      expect(ruleOf({ ...good, payload })).toBe('evidence.statement');
+    }
+  });
+
+  it('refuses a missing or empty transcript', () => {
+    for (const transcript of [undefined, {}, []])
+      expect(ruleOf({ ...offer(), transcript })).toBe('evidence.transcript');
+  });
+
+  it('refuses a Statement over another transcript, though both are validly signed', () => {
+    expect(ruleOf({ ...offer(), transcript: makeTranscript(r) })).toBe('evidence.subject');
+  });
+
+  it('refuses a transcript whose Statement matches it but whose signatures do not hold', () => {
+    // An envelope changed after signing, then a Statement made over the changed transcript.
+    const changed = makeTranscript(r).map((e, i) =>
+      i === 2 ? { ...e, payload: { ...(e.payload as object), note: 'rewritten' } } : e,
+    );
+    const refused = checkEvidenceForSigning(offer(changed));
+    expect(refused).toMatchObject({ ok: false, rule: 'evidence.transcript' });
+    expect(!refused.ok && refused.message).toMatch(/envelope 2 is not signed by/);
+
+    // An envelope signed by a key outside the roster, claiming a roster member as its sender.
+    const impostor = makeTranscript(r);
+    const stranger = generateIdentityKey().secretKey;
+    impostor[1] = signEnvelope(impostor[1] as unknown as Envelope, stranger) as unknown as TranscriptEnvelope;
+    expect(ruleOf(offer(impostor))).toBe('evidence.transcript');
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * What a party checks before it lends its share to an evidence signature. The coordinator sends
+ * the Statement's bytes, their DSSE payload type and the transcript, never the message: the bytes
+ * to sign (the DSSE PAE) are derived here, and only once everything `aaps-verify` will check about
+ * them holds for the signer too. The party node and the gateway's in-process coordinator both call
+ * this, so both refuse the same evidence under the same rule.
+ */
+import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
+import { parseStatement, type VerifierRoster } from './statement.js';
+import { canonicalTranscript, verifyTranscript } from './transcript.js';
+
+/**
+ * The rules a refusal names. They are checked cheapest first: the payload type, the Statement, the
+ * transcript's shape and digest against the subject, and the transcript's signatures last.
+ */
+export const EVIDENCE_SIGNING_RULES = [
+  'evidence.payload_type',
+  'evidence.statement',
+  'evidence.transcript',
+  'evidence.subject',
+] as const;
+export type EvidenceSigningRule = (typeof EVIDENCE_SIGNING_RULES)[number];
+
+export interface EvidenceSigningInput {
+  /** The DSSE payload type to sign under: it must be the in-toto one, as verifiers require. */
+  payloadType: string;
+  /** The Statement's bytes (its RFC 8785 canonical JSON, as the bundle's payload carries them). */
+  payload: Uint8Array;
+  /** The incident's signed envelopes, in order (anything: it is checked here). */
+  transcript: unknown;
+  /** The roster the transcript's identity signatures are checked against. */
+  roster: VerifierRoster;
+}
+
+export type EvidenceSigningCheck =
+  | {
+      ok: true;
+      /** The bytes to sign: `PAE(payloadType, payload)`. */
+      message: Uint8Array;
+      /** The Statement's one subject name, e.g. `incident/<id>`. */
+      subject: string;
+      /** Hex SHA-256 of the transcript's canonical JSON, which the subject names. */
+      transcriptSha256: string;
+    }
+  | { ok: false; rule: EvidenceSigningRule; message: string };
+
+/**
+ * Check evidence offered for signing; never throws. It holds when the payload type is in-toto's,
+ * the payload is an AAPS incident Statement, every transcript envelope carries its sender's
+ * identity signature under `roster`, and the Statement's subject digest is the transcript's.
+ */
+export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSigningCheck {
+  const refuse = (rule: EvidenceSigningRule, message: string): EvidenceSigningCheck => ({
+    ok: false,
+    rule,
+    message,
+  });
+  if (input.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    return refuse('evidence.payload_type', `evidence is signed as ${IN_TOTO_PAYLOAD_TYPE} only`);
+  }
+  let statement: ReturnType<typeof parseStatement>;
+  try {
+    statement = parseStatement(input.payload);
+  } catch (e) {
+    return refuse('evidence.statement', `not an AAPS evidence statement: ${(e as Error).message}`);
+  }
+  const { transcript } = input;
+  if (!Array.isArray(transcript) || transcript.length === 0) {
+    return refuse('evidence.transcript', 'evidence needs its transcript: a non-empty array of envelopes');
+  }
+  let digest: string;
+  try {
+    const canonical = canonicalTranscript(transcript);
+    digest = canonical.digestHex;
+    if (statement.subject[0]!.digest.sha256 !== digest) {
+      return refuse('evidence.subject', "the statement's subject digest is not the transcript's digest");
+    }
+    verifyTranscript(transcript, input.roster, canonical);
+  } catch (e) {
+    return refuse('evidence.transcript', `transcript does not verify: ${(e as Error).message}`);
+  }
+  return {
+    ok: true,
+    message: pae(IN_TOTO_PAYLOAD_TYPE, input.payload),
+    subject: statement.subject[0]!.name,
+    transcriptSha256: digest,
+  };
+}
