@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  aggregationBodyAllowance,
   type CircuitCatalog,
   type ClusterLayout,
   DEFAULT_PARTIES,
@@ -82,6 +83,22 @@ const vectorCircuitJson = {
 };
 const countsOf = (party: number) =>
   Array.from({ length: VECTOR_LENGTH }, (_, k) => (k * 31 + party * 7) % 501);
+
+/** One vector per role longer than a 1 MiB body holds for five dealers (about 43 bytes an element each). */
+const LONG_LENGTH = 5_000;
+const longCircuitJson = {
+  format: 'aaps-circuit/v1',
+  id: 'vector-long-e2e',
+  version: 1,
+  inputs: Object.values(ROLE_OF).map((role) => ({
+    name: `x.${role}`,
+    role,
+    range: { min: 0, max: 1000 },
+    rangeProof: false,
+    length: LONG_LENGTH,
+  })),
+  outputs: [{ name: 'sum', terms: Object.values(ROLE_OF).map((role) => ({ input: `x.${role}` })) }],
+};
 
 const SCORES: Record<string, number> = {
   'monitoring-agent': 80,
@@ -170,10 +187,12 @@ describe('secret-shared aggregation across 5 party processes', () => {
       const circuitsDir = join(dir, 'parties', p.id, 'circuits');
       mkdirSync(circuitsDir, { recursive: true });
       writeFileSync(join(circuitsDir, 'vector-e2e.json'), JSON.stringify(vectorCircuitJson));
+      writeFileSync(join(circuitsDir, 'vector-long-e2e.json'), JSON.stringify(longCircuitJson));
     }
     catalog = new Map([
       ...readCircuitCatalog([SHIPPED_CIRCUITS_DIR]),
       ['vector-e2e', loadCircuit(vectorCircuitJson)],
+      ['vector-long-e2e', loadCircuit(longCircuitJson)],
     ]);
     procs = await startParties(layout);
     client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
@@ -361,6 +380,36 @@ describe('secret-shared aggregation across 5 party processes', () => {
     expect(short.code).toBe('INVALID_ARGUMENT');
     expect(short.message).toMatch(/16 integers/);
   });
+
+  it("a vector too long for the plain 1 MiB body limit runs with the defaults: aggregation requests get the catalog's allowance", async () => {
+    // The parties run with the default max_body_bytes (1 MiB); record what agg.evaluate carries.
+    let largest = 0;
+    const measuring: typeof fetch = (input, init) => {
+      if (new URL(String(input)).pathname === '/v1/agg/evaluate')
+        largest = Math.max(largest, Buffer.byteLength(init?.body as string | Uint8Array));
+      return fetch(input, init);
+    };
+    const measured = new PartyClient({
+      roster: layout.roster,
+      caller: { id: 'gateway', key: layout.gatewayKey },
+      fetch: measuring,
+    });
+    const ids = Object.keys(ROLE_OF);
+    const vectorOf = (i: number) => Array.from({ length: LONG_LENGTH }, (_, k) => (k * 13 + i * 101) % 1001);
+    const out = await runAggregationOverHttp(measured, {
+      circuitId: 'vector-long-e2e',
+      sessionId: 'agg-e2e-long',
+      inputs: Object.fromEntries(ids.map((id, i) => [id, vectorOf(i)])),
+      circuits: catalog,
+    });
+    expect(largest).toBeGreaterThan(1024 * 1024);
+    expect(largest).toBeLessThan(1024 * 1024 + aggregationBodyAllowance(catalog));
+    const expected = Array.from({ length: LONG_LENGTH }, (_, k) =>
+      ids.reduce((acc, _id, i) => acc + BigInt(vectorOf(i)[k]!), 0n),
+    );
+    expect(out.result.sum).toEqual(expected);
+    expect(out.culprits).toEqual([]);
+  }, 120_000);
 
   it('a party refuses a circuit it does not run, another version of one, or an input its role does not provide', async () => {
     const party = layout.roster.parties[0]!.id;

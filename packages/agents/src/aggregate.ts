@@ -94,6 +94,19 @@ export interface AggregationRunOptions {
   callerId?: string;
   traceId?: string;
   rng?: Rng;
+  /**
+   * Per-call timeout of the `agg.deal` and `agg.evaluate` rounds, in ms. Default: the client's,
+   * plus 1 ms per share element of the circuit (every party deals and checks every element: five
+   * 16,384-element vectors get 92 s with the client's default 10 s).
+   */
+  timeoutMs?: number;
+}
+
+/** The default per-call timeout of an aggregation round (see {@link AggregationRunOptions.timeoutMs}). */
+export function aggregationTimeoutMs(circuit: Circuit, clientTimeoutMs: number): number {
+  let elements = 0;
+  for (const input of circuit.inputs) elements += input.length;
+  return clientTimeoutMs + elements;
 }
 
 export interface AggregationOutcome {
@@ -250,6 +263,7 @@ export async function runAggregationOverHttp(
   const sid = opts.sessionId;
   const caller = opts.callerId ?? 'gateway';
   const ctx = { trace_id: opts.traceId ?? sid };
+  const timeoutMs = opts.timeoutMs ?? aggregationTimeoutMs(circuit, client.timeoutMs);
   for (const id of Object.keys(opts.inputs)) {
     if (!roster.parties.some((p) => p.id === id)) {
       throw new ValidationError('UNKNOWN_IDENTIFIER', `inputs.${id}: not in the roster`, [`inputs.${id}`]);
@@ -286,6 +300,8 @@ export async function runAggregationOverHttp(
         sid,
         dealBodies[i]!,
         ctx,
+        undefined,
+        timeoutMs,
       ),
     ),
   );
@@ -349,6 +365,8 @@ export async function runAggregationOverHttp(
         sid,
         { dealings: signedDealings, shares: inbox.get(p.id) ?? [] },
         ctx,
+        undefined,
+        timeoutMs,
       ),
     ),
   );

@@ -77,6 +77,15 @@ export class PartyClient {
     return this.#opts.roster;
   }
 
+  /** The per-call timeout calls get unless they name their own. */
+  get timeoutMs(): number {
+    return this.#opts.timeoutMs ?? 10_000;
+  }
+
+  /**
+   * One call. `timeoutMs` overrides the client's for this call (long aggregation rounds use it); a
+   * call coalesced into a `batch` request keeps the client's.
+   */
   async call<T = Record<string, unknown>>(
     partyId: string,
     kind: RpcKind,
@@ -84,11 +93,12 @@ export class PartyClient {
     body: Record<string, unknown>,
     ctx: RpcContext = { trace_id: sessionId },
     signal?: AbortSignal,
+    timeoutMs?: number,
   ): Promise<T> {
     if (this.#coalescer && isBatchable(kind)) {
       return this.#coalescer.call(partyId, { kind, session_id: sessionId, ctx, body }, signal) as Promise<T>;
     }
-    return this.#post(partyId, kind, sessionId, body, ctx, signal) as Promise<T>;
+    return this.#post(partyId, kind, sessionId, body, ctx, signal, timeoutMs) as Promise<T>;
   }
 
   /** One signed request, one verified answer. */
@@ -99,6 +109,7 @@ export class PartyClient {
     body: Record<string, unknown>,
     ctx: RpcContext,
     signal?: AbortSignal,
+    timeoutMs = this.timeoutMs,
   ): Promise<Record<string, unknown>> {
     const party = partyById(this.#opts.roster, partyId);
     if (!party) throw new AapsError('UNKNOWN_IDENTIFIER', `party ${partyId} is not in the roster`);
@@ -111,7 +122,7 @@ export class PartyClient {
       ctx,
       this.#opts.now?.() ?? new Date(),
     );
-    const timeout = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+    const timeout = AbortSignal.timeout(timeoutMs);
     let res: Response;
     try {
       res = await this.#fetch(new URL(RPC_PATHS[kind], party.url), {

@@ -9,6 +9,7 @@ export {
   type AggregationOutcome,
   type AggregationRunOptions,
   type AggregationValue,
+  aggregationTimeoutMs,
   runAggregationOverHttp,
 } from './aggregate.js';
 export {
@@ -69,6 +70,7 @@ export {
   type RiskSubject,
 } from './party/pooled-risk.js';
 export {
+  aggregationBodyAllowance,
   type CircuitCatalog,
   readCircuitCatalog,
   SHIPPED_CIRCUITS_DIR,

@@ -31,7 +31,12 @@ import {
   type PartyState,
 } from './context.js';
 import { PooledRiskLedger } from './pooled-risk.js';
-import { createAggregationHandlers, partyCircuitDirs, readCircuitCatalog } from './routes/aggregation.js';
+import {
+  aggregationBodyAllowance,
+  createAggregationHandlers,
+  partyCircuitDirs,
+  readCircuitCatalog,
+} from './routes/aggregation.js';
 import { createDkgHandlers } from './routes/dkg.js';
 import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers } from './routes/sign.js';
@@ -71,7 +76,10 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const step = createStepHandler(deps, verifyAggregationRef);
   const keys = createKeyHandlers(deps, state);
   const unseal = createUnsealHandler(deps);
-  const agg = createAggregationHandlers(deps, readCircuitCatalog(partyCircuitDirs(deps)), pooled);
+  const circuits = readCircuitCatalog(partyCircuitDirs(deps));
+  const agg = createAggregationHandlers(deps, circuits, pooled);
+  // Aggregation requests carry share vectors: their limit grows with the largest trusted circuit.
+  const aggBodyBytes = deps.config.maxBodyBytes + aggregationBodyAllowance(circuits);
   const app = new Hono<Env>();
 
   /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */
@@ -155,7 +163,8 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   };
   const route = (path: string, kind: RpcKind, handler: Handler) => {
     handlers.set(kind, handler);
-    app.post(path, authenticate(deps, metrics, kind), async (c) => {
+    const maxBodyBytes = kind === 'agg.deal' || kind === 'agg.evaluate' ? aggBodyBytes : undefined;
+    app.post(path, authenticate(deps, metrics, kind, maxBodyBytes), async (c) => {
       const request = c.get('request');
       return c.json(makeResponse(me, request, await run(kind, request), now()));
     });

@@ -16,8 +16,15 @@ import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
 
-export function authenticate(deps: PartyDeps, metrics: PartyMetrics, kind: RpcKind) {
+/** `maxBodyBytes`: this route's body limit (default: the config's `max_body_bytes`). */
+export function authenticate(
+  deps: PartyDeps,
+  metrics: PartyMetrics,
+  kind: RpcKind,
+  maxBodyBytes = deps.config.maxBodyBytes,
+) {
   const windowMs = deps.config.timestampWindowSec * 1000;
+  const tooLarge = () => new AapsError('PAYLOAD_TOO_LARGE', `body over ${maxBodyBytes} bytes`);
   const now = deps.now ?? (() => new Date());
   return createMiddleware<Env>(async (c, next) => {
     const reject = (reason: string, e: AapsError): never => {
@@ -33,13 +40,9 @@ export function authenticate(deps: PartyDeps, metrics: PartyMetrics, kind: RpcKi
       );
     }
     const declared = Number(c.req.header('content-length') ?? '0');
-    if (declared > deps.config.maxBodyBytes) {
-      reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `body over ${deps.config.maxBodyBytes} bytes`));
-    }
+    if (declared > maxBodyBytes) reject('too_large', tooLarge());
     const raw = await c.req.arrayBuffer();
-    if (raw.byteLength > deps.config.maxBodyBytes) {
-      reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `body over ${deps.config.maxBodyBytes} bytes`));
-    }
+    if (raw.byteLength > maxBodyBytes) reject('too_large', tooLarge());
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(raw));

@@ -17,11 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../../aggregate.js';
 import { PartyClient } from '../../client.js';
 import { frostIdentifier, rosterDigest } from '../../roster.js';
+import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
 import {
+  aggregationBodyAllowance,
   ChannelKeys,
   createAggregationHandlers,
   inputAad,
@@ -244,5 +246,73 @@ describe('runAggregationOverHttp against party apps (app.request, no ports)', ()
       }),
     );
     expect(stranger.code).toBe('UNKNOWN_IDENTIFIER');
+  });
+});
+
+describe('body limits of aggregation requests', () => {
+  const longCircuit = {
+    format: 'aaps-circuit/v1',
+    id: 'long-vectors',
+    version: 1,
+    inputs: ROLES.map((role) => ({
+      name: `x.${role}`,
+      role,
+      range: { min: 0, max: 9 },
+      rangeProof: false,
+      length: 16_384,
+    })),
+    outputs: [{ name: 'sum', terms: ROLES.map((role) => ({ input: `x.${role}` })) }],
+  };
+
+  it('grows with the largest trusted circuit for agg.deal and agg.evaluate only', async () => {
+    const dataDir = join(dir, 'long-circuit-party');
+    mkdirSync(join(dataDir, 'circuits'), { recursive: true });
+    writeFileSync(join(dataDir, 'circuits', 'long.json'), JSON.stringify(longCircuit));
+    const base = await depsFor(0);
+    const party = await createPartyApp({ ...base, config: { ...base.config, dataDir } });
+    const shipped = aggregationBodyAllowance(circuits);
+    const allowance = aggregationBodyAllowance(
+      readCircuitCatalog([SHIPPED_CIRCUITS_DIR, join(dataDir, 'circuits')]),
+    );
+    // Five 16,384-element vectors: 48 bytes an element and 1 KiB an input; the shipped circuits need little.
+    expect(allowance).toBe(5 * (16_384 * 48 + 1024));
+    expect(shipped).toBeLessThan(64 * 1024);
+    const limit = base.config.maxBodyBytes;
+
+    /** A signed request of about `size` bytes (padding in the body), and the party's status code. */
+    const post = async (path: string, kind: RpcKind, size: number) => {
+      const body = { padding: 'x'.repeat(size) };
+      const request = makeRequest(
+        { id: 'gateway', key: gatewayKey },
+        roster.parties[0]!.id,
+        kind,
+        's',
+        body,
+        {
+          trace_id: 't',
+        },
+      );
+      const res = await party.app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+      return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
+    };
+    const over = (await post('/v1/agg/evaluate', 'agg.evaluate', limit + allowance + 1)).code;
+    expect(over).toBe('PAYLOAD_TOO_LARGE');
+    // Past the plain limit, the aggregation routes authenticate the request and read its body: the
+    // route answers (this padding names no session or circuit), not the size check.
+    expect(await post('/v1/agg/evaluate', 'agg.evaluate', 2 * limit)).toEqual({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
+    expect(await post('/v1/agg/deal', 'agg.deal', 2 * limit)).toEqual({
+      status: 400,
+      code: 'CIRCUIT_INVALID',
+    });
+    // Every other route keeps the plain limit.
+    expect((await post('/v1/sign/round2', 'sign.round2', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await post('/v1/agg/confirm', 'agg.confirm', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
   });
 });

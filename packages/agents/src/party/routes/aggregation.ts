@@ -119,6 +119,35 @@ export function readCircuitCatalog(dirs: readonly string[]): CircuitCatalog {
   return out;
 }
 
+/** Bytes allowed per share element in `agg.deal`/`agg.evaluate`: 32 sealed, in base64, with slack. */
+const BODY_BYTES_PER_ELEMENT = 48;
+/** Bytes allowed per input for its commitments, names and signatures; a range proof adds its own. */
+const BODY_BYTES_PER_INPUT = 1024;
+const BODY_BYTES_PER_RANGE_PROOF = 4096;
+/** The most any allowance adds (the party config's own ceiling for `max_body_bytes`). */
+const MAX_BODY_ALLOWANCE = 64 * 1024 * 1024;
+
+/**
+ * How many bytes an aggregation request (`agg.deal`, `agg.evaluate`) may need beyond the party's
+ * `max_body_bytes` for the largest circuit it trusts: per input, its share elements (a receiver's
+ * `agg.evaluate` carries, for every input, the share vector its dealer sealed to it: about 43 bytes
+ * an element) and its public dealing. So every circuit the loader accepts, up to 16,384-element
+ * vectors, runs with the defaults, while other requests keep the plain limit. The circuits are the
+ * operator's own files, never a request's, and the allowance is capped at 64 MiB.
+ */
+export function aggregationBodyAllowance(circuits: CircuitCatalog): number {
+  let most = 0;
+  for (const circuit of circuits.values()) {
+    let bytes = 0;
+    for (const input of circuit.inputs) {
+      bytes += input.length * BODY_BYTES_PER_ELEMENT + BODY_BYTES_PER_INPUT;
+      if (input.rangeProof) bytes += BODY_BYTES_PER_RANGE_PROOF;
+    }
+    most = Math.max(most, bytes);
+  }
+  return Math.min(most, MAX_BODY_ALLOWANCE);
+}
+
 /** Where a party looks for circuits: the shipped `circuits/`, then `<data dir>/circuits/`. */
 export function partyCircuitDirs(deps: PartyDeps): string[] {
   return [SHIPPED_CIRCUITS_DIR, ...(deps.config.dataDir ? [join(deps.config.dataDir, 'circuits')] : [])];
