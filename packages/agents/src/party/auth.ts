@@ -12,6 +12,7 @@ import {
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
+import { readBodyCapped } from '../http-body.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
@@ -39,10 +40,8 @@ export function authenticate(
         new AapsError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json'),
       );
     }
-    const declared = Number(c.req.header('content-length') ?? '0');
-    if (declared > maxBodyBytes) reject('too_large', tooLarge());
-    const raw = await c.req.arrayBuffer();
-    if (raw.byteLength > maxBodyBytes) reject('too_large', tooLarge());
+    const raw = await readBodyCapped(c.req.raw, maxBodyBytes);
+    if (raw === undefined) return reject('too_large', tooLarge());
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(raw));

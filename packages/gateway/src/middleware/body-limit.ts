@@ -1,7 +1,9 @@
 /**
- * Reads the request body once, refusing more than `maxBytes` (413) before reading further, and a
+ * Reads the request body once (`readBodyCapped`: never more than `maxBytes`, 413 beyond), and a
  * content type other than JSON (415). The raw bytes are kept for HMAC checks; `jsonBody` parses them.
  */
+
+import { readBodyCapped } from '@aaps/agents';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
@@ -18,32 +20,8 @@ export function bodyLimit(opts: { maxBytes: number }): MiddlewareHandler<Gateway
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       throw new AapsError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json');
     }
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && Number(declared) > max) {
-      throw new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`);
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const stream = c.req.raw.body;
-    if (stream !== null) {
-      const reader = stream.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > max) {
-          await reader.cancel().catch(() => undefined);
-          throw new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`);
-        }
-        chunks.push(value);
-      }
-    }
-    const raw = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      raw.set(chunk, at);
-      at += chunk.byteLength;
-    }
+    const raw = await readBodyCapped(c.req.raw, max);
+    if (raw === undefined) throw new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`);
     c.set('rawBody', raw);
     await next();
   };

@@ -249,7 +249,7 @@ describe('runAggregationOverHttp against party apps (app.request, no ports)', ()
   });
 });
 
-describe('body limits of aggregation requests', () => {
+describe('body limits of party requests', () => {
   const longCircuit = {
     format: 'aaps-circuit/v1',
     id: 'long-vectors',
@@ -314,5 +314,23 @@ describe('body limits of aggregation requests', () => {
     // Every other route keeps the plain limit.
     expect((await post('/v1/sign/round2', 'sign.round2', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
     expect((await post('/v1/agg/confirm', 'agg.confirm', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
+
+    // Sent without a Content-Length (chunked), an oversized body is refused once it passes the
+    // limit: the party stops reading there instead of buffering whatever it is sent.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const res = await party.app.request('/v1/sign/round2', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: endless,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(sent).toBeLessThan(limit + 256 * 1024);
   });
 });
