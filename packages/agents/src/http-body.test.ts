@@ -47,3 +47,15 @@ describe('readBodyCapped', () => {
     expect(pulled()).toBeLessThan(70);
   });
 });
+
+describe('readBodyCapped with tiny chunks', () => {
+  it('reads 200,000 one-byte chunks into one buffer (no per-chunk arrays, no argument spread)', async () => {
+    const { request } = streamed(200_000, 1);
+    const body = await readBodyCapped(request, 1024 * 1024);
+    expect(body?.length).toBe(200_000);
+    expect(body![199_999]).toBe(199_999 % 256);
+    const over = streamed(200_000, 1);
+    expect(await readBodyCapped(over.request, 150_000)).toBeUndefined();
+    expect(over.pulled()).toBeLessThan(150_010);
+  });
+});
