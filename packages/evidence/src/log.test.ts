@@ -144,6 +144,10 @@ describe('TransparencyLog in memory', () => {
     expect(await log.latestCheckpoint()).toBeUndefined();
     await log.append(leaf(0));
     const first = await log.signCheckpoint(noteKeyFor(group), group.sign);
+    // The signed checkpoint is the caller's copy, not the log's own root hash.
+    const firstRoot = hex(first.rootHash);
+    first.rootHash.fill(9);
+    expect(hex(await log.root())).toBe(firstRoot);
     const reads = store.reads;
     const got = await log.latestCheckpoint();
     expect(got?.note).toBe(first.note);
@@ -152,7 +156,7 @@ describe('TransparencyLog in memory', () => {
 
     got!.rootHash.fill(0);
     got!.size = 99;
-    expect(hex((await log.latestCheckpoint())!.rootHash)).toBe(hex(first.rootHash));
+    expect(hex((await log.latestCheckpoint())!.rootHash)).toBe(firstRoot);
     expect((await log.latestCheckpoint())!.size).toBe(1);
 
     // A checkpoint whose batch fails is not the latest, in memory or in the store.
@@ -167,6 +171,32 @@ describe('TransparencyLog in memory', () => {
     expect(
       (await TransparencyLog.open(store, { origin: ORIGIN }).then((l) => l.latestCheckpoint()))?.note,
     ).toBe(second.note);
+  });
+
+  it('adopts a checkpoint of its size already stored as its latest, and hands out copies', async () => {
+    const group = makeEd25519Key();
+    const store = new MemoryStore();
+    const a = await TransparencyLog.open(store, { origin: ORIGIN });
+    await a.append(leaf(0));
+    await a.append(leaf(1));
+    // Another writer (or an earlier signing whose batch landed after all) stored size 2 already.
+    const b = await TransparencyLog.open(store, { origin: ORIGIN });
+    const theirs = await b.signCheckpoint(noteKeyFor(group), group.sign);
+    expect(await a.latestCheckpoint()).toBeUndefined();
+    let signed = 0;
+    const mine = await a.signCheckpoint(noteKeyFor(group), async (m) => {
+      signed++;
+      return group.sign(m);
+    });
+    expect(signed).toBe(0);
+    expect(mine.note).toBe(theirs.note);
+    expect((await a.latestCheckpoint())?.note).toBe(theirs.note);
+    expect((await a.position(1)).checkpoint).toBe(theirs.note);
+    // What signCheckpoint returns is the caller's: changing it changes neither root nor latest.
+    const root = hex(await a.root());
+    mine.rootHash.fill(7);
+    expect(hex(await a.root())).toBe(root);
+    expect(hex((await a.latestCheckpoint())!.rootHash)).toBe(root);
   });
 
   it('refuses to open a store whose tree does not match its latest checkpoint', async () => {

@@ -306,33 +306,31 @@ export class TransparencyLog {
    */
   signCheckpoint(key: NoteKey, sign: MessageSigner): Promise<StoredCheckpoint> {
     const size = this.#size;
-    const inflight = this.#signing.get(size);
-    if (inflight !== undefined) return inflight;
-    const task = this.#signAt(size, key, sign).finally(() => this.#signing.delete(size));
-    this.#signing.set(size, task);
-    return task;
+    let task = this.#signing.get(size);
+    if (task === undefined) {
+      task = this.#signAt(size, key, sign).finally(() => this.#signing.delete(size));
+      this.#signing.set(size, task);
+    }
+    // Each caller gets its own copy: the log's hashes and its latest checkpoint stay its own.
+    return task.then(copyCheckpoint);
   }
 
   async #signAt(size: number, key: NoteKey, sign: MessageSigner): Promise<StoredCheckpoint> {
     const rootHash = await this.root(size);
-    const existing = await this.checkpointAt(size);
-    if (existing !== undefined) {
-      if (!bytesEqual(existing.rootHash, rootHash) || existing.origin !== this.origin) {
+    const sameRoot = (found: StoredCheckpoint): StoredCheckpoint => {
+      if (!bytesEqual(found.rootHash, rootHash) || found.origin !== this.origin) {
         fail('log.checkpoint', 'refusing a second checkpoint of one size with another root', { size });
       }
-      return existing;
-    }
+      return found;
+    };
+    const existing = await this.checkpointAt(size);
+    if (existing !== undefined) return this.#serialized(() => this.#adopt(sameRoot(existing)));
     const body: Checkpoint = { origin: this.origin, size, rootHash, extensions: [] };
     const note = await signCheckpoint(body, key, sign);
     openCheckpoint(note, [key]);
-    const store = async (): Promise<StoredCheckpoint> => {
+    return this.#serialized(async () => {
       const again = await this.checkpointAt(size);
-      if (again !== undefined) {
-        if (!bytesEqual(again.rootHash, rootHash)) {
-          fail('log.checkpoint', 'refusing a second checkpoint of one size with another root', { size });
-        }
-        return again;
-      }
+      if (again !== undefined) return this.#adopt(sameRoot(again));
       const stored: StoredCheckpoint = { ...body, note };
       const ops: LogStoreOp[] = [{ type: 'put', key: checkpointKey(size), value: utf8Encode(note) }];
       const newest = this.#latest === undefined || this.#latest.size < size;
@@ -340,10 +338,29 @@ export class TransparencyLog {
       await this.#store.batch(ops);
       if (newest) this.#latest = copyCheckpoint(stored);
       return stored;
-    };
-    const stored = this.#checkpointWrites.then(store, store);
-    this.#checkpointWrites = stored.catch(() => undefined);
-    return stored;
+    });
+  }
+
+  /** Run `f` after every checkpoint write before it (so `checkpoint-latest` never moves back). */
+  #serialized<T>(f: () => Promise<T>): Promise<T> {
+    const out = this.#checkpointWrites.then(f, f);
+    this.#checkpointWrites = out.catch(() => undefined);
+    return out;
+  }
+
+  /**
+   * A checkpoint of this size is already stored (an earlier signing that landed, or another
+   * writer's); if it is newer than the latest this log knows, it becomes the latest, in memory and
+   * in the store, so the pointer never stays behind a stored checkpoint.
+   */
+  async #adopt(found: StoredCheckpoint): Promise<StoredCheckpoint> {
+    if (this.#latest === undefined || this.#latest.size < found.size) {
+      await this.#store.batch([
+        { type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(found.size)) },
+      ]);
+      this.#latest = copyCheckpoint(found);
+    }
+    return found;
   }
 
   /**
