@@ -98,6 +98,7 @@ export {
   type EvidenceSigningCheck,
   type EvidenceSigningInput,
   type EvidenceSigningRule,
+  evidenceSigningMessage,
 } from './signing-check.js';
 export {
   type AapsTrustExtension,

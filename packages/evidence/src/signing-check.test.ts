@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildBundle, buildBundleStatement } from './bundle/build.js';
 import { createBundleVerifier } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
+import { ED25519_SUITE } from './keys.js';
 import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
 import type { TranscriptEnvelope } from './statement.js';
 import { makeEd25519Key, makeInput, makeRoster, makeTranscript } from './test-helpers/fixtures.js';
@@ -18,6 +19,8 @@ function offer(transcript: TranscriptEnvelope[] = makeTranscript(r)): EvidenceSi
     payload: canonicalBytes(statement),
     transcript,
     roster: r.roster,
+    ciphersuite: ED25519_SUITE,
+    groupPublicKey: group.publicKey,
   };
 }
 
@@ -61,6 +64,15 @@ describe('checkEvidenceForSigning', () => {
     ]) {
       expect(ruleOf({ ...good, payload })).toBe('evidence.statement');
     }
+  });
+
+  it('refuses a Statement under another group key or ciphersuite, or whose subject names another incident', () => {
+    expect(ruleOf({ ...offer(), groupPublicKey: makeEd25519Key().publicKey })).toBe('evidence.statement');
+    expect(ruleOf({ ...offer(), ciphersuite: 'FROST-secp256k1-SHA256-TR-v1' })).toBe('evidence.statement');
+    const transcript = makeTranscript(r);
+    const statement = buildBundleStatement(makeInput(group, r, { transcript }));
+    statement.subject[0]!.name = 'incident/inc-other';
+    expect(ruleOf({ ...offer(transcript), payload: canonicalBytes(statement) })).toBe('evidence.subject');
   });
 
   it('refuses a missing or empty transcript', () => {

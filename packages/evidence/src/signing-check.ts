@@ -1,12 +1,13 @@
 /**
  * What a party checks before it lends its share to an evidence signature. The coordinator sends
  * the Statement's bytes, their DSSE payload type and the transcript, never the message: the bytes
- * to sign (the DSSE PAE) are derived here, and only once everything `aaps-verify` will check about
- * them holds for the signer too. The party node and the gateway's in-process coordinator both call
+ * to sign (the DSSE PAE) are derived here, and only once what `aaps-verify` checks of the Statement
+ * and transcript holds (the bundle's log entry comes later, from the log). The party node and the gateway's in-process coordinator both call
  * this, so both refuse the same evidence under the same rule.
  */
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
-import { parseStatement, type VerifierRoster } from './statement.js';
+import { toHex } from './encoding.js';
+import { parseStatement, subjectName, type VerifierRoster } from './statement.js';
 import { canonicalTranscript, verifyTranscript } from './transcript.js';
 
 /**
@@ -30,6 +31,9 @@ export interface EvidenceSigningInput {
   transcript: unknown;
   /** The roster the transcript's identity signatures are checked against. */
   roster: VerifierRoster;
+  /** The signer's group: the Statement must name this key and ciphersuite, as verifiers require. */
+  ciphersuite: string;
+  groupPublicKey: Uint8Array;
 }
 
 export type EvidenceSigningCheck =
@@ -44,10 +48,17 @@ export type EvidenceSigningCheck =
     }
   | { ok: false; rule: EvidenceSigningRule; message: string };
 
+/** The bytes a group signature over evidence signs: the DSSE PAE of the Statement as in-toto. */
+export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
+  return pae(IN_TOTO_PAYLOAD_TYPE, payload);
+}
+
 /**
  * Check evidence offered for signing; never throws. It holds when the payload type is in-toto's,
- * the payload is an AAPS incident Statement, every transcript envelope carries its sender's
- * identity signature under `roster`, and the Statement's subject digest is the transcript's.
+ * the payload is an AAPS incident Statement naming the signer's group key and ciphersuite and, as
+ * its one subject, its incident with the transcript's digest, and every transcript envelope
+ * carries its sender's identity signature under `roster`: what `aaps-verify` checks of the
+ * Statement and transcript.
  */
 export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSigningCheck {
   const refuse = (rule: EvidenceSigningRule, message: string): EvidenceSigningCheck => ({
@@ -63,6 +74,16 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     statement = parseStatement(input.payload);
   } catch (e) {
     return refuse('evidence.statement', `not an AAPS evidence statement: ${(e as Error).message}`);
+  }
+  const { predicate } = statement;
+  if (
+    predicate.ciphersuite !== input.ciphersuite ||
+    predicate.groupPublicKey !== toHex(input.groupPublicKey)
+  ) {
+    return refuse('evidence.statement', 'the statement names another group key or ciphersuite');
+  }
+  if (statement.subject[0]!.name !== subjectName(predicate.incident.id)) {
+    return refuse('evidence.subject', "the statement's subject does not name its incident");
   }
   const { transcript } = input;
   if (!Array.isArray(transcript) || transcript.length === 0) {
@@ -81,7 +102,7 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   }
   return {
     ok: true,
-    message: pae(IN_TOTO_PAYLOAD_TYPE, input.payload),
+    message: evidenceSigningMessage(input.payload),
     subject: statement.subject[0]!.name,
     transcriptSha256: digest,
   };

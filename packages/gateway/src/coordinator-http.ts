@@ -27,7 +27,12 @@ import {
   runRepairOverHttp,
   type SignSubject,
 } from '@aaps/agents';
-import { formatCheckpoint, IN_TOTO_PAYLOAD_TYPE, pae, statementBytes } from '@aaps/evidence';
+import {
+  evidenceSigningMessage,
+  formatCheckpoint,
+  IN_TOTO_PAYLOAD_TYPE,
+  statementBytes,
+} from '@aaps/evidence';
 import {
   AapsError,
   base64Decode,
@@ -81,7 +86,7 @@ function messageFor(subject: SignSubject): Uint8Array {
     case 'approval':
       return proposalSigningBytes(subject.proposal);
     case 'evidence':
-      return pae(subject.payload_type, base64Decode(subject.payload, 'payload'));
+      return evidenceSigningMessage(base64Decode(subject.payload, 'payload'));
     case 'checkpoint':
       return new TextEncoder().encode(
         formatCheckpoint({

@@ -238,6 +238,8 @@ export class LocalCoordinator implements Coordinator {
       payload: canonicalBytes(input.statement),
       transcript: input.transcript,
       roster: verifierRoster(this.trustedKeys()),
+      ciphersuite: this.#suiteId,
+      groupPublicKey: this.#publicPackage.groupPublicKey,
     });
     if (!checked.ok) {
       const { rule, message } = checked;

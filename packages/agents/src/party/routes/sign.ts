@@ -107,6 +107,8 @@ export function createSignHandlers(
           payload,
           transcript: subject.transcript,
           roster: vroster,
+          ciphersuite: suite.id,
+          groupPublicKey: requireKey().publicPackage.groupPublicKey,
         });
         if (!checked.ok) return refuse(session, checked.rule, checked.message);
         return {
