@@ -403,7 +403,7 @@ describe('secret-shared aggregation across 5 party processes', () => {
       circuits: catalog,
     });
     expect(largest).toBeGreaterThan(1024 * 1024);
-    expect(largest).toBeLessThan(1024 * 1024 + aggregationBodyAllowance(catalog));
+    expect(largest).toBeLessThan(1024 * 1024 + aggregationBodyAllowance(catalog, suite()));
     const expected = Array.from({ length: LONG_LENGTH }, (_, k) =>
       ids.reduce((acc, _id, i) => acc + BigInt(vectorOf(i)[k]!), 0n),
     );

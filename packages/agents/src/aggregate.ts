@@ -95,7 +95,7 @@ export interface AggregationRunOptions {
   traceId?: string;
   rng?: Rng;
   /**
-   * Per-call timeout of the `agg.deal` and `agg.evaluate` rounds, in ms. Default: the client's,
+   * Per-call timeout of the `agg.deal`, `agg.evaluate` and `agg.confirm` calls, in ms. Default: the client's,
    * plus 1 ms per share element of the circuit (every party deals and checks every element: five
    * 16,384-element vectors get 92 s with the client's default 10 s).
    */
@@ -300,8 +300,7 @@ export async function runAggregationOverHttp(
         sid,
         dealBodies[i]!,
         ctx,
-        undefined,
-        timeoutMs,
+        { timeoutMs },
       ),
     ),
   );
@@ -365,8 +364,7 @@ export async function runAggregationOverHttp(
         sid,
         { dealings: signedDealings, shares: inbox.get(p.id) ?? [] },
         ctx,
-        undefined,
-        timeoutMs,
+        { timeoutMs },
       ),
     ),
   );
@@ -438,7 +436,7 @@ export async function runAggregationOverHttp(
     const text = encodeAggregationRecordJson(record);
     const answers = await Promise.allSettled(
       roster.parties.map((p) =>
-        client.call<{ digest?: string }>(p.id, 'agg.confirm', sid, { record: text }, ctx),
+        client.call<{ digest?: string }>(p.id, 'agg.confirm', sid, { record: text }, ctx, { timeoutMs }),
       ),
     );
     outcome.confirmed = roster.parties

@@ -56,6 +56,13 @@ export interface PartyClientOptions {
   coalesce?: { maxInflight?: number };
 }
 
+/** Per-call options of {@link PartyClient.call}. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** This call's timeout in ms (default: the client's `timeoutMs`). */
+  timeoutMs?: number;
+}
+
 export class PartyClient {
   readonly #opts: PartyClientOptions;
   readonly #fetch: typeof fetch;
@@ -83,8 +90,9 @@ export class PartyClient {
   }
 
   /**
-   * One call. `timeoutMs` overrides the client's for this call (long aggregation rounds use it); a
-   * call coalesced into a `batch` request keeps the client's.
+   * One call. `options.signal` aborts it; `options.timeoutMs` replaces the client's timeout for it
+   * (long aggregation rounds use it), except for a call coalesced into a `batch` request, which
+   * keeps the client's.
    */
   async call<T = Record<string, unknown>>(
     partyId: string,
@@ -92,9 +100,9 @@ export class PartyClient {
     sessionId: string,
     body: Record<string, unknown>,
     ctx: RpcContext = { trace_id: sessionId },
-    signal?: AbortSignal,
-    timeoutMs?: number,
+    options: CallOptions = {},
   ): Promise<T> {
+    const { signal, timeoutMs } = options;
     if (this.#coalescer && isBatchable(kind)) {
       return this.#coalescer.call(partyId, { kind, session_id: sessionId, ctx, body }, signal) as Promise<T>;
     }

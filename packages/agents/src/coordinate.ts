@@ -253,7 +253,7 @@ export function httpSigningTransport(
         req.sessionId,
         { count: req.count },
         { trace_id: traceId },
-        signal,
+        { signal },
       );
       return Round1CommitmentBatchCodec.fromJSON(out.commitments, suite.id).value.commitments;
     },
@@ -272,7 +272,7 @@ export function httpSigningTransport(
           attempt: req.attempt,
         },
         { trace_id: traceId },
-        signal,
+        { signal },
       );
       return SignatureShareCodec.fromJSON(out.share, suite.id).value;
     },

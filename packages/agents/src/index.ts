@@ -32,7 +32,7 @@ export {
 } from './backup/restore.js';
 export { backupFileName, checkSigningShare, type SplitBackupOptions, splitBackup } from './backup/split.js';
 export { type CliIo, runPartyBackup, runPartyRestore } from './cli/party-backup.js';
-export { PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
+export { type CallOptions, PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
 export {
   type ClusterLayout,
   DEFAULT_PARTIES,

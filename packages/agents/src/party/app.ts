@@ -79,7 +79,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const circuits = readCircuitCatalog(partyCircuitDirs(deps));
   const agg = createAggregationHandlers(deps, circuits, pooled);
   // Aggregation requests carry share vectors: their limit grows with the largest trusted circuit.
-  const aggBodyBytes = deps.config.maxBodyBytes + aggregationBodyAllowance(circuits);
+  const aggBodyBytes = deps.config.maxBodyBytes + aggregationBodyAllowance(circuits, deps.suite);
   const app = new Hono<Env>();
 
   /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */
@@ -163,7 +163,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   };
   const route = (path: string, kind: RpcKind, handler: Handler) => {
     handlers.set(kind, handler);
-    const maxBodyBytes = kind === 'agg.deal' || kind === 'agg.evaluate' ? aggBodyBytes : undefined;
+    const maxBodyBytes = kind.startsWith('agg.') ? aggBodyBytes : undefined;
     app.post(path, authenticate(deps, metrics, kind, maxBodyBytes), async (c) => {
       const request = c.get('request');
       return c.json(makeResponse(me, request, await run(kind, request), now()));

@@ -5,6 +5,7 @@ import {
   AapsError,
   bytesToHex,
   concatBytes,
+  loadCircuit,
   loadFastBackends,
   ProtocolError,
   signBytes,
@@ -264,19 +265,37 @@ describe('body limits of party requests', () => {
     outputs: [{ name: 'sum', terms: ROLES.map((role) => ({ input: `x.${role}` })) }],
   };
 
-  it('grows with the largest trusted circuit for agg.deal and agg.evaluate only', async () => {
+  it('grows with the largest trusted circuit for the aggregation routes only', async () => {
     const dataDir = join(dir, 'long-circuit-party');
     mkdirSync(join(dataDir, 'circuits'), { recursive: true });
     writeFileSync(join(dataDir, 'circuits', 'long.json'), JSON.stringify(longCircuit));
     const base = await depsFor(0);
     const party = await createPartyApp({ ...base, config: { ...base.config, dataDir } });
-    const shipped = aggregationBodyAllowance(circuits);
+    const shipped = aggregationBodyAllowance(circuits, base.suite);
     const allowance = aggregationBodyAllowance(
       readCircuitCatalog([SHIPPED_CIRCUITS_DIR, join(dataDir, 'circuits')]),
+      base.suite,
     );
-    // Five 16,384-element vectors: 48 bytes an element and 1 KiB an input; the shipped circuits need little.
-    expect(allowance).toBe(5 * (16_384 * 48 + 1024));
+    // Five 16,384-element vectors: 48 bytes an element and 1 KiB an input; one 16,384-element
+    // output of at most 45 (two digits and 8 bytes each, and 1 KiB). The shipped circuits need little.
+    expect(allowance).toBe(5 * (16_384 * 48 + 1024) + 16_384 * 10 + 1024);
     expect(shipped).toBeLessThan(64 * 1024);
+    // A range-proved 0..100 input adds its proof: 7 bits of 160 bytes, in base64.
+    const proved = aggregationBodyAllowance(
+      new Map([
+        [
+          'one',
+          loadCircuit({
+            ...longCircuit,
+            id: 'one',
+            inputs: [{ name: 'x', role: 'strategy', range: { min: 0, max: 100 } }],
+            outputs: [{ name: 'y', terms: [{ input: 'x' }] }],
+          }),
+        ],
+      ]),
+      base.suite,
+    );
+    expect(proved).toBe(48 + 1024 + 4 * Math.ceil(1120 / 3) + (3 + 8) + 1024);
     const limit = base.config.maxBodyBytes;
 
     /** A signed request of about `size` bytes (padding in the body), and the party's status code. */
@@ -311,9 +330,10 @@ describe('body limits of party requests', () => {
       status: 400,
       code: 'CIRCUIT_INVALID',
     });
+    expect((await post('/v1/agg/confirm', 'agg.confirm', 2 * limit)).code).not.toBe('PAYLOAD_TOO_LARGE');
     // Every other route keeps the plain limit.
     expect((await post('/v1/sign/round2', 'sign.round2', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
-    expect((await post('/v1/agg/confirm', 'agg.confirm', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await post('/v1/dkg/round1', 'dkg.round1', limit + 1)).code).toBe('PAYLOAD_TOO_LARGE');
 
     // Sent without a Content-Length (chunked), an oversized body is refused once it passes the
     // limit: the party stops reading there instead of buffering whatever it is sent.

@@ -47,6 +47,7 @@ import {
   type PublicInputDealing,
   type ResultShare,
   type Rng,
+  rangeProofLength,
   SecretBytes,
   seal,
   signBytes,
@@ -119,29 +120,35 @@ export function readCircuitCatalog(dirs: readonly string[]): CircuitCatalog {
   return out;
 }
 
-/** Bytes allowed per share element in `agg.deal`/`agg.evaluate`: 32 sealed, in base64, with slack. */
+/** Bytes allowed per share element: 32 bytes sealed, in base64 (about 43), with slack. */
 const BODY_BYTES_PER_ELEMENT = 48;
-/** Bytes allowed per input for its commitments, names and signatures; a range proof adds its own. */
-const BODY_BYTES_PER_INPUT = 1024;
-const BODY_BYTES_PER_RANGE_PROOF = 4096;
+/** Bytes allowed per input and per output for names, commitments, signatures and JSON. */
+const BODY_BYTES_PER_ITEM = 1024;
+/** Bytes an opened element costs beyond its digits in a record sent as JSON text (escaped quotes, comma). */
+const BODY_BYTES_PER_VALUE = 8;
 /** The most any allowance adds (the party config's own ceiling for `max_body_bytes`). */
 const MAX_BODY_ALLOWANCE = 64 * 1024 * 1024;
 
 /**
- * How many bytes an aggregation request (`agg.deal`, `agg.evaluate`) may need beyond the party's
- * `max_body_bytes` for the largest circuit it trusts: per input, its share elements (a receiver's
- * `agg.evaluate` carries, for every input, the share vector its dealer sealed to it: about 43 bytes
- * an element) and its public dealing. So every circuit the loader accepts, up to 16,384-element
+ * How many bytes an aggregation request (`agg.deal`, `agg.evaluate`, `agg.confirm`) may need
+ * beyond the party's `max_body_bytes` for the largest circuit it trusts. Per input: its share
+ * elements (a receiver's `agg.evaluate` carries, for every input, the share vector its dealer
+ * sealed to it) and its public dealing with its range proof in base64; per output, its opened
+ * elements as the record carries them. So every circuit the loader accepts, up to 16,384-element
  * vectors, runs with the defaults, while other requests keep the plain limit. The circuits are the
  * operator's own files, never a request's, and the allowance is capped at 64 MiB.
  */
-export function aggregationBodyAllowance(circuits: CircuitCatalog): number {
+export function aggregationBodyAllowance(circuits: CircuitCatalog, suite: AnyCiphersuite): number {
   let most = 0;
   for (const circuit of circuits.values()) {
     let bytes = 0;
     for (const input of circuit.inputs) {
-      bytes += input.length * BODY_BYTES_PER_ELEMENT + BODY_BYTES_PER_INPUT;
-      if (input.rangeProof) bytes += BODY_BYTES_PER_RANGE_PROOF;
+      bytes += input.length * BODY_BYTES_PER_ELEMENT + BODY_BYTES_PER_ITEM;
+      if (input.rangeProof) bytes += 4 * Math.ceil(rangeProofLength(suite, input.min, input.max) / 3);
+    }
+    for (const output of circuit.outputs) {
+      const digits = Math.max(output.max.toString().length, output.min.toString().length);
+      bytes += output.length * (digits + BODY_BYTES_PER_VALUE) + BODY_BYTES_PER_ITEM;
     }
     most = Math.max(most, bytes);
   }
