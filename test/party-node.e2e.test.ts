@@ -355,7 +355,7 @@ describe('party nodes across processes', () => {
         layout.gatewayKey.secretKey,
       );
     const transcript = [gatewayEnvelope('a')];
-    const statementOver = (shown: unknown[]) =>
+    const statementOver = (shown: unknown[], signers = [party.id, ...others.map((o) => o.id)]) =>
       canonicalBytes(
         buildBundleStatement({
           incident: { id: 'inc-ev', type: 'config_validation_failed' },
@@ -368,7 +368,7 @@ describe('party nodes across processes', () => {
           ciphersuite: 'FROST-ED25519-SHA512-v1',
           groupPublicKey: publicPackage.groupPublicKey,
           threshold: { min: 3, max: 5 },
-          signers: [party.id, ...others.map((o) => o.id)],
+          signers,
           roster,
         }),
       );
@@ -400,6 +400,9 @@ describe('party nodes across processes', () => {
     expect(ruleOf(await round2('ev1', IN_TOTO_PAYLOAD_TYPE, [gatewayEnvelope('b')]))).toBe(
       'evidence.subject',
     );
+    // A Statement that names other signers: this party's share would be misattributed.
+    const unnamed = statementOver(transcript, [layout.roster.parties[1]!.id, ...others.map((o) => o.id)]);
+    expect(ruleOf(await round2('ev0', IN_TOTO_PAYLOAD_TYPE, transcript, unnamed))).toBe('evidence.signers');
     // The same Statement under another DSSE payload type.
     expect(ruleOf(await round2('ev2', 'application/json', transcript))).toBe('evidence.payload_type');
     // The named transcript with an envelope changed after it was signed.

@@ -75,6 +75,14 @@ describe('checkEvidenceForSigning', () => {
     expect(ruleOf({ ...offer(transcript), payload: canonicalBytes(statement) })).toBe('evidence.subject');
   });
 
+  it('refuses a signer the Statement does not name among its signers', () => {
+    const named = r.roster.parties.slice(0, 3).map((p) => p.id);
+    const ok = checkEvidenceForSigning({ ...offer(), signer: named[1] });
+    expect(ok.ok && ok.signers).toEqual(named);
+    const other = r.roster.parties[4]!.id;
+    expect(ruleOf({ ...offer(), signer: other })).toBe('evidence.signers');
+  });
+
   it('refuses a missing or empty transcript', () => {
     for (const transcript of [undefined, {}, []])
       expect(ruleOf({ ...offer(), transcript })).toBe('evidence.transcript');

@@ -11,14 +11,16 @@ import { parseStatement, subjectName, type VerifierRoster } from './statement.js
 import { canonicalTranscript, verifyTranscript } from './transcript.js';
 
 /**
- * The rules a refusal names. They are checked cheapest first: the payload type, the Statement, the
- * transcript's shape and digest against the subject, and the transcript's signatures last.
+ * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
+ * group, subject name and signers), the transcript's shape and digest against the subject, and the
+ * transcript's signatures last.
  */
 export const EVIDENCE_SIGNING_RULES = [
   'evidence.payload_type',
   'evidence.statement',
   'evidence.transcript',
   'evidence.subject',
+  'evidence.signers',
 ] as const;
 export type EvidenceSigningRule = (typeof EVIDENCE_SIGNING_RULES)[number];
 
@@ -34,6 +36,12 @@ export interface EvidenceSigningInput {
   /** The signer's group: the Statement must name this key and ciphersuite, as verifiers require. */
   ciphersuite: string;
   groupPublicKey: Uint8Array;
+  /**
+   * The party about to sign: it must be among the Statement's signers, so that every honest party
+   * whose share is in the group signature is named in the bundle. Omitted by a caller that checks
+   * for several parties at once and then asks only the named ones.
+   */
+  signer?: string;
 }
 
 export type EvidenceSigningCheck =
@@ -45,6 +53,8 @@ export type EvidenceSigningCheck =
       subject: string;
       /** Hex SHA-256 of the transcript's canonical JSON, which the subject names. */
       transcriptSha256: string;
+      /** The parties the Statement names as its signers. */
+      signers: readonly string[];
     }
   | { ok: false; rule: EvidenceSigningRule; message: string };
 
@@ -55,8 +65,9 @@ export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
 
 /**
  * Check evidence offered for signing; never throws. It holds when the payload type is in-toto's,
- * the payload is an AAPS incident Statement naming the signer's group key and ciphersuite and, as
- * its one subject, its incident with the transcript's digest, and every transcript envelope
+ * the payload is an AAPS incident Statement naming the signer's group key and ciphersuite, the
+ * signer (when given) among its signers and, as its one subject, its incident with the
+ * transcript's digest, and every transcript envelope
  * carries its sender's identity signature under `roster`: what `aaps-verify` checks of the
  * Statement and transcript.
  */
@@ -85,6 +96,9 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   if (statement.subject[0]!.name !== subjectName(predicate.incident.id)) {
     return refuse('evidence.subject', "the statement's subject does not name its incident");
   }
+  if (input.signer !== undefined && !predicate.signers.includes(input.signer)) {
+    return refuse('evidence.signers', `the statement does not name ${input.signer} among its signers`);
+  }
   const { transcript } = input;
   if (!Array.isArray(transcript) || transcript.length === 0) {
     return refuse('evidence.transcript', 'evidence needs its transcript: a non-empty array of envelopes');
@@ -105,5 +119,6 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     message: evidenceSigningMessage(input.payload),
     subject: statement.subject[0]!.name,
     transcriptSha256: digest,
+    signers: predicate.signers,
   };
 }

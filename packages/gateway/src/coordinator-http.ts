@@ -41,6 +41,7 @@ import {
   encodeAggregationRecordJson,
   getCiphersuite,
   hexToBytes,
+  type Identifier,
   type IdentityKey,
   PolicyRefusal,
   ProtocolError,
@@ -164,12 +165,24 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       const list = refusals.get(sessionId) ?? [];
       refusals.delete(sessionId);
       if (e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE') {
+        // Parties that timed out or failed other than by refusing: a new quorum should skip them.
+        const faults = e.details as { timedOut?: { party: Identifier }[]; failed?: { party: Identifier }[] };
+        const refused = new Set(list.map((r) => r.party));
+        const unavailable = partyIdsOf(
+          roster,
+          [...(faults.timedOut ?? []), ...(faults.failed ?? [])].map((f) => f.party),
+        ).filter((id) => !refused.has(id));
         throw new ProtocolError(
           'QUORUM_UNREACHABLE',
           `${label}: fewer than ${roster.threshold.min} parties would sign`,
           e.culprits,
           {
-            details: { ...e.details, refusals: list, culprit_parties: partyIdsOf(roster, e.culprits) },
+            details: {
+              ...e.details,
+              refusals: list,
+              culprit_parties: partyIdsOf(roster, e.culprits),
+              unavailable_parties: [...new Set(unavailable)],
+            },
           },
         );
       }

@@ -250,12 +250,10 @@ export class LocalCoordinator implements Coordinator {
         () => new Uint8Array(),
       );
     }
-    const preferred = input.signers ?? [];
-    const ordered = [
-      ...this.#parties.filter((p) => preferred.includes(p.id)),
-      ...this.#parties.filter((p) => !preferred.includes(p.id)),
-    ];
-    return this.#sign(ordered, [], () => checked.message);
+    // A party signs evidence only when the Statement names it (the party node's evidence.signers),
+    // so only the named ones are asked.
+    const named = this.#parties.filter((p) => checked.signers.includes(p.id));
+    return this.#sign(named, [], () => checked.message);
   }
 
   async signCheckpoint(input: {

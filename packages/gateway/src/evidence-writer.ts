@@ -22,9 +22,9 @@ import {
   TransparencyLog,
   type TrustedRoot,
 } from '@aaps/evidence';
-import { bytesToHex, hexToBytes, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
+import { bytesToHex, hexToBytes, ProtocolError, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { Coordinator, KeysInfo } from './coordinator.js';
+import type { Coordinator, KeysInfo, PartyRefusal } from './coordinator.js';
 import { type TrustedKeys, verifierRoster } from './trust.js';
 import type { IncidentRecord } from './workflow/record.js';
 
@@ -95,6 +95,30 @@ function pooledAggregation(incident: IncidentRecord): { aggregation?: BuildBundl
   return { aggregation: json(pooled.record) as BuildBundleInput['aggregation'] };
 }
 
+/**
+ * The next quorum to name after an evidence signing found no quorum: the named parties that
+ * neither failed nor refused on other grounds, then those that refused only for not being named
+ * (`evidence.signers`). `undefined` when the failure is another, or too few parties are left.
+ */
+export function requorum(error: unknown, named: readonly string[], threshold: number): string[] | undefined {
+  if (!(error instanceof ProtocolError) || error.code !== 'QUORUM_UNREACHABLE') return undefined;
+  const details = error.details as {
+    refusals?: PartyRefusal[];
+    culprit_parties?: string[];
+    unavailable_parties?: string[];
+  };
+  const refusals = details.refusals ?? [];
+  const unnamed = refusals.filter((r) => r.rule === 'evidence.signers').map((r) => r.party);
+  if (unnamed.length === 0) return undefined;
+  const out = new Set([
+    ...refusals.filter((r) => r.rule !== 'evidence.signers').map((r) => r.party),
+    ...(details.culprit_parties ?? []),
+    ...(details.unavailable_parties ?? []),
+  ]);
+  const next = [...named.filter((p) => !out.has(p)), ...unnamed.filter((p) => !named.includes(p))];
+  return next.length >= threshold ? next.slice(0, threshold) : undefined;
+}
+
 export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWriter {
   let logPromise: Promise<TransparencyLog> | undefined;
   let keysPromise: Promise<KeysInfo> | undefined;
@@ -145,24 +169,37 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     }
   };
 
-  /** Sign (retrying with the quorum that answered) and append to the log. */
+  /**
+   * Sign and append to the log. The Statement names its signers and a party signs only when named
+   * (`evidence.signers`), so the quorum is chosen first: the first `t` parties, and when that
+   * signing fails, the named ones still usable plus the parties that refused only for not being
+   * named. If another set signed after all (a coordinator that does not enforce naming), sign
+   * again naming it.
+   */
   const signAndAppend = async (
     base: Omit<BuildBundleInput, 'signers'>,
     transcript: SignedEnvelope[],
   ): Promise<PreparedEvidence> => {
     const k = await keys();
-    // The statement names its signers; sign, and if another quorum answered, sign again naming it.
     let quorum = k.parties.slice(0, k.threshold.min).map((p) => p.id);
     let bundle: EvidenceBundle | undefined;
     for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
       const input: BuildBundleInput = { ...base, signers: quorum };
       const statement = buildBundleStatement(input);
       let used: string[] = quorum;
-      const built = await buildBundle(input, async () => {
-        const r = await opts.coordinator.signEvidence({ statement, transcript, signers: quorum });
-        used = r.signers;
-        return r.signature;
-      });
+      let built: EvidenceBundle;
+      try {
+        built = await buildBundle(input, async () => {
+          const r = await opts.coordinator.signEvidence({ statement, transcript, signers: quorum });
+          used = r.signers;
+          return r.signature;
+        });
+      } catch (e) {
+        const next = attempt < 2 ? requorum(e, quorum, k.threshold.min) : undefined;
+        if (next === undefined) throw e;
+        quorum = next;
+        continue;
+      }
       if ([...used].sort().join() === [...quorum].sort().join()) bundle = built;
       else quorum = used;
     }
