@@ -108,10 +108,14 @@ export function requorum(error: unknown, named: readonly string[], threshold: nu
     unavailable_parties?: string[];
   };
   const refusals = details.refusals ?? [];
-  const unnamed = refusals.filter((r) => r.rule === 'evidence.signers').map((r) => r.party);
+  // Refused for not being named, and indeed not named: willing under a Statement that names them.
+  const unnamed = refusals
+    .filter((r) => r.rule === 'evidence.signers' && !named.includes(r.party))
+    .map((r) => r.party);
   if (unnamed.length === 0) return undefined;
+  // Every other refusal (a named party claiming not to be named included), cheater or fault.
   const out = new Set([
-    ...refusals.filter((r) => r.rule !== 'evidence.signers').map((r) => r.party),
+    ...refusals.filter((r) => r.rule !== 'evidence.signers' || named.includes(r.party)).map((r) => r.party),
     ...(details.culprit_parties ?? []),
     ...(details.unavailable_parties ?? []),
   ]);
