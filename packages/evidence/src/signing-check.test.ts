@@ -21,6 +21,7 @@ function offer(transcript: TranscriptEnvelope[] = makeTranscript(r)): EvidenceSi
     roster: r.roster,
     ciphersuite: ED25519_SUITE,
     groupPublicKey: group.publicKey,
+    threshold: { min: 3, max: 5 },
   };
 }
 
@@ -81,6 +82,16 @@ describe('checkEvidenceForSigning', () => {
     expect(ok.ok && ok.signers).toEqual(named);
     const other = r.roster.parties[4]!.id;
     expect(ruleOf({ ...offer(), signer: other })).toBe('evidence.signers');
+  });
+
+  it('refuses another threshold, and anything but exactly min distinct signers', () => {
+    expect(ruleOf({ ...offer(), threshold: { min: 2, max: 5 } })).toBe('evidence.statement');
+    const transcript = makeTranscript(r);
+    const ids = r.roster.parties.map((p) => p.id);
+    for (const signers of [ids.slice(0, 4), ids.slice(0, 2), [ids[0]!, ids[0]!, ids[1]!]]) {
+      const payload = canonicalBytes(buildBundleStatement(makeInput(group, r, { transcript, signers })));
+      expect(ruleOf({ ...offer(transcript), payload, signer: ids[0]! })).toBe('evidence.signers');
+    }
   });
 
   it('refuses a missing or empty transcript', () => {

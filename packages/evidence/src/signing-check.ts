@@ -36,6 +36,8 @@ export interface EvidenceSigningInput {
   /** The signer's group: the Statement must name this key and ciphersuite, as verifiers require. */
   ciphersuite: string;
   groupPublicKey: Uint8Array;
+  /** The group key's threshold: the Statement must state it, and name exactly `min` signers. */
+  threshold: { min: number; max: number };
   /**
    * The party about to sign: it must be among the Statement's signers, so that every honest party
    * whose share is in the group signature is named in the bundle. Omitted by a caller that checks
@@ -65,9 +67,9 @@ export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
 
 /**
  * Check evidence offered for signing; never throws. It holds when the payload type is in-toto's,
- * the payload is an AAPS incident Statement naming the signer's group key and ciphersuite, the
- * signer (when given) among its signers and, as its one subject, its incident with the
- * transcript's digest, and every transcript envelope
+ * the payload is an AAPS incident Statement naming the signer's group key, ciphersuite and
+ * threshold, exactly `threshold.min` distinct signers (the signer, when given, among them) and, as
+ * its one subject, its incident with the transcript's digest, and every transcript envelope
  * carries its sender's identity signature under `roster`: what `aaps-verify` checks of the
  * Statement and transcript.
  */
@@ -92,6 +94,14 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     predicate.groupPublicKey !== toHex(input.groupPublicKey)
   ) {
     return refuse('evidence.statement', 'the statement names another group key or ciphersuite');
+  }
+  const { min, max } = input.threshold;
+  if (predicate.threshold.min !== min || predicate.threshold.max !== max) {
+    return refuse('evidence.statement', `the statement's threshold is not the key's ${min}-of-${max}`);
+  }
+  // Exactly `min` distinct signers: as many as give shares, so naming more cannot claim more.
+  if (predicate.signers.length !== min || new Set(predicate.signers).size !== min) {
+    return refuse('evidence.signers', `the statement must name exactly ${min} distinct signers`);
   }
   if (statement.subject[0]!.name !== subjectName(predicate.incident.id)) {
     return refuse('evidence.subject', "the statement's subject does not name its incident");

@@ -240,6 +240,7 @@ export class LocalCoordinator implements Coordinator {
       roster: verifierRoster(this.trustedKeys()),
       ciphersuite: this.#suiteId,
       groupPublicKey: this.#publicPackage.groupPublicKey,
+      threshold: this.#publicPackage.threshold,
     });
     if (!checked.ok) {
       const { rule, message } = checked;

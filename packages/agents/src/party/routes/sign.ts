@@ -109,6 +109,7 @@ export function createSignHandlers(
           roster: vroster,
           ciphersuite: suite.id,
           groupPublicKey: requireKey().publicPackage.groupPublicKey,
+          threshold: requireKey().publicPackage.threshold,
           signer: deps.self.id,
         });
         if (!checked.ok) return refuse(session, checked.rule, checked.message);
