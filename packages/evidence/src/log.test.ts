@@ -197,6 +197,18 @@ describe('TransparencyLog in memory', () => {
     mine.rootHash.fill(7);
     expect(hex(await a.root())).toBe(root);
     expect(hex((await a.latestCheckpoint())!.rootHash)).toBe(root);
+
+    // A stored checkpoint signed under another key is not adopted.
+    const store2 = new MemoryStore();
+    const c = await TransparencyLog.open(store2, { origin: ORIGIN });
+    await c.append(leaf(0));
+    const d = await TransparencyLog.open(store2, { origin: ORIGIN });
+    const stranger = makeEd25519Key();
+    await d.signCheckpoint(noteKeyFor(stranger), stranger.sign);
+    await expect(c.signCheckpoint(noteKeyFor(group), group.sign)).rejects.toMatchObject({
+      check: 'log.checkpoint',
+    });
+    expect(await c.latestCheckpoint()).toBeUndefined();
   });
 
   it('refuses to open a store whose tree does not match its latest checkpoint', async () => {

@@ -324,13 +324,13 @@ export class TransparencyLog {
       return found;
     };
     const existing = await this.checkpointAt(size);
-    if (existing !== undefined) return this.#serialized(() => this.#adopt(sameRoot(existing)));
+    if (existing !== undefined) return this.#serialized(() => this.#adopt(sameRoot(existing), key));
     const body: Checkpoint = { origin: this.origin, size, rootHash, extensions: [] };
     const note = await signCheckpoint(body, key, sign);
     openCheckpoint(note, [key]);
     return this.#serialized(async () => {
       const again = await this.checkpointAt(size);
-      if (again !== undefined) return this.#adopt(sameRoot(again));
+      if (again !== undefined) return this.#adopt(sameRoot(again), key);
       const stored: StoredCheckpoint = { ...body, note };
       const ops: LogStoreOp[] = [{ type: 'put', key: checkpointKey(size), value: utf8Encode(note) }];
       const newest = this.#latest === undefined || this.#latest.size < size;
@@ -350,10 +350,13 @@ export class TransparencyLog {
 
   /**
    * A checkpoint of this size is already stored (an earlier signing that landed, or another
-   * writer's); if it is newer than the latest this log knows, it becomes the latest, in memory and
-   * in the store, so the pointer never stays behind a stored checkpoint.
+   * writer's): its note must verify under `key` (else `log.checkpoint`); if it is newer than the
+   * latest this log knows, it becomes the latest, in memory and in the store, so the pointer never
+   * stays behind a stored checkpoint.
    */
-  async #adopt(found: StoredCheckpoint): Promise<StoredCheckpoint> {
+  async #adopt(found: StoredCheckpoint, key: NoteKey): Promise<StoredCheckpoint> {
+    // Only a note that verifies under the log's key goes into bundles as theirs.
+    openCheckpoint(found.note, [key]);
     if (this.#latest === undefined || this.#latest.size < found.size) {
       await this.#store.batch([
         { type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(found.size)) },
