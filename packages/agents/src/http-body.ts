@@ -11,7 +11,8 @@ const FIRST_CHUNK = 64 * 1024;
 /**
  * The body's bytes, or `undefined` when it is (declared or found to be) over `max` bytes. Bytes go
  * into one buffer as they arrive, grown by doubling, never kept as the stream's chunks, so memory
- * stays within about twice what was sent, however it is chunked.
+ * stays within about twice what was sent (three times for a moment while the buffer grows),
+ * however it is chunked.
  */
 export async function readBodyCapped(request: Request, max: number): Promise<Uint8Array | undefined> {
   const header = request.headers.get('content-length');

@@ -280,7 +280,7 @@ describe('body limits of party requests', () => {
     // output of at most 45 (two digits and 8 bytes each, and 1 KiB). The shipped circuits need little.
     expect(allowance).toBe(5 * (16_384 * 48 + 1024) + 16_384 * 10 + 1024);
     expect(shipped).toBeLessThan(64 * 1024);
-    // A range-proved 0..100 input adds its proof: 7 bits of 160 bytes, in base64.
+    // A range-proved 0..100 input adds its proof: 7 bits of 160 bytes, in hex (as the record has it).
     const proved = aggregationBodyAllowance(
       new Map([
         [
@@ -295,7 +295,7 @@ describe('body limits of party requests', () => {
       ]),
       base.suite,
     );
-    expect(proved).toBe(48 + 1024 + 4 * Math.ceil(1120 / 3) + (3 + 8) + 1024);
+    expect(proved).toBe(48 + 1024 + 2 * 1120 + (3 + 8) + 1024);
     const limit = base.config.maxBodyBytes;
 
     /** A signed request of about `size` bytes (padding in the body), and the party's status code. */

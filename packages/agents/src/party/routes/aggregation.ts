@@ -133,8 +133,9 @@ const MAX_BODY_ALLOWANCE = 64 * 1024 * 1024;
  * How many bytes an aggregation request (`agg.deal`, `agg.evaluate`, `agg.confirm`) may need
  * beyond the party's `max_body_bytes` for the largest circuit it trusts. Per input: its share
  * elements (a receiver's `agg.evaluate` carries, for every input, the share vector its dealer
- * sealed to it) and its public dealing with its range proof in base64; per output, its opened
- * elements as the record carries them. So every circuit the loader accepts, up to 16,384-element
+ * sealed to it) and its public dealing with its range proof (counted in hex, as the record
+ * carries it); per output, its opened elements as the record carries them. So every circuit the
+ * loader accepts, up to 16,384-element
  * vectors, runs with the defaults, while other requests keep the plain limit. The circuits are the
  * operator's own files, never a request's, and the allowance is capped at 64 MiB.
  */
@@ -144,7 +145,8 @@ export function aggregationBodyAllowance(circuits: CircuitCatalog, suite: AnyCip
     let bytes = 0;
     for (const input of circuit.inputs) {
       bytes += input.length * BODY_BYTES_PER_ELEMENT + BODY_BYTES_PER_ITEM;
-      if (input.rangeProof) bytes += 4 * Math.ceil(rangeProofLength(suite, input.min, input.max) / 3);
+      // Base64 in a dealing, hex in the record `agg.confirm` carries: the larger, hex.
+      if (input.rangeProof) bytes += 2 * rangeProofLength(suite, input.min, input.max);
     }
     for (const output of circuit.outputs) {
       const digits = Math.max(output.max.toString().length, output.min.toString().length);
