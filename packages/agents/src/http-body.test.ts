@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readBodyCapped } from './http-body.js';
+import { BodyBudget, type BodyRead, readBodyCapped } from './http-body.js';
 
 /** A chunked request body of `chunks` chunks of `size` bytes each, counting the chunks pulled. */
 function streamed(chunks: number, size: number, headers: Record<string, string> = {}) {
@@ -23,26 +23,34 @@ function streamed(chunks: number, size: number, headers: Record<string, string> 
   return { request, pulled: () => pulled };
 }
 
+/** The body read, or why not. */
+const bodyOf = async (read: Promise<BodyRead>): Promise<Uint8Array | string> => {
+  const r = await read;
+  return r.ok ? r.body : r.reason;
+};
+
 describe('readBodyCapped', () => {
   it('returns a body within the cap byte for byte, from one chunk or many', async () => {
-    const one = await readBodyCapped(new Request('http://x.test', { method: 'POST', body: 'hello' }), 5);
-    expect(new TextDecoder().decode(one)).toBe('hello');
+    const one = await bodyOf(
+      readBodyCapped(new Request('http://x.test', { method: 'POST', body: 'hello' }), 5),
+    );
+    expect(new TextDecoder().decode(one as Uint8Array)).toBe('hello');
     const { request } = streamed(4, 1000);
-    const many = await readBodyCapped(request, 4000);
-    expect(many?.length).toBe(4000);
-    expect([many![0], many![1000], many![2999], many![3999]]).toEqual([0, 1, 2, 3]);
-    expect(await readBodyCapped(new Request('http://x.test'), 10)).toEqual(new Uint8Array(0));
+    const many = (await bodyOf(readBodyCapped(request, 4000))) as Uint8Array;
+    expect(many.length).toBe(4000);
+    expect([many[0], many[1000], many[2999], many[3999]]).toEqual([0, 1, 2, 3]);
+    expect(await bodyOf(readBodyCapped(new Request('http://x.test'), 10))).toEqual(new Uint8Array(0));
   });
 
   it('refuses a declared length over the cap before reading a byte', async () => {
     const { request, pulled } = streamed(100, 1000, { 'content-length': '100000' });
-    expect(await readBodyCapped(request, 50_000)).toBeUndefined();
+    expect(await bodyOf(readBodyCapped(request, 50_000))).toBe('too_large');
     expect(pulled()).toBeLessThanOrEqual(1); // a stream may pre-pull one chunk; nothing is read
   });
 
   it('stops reading a chunked body as soon as it passes the cap', async () => {
     const { request, pulled } = streamed(10_000, 1024);
-    expect(await readBodyCapped(request, 64 * 1024)).toBeUndefined();
+    expect(await bodyOf(readBodyCapped(request, 64 * 1024))).toBe('too_large');
     // 64 chunks fill the cap, the 65th passes it; the stream is cancelled there, not drained.
     expect(pulled()).toBeLessThan(70);
   });
@@ -51,11 +59,55 @@ describe('readBodyCapped', () => {
 describe('readBodyCapped with tiny chunks', () => {
   it('reads 200,000 one-byte chunks into one buffer (no per-chunk arrays, no argument spread)', async () => {
     const { request } = streamed(200_000, 1);
-    const body = await readBodyCapped(request, 1024 * 1024);
-    expect(body?.length).toBe(200_000);
-    expect(body![199_999]).toBe(199_999 % 256);
+    const body = (await bodyOf(readBodyCapped(request, 1024 * 1024))) as Uint8Array;
+    expect(body.length).toBe(200_000);
+    expect(body[199_999]).toBe(199_999 % 256);
     const over = streamed(200_000, 1);
-    expect(await readBodyCapped(over.request, 150_000)).toBeUndefined();
+    expect(await bodyOf(readBodyCapped(over.request, 150_000))).toBe('too_large');
     expect(over.pulled()).toBeLessThan(150_010);
+  });
+});
+
+describe('readBodyCapped with a shared budget', () => {
+  it('holds bodies against the budget until released, refuses as busy past it, and gives back on refusal', async () => {
+    const budget = new BodyBudget(300_000);
+    const a = await readBodyCapped(streamed(100, 1000).request, 1024 * 1024, budget);
+    expect(a.ok).toBe(true);
+    const heldByA = budget.bytes - budget.free;
+    expect(heldByA).toBeGreaterThanOrEqual(100_000);
+    expect(heldByA).toBeLessThanOrEqual(200_000); // one buffer, grown by doubling
+    // A second large body does not fit beside the first: busy, and what it took is given back.
+    const b = streamed(1000, 1000);
+    expect(await bodyOf(readBodyCapped(b.request, 1024 * 1024, budget))).toBe('busy');
+    expect(b.pulled()).toBeLessThan(300);
+    expect(budget.bytes - budget.free).toBe(heldByA);
+    // A body over its cap gives back what it took too.
+    expect(await bodyOf(readBodyCapped(streamed(100, 1000).request, 50_000, budget))).toBe('too_large');
+    expect(budget.bytes - budget.free).toBe(heldByA);
+    // Once the first request is done, the same large body is read.
+    if (a.ok) a.release();
+    expect(budget.free).toBe(budget.bytes);
+    const c = await readBodyCapped(streamed(1000, 120).request, 1024 * 1024, budget);
+    expect(c.ok && c.body.length).toBe(120_000);
+    if (c.ok) c.release();
+    expect(budget.free).toBe(budget.bytes);
+  });
+
+  it('gives the budget back when the sender breaks off mid-body', async () => {
+    const budget = new BodyBudget(1024 * 1024);
+    let sent = 0;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === 3) controller.error(new Error('connection reset'));
+        else controller.enqueue(new Uint8Array(50_000));
+      },
+    });
+    const request = new Request('http://x.test', {
+      method: 'POST',
+      body: broken,
+      duplex: 'half',
+    } as RequestInit);
+    await expect(readBodyCapped(request, 1024 * 1024, budget)).rejects.toThrow('connection reset');
+    expect(budget.free).toBe(budget.bytes);
   });
 });

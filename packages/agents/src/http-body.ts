@@ -1,44 +1,106 @@
 /**
- * Reading a request body with a size cap. A `Content-Length` over the cap is refused before any
- * byte is read, and a body sent without one (chunked) is read only until it passes the cap: a
- * sender cannot make the server buffer more than `max` bytes. The party node's authentication and
- * the gateway's body-limit middleware both read bodies through this.
+ * Reading a request body with a size cap and a shared budget. A `Content-Length` over the cap is
+ * refused before any byte is read, and a body sent without one (chunked) is read only until it
+ * passes the cap: a sender cannot make the server buffer more than `max` bytes in one request.
+ * The budget bounds the bytes held by all requests' bodies at once, since bodies are read before
+ * their senders are authenticated: past it a request is refused as busy instead of buffered. The
+ * party node's authentication and the gateway's body-limit middleware both read bodies through this.
  */
 
 /** First allocation for a body of unknown length; it doubles as the body grows, up to the cap. */
 const FIRST_CHUNK = 64 * 1024;
 
 /**
- * The body's bytes, or `undefined` when it is (declared or found to be) over `max` bytes. Bytes go
- * into one buffer as they arrive, grown by doubling, never kept as the stream's chunks, so memory
- * stays within about twice what was sent (three times for a moment while the buffer grows),
- * however it is chunked.
+ * Bytes of request bodies that may be held at once across requests. A reader takes bytes as its
+ * buffer grows and gives them all back once its request is done (`release`).
  */
-export async function readBodyCapped(request: Request, max: number): Promise<Uint8Array | undefined> {
+export class BodyBudget {
+  #free: number;
+
+  constructor(readonly bytes: number) {
+    if (!Number.isSafeInteger(bytes) || bytes < 1)
+      throw new RangeError('BodyBudget: expected a positive integer');
+    this.#free = bytes;
+  }
+
+  /** Bytes not held by any request now. */
+  get free(): number {
+    return this.#free;
+  }
+
+  take(n: number): boolean {
+    if (n > this.#free) return false;
+    this.#free -= n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.#free = Math.min(this.bytes, this.#free + n);
+  }
+}
+
+export type BodyRead =
+  | {
+      ok: true;
+      body: Uint8Array;
+      /** Give the body's bytes back to the budget (once the request is done with them). */
+      release: () => void;
+    }
+  | { ok: false; reason: 'too_large' | 'busy' };
+
+/**
+ * Read the body into one buffer as bytes arrive, grown by doubling, never kept as the stream's
+ * chunks, so memory stays within about twice what was sent (three times for a moment while the
+ * buffer grows), however it is chunked. With a `budget`, each growth is taken from it first.
+ */
+export async function readBodyCapped(request: Request, max: number, budget?: BodyBudget): Promise<BodyRead> {
   const header = request.headers.get('content-length');
   const declared = header === null ? Number.NaN : Number(header);
-  if (declared > max) return undefined;
+  if (declared > max) return { ok: false, reason: 'too_large' };
+  let held = 0;
+  const release = () => {
+    budget?.give(held);
+    held = 0;
+  };
+  /** A buffer of `size` bytes, if the budget has them. */
+  const allocate = (size: number): Uint8Array | undefined => {
+    if (budget !== undefined && !budget.take(size)) return undefined;
+    held += size;
+    return new Uint8Array(size);
+  };
   const stream = request.body;
-  if (stream === null) return new Uint8Array(0);
+  if (stream === null) return { ok: true, body: new Uint8Array(0), release };
   // Grown as bytes arrive (never allocated from the header alone: a sender must send what it declares).
   const known = Number.isSafeInteger(declared) && declared >= 0 ? declared : FIRST_CHUNK;
-  let buffer = new Uint8Array(Math.min(max, FIRST_CHUNK, known));
-  let size = 0;
   const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (size + value.byteLength > max) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
+  const refuse = async (reason: 'too_large' | 'busy'): Promise<BodyRead> => {
+    release();
+    await reader.cancel().catch(() => undefined);
+    return { ok: false, reason };
+  };
+  let buffer = allocate(Math.min(max, FIRST_CHUNK, known));
+  if (buffer === undefined) return refuse('busy');
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.byteLength > max) return refuse('too_large');
+      if (size + value.byteLength > buffer.length) {
+        const grown = allocate(Math.min(max, Math.max(2 * buffer.length, size + value.byteLength)));
+        if (grown === undefined) return refuse('busy');
+        grown.set(buffer.subarray(0, size));
+        budget?.give(buffer.length);
+        held -= buffer.length;
+        buffer = grown;
+      }
+      buffer.set(value, size);
+      size += value.byteLength;
     }
-    if (size + value.byteLength > buffer.length) {
-      const grown = new Uint8Array(Math.min(max, Math.max(2 * buffer.length, size + value.byteLength)));
-      grown.set(buffer.subarray(0, size));
-      buffer = grown;
-    }
-    buffer.set(value, size);
-    size += value.byteLength;
+  } catch (error) {
+    // The sender went away mid-body: nothing to keep.
+    release();
+    throw error;
   }
-  return buffer.subarray(0, size);
+  return { ok: true, body: buffer.subarray(0, size), release };
 }

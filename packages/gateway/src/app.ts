@@ -3,7 +3,7 @@
  * writer to the routes and returns the Hono app (which never listens; `app.request()` drives it in
  * tests, `@hono/node-server` serves it in `cli/`).
  */
-import type { Environment, Logger } from '@aaps/agents';
+import { BodyBudget, type Environment, type Logger } from '@aaps/agents';
 import {
   type DetectionPolicy,
   hexToBytes,
@@ -170,6 +170,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     githubSecret: config.githubSecret,
     cluster: config.cluster ?? 'default',
     maxBodyBytes: config.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
+    // All bodies being read or handled at once: 32 MiB, or 8 of the largest if that is more.
+    bodies: new BodyBudget(Math.max(32 * 1024 * 1024, 8 * (config.maxBodyBytes ?? DEFAULT_BODY_LIMIT))),
     now: deps.now,
     ids: deps.ids,
     keepAliveMs: config.keepAliveMs ?? 15_000,

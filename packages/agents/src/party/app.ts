@@ -12,6 +12,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { Hono } from 'hono';
+import { BodyBudget } from '../http-body.js';
 import { errorBody } from '../http-errors.js';
 import {
   type BatchCall,
@@ -42,6 +43,9 @@ import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers } from './routes/sign.js';
 import { createStepHandler } from './routes/step.js';
 import { createUnsealHandler } from './routes/unseal.js';
+
+/** The least a party's body budget holds (see `BodyBudget`). */
+const BODY_BUDGET_FLOOR = 8 * 1024 * 1024;
 
 export interface PartyApp {
   app: Hono<Env>;
@@ -80,6 +84,9 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const agg = createAggregationHandlers(deps, circuits, pooled);
   // Aggregation requests carry share vectors: their limit grows with the largest trusted circuit.
   const aggBodyBytes = deps.config.maxBodyBytes + aggregationBodyAllowance(circuits, deps.suite);
+  // Bodies are read before their senders are authenticated: all of them together may hold twice
+  // the largest one, and at least 8 MiB; past that a request is refused (503), not buffered.
+  const bodies = new BodyBudget(Math.max(BODY_BUDGET_FLOOR, 2 * aggBodyBytes));
   const app = new Hono<Env>();
 
   /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */
@@ -164,7 +171,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const route = (path: string, kind: RpcKind, handler: Handler) => {
     handlers.set(kind, handler);
     const maxBodyBytes = kind.startsWith('agg.') ? aggBodyBytes : undefined;
-    app.post(path, authenticate(deps, metrics, kind, maxBodyBytes), async (c) => {
+    app.post(path, authenticate(deps, metrics, kind, maxBodyBytes, bodies), async (c) => {
       const request = c.get('request');
       return c.json(makeResponse(me, request, await run(kind, request), now()));
     });
@@ -223,7 +230,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   // Several hot-path calls under one signed envelope (see `CallCoalescer`). Each call runs as it
   // would alone, against a view of the request with its own kind, session and trace, and gets the
   // answer it would have got alone; one failing call does not fail the others.
-  app.post('/v1/batch', authenticate(deps, metrics, 'batch'), async (c) => {
+  app.post('/v1/batch', authenticate(deps, metrics, 'batch', undefined, bodies), async (c) => {
     const request = c.get('request');
     const calls = parseBatch(request.payload.body);
     const results = await Promise.all(

@@ -12,17 +12,22 @@ import {
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
-import { readBodyCapped } from '../http-body.js';
+import { type BodyBudget, readBodyCapped } from '../http-body.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
 
-/** `maxBodyBytes`: this route's body limit (default: the config's `max_body_bytes`). */
+/**
+ * `maxBodyBytes`: this route's body limit (default: the config's `max_body_bytes`); `budget`: the
+ * bytes all requests' bodies may hold at once (shared by the party's routes), past which a request
+ * is refused as `UNAVAILABLE` (503) rather than read.
+ */
 export function authenticate(
   deps: PartyDeps,
   metrics: PartyMetrics,
   kind: RpcKind,
   maxBodyBytes = deps.config.maxBodyBytes,
+  budget?: BodyBudget,
 ) {
   const windowMs = deps.config.timestampWindowSec * 1000;
   const tooLarge = () => new AapsError('PAYLOAD_TOO_LARGE', `body over ${maxBodyBytes} bytes`);
@@ -40,76 +45,88 @@ export function authenticate(
         new AapsError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json'),
       );
     }
-    const raw = await readBodyCapped(c.req.raw, maxBodyBytes);
-    if (raw === undefined) return reject('too_large', tooLarge());
-    let json: unknown;
+    const read = await readBodyCapped(c.req.raw, maxBodyBytes, budget);
+    if (!read.ok) {
+      return read.reason === 'too_large'
+        ? reject('too_large', tooLarge())
+        : reject('busy', new AapsError('UNAVAILABLE', 'too many request bodies are being read; retry'));
+    }
+    // The body's bytes count against the budget until the request is done.
     try {
-      json = JSON.parse(new TextDecoder().decode(raw));
-    } catch {
-      reject('bad_json', new ValidationError('DECODE_FAILED', 'body is not valid JSON', ['$']));
-    }
-    let env: SignedEnvelope<RpcRequestPayload>;
-    try {
-      env = validateEnvelope(json) as unknown as SignedEnvelope<RpcRequestPayload>;
-    } catch (e) {
-      return reject('bad_envelope', e as AapsError);
-    }
-    if (env.meta.message_type !== 'ProtocolRequest') {
-      reject(
-        'bad_type',
-        new ValidationError('INVALID_ARGUMENT', 'expected a ProtocolRequest envelope', ['meta.message_type']),
+      const raw = read.body;
+      let json: unknown;
+      try {
+        json = JSON.parse(new TextDecoder().decode(raw));
+      } catch {
+        reject('bad_json', new ValidationError('DECODE_FAILED', 'body is not valid JSON', ['$']));
+      }
+      let env: SignedEnvelope<RpcRequestPayload>;
+      try {
+        env = validateEnvelope(json) as unknown as SignedEnvelope<RpcRequestPayload>;
+      } catch (e) {
+        return reject('bad_envelope', e as AapsError);
+      }
+      if (env.meta.message_type !== 'ProtocolRequest') {
+        reject(
+          'bad_type',
+          new ValidationError('INVALID_ARGUMENT', 'expected a ProtocolRequest envelope', [
+            'meta.message_type',
+          ]),
+        );
+      }
+      if (!env.meta.signature)
+        reject('unsigned', new AapsError('UNAUTHENTICATED', 'request envelope is not signed'));
+      const key = principalKey(deps.roster, env.meta.source_agent);
+      if (!key)
+        reject(
+          'unknown_sender',
+          new AapsError('UNAUTHENTICATED', `sender ${env.meta.source_agent} is not in the roster`),
+        );
+      try {
+        verifyEnvelope(env, key!);
+      } catch {
+        reject('bad_signature', new AapsError('UNAUTHENTICATED', 'request signature does not verify'));
+      }
+      if (env.meta.target_agent !== deps.self.id) {
+        reject(
+          'wrong_target',
+          new AapsError('FORBIDDEN', `request is addressed to ${env.meta.target_agent}, not ${deps.self.id}`),
+        );
+      }
+      const at = Date.parse(env.meta.timestamp);
+      const t = now().getTime();
+      if (!Number.isFinite(at) || Math.abs(t - at) > windowMs) {
+        reject(
+          'stale',
+          new AapsError(
+            'STALE_REQUEST',
+            `request timestamp is outside the ${deps.config.timestampWindowSec}s window`,
+          ),
+        );
+      }
+      const p = env.payload as Partial<RpcRequestPayload>;
+      if (p?.kind !== kind || typeof p.session_id !== 'string' || !p.body || typeof p.body !== 'object') {
+        reject(
+          'bad_payload',
+          new ValidationError('INVALID_ARGUMENT', `expected payload {kind: "${kind}", session_id, body}`, [
+            'payload',
+          ]),
+        );
+      }
+      const fresh = await deps.store.rememberRequest(
+        `${env.meta.source_agent}/${env.meta.idempotency_key}`,
+        new Date(t),
+        new Date(t - 2 * windowMs),
       );
+      if (!fresh)
+        reject(
+          'replay',
+          new AapsError('REPLAYED_REQUEST', 'this request (idempotency key) was already processed'),
+        );
+      c.set('request', env);
+      await next();
+    } finally {
+      read.release();
     }
-    if (!env.meta.signature)
-      reject('unsigned', new AapsError('UNAUTHENTICATED', 'request envelope is not signed'));
-    const key = principalKey(deps.roster, env.meta.source_agent);
-    if (!key)
-      reject(
-        'unknown_sender',
-        new AapsError('UNAUTHENTICATED', `sender ${env.meta.source_agent} is not in the roster`),
-      );
-    try {
-      verifyEnvelope(env, key!);
-    } catch {
-      reject('bad_signature', new AapsError('UNAUTHENTICATED', 'request signature does not verify'));
-    }
-    if (env.meta.target_agent !== deps.self.id) {
-      reject(
-        'wrong_target',
-        new AapsError('FORBIDDEN', `request is addressed to ${env.meta.target_agent}, not ${deps.self.id}`),
-      );
-    }
-    const at = Date.parse(env.meta.timestamp);
-    const t = now().getTime();
-    if (!Number.isFinite(at) || Math.abs(t - at) > windowMs) {
-      reject(
-        'stale',
-        new AapsError(
-          'STALE_REQUEST',
-          `request timestamp is outside the ${deps.config.timestampWindowSec}s window`,
-        ),
-      );
-    }
-    const p = env.payload as Partial<RpcRequestPayload>;
-    if (p?.kind !== kind || typeof p.session_id !== 'string' || !p.body || typeof p.body !== 'object') {
-      reject(
-        'bad_payload',
-        new ValidationError('INVALID_ARGUMENT', `expected payload {kind: "${kind}", session_id, body}`, [
-          'payload',
-        ]),
-      );
-    }
-    const fresh = await deps.store.rememberRequest(
-      `${env.meta.source_agent}/${env.meta.idempotency_key}`,
-      new Date(t),
-      new Date(t - 2 * windowMs),
-    );
-    if (!fresh)
-      reject(
-        'replay',
-        new AapsError('REPLAYED_REQUEST', 'this request (idempotency key) was already processed'),
-      );
-    c.set('request', env);
-    await next();
   });
 }

@@ -3,14 +3,18 @@
  * content type other than JSON (415). The raw bytes are kept for HMAC checks; `jsonBody` parses them.
  */
 
-import { readBodyCapped } from '@aaps/agents';
+import { type BodyBudget, readBodyCapped } from '@aaps/agents';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export function bodyLimit(opts: { maxBytes: number }): MiddlewareHandler<GatewayEnv> {
+/**
+ * `budget`, when given, is shared by every route: past it a request is refused as `UNAVAILABLE`
+ * (503) instead of read, and a body's bytes count against it until its request is done.
+ */
+export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): MiddlewareHandler<GatewayEnv> {
   if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes < 1) {
     throw new ValidationError('INVALID_ARGUMENT', 'maxBytes: expected a positive integer', ['maxBytes']);
   }
@@ -20,10 +24,18 @@ export function bodyLimit(opts: { maxBytes: number }): MiddlewareHandler<Gateway
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       throw new AapsError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json');
     }
-    const raw = await readBodyCapped(c.req.raw, max);
-    if (raw === undefined) throw new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`);
-    c.set('rawBody', raw);
-    await next();
+    const read = await readBodyCapped(c.req.raw, max, opts.budget);
+    if (!read.ok) {
+      throw read.reason === 'too_large'
+        ? new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`)
+        : new AapsError('UNAVAILABLE', 'too many request bodies are being read; retry');
+    }
+    try {
+      c.set('rawBody', read.body);
+      await next();
+    } finally {
+      read.release();
+    }
   };
 }
 

@@ -27,7 +27,7 @@ export function registerApprovalRoutes(app: GatewayApp, d: RouteDeps): void {
   app.post(
     '/v1/approvals/:incident_id',
     requireScope(d.authenticate, 'approve'),
-    bodyLimit({ maxBytes: d.maxBodyBytes }),
+    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
     async (c) => {
       const env = parse(HumanApprovalEnvelopeSchema, jsonBody(c), 'invalid approval envelope');
       const trust = await d.trust();

@@ -1,6 +1,6 @@
 /** What the routes are given. */
 
-import type { Logger } from '@aaps/agents';
+import type { BodyBudget, Logger } from '@aaps/agents';
 import type { IdentityKey } from '@aaps/mpc-core';
 import type { Hono } from 'hono';
 import type { Coordinator } from '../coordinator.js';
@@ -28,6 +28,8 @@ export interface RouteDeps {
   githubSecret: string | undefined;
   cluster: string;
   maxBodyBytes: number;
+  /** Bytes all request bodies may hold at once (bodies are read before their callers are checked). */
+  bodies: BodyBudget;
   now: () => Date;
   ids: () => string;
   /** SSE keep-alive interval, ms. */

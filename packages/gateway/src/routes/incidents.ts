@@ -59,7 +59,7 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
   app.post(
     '/v1/incidents',
     requireScope(d.authenticate, 'submit'),
-    bodyLimit({ maxBytes: d.maxBodyBytes }),
+    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
     async (c) => {
       const body = jsonBody(c);
       const result = intakeEnvelope(body);

@@ -125,7 +125,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
   app.post(
     '/v1/evidence/:evidence_id/unseal',
     requireScope(d.authenticate, 'approve'),
-    bodyLimit({ maxBytes: d.maxBodyBytes }),
+    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
     async (c) => {
       const evidenceId = c.req.param('evidence_id');
       const body = parse(UnsealBodySchema, jsonBody(c), 'invalid unseal request');

@@ -102,7 +102,7 @@ export function registerWebhookRoutes(app: GatewayApp, d: RouteDeps): void {
     app.post(
       `/v1/webhooks/${t.source}`,
       requireScope(d.authenticate, 'submit'),
-      bodyLimit({ maxBytes: d.maxBodyBytes }),
+      bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
       (c) => respond(c, d, t.adapter(jsonBody(c), ctx())),
     );
   }
@@ -117,7 +117,7 @@ export function registerWebhookRoutes(app: GatewayApp, d: RouteDeps): void {
       }
       await next();
     },
-    bodyLimit({ maxBytes: d.maxBodyBytes }),
+    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
     (c) => {
       verifyGithubSignature(c.get('rawBody'), c.req.header('x-hub-signature-256'), d.githubSecret ?? '');
       const result = intakeGithub(jsonBody(c), {

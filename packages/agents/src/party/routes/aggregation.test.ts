@@ -353,4 +353,45 @@ describe('body limits of party requests', () => {
     expect(res.status).toBe(413);
     expect(sent).toBeLessThan(limit + 256 * 1024);
   });
+
+  it('refuses requests as busy (503) once held bodies fill its budget, and reads again once they end', async () => {
+    const base = await depsFor(1);
+    const party = await createPartyApp(base);
+    const limit = base.config.maxBodyBytes;
+    /** A sender of just under `limit` bytes that then holds the connection open (or, `end`, closes it). */
+    const hanging: ReadableStreamDefaultController<Uint8Array>[] = [];
+    const send = (end = false) =>
+      party.app.request('/v1/sign/round2', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new ReadableStream<Uint8Array>({
+          start(controller) {
+            hanging.push(controller);
+            for (let sent = 0; sent + 65_536 < limit; sent += 65_536)
+              controller.enqueue(new Uint8Array(65_536).fill(0x20));
+            if (end) controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    // Twelve at once, each holding about 1 MiB, against the party's 8 MiB budget: some are read
+    // (and wait for the rest of their bodies), the others are refused as busy at once.
+    const held = Array.from({ length: 12 }, () => Promise.resolve(send()));
+    const settled = await Promise.all(
+      held.map((p) =>
+        Promise.race([
+          p.then((r: Response) => r.status),
+          new Promise<string>((r) => setTimeout(() => r('held'), 2_000)),
+        ]),
+      ),
+    );
+    const busy = settled.filter((x) => x === 503).length;
+    expect(busy).toBeGreaterThanOrEqual(4);
+    expect(settled.filter((x) => x === 'held').length).toBe(12 - busy);
+    // The held senders break off: their bytes go back, and a body of the same size is read again
+    // (its whitespace is not an envelope: 400, not 503).
+    for (const c of hanging) c.error(new Error('gone'));
+    await Promise.allSettled(held);
+    expect((await Promise.resolve(send(true))).status).toBe(400);
+  });
 });
