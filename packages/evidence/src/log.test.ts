@@ -31,6 +31,19 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * A log of `size` leaves whose checkpoint of that size a second log on the same store has signed
+ * with `key` since the first opened: the first has not seen it.
+ */
+async function storedByAnotherWriter(size: number, key: ReturnType<typeof makeEd25519Key>) {
+  const store = new MemoryStore();
+  const log = await TransparencyLog.open(store, { origin: ORIGIN });
+  for (let i = 0; i < size; i++) await log.append(leaf(i));
+  const other = await TransparencyLog.open(store, { origin: ORIGIN });
+  const theirs = await other.signCheckpoint(noteKeyFor(key), key.sign);
+  return { log, theirs };
+}
+
 describe('TransparencyLog in memory', () => {
   it('group-commits concurrent appends into few batches, indexes in call order', async () => {
     const store = new MemoryStore();
@@ -175,13 +188,8 @@ describe('TransparencyLog in memory', () => {
 
   it('adopts a checkpoint of its size already stored as its latest, and hands out copies', async () => {
     const group = makeEd25519Key();
-    const store = new MemoryStore();
-    const a = await TransparencyLog.open(store, { origin: ORIGIN });
-    await a.append(leaf(0));
-    await a.append(leaf(1));
     // Another writer (or an earlier signing whose batch landed after all) stored size 2 already.
-    const b = await TransparencyLog.open(store, { origin: ORIGIN });
-    const theirs = await b.signCheckpoint(noteKeyFor(group), group.sign);
+    const { log: a, theirs } = await storedByAnotherWriter(2, group);
     expect(await a.latestCheckpoint()).toBeUndefined();
     let signed = 0;
     const mine = await a.signCheckpoint(noteKeyFor(group), async (m) => {
@@ -199,12 +207,7 @@ describe('TransparencyLog in memory', () => {
     expect(hex((await a.latestCheckpoint())!.rootHash)).toBe(root);
 
     // A stored checkpoint signed under another key is not adopted.
-    const store2 = new MemoryStore();
-    const c = await TransparencyLog.open(store2, { origin: ORIGIN });
-    await c.append(leaf(0));
-    const d = await TransparencyLog.open(store2, { origin: ORIGIN });
-    const stranger = makeEd25519Key();
-    await d.signCheckpoint(noteKeyFor(stranger), stranger.sign);
+    const { log: c } = await storedByAnotherWriter(1, makeEd25519Key());
     await expect(c.signCheckpoint(noteKeyFor(group), group.sign)).rejects.toMatchObject({
       check: 'log.checkpoint',
     });

@@ -17,6 +17,12 @@ import {
   pedersenShareHolds,
   verifyPedersenShare,
 } from './shamir.js';
+import {
+  byteHistogram,
+  chiSquareTwoSample,
+  chiSquareUniform,
+  countBytes,
+} from './test-helpers/byte-histogram.js';
 import { seededRng } from './test-helpers/fixtures.js';
 
 let suite: AnyCiphersuite;
@@ -191,37 +197,23 @@ describe('Pedersen VSS over the Ed25519 scalar field', () => {
     const rng = seededRng('uniformity');
     // Collect the t-1 = 2 shares an adversary would hold, for secret 0 and for secret 1.
     const hist = (secret: bigint, bytes = 31) => {
-      const h = new Array<number>(256).fill(0);
-      let total = 0;
+      const out = byteHistogram();
       for (let i = 0; i < 600; i++) {
         const d = dealPedersen(suite, secret, xs, t, rng);
-        for (const s of d.shares.slice(0, t - 1)) {
-          // Low 31 bytes (little-endian) are uniform for a uniform scalar mod q ~ 2^252;
-          // the top byte is below 0x11 by the size of q.
-          const b = F.toBytes(s.share).subarray(0, bytes);
-          for (const v of b) h[v]!++;
-          total += bytes;
-        }
+        // Low 31 bytes (little-endian) are uniform for a uniform scalar mod q ~ 2^252;
+        // the top byte is below 0x11 by the size of q.
+        for (const s of d.shares.slice(0, t - 1)) countBytes(out, F.toBytes(s.share).subarray(0, bytes));
       }
-      return { h, total };
-    };
-    const chi = ({ h, total }: { h: number[]; total: number }) => {
-      const e = total / 256;
-      return h.reduce((acc, o) => acc + (o - e) ** 2 / e, 0);
+      return out;
     };
     const a = hist(0n);
     const b = hist(1n);
     // 255 degrees of freedom: mean 255, sd ~22.6; 400 is > 6 sd above the mean.
-    expect(chi(a)).toBeLessThan(400);
-    expect(chi(b)).toBeLessThan(400);
+    expect(chiSquareUniform(a)).toBeLessThan(400);
+    expect(chiSquareUniform(b)).toBeLessThan(400);
     // Two-sample test: the histograms for the two secrets agree.
-    let two = 0;
-    for (let i = 0; i < 256; i++) {
-      const s = a.h[i]! + b.h[i]!;
-      if (s > 0) two += (a.h[i]! - b.h[i]!) ** 2 / s;
-    }
-    expect(two).toBeLessThan(400);
+    expect(chiSquareTwoSample(a, b)).toBeLessThan(400);
     // Control: the same statistic does catch a bias (the top byte, always below 0x11).
-    expect(chi(hist(0n, 32))).toBeGreaterThan(400);
+    expect(chiSquareUniform(hist(0n, 32))).toBeGreaterThan(400);
   });
 });
