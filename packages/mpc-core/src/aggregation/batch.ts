@@ -25,8 +25,9 @@ import {
   asCurvePoint,
   type CurvePoint,
   ED,
-  generators,
   msm,
+  mulG,
+  mulH,
   type PCons,
   pointClass,
   pointHint,
@@ -154,14 +155,11 @@ export function batchCheckShares<E>(
   }
   const F = suite.field;
   const Pc = pointClass(suite.id);
-  const { G, H } = generators(suite);
   const evalAt = (cs: readonly CurvePoint[]): CurvePoint => {
     let acc = cs[cs.length - 1]!;
     for (let j = cs.length - 2; j >= 0; j--) acc = mulSmall(acc, x).add(cs[j]!);
     return acc;
   };
-  const mulG = (k: bigint) => (k === 0n ? Pc.ZERO : G.multiply(k));
-  const mulH = (k: bigint) => (k === 0n ? Pc.ZERO : H.multiply(k));
   const holds = (lhs: CurvePoint, rhs: CurvePoint) => lhs.subtract(rhs).clearCofactor().is0();
 
   const evals = items.map((it) => evalAt(it.points));
@@ -185,7 +183,7 @@ export function batchCheckShares<E>(
     S = F.add(S, F.mul(r[k]!, items[k]!.share));
     B = F.add(B, F.mul(r[k]!, items[k]!.blinding));
   }
-  if (holds(mulG(S).add(mulH(B)), msm(Pc, evals, r))) return true;
+  if (holds(mulG(suite, S).add(mulH(suite, B)), msm(Pc, evals, r))) return true;
   return single();
 }
 
@@ -217,7 +215,6 @@ export function batchCheckOpenings<E>(
   const F = suite.field;
   const q = F.ORDER;
   const Pc = pointClass(suite.id);
-  const { G, H } = generators(suite);
   const t = outputs[0]!.length;
   const small = parties.every((p) => p.x < 1n << 16n);
   const points: CurvePoint[] = [];
@@ -243,7 +240,7 @@ export function batchCheckOpenings<E>(
       scalars.push(v >= q ? v % q : v);
     }
   });
-  const lhs = (S === 0n ? Pc.ZERO : G.multiply(S)).add(B === 0n ? Pc.ZERO : H.multiply(B));
+  const lhs = mulG(suite, S).add(mulH(suite, B));
   return lhs
     .subtract(msm(Pc, points, scalars))
     .clearCofactor()

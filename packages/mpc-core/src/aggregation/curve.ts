@@ -71,6 +71,18 @@ export function generators<E>(suite: Ciphersuite<E>): { G: CurvePoint; H: CurveP
   }
   return { G: Pc.BASE, H, ZERO: Pc.ZERO };
 }
+
+/** `k * G`, the identity for `k = 0` (which noble's `multiply` refuses). */
+export function mulG<E>(suite: Ciphersuite<E>, k: bigint): CurvePoint {
+  const { G, ZERO } = generators(suite);
+  return k === 0n ? ZERO : G.multiply(k);
+}
+
+/** `k * H`, the identity for `k = 0`. */
+export function mulH<E>(suite: Ciphersuite<E>, k: bigint): CurvePoint {
+  const { H, ZERO } = generators(suite);
+  return k === 0n ? ZERO : H.multiply(k);
+}
 const hCache = new WeakMap<object, CurvePoint>();
 
 /**

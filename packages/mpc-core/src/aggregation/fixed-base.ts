@@ -13,7 +13,7 @@
 
 import { normalizeZ } from '@noble/curves/abstract/curve.js';
 import type { Ciphersuite } from '../suite/types.js';
-import { type CurvePoint, ED, generators, pointClass, pointHint } from './curve.js';
+import { type CurvePoint, ED, generators, mulG, mulH, pointClass, pointHint } from './curve.js';
 import { pedersenCommit } from './pedersen.js';
 
 /**
@@ -169,6 +169,5 @@ export function commitPoints<E>(
 ): CurvePoint[] {
   if (tables.has(suite.id) || (uses.get(suite.id) ?? 0) >= WARM_UP) return commitMany(suite, pairs).points;
   uses.set(suite.id, (uses.get(suite.id) ?? 0) + pairs.length);
-  const { G, H, ZERO } = generators(suite);
-  return pairs.map(([a, b]) => (a === 0n ? ZERO : G.multiply(a)).add(b === 0n ? ZERO : H.multiply(b)));
+  return pairs.map(([a, b]) => mulG(suite, a).add(mulH(suite, b)));
 }

@@ -36,9 +36,9 @@ import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.j
 import { dealPedersenManyEncoded, lagrangeAtZero, pedersenShareHolds } from './shamir.js';
 import {
   checkVectorShares,
+  constantCommitment,
   dealVector,
   type VectorCheckItem,
-  vectorGeneratorSum,
   vectorShareHolds,
 } from './vector.js';
 
@@ -897,15 +897,12 @@ export function openResult<E>(
     if (!byIndex[i])
       throw new ValidationError('INVALID_ARGUMENT', `dealings: missing ${inp.name}`, ['dealings']);
   });
-  const { G, ZERO } = generators(suite);
+  const { ZERO } = generators(suite);
   // Each output's combined commitments D_0..D_{t-1}; a constant is a multiple of G (a vector
   // output's: of the sum of its generators).
   const combined = circuit.outputs.map((o) => {
     const out: CurvePoint[] = [];
-    const constant =
-      o.constant === 0n
-        ? ZERO
-        : scalePoint(suite, o.length === 1 ? G : vectorGeneratorSum(suite, o.length), o.constant);
+    const constant = constantCommitment(suite, o);
     for (let j = 0; j < session.threshold; j++) {
       let acc = j === 0 ? constant : ZERO;
       for (const t of o.terms) acc = acc.add(scalePoint(suite, byIndex[t.index]![j]!, t.weight));

@@ -19,7 +19,7 @@ import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 import { scalePoint } from './batch.js';
 import { type Circuit, loadCircuit } from './circuit.js';
-import { asCurvePoint, generators, pointClass } from './curve.js';
+import { asCurvePoint, mulH } from './curve.js';
 import {
   AGGREGATION_VERSION,
   type AggregationParty,
@@ -32,7 +32,7 @@ import {
   type PublicInputDealing,
 } from './protocol.js';
 import { verifyRangeProof } from './range-proof.js';
-import { commitSigned, vectorGeneratorSum } from './vector.js';
+import { commitSigned, constantCommitment } from './vector.js';
 
 export interface AggregationRecordInput {
   readonly name: string;
@@ -484,13 +484,10 @@ function vectorOpeningHolds<E>(
   values: readonly bigint[],
   blinding: bigint,
 ): boolean {
-  const Pc = pointClass(suite.id);
-  const { H } = generators(suite);
-  let expected =
-    spec.constant === 0n ? Pc.ZERO : scalePoint(suite, vectorGeneratorSum(suite, spec.length), spec.constant);
+  let expected = constantCommitment(suite, spec);
   for (const t of spec.terms) {
     expected = expected.add(scalePoint(suite, asCurvePoint(suite, commitments[t.index]!), t.weight));
   }
-  const opened = commitSigned(suite, values).add(blinding === 0n ? Pc.ZERO : H.multiply(blinding));
+  const opened = commitSigned(suite, values).add(mulH(suite, blinding));
   return opened.subtract(expected).is0();
 }

@@ -12,7 +12,7 @@ import { getCiphersuite, loadFastBackends } from '../suite/registry.js';
 import type { AnyCiphersuite } from '../suite/types.js';
 import { randomWeights } from './batch.js';
 import { evaluateCircuit, loadCircuit, MAX_VECTOR_LENGTH } from './circuit.js';
-import { pointClass } from './curve.js';
+import { msm, pointClass } from './curve.js';
 import {
   createAggregationSession,
   dealInputs,
@@ -40,7 +40,7 @@ import {
   countBytes,
 } from './test-helpers/byte-histogram.js';
 import { partiesFor, ROLES, seededRng } from './test-helpers/fixtures.js';
-import { dealVector, msm, msmGenerators, vectorGenerators } from './vector.js';
+import { dealVector, msmGenerators, vectorGenerators } from './vector.js';
 
 let suites: AnyCiphersuite[];
 beforeAll(async () => {

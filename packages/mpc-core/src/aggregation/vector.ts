@@ -21,12 +21,10 @@ import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { utf8 } from '../bytes.js';
 import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
-import { randomWeights } from './batch.js';
+import { randomWeights, scalePoint } from './batch.js';
 import { MAX_VECTOR_LENGTH } from './circuit.js';
-import { bucketWindow, type CurvePoint, ED, generators, msm, pointClass, sumBuckets } from './curve.js';
+import { bucketWindow, type CurvePoint, ED, generators, msm, mulH, pointClass, sumBuckets } from './curve.js';
 import { horner } from './shamir.js';
-
-export { msm } from './curve.js';
 
 /** Domain-separation tag of the vector generators `G_i`. */
 export const VECTOR_GENERATOR_DST = 'AAPS-QUORUM-v1-pedersen-vector';
@@ -80,6 +78,19 @@ export function vectorGeneratorSum<E>(suite: Ciphersuite<E>, length: number): Cu
     sumCache.set(key, sum);
   }
   return sum;
+}
+
+/**
+ * The commitment of an output's constant: `constant * G`, or for a vector output `constant *
+ * sum_i G_i` (the constant is added to every element); the identity when it is 0.
+ */
+export function constantCommitment<E>(
+  suite: Ciphersuite<E>,
+  output: { readonly constant: bigint; readonly length: number },
+): CurvePoint {
+  if (output.constant === 0n) return pointClass(suite.id).ZERO;
+  const base = output.length === 1 ? generators(suite).G : vectorGeneratorSum(suite, output.length);
+  return scalePoint(suite, base, output.constant);
 }
 
 /** Window width of the generators' tables: `2^c` buckets, `ceil(bits / c)` table points each. */
@@ -166,10 +177,7 @@ export function commitVector<E>(
   values: readonly bigint[],
   blinding: bigint,
 ): CurvePoint {
-  const Pc = pointClass(suite.id);
-  const { H } = generators(suite);
-  const bPart = blinding === 0n ? Pc.ZERO : H.multiply(blinding);
-  return msmGenerators(suite, values).add(bPart);
+  return msmGenerators(suite, values).add(mulH(suite, blinding));
 }
 
 /**
@@ -295,7 +303,6 @@ function combinedHolds<E>(
   const F = suite.field;
   const q = F.ORDER;
   const Pc = pointClass(suite.id);
-  const { H } = generators(suite);
   let L = 0;
   for (const it of items) L = Math.max(L, it.values.length);
   const sums = new Array<bigint>(L).fill(0n);
@@ -327,6 +334,6 @@ function combinedHolds<E>(
     sums.map((s) => s % q),
   );
   const b = blinding % q;
-  const total = lhs.add(b === 0n ? Pc.ZERO : H.multiply(b)).add(msm(Pc, points, scalars));
+  const total = lhs.add(mulH(suite, b)).add(msm(Pc, points, scalars));
   return total.clearCofactor().is0();
 }
