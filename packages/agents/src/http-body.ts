@@ -7,6 +7,8 @@
  * party node's authentication and the gateway's body-limit middleware both read bodies through this.
  */
 
+import { AapsError } from '@aaps/mpc-core';
+
 /** First allocation for a body of unknown length; it doubles as the body grows, up to the cap. */
 const FIRST_CHUNK = 64 * 1024;
 
@@ -37,6 +39,11 @@ export class BodyBudget {
   give(n: number): void {
     this.#free = Math.min(this.bytes, this.#free + n);
   }
+}
+
+/** The error a request refused for the budget gets (503, to be retried). */
+export function bodiesBusyError(): AapsError {
+  return new AapsError('UNAVAILABLE', 'too many request bodies are being read; retry');
 }
 
 export type BodyRead =

@@ -18,7 +18,7 @@ import type { GatewayEnv } from './http-env.js';
 import { createIntakeService, type IntakeService } from './intake-service.js';
 import { GatewayMetrics } from './metrics.js';
 import { createTokenAuth, type TokenGrant } from './middleware/auth.js';
-import { DEFAULT_BODY_LIMIT } from './middleware/body-limit.js';
+import { bodyLimit, DEFAULT_BODY_LIMIT } from './middleware/body-limit.js';
 import { createErrorHandler, notFound } from './middleware/errors.js';
 import { requestId } from './middleware/request-id.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
@@ -155,6 +155,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           },
         }),
   });
+  const maxBody = config.maxBodyBytes ?? DEFAULT_BODY_LIMIT;
   const routeDeps: RouteDeps = {
     store: deps.store,
     coordinator: deps.coordinator,
@@ -169,9 +170,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     authenticate,
     githubSecret: config.githubSecret,
     cluster: config.cluster ?? 'default',
-    maxBodyBytes: config.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
-    // All bodies being read or handled at once: 32 MiB, or 8 of the largest if that is more.
-    bodies: new BodyBudget(Math.max(32 * 1024 * 1024, 8 * (config.maxBodyBytes ?? DEFAULT_BODY_LIMIT))),
+    // One body reader for every route that takes a body; the bodies being read or handled at once
+    // may hold 32 MiB, or 8 of the largest if that is more.
+    readBody: bodyLimit({
+      maxBytes: maxBody,
+      budget: new BodyBudget(Math.max(32 * 1024 * 1024, 8 * maxBody)),
+    }),
     now: deps.now,
     ids: deps.ids,
     keepAliveMs: config.keepAliveMs ?? 15_000,

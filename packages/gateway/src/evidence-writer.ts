@@ -119,7 +119,7 @@ export function requorum(error: unknown, named: readonly string[], threshold: nu
     ...(details.culprit_parties ?? []),
     ...(details.unavailable_parties ?? []),
   ]);
-  const next = [...named.filter((p) => !out.has(p)), ...unnamed.filter((p) => !named.includes(p))];
+  const next = [...named.filter((p) => !out.has(p)), ...unnamed];
   return next.length >= threshold ? next.slice(0, threshold) : undefined;
 }
 

@@ -12,7 +12,7 @@ import {
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
-import { type BodyBudget, readBodyCapped } from '../http-body.js';
+import { type BodyBudget, bodiesBusyError, readBodyCapped } from '../http-body.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
@@ -30,7 +30,6 @@ export function authenticate(
   budget?: BodyBudget,
 ) {
   const windowMs = deps.config.timestampWindowSec * 1000;
-  const tooLarge = () => new AapsError('PAYLOAD_TOO_LARGE', `body over ${maxBodyBytes} bytes`);
   const now = deps.now ?? (() => new Date());
   return createMiddleware<Env>(async (c, next) => {
     const reject = (reason: string, e: AapsError): never => {
@@ -48,8 +47,8 @@ export function authenticate(
     const read = await readBodyCapped(c.req.raw, maxBodyBytes, budget);
     if (!read.ok) {
       return read.reason === 'too_large'
-        ? reject('too_large', tooLarge())
-        : reject('busy', new AapsError('UNAVAILABLE', 'too many request bodies are being read; retry'));
+        ? reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `body over ${maxBodyBytes} bytes`))
+        : reject('busy', bodiesBusyError());
     }
     // The body's bytes count against the budget until the request is done.
     try {

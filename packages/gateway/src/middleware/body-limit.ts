@@ -3,7 +3,7 @@
  * content type other than JSON (415). The raw bytes are kept for HMAC checks; `jsonBody` parses them.
  */
 
-import { type BodyBudget, readBodyCapped } from '@aaps/agents';
+import { type BodyBudget, bodiesBusyError, readBodyCapped } from '@aaps/agents';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
@@ -28,7 +28,7 @@ export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): Midd
     if (!read.ok) {
       throw read.reason === 'too_large'
         ? new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`)
-        : new AapsError('UNAVAILABLE', 'too many request bodies are being read; retry');
+        : bodiesBusyError();
     }
     try {
       c.set('rawBody', read.body);

@@ -1,7 +1,7 @@
 /** `POST /v1/approvals/:incident_id`: a human approval envelope signed by a roster approver. */
 import { type Envelope, type SignedEnvelope, VerificationError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
-import { bodyLimit, jsonBody } from '../middleware/body-limit.js';
+import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
 import { verifyRosterEnvelope } from '../trust.js';
@@ -24,21 +24,16 @@ export const approvalRouteDocs: RouteDoc[] = [
 ];
 
 export function registerApprovalRoutes(app: GatewayApp, d: RouteDeps): void {
-  app.post(
-    '/v1/approvals/:incident_id',
-    requireScope(d.authenticate, 'approve'),
-    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
-    async (c) => {
-      const env = parse(HumanApprovalEnvelopeSchema, jsonBody(c), 'invalid approval envelope');
-      const trust = await d.trust();
-      if (!trust.approvers.some((a) => a.id === env.meta.source_agent)) {
-        throw new VerificationError('envelope.signature', 'the approval is not from a roster approver', {
-          code: 'UNAUTHENTICATED',
-        });
-      }
-      verifyRosterEnvelope(trust, env as unknown as Envelope);
-      const r = await d.runner.approve(c.req.param('incident_id'), env as unknown as SignedEnvelope);
-      return c.json({ incident_id: r.id, trace_id: r.trace_id, state: r.state, duplicate: false }, 202);
-    },
-  );
+  app.post('/v1/approvals/:incident_id', requireScope(d.authenticate, 'approve'), d.readBody, async (c) => {
+    const env = parse(HumanApprovalEnvelopeSchema, jsonBody(c), 'invalid approval envelope');
+    const trust = await d.trust();
+    if (!trust.approvers.some((a) => a.id === env.meta.source_agent)) {
+      throw new VerificationError('envelope.signature', 'the approval is not from a roster approver', {
+        code: 'UNAUTHENTICATED',
+      });
+    }
+    verifyRosterEnvelope(trust, env as unknown as Envelope);
+    const r = await d.runner.approve(c.req.param('incident_id'), env as unknown as SignedEnvelope);
+    return c.json({ incident_id: r.id, trace_id: r.trace_id, state: r.state, duplicate: false }, 202);
+  });
 }

@@ -1,8 +1,8 @@
 /** What the routes are given. */
 
-import type { BodyBudget, Logger } from '@aaps/agents';
+import type { Logger } from '@aaps/agents';
 import type { IdentityKey } from '@aaps/mpc-core';
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import type { Coordinator } from '../coordinator.js';
 import type { EvidenceWriter } from '../evidence-writer.js';
 import type { Caller, GatewayEnv, Scope } from '../http-env.js';
@@ -27,9 +27,11 @@ export interface RouteDeps {
   authenticate: (header: string | undefined) => Caller;
   githubSecret: string | undefined;
   cluster: string;
-  maxBodyBytes: number;
-  /** Bytes all request bodies may hold at once (bodies are read before their callers are checked). */
-  bodies: BodyBudget;
+  /**
+   * The body reader of every route that takes one (`bodyLimit`): the size limit, and a budget the
+   * bodies of all requests share (bodies are read before their callers are checked).
+   */
+  readBody: MiddlewareHandler<GatewayEnv>;
   now: () => Date;
   ids: () => string;
   /** SSE keep-alive interval, ms. */

@@ -3,7 +3,7 @@ import { AapsError, ValidationError } from '@aaps/mpc-core';
 import { streamSSE } from 'hono/streaming';
 import { IncidentSignalEnvelopeSchema, intakeEnvelope } from '../intake/envelope.js';
 import { requireScope } from '../middleware/auth.js';
-import { bodyLimit, jsonBody } from '../middleware/body-limit.js';
+import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
 import { principalFor, verifyRosterEnvelope } from '../trust.js';
@@ -56,33 +56,28 @@ export const incidentRouteDocs: RouteDoc[] = [
 ];
 
 export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
-  app.post(
-    '/v1/incidents',
-    requireScope(d.authenticate, 'submit'),
-    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
-    async (c) => {
-      const body = jsonBody(c);
-      const result = intakeEnvelope(body);
-      const item = result.items[0];
-      if (item === undefined || item.action !== 'open')
-        throw new ValidationError('INVALID_ARGUMENT', 'no incident in the body', ['$']);
-      const trust = await d.trust();
-      if (item.envelope.meta.signature !== undefined) verifyRosterEnvelope(trust, item.envelope);
-      else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {
-        throw new AapsError('UNAUTHENTICATED', 'an unsigned envelope may not claim a roster identity');
-      }
-      const [out] = await d.intake.ingest(result);
-      if (out === undefined) throw new AapsError('INTERNAL', 'intake produced nothing');
-      d.metrics.intake.inc({
-        source: 'envelope',
-        outcome: out.duplicate ? 'duplicate' : 'created',
-      });
-      return c.json(
-        { incident_id: out.incident_id, trace_id: out.trace_id, state: out.state, duplicate: out.duplicate },
-        out.duplicate ? 200 : 202,
-      );
-    },
-  );
+  app.post('/v1/incidents', requireScope(d.authenticate, 'submit'), d.readBody, async (c) => {
+    const body = jsonBody(c);
+    const result = intakeEnvelope(body);
+    const item = result.items[0];
+    if (item === undefined || item.action !== 'open')
+      throw new ValidationError('INVALID_ARGUMENT', 'no incident in the body', ['$']);
+    const trust = await d.trust();
+    if (item.envelope.meta.signature !== undefined) verifyRosterEnvelope(trust, item.envelope);
+    else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {
+      throw new AapsError('UNAUTHENTICATED', 'an unsigned envelope may not claim a roster identity');
+    }
+    const [out] = await d.intake.ingest(result);
+    if (out === undefined) throw new AapsError('INTERNAL', 'intake produced nothing');
+    d.metrics.intake.inc({
+      source: 'envelope',
+      outcome: out.duplicate ? 'duplicate' : 'created',
+    });
+    return c.json(
+      { incident_id: out.incident_id, trace_id: out.trace_id, state: out.state, duplicate: out.duplicate },
+      out.duplicate ? 200 : 202,
+    );
+  });
 
   app.get('/v1/incidents', requireScope(d.authenticate, 'read'), async (c) => {
     const q = parse(ListQuerySchema, c.req.query(), 'invalid query');

@@ -23,7 +23,7 @@ import {
 } from '@aaps/mpc-core';
 import type { PartyReleaseAnswer } from '../coordinator.js';
 import { requireScope } from '../middleware/auth.js';
-import { bodyLimit, jsonBody } from '../middleware/body-limit.js';
+import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
 import type { IncidentRecord } from '../workflow/record.js';
@@ -125,7 +125,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
   app.post(
     '/v1/evidence/:evidence_id/unseal',
     requireScope(d.authenticate, 'approve'),
-    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
+    d.readBody,
     async (c) => {
       const evidenceId = c.req.param('evidence_id');
       const body = parse(UnsealBodySchema, jsonBody(c), 'invalid unseal request');

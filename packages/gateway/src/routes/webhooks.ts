@@ -13,7 +13,7 @@ import { verifyGithubSignature } from '../intake/github-signature.js';
 import { intakeKubernetes, KubernetesWebhookSchema } from '../intake/kubernetes.js';
 import type { IntakeContext, IntakeResult } from '../intake/types.js';
 import { requireScope } from '../middleware/auth.js';
-import { bodyLimit, jsonBody } from '../middleware/body-limit.js';
+import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
 import type { Schema } from '../schema/define.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
@@ -99,11 +99,8 @@ async function respond(c: Context<GatewayEnv>, d: RouteDeps, result: IntakeResul
 export function registerWebhookRoutes(app: GatewayApp, d: RouteDeps): void {
   const ctx = (): IntakeContext => ({ now: d.now, newId: d.ids, cluster: d.cluster });
   for (const t of TOKEN_SOURCES) {
-    app.post(
-      `/v1/webhooks/${t.source}`,
-      requireScope(d.authenticate, 'submit'),
-      bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
-      (c) => respond(c, d, t.adapter(jsonBody(c), ctx())),
+    app.post(`/v1/webhooks/${t.source}`, requireScope(d.authenticate, 'submit'), d.readBody, (c) =>
+      respond(c, d, t.adapter(jsonBody(c), ctx())),
     );
   }
   app.post(
@@ -117,7 +114,7 @@ export function registerWebhookRoutes(app: GatewayApp, d: RouteDeps): void {
       }
       await next();
     },
-    bodyLimit({ maxBytes: d.maxBodyBytes, budget: d.bodies }),
+    d.readBody,
     (c) => {
       verifyGithubSignature(c.get('rawBody'), c.req.header('x-hub-signature-256'), d.githubSecret ?? '');
       const result = intakeGithub(jsonBody(c), {

@@ -628,7 +628,8 @@ export function createAggregationHandlers(
       if (sessions.has(sessionId))
         throw new AapsError('CONFLICT', `aggregation ${sessionId} was already dealt here`);
       const session = openAggregationSession(suite, roster, circuit, sessionId);
-      const names = inputsOf(circuit, self);
+      const specs = inputSpecsOf(circuit, self);
+      const names = specs.map((s) => s.name);
       let values = new Map<string, bigint | bigint[]>();
       let subject: RiskSubject | undefined;
       if (body.derive !== undefined) {
@@ -688,7 +689,7 @@ export function createAggregationHandlers(
           }
         }
         values = new Map();
-        for (const spec of inputSpecsOf(circuit, self)) {
+        for (const spec of specs) {
           const field = `input.${spec.name}`;
           const raw = given[spec.name];
           if (spec.length > 1 && (!Array.isArray(raw) || raw.length !== spec.length)) {

@@ -96,6 +96,7 @@ export function createSignHandlers(
         };
       }
       case 'evidence': {
+        const { publicPackage } = requireKey();
         let payload: Uint8Array;
         try {
           payload = base64Decode(subject.payload, 'payload');
@@ -108,8 +109,8 @@ export function createSignHandlers(
           transcript: subject.transcript,
           roster: vroster,
           ciphersuite: suite.id,
-          groupPublicKey: requireKey().publicPackage.groupPublicKey,
-          threshold: requireKey().publicPackage.threshold,
+          groupPublicKey: publicPackage.groupPublicKey,
+          threshold: publicPackage.threshold,
           signer: deps.self.id,
         });
         if (!checked.ok) return refuse(session, checked.rule, checked.message);
