@@ -94,7 +94,6 @@ export async function startUp(opts: { port: number; args?: string[]; dataDir?: s
   };
 }
 
-/** Resident and peak resident memory of a process, in MiB (Linux /proc). */
 /** A party process's id, from the config path on its command line (`.../parties/<id>/party.json`). */
 export function partyIdOf(pid: number): string {
   const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -102,6 +101,7 @@ export function partyIdOf(pid: number): string {
   return /parties\/([^/]+)\/party\.json$/.exec(config)?.[1] ?? `pid ${pid}`;
 }
 
+/** Resident and peak resident memory of a process, in MiB (Linux /proc). */
 export function rssMiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);

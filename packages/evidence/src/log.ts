@@ -106,6 +106,7 @@ export class TransparencyLog {
    * The largest stored checkpoint, read once at open and then kept as this log stores new ones
    * (it is the store's only writer, as `#size` already assumes): every bundle waits for a
    * checkpoint covering it and asks for the latest, so this saves two store reads a bundle.
+   * Never handed out: callers get copies.
    */
   #latest: StoredCheckpoint | undefined;
 
@@ -336,7 +337,7 @@ export class TransparencyLog {
       const newest = this.#latest === undefined || this.#latest.size < size;
       if (newest) ops.push({ type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(size)) });
       await this.#store.batch(ops);
-      if (newest) this.#latest = copyCheckpoint(stored);
+      if (newest) this.#latest = stored;
       return stored;
     });
   }
@@ -361,7 +362,7 @@ export class TransparencyLog {
       await this.#store.batch([
         { type: 'put', key: LATEST_CHECKPOINT_KEY, value: utf8Encode(String(found.size)) },
       ]);
-      this.#latest = copyCheckpoint(found);
+      this.#latest = found;
     }
     return found;
   }
@@ -371,7 +372,8 @@ export class TransparencyLog {
    * `INVALID_ARGUMENT` if no checkpoint covers it yet (sign one first).
    */
   async position(index: number): Promise<LogPosition> {
-    const checkpoint = await this.latestCheckpoint();
+    // Only its size and note are read: no copy needed.
+    const checkpoint = this.#latest;
     if (checkpoint === undefined || !Number.isSafeInteger(index) || index < 0 || index >= checkpoint.size) {
       throw new ValidationError('INVALID_ARGUMENT', 'no signed checkpoint covers this index yet', ['index']);
     }

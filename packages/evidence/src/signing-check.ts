@@ -5,14 +5,17 @@
  * and transcript holds (the bundle's log entry comes later, from the log). The party node and the gateway's in-process coordinator both call
  * this, so both refuse the same evidence under the same rule.
  */
+
+import { VerificationError } from '@aaps/mpc-core';
+import { checkSubject, openStatementPayload } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
 import { toHex } from './encoding.js';
-import { parseStatement, subjectName, type VerifierRoster } from './statement.js';
-import { canonicalTranscript, verifyTranscript } from './transcript.js';
+import type { Statement, VerifierRoster } from './statement.js';
+import { type CanonicalTranscript, verifyTranscript } from './transcript.js';
 
 /**
  * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
- * group, subject name and signers), the transcript's shape and digest against the subject, and the
+ * group, threshold and signers), the transcript's shape, the subject's name and digest, and the
  * transcript's signatures last.
  */
 export const EVIDENCE_SIGNING_RULES = [
@@ -82,19 +85,22 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   if (input.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     return refuse('evidence.payload_type', `evidence is signed as ${IN_TOTO_PAYLOAD_TYPE} only`);
   }
-  let statement: ReturnType<typeof parseStatement>;
+  // What aaps-verify checks of the Statement (statement.format, statement.subject) is its own code.
+  let statement: Statement;
   try {
-    statement = parseStatement(input.payload);
+    statement = openStatementPayload(
+      IN_TOTO_PAYLOAD_TYPE,
+      input.payload,
+      input.ciphersuite,
+      toHex(input.groupPublicKey),
+    );
   } catch (e) {
-    return refuse('evidence.statement', `not an AAPS evidence statement: ${(e as Error).message}`);
+    return refuse(
+      'evidence.statement',
+      `not an AAPS evidence statement under this key: ${(e as Error).message}`,
+    );
   }
   const { predicate } = statement;
-  if (
-    predicate.ciphersuite !== input.ciphersuite ||
-    predicate.groupPublicKey !== toHex(input.groupPublicKey)
-  ) {
-    return refuse('evidence.statement', 'the statement names another group key or ciphersuite');
-  }
   const { min, max } = input.threshold;
   if (predicate.threshold.min !== min || predicate.threshold.max !== max) {
     return refuse('evidence.statement', `the statement's threshold is not the key's ${min}-of-${max}`);
@@ -103,9 +109,6 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   if (predicate.signers.length !== min || new Set(predicate.signers).size !== min) {
     return refuse('evidence.signers', `the statement must name exactly ${min} distinct signers`);
   }
-  if (statement.subject[0]!.name !== subjectName(predicate.incident.id)) {
-    return refuse('evidence.subject', "the statement's subject does not name its incident");
-  }
   if (input.signer !== undefined && !predicate.signers.includes(input.signer)) {
     return refuse('evidence.signers', `the statement does not name ${input.signer} among its signers`);
   }
@@ -113,13 +116,15 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   if (!Array.isArray(transcript) || transcript.length === 0) {
     return refuse('evidence.transcript', 'evidence needs its transcript: a non-empty array of envelopes');
   }
-  let digest: string;
+  let canonical: CanonicalTranscript;
   try {
-    const canonical = canonicalTranscript(transcript);
-    digest = canonical.digestHex;
-    if (statement.subject[0]!.digest.sha256 !== digest) {
-      return refuse('evidence.subject', "the statement's subject digest is not the transcript's digest");
-    }
+    canonical = checkSubject(statement, transcript);
+  } catch (e) {
+    if (e instanceof VerificationError && e.check === 'statement.subject')
+      return refuse('evidence.subject', e.message);
+    return refuse('evidence.transcript', `transcript does not serialize: ${(e as Error).message}`);
+  }
+  try {
     verifyTranscript(transcript, input.roster, canonical);
   } catch (e) {
     return refuse('evidence.transcript', `transcript does not verify: ${(e as Error).message}`);
@@ -128,7 +133,7 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     ok: true,
     message: evidenceSigningMessage(input.payload),
     subject: statement.subject[0]!.name,
-    transcriptSha256: digest,
+    transcriptSha256: canonical.digestHex,
     signers: predicate.signers,
   };
 }

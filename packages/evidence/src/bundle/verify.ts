@@ -318,7 +318,19 @@ function checkKeyId(
 }
 
 function openStatement(decoded: DecodedBundle, suite: EvidenceCiphersuite, groupKeyHex: string): Statement {
-  const { payloadType, payload } = decoded.envelope;
+  return openStatementPayload(decoded.envelope.payloadType, decoded.envelope.payload, suite, groupKeyHex);
+}
+
+/**
+ * The `statement.format` check: an in-toto payload that is an AAPS incident Statement under the
+ * given group key and ciphersuite (also what a party checks before it signs evidence).
+ */
+export function openStatementPayload(
+  payloadType: string,
+  payload: Uint8Array,
+  suite: string,
+  groupKeyHex: string,
+): Statement {
   if (payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     fail('statement.format', `payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`, { fields: ['payloadType'] });
   }
@@ -331,8 +343,11 @@ function openStatement(decoded: DecodedBundle, suite: EvidenceCiphersuite, group
   return statement;
 }
 
-/** Returns the transcript serialized once, for its signature checks. */
-function checkSubject(statement: Statement, transcript: readonly unknown[]): CanonicalTranscript {
+/**
+ * The `statement.subject` check: the one subject names the incident and carries the transcript's
+ * digest. Returns the transcript serialized once, for its signature checks.
+ */
+export function checkSubject(statement: Statement, transcript: readonly unknown[]): CanonicalTranscript {
   const subject = statement.subject[0]!;
   const expected = subjectName(statement.predicate.incident.id);
   if (subject.name !== expected)
