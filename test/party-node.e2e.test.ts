@@ -117,6 +117,69 @@ describe('party nodes across processes', () => {
     ).toBe(true);
   });
 
+  it('unused nonces expire after the time to live; a coordinator holding their commitments signs anyway', async () => {
+    const victim = layout.roster.parties[4]!;
+    const idx = procs.findIndex((p) => p.id === victim.id);
+    const restart = async (env: Record<string, string>) => {
+      await procs[idx]!.stop('SIGTERM');
+      procs[idx] = spawnParty(victim.id, victim.url, layout.configPaths[victim.id]!, { env });
+      await procs[idx]!.ready();
+    };
+    await restart({ AAPS_PARTY_NONCE_TTL_SEC: '1' });
+    try {
+      const s = suite();
+      const session = new SigningSession<SignSubject>({
+        suite: s,
+        publicPackage,
+        transport: httpSigningTransport(client, s, 'trace-ttl'),
+        timeoutMs: 5000,
+        batchSize: 4,
+        preference: [frostIdentifier(layout.roster, victim)],
+      });
+      const sign = (p: ReturnType<typeof proposal>) =>
+        session.sign({
+          payload: { kind: 'approval', proposal: p },
+          messageFor: (x) => proposalSigningBytes((x as { proposal: unknown }).proposal),
+        });
+      const first = await sign(proposalFor('image_rollback', { incident_id: 'inc-ttl-1' }));
+      expect(first.attempts).toBe(1);
+      // A commitment drawn now, then left unused past the time to live (sweeps every 250 ms).
+      const c1 = async (id: string) =>
+        Round1CommitmentBatchCodec.fromJSON(
+          (await client.call<{ commitments: unknown }>(id, 'sign.commit', 'ttl', { count: 1 })).commitments,
+          s.id,
+        ).value.commitments[0]!;
+      const commitments = [
+        await c1(layout.roster.parties[0]!.id),
+        await c1(layout.roster.parties[1]!.id),
+        await c1(victim.id),
+      ];
+      await new Promise((r) => setTimeout(r, 1600));
+      expect(procs[idx]!.output()).toContain('nonces.expired');
+      const p = proposalFor('image_rollback', { incident_id: 'inc-ttl-2' });
+      await expect(
+        client.call(victim.id, 'sign.round2', 'ttl', {
+          signing_package: SigningPackageCodec.toJSON(s.id, {
+            commitments,
+            message: proposalSigningBytes(p),
+          }),
+          subject: { kind: 'approval', proposal: p },
+        }),
+      ).rejects.toMatchObject({ code: 'UNKNOWN_NONCE', message: expect.stringContaining('expired unused') });
+      // The session still holds pooled commitments whose nonces expired: it is told so, asks for
+      // fresh ones and signs on a second attempt, the victim among the signers.
+      expect(session.pooled(frostIdentifier(layout.roster, victim))).toBeGreaterThan(0);
+      const second = await sign(p);
+      expect(second.attempts).toBe(2);
+      expect(partyIdsOf(layout.roster, second.signers)).toContain(victim.id);
+      expect(
+        nodeVerify(null, proposalSigningBytes(p), spki(publicPackage.groupPublicKey), second.signature),
+      ).toBe(true);
+    } finally {
+      await restart({});
+    }
+  });
+
   it('concurrent signings through a coalescing client share batch requests; a refusal fails alone', async () => {
     const paths: string[] = [];
     const counting: typeof fetch = (input, init) => {
@@ -416,6 +479,7 @@ describe('party nodes across processes', () => {
     // The refusals consumed no nonce: the honest request signs with the same commitment.
     const ok = await round2('ev5', IN_TOTO_PAYLOAD_TYPE, transcript);
     expect(ok).toHaveProperty('share');
+
   });
 });
 

@@ -21,6 +21,8 @@ export interface PartyConfig {
   dataKeyHex?: string;
   timestampWindowSec: number;
   maxBodyBytes: number;
+  /** How long an unused nonce is kept after its commitment left; then it expires. */
+  nonceTtlSec: number;
   logLevel: LogLevel;
 }
 
@@ -29,8 +31,12 @@ export const PARTY_DEFAULTS = {
   port: 7100,
   timestampWindowSec: 300,
   maxBodyBytes: 1024 * 1024,
+  nonceTtlSec: 86_400,
   logLevel: 'info' as LogLevel,
 };
+
+/** The longest time to live for an unused nonce (30 days). */
+export const MAX_NONCE_TTL_SEC = 30 * 86_400;
 
 /** flag name -> [env var, config-file key] */
 const OPTIONS = {
@@ -45,6 +51,7 @@ const OPTIONS = {
   'data-key-file': ['AAPS_PARTY_DATA_KEY_FILE', 'data_key_file'],
   'timestamp-window': ['AAPS_PARTY_TIMESTAMP_WINDOW_SEC', 'timestamp_window_sec'],
   'max-body-bytes': ['AAPS_PARTY_MAX_BODY_BYTES', 'max_body_bytes'],
+  'nonce-ttl': ['AAPS_PARTY_NONCE_TTL_SEC', 'nonce_ttl_sec'],
   'log-level': ['AAPS_PARTY_LOG_LEVEL', 'log_level'],
 } as const;
 type Option = keyof typeof OPTIONS;
@@ -138,6 +145,7 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
     dataKeyPath: path(pick('data-key-file') ?? join(dataDir ?? '.', 'data.key')),
     timestampWindowSec: int('timestamp-window', PARTY_DEFAULTS.timestampWindowSec, 1, 86_400),
     maxBodyBytes: int('max-body-bytes', PARTY_DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024),
+    nonceTtlSec: int('nonce-ttl', PARTY_DEFAULTS.nonceTtlSec, 1, MAX_NONCE_TTL_SEC),
     logLevel,
   };
   const policy = pick('policy');

@@ -12,7 +12,7 @@ import { serve } from '@hono/node-server';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
@@ -82,6 +82,7 @@ export async function runParty(
     http.keepAliveTimeout = 65_000;
     http.headersTimeout = 66_000;
   });
+  const expiry = scheduleNonceExpiry(store, config.nonceTtlSec, logger);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -89,6 +90,7 @@ export async function runParty(
     logger.info('party.stopping', { signal });
     await party.drain();
     server.close();
+    await expiry.stop();
     await store.close();
     logger.info('party.stopped', {});
     process.exit(0);
@@ -103,6 +105,37 @@ export async function runParty(
     parent.on('close', () => void stop('parent-exit'));
     parent.resume();
   }
+}
+
+/**
+ * Expire unused nonces older than the time to live: once now, then every quarter of it (at most
+ * hourly). A coordinator that offers an expired commitment is told so and asks for fresh ones.
+ */
+function scheduleNonceExpiry(
+  store: PartyStore,
+  ttlSec: number,
+  logger: Logger,
+): { stop: () => Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  const sweep = () => {
+    running = running.then(async () => {
+      try {
+        const expired = await store.expireNonces(new Date(Date.now() - ttlSec * 1000));
+        if (expired > 0) logger.info('nonces.expired', { count: expired, ttl_sec: ttlSec });
+      } catch (e) {
+        logger.warn('nonces.expire_failed', { error: e instanceof Error ? e.message : String(e) });
+      }
+    });
+  };
+  sweep();
+  const timer = setInterval(sweep, Math.min(ttlSec * 250, 3_600_000));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 const isMain =

@@ -77,4 +77,15 @@ describe('party config', () => {
     }
     expect(() => parsePartyArgs(['--nope', '1'], {})).toThrow(/unknown flag/);
   });
+
+  it('the nonce time to live: a day by default, from the file or the environment, 1 s to 30 days', () => {
+    const base = { id: 'p', data_dir: 'd', roster: 'r.json' };
+    expect(resolvePartyConfig(base, {}, '/base').nonceTtlSec).toBe(86_400);
+    expect(resolvePartyConfig({ ...base, nonce_ttl_sec: 600 }, {}, '/base').nonceTtlSec).toBe(600);
+    const env = parsePartyArgs([], { AAPS_PARTY_NONCE_TTL_SEC: '60' });
+    expect(resolvePartyConfig({ ...base, nonce_ttl_sec: 600 }, env, '/base').nonceTtlSec).toBe(60);
+    for (const bad of [0, 2_592_001, 1.5, 'soon']) {
+      expect(() => resolvePartyConfig({ ...base, nonce_ttl_sec: bad }, {}, '/base')).toThrow(/nonce-ttl/);
+    }
+  });
 });

@@ -1,8 +1,13 @@
 /**
  * The party's LevelDB: its key package (signing share encrypted at rest), nonces (encrypted, written
  * with `sync` before their commitments leave, removed atomically with a tombstone before any share
- * is computed), seen request ids (replay protection), signed checkpoints (never two roots for one
- * size) and an audit trail. This is the only module that opens the database.
+ * is computed, and expired unused after a time to live), seen request ids (replay protection),
+ * signed checkpoints (never two roots for one size) and an audit trail. This is the only module
+ * that opens the database.
+ *
+ * Keys: `key/current`; `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
+ * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
+ * consumed or expired); `seen/<request id>`; `ckpt/<size>`; `audit/<seq>`.
  */
 import {
   commitmentKey,
@@ -41,26 +46,41 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
+export interface PartyStoreOptions {
+  /** The clock nonces are stamped with when issued (default: the system clock). */
+  now?: () => Date;
+}
+
 export class PartyStore implements NonceStore {
   readonly #db: Level<string, Bytes>;
   readonly #kek: SecretBytes;
   readonly #partyId: string;
-  /** Commitment keys being consumed right now: a concurrent second request is refused. */
+  readonly #now: () => Date;
+  /**
+   * Commitment keys being consumed or expired right now: a concurrent second request is refused,
+   * and a nonce being consumed is not expired under it.
+   */
   readonly #inflight = new Set<string>();
   /** Request ids seen inside the replay window, mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
   #auditSeq = 0;
 
-  private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string) {
+  private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string, now: () => Date) {
     this.#db = db;
     this.#kek = kek;
     this.#partyId = partyId;
+    this.#now = now;
   }
 
-  static async open(path: string, kek: SecretBytes, partyId: string): Promise<PartyStore> {
+  static async open(
+    path: string,
+    kek: SecretBytes,
+    partyId: string,
+    options: PartyStoreOptions = {},
+  ): Promise<PartyStore> {
     const db = new Level<string, Bytes>(path, { valueEncoding: 'view' });
     await db.open();
-    const store = new PartyStore(db, kek, partyId);
+    const store = new PartyStore(db, kek, partyId, options.now ?? (() => new Date()));
     const last = await db.keys({ gte: 'audit/', lt: 'audit/\xff', reverse: true, limit: 1 }).all();
     store.#auditSeq = last.length ? Number.parseInt(last[0]!.slice('audit/'.length), 10) + 1 : 0;
     for await (const [k, v] of db.iterator({ gte: 'seen/', lt: 'seen/\xff' })) {
@@ -122,16 +142,21 @@ export class PartyStore implements NonceStore {
     if (new Set(keys).size !== keys.length)
       throw new ProtocolError('NONCE_REUSE', 'a commitment is repeated in the batch');
     for (const k of keys) {
-      if ((await this.#get(`nonce/${k}`)) || (await this.#get(`used/${k}`))) {
+      const [live, used, expired] = await this.#db.getMany([`nonce/${k}`, `used/${k}`, `expired/${k}`]);
+      if (live || used || expired) {
         throw new ProtocolError('NONCE_REUSE', `commitment ${k} was already issued`);
       }
     }
+    const issued = utf8(String(this.#now().getTime()));
     await this.#db.batch(
-      records.map((r, i) => ({
-        type: 'put' as const,
-        key: `nonce/${keys[i]}`,
-        value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
-      })),
+      records.flatMap((r, i) => [
+        {
+          type: 'put' as const,
+          key: `nonce/${keys[i]}`,
+          value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
+        },
+        { type: 'put' as const, key: `nonce-at/${keys[i]}`, value: issued },
+      ]),
       { sync: true },
     );
   }
@@ -145,6 +170,12 @@ export class PartyStore implements NonceStore {
       if (!sealed) {
         if (await this.#get(`used/${key}`))
           throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
+        const expired = await this.#get(`expired/${key}`);
+        if (expired)
+          throw new ProtocolError(
+            'UNKNOWN_NONCE',
+            `commitment ${key} expired unused at ${new TextDecoder().decode(expired)}`,
+          );
         throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
       }
       const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
@@ -155,7 +186,8 @@ export class PartyStore implements NonceStore {
       await this.#db.batch(
         [
           { type: 'del', key: `nonce/${key}` },
-          { type: 'put', key: `used/${key}`, value: utf8(new Date().toISOString()) },
+          { type: 'del', key: `nonce-at/${key}` },
+          { type: 'put', key: `used/${key}`, value: utf8(this.#now().toISOString()) },
         ],
         { sync: true },
       );
@@ -187,9 +219,59 @@ export class PartyStore implements NonceStore {
   async clearNonces(): Promise<number> {
     const ops: { type: 'del'; key: string }[] = [];
     for await (const k of this.#db.keys({ gte: 'nonce/', lt: 'nonce/\xff' }))
-      ops.push({ type: 'del', key: k });
+      ops.push({ type: 'del', key: k }, { type: 'del', key: `nonce-at/${k.slice('nonce/'.length)}` });
     if (ops.length) await this.#db.batch(ops, { sync: true });
-    return ops.length;
+    return ops.length / 2;
+  }
+
+  /**
+   * Expire the unused nonces issued before `issuedBefore`: each is deleted and leaves an
+   * `expired/` tombstone, so its commitment is never issued again and a late round two is told it
+   * expired (`UNKNOWN_NONCE`: a coordinator then asks for fresh commitments). A nonce being
+   * consumed is left alone. A nonce stored before issue times were kept is stamped now, and so
+   * expires one time to live later. Returns how many expired.
+   */
+  async expireNonces(issuedBefore: Date): Promise<number> {
+    const cutoff = issuedBefore.getTime();
+    const issuedAt = new Map<string, number>();
+    for await (const [k, v] of this.#db.iterator({ gte: 'nonce-at/', lt: 'nonce-at/\xff' }))
+      issuedAt.set(k.slice('nonce-at/'.length), Number(new TextDecoder().decode(v)));
+    const due: string[] = [];
+    const unstamped: string[] = [];
+    for await (const k of this.#db.keys({ gte: 'nonce/', lt: 'nonce/\xff' })) {
+      const id = k.slice('nonce/'.length);
+      const at = issuedAt.get(id);
+      if (at === undefined) unstamped.push(id);
+      else if (!(at >= cutoff) && !this.#inflight.has(id)) due.push(id);
+    }
+    if (unstamped.length > 0) {
+      const now = utf8(String(this.#now().getTime()));
+      await this.#db.batch(
+        unstamped.map((id) => ({ type: 'put' as const, key: `nonce-at/${id}`, value: now })),
+        { sync: true },
+      );
+    }
+    // Held from here on, so no round two consumes one while it is expired; then only those still
+    // stored (one may have been consumed while the keys were read) are expired.
+    const held = due.filter((id) => !this.#inflight.has(id));
+    for (const id of held) this.#inflight.add(id);
+    try {
+      const present = await this.#db.getMany(held.map((id) => `nonce/${id}`));
+      const expiring = held.filter((_, i) => present[i] !== undefined);
+      if (expiring.length === 0) return 0;
+      const at = utf8(this.#now().toISOString());
+      await this.#db.batch(
+        expiring.flatMap((id) => [
+          { type: 'del' as const, key: `nonce/${id}` },
+          { type: 'del' as const, key: `nonce-at/${id}` },
+          { type: 'put' as const, key: `expired/${id}`, value: at },
+        ]),
+        { sync: true },
+      );
+      return expiring.length;
+    } finally {
+      for (const id of held) this.#inflight.delete(id);
+    }
   }
 
   // ---- replay protection ----
