@@ -13,6 +13,7 @@ import {
   httpSigningTransport,
   layoutCluster,
   makeRequest,
+  memoryLogger,
   PartyClient,
   type PartyProcess,
   partyIdsOf,
@@ -26,6 +27,7 @@ import {
   verifierRoster,
 } from '@aaps/agents';
 import { buildBundleStatement, IN_TOTO_PAYLOAD_TYPE, pae, type TranscriptEnvelope } from '@aaps/evidence';
+import { createHttpCoordinator } from '@aaps/gateway';
 import {
   AapsError,
   canonicalBytes,
@@ -480,6 +482,32 @@ describe('party nodes across processes', () => {
     const ok = await round2('ev5', IN_TOTO_PAYLOAD_TYPE, transcript);
     expect(ok).toHaveProperty('share');
 
+    // The gateway's coordinator asks only the parties a Statement names: none substitutes.
+    const asked = new Set<string>();
+    const coordinator = createHttpCoordinator({
+      roster: layout.roster,
+      gatewayKey: layout.gatewayKey,
+      publicPackage,
+      logger: memoryLogger(),
+      fetch: (input, init) => {
+        const url = new URL(String(input instanceof Request ? input.url : input));
+        asked.add(layout.roster.parties.find((p) => new URL(p.url).port === url.port)!.id);
+        return fetch(input, init);
+      },
+    });
+    const named = [1, 2, 3].map((i) => layout.roster.parties[i]!.id);
+    const statement = JSON.parse(new TextDecoder().decode(statementOver(transcript, named)));
+    const signed = await coordinator.signEvidence({ statement, transcript, signers: named });
+    expect(signed.signers.sort()).toEqual([...named].sort());
+    expect([...asked].sort()).toEqual([...named].sort());
+    expect(
+      nodeVerify(
+        null,
+        pae(IN_TOTO_PAYLOAD_TYPE, statementOver(transcript, named)),
+        spki(publicPackage.groupPublicKey),
+        signed.signature,
+      ),
+    ).toBe(true);
   });
 });
 

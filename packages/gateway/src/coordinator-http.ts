@@ -143,24 +143,19 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   });
   let counter = 0;
 
+  /** Sign `subject` k-of-n; with `only`, no party outside it is asked (none substitutes). */
   async function thresholdSign(
     subject: SignSubject,
     label: string,
-    preferParties?: readonly string[],
+    only?: readonly string[],
   ): Promise<ThresholdResult> {
     const sessionId = `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
-    const preference = preferParties
-      ?.map((id) => roster.parties.find((p) => p.id === id))
-      .filter((p) => p !== undefined)
-      .map((p) => frostIdentifier(roster, p));
+    const exclude = only
+      ? roster.parties.filter((p) => !only.includes(p.id)).map((p) => frostIdentifier(roster, p))
+      : [];
     let result: SigningResult;
     try {
-      result = await session.sign({
-        payload: subject,
-        messageFor,
-        sessionId,
-        ...(preference ? { preference } : {}),
-      } as Parameters<typeof session.sign>[0]);
+      result = await session.sign({ payload: subject, messageFor, sessionId, exclude });
     } catch (e) {
       const list = refusals.get(sessionId) ?? [];
       refusals.delete(sessionId);

@@ -110,7 +110,7 @@ export interface Coordinator {
   signEvidence(input: {
     statement: unknown;
     transcript: SignedEnvelope[];
-    /** The quorum the statement names; used when all of them are willing. */
+    /** The quorum the statement names: only these parties are asked (none substitutes). */
     signers?: string[];
   }): Promise<ThresholdResult>;
   /** k-of-n FROST over a C2SP checkpoint body; parties refuse two roots for one size. */

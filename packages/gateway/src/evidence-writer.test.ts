@@ -10,34 +10,48 @@ const unreachable = (details: Record<string, unknown>) =>
 const refused = (party: string, rule = 'evidence.signers') => ({ party, rule, message: '' });
 
 describe('requorum (the next signers to name after an evidence signing found no quorum)', () => {
-  it('keeps the named parties still usable and adds those refused only for not being named', () => {
-    // p1 timed out; p4 and p5 were asked in its place and refused, not being named.
-    const e = unreachable({ refusals: [refused('p4'), refused('p5')], unavailable_parties: ['p1'] });
-    expect(requorum(e, ['p1', 'p2', 'p3'], 3)).toEqual(['p2', 'p3', 'p4']);
+  const parties = ['p1', 'p2', 'p3', 'p4', 'p5'];
+  const named = ['p1', 'p2', 'p3'];
+
+  it('keeps the named parties still usable and fills up with parties not yet tried', () => {
+    const out = new Set<string>();
+    expect(requorum(unreachable({ unavailable_parties: ['p1'] }), named, parties, 3, out)).toEqual([
+      'p2',
+      'p3',
+      'p4',
+    ]);
+    expect([...out]).toEqual(['p1']);
   });
 
-  it('drops parties that refused on other grounds or cheated', () => {
-    const e = unreachable({
-      refusals: [refused('p2', 'evidence.transcript'), refused('p4'), refused('p5')],
-      culprit_parties: ['p3'],
-    });
-    expect(requorum(e, ['p1', 'p2', 'p3'], 3)).toEqual(['p1', 'p4', 'p5']);
+  it('rules out parties that refused, cheated or failed, and remembers them across attempts', () => {
+    const out = new Set<string>();
+    const first = unreachable({ refusals: [refused('p2', 'evidence.transcript')], culprit_parties: ['p3'] });
+    expect(requorum(first, named, parties, 3, out)).toEqual(['p1', 'p4', 'p5']);
+    // p4 times out on the second attempt: p2 and p3 are not named again, so too few are left.
+    expect(
+      requorum(unreachable({ unavailable_parties: ['p4'] }), ['p1', 'p4', 'p5'], parties, 3, out),
+    ).toBeUndefined();
+    expect([...out].sort()).toEqual(['p2', 'p3', 'p4']);
   });
 
-  it('drops a named party that refuses as if it were not named (it is, so that is not why)', () => {
-    const e = unreachable({ refusals: [refused('p1'), refused('p4'), refused('p5')] });
-    expect(requorum(e, ['p1', 'p2', 'p3'], 3)).toEqual(['p2', 'p3', 'p4']);
+  it('rules out a named party that refuses as if it were not named, but not an unnamed one that did', () => {
+    const out = new Set<string>();
+    const e = unreachable({ refusals: [refused('p1'), refused('p4')] });
+    expect(requorum(e, named, parties, 3, out)).toEqual(['p2', 'p3', 'p4']);
+    expect([...out]).toEqual(['p1']);
   });
 
-  it('gives up when too few are left, when nobody refused for not being named, or on another error', () => {
-    const few = unreachable({ refusals: [refused('p4')], unavailable_parties: ['p1', 'p2'] });
-    expect(requorum(few, ['p1', 'p2', 'p3'], 3)).toBeUndefined();
-    expect(requorum(unreachable({ unavailable_parties: ['p1'] }), ['p1', 'p2', 'p3'], 3)).toBeUndefined();
-    expect(requorum(new Error('boom'), ['p1', 'p2', 'p3'], 3)).toBeUndefined();
+  it('gives up when no named party is out, when too few are left, or on another error', () => {
+    expect(
+      requorum(unreachable({ refusals: [refused('p4')] }), named, parties, 3, new Set()),
+    ).toBeUndefined();
+    const few = unreachable({ unavailable_parties: ['p1', 'p2', 'p4'] });
+    expect(requorum(few, named, parties, 3, new Set())).toBeUndefined();
+    expect(requorum(new Error('boom'), named, parties, 3, new Set())).toBeUndefined();
   });
 });
 
-describe('the evidence writer names a new quorum when parties refuse for not being named', () => {
+describe('the evidence writer names a new quorum when named parties fail', () => {
   const gatewayKey = generateIdentityKey();
   const local = new LocalCoordinator({
     gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
@@ -103,14 +117,9 @@ describe('the evidence writer names a new quorum when parties refuse for not bei
     transcript,
   };
 
-  it('signs with the named parties still usable plus one that refused, and the bundle verifies', async () => {
+  it('signs with the named parties still usable plus one not yet tried, and the bundle verifies', async () => {
     const { w, named } = writer((signers, call) =>
-      call === 1
-        ? unreachable({
-            refusals: [refused('quality-assurance'), refused('audit')],
-            unavailable_parties: [signers[0]!],
-          })
-        : undefined,
+      call === 1 ? unreachable({ unavailable_parties: [signers[0]!] }) : undefined,
     );
     const sealed = await w.record(input);
     expect(named).toEqual([
@@ -126,10 +135,17 @@ describe('the evidence writer names a new quorum when parties refuse for not bei
     expect(createBundleVerifier({ groupPublicKey: key }).check(sealed.bundle)).toBe(true);
   });
 
-  it('stops after three attempts, and at once on an error that is not about naming', async () => {
-    const always = writer(() => unreachable({ refusals: [refused('quality-assurance'), refused('audit')] }));
+  it('stops after three attempts, and at once on an error that rules out no named party', async () => {
+    const always = writer((signers) => unreachable({ unavailable_parties: [signers[0]!] }));
     await expect(always.w.record(input)).rejects.toMatchObject({ code: 'QUORUM_UNREACHABLE' });
-    expect(always.named).toHaveLength(3);
+    expect(always.named).toEqual([
+      ['monitoring', 'problem-solver', 'strategy'],
+      ['problem-solver', 'strategy', 'quality-assurance'],
+      ['strategy', 'quality-assurance', 'audit'],
+    ]);
+    const refusedUnnamed = writer(() => unreachable({ refusals: [refused('audit')] }));
+    await expect(refusedUnnamed.w.record(input)).rejects.toMatchObject({ code: 'QUORUM_UNREACHABLE' });
+    expect(refusedUnnamed.named).toHaveLength(1);
     const other = writer(() => new Error('disk on fire'));
     await expect(other.w.record(input)).rejects.toThrow('disk on fire');
     expect(other.named).toHaveLength(1);

@@ -96,30 +96,39 @@ function pooledAggregation(incident: IncidentRecord): { aggregation?: BuildBundl
 }
 
 /**
- * The next quorum to name after an evidence signing found no quorum: the named parties that
- * neither failed nor refused on other grounds, then those that refused only for not being named
- * (`evidence.signers`). `undefined` when the failure is another, or too few parties are left.
+ * The next quorum to name after an evidence signing found no quorum. A coordinator asks only the
+ * parties a Statement names (a party signs only when named: `evidence.signers`), so the failure
+ * says which named parties are out: those that refused, cheated, failed or timed out. They join
+ * `ruledOut` (kept across attempts), and the next quorum is the named parties still usable, then
+ * parties not yet ruled out, in roster order. A party that refused only for not being named (a
+ * coordinator that asked it anyway) is not ruled out: named, it would sign. `undefined` when the
+ * failure is another, no named party is out, or too few parties are left.
  */
-export function requorum(error: unknown, named: readonly string[], threshold: number): string[] | undefined {
+export function requorum(
+  error: unknown,
+  named: readonly string[],
+  parties: readonly string[],
+  threshold: number,
+  ruledOut: Set<string>,
+): string[] | undefined {
   if (!(error instanceof ProtocolError) || error.code !== 'QUORUM_UNREACHABLE') return undefined;
   const details = error.details as {
     refusals?: PartyRefusal[];
     culprit_parties?: string[];
     unavailable_parties?: string[];
   };
-  const refusals = details.refusals ?? [];
-  // Refused for not being named, and indeed not named: willing under a Statement that names them.
-  const unnamed = refusals
-    .filter((r) => r.rule === 'evidence.signers' && !named.includes(r.party))
-    .map((r) => r.party);
-  if (unnamed.length === 0) return undefined;
-  // Every other refusal (a named party claiming not to be named included), cheater or fault.
-  const out = new Set([
-    ...refusals.filter((r) => r.rule !== 'evidence.signers' || named.includes(r.party)).map((r) => r.party),
+  const refusals = (details.refusals ?? []).filter(
+    (r) => r.rule !== 'evidence.signers' || named.includes(r.party),
+  );
+  for (const p of [
+    ...refusals.map((r) => r.party),
     ...(details.culprit_parties ?? []),
     ...(details.unavailable_parties ?? []),
-  ]);
-  const next = [...named.filter((p) => !out.has(p)), ...unnamed];
+  ])
+    ruledOut.add(p);
+  const usable = named.filter((p) => !ruledOut.has(p));
+  if (usable.length === named.length) return undefined;
+  const next = [...usable, ...parties.filter((p) => !ruledOut.has(p) && !named.includes(p))];
   return next.length >= threshold ? next.slice(0, threshold) : undefined;
 }
 
@@ -176,16 +185,18 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
   /**
    * Sign and append to the log. The Statement names its signers and a party signs only when named
    * (`evidence.signers`), so the quorum is chosen first: the first `t` parties, and when that
-   * signing fails, the named ones still usable plus the parties that refused only for not being
-   * named. If another set signed after all (a coordinator that does not enforce naming), sign
-   * again naming it.
+   * signing fails, the named ones still usable plus parties not yet ruled out ({@link requorum}),
+   * three attempts in all. If another set signed after all (a coordinator that does not enforce
+   * naming), sign again naming it.
    */
   const signAndAppend = async (
     base: Omit<BuildBundleInput, 'signers'>,
     transcript: SignedEnvelope[],
   ): Promise<PreparedEvidence> => {
     const k = await keys();
-    let quorum = k.parties.slice(0, k.threshold.min).map((p) => p.id);
+    const parties = k.parties.map((p) => p.id);
+    let quorum = parties.slice(0, k.threshold.min);
+    const ruledOut = new Set<string>();
     let bundle: EvidenceBundle | undefined;
     for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
       const input: BuildBundleInput = { ...base, signers: quorum };
@@ -199,7 +210,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           return r.signature;
         });
       } catch (e) {
-        const next = attempt < 2 ? requorum(e, quorum, k.threshold.min) : undefined;
+        const next = attempt < 2 ? requorum(e, quorum, parties, k.threshold.min, ruledOut) : undefined;
         if (next === undefined) throw e;
         quorum = next;
         continue;
