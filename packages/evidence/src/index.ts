@@ -6,6 +6,7 @@
 export {
   attachLogEntry,
   type BuildBundleInput,
+  type BundleSigner,
   buildBundle,
   buildBundleStatement,
   bundleLogLeaf,

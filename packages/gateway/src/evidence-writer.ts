@@ -9,7 +9,6 @@ import {
   attachLogEntry,
   type BuildBundleInput,
   buildBundle,
-  buildBundleStatement,
   buildTrustedRoot,
   bundleLogLeaf,
   type EvidenceBundle,
@@ -200,11 +199,11 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     let bundle: EvidenceBundle | undefined;
     for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
       const input: BuildBundleInput = { ...base, signers: quorum };
-      const statement = buildBundleStatement(input);
       let used: string[] = quorum;
       let built: EvidenceBundle;
       try {
-        built = await buildBundle(input, async () => {
+        // The parties are shown the Statement and derive the message themselves.
+        built = await buildBundle(input, async (_message, statement) => {
           const r = await opts.coordinator.signEvidence({ statement, transcript, signers: quorum });
           used = r.signers;
           return r.signature;

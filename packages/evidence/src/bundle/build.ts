@@ -4,7 +4,7 @@
  * k-of-n group signature), and later the log entry.
  */
 import { inCanonicalOrder, ValidationError } from '@aaps/mpc-core';
-import { IN_TOTO_PAYLOAD_TYPE, type MessageSigner, pae, signEnvelope } from '../dsse.js';
+import { IN_TOTO_PAYLOAD_TYPE, pae, signEnvelope } from '../dsse.js';
 import { toHex } from '../encoding.js';
 import { fail } from '../errors.js';
 import {
@@ -96,10 +96,17 @@ export function buildBundleStatement(input: BuildBundleInput): Statement {
 }
 
 /**
+ * Signs a bundle: given the DSSE PAE bytes to sign and the Statement they carry (a threshold
+ * coordinator hands the Statement to the parties, which derive the message themselves). Any
+ * `MessageSigner` (`dsse.ts`) is one.
+ */
+export type BundleSigner = (message: Uint8Array, statement: Statement) => Promise<Uint8Array>;
+
+/**
  * Build and sign a bundle (not yet in the log). The signature is checked under the group key
  * before the bundle is returned, so a bad aggregate never leaves here (`dsse.signature`).
  */
-export async function buildBundle(input: BuildBundleInput, sign: MessageSigner): Promise<EvidenceBundle> {
+export async function buildBundle(input: BuildBundleInput, sign: BundleSigner): Promise<EvidenceBundle> {
   checkInput(input);
   // In canonical member order first: the bundle carries these copies, and the Statement's digests
   // over them are then serialized as JSON.stringify writes them (canonicalize's fast path).
@@ -107,8 +114,14 @@ export async function buildBundle(input: BuildBundleInput, sign: MessageSigner):
   const aggregation = input.aggregation === undefined ? undefined : inCanonicalOrder(input.aggregation);
   const ordered =
     aggregation === undefined ? { ...input, transcript } : { ...input, transcript, aggregation };
-  const payload = statementBytes(buildBundleStatement(ordered));
-  const dsseEnvelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, payload, keyIdOf(input.groupPublicKey), sign);
+  const statement = buildBundleStatement(ordered);
+  const payload = statementBytes(statement);
+  const dsseEnvelope = await signEnvelope(
+    IN_TOTO_PAYLOAD_TYPE,
+    payload,
+    keyIdOf(input.groupPublicKey),
+    (message) => sign(message, statement),
+  );
   const sig = Buffer.from(dsseEnvelope.signatures[0]!.sig, 'base64');
   if (
     !verifyGroupSignature(input.ciphersuite, input.groupPublicKey, pae(IN_TOTO_PAYLOAD_TYPE, payload), sig)

@@ -1,8 +1,10 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ProtocolError, ValidationError, VerificationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
+import { IN_TOTO_PAYLOAD_TYPE, pae } from '../dsse.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { TransparencyLog } from '../log.js';
+import { type Statement, statementBytes } from '../statement.js';
 import {
   frostSigner,
   logBundles,
@@ -92,6 +94,18 @@ describe('verifyBundle', () => {
     await expect(buildBundle(makeInput(group, r), impostor.sign)).rejects.toMatchObject({
       check: 'dsse.signature',
     });
+  });
+
+  it('hands the signer the Statement whose canonical bytes are the payload it signs', async () => {
+    const group = makeEd25519Key();
+    let shown: { message: Uint8Array; statement: unknown } | undefined;
+    const bundle = await buildBundle(makeInput(group, makeRoster()), (message, statement) => {
+      shown = { message, statement };
+      return group.sign(message);
+    });
+    const payload = Buffer.from(bundle.dsseEnvelope.payload, 'base64');
+    expect(Buffer.from(statementBytes(shown!.statement as Statement)).equals(payload)).toBe(true);
+    expect(Buffer.from(shown!.message).equals(Buffer.from(pae(IN_TOTO_PAYLOAD_TYPE, payload)))).toBe(true);
   });
 
   it('refuses bad inputs to buildBundle naming the fields', async () => {
