@@ -58,6 +58,12 @@ function spki(pk: Uint8Array) {
   });
 }
 
+/** One fresh commitment from a party (`sign.commit` with count 1). */
+async function drawCommitment(partyId: string, session: string) {
+  const out = await client.call<{ commitments: unknown }>(partyId, 'sign.commit', session, { count: 1 });
+  return Round1CommitmentBatchCodec.fromJSON(out.commitments, suite().id).value.commitments[0]!;
+}
+
 function proposal(action: ActionName = 'image_rollback') {
   return proposalFor(action, { incident_id: 'inc-e2e-1' });
 }
@@ -146,15 +152,10 @@ describe('party nodes across processes', () => {
       const first = await sign(proposalFor('image_rollback', { incident_id: 'inc-ttl-1' }));
       expect(first.attempts).toBe(1);
       // A commitment drawn now, then left unused past the time to live (sweeps every 250 ms).
-      const c1 = async (id: string) =>
-        Round1CommitmentBatchCodec.fromJSON(
-          (await client.call<{ commitments: unknown }>(id, 'sign.commit', 'ttl', { count: 1 })).commitments,
-          s.id,
-        ).value.commitments[0]!;
       const commitments = [
-        await c1(layout.roster.parties[0]!.id),
-        await c1(layout.roster.parties[1]!.id),
-        await c1(victim.id),
+        await drawCommitment(layout.roster.parties[0]!.id, 'ttl'),
+        await drawCommitment(layout.roster.parties[1]!.id, 'ttl'),
+        await drawCommitment(victim.id, 'ttl'),
       ];
       await new Promise((r) => setTimeout(r, 1600));
       expect(procs[idx]!.output()).toContain('nonces.expired');
@@ -308,11 +309,7 @@ describe('party nodes across processes', () => {
     const victim = layout.roster.parties[1]!;
     const others = [layout.roster.parties[2]!, layout.roster.parties[3]!];
     const s = suite();
-    const c1 = async (id: string) =>
-      Round1CommitmentBatchCodec.fromJSON(
-        (await client.call<{ commitments: unknown }>(id, 'sign.commit', 'k9', { count: 1 })).commitments,
-        s.id,
-      ).value.commitments[0]!;
+    const c1 = (id: string) => drawCommitment(id, 'k9');
     const commitments = [await c1(victim.id), ...(await Promise.all(others.map((o) => c1(o.id))))];
     const idx = procs.findIndex((p) => p.id === victim.id);
     await procs[idx]!.stop('SIGKILL');
@@ -340,21 +337,9 @@ describe('party nodes across processes', () => {
   it('a party whose policy forbids the action refuses, also when the coordinator lies about it', async () => {
     const s = suite();
     const party = layout.roster.parties[0]!;
-    const commit = async () =>
-      Round1CommitmentBatchCodec.fromJSON(
-        (await client.call<{ commitments: unknown }>(party.id, 'sign.commit', 'pol', { count: 1 }))
-          .commitments,
-        s.id,
-      ).value.commitments[0]!;
+    const commit = () => drawCommitment(party.id, 'pol');
     const others = await Promise.all(
-      [layout.roster.parties[2]!, layout.roster.parties[3]!].map(
-        async (o) =>
-          Round1CommitmentBatchCodec.fromJSON(
-            (await client.call<{ commitments: unknown }>(o.id, 'sign.commit', 'pol', { count: 1 }))
-              .commitments,
-            s.id,
-          ).value.commitments[0]!,
-      ),
+      [layout.roster.parties[2]!, layout.roster.parties[3]!].map((o) => drawCommitment(o.id, 'pol')),
     );
     // An RBAC change needs a signed human approval: refused by rule.
     const rbac = proposal('rbac_changes');
@@ -438,11 +423,7 @@ describe('party nodes across processes', () => {
         }),
       );
     const payload = statementOver(transcript);
-    const commitOf = async (id: string) =>
-      Round1CommitmentBatchCodec.fromJSON(
-        (await client.call<{ commitments: unknown }>(id, 'sign.commit', 'ev', { count: 1 })).commitments,
-        s.id,
-      ).value.commitments[0]!;
+    const commitOf = (id: string) => drawCommitment(id, 'ev');
     const theirs = await Promise.all(others.map((o) => commitOf(o.id)));
     const mine = await commitOf(party.id);
     const round2 = (session: string, payloadType: string, shown: unknown[], statement = payload) =>
@@ -489,6 +470,7 @@ describe('party nodes across processes', () => {
       gatewayKey: layout.gatewayKey,
       publicPackage,
       logger: memoryLogger(),
+      batchSize: 1,
       fetch: (input, init) => {
         const url = new URL(String(input instanceof Request ? input.url : input));
         asked.add(layout.roster.parties.find((p) => new URL(p.url).port === url.port)!.id);
@@ -498,7 +480,7 @@ describe('party nodes across processes', () => {
     const named = [1, 2, 3].map((i) => layout.roster.parties[i]!.id);
     const statement = JSON.parse(new TextDecoder().decode(statementOver(transcript, named)));
     const signed = await coordinator.signEvidence({ statement, transcript, signers: named });
-    expect(signed.signers.sort()).toEqual([...named].sort());
+    expect([...signed.signers].sort()).toEqual([...named].sort());
     expect([...asked].sort()).toEqual([...named].sort());
     expect(
       nodeVerify(

@@ -107,25 +107,38 @@ export async function runParty(
   }
 }
 
+/** Below this time to live a nonce may expire between a signing's two rounds: tests only. */
+const SHORT_NONCE_TTL_SEC = 60;
+
 /**
  * Expire unused nonces older than the time to live: once now, then every quarter of it (at most
- * hourly). A coordinator that offers an expired commitment is told so and asks for fresh ones.
+ * hourly; a tick is skipped while a sweep still runs). A coordinator that offers an expired
+ * commitment is told so and asks for fresh ones.
  */
 function scheduleNonceExpiry(
   store: PartyStore,
   ttlSec: number,
   logger: Logger,
 ): { stop: () => Promise<void> } {
-  let running: Promise<void> = Promise.resolve();
+  if (ttlSec < SHORT_NONCE_TTL_SEC) {
+    logger.warn('nonces.short_ttl', {
+      ttl_sec: ttlSec,
+      note: 'a nonce may expire between the two rounds of one signing',
+    });
+  }
+  let running: Promise<void> | undefined;
   const sweep = () => {
-    running = running.then(async () => {
+    if (running !== undefined) return;
+    running = (async () => {
       try {
         const expired = await store.expireNonces(new Date(Date.now() - ttlSec * 1000));
         if (expired > 0) logger.info('nonces.expired', { count: expired, ttl_sec: ttlSec });
       } catch (e) {
         logger.warn('nonces.expire_failed', { error: e instanceof Error ? e.message : String(e) });
+      } finally {
+        running = undefined;
       }
-    });
+    })();
   };
   sweep();
   const timer = setInterval(sweep, Math.min(ttlSec * 250, 3_600_000));

@@ -77,9 +77,12 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
   ];
 
   /** A writer over the in-process coordinator whose evidence signing fails first as `fail` says. */
-  function writer(fail: (named: string[], call: number) => Error | undefined) {
+  function writer(
+    fail: (named: string[], call: number) => Error | undefined,
+    over: LocalCoordinator = local,
+  ) {
     const named: string[][] = [];
-    const coordinator = new Proxy(local, {
+    const coordinator = new Proxy(over, {
       get(target, prop) {
         if (prop === 'signEvidence') {
           return async (input: Parameters<Coordinator['signEvidence']>[0]) => {
@@ -105,7 +108,7 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
       coordinator,
       log,
       origin: 'aaps.test/log',
-      trust: async () => local.trustedKeys(),
+      trust: async () => over.trustedKeys(),
       validFrom: '2026-01-01T00:00:00Z',
     });
     return { w, named };
@@ -135,7 +138,7 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
     expect(createBundleVerifier({ groupPublicKey: key }).check(sealed.bundle)).toBe(true);
   });
 
-  it('stops after three attempts, and at once on an error that rules out no named party', async () => {
+  it('stops after n - t + 1 attempts (at least three), and at once on an error that rules out no named party', async () => {
     const always = writer((signers) => unreachable({ unavailable_parties: [signers[0]!] }));
     await expect(always.w.record(input)).rejects.toMatchObject({ code: 'QUORUM_UNREACHABLE' });
     expect(always.named).toEqual([
@@ -146,6 +149,18 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
     const refusedUnnamed = writer(() => unreachable({ refusals: [refused('audit')] }));
     await expect(refusedUnnamed.w.record(input)).rejects.toMatchObject({ code: 'QUORUM_UNREACHABLE' });
     expect(refusedUnnamed.named).toHaveLength(1);
+    // 2-of-5: three named parties can fail, so a fourth attempt is made, and it signs.
+    const twoOfFive = new LocalCoordinator({
+      threshold: 2,
+      gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
+    });
+    const patient = writer(
+      (signers, call) => (call < 4 ? unreachable({ unavailable_parties: [signers[0]!] }) : undefined),
+      twoOfFive,
+    );
+    const sealed = await patient.w.record(input);
+    expect(patient.named).toHaveLength(4);
+    expect(sealed.bundle.verificationMaterial.signers).toEqual(['quality-assurance', 'audit']);
     const other = writer(() => new Error('disk on fire'));
     await expect(other.w.record(input)).rejects.toThrow('disk on fire');
     expect(other.named).toHaveLength(1);

@@ -185,8 +185,8 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
    * Sign and append to the log. The Statement names its signers and a party signs only when named
    * (`evidence.signers`), so the quorum is chosen first: the first `t` parties, and when that
    * signing fails, the named ones still usable plus parties not yet ruled out ({@link requorum}),
-   * three attempts in all. If another set signed after all (a coordinator that does not enforce
-   * naming), sign again naming it.
+   * for up to n - t + 1 attempts (at least three). If another set signed after all (a
+   * coordinator that does not enforce naming), sign again naming it.
    */
   const signAndAppend = async (
     base: Omit<BuildBundleInput, 'signers'>,
@@ -197,7 +197,9 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     let quorum = parties.slice(0, k.threshold.min);
     const ruledOut = new Set<string>();
     let bundle: EvidenceBundle | undefined;
-    for (let attempt = 0; attempt < 3 && bundle === undefined; attempt++) {
+    // Each failed attempt rules out at least one party: n - t + 1 attempts outlast n - t failures.
+    const attempts = Math.max(3, parties.length - k.threshold.min + 1);
+    for (let attempt = 0; attempt < attempts && bundle === undefined; attempt++) {
       const input: BuildBundleInput = { ...base, signers: quorum };
       let used: string[] = quorum;
       let built: EvidenceBundle;
@@ -209,7 +211,8 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           return r.signature;
         });
       } catch (e) {
-        const next = attempt < 2 ? requorum(e, quorum, parties, k.threshold.min, ruledOut) : undefined;
+        const next =
+          attempt < attempts - 1 ? requorum(e, quorum, parties, k.threshold.min, ruledOut) : undefined;
         if (next === undefined) throw e;
         quorum = next;
         continue;

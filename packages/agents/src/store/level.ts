@@ -56,11 +56,10 @@ export class PartyStore implements NonceStore {
   readonly #kek: SecretBytes;
   readonly #partyId: string;
   readonly #now: () => Date;
-  /**
-   * Commitment keys being consumed or expired right now: a concurrent second request is refused,
-   * and a nonce being consumed is not expired under it.
-   */
+  /** Commitment keys being consumed right now: a concurrent second request is refused. */
   readonly #inflight = new Set<string>();
+  /** Commitment keys being expired right now ({@link expireNonces}): a round two is refused. */
+  readonly #expiring = new Set<string>();
   /** Request ids seen inside the replay window, mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
   #auditSeq = 0;
@@ -164,6 +163,8 @@ export class PartyStore implements NonceStore {
   async consume(key: string): Promise<NonceRecord> {
     if (this.#inflight.has(key))
       throw new ProtocolError('NONCE_REUSE', `commitment ${key} is being used by another request`);
+    if (this.#expiring.has(key))
+      throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} is expiring unused`);
     this.#inflight.add(key);
     try {
       const sealed = await this.#get(`nonce/${key}`);
@@ -228,49 +229,54 @@ export class PartyStore implements NonceStore {
    * Expire the unused nonces issued before `issuedBefore`: each is deleted and leaves an
    * `expired/` tombstone, so its commitment is never issued again and a late round two is told it
    * expired (`UNKNOWN_NONCE`: a coordinator then asks for fresh commitments). A nonce being
-   * consumed is left alone. A nonce stored before issue times were kept is stamped now, and so
-   * expires one time to live later. Returns how many expired.
+   * consumed is left alone; one being expired is refused to a round two (`UNKNOWN_NONCE`). A
+   * nonce stored before issue times were kept is stamped now, and so expires one time to live
+   * later; a stamp whose nonce is gone is dropped. Returns how many expired.
+   *
+   * Expiry stops a nonce's use. Its sealed record stays in LevelDB's files, encrypted under the
+   * data key, until compaction rewrites them.
    */
   async expireNonces(issuedBefore: Date): Promise<number> {
     const cutoff = issuedBefore.getTime();
-    const issuedAt = new Map<string, number>();
-    for await (const [k, v] of this.#db.iterator({ gte: 'nonce-at/', lt: 'nonce-at/\xff' }))
-      issuedAt.set(k.slice('nonce-at/'.length), Number(new TextDecoder().decode(v)));
+    // One iterator, so one snapshot: `nonce-at/` sorts just before `nonce/`, and `save` writes a
+    // nonce and its stamp in one batch, so a stamp with no nonce here is left over.
+    const stamps = new Map<string, number>();
+    const stored: string[] = [];
+    for await (const [k, v] of this.#db.iterator({ gte: 'nonce-at/', lt: 'nonce/\xff' })) {
+      if (k.startsWith('nonce-at/'))
+        stamps.set(k.slice('nonce-at/'.length), Number(new TextDecoder().decode(v)));
+      else if (k.startsWith('nonce/')) stored.push(k.slice('nonce/'.length));
+    }
     const due: string[] = [];
     const unstamped: string[] = [];
-    for await (const k of this.#db.keys({ gte: 'nonce/', lt: 'nonce/\xff' })) {
-      const id = k.slice('nonce/'.length);
-      const at = issuedAt.get(id);
+    for (const id of stored) {
+      const at = stamps.get(id);
+      stamps.delete(id);
       if (at === undefined) unstamped.push(id);
-      else if (!(at >= cutoff) && !this.#inflight.has(id)) due.push(id);
-    }
-    if (unstamped.length > 0) {
-      const now = utf8(String(this.#now().getTime()));
-      await this.#db.batch(
-        unstamped.map((id) => ({ type: 'put' as const, key: `nonce-at/${id}`, value: now })),
-        { sync: true },
-      );
+      else if (!(at >= cutoff) && !this.#inflight.has(id) && !this.#expiring.has(id)) due.push(id);
     }
     // Held from here on, so no round two consumes one while it is expired; then only those still
-    // stored (one may have been consumed while the keys were read) are expired.
-    const held = due.filter((id) => !this.#inflight.has(id));
-    for (const id of held) this.#inflight.add(id);
+    // stored (one may have been consumed since the snapshot) are expired.
+    for (const id of due) this.#expiring.add(id);
     try {
-      const present = await this.#db.getMany(held.map((id) => `nonce/${id}`));
-      const expiring = held.filter((_, i) => present[i] !== undefined);
-      if (expiring.length === 0) return 0;
-      const at = utf8(this.#now().toISOString());
-      await this.#db.batch(
-        expiring.flatMap((id) => [
+      const present = await this.#db.getMany(due.map((id) => `nonce/${id}`));
+      const expiring = due.filter((_, i) => present[i] !== undefined);
+      const now = this.#now();
+      const stamp = utf8(String(now.getTime()));
+      const at = utf8(now.toISOString());
+      const ops = [
+        ...unstamped.map((id) => ({ type: 'put' as const, key: `nonce-at/${id}`, value: stamp })),
+        ...[...stamps.keys()].map((id) => ({ type: 'del' as const, key: `nonce-at/${id}` })),
+        ...expiring.flatMap((id) => [
           { type: 'del' as const, key: `nonce/${id}` },
           { type: 'del' as const, key: `nonce-at/${id}` },
           { type: 'put' as const, key: `expired/${id}`, value: at },
         ]),
-        { sync: true },
-      );
+      ];
+      if (ops.length > 0) await this.#db.batch(ops, { sync: true });
       return expiring.length;
     } finally {
-      for (const id of held) this.#inflight.delete(id);
+      for (const id of due) this.#expiring.delete(id);
     }
   }
 
