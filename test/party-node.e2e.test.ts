@@ -479,7 +479,7 @@ describe('party nodes across processes', () => {
     });
     const named = [1, 2, 3].map((i) => layout.roster.parties[i]!.id);
     const statement = JSON.parse(new TextDecoder().decode(statementOver(transcript, named)));
-    const signed = await coordinator.signEvidence({ statement, transcript, signers: named });
+    const signed = await coordinator.signEvidence({ statement, transcript });
     expect([...signed.signers].sort()).toEqual([...named].sort());
     expect([...asked].sort()).toEqual([...named].sort());
     expect(

@@ -100,6 +100,12 @@ function messageFor(subject: SignSubject): Uint8Array {
   }
 }
 
+/** The signers an evidence Statement names (`predicate.signers`): the only parties asked to sign it. */
+function namedSigners(statement: unknown): string[] {
+  const named = (statement as { predicate?: { signers?: unknown } } | null)?.predicate?.signers;
+  return Array.isArray(named) ? named.filter((id): id is string => typeof id === 'string') : [];
+}
+
 export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator {
   const { roster, logger } = opts;
   const suite = getCiphersuite(roster.ciphersuite);
@@ -249,7 +255,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     signApproval: (proposal: ApprovalProposal) =>
       thresholdSign({ kind: 'approval', proposal }, `approval-${proposal.incident_id}`),
 
-    signEvidence: ({ statement, transcript, signers }) =>
+    signEvidence: ({ statement, transcript }) =>
       thresholdSign(
         {
           kind: 'evidence',
@@ -258,7 +264,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           transcript,
         },
         'evidence',
-        signers,
+        namedSigners(statement),
       ),
 
     signCheckpoint: ({ origin, treeSize, rootHash }) =>

@@ -226,11 +226,7 @@ export class LocalCoordinator implements Coordinator {
     return this.#sign(willing, refusals, () => proposalSigningBytes(proposal));
   }
 
-  async signEvidence(input: {
-    statement: unknown;
-    transcript: SignedEnvelope[];
-    signers?: string[];
-  }): Promise<ThresholdResult> {
+  async signEvidence(input: { statement: unknown; transcript: SignedEnvelope[] }): Promise<ThresholdResult> {
     // Every in-process party runs the same check on the same bytes (the party node's own), so it
     // runs once for all.
     const checked = checkEvidenceForSigning({

@@ -105,14 +105,10 @@ export interface Coordinator {
   signApproval(proposal: ApprovalProposal): Promise<ThresholdResult>;
   /**
    * k-of-n FROST over the DSSE PAE of the evidence Statement; parties re-derive the PAE from the
-   * statement and check its subject against the transcript.
+   * statement and check its subject against the transcript. A party signs only when the Statement
+   * names it, so only the parties it names (`predicate.signers`) are asked: none substitutes.
    */
-  signEvidence(input: {
-    statement: unknown;
-    transcript: SignedEnvelope[];
-    /** The quorum the statement names: only these parties are asked (none substitutes). */
-    signers?: string[];
-  }): Promise<ThresholdResult>;
+  signEvidence(input: { statement: unknown; transcript: SignedEnvelope[] }): Promise<ThresholdResult>;
   /** k-of-n FROST over a C2SP checkpoint body; parties refuse two roots for one size. */
   signCheckpoint(input: { origin: string; treeSize: number; rootHash: Uint8Array }): Promise<ThresholdResult>;
   /**

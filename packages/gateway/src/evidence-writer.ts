@@ -206,7 +206,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
       try {
         // The parties are shown the Statement and derive the message themselves.
         built = await buildBundle(input, async (_message, statement) => {
-          const r = await opts.coordinator.signEvidence({ statement, transcript, signers: quorum });
+          const r = await opts.coordinator.signEvidence({ statement, transcript });
           used = r.signers;
           return r.signature;
         });
