@@ -12,6 +12,7 @@ import {
   frostIdentifier,
   httpSigningTransport,
   layoutCluster,
+  loadOrCreateIdentityKey,
   makeRequest,
   memoryLogger,
   PartyClient,
@@ -275,6 +276,16 @@ describe('party nodes across processes', () => {
       { trace_id: 't' },
     );
     expect((await post(stranger)).status).toBe(401);
+    // Another party, signing with its own identity key: authentic, but only the coordinator calls.
+    const peer = layout.roster.parties[1]!;
+    const peerKey = loadOrCreateIdentityKey(join(dir, 'parties', peer.id, 'identity.key'), false);
+    const fromPeer = await post(
+      makeRequest({ id: peer.id, key: peerKey }, target.id, 'sign.commit', 's', { count: 1 }, { trace_id: 't' }),
+    );
+    expect(fromPeer.status).toBe(403);
+    expect(((await fromPeer.json()) as { error: { message: string } }).error.message).toContain(
+      'only the coordinator',
+    );
     const unsigned = { ...good, meta: { ...good.meta, signature: undefined } };
     expect((await post(unsigned)).status).toBe(401);
     const stale = signEnvelope(

@@ -100,10 +100,14 @@ export async function runDkgOverHttp(
   return { publicPackage, groupPublicKeyHex: r3[0]!.group_public_key, verifyingShares };
 }
 
-/** A sealed point-to-point message: `party` is the receiver when sent, the sender when delivered. */
+/**
+ * A sealed point-to-point message: `party` is the receiver when sent, the sender when delivered;
+ * `sig` is the sender's signature over the box, relayed as it came.
+ */
 export interface SealedItem {
   party: string;
   box: unknown;
+  sig: string;
 }
 
 /** Route sealed items from their senders (`outboxes[i]` from `senders[i]`) to their receivers. */
@@ -112,7 +116,7 @@ function relay(senders: readonly string[], outboxes: readonly SealedItem[][]): M
   outboxes.forEach((items, i) => {
     for (const item of items) {
       const list = inbox.get(item.party) ?? [];
-      list.push({ party: senders[i]!, box: item.box });
+      list.push({ party: senders[i]!, box: item.box, sig: item.sig });
       inbox.set(item.party, list);
     }
   });
@@ -212,7 +216,7 @@ export async function runRepairOverHttp(
       }),
     ),
   );
-  const sigmas = s2.map((r, i) => ({ party: helpers[i]!, box: r.sealed.box }));
+  const sigmas = s2.map((r, i) => ({ party: helpers[i]!, box: r.sealed.box, sig: r.sealed.sig }));
   const out = await client.call<{ verifying_share: string }>(lost, 'repair.step3', session, {
     helpers,
     sealed: sigmas,

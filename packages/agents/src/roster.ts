@@ -126,7 +126,7 @@ export function frostIdentifier(roster: Roster, party: RosterParty): Identifier 
   return identifierFromNumber(getCiphersuite(roster.ciphersuite), party.index);
 }
 
-/** Every principal allowed to call a party, with its key: the gateway and the other parties. */
+/** A roster principal's identity key: the gateway or a party (only the gateway may call a party: `authenticate`). */
 export function principalKey(roster: Roster, id: string): Uint8Array | undefined {
   if (roster.gateway.id === id) return hexToBytes(roster.gateway.identity_key);
   const p = roster.parties.find((x) => x.id === id);

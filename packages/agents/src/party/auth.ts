@@ -1,7 +1,8 @@
 /**
  * Authenticates every protocol request before any route runs: JSON body within the size limit, a
- * well-formed `ProtocolRequest` envelope addressed to this party, signed by a roster principal,
- * within the timestamp window, with an idempotency key never seen before. Anything else is refused
+ * well-formed `ProtocolRequest` envelope addressed to this party, signed by the roster's
+ * coordinator (the gateway; another roster party is refused, 403), within the timestamp window,
+ * with an idempotency key never seen before. Anything else is refused
  * with 4xx, logged with the reason, and changes nothing.
  */
 import {
@@ -85,6 +86,18 @@ export function authenticate(
         verifyEnvelope(env, key!);
       } catch {
         reject('bad_signature', new AapsError('UNAUTHENTICATED', 'request signature does not verify'));
+      }
+      // Only the coordinator calls a party. Parties never call each other: what passes between
+      // them travels sealed through the coordinator, and a party that could drive another's key
+      // ceremonies (repair, DKG with replace) or signings would need no coordinator to attack it.
+      if (env.meta.source_agent !== deps.roster.gateway.id) {
+        reject(
+          'not_coordinator',
+          new AapsError(
+            'FORBIDDEN',
+            `only the coordinator (${deps.roster.gateway.id}) may call a party, not ${env.meta.source_agent}`,
+          ),
+        );
       }
       if (env.meta.target_agent !== deps.self.id) {
         reject(

@@ -16,6 +16,7 @@ import {
   type RefreshRound1Secret,
   RefreshRound2PackageCodec,
   type RefreshRound2Secret,
+  type RepairDelta,
   RepairDeltaCodec,
   RepairSigmaCodec,
   refreshRound1,
@@ -38,10 +39,19 @@ interface RefreshSession {
   round2?: RefreshRound2Secret;
 }
 
+/** What a helper keeps between repair steps: the helper set, the lost party, its own delta. */
+interface RepairSession {
+  startedAt: number;
+  helpers: readonly string[];
+  lost: string;
+  own: RepairDelta;
+}
+
 export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
   const { suite, roster, self } = deps;
   const myId = frostIdentifier(roster, self);
   const refreshes = new Map<string, RefreshSession>();
+  const repairs = new Map<string, RepairSession>();
   const now = deps.now ?? (() => new Date());
   const requireKey = () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key');
@@ -161,6 +171,14 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       const lost = parties([body.lost], 'body.lost')[0]!;
       if (!helpers.some((h) => h.id === self.id))
         throw new ValidationError('FORBIDDEN', 'this party is not among the helpers');
+      for (const [k, r] of repairs) {
+        if (Date.now() - r.startedAt > TTL_MS) {
+          r.own.delta.wipe();
+          repairs.delete(k);
+        }
+      }
+      if (repairs.has(sessionId))
+        throw new ProtocolError('ROUND_ORDER', `repair session ${sessionId} already ran step 1 here`);
       const deltas = repairStep1(
         suite,
         helpers.map((h) => frostIdentifier(roster, h)),
@@ -168,31 +186,91 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         frostIdentifier(roster, lost),
         deps.rng,
       );
-      const sealed = deltas.map((d) => {
-        const to = partyByIdentifier(roster, d.receiver)!;
-        const item = sealFor(deps, 'repair-delta', sessionId, to, RepairDeltaCodec, d);
-        d.delta.wipe();
-        return item;
+      // This helper's own delta never leaves it: step 2 takes it from here, not from the relay.
+      const own = deltas.find((d) => d.receiver === myId)!;
+      repairs.set(sessionId, {
+        startedAt: Date.now(),
+        helpers: helpers.map((h) => h.id),
+        lost: lost.id,
+        own,
       });
+      const sealed = deltas
+        .filter((d) => d !== own)
+        .map((d) => {
+          const to = partyByIdentifier(roster, d.receiver)!;
+          const item = sealFor(deps, 'repair-delta', sessionId, to, RepairDeltaCodec, d);
+          d.delta.wipe();
+          return item;
+        });
       return { sealed };
     },
 
+    /**
+     * Combine this helper's own delta (kept from step 1) with one signed delta from each other
+     * helper, for the helper set and lost party of step 1, and seal the sum to that lost party.
+     */
     repairStep2(sessionId: string, body: Record<string, unknown>) {
       const key = requireKey();
+      const r = repairs.get(sessionId);
+      if (!r)
+        throw new AapsError(
+          'NOT_FOUND',
+          `no repair session ${sessionId} in progress here (restarted or expired): start again`,
+        );
       const helpers = parties(body.helpers, 'body.helpers');
       const lost = parties([body.lost], 'body.lost')[0]!;
-      const deltas = openAll(deps, 'repair-delta', sessionId, body.sealed, RepairDeltaCodec).map(
-        (r) => r.value,
-      );
-      const sigma = repairStep2(
-        suite,
-        helpers.map((h) => frostIdentifier(roster, h)),
-        key.keyPackage,
-        deltas,
-      );
-      const item = sealFor(deps, 'repair-sigma', sessionId, lost, RepairSigmaCodec, sigma);
-      sigma.sigma.wipe();
-      return { sealed: item };
+      if (helpers.map((h) => h.id).join() !== r.helpers.join() || lost.id !== r.lost) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          'repair step 2 names other helpers or another lost party than step 1',
+          ['body.helpers', 'body.lost'],
+        );
+      }
+      const received = openAll(deps, 'repair-delta', sessionId, body.sealed, RepairDeltaCodec);
+      const others = helpers.filter((h) => h.id !== self.id);
+      const lostId = frostIdentifier(roster, lost);
+      const from = received.map((x) => x.sender.id).sort();
+      if (
+        from.join() !==
+        others
+          .map((h) => h.id)
+          .sort()
+          .join()
+      ) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          'repair step 2 needs exactly one delta from each other helper',
+          ['body.sealed'],
+        );
+      }
+      for (const { sender, value } of received) {
+        if (
+          value.sender !== frostIdentifier(roster, sender) ||
+          value.receiver !== myId ||
+          value.lost !== lostId
+        ) {
+          throw new ProtocolError(
+            'INCONSISTENT_TRANSCRIPT',
+            `the repair delta from ${sender.id} is not for this helper and lost party`,
+            [frostIdentifier(roster, sender)],
+          );
+        }
+      }
+      repairs.delete(sessionId);
+      try {
+        const sigma = repairStep2(
+          suite,
+          helpers.map((h) => frostIdentifier(roster, h)),
+          key.keyPackage,
+          [r.own, ...received.map((x) => x.value)],
+        );
+        const item = sealFor(deps, 'repair-sigma', sessionId, lost, RepairSigmaCodec, sigma);
+        sigma.sigma.wipe();
+        return { sealed: item };
+      } finally {
+        r.own.delta.wipe();
+        for (const x of received) x.value.delta.wipe();
+      }
     },
 
     async repairStep3(sessionId: string, body: Record<string, unknown>) {
@@ -200,9 +278,17 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         throw new AapsError('KEY_EXISTS', 'this party holds a key; pass replace: true to repair it');
       const helpers = parties(body.helpers, 'body.helpers');
       const publicPackage = PublicKeyPackageCodec.fromJSON(body.public_package, suite.id).value;
-      const sigmas = openAll(deps, 'repair-sigma', sessionId, body.sealed, RepairSigmaCodec).map(
-        (r) => r.value,
-      );
+      const opened = openAll(deps, 'repair-sigma', sessionId, body.sealed, RepairSigmaCodec);
+      for (const { sender, value } of opened) {
+        if (value.sender !== frostIdentifier(roster, sender) || value.lost !== myId) {
+          throw new ProtocolError(
+            'INCONSISTENT_TRANSCRIPT',
+            `the repair sigma from ${sender.id} is not for this party`,
+            [frostIdentifier(roster, sender)],
+          );
+        }
+      }
+      const sigmas = opened.map((r) => r.value);
       // repairStep3 checks the rebuilt share against this party's verifying share in the package.
       const keyPackage = repairStep3(
         suite,

@@ -154,6 +154,14 @@ export function createSignHandlers(
     }
   }
 
+  /** Checkpoint signings, one at a time (check, record, sign), so no two roots pass for one size. */
+  let checkpointTurn: Promise<unknown> = Promise.resolve();
+  const checkpointsInTurn = <T>(f: () => Promise<T>): Promise<T> => {
+    const run = checkpointTurn.then(f, f);
+    checkpointTurn = run.catch(() => undefined);
+    return run;
+  };
+
   return {
     async commit(_session: string, body: Record<string, unknown>) {
       const key = requireKey();
@@ -170,19 +178,26 @@ export function createSignHandlers(
     async round2(session: string, body: Record<string, unknown>) {
       const key = requireKey();
       const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
-      const { message, what } = await messageFor(session, body.subject as Subject);
-      if (!equalBytes(message, pkg.message)) {
-        return refuse(
-          session,
-          'message.mismatch',
-          'the signing package message is not what this party derives from the subject',
-        );
-      }
-      const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
-      if ((body.subject as Subject).kind === 'checkpoint') {
-        const s = body.subject as Extract<Subject, { kind: 'checkpoint' }>;
-        await deps.store.recordCheckpoint(s.tree_size, s.root_hash);
-      }
+      const subject = body.subject as Subject;
+      const sign = async () => {
+        const { message, what } = await messageFor(session, subject);
+        if (!equalBytes(message, pkg.message)) {
+          return refuse(
+            session,
+            'message.mismatch',
+            'the signing package message is not what this party derives from the subject',
+          );
+        }
+        if (subject.kind === 'checkpoint') {
+          // The root is recorded for its size before the share exists, and checkpoint signings
+          // run one at a time: two concurrent requests can never both pass the fork check.
+          await deps.store.recordCheckpoint(subject.tree_size, bytesToHex(hexToBytes(subject.root_hash)));
+        }
+        const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
+        return { message, what, share };
+      };
+      const { message, what, share } =
+        subject?.kind === 'checkpoint' ? await checkpointsInTurn(sign) : await sign();
       await deps.store.audit({
         at: now().toISOString(),
         event: 'sign.share',

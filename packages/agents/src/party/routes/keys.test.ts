@@ -1,0 +1,222 @@
+/**
+ * What a party refuses in key maintenance and checkpoint signing, driven in process: requests from
+ * anyone but the coordinator; relayed boxes not signed by their claimed sender (the share-theft
+ * path through repair: forged zero deltas); a repair step 2 for another lost party than step 1;
+ * and two roots signed for one checkpoint size by concurrent requests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatCheckpoint } from '@aaps/evidence';
+import {
+  getCiphersuite,
+  hexToBytes,
+  identifierFromNumber,
+  RepairDeltaCodec,
+  Round1CommitmentBatchCodec,
+  SealedBoxCodec,
+  SecretBytes,
+  SigningPackageCodec,
+  seal,
+  trustedDealer,
+  x25519FromIdentityPublicKey,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rosterDigest } from '../../roster.js';
+import { makeRequest, type RpcKind } from '../../rpc.js';
+import type { PartyStore } from '../../store/level.js';
+import { createPartyApp, type PartyApp } from '../app.js';
+import { type FiveParties, fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+import { relayAad } from './sealed.js';
+
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+let dir: string;
+const stores: PartyStore[] = [];
+let set: FiveParties;
+let apps: PartyApp[];
+const gateway = () => ({ id: 'gateway', key: set.gatewayKey });
+const id = (i: number) => set.roster.parties[i]!.id;
+const fid = (i: number) => identifierFromNumber(suite, i + 1);
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  error?: { code: string; message: string };
+}
+
+async function call(
+  i: number,
+  kind: RpcKind,
+  session: string,
+  body: Record<string, unknown>,
+  from: { id: string; key: FiveParties['gatewayKey'] } = gateway(),
+): Promise<Answer> {
+  const env = makeRequest(from, id(i), kind, session, body, { trace_id: 't' });
+  const path = kind === 'batch' ? '/v1/batch' : `/v1/${kind.replace('.', '/')}`;
+  const res = await apps[i]!.app.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(env),
+  });
+  const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
+  return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aaps-party-keys-'));
+  set = fiveParties();
+  const dealt = trustedDealer(suite, set.roster.threshold);
+  apps = [];
+  for (let i = 0; i < 5; i++) {
+    const deps = await partyDeps(set, i, { dir, stores });
+    await deps.store.saveKey({
+      keyPackage: dealt.keyPackages[i]!,
+      publicPackage: dealt.publicPackage,
+      rosterDigest: rosterDigest(set.roster),
+      createdAt: new Date().toISOString(),
+    });
+    apps.push(await createPartyApp(deps));
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a party takes calls from the coordinator only', () => {
+  it('refuses a genuine request signed by another party (403), for every kind', async () => {
+    const peer = { id: id(4), key: set.keys[4]! };
+    for (const [kind, body] of [
+      ['key.info', {}],
+      ['repair.step1', { helpers: [id(0), id(1), id(2)], lost: id(4) }],
+      ['dkg.round1', { replace: true }],
+      ['sign.commit', { count: 1 }],
+    ] as const) {
+      const r = await call(0, kind, 'peer', body, peer);
+      expect(r.status, kind).toBe(403);
+      expect(r.error?.message).toContain('only the coordinator');
+    }
+  });
+});
+
+describe('repair', () => {
+  const helpers = () => [id(0), id(1), id(2)];
+
+  /** A delta "from" helper `from` to helper `to`, sealed by someone who is not `from`. */
+  function forgedDelta(session: string, from: number, to: number, lost: number) {
+    const d = {
+      sender: fid(from),
+      receiver: fid(to),
+      lost: fid(lost),
+      delta: new SecretBytes(suite.field.toBytes(0n)),
+    };
+    const receiver = set.roster.parties[to]!;
+    const box = seal(
+      x25519FromIdentityPublicKey(hexToBytes(receiver.identity_key)),
+      RepairDeltaCodec.encode(suite.id, d),
+      relayAad('repair-delta', session, id(from), receiver.id, rosterDigest(set.roster)),
+    );
+    return {
+      party: id(from),
+      box: SealedBoxCodec.toJSON(suite.id, box),
+      sig: Buffer.alloc(64).toString('base64'),
+    };
+  }
+
+  it('keeps its own delta: step 1 seals deltas to the other helpers only', async () => {
+    const r = await call(0, 'repair.step1', 'own', { helpers: helpers(), lost: id(4) });
+    expect(r.status).toBe(200);
+    const to = (r.body.sealed as { party: string }[]).map((x) => x.party).sort();
+    expect(to).toEqual([id(1), id(2)].sort());
+  });
+
+  it('refuses deltas not signed by their claimed senders: no sigma for forged zero deltas', async () => {
+    const session = 'forge';
+    expect((await call(0, 'repair.step1', session, { helpers: helpers(), lost: id(4) })).status).toBe(200);
+    const r = await call(0, 'repair.step2', session, {
+      helpers: helpers(),
+      lost: id(4),
+      sealed: [forgedDelta(session, 1, 0, 4), forgedDelta(session, 2, 0, 4)],
+    });
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.error?.code).toBe('INCONSISTENT_TRANSCRIPT');
+    expect(r.error?.message).toContain('not signed by');
+    expect(r.body.sealed).toBeUndefined();
+  });
+
+  it('refuses a step 2 naming another lost party or other helpers than its step 1', async () => {
+    const session = 'switch';
+    const s1 = await Promise.all(
+      [0, 1, 2].map((h) => call(h, 'repair.step1', session, { helpers: helpers(), lost: id(4) })),
+    );
+    const inbox = (h: number) =>
+      s1.flatMap((r, from) =>
+        (r.body.sealed as { party: string; box: unknown; sig: string }[])
+          .filter((x) => x.party === id(h))
+          .map((x) => ({ party: id(from), box: x.box, sig: x.sig })),
+      );
+    const other = await call(0, 'repair.step2', session, {
+      helpers: helpers(),
+      lost: id(3),
+      sealed: inbox(0),
+    });
+    expect(other.status).toBe(400);
+    expect(other.error?.message).toContain('another lost party');
+    // The honest step 2 (same helpers, same lost party) still answers, once.
+    const honest = await call(1, 'repair.step2', session, {
+      helpers: helpers(),
+      lost: id(4),
+      sealed: inbox(1),
+    });
+    expect(honest.status).toBe(200);
+    expect(
+      (await call(1, 'repair.step2', session, { helpers: helpers(), lost: id(4), sealed: inbox(1) })).status,
+    ).toBe(404);
+  });
+});
+
+describe('checkpoints', () => {
+  it('two concurrent requests for one size with different roots: one share and one fork refusal, per party', async () => {
+    const size = 10;
+    const roots = ['aa'.repeat(32), 'bb'.repeat(32)];
+    const signers = [0, 1, 2];
+    const drawn = await Promise.all(
+      signers.map(
+        async (p) =>
+          Round1CommitmentBatchCodec.fromJSON(
+            (await call(p, 'sign.commit', 'ck', { count: 2 })).body.commitments,
+            suite.id,
+          ).value.commitments,
+      ),
+    );
+    const packages = roots.map((root, j) => ({
+      commitments: drawn.map((c) => c[j]!),
+      message: new TextEncoder().encode(
+        formatCheckpoint({ origin: 'aaps.test/log', size, rootHash: hexToBytes(root), extensions: [] }),
+      ),
+    }));
+    for (const p of signers) {
+      const calls = roots.map((root, j) => ({
+        kind: 'sign.round2',
+        session_id: `ck-${p}-${j}`,
+        ctx: { trace_id: `t${j}` },
+        body: {
+          signing_package: SigningPackageCodec.toJSON(suite.id, packages[j]!),
+          subject: { kind: 'checkpoint', origin: 'aaps.test/log', tree_size: size, root_hash: root },
+        },
+      }));
+      // A batch runs its calls concurrently.
+      const r = await call(p, 'batch', `ckb-${p}`, { calls });
+      const results = r.body.results as { body?: unknown; error?: { code: string; message: string } }[];
+      expect(
+        results.filter((x) => x.body !== undefined),
+        `party ${p}`,
+      ).toHaveLength(1);
+      expect(
+        results.filter((x) => x.error?.message.includes('different root')),
+        `party ${p}`,
+      ).toHaveLength(1);
+    }
+  });
+});
