@@ -111,3 +111,52 @@ describe('readBodyCapped with a shared budget', () => {
     expect(budget.free).toBe(budget.bytes);
   });
 });
+
+describe('readBodyCapped keeps a pace', () => {
+  /** A body whose chunks of `size` bytes arrive `gapMs` apart, `chunks` of them. */
+  function paced(chunks: number, size: number, gapMs: number) {
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === chunks) {
+          controller.close();
+          return;
+        }
+        await new Promise((r) => setTimeout(r, gapMs));
+        controller.enqueue(new Uint8Array(size));
+        sent++;
+      },
+    });
+    return new Request('http://party.test/v1/sign/round2', {
+      method: 'POST',
+      body,
+      duplex: 'half',
+    } as RequestInit);
+  }
+  const pace = { graceMs: 100, minBytesPerSecond: 10_000 };
+
+  it('refuses a sender that goes quiet past the grace period, and gives its bytes back', async () => {
+    const budget = new BodyBudget(1 << 20);
+    const quiet = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+    const request = new Request('http://x.test', {
+      method: 'POST',
+      body: quiet,
+      duplex: 'half',
+    } as RequestInit);
+    const started = Date.now();
+    expect(await bodyOf(readBodyCapped(request, 1 << 20, budget, pace))).toBe('slow');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(budget.free).toBe(1 << 20);
+  });
+
+  it('refuses a trickle below the minimum rate after the grace period', async () => {
+    // 100 bytes every 20 ms is 5,000 bytes/s, half the minimum: behind after about 200 ms.
+    expect(await bodyOf(readBodyCapped(paced(1000, 100, 20), 1 << 20, undefined, pace))).toBe('slow');
+  });
+
+  it('reads a body that keeps the pace, however long it takes in all', async () => {
+    // 2,000 bytes every 10 ms is 200,000 bytes/s, 20x the minimum: 25 chunks, past the grace period.
+    const body = await bodyOf(readBodyCapped(paced(25, 2000, 10), 1 << 20, undefined, pace));
+    expect((body as Uint8Array).length).toBe(50_000);
+  });
+});

@@ -1,13 +1,25 @@
 /**
- * Reading a request body with a size cap and a shared budget. A `Content-Length` over the cap is
- * refused before any byte is read, and a body sent without one (chunked) is read only until it
- * passes the cap: a sender cannot make the server buffer more than `max` bytes in one request.
+ * Reading a request body with a size cap, a shared budget and a pace. A `Content-Length` over the
+ * cap is refused before any byte is read, and a body sent without one (chunked) is read only until
+ * it passes the cap: a sender cannot make the server buffer more than `max` bytes in one request.
  * The budget bounds the bytes held by all requests' bodies at once, since bodies are read before
  * their senders are authenticated: past it a request is refused as busy instead of buffered. The
- * party node's authentication and the gateway's body-limit middleware both read bodies through this.
+ * pace bounds how long a body may hold its share of the budget: after a grace period it must keep
+ * arriving at a minimum average rate, so idle or trickling senders cannot fill the budget and
+ * keep it. The party node's authentication and the gateway's body-limit middleware both read
+ * bodies through this.
  */
 
 import { AapsError } from '@aaps/mpc-core';
+
+/** How fast a body must arrive: within `graceMs`, then at least `minBytesPerSecond` on average. */
+export interface BodyPace {
+  graceMs: number;
+  minBytesPerSecond: number;
+}
+
+/** 10 s, then 16 KiB/s: far below any real client on the networks parties and gateways use. */
+export const DEFAULT_BODY_PACE: BodyPace = { graceMs: 10_000, minBytesPerSecond: 16 * 1024 };
 
 /** First allocation for a body of unknown length; it doubles as the body grows, up to the cap. */
 const FIRST_CHUNK = 64 * 1024;
@@ -53,14 +65,34 @@ export type BodyRead =
       /** Give the body's bytes back to the budget (once the request is done with them). */
       release: () => void;
     }
-  | { ok: false; reason: 'too_large' | 'busy' };
+  | { ok: false; reason: 'too_large' | 'busy' | 'slow' };
+
+/** The error for a body that was not read: 413, 503 (retry) or 408. */
+export function bodyReadError(
+  reason: 'too_large' | 'busy' | 'slow',
+  max: number,
+  pace: BodyPace = DEFAULT_BODY_PACE,
+): AapsError {
+  if (reason === 'too_large') return new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`);
+  if (reason === 'busy') return bodiesBusyError();
+  return new AapsError(
+    'REQUEST_TIMEOUT',
+    `the body arrived too slowly (it must arrive within ${pace.graceMs / 1000} s, then at ${pace.minBytesPerSecond} bytes/s)`,
+  );
+}
 
 /**
  * Read the body into one buffer as bytes arrive, grown by doubling, never kept as the stream's
  * chunks, so memory stays within about twice what was sent (three times for a moment while the
  * buffer grows), however it is chunked. With a `budget`, each growth is taken from it first.
  */
-export async function readBodyCapped(request: Request, max: number, budget?: BodyBudget): Promise<BodyRead> {
+export async function readBodyCapped(
+  request: Request,
+  max: number,
+  budget?: BodyBudget,
+  pace: BodyPace = DEFAULT_BODY_PACE,
+): Promise<BodyRead> {
+  const start = Date.now();
   const header = request.headers.get('content-length');
   const declared = header === null ? Number.NaN : Number(header);
   if (declared > max) return { ok: false, reason: 'too_large' };
@@ -80,7 +112,7 @@ export async function readBodyCapped(request: Request, max: number, budget?: Bod
   // Grown as bytes arrive (never allocated from the header alone: a sender must send what it declares).
   const known = Number.isSafeInteger(declared) && declared >= 0 ? declared : FIRST_CHUNK;
   const reader = stream.getReader();
-  const refuse = async (reason: 'too_large' | 'busy'): Promise<BodyRead> => {
+  const refuse = async (reason: 'too_large' | 'busy' | 'slow'): Promise<BodyRead> => {
     release();
     await reader.cancel().catch(() => undefined);
     return { ok: false, reason };
@@ -88,9 +120,32 @@ export async function readBodyCapped(request: Request, max: number, budget?: Bod
   let buffer = allocate(Math.min(max, FIRST_CHUNK, known));
   if (buffer === undefined) return refuse('busy');
   let size = 0;
+  /** The next chunk, or `slow` once the body is behind its pace (`size` bytes by now). */
+  const next = () =>
+    new Promise<Awaited<ReturnType<typeof reader.read>> | 'slow'>((resolve, reject) => {
+      const due = start + pace.graceMs + (size / pace.minBytesPerSecond) * 1000;
+      const wait = due - Date.now();
+      if (wait <= 0) {
+        resolve('slow');
+        return;
+      }
+      const timer = setTimeout(() => resolve('slow'), wait);
+      reader.read().then(
+        (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const chunk = await next();
+      if (chunk === 'slow') return refuse('slow');
+      const { done, value } = chunk;
       if (done) break;
       if (size + value.byteLength > max) return refuse('too_large');
       if (size + value.byteLength > buffer.length) {

@@ -8,6 +8,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   POLICY_REFUSED: 403,
   NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
   NO_KEY: 409,
   REPLAYED_REQUEST: 409,
   CONFLICT: 409,

@@ -57,7 +57,15 @@ export {
   type SealedItem,
   type SignSubject,
 } from './coordinate.js';
-export { BodyBudget, type BodyRead, bodiesBusyError, readBodyCapped } from './http-body.js';
+export {
+  BodyBudget,
+  type BodyPace,
+  type BodyRead,
+  bodiesBusyError,
+  bodyReadError,
+  DEFAULT_BODY_PACE,
+  readBodyCapped,
+} from './http-body.js';
 export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';
 export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
 export { Counter, Gauge, Histogram, Registry } from './metrics.js';

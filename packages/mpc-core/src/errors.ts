@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'UNKNOWN_NONCE'
   | 'QUORUM_UNREACHABLE'
   | 'TIMEOUT'
+  | 'REQUEST_TIMEOUT'
   | 'ROUND_ORDER'
   // verification
   | 'INVALID_SIGNATURE'

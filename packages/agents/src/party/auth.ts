@@ -13,7 +13,7 @@ import {
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
-import { type BodyBudget, bodiesBusyError, readBodyCapped } from '../http-body.js';
+import { type BodyBudget, bodyReadError, readBodyCapped } from '../http-body.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
@@ -46,11 +46,7 @@ export function authenticate(
       );
     }
     const read = await readBodyCapped(c.req.raw, maxBodyBytes, budget);
-    if (!read.ok) {
-      return read.reason === 'too_large'
-        ? reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `body over ${maxBodyBytes} bytes`))
-        : reject('busy', bodiesBusyError());
-    }
+    if (!read.ok) return reject(read.reason, bodyReadError(read.reason, maxBodyBytes));
     // The body's bytes count against the budget until the request is done.
     try {
       const raw = read.body;

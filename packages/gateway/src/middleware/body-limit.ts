@@ -3,7 +3,7 @@
  * content type other than JSON (415). The raw bytes are kept for HMAC checks; `jsonBody` parses them.
  */
 
-import { type BodyBudget, bodiesBusyError, readBodyCapped } from '@aaps/agents';
+import { type BodyBudget, bodyReadError, readBodyCapped } from '@aaps/agents';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
@@ -25,11 +25,7 @@ export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): Midd
       throw new AapsError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json');
     }
     const read = await readBodyCapped(c.req.raw, max, opts.budget);
-    if (!read.ok) {
-      throw read.reason === 'too_large'
-        ? new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`)
-        : bodiesBusyError();
-    }
+    if (!read.ok) throw bodyReadError(read.reason, max);
     try {
       c.set('rawBody', read.body);
       await next();
