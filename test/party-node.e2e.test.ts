@@ -280,7 +280,14 @@ describe('party nodes across processes', () => {
     const peer = layout.roster.parties[1]!;
     const peerKey = loadOrCreateIdentityKey(join(dir, 'parties', peer.id, 'identity.key'), false);
     const fromPeer = await post(
-      makeRequest({ id: peer.id, key: peerKey }, target.id, 'sign.commit', 's', { count: 1 }, { trace_id: 't' }),
+      makeRequest(
+        { id: peer.id, key: peerKey },
+        target.id,
+        'sign.commit',
+        's',
+        { count: 1 },
+        { trace_id: 't' },
+      ),
     );
     expect(fromPeer.status).toBe(403);
     expect(((await fromPeer.json()) as { error: { message: string } }).error.message).toContain(

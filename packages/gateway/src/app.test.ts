@@ -348,10 +348,10 @@ describe('every endpoint', () => {
     for (const body of [SIGNALS.rbac(), other]) {
       expect((await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body })).status).toBe(202);
     }
-    // A second occurrence of the same open problem joins its incident.
+    // Envelopes dedup by idempotency key only (DESIGN.md): the same problem under a new key is new.
     const same = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.rbac() });
-    expect(same.status).toBe(200);
-    expect(await json(same)).toMatchObject({ duplicate: true });
+    expect(same.status).toBe(202);
+    expect(await json(same)).toMatchObject({ duplicate: false });
     await gw.runner.idle();
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -369,6 +369,7 @@ describe('every endpoint', () => {
       await request(gw, 'GET', '/v1/incidents?state=awaiting_human', { token: TOKENS.read }),
     );
     expect((waiting['incidents'] as { state: string }[]).map((i) => i.state)).toEqual([
+      'awaiting_human',
       'awaiting_human',
       'awaiting_human',
     ]);

@@ -28,6 +28,14 @@ describe('parseGatewayConfig', () => {
     expect(ok(parseGatewayConfig([], {})).partyPolicyDir).toBeUndefined();
   });
 
+  it('--valid-for is at most 86400, the longest approval the parties accept', () => {
+    expect(ok(parseGatewayConfig(['--valid-for', '86400'], {})).validFor).toBe(86400);
+    const r = parseGatewayConfig(['--valid-for', '86401'], {});
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors).toEqual([expect.stringMatching(/^--valid-for:/)]);
+    expect(parseGatewayConfig([], { AAPS_APPROVAL_VALID_FOR: '172800' }).ok).toBe(false);
+  });
+
   it('flag beats env beats file beats default', () => {
     const file = { port: 7000, cluster: 'file', 'log-origin': 'file.example/log' };
     const env = { AAPS_PORT: '7100', AAPS_CLUSTER: 'env' };

@@ -13,6 +13,7 @@ import {
   type DetectorKind,
 } from '@aaps/mpc-core';
 import { INTAKE_SOURCES, type IntakeSource } from './intake/types.js';
+import { MAX_APPROVAL_VALIDITY_SECONDS } from './workflow/approval-window.js';
 
 export const EXECUTORS = ['dry-run', 'gitops'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
@@ -270,8 +271,10 @@ export const SETTINGS: readonly Setting[] = [
     key: 'validFor',
     flag: 'valid-for',
     env: 'AAPS_APPROVAL_VALID_FOR',
-    kind: { type: 'int', min: 1, max: 7 * 24 * 3600 },
-    help: 'seconds an approval from `aaps approve` stays valid',
+    // No longer than the parties accept (their default `human_approval.max_validity_seconds`):
+    // a longer approval would be refused by every party and end the incident rejected.
+    kind: { type: 'int', min: 1, max: MAX_APPROVAL_VALIDITY_SECONDS },
+    help: `seconds an approval from \`aaps approve\` stays valid (at most ${MAX_APPROVAL_VALIDITY_SECONDS})`,
   },
   {
     key: 'logLevel',

@@ -285,6 +285,28 @@ describe('unsealing in process', () => {
     expect((await post(once)).status).toBe(200);
     expect((await post(once)).status).toBe(409);
   });
+
+  it('one request id sent three times at once: one 200, two 409, recorded once', async () => {
+    const record = await gw.store.getIncident(incidentId);
+    const field = SealedFieldCodec.fromJSON(record?.sealed?.fields[0]).id;
+    const req = ask({ fields: [field] });
+    const logBefore = await gw.evidence.logSize();
+    const answers = await Promise.all(
+      [1, 2, 3].map(() =>
+        request(gw, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+          token: TOKENS.approve,
+          body: { request: req },
+        }),
+      ),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    for (const r of answers.filter((x) => x.status === 409))
+      expect(((await json(r))['error'] as { code: string }).code).toBe('CONFLICT');
+    const after = await gw.store.getIncident(incidentId);
+    expect(after?.unseals?.filter((u) => u.request_id === req.request_id)).toHaveLength(1);
+    // One request record and one release record in the log.
+    expect(await gw.evidence.logSize()).toBe(logBefore + 2);
+  });
 });
 
 describe('sealing off', () => {

@@ -54,6 +54,14 @@ export function createIntakeService(deps: {
   logger?: Logger;
 }): IntakeService {
   const newId = deps.ids ?? (() => randomUUID());
+  /** The incident the first known key of `keys` names, if any. */
+  const firstKnown = async (keys: readonly string[]): Promise<string | undefined> => {
+    for (const key of keys) {
+      const id = await deps.store.findByDedupKey(key);
+      if (id !== undefined) return id;
+    }
+    return undefined;
+  };
   const existing = async (id: string, ref: string): Promise<IntakeOutcome> => {
     const r = await deps.store.getIncidentSummary(id);
     return {
@@ -119,7 +127,8 @@ export function createIntakeService(deps: {
           out.push({ incident_id: id, trace_id: r.trace_id, state: r.state, duplicate: true, ref: item.ref });
           continue;
         }
-        const known = await deps.store.findByDedupKey(item.dedup_key);
+        const keys = [...new Set([item.dedup_key, ...(item.extra_dedup_keys ?? [])])];
+        const known = await firstKnown(keys);
         if (known !== undefined) {
           out.push(await existing(known, item.ref));
           continue;
@@ -135,8 +144,8 @@ export function createIntakeService(deps: {
           id,
           source: result.source,
           trace_id: env.meta.trace_id,
-          dedup_keys: [...new Set([item.dedup_key, ...(opts.extraDedupKeys ?? [])])],
-          correlation_key: item.correlation_key,
+          dedup_keys: [...new Set([...keys, ...(opts.extraDedupKeys ?? [])])],
+          ...(item.correlation_key === undefined ? {} : { correlation_key: item.correlation_key }),
           type: env.payload.incident_type,
           state: 'received',
           created_at: at,

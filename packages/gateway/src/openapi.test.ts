@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument, ROUTE_DOCS } from './app.js';
 import { IncidentSignalEnvelopeSchema } from './intake/envelope.js';
+import { signGithubPayload } from './intake/github-signature.js';
 import { toJsonSchema } from './schema/emit.js';
-import { makeGateway, type TestGateway } from './test-helpers/gateway.js';
+import { GITHUB_SECRET, makeGateway, request, type TestGateway, TOKENS } from './test-helpers/gateway.js';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -31,6 +32,51 @@ describe('OpenAPI document', () => {
     expect(doc.components.schemas['EnvelopeMeta']).toEqual(
       JSON.parse(JSON.stringify(toJsonSchema(IncidentSignalEnvelopeSchema))).properties.meta,
     );
+  });
+
+  it('documents the GitHub webhook headers, its body per X-GitHub-Event, and every error status', () => {
+    type Op = {
+      parameters: { name: string; in: string; required: boolean }[];
+      requestBody: { content: Record<string, Record<string, unknown>> };
+      responses: Record<string, unknown>;
+    };
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, Op>>;
+      components: { schemas: Record<string, Record<string, unknown>> };
+    };
+    const github = doc.paths['/v1/webhooks/github']!['post']!;
+    expect(github.parameters.filter((p) => p.in === 'header' && p.required).map((p) => p.name)).toEqual([
+      'X-GitHub-Event',
+      'X-GitHub-Delivery',
+      'X-Hub-Signature-256',
+    ]);
+    const media = github.requestBody.content['application/json']!;
+    // Any JSON object: an event this intake does not act on is accepted (and ignored).
+    expect(doc.components.schemas['GithubWebhook']).toMatchObject({ type: 'object' });
+    expect(media['x-aaps-schema-by-header']).toEqual({
+      header: 'X-GitHub-Event',
+      schemas: {
+        workflow_run: { $ref: '#/components/schemas/GithubWorkflowRunEvent' },
+        check_run: { $ref: '#/components/schemas/GithubCheckRunEvent' },
+      },
+    });
+    expect(doc.paths['/v1/incidents/{id}/events']!['get']!.responses).toHaveProperty('404');
+  });
+
+  it('answers as documented: an ignored GitHub event is 202, an unknown incident stream 404', async () => {
+    const raw = JSON.stringify({ zen: 'Design for failure.', hook_id: 1 });
+    const res = await request(gw, 'POST', '/v1/webhooks/github', {
+      raw,
+      headers: {
+        'x-github-event': 'ping',
+        'x-github-delivery': 'ping-1',
+        'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
+      },
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ incidents: [], ignored: [{ reason: 'event_not_handled' }] });
+    const events = await request(gw, 'GET', '/v1/incidents/inc-nope/events', { token: TOKENS.read });
+    expect(events.status).toBe(404);
   });
 
   it('docs/openapi.json is current (regenerate: npx aaps openapi > docs/openapi.json)', () => {

@@ -15,6 +15,14 @@ export interface RouteDoc {
   /** `hmac`: GitHub's signature; `none`: open. */
   auth: Scope | 'hmac' | 'none';
   body?: Schema<unknown>;
+  /**
+   * When a header, not the body, says which schema the body must meet (GitHub's `X-GitHub-Event`):
+   * `body` is then what every body is, and this maps each header value to its schema. Emitted as
+   * the media type's `x-aaps-schema-by-header`, since JSON Schema cannot see headers.
+   */
+  bodyByHeader?: { header: string; schemas: Readonly<Record<string, Schema<unknown>>> };
+  /** Request headers the route requires (other than `Authorization`). */
+  headers?: readonly { name: string; description: string; schema: Schema<unknown> }[];
   query?: Schema<unknown>;
   responses: Record<string, { description: string; schema?: Schema<unknown>; contentType?: string }>;
 }
@@ -31,6 +39,7 @@ export function buildOpenApi(
     ErrorSchema,
     ...routes.flatMap((r) => [
       ...named(r.body),
+      ...Object.values(r.bodyByHeader?.schemas ?? {}).flatMap(named),
       ...Object.values(r.responses).flatMap((x) => named(x.schema)),
     ]),
   ]);
@@ -43,6 +52,13 @@ export function buildOpenApi(
       schema: { type: 'string' },
     }));
     const query = r.query === undefined ? [] : queryParams(toJsonSchema(r.query));
+    const headers = (r.headers ?? []).map((h) => ({
+      name: h.name,
+      in: 'header',
+      required: true,
+      description: h.description,
+      schema: toJsonSchema(h.schema),
+    }));
     const responses: Record<string, unknown> = {};
     for (const [status, res] of Object.entries(r.responses)) {
       responses[status] = {
@@ -79,12 +95,10 @@ export function buildOpenApi(
       operationId: `${r.method}${r.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string | undefined) => (ch ?? '').toUpperCase())}`,
       security: r.auth === 'none' || r.auth === 'hmac' ? [] : [{ bearer: [r.auth] }],
       ...(r.auth === 'hmac' ? { 'x-aaps-auth': 'X-Hub-Signature-256 (HMAC-SHA256 of the raw body)' } : {}),
-      parameters: [...params, ...query],
+      parameters: [...params, ...headers, ...query],
       ...(r.body === undefined
         ? {}
-        : {
-            requestBody: { required: true, content: { 'application/json': { schema: schemaRef(r.body) } } },
-          }),
+        : { requestBody: { required: true, content: { 'application/json': mediaType(r) } } }),
       responses,
     };
     paths[r.path] ??= {};
@@ -110,6 +124,23 @@ export function buildOpenApi(
         },
       },
     },
+  };
+}
+
+/** The request body's media type object: its schema, and the per-header schemas if any. */
+function mediaType(r: RouteDoc): Record<string, unknown> {
+  if (r.body === undefined) return {};
+  const byHeader = r.bodyByHeader;
+  return {
+    schema: schemaRef(r.body),
+    ...(byHeader === undefined
+      ? {}
+      : {
+          'x-aaps-schema-by-header': {
+            header: byHeader.header,
+            schemas: Object.fromEntries(Object.entries(byHeader.schemas).map(([v, s]) => [v, schemaRef(s)])),
+          },
+        }),
   };
 }
 

@@ -32,8 +32,9 @@ export interface GatewayStore {
   findByDedupKey(key: string): Promise<string | undefined>;
   /**
    * Writes a new incident with its dedup keys in one batch, unless one of the keys already names
-   * an incident (then nothing is written), or an open incident has the same correlation key (then
-   * only the new dedup keys are recorded, naming it). Either way that incident's id is returned.
+   * an incident (then nothing is written), or an open incident has the same correlation key, if
+   * the record has one (then only the new dedup keys are recorded, naming it). Either way that
+   * incident's id is returned. Dedup keys are kept for good, also after the incident ends.
    */
   createIncident(record: IncidentRecord): Promise<{ created: boolean; id: string }>;
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
@@ -195,7 +196,8 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     const settled = TERMINAL.has(record.state) && record.evidence_id !== undefined;
     if (settled || record.state === 'awaiting_human') ops.push(del('active', record.id));
     else ops.push(put('active', record.id, utf8.encode(record.state)));
-    if (TERMINAL.has(record.state)) ops.push(del('correlation', record.correlation_key));
+    if (TERMINAL.has(record.state) && record.correlation_key !== undefined)
+      ops.push(del('correlation', record.correlation_key));
     const done = () => {
       // A settled incident gets no more envelopes: forget it, so the map stays small.
       if (settled) storedEnvelopes.delete(record.id);
@@ -225,7 +227,8 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           if (id !== undefined) return { created: false, id };
         }
         // Another occurrence of a problem whose incident is still open joins that incident.
-        const openId = await get('correlation', record.correlation_key);
+        const correlation = record.correlation_key;
+        const openId = correlation === undefined ? undefined : await get('correlation', correlation);
         if (openId !== undefined) {
           const id = fromUtf8.decode(openId);
           const open = decodeSummary(await get('incidents', id));
@@ -235,7 +238,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           }
         }
         const extra = record.dedup_keys.map((key) => put('dedup', key, utf8.encode(record.id)));
-        extra.push(put('correlation', record.correlation_key, utf8.encode(record.id)));
+        if (correlation !== undefined) extra.push(put('correlation', correlation, utf8.encode(record.id)));
         await writeIncident(record, extra);
         return { created: true, id: record.id };
       });

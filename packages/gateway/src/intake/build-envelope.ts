@@ -16,6 +16,8 @@ export interface SignalDraft {
   source: Exclude<IntakeSource, 'envelope'>;
   ref: string;
   dedup_key: string;
+  /** See `OpenIncident.extra_dedup_keys`. */
+  extra_dedup_keys?: string[];
   correlation_key: string;
   namespace: string;
   cluster?: string;
@@ -72,6 +74,7 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
   return {
     action: 'open',
     dedup_key: draft.dedup_key,
+    ...(draft.extra_dedup_keys === undefined ? {} : { extra_dedup_keys: draft.extra_dedup_keys }),
     correlation_key: draft.correlation_key,
     ref: draft.ref,
     envelope,

@@ -9,7 +9,7 @@ type Env = {
 };
 
 describe('intakeEnvelope', () => {
-  it('accepts an IncidentSignal envelope as sent, keyed by its idempotency key', () => {
+  it('accepts an IncidentSignal envelope as sent, keyed by its idempotency key under envelope:, uncorrelated', () => {
     const body = fixture('envelope/incident-signal.json');
     const r = intakeEnvelope(body);
     expect(r).toEqual({
@@ -17,9 +17,7 @@ describe('intakeEnvelope', () => {
       items: [
         {
           action: 'open',
-          dedup_key: '5e2b8f71-93c4-4d0a-b6e8-1f7a9c3d5e20',
-          correlation_key:
-            'envelope:config_validation_failed:configmap://shop/checkout-config,deployment://shop/checkout',
+          dedup_key: 'envelope:5e2b8f71-93c4-4d0a-b6e8-1f7a9c3d5e20',
           ref: '$',
           envelope: body,
         },

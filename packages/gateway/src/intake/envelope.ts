@@ -3,7 +3,11 @@
  * `POST /v1/incidents`. Checked field by field; unknown keys in `meta`, `context` or the envelope
  * are refused (extra payload keys pass through, as the payload type allows). A `meta.signature`,
  * if present, is kept for the caller to verify against the roster; this function does not.
- * The dedup key is the sender's `idempotency_key`.
+ * The dedup key is the sender's `idempotency_key` under `envelope:`, so a sender cannot pick a key
+ * another source uses (`github:<delivery>`, `alertmanager:…`) and have that source's next
+ * incident answered with its own. DESIGN.md promises "the same idempotency_key again gives 200
+ * with the first incident", and nothing more: an envelope does not join an open incident by
+ * correlation (which merged unrelated envelopes that named the same or no resources).
  */
 import { type Envelope, type IncidentSignalPayload, URGENCIES } from '@aaps/mpc-core';
 import { parse } from '../schema/check.js';
@@ -73,6 +77,11 @@ export const IncidentSignalEnvelopeSchema = s.named(
   'An IncidentSignal envelope; meta.signature (ed25519 over the RFC 8785 form without it) is optional.',
 );
 
+/** Where an envelope's idempotency key lives among every source's dedup keys. */
+export function envelopeDedupKey(idempotencyKey: string): string {
+  return `envelope:${idempotencyKey}`;
+}
+
 export function intakeEnvelope(body: unknown): IntakeResult {
   const env: Envelope<IncidentSignalPayload> = parse(
     IncidentSignalEnvelopeSchema,
@@ -80,11 +89,9 @@ export function intakeEnvelope(body: unknown): IntakeResult {
     'invalid IncidentSignal envelope',
   );
   const out = createResultBuilder('envelope');
-  const resources = [...env.payload.affected_resources].sort().join(',');
   out.add({
     action: 'open',
-    dedup_key: env.meta.idempotency_key,
-    correlation_key: `envelope:${env.payload.incident_type}:${resources}`,
+    dedup_key: envelopeDedupKey(env.meta.idempotency_key),
     ref: '$',
     envelope: env,
   });

@@ -31,8 +31,18 @@ export interface OpenIncident {
    * `meta.idempotency_key`. A second `open` with a known key must create nothing.
    */
   dedup_key: string;
-  /** Same for every occurrence of one problem (e.g. an alert's fingerprint, a Pod and reason). */
-  correlation_key: string;
+  /**
+   * More keys for the same occurrence, e.g. one derived from an authenticated body when
+   * `dedup_key` comes from an unauthenticated header. Any one already known makes this a
+   * duplicate; all are kept with the incident (also after it ends).
+   */
+  extra_dedup_keys?: string[];
+  /**
+   * Same for every occurrence of one problem (e.g. an alert's fingerprint, a Pod and reason): a new
+   * occurrence joins the open incident with that key. Unset: it joins nothing (native envelopes,
+   * which DESIGN.md dedups by idempotency key only).
+   */
+  correlation_key?: string;
   /** Where in the body this came from (`alerts[2]`, `items[0]`, `$`). */
   ref: string;
   envelope: Envelope<IncidentSignalPayload>;

@@ -51,7 +51,10 @@ export const incidentRouteDocs: RouteDoc[] = [
     path: '/v1/incidents/{id}/events',
     summary: 'Server-sent events: one `state` event per timeline entry, then `end` once evidence is sealed.',
     auth: 'read',
-    responses: { '200': { description: 'an event stream', contentType: 'text/event-stream' } },
+    responses: {
+      '200': { description: 'an event stream', contentType: 'text/event-stream' },
+      '404': { description: 'unknown id' },
+    },
   },
 ];
 

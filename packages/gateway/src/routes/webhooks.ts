@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
 import { AlertmanagerWebhookSchema, intakeAlertmanager } from '../intake/alertmanager.js';
 import { ArgoCDWebhookSchema, intakeArgoCD } from '../intake/argocd.js';
-import { GithubWebhookSchema, intakeGithub } from '../intake/github.js';
+import { GITHUB_EVENT_SCHEMAS, GITHUB_HEADERS, GithubWebhookSchema, intakeGithub } from '../intake/github.js';
 import { verifyGithubSignature } from '../intake/github-signature.js';
 import { intakeKubernetes, KubernetesWebhookSchema } from '../intake/kubernetes.js';
 import type { IntakeContext, IntakeResult } from '../intake/types.js';
@@ -69,7 +69,9 @@ export const webhookRouteDocs: RouteDoc[] = [
     summary:
       'GitHub workflow_run / check_run completed with conclusion failure; authenticated by X-Hub-Signature-256.',
     auth: 'hmac',
+    headers: GITHUB_HEADERS,
     body: GithubWebhookSchema,
+    bodyByHeader: { header: 'X-GitHub-Event', schemas: GITHUB_EVENT_SCHEMAS },
     responses: accepted,
   },
 ];

@@ -41,7 +41,8 @@ export interface IncidentRecord {
   trace_id: string;
   /** Every dedup key that names this incident (idempotency key, delivery id...). */
   dedup_keys: string[];
-  correlation_key: string;
+  /** Joins later occurrences of the same problem while open; unset: nothing joins it. */
+  correlation_key?: string;
   type: string;
   state: IncidentState;
   created_at: string;

@@ -3,9 +3,9 @@
  * human-approval path, the QA veto, dedup across sources, and restart after a crash. Every ended
  * incident's evidence must pass `@aaps/evidence`'s verifier.
  */
-import { defaultPolicy, ROLE_AGENT_NAMES } from '@aaps/agents';
+import { defaultPolicy, type HumanApproval, ROLE_AGENT_NAMES } from '@aaps/agents';
 import { AapsError, ProtocolError } from '@aaps/mpc-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Coordinator } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
@@ -199,6 +199,144 @@ describe('human approval', () => {
   });
 });
 
+/** An RBAC denial as Alertmanager sends it: waits in awaiting_human; `resolved` ends it. */
+function rbacAlert(status: 'firing' | 'resolved', fingerprint: string) {
+  return {
+    version: '4',
+    groupKey: 'g',
+    status,
+    receiver: 'aaps-gateway',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.example',
+    alerts: [
+      {
+        status,
+        labels: { alertname: 'RBAC', namespace: 'shop', reason: 'FailedCreate', serviceaccount: fingerprint },
+        annotations: {
+          message:
+            'Error creating: deployments.apps is forbidden: User "system:serviceaccount:shop:deployer" cannot create resource "deployments" in API group "apps" in the namespace "shop"',
+        },
+        startsAt: '2026-11-25T14:00:00Z',
+        ...(status === 'resolved' ? { endsAt: '2026-11-25T15:00:00Z' } : {}),
+        fingerprint,
+      },
+    ],
+  };
+}
+
+describe('concurrent approvals and resolves', () => {
+  it('two concurrent approvals of one incident: one is recorded (202), the other is 409', async () => {
+    const gw = await gateway();
+    const id = await submit(gw, SIGNALS.rbac());
+    await gw.runner.idle();
+    const proposal = (await incident(gw, id))['proposal'] as Parameters<typeof approvalEnvelope>[0];
+    const post = () =>
+      request(gw, 'POST', `/v1/approvals/${id}`, {
+        token: TOKENS.approve,
+        body: approvalEnvelope(proposal, gw.approverKey),
+      });
+    const answers = await Promise.all([post(), post()]);
+    expect(answers.map((r) => r.status).sort()).toEqual([202, 409]);
+    const refused = answers.find((r) => r.status === 409)!;
+    expect((await json(refused))['error']).toMatchObject({ code: 'CONFLICT' });
+    await gw.runner.idle();
+    const record = await gw.store.getIncident(id);
+    expect(record?.human_approvals).toHaveLength(1);
+    expect(record?.transcript.filter((e) => e.meta.source_agent === 'alice')).toHaveLength(1);
+    expect(events(await incident(gw, id)).filter((e) => e === 'approval_requested')).toHaveLength(1);
+  });
+
+  it('an approval racing a resolved alert: no write is lost and nothing executes once resolved', async () => {
+    const gw = await gateway();
+    for (let i = 0; i < 6; i++) {
+      const fingerprint = `ace0${i}`; // hex, as Alertmanager's are
+      const [fired] = await webhook(gw, 'alertmanager', rbacAlert('firing', fingerprint));
+      const id = fired!.incident_id;
+      await gw.runner.idle();
+      const inc = await incident(gw, id);
+      expect(inc['state']).toBe('awaiting_human');
+      // Each state change as it is written, copied then (a record object lives on and changes).
+      const written: unknown[] = [];
+      const put = gw.store.putIncident.bind(gw.store);
+      const spy = vi.spyOn(gw.store, 'putIncident').mockImplementation((r, extra) => {
+        if (r.id === id) written.push(structuredClone(r.timeline.at(-1)));
+        return put(r, extra);
+      });
+      const approve = () =>
+        request(gw, 'POST', `/v1/approvals/${id}`, {
+          token: TOKENS.approve,
+          body: approvalEnvelope(inc['proposal'] as Parameters<typeof approvalEnvelope>[0], gw.approverKey),
+        });
+      const resolve = () =>
+        request(gw, 'POST', '/v1/webhooks/alertmanager', {
+          token: TOKENS.submit,
+          body: rbacAlert('resolved', fingerprint),
+        });
+      const [approved, resolved] =
+        i % 2 === 0
+          ? await Promise.all([approve(), resolve()])
+          : (await Promise.all([resolve(), approve()])).reverse();
+      expect(resolved!.status).toBe(202);
+      await gw.runner.idle();
+      spy.mockRestore();
+      const timeline = (await gw.store.getIncident(id))!.timeline;
+      // Every state change anyone wrote is in the stored record: none was overwritten.
+      for (const entry of written) expect(timeline).toContainEqual(entry);
+      const seen = timeline.map((e) => e.event);
+      if (seen.includes('resolved_by_source')) expect(seen).not.toContain('execution_started');
+      else expect(seen).toContain('execution_started');
+      if (approved!.status === 409) expect(seen).not.toContain('approval_requested');
+      else expect(approved!.status).toBe(202);
+    }
+  });
+});
+
+describe('approval validity window', () => {
+  it('an approval every party would refuse is 400 naming the field; the incident keeps waiting', async () => {
+    const gw = await gateway();
+    const id = await submit(gw, SIGNALS.rbac());
+    await gw.runner.idle();
+    const proposal = (await incident(gw, id))['proposal'] as Parameters<typeof approvalEnvelope>[0];
+    const now = Date.now();
+    const refused: [Partial<Omit<HumanApproval, 'signature'>>, string[]][] = [
+      // valid for 48 hours: over the parties' max_validity_seconds (86400)
+      [{ expires_at: new Date(now + 172_800_000).toISOString() }, ['expires_at']],
+      // RFC 3339 in form, but no such date
+      [{ expires_at: '2026-13-45T23:59:59Z' }, ['expires_at']],
+      [{ approved_at: '2026-01-32T10:00:00Z' }, ['approved_at']],
+      // an old approval with a far expiry: inside "not yet expired", outside the window
+      [{ approved_at: '2000-01-01T00:00:00Z', expires_at: '9999-12-31T23:59:59Z' }, ['expires_at']],
+      [{ expires_at: new Date(now - 2000).toISOString() }, ['expires_at']],
+      [{ approved_at: new Date(now + 3_600_000).toISOString() }, ['approved_at']],
+    ];
+    for (const [over, fields] of refused) {
+      const res = await request(gw, 'POST', `/v1/approvals/${id}`, {
+        token: TOKENS.approve,
+        body: approvalEnvelope(proposal, gw.approverKey, over),
+      });
+      expect(res.status, JSON.stringify(over)).toBe(400);
+      expect((await json(res))['error'], JSON.stringify(over)).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        fields,
+      });
+      await gw.runner.idle();
+      expect((await incident(gw, id))['state']).toBe('awaiting_human');
+    }
+    const ok = await request(gw, 'POST', `/v1/approvals/${id}`, {
+      token: TOKENS.approve,
+      body: approvalEnvelope(proposal, gw.approverKey, {
+        approved_at: new Date(now - 1000).toISOString(),
+        expires_at: new Date(now - 1000 + 86_400_000).toISOString(),
+      }),
+    });
+    expect(ok.status).toBe(202);
+    await gw.runner.idle();
+    expect((await incident(gw, id))['state']).toBe('resolved');
+  });
+});
+
 describe('refusals', () => {
   it('an unknown signal goes to a person and is never fixed automatically', async () => {
     const gw = await gateway();
@@ -314,6 +452,86 @@ describe('dedup', () => {
     await gw.runner.idle();
     const all = (await gw.store.listIncidents({ limit: 100 })).incidents;
     expect(all).toHaveLength(first.length + 3);
+  });
+
+  it('a signed GitHub body re-sent under a fresh delivery id is a duplicate, also after its incident ended', async () => {
+    const gw = await gateway();
+    // A check run whose output names a quota denial: fixed automatically, so the incident ends.
+    const body = fixture('github/check-run-failure.json') as { check_run: Record<string, unknown> };
+    body.check_run['output'] = {
+      title: 'deploy failed',
+      summary:
+        'Error creating: pods "web-7d9f8b6c5-4lqpz" is forbidden: exceeded quota: compute, requested: limits.cpu=2, used: limits.cpu=3, limited: limits.cpu=4',
+      text: null,
+    };
+    const raw = JSON.stringify(body);
+    const send = async (delivery: string) => {
+      const res = await request(gw, 'POST', '/v1/webhooks/github', {
+        raw,
+        headers: {
+          'x-github-event': 'check_run',
+          'x-github-delivery': delivery,
+          'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
+        },
+      });
+      expect(res.status).toBe(202);
+      return ((await json(res))['incidents'] as { incident_id: string; duplicate: boolean }[])[0];
+    };
+    const first = await send('original-delivery');
+    expect(first).toMatchObject({ duplicate: false });
+    const whileOpen = await send('replayed-delivery-1');
+    expect(whileOpen).toMatchObject({ incident_id: first!.incident_id, duplicate: true });
+    await gw.runner.idle();
+    const ended = await incident(gw, first!.incident_id);
+    expect(ended['evidence_id']).toMatch(/^[0-9a-f]{64}$/);
+    const afterEnd = await send('replayed-delivery-2');
+    expect(afterEnd).toMatchObject({ incident_id: first!.incident_id, duplicate: true });
+    expect((await gw.store.listIncidents({ limit: 100 })).incidents).toHaveLength(1);
+  });
+
+  it('envelopes are the same incident only under the same idempotency key', async () => {
+    const gw = await gateway();
+    await gw.runner.close(); // keep every incident open, where correlation would join them
+    const post = async (body: unknown) => {
+      const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
+      return { status: res.status, ...(await json(res)) } as { status: number; incident_id: string };
+    };
+    // The same resources in two clusters, and two envelopes that name no resources at all.
+    const eu = SIGNALS.quota();
+    const us = SIGNALS.quota();
+    us.context.cluster = 'prod-us-2';
+    const bare = [SIGNALS.quota(), SIGNALS.quota()];
+    for (const b of bare) b.payload['affected_resources'] = [];
+    const answers = await Promise.all([eu, us, ...bare].map(post));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    expect(new Set(answers.map((a) => a.incident_id)).size).toBe(4);
+    const again = await post(eu);
+    expect(again).toMatchObject({ status: 200, incident_id: answers[0]!.incident_id });
+  });
+
+  it("an envelope's idempotency key cannot take another source's dedup key", async () => {
+    const gw = await gateway();
+    await gw.runner.close();
+    const delivery = '72d3162e-cc78-11e3-81ab-4c9367dc0958';
+    const squat = signalEnvelope(
+      { affected_resources: ['deployment://shop/web'], metadata: { reason: 'CrashLoopBackOff' } },
+      { idempotency_key: `github:${delivery}` },
+    );
+    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: squat });
+    expect(res.status).toBe(202);
+    const squatted = String((await json(res))['incident_id']);
+    const raw = fixtureText('github/workflow-run-failure.json');
+    const gh = await request(gw, 'POST', '/v1/webhooks/github', {
+      raw,
+      headers: {
+        'x-github-event': 'workflow_run',
+        'x-github-delivery': delivery,
+        'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
+      },
+    });
+    const [opened] = (await json(gh))['incidents'] as { incident_id: string; duplicate: boolean }[];
+    expect(opened).toMatchObject({ duplicate: false });
+    expect(opened!.incident_id).not.toBe(squatted);
   });
 
   it('a new occurrence of an open incident joins it; after it ends, a new one opens', async () => {

@@ -42,6 +42,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { GatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { verifyHumanApproval } from '../trust.js';
+import { checkApprovalWindow, DEFAULT_APPROVAL_WINDOW } from './approval-window.js';
 import type { IncidentEvents } from './events.js';
 import { type IncidentEvent, isTerminal, step } from './machine.js';
 import type { IncidentRecord } from './record.js';
@@ -65,7 +66,7 @@ export interface RunnerDeps {
   gitopsRepoUrl?: string;
   /** Pool the parties' private risk scores (`coordinator.poolRisk`) before strategy. */
   poolRisk?: boolean;
-  /** Allowed clock skew for human approvals, seconds (default 300). */
+  /** Allowed clock skew for human approvals, seconds (default: the parties' default policy, 300). */
   clockSkewSeconds?: number;
   /** Extra tries for a step that failed with UNAVAILABLE or TIMEOUT (default 2). */
   retries: number;
@@ -91,6 +92,8 @@ export class WorkflowRunner {
   readonly #d: RunnerDeps;
   readonly #running = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
+  /** The tail of each incident's lock chain (see `#exclusive`); gone once nobody holds or waits. */
+  readonly #locks = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(
@@ -107,7 +110,9 @@ export class WorkflowRunner {
       this.#again.add(id);
       return;
     }
-    const task = this.#drive(id)
+    // The run holds the incident's lock from its first read to its last write: an approval or a
+    // resolve that arrives meanwhile acts on the state the run leaves, never on one it has left.
+    const task = this.#exclusive(id, () => this.#drive(id))
       .catch((e: unknown) => {
         this.#d.logger.error('workflow.crashed', { incident_id: id, code: errorInfo(e).code });
       })
@@ -136,16 +141,37 @@ export class WorkflowRunner {
     return open.length;
   }
 
-  /** Runs `fn` on the incident with no step of the runner in between (waits for the current run). */
+  /**
+   * Runs `fn` holding the incident's lock: a promise chain per incident, so runs, approvals and
+   * resolves of one incident take turns, each reading, checking and writing the record with
+   * nobody else in between. Waiting for the run in flight was not enough: a run started after
+   * that wait (by a concurrent approval) could still interleave, and two approvals, or an approval
+   * and a resolve, could both check the same state and both write, the later overwriting the
+   * earlier. `fn` must not wait for another holder of the same lock (`start` only queues a run).
+   */
   async #exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    await this.#running.get(id);
-    return fn();
+    const before = this.#locks.get(id) ?? Promise.resolve();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = before.then(() => held);
+    this.#locks.set(id, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
   }
 
   /**
    * A signed human approval envelope for an incident in `awaiting_human`. Checks the approver's
    * envelope signature and approval signature against the roster, and that the approval is bound
-   * to this incident, action and proposal and is within its validity window; then resumes.
+   * to this incident, action and proposal and is within the validity window the parties hold it
+   * to; then resumes. All under the incident's lock, so of two concurrent approvals, or an
+   * approval and a resolve, the second sees what the first wrote (here: 409 `CONFLICT`).
    */
   async approve(id: string, envelope: SignedEnvelope): Promise<IncidentRecord> {
     return this.#exclusive(id, async () => {
@@ -182,14 +208,12 @@ export class WorkflowRunner {
           bad,
         );
       }
-      const now = this.#d.now().getTime();
-      const skew = (this.#d.clockSkewSeconds ?? 300) * 1000;
-      if (Date.parse(approval.expires_at) <= now || Date.parse(approval.approved_at) > now + skew) {
-        throw new ValidationError('INVALID_ARGUMENT', 'the approval is outside its validity window', [
-          'approved_at',
-          'expires_at',
-        ]);
-      }
+      // The parties' own window rule: an approval they would all refuse is a 400 here, and the
+      // incident keeps waiting, instead of going on to be rejected.
+      checkApprovalWindow(approval, this.#d.now(), {
+        ...DEFAULT_APPROVAL_WINDOW,
+        ...(this.#d.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: this.#d.clockSkewSeconds }),
+      });
       record.transcript.push(envelope);
       record.human_approvals.push(approval);
       record.decision = { ...record.decision, proposal: { ...proposal, human_approval: approval } };
@@ -200,7 +224,10 @@ export class WorkflowRunner {
     });
   }
 
-  /** The source reports the problem gone: ends an incident that has not changed anything yet. */
+  /**
+   * The source reports the problem gone: ends an incident that has not changed anything yet. Under
+   * the incident's lock: it waits for a run in flight, and a later approval finds it ended.
+   */
   async resolveBySource(id: string, at: string, actor: string): Promise<IncidentRecord> {
     return this.#exclusive(id, async () => {
       const record = await this.#load(id);
@@ -302,8 +329,8 @@ export class WorkflowRunner {
   async #drive(id: string): Promise<void> {
     const log = this.#d.logger.child({ incident_id: id });
     let transient = 0;
-    // Nothing else writes an incident while it is driven (`approve` and `resolveBySource` wait),
-    // so the record is read once and carried from step to step.
+    // Nothing else writes an incident while it is driven (the run holds its lock; `approve` and
+    // `resolveBySource` wait for it), so the record is read once and carried from step to step.
     let record = await this.#load(id);
     for (let guard = 0; guard < 32; guard++) {
       if (this.#closed) return;
