@@ -67,6 +67,30 @@ describe('checkEvidenceForSigning', () => {
     }
   });
 
+  it('refuses a Statement payload that is not RFC 8785 canonical, duplicate keys included', () => {
+    const good = offer();
+    const text = new TextDecoder().decode(good.payload);
+    expect(ruleOf(good)).toBe('ok');
+    // A second "predicateType" before the real one: JSON.parse keeps the last (valid) value, a
+    // first-key-wins reader sees another predicate type.
+    const duplicate = text.replace('{"_type":', '{"predicateType":"https://evil.example/v1","_type":');
+    expect(JSON.parse(duplicate).predicateType).toBe(JSON.parse(text).predicateType);
+    const enc = (t: string) => new TextEncoder().encode(t);
+    for (const payload of [
+      enc(duplicate),
+      enc(` ${text}`),
+      enc(JSON.stringify(JSON.parse(text), null, 1)),
+      enc(text.replace('"_type":', '"\\u005ftype":')),
+    ]) {
+      const out = checkEvidenceForSigning({ ...good, payload });
+      expect(out.ok).toBe(false);
+      if (!out.ok) {
+        expect(out.rule).toBe('evidence.statement');
+        expect(out.message).toMatch(/canonical/);
+      }
+    }
+  });
+
   it('refuses a Statement under another group key or ciphersuite, or whose subject names another incident', () => {
     expect(ruleOf({ ...offer(), groupPublicKey: makeEd25519Key().publicKey })).toBe('evidence.statement');
     expect(ruleOf({ ...offer(), ciphersuite: 'FROST-secp256k1-SHA256-TR-v1' })).toBe('evidence.statement');

@@ -5,7 +5,7 @@
  * Transcript digest: SHA-256 over the RFC 8785 (JCS) canonical JSON of the transcript array, every
  * envelope whole, `meta.signature` included, in order. It is the subject's `digest.sha256`.
  */
-import { canonicalBytes } from '@aaps/mpc-core';
+import { canonicalBytes, canonicalize } from '@aaps/mpc-core';
 import { isHexOf, parseHex, sha256, toHex, utf8Decode } from './encoding.js';
 import { fail } from './errors.js';
 import { isSupportedCiphersuite } from './keys.js';
@@ -150,9 +150,25 @@ export function rosterErrors(value: unknown, path: string): string[] {
   return errors;
 }
 
+/** The RFC 8785 text of a parsed JSON value, or `undefined` if it has none (e.g. nested too deep). */
+function canonicalOrUndefined(value: unknown): string | undefined {
+  try {
+    return canonicalize(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Parse and check a DSSE payload as an AAPS incident Statement. Throws a `VerificationError` with
  * check `statement.format` naming every malformed field in `details.fields`.
+ *
+ * The payload must be exactly the RFC 8785 canonical JSON of what it parses to: no duplicate keys
+ * (which parsers resolve differently: `JSON.parse` keeps the last, others the first), no unsorted
+ * keys, whitespace, escapes or number spellings JCS would not write. So every reader of the signed
+ * bytes sees one Statement, the one its signers checked (parties run this same parse before they
+ * sign). One serialization per Statement: parsed canonical JSON takes `canonicalize`'s fast path
+ * (an order check and `JSON.stringify`).
  */
 export function parseStatement(payload: Uint8Array): Statement {
   const text = utf8Decode(payload);
@@ -206,5 +222,12 @@ export function parseStatement(payload: Uint8Array): Statement {
   }
   if (errors.length > 0)
     fail('statement.format', `malformed statement: ${errors.join(', ')}`, { fields: errors });
+  if (canonicalOrUndefined(value) !== text) {
+    fail(
+      'statement.format',
+      'payload is not RFC 8785 canonical JSON (duplicate or unsorted keys, or another non-canonical form)',
+      { fields: ['payload'] },
+    );
+  }
   return value as unknown as Statement;
 }

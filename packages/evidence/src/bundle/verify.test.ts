@@ -1,7 +1,7 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ProtocolError, ValidationError, VerificationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import { IN_TOTO_PAYLOAD_TYPE, pae } from '../dsse.js';
+import { IN_TOTO_PAYLOAD_TYPE, pae, signEnvelope } from '../dsse.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { TransparencyLog } from '../log.js';
 import { type Statement, statementBytes } from '../statement.js';
@@ -14,6 +14,7 @@ import {
   makeLoggedBundles,
   makeRoster,
   noteKeyFor,
+  ORIGIN,
   resignStatement,
 } from '../test-helpers/fixtures.js';
 import { attachLogEntry, buildBundle, bundleLogLeaf } from './build.js';
@@ -215,6 +216,32 @@ describe('verifyBundle', () => {
       'log.checkpoint',
     );
     verifyBundle(bundle, { groupPublicKey: group.publicKey, logKeys: [noteKeyFor(group)] });
+  });
+
+  it('fails a checkpoint from another log than the trusted origin: log.checkpoint', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const base = { groupPublicKey: group.publicKey, logKeys: [noteKeyFor(group)] };
+    expect(checkOf(bundle, { ...base, logOrigin: ORIGIN })).toBeUndefined();
+    expect(checkOf(bundle, { ...base, logOrigin: 'other.test/log' })).toBe('log.checkpoint');
+    const report = createBundleVerifier({ ...base, logOrigin: 'other.test/log' }).report(bundle);
+    expect(report.failure?.message).toMatch(/origin/);
+  });
+
+  it('fails a signed payload that is not canonical JSON (a duplicate key): statement.format', async () => {
+    const group = makeEd25519Key();
+    const bundle = await buildBundle(makeInput(group, makeRoster()), group.sign);
+    const text = Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString();
+    // JSON.parse keeps the last "predicateType", so only the canonical-form check can see it.
+    const twice = text.replace('{"_type":', '{"predicateType":"https://evil.example/v1","_type":');
+    const dsseEnvelope = await signEnvelope(
+      IN_TOTO_PAYLOAD_TYPE,
+      new TextEncoder().encode(twice),
+      bundle.dsseEnvelope.signatures[0]!.keyid,
+      group.sign,
+    );
+    const options = { groupPublicKey: group.publicKey, requireLog: false };
+    expect(checkOf(bundle, options)).toBeUndefined();
+    expect(checkOf({ ...bundle, dsseEnvelope }, options)).toBe('statement.format');
   });
 
   it('checks consistency with an earlier checkpoint, and calls a fork a fork', async () => {

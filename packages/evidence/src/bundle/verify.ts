@@ -57,6 +57,11 @@ export interface BundleVerifierOptions {
   threshold?: Threshold;
   /** Keys trusted to sign checkpoints; by default the group key under the checkpoint's origin. */
   logKeys?: NoteKey[];
+  /**
+   * The trusted log's origin (a trusted root's `aaps.log.origin`): a checkpoint with another origin
+   * line fails `log.checkpoint`, whoever signed it. Any origin when absent.
+   */
+  logOrigin?: string;
   /** Require a transparency-log entry (default true). */
   requireLog?: boolean;
   /** An earlier checkpoint the bundle's checkpoint must be consistent with. */
@@ -231,7 +236,20 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
         note(c, 'skip', 'no log entry');
       return out;
     }
-    const checkpoint = step('log.checkpoint', () => openCached(log.checkpoint));
+    const checkpoint = step('log.checkpoint', () => {
+      const cp = openCached(log.checkpoint);
+      if (options.logOrigin !== undefined && cp.origin !== options.logOrigin) {
+        fail(
+          'log.checkpoint',
+          `checkpoint origin ${cp.origin} is not the trusted log origin ${options.logOrigin}`,
+          {
+            origin: cp.origin,
+            expected: options.logOrigin,
+          },
+        );
+      }
+      return cp;
+    });
     step('log.inclusion', () => {
       if (checkpoint.size !== log.treeSize) {
         fail('log.inclusion', 'treeSize is not the checkpoint size', {

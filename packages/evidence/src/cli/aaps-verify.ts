@@ -14,21 +14,11 @@
  * a directory will use, so they load the verifier while this thread does; they are told what to
  * trust once the arguments are checked, and stopped if they are not needed.
  */
-import type { Worker } from 'node:worker_threads';
-import { isManyTarget, jobsOf, parseCommandLine } from './args.js';
+import { prestartCount } from './args.js';
 import { spawnWorkers } from './spawn-workers.js';
 
-function prestart(argv: string[]): Worker[] {
-  try {
-    const { values, positionals } = parseCommandLine(argv);
-    const jobs = jobsOf(values.jobs);
-    if (values.help || positionals.length !== 1 || jobs === undefined || jobs < 2) return [];
-    return isManyTarget(positionals[0]!) ? spawnWorkers(jobs - 1) : [];
-  } catch {
-    return []; // a usage error: verify-main reports it
-  }
-}
-
-const workers = prestart(process.argv.slice(2));
+// At most MAX_JOBS - 1 workers, and none for a usage error (verify-main reports it).
+const count = prestartCount(process.argv.slice(2));
+const workers = count > 0 ? spawnWorkers(count) : [];
 const { runCli } = await import('./verify-main.js');
 process.exitCode = await runCli(process.argv.slice(2), workers);

@@ -25,10 +25,35 @@ export function parseCommandLine(argv: string[]) {
   return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
 }
 
-/** `--jobs` as given, or every core by default; `undefined` if it is no positive integer. */
+/**
+ * The most threads `--jobs` may ask for: 4 per core, and at least 64. Each thread is a worker with
+ * its own V8 heap, so an unbounded count could exhaust memory before the first bundle.
+ */
+export const MAX_JOBS = Math.max(64, 4 * availableParallelism());
+
+/**
+ * `--jobs` as given, or every core by default (at most {@link MAX_JOBS}); `undefined` if it is no
+ * integer from 1 to `MAX_JOBS`.
+ */
 export function jobsOf(value: string | boolean | undefined): number | undefined {
-  const jobs = value === undefined ? availableParallelism() : Number(value);
-  return Number.isSafeInteger(jobs) && jobs >= 1 ? jobs : undefined;
+  const jobs = value === undefined ? Math.min(availableParallelism(), MAX_JOBS) : Number(value);
+  return Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= MAX_JOBS ? jobs : undefined;
+}
+
+/**
+ * How many workers the launcher starts before the verifier loads: `jobs - 1` for a stream or a
+ * directory with valid `--jobs` (never more than `MAX_JOBS - 1`), else none (a usage error is
+ * then verify-main's to report).
+ */
+export function prestartCount(argv: string[]): number {
+  try {
+    const { values, positionals } = parseCommandLine(argv);
+    const jobs = jobsOf(values.jobs);
+    if (values.help || positionals.length !== 1 || jobs === undefined || jobs < 2) return 0;
+    return isManyTarget(positionals[0]!) ? Math.min(jobs, MAX_JOBS) - 1 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Whether `target` names many bundles: `-` (a stream on stdin) or a directory. */

@@ -1,9 +1,45 @@
 /** Reading bundles for aaps-verify: JSON or CBOR bytes, files, and streams of concatenated JSON. */
 import { readFileSync } from 'node:fs';
-import { decodeBundleCbor } from '../bundle/codec.js';
+import { decodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
+import type { BundleReport } from '../bundle/verify.js';
+import { EVIDENCE_CHECKS } from '../errors.js';
+import { findDuplicateKey } from './json-keys.js';
 
 /** A usage error or unreadable input: exit 2. */
 export class InputError extends Error {}
+
+/**
+ * Input that reads but is no well-formed bundle before the verifier sees it (a JSON object with a
+ * duplicate key): the bundle is invalid, `bundle.format` (exit 1), not unreadable.
+ */
+export class BundleFormatError extends Error {}
+
+/** The report of a bundle refused with {@link BundleFormatError}: `bundle.format` failed, nothing else run. */
+export function bundleFormatReport(error: BundleFormatError): BundleReport {
+  return {
+    valid: false,
+    checks: EVIDENCE_CHECKS.map((check) =>
+      check === 'bundle.format'
+        ? { check, status: 'fail', message: error.message }
+        : { check, status: 'not_run' },
+    ),
+    failure: { check: 'bundle.format', message: error.message, details: {} },
+  };
+}
+
+/** Parse JSON text of a bundle: throws `InputError` if it is no JSON, `BundleFormatError` on a duplicate key. */
+function parseBundleJson(text: string, notJson: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InputError(notJson);
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined)
+    throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one JSON object`);
+  return value;
+}
 
 /**
  * One bundle to verify, as named in the output: bytes (JSON or CBOR), a JSON text, a file to read
@@ -24,17 +60,24 @@ export function parseBundleBytes(bytes: Uint8Array, name: string): unknown {
   let i = 0;
   while (i < bytes.length && isSpace(bytes[i])) i++;
   if (bytes[i] === 0x7b) {
-    try {
-      return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-    } catch {
-      throw new InputError(`${name}: not JSON`);
-    }
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    return parseBundleJson(text, `${name}: not JSON`);
   }
+  let value: unknown;
   try {
-    return decodeBundleCbor(bytes);
+    value = decodeBundleCbor(bytes);
   } catch {
     throw new InputError(`${name}: neither JSON nor CBOR`);
   }
+  let duplicate: string | undefined;
+  try {
+    duplicate = findDuplicateCborKey(bytes);
+  } catch {
+    throw new InputError(`${name}: neither JSON nor CBOR`);
+  }
+  if (duplicate !== undefined)
+    throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one CBOR map`);
+  return value;
 }
 
 function readPath(path: string): Uint8Array {
@@ -45,16 +88,15 @@ function readPath(path: string): Uint8Array {
   }
 }
 
-/** The parsed value of a source; throws `InputError` when it cannot be read. */
+/**
+ * The parsed value of a source; throws `InputError` when it cannot be read, `BundleFormatError`
+ * when it reads but has a duplicate key.
+ */
 export function loadSource(source: BundleSource): unknown {
   if ('error' in source) throw new InputError(source.error);
   if ('bytes' in source) return parseBundleBytes(source.bytes, source.name);
   if ('path' in source) return parseBundleBytes(readPath(source.path), source.name);
-  try {
-    return JSON.parse(source.text);
-  } catch {
-    throw new InputError('not JSON');
-  }
+  return parseBundleJson(source.text, 'not JSON');
 }
 
 /** Where one JSON object of a stream lies (`[start, end)` in bytes), or what is wrong there. */
@@ -63,11 +105,22 @@ export type StreamItem = { start: number; end: number } | { error: string };
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** Where scanning resumes after an unfinished object: the next line that starts with `{`, or the end. */
+function nextObjectLine(buf: Buffer, from: number): number {
+  const at = buf.indexOf('\n{', from);
+  return at < 0 ? buf.length : at + 1;
+}
+
 /**
  * Split a stream of concatenated JSON objects (NDJSON or pretty-printed, UTF-8) into their byte
  * ranges, without parsing them: it tracks nesting and skips strings (bytes of multi-byte UTF-8
  * characters are all >= 0x80, so they never look like brackets or quotes). Text between objects
  * other than whitespace is reported once per run and skipped to the next line or `{`.
+ *
+ * An object left unfinished (a truncated line, a string with a raw newline, which JSON forbids) is
+ * reported as such and the split resumes at the next line that starts with `{`: a line starting
+ * with `{` always starts a new object, so one bad item never swallows the bundles after it.
+ * (Pretty printers indent nested objects, so this costs nothing for their output.)
  */
 export function* splitJsonValues(bytes: Uint8Array): Generator<StreamItem> {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -86,6 +139,9 @@ export function* splitJsonValues(bytes: Uint8Array): Generator<StreamItem> {
     const start = i;
     let depth = 0;
     let end = -1;
+    // The next newline at or after i (n if none): a string may not reach past it.
+    let newline = buf.indexOf(0x0a, i);
+    if (newline < 0) newline = n;
     for (; i < n; i++) {
       const b = buf[i]!;
       if (b === QUOTE) {
@@ -98,7 +154,10 @@ export function* splitJsonValues(bytes: Uint8Array): Generator<StreamItem> {
           while (buf[k] === BACKSLASH) k--;
           if ((q - 1 - k) % 2 === 0) break;
         }
-        if (q < 0) break;
+        if (q < 0 || q > newline) {
+          i = newline; // unfinished string: the object ends unfinished at this line's end
+          break;
+        }
         i = q;
       } else if (b === 0x7b || b === 0x5b) {
         depth++;
@@ -107,11 +166,22 @@ export function* splitJsonValues(bytes: Uint8Array): Generator<StreamItem> {
           end = i + 1;
           break;
         }
+      } else if (b === 0x0a) {
+        if (buf[i + 1] === 0x7b) break; // a new object starts: this one is unfinished
+        newline = buf.indexOf(0x0a, i + 1);
+        if (newline < 0) newline = n;
       }
     }
     if (end < 0) {
-      yield { error: 'truncated bundle at end of input' };
-      return;
+      const resume = i >= n ? n : nextObjectLine(buf, i);
+      yield {
+        error:
+          resume >= n
+            ? 'truncated bundle at end of input'
+            : `unfinished bundle at offset ${start} (resumed at the next line that starts with {)`,
+      };
+      i = resume;
+      continue;
     }
     yield { start, end };
     i = end;

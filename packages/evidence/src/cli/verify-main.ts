@@ -21,14 +21,17 @@ import {
   createBundleVerifier,
   parseConsistencyProof,
 } from '../bundle/verify.js';
+import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
 import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { rosterErrors, type VerifierRoster } from '../statement.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
-import { jobsOf, parseCommandLine, USAGE } from './args.js';
+import { jobsOf, MAX_JOBS, parseCommandLine, USAGE } from './args.js';
 import {
+  BundleFormatError,
   type BundleSource,
+  bundleFormatReport,
   InputError,
   parseBundleBytes,
   type StreamItem,
@@ -39,6 +42,8 @@ import { type Outcome, type SourceList, STREAM_HEAD, setUpWorkers, verifyAll } f
 interface Output {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Whether stdout is gone (its reader went away): verifying more is then pointless. */
+  closed?: () => boolean;
 }
 
 function readText(path: string, what: string): string {
@@ -98,6 +103,7 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
       ciphersuite: keys.ciphersuite,
       threshold: keys.threshold,
       logKeys: keys.logKeys,
+      logOrigin: keys.origin,
     };
     if (keys.roster !== undefined) options.roster = keys.roster;
   }
@@ -143,6 +149,15 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
           : { note: parsed.checkpoint, consistencyProof: proof.hashes };
     } else {
       options!.priorCheckpoint = { note: text };
+    }
+    // Its form now, so a file that is no checkpoint note is a usage error, not a failure of every
+    // bundle; its signature is checked with each bundle's checkpoint, under the same keys.
+    try {
+      parseCheckpoint(parseSignedNote(options!.priorCheckpoint.note).text);
+    } catch (e) {
+      throw new InputError(
+        `checkpoint ${values.checkpoint} is not a signed checkpoint note: ${(e as Error).message}`,
+      );
     }
   }
   return options!;
@@ -225,7 +240,7 @@ export async function main(
   const target = positionals[0]!;
   const jobs = jobsOf(values.jobs);
   if (jobs === undefined) {
-    io.err(`aaps-verify: --jobs must be a positive integer\n${USAGE}`);
+    io.err(`aaps-verify: --jobs must be an integer from 1 to ${MAX_JOBS}\n${USAGE}`);
     return 2;
   }
   let options: BundleVerifierOptions;
@@ -271,6 +286,11 @@ export async function main(
         ? { name, error: item.error }
         : { name, bytes: input.subarray(item.start, item.end) };
     };
+    if (!more && items.length === 0) {
+      await Promise.all(started.map((w) => w.terminate()));
+      io.err('aaps-verify: no bundles in stdin');
+      return 2;
+    }
     const settle = () => {
       for (const item of split) items.push(item);
       return items.length;
@@ -290,6 +310,11 @@ export async function main(
       const files = readdirSync(target)
         .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
         .sort();
+      if (files.length === 0) {
+        await Promise.all(started.map((w) => w.terminate()));
+        io.err(`aaps-verify: no bundles in ${target} (no .json or .cbor files)`);
+        return 2;
+      }
       sources = { count: files.length, read: (i) => ({ name: files[i]!, path: join(target, files[i]!) }) };
     }
   }
@@ -300,19 +325,24 @@ export async function main(
       detail,
       started,
       verifier,
+      stop: () => io.closed?.() === true,
     });
     io.out(summary(tally, (performance.now() - clock) / 1000, json));
     return exitCode(tally);
   }
 
   let value: unknown;
+  let refused: BundleFormatError | undefined;
   try {
     value = parseBundleBytes(readFileSync(target), target);
   } catch (e) {
-    io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
-    return 2;
+    if (!(e instanceof BundleFormatError)) {
+      io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
+      return 2;
+    }
+    refused = e;
   }
-  const report = verifier.report(value);
+  const report = refused === undefined ? verifier.report(value) : bundleFormatReport(refused);
   if (json) io.out(JSON.stringify(report, null, 2));
   else io.out(report.valid ? describeValid(report) : describeInvalid(report));
   return report.valid ? 0 : 1;
@@ -330,19 +360,49 @@ async function readStdin(): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
+/** Where {@link runCli} writes and reads: the process's streams unless a test gives others. */
+export interface CliStreams {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: () => Promise<Uint8Array>;
+}
+
 /**
  * The process's CLI run: stdout and stderr, stdin on demand; every prestarted worker is stopped at
  * the end, used or not. Returns the exit code.
+ *
+ * A write error on stdout (EPIPE: `aaps-verify - ... | head -1` once `head` has its line) ends
+ * the output quietly, as an interrupt would: nothing more is written, no more bundles are handed
+ * out between batches (`--jobs 1` verifies in one synchronous loop, which just writes nothing), and the exit code is that of the bundles verified so far (no summary line is printed).
+ * Errors on stderr are ignored the same way. No stack trace is ever printed.
  */
-export async function runCli(argv: string[], prestarted: readonly Worker[] = []): Promise<number> {
+export async function runCli(
+  argv: string[],
+  prestarted: readonly Worker[] = [],
+  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr, stdin: readStdin },
+): Promise<number> {
+  const { stdout, stderr } = streams;
+  let closed = false;
+  let errClosed = false;
+  stdout.on('error', () => {
+    closed = true;
+  });
+  stderr.on('error', () => {
+    errClosed = true;
+  });
   const io: Output = {
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
+    out: (line) => {
+      if (!closed) stdout.write(`${line}\n`);
+    },
+    err: (line) => {
+      if (!errClosed) stderr.write(`${line}\n`);
+    },
+    closed: () => closed,
   };
   try {
-    return await main(argv, io, readStdin, prestarted);
+    return await main(argv, io, streams.stdin, prestarted);
   } catch (e) {
-    process.stderr.write(`aaps-verify: ${(e as Error)?.message ?? String(e)}\n`);
+    io.err(`aaps-verify: ${(e as Error)?.message ?? String(e)}`);
     return 2;
   } finally {
     await Promise.all(prestarted.map((w) => w.terminate()));

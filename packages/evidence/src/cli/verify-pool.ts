@@ -14,7 +14,7 @@ import {
   createBundleVerifier,
 } from '../bundle/verify.js';
 import { withAggregationRecheck } from './aggregation-recheck.js';
-import { type BundleSource, loadSource } from './input.js';
+import { BundleFormatError, type BundleSource, bundleFormatReport, loadSource } from './input.js';
 import { spawnWorkers, workerEnded } from './spawn-workers.js';
 
 export type Outcome = { name: string } & ({ report: BundleReport } | { unreadable: string });
@@ -62,6 +62,7 @@ function verifySource(verifier: BundleVerifier, source: BundleSource, detail: De
   try {
     value = loadSource(source);
   } catch (e) {
+    if (e instanceof BundleFormatError) return { name: source.name, report: bundleFormatReport(e) };
     return { name: source.name, unreadable: (e as Error).message };
   }
   if (detail === 'brief' && verifier.check(value)) return null;
@@ -127,6 +128,11 @@ export interface VerifyAllOptions {
   started?: Worker[];
   /** This thread's verifier, if the caller has built one for `options` (default: a new one). */
   verifier?: BundleVerifier;
+  /**
+   * Asked between bundles: once it returns true no more are handed out, and those in flight are
+   * still emitted (the CLI stops when its output is gone).
+   */
+  stop?: () => boolean;
 }
 
 /**
@@ -156,6 +162,7 @@ export async function verifyAll(
     detail = 'full',
     started = [],
     verifier = createBundleVerifier(withAggregationRecheck(options)),
+    stop = () => false,
   }: VerifyAllOptions,
 ): Promise<void> {
   const { read } = list;
@@ -166,7 +173,7 @@ export async function verifyAll(
   const limit = limitOf();
   if (jobs <= 1 || limit < MIN_FOR_WORKERS) {
     const stopping = Promise.all(started.map((w) => w.terminate()));
-    for (let i = 0; i < limit; i++) emit(verifySource(verifier, read(i), detail), i);
+    for (let i = 0; i < limit && !stop(); i++) emit(verifySource(verifier, read(i), detail), i);
     await stopping;
     return;
   }
@@ -174,7 +181,7 @@ export async function verifyAll(
   const bounds: [number, number][] = [];
   const take = (): number | undefined => {
     const start = bounds.length === 0 ? 0 : bounds[bounds.length - 1]![1];
-    const known = limitOf();
+    const known = stop() ? start : limitOf();
     if (start >= known) return undefined;
     const size = count === undefined ? MAX_BATCH : nextBatchSize(count - start, jobs);
     bounds.push([start, Math.min(known, start + size)]);

@@ -1,0 +1,275 @@
+/**
+ * aaps-verify's CLI driven in-process (`main` / `runCli` from source, on one thread), for the
+ * behaviour at its edges: duplicate keys, a closed stdout, unfinished stream items, malformed
+ * checkpoint files, empty input, the `--jobs` cap and the trusted root's log origin.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
+import type { EvidenceBundle } from '../bundle/types.js';
+import { buildTrustedRoot } from '../sigstore-export.js';
+import { type LoggedFixture, makeLoggedBundles, noteKeyFor, ORIGIN } from '../test-helpers/fixtures.js';
+import { jobsOf, MAX_JOBS, prestartCount } from './args.js';
+import { splitJsonValues } from './input.js';
+import { findDuplicateKey } from './json-keys.js';
+import { main, runCli } from './verify-main.js';
+
+let dir: string;
+let fx: LoggedFixture;
+let keyHex: string;
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+async function run(args: string[], stdin = ''): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    [...args, '--jobs', '1'],
+    { out: (l) => out.push(l), err: (l) => err.push(l) },
+    async () => Buffer.from(stdin),
+  );
+  return { code, out, err };
+}
+
+function write(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aaps-verify-main-'));
+  fx = await makeLoggedBundles(3);
+  keyHex = Buffer.from(fx.group.publicKey).toString('hex');
+}, 180_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The bundle's JSON with a second `mediaType` member first: `JSON.parse` keeps the last. */
+function withDuplicateKey(bundle: EvidenceBundle): string {
+  const text = JSON.stringify(bundle);
+  return text.replace('{"mediaType":', '{"mediaType":"application/x-other","mediaType":');
+}
+
+describe('findDuplicateKey', () => {
+  it('finds a key twice in one object, escapes decoded, and nothing else', () => {
+    expect(findDuplicateKey('{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}')).toBeUndefined();
+    expect(findDuplicateKey('{"a":1,"b":2,"a":3}')).toBe('a');
+    expect(findDuplicateKey('{"x":{"a":1, "a" :2}}')).toBe('a');
+    expect(findDuplicateKey('{"a":1,"\\u0061":2}')).toBe('a');
+    expect(findDuplicateKey('{"a":"\\"a\\":","b":"a:","c":["a","a"]}')).toBeUndefined();
+    expect(findDuplicateKey('{"k\\\\":1,"k\\\\":2}')).toBe('k\\');
+    const many = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`);
+    expect(findDuplicateKey(`{${many.join(',')}}`)).toBeUndefined();
+    expect(findDuplicateKey(`{${many.join(',')},"k7":0}`)).toBe('k7');
+  });
+});
+
+describe('splitJsonValues resynchronises after an unfinished object', () => {
+  const split = (text: string) => {
+    const bytes = Buffer.from(text);
+    return [...splitJsonValues(bytes)].map((r) =>
+      'error' in r ? r.error.replace(/ at offset \d+.*$/, '') : bytes.subarray(r.start, r.end).toString(),
+    );
+  };
+
+  it('starts a new object at a line that starts with {, and ends a string at a raw newline', () => {
+    expect(split('{"a":1}\n{"b":{"c":2}\n{"d":3}\n')).toEqual(['{"a":1}', 'unfinished bundle', '{"d":3}']);
+    expect(split('{"a":"cut\n{"d":3}\n{"e":"}"}')).toEqual(['unfinished bundle', '{"d":3}', '{"e":"}"}']);
+    expect(split('{"a":"cut\n  "x": 1}\n{"d":3}')).toEqual(['unfinished bundle', '{"d":3}']);
+    expect(split('{"a":1}\n{"b":"cut')).toEqual(['{"a":1}', 'truncated bundle at end of input']);
+    expect(split('{\n  "a": {\n    "b": [\n      {"c": 1}\n    ]\n  }\n}\n{"d":1}')).toEqual([
+      '{\n  "a": {\n    "b": [\n      {"c": 1}\n    ]\n  }\n}',
+      '{"d":1}',
+    ]);
+    // The split the CLI tests check (aaps-verify.test.ts), unchanged.
+    expect(split('{"a":"}{"}\n{\n "b": [1, {"c": "\\"}"}]\n}\nxx\n{"d":1')).toEqual([
+      '{"a":"}{"}',
+      '{\n "b": [1, {"c": "\\"}"}]\n}',
+      'stray text',
+      'truncated bundle at end of input',
+    ]);
+    expect(split('\ufeff{"a":"x\\\\"}{"b":"\\\\\\"}"}\t{"ü":"{é}"}')).toEqual([
+      '{"a":"x\\\\"}',
+      '{"b":"\\\\\\"}"}',
+      '{"ü":"{é}"}',
+    ]);
+  });
+});
+
+describe('aaps-verify in-process', () => {
+  it('fails a bundle with a duplicate key with bundle.format (exit 1), in a file and in a stream', async () => {
+    const good = JSON.stringify(fx.bundles[0]);
+    const dup = withDuplicateKey(fx.bundles[1]!);
+    expect(JSON.parse(dup).mediaType).toBe(fx.bundles[1]!.mediaType);
+    expect((await run([write('good.json', good), '--key', keyHex])).code).toBe(0);
+    const file = await run([write('dup.json', dup), '--key', keyHex]);
+    expect(file.code).toBe(1);
+    expect(file.out).toHaveLength(1);
+    expect(file.out[0]).toMatch(/^invalid: bundle\.format: duplicate key "mediaType"/);
+    const stream = await run(['-', '--key', keyHex], `${good}\n${dup}\n${JSON.stringify(fx.bundles[2])}\n`);
+    expect(stream.code).toBe(1);
+    expect(stream.out[0]).toMatch(/^stdin#2: invalid: bundle\.format: duplicate key/);
+    expect(stream.out.at(-1)).toMatch(/^3 bundles: 2 valid, 1 invalid in /);
+  });
+
+  it('fails a CBOR bundle with a duplicate map key with bundle.format (exit 1)', async () => {
+    const good = Buffer.from(encodeBundleCbor(fx.bundle));
+    expect(findDuplicateCborKey(good)).toBeUndefined();
+    const path = join(dir, 'good.cbor');
+    writeFileSync(path, good);
+    expect((await run([path, '--key', keyHex])).code).toBe(0);
+    // One more top-level entry, "mediaType" again, first: the decoder keeps the last value.
+    expect(good[0]! & 0xe0).toBe(0xa0);
+    const extra = Buffer.from(encodeBundleCbor({ mediaType: 'x' } as unknown as EvidenceBundle)).subarray(1);
+    const dup = Buffer.concat([Buffer.from([good[0]! + 1]), extra, good.subarray(1)]);
+    expect(findDuplicateCborKey(dup)).toBe('mediaType');
+    const dupPath = join(dir, 'dup.cbor');
+    writeFileSync(dupPath, dup);
+    const r = await run([dupPath, '--key', keyHex]);
+    expect(r.code).toBe(1);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toMatch(/^invalid: bundle\.format: duplicate key "mediaType" in one CBOR map/);
+    // Indefinite-length maps and chunked text keys are read too.
+    expect(findDuplicateCborKey(Buffer.from('bf6161017f616160ff02ff', 'hex'))).toBe('a');
+    expect(findDuplicateCborKey(Buffer.from('a2616101616202', 'hex'))).toBeUndefined();
+  });
+
+  it('verifies the bundles after an unfinished one in a stream, and reports that one unreadable', async () => {
+    const [a, b, c] = fx.bundles.map((x) => JSON.stringify(x));
+    const cut = b!.slice(0, 1000); // ends inside a string
+    const open = b!.slice(0, b!.indexOf('"dsseEnvelope"')); // ends between members
+    for (const bad of [cut, open]) {
+      const r = await run(['-', '--key', keyHex], `${a}\n${bad}\n${c}\n`);
+      expect(r.code).toBe(2);
+      expect(r.out[0]).toMatch(/^stdin#2: unreadable: unfinished bundle/);
+      expect(r.out.at(-1)).toMatch(/^3 bundles: 2 valid, 0 invalid, 1 unreadable in /);
+    }
+  });
+
+  it('refuses a --checkpoint file that is no checkpoint note up front (exit 2, one line)', async () => {
+    const bundle = write('cp-bundle.json', JSON.stringify(fx.bundle));
+    for (const content of ['null', '[1]', 'not a note\n', '{"checkpoint":"x\\n"}']) {
+      const r = await run([bundle, '--key', keyHex, '--checkpoint', write('bad.note', content)]);
+      expect({ content, code: r.code }).toEqual({ content, code: 2 });
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/^aaps-verify: checkpoint .* is not a signed checkpoint note/);
+    }
+    const good = write('good.note', (await fx.log.latestCheckpoint())!.note);
+    expect((await run([bundle, '--key', keyHex, '--checkpoint', good])).code).toBe(0);
+  });
+
+  it('exits 2 with one line when there are no bundles', async () => {
+    for (const stdin of ['', ' \n\n']) {
+      const r = await run(['-', '--key', keyHex], stdin);
+      expect(r.code).toBe(2);
+      expect(r.err).toEqual(['aaps-verify: no bundles in stdin']);
+      expect(r.out).toEqual([]);
+    }
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'notes.txt'), 'not a bundle');
+    const r = await run([empty, '--key', keyHex]);
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^aaps-verify: no bundles in /);
+  });
+
+  it('caps --jobs, and the launcher starts no more workers than the cap', async () => {
+    expect(MAX_JOBS).toBeGreaterThanOrEqual(64);
+    expect(jobsOf(String(MAX_JOBS))).toBe(MAX_JOBS);
+    expect(jobsOf(String(MAX_JOBS + 1))).toBeUndefined();
+    expect(jobsOf('1000000')).toBeUndefined();
+    expect(jobsOf(undefined)).toBeLessThanOrEqual(MAX_JOBS);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(
+      ['-', '--key', keyHex, '--jobs', '1000000'],
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+      async () => Buffer.from(JSON.stringify(fx.bundle)),
+    );
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/--jobs must be an integer from 1 to \d+/);
+    expect(prestartCount(['-', '--key', keyHex, '--jobs', '1000000'])).toBe(0);
+    expect(prestartCount(['-', '--key', keyHex, '--jobs', String(MAX_JOBS)])).toBe(MAX_JOBS - 1);
+    expect(prestartCount(['-', '--key', keyHex, '--jobs', '3'])).toBe(2);
+    expect(prestartCount([join(dir, 'good.json'), '--jobs', '3'])).toBe(0);
+  });
+
+  it("fails a checkpoint whose origin is not the trusted root's log (log.checkpoint)", async () => {
+    const rootFor = (origin: string) =>
+      write(
+        `root-${origin.replace(/\W/g, '_')}.json`,
+        JSON.stringify(
+          buildTrustedRoot({
+            groupPublicKey: fx.group.publicKey,
+            threshold: { min: 3, max: 5 },
+            logKey: noteKeyFor(fx.group),
+            origin,
+            roster: fx.r.roster,
+            validFrom: '2026-01-01T00:00:00Z',
+          }),
+        ),
+      );
+    const bundle = write('origin-bundle.json', JSON.stringify(fx.bundle));
+    expect((await run([bundle, '--trusted-root', rootFor(ORIGIN)])).code).toBe(0);
+    const r = await run([bundle, '--trusted-root', rootFor('other.test/log')]);
+    expect(r.code).toBe(1);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toMatch(
+      /^invalid: log\.checkpoint: checkpoint origin aaps\.test\/log is not the trusted/,
+    );
+  });
+});
+
+/** A stdout whose reader goes away after `keep` writes: later writes fail with EPIPE. */
+class ClosingPipe extends Writable {
+  readonly lines: string[] = [];
+  constructor(private readonly keep: number) {
+    super();
+  }
+  override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
+    if (this.lines.length >= this.keep) {
+      callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' }));
+      return;
+    }
+    this.lines.push(chunk.toString());
+    callback();
+  }
+}
+
+class Sink extends Writable {
+  readonly text: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.text.push(chunk.toString());
+    callback();
+  }
+}
+
+describe('runCli with a closed stdout', () => {
+  it('stops quietly on EPIPE and keeps the verification exit code (`... --json | head -1`)', async () => {
+    const ndjson = `${fx.bundles.map((b) => JSON.stringify(b)).join('\n')}\n`;
+    for (const keep of [0, 1, 2]) {
+      const stdout = new ClosingPipe(keep);
+      const stderr = new Sink();
+      const code = await runCli(['-', '--key', keyHex, '--json', '--jobs', '1'], [], {
+        stdout,
+        stderr,
+        stdin: async () => Buffer.from(ndjson),
+      });
+      // Let the stream's error events (emitted on a later tick) arrive before the test ends.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(code).toBe(0);
+      expect(stdout.lines).toHaveLength(keep);
+      expect(stderr.text).toEqual([]);
+    }
+  });
+});
