@@ -307,6 +307,24 @@ describe('unsealing in process', () => {
     // One request record and one release record in the log.
     expect(await gw.evidence.logSize()).toBe(logBefore + 2);
   });
+
+  it('two different requests at once are both recorded on the incident (no lost update)', async () => {
+    const record = await gw.store.getIncident(incidentId);
+    const field = SealedFieldCodec.fromJSON(record?.sealed?.fields[0]).id;
+    const reqs = [ask({ fields: [field] }), ask({ fields: [field] })];
+    const answers = await Promise.all(
+      reqs.map((req) =>
+        request(gw, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+          token: TOKENS.approve,
+          body: { request: req },
+        }),
+      ),
+    );
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const after = await gw.store.getIncident(incidentId);
+    for (const req of reqs)
+      expect(after?.unseals?.filter((u) => u.request_id === req.request_id)).toHaveLength(1);
+  });
 });
 
 describe('sealing off', () => {

@@ -204,7 +204,10 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
       });
       // The incident is re-read before each write so a concurrent unseal's entry is kept.
       const current = async () => (await d.store.getIncident(incident.id)) ?? incident;
-      await d.store.putEvidence(recordedRequest.evidenceId, recordedRequest.bundle, await current());
+      // Read and written under the incident's lock: a run in flight writes the same record.
+      await d.runner.withIncident(incident.id, async () =>
+        d.store.putEvidence(recordedRequest.evidenceId, recordedRequest.bundle, await current()),
+      );
       d.logger.info('unseal.requested', {
         incident_id: incident.id,
         request_id: request.request_id,
@@ -236,20 +239,22 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         times: { requested: request.issued_at, answered: d.now().toISOString() },
         transcript,
       });
-      const latest = await current();
-      const withUnseal: IncidentRecord = {
-        ...latest,
-        unseals: [
-          ...(latest.unseals ?? []),
-          {
-            request_id: request.request_id,
-            requester: request.requester,
-            request_evidence_id: recordedRequest.evidenceId,
-            release_evidence_id: recordedReleases.evidenceId,
-          },
-        ],
-      };
-      await d.store.putEvidence(recordedReleases.evidenceId, recordedReleases.bundle, withUnseal);
+      await d.runner.withIncident(incident.id, async () => {
+        const latest = await current();
+        const withUnseal: IncidentRecord = {
+          ...latest,
+          unseals: [
+            ...(latest.unseals ?? []),
+            {
+              request_id: request.request_id,
+              requester: request.requester,
+              request_evidence_id: recordedRequest.evidenceId,
+              release_evidence_id: recordedReleases.evidenceId,
+            },
+          ],
+        };
+        await d.store.putEvidence(recordedReleases.evidenceId, recordedReleases.bundle, withUnseal);
+      });
       const keys = await d.coordinator.keys();
       d.logger.info('unseal.answered', {
         incident_id: incident.id,

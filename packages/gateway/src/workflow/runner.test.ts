@@ -26,7 +26,7 @@ import {
   TOKENS,
   verifyServedBundle,
 } from '../test-helpers/gateway.js';
-import { replayTimeline, type TimelineEntry } from './machine.js';
+import { isTerminal, replayTimeline, type TimelineEntry } from './machine.js';
 
 const open: TestGateway[] = [];
 async function gateway(...args: Parameters<typeof makeGateway>): Promise<TestGateway> {
@@ -290,6 +290,39 @@ describe('concurrent approvals and resolves', () => {
       if (approved!.status === 409) expect(seen).not.toContain('approval_requested');
       else expect(approved!.status).toBe(202);
     }
+  });
+});
+
+describe('writers outside the workflow', () => {
+  it('a record written under withIncident while a run is in flight is not overwritten by the run', async () => {
+    const gw = await gateway();
+    const put = gw.store.putIncident.bind(gw.store);
+    let midRun!: () => void;
+    const running = new Promise<void>((resolve) => {
+      midRun = resolve;
+    });
+    // The run's first state change after intake: from here on it carries its own copy.
+    const spy = vi.spyOn(gw.store, 'putIncident').mockImplementation((r, extra) => {
+      if (r.timeline.length >= 2) midRun();
+      return put(r, extra);
+    });
+    const id = await submit(gw, SIGNALS.quota());
+    await running;
+    const unseal = {
+      request_id: 'ur-mid-run',
+      requester: 'alice',
+      request_evidence_id: 'a'.repeat(64),
+      release_evidence_id: 'b'.repeat(64),
+    };
+    await gw.runner.withIncident(id, async () => {
+      const latest = (await gw.store.getIncident(id))!;
+      await put({ ...latest, unseals: [...(latest.unseals ?? []), unseal] });
+    });
+    await gw.runner.idle();
+    spy.mockRestore();
+    const after = (await gw.store.getIncident(id))!;
+    expect(after.unseals).toEqual([unseal]);
+    expect(isTerminal(after.state)).toBe(true);
   });
 });
 

@@ -167,6 +167,15 @@ export class WorkflowRunner {
   }
 
   /**
+   * Runs `fn` under the incident's lock, for a writer of the incident record outside the
+   * workflow (the unseal route): it reads the latest record and writes it with no run, approval
+   * or resolve in between, so neither side's write is lost.
+   */
+  withIncident<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.#exclusive(id, fn);
+  }
+
+  /**
    * A signed human approval envelope for an incident in `awaiting_human`. Checks the approver's
    * envelope signature and approval signature against the roster, and that the approval is bound
    * to this incident, action and proposal and is within the validity window the parties hold it
