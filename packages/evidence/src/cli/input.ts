@@ -56,35 +56,46 @@ function isSpace(b: number | undefined): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
-export function parseBundleBytes(bytes: Uint8Array, name: string): unknown {
+/**
+ * Parse a bundle's bytes, JSON or CBOR; throws `InputError` (its message names no file: the caller
+ * does) if they are neither, `BundleFormatError` on a duplicate key. A UTF-8 byte-order mark before
+ * JSON is skipped, as at the start of a stream on stdin.
+ */
+export function parseBundleBytes(bytes: Uint8Array): unknown {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
   let i = 0;
   while (i < bytes.length && isSpace(bytes[i])) i++;
   if (bytes[i] === 0x7b) {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    return parseBundleJson(text, `${name}: not JSON`);
+    return parseBundleJson(text, 'not JSON');
   }
   let value: unknown;
   try {
     value = decodeBundleCbor(bytes);
   } catch {
-    throw new InputError(`${name}: neither JSON nor CBOR`);
+    throw new InputError('neither JSON nor CBOR');
   }
   let duplicate: string | undefined;
   try {
     duplicate = findDuplicateCborKey(bytes);
   } catch {
-    throw new InputError(`${name}: neither JSON nor CBOR`);
+    throw new InputError('neither JSON nor CBOR');
   }
   if (duplicate !== undefined)
     throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one CBOR map`);
   return value;
 }
 
+/** Why reading a file failed: its error code (EACCES, EISDIR, ...), else the message. */
+export function readFailure(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+}
+
 function readPath(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new InputError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new InputError(`cannot read: ${readFailure(e)}`);
   }
 }
 
@@ -94,8 +105,8 @@ function readPath(path: string): Uint8Array {
  */
 export function loadSource(source: BundleSource): unknown {
   if ('error' in source) throw new InputError(source.error);
-  if ('bytes' in source) return parseBundleBytes(source.bytes, source.name);
-  if ('path' in source) return parseBundleBytes(readPath(source.path), source.name);
+  if ('bytes' in source) return parseBundleBytes(source.bytes);
+  if ('path' in source) return parseBundleBytes(readPath(source.path));
   return parseBundleJson(source.text, 'not JSON');
 }
 

@@ -3,13 +3,16 @@
  * behaviour at its edges: duplicate keys, a closed stdout, unfinished stream items, malformed
  * checkpoint files, empty input, the `--jobs` cap and the trusted root's log origin.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
+import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { buildTrustedRoot } from '../sigstore-export.js';
 import { type LoggedFixture, makeLoggedBundles, noteKeyFor, ORIGIN } from '../test-helpers/fixtures.js';
 import { jobsOf, MAX_JOBS, prestartCount } from './args.js';
@@ -27,11 +30,11 @@ interface Run {
   err: string[];
 }
 
-async function run(args: string[], stdin = ''): Promise<Run> {
+async function run(args: string[], stdin = '', jobs: string[] = ['--jobs', '1']): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(
-    [...args, '--jobs', '1'],
+    [...args, ...jobs],
     { out: (l) => out.push(l), err: (l) => err.push(l) },
     async () => Buffer.from(stdin),
   );
@@ -227,6 +230,144 @@ describe('aaps-verify in-process', () => {
     expect(r.out[0]).toMatch(
       /^invalid: log\.checkpoint: checkpoint origin aaps\.test\/log is not the trusted/,
     );
+  });
+});
+
+describe('aaps-verify input and usage errors', () => {
+  it('reports a bad option in one stderr line pointing at --help (exit 2); --help prints usage', async () => {
+    const bundle = write('usage-bundle.json', JSON.stringify(fx.bundle));
+    for (const args of [
+      [bundle, '--key', keyHex, '--frobnicate'],
+      [bundle, '--key', keyHex, '--jobs', 'x'],
+      ['--key', keyHex],
+    ]) {
+      const r = await run(args, '', []);
+      expect(r.code).toBe(2);
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).not.toContain('\n');
+      expect(r.err[0]).toMatch(/^aaps-verify: .+ \(aaps-verify --help shows usage\)$/);
+    }
+    expect((await run([bundle, '--key', keyHex, '--frobnicate'])).err[0]).toBe(
+      "aaps-verify: Unknown option '--frobnicate' (aaps-verify --help shows usage)",
+    );
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toHaveLength(1);
+    expect(help.out[0]).toMatch(/^usage: aaps-verify /);
+    expect(help.err).toEqual([]);
+  });
+
+  it('names an unreadable item once, and marks it valid: false in --json (stream, dir, file)', async () => {
+    const good = JSON.stringify(fx.bundle);
+    const r = await run(['-', '--key', keyHex], `${good}\n{"a":1,}\n`);
+    expect(r.code).toBe(2);
+    expect(r.out[0]).toBe('stdin#2: unreadable: not JSON');
+    const j = await run(['-', '--key', keyHex, '--json'], `${good}\n{"a":1,}\n`);
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.out[1]!)).toEqual({
+      bundle: 'stdin#2',
+      readable: false,
+      valid: false,
+      error: 'not JSON',
+    });
+    const sub = join(dir, 'unreadable-dir');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'a.json'), good);
+    writeFileSync(join(sub, 'b.cbor'), 'nope');
+    const d = await run([sub, '--key', keyHex]);
+    expect(d.out[0]).toBe('b.cbor: unreadable: neither JSON nor CBOR');
+    const file = write('garbage-file.json', '{ not json');
+    const f = await run([file, '--key', keyHex, '--json']);
+    expect(f.code).toBe(2);
+    expect(f.out.map((l) => JSON.parse(l))).toEqual([
+      { bundle: file, readable: false, valid: false, error: 'not JSON' },
+    ]);
+    expect(f.err).toEqual([`aaps-verify: ${file}: not JSON`]);
+    const missing = join(dir, 'missing.json');
+    const m = await run([missing, '--key', keyHex, '--json']);
+    expect(m.code).toBe(2);
+    expect(JSON.parse(m.out[0]!)).toEqual({
+      bundle: missing,
+      readable: false,
+      valid: false,
+      error: 'cannot read: ENOENT',
+    });
+  });
+
+  it('keeps why a file cannot be read, and skips directory entries that are not regular files', async () => {
+    const sub = join(dir, 'odd-entries');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'a.json'), JSON.stringify(fx.bundle));
+    mkdirSync(join(sub, 'b.json'));
+    // A FIFO would block the run if it were opened (no writer ever comes).
+    const fifo = spawnSync('mkfifo', [join(sub, 'c.json')]).status === 0;
+    const r = await run([sub, '--key', keyHex]);
+    expect(r.code).toBe(2);
+    expect(r.out[0]).toBe('b.json: unreadable: not a regular file');
+    if (fifo) expect(r.out[1]).toBe('c.json: unreadable: not a regular file');
+    expect(r.out.at(-1)).toMatch(
+      fifo ? /^3 bundles: 1 valid, 0 invalid, 2 unreadable/ : /^2 bundles: 1 valid, 0 invalid, 1 unreadable/,
+    );
+    // A socket passes stat but cannot be opened (ENXIO), even by root.
+    const socketPath = join(dir, 'sock.json');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const s = await run([socketPath, '--key', keyHex]);
+      expect(s.code).toBe(2);
+      expect(s.err).toEqual([`aaps-verify: cannot read ${socketPath}: ENXIO`]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    // A file this process may not read (unless it runs as root, which reads anything).
+    const locked = write('locked.json', JSON.stringify(fx.bundle));
+    chmodSync(locked, 0);
+    const l = await run([locked, '--key', keyHex]);
+    if (process.getuid?.() !== 0) {
+      expect(l.code).toBe(2);
+      expect(l.err).toEqual([`aaps-verify: cannot read ${locked}: EACCES`]);
+    }
+  });
+
+  it('refuses --ciphersuite that differs from the trusted root, or is unknown (exit 2)', async () => {
+    const root = write(
+      'suite-root.json',
+      JSON.stringify(
+        buildTrustedRoot({
+          groupPublicKey: fx.group.publicKey,
+          threshold: { min: 3, max: 5 },
+          logKey: noteKeyFor(fx.group),
+          origin: ORIGIN,
+          roster: fx.r.roster,
+          validFrom: '2026-01-01T00:00:00Z',
+        }),
+      ),
+    );
+    const bundle = write('suite-bundle.json', JSON.stringify(fx.bundle));
+    expect((await run([bundle, '--trusted-root', root, '--ciphersuite', ED25519_SUITE])).code).toBe(0);
+    const differs = await run([bundle, '--trusted-root', root, '--ciphersuite', SECP256K1_TR_SUITE]);
+    expect(differs.code).toBe(2);
+    expect(differs.err).toHaveLength(1);
+    expect(differs.err[0]).toMatch(/^aaps-verify: --ciphersuite .* differs from the trusted root's/);
+    for (const args of [
+      ['--trusted-root', root],
+      ['--key', keyHex],
+    ]) {
+      const r = await run([bundle, ...args, '--ciphersuite', 'FROST-NOPE']);
+      expect(r.code).toBe(2);
+      expect(r.err).toEqual(['aaps-verify: --ciphersuite: unknown FROST-NOPE']);
+    }
+  });
+
+  it('skips a byte-order mark at the start of a bundle file, as on stdin', async () => {
+    const text = `\ufeff${JSON.stringify(fx.bundle)}`;
+    expect((await run(['-', '--key', keyHex], text)).code).toBe(0);
+    expect((await run([write('bom.json', text), '--key', keyHex])).code).toBe(0);
+    const sub = join(dir, 'bom-dir');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'bom.json'), text);
+    expect((await run([sub, '--key', keyHex])).code).toBe(0);
   });
 });
 

@@ -34,6 +34,7 @@ import {
   bundleFormatReport,
   InputError,
   parseBundleBytes,
+  readFailure,
   type StreamItem,
   splitJsonValues,
 } from './input.js';
@@ -89,6 +90,9 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
       'a trusted group key is required: --key or --trusted-root (the bundle never vouches for itself)',
     );
   }
+  const suiteArg = typeof values.ciphersuite === 'string' ? values.ciphersuite : undefined;
+  if (suiteArg !== undefined && !isSupportedCiphersuite(suiteArg))
+    throw new InputError(`--ciphersuite: unknown ${suiteArg}`);
   let options: BundleVerifierOptions | undefined;
   if (trusted !== undefined) {
     let keys: ReturnType<typeof parseTrustedRoot>;
@@ -106,6 +110,11 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
       logOrigin: keys.origin,
     };
     if (keys.roster !== undefined) options.roster = keys.roster;
+    if (suiteArg !== undefined && suiteArg !== keys.ciphersuite) {
+      throw new InputError(
+        `--ciphersuite ${suiteArg} differs from the trusted root's ciphersuite ${keys.ciphersuite}`,
+      );
+    }
   }
   if (keyArg !== undefined) {
     const key = parseKey(keyArg);
@@ -115,12 +124,11 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
     ) {
       throw new InputError('--key and --trusted-root name different group keys');
     }
-    const suiteArg = values.ciphersuite;
-    const suite =
-      typeof suiteArg === 'string' ? suiteArg : key.length === 33 ? SECP256K1_TR_SUITE : ED25519_SUITE;
-    if (!isSupportedCiphersuite(suite)) throw new InputError(`--ciphersuite: unknown ${suite}`);
-    options ??= { groupPublicKey: key };
-    options.ciphersuite = suite;
+    // With a trusted root its suite stands (`--ciphersuite`, if given, was checked against it).
+    options ??= {
+      groupPublicKey: key,
+      ciphersuite: suiteArg ?? (key.length === 33 ? SECP256K1_TR_SUITE : ED25519_SUITE),
+    };
   }
   if (typeof values.roster === 'string') {
     const roster = readJson(values.roster, 'roster');
@@ -163,6 +171,28 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
   return options!;
 }
 
+/**
+ * The `*.json` and `*.cbor` entries of a directory, by name. Only regular files (or links to them)
+ * are read: any other entry (a FIFO would block the run, a device or a directory) is reported
+ * unreadable without being opened.
+ */
+function listBundles(dir: string): BundleSource[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.name.endsWith('.json') || d.name.endsWith('.cbor'))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((d): BundleSource => {
+      const name = d.name;
+      const path = join(dir, name);
+      if (d.isFile()) return { name, path };
+      if (!d.isSymbolicLink()) return { name, error: 'not a regular file' };
+      try {
+        return statSync(path).isFile() ? { name, path } : { name, error: 'not a regular file' };
+      } catch (e) {
+        return { name, error: `cannot read: ${readFailure(e)}` };
+      }
+    });
+}
+
 function describeValid(report: BundleReport): string {
   const where = report.logIndex === undefined ? '' : ` (log index ${report.logIndex})`;
   return `valid: incident/${report.incidentId}${where}`;
@@ -188,7 +218,7 @@ function record(outcome: Outcome | null, json: boolean, io: Output, tally: Tally
   }
   if ('unreadable' in outcome) {
     tally.unreadable++;
-    if (json) io.out(JSON.stringify({ bundle: outcome.name, readable: false, error: outcome.unreadable }));
+    if (json) io.out(unreadableJson(outcome.name, outcome.unreadable));
     else io.out(`${outcome.name}: unreadable: ${outcome.unreadable}`);
     return;
   }
@@ -197,6 +227,11 @@ function record(outcome: Outcome | null, json: boolean, io: Output, tally: Tally
   else tally.invalid++;
   if (json) io.out(JSON.stringify({ bundle: outcome.name, ...report }));
   else if (!report.valid) io.out(`${outcome.name}: ${describeInvalid(report)}`);
+}
+
+/** An unreadable bundle's `--json` line: `valid: false` too, so `select(.valid == false)` finds it. */
+function unreadableJson(name: string, error: string): string {
+  return JSON.stringify({ bundle: name, readable: false, valid: false, error });
 }
 
 function summary(tally: Tally, seconds: number, json: boolean): string {
@@ -208,6 +243,11 @@ function summary(tally: Tally, seconds: number, json: boolean): string {
 
 function exitCode(tally: Tally): number {
   return tally.unreadable > 0 ? 2 : tally.invalid > 0 ? 1 : 0;
+}
+
+/** A bad command line, as one line on stderr: the problem and where the usage is. */
+function usageError(problem: string): string {
+  return `aaps-verify: ${problem} (aaps-verify --help shows usage)`;
 }
 
 /**
@@ -224,7 +264,8 @@ export async function main(
   try {
     parsed = parseCommandLine(argv);
   } catch (e) {
-    io.err(`aaps-verify: ${(e as Error).message}\n${USAGE}`);
+    // Node's parseArgs adds advice on `--` to an unknown option: its first sentence is enough.
+    io.err(usageError((e as Error).message.replace(/\. To specify a positional argument[\s\S]*$/, '')));
     return 2;
   }
   const { values, positionals } = parsed;
@@ -233,14 +274,20 @@ export async function main(
     return 0;
   }
   if (positionals.length !== 1) {
-    io.err(USAGE);
+    io.err(
+      usageError(
+        positionals.length === 0
+          ? 'expected one BUNDLE, DIR or -'
+          : `expected one BUNDLE, DIR or -, got ${positionals.length}`,
+      ),
+    );
     return 2;
   }
   const json = values.json === true;
   const target = positionals[0]!;
   const jobs = jobsOf(values.jobs);
   if (jobs === undefined) {
-    io.err(`aaps-verify: --jobs must be an integer from 1 to ${MAX_JOBS}\n${USAGE}`);
+    io.err(usageError(`--jobs must be an integer from 1 to ${MAX_JOBS}`));
     return 2;
   }
   let options: BundleVerifierOptions;
@@ -254,6 +301,12 @@ export async function main(
     return 2;
   }
 
+  /** A single BUNDLE that cannot be read: one line on stderr, and with `--json` its JSON line. */
+  const unreadableFile = (error: string, line: string): number => {
+    if (json) io.out(unreadableJson(target, error));
+    io.err(`aaps-verify: ${line}`);
+    return 2;
+  };
   const detail = json ? 'full' : 'brief';
   const clock = performance.now();
   let sources: SourceList | undefined;
@@ -301,21 +354,16 @@ export async function main(
     try {
       isDir = statSync(target).isDirectory();
     } catch (e) {
-      io.err(
-        `aaps-verify: cannot read ${target}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
-      return 2;
+      return unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
     }
     if (isDir) {
-      const files = readdirSync(target)
-        .filter((f) => f.endsWith('.json') || f.endsWith('.cbor'))
-        .sort();
+      const files = listBundles(target);
       if (files.length === 0) {
         await Promise.all(started.map((w) => w.terminate()));
         io.err(`aaps-verify: no bundles in ${target} (no .json or .cbor files)`);
         return 2;
       }
-      sources = { count: files.length, read: (i) => ({ name: files[i]!, path: join(target, files[i]!) }) };
+      sources = { count: files.length, read: (i) => files[i]! };
     }
   }
   if (sources !== undefined) {
@@ -333,13 +381,17 @@ export async function main(
 
   let value: unknown;
   let refused: BundleFormatError | undefined;
+  let bytes: Uint8Array;
   try {
-    value = parseBundleBytes(readFileSync(target), target);
+    bytes = readFileSync(target);
   } catch (e) {
-    if (!(e instanceof BundleFormatError)) {
-      io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read ${target}`}`);
-      return 2;
-    }
+    return unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
+  }
+  try {
+    value = parseBundleBytes(bytes);
+  } catch (e) {
+    if (e instanceof InputError) return unreadableFile(e.message, `${target}: ${e.message}`);
+    if (!(e instanceof BundleFormatError)) throw e;
     refused = e;
   }
   const report = refused === undefined ? verifier.report(value) : bundleFormatReport(refused);

@@ -22,7 +22,11 @@ export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): Midd
   return async (c, next) => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new AapsError('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json');
+      // GitHub's default webhook content type is form-encoded: say what to change there.
+      const hint = c.req.header('x-github-event')
+        ? " (set the GitHub webhook's content type to application/json)"
+        : '';
+      throw new AapsError('UNSUPPORTED_MEDIA_TYPE', `the body must be application/json${hint}`);
     }
     const read = await readBodyCapped(c.req.raw, max, opts.budget);
     if (!read.ok) throw bodyReadError(read.reason, max);

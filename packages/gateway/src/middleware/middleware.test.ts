@@ -68,6 +68,17 @@ describe('body limit', () => {
     });
     expect(await badUtf8.json()).toMatchObject({ error: { code: 'DECODE_FAILED' } });
   });
+  it("a form-encoded GitHub delivery (GitHub's default) is told which setting to change", async () => {
+    const res = await a.request('/x', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'workflow_run' },
+      body: 'payload=%7B%7D',
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      "GitHub webhook's content type to application/json",
+    );
+  });
   it('refuses a bad limit at startup', () => {
     expect(() => bodyLimit({ maxBytes: 0 })).toThrow(ValidationError);
   });
