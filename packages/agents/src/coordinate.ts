@@ -21,6 +21,7 @@ import {
   type SignRequest,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
+import type { SealedItem } from './party/routes/sealed.js';
 import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
 export type DkgProgress = (line: string) => void;
@@ -100,15 +101,7 @@ export async function runDkgOverHttp(
   return { publicPackage, groupPublicKeyHex: r3[0]!.group_public_key, verifyingShares };
 }
 
-/**
- * A sealed point-to-point message: `party` is the receiver when sent, the sender when delivered;
- * `sig` is the sender's signature over the box, relayed as it came.
- */
-export interface SealedItem {
-  party: string;
-  box: unknown;
-  sig: string;
-}
+export type { SealedItem };
 
 /** Route sealed items from their senders (`outboxes[i]` from `senders[i]`) to their receivers. */
 function relay(senders: readonly string[], outboxes: readonly SealedItem[][]): Map<string, SealedItem[]> {

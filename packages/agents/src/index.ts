@@ -86,6 +86,7 @@ export {
 } from './party/routes/aggregation.js';
 export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
 export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party/routes/unseal.js';
+export { type ApprovalWindowRules, approvalWindowIssues } from './policy/approval-window.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
 export { createHumanApprovalVerifier } from './policy/human-approval.js';

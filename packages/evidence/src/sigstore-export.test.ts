@@ -9,7 +9,6 @@ import { verifyBundle } from './bundle/verify.js';
 import { keyIdOf } from './keys.js';
 import { TransparencyLog } from './log.js';
 import {
-  buildTrustedRoot,
   parseTrustedRoot,
   SIGSTORE_BUNDLE_MEDIA_TYPE,
   type TrustedRoot,
@@ -22,6 +21,7 @@ import {
   makeLoggedBundles,
   noteKeyFor,
   ORIGIN,
+  trustedRootFor,
 } from './test-helpers/fixtures.js';
 
 function sigstoreVerifier(root: TrustedRoot): Verifier {
@@ -48,14 +48,7 @@ describe('Sigstore export', () => {
 
   beforeAll(async () => {
     fx = await makeLoggedBundles(5, { aggregation: { circuit: 'tally', output: 3 } });
-    root = buildTrustedRoot({
-      groupPublicKey: fx.group.publicKey,
-      threshold: { min: 3, max: 5 },
-      logKey: noteKeyFor(fx.group),
-      origin: ORIGIN,
-      roster: fx.r.roster,
-      validFrom: '2026-01-01T00:00:00Z',
-    });
+    root = trustedRootFor(fx);
   });
 
   it('exports a v0.3 bundle that @sigstore/verify accepts offline with our trusted root', () => {
@@ -88,13 +81,7 @@ describe('Sigstore export', () => {
     cp.envelope = cp.envelope.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
     expect(sigstoreVerify(verifier, checkpoint)).toBe('TLOG_INCLUSION_PROOF_ERROR');
     const other = makeEd25519Key();
-    const otherRoot = buildTrustedRoot({
-      groupPublicKey: other.publicKey,
-      threshold: { min: 3, max: 5 },
-      logKey: noteKeyFor(fx.group),
-      origin: ORIGIN,
-      validFrom: '2026-01-01T00:00:00Z',
-    });
+    const otherRoot = trustedRootFor(fx, { groupPublicKey: other.publicKey });
     expect(sigstoreVerify(sigstoreVerifier(otherRoot), good)).toBe('PUBLIC_KEY_ERROR');
   });
 
@@ -128,13 +115,7 @@ describe('Sigstore export', () => {
     const index = await log.append(bundleLogLeaf(unlogged as EvidenceBundle));
     await log.signCheckpoint(logKey, logSigner.sign);
     const bundle = attachLogEntry(unlogged as EvidenceBundle, await log.position(index));
-    const separate = buildTrustedRoot({
-      groupPublicKey: fx.group.publicKey,
-      threshold: { min: 3, max: 5 },
-      logKey,
-      origin: ORIGIN,
-      validFrom: '2026-01-01T00:00:00Z',
-    });
+    const separate = trustedRootFor(fx, { logKey });
     expect(sigstoreVerify(sigstoreVerifier(separate), toSigstoreBundle(bundle, logKey))).toBeUndefined();
     expect(sigstoreVerify(sigstoreVerifier(root), toSigstoreBundle(bundle, logKey))).toBe(
       'TLOG_INCLUSION_PROOF_ERROR',

@@ -31,7 +31,7 @@ export interface IntakeOutcome {
 }
 
 export interface IntakeService {
-  ingest(result: IntakeResult, opts?: { extraDedupKeys?: string[] }): Promise<IntakeOutcome[]>;
+  ingest(result: IntakeResult): Promise<IntakeOutcome[]>;
 }
 
 /** What sealing at intake needs: the detection policy and who the shares are sealed to. */
@@ -54,14 +54,6 @@ export function createIntakeService(deps: {
   logger?: Logger;
 }): IntakeService {
   const newId = deps.ids ?? (() => randomUUID());
-  /** The incident the first known key of `keys` names, if any. */
-  const firstKnown = async (keys: readonly string[]): Promise<string | undefined> => {
-    for (const key of keys) {
-      const id = await deps.store.findByDedupKey(key);
-      if (id !== undefined) return id;
-    }
-    return undefined;
-  };
   const existing = async (id: string, ref: string): Promise<IntakeOutcome> => {
     const r = await deps.store.getIncidentSummary(id);
     return {
@@ -117,7 +109,7 @@ export function createIntakeService(deps: {
   };
 
   return {
-    async ingest(result, opts = {}) {
+    async ingest(result) {
       const out: IntakeOutcome[] = [];
       for (const item of result.items) {
         if (item.action === 'resolve') {
@@ -128,7 +120,7 @@ export function createIntakeService(deps: {
           continue;
         }
         const keys = [...new Set([item.dedup_key, ...(item.extra_dedup_keys ?? [])])];
-        const known = await firstKnown(keys);
+        const known = await deps.store.findByDedupKeys(keys);
         if (known !== undefined) {
           out.push(await existing(known, item.ref));
           continue;
@@ -144,7 +136,7 @@ export function createIntakeService(deps: {
           id,
           source: result.source,
           trace_id: env.meta.trace_id,
-          dedup_keys: [...new Set([...keys, ...(opts.extraDedupKeys ?? [])])],
+          dedup_keys: keys,
           ...(item.correlation_key === undefined ? {} : { correlation_key: item.correlation_key }),
           type: env.payload.incident_type,
           state: 'received',

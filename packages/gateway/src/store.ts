@@ -30,6 +30,8 @@ export interface GatewayStore {
   getIncidentSummary(id: string): Promise<IncidentSummary | undefined>;
   /** Incident id for a dedup key. */
   findByDedupKey(key: string): Promise<string | undefined>;
+  /** Incident id for the first of `keys` that names one. */
+  findByDedupKeys(keys: readonly string[]): Promise<string | undefined>;
   /**
    * Writes a new incident with its dedup keys in one batch, unless one of the keys already names
    * an incident (then nothing is written), or an open incident has the same correlation key, if
@@ -52,6 +54,12 @@ export interface GatewayStore {
   /** Small values the gateway keeps (e.g. the local coordinator's key material). */
   getMeta(key: string): Promise<Uint8Array | undefined>;
   putMeta(key: string, value: Uint8Array): Promise<void>;
+  /**
+   * Writes `value` under `key` unless the key is already set, and says whether it wrote. The read
+   * and the write are serialised with incident creation, so of concurrent calls with one key exactly
+   * one gets `true`.
+   */
+  claimMeta(key: string, value: Uint8Array): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -220,12 +228,17 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       const v = await get('dedup', key);
       return v === undefined ? undefined : fromUtf8.decode(v);
     },
+    async findByDedupKeys(keys) {
+      for (const key of keys) {
+        const id = await store.findByDedupKey(key);
+        if (id !== undefined) return id;
+      }
+      return undefined;
+    },
     createIncident(record) {
       return serial(async () => {
-        for (const key of record.dedup_keys) {
-          const id = await store.findByDedupKey(key);
-          if (id !== undefined) return { created: false, id };
-        }
+        const id = await store.findByDedupKeys(record.dedup_keys);
+        if (id !== undefined) return { created: false, id };
         // Another occurrence of a problem whose incident is still open joins that incident.
         const correlation = record.correlation_key;
         const openId = correlation === undefined ? undefined : await get('correlation', correlation);
@@ -312,6 +325,13 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     getMeta: (key) => get('meta', key),
     async putMeta(key, value) {
       await batch([put('meta', key, value)]);
+    },
+    claimMeta(key, value) {
+      return serial(async () => {
+        if ((await get('meta', key)) !== undefined) return false;
+        await batch([put('meta', key, value)]);
+        return true;
+      });
     },
     async close() {
       await chain.catch(() => undefined);

@@ -4,6 +4,7 @@
  * passes every rule is approved. `evaluateProposal` (evaluate.ts) adds the quality-assurance veto.
  */
 import { isAapsError, ValidationError } from '@aaps/mpc-core';
+import { approvalWindowIssues } from './approval-window.js';
 import { type ActionParameters, parseActionParameters } from './parameters.js';
 import {
   type AggregationRef,
@@ -306,17 +307,12 @@ function checkHumanApproval(
         refuse('human_approval.binding', 'approval is for another incident, action or proposal', bad);
     });
     rule('human_approval.expired', () => {
-      const approvedAt = Date.parse(approval.approved_at);
-      const expiresAt = Date.parse(approval.expires_at);
       const rules = policy.human_approval;
-      const ok =
-        Number.isFinite(approvedAt) &&
-        Number.isFinite(expiresAt) &&
-        expiresAt > approvedAt &&
-        expiresAt - approvedAt <= rules.max_validity_seconds * 1000 &&
-        approvedAt <= ctx.now + rules.clock_skew_seconds * 1000 &&
-        ctx.now < expiresAt;
-      if (!ok)
+      const issues = approvalWindowIssues(approval, new Date(ctx.now), {
+        maxValiditySeconds: rules.max_validity_seconds,
+        clockSkewSeconds: rules.clock_skew_seconds,
+      });
+      if (issues.length > 0)
         refuse('human_approval.expired', 'approval is outside its validity window', ['human_approval']);
     });
     rule('human_approval.signature', () => {

@@ -34,6 +34,18 @@ const open = () => PartyStore.open(dir, kek, 'party-1', { now: () => new Date(cl
 const issue = async (count: number) =>
   (await commitToStore(suite, keyPackage, store, count)).map((c) => commitmentKey(c));
 
+/** The store's keys under `prefix`, read from its LevelDB directly (the store is reopened after). */
+async function storedKeys(prefix: string): Promise<string[]> {
+  await store.close();
+  const db = new Level<string, string>(dir);
+  try {
+    return await db.keys({ gte: prefix, lt: `${prefix}\xff` }).all();
+  } finally {
+    await db.close();
+    store = await open();
+  }
+}
+
 async function rejection(p: Promise<unknown>): Promise<ProtocolError> {
   const e = await p.then(
     () => expect.unreachable('expected a rejection'),
@@ -84,11 +96,7 @@ describe('PartyStore nonce expiry', () => {
     expect(await store.expireNonces(new Date(T0 + HOUR))).toBe(0);
     const reused = await rejection(store.consume(key!));
     expect(reused.code).toBe('NONCE_REUSE');
-    await store.close();
-    const db = new Level<string, string>(dir);
-    expect(await db.keys({ gte: 'nonce-at/', lt: 'nonce-at/\xff' }).all()).toEqual([]);
-    await db.close();
-    store = await open();
+    expect(await storedKeys('nonce-at/')).toEqual([]);
   });
 
   it('never expires a nonce while it is being consumed: each one is used or expired, not both', async () => {
@@ -121,21 +129,13 @@ describe('PartyStore nonce expiry', () => {
     expect(await store.count()).toBe(1);
     expect(await store.expireNonces(new Date(T0 + 10 * HOUR + 1))).toBe(1);
     expect(await store.count()).toBe(0);
-    await store.close();
-    const after = new Level<string, string>(dir);
-    expect(await after.keys({ gte: 'nonce-at/', lt: 'nonce-at/\xff' }).all()).toEqual([]);
-    await after.close();
-    store = await open();
+    expect(await storedKeys('nonce-at/')).toEqual([]);
   });
 
   it('clearNonces drops the issue stamps with the nonces', async () => {
     await issue(4);
     expect(await store.clearNonces()).toBe(4);
     expect(await store.expireNonces(new Date(T0 + HOUR))).toBe(0);
-    await store.close();
-    const db = new Level<string, string>(dir);
-    expect(await db.keys({ gte: 'nonce', lt: 'nonce\xff' }).all()).toEqual([]);
-    await db.close();
-    store = await open();
+    expect(await storedKeys('nonce')).toEqual([]);
   });
 });

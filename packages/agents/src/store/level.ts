@@ -32,6 +32,10 @@ import { Level } from 'level';
 
 type Bytes = Uint8Array;
 
+const decoder = new TextDecoder();
+/** A stored UTF-8 value (times, stamps, roots) as text. */
+const text = (bytes: Bytes): string => decoder.decode(bytes);
+
 export interface StoredKey {
   keyPackage: KeyPackage;
   publicPackage: PublicKeyPackage;
@@ -45,6 +49,11 @@ export interface AuditEntry {
   session?: string;
   detail?: Record<string, unknown>;
 }
+
+/** Whether a checkpoint root may be signed for its size, and the refusal rule if not. */
+export type CheckpointClaim =
+  | { ok: true }
+  | { ok: false; rule: 'checkpoint.fork' | 'checkpoint.rollback'; message: string };
 
 export interface PartyStoreOptions {
   /** The clock nonces are stamped with when issued (default: the system clock). */
@@ -62,6 +71,8 @@ export class PartyStore implements NonceStore {
   readonly #expiring = new Set<string>();
   /** Request ids seen inside the replay window, mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
+  /** The tail of the checkpoint claims, which run one at a time ({@link claimCheckpoint}). */
+  #checkpointTurn: Promise<unknown> = Promise.resolve();
   #auditSeq = 0;
 
   private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string, now: () => Date) {
@@ -83,7 +94,7 @@ export class PartyStore implements NonceStore {
     const last = await db.keys({ gte: 'audit/', lt: 'audit/\xff', reverse: true, limit: 1 }).all();
     store.#auditSeq = last.length ? Number.parseInt(last[0]!.slice('audit/'.length), 10) + 1 : 0;
     for await (const [k, v] of db.iterator({ gte: 'seen/', lt: 'seen/\xff' })) {
-      store.#seen.set(k.slice(5), Date.parse(new TextDecoder().decode(v)));
+      store.#seen.set(k.slice(5), Date.parse(text(v)));
     }
     return store;
   }
@@ -140,13 +151,11 @@ export class PartyStore implements NonceStore {
     const keys = records.map((r) => commitmentKey(r.commitment));
     if (new Set(keys).size !== keys.length)
       throw new ProtocolError('NONCE_REUSE', 'a commitment is repeated in the batch');
-    for (const k of keys) {
-      const [live, used, expired] = await this.#db.getMany([`nonce/${k}`, `used/${k}`, `expired/${k}`]);
-      if (live || used || expired) {
-        throw new ProtocolError('NONCE_REUSE', `commitment ${k} was already issued`);
-      }
-    }
-    const issued = utf8(String(this.#now().getTime()));
+    // One read for the batch: each commitment's live nonce, use and expiry tombstones.
+    const found = await this.#db.getMany(keys.flatMap((k) => [`nonce/${k}`, `used/${k}`, `expired/${k}`]));
+    const issued = keys.findIndex((_, i) => found[3 * i] || found[3 * i + 1] || found[3 * i + 2]);
+    if (issued >= 0) throw new ProtocolError('NONCE_REUSE', `commitment ${keys[issued]} was already issued`);
+    const stamp = utf8(String(this.#now().getTime()));
     await this.#db.batch(
       records.flatMap((r, i) => [
         {
@@ -154,7 +163,7 @@ export class PartyStore implements NonceStore {
           key: `nonce/${keys[i]}`,
           value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
         },
-        { type: 'put' as const, key: `nonce-at/${keys[i]}`, value: issued },
+        { type: 'put' as const, key: `nonce-at/${keys[i]}`, value: stamp },
       ]),
       { sync: true },
     );
@@ -169,14 +178,10 @@ export class PartyStore implements NonceStore {
     try {
       const sealed = await this.#get(`nonce/${key}`);
       if (!sealed) {
-        if (await this.#get(`used/${key}`))
-          throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
-        const expired = await this.#get(`expired/${key}`);
+        const [used, expired] = await this.#db.getMany([`used/${key}`, `expired/${key}`]);
+        if (used) throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
         if (expired)
-          throw new ProtocolError(
-            'UNKNOWN_NONCE',
-            `commitment ${key} expired unused at ${new TextDecoder().decode(expired)}`,
-          );
+          throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} expired unused at ${text(expired)}`);
         throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
       }
       const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
@@ -243,8 +248,7 @@ export class PartyStore implements NonceStore {
     const stamps = new Map<string, number>();
     const stored: string[] = [];
     for await (const [k, v] of this.#db.iterator({ gte: 'nonce-at/', lt: 'nonce/\xff' })) {
-      if (k.startsWith('nonce-at/'))
-        stamps.set(k.slice('nonce-at/'.length), Number(new TextDecoder().decode(v)));
+      if (k.startsWith('nonce-at/')) stamps.set(k.slice('nonce-at/'.length), Number(text(v)));
       else if (k.startsWith('nonce/')) stored.push(k.slice('nonce/'.length));
     }
     const due: string[] = [];
@@ -305,18 +309,37 @@ export class PartyStore implements NonceStore {
 
   // ---- signed checkpoints: one root per tree size, sizes only grow ----
 
-  async checkpointRoot(size: number): Promise<string | undefined> {
-    const v = await this.#get(`ckpt/${size.toString().padStart(16, '0')}`);
-    return v ? new TextDecoder().decode(v) : undefined;
-  }
-
-  async latestCheckpointSize(): Promise<number> {
-    const last = await this.#db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff', reverse: true, limit: 1 }).all();
-    return last.length ? Number.parseInt(last[0]!.slice(5), 10) : 0;
-  }
-
-  async recordCheckpoint(size: number, rootHex: string): Promise<void> {
-    await this.#db.put(`ckpt/${size.toString().padStart(16, '0')}`, utf8(rootHex), { sync: true });
+  /**
+   * Claim tree size `size` for root `rootHex` before a checkpoint share is computed: refused if
+   * another root was claimed for that size (a fork) or a larger size was (a rollback); else the
+   * root is recorded (synced). Claims run one at a time, so two concurrent requests can never
+   * both pass for different roots.
+   */
+  claimCheckpoint(size: number, rootHex: string): Promise<CheckpointClaim> {
+    const run = this.#checkpointTurn.then(async (): Promise<CheckpointClaim> => {
+      const key = `ckpt/${size.toString().padStart(16, '0')}`;
+      const signed = await this.#get(key);
+      if (signed !== undefined && text(signed) !== rootHex) {
+        return {
+          ok: false,
+          rule: 'checkpoint.fork',
+          message: `a different root was already signed for tree size ${size}`,
+        };
+      }
+      const last = await this.#db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff', reverse: true, limit: 1 }).all();
+      const latest = last.length ? Number.parseInt(last[0]!.slice(5), 10) : 0;
+      if (size < latest) {
+        return {
+          ok: false,
+          rule: 'checkpoint.rollback',
+          message: `tree size ${size} is below the latest signed ${latest}`,
+        };
+      }
+      if (signed === undefined) await this.#db.put(key, utf8(rootHex), { sync: true });
+      return { ok: true };
+    });
+    this.#checkpointTurn = run.catch(() => undefined);
+    return run;
   }
 
   // ---- audit trail ----

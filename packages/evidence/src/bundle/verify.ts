@@ -107,10 +107,29 @@ export interface BundleVerifier {
 
 const CHECKPOINT_CACHE_LIMIT = 256;
 
+/**
+ * The report of a bundle that failed `check`: the checks already run (`ran`), then the failed one,
+ * then every other check not run.
+ */
+export function failureReport(
+  check: EvidenceCheck,
+  message: string,
+  details: Readonly<Record<string, unknown>>,
+  ran: readonly CheckResult[] = [],
+): BundleReport {
+  const failed: CheckResult = { check, status: 'fail', message };
+  const done = new Set(ran.map((c) => c.check));
+  const rest = EVIDENCE_CHECKS.filter((c) => !done.has(c) && c !== check).map(
+    (c): CheckResult => ({ check: c, status: 'not_run' }),
+  );
+  return { valid: false, checks: [...ran, failed, ...rest], failure: { check, message, details } };
+}
+
 class StepFailure extends Error {
   constructor(
     readonly error: VerificationError,
-    readonly checks: CheckResult[],
+    /** The checks run before the failed one. */
+    readonly ran: CheckResult[],
   ) {
     super(error.message);
   }
@@ -179,16 +198,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
             : new VerificationError(check, `unexpected failure: ${(e as Error)?.message ?? String(e)}`, {
                 cause: e,
               });
-        const done = new Set(checks.map((c) => c.check));
-        const failed: CheckResult = {
-          check: error.check as EvidenceCheck,
-          status: 'fail',
-          message: error.message,
-        };
-        const rest = EVIDENCE_CHECKS.filter((c) => !done.has(c) && c !== failed.check).map(
-          (c): CheckResult => ({ check: c, status: 'not_run' }),
-        );
-        throw new StepFailure(error, [...checks, failed, ...rest]);
+        throw new StepFailure(error, checks);
       }
       note(check, 'pass', messageOf?.(out));
       return out;
@@ -299,11 +309,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
         return report;
       } catch (e) {
         if (!(e instanceof StepFailure)) throw e;
-        return {
-          valid: false,
-          checks: e.checks,
-          failure: { check: e.error.check, message: e.error.message, details: e.error.details },
-        };
+        return failureReport(e.error.check as EvidenceCheck, e.error.message, e.error.details, e.ran);
       }
     },
   };

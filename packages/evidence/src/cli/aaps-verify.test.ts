@@ -8,7 +8,6 @@ import { encodeBundleCbor } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
 import { ed25519Pem, SECP256K1_TR_SUITE } from '../keys.js';
 import { TransparencyLog } from '../log.js';
-import { buildTrustedRoot } from '../sigstore-export.js';
 import { CLI, ensureBuilt } from '../test-helpers/build-dist.js';
 import {
   frostSigner,
@@ -20,6 +19,7 @@ import {
   makeRoster,
   noteKeyFor,
   ORIGIN,
+  trustedRootFor,
 } from '../test-helpers/fixtures.js';
 import { splitJsonValues } from './input.js';
 
@@ -83,14 +83,7 @@ describe('aaps-verify', () => {
   });
 
   it('takes the key, log key and roster from --trusted-root', () => {
-    const root = buildTrustedRoot({
-      groupPublicKey: fx.group.publicKey,
-      threshold: { min: 3, max: 5 },
-      logKey: noteKeyFor(fx.group),
-      origin: ORIGIN,
-      roster: fx.r.roster,
-      validFrom: '2026-01-01T00:00:00Z',
-    });
+    const root = trustedRootFor(fx);
     const path = write('trusted_root.json', JSON.stringify(root));
     expect(run([join(dir, 'bundle-1.json'), '--trusted-root', path]).code).toBe(0);
     expect(run([join(dir, 'bundle-1.json'), '--trusted-root', path, '--key', keyHex]).code).toBe(0);

@@ -36,7 +36,7 @@ export const MAX_JOBS = Math.max(64, 4 * availableParallelism());
  * integer from 1 to `MAX_JOBS`.
  */
 export function jobsOf(value: string | boolean | undefined): number | undefined {
-  const jobs = value === undefined ? Math.min(availableParallelism(), MAX_JOBS) : Number(value);
+  const jobs = value === undefined ? availableParallelism() : Number(value);
   return Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= MAX_JOBS ? jobs : undefined;
 }
 
@@ -50,7 +50,7 @@ export function prestartCount(argv: string[]): number {
     const { values, positionals } = parseCommandLine(argv);
     const jobs = jobsOf(values.jobs);
     if (values.help || positionals.length !== 1 || jobs === undefined || jobs < 2) return 0;
-    return isManyTarget(positionals[0]!) ? Math.min(jobs, MAX_JOBS) - 1 : 0;
+    return isManyTarget(positionals[0]!) ? jobs - 1 : 0;
   } catch {
     return 0;
   }

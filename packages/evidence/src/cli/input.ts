@@ -1,8 +1,7 @@
 /** Reading bundles for aaps-verify: JSON or CBOR bytes, files, and streams of concatenated JSON. */
 import { readFileSync } from 'node:fs';
 import { decodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
-import type { BundleReport } from '../bundle/verify.js';
-import { EVIDENCE_CHECKS } from '../errors.js';
+import { type BundleReport, failureReport } from '../bundle/verify.js';
 import { findDuplicateKey } from './json-keys.js';
 
 /** A usage error or unreadable input: exit 2. */
@@ -16,15 +15,7 @@ export class BundleFormatError extends Error {}
 
 /** The report of a bundle refused with {@link BundleFormatError}: `bundle.format` failed, nothing else run. */
 export function bundleFormatReport(error: BundleFormatError): BundleReport {
-  return {
-    valid: false,
-    checks: EVIDENCE_CHECKS.map((check) =>
-      check === 'bundle.format'
-        ? { check, status: 'fail', message: error.message }
-        : { check, status: 'not_run' },
-    ),
-    failure: { check: 'bundle.format', message: error.message, details: {} },
-  };
+  return failureReport('bundle.format', error.message, {});
 }
 
 /** Parse JSON text of a bundle: throws `InputError` if it is no JSON, `BundleFormatError` on a duplicate key. */
@@ -52,6 +43,11 @@ export type BundleSource = { name: string } & (
   | { error: string }
 );
 
+/** Whether `bytes` start with a UTF-8 byte-order mark. */
+function hasBom(bytes: Uint8Array): boolean {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
+
 function isSpace(b: number | undefined): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
@@ -62,7 +58,7 @@ function isSpace(b: number | undefined): boolean {
  * JSON is skipped, as at the start of a stream on stdin.
  */
 export function parseBundleBytes(bytes: Uint8Array): unknown {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+  if (hasBom(bytes)) bytes = bytes.subarray(3);
   let i = 0;
   while (i < bytes.length && isSpace(bytes[i])) i++;
   if (bytes[i] === 0x7b) {
@@ -136,7 +132,7 @@ function nextObjectLine(buf: Buffer, from: number): number {
 export function* splitJsonValues(bytes: Uint8Array): Generator<StreamItem> {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = buf.length;
-  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  let i = hasBom(buf) ? 3 : 0;
   while (i < n) {
     const c = buf[i]!;
     if (c !== 0x7b) {

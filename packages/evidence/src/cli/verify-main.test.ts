@@ -13,8 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
-import { buildTrustedRoot } from '../sigstore-export.js';
-import { type LoggedFixture, makeLoggedBundles, noteKeyFor, ORIGIN } from '../test-helpers/fixtures.js';
+import { type LoggedFixture, makeLoggedBundles, ORIGIN, trustedRootFor } from '../test-helpers/fixtures.js';
 import { jobsOf, MAX_JOBS, prestartCount } from './args.js';
 import { splitJsonValues } from './input.js';
 import { findDuplicateKey } from './json-keys.js';
@@ -209,19 +208,7 @@ describe('aaps-verify in-process', () => {
 
   it("fails a checkpoint whose origin is not the trusted root's log (log.checkpoint)", async () => {
     const rootFor = (origin: string) =>
-      write(
-        `root-${origin.replace(/\W/g, '_')}.json`,
-        JSON.stringify(
-          buildTrustedRoot({
-            groupPublicKey: fx.group.publicKey,
-            threshold: { min: 3, max: 5 },
-            logKey: noteKeyFor(fx.group),
-            origin,
-            roster: fx.r.roster,
-            validFrom: '2026-01-01T00:00:00Z',
-          }),
-        ),
-      );
+      write(`root-${origin.replace(/\W/g, '_')}.json`, JSON.stringify(trustedRootFor(fx, { origin })));
     const bundle = write('origin-bundle.json', JSON.stringify(fx.bundle));
     expect((await run([bundle, '--trusted-root', rootFor(ORIGIN)])).code).toBe(0);
     const r = await run([bundle, '--trusted-root', rootFor('other.test/log')]);
@@ -331,19 +318,7 @@ describe('aaps-verify input and usage errors', () => {
   });
 
   it('refuses --ciphersuite that differs from the trusted root, or is unknown (exit 2)', async () => {
-    const root = write(
-      'suite-root.json',
-      JSON.stringify(
-        buildTrustedRoot({
-          groupPublicKey: fx.group.publicKey,
-          threshold: { min: 3, max: 5 },
-          logKey: noteKeyFor(fx.group),
-          origin: ORIGIN,
-          roster: fx.r.roster,
-          validFrom: '2026-01-01T00:00:00Z',
-        }),
-      ),
-    );
+    const root = write('suite-root.json', JSON.stringify(trustedRootFor(fx)));
     const bundle = write('suite-bundle.json', JSON.stringify(fx.bundle));
     expect((await run([bundle, '--trusted-root', root, '--ciphersuite', ED25519_SUITE])).code).toBe(0);
     const differs = await run([bundle, '--trusted-root', root, '--ciphersuite', SECP256K1_TR_SUITE]);

@@ -51,9 +51,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new InputError(
-      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new InputError(`cannot read ${what} ${path}: ${readFailure(e)}`);
   }
 }
 
@@ -307,6 +305,8 @@ export async function main(
     io.err(`aaps-verify: ${line}`);
     return 2;
   };
+  const cannotRead = (e: unknown): number =>
+    unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
   const detail = json ? 'full' : 'brief';
   const clock = performance.now();
   let sources: SourceList | undefined;
@@ -320,7 +320,7 @@ export async function main(
       input = await stdin();
     } catch (e) {
       await Promise.all(started.map((w) => w.terminate()));
-      io.err(`aaps-verify: cannot read stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      io.err(`aaps-verify: cannot read stdin: ${readFailure(e)}`);
       return 2;
     }
     // Split the head of the stream now, the rest once the workers have their first batches.
@@ -354,7 +354,7 @@ export async function main(
     try {
       isDir = statSync(target).isDirectory();
     } catch (e) {
-      return unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
+      return cannotRead(e);
     }
     if (isDir) {
       const files = listBundles(target);
@@ -385,7 +385,7 @@ export async function main(
   try {
     bytes = readFileSync(target);
   } catch (e) {
-    return unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
+    return cannotRead(e);
   }
   try {
     value = parseBundleBytes(bytes);

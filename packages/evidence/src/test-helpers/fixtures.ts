@@ -23,6 +23,7 @@ import type { NoteKey } from '../checkpoint.js';
 import { IN_TOTO_PAYLOAD_TYPE, type MessageSigner, signEnvelope } from '../dsse.js';
 import { ED25519_SUITE, type EvidenceCiphersuite } from '../keys.js';
 import { type LogStore, type LogStoreOp, TransparencyLog } from '../log.js';
+import { buildTrustedRoot, type TrustedRoot, type TrustedRootInput } from '../sigstore-export.js';
 import type { JsonObject, TranscriptEnvelope, VerifierRoster } from '../statement.js';
 
 export const ORIGIN = 'aaps.test/log';
@@ -204,6 +205,25 @@ export async function makeLoggedBundles(
     unlogged.map(async (b, i) => attachLogEntry(b, await log.position(indexes[i]!))),
   );
   return { group, r, log, bundle: bundles[0]!, bundles };
+}
+
+/**
+ * The `trusted_root.json` for a fixture: its group key (also the log key), 3-of-5, its roster,
+ * `ORIGIN`; `over` changes any of these.
+ */
+export function trustedRootFor(
+  fx: { group: TestKey; r: TestRoster },
+  over: Partial<TrustedRootInput> = {},
+): TrustedRoot {
+  return buildTrustedRoot({
+    groupPublicKey: fx.group.publicKey,
+    threshold: { min: 3, max: 5 },
+    logKey: noteKeyFor(fx.group),
+    origin: ORIGIN,
+    roster: fx.r.roster,
+    validFrom: '2026-01-01T00:00:00Z',
+    ...over,
+  });
 }
 
 /** Re-sign a bundle after `edit` changes its statement (to build bundles the builder refuses). */

@@ -121,27 +121,13 @@ function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): 
   return out;
 }
 
-/**
- * Records `requestId` as used, or throws `CONFLICT` if it was used before. The store read and its
- * write are separate awaits, so concurrent requests with one id could all read "unseen" and all go
- * on to the parties; the id is claimed in `claiming` (synchronously, before any await) until the
- * store holds it, so exactly one of them gets past here.
- */
-async function claimRequestId(d: RouteDeps, claiming: Set<string>, requestId: string): Promise<void> {
-  const seen = () => new AapsError('CONFLICT', `request ${requestId} was seen before`);
-  if (claiming.has(requestId)) throw seen();
-  claiming.add(requestId);
-  try {
-    if ((await d.store.getMeta(SEEN(requestId))) !== undefined) throw seen();
-    await d.store.putMeta(SEEN(requestId), new TextEncoder().encode(d.now().toISOString()));
-  } finally {
-    claiming.delete(requestId);
-  }
+/** Records `requestId` as used, or throws `CONFLICT` if it was used before. */
+async function claimRequestId(d: RouteDeps, requestId: string): Promise<void> {
+  const claimed = await d.store.claimMeta(SEEN(requestId), new TextEncoder().encode(d.now().toISOString()));
+  if (!claimed) throw new AapsError('CONFLICT', `request ${requestId} was seen before`);
 }
 
 export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
-  /** Request ids between their seen-check and its write (see `claimRequestId`). */
-  const claiming = new Set<string>();
   app.post(
     '/v1/evidence/:evidence_id/unseal',
     requireScope(d.authenticate, 'approve'),
@@ -179,7 +165,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         throw new AapsError('NOT_FOUND', `no sealed field ${unknown} in this incident`);
       if (d.coordinator.releaseSealed === undefined)
         throw new AapsError('UNAVAILABLE', 'this coordinator cannot reach the parties for unsealing');
-      await claimRequestId(d, claiming, request.request_id);
+      await claimRequestId(d, request.request_id);
 
       // 1. The request, in the log before any party is asked.
       const requested = recordEnvelope(

@@ -67,6 +67,14 @@ async function sealed(gw: TestGateway, id: string) {
   };
 }
 
+/** An RBAC incident driven to `awaiting_human`: its id and the proposal a human approves. */
+async function awaitingHuman(gw: TestGateway) {
+  const id = await submit(gw, SIGNALS.rbac());
+  await gw.runner.idle();
+  const proposal = (await incident(gw, id))['proposal'] as Parameters<typeof approvalEnvelope>[0];
+  return { id, proposal };
+}
+
 const events = (inc: Record<string, unknown>) => (inc['timeline'] as { event: string }[]).map((e) => e.event);
 
 describe('the three incident types, end to end', () => {
@@ -229,9 +237,7 @@ function rbacAlert(status: 'firing' | 'resolved', fingerprint: string) {
 describe('concurrent approvals and resolves', () => {
   it('two concurrent approvals of one incident: one is recorded (202), the other is 409', async () => {
     const gw = await gateway();
-    const id = await submit(gw, SIGNALS.rbac());
-    await gw.runner.idle();
-    const proposal = (await incident(gw, id))['proposal'] as Parameters<typeof approvalEnvelope>[0];
+    const { id, proposal } = await awaitingHuman(gw);
     const post = () =>
       request(gw, 'POST', `/v1/approvals/${id}`, {
         token: TOKENS.approve,
@@ -329,9 +335,7 @@ describe('writers outside the workflow', () => {
 describe('approval validity window', () => {
   it('an approval every party would refuse is 400 naming the field; the incident keeps waiting', async () => {
     const gw = await gateway();
-    const id = await submit(gw, SIGNALS.rbac());
-    await gw.runner.idle();
-    const proposal = (await incident(gw, id))['proposal'] as Parameters<typeof approvalEnvelope>[0];
+    const { id, proposal } = await awaitingHuman(gw);
     const now = Date.now();
     const refused: [Partial<Omit<HumanApproval, 'signature'>>, string[]][] = [
       // valid for 48 hours: over the parties' max_validity_seconds (86400)

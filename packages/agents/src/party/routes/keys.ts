@@ -58,7 +58,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     return state.key;
   };
   const session = (id: string) => {
-    for (const [k, s] of refreshes) if (Date.now() - s.startedAt > TTL_MS) refreshes.delete(k);
+    dropExpired(refreshes);
     const s = refreshes.get(id);
     if (!s)
       throw new AapsError(
@@ -171,12 +171,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       const lost = parties([body.lost], 'body.lost')[0]!;
       if (!helpers.some((h) => h.id === self.id))
         throw new ValidationError('FORBIDDEN', 'this party is not among the helpers');
-      for (const [k, r] of repairs) {
-        if (Date.now() - r.startedAt > TTL_MS) {
-          r.own.delta.wipe();
-          repairs.delete(k);
-        }
-      }
+      dropExpired(repairs, (r) => r.own.delta.wipe());
       if (repairs.has(sessionId))
         throw new ProtocolError('ROUND_ORDER', `repair session ${sessionId} already ran step 1 here`);
       const deltas = repairStep1(
@@ -309,6 +304,19 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       };
     },
   };
+}
+
+/** Forget sessions older than {@link TTL_MS}, calling `onDrop` on each (to wipe its secrets). */
+function dropExpired<S extends { startedAt: number }>(
+  sessions: Map<string, S>,
+  onDrop?: (s: S) => void,
+): void {
+  for (const [k, s] of sessions) {
+    if (Date.now() - s.startedAt > TTL_MS) {
+      onDrop?.(s);
+      sessions.delete(k);
+    }
+  }
 }
 
 function decodeList<T>(list: unknown, decode: (v: unknown) => T): T[] {

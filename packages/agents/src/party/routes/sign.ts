@@ -124,21 +124,7 @@ export function createSignHandlers(
         const root = hexToBytes(String(subject.root_hash), 'root_hash', 32);
         if (!Number.isSafeInteger(size) || size < 0)
           throw new ValidationError('INVALID_ARGUMENT', 'tree_size', ['body.subject.tree_size']);
-        const signed = await deps.store.checkpointRoot(size);
-        if (signed !== undefined && signed !== bytesToHex(root)) {
-          return refuse(
-            session,
-            'checkpoint.fork',
-            `a different root was already signed for tree size ${size}`,
-          );
-        }
-        const latest = await deps.store.latestCheckpointSize();
-        if (size < latest)
-          return refuse(
-            session,
-            'checkpoint.rollback',
-            `tree size ${size} is below the latest signed ${latest}`,
-          );
+        // Fork and rollback are checked when the size is claimed, just before signing (round2).
         const text = formatCheckpoint({ origin: subject.origin, size, rootHash: root, extensions: [] });
         return {
           message: new TextEncoder().encode(text),
@@ -153,14 +139,6 @@ export function createSignHandlers(
         );
     }
   }
-
-  /** Checkpoint signings, one at a time (check, record, sign), so no two roots pass for one size. */
-  let checkpointTurn: Promise<unknown> = Promise.resolve();
-  const checkpointsInTurn = <T>(f: () => Promise<T>): Promise<T> => {
-    const run = checkpointTurn.then(f, f);
-    checkpointTurn = run.catch(() => undefined);
-    return run;
-  };
 
   return {
     async commit(_session: string, body: Record<string, unknown>) {
@@ -179,25 +157,20 @@ export function createSignHandlers(
       const key = requireKey();
       const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
       const subject = body.subject as Subject;
-      const sign = async () => {
-        const { message, what } = await messageFor(session, subject);
-        if (!equalBytes(message, pkg.message)) {
-          return refuse(
-            session,
-            'message.mismatch',
-            'the signing package message is not what this party derives from the subject',
-          );
-        }
-        if (subject.kind === 'checkpoint') {
-          // The root is recorded for its size before the share exists, and checkpoint signings
-          // run one at a time: two concurrent requests can never both pass the fork check.
-          await deps.store.recordCheckpoint(subject.tree_size, bytesToHex(hexToBytes(subject.root_hash)));
-        }
-        const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
-        return { message, what, share };
-      };
-      const { message, what, share } =
-        subject?.kind === 'checkpoint' ? await checkpointsInTurn(sign) : await sign();
+      const { message, what } = await messageFor(session, subject);
+      if (!equalBytes(message, pkg.message)) {
+        return refuse(
+          session,
+          'message.mismatch',
+          'the signing package message is not what this party derives from the subject',
+        );
+      }
+      if (subject.kind === 'checkpoint') {
+        // The root is claimed for its size before the share exists (one claim at a time).
+        const claim = await deps.store.claimCheckpoint(subject.tree_size, what.root_hash as string);
+        if (!claim.ok) return refuse(session, claim.rule, claim.message);
+      }
+      const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
       await deps.store.audit({
         at: now().toISOString(),
         event: 'sign.share',
