@@ -105,6 +105,16 @@ describe('party nodes across processes', () => {
     });
   });
 
+  it('a DKG with replace is refused while the operators have not allowed it (FORBIDDEN); the key stays', async () => {
+    await expect(
+      runDkgOverHttp(client, suite(), { sessionId: 'dkg-replace', replace: true }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('--allow-key-replace') });
+    for (const p of layout.roster.parties) {
+      const info = await client.call<{ group_public_key: string }>(p.id, 'key.info', 'info-2', {});
+      expect(info.group_public_key).toBe(Buffer.from(publicPackage.groupPublicKey).toString('hex'));
+    }
+  });
+
   it('3-of-5 signing over HTTP verifies with node:crypto', async () => {
     const session = new SigningSession<SignSubject>({
       suite: suite(),

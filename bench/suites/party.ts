@@ -103,7 +103,8 @@ export async function register({ add }: SuiteContext): Promise<void> {
           id: `party-${i + 1}`,
           role: PARTY_ROLES[i % PARTY_ROLES.length]!,
         }));
-        const layout = await layoutCluster({ dir, parties, threshold: 7 });
+        // Each round re-keys over the last one's keys: the operator switch is on.
+        const layout = await layoutCluster({ dir, parties, threshold: 7, allowKeyReplace: true });
         procs = await startParties(layout);
         dkgClient = new PartyClient({
           roster: layout.roster,

@@ -58,6 +58,8 @@ export async function startPartyCluster(
      * the URLs); the parties still listen where their own config says.
      */
     rewriteRoster?: (layout: ClusterLayout) => Promise<Roster>;
+    /** Start the parties with `allow_key_replace` (a suite that re-keys or repairs over keys). */
+    allowKeyReplace?: boolean;
   } = {},
 ): Promise<PartyCluster> {
   await loadFastBackends();
@@ -66,6 +68,7 @@ export async function startPartyCluster(
     dir,
     threshold: opts.threshold ?? 3,
     parties: opts.parties ?? PARTIES,
+    ...(opts.allowKeyReplace ? { allowKeyReplace: true } : {}),
   });
   let layout = laid;
   if (opts.rewriteRoster) {

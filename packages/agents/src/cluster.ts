@@ -88,6 +88,8 @@ export async function layoutCluster(opts: {
   approvers?: readonly string[];
   /** A policy file for a party (its department's own policy); default: the role's default policy. */
   policyFor?: (party: RosterParty) => string | undefined;
+  /** Let the coordinator replace the parties' keys (`allow_key_replace`; tests and benchmarks that re-key). */
+  allowKeyReplace?: boolean;
 }): Promise<ClusterLayout> {
   const dir = resolve(opts.dir);
   const parties = opts.parties ?? DEFAULT_PARTIES;
@@ -135,6 +137,7 @@ export async function layoutCluster(opts: {
       data_dir: '.',
       roster: rosterPath,
       ...(policy === undefined ? {} : { policy }),
+      ...(opts.allowKeyReplace ? { allow_key_replace: true } : {}),
     });
   }
   return { dir, roster, rosterPath, configPaths, gatewayKey, approverKeys };

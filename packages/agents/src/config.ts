@@ -23,6 +23,12 @@ export interface PartyConfig {
   maxBodyBytes: number;
   /** How long an unused nonce is kept after its commitment left; then it expires. */
   nonceTtlSec: number;
+  /**
+   * Whether a coordinator may replace the key this party holds (a DKG or a repair with `replace:
+   * true`). Off by default: the operator turns it on for one planned re-key, then off again, so a
+   * compromised gateway cannot swap the group key on its own.
+   */
+  allowKeyReplace: boolean;
   logLevel: LogLevel;
 }
 
@@ -32,6 +38,7 @@ export const PARTY_DEFAULTS = {
   timestampWindowSec: 300,
   maxBodyBytes: 1024 * 1024,
   nonceTtlSec: 86_400,
+  allowKeyReplace: false,
   logLevel: 'info' as LogLevel,
 };
 
@@ -52,6 +59,7 @@ const OPTIONS = {
   'timestamp-window': ['AAPS_PARTY_TIMESTAMP_WINDOW_SEC', 'timestamp_window_sec'],
   'max-body-bytes': ['AAPS_PARTY_MAX_BODY_BYTES', 'max_body_bytes'],
   'nonce-ttl': ['AAPS_PARTY_NONCE_TTL_SEC', 'nonce_ttl_sec'],
+  'allow-key-replace': ['AAPS_PARTY_ALLOW_KEY_REPLACE', 'allow_key_replace'],
   'log-level': ['AAPS_PARTY_LOG_LEVEL', 'log_level'],
 } as const;
 type Option = keyof typeof OPTIONS;
@@ -125,6 +133,14 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
     }
     return n;
   };
+  const bool = (opt: Option, dflt: boolean): boolean => {
+    const v = pick(opt);
+    if (v === undefined) return dflt;
+    if (v === 'true') return true;
+    if (v === 'false') return false;
+    problems.push([opt, `expected true or false, got ${JSON.stringify(v)}`]);
+    return dflt;
+  };
   const path = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const id = pick('id');
   if (!id || !/^[a-z][a-z0-9-]{0,62}$/.test(id))
@@ -146,6 +162,7 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
     timestampWindowSec: int('timestamp-window', PARTY_DEFAULTS.timestampWindowSec, 1, 86_400),
     maxBodyBytes: int('max-body-bytes', PARTY_DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024),
     nonceTtlSec: int('nonce-ttl', PARTY_DEFAULTS.nonceTtlSec, 1, MAX_NONCE_TTL_SEC),
+    allowKeyReplace: bool('allow-key-replace', PARTY_DEFAULTS.allowKeyReplace),
     logLevel,
   };
   const policy = pick('policy');

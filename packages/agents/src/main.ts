@@ -82,6 +82,11 @@ export async function runParty(
     http.keepAliveTimeout = 65_000;
     http.headersTimeout = 66_000;
   });
+  if (config.allowKeyReplace) {
+    logger.warn('keys.replace_allowed', {
+      note: "the coordinator may replace this party's key (allow_key_replace): turn it off after the re-key",
+    });
+  }
   const expiry = scheduleNonceExpiry(store, config.nonceTtlSec, logger);
   let stopping = false;
   const stop = async (signal: string) => {

@@ -88,4 +88,21 @@ describe('party config', () => {
       expect(() => resolvePartyConfig({ ...base, nonce_ttl_sec: bad }, {}, '/base')).toThrow(/nonce-ttl/);
     }
   });
+
+  it('replacing the key: off by default; on only for true, from the file, the environment or a flag', () => {
+    const base = { id: 'p', data_dir: 'd', roster: 'r.json' };
+    expect(resolvePartyConfig(base, {}, '/base').allowKeyReplace).toBe(false);
+    expect(resolvePartyConfig({ ...base, allow_key_replace: true }, {}, '/base').allowKeyReplace).toBe(true);
+    const env = parsePartyArgs([], { AAPS_PARTY_ALLOW_KEY_REPLACE: 'false' });
+    expect(resolvePartyConfig({ ...base, allow_key_replace: true }, env, '/base').allowKeyReplace).toBe(
+      false,
+    );
+    const flag = parsePartyArgs(['--allow-key-replace', 'true'], {});
+    expect(resolvePartyConfig(base, flag, '/base').allowKeyReplace).toBe(true);
+    for (const bad of ['yes', 1, 'TRUE']) {
+      expect(() => resolvePartyConfig({ ...base, allow_key_replace: bad }, {}, '/base')).toThrow(
+        /allow-key-replace: expected true or false/,
+      );
+    }
+  });
 });

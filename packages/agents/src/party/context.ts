@@ -57,6 +57,8 @@ export interface PartyState {
 
 export interface DkgSession {
   startedAt: number;
+  /** Whether round 1 was asked to replace a key this party held (and was allowed to). */
+  replace: boolean;
   round1?: import('@aaps/mpc-core').DkgRound1Secret;
   round2?: import('@aaps/mpc-core').DkgRound2Secret;
   round1Packages?: unknown[];

@@ -19,6 +19,7 @@ import {
 } from '@aaps/mpc-core';
 import { frostIdentifier, partyByIdentifier } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
+import { assertMayTakeKey } from '../key-replace.js';
 import { openAll, sealFor } from './sealed.js';
 
 const DKG_TTL_MS = 10 * 60 * 1000;
@@ -48,12 +49,8 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
 
   return {
     round1(session: string, body: Record<string, unknown>) {
-      if (state.key && body.replace !== true) {
-        throw new AapsError(
-          'KEY_EXISTS',
-          'this party already holds a key; pass replace: true to run a new DKG',
-        );
-      }
+      const replace = body.replace === true;
+      assertMayTakeKey(deps.config, state.key !== undefined, replace, 'run a new DKG');
       const t = body.threshold as { min?: unknown; max?: unknown } | undefined;
       if (t?.min !== roster.threshold.min || t?.max !== roster.threshold.max) {
         throw new ValidationError('INVALID_ARGUMENT', 'threshold differs from the roster', [
@@ -66,7 +63,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
         ]);
       }
       const out = dkgRound1(suite, { identifier: myId, threshold: roster.threshold, rng: deps.rng });
-      state.dkg.set(session, { startedAt: Date.now(), round1: out.secret });
+      state.dkg.set(session, { startedAt: Date.now(), round1: out.secret, replace });
       return { package: DkgRound1PackageCodec.toJSON(suite.id, out.package) };
     },
 
@@ -103,6 +100,8 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
     async round3(session: string, body: Record<string, unknown>) {
       const s = sessionOf(session);
       if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
+      // Again now: another session may have given this party a key since round 1 of this one.
+      assertMayTakeKey(deps.config, state.key !== undefined, s.replace, 'run a new DKG');
       const round2: DkgRound2Package[] = openAll(
         deps,
         'dkg',

@@ -2,7 +2,8 @@
  * What a party refuses in key maintenance and checkpoint signing, driven in process: requests from
  * anyone but the coordinator; relayed boxes not signed by their claimed sender (the share-theft
  * path through repair: forged zero deltas); a repair step 2 for another lost party than step 1;
- * and two roots signed for one checkpoint size by concurrent requests.
+ * two roots signed for one checkpoint size by concurrent requests; and a key replaced without
+ * its operator's consent.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ import {
   x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PartyClient } from '../../client.js';
+import { runDkgOverHttp } from '../../coordinate.js';
 import { rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
@@ -217,6 +220,93 @@ describe('checkpoints', () => {
         results.filter((x) => x.error?.message.includes('different root')),
         `party ${p}`,
       ).toHaveLength(1);
+    }
+  });
+});
+
+describe('replacing a key takes the coordinator and the operator', () => {
+  it('refuses a DKG or a repair over a held key unless the operator allows it (403 FORBIDDEN)', async () => {
+    const noReplace = await call(0, 'dkg.round1', 'rk-0', { replace: false });
+    expect(noReplace.status).toBe(409);
+    expect(noReplace.error?.code).toBe('KEY_EXISTS');
+    const dkg = await call(0, 'dkg.round1', 'rk-1', {
+      replace: true,
+      threshold: set.roster.threshold,
+      roster_digest: rosterDigest(set.roster),
+    });
+    expect(dkg.status).toBe(403);
+    expect(dkg.error?.message).toContain('--allow-key-replace');
+    const repair = await call(0, 'repair.step3', 'rk-2', { replace: true, helpers: [], sealed: [] });
+    expect(repair.status).toBe(403);
+    expect(repair.error?.message).toContain('--allow-key-replace');
+  });
+
+  it('with allow_key_replace on, a DKG may replace it', async () => {
+    const deps = await partyDeps(set, 0, { dir, stores });
+    deps.config = { ...deps.config, allowKeyReplace: true };
+    const held = trustedDealer(suite, set.roster.threshold);
+    await deps.store.saveKey({
+      keyPackage: held.keyPackages[0]!,
+      publicPackage: held.publicPackage,
+      rosterDigest: rosterDigest(set.roster),
+      createdAt: new Date().toISOString(),
+    });
+    const allowing = await createPartyApp(deps);
+    const env = makeRequest(
+      gateway(),
+      id(0),
+      'dkg.round1',
+      'rk-3',
+      {
+        replace: true,
+        threshold: set.roster.threshold,
+        roster_digest: rosterDigest(set.roster),
+      },
+      { trace_id: 't' },
+    );
+    const res = await allowing.app.request('/v1/dkg/round1', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(env),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('a DKG started while a party had no key cannot overwrite the key another DKG gave it since', async () => {
+    // Five key-less parties, reached in process through the client's transport.
+    const fresh: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) fresh.push(await createPartyApp(await partyDeps(set, i, { dir, stores })));
+    const route = (url: URL | string, init?: RequestInit) => {
+      const u = new URL(String(url));
+      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
+      return Promise.resolve(fresh[i]!.app.request(u.pathname, init));
+    };
+    let held = 0;
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const holding = async (url: URL | string, init?: RequestInit) => {
+      if (String(url).endsWith('/dkg/round3')) {
+        held++;
+        await released;
+      }
+      return route(url, init);
+    };
+    const client = (fetch: typeof globalThis.fetch) =>
+      new PartyClient({ roster: set.roster, caller: gateway(), timeoutMs: 30_000, fetch });
+    const first = runDkgOverHttp(client(holding as typeof globalThis.fetch), suite, { sessionId: 'race-a' });
+    first.catch(() => {});
+    await expect.poll(() => held, { timeout: 10_000 }).toBe(5);
+    const second = await runDkgOverHttp(client(route as typeof globalThis.fetch), suite, {
+      sessionId: 'race-b',
+    });
+    release();
+    await expect(first).rejects.toMatchObject({ code: 'KEY_EXISTS' });
+    const c = client(route as typeof globalThis.fetch);
+    for (const p of set.roster.parties) {
+      const info = await c.call<{ group_public_key: string }>(p.id, 'key.info', 'after', {});
+      expect(info.group_public_key).toBe(second.groupPublicKeyHex);
     }
   });
 });

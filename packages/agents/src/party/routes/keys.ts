@@ -29,6 +29,7 @@ import {
 } from '@aaps/mpc-core';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
+import { assertMayTakeKey } from '../key-replace.js';
 import { openAll, sealFor } from './sealed.js';
 
 const TTL_MS = 10 * 60 * 1000;
@@ -269,8 +270,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     },
 
     async repairStep3(sessionId: string, body: Record<string, unknown>) {
-      if (state.key && body.replace !== true)
-        throw new AapsError('KEY_EXISTS', 'this party holds a key; pass replace: true to repair it');
+      assertMayTakeKey(deps.config, state.key !== undefined, body.replace === true, 'repair its share');
       const helpers = parties(body.helpers, 'body.helpers');
       const publicPackage = PublicKeyPackageCodec.fromJSON(body.public_package, suite.id).value;
       const opened = openAll(deps, 'repair-sigma', sessionId, body.sealed, RepairSigmaCodec);
