@@ -310,3 +310,23 @@ describe('replacing a key takes the coordinator and the operator', () => {
     }
   });
 });
+
+describe('refresh', () => {
+  it('takes the whole roster: round 2 over a subset of the parties is refused', async () => {
+    const packages: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await call(i, 'refresh.round1', 'rf-subset', {});
+      expect(r.status).toBe(200);
+      packages.push(r.body.package);
+    }
+    const subset = await call(0, 'refresh.round2', 'rf-subset', { round1_packages: packages.slice(0, 3) });
+    expect(subset.status).toBe(400);
+    expect(subset.error?.message).toContain('each of the 4 other roster parties');
+    const doubled = await call(0, 'refresh.round2', 'rf-subset', {
+      round1_packages: [...packages.slice(0, 4), packages[1]],
+    });
+    expect(doubled.status).toBe(400);
+    const all = await call(0, 'refresh.round2', 'rf-subset', { round1_packages: packages });
+    expect(all.status).toBe(200);
+  });
+});

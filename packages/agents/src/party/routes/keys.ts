@@ -95,6 +95,29 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     });
   };
 
+  /**
+   * The round-1 packages of every other roster party, each once. A refresh takes the whole roster:
+   * over a subset (or a different subset shown to each party) the parties' new shares would no
+   * longer lie on one polynomial, and the key would be lost without any group key changing.
+   */
+  const everyPeer = <P extends { identifier: Identifier }>(all: readonly P[], field: string): P[] => {
+    const others = all.filter((p) => p.identifier !== myId);
+    const expected = roster.parties.map((p) => frostIdentifier(roster, p)).filter((id) => id !== myId);
+    const got = new Set(others.map((p) => p.identifier));
+    if (
+      others.length !== expected.length ||
+      got.size !== others.length ||
+      expected.some((id) => !got.has(id))
+    ) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${field}: a refresh needs one package from each of the ${expected.length} other roster parties`,
+        [field],
+      );
+    }
+    return others;
+  };
+
   return {
     refreshRound1(sessionId: string) {
       const key = requireKey();
@@ -114,11 +137,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         body.round1_packages,
         (p) => RefreshRound1PackageCodec.fromJSON(p, suite.id).value,
       );
-      const out = refreshRound2(
-        suite,
-        s.round1,
-        all.filter((p) => p.identifier !== myId),
-      );
+      const out = refreshRound2(suite, s.round1, everyPeer(all, 'body.round1_packages'));
       s.round2 = out.secret;
       delete s.round1;
       const sealed = out.packages.map((pkg) => {
@@ -146,12 +165,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       const received = openAll(deps, 'refresh', sessionId, body.sealed, RefreshRound2PackageCodec).map(
         (r) => r.value,
       );
-      const share = refreshRound3(
-        suite,
-        s.round2,
-        round1.filter((p) => p.identifier !== myId),
-        received,
-      );
+      const share = refreshRound3(suite, s.round2, everyPeer(round1, 'body.round1_packages'), received);
       const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
       refreshes.delete(sessionId);
       await store('refresh.completed', sessionId, {
