@@ -10,6 +10,8 @@ export interface RowOptions {
   time?: number;
   /** Called once before the row is measured (not timed). */
   setup?: () => unknown | Promise<unknown>;
+  /** Called before every iteration, warm-up ones included (not timed). */
+  beforeEach?: () => unknown | Promise<unknown>;
   /** Work units one call performs (e.g. incidents per batch); the runner reports units/s too. */
   unitsPerOp?: number;
   /** Called once after the row is measured (not timed), also when it failed. */

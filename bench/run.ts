@@ -80,7 +80,8 @@ async function main(): Promise<void> {
       warmupTime: 50,
       throws: true,
     });
-    bench.add(row.name, row.fn);
+    const hook = row.opts.beforeEach;
+    bench.add(row.name, row.fn, hook ? { beforeEach: async () => void (await hook()) } : {});
     try {
       await bench.run();
     } finally {

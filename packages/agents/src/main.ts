@@ -51,17 +51,20 @@ export async function runParty(
   await loadFastBackends();
   const suite = getCiphersuite(roster.ciphersuite);
   const store = await PartyStore.open(`${config.dataDir}/db`, dataKey, config.id);
-  const party = await createPartyApp({
-    config,
-    roster,
-    rosterDigest: rosterDigest(roster),
-    self,
-    identity,
-    store,
-    policy,
-    logger,
-    suite,
-  });
+  const party = await createPartyApp(
+    {
+      config,
+      roster,
+      rosterDigest: rosterDigest(roster),
+      self,
+      identity,
+      store,
+      policy,
+      logger,
+      suite,
+    },
+    { dealingPads: true },
+  );
   // A parent that started this process (cluster.ts) hears on fd 3 that this very process listens,
   // and stops it by closing that pipe (below).
   const parentFd = Number(env.AAPS_PARTY_PARENT_FD ?? Number.NaN);

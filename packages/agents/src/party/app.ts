@@ -6,6 +6,7 @@
 import {
   AapsError,
   bytesToHex,
+  type Circuit,
   PolicyRefusal,
   PublicKeyPackageCodec,
   type SignedEnvelope,
@@ -31,6 +32,7 @@ import {
   type PartyMetrics,
   type PartyState,
 } from './context.js';
+import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js';
 import { PooledRiskLedger } from './pooled-risk.js';
 import {
   aggregationBodyAllowance,
@@ -51,6 +53,8 @@ export interface PartyApp {
   app: Hono<Env>;
   state: PartyState;
   metrics: PartyMetrics;
+  /** Dealing pads for vector inputs, when the app was asked to prepare them (see `dealingPads`). */
+  pads?: DealingPadPool;
   /** Refuse new sessions, wait (bounded) for those in flight. */
   drain(timeoutMs?: number): Promise<void>;
 }
@@ -62,7 +66,15 @@ type Handler = (
   request: SignedEnvelope<RpcRequestPayload>,
 ) => unknown | Promise<unknown>;
 
-export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
+export interface PartyAppOptions {
+  /**
+   * Prepare dealing pads for the vector inputs this party provides, while idle (`dealing-pads.ts`;
+   * a running party node does; in-process tests get dealings computed in full unless they ask).
+   */
+  dealingPads?: boolean;
+}
+
+export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions = {}): Promise<PartyApp> {
   const metrics = createPartyMetrics();
   const state: PartyState = {
     key: await deps.store.loadKey(),
@@ -81,7 +93,9 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
   const keys = createKeyHandlers(deps, state);
   const unseal = createUnsealHandler(deps);
   const circuits = readCircuitCatalog(partyCircuitDirs(deps));
-  const agg = createAggregationHandlers(deps, circuits, pooled);
+  // Started last, once the app is built (`agg` is read only from then on).
+  const pads = options.dealingPads ? dealingPadPool(deps, circuits.values(), () => agg.inRound()) : undefined;
+  const agg = createAggregationHandlers(deps, circuits, pooled, pads);
   // Aggregation requests carry share vectors: their limit grows with the largest trusted circuit.
   const aggBodyBytes = deps.config.maxBodyBytes + aggregationBodyAllowance(circuits, deps.suite);
   // Bodies are read before their senders are authenticated: all of them together may hold twice
@@ -142,6 +156,7 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
       has_key: state.key !== undefined,
       group_public_key: state.key ? bytesToHex(state.key.publicPackage.groupPublicKey) : null,
       roster_digest: deps.rosterDigest,
+      ...(pads ? { dealing_pads: pads.status() } : {}),
     }),
   );
   app.get('/metrics', (c) =>
@@ -257,16 +272,45 @@ export async function createPartyApp(deps: PartyDeps): Promise<PartyApp> {
     return c.json(makeResponse(me, request, { results }, now()));
   });
 
+  pads?.start();
   return {
     app,
     state,
     metrics,
+    ...(pads ? { pads } : {}),
     async drain(timeoutMs = 5000) {
       state.shuttingDown = true;
+      const stopping = pads?.stop();
       const deadline = Date.now() + timeoutMs;
       while (state.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await stopping;
     },
   };
+}
+
+/** The party's pad pool for the circuits it trusts (not started); none if it provides no vector input. */
+function dealingPadPool(
+  deps: PartyDeps,
+  circuits: Iterable<Circuit>,
+  busy: () => boolean,
+): DealingPadPool | undefined {
+  const threshold = deps.roster.threshold.min;
+  const { targets, dropped } = padTargets(circuits, deps.self.role, threshold);
+  if (dropped.length > 0) {
+    deps.logger.warn('pads.over_budget', {
+      lengths: dropped.map(String),
+      note: `vector inputs of these lengths are dealt without pads (budget ${PAD_SCALAR_BUDGET} scalars)`,
+    });
+  }
+  if (targets.size === 0) return undefined;
+  return new DealingPadPool({
+    suite: deps.suite,
+    threshold,
+    targets,
+    logger: deps.logger,
+    busy,
+    ...(deps.rng ? { rng: deps.rng } : {}),
+  });
 }
 
 /** The calls of a `batch` request body, checked: 1..MAX_BATCH_CALLS hot-path calls. */

@@ -122,6 +122,41 @@ export function sumBuckets(buckets: readonly (CurvePoint | undefined)[]): CurveP
  * chosen for the number of points and the bit length of the largest scalar.
  */
 export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly bigint[]): CurvePoint {
+  return runSteps(msmSteps(Pc, points, scalars, Number.POSITIVE_INFINITY));
+}
+
+/** Point operations between two pauses of a stepped computation: a few milliseconds of work. */
+export const STEP_OPS = 2048;
+
+/** Run a stepped computation to its end, without pausing. */
+export function runSteps<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * A budget of point operations for a stepped computation: `spend(k)` is true (time to pause) each
+ * time about `opsPerStep` have been spent. An infinite budget never pauses.
+ */
+export function stepBudget(opsPerStep: number): (ops: number) => boolean {
+  let spent = 0;
+  return (ops) => {
+    spent += ops;
+    if (spent < opsPerStep) return false;
+    spent = 0;
+    return true;
+  };
+}
+
+/** {@link msm} in steps: it pauses (yields) after about `opsPerStep` point operations. */
+export function* msmSteps(
+  Pc: PCons,
+  points: readonly CurvePoint[],
+  scalars: readonly bigint[],
+  opsPerStep = STEP_OPS,
+): Generator<void, CurvePoint, void> {
   const n = points.length;
   if (scalars.length !== n) throw new RangeError('msm: expected one scalar per point');
   let max = 0n;
@@ -131,6 +166,7 @@ export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly 
     if (s > max) max = s;
   }
   if (max === 0n) return Pc.ZERO;
+  const spend = stepBudget(opsPerStep);
   const bits = max.toString(2).length;
   const c = bucketWindow(n, bits).width;
   const windows = Math.ceil(bits / c);
@@ -155,9 +191,11 @@ export function msm(Pc: PCons, points: readonly CurvePoint[], scalars: readonly 
       if (d === 0) continue;
       const b = buckets[d];
       buckets[d] = b ? b.add(points[k]!) : points[k]!;
+      if (spend(1)) yield;
     }
     const total = sumBuckets(buckets);
     if (total) acc = acc ? acc.add(total) : total;
+    if (spend(2 * 2 ** c + c)) yield;
   }
   return acc ?? Pc.ZERO;
 }

@@ -21,6 +21,7 @@ export {
   type AggregationSessionOptions,
   checkPublicDealing,
   createAggregationSession,
+  type DealOptions,
   type DealValue,
   dealInput,
   dealInputs,
@@ -71,3 +72,4 @@ export {
   verifyAggregation,
 } from './record.js';
 export { VECTOR_GENERATOR_DST, vectorGenerators } from './vector.js';
+export { prepareVectorPad, VectorDealingPad, vectorPadSteps } from './vector-pad.js';

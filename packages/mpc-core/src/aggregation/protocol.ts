@@ -41,6 +41,7 @@ import {
   type VectorCheckItem,
   vectorShareHolds,
 } from './vector.js';
+import { VectorDealingPad } from './vector-pad.js';
 
 export const AGGREGATION_VERSION = 1;
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -289,6 +290,15 @@ export function dealInput<E>(
   )[0]!;
 }
 
+/** Options of {@link dealInputs}. */
+export interface DealOptions {
+  /**
+   * A prepared pad (`prepareVectorPad`) for a vector input of this length at the session's
+   * threshold, or none (then its random part is computed now). Each pad given is used up.
+   */
+  padFor?: (length: number) => VectorDealingPad | undefined;
+}
+
 /**
  * Share several inputs of one dealer (bulk inputs): the same checks and messages as
  * {@link dealInput} for each, with every commitment computed in one fixed-base batch. The `rng`
@@ -300,6 +310,7 @@ export function dealInputs<E>(
   session: AggregationSession<E>,
   args: { dealer: Identifier; values: readonly { input: string; value: DealValue }[] },
   rng: Rng,
+  options: DealOptions = {},
 ): InputDealing[] {
   const { suite, circuit } = session;
   const F = suite.field;
@@ -378,7 +389,9 @@ export function dealInputs<E>(
   };
   for (const c of checkedAll) {
     if (c.vector === undefined) continue;
-    const d = dealVector(suite, c.vector, xs, session.threshold, rng);
+    const pad = options.padFor?.(c.spec.length);
+    if (pad !== undefined) checkPad(pad, suite.id, c.spec.length, session.threshold);
+    const d = dealVector(suite, c.vector, xs, session.threshold, rng, pad);
     out[c.k] = message(
       c.spec.name,
       d.points.map((p) => p.toBytes()),
@@ -412,6 +425,19 @@ export function dealInputs<E>(
     );
   });
   return out;
+}
+
+/** A pad must be an unused {@link VectorDealingPad} of this suite, length and threshold. */
+function checkPad(pad: unknown, suiteId: string, length: number, threshold: number): void {
+  const bad = (why: string): never => {
+    throw new ValidationError('INVALID_ARGUMENT', `pad: ${why}`, ['pad']);
+  };
+  if (!(pad instanceof VectorDealingPad)) bad('expected a VectorDealingPad');
+  const p = pad as VectorDealingPad;
+  if (p.suiteId !== suiteId) bad(`prepared for ${p.suiteId}, not ${suiteId}`);
+  if (p.length !== length) bad(`prepared for length ${p.length}, not ${length}`);
+  if (p.threshold !== threshold) bad(`prepared for threshold ${p.threshold}, not ${threshold}`);
+  if (p.used) bad('already used');
 }
 
 interface ScalarItem {

@@ -41,6 +41,7 @@ import {
 } from './test-helpers/byte-histogram.js';
 import { partiesFor, ROLES, seededRng } from './test-helpers/fixtures.js';
 import { dealVector, msmGenerators, vectorGenerators } from './vector.js';
+import { prepareVectorPad } from './vector-pad.js';
 
 let suites: AnyCiphersuite[];
 beforeAll(async () => {
@@ -124,30 +125,38 @@ describe('msm', () => {
 });
 
 describe('dealVector', () => {
-  it('gives t-1 receivers uniform share elements whatever the vector (chi-square, fixed seed)', () => {
+  it('gives t-1 receivers uniform share elements whatever the vector, with or without a pad (chi-square, fixed seed)', () => {
     const suite = suites[0]!;
     const F = suite.field;
     const xs = [1n, 2n, 3n, 4n, 5n];
     const t = 3;
     const rng = seededRng('vector-uniformity');
-    const hist = (vector: bigint[], bytes = 31) => {
+    const hist = (vector: bigint[], padded: boolean, bytes = 31) => {
       const out = byteHistogram();
       for (let i = 0; i < 80; i++) {
-        for (const s of dealVector(suite, vector, xs, t, rng).shares.slice(0, t - 1)) {
+        const pad = padded
+          ? prepareVectorPad(suite, { length: vector.length, threshold: t }, rng)
+          : undefined;
+        for (const s of dealVector(suite, vector, xs, t, rng, pad).shares.slice(0, t - 1)) {
           // The low 31 bytes of a uniform scalar mod q ~ 2^252 are uniform; the top one is not.
           for (const v of s.values) countBytes(out, F.toBytes(v).subarray(0, bytes));
         }
       }
       return out;
     };
-    const zeros = hist(new Array<bigint>(10).fill(0n));
-    const counts = hist(Array.from({ length: 10 }, (_, k) => BigInt(k * 1000)));
-    // 255 degrees of freedom: mean 255, sd ~22.6.
-    expect(chiSquareUniform(zeros)).toBeLessThan(400);
-    expect(chiSquareUniform(counts)).toBeLessThan(400);
-    expect(chiSquareTwoSample(zeros, counts)).toBeLessThan(400);
+    for (const padded of [false, true]) {
+      const zeros = hist(new Array<bigint>(10).fill(0n), padded);
+      const counts = hist(
+        Array.from({ length: 10 }, (_, k) => BigInt(k * 1000)),
+        padded,
+      );
+      // 255 degrees of freedom: mean 255, sd ~22.6.
+      expect(chiSquareUniform(zeros)).toBeLessThan(400);
+      expect(chiSquareUniform(counts)).toBeLessThan(400);
+      expect(chiSquareTwoSample(zeros, counts)).toBeLessThan(400);
+    }
     // Control: the statistic catches the top byte's bias.
-    expect(chiSquareUniform(hist(new Array<bigint>(10).fill(0n), 32))).toBeGreaterThan(400);
+    expect(chiSquareUniform(hist(new Array<bigint>(10).fill(0n), false, 32))).toBeGreaterThan(400);
   });
 });
 

@@ -23,8 +23,22 @@ import { ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import { randomWeights, scalePoint } from './batch.js';
 import { MAX_VECTOR_LENGTH } from './circuit.js';
-import { bucketWindow, type CurvePoint, ED, generators, msm, mulH, pointClass, sumBuckets } from './curve.js';
+import {
+  bucketWindow,
+  type CurvePoint,
+  ED,
+  generators,
+  msm,
+  msmSteps,
+  mulH,
+  pointClass,
+  runSteps,
+  STEP_OPS,
+  stepBudget,
+  sumBuckets,
+} from './curve.js';
 import { horner } from './shamir.js';
+import type { VectorDealingPad } from './vector-pad.js';
 
 /** Domain-separation tag of the vector generators `G_i`. */
 export const VECTOR_GENERATOR_DST = 'AAPS-QUORUM-v1-pedersen-vector';
@@ -32,11 +46,23 @@ export const VECTOR_GENERATOR_DST = 'AAPS-QUORUM-v1-pedersen-vector';
 /** Generators by suite id, grown on demand (they depend on the index only, not on the length). */
 const generatorCache = new Map<string, CurvePoint[]>();
 
+/** A hash-to-curve call in a step budget, in point operations (it costs about that many). */
+const HASH_TO_CURVE_OPS = 400;
+
 /**
  * `G_0 .. G_{length-1}` for the suite (`length` in `[0, MAX_VECTOR_LENGTH]`), derived once per
  * process and reused; returned as a frozen copy, so the cache cannot be changed through it.
  */
 export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): readonly CurvePoint[] {
+  return runSteps(generatorSteps(suite, length, Number.POSITIVE_INFINITY));
+}
+
+/** {@link vectorGenerators} in steps, pausing after about `opsPerStep` operations' worth of hashing. */
+function* generatorSteps<E>(
+  suite: Ciphersuite<E>,
+  length: number,
+  opsPerStep: number,
+): Generator<void, readonly CurvePoint[], void> {
   if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_LENGTH) {
     throw new ValidationError(
       'INVALID_ARGUMENT',
@@ -57,9 +83,12 @@ export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): read
     const msg = new Uint8Array(prefix.length + 4);
     msg.set(prefix);
     const view = new DataView(msg.buffer);
-    for (let i = list.length; i < length; i++) {
-      view.setUint32(prefix.length, i);
+    const spend = stepBudget(opsPerStep);
+    // By the cache's length: another computation may derive some between pauses.
+    while (list.length < length) {
+      view.setUint32(prefix.length, list.length);
       list.push(hasher.hashToCurve(msg, { DST: dst }) as unknown as CurvePoint);
+      if (spend(HASH_TO_CURVE_OPS)) yield;
     }
   }
   // A frozen copy (a few microseconds against the multiplication it feeds), not the cache itself.
@@ -126,32 +155,77 @@ function tablesFor<E>(suite: Ciphersuite<E>): GeneratorTables {
 export function msmGenerators<E>(suite: Ciphersuite<E>, scalars: readonly bigint[]): CurvePoint {
   const Pc = pointClass(suite.id);
   const n = scalars.length;
-  const G = vectorGenerators(suite, n);
-  const q = suite.field.ORDER;
-  let max = 0n;
-  for (const s of scalars) {
-    if (s < 0n || s >= q) throw new RangeError('msmGenerators: expected scalars in [0, q)');
-    if (s > max) max = s;
-  }
-  const bits = max === 0n ? 0 : max.toString(2).length;
+  const bits = checkedBits(suite, scalars);
   const windows = Math.ceil(bits / TABLE_C);
   const tabled = Math.min(n, TABLE_LIMIT);
   // Plain bucket method unless the tables pay: n * windows + 2 * 2^c against its own estimate.
   const tables = tablesFor(suite);
-  if (tabled < 64 || n * windows + 2 * 2 ** TABLE_C >= bucketWindow(n, bits).cost) return msm(Pc, G, scalars);
+  if (tabled < 64 || n * windows + 2 * 2 ** TABLE_C >= bucketWindow(n, bits).cost) {
+    return msm(Pc, vectorGenerators(suite, n), scalars);
+  }
   if (tables.rows.length < tabled && !tables.warm) {
     tables.warm = true;
-    return msm(Pc, G, scalars);
+    return msm(Pc, vectorGenerators(suite, n), scalars);
   }
-  const fullWindows = Math.ceil(q.toString(2).length / TABLE_C);
-  for (let i = tables.rows.length; i < tabled; i++) {
+  return runSteps(tabledSteps(suite, scalars, Number.POSITIVE_INFINITY));
+}
+
+/** The bit length of the largest scalar; each must be in `[0, q)`. */
+function checkedBits<E>(suite: Ciphersuite<E>, scalars: readonly bigint[]): number {
+  const q = suite.field.ORDER;
+  let max = 0n;
+  for (const s of scalars) {
+    if (typeof s !== 'bigint' || s < 0n || s >= q) {
+      throw new RangeError('msmGenerators: expected scalars in [0, q)');
+    }
+    if (s > max) max = s;
+  }
+  return max === 0n ? 0 : max.toString(2).length;
+}
+
+/**
+ * {@link msmGenerators} in steps (see {@link tabledSteps}), for work done while a process stays
+ * responsive: on the tables, built in the same steps if missing; a short vector (under 64
+ * elements) by the plain bucket method, in steps too.
+ */
+export function* msmGeneratorsSteps<E>(
+  suite: Ciphersuite<E>,
+  scalars: readonly bigint[],
+  opsPerStep = STEP_OPS,
+): Generator<void, CurvePoint, void> {
+  checkedBits(suite, scalars);
+  if (scalars.length >= 64) return yield* tabledSteps(suite, scalars, opsPerStep);
+  const G = yield* generatorSteps(suite, scalars.length, opsPerStep);
+  return yield* msmSteps(pointClass(suite.id), G, scalars, opsPerStep);
+}
+
+/**
+ * {@link msmGenerators} on the tables, in steps: it pauses (yields) after about `opsPerStep` point
+ * operations, deriving missing generators and building missing table rows first, so a caller can
+ * serve other work between steps. With an infinite budget it never pauses. Generators and rows are
+ * added whole between pauses, by index, so an interleaved computation always sees complete ones.
+ */
+function* tabledSteps<E>(
+  suite: Ciphersuite<E>,
+  scalars: readonly bigint[],
+  opsPerStep: number,
+): Generator<void, CurvePoint, void> {
+  const Pc = pointClass(suite.id);
+  const n = scalars.length;
+  const G = yield* generatorSteps(suite, n, opsPerStep);
+  const tables = tablesFor(suite);
+  const tabled = Math.min(n, TABLE_LIMIT);
+  const fullWindows = Math.ceil(suite.field.ORDER.toString(2).length / TABLE_C);
+  const spend = stepBudget(opsPerStep);
+  while (tables.rows.length < tabled) {
     const row: CurvePoint[] = [];
-    let p = G[i]!;
+    let p = G[tables.rows.length]!;
     for (let w = 0; w < fullWindows; w++) {
       row.push(p);
       for (let d = 0; d < TABLE_C && w + 1 < fullWindows; d++) p = p.double();
     }
     tables.rows.push(row);
+    if (spend(fullWindows * TABLE_C)) yield;
   }
   const mask = BigInt(2 ** TABLE_C - 1);
   const wc = BigInt(TABLE_C);
@@ -159,16 +233,20 @@ export function msmGenerators<E>(suite: Ciphersuite<E>, scalars: readonly bigint
   for (let i = 0; i < tabled; i++) {
     const row = tables.rows[i]!;
     let s = scalars[i]!;
+    let adds = 0;
     for (let w = 0; s > 0n; w++) {
       const d = Number(s & mask);
       s >>= wc;
       if (d === 0) continue;
       const b = buckets[d];
       buckets[d] = b ? b.add(row[w]!) : row[w]!;
+      adds++;
     }
+    if (spend(adds)) yield;
   }
   const head = sumBuckets(buckets) ?? Pc.ZERO;
-  return tabled === n ? head : head.add(msm(Pc, G.slice(tabled), scalars.slice(tabled)));
+  if (tabled === n) return head;
+  return head.add(yield* msmSteps(Pc, G.slice(tabled), scalars.slice(tabled), opsPerStep));
 }
 
 /** `sum_i v_i G_i + blinding * H` for field elements `v` (each in `[0, q)`). */
@@ -218,7 +296,9 @@ function randomScalars<E>(suite: Ciphersuite<E>, rng: Rng, count: number): bigin
 
 /**
  * Share the vector `values` (field elements) among receivers at `xs`, `threshold` of whom can
- * reconstruct it. Arguments are the caller's to validate (the protocol layer does).
+ * reconstruct it. Arguments are the caller's to validate (the protocol layer does). With a `pad`
+ * (`vector-pad.ts`; its shape checked by the caller, used up here) the random coefficients and
+ * their commitments come from it, and only `C_0` is computed.
  */
 export function dealVector<E>(
   suite: Ciphersuite<E>,
@@ -226,14 +306,25 @@ export function dealVector<E>(
   xs: readonly bigint[],
   threshold: number,
   rng: Rng,
+  pad?: VectorDealingPad,
 ): VectorDealing {
   const F = suite.field;
   const L = values.length;
   // coefficients[j][i] = a_ij (j >= 1); blinding polynomial g.
-  const coefficients: bigint[][] = [values as bigint[]];
-  for (let j = 1; j < threshold; j++) coefficients.push(randomScalars(suite, rng, L));
-  const g = randomScalars(suite, rng, threshold);
-  const points = coefficients.map((a, j) => commitVector(suite, a, g[j]!));
+  let coefficients: (readonly bigint[])[];
+  let g: bigint[];
+  let points: CurvePoint[];
+  if (pad) {
+    const parts = pad.take();
+    coefficients = [values, ...parts.coefficients];
+    g = [F.random(rng), ...parts.blindings];
+    points = [commitVector(suite, values, g[0]!), ...parts.points];
+  } else {
+    coefficients = [values];
+    for (let j = 1; j < threshold; j++) coefficients.push(randomScalars(suite, rng, L));
+    g = randomScalars(suite, rng, threshold);
+    points = coefficients.map((a, j) => commitVector(suite, a, g[j]!));
+  }
   const shares = xs.map((x) => {
     const out = new Array<bigint>(L);
     for (let i = 0; i < L; i++) {

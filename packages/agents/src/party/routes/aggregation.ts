@@ -66,6 +66,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { departmentRiskScore } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
+import type { DealingPadPool } from '../dealing-pads.js';
 import { x25519OfIdentityHex } from '../identity-x25519.js';
 import {
   POOLED_RISK_CIRCUIT,
@@ -569,6 +570,8 @@ function parseValue(v: unknown, field: string): bigint {
 // ---------------------------------------------------------------------------------------------
 
 const TTL_MS = 10 * 60 * 1000;
+/** A dealt session older than this no longer counts as a round under way (its coordinator may be gone). */
+const ROUND_HORIZON_MS = 30_000;
 
 interface AggregationState {
   startedAt: number;
@@ -589,6 +592,8 @@ export function createAggregationHandlers(
   deps: PartyDeps,
   circuits: CircuitCatalog,
   ledger?: PooledRiskLedger,
+  /** Prepared dealing pads for vector inputs (`../dealing-pads.ts`), if this party keeps them. */
+  pads?: DealingPadPool,
 ) {
   const { suite, roster, self, rosterDigest } = deps;
   const myId = frostIdentifier(roster, self);
@@ -608,8 +613,19 @@ export function createAggregationHandlers(
   };
 
   return {
+    /**
+     * Whether a round is under way here: a session this party dealt in the last
+     * {@link ROUND_HORIZON_MS} and has not evaluated yet (pad preparation waits for it to end).
+     */
+    inRound(): boolean {
+      const since = Date.now() - ROUND_HORIZON_MS;
+      for (const s of sessions.values()) if (s.startedAt > since) return true;
+      return false;
+    },
+
     /** Round 1: deal this party's own inputs. */
     deal(sessionId: string, body: Record<string, unknown>, caller: string) {
+      pads?.touch();
       const circuit = typeof body.circuit === 'string' ? circuits.get(body.circuit) : undefined;
       if (!circuit) {
         throw new ValidationError(
@@ -717,6 +733,7 @@ export function createAggregationHandlers(
         session,
         { dealer: myId, values: names.map((input) => ({ input, value: values.get(input)! })) },
         rng ?? pool!.rng,
+        pads ? { padFor: (length) => pads.take(length) } : {},
       );
       pool?.wipe();
       values.clear();
@@ -755,6 +772,7 @@ export function createAggregationHandlers(
 
     /** Round 2: check every dealing, evaluate the circuit on this party's shares. */
     evaluate(sessionId: string, body: Record<string, unknown>) {
+      pads?.touch();
       const state = take(sessionId);
       const { session } = state;
       if (!Array.isArray(body.dealings)) {
@@ -868,6 +886,7 @@ export function createAggregationHandlers(
      * pooled value, so a proposal citing it can be checked (`verifyAggregationRef`).
      */
     async confirm(sessionId: string, body: Record<string, unknown>) {
+      pads?.touch();
       const state = evaluated.get(sessionId);
       if (!state) throw new AapsError('NOT_FOUND', `no aggregation ${sessionId} evaluated here`);
       if (typeof body.record !== 'string') {
