@@ -140,6 +140,64 @@ describe('aaps up across real processes', () => {
     expect(await verifyOffline(done.evidence_id!)).toMatch(/^valid/);
   });
 
+  it('aaps approve --reject ends an incident no agent can fix; its evidence verifies offline', async () => {
+    const { status, body } = await api<{ incident_id: string }>('/v1/incidents', {
+      method: 'POST',
+      body: JSON.stringify({
+        meta: {
+          trace_id: 'e2e-reject',
+          span_id: 'span-1',
+          timestamp: new Date().toISOString(),
+          source_agent: 'node-watch',
+          target_agent: 'monitoring-agent',
+          message_type: 'IncidentSignal',
+          schema_version: 'v1.0.0',
+          idempotency_key: 'e2e-reject-1',
+        },
+        context: {
+          namespace: 'ops',
+          cluster: 'prod',
+          urgency: 'P3',
+          constraints_ref: 'policy://risk-management/v1',
+        },
+        payload: {
+          incident_type: 'unknown',
+          severity: 'high',
+          affected_resources: ['node://cluster/node-7'],
+          evidence_refs: ['event://ops/node-7-not-ready'],
+          metadata: {
+            namespace: 'ops',
+            reason: 'NodeNotReady',
+            messages: ['kubelet stopped posting node status'],
+          },
+        },
+      }),
+    });
+    expect(status).toBe(202);
+    const waiting = await waitFor(body.incident_id, (i) => i.state === 'awaiting_human');
+    expect(waiting.proposal ?? null).toBeNull();
+    const { stdout } = await run(
+      process.execPath,
+      [
+        AAPS,
+        'approve',
+        body.incident_id,
+        '--reject',
+        '--reason',
+        'the node team handles it',
+        '--data-dir',
+        up.dataDir,
+        '--url',
+        up.url,
+      ],
+      { env: { ...process.env, AAPS_API_TOKEN: up.token } },
+    );
+    expect(stdout).toContain('rejected as');
+    const done = await waitFor(body.incident_id, (i) => Boolean(i.evidence_id));
+    expect(done.state).toBe('rejected');
+    expect(await verifyOffline(done.evidence_id!)).toMatch(/^valid/);
+  });
+
   it('the same delivery again creates nothing', async () => {
     const before = await api<{ incidents: unknown[] }>('/v1/incidents?limit=100');
     const again = await webhook('kubernetes', 'kubernetes/core-v1-image-pull-failed.json');

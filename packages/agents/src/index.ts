@@ -108,13 +108,17 @@ export {
   buildApprovalProposal,
   computeProposalDigest,
   HUMAN_APPROVAL_DOMAIN,
+  HUMAN_REJECTION_DOMAIN,
   type HumanApproval,
+  type HumanRejection,
   humanApprovalSigningBytes,
+  humanRejectionSigningBytes,
   PROPOSAL_DIGEST_DOMAIN,
   type ProposalCore,
   type ProposalRisk,
   parseApprovalProposal,
   parseHumanApproval,
+  parseHumanRejection,
   proposalSigningBytes,
 } from './policy/proposal.js';
 export { formatQuantity, parseQuantity } from './policy/quantity.js';

@@ -10,6 +10,7 @@ import {
   GITHUB_SECRET,
   json,
   makeGateway,
+  rejectionEnvelope,
   request,
   SIGNALS,
   signalEnvelope,
@@ -436,6 +437,62 @@ describe('every endpoint', () => {
       'resolved',
     ]);
     expect(text).toMatch(/event: end\ndata: .*"evidence_id":"[0-9a-f]{64}"/);
+  });
+
+  it('POST /v1/approvals/:id with a signed rejection ends an incident waiting for a human, proposal or not', async () => {
+    const unknown = signalEnvelope({
+      affected_resources: ['node://cluster/node-7'],
+      metadata: { reason: 'NodeNotReady', messages: ['kubelet stopped posting node status'] },
+    });
+    const rbac = SIGNALS.rbac();
+    rbac.payload['affected_resources'] = ['serviceaccount://shop/rejected-deployer'];
+    for (const [body, hasProposal] of [
+      [unknown, false],
+      [rbac, true],
+    ] as const) {
+      const created = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
+      const id = String((await json(created))['incident_id']);
+      await gw.runner.idle();
+      const waiting = await json(await request(gw, 'GET', `/v1/incidents/${id}`, { token: TOKENS.read }));
+      expect(waiting).toMatchObject({ state: 'awaiting_human' });
+      expect(waiting['proposal'] === null).toBe(!hasProposal);
+      const post = (env: unknown) =>
+        request(gw, 'POST', `/v1/approvals/${id}`, { token: TOKENS.approve, body: env });
+      // Not the approver's key; a rejection naming another approver than its envelope's; another
+      // incident; too old; no reason: refused, and nothing changes.
+      const stranger = generateIdentityKey();
+      await expectError(await post(rejectionEnvelope(id, stranger, 'no')), 401, 'INVALID_SIGNATURE');
+      await expectError(
+        await post(rejectionEnvelope(id, gw.approverKey, 'no', { approver_id: 'bob' })),
+        401,
+        'UNAUTHENTICATED',
+      );
+      await expectError(
+        await post(rejectionEnvelope(id, gw.approverKey, 'no', { incident_id: 'inc-other' })),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      await expectError(
+        await post(rejectionEnvelope(id, gw.approverKey, 'no', { rejected_at: '2020-01-01T00:00:00Z' })),
+        400,
+        'INVALID_ARGUMENT',
+      );
+      await expectError(await post(rejectionEnvelope(id, gw.approverKey, '')), 400, 'INVALID_ARGUMENT');
+      const reason = 'not ours to fix: the node team owns it';
+      const ok = await post(rejectionEnvelope(id, gw.approverKey, reason));
+      expect(ok.status).toBe(202);
+      await gw.runner.idle();
+      const ended = await json(await request(gw, 'GET', `/v1/incidents/${id}`, { token: TOKENS.read }));
+      expect(ended).toMatchObject({ state: 'rejected', reason: { code: 'HUMAN_REJECTED', message: reason } });
+      expect(String(ended['evidence_id'])).toMatch(/^[0-9a-f]{64}$/);
+      const bundle = await json(
+        await request(gw, 'GET', `/v1/evidence/${String(ended['evidence_id'])}`, { token: TOKENS.read }),
+      );
+      await verifyServedBundle(gw, bundle);
+      expect(JSON.stringify(bundle['transcript'])).toContain(reason);
+      // Once ended, neither a second rejection nor an approval applies.
+      await expectError(await post(rejectionEnvelope(id, gw.approverKey, reason)), 409, 'CONFLICT');
+    }
   });
 
   it('GET /v1/evidence/:id as JSON and CBOR verifies with @aaps/evidence', async () => {

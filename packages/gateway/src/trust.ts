@@ -2,7 +2,12 @@
  * Who the gateway trusts: the parties' and approvers' identity keys and its own (a roster's
  * `parties`, `approvers` and `gateway` fit as they are).
  */
-import { type HumanApproval, humanApprovalSigningBytes } from '@aaps/agents';
+import {
+  type HumanApproval,
+  type HumanRejection,
+  humanApprovalSigningBytes,
+  humanRejectionSigningBytes,
+} from '@aaps/agents';
 import type { VerifierRoster } from '@aaps/evidence';
 import {
   base64Decode,
@@ -69,16 +74,30 @@ export function verifyRosterEnvelope(keys: TrustedKeys, envelope: Envelope): Pri
 
 /** True when `approval.signature` is the named approver's signature over its signing bytes. */
 export function verifyHumanApproval(approvers: readonly Principal[], approval: HumanApproval): boolean {
-  const who = approvers.find((a) => a.id === approval.approver_id);
-  if (who === undefined || typeof approval.signature !== 'string') return false;
-  if (!approval.signature.startsWith(SIG_PREFIX)) return false;
+  return approverSigned(approvers, approval.approver_id, approval.signature, () =>
+    humanApprovalSigningBytes(approval),
+  );
+}
+
+/** True when `rejection.signature` is the named approver's signature over its signing bytes. */
+export function verifyHumanRejection(approvers: readonly Principal[], rejection: HumanRejection): boolean {
+  return approverSigned(approvers, rejection.approver_id, rejection.signature, () =>
+    humanRejectionSigningBytes(rejection),
+  );
+}
+
+/** `signature` (`ed25519:<base64>`) is roster approver `id`'s over `bytes()`. */
+function approverSigned(
+  approvers: readonly Principal[],
+  id: string,
+  signature: unknown,
+  bytes: () => Uint8Array,
+): boolean {
+  const who = approvers.find((a) => a.id === id);
+  if (who === undefined || typeof signature !== 'string' || !signature.startsWith(SIG_PREFIX)) return false;
   try {
-    const sig = base64Decode(approval.signature.slice(SIG_PREFIX.length), 'signature');
-    return verifyEd25519(
-      hexToBytes(who.identity_key, 'identity_key', 32),
-      humanApprovalSigningBytes(approval),
-      sig,
-    );
+    const sig = base64Decode(signature.slice(SIG_PREFIX.length), 'signature');
+    return verifyEd25519(hexToBytes(who.identity_key, 'identity_key', 32), bytes(), sig);
   } catch {
     return false;
   }

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   computeProposalDigest,
   humanApprovalSigningBytes,
+  humanRejectionSigningBytes,
   parseApprovalProposal,
   parseHumanApproval,
+  parseHumanRejection,
   proposalSigningBytes,
 } from './proposal.js';
 import { proposalFor, signApproval, verifyApproval } from './test-helpers/fixtures.js';
@@ -65,5 +67,33 @@ describe('HumanApproval', () => {
     expect(new TextDecoder().decode(humanApprovalSigningBytes(a))).not.toContain(a.signature);
     expect(parseHumanApproval(a)).toEqual(a);
     expect(fieldsOf(() => parseHumanApproval({ ...a, approved_at: 'yesterday' }))).toEqual(['approved_at']);
+  });
+});
+
+describe('HumanRejection', () => {
+  const r = {
+    approver_id: 'oncall',
+    incident_id: 'inc-1',
+    decision: 'reject' as const,
+    reason: 'the node team handles it',
+    rejected_at: '2026-11-25T16:00:00Z',
+    signature: 'ed25519:AAAA',
+  };
+
+  it('parses strictly, naming every bad field', () => {
+    expect(parseHumanRejection(r)).toEqual(r);
+    expect(fieldsOf(() => parseHumanRejection({ ...r, decision: 'approve', reason: '' }))).toEqual([
+      'decision',
+      'reason',
+    ]);
+    expect(fieldsOf(() => parseHumanRejection({ ...r, reason: 'x'.repeat(501) }))).toEqual(['reason']);
+    expect(fieldsOf(() => parseHumanRejection({ ...r, extra: 1 }))).toEqual(['extra']);
+  });
+
+  it('signs over its own domain, without its signature, never as an approval', () => {
+    const text = new TextDecoder().decode(humanRejectionSigningBytes(r));
+    expect(text).toContain('"domain":"aaps.human-rejection.v1"');
+    expect(text).not.toContain(r.signature);
+    expect(text).not.toContain('aaps.human-approval.v1');
   });
 });

@@ -18,6 +18,7 @@ import { ENVIRONMENTS, RISK_METHOD, type RiskFactors, URGENCY_LEVELS } from './r
 export const APPROVAL_DOMAIN = 'aaps.approval.v1';
 export const PROPOSAL_DIGEST_DOMAIN = 'aaps.proposal-digest.v1';
 export const HUMAN_APPROVAL_DOMAIN = 'aaps.human-approval.v1';
+export const HUMAN_REJECTION_DOMAIN = 'aaps.human-rejection.v1';
 
 /** Reference to an opened secret-shared aggregation (the `weighted-risk` circuit). */
 export interface AggregationRef {
@@ -191,6 +192,54 @@ function readHumanApproval(r: Reader, value: unknown, path: string): HumanApprov
     expires_at: expiresAt!,
     signature: signature!,
   };
+}
+
+/**
+ * A roster approver's signed decision that an incident waiting for a human is not to be acted on:
+ * it ends the incident as `rejected`. It names the incident only (one with no proposal, such as an
+ * `unknown` incident, can be rejected too), with the approver's reason.
+ */
+export interface HumanRejection {
+  approver_id: string;
+  incident_id: string;
+  decision: 'reject';
+  /** Why, for the timeline and the evidence (1 to 500 characters). */
+  reason: string;
+  /** RFC 3339. */
+  rejected_at: string;
+  /** `ed25519:<base64>` over {@link humanRejectionSigningBytes}. */
+  signature: string;
+}
+
+/** Strictly parse a human rejection. */
+export function parseHumanRejection(json: unknown): HumanRejection {
+  const r = new Reader();
+  const o = r.object(json, '', [
+    'approver_id',
+    'incident_id',
+    'decision',
+    'reason',
+    'rejected_at',
+    'signature',
+  ]);
+  const out = o && {
+    approver_id: r.string(o['approver_id'], 'approver_id', { pattern: ID })!,
+    incident_id: r.string(o['incident_id'], 'incident_id', { pattern: ID })!,
+    decision: r.oneOf(o['decision'], 'decision', ['reject'] as const)!,
+    reason: r.string(o['reason'], 'reason', { max: 500 })!,
+    rejected_at: r.string(o['rejected_at'], 'rejected_at', { pattern: RFC3339 })!,
+    signature: r.string(o['signature'], 'signature', { max: 512 })!,
+  };
+  r.throwIfAny('human rejection');
+  return out!;
+}
+
+/** The bytes a human rejecter signs: canonical `{domain: "aaps.human-rejection.v1", rejection}` without its signature. */
+export function humanRejectionSigningBytes(
+  rejection: Omit<HumanRejection, 'signature'> & { signature?: string },
+): Uint8Array {
+  const { signature: _signature, ...unsigned } = rejection;
+  return canonicalBytes({ domain: HUMAN_REJECTION_DOMAIN, rejection: unsigned });
 }
 
 function coreOf(p: ProposalCore | ApprovalProposal): ProposalCore {

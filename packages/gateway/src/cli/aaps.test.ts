@@ -30,6 +30,9 @@ describe('aaps', () => {
     [['submit', 'a.json', 'b.json', '--source', 'kubernetes']],
     [['submit', 'a.json', '--source', 'smtp']],
     [['up', 'extra']],
+    [['approve', 'inc-1', '--reject']],
+    [['approve', 'inc-1', '--reason', 'no']],
+    [['approve', 'inc-1', '--reject', '--reason']],
   ])('bad usage %j: one line, exit 2', async (argv) => {
     const r = await runCapture(argv);
     expect(r.code).toBe(2);

@@ -12,7 +12,7 @@ import { PARTY_MAIN } from '@aaps/agents';
 import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
-import { runApprove } from './approve.js';
+import { runApprove, takeRejectFlags } from './approve.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
@@ -22,6 +22,7 @@ const USAGE = `usage: aaps <command> [flags]
   gateway --config F      the gateway alone
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
   approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
+                          [--reject --reason TEXT]: instead, reject it (ends the incident)
   unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
   party --config F        one party process
@@ -77,9 +78,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return runSubmit(rest[0] ?? '', config, token, { print, fetch });
     }
     case 'approve': {
-      const { config, rest } = parse(args, env);
+      let flags: ReturnType<typeof takeRejectFlags>;
+      try {
+        flags = takeRejectFlags(args);
+      } catch (e) {
+        throw new UsageError(`approve: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const { config, rest } = parse(flags.rest, env);
       if (rest.length !== 1) throw new UsageError('approve: expected exactly one INCIDENT id');
-      return runApprove(rest[0] ?? '', config, ensureTokenForClient(config), { print, fetch });
+      return runApprove(
+        rest[0] ?? '',
+        config,
+        ensureTokenForClient(config),
+        { print, fetch },
+        flags.reason === undefined ? undefined : { reason: flags.reason },
+      );
     }
     case 'unseal': {
       let flags: ReturnType<typeof takeUnsealFlags>;

@@ -1,4 +1,7 @@
-/** `POST /v1/approvals/:incident_id`: a human approval envelope signed by a roster approver. */
+/**
+ * `POST /v1/approvals/:incident_id`: a human decision envelope signed by a roster approver: an
+ * approval of the incident's proposal, or a rejection that ends the incident.
+ */
 import { type Envelope, type SignedEnvelope, VerificationError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body-limit.js';
@@ -12,11 +15,16 @@ export const approvalRouteDocs: RouteDoc[] = [
   {
     method: 'post',
     path: '/v1/approvals/{incident_id}',
-    summary: 'A signed human approval of the proposal of an incident in awaiting_human.',
+    summary:
+      'A signed human approval of the proposal of an incident in awaiting_human, or a signed rejection that ends it.',
     auth: 'approve',
     body: HumanApprovalEnvelopeSchema,
     responses: {
-      '202': { description: 'accepted; the parties sign next', schema: IncidentAcceptedSchema },
+      '202': {
+        description:
+          'accepted: the parties sign next (an approval), or the incident ends rejected (a rejection)',
+        schema: IncidentAcceptedSchema,
+      },
       '404': { description: 'unknown incident' },
       '409': { description: 'the incident is not awaiting a human approval' },
     },
@@ -33,7 +41,12 @@ export function registerApprovalRoutes(app: GatewayApp, d: RouteDeps): void {
       });
     }
     verifyRosterEnvelope(trust, env as unknown as Envelope);
-    const r = await d.runner.approve(c.req.param('incident_id'), env as unknown as SignedEnvelope);
+    const id = c.req.param('incident_id');
+    const signed = env as unknown as SignedEnvelope;
+    const r =
+      env.payload.decision === 'reject'
+        ? await d.runner.reject(id, signed)
+        : await d.runner.approve(id, signed);
     return c.json({ incident_id: r.id, trace_id: r.trace_id, state: r.state, duplicate: false }, 202);
   });
 }

@@ -102,6 +102,29 @@ export const HumanApprovalSchema = s.named(
   'Signed by the approver over canonical JSON of {domain: "aaps.human-approval.v1", approval} without its signature.',
 );
 
+export const HumanRejectionSchema = s.named(
+  'HumanRejection',
+  s.object(
+    {
+      approver_id: s.string({ minLength: 1, maxLength: 128 }),
+      incident_id: s.string({ minLength: 1, maxLength: 128 }),
+      decision: s.literal('reject'),
+      reason: s.string({ minLength: 1, maxLength: 500 }),
+      rejected_at: s.string({ format: 'date-time', maxLength: 64 }),
+      signature: s.string({ pattern: /^ed25519:[A-Za-z0-9+/]+={0,2}$/, maxLength: 256 }),
+    },
+    { unknownKeys: 'reject' },
+  ),
+  'Ends an incident in awaiting_human as rejected (it need not have a proposal). Signed by the approver over canonical JSON of {domain: "aaps.human-rejection.v1", rejection} without its signature.',
+);
+
+/** A human decision: an approval, or (`decision: "reject"`) a rejection. */
+const HumanDecisionSchema = s.union(
+  [HumanApprovalSchema, HumanRejectionSchema],
+  (v) => ((v as { decision?: unknown } | null)?.decision === 'reject' ? 1 : 0),
+  { expected: 'a human approval or rejection' },
+);
+
 export const HumanApprovalEnvelopeSchema = s.named(
   'HumanApprovalEnvelope',
   s.object(
@@ -129,11 +152,11 @@ export const HumanApprovalEnvelopeSchema = s.named(
         },
         { unknownKeys: 'reject' },
       ),
-      payload: HumanApprovalSchema,
+      payload: HumanDecisionSchema,
     },
     { unknownKeys: 'reject' },
   ),
-  'An ApprovalDecision envelope from a roster approver whose payload is the signed HumanApproval.',
+  'An ApprovalDecision envelope from a roster approver whose payload is a signed HumanApproval or HumanRejection.',
 );
 
 export const KeysSchema = s.named(

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApprovalProposal, type HumanApproval, memoryLogger } from '@aaps/agents';
+import { type ApprovalProposal, type HumanApproval, type HumanRejection, memoryLogger } from '@aaps/agents';
 import { verifyBundle } from '@aaps/evidence';
 import {
   bytesToHex,
@@ -15,7 +15,7 @@ import {
   type SignedEnvelope,
 } from '@aaps/mpc-core';
 import { createGateway, type Gateway, type GatewayAppConfig } from '../app.js';
-import { signedApprovalEnvelope } from '../approval-envelope.js';
+import { signedApprovalEnvelope, signedRejectionEnvelope } from '../approval-envelope.js';
 import type { Coordinator } from '../coordinator.js';
 import {
   LocalCoordinator,
@@ -158,12 +158,34 @@ export function approvalEnvelope(
     key,
     approvedAt: new Date(now - 1000),
     expiresAt: new Date(now + 3600_000),
-    context: {
-      namespace: 'shop',
-      cluster: 'test',
-      urgency: 'P2',
-      constraints_ref: 'policy://risk-management/v1',
-    },
+    context: DECISION_CONTEXT,
+    override: over,
+  });
+}
+
+/** The envelope context of the tests' human decisions. */
+const DECISION_CONTEXT = {
+  namespace: 'shop',
+  cluster: 'test',
+  urgency: 'P2',
+  constraints_ref: 'policy://risk-management/v1',
+} as const;
+
+/** A signed human rejection of incident `id` by `approver` (default alice), for the approvals route. */
+export function rejectionEnvelope(
+  id: string,
+  key: IdentityKey,
+  reason: string,
+  over: Partial<Omit<HumanRejection, 'signature'>> = {},
+  approver = 'alice',
+): SignedEnvelope {
+  return signedRejectionEnvelope({
+    incidentId: id,
+    approver,
+    key,
+    reason,
+    rejectedAt: new Date(Date.now() - 1000),
+    context: DECISION_CONTEXT,
     override: over,
   });
 }

@@ -15,7 +15,9 @@ import {
   type EvidenceSummary,
   type FixProposalSet,
   type HumanApproval,
+  type HumanRejection,
   parseHumanApproval,
+  parseHumanRejection,
   type RCAReport,
   ROLE_AGENT_NAMES,
   strategyRiskFactors,
@@ -41,7 +43,7 @@ import type { AppliedChange, ExecutionOrderPayload, Executor } from '../executor
 import type { GatewayMetrics } from '../metrics.js';
 import type { GatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
-import { verifyHumanApproval } from '../trust.js';
+import { verifyHumanApproval, verifyHumanRejection } from '../trust.js';
 import { checkApprovalWindow, DEFAULT_APPROVAL_WINDOW } from './approval-window.js';
 import type { IncidentEvents } from './events.js';
 import { type IncidentEvent, isTerminal, step } from './machine.js';
@@ -193,17 +195,7 @@ export class WorkflowRunner {
         );
       }
       const approval: HumanApproval = parseHumanApproval(envelope.payload);
-      const trust = await this.#d.trust();
-      if (
-        approval.approver_id !== envelope.meta.source_agent ||
-        !verifyHumanApproval(trust.approvers, approval)
-      ) {
-        throw new ValidationError(
-          'UNAUTHENTICATED',
-          'the approval is not signed by the roster approver it names',
-          ['signature'],
-        );
-      }
+      await this.#signedByApprover(envelope, 'approval', approval, verifyHumanApproval);
       const proposal = record.decision.proposal;
       const bad = [
         approval.incident_id !== id ? 'incident_id' : '',
@@ -231,6 +223,66 @@ export class WorkflowRunner {
       this.start(id);
       return record;
     });
+  }
+
+  /**
+   * A signed human rejection for an incident in `awaiting_human` (with or without a proposal):
+   * checks the approver's signature against the roster, that it names this incident, and that it
+   * was made recently (not in the future past the clock skew, nor longer ago than an approval may
+   * last); then ends the incident `rejected` with the approver's reason, and its evidence follows.
+   * Under the incident's lock, like {@link approve}.
+   */
+  async reject(id: string, envelope: SignedEnvelope): Promise<IncidentRecord> {
+    return this.#exclusive(id, async () => {
+      const record = await this.#load(id);
+      if (record.state !== 'awaiting_human') {
+        throw new ValidationError('CONFLICT', `incident ${id} is ${record.state}, not awaiting a human`, [
+          'state',
+        ]);
+      }
+      const rejection: HumanRejection = parseHumanRejection(envelope.payload);
+      await this.#signedByApprover(envelope, 'rejection', rejection, verifyHumanRejection);
+      if (rejection.incident_id !== id) {
+        throw new ValidationError('INVALID_ARGUMENT', 'the rejection is for another incident', [
+          'incident_id',
+        ]);
+      }
+      const skew = this.#d.clockSkewSeconds ?? DEFAULT_APPROVAL_WINDOW.clockSkewSeconds;
+      const age = (this.#d.now().getTime() - Date.parse(rejection.rejected_at)) / 1000;
+      if (age < -skew || age > DEFAULT_APPROVAL_WINDOW.maxValiditySeconds) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `the rejection's rejected_at is ${age < 0 ? 'in the future' : 'too old'}`,
+          ['rejected_at'],
+        );
+      }
+      record.transcript.push(envelope);
+      record.reason = { code: 'HUMAN_REJECTED', message: rejection.reason };
+      this.#advance(record, 'rejected', rejection.approver_id, {
+        approver: rejection.approver_id,
+        reason: rejection.reason,
+      });
+      await this.#save(record);
+      this.start(id);
+      return record;
+    });
+  }
+
+  /** A human decision must be signed by the roster approver it names, who also sent its envelope. */
+  async #signedByApprover<D extends { approver_id: string }>(
+    envelope: SignedEnvelope,
+    what: 'approval' | 'rejection',
+    decision: D,
+    verify: (approvers: TrustedKeys['approvers'], decision: D) => boolean,
+  ): Promise<void> {
+    const trust = await this.#d.trust();
+    if (decision.approver_id !== envelope.meta.source_agent || !verify(trust.approvers, decision)) {
+      throw new ValidationError(
+        'UNAUTHENTICATED',
+        `the ${what} is not signed by the roster approver it names`,
+        ['signature'],
+      );
+    }
   }
 
   /**
