@@ -478,6 +478,22 @@ describe('every endpoint', () => {
         'INVALID_ARGUMENT',
       );
       await expectError(await post(rejectionEnvelope(id, gw.approverKey, '')), 400, 'INVALID_ARGUMENT');
+      for (const rejected_at of [new Date(Date.now() + 3600_000).toISOString(), '2026-11-25T16:00:60Z']) {
+        const e = await expectError(
+          await post(rejectionEnvelope(id, gw.approverKey, 'no', { rejected_at })),
+          400,
+          'INVALID_ARGUMENT',
+        );
+        expect(e['message']).toMatch(/rejected_at (is in the future|is not a real date)/);
+      }
+      // The envelope signed afresh by the approver, the rejection inside changed after its signing.
+      const signed = rejectionEnvelope(id, gw.approverKey, 'no');
+      const { signature: _old, ...meta } = signed.meta;
+      const tampered = signEnvelope(
+        { ...signed, meta, payload: { ...signed.payload, reason: 'changed after signing' } },
+        gw.approverKey.secretKey,
+      );
+      await expectError(await post(tampered), 401, 'UNAUTHENTICATED');
       const reason = 'not ours to fix: the node team owns it';
       const ok = await post(rejectionEnvelope(id, gw.approverKey, reason));
       expect(ok.status).toBe(202);
@@ -488,10 +504,19 @@ describe('every endpoint', () => {
       const bundle = await json(
         await request(gw, 'GET', `/v1/evidence/${String(ended['evidence_id'])}`, { token: TOKENS.read }),
       );
-      await verifyServedBundle(gw, bundle);
+      const verified = await verifyServedBundle(gw, bundle);
       expect(JSON.stringify(bundle['transcript'])).toContain(reason);
+      // The signed summary says who rejected it and why.
+      expect(verified.statement.predicate.incident['human_rejection']).toMatchObject({
+        approver_id: 'alice',
+        reason,
+      });
       // Once ended, neither a second rejection nor an approval applies.
       await expectError(await post(rejectionEnvelope(id, gw.approverKey, reason)), 409, 'CONFLICT');
+      if (hasProposal) {
+        const proposal = waiting['proposal'] as Parameters<typeof approvalEnvelope>[0];
+        await expectError(await post(approvalEnvelope(proposal, gw.approverKey)), 409, 'CONFLICT');
+      }
     }
   });
 

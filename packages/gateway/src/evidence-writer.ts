@@ -87,6 +87,32 @@ function json(value: unknown): JsonObject {
  * The pooled-risk aggregation record, when the decision the parties signed cites it: the bundle
  * carries it and the statement signs its digest, so a verifier re-checks it offline.
  */
+/**
+ * The human rejection that ended an incident, as the signed summary records it: who, when and why
+ * (the signed rejection itself is in the transcript). Absent for every other incident.
+ */
+function humanRejection(incident: IncidentRecord): { human_rejection?: Record<string, string> } {
+  if (incident.state !== 'rejected') return {};
+  for (let i = incident.transcript.length - 1; i >= 0; i--) {
+    const env = incident.transcript[i]!;
+    const p = env.payload as {
+      decision?: unknown;
+      approver_id?: unknown;
+      reason?: unknown;
+      rejected_at?: unknown;
+    };
+    if (env.meta.message_type !== 'ApprovalDecision' || p.decision !== 'reject') continue;
+    return {
+      human_rejection: {
+        approver_id: String(p.approver_id),
+        reason: String(p.reason),
+        rejected_at: String(p.rejected_at),
+      },
+    };
+  }
+  return {};
+}
+
 function pooledAggregation(incident: IncidentRecord): { aggregation?: BuildBundleInput['aggregation'] } {
   const pooled = incident.pooled_risk;
   const cited = incident.decision?.proposal.risk.aggregation_ref;
@@ -267,6 +293,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           compliance: summary.compliance,
           root_cause: summary.root_cause ?? null,
           refusals: summary.refusals,
+          ...humanRejection(incident),
           ...(incident.sealed === undefined ? {} : { sealed_fields: incident.sealed.fields }),
         }) as BuildBundleInput['incident'],
         decision: json(summary.decision ?? { outcome: 'none' }),

@@ -30,15 +30,23 @@ describe('aaps', () => {
     [['submit', 'a.json', 'b.json', '--source', 'kubernetes']],
     [['submit', 'a.json', '--source', 'smtp']],
     [['up', 'extra']],
-    [['approve', 'inc-1', '--reject']],
-    [['approve', 'inc-1', '--reason', 'no']],
-    [['approve', 'inc-1', '--reject', '--reason']],
   ])('bad usage %j: one line, exit 2', async (argv) => {
     const r = await runCapture(argv);
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toMatch(/^aaps: \S/);
     expect(r.err[0]).not.toContain('\n');
+  });
+
+  it.each([
+    [['approve', 'inc-1', '--reject'], '--reject needs --reason TEXT'],
+    [['approve', 'inc-1', '--reason', 'no'], '--reason goes with --reject'],
+    [['approve', 'inc-1', '--reject', '--reason'], '--reason: needs a value'],
+    [['approve', 'inc-1', '--reject', '--reason', 'x'.repeat(501)], '--reason: at most 500 characters'],
+  ])('approve %j: one line naming the problem, exit 2', async (argv, problem) => {
+    const r = await runCapture(argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toEqual([expect.stringContaining(`aaps: approve: ${problem}`)]);
   });
 
   it('every configuration error is on the one line', async () => {

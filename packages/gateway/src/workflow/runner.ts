@@ -248,13 +248,19 @@ export class WorkflowRunner {
         ]);
       }
       const skew = this.#d.clockSkewSeconds ?? DEFAULT_APPROVAL_WINDOW.clockSkewSeconds;
+      // A well-formed but impossible date (second 60, month 13) parses to NaN: refused, not let by.
       const age = (this.#d.now().getTime() - Date.parse(rejection.rejected_at)) / 1000;
-      if (age < -skew || age > DEFAULT_APPROVAL_WINDOW.maxValiditySeconds) {
-        throw new ValidationError(
-          'INVALID_ARGUMENT',
-          `the rejection's rejected_at is ${age < 0 ? 'in the future' : 'too old'}`,
-          ['rejected_at'],
-        );
+      const problem = !Number.isFinite(age)
+        ? 'is not a real date'
+        : age < -skew
+          ? 'is in the future'
+          : age > DEFAULT_APPROVAL_WINDOW.maxValiditySeconds
+            ? `is more than ${DEFAULT_APPROVAL_WINDOW.maxValiditySeconds} s old`
+            : undefined;
+      if (problem !== undefined) {
+        throw new ValidationError('INVALID_ARGUMENT', `the rejection's rejected_at ${problem}`, [
+          'rejected_at',
+        ]);
       }
       record.transcript.push(envelope);
       record.reason = { code: 'HUMAN_REJECTED', message: rejection.reason };
