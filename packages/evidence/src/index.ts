@@ -26,6 +26,7 @@ export {
   type BundleVerifierOptions,
   type CheckResult,
   type CheckStatus,
+  type ConsistencyProof,
   createBundleVerifier,
   type PriorCheckpoint,
   parseConsistencyProof,

@@ -271,6 +271,39 @@ describe('verifyBundle', () => {
     );
   });
 
+  it('takes, from a list of consistency proofs, the one for each bundle checkpoint size', async () => {
+    const { group, log, bundles } = await makeLoggedBundles(2);
+    const earlier = (await log.latestCheckpoint())!;
+    // Two later checkpoints, each covering one more leaf; a bundle re-issued under each.
+    await log.append(new TextEncoder().encode('leaf 3'));
+    await log.signCheckpoint(noteKeyFor(group), group.sign);
+    const atThree = attachLogEntry({ ...bundles[0]!, transparencyLog: undefined }, await log.position(0));
+    await log.append(new TextEncoder().encode('leaf 4'));
+    await log.signCheckpoint(noteKeyFor(group), group.sign);
+    const atFour = attachLogEntry({ ...bundles[1]!, transparencyLog: undefined }, await log.position(1));
+    const proof = async (n: number) => ({
+      first: earlier.size,
+      second: n,
+      hashes: await log.consistencyProof(earlier.size, n),
+    });
+    const both = [await proof(3), await proof(4)];
+    const opts = { groupPublicKey: group.publicKey };
+    const prior = (consistencyProofs: Awaited<ReturnType<typeof proof>>[]) => ({
+      ...opts,
+      priorCheckpoint: { note: earlier.note, consistencyProofs },
+    });
+    expect(earlier.size).toBe(2);
+    verifyBundle(atThree, prior(both));
+    verifyBundle(atFour, prior(both));
+    // Without the proof for its size, a bundle fails, the sizes named.
+    expect(() => verifyBundle(atFour, prior([both[0]!]))).toThrow(
+      /no consistency proof from tree size 2 to 4/,
+    );
+    // A proof listed under the wrong sizes is not taken; a wrong proof under the right ones fails.
+    expect(checkOf(atFour, prior([{ ...both[0]!, second: 4 }]))).toBe('log.consistency');
+    expect(checkOf(atThree, prior([both[0]!, both[1]!].reverse()))).toBeUndefined();
+  });
+
   it('charges a failure that is not a VerificationError to the step it happened in', async () => {
     const { group, bundle } = await makeLoggedBundles(1);
     // Only a CBOR-decoded bundle can carry bytes; canonical JSON refuses them while digesting.

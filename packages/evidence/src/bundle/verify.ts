@@ -44,6 +44,19 @@ export interface PriorCheckpoint {
   note: string;
   /** RFC 9162 consistency proof between the smaller and the larger of the two tree sizes. */
   consistencyProof?: Uint8Array[];
+  /**
+   * Consistency proofs by tree sizes, for bundles under several checkpoints (a directory or a
+   * stream): each bundle uses the one from the smaller to the larger of its checkpoint's size and
+   * this note's. Taken before `consistencyProof` when given.
+   */
+  consistencyProofs?: readonly ConsistencyProof[];
+}
+
+/** An RFC 9162 consistency proof from tree size `first` to `second`, as `GET /v1/log/consistency` serves it. */
+export interface ConsistencyProof {
+  first: number;
+  second: number;
+  hashes: Uint8Array[];
 }
 
 export interface BundleVerifierOptions {
@@ -461,17 +474,26 @@ function checkConsistency(
   if (older.origin !== current.origin) fail('log.consistency', 'the two checkpoints are from different logs');
   assertNoFork(older, current);
   if (older.size === current.size) return;
-  const proof = prior.consistencyProof;
-  if (proof === undefined)
-    fail('log.consistency', 'checkpoints differ in size and no consistency proof was given');
   const [a, b] = older.size < current.size ? [older, current] : [current, older];
+  const listed = prior.consistencyProofs;
+  const proof =
+    listed === undefined
+      ? prior.consistencyProof
+      : listed.find((p) => p.first === a.size && p.second === b.size)?.hashes;
+  if (proof === undefined) {
+    fail(
+      'log.consistency',
+      listed === undefined
+        ? 'checkpoints differ in size and no consistency proof was given'
+        : `no consistency proof from tree size ${a.size} to ${b.size} was given`,
+      { first: a.size, second: b.size },
+    );
+  }
   verifyConsistency(a.size, b.size, proof, a.rootHash, b.rootHash);
 }
 
 /** Parse a consistency proof as served (`{first, second, hashes: [hex]}`); `undefined` if malformed. */
-export function parseConsistencyProof(
-  value: unknown,
-): { first: number; second: number; hashes: Uint8Array[] } | undefined {
+export function parseConsistencyProof(value: unknown): ConsistencyProof | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { first, second, hashes } = value as Record<string, unknown>;
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || !Array.isArray(hashes))

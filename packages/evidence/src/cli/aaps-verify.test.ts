@@ -201,6 +201,31 @@ describe('aaps-verify', () => {
     expect(r.code).toBe(1);
     expect(r.out[0]!.startsWith('invalid: log.consistency: ')).toBe(true);
     expect(run([join(dir, 'bundle-0.json'), '--key', keyHex, '--checkpoint', bare]).code).toBe(0);
+    // A list of proofs serves bundles under several checkpoints (here: the older and the newer).
+    const sub = join(dir, 'two-checkpoints');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'a.json'), JSON.stringify(refreshed));
+    writeFileSync(join(sub, 'b.json'), JSON.stringify(fx.bundles[0]));
+    const listed = write(
+      'older-list.json',
+      JSON.stringify({
+        checkpoint: older.note,
+        consistency: [{ first: older.size, second: newer.size, hashes: proof }],
+      }),
+    );
+    expect(run([sub, '--key', keyHex, '--checkpoint', listed]).code).toBe(0);
+    const wrongSizes = write(
+      'older-wrong.json',
+      JSON.stringify({
+        checkpoint: older.note,
+        consistency: [{ first: older.size, second: newer.size + 1, hashes: proof }],
+      }),
+    );
+    const w = run([sub, '--key', keyHex, '--checkpoint', wrongSizes]);
+    expect(w.code).toBe(1);
+    expect(w.out[0]).toMatch(/^a\.json: invalid: log\.consistency: no consistency proof from tree size/);
+    const empty = write('older-empty.json', JSON.stringify({ checkpoint: older.note, consistency: [] }));
+    expect(run([sub, '--key', keyHex, '--checkpoint', empty]).code).toBe(2);
   });
 
   it('verifies a directory and ends with the count and the rate', () => {

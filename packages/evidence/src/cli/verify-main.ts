@@ -18,6 +18,7 @@ import {
   type BundleReport,
   type BundleVerifier,
   type BundleVerifierOptions,
+  type ConsistencyProof,
   createBundleVerifier,
   parseConsistencyProof,
 } from '../bundle/verify.js';
@@ -145,14 +146,19 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
       }
       if (typeof parsed.checkpoint !== 'string')
         throw new InputError('checkpoint JSON needs a "checkpoint" note');
-      const proof = parsed.consistency === undefined ? undefined : parseConsistencyProof(parsed.consistency);
-      if (parsed.consistency !== undefined && proof === undefined) {
-        throw new InputError('checkpoint JSON: "consistency" must be {first, second, hashes:[hex]}');
+      // One proof, or a list of them: one per checkpoint size among the bundles.
+      const given = parsed.consistency;
+      const list = given === undefined ? [] : Array.isArray(given) ? given : [given];
+      const proofs = list.map(parseConsistencyProof);
+      if (proofs.some((p) => p === undefined) || (Array.isArray(given) && given.length === 0)) {
+        throw new InputError(
+          'checkpoint JSON: "consistency" must be {first, second, hashes:[hex]} or a non-empty list of them',
+        );
       }
       options!.priorCheckpoint =
-        proof === undefined
+        given === undefined
           ? { note: parsed.checkpoint }
-          : { note: parsed.checkpoint, consistencyProof: proof.hashes };
+          : { note: parsed.checkpoint, consistencyProofs: proofs as ConsistencyProof[] };
     } else {
       options!.priorCheckpoint = { note: text };
     }
