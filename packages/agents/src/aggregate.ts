@@ -14,7 +14,6 @@
  *     commitments (on a failure every share is checked, liars are named and skipped), and builds
  *     the `AggregationRecord` that anyone verifies offline with `verifyAggregation`.
  */
-import { randomBytes } from 'node:crypto';
 import {
   AapsError,
   type AggregationRecord,
@@ -42,6 +41,7 @@ import { pooledRiskOf } from './party/pooled-risk.js';
 import {
   type CircuitCatalog,
   dealingsDigest,
+  defaultRng,
   inputAad,
   inputSpecsOf,
   openAggregationSession,
@@ -251,7 +251,7 @@ export async function runAggregationOverHttp(
   const roster = client.roster;
   const suite = getCiphersuite(roster.ciphersuite);
   const digestOfRoster = rosterDigest(roster);
-  const rng = opts.rng ?? ((n: number) => new Uint8Array(randomBytes(n)));
+  const rng = opts.rng ?? defaultRng;
   const catalog = opts.circuits ?? shippedCircuits();
   const circuit: Circuit | undefined = catalog.get(opts.circuitId);
   if (!circuit) {

@@ -89,7 +89,7 @@ export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party
 export { type ApprovalWindowRules, approvalWindowIssues } from './policy/approval-window.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
-export { createHumanApprovalVerifier } from './policy/human-approval.js';
+export { createHumanApprovalVerifier, verifyApproverSignature } from './policy/human-approval.js';
 export {
   type ActionParameters,
   type ConfigReloadParameters,

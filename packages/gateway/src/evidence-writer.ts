@@ -4,7 +4,7 @@
  * checkpoint, and attaches the inclusion proof. The log's checkpoints are signed under the group
  * key, named by the log origin.
  */
-import type { EvidenceSummary } from '@aaps/agents';
+import type { EvidenceSummary, HumanRejection } from '@aaps/agents';
 import {
   attachLogEntry,
   type BuildBundleInput,
@@ -26,6 +26,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Coordinator, KeysInfo, PartyRefusal } from './coordinator.js';
 import { type TrustedKeys, verifierRoster } from './trust.js';
 import type { IncidentRecord } from './workflow/record.js';
+import { lastPayload } from './workflow/step-request.js';
 
 export interface SealedEvidence {
   evidenceId: string;
@@ -84,35 +85,27 @@ function json(value: unknown): JsonObject {
 }
 
 /**
- * The pooled-risk aggregation record, when the decision the parties signed cites it: the bundle
- * carries it and the statement signs its digest, so a verifier re-checks it offline.
- */
-/**
  * The human rejection that ended an incident, as the signed summary records it: who, when and why
  * (the signed rejection itself is in the transcript). Absent for every other incident.
  */
 function humanRejection(incident: IncidentRecord): { human_rejection?: Record<string, string> } {
   if (incident.state !== 'rejected') return {};
-  for (let i = incident.transcript.length - 1; i >= 0; i--) {
-    const env = incident.transcript[i]!;
-    const p = env.payload as {
-      decision?: unknown;
-      approver_id?: unknown;
-      reason?: unknown;
-      rejected_at?: unknown;
-    };
-    if (env.meta.message_type !== 'ApprovalDecision' || p.decision !== 'reject') continue;
-    return {
-      human_rejection: {
-        approver_id: String(p.approver_id),
-        reason: String(p.reason),
-        rejected_at: String(p.rejected_at),
-      },
-    };
-  }
-  return {};
+  // A rejection is the last decision an incident takes: nothing is appended after it but evidence.
+  const last = lastPayload<Partial<HumanRejection>>(incident.transcript, 'ApprovalDecision');
+  if (last?.decision !== 'reject') return {};
+  return {
+    human_rejection: {
+      approver_id: String(last.approver_id),
+      reason: String(last.reason),
+      rejected_at: String(last.rejected_at),
+    },
+  };
 }
 
+/**
+ * The pooled-risk aggregation record, when the decision the parties signed cites it: the bundle
+ * carries it and the statement signs its digest, so a verifier re-checks it offline.
+ */
 function pooledAggregation(incident: IncidentRecord): { aggregation?: BuildBundleInput['aggregation'] } {
   const pooled = incident.pooled_risk;
   const cited = incident.decision?.proposal.risk.aggregation_ref;

@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument, ROUTE_DOCS } from './app.js';
 import { IncidentSignalEnvelopeSchema } from './intake/envelope.js';
-import { signGithubPayload } from './intake/github-signature.js';
 import { toJsonSchema } from './schema/emit.js';
-import { GITHUB_SECRET, makeGateway, request, type TestGateway, TOKENS } from './test-helpers/gateway.js';
+import { githubDelivery, makeGateway, request, type TestGateway, TOKENS } from './test-helpers/gateway.js';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -65,14 +64,7 @@ describe('OpenAPI document', () => {
 
   it('answers as documented: an ignored GitHub event is 202, an unknown incident stream 404', async () => {
     const raw = JSON.stringify({ zen: 'Design for failure.', hook_id: 1 });
-    const res = await request(gw, 'POST', '/v1/webhooks/github', {
-      raw,
-      headers: {
-        'x-github-event': 'ping',
-        'x-github-delivery': 'ping-1',
-        'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
-      },
-    });
+    const res = await githubDelivery(gw, raw, 'ping', 'ping-1');
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ incidents: [], ignored: [{ reason: 'event_not_handled' }] });
     const events = await request(gw, 'GET', '/v1/incidents/inc-nope/events', { token: TOKENS.read });

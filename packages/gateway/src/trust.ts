@@ -7,16 +7,10 @@ import {
   type HumanRejection,
   humanApprovalSigningBytes,
   humanRejectionSigningBytes,
+  verifyApproverSignature,
 } from '@aaps/agents';
 import type { VerifierRoster } from '@aaps/evidence';
-import {
-  base64Decode,
-  type Envelope,
-  hexToBytes,
-  VerificationError,
-  verifyEd25519,
-  verifyEnvelope,
-} from '@aaps/mpc-core';
+import { type Envelope, hexToBytes, VerificationError, verifyEnvelope } from '@aaps/mpc-core';
 
 export interface Principal {
   readonly id: string;
@@ -30,8 +24,6 @@ export interface TrustedKeys {
   approvers: readonly Principal[];
   gateway: Principal;
 }
-
-const SIG_PREFIX = 'ed25519:';
 
 /** The roster an evidence verifier needs. */
 export function verifierRoster(keys: TrustedKeys): VerifierRoster {
@@ -94,10 +86,9 @@ function approverSigned(
   bytes: () => Uint8Array,
 ): boolean {
   const who = approvers.find((a) => a.id === id);
-  if (who === undefined || typeof signature !== 'string' || !signature.startsWith(SIG_PREFIX)) return false;
+  if (who === undefined) return false;
   try {
-    const sig = base64Decode(signature.slice(SIG_PREFIX.length), 'signature');
-    return verifyEd25519(hexToBytes(who.identity_key, 'identity_key', 32), bytes(), sig);
+    return verifyApproverSignature(hexToBytes(who.identity_key, 'identity_key', 32), signature, bytes());
   } catch {
     return false;
   }

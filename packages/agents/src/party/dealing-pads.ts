@@ -12,11 +12,11 @@
  *
  * Pads are secrets held in memory only: never logged, never stored, each handed out once.
  */
-import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { AnyCiphersuite, Circuit, Rng, VectorDealingPad } from '@aaps/mpc-core';
 import { vectorPadSteps } from '@aaps/mpc-core';
 import type { Logger } from '../logger.js';
+import { defaultRng } from './routes/aggregation.js';
 
 /** Scalars all pads of a party may hold together (about 4 MiB as bigints). */
 export const PAD_SCALAR_BUDGET = 65_536;
@@ -155,7 +155,7 @@ export class DealingPadPool {
         const steps = vectorPadSteps(
           this.#suite,
           { length, threshold: this.#threshold },
-          this.#rng ?? ((n: number) => new Uint8Array(randomBytes(n))),
+          this.#rng ?? defaultRng,
         );
         let pad: VectorDealingPad | undefined;
         while (pad === undefined) {

@@ -5,12 +5,11 @@ import { signedApprovalEnvelope, signedRejectionEnvelope } from '../approval-env
 import type { GatewayConfig } from '../config.js';
 import { follow, type SubmitIo } from './submit.js';
 
-/** `aaps approve`'s own flags: `--reject` and `--reason TEXT`; the rest is left for the config parser. */
-export function takeRejectFlags(argv: readonly string[]): {
-  rest: string[];
-  reject: boolean;
-  reason?: string;
-} {
+/**
+ * `aaps approve`'s own flags: `--reject` with `--reason TEXT` (each needs the other), returned as
+ * the reason; the rest is left for the config parser.
+ */
+export function takeRejectFlags(argv: readonly string[]): { rest: string[]; reason?: string } {
   const rest: string[] = [];
   let reject = false;
   let reason: string | undefined;
@@ -32,7 +31,7 @@ export function takeRejectFlags(argv: readonly string[]): {
     throw new ValidationError('INVALID_ARGUMENT', '--reject needs --reason TEXT', ['reason']);
   if (reason !== undefined && reason.length > 500)
     throw new ValidationError('INVALID_ARGUMENT', '--reason: at most 500 characters', ['reason']);
-  return { rest, reject, ...(reason === undefined ? {} : { reason }) };
+  return { rest, ...(reason === undefined ? {} : { reason }) };
 }
 
 const CONTEXT = {

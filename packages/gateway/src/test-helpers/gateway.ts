@@ -24,6 +24,7 @@ import {
 } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
+import { signGithubPayload } from '../intake/github-signature.js';
 import { type GatewayStore, openGatewayStore } from '../store.js';
 
 export const TOKENS = {
@@ -138,6 +139,23 @@ export function request(
   if (opts.body !== undefined) body = JSON.stringify(opts.body);
   if (body !== undefined) headers['content-type'] ??= 'application/json';
   return Promise.resolve(gw.app.request(path, { method, headers, ...(body === undefined ? {} : { body }) }));
+}
+
+/** A GitHub webhook delivery as GitHub sends it: the raw body signed with the tests' secret. */
+export function githubDelivery(
+  gw: Pick<Gateway, 'app'>,
+  raw: string,
+  event: string,
+  delivery: string,
+): Promise<Response> {
+  return request(gw, 'POST', '/v1/webhooks/github', {
+    raw,
+    headers: {
+      'x-github-event': event,
+      'x-github-delivery': delivery,
+      'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
+    },
+  });
 }
 
 export async function json(res: Response): Promise<Record<string, unknown>> {

@@ -10,12 +10,11 @@ import type { Coordinator } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
-import { signGithubPayload } from '../intake/github-signature.js';
 import {
   approvalEnvelope,
   fixture,
   fixtureText,
-  GITHUB_SECRET,
+  githubDelivery,
   incident,
   json,
   makeGateway,
@@ -467,15 +466,9 @@ describe('dedup', () => {
     expect(k2).toMatchObject({ incident_id: k1!.incident_id, duplicate: true });
 
     const raw = fixtureText('github/workflow-run-failure.json');
-    const headers = {
-      'x-github-event': 'workflow_run',
-      'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958',
-      'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
-    };
-    const g1 = (await json(await request(gw, 'POST', '/v1/webhooks/github', { raw, headers })))[
-      'incidents'
-    ] as { incident_id: string }[];
-    const g2res = await request(gw, 'POST', '/v1/webhooks/github', { raw, headers });
+    const deliver = () => githubDelivery(gw, raw, 'workflow_run', '72d3162e-cc78-11e3-81ab-4c9367dc0958');
+    const g1 = (await json(await deliver()))['incidents'] as { incident_id: string }[];
+    const g2res = await deliver();
     expect(g2res.status).toBe(202);
     const g2 = (await json(g2res))['incidents'] as { incident_id: string; duplicate: boolean }[];
     expect(g2).toEqual([expect.objectContaining({ incident_id: g1[0]!.incident_id, duplicate: true })]);
@@ -503,14 +496,7 @@ describe('dedup', () => {
     };
     const raw = JSON.stringify(body);
     const send = async (delivery: string) => {
-      const res = await request(gw, 'POST', '/v1/webhooks/github', {
-        raw,
-        headers: {
-          'x-github-event': 'check_run',
-          'x-github-delivery': delivery,
-          'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
-        },
-      });
+      const res = await githubDelivery(gw, raw, 'check_run', delivery);
       expect(res.status).toBe(202);
       return ((await json(res))['incidents'] as { incident_id: string; duplicate: boolean }[])[0];
     };
@@ -558,14 +544,7 @@ describe('dedup', () => {
     expect(res.status).toBe(202);
     const squatted = String((await json(res))['incident_id']);
     const raw = fixtureText('github/workflow-run-failure.json');
-    const gh = await request(gw, 'POST', '/v1/webhooks/github', {
-      raw,
-      headers: {
-        'x-github-event': 'workflow_run',
-        'x-github-delivery': delivery,
-        'x-hub-signature-256': signGithubPayload(new TextEncoder().encode(raw), GITHUB_SECRET),
-      },
-    });
+    const gh = await githubDelivery(gw, raw, 'workflow_run', delivery);
     const [opened] = (await json(gh))['incidents'] as { incident_id: string; duplicate: boolean }[];
     expect(opened).toMatchObject({ duplicate: false });
     expect(opened!.incident_id).not.toBe(squatted);

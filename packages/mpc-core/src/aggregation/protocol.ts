@@ -427,7 +427,7 @@ export function dealInputs<E>(
   return out;
 }
 
-/** A pad must be an unused {@link VectorDealingPad} of this suite, length and threshold. */
+/** A pad must be a {@link VectorDealingPad} of this suite, length and threshold. */
 function checkPad(pad: unknown, suiteId: string, length: number, threshold: number): void {
   const bad = (why: string): never => {
     throw new ValidationError('INVALID_ARGUMENT', `pad: ${why}`, ['pad']);
@@ -437,7 +437,7 @@ function checkPad(pad: unknown, suiteId: string, length: number, threshold: numb
   if (p.suiteId !== suiteId) bad(`prepared for ${p.suiteId}, not ${suiteId}`);
   if (p.length !== length) bad(`prepared for length ${p.length}, not ${length}`);
   if (p.threshold !== threshold) bad(`prepared for threshold ${p.threshold}, not ${threshold}`);
-  if (p.used) bad('already used');
+  // A used pad is refused by its own `take()`, with the same error.
 }
 
 interface ScalarItem {

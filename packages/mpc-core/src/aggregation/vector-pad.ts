@@ -19,7 +19,7 @@ import { ValidationError } from '../errors.js';
 import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import { MAX_VECTOR_LENGTH } from './circuit.js';
 import { type CurvePoint, mulH, runSteps, STEP_OPS } from './curve.js';
-import { msmGeneratorsSteps } from './vector.js';
+import { msmGeneratorsSteps, randomScalars } from './vector.js';
 
 /** What a pad holds: per coefficient `j = 1 .. t-1`, the scalars `a_.j`, the blinding `b_j` and `C_j`. */
 export interface VectorPadParts {
@@ -117,8 +117,7 @@ export function* vectorPadSteps<E>(
   const blindings: bigint[] = [];
   const points: CurvePoint[] = [];
   for (let j = 1; j < shape.threshold; j++) {
-    const a: bigint[] = [];
-    for (let i = 0; i < shape.length; i++) a.push(F.random(rng));
+    const a = randomScalars(suite, rng, shape.length);
     const b = F.random(rng);
     const sum = yield* msmGeneratorsSteps(suite, a, opsPerStep);
     coefficients.push(a);

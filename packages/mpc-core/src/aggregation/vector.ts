@@ -287,7 +287,8 @@ export interface VectorDealing {
   readonly blinding: bigint;
 }
 
-function randomScalars<E>(suite: Ciphersuite<E>, rng: Rng, count: number): bigint[] {
+/** `count` uniform field elements drawn from `rng`. */
+export function randomScalars<E>(suite: Ciphersuite<E>, rng: Rng, count: number): bigint[] {
   const F = suite.field;
   const out: bigint[] = [];
   for (let k = 0; k < count; k++) out.push(F.random(rng));

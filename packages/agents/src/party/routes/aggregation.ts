@@ -976,6 +976,7 @@ class RandomPool {
   }
 }
 
-function defaultRng(n: number): Uint8Array {
+/** Random bytes from `node:crypto`, for parts given no `rng`. */
+export function defaultRng(n: number): Uint8Array {
   return new Uint8Array(randomBytes(n));
 }

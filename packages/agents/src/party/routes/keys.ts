@@ -100,18 +100,15 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
    * over a subset (or a different subset shown to each party) the parties' new shares would no
    * longer lie on one polynomial, and the key would be lost without any group key changing.
    */
+  const peers = roster.parties.map((p) => frostIdentifier(roster, p)).filter((id) => id !== myId);
   const everyPeer = <P extends { identifier: Identifier }>(all: readonly P[], field: string): P[] => {
     const others = all.filter((p) => p.identifier !== myId);
-    const expected = roster.parties.map((p) => frostIdentifier(roster, p)).filter((id) => id !== myId);
+    // As many as the peers, and each peer among them: so each peer exactly once.
     const got = new Set(others.map((p) => p.identifier));
-    if (
-      others.length !== expected.length ||
-      got.size !== others.length ||
-      expected.some((id) => !got.has(id))
-    ) {
+    if (others.length !== peers.length || peers.some((id) => !got.has(id))) {
       throw new ValidationError(
         'INVALID_ARGUMENT',
-        `${field}: a refresh needs one package from each of the ${expected.length} other roster parties`,
+        `${field}: a refresh needs one package from each of the ${peers.length} other roster parties`,
         [field],
       );
     }
