@@ -20,6 +20,7 @@ import {
 import { frostIdentifier, partyByIdentifier } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
+import { everyRosterPeer } from './roster-peers.js';
 import { openAll, sealFor } from './sealed.js';
 
 const DKG_TTL_MS = 10 * 60 * 1000;
@@ -35,6 +36,7 @@ function decodeRound1(list: unknown, suiteId: PartyDeps['suite']['id']): DkgRoun
 export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
   const { suite, roster, self } = deps;
   const myId = frostIdentifier(roster, self);
+  const everyPeer = everyRosterPeer(roster, myId, 'a DKG');
   const sessionOf = (id: string) => {
     const now = Date.now();
     for (const [k, s] of state.dkg) if (now - s.startedAt > DKG_TTL_MS) state.dkg.delete(k);
@@ -70,15 +72,8 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
     round2(session: string, body: Record<string, unknown>) {
       const s = sessionOf(session);
       if (!s.round1) throw new ProtocolError('ROUND_ORDER', 'round 2 already ran for this session');
-      const all = decodeRound1(body.round1_packages, suite.id);
-      const others = all.filter((p) => p.identifier !== myId);
-      if (others.length !== roster.parties.length - 1) {
-        throw new ValidationError(
-          'INVALID_ARGUMENT',
-          `expected ${roster.parties.length - 1} peer round-1 packages`,
-          ['body.round1_packages'],
-        );
-      }
+      // Checked before anything is computed: a wrong set leaves round 2 to be run again.
+      const others = everyPeer(decodeRound1(body.round1_packages, suite.id), 'body.round1_packages');
       const out = dkgRound2(suite, s.round1, others);
       s.round2 = out.secret;
       s.round1Packages = others;

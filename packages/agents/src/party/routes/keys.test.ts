@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCheckpoint } from '@aaps/evidence';
 import {
+  DkgRound1PackageCodec,
+  dkgRound1,
   getCiphersuite,
   hexToBytes,
   identifierFromNumber,
@@ -53,10 +55,11 @@ async function call(
   session: string,
   body: Record<string, unknown>,
   from: { id: string; key: FiveParties['gatewayKey'] } = gateway(),
+  on: readonly PartyApp[] = apps,
 ): Promise<Answer> {
   const env = makeRequest(from, id(i), kind, session, body, { trace_id: 't' });
   const path = kind === 'batch' ? '/v1/batch' : `/v1/${kind.replace('.', '/')}`;
-  const res = await apps[i]!.app.request(path, {
+  const res = await on[i]!.app.request(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(env),
@@ -328,5 +331,40 @@ describe('refresh', () => {
     expect(doubled.status).toBe(400);
     const all = await call(0, 'refresh.round2', 'rf-subset', { round1_packages: packages });
     expect(all.status).toBe(200);
+  });
+});
+
+describe('DKG', () => {
+  it('round 2 takes one package from each other roster party, checked before anything is used', async () => {
+    const fresh: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) fresh.push(await createPartyApp(await partyDeps(set, i, { dir, stores })));
+    const start = { threshold: set.roster.threshold, roster_digest: rosterDigest(set.roster) };
+    const packages: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await call(i, 'dkg.round1', 'dkg-peers', start, gateway(), fresh);
+      expect(r.status).toBe(200);
+      packages.push(r.body.package);
+    }
+    // A well-formed package from identifier 6, who is not in the roster, in place of party 5's.
+    const outsider = DkgRound1PackageCodec.toJSON(
+      suite.id,
+      dkgRound1(suite, { identifier: fid(5), threshold: set.roster.threshold }).package,
+    );
+    const wrongSets = {
+      subset: packages.slice(0, 3),
+      doubled: [...packages.slice(0, 4), packages[1]],
+      outsider: [...packages.slice(0, 4), outsider],
+    };
+    for (const [name, round1_packages] of Object.entries(wrongSets)) {
+      const r = await call(0, 'dkg.round2', 'dkg-peers', { round1_packages }, gateway(), fresh);
+      expect(r.status, name).toBe(400);
+      expect(r.error?.message, name).toContain(
+        'a DKG needs one package from each of the 4 other roster parties',
+      );
+    }
+    // Nothing was used up: round 2 with the whole roster still runs.
+    const all = await call(0, 'dkg.round2', 'dkg-peers', { round1_packages: packages }, gateway(), fresh);
+    expect(all.status).toBe(200);
+    expect(all.body.sealed).toHaveLength(4);
   });
 });

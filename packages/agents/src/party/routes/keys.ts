@@ -30,6 +30,7 @@ import {
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
+import { everyRosterPeer } from './roster-peers.js';
 import { openAll, sealFor } from './sealed.js';
 
 const TTL_MS = 10 * 60 * 1000;
@@ -95,25 +96,8 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     });
   };
 
-  /**
-   * The round-1 packages of every other roster party, each once. A refresh takes the whole roster:
-   * over a subset (or a different subset shown to each party) the parties' new shares would no
-   * longer lie on one polynomial, and the key would be lost without any group key changing.
-   */
-  const peers = roster.parties.map((p) => frostIdentifier(roster, p)).filter((id) => id !== myId);
-  const everyPeer = <P extends { identifier: Identifier }>(all: readonly P[], field: string): P[] => {
-    const others = all.filter((p) => p.identifier !== myId);
-    // As many as the peers, and each peer among them: so each peer exactly once.
-    const got = new Set(others.map((p) => p.identifier));
-    if (others.length !== peers.length || peers.some((id) => !got.has(id))) {
-      throw new ValidationError(
-        'INVALID_ARGUMENT',
-        `${field}: a refresh needs one package from each of the ${peers.length} other roster parties`,
-        [field],
-      );
-    }
-    return others;
-  };
+  // A refresh takes the whole roster (see everyRosterPeer).
+  const everyPeer = everyRosterPeer(roster, myId, 'a refresh');
 
   return {
     refreshRound1(sessionId: string) {
