@@ -34,15 +34,35 @@ function readSecretHex(path: string, what: string): SecretBytes {
   return new SecretBytes(hexToBytes(hex, what, 32));
 }
 
-/** Load the identity key at `path`, or create it (0600) when `create` is set. */
-export function loadOrCreateIdentityKey(path: string, create: boolean): IdentityKey {
+/** Whose identity key a file holds: it decides what a missing file's error suggests. */
+export type IdentityKeyKind = 'party' | 'approver' | 'gateway';
+
+const MISSING_KEY: Record<IdentityKeyKind, { what: string; hint: string }> = {
+  party: { what: 'identity key', hint: 'run `aaps party init`' },
+  approver: {
+    what: 'approver key',
+    hint: 'pass the --data-dir of the running `aaps up`, or --approver-key FILE',
+  },
+  gateway: {
+    what: 'gateway key',
+    hint: 'pass the --data-dir of the `aaps up` that made it, or --gateway-key FILE',
+  },
+};
+
+/**
+ * Load the identity key at `path`, or create it (0600) when `create` is set; `kind` says whose key
+ * it is, for the hint when it is missing.
+ */
+export function loadOrCreateIdentityKey(
+  path: string,
+  create: boolean,
+  kind: IdentityKeyKind = 'party',
+): IdentityKey {
   if (!existsSync(path)) {
-    if (!create)
-      throw new ValidationError(
-        'NOT_FOUND',
-        `identity key ${path} does not exist (run \`aaps party init\`)`,
-        [path],
-      );
+    if (!create) {
+      const { what, hint } = MISSING_KEY[kind];
+      throw new ValidationError('NOT_FOUND', `${what} ${path} does not exist (${hint})`, [path]);
+    }
     const key = generateIdentityKey();
     writeSecretFile(path, `${bytesToHex(key.secretKey.expose())}\n`);
     return key;

@@ -54,7 +54,11 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Gatew
   return merged;
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  error: (line: string) => void = (l) => void process.stderr.write(`${l}\n`),
+): Promise<number> {
   const [command, ...args] = argv;
   const print = (line: string) => void process.stdout.write(`${line}\n`);
   switch (command) {
@@ -75,7 +79,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (rest.length !== 1) throw new UsageError('submit: expected exactly one FILE');
       if (config.source === undefined) throw new UsageError('submit: --source is required');
       const token = ensureTokenForClient(config);
-      return runSubmit(rest[0] ?? '', config, token, { print, fetch });
+      return runSubmit(rest[0] ?? '', config, token, { print, fetch, error });
     }
     case 'approve': {
       let flags: ReturnType<typeof takeRejectFlags>;
@@ -90,7 +94,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         rest[0] ?? '',
         config,
         ensureTokenForClient(config),
-        { print, fetch },
+        { print, fetch, error },
         flags.reason === undefined ? undefined : { reason: flags.reason },
       );
     }
@@ -115,7 +119,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         },
         config,
         ensureTokenForClient(config),
-        { print, fetch },
+        { print, fetch, error },
       );
     }
     case 'party': {
@@ -166,7 +170,7 @@ export async function run(
   stderr: (line: string) => void = (l) => void process.stderr.write(`${l}\n`),
 ): Promise<number> {
   try {
-    return await main(argv, env);
+    return await main(argv, env, stderr);
   } catch (e) {
     if (e instanceof UsageError) {
       stderr(`aaps: ${e.message}`);
@@ -178,9 +182,14 @@ export async function run(
   }
 }
 
-if (isMain()) {
-  // Exit once stdout has flushed: a pipe takes writes asynchronously, and exiting early cuts them.
+/**
+ * Run as the `aaps` command: this process's arguments and environment, then exit with the code
+ * once stdout has flushed (a pipe takes writes asynchronously, and exiting early cuts them).
+ */
+export function runCommand(): void {
   run(process.argv.slice(2), process.env).then((code) => {
     process.stdout.write('', () => process.exit(code));
   });
 }
+
+if (isMain()) runCommand();

@@ -3,7 +3,7 @@ import { type ApprovalProposal, loadOrCreateIdentityKey } from '@aaps/agents';
 import { ValidationError } from '@aaps/mpc-core';
 import { signedApprovalEnvelope, signedRejectionEnvelope } from '../approval-envelope.js';
 import type { GatewayConfig } from '../config.js';
-import { follow, type SubmitIo } from './submit.js';
+import { follow, printError, reach, type SubmitIo } from './submit.js';
 
 /**
  * `aaps approve`'s own flags: `--reject` with `--reason TEXT` (each needs the other), returned as
@@ -57,9 +57,10 @@ export async function runApprove(
   const key = loadOrCreateIdentityKey(
     config.approverKey ?? join(config.dataDir, 'approvers', `${approver}.key`),
     false,
+    'approver',
   );
   const auth = { authorization: `Bearer ${token}` };
-  const res = await io.fetch(`${config.url}/v1/incidents/${encodeURIComponent(id)}`, { headers: auth });
+  const res = await reach(io, config.url, `/v1/incidents/${encodeURIComponent(id)}`, { headers: auth });
   const incident = (await res.json()) as {
     state?: string;
     timeline?: unknown[];
@@ -67,19 +68,19 @@ export async function runApprove(
     error?: { code: string; message: string };
   };
   const post = async (envelope: unknown): Promise<boolean> => {
-    const posted = await io.fetch(`${config.url}/v1/approvals/${encodeURIComponent(id)}`, {
+    const posted = await reach(io, config.url, `/v1/approvals/${encodeURIComponent(id)}`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
       body: JSON.stringify(envelope),
     });
     if (posted.ok) return true;
     const err = ((await posted.json()) as { error?: { code: string; message: string } }).error;
-    io.print(`refused: HTTP ${posted.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
+    printError(io, `aaps: refused: HTTP ${posted.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
     return false;
   };
   if (reject !== undefined) {
     if (!res.ok) {
-      io.print(`cannot reject ${id}: ${incident.error?.message ?? `HTTP ${res.status}`}`);
+      printError(io, `aaps: cannot reject ${id}: ${incident.error?.message ?? `HTTP ${res.status}`}`);
       return 1;
     }
     const envelope = signedRejectionEnvelope({
@@ -96,8 +97,9 @@ export async function runApprove(
     return end === 'rejected' ? 0 : 1;
   }
   if (!res.ok || incident.proposal === undefined || incident.proposal === null) {
-    io.print(
-      `cannot approve ${id}: ${incident.error?.message ?? `it has no proposal (state ${incident.state})`}`,
+    printError(
+      io,
+      `aaps: cannot approve ${id}: ${incident.error?.message ?? `it has no proposal (state ${incident.state})`}`,
     );
     return 1;
   }

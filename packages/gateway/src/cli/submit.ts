@@ -1,6 +1,8 @@
 /**
  * `aaps submit FILE --source alertmanager|argocd|github|kubernetes|envelope`: posts a payload to
  * the gateway and follows each incident it opened over server-sent events, printing each step.
+ * Errors are one line on stderr: exit 2 when FILE cannot be read (or, for github, is not JSON), 1
+ * when the gateway cannot be reached or refuses the payload.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,30 @@ import type { IntakeSource } from '../intake/types.js';
 export interface SubmitIo {
   print(line: string): void;
   fetch: typeof fetch;
+  /** Where error lines go (default: stderr). */
+  error?(line: string): void;
+}
+
+/** Print one error line on `io.error`, else on stderr. */
+export function printError(io: SubmitIo, line: string): void {
+  if (io.error === undefined) process.stderr.write(`${line}\n`);
+  else io.error(line);
+}
+
+/** The short reason of a failed read or connection: its code (`ENOENT`), else its message. */
+function failure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : e instanceof Error ? e.message : String(e);
+}
+
+/** `io.fetch` to the gateway at `base`; a connection failure becomes one line naming it and why. */
+export async function reach(io: SubmitIo, base: string, path: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await io.fetch(`${base}${path}`, init);
+  } catch (e) {
+    const cause = e instanceof Error && e.cause !== undefined ? e.cause : e;
+    throw new Error(`cannot reach the gateway at ${base}: ${failure(cause)}`, { cause: e });
+  }
 }
 
 const PATHS: Record<IntakeSource, string> = {
@@ -37,7 +63,7 @@ export async function follow(
   io: SubmitIo,
   fromIndex = 0,
 ): Promise<string> {
-  const res = await io.fetch(`${url}/v1/incidents/${id}/events`, {
+  const res = await reach(io, url, `/v1/incidents/${id}/events`, {
     headers: { authorization: `Bearer ${token}` },
   });
   if (!res.ok || res.body === null)
@@ -95,7 +121,13 @@ export async function runSubmit(
 ): Promise<number> {
   const source = config.source;
   if (source === undefined) throw new ValidationError('INVALID_ARGUMENT', '--source is required', ['source']);
-  const raw = readFileSync(file);
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (e) {
+    printError(io, `aaps: cannot read ${file}: ${failure(e)}`);
+    return 2;
+  }
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (source === 'github') {
     if (config.githubWebhookSecret === undefined) {
@@ -105,15 +137,22 @@ export async function runSubmit(
         ['github-webhook-secret'],
       );
     }
-    headers['x-github-event'] = githubEvent(JSON.parse(raw.toString('utf8')));
+    let payload: unknown;
+    try {
+      payload = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      printError(io, `aaps: ${file} is not JSON: ${failure(e)}`);
+      return 2;
+    }
+    headers['x-github-event'] = githubEvent(payload);
     headers['x-github-delivery'] = randomUUID();
     headers['x-hub-signature-256'] = signGithubPayload(raw, config.githubWebhookSecret);
   } else headers['authorization'] = `Bearer ${token}`;
-  const res = await io.fetch(`${config.url}${PATHS[source]}`, { method: 'POST', headers, body: raw });
+  const res = await reach(io, config.url, PATHS[source], { method: 'POST', headers, body: raw });
   const body = (await res.json()) as Record<string, unknown>;
   if (!res.ok) {
     const err = body['error'] as { code?: string; message?: string } | undefined;
-    io.print(`rejected: HTTP ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
+    printError(io, `aaps: rejected: HTTP ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
     return 1;
   }
   const list =

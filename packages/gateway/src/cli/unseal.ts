@@ -24,7 +24,7 @@ import {
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
-import type { SubmitIo } from './submit.js';
+import { printError, reach, type SubmitIo } from './submit.js';
 
 export interface UnsealOptions {
   evidenceId: string;
@@ -110,6 +110,29 @@ function why(e: AapsError): string {
   return e.code;
 }
 
+interface Refusal {
+  field: string;
+  party: string;
+  decision?: string;
+  rule: string | null;
+}
+
+/** The parties' refusals of one field, briefly: `refused by 5 parties: unseal.reason`. */
+function refusalSummary(refusals: readonly Refusal[], field: string): string {
+  const groups = new Map<string, { how: string; rule: string; n: number }>();
+  for (const r of refusals) {
+    if (r.field !== field) continue;
+    const how = r.decision === undefined || r.decision === 'refused' ? 'refused by' : `${r.decision} at`;
+    const rule = r.rule ?? 'no rule';
+    const group = groups.get(`${how} ${rule}`) ?? { how, rule, n: 0 };
+    group.n += 1;
+    groups.set(`${how} ${rule}`, group);
+  }
+  return [...groups.values()]
+    .map((g) => `${g.how} ${g.n} ${g.n === 1 ? 'party' : 'parties'}: ${g.rule}`)
+    .join('; ');
+}
+
 export async function runUnseal(
   opts: UnsealOptions,
   config: GatewayConfig,
@@ -122,13 +145,14 @@ export async function runUnseal(
   const key = loadOrCreateIdentityKey(
     opts.keyFile ?? config.approverKey ?? join(config.dataDir, 'approvers', `${approver}.key`),
     false,
+    'approver',
   );
   const auth = { authorization: `Bearer ${token}` };
-  const res = await io.fetch(`${config.url}/v1/evidence/${encodeURIComponent(opts.evidenceId)}`, {
+  const res = await reach(io, config.url, `/v1/evidence/${encodeURIComponent(opts.evidenceId)}`, {
     headers: auth,
   });
   if (!res.ok) {
-    io.print(`cannot unseal ${opts.evidenceId}: HTTP ${res.status}`);
+    printError(io, `aaps: cannot unseal ${opts.evidenceId}: HTTP ${res.status}`);
     return 1;
   }
   const view = sealedFieldsOfBundle(await res.json());
@@ -138,10 +162,11 @@ export async function runUnseal(
       : view.fields.filter((f) => opts.fields.includes(f.id) || opts.fields.includes(f.path));
   const missing = opts.fields.filter((w) => !view.fields.some((f) => f.id === w || f.path === w));
   if (missing.length > 0 || wanted.length === 0) {
-    io.print(
+    printError(
+      io,
       missing.length > 0
-        ? `no sealed field ${missing.join(', ')} in ${opts.evidenceId}`
-        : `${opts.evidenceId} has no sealed fields`,
+        ? `aaps: no sealed field ${missing.join(', ')} in ${opts.evidenceId}`
+        : `aaps: ${opts.evidenceId} has no sealed fields`,
     );
     return 1;
   }
@@ -159,20 +184,21 @@ export async function runUnseal(
     },
     key.secretKey,
   );
-  const posted = await io.fetch(`${config.url}/v1/evidence/${encodeURIComponent(opts.evidenceId)}/unseal`, {
+  const posted = await reach(io, config.url, `/v1/evidence/${encodeURIComponent(opts.evidenceId)}/unseal`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ request }),
   });
   const answer = (await posted.json()) as {
     releases?: { field: string; release: unknown }[];
-    refusals?: { field: string; party: string; rule: string | null }[];
+    refusals?: Refusal[];
     evidence?: { request: string; releases: string };
     error?: { code: string; message: string };
   };
   if (!posted.ok) {
-    io.print(
-      `refused: HTTP ${posted.status} ${answer.error?.code ?? ''} ${answer.error?.message ?? ''}`.trim(),
+    printError(
+      io,
+      `aaps: refused: HTTP ${posted.status} ${answer.error?.code ?? ''} ${answer.error?.message ?? ''}`.trim(),
     );
     return 1;
   }
@@ -215,7 +241,10 @@ export async function runUnseal(
     if (opts.out === undefined)
       for (const [path, v] of Object.entries(values)) io.print(`${path}: ${JSON.stringify(v)}`);
     else io.print(`${Object.keys(values).length} field(s) written to ${opts.out} (mode 0600)`);
-    for (const f of failed) io.print(`${f.path}: not opened: ${f.reason}`);
+    for (const f of failed) {
+      const refused = refusalSummary(answer.refusals ?? [], f.field);
+      io.print(`${f.path}: not opened: ${f.reason}${refused === '' ? '' : ` (${refused})`}`);
+    }
   }
   return failed.length === 0 ? 0 : 1;
 }

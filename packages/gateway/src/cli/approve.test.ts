@@ -1,0 +1,48 @@
+/** `aaps approve`'s errors: a missing approver key names the flags that find it; refusals go to stderr. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateIdentityKey } from '@aaps/agents';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { runApprove } from './approve.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-approve-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(...argv: string[]): GatewayConfig {
+  const parsed = parseGatewayConfig(['--url', 'http://gw.test', '--data-dir', dir, ...argv], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.config;
+}
+
+describe('aaps approve errors', () => {
+  it('a missing approver key: the hint names --data-dir and --approver-key, not aaps party init', async () => {
+    const fetch = vi.fn(async () => Response.json({}));
+    const io = { print: () => {}, error: () => {}, fetch };
+    const key = join(dir, 'approvers', 'oncall.key');
+    await expect(runApprove('inc-1', config('--approver', 'oncall'), 't', io)).rejects.toThrow(
+      `approver key ${key} does not exist (pass the --data-dir of the running \`aaps up\`, or --approver-key FILE)`,
+    );
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it('an incident with no proposal: one line on stderr, exit 1, nothing posted', async () => {
+    const keyFile = join(dir, 'k.key');
+    loadOrCreateIdentityKey(keyFile, true, 'approver');
+    const out: string[] = [];
+    const err: string[] = [];
+    const fetch = vi.fn(async () => Response.json({ state: 'resolved', timeline: [], proposal: null }));
+    const io = { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch };
+    const code = await runApprove(
+      'inc-2',
+      config('--approver', 'oncall', '--approver-key', keyFile),
+      't',
+      io,
+    );
+    expect(code).toBe(1);
+    expect(err).toEqual(['aaps: cannot approve inc-2: it has no proposal (state resolved)']);
+    expect(out).toEqual([]);
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+});

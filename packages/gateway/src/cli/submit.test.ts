@@ -1,0 +1,100 @@
+/** `aaps submit`'s errors: one line on stderr naming the file or the gateway, and the exit code. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { run } from './aaps.js';
+import { runSubmit } from './submit.js';
+
+const TOKEN = 'test-token-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'aaps-submit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(...argv: string[]): GatewayConfig {
+  const parsed = parseGatewayConfig(['--url', 'http://gw.test', ...argv], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.config;
+}
+
+function capture(answer?: () => Response) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const fetch = vi.fn(async () => answer?.() ?? Response.json({}));
+  return {
+    out,
+    err,
+    fetch,
+    io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
+  };
+}
+
+/** A loopback URL nothing listens on. */
+async function closedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('aaps submit errors', () => {
+  const file = join(dir, 'events.json');
+  writeFileSync(file, '{"kind": "EventList", "items": []}');
+
+  it('gateway down: one line naming the URL and the cause, exit 1', async () => {
+    const url = await closedUrl();
+    const err: string[] = [];
+    const argv = ['submit', file, '--source', 'kubernetes', '--url', url, '--api-token', TOKEN];
+    expect(await run(argv, {}, (l) => void err.push(l))).toBe(1);
+    expect(err).toEqual([`aaps: cannot reach the gateway at ${url}: ECONNREFUSED`]);
+  });
+
+  it('a missing file: cannot read it, on stderr, exit 2, nothing posted', async () => {
+    const c = capture();
+    const missing = join(dir, 'nosuch.json');
+    expect(await runSubmit(missing, config('--source', 'kubernetes'), 't', c.io)).toBe(2);
+    expect(c.err).toEqual([`aaps: cannot read ${missing}: ENOENT`]);
+    expect(c.out).toEqual([]);
+    expect(c.fetch).not.toHaveBeenCalled();
+  });
+
+  it('the aaps command writes that line to stderr', async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const argv = ['submit', join(dir, 'nosuch.json'), '--source', 'kubernetes', '--api-token', TOKEN];
+      expect(await run(argv, {})).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written).toEqual([`aaps: cannot read ${join(dir, 'nosuch.json')}: ENOENT\n`]);
+  });
+
+  it('bad JSON for --source github names the file, exit 2, nothing posted', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"workflow_run": 1, nope}');
+    const c = capture();
+    const cfg = config('--source', 'github', '--github-webhook-secret', 's3cret-for-tests');
+    expect(await runSubmit(bad, cfg, 't', c.io)).toBe(2);
+    expect(c.err).toHaveLength(1);
+    expect(c.err[0]).toMatch(new RegExp(`^aaps: ${bad} is not JSON: \\S`));
+    expect(c.fetch).not.toHaveBeenCalled();
+  });
+
+  it('a refusal from the gateway goes to stderr, exit 1', async () => {
+    const c = capture(() =>
+      Response.json(
+        { error: { code: 'INVALID_ARGUMENT', message: 'items: expected a list' } },
+        { status: 400 },
+      ),
+    );
+    expect(await runSubmit(file, config('--source', 'kubernetes'), 't', c.io)).toBe(1);
+    expect(c.err).toEqual(['aaps: rejected: HTTP 400 INVALID_ARGUMENT items: expected a list']);
+    expect(c.out).toEqual([]);
+  });
+});
