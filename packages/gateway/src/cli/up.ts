@@ -31,6 +31,7 @@ import type { Coordinator } from '../coordinator.js';
 import { createHttpCoordinator, runDkg } from '../coordinator-http.js';
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
 import type { TrustedKeys } from '../trust.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { type RunningGateway, startGateway } from './serve.js';
 
 /** The five parties `aaps up` runs; their ids are their roles. */
@@ -81,6 +82,15 @@ function savedPorts(dataDir: string): number[] | undefined {
 export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return await runUpLocked(config, io);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
@@ -206,6 +216,7 @@ export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<
   const gatewayKey = loadOrCreateIdentityKey(
     config.gatewayKey ?? join(config.dataDir, 'gateway', 'identity.key'),
     false,
+    'gateway',
   );
   if (bytesToHex(gatewayKey.publicKey) !== roster.gateway.identity_key) {
     throw new ValidationError('INVALID_ARGUMENT', `the gateway key does not match ${rosterPath}`, [

@@ -1,0 +1,70 @@
+/**
+ * One `aaps up` per data directory. Two would share its LevelDB stores (the second fails to open
+ * them, deep inside a party) and its ports; the lock file turns that into one line at the start:
+ * which process holds the directory. A lock left by a process that died (kill -9, a crash) is
+ * taken over.
+ */
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const LOCK_FILE = 'aaps-up.pid';
+
+/** Whether `pid` is a running `aaps` process (on Linux, by its command line; elsewhere, alive). */
+function heldBy(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: it exists but is another user's.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('aaps');
+  } catch {
+    return true; // no /proc: alive is all we can tell
+  }
+}
+
+export interface DataDirLock {
+  readonly path: string;
+  /** Remove the lock file, if it is still this process's. */
+  release(): void;
+}
+
+/**
+ * Take `dataDir` for this process, or throw naming the `aaps` process that has it. The directory
+ * must exist.
+ */
+export function lockDataDir(dataDir: string): DataDirLock {
+  const path = join(dataDir, LOCK_FILE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    } catch {
+      // unreadable or gone: stale
+    }
+    if (heldBy(holder)) {
+      throw new Error(
+        `another aaps up (pid ${holder}) is using ${dataDir}: stop it first, or use another --data-dir`,
+      );
+    }
+    unlinkSync(path);
+  }
+  return {
+    path,
+    release() {
+      try {
+        if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
