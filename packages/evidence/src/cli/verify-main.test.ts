@@ -346,6 +346,102 @@ describe('aaps-verify input and usage errors', () => {
   });
 });
 
+/** The system's roster.json (packages/agents `Roster`) for the fixture's keys. */
+function systemRoster(): Record<string, unknown> {
+  const { roster } = fx.r;
+  return {
+    version: 1,
+    ciphersuite: ED25519_SUITE,
+    threshold: { min: 3, max: roster.parties.length },
+    parties: roster.parties.map((p, i) => ({
+      id: p.id,
+      role: 'triage',
+      department: 'sre',
+      url: `http://127.0.0.1:${9001 + i}`,
+      identity_key: p.identity_key,
+      index: i + 1,
+    })),
+    gateway: { id: 'gateway', identity_key: roster.gateway_key },
+    approvers: roster.approvers,
+  };
+}
+
+/** `runCli` with `args`, its stdout and stderr lines. */
+async function cli(args: string[]): Promise<Run> {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const code = await runCli([...args, '--jobs', '1'], [], {
+    stdout,
+    stderr,
+    stdin: async () => Buffer.from(''),
+  });
+  const lines = (s: Sink) =>
+    s.text
+      .join('')
+      .split('\n')
+      .filter((l) => l !== '');
+  return { code, out: lines(stdout), err: lines(stderr) };
+}
+
+describe('aaps-verify --roster', () => {
+  it("accepts the system's roster.json as well as the predicate's roster", async () => {
+    const bundle = write('roster-bundle.json', JSON.stringify(fx.bundle));
+    const system = write('roster-system.json', JSON.stringify(systemRoster()));
+    const r = await cli([bundle, '--key', keyHex, '--roster', system]);
+    expect(r).toEqual({ code: 0, out: ['valid: incident/inc-0 (log index 0)'], err: [] });
+    const predicate = write('roster-predicate.json', JSON.stringify(fx.r.roster));
+    expect((await cli([bundle, '--key', keyHex, '--roster', predicate])).code).toBe(0);
+  });
+
+  it("trusts the roster.json's keys: another gateway key fails transcript.signature", async () => {
+    const other = systemRoster();
+    other.gateway = { id: 'gateway', identity_key: fx.r.roster.approvers[0]!.identity_key };
+    const bundle = write('roster-bundle.json', JSON.stringify(fx.bundle));
+    const r = await cli([
+      bundle,
+      '--key',
+      keyHex,
+      '--roster',
+      write('roster-other.json', JSON.stringify(other)),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toMatch(/^invalid: transcript\.signature: /);
+  });
+
+  it('refuses a malformed roster naming the field as the file spells it (exit 2)', async () => {
+    const bundle = write('roster-bundle.json', JSON.stringify(fx.bundle));
+    const refused = async (name: string, roster: unknown) => {
+      const path = write(name, JSON.stringify(roster));
+      const r = await cli([bundle, '--key', keyHex, '--roster', path]);
+      expect(r.code).toBe(2);
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(1);
+      return r.err[0]!.replace(path, 'F');
+    };
+    const badKey = { ...systemRoster(), gateway: { id: 'gateway', identity_key: 'zz' } };
+    expect(await refused('r1.json', badKey)).toBe(
+      'aaps-verify: roster F: malformed roster.gateway.identity_key',
+    );
+    const noId = { ...systemRoster(), gateway: { identity_key: fx.r.roster.gateway_key } };
+    expect(await refused('r2.json', noId)).toBe('aaps-verify: roster F: malformed roster.gateway.id');
+    const badParty = systemRoster();
+    (badParty.parties as Array<Record<string, unknown>>)[1]!.identity_key = 42;
+    expect(await refused('r3.json', badParty)).toBe(
+      'aaps-verify: roster F: malformed roster.parties[1].identity_key',
+    );
+    expect(await refused('r4.json', { ...systemRoster(), gateway: 'gw' })).toBe(
+      'aaps-verify: roster F: malformed roster.gateway',
+    );
+    const { gateway: _, ...neither } = systemRoster();
+    expect(await refused('r5.json', neither)).toBe(
+      "aaps-verify: roster F: malformed roster: neither gateway_key (a predicate's roster) nor gateway (a roster.json)",
+    );
+    expect(await refused('r6.json', { ...fx.r.roster, gateway_key: 'zz' })).toBe(
+      'aaps-verify: roster F: malformed roster.gateway_key',
+    );
+  });
+});
+
 /** A stdout whose reader goes away after `keep` writes: later writes fail with EPIPE. */
 class ClosingPipe extends Writable {
   readonly lines: string[] = [];

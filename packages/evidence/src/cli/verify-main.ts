@@ -81,6 +81,50 @@ function parseKey(arg: string): Uint8Array {
   return raw;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A roster member's id and key; anything else is left for `rosterErrors` to name. */
+const member = (m: unknown): unknown => (isObject(m) ? { id: m.id, identity_key: m.identity_key } : m);
+
+/** Where `rosterErrors` names a field of the predicate's roster, the roster.json spelling of it. */
+const ROSTER_JSON_FIELD: Record<string, string> = {
+  'roster.gateway_key': 'roster.gateway.identity_key',
+  'roster.gateway_id': 'roster.gateway.id',
+};
+
+/**
+ * `--roster`: the roster of the signed predicate, `{parties, approvers, gateway_key, gateway_id?}`,
+ * or the system's `roster.json`, `{parties, approvers, gateway: {id, identity_key}, ...}`, of which
+ * only the ids and identity keys are kept (its threshold, suite and party URLs are not the
+ * verifier's to check). A malformed one is refused naming its fields as the file spells them.
+ */
+function parseRosterFile(value: unknown, file: string): VerifierRoster {
+  const malformed = (fields: string[]) => new InputError(`roster ${file}: malformed ${fields.join(', ')}`);
+  if (!isObject(value) || value.gateway_key !== undefined) {
+    const errors = rosterErrors(value, 'roster');
+    if (errors.length > 0) throw malformed(errors);
+    return value as unknown as VerifierRoster;
+  }
+  if (value.gateway === undefined) {
+    throw new InputError(
+      `roster ${file}: malformed roster: neither gateway_key (a predicate's roster) nor gateway (a roster.json)`,
+    );
+  }
+  const gateway = value.gateway;
+  if (!isObject(gateway)) throw malformed(['roster.gateway']);
+  const converted = {
+    parties: Array.isArray(value.parties) ? value.parties.map(member) : value.parties,
+    approvers: Array.isArray(value.approvers) ? value.approvers.map(member) : value.approvers,
+    gateway_key: gateway.identity_key,
+    // Required here (parseRoster's rule); rosterErrors accepts an absent gateway_id.
+    gateway_id: gateway.id ?? null,
+  };
+  const errors = rosterErrors(converted, 'roster').map((f) => ROSTER_JSON_FIELD[f] ?? f);
+  if (errors.length > 0) throw malformed(errors);
+  return converted as VerifierRoster;
+}
+
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
   const trusted = typeof values['trusted-root'] === 'string' ? values['trusted-root'] : undefined;
   const keyArg = typeof values.key === 'string' ? values.key : undefined;
@@ -130,10 +174,7 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
     };
   }
   if (typeof values.roster === 'string') {
-    const roster = readJson(values.roster, 'roster');
-    const errors = rosterErrors(roster, 'roster');
-    if (errors.length > 0) throw new InputError(`roster ${values.roster}: malformed ${errors.join(', ')}`);
-    options!.roster = roster as VerifierRoster;
+    options!.roster = parseRosterFile(readJson(values.roster, 'roster'), values.roster);
   }
   if (typeof values.checkpoint === 'string') {
     const text = readText(values.checkpoint, 'checkpoint');
