@@ -39,6 +39,17 @@ function resourceOf(uri: string, set: FieldOp[]): ResourceChange {
   return { resource: uri, kind: ref.kind, namespace: ref.namespace ?? '', name: ref.name, set };
 }
 
+/**
+ * A resource URI as kubectl takes it: `deployment://payments/ledger` is `deployment/ledger -n
+ * payments`, a cluster-scoped `clusterrole://view` is `clusterrole/view`.
+ */
+export function kubectlResource(uri: string): string {
+  const ref = parseResourceUri(uri);
+  return ref.namespace === undefined
+    ? `${ref.kind}/${ref.name}`
+    : `${ref.kind}/${ref.name} -n ${ref.namespace}`;
+}
+
 function restart(uri: string, at: string): ResourceChange {
   return resourceOf(uri, [
     { path: ['spec', 'template', 'metadata', 'annotations', RESTARTED_AT], value: at },
@@ -60,7 +71,7 @@ export function planChange(proposal: ApprovalProposal, at: string): ChangePlan {
           ...base,
           summary: `roll ${proposal.target} back to its previous revision`,
           resources: [],
-          notes: [`kubectl rollout undo ${proposal.target}`],
+          notes: [`kubectl rollout undo ${kubectlResource(proposal.target)}`],
         };
       }
       const container = String(p['container'] ?? '');

@@ -1,7 +1,10 @@
 /**
  * The one error handler: every `AapsError` becomes its status and `{error: {code, message}}`
- * (plus the failing `fields` for validation errors); anything else is a 500 with a generic message.
- * Stack traces, causes and details never reach the client.
+ * (plus the failing `fields` for validation errors). A 500 (`INTERNAL`, an unmapped code, or
+ * anything not an `AapsError`) gets a generic message: it is a failure, and its text may hold
+ * internals. A 503 or 504 keeps its message: it is a state the gateway reports on purpose (GitHub
+ * webhooks with no secret, too many bodies being read, no party reachable), saying what to
+ * configure or that a retry may work. Stack traces, causes and details never reach the client.
  */
 
 import type { Logger } from '@aaps/agents';
@@ -26,6 +29,9 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   INTERNAL: 500,
 };
 
+/** The message of every 500: what failed stays in the gateway's log. */
+const GENERIC = 'the gateway could not complete the request';
+
 export function statusOf(e: AapsError): ContentfulStatusCode {
   const s = STATUS[e.code];
   if (s !== undefined) return s;
@@ -49,11 +55,11 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
       else logger.info('http.rejected', { request_id: requestId, code: err.code, status });
       if (status === 401) c.header('WWW-Authenticate', 'Bearer');
       const fields = err instanceof ValidationError ? err.fields : undefined;
-      const message = status >= 500 ? 'the gateway could not complete the request' : err.message;
+      const message = status === 500 ? GENERIC : err.message;
       return c.json(errorBody(err.code, message, fields), status);
     }
     logger.error('http.error', { request_id: requestId, code: 'INTERNAL' });
-    return c.json(errorBody('INTERNAL', 'the gateway could not complete the request'), 500);
+    return c.json(errorBody('INTERNAL', GENERIC), 500);
   };
 }
 
