@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,4 +72,19 @@ describe('freePorts and spawnParty', () => {
       await new Promise((res) => impostor.close(res));
     }
   }, 30_000);
+
+  it('a party that exits at start is reported with what this run wrote, not older runs of its log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const logFile = join(dir, 'party.log');
+    writeFileSync(logFile, 'an old run: Database failed to open\n'.repeat(20));
+    const main = join(dir, 'fails.mjs');
+    writeFileSync(main, "console.error('aaps party: this run failed'); process.exit(3);\n");
+    const party = spawnParty('p1', 'http://127.0.0.1:1', join(dir, 'none.json'), { logFile, mainPath: main });
+    const error = await party.ready(10_000).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toBe('party p1 exited with 3: aaps party: this run failed');
+  });
 });

@@ -4,7 +4,7 @@
  * processes on loopback. File and process I/O lives here, not in the party app.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -167,6 +167,23 @@ export const PARTY_NODE_ARGS: readonly string[] = ['--max-old-space-size=64', '-
 export const PARTY_MAIN = join(dirname(dirname(fileURLToPath(import.meta.url))), 'dist', 'main.js');
 
 /** Spawn `node dist/main.js --config <path>` for one party. */
+/** At most the last `max` bytes of `path` from byte `from` on, as text; '' if it cannot be read. */
+function readTail(path: string, from: number, max: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const end = fstatSync(fd).size;
+    const start = Math.max(from, end - max);
+    const buf = Buffer.alloc(Math.max(0, end - start));
+    readSync(fd, buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function spawnParty(
   id: string,
   url: string,
@@ -184,6 +201,8 @@ export function spawnParty(
   } = {},
 ): PartyProcess {
   const fd = opts.logFile === undefined ? undefined : openSync(opts.logFile, 'a', 0o600);
+  // The log file is appended across runs: what this run wrote starts here.
+  const logStart = fd === undefined ? 0 : fstatSync(fd).size;
   const child = spawn(
     process.execPath,
     [...(opts.nodeArgs ?? PARTY_NODE_ARGS), opts.mainPath ?? PARTY_MAIN, '--config', configPath],
@@ -211,15 +230,8 @@ export function spawnParty(
     if (signal.includes(PARTY_LISTENING)) listening = true;
   });
   pipe?.on('error', () => {});
-  const tail = () => {
-    if (opts.logFile === undefined) return out;
-    try {
-      const text = readFileSync(opts.logFile, 'utf8');
-      return text.slice(-64 * 1024);
-    } catch {
-      return '';
-    }
-  };
+  /** The last 64 KiB of what this run of the party wrote. */
+  const tail = () => (opts.logFile === undefined ? out : readTail(opts.logFile, logStart, 64 * 1024));
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   return {
     id,
