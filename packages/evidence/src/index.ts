@@ -3,6 +3,8 @@
  * transparency log with C2SP checkpoints, Sigstore export, and offline verification.
  * Verification takes bytes and keys, never files or network.
  */
+
+export { withAggregationRecheck } from './bundle/aggregation-recheck.js';
 export {
   attachLogEntry,
   type BuildBundleInput,

@@ -14,6 +14,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import {
   type BundleReport,
   type BundleVerifier,
@@ -27,7 +28,6 @@ import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { rosterErrors, type VerifierRoster } from '../statement.js';
-import { withAggregationRecheck } from './aggregation-recheck.js';
 import { jobsOf, MAX_JOBS, parseCommandLine, USAGE } from './args.js';
 import {
   BundleFormatError,

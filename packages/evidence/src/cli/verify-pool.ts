@@ -7,13 +7,13 @@
  * 'brief'` a valid bundle comes back as `null` rather than a report of every check.
  */
 import type { Worker } from 'node:worker_threads';
+import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import {
   type BundleReport,
   type BundleVerifier,
   type BundleVerifierOptions,
   createBundleVerifier,
 } from '../bundle/verify.js';
-import { withAggregationRecheck } from './aggregation-recheck.js';
 import { BundleFormatError, type BundleSource, bundleFormatReport, loadSource } from './input.js';
 import { spawnWorkers, workerEnded } from './spawn-workers.js';
 

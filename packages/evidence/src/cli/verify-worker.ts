@@ -3,8 +3,8 @@
  * arguments are checked), then verifies batches of bundle sources with one cached verifier.
  */
 import { parentPort } from 'node:worker_threads';
+import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import { createBundleVerifier } from '../bundle/verify.js';
-import { withAggregationRecheck } from './aggregation-recheck.js';
 import { type BatchReply, type BatchRequest, verifyBatch, type WorkerMessage } from './verify-pool.js';
 
 let verify: ((request: BatchRequest) => BatchReply) | undefined;

@@ -1,0 +1,24 @@
+/**
+ * The full re-check of a bundle's aggregation record: mpc-core's `verifyAggregation` (opening,
+ * commitments, range proofs against the circuit), applied to the record as the bundle carries it
+ * (its JSON form, canonicalized). Without it a verifier checks the record only against the digest
+ * the quorum signed. `aaps-verify` always applies it; a library caller opts in with
+ * `createBundleVerifier(withAggregationRecheck({ groupPublicKey }))`. (mpc-core's function takes
+ * the record's JSON text, CBOR bytes or decoded form, not the bundle's JSON object: pass it
+ * through this, not as is.)
+ *
+ * Looked up rather than imported, so that a verifier also runs against an mpc-core build that
+ * does not export it (records are then only checked against their signed digest, and a report
+ * says so). Applied where a verifier is created (the CLI's main thread and each worker), because
+ * functions do not cross to worker threads.
+ */
+import * as core from '@aaps/mpc-core';
+import type { BundleVerifierOptions } from './verify.js';
+
+const recheck = (core as { verifyAggregation?: (record: string) => unknown }).verifyAggregation;
+
+/** `options` with `verifyAggregation` set to mpc-core's re-check, unless the caller set one. */
+export function withAggregationRecheck(options: BundleVerifierOptions): BundleVerifierOptions {
+  if (recheck === undefined || options.verifyAggregation !== undefined) return options;
+  return { ...options, verifyAggregation: (record) => recheck(core.canonicalize(record)) };
+}
