@@ -121,6 +121,12 @@ describe('verifyBundle', () => {
     expect((err as ValidationError).fields).toEqual(['signers']);
   });
 
+  it('refuses options that are not an object, or name no usable group key, as ValidationError', () => {
+    for (const bad of [undefined, null, 'key', { groupPublicKey: new Uint8Array(31) }, {}]) {
+      expect(() => createBundleVerifier(bad as unknown as BundleVerifierOptions)).toThrow(ValidationError);
+    }
+  });
+
   it('fails a transcript envelope not signed by its sender: transcript.signature', async () => {
     const group = makeEd25519Key();
     const r = makeRoster();

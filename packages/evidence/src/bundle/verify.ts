@@ -161,6 +161,11 @@ class StepFailure extends Error {
  * else is remembered: every DSSE and transcript signature, digest and proof is checked per bundle.
  */
 export function createBundleVerifier(options: BundleVerifierOptions): BundleVerifier {
+  if (typeof options !== 'object' || options === null) {
+    throw new ValidationError('INVALID_ARGUMENT', 'options: expected an object with groupPublicKey', [
+      'options',
+    ]);
+  }
   const suite = options.ciphersuite ?? ED25519_SUITE;
   const groupKey = options.groupPublicKey;
   if (!(groupKey instanceof Uint8Array) || !isValidPublicKeyLength(suite, groupKey)) {
