@@ -4,6 +4,7 @@ import { ValidationError } from './errors.js';
 const HEX = /^(?:[0-9a-f]{2})*$/;
 
 export function bytesToHex(b: Uint8Array): string {
+  assertBytes(b, 'bytes');
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
@@ -24,7 +25,7 @@ export function hexToBytes(hex: string, field = 'hex', expectedLength?: number):
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let len = 0;
-  for (const p of parts) len += p.length;
+  for (let i = 0; i < parts.length; i++) len += assertBytes(parts[i], `parts[${i}]`).length;
   const out = new Uint8Array(len);
   let off = 0;
   for (const p of parts) {
@@ -35,6 +36,8 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  assertBytes(a, 'a');
+  assertBytes(b, 'b');
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
@@ -42,6 +45,8 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export function utf8(s: string): Uint8Array {
+  if (typeof s !== 'string')
+    throw new ValidationError('INVALID_ARGUMENT', 'text: expected a string', ['text']);
   return new TextEncoder().encode(s);
 }
 
@@ -58,6 +63,7 @@ export function assertBytes(value: unknown, field: string, length?: number): Uin
 }
 
 export function base64Encode(b: Uint8Array): string {
+  assertBytes(b, 'bytes');
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 }
 
@@ -71,5 +77,5 @@ export function base64Decode(s: string, field = 'base64'): Uint8Array {
 
 /** Overwrite secret bytes in place (best effort; bigint copies cannot be erased in JS). */
 export function wipe(b: Uint8Array): void {
-  b.fill(0);
+  assertBytes(b, 'bytes').fill(0);
 }

@@ -4,7 +4,9 @@
  * match the message's field spec exactly: unknown fields, missing fields and wrong types are
  * refused with a `ValidationError` naming each path. Bytes are CBOR byte strings, or lower-case
  * hex in JSON. Secret fields are written only through this module, which reads them with
- * `expose()` and wraps them back in `SecretBytes`.
+ * `expose()` and wraps them back in `SecretBytes`. Encoding checks the value against the same spec
+ * first (so no bytes are written that would not decode), and a message that names its own suite
+ * (a `'suite'` field) must name the header's, both ways.
  */
 import { Decoder, Encoder } from 'cbor-x';
 import { bytesToHex, hexToBytes } from './bytes.js';
@@ -27,6 +29,8 @@ export type FieldSpec =
   | 'bytes'
   | 'secret'
   | 'string'
+  /** The message's own ciphersuite id: it must be the one in the header. */
+  | 'suite'
   | 'uint'
   | 'bool'
   | { optional: FieldSpec }
@@ -48,6 +52,87 @@ type Mode = 'cbor' | 'json';
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
+/**
+ * What a check or a decode reports to: `bad` collects malformed paths; `mismatched` collects
+ * `'suite'` fields that name another suite than the header (a `CIPHERSUITE_MISMATCH`).
+ */
+interface Ctx {
+  readonly suite: CiphersuiteId;
+  readonly bad: (path: string, what: string) => undefined;
+  readonly mismatched: string[];
+}
+
+function newCtx(suite: CiphersuiteId): Ctx & { readonly problems: [string, string][] } {
+  const problems: [string, string][] = [];
+  return {
+    suite,
+    problems,
+    mismatched: [],
+    bad: (p, w) => {
+      problems.push([p, w]);
+      return undefined;
+    },
+  };
+}
+
+function checkSuiteField(v: unknown, path: string, ctx: Ctx): void {
+  if (!isCiphersuiteId(v)) ctx.bad(path, `expected a ciphersuite id, got ${displayValue(v)}`);
+  else if (v !== ctx.suite) ctx.mismatched.push(path);
+}
+
+/**
+ * Check a value about to be encoded against its spec: what decoding would refuse is refused here,
+ * before any byte is written.
+ */
+function checkValue(spec: FieldSpec, v: unknown, path: string, ctx: Ctx): void {
+  const { bad } = ctx;
+  if (typeof spec === 'string') {
+    switch (spec) {
+      case 'bytes':
+        if (!(v instanceof Uint8Array)) bad(path, 'expected Uint8Array');
+        return;
+      case 'secret':
+        if (!(v instanceof SecretBytes)) bad(path, 'expected SecretBytes');
+        else if (v.wiped) bad(path, 'the secret has been wiped');
+        return;
+      case 'string':
+        if (typeof v !== 'string') bad(path, 'expected string');
+        return;
+      case 'suite':
+        checkSuiteField(v, path, ctx);
+        return;
+      case 'uint':
+        if (!Number.isSafeInteger(v) || (v as number) < 0) bad(path, 'expected a non-negative integer');
+        return;
+      case 'bool':
+        if (typeof v !== 'boolean') bad(path, 'expected boolean');
+        return;
+    }
+  }
+  if ('optional' in spec) {
+    if (v !== undefined && v !== null) checkValue(spec.optional, v, path, ctx);
+    return;
+  }
+  if ('array' in spec) {
+    if (!Array.isArray(v)) return void bad(path, 'expected array');
+    if (spec.max !== undefined && v.length > spec.max) return void bad(path, `at most ${spec.max} items`);
+    v.forEach((x, i) => {
+      checkValue(spec.array, x, `${path}[${i}]`, ctx);
+    });
+    return;
+  }
+  if ('record' in spec) {
+    if (!isPlainObject(v)) return void bad(path, 'expected map');
+    const entries = Object.entries(v);
+    if (spec.max !== undefined && entries.length > spec.max)
+      return void bad(path, `at most ${spec.max} entries`);
+    for (const [k, x] of entries) checkValue(spec.record, x, `${path}.${k}`, ctx);
+    return;
+  }
+  if (!isPlainObject(v)) return void bad(path, 'expected object');
+  for (const [k, s] of Object.entries(spec.object)) checkValue(s, v[k], `${path}.${k}`, ctx);
+}
+
 function encodeValue(spec: FieldSpec, v: unknown, mode: Mode): unknown {
   if (typeof spec === 'string') {
     switch (spec) {
@@ -61,7 +146,8 @@ function encodeValue(spec: FieldSpec, v: unknown, mode: Mode): unknown {
         return v;
     }
   }
-  if ('optional' in spec) return v === undefined ? undefined : encodeValue(spec.optional, v, mode);
+  if ('optional' in spec)
+    return v === undefined || v === null ? undefined : encodeValue(spec.optional, v, mode);
   if ('array' in spec) return (v as unknown[]).map((x) => encodeValue(spec.array, x, mode));
   if ('record' in spec) {
     const out: Record<string, unknown> = {};
@@ -81,13 +167,8 @@ function encodeObject(spec: ObjectSpec, v: Record<string, unknown>, mode: Mode):
   return out;
 }
 
-function decodeValue(
-  spec: FieldSpec,
-  v: unknown,
-  mode: Mode,
-  path: string,
-  bad: (p: string, w: string) => void,
-): unknown {
+function decodeValue(spec: FieldSpec, v: unknown, mode: Mode, path: string, ctx: Ctx): unknown {
+  const { bad } = ctx;
   if (typeof spec === 'string') {
     switch (spec) {
       case 'bytes':
@@ -101,6 +182,9 @@ function decodeValue(
       }
       case 'string':
         return typeof v === 'string' ? v : bad(path, 'expected string');
+      case 'suite':
+        checkSuiteField(v, path, ctx);
+        return v;
       case 'uint':
         return Number.isSafeInteger(v) && (v as number) >= 0
           ? v
@@ -110,21 +194,21 @@ function decodeValue(
     }
   }
   if ('optional' in spec)
-    return v === undefined || v === null ? undefined : decodeValue(spec.optional, v, mode, path, bad);
+    return v === undefined || v === null ? undefined : decodeValue(spec.optional, v, mode, path, ctx);
   if ('array' in spec) {
     if (!Array.isArray(v)) return bad(path, 'expected array');
     if (spec.max !== undefined && v.length > spec.max) return bad(path, `at most ${spec.max} items`);
-    return v.map((x, i) => decodeValue(spec.array, x, mode, `${path}[${i}]`, bad));
+    return v.map((x, i) => decodeValue(spec.array, x, mode, `${path}[${i}]`, ctx));
   }
   if ('record' in spec) {
     if (!isPlainObject(v)) return bad(path, 'expected map');
     const entries = Object.entries(v);
     if (spec.max !== undefined && entries.length > spec.max) return bad(path, `at most ${spec.max} entries`);
     const out: Record<string, unknown> = {};
-    for (const [k, x] of entries) out[k] = decodeValue(spec.record, x, mode, `${path}.${k}`, bad);
+    for (const [k, x] of entries) out[k] = decodeValue(spec.record, x, mode, `${path}.${k}`, ctx);
     return out;
   }
-  return decodeObject(spec.object, v, mode, path, bad);
+  return decodeObject(spec.object, v, mode, path, ctx);
 }
 
 function decodeObject(
@@ -132,21 +216,32 @@ function decodeObject(
   v: unknown,
   mode: Mode,
   path: string,
-  bad: (p: string, w: string) => void,
+  ctx: Ctx,
 ): Record<string, unknown> | undefined {
-  if (!isPlainObject(v)) return bad(path, 'expected object') as undefined;
+  if (!isPlainObject(v)) return ctx.bad(path, 'expected object');
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) if (!(k in spec)) bad(`${path}.${k}`, 'unknown field');
+  for (const k of Object.keys(v)) if (!(k in spec)) ctx.bad(`${path}.${k}`, 'unknown field');
   for (const [k, s] of Object.entries(spec)) {
     const isOptional = typeof s === 'object' && 'optional' in s;
     if (!(k in v) && !isOptional) {
-      bad(`${path}.${k}`, 'missing');
+      ctx.bad(`${path}.${k}`, 'missing');
       continue;
     }
-    const x = decodeValue(s, v[k], mode, `${path}.${k}`, bad);
+    const x = decodeValue(s, v[k], mode, `${path}.${k}`, ctx);
     if (x !== undefined) out[k] = x;
   }
   return out;
+}
+
+/** Refuse the body fields that name another suite than the header. */
+function checkMismatched(type: string, ctx: Ctx): void {
+  if (ctx.mismatched.length) {
+    throw new ValidationError(
+      'CIPHERSUITE_MISMATCH',
+      `${type}: ${ctx.mismatched.join(', ')} name another ciphersuite than ${ctx.suite}`,
+      ctx.mismatched,
+    );
+  }
 }
 
 export interface MessageCodec<T> {
@@ -159,16 +254,23 @@ export interface MessageCodec<T> {
 
 /** Define the codec of one message type from its field spec. */
 export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> {
+  if (typeof type !== 'string' || type.length === 0) {
+    throw new ValidationError('INVALID_ARGUMENT', 'type: expected a non-empty string', ['type']);
+  }
+  if (!isPlainObject(spec)) throw new ValidationError('INVALID_ARGUMENT', 'spec: expected object', ['spec']);
+  const checkExpected = (expectSuite: unknown) => {
+    if (expectSuite !== undefined && !isCiphersuiteId(expectSuite)) {
+      throw new ValidationError(
+        'UNKNOWN_CIPHERSUITE',
+        `expectSuite: unknown ciphersuite ${displayValue(expectSuite)}`,
+        ['expectSuite'],
+      );
+    }
+  };
   const decodeEnvelope = (raw: unknown, mode: Mode, expectSuite?: CiphersuiteId) => {
-    const problems: [string, string][] = [];
-    const bad = (p: string, w: string) => {
-      problems.push([p, w]);
-      return undefined;
-    };
+    checkExpected(expectSuite);
     if (!isPlainObject(raw))
       throw new ValidationError('DECODE_FAILED', `${type}: expected a {v, suite, type, body} object`, ['$']);
-    for (const k of Object.keys(raw))
-      if (!['v', 'suite', 'type', 'body'].includes(k)) bad(k, 'unknown field');
     if (raw.v !== CODEC_VERSION) {
       throw new ValidationError(
         'UNSUPPORTED_VERSION',
@@ -191,26 +293,51 @@ export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> 
         ['suite'],
       );
     }
-    const value = decodeObject(spec, raw.body, mode, 'body', bad);
-    if (problems.length) {
+    const ctx = newCtx(raw.suite);
+    for (const k of Object.keys(raw))
+      if (!['v', 'suite', 'type', 'body'].includes(k)) ctx.bad(k, 'unknown field');
+    const value = decodeObject(spec, raw.body, mode, 'body', ctx);
+    if (ctx.problems.length) {
       throw new ValidationError(
         'DECODE_FAILED',
-        `${type}: ${problems.map(([p, w]) => `${p}: ${w}`).join('; ')}`,
-        problems.map(([p]) => p),
+        `${type}: ${ctx.problems.map(([p, w]) => `${p}: ${w}`).join('; ')}`,
+        ctx.problems.map(([p]) => p),
       );
     }
+    checkMismatched(type, ctx);
     return { suite: raw.suite, value: value as T };
+  };
+  /** The header and body of `value`, checked against the spec (nothing undecodable is written). */
+  const envelope = (suite: CiphersuiteId, value: T, mode: Mode) => {
+    if (!isCiphersuiteId(suite)) {
+      throw new ValidationError(
+        'UNKNOWN_CIPHERSUITE',
+        `${type}: unknown ciphersuite ${displayValue(suite)}`,
+        ['suite'],
+      );
+    }
+    const ctx = newCtx(suite);
+    checkValue({ object: spec }, value, 'value', ctx);
+    if (ctx.problems.length) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${type}: ${ctx.problems.map(([p, w]) => `${p}: ${w}`).join('; ')}`,
+        ctx.problems.map(([p]) => p),
+      );
+    }
+    checkMismatched(type, ctx);
+    return {
+      v: CODEC_VERSION,
+      suite,
+      type,
+      body: encodeObject(spec, value as Record<string, unknown>, mode),
+    };
   };
   return Object.freeze({
     type,
-    encode: (suite: CiphersuiteId, value: T) =>
-      cbor.encode({
-        v: CODEC_VERSION,
-        suite,
-        type,
-        body: encodeObject(spec, value as Record<string, unknown>, 'cbor'),
-      }),
+    encode: (suite: CiphersuiteId, value: T) => cbor.encode(envelope(suite, value, 'cbor')),
     decode(bytes: Uint8Array, expectSuite?: CiphersuiteId) {
+      checkExpected(expectSuite);
       let raw: unknown;
       try {
         raw = cborDecoder.decode(bytes);
@@ -219,12 +346,7 @@ export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> 
       }
       return decodeEnvelope(raw, 'cbor', expectSuite);
     },
-    toJSON: (suite: CiphersuiteId, value: T) => ({
-      v: CODEC_VERSION,
-      suite,
-      type,
-      body: encodeObject(spec, value as Record<string, unknown>, 'json'),
-    }),
+    toJSON: (suite: CiphersuiteId, value: T) => envelope(suite, value, 'json'),
     fromJSON: (json: unknown, expectSuite?: CiphersuiteId) => decodeEnvelope(json, 'json', expectSuite),
   });
 }

@@ -4,6 +4,7 @@
  */
 import { bytesToHex, hexToBytes, utf8 } from './bytes.js';
 import { ValidationError } from './errors.js';
+import { assertArray, assertObject, assertSecret, assertString, assertSuite } from './guards.js';
 import { SecretBytes } from './secret.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from './suite/types.js';
 
@@ -56,6 +57,7 @@ export function validateThreshold(t: Threshold, field = 'threshold'): Threshold 
 }
 
 export function identifierToScalar(suite: AnyCiphersuite, id: Identifier, field = 'identifier'): bigint {
+  assertSuite(suite);
   if (typeof id !== 'string')
     throw new ValidationError('INVALID_IDENTIFIER', `${field}: expected hex string`, [field]);
   let n: bigint;
@@ -85,6 +87,7 @@ export function scalarToIdentifier(suite: AnyCiphersuite, n: bigint): Identifier
 
 /** Identifier for participant number `n` (1-based), as RFC 9591 Appendix C numbers them. */
 export function identifierFromNumber(suite: AnyCiphersuite, n: number): Identifier {
+  assertSuite(suite);
   if (!Number.isSafeInteger(n) || n < 1) {
     throw new ValidationError('INVALID_IDENTIFIER', `identifier number must be a positive integer, got ${n}`);
   }
@@ -93,6 +96,8 @@ export function identifierFromNumber(suite: AnyCiphersuite, n: number): Identifi
 
 /** Identifier derived from a name (frost-rs `Identifier::derive`: HID(name)). */
 export function deriveIdentifier(suite: AnyCiphersuite, name: string): Identifier {
+  assertSuite(suite);
+  assertString(name, 'name');
   return scalarToIdentifier(suite, suite.HID(utf8(name)));
 }
 
@@ -111,6 +116,7 @@ export interface PreparedPublic<E> {
 const preparedCache = new WeakMap<object, WeakMap<PublicKeyPackage, PreparedPublic<unknown>>>();
 
 export function preparePublic<E>(suite: Ciphersuite<E>, pub: PublicKeyPackage): PreparedPublic<E> {
+  assertSuite(suite);
   let bySuite = preparedCache.get(suite);
   if (!bySuite) {
     bySuite = new WeakMap();
@@ -119,7 +125,7 @@ export function preparePublic<E>(suite: Ciphersuite<E>, pub: PublicKeyPackage): 
   const hit = bySuite.get(pub);
   if (hit) return hit as PreparedPublic<E>;
   if (!pub || typeof pub !== 'object')
-    throw new ValidationError('INVALID_ARGUMENT', 'publicPackage: expected object');
+    throw new ValidationError('INVALID_ARGUMENT', 'publicPackage: expected object', ['publicPackage']);
   if (pub.suite !== suite.id) {
     throw new ValidationError('CIPHERSUITE_MISMATCH', `publicPackage is for ${pub.suite}, not ${suite.id}`, [
       'publicPackage.suite',
@@ -177,10 +183,28 @@ export function makeKeyPackage(
   });
 }
 
+/**
+ * A key package for `suite`: an object that names this suite (its other fields are checked where
+ * they are used). `CIPHERSUITE_MISMATCH` for another suite's.
+ */
+export function checkKeyPackage(
+  suite: AnyCiphersuite,
+  kp: unknown,
+  field = 'keyPackage',
+): asserts kp is KeyPackage {
+  assertObject(kp, field);
+  if (kp.suite !== suite.id) {
+    throw new ValidationError(
+      'CIPHERSUITE_MISMATCH',
+      `${field} is for ${typeof kp.suite === 'string' ? kp.suite : typeof kp.suite}, not ${suite.id}`,
+      [`${field}.suite`],
+    );
+  }
+}
+
 /** Decode a key package's signing share (refusing a wiped one). */
 export function signingShareScalar(suite: AnyCiphersuite, kp: KeyPackage): bigint {
-  if (kp.signingShare.wiped)
-    throw new ValidationError('INVALID_ARGUMENT', 'keyPackage.signingShare has been wiped');
+  assertSecret(kp.signingShare, 'keyPackage.signingShare');
   return suite.field.fromBytes(kp.signingShare.expose(), 'keyPackage.signingShare');
 }
 
@@ -194,6 +218,8 @@ export function keyPackageFromShare(
     threshold: Threshold;
   },
 ): KeyPackage {
+  assertSuite(suite);
+  assertObject(args, 'args');
   const t = validateThreshold(args.threshold);
   identifierToScalar(suite, args.identifier);
   const s = suite.field.fromBytes(args.signingShare, 'signingShare');
@@ -207,7 +233,13 @@ export function publicPackageFromKeyPackages(
   suite: AnyCiphersuite,
   keyPackages: readonly KeyPackage[],
 ): PublicKeyPackage {
-  if (keyPackages.length === 0) throw new ValidationError('INVALID_ARGUMENT', 'keyPackages: empty');
+  assertSuite(suite);
+  assertArray(keyPackages, 'keyPackages');
+  if (keyPackages.length === 0)
+    throw new ValidationError('INVALID_ARGUMENT', 'keyPackages: empty', ['keyPackages']);
+  keyPackages.forEach((kp, i) => {
+    checkKeyPackage(suite, kp, `keyPackages[${i}]`);
+  });
   const first = keyPackages[0]!;
   const verifyingShares: Record<Identifier, Uint8Array> = {};
   for (const kp of keyPackages) verifyingShares[kp.identifier] = kp.verifyingShare;

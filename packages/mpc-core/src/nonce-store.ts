@@ -9,9 +9,10 @@
  * inside the store boundary; everywhere else they stay `SecretBytes` and print `<redacted>`.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, concatBytes, utf8 } from './bytes.js';
+import { assertBytes, bytesToHex, concatBytes, utf8 } from './bytes.js';
 import { defineCodec } from './codec.js';
 import { ProtocolError, ValidationError } from './errors.js';
+import { assertObject, assertSecret, assertString, assertSuite, optionsOf } from './guards.js';
 import type { Identifier, KeyPackage } from './keys.js';
 import { SecretBytes } from './secret.js';
 import type { Round1Commitment, SigningNonces } from './sign/round1.js';
@@ -93,6 +94,11 @@ export function commitmentKey(commitment: Round1Commitment): string {
  * are refused.
  */
 export function keySetIdOf(keyPackage: KeyPackage): string {
+  assertObject(keyPackage, 'keyPackage');
+  assertString(keyPackage.suite, 'keyPackage.suite');
+  assertBytes(keyPackage.groupPublicKey, 'keyPackage.groupPublicKey');
+  assertString(keyPackage.identifier, 'keyPackage.identifier');
+  assertBytes(keyPackage.verifyingShare, 'keyPackage.verifyingShare');
   return bytesToHex(
     sha256(
       framed(
@@ -112,6 +118,14 @@ export function nonceRecordFromNonces(
   keySetId: string,
   nonces: SigningNonces,
 ): NonceRecord {
+  assertSuite(suite);
+  if (typeof keySetId !== 'string' || keySetId.length === 0) {
+    throw new ValidationError('INVALID_ARGUMENT', 'keySetId: expected a non-empty string', ['keySetId']);
+  }
+  assertObject(nonces, 'nonces');
+  assertSecret(nonces.hiding, 'nonces.hiding', false);
+  assertSecret(nonces.binding, 'nonces.binding', false);
+  checkCommitmentShape(nonces.commitment, 'nonces.commitment');
   if (nonces.hiding.wiped || nonces.binding.wiped) {
     throw new ProtocolError('NONCE_REUSE', 'these signing nonces were already used; they cannot be stored');
   }
@@ -126,6 +140,7 @@ export function nonceRecordFromNonces(
 
 /** The signing nonces held by a record, for `signShare` (which wipes them). */
 export function noncesFromRecord(record: NonceRecord): SigningNonces {
+  checkRecord(record, 'record');
   return Object.freeze({
     hiding: new SecretBytes(record.hiding.expose()),
     binding: new SecretBytes(record.binding.expose()),
@@ -135,6 +150,9 @@ export function noncesFromRecord(record: NonceRecord): SigningNonces {
 
 /** Zero a record's secrets (after signing, or when discarding it). */
 export function wipeNonceRecord(record: NonceRecord): void {
+  assertObject(record, 'record');
+  assertSecret(record.hiding, 'record.hiding', false);
+  assertSecret(record.binding, 'record.binding', false);
   record.hiding.wipe();
   record.binding.wipe();
 }
@@ -218,6 +236,15 @@ export class InMemoryNonceStore implements NonceStore {
   readonly #tombstones: Set<string>;
 
   constructor(backing: Partial<InMemoryNonceBacking> = {}) {
+    optionsOf(backing, 'backing');
+    if (backing.records !== undefined && !(backing.records instanceof Map)) {
+      throw new ValidationError('INVALID_ARGUMENT', 'backing.records: expected a Map', ['backing.records']);
+    }
+    if (backing.tombstones !== undefined && !(backing.tombstones instanceof Set)) {
+      throw new ValidationError('INVALID_ARGUMENT', 'backing.tombstones: expected a Set', [
+        'backing.tombstones',
+      ]);
+    }
     this.#records = backing.records ?? new Map();
     this.#tombstones = backing.tombstones ?? new Set();
   }
@@ -257,6 +284,7 @@ export class InMemoryNonceStore implements NonceStore {
   }
 
   async count(keySetId?: string): Promise<number> {
+    if (keySetId !== undefined) assertString(keySetId, 'keySetId');
     if (keySetId === undefined) return this.#records.size;
     let n = 0;
     for (const bytes of this.#records.values()) {

@@ -13,9 +13,11 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { concatBytes, utf8 } from './bytes.js';
+import { assertBytes, concatBytes, utf8 } from './bytes.js';
 import { ValidationError, VerificationError } from './errors.js';
+import { assertObject, assertSecret } from './guards.js';
 import { SecretBytes } from './secret.js';
+import { randomBytesOf } from './suite/rng.js';
 import type { Rng } from './suite/types.js';
 
 const INFO = utf8('AAPS-QUORUM-v1 seal x25519-hkdf-sha256-xchacha20poly1305');
@@ -43,6 +45,7 @@ export function x25519FromIdentityPublicKey(identityPublicKey: Uint8Array): Uint
 
 /** The X25519 secret key matching an Ed25519 identity seed. */
 export function x25519FromIdentitySecretKey(identitySecretKey: SecretBytes): SecretBytes {
+  assertSecret(identitySecretKey, 'identitySecretKey');
   return new SecretBytes(ed25519.utils.toMontgomerySecret(identitySecretKey.expose()));
 }
 
@@ -82,7 +85,9 @@ export function seal(
   associatedData: Uint8Array,
   rng: Rng = randomBytes,
 ): SealedBox {
-  const eph = rng(32);
+  assertBytes(plaintext, 'plaintext');
+  assertBytes(associatedData, 'associatedData');
+  const eph = randomBytesOf(rng, 32);
   let ephemeralPublicKey: Uint8Array;
   let shared: Uint8Array;
   try {
@@ -101,7 +106,7 @@ export function seal(
   }
   const key = deriveKey(shared, ephemeralPublicKey, recipientX25519PublicKey);
   shared.fill(0);
-  const nonce = rng(24);
+  const nonce = randomBytesOf(rng, 24);
   const ciphertext = xchacha20poly1305(key, nonce, associatedData).encrypt(plaintext);
   key.fill(0);
   return Object.freeze({ ephemeralPublicKey, nonce, ciphertext });
@@ -113,6 +118,9 @@ export function open(
   box: SealedBox,
   associatedData: Uint8Array,
 ): Uint8Array {
+  assertSecret(recipientX25519SecretKey, 'recipientX25519SecretKey');
+  assertObject(box, 'box');
+  assertBytes(associatedData, 'associatedData');
   const sk = recipientX25519SecretKey.expose();
   try {
     const mine = x25519Private(sk);
@@ -139,13 +147,19 @@ export function encryptAtRest(
   associatedData: Uint8Array,
   rng: Rng = randomBytes,
 ) {
+  assertSecret(key, 'key');
+  assertBytes(plaintext, 'plaintext');
+  assertBytes(associatedData, 'associatedData');
   if (key.length !== 32)
     throw new ValidationError('INVALID_LENGTH', 'encryption key: expected 32 bytes', ['key']);
-  const nonce = rng(24);
+  const nonce = randomBytesOf(rng, 24);
   return concatBytes(nonce, xchacha20poly1305(key.expose(), nonce, associatedData).encrypt(plaintext));
 }
 
 export function decryptAtRest(key: SecretBytes, sealed: Uint8Array, associatedData: Uint8Array): Uint8Array {
+  assertSecret(key, 'key');
+  assertBytes(sealed, 'sealed');
+  assertBytes(associatedData, 'associatedData');
   if (key.length !== 32)
     throw new ValidationError('INVALID_LENGTH', 'encryption key: expected 32 bytes', ['key']);
   try {

@@ -4,12 +4,16 @@ import { describe, expect, it } from 'vitest';
 import {
   DkgRound1PackageCodec,
   DkgRound2PackageCodec,
+  decodeCbor,
   dkgRound1,
   dkgRound2,
+  encodeCbor,
   generateIdentityKey,
   getCiphersuite,
   identifierFromNumber,
+  KeyPackageCodec,
   type MessageCodec,
+  PublicKeyPackageCodec,
   RefreshRound1PackageCodec,
   RefreshRound2PackageCodec,
   RefreshShareCodec,
@@ -23,6 +27,7 @@ import {
   SealedBoxCodec,
   seal,
   trustedDealer,
+  ValidationError,
   x25519FromIdentityPublicKey,
 } from './index.js';
 import { seededRng } from './test-helpers/rng.js';
@@ -97,6 +102,121 @@ describe('key-generation wire messages', () => {
         roundTrips(SealedBoxCodec, box);
       }),
       { numRuns: 5 },
+    );
+  });
+});
+
+describe('codec suites and encode-side checks', () => {
+  const suite = getCiphersuite(ID);
+  const OTHER = 'FROST-secp256k1-SHA256-v1' as const;
+  const rng = seededRng(20261125);
+  const threshold = { min: 2, max: 3 };
+  const deal = trustedDealer(suite, threshold, { rng });
+  const ids = [1, 2, 3].map((n) => identifierFromNumber(suite, n));
+  const refreshShare = refreshDealer(suite, deal.publicPackage, ids, rng).shares[0]!;
+  /** The codecs whose body names its own suite, with a message of each. */
+  const suited: [string, MessageCodec<unknown>, unknown][] = [
+    ['KeyPackage', KeyPackageCodec as MessageCodec<unknown>, deal.keyPackages[0]],
+    ['PublicKeyPackage', PublicKeyPackageCodec as MessageCodec<unknown>, deal.publicPackage],
+    ['RefreshShare', RefreshShareCodec as MessageCodec<unknown>, refreshShare],
+  ];
+  const errorOf = (f: () => unknown): ValidationError => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      return e as ValidationError;
+    }
+    return expect.unreachable('expected a ValidationError') as never;
+  };
+
+  it('decoding refuses a body that names another suite than the header (CBOR and JSON)', () => {
+    for (const [name, codec, value] of suited) {
+      const json = JSON.parse(JSON.stringify(codec.toJSON(ID, value)));
+      const forged = { ...json, body: { ...json.body, suite: OTHER } };
+      for (const expect_ of [ID, undefined]) {
+        const e = errorOf(() => codec.fromJSON(forged, expect_));
+        expect([name, e.code, e.fields]).toEqual([name, 'CIPHERSUITE_MISMATCH', ['body.suite']]);
+      }
+      const raw = decodeCbor(codec.encode(ID, value)) as { body: Record<string, unknown> };
+      const bytes = encodeCbor({ ...raw, body: { ...raw.body, suite: OTHER } });
+      const e = errorOf(() => codec.decode(bytes));
+      expect([name, e.code, e.fields]).toEqual([name, 'CIPHERSUITE_MISMATCH', ['body.suite']]);
+      // An unknown id in the body is malformed, not a mismatch.
+      const unknown = errorOf(() => codec.fromJSON({ ...json, body: { ...json.body, suite: 'FROST-X' } }));
+      expect([unknown.code, unknown.fields]).toEqual(['DECODE_FAILED', ['body.suite']]);
+    }
+  });
+
+  it('encoding refuses an unknown suite id and a value of another suite', () => {
+    for (const [name, codec, value] of suited) {
+      for (const f of [codec.encode, codec.toJSON]) {
+        const unknown = errorOf(() => f('FROST-X' as typeof ID, value));
+        expect([name, unknown.code, unknown.fields]).toEqual([name, 'UNKNOWN_CIPHERSUITE', ['suite']]);
+        const other = errorOf(() => f(OTHER, value));
+        expect([name, other.code, other.fields]).toEqual([name, 'CIPHERSUITE_MISMATCH', ['value.suite']]);
+      }
+    }
+    const e = errorOf(() =>
+      SealedBoxCodec.encode(undefined as never, { ephemeralPublicKey: new Uint8Array(32) } as never),
+    );
+    expect(e.code).toBe('UNKNOWN_CIPHERSUITE');
+  });
+
+  it('a plain Uint8Array where SecretBytes belongs, or a string where bytes belong, is a ValidationError', () => {
+    const kp = deal.keyPackages[0]!;
+    const plain = { ...kp, signingShare: Uint8Array.from(kp.signingShare.expose()) };
+    for (const f of [KeyPackageCodec.encode, KeyPackageCodec.toJSON]) {
+      const e = errorOf(() => f(ID, plain as never));
+      expect([e.code, e.fields]).toEqual(['INVALID_ARGUMENT', ['value.signingShare']]);
+    }
+    const stringy = { ...deal.publicPackage, groupPublicKey: 'ab' };
+    const e = errorOf(() => PublicKeyPackageCodec.toJSON(ID, stringy as never));
+    expect(e.fields).toEqual(['value.groupPublicKey']);
+  });
+
+  it('whatever encode accepts decodes back: a dropped or mistyped field is refused at encode', () => {
+    const all: [string, MessageCodec<unknown>, unknown][] = [
+      ...suited,
+      [
+        'RefreshRound1Package',
+        RefreshRound1PackageCodec as MessageCodec<unknown>,
+        refreshRound1(suite, { identifier: ids[0]!, threshold, rng }).package,
+      ],
+      [
+        'RepairDelta',
+        RepairDeltaCodec as MessageCodec<unknown>,
+        repairStep1(suite, ids.slice(0, 2), deal.keyPackages[0]!, ids[2]!, rng)[0],
+      ],
+      [
+        'DkgRound1Package',
+        DkgRound1PackageCodec as MessageCodec<unknown>,
+        dkgRound1(suite, { identifier: ids[0]!, threshold, rng }).package,
+      ],
+    ];
+    const replacements = [undefined, null, 7, 'zz', true, {}, [], new Uint8Array(2), [new Uint8Array(1), 3]];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...all),
+        fc.nat(),
+        fc.constantFrom('drop', ...replacements.map((_, i) => i)),
+        ([name, codec, value], k, how) => {
+          const keys = Object.keys(value as object);
+          const key = keys[k % keys.length]!;
+          const mutated: Record<string, unknown> = { ...(value as object) };
+          if (how === 'drop') delete mutated[key];
+          else mutated[key] = replacements[how as number];
+          let bytes: Uint8Array;
+          try {
+            bytes = codec.encode(ID, mutated);
+          } catch (e) {
+            expect(e, `${name}.${key}`).toBeInstanceOf(ValidationError);
+            return;
+          }
+          expect(() => codec.decode(bytes, ID), `${name}.${key} = ${String(how)}`).not.toThrow();
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

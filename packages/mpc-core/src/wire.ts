@@ -25,7 +25,7 @@ export const SignatureShareCodec = defineCodec<SignatureShare>('SignatureShare',
   share: 'bytes',
 });
 export const PublicKeyPackageCodec = defineCodec<PublicKeyPackage>('PublicKeyPackage', {
-  suite: 'string',
+  suite: 'suite',
   groupPublicKey: 'bytes',
   verifyingShares: { record: 'bytes', max: MAX_PARTIES },
   threshold,
@@ -33,7 +33,7 @@ export const PublicKeyPackageCodec = defineCodec<PublicKeyPackage>('PublicKeyPac
 });
 /** Contains the secret signing share: store it only encrypted. */
 export const KeyPackageCodec = defineCodec<KeyPackage>('KeyPackage', {
-  suite: 'string',
+  suite: 'suite',
   identifier: 'string',
   signingShare: 'secret',
   verifyingShare: 'bytes',
@@ -78,7 +78,7 @@ export const RefreshRound2PackageCodec = defineCodec<import('./keygen/refresh.js
 );
 /** A dealer-made refresh share for one party; secret, only ever sent sealed. */
 export const RefreshShareCodec = defineCodec<import('./keygen/refresh.js').RefreshShare>('RefreshShare', {
-  suite: 'string',
+  suite: 'suite',
   identifier: 'string',
   zeroShare: 'secret',
   commitment: { array: 'bytes', max: MAX_PARTIES },

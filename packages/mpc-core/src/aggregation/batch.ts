@@ -20,6 +20,7 @@
 
 import { equalBytes } from '../bytes.js';
 import { ValidationError } from '../errors.js';
+import { randomBytesOf } from '../suite/rng.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import {
   asCurvePoint,
@@ -121,10 +122,7 @@ function mulSmall(p: CurvePoint, x: bigint): CurvePoint {
  * with zeros (zero weights would let any share through).
  */
 export function randomWeights(rng: Rng, n: number): bigint[] {
-  const bytes = rng(16 * n);
-  if (!(bytes instanceof Uint8Array) || bytes.length !== 16 * n) {
-    throw new ValidationError('INVALID_ARGUMENT', `rng: expected ${16 * n} bytes`, ['rng']);
-  }
+  const bytes = randomBytesOf(rng, 16 * n);
   const out: bigint[] = [];
   for (let i = 0; i < n; i++) out.push(readBE(bytes.subarray(16 * i, 16 * i + 16)) | TOP_BIT);
   return out;

@@ -11,6 +11,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '../bytes.js';
 import { canonicalBytes, type JsonValue } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
+import { assertObject, optionsOf } from '../guards.js';
 import { ciphersuites } from '../suite/registry.js';
 
 export const CIRCUIT_FORMAT = 'aaps-circuit/v1';
@@ -140,6 +141,12 @@ function intJson(n: bigint): JsonValue {
  *   supported, so the circuit is safe under every ciphersuite).
  */
 export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): Circuit {
+  optionsOf(opts, 'opts');
+  if (opts.fieldOrder !== undefined && (typeof opts.fieldOrder !== 'bigint' || opts.fieldOrder < 3n)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'opts.fieldOrder: expected a bigint field order', [
+      'opts.fieldOrder',
+    ]);
+  }
   const issues = new Issues();
   const q = opts.fieldOrder ?? DEFAULT_FIELD_ORDER;
   if (!isObj(json)) {
@@ -349,6 +356,20 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
   });
 }
 
+/** A circuit made by {@link loadCircuit} (its index is the mark), or `ValidationError` naming `field`. */
+export function checkCircuit(circuit: unknown, field = 'circuit'): asserts circuit is Circuit {
+  const c = circuit as Partial<Circuit> | null;
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    !(c.inputIndex instanceof ReadonlyIndex) ||
+    !Array.isArray(c.inputs) ||
+    !Array.isArray(c.outputs)
+  ) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected a circuit from loadCircuit`, [field]);
+  }
+}
+
 /** A map that can be read and not changed, even by a caller that casts it (the circuit's index). */
 class ReadonlyIndex implements ReadonlyMap<string, number> {
   readonly #map: Map<string, number>;
@@ -396,6 +417,8 @@ export function evaluateCircuit(
   circuit: Circuit,
   values: Readonly<Record<string, CircuitValue>>,
 ): Map<string, CircuitValue> {
+  checkCircuit(circuit);
+  assertObject(values, 'values');
   const out = new Map<string, CircuitValue>();
   for (const o of circuit.outputs) {
     const acc: bigint[] = new Array<bigint>(o.length).fill(o.constant);

@@ -7,6 +7,7 @@
  * to a two-guess brute force.
  */
 import { utf8 } from '../bytes.js';
+import { assertBigint, assertSuite } from '../guards.js';
 import type { Ciphersuite } from '../suite/types.js';
 
 /** Domain-separation tag for the second generator: `H = hash_to_curve(suite.id, DST)`. */
@@ -16,6 +17,7 @@ const generators = new WeakMap<object, unknown>();
 
 /** The suite's second generator `H` (computed once per suite object). */
 export function pedersenGenerator<E>(suite: Ciphersuite<E>): E {
+  assertSuite(suite);
   const hit = generators.get(suite);
   if (hit !== undefined) return hit as E;
   const H = suite.hashToGroup(utf8(suite.id), utf8(PEDERSEN_H_DST));
@@ -25,6 +27,9 @@ export function pedersenGenerator<E>(suite: Ciphersuite<E>): E {
 
 /** `value*G + blinding*H`. */
 export function pedersenCommit<E>(suite: Ciphersuite<E>, value: bigint, blinding: bigint): E {
+  assertSuite(suite);
+  assertBigint(value, 'value');
+  assertBigint(blinding, 'blinding');
   const { group } = suite;
   return group.add(group.mulBase(value), group.mul(pedersenGenerator(suite), blinding));
 }

@@ -18,8 +18,18 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, wipe } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { AapsError, type Culprit, ProtocolError, ValidationError } from '../errors.js';
+import {
+  assertArray,
+  assertBigint,
+  assertFunction,
+  assertObject,
+  assertString,
+  assertSuite,
+  optionsOf,
+} from '../guards.js';
 import { type Identifier, identifierToScalar } from '../keys.js';
 import { SecretBytes } from '../secret.js';
+import { isCiphersuiteId } from '../suite/registry.js';
 import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import {
   type BatchItem,
@@ -29,7 +39,7 @@ import {
   decodeCommitment,
   scalePoint,
 } from './batch.js';
-import type { Circuit } from './circuit.js';
+import { type Circuit, checkCircuit } from './circuit.js';
 import { asCurvePoint, generators, pointClass, pointHint } from './curve.js';
 import { asElement, commitFast } from './fixed-base.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
@@ -152,12 +162,42 @@ export interface OpenedOutput {
   readonly blinding: bigint;
 }
 
+/**
+ * A session from {@link createAggregationSession} (by shape), or `ValidationError` naming `field`:
+ * what every protocol function checks before it reads one.
+ */
+export function checkSession(
+  session: unknown,
+  field = 'session',
+): asserts session is AggregationSession<unknown> {
+  assertObject(session, field);
+  assertSuite(session.suite, `${field}.suite`);
+  checkCircuit(session.circuit, `${field}.circuit`);
+  if (
+    typeof session.sessionId !== 'string' ||
+    !Number.isSafeInteger(session.threshold) ||
+    !Array.isArray(session.parties) ||
+    !Array.isArray(session.providers) ||
+    !(session.xs instanceof Map) ||
+    !(session.digest instanceof Uint8Array)
+  ) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}: expected a session from createAggregationSession`,
+      [field],
+    );
+  }
+}
+
 /** Validate the session parameters once; every later call takes the result. */
 export function createAggregationSession<E>(
   suite: Ciphersuite<E>,
   opts: AggregationSessionOptions,
 ): AggregationSession<E> {
+  assertSuite(suite);
+  assertObject(opts, 'opts');
   const { circuit, sessionId, threshold, parties } = opts;
+  checkCircuit(circuit, 'circuit');
   if (typeof sessionId !== 'string' || !SESSION_ID.test(sessionId)) {
     throw new ValidationError('INVALID_ARGUMENT', 'sessionId: expected 1-128 of [A-Za-z0-9._:-]', [
       'sessionId',
@@ -237,6 +277,20 @@ export function sessionDigest(
   threshold: number,
   parties: readonly AggregationParty[],
 ): Uint8Array {
+  if (!isCiphersuiteId(suite)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'suite: expected a ciphersuite id', ['suite']);
+  }
+  assertString(circuitDigestHex, 'circuitDigestHex');
+  assertString(sessionId, 'sessionId');
+  if (!Number.isSafeInteger(threshold)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'threshold: expected an integer', ['threshold']);
+  }
+  assertArray(parties, 'parties');
+  parties.forEach((p, i) => {
+    assertObject(p, `parties[${i}]`);
+    assertString(p.id, `parties[${i}].id`);
+    assertString(p.role, `parties[${i}].role`);
+  });
   return sha256(
     canonicalBytes({
       type: 'aaps-aggregation-session/v1',
@@ -255,6 +309,10 @@ export function inputProofContext(
   dealer: Identifier,
   input: string,
 ): Uint8Array {
+  assertObject(session, 'session');
+  assertObject(session.circuit, 'session.circuit');
+  assertString(dealer, 'dealer');
+  assertString(input, 'input');
   return rangeProofContext({
     circuitId: session.circuit.id,
     sessionId: session.sessionId,
@@ -283,6 +341,7 @@ export function dealInput<E>(
   args: { input: string; dealer: Identifier; value: DealValue },
   rng: Rng,
 ): InputDealing {
+  assertObject(args, 'args');
   return dealInputs(
     session,
     { dealer: args.dealer, values: [{ input: args.input, value: args.value }] },
@@ -312,6 +371,15 @@ export function dealInputs<E>(
   rng: Rng,
   options: DealOptions = {},
 ): InputDealing[] {
+  checkSession(session);
+  assertObject(args, 'args');
+  assertArray(args.values, 'args.values');
+  args.values.forEach((item, k) => {
+    assertObject(item, `args.values[${k}]`);
+  });
+  assertFunction(rng, 'rng');
+  optionsOf(options, 'options');
+  if (options.padFor !== undefined) assertFunction(options.padFor, 'options.padFor');
   const { suite, circuit } = session;
   const F = suite.field;
   const asInt = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v);
@@ -450,6 +518,7 @@ interface ScalarItem {
 
 /** The broadcast part of a dealing (drop the per-receiver shares). */
 export function publicDealing(d: PublicInputDealing): PublicInputDealing {
+  assertObject(d, 'dealing');
   return Object.freeze({
     v: d.v,
     suite: d.suite,
@@ -619,6 +688,8 @@ export function precheckOpening<E>(
   session: AggregationSession<E>,
   dealings: readonly PublicInputDealing[],
 ): void {
+  checkSession(session);
+  assertArray(dealings, 'dealings');
   for (const d of dealings) {
     const c0 = d?.commitments?.[0];
     if (c0 instanceof Uint8Array && c0.length === session.suite.group.elementLength) {
@@ -638,6 +709,8 @@ export function checkPublicDealing<E>(
   dealing: PublicInputDealing,
   opts: { verifyProof?: boolean } = {},
 ): CheckedPublic<E> {
+  checkSession(session);
+  optionsOf(opts, 'opts');
   const { index, blame } = checkHeader(session, dealing);
   const commitments = dealing.commitments.map((c, j) =>
     strictDecode(session, c, `dealing.commitments[${j}]`, blame),
@@ -717,6 +790,7 @@ export function verifyDealing<E>(
   dealing: InputDealing,
   receiver: Identifier,
 ): VerifiedInput {
+  checkSession(session);
   const x = receiverX(session, receiver);
   const { index, commitments } = checkPublicDealing(session, dealing);
   const { share, blinding } = receiverShare(
@@ -768,6 +842,10 @@ export function verifyDealings<E>(
   rng: Rng,
   opts: { verifyProofs?: boolean; ownProofsTrusted?: boolean } = {},
 ): VerifiedInput[] {
+  checkSession(session);
+  assertArray(dealings, 'dealings');
+  assertFunction(rng, 'rng');
+  optionsOf(opts, 'opts');
   const x = receiverX(session, receiver);
   const culprits = new Set<Culprit>();
   let firstError: ProtocolError | undefined;
@@ -824,7 +902,17 @@ export function evaluateShares<E>(
   party: Identifier,
   inputs: readonly VerifiedInput[],
 ): ResultShare[] {
+  checkSession(session);
   receiverX(session, party);
+  assertArray(inputs, 'inputs');
+  inputs.forEach((v, i) => {
+    assertObject(v, `inputs[${i}]`);
+    if (!Number.isSafeInteger(v.index) || v.index < 0 || v.index >= session.circuit.inputs.length) {
+      throw new ValidationError('INVALID_ARGUMENT', `inputs[${i}].index: not an input of the circuit`, [
+        `inputs[${i}].index`,
+      ]);
+    }
+  });
   const F = session.suite.field;
   const byIndex = indexInputs(session, inputs, 'inputs');
   return session.circuit.outputs.map((o) => {
@@ -882,6 +970,8 @@ function indexInputs<T extends { index: number }>(
 
 /** Signed integer read of a field element: `(-q/2, q/2)`. */
 export function fieldToSigned(order: bigint, v: bigint): bigint {
+  assertBigint(order, 'order');
+  assertBigint(v, 'v');
   return v > (order - 1n) / 2n ? v - order : v;
 }
 
@@ -907,6 +997,11 @@ export function openResult<E>(
   rng: Rng,
   opts: { verifyProofs?: boolean } = {},
 ): OpenedResult {
+  checkSession(session);
+  assertArray(dealings, 'dealings');
+  assertArray(resultShares, 'resultShares');
+  assertFunction(rng, 'rng');
+  optionsOf(opts, 'opts');
   const { suite, circuit } = session;
   const F = suite.field;
   const byIndex: CurvePoint[][] = new Array(circuit.inputs.length);
@@ -1059,5 +1154,8 @@ export function openResult<E>(
 
 /** `value*G + blinding*H` for an opened output (helper for record checks). */
 export function openingCommitment<E>(suite: Ciphersuite<E>, value: bigint, blinding: bigint): E {
+  assertSuite(suite);
+  assertBigint(value, 'value');
+  assertBigint(blinding, 'blinding');
   return commitFast(suite, suite.field.create(value), blinding);
 }

@@ -14,9 +14,10 @@
  * Wire form: for each bit, `B_j || c0 || c1 || z0 || z1` (one element, four scalars).
  */
 
-import { utf8 } from '../bytes.js';
+import { assertBytes, utf8 } from '../bytes.js';
 import type { Culprit } from '../errors.js';
 import { AapsError, ProtocolError, ValidationError } from '../errors.js';
+import { assertBigint, assertFunction, assertObject, assertString, assertSuite } from '../guards.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import { commitElements } from './fixed-base.js';
 import { elementBytes, transcript } from './transcript.js';
@@ -48,6 +49,7 @@ export function rangeWeights(lo: bigint, hi: bigint): bigint[] {
 
 /** Byte length of a proof for `[lo, hi]` in this suite. */
 export function rangeProofLength<E>(suite: Ciphersuite<E>, lo: bigint, hi: bigint): number {
+  assertSuite(suite);
   return rangeWeights(lo, hi).length * (suite.group.elementLength + 4 * suite.field.BYTES);
 }
 
@@ -62,6 +64,9 @@ export function rangeProofContext(args: {
   input: string;
   bind?: Uint8Array;
 }): Uint8Array {
+  assertObject(args, 'args');
+  for (const k of ['circuitId', 'sessionId', 'party', 'input'] as const) assertString(args[k], `args.${k}`);
+  if (args.bind !== undefined) assertBytes(args.bind, 'args.bind');
   return transcript(
     'circuit',
     args.circuitId,
@@ -108,6 +113,17 @@ function weightedSum<E>(suite: Ciphersuite<E>, Bs: readonly E[], w: readonly big
   return g.add(acc, g.mul(Bs[k - 1]!, w[k - 1]!));
 }
 
+/** A statement's fields, by type (the commitment is an element of the suite's group). */
+function checkStatement<E>(statement: RangeStatement<E>): void {
+  assertObject(statement, 'statement');
+  if (statement.commitment === undefined || statement.commitment === null) {
+    throw new ValidationError('INVALID_ARGUMENT', 'statement.commitment: expected a group element', [
+      'statement.commitment',
+    ]);
+  }
+  assertBytes(statement.context, 'statement.context');
+}
+
 /**
  * Prove that `commitment = value*G + blinding*H` holds `value` in `[lo, hi]`. The caller computed the
  * commitment; a value outside the range cannot be proved and is refused.
@@ -118,6 +134,12 @@ export function proveRange<E>(
   witness: { value: bigint; blinding: bigint },
   rng: Rng,
 ): Uint8Array {
+  assertSuite(suite);
+  checkStatement(statement);
+  assertObject(witness, 'witness');
+  assertBigint(witness.value, 'witness.value');
+  assertBigint(witness.blinding, 'witness.blinding');
+  assertFunction(rng, 'rng');
   const { lo, hi } = statement;
   const w = rangeWeights(lo, hi);
   const k = w.length;
@@ -200,6 +222,9 @@ export function verifyRangeProof<E>(
   proof: Uint8Array,
   provider: Culprit,
 ): void {
+  assertSuite(suite);
+  checkStatement(statement);
+  assertString(provider, 'provider');
   const fail = (why: string, cause?: unknown): never => {
     throw new ProtocolError('INVALID_RANGE_PROOF', `range proof from ${provider}: ${why}`, [provider], {
       cause,

@@ -46,6 +46,14 @@ describe('aggregation record', () => {
     expect(bytesToHex(v.digest)).toBe(bytesToHex(aggregationDigest(record)));
   });
 
+  it('its JSON form is a JSON object as JSON-typed fields take it (checked by tsc)', () => {
+    // A JSON object type as other packages declare one: an index signature over JSON values. An
+    // `interface` is not assignable to it (TS2322); the type alias is.
+    type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+    const asJson: { [key: string]: Json } = aggregationRecordToJson(record);
+    expect(aggregationRecordFromJson(asJson).sessionId).toBe(record.sessionId);
+  });
+
   it('round-trips through CBOR and canonical JSON with the same digest', () => {
     const cbor = encodeAggregationRecordCbor(record);
     const json = encodeAggregationRecordJson(record);

@@ -14,16 +14,18 @@ import { Encoder } from 'cbor-x';
 import { bytesToHex, equalBytes, hexToBytes, utf8 } from '../bytes.js';
 import { canonicalize, inCanonicalOrder, type JsonValue } from '../envelope/canonical.js';
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
+import { assertArray, assertBigint, assertObject, assertSuite, optionsOf } from '../guards.js';
 import type { Identifier } from '../keys.js';
 import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 import { scalePoint } from './batch.js';
-import { type Circuit, loadCircuit } from './circuit.js';
+import { type Circuit, checkCircuit, loadCircuit } from './circuit.js';
 import { asCurvePoint, mulH } from './curve.js';
 import {
   AGGREGATION_VERSION,
   type AggregationParty,
   type AggregationSession,
+  checkSession,
   createAggregationSession,
   inputProofContext,
   type OpenedResult,
@@ -62,8 +64,11 @@ export interface AggregationRecord {
   readonly outputs: readonly AggregationRecordOutput[];
 }
 
-/** The JSON form: bytes as lower-case hex, integers as decimal strings. */
-export interface AggregationRecordJson {
+/**
+ * The JSON form: bytes as lower-case hex, integers as decimal strings. A type alias, not an
+ * interface, so that it is assignable to JSON object types (`{ [key: string]: JsonValue }`).
+ */
+export type AggregationRecordJson = {
   v: number;
   suite: string;
   sessionId: string;
@@ -73,7 +78,7 @@ export interface AggregationRecordJson {
   inputs: { name: string; provider: string; commitmentHex: string; rangeProofHex: string | null }[];
   /** `value`: a decimal string; for a vector output, an array of them. */
   outputs: { name: string; value: string | string[]; blindingHex: string }[];
-}
+};
 
 /** Assemble the record from the session, the public dealings and the opening. */
 export function buildAggregationRecord<E>(
@@ -81,6 +86,18 @@ export function buildAggregationRecord<E>(
   dealings: readonly PublicInputDealing[],
   opened: OpenedResult,
 ): AggregationRecord {
+  checkSession(session);
+  assertArray(dealings, 'dealings');
+  dealings.forEach((d, i) => {
+    assertObject(d, `dealings[${i}]`);
+    assertArray(d.commitments, `dealings[${i}].commitments`);
+  });
+  assertObject(opened, 'opened');
+  assertArray(opened.outputs, 'opened.outputs');
+  opened.outputs.forEach((o, i) => {
+    assertObject(o, `opened.outputs[${i}]`);
+    assertBigint(o.blinding, `opened.outputs[${i}].blinding`);
+  });
   const F = session.suite.field;
   const byInput = new Map(dealings.map((d) => [d.input, d]));
   const inputs = session.circuit.inputs.map((inp) => {
@@ -109,7 +126,49 @@ export function buildAggregationRecord<E>(
   });
 }
 
+/** The shape of a record about to be encoded (what its decoders would refuse is refused here). */
+function checkRecordShape(r: AggregationRecord): void {
+  const no = (path: string, what: string): never => {
+    throw new ValidationError('INVALID_ARGUMENT', `${path}: expected ${what}`, [path]);
+  };
+  if (!isObj(r)) no('record', 'an aggregation record');
+  if (typeof r.suite !== 'string') no('record.suite', 'a ciphersuite id');
+  if (typeof r.sessionId !== 'string') no('record.sessionId', 'a string');
+  if (!Number.isSafeInteger(r.threshold)) no('record.threshold', 'an integer');
+  if (!Array.isArray(r.parties)) no('record.parties', 'an array');
+  r.parties.forEach((p, i) => {
+    if (!isObj(p) || typeof p.id !== 'string' || typeof p.role !== 'string')
+      no(`record.parties[${i}]`, '{id, role}');
+  });
+  if (!isObj(r.circuit)) no('record.circuit', 'the circuit JSON');
+  if (!Array.isArray(r.inputs)) no('record.inputs', 'an array');
+  r.inputs.forEach((x, i) => {
+    const p = `record.inputs[${i}]`;
+    if (!isObj(x) || typeof x.name !== 'string' || typeof x.provider !== 'string')
+      no(p, '{name, provider, ...}');
+    if (!(x.commitment instanceof Uint8Array)) no(`${p}.commitment`, 'Uint8Array');
+    if (x.rangeProof !== null && !(x.rangeProof instanceof Uint8Array))
+      no(`${p}.rangeProof`, 'Uint8Array or null');
+  });
+  if (!Array.isArray(r.outputs)) no('record.outputs', 'an array');
+  r.outputs.forEach((x, i) => {
+    const p = `record.outputs[${i}]`;
+    if (!isObj(x) || typeof x.name !== 'string') no(p, '{name, value, blinding}');
+    checkOutputValue(x.value, `${p}.value`);
+    if (!(x.blinding instanceof Uint8Array)) no(`${p}.blinding`, 'Uint8Array');
+  });
+}
+
+function checkOutputValue(v: unknown, path: string): void {
+  if (typeof v !== 'bigint' && !(Array.isArray(v) && v.every((e) => typeof e === 'bigint'))) {
+    throw new ValidationError('INVALID_ARGUMENT', `${path}: expected a bigint or an array of bigints`, [
+      path,
+    ]);
+  }
+}
+
 export function aggregationRecordToJson(r: AggregationRecord): AggregationRecordJson {
+  checkRecordShape(r);
   return {
     v: r.v,
     suite: r.suite,
@@ -133,6 +192,7 @@ export function aggregationRecordToJson(r: AggregationRecord): AggregationRecord
 
 /** An output value as the record's encodings write it: decimal text, one per element for a vector. */
 export function outputValueText(v: OutputValue): string | string[] {
+  checkOutputValue(v, 'value');
   return typeof v === 'bigint' ? v.toString(10) : v.map((e) => e.toString(10));
 }
 
@@ -287,6 +347,7 @@ function toCborShape(r: AggregationRecord): unknown {
 }
 
 export function encodeAggregationRecordCbor(r: AggregationRecord): Uint8Array {
+  checkRecordShape(r);
   const b = cbor.encode(toCborShape(r));
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice();
 }
@@ -339,6 +400,9 @@ export function verifyAggregation(
   input: AggregationRecord | Uint8Array | string,
   opts: { circuit?: Circuit; suite?: AnyCiphersuite } = {},
 ): VerifiedAggregation {
+  optionsOf(opts, 'opts');
+  if (opts.circuit !== undefined) checkCircuit(opts.circuit, 'opts.circuit');
+  if (opts.suite !== undefined) assertSuite(opts.suite, 'opts.suite');
   let record: AggregationRecord;
   try {
     if (input instanceof Uint8Array) record = decodeAggregationRecordCbor(input);

@@ -16,6 +16,7 @@
  */
 import { inspect } from 'node:util';
 import { ValidationError } from '../errors.js';
+import { assertObject, assertSuite } from '../guards.js';
 import type { Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import { MAX_VECTOR_LENGTH } from './circuit.js';
 import { type CurvePoint, mulH, runSteps, STEP_OPS } from './curve.js';
@@ -109,7 +110,12 @@ export function* vectorPadSteps<E>(
   rng: Rng,
   opsPerStep = STEP_OPS,
 ): Generator<void, VectorDealingPad, void> {
+  assertSuite(suite);
+  assertObject(shape, 'shape');
   checkShape(shape.length, shape.threshold);
+  if (typeof opsPerStep !== 'number' || !(opsPerStep > 0)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'opsPerStep: expected a positive number', ['opsPerStep']);
+  }
   if (typeof rng !== 'function')
     throw new ValidationError('INVALID_ARGUMENT', 'rng: expected a function', ['rng']);
   const F = suite.field;

@@ -20,6 +20,7 @@ import { ed25519_hasher } from '@noble/curves/ed25519.js';
 import { secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { utf8 } from '../bytes.js';
 import { ValidationError } from '../errors.js';
+import { assertSuite } from '../guards.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
 import { randomWeights, scalePoint } from './batch.js';
 import { MAX_VECTOR_LENGTH } from './circuit.js';
@@ -54,6 +55,7 @@ const HASH_TO_CURVE_OPS = 400;
  * process and reused; returned as a frozen copy, so the cache cannot be changed through it.
  */
 export function vectorGenerators<E>(suite: Ciphersuite<E>, length: number): readonly CurvePoint[] {
+  assertSuite(suite);
   return runSteps(generatorSteps(suite, length, Number.POSITIVE_INFINITY));
 }
 

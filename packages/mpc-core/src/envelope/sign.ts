@@ -5,10 +5,12 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { base64Decode, base64Encode, concatBytes } from '../bytes.js';
+import { assertBytes, base64Decode, base64Encode, concatBytes } from '../bytes.js';
 import { ValidationError, VerificationError } from '../errors.js';
+import { assertSecret } from '../guards.js';
 import { SecretBytes } from '../secret.js';
 import { verifyEd25519 } from '../suite/ed25519.js';
+import { randomBytesOf } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
 import { canonicalBytes } from './canonical.js';
 import type { Envelope, SignedEnvelope } from './types.js';
@@ -45,15 +47,29 @@ function cachedKeyObject(secretKey: SecretBytes): KeyObject {
   return k;
 }
 
+/** The seed of an identity secret key given as `SecretBytes` (not wiped) or raw bytes. */
+function seedOf(secretKey: SecretBytes | Uint8Array): Uint8Array {
+  if (secretKey instanceof SecretBytes) {
+    assertSecret(secretKey, 'secretKey');
+    return secretKey.expose();
+  }
+  if (!(secretKey instanceof Uint8Array)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'secretKey: expected SecretBytes or Uint8Array', [
+      'secretKey',
+    ]);
+  }
+  return secretKey;
+}
+
 /** The raw 32-byte public key of an Ed25519 seed. */
 export function identityPublicKey(secretKey: SecretBytes | Uint8Array): Uint8Array {
-  const seed = secretKey instanceof SecretBytes ? secretKey.expose() : secretKey;
+  const seed = seedOf(secretKey);
   const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' });
   return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
 export function generateIdentityKey(rng: Rng = randomBytes): IdentityKey {
-  const seed = rng(32);
+  const seed = randomBytesOf(rng, 32);
   const secretKey = new SecretBytes(seed);
   seed.fill(0);
   return Object.freeze({ secretKey, publicKey: identityPublicKey(secretKey) });
@@ -71,10 +87,9 @@ export function envelopeSigningBytes(envelope: Envelope): Uint8Array {
 /** Plain Ed25519 signature with an identity key (for records that are not envelopes). */
 export function signBytes(secretKey: SecretBytes | Uint8Array, message: Uint8Array): Uint8Array {
   // A raw Uint8Array may be mutated by its owner: decode it each time. SecretBytes are immutable.
-  if (secretKey instanceof SecretBytes && secretKey.wiped) {
-    throw new ValidationError('INVALID_ARGUMENT', 'identity secret key has been wiped', ['secretKey']);
-  }
-  const key = secretKey instanceof SecretBytes ? cachedKeyObject(secretKey) : privateKeyObject(secretKey);
+  const seed = seedOf(secretKey);
+  assertBytes(message, 'message');
+  const key = secretKey instanceof SecretBytes ? cachedKeyObject(secretKey) : privateKeyObject(seed);
   return new Uint8Array(nodeSign(null, message, key));
 }
 

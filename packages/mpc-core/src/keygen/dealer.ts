@@ -3,8 +3,8 @@
  * it with Shamir over the scalar field and commits to the polynomial (VSS). For tests and
  * bootstrap; production keys come from the DKG, where nobody ever holds the whole secret.
  */
-import { randomBytes } from '@noble/hashes/utils.js';
 import { ValidationError } from '../errors.js';
+import { assertArray, assertSuite, optionsOf } from '../guards.js';
 import {
   type Identifier,
   identifierFromNumber,
@@ -15,6 +15,7 @@ import {
   type Threshold,
   validateThreshold,
 } from '../keys.js';
+import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, Rng } from '../suite/types.js';
 import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
 
@@ -36,12 +37,14 @@ export function trustedDealer(
   threshold: Threshold,
   opts: DealerOptions = {},
 ): DealerOutput {
-  return dealTyped(suite, threshold, opts);
+  assertSuite(suite);
+  return dealTyped(suite, threshold, optionsOf(opts, 'opts'));
 }
 
 function dealTyped<E>(suite: Ciphersuite<E>, threshold: Threshold, opts: DealerOptions): DealerOutput {
   const t = validateThreshold(threshold);
-  const rng = opts.rng ?? randomBytes;
+  const rng = rngOrDefault(opts.rng, 'opts.rng');
+  if (opts.identifiers !== undefined) assertArray(opts.identifiers, 'opts.identifiers');
   const ids =
     opts.identifiers ??
     Array.from({ length: t.max }, (_, i) => identifierFromNumber(suite as AnyCiphersuite, i + 1));

@@ -12,9 +12,9 @@
  * `DKG` for the same rng stream (the TR suite applies the same BIP-341 tweak with the empty
  * merkle root as `schnorr_FROST` and frost-rs `frost-secp256k1-tr` do).
  */
-import { randomBytes } from '@noble/hashes/utils.js';
-import { concatBytes, equalBytes } from '../bytes.js';
+import { assertBytes, concatBytes, equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
+import { assertArray, assertObject, assertString, assertSuite } from '../guards.js';
 import {
   type Identifier,
   identifierToScalar,
@@ -25,6 +25,8 @@ import {
   validateThreshold,
 } from '../keys.js';
 import { RedactedState, SecretBytes } from '../secret.js';
+import { isCiphersuiteId } from '../suite/registry.js';
+import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
 
@@ -122,6 +124,7 @@ export class DkgRound1Secret extends RedactedState {
     commitment: readonly Uint8Array[],
   ) {
     super();
+    checkSecretFields(suite, identifier, threshold, commitment);
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
@@ -146,6 +149,7 @@ export class DkgRound2Secret extends RedactedState {
   /** @internal built by {@link dkgRound2} only. */
   constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
     super();
+    checkSecretFields(suite, identifier, threshold, []);
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = threshold;
@@ -164,6 +168,24 @@ export class DkgRound2Secret extends RedactedState {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers (also used by refresh.ts; not part of the package's public face)
 // ---------------------------------------------------------------------------------------------
+
+/** The public fields of a round secret (DKG and refresh), checked when one is constructed. */
+export function checkSecretFields(
+  suite: unknown,
+  identifier: unknown,
+  threshold: unknown,
+  commitment: unknown,
+): void {
+  if (!isCiphersuiteId(suite)) {
+    throw new ValidationError('UNKNOWN_CIPHERSUITE', 'suite: expected a ciphersuite id', ['suite']);
+  }
+  assertString(identifier, 'identifier');
+  validateThreshold(threshold as Threshold);
+  assertArray(commitment, 'commitment');
+  commitment.forEach((c, k) => {
+    assertBytes(c, `commitment[${k}]`);
+  });
+}
 
 export function checkSuite(suite: AnyCiphersuite, id: CiphersuiteId, field: string): void {
   if (suite.id !== id) {
@@ -414,6 +436,7 @@ function sameTranscript(a: readonly DkgRound1Package[], b: readonly DkgRound1Pac
  * constant term. Broadcast `package`; keep `secret`. Consumes `rng` exactly as noble's `DKG.round1`.
  */
 export function dkgRound1(suite: AnyCiphersuite, options: DkgRound1Options): DkgRound1Output {
+  assertSuite(suite);
   return round1Typed(suite, options);
 }
 
@@ -426,9 +449,7 @@ function round1Typed<E>(suite: Ciphersuite<E>, options: DkgRound1Options): DkgRo
   const anySuite = suite as AnyCiphersuite;
   const threshold = validateThreshold(options.threshold, 'options.threshold');
   const x = identifierToScalar(anySuite, options.identifier, 'options.identifier');
-  const rng = options.rng ?? randomBytes;
-  if (typeof rng !== 'function')
-    throw new ValidationError('INVALID_ARGUMENT', 'options.rng: expected function', ['options.rng']);
+  const rng = rngOrDefault(options.rng, 'options.rng');
   const { group, field } = suite;
   const coefficients = randomPolynomial(suite, threshold.min, rng);
   const commitmentElements = commitPolynomial(suite, coefficients);
@@ -471,6 +492,7 @@ export function dkgRound2(
   secret: DkgRound1Secret,
   round1Packages: readonly DkgRound1Package[],
 ): DkgRound2Output {
+  assertSuite(suite);
   return round2Typed(suite, secret, round1Packages);
 }
 
@@ -585,6 +607,7 @@ export function dkgRound3(
   round1Packages: readonly DkgRound1Package[],
   round2Packages: readonly DkgRound2Package[],
 ): DkgOutput {
+  assertSuite(suite);
   return round3Typed(suite, secret, round1Packages, round2Packages);
 }
 
@@ -716,6 +739,8 @@ export function runDkgLocally(
   suite: AnyCiphersuite,
   options: LocalDkgOptions,
 ): { readonly publicPackage: PublicKeyPackage; readonly keyPackages: readonly KeyPackage[] } {
+  assertSuite(suite);
+  assertObject(options, 'options');
   const { identifiers, threshold, rng } = options;
   if (!Array.isArray(identifiers) || identifiers.length !== threshold?.max) {
     throw new ValidationError('INVALID_ARGUMENT', `identifiers: expected ${threshold?.max} identifiers`, [

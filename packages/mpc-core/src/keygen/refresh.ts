@@ -15,6 +15,7 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
+import { assertSuite } from '../guards.js';
 import {
   type Identifier,
   identifierToScalar,
@@ -26,10 +27,12 @@ import {
   validateThreshold,
 } from '../keys.js';
 import { RedactedState, SecretBytes } from '../secret.js';
+import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import {
   byScalar,
   checkPeerIdentifiers,
+  checkSecretFields,
   checkSuite,
   collectShares,
   decodeCommitment,
@@ -131,6 +134,7 @@ export class RefreshRound1Secret extends RedactedState {
     commitment: readonly Uint8Array[],
   ) {
     super();
+    checkSecretFields(suite, identifier, threshold, commitment);
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
@@ -154,6 +158,7 @@ export class RefreshRound2Secret extends RedactedState {
   /** @internal built by {@link refreshRound2} only. */
   constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
     super();
+    checkSecretFields(suite, identifier, threshold, []);
     this.suite = suite;
     this.identifier = identifier;
     this.threshold = threshold;
@@ -268,6 +273,7 @@ export function refreshDealer(
   identifiers: readonly Identifier[],
   rng: Rng = randomBytes,
 ): RefreshDealerOutput {
+  assertSuite(suite);
   return dealerTyped(suite, publicPackage, identifiers, rng);
 }
 
@@ -320,6 +326,7 @@ export function applyRefresh(
   publicPackage: PublicKeyPackage,
   share: RefreshShare,
 ): RefreshOutput {
+  assertSuite(suite);
   return applyTyped(suite, keyPackage, publicPackage, share);
 }
 
@@ -393,6 +400,7 @@ export function refreshRound1(
   suite: AnyCiphersuite,
   options: RefreshRound1Options,
 ): { readonly package: RefreshRound1Package; readonly secret: RefreshRound1Secret } {
+  assertSuite(suite);
   return r1Typed(suite, options);
 }
 
@@ -405,7 +413,7 @@ function r1Typed<E>(suite: Ciphersuite<E>, options: RefreshRound1Options) {
   const anySuite = suite as AnyCiphersuite;
   const threshold = validateThreshold(options.threshold, 'options.threshold');
   const x = identifierToScalar(anySuite, options.identifier, 'options.identifier');
-  const rng = options.rng ?? randomBytes;
+  const rng = rngOrDefault(options.rng, 'options.rng');
   const { group, field } = suite;
   const coefficients = [0n];
   for (let k = 1; k < threshold.min; k++) coefficients.push(field.random(rng));
@@ -458,6 +466,7 @@ export function refreshRound2(
   secret: RefreshRound1Secret,
   round1Packages: readonly RefreshRound1Package[],
 ): { readonly packages: readonly RefreshRound2Package[]; readonly secret: RefreshRound2Secret } {
+  assertSuite(suite);
   return r2Typed(suite, secret, round1Packages);
 }
 
@@ -553,6 +562,7 @@ export function refreshRound3(
   round1Packages: readonly RefreshRound1Package[],
   round2Packages: readonly RefreshRound2Package[],
 ): RefreshShare {
+  assertSuite(suite);
   return r3Typed(suite, secret, round1Packages, round2Packages);
 }
 

@@ -15,6 +15,7 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { ProtocolError, ValidationError } from '../errors.js';
+import { assertSuite } from '../guards.js';
 import {
   type Identifier,
   identifierToScalar,
@@ -108,6 +109,7 @@ export function repairStep1(
   lostIdentifier: Identifier,
   rng: Rng = randomBytes,
 ): readonly RepairDelta[] {
+  assertSuite(suite);
   return step1Typed(suite, helpers, helperKeyPackage, lostIdentifier, rng);
 }
 
@@ -178,6 +180,7 @@ export function repairStep2(
   helperKeyPackage: KeyPackage,
   deltas: readonly RepairDelta[],
 ): RepairSigma {
+  assertSuite(suite);
   const { field } = suite;
   if (!helperKeyPackage || typeof helperKeyPackage !== 'object') {
     throw new ValidationError('INVALID_ARGUMENT', 'helperKeyPackage: expected a KeyPackage', [
@@ -266,6 +269,7 @@ export function repairStep3(
   lostIdentifier: Identifier,
   publicPackage: PublicKeyPackage,
 ): KeyPackage {
+  assertSuite(suite);
   return step3Typed(suite, helpers, sigmas, lostIdentifier, publicPackage);
 }
 

@@ -21,6 +21,8 @@
  * - `embedded-json`: a string holding JSON in which any detector fires is sealed whole;
  * - `policy`: the pointers (patterns with `*` / `**`) a policy lists.
  */
+import { ValidationError } from '../errors.js';
+import { optionsOf } from '../guards.js';
 import { formatPointer, type JsonPointer, matchesPointerPattern, outermostPointers } from './pointer.js';
 
 export const DETECTOR_KINDS = [
@@ -240,8 +242,23 @@ const isSealedMarker = (v: unknown) =>
   isObject(v) && Object.keys(v).length === 1 && typeof v[SEALED_MARKER] === 'string';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+/** A policy's shape: an object whose lists, where given, are arrays of strings. */
+function checkPolicy(policy: DetectionPolicy): void {
+  optionsOf(policy, 'policy');
+  for (const k of ['detectors', 'paths', 'ignore', 'extraKeyWords'] as const) {
+    const list: unknown = policy[k];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) {
+      throw new ValidationError('INVALID_ARGUMENT', `policy.${k}: expected an array of strings`, [
+        `policy.${k}`,
+      ]);
+    }
+  }
+}
+
 /** Every sensitive value in `payload`, outermost first, with the detector that found it. */
 export function detectSensitive(payload: unknown, policy: DetectionPolicy = {}): Detection[] {
+  checkPolicy(policy);
   const enabled = new Set<DetectorKind>(policy.detectors ?? DETECTOR_KINDS);
   const on = (k: DetectorKind) => enabled.has(k);
   const secretKey = makeKeyTest(policy.extraKeyWords ?? []);

@@ -5,6 +5,7 @@
  * `**` for any number of segments (including none).
  */
 import { ValidationError } from '../errors.js';
+import { assertString } from '../guards.js';
 
 export type JsonPointer = string;
 
@@ -13,6 +14,11 @@ const unescapeSegment = (seg: string) => seg.replace(/~1/g, '/').replace(/~0/g, 
 
 /** Segments to a pointer. */
 export function formatPointer(segments: readonly (string | number)[]): JsonPointer {
+  if (!Array.isArray(segments) || segments.some((s) => typeof s !== 'string' && typeof s !== 'number')) {
+    throw new ValidationError('INVALID_ARGUMENT', 'segments: expected an array of strings and numbers', [
+      'segments',
+    ]);
+  }
   return segments.map((s) => `/${escapeSegment(String(s))}`).join('');
 }
 
@@ -81,6 +87,8 @@ export function matchesPointerPattern(pattern: JsonPointer, pointer: JsonPointer
 
 /** Whether `ancestor` is `pointer` itself or one of its ancestors. */
 export function isPointerPrefix(ancestor: JsonPointer, pointer: JsonPointer): boolean {
+  assertString(ancestor, 'ancestor');
+  assertString(pointer, 'pointer');
   return pointer === ancestor || pointer.startsWith(`${ancestor}/`);
 }
 
@@ -89,7 +97,14 @@ export function isPointerPrefix(ancestor: JsonPointer, pointer: JsonPointer): bo
  * ancestor already covers it).
  */
 export function outermostPointers(pointers: Iterable<JsonPointer>): JsonPointer[] {
-  const sorted = [...new Set(pointers)].sort();
+  const list =
+    pointers !== null && typeof pointers === 'object' && Symbol.iterator in pointers
+      ? [...pointers]
+      : undefined;
+  if (list === undefined || list.some((p) => typeof p !== 'string')) {
+    throw new ValidationError('INVALID_ARGUMENT', 'pointers: expected an iterable of pointers', ['pointers']);
+  }
+  const sorted = [...new Set(list)].sort();
   const out: JsonPointer[] = [];
   for (const p of sorted) if (!out.some((a) => isPointerPrefix(a, p))) out.push(p);
   return out;

@@ -15,12 +15,13 @@
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { randomBytes } from '@noble/hashes/utils.js';
 import { split } from 'shamir-secret-sharing';
-import { bytesToHex, concatBytes } from '../bytes.js';
+import { assertBytes, bytesToHex, concatBytes } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
+import { assertArray, assertObject, assertString } from '../guards.js';
 import { type SealedBox, seal } from '../seal.js';
+import { randomBytesOf, rngOrDefault } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
 import { type Detection, type DetectionPolicy, detectSensitive, SEALED_MARKER } from './detect.js';
 import { getAtPointer, type JsonPointer, outermostPointers, parsePointer, setAtPointer } from './pointer.js';
@@ -77,7 +78,53 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 // ---- associated data: canonical JSON, so no two contexts share bytes ----
 
-export function fieldAad(f: Pick<SealedField, 'version' | 'incidentId' | 'id' | 'path'>): Uint8Array {
+type FieldHead = Pick<SealedField, 'version' | 'incidentId' | 'id' | 'path'>;
+
+/** The fields of a sealed field that its associated data binds: present, and of their types. */
+export function checkHead(f: FieldHead, field = 'field'): void {
+  assertObject(f, field);
+  if (typeof f.version !== 'number') {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}.version: expected a number`, [
+      `${field}.version`,
+    ]);
+  }
+  assertString(f.incidentId, `${field}.incidentId`);
+  assertString(f.id, `${field}.id`);
+  assertString(f.path, `${field}.path`);
+}
+
+/**
+ * A sealed field's shape, as the functions that open or encode one read it (its contents are
+ * checked by those functions, or by `SealedFieldCodec` when it comes off the wire).
+ */
+export function checkSealedField(f: SealedField, field = 'field'): void {
+  checkHead(f, field);
+  assertObject(f.threshold, `${field}.threshold`);
+  if (!Number.isSafeInteger(f.threshold.min) || !Number.isSafeInteger(f.threshold.max)) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}.threshold: expected integers min and max`, [
+      `${field}.threshold`,
+    ]);
+  }
+  for (const k of ['nonce', 'ciphertext', 'commitment'] as const) assertBytes(f[k], `${field}.${k}`);
+  assertArray(f.shares, `${field}.shares`);
+  f.shares.forEach((sh, i) => {
+    const at = `${field}.shares[${i}]`;
+    assertObject(sh, at);
+    assertString(sh.party, `${at}.party`);
+    assertBytes(sh.commitment, `${at}.commitment`);
+    checkBox(sh.box, `${at}.box`);
+  });
+}
+
+/** A sealed box's shape: three byte strings. */
+export function checkBox(box: SealedBox, field = 'box'): void {
+  assertObject(box, field);
+  for (const k of ['ephemeralPublicKey', 'nonce', 'ciphertext'] as const)
+    assertBytes(box[k], `${field}.${k}`);
+}
+
+export function fieldAad(f: FieldHead): Uint8Array {
+  checkHead(f);
   return canonicalBytes({
     ctx: 'aaps.sealed-field.value',
     v: f.version,
@@ -87,10 +134,9 @@ export function fieldAad(f: Pick<SealedField, 'version' | 'incidentId' | 'id' | 
   });
 }
 
-export function shareAad(
-  f: Pick<SealedField, 'version' | 'incidentId' | 'id' | 'path'>,
-  party: string,
-): Uint8Array {
+export function shareAad(f: FieldHead, party: string): Uint8Array {
+  checkHead(f);
+  assertString(party, 'party');
   return canonicalBytes({
     ctx: 'aaps.sealed-field.share',
     v: f.version,
@@ -102,19 +148,20 @@ export function shareAad(
 }
 
 /** Binds a share to its field and party: SHA-256(context || share). */
-export function shareCommitment(
-  f: Pick<SealedField, 'version' | 'incidentId' | 'id' | 'path'>,
-  party: string,
-  share: Uint8Array,
-): Uint8Array {
+export function shareCommitment(f: FieldHead, party: string, share: Uint8Array): Uint8Array {
+  assertBytes(share, 'share');
   return sha256(concatBytes(shareAad(f, party), share));
 }
 
 export function valueCommitment(salt: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  assertBytes(salt, 'salt');
+  assertBytes(plaintext, 'plaintext');
   return sha256(concatBytes(salt, plaintext));
 }
 
 function checkOptions(opts: SealOptions): void {
+  assertObject(opts, 'opts');
+  rngOrDefault(opts.rng, 'opts.rng');
   const bad: string[] = [];
   if (typeof opts.incidentId !== 'string' || !ID.test(opts.incidentId)) bad.push('incidentId');
   const ids = new Set<string>();
@@ -142,17 +189,17 @@ function checkOptions(opts: SealOptions): void {
 export async function sealValue(value: unknown, path: JsonPointer, opts: SealOptions): Promise<SealedField> {
   checkOptions(opts);
   parsePointer(path);
-  const rng = opts.rng ?? randomBytes;
+  const rng = rngOrDefault(opts.rng, 'opts.rng');
   const plaintext = canonicalBytes(value);
-  const salt = rng(SALT_LENGTH);
-  const dataKey = rng(32);
+  const salt = randomBytesOf(rng, SALT_LENGTH);
+  const dataKey = randomBytesOf(rng, 32);
   const head = {
     version: SEALED_FIELD_VERSION,
     incidentId: opts.incidentId,
-    id: bytesToHex(rng(16)),
+    id: bytesToHex(randomBytesOf(rng, 16)),
     path,
   } as const;
-  const nonce = rng(24);
+  const nonce = randomBytesOf(rng, 24);
   const inner = concatBytes(salt, plaintext);
   const ciphertext = xchacha20poly1305(dataKey, nonce, fieldAad(head)).encrypt(inner);
   const commitment = valueCommitment(salt, plaintext);
@@ -191,6 +238,7 @@ export async function sealPayload(
   opts: SealOptions,
 ): Promise<SealedPayload> {
   checkOptions(opts);
+  assertArray(paths, 'paths');
   const missing: string[] = [];
   for (const p of paths) {
     if (parsePointer(p).length === 0) missing.push(p);
@@ -221,6 +269,7 @@ export async function detectAndSeal(
   policy: DetectionPolicy,
   opts: SealOptions,
 ): Promise<SealedPayload & { readonly detections: readonly (Detection & { readonly id: string })[] }> {
+  checkOptions(opts);
   const found = detectSensitive(payload, policy);
   if (found.length === 0) {
     const copy: unknown = JSON.parse(new TextDecoder().decode(canonicalBytes(payload)));

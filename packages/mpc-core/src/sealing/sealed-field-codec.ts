@@ -7,9 +7,12 @@
 import { bytesToHex } from '../bytes.js';
 import { decodeCbor, displayValue, encodeCbor } from '../codec.js';
 import { ValidationError } from '../errors.js';
+import { assertObject, assertString } from '../guards.js';
 import type { SealedBox } from '../seal.js';
 import { parsePointer } from './pointer.js';
 import {
+  checkBox,
+  checkSealedField,
   MAX_SEALING_PARTIES,
   SEALED_FIELD_VERSION,
   type SealedField,
@@ -36,6 +39,7 @@ function boxOut(b: SealedBox, mode: Mode) {
 }
 
 function toWire(f: SealedField, mode: Mode) {
+  checkSealedField(f);
   return {
     v: SEALED_FIELD_VERSION,
     type: TYPE,
@@ -207,6 +211,9 @@ export const SealedFieldCodec = Object.freeze({
 });
 
 function releaseToWire(r: ReleasedShare, mode: Mode) {
+  assertObject(r, 'release');
+  assertString(r.party, 'release.party');
+  checkBox(r.box, 'release.box');
   return { v: SEALED_FIELD_VERSION, type: RELEASE_TYPE, body: { party: r.party, box: boxOut(r.box, mode) } };
 }
 

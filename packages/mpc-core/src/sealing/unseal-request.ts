@@ -9,14 +9,15 @@
  * `{"domain": "aaps.unseal-request.v1", "request": <the request without signature>}`.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { base64Decode, base64Encode, bytesToHex, concatBytes } from '../bytes.js';
+import { assertBytes, base64Decode, base64Encode, bytesToHex, concatBytes } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { signBytes } from '../envelope/sign.js';
 import { ValidationError, VerificationError } from '../errors.js';
+import { assertArray, assertObject, assertSecret, assertString } from '../guards.js';
 import type { SealedBox } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import { verifyEd25519 } from '../suite/ed25519.js';
-import type { SealedField } from './seal-field.js';
+import { checkBox, type SealedField } from './seal-field.js';
 
 export const UNSEAL_REQUEST_DOMAIN = 'aaps.unseal-request.v1';
 /** Longest validity a request may claim (`expires_at - issued_at`). */
@@ -56,6 +57,7 @@ const KEYS = [
 export function unsealRequestSigningBytes(
   req: Omit<UnsealRequest, 'signature'> & { signature?: string },
 ): Uint8Array {
+  assertObject(req, 'request');
   const { signature: _signature, ...unsigned } = req;
   return canonicalBytes({ domain: UNSEAL_REQUEST_DOMAIN, request: unsigned });
 }
@@ -65,6 +67,8 @@ export function signUnsealRequest(
   req: Omit<UnsealRequest, 'signature'>,
   identitySecretKey: SecretBytes,
 ): UnsealRequest {
+  assertObject(req, 'request');
+  assertSecret(identitySecretKey, 'identitySecretKey');
   const unsigned = parseUnsealRequest({ ...req, signature: 'ed25519:' });
   const { signature: _s, ...body } = unsigned;
   const sig = signBytes(identitySecretKey, unsealRequestSigningBytes(body));
@@ -111,6 +115,15 @@ export function verifyUnsealRequest(
   now: Date,
   skewMs = 5 * 60 * 1000,
 ): void {
+  assertObject(req, 'request');
+  assertString(req.signature, 'request.signature');
+  assertBytes(requesterIdentityKey, 'requesterIdentityKey');
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    throw new ValidationError('INVALID_ARGUMENT', 'now: expected a valid Date', ['now']);
+  }
+  if (typeof skewMs !== 'number' || !(skewMs >= 0)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'skewMs: expected a non-negative number', ['skewMs']);
+  }
   let sig: Uint8Array | undefined;
   try {
     sig = base64Decode(req.signature.slice('ed25519:'.length), 'signature');
@@ -139,6 +152,12 @@ export function verifyUnsealRequest(
  * twice. `ValidationError` naming each bad `fields[i]`.
  */
 export function checkUnsealFields(req: UnsealRequest, fields: readonly SealedField[]): void {
+  assertObject(req, 'request');
+  assertArray(req.fields, 'request.fields');
+  assertArray(fields, 'fields');
+  fields.forEach((f, i) => {
+    assertObject(f, `fields[${i}]`);
+  });
   const bad: string[] = [];
   const seen = new Set<string>();
   fields.forEach((f, i) => {
@@ -174,6 +193,7 @@ export interface UnsealReleaseRecord {
 }
 
 export function sealedBoxDigest(box: SealedBox): string {
+  checkBox(box);
   return bytesToHex(sha256(concatBytes(box.ephemeralPublicKey, box.nonce, box.ciphertext)));
 }
 
@@ -185,6 +205,19 @@ export function unsealReleaseRecord(args: {
   rule?: string;
   box?: SealedBox;
 }): UnsealReleaseRecord {
+  assertObject(args, 'args');
+  assertObject(args.request, 'args.request');
+  assertString(args.party, 'args.party');
+  assertString(args.field, 'args.field');
+  if (!['released', 'refused', 'unavailable'].includes(args.decision)) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'args.decision: expected released, refused or unavailable',
+      ['args.decision'],
+    );
+  }
+  if (args.rule !== undefined) assertString(args.rule, 'args.rule');
+  if (args.box !== undefined) checkBox(args.box, 'args.box');
   return Object.freeze({
     type: 'UnsealRelease',
     request_id: args.request.request_id,

@@ -12,16 +12,19 @@
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { randomBytes } from '@noble/hashes/utils.js';
 import { combine } from 'shamir-secret-sharing';
-import { bytesToHex, equalBytes } from '../bytes.js';
+import { assertBytes, bytesToHex, equalBytes } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
+import { assertArray, assertObject, assertSecret, assertString } from '../guards.js';
 import { open, type SealedBox, seal } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
+import { rngOrDefault } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
 import { SEALED_MARKER } from './detect.js';
 import {
+  checkHead,
+  checkSealedField,
   fieldAad,
   SALT_LENGTH,
   type SealedField,
@@ -37,6 +40,9 @@ export function releaseAad(
   party: string,
   requesterX25519PublicKey: Uint8Array,
 ): Uint8Array {
+  checkHead(field);
+  assertString(party, 'party');
+  assertBytes(requesterX25519PublicKey, 'requesterX25519PublicKey');
   return canonicalBytes({
     ctx: 'aaps.sealed-field.release',
     v: field.version,
@@ -76,6 +82,11 @@ export function releaseShare(
   requesterX25519PublicKey: Uint8Array,
   opts: ReleaseOptions,
 ): SealedBox {
+  checkSealedField(field);
+  assertString(partyId, 'partyId');
+  assertSecret(partyX25519SecretKey, 'partyX25519SecretKey');
+  assertObject(opts, 'opts');
+  const rng = rngOrDefault(opts.rng, 'opts.rng');
   if (opts.incidentId !== field.incidentId)
     throw new ValidationError(
       'INVALID_ARGUMENT',
@@ -103,12 +114,7 @@ export function releaseShare(
         'sealed-field.share-commitment',
         `party ${partyId}'s share of field ${field.id} does not match its commitment`,
       );
-    return seal(
-      requesterX25519PublicKey,
-      share,
-      releaseAad(field, partyId, requesterX25519PublicKey),
-      opts.rng ?? randomBytes,
-    );
+    return seal(requesterX25519PublicKey, share, releaseAad(field, partyId, requesterX25519PublicKey), rng);
   } finally {
     share.fill(0);
   }
@@ -183,6 +189,13 @@ export async function combineReleased(
   releases: readonly ReleasedShare[],
   requesterX25519SecretKey: SecretBytes,
 ): Promise<UnsealedValue> {
+  checkSealedField(field);
+  assertArray(releases, 'releases');
+  releases.forEach((r, i) => {
+    assertObject(r, `releases[${i}]`);
+    assertString(r.party, `releases[${i}].party`);
+  });
+  assertSecret(requesterX25519SecretKey, 'requesterX25519SecretKey');
   const k = field.threshold.min;
   const requesterPublic = x25519.getPublicKey(requesterX25519SecretKey.expose());
   const order = new Map(field.shares.map((s, i) => [s.party, i]));
@@ -287,6 +300,9 @@ export async function combineReleased(
  * (`values`: field id -> value). Markers of fields not in `values` stay.
  */
 export function fillSealedValues(redacted: unknown, values: ReadonlyMap<string, unknown>): unknown {
+  if (!(values instanceof Map)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'values: expected a Map of field id to value', ['values']);
+  }
   const fill = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(fill);
     if (typeof node !== 'object' || node === null) return node;
@@ -326,6 +342,15 @@ export async function openFields(
   releases: readonly FieldRelease[],
   requesterX25519SecretKey: SecretBytes,
 ): Promise<UnsealOutcome[]> {
+  assertArray(fields, 'fields');
+  fields.forEach((f, i) => {
+    checkSealedField(f, `fields[${i}]`);
+  });
+  assertArray(releases, 'releases');
+  releases.forEach((r, i) => {
+    assertObject(r, `releases[${i}]`);
+  });
+  assertSecret(requesterX25519SecretKey, 'requesterX25519SecretKey');
   const out: UnsealOutcome[] = [];
   for (const field of fields) {
     const mine = releases.filter((r) => r.field === field.id).map(({ party, box }) => ({ party, box }));

@@ -3,6 +3,7 @@
  * result. A bad share makes `aggregate` throw a `ProtocolError` naming every culprit.
  */
 import { ProtocolError, ValidationError } from '../errors.js';
+import { assertObject, assertSuite } from '../guards.js';
 import { type Identifier, type PreparedPublic, type PublicKeyPackage, preparePublic } from '../keys.js';
 import type { AnyCiphersuite, Ciphersuite } from '../suite/types.js';
 import {
@@ -34,7 +35,8 @@ function shareMap(
       m.set(s.identifier, s.share);
     }
   } else {
-    for (const [id, share] of Object.entries(shares)) m.set(id, share);
+    assertObject(shares, 'shares');
+    for (const [id, share] of Object.entries(shares)) m.set(id, share as Uint8Array);
   }
   return m;
 }
@@ -111,6 +113,7 @@ export function aggregate(
   shares: readonly SignatureShare[] | Readonly<Record<Identifier, Uint8Array>>,
   publicPackage: PublicKeyPackage,
 ): Uint8Array {
+  assertSuite(suite);
   return aggregateTyped(suite, signingPackage, shares, publicPackage);
 }
 
@@ -181,6 +184,7 @@ export function verify(
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
+  assertSuite(suite);
   if (
     !(groupPublicKey instanceof Uint8Array) ||
     !(message instanceof Uint8Array) ||

@@ -5,8 +5,10 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { concatBytes } from '../bytes.js';
 import { ValidationError } from '../errors.js';
-import { type Identifier, type KeyPackage, signingShareScalar } from '../keys.js';
+import { assertSuite } from '../guards.js';
+import { checkKeyPackage, type Identifier, type KeyPackage, signingShareScalar } from '../keys.js';
 import { SecretBytes } from '../secret.js';
+import { randomBytesOf } from '../suite/rng.js';
 import type { AnyCiphersuite, Rng } from '../suite/types.js';
 
 /** A signer's public round-one output. */
@@ -25,17 +27,12 @@ export interface SigningNonces {
 
 /** RFC 9591 §4.1 nonce_generate: H3(random_bytes(32) || SerializeScalar(secret)). */
 function generateNonce(suite: AnyCiphersuite, secretBytes: Uint8Array, rng: Rng): bigint {
-  return suite.H3(concatBytes(rng(32), secretBytes));
+  return suite.H3(concatBytes(randomBytesOf(rng, 32), secretBytes));
 }
 
 export function commit(suite: AnyCiphersuite, keyPackage: KeyPackage, rng: Rng = randomBytes): SigningNonces {
-  if (keyPackage.suite !== suite.id) {
-    throw new ValidationError(
-      'CIPHERSUITE_MISMATCH',
-      `keyPackage is for ${keyPackage.suite}, not ${suite.id}`,
-      ['keyPackage.suite'],
-    );
-  }
+  assertSuite(suite);
+  checkKeyPackage(suite, keyPackage);
   const s = signingShareScalar(suite, keyPackage);
   const sBytes = suite.field.toBytes(s);
   const hiding = generateNonce(suite, sBytes, rng);
@@ -59,6 +56,8 @@ export function preprocess(
   count: number,
   rng: Rng = randomBytes,
 ): SigningNonces[] {
+  assertSuite(suite);
+  checkKeyPackage(suite, keyPackage);
   if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
     throw new ValidationError('INVALID_ARGUMENT', `count: expected an integer in [1, 10000], got ${count}`, [
       'count',

@@ -3,7 +3,9 @@
  * wipes the nonces it used, so a second use of the same nonces fails.
  */
 import { ProtocolError, ValidationError } from '../errors.js';
+import { assertObject, assertSecret, assertSuite } from '../guards.js';
 import {
+  checkKeyPackage,
   type Identifier,
   type KeyPackage,
   type PublicKeyPackage,
@@ -26,6 +28,7 @@ export function signShare(
   signingPackage: SigningPackage,
   publicPackage: PublicKeyPackage,
 ): SignatureShare {
+  assertSuite(suite);
   return signShareTyped(suite, keyPackage, nonces, signingPackage, publicPackage);
 }
 
@@ -37,17 +40,20 @@ function signShareTyped<E>(
   pub: PublicKeyPackage,
 ): SignatureShare {
   const { field, group } = suite;
-  if (kp.suite !== suite.id) {
-    throw new ValidationError('CIPHERSUITE_MISMATCH', `keyPackage is for ${kp.suite}, not ${suite.id}`, [
-      'keyPackage.suite',
-    ]);
-  }
+  checkKeyPackage(suite as AnyCiphersuite, kp);
   const prep = preparePublic(suite, pub);
-  if (Buffer.compare(kp.groupPublicKey, pub.groupPublicKey) !== 0) {
+  if (
+    !(kp.groupPublicKey instanceof Uint8Array) ||
+    Buffer.compare(kp.groupPublicKey, pub.groupPublicKey) !== 0
+  ) {
     throw new ValidationError('INVALID_ARGUMENT', 'keyPackage and publicPackage have different group keys', [
       'keyPackage.groupPublicKey',
     ]);
   }
+  assertObject(nonces, 'nonces');
+  assertSecret(nonces.hiding, 'nonces.hiding', false);
+  assertSecret(nonces.binding, 'nonces.binding', false);
+  assertObject(nonces.commitment, 'nonces.commitment');
   if (nonces.hiding.wiped || nonces.binding.wiped) {
     throw new ProtocolError('NONCE_REUSE', 'these signing nonces were already used; a nonce signs once');
   }

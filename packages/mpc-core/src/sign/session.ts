@@ -12,8 +12,10 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { bytesToHex } from '../bytes.js';
 import { displayValue } from '../codec.js';
 import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
+import { assertSuite } from '../guards.js';
 import { type Identifier, type PublicKeyPackage, preparePublic } from '../keys.js';
 import { commitmentKey } from '../nonce-store.js';
+import { randomBytesOf } from '../suite/rng.js';
 import type { AnyCiphersuite, Rng } from '../suite/types.js';
 import { aggregate, verifyShare } from './aggregate.js';
 import type { SigningPackage } from './context.js';
@@ -60,8 +62,10 @@ const CALL_SETTLED = new Error('signing call settled');
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 
 /** The default {@link Sleep}, on the host's `setTimeout`. */
-export const timerSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve) => {
+export const timerSleep: Sleep = (ms, signal) => {
+  if (typeof ms !== 'number' || !(ms >= 0)) badOption('ms', 'expected a non-negative number');
+  if (!(signal instanceof AbortSignal)) badOption('signal', 'expected an AbortSignal');
+  return new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     const done = () => {
       clearTimeout(id);
@@ -71,6 +75,7 @@ export const timerSleep: Sleep = (ms, signal) =>
     const id = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+};
 
 /** What went wrong with one party in one round. `detail` never holds secret material. */
 export interface PartyFault {
@@ -198,9 +203,7 @@ export class SigningSession<P = unknown> {
   constructor(opts: SigningSessionOptions<P>) {
     if (!opts || typeof opts !== 'object') badOption('options', 'expected object');
     const { suite, publicPackage, transport } = opts;
-    if (!suite || typeof suite !== 'object' || typeof suite.id !== 'string') {
-      badOption('suite', 'expected a ciphersuite');
-    }
+    assertSuite(suite);
     const prep = preparePublic(suite, publicPackage);
     if (!transport || typeof transport.commit !== 'function' || typeof transport.sign !== 'function') {
       badOption('transport', 'expected {commit, sign} functions');
@@ -231,6 +234,7 @@ export class SigningSession<P = unknown> {
 
   /** Commitments held for later signings (for one party, or in all). */
   pooled(party?: Identifier): number {
+    if (party !== undefined && typeof party !== 'string') badOption('party', 'expected an identifier');
     if (party !== undefined) return this.#pool.get(party)?.length ?? 0;
     let n = 0;
     for (const list of this.#pool.values()) n += list.length;
@@ -245,7 +249,7 @@ export class SigningSession<P = unknown> {
   async sign(input: SignInput<P>): Promise<SigningResult> {
     if (!input || typeof input !== 'object') badOption('input', 'expected object');
     const message = this.#messageOf(input);
-    const sessionId = input.sessionId ?? bytesToHex(this.#rng(16));
+    const sessionId = input.sessionId ?? bytesToHex(randomBytesOf(this.#rng, 16));
     if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 128) {
       badOption('input.sessionId', 'expected a string of 1 to 128 characters');
     }
@@ -459,7 +463,7 @@ export class SigningSession<P = unknown> {
   #maybeRefill(party: Identifier): void {
     if (this.#batchSize < 4 || this.pooled(party) > this.#batchSize / 2 || this.#refilling.has(party)) return;
     this.#refilling.add(party);
-    const run = newRun(`refill-${bytesToHex(this.#rng(8))}-${(this.#refills++).toString(36)}`);
+    const run = newRun(`refill-${bytesToHex(randomBytesOf(this.#rng, 8))}-${(this.#refills++).toString(36)}`);
     const count = this.#batchSize;
     const request: CommitRequest = Object.freeze({ sessionId: run.sessionId, count });
     void this.#call(run, (signal) => this.#transport.commit(party, request, signal))

@@ -4,9 +4,10 @@
  * step failing leaves no usable nonce behind, so no crash or replay can make a nonce sign twice.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { equalBytes } from '../bytes.js';
-import { ProtocolError, ValidationError } from '../errors.js';
-import { type KeyPackage, type PublicKeyPackage, preparePublic } from '../keys.js';
+import { assertBytes, equalBytes } from '../bytes.js';
+import { ProtocolError } from '../errors.js';
+import { assertFunction, assertObject, assertString, assertSuite, optionsOf } from '../guards.js';
+import { checkKeyPackage, type KeyPackage, type PublicKeyPackage, preparePublic } from '../keys.js';
 import {
   commitmentKey,
   keySetIdOf,
@@ -32,17 +33,22 @@ export interface StoreSignerOptions {
   message?: Uint8Array;
 }
 
-function checkSuite(suite: AnyCiphersuite, keyPackage: KeyPackage): void {
-  if (!keyPackage || typeof keyPackage !== 'object') {
-    throw new ValidationError('INVALID_ARGUMENT', 'keyPackage: expected object', ['keyPackage']);
-  }
-  if (keyPackage.suite !== suite.id) {
-    throw new ValidationError(
-      'CIPHERSUITE_MISMATCH',
-      `keyPackage is for ${keyPackage.suite}, not ${suite.id}`,
-      ['keyPackage.suite'],
-    );
-  }
+/** The checks both rounds make before touching the store; returns the options. */
+function checkArgs(
+  suite: AnyCiphersuite,
+  keyPackage: KeyPackage,
+  store: NonceStore,
+  method: 'save' | 'consume',
+  opts: StoreSignerOptions | undefined,
+): StoreSignerOptions {
+  assertSuite(suite);
+  checkKeyPackage(suite, keyPackage);
+  assertObject(store, 'store');
+  assertFunction(store[method], `store.${method}`);
+  const o = optionsOf(opts, 'opts');
+  if (o.keySetId !== undefined) assertString(o.keySetId, 'opts.keySetId');
+  if (o.message !== undefined) assertBytes(o.message, 'opts.message');
+  return o;
 }
 
 /**
@@ -56,9 +62,9 @@ export async function commitToStore(
   store: NonceStore,
   count: number,
   rng: Rng = randomBytes,
-  opts: StoreSignerOptions = {},
+  options: StoreSignerOptions = {},
 ): Promise<Round1Commitment[]> {
-  checkSuite(suite, keyPackage);
+  const opts = checkArgs(suite, keyPackage, store, 'save', options);
   const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
   const nonces = preprocess(suite, keyPackage, count, rng);
   let records: NonceRecord[] = [];
@@ -87,9 +93,9 @@ export async function signFromStore(
   store: NonceStore,
   signingPackage: SigningPackage,
   publicPackage: PublicKeyPackage,
-  opts: StoreSignerOptions = {},
+  options: StoreSignerOptions = {},
 ): Promise<SignatureShare> {
-  checkSuite(suite, keyPackage);
+  const opts = checkArgs(suite, keyPackage, store, 'consume', options);
   checkSigningPackage(suite, preparePublic(suite, publicPackage), signingPackage);
   if (opts.message !== undefined && !equalBytes(opts.message, signingPackage.message)) {
     throw new ProtocolError(

@@ -61,7 +61,8 @@ export function ed25519KeyObject(publicKey: Uint8Array): KeyObject | null {
  * zB - cA with R, which forces R into the prime-order subgroup. Never throws: returns false.
  */
 export function verifyEd25519(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || sig.length !== 64) return false;
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
+  if (!(msg instanceof Uint8Array) || !(sig instanceof Uint8Array) || sig.length !== 64) return false;
   const key = ed25519KeyObject(publicKey);
   if (!key) return false;
   try {

@@ -1,6 +1,7 @@
 /** Adapts a noble scalar field (`IField<bigint>`) to {@link ScalarField} with validating decoders. */
 import { getMinHashLength, type IField, mapHashToField } from '@noble/curves/abstract/modular.js';
 import { ValidationError } from '../errors.js';
+import { randomBytesOf } from './rng.js';
 import type { Rng, ScalarField } from './types.js';
 
 export function scalarFieldFrom(Fn: IField<bigint>): ScalarField {
@@ -39,7 +40,7 @@ export function scalarFieldFrom(Fn: IField<bigint>): ScalarField {
     },
     toBytes: (a) => Fn.toBytes(a),
     random(rng: Rng) {
-      const bytes = mapHashToField(rng(hashLen), ORDER, isLE);
+      const bytes = mapHashToField(randomBytesOf(rng, hashLen), ORDER, isLE);
       // mapHashToField returns a non-zero element in [1, ORDER) encoded in the field's byte order.
       let n = 0n;
       if (isLE) for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);

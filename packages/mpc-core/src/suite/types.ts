@@ -16,7 +16,10 @@ export const CIPHERSUITE_IDS: readonly CiphersuiteId[] = [
   'FROST-secp256k1-SHA256-TR-v1',
 ];
 
-/** Cryptographically secure random bytes: `rng(n)` returns `n` fresh bytes. */
+/**
+ * Cryptographically secure random bytes: `rng(n)` returns `n` fresh bytes. Every draw checks the
+ * answer (`randomBytesOf` in `rng.ts`): any other length is refused with a `ValidationError`.
+ */
 export type Rng = (n: number) => Uint8Array;
 
 /** The scalar field Z_q of the group. Scalars are canonical bigints in [0, q). */
