@@ -1,14 +1,29 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { getCiphersuite, hexToBytes, loadFastBackends, SecretBytes } from '@aaps/mpc-core';
 /**
  * A party process: `node packages/agents/dist/main.js --config party.json` (or `aaps party`).
  * The only module that opens the database or listens. Bad config: one clear line, exit 2.
+ *
+ * Start-up order: everything that only reads (config, roster, identity key, policy, data key) is
+ * checked first; then the port is bound; only then is anything written (a first start's data key,
+ * the database), so a start that cannot listen leaves the disk as it found it. A failure after the
+ * bind closes the port and removes what this start created.
  */
-import { serve } from '@hono/node-server';
+import { existsSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { type AddressInfo, Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type AnyCiphersuite,
+  getCiphersuite,
+  hexToBytes,
+  identifierToScalar,
+  loadFastBackends,
+  SecretBytes,
+  ValidationError,
+  VerificationError,
+} from '@aaps/mpc-core';
+import { createAdaptorServer } from '@hono/node-server';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
@@ -16,15 +31,43 @@ import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
-import { parsePolicy } from './policy/schema.js';
-import { parseRoster, partyById, rosterDigest } from './roster.js';
+import { type Policy, parsePolicy } from './policy/schema.js';
+import {
+  frostIdentifier,
+  parseRoster,
+  partyById,
+  type Roster,
+  type RosterParty,
+  rosterDigest,
+} from './roster.js';
 import { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
-import { PartyStore } from './store/level.js';
+import { PartyStore, type StoredKey } from './store/level.js';
 
-export async function runParty(
+/** A party that listens and serves; `close()` drains it and releases its port and database. */
+export interface RunningParty {
+  readonly url: string;
+  /** The port it listens on (the one chosen when `port` was 0). */
+  readonly port: number;
+  readonly logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface StartPartyOptions {
+  /** Where log lines go (default: stdout). */
+  write?: (line: string) => void;
+  /** Prepare dealing pads while idle (default: true, as a party node does). */
+  dealingPads?: boolean;
+}
+
+/**
+ * Start a party node from its flags and environment: resolves when it listens and serves; rejects
+ * (having created nothing on disk and holding no port) when it cannot start.
+ */
+export async function startParty(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-): Promise<void> {
+  options: StartPartyOptions = {},
+): Promise<RunningParty> {
   const args = parsePartyArgs(argv, env);
   const file = args.config ? readJsonFile(args.config, 'party config') : undefined;
   const config: PartyConfig = resolvePartyConfig(
@@ -32,7 +75,12 @@ export async function runParty(
     args,
     args.config ? dirname(args.config) : process.cwd(),
   );
-  const logger = createLogger({ component: 'party', level: config.logLevel, base: { party: config.id } });
+  const logger = createLogger({
+    component: 'party',
+    level: config.logLevel,
+    base: { party: config.id },
+    ...(options.write ? { write: options.write } : {}),
+  });
   const roster = parseRoster(readJsonFile(config.rosterPath, 'roster'));
   const self = partyById(roster, config.id);
   if (!self) throw new Error(`party ${config.id} is not in the roster ${config.rosterPath}`);
@@ -42,29 +90,102 @@ export async function runParty(
       `identity key ${config.identityKeyPath} does not match the roster's key for ${config.id}`,
     );
   }
-  const policy = config.policyPath
-    ? parsePolicy(readJsonFile(config.policyPath, 'policy'))
-    : defaultPolicy(self.role);
-  const dataKey = config.dataKeyHex
+  const policy = loadPolicy(config, self);
+  const dbPath = join(config.dataDir, 'db');
+  const hadDatabase = databaseExists(dbPath);
+  // The data key is created only for a party that has no database yet (a first start, e.g. after
+  // `aaps up` laid it out), and only once the port is ours (below). A party with a database holds
+  // its key share encrypted under the data key it was stored with: a new key would not open it.
+  let dataKey: SecretBytes | undefined = config.dataKeyHex
     ? new SecretBytes(hexToBytes(config.dataKeyHex))
-    : loadOrCreateDataKey(config.dataKeyPath, true);
+    : existsSync(config.dataKeyPath)
+      ? loadOrCreateDataKey(config.dataKeyPath, false)
+      : undefined;
+  if (dataKey === undefined && hadDatabase) {
+    throw new ValidationError(
+      'NOT_FOUND',
+      `data key ${config.dataKeyPath} does not exist, but this party's database ${dbPath} does: ` +
+        'its key share is encrypted under the data key it was stored with; restore that file ' +
+        '(or give it with --data-key-file or AAPS_PARTY_DATA_KEY); a new data key would not decrypt it',
+      ['data-key-file'],
+    );
+  }
   await loadFastBackends();
   const suite = getCiphersuite(roster.ciphersuite);
-  const store = await PartyStore.open(`${config.dataDir}/db`, dataKey, config.id);
-  const party = await createPartyApp(
-    {
-      config,
-      roster,
-      rosterDigest: rosterDigest(roster),
-      self,
-      identity,
-      store,
-      policy,
+
+  // Bind first: requests that arrive before the app is ready are told to retry.
+  let serveApp: ((request: Request, env: unknown) => Response | Promise<Response>) | undefined;
+  const server = createAdaptorServer({
+    fetch: (request: Request, env: unknown) =>
+      serveApp
+        ? serveApp(request, env)
+        : Response.json({ error: { code: 'UNAVAILABLE', message: 'party is starting' } }, { status: 503 }),
+    hostname: config.host,
+  }) as Server;
+  const port = await listen(server, config.host, config.port);
+
+  let createdDataKey = false;
+  let store: PartyStore | undefined;
+  try {
+    if (dataKey === undefined) {
+      dataKey = loadOrCreateDataKey(config.dataKeyPath, true);
+      createdDataKey = true;
+    }
+    store = await openStore(dbPath, dataKey, config.id);
+    const stored = await loadStoredKey(store, dbPath, config);
+    const digest = rosterDigest(roster);
+    if (stored) checkKeyAgainstRoster(stored, roster, self, digest, config, logger);
+    const party = await createPartyApp(
+      { config, roster, rosterDigest: digest, self, identity, store, policy, logger, suite },
+      { dealingPads: options.dealingPads ?? true },
+    );
+    serveApp = party.app.fetch;
+    server.on('error', (e: NodeJS.ErrnoException) =>
+      logger.error('server.error', { error: e.code ?? e.message }),
+    );
+    // Outlive the clients' idle connections (undici keeps them ~4 s), so that a coordinator never
+    // sends a request on a connection this server is closing at that moment.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    const url = `http://${config.host}:${port}`;
+    logger.info('party.listening', { url, role: self.role, has_key: party.state.key !== undefined });
+    if (config.allowKeyReplace) {
+      logger.warn('keys.replace_allowed', {
+        note: "the coordinator may replace this party's key (allow_key_replace): turn it off after the re-key",
+      });
+    }
+    const expiry = scheduleNonceExpiry(store, config.nonceTtlSec, logger);
+    const open = store;
+    return {
+      url,
+      port,
       logger,
-      suite,
-    },
-    { dealingPads: true },
-  );
+      async close() {
+        await party.drain();
+        await closeServer(server);
+        await expiry.stop();
+        await open.close();
+      },
+    };
+  } catch (e) {
+    await closeServer(server);
+    await store?.close().catch(() => undefined);
+    // What this start created goes again: a database that was not there, a data key made for it.
+    if (!hadDatabase && store !== undefined) rmSync(dbPath, { recursive: true, force: true });
+    if (createdDataKey) rmSync(config.dataKeyPath, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * The process: start, tell a supervising parent that this process listens, stop on a signal or
+ * when the parent goes away.
+ */
+export async function runParty(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const party = await startParty(argv, env);
   // A parent that started this process (cluster.ts) hears on fd 3 that this very process listens,
   // and stops it by closing that pipe (below).
   const parentFd = Number(env.AAPS_PARTY_PARENT_FD ?? Number.NaN);
@@ -72,35 +193,14 @@ export async function runParty(
     Number.isInteger(parentFd) && parentFd > 2
       ? new Socket({ fd: parentFd, readable: true, writable: true })
       : undefined;
-  const server = serve({ fetch: party.app.fetch, hostname: config.host, port: config.port }, (info) => {
-    logger.info('party.listening', {
-      url: `http://${config.host}:${info.port}`,
-      role: self.role,
-      has_key: party.state.key !== undefined,
-    });
-    parent?.write(`${PARTY_LISTENING}\n`);
-    // Outlive the clients' idle connections (undici keeps them ~4 s), so that a coordinator never
-    // sends a request on a connection this server is closing at that moment.
-    const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
-    http.keepAliveTimeout = 65_000;
-    http.headersTimeout = 66_000;
-  });
-  if (config.allowKeyReplace) {
-    logger.warn('keys.replace_allowed', {
-      note: "the coordinator may replace this party's key (allow_key_replace): turn it off after the re-key",
-    });
-  }
-  const expiry = scheduleNonceExpiry(store, config.nonceTtlSec, logger);
+  parent?.write(`${PARTY_LISTENING}\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info('party.stopping', { signal });
-    await party.drain();
-    server.close();
-    await expiry.stop();
-    await store.close();
-    logger.info('party.stopped', {});
+    party.logger.info('party.stopping', { signal });
+    await party.close();
+    party.logger.info('party.stopped', {});
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -112,6 +212,181 @@ export async function runParty(
     parent.on('error', () => void stop('parent-exit'));
     parent.on('close', () => void stop('parent-exit'));
     parent.resume();
+  }
+}
+
+/** The one line a failed start prints (then the process exits with 2). */
+export function startFailureLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return `aaps party: ${message.replace(/\s*\n\s*/g, ' ')}`;
+}
+
+/** The party's policy file (or its role's default); one whose role is not the party's is refused. */
+function loadPolicy(config: PartyConfig, self: RosterParty): Policy {
+  if (!config.policyPath) return defaultPolicy(self.role);
+  const policy = parsePolicy(readJsonFile(config.policyPath, 'policy'));
+  if (policy.role !== self.role) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `policy ${config.policyPath} is for role ${policy.role}, but ${self.id} is ${self.role} in the roster: ` +
+        'it would refuse every proposal (policy.role_mismatch)',
+      ['policy.role'],
+    );
+  }
+  return policy;
+}
+
+/** Whether the party already has a database (a directory with anything in it, or anything else). */
+function databaseExists(path: string): boolean {
+  if (!existsSync(path)) return false;
+  return !statSync(path).isDirectory() || readdirSync(path).length > 0;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Listen, or reject with one line naming the address and the reason (`EADDRINUSE`, `ENOTFOUND`, …). */
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(
+        new ValidationError(
+          'UNAVAILABLE',
+          `cannot listen on ${hostPort(host, port)}: ${e.code ?? e.message}`,
+          ['port'],
+        ),
+      );
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/** Stop listening and close its connections (called once no request is in flight, or none is served yet). */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+async function openStore(path: string, dataKey: SecretBytes, partyId: string): Promise<PartyStore> {
+  try {
+    return await PartyStore.open(path, dataKey, partyId);
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    const message = e instanceof Error ? e.message : String(e);
+    throw new ValidationError('UNAVAILABLE', `cannot open the database ${path}: ${message}${cause}`, [], {
+      cause: e,
+    });
+  }
+}
+
+/** The stored key, if any; a share that does not decrypt names the likely cause: another data key. */
+async function loadStoredKey(
+  store: PartyStore,
+  dbPath: string,
+  config: PartyConfig,
+): Promise<StoredKey | undefined> {
+  try {
+    return await store.loadKey();
+  } catch (e) {
+    if (!(e instanceof VerificationError)) throw e;
+    const source = config.dataKeyHex ? 'AAPS_PARTY_DATA_KEY' : config.dataKeyPath;
+    throw new ValidationError(
+      'VERIFICATION_FAILED',
+      `the key share in ${dbPath} does not decrypt under the data key ${source}: most likely it was ` +
+        'stored under a different data key (give the one this party was set up with); otherwise the ' +
+        'record was altered',
+      ['data-key-file'],
+      { cause: e },
+    );
+  }
+}
+
+/** What a stored key depends on in the roster that differs from it (empty: the key fits). */
+export function keyRosterMismatches(stored: StoredKey, roster: Roster, self: RosterParty): string[] {
+  const kp = stored.keyPackage;
+  if (kp.suite !== roster.ciphersuite)
+    return [`roster ciphersuite ${roster.ciphersuite} differs from the key's ${kp.suite}`];
+  const suite = getCiphersuite(roster.ciphersuite);
+  const problems: string[] = [];
+  const t = roster.threshold;
+  if (kp.threshold.min !== t.min || kp.threshold.max !== t.max) {
+    problems.push(
+      `roster threshold ${t.min}-of-${t.max} differs from the key's ${kp.threshold.min}-of-${kp.threshold.max}`,
+    );
+  }
+  if (frostIdentifier(roster, self) !== kp.identifier) {
+    problems.push(
+      `${self.id}'s roster index ${self.index} differs from the key's participant ${participant(suite, kp.identifier)}`,
+    );
+  }
+  const shares = Object.keys(stored.publicPackage.verifyingShares);
+  if (shares.length !== roster.parties.length) {
+    problems.push(
+      `the roster's ${roster.parties.length} parties differ from the key's ${shares.length} verifying shares`,
+    );
+  } else {
+    const unknown = roster.parties.filter((p) => !shares.includes(frostIdentifier(roster, p)));
+    if (unknown.length > 0) {
+      problems.push(
+        `roster index ${unknown.map((p) => `${p.index} (${p.id})`).join(', ')} has no verifying share in the key ` +
+          `(its participants: ${shares.map((s) => participant(suite, s)).join(', ')})`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** A FROST identifier as its participant number when it is one (RFC 9591 numbering), else hex. */
+function participant(suite: AnyCiphersuite, identifier: string): string {
+  try {
+    const n = identifierToScalar(suite, identifier);
+    return n <= 65_535n ? String(n) : identifier;
+  } catch {
+    return identifier;
+  }
+}
+
+/**
+ * Refuse a roster the stored key was not made for (threshold, this party's identifier, the number
+ * of parties, the ciphersuite), unless the operator allows the key to be replaced (a re-key under
+ * the new roster is under way: warn). Other changes (URLs, display ids, approvers) only warn once.
+ */
+function checkKeyAgainstRoster(
+  stored: StoredKey,
+  roster: Roster,
+  self: RosterParty,
+  digest: string,
+  config: PartyConfig,
+  logger: Logger,
+): void {
+  const problems = keyRosterMismatches(stored, roster, self);
+  if (problems.length > 0) {
+    const message =
+      `${problems.join('; ')}: the key this party holds (made ${stored.createdAt}) was made under another ` +
+      `roster (${stored.rosterDigest}); restore the roster it was made under, or re-key with allow_key_replace on`;
+    if (!config.allowKeyReplace) throw new ValidationError('INVALID_ARGUMENT', message, ['roster']);
+    logger.warn('keys.roster_mismatch', {
+      note: `${message} (allow_key_replace is on: starting for the re-key)`,
+    });
+    return;
+  }
+  if (stored.rosterDigest !== digest) {
+    logger.warn('roster.changed', {
+      note: `roster changed since the key was made: ${stored.rosterDigest} -> ${digest}`,
+      key_roster_digest: stored.rosterDigest,
+      roster_digest: digest,
+    });
   }
 }
 
@@ -168,7 +443,7 @@ if (isMain) {
   else if (sub === 'restore') runPartyRestore(rest, process.env).then((code) => process.exit(code));
   else {
     runParty(process.argv.slice(2), process.env).catch((e: unknown) => {
-      process.stderr.write(`aaps party: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(`${startFailureLine(e)}\n`);
       process.exit(2);
     });
   }

@@ -1,0 +1,250 @@
+/**
+ * Party start-up, in process (`startParty`): a start that cannot listen creates nothing; a party
+ * with a database never gets a new data key; a roster or policy its key or role does not fit
+ * stops it with one line.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesToHex, getCiphersuite, hexToBytes, SecretBytes, trustedDealer } from '@aaps/mpc-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { keyRosterMismatches, startFailureLine, startParty } from './main.js';
+import { fiveParties } from './party/test-helpers/five-parties.js';
+import { defaultPolicy } from './policy/defaults.js';
+import { type Roster, rosterDigest } from './roster.js';
+import { PartyStore } from './store/level.js';
+
+const dirs: string[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+
+/** Party 0 (`monitoring-agent`, index 1) of a fresh five-party roster, laid out as `aaps up` does (no data key). */
+function partyDir(config: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'aaps-party-main-'));
+  dirs.push(dir);
+  const set = fiveParties();
+  writeFileSync(join(dir, 'identity.key'), `${bytesToHex(set.keys[0]!.secretKey.expose())}\n`, {
+    mode: 0o600,
+  });
+  const writeRoster = (roster: Roster) =>
+    writeFileSync(join(dir, 'roster.json'), JSON.stringify(roster, null, 2));
+  writeRoster(set.roster);
+  const configPath = join(dir, 'party.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      id: 'monitoring-agent',
+      host: '127.0.0.1',
+      port: 0,
+      data_dir: '.',
+      roster: 'roster.json',
+      ...config,
+    }),
+  );
+  const lines: string[] = [];
+  const start = (argv: readonly string[] = []) =>
+    startParty(
+      ['--config', configPath, ...argv],
+      {},
+      { write: (l) => void lines.push(l), dealingPads: false },
+    );
+  return { dir, set, writeRoster, start, lines };
+}
+
+/** Start once (creating the data key and database), store a dealt 3-of-5 key made under `set.roster`, stop. */
+async function withStoredKey(p: ReturnType<typeof partyDir>) {
+  await (await p.start()).close();
+  const dataKey = new SecretBytes(hexToBytes(readFileSync(join(p.dir, 'data.key'), 'utf8').trim()));
+  const dealt = trustedDealer(suite, { min: 3, max: 5 });
+  const store = await PartyStore.open(join(p.dir, 'db'), dataKey, 'monitoring-agent');
+  await store.saveKey({
+    keyPackage: dealt.keyPackages[0]!,
+    publicPackage: dealt.publicPackage,
+    rosterDigest: rosterDigest(p.set.roster),
+    createdAt: '2026-01-01T00:00:00.000Z',
+  });
+  await store.close();
+  return dealt;
+}
+
+function occupy(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    servers.push(s);
+    s.listen(0, host, () => resolve((s.address() as { port: number }).port));
+  });
+}
+
+const events = (lines: string[], event: string) =>
+  lines.map((l) => JSON.parse(l) as { event: string; note?: string }).filter((l) => l.event === event);
+
+describe('a start that cannot listen', () => {
+  it('a busy port: one line naming the address and the reason, and nothing created on disk', async () => {
+    const p = partyDir();
+    const port = await occupy();
+    const failed = p.start(['--port', String(port)]);
+    await expect(failed).rejects.toThrow(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    expect(startFailureLine(await failed.catch((e: unknown) => e))).toBe(
+      `aaps party: cannot listen on 127.0.0.1:${port}: EADDRINUSE`,
+    );
+    expect(existsSync(join(p.dir, 'data.key'))).toBe(false);
+    expect(existsSync(join(p.dir, 'db'))).toBe(false);
+  });
+
+  it('an unresolvable host: one line, nothing created', async () => {
+    const p = partyDir({ host: 'no-such-host.invalid' });
+    await expect(p.start()).rejects.toThrow(
+      /^cannot listen on no-such-host\.invalid:0: (ENOTFOUND|EAI_AGAIN)$/,
+    );
+    expect(existsSync(join(p.dir, 'data.key'))).toBe(false);
+    expect(existsSync(join(p.dir, 'db'))).toBe(false);
+  });
+});
+
+describe('the data key', () => {
+  it('a first start (no database yet) creates it; later starts reuse it', async () => {
+    const p = partyDir();
+    const first = await p.start();
+    expect(first.port).toBeGreaterThan(0);
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    await first.close();
+    const key = readFileSync(join(p.dir, 'data.key'), 'utf8');
+    await (await p.start()).close();
+    expect(readFileSync(join(p.dir, 'data.key'), 'utf8')).toBe(key);
+  });
+
+  it('missing while the database exists: refused, naming the file, and no new key is written', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    rmSync(join(p.dir, 'data.key'));
+    await expect(p.start()).rejects.toThrow(
+      `data key ${join(p.dir, 'data.key')} does not exist, but this party's database ${join(p.dir, 'db')} does`,
+    );
+    expect(existsSync(join(p.dir, 'data.key'))).toBe(false);
+    // A wrong --data-key-file path is the same case.
+    await expect(p.start(['--data-key-file', join(p.dir, 'elsewhere.key')])).rejects.toThrow(
+      /data key .*elsewhere\.key does not exist, but this party's database/,
+    );
+    expect(existsSync(join(p.dir, 'elsewhere.key'))).toBe(false);
+  });
+
+  it('another data key: the share does not decrypt, and the message names a different data key', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    const port = await occupy();
+    await new Promise((r) => servers.pop()?.close(r));
+    writeFileSync(join(p.dir, 'other.key'), `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    await expect(
+      p.start(['--data-key-file', join(p.dir, 'other.key'), '--port', String(port)]),
+    ).rejects.toThrow(
+      /does not decrypt under the data key .*other\.key: most likely it was stored under a different data key/,
+    );
+    // The failed start released its port.
+    await new Promise((r) => setTimeout(r, 10));
+    const again = createServer();
+    servers.push(again);
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.listen(port, '127.0.0.1', resolve);
+    });
+  });
+});
+
+describe('the roster a stored key depends on', () => {
+  it('another threshold: refused with one line naming both', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    p.writeRoster({ ...p.set.roster, threshold: { min: 2, max: 5 } });
+    await expect(p.start()).rejects.toThrow(/^roster threshold 2-of-5 differs from the key's 3-of-5: /);
+  });
+
+  it("another index for this party: refused, naming the roster's index and the key's participant", async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    const parties = p.set.roster.parties.map((x, i) => ({
+      ...x,
+      index: i === 0 ? 2 : i === 1 ? 1 : x.index,
+    }));
+    p.writeRoster({ ...p.set.roster, parties });
+    await expect(p.start()).rejects.toThrow(
+      /^monitoring-agent's roster index 2 differs from the key's participant 1: /,
+    );
+  });
+
+  it('more parties, another ciphersuite: refused', async () => {
+    const p = partyDir();
+    const dealt = await withStoredKey(p);
+    const sixth = { ...p.set.roster.parties[4]!, id: 'extra', index: 6, identity_key: 'cd'.repeat(32) };
+    const six: Roster = {
+      ...p.set.roster,
+      threshold: { min: 3, max: 6 },
+      parties: [...p.set.roster.parties, sixth],
+    };
+    const stored = {
+      keyPackage: dealt.keyPackages[0]!,
+      publicPackage: dealt.publicPackage,
+      rosterDigest: '',
+      createdAt: '',
+    };
+    expect(keyRosterMismatches(stored, six, six.parties[0]!)).toEqual([
+      "roster threshold 3-of-6 differs from the key's 3-of-5",
+      "the roster's 6 parties differ from the key's 5 verifying shares",
+    ]);
+    p.writeRoster(six);
+    await expect(p.start()).rejects.toThrow(
+      /the roster's 6 parties differ from the key's 5 verifying shares/,
+    );
+    p.writeRoster({ ...p.set.roster, ciphersuite: 'FROST-secp256k1-SHA256-v1' });
+    await expect(p.start()).rejects.toThrow(
+      /^roster ciphersuite FROST-secp256k1-SHA256-v1 differs from the key's FROST-ED25519-SHA512-v1: /,
+    );
+  });
+
+  it('with allow_key_replace on, a mismatch only warns (a re-key under the new roster is under way)', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    p.writeRoster({ ...p.set.roster, threshold: { min: 2, max: 5 } });
+    await (await p.start(['--allow-key-replace', 'true'])).close();
+    expect(events(p.lines, 'keys.roster_mismatch')).toHaveLength(1);
+  });
+
+  it('only URLs changed: starts, and warns once that the roster changed', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    await (await p.start()).close();
+    expect(events(p.lines, 'roster.changed')).toHaveLength(0);
+    const moved: Roster = {
+      ...p.set.roster,
+      parties: p.set.roster.parties.map((x) => ({ ...x, url: x.url.replace('.test', '.example') })),
+    };
+    p.writeRoster(moved);
+    const running = await p.start();
+    const health = (await (await fetch(`${running.url}/healthz`)).json()) as { has_key: boolean };
+    expect(health.has_key).toBe(true);
+    await running.close();
+    const changed = events(p.lines, 'roster.changed');
+    expect(changed).toHaveLength(1);
+    expect(changed[0]!.note).toBe(
+      `roster changed since the key was made: ${rosterDigest(p.set.roster)} -> ${rosterDigest(moved)}`,
+    );
+  });
+});
+
+describe('the policy', () => {
+  it("a policy for another role is refused at start-up; one for the party's role starts", async () => {
+    const p = partyDir({ policy: 'policy.json' });
+    writeFileSync(join(p.dir, 'policy.json'), JSON.stringify(defaultPolicy('audit')));
+    await expect(p.start()).rejects.toThrow(
+      `policy ${join(p.dir, 'policy.json')} is for role audit, but monitoring-agent is monitoring in the roster`,
+    );
+    expect(existsSync(join(p.dir, 'data.key'))).toBe(false);
+    writeFileSync(join(p.dir, 'policy.json'), JSON.stringify(defaultPolicy('monitoring')));
+    await (await p.start()).close();
+  });
+});
