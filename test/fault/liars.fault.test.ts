@@ -166,7 +166,8 @@ describe('dropouts and liars', () => {
       command: 'gateway',
       dataDir: cluster.dir,
       port: await freePort(),
-      env: { AAPS_API_TOKEN: `fault-liars-${SEED}` },
+      // Three liars never go away: fail each incident after 2 s of retries, not the default 30.
+      env: { AAPS_API_TOKEN: `fault-liars-${SEED}`, AAPS_STEP_RETRY_SECONDS: '2' },
     });
     api = gatewayApi(gw.url, gw.token);
   }, 90_000);

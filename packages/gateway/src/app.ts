@@ -72,6 +72,8 @@ export interface GatewayAppConfig {
   sealing?: DetectionPolicy;
   /** Pool the parties' private risk scores before strategy (default false). */
   poolRisk?: boolean;
+  /** Seconds a step whose party is unreachable is tried again (the runner's default: 30). */
+  stepRetrySeconds?: number;
 }
 
 export interface GatewayDeps {
@@ -125,6 +127,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ...(config.environment === undefined ? {} : { environment: config.environment }),
     ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
     ...(config.poolRisk ? { poolRisk: true } : {}),
+    ...(config.stepRetrySeconds === undefined ? {} : { retryBudgetMs: config.stepRetrySeconds * 1000 }),
   });
   const intake = createIntakeService({
     store: deps.store,

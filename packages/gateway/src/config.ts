@@ -61,6 +61,8 @@ export interface GatewayConfig {
   sealing: boolean;
   /** Pool the departments' private risk scores before strategy (docs/aggregation.md). */
   poolRisk: boolean;
+  /** Seconds a step whose party is unreachable is tried again before the incident fails. */
+  stepRetrySeconds: number;
   /** `aaps up`: a directory of party policy files, `<party id>.json` or `<role>.json`. */
   partyPolicyDir?: string;
   /** Detector kinds to run (default: all). */
@@ -298,6 +300,13 @@ export const SETTINGS: readonly Setting[] = [
     help: 'aaps up: directory of per-party policy files (<party id>.json or <role>.json)',
   },
   {
+    key: 'stepRetrySeconds',
+    flag: 'step-retry-seconds',
+    env: 'AAPS_STEP_RETRY_SECONDS',
+    kind: { type: 'int', min: 0, max: 3600 },
+    help: 'seconds a step whose party is unreachable is tried again before the incident fails (default 30)',
+  },
+  {
     key: 'poolRisk',
     flag: 'pool-risk',
     env: 'AAPS_POOL_RISK',
@@ -354,6 +363,7 @@ export const GATEWAY_DEFAULTS = {
   logLevel: 'info',
   sealing: true,
   poolRisk: false,
+  stepRetrySeconds: 30,
 } satisfies Partial<GatewayConfig>;
 
 export type ConfigResult =

@@ -66,6 +66,7 @@ export async function startGateway(opts: {
       validFrom: validFromText,
       ...(sealing === undefined ? {} : { sealing }),
       poolRisk: config.poolRisk,
+      stepRetrySeconds: config.stepRetrySeconds,
     },
     store,
     coordinator: opts.coordinator,

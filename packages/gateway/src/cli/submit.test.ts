@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { run } from './aaps.js';
-import { runSubmit } from './submit.js';
+import { follow, runSubmit } from './submit.js';
 
 const TOKEN = 'test-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'aaps-submit-'));
@@ -96,5 +96,48 @@ describe('aaps submit errors', () => {
     expect(await runSubmit(file, config('--source', 'kubernetes'), 't', c.io)).toBe(1);
     expect(c.err).toEqual(['aaps: rejected: HTTP 400 INVALID_ARGUMENT items: expected a list']);
     expect(c.out).toEqual([]);
+  });
+});
+
+describe('aaps submit following an incident', () => {
+  it('prints why it waits: a step tried again, evidence not sealed yet; then the end', async () => {
+    const sse = (event: string, data: unknown, id?: number) =>
+      `event: ${event}\ndata: ${JSON.stringify(data)}\n${id === undefined ? '' : `id: ${id}\n`}\n`;
+    const entry = (state: string, event: string, detail?: Record<string, unknown>) => ({
+      incident_id: 'inc-1',
+      at: '2026-11-25T14:00:00Z',
+      state,
+      event,
+      actor: 'gateway',
+      ...(detail === undefined ? {} : { detail }),
+    });
+    const why = { code: 'UNAVAILABLE', message: 'strategy is unreachable (agent.step)' };
+    const body = [
+      sse('state', entry('proposed', 'proposed'), 0),
+      sse('state', entry('proposed', 'step.retrying', { ...why, attempt: 1, next_in_ms: 250 }), 1),
+      sse('state', entry('resolved', 'verification_passed'), 2),
+      sse(
+        'state',
+        entry('resolved', 'evidence.retrying', {
+          code: 'UNAVAILABLE',
+          message: 'audit is unreachable (agent.step)',
+          attempt: 1,
+          next_in_ms: 1000,
+        }),
+        3,
+      ),
+      sse('end', { incident_id: 'inc-1', state: 'resolved', evidence_id: 'ab' }),
+    ].join('');
+    const c = capture(() => new Response(body, { headers: { 'content-type': 'text/event-stream' } }));
+    expect(await follow('http://gw.test', 't', 'inc-1', c.io)).toBe('resolved');
+    expect(c.out).toEqual([
+      'inc-1  proposed          proposed by gateway',
+      `inc-1  proposed          step.retrying by gateway ${JSON.stringify({ ...why, attempt: 1, next_in_ms: 250 })}`,
+      'inc-1  waiting: strategy is unreachable (agent.step) (UNAVAILABLE); trying again in 0.3 s',
+      'inc-1  resolved          verification_passed by gateway',
+      'inc-1  resolved          evidence.retrying by gateway {"code":"UNAVAILABLE","message":"audit is unreachable (agent.step)","attempt":1,"next_in_ms":1000}',
+      'inc-1  evidence not sealed yet: audit is unreachable (agent.step) (UNAVAILABLE); the gateway tries again in 1.0 s, until it is sealed',
+      'inc-1  ended resolved; evidence ab (GET http://gw.test/v1/evidence/ab)',
+    ]);
   });
 });

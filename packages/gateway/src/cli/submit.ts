@@ -55,6 +55,21 @@ function githubEvent(body: unknown): string {
   return 'ping';
 }
 
+/**
+ * What a wait on the timeline means, for a person: `step.retrying` (a step's party did not
+ * answer; tried again within the gateway's retry budget) or `evidence.retrying` (the incident
+ * ended but its evidence could not be sealed yet; tried until it is). Otherwise `undefined`.
+ */
+function waitLine(event: unknown, detail: unknown): string | undefined {
+  if (event !== 'step.retrying' && event !== 'evidence.retrying') return undefined;
+  const d = (detail ?? {}) as { code?: unknown; message?: unknown; next_in_ms?: unknown };
+  const why = `${String(d.message ?? 'no answer')} (${String(d.code ?? 'UNAVAILABLE')})`;
+  const next = typeof d.next_in_ms === 'number' ? ` in ${(d.next_in_ms / 1000).toFixed(1)} s` : '';
+  return event === 'step.retrying'
+    ? `waiting: ${why}; trying again${next}`
+    : `evidence not sealed yet: ${why}; the gateway tries again${next}, until it is sealed`;
+}
+
 /** Follow one incident's event stream until it ends or waits for a person. */
 export async function follow(
   url: string,
@@ -92,6 +107,8 @@ export async function follow(
         io.print(
           `${id}  ${String(d['state']).padEnd(17)} ${String(d['event'])} by ${String(d['actor'])}${detail}`,
         );
+        const wait = waitLine(d['event'], d['detail']);
+        if (wait !== undefined) io.print(`${id}  ${wait}`);
         if (state === 'awaiting_human') {
           const escalations = (d['detail'] as { escalations?: string[] } | undefined)?.escalations;
           io.print(

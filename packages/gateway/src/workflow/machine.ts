@@ -124,12 +124,25 @@ export function transition(state: IncidentState, event: IncidentEvent): Incident
 }
 
 /** One line of an incident's timeline. The first line has event `received`. */
+/**
+ * Timeline entries that record a wait, not a state change (`state` stays the incident's state):
+ * `step.retrying` while a step is tried again after a transient failure, `evidence.retrying`
+ * while an ended incident's sealing is. Their `detail` is `{code, message, attempt, next_in_ms}`.
+ * The evidence's step times leave them out, and {@link replayTimeline} checks them as waits.
+ */
+export const TIMELINE_NOTES = ['step.retrying', 'evidence.retrying'] as const;
+export type TimelineNote = (typeof TIMELINE_NOTES)[number];
+
+export function isTimelineNote(event: string): event is TimelineNote {
+  return (TIMELINE_NOTES as readonly string[]).includes(event);
+}
+
 export interface TimelineEntry {
   /** RFC 3339 time. */
   at: string;
   /** The state after this step. */
   state: IncidentState;
-  event: IncidentEvent | 'received';
+  event: IncidentEvent | TimelineNote | 'received';
   /** Who caused it: an agent role, a party id, `gateway`, `source:alertmanager`, a human approver. */
   actor: string;
   detail?: Record<string, unknown>;
@@ -153,7 +166,8 @@ export function step(state: IncidentState, event: IncidentEvent, input: StepInpu
 
 /**
  * Checks a stored timeline from its first entry on (every edge allowed, each recorded state the
- * one its event leads to) and returns the current state.
+ * one its event leads to; a wait note records the state it was written in) and returns the
+ * current state.
  */
 export function replayTimeline(entries: readonly TimelineEntry[]): IncidentState {
   const [first, ...rest] = entries;
@@ -169,7 +183,8 @@ export function replayTimeline(entries: readonly TimelineEntry[]): IncidentState
         details: { index: i + 1 },
       });
     }
-    const to = transition(state, entry.event);
+    // A wait keeps the state it was written in.
+    const to = isTimelineNote(entry.event) ? state : transition(state, entry.event);
     if (to !== entry.state) {
       throw new ProtocolError(
         'INCONSISTENT_TRANSCRIPT',

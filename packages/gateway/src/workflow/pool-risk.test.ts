@@ -8,6 +8,7 @@ import { AapsError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Coordinator, PooledRisk } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
+import { createDryRunExecutor } from '../executor/dry-run.js';
 import {
   incident,
   json,
@@ -17,9 +18,13 @@ import {
   type TestGateway,
   TOKENS,
 } from '../test-helpers/gateway.js';
+import { createIncidentEvents } from './events.js';
+import { WorkflowRunner } from './runner.js';
 
 const open: TestGateway[] = [];
+const runners: WorkflowRunner[] = [];
 afterEach(async () => {
+  for (const r of runners.splice(0)) await r.close();
   for (const gw of open.splice(0)) await gw.cleanup();
 });
 
@@ -45,13 +50,45 @@ const FORGED: AggregationRef = {
   value: 30,
 };
 
-async function run(poolRisk: boolean | undefined, wrap: ReturnType<typeof pooling>) {
-  const gw = await makeGateway({ wrap, ...(poolRisk === undefined ? {} : { config: { poolRisk } }) });
+/**
+ * One quota incident through a gateway whose coordinator `wrap` makes. With `retryBudgetMs`, a
+ * runner with that retry budget (and 1 ms waits) drives it instead of the gateway's own.
+ */
+async function run(poolRisk: boolean | undefined, wrap: ReturnType<typeof pooling>, retryBudgetMs?: number) {
+  let coordinator: Coordinator | undefined;
+  const gw = await makeGateway({
+    wrap: (c) => {
+      coordinator = wrap(c);
+      return coordinator;
+    },
+    ...(poolRisk === undefined ? {} : { config: { poolRisk } }),
+  });
   open.push(gw);
+  let runner = gw.runner;
+  if (retryBudgetMs !== undefined && coordinator !== undefined) {
+    await gw.runner.close();
+    const now = () => new Date();
+    runner = new WorkflowRunner({
+      store: gw.store,
+      coordinator,
+      executor: createDryRunExecutor({ now }),
+      evidence: gw.evidence,
+      logger: gw.logger,
+      now,
+      trust: async () => gw.coordinator.trustedKeys(),
+      identity: { id: 'gateway', key: gw.gatewayKey },
+      events: createIncidentEvents(),
+      ...(poolRisk ? { poolRisk } : {}),
+      retryDelayMs: 1,
+      retryBudgetMs,
+    });
+    runners.push(runner);
+  }
   const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.quota() });
   expect(res.status).toBe(202);
   const id = String((await json(res))['incident_id']);
-  await gw.runner.idle();
+  runner.start(id);
+  await runner.idle();
   return incident(gw, id);
 }
 
@@ -86,6 +123,7 @@ describe('pooled risk in the workflow', () => {
       pooling(asked, async () => {
         throw new AapsError('UNAVAILABLE', 'a party did not deal');
       }),
+      20,
     );
     expect(asked.length).toBeGreaterThan(1);
     expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });

@@ -6,6 +6,7 @@
 import { defaultPolicy, type HumanApproval, ROLE_AGENT_NAMES } from '@aaps/agents';
 import { AapsError, ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { follow } from '../cli/submit.js';
 import type { Coordinator } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
@@ -14,6 +15,7 @@ import {
   approvalEnvelope,
   fixture,
   fixtureText,
+  GITOPS_REPO,
   githubDelivery,
   incident,
   json,
@@ -25,17 +27,93 @@ import {
   TOKENS,
   verifyServedBundle,
 } from '../test-helpers/gateway.js';
-import { isTerminal, replayTimeline, type TimelineEntry } from './machine.js';
+import { createIncidentEvents } from './events.js';
+import { isTerminal, isTimelineNote, replayTimeline, type TimelineEntry } from './machine.js';
+import { type RunnerDeps, WorkflowRunner } from './runner.js';
 
 const open: TestGateway[] = [];
+const runners: WorkflowRunner[] = [];
 async function gateway(...args: Parameters<typeof makeGateway>): Promise<TestGateway> {
   const gw = await makeGateway(...args);
   open.push(gw);
   return gw;
 }
 afterEach(async () => {
+  for (const r of runners.splice(0)) await r.close();
   for (const gw of open.splice(0)) await gw.cleanup();
 });
+
+type RetrySettings = Partial<
+  Pick<RunnerDeps, 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs'>
+>;
+
+/**
+ * A gateway whose incidents are driven by a runner with these retry settings: the gateway's own
+ * runner is closed (intake only records), so the test starts each incident on `runner`. `wrap`
+ * makes a party flaky, for the runner and the evidence writer alike.
+ */
+async function retrying(settings: RetrySettings, wrap?: (c: LocalCoordinator) => Coordinator) {
+  let wrapped: Coordinator | undefined;
+  const gw = await gateway(
+    wrap === undefined
+      ? {}
+      : {
+          wrap: (c) => {
+            wrapped = wrap(c);
+            return wrapped;
+          },
+        },
+  );
+  await gw.runner.close();
+  const runner = ownRunner(gw, settings, wrapped);
+  return { gw, runner };
+}
+
+function ownRunner(gw: TestGateway, settings: RetrySettings, coordinator?: Coordinator): WorkflowRunner {
+  const now = () => new Date();
+  const runner = new WorkflowRunner({
+    store: gw.store,
+    coordinator: coordinator ?? gw.coordinator,
+    executor: createDryRunExecutor({ now }),
+    evidence: gw.evidence,
+    logger: gw.logger,
+    now,
+    trust: async () => gw.coordinator.trustedKeys(),
+    identity: { id: 'gateway', key: gw.gatewayKey },
+    events: createIncidentEvents(),
+    gitopsRepoUrl: GITOPS_REPO,
+    ...settings,
+  });
+  runners.push(runner);
+  return runner;
+}
+
+/** The local coordinator, with `role`'s agent step failing while `down()` says so. */
+function roleDown(role: string, down: (role: string) => boolean, code = 'UNAVAILABLE') {
+  return (c: LocalCoordinator): Coordinator => ({
+    keys: () => c.keys(),
+    agentStep: async (r, input) => {
+      if (r === role && down(r)) throw new AapsError(code as never, `${r} is unreachable (agent.step)`);
+      return c.agentStep(r, input);
+    },
+    signApproval: (p) => c.signApproval(p),
+    signEvidence: (i) => c.signEvidence(i),
+    signCheckpoint: (i) => c.signCheckpoint(i),
+  });
+}
+
+type Note = { state: string; event: string; actor: string; detail: Record<string, unknown> };
+const notes = (inc: Record<string, unknown>, event: string) =>
+  (inc['timeline'] as Note[]).filter((e) => e.event === event);
+
+/** Resolves with `p`'s value, or `'still waiting'` if it takes longer than `ms`. */
+function within<T>(p: Promise<T>, ms = 5_000): Promise<T | 'still waiting'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'still waiting'>((r) => {
+    timer = setTimeout(() => r('still waiting'), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 async function submit(gw: TestGateway, body: unknown): Promise<string> {
   const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
@@ -57,8 +135,13 @@ async function sealed(gw: TestGateway, id: string) {
   ).json();
   const verified = await verifyServedBundle(gw, bundle);
   expect(verified.incidentId).toBe(id);
-  // The stored timeline replays through the state machine to the state it reports.
-  expect(replayTimeline(inc['timeline'] as TimelineEntry[])).toBe(inc['state']);
+  // The stored timeline replays through the state machine to the state it reports; a wait noted
+  // on it (`step.retrying`, `evidence.retrying`) keeps the state of the entry before it.
+  const timeline = inc['timeline'] as TimelineEntry[];
+  timeline.forEach((e, i) => {
+    if (isTimelineNote(e.event)) expect(e.state).toBe(timeline[i - 1]?.state);
+  });
+  expect(replayTimeline(timeline)).toBe(inc['state']);
   return {
     inc,
     bundle: bundle as { transcript: { meta: { source_agent: string; message_type: string } }[] },
@@ -596,40 +679,120 @@ describe('dedup', () => {
 });
 
 describe('unreachable parties', () => {
-  it('a step that fails with UNAVAILABLE is tried again; one that keeps failing fails the incident', async () => {
-    let failures = 1;
-    const flaky = (c: LocalCoordinator): Coordinator => ({
-      keys: () => c.keys(),
-      agentStep: async (role, input) => {
-        if (role === 'monitoring' && failures > 0) {
-          failures--;
-          throw new AapsError('UNAVAILABLE', 'monitoring did not answer');
-        }
-        return c.agentStep(role, input);
-      },
-      signApproval: (p) => c.signApproval(p),
-      signEvidence: (i) => c.signEvidence(i),
-      signCheckpoint: (i) => c.signCheckpoint(i),
-    });
-    const gw = await gateway({ wrap: flaky });
+  it('a party down for a while: its step is tried again, waiting longer each time, until it answers', async () => {
+    let failures = 6; // more tries than the old fixed two retries allowed
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 1, retryMaxDelayMs: 8, retryBudgetMs: 60_000 },
+      roleDown('strategy', () => failures-- > 0),
+    );
     const id = await submit(gw, SIGNALS.quota());
-    await gw.runner.idle();
-    expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+    runner.start(id);
+    await runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc['state']).toBe('resolved');
+    expect(inc['reason']).toBeNull();
+    // Each wait is on the timeline (so on the event stream), once per failed try.
+    const waits = notes(inc, 'step.retrying');
+    expect(waits.map((n) => n.detail)).toEqual(
+      [1, 2, 4, 8, 8, 8].map((next, i) => ({
+        code: 'UNAVAILABLE',
+        message: 'strategy is unreachable (agent.step)',
+        attempt: i + 1,
+        next_in_ms: next,
+      })),
+    );
+    expect(waits.every((n) => n.state === 'proposed' && n.actor === 'gateway')).toBe(true);
+    expect(events(inc).filter((e) => !isTimelineNote(e))).toEqual([
+      'received',
+      'triaged',
+      'proposed',
+      'approval_requested',
+      'approved',
+      'execution_started',
+      'executed',
+      'verification_passed',
+    ]);
+  });
 
-    failures = 100;
-    const id2 = await submit(gw, SIGNALS.imageSignature());
-    await gw.runner.idle();
-    const inc = await incident(gw, id2);
-    expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });
+  it('past the retry budget the incident fails with the reason; other errors fail it at once', async () => {
+    let code = 'TIMEOUT';
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 1, retryMaxDelayMs: 4, retryBudgetMs: 40 },
+      roleDown('monitoring', () => true, 'TIMEOUT'),
+    );
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc).toMatchObject({
+      state: 'failed',
+      reason: { code, message: 'monitoring is unreachable (agent.step)' },
+    });
+    expect(notes(inc, 'step.retrying').length).toBeGreaterThan(0);
+    expect(notes(inc, 'step.retrying').every((n) => n.state === 'received')).toBe(true);
+    expect((inc['timeline'] as Note[]).at(-1)).toMatchObject({ event: 'failed', detail: { code } });
+
+    code = 'INVALID_ARGUMENT';
+    const { gw: gw2, runner: runner2 } = await retrying(
+      { retryDelayMs: 1, retryBudgetMs: 60_000 },
+      roleDown('monitoring', () => true, code),
+    );
+    const id2 = await submit(gw2, SIGNALS.quota());
+    runner2.start(id2);
+    await runner2.idle();
+    const { inc: inc2 } = await sealed(gw2, id2);
+    expect(inc2).toMatchObject({ state: 'failed', reason: { code } });
+    expect(notes(inc2, 'step.retrying')).toEqual([]);
+  });
+
+  it('close() does not wait for a scheduled retry; the next process resumes the incident', async () => {
+    let tries = 0;
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 60_000, retryBudgetMs: 600_000 },
+      roleDown('strategy', () => {
+        tries++;
+        return true;
+      }),
+    );
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await vi.waitFor(async () => expect(notes(await incident(gw, id), 'step.retrying')).toHaveLength(1));
+    expect(await within(runner.close().then(() => 'closed'))).toBe('closed');
+    expect(tries).toBe(1);
+    expect((await gw.store.getIncident(id))?.state).toBe('proposed');
+
+    const next = ownRunner(gw, {});
+    expect(await next.resumeIncidents()).toBe(1);
+    await next.idle();
+    expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+  });
+
+  it('a retry waits without the lock: a resolve or a withIncident writer goes ahead at once', async () => {
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 60_000, retryBudgetMs: 600_000 },
+      roleDown('strategy', () => true),
+    );
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await vi.waitFor(async () => expect(notes(await incident(gw, id), 'step.retrying')).toHaveLength(1));
+    expect(await within(runner.withIncident(id, async () => 'ran'))).toBe('ran');
+    const resolved = await within(runner.resolveBySource(id, '2026-11-25T15:00:00Z', 'source:alertmanager'));
+    expect(resolved).toMatchObject({ state: 'resolved' });
+    // The resolve's run replaces the scheduled try: the incident is sealed now, not in a minute.
+    await runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(events(inc).slice(-2)).toEqual(['step.retrying', 'resolved_by_source']);
   });
 });
 
 describe('an unreachable quorum', () => {
-  it('parties that do not answer fail the incident; they do not reject it', async () => {
+  it('parties that do not answer fail the incident (after the retry budget); they do not reject it', async () => {
+    let asked = 0;
     const down = (c: LocalCoordinator): Coordinator => ({
       keys: () => c.keys(),
       agentStep: (role, input) => c.agentStep(role, input),
       signApproval: async () => {
+        asked++;
         throw new ProtocolError('QUORUM_UNREACHABLE', '2 of 3 needed parties answered', [], {
           details: { refusals: [{ party: 'audit', rule: 'target.namespace', message: 'no' }] },
         });
@@ -637,11 +800,95 @@ describe('an unreachable quorum', () => {
       signEvidence: (i) => c.signEvidence(i),
       signCheckpoint: (i) => c.signCheckpoint(i),
     });
-    const gw = await gateway({ wrap: down });
+    const { gw, runner } = await retrying({ retryDelayMs: 1, retryMaxDelayMs: 2, retryBudgetMs: 20 }, down);
     const id = await submit(gw, SIGNALS.quota());
-    await gw.runner.idle();
+    runner.start(id);
+    await runner.idle();
     const { inc } = await sealed(gw, id);
     expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });
+    expect(asked).toBeGreaterThan(1);
+    expect(notes(inc, 'step.retrying').every((n) => n.state === 'awaiting_approval')).toBe(true);
+  });
+});
+
+describe('sealing while the audit party is down', () => {
+  it('the failure is on the timeline and the event stream; sealing is tried until the evidence is in', async () => {
+    let down = true;
+    let failures = 0;
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 1, sealRetryMaxDelayMs: 5 },
+      roleDown('audit', () => {
+        if (down) failures++;
+        return down;
+      }),
+    );
+    const id = await submit(gw, SIGNALS.quota());
+    const lines: string[] = [];
+    const io = {
+      print: (l: string) => void lines.push(l),
+      fetch: ((input: string, init?: RequestInit) => gw.app.request(input, init)) as typeof fetch,
+    };
+    const followed = follow('http://gw.test', TOKENS.read, id, io);
+    runner.start(id);
+
+    // Ended, no evidence yet, and why: in GET /v1/incidents/:id and on the stream `aaps submit` follows.
+    await vi.waitFor(() => expect(failures).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
+    const waiting = await incident(gw, id);
+    expect(waiting).toMatchObject({ state: 'resolved', evidence_id: null });
+    expect(notes(waiting, 'evidence.retrying')[0]).toMatchObject({
+      state: 'resolved',
+      actor: 'gateway',
+      detail: { code: 'UNAVAILABLE', message: 'audit is unreachable (agent.step)', attempt: 1 },
+    });
+    await vi.waitFor(() => expect(lines.join('\n')).toContain('evidence.retrying'), { timeout: 10_000 });
+    expect(lines.join('\n')).toContain('evidence not sealed yet: audit is unreachable (agent.step)');
+
+    down = false;
+    expect(await followed).toBe('resolved');
+    await runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(lines.at(-1)).toContain(`ended resolved; evidence ${String(inc['evidence_id'])}`);
+    // The evidence's step times leave the waits out.
+    const bundle = (await (
+      await request(gw, 'GET', `/v1/evidence/${inc['evidence_id']}`, { token: TOKENS.read })
+    ).json()) as Record<string, unknown>;
+    expect(JSON.stringify(bundle)).not.toContain('evidence.retrying');
+  });
+
+  it('tried with no budget, noted on tries 1, 2, 4, 8…; close() stops the tries at once', async () => {
+    let failures = 0;
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 1, sealRetryMaxDelayMs: 1 },
+      roleDown('audit', () => {
+        failures++;
+        return true;
+      }),
+    );
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await vi.waitFor(() => expect(failures).toBeGreaterThanOrEqual(10), { timeout: 10_000 });
+    expect(await within(runner.close().then(() => 'closed'))).toBe('closed');
+    const seen = failures;
+    const inc = await incident(gw, id);
+    expect(inc).toMatchObject({ state: 'resolved', evidence_id: null });
+    const attempts = notes(inc, 'evidence.retrying').map((n) => n.detail['attempt']);
+    expect(attempts.slice(0, 4)).toEqual([1, 2, 4, 8]);
+    expect(attempts.every((a) => Number.isInteger(Math.log2(Number(a))))).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(failures).toBe(seen);
+
+    // A long wait (a minute) is also cut short by close().
+    const slow = await retrying(
+      { retryDelayMs: 60_000, sealRetryMaxDelayMs: 60_000 },
+      roleDown('audit', () => true),
+    );
+    const id2 = await submit(slow.gw, SIGNALS.quota());
+    slow.runner.start(id2);
+    await vi.waitFor(
+      async () => expect(notes(await incident(slow.gw, id2), 'evidence.retrying')).toHaveLength(1),
+      { timeout: 10_000 },
+    );
+    expect(await within(slow.runner.close().then(() => 'closed'))).toBe('closed');
   });
 });
 

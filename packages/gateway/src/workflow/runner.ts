@@ -46,7 +46,14 @@ import type { TrustedKeys } from '../trust.js';
 import { verifyHumanApproval, verifyHumanRejection } from '../trust.js';
 import { checkApprovalWindow, DEFAULT_APPROVAL_WINDOW } from './approval-window.js';
 import type { IncidentEvents } from './events.js';
-import { type IncidentEvent, isTerminal, step } from './machine.js';
+import {
+  type IncidentEvent,
+  type IncidentState,
+  isTerminal,
+  isTimelineNote,
+  step,
+  type TimelineNote,
+} from './machine.js';
 import type { IncidentRecord } from './record.js';
 import { lastPayload, toJson } from './step-request.js';
 
@@ -70,11 +77,34 @@ export interface RunnerDeps {
   poolRisk?: boolean;
   /** Allowed clock skew for human approvals, seconds (default: the parties' default policy, 300). */
   clockSkewSeconds?: number;
-  /** Extra tries for a step that failed with UNAVAILABLE or TIMEOUT (default 2). */
-  retries: number;
-  /** Back-off before the n-th extra try: n times this, ms (default 250). */
+  /**
+   * Wait before the first extra try of a step that failed with UNAVAILABLE or TIMEOUT (a party
+   * down or restarting), ms; it doubles with each further try (default 250). Also the first wait
+   * before sealing is tried again.
+   */
   retryDelayMs: number;
+  /** The longest wait between two tries of a step, ms (default 5000). */
+  retryMaxDelayMs: number;
+  /**
+   * How long a step that keeps failing with UNAVAILABLE or TIMEOUT is tried, ms from its first
+   * failure, before the incident ends `failed` with that reason (default 30000; 0: no retries).
+   */
+  retryBudgetMs: number;
+  /**
+   * The longest wait between two tries at sealing an ended incident's evidence, ms (default
+   * 60000). Sealing has no budget: it is tried for as long as the runner runs, and on restart.
+   */
+  sealRetryMaxDelayMs: number;
 }
+
+type RetryDeps = 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs';
+
+export const RETRY_DEFAULTS: Readonly<Pick<RunnerDeps, RetryDeps>> = Object.freeze({
+  retryDelayMs: 250,
+  retryMaxDelayMs: 5_000,
+  retryBudgetMs: 30_000,
+  sealRetryMaxDelayMs: 60_000,
+});
 
 export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
 
@@ -83,6 +113,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
+
+/** The n-th wait (1-based) of an exponential back-off from `base`, at most `max`. */
+function backoff(base: number, attempt: number, max: number): number {
+  return Math.min(base * 2 ** Math.min(attempt - 1, 30), max);
+}
 
 function errorInfo(e: unknown): { code: string; message: string } {
   return isAapsError(e)
@@ -96,18 +131,33 @@ export class WorkflowRunner {
   readonly #again = new Set<string>();
   /** The tail of each incident's lock chain (see `#exclusive`); gone once nobody holds or waits. */
   readonly #locks = new Map<string, Promise<void>>();
+  /**
+   * Per incident whose step (or sealing) keeps failing: the state it fails in, when it first
+   * failed (monotonic ms), how many tries failed and the last code. Gone once it moves on.
+   */
+  readonly #outages = new Map<
+    string,
+    { state: IncidentState; since: number; attempt: number; code: string }
+  >();
+  /**
+   * Per incident waiting to be tried again: its timer, and `done`, settled when the timer fires
+   * or is cancelled. The wait holds no lock: approvals, resolves and `withIncident` go ahead.
+   */
+  readonly #retries = new Map<
+    string,
+    { timer: ReturnType<typeof setTimeout>; done: Promise<void>; settle: () => void }
+  >();
   #closed = false;
 
-  constructor(
-    deps: Omit<RunnerDeps, 'retries' | 'retryDelayMs'> &
-      Partial<Pick<RunnerDeps, 'retries' | 'retryDelayMs'>>,
-  ) {
-    this.#d = { retries: 2, retryDelayMs: 250, ...deps };
+  constructor(deps: Omit<RunnerDeps, RetryDeps> & Partial<Pick<RunnerDeps, RetryDeps>>) {
+    this.#d = { ...RETRY_DEFAULTS, ...deps };
   }
 
   /** Drive `id` as far as it can go now, in the background. Safe to call repeatedly. */
   start(id: string): void {
     if (this.#closed) return;
+    // A run now takes the place of a scheduled try (it schedules another if it fails again).
+    this.#cancelRetry(id);
     if (this.#running.has(id)) {
       this.#again.add(id);
       return;
@@ -125,15 +175,64 @@ export class WorkflowRunner {
     this.#running.set(id, task);
   }
 
-  /** Resolves once no incident is being driven. */
+  /**
+   * Resolves once no incident is being driven or waiting to be tried again. A step waits at most
+   * `retryBudgetMs`; a sealing that keeps failing waits until it succeeds (or `close`).
+   */
   async idle(): Promise<void> {
-    while (this.#running.size > 0) await Promise.all([...this.#running.values()]);
+    while (this.#running.size > 0 || this.#retries.size > 0) {
+      await Promise.all([...this.#running.values(), ...[...this.#retries.values()].map((r) => r.done)]);
+    }
   }
 
-  /** Stop taking work and wait for what is in flight. */
+  /**
+   * Stop taking work, cancel every scheduled retry (those incidents stay as they are, for the
+   * next start's `resumeIncidents`) and wait for what is in flight.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const id of [...this.#retries.keys()]) this.#cancelRetry(id);
     await this.idle();
+  }
+
+  /** Try `id` again in `ms`, without holding its lock meanwhile. */
+  #scheduleRetry(id: string, ms: number): void {
+    this.#cancelRetry(id);
+    if (this.#closed) return;
+    let settle = () => {};
+    const done = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const timer = setTimeout(() => {
+      this.#retries.delete(id);
+      this.start(id);
+      settle();
+    }, ms);
+    // A pending retry alone does not keep the process alive (the server does, while it runs).
+    timer.unref?.();
+    this.#retries.set(id, { timer, done, settle });
+  }
+
+  #cancelRetry(id: string): void {
+    const r = this.#retries.get(id);
+    if (r === undefined) return;
+    clearTimeout(r.timer);
+    this.#retries.delete(id);
+    r.settle();
+  }
+
+  /** Counts a failed try of `id` in `state`: the same outage while the state stays the same. */
+  #failedTry(id: string, state: IncidentState, code: string) {
+    const now = performance.now();
+    let o = this.#outages.get(id);
+    if (o === undefined || o.state !== state) {
+      o = { state, since: now, attempt: 0, code };
+      this.#outages.set(id, o);
+    }
+    const codeChanged = o.code !== code;
+    o.attempt++;
+    o.code = code;
+    return { attempt: o.attempt, elapsed: now - o.since, codeChanged };
   }
 
   /** Picks up every incident a previous process left unfinished. Returns how many. */
@@ -331,6 +430,15 @@ export class WorkflowRunner {
     record.updated_at = at;
   }
 
+  /** Appends a wait to the timeline (the state does not change) and saves, so followers see it. */
+  async #note(record: IncidentRecord, event: TimelineNote, detail: Record<string, unknown>): Promise<void> {
+    const at = this.#d.now().toISOString();
+    // Not a state-machine event (see `TIMELINE_NOTES`): the entry keeps the incident's state.
+    record.timeline.push({ at, state: record.state, event, actor: 'gateway', detail: toJson(detail) });
+    record.updated_at = at;
+    await this.#save(record);
+  }
+
   async #save(record: IncidentRecord): Promise<void> {
     await this.#d.store.putIncident(record);
     const entry = record.timeline[record.timeline.length - 1];
@@ -394,33 +502,61 @@ export class WorkflowRunner {
   }
 
   async #drive(id: string): Promise<void> {
-    const log = this.#d.logger.child({ incident_id: id });
-    let transient = 0;
+    const d = this.#d;
+    const log = d.logger.child({ incident_id: id });
     // Nothing else writes an incident while it is driven (the run holds its lock; `approve` and
     // `resolveBySource` wait for it), so the record is read once and carried from step to step.
     let record = await this.#load(id);
     for (let guard = 0; guard < 32; guard++) {
       if (this.#closed) return;
-      if (record.state === 'awaiting_human') return;
-      if (isTerminal(record.state) && record.evidence_id !== undefined) return;
+      if (
+        record.state === 'awaiting_human' ||
+        (isTerminal(record.state) && record.evidence_id !== undefined)
+      ) {
+        this.#outages.delete(id);
+        return;
+      }
       try {
         await this.#step(record);
+        this.#outages.delete(id);
       } catch (e) {
         const info = errorInfo(e);
         log.warn('workflow.step_failed', { state: record.state, code: info.code });
-        // A party that is briefly unreachable gets a few more tries before the incident fails.
-        if (TRANSIENT.has(info.code) && transient < this.#d.retries) {
-          transient++;
-          await new Promise((r) => setTimeout(r, this.#d.retryDelayMs * transient));
-          record = await this.#load(id);
-          continue;
-        }
         const fresh = await this.#load(id);
         record = fresh;
+        if (this.#closed) return; // left as it is, for the next start
         if (isTerminal(fresh.state)) {
-          // Sealing failed: leave it active so a restart tries again.
+          // Sealing failed: the incident has ended, only its evidence is missing. Say why on its
+          // timeline and try again in the background, with no budget (and on restart, as before).
+          const t = this.#failedTry(id, fresh.state, info.code);
+          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
+          log.warn('evidence.seal_retrying', { code: info.code, attempt: t.attempt, next_in_ms: wait });
+          // Tries 1, 2, 4, 8... and a new code: the timeline stays short however long it takes.
+          if ((t.attempt & (t.attempt - 1)) === 0 || t.codeChanged) {
+            await this.#note(fresh, 'evidence.retrying', { ...info, attempt: t.attempt, next_in_ms: wait });
+          }
+          this.#scheduleRetry(id, wait);
           return;
         }
+        // A party that is unreachable (down, restarting) is tried again, with a growing wait, for
+        // up to the retry budget; the incident waits on its timeline and holds no lock meanwhile.
+        if (TRANSIENT.has(info.code)) {
+          const t = this.#failedTry(id, fresh.state, info.code);
+          const left = d.retryBudgetMs - t.elapsed;
+          if (left > 0) {
+            const wait = Math.ceil(Math.min(backoff(d.retryDelayMs, t.attempt, d.retryMaxDelayMs), left));
+            log.warn('workflow.step_retrying', {
+              state: fresh.state,
+              code: info.code,
+              attempt: t.attempt,
+              next_in_ms: wait,
+            });
+            await this.#note(fresh, 'step.retrying', { ...info, attempt: t.attempt, next_in_ms: wait });
+            this.#scheduleRetry(id, wait);
+            return;
+          }
+        }
+        this.#outages.delete(id);
         fresh.reason = info;
         this.#advance(fresh, 'failed', 'gateway', { code: info.code });
         await this.#save(fresh);
@@ -774,7 +910,7 @@ export class WorkflowRunner {
 
   #auditInput(r: IncidentRecord): AuditInput {
     const times: Record<string, string> = {};
-    for (const e of r.timeline) times[e.event] ??= e.at;
+    for (const e of r.timeline) if (!isTimelineNote(e.event)) times[e.event] ??= e.at;
     const triage = r.triage ?? (r.transcript[0]?.payload as unknown as TriagedSignal);
     const input: AuditInput = {
       incident_id: r.id,
