@@ -37,6 +37,7 @@ export {
   type ClusterLayout,
   DEFAULT_PARTIES,
   freePort,
+  freePorts,
   layoutCluster,
   PARTY_MAIN,
   type PartyProcess,

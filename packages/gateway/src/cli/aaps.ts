@@ -13,19 +13,24 @@ import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
 import { runApprove, takeRejectFlags } from './approve.js';
+import { runGatewayInit } from './gateway-init.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
 
 const USAGE = `usage: aaps <command> [flags]
   up                      gateway + 5 party processes on loopback (--local: parties in-process)
-  gateway --config F      the gateway alone
+  gateway --config F      the gateway alone, against parties on their own hosts (DKG on first start)
+  gateway init            create the gateway's (and approvers') keys; print the roster to complete
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
   approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
                           [--reject --reason TEXT]: instead, reject it (ends the incident)
   unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
   party --config F        one party process
+  party init --id ID --role ROLE --data-dir DIR [--host H] [--port P]
+                          create a party's keys and config; print its roster entry
+  party backup|restore    a party's sealed key backup (docs/sealing.md)
   openapi                 print the OpenAPI document
 flags (each also an environment variable):
 ${settingsHelp()}`;
@@ -69,6 +74,11 @@ export async function main(
       return runUp(config, { print, stopSignal: stopSignal() });
     }
     case 'gateway': {
+      if (args[0] === 'init') {
+        const { config, rest } = parse(args.slice(1), env);
+        if (rest.length > 0) throw new UsageError(`gateway init: unexpected argument ${rest[0]}`);
+        return runGatewayInit(config, { print });
+      }
       const { config, rest } = parse(args, env);
       if (rest.length > 0) throw new UsageError(`gateway: unexpected argument ${rest[0]}`);
       await loadFastBackends();

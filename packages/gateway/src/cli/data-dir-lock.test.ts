@@ -39,7 +39,7 @@ describe('one aaps up per data directory', () => {
     try {
       writeFileSync(join(dir, 'aaps-up.pid'), `${holder.pid}\n`);
       expect(() => lockDataDir(dir)).toThrow(
-        `another aaps up (pid ${holder.pid}) is using ${dir}: stop it first, or use another --data-dir`,
+        `another aaps (pid ${holder.pid}) is using ${dir}: stop it first, or use another --data-dir`,
       );
     } finally {
       holder.kill('SIGKILL');

@@ -1,8 +1,8 @@
 /**
- * One `aaps up` per data directory. Two would share its LevelDB stores (the second fails to open
- * them, deep inside a party) and its ports; the lock file turns that into one line at the start:
- * which process holds the directory. A lock left by a process that died (kill -9, a crash) is
- * taken over.
+ * One `aaps up` or `aaps gateway` per data directory. Two would share its LevelDB stores (the
+ * second fails to open them, deep inside a party) and its ports; the lock file turns that into one
+ * line at the start: which process holds the directory. A lock left by a process that died (kill
+ * -9, a crash) is taken over.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
     }
     if (heldBy(holder)) {
       throw new Error(
-        `another aaps up (pid ${holder}) is using ${dataDir}: stop it first, or use another --data-dir`,
+        `another aaps (pid ${holder}) is using ${dataDir}: stop it first, or use another --data-dir`,
       );
     }
     unlinkSync(path);

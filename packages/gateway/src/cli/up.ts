@@ -28,7 +28,7 @@ import {
 import { bytesToHex, type IdentityKey, ValidationError } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
-import { createHttpCoordinator, runDkg } from '../coordinator-http.js';
+import { createHttpCoordinator, readSavedPublicPackage, runDkg } from '../coordinator-http.js';
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
 import type { TrustedKeys } from '../trust.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -208,9 +208,25 @@ async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
   }
 }
 
-/** `aaps gateway --config F`: the gateway alone, against parties already running and keyed. */
+/**
+ * `aaps gateway --config F`: the gateway alone, against parties running on their own hosts. On
+ * its first start (no `public-package.json` in its data directory) it runs the DKG across the
+ * roster's parties, which must all be up, with a progress line per step; if every party already
+ * holds one group key it takes that key, and it repairs a party that lost its share. Later starts
+ * read the saved public package and need only a quorum.
+ */
 export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return await runGatewayLocked(config, io);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number> {
   const rosterPath = config.roster ?? join(config.dataDir, 'roster.json');
   const roster = parseRoster(readJsonFile(rosterPath, 'roster'));
   const gatewayKey = loadOrCreateIdentityKey(
@@ -223,13 +239,13 @@ export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<
       'gateway-key',
     ]);
   }
+  const publicPackage =
+    readSavedPublicPackage(config.dataDir) ??
+    (await runDkg({ roster, gatewayKey, dataDir: config.dataDir, log: (line) => io.print(line) }))
+      .publicPackage;
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
-  const publicPackage = readJsonFile(
-    join(config.dataDir, 'public-package.json'),
-    'public key package (run the DKG first)',
-  );
   const logger = createLogger({ component: 'gateway', level: config.logLevel });
   const coordinator = createHttpCoordinator({
     roster,

@@ -1,0 +1,92 @@
+/**
+ * A deployment on separate hosts, as docs/api.md ("Running on separate hosts") walks an operator
+ * through it, with the CLI commands it names: each department runs `aaps party init` and its own
+ * `aaps party`; the gateway operator runs `aaps gateway init`, completes the roster, and starts
+ * `aaps gateway`, which runs the DKG on its first start and reuses the key after.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts, type PartyProcess, spawnParty } from '@aaps/agents';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AAPS_CLI, gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { incidentSignal } from './helpers/incidents.js';
+
+const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
+const root = mkdtempSync(join(tmpdir(), 'aaps-hosts-'));
+const parties: PartyProcess[] = [];
+
+afterAll(async () => {
+  await killAllAaps();
+  await Promise.all(parties.map((p) => p.stop()));
+  if (!process.env.KEEP) rmSync(root, { recursive: true, force: true });
+});
+
+/** Run `aaps ARGS` to its end: its exit code and output lines. */
+function aaps(...args: string[]) {
+  const r = spawnSync(process.execPath, [AAPS_CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('separate hosts: party init, gateway init, DKG on the gateway’s first start', () => {
+  it('keys the parties, resolves an incident with evidence, and reuses the key on restart', async () => {
+    const ports = await freePorts(6);
+    // Each department, on its own host.
+    const entries = ROLES.map((role, i) => {
+      const dir = join(root, `host-${role}`);
+      const port = String(ports[i]);
+      const r = aaps(
+        'party',
+        'init',
+        '--id',
+        `${role}-dept`,
+        '--role',
+        role,
+        '--data-dir',
+        dir,
+        '--port',
+        port,
+      );
+      expect(r.code, r.err).toBe(0);
+      // The entry it prints, with the FROST participant number the operator gives it.
+      const line = r.out.split('\n').find((l) => l.startsWith('{'));
+      return { dir, entry: { ...JSON.parse(line!), index: i + 1 } };
+    });
+    // The gateway operator.
+    const gw = join(root, 'host-gateway');
+    const init = aaps('gateway', 'init', '--data-dir', gw);
+    expect(init.code, init.err).toBe(0);
+    const template = JSON.parse(init.out.slice(init.out.indexOf('{')));
+    expect(template.gateway.identity_key).toMatch(/^[0-9a-f]{64}$/);
+    const roster = { ...template, parties: entries.map((e) => e.entry) };
+    mkdirSync(gw, { recursive: true });
+    writeFileSync(join(gw, 'roster.json'), JSON.stringify(roster, null, 2));
+    // Every department gets the same roster and starts its party.
+    for (const { dir, entry } of entries) {
+      writeFileSync(join(dir, 'roster.json'), JSON.stringify(roster, null, 2));
+      parties.push(
+        spawnParty(entry.id, entry.url, join(dir, 'party.json'), { logFile: join(dir, 'party.log') }),
+      );
+    }
+    await Promise.all(parties.map((p) => p.ready(30_000)));
+
+    const first = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]! });
+    expect(first.output()).toContain('dkg');
+    expect(first.output()).toMatch(/done, group key [0-9a-f]{64}/);
+    const groupKey = /group key ([0-9a-f]{64})\)/.exec(first.output())![1];
+    const api = gatewayApi(first.url, first.token);
+    const posted = await api.post<{ incident_id: string }>('/v1/incidents', incidentSignal('image', 'hosts'));
+    expect(posted.status).toBe(202);
+    const settled = await waitSettled(api, [posted.body.incident_id], 60_000, { evidence: true });
+    const incident = settled.get(posted.body.incident_id);
+    expect(incident?.state, JSON.stringify(incident?.timeline?.slice(-3))).toBe('resolved');
+    expect(incident?.evidence_id).toBeTruthy();
+    await first.stop();
+
+    const second = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]! });
+    expect(second.output()).not.toContain('dkg');
+    expect(second.output()).toContain(`group key ${groupKey}`);
+    await second.stop();
+  }, 180_000);
+});
