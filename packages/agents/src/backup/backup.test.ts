@@ -60,6 +60,12 @@ const flipHex = (hex: string, at = 0) =>
   hex.slice(0, at) + (Number.parseInt(hex[at]!, 16) ^ 1).toString(16) + hex.slice(at + 1);
 
 describe('key-share backups', () => {
+  it('refuses an rng that returns fewer bytes than asked (a short backup key), naming rng', async () => {
+    const short = (n: number) => new Uint8Array(Math.max(0, n - 1));
+    const e = await refusal(splitBackup(kpBytes, { ...opts, rng: short }), ValidationError);
+    expect(e.fields).toEqual(['rng']);
+  });
+
   it('any k of m files restore the key package, checked against its verifying share', async () => {
     const files = await splitBackup(kpBytes, opts);
     expect(files.map((f) => f.index)).toEqual([1, 2, 3, 4, 5]);

@@ -13,6 +13,7 @@ import {
   KeyPackageCodec,
   type PublicKeyPackage,
   type Rng,
+  randomBytesOf,
   SecretBytes,
   ValidationError,
   VerificationError,
@@ -96,8 +97,8 @@ export async function splitBackup(
       mismatched,
     );
   const rng = opts.rng ?? randomBytes;
-  const backupKey = rng(32);
-  const setId = rng(16);
+  const backupKey = randomBytesOf(rng, 32);
+  const setId = randomBytesOf(rng, 16);
   const shares = await split(backupKey, m, k);
   const header: BackupHeader = {
     version: BACKUP_VERSION,

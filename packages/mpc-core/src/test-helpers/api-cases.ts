@@ -306,6 +306,7 @@ export async function apiCases(): Promise<ApiCase[]> {
     { name: 'concatBytes', call: mpc.concatBytes as never, args: () => [bytes(), bytes()] },
     { name: 'equalBytes', call: mpc.equalBytes as never, args: () => [bytes(), bytes()] },
     { name: 'utf8', call: mpc.utf8 as never, args: () => ['x'] },
+    { name: 'randomBytesOf', call: mpc.randomBytesOf as never, args: () => [freshRng(), 8] },
     {
       name: 'assertBytes',
       call: mpc.assertBytes as never,

@@ -47,6 +47,7 @@ import {
   type PublicInputDealing,
   type ResultShare,
   type Rng,
+  randomBytesOf,
   rangeProofLength,
   SecretBytes,
   seal,
@@ -374,7 +375,7 @@ export function sealShares(args: {
     sha256(utf8(args.payload)),
   );
   const plain = concatBytes(...args.shares.flatMap((s) => [s.share.expose(), s.blinding.expose()]));
-  const nonce = (args.rng ?? defaultRng)(24);
+  const nonce = randomBytesOf(args.rng ?? defaultRng, 24);
   const sealed = concatBytes(
     nonce,
     xchacha20poly1305(args.channels.key(args.receiver), nonce, aad).encrypt(plain),
