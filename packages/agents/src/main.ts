@@ -14,10 +14,8 @@ import { type AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  type AnyCiphersuite,
   getCiphersuite,
   hexToBytes,
-  identifierToScalar,
   loadFastBackends,
   SecretBytes,
   ValidationError,
@@ -29,18 +27,12 @@ import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
+import { checkKeyAgainstRoster } from './party/key-roster.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { type Policy, parsePolicy } from './policy/schema.js';
-import {
-  frostIdentifier,
-  parseRoster,
-  partyById,
-  type Roster,
-  type RosterParty,
-  rosterDigest,
-} from './roster.js';
-import { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
+import { parseRoster, partyById, type RosterParty, rosterDigest } from './roster.js';
+import { createDataKey, loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
 import { PartyStore, type StoredKey } from './store/level.js';
 
 /** A party that listens and serves; `close()` drains it and releases its port and database. */
@@ -128,8 +120,9 @@ export async function startParty(
   let store: PartyStore | undefined;
   try {
     if (dataKey === undefined) {
-      dataKey = loadOrCreateDataKey(config.dataKeyPath, true);
-      createdDataKey = true;
+      const created = createDataKey(config.dataKeyPath);
+      createdDataKey = created !== undefined;
+      dataKey = created ?? loadOrCreateDataKey(config.dataKeyPath, false);
     }
     store = await openStore(dbPath, dataKey, config.id);
     const stored = await loadStoredKey(store, dbPath, config);
@@ -170,9 +163,11 @@ export async function startParty(
   } catch (e) {
     await closeServer(server);
     await store?.close().catch(() => undefined);
-    // What this start created goes again: a database that was not there, a data key made for it.
+    // What this start created goes again: a database that was not there (only one it opened: one
+    // it could not open may be another start's), and the data key it wrote, unless a database
+    // is there now, which may hold a share under that key.
     if (!hadDatabase && store !== undefined) rmSync(dbPath, { recursive: true, force: true });
-    if (createdDataKey) rmSync(config.dataKeyPath, { force: true });
+    if (createdDataKey && !databaseExists(dbPath)) rmSync(config.dataKeyPath, { force: true });
     throw e;
   }
 }
@@ -309,84 +304,6 @@ async function loadStoredKey(
       ['data-key-file'],
       { cause: e },
     );
-  }
-}
-
-/** What a stored key depends on in the roster that differs from it (empty: the key fits). */
-export function keyRosterMismatches(stored: StoredKey, roster: Roster, self: RosterParty): string[] {
-  const kp = stored.keyPackage;
-  if (kp.suite !== roster.ciphersuite)
-    return [`roster ciphersuite ${roster.ciphersuite} differs from the key's ${kp.suite}`];
-  const suite = getCiphersuite(roster.ciphersuite);
-  const problems: string[] = [];
-  const t = roster.threshold;
-  if (kp.threshold.min !== t.min || kp.threshold.max !== t.max) {
-    problems.push(
-      `roster threshold ${t.min}-of-${t.max} differs from the key's ${kp.threshold.min}-of-${kp.threshold.max}`,
-    );
-  }
-  if (frostIdentifier(roster, self) !== kp.identifier) {
-    problems.push(
-      `${self.id}'s roster index ${self.index} differs from the key's participant ${participant(suite, kp.identifier)}`,
-    );
-  }
-  const shares = Object.keys(stored.publicPackage.verifyingShares);
-  if (shares.length !== roster.parties.length) {
-    problems.push(
-      `the roster's ${roster.parties.length} parties differ from the key's ${shares.length} verifying shares`,
-    );
-  } else {
-    const unknown = roster.parties.filter((p) => !shares.includes(frostIdentifier(roster, p)));
-    if (unknown.length > 0) {
-      problems.push(
-        `roster index ${unknown.map((p) => `${p.index} (${p.id})`).join(', ')} has no verifying share in the key ` +
-          `(its participants: ${shares.map((s) => participant(suite, s)).join(', ')})`,
-      );
-    }
-  }
-  return problems;
-}
-
-/** A FROST identifier as its participant number when it is one (RFC 9591 numbering), else hex. */
-function participant(suite: AnyCiphersuite, identifier: string): string {
-  try {
-    const n = identifierToScalar(suite, identifier);
-    return n <= 65_535n ? String(n) : identifier;
-  } catch {
-    return identifier;
-  }
-}
-
-/**
- * Refuse a roster the stored key was not made for (threshold, this party's identifier, the number
- * of parties, the ciphersuite), unless the operator allows the key to be replaced (a re-key under
- * the new roster is under way: warn). Other changes (URLs, display ids, approvers) only warn once.
- */
-function checkKeyAgainstRoster(
-  stored: StoredKey,
-  roster: Roster,
-  self: RosterParty,
-  digest: string,
-  config: PartyConfig,
-  logger: Logger,
-): void {
-  const problems = keyRosterMismatches(stored, roster, self);
-  if (problems.length > 0) {
-    const message =
-      `${problems.join('; ')}: the key this party holds (made ${stored.createdAt}) was made under another ` +
-      `roster (${stored.rosterDigest}); restore the roster it was made under, or re-key with allow_key_replace on`;
-    if (!config.allowKeyReplace) throw new ValidationError('INVALID_ARGUMENT', message, ['roster']);
-    logger.warn('keys.roster_mismatch', {
-      note: `${message} (allow_key_replace is on: starting for the re-key)`,
-    });
-    return;
-  }
-  if (stored.rosterDigest !== digest) {
-    logger.warn('roster.changed', {
-      note: `roster changed since the key was made: ${stored.rosterDigest} -> ${digest}`,
-      key_roster_digest: stored.rosterDigest,
-      roster_digest: digest,
-    });
   }
 }
 

@@ -72,6 +72,21 @@ export function loadOrCreateIdentityKey(
 }
 
 /** Load the 32-byte at-rest key from `path`, or create it (0600) when `create` is set. */
+/**
+ * Create a new 32-byte at-rest key at `path` (0600), or return undefined when the file exists
+ * already (another start may have just made it): a caller that gets a key knows it wrote the file.
+ */
+export function createDataKey(path: string): SecretBytes | undefined {
+  const k = randomBytes(32);
+  try {
+    writeSecretFile(path, `${bytesToHex(k)}\n`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw e;
+  }
+  return new SecretBytes(k);
+}
+
 export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes {
   if (!existsSync(path)) {
     if (!create) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
