@@ -1,7 +1,8 @@
 /**
  * A deployment on separate hosts, as docs/api.md ("Running on separate hosts") walks an operator
  * through it, with the CLI commands it names: each department runs `aaps party init` and its own
- * `aaps party`; the gateway operator runs `aaps gateway init`, completes the roster, and starts
+ * `aaps party`; an approver runs `aaps approver init`; the gateway operator runs `aaps gateway
+ * init`, completes the roster, and starts
  * `aaps gateway`, which runs the DKG on its first start and reuses the key after.
  */
 import { spawnSync } from 'node:child_process';
@@ -59,7 +60,18 @@ describe('separate hosts: party init, gateway init, DKG on the gateway’s first
     expect(init.code, init.err).toBe(0);
     const template = JSON.parse(init.out.slice(init.out.indexOf('{')));
     expect(template.gateway.identity_key).toMatch(/^[0-9a-f]{64}$/);
-    const roster = { ...template, parties: entries.map((e) => e.entry) };
+    // A human approver, on their own machine.
+    const approver = aaps(
+      'approver',
+      'init',
+      '--approver',
+      'oncall',
+      '--data-dir',
+      join(root, 'host-approver'),
+    );
+    expect(approver.code, approver.err).toBe(0);
+    const approverEntry = JSON.parse(approver.out.slice(approver.out.indexOf('{')));
+    const roster = { ...template, parties: entries.map((e) => e.entry), approvers: [approverEntry] };
     mkdirSync(gw, { recursive: true });
     writeFileSync(join(gw, 'roster.json'), JSON.stringify(roster, null, 2));
     // Every department gets the same roster and starts its party.

@@ -7,7 +7,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type AgentRole,
@@ -51,6 +51,7 @@ import {
   type SigningResult,
   SigningSession,
   type SigningTransport,
+  ValidationError,
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import type {
@@ -396,7 +397,7 @@ export async function runDkg(opts: {
     opts.log(
       `keys: reusing group key ${first.group_public_key} held by all ${opts.roster.parties.length} parties`,
     );
-    writeFileSync(file, `${JSON.stringify(first.public_package, null, 2)}\n`);
+    writePublicPackage(file, first.public_package);
     return { groupPublicKey: first.group_public_key, publicPackage: first.public_package };
   }
   if (holders.size > 0 || unreachable.length > 0) {
@@ -418,12 +419,46 @@ export async function runDkg(opts: {
     progress: opts.log,
   });
   const json = PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage);
-  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+  writePublicPackage(file, json);
   return { groupPublicKey: result.groupPublicKeyHex, publicPackage: json };
 }
 
-/** The saved public package, if a DKG ran before. */
-export function readSavedPublicPackage(dataDir: string): unknown | undefined {
+/** Save the public package whole or not at all: a crash mid-write leaves the old file or none. */
+function writePublicPackage(file: string, json: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+/**
+ * The saved public package, if a DKG ran before, checked against `roster` (its suite, threshold
+ * and number of verifying shares): a damaged file, or one from another roster, is refused with
+ * one line rather than used.
+ */
+export function readSavedPublicPackage(dataDir: string, roster: Roster): unknown | undefined {
   const file = join(dataDir, 'public-package.json');
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+  if (!existsSync(file)) return undefined;
+  const refuse = (why: string) =>
+    new ValidationError(
+      'INVALID_ARGUMENT',
+      `${file}: ${why}; remove it to read the key from the parties again`,
+      ['public-package'],
+    );
+  let json: unknown;
+  let pkg: PublicKeyPackage;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+    pkg = PublicKeyPackageCodec.fromJSON(json, roster.ciphersuite).value;
+  } catch (e) {
+    throw refuse(`not a ${roster.ciphersuite} public key package (${(e as Error).message})`);
+  }
+  const t = roster.threshold;
+  if (pkg.threshold.min !== t.min || pkg.threshold.max !== t.max)
+    throw refuse(
+      `its threshold ${pkg.threshold.min}-of-${pkg.threshold.max} is not the roster's ${t.min}-of-${t.max}`,
+    );
+  const shares = Object.keys(pkg.verifyingShares).length;
+  if (shares !== roster.parties.length)
+    throw refuse(`it has ${shares} verifying shares for the roster's ${roster.parties.length} parties`);
+  return json;
 }

@@ -15,6 +15,7 @@ import {
   identifierFromNumber,
   loadCircuit,
   openResult,
+  ValidationError,
   VerificationError,
   verifyAggregation,
   verifyDealings,
@@ -83,5 +84,11 @@ describe('withAggregationRecheck', () => {
     });
     expect(direct.check(bundle)).toBe(false);
     expect(() => direct.verify(bundle)).toThrow(VerificationError);
+  });
+
+  it('refuses options that are not an object, as createBundleVerifier does', () => {
+    for (const bad of [undefined, null, 'key']) {
+      expect(() => withAggregationRecheck(bad as never)).toThrow(ValidationError);
+    }
   });
 });

@@ -13,12 +13,18 @@
  * functions do not cross to worker threads.
  */
 import * as core from '@aaps/mpc-core';
+import { ValidationError } from '@aaps/mpc-core';
 import type { BundleVerifierOptions } from './verify.js';
 
 const recheck = (core as { verifyAggregation?: (record: string) => unknown }).verifyAggregation;
 
 /** `options` with `verifyAggregation` set to mpc-core's re-check, unless the caller set one. */
 export function withAggregationRecheck(options: BundleVerifierOptions): BundleVerifierOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ValidationError('INVALID_ARGUMENT', 'options: expected an object with groupPublicKey', [
+      'options',
+    ]);
+  }
   if (recheck === undefined || options.verifyAggregation !== undefined) return options;
   return { ...options, verifyAggregation: (record) => recheck(core.canonicalize(record)) };
 }

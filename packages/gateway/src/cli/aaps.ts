@@ -13,7 +13,7 @@ import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
 import { runApprove, takeRejectFlags } from './approve.js';
-import { runGatewayInit } from './gateway-init.js';
+import { runApproverInit, runGatewayInit } from './gateway-init.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
@@ -21,7 +21,8 @@ import { runGatewayOnly, runUp } from './up.js';
 const USAGE = `usage: aaps <command> [flags]
   up                      gateway + 5 party processes on loopback (--local: parties in-process)
   gateway --config F      the gateway alone, against parties on their own hosts (DKG on first start)
-  gateway init            create the gateway's (and approvers') keys; print the roster to complete
+  gateway init            create the gateway's key; print the roster to complete
+  approver init --approver ID   (on the approver's machine) create a human approver's key; print its entry
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
   approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
                           [--reject --reason TEXT]: instead, reject it (ends the incident)
@@ -83,6 +84,12 @@ export async function main(
       if (rest.length > 0) throw new UsageError(`gateway: unexpected argument ${rest[0]}`);
       await loadFastBackends();
       return runGatewayOnly(config, { print, stopSignal: stopSignal() });
+    }
+    case 'approver': {
+      if (args[0] !== 'init') throw new UsageError('approver: expected init');
+      const { config, rest } = parse(args.slice(1), env);
+      if (rest.length > 0) throw new UsageError(`approver init: unexpected argument ${rest[0]}`);
+      return runApproverInit(config, { print });
     }
     case 'submit': {
       const { config, rest } = parse(args, env);

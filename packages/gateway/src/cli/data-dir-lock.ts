@@ -4,7 +4,7 @@
  * line at the start: which process holds the directory. A lock left by a process that died (kill
  * -9, a crash) is taken over.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const LOCK_FILE = 'aaps-up.pid';
@@ -55,7 +55,12 @@ export function lockDataDir(dataDir: string): DataDirLock {
         `another aaps (pid ${holder}) is using ${dataDir}: stop it first, or use another --data-dir`,
       );
     }
-    unlinkSync(path);
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      // Another start took the stale lock away first: try once more to take it.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
   }
   return {
     path,
@@ -67,4 +72,15 @@ export function lockDataDir(dataDir: string): DataDirLock {
       }
     },
   };
+}
+
+/** Run `body` holding `dataDir` (created 0700 if need be), and give it back however `body` ends. */
+export async function withDataDirLock<T>(dataDir: string, body: () => Promise<T>): Promise<T> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(dataDir);
+  try {
+    return await body();
+  } finally {
+    lock.release();
+  }
 }

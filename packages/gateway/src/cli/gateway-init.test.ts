@@ -3,38 +3,44 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
-import { runGatewayInit } from './gateway-init.js';
+import { runApproverInit, runGatewayInit } from './gateway-init.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-gw-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function init(...argv: string[]) {
+function run(fn: typeof runGatewayInit, ...argv: string[]) {
   const parsed = parseGatewayConfig(['--data-dir', dir, ...argv], {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const lines: string[] = [];
-  const code = runGatewayInit(parsed.config, { print: (l) => void lines.push(l) });
+  const code = fn(parsed.config, { print: (l) => void lines.push(l) });
   const text = lines.join('\n');
-  return { code, lines, roster: JSON.parse(text.slice(text.indexOf('{'))) };
+  return { code, lines, json: JSON.parse(text.slice(text.indexOf('{'))) };
 }
 
-describe('aaps gateway init', () => {
-  it('creates 0600 keys for the gateway and each approver, and prints the roster around them', () => {
-    const first = init('--approvers', 'oncall,sre-lead', '--threshold', '3');
+describe('aaps gateway init and aaps approver init', () => {
+  it("gateway init: a 0600 gateway key, reused on a second run, and the roster around it; no approver's key", () => {
+    const first = run(runGatewayInit, '--threshold', '3', '--approvers', 'oncall');
     expect(first.code).toBe(0);
     expect(first.lines[0]).toBe(`gateway: created ${join(dir, 'gateway', 'identity.key')} (0600)`);
     expect(statSync(join(dir, 'gateway', 'identity.key')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(dir, 'approvers', 'sre-lead.key')).mode & 0o777).toBe(0o600);
-    expect(first.roster).toMatchObject({
+    expect(first.json).toMatchObject({
       version: 1,
       ciphersuite: 'FROST-ED25519-SHA512-v1',
       threshold: { min: 3, max: 5 },
       gateway: { id: 'gateway' },
     });
-    expect(first.roster.approvers.map((a: { id: string }) => a.id)).toEqual(['oncall', 'sre-lead']);
-    // Run again: the same keys, reused, never replaced.
-    const again = init('--approvers', 'oncall,sre-lead');
+    // Approvers' keys are made on their own machines, never on the gateway's host.
+    expect(() => statSync(join(dir, 'approvers'))).toThrow();
+    const again = run(runGatewayInit);
     expect(again.lines[0]).toBe(`gateway: reusing ${join(dir, 'gateway', 'identity.key')} (0600)`);
-    expect(again.roster.gateway).toEqual(first.roster.gateway);
-    expect(again.roster.approvers).toEqual(first.roster.approvers);
+    expect(again.json.gateway).toEqual(first.json.gateway);
+  });
+
+  it('approver init: a 0600 key for the approver and its roster entry', () => {
+    const keyFile = join(dir, 'me', 'sre-lead.key');
+    const r = run(runApproverInit, '--approver', 'sre-lead', '--approver-key', keyFile);
+    expect(r.lines[0]).toBe(`approver sre-lead: created ${keyFile} (0600)`);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(r.json).toEqual({ id: 'sre-lead', identity_key: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 });

@@ -1,9 +1,13 @@
 /**
- * `aaps gateway init`: the first step of a deployment on separate hosts. It creates the gateway's
- * identity key (0600) and one key per `--approvers` id, or reuses those that exist, and prints the
- * roster they go into: the gateway and approver entries filled in, a place for each party's entry
- * (printed by `aaps party init` on its own host). The roster is the trust root: the operator
- * completes it and gives every party and the gateway the same file. Nothing here talks to a party.
+ * The first steps of a deployment on separate hosts, each run where its key is to live:
+ * - `aaps gateway init`, on the gateway's host: creates the gateway's identity key (0600), or
+ *   reuses it, and prints the roster to complete (the gateway filled in, a place for the parties'
+ *   entries from `aaps party init` and the approvers' from `aaps approver init`);
+ * - `aaps approver init --approver ID`, on the approver's own machine: creates that human
+ *   approver's key and prints its roster entry. An approver's key never sits on the gateway's
+ *   host: one who took the gateway could otherwise sign human approvals and unseal requests.
+ * The roster is the trust root: the operator completes it and gives every party and the gateway
+ * the same file. Nothing here talks to a party.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,30 +19,39 @@ export interface InitIo {
   print(line: string): void;
 }
 
-export function runGatewayInit(config0: GatewayConfig, io: InitIo): number {
-  const dataDir = resolve(config0.dataDir);
-  const keyLine = (what: string, path: string) => {
-    const existed = existsSync(path);
-    const key = loadOrCreateIdentityKey(path, true, what === 'gateway' ? 'gateway' : 'approver');
-    io.print(`${what}: ${existed ? 'reusing' : 'created'} ${path} (0600)`);
-    return bytesToHex(key.publicKey);
-  };
-  const gatewayKey = keyLine('gateway', config0.gatewayKey ?? join(dataDir, 'gateway', 'identity.key'));
-  const approvers = config0.approvers.map((id) => ({
-    id,
-    identity_key: keyLine(`approver ${id}`, join(dataDir, 'approvers', `${id}.key`)),
-  }));
-  const n = config0.parties;
+/** Create (or reuse) a key at `path` and say which; returns its public key as hex. */
+function keyAt(path: string, kind: 'gateway' | 'approver', label: string, io: InitIo): string {
+  const existed = existsSync(path);
+  const key = loadOrCreateIdentityKey(path, true, kind);
+  io.print(`${label}: ${existed ? 'reusing' : 'created'} ${path} (0600)`);
+  return bytesToHex(key.publicKey);
+}
+
+export function runGatewayInit(config: GatewayConfig, io: InitIo): number {
+  const dataDir = resolve(config.dataDir);
+  const path = config.gatewayKey ?? join(dataDir, 'gateway', 'identity.key');
+  const gatewayKey = keyAt(path, 'gateway', 'gateway', io);
+  const n = config.parties;
   const roster = {
     version: 1,
-    ciphersuite: config0.ciphersuite,
-    threshold: { min: config0.threshold, max: n },
+    ciphersuite: config.ciphersuite,
+    threshold: { min: config.threshold, max: n },
     gateway: { id: 'gateway', identity_key: gatewayKey },
     parties: [`<the ${n} entries \`aaps party init\` printed, each with its "index" 1..${n}>`],
-    approvers,
+    approvers: ['<each entry `aaps approver init` printed on its approver’s own machine (may be none)>'],
   };
   io.print(`the roster (save it as ${join(dataDir, 'roster.json')} and give every party the same file;`);
   io.print(`"threshold.max" is the number of parties):`);
   io.print(JSON.stringify(roster, null, 2));
+  return 0;
+}
+
+export function runApproverInit(config: GatewayConfig, io: InitIo): number {
+  const id = config.approver ?? config.approvers[0];
+  if (id === undefined) throw new Error('approver init: --approver ID is required');
+  const path = config.approverKey ?? join(resolve(config.dataDir), 'approvers', `${id}.key`);
+  const identityKey = keyAt(path, 'approver', `approver ${id}`, io);
+  io.print('add this entry to the roster\'s "approvers":');
+  io.print(JSON.stringify({ id, identity_key: identityKey }));
   return 0;
 }

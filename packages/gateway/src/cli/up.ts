@@ -31,7 +31,7 @@ import type { Coordinator } from '../coordinator.js';
 import { createHttpCoordinator, readSavedPublicPackage, runDkg } from '../coordinator-http.js';
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
 import type { TrustedKeys } from '../trust.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { withDataDirLock } from './data-dir-lock.js';
 import { type RunningGateway, startGateway } from './serve.js';
 
 /** The five parties `aaps up` runs; their ids are their roles. */
@@ -81,13 +81,7 @@ function savedPorts(dataDir: string): number[] | undefined {
 
 export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(config.dataDir);
-  try {
-    return await runUpLocked(config, io);
-  } finally {
-    lock.release();
-  }
+  return withDataDirLock(config.dataDir, () => runUpLocked(config, io));
 }
 
 async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
@@ -217,13 +211,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
  */
 export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(config.dataDir);
-  try {
-    return await runGatewayLocked(config, io);
-  } finally {
-    lock.release();
-  }
+  return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io));
 }
 
 async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number> {
@@ -240,7 +228,7 @@ async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number
     ]);
   }
   const publicPackage =
-    readSavedPublicPackage(config.dataDir) ??
+    readSavedPublicPackage(config.dataDir, roster) ??
     (await runDkg({ roster, gatewayKey, dataDir: config.dataDir, log: (line) => io.print(line) }))
       .publicPackage;
   const token = ensureToken(config.dataDir, config.apiToken);

@@ -60,4 +60,19 @@ describe('5xx messages', () => {
       }
     }
   });
+
+  it("a 503 carrying a party's text: one line, control characters gone, at most 300 characters", async () => {
+    const lying = new AapsError('UNAVAILABLE', `party-3: down\n\u001b[31mfake log line${'x'.repeat(500)}`);
+    const gw = await makeGateway({ wrap: keysThrowing(lying) });
+    try {
+      const res = await request(gw, 'GET', '/v1/keys', { token: TOKENS.read });
+      expect(res.status).toBe(503);
+      const { message } = ((await json(res)) as { error: { message: string } }).error;
+      expect(message.startsWith('party-3: down [31mfake log line')).toBe(true);
+      expect(message).toHaveLength(300);
+      expect([...message].some((ch) => ch.charCodeAt(0) < 0x20)).toBe(false);
+    } finally {
+      await gw.cleanup();
+    }
+  });
 });

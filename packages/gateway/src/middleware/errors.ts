@@ -32,6 +32,16 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
 /** The message of every 500: what failed stays in the gateway's log. */
 const GENERIC = 'the gateway could not complete the request';
 
+/**
+ * A 503/504 message as a client gets it: one line of at most 300 characters. Some carry text a
+ * party wrote (`<party>: <its message>`), so control characters go and the length is bounded.
+ */
+function reported(message: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+  const line = message.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
 export function statusOf(e: AapsError): ContentfulStatusCode {
   const s = STATUS[e.code];
   if (s !== undefined) return s;
@@ -55,7 +65,7 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
       else logger.info('http.rejected', { request_id: requestId, code: err.code, status });
       if (status === 401) c.header('WWW-Authenticate', 'Bearer');
       const fields = err instanceof ValidationError ? err.fields : undefined;
-      const message = status === 500 ? GENERIC : err.message;
+      const message = status === 500 ? GENERIC : status >= 500 ? reported(err.message) : err.message;
       return c.json(errorBody(err.code, message, fields), status);
     }
     logger.error('http.error', { request_id: requestId, code: 'INTERNAL' });

@@ -106,6 +106,14 @@ export const RETRY_DEFAULTS: Readonly<Pick<RunnerDeps, RetryDeps>> = Object.free
   sealRetryMaxDelayMs: 60_000,
 });
 
+/**
+ * Whether a failed try goes on the timeline: tries 1, 2, 4, 8, ... and any try whose error code
+ * changed, so a long outage adds a few entries, not one per try.
+ */
+function worthNoting(t: { attempt: number; codeChanged: boolean }): boolean {
+  return (t.attempt & (t.attempt - 1)) === 0 || t.codeChanged;
+}
+
 export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -430,6 +438,23 @@ export class WorkflowRunner {
     record.updated_at = at;
   }
 
+  /** {@link #note}, with a failure to save logged rather than thrown: the retry is already set. */
+  async #noteOrLog(
+    record: IncidentRecord,
+    event: TimelineNote,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await this.#note(record, event, detail);
+    } catch (e) {
+      this.#d.logger.error('workflow.note_failed', {
+        incident_id: record.id,
+        event,
+        code: errorInfo(e).code,
+      });
+    }
+  }
+
   /** Appends a wait to the timeline (the state does not change) and saves, so followers see it. */
   async #note(record: IncidentRecord, event: TimelineNote, detail: Record<string, unknown>): Promise<void> {
     const at = this.#d.now().toISOString();
@@ -522,20 +547,34 @@ export class WorkflowRunner {
       } catch (e) {
         const info = errorInfo(e);
         log.warn('workflow.step_failed', { state: record.state, code: info.code });
-        const fresh = await this.#load(id);
+        let fresh: IncidentRecord;
+        try {
+          fresh = await this.#load(id);
+        } catch (loadError) {
+          // The store failed too (a full disk?): nothing can be recorded; try again later.
+          if (this.#closed) return;
+          const t = this.#failedTry(id, record.state, 'STORE_FAILED');
+          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
+          log.error('workflow.store_failed', { code: errorInfo(loadError).code, next_in_ms: wait });
+          this.#scheduleRetry(id, wait);
+          return;
+        }
         record = fresh;
         if (this.#closed) return; // left as it is, for the next start
         if (isTerminal(fresh.state)) {
-          // Sealing failed: the incident has ended, only its evidence is missing. Say why on its
-          // timeline and try again in the background, with no budget (and on restart, as before).
+          // Sealing failed: the incident has ended, only its evidence is missing. Try again in the
+          // background, with no budget (and on restart, as before), and say why on its timeline.
           const t = this.#failedTry(id, fresh.state, info.code);
           const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
           log.warn('evidence.seal_retrying', { code: info.code, attempt: t.attempt, next_in_ms: wait });
-          // Tries 1, 2, 4, 8... and a new code: the timeline stays short however long it takes.
-          if ((t.attempt & (t.attempt - 1)) === 0 || t.codeChanged) {
-            await this.#note(fresh, 'evidence.retrying', { ...info, attempt: t.attempt, next_in_ms: wait });
-          }
           this.#scheduleRetry(id, wait);
+          if (worthNoting(t)) {
+            await this.#noteOrLog(fresh, 'evidence.retrying', {
+              ...info,
+              attempt: t.attempt,
+              next_in_ms: wait,
+            });
+          }
           return;
         }
         // A party that is unreachable (down, restarting) is tried again, with a growing wait, for
@@ -551,8 +590,14 @@ export class WorkflowRunner {
               attempt: t.attempt,
               next_in_ms: wait,
             });
-            await this.#note(fresh, 'step.retrying', { ...info, attempt: t.attempt, next_in_ms: wait });
             this.#scheduleRetry(id, wait);
+            if (worthNoting(t)) {
+              await this.#noteOrLog(fresh, 'step.retrying', {
+                ...info,
+                attempt: t.attempt,
+                next_in_ms: wait,
+              });
+            }
             return;
           }
         }
