@@ -1,7 +1,8 @@
 /** The CLI's usage errors: one readable line and exit code 2; `openapi` prints the served document. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { layoutCluster, loadOrCreateIdentityKey } from '@aaps/agents';
 import { describe, expect, it, vi } from 'vitest';
 import { openApiDocument } from '../app.js';
 import { run } from './aaps.js';
@@ -67,6 +68,27 @@ describe('aaps', () => {
       const missing = await runCapture(['gateway', '--config', join(dir, 'absent.json')]);
       expect(missing.code).toBe(2);
       expect(missing.err).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("aaps gateway with a key that is not the roster's, or no roster: one line, exit 2, nothing written", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aaps-gw-setup-'));
+    try {
+      const noRoster = await runCapture(['gateway', '--data-dir', dir, '--port', '0']);
+      expect(noRoster.code).toBe(2);
+      expect(noRoster.err).toHaveLength(1);
+      expect(noRoster.err[0]).toContain('roster');
+      await layoutCluster({ dir, threshold: 3 });
+      // Another gateway key than the one the roster names.
+      rmSync(join(dir, 'gateway', 'identity.key'));
+      loadOrCreateIdentityKey(join(dir, 'gateway', 'identity.key'), true, 'gateway');
+      const r = await runCapture(['gateway', '--data-dir', dir, '--port', '0']);
+      expect(r.code).toBe(2);
+      expect(r.err).toEqual([`aaps: the gateway key does not match ${join(dir, 'roster.json')}`]);
+      expect(existsSync(join(dir, 'api-token'))).toBe(false);
+      expect(existsSync(join(dir, 'gateway', 'db'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

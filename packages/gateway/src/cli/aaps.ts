@@ -17,6 +17,7 @@ import { runApproverInit, runGatewayInit } from './gateway-init.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
+import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: aaps <command> [flags]
   up                      gateway + 5 party processes on loopback (--local: parties in-process)
@@ -35,8 +36,6 @@ const USAGE = `usage: aaps <command> [flags]
   openapi                 print the OpenAPI document
 flags (each also an environment variable):
 ${settingsHelp()}`;
-
-class UsageError extends Error {}
 
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {

@@ -45,46 +45,74 @@ export async function startGateway(opts: {
   logger: Logger;
 }): Promise<RunningGateway> {
   const { config } = opts;
-  const dir = join(config.dataDir, 'gateway');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const store = await openGatewayStore(join(dir, 'db'));
-  const now = () => new Date();
-  const validFrom = await store.getMeta('valid-from');
-  const validFromText = validFrom === undefined ? now().toISOString() : new TextDecoder().decode(validFrom);
-  if (validFrom === undefined) await store.putMeta('valid-from', new TextEncoder().encode(validFromText));
-  const scopes: Scope[] = ['admin'];
-  const sealing = sealingPolicy(config);
-  const gateway = createGateway({
-    config: {
-      tokens: [{ name: 'admin', token: opts.token, scopes }],
-      ...(config.githubWebhookSecret === undefined ? {} : { githubSecret: config.githubWebhookSecret }),
-      maxBodyBytes: config.maxBodyBytes,
-      cluster: config.cluster,
-      logOrigin: config.logOrigin,
-      environment: config.environment,
-      ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
-      validFrom: validFromText,
-      ...(sealing === undefined ? {} : { sealing }),
-      poolRisk: config.poolRisk,
-      stepRetrySeconds: config.stepRetrySeconds,
-    },
-    store,
-    coordinator: opts.coordinator,
-    executor: executorFor(config, now),
-    logger: opts.logger,
-    now,
-    ids: () => randomUUID(),
-    identity: opts.identity,
-    trust: async () => opts.trust,
-  });
+  // Listen first: a port in use then stops the start before anything is written (the store, its
+  // valid-from date). Requests that arrive before the app is ready are told to retry.
+  let appFetch: ((request: Request, env: unknown) => Response | Promise<Response>) | undefined;
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: gateway.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: (request: Request, env: unknown) =>
+          appFetch
+            ? appFetch(request, env)
+            : Response.json(
+                { error: { code: 'UNAVAILABLE', message: 'the gateway is starting; retry' } },
+                { status: 503 },
+              ),
+        port: config.port,
+        hostname: config.host,
+      },
+      () => resolve(s),
+    );
     // Keep idle client connections open longer than clients do (see the party main).
     const http = s as unknown as { keepAliveTimeout: number; headersTimeout: number };
     http.keepAliveTimeout = 65_000;
     http.headersTimeout = 66_000;
     s.once('error', reject);
   });
+  const closeServer = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const dir = join(config.dataDir, 'gateway');
+  let store: Awaited<ReturnType<typeof openGatewayStore>> | undefined;
+  let gateway: Gateway;
+  let opened: Awaited<ReturnType<typeof openGatewayStore>>;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    store = await openGatewayStore(join(dir, 'db'));
+    const now = () => new Date();
+    const validFrom = await store.getMeta('valid-from');
+    const validFromText = validFrom === undefined ? now().toISOString() : new TextDecoder().decode(validFrom);
+    if (validFrom === undefined) await store.putMeta('valid-from', new TextEncoder().encode(validFromText));
+    const scopes: Scope[] = ['admin'];
+    const sealing = sealingPolicy(config);
+    gateway = createGateway({
+      config: {
+        tokens: [{ name: 'admin', token: opts.token, scopes }],
+        ...(config.githubWebhookSecret === undefined ? {} : { githubSecret: config.githubWebhookSecret }),
+        maxBodyBytes: config.maxBodyBytes,
+        cluster: config.cluster,
+        logOrigin: config.logOrigin,
+        environment: config.environment,
+        ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
+        validFrom: validFromText,
+        ...(sealing === undefined ? {} : { sealing }),
+        poolRisk: config.poolRisk,
+        stepRetrySeconds: config.stepRetrySeconds,
+      },
+      store,
+      coordinator: opts.coordinator,
+      executor: executorFor(config, now),
+      logger: opts.logger,
+      now,
+      ids: () => randomUUID(),
+      identity: opts.identity,
+      trust: async () => opts.trust,
+    });
+    appFetch = gateway.app.fetch;
+    opened = store;
+  } catch (e) {
+    await closeServer();
+    await store?.close().catch(() => undefined);
+    throw e;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const resumed = await gateway.runner.resumeIncidents();
@@ -95,9 +123,9 @@ export async function startGateway(opts: {
     gateway,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await closeServer();
         await gateway.runner.close();
-        await store.close();
+        await opened.close();
       })();
       return closing;
     },

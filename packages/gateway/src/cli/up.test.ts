@@ -1,5 +1,6 @@
 /** `aaps up --local` over real HTTP: ready line, token file 0600, clean stop, keys reused on restart. */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,6 +87,24 @@ describe('aaps up --local', () => {
       expect(await runApprove(id, parsed.config, token, io)).toBe(1);
     } finally {
       await up.stop();
+    }
+  });
+
+  it('a port in use: the start fails naming it, and writes no gateway store', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const { port } = busy.address() as AddressInfo;
+    const fresh = mkdtempSync(join(tmpdir(), 'aaps-up-busy-'));
+    try {
+      const parsed = parseGatewayConfig(['--local', '--data-dir', fresh, '--port', String(port)], {});
+      if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+      await expect(
+        runUp(parsed.config, { print: () => {}, stopSignal: new Promise(() => {}) }),
+      ).rejects.toThrow(/EADDRINUSE/);
+      expect(existsSync(join(fresh, 'gateway', 'db'))).toBe(false);
+    } finally {
+      await new Promise((r) => busy.close(r));
+      rmSync(fresh, { recursive: true, force: true });
     }
   });
 });

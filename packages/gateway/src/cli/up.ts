@@ -25,7 +25,7 @@ import {
   readJsonFile,
   spawnParty,
 } from '@aaps/agents';
-import { bytesToHex, type IdentityKey, ValidationError } from '@aaps/mpc-core';
+import { AapsError, bytesToHex, type IdentityKey, ValidationError } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
 import { createHttpCoordinator, readSavedPublicPackage, runDkg } from '../coordinator-http.js';
@@ -33,6 +33,7 @@ import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js
 import type { TrustedKeys } from '../trust.js';
 import { withDataDirLock } from './data-dir-lock.js';
 import { type RunningGateway, startGateway } from './serve.js';
+import { UsageError } from './usage-error.js';
 
 /** The five parties `aaps up` runs; their ids are their roles. */
 export const UP_PARTIES: readonly PartySpec[] = ROLE_NAMED_PARTIES;
@@ -214,21 +215,36 @@ export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<
   return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io));
 }
 
-async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number> {
+/**
+ * What `aaps gateway` is configured with: the roster, its own key (which must be the roster's
+ * gateway key) and the saved public package, if any. A problem in any of them is the operator's
+ * to fix: a `UsageError` (one line, exit 2), read before anything is written.
+ */
+function readGatewaySetup(config: GatewayConfig) {
   const rosterPath = config.roster ?? join(config.dataDir, 'roster.json');
-  const roster = parseRoster(readJsonFile(rosterPath, 'roster'));
-  const gatewayKey = loadOrCreateIdentityKey(
-    config.gatewayKey ?? join(config.dataDir, 'gateway', 'identity.key'),
-    false,
-    'gateway',
-  );
-  if (bytesToHex(gatewayKey.publicKey) !== roster.gateway.identity_key) {
-    throw new ValidationError('INVALID_ARGUMENT', `the gateway key does not match ${rosterPath}`, [
-      'gateway-key',
-    ]);
+  try {
+    const roster = parseRoster(readJsonFile(rosterPath, 'roster'));
+    const gatewayKey = loadOrCreateIdentityKey(
+      config.gatewayKey ?? join(config.dataDir, 'gateway', 'identity.key'),
+      false,
+      'gateway',
+    );
+    if (bytesToHex(gatewayKey.publicKey) !== roster.gateway.identity_key) {
+      throw new ValidationError('INVALID_ARGUMENT', `the gateway key does not match ${rosterPath}`, [
+        'gateway-key',
+      ]);
+    }
+    return { roster, gatewayKey, saved: readSavedPublicPackage(config.dataDir, roster) };
+  } catch (e) {
+    if (e instanceof AapsError) throw new UsageError(e.message, { cause: e });
+    throw e;
   }
+}
+
+async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number> {
+  const { roster, gatewayKey, saved } = readGatewaySetup(config);
   const publicPackage =
-    readSavedPublicPackage(config.dataDir, roster) ??
+    saved ??
     (await runDkg({ roster, gatewayKey, dataDir: config.dataDir, log: (line) => io.print(line) }))
       .publicPackage;
   const token = ensureToken(config.dataDir, config.apiToken);
