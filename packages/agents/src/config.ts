@@ -141,13 +141,20 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
     problems.push([opt, `expected true or false, got ${JSON.stringify(v)}`]);
     return dflt;
   };
-  const path = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  // A relative path from a flag or the environment is the caller's: it resolves against the
+  // current directory; one from the config file resolves against the file's directory.
+  const pathOf = (opt: Option, value: string) =>
+    isAbsolute(value) ? value : resolve(args[opt] !== undefined ? process.cwd() : baseDir, value);
+  const pickPath = (opt: Option): string | undefined => {
+    const v = pick(opt);
+    return v === undefined ? undefined : pathOf(opt, v);
+  };
   const id = pick('id');
   if (!id || !/^[a-z][a-z0-9-]{0,62}$/.test(id))
     problems.push(['id', 'required: a lower-case party id from the roster']);
-  const dataDir = pick('data-dir');
+  const dataDir = pickPath('data-dir');
   if (!dataDir) problems.push(['data-dir', 'required']);
-  const roster = pick('roster');
+  const roster = pickPath('roster');
   if (!roster) problems.push(['roster', 'required: the roster file']);
   const logLevel = (pick('log-level') ?? PARTY_DEFAULTS.logLevel) as LogLevel;
   if (!LEVELS.includes(logLevel)) problems.push(['log-level', `expected one of ${LEVELS.join(', ')}`]);
@@ -155,18 +162,18 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
     id: id ?? '',
     host: pick('host') ?? PARTY_DEFAULTS.host,
     port: int('port', PARTY_DEFAULTS.port, 0, 65535),
-    dataDir: dataDir ? path(dataDir) : '',
-    rosterPath: roster ? path(roster) : '',
-    identityKeyPath: path(pick('identity-key') ?? join(dataDir ?? '.', 'identity.key')),
-    dataKeyPath: path(pick('data-key-file') ?? join(dataDir ?? '.', 'data.key')),
+    dataDir: dataDir ?? '',
+    rosterPath: roster ?? '',
+    identityKeyPath: pickPath('identity-key') ?? join(dataDir ?? resolve(baseDir), 'identity.key'),
+    dataKeyPath: pickPath('data-key-file') ?? join(dataDir ?? resolve(baseDir), 'data.key'),
     timestampWindowSec: int('timestamp-window', PARTY_DEFAULTS.timestampWindowSec, 1, 86_400),
     maxBodyBytes: int('max-body-bytes', PARTY_DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024),
     nonceTtlSec: int('nonce-ttl', PARTY_DEFAULTS.nonceTtlSec, 1, MAX_NONCE_TTL_SEC),
     allowKeyReplace: bool('allow-key-replace', PARTY_DEFAULTS.allowKeyReplace),
     logLevel,
   };
-  const policy = pick('policy');
-  if (policy) cfg.policyPath = path(policy);
+  const policy = pickPath('policy');
+  if (policy) cfg.policyPath = policy;
   if (args.dataKeyHex !== undefined) {
     if (!/^[0-9a-f]{64}$/.test(args.dataKeyHex))
       problems.push(['AAPS_PARTY_DATA_KEY', 'expected 32-byte lower-case hex']);

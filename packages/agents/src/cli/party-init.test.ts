@@ -54,6 +54,28 @@ describe('aaps party init', () => {
 });
 
 describe('party config', () => {
+  it("a relative path resolves against the config file's directory if the file gave it, else the current one", () => {
+    const file = { id: 'p1', data_dir: 'data', roster: 'roster.json', policy: 'policy.json' };
+    const fromFile = resolvePartyConfig(file, {}, '/etc/aaps');
+    expect(fromFile).toMatchObject({
+      dataDir: '/etc/aaps/data',
+      rosterPath: '/etc/aaps/roster.json',
+      policyPath: '/etc/aaps/policy.json',
+      identityKeyPath: '/etc/aaps/data/identity.key',
+      dataKeyPath: '/etc/aaps/data/data.key',
+    });
+    const args = parsePartyArgs(['--policy', 'mine/policy.json', '--data-dir', 'run'], {
+      AAPS_PARTY_ROSTER: 'shared/roster.json',
+    });
+    const fromFlags = resolvePartyConfig(file, args, '/etc/aaps');
+    expect(fromFlags).toMatchObject({
+      dataDir: join(process.cwd(), 'run'),
+      rosterPath: join(process.cwd(), 'shared/roster.json'),
+      policyPath: join(process.cwd(), 'mine/policy.json'),
+      identityKeyPath: join(process.cwd(), 'run', 'identity.key'),
+    });
+  });
+
   it('flag beats env beats file; every problem is reported at once', () => {
     const args = parsePartyArgs(['--port', '7300'], { AAPS_PARTY_PORT: '7200', AAPS_PARTY_ID: 'env-id' });
     const cfg = resolvePartyConfig(
