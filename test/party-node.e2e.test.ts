@@ -333,6 +333,29 @@ describe('party nodes across processes', () => {
     expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="replay"\} 1/);
   });
 
+  it('a party the coordinator cannot reach is recorded as unavailable; the others sign without it', async () => {
+    const blocked = layout.roster.parties[0]!;
+    const coordinator = createHttpCoordinator({
+      roster: layout.roster,
+      gatewayKey: layout.gatewayKey,
+      publicPackage,
+      logger: memoryLogger(),
+      fetch: (input, init) => {
+        const url = new URL(String(input instanceof Request ? input.url : input));
+        if (url.port === new URL(blocked.url).port) {
+          return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
+        }
+        return fetch(input, init);
+      },
+    });
+    const signed = await coordinator.signApproval(proposal());
+    expect(signed.signers).not.toContain(blocked.id);
+    expect(signed.signers).toHaveLength(layout.roster.threshold.min);
+    expect(signed.unavailable.map((u) => [u.party, u.code])).toEqual([[blocked.id, 'UNAVAILABLE']]);
+    expect(signed.misbehaved).toEqual([]);
+    expect(signed.refusals).toEqual([]);
+  });
+
   it('kill -9 between round 1 and round 2, then a restart: the commitment cannot be used twice', async () => {
     const victim = layout.roster.parties[1]!;
     const others = [layout.roster.parties[2]!, layout.roster.parties[3]!];

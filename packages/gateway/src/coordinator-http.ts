@@ -58,6 +58,7 @@ import type {
   AgentStepInput,
   Coordinator,
   KeysInfo,
+  Misbehaviour,
   PartyRefusal,
   PartyReleaseAnswer,
   PooledRisk,
@@ -201,10 +202,19 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       logger.warn('party.misbehaved', { party: m.party, code: m.code, session: sessionId });
     for (const t of result.timedOut)
       logger.warn('party.timed_out', { party: partyIdsOf(roster, [t.party])[0]!, session: sessionId });
+    const refused = new Set(list.map((r) => r.party));
+    const unavailable = new Map<string, Misbehaviour>();
+    for (const f of result.failed) {
+      const party = partyIdsOf(roster, [f.party])[0]!;
+      if (refused.has(party) || unavailable.has(party)) continue;
+      unavailable.set(party, { party, code: f.code, detail: f.detail });
+      logger.warn('party.unavailable', { party, code: f.code, session: sessionId });
+    }
     return {
       signature: result.signature,
       signers: partyIdsOf(roster, result.signers),
       refusals: list,
+      unavailable: [...unavailable.values()],
       misbehaved: [
         ...misbehaved,
         ...result.timedOut.map((f) => ({

@@ -374,6 +374,6 @@ export class LocalCoordinator implements Coordinator {
     const pkg = { commitments: nonces.map((n) => n.commitment), message: msg };
     const shares = quorum.map((p, i) => signShare(suite, p.keyPackage, nonces[i]!, pkg, this.#publicPackage));
     const signature = aggregate(suite, pkg, shares, this.#publicPackage);
-    return { signature, signers: quorum.map((p) => p.id), refusals, misbehaved: [] };
+    return { signature, signers: quorum.map((p) => p.id), refusals, misbehaved: [], unavailable: [] };
   }
 }

@@ -46,6 +46,11 @@ export interface ThresholdResult {
   signers: string[];
   refusals: PartyRefusal[];
   misbehaved: Misbehaviour[];
+  /**
+   * Parties asked that did not answer (unreachable, an error other than a policy refusal), each
+   * once with its first error: the signature completed without them.
+   */
+  unavailable: Misbehaviour[];
 }
 
 export interface AgentStepInput {

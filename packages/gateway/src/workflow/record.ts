@@ -18,6 +18,8 @@ export interface ApprovalRecord {
   signers: string[];
   refusals: { party: string; rule: string; message: string }[];
   misbehaved: { party: string; code: string; detail?: string }[];
+  /** Parties that did not answer (unreachable, or an error not a refusal); absent in old records. */
+  unavailable?: { party: string; code: string; detail?: string }[];
 }
 
 export interface ExecutionRecord {

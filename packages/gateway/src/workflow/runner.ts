@@ -681,6 +681,7 @@ export class WorkflowRunner {
             signers: result.signers,
             refusals: result.refusals,
             misbehaved: result.misbehaved,
+            unavailable: result.unavailable,
           };
           this.#advance(r, 'approved', 'parties', {
             signers: result.signers,
