@@ -202,11 +202,18 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       logger.warn('party.misbehaved', { party: m.party, code: m.code, session: sessionId });
     for (const t of result.timedOut)
       logger.warn('party.timed_out', { party: partyIdsOf(roster, [t.party])[0]!, session: sessionId });
-    const refused = new Set(list.map((r) => r.party));
+    // Each party in one list: a refusal or a proven fault (or a timeout) is not also "unavailable".
+    const listed = new Set([
+      ...list.map((r) => r.party),
+      ...partyIdsOf(
+        roster,
+        [...result.misbehaved, ...result.timedOut].map((f) => f.party),
+      ),
+    ]);
     const unavailable = new Map<string, Misbehaviour>();
     for (const f of result.failed) {
       const party = partyIdsOf(roster, [f.party])[0]!;
-      if (refused.has(party) || unavailable.has(party)) continue;
+      if (listed.has(party) || unavailable.has(party)) continue;
       unavailable.set(party, { party, code: f.code, detail: f.detail });
       logger.warn('party.unavailable', { party, code: f.code, session: sessionId });
     }

@@ -56,7 +56,7 @@ export async function startGateway(opts: {
             ? appFetch(request, env)
             : Response.json(
                 { error: { code: 'UNAVAILABLE', message: 'the gateway is starting; retry' } },
-                { status: 503 },
+                { status: 503, headers: { 'retry-after': '1' } },
               ),
         port: config.port,
         hostname: config.host,
@@ -69,11 +69,18 @@ export async function startGateway(opts: {
     http.headersTimeout = 66_000;
     s.once('error', reject);
   });
-  const closeServer = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  // Stop listening and end every connection, idle or not: an open event stream would otherwise
+  // hold the stop for as long as its client stays.
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    });
   const dir = join(config.dataDir, 'gateway');
   let store: Awaited<ReturnType<typeof openGatewayStore>> | undefined;
-  let gateway: Gateway;
+  let gateway: Gateway | undefined;
   let opened: Awaited<ReturnType<typeof openGatewayStore>>;
+  let resumed: number;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     store = await openGatewayStore(join(dir, 'db'));
@@ -108,24 +115,29 @@ export async function startGateway(opts: {
     });
     appFetch = gateway.app.fetch;
     opened = store;
+    resumed = await gateway.runner.resumeIncidents();
   } catch (e) {
     await closeServer();
+    await gateway?.runner.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     throw e;
   }
+  const running = gateway;
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const resumed = await gateway.runner.resumeIncidents();
   opts.logger.info('gateway.listening', { port, resumed });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host}:${port}`,
-    gateway,
+    gateway: running,
     close() {
       closing ??= (async () => {
         await closeServer();
-        await gateway.runner.close();
-        await opened.close();
+        try {
+          await running.runner.close();
+        } finally {
+          await opened.close();
+        }
       })();
       return closing;
     },

@@ -1,5 +1,13 @@
 /** `aaps up --local` over real HTTP: ready line, token file 0600, clean stop, keys reused on restart. */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +16,7 @@ import { parseGatewayConfig } from '../config.js';
 import { fixture, SIGNALS } from '../test-helpers/gateway.js';
 import { runApprove } from './approve.js';
 import { runSubmit } from './submit.js';
-import { runUp } from './up.js';
+import { partyPolicyFile, runUp } from './up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,6 +113,27 @@ describe('aaps up --local', () => {
     } finally {
       await new Promise((r) => busy.close(r));
       rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it("a department's policy file is found by party id, else role, and given as an absolute path", () => {
+    const policies = mkdtempSync(join(tmpdir(), 'aaps-policies-'));
+    const cwd = process.cwd();
+    try {
+      writeFileSync(join(policies, 'risk-dept.json'), '{}');
+      writeFileSync(join(policies, 'audit.json'), '{}');
+      process.chdir(policies);
+      expect(partyPolicyFile('.', { id: 'risk-dept', role: 'strategy' })).toBe(
+        join(realpathSync(policies), 'risk-dept.json'),
+      );
+      expect(partyPolicyFile('.', { id: 'audit', role: 'audit' })).toBe(
+        join(realpathSync(policies), 'audit.json'),
+      );
+      expect(partyPolicyFile('.', { id: 'monitoring', role: 'monitoring' })).toBeUndefined();
+      expect(partyPolicyFile(undefined, { id: 'audit', role: 'audit' })).toBeUndefined();
+    } finally {
+      process.chdir(cwd);
+      rmSync(policies, { recursive: true, force: true });
     }
   });
 });

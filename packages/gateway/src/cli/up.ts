@@ -35,6 +35,20 @@ import { withDataDirLock } from './data-dir-lock.js';
 import { type RunningGateway, startGateway } from './serve.js';
 import { UsageError } from './usage-error.js';
 
+/**
+ * A department's own policy file for `aaps up`: `<dir>/<party id>.json`, else `<dir>/<role>.json`,
+ * else none (the role's default). Absolute, because the party reads it from its own config file,
+ * in another directory.
+ */
+export function partyPolicyFile(
+  dir: string | undefined,
+  party: { id: string; role: string },
+): string | undefined {
+  if (dir === undefined) return undefined;
+  const base = resolve(dir);
+  return [join(base, `${party.id}.json`), join(base, `${party.role}.json`)].find((f) => existsSync(f));
+}
+
 /** The five parties `aaps up` runs; their ids are their roles. */
 export const UP_PARTIES: readonly PartySpec[] = ROLE_NAMED_PARTIES;
 
@@ -142,11 +156,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
         approvers: config.approvers,
         ...(ports === undefined ? {} : { ports }),
         // Each department may run its own policy: <id>.json, else <role>.json, else the default.
-        policyFor: (party) => {
-          const dir = config.partyPolicyDir;
-          if (dir === undefined) return undefined;
-          return [join(dir, `${party.id}.json`), join(dir, `${party.role}.json`)].find((f) => existsSync(f));
-        },
+        policyFor: (party) => partyPolicyFile(config.partyPolicyDir, party),
       });
       gatewayKey = layout.gatewayKey;
       for (const p of layout.roster.parties) {
