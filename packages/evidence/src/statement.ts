@@ -114,7 +114,8 @@ export function statementBytes(statement: Statement): Uint8Array {
   return canonicalBytes(statement);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** A plain JSON object (not null, not an array). */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 

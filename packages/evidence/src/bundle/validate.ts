@@ -8,6 +8,7 @@ import { type DecodedEnvelope, decodeEnvelope } from '../dsse.js';
 import { parseHex } from '../encoding.js';
 import { type EvidenceCiphersuite, isSupportedCiphersuite, isValidPublicKeyLength } from '../keys.js';
 import { HASH_SIZE } from '../merkle.js';
+import { isObject } from '../statement.js';
 import { BUNDLE_MEDIA_TYPE, type EvidenceBundle } from './types.js';
 
 export interface DecodedBundle {
@@ -17,9 +18,6 @@ export interface DecodedBundle {
   groupPublicKey: Uint8Array;
   log?: { logIndex: number; treeSize: number; inclusionProof: Uint8Array[]; checkpoint: string };
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function unknownKeys(
   value: Record<string, unknown>,

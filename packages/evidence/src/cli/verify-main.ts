@@ -27,7 +27,7 @@ import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
 import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
-import { rosterErrors, type VerifierRoster } from '../statement.js';
+import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
 import { jobsOf, MAX_JOBS, parseCommandLine, USAGE } from './args.js';
 import {
   BundleFormatError,
@@ -80,9 +80,6 @@ function parseKey(arg: string): Uint8Array {
     throw new InputError(`--key ${arg}: expected 32/33-byte hex or an Ed25519 PEM public key`);
   return raw;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A roster member's id and key; anything else is left for `rosterErrors` to name. */
 const member = (m: unknown): unknown => (isObject(m) ? { id: m.id, identity_key: m.identity_key } : m);

@@ -438,6 +438,30 @@ export class WorkflowRunner {
     record.updated_at = at;
   }
 
+  /**
+   * Try `r` again in `wait` ms (a timer: no lock is held meanwhile), log it, and say so on its
+   * timeline when the try is {@link worthNoting}. The timer is set first, so a store that fails to
+   * save the note still gets its retry.
+   */
+  async #retryLater(
+    r: IncidentRecord,
+    note: TimelineNote,
+    info: { code: string; message: string },
+    t: { attempt: number; codeChanged: boolean },
+    wait: number,
+  ): Promise<void> {
+    const event = note === 'step.retrying' ? 'workflow.step_retrying' : 'evidence.seal_retrying';
+    this.#d.logger.warn(event, {
+      incident_id: r.id,
+      state: r.state,
+      code: info.code,
+      attempt: t.attempt,
+      next_in_ms: wait,
+    });
+    this.#scheduleRetry(r.id, wait);
+    if (worthNoting(t)) await this.#noteOrLog(r, note, { ...info, attempt: t.attempt, next_in_ms: wait });
+  }
+
   /** {@link #note}, with a failure to save logged rather than thrown: the retry is already set. */
   async #noteOrLog(
     record: IncidentRecord,
@@ -566,16 +590,7 @@ export class WorkflowRunner {
           // background, with no budget (and on restart, as before), and say why on its timeline.
           const t = this.#failedTry(id, fresh.state, info.code);
           const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
-          log.warn('evidence.seal_retrying', { code: info.code, attempt: t.attempt, next_in_ms: wait });
-          this.#scheduleRetry(id, wait);
-          if (worthNoting(t)) {
-            await this.#noteOrLog(fresh, 'evidence.retrying', {
-              ...info,
-              attempt: t.attempt,
-              next_in_ms: wait,
-            });
-          }
-          return;
+          return this.#retryLater(fresh, 'evidence.retrying', info, t, wait);
         }
         // A party that is unreachable (down, restarting) is tried again, with a growing wait, for
         // up to the retry budget; the incident waits on its timeline and holds no lock meanwhile.
@@ -584,21 +599,7 @@ export class WorkflowRunner {
           const left = d.retryBudgetMs - t.elapsed;
           if (left > 0) {
             const wait = Math.ceil(Math.min(backoff(d.retryDelayMs, t.attempt, d.retryMaxDelayMs), left));
-            log.warn('workflow.step_retrying', {
-              state: fresh.state,
-              code: info.code,
-              attempt: t.attempt,
-              next_in_ms: wait,
-            });
-            this.#scheduleRetry(id, wait);
-            if (worthNoting(t)) {
-              await this.#noteOrLog(fresh, 'step.retrying', {
-                ...info,
-                attempt: t.attempt,
-                next_in_ms: wait,
-              });
-            }
-            return;
+            return this.#retryLater(fresh, 'step.retrying', info, t, wait);
           }
         }
         this.#outages.delete(id);
