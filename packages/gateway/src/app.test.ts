@@ -571,6 +571,16 @@ describe('every endpoint', () => {
     ).resolves.toBe(400);
   });
 
+  it('POST /v1/keys/refresh: admin only; in-process parties have no separate shares to refresh (409)', async () => {
+    await expectError(
+      await request(gw, 'POST', '/v1/keys/refresh', { token: TOKENS.read }),
+      403,
+      'FORBIDDEN',
+    );
+    const local = await request(gw, 'POST', '/v1/keys/refresh', { token: TOKENS.admin });
+    await expectError(local, 409, 'CONFLICT');
+  });
+
   it('GET /v1/keys, /healthz, /metrics, /v1/openapi.json', async () => {
     const keys = await json(await request(gw, 'GET', '/v1/keys', { token: TOKENS.read }));
     expect(keys).toMatchObject({ ciphersuite: 'FROST-ED25519-SHA512-v1', threshold: { min: 3, max: 5 } });

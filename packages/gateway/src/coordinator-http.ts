@@ -38,6 +38,7 @@ import {
   base64Decode,
   base64Encode,
   bytesToHex,
+  canonicalize,
   encodeAggregationRecordJson,
   getCiphersuite,
   hexToBytes,
@@ -57,6 +58,7 @@ import {
 import type {
   AgentStepInput,
   Coordinator,
+  KeyRefreshResult,
   KeysInfo,
   Misbehaviour,
   PartyRefusal,
@@ -64,6 +66,7 @@ import type {
   PooledRisk,
   ThresholdResult,
 } from './coordinator.js';
+import { refreshAcrossParties } from './key-refresh.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
 export interface HttpCoordinatorOptions {
@@ -82,6 +85,11 @@ export interface HttpCoordinatorOptions {
    */
   maxInflightPerParty?: number;
   fetch?: typeof fetch;
+  /**
+   * Called with the new public package (`PublicKeyPackageCodec` JSON) after a refresh, before
+   * signings resume: the gateway saves it as `public-package.json`.
+   */
+  savePublicPackage?: (json: unknown) => void;
 }
 
 function messageFor(subject: SignSubject): Uint8Array {
@@ -111,7 +119,7 @@ function namedSigners(statement: unknown): string[] {
 export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator {
   const { roster, logger } = opts;
   const suite = getCiphersuite(roster.ciphersuite);
-  const publicPackage: PublicKeyPackage =
+  let publicPackage: PublicKeyPackage =
     opts.publicPackage && typeof opts.publicPackage === 'object' && 'v' in (opts.publicPackage as object)
       ? PublicKeyPackageCodec.fromJSON(opts.publicPackage, suite.id).value
       : (opts.publicPackage as PublicKeyPackage);
@@ -150,9 +158,29 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     batchSize: opts.batchSize ?? 8,
   });
   let counter = 0;
+  // Signings under way, and the refresh (if any) that new signings wait for: a refresh starts
+  // once the signings before it have finished, and signings resume under the refreshed package.
+  let signing = 0;
+  let refreshing: Promise<void> | undefined;
+  let drained: (() => void) | undefined;
+
+  /** Sign `subject` k-of-n, waiting out a key refresh; see {@link signOnce}. */
+  async function thresholdSign(
+    subject: SignSubject,
+    label: string,
+    only?: readonly string[],
+  ): Promise<ThresholdResult> {
+    while (refreshing) await refreshing;
+    signing++;
+    try {
+      return await signOnce(subject, label, only);
+    } finally {
+      if (--signing === 0) drained?.();
+    }
+  }
 
   /** Sign `subject` k-of-n; with `only`, no party outside it is asked (none substitutes). */
-  async function thresholdSign(
+  async function signOnce(
     subject: SignSubject,
     label: string,
     only?: readonly string[],
@@ -291,6 +319,68 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         `checkpoint-${treeSize}`,
       ),
 
+    async refreshKeys(o?: { progress?: (line: string) => void }): Promise<KeyRefreshResult> {
+      if (refreshing) throw new AapsError('CONFLICT', 'a key refresh is already running');
+      const started = Date.now();
+      let open: () => void = () => {};
+      refreshing = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const steps: string[] = [];
+      const say = (line: string) => {
+        steps.push(line);
+        logger.info('keys.refresh', { step: line });
+        o?.progress?.(line);
+      };
+      try {
+        if (signing > 0) {
+          say(`refresh: waiting for ${signing} signing(s) under way`);
+          await new Promise<void>((resolve) => {
+            drained = resolve;
+          });
+          drained = undefined;
+        }
+        const previous = publicPackage;
+        const out = await refreshAcrossParties({
+          client: new PartyClient({
+            roster,
+            caller: { id: roster.gateway.id, key: opts.gatewayKey },
+            timeoutMs: 60_000,
+            ...(opts.fetch ? { fetch: opts.fetch } : {}),
+          }),
+          roster,
+          suite,
+          current: previous,
+          say,
+        });
+        const next = PublicKeyPackageCodec.fromJSON(out.publicPackage, suite.id).value;
+        if (
+          canonicalize(out.publicPackage) !== canonicalize(PublicKeyPackageCodec.toJSON(suite.id, previous))
+        ) {
+          session.adoptRefresh(next);
+          publicPackage = next;
+          opts.savePublicPackage?.(out.publicPackage);
+        }
+        if (out.failed) throw out.failed;
+        const share = (pkg: PublicKeyPackage, p: Roster['parties'][number]) =>
+          bytesToHex(pkg.verifyingShares[frostIdentifier(roster, p)]!);
+        return {
+          group_public_key: bytesToHex(next.groupPublicKey),
+          parties: roster.parties.map((p) => ({
+            id: p.id,
+            previous_verifying_share: share(previous, p),
+            verifying_share: share(next, p),
+          })),
+          repaired: out.repaired,
+          steps,
+          took_ms: Date.now() - started,
+        };
+      } finally {
+        refreshing = undefined;
+        open();
+      }
+    },
+
     async poolRisk(subject: RiskSubject, o?: { traceId?: string }): Promise<PooledRisk | undefined> {
       const sessionId = `risk-${randomUUID()}`;
       const out = await runAggregationOverHttp(client, {
@@ -375,7 +465,6 @@ export async function runDkg(opts: {
     caller: { id: opts.roster.gateway.id, key: opts.gatewayKey },
     timeoutMs: 60_000,
   });
-  const file = join(opts.dataDir, 'public-package.json');
   const infos = await Promise.allSettled(
     opts.roster.parties.map((p) =>
       client.call<{ public_package: unknown; group_public_key: string }>(p.id, 'key.info', 'startup', {}),
@@ -414,7 +503,7 @@ export async function runDkg(opts: {
     opts.log(
       `keys: reusing group key ${first.group_public_key} held by all ${opts.roster.parties.length} parties`,
     );
-    writePublicPackage(file, first.public_package);
+    writeSavedPublicPackage(opts.dataDir, first.public_package);
     return { groupPublicKey: first.group_public_key, publicPackage: first.public_package };
   }
   if (holders.size > 0 || unreachable.length > 0) {
@@ -436,12 +525,16 @@ export async function runDkg(opts: {
     progress: opts.log,
   });
   const json = PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage);
-  writePublicPackage(file, json);
+  writeSavedPublicPackage(opts.dataDir, json);
   return { groupPublicKey: result.groupPublicKeyHex, publicPackage: json };
 }
 
-/** Save the public package whole or not at all: a crash mid-write leaves the old file or none. */
-function writePublicPackage(file: string, json: unknown): void {
+/**
+ * Save the public package as `<dataDir>/public-package.json`, whole or not at all: a crash
+ * mid-write leaves the old file or none.
+ */
+export function writeSavedPublicPackage(dataDir: string, json: unknown): void {
+  const file = join(dataDir, 'public-package.json');
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
   renameSync(tmp, file);

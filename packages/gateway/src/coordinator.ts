@@ -132,4 +132,28 @@ export interface Coordinator {
    * workflow scores with the formula alone.
    */
   poolRisk?(subject: RiskSubject, opts?: { traceId?: string }): Promise<PooledRisk | undefined>;
+  /**
+   * Proactive share refresh across every party (docs/api.md, "Refreshing the key shares"): the
+   * group key stays, every share and verifying share changes, and shares stolen before it are
+   * useless with those after it. Signings wait while it runs. A party left on another package
+   * (one a refresh missed, or a lost key) is repaired from k holders first; after a refresh that
+   * failed part-way, the package k parties hold wins and the others are repaired onto it.
+   * Throws `CONFLICT` when one is already running, `UNAVAILABLE` when a party is unreachable (a
+   * refresh needs every party). Optional: the in-process coordinator has no separate shares to
+   * protect.
+   */
+  refreshKeys?(opts?: { progress?: (line: string) => void }): Promise<KeyRefreshResult>;
+}
+
+/** What `refreshKeys` did. */
+export interface KeyRefreshResult {
+  /** Hex; unchanged by a refresh. */
+  group_public_key: string;
+  /** Each party's verifying share before and after. */
+  parties: { id: string; previous_verifying_share: string; verifying_share: string }[];
+  /** Parties repaired onto the group's package, before the refresh or after a partial one. */
+  repaired: string[];
+  /** What happened, a line a step (also in the gateway's log). */
+  steps: string[];
+  took_ms: number;
 }

@@ -25,6 +25,7 @@ export {
 export type {
   AgentStepInput,
   Coordinator,
+  KeyRefreshResult,
   KeysInfo,
   Misbehaviour,
   PartyKeyInfo,
@@ -108,6 +109,7 @@ export {
   type Severity,
 } from './intake/types.js';
 export { createIntakeService, type IntakeOutcome, type IntakeService } from './intake-service.js';
+export { type RefreshOutcome, refreshAcrossParties } from './key-refresh.js';
 export { GatewayMetrics } from './metrics.js';
 export { createTokenAuth, requireScope, type TokenGrant } from './middleware/auth.js';
 export { bodyLimit, DEFAULT_BODY_LIMIT, jsonBody } from './middleware/body-limit.js';

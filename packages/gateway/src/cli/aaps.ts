@@ -14,6 +14,7 @@ import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
 import { runApprove, takeRejectFlags } from './approve.js';
 import { runApproverInit, runGatewayInit } from './gateway-init.js';
+import { runKeys } from './keys.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
@@ -29,6 +30,8 @@ const USAGE = `usage: aaps <command> [flags]
                           [--reject --reason TEXT]: instead, reject it (ends the incident)
   unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
+  keys                    the group key and each party's verifying share (GET /v1/keys)
+  keys refresh            refresh every party's key share through the running gateway; group key unchanged
   party --config F        one party process
   party init --id ID --role ROLE --data-dir DIR [--host H] [--port P]
                           create a party's keys and config; print its roster entry
@@ -137,6 +140,10 @@ export async function main(
         ensureTokenForClient(config),
         { print, fetch, error },
       );
+    }
+    case 'keys': {
+      const { config, rest } = parse(args, env);
+      return runKeys(rest, config, ensureTokenForClient(config), { print, fetch, error });
     }
     case 'party': {
       const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });

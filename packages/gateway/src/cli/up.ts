@@ -28,7 +28,12 @@ import {
 import { AapsError, bytesToHex, type IdentityKey, ValidationError } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
-import { createHttpCoordinator, readSavedPublicPackage, runDkg } from '../coordinator-http.js';
+import {
+  createHttpCoordinator,
+  readSavedPublicPackage,
+  runDkg,
+  writeSavedPublicPackage,
+} from '../coordinator-http.js';
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
 import type { TrustedKeys } from '../trust.js';
 import { withDataDirLock } from './data-dir-lock.js';
@@ -183,6 +188,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
         gatewayKey,
         publicPackage: dkg.publicPackage,
         logger: logger.child({ component: 'coordinator' }),
+        savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
       });
       trust = {
         parties: layout.roster.parties,
@@ -266,6 +272,7 @@ async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number
     gatewayKey,
     publicPackage,
     logger: logger.child({ component: 'coordinator' }),
+    savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
   });
   const trust = { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway };
   const running = await startGateway({

@@ -177,6 +177,19 @@ export const KeysSchema = s.named(
   }),
 );
 
+export const KeyRefreshSchema = s.named(
+  'KeyRefresh',
+  s.object({
+    group_public_key: s.string({ pattern: /^[0-9a-f]+$/ }),
+    parties: s.array(
+      s.object({ id: s.string(), previous_verifying_share: s.string(), verifying_share: s.string() }),
+    ),
+    repaired: s.array(s.string()),
+    steps: s.array(s.string()),
+    took_ms: s.integer({ minimum: 0 }),
+  }),
+);
+
 export const InclusionProofSchema = s.named(
   'InclusionProof',
   s.object({ leaf_index: s.integer(), tree_size: s.integer(), hashes: s.array(s.string()) }),

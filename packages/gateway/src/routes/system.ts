@@ -1,8 +1,9 @@
-/** `GET /v1/keys`, `GET /v1/openapi.json`, `GET /healthz`, `GET /metrics`. */
+/** `GET /v1/keys`, `POST /v1/keys/refresh`, `GET /v1/openapi.json`, `GET /healthz`, `GET /metrics`. */
+import { AapsError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
 import type { RouteDoc } from '../openapi.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
-import { KeysSchema, OpaqueJsonSchema } from './schemas.js';
+import { KeyRefreshSchema, KeysSchema, OpaqueJsonSchema } from './schemas.js';
 
 export const systemRouteDocs: RouteDoc[] = [
   {
@@ -12,6 +13,24 @@ export const systemRouteDocs: RouteDoc[] = [
       'Ciphersuite, group public key, threshold and each party (id, role, URL, identity key, verifying share).',
     auth: 'read',
     responses: { '200': { description: 'the keys', schema: KeysSchema } },
+  },
+  {
+    method: 'post',
+    path: '/v1/keys/refresh',
+    summary:
+      "Proactive refresh of every party's key share: the group key stays, every verifying share changes, shares taken before it are useless after it. Signings wait while it runs (about a second). Needs every party; a party on another package (a missed refresh, a lost key) is repaired first.",
+    auth: 'admin',
+    responses: {
+      '200': {
+        description: "refreshed: each party's verifying share before and after",
+        schema: KeyRefreshSchema,
+      },
+      '409': {
+        description:
+          "a refresh is already running, fewer than k parties hold the gateway's package, or the parties run in the gateway's process (--local)",
+      },
+      '503': { description: 'a party did not answer (a refresh needs every party); nothing changed' },
+    },
   },
   {
     method: 'get',
@@ -42,6 +61,16 @@ export function registerSystemRoutes(
   openapi: () => Record<string, unknown>,
 ): void {
   app.get('/v1/keys', requireScope(d.authenticate, 'read'), async (c) => c.json(await d.coordinator.keys()));
+  app.post('/v1/keys/refresh', requireScope(d.authenticate, 'admin'), async (c) => {
+    const refresh = d.coordinator.refreshKeys?.bind(d.coordinator);
+    if (refresh === undefined) {
+      throw new AapsError(
+        'CONFLICT',
+        'this gateway runs its parties in its own process (--local): every share is in one place, so a refresh would protect nothing; run aaps up without --local',
+      );
+    }
+    return c.json(await refresh());
+  });
   app.get('/v1/openapi.json', requireScope(d.authenticate, 'read'), (c) => c.json(openapi()));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', (c) =>

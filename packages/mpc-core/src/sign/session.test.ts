@@ -1,12 +1,15 @@
 /** SigningSession: robust signing over an in-process network of real parties. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  AapsError,
   type AnyCiphersuite,
+  applyRefresh,
   ciphersuites,
   type DealerOutput,
   getCiphersuite,
   loadFastBackends,
   ProtocolError,
+  refreshDealer,
   trustedDealer,
   utf8,
   ValidationError,
@@ -227,6 +230,89 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     const used = results.flatMap((r) => r.signingPackage.commitments.map(commitmentKey));
     expect(new Set(used).size).toBe(used.length);
     expect(session.pooled()).toBe(15 - used.length);
+  });
+
+  it('adopts a refreshed package, drops the commitments pooled under the old shares, and signs', async () => {
+    const { deal, ids, net, session } = setup(suite(), 3, 5, {}, { batchSize: 8 });
+    await session.sign({ message: utf8('before') });
+    const refresh = refreshDealer(suite(), deal.publicPackage, ids, seededRng(99));
+    const refreshed = deal.keyPackages.map((kp, i) =>
+      applyRefresh(suite(), kp, deal.publicPackage, refresh.shares[i]!),
+    );
+    net.takeKeys(
+      refreshed.map((r) => r.keyPackage),
+      refresh.publicPackage,
+    );
+    expect(refresh.publicPackage.verifyingShares[ids[0]!]).not.toEqual(
+      deal.publicPackage.verifyingShares[ids[0]!],
+    );
+    expect(session.pooled()).toBeGreaterThan(0);
+    session.adoptRefresh(refresh.publicPackage);
+    expect(session.pooled()).toBe(0);
+    const commitsBefore = net.commitCalls.length;
+    const after = await session.sign({ message: utf8('after') });
+    expect(after.misbehaved).toEqual([]);
+    expect(
+      independentVerify(suite(), deal.publicPackage.groupPublicKey, after.message, after.signature),
+    ).toBe(true);
+    // Parties bind nonces to their shares: the old pool went, and the signing asked afresh once.
+    expect(net.commitCalls.length).toBeGreaterThan(commitsBefore);
+    expect(after.attempts).toBe(1);
+    expect(after.failed).toEqual([]);
+  });
+
+  it('names the right cheater after a refresh only under the adopted package', async () => {
+    // A consistent refreshed quorum still aggregates under the old package (the shares of zero
+    // cancel in the sum), but once a share is bad, each share is judged against its verifying
+    // share: under the old package every honest refreshed party is blamed too.
+    const { deal, ids, net, session } = setup(suite(), 3, 5, { 1: 'corrupt' });
+    const refresh = refreshDealer(suite(), deal.publicPackage, ids, seededRng(98));
+    net.takeKeys(
+      deal.keyPackages.map(
+        (kp, i) => applyRefresh(suite(), kp, deal.publicPackage, refresh.shares[i]!).keyPackage,
+      ),
+      refresh.publicPackage,
+    );
+    const stale = await rejection(session.sign({ message }));
+    expect((stale as ProtocolError).code).toBe('QUORUM_UNREACHABLE');
+    expect((stale as ProtocolError).culprits.length).toBeGreaterThan(1);
+    const adopted = new SigningSession({
+      suite: suite(),
+      publicPackage: deal.publicPackage,
+      transport: net.transport,
+      sleep: immediateSleep,
+    });
+    adopted.adoptRefresh(refresh.publicPackage);
+    const r = await adopted.sign({ message });
+    expect(partiesOf(r.misbehaved)).toEqual([ids[1]]);
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, r.message, r.signature)).toBe(true);
+  });
+
+  it('refuses a package that is no refresh of its own, and any package while a signing runs', async () => {
+    const { deal, ids, session } = setup(suite(), 3, 5);
+    const other = trustedDealer(suite(), { min: 3, max: 5 }, { rng: seededRng(7) });
+    const fieldOf = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        return (e as ValidationError).fields;
+      }
+      return expect.unreachable('expected a refusal');
+    };
+    expect(fieldOf(() => session.adoptRefresh(other.publicPackage))).toEqual([
+      'publicPackage.groupPublicKey',
+    ]);
+    const refresh = refreshDealer(suite(), deal.publicPackage, ids, seededRng(97));
+    const pending = session.sign({ message });
+    expect(() => session.adoptRefresh(refresh.publicPackage)).toThrow(AapsError);
+    try {
+      session.adoptRefresh(refresh.publicPackage);
+    } catch (e) {
+      expect((e as AapsError).code).toBe('CONFLICT');
+    }
+    await pending;
+    expect(() => session.adoptRefresh(refresh.publicPackage)).not.toThrow();
   });
 
   it('runs concurrent signings on one session without sharing a commitment', async () => {

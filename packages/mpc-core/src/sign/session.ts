@@ -9,7 +9,7 @@
  * The transport, the timer (`sleep`) and the randomness are injected; this module does no I/O.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bytesToHex } from '../bytes.js';
+import { bytesToHex, equalBytes } from '../bytes.js';
 import { displayValue } from '../codec.js';
 import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
 import { assertSuite } from '../guards.js';
@@ -188,7 +188,9 @@ function badOption(path: string, what: string): never {
 export class SigningSession<P = unknown> {
   readonly threshold: number;
   readonly #suite: AnyCiphersuite;
-  readonly #pub: PublicKeyPackage;
+  #pub: PublicKeyPackage;
+  /** `sign` calls under way (a refreshed package is taken only when there are none). */
+  #running = 0;
   readonly #transport: SigningTransport<P>;
   readonly #timeoutMs: number;
   readonly #sleep: Sleep;
@@ -242,6 +244,38 @@ export class SigningSession<P = unknown> {
   }
 
   /**
+   * Take the public key package of a proactive refresh: the same group key, parties and
+   * threshold, new verifying shares. Pooled commitments are dropped: a party binds each nonce to
+   * the share it was drawn for (`keySetIdOf`), so it refuses those issued before the refresh, and
+   * the next signing asks for fresh ones. Throws `AapsError('CONFLICT')` while a {@link sign} is
+   * running (its shares would be judged against the wrong verifying shares: drain signings
+   * first), and `ValidationError('INVALID_ARGUMENT')` naming the field for a package that is not
+   * a refresh of this one (a re-key needs a new session).
+   */
+  adoptRefresh(publicPackage: PublicKeyPackage): void {
+    const next = preparePublic(this.#suite, publicPackage);
+    const current = preparePublic(this.#suite, this.#pub);
+    const differs = (field: string, what: string): never => {
+      throw new ValidationError('INVALID_ARGUMENT', `publicPackage.${field}: ${what}; a refresh keeps it`, [
+        `publicPackage.${field}`,
+      ]);
+    };
+    if (!equalBytes(publicPackage.groupPublicKey, this.#pub.groupPublicKey))
+      differs('groupPublicKey', 'another group key');
+    if (next.threshold.min !== current.threshold.min || next.threshold.max !== current.threshold.max)
+      differs('threshold', 'another threshold');
+    if ([...current.ids.keys()].some((id) => !next.ids.has(id))) differs('verifyingShares', 'other parties');
+    if (this.#running > 0) {
+      throw new AapsError(
+        'CONFLICT',
+        `${this.#running} signing(s) under way: wait for them before adopting a refreshed package`,
+      );
+    }
+    this.#pub = publicPackage;
+    this.#pool.clear();
+  }
+
+  /**
    * Produce a signature over the message with `t` honest parties. Throws
    * `ProtocolError('QUORUM_UNREACHABLE', culprits)` when fewer than `t` usable parties remain;
    * `culprits` are the parties proven to have misbehaved, and `details` carries the full report.
@@ -260,6 +294,7 @@ export class SigningSession<P = unknown> {
     );
     const candidates = this.#order.filter((id) => !exclude.includes(id));
     const run = newRun(sessionId);
+    this.#running++;
     try {
       for (;;) {
         const commitments = await this.#gatherQuorum(run, candidates);
@@ -341,6 +376,7 @@ export class SigningSession<P = unknown> {
         }
       }
     } finally {
+      this.#running--;
       run.closed = true;
       run.abort.abort(RUN_CLOSED);
     }

@@ -1030,6 +1030,11 @@ export async function apiCases(): Promise<ApiCase[]> {
       args: () => [ids[0]],
       optional: [0],
     },
+    {
+      name: 'SigningSession#adoptRefresh',
+      call: (p) => new mpc.SigningSession(sessionOptions()).adoptRefresh(p as mpc.PublicKeyPackage),
+      args: () => [mpc.refreshDealer(S, pub, ids, freshRng()).publicPackage],
+    },
   ];
   return cases;
 }

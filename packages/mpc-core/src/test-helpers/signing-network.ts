@@ -8,7 +8,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { equalBytes } from '../bytes.js';
 import { PolicyRefusal } from '../errors.js';
 import type { DealerOutput } from '../keygen/dealer.js';
-import type { Identifier } from '../keys.js';
+import type { Identifier, KeyPackage, PublicKeyPackage } from '../keys.js';
 import { InMemoryNonceStore } from '../nonce-store.js';
 import { verify } from '../sign/aggregate.js';
 import type { CommitRequest, SigningTransport, SignRequest, Sleep } from '../sign/session.js';
@@ -43,6 +43,8 @@ export interface SigningNetwork<P> {
   readonly stores: Map<Identifier, InMemoryNonceStore>;
   readonly commitCalls: { party: Identifier; request: CommitRequest }[];
   readonly signCalls: { party: Identifier; request: SignRequest<P> }[];
+  /** From now on every party signs with these key packages under this public package (a refresh). */
+  takeKeys(keyPackages: readonly KeyPackage[], publicPackage: PublicKeyPackage): void;
 }
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
@@ -56,6 +58,7 @@ export function signingNetwork<P = unknown>(
 ): SigningNetwork<P> {
   const stores = new Map(deal.keyPackages.map((kp) => [kp.identifier, new InMemoryNonceStore()]));
   const keys = new Map(deal.keyPackages.map((kp) => [kp.identifier, kp]));
+  let pub = deal.publicPackage;
   const commitCalls: SigningNetwork<P>['commitCalls'] = [];
   const signCalls: SigningNetwork<P>['signCalls'] = [];
   const transport: SigningTransport<P> = {
@@ -81,7 +84,6 @@ export function signingNetwork<P = unknown>(
           throw new PolicyRefusal('message.mismatch', 'the message is not the payload’s');
         }
       }
-      const pub = deal.publicPackage;
       const share = await signFromStore(
         suite,
         keys.get(party)!,
@@ -101,7 +103,11 @@ export function signingNetwork<P = unknown>(
       return { identifier: share.identifier, share: bad };
     },
   };
-  return { transport, stores, commitCalls, signCalls };
+  const takeKeys = (keyPackages: readonly KeyPackage[], publicPackage: PublicKeyPackage) => {
+    for (const kp of keyPackages) keys.set(kp.identifier, kp);
+    pub = publicPackage;
+  };
+  return { transport, stores, commitCalls, signCalls, takeKeys };
 }
 
 /** A timer that fires as soon as pending in-process work (microtasks) is done. */

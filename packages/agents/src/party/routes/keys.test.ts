@@ -15,6 +15,7 @@ import {
   getCiphersuite,
   hexToBytes,
   identifierFromNumber,
+  PublicKeyPackageCodec,
   RepairDeltaCodec,
   Round1CommitmentBatchCodec,
   SealedBoxCodec,
@@ -239,9 +240,34 @@ describe('replacing a key takes the coordinator and the operator', () => {
     });
     expect(dkg.status).toBe(403);
     expect(dkg.error?.message).toContain('--allow-key-replace');
-    const repair = await call(0, 'repair.step3', 'rk-2', { replace: true, helpers: [], sealed: [] });
+    // A repaired share of another group key is a re-key too.
+    const other = trustedDealer(suite, set.roster.threshold).publicPackage;
+    const repair = await call(0, 'repair.step3', 'rk-2', {
+      replace: true,
+      helpers: [],
+      sealed: [],
+      public_package: PublicKeyPackageCodec.toJSON(suite.id, other),
+    });
     expect(repair.status).toBe(403);
     expect(repair.error?.message).toContain('--allow-key-replace');
+  });
+
+  it('repairs a share of the group key it holds without the switch (a party a refresh missed)', async () => {
+    const held = PublicKeyPackageCodec.toJSON(suite.id, (await stores[0]!.loadKey())!.publicPackage);
+    const ask = (replace: boolean) =>
+      call(0, 'repair.step3', `rk-same-${replace}`, {
+        replace,
+        helpers: [],
+        sealed: [],
+        public_package: held,
+      });
+    const noReplace = await ask(false);
+    expect(noReplace.status).toBe(409);
+    expect(noReplace.error?.code).toBe('KEY_EXISTS');
+    // Past the permission check: it fails on what it was sent (no helpers), not on the switch.
+    const replace = await ask(true);
+    expect(replace.status).toBe(400);
+    expect(replace.error?.code).not.toBe('FORBIDDEN');
   });
 
   it('with allow_key_replace on, a DKG may replace it', async () => {

@@ -265,9 +265,26 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     },
 
     async repairStep3(sessionId: string, body: Record<string, unknown>) {
-      assertMayTakeKey(deps.config, state.key !== undefined, body.replace === true, 'repair its share');
-      const helpers = parties(body.helpers, 'body.helpers');
       const publicPackage = PublicKeyPackageCodec.fromJSON(body.public_package, suite.id).value;
+      // Repairing a share of the group key this party holds (a party left on its old share by a
+      // refresh that did not reach it) is no re-key: the coordinator may ask for it (replace:
+      // true) without the operator's switch. A share of another group key still needs the switch.
+      const held = state.key?.publicPackage;
+      const sameKey =
+        held !== undefined &&
+        bytesToHex(held.groupPublicKey) === bytesToHex(publicPackage.groupPublicKey) &&
+        held.threshold.min === publicPackage.threshold.min &&
+        held.threshold.max === publicPackage.threshold.max;
+      if (sameKey) {
+        if (body.replace !== true)
+          throw new AapsError(
+            'KEY_EXISTS',
+            'this party already holds a key; pass replace: true to repair its share',
+          );
+      } else {
+        assertMayTakeKey(deps.config, state.key !== undefined, body.replace === true, 'repair its share');
+      }
+      const helpers = parties(body.helpers, 'body.helpers');
       const opened = openAll(deps, 'repair-sigma', sessionId, body.sealed, RepairSigmaCodec);
       for (const { sender, value } of opened) {
         if (value.sender !== frostIdentifier(roster, sender) || value.lost !== myId) {

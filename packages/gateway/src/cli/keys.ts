@@ -1,0 +1,65 @@
+/**
+ * `aaps keys`: the group key and each party's verifying share (`GET /v1/keys`); `aaps keys
+ * refresh`: a proactive share refresh through the running gateway (`POST /v1/keys/refresh`),
+ * printing what it did. Both need the gateway running; refresh needs an admin token.
+ */
+import type { GatewayConfig } from '../config.js';
+import type { KeyRefreshResult, KeysInfo } from '../coordinator.js';
+import { printError, reach, type SubmitIo } from './submit.js';
+import { UsageError } from './usage-error.js';
+
+/** A short form of a hex value for a table: its first 16 characters. */
+const short = (hex: string) => (hex.length > 16 ? `${hex.slice(0, 16)}…` : hex);
+
+async function refused(io: SubmitIo, res: Response, what: string): Promise<number> {
+  let message = `HTTP ${res.status}`;
+  try {
+    const err = ((await res.json()) as { error?: { code: string; message: string } }).error;
+    if (err !== undefined) message = `${err.code}: ${err.message}`;
+  } catch {
+    // not JSON: the status says it
+  }
+  printError(io, `aaps: ${what}: ${message}`);
+  return 1;
+}
+
+export async function runKeys(
+  args: readonly string[],
+  config: GatewayConfig,
+  token: string,
+  io: SubmitIo,
+): Promise<number> {
+  const [sub, ...extra] = args;
+  if (extra.length > 0) throw new UsageError(`keys: unexpected argument ${extra[0]}`);
+  const auth = { authorization: `Bearer ${token}` };
+  if (sub === undefined) {
+    const res = await reach(io, config.url, '/v1/keys', { headers: auth });
+    if (!res.ok) return refused(io, res, 'cannot read the keys');
+    const keys = (await res.json()) as KeysInfo;
+    io.print(
+      `group key ${keys.group_public_key} (${keys.ciphersuite}, ${keys.threshold.min}-of-${keys.threshold.max})`,
+    );
+    for (const p of keys.parties)
+      io.print(`  ${p.id.padEnd(18)} ${p.url.padEnd(26)} verifying share ${p.verifying_share}`);
+    return 0;
+  }
+  if (sub !== 'refresh') throw new UsageError(`keys: unknown subcommand ${sub} (expected refresh, or none)`);
+  io.print(`refreshing every party's key share through ${config.url} (signings wait meanwhile)`);
+  const res = await reach(io, config.url, '/v1/keys/refresh', { method: 'POST', headers: auth });
+  if (!res.ok) return refused(io, res, 'refresh failed');
+  const out = (await res.json()) as KeyRefreshResult;
+  for (const line of out.steps) io.print(`  ${line}`);
+  for (const p of out.parties) {
+    io.print(
+      `  ${p.id.padEnd(18)} verifying share ${short(p.previous_verifying_share)} -> ${short(p.verifying_share)}`,
+    );
+  }
+  const repaired = out.repaired.length > 0 ? `; repaired ${out.repaired.join(', ')}` : '';
+  io.print(
+    `refreshed ${out.parties.length} shares in ${(out.took_ms / 1000).toFixed(1)} s${repaired}; group key unchanged ${out.group_public_key}`,
+  );
+  io.print(
+    'key-share backups from before this refresh restore an old share: take new ones (aaps party backup); a party restored from an old one is repaired by the next refresh',
+  );
+  return 0;
+}

@@ -1,0 +1,255 @@
+/**
+ * Proactive share refresh across real party processes, driven by the gateway's coordinator: the
+ * group key stays and every verifying share changes; signings wait for it and sign under the new
+ * shares; a refresh that reaches only some parties is settled on the package k of them hold (the
+ * others repaired onto it); one the gateway did not record is taken; a party down refuses it and
+ * changes nothing. Then `aaps keys refresh` against `aaps up`, with an incident resolved and its
+ * evidence verified offline after it.
+ */
+import { spawnSync } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { memoryLogger, runRefreshOverHttp } from '@aaps/agents';
+import { formatCheckpoint } from '@aaps/evidence';
+import { createHttpCoordinator, type KeyRefreshResult } from '@aaps/gateway';
+import { AapsError, canonicalize, PublicKeyPackageCodec } from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPort } from '../bench/load/cluster.js';
+import { AAPS_CLI, gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { incidentSignal } from './helpers/incidents.js';
+import { type PartyCluster, startPartyCluster, suite } from './helpers/party-cluster.js';
+
+const VERIFY = join(import.meta.dirname, '..', 'packages', 'evidence', 'dist', 'cli', 'aaps-verify.js');
+
+let cluster: PartyCluster;
+let initial: unknown;
+
+beforeAll(async () => {
+  cluster = await startPartyCluster({ prefix: 'aaps-refresh-' });
+  initial = PublicKeyPackageCodec.toJSON(suite().id, (await cluster.dkg()).publicPackage);
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stopAll();
+  cluster?.remove();
+});
+
+/** Every party's public package, as canonical text (`key.info`). */
+async function held(): Promise<string[]> {
+  const client = cluster.client();
+  return Promise.all(
+    cluster.ids.map(async (id) =>
+      canonicalize(
+        (await client.call<{ public_package: unknown }>(id, 'key.info', 'test', {})).public_package,
+      ),
+    ),
+  );
+}
+
+/** A fault on `path` for the listed parties' ports, once each; every other request goes through. */
+function failingOnce(path: string, partyIds: readonly string[]): typeof fetch {
+  const ports = new Set(
+    cluster.layout.roster.parties.filter((p) => partyIds.includes(p.id)).map((p) => new URL(p.url).port),
+  );
+  return (input, init) => {
+    const url = new URL(String(input instanceof Request ? input.url : input));
+    if (url.pathname === path && ports.delete(url.port)) {
+      return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }));
+    }
+    return fetch(input, init);
+  };
+}
+
+let size = 0;
+/** A checkpoint signature (parties sign one root per size: every call takes a new size). */
+async function signs(coordinator: ReturnType<typeof createHttpCoordinator>) {
+  const treeSize = ++size;
+  const rootHash = new Uint8Array(32).fill(treeSize % 251);
+  const origin = 'aaps.test/refresh';
+  const r = await coordinator.signCheckpoint({ origin, treeSize, rootHash });
+  const key = (await coordinator.keys()).group_public_key;
+  const spki = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(key, 'hex')]),
+    format: 'der',
+    type: 'spki',
+  });
+  const body = Buffer.from(formatCheckpoint({ origin, size: treeSize, rootHash, extensions: [] }));
+  expect(nodeVerify(null, body, spki, Buffer.from(r.signature))).toBe(true);
+  expect(r.misbehaved).toEqual([]);
+  return r;
+}
+
+/** Every party holds `pkg` and the coordinator signs under it; the next test starts from it. */
+async function settledOn(pkg: unknown, coordinator: ReturnType<typeof createHttpCoordinator>) {
+  expect(new Set(await held())).toEqual(new Set([canonicalize(pkg)]));
+  await signs(coordinator);
+  initial = pkg;
+}
+
+function coordinatorOn(publicPackage: unknown, o: { fetch?: typeof fetch; saved?: unknown[] } = {}) {
+  return createHttpCoordinator({
+    roster: cluster.layout.roster,
+    gatewayKey: cluster.layout.gatewayKey,
+    publicPackage,
+    logger: memoryLogger(),
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+    savePublicPackage: (json) => o.saved?.push(json),
+  });
+}
+
+async function refusal(p: Promise<unknown>): Promise<AapsError> {
+  const e = await p.then(
+    () => expect.unreachable('expected a refusal'),
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(AapsError);
+  return e as AapsError;
+}
+
+function expectAllChanged(r: KeyRefreshResult) {
+  for (const p of r.parties) expect(p.verifying_share).not.toBe(p.previous_verifying_share);
+}
+
+describe('key refresh across party processes (3-of-5)', () => {
+  it('changes every verifying share, keeps the group key, saves the package and signs after it', async () => {
+    const saved: unknown[] = [];
+    const coordinator = coordinatorOn(initial, { saved });
+    const before = await coordinator.keys();
+    await signs(coordinator);
+    const r = await coordinator.refreshKeys!();
+    expect(r.group_public_key).toBe(before.group_public_key);
+    expect(r.parties.map((p) => p.previous_verifying_share)).toEqual(
+      before.parties.map((p) => p.verifying_share),
+    );
+    expectAllChanged(r);
+    expect(r.repaired).toEqual([]);
+    const after = await coordinator.keys();
+    expect(after.parties.map((p) => p.verifying_share)).toEqual(r.parties.map((p) => p.verifying_share));
+    expect(saved).toHaveLength(1);
+    await settledOn(saved[0], coordinator);
+  }, 60_000);
+
+  it('lets signings under way finish first; those asked meanwhile wait and sign under the new shares', async () => {
+    const saved: unknown[] = [];
+    const coordinator = coordinatorOn(initial, { saved });
+    const early = [signs(coordinator), signs(coordinator)];
+    const refresh = coordinator.refreshKeys!();
+    const second = await refusal(coordinator.refreshKeys!());
+    expect(second.code).toBe('CONFLICT');
+    const late = [signs(coordinator), signs(coordinator)];
+    const r = await refresh;
+    expectAllChanged(r);
+    await Promise.all([...early, ...late]);
+    expect(r.steps.join('\n')).toContain('waiting for 2 signing(s) under way');
+    initial = saved[0];
+  }, 60_000);
+
+  it('settles a refresh that reached only some parties on the package k hold, repairing the rest', async () => {
+    const [a, b] = [cluster.ids[0]!, cluster.ids[3]!];
+    const saved: unknown[] = [];
+    const coordinator = coordinatorOn(initial, { saved, fetch: failingOnce('/v1/refresh/round3', [a, b]) });
+    const r = await coordinator.refreshKeys!();
+    expect(r.repaired.sort()).toEqual([a, b].sort());
+    expect(r.steps.join('\n')).toContain('completed after a partial failure');
+    expectAllChanged(r);
+    await settledOn(saved[0], coordinator);
+  }, 60_000);
+
+  it('leaves the shares unchanged when fewer than k parties applied it, repairing those that did', async () => {
+    const three = cluster.ids.slice(0, 3);
+    const saved: unknown[] = [];
+    const coordinator = coordinatorOn(initial, { saved, fetch: failingOnce('/v1/refresh/round3', three) });
+    const before = await coordinator.keys();
+    const e = await refusal(coordinator.refreshKeys!());
+    expect(e.message).toContain('the shares are unchanged');
+    expect(saved).toEqual([]);
+    expect((await coordinator.keys()).parties).toEqual(before.parties);
+    await settledOn(initial, coordinator);
+  }, 60_000);
+
+  it('takes a refresh it did not record (k parties hold a newer package) and refreshes from there', async () => {
+    await runRefreshOverHttp(cluster.client({ timeoutMs: 30_000 }), suite(), { sessionId: 'unrecorded' });
+    const saved: unknown[] = [];
+    const coordinator = coordinatorOn(initial, { saved });
+    const r = await coordinator.refreshKeys!();
+    expect(r.steps.join('\n')).toContain('a refresh it did not record');
+    await settledOn(saved[0], coordinator);
+  }, 60_000);
+
+  it('refuses while a party is down, changing nothing; signings go on without it', async () => {
+    const down = cluster.ids[4]!;
+    const coordinator = coordinatorOn(initial);
+    const before = await coordinator.keys();
+    await cluster.kill(down);
+    try {
+      const e = await refusal(coordinator.refreshKeys!());
+      expect(e.code).toBe('UNAVAILABLE');
+      expect(e.message).toContain(down);
+      expect((await coordinator.keys()).parties).toEqual(before.parties);
+      await signs(coordinator);
+    } finally {
+      await cluster.start(down);
+    }
+  }, 60_000);
+});
+
+describe('aaps keys refresh against aaps up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aaps-keys-cli-'));
+  afterAll(async () => {
+    await killAllAaps();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the keys, refreshes them, saves the package, and the next incident resolves and verifies', async () => {
+    const port = await freshPort();
+    const up = await startAaps({ command: 'up', dataDir: dir, port });
+    const aaps = (...args: string[]) =>
+      spawnSync(process.execPath, [AAPS_CLI, ...args, '--url', up.url, '--data-dir', dir], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const shown = aaps('keys');
+    expect(shown.status, shown.stderr).toBe(0);
+    const groupKey = /^group key ([0-9a-f]{64}) /.exec(shown.stdout)?.[1];
+    expect(groupKey).toBeDefined();
+    const savedBefore = readFileSync(join(dir, 'public-package.json'), 'utf8');
+
+    const refreshed = aaps('keys', 'refresh');
+    expect(refreshed.status, refreshed.stderr).toBe(0);
+    expect(refreshed.stdout).toContain(`group key unchanged ${groupKey}`);
+    expect(refreshed.stdout).toMatch(/refreshed 5 shares in [\d.]+ s/);
+    const savedAfter = readFileSync(join(dir, 'public-package.json'), 'utf8');
+    expect(savedAfter).not.toBe(savedBefore);
+    const api = gatewayApi(up.url, up.token);
+    const keys = await api.get<{ parties: { verifying_share: string }[] }>('/v1/keys');
+    const file = JSON.parse(savedAfter) as { verifying_shares?: Record<string, string> };
+    expect(JSON.stringify(file)).toContain(keys.body.parties[0]!.verifying_share);
+
+    const posted = await api.post<{ incident_id: string }>(
+      '/v1/incidents',
+      incidentSignal('image', 'refresh'),
+    );
+    expect(posted.status).toBe(202);
+    const settled = await waitSettled(api, [posted.body.incident_id], 60_000, { evidence: true });
+    const incident = settled.get(posted.body.incident_id);
+    expect(incident?.state, JSON.stringify(incident?.timeline?.slice(-3))).toBe('resolved');
+    const bundle = await api.get(`/v1/evidence/${incident!.evidence_id}`);
+    const root = await api.get('/v1/trusted-root');
+    writeFileSync(join(dir, 'bundle.json'), JSON.stringify(bundle.body));
+    writeFileSync(join(dir, 'root.json'), JSON.stringify(root.body));
+    const verified = spawnSync(
+      process.execPath,
+      [VERIFY, join(dir, 'bundle.json'), '--trusted-root', join(dir, 'root.json')],
+      { encoding: 'utf8' },
+    );
+    expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+
+    // Unknown subcommands are usage errors.
+    const bad = aaps('keys', 'rotate');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('keys: unknown subcommand rotate');
+    await up.stop();
+  }, 180_000);
+});
