@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger, runRefreshOverHttp } from '@aaps/agents';
 import { formatCheckpoint } from '@aaps/evidence';
-import { createHttpCoordinator, type KeyRefreshResult } from '@aaps/gateway';
+import { createHttpCoordinator, type KeyRefreshResult, runDkg } from '@aaps/gateway';
 import { AapsError, canonicalize, PublicKeyPackageCodec } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort } from '../bench/load/cluster.js';
@@ -176,6 +176,38 @@ describe('key refresh across party processes (3-of-5)', () => {
     const r = await coordinator.refreshKeys!();
     expect(r.steps.join('\n')).toContain('a refresh it did not record');
     await settledOn(saved[0], coordinator);
+  }, 60_000);
+
+  it('a gateway starting over a party a refresh missed repairs it onto the package the others hold', async () => {
+    const missed = cluster.ids[2]!;
+    await expect(
+      runRefreshOverHttp(
+        cluster.client({ timeoutMs: 30_000, fetch: failingOnce('/v1/refresh/round3', [missed]) }),
+        suite(),
+        { sessionId: 'missed-one' },
+      ),
+    ).rejects.toThrow();
+    const before = await held();
+    const group = before.find((_, i) => i !== cluster.ids.indexOf(missed))!;
+    expect(before[cluster.ids.indexOf(missed)]).not.toBe(group);
+    const dataDir = mkdtempSync(join(tmpdir(), 'aaps-refresh-gw-'));
+    try {
+      const lines: string[] = [];
+      const started = await runDkg({
+        roster: cluster.layout.roster,
+        gatewayKey: cluster.layout.gatewayKey,
+        dataDir,
+        log: (line) => lines.push(line),
+      });
+      expect(lines.join('\n')).toContain(`${missed} holds an older key package`);
+      expect(canonicalize(started.publicPackage)).toBe(group);
+      expect(canonicalize(JSON.parse(readFileSync(join(dataDir, 'public-package.json'), 'utf8')))).toBe(
+        group,
+      );
+      await settledOn(started.publicPackage, coordinatorOn(started.publicPackage));
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('refuses while a party is down, changing nothing; signings go on without it', async () => {

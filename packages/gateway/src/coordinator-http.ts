@@ -24,7 +24,6 @@ import {
   type Roster,
   runAggregationOverHttp,
   runDkgOverHttp,
-  runRepairOverHttp,
   type SignSubject,
 } from '@aaps/agents';
 import {
@@ -66,7 +65,7 @@ import type {
   PooledRisk,
   ThresholdResult,
 } from './coordinator.js';
-import { refreshAcrossParties } from './key-refresh.js';
+import { refreshAcrossParties, repairOnto } from './key-refresh.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
 export interface HttpCoordinatorOptions {
@@ -482,29 +481,39 @@ export async function runDkg(opts: {
   const keys = new Set([...holders.values()].map((h) => h.group_public_key));
   const first = [...holders.values()][0];
   if (first && keys.size === 1 && unreachable.length === 0) {
-    if (noKey.length > 0 && holders.size >= opts.roster.threshold.min) {
-      // Some parties lost their key (a wiped disk): rebuild their shares from t holders instead of
-      // re-keying, so the group key — and every signature made with it — stays valid.
-      for (const lost of noKey) {
-        await runRepairOverHttp(client, {
-          sessionId: `repair-${lost}-${Date.now().toString(36)}`,
-          lost,
-          helpers: [...holders.keys()].slice(0, opts.roster.threshold.min),
-          publicPackage: first.public_package,
-          progress: opts.log,
-        });
-      }
-    } else if (noKey.length > 0) {
+    // One group key. The package most parties hold is the group's; a party on another one (a
+    // refresh that missed it, an old backup restored) or with none (a wiped disk) is repaired
+    // from k holders instead of re-keying, so the group key — and every signature made with it —
+    // stays valid.
+    const byPackage = new Map<string, { owners: string[]; json: unknown }>();
+    for (const [id, h] of holders) {
+      const text = canonicalize(h.public_package);
+      const entry = byPackage.get(text) ?? { owners: [], json: h.public_package };
+      entry.owners.push(id);
+      byPackage.set(text, entry);
+    }
+    const group = [...byPackage.values()].sort((x, y) => y.owners.length - x.owners.length)[0]!;
+    const k = opts.roster.threshold.min;
+    const behind = opts.roster.parties.map((p) => p.id).filter((id) => !group.owners.includes(id));
+    if (behind.length > 0 && group.owners.length < k) {
       throw new AapsError(
         'QUORUM_UNREACHABLE',
-        `only ${holders.size} parties hold the group key and ${noKey.length} lost theirs: fewer than ${opts.roster.threshold.min} cannot repair it`,
+        `only ${group.owners.length} parties share one key package (${behind.join(', ')} hold another or none): fewer than ${k} cannot repair the others`,
       );
     }
+    for (const id of behind) {
+      opts.log(
+        noKey.includes(id)
+          ? `keys: ${id} holds no key: repairing its share`
+          : `keys: ${id} holds an older key package (a refresh it missed): repairing its share`,
+      );
+    }
+    await repairOnto(client, opts.roster, group.json, group.owners, behind, opts.log);
     opts.log(
       `keys: reusing group key ${first.group_public_key} held by all ${opts.roster.parties.length} parties`,
     );
-    writeSavedPublicPackage(opts.dataDir, first.public_package);
-    return { groupPublicKey: first.group_public_key, publicPackage: first.public_package };
+    writeSavedPublicPackage(opts.dataDir, group.json);
+    return { groupPublicKey: first.group_public_key, publicPackage: group.json };
   }
   if (holders.size > 0 || unreachable.length > 0) {
     // Never re-key on a partial view: a slow or unreachable party is not a lost key.

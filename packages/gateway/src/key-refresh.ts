@@ -62,7 +62,7 @@ function describe(s: Survey, old: string): string {
 }
 
 /** Repair each of `stale` onto `pkg`, helped by the first k of `holders`. */
-async function repairOnto(
+export async function repairOnto(
   client: PartyClient,
   roster: Roster,
   pkg: unknown,

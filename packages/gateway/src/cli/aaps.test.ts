@@ -99,6 +99,11 @@ describe('aaps', () => {
     const none = await runCapture([]);
     expect(none.code).toBe(2);
     expect(none.out).toContain('usage: aaps');
+    for (const command of ['approve', 'submit', 'keys', 'up']) {
+      const help = await runCapture([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.out).toContain('usage: aaps');
+    }
   });
 
   it('openapi prints the document the gateway serves', async () => {

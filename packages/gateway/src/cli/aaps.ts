@@ -69,6 +69,11 @@ export async function main(
 ): Promise<number> {
   const [command, ...args] = argv;
   const print = (line: string) => void process.stdout.write(`${line}\n`);
+  // `aaps <command> --help`: the usage (a party prints its own).
+  if (command !== 'party' && args.some((a) => a === '--help' || a === '-h')) {
+    print(USAGE);
+    return 0;
+  }
   switch (command) {
     case 'up': {
       const { config, rest } = parse(args, env);
