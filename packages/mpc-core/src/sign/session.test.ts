@@ -261,6 +261,38 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     expect(after.failed).toEqual([]);
   });
 
+  it('drops what a background top-up asked for before a refresh brings back after it', async () => {
+    const { deal, ids, net } = setup(suite(), 3, 5);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const refills: Promise<unknown>[] = [];
+    const session = new SigningSession({
+      suite: suite(),
+      publicPackage: deal.publicPackage,
+      sleep: immediateSleep,
+      batchSize: 4,
+      transport: {
+        sign: net.transport.sign,
+        commit: (party, request, signal) => {
+          if (!request.sessionId.startsWith('refill-')) return net.transport.commit(party, request, signal);
+          const late = held.then(() => net.transport.commit(party, request, signal));
+          refills.push(late);
+          return late;
+        },
+      },
+    });
+    await session.sign({ message: utf8('one') });
+    await session.sign({ message: utf8('two') });
+    expect(refills.length).toBeGreaterThan(0);
+    session.adoptRefresh(refreshDealer(suite(), deal.publicPackage, ids, seededRng(96)).publicPackage);
+    release();
+    await Promise.all(refills);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(session.pooled()).toBe(0);
+  });
+
   it('names the right cheater after a refresh only under the adopted package', async () => {
     // A consistent refreshed quorum still aggregates under the old package (the shares of zero
     // cancel in the sum), but once a share is bad, each share is judged against its verifying

@@ -191,6 +191,8 @@ export class SigningSession<P = unknown> {
   #pub: PublicKeyPackage;
   /** `sign` calls under way (a refreshed package is taken only when there are none). */
   #running = 0;
+  /** Bumped by {@link adoptRefresh}: a top-up asked for before it brings commitments for old shares. */
+  #generation = 0;
   readonly #transport: SigningTransport<P>;
   readonly #timeoutMs: number;
   readonly #sleep: Sleep;
@@ -273,6 +275,7 @@ export class SigningSession<P = unknown> {
     }
     this.#pub = publicPackage;
     this.#pool.clear();
+    this.#generation++;
   }
 
   /**
@@ -501,10 +504,12 @@ export class SigningSession<P = unknown> {
     this.#refilling.add(party);
     const run = newRun(`refill-${bytesToHex(randomBytesOf(this.#rng, 8))}-${(this.#refills++).toString(36)}`);
     const count = this.#batchSize;
+    const generation = this.#generation;
     const request: CommitRequest = Object.freeze({ sessionId: run.sessionId, count });
     void this.#call(run, (signal) => this.#transport.commit(party, request, signal))
       .then((out) => {
-        if (out.kind !== 'value' || this.#checkCommitments(party, out.value, count) !== undefined) return;
+        if (out.kind !== 'value' || generation !== this.#generation) return;
+        if (this.#checkCommitments(party, out.value, count) !== undefined) return;
         const list = this.#pool.get(party) ?? [];
         list.push(...out.value);
         this.#pool.set(party, list);
