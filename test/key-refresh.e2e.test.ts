@@ -11,7 +11,7 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memoryLogger, runRefreshOverHttp } from '@aaps/agents';
+import { memoryLogger, publicPackageDigestOfJson, runRefreshOverHttp, runRepairOverHttp } from '@aaps/agents';
 import { formatCheckpoint } from '@aaps/evidence';
 import { createHttpCoordinator, type KeyRefreshResult, runDkg } from '@aaps/gateway';
 import { AapsError, canonicalize, PublicKeyPackageCodec } from '@aaps/mpc-core';
@@ -134,15 +134,20 @@ describe('key refresh across party processes (3-of-5)', () => {
   it('lets signings under way finish first; those asked meanwhile wait and sign under the new shares', async () => {
     const saved: unknown[] = [];
     const coordinator = coordinatorOn(initial, { saved });
-    const early = [signs(coordinator), signs(coordinator)];
+    const doneAt = (p: Promise<unknown>) => p.then(() => performance.now());
+    const early = [doneAt(signs(coordinator)), doneAt(signs(coordinator))];
     const refresh = coordinator.refreshKeys!();
+    const refreshedAt = doneAt(refresh);
     const second = await refusal(coordinator.refreshKeys!());
     expect(second.code).toBe('CONFLICT');
-    const late = [signs(coordinator), signs(coordinator)];
+    const late = [doneAt(signs(coordinator)), doneAt(signs(coordinator))];
     const r = await refresh;
     expectAllChanged(r);
-    await Promise.all([...early, ...late]);
     expect(r.steps.join('\n')).toContain('waiting for 2 signing(s) under way');
+    // The early signings ended before the refresh did; the late ones only after it.
+    const [e, l, at] = [await Promise.all(early), await Promise.all(late), await refreshedAt];
+    expect(Math.max(...e)).toBeLessThanOrEqual(at);
+    expect(Math.min(...l)).toBeGreaterThanOrEqual(at);
     initial = saved[0];
   }, 60_000);
 
@@ -152,7 +157,7 @@ describe('key refresh across party processes (3-of-5)', () => {
     const coordinator = coordinatorOn(initial, { saved, fetch: failingOnce('/v1/refresh/round3', [a, b]) });
     const r = await coordinator.refreshKeys!();
     expect(r.repaired.sort()).toEqual([a, b].sort());
-    expect(r.steps.join('\n')).toContain('completed after a partial failure');
+    expect(r.steps.join('\n')).toContain('completed at 3 parties after a partial failure');
     expectAllChanged(r);
     await settledOn(saved[0], coordinator);
   }, 60_000);
@@ -174,7 +179,7 @@ describe('key refresh across party processes (3-of-5)', () => {
     const saved: unknown[] = [];
     const coordinator = coordinatorOn(initial, { saved });
     const r = await coordinator.refreshKeys!();
-    expect(r.steps.join('\n')).toContain('a refresh it did not record');
+    expect(r.steps.join('\n')).toContain('5 parties hold another key package than the gateway');
     await settledOn(saved[0], coordinator);
   }, 60_000);
 
@@ -199,7 +204,7 @@ describe('key refresh across party processes (3-of-5)', () => {
         dataDir,
         log: (line) => lines.push(line),
       });
-      expect(lines.join('\n')).toContain(`${missed} holds an older key package`);
+      expect(lines.join('\n')).toContain(`${missed} holds another key package than the 4 others`);
       expect(canonicalize(started.publicPackage)).toBe(group);
       expect(canonicalize(JSON.parse(readFileSync(join(dataDir, 'public-package.json'), 'utf8')))).toBe(
         group,
@@ -208,6 +213,72 @@ describe('key refresh across party processes (3-of-5)', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('a repair with helpers from two sharings is refused, and nobody’s share changes', async () => {
+    // A refresh applied at three parties only: two sharings of one group key.
+    const [a, b, c, d, e] = cluster.ids as [string, string, string, string, string];
+    await expect(
+      runRefreshOverHttp(
+        cluster.client({ timeoutMs: 30_000, fetch: failingOnce('/v1/refresh/round3', [a, b]) }),
+        suite(),
+        { sessionId: 'two-sharings' },
+      ),
+    ).rejects.toThrow();
+    const split = await held();
+    const [oldText, newText] = [split[0]!, split[2]!];
+    expect(oldText).not.toBe(newText);
+    const client = cluster.client({ timeoutMs: 30_000 });
+    const newJson = JSON.parse(newText);
+    const oldJson = JSON.parse(oldText);
+    // Through the driver: the helper on the other sharing refuses to help.
+    const mixed = runRepairOverHttp(client, {
+      sessionId: 'mixed-1',
+      lost: c,
+      helpers: [a, d, e],
+      publicPackage: newJson,
+    });
+    await expect(mixed).rejects.toThrow(/this helper holds/);
+    // A coordinator that names each helper its own package: the deltas do not open across them.
+    const digestOf: Record<string, string> = {
+      [a]: publicPackageDigestOfJson(oldJson),
+      [d]: publicPackageDigestOfJson(newJson),
+      [e]: publicPackageDigestOfJson(newJson),
+    };
+    const helpers = [a, d, e];
+    const step1 = await Promise.all(
+      helpers.map((id) =>
+        client.call<{ sealed: { party: string; box: unknown; sig: string }[] }>(
+          id,
+          'repair.step1',
+          'mixed-2',
+          {
+            helpers,
+            lost: c,
+            package_digest: digestOf[id],
+          },
+        ),
+      ),
+    );
+    // What d receives: one delta from each other helper (a's was sealed under the old package).
+    const toD = step1.flatMap((r, i) =>
+      r.sealed.filter((x) => x.party === d).map((x) => ({ ...x, party: helpers[i]! })),
+    );
+    await expect(
+      client.call(d, 'repair.step2', 'mixed-2', {
+        helpers,
+        lost: c,
+        package_digest: digestOf[d],
+        sealed: toD,
+      }),
+    ).rejects.toThrow(/not signed by/);
+    expect(await held()).toEqual(split);
+    // The gateway's refresh settles the group again (on the package the three hold).
+    const saved: unknown[] = [];
+    const coordinator = coordinatorOn(initial, { saved });
+    await coordinator.refreshKeys!();
+    await settledOn(saved[0], coordinator);
+    void b;
   }, 60_000);
 
   it('refuses while a party is down, changing nothing; signings go on without it', async () => {

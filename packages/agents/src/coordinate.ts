@@ -21,6 +21,7 @@ import {
   type SignRequest,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
+import { publicPackageDigestOfJson } from './key-digest.js';
 import type { SealedItem } from './party/routes/sealed.js';
 import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
@@ -79,7 +80,7 @@ export async function runDkgOverHttp(
     r2.map((r) => r.sealed),
   );
   say(`dkg ${session}: round 3 (verify shares, derive keys)`);
-  const r3 = await Promise.all(
+  const r3 = await whenAllSettled(
     ids.map((id) =>
       client.call<{ group_public_key: string; verifying_share: string; public_package: unknown }>(
         id,
@@ -102,6 +103,14 @@ export async function runDkgOverHttp(
 }
 
 export type { SealedItem };
+
+/** Like `Promise.all`, but a rejection is reported only once every promise has settled. */
+async function whenAllSettled<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
 
 /** Route sealed items from their senders (`outboxes[i]` from `senders[i]`) to their receivers. */
 function relay(senders: readonly string[], outboxes: readonly SealedItem[][]): Map<string, SealedItem[]> {
@@ -160,7 +169,9 @@ export async function runRefreshOverHttp(
     r2.map((r) => r.sealed),
   );
   say(`refresh ${session}: round 3 (verify, apply)`);
-  const r3 = await Promise.all(
+  // Parties apply their new shares as their round 3 runs: wait for every answer before reporting
+  // a failure, so a caller that then asks what each party holds sees where they settled.
+  const r3 = await whenAllSettled(
     ids.map((id) =>
       client.call<{ group_public_key: string; public_package: unknown }>(id, 'refresh.round3', session, {
         round1_packages: round1Packages,
@@ -190,10 +201,16 @@ export async function runRepairOverHttp(
 ): Promise<{ verifyingShare: string }> {
   const say = opts.progress ?? (() => {});
   const { sessionId: session, lost, helpers } = opts;
+  // Every helper must hold this package (it refuses otherwise), and seals under its digest.
+  const digest = publicPackageDigestOfJson(opts.publicPackage);
   say(`repair ${session}: ${helpers.length} helpers rebuild ${lost}'s share`);
   const s1 = await Promise.all(
     helpers.map((id) =>
-      client.call<{ sealed: SealedItem[] }>(id, 'repair.step1', session, { helpers, lost }),
+      client.call<{ sealed: SealedItem[] }>(id, 'repair.step1', session, {
+        helpers,
+        lost,
+        package_digest: digest,
+      }),
     ),
   );
   const deltas = relay(
@@ -205,6 +222,7 @@ export async function runRepairOverHttp(
       client.call<{ sealed: SealedItem }>(id, 'repair.step2', session, {
         helpers,
         lost,
+        package_digest: digest,
         sealed: deltas.get(id) ?? [],
       }),
     ),

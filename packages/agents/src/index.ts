@@ -68,6 +68,7 @@ export {
   readBodyCapped,
 } from './http-body.js';
 export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';
+export { publicPackageDigest, publicPackageDigestOfJson } from './key-digest.js';
 export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
 export { Counter, Gauge, Histogram, Registry } from './metrics.js';
 export { createPartyApp, type PartyApp } from './party/app.js';

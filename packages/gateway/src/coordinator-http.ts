@@ -344,7 +344,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           client: new PartyClient({
             roster,
             caller: { id: roster.gateway.id, key: opts.gatewayKey },
-            timeoutMs: 60_000,
+            // Signings wait while a refresh runs: a silent party holds them for at most this.
+            timeoutMs: 15_000,
             ...(opts.fetch ? { fetch: opts.fetch } : {}),
           }),
           roster,
@@ -505,10 +506,16 @@ export async function runDkg(opts: {
       opts.log(
         noKey.includes(id)
           ? `keys: ${id} holds no key: repairing its share`
-          : `keys: ${id} holds an older key package (a refresh it missed): repairing its share`,
+          : `keys: ${id} holds another key package than the ${group.owners.length} others (a refresh it missed, or an old backup restored): repairing its share`,
       );
     }
-    await repairOnto(client, opts.roster, group.json, group.owners, behind, opts.log);
+    const fixed = await repairOnto(client, opts.roster, group.json, group.owners, behind, opts.log);
+    if (fixed.failed.length > 0) {
+      throw new AapsError(
+        'UNAVAILABLE',
+        `could not repair ${fixed.failed.map((f) => `${f.id} (${f.why})`).join(', ')}: start every party and retry`,
+      );
+    }
     opts.log(
       `keys: reusing group key ${first.group_public_key} held by all ${opts.roster.parties.length} parties`,
     );

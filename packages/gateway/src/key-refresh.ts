@@ -61,7 +61,10 @@ function describe(s: Survey, old: string): string {
     .join('; ');
 }
 
-/** Repair each of `stale` onto `pkg`, helped by the first k of `holders`. */
+/**
+ * Repair each of `stale` onto `pkg`, helped by k of `holders` (each helper checks it holds
+ * `pkg`). Every party is tried; returns those repaired and those whose repair failed, with why.
+ */
 export async function repairOnto(
   client: PartyClient,
   roster: Roster,
@@ -69,34 +72,44 @@ export async function repairOnto(
   holders: readonly string[],
   stale: readonly string[],
   say: (line: string) => void,
-): Promise<string[]> {
+): Promise<{ repaired: string[]; failed: { id: string; why: string }[] }> {
   const helpers = holders.slice(0, roster.threshold.min);
+  const out: { repaired: string[]; failed: { id: string; why: string }[] } = { repaired: [], failed: [] };
   for (const lost of stale) {
-    await runRepairOverHttp(client, {
-      sessionId: `repair-${lost}-${Date.now().toString(36)}`,
-      lost,
-      helpers,
-      publicPackage: pkg,
-      progress: say,
-    });
+    try {
+      await runRepairOverHttp(client, {
+        sessionId: `repair-${lost}-${Date.now().toString(36)}`,
+        lost,
+        helpers,
+        publicPackage: pkg,
+        progress: say,
+      });
+      out.repaired.push(lost);
+    } catch (e) {
+      out.failed.push({ id: lost, why: whyOf(e) });
+    }
   }
-  return [...stale];
+  return out;
 }
+
+const listFailed = (failed: readonly { id: string; why: string }[]) =>
+  failed.map((f) => `${f.id} (${f.why})`).join(', ');
 
 export interface RefreshOutcome {
   /**
-   * The package k or more parties now hold (`PublicKeyPackageCodec` JSON), every reachable one
-   * once repaired: the gateway signs under it from now on, whether or not the refresh completed.
+   * The package k or more parties now hold (`PublicKeyPackageCodec` JSON): the gateway signs
+   * under it from now on, whether or not the refresh completed.
    */
   publicPackage: unknown;
   repaired: string[];
-  /** Set when the refresh did not take: the shares are those of the package before it. */
+  /** Set when the refresh did not complete, or a party could not be repaired onto the package. */
   failed?: AapsError;
 }
 
 /**
  * Refresh every party's share of the group key `current` (the package the gateway signs with).
- * `client` should have a generous timeout: a refresh round waits on every party.
+ * `client`'s timeout bounds how long one silent party holds the refresh (and the signings that
+ * wait for it).
  */
 export async function refreshAcrossParties(opts: {
   client: PartyClient;
@@ -107,9 +120,24 @@ export async function refreshAcrossParties(opts: {
 }): Promise<RefreshOutcome> {
   const { client, roster, suite, say } = opts;
   const k = roster.threshold.min;
-  const currentJson = PublicKeyPackageCodec.toJSON(suite.id, opts.current);
-  const currentText = canonicalize(currentJson);
+  const ids = roster.parties.map((p) => p.id);
+  const currentText = canonicalize(PublicKeyPackageCodec.toJSON(suite.id, opts.current));
   const stamp = Date.now().toString(36);
+  /** Whether a package (JSON) shares the gateway's group key and threshold: a refresh of it. */
+  const sameGroup = (json: unknown): boolean => {
+    const pkg = PublicKeyPackageCodec.fromJSON(json, suite.id).value;
+    return (
+      bytesToHex(pkg.groupPublicKey) === bytesToHex(opts.current.groupPublicKey) &&
+      pkg.threshold.min === opts.current.threshold.min &&
+      pkg.threshold.max === opts.current.threshold.max
+    );
+  };
+  /** The package the most parties hold, if k do: the gateway's own when it ties. */
+  const groupPackage = (s: Survey): string | undefined =>
+    [...new Set(s.held.values())]
+      .map((t) => ({ t, n: holdersOf(s, t).length }))
+      .filter((x) => x.n >= k)
+      .sort((x, y) => y.n - x.n || Number(y.t === currentText) - Number(x.t === currentText))[0]?.t;
 
   const before = await survey(client, roster, `refresh-check-${stamp}`);
   if (before.unreachable.length > 0) {
@@ -118,97 +146,101 @@ export async function refreshAcrossParties(opts: {
       `a refresh needs every party, and ${before.unreachable.map((u) => `${u.id} (${u.why})`).join(', ')} did not answer`,
     );
   }
-  // The package to refresh: the gateway's when k parties hold it; else one that k parties hold
-  // under the same group key (a refresh the gateway did not record: it stopped before saving).
-  const held = [...new Set(before.held.values())];
-  const base =
-    holdersOf(before, currentText).length >= k
-      ? currentText
-      : held.find((t) => holdersOf(before, t).length >= k);
+  const base = groupPackage(before);
   if (base === undefined) {
     throw new AapsError(
       'CONFLICT',
       `no key package is held by ${k} parties (${describe(before, currentText)}): repair or re-key first`,
     );
   }
-  const baseJson = before.packages.get(base) ?? currentJson;
-  const baseKey = PublicKeyPackageCodec.fromJSON(baseJson, suite.id).value.groupPublicKey;
-  if (bytesToHex(baseKey) !== bytesToHex(opts.current.groupPublicKey)) {
+  const baseJson = before.packages.get(base);
+  if (!sameGroup(baseJson)) {
     throw new AapsError(
       'CONFLICT',
-      `the parties hold another group key (${bytesToHex(baseKey)}) than the gateway (${bytesToHex(opts.current.groupPublicKey)}): a refresh keeps the group key; restart the gateway to take theirs`,
+      `the parties hold another group key or threshold than the gateway: a refresh keeps both; restart the gateway to take theirs`,
     );
   }
-  if (base !== currentText)
+  if (base !== currentText) {
     say(
-      'refresh: the parties hold a newer package than the gateway (a refresh it did not record): taking it',
+      `refresh: ${holdersOf(before, base).length} parties hold another key package than the gateway's (a refresh it did not record, or shares restored from backups): taking theirs`,
     );
+  }
   const holders = holdersOf(before, base);
-  const stale = roster.parties.map((p) => p.id).filter((id) => !holders.includes(id));
+  const stale = ids.filter((id) => !holders.includes(id));
   const repaired: string[] = [];
   if (stale.length > 0) {
     say(`refresh: ${stale.join(', ')} not on the group's key package: repairing first`);
-    try {
-      repaired.push(...(await repairOnto(client, roster, baseJson, holders, stale, say)));
-    } catch (cause) {
+    const fixed = await repairOnto(client, roster, baseJson, holders, stale, say);
+    repaired.push(...fixed.repaired);
+    if (fixed.failed.length > 0) {
       const failed = new AapsError(
-        isAapsError(cause) ? cause.code : 'UNAVAILABLE',
-        `repairing ${stale.join(', ')} before the refresh failed (${whyOf(cause)}); nothing was refreshed`,
-        { cause },
+        'UNAVAILABLE',
+        `repairing ${listFailed(fixed.failed)} before the refresh failed; nothing was refreshed`,
       );
       return { publicPackage: baseJson, repaired, failed };
     }
   }
 
+  let result: Awaited<ReturnType<typeof runRefreshOverHttp>>;
   try {
-    const result = await runRefreshOverHttp(client, suite, { sessionId: `refresh-${stamp}`, progress: say });
-    return { publicPackage: PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage), repaired };
+    result = await runRefreshOverHttp(client, suite, { sessionId: `refresh-${stamp}`, progress: say });
   } catch (cause) {
-    return await reconcile(cause, base);
+    return reconcile(cause, base, baseJson);
   }
+  return { publicPackage: PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage), repaired };
 
-  /** After a failed refresh: settle every reachable party on the package k of them hold. */
-  async function reconcile(cause: unknown, base: string): Promise<RefreshOutcome> {
+  /**
+   * After a failed refresh (every round-3 call has settled): settle every reachable party on the
+   * package k of them hold — the refreshed one when k applied it, else the one before.
+   */
+  async function reconcile(cause: unknown, base: string, baseJson: unknown): Promise<RefreshOutcome> {
     const failure = whyOf(cause);
     say(`refresh: failed (${failure}); checking what each party holds`);
     const after = await survey(client, roster, `refresh-reconcile-${stamp}`);
-    const texts = [...new Set(after.held.values())];
-    const fresh = texts.find((t) => t !== base && holdersOf(after, t).length >= k);
+    const fresh = [...new Set(after.held.values())].find(
+      (t) => t !== base && holdersOf(after, t).length >= k && sameGroup(after.packages.get(t)),
+    );
     const winner = fresh ?? (holdersOf(after, base).length >= k ? base : undefined);
-    const summary = describe(after, base);
     if (winner === undefined) {
       throw new AapsError(
         'UNAVAILABLE',
-        `the refresh failed (${failure}) and no key package is held by ${k} parties (${summary}): start every party and refresh again`,
+        `the refresh failed (${failure}) and no key package is held by ${k} parties (${describe(after, base)}): start every party and refresh again`,
         { cause },
       );
     }
+    const winnerJson = winner === base ? baseJson : after.packages.get(winner);
     const owners = holdersOf(after, winner);
-    const behind = roster.parties
-      .map((p) => p.id)
-      .filter((id) => !owners.includes(id) && !after.unreachable.some((u) => u.id === id));
+    const unreachable = after.unreachable.map((u) => u.id);
+    const behind = ids.filter((id) => !owners.includes(id) && !unreachable.includes(id));
+    const problems: string[] = [];
     if (behind.length > 0) {
-      say(`refresh: repairing ${behind.join(', ')} onto the ${winner === base ? 'old' : 'new'} package`);
-      repaired.push(...(await repairOnto(client, roster, after.packages.get(winner), owners, behind, say)));
+      say(
+        `refresh: repairing ${behind.join(', ')} onto the ${winner === base ? 'package before it' : 'refreshed package'}`,
+      );
+      const fixed = await repairOnto(client, roster, winnerJson, owners, behind, say);
+      repaired.push(...fixed.repaired);
+      if (fixed.failed.length > 0) problems.push(`repairing ${listFailed(fixed.failed)} failed`);
     }
-    const missing = after.unreachable.map((u) => u.id);
+    if (unreachable.length > 0) problems.push(`${unreachable.join(', ')} unreachable`);
+    const still =
+      problems.length > 0 ? `; ${problems.join('; ')}: refresh again once every party answers` : '';
     if (winner === base) {
-      const error = new AapsError(
+      const failed = new AapsError(
         isAapsError(cause) ? cause.code : 'UNAVAILABLE',
-        `the refresh failed before ${k} parties applied it (${failure}); the shares are unchanged${
-          missing.length > 0 ? ` (${missing.join(', ')} unreachable)` : ''
-        }`,
+        `the refresh failed before ${k} parties applied it (${failure}); the shares are unchanged${still}`,
         { cause },
       );
-      return { publicPackage: after.packages.get(winner), repaired, failed: error };
+      return { publicPackage: winnerJson, repaired, failed };
     }
-    say(
-      `refresh: completed after a partial failure (${failure})${
-        missing.length > 0
-          ? `; ${missing.join(', ')} unreachable, still on the old share: refresh again once it is up`
-          : ''
-      }`,
-    );
-    return { publicPackage: after.packages.get(winner), repaired };
+    say(`refresh: completed at ${owners.length} parties after a partial failure (${failure})${still}`);
+    if (problems.length > 0) {
+      const failed = new AapsError(
+        'UNAVAILABLE',
+        `the refresh completed at ${owners.length} parties, but ${problems.join('; ')}: refresh again once every party answers`,
+        { cause },
+      );
+      return { publicPackage: winnerJson, repaired, failed };
+    }
+    return { publicPackage: winnerJson, repaired };
   }
 }

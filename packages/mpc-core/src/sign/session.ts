@@ -266,7 +266,8 @@ export class SigningSession<P = unknown> {
       differs('groupPublicKey', 'another group key');
     if (next.threshold.min !== current.threshold.min || next.threshold.max !== current.threshold.max)
       differs('threshold', 'another threshold');
-    if ([...current.ids.keys()].some((id) => !next.ids.has(id))) differs('verifyingShares', 'other parties');
+    if (next.ids.size !== current.ids.size || [...current.ids.keys()].some((id) => !next.ids.has(id)))
+      differs('verifyingShares', 'other parties');
     if (this.#running > 0) {
       throw new AapsError(
         'CONFLICT',

@@ -28,6 +28,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartyClient } from '../../client.js';
 import { runDkgOverHttp } from '../../coordinate.js';
+import { publicPackageDigest } from '../../key-digest.js';
 import { rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
@@ -40,6 +41,8 @@ let dir: string;
 const stores: PartyStore[] = [];
 let set: FiveParties;
 let apps: PartyApp[];
+/** The digest of the package every party holds: what a repair names. */
+let pkgDigest: string;
 const gateway = () => ({ id: 'gateway', key: set.gatewayKey });
 const id = (i: number) => set.roster.parties[i]!.id;
 const fid = (i: number) => identifierFromNumber(suite, i + 1);
@@ -73,6 +76,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-party-keys-'));
   set = fiveParties();
   const dealt = trustedDealer(suite, set.roster.threshold);
+  pkgDigest = publicPackageDigest(suite.id, dealt.publicPackage);
   apps = [];
   for (let i = 0; i < 5; i++) {
     const deps = await partyDeps(set, i, { dir, stores });
@@ -122,7 +126,7 @@ describe('repair', () => {
     const box = seal(
       x25519FromIdentityPublicKey(hexToBytes(receiver.identity_key)),
       RepairDeltaCodec.encode(suite.id, d),
-      relayAad('repair-delta', session, id(from), receiver.id, rosterDigest(set.roster)),
+      relayAad(`repair-delta@${pkgDigest}`, session, id(from), receiver.id, rosterDigest(set.roster)),
     );
     return {
       party: id(from),
@@ -131,8 +135,24 @@ describe('repair', () => {
     };
   }
 
+  it('helps only with the package it holds: a repair naming another is refused', async () => {
+    for (const named of [undefined, 'ab'.repeat(32)]) {
+      const r = await call(0, 'repair.step1', 'other-pkg', {
+        helpers: helpers(),
+        lost: id(4),
+        package_digest: named,
+      });
+      expect(r.error?.code).toBe('INCONSISTENT_TRANSCRIPT');
+      expect(r.error?.message).toContain(`this helper holds ${pkgDigest}`);
+    }
+  });
+
   it('keeps its own delta: step 1 seals deltas to the other helpers only', async () => {
-    const r = await call(0, 'repair.step1', 'own', { helpers: helpers(), lost: id(4) });
+    const r = await call(0, 'repair.step1', 'own', {
+      helpers: helpers(),
+      lost: id(4),
+      package_digest: pkgDigest,
+    });
     expect(r.status).toBe(200);
     const to = (r.body.sealed as { party: string }[]).map((x) => x.party).sort();
     expect(to).toEqual([id(1), id(2)].sort());
@@ -140,10 +160,14 @@ describe('repair', () => {
 
   it('refuses deltas not signed by their claimed senders: no sigma for forged zero deltas', async () => {
     const session = 'forge';
-    expect((await call(0, 'repair.step1', session, { helpers: helpers(), lost: id(4) })).status).toBe(200);
+    expect(
+      (await call(0, 'repair.step1', session, { helpers: helpers(), lost: id(4), package_digest: pkgDigest }))
+        .status,
+    ).toBe(200);
     const r = await call(0, 'repair.step2', session, {
       helpers: helpers(),
       lost: id(4),
+      package_digest: pkgDigest,
       sealed: [forgedDelta(session, 1, 0, 4), forgedDelta(session, 2, 0, 4)],
     });
     expect(r.status).toBeGreaterThanOrEqual(400);
@@ -155,7 +179,9 @@ describe('repair', () => {
   it('refuses a step 2 naming another lost party or other helpers than its step 1', async () => {
     const session = 'switch';
     const s1 = await Promise.all(
-      [0, 1, 2].map((h) => call(h, 'repair.step1', session, { helpers: helpers(), lost: id(4) })),
+      [0, 1, 2].map((h) =>
+        call(h, 'repair.step1', session, { helpers: helpers(), lost: id(4), package_digest: pkgDigest }),
+      ),
     );
     const inbox = (h: number) =>
       s1.flatMap((r, from) =>
@@ -166,6 +192,7 @@ describe('repair', () => {
     const other = await call(0, 'repair.step2', session, {
       helpers: helpers(),
       lost: id(3),
+      package_digest: pkgDigest,
       sealed: inbox(0),
     });
     expect(other.status).toBe(400);
@@ -174,11 +201,19 @@ describe('repair', () => {
     const honest = await call(1, 'repair.step2', session, {
       helpers: helpers(),
       lost: id(4),
+      package_digest: pkgDigest,
       sealed: inbox(1),
     });
     expect(honest.status).toBe(200);
     expect(
-      (await call(1, 'repair.step2', session, { helpers: helpers(), lost: id(4), sealed: inbox(1) })).status,
+      (
+        await call(1, 'repair.step2', session, {
+          helpers: helpers(),
+          lost: id(4),
+          package_digest: pkgDigest,
+          sealed: inbox(1),
+        })
+      ).status,
     ).toBe(404);
   });
 });

@@ -27,6 +27,7 @@ import {
   repairStep3,
   ValidationError,
 } from '@aaps/mpc-core';
+import { publicPackageDigest } from '../../key-digest.js';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
@@ -58,6 +59,20 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
   const requireKey = () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key');
     return state.key;
+  };
+  /**
+   * The digest of this helper's own public package, which a repair must name: a helper refuses
+   * to help rebuild a share of a sharing it does not hold.
+   */
+  const ownPackage = (key: NonNullable<PartyState['key']>, named: unknown): string => {
+    const digest = publicPackageDigest(suite.id, key.publicPackage);
+    if (named !== digest) {
+      throw new ProtocolError(
+        'INCONSISTENT_TRANSCRIPT',
+        `the repair is for key package ${displayValue(named)}, and this helper holds ${digest}: it helps only with the package it holds`,
+      );
+    }
+    return digest;
   };
   const session = (id: string) => {
     dropExpired(refreshes);
@@ -107,6 +122,9 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         threshold: key.keyPackage.threshold,
         rng: deps.rng,
       });
+      // One refresh at a time: a new one ends any other here, so a coordinator cannot take two
+      // sessions to round 3 and apply one at some parties and the other at the rest.
+      refreshes.clear();
       refreshes.set(sessionId, { startedAt: Date.now(), round1: out.secret });
       return { package: RefreshRound1PackageCodec.toJSON(suite.id, out.package) };
     },
@@ -163,6 +181,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
 
     repairStep1(sessionId: string, body: Record<string, unknown>) {
       const key = requireKey();
+      const digest = ownPackage(key, body.package_digest);
       const helpers = parties(body.helpers, 'body.helpers');
       const lost = parties([body.lost], 'body.lost')[0]!;
       if (!helpers.some((h) => h.id === self.id))
@@ -189,7 +208,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         .filter((d) => d !== own)
         .map((d) => {
           const to = partyByIdentifier(roster, d.receiver)!;
-          const item = sealFor(deps, 'repair-delta', sessionId, to, RepairDeltaCodec, d);
+          const item = sealFor(deps, `repair-delta@${digest}`, sessionId, to, RepairDeltaCodec, d);
           d.delta.wipe();
           return item;
         });
@@ -202,6 +221,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
      */
     repairStep2(sessionId: string, body: Record<string, unknown>) {
       const key = requireKey();
+      const digest = ownPackage(key, body.package_digest);
       const r = repairs.get(sessionId);
       if (!r)
         throw new AapsError(
@@ -217,7 +237,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
           ['body.helpers', 'body.lost'],
         );
       }
-      const received = openAll(deps, 'repair-delta', sessionId, body.sealed, RepairDeltaCodec);
+      const received = openAll(deps, `repair-delta@${digest}`, sessionId, body.sealed, RepairDeltaCodec);
       const others = helpers.filter((h) => h.id !== self.id);
       const lostId = frostIdentifier(roster, lost);
       const from = received.map((x) => x.sender.id).sort();
@@ -255,7 +275,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
           key.keyPackage,
           [r.own, ...received.map((x) => x.value)],
         );
-        const item = sealFor(deps, 'repair-sigma', sessionId, lost, RepairSigmaCodec, sigma);
+        const item = sealFor(deps, `repair-sigma@${digest}`, sessionId, lost, RepairSigmaCodec, sigma);
         sigma.sigma.wipe();
         return { sealed: item };
       } finally {
@@ -285,7 +305,15 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         assertMayTakeKey(deps.config, state.key !== undefined, body.replace === true, 'repair its share');
       }
       const helpers = parties(body.helpers, 'body.helpers');
-      const opened = openAll(deps, 'repair-sigma', sessionId, body.sealed, RepairSigmaCodec);
+      // Every helper sealed its sigma under the digest of the package it holds: one that holds
+      // another package than this one (a helper from another sharing) does not open.
+      const opened = openAll(
+        deps,
+        `repair-sigma@${publicPackageDigest(suite.id, publicPackage)}`,
+        sessionId,
+        body.sealed,
+        RepairSigmaCodec,
+      );
       for (const { sender, value } of opened) {
         if (value.sender !== frostIdentifier(roster, sender) || value.lost !== myId) {
           throw new ProtocolError(
