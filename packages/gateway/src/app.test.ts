@@ -161,7 +161,7 @@ describe('bad input writes nothing', () => {
     await expectError(
       await request(gw, 'POST', '/v1/webhooks/github', { raw, headers }),
       401,
-      'INVALID_ARGUMENT',
+      'UNAUTHENTICATED',
     );
     // The signature covers the raw bytes: the same JSON re-serialised does not verify.
     const reserialised = JSON.stringify(JSON.parse(raw));

@@ -19,7 +19,7 @@ import { createIntakeService, type IntakeService } from './intake-service.js';
 import { GatewayMetrics } from './metrics.js';
 import { createTokenAuth, type TokenGrant } from './middleware/auth.js';
 import { bodyLimit, DEFAULT_BODY_LIMIT } from './middleware/body-limit.js';
-import { createErrorHandler, notFound } from './middleware/errors.js';
+import { createErrorHandler, createNotFound, type Rejection } from './middleware/errors.js';
 import { requestId } from './middleware/request-id.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { approvalRouteDocs, registerApprovalRoutes } from './routes/approvals.js';
@@ -74,6 +74,8 @@ export interface GatewayAppConfig {
   poolRisk?: boolean;
   /** Seconds a step whose party is unreachable is tried again (the runner's default: 30). */
   stepRetrySeconds?: number;
+  /** Seconds after an executed fix in which the same failure goes to a human (default 3600; 0: off). */
+  recurrenceWindowSeconds?: number;
 }
 
 export interface GatewayDeps {
@@ -136,6 +138,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     now: deps.now,
     ids: deps.ids,
     logger: deps.logger.child({ component: 'intake' }),
+    ...(config.recurrenceWindowSeconds === undefined
+      ? {}
+      : { recurrenceWindowMs: config.recurrenceWindowSeconds * 1000 }),
     ...(config.sealing === undefined
       ? {}
       : {
@@ -184,9 +189,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     keepAliveMs: config.keepAliveMs ?? 15_000,
   };
   const app = new Hono<GatewayEnv>();
+  const rejected = (r: Rejection) =>
+    metrics.rejected.inc({ method: r.method, route: r.route, status: String(r.status), code: r.code });
   app.use('*', requestId({ newId: deps.ids }));
-  app.onError(createErrorHandler(deps.logger));
-  app.notFound(notFound);
+  app.onError(createErrorHandler(deps.logger, rejected));
   registerIncidentRoutes(app, routeDeps);
   registerWebhookRoutes(app, routeDeps);
   registerApprovalRoutes(app, routeDeps);
@@ -198,6 +204,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     doc ??= openApiDocument();
     return doc;
   });
+  // Last: it reads the routes to name the methods a known path allows.
+  app.notFound(createNotFound(app.routes, rejected));
   return { app, runner, intake, evidence, metrics };
 }
 

@@ -28,12 +28,30 @@ describe('parseGatewayConfig', () => {
     expect(ok(parseGatewayConfig([], {})).partyPolicyDir).toBeUndefined();
   });
 
+  it('--tokens-file by flag, environment or config file key', () => {
+    expect(ok(parseGatewayConfig(['--tokens-file', '/etc/aaps/tokens.json'], {})).tokensFile).toBe(
+      '/etc/aaps/tokens.json',
+    );
+    expect(ok(parseGatewayConfig([], { AAPS_TOKENS_FILE: '/t.json' })).tokensFile).toBe('/t.json');
+    expect(ok(parseGatewayConfig([], {}, { 'tokens-file': 'f.json' })).tokensFile).toBe('f.json');
+    expect(ok(parseGatewayConfig([], {})).tokensFile).toBeUndefined();
+  });
+
   it('--valid-for is at most 86400, the longest approval the parties accept', () => {
     expect(ok(parseGatewayConfig(['--valid-for', '86400'], {})).validFor).toBe(86400);
     const r = parseGatewayConfig(['--valid-for', '86401'], {});
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.errors).toEqual([expect.stringMatching(/^--valid-for:/)]);
     expect(parseGatewayConfig([], { AAPS_APPROVAL_VALID_FOR: '172800' }).ok).toBe(false);
+  });
+
+  it('--recurrence-window-seconds: default an hour, 0 turns it off, at most a week', () => {
+    expect(ok(parseGatewayConfig([], {})).recurrenceWindowSeconds).toBe(3600);
+    expect(ok(parseGatewayConfig([], { AAPS_RECURRENCE_WINDOW_SECONDS: '0' })).recurrenceWindowSeconds).toBe(
+      0,
+    );
+    const over = parseGatewayConfig(['--recurrence-window-seconds', '604801'], {});
+    expect(over.ok).toBe(false);
   });
 
   it('flag beats env beats file beats default', () => {

@@ -26,6 +26,8 @@ export interface GatewayConfig {
   port: number;
   dataDir: string;
   apiToken?: string;
+  /** JSON list of `{name, token, scopes}`: more bearer tokens, with limited scopes. */
+  tokensFile?: string;
   githubWebhookSecret?: string;
   maxBodyBytes: number;
   cluster: string;
@@ -63,6 +65,7 @@ export interface GatewayConfig {
   poolRisk: boolean;
   /** Seconds a step whose party is unreachable is tried again before the incident fails. */
   stepRetrySeconds: number;
+  recurrenceWindowSeconds: number;
   /** `aaps up`: a directory of party policy files, `<party id>.json` or `<role>.json`. */
   partyPolicyDir?: string;
   /** Detector kinds to run (default: all). */
@@ -121,6 +124,13 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_API_TOKEN',
     kind: { type: 'string', min: 16 },
     help: 'admin bearer token (generated and stored 0600 when unset)',
+  },
+  {
+    key: 'tokensFile',
+    flag: 'tokens-file',
+    env: 'AAPS_TOKENS_FILE',
+    kind: { type: 'string', min: 1 },
+    help: 'JSON list of {name, token, scopes}: bearer tokens with limited scopes (submit, approve, read, admin)',
   },
   {
     key: 'githubWebhookSecret',
@@ -307,6 +317,13 @@ export const SETTINGS: readonly Setting[] = [
     help: 'seconds a step whose party is unreachable is tried again before the incident fails (default 30)',
   },
   {
+    key: 'recurrenceWindowSeconds',
+    flag: 'recurrence-window-seconds',
+    env: 'AAPS_RECURRENCE_WINDOW_SECONDS',
+    kind: { type: 'int', min: 0, max: 604800 },
+    help: 'seconds after an executed fix in which the same failure goes to a human, not fixed again (default 3600; 0: off)',
+  },
+  {
     key: 'poolRisk',
     flag: 'pool-risk',
     env: 'AAPS_POOL_RISK',
@@ -364,6 +381,7 @@ export const GATEWAY_DEFAULTS = {
   sealing: true,
   poolRisk: false,
   stepRetrySeconds: 30,
+  recurrenceWindowSeconds: 3600,
 } satisfies Partial<GatewayConfig>;
 
 export type ConfigResult =

@@ -108,7 +108,13 @@ export {
   type ResolveIncident,
   type Severity,
 } from './intake/types.js';
-export { createIntakeService, type IntakeOutcome, type IntakeService } from './intake-service.js';
+export {
+  createIntakeService,
+  DEFAULT_RECURRENCE_WINDOW_MS,
+  type IntakeAnswer,
+  type IntakeOutcome,
+  type IntakeService,
+} from './intake-service.js';
 export { type RefreshOutcome, refreshAcrossParties } from './key-refresh.js';
 export { GatewayMetrics } from './metrics.js';
 export { createTokenAuth, requireScope, type TokenGrant } from './middleware/auth.js';

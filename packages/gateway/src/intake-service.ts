@@ -1,8 +1,13 @@
 /**
  * Turns what an intake adapter read into incidents: signs each unsigned `IncidentSignal` with the
  * gateway's identity key (an already signed one was checked against the roster by the route),
- * creates the incident unless one of its dedup keys is known, and starts the workflow. A resolve
- * item ends the incident it names, if that incident has not changed anything yet.
+ * creates the incident unless one of its dedup keys is known, and starts the workflow. An
+ * occurrence that joins an open incident by its correlation key is noted on that incident's
+ * timeline (`occurrence.joined`). A new incident that shares a recurrence key with an incident
+ * whose fix was executed within the recurrence window is marked `recurrence_of` it, and the
+ * workflow gives it to a person instead of fixing it again. A resolve item ends the incident it
+ * names, if that incident has not changed anything yet (else it notes it); one that names no
+ * incident is reported as ignored (`no_incident`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aaps/agents';
@@ -14,24 +19,46 @@ import type {
   SealingParty,
   SignedEnvelope,
 } from '@aaps/mpc-core';
-import { detectAndSeal, SealedFieldCodec, signEnvelope } from '@aaps/mpc-core';
-import type { IntakeResult } from './intake/types.js';
+import { detectAndSeal, detectSensitive, SealedFieldCodec, signEnvelope } from '@aaps/mpc-core';
+import { type NotePart, noteProbe, occurrenceNote } from './intake/occurrence.js';
+import type { IgnoredSignal, IntakeResult, OpenIncident } from './intake/types.js';
 import type { GatewayStore } from './store.js';
 import { startTimeline } from './workflow/machine.js';
-import type { IncidentRecord } from './workflow/record.js';
+import type { IncidentRecord, RecurrenceOf } from './workflow/record.js';
 import type { WorkflowRunner } from './workflow/runner.js';
+
+/**
+ * How long after a fix is executed the same failure (a shared recurrence key) counts as coming
+ * back: one hour, the API server's default `--event-ttl`, so every re-report of a Kubernetes Event
+ * that still exists after a fix falls inside it.
+ */
+export const DEFAULT_RECURRENCE_WINDOW_MS = 60 * 60 * 1000;
 
 export interface IntakeOutcome {
   incident_id: string;
   trace_id: string;
   state: string;
-  /** True when a dedup key named an existing incident and nothing was created. */
+  /**
+   * True when nothing was created: a dedup key named an existing incident (a redelivery), the
+   * occurrence joined an open incident (`joined`), or a resolve named the incident.
+   */
   duplicate: boolean;
+  /** A new occurrence (not a redelivery) that joined the open incident with its correlation key. */
+  joined: boolean;
+  /** On a new incident: the incident whose executed fix this failure came back after. */
+  recurrence_of?: string;
   ref: string;
 }
 
+/** What one body came to: the incidents it opened or named, and what was ignored. */
+export interface IntakeAnswer {
+  incidents: IntakeOutcome[];
+  /** The adapter's ignored signals, then resolves that named no incident (`no_incident`). */
+  ignored: IgnoredSignal[];
+}
+
 export interface IntakeService {
-  ingest(result: IntakeResult): Promise<IntakeOutcome[]>;
+  ingest(result: IntakeResult): Promise<IntakeAnswer>;
 }
 
 /** What sealing at intake needs: the detection policy and who the shares are sealed to. */
@@ -52,8 +79,11 @@ export function createIntakeService(deps: {
   /** Unset: nothing is sealed. */
   sealing?: IntakeSealing;
   logger?: Logger;
+  /** See {@link DEFAULT_RECURRENCE_WINDOW_MS}; 0 turns the recurrence check off. */
+  recurrenceWindowMs?: number;
 }): IntakeService {
   const newId = deps.ids ?? (() => randomUUID());
+  const windowMs = deps.recurrenceWindowMs ?? DEFAULT_RECURRENCE_WINDOW_MS;
   const existing = async (id: string, ref: string): Promise<IntakeOutcome> => {
     const r = await deps.store.getIncidentSummary(id);
     return {
@@ -61,8 +91,31 @@ export function createIntakeService(deps: {
       trace_id: r?.trace_id ?? '',
       state: r?.state ?? 'received',
       duplicate: true,
+      joined: false,
       ref,
     };
+  };
+  /** The incident whose fix, executed within the window, one of `keys` names. */
+  const recurrenceOf = async (keys: readonly string[] | undefined): Promise<RecurrenceOf | undefined> => {
+    if (keys === undefined || keys.length === 0 || windowMs <= 0) return undefined;
+    const fix = await deps.store.latestFix(keys);
+    if (fix === undefined) return undefined;
+    const age = deps.now().getTime() - Date.parse(fix.fixed_at);
+    return age <= windowMs
+      ? { incident_id: fix.incident_id, fixed_at: fix.fixed_at, key: fix.key }
+      : undefined;
+  };
+  /** Notes an occurrence that joined `id`, leaving out what the sealing policy would seal. */
+  const noteJoined = async (id: string, source: IntakeResult['source'], item: OpenIncident) => {
+    const withheld = new Set<NotePart>();
+    if (deps.sealing !== undefined) {
+      for (const { path } of detectSensitive(noteProbe(item), deps.sealing.policy)) {
+        // A pointer above both parts (`/payload`, from a path pattern) withholds both.
+        if (!path.startsWith('/payload/metadata')) withheld.add('evidence_refs');
+        if (!path.startsWith('/payload/evidence_refs')) withheld.add('message');
+      }
+    }
+    return deps.runner.noteOccurrence(id, occurrenceNote(source, item, withheld), `source:${source}`);
   };
   /**
    * Seal what the detectors find in the envelope's payload (pointers `/payload/...`). A redacted
@@ -111,12 +164,23 @@ export function createIntakeService(deps: {
   return {
     async ingest(result) {
       const out: IntakeOutcome[] = [];
+      const ignored: IgnoredSignal[] = [...result.ignored];
       for (const item of result.items) {
         if (item.action === 'resolve') {
           const id = await deps.store.findByDedupKey(item.dedup_key);
-          if (id === undefined) continue;
+          if (id === undefined) {
+            ignored.push({ ref: item.ref, reason: 'no_incident' });
+            continue;
+          }
           const r = await deps.runner.resolveBySource(id, item.at, item.actor);
-          out.push({ incident_id: id, trace_id: r.trace_id, state: r.state, duplicate: true, ref: item.ref });
+          out.push({
+            incident_id: id,
+            trace_id: r.trace_id,
+            state: r.state,
+            duplicate: true,
+            joined: false,
+            ref: item.ref,
+          });
           continue;
         }
         const keys = [...new Set([item.dedup_key, ...(item.extra_dedup_keys ?? [])])];
@@ -131,6 +195,7 @@ export function createIntakeService(deps: {
           env.meta.signature === undefined
             ? (signEnvelope(env, deps.identity.key.secretKey) as SignedEnvelope)
             : (env as SignedEnvelope);
+        const recurrence = await recurrenceOf(item.recurrence_keys);
         const at = deps.now().toISOString();
         const record: IncidentRecord = {
           id,
@@ -138,6 +203,8 @@ export function createIntakeService(deps: {
           trace_id: env.meta.trace_id,
           dedup_keys: keys,
           ...(item.correlation_key === undefined ? {} : { correlation_key: item.correlation_key }),
+          ...(item.recurrence_keys === undefined ? {} : { recurrence_keys: item.recurrence_keys }),
+          ...(recurrence === undefined ? {} : { recurrence_of: recurrence }),
           type: env.payload.incident_type,
           state: 'received',
           created_at: at,
@@ -152,6 +219,7 @@ export function createIntakeService(deps: {
                 signed_by: env.meta.signature === undefined ? deps.identity.id : env.meta.source_agent,
                 ...(originalSigner === undefined ? {} : { received_signed_by: originalSigner }),
                 ...(sealed === undefined ? {} : { sealed_fields: sealed.fields.length }),
+                ...(recurrence === undefined ? {} : { recurrence_of: { ...recurrence } }),
               },
             }),
           ],
@@ -160,9 +228,28 @@ export function createIntakeService(deps: {
           ...(sealed === undefined ? {} : { sealed }),
         };
         const created = await deps.store.createIncident(record);
+        if (created.joined) {
+          const r = await noteJoined(created.id, result.source, item);
+          out.push({
+            incident_id: created.id,
+            trace_id: r.trace_id,
+            state: r.state,
+            duplicate: true,
+            joined: true,
+            ref: item.ref,
+          });
+          continue;
+        }
         if (!created.created) {
           out.push(await existing(created.id, item.ref));
           continue;
+        }
+        if (recurrence !== undefined) {
+          deps.logger?.info('intake.recurrence', {
+            incident_id: id,
+            recurrence_of: recurrence.incident_id,
+            key: recurrence.key,
+          });
         }
         deps.runner.start(id);
         out.push({
@@ -170,10 +257,12 @@ export function createIntakeService(deps: {
           trace_id: record.trace_id,
           state: 'received',
           duplicate: false,
+          joined: false,
+          ...(recurrence === undefined ? {} : { recurrence_of: recurrence.incident_id }),
           ref: item.ref,
         });
       }
-      return out;
+      return { incidents: out, ignored };
     },
   };
 }

@@ -10,8 +10,16 @@ export class GatewayMetrics {
   );
   readonly incidentSeconds = this.registry.histogram(
     'aaps_incident_seconds',
-    "Seconds from an incident's arrival to its sealed evidence.",
+    "Seconds from an incident's arrival to its sealed evidence, by incident type.",
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+  /**
+   * Every error answer (bad token, bad HMAC, schema drift, body too large, ...), by method, route
+   * pattern (`unmatched` for an unknown path), status and error code. Fed by the error handler.
+   */
+  readonly rejected = this.registry.counter(
+    'aaps_rejected_requests_total',
+    'Requests answered with an error, by method, route, status and error code.',
   );
 
   render(): string {

@@ -1,6 +1,11 @@
 /**
  * The OpenAPI 3.1 document, built from the route table and the same schema values the routes
  * validate with, so the published API cannot drift from what the gateway accepts.
+ *
+ * The error statuses a route's middleware implies are added here, not by each route
+ * ({@link impliedErrors}): a bearer scope gives 401 and 403, GitHub's HMAC 401 and 503, a body
+ * 400, 408, 413, 415 and 503, a query 400. Every error response, and the `default` one (500 and
+ * the other 5xx), carries the `Error` schema.
  */
 import type { Scope } from './http-env.js';
 import { ErrorSchema } from './routes/schemas.js';
@@ -24,8 +29,64 @@ export interface RouteDoc {
   /** Request headers the route requires (other than `Authorization`). */
   headers?: readonly { name: string; description: string; schema: Schema<unknown> }[];
   query?: Schema<unknown>;
-  responses: Record<string, { description: string; schema?: Schema<unknown>; contentType?: string }>;
+  /** Route-specific statuses; the ones its middleware implies are added ({@link impliedErrors}). */
+  responses: Record<string, ResponseDoc>;
 }
+
+export interface ResponseDoc {
+  description: string;
+  schema?: Schema<unknown>;
+  /** The media type of `schema` (default `application/json`; without a schema, a string). */
+  contentType?: string;
+  /**
+   * Other media types the route answers with (by `Accept`): each with its schema, or none for a
+   * binary one (OpenAPI 3.1 leaves the schema of binary content out).
+   */
+  alternatives?: readonly { contentType: string; schema?: Schema<unknown> }[];
+}
+
+/**
+ * The error statuses a route's middleware implies, each with what causes it: `requireScope` (401,
+ * 403), the GitHub HMAC check (401; 503 without a secret), `bodyLimit` with `jsonBody` and the
+ * schema check (400, 408, 413, 415; 503 when the shared body budget is spent), a query schema (400).
+ */
+export function impliedErrors(r: Pick<RouteDoc, 'auth' | 'body' | 'query'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const add = (status: string, why: string) => {
+    out[status] = out[status] === undefined ? why : `${out[status]}; ${why}`;
+  };
+  if (r.auth === 'hmac') {
+    add(
+      '401',
+      'the GitHub signature check failed: X-Hub-Signature-256 is missing, malformed, or does not match the raw body',
+    );
+    add('503', 'UNAVAILABLE: no GitHub webhook secret is configured (AAPS_GITHUB_WEBHOOK_SECRET)');
+  } else if (r.auth !== 'none') {
+    add('401', 'UNAUTHENTICATED: no bearer token, or not a valid one (with WWW-Authenticate: Bearer)');
+    add(
+      '403',
+      `FORBIDDEN: the token lacks the ${r.auth} scope${r.auth === 'admin' ? '' : ' (admin implies it)'}`,
+    );
+  }
+  if (r.query !== undefined) add('400', 'INVALID_ARGUMENT: a query parameter is not valid (fields names it)');
+  if (r.body !== undefined) {
+    add(
+      '400',
+      'DECODE_FAILED: the body is not UTF-8 JSON; INVALID_ARGUMENT: it does not meet the schema (fields names the paths)',
+    );
+    add('408', 'REQUEST_TIMEOUT: the body arrived too slowly');
+    add('413', 'PAYLOAD_TOO_LARGE: the body is over the limit (--max-body-bytes, default 1 MiB)');
+    add('415', 'UNSUPPORTED_MEDIA_TYPE: Content-Type is not application/json');
+    add('503', 'UNAVAILABLE: too many request bodies are being read at once; retry');
+  }
+  return out;
+}
+
+/** The `default` response of every operation: the errors no route lists. */
+const DEFAULT_ERROR =
+  'any other error: 500 INTERNAL (details stay in the gateway log), 503 UNAVAILABLE or 504 TIMEOUT (parties unreachable; a retry may work)';
+
+const isError = (status: string) => status === 'default' || Number(status) >= 400;
 
 function named(schema: Schema<unknown> | undefined): Schema<unknown>[] {
   return schema?.node.name === undefined ? [] : [schema];
@@ -40,7 +101,10 @@ export function buildOpenApi(
     ...routes.flatMap((r) => [
       ...named(r.body),
       ...Object.values(r.bodyByHeader?.schemas ?? {}).flatMap(named),
-      ...Object.values(r.responses).flatMap((x) => named(x.schema)),
+      ...Object.values(r.responses).flatMap((x) => [
+        ...named(x.schema),
+        ...(x.alternatives ?? []).flatMap((a) => named(a.schema)),
+      ]),
     ]),
   ]);
   const paths: Record<string, Record<string, unknown>> = {};
@@ -59,36 +123,34 @@ export function buildOpenApi(
       description: h.description,
       schema: toJsonSchema(h.schema),
     }));
+    const errorContent = { 'application/json': { schema: schemaRef(ErrorSchema) } };
+    const declared: Record<string, ResponseDoc> = { ...r.responses };
+    for (const [status, why] of Object.entries(impliedErrors(r))) {
+      const own = declared[status];
+      declared[status] =
+        own === undefined ? { description: why } : { ...own, description: `${why}; ${own.description}` };
+    }
+    declared['default'] ??= { description: DEFAULT_ERROR };
     const responses: Record<string, unknown> = {};
-    for (const [status, res] of Object.entries(r.responses)) {
+    for (const [status, res] of Object.entries(declared)) {
+      const content: Record<string, unknown> = {};
+      if (res.schema !== undefined || res.contentType !== undefined) {
+        content[res.contentType ?? 'application/json'] = {
+          schema: res.schema ? schemaRef(res.schema) : { type: 'string' },
+        };
+      } else if (isError(status)) Object.assign(content, errorContent);
+      for (const alt of res.alternatives ?? []) {
+        content[alt.contentType] =
+          alt.schema !== undefined
+            ? { schema: schemaRef(alt.schema) }
+            : alt.contentType.startsWith('text/')
+              ? { schema: { type: 'string' } }
+              : {};
+      }
       responses[status] = {
         description: res.description,
-        ...(res.schema === undefined && res.contentType === undefined
-          ? {}
-          : {
-              content: {
-                [res.contentType ?? 'application/json']: {
-                  schema: res.schema ? schemaRef(res.schema) : { type: 'string' },
-                },
-              },
-            }),
+        ...(Object.keys(content).length === 0 ? {} : { content }),
       };
-    }
-    if (r.auth !== 'none') {
-      for (const status of r.auth === 'hmac' ? ['401', '503'] : ['401', '403']) {
-        responses[status] ??= {
-          description: status === '503' ? 'no webhook secret configured' : 'not authorised',
-          content: { 'application/json': { schema: schemaRef(ErrorSchema) } },
-        };
-      }
-    }
-    if (r.body !== undefined) {
-      for (const status of ['400', '413', '415']) {
-        responses[status] ??= {
-          description: 'bad input',
-          content: { 'application/json': { schema: schemaRef(ErrorSchema) } },
-        };
-      }
     }
     const op: Record<string, unknown> = {
       summary: r.summary,

@@ -106,3 +106,43 @@ describe('gateway store: incidents and their transcripts', () => {
     await store.close();
   });
 });
+
+describe('gateway store: correlation and recurrence', () => {
+  it('says whether a record joined an open incident or a dedup key was known', async () => {
+    const store = await openGatewayStore(tmp());
+    expect(await store.createIncident(record('a', 0))).toEqual({ created: true, id: 'a', joined: false });
+    const occurrence = { ...record('b', 0), correlation_key: 'corr-a', dedup_keys: ['dedup-b'] };
+    expect(await store.createIncident(occurrence)).toEqual({ created: false, id: 'a', joined: true });
+    expect(await store.createIncident(occurrence)).toEqual({ created: false, id: 'a', joined: false });
+    expect(await store.findByDedupKey('dedup-b')).toBe('a');
+    await store.close();
+  });
+
+  it('remembers an executed fix under each recurrence key, the latest winning', async () => {
+    const store = await openGatewayStore(tmp());
+    const fixed = (id: string, at: string, event = 'executed') =>
+      ({
+        ...record(id, 0, 'verifying'),
+        recurrence_keys: ['event:1', `workload:${id}`],
+        timeline: [{ at, state: 'verifying', event, actor: 'maintenance-agent' }],
+      }) as IncidentRecord;
+    await store.createIncident(record('a', 0));
+    // Saves before or after the execution record nothing; the save that records it does.
+    await store.putIncident(fixed('a', '2026-11-25T10:00:00.000Z', 'execution_started'));
+    expect(await store.latestFix(['event:1'])).toBeUndefined();
+    await store.putIncident(fixed('a', '2026-11-25T10:00:00.000Z'));
+    expect(await store.latestFix(['nothing', 'event:1'])).toEqual({
+      key: 'event:1',
+      incident_id: 'a',
+      fixed_at: '2026-11-25T10:00:00.000Z',
+    });
+    await store.createIncident(record('b', 0));
+    await store.putIncident(fixed('b', '2026-11-25T11:00:00.000Z'));
+    expect(await store.latestFix(['workload:a', 'event:1'])).toMatchObject({
+      incident_id: 'b',
+      key: 'event:1',
+    });
+    expect(await store.latestFix(['workload:a'])).toMatchObject({ incident_id: 'a' });
+    await store.close();
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The gateway's LevelDB: incidents (CBOR; each transcript envelope under its own key, written
  * once, so saving a step writes the small record and the new envelopes, not the whole
- * transcript again), dedup keys, the listing index, evidence bundles by id
+ * transcript again), dedup keys, correlation keys of open incidents, executed fixes by recurrence
+ * key, the listing index, evidence bundles by id
  * and by log index, deployment history, and the transparency log's key-value store. The only
  * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
  */
@@ -24,6 +25,25 @@ export interface ListOptions {
 /** An incident without its transcript: what the read API shows. */
 export type IncidentSummary = Omit<IncidentRecord, 'transcript'>;
 
+/** What `createIncident` did: created the record, or found the incident a key names. */
+export interface CreateOutcome {
+  created: boolean;
+  id: string;
+  /**
+   * Not created because an open incident has the record's correlation key: the record's dedup
+   * keys now name that incident (another occurrence joined it). False when a dedup key was known.
+   */
+  joined: boolean;
+}
+
+/** An executed fix, remembered under each recurrence key of its incident. */
+export interface RecordedFix {
+  key: string;
+  incident_id: string;
+  /** When the fix was executed (RFC 3339). */
+  fixed_at: string;
+}
+
 export interface GatewayStore {
   getIncident(id: string): Promise<IncidentRecord | undefined>;
   /** The incident without its transcript (one read instead of one per envelope). */
@@ -35,10 +55,16 @@ export interface GatewayStore {
   /**
    * Writes a new incident with its dedup keys in one batch, unless one of the keys already names
    * an incident (then nothing is written), or an open incident has the same correlation key, if
-   * the record has one (then only the new dedup keys are recorded, naming it). Either way that
-   * incident's id is returned. Dedup keys are kept for good, also after the incident ends.
+   * the record has one (then only the new dedup keys are recorded, naming it: `joined`). Either
+   * way that incident's id is returned. Dedup keys are kept for good, also after the incident ends.
    */
-  createIncident(record: IncidentRecord): Promise<{ created: boolean; id: string }>;
+  createIncident(record: IncidentRecord): Promise<CreateOutcome>;
+  /**
+   * The most recent executed fix that one of `keys` names. A fix is remembered under each of its
+   * incident's `recurrence_keys` when the record is saved right after the `executed` step (a later
+   * fix under the same key replaces it).
+   */
+  latestFix(keys: readonly string[]): Promise<RecordedFix | undefined>;
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
   putIncident(record: IncidentRecord, extraDedupKeys?: string[]): Promise<void>;
   listIncidents(opts: ListOptions): Promise<{ incidents: IncidentSummary[]; next_cursor: string | null }>;
@@ -91,6 +117,7 @@ const SPACES = {
   byTime: 't',
   active: 'a',
   correlation: 'c',
+  fixes: 'f',
   evidence: 'e',
   evidenceIndex: 'x',
   history: 'h',
@@ -206,12 +233,20 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     else ops.push(put('active', record.id, utf8.encode(record.state)));
     if (TERMINAL.has(record.state) && record.correlation_key !== undefined)
       ops.push(del('correlation', record.correlation_key));
+    ops.push(...fixOps(record));
     const done = () => {
       // A settled incident gets no more envelopes: forget it, so the map stays small.
       if (settled) storedEnvelopes.delete(record.id);
       else storedEnvelopes.set(record.id, transcript.length);
     };
     return { ops, done };
+  };
+  /** Remembers the fix under each recurrence key on the save that records its execution. */
+  const fixOps = (record: IncidentRecord): Op[] => {
+    const last = record.timeline[record.timeline.length - 1];
+    if (last?.event !== 'executed' || record.recurrence_keys === undefined) return [];
+    const value = encodeCbor({ incident_id: record.id, fixed_at: last.at });
+    return record.recurrence_keys.map((key) => put('fixes', key, value));
   };
   const writeIncident = async (record: IncidentRecord, extra: Op[] = []) => {
     const { ops, done } = incidentOps(record);
@@ -238,7 +273,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     createIncident(record) {
       return serial(async () => {
         const id = await store.findByDedupKeys(record.dedup_keys);
-        if (id !== undefined) return { created: false, id };
+        if (id !== undefined) return { created: false, id, joined: false };
         // Another occurrence of a problem whose incident is still open joins that incident.
         const correlation = record.correlation_key;
         const openId = correlation === undefined ? undefined : await get('correlation', correlation);
@@ -247,14 +282,25 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           const open = decodeSummary(await get('incidents', id));
           if (open !== undefined && !TERMINAL.has(open.state)) {
             await batch(record.dedup_keys.map((key) => put('dedup', key, openId)));
-            return { created: false, id };
+            return { created: false, id, joined: true };
           }
         }
         const extra = record.dedup_keys.map((key) => put('dedup', key, utf8.encode(record.id)));
         if (correlation !== undefined) extra.push(put('correlation', correlation, utf8.encode(record.id)));
         await writeIncident(record, extra);
-        return { created: true, id: record.id };
+        return { created: true, id: record.id, joined: false };
       });
+    },
+    async latestFix(keys) {
+      let latest: RecordedFix | undefined;
+      for (const key of new Set(keys)) {
+        const v = await get('fixes', key);
+        if (v === undefined) continue;
+        const fix = decodeCbor(v) as Omit<RecordedFix, 'key'>;
+        if (latest === undefined || Date.parse(fix.fixed_at) > Date.parse(latest.fixed_at))
+          latest = { key, ...fix };
+      }
+      return latest;
     },
     async putIncident(record, extraDedupKeys = []) {
       await writeIncident(

@@ -55,6 +55,7 @@ export type ErrorCode =
   | 'NO_KEY'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'METHOD_NOT_ALLOWED'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 

@@ -14,7 +14,7 @@ import type { Coordinator } from '../coordinator.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import { createGitopsExecutor } from '../executor/gitops.js';
 import type { Executor } from '../executor/types.js';
-import type { Scope } from '../http-env.js';
+import type { TokenGrant } from '../middleware/auth.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 
@@ -38,7 +38,10 @@ export function executorFor(config: GatewayConfig, now: () => Date): Executor {
 
 export async function startGateway(opts: {
   config: GatewayConfig;
+  /** The admin token (`AAPS_API_TOKEN`, or the one `aaps up` stored). */
   token: string;
+  /** More grants, with limited scopes (`--tokens-file`), already checked. */
+  tokens?: readonly TokenGrant[];
   coordinator: Coordinator;
   trust: TrustedKeys;
   identity: { id: string; key: IdentityKey };
@@ -88,11 +91,10 @@ export async function startGateway(opts: {
     const validFrom = await store.getMeta('valid-from');
     const validFromText = validFrom === undefined ? now().toISOString() : new TextDecoder().decode(validFrom);
     if (validFrom === undefined) await store.putMeta('valid-from', new TextEncoder().encode(validFromText));
-    const scopes: Scope[] = ['admin'];
     const sealing = sealingPolicy(config);
     gateway = createGateway({
       config: {
-        tokens: [{ name: 'admin', token: opts.token, scopes }],
+        tokens: [{ name: 'admin', token: opts.token, scopes: ['admin'] }, ...(opts.tokens ?? [])],
         ...(config.githubWebhookSecret === undefined ? {} : { githubSecret: config.githubWebhookSecret }),
         maxBodyBytes: config.maxBodyBytes,
         cluster: config.cluster,
@@ -103,6 +105,7 @@ export async function startGateway(opts: {
         ...(sealing === undefined ? {} : { sealing }),
         poolRisk: config.poolRisk,
         stepRetrySeconds: config.stepRetrySeconds,
+        recurrenceWindowSeconds: config.recurrenceWindowSeconds,
       },
       store,
       coordinator: opts.coordinator,

@@ -172,13 +172,21 @@ export async function runSubmit(
     printError(io, `aaps: rejected: HTTP ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
     return 1;
   }
-  const list =
+  type Answer = { incident_id: string; duplicate: boolean; joined?: boolean; recurrence_of?: string };
+  const list: Answer[] =
     source === 'envelope'
       ? [{ incident_id: String(body['incident_id']), duplicate: body['duplicate'] === true }]
-      : ((body['incidents'] as { incident_id: string; duplicate: boolean }[]) ?? []);
+      : ((body['incidents'] as Answer[]) ?? []);
   if (list.length === 0) io.print('accepted; nothing to act on');
-  for (const i of list)
-    io.print(`${i.incident_id}  ${i.duplicate ? 'duplicate of an existing incident' : 'opened'}`);
+  const what = (i: Answer) =>
+    i.joined === true
+      ? 'joined the open incident'
+      : i.duplicate
+        ? 'duplicate of an existing incident'
+        : i.recurrence_of !== undefined
+          ? `opened (the same failure recurred after ${i.recurrence_of}'s fix: a person approves this one)`
+          : 'opened';
+  for (const i of list) io.print(`${i.incident_id}  ${what(i)}`);
   const ends = await Promise.all(list.map((i) => follow(config.url, token, i.incident_id, io)));
   return ends.every((s) => s === 'resolved' || s === 'awaiting_human') ? 0 : 1;
 }

@@ -35,9 +35,12 @@ import {
   writeSavedPublicPackage,
 } from '../coordinator-http.js';
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
+import type { TokenGrant } from '../middleware/auth.js';
+import { describeGrants } from '../middleware/token-file.js';
 import type { TrustedKeys } from '../trust.js';
 import { withDataDirLock } from './data-dir-lock.js';
 import { type RunningGateway, startGateway } from './serve.js';
+import { readTokensFile } from './tokens-file.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -76,6 +79,29 @@ export function ensureToken(
   return { token, path, created: true };
 }
 
+/**
+ * The grants of `--tokens-file` (none without one), read and checked before anything is written:
+ * a problem is a `UsageError` (one line, exit 2). Prints each grant's name and scopes, never its
+ * token, and a warning when group or others may read the file.
+ */
+export function loadTokenGrants(config: GatewayConfig, io: Pick<UpIo, 'print'>): TokenGrant[] {
+  if (config.tokensFile === undefined) return [];
+  const stored = join(config.dataDir, 'api-token');
+  const adminToken =
+    config.apiToken ?? (existsSync(stored) ? readFileSync(stored, 'utf8').trim() : undefined);
+  try {
+    const file = readTokensFile(config.tokensFile, adminToken === undefined ? {} : { adminToken });
+    if (file.warning !== undefined) io.print(`tokens: warning: ${file.warning}`);
+    io.print(
+      `tokens: ${file.grants.length} from ${config.tokensFile}${file.grants.length > 0 ? `: ${describeGrants(file.grants)}` : ''}`,
+    );
+    return file.grants;
+  } catch (e) {
+    if (e instanceof AapsError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
 function logFile(dataDir: string, name: string): WriteStream {
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
   return createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
@@ -101,10 +127,11 @@ function savedPorts(dataDir: string): number[] | undefined {
 
 export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
-  return withDataDirLock(config.dataDir, () => runUpLocked(config, io));
+  const grants = loadTokenGrants(config, io);
+  return withDataDirLock(config.dataDir, () => runUpLocked(config, io, grants));
 }
 
-async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
+async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly TokenGrant[]): Promise<number> {
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
@@ -199,6 +226,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
     running = await startGateway({
       config,
       token: token.token,
+      tokens: grants,
       coordinator,
       trust,
       identity: { id: 'gateway', key: gatewayKey },
@@ -228,7 +256,8 @@ async function runUpLocked(config: GatewayConfig, io: UpIo): Promise<number> {
  */
 export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
-  return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io));
+  const grants = loadTokenGrants(config, io);
+  return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
 }
 
 /**
@@ -257,7 +286,11 @@ function readGatewaySetup(config: GatewayConfig) {
   }
 }
 
-async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number> {
+async function runGatewayLocked(
+  config: GatewayConfig,
+  io: UpIo,
+  grants: readonly TokenGrant[],
+): Promise<number> {
   const { roster, gatewayKey, saved } = readGatewaySetup(config);
   const publicPackage =
     saved ??
@@ -278,6 +311,7 @@ async function runGatewayLocked(config: GatewayConfig, io: UpIo): Promise<number
   const running = await startGateway({
     config,
     token: token.token,
+    tokens: grants,
     coordinator,
     trust,
     identity: { id: 'gateway', key: gatewayKey },

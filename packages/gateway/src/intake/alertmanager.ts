@@ -3,7 +3,9 @@
  * One incident per firing alert. Alertmanager delivers at least once (and re-sends a group on
  * every `repeat_interval`), so the dedup key is the alert's `fingerprint` plus its `startsAt`,
  * which stay the same for one firing episode. A resolved alert resolves the incident opened for
- * that episode instead of opening one.
+ * that episode instead of opening one. The fingerprint is the correlation key (a new episode joins
+ * the open incident) and the recurrence key (one that fires again soon after its fix goes to a
+ * person).
  */
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
@@ -113,6 +115,7 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
           ref,
           dedup_key,
           correlation_key,
+          recurrence_keys: [correlation_key],
           namespace: ns,
           ...(cluster === undefined ? {} : { cluster }),
           affected_resources: resourcesFromLabels(labels, ns),

@@ -3,7 +3,9 @@
  * the documented template (`{"app", "trigger", "syncStatus", "operationState"}`) and a whole
  * Application (`{{toJson .app}}`). One incident per failed sync operation: the dedup key is the
  * Application and the operation's `startedAt` (plus its revision), which Argo CD keeps for the
- * life of one operation, so re-sent notifications for it are duplicates.
+ * life of one operation, so re-sent notifications for it are duplicates. The Application is the
+ * correlation key (a new failed operation joins its open incident) and the recurrence key (one
+ * soon after a fix goes to a person).
  */
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
@@ -190,6 +192,7 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
         ref: '$',
         dedup_key: `argocd:${appRef}:${op.startedAt}:${revision}`,
         correlation_key: `argocd:${appRef}`,
+        recurrence_keys: [`argocd:${appRef}`],
         namespace: ns,
         affected_resources: [
           `application://${appRef}`,

@@ -19,6 +19,8 @@ export interface SignalDraft {
   /** See `OpenIncident.extra_dedup_keys`. */
   extra_dedup_keys?: string[];
   correlation_key: string;
+  /** See `OpenIncident.recurrence_keys`. */
+  recurrence_keys?: string[];
   namespace: string;
   cluster?: string;
   affected_resources: string[];
@@ -76,6 +78,7 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
     dedup_key: draft.dedup_key,
     ...(draft.extra_dedup_keys === undefined ? {} : { extra_dedup_keys: draft.extra_dedup_keys }),
     correlation_key: draft.correlation_key,
+    ...(draft.recurrence_keys === undefined ? {} : { recurrence_keys: unique(draft.recurrence_keys) }),
     ref: draft.ref,
     envelope,
   };

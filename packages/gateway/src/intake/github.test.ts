@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { VerificationError } from '@aaps/mpc-core';
+import { type AapsError, VerificationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
+import { statusOf } from '../middleware/errors.js';
 import { type GithubIntakeContext, intakeGithub } from './github.js';
 import { signGithubPayload, verifyGithubSignature } from './github-signature.js';
 import {
@@ -162,13 +163,31 @@ describe('verifyGithubSignature', () => {
     expect(failure(flipped).code).toBe('INVALID_SIGNATURE');
   });
 
-  it('refuses a missing, malformed or wrong-length header', () => {
-    expect(failure(undefined)).toEqual({ code: 'INVALID_ARGUMENT', check: 'github.signature' });
-    expect(failure('')).toEqual({ code: 'INVALID_ARGUMENT', check: 'github.signature' });
-    expect(failure(good.slice(0, -2)).code).toBe('DECODE_FAILED');
-    expect(failure(`${good}00`).code).toBe('DECODE_FAILED');
-    expect(failure(good.replace('sha256=', 'sha1=')).code).toBe('DECODE_FAILED');
-    expect(failure(`sha256=${'zz'.repeat(32)}`).code).toBe('DECODE_FAILED');
+  it('refuses a missing header as UNAUTHENTICATED, a malformed one as INVALID_SIGNATURE (both 401)', () => {
+    expect(failure(undefined)).toEqual({ code: 'UNAUTHENTICATED', check: 'github.signature' });
+    expect(failure('')).toEqual({ code: 'UNAUTHENTICATED', check: 'github.signature' });
+    expect(failure(good.slice(0, -2)).code).toBe('INVALID_SIGNATURE');
+    expect(failure(`${good}00`).code).toBe('INVALID_SIGNATURE');
+    expect(failure(good.replace('sha256=', 'sha1=')).code).toBe('INVALID_SIGNATURE');
+    expect(failure(`sha256=${'zz'.repeat(32)}`).code).toBe('INVALID_SIGNATURE');
+    const messages = [undefined, 'sha1=abc', good.slice(0, -1) + (good.endsWith('0') ? '1' : '0')].map(
+      (h) => {
+        try {
+          verifyGithubSignature(body, h, secret);
+        } catch (e) {
+          expect(statusOf(e as AapsError)).toBe(401);
+          return (e as Error).message;
+        }
+        return '';
+      },
+    );
+    expect(messages).toEqual([
+      expect.stringMatching(/X-Hub-Signature-256 is missing: .*secret/),
+      expect.stringMatching(
+        /malformed: expected sha256= and 64 hex digits \(a SHA-1 signature is not accepted\)/,
+      ),
+      expect.stringMatching(/does not match the body/),
+    ]);
   });
 
   it('refuses to run with an empty secret', () => {

@@ -115,6 +115,66 @@ describe('intakeKubernetes', () => {
     ]);
   });
 
+  it('reads `kubectl get events -o json`: a List of core/v1 Events', () => {
+    const r = intakeKubernetes(fixture('kubernetes/kubectl-get-events.json'), testContext());
+    const items = opened(r.items);
+    expect(items.map((i) => [i.ref, i.envelope.payload.incident_type, i.dedup_key])).toEqual([
+      ['items[1]', 'image_signature_failed', 'kubernetes:0b6e7d3a-91c2-4f57-b8a0-4e2d9c6f1a83:8'],
+      ['items[3]', 'config_validation_failed', 'kubernetes:5f0c2d1e-7a44-4b9e-9c61-2d8e3f7a1b90:4'],
+    ]);
+    // A scheduler warning no incident type covers is dropped, not sent to a person.
+    expect(r.ignored).toEqual([
+      { ref: 'items[0]', reason: 'event_type_normal' },
+      { ref: 'items[2]', reason: 'reason_not_handled' },
+    ]);
+    expect(items[0]?.envelope.payload.metadata['event']).toMatchObject({
+      count: 8,
+      reporter: 'kubelet',
+      first_seen: '2026-11-25T08:40:03Z',
+      last_seen: '2026-11-25T09:12:44Z',
+    });
+    expect(items[0]?.recurrence_keys).toEqual([
+      'kubernetes-event:0b6e7d3a-91c2-4f57-b8a0-4e2d9c6f1a83',
+      'kubernetes:Pod/payments/ledger-5d8c7b9f6-qwk4r:Failed',
+      'kubernetes:Deployment/payments/ledger:image_signature_failed',
+    ]);
+  });
+
+  it('reads `kubectl get events.v1.events.k8s.io -o json`: the same Events keep their keys', () => {
+    const v1 = intakeKubernetes(fixture('kubernetes/kubectl-get-events-v1.json'), testContext());
+    const core = intakeKubernetes(fixture('kubernetes/kubectl-get-events.json'), testContext());
+    const [pull, quota] = opened(v1.items);
+    const corePull = opened(core.items)[0];
+    expect(pull?.dedup_key).toBe(corePull?.dedup_key);
+    expect(pull?.correlation_key).toBe(corePull?.correlation_key);
+    expect(pull?.recurrence_keys).toEqual(corePull?.recurrence_keys);
+    expect(quota?.envelope.payload.incident_type).toBe('resource_quota_exceeded');
+    // No reportingController: the reporter comes from deprecatedSource.
+    expect(quota?.envelope.payload.metadata['event']).toMatchObject({
+      count: 7,
+      reporter: 'replicaset-controller',
+    });
+    expect(v1.ignored).toEqual([{ ref: 'items[2]', reason: 'event_type_normal' }]);
+  });
+
+  it('refuses a List of other kinds, or another object, naming its kind', () => {
+    const configmaps = () =>
+      intakeKubernetes(fixture('kubernetes/kubectl-get-configmaps.json'), testContext());
+    expect(invalidFields(configmaps)).toEqual(['items[0].kind']);
+    expect(configmaps).toThrow(/items\[0\]\.kind: is ConfigMap: a List sent here must hold Events only/);
+    const mixed = mutable('kubernetes/kubectl-get-events.json') as { items: Record<string, unknown>[] };
+    mixed.items[2]!['kind'] = 'Pod';
+    expect(invalidFields(() => intakeKubernetes(mixed, testContext()))).toEqual(['items[2].kind']);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0' } };
+    expect(() => intakeKubernetes(pod, testContext())).toThrow(
+      /kind: is Pod: expected an Event, an EventList or a List of Events/,
+    );
+    // An Event without its object is still reported by the schema, under its path in the List.
+    const broken = mutable('kubernetes/kubectl-get-events.json') as { items: Record<string, unknown>[] };
+    delete broken.items[1]!['involvedObject'];
+    expect(invalidFields(() => intakeKubernetes(broken, testContext()))).toEqual(['items[1]']);
+  });
+
   it('keeps the key on redelivery and changes it when the event repeats', () => {
     const a = intakeKubernetes(fixture('kubernetes/core-v1-missing-configmap-key.json'), testContext());
     const b = intakeKubernetes(

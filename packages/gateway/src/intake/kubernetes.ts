@@ -1,12 +1,16 @@
 /**
- * Kubernetes `Event`s, as an event exporter or a watcher forwards them: core/v1 (`involvedObject`,
- * `message`, `count`) or events.k8s.io/v1 (`regarding`, `note`, `series`), one at a time or as an
- * `EventList`. Warnings the classifier recognises (pull failures, signature admission denials,
- * missing ConfigMap/Secret keys, exceeded quota, LimitRange and RBAC denials) open incidents;
- * `Normal` events and other warnings are ignored. The dedup key is the event's uid and its
- * occurrence count, so a redelivered event is the same occurrence and a repeat is a new one.
+ * Kubernetes `Event`s, as an event exporter, a watcher or kubectl gives them: core/v1
+ * (`involvedObject`, `message`, `count`) or events.k8s.io/v1 (`regarding`, `note`, `series`), one
+ * at a time, as an `EventList`, or as the `List` that `kubectl get events -o json` (or
+ * `kubectl get events.v1.events.k8s.io -o json`) prints. A `List` of anything but Events is
+ * refused, naming the kind it holds. Warnings the classifier recognises (pull failures, signature
+ * admission denials, missing ConfigMap/Secret keys, exceeded quota, LimitRange and RBAC denials)
+ * open incidents; `Normal` events and other warnings are ignored. The dedup key is the event's uid
+ * and its occurrence count, so a redelivered event is the same occurrence and a repeat is a new
+ * one. The recurrence keys (the Event's uid, the object and reason, the inferred Deployment and
+ * incident type) let a failure that comes back after its fix go to a person.
  */
-import { parse } from '../schema/check.js';
+import { type Issue, issuesToError, parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { openIncident } from './build-envelope.js';
 import { classifySignal } from './classify.js';
@@ -78,6 +82,7 @@ export const EventsV1EventSchema = s.named(
     deprecatedCount: s.nullish(s.integer({ minimum: 0 })),
     deprecatedFirstTimestamp: Time,
     deprecatedLastTimestamp: Time,
+    deprecatedSource: s.nullish(s.object({ component: s.optional(Name), host: s.optional(Name) })),
     reportingController: s.optional(s.string({ maxLength: 256 })),
   }),
 );
@@ -101,22 +106,65 @@ const EventSchema = s.union(
   { expected: 'a core/v1 Event (involvedObject) or an events.k8s.io/v1 Event (regarding)' },
 );
 
+const ListMeta = s.optional(
+  s.object({
+    resourceVersion: s.optional(s.string({ maxLength: 128 })),
+    continue: s.optional(s.string({ maxLength: 4096 })),
+  }),
+);
+
 export const EventListSchema = s.named(
   'KubernetesEventList',
   s.object({
     apiVersion: s.optional(s.enumOf(['v1', 'events.k8s.io/v1'])),
     kind: s.literal('EventList'),
+    metadata: ListMeta,
     items: s.array(EventSchema, { maxItems: 1000 }),
   }),
 );
 
+export const KubectlListSchema = s.named(
+  'KubernetesList',
+  s.object({
+    apiVersion: s.optional(s.literal('v1')),
+    kind: s.literal('List'),
+    metadata: ListMeta,
+    items: s.array(EventSchema, { maxItems: 1000 }),
+  }),
+  'What `kubectl get events -o json` (core/v1 items) or `kubectl get events.v1.events.k8s.io -o json` (events.k8s.io/v1 items) prints: a List whose items are Events.',
+);
+
+const WRAPPERS: Readonly<Record<string, number>> = { EventList: 1, List: 2 };
+
 export const KubernetesWebhookSchema = s.named(
   'KubernetesWebhook',
-  s.union([EventSchema, EventListSchema], (v) => (isObject(v) && v['kind'] === 'EventList' ? 1 : 0), {
-    expected: 'an Event or an EventList',
-  }),
-  'A Kubernetes Event (core/v1 or events.k8s.io/v1) or an EventList.',
+  s.union(
+    [EventSchema, EventListSchema, KubectlListSchema],
+    (v) => (isObject(v) && typeof v['kind'] === 'string' ? (WRAPPERS[v['kind']] ?? 0) : 0),
+    { expected: 'an Event, an EventList or a List of Events' },
+  ),
+  'A Kubernetes Event (core/v1 or events.k8s.io/v1), an EventList, or the List `kubectl get events -o json` prints.',
 );
+
+/**
+ * Objects of another kind where Events belong: a List from `kubectl get pods -o json`, or a single
+ * object that is no Event. Reported by kind, before the schema would report them as shapeless.
+ */
+function foreignKinds(body: unknown): Issue[] {
+  if (!isObject(body)) return [];
+  const kind = body['kind'];
+  if (typeof kind === 'string' && kind !== 'Event' && WRAPPERS[kind] === undefined) {
+    return [{ path: 'kind', message: `is ${kind}: expected an Event, an EventList or a List of Events` }];
+  }
+  const items = body['items'];
+  if (WRAPPERS[String(kind)] === undefined || !Array.isArray(items)) return [];
+  return items.flatMap((item: unknown, i): Issue[] => {
+    const k = isObject(item) ? item['kind'] : undefined;
+    return typeof k === 'string' && k !== 'Event'
+      ? [{ path: `items[${i}].kind`, message: `is ${k}: a ${kind} sent here must hold Events only` }]
+      : [];
+  });
+}
 
 type CoreEvent = s.Infer<typeof CoreEventSchema>;
 type V1Event = s.Infer<typeof EventsV1EventSchema>;
@@ -134,6 +182,10 @@ interface NormalizedEvent {
   firstSeen: string | undefined;
   lastSeen: string | undefined;
   reporter: string | undefined;
+}
+
+function firstNonEmpty(list: readonly (string | null | undefined)[]): string | undefined {
+  return list.find((x): x is string => typeof x === 'string' && x !== '');
 }
 
 function normalize(e: CoreEvent | V1Event): NormalizedEvent {
@@ -161,7 +213,11 @@ function normalize(e: CoreEvent | V1Event): NormalizedEvent {
       (core
         ? (e.lastTimestamp ?? e.series?.lastObservedTime)
         : (e.series?.lastObservedTime ?? e.deprecatedLastTimestamp)) ?? undefined,
-    reporter: core ? (e.source?.component ?? e.reportingComponent) : e.reportingController,
+    reporter: firstNonEmpty(
+      core
+        ? [e.source?.component, e.reportingComponent]
+        : [e.reportingController, e.deprecatedSource?.component],
+    ),
   };
 }
 
@@ -184,6 +240,8 @@ export function kubernetesDedupKey(e: NormalizedEvent): string {
 }
 
 export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResult {
+  const foreign = foreignKinds(body);
+  if (foreign.length > 0) throw issuesToError('invalid Kubernetes event', foreign);
   const parsed = parse(KubernetesWebhookSchema, body, 'invalid Kubernetes event');
   const list =
     'items' in parsed ? parsed.items.map((e, i) => ({ e, ref: `items[${i}]` })) : [{ e: parsed, ref: '$' }];
@@ -219,10 +277,12 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
         ? {}
         : { workload: { kind: 'Deployment', name: deployment, inferred: true } }),
     };
-    if (classifySignal({ metadata: { ...metadata, namespace: o.namespace } }).incident_type === 'unknown') {
+    const type = classifySignal({ metadata: { ...metadata, namespace: o.namespace } }).incident_type;
+    if (type === 'unknown') {
       out.ignore(ref, 'reason_not_handled');
       continue;
     }
+    const correlation_key = `kubernetes:${o.kind}/${o.namespace}/${o.name}:${ev.reason}`;
     const resources = [
       o.kind === '' || o.name === '' ? '' : `${o.kind.toLowerCase()}://${o.namespace}/${o.name}`,
       deployment === undefined ? '' : `deployment://${o.namespace}/${deployment}`,
@@ -233,7 +293,12 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
           source: 'kubernetes',
           ref,
           dedup_key: kubernetesDedupKey(ev),
-          correlation_key: `kubernetes:${o.kind}/${o.namespace}/${o.name}:${ev.reason}`,
+          correlation_key,
+          recurrence_keys: [
+            ev.uid === undefined || ev.uid === '' ? '' : `kubernetes-event:${ev.uid}`,
+            correlation_key,
+            deployment === undefined ? '' : `kubernetes:Deployment/${o.namespace}/${deployment}:${type}`,
+          ],
           namespace: o.namespace,
           affected_resources: resources,
           evidence_refs: [ev.name === '' ? '' : `event://kubernetes/${ev.namespace}/${ev.name}`],

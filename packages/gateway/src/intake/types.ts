@@ -43,6 +43,13 @@ export interface OpenIncident {
    * which DESIGN.md dedups by idempotency key only).
    */
   correlation_key?: string;
+  /**
+   * Keys that name this failure also after its incident ended: an Event's uid, an object and
+   * reason, a workload and incident type, an alert's fingerprint. A new incident that shares one
+   * with an incident whose fix was executed a short while ago is a recurrence: it goes to a person
+   * instead of being fixed automatically again. Unset: never treated as a recurrence.
+   */
+  recurrence_keys?: string[];
   /** Where in the body this came from (`alerts[2]`, `items[0]`, `$`). */
   ref: string;
   envelope: Envelope<IncidentSignalPayload>;
@@ -75,6 +82,8 @@ export const IGNORE_REASONS = [
   'reason_not_handled',
   /** The same occurrence appears twice in one body. */
   'duplicate_in_batch',
+  /** A resolve (e.g. a `resolved` alert) for which no incident was ever opened here. */
+  'no_incident',
 ] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 

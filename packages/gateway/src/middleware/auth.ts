@@ -21,6 +21,9 @@ export function createTokenAuth(grants: readonly TokenGrant[]): (header: string 
   const bad = grants.flatMap((g, i) => [
     ...(g.token.length < 16 ? [`tokens[${i}].token`] : []),
     ...(g.scopes.length === 0 || g.scopes.some((s) => !SCOPES.includes(s)) ? [`tokens[${i}].scopes`] : []),
+    // One token, two grants: which name and scopes a caller gets would depend on the table's order.
+    ...(grants.findIndex((o) => o.token === g.token) !== i ? [`tokens[${i}].token`] : []),
+    ...(grants.findIndex((o) => o.name === g.name) !== i ? [`tokens[${i}].name`] : []),
   ]);
   if (bad.length > 0) {
     throw new ValidationError('INVALID_ARGUMENT', `bad token configuration: ${bad.join(', ')}`, bad);
@@ -37,17 +40,20 @@ export function createTokenAuth(grants: readonly TokenGrant[]): (header: string 
   };
 }
 
-/** Requires a valid token holding `scope` (or `admin`). */
+/**
+ * Requires a valid token holding `scope` (or `admin`). The caller (the token's name, never the
+ * token) is set before the scope check, so a 403 is logged and counted under the token's name.
+ */
 export function requireScope(
   authenticate: (header: string | undefined) => Caller,
   scope: Scope,
 ): MiddlewareHandler<GatewayEnv> {
   return async (c, next) => {
     const caller = authenticate(c.req.header('authorization'));
+    c.set('caller', caller);
     if (!caller.scopes.includes(scope) && !caller.scopes.includes('admin')) {
       throw new AapsError('FORBIDDEN', `this token lacks the ${scope} scope`);
     }
-    c.set('caller', caller);
     await next();
   };
 }

@@ -5,11 +5,16 @@
  * internals. A 503 or 504 keeps its message: it is a state the gateway reports on purpose (GitHub
  * webhooks with no secret, too many bodies being read, no party reachable), saying what to
  * configure or that a retry may work. Stack traces, causes and details never reach the client.
+ *
+ * Every error answer, including an unknown path, is reported to `onRejected` (the gateway counts
+ * them in `aaps_rejected_requests_total`) with its method, its route pattern (never the raw path),
+ * status and code.
  */
 
 import type { Logger } from '@aaps/agents';
 import { AapsError, type ErrorCode, ValidationError, VerificationError } from '@aaps/mpc-core';
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -21,8 +26,10 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   KEY_EXISTS: 409,
   POLICY_REFUSED: 409,
   QUORUM_UNREACHABLE: 409,
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  METHOD_NOT_ALLOWED: 405,
   UNAVAILABLE: 503,
   NO_KEY: 503,
   TIMEOUT: 504,
@@ -56,21 +63,111 @@ export function errorBody(code: string, message: string, fields?: readonly strin
   return { error: { code, message, ...(fields && fields.length > 0 ? { fields: [...fields] } : {}) } };
 }
 
-export function createErrorHandler(logger: Logger): ErrorHandler {
+/** An error answer, as metrics see it: bounded label values only. */
+export interface Rejection {
+  /** The request method, or `OTHER` for one the gateway never serves. */
+  method: string;
+  /** The route pattern in OpenAPI form (`/v1/incidents/{id}`), or `unmatched`. */
+  route: string;
+  status: number;
+  code: string;
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The request's method as a label: anything unusual is `OTHER` (a client picks the method). */
+export function methodLabel(c: Context): string {
+  const m = c.req.method.toUpperCase();
+  return METHODS.has(m) ? m : 'OTHER';
+}
+
+/** The pattern of the route that matched (`/v1/incidents/{id}`), or `unmatched`. */
+export function routeLabel(c: Context): string {
+  const routes = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  const path = routes.at(-1)?.path;
+  return path === undefined ? 'unmatched' : openApiPath(path);
+}
+
+const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+function callerName(c: Context): string | undefined {
+  const caller = c.get('caller') as { name?: unknown } | undefined;
+  return typeof caller?.name === 'string' ? caller.name : undefined;
+}
+
+export function createErrorHandler(
+  logger: Logger,
+  onRejected: (r: Rejection) => void = () => undefined,
+): ErrorHandler {
   return (err, c: Context) => {
     const requestId = String(c.get('requestId') ?? '');
+    const route = routeLabel(c);
+    const token = callerName(c);
+    const where = { request_id: requestId, route, ...(token === undefined ? {} : { token }) };
     if (err instanceof AapsError) {
       const status = statusOf(err);
-      if (status >= 500) logger.error('http.error', { request_id: requestId, code: err.code });
-      else logger.info('http.rejected', { request_id: requestId, code: err.code, status });
-      if (status === 401) c.header('WWW-Authenticate', 'Bearer');
+      if (status >= 500) logger.error('http.error', { ...where, code: err.code, status });
+      else logger.info('http.rejected', { ...where, code: err.code, status });
+      // A bearer challenge, except where the credential is GitHub's HMAC, not a token.
+      if (status === 401 && route !== '/v1/webhooks/github') c.header('WWW-Authenticate', 'Bearer');
+      onRejected({ method: methodLabel(c), route, status, code: err.code });
       const fields = err instanceof ValidationError ? err.fields : undefined;
       const message = status === 500 ? GENERIC : status >= 500 ? reported(err.message) : err.message;
       return c.json(errorBody(err.code, message, fields), status);
     }
-    logger.error('http.error', { request_id: requestId, code: 'INTERNAL' });
+    logger.error('http.error', { ...where, code: 'INTERNAL', status: 500 });
+    onRejected({ method: methodLabel(c), route, status: 500, code: 'INTERNAL' });
     return c.json(errorBody('INTERNAL', GENERIC), 500);
   };
 }
 
-export const notFound: NotFoundHandler = (c) => c.json(errorBody('NOT_FOUND', 'no such endpoint'), 404);
+/** A route pattern (`/v1/incidents/:id`) as a matcher of request paths. */
+function pathMatcher(path: string): RegExp {
+  const parts = path
+    .split('/')
+    .map((p) => (p.startsWith(':') ? '[^/]+' : p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${parts.join('/')}$`);
+}
+
+/**
+ * The 404 of the gateway. `routes` (the app's, `app.routes`) let it say which methods a known path
+ * allows: a wrong method on a real endpoint gets an `Allow` header (RFC 9110 allows it on any
+ * response) and a message naming the methods, still as `404 NOT_FOUND` (the error codes have no
+ * "method not allowed").
+ */
+export function createNotFound(
+  routes: readonly { method: string; path: string }[] = [],
+  onRejected: (r: Rejection) => void = () => undefined,
+): NotFoundHandler {
+  const table = new Map<string, { matcher: RegExp; methods: Set<string> }>();
+  for (const r of routes) {
+    if (r.method === 'ALL') continue;
+    const row = table.get(r.path) ?? { matcher: pathMatcher(r.path), methods: new Set<string>() };
+    row.methods.add(r.method.toUpperCase());
+    if (r.method.toUpperCase() === 'GET') row.methods.add('HEAD');
+    table.set(r.path, row);
+  }
+  return (c) => {
+    const allowed = new Set<string>();
+    let route = 'unmatched';
+    for (const [path, row] of table) {
+      if (!row.matcher.test(c.req.path)) continue;
+      if (route === 'unmatched') route = openApiPath(path);
+      for (const m of row.methods) allowed.add(m);
+    }
+    if (allowed.size === 0) {
+      onRejected({ method: methodLabel(c), route, status: 404, code: 'NOT_FOUND' });
+      return c.json(errorBody('NOT_FOUND', 'no such endpoint'), 404);
+    }
+    // A known path, another method: 405 with the methods it allows (RFC 9110 §15.5.6).
+    onRejected({ method: methodLabel(c), route, status: 405, code: 'METHOD_NOT_ALLOWED' });
+    const list = [...allowed].sort().join(', ');
+    c.header('Allow', list);
+    return c.json(
+      errorBody('METHOD_NOT_ALLOWED', `no ${methodLabel(c)} on this endpoint: it allows ${list}`),
+      405,
+    );
+  };
+}
+
+export const notFound: NotFoundHandler = createNotFound();

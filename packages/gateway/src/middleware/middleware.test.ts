@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { GatewayEnv } from '../http-env.js';
 import { createTokenAuth, requireScope } from './auth.js';
 import { bodyLimit, jsonBody } from './body-limit.js';
-import { createErrorHandler, notFound, statusOf } from './errors.js';
+import { createErrorHandler, createNotFound, notFound, type Rejection, statusOf } from './errors.js';
 import { requestId } from './request-id.js';
 
 function app() {
@@ -30,6 +30,32 @@ describe('auth', () => {
     expect(() => createTokenAuth([{ name: 'x', token: 'long-enough-token-1', scopes: [] }])).toThrow(
       ValidationError,
     );
+  });
+
+  it('refuses two grants for one token, or one name twice', () => {
+    const t = 'same-token-0123456789';
+    expect(() =>
+      createTokenAuth([
+        { name: 'a', token: t, scopes: ['read'] },
+        { name: 'b', token: t, scopes: ['admin'] },
+      ]),
+    ).toThrow(/tokens\[1\]\.token/);
+    expect(() =>
+      createTokenAuth([
+        { name: 'a', token: 'token-a-0123456789', scopes: ['read'] },
+        { name: 'a', token: 'token-b-0123456789', scopes: ['read'] },
+      ]),
+    ).toThrow(/tokens\[1\]\.name/);
+  });
+
+  it("a 403 is logged under the token's name, never the token", async () => {
+    const { a, logger } = app();
+    a.get('/read', requireScope(auth, 'read'), (c) => c.text('ok'));
+    const res = await a.request('/read', { headers: { authorization: 'Bearer ci-token-0123456789' } });
+    expect(res.status).toBe(403);
+    const line = logger.lines.find((l) => l.includes('http.rejected')) ?? '';
+    expect(JSON.parse(line)).toMatchObject({ token: 'ci', code: 'FORBIDDEN', status: 403, route: '/read' });
+    expect(logger.lines.join('')).not.toContain('ci-token-0123456789');
   });
 
   it('401 / 403 / pass, and admin implies every scope', async () => {
@@ -93,6 +119,8 @@ describe('errors', () => {
     expect(statusOf(new AapsError('FORBIDDEN', 'x'))).toBe(403);
     expect(statusOf(new AapsError('CONFLICT', 'x'))).toBe(409);
     expect(statusOf(new AapsError('UNAVAILABLE', 'x'))).toBe(503);
+    // A body that arrives too slowly (bodyReadError 'slow').
+    expect(statusOf(new AapsError('REQUEST_TIMEOUT', 'x'))).toBe(408);
     expect(statusOf(new AapsError('INTERNAL', 'x'))).toBe(500);
   });
 
@@ -119,6 +147,49 @@ describe('errors', () => {
     }
     expect(logger.lines.join('')).not.toMatch(/shadow|token=abc/);
     expect(await (await a.request('/nowhere')).json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+});
+
+describe('rejections and unknown paths', () => {
+  it('reports every error answer with its route pattern, not the raw path', async () => {
+    const seen: Rejection[] = [];
+    const a = new Hono<GatewayEnv>();
+    a.onError(createErrorHandler(memoryLogger(), (r) => seen.push(r)));
+    a.get('/things/:id', () => {
+      throw new ValidationError('INVALID_ARGUMENT', 'bad id', ['id']);
+    });
+    a.post('/things', () => {
+      throw new TypeError('boom');
+    });
+    a.notFound(createNotFound(a.routes, (r) => seen.push(r)));
+    await a.request('/things/xyz');
+    await a.request('/things', { method: 'POST' });
+    await a.request('/nowhere/at/all');
+    await a.request('/things', { method: 'BREW' });
+    expect(seen).toEqual([
+      { method: 'GET', route: '/things/{id}', status: 400, code: 'INVALID_ARGUMENT' },
+      { method: 'POST', route: '/things', status: 500, code: 'INTERNAL' },
+      { method: 'GET', route: 'unmatched', status: 404, code: 'NOT_FOUND' },
+      { method: 'OTHER', route: '/things', status: 405, code: 'METHOD_NOT_ALLOWED' },
+    ]);
+  });
+
+  it('a wrong method on a known path: 405 naming the allowed methods, with Allow', async () => {
+    const a = new Hono<GatewayEnv>();
+    a.post('/hooks/:source', (c) => c.text('ok'));
+    a.get('/items', (c) => c.text('ok'));
+    a.notFound(createNotFound(a.routes));
+    const wrong = await a.request('/hooks/alertmanager');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect(await wrong.json()).toEqual({
+      error: { code: 'METHOD_NOT_ALLOWED', message: 'no GET on this endpoint: it allows POST' },
+    });
+    const post = await a.request('/items', { method: 'POST' });
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    const none = await a.request('/hooks');
+    expect(none.headers.get('allow')).toBeNull();
+    expect(await none.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } });
   });
 });
 

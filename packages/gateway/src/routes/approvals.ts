@@ -25,8 +25,16 @@ export const approvalRouteDocs: RouteDoc[] = [
           'accepted: the parties sign next (an approval), or the incident ends rejected (a rejection)',
         schema: IncidentAcceptedSchema,
       },
-      '404': { description: 'unknown incident' },
-      '409': { description: 'the incident is not awaiting a human approval' },
+      '400': {
+        description:
+          "INVALID_ARGUMENT: the decision is not for this incident's proposal, or its times are out of range",
+      },
+      '401': {
+        description:
+          'the envelope or the decision is not signed by the roster approver it names (UNAUTHENTICATED, INVALID_SIGNATURE)',
+      },
+      '404': { description: 'NOT_FOUND: unknown incident' },
+      '409': { description: 'CONFLICT: the incident is not awaiting a human approval' },
     },
   },
 ];

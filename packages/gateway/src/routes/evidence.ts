@@ -6,16 +6,27 @@ import type { RouteDoc } from '../openapi.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
 import { OpaqueJsonSchema } from './schemas.js';
 
+/** The media types the evidence routes answer with (also what the document declares). */
+export const EVIDENCE_MEDIA_TYPE = 'application/vnd.aaps.evidence.v1+json';
+export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+const NO_EVIDENCE = { description: 'NOT_FOUND: no evidence with this id' };
+
 export const evidenceRouteDocs: RouteDoc[] = [
   {
     method: 'get',
     path: '/v1/evidence/{evidence_id}',
-    summary:
-      'The evidence bundle (application/vnd.aaps.evidence.v1+json; CBOR with Accept: application/cbor).',
+    summary: `The evidence bundle (${EVIDENCE_MEDIA_TYPE}; CBOR with Accept: application/cbor).`,
     auth: 'read',
     responses: {
-      '200': { description: 'the bundle', schema: OpaqueJsonSchema },
-      '404': { description: 'unknown evidence id' },
+      '200': {
+        description:
+          'the bundle as JSON, or as CBOR (RFC 8949, the same bundle) with Accept: application/cbor',
+        schema: OpaqueJsonSchema,
+        contentType: EVIDENCE_MEDIA_TYPE,
+        alternatives: [{ contentType: 'application/cbor' }],
+      },
+      '404': NO_EVIDENCE,
     },
   },
   {
@@ -23,7 +34,14 @@ export const evidenceRouteDocs: RouteDoc[] = [
     path: '/v1/evidence/{evidence_id}/sigstore',
     summary: 'The same evidence as a Sigstore bundle v0.3.',
     auth: 'read',
-    responses: { '200': { description: 'a Sigstore bundle', schema: OpaqueJsonSchema } },
+    responses: {
+      '200': {
+        description: 'a Sigstore bundle',
+        schema: OpaqueJsonSchema,
+        contentType: SIGSTORE_BUNDLE_MEDIA_TYPE,
+      },
+      '404': NO_EVIDENCE,
+    },
   },
   {
     method: 'get',
@@ -45,12 +63,12 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
     if ((c.req.header('accept') ?? '').includes('application/cbor')) {
       return c.body(new Uint8Array(encodeBundleCbor(bundle)), 200, { 'Content-Type': 'application/cbor' });
     }
-    return c.body(JSON.stringify(bundle), 200, { 'Content-Type': 'application/vnd.aaps.evidence.v1+json' });
+    return c.body(JSON.stringify(bundle), 200, { 'Content-Type': EVIDENCE_MEDIA_TYPE });
   });
   app.get('/v1/evidence/:evidence_id/sigstore', requireScope(d.authenticate, 'read'), async (c) => {
     const bundle = await load(c.req.param('evidence_id'));
     return c.body(JSON.stringify(toSigstoreBundle(bundle, await d.evidence.logKey())), 200, {
-      'Content-Type': 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      'Content-Type': SIGSTORE_BUNDLE_MEDIA_TYPE,
     });
   });
   app.get('/v1/trusted-root', requireScope(d.authenticate, 'read'), async (c) =>

@@ -49,7 +49,8 @@ export const incidentRouteDocs: RouteDoc[] = [
   {
     method: 'get',
     path: '/v1/incidents/{id}/events',
-    summary: 'Server-sent events: one `state` event per timeline entry, then `end` once evidence is sealed.',
+    summary:
+      'Server-sent events: one `state` event per timeline entry (`id` is its index), then `end` once evidence is sealed. A reconnecting client sends `Last-Event-ID` and gets only the entries after it.',
     auth: 'read',
     responses: {
       '200': { description: 'an event stream', contentType: 'text/event-stream' },
@@ -70,7 +71,7 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
     else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {
       throw new AapsError('UNAUTHENTICATED', 'an unsigned envelope may not claim a roster identity');
     }
-    const [out] = await d.intake.ingest(result);
+    const [out] = (await d.intake.ingest(result)).incidents;
     if (out === undefined) throw new AapsError('INTERNAL', 'intake produced nothing');
     d.metrics.intake.inc({
       source: 'envelope',
@@ -100,8 +101,9 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
 
   app.get('/v1/incidents/:id/events', requireScope(d.authenticate, 'read'), async (c) => {
     const id = c.req.param('id');
-    if ((await d.store.getIncidentSummary(id)) === undefined)
-      throw new AapsError('NOT_FOUND', 'no such incident');
+    const first = await d.store.getIncidentSummary(id);
+    if (first === undefined) throw new AapsError('NOT_FOUND', 'no such incident');
+    const resume = resumeAfter(c.req.header('last-event-id'), first.timeline.length);
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | undefined;
       let dirty = false;
@@ -113,7 +115,7 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
         unsubscribe();
         wake?.();
       });
-      let sent = 0;
+      let sent = resume;
       try {
         while (!stream.aborted) {
           dirty = false;
@@ -151,6 +153,17 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       }
     });
   });
+}
+
+/**
+ * Where a reconnecting stream starts: after the entry `Last-Event-ID` names (the index of a
+ * timeline entry this incident has). Anything else (absent, not a decimal index, past the last
+ * entry) starts from the first entry, so a client misses nothing.
+ */
+export function resumeAfter(lastEventId: string | undefined, entries: number): number {
+  if (lastEventId === undefined || !/^\d{1,9}$/.test(lastEventId.trim())) return 0;
+  const index = Number(lastEventId.trim());
+  return index < entries ? index + 1 : 0;
 }
 
 /** One server-sent event as Hono's `writeSSE` writes it (`data` is JSON, so one line). */

@@ -19,7 +19,7 @@ export const logRouteDocs: RouteDoc[] = [
     auth: 'read',
     responses: {
       '200': { description: 'the signed note', contentType: 'text/plain' },
-      '404': { description: 'the log is empty' },
+      '404': { description: 'NOT_FOUND: the log is empty' },
     },
   },
   {
@@ -29,7 +29,13 @@ export const logRouteDocs: RouteDoc[] = [
       'RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size` (default: the latest checkpoint).',
     auth: 'read',
     query: InclusionQuerySchema,
-    responses: { '200': { description: 'the proof', schema: InclusionProofSchema } },
+    responses: {
+      '200': { description: 'the proof', schema: InclusionProofSchema },
+      '400': {
+        description:
+          'INVALID_ARGUMENT: index is not a leaf index, or the leaf is not in a tree of tree_size (or the log is empty)',
+      },
+    },
   },
   {
     method: 'get',
@@ -38,7 +44,10 @@ export const logRouteDocs: RouteDoc[] = [
       'RFC 9162 consistency proof between tree sizes `first` and `second` (default: the latest checkpoint).',
     auth: 'read',
     query: ConsistencyQuerySchema,
-    responses: { '200': { description: 'the proof', schema: ConsistencyProofSchema } },
+    responses: {
+      '200': { description: 'the proof', schema: ConsistencyProofSchema },
+      '400': { description: 'INVALID_ARGUMENT: not 1 <= first <= second <= the log size' },
+    },
   },
 ];
 

@@ -27,21 +27,6 @@ export const IncidentAcceptedSchema = s.named(
   }),
 );
 
-export const WebhookAcceptedSchema = s.named(
-  'WebhookAccepted',
-  s.object({
-    incidents: s.array(
-      s.object({
-        incident_id: s.string(),
-        state: s.enumOf(INCIDENT_STATES),
-        duplicate: s.boolean(),
-        ref: s.string(),
-      }),
-    ),
-    ignored: s.array(s.object({ ref: s.string(), reason: s.string() })),
-  }),
-);
-
 export const TimelineEntrySchema = s.named(
   'TimelineEntry',
   s.object({

@@ -1,7 +1,9 @@
 /**
  * `POST /v1/webhooks/{alertmanager,argocd,github,kubernetes}`: native payloads. GitHub is
  * authenticated by `X-Hub-Signature-256` over the raw body (503 when no secret is configured);
- * the others by a bearer token with the `submit` scope.
+ * the others by a bearer token with the `submit` scope. The answer lists each incident the body
+ * opened, named (a redelivery: `duplicate`) or joined (a new occurrence of an open incident:
+ * `joined`), and what was ignored and why.
  */
 import { AapsError } from '@aaps/mpc-core';
 import type { Context } from 'hono';
@@ -11,13 +13,42 @@ import { ArgoCDWebhookSchema, intakeArgoCD } from '../intake/argocd.js';
 import { GITHUB_EVENT_SCHEMAS, GITHUB_HEADERS, GithubWebhookSchema, intakeGithub } from '../intake/github.js';
 import { verifyGithubSignature } from '../intake/github-signature.js';
 import { intakeKubernetes, KubernetesWebhookSchema } from '../intake/kubernetes.js';
-import type { IntakeContext, IntakeResult } from '../intake/types.js';
+import { IGNORE_REASONS, type IntakeContext, type IntakeResult } from '../intake/types.js';
 import { requireScope } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
 import type { Schema } from '../schema/define.js';
+import * as s from '../schema/define.js';
+import { INCIDENT_STATES } from '../workflow/machine.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
-import { WebhookAcceptedSchema } from './schemas.js';
+
+export const WebhookAcceptedSchema = s.named(
+  'WebhookAccepted',
+  s.object({
+    incidents: s.array(
+      s.object({
+        incident_id: s.string(),
+        state: s.enumOf(INCIDENT_STATES),
+        duplicate: s.boolean({
+          description:
+            'Nothing was created: a redelivery of a known occurrence, a new occurrence that joined the open incident (joined), or a resolve that named the incident.',
+        }),
+        joined: s.boolean({
+          description:
+            'A new occurrence (not a redelivery) that joined the open incident with the same correlation key; its timeline got an occurrence.joined note.',
+        }),
+        recurrence_of: s.optional(
+          s.string({
+            description:
+              'On a new incident: the incident whose fix was executed shortly before and that this failure came back after. It waits for a person instead of being fixed again.',
+          }),
+        ),
+        ref: s.string({ description: 'Where in the body: alerts[2], items[0], $.' }),
+      }),
+    ),
+    ignored: s.array(s.object({ ref: s.string(), reason: s.enumOf(IGNORE_REASONS) })),
+  }),
+);
 
 const TOKEN_SOURCES: {
   source: 'alertmanager' | 'argocd' | 'kubernetes';
@@ -41,13 +72,14 @@ const TOKEN_SOURCES: {
     source: 'kubernetes',
     schema: KubernetesWebhookSchema,
     adapter: intakeKubernetes,
-    what: 'A Kubernetes Event or EventList.',
+    what: 'A Kubernetes Event, an EventList, or the List kubectl get events -o json prints.',
   },
 ];
 
 const accepted = {
   '202': {
-    description: 'incidents created or found (duplicates carry their existing ids)',
+    description:
+      'incidents created, found (duplicates carry their existing ids) or joined, and what was ignored',
     schema: WebhookAcceptedSchema,
   },
 };
@@ -77,22 +109,24 @@ export const webhookRouteDocs: RouteDoc[] = [
 ];
 
 async function respond(c: Context<GatewayEnv>, d: RouteDeps, result: IntakeResult) {
-  const outcomes = await d.intake.ingest(result);
-  for (const o of outcomes) {
+  const answer = await d.intake.ingest(result);
+  for (const o of answer.incidents) {
     d.metrics.intake.inc({
       source: result.source,
-      outcome: o.duplicate ? 'duplicate' : 'created',
+      outcome: o.joined ? 'joined' : o.duplicate ? 'duplicate' : 'created',
     });
   }
   return c.json(
     {
-      incidents: outcomes.map((o) => ({
+      incidents: answer.incidents.map((o) => ({
         incident_id: o.incident_id,
         state: o.state,
         duplicate: o.duplicate,
+        joined: o.joined,
+        ...(o.recurrence_of === undefined ? {} : { recurrence_of: o.recurrence_of }),
         ref: o.ref,
       })),
-      ignored: result.ignored,
+      ignored: answer.ignored,
     },
     202,
   );

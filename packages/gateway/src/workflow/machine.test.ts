@@ -88,6 +88,22 @@ describe('incident state machine', () => {
     expect(replayTimeline([t0, t1])).toBe('triaged');
   });
 
+  it('replays notes (a joined occurrence, a late resolve) as keeping the state', () => {
+    const t0 = startTimeline({ at: '2026-01-01T00:00:00Z', actor: 'source:argocd' });
+    const joined: TimelineEntry = {
+      at: '2026-01-01T00:00:01Z',
+      state: 'received',
+      event: 'occurrence.joined',
+      actor: 'source:argocd',
+      detail: { occurrence: 1 },
+    };
+    const t2 = step('received', 'triaged', { at: '2026-01-01T00:00:02Z', actor: 'monitoring' });
+    const late: TimelineEntry = { ...joined, state: 'triaged', event: 'source.resolved' };
+    expect(replayTimeline([t0, joined, t2, late])).toBe('triaged');
+    const moved: TimelineEntry = { ...joined, state: 'triaged' };
+    expect(codeOf(() => replayTimeline([t0, moved]))).toBe('INCONSISTENT_TRANSCRIPT');
+  });
+
   it('rejects a timeline that skips a step or lies about a state', () => {
     const t0 = startTimeline({ at: '2026-01-01T00:00:00Z', actor: 'gateway' });
     const skip: TimelineEntry = { at: 'x', state: 'approved', event: 'approved', actor: 'a' };

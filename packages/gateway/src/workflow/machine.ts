@@ -123,20 +123,30 @@ export function transition(state: IncidentState, event: IncidentEvent): Incident
   return to;
 }
 
-/** One line of an incident's timeline. The first line has event `received`. */
 /**
- * Timeline entries that record a wait, not a state change (`state` stays the incident's state):
- * `step.retrying` while a step is tried again after a transient failure, `evidence.retrying`
- * while an ended incident's sealing is. Their `detail` is `{code, message, attempt, next_in_ms}`.
- * The evidence's step times leave them out, and {@link replayTimeline} checks them as waits.
+ * Timeline entries that record something besides a state change (`state` stays the incident's
+ * state):
+ * - `step.retrying` while a step is tried again after a transient failure, `evidence.retrying`
+ *   while an ended incident's sealing is: `{code, message, attempt, next_in_ms}`;
+ * - `occurrence.joined`: another occurrence of the problem (a new delivery, not a redelivery)
+ *   joined the open incident: `{source, ref, occurrence_key, occurrence, evidence_refs, message}`;
+ * - `source.resolved`: the source reported the problem gone after the incident had changed
+ *   something (or had ended), too late to end it: `{source_ended_at}`.
+ * The evidence's step times leave them out, and {@link replayTimeline} checks them as notes.
  */
-export const TIMELINE_NOTES = ['step.retrying', 'evidence.retrying'] as const;
+export const TIMELINE_NOTES = [
+  'step.retrying',
+  'evidence.retrying',
+  'occurrence.joined',
+  'source.resolved',
+] as const;
 export type TimelineNote = (typeof TIMELINE_NOTES)[number];
 
 export function isTimelineNote(event: string): event is TimelineNote {
   return (TIMELINE_NOTES as readonly string[]).includes(event);
 }
 
+/** One line of an incident's timeline. The first line has event `received`. */
 export interface TimelineEntry {
   /** RFC 3339 time. */
   at: string;
@@ -166,7 +176,7 @@ export function step(state: IncidentState, event: IncidentEvent, input: StepInpu
 
 /**
  * Checks a stored timeline from its first entry on (every edge allowed, each recorded state the
- * one its event leads to; a wait note records the state it was written in) and returns the
+ * one its event leads to; a note records the state it was written in) and returns the
  * current state.
  */
 export function replayTimeline(entries: readonly TimelineEntry[]): IncidentState {
@@ -183,7 +193,7 @@ export function replayTimeline(entries: readonly TimelineEntry[]): IncidentState
         details: { index: i + 1 },
       });
     }
-    // A wait keeps the state it was written in.
+    // A note keeps the state it was written in.
     const to = isTimelineNote(entry.event) ? state : transition(state, entry.event);
     if (to !== entry.state) {
       throw new ProtocolError(

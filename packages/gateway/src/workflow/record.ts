@@ -34,6 +34,15 @@ export interface ExecutionRecord {
   ref?: string;
 }
 
+/** The earlier incident whose executed fix this failure came back after. */
+export interface RecurrenceOf {
+  incident_id: string;
+  /** When that incident's fix was executed (RFC 3339). */
+  fixed_at: string;
+  /** The recurrence key both share. */
+  key: string;
+}
+
 /** The step a crash may have interrupted: written before the step's side effects. */
 export type PendingStep = 'execute' | 'rollback' | 'evidence';
 
@@ -45,6 +54,17 @@ export interface IncidentRecord {
   dedup_keys: string[];
   /** Joins later occurrences of the same problem while open; unset: nothing joins it. */
   correlation_key?: string;
+  /**
+   * Name this failure also after the incident ends (see `OpenIncident.recurrence_keys`). Once a
+   * fix is executed the store remembers them, with this incident and the time, for the recurrence
+   * check at intake.
+   */
+  recurrence_keys?: string[];
+  /**
+   * Set at intake when a recurrence key named an incident whose fix was executed within the
+   * recurrence window: this incident then waits for a person instead of being fixed automatically.
+   */
+  recurrence_of?: RecurrenceOf;
   type: string;
   state: IncidentState;
   created_at: string;

@@ -480,6 +480,12 @@ describe('refusals', () => {
       ),
     });
     expect(res.status).toBe(409);
+    const error = (await json(res))['error'] as { code: string; message: string };
+    expect(error.code).toBe('CONFLICT');
+    expect(error.message).toBe(
+      `incident ${id} has no proposal to approve: no agent proposed a fix, so a person can only reject it (a HumanRejection) or fix it by hand`,
+    );
+    expect(await incident(gw, id)).toMatchObject({ state: 'awaiting_human' });
   });
 
   it('fewer than k willing parties: rejected, each refusal recorded, evidence sealed', async () => {

@@ -116,6 +116,9 @@ function worthNoting(t: { attempt: number; codeChanged: boolean }): boolean {
 
 export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
 
+/** The most `occurrence.joined` notes one incident's timeline gets (a noisy source adds no more). */
+export const JOINED_NOTE_LIMIT = 100;
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -294,10 +297,17 @@ export class WorkflowRunner {
   async approve(id: string, envelope: SignedEnvelope): Promise<IncidentRecord> {
     return this.#exclusive(id, async () => {
       const record = await this.#load(id);
-      if (record.state !== 'awaiting_human' || record.decision === undefined) {
+      if (record.state !== 'awaiting_human') {
         throw new ValidationError(
           'CONFLICT',
           `incident ${id} is ${record.state}, not awaiting a human approval`,
+          ['state'],
+        );
+      }
+      if (record.decision === undefined) {
+        throw new ValidationError(
+          'CONFLICT',
+          `incident ${id} has no proposal to approve: no agent proposed a fix, so a person can only reject it (a HumanRejection) or fix it by hand`,
           ['state'],
         );
       }
@@ -399,8 +409,10 @@ export class WorkflowRunner {
   }
 
   /**
-   * The source reports the problem gone: ends an incident that has not changed anything yet. Under
-   * the incident's lock: it waits for a run in flight, and a later approval finds it ended.
+   * The source reports the problem gone: ends an incident that has not changed anything yet. One
+   * that has (or has ended) goes on as it is, with a `source.resolved` note on its timeline, once
+   * per time the source gives. Under the incident's lock: it waits for a run in flight, and a later
+   * approval finds it ended.
    */
   async resolveBySource(id: string, at: string, actor: string): Promise<IncidentRecord> {
     return this.#exclusive(id, async () => {
@@ -410,6 +422,30 @@ export class WorkflowRunner {
         this.#advance(record, 'resolved_by_source', actor, { source_ended_at: at });
         await this.#save(record);
         this.start(id);
+        return record;
+      }
+      const noted = record.timeline.some(
+        (e) =>
+          e.event === 'resolved_by_source' ||
+          (e.event === 'source.resolved' && e.detail?.['source_ended_at'] === at),
+      );
+      if (!noted) await this.#note(record, 'source.resolved', { source_ended_at: at }, actor);
+      return record;
+    });
+  }
+
+  /**
+   * Another occurrence of the problem joined the open incident `id` (a new delivery the
+   * correlation key matched, not a redelivery): appends an `occurrence.joined` note, the state
+   * unchanged. At most {@link JOINED_NOTE_LIMIT} such notes per incident; later occurrences still
+   * join it (their dedup keys name it) without a note. Under the incident's lock, like a resolve.
+   */
+  async noteOccurrence(id: string, detail: Record<string, unknown>, actor: string): Promise<IncidentRecord> {
+    return this.#exclusive(id, async () => {
+      const record = await this.#load(id);
+      const joined = record.timeline.filter((e) => e.event === 'occurrence.joined').length;
+      if (joined < JOINED_NOTE_LIMIT) {
+        await this.#note(record, 'occurrence.joined', { ...detail, occurrence: joined + 1 }, actor);
       }
       return record;
     });
@@ -479,11 +515,16 @@ export class WorkflowRunner {
     }
   }
 
-  /** Appends a wait to the timeline (the state does not change) and saves, so followers see it. */
-  async #note(record: IncidentRecord, event: TimelineNote, detail: Record<string, unknown>): Promise<void> {
+  /** Appends a note to the timeline (the state does not change) and saves, so followers see it. */
+  async #note(
+    record: IncidentRecord,
+    event: TimelineNote,
+    detail: Record<string, unknown>,
+    actor = 'gateway',
+  ): Promise<void> {
     const at = this.#d.now().toISOString();
     // Not a state-machine event (see `TIMELINE_NOTES`): the entry keeps the incident's state.
-    record.timeline.push({ at, state: record.state, event, actor: 'gateway', detail: toJson(detail) });
+    record.timeline.push({ at, state: record.state, event, actor, detail: toJson(detail) });
     record.updated_at = at;
     await this.#save(record);
   }
@@ -663,7 +704,17 @@ export class WorkflowRunner {
           rule: decision.rule ?? null,
           risk_score: decision.risk.score,
         };
-        if (decision.decision === 'auto') this.#advance(r, 'approval_requested', actor, detail);
+        const recurrence = r.recurrence_of;
+        if (decision.decision === 'auto' && recurrence !== undefined) {
+          // The same failure came back after an executed fix: doing it again could undo it (an
+          // image rollback swaps the revisions back), so a person decides.
+          this.#advance(r, 'human_required', 'gateway', {
+            ...detail,
+            routed_to_human: 'recurrence',
+            recurrence_of: { ...recurrence },
+            note: `recurred after the fix of incident ${recurrence.incident_id} executed at ${recurrence.fixed_at}: a person decides whether to apply it again`,
+          });
+        } else if (decision.decision === 'auto') this.#advance(r, 'approval_requested', actor, detail);
         else if (decision.decision === 'needs_human') this.#advance(r, 'human_required', actor, detail);
         else {
           r.reason = { code: 'POLICY_REFUSED', message: decision.reason };

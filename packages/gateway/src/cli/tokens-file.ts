@@ -1,0 +1,63 @@
+/**
+ * Reads the tokens file (`--tokens-file` / `AAPS_TOKENS_FILE`; its format and checks are in
+ * `middleware/token-file.ts`) and checks who may read or write it.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { ValidationError } from '@aaps/mpc-core';
+import type { TokenGrant } from '../middleware/auth.js';
+import { parseTokenGrants } from '../middleware/token-file.js';
+
+export interface TokensFile {
+  grants: TokenGrant[];
+  /** Set when group or others may read the file (the tokens are still used). */
+  warning?: string;
+}
+
+/**
+ * Reads and checks the tokens file at `path`. Throws a `ValidationError` whose message is one line
+ * starting with `--tokens-file PATH:`: unreadable, not JSON, a bad entry, or writable by group or
+ * others (anyone who can write it can give themselves the admin scope). Readable by group or
+ * others is a `warning`: a Kubernetes Secret volume is 0644 unless its `defaultMode` says otherwise.
+ */
+export function readTokensFile(path: string, opts: { adminToken?: string } = {}): TokensFile {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new ValidationError('INVALID_ARGUMENT', `--tokens-file ${path}: ${why}`, ['tokens-file'], {
+      cause,
+    });
+  };
+  let mode = 0;
+  let text = '';
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) fail('not a regular file');
+    mode = st.mode & 0o777;
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof ValidationError) throw e;
+    fail(`cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+  }
+  const posix = process.platform !== 'win32';
+  if (posix && (mode & 0o022) !== 0)
+    fail(`writable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    fail('not valid JSON', e);
+  }
+  let grants: TokenGrant[] = [];
+  try {
+    grants = parseTokenGrants(parsed, opts);
+  } catch (e) {
+    if (e instanceof ValidationError) fail(e.message, e);
+    throw e;
+  }
+  return {
+    grants,
+    ...(posix && (mode & 0o044) !== 0
+      ? {
+          warning: `--tokens-file ${path} is readable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`,
+        }
+      : {}),
+  };
+}
