@@ -19,6 +19,12 @@ export const EVIDENCE_CHECKS = [
   'statement.subject',
   /** Every transcript envelope is signed by its sender's roster identity key. */
   'transcript.signature',
+  /**
+   * Every `ExecutionOrder` in the transcript carries the parties' group signature, under the
+   * trusted group key, over the proposal it executes, and that proposal is the one the decision
+   * names. Skipped when the transcript has no `ExecutionOrder`.
+   */
+  'approval.signature',
   /** Ciphersuite, threshold and signers agree between predicate, bundle and roster. */
   'signers.threshold',
   /** The aggregation record matches its signed digest and re-checks. */
@@ -43,7 +49,8 @@ export function fail(
   const opts: { details?: Record<string, unknown>; cause?: unknown; code?: 'INVALID_SIGNATURE' } = {};
   if (details !== undefined) opts.details = details;
   if (cause !== undefined) opts.cause = cause;
-  if (check === 'dsse.signature' || check === 'transcript.signature') opts.code = 'INVALID_SIGNATURE';
+  if (check === 'dsse.signature' || check === 'transcript.signature' || check === 'approval.signature')
+    opts.code = 'INVALID_SIGNATURE';
   throw new VerificationError(check, message, opts);
 }
 

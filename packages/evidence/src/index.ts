@@ -4,6 +4,7 @@
  * Verification takes bytes and keys, never files or network.
  */
 
+export { approvalSigningBytes, proposalDigestOf } from './approval.js';
 export { withAggregationRecheck } from './bundle/aggregation-recheck.js';
 export {
   attachLogEntry,

@@ -134,7 +134,9 @@ describe('checkEvidenceForSigning', () => {
     );
     const refused = checkEvidenceForSigning(offer(changed));
     expect(refused).toMatchObject({ ok: false, rule: 'evidence.transcript' });
-    expect(!refused.ok && refused.message).toMatch(/envelope 2 is not signed by/);
+    expect(!refused.ok && refused.message).toMatch(
+      /envelope 2 from rca-2 is not signed by the roster party key of rca-2$/,
+    );
 
     // An envelope signed by a key outside the roster, claiming a roster member as its sender.
     const impostor = makeTranscript(r);

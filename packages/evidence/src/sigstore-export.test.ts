@@ -3,11 +3,9 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { PublicKey, TrustedRoot as SigstoreTrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { attachLogEntry, bundleLogLeaf } from './bundle/build.js';
 import type { EvidenceBundle } from './bundle/types.js';
 import { verifyBundle } from './bundle/verify.js';
 import { keyIdOf } from './keys.js';
-import { TransparencyLog } from './log.js';
 import {
   parseTrustedRoot,
   SIGSTORE_BUNDLE_MEDIA_TYPE,
@@ -16,11 +14,10 @@ import {
 } from './sigstore-export.js';
 import {
   type LoggedFixture,
-  MemoryStore,
   makeEd25519Key,
   makeLoggedBundles,
   noteKeyFor,
-  ORIGIN,
+  reloggedUnderLogKey,
   trustedRootFor,
 } from './test-helpers/fixtures.js';
 
@@ -108,13 +105,7 @@ describe('Sigstore export', () => {
   });
 
   it('works with a log key separate from the group key', async () => {
-    const logSigner = makeEd25519Key();
-    const logKey = { ...noteKeyFor(logSigner), name: 'log.aaps.test/tree' };
-    const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
-    const { transparencyLog: _old, ...unlogged } = fx.bundle;
-    const index = await log.append(bundleLogLeaf(unlogged as EvidenceBundle));
-    await log.signCheckpoint(logKey, logSigner.sign);
-    const bundle = attachLogEntry(unlogged as EvidenceBundle, await log.position(index));
+    const { bundle, logKey } = await reloggedUnderLogKey(fx.bundle);
     const separate = trustedRootFor(fx, { logKey });
     expect(sigstoreVerify(sigstoreVerifier(separate), toSigstoreBundle(bundle, logKey))).toBeUndefined();
     expect(sigstoreVerify(sigstoreVerifier(root), toSigstoreBundle(bundle, logKey))).toBe(

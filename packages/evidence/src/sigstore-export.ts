@@ -13,8 +13,8 @@
 import { ValidationError } from '@aaps/mpc-core';
 import type { EvidenceBundle } from './bundle/types.js';
 import { type NoteKey, noteKeyId, parseCheckpoint, parseSignedNote } from './checkpoint.js';
-import { parseHex, sha256, toBase64 } from './encoding.js';
-import { ED25519_SUITE, ed25519Spki, keyIdOf } from './keys.js';
+import { parseBase64, parseHex, sha256, toBase64, toHex } from './encoding.js';
+import { ED25519_SUITE, ed25519FromSpki, ed25519Spki, keyIdOf } from './keys.js';
 import { LOG_ENTRY_API_VERSION, LOG_ENTRY_KIND, logLeaf } from './log-leaf.js';
 import type { Threshold, VerifierRoster } from './statement.js';
 
@@ -233,8 +233,41 @@ export interface TrustedKeys {
 }
 
 /**
+ * The group key a trusted root names three times (`publicKeyHex` for `aaps-verify`, `publicKey`
+ * and `hint` for Sigstore clients) must be one key: a root whose fields disagree is refused, since
+ * the two kinds of verifier would trust different keys.
+ */
+function checkGroupKeyAgrees(groupKey: Partial<AapsTrustExtension['groupKey']>, key: Uint8Array): void {
+  const hex = toHex(key);
+  const raw = parseBase64(groupKey.publicKey?.rawBytes);
+  const sigstoreKey = raw === undefined ? undefined : ed25519FromSpki(raw);
+  if (sigstoreKey === undefined || groupKey.publicKey?.keyDetails !== 'PKIX_ED25519') {
+    throw new ValidationError(
+      'DECODE_FAILED',
+      'malformed trusted root: aaps.groupKey.publicKey (not an Ed25519 public key)',
+      ['aaps.groupKey.publicKey'],
+    );
+  }
+  if (toHex(sigstoreKey) !== hex) {
+    throw new ValidationError(
+      'DECODE_FAILED',
+      `trusted root names two group keys: aaps.groupKey.publicKeyHex ${hex} and aaps.groupKey.publicKey (Sigstore) ${toHex(sigstoreKey)}`,
+      ['aaps.groupKey.publicKeyHex', 'aaps.groupKey.publicKey'],
+    );
+  }
+  if (groupKey.hint !== keyIdOf(key)) {
+    throw new ValidationError(
+      'DECODE_FAILED',
+      `trusted root names two group keys: aaps.groupKey.publicKeyHex ${hex} (key id ${keyIdOf(key)}) and aaps.groupKey.hint ${String(groupKey.hint)}`,
+      ['aaps.groupKey.publicKeyHex', 'aaps.groupKey.hint'],
+    );
+  }
+}
+
+/**
  * Read the keys `aaps-verify` needs from a parsed `trusted_root.json`; throws `DECODE_FAILED`
- * listing every malformed field. The log key is cross-checked against the Sigstore `tlogs` entry.
+ * listing every malformed field. The log key is cross-checked against the Sigstore `tlogs` entry,
+ * and the group key against the Sigstore form of it (`aaps.groupKey.publicKey`, `hint`).
  */
 export function parseTrustedRoot(value: unknown): TrustedKeys {
   const root = value as Partial<TrustedRoot> | null;
@@ -257,6 +290,7 @@ export function parseTrustedRoot(value: unknown): TrustedKeys {
   if (fields.length > 0) {
     throw new ValidationError('DECODE_FAILED', `malformed trusted root: ${fields.join(', ')}`, fields);
   }
+  checkGroupKeyAgrees(ext!.groupKey, groupKey!);
   const out: TrustedKeys = {
     groupPublicKey: groupKey!,
     ciphersuite: ED25519_SUITE,

@@ -64,7 +64,11 @@ export interface IncidentPredicate {
   signers: string[];
   humanApprovals: JsonObject[];
   verification: JsonObject | null;
-  /** RFC 3339 times of the incident's steps, e.g. `received`, `decided`, `executed`, `signed`. */
+  /**
+   * RFC 3339 times of the incident's steps, keyed by workflow event (the gateway writes the first
+   * time of each: `received`, `triaged`, `proposed`, `approval_requested`, `approved`,
+   * `execution_started`, `executed`, `verification_passed`, ...).
+   */
   times: { [step: string]: string };
   /** The roster the transcript's signatures are checked against (signed with everything else). */
   roster: VerifierRoster;

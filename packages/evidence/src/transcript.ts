@@ -30,19 +30,51 @@ export function parseEnvelopeSignature(value: unknown): Uint8Array | undefined {
   return sig?.length === 64 ? sig : undefined;
 }
 
+/** Whose key an envelope is checked against: a roster member's, or the gateway's (as itself or for an outsider). */
+export type SignerKind = 'party' | 'approver' | 'gateway' | 'outside';
+
+export interface SignerKey {
+  /** The roster id whose key it is (the gateway's id for the gateway and outsiders). */
+  id: string;
+  key: Uint8Array;
+  kind: SignerKind;
+}
+
 /**
  * The identity key that must have signed an envelope from `sourceAgent`: a party's or approver's
  * own key; the gateway's key for the gateway itself and for senders outside the roster (messages
  * the gateway received unsigned and re-signed on intake).
  */
-export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): { id: string; key: Uint8Array } {
-  const member =
-    roster.parties.find((p) => p.id === sourceAgent) ?? roster.approvers.find((a) => a.id === sourceAgent);
-  const hex = member?.identity_key ?? roster.gateway_key;
-  const key = parseHex(hex);
+export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): SignerKey {
+  const party = roster.parties.find((p) => p.id === sourceAgent);
+  const approver = party === undefined ? roster.approvers.find((a) => a.id === sourceAgent) : undefined;
+  const member = party ?? approver;
+  const gatewayId = roster.gateway_id ?? DEFAULT_GATEWAY_ID;
+  const key = parseHex(member?.identity_key ?? roster.gateway_key);
   if (key?.length !== 32)
     fail('transcript.signature', 'roster key is not 32-byte hex', { source_agent: sourceAgent });
-  return { id: member?.id ?? roster.gateway_id ?? DEFAULT_GATEWAY_ID, key };
+  const kind: SignerKind =
+    party !== undefined
+      ? 'party'
+      : approver !== undefined
+        ? 'approver'
+        : sourceAgent === gatewayId
+          ? 'gateway'
+          : 'outside';
+  return { id: member?.id ?? gatewayId, key, kind };
+}
+
+/** Why an envelope's signature failed, naming the key it was checked against and why that key. */
+function signatureFailure(index: number, source: string, signer: SignerKey): string {
+  switch (signer.kind) {
+    case 'party':
+    case 'approver':
+      return `envelope ${index} from ${source} is not signed by the roster ${signer.kind} key of ${source}`;
+    case 'gateway':
+      return `envelope ${index} from the gateway (${source}) is not signed by the roster gateway key`;
+    case 'outside':
+      return `envelope ${index} from ${source}: ${source} is not in the trusted roster, so it was checked against the gateway key (${signer.id}, which re-signs outside senders) and does not verify`;
+  }
 }
 
 /** A transcript serialized once: its digest and, per envelope, the text its signature covers. */
@@ -93,10 +125,11 @@ export function verifyTranscript(
     if (signed === undefined) fail('transcript.signature', 'meta is not an object', { index });
     const bytes = Buffer.from(signed, 'utf8');
     if (!verifyEd25519(signer.key, bytes, sig)) {
-      fail('transcript.signature', `envelope ${index} is not signed by ${signer.id}`, {
+      fail('transcript.signature', signatureFailure(index, source, signer), {
         index,
         source_agent: source,
         signer: signer.id,
+        in_roster: signer.kind === 'party' || signer.kind === 'approver',
       });
     }
   });

@@ -2,7 +2,14 @@ import { VerificationError } from '@aaps/mpc-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvidenceCheck } from '../errors.js';
-import { type LoggedFixture, makeLoggedBundles } from '../test-helpers/fixtures.js';
+import {
+  type LoggedFixture,
+  makeApprovedInput,
+  makeEd25519Key,
+  makeLoggedBundles,
+  makeRoster,
+} from '../test-helpers/fixtures.js';
+import { buildBundle } from './build.js';
 import type { EvidenceBundle } from './types.js';
 import { createBundleVerifier, verifyBundle } from './verify.js';
 
@@ -221,6 +228,59 @@ describe('one verifier over a stream (its checkpoint cache)', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("tampering with an executed action's approval, the transcript and Statement re-signed around it", () => {
+  // What a gateway that signs its own envelopes, and a quorum that signs evidence without looking,
+  // could still write: only the approval itself stands in the way.
+  const group = makeEd25519Key();
+  const r = makeRoster();
+  type Order = { incident_id: string; proposal: Record<string, unknown>; approval: Record<string, unknown> };
+  let orderLeaves: Leaf[];
+
+  beforeAll(async () => {
+    const input = await makeApprovedInput(group, r);
+    orderLeaves = leaves(input.transcript[5]!.payload);
+  });
+
+  /** The check the bundle fails when the order's field at `path` is changed to `value`. */
+  async function checkAfter(path: Path, value: unknown): Promise<string | undefined> {
+    const input = await makeApprovedInput(group, r, {
+      editOrder: (o) => {
+        const edited = setAt(o, path, value) as Order;
+        Object.assign(o, edited);
+      },
+    });
+    const report = createBundleVerifier({ groupPublicKey: group.publicKey, requireLog: false }).report(
+      await buildBundle(input, group.sign),
+    );
+    return report.failure?.check;
+  }
+
+  it('fails approval.signature for any change to what the approval binds; its signers and executor are not signed', async () => {
+    // The signed proposal, the signature, the key and suite it names, and the incident it is for.
+    const bound = (path: Path) =>
+      path[0] !== 'executor' && !(path[0] === 'approval' && path[1] === 'signers');
+    expect(orderLeaves.filter((l) => !bound(l.path)).map((l) => l.path.join('.'))).toEqual([
+      'approval.signers.0',
+      'approval.signers.1',
+      'approval.signers.2',
+      'executor',
+    ]);
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.nat(), fc.nat(), async (which, pos, bit) => {
+        const leaf = orderLeaves[which % orderLeaves.length]!;
+        const changed = mutate(leaf, pos, bit);
+        fc.pre(changed !== leaf.value);
+        const check = await checkAfter(leaf.path, changed);
+        expect({ path: leaf.path.join('.'), check }).toEqual({
+          path: leaf.path.join('.'),
+          check: bound(leaf.path) ? 'approval.signature' : undefined,
+        });
+      }),
+      { numRuns: 150 },
     );
   });
 });

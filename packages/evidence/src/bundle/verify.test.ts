@@ -9,6 +9,7 @@ import {
   frostSigner,
   logBundles,
   MemoryStore,
+  makeApprovedInput,
   makeEd25519Key,
   makeInput,
   makeLoggedBundles,
@@ -19,6 +20,11 @@ import {
 } from '../test-helpers/fixtures.js';
 import { attachLogEntry, buildBundle, bundleLogLeaf } from './build.js';
 import { type BundleVerifierOptions, createBundleVerifier, verifyBundle } from './verify.js';
+
+/** The failed check's name, message and details, or `undefined` for a valid bundle. */
+function failureOf(bundle: unknown, options: BundleVerifierOptions) {
+  return createBundleVerifier(options).report(bundle).failure;
+}
 
 function checkOf(bundle: unknown, options: BundleVerifierOptions): string | undefined {
   try {
@@ -45,6 +51,7 @@ describe('verifyBundle', () => {
       'statement.format': 'pass',
       'statement.subject': 'pass',
       'transcript.signature': 'pass',
+      'approval.signature': 'skip',
       'signers.threshold': 'pass',
       aggregation: 'skip',
       'log.checkpoint': 'pass',
@@ -78,6 +85,30 @@ describe('verifyBundle', () => {
     const { bundle } = await makeLoggedBundles(1);
     const other = makeEd25519Key();
     expect(checkOf(bundle, { groupPublicKey: other.publicKey })).toBe('dsse.keyid');
+    // The failure says which keys: both are public.
+    expect(failureOf(bundle, { groupPublicKey: other.publicKey })?.details).toEqual({
+      expected: Buffer.from(other.publicKey).toString('hex'),
+      actual: bundle.verificationMaterial.groupPublicKey,
+    });
+  });
+
+  it("names the expected and the actual subject when it is not the incident's or the transcript's", async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const renamed = await resignStatement(bundle, group, (s) => {
+      s.subject[0].name = 'incident/other';
+    });
+    expect(failureOf(renamed, { groupPublicKey: group.publicKey, requireLog: false })).toMatchObject({
+      check: 'statement.subject',
+      details: { expected: 'incident/inc-0', actual: 'incident/other' },
+    });
+    const dropped = { ...bundle, transcript: bundle.transcript.slice(1) };
+    const failure = failureOf(dropped, { groupPublicKey: group.publicKey });
+    expect(failure?.check).toBe('statement.subject');
+    expect(failure?.details.actual).toBe(
+      JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()).subject[0].digest.sha256,
+    );
+    expect(failure?.details.expected).toMatch(/^[0-9a-f]{64}$/);
+    expect(failure?.details.expected).not.toBe(failure?.details.actual);
   });
 
   it('fails a signature by another key that claims the group key id: dsse.signature', async () => {
@@ -149,6 +180,23 @@ describe('verifyBundle', () => {
     expect(checkOf(bundle, { groupPublicKey: group.publicKey, roster: swapped })).toBe(
       'transcript.signature',
     );
+    expect(failureOf(bundle, { groupPublicKey: group.publicKey, roster: swapped })?.message).toBe(
+      `envelope 1 from ${r.roster.parties[0]!.id} is not signed by the roster party key of ${r.roster.parties[0]!.id}`,
+    );
+  });
+
+  it('says a sender missing from the trusted roster was checked against the gateway key', async () => {
+    const { group, r, bundle } = await makeLoggedBundles(1);
+    const failure = failureOf(bundle, {
+      groupPublicKey: group.publicKey,
+      roster: { ...r.roster, approvers: [] },
+    });
+    expect(failure).toMatchObject({
+      check: 'transcript.signature',
+      message:
+        'envelope 5 from human:alice: human:alice is not in the trusted roster, so it was checked against the gateway key (gateway, which re-signs outside senders) and does not verify',
+      details: { index: 5, source_agent: 'human:alice', signer: 'gateway', in_roster: false },
+    });
   });
 
   it('fails signers outside the roster, too few signers or an unexpected threshold: signers.threshold', async () => {
@@ -365,5 +413,162 @@ describe('real 3-of-5 FROST signatures from @aaps/mpc-core', () => {
       }),
     ).toBe('dsse.keyid');
     expect(checkOf(logged, { groupPublicKey: makeEd25519Key().publicKey })).toBe('dsse.keyid');
+  });
+});
+
+describe('approval.signature: the k-of-n approval of the executed action', () => {
+  // A real 3-of-5 FROST group (mpc-core's dealer, rounds and aggregation) signs the approval and
+  // the Statement; the roster's gateway signs the ExecutionOrder envelope.
+  const group = frostSigner(ED25519_SUITE, 3, 5);
+  const r = makeRoster(5);
+  const opts = { groupPublicKey: group.publicKey, requireLog: false };
+  const approved = async (options: Parameters<typeof makeApprovedInput>[2] = {}) =>
+    buildBundle(await makeApprovedInput(group, r, options), group.sign);
+
+  it('passes for a logged bundle whose ExecutionOrder carries the group approval, in its place', async () => {
+    const [logged] = await logBundles([await approved()], group);
+    const report = createBundleVerifier({ groupPublicKey: group.publicKey, roster: r.roster }).report(logged);
+    expect(report.failure).toBeUndefined();
+    expect(report.checks.map((c) => `${c.check}:${c.status}`)).toEqual([
+      'bundle.format:pass',
+      'dsse.keyid:pass',
+      'dsse.signature:pass',
+      'statement.format:pass',
+      'statement.subject:pass',
+      'transcript.signature:pass',
+      'approval.signature:pass',
+      'signers.threshold:pass',
+      'aggregation:skip',
+      'log.checkpoint:pass',
+      'log.inclusion:pass',
+      'log.consistency:skip',
+    ]);
+  });
+
+  it('skips it, saying why, for a bundle with no ExecutionOrder', async () => {
+    const bundle = await buildBundle(makeInput(group, r), group.sign);
+    const report = createBundleVerifier(opts).report(bundle);
+    expect(report.valid).toBe(true);
+    expect(report.checks.find((c) => c.check === 'approval.signature')).toEqual({
+      check: 'approval.signature',
+      status: 'skip',
+      message: 'no ExecutionOrder in the transcript',
+    });
+  });
+
+  it('fails a flipped byte of the approval signature', async () => {
+    const flip = (hex: string) =>
+      `${hex.slice(0, 10)}${(Number.parseInt(hex[10]!, 16) ^ 1).toString(16)}${hex.slice(11)}`;
+    const bundle = await approved({
+      editOrder: (o) => {
+        o.approval.signature = flip(o.approval.signature as string);
+      },
+    });
+    expect(failureOf(bundle, opts)).toMatchObject({
+      check: 'approval.signature',
+      message: expect.stringMatching(
+        /^ExecutionOrder transcript\[5\]: the approval signature does not verify/,
+      ),
+      details: { index: 5 },
+    });
+  });
+
+  it('fails a proposal field changed after the parties signed it', async () => {
+    const edits: Array<(p: Record<string, unknown>) => void> = [
+      (p) => {
+        p.target = 'configmap://payments/other-config';
+      },
+      (p) => {
+        (p.parameters as { rollout_restart: string[] }).rollout_restart.push('deployment://payments/db');
+      },
+      (p) => {
+        (p.risk as { score: number }).score = 5;
+      },
+    ];
+    for (const edit of edits) {
+      const bundle = await approved({ editOrder: (o) => edit(o.proposal) });
+      expect(failureOf(bundle, opts)?.check).toBe('approval.signature');
+    }
+  });
+
+  it('fails an approval signed under another group key, whichever key the order names', async () => {
+    const other = frostSigner(ED25519_SUITE, 3, 5);
+    const claimsTrusted = await approved({ approvalSigner: other });
+    expect(failureOf(claimsTrusted, opts)).toMatchObject({
+      check: 'approval.signature',
+      message: expect.stringMatching(/does not verify under the group key/),
+    });
+    const namesOther = await approved({
+      approvalSigner: other,
+      editOrder: (o) => {
+        o.approval.group_public_key = Buffer.from(other.publicKey).toString('hex');
+      },
+    });
+    expect(failureOf(namesOther, opts)).toMatchObject({
+      check: 'approval.signature',
+      message: expect.stringMatching(/names another group key or ciphersuite/),
+      details: {
+        expected: { group_public_key: Buffer.from(group.publicKey).toString('hex') },
+        actual: { group_public_key: Buffer.from(other.publicKey).toString('hex') },
+      },
+    });
+  });
+
+  it("fails a genuine approval that is not the decision's proposal, or not this incident's", async () => {
+    const input = await makeApprovedInput(group, r);
+    const decided = await buildBundle(
+      { ...input, decision: { ...input.decision, proposal_digest: 'ab'.repeat(32) } },
+      group.sign,
+    );
+    expect(failureOf(decided, opts)).toMatchObject({
+      check: 'approval.signature',
+      message: expect.stringMatching(/not the one the decision names/),
+      details: { expected: 'ab'.repeat(32) },
+    });
+    // A valid approval of incident A replayed into the evidence of incident B.
+    const replayed = await buildBundle(
+      { ...input, incident: { id: 'inc-other', type: 'config_validation_failed' } },
+      group.sign,
+    );
+    expect(failureOf(replayed, opts)).toMatchObject({
+      check: 'approval.signature',
+      message: expect.stringMatching(/not for incident inc-other/),
+    });
+  });
+
+  it('fails a signed proposal whose proposal_digest is not its digest', async () => {
+    // Parties check the digest before they sign; an auditor re-derives it from the proposal.
+    const bundle = await approved({
+      editProposal: (p) => {
+        p.proposal_digest = 'cd'.repeat(32);
+      },
+    });
+    expect(failureOf(bundle, opts)).toMatchObject({
+      check: 'approval.signature',
+      message: expect.stringMatching(/proposal_digest is not the digest of the proposal/),
+      details: { actual: 'cd'.repeat(32) },
+    });
+  });
+
+  it('verifies a secp256k1-TR (BIP-340) approval under its group key', async () => {
+    const tr = frostSigner(SECP256K1_TR_SUITE, 3, 5);
+    const bundle = await buildBundle(
+      await makeApprovedInput(tr, r, { ciphersuite: SECP256K1_TR_SUITE }),
+      tr.sign,
+    );
+    const trOpts = {
+      groupPublicKey: tr.publicKey,
+      ciphersuite: SECP256K1_TR_SUITE,
+      requireLog: false,
+    } as const;
+    expect(failureOf(bundle, trOpts)).toBeUndefined();
+    const forged = await buildBundle(
+      await makeApprovedInput(tr, r, {
+        ciphersuite: SECP256K1_TR_SUITE,
+        approvalSigner: frostSigner(SECP256K1_TR_SUITE, 3, 5),
+      }),
+      tr.sign,
+    );
+    expect(failureOf(forged, trOpts)?.check).toBe('approval.signature');
   });
 });

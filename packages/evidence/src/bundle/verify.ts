@@ -6,6 +6,7 @@
  * `--key` or a trusted root), never from the bundle alone.
  */
 import { ValidationError, VerificationError } from '@aaps/mpc-core';
+import { executionOrderIndexes, verifyApprovals } from '../approval.js';
 import {
   assertNoFork,
   type Checkpoint,
@@ -180,6 +181,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
   }
   const groupKeyHex = toHex(groupKey);
   const groupKeyId = keyIdOf(groupKey);
+  const group = { suite, publicKey: groupKey, publicKeyHex: groupKeyHex };
   const requireLog = options.requireLog ?? true;
   const noteType = suite === ED25519_SUITE ? 'ed25519' : 'bip340';
   const checkpoints = new Map<string, SignedCheckpoint>();
@@ -242,6 +244,12 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     const canonical = step('statement.subject', () => checkSubject(statement, bundle.transcript));
     const roster = options.roster ?? predicate.roster;
     step('transcript.signature', () => verifyTranscript(bundle.transcript, roster, canonical));
+    const orders = executionOrderIndexes(bundle.transcript);
+    if (orders.length === 0) {
+      note('approval.signature', 'skip', 'no ExecutionOrder in the transcript');
+    } else {
+      step('approval.signature', () => verifyApprovals(bundle.transcript, orders, predicate, group));
+    }
     step('signers.threshold', () =>
       checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
     );
@@ -349,13 +357,25 @@ function checkKeyId(
   keyId: string,
 ): void {
   if (decoded.ciphersuite !== suite) {
-    fail('dsse.keyid', `bundle ciphersuite ${decoded.ciphersuite} is not the trusted ${suite}`);
+    fail('dsse.keyid', `bundle ciphersuite ${decoded.ciphersuite} is not the trusted ${suite}`, {
+      expected: suite,
+      actual: decoded.ciphersuite,
+    });
   }
-  if (!bytesEqual(decoded.groupPublicKey, groupKey)) fail('dsse.keyid', 'bundle names another group key');
+  if (!bytesEqual(decoded.groupPublicKey, groupKey)) {
+    fail('dsse.keyid', 'bundle names another group key than the trusted one', {
+      expected: toHex(groupKey),
+      actual: toHex(decoded.groupPublicKey),
+    });
+  }
   const { signatures } = decoded.envelope;
-  if (signatures.length !== 1) fail('dsse.keyid', 'expected exactly one group signature');
+  if (signatures.length !== 1)
+    fail('dsse.keyid', 'expected exactly one group signature', { expected: 1, actual: signatures.length });
   if (signatures[0]!.keyid !== keyId) {
-    fail('dsse.keyid', 'signature key id is not the trusted group key id', { expected: keyId });
+    fail('dsse.keyid', 'signature key id is not the trusted group key id', {
+      expected: keyId,
+      actual: signatures[0]!.keyid,
+    });
   }
 }
 
@@ -393,10 +413,13 @@ export function checkSubject(statement: Statement, transcript: readonly unknown[
   const subject = statement.subject[0]!;
   const expected = subjectName(statement.predicate.incident.id);
   if (subject.name !== expected)
-    fail('statement.subject', 'subject does not name the incident', { expected });
+    fail('statement.subject', 'subject does not name the incident', { expected, actual: subject.name });
   const canonical = canonicalTranscript(transcript);
   if (subject.digest.sha256 !== canonical.digestHex) {
-    fail('statement.subject', "subject digest is not the transcript's digest");
+    fail('statement.subject', "subject digest is not the transcript's digest", {
+      expected: canonical.digestHex,
+      actual: subject.digest.sha256,
+    });
   }
   return canonical;
 }

@@ -6,13 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachLogEntry, buildBundle, bundleLogLeaf } from '../bundle/build.js';
 import { encodeBundleCbor } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
-import { ed25519Pem, SECP256K1_TR_SUITE } from '../keys.js';
+import { ED25519_SUITE, ed25519Pem, SECP256K1_TR_SUITE } from '../keys.js';
 import { TransparencyLog } from '../log.js';
 import { CLI, ensureBuilt } from '../test-helpers/build-dist.js';
 import {
   frostSigner,
   type LoggedFixture,
+  logBundles,
   MemoryStore,
+  makeApprovedInput,
   makeEd25519Key,
   makeInput,
   makeLoggedBundles,
@@ -125,7 +127,20 @@ describe('aaps-verify', () => {
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out.join('\n'));
     expect(report.valid).toBe(true);
-    expect(report.checks.map((c: { check: string }) => c.check)).toContain('log.inclusion');
+    expect(report.checks.map((c: { check: string; status: string }) => `${c.check}:${c.status}`)).toEqual([
+      'bundle.format:pass',
+      'dsse.keyid:pass',
+      'dsse.signature:pass',
+      'statement.format:pass',
+      'statement.subject:pass',
+      'transcript.signature:pass',
+      'approval.signature:skip',
+      'signers.threshold:pass',
+      'aggregation:skip',
+      'log.checkpoint:pass',
+      'log.inclusion:pass',
+      'log.consistency:skip',
+    ]);
     const bad = write('bad.json', JSON.stringify(tamper(fx.bundle, (b) => b.transcript.pop())));
     const failed = run([bad, '--key', keyHex, '--json']);
     expect(failed.code).toBe(1);
@@ -172,6 +187,49 @@ describe('aaps-verify', () => {
     const r = run([path, '--key', trKey]);
     expect(r.code).toBe(0);
     expect(run([path, '--key', keyHex]).out[0]!.startsWith('invalid: dsse.keyid: ')).toBe(true);
+  });
+
+  it("checks the executed action's k-of-n approval, naming approval.signature in the line and in --json", async () => {
+    const group = frostSigner(ED25519_SUITE, 3, 5);
+    const r5 = makeRoster(5);
+    const approvedBundle = async (edit?: (o: { approval: Record<string, unknown> }) => void) => {
+      const input = await makeApprovedInput(group, r5, edit === undefined ? {} : { editOrder: edit });
+      const [logged] = await logBundles([await buildBundle(input, group.sign)], group);
+      return logged!;
+    };
+    const key = Buffer.from(group.publicKey).toString('hex');
+    const good = write('approved.json', JSON.stringify(await approvedBundle()));
+    expect(run([good, '--key', key])).toMatchObject({
+      code: 0,
+      out: ['valid: incident/inc-approved (log index 0)'],
+    });
+    const pass = JSON.parse(run([good, '--key', key, '--json']).out.join('\n'));
+    expect(pass.checks.find((c: { check: string }) => c.check === 'approval.signature')).toEqual({
+      check: 'approval.signature',
+      status: 'pass',
+    });
+    const forged = write(
+      'approved-forged.json',
+      JSON.stringify(
+        await approvedBundle((o) => {
+          o.approval.signature = '07'.repeat(64);
+        }),
+      ),
+    );
+    const bad = run([forged, '--key', key]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toEqual([
+      'invalid: approval.signature: ExecutionOrder transcript[5]: the approval signature does not verify under the group key over {domain: aaps.approval.v1, proposal}',
+    ]);
+    const json = JSON.parse(run([forged, '--key', key, '--json']).out.join('\n'));
+    expect(json.failure).toEqual({
+      check: 'approval.signature',
+      message: expect.stringContaining('does not verify'),
+      details: { index: 5 },
+    });
+    expect(json.checks.find((c: { check: string }) => c.check === 'signers.threshold').status).toBe(
+      'not_run',
+    );
   });
 
   it('reads CBOR bundles', () => {

@@ -9,6 +9,28 @@ import { parseArgs } from 'node:util';
 export const USAGE =
   'usage: aaps-verify BUNDLE|DIR|- [--key HEX|FILE] [--trusted-root FILE] [--checkpoint FILE] [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]';
 
+/** What `--help` prints: the usage, each flag in one line, and the exit codes. */
+export const HELP = `${USAGE}
+
+Verifies AAPS evidence bundles offline (no network). BUNDLE: a JSON or CBOR bundle file.
+DIR: every *.json and *.cbor in it. -: JSON bundles on stdin (NDJSON or concatenated; CBOR only as a file).
+A trusted group key is required: --key or --trusted-root (the bundle never vouches for itself).
+
+  --key HEX|FILE        the group key: 64 hex digits (66 for secp256k1-TR), or a file with hex or an Ed25519 PEM public key
+  --trusted-root FILE   a trusted_root.json (GET /v1/trusted-root): group key, suite, threshold, log key and origin, roster
+  --checkpoint FILE     an earlier checkpoint (signed note, or JSON {checkpoint, consistency}): the log must extend it
+  --roster FILE         a roster to trust instead of the signed predicate's (roster.json, or a predicate's roster)
+  --ciphersuite ID      the suite of --key: FROST-ED25519-SHA512-v1 (default) or FROST-secp256k1-SHA256-TR-v1
+  --jobs N              threads for DIR and - (default: every core; 1: this thread only)
+  --json                every check's result as JSON; for DIR and - one line per bundle, then a summary
+  -h, --help            this text
+
+Exit codes:
+  0  every bundle is valid
+  1  a bundle is invalid (its line names the failed check) and none was unreadable
+  2  usage error or unreadable input; for DIR and - also when any item is unreadable, even if others
+     are invalid (so test for non-zero, not for 1)`;
+
 const OPTIONS = {
   key: { type: 'string' },
   'trusted-root': { type: 'string' },

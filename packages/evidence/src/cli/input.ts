@@ -52,6 +52,22 @@ function isSpace(b: number | undefined): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
+/** Where the data starts: after a UTF-8 byte-order mark and whitespace. */
+function firstDataByte(bytes: Uint8Array): number | undefined {
+  let i = hasBom(bytes) ? 3 : 0;
+  while (i < bytes.length && isSpace(bytes[i])) i++;
+  return bytes[i];
+}
+
+/**
+ * Whether `bytes` start as a CBOR bundle does: with a map head (major type 5, 0xa0-0xbf). No text
+ * starts so (those are UTF-8 continuation bytes), so it tells CBOR from JSON and other text.
+ */
+export function startsAsCborMap(bytes: Uint8Array): boolean {
+  const b = firstDataByte(bytes);
+  return b !== undefined && b >= 0xa0 && b <= 0xbf;
+}
+
 /**
  * Parse a bundle's bytes, JSON or CBOR; throws `InputError` (its message names no file: the caller
  * does) if they are neither, `BundleFormatError` on a duplicate key. A UTF-8 byte-order mark before
@@ -59,23 +75,30 @@ function isSpace(b: number | undefined): boolean {
  */
 export function parseBundleBytes(bytes: Uint8Array): unknown {
   if (hasBom(bytes)) bytes = bytes.subarray(3);
-  let i = 0;
-  while (i < bytes.length && isSpace(bytes[i])) i++;
-  if (bytes[i] === 0x7b) {
+  if (firstDataByte(bytes) === 0x7b) {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     return parseBundleJson(text, 'not JSON');
   }
+  // Anything that does not start as a CBOR map is neither a JSON nor a CBOR bundle; one that does
+  // and does not decode is CBOR cut short or damaged.
+  const notCbor = (e: unknown): InputError => {
+    if (!startsAsCborMap(bytes)) return new InputError('neither JSON nor CBOR');
+    const cause = (e as { cause?: { incomplete?: unknown; message?: unknown } }).cause;
+    if (cause?.incomplete === true) return new InputError('truncated CBOR: the data ends inside the bundle');
+    const why = typeof cause?.message === 'string' ? cause.message : (e as Error).message;
+    return new InputError(`invalid CBOR: ${why}`);
+  };
   let value: unknown;
   try {
     value = decodeBundleCbor(bytes);
-  } catch {
-    throw new InputError('neither JSON nor CBOR');
+  } catch (e) {
+    throw notCbor(e);
   }
   let duplicate: string | undefined;
   try {
     duplicate = findDuplicateCborKey(bytes);
-  } catch {
-    throw new InputError('neither JSON nor CBOR');
+  } catch (e) {
+    throw notCbor(e);
   }
   if (duplicate !== undefined)
     throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one CBOR map`);

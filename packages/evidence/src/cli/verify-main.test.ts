@@ -243,6 +243,97 @@ describe('aaps-verify input and usage errors', () => {
     expect(help.out).toHaveLength(1);
     expect(help.out[0]).toMatch(/^usage: aaps-verify /);
     expect(help.err).toEqual([]);
+    // One line per flag, and the exit codes.
+    const lines = help.out[0]!.split('\n');
+    for (const flag of [
+      '--key',
+      '--trusted-root',
+      '--checkpoint',
+      '--roster',
+      '--ciphersuite',
+      '--jobs',
+      '--json',
+      '--help',
+    ])
+      expect(lines.filter((l) => new RegExp(`^  (-h, )?${flag} `).test(l))).toHaveLength(1);
+    for (const code of ['0', '1', '2']) expect(lines.some((l) => l.startsWith(`  ${code}  `))).toBe(true);
+  });
+
+  it('says a --key that is no key and no file is not a valid key', async () => {
+    const bundle = write('key-bundle.json', JSON.stringify(fx.bundle));
+    for (const [key, why] of [
+      [
+        '00',
+        'hex of the wrong length (2 hex digits; a group key is 64, or 66 for secp256k1-TR), and no file of that name',
+      ],
+      [
+        keyHex.slice(2),
+        'hex of the wrong length (62 hex digits; a group key is 64, or 66 for secp256k1-TR), and no file of that name',
+      ],
+      [join(dir, 'no-such-key'), 'not 32/33-byte hex, and no such file'],
+    ] as const) {
+      const r = await run([bundle, '--key', key]);
+      expect(r).toEqual({ code: 2, out: [], err: [`aaps-verify: --key ${key}: not a valid key: ${why}`] });
+    }
+  });
+
+  it('refuses CBOR on stdin in one line, and calls a truncated CBOR file truncated', async () => {
+    const cbor = Buffer.from(encodeBundleCbor(fx.bundle));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(
+      ['-', '--key', keyHex, '--jobs', '1'],
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+      async () => Buffer.concat([cbor, cbor]),
+    );
+    expect({ code, out, err }).toEqual({
+      code: 2,
+      out: [],
+      err: [
+        'aaps-verify: stdin looks like CBOR: stdin takes JSON bundles only; give a CBOR bundle as a file',
+      ],
+    });
+    const cut = join(dir, 'cut.cbor');
+    writeFileSync(cut, cbor.subarray(0, cbor.length - 40));
+    expect((await run([cut, '--key', keyHex])).err).toEqual([
+      `aaps-verify: ${cut}: truncated CBOR: the data ends inside the bundle`,
+    ]);
+    const sub = join(dir, 'cut-dir');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'a.cbor'), cbor);
+    writeFileSync(join(sub, 'b.cbor'), cbor.subarray(0, 100));
+    const d = await run([sub, '--key', keyHex]);
+    expect(d.code).toBe(2);
+    expect(d.out[0]).toBe('b.cbor: unreadable: truncated CBOR: the data ends inside the bundle');
+  });
+
+  it('says "1 bundle" for a run over one, and exits 2 over 1 when items are unreadable and invalid', async () => {
+    const one = await run(['-', '--key', keyHex], JSON.stringify(fx.bundle));
+    expect(one.code).toBe(0);
+    expect(one.out.at(-1)).toMatch(/^1 bundle: 1 valid, 0 invalid in [\d.]+ s \(\d+ bundles\/s\)$/);
+    const bad = structuredClone(fx.bundles[1]!);
+    bad.verificationMaterial.signers.reverse();
+    const mixed = await run(['-', '--key', keyHex], `${JSON.stringify(bad)}\nnot json\n`);
+    expect(mixed.code).toBe(2);
+    expect(mixed.out.at(-1)).toMatch(/^2 bundles: 0 valid, 1 invalid, 1 unreadable in /);
+  });
+
+  it('refuses a trusted root whose aaps group key is not the key of its Sigstore fields (exit 2)', async () => {
+    const bundle = write('root-key-bundle.json', JSON.stringify(fx.bundle));
+    const root = trustedRootFor(fx);
+    const other = '11'.repeat(32);
+    const mixed = write(
+      'root-mixed.json',
+      JSON.stringify({
+        ...root,
+        aaps: { ...root.aaps, groupKey: { ...root.aaps.groupKey, publicKeyHex: other } },
+      }),
+    );
+    const r = await run([bundle, '--trusted-root', mixed]);
+    expect(r.code).toBe(2);
+    expect(r.err).toEqual([
+      `aaps-verify: trusted root ${mixed}: trusted root names two group keys: aaps.groupKey.publicKeyHex ${other} and aaps.groupKey.publicKey (Sigstore) ${keyHex}`,
+    ]);
   });
 
   it('names an unreadable item once, and marks it valid: false in --json (stream, dir, file)', async () => {

@@ -6,7 +6,8 @@
  *               [--roster FILE] [--ciphersuite ID] [--jobs N] [--json]
  *
  * Exit 0: every bundle is valid. 1: a bundle is invalid (one line names the failed check).
- * 2: usage error or unreadable input. With a directory or `-` (a stream of JSON bundles on stdin)
+ * 2: usage error or unreadable input (with a directory or `-`, any unreadable item: 2 takes
+ * precedence over 1). With a directory or `-` (a stream of JSON bundles on stdin)
  * it verifies each, on `--jobs` threads (default: every core, `os.availableParallelism()`;
  * `--jobs 1` verifies in this thread), and ends with the count and the rate, reporting invalid and
  * unreadable bundles in input order.
@@ -28,7 +29,7 @@ import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
-import { jobsOf, MAX_JOBS, parseCommandLine, USAGE } from './args.js';
+import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
 import {
   BundleFormatError,
   type BundleSource,
@@ -38,6 +39,7 @@ import {
   readFailure,
   type StreamItem,
   splitJsonValues,
+  startsAsCborMap,
 } from './input.js';
 import { type Outcome, type SourceList, STREAM_HEAD, setUpWorkers, verifyAll } from './verify-pool.js';
 
@@ -65,11 +67,26 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-/** `--key`: hex inline, or a file holding hex or an Ed25519 PEM public key. */
+/**
+ * `--key`: hex inline, or a file holding hex or an Ed25519 PEM public key. An argument that is no
+ * key and names no file is refused as such: hex of the wrong length, or neither hex nor a file.
+ */
 function parseKey(arg: string): Uint8Array {
   const inline = parseHex(arg.toLowerCase());
   if (inline !== undefined && (inline.length === 32 || inline.length === 33)) return inline;
-  const text = readText(arg, 'key file').trim();
+  let text: string;
+  try {
+    text = readFileSync(arg, 'utf8').trim();
+  } catch (e) {
+    if (/^[0-9a-fA-F]+$/.test(arg)) {
+      throw new InputError(
+        `--key ${arg}: not a valid key: hex of the wrong length (${arg.length} hex digits; a group key is 64, or 66 for secp256k1-TR), and no file of that name`,
+      );
+    }
+    if (readFailure(e) === 'ENOENT')
+      throw new InputError(`--key ${arg}: not a valid key: not 32/33-byte hex, and no such file`);
+    throw new InputError(`cannot read key file ${arg}: ${readFailure(e)}`);
+  }
   const hex = parseHex(text.toLowerCase());
   if (hex !== undefined && (hex.length === 32 || hex.length === 33)) return hex;
   const pem = /^-----BEGIN PUBLIC KEY-----([\s\S]+)-----END PUBLIC KEY-----$/.exec(text);
@@ -276,13 +293,20 @@ function unreadableJson(name: string, error: string): string {
   return JSON.stringify({ bundle: name, readable: false, valid: false, error });
 }
 
+/** The last line of a run over `DIR` or `-`: `N bundles: V valid, I invalid[, U unreadable] in S s (R bundles/s)`. */
 function summary(tally: Tally, seconds: number, json: boolean): string {
   const rate = seconds > 0 ? Math.round(tally.count / seconds) : tally.count;
   if (json) return JSON.stringify({ summary: { ...tally, seconds: Number(seconds.toFixed(3)), rate } });
   const unreadable = tally.unreadable > 0 ? `, ${tally.unreadable} unreadable` : '';
-  return `${tally.count} bundles: ${tally.valid} valid, ${tally.invalid} invalid${unreadable} in ${seconds.toFixed(3)} s (${rate} bundles/s)`;
+  const noun = tally.count === 1 ? 'bundle' : 'bundles';
+  return `${tally.count} ${noun}: ${tally.valid} valid, ${tally.invalid} invalid${unreadable} in ${seconds.toFixed(3)} s (${rate} bundles/s)`;
 }
 
+/**
+ * 2 when any item was unreadable (it may have been invalid too: nobody knows), else 1 when any
+ * bundle is invalid, else 0. So 2 takes precedence over 1: a script must treat any non-zero as
+ * "not all valid", and read the lines (or `--json`) for the invalid ones.
+ */
 function exitCode(tally: Tally): number {
   return tally.unreadable > 0 ? 2 : tally.invalid > 0 ? 1 : 0;
 }
@@ -312,7 +336,7 @@ export async function main(
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    io.out(USAGE);
+    io.out(HELP);
     return 0;
   }
   if (positionals.length !== 1) {
@@ -365,6 +389,13 @@ export async function main(
     } catch (e) {
       await Promise.all(started.map((w) => w.terminate()));
       io.err(`aaps-verify: cannot read stdin: ${readFailure(e)}`);
+      return 2;
+    }
+    if (startsAsCborMap(input)) {
+      await Promise.all(started.map((w) => w.terminate()));
+      io.err(
+        'aaps-verify: stdin looks like CBOR: stdin takes JSON bundles only; give a CBOR bundle as a file',
+      );
       return 2;
     }
     // Split the head of the stream now, the rest once the workers have their first batches.

@@ -3,7 +3,7 @@
  * a FROST(Ed25519) signature is an RFC 8032 signature), a roster with real identity keys, a signed
  * transcript (mpc-core's envelope signing), an in-memory atomic store, and logged bundles.
  */
-import { generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, sign as nodeSign } from 'node:crypto';
 import {
   aggregate,
   canonicalBytes,
@@ -75,7 +75,12 @@ export function makeRoster(n = 5): TestRoster {
 
 let counter = 0;
 
-function envelope(source: string, type: MessageType, payload: Record<string, unknown>): Envelope {
+function envelope(
+  source: string,
+  type: MessageType,
+  payload: Record<string, unknown>,
+  target = 'gateway',
+): Envelope {
   counter++;
   return {
     meta: {
@@ -83,7 +88,7 @@ function envelope(source: string, type: MessageType, payload: Record<string, unk
       span_id: `span-${counter}`,
       timestamp: '2026-11-25T15:00:00Z',
       source_agent: source,
-      target_agent: 'gateway',
+      target_agent: target,
       message_type: type,
       schema_version: 'v1.0.0',
       idempotency_key: `idem-${counter}`,
@@ -91,6 +96,16 @@ function envelope(source: string, type: MessageType, payload: Record<string, unk
     context: { namespace: 'payments', cluster: 'prod-eu', urgency: 'P2', constraints_ref: 'policy/v1' },
     payload,
   };
+}
+
+/** An envelope from `source` (outside the roster: the gateway re-signs it) signed by the gateway. */
+export function gatewaySigned(
+  r: TestRoster,
+  source: string,
+  type: MessageType,
+  payload: Record<string, unknown>,
+): TranscriptEnvelope {
+  return signMessageEnvelope(envelope(source, type, payload), r.gateway.secretKey);
 }
 
 /** A transcript: an external alert re-signed by the gateway, party reports, a human approval. */
@@ -146,6 +161,119 @@ export function makeInput(
   };
 }
 
+/**
+ * An approval proposal as the strategy agent makes it and the parties sign it (the shape of
+ * packages/agents `ApprovalProposal`), its `proposal_digest` computed as the agents do: hex SHA-256
+ * of the canonical JSON of `{domain: "aaps.proposal-digest.v1", core}`.
+ */
+export function makeProposal(incidentId: string): JsonObject {
+  const core: JsonObject = {
+    incident_id: incidentId,
+    action: 'configmap_reload',
+    target: 'configmap://payments/api-config',
+    parameters: {
+      rollout_restart: ['deployment://payments/api'],
+      source: {
+        kind: 'gitops',
+        path: 'payments/configmap/api-config.json',
+        repo: 'https://git.example/deploy.git',
+      },
+    },
+    evidence_refs: [`incident://${incidentId}/signal`, 'event://kubernetes/payments/api-7d9f.1a2b'],
+    risk: {
+      score: 50,
+      method: 'aaps.risk.v1',
+      factors: { blast_radius: 2, urgency: 'P2', environment: 'production' },
+    },
+  };
+  const digest = createHash('sha256')
+    .update(canonicalBytes({ domain: 'aaps.proposal-digest.v1', core }))
+    .digest('hex');
+  return { ...core, proposal_digest: digest };
+}
+
+export interface ApprovedIncidentOptions {
+  incidentId?: string;
+  /** The suite the approval names; Ed25519 by default. */
+  ciphersuite?: EvidenceCiphersuite;
+  /** Who makes the approval signature; the group by default. */
+  approvalSigner?: TestKey;
+  /** Changes the proposal before the approval signs it (the decision names its digest field). */
+  editProposal?: (proposal: JsonObject) => void;
+  /** Changes the order's payload after the approval is signed and before the gateway signs it. */
+  editOrder?: (payload: { incident_id: string; proposal: JsonObject; approval: JsonObject }) => void;
+}
+
+/**
+ * The transcript of an incident the parties approved and the gateway executed, as the gateway
+ * writes it: the signal re-signed by the gateway, the agents' reports, the strategy's decision,
+ * the gateway's `ExecutionOrder` carrying the group's approval signature over
+ * `JCS({domain: "aaps.approval.v1", proposal})`, and the execution and verification results.
+ * Returns the transcript and the input for its bundle (decision as the audit step writes it).
+ */
+export async function makeApprovedInput(
+  group: TestKey,
+  r: TestRoster,
+  options: ApprovedIncidentOptions = {},
+): Promise<BuildBundleInput> {
+  const id = options.incidentId ?? 'inc-approved';
+  const suite = options.ciphersuite ?? ED25519_SUITE;
+  const proposal = makeProposal(id);
+  options.editProposal?.(proposal);
+  const signer = options.approvalSigner ?? group;
+  const signature = await signer.sign(canonicalBytes({ domain: 'aaps.approval.v1', proposal }));
+  const signers = r.roster.parties.slice(0, 3).map((p) => p.id);
+  const order = {
+    incident_id: id,
+    proposal: structuredClone(proposal),
+    approval: {
+      ciphersuite: suite,
+      group_public_key: hex(group.publicKey),
+      signature: hex(signature),
+      signers,
+    } as JsonObject,
+    executor: 'dry-run',
+  };
+  options.editOrder?.(order);
+  const party = (i: number) => r.parties[i % r.parties.length]!;
+  const bySelf = (i: number, type: MessageType, payload: Record<string, unknown>) =>
+    signMessageEnvelope(envelope(party(i).id, type, payload), party(i).key.secretKey);
+  const byGateway = (source: string, type: MessageType, payload: Record<string, unknown>, target: string) =>
+    signMessageEnvelope(envelope(source, type, payload, target), r.gateway.secretKey);
+  const transcript: TranscriptEnvelope[] = [
+    byGateway('alertmanager', 'IncidentSignal', { incident_type: 'config_validation_failed' }, 'monitoring'),
+    bySelf(0, 'IncidentSignal', { incident_id: id, severity: 'high' }),
+    bySelf(1, 'RCAReport', { incident_id: id, root_cause: 'missing key' }),
+    bySelf(1, 'FixProposal', { incident_id: id, proposals: [{ action: 'configmap_reload' }] }),
+    bySelf(2, 'ApprovalDecision', { incident_id: id, decision: 'auto', proposal }),
+    byGateway('gateway', 'ExecutionOrder', order, 'maintenance-agent'),
+    byGateway(
+      'maintenance-agent',
+      'ExecutionResult',
+      { incident_id: id, proposal_digest: proposal.proposal_digest!, status: 'succeeded' },
+      'quality-assurance',
+    ),
+    bySelf(3, 'VerificationReport', { incident_id: id, verdict: 'pass' }),
+  ];
+  return makeInput(group, r, {
+    incident: { id, type: 'config_validation_failed' },
+    decision: { outcome: 'auto', proposal_digest: proposal.proposal_digest!, risk_score: 50 },
+    action: { name: 'configmap_reload', target: proposal.target!, executor: 'dry-run', result: 'succeeded' },
+    times: {
+      received: '2026-11-25T15:00:00Z',
+      triaged: '2026-11-25T15:00:01Z',
+      proposed: '2026-11-25T15:00:02Z',
+      approval_requested: '2026-11-25T15:00:03Z',
+      approved: '2026-11-25T15:00:04Z',
+      execution_started: '2026-11-25T15:00:05Z',
+      executed: '2026-11-25T15:00:06Z',
+      verification_passed: '2026-11-25T15:00:07Z',
+    },
+    transcript,
+    ciphersuite: suite,
+  });
+}
+
 /** An in-memory store whose `batch` is atomic, counting batches. */
 export class MemoryStore implements LogStore {
   readonly data = new Map<string, Uint8Array>();
@@ -173,6 +301,23 @@ export class MemoryStore implements LogStore {
 
 export function noteKeyFor(key: { publicKey: Uint8Array }, name = ORIGIN): NoteKey {
   return { name, type: 'ed25519', publicKey: key.publicKey };
+}
+
+/**
+ * `bundle` taken out of its log and logged alone in a fresh one whose checkpoint is signed by a
+ * separate log key (not the group key), named `name`.
+ */
+export async function reloggedUnderLogKey(
+  bundle: EvidenceBundle,
+  name = 'log.aaps.test/tree',
+): Promise<{ bundle: EvidenceBundle; logSigner: TestKey; logKey: NoteKey }> {
+  const logSigner = makeEd25519Key();
+  const logKey = { ...noteKeyFor(logSigner), name };
+  const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+  const { transparencyLog: _old, ...unlogged } = bundle;
+  const index = await log.append(bundleLogLeaf(unlogged as EvidenceBundle));
+  await log.signCheckpoint(logKey, logSigner.sign);
+  return { bundle: attachLogEntry(unlogged as EvidenceBundle, await log.position(index)), logSigner, logKey };
 }
 
 export interface LoggedFixture {
