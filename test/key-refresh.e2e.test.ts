@@ -319,10 +319,14 @@ describe('aaps keys refresh against aaps up', () => {
     expect(groupKey).toBeDefined();
     const savedBefore = readFileSync(join(dir, 'public-package.json'), 'utf8');
 
-    const refreshed = aaps('keys', 'refresh');
+    const noReason = aaps('keys', 'refresh');
+    expect(noReason.status).toBe(2);
+    expect(noReason.stderr).toContain('--reason TEXT is required');
+    const refreshed = aaps('keys', 'refresh', '--reason', 'quarterly rotation');
     expect(refreshed.status, refreshed.stderr).toBe(0);
     expect(refreshed.stdout).toContain(`group key unchanged ${groupKey}`);
     expect(refreshed.stdout).toMatch(/refreshed 5 shares in [\d.]+ s/);
+    expect(refreshed.stdout).toContain('refresh: requested (quarterly rotation)');
     const savedAfter = readFileSync(join(dir, 'public-package.json'), 'utf8');
     expect(savedAfter).not.toBe(savedBefore);
     const api = gatewayApi(up.url, up.token);

@@ -577,7 +577,18 @@ describe('every endpoint', () => {
       403,
       'FORBIDDEN',
     );
-    const local = await request(gw, 'POST', '/v1/keys/refresh', { token: TOKENS.admin });
+    // It takes a reason (1 to 500 characters), nothing else.
+    for (const body of [{}, { reason: '' }, { reason: 'x', extra: 1 }, { reason: 'x'.repeat(501) }]) {
+      await expectError(
+        await request(gw, 'POST', '/v1/keys/refresh', { token: TOKENS.admin, body }),
+        400,
+        'INVALID_ARGUMENT',
+      );
+    }
+    const local = await request(gw, 'POST', '/v1/keys/refresh', {
+      token: TOKENS.admin,
+      body: { reason: 'rotation' },
+    });
     await expectError(local, 409, 'CONFLICT');
   });
 

@@ -318,7 +318,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         `checkpoint-${treeSize}`,
       ),
 
-    async refreshKeys(o?: { progress?: (line: string) => void }): Promise<KeyRefreshResult> {
+    async refreshKeys(o?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult> {
       if (refreshing) throw new AapsError('CONFLICT', 'a key refresh is already running');
       const started = Date.now();
       let open: () => void = () => {};
@@ -332,6 +332,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         o?.progress?.(line);
       };
       try {
+        if (o?.reason !== undefined) say(`refresh: requested (${o.reason})`);
         if (signing > 0) {
           say(`refresh: waiting for ${signing} signing(s) under way`);
           await new Promise<void>((resolve) => {

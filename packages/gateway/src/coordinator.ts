@@ -142,7 +142,7 @@ export interface Coordinator {
    * refresh needs every party). Optional: the in-process coordinator has no separate shares to
    * protect.
    */
-  refreshKeys?(opts?: { progress?: (line: string) => void }): Promise<KeyRefreshResult>;
+  refreshKeys?(opts?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult>;
 }
 
 /** What `refreshKeys` did. */

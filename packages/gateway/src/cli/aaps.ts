@@ -14,7 +14,7 @@ import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
 import { runApprove, takeRejectFlags } from './approve.js';
 import { runApproverInit, runGatewayInit } from './gateway-init.js';
-import { runKeys } from './keys.js';
+import { runKeys, takeReasonFlag } from './keys.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
@@ -31,7 +31,7 @@ const USAGE = `usage: aaps <command> [flags]
   unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
   keys                    the group key and each party's verifying share (GET /v1/keys)
-  keys refresh            refresh every party's key share through the running gateway; group key unchanged
+  keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
   party --config F        one party process
   party init --id ID --role ROLE --data-dir DIR [--host H] [--port P]
                           create a party's keys and config; print its roster entry
@@ -147,8 +147,9 @@ export async function main(
       );
     }
     case 'keys': {
-      const { config, rest } = parse(args, env);
-      return runKeys(rest, config, ensureTokenForClient(config), { print, fetch, error });
+      const flags = takeReasonFlag(args);
+      const { config, rest } = parse(flags.rest, env);
+      return runKeys(rest, config, ensureTokenForClient(config), { print, fetch, error }, flags.reason);
     }
     case 'party': {
       const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });

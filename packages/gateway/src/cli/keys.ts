@@ -23,11 +23,29 @@ async function refused(io: SubmitIo, res: Response, what: string): Promise<numbe
   return 1;
 }
 
+/** `aaps keys`' own flag: `--reason TEXT` (what `refresh` logs); the rest is for the config parser. */
+export function takeReasonFlag(argv: readonly string[]): { rest: string[]; reason?: string } {
+  const rest: string[] = [];
+  let reason: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--reason' || arg.startsWith('--reason=')) {
+      reason = arg === '--reason' ? argv[++i] : arg.slice('--reason='.length);
+      if (reason === undefined || reason === '') throw new UsageError('keys: --reason needs a value');
+      if (reason.length > 500) throw new UsageError('keys: --reason: at most 500 characters');
+    } else {
+      rest.push(arg);
+    }
+  }
+  return { rest, ...(reason === undefined ? {} : { reason }) };
+}
+
 export async function runKeys(
   args: readonly string[],
   config: GatewayConfig,
   token: string,
   io: SubmitIo,
+  reason?: string,
 ): Promise<number> {
   const [sub, ...extra] = args;
   if (extra.length > 0) throw new UsageError(`keys: unexpected argument ${extra[0]}`);
@@ -44,8 +62,14 @@ export async function runKeys(
     return 0;
   }
   if (sub !== 'refresh') throw new UsageError(`keys: unknown subcommand ${sub} (expected refresh, or none)`);
+  if (reason === undefined)
+    throw new UsageError('keys refresh: --reason TEXT is required (why: a schedule, a host exposed, ...)');
   io.print(`refreshing every party's key share through ${config.url} (signings wait meanwhile)`);
-  const res = await reach(io, config.url, '/v1/keys/refresh', { method: 'POST', headers: auth });
+  const res = await reach(io, config.url, '/v1/keys/refresh', {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason }),
+  });
   if (!res.ok) return refused(io, res, 'refresh failed');
   const out = (await res.json()) as KeyRefreshResult;
   for (const line of out.steps) io.print(`  ${line}`);

@@ -162,6 +162,20 @@ export const KeysSchema = s.named(
   }),
 );
 
+export const KeyRefreshRequestSchema = s.named(
+  'KeyRefreshRequest',
+  s.object(
+    {
+      reason: s.string({
+        minLength: 1,
+        maxLength: 500,
+        description: "Why the shares are refreshed (a schedule, a host's exposure): logged with each step.",
+      }),
+    },
+    { unknownKeys: 'reject' },
+  ),
+);
+
 export const KeyRefreshSchema = s.named(
   'KeyRefresh',
   s.object({

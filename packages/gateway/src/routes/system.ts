@@ -1,9 +1,11 @@
 /** `GET /v1/keys`, `POST /v1/keys/refresh`, `GET /v1/openapi.json`, `GET /healthz`, `GET /metrics`. */
 import { AapsError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
+import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
+import { parse } from '../schema/check.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
-import { KeyRefreshSchema, KeysSchema, OpaqueJsonSchema } from './schemas.js';
+import { KeyRefreshRequestSchema, KeyRefreshSchema, KeysSchema, OpaqueJsonSchema } from './schemas.js';
 
 export const systemRouteDocs: RouteDoc[] = [
   {
@@ -20,6 +22,7 @@ export const systemRouteDocs: RouteDoc[] = [
     summary:
       "Proactive refresh of every party's key share: the group key stays, every verifying share changes, shares taken before it are useless after it. Signings wait while it runs (about a second). Needs every party; a party on another package (a missed refresh, a lost key) is repaired first.",
     auth: 'admin',
+    body: KeyRefreshRequestSchema,
     responses: {
       '200': {
         description: "refreshed: each party's verifying share before and after",
@@ -27,9 +30,12 @@ export const systemRouteDocs: RouteDoc[] = [
       },
       '409': {
         description:
-          "a refresh is already running, fewer than k parties hold the gateway's package, or the parties run in the gateway's process (--local)",
+          "a refresh is already running, no key package is held by k parties, the parties hold another group key or threshold, or they run in the gateway's process (--local)",
       },
-      '503': { description: 'a party did not answer (a refresh needs every party); nothing changed' },
+      '503': {
+        description:
+          'a party did not answer (nothing changed), or a refresh failed part-way and left a party to repair (the message says which)',
+      },
     },
   },
   {
@@ -61,7 +67,8 @@ export function registerSystemRoutes(
   openapi: () => Record<string, unknown>,
 ): void {
   app.get('/v1/keys', requireScope(d.authenticate, 'read'), async (c) => c.json(await d.coordinator.keys()));
-  app.post('/v1/keys/refresh', requireScope(d.authenticate, 'admin'), async (c) => {
+  app.post('/v1/keys/refresh', requireScope(d.authenticate, 'admin'), d.readBody, async (c) => {
+    const { reason } = parse(KeyRefreshRequestSchema, jsonBody(c), 'invalid refresh request');
     const refresh = d.coordinator.refreshKeys?.bind(d.coordinator);
     if (refresh === undefined) {
       throw new AapsError(
@@ -69,7 +76,7 @@ export function registerSystemRoutes(
         'this gateway runs its parties in its own process (--local): every share is in one place, so a refresh would protect nothing; run aaps up without --local',
       );
     }
-    return c.json(await refresh());
+    return c.json(await refresh({ reason }));
   });
   app.get('/v1/openapi.json', requireScope(d.authenticate, 'read'), (c) => c.json(openapi()));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
