@@ -32,6 +32,30 @@ const proposalArb = fc
   .filter((core) => !JSON.stringify(core).includes('"__proto__"'))
   .map((core) => ({ ...core, proposal_digest: computeProposalDigest(core as never) }));
 
+/** A proposal as a person approved it (every approval that follows awaiting_human carries one). */
+const humanApprovedArb = fc
+  .tuple(
+    proposalArb,
+    fc.record({
+      approver_id: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,20}$/),
+      approved_at: fc.constantFrom('2026-11-25T15:00:00Z', '2026-11-25T15:00:00.123+02:00'),
+      signature: fc.base64String({ minLength: 4, maxLength: 100 }),
+    }),
+  )
+  .map(([p, h]) => ({
+    ...p,
+    human_approval: {
+      approver_id: h.approver_id,
+      incident_id: p.incident_id,
+      action: p.action,
+      proposal_digest: p.proposal_digest,
+      decision: 'approve',
+      approved_at: h.approved_at,
+      expires_at: '2026-11-25T16:00:00Z',
+      signature: h.signature,
+    },
+  }));
+
 describe("the approval's signed bytes and the proposal digest", () => {
   it("are the parties' own for the fixture's proposal, which the agents' strict parser accepts", () => {
     const proposal = makeProposal('inc-7');
@@ -45,7 +69,7 @@ describe("the approval's signed bytes and the proposal digest", () => {
 
   it("are the parties' own for any proposal the agents accept (parsed from JSON, as a bundle carries it)", () => {
     fc.assert(
-      fc.property(proposalArb, (built) => {
+      fc.property(fc.oneof(proposalArb, humanApprovedArb), (built) => {
         const proposal = JSON.parse(JSON.stringify(built)) as Record<string, unknown>;
         let theirs: Uint8Array;
         try {

@@ -54,6 +54,24 @@ export function executionOrderIndexes(transcript: readonly unknown[]): number[] 
   return out;
 }
 
+/**
+ * What in a bundle without an `ExecutionOrder` says an action ran anyway, if anything: an
+ * execution time in the predicate, an action result, or an `ExecutionResult` envelope. The
+ * order (and the approval it carries) cannot be left out of a bundle that shows an execution.
+ */
+export function executionClaimed(
+  predicate: IncidentPredicate,
+  transcript: readonly unknown[],
+): string | undefined {
+  for (const step of ['execution_started', 'executed'] as const)
+    if (predicate.times[step] !== undefined) return `predicate.times.${step}`;
+  if (isObject(predicate.action) && predicate.action.result !== undefined) return 'predicate.action.result';
+  const result = transcript.findIndex(
+    (e) => (e as { meta?: { message_type?: unknown } }).meta?.message_type === 'ExecutionResult',
+  );
+  return result < 0 ? undefined : `an ExecutionResult, transcript[${result}]`;
+}
+
 /** The trusted group an approval must verify under (the DSSE check's key and suite). */
 export interface ApprovalGroup {
   suite: EvidenceCiphersuite;

@@ -77,7 +77,11 @@ describe.skipIf(!hasOpenssl)('the OpenSSL recipe in docs/evidence.md', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function runRecipe(bundle: EvidenceBundle, form: Form, env: Record<string, string> = {}) {
-    writeFileSync(join(dir, 'bundle.json'), jsonOf(bundle, form));
+    return runRecipeOn(jsonOf(bundle, form), env);
+  }
+
+  function runRecipeOn(text: string, env: Record<string, string> = {}) {
+    writeFileSync(join(dir, 'bundle.json'), text);
     const r = spawnSync('bash', ['verify-bundle.sh'], {
       cwd: dir,
       // A UTF-8 locale outside: the script sets LC_ALL=C itself.
@@ -119,6 +123,22 @@ describe.skipIf(!hasOpenssl)('the OpenSSL recipe in docs/evidence.md', () => {
       expect({ form, code: r.code }).toEqual({ form, code: 1 });
       expect(r.out).toContain('FAILED: checkpoint signature');
     }
+  });
+
+  it('fails a bundle with a duplicate key on a path it reads (parsers take the last, a scanner the first)', () => {
+    // A valid envelope first, a forged one after: JSON.parse (and aaps-verify) see the forged one.
+    const forged = structuredClone(fx.bundles[1]!);
+    forged.dsseEnvelope.payload = Buffer.from('{"forged":true}').toString('base64');
+    const genuine = JSON.stringify(fx.bundles[1]!.dsseEnvelope);
+    const text = `{"dsseEnvelope":${genuine},${JSON.stringify(forged).slice(1)}`;
+    expect((JSON.parse(text) as EvidenceBundle).dsseEnvelope.payload).toBe(forged.dsseEnvelope.payload);
+    const r = runRecipeOn(text);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('FAILED: dsseEnvelope.payloadType appears more than once');
+    expect(r.out).not.toMatch(/^OK/m);
+    const log = JSON.stringify(fx.bundles[1]!.transparencyLog);
+    const twice = `{"transparencyLog":${log},${JSON.stringify(fx.bundles[1]!).slice(1)}`;
+    expect(runRecipeOn(twice).out).toContain('FAILED: transparencyLog.checkpoint appears more than once');
   });
 
   it('fails on a tampered payload, a tampered checkpoint, or another key, naming the step', () => {

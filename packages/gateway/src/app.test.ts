@@ -578,7 +578,13 @@ describe('every endpoint', () => {
       'FORBIDDEN',
     );
     // It takes a reason (1 to 500 characters), nothing else.
-    for (const body of [{}, { reason: '' }, { reason: 'x', extra: 1 }, { reason: 'x'.repeat(501) }]) {
+    for (const body of [
+      {},
+      { reason: '' },
+      { reason: 'x', extra: 1 },
+      { reason: 'x'.repeat(501) },
+      { reason: 'line\nbreak' },
+    ]) {
       await expectError(
         await request(gw, 'POST', '/v1/keys/refresh', { token: TOKENS.admin, body }),
         400,

@@ -130,6 +130,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),
     ...(config.poolRisk ? { poolRisk: true } : {}),
     ...(config.stepRetrySeconds === undefined ? {} : { retryBudgetMs: config.stepRetrySeconds * 1000 }),
+    ...(config.recurrenceWindowSeconds === undefined
+      ? {}
+      : { recurrenceWindowMs: config.recurrenceWindowSeconds * 1000 }),
   });
   const intake = createIntakeService({
     store: deps.store,

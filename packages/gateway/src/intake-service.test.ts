@@ -4,8 +4,6 @@
  * soon after its fix was executed goes to a person instead of being fixed again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { intakeKubernetes } from './intake/kubernetes.js';
-import { createIntakeService } from './intake-service.js';
 import {
   approvalEnvelope,
   fixture,
@@ -47,7 +45,11 @@ async function webhook(gw: TestGateway, source: string, body: unknown): Promise<
 }
 
 type Entry = { state: string; event: string; actor: string; detail?: Record<string, unknown> };
-const timeline = async (gw: TestGateway, id: string) => (await incident(gw, id))['timeline'] as Entry[];
+/** The incident's timeline once the runner is idle (occurrence notes are written in the background). */
+const timeline = async (gw: TestGateway, id: string) => {
+  await gw.runner.idle();
+  return (await incident(gw, id))['timeline'] as Entry[];
+};
 const notes = (entries: Entry[], event: string) => entries.filter((e) => e.event === event);
 
 /** A copy of `path` (a core/v1 Event) with `count` set: the kubelet reporting the Event again. */
@@ -91,6 +93,35 @@ describe('an occurrence that joins an open incident', () => {
     expect(redelivered.incidents[0]).toMatchObject({ duplicate: true, joined: false });
     expect(notes(await timeline(gw, opened!.incident_id), 'occurrence.joined')).toHaveLength(1);
     expect((await gw.store.listIncidents({ limit: 10 })).incidents).toHaveLength(1);
+  });
+
+  it('the answer does not wait for the run that holds the incident; the note follows', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const gw = await gateway({
+      wrap: (c) => ({
+        keys: () => c.keys(),
+        agentStep: async (role, input) => {
+          await held;
+          return c.agentStep(role, input);
+        },
+        signApproval: (p) => c.signApproval(p),
+        signEvidence: (i) => c.signEvidence(i),
+        signCheckpoint: (i) => c.signCheckpoint(i),
+      }),
+    });
+    const first = fixture('argocd/template-sync-failed-configmap.json');
+    const [opened] = (await webhook(gw, 'argocd', first)).incidents;
+    const next = structuredClone(first) as { operationState: Record<string, unknown> };
+    next.operationState['startedAt'] = '2026-11-25T14:10:00Z';
+    // The run holds the incident's lock, stopped in its first step: the answer comes anyway.
+    const joined = await webhook(gw, 'argocd', next);
+    expect(joined.incidents[0]).toMatchObject({ incident_id: opened!.incident_id, joined: true });
+    release();
+    const notes_ = notes(await timeline(gw, opened!.incident_id), 'occurrence.joined');
+    expect(notes_).toHaveLength(1);
   });
 
   it('Kubernetes and Alertmanager: a repeat of the Event, a new firing of the alert', async () => {
@@ -267,20 +298,51 @@ describe('a failure that comes back after its fix was executed', () => {
     });
   });
 
-  it('outside the recurrence window, or with no fix executed, it is handled as usual', async () => {
+  it('two pods of one Deployment failing together get one automatic fix; the other waits for a person', async () => {
     const gw = await gateway();
+    const other = again(PULL, 1, {
+      metadata: {
+        name: 'ledger-5d8c7b9f6-m8k2d.187b1f0a2c3d4e5f',
+        namespace: 'payments',
+        uid: '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
+      },
+      involvedObject: {
+        kind: 'Pod',
+        namespace: 'payments',
+        name: 'ledger-5d8c7b9f6-m8k2d',
+        fieldPath: 'spec.containers{ledger}',
+      },
+    });
+    // One delivery, both failures: neither incident has a fix executed when it arrives.
+    const answer = await webhook(gw, 'kubernetes', {
+      apiVersion: 'v1',
+      kind: 'EventList',
+      items: [fixture(PULL), other],
+    });
+    expect(answer.incidents).toHaveLength(2);
+    expect(answer.incidents.every((i) => i.recurrence_of === undefined)).toBe(true);
+    await gw.runner.idle();
+    const ends = await Promise.all(answer.incidents.map((i) => incident(gw, i.incident_id)));
+    const states = ends.map((e) => e['state']).sort();
+    expect(states).toEqual(['awaiting_human', 'resolved']);
+    const waiting = ends.find((e) => e['state'] === 'awaiting_human')!;
+    const fixed = ends.find((e) => e['state'] === 'resolved')!;
+    expect((waiting['timeline'] as Entry[]).at(-1)).toMatchObject({
+      event: 'human_required',
+      detail: { routed_to_human: 'recurrence', recurrence_of: { incident_id: fixed['incident_id'] } },
+    });
+    expect(ends.filter((e) => e['execution'] !== null)).toHaveLength(1);
+  });
+
+  it('outside the recurrence window, or with no fix executed, it is handled as usual', async () => {
+    let offset = 0;
+    const gw = await gateway({ now: () => new Date(Date.now() + offset) });
     const [a] = (await webhook(gw, 'kubernetes', again(PULL, 7))).incidents;
     await gw.runner.idle();
-    const fixedAt = Date.parse(String((await incident(gw, a!.incident_id))['updated_at']));
+    expect(await incident(gw, a!.incident_id)).toMatchObject({ state: 'resolved' });
     // Two hours later, with the default one-hour window: a new incident, fixed automatically.
-    const later = createIntakeService({
-      store: gw.store,
-      runner: gw.runner,
-      identity: { id: 'gateway', key: gw.gatewayKey },
-      now: () => new Date(fixedAt + 2 * 3600_000),
-    });
-    const ctx = { now: () => new Date(fixedAt + 2 * 3600_000), newId: () => crypto.randomUUID() };
-    const answer = await later.ingest(intakeKubernetes(again(PULL, 8), ctx));
+    offset = 2 * 3600_000;
+    const answer = await webhook(gw, 'kubernetes', again(PULL, 8));
     expect(answer.incidents[0]).toMatchObject({ duplicate: false });
     expect(answer.incidents[0]).not.toHaveProperty('recurrence_of');
     await gw.runner.idle();

@@ -24,15 +24,11 @@ import { type NotePart, noteProbe, occurrenceNote } from './intake/occurrence.js
 import type { IgnoredSignal, IntakeResult, OpenIncident } from './intake/types.js';
 import type { GatewayStore } from './store.js';
 import { startTimeline } from './workflow/machine.js';
-import type { IncidentRecord, RecurrenceOf } from './workflow/record.js';
-import type { WorkflowRunner } from './workflow/runner.js';
+import { DEFAULT_RECURRENCE_WINDOW_MS, type IncidentRecord, type RecurrenceOf } from './workflow/record.js';
 
-/**
- * How long after a fix is executed the same failure (a shared recurrence key) counts as coming
- * back: one hour, the API server's default `--event-ttl`, so every re-report of a Kubernetes Event
- * that still exists after a fix falls inside it.
- */
-export const DEFAULT_RECURRENCE_WINDOW_MS = 60 * 60 * 1000;
+export { DEFAULT_RECURRENCE_WINDOW_MS };
+
+import type { WorkflowRunner } from './workflow/runner.js';
 
 export interface IntakeOutcome {
   incident_id: string;
@@ -106,7 +102,7 @@ export function createIntakeService(deps: {
       : undefined;
   };
   /** Notes an occurrence that joined `id`, leaving out what the sealing policy would seal. */
-  const noteJoined = async (id: string, source: IntakeResult['source'], item: OpenIncident) => {
+  const noteJoined = (id: string, source: IntakeResult['source'], item: OpenIncident): void => {
     const withheld = new Set<NotePart>();
     if (deps.sealing !== undefined) {
       for (const { path } of detectSensitive(noteProbe(item), deps.sealing.policy)) {
@@ -115,7 +111,7 @@ export function createIntakeService(deps: {
         if (!path.startsWith('/payload/evidence_refs')) withheld.add('message');
       }
     }
-    return deps.runner.noteOccurrence(id, occurrenceNote(source, item, withheld), `source:${source}`);
+    deps.runner.noteOccurrenceLater(id, occurrenceNote(source, item, withheld), `source:${source}`);
   };
   /**
    * Seal what the detectors find in the envelope's payload (pointers `/payload/...`). A redacted
@@ -229,15 +225,10 @@ export function createIntakeService(deps: {
         };
         const created = await deps.store.createIncident(record);
         if (created.joined) {
-          const r = await noteJoined(created.id, result.source, item);
-          out.push({
-            incident_id: created.id,
-            trace_id: r.trace_id,
-            state: r.state,
-            duplicate: true,
-            joined: true,
-            ref: item.ref,
-          });
+          // Noted in the background: the note waits for the incident's lock, which a run in
+          // flight holds to its end, and the sender's answer does not wait for that.
+          noteJoined(created.id, result.source, item);
+          out.push({ ...(await existing(created.id, item.ref)), joined: true });
           continue;
         }
         if (!created.created) {

@@ -65,6 +65,18 @@ export interface GatewayStore {
    * fix under the same key replaces it).
    */
   latestFix(keys: readonly string[]): Promise<RecordedFix | undefined>;
+  /**
+   * Before incident `id`'s automatic fix is approved: the latest fix by another incident within
+   * `windowMs` of `at` under one of `keys`, if there is one; otherwise `id`'s fix is recorded
+   * under each key as of `at` (so an incident of the same failure deciding now or later sees it)
+   * and `undefined` returned. Atomic with other claims and with intake.
+   */
+  claimFix(
+    id: string,
+    keys: readonly string[],
+    at: string,
+    windowMs: number,
+  ): Promise<RecordedFix | undefined>;
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
   putIncident(record: IncidentRecord, extraDedupKeys?: string[]): Promise<void>;
   listIncidents(opts: ListOptions): Promise<{ incidents: IncidentSummary[]; next_cursor: string | null }>;
@@ -301,6 +313,20 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           latest = { key, ...fix };
       }
       return latest;
+    },
+    claimFix(id, keys, at, windowMs) {
+      return serial(async () => {
+        const fix = await store.latestFix(keys);
+        if (
+          fix !== undefined &&
+          fix.incident_id !== id &&
+          Date.parse(at) - Date.parse(fix.fixed_at) <= windowMs
+        )
+          return fix;
+        const value = encodeCbor({ incident_id: id, fixed_at: at });
+        await batch([...new Set(keys)].map((key) => put('fixes', key, value)));
+        return undefined;
+      });
     },
     async putIncident(record, extraDedupKeys = []) {
       await writeIncident(

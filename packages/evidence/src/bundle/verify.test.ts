@@ -456,6 +456,37 @@ describe('approval.signature: the k-of-n approval of the executed action', () =>
     });
   });
 
+  it('fails a bundle that shows an executed action but leaves out its ExecutionOrder', async () => {
+    const input = await makeApprovedInput(group, r);
+    const typeOf = (e: (typeof input.transcript)[number]) =>
+      (e.meta as { message_type?: string }).message_type;
+    const without = input.transcript.filter((e) => typeOf(e) !== 'ExecutionOrder');
+    // Each sign of the execution alone is enough: the predicate's times, its action result, an ExecutionResult.
+    const variants = [
+      { ...input, transcript: without },
+      {
+        ...input,
+        transcript: without.filter((e) => typeOf(e) !== 'ExecutionResult'),
+        times: { received: '2026-11-25T15:00:00Z', executed: '2026-11-25T15:00:06Z' },
+        action: null,
+      },
+      {
+        ...input,
+        transcript: without.filter((e) => typeOf(e) !== 'ExecutionResult'),
+        times: { received: '2026-11-25T15:00:00Z' },
+      },
+      { ...input, transcript: without, times: { received: '2026-11-25T15:00:00Z' }, action: null },
+    ];
+    for (const v of variants) {
+      expect(failureOf(await buildBundle(v, group.sign), opts)).toMatchObject({
+        check: 'approval.signature',
+        message: expect.stringMatching(
+          /^the bundle records an executed action \(.+\) but no ExecutionOrder$/,
+        ),
+      });
+    }
+  });
+
   it('fails a flipped byte of the approval signature', async () => {
     const flip = (hex: string) =>
       `${hex.slice(0, 10)}${(Number.parseInt(hex[10]!, 16) ^ 1).toString(16)}${hex.slice(11)}`;

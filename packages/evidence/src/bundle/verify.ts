@@ -6,7 +6,7 @@
  * `--key` or a trusted root), never from the bundle alone.
  */
 import { ValidationError, VerificationError } from '@aaps/mpc-core';
-import { executionOrderIndexes, verifyApprovals } from '../approval.js';
+import { executionClaimed, executionOrderIndexes, verifyApprovals } from '../approval.js';
 import {
   assertNoFork,
   type Checkpoint,
@@ -246,6 +246,14 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     step('transcript.signature', () => verifyTranscript(bundle.transcript, roster, canonical));
     const orders = executionOrderIndexes(bundle.transcript);
     if (orders.length === 0) {
+      // No order to check: valid only if nothing in the bundle says an action ran (else the
+      // order, and the approval it carries, were left out).
+      const ran = executionClaimed(predicate, bundle.transcript);
+      if (ran !== undefined) {
+        step('approval.signature', () =>
+          fail('approval.signature', `the bundle records an executed action (${ran}) but no ExecutionOrder`),
+        );
+      }
       note('approval.signature', 'skip', 'no ExecutionOrder in the transcript');
     } else {
       step('approval.signature', () => verifyApprovals(bundle.transcript, orders, predicate, group));

@@ -50,6 +50,7 @@ export async function runKeys(
   const [sub, ...extra] = args;
   if (extra.length > 0) throw new UsageError(`keys: unexpected argument ${extra[0]}`);
   const auth = { authorization: `Bearer ${token}` };
+  if (reason !== undefined && sub !== 'refresh') throw new UsageError('keys: --reason goes with refresh');
   if (sub === undefined) {
     const res = await reach(io, config.url, '/v1/keys', { headers: auth });
     if (!res.ok) return refused(io, res, 'cannot read the keys');

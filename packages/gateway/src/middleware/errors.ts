@@ -131,9 +131,8 @@ function pathMatcher(path: string): RegExp {
 
 /**
  * The 404 of the gateway. `routes` (the app's, `app.routes`) let it say which methods a known path
- * allows: a wrong method on a real endpoint gets an `Allow` header (RFC 9110 allows it on any
- * response) and a message naming the methods, still as `404 NOT_FOUND` (the error codes have no
- * "method not allowed").
+ * allows: a wrong method on a real endpoint is `405 METHOD_NOT_ALLOWED` with an `Allow` header
+ * and a message naming the methods (RFC 9110 §15.5.6); an unknown path is `404 NOT_FOUND`.
  */
 export function createNotFound(
   routes: readonly { method: string; path: string }[] = [],

@@ -169,6 +169,8 @@ export const KeyRefreshRequestSchema = s.named(
       reason: s.string({
         minLength: 1,
         maxLength: 500,
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+        pattern: /^[^\u0000-\u001f\u007f]+$/,
         description: "Why the shares are refreshed (a schedule, a host's exposure): logged with each step.",
       }),
     },

@@ -66,6 +66,8 @@ export interface TestGatewayOptions {
   policies?: LocalCoordinatorOptions['policies'];
   /** Wraps the coordinator the gateway uses (e.g. to make a party flaky). */
   wrap?: (c: LocalCoordinator) => Coordinator;
+  /** The gateway's clock (default: the real one). */
+  now?: () => Date;
 }
 
 export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
@@ -80,7 +82,7 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
     ...(opts.policies === undefined ? {} : { policies: opts.policies }),
   });
   const logger = memoryLogger('gateway');
-  const now = () => new Date();
+  const now = opts.now ?? (() => new Date());
   const gw = createGateway({
     config: {
       tokens: [

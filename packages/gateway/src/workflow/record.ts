@@ -35,6 +35,13 @@ export interface ExecutionRecord {
 }
 
 /** The earlier incident whose executed fix this failure came back after. */
+/**
+ * How long after a fix the same failure (a shared recurrence key) counts as coming back: one
+ * hour, the API server's default `--event-ttl`, so every re-report of a Kubernetes Event that
+ * still exists after a fix falls inside it.
+ */
+export const DEFAULT_RECURRENCE_WINDOW_MS = 60 * 60 * 1000;
+
 export interface RecurrenceOf {
   incident_id: string;
   /** When that incident's fix was executed (RFC 3339). */

@@ -54,7 +54,7 @@ import {
   step,
   type TimelineNote,
 } from './machine.js';
-import type { IncidentRecord } from './record.js';
+import { DEFAULT_RECURRENCE_WINDOW_MS, type IncidentRecord } from './record.js';
 import { lastPayload, toJson } from './step-request.js';
 
 export interface RunnerDeps {
@@ -95,6 +95,13 @@ export interface RunnerDeps {
    * 60000). Sealing has no budget: it is tried for as long as the runner runs, and on restart.
    */
   sealRetryMaxDelayMs: number;
+  /**
+   * How long after an automatic fix of one failure another incident of the same failure (a shared
+   * recurrence key) goes to a person instead, ms (default one hour; 0: never). Claimed when the
+   * fix is decided, so incidents of one failure deciding together (pods of one Deployment) get
+   * one automatic fix, not one each.
+   */
+  recurrenceWindowMs?: number;
 }
 
 type RetryDeps = 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs';
@@ -140,6 +147,8 @@ export class WorkflowRunner {
   readonly #d: RunnerDeps;
   readonly #running = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
+  /** Occurrence notes waiting for their incident's lock ({@link noteOccurrenceLater}). */
+  readonly #notes = new Set<Promise<void>>();
   /** The tail of each incident's lock chain (see `#exclusive`); gone once nobody holds or waits. */
   readonly #locks = new Map<string, Promise<void>>();
   /**
@@ -191,8 +200,12 @@ export class WorkflowRunner {
    * `retryBudgetMs`; a sealing that keeps failing waits until it succeeds (or `close`).
    */
   async idle(): Promise<void> {
-    while (this.#running.size > 0 || this.#retries.size > 0) {
-      await Promise.all([...this.#running.values(), ...[...this.#retries.values()].map((r) => r.done)]);
+    while (this.#running.size > 0 || this.#retries.size > 0 || this.#notes.size > 0) {
+      await Promise.all([
+        ...this.#running.values(),
+        ...[...this.#retries.values()].map((r) => r.done),
+        ...this.#notes,
+      ]);
     }
   }
 
@@ -410,8 +423,8 @@ export class WorkflowRunner {
 
   /**
    * The source reports the problem gone: ends an incident that has not changed anything yet. One
-   * that has (or has ended) goes on as it is, with a `source.resolved` note on its timeline, once
-   * per time the source gives. Under the incident's lock: it waits for a run in flight, and a later
+   * that has (or has ended) goes on as it is, with one `source.resolved` note on its timeline (the
+   * first resolve; later ones add nothing). Under the incident's lock: it waits for a run in flight, and a later
    * approval finds it ended.
    */
   async resolveBySource(id: string, at: string, actor: string): Promise<IncidentRecord> {
@@ -424,10 +437,9 @@ export class WorkflowRunner {
         this.start(id);
         return record;
       }
+      // One note: a source that keeps resolving (a new end time each delivery) adds no more.
       const noted = record.timeline.some(
-        (e) =>
-          e.event === 'resolved_by_source' ||
-          (e.event === 'source.resolved' && e.detail?.['source_ended_at'] === at),
+        (e) => e.event === 'resolved_by_source' || e.event === 'source.resolved',
       );
       if (!noted) await this.#note(record, 'source.resolved', { source_ended_at: at }, actor);
       return record;
@@ -445,10 +457,30 @@ export class WorkflowRunner {
       const record = await this.#load(id);
       const joined = record.timeline.filter((e) => e.event === 'occurrence.joined').length;
       if (joined < JOINED_NOTE_LIMIT) {
-        await this.#note(record, 'occurrence.joined', { ...detail, occurrence: joined + 1 }, actor);
+        // Joined while open; a run that held the lock may have ended it since (then the note
+        // comes after the sealed evidence, and says so).
+        const late = isTerminal(record.state) ? { after_end: true } : {};
+        await this.#note(record, 'occurrence.joined', { ...detail, occurrence: joined + 1, ...late }, actor);
       }
       return record;
     });
+  }
+
+  /**
+   * {@link noteOccurrence} without waiting: the note waits for the incident's lock, which a run
+   * in flight holds until it ends, and the sender's answer must not. `idle()` waits for it.
+   */
+  noteOccurrenceLater(id: string, detail: Record<string, unknown>, actor: string): void {
+    const task = this.noteOccurrence(id, detail, actor).then(
+      () => undefined,
+      (e: unknown) =>
+        this.#d.logger.warn('intake.occurrence_note_failed', {
+          incident_id: id,
+          code: isAapsError(e) ? e.code : 'INTERNAL',
+        }),
+    );
+    this.#notes.add(task);
+    void task.finally(() => this.#notes.delete(task));
   }
 
   async #load(id: string): Promise<IncidentRecord> {
@@ -704,7 +736,17 @@ export class WorkflowRunner {
           rule: decision.rule ?? null,
           risk_score: decision.risk.score,
         };
-        const recurrence = r.recurrence_of;
+        const windowMs = d.recurrenceWindowMs ?? DEFAULT_RECURRENCE_WINDOW_MS;
+        let recurrence = r.recurrence_of;
+        if (decision.decision === 'auto' && recurrence === undefined && windowMs > 0 && r.recurrence_keys) {
+          // Claim the fix for this failure now: another incident of it that is deciding at the
+          // same time, or already decided, was not fixed yet when this one arrived.
+          const prior = await d.store.claimFix(r.id, r.recurrence_keys, d.now().toISOString(), windowMs);
+          if (prior !== undefined) {
+            recurrence = { incident_id: prior.incident_id, fixed_at: prior.fixed_at, key: prior.key };
+            r.recurrence_of = recurrence;
+          }
+        }
         if (decision.decision === 'auto' && recurrence !== undefined) {
           // The same failure came back after an executed fix: doing it again could undo it (an
           // image rollback swaps the revisions back), so a person decides.
