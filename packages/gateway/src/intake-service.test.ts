@@ -218,6 +218,21 @@ describe('a resolve', () => {
 
 describe('a failure that comes back after its fix was executed', () => {
   const PULL = 'kubernetes/core-v1-image-pull-failed.json';
+  /** The same image pull failing on another pod of the same Deployment (another Event). */
+  const otherPod = () =>
+    again(PULL, 1, {
+      metadata: {
+        name: 'ledger-5d8c7b9f6-m8k2d.187b1f0a2c3d4e5f',
+        namespace: 'payments',
+        uid: '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
+      },
+      involvedObject: {
+        kind: 'Pod',
+        namespace: 'payments',
+        name: 'ledger-5d8c7b9f6-m8k2d',
+        fieldPath: 'spec.containers{ledger}',
+      },
+    });
 
   it('the same Event reported again goes to a person, saying after which fix', async () => {
     const gw = await gateway();
@@ -270,19 +285,7 @@ describe('a failure that comes back after its fix was executed', () => {
     const gw = await gateway();
     const [a] = (await webhook(gw, 'kubernetes', fixture(PULL))).incidents;
     await gw.runner.idle();
-    const other = again(PULL, 1, {
-      metadata: {
-        name: 'ledger-5d8c7b9f6-m8k2d.187b1f0a2c3d4e5f',
-        namespace: 'payments',
-        uid: '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
-      },
-      involvedObject: {
-        kind: 'Pod',
-        namespace: 'payments',
-        name: 'ledger-5d8c7b9f6-m8k2d',
-        fieldPath: 'spec.containers{ledger}',
-      },
-    });
+    const other = otherPod();
     const [b] = (await webhook(gw, 'kubernetes', other)).incidents;
     expect(b).toMatchObject({ duplicate: false, recurrence_of: a!.incident_id });
     await gw.runner.idle();
@@ -300,19 +303,7 @@ describe('a failure that comes back after its fix was executed', () => {
 
   it('two pods of one Deployment failing together get one automatic fix; the other waits for a person', async () => {
     const gw = await gateway();
-    const other = again(PULL, 1, {
-      metadata: {
-        name: 'ledger-5d8c7b9f6-m8k2d.187b1f0a2c3d4e5f',
-        namespace: 'payments',
-        uid: '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f',
-      },
-      involvedObject: {
-        kind: 'Pod',
-        namespace: 'payments',
-        name: 'ledger-5d8c7b9f6-m8k2d',
-        fieldPath: 'spec.containers{ledger}',
-      },
-    });
+    const other = otherPod();
     // One delivery, both failures: neither incident has a fix executed when it arrives.
     const answer = await webhook(gw, 'kubernetes', {
       apiVersion: 'v1',
