@@ -2,7 +2,7 @@
  * `--tokens-file` / `AAPS_TOKENS_FILE` on `aaps up`: a bad file stops the start with one line and
  * exit 2 before anything is written; a good one gives integrations their limited scopes.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -182,5 +182,14 @@ describe('readTokensFile', () => {
   ])('refuses a file that is %s, naming the file', (_what, path, why) => {
     const p = path();
     expect(() => readTokensFile(p)).toThrow(`--tokens-file ${p}: ${why}`);
+  });
+
+  // Only root can hand a file to another user: the case runs where the tests run as root.
+  it.skipIf(process.getuid?.() !== 0)('refuses a file another user owns (they could rewrite it)', () => {
+    const p = tokensFile('theirs.json', [{ name: 'a', token: SUBMIT, scopes: ['submit'] }]);
+    chownSync(p, 1000, 1000);
+    expect(() => readTokensFile(p)).toThrow(
+      `--tokens-file ${p}: owned by uid 1000, not by this user (0) or root`,
+    );
   });
 });

@@ -2,7 +2,7 @@
  * Reads the tokens file (`--tokens-file` / `AAPS_TOKENS_FILE`; its format and checks are in
  * `middleware/token-file.ts`) and checks who may read or write it.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { ValidationError } from '@aaps/mpc-core';
 import type { TokenGrant } from '../middleware/auth.js';
 import { parseTokenGrants } from '../middleware/token-file.js';
@@ -26,19 +26,30 @@ export function readTokensFile(path: string, opts: { adminToken?: string } = {})
     });
   };
   let mode = 0;
+  let owner = -1;
   let text = '';
+  let fd: number | undefined;
   try {
-    const st = statSync(path);
+    // One open file: its mode and owner are those of what is read (no swap between check and read).
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
     if (!st.isFile()) fail('not a regular file');
     mode = st.mode & 0o777;
-    text = readFileSync(path, 'utf8');
+    owner = st.uid;
+    text = readFileSync(fd, 'utf8');
   } catch (e) {
     if (e instanceof ValidationError) throw e;
     fail(`cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const posix = process.platform !== 'win32';
   if (posix && (mode & 0o022) !== 0)
     fail(`writable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`);
+  // Whoever owns the file can rewrite it (chmod): only this user or root may.
+  const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (posix && me !== undefined && owner !== me && owner !== 0)
+    fail(`owned by uid ${owner}, not by this user (${me}) or root: whoever owns it can grant any scope`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

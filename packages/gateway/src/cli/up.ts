@@ -87,8 +87,14 @@ export function ensureToken(
 export function loadTokenGrants(config: GatewayConfig, io: Pick<UpIo, 'print'>): TokenGrant[] {
   if (config.tokensFile === undefined) return [];
   const stored = join(config.dataDir, 'api-token');
-  const adminToken =
-    config.apiToken ?? (existsSync(stored) ? readFileSync(stored, 'utf8').trim() : undefined);
+  let adminToken = config.apiToken;
+  try {
+    if (adminToken === undefined && existsSync(stored)) adminToken = readFileSync(stored, 'utf8').trim();
+  } catch (e) {
+    throw new UsageError(`cannot read ${stored}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, {
+      cause: e,
+    });
+  }
   try {
     const file = readTokensFile(config.tokensFile, adminToken === undefined ? {} : { adminToken });
     if (file.warning !== undefined) io.print(`tokens: warning: ${file.warning}`);
