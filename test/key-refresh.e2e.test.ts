@@ -131,19 +131,25 @@ describe('key refresh across party processes (3-of-5)', () => {
     await settledOn(saved[0], coordinator);
   }, 60_000);
 
-  it('lets signings under way finish first; those asked meanwhile wait and sign under the new shares', async () => {
+  it('lets signings under way finish first; those asked once it holds them wait and sign under the new shares', async () => {
     const saved: unknown[] = [];
     const coordinator = coordinatorOn(initial, { saved });
     const doneAt = (p: Promise<unknown>) => p.then(() => performance.now());
     const early = [doneAt(signs(coordinator)), doneAt(signs(coordinator))];
-    const refresh = coordinator.refreshKeys!();
+    // Signings asked for once the gate is closed (the parties answered, nothing stale): they wait.
+    const late: Promise<number>[] = [];
+    const refresh = coordinator.refreshKeys!({
+      progress: (line) => {
+        if (line.startsWith('refresh: signings wait from here'))
+          late.push(doneAt(signs(coordinator)), doneAt(signs(coordinator)));
+      },
+    });
     const refreshedAt = doneAt(refresh);
     const second = await refusal(coordinator.refreshKeys!());
     expect(second.code).toBe('CONFLICT');
-    const late = [doneAt(signs(coordinator)), doneAt(signs(coordinator))];
     const r = await refresh;
     expectAllChanged(r);
-    expect(r.steps.join('\n')).toContain('waiting for 2 signing(s) under way');
+    expect(late).toHaveLength(2);
     // The early signings ended before the refresh did; the late ones only after it.
     const [e, l, at] = [await Promise.all(early), await Promise.all(late), await refreshedAt];
     expect(Math.max(...e)).toBeLessThanOrEqual(at);

@@ -161,6 +161,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   // once the signings before it have finished, and signings resume under the refreshed package.
   let signing = 0;
   let refreshing: Promise<void> | undefined;
+  let refreshRunning = false;
   let drained: (() => void) | undefined;
 
   /** Sign `subject` k-of-n, waiting out a key refresh; see {@link signOnce}. */
@@ -319,27 +320,35 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       ),
 
     async refreshKeys(o?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult> {
-      if (refreshing) throw new AapsError('CONFLICT', 'a key refresh is already running');
+      if (refreshRunning) throw new AapsError('CONFLICT', 'a key refresh is already running');
+      refreshRunning = true;
       const started = Date.now();
-      let open: () => void = () => {};
-      refreshing = new Promise<void>((resolve) => {
-        open = resolve;
-      });
+      let open: (() => void) | undefined;
       const steps: string[] = [];
       const say = (line: string) => {
         steps.push(line);
         logger.info('keys.refresh', { step: line });
         o?.progress?.(line);
       };
-      try {
-        if (o?.reason !== undefined) say(`refresh: requested (${o.reason})`);
+      /**
+       * New signings wait from here; those under way finish first. Closed only once the parties
+       * answered and stale ones were repaired, so a silent party does not hold signings.
+       */
+      const closeGate = async () => {
+        if (open !== undefined) return;
+        refreshing = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        say(`refresh: signings wait from here (${signing} under way)`);
         if (signing > 0) {
-          say(`refresh: waiting for ${signing} signing(s) under way`);
           await new Promise<void>((resolve) => {
             drained = resolve;
           });
           drained = undefined;
         }
+      };
+      try {
+        if (o?.reason !== undefined) say(`refresh: requested (${o.reason})`);
         const previous = publicPackage;
         const out = await refreshAcrossParties({
           client: new PartyClient({
@@ -353,11 +362,13 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           suite,
           current: previous,
           say,
+          beforeRefresh: closeGate,
         });
         const next = PublicKeyPackageCodec.fromJSON(out.publicPackage, suite.id).value;
         if (
           canonicalize(out.publicPackage) !== canonicalize(PublicKeyPackageCodec.toJSON(suite.id, previous))
         ) {
+          await closeGate();
           session.adoptRefresh(next);
           publicPackage = next;
           opts.savePublicPackage?.(out.publicPackage);
@@ -377,8 +388,9 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           took_ms: Date.now() - started,
         };
       } finally {
+        refreshRunning = false;
         refreshing = undefined;
-        open();
+        open?.();
       }
     },
 

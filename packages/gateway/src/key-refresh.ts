@@ -117,6 +117,8 @@ export async function refreshAcrossParties(opts: {
   suite: AnyCiphersuite;
   current: PublicKeyPackage;
   say: (line: string) => void;
+  /** Called once every party answered and stale ones were repaired, just before round 1. */
+  beforeRefresh?: () => Promise<void>;
 }): Promise<RefreshOutcome> {
   const { client, roster, suite, say } = opts;
   const k = roster.threshold.min;
@@ -181,6 +183,7 @@ export async function refreshAcrossParties(opts: {
     }
   }
 
+  await opts.beforeRefresh?.();
   let result: Awaited<ReturnType<typeof runRefreshOverHttp>>;
   try {
     result = await runRefreshOverHttp(client, suite, { sessionId: `refresh-${stamp}`, progress: say });
