@@ -6,7 +6,14 @@ import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
 import { ED25519_SUITE } from './keys.js';
 import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
 import type { TranscriptEnvelope } from './statement.js';
-import { makeEd25519Key, makeInput, makeRoster, makeTranscript } from './test-helpers/fixtures.js';
+import {
+  frostSigner,
+  makeApprovedInput,
+  makeEd25519Key,
+  makeInput,
+  makeRoster,
+  makeTranscript,
+} from './test-helpers/fixtures.js';
 
 const group = makeEd25519Key();
 const r = makeRoster();
@@ -143,5 +150,31 @@ describe('checkEvidenceForSigning', () => {
     const stranger = generateIdentityKey().secretKey;
     impostor[1] = signEnvelope(impostor[1] as unknown as Envelope, stranger) as unknown as TranscriptEnvelope;
     expect(ruleOf(offer(impostor))).toBe('evidence.transcript');
+  });
+
+  it('refuses evidence of an execution whose approval does not hold, or whose order is left out', async () => {
+    const frost = frostSigner(ED25519_SUITE, 3, 5);
+    const offerFor = (input: Awaited<ReturnType<typeof makeApprovedInput>>): EvidenceSigningInput => ({
+      payloadType: IN_TOTO_PAYLOAD_TYPE,
+      payload: canonicalBytes(buildBundleStatement(input)),
+      transcript: input.transcript,
+      roster: r.roster,
+      ciphersuite: ED25519_SUITE,
+      groupPublicKey: frost.publicKey,
+      threshold: { min: 3, max: 5 },
+    });
+    expect(ruleOf(offerFor(await makeApprovedInput(frost, r)))).toBe('ok');
+    const otherKey = await makeApprovedInput(frost, r, { approvalSigner: makeEd25519Key() });
+    const refused = checkEvidenceForSigning(offerFor(otherKey));
+    expect(refused).toMatchObject({ ok: false, rule: 'evidence.approval' });
+    expect(!refused.ok && refused.message).toMatch(/the approval signature does not verify/);
+    const full = await makeApprovedInput(frost, r);
+    const omitted = {
+      ...full,
+      transcript: full.transcript.filter(
+        (e) => (e.meta as { message_type?: string }).message_type !== 'ExecutionOrder',
+      ),
+    };
+    expect(ruleOf(offerFor(omitted))).toBe('evidence.approval');
   });
 });

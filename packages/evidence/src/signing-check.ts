@@ -7,16 +7,18 @@
  */
 
 import { VerificationError } from '@aaps/mpc-core';
+import { executionClaimed, executionOrderIndexes, verifyApprovals } from './approval.js';
 import { checkSubject, openStatementPayload } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
 import { toHex } from './encoding.js';
+import type { EvidenceCiphersuite } from './keys.js';
 import type { Statement, VerifierRoster } from './statement.js';
 import { type CanonicalTranscript, verifyTranscript } from './transcript.js';
 
 /**
  * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
- * group, threshold and signers), the transcript's shape, the subject's name and digest, and the
- * transcript's signatures last.
+ * group, threshold and signers), the transcript's shape, the subject's name and digest, the
+ * transcript's signatures, and last the approval of any executed action (`approval.signature`).
  */
 export const EVIDENCE_SIGNING_RULES = [
   'evidence.payload_type',
@@ -24,6 +26,7 @@ export const EVIDENCE_SIGNING_RULES = [
   'evidence.transcript',
   'evidence.subject',
   'evidence.signers',
+  'evidence.approval',
 ] as const;
 export type EvidenceSigningRule = (typeof EVIDENCE_SIGNING_RULES)[number];
 
@@ -128,6 +131,27 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     verifyTranscript(transcript, input.roster, canonical);
   } catch (e) {
     return refuse('evidence.transcript', `transcript does not verify: ${(e as Error).message}`);
+  }
+  // aaps-verify's approval.signature: an executed action's order carries the group's approval of
+  // the very proposal executed; no quorum attests evidence of an execution nobody approved.
+  try {
+    const orders = executionOrderIndexes(transcript);
+    if (orders.length > 0) {
+      verifyApprovals(transcript, orders, predicate, {
+        suite: input.ciphersuite as EvidenceCiphersuite,
+        publicKey: input.groupPublicKey,
+        publicKeyHex: toHex(input.groupPublicKey),
+      });
+    } else {
+      const ran = executionClaimed(predicate, transcript);
+      if (ran !== undefined)
+        return refuse(
+          'evidence.approval',
+          `the evidence records an executed action (${ran}) but no ExecutionOrder`,
+        );
+    }
+  } catch (e) {
+    return refuse('evidence.approval', (e as Error).message);
   }
   return {
     ok: true,
