@@ -85,6 +85,8 @@ describe('an occurrence that joins an open incident', () => {
         incident_type: 'config_validation_failed',
         evidence_refs: ['argocd://argocd/shop-checkout/operation/2026-11-25T14:10:00Z'],
         message: 'one or more synchronization tasks are not valid (retried 2 times).',
+        // The name of the token that delivered it (never the token).
+        token: 'ci',
       },
     });
 
@@ -209,7 +211,7 @@ describe('a resolve', () => {
         state: 'resolved',
         event: 'source.resolved',
         actor: 'source:alertmanager',
-        detail: { source_ended_at: '2026-11-25T10:02:00Z' },
+        detail: { source_ended_at: '2026-11-25T10:02:00Z', token: 'ci' },
       },
     ]);
     expect(entries.map((e) => e.event)).not.toContain('resolved_by_source');

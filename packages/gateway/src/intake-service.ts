@@ -54,7 +54,11 @@ export interface IntakeAnswer {
 }
 
 export interface IntakeService {
-  ingest(result: IntakeResult): Promise<IntakeAnswer>;
+  /**
+   * `caller`: the name of the token that delivered it (never the token), recorded on the notes a
+   * delivery leaves on an existing incident; absent for GitHub, which signs with its HMAC.
+   */
+  ingest(result: IntakeResult, opts?: { caller?: string }): Promise<IntakeAnswer>;
 }
 
 /** What sealing at intake needs: the detection policy and who the shares are sealed to. */
@@ -102,7 +106,12 @@ export function createIntakeService(deps: {
       : undefined;
   };
   /** Notes an occurrence that joined `id`, leaving out what the sealing policy would seal. */
-  const noteJoined = (id: string, source: IntakeResult['source'], item: OpenIncident): void => {
+  const noteJoined = (
+    id: string,
+    source: IntakeResult['source'],
+    item: OpenIncident,
+    caller: string | undefined,
+  ): void => {
     const withheld = new Set<NotePart>();
     if (deps.sealing !== undefined) {
       for (const { path } of detectSensitive(noteProbe(item), deps.sealing.policy)) {
@@ -111,7 +120,12 @@ export function createIntakeService(deps: {
         if (!path.startsWith('/payload/evidence_refs')) withheld.add('message');
       }
     }
-    deps.runner.noteOccurrenceLater(id, occurrenceNote(source, item, withheld), `source:${source}`);
+    const note = occurrenceNote(source, item, withheld);
+    deps.runner.noteOccurrenceLater(
+      id,
+      caller === undefined ? note : { ...note, token: caller },
+      `source:${source}`,
+    );
   };
   /**
    * Seal what the detectors find in the envelope's payload (pointers `/payload/...`). A redacted
@@ -158,7 +172,7 @@ export function createIntakeService(deps: {
   };
 
   return {
-    async ingest(result) {
+    async ingest(result, opts = {}) {
       const out: IntakeOutcome[] = [];
       const ignored: IgnoredSignal[] = [...result.ignored];
       for (const item of result.items) {
@@ -168,7 +182,7 @@ export function createIntakeService(deps: {
             ignored.push({ ref: item.ref, reason: 'no_incident' });
             continue;
           }
-          const r = await deps.runner.resolveBySource(id, item.at, item.actor);
+          const r = await deps.runner.resolveBySource(id, item.at, item.actor, opts.caller);
           out.push({
             incident_id: id,
             trace_id: r.trace_id,
@@ -227,7 +241,7 @@ export function createIntakeService(deps: {
         if (created.joined) {
           // Noted in the background: the note waits for the incident's lock, which a run in
           // flight holds to its end, and the sender's answer does not wait for that.
-          noteJoined(created.id, result.source, item);
+          noteJoined(created.id, result.source, item, opts.caller);
           out.push({ ...(await existing(created.id, item.ref)), joined: true });
           continue;
         }

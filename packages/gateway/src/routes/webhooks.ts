@@ -109,7 +109,8 @@ export const webhookRouteDocs: RouteDoc[] = [
 ];
 
 async function respond(c: Context<GatewayEnv>, d: RouteDeps, result: IntakeResult) {
-  const answer = await d.intake.ingest(result);
+  const caller = c.get('caller') as { name: string } | undefined;
+  const answer = await d.intake.ingest(result, caller === undefined ? {} : { caller: caller.name });
   for (const o of answer.incidents) {
     d.metrics.intake.inc({
       source: result.source,

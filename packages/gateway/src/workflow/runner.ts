@@ -427,12 +427,15 @@ export class WorkflowRunner {
    * first resolve; later ones add nothing). Under the incident's lock: it waits for a run in flight, and a later
    * approval finds it ended.
    */
-  async resolveBySource(id: string, at: string, actor: string): Promise<IncidentRecord> {
+  async resolveBySource(id: string, at: string, actor: string, token?: string): Promise<IncidentRecord> {
     return this.#exclusive(id, async () => {
       const record = await this.#load(id);
       const before = ['received', 'triaged', 'proposed', 'awaiting_approval', 'awaiting_human', 'approved'];
       if (before.includes(record.state)) {
-        this.#advance(record, 'resolved_by_source', actor, { source_ended_at: at });
+        this.#advance(record, 'resolved_by_source', actor, {
+          source_ended_at: at,
+          ...(token === undefined ? {} : { token }),
+        });
         await this.#save(record);
         this.start(id);
         return record;
@@ -441,7 +444,10 @@ export class WorkflowRunner {
       const noted = record.timeline.some(
         (e) => e.event === 'resolved_by_source' || e.event === 'source.resolved',
       );
-      if (!noted) await this.#note(record, 'source.resolved', { source_ended_at: at }, actor);
+      if (!noted) {
+        const detail = token === undefined ? { source_ended_at: at } : { source_ended_at: at, token };
+        await this.#note(record, 'source.resolved', detail, actor);
+      }
       return record;
     });
   }
