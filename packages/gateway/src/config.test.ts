@@ -54,6 +54,23 @@ describe('parseGatewayConfig', () => {
     expect(over.ok).toBe(false);
   });
 
+  it('a relative path in the config file is relative to the file; from a flag or env, to the current directory', () => {
+    const file = { 'data-dir': 'state', roster: '/etc/aaps/roster.json', 'tokens-file': './tokens.json' };
+    const fromFile = ok(parseGatewayConfig([], {}, file, '/srv/aaps'));
+    expect(fromFile.dataDir).toBe('/srv/aaps/state');
+    expect(fromFile.roster).toBe('/etc/aaps/roster.json');
+    expect(fromFile.tokensFile).toBe('/srv/aaps/tokens.json');
+    // Not a path: taken as written.
+    expect(ok(parseGatewayConfig([], {}, { 'log-origin': 'x.example/log' }, '/srv/aaps')).logOrigin).toBe(
+      'x.example/log',
+    );
+    const fromFlag = ok(
+      parseGatewayConfig(['--data-dir', 'state'], { AAPS_ROSTER: 'r.json' }, file, '/srv/aaps'),
+    );
+    expect(fromFlag.dataDir).toBe('state');
+    expect(fromFlag.roster).toBe('r.json');
+  });
+
   it('flag beats env beats file beats default', () => {
     const file = { port: 7000, cluster: 'file', 'log-origin': 'file.example/log' };
     const env = { AAPS_PORT: '7100', AAPS_CLUSTER: 'env' };

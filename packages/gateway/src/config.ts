@@ -4,6 +4,7 @@
  * environment, which beats the file, which beats the defaults. It returns the typed config or every
  * problem at once. Nothing else in the gateway reads `process.env`.
  */
+import { isAbsolute, join } from 'node:path';
 import { ENVIRONMENTS, type Environment } from '@aaps/agents';
 import {
   CIPHERSUITE_IDS,
@@ -92,6 +93,8 @@ interface Setting {
   env: string;
   kind: Kind;
   help: string;
+  /** A file or directory: a relative one given in the `--config` file is relative to that file. */
+  path?: true;
 }
 
 /** Every setting: its flag, environment variable and file key (the flag without `--`). */
@@ -117,6 +120,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_DATA_DIR',
     kind: { type: 'string', min: 1 },
     help: 'where keys, roster and LevelDB live',
+    path: true,
   },
   {
     key: 'apiToken',
@@ -131,6 +135,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_TOKENS_FILE',
     kind: { type: 'string', min: 1 },
     help: 'JSON list of {name, token, scopes}: bearer tokens with limited scopes (submit, approve, read, admin)',
+    path: true,
   },
   {
     key: 'githubWebhookSecret',
@@ -173,6 +178,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_GITOPS_REPO_DIR',
     kind: { type: 'string', min: 1 },
     help: 'git working copy the gitops executor commits to',
+    path: true,
   },
   {
     key: 'gitopsRepoUrl',
@@ -236,6 +242,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_ROSTER',
     kind: { type: 'string', min: 1 },
     help: 'roster file',
+    path: true,
   },
   {
     key: 'gatewayKey',
@@ -243,6 +250,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_GATEWAY_KEY_FILE',
     kind: { type: 'string', min: 1 },
     help: 'gateway identity key file',
+    path: true,
   },
   {
     key: 'approvers',
@@ -278,6 +286,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_APPROVER_KEY_FILE',
     kind: { type: 'string', min: 1 },
     help: "the approver's key file (default <data-dir>/approvers/<id>.key)",
+    path: true,
   },
   {
     key: 'validFor',
@@ -308,6 +317,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_PARTY_POLICY_DIR',
     kind: { type: 'string', min: 1 },
     help: 'aaps up: directory of per-party policy files (<party id>.json or <role>.json)',
+    path: true,
   },
   {
     key: 'stepRetrySeconds',
@@ -446,6 +456,8 @@ export function parseGatewayConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   file?: unknown,
+  /** The config file's directory: relative paths the file gives resolve against it. */
+  fileDir?: string,
 ): ConfigResult {
   const errors: string[] = [];
   const rest: string[] = [];
@@ -502,6 +514,9 @@ export function parseGatewayConfig(
     } else if (fileValue !== undefined && fileValue !== null && s.flag !== 'config') {
       raw = fileValue as Raw;
       where = `config file ${s.flag}`;
+      // A path in the file means the same wherever the CLI is started from (as a party's does).
+      if (s.path && fileDir !== undefined && typeof raw === 'string' && raw !== '' && !isAbsolute(raw))
+        raw = join(fileDir, raw);
     }
     if (raw === undefined) continue;
     const v = convert(s, raw, where, errors);

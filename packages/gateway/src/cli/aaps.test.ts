@@ -106,6 +106,19 @@ describe('aaps', () => {
     }
   });
 
+  it('relative paths in a --config file are relative to the file, wherever aaps is started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aaps-cfg-'));
+    try {
+      writeFileSync(join(dir, 'gateway.json'), JSON.stringify({ 'data-dir': 'gw-state' }));
+      const r = await runCapture(['gateway', 'init', '--config', join(dir, 'gateway.json')]);
+      expect(r.code).toBe(0);
+      expect(existsSync(join(dir, 'gw-state', 'gateway', 'identity.key'))).toBe(true);
+      expect(existsSync(join(process.cwd(), 'gw-state'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('openapi prints the document the gateway serves', async () => {
     const r = await runCapture(['openapi']);
     expect(r.code).toBe(0);

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PARTY_MAIN } from '@aaps/agents';
 import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
@@ -57,7 +57,7 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Gatew
   } catch {
     throw new UsageError(`--config: ${first.config.configFile} is not a readable JSON file`);
   }
-  const merged = parseGatewayConfig(argv, env, file);
+  const merged = parseGatewayConfig(argv, env, file, dirname(resolve(first.config.configFile)));
   if (!merged.ok) throw new UsageError(merged.errors.join('; '));
   return merged;
 }
