@@ -3,6 +3,7 @@
  * timeline, a resolve that names no incident is reported as ignored, and a failure that comes back
  * soon after its fix was executed goes to a person instead of being fixed again.
  */
+import { ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   approvalEnvelope,
@@ -86,7 +87,7 @@ describe('an occurrence that joins an open incident', () => {
         evidence_refs: ['argocd://argocd/shop-checkout/operation/2026-11-25T14:10:00Z'],
         message: 'one or more synchronization tasks are not valid (retried 2 times).',
         // The name of the token that delivered it (never the token).
-        token: 'ci',
+        token_name: 'ci',
       },
     });
 
@@ -211,7 +212,7 @@ describe('a resolve', () => {
         state: 'resolved',
         event: 'source.resolved',
         actor: 'source:alertmanager',
-        detail: { source_ended_at: '2026-11-25T10:02:00Z', token: 'ci' },
+        detail: { source_ended_at: '2026-11-25T10:02:00Z', token_name: 'ci' },
       },
     ]);
     expect(entries.map((e) => e.event)).not.toContain('resolved_by_source');
@@ -325,6 +326,44 @@ describe('a failure that comes back after its fix was executed', () => {
       detail: { routed_to_human: 'recurrence', recurrence_of: { incident_id: fixed['incident_id'] } },
     });
     expect(ends.filter((e) => e['execution'] !== null)).toHaveLength(1);
+  });
+
+  it('a fix decided but never executed (the parties refused it) sends nothing to a person', async () => {
+    let refuse = true;
+    const gw = await gateway({
+      wrap: (c) => ({
+        keys: () => c.keys(),
+        agentStep: (role, input) => c.agentStep(role, input),
+        signApproval: async (p) => {
+          if (!refuse) return c.signApproval(p);
+          throw new ProtocolError('QUORUM_UNREACHABLE', 'approval: fewer than 3 parties would sign', [], {
+            // More than n - k refusals: a verdict, not an outage.
+            details: {
+              refusals: ['monitoring', 'strategy', 'audit'].map((party) => ({
+                party,
+                rule: 'test.refuse',
+                message: 'no',
+              })),
+            },
+          });
+        },
+        signEvidence: (i) => c.signEvidence(i),
+        signCheckpoint: (i) => c.signCheckpoint(i),
+      }),
+    });
+    const [a] = (await webhook(gw, 'kubernetes', again(PULL, 7))).incidents;
+    await gw.runner.idle();
+    const first = await incident(gw, a!.incident_id);
+    expect(first).toMatchObject({ execution: null });
+    expect(['rejected', 'failed']).toContain(first['state']);
+    refuse = false;
+    const [b] = (await webhook(gw, 'kubernetes', again(PULL, 8))).incidents;
+    expect(b).not.toHaveProperty('recurrence_of');
+    await gw.runner.idle();
+    expect(await incident(gw, b!.incident_id)).toMatchObject({
+      state: 'resolved',
+      execution: { status: 'succeeded' },
+    });
   });
 
   it('outside the recurrence window, or with no fix executed, it is handled as usual', async () => {

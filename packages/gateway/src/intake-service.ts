@@ -123,7 +123,7 @@ export function createIntakeService(deps: {
     const note = occurrenceNote(source, item, withheld);
     deps.runner.noteOccurrenceLater(
       id,
-      caller === undefined ? note : { ...note, token: caller },
+      caller === undefined ? note : { ...note, token_name: caller },
       `source:${source}`,
     );
   };

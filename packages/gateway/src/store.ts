@@ -66,17 +66,20 @@ export interface GatewayStore {
    */
   latestFix(keys: readonly string[]): Promise<RecordedFix | undefined>;
   /**
-   * Before incident `id`'s automatic fix is approved: the latest fix by another incident within
-   * `windowMs` of `at` under one of `keys`, if there is one; otherwise `id`'s fix is recorded
-   * under each key as of `at` (so an incident of the same failure deciding now or later sees it)
-   * and `undefined` returned. Atomic with other claims and with intake.
+   * Before incident `id`'s automatic fix is approved: the latest executed fix by another incident
+   * within `windowMs` of `at` under one of `keys`, or a claim by another incident that is still
+   * open (`pending`), if either exists; otherwise `id` claims each key as of `at` (so an incident
+   * of the same failure deciding meanwhile sees it) and `undefined` is returned. A claim counts
+   * only while its incident is open: one that ended without executing (refused, resolved by its
+   * source) blocks nothing. Claims are kept apart from executed fixes, which intake reads.
+   * Atomic with other claims and with intake.
    */
   claimFix(
     id: string,
     keys: readonly string[],
     at: string,
     windowMs: number,
-  ): Promise<RecordedFix | undefined>;
+  ): Promise<(RecordedFix & { pending?: true }) | undefined>;
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
   putIncident(record: IncidentRecord, extraDedupKeys?: string[]): Promise<void>;
   listIncidents(opts: ListOptions): Promise<{ incidents: IncidentSummary[]; next_cursor: string | null }>;
@@ -130,6 +133,7 @@ const SPACES = {
   active: 'a',
   correlation: 'c',
   fixes: 'f',
+  claims: 'k',
   evidence: 'e',
   evidenceIndex: 'x',
   history: 'h',
@@ -316,15 +320,24 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     },
     claimFix(id, keys, at, windowMs) {
       return serial(async () => {
+        const within = (t: string) => Date.parse(at) - Date.parse(t) <= windowMs;
         const fix = await store.latestFix(keys);
-        if (
-          fix !== undefined &&
-          fix.incident_id !== id &&
-          Date.parse(at) - Date.parse(fix.fixed_at) <= windowMs
-        )
-          return fix;
+        if (fix !== undefined && fix.incident_id !== id && within(fix.fixed_at)) return fix;
+        for (const key of new Set(keys)) {
+          const v = await get('claims', key);
+          if (v === undefined) continue;
+          const claim = decodeCbor(v) as Omit<RecordedFix, 'key'>;
+          if (claim.incident_id === id || !within(claim.fixed_at)) continue;
+          const other = decodeSummary(await get('incidents', claim.incident_id));
+          if (other === undefined) continue;
+          if (!TERMINAL.has(other.state)) return { key, ...claim, pending: true as const };
+          // Ended since (this check reads while that incident runs): it counts if it executed.
+          const executed = other.timeline.find((e) => e.event === 'executed');
+          if (executed !== undefined && within(executed.at))
+            return { key, incident_id: claim.incident_id, fixed_at: executed.at };
+        }
         const value = encodeCbor({ incident_id: id, fixed_at: at });
-        await batch([...new Set(keys)].map((key) => put('fixes', key, value)));
+        await batch([...new Set(keys)].map((key) => put('claims', key, value)));
         return undefined;
       });
     },

@@ -2,6 +2,7 @@
  * `--tokens-file` / `AAPS_TOKENS_FILE` on `aaps up`: a bad file stops the start with one line and
  * exit 2 before anything is written; a good one gives integrations their limited scopes.
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,6 +168,15 @@ describe('readTokensFile', () => {
   it.each([
     ['missing', () => join(root, 'absent.json'), 'cannot read it (ENOENT)'],
     ['a directory', () => root, 'not a regular file'],
+    [
+      'a FIFO (refused without waiting for a writer)',
+      () => {
+        const fifo = join(root, 'tokens.fifo');
+        if (!existsSync(fifo)) execFileSync('mkfifo', [fifo]);
+        return fifo;
+      },
+      'not a regular file',
+    ],
     ['not JSON', () => tokensFile('bad.json', '[{"name":'), 'not valid JSON'],
     ['writable by others', () => tokensFile('ww.json', [], 0o646), 'writable by group or others (mode 0646)'],
     [

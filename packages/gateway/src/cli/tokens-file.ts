@@ -2,7 +2,7 @@
  * Reads the tokens file (`--tokens-file` / `AAPS_TOKENS_FILE`; its format and checks are in
  * `middleware/token-file.ts`) and checks who may read or write it.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { ValidationError } from '@aaps/mpc-core';
 import type { TokenGrant } from '../middleware/auth.js';
 import { parseTokenGrants } from '../middleware/token-file.js';
@@ -30,10 +30,13 @@ export function readTokensFile(path: string, opts: { adminToken?: string } = {})
   let text = '';
   let fd: number | undefined;
   try {
-    // One open file: its mode and owner are those of what is read (no swap between check and read).
+    // A regular file before opening it (opening a FIFO would wait for a writer); then one open
+    // file whose mode and owner are those of what is read, the same file the path named.
+    const named = statSync(path);
+    if (!named.isFile()) fail('not a regular file');
     fd = openSync(path, 'r');
     const st = fstatSync(fd);
-    if (!st.isFile()) fail('not a regular file');
+    if (!st.isFile() || st.ino !== named.ino || st.dev !== named.dev) fail('changed while it was read');
     mode = st.mode & 0o777;
     owner = st.uid;
     text = readFileSync(fd, 'utf8');

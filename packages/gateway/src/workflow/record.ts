@@ -34,7 +34,6 @@ export interface ExecutionRecord {
   ref?: string;
 }
 
-/** The earlier incident whose executed fix this failure came back after. */
 /**
  * How long after a fix the same failure (a shared recurrence key) counts as coming back: one
  * hour, the API server's default `--event-ttl`, so every re-report of a Kubernetes Event that
@@ -42,12 +41,18 @@ export interface ExecutionRecord {
  */
 export const DEFAULT_RECURRENCE_WINDOW_MS = 60 * 60 * 1000;
 
+/**
+ * The earlier incident this failure came back after: one whose fix was executed, or (`pending`)
+ * one still open that decided to fix the same failure automatically.
+ */
 export interface RecurrenceOf {
   incident_id: string;
-  /** When that incident's fix was executed (RFC 3339). */
+  /** When that incident's fix was executed, or, when `pending`, decided (RFC 3339). */
   fixed_at: string;
   /** The recurrence key both share. */
   key: string;
+  /** That incident's fix is decided but not executed (it is still open). */
+  pending?: true;
 }
 
 /** The step a crash may have interrupted: written before the step's side effects. */

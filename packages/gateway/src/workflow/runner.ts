@@ -123,6 +123,9 @@ function worthNoting(t: { attempt: number; codeChanged: boolean }): boolean {
 
 export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
 
+/** How many incidents with full notes the runner remembers (then it forgets them all). */
+const NOTES_FULL_MEMORY = 10_000;
+
 /** The most `occurrence.joined` notes one incident's timeline gets (a noisy source adds no more). */
 export const JOINED_NOTE_LIMIT = 100;
 
@@ -149,6 +152,10 @@ export class WorkflowRunner {
   readonly #again = new Set<string>();
   /** Occurrence notes waiting for their incident's lock ({@link noteOccurrenceLater}). */
   readonly #notes = new Set<Promise<void>>();
+  /** Per incident, notes queued and not yet written. */
+  readonly #notesQueued = new Map<string, number>();
+  /** Incidents known to hold {@link JOINED_NOTE_LIMIT} notes (forgotten in bulk past a bound). */
+  readonly #notesFull = new Set<string>();
   /** The tail of each incident's lock chain (see `#exclusive`); gone once nobody holds or waits. */
   readonly #locks = new Map<string, Promise<void>>();
   /**
@@ -434,7 +441,7 @@ export class WorkflowRunner {
       if (before.includes(record.state)) {
         this.#advance(record, 'resolved_by_source', actor, {
           source_ended_at: at,
-          ...(token === undefined ? {} : { token }),
+          ...(token === undefined ? {} : { token_name: token }),
         });
         await this.#save(record);
         this.start(id);
@@ -445,7 +452,8 @@ export class WorkflowRunner {
         (e) => e.event === 'resolved_by_source' || e.event === 'source.resolved',
       );
       if (!noted) {
-        const detail = token === undefined ? { source_ended_at: at } : { source_ended_at: at, token };
+        const detail =
+          token === undefined ? { source_ended_at: at } : { source_ended_at: at, token_name: token };
         await this.#note(record, 'source.resolved', detail, actor);
       }
       return record;
@@ -477,8 +485,22 @@ export class WorkflowRunner {
    * in flight holds until it ends, and the sender's answer must not. `idle()` waits for it.
    */
   noteOccurrenceLater(id: string, detail: Record<string, unknown>, actor: string): void {
+    // Bounded work for a flood: nothing is queued for an incident whose notes are full, nor more
+    // than the limit at once for one incident; each queued note loads the record in turn.
+    const queued = this.#notesQueued.get(id) ?? 0;
+    if (this.#notesFull.has(id) || queued >= JOINED_NOTE_LIMIT) {
+      this.#d.logger.info('intake.occurrence_not_noted', { incident_id: id, why: 'note limit' });
+      return;
+    }
+    this.#notesQueued.set(id, queued + 1);
     const task = this.noteOccurrence(id, detail, actor).then(
-      () => undefined,
+      (record) => {
+        const joined = record.timeline.filter((e) => e.event === 'occurrence.joined').length;
+        if (joined >= JOINED_NOTE_LIMIT) {
+          if (this.#notesFull.size >= NOTES_FULL_MEMORY) this.#notesFull.clear();
+          this.#notesFull.add(id);
+        }
+      },
       (e: unknown) =>
         this.#d.logger.warn('intake.occurrence_note_failed', {
           incident_id: id,
@@ -486,7 +508,12 @@ export class WorkflowRunner {
         }),
     );
     this.#notes.add(task);
-    void task.finally(() => this.#notes.delete(task));
+    void task.finally(() => {
+      this.#notes.delete(task);
+      const left = (this.#notesQueued.get(id) ?? 1) - 1;
+      if (left <= 0) this.#notesQueued.delete(id);
+      else this.#notesQueued.set(id, left);
+    });
   }
 
   async #load(id: string): Promise<IncidentRecord> {
@@ -749,7 +776,12 @@ export class WorkflowRunner {
           // same time, or already decided, was not fixed yet when this one arrived.
           const prior = await d.store.claimFix(r.id, r.recurrence_keys, d.now().toISOString(), windowMs);
           if (prior !== undefined) {
-            recurrence = { incident_id: prior.incident_id, fixed_at: prior.fixed_at, key: prior.key };
+            recurrence = {
+              incident_id: prior.incident_id,
+              fixed_at: prior.fixed_at,
+              key: prior.key,
+              ...(prior.pending ? { pending: true as const } : {}),
+            };
             r.recurrence_of = recurrence;
           }
         }
@@ -760,7 +792,9 @@ export class WorkflowRunner {
             ...detail,
             routed_to_human: 'recurrence',
             recurrence_of: { ...recurrence },
-            note: `recurred after the fix of incident ${recurrence.incident_id} executed at ${recurrence.fixed_at}: a person decides whether to apply it again`,
+            note: recurrence.pending
+              ? `incident ${recurrence.incident_id} is already fixing the same failure (decided at ${recurrence.fixed_at}): a person decides whether to apply this fix too`
+              : `recurred after the fix of incident ${recurrence.incident_id} executed at ${recurrence.fixed_at}: a person decides whether to apply it again`,
           });
         } else if (decision.decision === 'auto') this.#advance(r, 'approval_requested', actor, detail);
         else if (decision.decision === 'needs_human') this.#advance(r, 'human_required', actor, detail);
