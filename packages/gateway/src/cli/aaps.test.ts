@@ -119,6 +119,15 @@ describe('aaps', () => {
     }
   });
 
+  it('keys refresh takes a one-line --reason, and --reason goes with refresh only', async () => {
+    const twoLines = await runCapture(['keys', 'refresh', '--reason', 'a\nb']);
+    expect(twoLines.code).toBe(2);
+    expect(twoLines.err.join('\n')).toContain('--reason: one line, no control characters');
+    const stray = await runCapture(['keys', '--reason', 'x', '--api-token', 'x'.repeat(32)]);
+    expect(stray.code).toBe(2);
+    expect(stray.err.join('\n')).toContain('--reason goes with refresh');
+  });
+
   it('openapi prints the document the gateway serves', async () => {
     const r = await runCapture(['openapi']);
     expect(r.code).toBe(0);

@@ -33,6 +33,9 @@ export function takeReasonFlag(argv: readonly string[]): { rest: string[]; reaso
       reason = arg === '--reason' ? argv[++i] : arg.slice('--reason='.length);
       if (reason === undefined || reason === '') throw new UsageError('keys: --reason needs a value');
       if (reason.length > 500) throw new UsageError('keys: --reason: at most 500 characters');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+      if (/[\u0000-\u001f\u007f]/.test(reason))
+        throw new UsageError('keys: --reason: one line, no control characters');
     } else {
       rest.push(arg);
     }
