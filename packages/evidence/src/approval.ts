@@ -81,6 +81,28 @@ export interface ApprovalGroup {
 }
 
 /**
+ * The whole `approval.signature` check, as `aaps-verify` runs it and a party before it signs
+ * evidence: every `ExecutionOrder` in the transcript passes {@link verifyApprovals}, and a
+ * transcript without one shows no execution (else the order and its approval were left out).
+ * Returns false when there was no order to check; throws `approval.signature`.
+ */
+export function checkApprovals(
+  transcript: readonly unknown[],
+  predicate: IncidentPredicate,
+  group: ApprovalGroup,
+): boolean {
+  const orders = executionOrderIndexes(transcript);
+  if (orders.length > 0) {
+    verifyApprovals(transcript, orders, predicate, group);
+    return true;
+  }
+  const ran = executionClaimed(predicate, transcript);
+  if (ran !== undefined)
+    fail('approval.signature', `the bundle records an executed action (${ran}) but no ExecutionOrder`);
+  return false;
+}
+
+/**
  * The `approval.signature` check for the `ExecutionOrder` envelopes at `indexes`: each carries a
  * group signature under the trusted key over {@link approvalSigningBytes} of its proposal, the
  * proposal's `proposal_digest` is its digest, the order and proposal name the bundle's incident,

@@ -7,7 +7,7 @@
  */
 
 import { VerificationError } from '@aaps/mpc-core';
-import { executionClaimed, executionOrderIndexes, verifyApprovals } from './approval.js';
+import { checkApprovals } from './approval.js';
 import { checkSubject, openStatementPayload } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
 import { toHex } from './encoding.js';
@@ -135,21 +135,11 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   // aaps-verify's approval.signature: an executed action's order carries the group's approval of
   // the very proposal executed; no quorum attests evidence of an execution nobody approved.
   try {
-    const orders = executionOrderIndexes(transcript);
-    if (orders.length > 0) {
-      verifyApprovals(transcript, orders, predicate, {
-        suite: input.ciphersuite as EvidenceCiphersuite,
-        publicKey: input.groupPublicKey,
-        publicKeyHex: toHex(input.groupPublicKey),
-      });
-    } else {
-      const ran = executionClaimed(predicate, transcript);
-      if (ran !== undefined)
-        return refuse(
-          'evidence.approval',
-          `the evidence records an executed action (${ran}) but no ExecutionOrder`,
-        );
-    }
+    checkApprovals(transcript, predicate, {
+      suite: input.ciphersuite as EvidenceCiphersuite,
+      publicKey: input.groupPublicKey,
+      publicKeyHex: toHex(input.groupPublicKey),
+    });
   } catch (e) {
     return refuse('evidence.approval', (e as Error).message);
   }

@@ -65,7 +65,7 @@ import type {
   PooledRisk,
   ThresholdResult,
 } from './coordinator.js';
-import { refreshAcrossParties, repairOnto } from './key-refresh.js';
+import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, survey } from './key-refresh.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
 export interface HttpCoordinatorOptions {
@@ -478,35 +478,18 @@ export async function runDkg(opts: {
     caller: { id: opts.roster.gateway.id, key: opts.gatewayKey },
     timeoutMs: 60_000,
   });
-  const infos = await Promise.allSettled(
-    opts.roster.parties.map((p) =>
-      client.call<{ public_package: unknown; group_public_key: string }>(p.id, 'key.info', 'startup', {}),
-    ),
-  );
-  const holders = new Map<string, { public_package: unknown; group_public_key: string }>();
-  const noKey: string[] = [];
-  const unreachable: string[] = [];
-  infos.forEach((r, i) => {
-    const id = opts.roster.parties[i]!.id;
-    if (r.status === 'fulfilled') holders.set(id, r.value);
-    else if (r.reason instanceof AapsError && r.reason.code === 'NO_KEY') noKey.push(id);
-    else unreachable.push(id);
-  });
-  const keys = new Set([...holders.values()].map((h) => h.group_public_key));
-  const first = [...holders.values()][0];
-  if (first && keys.size === 1 && unreachable.length === 0) {
+  const found = await survey(client, opts.roster, 'startup');
+  const { noKey } = found;
+  const unreachable = found.unreachable.map((u) => u.id);
+  const keys = new Set(found.groupKeys.values());
+  const text = mostHeld(found);
+  if (text !== undefined && keys.size === 1 && unreachable.length === 0) {
     // One group key. The package most parties hold is the group's; a party on another one (a
     // refresh that missed it, an old backup restored) or with none (a wiped disk) is repaired
     // from k holders instead of re-keying, so the group key — and every signature made with it —
     // stays valid.
-    const byPackage = new Map<string, { owners: string[]; json: unknown }>();
-    for (const [id, h] of holders) {
-      const text = canonicalize(h.public_package);
-      const entry = byPackage.get(text) ?? { owners: [], json: h.public_package };
-      entry.owners.push(id);
-      byPackage.set(text, entry);
-    }
-    const group = [...byPackage.values()].sort((x, y) => y.owners.length - x.owners.length)[0]!;
+    const group = { owners: holdersOf(found, text), json: found.packages.get(text) };
+    const groupKey = found.groupKeys.get(text)!;
     const k = opts.roster.threshold.min;
     const behind = opts.roster.parties.map((p) => p.id).filter((id) => !group.owners.includes(id));
     if (behind.length > 0 && group.owners.length < k) {
@@ -529,18 +512,16 @@ export async function runDkg(opts: {
         `could not repair ${fixed.failed.map((f) => `${f.id} (${f.why})`).join(', ')}: start every party and retry`,
       );
     }
-    opts.log(
-      `keys: reusing group key ${first.group_public_key} held by all ${opts.roster.parties.length} parties`,
-    );
+    opts.log(`keys: reusing group key ${groupKey} held by all ${opts.roster.parties.length} parties`);
     writeSavedPublicPackage(opts.dataDir, group.json);
-    return { groupPublicKey: first.group_public_key, publicPackage: group.json };
+    return { groupPublicKey: groupKey, publicPackage: group.json };
   }
-  if (holders.size > 0 || unreachable.length > 0) {
+  if (found.held.size > 0 || unreachable.length > 0) {
     // Never re-key on a partial view: a slow or unreachable party is not a lost key.
     const why = [
       unreachable.length ? `unreachable: ${unreachable.join(', ')}` : '',
       keys.size > 1 ? `parties hold ${keys.size} different group keys` : '',
-      holders.size ? `holding a key: ${[...holders.keys()].join(', ')}` : '',
+      found.held.size ? `holding a key: ${[...found.held.keys()].join(', ')}` : '',
     ]
       .filter(Boolean)
       .join('; ');

@@ -7,6 +7,7 @@ import { ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   approvalEnvelope,
+  delegating,
   fixture,
   incident,
   json,
@@ -104,16 +105,13 @@ describe('an occurrence that joins an open incident', () => {
       release = resolve;
     });
     const gw = await gateway({
-      wrap: (c) => ({
-        keys: () => c.keys(),
-        agentStep: async (role, input) => {
-          await held;
-          return c.agentStep(role, input);
-        },
-        signApproval: (p) => c.signApproval(p),
-        signEvidence: (i) => c.signEvidence(i),
-        signCheckpoint: (i) => c.signCheckpoint(i),
-      }),
+      wrap: (c) =>
+        delegating(c, {
+          agentStep: async (role, input) => {
+            await held;
+            return c.agentStep(role, input);
+          },
+        }),
     });
     const first = fixture('argocd/template-sync-failed-configmap.json');
     const [opened] = (await webhook(gw, 'argocd', first)).incidents;
@@ -331,25 +329,22 @@ describe('a failure that comes back after its fix was executed', () => {
   it('a fix decided but never executed (the parties refused it) sends nothing to a person', async () => {
     let refuse = true;
     const gw = await gateway({
-      wrap: (c) => ({
-        keys: () => c.keys(),
-        agentStep: (role, input) => c.agentStep(role, input),
-        signApproval: async (p) => {
-          if (!refuse) return c.signApproval(p);
-          throw new ProtocolError('QUORUM_UNREACHABLE', 'approval: fewer than 3 parties would sign', [], {
-            // More than n - k refusals: a verdict, not an outage.
-            details: {
-              refusals: ['monitoring', 'strategy', 'audit'].map((party) => ({
-                party,
-                rule: 'test.refuse',
-                message: 'no',
-              })),
-            },
-          });
-        },
-        signEvidence: (i) => c.signEvidence(i),
-        signCheckpoint: (i) => c.signCheckpoint(i),
-      }),
+      wrap: (c) =>
+        delegating(c, {
+          signApproval: async (p) => {
+            if (!refuse) return c.signApproval(p);
+            throw new ProtocolError('QUORUM_UNREACHABLE', 'approval: fewer than 3 parties would sign', [], {
+              // More than n - k refusals: a verdict, not an outage.
+              details: {
+                refusals: ['monitoring', 'strategy', 'audit'].map((party) => ({
+                  party,
+                  rule: 'test.refuse',
+                  message: 'no',
+                })),
+              },
+            });
+          },
+        }),
     });
     const [a] = (await webhook(gw, 'kubernetes', again(PULL, 7))).incidents;
     await gw.runner.idle();

@@ -19,11 +19,13 @@ import {
 } from '@aaps/mpc-core';
 
 /** What every party holds, as `key.info` tells it. */
-interface Survey {
+export interface Survey {
   /** Party id to its public package, as canonical JSON text. */
   held: Map<string, string>;
   /** Canonical text to the package's JSON value. */
   packages: Map<string, unknown>;
+  /** Canonical text to the package's group key (hex), as the parties state it. */
+  groupKeys: Map<string, string>;
   noKey: string[];
   unreachable: { id: string; why: string }[];
 }
@@ -31,24 +33,43 @@ interface Survey {
 const whyOf = (e: unknown): string =>
   isAapsError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
 
-async function survey(client: PartyClient, roster: Roster, session: string): Promise<Survey> {
+/** Ask every party what it holds (`key.info`); never throws for one party. */
+export async function survey(client: PartyClient, roster: Roster, session: string): Promise<Survey> {
   const answers = await Promise.allSettled(
-    roster.parties.map((p) => client.call<{ public_package: unknown }>(p.id, 'key.info', session, {})),
+    roster.parties.map((p) =>
+      client.call<{ public_package: unknown; group_public_key: string }>(p.id, 'key.info', session, {}),
+    ),
   );
-  const out: Survey = { held: new Map(), packages: new Map(), noKey: [], unreachable: [] };
+  const out: Survey = {
+    held: new Map(),
+    packages: new Map(),
+    groupKeys: new Map(),
+    noKey: [],
+    unreachable: [],
+  };
   answers.forEach((a, i) => {
     const id = roster.parties[i]!.id;
     if (a.status === 'fulfilled') {
       const text = canonicalize(a.value.public_package);
       out.held.set(id, text);
       out.packages.set(text, a.value.public_package);
+      out.groupKeys.set(text, a.value.group_public_key);
     } else if (isAapsError(a.reason) && a.reason.code === 'NO_KEY') out.noKey.push(id);
     else out.unreachable.push({ id, why: whyOf(a.reason) });
   });
   return out;
 }
 
-const holdersOf = (s: Survey, text: string) => [...s.held].filter(([, t]) => t === text).map(([id]) => id);
+/** The parties holding the package `text`. */
+export const holdersOf = (s: Survey, text: string) =>
+  [...s.held].filter(([, t]) => t === text).map(([id]) => id);
+
+/** The package the most parties hold (`prefer` on a tie, else the first found); none when no party holds one. */
+export function mostHeld(s: Survey, prefer?: string): string | undefined {
+  return [...new Set(s.held.values())]
+    .map((t) => ({ t, n: holdersOf(s, t).length }))
+    .sort((x, y) => y.n - x.n || Number(y.t === prefer) - Number(x.t === prefer))[0]?.t;
+}
 
 /** Who holds what, for an error: `old` is `old`'s holders, every other package is `new`. */
 function describe(s: Survey, old: string): string {
@@ -135,11 +156,11 @@ export async function refreshAcrossParties(opts: {
     );
   };
   /** The package the most parties hold, if k do: the gateway's own when it ties. */
-  const groupPackage = (s: Survey): string | undefined =>
-    [...new Set(s.held.values())]
-      .map((t) => ({ t, n: holdersOf(s, t).length }))
-      .filter((x) => x.n >= k)
-      .sort((x, y) => y.n - x.n || Number(y.t === currentText) - Number(x.t === currentText))[0]?.t;
+  /** The package the most parties hold, if k do: the gateway's own when it ties. */
+  const groupPackage = (s: Survey): string | undefined => {
+    const t = mostHeld(s, currentText);
+    return t !== undefined && holdersOf(s, t).length >= k ? t : undefined;
+  };
 
   const before = await survey(client, roster, `refresh-check-${stamp}`);
   if (before.unreachable.length > 0) {

@@ -6,7 +6,7 @@
  * `--key` or a trusted root), never from the bundle alone.
  */
 import { ValidationError, VerificationError } from '@aaps/mpc-core';
-import { executionClaimed, executionOrderIndexes, verifyApprovals } from '../approval.js';
+import { checkApprovals } from '../approval.js';
 import {
   assertNoFork,
   type Checkpoint,
@@ -206,8 +206,15 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     const note = (check: EvidenceCheck, status: CheckStatus, message?: string) => {
       if (record) checks.push(message === undefined ? { check, status } : { check, status, message });
     };
-    /** Run one check; anything but a VerificationError it throws is charged to that check. */
-    const step = <T>(check: EvidenceCheck, body: () => T, messageOf?: (out: T) => string | undefined): T => {
+    /**
+     * Run one check; anything but a VerificationError it throws is charged to that check.
+     * `outcomeOf` may attach a message to the pass, or say the check was skipped, and why.
+     */
+    const step = <T>(
+      check: EvidenceCheck,
+      body: () => T,
+      outcomeOf?: (out: T) => string | { skip: string } | undefined,
+    ): T => {
       let out: T;
       try {
         out = body();
@@ -220,7 +227,9 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
               });
         throw new StepFailure(error, checks);
       }
-      note(check, 'pass', messageOf?.(out));
+      const outcome = outcomeOf?.(out);
+      if (typeof outcome === 'object') note(check, 'skip', outcome.skip);
+      else note(check, 'pass', outcome);
       return out;
     };
 
@@ -244,20 +253,11 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     const canonical = step('statement.subject', () => checkSubject(statement, bundle.transcript));
     const roster = options.roster ?? predicate.roster;
     step('transcript.signature', () => verifyTranscript(bundle.transcript, roster, canonical));
-    const orders = executionOrderIndexes(bundle.transcript);
-    if (orders.length === 0) {
-      // No order to check: valid only if nothing in the bundle says an action ran (else the
-      // order, and the approval it carries, were left out).
-      const ran = executionClaimed(predicate, bundle.transcript);
-      if (ran !== undefined) {
-        step('approval.signature', () =>
-          fail('approval.signature', `the bundle records an executed action (${ran}) but no ExecutionOrder`),
-        );
-      }
-      note('approval.signature', 'skip', 'no ExecutionOrder in the transcript');
-    } else {
-      step('approval.signature', () => verifyApprovals(bundle.transcript, orders, predicate, group));
-    }
+    step(
+      'approval.signature',
+      () => checkApprovals(bundle.transcript, predicate, group),
+      (checked) => (checked ? undefined : { skip: 'no ExecutionOrder in the transcript' }),
+    );
     step('signers.threshold', () =>
       checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
     );

@@ -303,3 +303,18 @@ export const SIGNALS = {
 export async function incident(gw: Pick<Gateway, 'app'>, id: string): Promise<Record<string, unknown>> {
   return json(await request(gw, 'GET', `/v1/incidents/${id}`, { token: TOKENS.read }));
 }
+
+/**
+ * A coordinator that passes the local one's five core calls through, with any of them replaced
+ * by `over` (a flaky party, a refusing quorum, a pooled risk): what the workflow tests wrap.
+ */
+export function delegating(c: LocalCoordinator, over: Partial<Coordinator> = {}): Coordinator {
+  return {
+    keys: () => c.keys(),
+    agentStep: (role, input) => c.agentStep(role, input),
+    signApproval: (p) => c.signApproval(p),
+    signEvidence: (i) => c.signEvidence(i),
+    signCheckpoint: (i) => c.signCheckpoint(i),
+    ...over,
+  };
+}

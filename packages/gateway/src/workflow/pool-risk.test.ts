@@ -10,6 +10,7 @@ import type { Coordinator, PooledRisk } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import {
+  delegating,
   incident,
   json,
   makeGateway,
@@ -30,17 +31,13 @@ afterEach(async () => {
 
 /** The local coordinator with a `poolRisk` that records its subjects and answers with `answer`. */
 function pooling(asked: RiskSubject[], answer: () => Promise<PooledRisk>) {
-  return (c: LocalCoordinator): Coordinator => ({
-    keys: () => c.keys(),
-    agentStep: (role, input) => c.agentStep(role, input),
-    signApproval: (p) => c.signApproval(p),
-    signEvidence: (i) => c.signEvidence(i),
-    signCheckpoint: (i) => c.signCheckpoint(i),
-    poolRisk: async (subject) => {
-      asked.push(subject);
-      return answer();
-    },
-  });
+  return (c: LocalCoordinator): Coordinator =>
+    delegating(c, {
+      poolRisk: async (subject) => {
+        asked.push(subject);
+        return answer();
+      },
+    });
 }
 
 const FORGED: AggregationRef = {

@@ -13,6 +13,7 @@ import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
 import {
   approvalEnvelope,
+  delegating,
   fixture,
   fixtureText,
   GITOPS_REPO,
@@ -90,16 +91,13 @@ function ownRunner(gw: TestGateway, settings: RetrySettings, coordinator?: Coord
 
 /** The local coordinator, with `role`'s agent step failing while `down()` says so. */
 function roleDown(role: string, down: (role: string) => boolean, code = 'UNAVAILABLE') {
-  return (c: LocalCoordinator): Coordinator => ({
-    keys: () => c.keys(),
-    agentStep: async (r, input) => {
-      if (r === role && down(r)) throw new AapsError(code as never, `${r} is unreachable (agent.step)`);
-      return c.agentStep(r, input);
-    },
-    signApproval: (p) => c.signApproval(p),
-    signEvidence: (i) => c.signEvidence(i),
-    signCheckpoint: (i) => c.signCheckpoint(i),
-  });
+  return (c: LocalCoordinator): Coordinator =>
+    delegating(c, {
+      agentStep: async (r, input) => {
+        if (r === role && down(r)) throw new AapsError(code as never, `${r} is unreachable (agent.step)`);
+        return c.agentStep(r, input);
+      },
+    });
 }
 
 type Note = { state: string; event: string; actor: string; detail: Record<string, unknown> };
@@ -799,18 +797,15 @@ describe('unreachable parties', () => {
 describe('an unreachable quorum', () => {
   it('parties that do not answer fail the incident (after the retry budget); they do not reject it', async () => {
     let asked = 0;
-    const down = (c: LocalCoordinator): Coordinator => ({
-      keys: () => c.keys(),
-      agentStep: (role, input) => c.agentStep(role, input),
-      signApproval: async () => {
-        asked++;
-        throw new ProtocolError('QUORUM_UNREACHABLE', '2 of 3 needed parties answered', [], {
-          details: { refusals: [{ party: 'audit', rule: 'target.namespace', message: 'no' }] },
-        });
-      },
-      signEvidence: (i) => c.signEvidence(i),
-      signCheckpoint: (i) => c.signCheckpoint(i),
-    });
+    const down = (c: LocalCoordinator): Coordinator =>
+      delegating(c, {
+        signApproval: async () => {
+          asked++;
+          throw new ProtocolError('QUORUM_UNREACHABLE', '2 of 3 needed parties answered', [], {
+            details: { refusals: [{ party: 'audit', rule: 'target.namespace', message: 'no' }] },
+          });
+        },
+      });
     const { gw, runner } = await retrying({ retryDelayMs: 1, retryMaxDelayMs: 2, retryBudgetMs: 20 }, down);
     const id = await submit(gw, SIGNALS.quota());
     runner.start(id);
@@ -924,16 +919,13 @@ describe('crash safety', () => {
       appended = r;
     });
     // The process dies while the parties sign the checkpoint.
-    const dies = (c: LocalCoordinator): Coordinator => ({
-      keys: () => c.keys(),
-      agentStep: (role, input) => c.agentStep(role, input),
-      signApproval: (p) => c.signApproval(p),
-      signEvidence: (i) => c.signEvidence(i),
-      signCheckpoint: () => {
-        appended();
-        return new Promise(() => undefined);
-      },
-    });
+    const dies = (c: LocalCoordinator): Coordinator =>
+      delegating(c, {
+        signCheckpoint: () => {
+          appended();
+          return new Promise(() => undefined);
+        },
+      });
     const a = await makeGateway({ wrap: dies });
     const id = await submit(a, SIGNALS.quota());
     await reached;

@@ -476,6 +476,11 @@ export class WorkflowRunner {
         const late = isTerminal(record.state) ? { after_end: true } : {};
         await this.#note(record, 'occurrence.joined', { ...detail, occurrence: joined + 1, ...late }, actor);
       }
+      if (joined + 1 >= JOINED_NOTE_LIMIT) {
+        // Full: later occurrences are not queued (no record load for them).
+        if (this.#notesFull.size >= NOTES_FULL_MEMORY) this.#notesFull.clear();
+        this.#notesFull.add(id);
+      }
       return record;
     });
   }
@@ -494,13 +499,7 @@ export class WorkflowRunner {
     }
     this.#notesQueued.set(id, queued + 1);
     const task = this.noteOccurrence(id, detail, actor).then(
-      (record) => {
-        const joined = record.timeline.filter((e) => e.event === 'occurrence.joined').length;
-        if (joined >= JOINED_NOTE_LIMIT) {
-          if (this.#notesFull.size >= NOTES_FULL_MEMORY) this.#notesFull.clear();
-          this.#notesFull.add(id);
-        }
-      },
+      () => undefined,
       (e: unknown) =>
         this.#d.logger.warn('intake.occurrence_note_failed', {
           incident_id: id,
