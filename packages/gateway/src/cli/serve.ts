@@ -14,9 +14,13 @@ import type { Coordinator } from '../coordinator.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import { createGitopsExecutor } from '../executor/gitops.js';
 import type { Executor } from '../executor/types.js';
+import { drainable, type FetchHandler } from '../http-drain.js';
 import type { TokenGrant } from '../middleware/auth.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
+
+/** How long a stop waits for the requests being handled before it ends their connections. */
+const DRAIN_MS = 10_000;
 
 export interface RunningGateway {
   url: string;
@@ -50,17 +54,20 @@ export async function startGateway(opts: {
   const { config } = opts;
   // Listen first: a port in use then stops the start before anything is written (the store, its
   // valid-from date). Requests that arrive before the app is ready are told to retry.
-  let appFetch: ((request: Request, env: unknown) => Response | Promise<Response>) | undefined;
+  let appFetch: FetchHandler | undefined;
+  // A stop lets the handlers running finish before the store closes (see http-drain.ts).
+  const drain = drainable((request, env) =>
+    appFetch
+      ? appFetch(request, env)
+      : Response.json(
+          { error: { code: 'UNAVAILABLE', message: 'the gateway is starting; retry' } },
+          { status: 503, headers: { 'retry-after': '1' } },
+        ),
+  );
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       {
-        fetch: (request: Request, env: unknown) =>
-          appFetch
-            ? appFetch(request, env)
-            : Response.json(
-                { error: { code: 'UNAVAILABLE', message: 'the gateway is starting; retry' } },
-                { status: 503, headers: { 'retry-after': '1' } },
-              ),
+        fetch: drain.fetch,
         port: config.port,
         hostname: config.host,
       },
@@ -72,13 +79,18 @@ export async function startGateway(opts: {
     http.headersTimeout = 66_000;
     s.once('error', reject);
   });
-  // Stop listening and end every connection, idle or not: an open event stream would otherwise
-  // hold the stop for as long as its client stays.
-  const closeServer = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    });
+  // Stop listening, let the handlers running finish (at most DRAIN_MS), then end every connection,
+  // idle or not: an open event stream would otherwise hold the stop for as long as its client stays.
+  const closeServer = async () => {
+    const http = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    http.closeIdleConnections();
+    if (!(await drain.drain(DRAIN_MS))) {
+      opts.logger.warn('gateway.drain_timeout', { in_flight: drain.inFlight(), waited_ms: DRAIN_MS });
+    }
+    http.closeAllConnections();
+    await closed;
+  };
   const dir = join(config.dataDir, 'gateway');
   let store: Awaited<ReturnType<typeof openGatewayStore>> | undefined;
   let gateway: Gateway | undefined;
