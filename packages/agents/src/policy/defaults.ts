@@ -1,7 +1,8 @@
 /**
  * The default policy set, matching DESIGN.md and the seed: the five automatic actions, the five
- * human-approval actions, and conservative bounds. `policies/<role>.json` holds the same values
- * as files (a test keeps them equal); a party loads its own file with `parsePolicy`.
+ * human-approval actions, and conservative bounds. `bounds.image_rollback.allowed_image_prefixes`,
+ * which only a department can fill in, is left out (any image). `policies/<role>.json` holds the
+ * same values as files (a test keeps them equal); a party loads its own file with `parsePolicy`.
  */
 import { AGENT_ROLES, type AgentRole, AUTO_ACTIONS, HUMAN_ACTIONS } from './roles.js';
 import { POLICY_SCHEMA_VERSION, type Policy, VERIFICATION_STAGES } from './schema.js';
@@ -30,6 +31,8 @@ export function defaultPolicy(role: AgentRole): Policy {
           'limits.ephemeral-storage',
         ],
       },
+      // No `allowed_image_prefixes`: a rollback may target any image pinned by digest, as before the
+      // setting existed. A department should list its own registries (policies/README.md).
       image_rollback: { require_digest: true },
     },
     evidence: { min_refs: 1 },

@@ -6,7 +6,15 @@ import { type ApprovalProposal, buildApprovalProposal, type ProposalCore } from 
 import { computeRiskScore } from './risk.js';
 import { AUTO_ACTIONS, HUMAN_ACTIONS, PARTY_ROLES } from './roles.js';
 import type { Policy } from './schema.js';
-import { context, GOOD_IMAGE, LOW_RISK, PARAMS, proposalFor, signApproval } from './test-helpers/fixtures.js';
+import {
+  context,
+  DIGEST,
+  GOOD_IMAGE,
+  LOW_RISK,
+  PARAMS,
+  proposalFor,
+  signApproval,
+} from './test-helpers/fixtures.js';
 
 const policy = defaultPolicy('strategy');
 const ctx = context();
@@ -175,6 +183,45 @@ describe('evaluateProposal: each refusal names its rule', () => {
         }),
       ),
     ).toBe('bounds.image_digest');
+  });
+
+  it('bounds.image_prefix: a rollback targets only images the policy lists, by whole components', () => {
+    const img = proposalFor('image_rollback');
+    const to = (to_image: string) =>
+      rebuilt(img, { parameters: { basis: 'deployment_history', container: 'web', to_image } });
+    const listing = (allowed_image_prefixes: string[]): Policy => ({
+      ...policy,
+      bounds: { ...policy.bounds, image_rollback: { require_digest: true, allowed_image_prefixes } },
+    });
+    const shop = listing(['registry.example/shop/']);
+    // Absent, any digest-pinned image passes: what a fake deployment history could exploit.
+    expect(ruleOf(policy, 'strategy', to(`evil.example/backdoor@${DIGEST}`))).toBe('approve');
+    expect(ruleOf(shop, 'strategy', img)).toBe('approve');
+    expect(ruleOf(shop, 'strategy', to(`registry.example/shop/web:v1@${DIGEST}`))).toBe('approve');
+    for (const image of [
+      `evil.example/backdoor@${DIGEST}`,
+      `registry.example/shopping/web@${DIGEST}`,
+      `registry.example/shop@${DIGEST}`,
+      `registry.example/shop/../evil/web@${DIGEST}`,
+      `registry.example/shop//web@${DIGEST}`,
+      `evil.example/registry.example/shop/web@${DIGEST}`,
+    ]) {
+      const r = evaluateProposal(shop, 'strategy', to(image), ctx);
+      expect(r).toMatchObject({ decision: 'refuse', rule: 'bounds.image_prefix' });
+      expect(r.decision === 'refuse' && r.fields).toEqual(['parameters.to_image']);
+    }
+    // An entry without a trailing slash names one repository exactly, tag and digest aside.
+    const web = listing(['registry.example/shop/web', 'registry.example:5000/ops/']);
+    expect(ruleOf(web, 'strategy', to(`registry.example/shop/web@${DIGEST}`))).toBe('approve');
+    expect(ruleOf(web, 'strategy', to(`registry.example:5000/ops/api@${DIGEST}`))).toBe('approve');
+    expect(ruleOf(web, 'strategy', to(`registry.example/shop/web-canary@${DIGEST}`))).toBe(
+      'bounds.image_prefix',
+    );
+    // An empty list allows no named image; the previous revision needs none.
+    const none = listing([]);
+    expect(ruleOf(none, 'strategy', img)).toBe('bounds.image_prefix');
+    const undo = rebuilt(img, { parameters: { basis: 'previous_revision', to_revision: 'previous' } });
+    expect(ruleOf(none, 'strategy', undo)).toBe('approve');
   });
 
   it('risk: score mismatch, unverified aggregation, over the maximum', () => {

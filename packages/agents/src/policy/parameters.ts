@@ -71,6 +71,20 @@ const CONTAINER = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const WORKLOAD_KINDS = ['deployment', 'statefulset', 'daemonset'];
 
 /**
+ * The repository an image reference names: the reference without its `@digest` and its `:tag` (a
+ * colon after the last `/`; one before it is a registry port). Undefined when a path component is
+ * empty, `.` or `..`, which no registry name has and a URL path would resolve elsewhere.
+ */
+export function imageRepository(image: string): string | undefined {
+  const at = image.indexOf('@');
+  const named = at === -1 ? image : image.slice(0, at);
+  const colon = named.lastIndexOf(':');
+  const repository = colon > named.lastIndexOf('/') ? named.slice(0, colon) : named;
+  const parts = repository.split('/');
+  return parts.some((p) => p === '' || p === '.' || p === '..') ? undefined : repository;
+}
+
+/**
  * Parse the parameters of `action` targeting `target`; throws `ValidationError` whose fields are
  * dot paths under `parameters.`.
  */

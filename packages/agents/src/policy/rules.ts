@@ -25,7 +25,7 @@ import {
   isAgentRole,
   ROLE_PERMISSIONS,
 } from './roles.js';
-import { isNamespaceAllowed, type Policy } from './schema.js';
+import { isImageAllowed, isNamespaceAllowed, type Policy } from './schema.js';
 
 /** Rule names a refusal may carry. `permission.constraint.*` names the seed constraint. */
 export type RefusalRule =
@@ -49,6 +49,7 @@ export type RefusalRule =
   | 'bounds.quota_factor'
   | 'bounds.quota_below_usage'
   | 'bounds.image_digest'
+  | 'bounds.image_prefix'
   | 'risk.score_mismatch'
   | 'risk.aggregation_unverified'
   | 'risk.over_max'
@@ -255,6 +256,15 @@ function checkBounds(policy: Policy, parameters: ActionParameters): void {
     rule('bounds.image_digest', () => {
       if (policy.bounds.image_rollback.require_digest && !/@sha256:[0-9a-f]{64}$/.test(to)) {
         refuse('bounds.image_digest', 'rollback image must be pinned by digest', ['parameters.to_image']);
+      }
+    });
+    // The image comes from deployment history the gateway reports: a digest pins it, but only the
+    // policy's own list says whose image it may be.
+    rule('bounds.image_prefix', () => {
+      if (!isImageAllowed(policy.bounds, to)) {
+        refuse('bounds.image_prefix', 'rollback image is outside the allowed image prefixes', [
+          'parameters.to_image',
+        ]);
       }
     });
   }

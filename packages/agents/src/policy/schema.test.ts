@@ -86,4 +86,39 @@ describe('parsePolicy', () => {
       'verification.min_test_coverage',
     ]);
   });
+
+  it('reads allowed_image_prefixes: absent is any image, entries are repositories or prefixes', () => {
+    const p = defaultPolicy('audit');
+    expect(parsePolicy(p).bounds.image_rollback.allowed_image_prefixes).toBeUndefined();
+    const withPrefixes = (allowed_image_prefixes: unknown) => ({
+      ...p,
+      bounds: { ...p.bounds, image_rollback: { require_digest: true, allowed_image_prefixes } },
+    });
+    const good = ['registry.example/shop/', 'registry.example:5000/ops/api'];
+    expect(parsePolicy(withPrefixes(good)).bounds.image_rollback.allowed_image_prefixes).toEqual(good);
+    expect(parsePolicy(withPrefixes([])).bounds.image_rollback.allowed_image_prefixes).toEqual([]);
+    expect(
+      [
+        ...fieldsOf(() =>
+          parsePolicy(
+            withPrefixes([
+              'registry.example/shop/',
+              'registry.example/shop/',
+              'r.example//x/',
+              'x@sha256:ab',
+              '',
+            ]),
+          ),
+        ),
+      ].sort(),
+    ).toEqual([
+      'bounds.image_rollback.allowed_image_prefixes.1',
+      'bounds.image_rollback.allowed_image_prefixes.2',
+      'bounds.image_rollback.allowed_image_prefixes.3',
+      'bounds.image_rollback.allowed_image_prefixes.4',
+    ]);
+    expect(fieldsOf(() => parsePolicy(withPrefixes('registry.example/')))).toEqual([
+      'bounds.image_rollback.allowed_image_prefixes',
+    ]);
+  });
 });

@@ -5,6 +5,7 @@
  * once as dot paths.
  */
 
+import { imageRepository } from './parameters.js';
 import { Reader } from './reader.js';
 import { ACTIONS, type ActionName, AGENT_ROLES, type AgentRole } from './roles.js';
 
@@ -41,6 +42,14 @@ export interface PolicyBounds {
   image_rollback: {
     /** A rollback to a named image must pin it by digest (`@sha256:`). */
     require_digest: boolean;
+    /**
+     * Image repositories a rollback to a named image may target: an entry ending in `/` is a
+     * prefix (`registry.example/shop/`), any other names one repository exactly. Absent: any image
+     * (the default, so existing policies keep working); empty: none. Departments should set it: the
+     * image comes from deployment history the gateway reports, and a digest says nothing of whose
+     * image it is.
+     */
+    allowed_image_prefixes?: string[];
   };
 }
 
@@ -106,6 +115,8 @@ export interface DepartmentRiskView {
 
 const NAMESPACE_PATTERN = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
 const QUOTA_RESOURCE = /^[a-z0-9]([-a-z0-9./]{0,126}[a-z0-9])?$/;
+/** An image repository (`registry.example/shop/web`) or a prefix of whole components (`…/shop/`). */
+const IMAGE_PREFIX = /^[a-z0-9][a-z0-9._:/-]{0,254}$/;
 
 /** Validate untrusted JSON into a {@link Policy}; throws `ValidationError` with every bad field. */
 export function parsePolicy(json: unknown): Policy {
@@ -241,14 +252,40 @@ function readBounds(r: Reader, value: unknown): PolicyBounds | undefined {
       (v, p) => r.string(v, p, { pattern: QUOTA_RESOURCE, max: 128 }),
       { unique: true },
     );
-  const ir = r.object(b['image_rollback'], 'bounds.image_rollback', ['require_digest']);
+  const ir = r.object(
+    b['image_rollback'],
+    'bounds.image_rollback',
+    ['require_digest'],
+    ['allowed_image_prefixes'],
+  );
   const requireDigest = ir && r.boolean(ir['require_digest'], 'bounds.image_rollback.require_digest');
+  const prefixes =
+    ir?.['allowed_image_prefixes'] === undefined
+      ? undefined
+      : r.array(
+          ir['allowed_image_prefixes'],
+          'bounds.image_rollback.allowed_image_prefixes',
+          (v, p) => {
+            const entry = r.string(v, p, { pattern: IMAGE_PREFIX, max: 255 });
+            if (entry === undefined) return undefined;
+            // Whole components only: no `@digest`, and nothing a repository name could not be.
+            const repository = entry.endsWith('/') ? entry.slice(0, -1) : entry;
+            if (repository.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+              return r.report(p, 'expected an image repository or a prefix ending in /');
+            }
+            return entry;
+          },
+          { unique: true, max: 256 },
+        );
   return {
     namespaces: { allow: allow ?? [], deny: deny ?? [] },
     max_auto_risk_score: maxAuto ?? 0,
     max_risk_score: max ?? 0,
     resource_quota: { max_increase_factor: factor ?? 1, resources: resources ?? [] },
-    image_rollback: { require_digest: requireDigest ?? true },
+    image_rollback: {
+      require_digest: requireDigest ?? true,
+      ...(prefixes === undefined ? {} : { allowed_image_prefixes: prefixes }),
+    },
   };
 }
 
@@ -267,6 +304,18 @@ function readVerification(r: Reader, value: unknown): VerificationRules | undefi
     fail_severity: r.oneOf(v['fail_severity'], 'verification.fail_severity', SEVERITIES) ?? 'low',
     min_test_coverage: r.number(v['min_test_coverage'], 'verification.min_test_coverage', 0, 1) ?? 1,
   };
+}
+
+/**
+ * Whether a rollback may target `image`: any image when the policy lists no prefixes, else one
+ * whose repository ({@link imageRepository}) is an entry or lies under an entry ending in `/`.
+ */
+export function isImageAllowed(bounds: PolicyBounds, image: string): boolean {
+  const allowed = bounds.image_rollback.allowed_image_prefixes;
+  if (allowed === undefined) return true;
+  const repository = imageRepository(image);
+  if (repository === undefined) return false;
+  return allowed.some((a) => (a.endsWith('/') ? repository.startsWith(a) : repository === a));
 }
 
 /** Whether `namespace` passes the policy's namespace bounds. */
