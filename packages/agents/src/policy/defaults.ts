@@ -1,8 +1,10 @@
 /**
  * The default policy set, matching DESIGN.md and the seed: the five automatic actions, the five
- * human-approval actions, and conservative bounds. `bounds.image_rollback.allowed_image_prefixes`,
- * which only a department can fill in, is left out (any image). `policies/<role>.json` holds the
- * same values as files (a test keeps them equal); a party loads its own file with `parsePolicy`.
+ * human-approval actions, and conservative bounds. Two settings only a department can fill in are
+ * left at their permissive defaults: `bounds.image_rollback.allowed_image_prefixes` (absent: any
+ * image) and `risk.require_pooled` (absent: the formula alone is accepted). `policies/<role>.json`
+ * holds the same values as files (a test keeps them equal); a party loads its own file with
+ * `parsePolicy`.
  */
 import { AGENT_ROLES, type AgentRole, AUTO_ACTIONS, HUMAN_ACTIONS } from './roles.js';
 import { POLICY_SCHEMA_VERSION, type Policy, VERIFICATION_STAGES } from './schema.js';

@@ -224,6 +224,23 @@ describe('evaluateProposal: each refusal names its rule', () => {
     expect(ruleOf(none, 'strategy', undo)).toBe('approve');
   });
 
+  it('risk.pooled_required: a party that requires the pooled score refuses a proposal without one', () => {
+    const strict: Policy = { ...policy, risk: { weight_percent: 100, offset: 0, require_pooled: true } };
+    const r = evaluateProposal(strict, 'strategy', p, ctx);
+    expect(r).toMatchObject({ decision: 'refuse', rule: 'risk.pooled_required' });
+    expect(r.decision === 'refuse' && r.fields).toEqual(['risk.aggregation_ref']);
+    // Without the setting (or with it false) the formula alone is still accepted.
+    expect(ruleOf(policy, 'strategy', p)).toBe('approve');
+    expect(
+      ruleOf({ ...strict, risk: { weight_percent: 100, offset: 0, require_pooled: false } }, 'strategy', p),
+    ).toBe('approve');
+    const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'cd'.repeat(32), value: 55 };
+    const pooled = rebuilt(p, { risk: { ...p.risk, score: 55, aggregation_ref: ref } });
+    expect(ruleOf(strict, 'strategy', pooled, context({ verifyAggregationRef: () => true }))).toBe('approve');
+    // A reference that is there must still verify.
+    expect(ruleOf(strict, 'strategy', pooled)).toBe('risk.aggregation_unverified');
+  });
+
   it('risk: score mismatch, unverified aggregation, over the maximum', () => {
     expect(ruleOf(policy, 'strategy', rebuilt(p, { risk: { ...p.risk, score: 1 } }))).toBe(
       'risk.score_mismatch',

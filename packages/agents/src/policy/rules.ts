@@ -50,6 +50,7 @@ export type RefusalRule =
   | 'bounds.quota_below_usage'
   | 'bounds.image_digest'
   | 'bounds.image_prefix'
+  | 'risk.pooled_required'
   | 'risk.score_mismatch'
   | 'risk.aggregation_unverified'
   | 'risk.over_max'
@@ -277,6 +278,13 @@ function checkRisk(
   ctx: EvaluationContext,
 ): void {
   const { risk } = proposal;
+  // A party that requires the pooled score does not let the gateway fall back to the formula by
+  // leaving the reference out.
+  rule('risk.pooled_required', () => {
+    if (policy.risk?.require_pooled === true && risk.aggregation_ref === undefined) {
+      refuse('risk.pooled_required', 'this party requires a pooled risk score', ['risk.aggregation_ref']);
+    }
+  });
   rule('risk.aggregation_unverified', () => {
     if (risk.aggregation_ref === undefined) return;
     if (ctx.verifyAggregationRef?.(risk.aggregation_ref, proposal) !== true) {

@@ -121,4 +121,17 @@ describe('parsePolicy', () => {
       'bounds.image_rollback.allowed_image_prefixes',
     ]);
   });
+
+  it('reads risk.require_pooled as a boolean, absent unless given', () => {
+    const p = defaultPolicy('audit');
+    expect(parsePolicy({ ...p, risk: { require_pooled: true } }).risk).toEqual({
+      weight_percent: 100,
+      offset: 0,
+      require_pooled: true,
+    });
+    expect(parsePolicy({ ...p, risk: {} }).risk?.require_pooled).toBeUndefined();
+    expect(fieldsOf(() => parsePolicy({ ...p, risk: { require_pooled: 'yes' } }))).toEqual([
+      'risk.require_pooled',
+    ]);
+  });
 });

@@ -111,6 +111,11 @@ export interface Policy {
 export interface DepartmentRiskView {
   weight_percent: number;
   offset: number;
+  /**
+   * Refuse every proposal that carries no pooled score (`risk.aggregation_ref`), so a gateway
+   * cannot fall back to the formula by leaving it out (rule `risk.pooled_required`). Absent: false.
+   */
+  require_pooled?: boolean;
 }
 
 const NAMESPACE_PATTERN = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
@@ -180,14 +185,20 @@ export function parsePolicy(json: unknown): Policy {
 }
 
 function readRiskView(r: Reader, value: unknown): DepartmentRiskView | undefined {
-  const v = r.object(value, 'risk', [], ['weight_percent', 'offset']);
+  const v = r.object(value, 'risk', [], ['weight_percent', 'offset', 'require_pooled']);
   if (!v) return undefined;
   const weight =
     v['weight_percent'] === undefined
       ? 100
       : r.number(v['weight_percent'], 'risk.weight_percent', 0, 400, true);
   const offset = v['offset'] === undefined ? 0 : r.number(v['offset'], 'risk.offset', -100, 100, true);
-  return { weight_percent: weight ?? 100, offset: offset ?? 0 };
+  const requirePooled =
+    v['require_pooled'] === undefined ? undefined : r.boolean(v['require_pooled'], 'risk.require_pooled');
+  return {
+    weight_percent: weight ?? 100,
+    offset: offset ?? 0,
+    ...(requirePooled === undefined ? {} : { require_pooled: requirePooled }),
+  };
 }
 
 const APPROVER_ID = /^(\*|[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/;
