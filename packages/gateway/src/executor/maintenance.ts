@@ -1,7 +1,8 @@
 /**
- * Maintenance: executes an `ExecutionOrder` only after checking its threshold signature over the
- * proposal bytes under the group key it trusts (not the key the order names). A failed apply is
- * rolled back, and the result says so.
+ * Maintenance: executes an `ExecutionOrder` only after checking that it is for the incident its
+ * signed proposal names and that its threshold signature over the proposal bytes holds under the
+ * group key it trusts (not the key the order names). A failed apply is rolled back, and the result
+ * says so.
  */
 import { proposalSigningBytes } from '@aaps/agents';
 import {
@@ -21,11 +22,21 @@ export interface TrustedGroupKey {
   groupPublicKey: Uint8Array;
 }
 
-/** Throws `VerificationError` (`execution.order`) unless the order carries a valid group signature. */
+/**
+ * Throws `VerificationError` unless the order may be executed: check `execution.binding` (code
+ * `VERIFICATION_FAILED`) when the order names another incident than its signed proposal (executors
+ * label their work with the order's incident: a GitOps commit message, for one), and
+ * `execution.order` (code `INVALID_SIGNATURE`) unless it carries a valid group signature.
+ */
 export function checkExecutionOrder(order: ExecutionOrderPayload, trusted: TrustedGroupKey): void {
   const fail = (why: string): never => {
     throw new VerificationError('execution.order', why, { code: 'INVALID_SIGNATURE' });
   };
+  // The signature covers the proposal, not the order around it: its incident must be the proposal's.
+  const signedIncident = (order.proposal as { incident_id?: unknown } | null | undefined)?.incident_id;
+  if (order.incident_id !== signedIncident) {
+    throw new VerificationError('execution.binding', 'the order names another incident than its proposal');
+  }
   if (order.approval.ciphersuite !== trusted.ciphersuite) fail('the order names another ciphersuite');
   if (order.approval.group_public_key !== bytesToHex(trusted.groupPublicKey))
     fail('the order names another group key');
