@@ -43,6 +43,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionName } from '../packages/agents/src/policy/roles.js';
 import { proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+import { approvalSubject, clusterBacking } from './helpers/backing.js';
 
 const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 let dir: string;
@@ -124,7 +125,7 @@ describe('party nodes across processes', () => {
     });
     const p = proposal();
     const result = await session.sign({
-      payload: { kind: 'approval', proposal: p },
+      payload: approvalSubject(layout, p),
       messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
     });
     expect(result.signers.length).toBe(3);
@@ -157,7 +158,7 @@ describe('party nodes across processes', () => {
       });
       const sign = (p: ReturnType<typeof proposal>) =>
         session.sign({
-          payload: { kind: 'approval', proposal: p },
+          payload: approvalSubject(layout, p),
           messageFor: (x) => proposalSigningBytes((x as { proposal: unknown }).proposal),
         });
       const first = await sign(proposalFor('image_rollback', { incident_id: 'inc-ttl-1' }));
@@ -177,7 +178,7 @@ describe('party nodes across processes', () => {
             commitments,
             message: proposalSigningBytes(p),
           }),
-          subject: { kind: 'approval', proposal: p },
+          subject: approvalSubject(layout, p),
         }),
       ).rejects.toMatchObject({ code: 'UNKNOWN_NONCE', message: expect.stringContaining('expired unused') });
       // The session still holds pooled commitments whose nonces expired: it is told so, asks for
@@ -215,7 +216,7 @@ describe('party nodes across processes', () => {
     });
     const sign = (p: ReturnType<typeof proposal>) =>
       session.sign({
-        payload: { kind: 'approval', proposal: p },
+        payload: approvalSubject(layout, p),
         messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
       });
     const good = Array.from({ length: 12 }, (_, i) =>
@@ -348,7 +349,8 @@ describe('party nodes across processes', () => {
         return fetch(input, init);
       },
     });
-    const signed = await coordinator.signApproval(proposal());
+    const approved = proposal();
+    const signed = await coordinator.signApproval(approved, clusterBacking(layout, approved));
     expect(signed.signers).not.toContain(blocked.id);
     expect(signed.signers).toHaveLength(layout.roster.threshold.min);
     expect(signed.unavailable.map((u) => [u.party, u.code])).toEqual([[blocked.id, 'UNAVAILABLE']]);
@@ -371,7 +373,7 @@ describe('party nodes across processes', () => {
     const round2 = () =>
       client.call(victim.id, 'sign.round2', 'k9', {
         signing_package: SigningPackageCodec.toJSON(s.id, pkg),
-        subject: { kind: 'approval', proposal: p },
+        subject: approvalSubject(layout, p),
       });
     await round2(); // the nonce survived the crash (persisted before the commitment left) and signs once
     await expect(round2()).rejects.toMatchObject({ code: 'NONCE_REUSE' });
@@ -380,7 +382,7 @@ describe('party nodes across processes', () => {
     await expect(
       client.call(victim.id, 'sign.round2', 'k9b', {
         signing_package: SigningPackageCodec.toJSON(s.id, { commitments, message: proposalSigningBytes(p2) }),
-        subject: { kind: 'approval', proposal: p2 },
+        subject: approvalSubject(layout, p2),
       }),
     ).rejects.toMatchObject({ code: 'NONCE_REUSE' });
   });
@@ -401,7 +403,7 @@ describe('party nodes across processes', () => {
           commitments: [mine, ...others],
           message: proposalSigningBytes(rbac),
         }),
-        subject: { kind: 'approval', proposal: rbac },
+        subject: approvalSubject(layout, rbac),
       })
       .catch((e: AapsError) => e);
     expect(err).toBeInstanceOf(AapsError);
@@ -416,18 +418,34 @@ describe('party nodes across processes', () => {
           commitments: [mine, ...others],
           message: proposalSigningBytes(rbac),
         }),
-        subject: { kind: 'approval', proposal: allowed },
+        subject: approvalSubject(layout, allowed),
       })
       .catch((e: AapsError) => e);
     expect((lie as AapsError).code).toBe('POLICY_REFUSED');
     expect((lie as AapsError).details.rule).toBe('message.mismatch');
+    // A proposal the gateway made up (no agent proposed it, or the backing is another proposal's):
+    // refused by rule, before any share.
+    const madeUp = proposal();
+    for (const backing of [undefined, clusterBacking(layout, proposal('configmap_reload'))]) {
+      const refused = await client
+        .call(party.id, 'sign.round2', 'pol-made-up', {
+          signing_package: SigningPackageCodec.toJSON(s.id, {
+            commitments: [mine, ...others],
+            message: proposalSigningBytes(madeUp),
+          }),
+          subject: { kind: 'approval', proposal: madeUp, ...(backing ? { backing } : {}) },
+        })
+        .catch((e: AapsError) => e);
+      expect((refused as AapsError).code).toBe('POLICY_REFUSED');
+      expect((refused as AapsError).details.rule).toBe('approval.backing');
+    }
     // The refused attempts did not consume the nonce: the honest package still signs.
     await client.call(party.id, 'sign.round2', 'pol3', {
       signing_package: SigningPackageCodec.toJSON(s.id, {
         commitments: [mine, ...others],
         message: proposalSigningBytes(allowed),
       }),
-      subject: { kind: 'approval', proposal: allowed },
+      subject: approvalSubject(layout, allowed),
     });
     expect(frostIdentifier(layout.roster, party)).toBe(mine.identifier);
   });
@@ -572,7 +590,7 @@ describe('key maintenance across processes', () => {
     });
     const p = proposal();
     const r = await session.sign({
-      payload: { kind: 'approval', proposal: p },
+      payload: approvalSubject(layout2, p),
       messageFor: () => proposalSigningBytes(p),
       exclude: layout2.roster.parties
         .filter((q) => exclude.includes(q.id))

@@ -29,6 +29,7 @@ import { AapsError, getCiphersuite, loadFastBackends, type SignedEnvelope } from
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort, startUp, type UpCluster } from '../bench/load/cluster.js';
 import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+import { clusterBacking } from './helpers/backing.js';
 
 const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 const run = promisify(execFile);
@@ -93,7 +94,8 @@ function fixTranscript(): SignedEnvelope[] {
 
 async function refusedRules(ref: AggregationRef, incident: string): Promise<string[]> {
   try {
-    await coordinator.signApproval(pooledProposal(ref, incident));
+    const p = pooledProposal(ref, incident);
+    await coordinator.signApproval(p, clusterBacking(layout, p));
   } catch (e) {
     expect(e).toBeInstanceOf(AapsError);
     expect((e as AapsError).code).toBe('QUORUM_UNREACHABLE');
@@ -162,7 +164,9 @@ describe('pooled risk across party processes', () => {
     expect(decision.decision).toBe('auto');
     expect(decision.risk).toMatchObject({ score: POOLED, formula_score: FORMULA, pooled_score: POOLED });
     expect(decision.proposal.risk.aggregation_ref).toEqual(ref);
-    const signed = await coordinator.signApproval(decision.proposal);
+    // The strategy party's own signed decision, with the problem solver's fix proposal.
+    const backing = { ...clusterBacking(layout, decision.proposal), decision: env! };
+    const signed = await coordinator.signApproval(decision.proposal, backing);
     expect(signed.signers).toHaveLength(3);
     expect(signed.refusals).toEqual([]);
   });

@@ -8,15 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   buildApprovalProposal,
+  type ClusterLayout,
   computeRiskScore,
   httpSigningTransport,
   layoutCluster,
+  loadOrCreateIdentityKey,
   PARTY_ROLES,
   PartyClient,
   type PartyProcess,
   proposalSigningBytes,
   runDkgOverHttp,
   type SignSubject,
+  signBacking,
   startParties,
 } from '@aaps/agents';
 import { getCiphersuite, loadFastBackends, SigningSession } from '@aaps/mpc-core';
@@ -36,12 +39,32 @@ const proposal = buildApprovalProposal({
   risk: { score: computeRiskScore('image_rollback', factors), method: 'aaps.risk.v1', factors },
 });
 
+/**
+ * The approval as the gateway sends it: with the problem solver's fix proposal and the strategy
+ * party's decision, signed with those parties' identity keys (each party checks them).
+ */
+function approvalSubject(layout: ClusterLayout): SignSubject {
+  const signer = (role: string) => {
+    const party = layout.roster.parties.find((p) => p.role === role)!;
+    return {
+      id: party.id,
+      key: loadOrCreateIdentityKey(join(layout.dir, 'parties', party.id, 'identity.key'), false),
+    };
+  };
+  return {
+    kind: 'approval',
+    proposal,
+    backing: signBacking(proposal, { fix: signer('problem-solver'), decision: signer('strategy') }),
+  };
+}
+
 export async function register({ add }: SuiteContext): Promise<void> {
   await loadFastBackends();
   const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
   let dir = '';
   let procs: PartyProcess[] = [];
   let session: SigningSession<SignSubject> | undefined;
+  let subject: SignSubject | undefined;
   const stop = async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
     procs = [];
@@ -53,7 +76,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
     'http',
     async () => {
       await session!.sign({
-        payload: { kind: 'approval', proposal },
+        payload: subject!,
         messageFor: () => proposalSigningBytes(proposal),
       });
     },
@@ -63,6 +86,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
       setup: async () => {
         dir = mkdtempSync(join(tmpdir(), 'aaps-bench-party-'));
         const layout = await layoutCluster({ dir, threshold: 3 });
+        subject = approvalSubject(layout);
         procs = await startParties(layout);
         const client = new PartyClient({
           roster: layout.roster,
@@ -78,7 +102,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
         });
         // Warm the commitment pool once, as a running gateway would have.
         await session.sign({
-          payload: { kind: 'approval', proposal },
+          payload: subject,
           messageFor: () => proposalSigningBytes(proposal),
         });
       },

@@ -30,6 +30,7 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposalFor, signApproval } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
+import { approvalSubject } from '../helpers/backing.js';
 import { type PartyCluster, startPartyCluster, suite } from '../helpers/party-cluster.js';
 import { type Figure, recordResult } from '../helpers/results.js';
 import { reproduce, SEED } from '../helpers/settings.js';
@@ -115,7 +116,7 @@ async function freshPackage(
   return { commitments, message };
 }
 
-const approval = (p: ApprovalProposal): SignSubject => ({ kind: 'approval', proposal: p });
+const approval = (p: ApprovalProposal): SignSubject => approvalSubject(cluster.layout, p);
 const bytesOf = (p: ApprovalProposal) => proposalSigningBytes(p);
 
 async function honestSignature(p: ApprovalProposal, ids: readonly string[]): Promise<Uint8Array> {

@@ -32,6 +32,7 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
+import { approvalSubject } from '../helpers/backing.js';
 import { type KillPoint, killingFetch } from '../helpers/fault-fetch.js';
 import { type PartyCluster, startPartyCluster, suite } from '../helpers/party-cluster.js';
 import { checkPartyRecords } from '../helpers/party-records.js';
@@ -150,10 +151,10 @@ describe('kill -9 during DKG, signing and refresh', () => {
             timeoutMs: 3_000,
             preference: [frostIdentifier(roster, staleParty)],
           });
-          const stalePk = {
-            kind: 'approval',
-            proposal: proposalFor('image_rollback', { incident_id: `inc-stale-${SEED}-${n}` }),
-          } as const;
+          const stalePk = approvalSubject(
+            cluster.layout,
+            proposalFor('image_rollback', { incident_id: `inc-stale-${SEED}-${n}` }),
+          );
           try {
             const r = await probe.sign({
               payload: stalePk,
@@ -232,10 +233,10 @@ describe('kill -9 during DKG, signing and refresh', () => {
           continue;
         }
         outcomes.sign.tried++;
-        const subject: SignSubject = {
-          kind: 'approval',
-          proposal: proposalFor('image_rollback', { incident_id: `inc-crash-${SEED}-${n}` }),
-        };
+        const subject: SignSubject = approvalSubject(
+          cluster.layout,
+          proposalFor('image_rollback', { incident_id: `inc-crash-${SEED}-${n}` }),
+        );
         const base = httpSigningTransport(client, suite(), `crash-${n}`);
         const transport: SigningTransport<SignSubject> = {
           commit: (p, r, s) => base.commit(p, r, s),

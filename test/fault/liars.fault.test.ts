@@ -39,6 +39,7 @@ import {
   startAaps,
   waitSettled,
 } from '../helpers/aaps.js';
+import { approvalSubject } from '../helpers/backing.js';
 import { incidentSignal } from '../helpers/incidents.js';
 import { type PartyCluster, startPartyCluster, suite } from '../helpers/party-cluster.js';
 import { type FaultMode, type FaultProxy, startFaultProxy } from '../helpers/proxy.js';
@@ -93,10 +94,10 @@ async function signMany(label: string, faulty: readonly string[], count: number)
       // The faulty parties are asked first, so each approval meets them.
       preference: faulty.map((id) => frostIdentifier(roster, roster.parties.find((p) => p.id === id)!)),
     });
-    const subject: SignSubject = {
-      kind: 'approval',
-      proposal: proposalFor('image_rollback', { incident_id: `inc-${label}-${SEED}-${i}` }),
-    };
+    const subject: SignSubject = approvalSubject(
+      cluster.layout,
+      proposalFor('image_rollback', { incident_id: `inc-${label}-${SEED}-${i}` }),
+    );
     try {
       const r = await session.sign({
         payload: subject,

@@ -34,6 +34,7 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
+import { approvalSubject } from '../helpers/backing.js';
 import { type Host, makeHost, netnsRefusal, removeHost } from '../helpers/netns.js';
 import { PARTIES, suite } from '../helpers/party-cluster.js';
 import { type AnsweredCommitment, checkPartyRecords, recordingTransport } from '../helpers/party-records.js';
@@ -94,10 +95,10 @@ const client = () =>
 /** One approval: a fresh proposal, a robust session; the outcome and how long it took. */
 async function approve(label: string): Promise<{ ok: boolean; code?: string; ms: number }> {
   const t = performance.now();
-  const subject: SignSubject = {
-    kind: 'approval',
-    proposal: proposalFor('image_rollback', { incident_id: `inc-netns-${SEED}-${label}-${seq++}` }),
-  };
+  const subject: SignSubject = approvalSubject(
+    { dir, roster: proxied },
+    proposalFor('image_rollback', { incident_id: `inc-netns-${SEED}-${label}-${seq++}` }),
+  );
   const session = new SigningSession<SignSubject>({
     suite: suite(),
     publicPackage: pub,

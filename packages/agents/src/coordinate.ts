@@ -23,6 +23,7 @@ import {
 import type { PartyClient } from './client.js';
 import { publicPackageDigestOfJson } from './key-digest.js';
 import type { SealedItem } from './party/routes/sealed.js';
+import type { ApprovalBacking } from './policy/backing.js';
 import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
 export type DkgProgress = (line: string) => void;
@@ -240,7 +241,7 @@ export async function runRepairOverHttp(
 
 /** What round two carries: the subject each party derives its message from. */
 export type SignSubject =
-  | { kind: 'approval'; proposal: unknown }
+  | { kind: 'approval'; proposal: unknown; backing: ApprovalBacking }
   | { kind: 'evidence'; payload_type: string; payload: string; transcript: unknown[] }
   | { kind: 'checkpoint'; origin: string; tree_size: number; root_hash: string };
 

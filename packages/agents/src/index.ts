@@ -89,6 +89,15 @@ export {
 export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
 export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party/routes/unseal.js';
 export { type ApprovalWindowRules, approvalWindowIssues } from './policy/approval-window.js';
+export {
+  type ApprovalBacking,
+  BACKING_RULE,
+  type BackingCheck,
+  type BackingSigner,
+  backingFromTranscript,
+  checkApprovalBacking,
+  signBacking,
+} from './policy/backing.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
 export { createHumanApprovalVerifier, verifyApproverSignature } from './policy/human-approval.js';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import {
   type AgentRole,
   type AggregationRef,
+  type ApprovalBacking,
   type ApprovalProposal,
   frostIdentifier,
   httpSigningTransport,
@@ -298,8 +299,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       return out.envelopes;
     },
 
-    signApproval: (proposal: ApprovalProposal) =>
-      thresholdSign({ kind: 'approval', proposal }, `approval-${proposal.incident_id}`),
+    signApproval: (proposal: ApprovalProposal, backing: ApprovalBacking) =>
+      thresholdSign({ kind: 'approval', proposal, backing }, `approval-${proposal.incident_id}`),
 
     signEvidence: ({ statement, transcript }) =>
       thresholdSign(

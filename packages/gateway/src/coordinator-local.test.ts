@@ -11,6 +11,7 @@ import {
 } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { LocalCoordinator } from './coordinator-local.js';
+import { localBacking } from './test-helpers/gateway.js';
 
 const gateway = { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().publicKey) };
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -50,13 +51,14 @@ describe('LocalCoordinator', () => {
       'audit',
     ]);
     const p = proposal();
-    const r = await c.signApproval(p);
+    const r = await c.signApproval(p, localBacking(c, p));
     expect(r.signers).toHaveLength(3);
     expect(verify(suite, hexToBytes(keys.group_public_key), proposalSigningBytes(p), r.signature)).toBe(true);
   });
 
   it('every party refuses what its policy forbids: QUORUM_UNREACHABLE naming each rule', async () => {
-    const refusals = await quorumError(c.signApproval(proposal('kube-system')));
+    const forbidden = proposal('kube-system');
+    const refusals = await quorumError(c.signApproval(forbidden, localBacking(c, forbidden)));
     expect(refusals.map((r) => r.rule)).toEqual(Array(5).fill('target.namespace'));
   });
 
@@ -90,7 +92,7 @@ describe('LocalCoordinator', () => {
     expect(await again.keys()).toEqual(await c.keys());
     const keys = await again.keys();
     const p = proposal();
-    const r = await again.signApproval(p);
+    const r = await again.signApproval(p, localBacking(again, p));
     expect(verify(suite, hexToBytes(keys.group_public_key), proposalSigningBytes(p), r.signature)).toBe(true);
   });
 });

@@ -9,8 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AgentRole,
+  type ApprovalBacking,
   type ApprovalProposal,
   type AuditEntry,
+  checkApprovalBacking,
   createLogger,
   createUnsealHandler,
   defaultPolicy,
@@ -215,13 +217,17 @@ export class LocalCoordinator implements Coordinator {
     );
   }
 
-  async signApproval(proposal: ApprovalProposal): Promise<ThresholdResult> {
+  async signApproval(proposal: ApprovalProposal, backing: ApprovalBacking): Promise<ThresholdResult> {
     const refusals: PartyRefusal[] = [];
     const willing: LocalParty[] = [];
+    // Every in-process party checks the same backing against the same roster: once for all.
+    const backed = checkApprovalBacking(proposal, backing, this.#roster());
     for (const party of this.#parties) {
       const verdict = evaluateProposal(party.policy, party.role, proposal, this.#evalContext());
-      if (verdict.decision === 'approve') willing.push(party);
-      else refusals.push({ party: party.id, rule: verdict.rule, message: verdict.message });
+      if (verdict.decision !== 'approve')
+        refusals.push({ party: party.id, rule: verdict.rule, message: verdict.message });
+      else if (!backed.ok) refusals.push({ party: party.id, rule: backed.rule, message: backed.message });
+      else willing.push(party);
     }
     return this.#sign(willing, refusals, () => proposalSigningBytes(proposal));
   }

@@ -6,7 +6,7 @@
  * Two implementations: `coordinator-local.ts` (every party in this process, for tests and
  * `aaps up --local`) and `coordinator-http.ts` (the party processes over HTTP).
  */
-import type { AgentRole, AggregationRef, ApprovalProposal, RiskSubject } from '@aaps/agents';
+import type { AgentRole, AggregationRef, ApprovalBacking, ApprovalProposal, RiskSubject } from '@aaps/agents';
 import type { EnvelopeContext, SignedEnvelope } from '@aaps/mpc-core';
 
 export interface PartyKeyInfo {
@@ -103,11 +103,13 @@ export interface Coordinator {
    */
   agentStep(role: AgentRole, input: AgentStepInput): Promise<SignedEnvelope[]>;
   /**
-   * k-of-n FROST over the approval proposal; each party applies its own policy and derives the
-   * signed bytes itself (`proposalSigningBytes`). Throws `ProtocolError('QUORUM_UNREACHABLE')`
-   * with `details.refusals` when fewer than k sign.
+   * k-of-n FROST over the approval proposal; each party checks that the agents' signed outputs in
+   * `backing` (the strategy party's decision, the problem solver's fix) propose exactly it
+   * (`checkApprovalBacking`), applies its own policy and derives the signed bytes itself
+   * (`proposalSigningBytes`). Throws `ProtocolError('QUORUM_UNREACHABLE')` with
+   * `details.refusals` when fewer than k sign.
    */
-  signApproval(proposal: ApprovalProposal): Promise<ThresholdResult>;
+  signApproval(proposal: ApprovalProposal, backing: ApprovalBacking): Promise<ThresholdResult>;
   /**
    * k-of-n FROST over the DSSE PAE of the evidence Statement; parties re-derive the PAE from the
    * statement and check its subject against the transcript. A party signs only when the Statement

@@ -331,8 +331,8 @@ describe('a failure that comes back after its fix was executed', () => {
     const gw = await gateway({
       wrap: (c) =>
         delegating(c, {
-          signApproval: async (p) => {
-            if (!refuse) return c.signApproval(p);
+          signApproval: async (p, b) => {
+            if (!refuse) return c.signApproval(p, b);
             throw new ProtocolError('QUORUM_UNREACHABLE', 'approval: fewer than 3 parties would sign', [], {
               // More than n - k refusals: a verdict, not an outage.
               details: {

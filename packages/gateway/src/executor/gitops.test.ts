@@ -7,6 +7,7 @@ import { buildApprovalProposal, computeRiskScore } from '@aaps/agents';
 import { bytesToHex, generateIdentityKey, hexToBytes, VerificationError } from '@aaps/mpc-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalCoordinator } from '../coordinator-local.js';
+import { localBacking } from '../test-helpers/gateway.js';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
 import type { ExecutionOrderPayload } from './types.js';
@@ -46,7 +47,7 @@ async function signedOrder(target = 'resourcequota://shop/compute'): Promise<Exe
     evidence_refs: ['event://shop/evt-1'],
     risk: { score: computeRiskScore('resource_quota_adjust', factors), method: 'aaps.risk.v1', factors },
   });
-  const result = await coordinator.signApproval(proposal);
+  const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
   const keys = await coordinator.keys();
   return {
     incident_id: 'inc-gitops-1',

@@ -3,7 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApprovalProposal, type HumanApproval, type HumanRejection, memoryLogger } from '@aaps/agents';
+import {
+  type ApprovalBacking,
+  type ApprovalProposal,
+  type HumanApproval,
+  type HumanRejection,
+  memoryLogger,
+  PARTY_ROLES,
+  signBacking,
+} from '@aaps/agents';
 import { verifyBundle } from '@aaps/evidence';
 import {
   bytesToHex,
@@ -11,7 +19,9 @@ import {
   generateIdentityKey,
   hexToBytes,
   type IdentityKey,
+  identityPublicKey,
   SCHEMA_VERSION,
+  SecretBytes,
   type SignedEnvelope,
 } from '@aaps/mpc-core';
 import { createGateway, type Gateway, type GatewayAppConfig } from '../app.js';
@@ -312,9 +322,27 @@ export function delegating(c: LocalCoordinator, over: Partial<Coordinator> = {})
   return {
     keys: () => c.keys(),
     agentStep: (role, input) => c.agentStep(role, input),
-    signApproval: (p) => c.signApproval(p),
+    signApproval: (p, b) => c.signApproval(p, b),
     signEvidence: (i) => c.signEvidence(i),
     signCheckpoint: (i) => c.signCheckpoint(i),
     ...over,
   };
+}
+
+/**
+ * The backing of `proposal` signed with the local coordinator's problem-solver and strategy
+ * identity keys, for tests that ask it for an approval without running the agent steps.
+ */
+export function localBacking(
+  c: LocalCoordinator,
+  proposal: ApprovalProposal,
+  decision: 'auto' | 'needs_human' = 'auto',
+): ApprovalBacking {
+  const seeds = c.exportMaterial().identity_seeds;
+  const signer = (role: (typeof PARTY_ROLES)[number]) => {
+    const seed = hexToBytes(seeds[PARTY_ROLES.indexOf(role)]!);
+    const secretKey = new SecretBytes(seed);
+    return { id: role, key: { secretKey, publicKey: identityPublicKey(secretKey) } };
+  };
+  return signBacking(proposal, { fix: signer('problem-solver'), decision: signer('strategy') }, { decision });
 }

@@ -10,6 +10,7 @@ import type { Logger } from '@aaps/agents';
 import {
   type ApprovalDecisionPayload,
   type AuditInput,
+  backingFromTranscript,
   type DeploymentRecord,
   type Environment,
   type EvidenceSummary,
@@ -805,10 +806,11 @@ export class WorkflowRunner {
       }
       case 'awaiting_approval': {
         const proposal = r.decision?.proposal;
-        if (proposal === undefined)
+        const backing = backingFromTranscript(r.transcript);
+        if (proposal === undefined || backing === undefined)
           throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'no proposal to approve');
         try {
-          const result = await d.coordinator.signApproval(proposal);
+          const result = await d.coordinator.signApproval(proposal, backing);
           r.approval = {
             signature: bytesToHex(result.signature),
             signers: result.signers,

@@ -1,6 +1,7 @@
 /**
- * Signing rounds. Round 2 carries the thing to be signed, never bytes: an approval proposal, an
- * evidence Statement with its transcript, or a checkpoint. The party checks it against its own
+ * Signing rounds. Round 2 carries the thing to be signed, never bytes: an approval proposal with
+ * the agents' signed outputs that back it (policy/backing.ts), an evidence Statement with its
+ * transcript, or a checkpoint. The party checks it against its own
  * policy, derives the message itself, refuses a signing package whose message differs, and only
  * then consumes its nonce and signs.
  */
@@ -21,6 +22,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { checkApprovalBacking } from '../../policy/backing.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
 import { createHumanApprovalVerifier } from '../../policy/human-approval.js';
 import { type AggregationRef, type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
@@ -44,7 +46,7 @@ export function humanApprovalVerifier(roster: Roster) {
 }
 
 type Subject =
-  | { kind: 'approval'; proposal: unknown }
+  | { kind: 'approval'; proposal: unknown; backing?: unknown }
   | { kind: 'evidence'; payload_type: string; payload: string; transcript: unknown[] }
   | { kind: 'checkpoint'; origin: string; tree_size: number; root_hash: string };
 
@@ -89,6 +91,8 @@ export function createSignHandlers(
           ...(verifyAggregationRef ? { verifyAggregationRef } : {}),
         });
         if (verdict.decision === 'refuse') return refuse(session, verdict.rule, verdict.message);
+        const backed = checkApprovalBacking(subject.proposal, subject.backing, roster);
+        if (!backed.ok) return refuse(session, backed.rule, backed.message);
         const p = subject.proposal as { incident_id: string; action: string; proposal_digest: string };
         return {
           message: proposalSigningBytes(subject.proposal),
