@@ -5,9 +5,10 @@ import { createBundleVerifier } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
 import { ED25519_SUITE } from './keys.js';
 import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
-import type { TranscriptEnvelope } from './statement.js';
+import type { TranscriptEnvelope, VerifierRoster } from './statement.js';
 import {
   frostSigner,
+  gatewaySigned,
   makeApprovedInput,
   makeEd25519Key,
   makeInput,
@@ -176,5 +177,66 @@ describe('checkEvidenceForSigning', () => {
       ),
     };
     expect(ruleOf(offerFor(omitted))).toBe('evidence.approval');
+  });
+
+  describe("the Statement roster is the party's own (evidence.roster)", () => {
+    /** An offer whose Statement carries `roster` while the party checks against its own `r.roster`. */
+    const offerWith = (roster: VerifierRoster, transcript = makeTranscript(r)): EvidenceSigningInput => ({
+      ...offer(transcript),
+      payload: canonicalBytes(buildBundleStatement(makeInput(group, r, { transcript, roster }))),
+    });
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+    it('refuses an approver the gateway invented, with its own key, and the "approval" it signed', async () => {
+      // The attack: the gateway lists `human:mallory` under its own key and signs an approval as
+      // mallory. Against the party's roster mallory is an outside sender (checked against the
+      // gateway key, which holds), so only the roster comparison stops it.
+      const planted: VerifierRoster = {
+        ...r.roster,
+        approvers: [...r.roster.approvers, { id: 'human:mallory', identity_key: r.roster.gateway_key }],
+      };
+      const transcript = [
+        ...makeTranscript(r),
+        gatewaySigned(r, 'human:mallory', 'ApprovalDecision', { approve: true }),
+      ];
+      expect(ruleOf(offerWith(planted, transcript))).toBe('evidence.roster');
+      // What aaps-verify would have trusted by default, had the quorum signed it.
+      const input = makeInput(group, r, { transcript, roster: planted });
+      const bundle = await buildBundle(input, (m) => group.sign(m));
+      expect(createBundleVerifier({ groupPublicKey: group.publicKey, requireLog: false }).check(bundle)).toBe(
+        true,
+      );
+    });
+
+    it('refuses any other change: a party key, an approver key, a missing member, the gateway key or id, an extra field', () => {
+      const other = hex(generateIdentityKey().publicKey);
+      const own = r.roster;
+      const changed: VerifierRoster[] = [
+        { ...own, parties: own.parties.map((p, i) => (i === 1 ? { ...p, identity_key: other } : p)) },
+        { ...own, approvers: [{ id: 'human:alice', identity_key: other }] },
+        { ...own, approvers: [] },
+        { ...own, parties: own.parties.map((p, i) => (i === 4 ? { ...p, id: 'verify-9' } : p)) },
+        { ...own, gateway_key: other },
+        { ...own, gateway_id: 'gw' },
+        { ...own, parties: own.parties.map((p, i) => (i === 0 ? { ...p, role: 'admin' } : p)) },
+        { ...own, extra: 'x' } as VerifierRoster,
+      ];
+      for (const roster of changed) expect(ruleOf(offerWith(roster))).toBe('evidence.roster');
+    });
+
+    it('accepts its own roster in any member order, with gateway_id spelt out or left to its default', () => {
+      const own = r.roster;
+      expect(own.gateway_id).toBeUndefined();
+      expect(ruleOf(offerWith({ ...own, parties: [...own.parties].reverse() }))).toBe('ok');
+      expect(ruleOf(offerWith({ ...own, gateway_id: 'gateway' }))).toBe('ok');
+      // And a party whose roster names its gateway explicitly accepts the writer's spelling.
+      expect(
+        ruleOf({
+          ...offerWith({ ...own, gateway_id: 'gateway' }),
+          roster: { ...own, gateway_id: 'gateway' },
+        }),
+      ).toBe('ok');
+      expect(ruleOf({ ...offerWith(own), roster: { ...own, gateway_id: 'gw' } })).toBe('evidence.roster');
+    });
   });
 });

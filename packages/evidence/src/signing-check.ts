@@ -6,23 +6,24 @@
  * this, so both refuse the same evidence under the same rule.
  */
 
-import { VerificationError } from '@aaps/mpc-core';
+import { canonicalize, VerificationError } from '@aaps/mpc-core';
 import { checkApprovals } from './approval.js';
 import { checkSubject, openStatementPayload } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
 import { toHex } from './encoding.js';
 import type { EvidenceCiphersuite } from './keys.js';
-import type { Statement, VerifierRoster } from './statement.js';
+import type { RosterMember, Statement, VerifierRoster } from './statement.js';
 import { type CanonicalTranscript, verifyTranscript } from './transcript.js';
 
 /**
  * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
- * group, threshold and signers), the transcript's shape, the subject's name and digest, the
+ * group, threshold, signers and roster), the transcript's shape, the subject's name and digest, the
  * transcript's signatures, and last the approval of any executed action (`approval.signature`).
  */
 export const EVIDENCE_SIGNING_RULES = [
   'evidence.payload_type',
   'evidence.statement',
+  'evidence.roster',
   'evidence.transcript',
   'evidence.subject',
   'evidence.signers',
@@ -37,7 +38,10 @@ export interface EvidenceSigningInput {
   payload: Uint8Array;
   /** The incident's signed envelopes, in order (anything: it is checked here). */
   transcript: unknown;
-  /** The roster the transcript's identity signatures are checked against. */
+  /**
+   * The signing party's own roster: the transcript's identity signatures are checked against it,
+   * and the Statement's `predicate.roster` must be exactly it (`evidence.roster`).
+   */
   roster: VerifierRoster;
   /** The signer's group: the Statement must name this key and ciphersuite, as verifiers require. */
   ciphersuite: string;
@@ -66,6 +70,54 @@ export type EvidenceSigningCheck =
     }
   | { ok: false; rule: EvidenceSigningRule; message: string };
 
+const DEFAULT_GATEWAY_ID = 'gateway';
+
+/**
+ * A roster's RFC 8785 text in one spelling per meaning: `parties` and `approvers` sorted by id (then
+ * key), and `gateway_id` written out (`gateway` when absent). Verifiers look members up by id and
+ * kind, never by position, and a Statement's roster repeats no id (`statement.format`), so the order
+ * carries nothing; every other field is kept, so anything added to the roster makes it differ.
+ */
+function canonicalRoster(roster: VerifierRoster): string {
+  const sorted = (members: readonly RosterMember[]) =>
+    [...members].sort((a, b) =>
+      a.id === b.id ? compare(a.identity_key, b.identity_key) : compare(a.id, b.id),
+    );
+  return canonicalize({
+    ...roster,
+    parties: sorted(roster.parties),
+    approvers: sorted(roster.approvers),
+    gateway_id: roster.gateway_id ?? DEFAULT_GATEWAY_ID,
+  });
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** What the gateway's evidence writer puts in a Statement for `roster`: ids and keys, nothing more. */
+function writtenRoster(roster: VerifierRoster): VerifierRoster {
+  const member = (m: RosterMember): RosterMember => ({ id: m.id, identity_key: m.identity_key });
+  return {
+    parties: roster.parties.map(member),
+    approvers: roster.approvers.map(member),
+    gateway_key: roster.gateway_key,
+    gateway_id: roster.gateway_id ?? DEFAULT_GATEWAY_ID,
+  };
+}
+
+/**
+ * Whether a Statement's roster is exactly `own`: the same parties and approvers (ids and identity
+ * keys), the same gateway key and id, and nothing else. `aaps-verify` checks the transcript against
+ * the predicate's roster when it is given no other, so a roster the party did not check would let
+ * the gateway vouch for an approver (or a party key) of its own making.
+ */
+function isOwnRoster(predicateRoster: VerifierRoster, own: VerifierRoster): boolean {
+  try {
+    return canonicalRoster(predicateRoster) === canonicalRoster(writtenRoster(own));
+  } catch {
+    return false;
+  }
+}
+
 /** The bytes a group signature over evidence signs: the DSSE PAE of the Statement as in-toto. */
 export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
   return pae(IN_TOTO_PAYLOAD_TYPE, payload);
@@ -74,10 +126,10 @@ export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
 /**
  * Check evidence offered for signing; never throws. It holds when the payload type is in-toto's,
  * the payload is an AAPS incident Statement naming the signer's group key, ciphersuite and
- * threshold, exactly `threshold.min` distinct signers (the signer, when given, among them) and, as
- * its one subject, its incident with the transcript's digest, and every transcript envelope
- * carries its sender's identity signature under `roster`: what `aaps-verify` checks of the
- * Statement and transcript.
+ * threshold, exactly `threshold.min` distinct signers (the signer, when given, among them), the
+ * signer's own `roster` as its roster and, as its one subject, its incident with the transcript's
+ * digest, and every transcript envelope carries its sender's identity signature under `roster`:
+ * what `aaps-verify` checks of the Statement and transcript, against the roster it will trust.
  */
 export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSigningCheck {
   const refuse = (rule: EvidenceSigningRule, message: string): EvidenceSigningCheck => ({
@@ -114,6 +166,12 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   }
   if (input.signer !== undefined && !predicate.signers.includes(input.signer)) {
     return refuse('evidence.signers', `the statement does not name ${input.signer} among its signers`);
+  }
+  if (!isOwnRoster(predicate.roster, input.roster)) {
+    return refuse(
+      'evidence.roster',
+      "the statement's roster is not this party's (parties, approvers, gateway key and id)",
+    );
   }
   const { transcript } = input;
   if (!Array.isArray(transcript) || transcript.length === 0) {
