@@ -6,7 +6,7 @@ import { buildApprovalProposal, proposalSigningBytes } from './proposal.js';
 import { computeRiskScore, ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from './risk.js';
 import { ACTIONS, type ActionName, PARTY_ROLES } from './roles.js';
 import type { Policy } from './schema.js';
-import { context, PARAMS, proposalFor, signApproval } from './test-helpers/fixtures.js';
+import { context, DIGEST, PARAMS, proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const factorsArb: fc.Arbitrary<RiskFactors> = fc.record({
   blast_radius: fc.integer({ min: 1, max: 50 }),
@@ -136,6 +136,62 @@ describe('evaluateProposal laws', () => {
         const r = evaluateProposal(defaultPolicy('strategy'), 'strategy', p, context());
         if (r.decision === 'approve') expect(() => proposalSigningBytes(p)).not.toThrow();
       }),
+    );
+  });
+
+  it('with allowed_image_prefixes, a rollback is approved only to an image under a listed prefix', () => {
+    const shop = 'registry.example/shop/';
+    const policy: Policy = {
+      ...defaultPolicy('strategy'),
+      bounds: {
+        ...defaultPolicy('strategy').bounds,
+        image_rollback: { require_digest: true, allowed_image_prefixes: [shop] },
+      },
+    };
+    const component = /^[a-z0-9]+([._-][a-z0-9]+)*$/;
+    const rollbackTo = (to_image: string) =>
+      proposalFor('image_rollback', {
+        parameters: { basis: 'deployment_history', container: 'web', to_image },
+      });
+    // Any spelling, hostile ones included: an approved image lies under the prefix, by whole
+    // components none of which is empty, `.` or `..`.
+    const pieces = [
+      'registry.example',
+      'shop',
+      'shopping',
+      'web',
+      '..',
+      '.',
+      '',
+      'evil.example',
+      'shop:v1',
+      'x:5000',
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 6 }), (parts) => {
+        const image = `${parts.join('/')}@${DIGEST}`;
+        fc.pre(/^[a-z0-9]/.test(image));
+        const r = evaluateProposal(policy, 'strategy', rollbackTo(image), context());
+        if (r.decision === 'approve') {
+          const named = image.slice(0, image.indexOf('@'));
+          expect(named.startsWith(shop)).toBe(true);
+          const rest = named.slice(shop.length).split('/');
+          expect(rest.every((c) => c !== '' && c !== '.' && c !== '..')).toBe(true);
+        } else {
+          expect(['bounds.image_prefix', 'parameters.invalid']).toContain(r.rule);
+        }
+      }),
+    );
+    // And every well-formed repository under the prefix passes, tagged or not.
+    fc.assert(
+      fc.property(
+        fc.array(fc.stringMatching(component), { minLength: 1, maxLength: 3 }),
+        fc.option(fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/)),
+        (path, tag) => {
+          const image = `${shop}${path.join('/')}${tag === null ? '' : `:${tag}`}@${DIGEST}`;
+          expect(evaluateProposal(policy, 'strategy', rollbackTo(image), context()).decision).toBe('approve');
+        },
+      ),
     );
   });
 });
