@@ -72,7 +72,13 @@ export function base64Decode(s: string, field = 'base64'): Uint8Array {
   if (typeof s !== 'string' || s.length % 4 !== 0 || !B64.test(s)) {
     throw new ValidationError('DECODE_FAILED', `${field}: expected padded base64`, [field]);
   }
-  return new Uint8Array(Buffer.from(s, 'base64'));
+  const out = Buffer.from(s, 'base64');
+  // One spelling per value: bits set in the padding would give a second text for the same bytes
+  // (a signature that verifies under two spellings).
+  if (out.toString('base64') !== s) {
+    throw new ValidationError('DECODE_FAILED', `${field}: non-canonical base64 (padding bits set)`, [field]);
+  }
+  return new Uint8Array(out);
 }
 
 /** Overwrite secret bytes in place (best effort; bigint copies cannot be erased in JS). */
