@@ -4,11 +4,12 @@
  * across kill -9, and policy refusals (also when the coordinator lies about the message).
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type ClusterLayout,
+  defaultPolicy,
   frostIdentifier,
   httpSigningTransport,
   layoutCluster,
@@ -356,6 +357,64 @@ describe('party nodes across processes', () => {
     expect(signed.unavailable.map((u) => [u.party, u.code])).toEqual([[blocked.id, 'UNAVAILABLE']]);
     expect(signed.misbehaved).toEqual([]);
     expect(signed.refusals).toEqual([]);
+  });
+
+  it('quality assurance is in every approval quorum: its refusal ends the approval, its absence stalls it', async () => {
+    const qa = layout.roster.parties.find((p) => p.role === 'quality-assurance')!;
+    const coordinatorFor = (blockQa: boolean) =>
+      createHttpCoordinator({
+        roster: layout.roster,
+        gatewayKey: layout.gatewayKey,
+        publicPackage,
+        logger: memoryLogger(),
+        fetch: (input, init) => {
+          const url = new URL(String(input instanceof Request ? input.url : input));
+          if (blockQa && url.port === new URL(qa.url).port) {
+            return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
+          }
+          return fetch(input, init);
+        },
+      });
+    const failure = async (coordinator: ReturnType<typeof createHttpCoordinator>) => {
+      const p = proposalFor('image_rollback', { incident_id: `inc-veto-${Date.now()}` });
+      return (await coordinator
+        .signApproval(p, clusterBacking(layout, p))
+        .catch((e: unknown) => e)) as AapsError;
+    };
+    // Unreachable: three others would sign, but not without it (an outage, not a verdict).
+    const absent = await failure(coordinatorFor(true));
+    expect(absent.code).toBe('QUORUM_UNREACHABLE');
+    expect(absent.details['vetoes']).toEqual([]);
+    expect(absent.details['unavailable_parties']).toEqual([qa.id]);
+    // Its own policy refuses automatic rollbacks: the approval ends, though three others would sign.
+    const configPath = layout.configPaths[qa.id]!;
+    const original = readFileSync(configPath, 'utf8');
+    const policyPath = join(dir, 'qa-strict.policy.json');
+    const qaPolicy = defaultPolicy('quality-assurance');
+    writeFileSync(
+      policyPath,
+      JSON.stringify({
+        ...qaPolicy,
+        allowed_auto_actions: qaPolicy.allowed_auto_actions.filter((a) => a !== 'image_rollback'),
+      }),
+    );
+    const restartQa = async () => {
+      const idx = procs.findIndex((p) => p.id === qa.id);
+      await procs[idx]!.stop('SIGTERM');
+      procs[idx] = spawnParty(qa.id, qa.url, configPath);
+      await procs[idx]!.ready();
+    };
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(original), policy: policyPath }));
+    try {
+      await restartQa();
+      const vetoed = await failure(coordinatorFor(false));
+      expect(vetoed.code).toBe('QUORUM_UNREACHABLE');
+      expect((vetoed.details['vetoes'] as { party: string }[]).map((v) => v.party)).toEqual([qa.id]);
+      expect(vetoed.details['refusals']).toEqual(vetoed.details['vetoes']);
+    } finally {
+      writeFileSync(configPath, original);
+      await restartQa();
+    }
   });
 
   it('kill -9 between round 1 and round 2, then a restart: the commitment cannot be used twice', async () => {

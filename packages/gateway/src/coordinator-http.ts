@@ -22,6 +22,7 @@ import {
   partyIdsOf,
   proposalSigningBytes,
   type RiskSubject,
+  ROLE_PERMISSIONS,
   type Roster,
   runAggregationOverHttp,
   runDkgOverHttp,
@@ -165,16 +166,22 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   let refreshRunning = false;
   let drained: (() => void) | undefined;
 
+  // Parties whose role holds a veto (quality assurance): in every approval quorum, and a refusal
+  // of theirs ends the approval instead of being routed around.
+  const vetoHolders = roster.parties.filter((p) => ROLE_PERMISSIONS[p.role].veto_power);
+  const vetoIdentifiers = vetoHolders.map((p) => frostIdentifier(roster, p));
+
   /** Sign `subject` k-of-n, waiting out a key refresh; see {@link signOnce}. */
   async function thresholdSign(
     subject: SignSubject,
     label: string,
     only?: readonly string[],
+    required: readonly Identifier[] = [],
   ): Promise<ThresholdResult> {
     while (refreshing) await refreshing;
     signing++;
     try {
-      return await signOnce(subject, label, only);
+      return await signOnce(subject, label, only, required);
     } finally {
       if (--signing === 0) drained?.();
     }
@@ -184,7 +191,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   async function signOnce(
     subject: SignSubject,
     label: string,
-    only?: readonly string[],
+    only: readonly string[] | undefined,
+    required: readonly Identifier[],
   ): Promise<ThresholdResult> {
     const sessionId = `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
     const exclude = only
@@ -192,7 +200,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       : [];
     let result: SigningResult;
     try {
-      result = await session.sign({ payload: subject, messageFor, sessionId, exclude });
+      result = await session.sign({ payload: subject, messageFor, sessionId, exclude, required });
     } catch (e) {
       const list = refusals.get(sessionId) ?? [];
       refusals.delete(sessionId);
@@ -212,6 +220,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
             details: {
               ...e.details,
               refusals: list,
+              vetoes: list.filter((r) => vetoHolders.some((p) => p.id === r.party)),
               culprit_parties: partyIdsOf(roster, e.culprits),
               unavailable_parties: [...new Set(unavailable)],
             },
@@ -300,7 +309,12 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     },
 
     signApproval: (proposal: ApprovalProposal, backing: ApprovalBacking) =>
-      thresholdSign({ kind: 'approval', proposal, backing }, `approval-${proposal.incident_id}`),
+      thresholdSign(
+        { kind: 'approval', proposal, backing },
+        `approval-${proposal.incident_id}`,
+        undefined,
+        vetoIdentifiers.slice(0, roster.threshold.min),
+      ),
 
     signEvidence: ({ statement, transcript }) =>
       thresholdSign(

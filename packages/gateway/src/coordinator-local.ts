@@ -21,6 +21,7 @@ import {
   type PartyRole,
   type Policy,
   proposalSigningBytes,
+  ROLE_PERMISSIONS,
   type Roster,
   runRoleStep,
 } from '@aaps/agents';
@@ -229,6 +230,21 @@ export class LocalCoordinator implements Coordinator {
       else if (!backed.ok) refusals.push({ party: party.id, rule: backed.rule, message: backed.message });
       else willing.push(party);
     }
+    // A veto holder (quality assurance) is in every approval quorum; its refusal ends the approval.
+    const isVeto = (id: string) =>
+      this.#parties.some((p) => p.id === id && ROLE_PERMISSIONS[p.role].veto_power);
+    const vetoes = refusals.filter((r) => isVeto(r.party));
+    if (vetoes.length > 0) {
+      throw new ProtocolError(
+        'QUORUM_UNREACHABLE',
+        `vetoed by ${vetoes.map((v) => v.party).join(', ')}`,
+        [],
+        {
+          details: { refusals, vetoes },
+        },
+      );
+    }
+    willing.sort((a, b) => Number(isVeto(b.id)) - Number(isVeto(a.id)));
     return this.#sign(willing, refusals, () => proposalSigningBytes(proposal));
   }
 

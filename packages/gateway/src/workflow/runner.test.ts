@@ -538,6 +538,29 @@ describe('quality assurance veto', () => {
   });
 });
 
+describe('quality assurance veto at approval', () => {
+  it('a refusal by quality assurance rejects the change, though three other parties would sign', async () => {
+    const qa = defaultPolicy('quality-assurance');
+    const gw = await gateway({
+      policies: {
+        'quality-assurance': {
+          ...qa,
+          allowed_auto_actions: qa.allowed_auto_actions.filter((a) => a !== 'resource_quota_adjust'),
+        },
+      },
+    });
+    const id = await submit(gw, SIGNALS.quota());
+    await gw.runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc['state']).toBe('rejected');
+    const rejected = (inc['timeline'] as TimelineEntry[]).find((e) => e.event === 'rejected');
+    expect(rejected?.actor).toBe('parties');
+    expect((rejected?.detail as { refusals: string[] }).refusals).toEqual([
+      expect.stringMatching(/^quality-assurance:/),
+    ]);
+  });
+});
+
 describe('dedup', () => {
   it('redelivered payloads from each source create nothing new', async () => {
     const gw = await gateway();

@@ -827,10 +827,12 @@ export class WorkflowRunner {
           const refusals = Array.isArray(e.details['refusals'])
             ? (e.details['refusals'] as { party: string; rule: string; message: string }[])
             : [];
-          // Rejected only when enough parties refused on policy; parties that did not answer
-          // make the quorum unreachable for now, which is an availability failure, not a verdict.
+          // Rejected when a veto holder (quality assurance) refused, or when enough parties refused
+          // on policy; parties that did not answer make the quorum unreachable for now, which is
+          // an availability failure, not a verdict.
+          const vetoes = Array.isArray(e.details['vetoes']) ? e.details['vetoes'] : [];
           const { threshold } = await d.coordinator.keys();
-          if (refusals.length <= threshold.max - threshold.min) {
+          if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
             throw new ProtocolError('UNAVAILABLE', `${e.message} (${refusals.length} refused)`, [], {
               details: { refusals },
             });

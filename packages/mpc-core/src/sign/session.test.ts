@@ -155,6 +155,39 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     expect(r.signers).not.toContain(ids[0]);
   });
 
+  it('puts a required party in every quorum, even one late in the order', async () => {
+    const { deal, ids, session } = setup(suite(), 3, 5);
+    const r = await session.sign({ message, required: [ids[4]!] });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.signers).toContain(ids[4]);
+    expect(r.signers).toHaveLength(3);
+  });
+
+  it('fails, naming it, when a required party refuses: no other quorum is tried (a veto)', async () => {
+    const { ids, net, session } = setup(suite(), 3, 5, { 3: 'refuse' });
+    const e = (await rejection(session.sign({ message, required: [ids[3]!] }))) as ProtocolError;
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.details['requiredLost']).toEqual([ids[3]]);
+    expect((e.details['failed'] as PartyFault[]).map((f) => [f.party, f.code])).toEqual([
+      [ids[3], 'POLICY_REFUSED'],
+    ]);
+    expect(new Set(net.signCalls.map((c) => c.request.attempt))).toEqual(new Set([1]));
+    // Without the requirement the same refusal is routed around.
+    const r = await session.sign({ message });
+    expect(r.signers).not.toContain(ids[3]);
+  });
+
+  it('fails when a required party is offline, and refuses impossible requirements', async () => {
+    const { ids, session } = setup(suite(), 3, 5, { 1: 'offline' });
+    const e = (await rejection(session.sign({ message, required: [ids[1]!] }))) as ProtocolError;
+    expect(e.details['requiredLost']).toEqual([ids[1]]);
+    const codeOf = async (input: Parameters<typeof session.sign>[0]) =>
+      ((await rejection(session.sign(input))) as AapsError).code;
+    expect(await codeOf({ message, required: ids.slice(0, 4) })).toBe('INVALID_ARGUMENT');
+    expect(await codeOf({ message, required: [ids[0]!], exclude: [ids[0]!] })).toBe('INVALID_ARGUMENT');
+    expect(await codeOf({ message, required: [ids[0]!, ids[0]!] })).toBe('DUPLICATE_IDENTIFIER');
+  });
+
   it('throws QUORUM_UNREACHABLE naming the liars when more than n-t parties are faulty', async () => {
     const { ids, session } = setup(suite(), 3, 5, { 0: 'corrupt', 1: 'offline', 3: 'corrupt' });
     const e = await rejection(session.sign({ message }));

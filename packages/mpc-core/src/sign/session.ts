@@ -114,6 +114,12 @@ export interface SignInput<P = unknown> {
   readonly sessionId?: string;
   /** Parties not to ask this time. */
   readonly exclude?: readonly Identifier[];
+  /**
+   * Parties every quorum must include (at most `t`; none excluded): they are asked first, and once
+   * one of them fails or refuses the signing fails (`QUORUM_UNREACHABLE` with
+   * `details.requiredLost`) rather than going on without it: a veto holder.
+   */
+  readonly required?: readonly Identifier[];
 }
 
 export interface SigningResult {
@@ -291,17 +297,28 @@ export class SigningSession<P = unknown> {
     if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 128) {
       badOption('input.sessionId', 'expected a string of 1 to 128 characters');
     }
-    const exclude = this.#checkIds(
-      input.exclude ?? [],
-      'input.exclude',
-      preparePublic(this.#suite, this.#pub).ids,
-    );
-    const candidates = this.#order.filter((id) => !exclude.includes(id));
+    const known = preparePublic(this.#suite, this.#pub).ids;
+    const exclude = this.#checkIds(input.exclude ?? [], 'input.exclude', known);
+    const required = this.#checkIds(input.required ?? [], 'input.required', known);
+    if (required.length > this.threshold) {
+      badOption(
+        'input.required',
+        `at most ${this.threshold} parties can be required, got ${required.length}`,
+      );
+    }
+    const excludedRequired = required.findIndex((id) => exclude.includes(id));
+    if (excludedRequired >= 0) {
+      badOption(`input.required[${excludedRequired}]`, `${required[excludedRequired]} is also excluded`);
+    }
+    const candidates = [
+      ...required,
+      ...this.#order.filter((id) => !exclude.includes(id) && !required.includes(id)),
+    ];
     const run = newRun(sessionId);
     this.#running++;
     try {
       for (;;) {
-        const commitments = await this.#gatherQuorum(run, candidates);
+        const commitments = await this.#gatherQuorum(run, candidates, required);
         const quorum = commitments.map((c) => c.identifier);
         run.attempt++;
         const signingPackage: SigningPackage = Object.freeze({
@@ -468,11 +485,16 @@ export class SigningSession<P = unknown> {
    * quorum: those of parties earlier in the order that are still answering. The commitments are
    * taken from the pool in the same step, so no other signing can take them too.
    */
-  async #gatherQuorum(run: Run, candidates: readonly Identifier[]): Promise<Round1Commitment[]> {
+  async #gatherQuorum(
+    run: Run,
+    candidates: readonly Identifier[],
+    required: readonly Identifier[],
+  ): Promise<Round1Commitment[]> {
     const t = this.threshold;
     for (;;) {
       const alive = candidates.filter((p) => !run.dropped.has(p));
-      if (alive.length < t) throw this.#unreachable(run, alive.length);
+      const lost = required.filter((p) => run.dropped.has(p));
+      if (alive.length < t || lost.length > 0) throw this.#unreachable(run, alive.length, lost);
       for (const p of alive) if (this.pooled(p) === 0 && !run.inflight.has(p)) this.#startCommit(run, p);
       const ready: Identifier[] = [];
       let pending: Promise<void> | undefined;
@@ -620,21 +642,21 @@ export class SigningSession<P = unknown> {
     return share;
   }
 
-  #unreachable(run: Run, alive: number): ProtocolError {
+  #unreachable(run: Run, alive: number, requiredLost: readonly Identifier[] = []): ProtocolError {
     const culprits = [...new Set(run.misbehaved.map((f) => f.party))];
-    return new ProtocolError(
-      'QUORUM_UNREACHABLE',
-      `${alive} usable parties remain, ${this.threshold} are needed (after ${run.attempt} signing attempts)`,
-      culprits,
-      {
-        details: {
-          sessionId: run.sessionId,
-          attempts: run.attempt,
-          misbehaved: [...run.misbehaved],
-          timedOut: [...run.timedOut],
-          failed: [...run.failed],
-        },
+    const message =
+      requiredLost.length > 0
+        ? `required ${requiredLost.length === 1 ? 'party' : 'parties'} ${requiredLost.join(', ')} did not sign (after ${run.attempt} signing attempts)`
+        : `${alive} usable parties remain, ${this.threshold} are needed (after ${run.attempt} signing attempts)`;
+    return new ProtocolError('QUORUM_UNREACHABLE', message, culprits, {
+      details: {
+        sessionId: run.sessionId,
+        attempts: run.attempt,
+        misbehaved: [...run.misbehaved],
+        timedOut: [...run.timedOut],
+        failed: [...run.failed],
+        ...(requiredLost.length > 0 ? { requiredLost: [...requiredLost] } : {}),
       },
-    );
+    });
   }
 }
