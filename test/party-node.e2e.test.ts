@@ -335,21 +335,25 @@ describe('party nodes across processes', () => {
     expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="replay"\} 1/);
   });
 
-  it('a party the coordinator cannot reach is recorded as unavailable; the others sign without it', async () => {
-    const blocked = layout.roster.parties[0]!;
-    const coordinator = createHttpCoordinator({
+  /** An HTTP coordinator over the cluster that cannot reach `blocked` (if given). */
+  const coordinatorBlocking = (blocked?: { url: string }) =>
+    createHttpCoordinator({
       roster: layout.roster,
       gatewayKey: layout.gatewayKey,
       publicPackage,
       logger: memoryLogger(),
       fetch: (input, init) => {
         const url = new URL(String(input instanceof Request ? input.url : input));
-        if (url.port === new URL(blocked.url).port) {
+        if (blocked !== undefined && url.port === new URL(blocked.url).port) {
           return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
         }
         return fetch(input, init);
       },
     });
+
+  it('a party the coordinator cannot reach is recorded as unavailable; the others sign without it', async () => {
+    const blocked = layout.roster.parties[0]!;
+    const coordinator = coordinatorBlocking(blocked);
     const approved = proposal();
     const signed = await coordinator.signApproval(approved, clusterBacking(layout, approved));
     expect(signed.signers).not.toContain(blocked.id);
@@ -361,20 +365,7 @@ describe('party nodes across processes', () => {
 
   it('quality assurance is in every approval quorum: its refusal ends the approval, its absence stalls it', async () => {
     const qa = layout.roster.parties.find((p) => p.role === 'quality-assurance')!;
-    const coordinatorFor = (blockQa: boolean) =>
-      createHttpCoordinator({
-        roster: layout.roster,
-        gatewayKey: layout.gatewayKey,
-        publicPackage,
-        logger: memoryLogger(),
-        fetch: (input, init) => {
-          const url = new URL(String(input instanceof Request ? input.url : input));
-          if (blockQa && url.port === new URL(qa.url).port) {
-            return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
-          }
-          return fetch(input, init);
-        },
-      });
+    const coordinatorFor = (blockQa: boolean) => coordinatorBlocking(blockQa ? qa : undefined);
     const failure = async (coordinator: ReturnType<typeof createHttpCoordinator>) => {
       const p = proposalFor('image_rollback', { incident_id: `inc-veto-${Date.now()}` });
       return (await coordinator
