@@ -80,10 +80,16 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
   function writer(
     fail: (named: string[], call: number) => Error | undefined,
     over: LocalCoordinator = local,
+    failCheckpoint?: Error,
   ) {
     const named: string[][] = [];
     const coordinator = new Proxy(over, {
       get(target, prop) {
+        if (prop === 'signCheckpoint' && failCheckpoint !== undefined) {
+          return async () => {
+            throw failCheckpoint;
+          };
+        }
         if (prop === 'signEvidence') {
           return async (input: Parameters<Coordinator['signEvidence']>[0]) => {
             const statement = input.statement as { predicate: { signers: string[] } };
@@ -164,5 +170,20 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
     const other = writer(() => new Error('disk on fire'));
     await expect(other.w.record(input)).rejects.toThrow('disk on fire');
     expect(other.named).toHaveLength(1);
+  });
+
+  it("a checkpoint signing that fails is the sealing caller's error only: nothing is left unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failing = writer(() => undefined, local, unreachable({ refusals: [refused('monitoring')] }));
+      await expect(failing.w.record(input)).rejects.toMatchObject({ code: 'QUORUM_UNREACHABLE' });
+      // Let any promise rejected with nobody listening be reported.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

@@ -193,9 +193,13 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         continue;
       }
       const task = noteKey().then((key) => l.signCheckpoint(key, signCheckpointNote));
-      signing = task.finally(() => {
-        signing = undefined;
-      });
+      // The waiters' copy of the task: its failure is this caller's to report (below), so the copy
+      // must not be left rejected with nobody listening (Node ends the process on that).
+      signing = task
+        .finally(() => {
+          signing = undefined;
+        })
+        .catch(() => undefined);
       await task;
     }
   };
