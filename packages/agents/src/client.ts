@@ -16,6 +16,7 @@ import {
 } from '@aaps/mpc-core';
 import { CallCoalescer } from './call-coalescer.js';
 import { httpPost } from './http-post.js';
+import type { RefusalFacts } from './party/routes/sign.js';
 import { partyById, type Roster } from './roster.js';
 import { isBatchable, makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
 
@@ -188,10 +189,29 @@ export class PartyClient {
     const details = { party: partyId, kind, status, culprits: err?.culprits ?? [] };
     if (code === 'POLICY_REFUSED') {
       const refusal = (json as { refusal?: unknown }).refusal;
+      const facts = this.#refusalFacts(partyId, refusal);
       return new PolicyRefusal(err?.rule ?? 'unknown', message, {
-        details: { ...details, rule: err?.rule, refusal },
+        details: { ...details, rule: err?.rule, refusal, ...facts },
       });
     }
     return new AapsError(code, message, { details });
+  }
+
+  /**
+   * What the party's signed refusal states beyond its rule (`RefusalFacts`), taken only from a
+   * refusal signed by that party's roster key: `signed_size`, the checkpoint size it last signed.
+   */
+  #refusalFacts(partyId: string, refusal: unknown): RefusalFacts {
+    const party = partyById(this.#opts.roster, partyId);
+    if (party === undefined || refusal === undefined) return {};
+    try {
+      const env = validateEnvelope(refusal) as unknown as SignedEnvelope<RpcResponsePayload>;
+      if (env.meta.source_agent !== partyId) return {};
+      verifyEnvelope(env, hexToBytes(party.identity_key));
+      const size = (env.payload.body as { refused?: RefusalFacts } | undefined)?.refused?.signed_size;
+      return Number.isSafeInteger(size) && (size as number) >= 0 ? { signed_size: size as number } : {};
+    } catch {
+      return {};
+    }
   }
 }

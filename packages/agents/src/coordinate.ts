@@ -239,11 +239,21 @@ export async function runRepairOverHttp(
   return { verifyingShare: out.verifying_share };
 }
 
-/** What round two carries: the subject each party derives its message from. */
+/**
+ * What round two carries: the subject each party derives its message from. A checkpoint carries
+ * RFC 9162 consistency proofs (hex hashes) to its tree from smaller sizes: a party signs it only
+ * with a proof from the size it last signed for the origin (`docs/evidence.md`).
+ */
 export type SignSubject =
   | { kind: 'approval'; proposal: unknown; backing: ApprovalBacking }
   | { kind: 'evidence'; payload_type: string; payload: string; transcript: unknown[] }
-  | { kind: 'checkpoint'; origin: string; tree_size: number; root_hash: string };
+  | {
+      kind: 'checkpoint';
+      origin: string;
+      tree_size: number;
+      root_hash: string;
+      consistency?: { from: number; hashes: string[] }[];
+    };
 
 /** A `SigningTransport` over HTTP: FROST identifiers map to roster parties. */
 export function httpSigningTransport(

@@ -2,6 +2,8 @@
  * PartyStore's nonce lifetime: unused nonces expire after their time to live and leave a tombstone;
  * a late round two is told its commitment expired; a nonce being consumed is never expired under
  * it; nonces stored before issue times were kept are stamped and expire one time to live later.
+ * Its checkpoint claims, per origin: trust on first use, fork, rollback, an extension only when
+ * its check passes, and roots recorded before origins were kept still binding.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +20,7 @@ import {
 } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PartyStore } from './level.js';
+import { type CheckpointClaim, PartyStore, type SignedCheckpoint } from './level.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const keyPackage: KeyPackage = trustedDealer(suite, { min: 2, max: 3 }).keyPackages[0]!;
@@ -137,5 +139,113 @@ describe('PartyStore nonce expiry', () => {
     expect(await store.clearNonces()).toBe(4);
     expect(await store.expireNonces(new Date(T0 + HOUR))).toBe(0);
     expect(await storedKeys('nonce')).toEqual([]);
+  });
+});
+
+describe('PartyStore checkpoint claims (per origin, each extending the last)', () => {
+  const A = 'aaps.test/a';
+  const B = 'aaps.test/b';
+  const root = (n: number) => n.toString(16).padStart(2, '0').repeat(32);
+  /** An extension check that records what it was asked and answers `answer`. */
+  const checker = (answer: CheckpointClaim = { ok: true }) => {
+    const asked: SignedCheckpoint[] = [];
+    return {
+      asked,
+      check: (last: SignedCheckpoint) => {
+        asked.push(last);
+        return answer;
+      },
+    };
+  };
+  const behind = (last: SignedCheckpoint): CheckpointClaim => ({
+    ok: false,
+    rule: 'checkpoint.behind',
+    message: 'no proof',
+    signedSize: last.size,
+  });
+
+  it('accepts the first checkpoint of an origin unchecked (trust on first use), then asks each larger one to extend it', async () => {
+    const first = checker();
+    expect(await store.claimCheckpoint(A, 10, root(1), first.check)).toEqual({ ok: true });
+    expect(first.asked).toEqual([]);
+    const next = checker();
+    expect(await store.claimCheckpoint(A, 12, root(2), next.check)).toEqual({ ok: true });
+    expect(next.asked).toEqual([{ size: 10, rootHex: root(1) }]);
+    expect(await store.lastCheckpoint(A)).toEqual({ size: 12, rootHex: root(2) });
+  });
+
+  it('records nothing when the extension check refuses, and passes its refusal on', async () => {
+    await store.claimCheckpoint(A, 10, root(1), behind);
+    expect(await store.claimCheckpoint(A, 12, root(2), behind)).toMatchObject({
+      ok: false,
+      rule: 'checkpoint.behind',
+      signedSize: 10,
+    });
+    expect(await store.lastCheckpoint(A)).toEqual({ size: 10, rootHex: root(1) });
+  });
+
+  it('refuses another root at the last size (fork) and a smaller size (rollback), naming the signed size', async () => {
+    await store.claimCheckpoint(A, 10, root(1), behind);
+    expect(await store.claimCheckpoint(A, 10, root(1), behind)).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, 10, root(9), behind)).toMatchObject({
+      ok: false,
+      rule: 'checkpoint.fork',
+      signedSize: 10,
+    });
+    expect(await store.claimCheckpoint(A, 9, root(1), checker().check)).toMatchObject({
+      ok: false,
+      rule: 'checkpoint.rollback',
+      signedSize: 10,
+    });
+  });
+
+  it('keeps each origin apart: a huge checkpoint of one origin does not block another', async () => {
+    await store.claimCheckpoint(B, 1_000_000, root(7), behind);
+    expect(await store.claimCheckpoint(A, 3, root(1), behind)).toEqual({ ok: true });
+    expect(await store.lastCheckpoint(A)).toEqual({ size: 3, rootHex: root(1) });
+    expect(await store.lastCheckpoint(B)).toEqual({ size: 1_000_000, rootHex: root(7) });
+  });
+
+  it('runs claims one at a time: of two concurrent first claims with different roots, one passes', async () => {
+    const out = await Promise.all([
+      store.claimCheckpoint(A, 5, root(1), behind),
+      store.claimCheckpoint(A, 5, root(2), behind),
+    ]);
+    expect(out.map((c) => c.ok)).toEqual([true, false]);
+    expect(await store.lastCheckpoint(A)).toEqual({ size: 5, rootHex: root(1) });
+  });
+
+  it('survives a restart', async () => {
+    await store.claimCheckpoint(A, 10, root(1), behind);
+    await store.close();
+    store = await open();
+    expect(await store.claimCheckpoint(A, 10, root(2), behind)).toMatchObject({ rule: 'checkpoint.fork' });
+  });
+
+  it('after an upgrade, roots recorded by size alone bind the first checkpoint of any origin', async () => {
+    // What a party wrote before checkpoints were kept per origin: `ckpt/<size>` to the root.
+    await store.close();
+    const db = new Level<string, string>(dir);
+    await db.put(`ckpt/${'4'.padStart(16, '0')}`, root(4));
+    await db.put(`ckpt/${'20'.padStart(16, '0')}`, root(20));
+    await db.close();
+    store = await open();
+    expect(await store.claimCheckpoint(A, 20, root(21), behind)).toMatchObject({ rule: 'checkpoint.fork' });
+    expect(await store.claimCheckpoint(B, 19, root(19), behind)).toMatchObject({
+      rule: 'checkpoint.rollback',
+      signedSize: 20,
+    });
+    expect(await store.claimCheckpoint(A, 30, root(30), behind)).toMatchObject({
+      rule: 'checkpoint.behind',
+      signedSize: 20,
+    });
+    const extend = checker();
+    expect(await store.claimCheckpoint(A, 30, root(30), extend.check)).toEqual({ ok: true });
+    expect(extend.asked).toEqual([{ size: 20, rootHex: root(20) }]);
+    // Once an origin has its own record, that record is what binds it.
+    expect(await store.claimCheckpoint(A, 25, root(25), behind)).toMatchObject({ signedSize: 30 });
+    // Another origin with none still starts from the old records, not trust on first use.
+    expect(await store.claimCheckpoint(B, 20, root(20), behind)).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(B, 40, root(40), behind)).toMatchObject({ signedSize: 20 });
   });
 });

@@ -50,10 +50,37 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
-/** Whether a checkpoint root may be signed for its size, and the refusal rule if not. */
+/** The last checkpoint a party signed for an origin. */
+export interface SignedCheckpoint {
+  size: number;
+  /** Hex. */
+  rootHex: string;
+}
+
+/** Why a checkpoint is not signed (`docs/evidence.md`, "What the parties check"). */
+export type CheckpointRefusalRule =
+  | 'checkpoint.fork'
+  | 'checkpoint.rollback'
+  | 'checkpoint.behind'
+  | 'checkpoint.inconsistent';
+
+/**
+ * Whether a checkpoint may be signed, and the refusal if not. `signedSize`, on a refusal, is the
+ * tree size this party last signed for the origin (what a consistency proof must start from).
+ */
 export type CheckpointClaim =
   | { ok: true }
-  | { ok: false; rule: 'checkpoint.fork' | 'checkpoint.rollback'; message: string };
+  | { ok: false; rule: CheckpointRefusalRule; message: string; signedSize?: number };
+
+/**
+ * Checks that a checkpoint extends the one last signed for its origin (a smaller size): a
+ * consistency proof from `last` (RFC 9162), else a refusal (`checkpoint.behind` with no proof from
+ * there, `checkpoint.inconsistent` with a bad one).
+ */
+export type ExtensionCheck = (last: SignedCheckpoint) => CheckpointClaim;
+
+const WITNESS_PREFIX = 'witness/';
+const witnessKey = (origin: string) => `${WITNESS_PREFIX}${encodeURIComponent(origin)}`;
 
 export interface PartyStoreOptions {
   /** The clock nonces are stamped with when issued (default: the system clock). */
@@ -307,39 +334,69 @@ export class PartyStore implements NonceStore {
     if (ops.length) await this.#db.batch(ops);
   }
 
-  // ---- signed checkpoints: one root per tree size, sizes only grow ----
+  // ---- signed checkpoints: per origin, one root per size, each extending the last ----
 
   /**
-   * Claim tree size `size` for root `rootHex` before a checkpoint share is computed: refused if
-   * another root was claimed for that size (a fork) or a larger size was (a rollback); else the
-   * root is recorded (synced). Claims run one at a time, so two concurrent requests can never
-   * both pass for different roots.
+   * Claim checkpoint (`origin`, `size`, `rootHex`) before its share is computed, as a C2SP witness
+   * would: with no checkpoint signed for the origin, the first one is accepted (trust on first
+   * use) and recorded; below the last signed size it is refused (`checkpoint.rollback`); at that
+   * size, only the same root passes (else `checkpoint.fork`); above it, `extension` must prove
+   * that the new tree extends the last signed one, and the new one is recorded (synced). Claims
+   * run one at a time, so two concurrent requests can never both pass on different histories.
+   *
+   * Roots signed before checkpoints were kept per origin (`ckpt/<size>`, no origin) still bind:
+   * the largest of them is the last signed checkpoint of every origin with no record of its own,
+   * so after an upgrade the first checkpoint of any origin must extend it.
    */
-  claimCheckpoint(size: number, rootHex: string): Promise<CheckpointClaim> {
+  claimCheckpoint(
+    origin: string,
+    size: number,
+    rootHex: string,
+    extension: ExtensionCheck,
+  ): Promise<CheckpointClaim> {
     const run = this.#checkpointTurn.then(async (): Promise<CheckpointClaim> => {
-      const key = `ckpt/${size.toString().padStart(16, '0')}`;
-      const signed = await this.#get(key);
-      if (signed !== undefined && text(signed) !== rootHex) {
-        return {
-          ok: false,
-          rule: 'checkpoint.fork',
-          message: `a different root was already signed for tree size ${size}`,
-        };
+      const last = (await this.lastCheckpoint(origin)) ?? (await this.#legacyCheckpoint());
+      if (last !== undefined) {
+        if (size < last.size) {
+          return {
+            ok: false,
+            rule: 'checkpoint.rollback',
+            message: `tree size ${size} is below the latest signed ${last.size}`,
+            signedSize: last.size,
+          };
+        }
+        if (size === last.size) {
+          if (last.rootHex === rootHex) return { ok: true };
+          return {
+            ok: false,
+            rule: 'checkpoint.fork',
+            message: `a different root was already signed for tree size ${size}`,
+            signedSize: last.size,
+          };
+        }
+        const extended = extension(last);
+        if (!extended.ok) return extended;
       }
-      const last = await this.#db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff', reverse: true, limit: 1 }).all();
-      const latest = last.length ? Number.parseInt(last[0]!.slice(5), 10) : 0;
-      if (size < latest) {
-        return {
-          ok: false,
-          rule: 'checkpoint.rollback',
-          message: `tree size ${size} is below the latest signed ${latest}`,
-        };
-      }
-      if (signed === undefined) await this.#db.put(key, utf8(rootHex), { sync: true });
+      await this.#db.put(witnessKey(origin), utf8(`${size} ${rootHex}`), { sync: true });
       return { ok: true };
     });
     this.#checkpointTurn = run.catch(() => undefined);
     return run;
+  }
+
+  /** The last checkpoint this party signed for `origin` (not counting `ckpt/` records). */
+  async lastCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+    const stored = await this.#get(witnessKey(origin));
+    if (stored === undefined) return undefined;
+    const [size, rootHex] = text(stored).split(' ');
+    return { size: Number.parseInt(size!, 10), rootHex: rootHex! };
+  }
+
+  /** The largest root signed before checkpoints were kept per origin, if any. */
+  async #legacyCheckpoint(): Promise<SignedCheckpoint | undefined> {
+    const [found] = await this.#db.iterator({ gte: 'ckpt/', lt: 'ckpt/\xff', reverse: true, limit: 1 }).all();
+    if (found === undefined) return undefined;
+    return { size: Number.parseInt(found[0].slice('ckpt/'.length), 10), rootHex: text(found[1]) };
   }
 
   // ---- audit trail ----

@@ -6,7 +6,12 @@
  * then consumes its nonce and signs.
  */
 
-import { checkEvidenceForSigning, formatCheckpoint, type VerifierRoster } from '@aaps/evidence';
+import {
+  checkEvidenceForSigning,
+  formatCheckpoint,
+  type VerifierRoster,
+  verifyConsistency,
+} from '@aaps/evidence';
 import {
   AapsError,
   base64Decode,
@@ -20,6 +25,7 @@ import {
   SigningPackageCodec,
   signFromStore,
   ValidationError,
+  VerificationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { checkApprovalBacking } from '../../policy/backing.js';
@@ -27,9 +33,29 @@ import { evaluateProposal } from '../../policy/evaluate.js';
 import { createHumanApprovalVerifier } from '../../policy/human-approval.js';
 import { type AggregationRef, type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
 import { approverKey, type Roster } from '../../roster.js';
+import type { CheckpointClaim, ExtensionCheck } from '../../store/level.js';
 import type { PartyDeps, PartyState } from '../context.js';
 
 const MAX_COMMIT_BATCH = 256;
+/** Consistency proofs one checkpoint subject may carry (one per size a party may have signed). */
+const MAX_CONSISTENCY_PROOFS = 64;
+/** Hashes in one consistency proof (a proof between trees below 2^64 leaves is shorter). */
+const MAX_PROOF_HASHES = 128;
+
+/** A consistency proof (RFC 9162) from the tree of `from` leaves to the checkpoint's tree. */
+export interface ConsistencyProof {
+  from: number;
+  /** Hex, 32 bytes each. */
+  hashes: string[];
+}
+
+/**
+ * What a signed refusal says beyond its rule and message: for `checkpoint.*`, the tree size this
+ * party last signed for the origin (a coordinator sends a consistency proof from there next time).
+ */
+export interface RefusalFacts {
+  signed_size?: number;
+}
 
 export function verifierRoster(roster: Roster): VerifierRoster {
   return {
@@ -48,7 +74,81 @@ export function humanApprovalVerifier(roster: Roster) {
 type Subject =
   | { kind: 'approval'; proposal: unknown; backing?: unknown }
   | { kind: 'evidence'; payload_type: string; payload: string; transcript: unknown[] }
-  | { kind: 'checkpoint'; origin: string; tree_size: number; root_hash: string };
+  | {
+      kind: 'checkpoint';
+      origin: string;
+      tree_size: number;
+      root_hash: string;
+      consistency?: ConsistencyProof[];
+    };
+
+/** The subject's consistency proofs, checked for shape (their hashes are checked at the claim). */
+function consistencyProofs(raw: unknown): Map<number, Uint8Array[]> {
+  const field = 'body.subject.consistency';
+  const proofs = new Map<number, Uint8Array[]>();
+  if (raw === undefined) return proofs;
+  if (!Array.isArray(raw) || raw.length > MAX_CONSISTENCY_PROOFS) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `consistency: expected at most ${MAX_CONSISTENCY_PROOFS} proofs`,
+      [field],
+    );
+  }
+  raw.forEach((p: Partial<ConsistencyProof> | null, i) => {
+    const at = `${field}[${i}]`;
+    if (!p || typeof p !== 'object' || !Number.isSafeInteger(p.from) || (p.from as number) < 0) {
+      throw new ValidationError('INVALID_ARGUMENT', `${at}.from: expected a tree size`, [`${at}.from`]);
+    }
+    if (!Array.isArray(p.hashes) || p.hashes.length > MAX_PROOF_HASHES) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${at}.hashes: expected at most ${MAX_PROOF_HASHES} hashes`,
+        [`${at}.hashes`],
+      );
+    }
+    if (proofs.has(p.from as number)) {
+      throw new ValidationError('INVALID_ARGUMENT', `${at}.from: a second proof from one size`, [
+        `${at}.from`,
+      ]);
+    }
+    proofs.set(
+      p.from as number,
+      p.hashes.map((h, j) => hexToBytes(String(h), `${at}.hashes[${j}]`, 32)),
+    );
+  });
+  return proofs;
+}
+
+/**
+ * The extension check a checkpoint claim runs against the last checkpoint signed for its origin:
+ * a proof from that size must be present (`checkpoint.behind`, naming the size, if not) and must
+ * show that tree is a prefix of this one (`checkpoint.inconsistent` if not).
+ */
+function extensionCheck(size: number, root: Uint8Array, proofs: Map<number, Uint8Array[]>): ExtensionCheck {
+  return (last): CheckpointClaim => {
+    const proof = proofs.get(last.size);
+    if (proof === undefined) {
+      return {
+        ok: false,
+        rule: 'checkpoint.behind',
+        message: `no consistency proof from tree size ${last.size}, the last this party signed`,
+        signedSize: last.size,
+      };
+    }
+    try {
+      verifyConsistency(last.size, size, proof, hexToBytes(last.rootHex, 'root', 32), root);
+      return { ok: true };
+    } catch (e) {
+      if (!(e instanceof VerificationError)) throw e;
+      return {
+        ok: false,
+        rule: 'checkpoint.inconsistent',
+        message: `tree size ${size} does not extend the tree of size ${last.size} this party signed`,
+        signedSize: last.size,
+      };
+    }
+  };
+}
 
 export function createSignHandlers(
   deps: PartyDeps,
@@ -63,19 +163,15 @@ export function createSignHandlers(
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet: run the DKG first');
     return state.key;
   };
-  const refuse = async (
-    session: string,
-    rule: string,
-    message: string,
-    detail: Record<string, unknown> = {},
-  ) => {
+  const refuse = async (session: string, rule: string, message: string, facts: RefusalFacts = {}) => {
     await deps.store.audit({
       at: now().toISOString(),
       event: 'sign.refused',
       session,
-      detail: { rule, ...detail },
+      detail: { rule, ...facts },
     });
-    throw new PolicyRefusal(rule, message, { details: { rule } });
+    // The facts go into the party's signed refusal (app.ts).
+    throw new PolicyRefusal(rule, message, { details: { rule, ...facts } });
   };
 
   /** Derive the exact bytes to sign from the subject, applying this party's policy. */
@@ -128,11 +224,15 @@ export function createSignHandlers(
         const root = hexToBytes(String(subject.root_hash), 'root_hash', 32);
         if (!Number.isSafeInteger(size) || size < 0)
           throw new ValidationError('INVALID_ARGUMENT', 'tree_size', ['body.subject.tree_size']);
-        // Fork and rollback are checked when the size is claimed, just before signing (round2).
+        if (typeof subject.origin !== 'string')
+          throw new ValidationError('INVALID_ARGUMENT', 'origin', ['body.subject.origin']);
+        consistencyProofs(subject.consistency);
+        // Fork, rollback and consistency are checked when the checkpoint is claimed, just before
+        // signing (round2).
         const text = formatCheckpoint({ origin: subject.origin, size, rootHash: root, extensions: [] });
         return {
           message: new TextEncoder().encode(text),
-          what: { tree_size: size, root_hash: bytesToHex(root) },
+          what: { origin: subject.origin, tree_size: size, root_hash: bytesToHex(root) },
         };
       }
       default:
@@ -170,9 +270,23 @@ export function createSignHandlers(
         );
       }
       if (subject.kind === 'checkpoint') {
-        // The root is claimed for its size before the share exists (one claim at a time).
-        const claim = await deps.store.claimCheckpoint(subject.tree_size, what.root_hash as string);
-        if (!claim.ok) return refuse(session, claim.rule, claim.message);
+        // Claimed before the share exists, one claim at a time: it must extend (with a proof) the
+        // last checkpoint this party signed for the origin.
+        const root = what.root_hash as string;
+        const check = extensionCheck(
+          subject.tree_size,
+          hexToBytes(root),
+          consistencyProofs(subject.consistency),
+        );
+        const claim = await deps.store.claimCheckpoint(subject.origin, subject.tree_size, root, check);
+        if (!claim.ok) {
+          return refuse(
+            session,
+            claim.rule,
+            claim.message,
+            claim.signedSize === undefined ? {} : { signed_size: claim.signedSize },
+          );
+        }
       }
       const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
       await deps.store.audit({

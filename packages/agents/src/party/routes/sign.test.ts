@@ -1,0 +1,186 @@
+/**
+ * A party signs a checkpoint as a C2SP witness would: the first one of an origin on trust, each
+ * later one only with a consistency proof from the size it last signed for that origin. Driven in
+ * process through the party app and the real client, so the refusal the coordinator reads is the
+ * party's signed one.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatCheckpoint, MemoryMerkleTree } from '@aaps/evidence';
+import {
+  bytesToHex,
+  getCiphersuite,
+  PolicyRefusal,
+  Round1CommitmentBatchCodec,
+  SignatureShareCodec,
+  SigningPackageCodec,
+  trustedDealer,
+  validateEnvelope,
+  verifyEnvelope,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PartyClient } from '../../client.js';
+import { rosterDigest } from '../../roster.js';
+import type { PartyStore } from '../../store/level.js';
+import { createPartyApp, type PartyApp } from '../app.js';
+import { type FiveParties, fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+const ORIGIN = 'aaps.test/witness';
+let dir: string;
+const stores: PartyStore[] = [];
+let set: FiveParties;
+let apps: PartyApp[];
+let client: PartyClient;
+let sessions = 0;
+
+/** A log of `size` leaves; `salt` changes every leaf (another history). */
+function tree(size: number, salt = ''): MemoryMerkleTree {
+  const t = new MemoryMerkleTree();
+  for (let i = 0; i < size; i++) t.append(new TextEncoder().encode(`${salt}leaf-${i}`));
+  return t;
+}
+
+const proofFrom = (t: MemoryMerkleTree, from: number, to: number) => ({
+  from,
+  hashes: t.consistencyProof(from, to).map(bytesToHex),
+});
+
+/**
+ * Party `p`'s round two over checkpoint (`origin`, `size`, root of `t` at `size`) with the proofs
+ * given; resolves to its share, or rejects with what the client makes of its refusal.
+ */
+async function round2(
+  p: number,
+  t: MemoryMerkleTree,
+  size: number,
+  consistency?: { from: number; hashes: string[] }[],
+  origin = ORIGIN,
+) {
+  const party = set.roster.parties[p]!.id;
+  const session = `w-${sessions++}`;
+  // A signing package names three signers: party `p` and two others (their nonces stay unused).
+  const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b);
+  const commitments = await Promise.all(
+    signers.map(async (i) => {
+      const id = set.roster.parties[i]!.id;
+      const drawn = await client.call<{ commitments: unknown }>(id, 'sign.commit', session, { count: 1 });
+      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
+    }),
+  );
+  const rootHash = t.root(size);
+  const message = new TextEncoder().encode(formatCheckpoint({ origin, size, rootHash, extensions: [] }));
+  const out = await client.call<{ share: unknown }>(party, 'sign.round2', session, {
+    signing_package: SigningPackageCodec.toJSON(suite.id, { commitments, message }),
+    subject: {
+      kind: 'checkpoint',
+      origin,
+      tree_size: size,
+      root_hash: bytesToHex(rootHash),
+      ...(consistency === undefined ? {} : { consistency }),
+    },
+  });
+  return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+}
+
+async function refusal(p: Promise<unknown>): Promise<PolicyRefusal> {
+  const e = await p.then(
+    () => expect.unreachable('the party signed'),
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(PolicyRefusal);
+  return e as PolicyRefusal;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aaps-party-sign-'));
+  set = fiveParties();
+  const dealt = trustedDealer(suite, set.roster.threshold);
+  apps = [];
+  for (let i = 0; i < 5; i++) {
+    const deps = await partyDeps(set, i, { dir, stores });
+    await deps.store.saveKey({
+      keyPackage: dealt.keyPackages[i]!,
+      publicPackage: dealt.publicPackage,
+      rosterDigest: rosterDigest(set.roster),
+      createdAt: new Date().toISOString(),
+    });
+    apps.push(await createPartyApp(deps));
+  }
+  const byUrl = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));
+  client = new PartyClient({
+    roster: set.roster,
+    caller: { id: 'gateway', key: set.gatewayKey },
+    fetch: (input, init) => {
+      const url = new URL(String(input));
+      return Promise.resolve(byUrl.get(url.origin)!.app.request(url.pathname, init));
+    },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a party signs a checkpoint only when it extends the last one it signed', () => {
+  const log = tree(40);
+
+  it('signs the first checkpoint of an origin, then a consistent extension with its proof', async () => {
+    await round2(0, log, 10);
+    await round2(0, log, 17, [proofFrom(log, 10, 17)]);
+    // The same checkpoint again needs no proof (same size, same root).
+    await round2(0, log, 17);
+    expect(await stores[0]!.lastCheckpoint(ORIGIN)).toEqual({ size: 17, rootHex: bytesToHex(log.root(17)) });
+  });
+
+  it('refuses a rewritten log (checkpoint.inconsistent), whatever proof the coordinator makes up', async () => {
+    await round2(1, log, 10);
+    const rewritten = tree(20, 'evil-');
+    // The rewritten log's own proof, and the honest log's proof offered for the rewritten root.
+    for (const proof of [proofFrom(rewritten, 10, 20), proofFrom(log, 10, 20), { from: 10, hashes: [] }]) {
+      const e = await refusal(round2(1, rewritten, 20, [proof]));
+      expect(e.rule).toBe('checkpoint.inconsistent');
+      expect(e.details['signed_size']).toBe(10);
+    }
+    // Nothing was recorded: the honest extension still signs.
+    await round2(1, log, 20, [proofFrom(log, 10, 20)]);
+  });
+
+  it('refuses a larger checkpoint without a proof from its last signed size as checkpoint.behind, in its signed refusal', async () => {
+    await round2(2, log, 10);
+    // No proof, and a proof from another size (the coordinator's idea of the previous checkpoint).
+    for (const consistency of [undefined, [proofFrom(log, 12, 30)]]) {
+      const e = await refusal(round2(2, log, 30, consistency));
+      expect(e.rule).toBe('checkpoint.behind');
+      expect(e.details['signed_size']).toBe(10);
+      // The size comes from the party's own signed refusal.
+      const signed = validateEnvelope(e.details['refusal']);
+      verifyEnvelope(signed, set.keys[2]!.publicKey);
+      expect((signed.payload as { body: { refused: unknown } }).body.refused).toEqual({
+        rule: 'checkpoint.behind',
+        message: e.message.slice(`${set.roster.parties[2]!.id}: `.length),
+        signed_size: 10,
+      });
+    }
+    // With the proof from there among others, it catches up.
+    await round2(2, log, 30, [proofFrom(log, 12, 30), proofFrom(log, 10, 30)]);
+  });
+
+  it('keeps fork and rollback refusals, and keeps origins apart', async () => {
+    await round2(3, log, 10);
+    const other = tree(10, 'other-');
+    expect((await refusal(round2(3, other, 10))).rule).toBe('checkpoint.fork');
+    expect((await refusal(round2(3, log, 9))).rule).toBe('checkpoint.rollback');
+    // Another origin starts on trust, and does not move this one.
+    await round2(3, other, 5, undefined, 'aaps.test/other');
+    await round2(3, log, 12, [proofFrom(log, 10, 12)]);
+  });
+
+  it('refuses malformed proofs before any claim', async () => {
+    const e = await round2(4, log, 10, [{ from: 3, hashes: ['zz'] }]).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'DECODE_FAILED' });
+    expect(await stores[4]!.lastCheckpoint(ORIGIN)).toBeUndefined();
+  });
+});
