@@ -101,7 +101,28 @@ export interface GatewayStore {
    * one gets `true`.
    */
   claimMeta(key: string, value: Uint8Array): Promise<boolean>;
+  /**
+   * Whether the last write reached the database. LevelDB keeps failing once a write failed for lack
+   * of space (its error sticks until the database is reopened), so a failing store is reported by
+   * `/healthz` and needs a restart once the cause is gone.
+   */
+  writeHealth(): StoreHealth;
   close(): Promise<void>;
+}
+
+export type StoreHealth = { ok: true } | { ok: false; since: string; error: string };
+
+/**
+ * A write the database did not take (a full disk, a closed database). Not the incident's fault:
+ * the workflow leaves the incident as last saved and tries again later.
+ */
+export class StoreWriteError extends Error {
+  constructor(cause: unknown) {
+    const why = (cause as { cause?: { message?: unknown } }).cause?.message;
+    const text = typeof why === 'string' ? why : cause instanceof Error ? cause.message : String(cause);
+    super(`the database did not take the write: ${text.split('\n')[0]}`, { cause });
+    this.name = 'StoreWriteError';
+  }
 }
 
 const TERMINAL = new Set(['resolved', 'failed', 'rolled_back', 'rejected']);
@@ -170,12 +191,25 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
   // records, so the memory map is updated per record in the order LevelDB applied them (two
   // batches in flight could otherwise finish out of order). Batches for other records do not wait.
   const inFlight = new Map<string, Promise<void>>();
+  let health: StoreHealth = { ok: true };
+  /** Every write, recording whether it reached the database. */
+  const write = (ops: Op[]): Promise<void> =>
+    db.batch(ops).then(
+      () => {
+        health = { ok: true };
+      },
+      (e: unknown) => {
+        const error = new StoreWriteError(e);
+        if (health.ok) health = { ok: false, since: new Date().toISOString(), error: error.message };
+        throw error;
+      },
+    );
   const batch = (ops: Op[]): Promise<void> => {
     const keys = [...new Set(ops.filter((op) => op.key.startsWith(INCIDENT_PREFIX)).map((op) => op.key))];
-    if (keys.length === 0) return db.batch(ops);
+    if (keys.length === 0) return write(ops);
     const before = keys.flatMap((key) => inFlight.get(key) ?? []);
-    const write = Promise.all(before).then(async () => {
-      await db.batch(ops);
+    const writing = Promise.all(before).then(async () => {
+      await write(ops);
       for (const op of ops) {
         if (!op.key.startsWith(INCIDENT_PREFIX)) continue;
         written.delete(op.key);
@@ -186,12 +220,12 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       }
       while (written.size > WRITTEN_CACHE_LIMIT) written.delete(written.keys().next().value as string);
     });
-    const settled = write.catch(() => undefined);
+    const settled = writing.catch(() => undefined);
     for (const key of keys) inFlight.set(key, settled);
     void settled.then(() => {
       for (const key of keys) if (inFlight.get(key) === settled) inFlight.delete(key);
     });
-    return write;
+    return writing;
   };
   async function* scan(space: Space, after?: string) {
     const prefix = `${SPACES[space]}!`;
@@ -418,6 +452,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         return true;
       });
     },
+    writeHealth: () => health,
     async close() {
       await chain.catch(() => undefined);
       await Promise.all(inFlight.values());

@@ -1,5 +1,5 @@
 /** The CLI's usage errors: one readable line and exit code 2; `openapi` prints the served document. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutCluster, loadOrCreateIdentityKey } from '@aaps/agents';
@@ -89,6 +89,21 @@ describe('aaps', () => {
       expect(r.err).toEqual([`aaps: the gateway key does not match ${join(dir, 'roster.json')}`]);
       expect(existsSync(join(dir, 'api-token'))).toBe(false);
       expect(existsSync(join(dir, 'gateway', 'db'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a database that cannot open names why on its one line (the cause LevelDB wraps)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aaps-cli-db-'));
+    try {
+      // A file where the gateway's database directory should be.
+      mkdirSync(join(dir, 'gateway'), { recursive: true });
+      writeFileSync(join(dir, 'gateway', 'db'), 'not a database');
+      const r = await runCapture(['up', '--local', '--data-dir', dir, '--port', '0']);
+      expect(r.code).toBe(1);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/^aaps: .*failed to open \(E[A-Z]+: .*gateway\/db/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

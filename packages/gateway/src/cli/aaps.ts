@@ -192,6 +192,22 @@ function isMain(): boolean {
   }
 }
 
+/**
+ * The root cause of a wrapped error, when it says more than the error itself: LevelDB's
+ * "Database failed to open" wraps the I/O error that names the reason (ENOSPC, EACCES, a lock).
+ */
+function causeOf(e: unknown): string {
+  let cause = (e as { cause?: unknown } | undefined)?.cause;
+  while ((cause as { cause?: unknown } | undefined)?.cause !== undefined)
+    cause = (cause as { cause: unknown }).cause;
+  if (!(cause instanceof Error)) return '';
+  const text = cause.message.split('\n')[0]!;
+  const code = (cause as { code?: unknown }).code;
+  const message = (e as Error).message;
+  const said = message.includes(text) || (typeof code === 'string' && message.includes(code));
+  return text === '' || said ? '' : ` (${text})`;
+}
+
 /** Runs `main` and turns every error into one line on stderr and an exit code (2 usage, 1 failure). */
 export async function run(
   argv: readonly string[],
@@ -206,7 +222,7 @@ export async function run(
       return 2;
     }
     const what = isAapsError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
-    stderr(`aaps: ${what.split('\n')[0]}`);
+    stderr(`aaps: ${what.split('\n')[0]}${causeOf(e)}`);
     return 1;
   }
 }

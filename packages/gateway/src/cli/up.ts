@@ -5,14 +5,7 @@
  * gateway instead (no processes, no DKG) for quick demos.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  type WriteStream,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   createLogger,
@@ -39,6 +32,7 @@ import type { TokenGrant } from '../middleware/auth.js';
 import { describeGrants } from '../middleware/token-file.js';
 import type { TrustedKeys } from '../trust.js';
 import { withDataDirLock } from './data-dir-lock.js';
+import { openLogFile } from './log-file.js';
 import { type RunningGateway, startGateway } from './serve.js';
 import { readTokensFile } from './tokens-file.js';
 import { UsageError } from './usage-error.js';
@@ -108,11 +102,6 @@ export function loadTokenGrants(config: GatewayConfig, io: Pick<UpIo, 'print'>):
   }
 }
 
-function logFile(dataDir: string, name: string): WriteStream {
-  mkdirSync(join(dataDir, 'logs'), { recursive: true });
-  return createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
-}
-
 function approverKeys(dataDir: string, ids: readonly string[]): Record<string, IdentityKey> {
   const out: Record<string, IdentityKey> = {};
   for (const id of ids) out[id] = loadOrCreateIdentityKey(join(dataDir, 'approvers', `${id}.key`), true);
@@ -141,7 +130,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
-  const gatewayLog = logFile(config.dataDir, 'gateway');
+  const gatewayLog = openLogFile(join(config.dataDir, 'logs', 'gateway.log'), { warn: io.print });
   const logger = createLogger({
     component: 'gateway',
     level: config.logLevel,
@@ -152,7 +141,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   const stopAll = async () => {
     await running?.close().catch(() => undefined);
     await Promise.all(parties.map((p) => p.stop('SIGTERM')));
-    gatewayLog.end();
+    await gatewayLog.close();
   };
   try {
     let coordinator: Coordinator;

@@ -48,9 +48,13 @@ export const systemRouteDocs: RouteDoc[] = [
   {
     method: 'get',
     path: '/healthz',
-    summary: 'Liveness.',
+    summary:
+      'Liveness: 200 {"status":"ok"}, or 503 UNAVAILABLE once a write to the database failed (a full disk: LevelDB takes no writes until it is reopened, so restart the gateway once the cause is gone).',
     auth: 'none',
-    responses: { '200': { description: 'ok', schema: OpaqueJsonSchema } },
+    responses: {
+      '200': { description: 'ok', schema: OpaqueJsonSchema },
+      '503': { description: 'the database takes no writes' },
+    },
   },
   {
     method: 'get',
@@ -79,7 +83,14 @@ export function registerSystemRoutes(
     return c.json(await refresh({ reason }));
   });
   app.get('/v1/openapi.json', requireScope(d.authenticate, 'read'), (c) => c.json(openapi()));
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/healthz', (c) => {
+    // A store whose writes fail (a full disk: LevelDB's error sticks until it is reopened) makes
+    // the gateway unable to take or move incidents: say so, so that a supervisor restarts it.
+    const storage = d.store.writeHealth();
+    if (storage.ok) return c.json({ status: 'ok' });
+    const message = `the database takes no writes since ${storage.since} (${storage.error}); restart the gateway once the cause is gone`;
+    return c.json({ error: { code: 'UNAVAILABLE', message } }, 503);
+  });
   app.get('/metrics', (c) =>
     c.body(d.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
   );

@@ -11,6 +11,7 @@ import type { Coordinator } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
+import { type GatewayStore, StoreWriteError } from '../store.js';
 import {
   approvalEnvelope,
   delegating,
@@ -535,6 +536,68 @@ describe('quality assurance veto', () => {
       execution: { status: 'rolled_back', rollback: { done: true } },
     });
     expect(events(inc).slice(-2)).toEqual(['executed', 'rolled_back']);
+  });
+});
+
+describe('a store that fails a write', () => {
+  it('leaves the incident as last saved and tries it again later, as a restart would', async () => {
+    const { gw } = await retrying({});
+    let failures = 1;
+    const store: GatewayStore = new Proxy(gw.store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === 'putIncident') {
+          return async (...args: Parameters<GatewayStore['putIncident']>) => {
+            // As the store reports a write LevelDB refused (a full disk).
+            if (failures-- > 0) {
+              throw new StoreWriteError(
+                Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }),
+              );
+            }
+            return target.putIncident(...args);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const now = () => new Date();
+    const runner = new WorkflowRunner({
+      store,
+      coordinator: gw.coordinator,
+      executor: createDryRunExecutor({ now }),
+      evidence: gw.evidence,
+      logger: gw.logger,
+      now,
+      trust: async () => gw.coordinator.trustedKeys(),
+      identity: { id: 'gateway', key: gw.gatewayKey },
+      events: createIncidentEvents(),
+      gitopsRepoUrl: GITOPS_REPO,
+      retryDelayMs: 1,
+      sealRetryMaxDelayMs: 4,
+    });
+    runners.push(runner);
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc['state']).toBe('resolved');
+    expect(inc['reason']).toBeNull();
+    const storeFailed = gw.logger.lines
+      .map((l) => JSON.parse(l) as { event: string; incident_id?: string })
+      .filter((l) => l.event === 'workflow.store_failed' && l.incident_id === id);
+    expect(storeFailed).toHaveLength(1);
+  });
+
+  it('/healthz answers 503 once a write failed, and ok again after one succeeds', async () => {
+    const gw = await gateway();
+    expect((await request(gw, 'GET', '/healthz')).status).toBe(200);
+    const record = (await gw.store.getIncident(await submit(gw, SIGNALS.quota())))!;
+    await gw.runner.close();
+    await gw.store.close();
+    await expect(gw.store.putIncident(record)).rejects.toThrow();
+    const res = await request(gw, 'GET', '/healthz');
+    expect(res.status).toBe(503);
+    expect(((await json(res)) as { error: { code: string } }).error.code).toBe('UNAVAILABLE');
   });
 });
 

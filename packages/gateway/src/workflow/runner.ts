@@ -42,7 +42,7 @@ import type { EvidenceWriter } from '../evidence-writer.js';
 import { executeOrder } from '../executor/maintenance.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor } from '../executor/types.js';
 import type { GatewayMetrics } from '../metrics.js';
-import type { GatewayStore } from '../store.js';
+import { type GatewayStore, StoreWriteError } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { verifyHumanApproval, verifyHumanRejection } from '../trust.js';
 import { checkApprovalWindow, DEFAULT_APPROVAL_WINDOW } from './approval-window.js';
@@ -176,6 +176,8 @@ export class WorkflowRunner {
     { timer: ReturnType<typeof setTimeout>; done: Promise<void>; settle: () => void }
   >();
   #closed = false;
+  /** Per incident whose drive failed outside its steps' handling: how many times in a row. */
+  readonly #crashes = new Map<string, number>();
 
   constructor(deps: Omit<RunnerDeps, RetryDeps> & Partial<Pick<RunnerDeps, RetryDeps>>) {
     this.#d = { ...RETRY_DEFAULTS, ...deps };
@@ -193,9 +195,26 @@ export class WorkflowRunner {
     // The run holds the incident's lock from its first read to its last write: an approval or a
     // resolve that arrives meanwhile acts on the state the run leaves, never on one it has left.
     const task = this.#exclusive(id, () => this.#drive(id))
-      .catch((e: unknown) => {
-        this.#d.logger.error('workflow.crashed', { incident_id: id, code: errorInfo(e).code });
-      })
+      .then(
+        () => {
+          this.#crashes.delete(id);
+        },
+        (e: unknown) => {
+          // Something outside a step's own failure handling failed (the store: a full disk). The
+          // incident stays as last saved, as after a restart; try it again later rather than
+          // leaving it until the next start.
+          const attempt = (this.#crashes.get(id) ?? 0) + 1;
+          this.#crashes.set(id, attempt);
+          const wait = backoff(this.#d.retryDelayMs, attempt, this.#d.sealRetryMaxDelayMs);
+          this.#d.logger.error('workflow.crashed', {
+            incident_id: id,
+            code: errorInfo(e).code,
+            attempt,
+            next_in_ms: wait,
+          });
+          this.#scheduleRetry(id, wait);
+        },
+      )
       .finally(() => {
         this.#running.delete(id);
         if (this.#again.delete(id)) this.start(id);
@@ -675,19 +694,28 @@ export class WorkflowRunner {
         await this.#step(record);
         this.#outages.delete(id);
       } catch (e) {
+        /** The store failed (a full disk?): nothing can be recorded; try again later, no verdict. */
+        const storeFailed = (error: unknown) => {
+          if (this.#closed) return;
+          const t = this.#failedTry(id, record.state, 'STORE_FAILED');
+          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
+          log.error('workflow.store_failed', {
+            code: errorInfo(error).code,
+            error: error instanceof StoreWriteError ? error.message : undefined,
+            next_in_ms: wait,
+          });
+          this.#scheduleRetry(id, wait);
+        };
+        // A write the store did not take is not the step's failure: the incident is not failed
+        // for it (it stays as last saved).
+        if (e instanceof StoreWriteError) return storeFailed(e);
         const info = errorInfo(e);
         log.warn('workflow.step_failed', { state: record.state, code: info.code });
         let fresh: IncidentRecord;
         try {
           fresh = await this.#load(id);
         } catch (loadError) {
-          // The store failed too (a full disk?): nothing can be recorded; try again later.
-          if (this.#closed) return;
-          const t = this.#failedTry(id, record.state, 'STORE_FAILED');
-          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
-          log.error('workflow.store_failed', { code: errorInfo(loadError).code, next_in_ms: wait });
-          this.#scheduleRetry(id, wait);
-          return;
+          return storeFailed(loadError);
         }
         record = fresh;
         if (this.#closed) return; // left as it is, for the next start
