@@ -616,9 +616,9 @@ describe('quality assurance veto at approval', () => {
     await gw.runner.idle();
     const { inc } = await sealed(gw, id);
     expect(inc['state']).toBe('rejected');
-    const rejected = (inc['timeline'] as TimelineEntry[]).find((e) => e.event === 'rejected');
-    expect(rejected?.actor).toBe('parties');
-    expect((rejected?.detail as { refusals: string[] }).refusals).toEqual([
+    const rejected = (inc['timeline'] as TimelineEntry[]).find((e) => e.event === 'rejected')!;
+    expect(rejected.actor).toBe('parties');
+    expect((rejected.detail as { refusals: string[] }).refusals).toEqual([
       expect.stringMatching(/^quality-assurance:/),
     ]);
   });
