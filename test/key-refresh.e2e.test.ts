@@ -63,11 +63,14 @@ function failingOnce(path: string, partyIds: readonly string[]): typeof fetch {
 }
 
 let size = 0;
-/** A checkpoint signature (parties sign one root per size: every call takes a new size). */
+/**
+ * A checkpoint signature. Parties witness each log origin (a larger checkpoint needs a consistency
+ * proof from the one they signed), so every call signs the first checkpoint of a new origin.
+ */
 async function signs(coordinator: ReturnType<typeof createHttpCoordinator>) {
   const treeSize = ++size;
   const rootHash = new Uint8Array(32).fill(treeSize % 251);
-  const origin = 'aaps.test/refresh';
+  const origin = `aaps.test/refresh-${treeSize}`;
   const r = await coordinator.signCheckpoint({ origin, treeSize, rootHash });
   const key = (await coordinator.keys()).group_public_key;
   const spki = createPublicKey({

@@ -143,7 +143,13 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         if (e instanceof PolicyRefusal) {
           const list = refusals.get(req.sessionId) ?? [];
           const id = partyIdsOf(roster, [party])[0]!;
-          list.push({ party: id, rule: e.rule, message: e.message });
+          const size = e.details['signed_size'];
+          list.push({
+            party: id,
+            rule: e.rule,
+            message: e.message,
+            ...(typeof size === 'number' ? { signed_size: size } : {}),
+          });
           refusals.set(req.sessionId, list);
           logger.info('party.refused', { party: id, rule: e.rule, session: req.sessionId });
         }
@@ -328,9 +334,17 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         namedSigners(statement),
       ),
 
-    signCheckpoint: ({ origin, treeSize, rootHash }) =>
+    signCheckpoint: ({ origin, treeSize, rootHash, consistency }) =>
       thresholdSign(
-        { kind: 'checkpoint', origin, tree_size: treeSize, root_hash: bytesToHex(rootHash) },
+        {
+          kind: 'checkpoint',
+          origin,
+          tree_size: treeSize,
+          root_hash: bytesToHex(rootHash),
+          ...(consistency === undefined
+            ? {}
+            : { consistency: consistency.map((p) => ({ from: p.from, hashes: p.hashes.map(bytesToHex) })) }),
+        },
         `checkpoint-${treeSize}`,
       ),
 

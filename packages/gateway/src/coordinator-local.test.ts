@@ -1,6 +1,6 @@
-/** The in-process coordinator: real FROST, each party's own policy, refusals and fork refusal. */
+/** The in-process coordinator: real FROST, each party's own policy, refusals, and the parties' log witnessing. */
 import { buildApprovalProposal, computeRiskScore, proposalSigningBytes } from '@aaps/agents';
-import { formatCheckpoint } from '@aaps/evidence';
+import { formatCheckpoint, MemoryMerkleTree } from '@aaps/evidence';
 import {
   bytesToHex,
   generateIdentityKey,
@@ -75,6 +75,37 @@ describe('LocalCoordinator', () => {
       c.signCheckpoint({ origin: 'aaps.test/log', treeSize: 7, rootHash: new Uint8Array(32).fill(2) }),
     );
     expect(new Set(refusals.map((x) => x.rule))).toEqual(new Set(['checkpoint.fork']));
+  });
+
+  it('signs a larger checkpoint only with a consistency proof from the size each party signed', async () => {
+    const origin = 'aaps.test/witnessed';
+    const log = new MemoryMerkleTree();
+    const other = new MemoryMerkleTree();
+    for (let i = 0; i < 12; i++) {
+      log.append(new TextEncoder().encode(`leaf ${i}`));
+      other.append(new TextEncoder().encode(`other ${i}`));
+    }
+    const at = (t: MemoryMerkleTree, treeSize: number, from?: number) => ({
+      origin,
+      treeSize,
+      rootHash: t.root(treeSize),
+      ...(from === undefined ? {} : { consistency: [{ from, hashes: t.consistencyProof(from, treeSize) }] }),
+    });
+    const first = await c.signCheckpoint(at(log, 4));
+    expect(first.signers).toEqual(['monitoring', 'problem-solver', 'strategy']);
+    // The signers of size 4 need a proof from 4: without one, two parties that never signed remain.
+    const behind = await quorumError(c.signCheckpoint(at(log, 8)));
+    expect(behind).toEqual(
+      first.signers.map((party) =>
+        expect.objectContaining({ party, rule: 'checkpoint.behind', signed_size: 4 }),
+      ),
+    );
+    const inconsistent = await quorumError(c.signCheckpoint(at(other, 8, 4)));
+    expect(new Set(inconsistent.map((r) => r.rule))).toEqual(new Set(['checkpoint.inconsistent']));
+    expect((await c.signCheckpoint(at(log, 8, 4))).signers).toEqual(first.signers);
+    expect(new Set((await quorumError(c.signCheckpoint(at(log, 6)))).map((r) => r.rule))).toEqual(
+      new Set(['checkpoint.rollback']),
+    );
   });
 
   it('refuses evidence whose subject is not the transcript', async () => {

@@ -3,7 +3,8 @@
  * each party's own default policy, and the real role steps. Used by the tests and by
  * `aaps up --local`. Each party still decides for itself: it evaluates the proposal against its own
  * policy, derives the signed bytes itself, re-derives the evidence PAE from the statement and
- * checks it against the transcript, and refuses a second root for one checkpoint size.
+ * checks it against the transcript, and witnesses the log as a party node does: it signs a
+ * checkpoint only when it extends, by a consistency proof, the last one it signed for the origin.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -25,7 +26,12 @@ import {
   type Roster,
   runRoleStep,
 } from '@aaps/agents';
-import { checkEvidenceForSigning, formatCheckpoint, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
+import {
+  checkEvidenceForSigning,
+  formatCheckpoint,
+  IN_TOTO_PAYLOAD_TYPE,
+  verifyConsistency,
+} from '@aaps/evidence';
 import {
   AapsError,
   aggregate,
@@ -52,9 +58,11 @@ import {
   signShare,
   trustedDealer,
   ValidationError,
+  VerificationError,
 } from '@aaps/mpc-core';
 import type {
   AgentStepInput,
+  CheckpointSubject,
   Coordinator,
   KeysInfo,
   PartyRefusal,
@@ -91,6 +99,11 @@ export interface LocalCoordinatorOptions {
   material?: LocalKeyMaterial;
   /** Per-role policies (default: each role's default policy). */
   policies?: Partial<Record<PartyRole, Policy>>;
+  /**
+   * Parties that do not answer right now (checked at each signing; for tests and drills): they
+   * are listed as unavailable and sign nothing.
+   */
+  down?: (partyId: string) => boolean;
 }
 
 interface LocalParty {
@@ -99,8 +112,8 @@ interface LocalParty {
   identity: IdentityKey;
   keyPackage: KeyPackage;
   policy: Policy;
-  /** Checkpoint roots this party signed, by `origin\nsize`. */
-  checkpoints: Map<string, string>;
+  /** The last checkpoint this party signed, by origin: size and root (hex). */
+  checkpoints: Map<string, { size: number; root: string }>;
   /** Unseal request ids this party has answered. */
   seen: Set<string>;
   audit: AuditEntry[];
@@ -113,9 +126,11 @@ export class LocalCoordinator implements Coordinator {
   readonly #approvers: readonly Principal[];
   readonly #gateway: Principal;
   readonly #now: () => Date;
+  readonly #down: (partyId: string) => boolean;
 
   constructor(opts: LocalCoordinatorOptions) {
     this.#now = opts.now ?? (() => new Date());
+    this.#down = opts.down ?? (() => false);
     this.#approvers = opts.approvers ?? [];
     this.#gateway = opts.gateway;
     const n = PARTY_ROLES.length;
@@ -275,32 +290,49 @@ export class LocalCoordinator implements Coordinator {
     return this.#sign(named, [], () => checked.message);
   }
 
-  async signCheckpoint(input: {
-    origin: string;
-    treeSize: number;
-    rootHash: Uint8Array;
-  }): Promise<ThresholdResult> {
+  async signCheckpoint(input: CheckpointSubject): Promise<ThresholdResult> {
     const body = formatCheckpoint({
       origin: input.origin,
       size: input.treeSize,
       rootHash: input.rootHash,
       extensions: [],
     });
-    const key = `${input.origin}\n${input.treeSize}`;
     const root = bytesToHex(input.rootHash);
     const refusals: PartyRefusal[] = [];
     const willing: LocalParty[] = [];
     for (const party of this.#parties) {
-      const seen = party.checkpoints.get(key);
-      if (seen !== undefined && seen !== root) {
-        refusals.push({ party: party.id, rule: 'checkpoint.fork', message: 'another root for this size' });
-      } else willing.push(party);
+      const refused = this.#checkpointRefusal(party.checkpoints.get(input.origin), input, root);
+      if (refused === undefined) willing.push(party);
+      else refusals.push({ party: party.id, ...refused });
     }
     const result = await this.#sign(willing, refusals, () => new TextEncoder().encode(body));
     for (const party of this.#parties) {
-      if (result.signers.includes(party.id)) party.checkpoints.set(key, root);
+      if (result.signers.includes(party.id))
+        party.checkpoints.set(input.origin, { size: input.treeSize, root });
     }
     return result;
+  }
+
+  /** The party node's checkpoint claim (`PartyStore.claimCheckpoint`), against `last`. */
+  #checkpointRefusal(
+    last: { size: number; root: string } | undefined,
+    input: CheckpointSubject,
+    root: string,
+  ): Omit<PartyRefusal, 'party'> | undefined {
+    if (last === undefined) return undefined;
+    const refusal = (rule: string, message: string) => ({ rule, message, signed_size: last.size });
+    if (input.treeSize < last.size) return refusal('checkpoint.rollback', 'a smaller tree size');
+    if (input.treeSize === last.size)
+      return last.root === root ? undefined : refusal('checkpoint.fork', 'another root for this size');
+    const proof = input.consistency?.find((p) => p.from === last.size);
+    if (proof === undefined) return refusal('checkpoint.behind', 'no consistency proof from its size');
+    try {
+      verifyConsistency(last.size, input.treeSize, proof.hashes, hexToBytes(last.root), input.rootHash);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof VerificationError)) throw e;
+      return refusal('checkpoint.inconsistent', 'the tree does not extend the one it signed');
+    }
   }
 
   /** Each party decides by its own `unseal` policy, with the party node's own handler. */
@@ -374,18 +406,23 @@ export class LocalCoordinator implements Coordinator {
   }
 
   async #sign(
-    willing: LocalParty[],
-    refusals: PartyRefusal[],
+    asked: LocalParty[],
+    answered: PartyRefusal[],
     message: () => Uint8Array,
   ): Promise<ThresholdResult> {
     const k = this.#publicPackage.threshold.min;
+    // A party that is down neither signs nor refuses.
+    const down = [...asked.map((p) => p.id), ...answered.map((r) => r.party)].filter((id) => this.#down(id));
+    const willing = asked.filter((p) => !down.includes(p.id));
+    const refusals = answered.filter((r) => !down.includes(r.party));
+    const unavailable = down.map((party) => ({ party, code: 'UNAVAILABLE' }));
     if (willing.length < k) {
       throw new ProtocolError(
         'QUORUM_UNREACHABLE',
         `${willing.length} of ${k} needed parties would sign`,
         [],
         {
-          details: { refusals },
+          details: { refusals, unavailable_parties: down },
         },
       );
     }
@@ -396,6 +433,6 @@ export class LocalCoordinator implements Coordinator {
     const pkg = { commitments: nonces.map((n) => n.commitment), message: msg };
     const shares = quorum.map((p, i) => signShare(suite, p.keyPackage, nonces[i]!, pkg, this.#publicPackage));
     const signature = aggregate(suite, pkg, shares, this.#publicPackage);
-    return { signature, signers: quorum.map((p) => p.id), refusals, misbehaved: [], unavailable: [] };
+    return { signature, signers: quorum.map((p) => p.id), refusals, misbehaved: [], unavailable };
   }
 }

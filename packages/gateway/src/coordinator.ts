@@ -31,6 +31,27 @@ export interface PartyRefusal {
   party: string;
   rule: string;
   message: string;
+  /**
+   * For a checkpoint refusal (`checkpoint.behind`, `.inconsistent`, `.fork`, `.rollback`): the tree
+   * size this party last signed for the origin, from its signed refusal. A consistency proof from
+   * this size lets it sign the next checkpoint.
+   */
+  signed_size?: number;
+}
+
+/** An RFC 9162 consistency proof from the tree of `from` leaves to a checkpoint's tree. */
+export interface ConsistencyProof {
+  from: number;
+  hashes: Uint8Array[];
+}
+
+/** What the parties sign a log checkpoint over (see {@link Coordinator.signCheckpoint}). */
+export interface CheckpointSubject {
+  origin: string;
+  treeSize: number;
+  rootHash: Uint8Array;
+  /** Proofs that this tree extends smaller ones: a party needs one from the size it last signed. */
+  consistency?: ConsistencyProof[];
 }
 
 export interface Misbehaviour {
@@ -116,8 +137,14 @@ export interface Coordinator {
    * names it, so only the parties it names (`predicate.signers`) are asked: none substitutes.
    */
   signEvidence(input: { statement: unknown; transcript: SignedEnvelope[] }): Promise<ThresholdResult>;
-  /** k-of-n FROST over a C2SP checkpoint body; parties refuse two roots for one size. */
-  signCheckpoint(input: { origin: string; treeSize: number; rootHash: Uint8Array }): Promise<ThresholdResult>;
+  /**
+   * k-of-n FROST over a C2SP checkpoint body. Each party acts as a witness of the log: it signs the
+   * first checkpoint of an origin on trust, and after that only one that extends the last it signed
+   * for the origin, proved by a proof in `consistency` from that size; it refuses a missing proof as
+   * `checkpoint.behind` (with `signed_size`), a bad one as `checkpoint.inconsistent`, another root
+   * at its size as `checkpoint.fork` and a smaller size as `checkpoint.rollback`.
+   */
+  signCheckpoint(input: CheckpointSubject): Promise<ThresholdResult>;
   /**
    * Ask every party, in parallel, to release its share of the fields to the requester
    * (`sealed.release`). Never throws for one party: each answer, refusal or failure is returned.

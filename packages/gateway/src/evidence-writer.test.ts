@@ -1,7 +1,13 @@
-import { createBundleVerifier, type LogStore } from '@aaps/evidence';
+import {
+  createBundleVerifier,
+  type LogStore,
+  openCheckpoint,
+  TransparencyLog,
+  verifyConsistency,
+} from '@aaps/evidence';
 import { bytesToHex, generateIdentityKey, hexToBytes, ProtocolError, signEnvelope } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import type { Coordinator } from './coordinator.js';
+import type { Coordinator, ThresholdResult } from './coordinator.js';
 import { LocalCoordinator } from './coordinator-local.js';
 import { createEvidenceWriter, requorum } from './evidence-writer.js';
 
@@ -76,7 +82,11 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
     ),
   ];
 
-  /** A writer over the in-process coordinator whose evidence signing fails first as `fail` says. */
+  let writers = 0;
+  /**
+   * A writer over the in-process coordinator whose evidence signing fails first as `fail` says.
+   * Each writer keeps its own log, under its own origin (the parties witness each log apart).
+   */
   function writer(
     fail: (named: string[], call: number) => Error | undefined,
     over: LocalCoordinator = local,
@@ -113,7 +123,7 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
     const w = createEvidenceWriter({
       coordinator,
       log,
-      origin: 'aaps.test/log',
+      origin: `aaps.test/log-${writers++}`,
       trust: async () => over.trustedKeys(),
       validFrom: '2026-01-01T00:00:00Z',
     });
@@ -185,5 +195,158 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('the parties witness the log: each checkpoint extends the last one they signed', () => {
+  const gatewayKey = generateIdentityKey();
+  const gateway = { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) };
+  const ORIGIN = 'aaps.test/witnessed';
+  const transcript = (n: number) => [
+    signEnvelope(
+      {
+        meta: {
+          trace_id: `trace-${n}`,
+          span_id: `span-${n}`,
+          timestamp: '2026-11-26T02:00:00Z',
+          source_agent: 'gateway',
+          target_agent: 'audit',
+          message_type: 'IncidentSignal',
+          schema_version: 'v1.0.0',
+          idempotency_key: `idem-${n}`,
+        },
+        context: { namespace: 'shop', cluster: 'prod', urgency: 'P2', constraints_ref: 'policy/v1' },
+        payload: { note: `entry ${n}` },
+      },
+      gatewayKey.secretKey,
+    ),
+  ];
+  const entry = (n: number) => ({
+    incident: { id: `inc-${n}`, type: 'config_validation_failed' },
+    decision: { outcome: 'recorded' },
+    times: { received: '2026-11-26T02:00:00Z' },
+    transcript: transcript(n),
+  });
+
+  /** A log store in memory; `copy` starts from another's contents (a gateway restoring or rewriting). */
+  function memoryStore(copy?: Map<string, Uint8Array>) {
+    const data = new Map(copy);
+    const store: LogStore = {
+      get: async (k) => data.get(k),
+      batch: async (ops) => {
+        for (const op of ops) op.type === 'put' ? data.set(op.key, op.value) : data.delete(op.key);
+      },
+    };
+    return { data, store };
+  }
+
+  /** A writer over `c` and `log`, recording each checkpoint signing's result. */
+  function writer(c: LocalCoordinator, log: LogStore) {
+    const signed: ThresholdResult[] = [];
+    const coordinator = new Proxy(c, {
+      get(target, prop) {
+        if (prop === 'signCheckpoint') {
+          return async (input: Parameters<Coordinator['signCheckpoint']>[0]) => {
+            const r = await target.signCheckpoint(input);
+            signed.push(r);
+            return r;
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as Coordinator;
+    const w = createEvidenceWriter({
+      coordinator,
+      log,
+      origin: ORIGIN,
+      trust: async () => c.trustedKeys(),
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+    return { w, signed };
+  }
+
+  it('a party that missed checkpoints refuses the next as behind, and signs the one after', async () => {
+    const down = new Set<string>();
+    const c = new LocalCoordinator({ gateway, down: (id) => down.has(id) });
+    const { store } = memoryStore();
+    const { w, signed } = writer(c, store);
+    await w.record(entry(1));
+    expect(signed.at(-1)!.signers).toContain('monitoring');
+    // Monitoring is down for two checkpoints.
+    down.add('monitoring');
+    await w.record(entry(2));
+    await w.record(entry(3));
+    down.delete('monitoring');
+    // Back, it last signed size 1; the checkpoint of size 4 carries a proof from 3 only.
+    await w.record(entry(4));
+    expect(signed.at(-1)!.refusals).toEqual([
+      expect.objectContaining({ party: 'monitoring', rule: 'checkpoint.behind', signed_size: 1 }),
+    ]);
+    expect(signed.at(-1)!.signers).not.toContain('monitoring');
+    // The next one carries a proof from 1 too: monitoring signs it.
+    await w.record(entry(5));
+    expect(signed.at(-1)!.refusals).toEqual([]);
+    expect(signed.at(-1)!.signers).toContain('monitoring');
+    const cp = (await w.latestCheckpoint())!;
+    expect(cp.size).toBe(5);
+    openCheckpoint(cp.note, [await w.logKey()]);
+  });
+
+  it('when too many parties are behind for a quorum, the signing is tried again with proofs from their sizes', async () => {
+    const down = new Set<string>();
+    const c = new LocalCoordinator({ gateway, down: (id) => down.has(id) });
+    const { store } = memoryStore();
+    const first = writer(c, store);
+    await first.w.record(entry(1));
+    expect(first.signed.at(-1)!.signers).toEqual(['monitoring', 'problem-solver', 'strategy']);
+    down.add('monitoring').add('problem-solver');
+    await first.w.record(entry(2));
+    // A restarted gateway (it remembers no refusal) with strategy down: the previous checkpoint
+    // is size 2, but monitoring and problem-solver last signed size 1.
+    down.clear();
+    down.add('strategy');
+    const restarted = writer(c, store);
+    await restarted.w.record(entry(3));
+    expect(restarted.signed).toHaveLength(1);
+    expect(restarted.signed[0]!.signers).toEqual(['monitoring', 'problem-solver', 'quality-assurance']);
+  });
+
+  it('a gateway that rewrites its log gets no signature on it', async () => {
+    const c = new LocalCoordinator({ gateway });
+    const honest = memoryStore();
+    const { w } = writer(c, honest.store);
+    await w.record(entry(1));
+    const afterOne = new Map(honest.data);
+    await w.record(entry(2));
+    await w.record(entry(3));
+    // The gateway restores the log as it was after entry 1 and writes other entries on it.
+    const rewritten = memoryStore(afterOne);
+    const evil = writer(c, rewritten.store);
+    const refusedAs = async (n: number) => {
+      const e = await evil.w.record(entry(n)).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'QUORUM_UNREACHABLE' });
+      return new Set(((e as ProtocolError).details['refusals'] as { rule: string }[]).map((r) => r.rule));
+    };
+    // The parties that signed the honest size 3 refuse the rewritten sizes 2 and 3 as such; at
+    // size 4 the writer proves it from 1 (its own last checkpoint), then, told they are behind,
+    // from 3 in the rewritten log: no proof joins the honest tree of 3 to it.
+    expect(await refusedAs(20)).toEqual(new Set(['checkpoint.rollback']));
+    expect(await refusedAs(30)).toEqual(new Set(['checkpoint.fork']));
+    expect(await refusedAs(40)).toEqual(new Set(['checkpoint.inconsistent']));
+    expect(evil.signed).toHaveLength(0);
+    expect((await TransparencyLog.open(rewritten.store, { origin: ORIGIN })).size).toBe(4);
+    expect((await evil.w.latestCheckpoint())!.size).toBe(1);
+  });
+
+  it('the proofs it sends verify against the checkpoints it signed', async () => {
+    const c = new LocalCoordinator({ gateway });
+    const { store } = memoryStore();
+    const { w } = writer(c, store);
+    await w.record(entry(1));
+    const one = (await w.latestCheckpoint())!;
+    await w.record(entry(2));
+    const two = (await w.latestCheckpoint())!;
+    verifyConsistency(1, 2, await w.consistencyProof(1, 2), one.rootHash, two.rootHash);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The evidence writer: seals an ended incident into a bundle whose DSSE signature is the parties'
  * k-of-n FROST signature, appends it to the transparency log, has the parties sign the new
- * checkpoint, and attaches the inclusion proof. The log's checkpoints are signed under the group
- * key, named by the log origin.
+ * checkpoint (with consistency proofs from the sizes they last signed: they witness the log), and
+ * attaches the inclusion proof. The log's checkpoints are signed under the group key, named by
+ * the log origin.
  */
 import type { EvidenceSummary, HumanRejection } from '@aaps/agents';
 import {
@@ -23,7 +24,7 @@ import {
 } from '@aaps/evidence';
 import { bytesToHex, hexToBytes, ProtocolError, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { Coordinator, KeysInfo, PartyRefusal } from './coordinator.js';
+import type { Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
 import { type TrustedKeys, verifierRoster } from './trust.js';
 import type { IncidentRecord } from './workflow/record.js';
 import { lastPayload } from './workflow/step-request.js';
@@ -169,14 +170,65 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
       publicKey: hexToBytes(k.group_public_key),
     };
   };
-  const signCheckpointNote = async (message: Uint8Array) => {
+  /**
+   * Parties that refused a checkpoint as `checkpoint.behind`, with the size they last signed (from
+   * their signed refusals): the next checkpoints carry a proof from there until they sign one.
+   */
+  const behind = new Map<string, number>();
+  /** Learn from a signing's refusals; returns whether a size not in `sizes` was reported. */
+  const learn = (refusals: readonly PartyRefusal[], sizes: Set<number>): boolean => {
+    let learned = false;
+    for (const r of refusals) {
+      if (r.rule !== 'checkpoint.behind' || r.signed_size === undefined) continue;
+      behind.set(r.party, r.signed_size);
+      if (!sizes.has(r.signed_size)) learned = true;
+    }
+    return learned;
+  };
+  /**
+   * The parties sign a checkpoint only when it extends, by a consistency proof, the last one each
+   * signed for the origin (parties are witnesses of the log). It carries proofs from the previous
+   * signed checkpoint's size and from every size a party reported being behind at; a signing that
+   * fails because parties are behind at sizes it had no proof from is tried again with them.
+   */
+  const signCheckpointNote = (l: TransparencyLog) => async (message: Uint8Array) => {
     const cp = parseCheckpoint(utf8.decode(message));
-    const r = await opts.coordinator.signCheckpoint({
-      origin: cp.origin,
-      treeSize: cp.size,
-      rootHash: cp.rootHash,
-    });
-    return r.signature;
+    const previous = await l.latestCheckpoint();
+    const sizes = new Set<number>(behind.values());
+    if (previous !== undefined) sizes.add(previous.size);
+    // Each retry follows a newly reported size: at most one per party.
+    const retries = (await keys()).parties.length;
+    for (let attempt = 0; ; attempt++) {
+      const consistency = await Promise.all(
+        [...sizes]
+          .filter((from) => from < cp.size)
+          .sort((a, b) => a - b)
+          .map(async (from) => ({
+            from,
+            hashes: from === 0 ? [] : await l.consistencyProof(from, cp.size),
+          })),
+      );
+      let r: ThresholdResult;
+      try {
+        r = await opts.coordinator.signCheckpoint({
+          origin: cp.origin,
+          treeSize: cp.size,
+          rootHash: cp.rootHash,
+          consistency,
+        });
+      } catch (e) {
+        const refusals =
+          e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE'
+            ? ((e.details as { refusals?: PartyRefusal[] }).refusals ?? [])
+            : [];
+        if (!learn(refusals, sizes) || attempt >= retries) throw e;
+        for (const size of behind.values()) sizes.add(size);
+        continue;
+      }
+      learn(r.refusals, sizes);
+      for (const party of r.signers) behind.delete(party);
+      return r.signature;
+    }
   };
 
   /**
@@ -192,7 +244,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         await signing.catch(() => undefined);
         continue;
       }
-      const task = noteKey().then((key) => l.signCheckpoint(key, signCheckpointNote));
+      const task = noteKey().then((key) => l.signCheckpoint(key, signCheckpointNote(l)));
       // The waiters' copy of the task: its failure is this caller's to report (below), so the copy
       // must not be left rejected with nobody listening (Node ends the process on that).
       signing = task
