@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import {
   createLogger,
   layoutCluster,
@@ -33,6 +34,7 @@ import { describeGrants } from '../middleware/token-file.js';
 import type { TrustedKeys } from '../trust.js';
 import { withDataDirLock } from './data-dir-lock.js';
 import { openLogFile } from './log-file.js';
+import { type Supervisor, superviseParties } from './party-supervisor.js';
 import { type RunningGateway, startGateway } from './serve.js';
 import { readTokensFile } from './tokens-file.js';
 import { UsageError } from './usage-error.js';
@@ -49,6 +51,20 @@ export function partyPolicyFile(
   if (dir === undefined) return undefined;
   const base = resolve(dir);
   return [join(base, `${party.id}.json`), join(base, `${party.role}.json`)].find((f) => existsSync(f));
+}
+
+/** Above this heap limit the gateway says it runs without the limit `npm start` sets (160 MiB). */
+const HEAP_HINT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * `npm start` caps the gateway's heap (package.json); run directly, it has V8's default and its
+ * resident memory grows with what it reads (docs/PERFORMANCE.md, "Memory"): say how to cap it.
+ */
+function heapHint(io: UpIo): void {
+  if (getHeapStatistics().heap_size_limit <= HEAP_HINT_BYTES) return;
+  io.print(
+    "aaps: note: this process has no heap limit (npm start sets one for aaps up); to cap its memory, run it with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'",
+  );
 }
 
 /** The five parties `aaps up` runs; their ids are their roles. */
@@ -127,6 +143,7 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
 }
 
 async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly TokenGrant[]): Promise<number> {
+  heapHint(io);
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
@@ -138,7 +155,9 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   });
   const parties: PartyProcess[] = [];
   let running: RunningGateway | undefined;
+  let supervisor: Supervisor | undefined;
   const stopAll = async () => {
+    supervisor?.stop();
     await running?.close().catch(() => undefined);
     await Promise.all(parties.map((p) => p.stop('SIGTERM')));
     await gatewayLog.close();
@@ -199,6 +218,14 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       );
       await Promise.all(parties.map((p) => p.ready()));
       io.print(`parties: ${parties.map((p) => `${p.id} ${p.url}`).join(', ')}`);
+      supervisor = superviseParties(parties, {
+        say: io.print,
+        logger: logger.child({ component: 'supervisor' }),
+        respawn: (p) =>
+          spawnParty(p.id, p.url, layout.configPaths[p.id] ?? '', {
+            logFile: join(config.dataDir, 'logs', `party-${p.id}.log`),
+          }),
+      });
       const dkg = await runDkg({
         roster: layout.roster,
         gatewayKey,
@@ -291,6 +318,7 @@ async function runGatewayLocked(
     saved ??
     (await runDkg({ roster, gatewayKey, dataDir: config.dataDir, log: (line) => io.print(line) }))
       .publicPackage;
+  heapHint(io);
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
