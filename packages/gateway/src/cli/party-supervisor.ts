@@ -71,7 +71,7 @@ export function superviseParties(parties: PartyProcess[], opts: SupervisorOption
     if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
     else child.once('exit', onExit);
   };
-  parties.forEach((_, i) => watch(i));
+  for (let i = 0; i < parties.length; i++) watch(i);
   return {
     stop() {
       stopped = true;
