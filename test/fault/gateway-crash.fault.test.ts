@@ -259,7 +259,7 @@ describe('kill -9 of aaps up while incidents are posted', () => {
           { name: 'evidence ids that did not serve a bundle', value: unserved.length, goal: 0 },
         ],
         notes: [
-          'Left running, the orphans do not last: once their parent is gone their stdout is a broken pipe, and they exit at their next log line (most likely EPIPE). Meanwhile the restarted `aaps up` spawns its own party processes, which race the orphans for the LevelDB lock and the ports; which side serves the parties after a restart varies from run to run (see the figure above), and `aaps up` neither reaps nor adopts the orphans. Every accepted incident still settled in these runs.',
+          'Orphans do not last: each party watches a pipe from its parent (AAPS_PARTY_PARENT_FD) and stops when it closes, so the restarted `aaps up` finds the LevelDB locks and ports free (the figure above counts any orphan still alive 3 s after a restart). Every accepted incident still settled in these runs.',
           'aaps up is killed with SIGKILL after a seeded delay while four workers post incidents; the party processes it spawned are orphaned and either left running or killed before `aaps up` starts again on the same data directory and port.',
         ],
       });
