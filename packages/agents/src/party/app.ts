@@ -129,7 +129,18 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
         return { status, json: { ...body, refusal } };
       }
     } else if (!(err instanceof AapsError)) {
-      deps.logger.error('request.failed', { kind, error: err instanceof Error ? err.name : 'unknown' });
+      // The error's name and codes only (an I/O code such as LEVEL_IO_ERROR or ENOSPC says what
+      // broke); never its message, which could quote what the party was handling.
+      const codeOf = (x: unknown) => {
+        const c = (x as { code?: unknown } | null | undefined)?.code;
+        return typeof c === 'string' && /^[A-Z0-9_]{1,64}$/.test(c) ? c : undefined;
+      };
+      deps.logger.error('request.failed', {
+        kind,
+        error: err instanceof Error ? err.name : 'unknown',
+        code: codeOf(err),
+        cause_code: codeOf((err as { cause?: unknown } | null)?.cause),
+      });
     } else if (status >= 500 || err.code === 'NONCE_REUSE') {
       deps.logger.warn('request.error', { kind, code: err.code, session: request?.payload.session_id });
     }

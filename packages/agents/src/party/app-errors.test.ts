@@ -1,0 +1,66 @@
+/** An unexpected failure in a party is logged by its name and codes, never its message. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getCiphersuite, trustedDealer } from '@aaps/mpc-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PartyClient } from '../client.js';
+import { memoryLogger } from '../logger.js';
+import { rosterDigest } from '../roster.js';
+import type { PartyStore } from '../store/level.js';
+import { createPartyApp } from './app.js';
+import { fiveParties, partyDeps } from './test-helpers/five-parties.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-party-errors-'));
+const stores: PartyStore[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a party whose disk is full', () => {
+  it('answers INTERNAL and logs request.failed with the I/O codes, not the message', async () => {
+    const set = fiveParties();
+    const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+    const deps = await partyDeps(set, 0, { dir, stores });
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    await deps.store.saveKey({
+      keyPackage: dealt.keyPackages[0]!,
+      publicPackage: dealt.publicPackage,
+      rosterDigest: rosterDigest(set.roster),
+      createdAt: new Date().toISOString(),
+    });
+    const logger = memoryLogger('party');
+    const full = Object.assign(new Error('IO error: /data/nonces-secret-path: No space left on device'), {
+      code: 'LEVEL_IO_ERROR',
+      cause: Object.assign(new Error('No space left on device'), { code: 'ENOSPC' }),
+    });
+    const store = new Proxy(deps.store, {
+      get(target, prop) {
+        if (prop === 'save') return async () => Promise.reject(full);
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const party = await createPartyApp({ ...deps, store, logger });
+    const client = new PartyClient({
+      roster: set.roster,
+      caller: { id: 'gateway', key: set.gatewayKey },
+      fetch: (input, init) => Promise.resolve(party.app.request(new URL(String(input)).pathname, init)),
+    });
+    const e = await client
+      .call(set.roster.parties[0]!.id, 'sign.commit', 'full-1', { count: 1 })
+      .catch((x) => x);
+    expect((e as { code?: string }).code).toBe('INTERNAL');
+    const failed = logger.lines.map((l) => JSON.parse(l)).filter((l) => l.event === 'request.failed');
+    expect(failed).toEqual([
+      expect.objectContaining({
+        kind: 'sign.commit',
+        error: 'Error',
+        code: 'LEVEL_IO_ERROR',
+        cause_code: 'ENOSPC',
+      }),
+    ]);
+    expect(logger.lines.join('\n')).not.toContain('nonces-secret-path');
+  });
+});
