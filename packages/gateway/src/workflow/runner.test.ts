@@ -796,6 +796,12 @@ describe('unreachable parties', () => {
         next_in_ms: next,
       })),
     );
+    // The log says the same at warn (tries 1, 2 and 4); every try is there at debug.
+    const logged = gw.logger.lines
+      .map((l) => JSON.parse(l) as { event: string; level: string; attempt?: number; incident_id?: string })
+      .filter((l) => l.event === 'workflow.step_retrying' && l.incident_id === id);
+    expect(logged.filter((l) => l.level === 'warn').map((l) => l.attempt)).toEqual([1, 2, 4]);
+    expect(logged.map((l) => l.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(waits.every((n) => n.state === 'proposed' && n.actor === 'gateway')).toBe(true);
     expect(events(inc).filter((e) => !isTimelineNote(e))).toEqual([
       'received',

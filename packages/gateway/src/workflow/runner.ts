@@ -571,7 +571,10 @@ export class WorkflowRunner {
     wait: number,
   ): Promise<void> {
     const event = note === 'step.retrying' ? 'workflow.step_retrying' : 'evidence.seal_retrying';
-    this.#d.logger.warn(event, {
+    // Tries 1, 2, 4, 8, ... (and a new error code) at warn, as on the timeline; the others at debug,
+    // so that an outage with many incidents waiting does not flood the log.
+    const level = worthNoting(t) ? 'warn' : 'debug';
+    this.#d.logger.log(level, event, {
       incident_id: r.id,
       state: r.state,
       code: info.code,
@@ -710,7 +713,9 @@ export class WorkflowRunner {
         // for it (it stays as last saved).
         if (e instanceof StoreWriteError) return storeFailed(e);
         const info = errorInfo(e);
-        log.warn('workflow.step_failed', { state: record.state, code: info.code });
+        // A failure that is retried is logged by #retryLater (as the timeline notes it); this line
+        // is for debugging, and the incident's end is logged below.
+        log.log('debug', 'workflow.step_failed', { state: record.state, code: info.code });
         let fresh: IncidentRecord;
         try {
           fresh = await this.#load(id);
@@ -737,6 +742,7 @@ export class WorkflowRunner {
           }
         }
         this.#outages.delete(id);
+        log.warn('workflow.step_failed', { state: fresh.state, code: info.code, ends: 'failed' });
         fresh.reason = info;
         this.#advance(fresh, 'failed', 'gateway', { code: info.code });
         await this.#save(fresh);
