@@ -222,14 +222,27 @@ describe('PartyStore checkpoint claims (per origin, each extending the last)', (
     expect(await store.claimCheckpoint(A, 10, root(2), behind)).toMatchObject({ rule: 'checkpoint.fork' });
   });
 
-  it('after an upgrade, roots recorded by size alone bind the first checkpoint of any origin', async () => {
-    // What a party wrote before checkpoints were kept per origin: `ckpt/<size>` to the root.
+  /** What a party wrote before checkpoints were kept per origin: `ckpt/<size>` to the root. */
+  const writeLegacy = async (extra: Record<string, string> = {}) => {
     await store.close();
     const db = new Level<string, string>(dir);
     await db.put(`ckpt/${'4'.padStart(16, '0')}`, root(4));
     await db.put(`ckpt/${'20'.padStart(16, '0')}`, root(20));
+    for (const [k, v] of Object.entries(extra)) await db.put(k, v);
     await db.close();
     store = await open();
+  };
+  const legacyKeys = async () => {
+    await store.close();
+    const db = new Level<string, string>(dir);
+    const keys = await db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff' }).all();
+    await db.close();
+    store = await open();
+    return keys;
+  };
+
+  it('after an upgrade, roots recorded by size alone bind the first origin signed', async () => {
+    await writeLegacy();
     expect(await store.claimCheckpoint(A, 20, root(21), behind)).toMatchObject({ rule: 'checkpoint.fork' });
     expect(await store.claimCheckpoint(B, 19, root(19), behind)).toMatchObject({
       rule: 'checkpoint.rollback',
@@ -239,13 +252,41 @@ describe('PartyStore checkpoint claims (per origin, each extending the last)', (
       rule: 'checkpoint.behind',
       signedSize: 20,
     });
+    // Refusals record nothing: the old records still bind.
+    expect(await legacyKeys()).toHaveLength(2);
     const extend = checker();
     expect(await store.claimCheckpoint(A, 30, root(30), extend.check)).toEqual({ ok: true });
     expect(extend.asked).toEqual([{ size: 20, rootHex: root(20) }]);
-    // Once an origin has its own record, that record is what binds it.
+    // The first origin signed took them over: they are gone, and its own record binds it.
+    expect(await legacyKeys()).toEqual([]);
     expect(await store.claimCheckpoint(A, 25, root(25), behind)).toMatchObject({ signedSize: 30 });
-    // Another origin with none still starts from the old records, not trust on first use.
-    expect(await store.claimCheckpoint(B, 20, root(20), behind)).toEqual({ ok: true });
-    expect(await store.claimCheckpoint(B, 40, root(40), behind)).toMatchObject({ signedSize: 20 });
+    // Another origin (a new log after a loss) starts on trust, as with no old records at all.
+    const fresh = checker();
+    expect(await store.claimCheckpoint(B, 3, root(3), fresh.check)).toEqual({ ok: true });
+    expect(fresh.asked).toEqual([]);
+  });
+
+  it('old records left beside a per-origin record bind nothing, and go with the next record written', async () => {
+    await store.claimCheckpoint(A, 50, root(50), behind);
+    await writeLegacy();
+    const fresh = checker();
+    expect(await store.claimCheckpoint(B, 3, root(3), fresh.check)).toEqual({ ok: true });
+    expect(fresh.asked).toEqual([]);
+    expect(await legacyKeys()).toEqual([]);
+    expect(await store.claimCheckpoint(A, 40, root(40), behind)).toMatchObject({
+      rule: 'checkpoint.rollback',
+      signedSize: 50,
+    });
+  });
+
+  it('the take-over survives a restart', async () => {
+    await writeLegacy();
+    expect(await store.claimCheckpoint(A, 20, root(20), behind)).toEqual({ ok: true });
+    await store.close();
+    store = await open();
+    expect(await store.claimCheckpoint(B, 1, root(1), behind)).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, 19, root(19), behind)).toMatchObject({
+      rule: 'checkpoint.rollback',
+    });
   });
 });

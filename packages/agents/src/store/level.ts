@@ -7,7 +7,9 @@
  *
  * Keys: `key/current`; `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
  * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
- * consumed or expired); `seen/<request id>`; `ckpt/<size>`; `audit/<seq>`.
+ * consumed or expired); `seen/<request id>`; `witness/<origin>` (the last checkpoint signed for
+ * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
+ * first `witness/` record takes them over); `audit/<seq>`.
  */
 import {
   commitmentKey,
@@ -100,6 +102,8 @@ export class PartyStore implements NonceStore {
   readonly #seen = new Map<string, number>();
   /** The tail of the checkpoint claims, which run one at a time ({@link claimCheckpoint}). */
   #checkpointTurn: Promise<unknown> = Promise.resolve();
+  /** No `ckpt/` record is left (none was found, or a `witness/` record took them over). */
+  #legacyGone = false;
   #auditSeq = 0;
 
   private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string, now: () => Date) {
@@ -344,9 +348,11 @@ export class PartyStore implements NonceStore {
    * that the new tree extends the last signed one, and the new one is recorded (synced). Claims
    * run one at a time, so two concurrent requests can never both pass on different histories.
    *
-   * Roots signed before checkpoints were kept per origin (`ckpt/<size>`, no origin) still bind:
-   * the largest of them is the last signed checkpoint of every origin with no record of its own,
-   * so after an upgrade the first checkpoint of any origin must extend it.
+   * Roots signed before checkpoints were kept per origin (`ckpt/<size>`, no origin) bind the
+   * first origin signed after an upgrade: while no `witness/` record exists, the largest of them
+   * is the last signed checkpoint of any origin, and the first `witness/` record written takes
+   * them over (they are deleted in the same synced batch). Once any `witness/` record exists
+   * they bind nothing, so a new origin is trusted on first use as usual.
    */
   claimCheckpoint(
     origin: string,
@@ -355,7 +361,9 @@ export class PartyStore implements NonceStore {
     extension: ExtensionCheck,
   ): Promise<CheckpointClaim> {
     const run = this.#checkpointTurn.then(async (): Promise<CheckpointClaim> => {
-      const last = (await this.lastCheckpoint(origin)) ?? (await this.#legacyCheckpoint());
+      const legacy = await this.#legacyCheckpoint();
+      const own = await this.lastCheckpoint(origin);
+      const last = own ?? legacy?.last;
       if (last !== undefined) {
         if (size < last.size) {
           return {
@@ -365,8 +373,7 @@ export class PartyStore implements NonceStore {
             signedSize: last.size,
           };
         }
-        if (size === last.size) {
-          if (last.rootHex === rootHex) return { ok: true };
+        if (size === last.size && last.rootHex !== rootHex) {
           return {
             ok: false,
             rule: 'checkpoint.fork',
@@ -374,10 +381,17 @@ export class PartyStore implements NonceStore {
             signedSize: last.size,
           };
         }
-        const extended = extension(last);
-        if (!extended.ok) return extended;
+        if (size > last.size) {
+          const extended = extension(last);
+          if (!extended.ok) return extended;
+        } else if (own !== undefined && legacy === undefined) {
+          return { ok: true }; // the same checkpoint again: nothing to record
+        }
       }
-      await this.#db.put(witnessKey(origin), utf8(`${size} ${rootHex}`), { sync: true });
+      const record = { type: 'put' as const, key: witnessKey(origin), value: utf8(`${size} ${rootHex}`) };
+      const takeOver = (legacy?.keys ?? []).map((key) => ({ type: 'del' as const, key }));
+      await this.#db.batch([record, ...takeOver], { sync: true });
+      if (legacy !== undefined) this.#legacyGone = true;
       return { ok: true };
     });
     this.#checkpointTurn = run.catch(() => undefined);
@@ -392,11 +406,29 @@ export class PartyStore implements NonceStore {
     return { size: Number.parseInt(size!, 10), rootHex: rootHex! };
   }
 
-  /** The largest root signed before checkpoints were kept per origin, if any. */
-  async #legacyCheckpoint(): Promise<SignedCheckpoint | undefined> {
-    const [found] = await this.#db.iterator({ gte: 'ckpt/', lt: 'ckpt/\xff', reverse: true, limit: 1 }).all();
-    if (found === undefined) return undefined;
-    return { size: Number.parseInt(found[0].slice('ckpt/'.length), 10), rootHex: text(found[1]) };
+  /**
+   * The roots signed before checkpoints were kept per origin (`ckpt/<size>`): their keys, and the
+   * largest as the checkpoint they bind, or none once any `witness/` record exists (the first one
+   * written took them over). None at all once they are deleted.
+   */
+  async #legacyCheckpoint(): Promise<{ keys: string[]; last?: SignedCheckpoint } | undefined> {
+    if (this.#legacyGone) return undefined;
+    const keys = await this.#db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff' }).all();
+    if (keys.length === 0) {
+      this.#legacyGone = true;
+      return undefined;
+    }
+    const [witness] = await this.#db
+      .keys({ gte: WITNESS_PREFIX, lt: `${WITNESS_PREFIX}\xff`, limit: 1 })
+      .all();
+    if (witness !== undefined) return { keys };
+    const largest = keys[keys.length - 1]!;
+    const rootHex = await this.#get(largest);
+    if (rootHex === undefined) return { keys };
+    return {
+      keys,
+      last: { size: Number.parseInt(largest.slice('ckpt/'.length), 10), rootHex: text(rootHex) },
+    };
   }
 
   // ---- audit trail ----
