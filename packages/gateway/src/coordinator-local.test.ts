@@ -118,6 +118,29 @@ describe('LocalCoordinator', () => {
     await quorumError(c.signEvidence({ statement, transcript: [] }));
   });
 
+  it('with the veto holder down, an approval has no quorum: QUORUM_UNREACHABLE naming it unavailable', async () => {
+    let down = new Set(['quality-assurance']);
+    const flaky = new LocalCoordinator({ gateway, material: c.exportMaterial(), down: (id) => down.has(id) });
+    const p = proposal();
+    const e = await flaky.signApproval(p, localBacking(flaky, p)).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect((e as ProtocolError).code).toBe('QUORUM_UNREACHABLE');
+    expect((e as ProtocolError).details).toMatchObject({
+      refusals: [],
+      vetoes: [],
+      unavailable_parties: ['quality-assurance'],
+    });
+    // Another party down leaves enough for a quorum, and quality assurance is in it.
+    down = new Set(['monitoring']);
+    const r = await flaky.signApproval(p, localBacking(flaky, p));
+    expect(r.signers).toContain('quality-assurance');
+    expect(r.signers).not.toContain('monitoring');
+    expect(r.unavailable).toEqual([{ party: 'monitoring', code: 'UNAVAILABLE' }]);
+  });
+
   it('reopens from exported material with the same keys', async () => {
     const again = new LocalCoordinator({ gateway, material: c.exportMaterial() });
     expect(await again.keys()).toEqual(await c.keys());

@@ -245,17 +245,32 @@ export class LocalCoordinator implements Coordinator {
       else if (!backed.ok) refusals.push({ party: party.id, rule: backed.rule, message: backed.message });
       else willing.push(party);
     }
-    // A veto holder (quality assurance) is in every approval quorum; its refusal ends the approval.
+    // A veto holder (quality assurance) is in every approval quorum; its refusal ends the approval,
+    // and while it is down there is no quorum (as the session's `required` parties: the HTTP
+    // coordinator). A party that is down neither signs nor refuses.
     const isVeto = (id: string) =>
       this.#parties.some((p) => p.id === id && ROLE_PERMISSIONS[p.role].veto_power);
-    const vetoes = refusals.filter((r) => isVeto(r.party));
+    const down = this.#parties.map((p) => p.id).filter((id) => this.#down(id));
+    const answered = refusals.filter((r) => !down.includes(r.party));
+    const vetoes = answered.filter((r) => isVeto(r.party));
     if (vetoes.length > 0) {
       throw new ProtocolError(
         'QUORUM_UNREACHABLE',
         `vetoed by ${vetoes.map((v) => v.party).join(', ')}`,
         [],
         {
-          details: { refusals, vetoes },
+          details: { refusals: answered, vetoes, unavailable_parties: down },
+        },
+      );
+    }
+    const vetoDown = down.filter(isVeto);
+    if (vetoDown.length > 0) {
+      throw new ProtocolError(
+        'QUORUM_UNREACHABLE',
+        `required ${vetoDown.length === 1 ? 'party' : 'parties'} ${vetoDown.join(', ')} did not answer`,
+        [],
+        {
+          details: { refusals: answered, vetoes: [], unavailable_parties: down },
         },
       );
     }
