@@ -8,7 +8,7 @@ import { AapsError, ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { follow } from '../cli/submit.js';
 import type { Coordinator } from '../coordinator.js';
-import type { LocalCoordinator } from '../coordinator-local.js';
+import { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
 import { type GatewayStore, StoreWriteError } from '../store.js';
@@ -906,6 +906,66 @@ describe('an unreachable quorum', () => {
     expect(inc).toMatchObject({ state: 'failed', reason: { code: 'UNAVAILABLE' } });
     expect(asked).toBeGreaterThan(1);
     expect(notes(inc, 'step.retrying').every((n) => n.state === 'awaiting_approval')).toBe(true);
+  });
+});
+
+describe('quality assurance unreachable at approval', () => {
+  it('the approval waits for it past the retry budget, saying so, and goes on once it is back', async () => {
+    let qaDown = true;
+    let tries = 0;
+    let firstTry = 0;
+    // The local coordinator with quality assurance (in every approval quorum) down while `qaDown`.
+    const flaky = (c: LocalCoordinator) => {
+      const trusted = c.trustedKeys();
+      return new LocalCoordinator({
+        gateway: trusted.gateway,
+        approvers: trusted.approvers,
+        material: c.exportMaterial(),
+        down: (party) => {
+          if (party !== 'quality-assurance' || !qaDown) return false;
+          if (tries++ === 0) firstTry = performance.now();
+          return true;
+        },
+      });
+    };
+    const budget = 20;
+    const { gw, runner } = await retrying(
+      { retryDelayMs: 1, retryMaxDelayMs: 2, retryBudgetMs: budget, sealRetryMaxDelayMs: 4 },
+      flaky,
+    );
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    // 12 tries wait 1 + 2 + 4 + 9 × 4 ms: more than the budget.
+    await vi.waitFor(() => expect(tries).toBeGreaterThanOrEqual(12), { timeout: 10_000 });
+    expect(performance.now() - firstTry).toBeGreaterThan(budget);
+    const waiting = await incident(gw, id);
+    expect(waiting).toMatchObject({ state: 'awaiting_approval', reason: null });
+    const waits = notes(waiting, 'step.retrying');
+    expect(waits.map((n) => n.detail['attempt']).slice(0, 4)).toEqual([1, 2, 4, 8]);
+    expect(
+      waits.every(
+        (n) =>
+          n.state === 'awaiting_approval' &&
+          n.detail['code'] === 'UNAVAILABLE' &&
+          JSON.stringify(n.detail['waiting_for']) === '["quality-assurance"]',
+      ),
+    ).toBe(true);
+    const logged = gw.logger.lines
+      .map(
+        (l) =>
+          JSON.parse(l) as { event: string; level: string; incident_id?: string; waiting_for?: string[] },
+      )
+      .filter((l) => l.incident_id === id && l.event === 'workflow.waiting_for_party');
+    expect(logged.filter((l) => l.level === 'warn').length).toBeGreaterThanOrEqual(4);
+    expect(logged.every((l) => l.waiting_for?.join() === 'quality-assurance')).toBe(true);
+
+    qaDown = false;
+    await runner.idle();
+    const { inc } = await sealed(gw, id);
+    expect(inc).toMatchObject({ state: 'resolved', reason: null });
+    expect((inc['decision'] as { approval: { signers: string[] } }).approval.signers).toContain(
+      'quality-assurance',
+    );
   });
 });
 

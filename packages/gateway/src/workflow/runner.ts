@@ -21,6 +21,7 @@ import {
   parseHumanRejection,
   type RCAReport,
   ROLE_AGENT_NAMES,
+  ROLE_PERMISSIONS,
   strategyRiskFactors,
   type TriagedSignal,
   type VerificationReport,
@@ -89,11 +90,14 @@ export interface RunnerDeps {
   /**
    * How long a step that keeps failing with UNAVAILABLE or TIMEOUT is tried, ms from its first
    * failure, before the incident ends `failed` with that reason (default 30000; 0: no retries).
+   * Not for an approval that fails only because quality assurance is unreachable: it waits.
    */
   retryBudgetMs: number;
   /**
    * The longest wait between two tries at sealing an ended incident's evidence, ms (default
    * 60000). Sealing has no budget: it is tried for as long as the runner runs, and on restart.
+   * Also the longest wait between two tries of an approval waiting for an unreachable required
+   * party (quality assurance), which has no budget either.
    */
   sealRetryMaxDelayMs: number;
   /**
@@ -136,6 +140,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
+/** Whether a roster role holds the seed's `veto_power` (quality assurance). */
+function holdsVeto(role: string): boolean {
+  return (
+    (ROLE_PERMISSIONS as Record<string, { veto_power?: boolean } | undefined>)[role]?.veto_power === true
+  );
+}
+
+/**
+ * The required parties an approval that failed `UNAVAILABLE` waits for (`details.waiting_for`, set
+ * in the `awaiting_approval` step), or none.
+ */
+function requiredPartiesWaitedFor(e: unknown): string[] {
+  if (!isAapsError(e)) return [];
+  const list = e.details['waiting_for'];
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
 /** The n-th wait (1-based) of an exponential back-off from `base`, at most `max`. */
 function backoff(base: number, attempt: number, max: number): number {
   return Math.min(base * 2 ** Math.min(attempt - 1, 30), max);
@@ -161,11 +182,12 @@ export class WorkflowRunner {
   readonly #locks = new Map<string, Promise<void>>();
   /**
    * Per incident whose step (or sealing) keeps failing: the state it fails in, when it first
-   * failed (monotonic ms), how many tries failed and the last code. Gone once it moves on.
+   * failed (monotonic ms), how many tries failed, the last code, and whether the last try was
+   * waiting for a required party (no budget). Gone once it moves on.
    */
   readonly #outages = new Map<
     string,
-    { state: IncidentState; since: number; attempt: number; code: string }
+    { state: IncidentState; since: number; attempt: number; code: string; waiting: boolean }
   >();
   /**
    * Per incident waiting to be tried again: its timer, and `done`, settled when the timer fires
@@ -224,7 +246,8 @@ export class WorkflowRunner {
 
   /**
    * Resolves once no incident is being driven or waiting to be tried again. A step waits at most
-   * `retryBudgetMs`; a sealing that keeps failing waits until it succeeds (or `close`).
+   * `retryBudgetMs`; a sealing that keeps failing, and an approval waiting for an unreachable
+   * required party (quality assurance), wait until they succeed (or `close`).
    */
   async idle(): Promise<void> {
     while (this.#running.size > 0 || this.#retries.size > 0 || this.#notes.size > 0) {
@@ -272,17 +295,24 @@ export class WorkflowRunner {
     r.settle();
   }
 
-  /** Counts a failed try of `id` in `state`: the same outage while the state stays the same. */
-  #failedTry(id: string, state: IncidentState, code: string) {
+  /**
+   * Counts a failed try of `id` in `state`: the same outage while the state stays the same. The
+   * retry budget of a try that is not `waiting` (for a required party) counts from its first
+   * failure, or from the end of a wait for a required party.
+   */
+  #failedTry(id: string, state: IncidentState, code: string, waiting = false) {
     const now = performance.now();
     let o = this.#outages.get(id);
     if (o === undefined || o.state !== state) {
-      o = { state, since: now, attempt: 0, code };
+      o = { state, since: now, attempt: 0, code, waiting };
       this.#outages.set(id, o);
+    } else if (o.waiting && !waiting) {
+      o.since = now;
     }
-    const codeChanged = o.code !== code;
+    const codeChanged = o.code !== code || o.waiting !== waiting;
     o.attempt++;
     o.code = code;
+    o.waiting = waiting;
     return { attempt: o.attempt, elapsed: now - o.since, codeChanged };
   }
 
@@ -569,8 +599,15 @@ export class WorkflowRunner {
     info: { code: string; message: string },
     t: { attempt: number; codeChanged: boolean },
     wait: number,
+    waitingFor: readonly string[] = [],
   ): Promise<void> {
-    const event = note === 'step.retrying' ? 'workflow.step_retrying' : 'evidence.seal_retrying';
+    const event =
+      note === 'evidence.retrying'
+        ? 'evidence.seal_retrying'
+        : waitingFor.length > 0
+          ? 'workflow.waiting_for_party'
+          : 'workflow.step_retrying';
+    const waiting = waitingFor.length > 0 ? { waiting_for: [...waitingFor] } : {};
     // Tries 1, 2, 4, 8, ... (and a new error code) at warn, as on the timeline; the others at debug,
     // so that an outage with many incidents waiting does not flood the log.
     const level = worthNoting(t) ? 'warn' : 'debug';
@@ -578,11 +615,13 @@ export class WorkflowRunner {
       incident_id: r.id,
       state: r.state,
       code: info.code,
+      ...waiting,
       attempt: t.attempt,
       next_in_ms: wait,
     });
     this.#scheduleRetry(r.id, wait);
-    if (worthNoting(t)) await this.#noteOrLog(r, note, { ...info, attempt: t.attempt, next_in_ms: wait });
+    if (worthNoting(t))
+      await this.#noteOrLog(r, note, { ...info, ...waiting, attempt: t.attempt, next_in_ms: wait });
   }
 
   /** {@link #note}, with a failure to save logged rather than thrown: the retry is already set. */
@@ -731,6 +770,15 @@ export class WorkflowRunner {
           const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
           return this.#retryLater(fresh, 'evidence.retrying', info, t, wait);
         }
+        // An approval that has no quorum only because a party every approval quorum must include
+        // (quality assurance, a veto holder) is unreachable waits for that party with no budget,
+        // as sealing does: the approval cannot go on without it, and it is no verdict.
+        const waitingFor = TRANSIENT.has(info.code) ? requiredPartiesWaitedFor(e) : [];
+        if (waitingFor.length > 0) {
+          const t = this.#failedTry(id, fresh.state, info.code, true);
+          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
+          return this.#retryLater(fresh, 'step.retrying', info, t, wait, waitingFor);
+        }
         // A party that is unreachable (down, restarting) is tried again, with a growing wait, for
         // up to the retry budget; the incident waits on its timeline and holds no lock meanwhile.
         if (TRANSIENT.has(info.code)) {
@@ -863,12 +911,30 @@ export class WorkflowRunner {
             : [];
           // Rejected when a veto holder (quality assurance) refused, or when enough parties refused
           // on policy; parties that did not answer make the quorum unreachable for now, which is
-          // an availability failure, not a verdict.
+          // an availability failure, not a verdict. When a veto holder is among them (it did not
+          // refuse: it is in every quorum), the approval waits for it (see `#drive`).
           const vetoes = Array.isArray(e.details['vetoes']) ? e.details['vetoes'] : [];
-          const { threshold } = await d.coordinator.keys();
+          const { threshold, parties } = await d.coordinator.keys();
           if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
-            throw new ProtocolError('UNAVAILABLE', `${e.message} (${refusals.length} refused)`, [], {
-              details: { refusals },
+            const unavailable = Array.isArray(e.details['unavailable_parties'])
+              ? (e.details['unavailable_parties'] as unknown[]).filter((x) => typeof x === 'string')
+              : [];
+            // As the coordinators' `vetoHolders`: the first k veto-role parties of the roster.
+            const vetoHolders = new Set(
+              parties
+                .filter((p) => holdsVeto(p.role))
+                .slice(0, threshold.min)
+                .map((p) => p.id),
+            );
+            const waitingFor = unavailable.filter(
+              (id) => vetoHolders.has(id) && !refusals.some((x) => x.party === id),
+            );
+            const message =
+              waitingFor.length > 0
+                ? `approval waits for ${waitingFor.join(', ')}, which every approval quorum includes: ${e.message}`
+                : `${e.message} (${refusals.length} refused)`;
+            throw new ProtocolError('UNAVAILABLE', message, [], {
+              details: { refusals, ...(waitingFor.length > 0 ? { waiting_for: waitingFor } : {}) },
             });
           }
           r.approval = { signature: '', signers: [], refusals, misbehaved: [] };
