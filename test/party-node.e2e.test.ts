@@ -44,7 +44,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionName } from '../packages/agents/src/policy/roles.js';
 import { proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
-import { approvalSubject, clusterBacking } from './helpers/backing.js';
+import { approvalRequired, approvalSubject, clusterBacking } from './helpers/backing.js';
 
 const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 let dir: string;
@@ -127,6 +127,7 @@ describe('party nodes across processes', () => {
     const p = proposal();
     const result = await session.sign({
       payload: approvalSubject(layout, p),
+      required: approvalRequired(layout),
       messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
     });
     expect(result.signers.length).toBe(3);
@@ -160,14 +161,16 @@ describe('party nodes across processes', () => {
       const sign = (p: ReturnType<typeof proposal>) =>
         session.sign({
           payload: approvalSubject(layout, p),
+          required: approvalRequired(layout),
           messageFor: (x) => proposalSigningBytes((x as { proposal: unknown }).proposal),
         });
       const first = await sign(proposalFor('image_rollback', { incident_id: 'inc-ttl-1' }));
       expect(first.attempts).toBe(1);
       // A commitment drawn now, then left unused past the time to live (sweeps every 250 ms).
+      // (With quality assurance among the signers: an approval's package must name the veto holder.)
       const commitments = [
         await drawCommitment(layout.roster.parties[0]!.id, 'ttl'),
-        await drawCommitment(layout.roster.parties[1]!.id, 'ttl'),
+        await drawCommitment(layout.roster.parties[3]!.id, 'ttl'),
         await drawCommitment(victim.id, 'ttl'),
       ];
       await new Promise((r) => setTimeout(r, 1600));
@@ -218,6 +221,7 @@ describe('party nodes across processes', () => {
     const sign = (p: ReturnType<typeof proposal>) =>
       session.sign({
         payload: approvalSubject(layout, p),
+        required: approvalRequired(layout),
         messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
       });
     const good = Array.from({ length: 12 }, (_, i) =>
@@ -473,6 +477,21 @@ describe('party nodes across processes', () => {
       .catch((e: AapsError) => e);
     expect((lie as AapsError).code).toBe('POLICY_REFUSED');
     expect((lie as AapsError).details.rule).toBe('message.mismatch');
+    // A package that leaves quality assurance (the veto holder) out, though the proposal is backed
+    // and allowed: a coordinator routing around a veto. Refused by rule, before any share.
+    const withoutQa = await drawCommitment(layout.roster.parties[1]!.id, 'pol-no-qa');
+    const allowedHere = proposal();
+    const routedAround = await client
+      .call(party.id, 'sign.round2', 'pol-no-qa', {
+        signing_package: SigningPackageCodec.toJSON(s.id, {
+          commitments: [mine, withoutQa, others[0]!],
+          message: proposalSigningBytes(allowedHere),
+        }),
+        subject: approvalSubject(layout, allowedHere),
+      })
+      .catch((e: AapsError) => e);
+    expect((routedAround as AapsError).code).toBe('POLICY_REFUSED');
+    expect((routedAround as AapsError).details.rule).toBe('approval.veto_quorum');
     // A proposal the gateway made up (no agent proposed it, or the backing is another proposal's):
     // refused by rule, before any share.
     const madeUp = proposal();
@@ -641,6 +660,7 @@ describe('key maintenance across processes', () => {
     const p = proposal();
     const r = await session.sign({
       payload: approvalSubject(layout2, p),
+      required: approvalRequired(layout2),
       messageFor: () => proposalSigningBytes(p),
       exclude: layout2.roster.parties
         .filter((q) => exclude.includes(q.id))

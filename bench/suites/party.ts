@@ -10,6 +10,7 @@ import {
   buildApprovalProposal,
   type ClusterLayout,
   computeRiskScore,
+  frostIdentifier,
   httpSigningTransport,
   layoutCluster,
   loadOrCreateIdentityKey,
@@ -21,8 +22,9 @@ import {
   type SignSubject,
   signBacking,
   startParties,
+  vetoHolders,
 } from '@aaps/agents';
-import { getCiphersuite, loadFastBackends, SigningSession } from '@aaps/mpc-core';
+import { getCiphersuite, type Identifier, loadFastBackends, SigningSession } from '@aaps/mpc-core';
 import type { SuiteContext } from '../harness.js';
 
 const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
@@ -65,6 +67,8 @@ export async function register({ add }: SuiteContext): Promise<void> {
   let procs: PartyProcess[] = [];
   let session: SigningSession<SignSubject> | undefined;
   let subject: SignSubject | undefined;
+  // The veto holder every approval quorum includes (as the gateway asks).
+  let required: Identifier[] = [];
   const stop = async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
     procs = [];
@@ -77,6 +81,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
     async () => {
       await session!.sign({
         payload: subject!,
+        required,
         messageFor: () => proposalSigningBytes(proposal),
       });
     },
@@ -87,6 +92,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
         dir = mkdtempSync(join(tmpdir(), 'aaps-bench-party-'));
         const layout = await layoutCluster({ dir, threshold: 3 });
         subject = approvalSubject(layout);
+        required = vetoHolders(layout.roster).map((p) => frostIdentifier(layout.roster, p));
         procs = await startParties(layout);
         const client = new PartyClient({
           roster: layout.roster,
@@ -103,6 +109,7 @@ export async function register({ add }: SuiteContext): Promise<void> {
         // Warm the commitment pool once, as a running gateway would have.
         await session.sign({
           payload: subject,
+          required,
           messageFor: () => proposalSigningBytes(proposal),
         });
       },

@@ -117,6 +117,11 @@ async function freshPackage(
 }
 
 const approval = (p: ApprovalProposal): SignSubject => approvalSubject(cluster.layout, p);
+/** Three parties with quality assurance (the veto holder) among them, as every approval needs. */
+const approvalQuorum = () => {
+  const qa = cluster.layout.roster.parties.find((p) => p.role === 'quality-assurance')!.id;
+  return [...cluster.ids.filter((id) => id !== qa).slice(0, 2), qa];
+};
 const bytesOf = (p: ApprovalProposal) => proposalSigningBytes(p);
 
 async function honestSignature(p: ApprovalProposal, ids: readonly string[]): Promise<Uint8Array> {
@@ -170,7 +175,7 @@ describe('a compromised coordinator', () => {
   });
 
   it('changing the action after approval: every party refuses (message.mismatch), and the changed order does not execute', async () => {
-    const ids = cluster.ids.slice(0, 3);
+    const ids = approvalQuorum();
     const approved = proposalFor('image_rollback', { incident_id: `inc-coord-${SEED}-a` });
     const changed = proposalFor('pod_restart', { incident_id: approved.incident_id });
     const sid = session('swap');
@@ -246,7 +251,7 @@ describe('a compromised coordinator', () => {
     const partyB = cluster.layout.roster.parties.find((p) => p.id === b)!;
     const sid = session('replay');
     const p = proposalFor('image_rollback', { incident_id: `inc-coord-${SEED}-r` });
-    const ids = cluster.ids.slice(0, 3);
+    const ids = approvalQuorum();
     const pkg = await freshPackage(ids, bytesOf(p), sid);
     const req = makeRequest(
       { id: 'gateway', key: cluster.layout.gatewayKey },

@@ -32,7 +32,7 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
-import { approvalSubject } from '../helpers/backing.js';
+import { approvalRequired, approvalSubject } from '../helpers/backing.js';
 import { type KillPoint, killingFetch } from '../helpers/fault-fetch.js';
 import { type PartyCluster, startPartyCluster, suite } from '../helpers/party-cluster.js';
 import { checkPartyRecords } from '../helpers/party-records.js';
@@ -158,6 +158,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
           try {
             const r = await probe.sign({
               payload: stalePk,
+              required: approvalRequired(cluster.layout),
               messageFor: (x) => proposalSigningBytes((x as { proposal: unknown }).proposal),
             });
             expect(verifyEd25519(majorityPub.groupPublicKey, r.message, r.signature)).toBe(true);
@@ -262,6 +263,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
         try {
           const result = await session.sign({
             payload: subject,
+            required: approvalRequired(cluster.layout),
             messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
           });
           expect(verifyEd25519(pub!.groupPublicKey, result.message, result.signature)).toBe(true);

@@ -39,7 +39,7 @@ import {
   startAaps,
   waitSettled,
 } from '../helpers/aaps.js';
-import { approvalSubject } from '../helpers/backing.js';
+import { approvalRequired, approvalSubject } from '../helpers/backing.js';
 import { incidentSignal } from '../helpers/incidents.js';
 import { type PartyCluster, startPartyCluster, suite } from '../helpers/party-cluster.js';
 import { type FaultMode, type FaultProxy, startFaultProxy } from '../helpers/proxy.js';
@@ -91,7 +91,8 @@ async function signMany(label: string, faulty: readonly string[], count: number)
       publicPackage: pub,
       transport: httpSigningTransport(client, suite(), `${label}-${i}`),
       timeoutMs: TIMEOUT_MS,
-      // The faulty parties are asked first, so each approval meets them.
+      // The faulty parties are asked first (after the veto holder every approval needs), so each
+      // approval meets them.
       preference: faulty.map((id) => frostIdentifier(roster, roster.parties.find((p) => p.id === id)!)),
     });
     const subject: SignSubject = approvalSubject(
@@ -101,6 +102,7 @@ async function signMany(label: string, faulty: readonly string[], count: number)
     try {
       const r = await session.sign({
         payload: subject,
+        required: approvalRequired(cluster.layout),
         messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
       });
       expect(verifyEd25519(pub.groupPublicKey, r.message, r.signature)).toBe(true);
@@ -196,9 +198,15 @@ describe('dropouts and liars', () => {
   });
 
   const rng = seededRng(SEED + 2);
+  // Quality assurance holds a veto, so it is in every approval quorum: its faults make approvals
+  // fail closed by design. The faulty parties are drawn from the other four.
+  const others = () => {
+    const qa = cluster.layout.roster.parties.find((p) => p.role === 'quality-assurance')!.id;
+    return cluster.ids.filter((x) => x !== qa);
+  };
   const two = () => {
-    const a = rng.pick(cluster.ids);
-    const b = rng.pick(cluster.ids.filter((x) => x !== a));
+    const a = rng.pick(others());
+    const b = rng.pick(others().filter((x) => x !== a));
     return [a, b];
   };
   const scenarios: { name: string; faults: (ids: string[]) => Record<string, Fault> }[] = [
@@ -242,7 +250,7 @@ describe('dropouts and liars', () => {
   for (const mode of ['corrupt-share', 'stopped'] as const) {
     it(`more than n-k faulty (${mode}): approvals fail closed with QUORUM_UNREACHABLE, no signature`, async () => {
       const faulty = [...two()];
-      faulty.push(rng.pick(cluster.ids.filter((x) => !faulty.includes(x))));
+      faulty.push(rng.pick(others().filter((x) => !faulty.includes(x))));
       await setFaults(Object.fromEntries(faulty.map((id) => [id, mode])));
       const t = await signMany(`over-${mode}`, faulty, PER_SCENARIO);
       await setFaults({});

@@ -8,10 +8,13 @@ import {
   type ApprovalBacking,
   type ApprovalProposal,
   type ClusterLayout,
+  frostIdentifier,
   loadOrCreateIdentityKey,
   type SignSubject,
   signBacking,
+  vetoHolders,
 } from '@aaps/agents';
+import type { Identifier } from '@aaps/mpc-core';
 
 function signerOf(layout: Pick<ClusterLayout, 'dir' | 'roster'>, role: 'problem-solver' | 'strategy') {
   const party = layout.roster.parties.find((p) => p.role === role);
@@ -40,4 +43,12 @@ export function approvalSubject(
   proposal: ApprovalProposal,
 ): Extract<SignSubject, { kind: 'approval' }> {
   return { kind: 'approval', proposal, backing: clusterBacking(layout, proposal) };
+}
+
+/**
+ * The FROST identifiers every approval quorum must include (the veto holders): pass them as a
+ * signing's `required`, as the gateway does, or the parties refuse (`approval.veto_quorum`).
+ */
+export function approvalRequired(layout: Pick<ClusterLayout, 'roster'>): Identifier[] {
+  return vetoHolders(layout.roster).map((p) => frostIdentifier(layout.roster, p));
 }

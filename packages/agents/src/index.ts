@@ -215,6 +215,7 @@ export {
   type RosterParty,
   type RosterPrincipal,
   rosterDigest,
+  vetoHolders,
 } from './roster.js';
 export {
   BATCHABLE_KINDS,

@@ -15,7 +15,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { AGENT_ROLES, type AgentRole } from './policy/roles.js';
+import { AGENT_ROLES, type AgentRole, ROLE_PERMISSIONS } from './policy/roles.js';
 
 export interface RosterParty {
   readonly id: string;
@@ -145,4 +145,13 @@ export function partyById(roster: Roster, id: unknown): RosterParty | undefined 
 
 export function partyByIdentifier(roster: Roster, identifier: Identifier): RosterParty | undefined {
   return roster.parties.find((p) => frostIdentifier(roster, p) === identifier);
+}
+
+/**
+ * The parties every approval quorum must include: those whose role holds the veto (quality
+ * assurance), at most k of them. Each party refuses to sign an approval whose signing package
+ * leaves one out (`approval.veto_quorum`), so a coordinator cannot route around a veto.
+ */
+export function vetoHolders(roster: Roster): RosterParty[] {
+  return roster.parties.filter((p) => ROLE_PERMISSIONS[p.role].veto_power).slice(0, roster.threshold.min);
 }

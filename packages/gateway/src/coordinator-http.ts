@@ -22,11 +22,11 @@ import {
   partyIdsOf,
   proposalSigningBytes,
   type RiskSubject,
-  ROLE_PERMISSIONS,
   type Roster,
   runAggregationOverHttp,
   runDkgOverHttp,
   type SignSubject,
+  vetoHolders,
 } from '@aaps/agents';
 import {
   evidenceSigningMessage,
@@ -174,8 +174,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
 
   // Parties whose role holds a veto (quality assurance): in every approval quorum, and a refusal
   // of theirs ends the approval instead of being routed around.
-  const vetoHolders = roster.parties.filter((p) => ROLE_PERMISSIONS[p.role].veto_power);
-  const vetoIdentifiers = vetoHolders.map((p) => frostIdentifier(roster, p));
+  const vetoParties = vetoHolders(roster);
+  const vetoIdentifiers = vetoParties.map((p) => frostIdentifier(roster, p));
 
   /** Sign `subject` k-of-n, waiting out a key refresh; see {@link signOnce}. */
   async function thresholdSign(
@@ -226,7 +226,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
             details: {
               ...e.details,
               refusals: list,
-              vetoes: list.filter((r) => vetoHolders.some((p) => p.id === r.party)),
+              vetoes: list.filter((r) => vetoParties.some((p) => p.id === r.party)),
               culprit_parties: partyIdsOf(roster, e.culprits),
               unavailable_parties: [...new Set(unavailable)],
             },
@@ -319,7 +319,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         { kind: 'approval', proposal, backing },
         `approval-${proposal.incident_id}`,
         undefined,
-        vetoIdentifiers.slice(0, roster.threshold.min),
+        vetoIdentifiers,
       ),
 
     signEvidence: ({ statement, transcript }) =>

@@ -32,7 +32,7 @@ import { checkApprovalBacking } from '../../policy/backing.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
 import { createHumanApprovalVerifier } from '../../policy/human-approval.js';
 import { type AggregationRef, type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
-import { approverKey, type Roster } from '../../roster.js';
+import { approverKey, frostIdentifier, type Roster, vetoHolders } from '../../roster.js';
 import type { CheckpointClaim, ExtensionCheck } from '../../store/level.js';
 import type { PartyDeps, PartyState } from '../context.js';
 
@@ -268,6 +268,18 @@ export function createSignHandlers(
           'message.mismatch',
           'the signing package message is not what this party derives from the subject',
         );
+      }
+      if (subject.kind === 'approval') {
+        // A veto holder's refusal must be final: sign no approval whose signers leave one out.
+        const signers = new Set(pkg.commitments.map((c) => c.identifier));
+        const missing = vetoHolders(roster).filter((p) => !signers.has(frostIdentifier(roster, p)));
+        if (missing.length > 0) {
+          return refuse(
+            session,
+            'approval.veto_quorum',
+            `an approval's signers must include ${missing.map((p) => p.id).join(', ')}, which hold a veto`,
+          );
+        }
       }
       if (subject.kind === 'checkpoint') {
         // Claimed before the share exists, one claim at a time: it must extend (with a proof) the
