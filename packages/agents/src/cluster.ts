@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { bytesToHex, type CiphersuiteId, type IdentityKey } from '@aaps/mpc-core';
+import { AapsError, bytesToHex, type CiphersuiteId, type IdentityKey } from '@aaps/mpc-core';
 import { PARTY_LISTENING } from './party-signal.js';
 import type { AgentRole } from './policy/roles.js';
 import type { Roster, RosterParty } from './roster.js';
@@ -149,7 +149,8 @@ export interface PartyProcess {
   readonly child: ChildProcess;
   /**
    * Wait until this process says it listens and `/healthz` at its URL answers as this party (or
-   * the process dies: e.g. its port was taken).
+   * the process dies: e.g. its port was taken; or could not be spawned: `UNAVAILABLE` with the
+   * errno code in `details.errno`).
    */
   ready(timeoutMs?: number): Promise<void>;
   /** Send a signal and wait for the exit. */
@@ -203,16 +204,27 @@ export function spawnParty(
   const fd = opts.logFile === undefined ? undefined : openSync(opts.logFile, 'a', 0o600);
   // The log file is appended across runs: what this run wrote starts here.
   const logStart = fd === undefined ? 0 : fstatSync(fd).size;
-  const child = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? PARTY_NODE_ARGS), opts.mainPath ?? PARTY_MAIN, '--config', configPath],
-    {
-      // fd 3 is a pipe the party watches: it stops when this process goes away (see main.ts).
-      env: { ...process.env, AAPS_PARTY_PARENT_FD: '3', ...opts.env },
-      stdio: fd === undefined ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', fd, fd, 'pipe'],
-    },
-  );
-  if (fd !== undefined) closeSync(fd);
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      process.execPath,
+      [...(opts.nodeArgs ?? PARTY_NODE_ARGS), opts.mainPath ?? PARTY_MAIN, '--config', configPath],
+      {
+        // fd 3 is a pipe the party watches: it stops when this process goes away (see main.ts).
+        env: { ...process.env, AAPS_PARTY_PARENT_FD: '3', ...opts.env },
+        stdio: fd === undefined ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', fd, fd, 'pipe'],
+      },
+    );
+  } finally {
+    // Also when spawn throws (E2BIG, EMFILE): the log file is not left open.
+    if (fd !== undefined) closeSync(fd);
+  }
+  // A process that cannot be spawned (EAGAIN, ENOMEM, a missing node) emits 'error' and no
+  // 'exit': without a listener that would be an uncaught exception in this process.
+  let spawnError: NodeJS.ErrnoException | undefined;
+  child.on('error', (e: NodeJS.ErrnoException) => {
+    if (child.pid === undefined) spawnError ??= e;
+  });
   let out = '';
   const keep = (chunk: Buffer) => {
     const text = chunk.toString();
@@ -232,7 +244,12 @@ export function spawnParty(
   pipe?.on('error', () => {});
   /** The last 64 KiB of what this run of the party wrote. */
   const tail = () => (opts.logFile === undefined ? out : readTail(opts.logFile, logStart, 64 * 1024));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const exited = new Promise<number | null>((res) => {
+    child.once('exit', (code) => res(code));
+    child.once('error', () => {
+      if (child.pid === undefined) res(null);
+    });
+  });
   return {
     id,
     url,
@@ -241,6 +258,15 @@ export function spawnParty(
     async ready(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
+        if (spawnError !== undefined)
+          throw new AapsError(
+            'UNAVAILABLE',
+            `party ${id} could not be started (${spawnError.code ?? 'spawn'})`,
+            {
+              cause: spawnError,
+              details: { errno: spawnError.code },
+            },
+          );
         if (child.exitCode !== null)
           throw new Error(
             `party ${id} exited with ${child.exitCode}: ${tail().trim().split('\n').slice(-12).join(' | ')}`,
@@ -262,6 +288,7 @@ export function spawnParty(
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      if (spawnError !== undefined) return null;
       child.kill(signal);
       return exited;
     },

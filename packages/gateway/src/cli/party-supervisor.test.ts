@@ -74,4 +74,38 @@ describe('superviseParties', () => {
     expect(supervisor.restarts()['monitoring']).toBeUndefined();
     expect(await answers(other.url)).toBe(false);
   }, 60_000);
+
+  it('a restart that throws (its log directory was removed) is logged and tried again, not fatal', async () => {
+    const lines: string[] = [];
+    const logger = memoryLogger('supervisor');
+    let calls = 0;
+    const supervisor = superviseParties(parties, {
+      say: (l) => lines.push(l),
+      logger,
+      // The first restart of audit opens its log file in a directory that is gone: openSync
+      // throws ENOENT. (The party the test above left dead is started again too.)
+      respawn: (p) => {
+        const gone = p.id === 'audit' && calls++ === 0;
+        return spawnParty(p.id, p.url, configPaths[p.id]!, {
+          logFile: join(dir, gone ? 'removed-logs' : '.', `party-${p.id}.log`),
+        });
+      },
+      minWaitMs: 50,
+    });
+    const victim = parties[2]!;
+    victim.child.kill('SIGKILL');
+    await until(() => supervisor.restarts()['audit'] === 1);
+    await until(() => lines.some((l) => l.includes('audit is back')));
+    supervisor.stop();
+    expect(calls).toBe(2);
+    expect(parties[2]).not.toBe(victim);
+    expect(await answers(victim.url)).toBe(true);
+    const events = logger.lines
+      .map((l) => JSON.parse(l) as { event: string; party?: string; code?: string; restart_in_ms?: number })
+      .filter((l) => l.party === 'audit');
+    expect(events.map((l) => l.event)).toEqual(['party.exited', 'party.restart_failed', 'party.restarted']);
+    // The wait grows after the failed try.
+    expect(events[1]).toMatchObject({ code: 'ENOENT', restart_in_ms: 100 });
+    expect(events[0]).toMatchObject({ restart_in_ms: 50 });
+  }, 60_000);
 });
