@@ -188,30 +188,41 @@ export class PartyClient {
     const message = `${partyId}: ${err?.message ?? `HTTP ${status}`}`;
     const details = { party: partyId, kind, status, culprits: err?.culprits ?? [] };
     if (code === 'POLICY_REFUSED') {
+      // A refusal counts only as the party signed it (a veto ends an approval; a refusal names a
+      // rule): anything on the path could send the unsigned error body.
       const refusal = (json as { refusal?: unknown }).refusal;
-      const facts = this.#refusalFacts(partyId, refusal);
-      return new PolicyRefusal(err?.rule ?? 'unknown', message, {
-        details: { ...details, rule: err?.rule, refusal, ...facts },
-      });
+      const signed = this.#signedRefusal(partyId, refusal);
+      if (signed === undefined) {
+        return new AapsError('INVALID_SIGNATURE', `${partyId} sent a refusal it did not sign (${kind})`, {
+          details,
+        });
+      }
+      const { rule, ...facts } = signed;
+      return new PolicyRefusal(rule, message, { details: { ...details, rule, refusal, ...facts } });
     }
     return new AapsError(code, message, { details });
   }
 
   /**
-   * What the party's signed refusal states beyond its rule (`RefusalFacts`), taken only from a
-   * refusal signed by that party's roster key: `signed_size`, the checkpoint size it last signed.
+   * The rule and facts (`RefusalFacts`: `signed_size`, the checkpoint size it last signed) of a
+   * refusal signed by that party's roster key, or undefined when it is not.
    */
-  #refusalFacts(partyId: string, refusal: unknown): RefusalFacts {
+  #signedRefusal(partyId: string, refusal: unknown): ({ rule: string } & RefusalFacts) | undefined {
     const party = partyById(this.#opts.roster, partyId);
-    if (party === undefined || refusal === undefined) return {};
+    if (party === undefined || refusal === undefined) return undefined;
     try {
       const env = validateEnvelope(refusal) as unknown as SignedEnvelope<RpcResponsePayload>;
-      if (env.meta.source_agent !== partyId) return {};
+      if (env.meta.source_agent !== partyId) return undefined;
       verifyEnvelope(env, hexToBytes(party.identity_key));
-      const size = (env.payload.body as { refused?: RefusalFacts } | undefined)?.refused?.signed_size;
-      return Number.isSafeInteger(size) && (size as number) >= 0 ? { signed_size: size as number } : {};
+      const refused = (env.payload.body as { refused?: { rule?: unknown } & RefusalFacts } | undefined)
+        ?.refused;
+      if (typeof refused?.rule !== 'string') return undefined;
+      const size = refused.signed_size;
+      return Number.isSafeInteger(size) && (size as number) >= 0
+        ? { rule: refused.rule, signed_size: size as number }
+        : { rule: refused.rule };
     } catch {
-      return {};
+      return undefined;
     }
   }
 }

@@ -6,7 +6,7 @@ import type { Roster } from '../roster.js';
 import { BACKING_RULE, backingFromTranscript, checkApprovalBacking, signBacking } from './backing.js';
 import { buildApprovalProposal } from './proposal.js';
 import type { AgentRole } from './roles.js';
-import { proposalFor } from './test-helpers/fixtures.js';
+import { proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const ROLES: AgentRole[] = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
 const keys: Record<string, IdentityKey> = Object.fromEntries(ROLES.map((r) => [r, generateIdentityKey()]));
@@ -41,8 +41,15 @@ const refusedFor = (p: unknown, b: unknown) => {
 describe('checkApprovalBacking', () => {
   it('accepts a proposal its agents signed, with or without a human approval attached', () => {
     expect(checkApprovalBacking(proposal, backing, roster)).toEqual({ ok: true });
+    const approved = { ...proposal, human_approval: signApproval(proposal) };
+    expect(checkApprovalBacking(approved, backing, roster)).toEqual({ ok: true });
+  });
+
+  it('refuses to skip the person strategy asked for: needs_human needs a human approval attached', () => {
     const needsHuman = signBacking(proposal, signers, { decision: 'needs_human' });
-    expect(checkApprovalBacking(proposal, needsHuman, roster)).toEqual({ ok: true });
+    expect(refusedFor(proposal, needsHuman)).toBe(BACKING_RULE);
+    const approved = { ...proposal, human_approval: signApproval(proposal) };
+    expect(checkApprovalBacking(approved, needsHuman, roster)).toEqual({ ok: true });
   });
 
   it('refuses a proposal with no backing, or a backing that is not envelopes', () => {

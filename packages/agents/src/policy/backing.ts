@@ -5,7 +5,8 @@
  *
  * - The strategy party's `ApprovalDecision` envelope, signed with its identity key, deciding `auto`
  *   or `needs_human` on a proposal with this proposal's digest (the digest covers the incident,
- *   action, target, parameters, evidence and risk; a human approval is checked on its own).
+ *   action, target, parameters, evidence and risk; a human approval is checked on its own, and
+ *   one must be attached when strategy decided `needs_human`).
  * - The problem-solver party's `FixProposal` envelope, signed with its identity key, for the same
  *   incident, listing a fix with this action, target, parameters and evidence, and the blast
  *   radius the risk was scored under.
@@ -110,6 +111,9 @@ export function checkApprovalBacking(proposal: unknown, backing: unknown, roster
   if (d.incident_id !== p.incident_id) return refuse('the decision is for another incident');
   if (d.decision !== 'auto' && d.decision !== 'needs_human')
     return refuse(`the strategy party decided ${String(d.decision)}, not to propose it`);
+  // A person must approve what strategy sent to a person (each party checks that approval itself).
+  if (d.decision === 'needs_human' && p.human_approval === undefined)
+    return refuse("the strategy party asked for a person's approval, which the proposal does not carry");
   let decided: string;
   try {
     decided = computeProposalDigest(parseApprovalProposal(d.proposal));

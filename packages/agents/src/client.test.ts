@@ -1,0 +1,78 @@
+/** The client takes a refusal only as the party signed it: an unsigned or forged one is no refusal. */
+import { generateIdentityKey, PolicyRefusal, signEnvelope } from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import { PartyClient } from './client.js';
+import { fiveParties } from './party/test-helpers/five-parties.js';
+
+const set = fiveParties();
+const qa = set.roster.parties.find((p) => p.role === 'quality-assurance')!;
+const qaKey = set.keys[set.roster.parties.indexOf(qa)]!;
+
+/** A client whose every call is answered 403 POLICY_REFUSED with `refusal` (or none). */
+function answering(refusal: (requestBody: string) => unknown) {
+  return new PartyClient({
+    roster: set.roster,
+    caller: { id: 'gateway', key: set.gatewayKey },
+    fetch: async (_input, init) => {
+      const body = {
+        error: { code: 'POLICY_REFUSED', message: 'vetoed', rule: 'qa.veto' },
+        refusal: refusal(String(init?.body)),
+      };
+      return new Response(JSON.stringify(body), {
+        status: 403,
+        headers: { 'content-type': 'application/json' },
+      });
+    },
+  });
+}
+
+/** A refusal envelope like the party's, signed with `key`. */
+function refusalSignedBy(key: typeof qaKey, requestBody: string) {
+  const request = JSON.parse(requestBody) as { meta: { idempotency_key: string } };
+  return signEnvelope(
+    {
+      meta: {
+        trace_id: 't',
+        span_id: 's',
+        timestamp: new Date().toISOString(),
+        source_agent: qa.id,
+        target_agent: 'gateway',
+        message_type: 'ProtocolResponse',
+        schema_version: 'v1.0.0',
+        idempotency_key: 'r',
+      },
+      context: { namespace: 'n', cluster: 'c', urgency: 'P2', constraints_ref: 'r' },
+      payload: {
+        in_reply_to: request.meta.idempotency_key,
+        kind: 'sign.round2',
+        body: { refused: { rule: 'qa.veto', message: 'vetoed' } },
+      },
+    },
+    key.secretKey,
+  );
+}
+
+const outcome = (client: PartyClient) =>
+  client.call(qa.id, 'sign.round2', 's-1', {}).then(
+    () => expect.unreachable('expected a rejection'),
+    (e: unknown) => e,
+  );
+
+describe('PartyClient refusals', () => {
+  it('a refusal the party signed is a PolicyRefusal naming its signed rule', async () => {
+    const e = await outcome(answering((body) => refusalSignedBy(qaKey, body)));
+    expect(e).toBeInstanceOf(PolicyRefusal);
+    expect((e as PolicyRefusal).rule).toBe('qa.veto');
+  });
+
+  it('an unsigned refusal, or one signed by another key, is no refusal (INVALID_SIGNATURE)', async () => {
+    for (const client of [
+      answering(() => undefined),
+      answering((body) => refusalSignedBy(generateIdentityKey(), body)),
+    ]) {
+      const e = await outcome(client);
+      expect(e).not.toBeInstanceOf(PolicyRefusal);
+      expect((e as { code?: string }).code).toBe('INVALID_SIGNATURE');
+    }
+  });
+});
