@@ -1,5 +1,14 @@
 /** A log that cannot be written warns once, drops lines, and takes them again once it can. */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,6 +47,51 @@ describe('openLogFile', () => {
     expect(warnings[0]).toContain('ENOSPC');
     await log.close();
   });
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'a disk that stays full is not reported again at each reopen',
+    async () => {
+      let t = 1_000_000;
+      const warnings: string[] = [];
+      const log = openLogFile('/dev/full', { warn: (l) => warnings.push(l), now: () => t });
+      for (let reopen = 0; reopen < 4; reopen++) {
+        for (let i = 0; i < 5; i++) log.write(`{"n":${i}}\n`);
+        await settle();
+        t += RETRY_MS; // the next write reopens the file, which fails the same way
+      }
+      expect(warnings).toHaveLength(1);
+      await log.close();
+    },
+  );
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'counts every line a full disk lost, also across a reopen that failed again',
+    async () => {
+      const dir = tempDir();
+      mkdirSync(join(dir, 'logs'));
+      const path = join(dir, 'logs', 'gateway.log');
+      symlinkSync('/dev/full', path); // the disk is full: every write fails with ENOSPC
+      let t = 1_000_000;
+      const warnings: string[] = [];
+      const log = openLogFile(path, { warn: (l) => warnings.push(l), now: () => t });
+      for (let i = 0; i < 5; i++) log.write(`{"lost":${i}}\n`); // written, and failed
+      await settle();
+      log.write('{"lost":5}\n'); // not written: waiting to reopen
+      t += RETRY_MS;
+      log.write('{"lost":6}\n'); // reopened, still full: its log.dropped line fails too
+      await settle();
+      rmSync(path); // space again
+      t += RETRY_MS;
+      log.write('{"event":"kept"}\n');
+      await settle();
+      expect(warnings).toHaveLength(1);
+      const lines = readFileSync(path, 'utf8').trim().split('\n');
+      expect(JSON.parse(lines[0]!)).toMatchObject({ event: 'log.dropped', count: 7 });
+      expect(lines.slice(1)).toEqual(['{"event":"kept"}']);
+
+      await log.close();
+    },
+  );
 
   it('takes lines again once its file can be written, saying how many it dropped', async () => {
     const dir = tempDir();
