@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,4 +87,28 @@ describe('freePorts and spawnParty', () => {
     );
     expect(error?.message).toBe('party p1 exited with 3: aaps party: this run failed');
   });
+
+  it.skipIf(!existsSync('/proc/self/fd'))(
+    'a spawn that throws (E2BIG) leaves its log file closed',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+      dirs.push(dir);
+      const logFile = join(dir, 'party.log');
+      const open = () => readdirSync('/proc/self/fd').length;
+      const before = open();
+      for (let i = 0; i < 3; i++) {
+        let code: unknown;
+        try {
+          spawnParty('p1', 'http://127.0.0.1:1', join(dir, 'none.json'), {
+            logFile,
+            env: { TOO_BIG: 'x'.repeat(4 * 1024 * 1024) },
+          });
+        } catch (e) {
+          code = (e as { code?: unknown }).code;
+        }
+        expect(code).toBe('E2BIG');
+      }
+      expect(open()).toBe(before);
+    },
+  );
 });
