@@ -79,7 +79,11 @@ export function superviseParties(parties: PartyProcess[], opts: SupervisorOption
           // Its exit, or its failure to spawn, is watched below and retried; a party that answers
           // nothing without exiting is left to the operator.
           if (next.child.pid === undefined) return;
-          opts.logger.error('party.restart_failed', { party: party.id, code: errorCode(e) });
+          opts.logger.error('party.restart_failed', {
+            party: party.id,
+            code: errorCode(e),
+            error: (e as Error).message,
+          });
         },
       );
     }, wait);
