@@ -20,6 +20,7 @@ describe('layoutCluster', () => {
       threshold: 3,
       ports: [7101, 7102, 7103, 7104, 7105],
       policyFor: (p) => (p.role === 'strategy' ? '/etc/aaps/risk-dept.json' : undefined),
+      logOrigin: 'aaps.example/log',
     });
     expect(parseRoster(JSON.parse(readFileSync(layout.rosterPath, 'utf8'))).threshold).toEqual({
       min: 3,
@@ -30,15 +31,20 @@ describe('layoutCluster', () => {
       const cfg = JSON.parse(readFileSync(layout.configPaths[p.id]!, 'utf8')) as {
         policy?: string;
         port: number;
+        log_origin?: string;
       };
       expect(cfg.policy).toBe(p.role === 'strategy' ? '/etc/aaps/risk-dept.json' : undefined);
+      expect(cfg.log_origin).toBe('aaps.example/log');
       expect(cfg.port).toBe(Number(new URL(p.url).port));
     }
-    // A second layout over the same directory keeps every identity.
+    // A second layout over the same directory keeps every identity; its configs say what it was
+    // given now (no origin: any).
     const again = await layoutCluster({ dir, threshold: 3, ports: [7101, 7102, 7103, 7104, 7105] });
     expect(again.roster.parties.map((p) => p.identity_key)).toEqual(
       layout.roster.parties.map((p) => p.identity_key),
     );
+    const cfg = JSON.parse(readFileSync(again.configPaths[again.roster.parties[0]!.id]!, 'utf8'));
+    expect(cfg.log_origin).toBeUndefined();
   });
 });
 

@@ -90,6 +90,8 @@ export async function layoutCluster(opts: {
   policyFor?: (party: RosterParty) => string | undefined;
   /** Let the coordinator replace the parties' keys (`allow_key_replace`; tests and benchmarks that re-key). */
   allowKeyReplace?: boolean;
+  /** The log origin the parties sign checkpoints for (`log_origin`); default: any. */
+  logOrigin?: string;
 }): Promise<ClusterLayout> {
   const dir = resolve(opts.dir);
   const parties = opts.parties ?? DEFAULT_PARTIES;
@@ -138,6 +140,7 @@ export async function layoutCluster(opts: {
       roster: rosterPath,
       ...(policy === undefined ? {} : { policy }),
       ...(opts.allowKeyReplace ? { allow_key_replace: true } : {}),
+      ...(opts.logOrigin === undefined ? {} : { log_origin: opts.logOrigin }),
     });
   }
   return { dir, roster, rosterPath, configPaths, gatewayKey, approverKeys };

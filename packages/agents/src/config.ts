@@ -29,6 +29,11 @@ export interface PartyConfig {
    * compromised gateway cannot swap the group key on its own.
    */
   allowKeyReplace: boolean;
+  /**
+   * The transparency log origin this party signs checkpoints for; any other is refused
+   * (`checkpoint.origin`). Unset: any origin (each trusted on first use).
+   */
+  logOrigin?: string;
   logLevel: LogLevel;
 }
 
@@ -60,6 +65,7 @@ const OPTIONS = {
   'max-body-bytes': ['AAPS_PARTY_MAX_BODY_BYTES', 'max_body_bytes'],
   'nonce-ttl': ['AAPS_PARTY_NONCE_TTL_SEC', 'nonce_ttl_sec'],
   'allow-key-replace': ['AAPS_PARTY_ALLOW_KEY_REPLACE', 'allow_key_replace'],
+  'log-origin': ['AAPS_PARTY_LOG_ORIGIN', 'log_origin'],
   'log-level': ['AAPS_PARTY_LOG_LEVEL', 'log_level'],
 } as const;
 type Option = keyof typeof OPTIONS;
@@ -174,6 +180,16 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
   };
   const policy = pickPath('policy');
   if (policy) cfg.policyPath = policy;
+  const logOrigin = pick('log-origin');
+  if (logOrigin !== undefined) {
+    // A C2SP checkpoint's first line: printable, no newline.
+    if (!/^[\x21-\x7e][\x20-\x7e]{0,255}$/.test(logOrigin))
+      problems.push([
+        'log-origin',
+        'expected a checkpoint origin line (printable ASCII, 1 to 256 characters)',
+      ]);
+    else cfg.logOrigin = logOrigin;
+  }
   if (args.dataKeyHex !== undefined) {
     if (!/^[0-9a-f]{64}$/.test(args.dataKeyHex))
       problems.push(['AAPS_PARTY_DATA_KEY', 'expected 32-byte lower-case hex']);

@@ -203,6 +203,8 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
         ...(ports === undefined ? {} : { ports }),
         // Each department may run its own policy: <id>.json, else <role>.json, else the default.
         policyFor: (party) => partyPolicyFile(config.partyPolicyDir, party),
+        // The parties sign checkpoints of this log only (a fresh origin is trusted on first use).
+        logOrigin: config.logOrigin,
       });
       gatewayKey = layout.gatewayKey;
       for (const p of layout.roster.parties) {

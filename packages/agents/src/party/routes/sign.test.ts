@@ -100,6 +100,8 @@ beforeAll(async () => {
   apps = [];
   for (let i = 0; i < 5; i++) {
     const deps = await partyDeps(set, i, { dir, stores });
+    // The last party is told its log's origin (as `aaps up` tells every party).
+    if (i === 4) deps.config = { ...deps.config, logOrigin: ORIGIN };
     await deps.store.saveKey({
       keyPackage: dealt.keyPackages[i]!,
       publicPackage: dealt.publicPackage,
@@ -182,5 +184,14 @@ describe('a party signs a checkpoint only when it extends the last one it signed
     const e = await round2(4, log, 10, [{ from: 3, hashes: ['zz'] }]).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'DECODE_FAILED' });
     expect(await stores[4]!.lastCheckpoint(ORIGIN)).toBeUndefined();
+  });
+
+  it('a party told its log origin signs no other: a fresh origin is not trusted on first use', async () => {
+    const rewritten = tree(40, 'rewritten-');
+    expect((await refusal(round2(4, rewritten, 20, undefined, 'aaps.test/fresh'))).rule).toBe(
+      'checkpoint.origin',
+    );
+    expect(await stores[4]!.lastCheckpoint('aaps.test/fresh')).toBeUndefined();
+    await round2(4, log, 10);
   });
 });

@@ -226,6 +226,16 @@ export function createSignHandlers(
           throw new ValidationError('INVALID_ARGUMENT', 'tree_size', ['body.subject.tree_size']);
         if (typeof subject.origin !== 'string')
           throw new ValidationError('INVALID_ARGUMENT', 'origin', ['body.subject.origin']);
+        // A party told its log's origin signs no other: a fresh origin would be trusted on first
+        // use, and with it a rewritten log.
+        const pinned = deps.config.logOrigin;
+        if (pinned !== undefined && subject.origin !== pinned) {
+          return refuse(
+            session,
+            'checkpoint.origin',
+            `this party signs checkpoints of ${pinned} only, not ${subject.origin}`,
+          );
+        }
         consistencyProofs(subject.consistency);
         // Fork, rollback and consistency are checked when the checkpoint is claimed, just before
         // signing (round2).
