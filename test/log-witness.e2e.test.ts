@@ -33,6 +33,7 @@ import {
   signEnvelope,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockingFetch } from './helpers/blocking-fetch.js';
 
 const ORIGIN = 'aaps.test/witnessed-log';
 let dir: string;
@@ -53,13 +54,7 @@ function coordinator(): Coordinator {
     gatewayKey: layout.gatewayKey,
     publicPackage,
     logger: memoryLogger(),
-    fetch: (input, init) => {
-      const url = new URL(String(input instanceof Request ? input.url : input));
-      if (ports().has(url.port)) {
-        return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
-      }
-      return fetch(input, init);
-    },
+    fetch: blockingFetch((url) => ports().has(url.port)),
   });
   return {
     ...http,

@@ -45,6 +45,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionName } from '../packages/agents/src/policy/roles.js';
 import { proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
 import { approvalRequired, approvalSubject, clusterBacking } from './helpers/backing.js';
+import { blockingFetch } from './helpers/blocking-fetch.js';
 
 const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 let dir: string;
@@ -346,13 +347,7 @@ describe('party nodes across processes', () => {
       gatewayKey: layout.gatewayKey,
       publicPackage,
       logger: memoryLogger(),
-      fetch: (input, init) => {
-        const url = new URL(String(input instanceof Request ? input.url : input));
-        if (blocked !== undefined && url.port === new URL(blocked.url).port) {
-          return Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
-        }
-        return fetch(input, init);
-      },
+      fetch: blockingFetch((url) => blocked !== undefined && url.port === new URL(blocked.url).port),
     });
 
   it('a party the coordinator cannot reach is recorded as unavailable; the others sign without it', async () => {

@@ -71,10 +71,15 @@ async function retrying(settings: RetrySettings, wrap?: (c: LocalCoordinator) =>
   return { gw, runner };
 }
 
-function ownRunner(gw: TestGateway, settings: RetrySettings, coordinator?: Coordinator): WorkflowRunner {
+function ownRunner(
+  gw: TestGateway,
+  settings: RetrySettings,
+  coordinator?: Coordinator,
+  store: GatewayStore = gw.store,
+): WorkflowRunner {
   const now = () => new Date();
   const runner = new WorkflowRunner({
-    store: gw.store,
+    store,
     coordinator: coordinator ?? gw.coordinator,
     executor: createDryRunExecutor({ now }),
     evidence: gw.evidence,
@@ -560,22 +565,7 @@ describe('a store that fails a write', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const now = () => new Date();
-    const runner = new WorkflowRunner({
-      store,
-      coordinator: gw.coordinator,
-      executor: createDryRunExecutor({ now }),
-      evidence: gw.evidence,
-      logger: gw.logger,
-      now,
-      trust: async () => gw.coordinator.trustedKeys(),
-      identity: { id: 'gateway', key: gw.gatewayKey },
-      events: createIncidentEvents(),
-      gitopsRepoUrl: GITOPS_REPO,
-      retryDelayMs: 1,
-      sealRetryMaxDelayMs: 4,
-    });
-    runners.push(runner);
+    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 4 }, undefined, store);
     const id = await submit(gw, SIGNALS.quota());
     runner.start(id);
     await runner.idle();
