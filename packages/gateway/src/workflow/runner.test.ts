@@ -31,7 +31,7 @@ import {
 } from '../test-helpers/gateway.js';
 import { createIncidentEvents } from './events.js';
 import { isTerminal, isTimelineNote, replayTimeline, type TimelineEntry } from './machine.js';
-import { type RunnerDeps, WorkflowRunner } from './runner.js';
+import { CRASH_RETRIES, type RunnerDeps, WorkflowRunner } from './runner.js';
 
 const open: TestGateway[] = [];
 const runners: WorkflowRunner[] = [];
@@ -576,6 +576,28 @@ describe('a store that fails a write', () => {
       .map((l) => JSON.parse(l) as { event: string; incident_id?: string })
       .filter((l) => l.event === 'workflow.store_failed' && l.incident_id === id);
     expect(storeFailed).toHaveLength(1);
+  });
+
+  it('a drive that keeps failing otherwise (a record that cannot be read) is tried a few times, then left for the next start', async () => {
+    const { gw } = await retrying({});
+    const store: GatewayStore = new Proxy(gw.store, {
+      get(target, prop) {
+        if (prop === 'getIncident') return async () => Promise.reject(new Error('corrupt record'));
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 2 }, undefined, store);
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await runner.idle();
+    const events = gw.logger.lines
+      .map((l) => JSON.parse(l) as { event: string; incident_id?: string; attempts?: number })
+      .filter((l) => l.incident_id === id && l.event.startsWith('workflow.'));
+    expect(events.filter((l) => l.event === 'workflow.crashed')).toHaveLength(CRASH_RETRIES);
+    expect(events.at(-1)).toMatchObject({ event: 'workflow.gave_up', attempts: CRASH_RETRIES });
+    // Left as it was saved: the next start (resumeIncidents) takes it up again.
+    expect((await gw.store.getIncident(id))?.state).toBe('received');
   });
 
   it('/healthz answers 503 once a write failed, and ok again after one succeeds', async () => {

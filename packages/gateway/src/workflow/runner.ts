@@ -128,6 +128,9 @@ function worthNoting(t: { attempt: number; codeChanged: boolean }): boolean {
 
 export const MAINTENANCE_AGENT = ROLE_AGENT_NAMES.maintenance;
 
+/** How many times a drive that fails outside its steps (not a refused write) is tried again. */
+export const CRASH_RETRIES = 8;
+
 /** How many incidents with full notes the runner remembers (then it forgets them all). */
 const NOTES_FULL_MEMORY = 10_000;
 
@@ -225,7 +228,20 @@ export class WorkflowRunner {
           // Something outside a step's own failure handling failed (the store: a full disk). The
           // incident stays as last saved, as after a restart; try it again later rather than
           // leaving it until the next start.
+          // A store that refuses writes is waited out for as long as it takes; anything else
+          // (a record that cannot be read back, a bug) is tried a few times, then left as it is
+          // for the next start, so that it does not log for ever.
           const attempt = (this.#crashes.get(id) ?? 0) + 1;
+          const lasting = e instanceof StoreWriteError;
+          if (!lasting && attempt > CRASH_RETRIES) {
+            this.#crashes.delete(id);
+            this.#d.logger.error('workflow.gave_up', {
+              incident_id: id,
+              code: errorInfo(e).code,
+              attempts: attempt - 1,
+            });
+            return;
+          }
           this.#crashes.set(id, attempt);
           const wait = backoff(this.#d.retryDelayMs, attempt, this.#d.sealRetryMaxDelayMs);
           this.#d.logger.error('workflow.crashed', {
