@@ -26,7 +26,13 @@ export type SendCall = (
 ) => Promise<Record<string, unknown>>;
 
 /** Turns one failed answer of a batch into the error the single call would have thrown. */
-export type ErrorFrom = (partyId: string, kind: BatchableKind, status: number, json: unknown) => AapsError;
+export type ErrorFrom = (
+  partyId: string,
+  kind: BatchableKind,
+  status: number,
+  json: unknown,
+  sessionId: string,
+) => AapsError;
 
 interface Pending {
   call: BatchCall;
@@ -144,7 +150,7 @@ export class CallCoalescer {
       if (r && 'body' in r && r.body && typeof r.body === 'object') p.resolve(r.body);
       else {
         const status = r && 'status' in r && typeof r.status === 'number' ? r.status : 502;
-        p.reject(this.#errorFrom(partyId, p.call.kind, status, r));
+        p.reject(this.#errorFrom(partyId, p.call.kind, status, r, p.call.session_id));
       }
     });
   }

@@ -26,8 +26,8 @@ function answering(refusal: (requestBody: string) => unknown) {
   });
 }
 
-/** A refusal envelope like the party's, signed with `key`. */
-function refusalSignedBy(key: typeof qaKey, requestBody: string) {
+/** A refusal envelope like the party's, signed with `key`, of session `session`. */
+function refusalSignedBy(key: typeof qaKey, requestBody: string, session = 's-1') {
   const request = JSON.parse(requestBody) as { meta: { idempotency_key: string } };
   return signEnvelope(
     {
@@ -45,6 +45,7 @@ function refusalSignedBy(key: typeof qaKey, requestBody: string) {
       payload: {
         in_reply_to: request.meta.idempotency_key,
         kind: 'sign.round2',
+        session_id: session,
         body: { refused: { rule: 'qa.veto', message: 'vetoed' } },
       },
     },
@@ -65,10 +66,11 @@ describe('PartyClient refusals', () => {
     expect((e as PolicyRefusal).rule).toBe('qa.veto');
   });
 
-  it('an unsigned refusal, or one signed by another key, is no refusal (INVALID_SIGNATURE)', async () => {
+  it('an unsigned refusal, one signed by another key, or a refusal of another session (replayed) is no refusal (INVALID_SIGNATURE)', async () => {
     for (const client of [
       answering(() => undefined),
       answering((body) => refusalSignedBy(generateIdentityKey(), body)),
+      answering((body) => refusalSignedBy(qaKey, body, 's-0')),
     ]) {
       const e = await outcome(client);
       expect(e).not.toBeInstanceOf(PolicyRefusal);

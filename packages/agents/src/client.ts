@@ -75,7 +75,7 @@ export class PartyClient {
     this.#coalescer = opts.coalesce
       ? new CallCoalescer(
           (party, kind, session, body, ctx, signal) => this.#post(party, kind, session, body, ctx, signal),
-          (party, kind, status, json) => this.#errorFrom(party, kind, status, json),
+          (party, kind, status, json, session) => this.#errorFrom(party, kind, status, json, session),
           opts.coalesce.maxInflight,
         )
       : undefined;
@@ -160,7 +160,7 @@ export class PartyClient {
         details: { party: partyId },
       });
     }
-    if (!res.ok) throw this.#errorFrom(partyId, kind, res.status, json);
+    if (!res.ok) throw this.#errorFrom(partyId, kind, res.status, json, sessionId);
     let env: SignedEnvelope<RpcResponsePayload>;
     try {
       env = validateEnvelope(json) as unknown as SignedEnvelope<RpcResponsePayload>;
@@ -181,7 +181,7 @@ export class PartyClient {
     return env.payload.body;
   }
 
-  #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown): AapsError {
+  #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown, sessionId: string): AapsError {
     const err = (json as { error?: { code?: string; message?: string; rule?: string; culprits?: string[] } })
       ?.error;
     const code = (typeof err?.code === 'string' ? err.code : 'UNAVAILABLE') as ErrorCode;
@@ -191,7 +191,7 @@ export class PartyClient {
       // A refusal counts only as the party signed it (a veto ends an approval; a refusal names a
       // rule): anything on the path could send the unsigned error body.
       const refusal = (json as { refusal?: unknown }).refusal;
-      const signed = this.#signedRefusal(partyId, refusal);
+      const signed = this.#signedRefusal(partyId, refusal, kind, sessionId);
       if (signed === undefined) {
         return new AapsError('INVALID_SIGNATURE', `${partyId} sent a refusal it did not sign (${kind})`, {
           details,
@@ -205,14 +205,22 @@ export class PartyClient {
 
   /**
    * The rule and facts (`RefusalFacts`: `signed_size`, the checkpoint size it last signed) of a
-   * refusal signed by that party's roster key, or undefined when it is not.
+   * refusal of this call (its kind and session) signed by that party's roster key, or undefined
+   * when it is not.
    */
-  #signedRefusal(partyId: string, refusal: unknown): ({ rule: string } & RefusalFacts) | undefined {
+  #signedRefusal(
+    partyId: string,
+    refusal: unknown,
+    kind: RpcKind,
+    sessionId: string,
+  ): ({ rule: string } & RefusalFacts) | undefined {
     const party = partyById(this.#opts.roster, partyId);
     if (party === undefined || refusal === undefined) return undefined;
     try {
       const env = validateEnvelope(refusal) as unknown as SignedEnvelope<RpcResponsePayload>;
       if (env.meta.source_agent !== partyId) return undefined;
+      // Of this call (a party's refusal of another session, replayed, is none).
+      if (env.payload.kind !== kind || env.payload.session_id !== sessionId) return undefined;
       verifyEnvelope(env, hexToBytes(party.identity_key));
       const refused = (env.payload.body as { refused?: { rule?: unknown } & RefusalFacts } | undefined)
         ?.refused;
