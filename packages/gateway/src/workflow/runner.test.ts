@@ -46,7 +46,10 @@ afterEach(async () => {
 });
 
 type RetrySettings = Partial<
-  Pick<RunnerDeps, 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs'>
+  Pick<
+    RunnerDeps,
+    'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs' | 'recurrenceWindowMs'
+  >
 >;
 
 /**
@@ -781,6 +784,31 @@ describe('dedup', () => {
 });
 
 describe('unreachable parties', () => {
+  it('once a step answers again, the incidents waiting to retry it go at once, not at the end of their wait', async () => {
+    let down = true;
+    const { gw, runner } = await retrying(
+      // A first wait of 20 s: longer than this test may take. (Three incidents of one failure:
+      // no recurrence window, so each gets its own fix.)
+      { retryDelayMs: 20_000, retryMaxDelayMs: 60_000, retryBudgetMs: 600_000, recurrenceWindowMs: 0 },
+      roleDown('strategy', () => down),
+    );
+    const waiting = [await submit(gw, SIGNALS.quota()), await submit(gw, SIGNALS.quota())];
+    for (const id of waiting) runner.start(id);
+    const retryingNow = async () =>
+      (
+        await Promise.all(waiting.map(async (id) => notes(await incident(gw, id), 'step.retrying').length))
+      ).every((n) => n === 1);
+    for (let i = 0; i < 200 && !(await retryingNow()); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await retryingNow()).toBe(true);
+    // Strategy is back: the next incident's strategy step succeeds, and wakes the two waiting.
+    down = false;
+    const next = await submit(gw, SIGNALS.quota());
+    runner.start(next);
+    await runner.idle();
+    expect(new Set([...waiting, next]).size).toBe(3);
+    for (const id of [...waiting, next]) expect((await incident(gw, id))['state']).toBe('resolved');
+  }, 15_000);
+
   it('a party down for a while: its step is tried again, waiting longer each time, until it answers', async () => {
     let failures = 6; // more tries than the old fixed two retries allowed
     const { gw, runner } = await retrying(
