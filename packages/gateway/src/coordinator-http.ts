@@ -212,7 +212,11 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       refusals.delete(sessionId);
       if (e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE') {
         // Parties that timed out or failed other than by refusing: a new quorum should skip them.
-        const faults = e.details as { timedOut?: { party: Identifier }[]; failed?: { party: Identifier }[] };
+        const faults = e.details as {
+          timedOut?: { party: Identifier }[];
+          failed?: { party: Identifier }[];
+          requiredLost?: Identifier[];
+        };
         const refused = new Set(list.map((r) => r.party));
         const unavailable = partyIdsOf(
           roster,
@@ -229,6 +233,10 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
               vetoes: list.filter((r) => vetoParties.some((p) => p.id === r.party)),
               culprit_parties: partyIdsOf(roster, e.culprits),
               unavailable_parties: [...new Set(unavailable)],
+              // Required parties (the veto holders) lost without refusing: the approval waits.
+              required_unavailable: partyIdsOf(roster, faults.requiredLost ?? []).filter(
+                (id) => !refused.has(id),
+              ),
             },
           },
         );

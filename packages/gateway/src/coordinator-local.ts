@@ -22,9 +22,9 @@ import {
   type PartyRole,
   type Policy,
   proposalSigningBytes,
-  ROLE_PERMISSIONS,
   type Roster,
   runRoleStep,
+  vetoHolders,
 } from '@aaps/agents';
 import {
   checkEvidenceForSigning,
@@ -248,8 +248,8 @@ export class LocalCoordinator implements Coordinator {
     // A veto holder (quality assurance) is in every approval quorum; its refusal ends the approval,
     // and while it is down there is no quorum (as the session's `required` parties: the HTTP
     // coordinator). A party that is down neither signs nor refuses.
-    const isVeto = (id: string) =>
-      this.#parties.some((p) => p.id === id && ROLE_PERMISSIONS[p.role].veto_power);
+    const vetoIds = new Set(vetoHolders(this.#roster()).map((p) => p.id));
+    const isVeto = (id: string) => vetoIds.has(id);
     const down = this.#parties.map((p) => p.id).filter((id) => this.#down(id));
     const answered = refusals.filter((r) => !down.includes(r.party));
     const vetoes = answered.filter((r) => isVeto(r.party));
@@ -270,7 +270,12 @@ export class LocalCoordinator implements Coordinator {
         `required ${vetoDown.length === 1 ? 'party' : 'parties'} ${vetoDown.join(', ')} did not answer`,
         [],
         {
-          details: { refusals: answered, vetoes: [], unavailable_parties: down },
+          details: {
+            refusals: answered,
+            vetoes: [],
+            unavailable_parties: down,
+            required_unavailable: vetoDown,
+          },
         },
       );
     }

@@ -21,7 +21,6 @@ import {
   parseHumanRejection,
   type RCAReport,
   ROLE_AGENT_NAMES,
-  ROLE_PERMISSIONS,
   strategyRiskFactors,
   type TriagedSignal,
   type VerificationReport,
@@ -142,13 +141,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
-
-/** Whether a roster role holds the seed's `veto_power` (quality assurance). */
-function holdsVeto(role: string): boolean {
-  return (
-    (ROLE_PERMISSIONS as Record<string, { veto_power?: boolean } | undefined>)[role]?.veto_power === true
-  );
-}
 
 /**
  * The required parties an approval that failed `UNAVAILABLE` waits for (`details.waiting_for`, set
@@ -944,21 +936,13 @@ export class WorkflowRunner {
           // an availability failure, not a verdict. When a veto holder is among them (it did not
           // refuse: it is in every quorum), the approval waits for it (see `#drive`).
           const vetoes = Array.isArray(e.details['vetoes']) ? e.details['vetoes'] : [];
-          const { threshold, parties } = await d.coordinator.keys();
+          const { threshold } = await d.coordinator.keys();
           if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
-            const unavailable = Array.isArray(e.details['unavailable_parties'])
-              ? (e.details['unavailable_parties'] as unknown[]).filter((x) => typeof x === 'string')
+            // The required parties (veto holders) the coordinator lost without a refusal.
+            const required = e.details['required_unavailable'];
+            const waitingFor = Array.isArray(required)
+              ? required.filter((x): x is string => typeof x === 'string')
               : [];
-            // As the coordinators' `vetoHolders`: the first k veto-role parties of the roster.
-            const vetoHolders = new Set(
-              parties
-                .filter((p) => holdsVeto(p.role))
-                .slice(0, threshold.min)
-                .map((p) => p.id),
-            );
-            const waitingFor = unavailable.filter(
-              (id) => vetoHolders.has(id) && !refusals.some((x) => x.party === id),
-            );
             const message =
               waitingFor.length > 0
                 ? `approval waits for ${waitingFor.join(', ')}, which every approval quorum includes: ${e.message}`
