@@ -33,6 +33,7 @@ import {
   signEnvelope,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogStore } from '../packages/gateway/src/test-helpers/log-store.js';
 import { blockingFetch } from './helpers/blocking-fetch.js';
 
 const ORIGIN = 'aaps.test/witnessed-log';
@@ -70,17 +71,6 @@ function coordinator(): Coordinator {
       }
     },
   };
-}
-
-function memoryStore(copy?: Map<string, Uint8Array>) {
-  const data = new Map(copy);
-  const store: LogStore = {
-    get: async (k) => data.get(k),
-    batch: async (ops) => {
-      for (const op of ops) op.type === 'put' ? data.set(op.key, op.value) : data.delete(op.key);
-    },
-  };
-  return { data, store };
 }
 
 function writer(c: Coordinator, log: LogStore) {
@@ -145,7 +135,7 @@ describe('party processes witness the log', () => {
 
   it('parties that missed checkpoints catch up at the next one; a rewritten log gets no signature', async () => {
     const c = coordinator();
-    const honest = memoryStore();
+    const honest = memoryLogStore();
     const w = writer(c, honest.store);
     await w.record(entry(1));
     const first = signings.at(-1)!;
@@ -181,7 +171,7 @@ describe('party processes witness the log', () => {
 
     // The gateway restores the log as it was after entry 1 and writes other entries on it.
     blocked.clear();
-    const rewritten = memoryStore(afterOne);
+    const rewritten = memoryLogStore(afterOne);
     const log = await TransparencyLog.open(rewritten.store, { origin: ORIGIN });
     for (const junk of ['x', 'y', 'z']) await log.append(new TextEncoder().encode(junk));
     await log.flush();

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Coordinator, ThresholdResult } from './coordinator.js';
 import { LocalCoordinator } from './coordinator-local.js';
 import { createEvidenceWriter, requorum } from './evidence-writer.js';
+import { memoryLogStore } from './test-helpers/log-store.js';
 
 const unreachable = (details: Record<string, unknown>) =>
   new ProtocolError('QUORUM_UNREACHABLE', 'fewer than 3 parties would sign', [], { details });
@@ -113,13 +114,7 @@ describe('the evidence writer names a new quorum when named parties fail', () =>
         return typeof value === 'function' ? value.bind(target) : value;
       },
     }) as Coordinator;
-    const data = new Map<string, Uint8Array>();
-    const log: LogStore = {
-      get: async (k) => data.get(k),
-      batch: async (ops) => {
-        for (const op of ops) op.type === 'put' ? data.set(op.key, op.value) : data.delete(op.key);
-      },
-    };
+    const log = memoryLogStore().store;
     const w = createEvidenceWriter({
       coordinator,
       log,
@@ -228,18 +223,6 @@ describe('the parties witness the log: each checkpoint extends the last one they
     transcript: transcript(n),
   });
 
-  /** A log store in memory; `copy` starts from another's contents (a gateway restoring or rewriting). */
-  function memoryStore(copy?: Map<string, Uint8Array>) {
-    const data = new Map(copy);
-    const store: LogStore = {
-      get: async (k) => data.get(k),
-      batch: async (ops) => {
-        for (const op of ops) op.type === 'put' ? data.set(op.key, op.value) : data.delete(op.key);
-      },
-    };
-    return { data, store };
-  }
-
   /** A writer over `c` and `log`, recording each checkpoint signing's result. */
   function writer(c: LocalCoordinator, log: LogStore) {
     const signed: ThresholdResult[] = [];
@@ -269,7 +252,7 @@ describe('the parties witness the log: each checkpoint extends the last one they
   it('a party that missed checkpoints refuses the next as behind, and signs the one after', async () => {
     const down = new Set<string>();
     const c = new LocalCoordinator({ gateway, down: (id) => down.has(id) });
-    const { store } = memoryStore();
+    const { store } = memoryLogStore();
     const { w, signed } = writer(c, store);
     await w.record(entry(1));
     expect(signed.at(-1)!.signers).toContain('monitoring');
@@ -296,7 +279,7 @@ describe('the parties witness the log: each checkpoint extends the last one they
   it('when too many parties are behind for a quorum, the signing is tried again with proofs from their sizes', async () => {
     const down = new Set<string>();
     const c = new LocalCoordinator({ gateway, down: (id) => down.has(id) });
-    const { store } = memoryStore();
+    const { store } = memoryLogStore();
     const first = writer(c, store);
     await first.w.record(entry(1));
     expect(first.signed.at(-1)!.signers).toEqual(['monitoring', 'problem-solver', 'strategy']);
@@ -314,14 +297,14 @@ describe('the parties witness the log: each checkpoint extends the last one they
 
   it('a gateway that rewrites its log gets no signature on it', async () => {
     const c = new LocalCoordinator({ gateway });
-    const honest = memoryStore();
+    const honest = memoryLogStore();
     const { w } = writer(c, honest.store);
     await w.record(entry(1));
     const afterOne = new Map(honest.data);
     await w.record(entry(2));
     await w.record(entry(3));
     // The gateway restores the log as it was after entry 1 and writes other entries on it.
-    const rewritten = memoryStore(afterOne);
+    const rewritten = memoryLogStore(afterOne);
     const evil = writer(c, rewritten.store);
     const refusedAs = async (n: number) => {
       const e = await evil.w.record(entry(n)).catch((x: unknown) => x);
@@ -341,7 +324,7 @@ describe('the parties witness the log: each checkpoint extends the last one they
 
   it('the proofs it sends verify against the checkpoints it signed', async () => {
     const c = new LocalCoordinator({ gateway });
-    const { store } = memoryStore();
+    const { store } = memoryLogStore();
     const { w } = writer(c, store);
     await w.record(entry(1));
     const one = (await w.latestCheckpoint())!;
