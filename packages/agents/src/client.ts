@@ -17,7 +17,7 @@ import {
 import { CallCoalescer } from './call-coalescer.js';
 import { httpPost } from './http-post.js';
 import type { RefusalFacts } from './party/routes/sign.js';
-import { partyById, type Roster } from './roster.js';
+import { partyById, type Roster, type RosterParty } from './roster.js';
 import { isBatchable, makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
 
 export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
@@ -163,10 +163,7 @@ export class PartyClient {
     if (!res.ok) throw this.#errorFrom(partyId, kind, res.status, json, sessionId);
     let env: SignedEnvelope<RpcResponsePayload>;
     try {
-      env = validateEnvelope(json) as unknown as SignedEnvelope<RpcResponsePayload>;
-      if (env.meta.source_agent !== partyId || env.meta.message_type !== 'ProtocolResponse')
-        throw new Error('wrong sender or type');
-      verifyEnvelope(env, hexToBytes(party.identity_key));
+      env = verifiedResponse(party, json);
     } catch (cause) {
       throw new AapsError('INVALID_SIGNATURE', `${partyId} sent an unsigned or forged response (${kind})`, {
         cause,
@@ -217,11 +214,9 @@ export class PartyClient {
     const party = partyById(this.#opts.roster, partyId);
     if (party === undefined || refusal === undefined) return undefined;
     try {
-      const env = validateEnvelope(refusal) as unknown as SignedEnvelope<RpcResponsePayload>;
-      if (env.meta.source_agent !== partyId) return undefined;
+      const env = verifiedResponse(party, refusal);
       // Of this call (a party's refusal of another session, replayed, is none).
       if (env.payload.kind !== kind || env.payload.session_id !== sessionId) return undefined;
-      verifyEnvelope(env, hexToBytes(party.identity_key));
       const refused = (env.payload.body as { refused?: { rule?: unknown } & RefusalFacts } | undefined)
         ?.refused;
       if (typeof refused?.rule !== 'string') return undefined;
@@ -233,4 +228,13 @@ export class PartyClient {
       return undefined;
     }
   }
+}
+
+/** A `ProtocolResponse` envelope from `party`, signed by its roster key; throws otherwise. */
+function verifiedResponse(party: RosterParty, json: unknown): SignedEnvelope<RpcResponsePayload> {
+  const env = validateEnvelope(json) as unknown as SignedEnvelope<RpcResponsePayload>;
+  if (env.meta.source_agent !== party.id || env.meta.message_type !== 'ProtocolResponse')
+    throw new Error('wrong sender or type');
+  verifyEnvelope(env, hexToBytes(party.identity_key));
+  return env;
 }

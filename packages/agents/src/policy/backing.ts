@@ -19,13 +19,14 @@ import {
   canonicalize,
   type Envelope,
   type EnvelopeContext,
+  hexToBytes,
   type IdentityKey,
   SCHEMA_VERSION,
   type SignedEnvelope,
   signEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
-import type { Roster } from '../roster.js';
+import { partyById, type Roster } from '../roster.js';
 import type { FixProposal, FixProposalSet } from '../steps/problem-solver.js';
 import type { ApprovalDecisionPayload } from '../steps/strategy.js';
 import { type ApprovalProposal, computeProposalDigest, parseApprovalProposal } from './proposal.js';
@@ -61,11 +62,11 @@ function signedBy(
     return { why: `the ${messageType} is not an envelope` };
   const meta = env['meta'];
   if (meta['message_type'] !== messageType) return { why: `expected a ${messageType} envelope` };
-  const party = roster.parties.find((p) => p.id === meta['source_agent']);
+  const party = partyById(roster, meta['source_agent']);
   if (party === undefined || party.role !== role)
     return { why: `the ${messageType} is not from a ${role} party of the roster` };
   try {
-    verifyEnvelope(env as unknown as SignedEnvelope, Buffer.from(party.identity_key, 'hex'));
+    verifyEnvelope(env as unknown as SignedEnvelope, hexToBytes(party.identity_key));
   } catch {
     return { why: `the ${messageType} signature of ${party.id} does not verify` };
   }

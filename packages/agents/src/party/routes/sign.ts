@@ -178,7 +178,7 @@ export function createSignHandlers(
   async function messageFor(
     session: string,
     subject: Subject,
-  ): Promise<{ message: Uint8Array; what: Record<string, unknown> }> {
+  ): Promise<{ message: Uint8Array; what: Record<string, unknown>; check?: ExtensionCheck }> {
     switch (subject?.kind) {
       case 'approval': {
         const verdict = evaluateProposal(deps.policy, deps.self.role, subject.proposal, {
@@ -236,13 +236,14 @@ export function createSignHandlers(
             `this party signs checkpoints of ${pinned} only, not ${subject.origin}`,
           );
         }
-        consistencyProofs(subject.consistency);
         // Fork, rollback and consistency are checked when the checkpoint is claimed, just before
-        // signing (round2).
+        // signing (round2), with the proofs decoded here.
+        const check = extensionCheck(size, root, consistencyProofs(subject.consistency));
         const text = formatCheckpoint({ origin: subject.origin, size, rootHash: root, extensions: [] });
         return {
           message: new TextEncoder().encode(text),
           what: { origin: subject.origin, tree_size: size, root_hash: bytesToHex(root) },
+          check,
         };
       }
       default:
@@ -271,7 +272,7 @@ export function createSignHandlers(
       const key = requireKey();
       const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
       const subject = body.subject as Subject;
-      const { message, what } = await messageFor(session, subject);
+      const { message, what, check } = await messageFor(session, subject);
       if (!equalBytes(message, pkg.message)) {
         return refuse(
           session,
@@ -294,12 +295,8 @@ export function createSignHandlers(
       if (subject.kind === 'checkpoint') {
         // Claimed before the share exists, one claim at a time: it must extend (with a proof) the
         // last checkpoint this party signed for the origin.
+        if (check === undefined) throw new AapsError('INTERNAL', 'a checkpoint without its extension check');
         const root = what.root_hash as string;
-        const check = extensionCheck(
-          subject.tree_size,
-          hexToBytes(root),
-          consistencyProofs(subject.consistency),
-        );
         const claim = await deps.store.claimCheckpoint(subject.origin, subject.tree_size, root, check);
         if (!claim.ok) {
           return refuse(
