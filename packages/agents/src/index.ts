@@ -98,6 +98,15 @@ export {
   checkApprovalBacking,
   signBacking,
 } from './policy/backing.js';
+export {
+  type CheckpointDecision,
+  type CheckpointProof,
+  type CheckpointRefusal,
+  type CheckpointRefusalRule,
+  decideCheckpoint,
+  type ProposedCheckpoint,
+  type WitnessedCheckpoint,
+} from './policy/checkpoint-rule.js';
 export { DEFAULT_POLICIES, defaultPolicy } from './policy/defaults.js';
 export { type EvaluateContext, evaluateProposal, toPolicyRefusal } from './policy/evaluate.js';
 export { createHumanApprovalVerifier, verifyApproverSignature } from './policy/human-approval.js';

@@ -16,6 +16,7 @@ import {
   checkApprovalBacking,
   createLogger,
   createUnsealHandler,
+  decideCheckpoint,
   defaultPolicy,
   evaluateProposal,
   PARTY_ROLES,
@@ -25,13 +26,9 @@ import {
   type Roster,
   runRoleStep,
   vetoHolders,
+  type WitnessedCheckpoint,
 } from '@aaps/agents';
-import {
-  checkEvidenceForSigning,
-  formatCheckpoint,
-  IN_TOTO_PAYLOAD_TYPE,
-  verifyConsistency,
-} from '@aaps/evidence';
+import { checkEvidenceForSigning, formatCheckpoint, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
 import {
   AapsError,
   aggregate,
@@ -58,7 +55,6 @@ import {
   signShare,
   trustedDealer,
   ValidationError,
-  VerificationError,
 } from '@aaps/mpc-core';
 import type {
   AgentStepInput,
@@ -112,8 +108,8 @@ interface LocalParty {
   identity: IdentityKey;
   keyPackage: KeyPackage;
   policy: Policy;
-  /** The last checkpoint this party signed, by origin: size and root (hex). */
-  checkpoints: Map<string, { size: number; root: string }>;
+  /** The last checkpoint this party signed, by origin. */
+  checkpoints: Map<string, WitnessedCheckpoint>;
   /** Unseal request ids this party has answered. */
   seen: Set<string>;
   audit: AuditEntry[];
@@ -317,42 +313,24 @@ export class LocalCoordinator implements Coordinator {
       rootHash: input.rootHash,
       extensions: [],
     });
-    const root = bytesToHex(input.rootHash);
+    const proposed = { size: input.treeSize, root: input.rootHash, consistency: input.consistency };
     const refusals: PartyRefusal[] = [];
     const willing: LocalParty[] = [];
+    // Each party decides as a party node does (`PartyStore.claimCheckpoint`), against its own last.
     for (const party of this.#parties) {
-      const refused = this.#checkpointRefusal(party.checkpoints.get(input.origin), input, root);
-      if (refused === undefined) willing.push(party);
-      else refusals.push({ party: party.id, ...refused });
+      const decision = decideCheckpoint(party.checkpoints.get(input.origin), proposed);
+      if (decision.ok) willing.push(party);
+      else {
+        const { rule, message, signed_size } = decision;
+        refusals.push({ party: party.id, rule, message, signed_size });
+      }
     }
     const result = await this.#sign(willing, refusals, () => new TextEncoder().encode(body));
+    const signed = { size: input.treeSize, rootHex: bytesToHex(input.rootHash) };
     for (const party of this.#parties) {
-      if (result.signers.includes(party.id))
-        party.checkpoints.set(input.origin, { size: input.treeSize, root });
+      if (result.signers.includes(party.id)) party.checkpoints.set(input.origin, signed);
     }
     return result;
-  }
-
-  /** The party node's checkpoint claim (`PartyStore.claimCheckpoint`), against `last`. */
-  #checkpointRefusal(
-    last: { size: number; root: string } | undefined,
-    input: CheckpointSubject,
-    root: string,
-  ): Omit<PartyRefusal, 'party'> | undefined {
-    if (last === undefined) return undefined;
-    const refusal = (rule: string, message: string) => ({ rule, message, signed_size: last.size });
-    if (input.treeSize < last.size) return refusal('checkpoint.rollback', 'a smaller tree size');
-    if (input.treeSize === last.size)
-      return last.root === root ? undefined : refusal('checkpoint.fork', 'another root for this size');
-    const proof = input.consistency?.find((p) => p.from === last.size);
-    if (proof === undefined) return refusal('checkpoint.behind', 'no consistency proof from its size');
-    try {
-      verifyConsistency(last.size, input.treeSize, proof.hashes, hexToBytes(last.root), input.rootHash);
-      return undefined;
-    } catch (e) {
-      if (!(e instanceof VerificationError)) throw e;
-      return refusal('checkpoint.inconsistent', 'the tree does not extend the one it signed');
-    }
   }
 
   /** Each party decides by its own `unseal` policy, with the party node's own handler. */

@@ -2,14 +2,17 @@
  * PartyStore's nonce lifetime: unused nonces expire after their time to live and leave a tombstone;
  * a late round two is told its commitment expired; a nonce being consumed is never expired under
  * it; nonces stored before issue times were kept are stamped and expire one time to live later.
- * Its checkpoint claims, per origin: trust on first use, fork, rollback, an extension only when
- * its check passes, and roots recorded before origins were kept still binding.
+ * Its checkpoint claims, per origin: trust on first use, fork, rollback, an extension only with a
+ * consistency proof from the last one signed, and roots recorded before origins were kept still
+ * binding.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MemoryMerkleTree } from '@aaps/evidence';
 import {
+  bytesToHex,
   commitmentKey,
   commitToStore,
   getCiphersuite,
@@ -17,10 +20,12 @@ import {
   ProtocolError,
   SecretBytes,
   trustedDealer,
+  utf8,
 } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CheckpointClaim, PartyStore, type SignedCheckpoint } from './level.js';
+import type { ProposedCheckpoint } from '../policy/checkpoint-rule.js';
+import { PartyStore } from './level.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const keyPackage: KeyPackage = trustedDealer(suite, { min: 2, max: 3 }).keyPackages[0]!;
@@ -145,89 +150,94 @@ describe('PartyStore nonce expiry', () => {
 describe('PartyStore checkpoint claims (per origin, each extending the last)', () => {
   const A = 'aaps.test/a';
   const B = 'aaps.test/b';
-  const root = (n: number) => n.toString(16).padStart(2, '0').repeat(32);
-  /** An extension check that records what it was asked and answers `answer`. */
-  const checker = (answer: CheckpointClaim = { ok: true }) => {
-    const asked: SignedCheckpoint[] = [];
-    return {
-      asked,
-      check: (last: SignedCheckpoint) => {
-        asked.push(last);
-        return answer;
-      },
-    };
-  };
-  const behind = (last: SignedCheckpoint): CheckpointClaim => ({
-    ok: false,
-    rule: 'checkpoint.behind',
-    message: 'no proof',
-    signedSize: last.size,
+  /** A log of 40 leaves: its roots, and consistency proofs between its sizes. */
+  const log = new MemoryMerkleTree();
+  for (let i = 0; i < 40; i++) log.append(utf8(`leaf ${i}`));
+  /** A root no tree of the log has. */
+  const other = (n: number) => new Uint8Array(32).fill(n);
+  /** A checkpoint of `size` with `root`, and no proofs. */
+  const at = (size: number, root: Uint8Array): ProposedCheckpoint => ({ size, root });
+  /** The log's checkpoint of `size`, with its real consistency proofs from `from`. */
+  const logAt = (size: number, ...from: number[]): ProposedCheckpoint => ({
+    size,
+    root: log.root(size),
+    consistency: from.map((f) => ({ from: f, hashes: log.consistencyProof(f, size) })),
   });
+  const signed = (size: number, root: Uint8Array) => ({ size, rootHex: bytesToHex(root) });
 
-  it('accepts the first checkpoint of an origin unchecked (trust on first use), then asks each larger one to extend it', async () => {
-    const first = checker();
-    expect(await store.claimCheckpoint(A, 10, root(1), first.check)).toEqual({ ok: true });
-    expect(first.asked).toEqual([]);
-    const next = checker();
-    expect(await store.claimCheckpoint(A, 12, root(2), next.check)).toEqual({ ok: true });
-    expect(next.asked).toEqual([{ size: 10, rootHex: root(1) }]);
-    expect(await store.lastCheckpoint(A)).toEqual({ size: 12, rootHex: root(2) });
-  });
-
-  it('records nothing when the extension check refuses, and passes its refusal on', async () => {
-    await store.claimCheckpoint(A, 10, root(1), behind);
-    expect(await store.claimCheckpoint(A, 12, root(2), behind)).toMatchObject({
+  it('accepts the first checkpoint of an origin unchecked (trust on first use), then each larger one that extends it', async () => {
+    expect(await store.claimCheckpoint(B, at(10, other(1)))).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, logAt(10))).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, logAt(12, 10))).toEqual({ ok: true });
+    expect(await store.lastCheckpoint(A)).toEqual(signed(12, log.root(12)));
+    // The next one must extend 12, not 10.
+    expect(await store.claimCheckpoint(A, logAt(14, 10))).toMatchObject({
       ok: false,
       rule: 'checkpoint.behind',
-      signedSize: 10,
+      signed_size: 12,
     });
-    expect(await store.lastCheckpoint(A)).toEqual({ size: 10, rootHex: root(1) });
+  });
+
+  it('records nothing when the checkpoint does not extend the last, and says why', async () => {
+    await store.claimCheckpoint(A, logAt(10));
+    expect(await store.claimCheckpoint(A, at(12, log.root(12)))).toMatchObject({
+      ok: false,
+      rule: 'checkpoint.behind',
+      signed_size: 10,
+    });
+    const rewritten = { ...logAt(12, 10), root: other(12) };
+    expect(await store.claimCheckpoint(A, rewritten)).toMatchObject({
+      ok: false,
+      rule: 'checkpoint.inconsistent',
+      signed_size: 10,
+    });
+    expect(await store.lastCheckpoint(A)).toEqual(signed(10, log.root(10)));
   });
 
   it('refuses another root at the last size (fork) and a smaller size (rollback), naming the signed size', async () => {
-    await store.claimCheckpoint(A, 10, root(1), behind);
-    expect(await store.claimCheckpoint(A, 10, root(1), behind)).toEqual({ ok: true });
-    expect(await store.claimCheckpoint(A, 10, root(9), behind)).toMatchObject({
+    await store.claimCheckpoint(A, at(10, other(1)));
+    expect(await store.claimCheckpoint(A, at(10, other(1)))).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, at(10, other(9)))).toMatchObject({
       ok: false,
       rule: 'checkpoint.fork',
-      signedSize: 10,
+      signed_size: 10,
     });
-    expect(await store.claimCheckpoint(A, 9, root(1), checker().check)).toMatchObject({
+    expect(await store.claimCheckpoint(A, logAt(9))).toMatchObject({
       ok: false,
       rule: 'checkpoint.rollback',
-      signedSize: 10,
+      signed_size: 10,
     });
   });
 
   it('keeps each origin apart: a huge checkpoint of one origin does not block another', async () => {
-    await store.claimCheckpoint(B, 1_000_000, root(7), behind);
-    expect(await store.claimCheckpoint(A, 3, root(1), behind)).toEqual({ ok: true });
-    expect(await store.lastCheckpoint(A)).toEqual({ size: 3, rootHex: root(1) });
-    expect(await store.lastCheckpoint(B)).toEqual({ size: 1_000_000, rootHex: root(7) });
+    await store.claimCheckpoint(B, at(1_000_000, other(7)));
+    expect(await store.claimCheckpoint(A, at(3, other(1)))).toEqual({ ok: true });
+    expect(await store.lastCheckpoint(A)).toEqual(signed(3, other(1)));
+    expect(await store.lastCheckpoint(B)).toEqual(signed(1_000_000, other(7)));
   });
 
   it('runs claims one at a time: of two concurrent first claims with different roots, one passes', async () => {
     const out = await Promise.all([
-      store.claimCheckpoint(A, 5, root(1), behind),
-      store.claimCheckpoint(A, 5, root(2), behind),
+      store.claimCheckpoint(A, at(5, other(1))),
+      store.claimCheckpoint(A, at(5, other(2))),
     ]);
     expect(out.map((c) => c.ok)).toEqual([true, false]);
-    expect(await store.lastCheckpoint(A)).toEqual({ size: 5, rootHex: root(1) });
+    expect(await store.lastCheckpoint(A)).toEqual(signed(5, other(1)));
   });
 
   it('survives a restart', async () => {
-    await store.claimCheckpoint(A, 10, root(1), behind);
+    await store.claimCheckpoint(A, at(10, other(1)));
     await store.close();
     store = await open();
-    expect(await store.claimCheckpoint(A, 10, root(2), behind)).toMatchObject({ rule: 'checkpoint.fork' });
+    expect(await store.claimCheckpoint(A, at(10, other(2)))).toMatchObject({ rule: 'checkpoint.fork' });
   });
 
-  /** What a party wrote before checkpoints were kept per origin: `ckpt/<size>` to the root. */
+  /** What a party wrote before checkpoints were kept per origin: `ckpt/<size>` to the log's root. */
   const writeLegacy = async (extra: Record<string, string> = {}) => {
     await store.close();
     const db = new Level<string, string>(dir);
-    await db.put(`ckpt/${'4'.padStart(16, '0')}`, root(4));
-    await db.put(`ckpt/${'20'.padStart(16, '0')}`, root(20));
+    await db.put(`ckpt/${'4'.padStart(16, '0')}`, bytesToHex(log.root(4)));
+    await db.put(`ckpt/${'20'.padStart(16, '0')}`, bytesToHex(log.root(20)));
     for (const [k, v] of Object.entries(extra)) await db.put(k, v);
     await db.close();
     store = await open();
@@ -243,49 +253,43 @@ describe('PartyStore checkpoint claims (per origin, each extending the last)', (
 
   it('after an upgrade, roots recorded by size alone bind the first origin signed', async () => {
     await writeLegacy();
-    expect(await store.claimCheckpoint(A, 20, root(21), behind)).toMatchObject({ rule: 'checkpoint.fork' });
-    expect(await store.claimCheckpoint(B, 19, root(19), behind)).toMatchObject({
+    expect(await store.claimCheckpoint(A, at(20, other(21)))).toMatchObject({ rule: 'checkpoint.fork' });
+    expect(await store.claimCheckpoint(B, logAt(19))).toMatchObject({
       rule: 'checkpoint.rollback',
-      signedSize: 20,
+      signed_size: 20,
     });
-    expect(await store.claimCheckpoint(A, 30, root(30), behind)).toMatchObject({
+    expect(await store.claimCheckpoint(A, logAt(30, 4))).toMatchObject({
       rule: 'checkpoint.behind',
-      signedSize: 20,
+      signed_size: 20,
     });
     // Refusals record nothing: the old records still bind.
     expect(await legacyKeys()).toHaveLength(2);
-    const extend = checker();
-    expect(await store.claimCheckpoint(A, 30, root(30), extend.check)).toEqual({ ok: true });
-    expect(extend.asked).toEqual([{ size: 20, rootHex: root(20) }]);
+    expect(await store.claimCheckpoint(A, logAt(30, 20))).toEqual({ ok: true });
     // The first origin signed took them over: they are gone, and its own record binds it.
     expect(await legacyKeys()).toEqual([]);
-    expect(await store.claimCheckpoint(A, 25, root(25), behind)).toMatchObject({ signedSize: 30 });
+    expect(await store.claimCheckpoint(A, logAt(25))).toMatchObject({ signed_size: 30 });
     // Another origin (a new log after a loss) starts on trust, as with no old records at all.
-    const fresh = checker();
-    expect(await store.claimCheckpoint(B, 3, root(3), fresh.check)).toEqual({ ok: true });
-    expect(fresh.asked).toEqual([]);
+    expect(await store.claimCheckpoint(B, at(3, other(3)))).toEqual({ ok: true });
   });
 
   it('old records left beside a per-origin record bind nothing, and go with the next record written', async () => {
-    await store.claimCheckpoint(A, 50, root(50), behind);
+    await store.claimCheckpoint(A, at(50, other(50)));
     await writeLegacy();
-    const fresh = checker();
-    expect(await store.claimCheckpoint(B, 3, root(3), fresh.check)).toEqual({ ok: true });
-    expect(fresh.asked).toEqual([]);
+    expect(await store.claimCheckpoint(B, at(3, other(3)))).toEqual({ ok: true });
     expect(await legacyKeys()).toEqual([]);
-    expect(await store.claimCheckpoint(A, 40, root(40), behind)).toMatchObject({
+    expect(await store.claimCheckpoint(A, at(40, other(40)))).toMatchObject({
       rule: 'checkpoint.rollback',
-      signedSize: 50,
+      signed_size: 50,
     });
   });
 
   it('the take-over survives a restart', async () => {
     await writeLegacy();
-    expect(await store.claimCheckpoint(A, 20, root(20), behind)).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, logAt(20))).toEqual({ ok: true });
     await store.close();
     store = await open();
-    expect(await store.claimCheckpoint(B, 1, root(1), behind)).toEqual({ ok: true });
-    expect(await store.claimCheckpoint(A, 19, root(19), behind)).toMatchObject({
+    expect(await store.claimCheckpoint(B, at(1, other(1)))).toEqual({ ok: true });
+    expect(await store.claimCheckpoint(A, logAt(19))).toMatchObject({
       rule: 'checkpoint.rollback',
     });
   });

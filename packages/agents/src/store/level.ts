@@ -12,6 +12,7 @@
  * first `witness/` record takes them over); `audit/<seq>`.
  */
 import {
+  bytesToHex,
   commitmentKey,
   decodeCbor,
   decodeNonceRecord,
@@ -31,6 +32,12 @@ import {
   wipeNonceRecord,
 } from '@aaps/mpc-core';
 import { Level } from 'level';
+import {
+  type CheckpointDecision,
+  decideCheckpoint,
+  type ProposedCheckpoint,
+  type WitnessedCheckpoint,
+} from '../policy/checkpoint-rule.js';
 
 type Bytes = Uint8Array;
 
@@ -51,35 +58,6 @@ export interface AuditEntry {
   session?: string;
   detail?: Record<string, unknown>;
 }
-
-/** The last checkpoint a party signed for an origin. */
-export interface SignedCheckpoint {
-  size: number;
-  /** Hex. */
-  rootHex: string;
-}
-
-/** Why a checkpoint is not signed (`docs/evidence.md`, "What the parties check"). */
-export type CheckpointRefusalRule =
-  | 'checkpoint.fork'
-  | 'checkpoint.rollback'
-  | 'checkpoint.behind'
-  | 'checkpoint.inconsistent';
-
-/**
- * Whether a checkpoint may be signed, and the refusal if not. `signedSize`, on a refusal, is the
- * tree size this party last signed for the origin (what a consistency proof must start from).
- */
-export type CheckpointClaim =
-  | { ok: true }
-  | { ok: false; rule: CheckpointRefusalRule; message: string; signedSize?: number };
-
-/**
- * Checks that a checkpoint extends the one last signed for its origin (a smaller size): a
- * consistency proof from `last` (RFC 9162), else a refusal (`checkpoint.behind` with no proof from
- * there, `checkpoint.inconsistent` with a bad one).
- */
-export type ExtensionCheck = (last: SignedCheckpoint) => CheckpointClaim;
 
 const WITNESS_PREFIX = 'witness/';
 const witnessKey = (origin: string) => `${WITNESS_PREFIX}${encodeURIComponent(origin)}`;
@@ -341,12 +319,10 @@ export class PartyStore implements NonceStore {
   // ---- signed checkpoints: per origin, one root per size, each extending the last ----
 
   /**
-   * Claim checkpoint (`origin`, `size`, `rootHex`) before its share is computed, as a C2SP witness
-   * would: with no checkpoint signed for the origin, the first one is accepted (trust on first
-   * use) and recorded; below the last signed size it is refused (`checkpoint.rollback`); at that
-   * size, only the same root passes (else `checkpoint.fork`); above it, `extension` must prove
-   * that the new tree extends the last signed one, and the new one is recorded (synced). Claims
-   * run one at a time, so two concurrent requests can never both pass on different histories.
+   * Claim checkpoint `proposed` of `origin` before its share is computed, as a C2SP witness would:
+   * {@link decideCheckpoint} against the last checkpoint signed for the origin (none: trust on
+   * first use), and a checkpoint it signs is recorded (synced) as the new last one. Claims run one
+   * at a time, so two concurrent requests can never both pass on different histories.
    *
    * Roots signed before checkpoints were kept per origin (`ckpt/<size>`, no origin) bind the
    * first origin signed after an upgrade: while no `witness/` record exists, the largest of them
@@ -354,52 +330,31 @@ export class PartyStore implements NonceStore {
    * them over (they are deleted in the same synced batch). Once any `witness/` record exists
    * they bind nothing, so a new origin is trusted on first use as usual.
    */
-  claimCheckpoint(
-    origin: string,
-    size: number,
-    rootHex: string,
-    extension: ExtensionCheck,
-  ): Promise<CheckpointClaim> {
-    const run = this.#checkpointTurn.then(async (): Promise<CheckpointClaim> => {
+  claimCheckpoint(origin: string, proposed: ProposedCheckpoint): Promise<CheckpointDecision> {
+    const run = this.#checkpointTurn.then(async (): Promise<CheckpointDecision> => {
       const legacy = await this.#legacyCheckpoint();
       const own = await this.lastCheckpoint(origin);
-      const last = own ?? legacy?.last;
-      if (last !== undefined) {
-        if (size < last.size) {
-          return {
-            ok: false,
-            rule: 'checkpoint.rollback',
-            message: `tree size ${size} is below the latest signed ${last.size}`,
-            signedSize: last.size,
-          };
-        }
-        if (size === last.size && last.rootHex !== rootHex) {
-          return {
-            ok: false,
-            rule: 'checkpoint.fork',
-            message: `a different root was already signed for tree size ${size}`,
-            signedSize: last.size,
-          };
-        }
-        if (size > last.size) {
-          const extended = extension(last);
-          if (!extended.ok) return extended;
-        } else if (own !== undefined && legacy === undefined) {
-          return { ok: true }; // the same checkpoint again: nothing to record
-        }
-      }
-      const record = { type: 'put' as const, key: witnessKey(origin), value: utf8(`${size} ${rootHex}`) };
+      const decision = decideCheckpoint(own ?? legacy?.last, proposed);
+      if (!decision.ok) return decision;
+      // The same checkpoint again: nothing to record.
+      if (own !== undefined && own.size === proposed.size && legacy === undefined) return decision;
+      const rootHex = bytesToHex(proposed.root);
+      const record = {
+        type: 'put' as const,
+        key: witnessKey(origin),
+        value: utf8(`${proposed.size} ${rootHex}`),
+      };
       const takeOver = (legacy?.keys ?? []).map((key) => ({ type: 'del' as const, key }));
       await this.#db.batch([record, ...takeOver], { sync: true });
       if (legacy !== undefined) this.#legacyGone = true;
-      return { ok: true };
+      return decision;
     });
     this.#checkpointTurn = run.catch(() => undefined);
     return run;
   }
 
   /** The last checkpoint this party signed for `origin` (not counting `ckpt/` records). */
-  async lastCheckpoint(origin: string): Promise<SignedCheckpoint | undefined> {
+  async lastCheckpoint(origin: string): Promise<WitnessedCheckpoint | undefined> {
     const stored = await this.#get(witnessKey(origin));
     if (stored === undefined) return undefined;
     const [size, rootHex] = text(stored).split(' ');
@@ -411,7 +366,7 @@ export class PartyStore implements NonceStore {
    * largest as the checkpoint they bind, or none once any `witness/` record exists (the first one
    * written took them over). None at all once they are deleted.
    */
-  async #legacyCheckpoint(): Promise<{ keys: string[]; last?: SignedCheckpoint } | undefined> {
+  async #legacyCheckpoint(): Promise<{ keys: string[]; last?: WitnessedCheckpoint } | undefined> {
     if (this.#legacyGone) return undefined;
     const keys = await this.#db.keys({ gte: 'ckpt/', lt: 'ckpt/\xff' }).all();
     if (keys.length === 0) {

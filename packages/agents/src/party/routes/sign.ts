@@ -6,12 +6,7 @@
  * then consumes its nonce and signs.
  */
 
-import {
-  checkEvidenceForSigning,
-  formatCheckpoint,
-  type VerifierRoster,
-  verifyConsistency,
-} from '@aaps/evidence';
+import { checkEvidenceForSigning, formatCheckpoint, type VerifierRoster } from '@aaps/evidence';
 import {
   AapsError,
   base64Decode,
@@ -25,15 +20,14 @@ import {
   SigningPackageCodec,
   signFromStore,
   ValidationError,
-  VerificationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { checkApprovalBacking } from '../../policy/backing.js';
+import type { CheckpointProof, ProposedCheckpoint } from '../../policy/checkpoint-rule.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
 import { createHumanApprovalVerifier } from '../../policy/human-approval.js';
 import { type AggregationRef, type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
 import { approverKey, frostIdentifier, type Roster, vetoHolders } from '../../roster.js';
-import type { CheckpointClaim, ExtensionCheck } from '../../store/level.js';
 import type { PartyDeps, PartyState } from '../context.js';
 
 const MAX_COMMIT_BATCH = 256;
@@ -83,10 +77,9 @@ type Subject =
     };
 
 /** The subject's consistency proofs, checked for shape (their hashes are checked at the claim). */
-function consistencyProofs(raw: unknown): Map<number, Uint8Array[]> {
+function consistencyProofs(raw: unknown): CheckpointProof[] {
   const field = 'body.subject.consistency';
-  const proofs = new Map<number, Uint8Array[]>();
-  if (raw === undefined) return proofs;
+  if (raw === undefined) return [];
   if (!Array.isArray(raw) || raw.length > MAX_CONSISTENCY_PROOFS) {
     throw new ValidationError(
       'INVALID_ARGUMENT',
@@ -94,7 +87,8 @@ function consistencyProofs(raw: unknown): Map<number, Uint8Array[]> {
       [field],
     );
   }
-  raw.forEach((p: Partial<ConsistencyProof> | null, i) => {
+  const sizes = new Set<number>();
+  return raw.map((p: Partial<ConsistencyProof> | null, i) => {
     const at = `${field}[${i}]`;
     if (!p || typeof p !== 'object' || !Number.isSafeInteger(p.from) || (p.from as number) < 0) {
       throw new ValidationError('INVALID_ARGUMENT', `${at}.from: expected a tree size`, [`${at}.from`]);
@@ -106,48 +100,17 @@ function consistencyProofs(raw: unknown): Map<number, Uint8Array[]> {
         [`${at}.hashes`],
       );
     }
-    if (proofs.has(p.from as number)) {
+    if (sizes.has(p.from as number)) {
       throw new ValidationError('INVALID_ARGUMENT', `${at}.from: a second proof from one size`, [
         `${at}.from`,
       ]);
     }
-    proofs.set(
-      p.from as number,
-      p.hashes.map((h, j) => hexToBytes(String(h), `${at}.hashes[${j}]`, 32)),
-    );
+    sizes.add(p.from as number);
+    return {
+      from: p.from as number,
+      hashes: p.hashes.map((h, j) => hexToBytes(String(h), `${at}.hashes[${j}]`, 32)),
+    };
   });
-  return proofs;
-}
-
-/**
- * The extension check a checkpoint claim runs against the last checkpoint signed for its origin:
- * a proof from that size must be present (`checkpoint.behind`, naming the size, if not) and must
- * show that tree is a prefix of this one (`checkpoint.inconsistent` if not).
- */
-function extensionCheck(size: number, root: Uint8Array, proofs: Map<number, Uint8Array[]>): ExtensionCheck {
-  return (last): CheckpointClaim => {
-    const proof = proofs.get(last.size);
-    if (proof === undefined) {
-      return {
-        ok: false,
-        rule: 'checkpoint.behind',
-        message: `no consistency proof from tree size ${last.size}, the last this party signed`,
-        signedSize: last.size,
-      };
-    }
-    try {
-      verifyConsistency(last.size, size, proof, hexToBytes(last.rootHex, 'root', 32), root);
-      return { ok: true };
-    } catch (e) {
-      if (!(e instanceof VerificationError)) throw e;
-      return {
-        ok: false,
-        rule: 'checkpoint.inconsistent',
-        message: `tree size ${size} does not extend the tree of size ${last.size} this party signed`,
-        signedSize: last.size,
-      };
-    }
-  };
 }
 
 export function createSignHandlers(
@@ -178,7 +141,7 @@ export function createSignHandlers(
   async function messageFor(
     session: string,
     subject: Subject,
-  ): Promise<{ message: Uint8Array; what: Record<string, unknown>; check?: ExtensionCheck }> {
+  ): Promise<{ message: Uint8Array; what: Record<string, unknown>; checkpoint?: ProposedCheckpoint }> {
     switch (subject?.kind) {
       case 'approval': {
         const verdict = evaluateProposal(deps.policy, deps.self.role, subject.proposal, {
@@ -238,12 +201,12 @@ export function createSignHandlers(
         }
         // Fork, rollback and consistency are checked when the checkpoint is claimed, just before
         // signing (round2), with the proofs decoded here.
-        const check = extensionCheck(size, root, consistencyProofs(subject.consistency));
+        const consistency = consistencyProofs(subject.consistency);
         const text = formatCheckpoint({ origin: subject.origin, size, rootHash: root, extensions: [] });
         return {
           message: new TextEncoder().encode(text),
           what: { origin: subject.origin, tree_size: size, root_hash: bytesToHex(root) },
-          check,
+          checkpoint: { size, root, consistency },
         };
       }
       default:
@@ -272,7 +235,7 @@ export function createSignHandlers(
       const key = requireKey();
       const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
       const subject = body.subject as Subject;
-      const { message, what, check } = await messageFor(session, subject);
+      const { message, what, checkpoint } = await messageFor(session, subject);
       if (!equalBytes(message, pkg.message)) {
         return refuse(
           session,
@@ -295,16 +258,10 @@ export function createSignHandlers(
       if (subject.kind === 'checkpoint') {
         // Claimed before the share exists, one claim at a time: it must extend (with a proof) the
         // last checkpoint this party signed for the origin.
-        if (check === undefined) throw new AapsError('INTERNAL', 'a checkpoint without its extension check');
-        const root = what.root_hash as string;
-        const claim = await deps.store.claimCheckpoint(subject.origin, subject.tree_size, root, check);
+        if (checkpoint === undefined) throw new AapsError('INTERNAL', 'a checkpoint without its proofs');
+        const claim = await deps.store.claimCheckpoint(subject.origin, checkpoint);
         if (!claim.ok) {
-          return refuse(
-            session,
-            claim.rule,
-            claim.message,
-            claim.signedSize === undefined ? {} : { signed_size: claim.signedSize },
-          );
+          return refuse(session, claim.rule, claim.message, { signed_size: claim.signed_size });
         }
       }
       const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
