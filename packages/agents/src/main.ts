@@ -14,8 +14,10 @@ import { type AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  firstMessageLine,
   getCiphersuite,
   hexToBytes,
+  innermostCause,
   loadFastBackends,
   SecretBytes,
   ValidationError,
@@ -277,9 +279,10 @@ async function openStore(path: string, dataKey: SecretBytes, partyId: string): P
   try {
     return await PartyStore.open(path, dataKey, partyId);
   } catch (e) {
-    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    const cause = innermostCause(e);
+    const why = cause === undefined ? '' : `: ${firstMessageLine(cause)}`;
     const message = e instanceof Error ? e.message : String(e);
-    throw new ValidationError('UNAVAILABLE', `cannot open the database ${path}: ${message}${cause}`, [], {
+    throw new ValidationError('UNAVAILABLE', `cannot open the database ${path}: ${message}${why}`, [], {
       cause: e,
     });
   }

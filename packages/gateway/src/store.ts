@@ -8,7 +8,7 @@
  */
 import type { DeploymentRecord } from '@aaps/agents';
 import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
-import { decodeCbor, encodeCbor, ValidationError } from '@aaps/mpc-core';
+import { decodeCbor, encodeCbor, firstMessageLine, innermostCause, ValidationError } from '@aaps/mpc-core';
 import { Level } from 'level';
 import type { IncidentState } from './workflow/machine.js';
 import type { IncidentRecord } from './workflow/record.js';
@@ -118,9 +118,10 @@ export type StoreHealth = { ok: true } | { ok: false; since: string; error: stri
  */
 export class StoreWriteError extends Error {
   constructor(cause: unknown) {
-    const why = (cause as { cause?: { message?: unknown } }).cause?.message;
-    const text = typeof why === 'string' ? why : cause instanceof Error ? cause.message : String(cause);
-    super(`the database did not take the write: ${text.split('\n')[0]}`, { cause });
+    // LevelDB's own error wraps the I/O error that says why (ENOSPC, say).
+    super(`the database did not take the write: ${firstMessageLine(innermostCause(cause) ?? cause)}`, {
+      cause,
+    });
     this.name = 'StoreWriteError';
   }
 }

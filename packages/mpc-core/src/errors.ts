@@ -127,3 +127,27 @@ export class PolicyRefusal extends AapsError {
 export function isAapsError(e: unknown): e is AapsError {
   return e instanceof AapsError;
 }
+
+/**
+ * The innermost error of `error`'s `cause` chain: what a wrapped error says more than its wrapper
+ * (LevelDB's "Database failed to open" wraps the I/O error naming ENOSPC, EACCES or a lock).
+ * Undefined when `error` has no cause, or the chain ends in something other than an `Error`.
+ */
+export function innermostCause(error: unknown): Error | undefined {
+  const seen = new Set<unknown>();
+  let at = error;
+  while (nextCause(at) !== undefined && !seen.has(at)) {
+    seen.add(at);
+    at = nextCause(at);
+  }
+  return at !== error && at instanceof Error ? at : undefined;
+}
+
+/** The first line of what `error` says: an `Error`'s message, else its string form. */
+export function firstMessageLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}
+
+function nextCause(error: unknown): unknown {
+  return error !== null && typeof error === 'object' ? (error as { cause?: unknown }).cause : undefined;
+}

@@ -15,6 +15,8 @@ import { type ApiCase, apiCases } from './test-helpers/api-cases.js';
 /** Exports that take anything by design (or nothing at all), and why. */
 const ANY_ARGUMENTS: Readonly<Record<string, string>> = {
   displayValue: 'formats any value for an error message',
+  firstMessageLine: 'reads any thrown value',
+  innermostCause: 'reads any thrown value',
   isCiphersuiteId: 'a type guard: anything that is not a suite id answers false',
   isAapsError: 'a type guard',
   loadFastBackends: 'takes no arguments',

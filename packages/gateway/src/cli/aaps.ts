@@ -9,7 +9,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PARTY_MAIN } from '@aaps/agents';
-import { isAapsError, loadFastBackends } from '@aaps/mpc-core';
+import { firstMessageLine, innermostCause, isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
 import { runApprove, takeRejectFlags } from './approve.js';
@@ -197,11 +197,9 @@ function isMain(): boolean {
  * "Database failed to open" wraps the I/O error that names the reason (ENOSPC, EACCES, a lock).
  */
 function causeOf(e: unknown): string {
-  let cause = (e as { cause?: unknown } | undefined)?.cause;
-  while ((cause as { cause?: unknown } | undefined)?.cause !== undefined)
-    cause = (cause as { cause: unknown }).cause;
-  if (!(cause instanceof Error)) return '';
-  const text = cause.message.split('\n')[0]!;
+  const cause = innermostCause(e);
+  if (cause === undefined) return '';
+  const text = firstMessageLine(cause);
   const code = (cause as { code?: unknown }).code;
   const message = (e as Error).message;
   const said = message.includes(text) || (typeof code === 'string' && message.includes(code));
