@@ -10,7 +10,8 @@
  * proposal}` (packages/agents `proposalSigningBytes`), and `proposal.proposal_digest` is the hex
  * SHA-256 of the canonical JSON of `{"domain": "aaps.proposal-digest.v1", "core": core}`, where
  * `core` is the proposal's `incident_id, action, target, parameters, evidence_refs, risk`
- * (packages/agents `computeProposalDigest`). Both are derived here from the transcript as the
+ * (packages/agents `computeProposalDigest`). Both are defined here, once: the parties call these
+ * after parsing a proposal strictly, and the verifier derives them from the transcript as the
  * bundle carries it, so an auditor re-derives them without the agents' code.
  */
 import { canonicalBytes } from '@aaps/mpc-core';
@@ -55,21 +56,43 @@ export function executionOrderIndexes(transcript: readonly unknown[]): number[] 
 }
 
 /**
- * What in a bundle without an `ExecutionOrder` says an action ran anyway, if anything: an
- * execution time in the predicate, an action result, or an `ExecutionResult` envelope. The
- * order (and the approval it carries) cannot be left out of a bundle that shows an execution.
+ * Workflow steps that only a change that started can reach (DESIGN.md "Incident workflow"): the
+ * order was accepted, the change applied, verified or vetoed, or undone. A bundle that records one
+ * of them in `predicate.times` shows an execution.
+ */
+export const EXECUTION_STEPS = [
+  'execution_started',
+  'executed',
+  'verification_passed',
+  'verification_failed',
+  'rolled_back',
+] as const;
+
+/** Envelopes only an executed change produces: the executor's result and quality assurance's check of it. */
+export const EXECUTION_MESSAGES = ['ExecutionResult', 'VerificationReport'] as const;
+
+/**
+ * What in a bundle without an `ExecutionOrder` says an action ran anyway, if anything: a step of
+ * {@link EXECUTION_STEPS} in the predicate's times, a `predicate.verification` (only an executed
+ * change is verified), an action result, or an envelope of {@link EXECUTION_MESSAGES}. The order
+ * (and the approval it carries) cannot be left out of a bundle that shows an execution.
  */
 export function executionClaimed(
   predicate: IncidentPredicate,
   transcript: readonly unknown[],
 ): string | undefined {
-  for (const step of ['execution_started', 'executed'] as const)
+  for (const step of EXECUTION_STEPS)
     if (predicate.times[step] !== undefined) return `predicate.times.${step}`;
+  if (predicate.verification !== null && predicate.verification !== undefined)
+    return 'predicate.verification';
   if (isObject(predicate.action) && predicate.action.result !== undefined) return 'predicate.action.result';
-  const result = transcript.findIndex(
-    (e) => (e as { meta?: { message_type?: unknown } }).meta?.message_type === 'ExecutionResult',
+  const messages: readonly unknown[] = EXECUTION_MESSAGES;
+  const at = transcript.findIndex((e) =>
+    messages.includes((e as { meta?: { message_type?: unknown } }).meta?.message_type),
   );
-  return result < 0 ? undefined : `an ExecutionResult, transcript[${result}]`;
+  if (at < 0) return undefined;
+  const type = (transcript[at] as { meta: { message_type: string } }).meta.message_type;
+  return `transcript[${at}] (${type})`;
 }
 
 /** The trusted group an approval must verify under (the DSSE check's key and suite). */

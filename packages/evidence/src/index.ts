@@ -4,7 +4,14 @@
  * Verification takes bytes and keys, never files or network.
  */
 
-export { approvalSigningBytes, proposalDigestOf } from './approval.js';
+export {
+  APPROVAL_DOMAIN,
+  approvalSigningBytes,
+  EXECUTION_MESSAGES,
+  EXECUTION_STEPS,
+  PROPOSAL_DIGEST_DOMAIN,
+  proposalDigestOf,
+} from './approval.js';
 export { withAggregationRecheck } from './bundle/aggregation-recheck.js';
 export {
   attachLogEntry,

@@ -1,12 +1,14 @@
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { ProtocolError, ValidationError, VerificationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
+import { EXECUTION_STEPS } from '../approval.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae, signEnvelope } from '../dsse.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { TransparencyLog } from '../log.js';
 import { type Statement, statementBytes } from '../statement.js';
 import {
   frostSigner,
+  gatewaySigned,
   logBundles,
   MemoryStore,
   makeApprovedInput,
@@ -14,6 +16,7 @@ import {
   makeInput,
   makeLoggedBundles,
   makeRoster,
+  makeTranscript,
   noteKeyFor,
   ORIGIN,
   resignStatement,
@@ -483,6 +486,36 @@ describe('approval.signature: the k-of-n approval of the executed action', () =>
         message: expect.stringMatching(
           /^the bundle records an executed action \(.+\) but no ExecutionOrder$/,
         ),
+      });
+    }
+  });
+
+  it('fails a bundle without an ExecutionOrder for each sign of an execution alone, naming it', async () => {
+    const times = makeInput(group, r).times;
+    const executor = (type: 'ExecutionResult' | 'VerificationReport') =>
+      gatewaySigned(r, 'maintenance-agent', type, { incident_id: 'inc-42', ok: true });
+    const cases: [Partial<Parameters<typeof makeInput>[2]>, string][] = [
+      ...EXECUTION_STEPS.map((step): [Partial<Parameters<typeof makeInput>[2]>, string] => [
+        { times: { ...times, [step]: '2026-11-25T15:03:00Z' } },
+        `predicate.times.${step}`,
+      ]),
+      [{ verification: { healthy: true } }, 'predicate.verification'],
+      [{ action: { kind: 'configmap_reload', result: { ok: true } } }, 'predicate.action.result'],
+      [
+        { transcript: [...makeTranscript(r), executor('ExecutionResult')] },
+        'transcript[6] (ExecutionResult)',
+      ],
+      [
+        { transcript: [...makeTranscript(r), executor('VerificationReport')] },
+        'transcript[6] (VerificationReport)',
+      ],
+    ];
+    // The same bundle with none of them is valid, its approval skipped.
+    expect(checkOf(await buildBundle(makeInput(group, r), group.sign), opts)).toBeUndefined();
+    for (const [overrides, marker] of cases) {
+      expect(failureOf(await buildBundle(makeInput(group, r, overrides), group.sign), opts)).toMatchObject({
+        check: 'approval.signature',
+        message: `the bundle records an executed action (${marker}) but no ExecutionOrder`,
       });
     }
   });

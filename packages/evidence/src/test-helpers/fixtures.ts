@@ -108,7 +108,10 @@ export function gatewaySigned(
   return signMessageEnvelope(envelope(source, type, payload), r.gateway.secretKey);
 }
 
-/** A transcript: an external alert re-signed by the gateway, party reports, a human approval. */
+/**
+ * A transcript of an incident decided but not (yet) executed: an external alert re-signed by the
+ * gateway, party reports, a human approval. (A `VerificationReport` would show an execution.)
+ */
 export function makeTranscript(r: TestRoster, length = 6): TranscriptEnvelope[] {
   const out: TranscriptEnvelope[] = [
     signMessageEnvelope(
@@ -119,7 +122,7 @@ export function makeTranscript(r: TestRoster, length = 6): TranscriptEnvelope[] 
       r.gateway.secretKey,
     ),
   ];
-  const types: MessageType[] = ['RCAReport', 'FixProposal', 'VerificationReport', 'ApprovalDecision'];
+  const types: MessageType[] = ['RCAReport', 'FixProposal', 'ApprovalDecision'];
   for (let i = 1; i < length - 1; i++) {
     const p = r.parties[(i - 1) % r.parties.length]!;
     out.push(
@@ -145,7 +148,7 @@ export function makeInput(
     decision: { outcome: 'approved', risk: 'low' },
     action: { kind: 'configmap_reload', target: 'payments/api-config' },
     humanApprovals: [{ approver: 'human:alice', approved: true }],
-    verification: { healthy: true, checks: ['rollout', 'probe'] },
+    verification: null,
     times: {
       received: '2026-11-25T15:00:00Z',
       decided: '2026-11-25T15:01:00Z',

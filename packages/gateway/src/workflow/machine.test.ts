@@ -1,6 +1,8 @@
+import { EXECUTION_STEPS } from '@aaps/evidence';
 import { ProtocolError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import {
+  INCIDENT_EVENTS,
   INITIAL_STATE,
   type IncidentEvent,
   type IncidentState,
@@ -9,6 +11,7 @@ import {
   startTimeline,
   step,
   type TimelineEntry,
+  TRANSITIONS,
   transition,
 } from './machine.js';
 
@@ -112,5 +115,26 @@ describe('incident state machine', () => {
     expect(codeOf(() => replayTimeline([t0, lie]))).toBe('INCONSISTENT_TRANSCRIPT');
     expect(codeOf(() => replayTimeline([]))).toBe('INCONSISTENT_TRANSCRIPT');
     expect(codeOf(() => replayTimeline([t0, t0]))).toBe('INCONSISTENT_TRANSCRIPT');
+  });
+});
+
+describe('the steps evidence treats as an execution', () => {
+  it('are exactly the events no incident can reach without execution_started', () => {
+    // The states reachable before a change starts: every edge but execution_started.
+    const before = new Set<IncidentState>([INITIAL_STATE]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const s of [...before])
+        for (const [event, to] of Object.entries(TRANSITIONS[s]))
+          if (event !== 'execution_started' && !before.has(to)) {
+            before.add(to);
+            grew = true;
+          }
+    }
+    const onlyAfter = INCIDENT_EVENTS.filter(
+      (e) => e === 'execution_started' || ![...before].some((s) => TRANSITIONS[s][e] !== undefined),
+    );
+    // aaps-verify fails a bundle recording one of them without the ExecutionOrder that approved it.
+    expect([...onlyAfter].sort()).toEqual([...EXECUTION_STEPS].sort());
   });
 });
