@@ -1,7 +1,8 @@
 /**
  * The verifier derives the approval's signed bytes and the proposal digest itself (an auditor
- * needs no agents code). These tests hold both to the parties' own definitions in packages/agents
- * (`proposalSigningBytes`, `computeProposalDigest`), so the two cannot drift apart.
+ * needs no agents code); the parties call the same functions (packages/agents
+ * `proposalSigningBytes`, `computeProposalDigest`) after their strict parse. These tests hold the
+ * two paths equal: the parse neither drops nor adds anything the signature or digest covers.
  */
 import { computeProposalDigest, parseApprovalProposal, proposalSigningBytes } from '@aaps/agents';
 import fc from 'fast-check';

@@ -8,15 +8,21 @@
  * `proposal_digest` is the SHA-256 of the proposal's core (everything but the human approval and
  * the digest itself) under its own domain. A human approval names it, so the approval covers this
  * exact change, and each party recomputes it.
+ *
+ * Both are defined once, in `@aaps/evidence` (`approvalSigningBytes`, `proposalDigestOf`), where
+ * the offline verifier re-derives them from a bundle: the parties sign exactly what auditors check.
  */
-import { canonicalBytes } from '@aaps/mpc-core';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
+import {
+  APPROVAL_DOMAIN,
+  approvalSigningBytes,
+  PROPOSAL_DIGEST_DOMAIN,
+  proposalDigestOf,
+} from '@aaps/evidence';
+import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
 import { isPlainObject, type JsonValue, Reader } from './reader.js';
 import { ENVIRONMENTS, RISK_METHOD, type RiskFactors, URGENCY_LEVELS } from './risk.js';
 
-export const APPROVAL_DOMAIN = 'aaps.approval.v1';
-export const PROPOSAL_DIGEST_DOMAIN = 'aaps.proposal-digest.v1';
+export { APPROVAL_DOMAIN, PROPOSAL_DIGEST_DOMAIN };
 export const HUMAN_APPROVAL_DOMAIN = 'aaps.human-approval.v1';
 export const HUMAN_REJECTION_DOMAIN = 'aaps.human-rejection.v1';
 
@@ -255,7 +261,10 @@ function coreOf(p: ProposalCore | ApprovalProposal): ProposalCore {
 
 /** SHA-256 hex of `{domain: "aaps.proposal-digest.v1", core}` in canonical JSON. */
 export function computeProposalDigest(p: ProposalCore | ApprovalProposal): string {
-  return bytesToHex(sha256(canonicalBytes({ domain: PROPOSAL_DIGEST_DOMAIN, core: coreOf(p) })));
+  const digest = proposalDigestOf(coreOf(p));
+  if (digest === undefined)
+    throw new ValidationError('INVALID_ARGUMENT', 'a proposal core field is missing', ['proposal']);
+  return digest;
 }
 
 /** Complete a proposal core with its digest (and an optional human approval). */
@@ -270,7 +279,7 @@ export function buildApprovalProposal(core: ProposalCore, humanApproval?: HumanA
  * proposal is parsed strictly first, so nothing outside the schema can ride along in the bytes.
  */
 export function proposalSigningBytes(proposal: unknown): Uint8Array {
-  return canonicalBytes({ domain: APPROVAL_DOMAIN, proposal: parseApprovalProposal(proposal) });
+  return approvalSigningBytes(parseApprovalProposal(proposal));
 }
 
 /** The bytes a human approver signs: canonical `{domain: "aaps.human-approval.v1", approval}` without its signature. */
