@@ -33,6 +33,7 @@ import {
   SHIPPED_CIRCUITS_DIR,
   type SignedDealing,
   sealToParty,
+  verifyShareBoxes,
 } from './aggregation.js';
 
 const SCORES = [80, 40, 10, 100, 0];
@@ -191,6 +192,89 @@ describe('aggregation handlers', () => {
     expect(e).toBeInstanceOf(ProtocolError);
     expect(e.code).toBe('INVALID_DEALING');
     expect((e as ProtocolError).culprits).toEqual([frostIdentifier(roster, roster.parties[3]!)]);
+  });
+});
+
+describe("verifyShareBoxes (one dealer's boxes, checked without opening them)", () => {
+  const DEALER = 2;
+  const check = (payload: string, sealed: unknown) =>
+    verifyShareBoxes({
+      sessionId: 'agg-boxes',
+      roster,
+      rosterDigest: digest,
+      dealer: roster.parties[DEALER]!.id,
+      payload,
+      sealed,
+    });
+  let dealt: { dealing: SignedDealing; sealed: SealedShares[] };
+
+  beforeAll(() => {
+    dealt = handlers[DEALER]!.deal(
+      'agg-boxes',
+      { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(DEALER, 'agg-boxes') },
+      'gateway',
+    ) as typeof dealt;
+  });
+
+  it("accepts an honest dealer's boxes: one per roster party, each well signed", () => {
+    const out = check(dealt.dealing.payload, dealt.sealed);
+    expect(out.ok).toBe(true);
+    expect([...out.boxes.keys()]).toEqual(roster.parties.map((p) => p.id));
+    expect(out.missing.length + out.duplicated.length + out.badlySigned.length + out.unexpected).toBe(0);
+  });
+
+  it('names receivers with a missing, a duplicated and a badly signed box, and counts strays', () => {
+    const [a, b, c, d] = roster.parties.map((p) => p.id);
+    const flipped = dealt.sealed.map((item) => {
+      if (item.party !== c) return item;
+      const sig = Buffer.from(item.sig, 'base64');
+      sig[0]! ^= 1;
+      return { ...item, sig: sig.toString('base64') };
+    });
+    const sealed = [
+      ...flipped.filter((item) => item.party !== a),
+      flipped.find((item) => item.party === b)!,
+      { party: 'mallory', box: 'AA==', sig: 'AA==' },
+      { party: d, box: 7 },
+      null,
+    ];
+    const out = check(dealt.dealing.payload, sealed);
+    expect(out.ok).toBe(false);
+    expect(out.missing).toEqual([a]);
+    expect(out.duplicated).toEqual([b, d]);
+    expect(out.badlySigned).toEqual([c]);
+    expect(out.unexpected).toBe(2);
+    expect([...out.boxes.keys()]).toEqual([roster.parties[4]!.id]);
+  });
+
+  it('binds every box to the exact signed payload: another payload fails them all', () => {
+    const out = check(dealt.dealing.payload.replace('"proofs":["', '"proofs":["A'), dealt.sealed);
+    expect(out.badlySigned).toEqual(roster.parties.map((p) => p.id));
+  });
+
+  it('checks only the receivers asked for, and refuses a dealer outside the roster', async () => {
+    const mine = dealt.sealed.filter((item) => item.party === roster.parties[0]!.id);
+    const out = verifyShareBoxes({
+      sessionId: 'agg-boxes',
+      roster,
+      rosterDigest: digest,
+      dealer: roster.parties[DEALER]!.id,
+      payload: dealt.dealing.payload,
+      sealed: mine,
+      receivers: [roster.parties[0]!.id],
+    });
+    expect(out.ok).toBe(true);
+    const e = await errorOf(() =>
+      verifyShareBoxes({
+        sessionId: 'agg-boxes',
+        roster,
+        rosterDigest: digest,
+        dealer: 'mallory',
+        payload: dealt.dealing.payload,
+        sealed: mine,
+      }),
+    );
+    expect(e.code).toBe('UNKNOWN_IDENTIFIER');
   });
 });
 

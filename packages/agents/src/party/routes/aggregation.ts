@@ -385,6 +385,110 @@ export function sealShares(args: {
   return { party: args.receiver.id, box: base64Encode(sealed), sig };
 }
 
+/** What {@link verifyShareBoxes} found in one dealer's share boxes (receiver party ids, roster order). */
+export interface ShareBoxCheck {
+  /** True when every expected receiver has exactly one box, signed by the dealer, and nothing else was sent. */
+  ok: boolean;
+  /** Expected receivers with no box. */
+  missing: string[];
+  /** Receivers with more than one box (none of their boxes is kept). */
+  duplicated: string[];
+  /** Receivers whose one box's signature is malformed or does not verify under the dealer's key. */
+  badlySigned: string[];
+  /** How many items were malformed (not `{party, box, sig}` strings) or addressed to no expected receiver. */
+  unexpected: number;
+  /** The sealed bytes of each receiver's one well-signed box. */
+  boxes: Map<string, Uint8Array>;
+}
+
+/**
+ * Check one dealer's share boxes without opening them: exactly one box per expected receiver
+ * (every roster party unless `receivers` is given), each signed by the dealer's identity key over
+ * `SHARES_DST || sharesAad(session, dealer, receiver, rosterDigest, sha256(payload)) || box`.
+ * `payload` is the dealer's signed payload text (`SignedDealing.payload`) and `sealed` its boxes as
+ * it sent them (`party` = the receiver). Pure: the coordinator runs it on a dealer's `agg.deal`
+ * answer (a failure there is the dealer's), a receiver on the boxes relayed to it.
+ */
+export function verifyShareBoxes(args: {
+  sessionId: string;
+  roster: Roster;
+  rosterDigest: string;
+  /** The dealer's party id (its identity key is taken from the roster). */
+  dealer: string;
+  payload: string;
+  sealed: unknown;
+  /** Receiver party ids to expect a box for (default: every roster party). */
+  receivers?: readonly string[];
+}): ShareBoxCheck {
+  const dealer = partyById(args.roster, args.dealer);
+  if (!dealer) {
+    throw new ValidationError(
+      'UNKNOWN_IDENTIFIER',
+      `dealer ${displayValue(args.dealer)}: not in the roster`,
+      ['dealer'],
+    );
+  }
+  const expected = args.receivers ?? args.roster.parties.map((p) => p.id);
+  const wanted = new Set(expected);
+  const items = Array.isArray(args.sealed) ? (args.sealed as unknown[]) : [];
+  const byReceiver = new Map<string, Partial<SealedShares>[]>();
+  let unexpected = 0;
+  for (const raw of items) {
+    const item = raw as Partial<SealedShares> | null;
+    if (typeof item?.party !== 'string' || !wanted.has(item.party)) {
+      unexpected += 1;
+      continue;
+    }
+    const list = byReceiver.get(item.party) ?? [];
+    list.push(item);
+    byReceiver.set(item.party, list);
+  }
+  const dealerKey = hexToBytesStrict(dealer.identity_key);
+  const payloadDigest = sha256(utf8(args.payload));
+  const out: ShareBoxCheck = {
+    ok: false,
+    missing: [],
+    duplicated: [],
+    badlySigned: [],
+    unexpected,
+    boxes: new Map(),
+  };
+  for (const receiver of expected) {
+    const list = byReceiver.get(receiver) ?? [];
+    if (list.length === 0) {
+      out.missing.push(receiver);
+      continue;
+    }
+    if (list.length > 1) {
+      out.duplicated.push(receiver);
+      continue;
+    }
+    const { box, sig } = list[0]!;
+    let sealed: Uint8Array;
+    let signature: Uint8Array;
+    try {
+      if (typeof box !== 'string' || typeof sig !== 'string') throw new Error('not strings');
+      sealed = base64Decode(box, 'box');
+      signature = base64Decode(sig, 'sig');
+    } catch {
+      out.badlySigned.push(receiver);
+      continue;
+    }
+    const aad = sharesAad(args.sessionId, dealer.id, receiver, args.rosterDigest, payloadDigest);
+    if (!verifyEd25519(dealerKey, concatBytes(SHARES_DST, aad, sealed), signature)) {
+      out.badlySigned.push(receiver);
+      continue;
+    }
+    out.boxes.set(receiver, sealed);
+  }
+  out.ok =
+    out.missing.length === 0 &&
+    out.duplicated.length === 0 &&
+    out.badlySigned.length === 0 &&
+    out.unexpected === 0;
+  return out;
+}
+
 /** Open a share box from `dealer`; throws `ProtocolError('INVALID_DEALING')` naming it if it does not. */
 function openShares(
   channels: ChannelKeys,
@@ -407,6 +511,8 @@ function openShares(
 /** A checked dealer payload: who dealt, the digest of what it signed, its public dealings. */
 export interface ParsedDealing {
   dealer: RosterParty;
+  /** The signed payload text. */
+  payload: string;
   digest: Uint8Array;
   dealings: PublicInputDealing[];
 }
@@ -507,7 +613,7 @@ export function parseSignedDealing(
       hints: hints.length ? hs : null,
     };
   });
-  return { dealer, digest: sha256(utf8(s.payload)), dealings };
+  return { dealer, payload: s.payload, digest: sha256(utf8(s.payload)), dealings };
 }
 
 /** SHA-256 over the dealers' payload digests in roster order: what every evaluator must agree on. */
@@ -782,7 +888,7 @@ export function createAggregationHandlers(
       const parsed = body.dealings.map((d, i) =>
         parseSignedDealing(ctxFor(session), d, `body.dealings[${i}]`, false),
       );
-      const boxes = new Map<string, SealedShares>();
+      const boxes = new Map<string, SealedShares[]>();
       if (!Array.isArray(body.shares)) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.shares: expected an array', ['body.shares']);
       }
@@ -792,26 +898,34 @@ export function createAggregationHandlers(
             'body.shares',
           ]);
         }
-        boxes.set(item.party, item as SealedShares);
+        // Relayed: `party` names the dealer; as the dealer sent it, the box named this receiver.
+        const list = boxes.get(item.party) ?? [];
+        list.push({ party: self.id, box: item.box, sig: item.sig });
+        boxes.set(item.party, list);
       }
       const F = suite.field;
       const SL = F.toBytes(0n).length;
       const full: InputDealing[] = parsed.flatMap((p) => {
         const dealerId = frostIdentifier(roster, p.dealer);
-        const item = boxes.get(p.dealer.id);
-        if (!item) {
-          throw new ValidationError('INVALID_ARGUMENT', `body.shares: none from ${p.dealer.id}`, [
-            'body.shares',
-          ]);
+        const check = verifyShareBoxes({
+          sessionId,
+          roster,
+          rosterDigest,
+          dealer: p.dealer.id,
+          payload: p.payload,
+          sealed: boxes.get(p.dealer.id) ?? [],
+          receivers: [self.id],
+        });
+        if (check.missing.length > 0 || check.duplicated.length > 0) {
+          throw new ValidationError(
+            'INVALID_ARGUMENT',
+            `body.shares: not exactly one box from ${p.dealer.id}`,
+            ['body.shares'],
+          );
         }
-        const aad = sharesAad(sessionId, p.dealer.id, self.id, rosterDigest, p.digest);
-        const sealed = base64Decode(item.box, 'body.shares.box');
-        const ok = verifyEd25519(
-          hexToBytesStrict(p.dealer.identity_key),
-          concatBytes(SHARES_DST, aad, sealed),
-          base64Decode(item.sig, 'body.shares.sig'),
-        );
-        if (!ok) {
+        const sealed = check.boxes.get(self.id);
+        if (!sealed) {
+          // The coordinator checked the dealer's signed boxes when it received them: the relay.
           throw new ProtocolError(
             'INCONSISTENT_TRANSCRIPT',
             `the shares from ${p.dealer.id} are not signed by it`,
@@ -819,6 +933,7 @@ export function createAggregationHandlers(
             { details: { party: p.dealer.id } },
           );
         }
+        const aad = sharesAad(sessionId, p.dealer.id, self.id, rosterDigest, p.digest);
         const plain = openShares(channels, p.dealer, dealerId, sealed, aad);
         // Per dealing: the share (a vector input's: one scalar per element), then the blinding.
         // (parseSignedDealing accepted only the dealer's own inputs: each name is in the circuit.)
