@@ -151,7 +151,12 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
             ...(typeof size === 'number' ? { signed_size: size } : {}),
           });
           refusals.set(req.sessionId, list);
-          logger.info('party.refused', { party: id, rule: e.rule, session: req.sessionId });
+          logger.info('party.refused', {
+            party: id,
+            rule: e.rule,
+            message: e.message,
+            session: req.sessionId,
+          });
         }
         throw e;
       }
@@ -486,7 +491,12 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
             };
           } catch (e) {
             if (e instanceof PolicyRefusal) {
-              logger.info('party.refused', { party: p.id, rule: e.rule, session: requestId });
+              logger.info('party.refused', {
+                party: p.id,
+                rule: e.rule,
+                message: e.message,
+                session: requestId,
+              });
               return { party: p.id, outcome: 'refused', rule: e.rule };
             }
             const code = e instanceof AapsError ? e.code : 'INTERNAL';

@@ -100,6 +100,8 @@ export interface LocalCoordinatorOptions {
    * are listed as unavailable and sign nothing.
    */
   down?: (partyId: string) => boolean;
+  /** Party ids by role, when a deployment names its parties otherwise (default: the role names). */
+  partyIds?: Partial<Record<PartyRole, string>>;
 }
 
 interface LocalParty {
@@ -145,7 +147,7 @@ export class LocalCoordinator implements Coordinator {
         seed.fill(0);
         return {
           role,
-          id: role,
+          id: opts.partyIds?.[role] ?? role,
           identity: { secretKey, publicKey: identityPublicKey(secretKey) },
           keyPackage: KeyPackageCodec.decode(base64Decode(m.key_packages[i] ?? ''), m.ciphersuite).value,
           policy: opts.policies?.[role] ?? defaultPolicy(role),
@@ -163,7 +165,7 @@ export class LocalCoordinator implements Coordinator {
       this.#publicPackage = publicPackage;
       this.#parties = PARTY_ROLES.map((role, i) => ({
         role,
-        id: role,
+        id: opts.partyIds?.[role] ?? role,
         identity: generateIdentityKey(),
         keyPackage: keyPackages[i] as KeyPackage,
         policy: opts.policies?.[role] ?? defaultPolicy(role),

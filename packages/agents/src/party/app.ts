@@ -113,9 +113,11 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     metrics.requests.inc({ kind, outcome: body.error.code });
     if (err instanceof PolicyRefusal) {
       metrics.refusals.inc({ rule: err.rule });
+      // The message says why (it goes to the caller in the signed refusal too; no secret is in one).
       deps.logger.info('policy.refused', {
         kind,
         rule: err.rule,
+        message: err.message,
         session: request?.payload.session_id,
         trace_id: request?.meta.trace_id,
       });

@@ -74,6 +74,7 @@ export interface TestGatewayOptions {
   approverKey?: IdentityKey;
   config?: Partial<GatewayAppConfig>;
   policies?: LocalCoordinatorOptions['policies'];
+  partyIds?: LocalCoordinatorOptions['partyIds'];
   /** Wraps the coordinator the gateway uses (e.g. to make a party flaky). */
   wrap?: (c: LocalCoordinator) => Coordinator;
   /** The gateway's clock (default: the real one). */
@@ -90,6 +91,7 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
     approvers: [{ id: 'alice', identity_key: bytesToHex(approverKey.publicKey) }],
     ...(opts.material === undefined ? {} : { material: opts.material }),
     ...(opts.policies === undefined ? {} : { policies: opts.policies }),
+    ...(opts.partyIds === undefined ? {} : { partyIds: opts.partyIds }),
   });
   const logger = memoryLogger('gateway');
   const now = opts.now ?? (() => new Date());

@@ -3,7 +3,7 @@
  * human-approval path, the QA veto, dedup across sources, and restart after a crash. Every ended
  * incident's evidence must pass `@aaps/evidence`'s verifier.
  */
-import { defaultPolicy, type HumanApproval, ROLE_AGENT_NAMES } from '@aaps/agents';
+import { defaultPolicy, type HumanApproval, PARTY_ROLES, ROLE_AGENT_NAMES } from '@aaps/agents';
 import { AapsError, ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { follow } from '../cli/submit.js';
@@ -1006,6 +1006,38 @@ describe('quality assurance unreachable at approval', () => {
     expect((inc['decision'] as { approval: { signers: string[] } }).approval.signers).toContain(
       'quality-assurance',
     );
+  });
+});
+
+describe('sealing tried again under party ids other than the role names', () => {
+  it('runs the audit step once: one EvidenceBundleRef, from the audit party', async () => {
+    let failOnce = true;
+    let wrapped: Coordinator | undefined;
+    const gw = await gateway({
+      partyIds: Object.fromEntries(PARTY_ROLES.map((role) => [role, `${role}-dept`])),
+      wrap: (c) => {
+        wrapped = delegating(c, {
+          signEvidence: async (input) => {
+            if (!failOnce) return c.signEvidence(input);
+            failOnce = false;
+            throw new AapsError('UNAVAILABLE', 'the evidence quorum did not answer');
+          },
+        });
+        return wrapped;
+      },
+    });
+    await gw.runner.close();
+    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 5 }, wrapped);
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await runner.idle();
+    await vi.waitFor(async () => expect((await incident(gw, id))['evidence_id']).not.toBeNull(), {
+      timeout: 10_000,
+    });
+    const { inc, bundle } = await sealed(gw, id);
+    expect(notes(inc, 'evidence.retrying')).toHaveLength(1);
+    const refs = bundle.transcript.filter((e) => e.meta.message_type === 'EvidenceBundleRef');
+    expect(refs.map((e) => e.meta.source_agent)).toEqual(['audit-dept']);
   });
 });
 

@@ -1171,7 +1171,10 @@ export class WorkflowRunner {
     const d = this.#d;
     const last = r.transcript[r.transcript.length - 1];
     let summary: EvidenceSummary;
-    if (last?.meta.message_type === 'EvidenceBundleRef' && last.meta.source_agent === 'audit') {
+    // The audit step ran already (a retry): its EvidenceBundleRef, from the party in the audit role
+    // (whatever its id), is the last envelope; running it again would add a second one.
+    const auditors = (await d.coordinator.keys()).parties.filter((p) => p.role === 'audit').map((p) => p.id);
+    if (last?.meta.message_type === 'EvidenceBundleRef' && auditors.includes(last.meta.source_agent)) {
       summary = last.payload as unknown as EvidenceSummary;
     } else {
       const [env] = await this.#agent(r, 'audit', { audit: this.#auditInput(r) });
