@@ -25,6 +25,9 @@ afterAll(async () => {
 });
 
 /** Run `aaps ARGS` to its end: its exit code and output lines. */
+/** The log's origin, as a deployment names it (not the default `aaps.local/log`). */
+const LOG_ORIGIN = 'corp.test/aaps-log';
+
 function aaps(...args: string[]) {
   const r = spawnSync(process.execPath, [AAPS_CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -48,11 +51,12 @@ describe('separate hosts: party init, gateway init, DKG on the gateway’s first
         dir,
         '--port',
         port,
+        '--log-origin',
+        LOG_ORIGIN,
       );
       expect(r.code, r.err).toBe(0);
-      // The entry it prints, with the FROST participant number the operator gives it.
-      const line = r.out.split('\n').find((l) => l.startsWith('{'));
-      return { dir, entry: { ...JSON.parse(line!), index: i + 1 } };
+      // The entry it prints, alone on stdout, with the FROST participant number the operator gives it.
+      return { dir, entry: { ...JSON.parse(r.out), index: i + 1 } };
     });
     // The gateway operator.
     const gw = join(root, 'host-gateway');
@@ -83,7 +87,8 @@ describe('separate hosts: party init, gateway init, DKG on the gateway’s first
     }
     await Promise.all(parties.map((p) => p.ready(30_000)));
 
-    const first = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]! });
+    const withOrigin = ['--log-origin', LOG_ORIGIN];
+    const first = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]!, args: withOrigin });
     expect(first.output()).toContain('dkg');
     expect(first.output()).toMatch(/done, group key [0-9a-f]{64}/);
     const groupKey = /group key ([0-9a-f]{64})\)/.exec(first.output())![1];
@@ -94,9 +99,21 @@ describe('separate hosts: party init, gateway init, DKG on the gateway’s first
     const incident = settled.get(posted.body.incident_id);
     expect(incident?.state, JSON.stringify(incident?.timeline?.slice(-3))).toBe('resolved');
     expect(incident?.evidence_id).toBeTruthy();
+    // Sealed at once under party ids that are not the role names: one audit reference.
+    const bundle = await api.get<{ transcript: { meta: { message_type: string; source_agent: string } }[] }>(
+      `/v1/evidence/${incident?.evidence_id}`,
+    );
+    const refs = bundle.body.transcript.filter((e) => e.meta.message_type === 'EvidenceBundleRef');
+    expect(refs.map((e) => e.meta.source_agent)).toEqual(['audit-dept']);
+    expect(incident?.timeline?.map((e) => e.event)).not.toContain('evidence.retrying');
     await first.stop();
 
-    const second = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]! });
+    // The log keeps its origin: a start without it stops with one line before serving.
+    const wrongOrigin = aaps('gateway', '--data-dir', gw, '--port', String(ports[5]));
+    expect(wrongOrigin.code).toBe(1);
+    expect(wrongOrigin.err).toContain(`origin "${LOG_ORIGIN}"`);
+
+    const second = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]!, args: withOrigin });
     expect(second.output()).not.toContain('dkg');
     expect(second.output()).toContain(`group key ${groupKey}`);
     await second.stop();

@@ -8,6 +8,11 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { ValidationError } from '@aaps/mpc-core';
 import type { LogLevel } from './logger.js';
 
+/** A C2SP checkpoint's first line, as a party's `log_origin`: printable ASCII, no newline, 1 to 256 characters. */
+export function isLogOrigin(origin: string): boolean {
+  return /^[\x21-\x7e][\x20-\x7e]{0,255}$/.test(origin);
+}
+
 export interface PartyConfig {
   id: string;
   host: string;
@@ -182,8 +187,7 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
   if (policy) cfg.policyPath = policy;
   const logOrigin = pick('log-origin');
   if (logOrigin !== undefined) {
-    // A C2SP checkpoint's first line: printable, no newline.
-    if (!/^[\x21-\x7e][\x20-\x7e]{0,255}$/.test(logOrigin))
+    if (!isLogOrigin(logOrigin))
       problems.push([
         'log-origin',
         'expected a checkpoint origin line (printable ASCII, 1 to 256 characters)',

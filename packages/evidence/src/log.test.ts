@@ -96,6 +96,20 @@ describe('TransparencyLog in memory', () => {
     expect(reopened.size).toBe(2);
   });
 
+  it('opens a log with checkpoints only under their origin', async () => {
+    const group = makeEd25519Key();
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    // No checkpoint yet: nothing fixes the origin.
+    await log.append(leaf(0));
+    expect((await TransparencyLog.open(store, { origin: 'other.test/log' })).size).toBe(1);
+    await log.signCheckpoint(noteKeyFor(group), group.sign);
+    const refused = await TransparencyLog.open(store, { origin: 'other.test/log' }).catch((e) => e);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).fields).toEqual(['origin']);
+    expect((await TransparencyLog.open(store, { origin: ORIGIN })).size).toBe(1);
+  });
+
   it('signs checkpoints once per size and refuses a second root for a size', async () => {
     const group = makeEd25519Key();
     const store = new MemoryStore();

@@ -139,6 +139,14 @@ export class TransparencyLog {
         ? undefined
         : await log.checkpointAt(decodeCount(latestSize, 'latest checkpoint size'));
     if (latest !== undefined) {
+      // One log, one origin: parties that witnessed it hold its checkpoints under that origin.
+      if (latest.origin !== options.origin) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `this log's checkpoints are signed under the origin "${latest.origin}", not "${options.origin}": open it with that origin (a log keeps one)`,
+          ['origin'],
+        );
+      }
       if (latest.size > size) fail('log.consistency', 'the latest checkpoint is larger than the stored tree');
       if (!bytesEqual(await log.root(latest.size), latest.rootHash)) {
         fail('log.consistency', 'the stored tree does not match the latest checkpoint');

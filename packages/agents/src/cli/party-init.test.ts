@@ -39,12 +39,35 @@ describe('aaps party init', () => {
     ).toBe(2);
   });
 
+  it('writes the policy path and the log origin given, and prints only the entry on stdout', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'party-init-'));
+    dirs.push(dir);
+    const o = io();
+    const argv = ['--id', 'risk-dept', '--role', 'strategy', '--data-dir', join(dir, 'p')];
+    const extra = ['--policy', join(dir, 'risk.json'), '--log-origin', 'corp.example/aaps-log'];
+    expect(runPartyInit([...argv, ...extra], o.io)).toBe(0);
+    expect(o.out).toHaveLength(1);
+    expect(JSON.parse(o.out[0]!)).toMatchObject({ id: 'risk-dept', role: 'strategy' });
+    const config = JSON.parse(readFileSync(join(dir, 'p', 'party.json'), 'utf8')) as Record<string, unknown>;
+    expect(resolvePartyConfig(config, {}, join(dir, 'p'))).toMatchObject({
+      policyPath: join(dir, 'risk.json'),
+      logOrigin: 'corp.example/aaps-log',
+    });
+  });
+
+  it('--help prints the usage and exits 0', () => {
+    const o = io();
+    expect(runPartyInit(['--help'], o.io)).toBe(0);
+    expect(o.out[0]).toMatch(/^usage: aaps party init /);
+  });
+
   it('bad usage: one line, exit 2', () => {
     for (const argv of [
       [],
       ['--id', 'X', '--role', 'monitoring', '--data-dir', '/tmp/x'],
       ['--id', 'a', '--role', 'boss', '--data-dir', '/tmp/x'],
       ['--bogus', '1'],
+      ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--log-origin', 'two\nlines'],
     ]) {
       const o = io();
       expect(runPartyInit(argv, o.io)).toBe(2);

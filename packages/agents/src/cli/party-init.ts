@@ -1,18 +1,22 @@
 /**
  * `aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host H] [--port P]
- * [--roster FILE]`: creates the party's identity key (0600) and data key, writes its config file,
- * and prints the roster entry the operator adds to the shared roster (the roster is the trust root
- * and is distributed out of band). Exit 0, or one readable line and exit 2.
+ * [--roster FILE] [--policy FILE] [--log-origin ORIGIN]`: creates the party's identity key (0600)
+ * and data key, writes its config file, and prints the roster entry the operator adds to the
+ * shared roster (the roster is the trust root and is distributed out of band) on stdout, alone, so
+ * it pipes into `jq`; what it did goes to stderr. Exit 0, or one readable line and exit 2.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bytesToHex } from '@aaps/mpc-core';
+import { isLogOrigin } from '../config.js';
 import { AGENT_ROLES, isAgentRole } from '../policy/roles.js';
 import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../store/files.js';
 import type { CliIo } from './party-backup.js';
 
 const USAGE =
-  'usage: aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host 127.0.0.1] [--port 7100] [--roster FILE]';
+  'usage: aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host 127.0.0.1] [--port 7100] [--roster FILE] [--policy FILE] [--log-origin ORIGIN]';
+
+const OPTIONS = ['id', 'role', 'data-dir', 'department', 'host', 'port', 'roster', 'policy', 'log-origin'];
 
 const stdio: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -21,16 +25,17 @@ const stdio: CliIo = {
 
 export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number {
   const opts: Record<string, string> = {};
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [name, inline] = a.startsWith('--')
       ? (a.slice(2).split('=', 2) as [string, string | undefined])
       : ['', undefined];
     const value = inline ?? argv[i + 1];
-    if (
-      !['id', 'role', 'data-dir', 'department', 'host', 'port', 'roster'].includes(name) ||
-      value === undefined
-    ) {
+    if (!OPTIONS.includes(name) || value === undefined) {
       io.err(`aaps party init: unexpected ${JSON.stringify(a)}; ${USAGE}`);
       return 2;
     }
@@ -55,6 +60,13 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
     io.err('aaps party init: --port must be 1..65535');
     return 2;
   }
+  const origin = opts['log-origin'];
+  if (origin !== undefined && !isLogOrigin(origin)) {
+    io.err(
+      'aaps party init: --log-origin must be a checkpoint origin line (printable ASCII, 1 to 256 characters)',
+    );
+    return 2;
+  }
   const dir = resolve(opts['data-dir']);
   const configPath = join(dir, 'party.json');
   if (existsSync(configPath)) {
@@ -65,11 +77,20 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
     const key = loadOrCreateIdentityKey(join(dir, 'identity.key'), true);
     loadOrCreateDataKey(join(dir, 'data.key'), true);
     const host = opts.host ?? '127.0.0.1';
-    writeJsonFile(configPath, { id, host, port, data_dir: '.', roster: opts.roster ?? 'roster.json' });
-    io.out(
+    writeJsonFile(configPath, {
+      id,
+      host,
+      port,
+      data_dir: '.',
+      roster: opts.roster ?? 'roster.json',
+      // A policy path given here is taken from the current directory, as the user typed it.
+      ...(opts.policy === undefined ? {} : { policy: resolve(opts.policy) }),
+      ...(origin === undefined ? {} : { log_origin: origin }),
+    });
+    io.err(
       `party ${id}: identity key ${join(dir, 'identity.key')} (0600), data key ${join(dir, 'data.key')} (0600), config ${configPath}`,
     );
-    io.out('add this entry to the roster (set "index" to its FROST participant number):');
+    io.err('add this entry to the roster (set "index" to its FROST participant number):');
     io.out(
       JSON.stringify({
         id,

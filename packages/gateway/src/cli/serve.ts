@@ -130,6 +130,8 @@ export async function startGateway(opts: {
     });
     appFetch = gateway.app.fetch;
     opened = store;
+    // Open the log now, so a start under another origin than its checkpoints' fails here.
+    await gateway.evidence.logSize();
     resumed = await gateway.runner.resumeIncidents();
   } catch (e) {
     await closeServer();
