@@ -28,7 +28,7 @@ const USAGE = `usage: aaps <command> [flags]
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
   approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
                           [--reject --reason TEXT]: instead, reject it (ends the incident)
-  unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE] [--out FILE] [--json]
+  unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
   keys                    the group key and each party's verifying share (GET /v1/keys)
   keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
