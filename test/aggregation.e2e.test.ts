@@ -1,7 +1,9 @@
 /**
  * Secret-shared aggregation across five real party processes on loopback: each party deals its own
  * sealed input with a range proof, checks every dealing, evaluates on shares; the coordinator opens
- * with every result share checked and builds a record `verifyAggregation` checks offline. Lying
+ * with every result share checked and builds a record `verifyAggregation` checks offline. Sealed
+ * (caller-supplied) inputs run on `weighted-e2e`, a copy of `weighted-risk` under another id: the
+ * pooled-risk circuit itself takes derived inputs only (test/pooled-risk-binding.e2e.test.ts). Lying
  * parties are simulated by a transport that rewrites one party's answer and signs it again with
  * that party's own identity key: to the coordinator it is exactly that party lying.
  */
@@ -47,6 +49,7 @@ import {
   aggregationParties,
   ChannelKeys,
   encodeDealerPayload,
+  SEALED_INPUT_SUBJECT,
   sealShares,
   signDealerPayload,
 } from '../packages/agents/src/party/routes/aggregation.js';
@@ -60,6 +63,10 @@ let procs: PartyProcess[];
 let client: PartyClient;
 /** The shipped circuits and the vector circuit below, installed at every party. */
 let catalog: CircuitCatalog;
+
+/** The weighted-risk weights and ranges, for inputs the caller seals (weighted-risk refuses them). */
+const weightedJson = { ...weightedRiskJson, id: 'weighted-e2e', description: 'weighted-risk, sealed inputs' };
+const WEIGHTED_ID = weightedJson.id;
 
 const VECTOR_LENGTH = 16;
 const ROLE_OF: Record<string, string> = Object.fromEntries(DEFAULT_PARTIES.map((p) => [p.id, p.role]));
@@ -188,11 +195,13 @@ describe('secret-shared aggregation across 5 party processes', () => {
       mkdirSync(circuitsDir, { recursive: true });
       writeFileSync(join(circuitsDir, 'vector-e2e.json'), JSON.stringify(vectorCircuitJson));
       writeFileSync(join(circuitsDir, 'vector-long-e2e.json'), JSON.stringify(longCircuitJson));
+      writeFileSync(join(circuitsDir, 'weighted-e2e.json'), JSON.stringify(weightedJson));
     }
     catalog = new Map([
       ...readCircuitCatalog([SHIPPED_CIRCUITS_DIR]),
       ['vector-e2e', loadCircuit(vectorCircuitJson)],
       ['vector-long-e2e', loadCircuit(longCircuitJson)],
+      [WEIGHTED_ID, loadCircuit(weightedJson)],
     ]);
     procs = await startParties(layout);
     client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
@@ -203,17 +212,18 @@ describe('secret-shared aggregation across 5 party processes', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('weighted-risk opens to the plaintext weighted sum, and the record verifies offline', async () => {
+  it('weighted sealed inputs open to the plaintext weighted sum, and the record verifies offline', async () => {
     const out = await runAggregationOverHttp(client, {
-      circuitId: 'weighted-risk',
+      circuitId: WEIGHTED_ID,
       sessionId: 'agg-e2e-1',
       inputs: SCORES,
+      circuits: catalog,
     });
     expect(out.result.weighted_risk).toBe(WEIGHTED);
     expect(out.outputs).toEqual([{ name: 'weighted_risk', value: WEIGHTED, scale: 1 }]);
     expect(out.culprits).toEqual([]);
     expect(out.openers).toHaveLength(3);
-    const circuit = loadCircuit(weightedRiskJson);
+    const circuit = loadCircuit(weightedJson);
     const verified = verifyAggregation(encodeAggregationRecordCbor(out.record), { circuit });
     expect(verified.outputs[0]!.value).toBe(WEIGHTED);
     expect(Buffer.from(verified.digest).toString('hex')).toBe(out.digest);
@@ -225,9 +235,10 @@ describe('secret-shared aggregation across 5 party processes', () => {
   it('an out-of-range input is refused and its provider named', async () => {
     const e = await refusal(
       runAggregationOverHttp(client, {
-        circuitId: 'weighted-risk',
+        circuitId: WEIGHTED_ID,
         sessionId: 'agg-e2e-range',
         inputs: { ...SCORES, 'audit-agent': 101 },
+        circuits: catalog,
       }),
     );
     expect(e.code).toBe('INVALID_ARGUMENT');
@@ -237,11 +248,11 @@ describe('secret-shared aggregation across 5 party processes', () => {
 
   it('a dealer that shares an out-of-range value cannot prove its range: it is named', async () => {
     const dealer = 'strategy-agent';
-    const circuit = loadCircuit(weightedRiskJson);
+    const circuit = loadCircuit(weightedJson);
     // The liar shares 150 under a circuit whose ranges it widened; its proof cannot fit the real one.
     const widened = loadCircuit({
-      ...weightedRiskJson,
-      inputs: weightedRiskJson.inputs.map((i) => ({ ...i, range: { min: 0, max: 200 } })),
+      ...weightedJson,
+      inputs: weightedJson.inputs.map((i) => ({ ...i, range: { min: 0, max: 200 } })),
     });
     const forge: Rewrite = (_body, sessionId) => {
       const session = createAggregationSession(suite(), {
@@ -257,6 +268,7 @@ describe('secret-shared aggregation across 5 party processes', () => {
         circuitDigestHex: circuit.digestHex,
         rosterDigest: digest,
         dealer,
+        subject: SEALED_INPUT_SUBJECT,
         dealings: [d],
       });
       const key = partyKey(dealer);
@@ -279,9 +291,10 @@ describe('secret-shared aggregation across 5 party processes', () => {
     };
     const e = await refusal(
       runAggregationOverHttp(lyingClient(dealer, '/v1/agg/deal', forge), {
-        circuitId: 'weighted-risk',
+        circuitId: WEIGHTED_ID,
         sessionId: 'agg-e2e-forged-range',
         inputs: SCORES,
+        circuits: catalog,
       }),
     );
     expect(e.code).toBe('INVALID_RANGE_PROOF');
@@ -292,9 +305,10 @@ describe('secret-shared aggregation across 5 party processes', () => {
   it('a party that lies in its result share is named and the opening still completes', async () => {
     const liar = 'problem-solver-agent';
     const out = await runAggregationOverHttp(lyingClient(liar, '/v1/agg/evaluate', bumpShare()), {
-      circuitId: 'weighted-risk',
+      circuitId: WEIGHTED_ID,
       sessionId: 'agg-e2e-liar',
       inputs: SCORES,
+      circuits: catalog,
     });
     expect(out.result.weighted_risk).toBe(WEIGHTED);
     expect(out.culprits).toEqual([liar]);
@@ -426,9 +440,10 @@ describe('secret-shared aggregation across 5 party processes', () => {
     expect(otherVersion.code).toBe('CIRCUIT_INVALID');
     const notMine = await refusal(
       runAggregationOverHttp(client, {
-        circuitId: 'weighted-risk',
+        circuitId: WEIGHTED_ID,
         sessionId: 'agg-e2e-not-mine',
         inputs: { ...SCORES, 'monitoring-agent': { 'risk.audit': 5 } },
+        circuits: catalog,
       }),
     );
     expect(notMine.code).toBe('FORBIDDEN');
@@ -436,9 +451,10 @@ describe('secret-shared aggregation across 5 party processes', () => {
   });
   it('verifyAggregation rejects a changed byte anywhere in the record (CBOR and JSON)', async () => {
     const out = await runAggregationOverHttp(client, {
-      circuitId: 'weighted-risk',
+      circuitId: WEIGHTED_ID,
       sessionId: 'agg-e2e-bytes',
       inputs: SCORES,
+      circuits: catalog,
     });
     const cbor = encodeAggregationRecordCbor(out.record);
     const json = encodeAggregationRecordJson(out.record);

@@ -269,9 +269,16 @@ describe('dropouts and liars', () => {
     }, 120_000);
   }
 
-  // Secret-shared aggregation (the weighted risk circuit): liars corrupt their result shares.
-  const SCORES = { monitoring: 80, 'problem-solver': 40, strategy: 10, 'quality-assurance': 100, audit: 0 };
-  const WEIGHTED = 540n;
+  // Secret-shared aggregation (the weighted risk circuit): liars corrupt their result shares. Every
+  // department derives its own score from the subject (no caller-supplied inputs in weighted-risk);
+  // with the default policies each scores the formula, 40 (image_rollback 25 + P2 5 + staging 10).
+  const SUBJECT = {
+    incident_id: `inc-liars-${SEED}`,
+    action: 'image_rollback',
+    factors: { blast_radius: 1, urgency: 'P2', environment: 'staging' },
+  } as const;
+  /** 3*40 + 2*40 + 2*40 + 2*40 + 1*40 */
+  const WEIGHTED = 400n;
   for (const n of [2, 3] as const) {
     it(`aggregation with ${n} parties lying about their result shares: ${n === 2 ? 'opens correctly, liars named' : 'fails closed, liars named'}`, async () => {
       // Liars among the first t parties (in roster order), whose shares the opening tries first:
@@ -289,7 +296,8 @@ describe('dropouts and liars', () => {
         const out = await runAggregationOverHttp(client, {
           circuitId: 'weighted-risk',
           sessionId: `agg-liars-${n}-${SEED}`,
-          inputs: SCORES,
+          inputs: {},
+          derive: SUBJECT,
         });
         opened = out.result.weighted_risk as bigint;
         named = out.culprits;

@@ -1,16 +1,26 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AapsError, encodeAggregationRecordJson, loadFastBackends, ValidationError } from '@aaps/mpc-core';
+import {
+  AapsError,
+  bytesToHex,
+  encodeAggregationRecordJson,
+  loadFastBackends,
+  ProtocolError,
+  utf8,
+  ValidationError,
+} from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../aggregate.js';
 import { PartyClient } from '../client.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../policy/risk.js';
 import { parsePolicy } from '../policy/schema.js';
+import type { RpcKind } from '../rpc.js';
 import type { PartyStore } from '../store/level.js';
 import { createPartyApp, type PartyApp } from './app.js';
-import { PooledRiskLedger, parseRiskSubject } from './pooled-risk.js';
+import { PooledRiskLedger, parseRiskSubject, riskSubjectDigest } from './pooled-risk.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
 import { fiveParties, partyDeps, ROLES } from './test-helpers/five-parties.js';
 
@@ -112,6 +122,53 @@ describe('pooled risk ledger', () => {
     expect(ledger.verifyRef({ ...ref, session_id: 's-2' }, proposal as never)).toBe(false);
   });
 
+  it('never replaces a confirmed session: remembering its id again is a conflict (R5)', () => {
+    const ledger = new PooledRiskLedger();
+    ledger.remember('s-1', {
+      circuit: 'weighted-risk',
+      digest: 'ab'.repeat(32),
+      value: 47,
+      subject: SUBJECT,
+    });
+    let e: unknown;
+    try {
+      ledger.remember('s-1', {
+        circuit: 'weighted-risk',
+        digest: 'cd'.repeat(32),
+        value: 3,
+        subject: SUBJECT,
+      });
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toBeInstanceOf(AapsError);
+    expect((e as AapsError).code).toBe('CONFLICT');
+    expect(ledger.get('s-1')?.digest).toBe('ab'.repeat(32));
+    expect(ledger.verifyRef(ref)).toBe(true);
+  });
+
+  it('a subject digest is the SHA-256 of its canonical JSON, whatever the key order', () => {
+    const reordered = parseRiskSubject(
+      {
+        factors: { urgency: 'P2', environment: 'staging', blast_radius: 1 },
+        action: 'image_rollback',
+        incident_id: 'inc-1',
+      },
+      'derive',
+    );
+    expect(riskSubjectDigest(reordered)).toBe(riskSubjectDigest(SUBJECT));
+    expect(riskSubjectDigest(SUBJECT)).toBe(
+      bytesToHex(
+        sha256(
+          utf8(
+            '{"action":"image_rollback","factors":{"blast_radius":1,"environment":"staging","urgency":"P2"},"incident_id":"inc-1"}',
+          ),
+        ),
+      ),
+    );
+    expect(riskSubjectDigest({ ...SUBJECT, incident_id: 'inc-2' })).not.toBe(riskSubjectDigest(SUBJECT));
+  });
+
   it('forgets the oldest sessions past its limit', () => {
     const ledger = new PooledRiskLedger(2);
     for (const s of ['a', 'b', 'c'])
@@ -128,6 +185,11 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
   const stores: PartyStore[] = [];
   let apps: PartyApp[];
   let client: PartyClient;
+  const fetchApp: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
+    return apps[i]!.app.request(url.pathname, init);
+  };
 
   beforeAll(async () => {
     await loadFastBackends();
@@ -138,11 +200,6 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
         return createPartyApp(await partyDeps(set, i, { dir, stores, policy }));
       }),
     );
-    const fetchApp: typeof fetch = async (input, init) => {
-      const url = new URL(String(input));
-      const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
-      return apps[i]!.app.request(url.pathname, init);
-    };
     client = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
   });
 
@@ -196,7 +253,7 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
     ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
-  it('derive is for weighted-risk only, and never together with a sealed input', async () => {
+  it('derive is for weighted-risk only, and weighted-risk takes no sealed input, not even beside derive', async () => {
     const e = await runAggregationOverHttp(client, {
       circuitId: 'cost-total',
       sessionId: 'pool-3',
@@ -214,6 +271,45 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
       })
       .catch((x: unknown) => x);
     expect(both).toBeInstanceOf(AapsError);
-    expect((both as AapsError).code).toBe('INVALID_ARGUMENT');
+    expect((both as AapsError).code).toBe('FORBIDDEN');
+  });
+
+  it('a gateway showing one department another subject gets no pooled score, and no dealer is blamed (R3c)', async () => {
+    // Audit is shown a benign subject (development, P3); the others the real one.
+    const BENIGN = { ...SUBJECT, factors: { blast_radius: 1, urgency: 'P3', environment: 'development' } };
+    const lying = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+    const call = lying.call.bind(lying);
+    lying.call = ((
+      party: string,
+      kind: RpcKind,
+      session: string,
+      body: Record<string, unknown>,
+      ...rest: never[]
+    ) =>
+      call(
+        party,
+        kind,
+        session,
+        party === 'audit-agent' && kind === 'agg.deal' ? { ...body, derive: BENIGN } : body,
+        ...rest,
+      )) as typeof lying.call;
+    const e = await runAggregationOverHttp(lying, {
+      circuitId: 'weighted-risk',
+      sessionId: 'pool-mixed',
+      inputs: {},
+      derive: SUBJECT,
+      confirm: true,
+    }).catch((x: unknown) => x);
+    // Every party refused the round (each names the subject check); no dealer is a culprit.
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect((e as ProtocolError).culprits).toEqual([]);
+    const errors = (e as ProtocolError).details.errors as { party: string; code: string }[];
+    expect(errors.map((x) => x.party)).toEqual(roster.parties.map((p) => p.id));
+    expect(new Set(errors.map((x) => x.code))).toEqual(new Set(['INCONSISTENT_TRANSCRIPT']));
+    // No party evaluated, so none confirmed (nor can be asked to: NOT_FOUND).
+    for (const store of stores) {
+      const trail = await store.auditTrail();
+      expect(trail.some((x) => x.event === 'agg.confirmed' && x.session === 'pool-mixed')).toBe(false);
+    }
   });
 });

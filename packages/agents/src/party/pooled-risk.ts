@@ -4,11 +4,22 @@
  *  - the subject a coordinator shows a party (`agg.deal` with `derive`): the proposal's action and
  *    risk factors, from which the party computes its own department score under its policy's
  *    `risk` view; the value never leaves the party except as Pedersen shares;
+ *    (only derived: the pooled-risk circuit takes no caller-supplied input), and whose digest
+ *    ({@link riskSubjectDigest}) every dealer signs into its dealing, so a party evaluates only a
+ *    round in which every department scored the subject it scored itself;
  *  - the ledger of aggregations this party evaluated and then saw opened (`agg.confirm`, after the
  *    party checked the record itself), which `verifyAggregationRef` consults: a proposal's
  *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value.
  */
-import { AapsError, type Circuit, type OutputValue, ValidationError } from '@aaps/mpc-core';
+import {
+  AapsError,
+  bytesToHex,
+  type Circuit,
+  canonicalBytes,
+  type OutputValue,
+  ValidationError,
+} from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
 import type { AggregationRef, ApprovalProposal } from '../policy/proposal.js';
 import { ENVIRONMENTS, pooledRiskValue, type RiskFactors, URGENCY_LEVELS } from '../policy/risk.js';
 
@@ -73,6 +84,14 @@ export function parseRiskSubject(value: unknown, field: string): RiskSubject {
   };
 }
 
+/**
+ * SHA-256 (hex) of the canonical JSON (RFC 8785) of a subject as {@link parseRiskSubject} returns
+ * it: what a dealer signs into its dealing to say which subject its department scored.
+ */
+export function riskSubjectDigest(subject: RiskSubject): string {
+  return bytesToHex(sha256(canonicalBytes(subject)));
+}
+
 /** An aggregation this party evaluated and whose opened record it checked. */
 export interface ConfirmedAggregation {
   circuit: string;
@@ -80,11 +99,17 @@ export interface ConfirmedAggregation {
   digest: string;
   /** The pooled score the record's output stands for (0..100). */
   value: number;
-  /** What the departments scored (the `derive` subject this party was shown), if pooled risk. */
+  /**
+   * What the departments scored, if pooled risk: the `derive` subject this party was shown, which
+   * every dealer of the round signed the same digest of (checked at `agg.evaluate`).
+   */
   subject?: RiskSubject;
 }
 
-/** Session id to confirmed aggregation, oldest dropped past `limit`. */
+/**
+ * Session id to confirmed aggregation, oldest dropped past `limit`. An entry is never replaced:
+ * remembering a session id again is `CONFLICT`.
+ */
 export class PooledRiskLedger {
   readonly #entries = new Map<string, ConfirmedAggregation>();
   readonly #limit: number;
@@ -94,7 +119,11 @@ export class PooledRiskLedger {
   }
 
   remember(sessionId: string, entry: ConfirmedAggregation): void {
-    this.#entries.delete(sessionId);
+    if (this.#entries.has(sessionId)) {
+      throw new AapsError('CONFLICT', `aggregation ${sessionId} was already confirmed here`, {
+        details: { session: sessionId },
+      });
+    }
     this.#entries.set(sessionId, entry);
     while (this.#entries.size > this.#limit) {
       const oldest = this.#entries.keys().next().value as string;
@@ -108,7 +137,10 @@ export class PooledRiskLedger {
 
   /**
    * True only for a session this party confirmed, with the same circuit, digest and value, and
-   * (given the proposal) pooled for that proposal's incident, action and risk factors.
+   * (given the proposal) pooled for that proposal's incident, action and risk factors. The subject
+   * compared is the one this party scored; the round it confirmed had every dealer sign that same
+   * subject's digest (and no caller-supplied input), so the value pools every department's own
+   * score on the proposal's subject.
    */
   verifyRef(
     ref: AggregationRef,

@@ -294,3 +294,33 @@ describe('PartyStore checkpoint claims (per origin, each extending the last)', (
     });
   });
 });
+
+describe('PartyStore aggregation session claims (one dealing per session id)', () => {
+  const DAY = 24 * HOUR;
+  const claim = (id: string, window = 30 * DAY) =>
+    store.claimAggregationSession(id, new Date(clock), new Date(clock - window));
+
+  it('claims an id once; a second or concurrent claim is refused, and the claim survives a restart', async () => {
+    expect(await claim('risk-1')).toBe(true);
+    expect(await claim('risk-1')).toBe(false);
+    const both = await Promise.all([claim('risk-2'), claim('risk-2')]);
+    expect(both.filter(Boolean)).toHaveLength(1);
+    await store.close();
+    store = await open();
+    expect(await claim('risk-1')).toBe(false);
+    expect(await store.aggregationSessionClaimed('risk-2')).toBe(true);
+    expect(await claim('risk-3')).toBe(true);
+  });
+
+  it('drops claims older than the window (both records), and keeps younger ones', async () => {
+    expect(await claim('old')).toBe(true);
+    clock = T0 + 10 * DAY;
+    expect(await claim('young')).toBe(true);
+    clock = T0 + 31 * DAY;
+    expect(await claim('another')).toBe(true);
+    expect(await store.aggregationSessionClaimed('old')).toBe(false);
+    expect(await store.aggregationSessionClaimed('young')).toBe(true);
+    expect(await storedKeys('agg/')).toEqual(['agg/another', 'agg/young']);
+    expect(await storedKeys('agg-at/')).toHaveLength(2);
+  });
+});

@@ -9,7 +9,9 @@
  * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
  * consumed or expired); `seen/<request id>`; `witness/<origin>` (the last checkpoint signed for
  * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
- * first `witness/` record takes them over); `audit/<seq>`.
+ * first `witness/` record takes them over); `agg/<session id>` (when this party dealt that
+ * aggregation session, ISO time) with its index `agg-at/<ms, 16 digits>/<session id>`;
+ * `audit/<seq>`.
  */
 import {
   bytesToHex,
@@ -59,6 +61,10 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
+const AGG_AT_PREFIX = 'agg-at/';
+/** The time index of a claimed aggregation session: sorts by time (ms, 16 digits), then id. */
+const aggregationAtKey = (ms: number, id: string) => `${AGG_AT_PREFIX}${String(ms).padStart(16, '0')}/${id}`;
+
 const WITNESS_PREFIX = 'witness/';
 const witnessKey = (origin: string) => `${WITNESS_PREFIX}${encodeURIComponent(origin)}`;
 
@@ -78,6 +84,8 @@ export class PartyStore implements NonceStore {
   readonly #expiring = new Set<string>();
   /** Request ids seen inside the replay window, mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
+  /** Aggregation session ids being claimed right now ({@link claimAggregationSession}). */
+  readonly #claimingAggregation = new Set<string>();
   /** The tail of the checkpoint claims, which run one at a time ({@link claimCheckpoint}). */
   #checkpointTurn: Promise<unknown> = Promise.resolve();
   /** No `ckpt/` record is left (none was found, or a `witness/` record took them over). */
@@ -312,6 +320,48 @@ export class PartyStore implements NonceStore {
         this.#seen.delete(id);
         ops.push({ type: 'del', key: `seen/${id}` });
       }
+    }
+    if (ops.length) await this.#db.batch(ops);
+  }
+
+  // ---- aggregation sessions dealt (one dealing per session id) ----
+
+  /**
+   * Claim aggregation session `id` before this party deals in it: recorded (synced) and true the
+   * first time, false if it was claimed before and its record is younger than `expireBefore` (a
+   * concurrent claim of the same id is false too). Records older than `expireBefore` are dropped,
+   * oldest first through the `agg-at/` index, so the set is bounded by the retention window and
+   * nothing is held in memory.
+   */
+  async claimAggregationSession(id: string, at: Date, expireBefore: Date): Promise<boolean> {
+    if (this.#claimingAggregation.has(id)) return false;
+    this.#claimingAggregation.add(id);
+    try {
+      await this.#pruneAggregationSessions(expireBefore);
+      if ((await this.#get(`agg/${id}`)) !== undefined) return false;
+      await this.#db.batch(
+        [
+          { type: 'put', key: `agg/${id}`, value: utf8(at.toISOString()) },
+          { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
+        ],
+        { sync: true },
+      );
+      return true;
+    } finally {
+      this.#claimingAggregation.delete(id);
+    }
+  }
+
+  /** Whether aggregation session `id` was claimed (and its record not yet dropped). */
+  async aggregationSessionClaimed(id: string): Promise<boolean> {
+    return (await this.#get(`agg/${id}`)) !== undefined;
+  }
+
+  async #pruneAggregationSessions(before: Date): Promise<void> {
+    const ops: { type: 'del'; key: string }[] = [];
+    const end = aggregationAtKey(Math.max(0, before.getTime()), '');
+    for await (const k of this.#db.keys({ gte: AGG_AT_PREFIX, lt: end })) {
+      ops.push({ type: 'del', key: k }, { type: 'del', key: `agg/${k.slice(AGG_AT_PREFIX.length + 17)}` });
     }
     if (ops.length) await this.#db.batch(ops);
   }

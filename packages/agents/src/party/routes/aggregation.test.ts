@@ -22,13 +22,16 @@ import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
+import { parseRiskSubject, type RiskSubject, riskSubjectDigest } from '../pooled-risk.js';
 import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
 import {
   aggregationBodyAllowance,
   ChannelKeys,
   createAggregationHandlers,
+  DEALING_TYPE,
   inputAad,
   readCircuitCatalog,
+  SEALED_INPUT_SUBJECT,
   type SealedShares,
   SHIPPED_CIRCUITS_DIR,
   type SignedDealing,
@@ -46,10 +49,10 @@ const stores: PartyStore[] = [];
 
 const depsFor = (i: number): Promise<PartyDeps> => partyDeps(set, i, { dir, stores, rosterDigest: digest });
 
-/** The weighted-risk input of party `i`, sealed by the gateway. */
-function sealedInput(i: number, session: string, value = SCORES[i]!): string {
+/** The cost-total input of party `i` (or `name`), sealed by the gateway. */
+function sealedInput(i: number, session: string, value = SCORES[i]!, name = `cost.${ROLES[i]}`): string {
   const p = roster.parties[i]!;
-  const text = JSON.stringify({ values: { [`risk.${ROLES[i]}`]: value } });
+  const text = JSON.stringify({ values: { [name]: value } });
   return sealToParty(p, new TextEncoder().encode(text), inputAad(session, 'gateway', p.id, digest));
 }
 
@@ -66,17 +69,20 @@ async function errorOf(f: () => unknown): Promise<AapsError> {
 }
 
 let handlers: Handlers[];
+let partyDepsList: PartyDeps[];
+/** Caller-supplied (sealed) inputs: cost-total. The pooled-risk circuit takes derived inputs only. */
+const ct = circuits.get('cost-total')!;
 const wr = circuits.get('weighted-risk')!;
+const SUBJECT: RiskSubject = {
+  incident_id: 'inc-1',
+  action: 'image_rollback',
+  factors: { blast_radius: 1, urgency: 'P2', environment: 'staging' },
+};
 
-/** Round 1 on every party; the relayed inboxes and the signed dealings. */
-function dealAll(session: string) {
-  const out = handlers.map((h, i) =>
-    h.deal(
-      session,
-      { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(i, session) },
-      'gateway',
-    ),
-  ) as { dealing: SignedDealing; sealed: SealedShares[] }[];
+type Dealt = { dealing: SignedDealing; sealed: SealedShares[] };
+
+/** The relayed inboxes and the signed dealings of a round 1. */
+function relayed(out: readonly Dealt[]) {
   const inbox = (receiver: string) =>
     out.map((o, i) => {
       const item = o.sealed.find((s) => s.party === receiver)!;
@@ -85,11 +91,34 @@ function dealAll(session: string) {
   return { dealings: out.map((o) => o.dealing), inbox };
 }
 
+/** Round 1 of cost-total on every party (inputs sealed by the gateway). */
+async function dealAll(session: string) {
+  const out = (await Promise.all(
+    handlers.map((h, i) =>
+      h.deal(
+        session,
+        { circuit: ct.id, circuit_digest: ct.digestHex, input: sealedInput(i, session) },
+        'gateway',
+      ),
+    ),
+  )) as Dealt[];
+  return relayed(out);
+}
+
+/** Round 1 of weighted-risk on every party, party `i` shown `subjectOf(i)`. */
+async function deriveAll(session: string, subjectOf: (i: number) => RiskSubject = () => SUBJECT) {
+  const out = (await Promise.all(
+    handlers.map((h, i) =>
+      h.deal(session, { circuit: wr.id, circuit_digest: wr.digestHex, derive: subjectOf(i) }, 'gateway'),
+    ),
+  )) as Dealt[];
+  return relayed(out);
+}
+
 beforeAll(async () => {
   await loadFastBackends();
-  handlers = await Promise.all(
-    ROLES.map(async (_, i) => createAggregationHandlers(await depsFor(i), circuits)),
-  );
+  partyDepsList = await Promise.all(ROLES.map((_, i) => depsFor(i)));
+  handlers = partyDepsList.map((deps) => createAggregationHandlers(deps, circuits));
 });
 
 afterAll(async () => {
@@ -135,11 +164,11 @@ describe('aggregation handlers', () => {
   });
 
   it('a party deals once per session and evaluates once', async () => {
-    const { dealings, inbox } = dealAll('agg-once');
+    const { dealings, inbox } = await dealAll('agg-once');
     const again = await errorOf(() =>
       handlers[0]!.deal(
         'agg-once',
-        { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(0, 'agg-once') },
+        { circuit: ct.id, circuit_digest: ct.digestHex, input: sealedInput(0, 'agg-once') },
         'gateway',
       ),
     );
@@ -153,19 +182,137 @@ describe('aggregation handlers', () => {
     expect(twice.code).toBe('NOT_FOUND');
   });
 
+  it('a session id is never dealt again: not after its round ended, nor after a restart (R5)', async () => {
+    const { dealings, inbox } = await dealAll('agg-reuse');
+    handlers[1]!.evaluate('agg-reuse', { dealings, shares: inbox(roster.parties[1]!.id) });
+    const body = (i: number) => ({
+      circuit: ct.id,
+      circuit_digest: ct.digestHex,
+      input: sealedInput(i, 'agg-reuse', 7),
+    });
+    // The round ended here (evaluated): the id stays dealt.
+    expect((await errorOf(() => handlers[1]!.deal('agg-reuse', body(1), 'gateway'))).code).toBe('CONFLICT');
+    // A restarted party (fresh handlers, same store) remembers it too.
+    const restarted = createAggregationHandlers(partyDepsList[2]!, circuits);
+    expect((await errorOf(() => restarted.deal('agg-reuse', body(2), 'gateway'))).code).toBe('CONFLICT');
+    // Another circuit under the same id as well.
+    const other = await errorOf(() =>
+      restarted.deal(
+        'agg-reuse',
+        { circuit: wr.id, circuit_digest: wr.digestHex, derive: SUBJECT },
+        'gateway',
+      ),
+    );
+    expect(other.code).toBe('CONFLICT');
+  });
+
   it('an input sealed for another session or caller does not open', async () => {
     const e = await errorOf(() =>
       handlers[0]!.deal(
         'agg-aad',
-        { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(0, 'another-session') },
+        { circuit: ct.id, circuit_digest: ct.digestHex, input: sealedInput(0, 'another-session') },
         'gateway',
       ),
     );
     expect(e.code).toBe('VERIFICATION_FAILED');
   });
 
+  it('the pooled-risk circuit takes no caller-supplied input, alone or beside derive (R3)', async () => {
+    const sealed = sealedInput(4, 'agg-pooled-input', 0, 'risk.audit');
+    const alone = await errorOf(() =>
+      handlers[4]!.deal(
+        'agg-pooled-input',
+        { circuit: wr.id, circuit_digest: wr.digestHex, input: sealed },
+        'gateway',
+      ),
+    );
+    expect(alone.code).toBe('FORBIDDEN');
+    expect(alone.details.field).toBe('body.input');
+    const both = await errorOf(() =>
+      handlers[4]!.deal(
+        'agg-pooled-both',
+        { circuit: wr.id, circuit_digest: wr.digestHex, input: sealed, derive: SUBJECT },
+        'gateway',
+      ),
+    );
+    expect(both.code).toBe('FORBIDDEN');
+    const neither = await errorOf(() =>
+      handlers[4]!.deal('agg-pooled-none', { circuit: wr.id, circuit_digest: wr.digestHex }, 'gateway'),
+    );
+    expect(neither).toBeInstanceOf(ValidationError);
+    expect((neither as ValidationError).fields).toEqual(['body.derive']);
+  });
+
+  it('every dealer signs the digest of the subject it derived from, or `sealed`', async () => {
+    const derived = await deriveAll('agg-subject');
+    for (const d of derived.dealings) {
+      const head = JSON.parse(d.payload) as { type: string; subject: string };
+      expect(head.type).toBe(DEALING_TYPE);
+      expect(head.subject).toBe(riskSubjectDigest(SUBJECT));
+    }
+    const sealed = await dealAll('agg-subject-sealed');
+    for (const d of sealed.dealings) {
+      expect((JSON.parse(d.payload) as { subject: string }).subject).toBe(SEALED_INPUT_SUBJECT);
+    }
+    // The same subject written in another key order is the same digest (canonical JSON).
+    const reordered = {
+      factors: { environment: 'staging', urgency: 'P2', blast_radius: 1 },
+      action: 'image_rollback',
+      incident_id: 'inc-1',
+    } as const;
+    expect(riskSubjectDigest(parseRiskSubject(reordered, 'subject'))).toBe(riskSubjectDigest(SUBJECT));
+  });
+
+  it('a round whose dealers derived from different subjects is refused by every party, blaming no dealer (R3c)', async () => {
+    // The coordinator shows audit a benign subject and everyone else the real one.
+    const BENIGN: RiskSubject = {
+      ...SUBJECT,
+      factors: { blast_radius: 1, urgency: 'P3', environment: 'development' },
+    };
+    const { dealings, inbox } = await deriveAll('agg-mixed', (i) => (i === 4 ? BENIGN : SUBJECT));
+    for (const [i, h] of handlers.entries()) {
+      const e = await errorOf(() =>
+        h.evaluate('agg-mixed', { dealings, shares: inbox(roster.parties[i]!.id) }),
+      );
+      expect(e).toBeInstanceOf(ProtocolError);
+      expect(e.code).toBe('INCONSISTENT_TRANSCRIPT');
+      expect((e as ProtocolError).culprits).toEqual([]);
+      expect(e.details.check).toBe('aggregation.subject');
+      // Audit sees the four others differ from it; the four see audit differ.
+      expect(e.details.parties).toEqual(
+        i === 4 ? roster.parties.slice(0, 4).map((p) => p.id) : [roster.parties[4]!.id],
+      );
+    }
+  });
+
+  it('the same subject everywhere evaluates as before', async () => {
+    const { dealings, inbox } = await deriveAll('agg-same');
+    for (const [i, h] of handlers.entries()) {
+      const out = h.evaluate('agg-same', { dealings, shares: inbox(roster.parties[i]!.id) }) as {
+        result_shares: unknown[];
+      };
+      expect(out.result_shares).toHaveLength(1);
+    }
+  });
+
+  it('a dealing in the old format (no subject) is refused as an unsupported version, naming its dealer', async () => {
+    const { dealings, inbox } = await deriveAll('agg-v1');
+    const { subject: _drop, ...old } = JSON.parse(dealings[3]!.payload) as Record<string, unknown>;
+    const payload = JSON.stringify({ ...old, type: 'aaps-agg-dealing/v1' });
+    const v1 = { payload, sig: signDealing(3, payload) };
+    const e = await errorOf(() =>
+      handlers[0]!.evaluate('agg-v1', {
+        dealings: dealings.map((d, i) => (i === 3 ? v1 : d)),
+        shares: inbox(roster.parties[0]!.id),
+      }),
+    );
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect(e.code).toBe('UNSUPPORTED_VERSION');
+    expect((e as ProtocolError).culprits).toEqual([frostIdentifier(roster, roster.parties[3]!)]);
+  });
+
   it('a relayed dealing changed by the coordinator is refused without blaming the dealer', async () => {
-    const { dealings, inbox } = dealAll('agg-relay');
+    const { dealings, inbox } = await dealAll('agg-relay');
     const changed = dealings.map((d, i) =>
       i === 2 ? { ...d, payload: d.payload.replace('"proofs":["', '"proofs":["A') } : d,
     );
@@ -178,7 +325,7 @@ describe('aggregation handlers', () => {
   });
 
   it('a signed share box that does not open names its dealer', async () => {
-    const { dealings, inbox } = dealAll('agg-box');
+    const { dealings, inbox } = await dealAll('agg-box');
     const receiver = roster.parties[0]!.id;
     // The dealer (party 3) signs a box it sealed under the wrong channel key.
     const items = inbox(receiver).map((item, i) => {
@@ -208,12 +355,12 @@ describe("verifyShareBoxes (one dealer's boxes, checked without opening them)", 
     });
   let dealt: { dealing: SignedDealing; sealed: SealedShares[] };
 
-  beforeAll(() => {
-    dealt = handlers[DEALER]!.deal(
+  beforeAll(async () => {
+    dealt = (await handlers[DEALER]!.deal(
       'agg-boxes',
-      { circuit: wr.id, circuit_digest: wr.digestHex, input: sealedInput(DEALER, 'agg-boxes') },
+      { circuit: ct.id, circuit_digest: ct.digestHex, input: sealedInput(DEALER, 'agg-boxes') },
       'gateway',
-    ) as typeof dealt;
+    )) as typeof dealt;
   });
 
   it("accepts an honest dealer's boxes: one per roster party, each well signed", () => {
@@ -278,6 +425,12 @@ describe("verifyShareBoxes (one dealer's boxes, checked without opening them)", 
   });
 });
 
+/** Party `i`'s signature over a dealer payload, as `signDealerPayload` makes it. */
+function signDealing(i: number, payload: string): string {
+  const sig = signBytes(keys[i]!.secretKey, concatBytes(utf8('AAPS-AGG-DEALING-v1\0'), utf8(payload)));
+  return Buffer.from(sig).toString('base64');
+}
+
 /** Party `i`'s signature over a share box, as `sealShares` makes it (DST, AAD, box). */
 function signShareBox(
   i: number,
@@ -307,15 +460,62 @@ describe('runAggregationOverHttp against party apps (app.request, no ports)', ()
     client = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
   });
 
-  it('opens weighted-risk to the plaintext weighted sum with a record that verifies', async () => {
+  it('opens cost-total to the plaintext sum with a record that verifies', async () => {
     const inputs = Object.fromEntries(roster.parties.map((p, i) => [p.id, SCORES[i]!]));
     const out = await runAggregationOverHttp(client, {
-      circuitId: 'weighted-risk',
+      circuitId: 'cost-total',
       sessionId: 'agg-app-1',
       inputs,
     });
-    expect(out.result).toEqual({ weighted_risk: 540n });
-    expect(verifyAggregation(out.record, { circuit: wr }).outputs[0]!.value).toBe(540n);
+    expect(out.result).toEqual({ total_cost: 230n });
+    expect(verifyAggregation(out.record, { circuit: ct }).outputs[0]!.value).toBe(230n);
+  });
+
+  it("weighted-risk runs on derived inputs only: a gateway's own input for a department is refused (R3)", async () => {
+    // The attack: 0 sealed to four departments, audit derives; the opening would be audit's score.
+    const zero = Object.fromEntries(roster.parties.slice(0, 4).map((p) => [p.id, 0]));
+    const e = await errorOf(() =>
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: 'agg-app-leak',
+        inputs: zero,
+        derive: SUBJECT,
+      }),
+    );
+    expect(e.code).toBe('FORBIDDEN');
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'agg-app-derived',
+      inputs: {},
+      derive: SUBJECT,
+      confirm: true,
+    });
+    expect(out.confirmed).toHaveLength(5);
+    expect(verifyAggregation(out.record, { circuit: wr }).sessionId).toBe('agg-app-derived');
+  });
+
+  it('a session id once run, evaluated and confirmed is refused for a second round (R5)', async () => {
+    await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'agg-app-reuse',
+      inputs: {},
+      derive: SUBJECT,
+      confirm: true,
+    });
+    const again = await errorOf(() =>
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: 'agg-app-reuse',
+        inputs: {},
+        derive: {
+          ...SUBJECT,
+          incident_id: 'inc-2',
+          factors: { ...SUBJECT.factors, environment: 'production' },
+        },
+        confirm: true,
+      }),
+    );
+    expect(again.code).toBe('CONFLICT');
   });
 
   it('refuses an unknown circuit, or inputs for a party that provides none, before calling anyone', async () => {

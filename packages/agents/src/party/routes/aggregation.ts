@@ -2,14 +2,19 @@
  * Secret-shared aggregation on the party node (mpc-core `aggregation/`), two rounds:
  *
  *  - `agg.deal`: the caller names a circuit (by id and digest: the party evaluates only circuits it
- *    trusts, loaded from `circuits/` and its data directory, never one sent in a request) and hands
- *    the party its own input values, sealed to the party's X25519 key. In a deployment the
- *    department's own system seals them, so neither the gateway nor the coordinator relaying them
- *    can read them. The party checks that its role provides those inputs, Pedersen-shares each with
- *    a range proof, and answers with its public dealing (signed with its identity key) and one
- *    sealed, signed box of shares per receiver.
+ *    trusts, loaded from `circuits/` and its data directory, never one sent in a request) and a
+ *    session id this party never dealt before (kept in its store: `CONFLICT` otherwise). For the
+ *    pooled-risk circuit the caller only names the subject (`derive`) and the party computes its
+ *    own department score; a caller-supplied `input` is refused (`FORBIDDEN`). For other circuits
+ *    the caller hands the party its input values sealed to the party's X25519 key (in a deployment
+ *    the department's own system seals them). The party checks that its role provides those
+ *    inputs, Pedersen-shares each with a range proof, and answers with its public dealing (signed
+ *    with its identity key, and naming the digest of the subject it derived from, or `sealed`)
+ *    and one sealed, signed box of shares per receiver.
  *  - `agg.evaluate`: the party receives every dealer's signed public dealing and the boxes addressed
- *    to it, checks signatures, opens its shares, verifies every dealing (range proofs, shares against
+ *    to it, checks signatures, refuses a round in which any dealer names another subject than its
+ *    own (`INCONSISTENT_TRANSCRIPT`, blaming no dealer: the coordinator showed them different
+ *    subjects), opens its shares, verifies every dealing (range proofs, shares against
  *    commitments, batched; bad dealers are named), evaluates the circuit on its shares and returns
  *    its result shares (one per output) with the digest of the dealings it used.
  *
@@ -75,6 +80,7 @@ import {
   parseRiskSubject,
   pooledRiskOf,
   type RiskSubject,
+  riskSubjectDigest,
 } from '../pooled-risk.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +174,14 @@ export function partyCircuitDirs(deps: PartyDeps): string[] {
 // Wire format (shared with the coordinator driver)
 // ---------------------------------------------------------------------------------------------
 
-export const DEALING_TYPE = 'aaps-agg-dealing/v1';
+/** v2: the payload names the subject its dealer derived from (`subject`); v1 is refused. */
+export const DEALING_TYPE = 'aaps-agg-dealing/v2';
+/** The payload type before dealers named their subject: refused (`UNSUPPORTED_VERSION`). */
+const DEALING_TYPE_V1 = 'aaps-agg-dealing/v1';
+/** The `subject` of a dealing whose values the caller supplied (sealed `input`), not derived. */
+export const SEALED_INPUT_SUBJECT = 'sealed';
+/** A dealing's `subject`: a subject digest (64 lowercase hex) or {@link SEALED_INPUT_SUBJECT}. */
+const SUBJECT_MARK = /^(?:[0-9a-f]{64}|sealed)$/;
 const DEALING_DST = utf8('AAPS-AGG-DEALING-v1\0');
 const SHARES_DST = utf8('AAPS-AGG-SHARES-v1\0');
 
@@ -194,6 +207,12 @@ export interface DealerPayload {
   roster: string;
   /** Party id of the dealer. */
   dealer: string;
+  /**
+   * Where the dealt values came from: `riskSubjectDigest` of the `derive` subject the dealer
+   * scored, or {@link SEALED_INPUT_SUBJECT} for values the caller supplied. Every evaluator
+   * requires all dealers of a round to name the same.
+   */
+  subject: string;
   inputs: string[];
   /** All commitments `C_0..C_{t-1}` of every input, concatenated (base64). */
   commitments: string;
@@ -285,6 +304,8 @@ export function encodeDealerPayload(fields: {
   circuitDigestHex: string;
   rosterDigest: string;
   dealer: string;
+  /** See {@link DealerPayload.subject}. */
+  subject: string;
   dealings: readonly PublicInputDealing[];
 }): string {
   const payload: DealerPayload = {
@@ -293,6 +314,7 @@ export function encodeDealerPayload(fields: {
     circuit: fields.circuitDigestHex,
     roster: fields.rosterDigest,
     dealer: fields.dealer,
+    subject: fields.subject,
     inputs: fields.dealings.map((d) => d.input),
     commitments: base64Encode(concatBytes(...fields.dealings.flatMap((d) => d.commitments))),
     hints: base64Encode(concatBytes(...fields.dealings.flatMap((d) => d.hints ?? []))),
@@ -514,6 +536,8 @@ export interface ParsedDealing {
   /** The signed payload text. */
   payload: string;
   digest: Uint8Array;
+  /** The subject digest the dealer derived from, or {@link SEALED_INPUT_SUBJECT}. */
+  subject: string;
   dealings: PublicInputDealing[];
 }
 
@@ -561,7 +585,18 @@ export function parseSignedDealing(
     });
   };
   const { session, suite } = ctx;
+  if ((head.type as string | undefined) === DEALING_TYPE_V1) {
+    throw new ProtocolError(
+      'UNSUPPORTED_VERSION',
+      `dealing of ${dealer.id}: ${DEALING_TYPE_V1} (no subject) is no longer accepted; expected ${DEALING_TYPE}`,
+      [dealerId],
+      { details: { party: dealer.id, type: DEALING_TYPE_V1 } },
+    );
+  }
   if (head.type !== DEALING_TYPE) blame('unknown type');
+  if (typeof head.subject !== 'string' || !SUBJECT_MARK.test(head.subject)) {
+    blame('expected a subject digest or sealed');
+  }
   if (head.session !== session.sessionId) blame('another session');
   if (head.circuit !== session.circuit.digestHex) blame('another circuit');
   if (head.roster !== ctx.rosterDigest) blame('another roster');
@@ -613,7 +648,13 @@ export function parseSignedDealing(
       hints: hints.length ? hs : null,
     };
   });
-  return { dealer, payload: s.payload, digest: sha256(utf8(s.payload)), dealings };
+  return {
+    dealer,
+    payload: s.payload,
+    digest: sha256(utf8(s.payload)),
+    subject: head.subject as string,
+    dealings,
+  };
 }
 
 /** SHA-256 over the dealers' payload digests in roster order: what every evaluator must agree on. */
@@ -680,11 +721,19 @@ const TTL_MS = 10 * 60 * 1000;
 /** A dealt session older than this no longer counts as a round under way (its coordinator may be gone). */
 const ROUND_HORIZON_MS = 30_000;
 
+/** How long a party remembers that it dealt a session id (and refuses to deal it again). */
+export const DEALT_SESSION_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
 interface AggregationState {
   startedAt: number;
   session: AggregationSession<unknown>;
   /** The pooled-risk subject this party derived its input from. */
   subject?: RiskSubject;
+  /**
+   * What every dealer of the round must name as its `subject`: this party's subject digest, or
+   * {@link SEALED_INPUT_SUBJECT}; undefined if this party was shown neither (it deals nothing).
+   */
+  subjectMark?: string;
 }
 
 interface EvaluatedState {
@@ -731,7 +780,7 @@ export function createAggregationHandlers(
     },
 
     /** Round 1: deal this party's own inputs. */
-    deal(sessionId: string, body: Record<string, unknown>, caller: string) {
+    async deal(sessionId: string, body: Record<string, unknown>, caller: string) {
       pads?.touch();
       const circuit = typeof body.circuit === 'string' ? circuits.get(body.circuit) : undefined;
       if (!circuit) {
@@ -748,13 +797,21 @@ export function createAggregationHandlers(
           ['body.circuit_digest'],
         );
       }
-      if (sessions.has(sessionId))
-        throw new AapsError('CONFLICT', `aggregation ${sessionId} was already dealt here`);
+      if (sessions.has(sessionId)) throw dealtAlready(sessionId);
       const session = openAggregationSession(suite, roster, circuit, sessionId);
       const specs = inputSpecsOf(circuit, self);
       const names = specs.map((s) => s.name);
       let values = new Map<string, bigint | bigint[]>();
       let subject: RiskSubject | undefined;
+      let subjectMark: string | undefined;
+      if (body.input !== undefined && circuit.id === POOLED_RISK_CIRCUIT) {
+        // The gateway must not choose a department's pooled-risk input: it only names the subject.
+        throw new AapsError(
+          'FORBIDDEN',
+          `body.input: ${POOLED_RISK_CIRCUIT} takes no caller-supplied input (send derive)`,
+          { details: { field: 'body.input', circuit: circuit.id } },
+        );
+      }
       if (body.derive !== undefined) {
         // Pooled risk: the party computes its own department score from the subject it is shown.
         if (body.input !== undefined) {
@@ -768,6 +825,7 @@ export function createAggregationHandlers(
           ]);
         }
         subject = parseRiskSubject(body.derive, 'body.derive');
+        subjectMark = riskSubjectDigest(subject);
         if (names.length === 1) {
           const score = departmentRiskScore(deps.policy.risk, subject.action, subject.factors);
           values = new Map([[names[0]!, BigInt(score)]]);
@@ -776,7 +834,14 @@ export function createAggregationHandlers(
             'body.derive',
           ]);
         }
+      } else if (names.length > 0 && circuit.id === POOLED_RISK_CIRCUIT) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `body.derive: ${self.role} derives its own ${names.join(', ')} from a subject`,
+          ['body.derive'],
+        );
       } else if (names.length > 0) {
+        subjectMark = SEALED_INPUT_SUBJECT;
         if (typeof body.input !== 'string') {
           throw new ValidationError(
             'INVALID_ARGUMENT',
@@ -834,6 +899,14 @@ export function createAggregationHandlers(
       } else if (body.input !== undefined) {
         throw new AapsError('FORBIDDEN', `role ${self.role} provides no input to ${circuit.id}`);
       }
+      // One dealing per session id, ever (within the retention window): recorded before dealing.
+      const now = deps.now?.() ?? new Date();
+      const fresh = await deps.store.claimAggregationSession(
+        sessionId,
+        now,
+        new Date(now.getTime() - DEALT_SESSION_RETENTION_MS),
+      );
+      if (!fresh || sessions.has(sessionId)) throw dealtAlready(sessionId);
       // Bulk dealings draw six scalars per input: one system call per 64 KiB instead of per scalar.
       const pool = rng ? undefined : new RandomPool();
       const dealings: InputDealing[] = dealInputs(
@@ -844,7 +917,12 @@ export function createAggregationHandlers(
       );
       pool?.wipe();
       values.clear();
-      sessions.set(sessionId, { startedAt: Date.now(), session, ...(subject ? { subject } : {}) });
+      sessions.set(sessionId, {
+        startedAt: Date.now(),
+        session,
+        ...(subject ? { subject } : {}),
+        ...(subjectMark ? { subjectMark } : {}),
+      });
       deps.logger.info('agg.dealt', { session: sessionId, circuit: circuit.id, inputs: dealings.length });
       if (dealings.length === 0) return { dealing: null, sealed: [] };
       const payload = encodeDealerPayload({
@@ -852,6 +930,7 @@ export function createAggregationHandlers(
         circuitDigestHex: circuit.digestHex,
         rosterDigest,
         dealer: self.id,
+        subject: subjectMark!,
         dealings,
       });
       const sealed = roster.parties.map((receiver) => {
@@ -888,6 +967,19 @@ export function createAggregationHandlers(
       const parsed = body.dealings.map((d, i) =>
         parseSignedDealing(ctxFor(session), d, `body.dealings[${i}]`, false),
       );
+      // Every dealer must have dealt on what this party dealt on (the same subject, or all sealed
+      // inputs). Each named its subject under its own signature: a difference means the
+      // coordinator showed dealers different subjects, so no dealer is blamed.
+      const expected = state.subjectMark ?? parsed[0]?.subject;
+      const others = parsed.filter((p) => p.subject !== expected).map((p) => p.dealer.id);
+      if (others.length > 0) {
+        throw new ProtocolError(
+          'INCONSISTENT_TRANSCRIPT',
+          `aggregation ${sessionId}: dealers ${others.join(', ')} dealt on another subject than this party`,
+          [],
+          { details: { check: 'aggregation.subject', parties: others } },
+        );
+      }
       const boxes = new Map<string, SealedShares[]>();
       if (!Array.isArray(body.shares)) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.shares: expected an array', ['body.shares']);
@@ -1058,6 +1150,13 @@ export function createAggregationHandlers(
       return out;
     },
   };
+}
+
+/** The refusal of a second dealing under one session id. */
+function dealtAlready(sessionId: string): AapsError {
+  return new AapsError('CONFLICT', `aggregation ${sessionId} was already dealt here`, {
+    details: { session: sessionId },
+  });
 }
 
 /** Every input's `C_0`, concatenated in circuit input order (compact state kept per session). */

@@ -1,0 +1,208 @@
+/**
+ * Pooled risk is the departments' own scores on one subject (review-aggregation.md R3, R5), across
+ * five real party processes with DKG and FROST, every party requiring pooled risk. Monitoring and
+ * audit view the change as risk 100, the others 40: honestly pooled it is 64, over the strategy
+ * party's `max_auto_risk_score` (60), so a human must approve. A compromised gateway (its own
+ * identity key only) tries to lower it:
+ *  - by sealing 0 as the two high-risk departments' inputs (R3): every party refuses a
+ *    caller-supplied input to the pooled-risk circuit (`FORBIDDEN`);
+ *  - by showing audit a benign subject and the others the real one (R3c): every party sees a
+ *    dealer that signed another subject's digest and refuses the round, blaming no dealer;
+ *  - by running the honest session id again on another subject (R5): every party refuses to deal
+ *    it again (`CONFLICT`), and the confirmed reference still means a human must approve.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type AggregationRef,
+  type ApprovalDecisionPayload,
+  type ClusterLayout,
+  defaultPolicy,
+  layoutCluster,
+  memoryLogger,
+  PartyClient,
+  type PartyProcess,
+  type RpcKind,
+  runAggregationOverHttp,
+  runDkgOverHttp,
+  startParties,
+} from '@aaps/agents';
+import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
+import {
+  AapsError,
+  getCiphersuite,
+  loadFastBackends,
+  ProtocolError,
+  type SignedEnvelope,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+
+const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+// Monitoring and audit see this change as maximal risk (100); the others use the formula (40).
+const VIEWS: Record<string, { weight_percent: number; offset: number }> = {
+  monitoring: { weight_percent: 400, offset: 0 },
+  'problem-solver': { weight_percent: 100, offset: 0 },
+  strategy: { weight_percent: 100, offset: 0 },
+  'quality-assurance': { weight_percent: 100, offset: 0 },
+  audit: { weight_percent: 400, offset: 0 },
+};
+/** 3*100 + 2*40 + 2*40 + 2*40 + 1*100 = 640: mean 64. */
+const POOLED = 64;
+const SUBJECT = { incident_id: 'inc-bind-1', action: 'image_rollback', factors: LOW_RISK };
+/** What a lying gateway shows audit instead: development, P3 (formula 25 + 0 + 0 + 0). */
+const BENIGN = { ...SUBJECT, factors: { blast_radius: 1, urgency: 'P3', environment: 'development' } };
+
+let dir: string;
+let layout: ClusterLayout;
+let procs: PartyProcess[];
+let coordinator: Coordinator;
+let client: PartyClient;
+
+function fixTranscript(): SignedEnvelope[] {
+  const core = proposalFor('image_rollback', { incident_id: SUBJECT.incident_id }, LOW_RISK);
+  const fix = {
+    rank: 1,
+    action: core.action,
+    target: core.target,
+    parameters: core.parameters,
+    evidence_refs: core.evidence_refs,
+    blast_radius: LOW_RISK.blast_radius,
+  };
+  return [
+    { meta: { message_type: 'FixProposal' }, payload: { proposals: [fix] } } as unknown as SignedEnvelope,
+  ];
+}
+
+/** The strategy party's decision on the fix, given a pooled reference. */
+async function strategyWith(ref: AggregationRef): Promise<ApprovalDecisionPayload> {
+  const [env] = await coordinator.agentStep('strategy', {
+    incidentId: SUBJECT.incident_id,
+    traceId: `trace-${ref.session_id}`,
+    transcript: fixTranscript(),
+    context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
+    extra: { pooled: ref, environment: 'staging' },
+  });
+  return env!.payload as unknown as ApprovalDecisionPayload;
+}
+
+/** A gateway client that shows `audit-agent` another `derive` subject at `agg.deal`. */
+function splitSubjectClient(): PartyClient {
+  const lying = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
+  const call = lying.call.bind(lying);
+  lying.call = ((
+    party: string,
+    kind: RpcKind,
+    session: string,
+    body: Record<string, unknown>,
+    ...rest: never[]
+  ) =>
+    call(
+      party,
+      kind,
+      session,
+      party === 'audit-agent' && kind === 'agg.deal' ? { ...body, derive: BENIGN } : body,
+      ...rest,
+    )) as typeof lying.call;
+  return lying;
+}
+
+async function failure(p: Promise<unknown>): Promise<AapsError> {
+  const e = await p.then(
+    () => expect.unreachable('expected the aggregation to be refused'),
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(AapsError);
+  return e as AapsError;
+}
+
+describe('pooled risk is bound to one subject and one round (R3, R3c, R5)', () => {
+  let honest: AggregationRef;
+
+  beforeAll(async () => {
+    await loadFastBackends();
+    dir = mkdtempSync(join(tmpdir(), 'aaps-pool-bind-e2e-'));
+    layout = await layoutCluster({ dir, threshold: 3 });
+    for (const p of layout.roster.parties) {
+      const policyPath = join(dir, `${p.id}.policy.json`);
+      writeFileSync(
+        policyPath,
+        JSON.stringify({ ...defaultPolicy(p.role), risk: { ...VIEWS[p.role]!, require_pooled: true } }),
+      );
+      const configPath = layout.configPaths[p.id]!;
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));
+    }
+    procs = await startParties(layout);
+    client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
+    const dkg = await runDkgOverHttp(client, suite(), { sessionId: 'dkg-bind' });
+    coordinator = createHttpCoordinator({
+      roster: layout.roster,
+      gatewayKey: layout.gatewayKey,
+      publicPackage: dkg.publicPackage,
+      logger: memoryLogger(),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('honest pooling: 64 > max_auto 60, so a human must approve (control)', async () => {
+    const out = await coordinator.poolRisk?.(SUBJECT);
+    honest = out!.ref;
+    expect(honest.value).toBe(POOLED);
+    expect((await strategyWith(honest)).decision).toBe('needs_human');
+  });
+
+  it('a gateway sealing 0 as the high-risk departments’ inputs is refused by them (R3)', async () => {
+    const e = await failure(
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: 'risk-forged-input',
+        inputs: { 'monitoring-agent': 0, 'audit-agent': 0 },
+        derive: SUBJECT,
+        confirm: true,
+      }),
+    );
+    expect(e.code).toBe('FORBIDDEN');
+    // Nobody dealt: a reference to the session is not one any party confirmed.
+    const forged = { ...honest, session_id: 'risk-forged-input', value: 24 };
+    expect((await strategyWith(forged)).rule).toBe('risk.aggregation_unverified');
+  }, 60_000);
+
+  it('a gateway showing audit a benign subject gets no pooled score, and no dealer is blamed (R3c)', async () => {
+    const e = await failure(
+      runAggregationOverHttp(splitSubjectClient(), {
+        circuitId: 'weighted-risk',
+        sessionId: 'risk-split-subject',
+        inputs: {},
+        derive: SUBJECT,
+        confirm: true,
+      }),
+    );
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect((e as ProtocolError).culprits).toEqual([]);
+    const errors = e.details.errors as { party: string; code: string }[];
+    expect(errors.map((x) => x.party)).toEqual(layout.roster.parties.map((p) => p.id));
+    expect(new Set(errors.map((x) => x.code))).toEqual(new Set(['INCONSISTENT_TRANSCRIPT']));
+    const forged = { ...honest, session_id: 'risk-split-subject', value: 41 };
+    expect((await strategyWith(forged)).rule).toBe('risk.aggregation_unverified');
+  }, 60_000);
+
+  it('the honest session id cannot be dealt again on another subject; its reference still means a human (R5)', async () => {
+    const e = await failure(
+      runAggregationOverHttp(client, {
+        circuitId: 'weighted-risk',
+        sessionId: honest.session_id,
+        inputs: {},
+        derive: BENIGN,
+        confirm: true,
+      }),
+    );
+    expect(e.code).toBe('CONFLICT');
+    expect((await strategyWith(honest)).decision).toBe('needs_human');
+  }, 60_000);
+});
