@@ -8,23 +8,34 @@
  *  2. The coordinator checks every dealer's signature and payload (naming bad dealers), then relays
  *     to each party every public dealing and the sealed share boxes addressed to it (which it cannot
  *     read).
- *  3. `agg.evaluate` on every party: each checks every dealing and its shares, names bad dealers,
+ *  3. `agg.evaluate` on every party: each checks every dealing and its shares, refuses bad dealers,
  *     evaluates the circuit and returns its result shares.
  *  4. The coordinator opens each output from t result shares, each checked against the combined
  *     commitments (on a failure every share is checked, liars are named and skipped), and builds
  *     the `AggregationRecord` that anyone verifies offline with `verifyAggregation`.
+ *
+ * Blame (frost-core's rule: cheaters are named only when proven). A party's error body is not
+ * signed, so the parties it names are a claim (`details.claimed_culprits`), never culprits. In round
+ * 1 a party whose own `agg.deal` fails, or whose signed answer does not check, is the culprit. In
+ * round 2 a party that fails or accuses is left out (`AggregationOutcome.leftOut`) and the outputs
+ * open from the others while at least t of them agree on the dealings; below t the run fails
+ * naming only what the coordinator proves itself (a signed dealing that fails the public checks,
+ * a signed answer over other dealings), with the accusations and accusers listed apart.
  */
 import {
   AapsError,
   type AggregationRecord,
+  type AggregationSession,
   aggregationDigest,
   buildAggregationRecord,
   bytesToHex,
   type Circuit,
   type CircuitInput,
-  type Culprit,
+  checkPublicDealing,
+  type ErrorCode,
   encodeAggregationRecordJson,
   getCiphersuite,
+  type Identifier,
   type OpenedResult,
   type OutputValue,
   openResult,
@@ -55,7 +66,7 @@ import {
   sealToParty,
   type WireResultShare,
 } from './party/routes/aggregation.js';
-import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
+import { frostIdentifier, partyById, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
 /** One input value: a safe integer, a bigint or a decimal string. */
 export type AggregationValue = number | bigint | string;
@@ -116,8 +127,17 @@ export interface AggregationOutcome {
   record: AggregationRecord;
   /** `aggregationDigest(record)`, hex: bind it into what the parties sign. */
   digest: string;
-  /** Parties whose result shares failed the check (left out of the opening). */
+  /**
+   * Parties proven to have misbehaved, left out of the opening: result shares that failed the check
+   * against the commitments, or a signed answer over other dealings than those relayed.
+   */
   culprits: string[];
+  /**
+   * Evaluators whose `agg.evaluate` failed, left out while at least t others agreed: each with its
+   * code and the parties its error body named (`claimedCulprits`: unsigned, unverified, nobody is
+   * blamed on it).
+   */
+  leftOut: { party: string; code: ErrorCode; claimedCulprits: string[] }[];
   /** The parties whose result shares opened the outputs. */
   openers: string[];
   /** With `confirm`: the parties that checked and remembered the record. */
@@ -203,44 +223,140 @@ function valuesFor(
   return out;
 }
 
-/** Failures from several parties as one error: blaming codes win, culprits merged. */
-function combine(
-  errors: readonly { party: string; error: unknown }[],
-  roster: Roster,
-  blameSender: boolean,
-): AapsError {
-  const culprits = new Set<Culprit>();
-  let code: AapsError['code'] | undefined;
-  for (const { party, error } of errors) {
-    const e = error instanceof AapsError ? error : new AapsError('INTERNAL', String(error));
-    const named = (e.details as { culprits?: readonly string[] } | undefined)?.culprits ?? [];
-    const own = e instanceof ProtocolError ? e.culprits : named;
-    for (const c of own) culprits.add(c);
-    if (blameSender && own.length === 0 && e.code !== 'UNAVAILABLE' && e.code !== 'TIMEOUT') {
-      const p = roster.parties.find((q) => q.id === party);
-      if (p) culprits.add(frostIdentifier(roster, p));
-    }
-    if (!code || (own.length > 0 && code !== 'INVALID_RANGE_PROOF')) code = e.code;
-  }
-  const list = [...culprits];
-  const parties = list.map((c) => partyByIdentifier(roster, c)?.id ?? c);
-  const first = errors[0]!.error;
+/** A party whose call failed, or whose answer the coordinator refused, with the error. */
+interface PartyFailure {
+  party: string;
+  error: unknown;
+}
+
+/** Codes that say a party did not answer (it may be down): no blame, and worth trying again. */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'TIMEOUT']);
+
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof AapsError ? error.code : 'INTERNAL';
+}
+
+/**
+ * The roster identifiers a failed call's error body named (`details.claimed_culprits`, set by the
+ * client). The body is not signed, so this is a claim: it is reported, never blamed on.
+ */
+function claimedBy(roster: Roster, error: unknown): Identifier[] {
+  const list = error instanceof AapsError ? error.details['claimed_culprits'] : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (c): c is Identifier => typeof c === 'string' && partyByIdentifier(roster, c) !== undefined,
+  );
+}
+
+function identifierOfParty(roster: Roster, id: string): Identifier {
+  return frostIdentifier(roster, partyById(roster, id)!);
+}
+
+const partyOf = (roster: Roster, identifier: Identifier): string =>
+  partyByIdentifier(roster, identifier)?.id ?? identifier;
+
+/** A failed run's `details.errors`: each failing party's code, fields and (unverified) claim. */
+function errorEntries(roster: Roster, failures: readonly PartyFailure[]) {
+  return failures.map(({ party, error }) => {
+    const claimed = claimedBy(roster, error);
+    return {
+      party,
+      code: codeOf(error),
+      ...(error instanceof ValidationError ? { fields: error.fields } : {}),
+      ...(claimed.length ? { claimed_culprits: claimed } : {}),
+    };
+  });
+}
+
+/**
+ * Round 1 failures as one error. A party whose own `agg.deal` failed, or whose answer (signed by
+ * it) the coordinator refused, is the one that failed: it is the culprit, whatever its error body
+ * names (that stays a claim in `details.errors`). Parties that did not answer (`UNAVAILABLE`,
+ * `TIMEOUT`) are listed in `details.unavailable`, not blamed. The code is the first blamed
+ * failure's (else the first failure's, so a run nobody answered can be tried again).
+ */
+function dealFailure(roster: Roster, failures: readonly PartyFailure[]): ProtocolError {
+  const blamed = failures.filter((f) => !TRANSIENT.has(codeOf(f.error)));
+  const culprits = blamed.map((f) => identifierOfParty(roster, f.party));
+  const first = (blamed[0] ?? failures[0]!).error;
   return new ProtocolError(
-    code ?? 'INTERNAL',
-    `aggregation refused: ${errors.map((e) => e.party).join(', ')}`,
-    list,
+    codeOf(first),
+    `aggregation refused at agg.deal: ${failures.map((f) => f.party).join(', ')}`,
+    culprits,
     {
       cause: first,
       details: {
-        parties,
-        errors: errors.map(({ party, error }) => ({
-          party,
-          code: error instanceof AapsError ? error.code : 'INTERNAL',
-          fields: (error instanceof ValidationError ? error.fields : undefined) ?? undefined,
-        })),
+        round: 'deal',
+        parties: blamed.map((f) => f.party),
+        unavailable: failures.filter((f) => TRANSIENT.has(codeOf(f.error))).map((f) => f.party),
+        errors: errorEntries(roster, failures),
       },
     },
   );
+}
+
+/**
+ * Dealers whose signed public dealing fails the public checks here (commitments decode strictly,
+ * range proofs verify): proven, since the coordinator checks the very payload the dealer signed.
+ * Run only when some evaluator failed, so an honest round costs nothing more.
+ */
+function provenBadDealers(
+  session: AggregationSession<unknown>,
+  parsed: readonly ParsedDealing[],
+  roster: Roster,
+): { culprits: Identifier[]; code: ErrorCode | undefined } {
+  const culprits: Identifier[] = [];
+  let code: ErrorCode | undefined;
+  for (const p of parsed) {
+    try {
+      for (const d of p.dealings) checkPublicDealing(session, d);
+    } catch (e) {
+      if (!(e instanceof AapsError)) throw e;
+      culprits.push(frostIdentifier(roster, p.dealer));
+      code ??= e.code;
+    }
+  }
+  return { culprits, code };
+}
+
+/**
+ * Round 2 ended with fewer than t usable evaluators, or with a dealing proven bad: one error. The
+ * culprits are only what is proven (dealers whose signed dealing fails the public checks,
+ * evaluators that signed another `dealings_digest`); what failing parties claimed is listed apart
+ * (`details.claimed_culprits`, `details.accusers`), unverified. Code: the proven fault's; else,
+ * when every failure was a party not answering, that code (worth trying again); else
+ * `QUORUM_UNREACHABLE`.
+ */
+function evaluateFailure(
+  roster: Roster,
+  threshold: number,
+  failures: readonly PartyFailure[],
+  mismatched: readonly Identifier[],
+  proven: { culprits: Identifier[]; code: ErrorCode | undefined },
+  usable: readonly string[],
+): ProtocolError {
+  const culprits = [...new Set([...proven.culprits, ...mismatched])];
+  const accusers = failures.filter((f) => claimedBy(roster, f.error).length > 0).map((f) => f.party);
+  const claimed = [...new Set(failures.flatMap((f) => claimedBy(roster, f.error)))];
+  const allTransient =
+    failures.length > 0 && mismatched.length === 0 && failures.every((f) => TRANSIENT.has(codeOf(f.error)));
+  const code: ErrorCode = proven.code ?? (allTransient ? codeOf(failures[0]!.error) : 'QUORUM_UNREACHABLE');
+  const why = proven.code
+    ? `dealings of ${proven.culprits.map((c) => partyOf(roster, c)).join(', ')} fail the public checks`
+    : `${usable.length} of the ${threshold} evaluators needed answered with the expected dealings`;
+  return new ProtocolError(code, `aggregation failed at agg.evaluate: ${why}`, culprits, {
+    ...(failures[0] ? { cause: failures[0].error } : {}),
+    details: {
+      round: 'evaluate',
+      parties: culprits.map((c) => partyOf(roster, c)),
+      evaluators: [...usable],
+      unavailable: failures.filter((f) => TRANSIENT.has(codeOf(f.error))).map((f) => f.party),
+      accusers,
+      claimed_culprits: claimed,
+      claimed_parties: claimed.map((c) => partyOf(roster, c)),
+      errors: errorEntries(roster, failures),
+    },
+  });
 }
 
 /** Run one aggregation across every roster party; see the module comment for the rounds. */
@@ -304,23 +420,31 @@ export async function runAggregationOverHttp(
       ),
     ),
   );
-  const dealFailures = dealt.flatMap((r, i) =>
-    r.status === 'rejected' ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }] : [],
-  );
-  if (dealFailures.length) throw combine(dealFailures, roster, true);
-
-  // Check each dealer's signature and payload (names dealers). Range proofs and shares are checked
-  // by every party in round 2 (an honest party refuses a bad dealing and names its dealer), and the
-  // record carries the proofs for anyone to check again.
+  // Check each answer (names its sender): the dealer's signature and payload, its dealing present
+  // exactly when its role provides inputs. Range proofs and shares are checked by every party in
+  // round 2 (and here only if one of them fails), and the record carries the proofs for anyone
+  // to check again.
   const parsed: ParsedDealing[] = [];
   const outboxes: { dealer: string; sealed: SealedShares[] }[] = [];
-  const badDealers: { party: string; error: unknown }[] = [];
+  const signedDealings: SignedDealing[] = [];
+  const dealFailures: PartyFailure[] = [];
   dealt.forEach((r, i) => {
     const p = roster.parties[i]!;
-    const out = (r as PromiseFulfilledResult<{ dealing: SignedDealing | null; sealed: SealedShares[] }>)
-      .value;
-    if (out.dealing === null) return;
+    if (r.status === 'rejected') {
+      dealFailures.push({ party: p.id, error: r.reason });
+      return;
+    }
+    const out = r.value;
+    const provides = inputSpecsOf(circuit, p).length > 0;
     try {
+      if (!provides && out?.dealing === null) return;
+      if (!provides || out?.dealing === null || out?.dealing === undefined) {
+        throw new ProtocolError(
+          'INVALID_DEALING',
+          `${p.id} ${provides ? 'provides inputs but dealt none' : 'provides no input but dealt'}`,
+          [frostIdentifier(roster, p)],
+        );
+      }
       const pd = parseSignedDealing(
         { suite, roster, rosterDigest: digestOfRoster, session },
         out.dealing,
@@ -333,18 +457,15 @@ export async function runAggregationOverHttp(
         ]);
       }
       parsed.push(pd);
+      signedDealings.push(out.dealing);
       outboxes.push({ dealer: p.id, sealed: Array.isArray(out.sealed) ? out.sealed : [] });
     } catch (error) {
       if (!(error instanceof AapsError)) throw error;
-      badDealers.push({ party: p.id, error });
+      dealFailures.push({ party: p.id, error });
     }
   });
-  if (badDealers.length) throw combine(badDealers, roster, true);
+  if (dealFailures.length) throw dealFailure(roster, dealFailures);
   const publicDealings: PublicInputDealing[] = parsed.flatMap((p) => p.dealings);
-  const signedDealings = dealt.flatMap((r) => {
-    const d = (r as PromiseFulfilledResult<{ dealing: SignedDealing | null }>).value.dealing;
-    return d ? [d] : [];
-  });
   const expectedDigest = dealingsDigest(roster, parsed);
 
   // Round 2: relay every public dealing and each party's own boxes; collect result shares.
@@ -375,33 +496,41 @@ export async function runAggregationOverHttp(
     precheckOpening(session, publicDealings.slice(at, at + PRECHECK_SLICE));
   }
   const evaluated = await evaluating;
-  // A party that names bad dealers stops the run (a dealing every honest party rejects).
-  const named = evaluated.flatMap((r, i) =>
-    r.status === 'rejected' &&
-    r.reason instanceof AapsError &&
-    ((r.reason.details as { culprits?: string[] } | undefined)?.culprits ?? []).length > 0
-      ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }]
-      : [],
-  );
-  if (named.length) throw combine(named, roster, false);
+  // An evaluator that fails or accuses is left out: with Pedersen VSS a dealer that gave one
+  // receiver a bad share still has consistent shares at the others, so the outputs open from any t
+  // evaluators that agree on the dealings. What a failing party claims (its unsigned error body)
+  // blames nobody; only what the coordinator can check itself does.
   const groups: ResultShare[][] = [];
-  const mismatched: string[] = [];
+  const usable: string[] = [];
+  const mismatched: Identifier[] = [];
+  const evalFailures: PartyFailure[] = [];
   evaluated.forEach((r, i) => {
-    if (r.status !== 'fulfilled') return;
     const p = roster.parties[i]!;
-    if (r.value.dealings_digest !== expectedDigest) {
+    if (r.status === 'rejected') {
+      evalFailures.push({ party: p.id, error: r.reason });
+      return;
+    }
+    // Signed by the party: a party that evaluated other dealings than those relayed is proven.
+    if (r.value?.dealings_digest !== expectedDigest) {
       mismatched.push(frostIdentifier(roster, p));
       return;
     }
+    usable.push(p.id);
     groups.push(resultSharesFromWire(session, p, roster, r.value.result_shares));
   });
   const shares = groups.flat();
-  if (groups.length < session.threshold) {
-    const failures = evaluated.flatMap((r, i) =>
-      r.status === 'rejected' ? [{ party: roster.parties[i]!.id, error: r.reason as unknown }] : [],
-    );
-    if (failures.length) throw combine(failures, roster, false);
+  // Someone refused: check every signed dealing's public part here, where a failure is proof.
+  const proven = evalFailures.some((f) => !TRANSIENT.has(codeOf(f.error)))
+    ? provenBadDealers(session, parsed, roster)
+    : { culprits: [], code: undefined };
+  if (proven.culprits.length > 0 || groups.length < session.threshold) {
+    throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable);
   }
+  const leftOut = evalFailures.map(({ party, error }) => ({
+    party,
+    code: codeOf(error),
+    claimedCulprits: claimedBy(roster, error).map((c) => partyOf(roster, c)),
+  }));
 
   // Opening: every result share used is checked against the combined commitments. The first t
   // parties' shares are tried first; if any fails, all shares are checked, the liars named and left
@@ -429,6 +558,7 @@ export async function runAggregationOverHttp(
     digest: bytesToHex(aggregationDigest(record)),
     culprits: [...opened.culprits, ...mismatched].map(toParty),
     openers: opened.openers.map(toParty),
+    leftOut,
   };
   const pooledRisk = pooledRiskOf(circuit, outputs);
   if (pooledRisk !== undefined) outcome.pooledRisk = pooledRisk;

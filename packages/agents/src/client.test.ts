@@ -1,5 +1,5 @@
-/** The client takes a refusal only as the party signed it: an unsigned or forged one is no refusal. */
-import { generateIdentityKey, PolicyRefusal, signEnvelope } from '@aaps/mpc-core';
+/** The client takes a refusal only as the party signed it, and the parties an unsigned error body names only as a claim. */
+import { AapsError, generateIdentityKey, PolicyRefusal, ProtocolError, signEnvelope } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { PartyClient } from './client.js';
 import { fiveParties } from './party/test-helpers/five-parties.js';
@@ -76,5 +76,30 @@ describe('PartyClient refusals', () => {
       expect(e).not.toBeInstanceOf(PolicyRefusal);
       expect((e as { code?: string }).code).toBe('INVALID_SIGNATURE');
     }
+  });
+});
+
+describe('PartyClient error bodies', () => {
+  it('the parties an unsigned error body names are a claim (details.claimed_culprits), never culprits', async () => {
+    const named = ['00'.repeat(32), 42, '01'.repeat(32), '00'.repeat(32)];
+    const client = new PartyClient({
+      roster: set.roster,
+      caller: { id: 'gateway', key: set.gatewayKey },
+      fetch: async () =>
+        new Response(JSON.stringify({ error: { code: 'INVALID_DEALING', message: 'x', culprits: named } }), {
+          status: 422,
+          headers: { 'content-type': 'application/json' },
+        }),
+    });
+    const e = (await client.call(qa.id, 'agg.evaluate', 's-1', {}).then(
+      () => expect.unreachable('expected a rejection'),
+      (x: unknown) => x,
+    )) as AapsError;
+    expect(e).toBeInstanceOf(AapsError);
+    expect(e).not.toBeInstanceOf(ProtocolError);
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.details['culprits']).toBeUndefined();
+    expect(e.details['claimed_culprits']).toEqual(['00'.repeat(32), '01'.repeat(32)]);
+    expect(e.details['party']).toBe(qa.id);
   });
 });

@@ -2,7 +2,8 @@
  * `PartyClient`: how the gateway (and `aaps dkg`, and the tests) call a party. Each call sends a
  * signed `ProtocolRequest` and accepts only a `ProtocolResponse` signed by that party's roster
  * key, answering this very request. Failures become `AapsError`s carrying the party's own error
- * code, the party id and, for policy refusals, the party-signed refusal.
+ * code, the party id and, for policy refusals, the party-signed refusal. An error body is not
+ * signed: the parties it names are kept as `details.claimed_culprits`, a claim, never culprits.
  */
 import {
   AapsError,
@@ -179,11 +180,13 @@ export class PartyClient {
   }
 
   #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown, sessionId: string): AapsError {
-    const err = (json as { error?: { code?: string; message?: string; rule?: string; culprits?: string[] } })
+    const err = (json as { error?: { code?: string; message?: string; rule?: string; culprits?: unknown } })
       ?.error;
     const code = (typeof err?.code === 'string' ? err.code : 'UNAVAILABLE') as ErrorCode;
     const message = `${partyId}: ${err?.message ?? `HTTP ${status}`}`;
-    const details = { party: partyId, kind, status, culprits: err?.culprits ?? [] };
+    // The error body is not signed (anything on the path could send it): the parties it names are
+    // its claim, kept for the record, never culprits (those are named only on proof).
+    const details = { party: partyId, kind, status, claimed_culprits: claimedCulprits(err?.culprits) };
     if (code === 'POLICY_REFUSED') {
       // A refusal counts only as the party signed it (a veto ends an approval; a refusal names a
       // rule): anything on the path could send the unsigned error body.
@@ -228,6 +231,15 @@ export class PartyClient {
       return undefined;
     }
   }
+}
+
+/** The most identifiers kept from one error body's claim. */
+const MAX_CLAIMED = 64;
+
+/** The identifiers an unsigned error body names (strings only, each once, at most {@link MAX_CLAIMED}). */
+function claimedCulprits(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return [...new Set(list.filter((c): c is string => typeof c === 'string'))].slice(0, MAX_CLAIMED);
 }
 
 /** A `ProtocolResponse` envelope from `party`, signed by its roster key; throws otherwise. */

@@ -1,0 +1,311 @@
+/**
+ * Blame in `runAggregationOverHttp` (review-aggregation.md R1, R2): cheaters are named only when
+ * the coordinator can prove it. A party's error body is not signed, so the parties it names are a
+ * claim; in round 1 the party whose own deal fails is the culprit; in round 2 an evaluator that
+ * fails or accuses is left out and the outputs open from the others while t agree; a dealer is
+ * named when its signed dealing or signed share boxes fail a check the coordinator runs itself.
+ * Five in-process party apps (`app.request`, no ports); a misbehaving party rewrites its own
+ * answers (re-signed with its own identity key, as a compromised party would).
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  base64Encode,
+  concatBytes,
+  createAggregationSession,
+  dealInput,
+  getCiphersuite,
+  loadCircuit,
+  loadFastBackends,
+  ProtocolError,
+  type SignedEnvelope,
+  signEnvelope,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AggregationRunOptions, runAggregationOverHttp } from './aggregate.js';
+import { PartyClient } from './client.js';
+import { createPartyApp, type PartyApp } from './party/app.js';
+import {
+  aggregationParties,
+  ChannelKeys,
+  SHIPPED_CIRCUITS_DIR,
+  type SignedDealing,
+  sealShares,
+  signDealerPayload,
+} from './party/routes/aggregation.js';
+import { fiveParties, partyDeps, ROLES } from './party/test-helpers/five-parties.js';
+import { frostIdentifier, rosterDigest } from './roster.js';
+import type { PartyStore } from './store/level.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-agg-blame-'));
+const set = fiveParties();
+const { roster, gatewayKey, keys } = set;
+const stores: PartyStore[] = [];
+let apps: PartyApp[];
+
+const MONITORING = 0;
+const PROBLEM_SOLVER = 1;
+const STRATEGY = 2;
+const QA = 3;
+const AUDIT = 4;
+/** Each department's cost (cents) in `cost-total`, whose one output is their sum. */
+const COSTS = [100, 250, 0, 999, 1];
+const TOTAL = 1350n;
+
+const rng = (n: number) => new Uint8Array(randomBytes(n));
+const idOf = (i: number) => roster.parties[i]!.id;
+const identifierOf = (i: number) => frostIdentifier(roster, roster.parties[i]!);
+
+/** How a misbehaving party answers one of its calls: its own answer in, what it sends out. */
+type Answer = (res: Response, sessionId: string) => Promise<Response>;
+/** Per party, per request path, its misbehaviour. */
+const misbehave = new Map<number, Map<string, Answer>>();
+
+const fetchApp: typeof fetch = async (input, init) => {
+  const url = new URL(String(input));
+  const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
+  const res = await apps[i]!.app.request(url.pathname, init);
+  const answer = misbehave.get(i)?.get(url.pathname);
+  if (!answer) return res;
+  const request = JSON.parse(String(init?.body)) as { payload: { session_id: string } };
+  return answer(res, request.payload.session_id);
+};
+
+const client = () => new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+
+/** Run `f` with the given parties misbehaving on `path` as `answer` says. */
+async function withMisbehaving<T>(
+  parties: readonly number[],
+  path: string,
+  answer: Answer,
+  f: () => Promise<T>,
+): Promise<T> {
+  for (const i of parties) misbehave.set(i, new Map([[path, answer]]));
+  try {
+    return await f();
+  } finally {
+    for (const i of parties) misbehave.delete(i);
+  }
+}
+
+/** An unsigned error body (anyone on the path could send one) naming `culprits`. */
+const errorBody =
+  (code: string, culprits: readonly string[] = [], status = 422): Answer =>
+  async () =>
+    new Response(JSON.stringify({ error: { code, message: 'refused', culprits } }), {
+      status,
+      headers: { 'content-type': 'application/json' },
+    });
+
+/** The party's own answer with its body rewritten, signed again with the party's identity key. */
+const signedRewrite =
+  (
+    party: number,
+    rewrite: (body: Record<string, unknown>, sessionId: string) => Record<string, unknown>,
+  ): Answer =>
+  async (res, sessionId) => {
+    if (!res.ok) return res;
+    const env = (await res.json()) as SignedEnvelope<{ body: Record<string, unknown> }>;
+    const { signature: _drop, ...meta } = env.meta as typeof env.meta & { signature?: string };
+    const forged = signEnvelope(
+      { ...env, meta, payload: { ...env.payload, body: rewrite(env.payload.body, sessionId) } } as never,
+      keys[party]!.secretKey,
+    );
+    return new Response(JSON.stringify(forged), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+
+const run = (sessionId: string, extra: Partial<AggregationRunOptions> = {}) =>
+  runAggregationOverHttp(client(), {
+    circuitId: 'cost-total',
+    sessionId,
+    inputs: Object.fromEntries(roster.parties.map((p, i) => [p.id, COSTS[i]!])),
+    ...extra,
+  });
+
+async function failureOf(p: Promise<unknown>): Promise<ProtocolError> {
+  const e = await p.then(
+    () => expect.unreachable('expected the run to fail'),
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(ProtocolError);
+  return e as ProtocolError;
+}
+
+beforeAll(async () => {
+  await loadFastBackends();
+  apps = await Promise.all(
+    ROLES.map(async (_, i) => createPartyApp(await partyDeps(set, i, { dir, stores }))),
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out', () => {
+  it('one party framing an honest dealer is left out, the outputs open from the others, nobody is blamed (R1)', async () => {
+    const framing = errorBody('INVALID_DEALING', [identifierOf(MONITORING)]);
+    for (const session of ['frame-1', 'frame-2']) {
+      const out = await withMisbehaving([AUDIT], '/v1/agg/evaluate', framing, () => run(session));
+      expect(out.result.total_cost).toBe(TOTAL);
+      expect(out.culprits).toEqual([]);
+      expect(out.openers).not.toContain(idOf(AUDIT));
+      expect(out.leftOut).toEqual([
+        { party: idOf(AUDIT), code: 'INVALID_DEALING', claimedCulprits: [idOf(MONITORING)] },
+      ]);
+    }
+  });
+
+  it('with n - t parties failing or accusing, the t others still open the outputs', async () => {
+    const out = await withMisbehaving(
+      [QA, AUDIT],
+      '/v1/agg/evaluate',
+      errorBody('INVALID_RANGE_PROOF', [identifierOf(STRATEGY)]),
+      () => run('frame-two'),
+    );
+    expect(out.result.total_cost).toBe(TOTAL);
+    expect(out.culprits).toEqual([]);
+    expect(out.openers).toEqual([idOf(MONITORING), idOf(PROBLEM_SOLVER), idOf(STRATEGY)]);
+    expect(out.leftOut.map((l) => [l.party, l.claimedCulprits])).toEqual([
+      [idOf(QA), [idOf(STRATEGY)]],
+      [idOf(AUDIT), [idOf(STRATEGY)]],
+    ]);
+  });
+
+  it('below t agreeing evaluators the run fails QUORUM_UNREACHABLE naming nobody; accusers and claims are listed apart', async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [STRATEGY, QA, AUDIT],
+        '/v1/agg/evaluate',
+        errorBody('INVALID_DEALING', [identifierOf(MONITORING)]),
+        () => run('frame-three'),
+      ),
+    );
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.culprits).toEqual([]);
+    expect(e.details['parties']).toEqual([]);
+    expect(e.details['evaluators']).toEqual([idOf(MONITORING), idOf(PROBLEM_SOLVER)]);
+    expect(e.details['accusers']).toEqual([idOf(STRATEGY), idOf(QA), idOf(AUDIT)]);
+    expect(e.details['claimed_culprits']).toEqual([identifierOf(MONITORING)]);
+    expect(e.details['claimed_parties']).toEqual([idOf(MONITORING)]);
+  });
+
+  it('below t because parties do not answer: their code (worth trying again), nobody blamed', async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [PROBLEM_SOLVER, QA, AUDIT],
+        '/v1/agg/evaluate',
+        errorBody('UNAVAILABLE', [], 503),
+        () => run('gone-three'),
+      ),
+    );
+    expect(e.code).toBe('UNAVAILABLE');
+    expect(e.culprits).toEqual([]);
+    expect(e.details['unavailable']).toEqual([idOf(PROBLEM_SOLVER), idOf(QA), idOf(AUDIT)]);
+  });
+
+  it('a dealer whose signed dealing fails the public checks is proven and named, not the parties that refused it', async () => {
+    // Strategy deals 1.5e9 (over the 1e9 maximum) under a circuit whose ranges it widened: its
+    // range proof cannot fit the real one. Every honest evaluator refuses; the coordinator checks
+    // the signed dealing itself.
+    const shipped = JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')) as {
+      inputs: Record<string, unknown>[];
+    };
+    const widened = loadCircuit({
+      ...shipped,
+      inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
+    });
+    const dealer = idOf(STRATEGY);
+    const forge = signedRewrite(STRATEGY, (body, sessionId) => {
+      const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
+        circuit: widened,
+        sessionId,
+        threshold: roster.threshold.min,
+        parties: aggregationParties(roster),
+      });
+      const d = dealInput(
+        session,
+        { input: 'cost.strategy', dealer: identifierOf(STRATEGY), value: 1_500_000_000 },
+        rng,
+      );
+      // The party's own signed payload with the forged commitments and proof in it.
+      const own = JSON.parse((body.dealing as SignedDealing).payload) as Record<string, unknown>;
+      const payload = JSON.stringify({
+        ...own,
+        commitments: base64Encode(concatBytes(...d.commitments)),
+        hints: base64Encode(concatBytes(...(d.hints ?? []))),
+        proofs: [d.rangeProof ? base64Encode(d.rangeProof) : null],
+      });
+      const channels = new ChannelKeys(keys[STRATEGY]!, dealer);
+      return {
+        dealing: signDealerPayload(keys[STRATEGY]!, payload),
+        sealed: roster.parties.map((receiver) =>
+          sealShares({
+            identity: keys[STRATEGY]!,
+            channels,
+            session: sessionId,
+            dealer,
+            receiver,
+            rosterDigest: rosterDigest(roster),
+            payload,
+            shares: [d.shares[frostIdentifier(roster, receiver)]!],
+          }),
+        ),
+      };
+    });
+    const e = await failureOf(withMisbehaving([STRATEGY], '/v1/agg/deal', forge, () => run('forged-range')));
+    expect(e.code).toBe('INVALID_RANGE_PROOF');
+    expect(e.culprits).toEqual([identifierOf(STRATEGY)]);
+    expect(e.details['parties']).toEqual([dealer]);
+  });
+});
+
+describe('round 1 (agg.deal): a party whose own deal fails is the culprit, whatever it claims', () => {
+  it('a party answering agg.deal with an error naming an honest party is itself named (R1b)', async () => {
+    const e = await failureOf(
+      withMisbehaving([AUDIT], '/v1/agg/deal', errorBody('INVALID_DEALING', [identifierOf(STRATEGY)]), () =>
+        run('frame-deal'),
+      ),
+    );
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.culprits).toEqual([identifierOf(AUDIT)]);
+    expect(e.details['parties']).toEqual([idOf(AUDIT)]);
+    expect(e.details['errors']).toEqual([
+      { party: idOf(AUDIT), code: 'INVALID_DEALING', claimed_culprits: [identifierOf(STRATEGY)] },
+    ]);
+  });
+
+  it('a party that provides an input but answers with no dealing is named', async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [QA],
+        '/v1/agg/deal',
+        signedRewrite(QA, () => ({ dealing: null, sealed: [] })),
+        () => run('no-dealing'),
+      ),
+    );
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.culprits).toEqual([identifierOf(QA)]);
+  });
+
+  it('a party that does not answer is listed unavailable, not blamed, and the code says try again', async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [PROBLEM_SOLVER],
+        '/v1/agg/deal',
+        errorBody('UNAVAILABLE', [identifierOf(AUDIT)], 503),
+        () => run('gone-deal'),
+      ),
+    );
+    expect(e.code).toBe('UNAVAILABLE');
+    expect(e.culprits).toEqual([]);
+    expect(e.details['unavailable']).toEqual([idOf(PROBLEM_SOLVER)]);
+  });
+});
