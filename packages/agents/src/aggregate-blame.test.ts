@@ -64,10 +64,26 @@ type Answer = (res: Response, sessionId: string) => Promise<Response>;
 /** Per party, per request path, its misbehaviour. */
 const misbehave = new Map<number, Map<string, Answer>>();
 
+/** What the relay (the coordinator's transport) changes in a request to party `i`, or nothing. */
+type RelayChange = (i: number, path: string, body: Record<string, unknown>) => Record<string, unknown>;
+let relay: RelayChange | undefined;
+
+/** The gateway's request with its body changed by `relay`, signed again by the gateway. */
+function relayed(i: number, path: string, init: RequestInit | undefined): RequestInit | undefined {
+  if (!relay) return init;
+  const env = JSON.parse(String(init?.body)) as SignedEnvelope<{ body: Record<string, unknown> }>;
+  const { signature: _drop, ...meta } = env.meta as typeof env.meta & { signature?: string };
+  const changed = signEnvelope(
+    { ...env, meta, payload: { ...env.payload, body: relay(i, path, env.payload.body) } } as never,
+    gatewayKey.secretKey,
+  );
+  return { ...init, body: JSON.stringify(changed) };
+}
+
 const fetchApp: typeof fetch = async (input, init) => {
   const url = new URL(String(input));
   const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
-  const res = await apps[i]!.app.request(url.pathname, init);
+  const res = await apps[i]!.app.request(url.pathname, relayed(i, url.pathname, init));
   const answer = misbehave.get(i)?.get(url.pathname);
   if (!answer) return res;
   const request = JSON.parse(String(init?.body)) as { payload: { session_id: string } };
@@ -307,5 +323,92 @@ describe('round 1 (agg.deal): a party whose own deal fails is the culprit, whate
     expect(e.code).toBe('UNAVAILABLE');
     expect(e.culprits).toEqual([]);
     expect(e.details['unavailable']).toEqual([idOf(PROBLEM_SOLVER)]);
+  });
+});
+
+describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
+  type Box = { party: string; box: string; sig: string };
+  /** The box with one bit of its signature flipped. */
+  const spoiled = (item: Box): Box => {
+    const sig = Buffer.from(item.sig, 'base64');
+    sig[0]! ^= 1;
+    return { ...item, sig: sig.toString('base64') };
+  };
+  const boxesRewritten = (party: number, change: (sealed: Box[]) => Box[]): Answer =>
+    signedRewrite(party, (body) => ({ ...body, sealed: change(body.sealed as Box[]) }));
+
+  it('a dealer whose boxes for n - t + 1 receivers carry bad signatures is named (R2)', async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [PROBLEM_SOLVER],
+        '/v1/agg/deal',
+        boxesRewritten(PROBLEM_SOLVER, (sealed) => sealed.map((b, k) => (k >= 2 ? spoiled(b) : b))),
+        () => run('boxes-three'),
+      ),
+    );
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.culprits).toEqual([identifierOf(PROBLEM_SOLVER)]);
+    expect(e.details['parties']).toEqual([idOf(PROBLEM_SOLVER)]);
+    expect(e.details['errors']).toEqual([
+      {
+        party: idOf(PROBLEM_SOLVER),
+        code: 'INVALID_DEALING',
+        share_boxes: {
+          missing: [],
+          duplicated: [],
+          badly_signed: [idOf(STRATEGY), idOf(QA), idOf(AUDIT)],
+          unexpected: 0,
+        },
+      },
+    ]);
+  });
+
+  it("a dealer that spoils only the strategy party's box is named, not left to stall pooled risk (R2b)", async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [MONITORING],
+        '/v1/agg/deal',
+        boxesRewritten(MONITORING, (sealed) =>
+          sealed.map((b) => (b.party === idOf(STRATEGY) ? spoiled(b) : b)),
+        ),
+        () => run('boxes-strategy', { confirm: true }),
+      ),
+    );
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.culprits).toEqual([identifierOf(MONITORING)]);
+  });
+
+  it('a dealer that omits a box, sends two for one receiver, or one for a party outside the roster is named', async () => {
+    const changes: Record<string, (sealed: Box[]) => Box[]> = {
+      omitted: (sealed) => sealed.filter((b) => b.party !== idOf(QA)),
+      duplicated: (sealed) => [...sealed, sealed[0]!],
+      stranger: (sealed) => [...sealed, { ...sealed[0]!, party: 'mallory-agent' }],
+      none: () => [],
+    };
+    for (const [name, change] of Object.entries(changes)) {
+      const e = await failureOf(
+        withMisbehaving([AUDIT], '/v1/agg/deal', boxesRewritten(AUDIT, change), () => run(`boxes-${name}`)),
+      );
+      expect(e.code).toBe('INVALID_DEALING');
+      expect(e.culprits).toEqual([identifierOf(AUDIT)]);
+    }
+  });
+
+  it('a box changed on the way: its receiver refuses and is left out, no dealer is blamed, the others open', async () => {
+    relay = (i, path, body) => {
+      if (i !== QA || path !== '/v1/agg/evaluate') return body;
+      const [first, ...rest] = body.shares as Box[];
+      return { ...body, shares: [spoiled(first!), ...rest] };
+    };
+    try {
+      const out = await run('relay-changed');
+      expect(out.result.total_cost).toBe(TOTAL);
+      expect(out.culprits).toEqual([]);
+      expect(out.leftOut).toEqual([
+        { party: idOf(QA), code: 'INCONSISTENT_TRANSCRIPT', claimedCulprits: [] },
+      ]);
+    } finally {
+      relay = undefined;
+    }
   });
 });

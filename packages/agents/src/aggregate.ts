@@ -15,12 +15,14 @@
  *     the `AggregationRecord` that anyone verifies offline with `verifyAggregation`.
  *
  * Blame (frost-core's rule: cheaters are named only when proven). A party's error body is not
- * signed, so the parties it names are a claim (`details.claimed_culprits`), never culprits. In round
- * 1 a party whose own `agg.deal` fails, or whose signed answer does not check, is the culprit. In
- * round 2 a party that fails or accuses is left out (`AggregationOutcome.leftOut`) and the outputs
- * open from the others while at least t of them agree on the dealings; below t the run fails
- * naming only what the coordinator proves itself (a signed dealing that fails the public checks,
- * a signed answer over other dealings), with the accusations and accusers listed apart.
+ * signed, so the parties it names are a claim (`details.claimed_culprits`), never culprits. In
+ * round 1 a party whose own `agg.deal` fails, or whose signed answer does not check (its dealing,
+ * or its share boxes: exactly one per receiver, each signed by it), is the culprit; so a
+ * receiver's `INCONSISTENT_TRANSCRIPT` over a box later means the relay changed it. In round 2 a
+ * party that fails or accuses is left out (`AggregationOutcome.leftOut`) and the outputs open from
+ * the others while at least t of them agree on the dealings; below t the run fails naming only
+ * what the coordinator proves itself (a signed dealing that fails the public checks, a signed
+ * answer over other dealings), with the accusations and accusers listed apart.
  */
 import {
   AapsError,
@@ -64,6 +66,7 @@ import {
   SHIPPED_CIRCUITS_DIR,
   type SignedDealing,
   sealToParty,
+  verifyShareBoxes,
   type WireResultShare,
 } from './party/routes/aggregation.js';
 import { frostIdentifier, partyById, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
@@ -264,6 +267,9 @@ function errorEntries(roster: Roster, failures: readonly PartyFailure[]) {
       code: codeOf(error),
       ...(error instanceof ValidationError ? { fields: error.fields } : {}),
       ...(claimed.length ? { claimed_culprits: claimed } : {}),
+      ...(error instanceof ProtocolError && error.details['share_boxes']
+        ? { share_boxes: error.details['share_boxes'] }
+        : {}),
     };
   });
 }
@@ -421,9 +427,9 @@ export async function runAggregationOverHttp(
     ),
   );
   // Check each answer (names its sender): the dealer's signature and payload, its dealing present
-  // exactly when its role provides inputs. Range proofs and shares are checked by every party in
-  // round 2 (and here only if one of them fails), and the record carries the proofs for anyone
-  // to check again.
+  // exactly when its role provides inputs, its share boxes. Range proofs and shares are checked by
+  // every party in round 2 (and here only if one of them fails), and the record carries the proofs
+  // for anyone to check again.
   const parsed: ParsedDealing[] = [];
   const outboxes: { dealer: string; sealed: SealedShares[] }[] = [];
   const signedDealings: SignedDealing[] = [];
@@ -456,9 +462,37 @@ export async function runAggregationOverHttp(
           frostIdentifier(roster, p),
         ]);
       }
+      // Its share boxes, checked now (the receivers cannot name a dealer for a box they never got
+      // or cannot tell from a relay's change): one per receiver, each signed by the dealer.
+      const boxes = verifyShareBoxes({
+        sessionId: sid,
+        roster,
+        rosterDigest: digestOfRoster,
+        dealer: p.id,
+        payload: pd.payload,
+        sealed: out.sealed,
+      });
+      if (!boxes.ok) {
+        throw new ProtocolError(
+          'INVALID_DEALING',
+          `${p.id} sent share boxes that are missing, duplicated, badly signed or addressed to no party`,
+          [frostIdentifier(roster, p)],
+          {
+            details: {
+              party: p.id,
+              share_boxes: {
+                missing: boxes.missing,
+                duplicated: boxes.duplicated,
+                badly_signed: boxes.badlySigned,
+                unexpected: boxes.unexpected,
+              },
+            },
+          },
+        );
+      }
       parsed.push(pd);
       signedDealings.push(out.dealing);
-      outboxes.push({ dealer: p.id, sealed: Array.isArray(out.sealed) ? out.sealed : [] });
+      outboxes.push({ dealer: p.id, sealed: out.sealed });
     } catch (error) {
       if (!(error instanceof AapsError)) throw error;
       dealFailures.push({ party: p.id, error });
