@@ -59,8 +59,8 @@ const rng = (n: number) => new Uint8Array(randomBytes(n));
 const idOf = (i: number) => roster.parties[i]!.id;
 const identifierOf = (i: number) => frostIdentifier(roster, roster.parties[i]!);
 
-/** How a misbehaving party answers one of its calls: its own answer in, what it sends out. */
-type Answer = (res: Response, sessionId: string) => Promise<Response>;
+/** How misbehaving party `party` answers one of its calls: its own answer in, what it sends out. */
+type Answer = (res: Response, sessionId: string, party: number) => Promise<Response>;
 /** Per party, per request path, its misbehaviour. */
 const misbehave = new Map<number, Map<string, Answer>>();
 
@@ -87,7 +87,7 @@ const fetchApp: typeof fetch = async (input, init) => {
   const answer = misbehave.get(i)?.get(url.pathname);
   if (!answer) return res;
   const request = JSON.parse(String(init?.body)) as { payload: { session_id: string } };
-  return answer(res, request.payload.session_id);
+  return answer(res, request.payload.session_id, i);
 };
 
 const client = () => new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
@@ -118,11 +118,8 @@ const errorBody =
 
 /** The party's own answer with its body rewritten, signed again with the party's identity key. */
 const signedRewrite =
-  (
-    party: number,
-    rewrite: (body: Record<string, unknown>, sessionId: string) => Record<string, unknown>,
-  ): Answer =>
-  async (res, sessionId) => {
+  (rewrite: (body: Record<string, unknown>, sessionId: string) => Record<string, unknown>): Answer =>
+  async (res, sessionId, party) => {
     if (!res.ok) return res;
     const env = (await res.json()) as SignedEnvelope<{ body: Record<string, unknown> }>;
     const { signature: _drop, ...meta } = env.meta as typeof env.meta & { signature?: string };
@@ -227,6 +224,19 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
     expect(e.details['unavailable']).toEqual([idOf(PROBLEM_SOLVER), idOf(QA), idOf(AUDIT)]);
   });
 
+  it('evaluators that sign an answer over other dealings are proven and named: beside t others, or failing the run', async () => {
+    const otherDealings = signedRewrite((body) => ({ ...body, dealings_digest: 'ab'.repeat(32) }));
+    const one = await withMisbehaving([QA], '/v1/agg/evaluate', otherDealings, () => run('digest-one'));
+    expect(one.result.total_cost).toBe(TOTAL);
+    expect(one.culprits).toEqual([idOf(QA)]);
+    const e = await failureOf(
+      withMisbehaving([STRATEGY, QA, AUDIT], '/v1/agg/evaluate', otherDealings, () => run('digest-three')),
+    );
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.culprits).toEqual([identifierOf(STRATEGY), identifierOf(QA), identifierOf(AUDIT)]);
+    expect(e.details['accusers']).toEqual([]);
+  });
+
   it('a dealer whose signed dealing fails the public checks is proven and named, not the parties that refused it', async () => {
     // Strategy deals 1.5e9 (over the 1e9 maximum) under a circuit whose ranges it widened: its
     // range proof cannot fit the real one. Every honest evaluator refuses; the coordinator checks
@@ -239,7 +249,7 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
       inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
     });
     const dealer = idOf(STRATEGY);
-    const forge = signedRewrite(STRATEGY, (body, sessionId) => {
+    const forge = signedRewrite((body, sessionId) => {
       const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
         circuit: widened,
         sessionId,
@@ -303,7 +313,7 @@ describe('round 1 (agg.deal): a party whose own deal fails is the culprit, whate
       withMisbehaving(
         [QA],
         '/v1/agg/deal',
-        signedRewrite(QA, () => ({ dealing: null, sealed: [] })),
+        signedRewrite(() => ({ dealing: null, sealed: [] })),
         () => run('no-dealing'),
       ),
     );
@@ -334,15 +344,15 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
     sig[0]! ^= 1;
     return { ...item, sig: sig.toString('base64') };
   };
-  const boxesRewritten = (party: number, change: (sealed: Box[]) => Box[]): Answer =>
-    signedRewrite(party, (body) => ({ ...body, sealed: change(body.sealed as Box[]) }));
+  const boxesRewritten = (change: (sealed: Box[]) => Box[]): Answer =>
+    signedRewrite((body) => ({ ...body, sealed: change(body.sealed as Box[]) }));
 
   it('a dealer whose boxes for n - t + 1 receivers carry bad signatures is named (R2)', async () => {
     const e = await failureOf(
       withMisbehaving(
         [PROBLEM_SOLVER],
         '/v1/agg/deal',
-        boxesRewritten(PROBLEM_SOLVER, (sealed) => sealed.map((b, k) => (k >= 2 ? spoiled(b) : b))),
+        boxesRewritten((sealed) => sealed.map((b, k) => (k >= 2 ? spoiled(b) : b))),
         () => run('boxes-three'),
       ),
     );
@@ -368,9 +378,7 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
       withMisbehaving(
         [MONITORING],
         '/v1/agg/deal',
-        boxesRewritten(MONITORING, (sealed) =>
-          sealed.map((b) => (b.party === idOf(STRATEGY) ? spoiled(b) : b)),
-        ),
+        boxesRewritten((sealed) => sealed.map((b) => (b.party === idOf(STRATEGY) ? spoiled(b) : b))),
         () => run('boxes-strategy', { confirm: true }),
       ),
     );
@@ -387,7 +395,7 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
     };
     for (const [name, change] of Object.entries(changes)) {
       const e = await failureOf(
-        withMisbehaving([AUDIT], '/v1/agg/deal', boxesRewritten(AUDIT, change), () => run(`boxes-${name}`)),
+        withMisbehaving([AUDIT], '/v1/agg/deal', boxesRewritten(change), () => run(`boxes-${name}`)),
       );
       expect(e.code).toBe('INVALID_DEALING');
       expect(e.culprits).toEqual([identifierOf(AUDIT)]);
