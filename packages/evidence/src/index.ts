@@ -5,6 +5,13 @@
  */
 
 export {
+  type AggregationRef,
+  type CitedAggregation,
+  citedAggregation,
+  POOLED_RISK_CIRCUIT_ID,
+  POOLED_RISK_CIRCUIT_SHA256,
+} from './aggregation-binding.js';
+export {
   APPROVAL_DOMAIN,
   approvalSigningBytes,
   EXECUTION_MESSAGES,

@@ -1,10 +1,14 @@
 import { canonicalBytes, type Envelope, generateIdentityKey, signEnvelope } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import { buildBundle, buildBundleStatement } from './bundle/build.js';
+import { type BuildBundleInput, buildBundle, buildBundleStatement } from './bundle/build.js';
 import { createBundleVerifier } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
 import { ED25519_SUITE } from './keys.js';
-import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
+import {
+  checkEvidenceForSigning,
+  EVIDENCE_SIGNING_RULES,
+  type EvidenceSigningInput,
+} from './signing-check.js';
 import type { TranscriptEnvelope, VerifierRoster } from './statement.js';
 import {
   frostSigner,
@@ -15,6 +19,7 @@ import {
   makeRoster,
   makeTranscript,
 } from './test-helpers/fixtures.js';
+import { aggregationRecord, makePooledInput, refFor } from './test-helpers/pooled.js';
 
 const group = makeEd25519Key();
 const r = makeRoster();
@@ -177,6 +182,40 @@ describe('checkEvidenceForSigning', () => {
       ),
     };
     expect(ruleOf(offerFor(omitted))).toBe('evidence.approval');
+  });
+
+  describe('the Statement signs the aggregation the approval cites, one this party confirmed (evidence.aggregation)', () => {
+    const record = aggregationRecord({ sessionId: 'risk-1' });
+    const ref = refFor(record, 80);
+    const statementOffer = (input: BuildBundleInput, confirmed?: (x: typeof ref) => boolean) => ({
+      ...offer(input.transcript),
+      payload: canonicalBytes(buildBundleStatement(input)),
+      ...(confirmed === undefined ? {} : { aggregationConfirmed: confirmed }),
+    });
+
+    it('refuses a record digest nothing in the transcript cites', () => {
+      expect(ruleOf(statementOffer(makeInput(group, r, { aggregation: record })))).toBe(
+        'evidence.aggregation',
+      );
+    });
+
+    it("holds the digest to the approved proposal's reference and to this party's ledger", async () => {
+      const cited = await makePooledInput(group, r, { ref, record });
+      expect(ruleOf(statementOffer(cited, (x) => x.output_digest === ref.output_digest))).toBe('ok');
+      expect(ruleOf(statementOffer(cited, () => false))).toBe('evidence.aggregation');
+      const left = await makePooledInput(group, r, { ref });
+      expect(ruleOf(statementOffer(left, () => true))).toBe('evidence.aggregation');
+    });
+
+    it('is checked last: evidence failing its approval too names evidence.approval', async () => {
+      expect(EVIDENCE_SIGNING_RULES.at(-1)).toBe('evidence.aggregation');
+      const bad = await makePooledInput(group, r, { ref: null, record });
+      const order = bad.transcript.findIndex(
+        (e) => (e.meta as { message_type?: string }).message_type === 'ExecutionOrder',
+      );
+      const omitted = { ...bad, transcript: bad.transcript.filter((_, i) => i !== order) };
+      expect(ruleOf(statementOffer(omitted))).toBe('evidence.approval');
+    });
   });
 
   describe("the Statement roster is the party's own (evidence.roster)", () => {

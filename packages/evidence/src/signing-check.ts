@@ -7,6 +7,12 @@
  */
 
 import { canonicalize, VerificationError } from '@aaps/mpc-core';
+import {
+  type AggregationRef,
+  type CitedAggregation,
+  checkSignedAggregation,
+  citedAggregation,
+} from './aggregation-binding.js';
 import { checkApprovals } from './approval.js';
 import { checkSubject, openStatementPayload } from './bundle/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE, pae } from './dsse.js';
@@ -18,7 +24,9 @@ import { type CanonicalTranscript, verifyTranscript } from './transcript.js';
 /**
  * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
  * group, threshold, signers and roster), the transcript's shape, the subject's name and digest, the
- * transcript's signatures, and last the approval of any executed action (`approval.signature`).
+ * transcript's signatures, the approval of any executed action (`approval.signature`), and last the
+ * aggregation record the Statement signs (`aggregation`: the one the approved proposal cites, and
+ * one this party confirmed).
  */
 export const EVIDENCE_SIGNING_RULES = [
   'evidence.payload_type',
@@ -28,6 +36,7 @@ export const EVIDENCE_SIGNING_RULES = [
   'evidence.subject',
   'evidence.signers',
   'evidence.approval',
+  'evidence.aggregation',
 ] as const;
 export type EvidenceSigningRule = (typeof EVIDENCE_SIGNING_RULES)[number];
 
@@ -54,6 +63,13 @@ export interface EvidenceSigningInput {
    * for several parties at once and then asks only the named ones.
    */
   signer?: string;
+  /**
+   * Whether THIS party evaluated and confirmed the cited aggregation (the session, circuit, digest
+   * and value of `ref`), pooled for `proposal` (the approved proposal citing it, as the transcript
+   * carries it: unchecked JSON). A party node passes its ledger's check; without it only the
+   * Statement's digest is held to the reference. Throwing counts as false.
+   */
+  aggregationConfirmed?: (ref: AggregationRef, proposal: Record<string, unknown>) => boolean;
 }
 
 export type EvidenceSigningCheck =
@@ -128,8 +144,11 @@ export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
  * the payload is an AAPS incident Statement naming the signer's group key, ciphersuite and
  * threshold, exactly `threshold.min` distinct signers (the signer, when given, among them), the
  * signer's own `roster` as its roster and, as its one subject, its incident with the transcript's
- * digest, and every transcript envelope carries its sender's identity signature under `roster`:
- * what `aaps-verify` checks of the Statement and transcript, against the roster it will trust.
+ * digest, every transcript envelope carries its sender's identity signature under `roster`, every
+ * executed action its group approval, and the Statement signs an aggregation record exactly when the
+ * approved proposal cites one, with the cited digest (which `aggregationConfirmed`, when given, says
+ * this party confirmed): what `aaps-verify` checks of the Statement and transcript, against the
+ * roster it will trust.
  */
 export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSigningCheck {
   const refuse = (rule: EvidenceSigningRule, message: string): EvidenceSigningCheck => ({
@@ -200,6 +219,30 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     });
   } catch (e) {
     return refuse('evidence.approval', (e as Error).message);
+  }
+  // aaps-verify's aggregation: the signed record digest is the one the approved proposal cites
+  // (or there is none), and this party confirmed that very aggregation itself.
+  let cited: CitedAggregation | undefined;
+  try {
+    cited = citedAggregation(transcript, predicate);
+    checkSignedAggregation(predicate, cited);
+  } catch (e) {
+    return refuse('evidence.aggregation', (e as Error).message);
+  }
+  // A record is signed (a proposal nothing acted on may go without one): this party confirmed it.
+  if (cited !== undefined && predicate.aggregation !== null && input.aggregationConfirmed !== undefined) {
+    let confirmed = false;
+    try {
+      confirmed = input.aggregationConfirmed(cited.ref, cited.proposal) === true;
+    } catch {
+      confirmed = false;
+    }
+    if (!confirmed) {
+      return refuse(
+        'evidence.aggregation',
+        `this party did not confirm aggregation ${cited.ref.session_id} with digest ${cited.ref.output_digest} and value ${cited.ref.value} for this proposal`,
+      );
+    }
   }
   return {
     ok: true,

@@ -20,6 +20,7 @@ import {
   reloggedUnderLogKey,
   trustedRootFor,
 } from './test-helpers/fixtures.js';
+import { aggregationRecord, refFor } from './test-helpers/pooled.js';
 
 function sigstoreVerifier(root: TrustedRoot): Verifier {
   const json = JSON.parse(JSON.stringify(root));
@@ -44,7 +45,8 @@ describe('Sigstore export', () => {
   let root: TrustedRoot;
 
   beforeAll(async () => {
-    fx = await makeLoggedBundles(5, { aggregation: { circuit: 'tally', output: 3 } });
+    const record = aggregationRecord();
+    fx = await makeLoggedBundles(5, { pooled: { record, ref: refFor(record, 80) } });
     root = trustedRootFor(fx);
   });
 

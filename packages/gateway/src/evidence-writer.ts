@@ -7,6 +7,7 @@
  */
 import type { EvidenceSummary, HumanRejection } from '@aaps/agents';
 import {
+  aggregationDigest,
   attachLogEntry,
   type BuildBundleInput,
   buildBundle,
@@ -104,14 +105,19 @@ function humanRejection(incident: IncidentRecord): { human_rejection?: Record<st
 }
 
 /**
- * The pooled-risk aggregation record, when the decision the parties signed cites it: the bundle
- * carries it and the statement signs its digest, so a verifier re-checks it offline.
+ * The pooled-risk aggregation record, when the decision cites it: the bundle carries it and the
+ * statement signs its digest, so a verifier re-checks it offline. Only the very record the
+ * proposal's `aggregation_ref` names (its digest is the reference's `output_digest`): verifiers and
+ * parties refuse any other (`aggregation`, `evidence.aggregation`). A decision strategy refused, say
+ * for a reference no party confirmed, may go without one (docs/evidence.md).
  */
 function pooledAggregation(incident: IncidentRecord): { aggregation?: BuildBundleInput['aggregation'] } {
   const pooled = incident.pooled_risk;
   const cited = incident.decision?.proposal.risk.aggregation_ref;
-  if (pooled === undefined || cited === undefined || cited.session_id !== pooled.ref.session_id) return {};
-  return { aggregation: json(pooled.record) as BuildBundleInput['aggregation'] };
+  if (pooled === undefined || cited === undefined) return {};
+  const record = json(pooled.record);
+  if (bytesToHex(aggregationDigest(record)) !== cited.output_digest.toLowerCase()) return {};
+  return { aggregation: record };
 }
 
 /**

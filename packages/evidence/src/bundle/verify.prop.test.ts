@@ -9,6 +9,7 @@ import {
   makeLoggedBundles,
   makeRoster,
 } from '../test-helpers/fixtures.js';
+import { aggregationRecord, refFor } from '../test-helpers/pooled.js';
 import { buildBundle } from './build.js';
 import type { EvidenceBundle } from './types.js';
 import { createBundleVerifier, verifyBundle } from './verify.js';
@@ -79,9 +80,8 @@ describe('tampering with any field of a real bundle', () => {
   let all: Leaf[];
 
   beforeAll(async () => {
-    fx = await makeLoggedBundles(3, {
-      aggregation: { circuit: 'risk-score', output: 17, inputs: ['a', 'b'] },
-    });
+    const record = aggregationRecord();
+    fx = await makeLoggedBundles(3, { pooled: { record, ref: refFor(record, 80) } });
     bundle = fx.bundles[1]!;
     all = leaves(bundle);
   });

@@ -21,6 +21,7 @@ import {
   ORIGIN,
   resignStatement,
 } from '../test-helpers/fixtures.js';
+import { aggregationRecord, refFor } from '../test-helpers/pooled.js';
 import { attachLogEntry, buildBundle, bundleLogLeaf } from './build.js';
 import { type BundleVerifierOptions, createBundleVerifier, verifyBundle } from './verify.js';
 
@@ -235,8 +236,8 @@ describe('verifyBundle', () => {
   });
 
   it('binds the aggregation record and re-checks it with the injected function', async () => {
-    const record = { circuit: 'risk-score', output: 17, commitments: ['aa', 'bb'] };
-    const { group, bundle } = await makeLoggedBundles(1, { aggregation: record });
+    const record = aggregationRecord();
+    const { group, bundle } = await makeLoggedBundles(1, { pooled: { record, ref: refFor(record, 80) } });
     const seen: unknown[] = [];
     verifyBundle(bundle, { groupPublicKey: group.publicKey, verifyAggregation: (r) => seen.push(r) });
     expect(seen).toEqual([record]);
@@ -247,7 +248,7 @@ describe('verifyBundle', () => {
       'aggregation',
     );
     expect(
-      checkOf({ ...bundle, aggregation: { ...record, output: 18 } }, { groupPublicKey: group.publicKey }),
+      checkOf({ ...bundle, aggregation: { ...record, threshold: 2 } }, { groupPublicKey: group.publicKey }),
     ).toBe('aggregation');
     const { aggregation: _gone, ...without } = bundle;
     expect(checkOf(without, { groupPublicKey: group.publicKey })).toBe('aggregation');

@@ -6,6 +6,7 @@
  * `--key` or a trusted root), never from the bundle alone.
  */
 import { ValidationError, VerificationError } from '@aaps/mpc-core';
+import { checkAggregationBinding, checkSignedAggregation, citedAggregation } from '../aggregation-binding.js';
 import { checkApprovals } from '../approval.js';
 import {
   assertNoFork,
@@ -261,15 +262,17 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     step('signers.threshold', () =>
       checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
     );
-    if (bundle.aggregation === undefined && predicate.aggregation === null) {
-      note('aggregation', 'skip', 'no aggregation record');
-    } else {
-      step(
-        'aggregation',
-        () => checkAggregation(bundle.aggregation, predicate, options.verifyAggregation),
-        (rechecked) => (rechecked ? undefined : 'digest matches; no re-check function was supplied'),
-      );
-    }
+    step(
+      'aggregation',
+      () =>
+        checkAggregation(bundle.aggregation, bundle.transcript, predicate, roster, options.verifyAggregation),
+      (outcome) =>
+        outcome === 'none'
+          ? { skip: 'no aggregation record' }
+          : outcome === 'bound'
+            ? 'the record is the one the approval cites; no re-check function was supplied'
+            : undefined,
+    );
 
     const out: VerifiedBundle = { statement, incidentId: predicate.incident.id, checks };
     const log = decoded.log;
@@ -432,26 +435,38 @@ export function checkSubject(statement: Statement, transcript: readonly unknown[
   return canonical;
 }
 
-/** Returns whether the record was re-checked (true) or only matched to its digest (false). */
+/**
+ * The `aggregation` check: the record is the one the approved proposal cites (aggregation-binding.ts:
+ * digest, session, pooled value, pinned circuit, the roster's parties), its digest is the one the
+ * Statement signs, and, given a re-check function, it re-checks. Returns `none` when the bundle has
+ * no record and nothing cites one, `bound` when the record was not re-checked (no function).
+ */
 function checkAggregation(
   record: JsonObject | undefined,
+  transcript: readonly unknown[],
   predicate: Statement['predicate'],
+  roster: VerifierRoster,
   recheck: BundleVerifierOptions['verifyAggregation'],
-): boolean {
-  if (record === undefined || predicate.aggregation === null) {
-    fail('aggregation', 'aggregation record and its signed digest must both be present');
-  }
+): 'none' | 'bound' | 'rechecked' {
+  const cited = citedAggregation(transcript, predicate);
+  checkSignedAggregation(predicate, cited);
+  checkAggregationBinding(record, cited, {
+    ciphersuite: predicate.ciphersuite,
+    threshold: predicate.threshold,
+    roster,
+  });
+  if (record === undefined || predicate.aggregation === null) return 'none';
   if (toHex(aggregationDigest(record)) !== predicate.aggregation.sha256) {
     fail('aggregation', 'aggregation record does not match its signed digest');
   }
-  if (recheck === undefined) return false;
+  if (recheck === undefined) return 'bound';
   try {
     recheck(record);
   } catch (e) {
     const inner = (e as { check?: unknown }).check;
     fail('aggregation', `aggregation record does not re-check: ${(e as Error).message}`, { inner }, e);
   }
-  return true;
+  return 'rechecked';
 }
 
 /** Verify one bundle; see {@link createBundleVerifier} to verify many with cached keys. */

@@ -17,6 +17,7 @@ import {
   signShare,
   trustedDealer,
 } from '@aaps/mpc-core';
+import type { AggregationRef } from '../aggregation-binding.js';
 import { attachLogEntry, type BuildBundleInput, buildBundle, bundleLogLeaf } from '../bundle/build.js';
 import type { EvidenceBundle } from '../bundle/types.js';
 import type { NoteKey } from '../checkpoint.js';
@@ -25,6 +26,8 @@ import { ED25519_SUITE, type EvidenceCiphersuite } from '../keys.js';
 import { type LogStore, type LogStoreOp, TransparencyLog } from '../log.js';
 import { buildTrustedRoot, type TrustedRoot, type TrustedRootInput } from '../sigstore-export.js';
 import type { JsonObject, TranscriptEnvelope, VerifierRoster } from '../statement.js';
+// pooled.ts builds on makeApprovedInput: a cycle both sides use only inside functions.
+import { makePooledInput } from './pooled.js';
 
 export const ORIGIN = 'aaps.test/log';
 
@@ -205,6 +208,11 @@ export interface ApprovedIncidentOptions {
   editProposal?: (proposal: JsonObject) => void;
   /** Changes the order's payload after the approval is signed and before the gateway signs it. */
   editOrder?: (payload: { incident_id: string; proposal: JsonObject; approval: JsonObject }) => void;
+  /**
+   * Strategy's decision on the proposal; anything but `auto` (the default) stops the incident
+   * there: no order, no execution (a refused proposal, or one a person then rejected).
+   */
+  strategyDecision?: 'auto' | 'needs_human' | 'refuse';
 }
 
 /**
@@ -248,7 +256,11 @@ export async function makeApprovedInput(
     bySelf(0, 'IncidentSignal', { incident_id: id, severity: 'high' }),
     bySelf(1, 'RCAReport', { incident_id: id, root_cause: 'missing key' }),
     bySelf(1, 'FixProposal', { incident_id: id, proposals: [{ action: 'configmap_reload' }] }),
-    bySelf(2, 'ApprovalDecision', { incident_id: id, decision: 'auto', proposal }),
+    bySelf(2, 'ApprovalDecision', {
+      incident_id: id,
+      decision: options.strategyDecision ?? 'auto',
+      proposal,
+    }),
     byGateway('gateway', 'ExecutionOrder', order, 'maintenance-agent'),
     byGateway(
       'maintenance-agent',
@@ -258,6 +270,18 @@ export async function makeApprovedInput(
     ),
     bySelf(3, 'VerificationReport', { incident_id: id, verdict: 'pass' }),
   ];
+  const decided = options.strategyDecision ?? 'auto';
+  if (decided !== 'auto') {
+    return makeInput(group, r, {
+      incident: { id, type: 'config_validation_failed' },
+      decision: { outcome: decided, proposal_digest: proposal.proposal_digest!, risk_score: 50 },
+      action: null,
+      humanApprovals: [],
+      times: { received: '2026-11-25T15:00:00Z', proposed: '2026-11-25T15:00:02Z' },
+      transcript: transcript.slice(0, 5),
+      ciphersuite: suite,
+    });
+  }
   return makeInput(group, r, {
     incident: { id, type: 'config_validation_failed' },
     decision: { outcome: 'auto', proposal_digest: proposal.proposal_digest!, risk_score: 50 },
@@ -331,21 +355,30 @@ export interface LoggedFixture {
   bundles: EvidenceBundle[];
 }
 
-/** `count` bundles appended to one log, one checkpoint signed by the group key over all of them. */
+/**
+ * `count` bundles appended to one log, one checkpoint signed by the group key over all of them.
+ * With `pooled`, each is an approved incident whose proposal cites `pooled.ref` and whose bundle
+ * carries `pooled.record` (test-helpers/pooled.ts `makePooledInput`).
+ */
 export async function makeLoggedBundles(
   count = 3,
-  options: { aggregation?: JsonObject; group?: TestKey; roster?: TestRoster } = {},
+  options: {
+    pooled?: { record: JsonObject; ref: AggregationRef };
+    group?: TestKey;
+    roster?: TestRoster;
+  } = {},
 ): Promise<LoggedFixture> {
   const group = options.group ?? makeEd25519Key();
   const r = options.roster ?? makeRoster();
   const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
   const unlogged: EvidenceBundle[] = [];
   for (let i = 0; i < count; i++) {
-    const overrides: Partial<BuildBundleInput> = {
-      incident: { id: `inc-${i}`, type: 'config_validation_failed' },
-    };
-    if (options.aggregation !== undefined) overrides.aggregation = options.aggregation;
-    unlogged.push(await buildBundle(makeInput(group, r, overrides), group.sign));
+    const incident = { id: `inc-${i}`, type: 'config_validation_failed' };
+    const input =
+      options.pooled === undefined
+        ? makeInput(group, r, { incident })
+        : await makePooledInput(group, r, { ...options.pooled, incidentId: incident.id });
+    unlogged.push(await buildBundle(input, group.sign));
   }
   const indexes = await Promise.all(unlogged.map((b) => log.append(bundleLogLeaf(b))));
   await log.signCheckpoint(noteKeyFor(group), group.sign);

@@ -7,26 +7,46 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatCheckpoint, MemoryMerkleTree } from '@aaps/evidence';
 import {
+  buildBundleStatement,
+  evidenceSigningMessage,
+  formatCheckpoint,
+  IN_TOTO_PAYLOAD_TYPE,
+  MemoryMerkleTree,
+  POOLED_RISK_CIRCUIT_SHA256,
+} from '@aaps/evidence';
+import {
+  base64Encode,
   bytesToHex,
+  canonicalBytes,
+  encodeAggregationRecordJson,
   getCiphersuite,
   PolicyRefusal,
   Round1CommitmentBatchCodec,
+  SCHEMA_VERSION,
   SignatureShareCodec,
+  type SignedEnvelope,
   SigningPackageCodec,
+  signEnvelope,
   trustedDealer,
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAggregationOverHttp } from '../../aggregate.js';
 import { PartyClient } from '../../client.js';
+import type { AggregationRef } from '../../policy/proposal.js';
+import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
 import { rosterDigest } from '../../roster.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
+import { POOLED_RISK_CIRCUIT } from '../pooled-risk.js';
 import { type FiveParties, fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
+import { verifierRoster } from './sign.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+let groupPublicKey: Uint8Array;
 const ORIGIN = 'aaps.test/witness';
 let dir: string;
 const stores: PartyStore[] = [];
@@ -47,6 +67,18 @@ const proofFrom = (t: MemoryMerkleTree, from: number, to: number) => ({
   hashes: t.consistencyProof(from, to).map(bytesToHex),
 });
 
+/** Three signers' commitments for a fresh session: party `p` and two others (their nonces stay unused). */
+async function commitmentsFor(p: number, session: string) {
+  const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b);
+  return Promise.all(
+    signers.map(async (i) => {
+      const id = set.roster.parties[i]!.id;
+      const drawn = await client.call<{ commitments: unknown }>(id, 'sign.commit', session, { count: 1 });
+      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
+    }),
+  );
+}
+
 /**
  * Party `p`'s round two over checkpoint (`origin`, `size`, root of `t` at `size`) with the proofs
  * given; resolves to its share, or rejects with what the client makes of its refusal.
@@ -60,15 +92,7 @@ async function round2(
 ) {
   const party = set.roster.parties[p]!.id;
   const session = `w-${sessions++}`;
-  // A signing package names three signers: party `p` and two others (their nonces stay unused).
-  const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b);
-  const commitments = await Promise.all(
-    signers.map(async (i) => {
-      const id = set.roster.parties[i]!.id;
-      const drawn = await client.call<{ commitments: unknown }>(id, 'sign.commit', session, { count: 1 });
-      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
-    }),
-  );
+  const commitments = await commitmentsFor(p, session);
   const rootHash = t.root(size);
   const message = new TextEncoder().encode(formatCheckpoint({ origin, size, rootHash, extensions: [] }));
   const out = await client.call<{ share: unknown }>(party, 'sign.round2', session, {
@@ -97,6 +121,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-party-sign-'));
   set = fiveParties();
   const dealt = trustedDealer(suite, set.roster.threshold);
+  groupPublicKey = dealt.publicPackage.groupPublicKey;
   apps = [];
   for (let i = 0; i < 5; i++) {
     const deps = await partyDeps(set, i, { dir, stores });
@@ -193,5 +218,140 @@ describe('a party signs a checkpoint only when it extends the last one it signed
     );
     expect(await stores[4]!.lastCheckpoint('aaps.test/fresh')).toBeUndefined();
     await round2(4, log, 10);
+  });
+});
+
+describe('a party signs evidence only with an aggregation record it confirmed itself', () => {
+  const subjectOf = (incident: string) => ({
+    incident_id: incident,
+    action: 'image_rollback',
+    factors: LOW_RISK,
+  });
+  let pooled: { ref: AggregationRef; record: Record<string, unknown> }[];
+
+  beforeAll(async () => {
+    // Two real pooled-risk rounds over the in-process parties, each confirmed by all five.
+    pooled = [];
+    for (const incident of ['inc-ev-1', 'inc-ev-2']) {
+      const sessionId = `risk-${incident}`;
+      const out = await runAggregationOverHttp(client, {
+        circuitId: POOLED_RISK_CIRCUIT,
+        sessionId,
+        inputs: {},
+        derive: subjectOf(incident),
+        confirm: true,
+      });
+      expect(out.confirmed).toHaveLength(5);
+      pooled.push({
+        ref: {
+          circuit: POOLED_RISK_CIRCUIT,
+          session_id: sessionId,
+          output_digest: out.digest,
+          value: out.pooledRisk!,
+        },
+        record: JSON.parse(encodeAggregationRecordJson(out.record)) as Record<string, unknown>,
+      });
+    }
+  });
+
+  /**
+   * Party `p`'s round two over the evidence of `incident`, whose strategy decision cites `ref` and
+   * whose bundle carries `record`; resolves to its share, or rejects with its refusal.
+   */
+  async function signEvidence(
+    p: number,
+    incident: string,
+    ref: AggregationRef,
+    record: Record<string, unknown>,
+  ) {
+    const base = proposalFor('image_rollback', { incident_id: incident }, LOW_RISK);
+    const proposal = proposalFor(
+      'image_rollback',
+      {
+        incident_id: incident,
+        risk: { ...base.risk, score: Math.max(base.risk.score, ref.value), aggregation_ref: ref },
+      },
+      LOW_RISK,
+    );
+    const strategy = set.roster.parties.findIndex((x) => x.role === 'strategy');
+    const decision = signEnvelope(
+      {
+        meta: {
+          trace_id: `trace-${incident}`,
+          span_id: `span-${incident}`,
+          timestamp: '2026-11-26T12:00:00Z',
+          source_agent: set.roster.parties[strategy]!.id,
+          target_agent: 'gateway',
+          message_type: 'ApprovalDecision',
+          schema_version: SCHEMA_VERSION,
+          idempotency_key: `idem-${incident}`,
+        },
+        context: { namespace: 'shop', cluster: 'prod-eu-1', urgency: 'P2' },
+        payload: { incident_id: incident, decision: 'needs_human', reason: 'pooled', proposal } as never,
+      },
+      set.keys[strategy]!.secretKey,
+    ) as SignedEnvelope;
+    const transcript = [JSON.parse(JSON.stringify(decision))];
+    const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b).map((i) => set.roster.parties[i]!.id);
+    const statement = buildBundleStatement({
+      incident: { id: incident, type: 'crashloop' },
+      decision: { outcome: 'needs_human', proposal_digest: proposal.proposal_digest, pooled: true },
+      action: null,
+      humanApprovals: [],
+      verification: null,
+      times: { received: '2026-11-26T12:00:00Z' },
+      transcript,
+      ciphersuite: 'FROST-ED25519-SHA512-v1',
+      groupPublicKey,
+      threshold: { min: 3, max: 5 },
+      signers,
+      roster: verifierRoster(set.roster),
+      aggregation: record as never,
+    });
+    const payload = canonicalBytes(statement);
+    const session = `ev-${sessions++}`;
+    const commitments = await commitmentsFor(p, session);
+    const out = await client.call<{ share: unknown }>(set.roster.parties[p]!.id, 'sign.round2', session, {
+      signing_package: SigningPackageCodec.toJSON(suite.id, {
+        commitments,
+        message: evidenceSigningMessage(payload),
+      }),
+      subject: {
+        kind: 'evidence',
+        payload_type: IN_TOTO_PAYLOAD_TYPE,
+        payload: base64Encode(payload),
+        transcript,
+      },
+    });
+    return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+  }
+
+  it('signs the record the proposal cites, which it confirmed for that incident', async () => {
+    const [one] = pooled;
+    for (const p of [0, 2, 4]) {
+      const share = await signEvidence(p, 'inc-ev-1', one!.ref, one!.record);
+      expect(share.share.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("refuses another confirmed round's record in the bundle (evidence.aggregation)", async () => {
+    const [one, two] = pooled;
+    expect((await refusal(signEvidence(0, 'inc-ev-1', one!.ref, two!.record))).rule).toBe(
+      'evidence.aggregation',
+    );
+  });
+
+  it('refuses a reference it confirmed for another incident, record and all (its ledger)', async () => {
+    // The Statement is consistent with the reference; only the party's ledger knows the round
+    // pooled another incident's scores.
+    const [, two] = pooled;
+    expect((await refusal(signEvidence(1, 'inc-ev-1', two!.ref, two!.record))).rule).toBe(
+      'evidence.aggregation',
+    );
+  });
+
+  it('pins the circuit the parties load: evidence ships its digest', () => {
+    const shipped = readCircuitCatalog([SHIPPED_CIRCUITS_DIR]).get(POOLED_RISK_CIRCUIT);
+    expect(shipped?.digestHex).toBe(POOLED_RISK_CIRCUIT_SHA256);
   });
 });

@@ -26,7 +26,12 @@ import { checkApprovalBacking } from '../../policy/backing.js';
 import type { CheckpointProof, ProposedCheckpoint } from '../../policy/checkpoint-rule.js';
 import { evaluateProposal } from '../../policy/evaluate.js';
 import { createHumanApprovalVerifier } from '../../policy/human-approval.js';
-import { type AggregationRef, type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
+import {
+  type AggregationRef,
+  type ApprovalProposal,
+  parseApprovalProposal,
+  proposalSigningBytes,
+} from '../../policy/proposal.js';
 import { approverKey, frostIdentifier, type Roster, vetoHolders } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 
@@ -175,6 +180,10 @@ export function createSignHandlers(
           groupPublicKey: publicPackage.groupPublicKey,
           threshold: publicPackage.threshold,
           signer: deps.self.id,
+          // The aggregation record the Statement signs must be one this party confirmed itself,
+          // pooled for the proposal that cites it (the same ledger check as for an approval).
+          aggregationConfirmed: (ref, proposal) =>
+            verifyAggregationRef?.(ref, parseApprovalProposal(proposal)) === true,
         });
         if (!checked.ok) return refuse(session, checked.rule, checked.message);
         return {
