@@ -304,7 +304,7 @@ function dealFailure(roster: Roster, failures: readonly PartyFailure[]): Protoco
 /**
  * Dealers whose signed public dealing fails the public checks here (commitments decode strictly,
  * range proofs verify): proven, since the coordinator checks the very payload the dealer signed.
- * Run only when some evaluator failed, so an honest round costs nothing more.
+ * Run only when a round fails below t evaluators (about 35 ms per dealer of a 30-bit range proof).
  */
 function provenBadDealers(
   session: AggregationSession<unknown>,
@@ -326,12 +326,11 @@ function provenBadDealers(
 }
 
 /**
- * Round 2 ended with fewer than t usable evaluators, or with a dealing proven bad: one error. The
- * culprits are only what is proven (dealers whose signed dealing fails the public checks,
- * evaluators that signed another `dealings_digest`); what failing parties claimed is listed apart
- * (`details.claimed_culprits`, `details.accusers`), unverified. Code: the proven fault's; else,
- * when every failure was a party not answering, that code (worth trying again); else
- * `QUORUM_UNREACHABLE`.
+ * Round 2 ended with fewer than t usable evaluators: one error. The culprits are only what is
+ * proven (dealers whose signed dealing fails the public checks, evaluators that signed another
+ * `dealings_digest`); what failing parties claimed is listed apart (`details.claimed_culprits`,
+ * `details.accusers`), unverified. Code: the proven fault's; else, when every failure was a party
+ * not answering, that code (worth trying again); else `QUORUM_UNREACHABLE`.
  */
 function evaluateFailure(
   roster: Roster,
@@ -553,11 +552,13 @@ export async function runAggregationOverHttp(
     groups.push(resultSharesFromWire(session, p, roster, r.value.result_shares));
   });
   const shares = groups.flat();
-  // Someone refused: check every signed dealing's public part here, where a failure is proof.
-  const proven = evalFailures.some((f) => !TRANSIENT.has(codeOf(f.error)))
-    ? provenBadDealers(session, parsed, roster)
-    : { culprits: [], code: undefined };
-  if (proven.culprits.length > 0 || groups.length < session.threshold) {
+  if (groups.length < session.threshold) {
+    // Parties refused: check every signed dealing's public part here, where a failure is proof.
+    // (Not needed while t agree: at least one of them is honest and checked every other dealer's
+    // range proofs; and so a lone liar cannot make the coordinator do this work every round.)
+    const proven = evalFailures.some((f) => !TRANSIENT.has(codeOf(f.error)))
+      ? provenBadDealers(session, parsed, roster)
+      : { culprits: [], code: undefined };
     throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable);
   }
   const leftOut = evalFailures.map(({ party, error }) => ({
