@@ -27,7 +27,11 @@ export const EVIDENCE_CHECKS = [
   'approval.signature',
   /** Ciphersuite, threshold and signers agree between predicate, bundle and roster. */
   'signers.threshold',
-  /** The aggregation record matches its signed digest and re-checks. */
+  /**
+   * The aggregation record is the one the approved proposal cites (`risk.aggregation_ref`: digest,
+   * session, pooled value), on the pinned pooled-risk circuit and the roster's parties, matches
+   * its signed digest, and re-checks. Skipped when nothing cites a record and there is none.
+   */
   'aggregation',
   /** The checkpoint is a well-formed signed note under a trusted log key. */
   'log.checkpoint',

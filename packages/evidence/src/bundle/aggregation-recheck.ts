@@ -2,7 +2,10 @@
  * The full re-check of a bundle's aggregation record: mpc-core's `verifyAggregation` (opening,
  * commitments, range proofs against the circuit), applied to the record as the bundle carries it
  * (its JSON form, canonicalized). Without it a verifier checks the record only against the digest
- * the quorum signed. `aaps-verify` always applies it; a library caller opts in with
+ * the quorum signed and the approval cites. The circuit is pinned before the re-check runs: the
+ * `aggregation` check accepts only a record embedding the shipped `weighted-risk` circuit
+ * (aggregation-binding.ts, by digest), so the re-check is against that circuit.
+ * `aaps-verify` always applies it; a library caller opts in with
  * `createBundleVerifier(withAggregationRecheck({ groupPublicKey }))`. (mpc-core's function takes
  * the record's JSON text, CBOR bytes or decoded form, not the bundle's JSON object: pass it
  * through this, not as is.)

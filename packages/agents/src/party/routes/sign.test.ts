@@ -1,6 +1,7 @@
 /**
  * A party signs a checkpoint as a C2SP witness would: the first one of an origin on trust, each
- * later one only with a consistency proof from the size it last signed for that origin. Driven in
+ * later one only with a consistency proof from the size it last signed for that origin. It signs
+ * evidence carrying a pooled-risk record only when it confirmed that very round itself. Driven in
  * process through the party app and the real client, so the refusal the coordinator reads is the
  * party's signed one.
  */
