@@ -218,6 +218,28 @@ describe('the three incident types, end to end', () => {
     expect(history.at(-1)?.image).toMatch(/@sha256:(ab)+$/);
   });
 
+  it('a signal carrying deployment history, for a workload with stored history: its envelope stays as signed', async () => {
+    const gw = await gateway();
+    await gw.store.recordDeployment({
+      workload: 'deployment://shop/web',
+      container: 'web',
+      image: `registry.example/shop/web@sha256:${'cd'.repeat(32)}`,
+      revision: 3,
+      deployed_at: '2026-11-01T00:00:00Z',
+      outcome: 'healthy',
+    });
+    const id = await submit(gw, SIGNALS.imageSignature());
+    await gw.runner.idle();
+    // Sealed at the first try: the parties verified the intake envelope's signature as signed.
+    const { inc, bundle } = await sealed(gw, id);
+    expect(notes(inc, 'evidence.retrying')).toHaveLength(0);
+    type Signal = { payload: { metadata: { deployment_history: unknown[] } } };
+    const sent = SIGNALS.imageSignature() as unknown as Signal;
+    expect((bundle.transcript[0] as unknown as Signal).payload.metadata.deployment_history).toEqual(
+      sent.payload.metadata.deployment_history,
+    );
+  });
+
   it('resource quota exceeded (events.k8s.io Event): quota raised within bounds', async () => {
     const gw = await gateway();
     const [out] = await webhook(gw, 'kubernetes', fixture('kubernetes/events-v1-quota-exceeded.json'));

@@ -1143,8 +1143,9 @@ export class WorkflowRunner {
     const meta =
       (r.transcript[0]?.payload as { metadata?: Record<string, unknown> } | undefined)?.metadata ?? {};
     const facts = r.triage?.triage.facts;
+    // A copy: the signal's own array is part of a signed envelope and must stay as it was signed.
     const history: DeploymentRecord[] = Array.isArray(meta['deployment_history'])
-      ? (meta['deployment_history'] as DeploymentRecord[])
+      ? [...(meta['deployment_history'] as DeploymentRecord[])]
       : [];
     for (const w of facts?.workloads ?? []) history.push(...(await this.#d.store.deploymentHistory(w)));
     const sources: Record<string, unknown> = isObject(meta['sources']) ? { ...meta['sources'] } : {};
