@@ -2,8 +2,10 @@
  * Secret-shared aggregation over HTTP across five real party processes on loopback (3-of-5), with
  * `runAggregationOverHttp` as the coordinator in the bench process:
  *
- * - `agg.weighted-risk.5parties.http`: one verified `weighted-risk` round. Each party deals its
- *   sealed 0..100 score with a range proof and seals a share box to every receiver; each checks
+ * - `agg.weighted-risk.5parties.http`: one verified `weighted-risk` round, as the gateway pools risk:
+ *   each party derives its own 0..100 score for the round's subject from its policy (pooled risk
+ *   takes no caller input) and deals it with a range proof, its share boxes signed to every
+ *   receiver and the subject's digest signed into its dealing; each checks
  *   every dealing (range proofs, shares against Pedersen commitments) and evaluates; the coordinator
  *   opens with every result share checked and builds the record.
  * - `agg.sum.5parties.1000inputs.http`: element-wise sum of 1,000 inputs per party (one 1,000-element
@@ -27,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type CircuitCatalog,
+  computeRiskScore,
   layoutCluster,
   PartyClient,
   type PartyProcess,
@@ -130,17 +133,19 @@ export async function register({ add, measured, ratio }: SuiteContext): Promise<
     rmSync(cluster.dir, { recursive: true, force: true });
     cluster = undefined;
   };
-  const scores = [80, 40, 10, 100, 0];
+  const factors = { blast_radius: 40, urgency: 'P2', environment: 'production' } as const;
+  // The default policies score a change by the shared formula; the circuit's weights sum to 10.
+  const expected = BigInt(10 * computeRiskScore('image_rollback', factors));
   const weightedRisk = async () => {
     const c = cluster!;
-    const inputs = Object.fromEntries(c.ids.map((id, i) => [id, scores[i]!]));
     const out = await runAggregationOverHttp(c.client, {
       circuitId: 'weighted-risk',
-      sessionId: `bench-wr-${round++}`,
-      inputs,
+      sessionId: `bench-wr-${round}`,
+      inputs: {},
+      derive: { incident_id: `bench-${round++}`, action: 'image_rollback', factors },
       circuits: c.circuits,
     });
-    if (out.result.weighted_risk !== 540n) throw new Error('wrong weighted-risk result');
+    if (out.result.weighted_risk !== expected) throw new Error('wrong weighted-risk result');
   };
   const bulkValues = (party: number) => Array.from({ length: BULK }, (_, k) => (k * 7 + party) % 1000);
   const bulkSum = async () => {
