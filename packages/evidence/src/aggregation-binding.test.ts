@@ -181,6 +181,11 @@ describe('the bundle carries the aggregation the approval cites (R4)', () => {
       verifier: 'aggregation',
       party: 'evidence.aggregation',
     });
+    // The predicate's decision cannot point the check away from strategy's signed decision.
+    const unbound = await makePooledInput(group, r, { ref, strategyDecision: 'needs_human' });
+    const elsewhere = { ...unbound, decision: { outcome: 'none', proposal_digest: 'ff'.repeat(32) } };
+    expect(plainVerifier.report(await buildBundle(elsewhere, group.sign)).failure?.check).toBe('aggregation');
+    expect(ruleOf(offerFor(elsewhere, ledger))).toBe('evidence.aggregation');
     // Strategy refused a reference no party confirmed: the writer holds no record that matches, and
     // the refusal is sealed without one (a party signs it, having no record to confirm).
     const forgedRef = { ...ref, session_id: 'risk-made-up', output_digest: 'ab'.repeat(32) };

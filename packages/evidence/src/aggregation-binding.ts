@@ -8,9 +8,10 @@
  * parties under the group's threshold and ciphersuite.
  *
  * The proposal is the one the transcript says was approved: every `ExecutionOrder`'s
- * `payload.proposal` (group-signed: `approval.signature`) and the strategy's `ApprovalDecision`
- * proposal the predicate's decision names (`decision.proposal_digest`; the last decision carrying
- * a proposal when it names none). They must all cite the same aggregation, or none.
+ * `payload.proposal` (group-signed: `approval.signature`, which also holds it to the predicate's
+ * `decision.proposal_digest`) and the proposal of strategy's decision, the last `ApprovalDecision`
+ * carrying one (taken from the signed transcript, not from the predicate, so a writer cannot
+ * point the check elsewhere). They must all cite the same aggregation, or none.
  *
  * A cited aggregation must be in the bundle, except when nothing acted on it: no order executes the
  * proposal and strategy refused it (`decision: "refuse"`, e.g. for a reference it could not
@@ -22,7 +23,7 @@
  * compares the cited session with the one it confirmed itself).
  */
 import { canonicalBytes, canonicalize } from '@aaps/mpc-core';
-import { EXECUTION_ORDER, proposalDigestOf } from './approval.js';
+import { EXECUTION_ORDER } from './approval.js';
 import { isHexOf, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';
 import { type IncidentPredicate, isObject, type Threshold, type VerifierRoster } from './statement.js';
@@ -73,7 +74,6 @@ const payloadOf = (e: unknown) => (e as { payload?: unknown } | null)?.payload;
 /** The transcript's approved proposals, with where each sits (see the module comment). */
 function approvedProposals(
   transcript: readonly unknown[],
-  predicate: IncidentPredicate,
 ): { proposal: Record<string, unknown>; at: string; acted: boolean }[] {
   const out: { proposal: Record<string, unknown>; at: string; acted: boolean }[] = [];
   transcript.forEach((e, i) => {
@@ -81,11 +81,11 @@ function approvedProposals(
     if (typeOf(e) === EXECUTION_ORDER && isObject(p) && isObject(p.proposal))
       out.push({ proposal: p.proposal, at: `ExecutionOrder transcript[${i}]`, acted: true });
   });
-  const decided = predicate.decision.proposal_digest;
+  // Strategy's decision is the last one carrying a proposal (the gateway decides on it; a person's
+  // approval or rejection carries none). Found by position, not by the predicate's word.
   for (let i = transcript.length - 1; i >= 0; i--) {
     const p = payloadOf(transcript[i]);
     if (typeOf(transcript[i]) !== APPROVAL_DECISION || !isObject(p) || !isObject(p.proposal)) continue;
-    if (typeof decided === 'string' && proposalDigestOf(p.proposal) !== decided) continue;
     out.push({
       proposal: p.proposal,
       at: `ApprovalDecision transcript[${i}]`,
@@ -132,7 +132,7 @@ export function citedAggregation(
   transcript: readonly unknown[],
   predicate: IncidentPredicate,
 ): CitedAggregation | undefined {
-  const cited = approvedProposals(transcript, predicate).map((p) => ({ ...p, ref: refOf(p.proposal, p.at) }));
+  const cited = approvedProposals(transcript).map((p) => ({ ...p, ref: refOf(p.proposal, p.at) }));
   const first = cited[0];
   const key = (r: AggregationRef | undefined) => (r === undefined ? 'none' : canonicalize({ ...r }));
   const other = cited.find((c) => key(c.ref) !== key(first?.ref));
