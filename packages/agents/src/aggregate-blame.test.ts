@@ -150,6 +150,54 @@ async function failureOf(p: Promise<unknown>): Promise<ProtocolError> {
   return e as ProtocolError;
 }
 
+/**
+ * Party `party`'s answer to `agg.deal` replaced by a dealing of `value` to `input` made under
+ * `circuit` (its own payload with those commitments and proof, and `payload` fields changed),
+ * signed with its own identity key, with share boxes sealed and signed to match.
+ */
+function forgedDealing(
+  party: number,
+  input: string,
+  circuit: ReturnType<typeof loadCircuit>,
+  value: number,
+  payloadFields: Record<string, unknown> = {},
+): Answer {
+  const dealer = idOf(party);
+  return signedRewrite((body, sessionId) => {
+    const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
+      circuit,
+      sessionId,
+      threshold: roster.threshold.min,
+      parties: aggregationParties(roster),
+    });
+    const d = dealInput(session, { input, dealer: identifierOf(party), value }, rng);
+    const own = JSON.parse((body.dealing as SignedDealing).payload) as Record<string, unknown>;
+    const payload = JSON.stringify({
+      ...own,
+      commitments: base64Encode(concatBytes(...d.commitments)),
+      hints: base64Encode(concatBytes(...(d.hints ?? []))),
+      proofs: [d.rangeProof ? base64Encode(d.rangeProof) : null],
+      ...payloadFields,
+    });
+    const channels = new ChannelKeys(keys[party]!, dealer);
+    return {
+      dealing: signDealerPayload(keys[party]!, payload),
+      sealed: roster.parties.map((receiver) =>
+        sealShares({
+          identity: keys[party]!,
+          channels,
+          session: sessionId,
+          dealer,
+          receiver,
+          rosterDigest: rosterDigest(roster),
+          payload,
+          shares: [d.shares[frostIdentifier(roster, receiver)]!],
+        }),
+      ),
+    };
+  });
+}
+
 beforeAll(async () => {
   await loadFastBackends();
   apps = await Promise.all(
@@ -248,48 +296,11 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
       ...shipped,
       inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
     });
-    const dealer = idOf(STRATEGY);
-    const forge = signedRewrite((body, sessionId) => {
-      const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
-        circuit: widened,
-        sessionId,
-        threshold: roster.threshold.min,
-        parties: aggregationParties(roster),
-      });
-      const d = dealInput(
-        session,
-        { input: 'cost.strategy', dealer: identifierOf(STRATEGY), value: 1_500_000_000 },
-        rng,
-      );
-      // The party's own signed payload with the forged commitments and proof in it.
-      const own = JSON.parse((body.dealing as SignedDealing).payload) as Record<string, unknown>;
-      const payload = JSON.stringify({
-        ...own,
-        commitments: base64Encode(concatBytes(...d.commitments)),
-        hints: base64Encode(concatBytes(...(d.hints ?? []))),
-        proofs: [d.rangeProof ? base64Encode(d.rangeProof) : null],
-      });
-      const channels = new ChannelKeys(keys[STRATEGY]!, dealer);
-      return {
-        dealing: signDealerPayload(keys[STRATEGY]!, payload),
-        sealed: roster.parties.map((receiver) =>
-          sealShares({
-            identity: keys[STRATEGY]!,
-            channels,
-            session: sessionId,
-            dealer,
-            receiver,
-            rosterDigest: rosterDigest(roster),
-            payload,
-            shares: [d.shares[frostIdentifier(roster, receiver)]!],
-          }),
-        ),
-      };
-    });
+    const forge = forgedDealing(STRATEGY, 'cost.strategy', widened, 1_500_000_000);
     const e = await failureOf(withMisbehaving([STRATEGY], '/v1/agg/deal', forge, () => run('forged-range')));
     expect(e.code).toBe('INVALID_RANGE_PROOF');
     expect(e.culprits).toEqual([identifierOf(STRATEGY)]);
-    expect(e.details['parties']).toEqual([dealer]);
+    expect(e.details['parties']).toEqual([idOf(STRATEGY)]);
   });
 });
 
@@ -333,6 +344,24 @@ describe('round 1 (agg.deal): a party whose own deal fails is the culprit, whate
     expect(e.code).toBe('UNAVAILABLE');
     expect(e.culprits).toEqual([]);
     expect(e.details['unavailable']).toEqual([idOf(PROBLEM_SOLVER)]);
+  });
+});
+
+describe('the subject a dealer signs: the one it was sent', () => {
+  it('a dealer that signs its dealing on another subject is named before round 2', async () => {
+    const circuit = loadCircuit(
+      JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')),
+    );
+    // Sent a sealed input, audit signs that it dealt on a derived subject: the evaluators could
+    // only refuse the round blaming nobody; the coordinator knows what it sent.
+    const forge = forgedDealing(AUDIT, 'cost.audit', circuit, COSTS[AUDIT]!, { subject: 'ab'.repeat(32) });
+    const e = await failureOf(withMisbehaving([AUDIT], '/v1/agg/deal', forge, () => run('other-subject')));
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.culprits).toEqual([identifierOf(AUDIT)]);
+    // Signed honestly, the same forged round opens: the check is the subject alone.
+    const honest = forgedDealing(AUDIT, 'cost.audit', circuit, COSTS[AUDIT]!);
+    const out = await withMisbehaving([AUDIT], '/v1/agg/deal', honest, () => run('same-subject'));
+    expect(out.result.total_cost).toBe(TOTAL);
   });
 });
 

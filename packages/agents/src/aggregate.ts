@@ -50,7 +50,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
-import { pooledRiskOf } from './party/pooled-risk.js';
+import { parseRiskSubject, pooledRiskOf, riskSubjectDigest } from './party/pooled-risk.js';
 import {
   type CircuitCatalog,
   dealingsDigest,
@@ -62,6 +62,7 @@ import {
   parseSignedDealing,
   readCircuitCatalog,
   resultSharesFromWire,
+  SEALED_INPUT_SUBJECT,
   type SealedShares,
   SHIPPED_CIRCUITS_DIR,
   type SignedDealing,
@@ -391,6 +392,10 @@ export async function runAggregationOverHttp(
     }
   }
 
+  // What each dealer must sign it dealt on: the digest of the subject it was sent, or "sealed".
+  const derivedFrom =
+    opts.derive === undefined ? undefined : riskSubjectDigest(parseRiskSubject(opts.derive, 'derive'));
+
   // Round 1: every party deals its own inputs (sealed to it) and seals shares to every receiver.
   const dealBodies = roster.parties.map((p) => {
     const specs = inputSpecsOf(circuit, p);
@@ -460,6 +465,18 @@ export async function runAggregationOverHttp(
         throw new ProtocolError('INVALID_DEALING', `${p.id} sent a dealing of ${pd.dealer.id}`, [
           frostIdentifier(roster, p),
         ]);
+      }
+      // The subject it signed it dealt on is the one it was sent: the evaluators can only refuse a
+      // round of mixed subjects, blaming nobody (they cannot tell a lying coordinator from a lying
+      // dealer); this coordinator knows what it sent, so a dealer that signed another is named.
+      const sent = dealBodies[i]!.derive === undefined ? SEALED_INPUT_SUBJECT : derivedFrom;
+      if (pd.subject !== sent) {
+        throw new ProtocolError(
+          'INVALID_DEALING',
+          `${p.id} signed a dealing on another subject than the one it was sent`,
+          [frostIdentifier(roster, p)],
+          { details: { party: p.id, check: 'aggregation.subject' } },
+        );
       }
       // Its share boxes, checked now (the receivers cannot name a dealer for a box they never got
       // or cannot tell from a relay's change): one per receiver, each signed by the dealer.

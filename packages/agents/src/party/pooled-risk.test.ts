@@ -6,7 +6,6 @@ import {
   bytesToHex,
   encodeAggregationRecordJson,
   loadFastBackends,
-  ProtocolError,
   utf8,
   ValidationError,
 } from '@aaps/mpc-core';
@@ -17,12 +16,12 @@ import { PartyClient } from '../client.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../policy/risk.js';
 import { parsePolicy } from '../policy/schema.js';
-import type { RpcKind } from '../rpc.js';
 import type { PartyStore } from '../store/level.js';
 import { createPartyApp, type PartyApp } from './app.js';
 import { PooledRiskLedger, parseRiskSubject, riskSubjectDigest } from './pooled-risk.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
 import { fiveParties, partyDeps, ROLES } from './test-helpers/five-parties.js';
+import { splitSubjectRound } from './test-helpers/split-subject.js';
 
 const VIEWS = [
   { weight_percent: 150, offset: 0 },
@@ -275,37 +274,22 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
   });
 
   it('a gateway showing one department another subject gets no pooled score, and no dealer is blamed (R3c)', async () => {
-    // Audit is shown a benign subject (development, P3); the others the real one.
+    // Audit is shown a benign subject (development, P3); the others the real one. An honest
+    // coordinator would name the dealer that signed another subject than it was sent
+    // (aggregate-blame.test.ts); a lying one skips that, and every party refuses the round itself.
     const BENIGN = { ...SUBJECT, factors: { blast_radius: 1, urgency: 'P3', environment: 'development' } };
     const lying = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
-    const call = lying.call.bind(lying);
-    lying.call = ((
-      party: string,
-      kind: RpcKind,
-      session: string,
-      body: Record<string, unknown>,
-      ...rest: never[]
-    ) =>
-      call(
-        party,
-        kind,
-        session,
-        party === 'audit-agent' && kind === 'agg.deal' ? { ...body, derive: BENIGN } : body,
-        ...rest,
-      )) as typeof lying.call;
-    const e = await runAggregationOverHttp(lying, {
-      circuitId: 'weighted-risk',
-      sessionId: 'pool-mixed',
-      inputs: {},
-      derive: SUBJECT,
-      confirm: true,
-    }).catch((x: unknown) => x);
-    // Every party refused the round (each names the subject check); no dealer is a culprit.
-    expect(e).toBeInstanceOf(ProtocolError);
-    expect((e as ProtocolError).culprits).toEqual([]);
-    const errors = (e as ProtocolError).details.errors as { party: string; code: string }[];
-    expect(errors.map((x) => x.party)).toEqual(roster.parties.map((p) => p.id));
-    expect(new Set(errors.map((x) => x.code))).toEqual(new Set(['INCONSISTENT_TRANSCRIPT']));
+    const outcomes = await splitSubjectRound(lying, 'pool-mixed', (party) =>
+      party === 'audit-agent' ? BENIGN : SUBJECT,
+    );
+    expect(outcomes.map((o) => o.party)).toEqual(roster.parties.map((p) => p.id));
+    for (const o of outcomes) {
+      expect(o.ok).toBe(false);
+      if (o.ok) continue;
+      expect(o.error.code).toBe('INCONSISTENT_TRANSCRIPT');
+      // It names no dealer (each signed what it was shown).
+      expect(o.error.details['claimed_culprits']).toEqual([]);
+    }
     // No party evaluated, so none confirmed (nor can be asked to: NOT_FOUND).
     for (const store of stores) {
       const trail = await store.auditTrail();

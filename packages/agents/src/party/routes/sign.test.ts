@@ -287,7 +287,12 @@ describe('a party signs evidence only with an aggregation record it confirmed it
           schema_version: SCHEMA_VERSION,
           idempotency_key: `idem-${incident}`,
         },
-        context: { namespace: 'shop', cluster: 'prod-eu-1', urgency: 'P2' },
+        context: {
+          namespace: 'shop',
+          cluster: 'prod-eu-1',
+          urgency: 'P2',
+          constraints_ref: 'policy://risk-management/v1',
+        },
         payload: { incident_id: incident, decision: 'needs_human', reason: 'pooled', proposal } as never,
       },
       set.keys[strategy]!.secretKey,
