@@ -85,8 +85,9 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const me = { id: deps.self.id, key: deps.identity };
   const now = deps.now ?? (() => new Date());
   const dkg = createDkgHandlers(deps, state);
-  // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts.
-  const pooled = new PooledRiskLedger();
+  // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts (kept
+  // in its store, so a restart between pooling and signing loses none).
+  const pooled = await PooledRiskLedger.open(deps.store, { now });
   const verifyAggregationRef = pooled.verifyRef.bind(pooled);
   const sign = createSignHandlers(deps, state, verifyAggregationRef);
   const step = createStepHandler(deps, verifyAggregationRef);

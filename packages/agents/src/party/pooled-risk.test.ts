@@ -6,6 +6,7 @@ import {
   bytesToHex,
   encodeAggregationRecordJson,
   loadFastBackends,
+  SecretBytes,
   utf8,
   ValidationError,
 } from '@aaps/mpc-core';
@@ -16,7 +17,7 @@ import { PartyClient } from '../client.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../policy/risk.js';
 import { parsePolicy } from '../policy/schema.js';
-import type { PartyStore } from '../store/level.js';
+import { PartyStore } from '../store/level.js';
 import { createPartyApp, type PartyApp } from './app.js';
 import { PooledRiskLedger, parseRiskSubject, riskSubjectDigest } from './pooled-risk.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
@@ -90,10 +91,10 @@ describe('department risk view', () => {
 describe('pooled risk ledger', () => {
   const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'ab'.repeat(32), value: 47 };
 
-  it('accepts only a confirmed session with the same circuit, digest and value', () => {
+  it('accepts only a confirmed session with the same circuit, digest and value', async () => {
     const ledger = new PooledRiskLedger();
     expect(ledger.verifyRef(ref)).toBe(false);
-    ledger.remember('s-1', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
+    await ledger.remember('s-1', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
     expect(ledger.verifyRef(ref)).toBe(true);
     expect(ledger.verifyRef({ ...ref, value: 48 })).toBe(false);
     expect(ledger.verifyRef({ ...ref, output_digest: 'cd'.repeat(32) })).toBe(false);
@@ -101,10 +102,10 @@ describe('pooled risk ledger', () => {
     expect(ledger.verifyRef({ ...ref, session_id: 's-2' })).toBe(false);
   });
 
-  it('given the proposal, accepts only the incident, action and factors that were pooled', () => {
+  it('given the proposal, accepts only the incident, action and factors that were pooled', async () => {
     const ledger = new PooledRiskLedger();
     const proposal = { incident_id: 'inc-1', action: 'image_rollback', risk: { factors: FACTORS } };
-    ledger.remember('s-1', {
+    await ledger.remember('s-1', {
       circuit: 'weighted-risk',
       digest: 'ab'.repeat(32),
       value: 47,
@@ -117,29 +118,21 @@ describe('pooled risk ledger', () => {
       ledger.verifyRef(ref, { ...proposal, risk: { factors: { ...FACTORS, urgency: 'P1' } } } as never),
     ).toBe(false);
     // A session confirmed without a subject (inputs the caller chose) is never a pooled risk score.
-    ledger.remember('s-2', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
+    await ledger.remember('s-2', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
     expect(ledger.verifyRef({ ...ref, session_id: 's-2' }, proposal as never)).toBe(false);
   });
 
-  it('never replaces a confirmed session: remembering its id again is a conflict (R5)', () => {
+  it('never replaces a confirmed session: remembering its id again is a conflict (R5)', async () => {
     const ledger = new PooledRiskLedger();
-    ledger.remember('s-1', {
+    await ledger.remember('s-1', {
       circuit: 'weighted-risk',
       digest: 'ab'.repeat(32),
       value: 47,
       subject: SUBJECT,
     });
-    let e: unknown;
-    try {
-      ledger.remember('s-1', {
-        circuit: 'weighted-risk',
-        digest: 'cd'.repeat(32),
-        value: 3,
-        subject: SUBJECT,
-      });
-    } catch (x) {
-      e = x;
-    }
+    const e = await ledger
+      .remember('s-1', { circuit: 'weighted-risk', digest: 'cd'.repeat(32), value: 3, subject: SUBJECT })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AapsError);
     expect((e as AapsError).code).toBe('CONFLICT');
     expect(ledger.get('s-1')?.digest).toBe('ab'.repeat(32));
@@ -168,12 +161,45 @@ describe('pooled risk ledger', () => {
     expect(riskSubjectDigest({ ...SUBJECT, incident_id: 'inc-2' })).not.toBe(riskSubjectDigest(SUBJECT));
   });
 
-  it('forgets the oldest sessions past its limit', () => {
+  it('forgets the oldest sessions past its limit', async () => {
     const ledger = new PooledRiskLedger(2);
     for (const s of ['a', 'b', 'c'])
-      ledger.remember(s, { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 1 });
+      await ledger.remember(s, { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 1 });
     expect(ledger.get('a')).toBeUndefined();
     expect(ledger.get('c')).toBeDefined();
+  });
+});
+
+describe('pooled risk ledger kept in the party store', () => {
+  it('reads back what it confirmed after a restart, and drops it with its session after the retention window', async () => {
+    const dbDir = mkdtempSync(join(tmpdir(), 'aaps-ledger-'));
+    const open = () => PartyStore.open(join(dbDir, 'db'), new SecretBytes(new Uint8Array(32).fill(7)), 'p1');
+    const day = 24 * 60 * 60 * 1000;
+    const t0 = new Date('2026-11-01T00:00:00Z');
+    const entry = { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47, subject: SUBJECT };
+    let store = await open();
+    try {
+      await (await PooledRiskLedger.open(store, { now: () => t0 })).remember('s-1', entry);
+      await store.close();
+      store = await open();
+      const restarted = await PooledRiskLedger.open(store);
+      expect(restarted.get('s-1')).toEqual(entry);
+      const proposal = { incident_id: 'inc-1', action: 'image_rollback', risk: { factors: FACTORS } };
+      const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'ab'.repeat(32), value: 47 };
+      expect(restarted.verifyRef(ref, proposal as never)).toBe(true);
+      // Still one confirmation per id, across the restart.
+      const again = await restarted
+        .remember('s-1', { circuit: 'weighted-risk', digest: 'cd'.repeat(32), value: 3 })
+        .catch((x: unknown) => x);
+      expect((again as AapsError).code).toBe('CONFLICT');
+      // A later round's claim drops sessions older than the window, confirmations included.
+      const later = new Date(t0.getTime() + 31 * day);
+      await store.claimAggregationSession('s-2', later, new Date(later.getTime() - 30 * day));
+      expect((await PooledRiskLedger.open(store)).get('s-1')).toBeUndefined();
+    } finally {
+      await store.close();
+      rmSync(dbDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -107,23 +107,80 @@ export interface ConfirmedAggregation {
 }
 
 /**
+ * Where a ledger keeps what it confirmed across restarts: the party's LevelDB (`PartyStore`), which
+ * drops an entry with its session's other records after the retention window.
+ */
+export interface LedgerStore {
+  saveConfirmedAggregation(id: string, entry: unknown, at: Date): Promise<void>;
+  confirmedAggregations(): Promise<[string, unknown, Date][]>;
+}
+
+/** A stored ledger entry as it was saved; anything else is refused (`DECODE_FAILED`). */
+function parseConfirmed(id: string, value: unknown): ConfirmedAggregation {
+  const v = value as Partial<ConfirmedAggregation> | null;
+  const ok =
+    v !== null &&
+    typeof v === 'object' &&
+    typeof v.circuit === 'string' &&
+    typeof v.digest === 'string' &&
+    /^[0-9a-f]{64}$/.test(v.digest) &&
+    typeof v.value === 'number' &&
+    Number.isInteger(v.value);
+  if (!ok) throw new AapsError('DECODE_FAILED', `the stored confirmation of aggregation ${id} is damaged`);
+  return {
+    circuit: v.circuit!,
+    digest: v.digest!,
+    value: v.value!,
+    ...(v.subject === undefined ? {} : { subject: parseRiskSubject(v.subject, `aggc/${id}.subject`) }),
+  };
+}
+
+/**
  * Session id to confirmed aggregation, oldest dropped past `limit`. An entry is never replaced:
- * remembering a session id again is `CONFLICT`.
+ * remembering a session id again is `CONFLICT`. With a store ({@link PooledRiskLedger.open}) each
+ * entry is saved (synced) before `remember` returns and read back at the next start, so a party
+ * restarted between confirming a round and signing the approval or evidence that cites it still
+ * knows it.
  */
 export class PooledRiskLedger {
   readonly #entries = new Map<string, ConfirmedAggregation>();
   readonly #limit: number;
+  readonly #store: LedgerStore | undefined;
+  readonly #now: () => Date;
 
-  constructor(limit = 10_000) {
+  constructor(limit = 10_000, store?: LedgerStore, now: () => Date = () => new Date()) {
     this.#limit = limit;
+    this.#store = store;
+    this.#now = now;
   }
 
-  remember(sessionId: string, entry: ConfirmedAggregation): void {
+  /** A ledger over `store`, holding the newest `limit` entries it kept. */
+  static async open(
+    store: LedgerStore,
+    opts: { limit?: number; now?: () => Date } = {},
+  ): Promise<PooledRiskLedger> {
+    const ledger = new PooledRiskLedger(opts.limit, store, opts.now);
+    for (const [id, entry] of await store.confirmedAggregations()) ledger.#add(id, parseConfirmed(id, entry));
+    return ledger;
+  }
+
+  async remember(sessionId: string, entry: ConfirmedAggregation): Promise<void> {
     if (this.#entries.has(sessionId)) {
       throw new AapsError('CONFLICT', `aggregation ${sessionId} was already confirmed here`, {
         details: { session: sessionId },
       });
     }
+    // Held first, so a concurrent second confirmation of the id is a conflict too.
+    this.#add(sessionId, entry);
+    try {
+      await this.#store?.saveConfirmedAggregation(sessionId, entry, this.#now());
+    } catch (e) {
+      this.#entries.delete(sessionId);
+      throw e;
+    }
+  }
+
+  #add(sessionId: string, entry: ConfirmedAggregation): void {
     this.#entries.set(sessionId, entry);
     while (this.#entries.size > this.#limit) {
       const oldest = this.#entries.keys().next().value as string;

@@ -10,7 +10,8 @@
  * consumed or expired); `seen/<request id>`; `witness/<origin>` (the last checkpoint signed for
  * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
  * first `witness/` record takes them over); `agg/<session id>` (when this party dealt that
- * aggregation session, ISO time) with its index `agg-at/<ms, 16 digits>/<session id>`;
+ * aggregation session, ISO time) and `aggc/<session id>` (the aggregation it confirmed, JSON: the
+ * pooled-risk ledger), both dropped through one index `agg-at/<ms, 16 digits>/<session id>`;
  * `audit/<seq>`.
  */
 import {
@@ -352,6 +353,30 @@ export class PartyStore implements NonceStore {
     }
   }
 
+  /**
+   * Record that this party confirmed aggregation session `id` (synced): `entry` is the ledger's
+   * JSON. Dropped with the session's other records once older than the retention window.
+   */
+  async saveConfirmedAggregation(id: string, entry: unknown, at: Date): Promise<void> {
+    await this.#db.batch(
+      [
+        { type: 'put', key: `aggc/${id}`, value: utf8(JSON.stringify({ at: at.toISOString(), entry })) },
+        { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
+      ],
+      { sync: true },
+    );
+  }
+
+  /** Every confirmed aggregation kept, oldest first: `[session id, entry, when]`. */
+  async confirmedAggregations(): Promise<[string, unknown, Date][]> {
+    const out: [string, unknown, Date][] = [];
+    for await (const [k, v] of this.#db.iterator({ gte: 'aggc/', lt: 'aggc0' })) {
+      const { at, entry } = JSON.parse(new TextDecoder().decode(v)) as { at: string; entry: unknown };
+      out.push([k.slice('aggc/'.length), entry, new Date(at)]);
+    }
+    return out.sort((a, b) => a[2].getTime() - b[2].getTime());
+  }
+
   /** Whether aggregation session `id` was claimed (and its record not yet dropped). */
   async aggregationSessionClaimed(id: string): Promise<boolean> {
     return (await this.#get(`agg/${id}`)) !== undefined;
@@ -361,7 +386,12 @@ export class PartyStore implements NonceStore {
     const ops: { type: 'del'; key: string }[] = [];
     const end = aggregationAtKey(Math.max(0, before.getTime()), '');
     for await (const k of this.#db.keys({ gte: AGG_AT_PREFIX, lt: end })) {
-      ops.push({ type: 'del', key: k }, { type: 'del', key: `agg/${k.slice(AGG_AT_PREFIX.length + 17)}` });
+      const id = k.slice(AGG_AT_PREFIX.length + 17);
+      ops.push(
+        { type: 'del', key: k },
+        { type: 'del', key: `agg/${id}` },
+        { type: 'del', key: `aggc/${id}` },
+      );
     }
     if (ops.length) await this.#db.batch(ops);
   }

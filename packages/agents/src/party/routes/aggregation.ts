@@ -1128,7 +1128,7 @@ export function createAggregationHandlers(
       };
       const value = pooledRiskOf(session.circuit, checked.outputs);
       if (value !== undefined) {
-        ledger?.remember(sessionId, {
+        await ledger?.remember(sessionId, {
           circuit: session.circuit.id,
           digest,
           value,
