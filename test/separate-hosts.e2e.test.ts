@@ -116,6 +116,28 @@ describe('separate hosts: party init, gateway init, DKG on the gateway’s first
     const second = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]!, args: withOrigin });
     expect(second.output()).not.toContain('dkg');
     expect(second.output()).toContain(`group key ${groupKey}`);
+    expect(second.output()).not.toContain('runs another roster');
     await second.stop();
+
+    // A roster changed on the gateway's side only (another approver): at start it names each
+    // party that runs another one (they would refuse its evidence: evidence.roster).
+    const another = aaps(
+      'approver',
+      'init',
+      '--approver',
+      'oncall-2',
+      '--data-dir',
+      join(root, 'host-approver'),
+    );
+    expect(another.code, another.err).toBe(0);
+    const changed = {
+      ...roster,
+      approvers: [...roster.approvers, JSON.parse(another.out.slice(another.out.indexOf('{')))],
+    };
+    writeFileSync(join(gw, 'roster.json'), JSON.stringify(changed, null, 2));
+    const third = await startAaps({ command: 'gateway', dataDir: gw, port: ports[5]!, args: withOrigin });
+    for (const { entry } of entries)
+      expect(third.output()).toContain(`roster: ${entry.id} runs another roster`);
+    await third.stop();
   }, 180_000);
 });

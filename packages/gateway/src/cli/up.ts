@@ -31,6 +31,7 @@ import {
 import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
 import type { TokenGrant } from '../middleware/auth.js';
 import { describeGrants } from '../middleware/token-file.js';
+import { describeDrift, rosterDrift } from '../roster-drift.js';
 import type { TrustedKeys } from '../trust.js';
 import { withDataDirLock } from './data-dir-lock.js';
 import { openLogFile } from './log-file.js';
@@ -321,6 +322,7 @@ async function runGatewayLocked(
     (await runDkg({ roster, gatewayKey, dataDir: config.dataDir, log: (line) => io.print(line) }))
       .publicPackage;
   heapHint(io);
+  for (const drift of await rosterDrift(roster)) io.print(describeDrift(drift, roster));
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
     io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
