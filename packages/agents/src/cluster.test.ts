@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ValidationError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePorts, layoutCluster, spawnParty } from './cluster.js';
 import { parseRoster } from './roster.js';
@@ -45,6 +46,23 @@ describe('layoutCluster', () => {
     );
     const cfg = JSON.parse(readFileSync(again.configPaths[again.roster.parties[0]!.id]!, 'utf8'));
     expect(cfg.log_origin).toBeUndefined();
+  });
+
+  it('a roster with an https:// party URL is refused where it is read, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const layout = await layoutCluster({ dir, threshold: 3, ports: [7101, 7102, 7103, 7104, 7105] });
+    const json = JSON.parse(readFileSync(layout.rosterPath, 'utf8'));
+    json.parties[1].url = 'https://10.0.0.12:7102';
+    const e = (() => {
+      try {
+        parseRoster(json);
+      } catch (x) {
+        return x as ValidationError;
+      }
+    })();
+    expect(e).toBeInstanceOf(ValidationError);
+    expect(e?.fields).toContain('parties[1].url');
   });
 });
 

@@ -84,8 +84,13 @@ export function parseRoster(json: unknown): Roster {
         fail(`${path}.role`, `expected one of ${AGENT_ROLES.join(', ')}`);
       if (typeof p.department !== 'string' || p.department.length === 0)
         fail(`${path}.department`, 'expected a string');
-      if (typeof p.url !== 'string' || !/^https?:\/\/[^\s/]+(\/.*)?$/.test(p.url))
-        fail(`${path}.url`, 'expected an http(s) URL');
+      // Parties speak plain HTTP (every message signed, secrets sealed): an https:// URL would
+      // pass here and fail at the first call.
+      if (typeof p.url !== 'string' || !/^http:\/\/[^\s/]+(\/.*)?$/.test(p.url))
+        fail(
+          `${path}.url`,
+          'expected an http:// URL (parties speak plain HTTP: docs/threat-model.md, "Assumptions")',
+        );
       if (!Number.isSafeInteger(p.index) || (p.index as number) < 1)
         fail(`${path}.index`, 'expected a positive integer');
       if (typeof p.id === 'string') {

@@ -55,6 +55,26 @@ describe('aaps party init', () => {
     });
   });
 
+  it('listening on every address, the entry carries the --url the gateway reaches it at', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'party-init-'));
+    dirs.push(dir);
+    const o = io();
+    const argv = [
+      '--id',
+      'risk-dept',
+      '--role',
+      'strategy',
+      '--data-dir',
+      join(dir, 'p'),
+      '--host',
+      '0.0.0.0',
+    ];
+    expect(runPartyInit([...argv, '--url', 'http://10.0.0.12:7100'], o.io)).toBe(0);
+    expect(JSON.parse(o.out[0]!)).toMatchObject({ url: 'http://10.0.0.12:7100' });
+    const config = JSON.parse(readFileSync(join(dir, 'p', 'party.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ host: '0.0.0.0', port: 7100 });
+  });
+
   it('--help prints the usage and exits 0', () => {
     const o = io();
     expect(runPartyInit(['--help'], o.io)).toBe(0);
@@ -68,6 +88,8 @@ describe('aaps party init', () => {
       ['--id', 'a', '--role', 'boss', '--data-dir', '/tmp/x'],
       ['--bogus', '1'],
       ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--log-origin', 'two\nlines'],
+      ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--host', '0.0.0.0'],
+      ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--url', 'https://10.0.0.12:7100'],
     ]) {
       const o = io();
       expect(runPartyInit(argv, o.io)).toBe(2);

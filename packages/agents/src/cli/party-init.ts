@@ -1,6 +1,6 @@
 /**
  * `aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host H] [--port P]
- * [--roster FILE] [--policy FILE] [--log-origin ORIGIN]`: creates the party's identity key (0600)
+ * [--roster FILE] [--policy FILE] [--log-origin ORIGIN] [--url URL]`: creates the party's identity key (0600)
  * and data key, writes its config file, and prints the roster entry the operator adds to the
  * shared roster (the roster is the trust root and is distributed out of band) on stdout, alone, so
  * it pipes into `jq`; what it did goes to stderr. Exit 0, or one readable line and exit 2.
@@ -14,9 +14,20 @@ import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../
 import type { CliIo } from './party-backup.js';
 
 const USAGE =
-  'usage: aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host 127.0.0.1] [--port 7100] [--roster FILE] [--policy FILE] [--log-origin ORIGIN]';
+  'usage: aaps party init --id ID --role ROLE --data-dir DIR [--department D] [--host 127.0.0.1] [--port 7100] [--roster FILE] [--policy FILE] [--log-origin ORIGIN] [--url http://ADDRESS:PORT]';
 
-const OPTIONS = ['id', 'role', 'data-dir', 'department', 'host', 'port', 'roster', 'policy', 'log-origin'];
+const OPTIONS = [
+  'id',
+  'role',
+  'data-dir',
+  'department',
+  'host',
+  'port',
+  'roster',
+  'policy',
+  'log-origin',
+  'url',
+];
 
 const stdio: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -67,6 +78,20 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
     );
     return 2;
   }
+  const host = opts.host ?? '127.0.0.1';
+  // The roster entry's URL is where the gateway reaches this party: by default its listen address,
+  // which for a wildcard (every interface) names no host at all.
+  const url = opts.url ?? `http://${host}:${port}`;
+  if (opts.url === undefined && ['0.0.0.0', '::', '[::]'].includes(host)) {
+    io.err(
+      `aaps party init: --host ${host} listens on every address; give --url http://ADDRESS:${port}, where the gateway reaches this party`,
+    );
+    return 2;
+  }
+  if (!/^http:\/\/[^\s/]+(\/.*)?$/.test(url)) {
+    io.err('aaps party init: --url must be an http:// URL (parties speak plain HTTP)');
+    return 2;
+  }
   const dir = resolve(opts['data-dir']);
   const configPath = join(dir, 'party.json');
   if (existsSync(configPath)) {
@@ -76,7 +101,6 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
   try {
     const key = loadOrCreateIdentityKey(join(dir, 'identity.key'), true);
     loadOrCreateDataKey(join(dir, 'data.key'), true);
-    const host = opts.host ?? '127.0.0.1';
     writeJsonFile(configPath, {
       id,
       host,
@@ -96,7 +120,7 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
         id,
         role: opts.role,
         department: opts.department ?? opts.role,
-        url: `http://${host}:${port}`,
+        url,
         identity_key: bytesToHex(key.publicKey),
         index: 0,
       }),

@@ -33,7 +33,7 @@ const USAGE = `usage: aaps <command> [flags]
   keys                    the group key and each party's verifying share (GET /v1/keys)
   keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
   party --config F        one party process
-  party init --id ID --role ROLE --data-dir DIR [--host H] [--port P] [--policy FILE] [--log-origin O]
+  party init --id ID --role ROLE --data-dir DIR [--host H] [--port P] [--url U] [--policy F] [--log-origin O]
                           create a party's keys and config; print its roster entry
   party backup|restore    a party's sealed key backup (docs/sealing.md)
   openapi                 print the OpenAPI document
