@@ -544,6 +544,20 @@ describe('every endpoint', () => {
     expect(root).toMatchObject({ aaps: { groupKey: { publicKeyHex: keys.group_public_key } } });
   });
 
+  it('GET /v1/trusted-root of a secp256k1-TR group: 409, naming the way to verify instead', async () => {
+    const secp = await makeGateway({ ciphersuite: 'FROST-secp256k1-SHA256-TR-v1' });
+    try {
+      const error = await expectError(
+        await request(secp, 'GET', '/v1/trusted-root', { token: TOKENS.read }),
+        409,
+        'CONFLICT',
+      );
+      expect(error['message']).toContain('--key');
+    } finally {
+      await secp.cleanup();
+    }
+  });
+
   it('GET /v1/log/checkpoint, inclusion and consistency agree with the bundle', async () => {
     const note = await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text();
     expect(note.split('\n')[0]).toBe('aaps.test/log');

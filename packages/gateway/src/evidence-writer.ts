@@ -13,6 +13,7 @@ import {
   buildBundle,
   buildTrustedRoot,
   bundleLogLeaf,
+  ED25519_SUITE,
   type EvidenceBundle,
   type EvidenceCiphersuite,
   type JsonObject,
@@ -23,7 +24,14 @@ import {
   TransparencyLog,
   type TrustedRoot,
 } from '@aaps/evidence';
-import { bytesToHex, hexToBytes, ProtocolError, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
+import {
+  AapsError,
+  bytesToHex,
+  hexToBytes,
+  ProtocolError,
+  type SignedEnvelope,
+  ValidationError,
+} from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
 import { type TrustedKeys, verifierRoster } from './trust.js';
@@ -386,6 +394,12 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     logKey: noteKey,
     async trustedRoot() {
       const k = await keys();
+      if (k.ciphersuite !== ED25519_SUITE) {
+        throw new AapsError(
+          'CONFLICT',
+          `a trusted root holds an Ed25519 group key only (Sigstore has no BIP-340 key type); this group is ${k.ciphersuite}: verify with aaps-verify --key <group_public_key from GET /v1/keys> --roster <roster.json>`,
+        );
+      }
       return buildTrustedRoot({
         groupPublicKey: hexToBytes(k.group_public_key),
         threshold: k.threshold,

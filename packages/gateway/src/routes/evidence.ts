@@ -48,7 +48,12 @@ export const evidenceRouteDocs: RouteDoc[] = [
     path: '/v1/trusted-root',
     summary: 'trusted_root.json (group key, log key) for @sigstore/verify and aaps-verify.',
     auth: 'read',
-    responses: { '200': { description: 'the trusted root', schema: OpaqueJsonSchema } },
+    responses: {
+      '200': { description: 'the trusted root', schema: OpaqueJsonSchema },
+      '409': {
+        description: 'CONFLICT: the group is not Ed25519 (verify with aaps-verify --key and --roster)',
+      },
+    },
   },
 ];
 

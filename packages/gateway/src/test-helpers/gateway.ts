@@ -75,6 +75,7 @@ export interface TestGatewayOptions {
   config?: Partial<GatewayAppConfig>;
   policies?: LocalCoordinatorOptions['policies'];
   partyIds?: LocalCoordinatorOptions['partyIds'];
+  ciphersuite?: LocalCoordinatorOptions['ciphersuite'];
   /** Wraps the coordinator the gateway uses (e.g. to make a party flaky). */
   wrap?: (c: LocalCoordinator) => Coordinator;
   /** The gateway's clock (default: the real one). */
@@ -92,6 +93,7 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
     ...(opts.material === undefined ? {} : { material: opts.material }),
     ...(opts.policies === undefined ? {} : { policies: opts.policies }),
     ...(opts.partyIds === undefined ? {} : { partyIds: opts.partyIds }),
+    ...(opts.ciphersuite === undefined ? {} : { ciphersuite: opts.ciphersuite }),
   });
   const logger = memoryLogger('gateway');
   const now = opts.now ?? (() => new Date());
