@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,12 @@ describe.skipIf(!hasOpenssl)('the OpenSSL recipe in docs/evidence.md', () => {
   }
 
   const verified = (out: string) => out.match(/Signature Verified Successfully/g)?.length ?? 0;
+  /** The fresh directory the script worked in, from its last line. */
+  const workDir = (out: string) => {
+    const m = /^OK: the group key signed the Statement \((.+)\/payload\.json\)/m.exec(out);
+    if (!m) throw new Error(`no OK line naming the working directory:\n${out}`);
+    return m[1]!;
+  };
 
   it('verifies the DSSE signature and the checkpoint of a real bundle, compact, pretty or ASCII-escaped', () => {
     for (const form of ['compact', 'pretty', 'ascii'] as const) {
@@ -99,10 +105,13 @@ describe.skipIf(!hasOpenssl)('the OpenSSL recipe in docs/evidence.md', () => {
       expect({ form, code: r.code }).toEqual({ form, code: 0 });
       expect(verified(r.out)).toBe(2);
       expect(r.out).toMatch(/^OK: /m);
-      expect(readFileSync(join(dir, 'checkpoint.note'), 'utf8')).toBe(
+      expect(readFileSync(join(workDir(r.out), 'checkpoint.note'), 'utf8')).toBe(
         fx.bundles[1]!.transparencyLog!.checkpoint,
       );
+      rmSync(workDir(r.out), { recursive: true, force: true });
     }
+    // Nothing was written beside the bundle.
+    expect(readdirSync(dir).sort()).toEqual(['bundle.json', 'verify-bundle.sh']);
   });
 
   it("reads the bundle's own fields when the transcript carries fields of the same names", () => {
@@ -110,10 +119,12 @@ describe.skipIf(!hasOpenssl)('the OpenSSL recipe in docs/evidence.md', () => {
     for (const form of ['compact', 'pretty', 'ascii'] as const) {
       const r = runRecipe(planted, form);
       expect({ form, code: r.code, out: r.out }).toMatchObject({ form, code: 0 });
-      expect(readFileSync(join(dir, 'checkpoint.note'), 'utf8')).toBe(planted.transparencyLog!.checkpoint);
-      expect(readFileSync(join(dir, 'payload.json'))).toEqual(
+      const w = workDir(r.out);
+      expect(readFileSync(join(w, 'checkpoint.note'), 'utf8')).toBe(planted.transparencyLog!.checkpoint);
+      expect(readFileSync(join(w, 'payload.json'))).toEqual(
         Buffer.from(planted.dsseEnvelope.payload, 'base64'),
       );
+      rmSync(w, { recursive: true, force: true });
     }
     // The bundle's own checkpoint tampered: the genuine note in the transcript does not save it.
     const cp = structuredClone(planted);
