@@ -1,40 +1,18 @@
-/**
- * Pooled risk is the departments' own scores on one subject (review-aggregation.md R3, R5), across
- * five real party processes with DKG and FROST, every party requiring pooled risk. Monitoring and
- * audit view the change as risk 100, the others 40: honestly pooled it is 64, over the strategy
- * party's `max_auto_risk_score` (60), so a human must approve. A compromised gateway (its own
- * identity key only) tries to lower it:
- *  - by sealing 0 as the two high-risk departments' inputs (R3): every party refuses a
- *    caller-supplied input to the pooled-risk circuit (`FORBIDDEN`);
- *  - by showing audit a benign subject and the others the real one (R3c), as a lying coordinator
- *    that skips the honest one's check of each dealer's subject: every party sees a dealer that
- *    signed another subject's digest and refuses the round, blaming no dealer;
- *  - by running the honest session id again on another subject (R5): every party refuses to deal
- *    it again (`CONFLICT`), and the confirmed reference still means a human must approve.
- */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type AggregationRef,
   type ApprovalDecisionPayload,
   type ClusterLayout,
-  defaultPolicy,
-  layoutCluster,
-  memoryLogger,
-  PartyClient,
-  type PartyProcess,
+  type PartyClient,
   runAggregationOverHttp,
-  runDkgOverHttp,
-  startParties,
 } from '@aaps/agents';
-import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
-import { AapsError, getCiphersuite, loadFastBackends, type SignedEnvelope } from '@aaps/mpc-core';
+import type { Coordinator } from '@aaps/gateway';
+import { AapsError, getCiphersuite, type SignedEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitSubjectRound } from '../packages/agents/src/party/test-helpers/split-subject.js';
 import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
 
-const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+const _suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 // Monitoring and audit see this change as maximal risk (100); the others use the formula (40).
 const VIEWS: Record<string, { weight_percent: number; offset: number }> = {
   monitoring: { weight_percent: 400, offset: 0 },
@@ -49,9 +27,7 @@ const SUBJECT = { incident_id: 'inc-bind-1', action: 'image_rollback', factors: 
 /** What a lying gateway shows audit instead: development, P3 (formula 25 + 0 + 0 + 0). */
 const BENIGN = { ...SUBJECT, factors: { blast_radius: 1, urgency: 'P3', environment: 'development' } };
 
-let dir: string;
 let layout: ClusterLayout;
-let procs: PartyProcess[];
 let coordinator: Coordinator;
 let client: PartyClient;
 
@@ -94,35 +70,16 @@ async function failure(p: Promise<unknown>): Promise<AapsError> {
 describe('pooled risk is bound to one subject and one round (R3, R3c, R5)', () => {
   let honest: AggregationRef;
 
+  let cluster: PooledCluster | undefined;
   beforeAll(async () => {
-    await loadFastBackends();
-    dir = mkdtempSync(join(tmpdir(), 'aaps-pool-bind-e2e-'));
-    layout = await layoutCluster({ dir, threshold: 3 });
-    for (const p of layout.roster.parties) {
-      const policyPath = join(dir, `${p.id}.policy.json`);
-      writeFileSync(
-        policyPath,
-        JSON.stringify({ ...defaultPolicy(p.role), risk: { ...VIEWS[p.role]!, require_pooled: true } }),
-      );
-      const configPath = layout.configPaths[p.id]!;
-      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-      writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));
-    }
-    procs = await startParties(layout);
-    client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
-    const dkg = await runDkgOverHttp(client, suite(), { sessionId: 'dkg-bind' });
-    coordinator = createHttpCoordinator({
-      roster: layout.roster,
-      gatewayKey: layout.gatewayKey,
-      publicPackage: dkg.publicPackage,
-      logger: memoryLogger(),
-    });
+    cluster = await startPooledCluster('pool-bind-e2e', (role) => ({
+      ...VIEWS[role]!,
+      require_pooled: true,
+    }));
+    ({ layout, client, coordinator } = cluster);
   }, 120_000);
 
-  afterAll(async () => {
-    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => cluster?.stop());
 
   it('honest pooling: 64 > max_auto 60, so a human must approve (control)', async () => {
     const out = await coordinator.poolRisk?.(SUBJECT);

@@ -8,30 +8,19 @@
  * its evidence.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  type AggregationRef,
-  type ApprovalDecisionPayload,
-  type ClusterLayout,
-  defaultPolicy,
-  layoutCluster,
-  memoryLogger,
-  PartyClient,
-  type PartyProcess,
-  runDkgOverHttp,
-  startParties,
-} from '@aaps/agents';
-import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
-import { AapsError, getCiphersuite, loadFastBackends, type SignedEnvelope } from '@aaps/mpc-core';
+import type { AggregationRef, ApprovalDecisionPayload, ClusterLayout } from '@aaps/agents';
+import type { Coordinator } from '@aaps/gateway';
+import { AapsError, getCiphersuite, type SignedEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort, startUp, type UpCluster } from '../bench/load/cluster.js';
 import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
 import { clusterBacking } from './helpers/backing.js';
+import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
 
-const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
+const _suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 const run = promisify(execFile);
 const VERIFY = join(import.meta.dirname, '..', 'packages', 'evidence', 'dist', 'cli', 'aaps-verify.js');
 
@@ -50,9 +39,7 @@ const FORMULA = 40;
 const POOLED = 47;
 const SUBJECT = { incident_id: 'inc-pool-1', action: 'image_rollback', factors: LOW_RISK };
 
-let dir: string;
 let layout: ClusterLayout;
-let procs: PartyProcess[];
 let coordinator: Coordinator;
 
 function pooledProposal(ref: AggregationRef, incident = SUBJECT.incident_id) {
@@ -106,39 +93,13 @@ async function refusedRules(ref: AggregationRef, incident: string): Promise<stri
 }
 
 describe('pooled risk across party processes', () => {
+  let cluster: PooledCluster | undefined;
   beforeAll(async () => {
-    await loadFastBackends();
-    dir = mkdtempSync(join(tmpdir(), 'aaps-pool-e2e-'));
-    layout = await layoutCluster({ dir, threshold: 3 });
-    for (const p of layout.roster.parties) {
-      const view = VIEWS[p.role];
-      const policyPath = join(dir, `${p.id}.policy.json`);
-      writeFileSync(
-        policyPath,
-        JSON.stringify({ ...defaultPolicy(p.role), ...(view ? { risk: view } : {}) }),
-      );
-      const configPath = layout.configPaths[p.id]!;
-      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-      writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));
-    }
-    procs = await startParties(layout);
-    const client = new PartyClient({
-      roster: layout.roster,
-      caller: { id: 'gateway', key: layout.gatewayKey },
-    });
-    const dkg = await runDkgOverHttp(client, suite(), { sessionId: 'dkg-pool' });
-    coordinator = createHttpCoordinator({
-      roster: layout.roster,
-      gatewayKey: layout.gatewayKey,
-      publicPackage: dkg.publicPackage,
-      logger: memoryLogger(),
-    });
+    cluster = await startPooledCluster('pool-e2e', (role) => VIEWS[role]);
+    ({ layout, coordinator } = cluster);
   }, 90_000);
 
-  afterAll(async () => {
-    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => cluster?.stop());
 
   let ref: AggregationRef;
 
