@@ -140,7 +140,9 @@ async function makeBundles(transcriptLength: number, count: number) {
             decision: { outcome: 'approved' },
             action: { kind: 'configmap_reload' },
             humanApprovals: [],
-            verification: { healthy: true },
+            // Decided, not executed: a verification (or any step of an execution) would need the
+            // ExecutionOrder that approved it (approval.signature).
+            verification: null,
             times: { received: '2026-11-25T15:00:00Z', signed: '2026-11-25T15:02:00Z' },
             transcript,
             ciphersuite: ED25519_SUITE,
