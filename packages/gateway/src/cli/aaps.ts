@@ -85,7 +85,7 @@ export async function main(
       if (args[0] === 'init') {
         const { config, rest } = parse(args.slice(1), env);
         if (rest.length > 0) throw new UsageError(`gateway init: unexpected argument ${rest[0]}`);
-        return runGatewayInit(config, { print });
+        return runGatewayInit(config, { print, say: error });
       }
       const { config, rest } = parse(args, env);
       if (rest.length > 0) throw new UsageError(`gateway: unexpected argument ${rest[0]}`);
@@ -96,7 +96,7 @@ export async function main(
       if (args[0] !== 'init') throw new UsageError('approver: expected init');
       const { config, rest } = parse(args.slice(1), env);
       if (rest.length > 0) throw new UsageError(`approver init: unexpected argument ${rest[0]}`);
-      return runApproverInit(config, { print });
+      return runApproverInit(config, { print, say: error });
     }
     case 'submit': {
       const { config, rest } = parse(args, env);

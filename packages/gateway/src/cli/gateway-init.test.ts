@@ -11,10 +11,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function run(fn: typeof runGatewayInit, ...argv: string[]) {
   const parsed = parseGatewayConfig(['--data-dir', dir, ...argv], {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const out: string[] = [];
   const lines: string[] = [];
-  const code = fn(parsed.config, { print: (l) => void lines.push(l) });
-  const text = lines.join('\n');
-  return { code, lines, json: JSON.parse(text.slice(text.indexOf('{'))) };
+  const code = fn(parsed.config, { print: (l) => void out.push(l), say: (l) => void lines.push(l) });
+  // Stdout is the JSON alone (it pipes into jq); what was done goes to stderr.
+  return { code, lines, json: JSON.parse(out.join('\n')) };
 }
 
 describe('aaps gateway init and aaps approver init', () => {

@@ -16,14 +16,17 @@ import { bytesToHex } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 
 export interface InitIo {
+  /** What a script reads: the roster or the roster entry (stdout), alone, so it pipes into `jq`. */
   print(line: string): void;
+  /** What it did and what to do with it, for a person (stderr). */
+  say(line: string): void;
 }
 
 /** Create (or reuse) a key at `path` and say which; returns its public key as hex. */
 function keyAt(path: string, kind: 'gateway' | 'approver', label: string, io: InitIo): string {
   const existed = existsSync(path);
   const key = loadOrCreateIdentityKey(path, true, kind);
-  io.print(`${label}: ${existed ? 'reusing' : 'created'} ${path} (0600)`);
+  io.say(`${label}: ${existed ? 'reusing' : 'created'} ${path} (0600)`);
   return bytesToHex(key.publicKey);
 }
 
@@ -40,8 +43,8 @@ export function runGatewayInit(config: GatewayConfig, io: InitIo): number {
     parties: [`<the ${n} entries \`aaps party init\` printed, each with its "index" 1..${n}>`],
     approvers: ['<each entry `aaps approver init` printed on its approver’s own machine (may be none)>'],
   };
-  io.print(`the roster (save it as ${join(dataDir, 'roster.json')} and give every party the same file;`);
-  io.print(`"threshold.max" is the number of parties):`);
+  io.say(`the roster (save it as ${join(dataDir, 'roster.json')} and give every party the same file;`);
+  io.say(`"threshold.max" is the number of parties):`);
   io.print(JSON.stringify(roster, null, 2));
   return 0;
 }
@@ -51,7 +54,7 @@ export function runApproverInit(config: GatewayConfig, io: InitIo): number {
   if (id === undefined) throw new Error('approver init: --approver ID is required');
   const path = config.approverKey ?? join(resolve(config.dataDir), 'approvers', `${id}.key`);
   const identityKey = keyAt(path, 'approver', `approver ${id}`, io);
-  io.print('add this entry to the roster\'s "approvers":');
+  io.say('add this entry to the roster\'s "approvers":');
   io.print(JSON.stringify({ id, identity_key: identityKey }));
   return 0;
 }
