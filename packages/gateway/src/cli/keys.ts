@@ -61,8 +61,11 @@ export async function runKeys(
     io.print(
       `group key ${keys.group_public_key} (${keys.ciphersuite}, ${keys.threshold.min}-of-${keys.threshold.max})`,
     );
+    // Columns as wide as the longest id and URL, so long department ids stay aligned.
+    const idWidth = Math.max(18, ...keys.parties.map((p) => p.id.length));
+    const urlWidth = Math.max(26, ...keys.parties.map((p) => p.url.length));
     for (const p of keys.parties)
-      io.print(`  ${p.id.padEnd(18)} ${p.url.padEnd(26)} verifying share ${p.verifying_share}`);
+      io.print(`  ${p.id.padEnd(idWidth)} ${p.url.padEnd(urlWidth)} verifying share ${p.verifying_share}`);
     return 0;
   }
   if (sub !== 'refresh') throw new UsageError(`keys: unknown subcommand ${sub} (expected refresh, or none)`);
@@ -77,9 +80,10 @@ export async function runKeys(
   if (!res.ok) return refused(io, res, 'refresh failed');
   const out = (await res.json()) as KeyRefreshResult;
   for (const line of out.steps) io.print(`  ${line}`);
+  const idWidth = Math.max(18, ...out.parties.map((p) => p.id.length));
   for (const p of out.parties) {
     io.print(
-      `  ${p.id.padEnd(18)} verifying share ${short(p.previous_verifying_share)} -> ${short(p.verifying_share)}`,
+      `  ${p.id.padEnd(idWidth)} verifying share ${short(p.previous_verifying_share)} -> ${short(p.verifying_share)}`,
     );
   }
   const repaired = out.repaired.length > 0 ? `; repaired ${out.repaired.join(', ')}` : '';
