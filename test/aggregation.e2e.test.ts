@@ -232,7 +232,8 @@ describe('secret-shared aggregation across 5 party processes', () => {
     expect(out.record.inputs.every((i) => i.rangeProof instanceof Uint8Array)).toBe(true);
   });
 
-  it('an out-of-range input is refused and its provider named', async () => {
+  it('an out-of-range input is refused by its provider, which is listed, not blamed', async () => {
+    // The caller's value is the fault; the party's error answer is unsigned and proves nothing.
     const e = await refusal(
       runAggregationOverHttp(client, {
         circuitId: WEIGHTED_ID,
@@ -242,8 +243,8 @@ describe('secret-shared aggregation across 5 party processes', () => {
       }),
     );
     expect(e.code).toBe('INVALID_ARGUMENT');
-    expect((e as { culprits?: string[] }).culprits).toEqual([identifierOf('audit-agent')]);
-    expect((e.details as { parties: string[] }).parties).toEqual(['audit-agent']);
+    expect((e as { culprits?: string[] }).culprits).toEqual([]);
+    expect((e.details as { refused: string[] }).refused).toEqual(['audit-agent']);
   });
 
   it('a dealer that shares an out-of-range value cannot prove its range: it is named', async () => {
@@ -371,7 +372,7 @@ describe('secret-shared aggregation across 5 party processes', () => {
     expect(lied.result.counts).toEqual(expected);
     expect(lied.culprits).toEqual([liar]);
 
-    // An element out of range, or a vector of the wrong length, is refused naming its provider.
+    // An element out of range, or a vector of the wrong length, is refused by its provider.
     const tooBig = countsOf(1).map((v, k) => (k === 9 ? 501 : v));
     const e = await refusal(
       runAggregationOverHttp(client, {
@@ -382,7 +383,7 @@ describe('secret-shared aggregation across 5 party processes', () => {
       }),
     );
     expect(e.code).toBe('INVALID_ARGUMENT');
-    expect((e.details as { parties: string[] }).parties).toEqual(['problem-solver-agent']);
+    expect((e.details as { refused: string[] }).refused).toEqual(['problem-solver-agent']);
     const short = await refusal(
       runAggregationOverHttp(client, {
         circuitId: 'vector-e2e',
@@ -447,7 +448,8 @@ describe('secret-shared aggregation across 5 party processes', () => {
       }),
     );
     expect(notMine.code).toBe('FORBIDDEN');
-    expect((notMine as { culprits?: string[] }).culprits).toEqual([identifierOf('monitoring-agent')]);
+    expect((notMine as { culprits?: string[] }).culprits).toEqual([]);
+    expect((notMine.details as { refused: string[] }).refused).toEqual(['monitoring-agent']);
   });
   it('verifyAggregation rejects a changed byte anywhere in the record (CBOR and JSON)', async () => {
     const out = await runAggregationOverHttp(client, {

@@ -304,19 +304,30 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
   });
 });
 
-describe('round 1 (agg.deal): a party whose own deal fails is the culprit, whatever it claims', () => {
-  it('a party answering agg.deal with an error naming an honest party is itself named (R1b)', async () => {
+describe('round 1 (agg.deal): a party is a culprit only for what its signed answer proves', () => {
+  it('an error answer to agg.deal blames nobody: neither the party it names nor the one it came from (R1b)', async () => {
+    // An error body is unsigned: anything on the path could have sent it, in either party's name.
     const e = await failureOf(
       withMisbehaving([AUDIT], '/v1/agg/deal', errorBody('INVALID_DEALING', [identifierOf(STRATEGY)]), () =>
         run('frame-deal'),
       ),
     );
     expect(e.code).toBe('INVALID_DEALING');
-    expect(e.culprits).toEqual([identifierOf(AUDIT)]);
-    expect(e.details['parties']).toEqual([idOf(AUDIT)]);
+    expect(e.culprits).toEqual([]);
+    expect(e.details['parties']).toEqual([]);
+    expect(e.details['refused']).toEqual([idOf(AUDIT)]);
     expect(e.details['errors']).toEqual([
       { party: idOf(AUDIT), code: 'INVALID_DEALING', claimed_culprits: [identifierOf(STRATEGY)] },
     ]);
+  });
+
+  it('an honest party whose request arrived too slowly (408) is listed unavailable, not blamed', async () => {
+    const e = await failureOf(
+      withMisbehaving([QA], '/v1/agg/deal', errorBody('REQUEST_TIMEOUT', [], 408), () => run('slow-deal')),
+    );
+    expect(e.code).toBe('REQUEST_TIMEOUT');
+    expect(e.culprits).toEqual([]);
+    expect(e.details['unavailable']).toEqual([idOf(QA)]);
   });
 
   it('a party that provides an input but answers with no dealing is named', async () => {

@@ -227,14 +227,22 @@ function valuesFor(
   return out;
 }
 
-/** A party whose call failed, or whose answer the coordinator refused, with the error. */
+/**
+ * A party whose call failed, or whose answer the coordinator refused, with the error. `signed`:
+ * the failure was found in the party's own signed answer (proof against it); a failed call's error
+ * body is not signed (anything on the path could have sent it), so it proves nothing.
+ */
 interface PartyFailure {
   party: string;
   error: unknown;
+  signed?: boolean;
 }
 
-/** Codes that say a party did not answer (it may be down): no blame, and worth trying again. */
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'TIMEOUT']);
+/**
+ * Codes that say a party did not answer, or not in time (it may be down, or its request arrived
+ * slowly): worth trying again.
+ */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['UNAVAILABLE', 'TIMEOUT', 'REQUEST_TIMEOUT']);
 
 function codeOf(error: unknown): ErrorCode {
   return error instanceof AapsError ? error.code : 'INTERNAL';
@@ -276,16 +284,19 @@ function errorEntries(roster: Roster, failures: readonly PartyFailure[]) {
 }
 
 /**
- * Round 1 failures as one error. A party whose own `agg.deal` failed, or whose answer (signed by
- * it) the coordinator refused, is the one that failed: it is the culprit, whatever its error body
- * names (that stays a claim in `details.errors`). Parties that did not answer (`UNAVAILABLE`,
- * `TIMEOUT`) are listed in `details.unavailable`, not blamed. The code is the first blamed
- * failure's (else the first failure's, so a run nobody answered can be tried again).
+ * Round 1 failures as one error. A party whose signed answer the coordinator refused (its dealing,
+ * its share boxes, the subject it signed) is proven to have failed: it is a culprit. A failed call
+ * blames nobody, whatever its error body says or names (an unsigned body proves nothing: its code
+ * and claim are in `details.errors`): those that did not answer in time are listed in
+ * `details.unavailable`, the others in `details.refused`. The code is the first proven failure's,
+ * else the first refusal's, else the first failure's (so a run nobody answered can be tried again).
  */
 function dealFailure(roster: Roster, failures: readonly PartyFailure[]): ProtocolError {
-  const blamed = failures.filter((f) => !TRANSIENT.has(codeOf(f.error)));
+  const blamed = failures.filter((f) => f.signed === true);
+  const unavailable = failures.filter((f) => f.signed !== true && TRANSIENT.has(codeOf(f.error)));
+  const refused = failures.filter((f) => f.signed !== true && !TRANSIENT.has(codeOf(f.error)));
   const culprits = blamed.map((f) => identifierOfParty(roster, f.party));
-  const first = (blamed[0] ?? failures[0]!).error;
+  const first = (blamed[0] ?? refused[0] ?? failures[0]!).error;
   return new ProtocolError(
     codeOf(first),
     `aggregation refused at agg.deal: ${failures.map((f) => f.party).join(', ')}`,
@@ -295,7 +306,8 @@ function dealFailure(roster: Roster, failures: readonly PartyFailure[]): Protoco
       details: {
         round: 'deal',
         parties: blamed.map((f) => f.party),
-        unavailable: failures.filter((f) => TRANSIENT.has(codeOf(f.error))).map((f) => f.party),
+        refused: refused.map((f) => f.party),
+        unavailable: unavailable.map((f) => f.party),
         errors: errorEntries(roster, failures),
       },
     },
@@ -511,7 +523,7 @@ export async function runAggregationOverHttp(
       outboxes.push({ dealer: p.id, sealed: out.sealed });
     } catch (error) {
       if (!(error instanceof AapsError)) throw error;
-      dealFailures.push({ party: p.id, error });
+      dealFailures.push({ party: p.id, error, signed: true });
     }
   });
   if (dealFailures.length) throw dealFailure(roster, dealFailures);
