@@ -87,7 +87,14 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const dkg = createDkgHandlers(deps, state);
   // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts (kept
   // in its store, so a restart between pooling and signing loses none).
-  const pooled = await PooledRiskLedger.open(deps.store, { now });
+  const pooled = await PooledRiskLedger.open(deps.store, {
+    now,
+    onDamaged: (session) =>
+      deps.logger.warn('agg.ledger_damaged', {
+        session,
+        note: 'a stored confirmation does not read: skipped (references to that round are refused)',
+      }),
+  });
   const verifyAggregationRef = pooled.verifyRef.bind(pooled);
   const sign = createSignHandlers(deps, state, verifyAggregationRef);
   const step = createStepHandler(deps, verifyAggregationRef);

@@ -11,6 +11,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../aggregate.js';
 import { PartyClient } from '../client.js';
@@ -192,6 +193,20 @@ describe('pooled risk ledger kept in the party store', () => {
         .remember('s-1', { circuit: 'weighted-risk', digest: 'cd'.repeat(32), value: 3 })
         .catch((x: unknown) => x);
       expect((again as AapsError).code).toBe('CONFLICT');
+      // A damaged record is skipped and reported, not a party that cannot start.
+      await store.close();
+      const raw = new Level<string, Uint8Array>(join(dbDir, 'db'), { valueEncoding: 'view' });
+      await raw.put('aggc/s-bad', new TextEncoder().encode('not json'));
+      await raw.put(
+        'aggc/s-odd',
+        new TextEncoder().encode(JSON.stringify({ at: t0, entry: { circuit: 1 } })),
+      );
+      await raw.close();
+      store = await open();
+      const damaged: string[] = [];
+      const reread = await PooledRiskLedger.open(store, { onDamaged: (id) => void damaged.push(id) });
+      expect(damaged.sort()).toEqual(['s-bad', 's-odd']);
+      expect(reread.get('s-1')).toEqual(entry);
       // A later round's claim drops sessions older than the window, confirmations included.
       const later = new Date(t0.getTime() + 31 * day);
       await store.claimAggregationSession('s-2', later, new Date(later.getTime() - 30 * day));
@@ -252,6 +267,30 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
       digest: out.digest,
       value: 47,
     });
+  });
+
+  it('a party whose ledger write failed confirms the round when asked again', async () => {
+    for (const store of stores) {
+      const save = store.saveConfirmedAggregation.bind(store);
+      store.saveConfirmedAggregation = async () => {
+        store.saveConfirmedAggregation = save;
+        throw new AapsError('INTERNAL', 'the disk is full');
+      };
+    }
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'pool-write-failed',
+      inputs: {},
+      derive: SUBJECT,
+      confirm: true,
+    });
+    expect(out.confirmed).toEqual([]);
+    for (const p of roster.parties) {
+      const again = await client.call<{ digest?: string }>(p.id, 'agg.confirm', 'pool-write-failed', {
+        record: encodeAggregationRecordJson(out.record),
+      });
+      expect(again.digest).toBe(out.digest);
+    }
   });
 
   it('a party checks the record it is shown: a changed output is refused, the true one accepted once', async () => {

@@ -154,13 +154,24 @@ export class PooledRiskLedger {
     this.#now = now;
   }
 
-  /** A ledger over `store`, holding the newest `limit` entries it kept. */
+  /**
+   * A ledger over `store`, holding the newest `limit` entries it kept. A damaged entry is skipped
+   * and passed to `onDamaged` (the party logs it): without it the party only refuses references to
+   * that round, which is safe, rather than not starting at all.
+   */
   static async open(
     store: LedgerStore,
-    opts: { limit?: number; now?: () => Date } = {},
+    opts: { limit?: number; now?: () => Date; onDamaged?: (sessionId: string) => void } = {},
   ): Promise<PooledRiskLedger> {
     const ledger = new PooledRiskLedger(opts.limit, store, opts.now);
-    for (const [id, entry] of await store.confirmedAggregations()) ledger.#add(id, parseConfirmed(id, entry));
+    for (const [id, entry] of await store.confirmedAggregations()) {
+      try {
+        ledger.#add(id, parseConfirmed(id, entry));
+      } catch (e) {
+        if (!(e instanceof AapsError)) throw e;
+        opts.onDamaged?.(id);
+      }
+    }
     return ledger;
   }
 

@@ -367,12 +367,21 @@ export class PartyStore implements NonceStore {
     );
   }
 
-  /** Every confirmed aggregation kept, oldest first: `[session id, entry, when]`. */
+  /**
+   * Every confirmed aggregation kept, oldest first: `[session id, entry, when]`. A record that does
+   * not read (damaged on disk) comes back with entry `undefined`, for the caller to skip and report.
+   */
   async confirmedAggregations(): Promise<[string, unknown, Date][]> {
     const out: [string, unknown, Date][] = [];
     for await (const [k, v] of this.#db.iterator({ gte: 'aggc/', lt: 'aggc0' })) {
-      const { at, entry } = JSON.parse(new TextDecoder().decode(v)) as { at: string; entry: unknown };
-      out.push([k.slice('aggc/'.length), entry, new Date(at)]);
+      const id = k.slice('aggc/'.length);
+      try {
+        const { at, entry } = JSON.parse(new TextDecoder().decode(v)) as { at: string; entry: unknown };
+        const when = new Date(at);
+        out.push([id, entry, Number.isNaN(when.getTime()) ? new Date(0) : when]);
+      } catch {
+        out.push([id, undefined, new Date(0)]);
+      }
     }
     return out.sort((a, b) => a[2].getTime() - b[2].getTime());
   }

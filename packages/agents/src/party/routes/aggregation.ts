@@ -755,6 +755,8 @@ export function createAggregationHandlers(
   const myId = frostIdentifier(roster, self);
   const sessions = new Map<string, AggregationState>();
   const evaluated = new Map<string, EvaluatedState>();
+  /** Sessions whose confirmation is being written now. */
+  const confirming = new Set<string>();
   const rng = deps.rng;
   const channels = new ChannelKeys(deps.identity, self.id);
   const ctxFor = (session: AggregationSession<unknown>) => ({ suite, roster, rosterDigest, session });
@@ -1097,59 +1099,76 @@ export function createAggregationHandlers(
       pads?.touch();
       const state = evaluated.get(sessionId);
       if (!state) throw new AapsError('NOT_FOUND', `no aggregation ${sessionId} evaluated here`);
-      if (typeof body.record !== 'string') {
-        throw new ValidationError('INVALID_ARGUMENT', 'body.record: expected the record JSON text', [
-          'body.record',
-        ]);
+      // One confirmation at a time per session (the round stays evaluated until one is kept).
+      if (confirming.has(sessionId))
+        throw new AapsError('CONFLICT', `aggregation ${sessionId} is being confirmed here`);
+      confirming.add(sessionId);
+      try {
+        return await confirmEvaluated(sessionId, state, body);
+      } finally {
+        confirming.delete(sessionId);
       }
-      const { session } = state;
-      const checked = verifyAggregation(body.record, { circuit: session.circuit, suite });
-      const record = decodeAggregationRecordJson(body.record);
-      const same =
-        checked.sessionId === sessionId &&
-        record.inputs.length === session.circuit.inputs.length &&
-        record.inputs.every((inp, k) => {
-          const EL = inp.commitment.length;
-          const mine = state.commitments.subarray(k * EL, (k + 1) * EL);
-          return session.circuit.inputs[k]!.name === inp.name && equalBytes(mine, inp.commitment);
-        });
-      if (!same) {
-        throw new ProtocolError(
-          'INCONSISTENT_TRANSCRIPT',
-          `the record of ${sessionId} is not what was evaluated`,
-          [],
-        );
-      }
-      evaluated.delete(sessionId);
-      const digest = bytesToHex(checked.digest);
-      const out: Record<string, unknown> = {
-        digest,
-        outputs: checked.outputs.map((o) => ({ name: o.name, value: outputValueText(o.value) })),
-      };
-      const value = pooledRiskOf(session.circuit, checked.outputs);
-      if (value !== undefined) {
-        await ledger?.remember(sessionId, {
-          circuit: session.circuit.id,
-          digest,
-          value,
-          ...(state.subject ? { subject: state.subject } : {}),
-        });
-        out.value = value;
-      }
-      await deps.store.audit({
-        at: (deps.now?.() ?? new Date()).toISOString(),
-        event: 'agg.confirmed',
-        session: sessionId,
-        detail: {
-          circuit: session.circuit.id,
-          digest,
-          ...(out.value === undefined ? {} : { value: out.value }),
-        },
-      });
-      deps.logger.info('agg.confirmed', { session: sessionId, circuit: session.circuit.id });
-      return out;
     },
   };
+
+  async function confirmEvaluated(
+    sessionId: string,
+    state: EvaluatedState,
+    body: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    if (typeof body.record !== 'string') {
+      throw new ValidationError('INVALID_ARGUMENT', 'body.record: expected the record JSON text', [
+        'body.record',
+      ]);
+    }
+    const { session } = state;
+    const checked = verifyAggregation(body.record, { circuit: session.circuit, suite });
+    const record = decodeAggregationRecordJson(body.record);
+    const same =
+      checked.sessionId === sessionId &&
+      record.inputs.length === session.circuit.inputs.length &&
+      record.inputs.every((inp, k) => {
+        const EL = inp.commitment.length;
+        const mine = state.commitments.subarray(k * EL, (k + 1) * EL);
+        return session.circuit.inputs[k]!.name === inp.name && equalBytes(mine, inp.commitment);
+      });
+    if (!same) {
+      throw new ProtocolError(
+        'INCONSISTENT_TRANSCRIPT',
+        `the record of ${sessionId} is not what was evaluated`,
+        [],
+      );
+    }
+    const digest = bytesToHex(checked.digest);
+    const out: Record<string, unknown> = {
+      digest,
+      outputs: checked.outputs.map((o) => ({ name: o.name, value: outputValueText(o.value) })),
+    };
+    const value = pooledRiskOf(session.circuit, checked.outputs);
+    if (value !== undefined) {
+      await ledger?.remember(sessionId, {
+        circuit: session.circuit.id,
+        digest,
+        value,
+        ...(state.subject ? { subject: state.subject } : {}),
+      });
+      out.value = value;
+    }
+    // Forgotten only once its confirmation is kept: a failed write leaves the round to confirm again.
+    evaluated.delete(sessionId);
+    await deps.store.audit({
+      at: (deps.now?.() ?? new Date()).toISOString(),
+      event: 'agg.confirmed',
+      session: sessionId,
+      detail: {
+        circuit: session.circuit.id,
+        digest,
+        ...(out.value === undefined ? {} : { value: out.value }),
+      },
+    });
+    deps.logger.info('agg.confirmed', { session: sessionId, circuit: session.circuit.id });
+    return out;
+  }
 }
 
 /** The refusal of a second dealing under one session id. */
