@@ -195,6 +195,16 @@ describe('the bundle carries the aggregation the approval cites (R4)', () => {
     });
   });
 
+  it('refuses a record put into a bundle whose Statement signs none (a refused proposal sealed without it)', async () => {
+    const sealed = await buildBundle(
+      await makePooledInput(group, r, { ref, strategyDecision: 'refuse' }),
+      group.sign,
+    );
+    expect(verifier.report(sealed).valid).toBe(true);
+    const added = { ...sealed, aggregation: real };
+    expect(verifier.report(added).failure?.check).toBe('aggregation');
+  });
+
   it('refuses a decision whose `pooled` contradicts the proposal, and a reference to another circuit', async () => {
     expect(await outcome({ ref, record: real, pooled: false })).toMatchObject({ verifier: 'aggregation' });
     expect(await outcome({ ref: null, pooled: true })).toMatchObject({ verifier: 'aggregation' });

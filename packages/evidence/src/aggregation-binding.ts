@@ -4,8 +4,9 @@
  * in `risk.aggregation_ref = {circuit, session_id, output_digest, value}`. So a bundle carries a
  * record exactly when that proposal cites one, and the record must be the cited one: its canonical
  * SHA-256 is `output_digest`, its session is `session_id`, its opened pooled score is `value`, its
- * circuit is the shipped pooled-risk circuit (pinned here by digest), and it ran over the roster's
- * parties under the group's threshold and ciphersuite.
+ * circuit is the shipped pooled-risk circuit (pinned here by digest), and it ran over as many
+ * distinct parties as the roster has, under the group's threshold and ciphersuite (the roster
+ * carries no FROST indexes to compare identifiers with: each signing party's ledger vouches).
  *
  * The proposal is the one the transcript says was approved: every `ExecutionOrder`'s
  * `payload.proposal` (group-signed: `approval.signature`, which also holds it to the predicate's
@@ -195,10 +196,14 @@ export function checkSignedAggregation(
   }
 }
 
-/** The pooled score an output value (decimal text) stands for: the weighted mean, rounded up, 0..100. */
-export function pooledRiskValue(weightedSum: bigint): number {
-  if (weightedSum <= 0n) return 0;
-  const mean = (weightedSum + POOLED_RISK_WEIGHT_SUM - 1n) / POOLED_RISK_WEIGHT_SUM;
+/**
+ * The pooled score (0..100) a `weighted-risk` output stands for: the weighted mean of the
+ * departments' scores, rounded up (the output is the weighted sum; `weightSum` the sum of the
+ * weights, 10 in the pinned circuit). The parties compute the same with this function.
+ */
+export function pooledRiskValue(weightedSum: bigint, weightSum: bigint = POOLED_RISK_WEIGHT_SUM): number {
+  if (weightSum <= 0n || weightedSum <= 0n) return 0;
+  const mean = (weightedSum + weightSum - 1n) / weightSum;
   return mean > 100n ? 100 : Number(mean);
 }
 

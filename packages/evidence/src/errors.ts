@@ -29,7 +29,7 @@ export const EVIDENCE_CHECKS = [
   'signers.threshold',
   /**
    * The aggregation record is the one the approved proposal cites (`risk.aggregation_ref`: digest,
-   * session, pooled value), on the pinned pooled-risk circuit and the roster's parties, matches
+   * session, pooled value), on the pinned pooled-risk circuit and n distinct parties, matches
    * its signed digest, and re-checks. Skipped when nothing cites a record and there is none.
    */
   'aggregation',

@@ -10,6 +10,7 @@ export {
   citedAggregation,
   POOLED_RISK_CIRCUIT_ID,
   POOLED_RISK_CIRCUIT_SHA256,
+  pooledRiskValue,
 } from './aggregation-binding.js';
 export {
   APPROVAL_DOMAIN,

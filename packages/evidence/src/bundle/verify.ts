@@ -437,7 +437,7 @@ export function checkSubject(statement: Statement, transcript: readonly unknown[
 
 /**
  * The `aggregation` check: the record is the one the approved proposal cites (aggregation-binding.ts:
- * digest, session, pooled value, pinned circuit, the roster's parties), its digest is the one the
+ * digest, session, pooled value, pinned circuit, n distinct parties), its digest is the one the
  * Statement signs, and, given a re-check function, it re-checks. Returns `none` when the bundle has
  * no record and nothing cites one, `bound` when the record was not re-checked (no function).
  */
@@ -455,6 +455,9 @@ function checkAggregation(
     threshold: predicate.threshold,
     roster,
   });
+  if (record !== undefined && predicate.aggregation === null) {
+    fail('aggregation', 'the bundle carries an aggregation record its Statement does not sign');
+  }
   if (record === undefined || predicate.aggregation === null) return 'none';
   if (toHex(aggregationDigest(record)) !== predicate.aggregation.sha256) {
     fail('aggregation', 'aggregation record does not match its signed digest');
