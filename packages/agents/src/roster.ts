@@ -47,6 +47,14 @@ const HEX32 = /^[0-9a-f]{64}$/;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * A party's URL as a roster may hold it: `http://` (parties speak plain HTTP, every message signed
+ * and every secret sealed; an `https://` URL would pass a looser check and fail at the first call).
+ */
+export function isPartyUrl(url: string): boolean {
+  return /^http:\/\/[^\s/]+(\/.*)?$/.test(url);
+}
+
 /** Validates a roster, reporting every bad field as a dot path. */
 export function parseRoster(json: unknown): Roster {
   const bad: [string, string][] = [];
@@ -84,9 +92,7 @@ export function parseRoster(json: unknown): Roster {
         fail(`${path}.role`, `expected one of ${AGENT_ROLES.join(', ')}`);
       if (typeof p.department !== 'string' || p.department.length === 0)
         fail(`${path}.department`, 'expected a string');
-      // Parties speak plain HTTP (every message signed, secrets sealed): an https:// URL would
-      // pass here and fail at the first call.
-      if (typeof p.url !== 'string' || !/^http:\/\/[^\s/]+(\/.*)?$/.test(p.url))
+      if (typeof p.url !== 'string' || !isPartyUrl(p.url))
         fail(
           `${path}.url`,
           'expected an http:// URL (parties speak plain HTTP: docs/threat-model.md, "Assumptions")',

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { bytesToHex } from '@aaps/mpc-core';
 import { isLogOrigin } from '../config.js';
 import { AGENT_ROLES, isAgentRole } from '../policy/roles.js';
+import { isPartyUrl } from '../roster.js';
 import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../store/files.js';
 import type { CliIo } from './party-backup.js';
 
@@ -88,7 +89,7 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
     );
     return 2;
   }
-  if (!/^http:\/\/[^\s/]+(\/.*)?$/.test(url)) {
+  if (!isPartyUrl(url)) {
     io.err('aaps party init: --url must be an http:// URL (parties speak plain HTTP)');
     return 2;
   }

@@ -13,6 +13,7 @@
  * the offline verifier re-derives them from a bundle: the parties sign exactly what auditors check.
  */
 import {
+  type AggregationRef,
   APPROVAL_DOMAIN,
   approvalSigningBytes,
   PROPOSAL_DIGEST_DOMAIN,
@@ -26,15 +27,8 @@ export { APPROVAL_DOMAIN, PROPOSAL_DIGEST_DOMAIN };
 export const HUMAN_APPROVAL_DOMAIN = 'aaps.human-approval.v1';
 export const HUMAN_REJECTION_DOMAIN = 'aaps.human-rejection.v1';
 
-/** Reference to an opened secret-shared aggregation (the `weighted-risk` circuit). */
-export interface AggregationRef {
-  circuit: string;
-  session_id: string;
-  /** SHA-256 hex of the opened output as the aggregation recorded it. */
-  output_digest: string;
-  /** The opened pooled score, 0..100. */
-  value: number;
-}
+/** Reference to an opened secret-shared aggregation (the `weighted-risk` circuit): the verifier's type. */
+export type { AggregationRef };
 
 export interface ProposalRisk {
   score: number;

@@ -96,12 +96,5 @@ export function departmentRiskScore(view: RiskView | undefined, action: string, 
   return Math.min(100, Math.max(0, Math.round((formula * view.weight_percent) / 100) + view.offset));
 }
 
-/**
- * The pooled score (0..100) from the `weighted-risk` output: the weighted mean of the departments'
- * scores, rounded up (the output is the weighted sum; `weightSum` is the sum of the weights).
- */
-export function pooledRiskValue(weightedSum: bigint, weightSum: bigint): number {
-  if (weightSum <= 0n || weightedSum <= 0n) return 0;
-  const mean = (weightedSum + weightSum - 1n) / weightSum;
-  return mean > 100n ? 100 : Number(mean);
-}
+/** The pooled score from the `weighted-risk` output: one definition, the verifier's. */
+export { pooledRiskValue } from '@aaps/evidence';
