@@ -456,7 +456,15 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         !confirmed.includes(strategy.id)
       ) {
         // Never fall back to the formula silently: the step fails (and is tried again).
-        logger.warn('risk.pool_unconfirmed', { session: sessionId, confirmed: confirmed.length });
+        logger.warn('risk.pool_unconfirmed', {
+          session: sessionId,
+          confirmed: confirmed.length,
+          // Who was left out of the opening, and whom they accused (a claim, not a culprit).
+          left_out: out.leftOut.map(
+            (l) =>
+              `${l.party}:${l.code}${l.claimedCulprits.length ? ` accusing ${l.claimedCulprits.join(',')}` : ''}`,
+          ),
+        });
         throw new AapsError(
           'UNAVAILABLE',
           `pooled risk ${sessionId}: confirmed by ${confirmed.length} parties, the strategy party ${
