@@ -425,4 +425,29 @@ describe('dropouts and liars', () => {
     expect(executed).toBe(0);
     expect(back?.state).toBe('resolved');
   }, 240_000);
+
+  it('through the gateway, quality assurance lying: approvals fail at once naming it, nothing executes', async () => {
+    // Quality assurance is in every approval quorum (its veto): no approval can be made without
+    // it, so one that cheats fails the incident, named, instead of being waited for as if down.
+    const qa = cluster.layout.roster.parties.find((p) => p.role === 'quality-assurance')!.id;
+    await setFaults({ [qa]: 'corrupt-share' });
+    const [id] = await post(1);
+    const done = await waitSettled(api, [id!], 60_000);
+    await setFaults({});
+    const inc = done.get(id!) ?? (await api.get<IncidentView>(`/v1/incidents/${id}`)).body;
+    const reason = (inc as IncidentView & { reason?: { code: string; message: string } | null }).reason;
+    const executed = (inc.timeline ?? []).some((e) => e.event === 'execution_started');
+    figures.push(
+      { name: 'gateway, quality assurance lying: incident state', value: inc.state, goal: 'failed' },
+      {
+        name: 'gateway, quality assurance lying: reason names it',
+        value: String(reason?.code === 'INVALID_SIGNATURE_SHARE' && reason.message.includes(qa)),
+        goal: 'true',
+      },
+      { name: 'gateway, quality assurance lying: executed', value: String(executed), goal: 'false' },
+    );
+    expect(inc.state).toBe('failed');
+    expect(reason?.code).toBe('INVALID_SIGNATURE_SHARE');
+    expect(executed).toBe(false);
+  }, 120_000);
 });

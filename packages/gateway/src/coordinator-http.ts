@@ -223,6 +223,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           requiredLost?: Identifier[];
         };
         const refused = new Set(list.map((r) => r.party));
+        const cheated = new Set(partyIdsOf(roster, e.culprits));
         const unavailable = partyIdsOf(
           roster,
           [...(faults.timedOut ?? []), ...(faults.failed ?? [])].map((f) => f.party),
@@ -238,9 +239,13 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
               vetoes: list.filter((r) => vetoParties.some((p) => p.id === r.party)),
               culprit_parties: partyIdsOf(roster, e.culprits),
               unavailable_parties: [...new Set(unavailable)],
-              // Required parties (the veto holders) lost without refusing: the approval waits.
+              // Required parties (the veto holders) lost without refusing or cheating: the approval
+              // waits for them. One proven to cheat (a share that does not verify) is not waited for.
               required_unavailable: partyIdsOf(roster, faults.requiredLost ?? []).filter(
-                (id) => !refused.has(id),
+                (id) => !refused.has(id) && !cheated.has(id),
+              ),
+              required_culprits: partyIdsOf(roster, faults.requiredLost ?? []).filter((id) =>
+                cheated.has(id),
               ),
             },
           },

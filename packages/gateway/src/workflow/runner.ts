@@ -936,6 +936,18 @@ export class WorkflowRunner {
           // an availability failure, not a verdict. When a veto holder is among them (it did not
           // refuse: it is in every quorum), the approval waits for it (see `#drive`).
           const vetoes = Array.isArray(e.details['vetoes']) ? e.details['vetoes'] : [];
+          // A party every approval quorum includes, proven to cheat (its signature share did not
+          // verify): no approval can be made without it, so the incident fails now, naming it,
+          // rather than waiting for it as for one that is down.
+          const cheated = e.details['required_culprits'];
+          if (Array.isArray(cheated) && cheated.length > 0) {
+            throw new ProtocolError(
+              'INVALID_SIGNATURE_SHARE',
+              `${cheated.join(', ')}, which every approval quorum includes, sent signature shares that do not verify: ${e.message}`,
+              e instanceof ProtocolError ? e.culprits : [],
+              { details: { refusals, culprit_parties: cheated } },
+            );
+          }
           const { threshold } = await d.coordinator.keys();
           if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
             // The required parties (veto holders) the coordinator lost without a refusal.
