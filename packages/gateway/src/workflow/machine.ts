@@ -127,7 +127,8 @@ export function transition(state: IncidentState, event: IncidentEvent): Incident
  * Timeline entries that record something besides a state change (`state` stays the incident's
  * state):
  * - `step.retrying` while a step is tried again after a transient failure, `evidence.retrying`
- *   while an ended incident's sealing is: `{code, message, attempt, next_in_ms}`, plus
+ *   while an ended incident's sealing is: `{code, message, attempt, next_in_ms}` (sealing adds
+ *   `refused`, `party:rule` of each party that refused to sign), plus
  *   `waiting_for` (the party ids) when an approval waits for an unreachable veto holder;
  * - `occurrence.joined`: another occurrence of the problem (a new delivery, not a redelivery)
  *   joined the open incident: `{source, ref, occurrence_key, occurrence, evidence_refs, message}`;

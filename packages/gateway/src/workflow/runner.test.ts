@@ -1063,6 +1063,38 @@ describe('sealing tried again under party ids other than the role names', () => 
   });
 });
 
+describe('sealing refused by the parties', () => {
+  it('the evidence.retrying note names who refused and by which rule', async () => {
+    let refuseOnce = true;
+    let wrapped: Coordinator | undefined;
+    const gw = await gateway({
+      wrap: (c) => {
+        wrapped = delegating(c, {
+          signEvidence: async (input) => {
+            if (!refuseOnce) return c.signEvidence(input);
+            refuseOnce = false;
+            throw new ProtocolError('QUORUM_UNREACHABLE', 'evidence: fewer than 3 parties would sign', [], {
+              details: { refusals: [{ party: 'audit', rule: 'evidence.roster', message: 'another roster' }] },
+            });
+          },
+        });
+        return wrapped;
+      },
+    });
+    await gw.runner.close();
+    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 5 }, wrapped);
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await vi.waitFor(async () => expect((await incident(gw, id))['evidence_id']).not.toBeNull(), {
+      timeout: 10_000,
+    });
+    const { inc } = await sealed(gw, id);
+    expect(notes(inc, 'evidence.retrying').map((n) => n.detail['refused'])).toEqual([
+      ['audit:evidence.roster'],
+    ]);
+  });
+});
+
 describe('sealing while the audit party is down', () => {
   it('the failure is on the timeline and the event stream; sealing is tried until the evidence is in', async () => {
     let down = true;

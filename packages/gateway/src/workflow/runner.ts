@@ -157,6 +157,19 @@ function backoff(base: number, attempt: number, max: number): number {
   return Math.min(base * 2 ** Math.min(attempt - 1, 30), max);
 }
 
+/** `{refused: ["party:rule", ...]}` from a failed signing's signed refusals, or nothing. */
+function refusedBy(e: unknown): { refused?: string[] } {
+  const list = isAapsError(e) ? e.details['refusals'] : undefined;
+  if (!Array.isArray(list)) return {};
+  const refused = list
+    .filter(
+      (x): x is { party: string; rule: string } =>
+        typeof x?.party === 'string' && typeof x?.rule === 'string',
+    )
+    .map((x) => `${x.party}:${x.rule}`);
+  return refused.length > 0 ? { refused } : {};
+}
+
 function errorInfo(e: unknown): { code: string; message: string } {
   return isAapsError(e)
     ? { code: e.code, message: e.message }
@@ -616,7 +629,7 @@ export class WorkflowRunner {
   async #retryLater(
     r: IncidentRecord,
     note: TimelineNote,
-    info: { code: string; message: string },
+    info: { code: string; message: string; refused?: string[] },
     t: { attempt: number; codeChanged: boolean },
     wait: number,
     waitingFor: readonly string[] = [],
@@ -636,6 +649,7 @@ export class WorkflowRunner {
       state: r.state,
       code: info.code,
       ...waiting,
+      ...(info.refused ? { refused: info.refused } : {}),
       attempt: t.attempt,
       next_in_ms: wait,
     });
@@ -790,7 +804,8 @@ export class WorkflowRunner {
           // background, with no budget (and on restart, as before), and say why on its timeline.
           const t = this.#failedTry(id, fresh.state, info.code);
           const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
-          return this.#retryLater(fresh, 'evidence.retrying', info, t, wait);
+          // The parties that refused to sign it, and by which rule, so the reason is on the timeline.
+          return this.#retryLater(fresh, 'evidence.retrying', { ...info, ...refusedBy(e) }, t, wait);
         }
         // An approval that has no quorum only because a party every approval quorum must include
         // (quality assurance, a veto holder) is unreachable waits for that party with no budget,
