@@ -163,6 +163,34 @@ export function citedAggregation(
 }
 
 /**
+ * The rule both sides share: with nothing cited, no record (`holder`: the statement signs one, or
+ * the bundle carries one); with a citation, a record unless nothing acted on the proposal. True
+ * when the record is there and cited (to be checked against the citation). Throws `aggregation`.
+ */
+function mustCheck(
+  present: boolean,
+  cited: CitedAggregation | undefined,
+  holder: 'the statement signs' | 'the bundle carries',
+): cited is CitedAggregation {
+  if (cited === undefined) {
+    if (present) {
+      fail(
+        'aggregation',
+        `${holder} an aggregation record but no approved proposal cites one (risk.aggregation_ref)`,
+      );
+    }
+    return false;
+  }
+  if (!present && cited.required) {
+    const { ref, at } = cited;
+    fail('aggregation', `${at} cites aggregation ${ref.session_id} but ${holder} no record`, {
+      session_id: ref.session_id,
+    });
+  }
+  return present;
+}
+
+/**
  * The Statement's side (what a party signs): `predicate.aggregation` is present when the approved
  * proposal cites an aggregation (it may be absent when nothing acted on the proposal), never
  * otherwise, and it is the cited `output_digest`. Throws `aggregation`.
@@ -172,22 +200,8 @@ export function checkSignedAggregation(
   cited: CitedAggregation | undefined,
 ): void {
   const signed = predicate.aggregation;
-  if (cited === undefined) {
-    if (signed !== null) {
-      fail(
-        'aggregation',
-        'the statement signs an aggregation record but no approved proposal cites one (risk.aggregation_ref)',
-      );
-    }
-    return;
-  }
+  if (!mustCheck(signed !== null, cited, 'the statement signs') || signed === null) return;
   const { ref, at } = cited;
-  if (signed === null) {
-    if (!cited.required) return;
-    fail('aggregation', `${at} cites aggregation ${ref.session_id} but the statement signs no record`, {
-      session_id: ref.session_id,
-    });
-  }
   if (signed.sha256 !== ref.output_digest) {
     fail('aggregation', `the signed record digest is not the output_digest ${at} cites`, {
       expected: ref.output_digest,
@@ -219,22 +233,8 @@ export function checkAggregationBinding(
   cited: CitedAggregation | undefined,
   group: { ciphersuite: string; threshold: Threshold; roster: VerifierRoster },
 ): void {
-  if (cited === undefined) {
-    if (record !== undefined) {
-      fail(
-        'aggregation',
-        'the bundle carries an aggregation record but no approved proposal cites one (risk.aggregation_ref)',
-      );
-    }
-    return;
-  }
+  if (!mustCheck(record !== undefined, cited, 'the bundle carries') || record === undefined) return;
   const { ref, at } = cited;
-  if (record === undefined) {
-    if (!cited.required) return;
-    fail('aggregation', `${at} cites aggregation ${ref.session_id} but the bundle carries no record`, {
-      session_id: ref.session_id,
-    });
-  }
   const digest = sha256Hex(canonicalBytes(record as never));
   if (digest !== ref.output_digest) {
     fail('aggregation', `the record's digest is not the output_digest ${at} cites`, {
