@@ -6,13 +6,12 @@ import {
   runAggregationOverHttp,
 } from '@aaps/agents';
 import type { Coordinator } from '@aaps/gateway';
-import { AapsError, getCiphersuite, type SignedEnvelope } from '@aaps/mpc-core';
+import { AapsError } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitSubjectRound } from '../packages/agents/src/party/test-helpers/split-subject.js';
-import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
-import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
+import { LOW_RISK } from '../packages/agents/src/policy/test-helpers/fixtures.js';
+import { type PooledCluster, startPooledCluster, strategyOnPooledFix } from './helpers/pooled-cluster.js';
 
-const _suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 // Monitoring and audit see this change as maximal risk (100); the others use the formula (40).
 const VIEWS: Record<string, { weight_percent: number; offset: number }> = {
   monitoring: { weight_percent: 400, offset: 0 },
@@ -31,31 +30,9 @@ let layout: ClusterLayout;
 let coordinator: Coordinator;
 let client: PartyClient;
 
-function fixTranscript(): SignedEnvelope[] {
-  const core = proposalFor('image_rollback', { incident_id: SUBJECT.incident_id }, LOW_RISK);
-  const fix = {
-    rank: 1,
-    action: core.action,
-    target: core.target,
-    parameters: core.parameters,
-    evidence_refs: core.evidence_refs,
-    blast_radius: LOW_RISK.blast_radius,
-  };
-  return [
-    { meta: { message_type: 'FixProposal' }, payload: { proposals: [fix] } } as unknown as SignedEnvelope,
-  ];
-}
-
-/** The strategy party's decision on the fix, given a pooled reference. */
 async function strategyWith(ref: AggregationRef): Promise<ApprovalDecisionPayload> {
-  const [env] = await coordinator.agentStep('strategy', {
-    incidentId: SUBJECT.incident_id,
-    traceId: `trace-${ref.session_id}`,
-    transcript: fixTranscript(),
-    context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
-    extra: { pooled: ref, environment: 'staging' },
-  });
-  return env!.payload as unknown as ApprovalDecisionPayload;
+  const env = await strategyOnPooledFix(coordinator, SUBJECT.incident_id, `trace-${ref.session_id}`, ref);
+  return env.payload as unknown as ApprovalDecisionPayload;
 }
 
 async function failure(p: Promise<unknown>): Promise<AapsError> {

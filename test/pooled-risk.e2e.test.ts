@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AggregationRef, ApprovalDecisionPayload, ClusterLayout } from '@aaps/agents';
 import type { Coordinator } from '@aaps/gateway';
-import { AapsError, getCiphersuite, type SignedEnvelope } from '@aaps/mpc-core';
+import { AapsError, type SignedEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort, startUp, type UpCluster } from '../bench/load/cluster.js';
 import { LOW_RISK, proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
 import { clusterBacking } from './helpers/backing.js';
-import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
+import { type PooledCluster, startPooledCluster, strategyOnPooledFix } from './helpers/pooled-cluster.js';
 
-const _suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 const run = promisify(execFile);
 const VERIFY = join(import.meta.dirname, '..', 'packages', 'evidence', 'dist', 'cli', 'aaps-verify.js');
 
@@ -59,26 +58,6 @@ function pooledProposal(ref: AggregationRef, incident = SUBJECT.incident_id) {
 }
 
 /** A transcript holding one FixProposal: all the strategy step reads from it (plus the extra). */
-function fixTranscript(): SignedEnvelope[] {
-  const core = pooledProposal({
-    circuit: 'weighted-risk',
-    session_id: 'x',
-    output_digest: '0'.repeat(64),
-    value: 0,
-  });
-  const fix = {
-    rank: 1,
-    action: core.action,
-    target: core.target,
-    parameters: core.parameters,
-    evidence_refs: core.evidence_refs,
-    blast_radius: LOW_RISK.blast_radius,
-  };
-  return [
-    { meta: { message_type: 'FixProposal' }, payload: { proposals: [fix] } } as unknown as SignedEnvelope,
-  ];
-}
-
 async function refusedRules(ref: AggregationRef, incident: string): Promise<string[]> {
   try {
     const p = pooledProposal(ref, incident);
@@ -114,33 +93,21 @@ describe('pooled risk across party processes', () => {
   });
 
   it('strategy binds the reference and the parties sign the proposal citing it', async () => {
-    const [env] = await coordinator.agentStep('strategy', {
-      incidentId: SUBJECT.incident_id,
-      traceId: 'trace-pool-1',
-      transcript: fixTranscript(),
-      context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
-      extra: { pooled: ref, environment: 'staging' },
-    });
-    const decision = env!.payload as unknown as ApprovalDecisionPayload;
+    const env = await strategyOnPooledFix(coordinator, SUBJECT.incident_id, 'trace-pool-1', ref);
+    const decision = env.payload as unknown as ApprovalDecisionPayload;
     expect(decision.decision).toBe('auto');
     expect(decision.risk).toMatchObject({ score: POOLED, formula_score: FORMULA, pooled_score: POOLED });
     expect(decision.proposal.risk.aggregation_ref).toEqual(ref);
     // The strategy party's own signed decision, with the problem solver's fix proposal.
-    const backing = { ...clusterBacking(layout, decision.proposal), decision: env! };
+    const backing = { ...clusterBacking(layout, decision.proposal), decision: env };
     const signed = await coordinator.signApproval(decision.proposal, backing);
     expect(signed.signers).toHaveLength(3);
     expect(signed.refusals).toEqual([]);
   });
 
   it('strategy refuses a forged reference itself', async () => {
-    const [env] = await coordinator.agentStep('strategy', {
-      incidentId: 'inc-pool-5',
-      traceId: 'trace-pool-5',
-      transcript: fixTranscript(),
-      context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
-      extra: { pooled: { ...ref, value: 99 }, environment: 'staging' },
-    });
-    const decision = env!.payload as unknown as ApprovalDecisionPayload;
+    const env = await strategyOnPooledFix(coordinator, 'inc-pool-5', 'trace-pool-5', { ...ref, value: 99 });
+    const decision = env.payload as unknown as ApprovalDecisionPayload;
     expect(decision.decision).toBe('refuse');
     expect(decision.rule).toBe('risk.aggregation_unverified');
   });

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type AggregationRef,
   type ClusterLayout,
   defaultPolicy,
   layoutCluster,
@@ -17,7 +18,8 @@ import {
   startParties,
 } from '@aaps/agents';
 import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
-import { getCiphersuite, loadFastBackends } from '@aaps/mpc-core';
+import { getCiphersuite, loadFastBackends, type SignedEnvelope } from '@aaps/mpc-core';
+import { LOW_RISK, proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
 
 export interface PooledCluster {
   layout: ClusterLayout;
@@ -67,4 +69,36 @@ export async function startPooledCluster(
     await stop();
     throw e;
   }
+}
+
+/**
+ * The strategy party's step on the problem solver's image-rollback fix for `incidentId` (under
+ * LOW_RISK), with the pooled reference `pooled`: its signed `ApprovalDecision` envelope.
+ */
+export async function strategyOnPooledFix(
+  coordinator: Coordinator,
+  incidentId: string,
+  traceId: string,
+  pooled: AggregationRef,
+): Promise<SignedEnvelope> {
+  const core = proposalFor('image_rollback', { incident_id: incidentId }, LOW_RISK);
+  const fix = {
+    rank: 1,
+    action: core.action,
+    target: core.target,
+    parameters: core.parameters,
+    evidence_refs: core.evidence_refs,
+    blast_radius: LOW_RISK.blast_radius,
+  };
+  const transcript = [
+    { meta: { message_type: 'FixProposal' }, payload: { proposals: [fix] } } as unknown as SignedEnvelope,
+  ];
+  const [env] = await coordinator.agentStep('strategy', {
+    incidentId,
+    traceId,
+    transcript,
+    context: { urgency: 'P2', namespace: 'shop', cluster: 'prod-eu-1' } as never,
+    extra: { pooled, environment: 'staging' },
+  });
+  return env!;
 }

@@ -1,20 +1,18 @@
-/**
- * Laws of the aggregation binding: whatever changes in the record a bundle carries (its writer
- * re-signing the Statement over the changed record's digest), or in the reference the approved
- * proposal cites (the group re-approving it), the verifier fails `aggregation` and a party that
- * confirmed only the true aggregation refuses `evidence.aggregation`.
- */
-import { canonicalBytes } from '@aaps/mpc-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AggregationRef } from './aggregation-binding.js';
-import { buildBundle, buildBundleStatement } from './bundle/build.js';
+import { buildBundle } from './bundle/build.js';
 import { createBundleVerifier } from './bundle/verify.js';
-import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
 import { checkEvidenceForSigning } from './signing-check.js';
 import type { JsonObject, JsonValue } from './statement.js';
 import { makeEd25519Key, makeRoster } from './test-helpers/fixtures.js';
-import { aggregationRecord, makePooledInput, type PooledOptions, refFor } from './test-helpers/pooled.js';
+import {
+  aggregationRecord,
+  evidenceOffer,
+  makePooledInput,
+  type PooledOptions,
+  refFor,
+} from './test-helpers/pooled.js';
 
 const group = makeEd25519Key();
 const r = makeRoster();
@@ -29,16 +27,7 @@ const sameRef = (x: AggregationRef) =>
 
 async function outcome(o: PooledOptions) {
   const input = await makePooledInput(group, r, o);
-  const offered = checkEvidenceForSigning({
-    payloadType: IN_TOTO_PAYLOAD_TYPE,
-    payload: canonicalBytes(buildBundleStatement(input)),
-    transcript: input.transcript,
-    roster: r.roster,
-    ciphersuite: 'FROST-ED25519-SHA512-v1',
-    groupPublicKey: group.publicKey,
-    threshold: { min: 3, max: 5 },
-    aggregationConfirmed: sameRef,
-  });
+  const offered = checkEvidenceForSigning(evidenceOffer(input, group, r, sameRef));
   return {
     verifier: verifier.report(await buildBundle(input, group.sign)).failure?.check ?? 'valid',
     party: offered.ok ? 'ok' : offered.rule,

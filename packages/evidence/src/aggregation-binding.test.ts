@@ -16,15 +16,15 @@ import {
   pooledRiskValue,
 } from './aggregation-binding.js';
 import { withAggregationRecheck } from './bundle/aggregation-recheck.js';
-import { type BuildBundleInput, buildBundle, buildBundleStatement } from './bundle/build.js';
+import { type BuildBundleInput, buildBundle } from './bundle/build.js';
 import { createBundleVerifier } from './bundle/verify.js';
-import { IN_TOTO_PAYLOAD_TYPE } from './dsse.js';
 import { sha256Hex } from './encoding.js';
 import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
 import type { JsonObject } from './statement.js';
 import { makeEd25519Key, makeRoster } from './test-helpers/fixtures.js';
 import {
   aggregationRecord,
+  evidenceOffer,
   makePooledInput,
   type PooledOptions,
   refFor,
@@ -59,21 +59,8 @@ const verifier = createBundleVerifier(
 const plainVerifier = createBundleVerifier({ groupPublicKey: group.publicKey, requireLog: false });
 
 /** What a party is offered for its evidence signature share, for `input`. */
-function offerFor(
-  input: BuildBundleInput,
-  confirmed?: EvidenceSigningInput['aggregationConfirmed'],
-): EvidenceSigningInput {
-  return {
-    payloadType: IN_TOTO_PAYLOAD_TYPE,
-    payload: canonicalBytes(buildBundleStatement(input)),
-    transcript: input.transcript,
-    roster: r.roster,
-    ciphersuite: 'FROST-ED25519-SHA512-v1',
-    groupPublicKey: group.publicKey,
-    threshold: { min: 3, max: 5 },
-    ...(confirmed === undefined ? {} : { aggregationConfirmed: confirmed }),
-  };
-}
+const offerFor = (input: BuildBundleInput, confirmed?: EvidenceSigningInput['aggregationConfirmed']) =>
+  evidenceOffer(input, group, r, confirmed);
 
 /** A party's ledger: it confirmed `risk-real` with the real digest and value, nothing else. */
 const ledger = (x: AggregationRef) =>

@@ -6,10 +6,9 @@ import { getCiphersuite, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartyClient } from '../client.js';
 import { memoryLogger } from '../logger.js';
-import { rosterDigest } from '../roster.js';
 import type { PartyStore } from '../store/level.js';
 import { createPartyApp } from './app.js';
-import { fiveParties, partyDeps } from './test-helpers/five-parties.js';
+import { fiveParties, partyDeps, saveDealtKey } from './test-helpers/five-parties.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-party-errors-'));
 const stores: PartyStore[] = [];
@@ -24,12 +23,7 @@ describe('a party whose disk is full', () => {
     const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
     const deps = await partyDeps(set, 0, { dir, stores });
     const dealt = trustedDealer(suite, set.roster.threshold);
-    await deps.store.saveKey({
-      keyPackage: dealt.keyPackages[0]!,
-      publicPackage: dealt.publicPackage,
-      rosterDigest: rosterDigest(set.roster),
-      createdAt: new Date().toISOString(),
-    });
+    await saveDealtKey(deps.store, set, dealt, 0);
     const logger = memoryLogger('party');
     const full = Object.assign(new Error('IO error: /data/nonces-secret-path: No space left on device'), {
       code: 'LEVEL_IO_ERROR',

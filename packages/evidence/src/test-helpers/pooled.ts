@@ -20,8 +20,10 @@ import {
   verifyDealings,
 } from '@aaps/mpc-core';
 import type { AggregationRef } from '../aggregation-binding.js';
-import type { BuildBundleInput } from '../bundle/build.js';
+import { type BuildBundleInput, buildBundleStatement } from '../bundle/build.js';
+import { IN_TOTO_PAYLOAD_TYPE } from '../dsse.js';
 import { sha256Hex } from '../encoding.js';
+import type { EvidenceSigningInput } from '../signing-check.js';
 import type { JsonObject } from '../statement.js';
 import { makeApprovedInput, type TestKey, type TestRoster } from './fixtures.js';
 
@@ -123,5 +125,27 @@ export async function makePooledInput(
     ...input,
     ...(o.record === undefined ? {} : { aggregation: o.record }),
     decision: { ...input.decision, ...(pooled === null ? {} : { pooled }) },
+  };
+}
+
+/**
+ * What a party of `r` is offered for its evidence signature share on `input` (built for `group`,
+ * 3-of-5), with its ledger check `confirmed` when given.
+ */
+export function evidenceOffer(
+  input: BuildBundleInput,
+  group: TestKey,
+  r: TestRoster,
+  confirmed?: EvidenceSigningInput['aggregationConfirmed'],
+): EvidenceSigningInput {
+  return {
+    payloadType: IN_TOTO_PAYLOAD_TYPE,
+    payload: canonicalBytes(buildBundleStatement(input)),
+    transcript: input.transcript,
+    roster: r.roster,
+    ciphersuite: 'FROST-ED25519-SHA512-v1',
+    groupPublicKey: group.publicKey,
+    threshold: { min: 3, max: 5 },
+    ...(confirmed === undefined ? {} : { aggregationConfirmed: confirmed }),
   };
 }

@@ -57,12 +57,17 @@ type RetrySettings = Partial<
  * runner is closed (intake only records), so the test starts each incident on `runner`. `wrap`
  * makes a party flaky, for the runner and the evidence writer alike.
  */
-async function retrying(settings: RetrySettings, wrap?: (c: LocalCoordinator) => Coordinator) {
+async function retrying(
+  settings: RetrySettings,
+  wrap?: (c: LocalCoordinator) => Coordinator,
+  options: Parameters<typeof makeGateway>[0] = {},
+) {
   let wrapped: Coordinator | undefined;
   const gw = await gateway(
     wrap === undefined
-      ? {}
+      ? options
       : {
+          ...options,
           wrap: (c) => {
             wrapped = wrap(c);
             return wrapped;
@@ -1031,32 +1036,38 @@ describe('quality assurance unreachable at approval', () => {
   });
 });
 
+/**
+ * One quota incident, driven to its sealed evidence on a gateway whose first evidence signing
+ * fails with `error` (then signs as usual).
+ */
+async function sealedAfterFailedSigning(error: Error, options: Parameters<typeof makeGateway>[0] = {}) {
+  let failOnce = true;
+  const { gw, runner } = await retrying(
+    { retryDelayMs: 1, sealRetryMaxDelayMs: 5 },
+    (c) =>
+      delegating(c, {
+        signEvidence: async (input) => {
+          if (!failOnce) return c.signEvidence(input);
+          failOnce = false;
+          throw error;
+        },
+      }),
+    options,
+  );
+  const id = await submit(gw, SIGNALS.quota());
+  runner.start(id);
+  await vi.waitFor(async () => expect((await incident(gw, id))['evidence_id']).not.toBeNull(), {
+    timeout: 10_000,
+  });
+  return sealed(gw, id);
+}
+
 describe('sealing tried again under party ids other than the role names', () => {
   it('runs the audit step once: one EvidenceBundleRef, from the audit party', async () => {
-    let failOnce = true;
-    let wrapped: Coordinator | undefined;
-    const gw = await gateway({
-      partyIds: Object.fromEntries(PARTY_ROLES.map((role) => [role, `${role}-dept`])),
-      wrap: (c) => {
-        wrapped = delegating(c, {
-          signEvidence: async (input) => {
-            if (!failOnce) return c.signEvidence(input);
-            failOnce = false;
-            throw new AapsError('UNAVAILABLE', 'the evidence quorum did not answer');
-          },
-        });
-        return wrapped;
-      },
-    });
-    await gw.runner.close();
-    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 5 }, wrapped);
-    const id = await submit(gw, SIGNALS.quota());
-    runner.start(id);
-    await runner.idle();
-    await vi.waitFor(async () => expect((await incident(gw, id))['evidence_id']).not.toBeNull(), {
-      timeout: 10_000,
-    });
-    const { inc, bundle } = await sealed(gw, id);
+    const { inc, bundle } = await sealedAfterFailedSigning(
+      new AapsError('UNAVAILABLE', 'the evidence quorum did not answer'),
+      { partyIds: Object.fromEntries(PARTY_ROLES.map((role) => [role, `${role}-dept`])) },
+    );
     expect(notes(inc, 'evidence.retrying')).toHaveLength(1);
     const refs = bundle.transcript.filter((e) => e.meta.message_type === 'EvidenceBundleRef');
     expect(refs.map((e) => e.meta.source_agent)).toEqual(['audit-dept']);
@@ -1065,30 +1076,11 @@ describe('sealing tried again under party ids other than the role names', () => 
 
 describe('sealing refused by the parties', () => {
   it('the evidence.retrying note names who refused and by which rule', async () => {
-    let refuseOnce = true;
-    let wrapped: Coordinator | undefined;
-    const gw = await gateway({
-      wrap: (c) => {
-        wrapped = delegating(c, {
-          signEvidence: async (input) => {
-            if (!refuseOnce) return c.signEvidence(input);
-            refuseOnce = false;
-            throw new ProtocolError('QUORUM_UNREACHABLE', 'evidence: fewer than 3 parties would sign', [], {
-              details: { refusals: [{ party: 'audit', rule: 'evidence.roster', message: 'another roster' }] },
-            });
-          },
-        });
-        return wrapped;
-      },
-    });
-    await gw.runner.close();
-    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 5 }, wrapped);
-    const id = await submit(gw, SIGNALS.quota());
-    runner.start(id);
-    await vi.waitFor(async () => expect((await incident(gw, id))['evidence_id']).not.toBeNull(), {
-      timeout: 10_000,
-    });
-    const { inc } = await sealed(gw, id);
+    const { inc } = await sealedAfterFailedSigning(
+      new ProtocolError('QUORUM_UNREACHABLE', 'evidence: fewer than 3 parties would sign', [], {
+        details: { refusals: [{ party: 'audit', rule: 'evidence.roster', message: 'another roster' }] },
+      }),
+    );
     expect(notes(inc, 'evidence.retrying').map((n) => n.detail['refused'])).toEqual([
       ['audit:evidence.roster'],
     ]);

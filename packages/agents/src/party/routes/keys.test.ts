@@ -33,7 +33,7 @@ import { rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
-import { type FiveParties, fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
 import { relayAad } from './sealed.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -80,12 +80,7 @@ beforeAll(async () => {
   apps = [];
   for (let i = 0; i < 5; i++) {
     const deps = await partyDeps(set, i, { dir, stores });
-    await deps.store.saveKey({
-      keyPackage: dealt.keyPackages[i]!,
-      publicPackage: dealt.publicPackage,
-      rosterDigest: rosterDigest(set.roster),
-      createdAt: new Date().toISOString(),
-    });
+    await saveDealtKey(deps.store, set, dealt, i);
     apps.push(await createPartyApp(deps));
   }
 });
@@ -309,12 +304,7 @@ describe('replacing a key takes the coordinator and the operator', () => {
     const deps = await partyDeps(set, 0, { dir, stores });
     deps.config = { ...deps.config, allowKeyReplace: true };
     const held = trustedDealer(suite, set.roster.threshold);
-    await deps.store.saveKey({
-      keyPackage: held.keyPackages[0]!,
-      publicPackage: held.publicPackage,
-      rosterDigest: rosterDigest(set.roster),
-      createdAt: new Date().toISOString(),
-    });
+    await saveDealtKey(deps.store, set, held, 0);
     const allowing = await createPartyApp(deps);
     const env = makeRequest(
       gateway(),

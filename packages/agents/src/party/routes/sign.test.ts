@@ -38,11 +38,10 @@ import { runAggregationOverHttp } from '../../aggregate.js';
 import { PartyClient } from '../../client.js';
 import type { AggregationRef } from '../../policy/proposal.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
-import { rosterDigest } from '../../roster.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import { POOLED_RISK_CIRCUIT } from '../pooled-risk.js';
-import { type FiveParties, fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
 import { verifierRoster } from './sign.js';
 
@@ -128,12 +127,7 @@ beforeAll(async () => {
     const deps = await partyDeps(set, i, { dir, stores });
     // The last party is told its log's origin (as `aaps up` tells every party).
     if (i === 4) deps.config = { ...deps.config, logOrigin: ORIGIN };
-    await deps.store.saveKey({
-      keyPackage: dealt.keyPackages[i]!,
-      publicPackage: dealt.publicPackage,
-      rosterDigest: rosterDigest(set.roster),
-      createdAt: new Date().toISOString(),
-    });
+    await saveDealtKey(deps.store, set, dealt, i);
     apps.push(await createPartyApp(deps));
   }
   const byUrl = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));

@@ -9,6 +9,8 @@ import {
   generateIdentityKey,
   getCiphersuite,
   type IdentityKey,
+  type KeyPackage,
+  type PublicKeyPackage,
   SecretBytes,
 } from '@aaps/mpc-core';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
@@ -87,4 +89,19 @@ export async function partyDeps(
     logger: memoryLogger('party'),
     suite: getCiphersuite('FROST-ED25519-SHA512-v1'),
   };
+}
+
+/** Store party `i`'s key package from a trusted dealing over `set`'s roster (as a DKG would leave it). */
+export async function saveDealtKey(
+  store: PartyStore,
+  set: FiveParties,
+  dealt: { keyPackages: readonly KeyPackage[]; publicPackage: PublicKeyPackage },
+  i: number,
+): Promise<void> {
+  await store.saveKey({
+    keyPackage: dealt.keyPackages[i]!,
+    publicPackage: dealt.publicPackage,
+    rosterDigest: rosterDigest(set.roster),
+    createdAt: new Date().toISOString(),
+  });
 }
