@@ -1201,8 +1201,9 @@ export class WorkflowRunner {
     let summary: EvidenceSummary;
     // The audit step ran already (a retry): its EvidenceBundleRef, from the party in the audit role
     // (whatever its id), is the last envelope; running it again would add a second one.
-    const auditors = (await d.coordinator.keys()).parties.filter((p) => p.role === 'audit').map((p) => p.id);
-    if (last?.meta.message_type === 'EvidenceBundleRef' && auditors.includes(last.meta.source_agent)) {
+    const fromAudit = async (source: string) =>
+      (await d.coordinator.keys()).parties.some((p) => p.role === 'audit' && p.id === source);
+    if (last?.meta.message_type === 'EvidenceBundleRef' && (await fromAudit(last.meta.source_agent))) {
       summary = last.payload as unknown as EvidenceSummary;
     } else {
       const [env] = await this.#agent(r, 'audit', { audit: this.#auditInput(r) });
