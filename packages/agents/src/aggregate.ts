@@ -50,6 +50,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
+import { partyIdsOf } from './coordinate.js';
 import { parseRiskSubject, pooledRiskOf, riskSubjectDigest } from './party/pooled-risk.js';
 import {
   type CircuitCatalog,
@@ -264,9 +265,6 @@ function identifierOfParty(roster: Roster, id: string): Identifier {
   return frostIdentifier(roster, partyById(roster, id)!);
 }
 
-const partyOf = (roster: Roster, identifier: Identifier): string =>
-  partyByIdentifier(roster, identifier)?.id ?? identifier;
-
 /** A failed run's `details.errors`: each failing party's code, fields and (unverified) claim. */
 function errorEntries(roster: Roster, failures: readonly PartyFailure[]) {
   return failures.map(({ party, error }) => {
@@ -360,18 +358,18 @@ function evaluateFailure(
     failures.length > 0 && mismatched.length === 0 && failures.every((f) => TRANSIENT.has(codeOf(f.error)));
   const code: ErrorCode = proven.code ?? (allTransient ? codeOf(failures[0]!.error) : 'QUORUM_UNREACHABLE');
   const why = proven.code
-    ? `dealings of ${proven.culprits.map((c) => partyOf(roster, c)).join(', ')} fail the public checks`
+    ? `dealings of ${partyIdsOf(roster, proven.culprits).join(', ')} fail the public checks`
     : `${usable.length} of the ${threshold} evaluators needed answered with the expected dealings`;
   return new ProtocolError(code, `aggregation failed at agg.evaluate: ${why}`, culprits, {
     ...(failures[0] ? { cause: failures[0].error } : {}),
     details: {
       round: 'evaluate',
-      parties: culprits.map((c) => partyOf(roster, c)),
+      parties: partyIdsOf(roster, culprits),
       evaluators: [...usable],
       unavailable: failures.filter((f) => TRANSIENT.has(codeOf(f.error))).map((f) => f.party),
       accusers,
       claimed_culprits: claimed,
-      claimed_parties: claimed.map((c) => partyOf(roster, c)),
+      claimed_parties: partyIdsOf(roster, claimed),
       errors: errorEntries(roster, failures),
     },
   });
@@ -593,7 +591,7 @@ export async function runAggregationOverHttp(
   const leftOut = evalFailures.map(({ party, error }) => ({
     party,
     code: codeOf(error),
-    claimedCulprits: claimedBy(roster, error).map((c) => partyOf(roster, c)),
+    claimedCulprits: partyIdsOf(roster, claimedBy(roster, error)),
   }));
 
   // Opening: every result share used is checked against the combined commitments. The first t

@@ -223,7 +223,9 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           requiredLost?: Identifier[];
         };
         const refused = new Set(list.map((r) => r.party));
-        const cheated = new Set(partyIdsOf(roster, e.culprits));
+        const culpritIds = partyIdsOf(roster, e.culprits);
+        const cheated = new Set(culpritIds);
+        const requiredLost = partyIdsOf(roster, faults.requiredLost ?? []);
         const unavailable = partyIdsOf(
           roster,
           [...(faults.timedOut ?? []), ...(faults.failed ?? [])].map((f) => f.party),
@@ -237,16 +239,12 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
               ...e.details,
               refusals: list,
               vetoes: list.filter((r) => vetoParties.some((p) => p.id === r.party)),
-              culprit_parties: partyIdsOf(roster, e.culprits),
+              culprit_parties: culpritIds,
               unavailable_parties: [...new Set(unavailable)],
               // Required parties (the veto holders) lost without refusing or cheating: the approval
               // waits for them. One proven to cheat (a share that does not verify) is not waited for.
-              required_unavailable: partyIdsOf(roster, faults.requiredLost ?? []).filter(
-                (id) => !refused.has(id) && !cheated.has(id),
-              ),
-              required_culprits: partyIdsOf(roster, faults.requiredLost ?? []).filter((id) =>
-                cheated.has(id),
-              ),
+              required_unavailable: requiredLost.filter((id) => !refused.has(id) && !cheated.has(id)),
+              required_culprits: requiredLost.filter((id) => cheated.has(id)),
             },
           },
         );

@@ -6,7 +6,14 @@
  * Two implementations: `coordinator-local.ts` (every party in this process, for tests and
  * `aaps up --local`) and `coordinator-http.ts` (the party processes over HTTP).
  */
-import type { AgentRole, AggregationRef, ApprovalBacking, ApprovalProposal, RiskSubject } from '@aaps/agents';
+import type {
+  AgentRole,
+  AggregationRef,
+  ApprovalBacking,
+  ApprovalProposal,
+  CheckpointProof,
+  RiskSubject,
+} from '@aaps/agents';
 import type { EnvelopeContext, SignedEnvelope } from '@aaps/mpc-core';
 
 export interface PartyKeyInfo {
@@ -39,11 +46,8 @@ export interface PartyRefusal {
   signed_size?: number;
 }
 
-/** An RFC 9162 consistency proof from the tree of `from` leaves to a checkpoint's tree. */
-export interface ConsistencyProof {
-  from: number;
-  hashes: Uint8Array[];
-}
+/** An RFC 9162 consistency proof from the tree of `from` leaves to a checkpoint's tree (the parties' type). */
+export type ConsistencyProof = CheckpointProof;
 
 /** What the parties sign a log checkpoint over (see {@link Coordinator.signCheckpoint}). */
 export interface CheckpointSubject {

@@ -147,9 +147,24 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
  * in the `awaiting_approval` step), or none.
  */
 function requiredPartiesWaitedFor(e: unknown): string[] {
-  if (!isAapsError(e)) return [];
-  const list = e.details['waiting_for'];
+  return detailStrings(e, 'waiting_for');
+}
+
+/** The strings of the list `details[key]` of an `AapsError` (none for anything else). */
+function detailStrings(e: unknown, key: string): string[] {
+  const list = isAapsError(e) ? e.details[key] : undefined;
   return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The signed refusals `{party, rule, message}` a failed signing carries in `details.refusals`. */
+function refusalsOf(e: unknown): { party: string; rule: string; message: string }[] {
+  const list = isAapsError(e) ? e.details['refusals'] : undefined;
+  return Array.isArray(list)
+    ? list.filter(
+        (x): x is { party: string; rule: string; message: string } =>
+          typeof x?.party === 'string' && typeof x?.rule === 'string',
+      )
+    : [];
 }
 
 /** The n-th wait (1-based) of an exponential back-off from `base`, at most `max`. */
@@ -159,14 +174,7 @@ function backoff(base: number, attempt: number, max: number): number {
 
 /** `{refused: ["party:rule", ...]}` from a failed signing's signed refusals, or nothing. */
 function refusedBy(e: unknown): { refused?: string[] } {
-  const list = isAapsError(e) ? e.details['refusals'] : undefined;
-  if (!Array.isArray(list)) return {};
-  const refused = list
-    .filter(
-      (x): x is { party: string; rule: string } =>
-        typeof x?.party === 'string' && typeof x?.rule === 'string',
-    )
-    .map((x) => `${x.party}:${x.rule}`);
+  const refused = refusalsOf(e).map((x) => `${x.party}:${x.rule}`);
   return refused.length > 0 ? { refused } : {};
 }
 
@@ -943,9 +951,7 @@ export class WorkflowRunner {
           });
         } catch (e) {
           if (!(isAapsError(e) && e.code === 'QUORUM_UNREACHABLE')) throw e;
-          const refusals = Array.isArray(e.details['refusals'])
-            ? (e.details['refusals'] as { party: string; rule: string; message: string }[])
-            : [];
+          const refusals = refusalsOf(e);
           // Rejected when a veto holder (quality assurance) refused, or when enough parties refused
           // on policy; parties that did not answer make the quorum unreachable for now, which is
           // an availability failure, not a verdict. When a veto holder is among them (it did not
@@ -954,8 +960,8 @@ export class WorkflowRunner {
           // A party every approval quorum includes, proven to cheat (its signature share did not
           // verify): no approval can be made without it, so the incident fails now, naming it,
           // rather than waiting for it as for one that is down.
-          const cheated = e.details['required_culprits'];
-          if (Array.isArray(cheated) && cheated.length > 0) {
+          const cheated = detailStrings(e, 'required_culprits');
+          if (cheated.length > 0) {
             throw new ProtocolError(
               'INVALID_SIGNATURE_SHARE',
               `${cheated.join(', ')}, which every approval quorum includes, sent signature shares that do not verify: ${e.message}`,
@@ -966,10 +972,7 @@ export class WorkflowRunner {
           const { threshold } = await d.coordinator.keys();
           if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
             // The required parties (veto holders) the coordinator lost without a refusal.
-            const required = e.details['required_unavailable'];
-            const waitingFor = Array.isArray(required)
-              ? required.filter((x): x is string => typeof x === 'string')
-              : [];
+            const waitingFor = detailStrings(e, 'required_unavailable');
             const message =
               waitingFor.length > 0
                 ? `approval waits for ${waitingFor.join(', ')}, which every approval quorum includes: ${e.message}`

@@ -41,8 +41,8 @@ const MAX_CONSISTENCY_PROOFS = 64;
 /** Hashes in one consistency proof (a proof between trees below 2^64 leaves is shorter). */
 const MAX_PROOF_HASHES = 128;
 
-/** A consistency proof (RFC 9162) from the tree of `from` leaves to the checkpoint's tree. */
-export interface ConsistencyProof {
+/** A consistency proof (RFC 9162) as it crosses the wire: from the tree of `from` leaves to the checkpoint's tree. */
+interface ConsistencyProofJson {
   from: number;
   /** Hex, 32 bytes each. */
   hashes: string[];
@@ -78,7 +78,7 @@ type Subject =
       origin: string;
       tree_size: number;
       root_hash: string;
-      consistency?: ConsistencyProof[];
+      consistency?: ConsistencyProofJson[];
     };
 
 /** The subject's consistency proofs, checked for shape (their hashes are checked at the claim). */
@@ -93,7 +93,7 @@ function consistencyProofs(raw: unknown): CheckpointProof[] {
     );
   }
   const sizes = new Set<number>();
-  return raw.map((p: Partial<ConsistencyProof> | null, i) => {
+  return raw.map((p: Partial<ConsistencyProofJson> | null, i) => {
     const at = `${field}[${i}]`;
     if (!p || typeof p !== 'object' || !Number.isSafeInteger(p.from) || (p.from as number) < 0) {
       throw new ValidationError('INVALID_ARGUMENT', `${at}.from: expected a tree size`, [`${at}.from`]);
@@ -126,6 +126,8 @@ export function createSignHandlers(
   const { suite, roster } = deps;
   const now = deps.now ?? (() => new Date());
   const vroster = verifierRoster(roster);
+  // The veto holders and their FROST identifiers: fixed with the roster, read per approval.
+  const vetoIds = vetoHolders(roster).map((p) => ({ id: p.id, identifier: frostIdentifier(roster, p) }));
   const verifyHumanApproval = humanApprovalVerifier(roster);
   const requireKey = () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet: run the DKG first');
@@ -255,7 +257,7 @@ export function createSignHandlers(
       if (subject.kind === 'approval') {
         // A veto holder's refusal must be final: sign no approval whose signers leave one out.
         const signers = new Set(pkg.commitments.map((c) => c.identifier));
-        const missing = vetoHolders(roster).filter((p) => !signers.has(frostIdentifier(roster, p)));
+        const missing = vetoIds.filter((p) => !signers.has(p.identifier));
         if (missing.length > 0) {
           return refuse(
             session,
