@@ -496,6 +496,7 @@ export async function runAggregationOverHttp(
         rosterDigest: digestOfRoster,
         dealer: p.id,
         payload: pd.payload,
+        payloadDigest: pd.digest,
         sealed: out.sealed,
       });
       if (!boxes.ok) {

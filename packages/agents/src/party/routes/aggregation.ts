@@ -438,6 +438,8 @@ export function verifyShareBoxes(args: {
   /** The dealer's party id (its identity key is taken from the roster). */
   dealer: string;
   payload: string;
+  /** SHA-256 of the payload's UTF-8, when the caller has it (a `ParsedDealing`'s `digest`). */
+  payloadDigest?: Uint8Array;
   sealed: unknown;
   /** Receiver party ids to expect a box for (default: every roster party). */
   receivers?: readonly string[];
@@ -466,7 +468,7 @@ export function verifyShareBoxes(args: {
     byReceiver.set(item.party, list);
   }
   const dealerKey = hexToBytesStrict(dealer.identity_key);
-  const payloadDigest = sha256(utf8(args.payload));
+  const payloadDigest = args.payloadDigest ?? sha256(utf8(args.payload));
   const out: ShareBoxCheck = {
     ok: false,
     missing: [],
@@ -1007,6 +1009,7 @@ export function createAggregationHandlers(
           rosterDigest,
           dealer: p.dealer.id,
           payload: p.payload,
+          payloadDigest: p.digest,
           sealed: boxes.get(p.dealer.id) ?? [],
           receivers: [self.id],
         });
