@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError, VerificationError } from '@aaps/mpc-core';
+import fc from 'fast-check';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from './checkpoint.js';
@@ -94,6 +95,67 @@ describe('TransparencyLog in memory', () => {
     expect(hex(await log.root())).toBe(hex(ref.root()));
     const reopened = await TransparencyLog.open(store, { origin: ORIGIN });
     expect(reopened.size).toBe(2);
+  });
+
+  it('appendOnce: a leaf the log holds keeps its index (in flight, landed, after reopen); a failed batch indexes nothing', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.append(leaf(0));
+    // Concurrent calls for one leaf share one append; another leaf in the same tick gets its own.
+    const [a, b, c] = await Promise.all([
+      log.appendOnce(leaf(1)),
+      log.appendOnce(leaf(1)),
+      log.appendOnce(leaf(2)),
+    ]);
+    expect([a, b, c]).toEqual([1, 1, 2]);
+    expect(await log.appendOnce(leaf(0))).toBe(0); // appended with plain append: found too
+    expect(await log.appendOnce(leaf(2))).toBe(2);
+    expect(log.size).toBe(3);
+
+    store.failNext = true;
+    await expect(log.appendOnce(leaf(3))).rejects.toThrow();
+    // Nothing of the failed batch is indexed: the next call appends it, once.
+    expect(await log.appendOnce(leaf(3))).toBe(3);
+    const reopened = await TransparencyLog.open(store, { origin: ORIGIN });
+    expect(await reopened.appendOnce(leaf(3))).toBe(3);
+    expect(await reopened.appendOnce(leaf(1))).toBe(1);
+    expect(reopened.size).toBe(4);
+    expect(await reopened.appendOnce(leaf(4))).toBe(4);
+    const ref = new MemoryMerkleTree();
+    for (let i = 0; i < 5; i++) ref.append(leaf(i));
+    expect(hex(await reopened.root())).toBe(hex(ref.root()));
+  });
+
+  it('law: appendOnce calls (repeats, concurrent batches) leave each distinct leaf once, each call resolving to its bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 6 }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        async (rounds) => {
+          const log = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN });
+          const firstSeen: number[] = [];
+          for (const round of rounds) {
+            const indexes = await Promise.all(round.map((n) => log.appendOnce(leaf(n))));
+            for (const n of round) if (!firstSeen.includes(n)) firstSeen.push(n);
+            for (const [i, n] of round.entries()) expect(await log.getLeaf(indexes[i]!)).toEqual(leaf(n));
+          }
+          expect(log.size).toBe(firstSeen.length);
+          for (const [i, n] of firstSeen.entries()) expect(await log.getLeaf(i)).toEqual(leaf(n));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('appendOnce on a damaged store (an index past the tree) is refused, not trusted', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.append(leaf(0));
+    await store.batch([{ type: 'put', key: `leafindex/${hex(hashLeaf(leaf(9)))}`, value: enc.encode('5') }]);
+    await expect(log.appendOnce(leaf(9))).rejects.toMatchObject({ check: 'log.consistency' });
+    expect(log.size).toBe(1);
   });
 
   it('opens a log with checkpoints only under their origin', async () => {

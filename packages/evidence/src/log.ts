@@ -2,15 +2,15 @@
  * An append-only RFC 9162 transparency log over an injected key-value store.
  *
  * Appends are group-committed: every leaf appended while a write is in flight goes into the next
- * single atomic `batch`, which holds the leaves, every perfect subtree hash they complete, and the
- * new size. Because a batch lands whole or not at all, the stored size always matches the stored
+ * single atomic `batch`, which holds the leaves, each leaf's index under its leaf hash (for
+ * `appendOnce`), every perfect subtree hash they complete, and the new size. Because a batch lands whole or not at all, the stored size always matches the stored
  * nodes, so opening the log after a crash recovers the tree exactly as of the last batch that
  * landed; `open` re-derives the root and checks it against the latest stored checkpoint.
  *
  * Checkpoints are signed by an injected signer (the parties' k-of-n FROST signature), stored by
  * tree size, and the log refuses to store two checkpoints of one size with different roots.
  */
-import { ValidationError } from '@aaps/mpc-core';
+import { bytesToHex, ValidationError } from '@aaps/mpc-core';
 import type { LogPosition } from './bundle/build.js';
 import {
   type Checkpoint,
@@ -66,6 +66,8 @@ const pad = (n: number) => n.toString(16).padStart(16, '0');
 const nodeKey = (n: NodeId) => `node/${n.level.toString(16).padStart(2, '0')}/${pad(n.index)}`;
 const leafKey = (index: number) => `leaf/${pad(index)}`;
 const checkpointKey = (size: number) => `checkpoint/${pad(size)}`;
+/** The index of the leaf whose RFC 9162 leaf hash this is (written with the leaf, in its batch). */
+const leafIndexKey = (leafHash: Uint8Array) => `leafindex/${bytesToHex(leafHash)}`;
 
 interface FrontierEntry {
   node: NodeId;
@@ -99,6 +101,8 @@ export class TransparencyLog {
   #frontier: FrontierEntry[];
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
+  /** `appendOnce` calls in flight, by leaf hash: a second call for one leaf waits for the first. */
+  readonly #appendingOnce = new Map<string, Promise<number>>();
   readonly #signing = new Map<number, Promise<StoredCheckpoint>>();
   /** Serializes the check-then-store of checkpoints, so `checkpoint-latest` never moves back. */
   #checkpointWrites: Promise<unknown> = Promise.resolve();
@@ -172,6 +176,34 @@ export class TransparencyLog {
     });
   }
 
+  /**
+   * Append `leaf` unless the log already holds a leaf with these bytes; resolves to its index
+   * either way. This makes an append safe to repeat: a writer that stores what it is about to
+   * append, appends, and dies before it records the index appends again on restart and gets the
+   * same entry, instead of leaving the log a leaf nobody refers to. (Leaves appended by a log
+   * from before the leaf index was kept are not found, and are appended again.)
+   */
+  appendOnce(leaf: Uint8Array): Promise<number> {
+    if (!(leaf instanceof Uint8Array)) {
+      return Promise.reject(new ValidationError('INVALID_ARGUMENT', 'leaf must be a Uint8Array', ['leaf']));
+    }
+    const key = leafIndexKey(hashLeaf(leaf));
+    const inFlight = this.#appendingOnce.get(key);
+    if (inFlight !== undefined) return inFlight;
+    const task = (async () => {
+      const stored = await this.#store.get(key);
+      if (stored !== undefined) {
+        const index = decodeCount(stored, 'leaf index');
+        // The index and the leaf land in one batch: an index past the tree is a damaged store.
+        if (index >= this.#size) fail('log.consistency', `stored ${key} is past the tree`);
+        return index;
+      }
+      return this.append(leaf);
+    })().finally(() => this.#appendingOnce.delete(key));
+    this.#appendingOnce.set(key, task);
+    return task;
+  }
+
   /** Wait until every append issued so far has landed or failed. */
   async flush(): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
@@ -191,6 +223,8 @@ export class TransparencyLog {
           let hash = hashLeaf(item.leaf);
           let node: NodeId = { level: 0, index: size };
           ops.push({ type: 'put', key: leafKey(size), value: item.leaf });
+          // A leaf appended twice (plain `append`) is found by `appendOnce` at its latest index.
+          ops.push({ type: 'put', key: leafIndexKey(hash), value: utf8Encode(String(size)) });
           written.set(nodeKey(node), hash);
           while (node.index % 2 === 1) {
             const left = frontier.pop()!;

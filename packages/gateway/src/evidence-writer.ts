@@ -38,24 +38,27 @@ import { type TrustedKeys, verifierRoster } from './trust.js';
 import type { IncidentRecord } from './workflow/record.js';
 import { lastPayload } from './workflow/step-request.js';
 
+/** A bundle signed k-of-n by `signers`; `evidenceId` is the SHA-256 of its log leaf. */
 export interface SealedEvidence {
   evidenceId: string;
   bundle: EvidenceBundle;
   signers: string[];
 }
 
-/** A signed bundle already appended to the log, waiting for a checkpoint that covers it. */
-export interface PreparedEvidence extends SealedEvidence {
-  logIndex: number;
-}
-
 export interface EvidenceWriter {
-  /** Build and sign the bundle (k-of-n) and append it to the log. */
-  prepare(incident: IncidentRecord, summary: EvidenceSummary): Promise<PreparedEvidence>;
-  /** Wait for a signed checkpoint covering the bundle and attach its inclusion proof. */
-  finish(prepared: Pick<PreparedEvidence, 'bundle' | 'logIndex'>): Promise<EvidenceBundle>;
-  /** `prepare` then `finish`. */
-  seal(incident: IncidentRecord, summary: EvidenceSummary): Promise<SealedEvidence>;
+  /**
+   * Build and sign (k-of-n) an ended incident's bundle. It is not in the log yet: store it, then
+   * `publish` it, so a crash in between resumes with the same bundle and the same log entry.
+   */
+  sign(incident: IncidentRecord, summary: EvidenceSummary): Promise<SealedEvidence>;
+  /**
+   * Put a signed bundle in the log and return it with its log entry: appended once (a bundle the
+   * log already holds keeps its entry: `TransparencyLog.appendOnce`), then a signed checkpoint
+   * covering it is awaited and its inclusion proof attached. `logIndex`, when the caller recorded
+   * the entry already (records from before bundles were stored ahead of their append), is used as
+   * it is.
+   */
+  publish(bundle: EvidenceBundle, logIndex?: number): Promise<EvidenceBundle>;
   /**
    * Evidence that is not an incident's end (an unseal request, the parties' releases): a bundle
    * over `transcript` signed k-of-n, appended to the log, with its inclusion proof.
@@ -271,16 +274,16 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
   };
 
   /**
-   * Sign and append to the log. The Statement names its signers and a party signs only when named
+   * Sign a bundle. The Statement names its signers and a party signs only when named
    * (`evidence.signers`), so the quorum is chosen first: the first `t` parties, and when that
    * signing fails, the named ones still usable plus parties not yet ruled out ({@link requorum}),
    * for up to n - t + 1 attempts (at least three). If another set signed after all (a
    * coordinator that does not enforce naming), sign again naming it.
    */
-  const signAndAppend = async (
+  const signBundle = async (
     base: Omit<BuildBundleInput, 'signers'>,
     transcript: SignedEnvelope[],
-  ): Promise<PreparedEvidence> => {
+  ): Promise<SealedEvidence> => {
     const k = await keys();
     const parties = k.parties.map((p) => p.id);
     let quorum = parties.slice(0, k.threshold.min);
@@ -312,9 +315,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     if (bundle === undefined) {
       throw new ValidationError('QUORUM_UNREACHABLE', 'no stable quorum signed the evidence', ['signers']);
     }
-    const leaf = bundleLogLeaf(bundle);
-    const index = await (await log()).append(leaf);
-    return { evidenceId: bytesToHex(sha256(leaf)), bundle, logIndex: index, signers: quorum };
+    return { evidenceId: bytesToHex(sha256(bundleLogLeaf(bundle))), bundle, signers: quorum };
   };
 
   const material = async () => {
@@ -329,7 +330,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
 
   return {
     async record(input) {
-      const prepared = await signAndAppend(
+      const signed = await signBundle(
         {
           incident: json(input.incident) as BuildBundleInput['incident'],
           decision: json(input.decision),
@@ -342,9 +343,9 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         },
         input.transcript,
       );
-      return { ...prepared, bundle: await this.finish(prepared) };
+      return { ...signed, bundle: await this.publish(signed.bundle) };
     },
-    async prepare(incident, summary) {
+    async sign(incident, summary) {
       const base: Omit<BuildBundleInput, 'signers'> = {
         incident: json({
           ...summary.incident,
@@ -368,16 +369,13 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         ...pooledAggregation(incident),
         ...(await material()),
       };
-      return signAndAppend(base, incident.transcript);
+      return signBundle(base, incident.transcript);
     },
-    async finish(prepared) {
+    async publish(bundle, logIndex) {
       const l = await log();
-      await checkpointCovering(l, prepared.logIndex);
-      return attachLogEntry(prepared.bundle, await l.position(prepared.logIndex));
-    },
-    async seal(incident, summary) {
-      const prepared = await this.prepare(incident, summary);
-      return { ...prepared, bundle: await this.finish(prepared) };
+      const index = logIndex ?? (await l.appendOnce(bundleLogLeaf(bundle)));
+      await checkpointCovering(l, index);
+      return attachLogEntry(bundle, await l.position(index));
     },
     async latestCheckpoint() {
       return (await log()).latestCheckpoint();

@@ -43,7 +43,6 @@ export {
   createEvidenceWriter,
   type EvidenceWriter,
   type EvidenceWriterOptions,
-  type PreparedEvidence,
   type SealedEvidence,
 } from './evidence-writer.js';
 export { createDryRunExecutor } from './executor/dry-run.js';

@@ -93,8 +93,12 @@ export interface IncidentRecord {
   execution?: ExecutionRecord;
   verification?: VerificationReport;
   evidence_id?: string;
-  /** The bundle is signed and in the log under this index; its checkpoint may still be missing. */
-  sealing?: { evidence_id: string; log_index: number };
+  /**
+   * The bundle is signed and stored under `evidence_id`; it may not be in the log yet (publishing
+   * it again finds it there). `log_index` only in records from before bundles were stored ahead of
+   * their log append: such a bundle is in the log under it.
+   */
+  sealing?: { evidence_id: string; log_index?: number };
   pending?: PendingStep;
   /**
    * Values sealed at intake (docs/sealing.md): each field in its `SealedFieldCodec` JSON form

@@ -4,7 +4,8 @@
  * incident's evidence must pass `@aaps/evidence`'s verifier.
  */
 import { defaultPolicy, type HumanApproval, PARTY_ROLES, ROLE_AGENT_NAMES } from '@aaps/agents';
-import { AapsError, ProtocolError } from '@aaps/mpc-core';
+import { bundleLogLeaf, hashLeaf } from '@aaps/evidence';
+import { AapsError, bytesToHex, ProtocolError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { follow } from '../cli/submit.js';
 import type { Coordinator } from '../coordinator.js';
@@ -31,6 +32,7 @@ import {
 } from '../test-helpers/gateway.js';
 import { createIncidentEvents } from './events.js';
 import { isTerminal, isTimelineNote, replayTimeline, type TimelineEntry } from './machine.js';
+import type { IncidentRecord } from './record.js';
 import { CRASH_RETRIES, type RunnerDeps, WorkflowRunner } from './runner.js';
 
 const open: TestGateway[] = [];
@@ -1183,24 +1185,46 @@ describe('crash safety', () => {
     expect(inc['state']).toBe('resolved');
   });
 
-  it('a crash after the log append resumes with the same log entry', async () => {
-    let appended!: () => void;
-    const reached = new Promise<void>((r) => {
-      appended = r;
+  /**
+   * The process dies at one point of sealing: the log write never lands, it lands and the append
+   * never returns, or the parties never sign the checkpoint. The next process seals the incident
+   * with the bundle the first one stored before its append, and the log holds it once.
+   */
+  it.each([
+    ['before the log append lands', 'before'],
+    ['after the log append lands, before it is recorded', 'after'],
+    ['while the parties sign the checkpoint', 'checkpoint'],
+  ] as const)('a crash %s resumes with the same bundle and one log entry', async (_, point) => {
+    let died!: () => void;
+    const dead = new Promise<void>((r) => {
+      died = r;
     });
-    // The process dies while the parties sign the checkpoint.
+    const never = () => {
+      died();
+      return new Promise<never>(() => undefined);
+    };
     const dies = (c: LocalCoordinator): Coordinator =>
-      delegating(c, {
-        signCheckpoint: () => {
-          appended();
-          return new Promise(() => undefined);
-        },
-      });
+      point === 'checkpoint' ? delegating(c, { signCheckpoint: never }) : c;
     const a = await makeGateway({ wrap: dies });
+    if (point !== 'checkpoint') {
+      const log = a.store.log;
+      const batch = log.batch.bind(log);
+      log.batch = async (ops) => {
+        // Only the append's write (it carries leaves); the process is gone once it is reached.
+        if (!ops.some((op) => op.key.startsWith('leaf/'))) return batch(ops);
+        if (point === 'after') await batch(ops);
+        return never();
+      };
+    }
     const id = await submit(a, SIGNALS.quota());
-    await reached;
+    await dead;
     const stuck = await a.store.getIncident(id);
-    expect(stuck).toMatchObject({ state: 'resolved', sealing: { log_index: 0 } });
+    expect(stuck).toMatchObject({ state: 'resolved', sealing: { evidence_id: expect.any(String) } });
+    expect(stuck?.sealing?.log_index).toBeUndefined();
+    // The signed bundle was stored before the append, without a log entry yet.
+    const draft = await a.store.getEvidence(stuck!.sealing!.evidence_id);
+    expect(draft).toBeDefined();
+    expect(draft?.transparencyLog).toBeUndefined();
     const material = a.coordinator.exportMaterial();
     await a.store.close();
 
@@ -1209,6 +1233,36 @@ describe('crash safety', () => {
     await b.runner.idle();
     const { inc } = await sealed(b, id);
     expect(inc['evidence_id']).toBe(stuck?.sealing?.evidence_id);
+    expect(await b.evidence.logSize()).toBe(1);
+    expect(await b.store.evidenceIdAt(0)).toBe(stuck?.sealing?.evidence_id);
+  });
+
+  it('a record from before bundles were stored ahead of the append (sealing with log_index) is finished under that entry', async () => {
+    const a = await makeGateway({
+      wrap: (c) => delegating(c, { signCheckpoint: () => new Promise(() => undefined) }),
+    });
+    const id = await submit(a, SIGNALS.quota());
+    await vi.waitFor(async () => expect(await a.evidence.logSize()).toBe(1), { timeout: 20_000 });
+    const stuck = (await a.store.getIncident(id))!;
+    // As the earlier version left it: the bundle appended first, its index kept with the record,
+    // and no leaf index in the log (appendOnce would not find the leaf and append it again).
+    const old: IncidentRecord = {
+      ...stuck,
+      sealing: { evidence_id: stuck.sealing!.evidence_id, log_index: 0 },
+    };
+    await a.store.putIncident(old);
+    const draft = (await a.store.getEvidence(old.sealing!.evidence_id))!;
+    const leafIndex = `leafindex/${bytesToHex(hashLeaf(bundleLogLeaf(draft)))}`;
+    expect(await a.store.log.get(leafIndex)).toBeDefined();
+    await a.store.log.batch([{ type: 'del', key: leafIndex }]);
+    const material = a.coordinator.exportMaterial();
+    await a.store.close();
+
+    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
+    expect(await b.runner.resumeIncidents()).toBe(1);
+    await b.runner.idle();
+    const { inc } = await sealed(b, id);
+    expect(inc['evidence_id']).toBe(old.sealing?.evidence_id);
     expect(await b.evidence.logSize()).toBe(1);
   });
 

@@ -1214,18 +1214,19 @@ export class WorkflowRunner {
       r.pending = 'evidence';
       await d.store.putIncident(r);
     }
-    // The appended bundle is stored with the record before the checkpoint, so a crash after the
-    // append resumes with the same log entry instead of appending a second one.
+    // The signed bundle is stored with the record before it goes into the log, and the log takes a
+    // bundle it holds already once (appendOnce): a crash anywhere after the signing resumes with
+    // the same bundle and the same log entry, never a second one.
     let sealing = r.sealing;
     let draft = sealing === undefined ? undefined : await d.store.getEvidence(sealing.evidence_id);
     if (sealing === undefined || draft === undefined) {
-      const prepared = await d.evidence.prepare(r, summary);
-      sealing = { evidence_id: prepared.evidenceId, log_index: prepared.logIndex };
-      draft = prepared.bundle;
+      const signed = await d.evidence.sign(r, summary);
+      sealing = { evidence_id: signed.evidenceId };
+      draft = signed.bundle;
       r.sealing = sealing;
       await d.store.putEvidence(sealing.evidence_id, draft, r);
     }
-    const bundle = await d.evidence.finish({ bundle: draft, logIndex: sealing.log_index });
+    const bundle = await d.evidence.publish(draft, sealing.log_index);
     const sealed = { evidenceId: sealing.evidence_id, bundle };
     r.evidence_id = sealed.evidenceId;
     delete r.pending;
