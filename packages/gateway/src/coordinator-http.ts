@@ -68,6 +68,7 @@ import type {
   ThresholdResult,
 } from './coordinator.js';
 import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, survey } from './key-refresh.js';
+import { quorumUnreachable } from './quorum-failure.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
 export interface HttpCoordinatorOptions {
@@ -230,23 +231,19 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           roster,
           [...(faults.timedOut ?? []), ...(faults.failed ?? [])].map((f) => f.party),
         ).filter((id) => !refused.has(id));
-        throw new ProtocolError(
-          'QUORUM_UNREACHABLE',
+        throw quorumUnreachable(
           `${label}: fewer than ${roster.threshold.min} parties would sign`,
-          e.culprits,
           {
-            details: {
-              ...e.details,
-              refusals: list,
-              vetoes: list.filter((r) => vetoParties.some((p) => p.id === r.party)),
-              culprit_parties: culpritIds,
-              unavailable_parties: [...new Set(unavailable)],
-              // Required parties (the veto holders) lost without refusing or cheating: the approval
-              // waits for them. One proven to cheat (a share that does not verify) is not waited for.
-              required_unavailable: requiredLost.filter((id) => !refused.has(id) && !cheated.has(id)),
-              required_culprits: requiredLost.filter((id) => cheated.has(id)),
-            },
+            refusals: list,
+            vetoes: list.filter((r) => vetoParties.some((p) => p.id === r.party)),
+            culprit_parties: culpritIds,
+            unavailable_parties: [...new Set(unavailable)],
+            // Required parties (the veto holders) lost without refusing or cheating: the approval
+            // waits for them. One proven to cheat (a share that does not verify) is not waited for.
+            required_unavailable: requiredLost.filter((id) => !refused.has(id) && !cheated.has(id)),
+            required_culprits: requiredLost.filter((id) => cheated.has(id)),
           },
+          { culprits: e.culprits, extra: e.details },
         );
       }
       throw e;

@@ -46,7 +46,6 @@ import {
   type KeyPackage,
   KeyPackageCodec,
   PolicyRefusal,
-  ProtocolError,
   type PublicKeyPackage,
   PublicKeyPackageCodec,
   SecretBytes,
@@ -66,6 +65,7 @@ import type {
   ReleaseSealedInput,
   ThresholdResult,
 } from './coordinator.js';
+import { quorumUnreachable } from './quorum-failure.js';
 import { type Principal, type TrustedKeys, verifierRoster, verifyHumanApproval } from './trust.js';
 import { roleStepRequest, stepEnvelope } from './workflow/step-request.js';
 
@@ -252,29 +252,17 @@ export class LocalCoordinator implements Coordinator {
     const answered = refusals.filter((r) => !down.includes(r.party));
     const vetoes = answered.filter((r) => isVeto(r.party));
     if (vetoes.length > 0) {
-      throw new ProtocolError(
-        'QUORUM_UNREACHABLE',
-        `vetoed by ${vetoes.map((v) => v.party).join(', ')}`,
-        [],
-        {
-          details: { refusals: answered, vetoes, unavailable_parties: down },
-        },
-      );
+      throw quorumUnreachable(`vetoed by ${vetoes.map((v) => v.party).join(', ')}`, {
+        refusals: answered,
+        vetoes,
+        unavailable_parties: down,
+      });
     }
     const vetoDown = down.filter(isVeto);
     if (vetoDown.length > 0) {
-      throw new ProtocolError(
-        'QUORUM_UNREACHABLE',
+      throw quorumUnreachable(
         `required ${vetoDown.length === 1 ? 'party' : 'parties'} ${vetoDown.join(', ')} did not answer`,
-        [],
-        {
-          details: {
-            refusals: answered,
-            vetoes: [],
-            unavailable_parties: down,
-            required_unavailable: vetoDown,
-          },
-        },
+        { refusals: answered, unavailable_parties: down, required_unavailable: vetoDown },
       );
     }
     willing.sort((a, b) => Number(isVeto(b.id)) - Number(isVeto(a.id)));
@@ -417,14 +405,10 @@ export class LocalCoordinator implements Coordinator {
     const refusals = answered.filter((r) => !down.includes(r.party));
     const unavailable = down.map((party) => ({ party, code: 'UNAVAILABLE' }));
     if (willing.length < k) {
-      throw new ProtocolError(
-        'QUORUM_UNREACHABLE',
-        `${willing.length} of ${k} needed parties would sign`,
-        [],
-        {
-          details: { refusals, unavailable_parties: down },
-        },
-      );
+      throw quorumUnreachable(`${willing.length} of ${k} needed parties would sign`, {
+        refusals,
+        unavailable_parties: down,
+      });
     }
     const suite = getCiphersuite(this.#suiteId);
     const quorum = willing.slice(0, k);

@@ -24,16 +24,10 @@ import {
   TransparencyLog,
   type TrustedRoot,
 } from '@aaps/evidence';
-import {
-  AapsError,
-  bytesToHex,
-  hexToBytes,
-  ProtocolError,
-  type SignedEnvelope,
-  ValidationError,
-} from '@aaps/mpc-core';
+import { AapsError, bytesToHex, hexToBytes, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
+import { quorumFailureOf } from './quorum-failure.js';
 import { type TrustedKeys, verifierRoster } from './trust.js';
 import type { IncidentRecord } from './workflow/record.js';
 import { lastPayload } from './workflow/step-request.js';
@@ -147,19 +141,13 @@ export function requorum(
   threshold: number,
   ruledOut: Set<string>,
 ): string[] | undefined {
-  if (!(error instanceof ProtocolError) || error.code !== 'QUORUM_UNREACHABLE') return undefined;
-  const details = error.details as {
-    refusals?: PartyRefusal[];
-    culprit_parties?: string[];
-    unavailable_parties?: string[];
-  };
-  const refusals = (details.refusals ?? []).filter(
-    (r) => r.rule !== 'evidence.signers' || named.includes(r.party),
-  );
+  const failure = quorumFailureOf(error);
+  if (failure === undefined) return undefined;
+  const refusals = failure.refusals.filter((r) => r.rule !== 'evidence.signers' || named.includes(r.party));
   for (const p of [
     ...refusals.map((r) => r.party),
-    ...(details.culprit_parties ?? []),
-    ...(details.unavailable_parties ?? []),
+    ...failure.culprit_parties,
+    ...failure.unavailable_parties,
   ])
     ruledOut.add(p);
   const usable = named.filter((p) => !ruledOut.has(p));
@@ -234,10 +222,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           consistency,
         });
       } catch (e) {
-        const refusals =
-          e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE'
-            ? ((e.details as { refusals?: PartyRefusal[] }).refusals ?? [])
-            : [];
+        const refusals = quorumFailureOf(e)?.refusals ?? [];
         if (!learn(refusals, sizes) || attempt >= retries) throw e;
         for (const size of behind.values()) sizes.add(size);
         continue;

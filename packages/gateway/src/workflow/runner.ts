@@ -42,6 +42,7 @@ import type { EvidenceWriter } from '../evidence-writer.js';
 import { executeOrder } from '../executor/maintenance.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor } from '../executor/types.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { quorumFailureOf } from '../quorum-failure.js';
 import { type GatewayStore, StoreWriteError } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { verifyHumanApproval, verifyHumanRejection } from '../trust.js';
@@ -156,17 +157,6 @@ function detailStrings(e: unknown, key: string): string[] {
   return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/** The signed refusals `{party, rule, message}` a failed signing carries in `details.refusals`. */
-function refusalsOf(e: unknown): { party: string; rule: string; message: string }[] {
-  const list = isAapsError(e) ? e.details['refusals'] : undefined;
-  return Array.isArray(list)
-    ? list.filter(
-        (x): x is { party: string; rule: string; message: string } =>
-          typeof x?.party === 'string' && typeof x?.rule === 'string',
-      )
-    : [];
-}
-
 /** The n-th wait (1-based) of an exponential back-off from `base`, at most `max`. */
 function backoff(base: number, attempt: number, max: number): number {
   return Math.min(base * 2 ** Math.min(attempt - 1, 30), max);
@@ -174,7 +164,7 @@ function backoff(base: number, attempt: number, max: number): number {
 
 /** `{refused: ["party:rule", ...]}` from a failed signing's signed refusals, or nothing. */
 function refusedBy(e: unknown): { refused?: string[] } {
-  const refused = refusalsOf(e).map((x) => `${x.party}:${x.rule}`);
+  const refused = (quorumFailureOf(e)?.refusals ?? []).map((x) => `${x.party}:${x.rule}`);
   return refused.length > 0 ? { refused } : {};
 }
 
@@ -950,17 +940,17 @@ export class WorkflowRunner {
             refusals: result.refusals.map((x) => `${x.party}:${x.rule}`),
           });
         } catch (e) {
-          if (!(isAapsError(e) && e.code === 'QUORUM_UNREACHABLE')) throw e;
-          const refusals = refusalsOf(e);
+          const failure = quorumFailureOf(e);
+          if (failure === undefined || !isAapsError(e)) throw e;
+          const { refusals, vetoes } = failure;
           // Rejected when a veto holder (quality assurance) refused, or when enough parties refused
           // on policy; parties that did not answer make the quorum unreachable for now, which is
           // an availability failure, not a verdict. When a veto holder is among them (it did not
           // refuse: it is in every quorum), the approval waits for it (see `#drive`).
-          const vetoes = Array.isArray(e.details['vetoes']) ? e.details['vetoes'] : [];
           // A party every approval quorum includes, proven to cheat (its signature share did not
           // verify): no approval can be made without it, so the incident fails now, naming it,
           // rather than waiting for it as for one that is down.
-          const cheated = detailStrings(e, 'required_culprits');
+          const cheated = failure.required_culprits;
           if (cheated.length > 0) {
             throw new ProtocolError(
               'INVALID_SIGNATURE_SHARE',
@@ -972,7 +962,7 @@ export class WorkflowRunner {
           const { threshold } = await d.coordinator.keys();
           if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
             // The required parties (veto holders) the coordinator lost without a refusal.
-            const waitingFor = detailStrings(e, 'required_unavailable');
+            const waitingFor = failure.required_unavailable;
             const message =
               waitingFor.length > 0
                 ? `approval waits for ${waitingFor.join(', ')}, which every approval quorum includes: ${e.message}`
