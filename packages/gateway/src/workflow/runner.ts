@@ -228,15 +228,14 @@ export class WorkflowRunner {
           this.#crashes.delete(id);
         },
         (e: unknown) => {
-          // Something outside a step's own failure handling failed (the store: a full disk). The
-          // incident stays as last saved, as after a restart; try it again later rather than
-          // leaving it until the next start.
-          // A store that refuses writes is waited out for as long as it takes; anything else
-          // (a record that cannot be read back, a bug) is tried a few times, then left as it is
-          // for the next start, so that it does not log for ever.
+          // The store failed (a write it did not take: a full disk), or something else outside a
+          // step's own failure handling (a record that cannot be read back, a bug). The incident
+          // stays as last saved, as after a restart, and is tried again later: a store that refuses
+          // writes is waited out for as long as it takes (no verdict: nothing could be recorded),
+          // anything else a few times, then left for the next start so that it does not log for ever.
           const attempt = (this.#crashes.get(id) ?? 0) + 1;
-          const lasting = e instanceof StoreWriteError;
-          if (!lasting && attempt > CRASH_RETRIES) {
+          const storeRefused = e instanceof StoreWriteError;
+          if (!storeRefused && attempt > CRASH_RETRIES) {
             this.#crashes.delete(id);
             this.#d.logger.error('workflow.gave_up', {
               incident_id: id,
@@ -247,9 +246,10 @@ export class WorkflowRunner {
           }
           this.#crashes.set(id, attempt);
           const wait = backoff(this.#d.retryDelayMs, attempt, this.#d.sealRetryMaxDelayMs);
-          this.#d.logger.error('workflow.crashed', {
+          this.#d.logger.error(storeRefused ? 'workflow.store_failed' : 'workflow.crashed', {
             incident_id: id,
             code: errorInfo(e).code,
+            ...(storeRefused ? { error: e.message } : {}),
             attempt,
             next_in_ms: wait,
           });
@@ -770,31 +770,14 @@ export class WorkflowRunner {
         this.#outages.delete(id);
         this.#wakeWaiting(from);
       } catch (e) {
-        /** The store failed (a full disk?): nothing can be recorded; try again later, no verdict. */
-        const storeFailed = (error: unknown) => {
-          if (this.#closed) return;
-          const t = this.#failedTry(id, record.state, 'STORE_FAILED');
-          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
-          log.error('workflow.store_failed', {
-            code: errorInfo(error).code,
-            error: error instanceof StoreWriteError ? error.message : undefined,
-            next_in_ms: wait,
-          });
-          this.#scheduleRetry(id, wait);
-        };
         // A write the store did not take is not the step's failure: the incident is not failed
-        // for it (it stays as last saved).
-        if (e instanceof StoreWriteError) return storeFailed(e);
+        // for it (it stays as last saved, and `start` tries it again).
+        if (e instanceof StoreWriteError) throw e;
         const info = errorInfo(e);
         // A failure that is retried is logged by #retryLater (as the timeline notes it); this line
         // is for debugging, and the incident's end is logged below.
         log.log('debug', 'workflow.step_failed', { state: record.state, code: info.code });
-        let fresh: IncidentRecord;
-        try {
-          fresh = await this.#load(id);
-        } catch (loadError) {
-          return storeFailed(loadError);
-        }
+        const fresh = await this.#load(id);
         record = fresh;
         if (this.#closed) return; // left as it is, for the next start
         if (isTerminal(fresh.state)) {
