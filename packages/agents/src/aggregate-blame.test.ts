@@ -376,6 +376,103 @@ describe('the subject a dealer signs: the one it was sent', () => {
   });
 });
 
+describe('complaints: a dealer whose box opens to shares its commitments refute', () => {
+  /** Party `party`'s own dealing, with its boxes for `receivers` sealed over shares of another value. */
+  const badSharesFor = (party: number, receivers: readonly number[]): Answer =>
+    signedRewrite((body, sessionId) => {
+      const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
+        circuit: loadCircuit(JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8'))),
+        sessionId,
+        threshold: roster.threshold.min,
+        parties: aggregationParties(roster),
+      });
+      const other = dealInput(
+        session,
+        { input: `cost.${ROLES[party]}`, dealer: identifierOf(party), value: 5 },
+        rng,
+      );
+      const payload = (body.dealing as SignedDealing).payload;
+      const channels = new ChannelKeys(keys[party]!, idOf(party));
+      const sealed = (body.sealed as { party: string }[]).map((item) => {
+        const r = roster.parties.findIndex((p) => p.id === item.party);
+        if (!receivers.includes(r)) return item;
+        return sealShares({
+          identity: keys[party]!,
+          channels,
+          session: sessionId,
+          dealer: idOf(party),
+          receiver: roster.parties[r]!,
+          rosterDigest: rosterDigest(roster),
+          payload,
+          shares: [other.shares[identifierOf(r)]!],
+        });
+      });
+      return { ...body, sealed };
+    });
+
+  it('bad shares to n - t + 1 receivers: the run fails naming the dealer, proved by their signed complaints', async () => {
+    const e = await failureOf(
+      withMisbehaving(
+        [PROBLEM_SOLVER],
+        '/v1/agg/deal',
+        badSharesFor(PROBLEM_SOLVER, [STRATEGY, QA, AUDIT]),
+        () => run('complaint-three'),
+      ),
+    );
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.culprits).toEqual([identifierOf(PROBLEM_SOLVER)]);
+    expect(e.details['parties']).toEqual([idOf(PROBLEM_SOLVER)]);
+    expect(e.details['complaints']).toEqual(
+      [STRATEGY, QA, AUDIT].map((r) => ({
+        receiver: idOf(r),
+        dealer: idOf(PROBLEM_SOLVER),
+        proven: 'dealer',
+      })),
+    );
+  });
+
+  it('bad shares to one receiver: the others open the outputs, the dealer is named, the receiver left out', async () => {
+    const out = await withMisbehaving([MONITORING], '/v1/agg/deal', badSharesFor(MONITORING, [AUDIT]), () =>
+      run('complaint-one'),
+    );
+    expect(out.result.total_cost).toBe(TOTAL);
+    expect(out.culprits).toEqual([idOf(MONITORING)]);
+    expect(out.openers).not.toContain(idOf(AUDIT));
+    expect(out.leftOut.map((l) => [l.party, l.code])).toEqual([[idOf(AUDIT), 'INVALID_DEALING']]);
+    expect(out.complaints).toEqual([{ receiver: idOf(AUDIT), dealer: idOf(MONITORING), proven: 'dealer' }]);
+  });
+
+  it('a receiver that signs a false or unreadable complaint is named, and the others open the outputs', async () => {
+    const answers: Record<string, (digest: unknown) => Record<string, unknown>> = {
+      'wrong-key': (d) => ({
+        complaints: [{ dealer: idOf(MONITORING), key: base64Encode(rng(32)) }],
+        dealings_digest: d,
+      }),
+      'own-box': (d) => ({
+        complaints: [{ dealer: idOf(QA), key: base64Encode(rng(32)) }],
+        dealings_digest: d,
+      }),
+      stranger: (d) => ({
+        complaints: [{ dealer: 'mallory-agent', key: base64Encode(rng(32)) }],
+        dealings_digest: d,
+      }),
+      empty: (d) => ({ complaints: [], dealings_digest: d }),
+      'not-a-list': (d) => ({ complaints: 'all of them', dealings_digest: d }),
+    };
+    for (const [name, answer] of Object.entries(answers)) {
+      const out = await withMisbehaving(
+        [QA],
+        '/v1/agg/evaluate',
+        signedRewrite((body) => answer(body.dealings_digest)),
+        () => run(`false-complaint-${name}`),
+      );
+      expect(out.result.total_cost).toBe(TOTAL);
+      expect(out.culprits).toEqual([idOf(QA)]);
+      expect(out.complaints?.every((c) => c.receiver === idOf(QA) && c.proven === 'receiver')).toBe(true);
+    }
+  });
+});
+
 describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
   type Box = { party: string; box: string; sig: string };
   /** The box with one bit of its signature flipped. */

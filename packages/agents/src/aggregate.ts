@@ -22,13 +22,16 @@
  * party that fails or accuses is left out (`AggregationOutcome.leftOut`) and the outputs open from
  * the others while at least t of them agree on the dealings; below t the run fails naming only
  * what the coordinator proves itself (a signed dealing that fails the public checks, a signed
- * answer over other dealings), with the accusations and accusers listed apart.
+ * answer over other dealings), with the accusations and accusers listed apart. A receiver's signed
+ * complaint (a box that opens to shares its dealer's commitments refute, with that box's key) is
+ * judged here: it names the dealer, or, when it does not hold up, the receiver.
  */
 import {
   AapsError,
   type AggregationRecord,
   type AggregationSession,
   aggregationDigest,
+  base64Decode,
   buildAggregationRecord,
   bytesToHex,
   type Circuit,
@@ -58,6 +61,7 @@ import {
   defaultRng,
   inputAad,
   inputSpecsOf,
+  judgeShareComplaint,
   openAggregationSession,
   type ParsedDealing,
   parseSignedDealing,
@@ -66,12 +70,20 @@ import {
   SEALED_INPUT_SUBJECT,
   type SealedShares,
   SHIPPED_CIRCUITS_DIR,
+  type ShareComplaint,
   type SignedDealing,
   sealToParty,
   verifyShareBoxes,
   type WireResultShare,
 } from './party/routes/aggregation.js';
-import { frostIdentifier, partyById, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
+import {
+  frostIdentifier,
+  partyById,
+  partyByIdentifier,
+  type Roster,
+  type RosterParty,
+  rosterDigest,
+} from './roster.js';
 
 /** One input value: a safe integer, a bigint or a decimal string. */
 export type AggregationValue = number | bigint | string;
@@ -145,6 +157,11 @@ export interface AggregationOutcome {
   leftOut: { party: string; code: ErrorCode; claimedCulprits: string[] }[];
   /** The parties whose result shares opened the outputs. */
   openers: string[];
+  /**
+   * Complaints evaluators signed about a dealer's shares, each judged: the dealer or the complaining
+   * receiver is proven to have cheated (and is in `culprits`); the receiver is in `leftOut`.
+   */
+  complaints?: JudgedComplaint[];
   /** With `confirm`: the parties that checked and remembered the record. */
   confirmed?: string[];
   /** For the pooled-risk circuit: the pooled score (the weighted mean, rounded up; 0..100). */
@@ -336,6 +353,74 @@ function provenBadDealers(
   return { culprits, code };
 }
 
+/** A party's signed `agg.evaluate` answer: its result shares, or its complaints about dealers. */
+type EvaluateAnswer =
+  | { result_shares: WireResultShare[]; dealings_digest: string }
+  | { complaints: unknown; dealings_digest: string };
+
+/** A complaint judged: the party it proves to have cheated (`proven`: the dealer, or the receiver). */
+export interface JudgedComplaint {
+  receiver: string;
+  dealer: string;
+  proven: 'dealer' | 'receiver';
+}
+
+/**
+ * Judge the complaints in `receiver`'s signed answer ({@link judgeShareComplaint}). A complaint the
+ * receiver signed that cannot be checked (malformed, about itself, an unknown dealer, repeated, a
+ * key that is not 32 bytes) proves the receiver wrong, as one that does not hold up does; so does
+ * an answer with no complaint in it.
+ */
+function judgeComplaints(
+  session: AggregationSession<unknown>,
+  sessionId: string,
+  roster: Roster,
+  digestOfRoster: string,
+  parsed: readonly ParsedDealing[],
+  signedBoxes: ReadonlyMap<string, ReadonlyMap<string, Uint8Array>>,
+  receiver: RosterParty,
+  complaints: unknown,
+): JudgedComplaint[] {
+  const lied = (dealer: unknown): JudgedComplaint => ({
+    receiver: receiver.id,
+    dealer: typeof dealer === 'string' ? dealer : '',
+    proven: 'receiver',
+  });
+  if (!Array.isArray(complaints) || complaints.length === 0 || complaints.length > parsed.length)
+    return [lied('')];
+  const seen = new Set<string>();
+  return complaints.map((c: Partial<ShareComplaint> | null): JudgedComplaint => {
+    const dealing = parsed.find((d) => d.dealer.id === c?.dealer);
+    const box = dealing && signedBoxes.get(dealing.dealer.id)?.get(receiver.id);
+    if (
+      !dealing ||
+      !box ||
+      dealing.dealer.id === receiver.id ||
+      seen.has(dealing.dealer.id) ||
+      typeof c?.key !== 'string'
+    )
+      return lied(c?.dealer);
+    seen.add(dealing.dealer.id);
+    let key: Uint8Array;
+    try {
+      key = base64Decode(c.key, 'key');
+    } catch {
+      return lied(c.dealer);
+    }
+    const proven = judgeShareComplaint({
+      session,
+      sessionId,
+      roster,
+      rosterDigest: digestOfRoster,
+      dealing,
+      receiver,
+      box,
+      key,
+    });
+    return { receiver: receiver.id, dealer: dealing.dealer.id, proven };
+  });
+}
+
 /**
  * Round 2 ended with fewer than t usable evaluators: one error. The culprits are only what is
  * proven (dealers whose signed dealing fails the public checks, evaluators that signed another
@@ -350,16 +435,26 @@ function evaluateFailure(
   mismatched: readonly Identifier[],
   proven: { culprits: Identifier[]; code: ErrorCode | undefined },
   usable: readonly string[],
+  complained: { culprits: readonly Identifier[]; judged: readonly JudgedComplaint[] },
 ): ProtocolError {
-  const culprits = [...new Set([...proven.culprits, ...mismatched])];
+  const culprits = [...new Set([...proven.culprits, ...complained.culprits, ...mismatched])];
   const accusers = failures.filter((f) => claimedBy(roster, f.error).length > 0).map((f) => f.party);
   const claimed = [...new Set(failures.flatMap((f) => claimedBy(roster, f.error)))];
   const allTransient =
     failures.length > 0 && mismatched.length === 0 && failures.every((f) => TRANSIENT.has(codeOf(f.error)));
-  const code: ErrorCode = proven.code ?? (allTransient ? codeOf(failures[0]!.error) : 'QUORUM_UNREACHABLE');
+  const badShares = [...new Set(complained.judged.filter((c) => c.proven === 'dealer').map((c) => c.dealer))];
+  const code: ErrorCode =
+    proven.code ??
+    (badShares.length > 0
+      ? 'INVALID_DEALING'
+      : allTransient
+        ? codeOf(failures[0]!.error)
+        : 'QUORUM_UNREACHABLE');
   const why = proven.code
     ? `dealings of ${partyIdsOf(roster, proven.culprits).join(', ')} fail the public checks`
-    : `${usable.length} of the ${threshold} evaluators needed answered with the expected dealings`;
+    : badShares.length > 0
+      ? `${badShares.join(', ')} dealt shares its commitments refute (shown by its receivers' complaints)`
+      : `${usable.length} of the ${threshold} evaluators needed answered with the expected dealings`;
   return new ProtocolError(code, `aggregation failed at agg.evaluate: ${why}`, culprits, {
     ...(failures[0] ? { cause: failures[0].error } : {}),
     details: {
@@ -370,6 +465,7 @@ function evaluateFailure(
       accusers,
       claimed_culprits: claimed,
       claimed_parties: partyIdsOf(roster, claimed),
+      complaints: [...complained.judged],
       errors: errorEntries(roster, failures),
     },
   });
@@ -446,6 +542,8 @@ export async function runAggregationOverHttp(
   // for anyone to check again.
   const parsed: ParsedDealing[] = [];
   const outboxes: { dealer: string; sealed: SealedShares[] }[] = [];
+  /** Each dealer's signed share boxes by receiver, to judge a receiver's complaint. */
+  const signedBoxes = new Map<string, ReadonlyMap<string, Uint8Array>>();
   const signedDealings: SignedDealing[] = [];
   const dealFailures: PartyFailure[] = [];
   dealt.forEach((r, i) => {
@@ -520,6 +618,7 @@ export async function runAggregationOverHttp(
       parsed.push(pd);
       signedDealings.push(out.dealing);
       outboxes.push({ dealer: p.id, sealed: out.sealed });
+      signedBoxes.set(p.id, boxes.boxes);
     } catch (error) {
       if (!(error instanceof AapsError)) throw error;
       dealFailures.push({ party: p.id, error, signed: true });
@@ -540,7 +639,7 @@ export async function runAggregationOverHttp(
   }
   const evaluating = Promise.allSettled(
     roster.parties.map((p) =>
-      client.call<{ result_shares: WireResultShare[]; dealings_digest: string }>(
+      client.call<EvaluateAnswer>(
         p.id,
         'agg.evaluate',
         sid,
@@ -565,6 +664,9 @@ export async function runAggregationOverHttp(
   const usable: string[] = [];
   const mismatched: Identifier[] = [];
   const evalFailures: PartyFailure[] = [];
+  /** Parties proven by a complaint: dealers whose shares it showed wrong, receivers that lied. */
+  const complained: Identifier[] = [];
+  const complaints: { receiver: string; dealer: string; proven: 'dealer' | 'receiver' }[] = [];
   evaluated.forEach((r, i) => {
     const p = roster.parties[i]!;
     if (r.status === 'rejected') {
@@ -574,6 +676,36 @@ export async function runAggregationOverHttp(
     // Signed by the party: a party that evaluated other dealings than those relayed is proven.
     if (r.value?.dealings_digest !== expectedDigest) {
       mismatched.push(frostIdentifier(roster, p));
+      return;
+    }
+    if ('complaints' in r.value) {
+      // Signed by the party too: each complaint proves its dealer or its author wrong.
+      const judged = judgeComplaints(
+        session,
+        sid,
+        roster,
+        digestOfRoster,
+        parsed,
+        signedBoxes,
+        p,
+        r.value.complaints,
+      );
+      complaints.push(...judged);
+      for (const c of judged)
+        complained.push(
+          frostIdentifier(roster, partyById(roster, c.proven === 'dealer' ? c.dealer : c.receiver)!),
+        );
+      evalFailures.push({
+        party: p.id,
+        error: new ProtocolError(
+          'INVALID_DEALING',
+          `${p.id} complained about the shares of ${judged.map((c) => c.dealer).join(', ')}`,
+          [],
+          {
+            details: { complaints: judged },
+          },
+        ),
+      });
       return;
     }
     usable.push(p.id);
@@ -587,7 +719,10 @@ export async function runAggregationOverHttp(
     const proven = evalFailures.some((f) => !TRANSIENT.has(codeOf(f.error)))
       ? provenBadDealers(session, parsed, roster)
       : { culprits: [], code: undefined };
-    throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable);
+    throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable, {
+      culprits: complained,
+      judged: complaints,
+    });
   }
   const leftOut = evalFailures.map(({ party, error }) => ({
     party,
@@ -619,9 +754,10 @@ export async function runAggregationOverHttp(
     outputs,
     record,
     digest: bytesToHex(aggregationDigest(record)),
-    culprits: [...opened.culprits, ...mismatched].map(toParty),
+    culprits: [...new Set([...opened.culprits, ...mismatched, ...complained])].map(toParty),
     openers: opened.openers.map(toParty),
     leftOut,
+    ...(complaints.length > 0 ? { complaints } : {}),
   };
   const pooledRisk = pooledRiskOf(circuit, outputs);
   if (pooledRisk !== undefined) outcome.pooledRisk = pooledRisk;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,8 @@ import {
   AapsError,
   bytesToHex,
   concatBytes,
+  dealInput,
+  getCiphersuite,
   loadCircuit,
   loadFastBackends,
   ProtocolError,
@@ -30,11 +33,16 @@ import {
   createAggregationHandlers,
   DEALING_TYPE,
   inputAad,
+  judgeShareComplaint,
+  openAggregationSession,
+  parseSignedDealing,
   readCircuitCatalog,
+  receivedBoxKey,
   SEALED_INPUT_SUBJECT,
   type SealedShares,
   SHIPPED_CIRCUITS_DIR,
   type SignedDealing,
+  sealShares,
   sealToParty,
   verifyShareBoxes,
 } from './aggregation.js';
@@ -295,21 +303,33 @@ describe('aggregation handlers', () => {
     }
   });
 
-  it('a dealing in the old format (no subject) is refused as an unsupported version, naming its dealer', async () => {
-    const { dealings, inbox } = await deriveAll('agg-v1');
-    const { subject: _drop, ...old } = JSON.parse(dealings[3]!.payload) as Record<string, unknown>;
-    const payload = JSON.stringify({ ...old, type: 'aaps-agg-dealing/v1' });
-    const v1 = { payload, sig: signDealing(3, payload) };
-    const e = await errorOf(() =>
-      handlers[0]!.evaluate('agg-v1', {
-        dealings: dealings.map((d, i) => (i === 3 ? v1 : d)),
-        shares: inbox(roster.parties[0]!.id),
-      }),
-    );
-    expect(e).toBeInstanceOf(ProtocolError);
-    expect(e.code).toBe('UNSUPPORTED_VERSION');
-    expect((e as ProtocolError).culprits).toEqual([frostIdentifier(roster, roster.parties[3]!)]);
-  });
+  it.each([
+    ['v1', 'no subject'],
+    ['v2', 'share boxes under the channel key'],
+  ])(
+    'a dealing in the old format %s (%s) is refused as an unsupported version, naming its dealer',
+    async (version, why) => {
+      const session = `agg-${version}`;
+      const { dealings, inbox } = await deriveAll(session);
+      const { subject, ...old } = JSON.parse(dealings[3]!.payload) as Record<string, unknown>;
+      const payload = JSON.stringify({
+        ...old,
+        ...(version === 'v1' ? {} : { subject }),
+        type: `aaps-agg-dealing/${version}`,
+      });
+      const retired = { payload, sig: signDealing(3, payload) };
+      const e = await errorOf(() =>
+        handlers[0]!.evaluate(session, {
+          dealings: dealings.map((d, i) => (i === 3 ? retired : d)),
+          shares: inbox(roster.parties[0]!.id),
+        }),
+      );
+      expect(e).toBeInstanceOf(ProtocolError);
+      expect(e.code).toBe('UNSUPPORTED_VERSION');
+      expect(e.message).toContain(why);
+      expect((e as ProtocolError).culprits).toEqual([frostIdentifier(roster, roster.parties[3]!)]);
+    },
+  );
 
   it('a relayed dealing changed by the coordinator is refused without blaming the dealer', async () => {
     const { dealings, inbox } = await dealAll('agg-relay');
@@ -339,6 +359,99 @@ describe('aggregation handlers', () => {
     expect(e).toBeInstanceOf(ProtocolError);
     expect(e.code).toBe('INVALID_DEALING');
     expect((e as ProtocolError).culprits).toEqual([frostIdentifier(roster, roster.parties[3]!)]);
+  });
+});
+
+describe('complaints: a box that opens to shares its dealer refutes', () => {
+  const DEALER = 3;
+  const RECEIVER = 0;
+  /** Round 1 of cost-total with dealer 3's box for receiver 0 sealed over shares of another value. */
+  async function withBadShares(session: string) {
+    const { dealings, inbox } = await dealAll(session);
+    const aggSession = openAggregationSession(getCiphersuite(roster.ciphersuite), roster, ct, session);
+    const parse = (i: number) =>
+      parseSignedDealing(
+        { suite: aggSession.suite, roster, rosterDigest: digest, session: aggSession },
+        dealings[i],
+        'd',
+        true,
+      );
+    const other = dealInput(
+      aggSession,
+      { input: `cost.${ROLES[DEALER]}`, dealer: frostIdentifier(roster, roster.parties[DEALER]!), value: 7 },
+      (n) => new Uint8Array(randomBytes(n)),
+    );
+    const receiver = roster.parties[RECEIVER]!;
+    const bad = sealShares({
+      identity: keys[DEALER]!,
+      channels: new ChannelKeys(keys[DEALER]!, roster.parties[DEALER]!.id),
+      session,
+      dealer: roster.parties[DEALER]!.id,
+      receiver,
+      rosterDigest: digest,
+      payload: dealings[DEALER]!.payload,
+      shares: [other.shares[frostIdentifier(roster, receiver)]!],
+    });
+    const items = inbox(receiver.id).map((item, i) =>
+      i === DEALER ? { ...item, box: bad.box, sig: bad.sig } : item,
+    );
+    const judge = (i: number, box: string, key: Uint8Array) =>
+      judgeShareComplaint({
+        session: aggSession,
+        sessionId: session,
+        roster,
+        rosterDigest: digest,
+        dealing: parse(i),
+        receiver,
+        box: Buffer.from(box, 'base64'),
+        key,
+      });
+    return { dealings, items, parse, judge, inbox };
+  }
+
+  it("the receiver answers a signed complaint with that box's key, and the key proves the dealer", async () => {
+    const { dealings, items, judge } = await withBadShares('agg-complaint');
+    const out = handlers[RECEIVER]!.evaluate('agg-complaint', { dealings, shares: items }) as {
+      complaints: { dealer: string; key: string }[];
+      dealings_digest: string;
+      result_shares?: unknown;
+    };
+    expect(out.result_shares).toBeUndefined();
+    expect(out.complaints).toHaveLength(1);
+    expect(out.complaints[0]!.dealer).toBe(roster.parties[DEALER]!.id);
+    const key = Buffer.from(out.complaints[0]!.key, 'base64');
+    expect(judge(DEALER, items[DEALER]!.box, key)).toBe('dealer');
+    // Another key does not open the box: such a complaint proves its author wrong.
+    const wrong = Uint8Array.from(key);
+    wrong[0]! ^= 1;
+    expect(judge(DEALER, items[DEALER]!.box, wrong)).toBe('receiver');
+    expect(judge(DEALER, items[DEALER]!.box, key.subarray(1))).toBe('receiver');
+  });
+
+  it("a complaint about an honest dealer's box, with its true key, proves the receiver wrong", async () => {
+    const { items, parse, judge } = await withBadShares('agg-false-complaint');
+    const channels = new ChannelKeys(keys[RECEIVER]!, roster.parties[RECEIVER]!.id);
+    for (const honest of [1, 2, 4]) {
+      const key = receivedBoxKey(channels, 'agg-false-complaint', digest, parse(honest));
+      expect(judge(honest, items[honest]!.box, key)).toBe('receiver');
+    }
+    // The key of one box opens no other (each box has its own).
+    const key3 = receivedBoxKey(channels, 'agg-false-complaint', digest, parse(DEALER));
+    expect(judge(DEALER, items[DEALER]!.box, key3)).toBe('dealer');
+    expect(judge(2, items[2]!.box, key3)).toBe('receiver');
+  });
+
+  it('the other receivers of that dealer evaluate as before', async () => {
+    const { dealings, inbox } = await withBadShares('agg-complaint-others');
+    for (const i of [1, 2, 3, 4]) {
+      const out = handlers[i]!.evaluate('agg-complaint-others', {
+        dealings,
+        shares: inbox(roster.parties[i]!.id),
+      }) as {
+        result_shares: unknown[];
+      };
+      expect(out.result_shares).toHaveLength(1);
+    }
   });
 });
 
@@ -440,7 +553,7 @@ function signShareBox(
   box: Uint8Array,
 ): string {
   const aad = utf8(
-    `aaps-agg-shares/v1|${session}|${roster.parties[i]!.id}|${receiver}|${digest}|${bytesToHex(sha256(utf8(payload)))}`,
+    `aaps-agg-shares/v2|${session}|${roster.parties[i]!.id}|${receiver}|${digest}|${bytesToHex(sha256(utf8(payload)))}`,
   );
   const sig = signBytes(keys[i]!.secretKey, concatBytes(utf8('AAPS-AGG-SHARES-v1\0'), aad, box));
   return Buffer.from(sig).toString('base64');

@@ -16,7 +16,9 @@
  *    own (`INCONSISTENT_TRANSCRIPT`, blaming no dealer: the coordinator showed them different
  *    subjects), opens its shares, verifies every dealing (range proofs, shares against
  *    commitments, batched; bad dealers are named), evaluates the circuit on its shares and returns
- *    its result shares (one per output) with the digest of the dealings it used.
+ *    its result shares (one per output) with the digest of the dealings it used. A dealer whose box
+ *    opens to shares its commitments refute draws a signed complaint instead, revealing that box's
+ *    key ({@link ShareComplaint}), which the coordinator judges ({@link judgeShareComplaint}).
  *
  * The coordinator (`aggregate.ts`) opens the outputs from any t result shares, each checked against
  * the combined commitments, and builds the record anyone checks with `verifyAggregation`.
@@ -35,6 +37,7 @@ import {
   bytesToHex,
   type Circuit,
   type CircuitInput,
+  checkPublicDealing,
   concatBytes,
   createAggregationSession,
   dealInputs,
@@ -42,6 +45,7 @@ import {
   displayValue,
   equalBytes,
   evaluateShares,
+  type Identifier,
   type IdentityKey,
   type InputDealing,
   type InputShare,
@@ -60,6 +64,7 @@ import {
   utf8,
   ValidationError,
   verifyAggregation,
+  verifyDealing,
   verifyDealings,
   verifyEd25519,
   x25519FromIdentityPublicKey,
@@ -174,10 +179,17 @@ export function partyCircuitDirs(deps: PartyDeps): string[] {
 // Wire format (shared with the coordinator driver)
 // ---------------------------------------------------------------------------------------------
 
-/** v2: the payload names the subject its dealer derived from (`subject`); v1 is refused. */
-export const DEALING_TYPE = 'aaps-agg-dealing/v2';
-/** The payload type before dealers named their subject: refused (`UNSUPPORTED_VERSION`). */
-const DEALING_TYPE_V1 = 'aaps-agg-dealing/v1';
+/**
+ * v3: each share box has its own key (derived from the pair's channel key and the box's AAD), so
+ * a receiver's complaint reveals that one box (see {@link ShareComplaint}). The payload names the
+ * subject its dealer derived from (`subject`, since v2).
+ */
+export const DEALING_TYPE = 'aaps-agg-dealing/v3';
+/** Earlier payload types, refused (`UNSUPPORTED_VERSION`: parties and coordinator run one release). */
+const RETIRED_DEALING_TYPES: ReadonlyMap<string, string> = new Map([
+  ['aaps-agg-dealing/v1', 'no subject'],
+  ['aaps-agg-dealing/v2', 'share boxes under the channel key'],
+]);
 /** The `subject` of a dealing whose values the caller supplied (sealed `input`), not derived. */
 export const SEALED_INPUT_SUBJECT = 'sealed';
 /** A dealing's `subject`: a subject digest (64 lowercase hex) or {@link SEALED_INPUT_SUBJECT}. */
@@ -264,8 +276,33 @@ function sharesAad(
   payloadDigest: Uint8Array,
 ): Uint8Array {
   return utf8(
-    `aaps-agg-shares/v1|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`,
+    `aaps-agg-shares/v2|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`,
   );
+}
+
+const BOX_INFO = utf8('AAPS-QUORUM-v1 agg-share-box');
+
+/**
+ * The key of one share box: HKDF-SHA256 of the pair's channel key, for this box's AAD (session,
+ * dealer, receiver, roster, payload). Revealing it (a complaint) opens that box and no other, and
+ * does not reveal the channel key.
+ */
+function shareBoxKey(channelKey: Uint8Array, aad: Uint8Array): Uint8Array {
+  return hkdf(sha256, channelKey, undefined, concatBytes(BOX_INFO, aad), 32);
+}
+
+/**
+ * The key of the share box `dealing`'s dealer sealed for this party (`channels` is its own), as a
+ * complaint reveals it ({@link ShareComplaint}).
+ */
+export function receivedBoxKey(
+  channels: ChannelKeys,
+  sessionId: string,
+  rosterDigest: string,
+  dealing: Pick<ParsedDealing, 'dealer' | 'digest'>,
+): Uint8Array {
+  const aad = sharesAad(sessionId, dealing.dealer.id, channels.self, rosterDigest, dealing.digest);
+  return shareBoxKey(channels.key(dealing.dealer), aad);
 }
 
 /** A sealed box as one byte string: ephemeral key (32) || nonce (24) || ciphertext. */
@@ -349,6 +386,11 @@ export class ChannelKeys {
     this.#self = self;
   }
 
+  /** The party these keys are of. */
+  get self(): string {
+    return this.#self;
+  }
+
   key(peer: RosterParty): Uint8Array {
     const cached = this.#cache.get(peer.id);
     if (cached) return cached;
@@ -400,7 +442,7 @@ export function sealShares(args: {
   const nonce = randomBytesOf(args.rng ?? defaultRng, 24);
   const sealed = concatBytes(
     nonce,
-    xchacha20poly1305(args.channels.key(args.receiver), nonce, aad).encrypt(plain),
+    xchacha20poly1305(shareBoxKey(args.channels.key(args.receiver), aad), nonce, aad).encrypt(plain),
   );
   plain.fill(0);
   const sig = base64Encode(signBytes(args.identity.secretKey, concatBytes(SHARES_DST, aad, sealed)));
@@ -513,22 +555,107 @@ export function verifyShareBoxes(args: {
   return out;
 }
 
-/** Open a share box from `dealer`; throws `ProtocolError('INVALID_DEALING')` naming it if it does not. */
-function openShares(
-  channels: ChannelKeys,
-  dealer: RosterParty,
-  dealerId: string,
-  sealed: Uint8Array,
-  aad: Uint8Array,
-): Uint8Array {
+/** Open a share box with its key ({@link shareBoxKey}); `undefined` if it does not open. */
+function openShareBox(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  if (sealed.length < 24 + 16) return undefined;
   try {
-    if (sealed.length < 24 + 16) throw new ValidationError('DECODE_FAILED', 'share box too short');
-    return xchacha20poly1305(channels.key(dealer), sealed.subarray(0, 24), aad).decrypt(sealed.subarray(24));
-  } catch (cause) {
-    throw new ProtocolError('INVALID_DEALING', `the shares from ${dealer.id} do not open`, [dealerId], {
-      cause,
-      details: { party: dealer.id },
-    });
+    return xchacha20poly1305(key, sealed.subarray(0, 24), aad).decrypt(sealed.subarray(24));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One dealer's opened box as its dealings with `receiver`'s shares: per dealing, the share (a
+ * vector input's: one scalar per element), then the blinding, in payload order. `undefined` when
+ * the plaintext has the wrong length for the dealer's inputs.
+ */
+function sharesOfBox(
+  session: AggregationSession<unknown>,
+  dealing: ParsedDealing,
+  receiver: Identifier,
+  plain: Uint8Array,
+): InputDealing[] | undefined {
+  const SL = session.suite.field.toBytes(0n).length;
+  // (parseSignedDealing accepted only the dealer's own inputs: each name is in the circuit.)
+  const sizes = dealing.dealings.map(
+    (d) => SL * (session.circuit.inputs[session.inputIndex.get(d.input)!]!.length + 1),
+  );
+  if (plain.length !== sizes.reduce((a, b) => a + b, 0)) return undefined;
+  let at = 0;
+  return dealing.dealings.map((d, k): InputDealing => {
+    const end = at + sizes[k]!;
+    const out = {
+      ...d,
+      shares: {
+        [receiver]: {
+          share: new SecretBytes(plain.subarray(at, end - SL)),
+          blinding: new SecretBytes(plain.subarray(end - SL, end)),
+        },
+      },
+    };
+    at = end;
+    return out;
+  });
+}
+
+/**
+ * A receiver's complaint about a dealer's share box, in its signed `agg.evaluate` answer: the box
+ * opened, but the shares in it have the wrong length or do not match the dealer's signed
+ * commitments. `key` (base64) is that box's key ({@link shareBoxKey}): with the dealer-signed box
+ * anyone can open it and check the shares, so the complaint proves the dealer cheated, or proves
+ * the receiver lied ({@link judgeShareComplaint}).
+ */
+export interface ShareComplaint {
+  dealer: string;
+  key: string;
+}
+
+/**
+ * Judge `receiver`'s complaint about `dealing`'s dealer: `box` is the sealed box the dealer signed
+ * for the receiver (checked by `verifyShareBoxes`), `key` the key the receiver revealed. The dealer
+ * is proven to have cheated when the box opens under the key (only the key it was sealed under
+ * opens it) to shares of the wrong length, or to shares its own signed dealing refutes (or that
+ * dealing fails the public checks). The receiver is proven to have lied when the key does not open
+ * the box, or the shares check out.
+ */
+export function judgeShareComplaint(args: {
+  session: AggregationSession<unknown>;
+  sessionId: string;
+  roster: Roster;
+  rosterDigest: string;
+  dealing: ParsedDealing;
+  receiver: RosterParty;
+  box: Uint8Array;
+  key: Uint8Array;
+}): 'dealer' | 'receiver' {
+  const { session, dealing, receiver } = args;
+  const aad = sharesAad(args.sessionId, dealing.dealer.id, receiver.id, args.rosterDigest, dealing.digest);
+  const plain = args.key.length === 32 ? openShareBox(args.key, args.box, aad) : undefined;
+  if (plain === undefined) return 'receiver';
+  const receiverId = frostIdentifier(args.roster, receiver);
+  const dealt = sharesOfBox(session, dealing, receiverId, plain);
+  plain.fill(0);
+  if (dealt === undefined) return 'dealer';
+  for (const d of dealt) {
+    try {
+      verifyDealing(session, d, receiverId);
+    } catch (e) {
+      if (e instanceof ProtocolError) return 'dealer';
+      throw e;
+    }
+  }
+  return 'receiver';
+}
+
+/** Whether every dealing of a dealer passes the public checks (commitments, range proofs). */
+function passesPublicChecks(session: AggregationSession<unknown>, dealing: ParsedDealing): boolean {
+  try {
+    for (const d of dealing.dealings) checkPublicDealing(session, d);
+    return true;
+  } catch (e) {
+    if (e instanceof AapsError) return false;
+    throw e;
   }
 }
 
@@ -587,12 +714,13 @@ export function parseSignedDealing(
     });
   };
   const { session, suite } = ctx;
-  if ((head.type as string | undefined) === DEALING_TYPE_V1) {
+  const retired = RETIRED_DEALING_TYPES.get(head.type as string);
+  if (retired !== undefined) {
     throw new ProtocolError(
       'UNSUPPORTED_VERSION',
-      `dealing of ${dealer.id}: ${DEALING_TYPE_V1} (no subject) is no longer accepted; expected ${DEALING_TYPE}`,
+      `dealing of ${dealer.id}: ${String(head.type)} (${retired}) is no longer accepted; expected ${DEALING_TYPE}`,
       [dealerId],
-      { details: { party: dealer.id, type: DEALING_TYPE_V1 } },
+      { details: { party: dealer.id, type: head.type } },
     );
   }
   if (head.type !== DEALING_TYPE) blame('unknown type');
@@ -999,8 +1127,9 @@ export function createAggregationHandlers(
         list.push({ party: self.id, box: item.box, sig: item.sig });
         boxes.set(item.party, list);
       }
-      const F = suite.field;
-      const SL = F.toBytes(0n).length;
+      /** Dealers whose box opened to shares this party can prove wrong, with the box's key. */
+      const complaints: { dealer: ParsedDealing; key: Uint8Array }[] = [];
+      const keys = new Map<ParsedDealing, Uint8Array>();
       const full: InputDealing[] = parsed.flatMap((p) => {
         const dealerId = frostIdentifier(roster, p.dealer);
         const check = verifyShareBoxes({
@@ -1031,50 +1160,69 @@ export function createAggregationHandlers(
           );
         }
         const aad = sharesAad(sessionId, p.dealer.id, self.id, rosterDigest, p.digest);
-        const plain = openShares(channels, p.dealer, dealerId, sealed, aad);
-        // Per dealing: the share (a vector input's: one scalar per element), then the blinding.
-        // (parseSignedDealing accepted only the dealer's own inputs: each name is in the circuit.)
-        const sizes = p.dealings.map(
-          (d) => SL * (session.circuit.inputs[session.inputIndex.get(d.input)!]!.length + 1),
-        );
-        if (plain.length !== sizes.reduce((a, b) => a + b, 0)) {
+        const key = receivedBoxKey(channels, sessionId, rosterDigest, p);
+        const plain = openShareBox(key, sealed, aad);
+        if (plain === undefined) {
+          // A claim only: nobody but the two parties can tell a box sealed wrong from a wrong key.
           throw new ProtocolError(
             'INVALID_DEALING',
-            `the shares from ${p.dealer.id} have the wrong length`,
+            `the shares from ${p.dealer.id} do not open`,
             [dealerId],
             {
               details: { party: p.dealer.id },
             },
           );
         }
-        let at = 0;
-        const out = p.dealings.map((d, k): InputDealing => {
-          const end = at + sizes[k]!;
-          const dealing = {
-            ...d,
-            shares: {
-              [myId]: {
-                share: new SecretBytes(plain.subarray(at, end - SL)),
-                blinding: new SecretBytes(plain.subarray(end - SL, end)),
-              },
-            },
-          };
-          at = end;
-          return dealing;
-        });
+        const dealt = sharesOfBox(session, p, myId, plain);
         plain.fill(0);
-        return out;
+        if (dealt === undefined) {
+          complaints.push({ dealer: p, key });
+          return [];
+        }
+        keys.set(p, key);
+        return dealt;
       });
+      sessions.delete(sessionId);
+      // This party's own dealing came back under its own signature (parseSignedDealing): its range
+      // proofs are the ones it made, so only the other dealers' proofs are checked.
+      let verified!: ReturnType<typeof verifyDealings>;
+      try {
+        verified = verifyDealings(session, full, myId, rng ?? defaultRng, { ownProofsTrusted: true });
+      } catch (e) {
+        if (!(e instanceof ProtocolError) || e.code !== 'INVALID_DEALING') throw e;
+        // A dealer whose public dealing checks out but whose shares here do not: this party alone
+        // can show it, by revealing the box's key. (A public failure the coordinator finds itself.)
+        for (const p of parsed) {
+          const key = keys.get(p);
+          if (
+            key !== undefined &&
+            e.culprits.includes(frostIdentifier(roster, p.dealer)) &&
+            passesPublicChecks(session, p)
+          )
+            complaints.push({ dealer: p, key });
+        }
+        if (complaints.length === 0) throw e;
+      }
+      if (complaints.length > 0) {
+        // Signed with the answer: the coordinator judges each (judgeShareComplaint) and names the
+        // dealer or, for a false complaint, this party.
+        deps.logger.warn('agg.complained', {
+          session: sessionId,
+          dealers: complaints.map((c) => c.dealer.dealer.id),
+        });
+        return {
+          complaints: complaints.map(
+            (c): ShareComplaint => ({ dealer: c.dealer.dealer.id, key: base64Encode(c.key) }),
+          ),
+          dealings_digest: dealingsDigest(roster, parsed),
+        };
+      }
       // Every circuit input must be dealt exactly once (evaluateShares checks; fail early and clearly).
       if (full.length !== session.circuit.inputs.length) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.dealings: not one dealing per circuit input', [
           'body.dealings',
         ]);
       }
-      sessions.delete(sessionId);
-      // This party's own dealing came back under its own signature (parseSignedDealing): its range
-      // proofs are the ones it made, so only the other dealers' proofs are checked.
-      const verified = verifyDealings(session, full, myId, rng ?? defaultRng, { ownProofsTrusted: true });
       const shares = evaluateShares(session, myId, verified);
       for (const [k, e] of evaluated) if (Date.now() - e.evaluatedAt > TTL_MS) evaluated.delete(k);
       evaluated.set(sessionId, {
