@@ -24,9 +24,11 @@ import {
   type SignedEnvelope,
   signEnvelope,
 } from '@aaps/mpc-core';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AggregationRunOptions, runAggregationOverHttp } from './aggregate.js';
 import { PartyClient } from './client.js';
+import { partyIdsOf } from './coordinate.js';
 import { createPartyApp, type PartyApp } from './party/app.js';
 import {
   aggregationParties,
@@ -440,6 +442,37 @@ describe('complaints: a dealer whose box opens to shares its commitments refute'
     expect(out.openers).not.toContain(idOf(AUDIT));
     expect(out.leftOut.map((l) => [l.party, l.code])).toEqual([[idOf(AUDIT), 'INVALID_DEALING']]);
     expect(out.complaints).toEqual([{ receiver: idOf(AUDIT), dealer: idOf(MONITORING), proven: 'dealer' }]);
+  });
+
+  it('law: bad shares from any dealer to any receivers name that dealer and nobody else', async () => {
+    let run_ = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 4 }),
+        fc.subarray([0, 1, 2, 3, 4], { minLength: 1 }),
+        async (dealer, targets) => {
+          const receivers = targets.filter((r) => r !== dealer);
+          fc.pre(receivers.length > 0);
+          const outcome = await withMisbehaving(
+            [dealer],
+            '/v1/agg/deal',
+            badSharesFor(dealer, receivers),
+            () => run(`complaint-law-${run_++}`),
+          ).then(
+            (out) => ({ culprits: out.culprits, total: out.result.total_cost }),
+            (e: unknown) => ({
+              culprits: partyIdsOf(roster, (e as ProtocolError).culprits),
+              total: undefined,
+            }),
+          );
+          expect(outcome.culprits).toEqual([idOf(dealer)]);
+          // Outvoted while t receivers got good shares: the outputs still open.
+          if (receivers.length <= roster.parties.length - roster.threshold.min)
+            expect(outcome.total).toBe(TOTAL);
+        },
+      ),
+      { numRuns: 6 },
+    );
   });
 
   it('a receiver that signs a false or unreadable complaint is named, and the others open the outputs', async () => {
