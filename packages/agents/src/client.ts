@@ -17,7 +17,7 @@ import {
 } from '@aaps/mpc-core';
 import { CallCoalescer } from './call-coalescer.js';
 import { httpPost } from './http-post.js';
-import type { RefusalFacts } from './party/routes/sign.js';
+import { type RefusalFacts, refusalFactsOf } from './party/routes/sign.js';
 import { partyById, type Roster, type RosterParty } from './roster.js';
 import { isBatchable, makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
 
@@ -220,13 +220,9 @@ export class PartyClient {
       const env = verifiedResponse(party, refusal);
       // Of this call (a party's refusal of another session, replayed, is none).
       if (env.payload.kind !== kind || env.payload.session_id !== sessionId) return undefined;
-      const refused = (env.payload.body as { refused?: { rule?: unknown } & RefusalFacts } | undefined)
-        ?.refused;
+      const refused = (env.payload.body as { refused?: { rule?: unknown } } | undefined)?.refused;
       if (typeof refused?.rule !== 'string') return undefined;
-      const size = refused.signed_size;
-      return Number.isSafeInteger(size) && (size as number) >= 0
-        ? { rule: refused.rule, signed_size: size as number }
-        : { rule: refused.rule };
+      return { rule: refused.rule, ...refusalFactsOf(refused) };
     } catch {
       return undefined;
     }

@@ -86,7 +86,12 @@ export {
   readCircuitCatalog,
   SHIPPED_CIRCUITS_DIR,
 } from './party/routes/aggregation.js';
-export { humanApprovalVerifier, verifierRoster } from './party/routes/sign.js';
+export {
+  humanApprovalVerifier,
+  type RefusalFacts,
+  refusalFactsOf,
+  verifierRoster,
+} from './party/routes/sign.js';
 export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party/routes/unseal.js';
 export { type ApprovalWindowRules, approvalWindowIssues } from './policy/approval-window.js';
 export {

@@ -23,6 +23,7 @@ import {
   proposalSigningBytes,
   type RiskSubject,
   type Roster,
+  refusalFactsOf,
   runAggregationOverHttp,
   runDkgOverHttp,
   type SignSubject,
@@ -144,13 +145,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         if (e instanceof PolicyRefusal) {
           const list = refusals.get(req.sessionId) ?? [];
           const id = partyIdsOf(roster, [party])[0]!;
-          const size = e.details['signed_size'];
-          list.push({
-            party: id,
-            rule: e.rule,
-            message: e.message,
-            ...(typeof size === 'number' ? { signed_size: size } : {}),
-          });
+          list.push({ party: id, rule: e.rule, message: e.message, ...refusalFactsOf(e.details) });
           refusals.set(req.sessionId, list);
           logger.info('party.refused', {
             party: id,

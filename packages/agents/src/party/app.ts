@@ -42,7 +42,7 @@ import {
 } from './routes/aggregation.js';
 import { createDkgHandlers } from './routes/dkg.js';
 import { createKeyHandlers } from './routes/keys.js';
-import { createSignHandlers, type RefusalFacts } from './routes/sign.js';
+import { createSignHandlers, refusalFactsOf } from './routes/sign.js';
 import { createStepHandler } from './routes/step.js';
 import { createUnsealHandler } from './routes/unseal.js';
 
@@ -133,7 +133,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
         const refusal = makeResponse(
           me,
           request,
-          { refused: { rule: err.rule, message: err.message, ...refusalFacts(err) } },
+          { refused: { rule: err.rule, message: err.message, ...refusalFactsOf(err.details) } },
           now(),
         );
         return { status, json: { ...body, refusal } };
@@ -307,12 +307,6 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       await stopping;
     },
   };
-}
-
-/** What a refusal states beyond its rule, taken from the refusal's details (`sign.ts`). */
-function refusalFacts(err: PolicyRefusal): RefusalFacts {
-  const size = err.details['signed_size'];
-  return Number.isSafeInteger(size) ? { signed_size: size as number } : {};
 }
 
 /** The party's pad pool for the circuits it trusts (not started); none if it provides no vector input. */

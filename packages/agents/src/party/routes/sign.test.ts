@@ -43,7 +43,7 @@ import { createPartyApp, type PartyApp } from '../app.js';
 import { POOLED_RISK_CIRCUIT } from '../pooled-risk.js';
 import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
-import { verifierRoster } from './sign.js';
+import { refusalFactsOf, verifierRoster } from './sign.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 let groupPublicKey: Uint8Array;
@@ -144,6 +144,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('refusal facts', () => {
+  it('a signed size is read only as a non-negative safe integer', () => {
+    expect(refusalFactsOf({ signed_size: 0 })).toEqual({ signed_size: 0 });
+    expect(refusalFactsOf({ signed_size: 4096, rule: 'checkpoint.behind' })).toEqual({ signed_size: 4096 });
+    for (const bad of [-1, 1.5, '12', 2 ** 53, Number.NaN, null, undefined])
+      expect(refusalFactsOf({ signed_size: bad })).toEqual({});
+    for (const source of [null, undefined, 7, 'x', []]) expect(refusalFactsOf(source)).toEqual({});
+  });
 });
 
 describe('a party signs a checkpoint only when it extends the last one it signed', () => {

@@ -56,6 +56,15 @@ export interface RefusalFacts {
   signed_size?: number;
 }
 
+/**
+ * The {@link RefusalFacts} in `source` (a signed refusal body, or a refusal's details): a
+ * `signed_size` only when it is a non-negative safe integer.
+ */
+export function refusalFactsOf(source: unknown): RefusalFacts {
+  const size = (source as { signed_size?: unknown } | null | undefined)?.signed_size;
+  return Number.isSafeInteger(size) && (size as number) >= 0 ? { signed_size: size as number } : {};
+}
+
 export function verifierRoster(roster: Roster): VerifierRoster {
   return {
     parties: roster.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
