@@ -5,58 +5,30 @@
  * naming the size they last signed, the writer sends a proof from there and they sign it; and a
  * gateway that rewrites its log after the first entry gets no signature on it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  type ClusterLayout,
-  layoutCluster,
-  memoryLogger,
-  PartyClient,
-  type PartyProcess,
-  runDkgOverHttp,
-  startParties,
-} from '@aaps/agents';
 import { type LogStore, openCheckpoint, TransparencyLog } from '@aaps/evidence';
 import {
   type Coordinator,
   createEvidenceWriter,
-  createHttpCoordinator,
   type PartyRefusal,
   type ThresholdResult,
 } from '@aaps/gateway';
-import {
-  AapsError,
-  getCiphersuite,
-  loadFastBackends,
-  type PublicKeyPackage,
-  signEnvelope,
-} from '@aaps/mpc-core';
+import { AapsError, signEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogStore } from '../packages/gateway/src/test-helpers/log-store.js';
 import { blockingFetch } from './helpers/blocking-fetch.js';
+import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
 
 const ORIGIN = 'aaps.test/witnessed-log';
-let dir: string;
-let layout: ClusterLayout;
-let procs: PartyProcess[];
-let publicPackage: PublicKeyPackage;
+let cluster: PooledCluster;
 
 /** Parties the coordinator cannot reach right now. */
 const blocked = new Set<string>();
 /** Every checkpoint signing the writer asked for: its result or its refusals. */
 const signings: ({ ok: true; result: ThresholdResult } | { ok: false; refusals: PartyRefusal[] })[] = [];
 
+/** The cluster's coordinator (it cannot reach the `blocked` parties), recording each checkpoint signing. */
 function coordinator(): Coordinator {
-  const ports = () =>
-    new Set(layout.roster.parties.filter((p) => blocked.has(p.id)).map((p) => new URL(p.url).port));
-  const http = createHttpCoordinator({
-    roster: layout.roster,
-    gatewayKey: layout.gatewayKey,
-    publicPackage,
-    logger: memoryLogger(),
-    fetch: blockingFetch((url) => ports().has(url.port)),
-  });
+  const http = cluster.coordinator;
   return {
     ...http,
     async signCheckpoint(input) {
@@ -79,9 +51,9 @@ function writer(c: Coordinator, log: LogStore) {
     log,
     origin: ORIGIN,
     trust: async () => ({
-      parties: layout.roster.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
+      parties: cluster.layout.roster.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
       approvers: [],
-      gateway: layout.roster.gateway,
+      gateway: cluster.layout.roster.gateway,
     }),
     validFrom: '2026-01-01T00:00:00Z',
   });
@@ -98,7 +70,7 @@ const entry = (n: number) => ({
           trace_id: `trace-${n}`,
           span_id: `span-${n}`,
           timestamp: new Date().toISOString(),
-          source_agent: layout.roster.gateway.id,
+          source_agent: cluster.layout.roster.gateway.id,
           target_agent: 'audit-agent',
           message_type: 'IncidentSignal',
           schema_version: 'v1.0.0',
@@ -107,30 +79,22 @@ const entry = (n: number) => ({
         context: { namespace: 'shop', cluster: 'prod', urgency: 'P2', constraints_ref: 'policy/v1' },
         payload: { note: `entry ${n}` },
       },
-      layout.gatewayKey.secretKey,
+      cluster.layout.gatewayKey.secretKey,
     ),
   ],
 });
 
 describe('party processes witness the log', () => {
   beforeAll(async () => {
-    await loadFastBackends();
-    dir = mkdtempSync(join(tmpdir(), 'aaps-witness-e2e-'));
-    layout = await layoutCluster({ dir, threshold: 3 });
-    procs = await startParties(layout);
-    const client = new PartyClient({
-      roster: layout.roster,
-      caller: { id: 'gateway', key: layout.gatewayKey },
+    const ports = () =>
+      new Set(cluster.layout.roster.parties.filter((p) => blocked.has(p.id)).map((p) => new URL(p.url).port));
+    cluster = await startPooledCluster('witness-e2e', undefined, {
+      fetch: blockingFetch((url) => ports().has(url.port)),
     });
-    const dkg = await runDkgOverHttp(client, getCiphersuite('FROST-ED25519-SHA512-v1'), {
-      sessionId: 'dkg-witness',
-    });
-    publicPackage = dkg.publicPackage;
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all((procs ?? []).map((p) => p.stop('SIGKILL')));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('parties that missed checkpoints catch up at the next one; a rewritten log gets no signature', async () => {

@@ -1,7 +1,7 @@
 /**
  * Five real party processes, each with its own policy (a department's private `risk` view), a
- * DKG across them, and the HTTP coordinator the gateway uses: the cluster the pooled-risk e2e
- * tests run on. `stop()` kills the processes and removes the directory.
+ * DKG across them, and the HTTP coordinator the gateway uses: the cluster the pooled-risk and
+ * log-witness e2e tests run on. `stop()` kills the processes and removes the directory.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,20 +18,25 @@ import {
   startParties,
 } from '@aaps/agents';
 import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
-import { getCiphersuite, loadFastBackends, type SignedEnvelope } from '@aaps/mpc-core';
+import { getCiphersuite, loadFastBackends, type PublicKeyPackage, type SignedEnvelope } from '@aaps/mpc-core';
 import { LOW_RISK, proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
 
 export interface PooledCluster {
   layout: ClusterLayout;
   client: PartyClient;
   coordinator: Coordinator;
+  publicPackage: PublicKeyPackage;
   stop(): Promise<void>;
 }
 
-/** `riskOf(role)`: the `risk` section of that role's policy (none: the default policy's). */
+/**
+ * `riskOf(role)`: the `risk` section of that role's policy (none: the default policy's). `fetch`:
+ * how the coordinator (not the DKG) reaches the parties, e.g. one that blocks some of them.
+ */
 export async function startPooledCluster(
   name: string,
-  riskOf: (role: string) => Record<string, unknown> | undefined,
+  riskOf: (role: string) => Record<string, unknown> | undefined = () => undefined,
+  opts: { fetch?: typeof fetch } = {},
 ): Promise<PooledCluster> {
   await loadFastBackends();
   const dir = mkdtempSync(join(tmpdir(), `aaps-${name}-`));
@@ -63,8 +68,9 @@ export async function startPooledCluster(
       gatewayKey: layout.gatewayKey,
       publicPackage: dkg.publicPackage,
       logger: memoryLogger(),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
-    return { layout, client, coordinator, stop };
+    return { layout, client, coordinator, publicPackage: dkg.publicPackage, stop };
   } catch (e) {
     await stop();
     throw e;
