@@ -16,7 +16,8 @@ export const HASH_SIZE = 32;
 const LEAF_PREFIX = new Uint8Array([0x00]);
 const NODE_PREFIX = new Uint8Array([0x01]);
 /** A proof never needs more hashes than this for trees up to 2^53 leaves. */
-const MAX_PROOF_HASHES = 128;
+/** More hashes than any RFC 9162 proof has (at most 64 in a tree of 2^64 leaves), with room. */
+export const MAX_PROOF_HASHES = 128;
 
 /** MTH of the empty tree: SHA-256 of the empty string. */
 export const EMPTY_ROOT: Uint8Array = sha256();

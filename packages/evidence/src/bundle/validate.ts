@@ -7,7 +7,7 @@ import { ValidationError } from '@aaps/mpc-core';
 import { type DecodedEnvelope, decodeEnvelope } from '../dsse.js';
 import { parseHex } from '../encoding.js';
 import { type EvidenceCiphersuite, isSupportedCiphersuite, isValidPublicKeyLength } from '../keys.js';
-import { HASH_SIZE } from '../merkle.js';
+import { HASH_SIZE, MAX_PROOF_HASHES } from '../merkle.js';
 import { isObject } from '../statement.js';
 import { BUNDLE_MEDIA_TYPE, type EvidenceBundle } from './types.js';
 
@@ -111,7 +111,11 @@ export function validateBundle(value: unknown): DecodedBundle {
         errors.push('transparencyLog.logIndex');
       if (!Number.isSafeInteger(treeSize) || (treeSize as number) < 1)
         errors.push('transparencyLog.treeSize');
-      const proof = Array.isArray(tl.inclusionProof) ? tl.inclusionProof.map((h) => parseHex(h)) : undefined;
+      // Longer than any proof can be: refused before a hash of it is decoded.
+      const proof =
+        Array.isArray(tl.inclusionProof) && tl.inclusionProof.length <= MAX_PROOF_HASHES
+          ? tl.inclusionProof.map((h) => parseHex(h))
+          : undefined;
       if (proof === undefined || !proof.every((h) => h?.length === HASH_SIZE))
         errors.push('transparencyLog.inclusionProof');
       if (typeof checkpoint !== 'string') errors.push('transparencyLog.checkpoint');

@@ -384,6 +384,21 @@ describe('verifyBundle', () => {
       expect((e as VerificationError).details.fields).toEqual(['mediaType', 'transcript']);
     }
   });
+
+  it('refuses an inclusion proof longer than any proof can be before decoding it (bundle.format)', async () => {
+    const { group, bundles } = await makeLoggedBundles(1);
+    const logged = bundles[0]!;
+    const hash = logged.transparencyLog!.inclusionProof[0] ?? '00'.repeat(32);
+    for (const length of [129, 1_000_000]) {
+      const bad = {
+        ...logged,
+        transparencyLog: { ...logged.transparencyLog!, inclusionProof: Array(length).fill(hash) },
+      };
+      const failure = failureOf(bad, { groupPublicKey: group.publicKey });
+      expect(failure?.check).toBe('bundle.format');
+      expect(failure?.details['fields']).toEqual(['transparencyLog.inclusionProof']);
+    }
+  });
 });
 
 describe('real 3-of-5 FROST signatures from @aaps/mpc-core', () => {

@@ -81,9 +81,13 @@ export function parseBundleBytes(bytes: Uint8Array): unknown {
   }
   // Anything that does not start as a CBOR map is neither a JSON nor a CBOR bundle; one that does
   // and does not decode is CBOR cut short or damaged.
-  const notCbor = (e: unknown): InputError => {
+  const notCbor = (e: unknown): InputError | BundleFormatError => {
     if (!startsAsCborMap(bytes)) return new InputError('neither JSON nor CBOR');
     const cause = (e as { cause?: { incomplete?: unknown; message?: unknown } }).cause;
+    // Well-formed CBOR nested deeper than the decoder recurses is a bundle of the wrong shape (as
+    // the same nesting in JSON is), not unreadable input.
+    if (e instanceof RangeError || cause instanceof RangeError)
+      return new BundleFormatError('CBOR nested too deep for a bundle');
     if (cause?.incomplete === true) return new InputError('truncated CBOR: the data ends inside the bundle');
     const why = typeof cause?.message === 'string' ? cause.message : (e as Error).message;
     return new InputError(`invalid CBOR: ${why}`);

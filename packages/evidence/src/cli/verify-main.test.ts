@@ -122,6 +122,31 @@ describe('aaps-verify in-process', () => {
     expect(stream.out.at(-1)).toMatch(/^3 bundles: 2 valid, 1 invalid in /);
   });
 
+  it('fails CBOR nested deeper than the decoder recurses with bundle.format (exit 1), as the same JSON', async () => {
+    const depth = 200_000;
+    const key = Buffer.from('transcript');
+    // {"transcript": [[[...0...]]]}: well-formed, only far too deep.
+    const cbor = Buffer.concat([
+      Buffer.from([0xa1, 0x60 + key.length]),
+      key,
+      Buffer.alloc(depth, 0x81),
+      Buffer.from([0x00]),
+    ]);
+    const json = `{"transcript":${'['.repeat(depth)}0${']'.repeat(depth)}}`;
+    for (const [name, bytes] of [
+      ['deep.cbor', cbor],
+      ['deep.json', Buffer.from(json)],
+    ] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      const r = await run([path, '--key', keyHex]);
+      expect(r.code, name).toBe(1);
+      expect(r.out, name).toHaveLength(1);
+      expect(r.out[0], name).toMatch(/^invalid: bundle\.format: /);
+      expect(r.out[0], name).not.toMatch(/call stack/);
+    }
+  });
+
   it('fails a CBOR bundle with a duplicate map key with bundle.format (exit 1)', async () => {
     const good = Buffer.from(encodeBundleCbor(fx.bundle));
     expect(findDuplicateCborKey(good)).toBeUndefined();
