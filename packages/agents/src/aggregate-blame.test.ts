@@ -475,6 +475,59 @@ describe('complaints: a dealer whose box opens to shares its commitments refute'
     );
   });
 
+  it('a wrong-length box is still named when another dealer fails a range proof: both dealers are proven', async () => {
+    // Problem solver seals monitoring, QA and audit a box twice as long as its inputs (a complaint each);
+    // strategy's dealing fails its range proof (public: INVALID_RANGE_PROOF).
+    const shipped = JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')) as {
+      inputs: Record<string, unknown>[];
+    };
+    const widened = loadCircuit({
+      ...shipped,
+      inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
+    });
+    const forge = forgedDealing(STRATEGY, 'cost.strategy', widened, 1_500_000_000);
+    const longBoxes: Answer = signedRewrite((body, sessionId) => {
+      const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
+        circuit: loadCircuit(JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8'))),
+        sessionId,
+        threshold: roster.threshold.min,
+        parties: aggregationParties(roster),
+      });
+      const other = dealInput(
+        session,
+        { input: `cost.${ROLES[PROBLEM_SOLVER]}`, dealer: identifierOf(PROBLEM_SOLVER), value: 5 },
+        rng,
+      );
+      const payload = (body.dealing as SignedDealing).payload;
+      const channels = new ChannelKeys(keys[PROBLEM_SOLVER]!, idOf(PROBLEM_SOLVER));
+      const sealed = (body.sealed as { party: string }[]).map((item) => {
+        const r = roster.parties.findIndex((p) => p.id === item.party);
+        // Not strategy: it trusts its own (bad) range proof, so only the others see strategy fail.
+        if (r === PROBLEM_SOLVER || r === STRATEGY) return item;
+        const s = other.shares[identifierOf(r)]!;
+        return sealShares({
+          identity: keys[PROBLEM_SOLVER]!,
+          channels,
+          session: sessionId,
+          dealer: idOf(PROBLEM_SOLVER),
+          receiver: roster.parties[r]!,
+          rosterDigest: rosterDigest(roster),
+          payload,
+          shares: [s, s],
+        });
+      });
+      return { ...body, sealed };
+    });
+    const both: Answer = (res, sid, party) =>
+      party === STRATEGY ? forge(res, sid, party) : longBoxes(res, sid, party);
+    const e = await failureOf(
+      withMisbehaving([STRATEGY, PROBLEM_SOLVER], '/v1/agg/deal', both, () => run('review-two-dealers')),
+    );
+    // Both dealers are proven: strategy by its public dealing, problem solver by the complaints.
+    expect(e.culprits).toContain(identifierOf(STRATEGY));
+    expect(e.culprits).toContain(identifierOf(PROBLEM_SOLVER));
+  });
+
   it('a receiver that signs a false or unreadable complaint is named, and the others open the outputs', async () => {
     const answers: Record<string, (digest: unknown) => Record<string, unknown>> = {
       'wrong-key': (d) => ({

@@ -149,6 +149,38 @@ describe('TransparencyLog in memory', () => {
     );
   });
 
+  it('a batch that lands but is reported failed is taken as done: no other leaf is written over it', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.append(leaf(0));
+    // The next batch lands, then the store reports it failed (a timeout after the write).
+    const batch = store.batch.bind(store);
+    store.batch = async (ops) => {
+      store.batch = batch;
+      await batch(ops);
+      throw new Error('write timed out');
+    };
+    expect(await log.appendOnce(leaf(1))).toBe(1);
+    expect(await log.appendOnce(leaf(2))).toBe(2);
+    expect(await log.appendOnce(leaf(1))).toBe(1);
+    const root = await log.root();
+    verifyInclusion(hashLeaf(leaf(1)), 1, 3, await log.inclusionProof(1, 3), root);
+    // A batch that did not land is still refused.
+    store.failNext = true;
+    await expect(log.append(leaf(3))).rejects.toThrow('disk full');
+    expect(log.size).toBe(3);
+  });
+
+  it('appendOnce does not trust a leaf index whose entry holds other bytes: it appends', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.append(leaf(0));
+    await store.batch([{ type: 'put', key: `leafindex/${hex(hashLeaf(leaf(9)))}`, value: enc.encode('0') }]);
+    expect(await log.appendOnce(leaf(9))).toBe(1);
+    expect(await log.getLeaf(1)).toEqual(leaf(9));
+    expect(await log.appendOnce(leaf(9))).toBe(1);
+  });
+
   it('appendOnce on a damaged store (an index past the tree) is refused, not trusted', async () => {
     const store = new MemoryStore();
     const log = await TransparencyLog.open(store, { origin: ORIGIN });

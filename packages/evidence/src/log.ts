@@ -196,7 +196,10 @@ export class TransparencyLog {
         const index = decodeCount(stored, 'leaf index');
         // The index and the leaf land in one batch: an index past the tree is a damaged store.
         if (index >= this.#size) fail('log.consistency', `stored ${key} is past the tree`);
-        return index;
+        // Only if that index still holds these bytes (defence in depth: a batch that landed
+        // after it was reported failed, if the log ever wrote over it, would leave the index stale).
+        const at = await this.#store.get(leafKey(index));
+        if (at !== undefined && bytesEqual(at, leaf)) return index;
       }
       return this.append(leaf);
     })().finally(() => this.#appendingOnce.delete(key));
@@ -241,8 +244,13 @@ export class TransparencyLog {
         try {
           await this.#store.batch(ops);
         } catch (error) {
-          for (const item of items) item.reject(error);
-          continue;
+          // A write reported failed may have landed all the same (a timeout after it): the stored
+          // size says which (the batch is atomic). One that landed is taken as done, so the next
+          // batch does not write other leaves over it.
+          if (!(await this.#landed(size))) {
+            for (const item of items) item.reject(error);
+            continue;
+          }
         }
         this.#size = size;
         this.#frontier = frontier;
@@ -253,6 +261,15 @@ export class TransparencyLog {
       }
     } finally {
       this.#flushing = undefined;
+    }
+  }
+
+  /** Whether the stored size is `size` (a batch reported failed landed); false if it cannot tell. */
+  async #landed(size: number): Promise<boolean> {
+    try {
+      return decodeCount(await this.#store.get(SIZE_KEY), 'size') === size;
+    } catch {
+      return false;
     }
   }
 

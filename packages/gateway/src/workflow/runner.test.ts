@@ -1299,3 +1299,48 @@ describe('crash safety', () => {
     });
   });
 });
+
+describe('store refusals and crashes are counted apart', () => {
+  it('a full disk waited out for CRASH_RETRIES tries, then one failed read: the incident is still driven on', async () => {
+    const { gw } = await retrying({});
+    let putFailures = CRASH_RETRIES;
+    let getFailures = 1;
+    const store: GatewayStore = new Proxy(gw.store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === 'putIncident') {
+          return async (...args: Parameters<GatewayStore['putIncident']>) => {
+            if (putFailures > 0) {
+              putFailures--;
+              throw new StoreWriteError(
+                Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }),
+              );
+            }
+            return target.putIncident(...args);
+          };
+        }
+        if (prop === 'getIncident') {
+          return async (...args: Parameters<GatewayStore['getIncident']>) => {
+            // The disk is back; one read fails once (a transient error, not a store refusal).
+            if (putFailures === 0 && getFailures > 0) {
+              getFailures--;
+              throw new Error('transient read error');
+            }
+            return target.getIncident(...args);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 4 }, undefined, store);
+    const id = await submit(gw, SIGNALS.quota());
+    runner.start(id);
+    await runner.idle();
+    const events = gw.logger.lines
+      .map((l) => JSON.parse(l) as { event: string; incident_id?: string })
+      .filter((l) => l.incident_id === id && l.event.startsWith('workflow.'));
+    // One crash is far below CRASH_RETRIES: the runner must not give up on the incident.
+    expect(events.map((e) => e.event)).not.toContain('workflow.gave_up');
+    expect((await gw.store.getIncident(id))?.state).toBe('resolved');
+  });
+});

@@ -206,6 +206,8 @@ export class WorkflowRunner {
   #closed = false;
   /** Per incident whose drive failed outside its steps' handling: how many times in a row. */
   readonly #crashes = new Map<string, number>();
+  /** Per incident, the writes the store refused in a row (waited out, with a growing wait). */
+  readonly #storeRefusals = new Map<string, number>();
 
   constructor(deps: Omit<RunnerDeps, RetryDeps> & Partial<Pick<RunnerDeps, RetryDeps>>) {
     this.#d = { ...RETRY_DEFAULTS, ...deps };
@@ -226,6 +228,7 @@ export class WorkflowRunner {
       .then(
         () => {
           this.#crashes.delete(id);
+          this.#storeRefusals.delete(id);
         },
         (e: unknown) => {
           // The store failed (a write it did not take: a full disk), or something else outside a
@@ -233,8 +236,10 @@ export class WorkflowRunner {
           // stays as last saved, as after a restart, and is tried again later: a store that refuses
           // writes is waited out for as long as it takes (no verdict: nothing could be recorded),
           // anything else a few times, then left for the next start so that it does not log for ever.
-          const attempt = (this.#crashes.get(id) ?? 0) + 1;
+          // Counted apart: a long full disk must not use up the tries of a later crash.
           const storeRefused = e instanceof StoreWriteError;
+          const counts = storeRefused ? this.#storeRefusals : this.#crashes;
+          const attempt = (counts.get(id) ?? 0) + 1;
           if (!storeRefused && attempt > CRASH_RETRIES) {
             this.#crashes.delete(id);
             this.#d.logger.error('workflow.gave_up', {
@@ -244,7 +249,7 @@ export class WorkflowRunner {
             });
             return;
           }
-          this.#crashes.set(id, attempt);
+          counts.set(id, attempt);
           const wait = backoff(this.#d.retryDelayMs, attempt, this.#d.sealRetryMaxDelayMs);
           this.#d.logger.error(storeRefused ? 'workflow.store_failed' : 'workflow.crashed', {
             incident_id: id,

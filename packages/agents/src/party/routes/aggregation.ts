@@ -1189,7 +1189,10 @@ export function createAggregationHandlers(
       try {
         verified = verifyDealings(session, full, myId, rng ?? defaultRng, { ownProofsTrusted: true });
       } catch (e) {
-        if (!(e instanceof ProtocolError) || e.code !== 'INVALID_DEALING') throw e;
+        // Any proven fault (a share, a range proof, a bad scalar): complaints about the dealers
+        // whose public dealing checks out go out all the same, so a second cheater is not hidden
+        // behind a public failure the coordinator finds itself.
+        if (!(e instanceof ProtocolError)) throw e;
         // A dealer whose public dealing checks out but whose shares here do not: this party alone
         // can show it, by revealing the box's key. (A public failure the coordinator finds itself.)
         for (const p of parsed) {
