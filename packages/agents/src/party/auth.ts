@@ -124,7 +124,7 @@ export function authenticate(
       const fresh = await deps.store.rememberRequest(
         `${env.meta.source_agent}/${env.meta.idempotency_key}`,
         new Date(t),
-        new Date(t - 2 * windowMs),
+        new Date(t + 2 * windowMs),
       );
       if (!fresh)
         reject(

@@ -7,7 +7,7 @@
  *
  * Keys: `key/current`; `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
  * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
- * consumed or expired); `seen/<request id>`; `witness/<origin>` (the last checkpoint signed for
+ * consumed or expired); `seen/<request id>` (the time it is kept until); `witness/<origin>` (the last checkpoint signed for
  * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
  * first `witness/` record takes them over); `agg/<session id>` (when this party dealt that
  * aggregation session, ISO time) and `aggc/<session id>` (the aggregation it confirmed, JSON: the
@@ -83,7 +83,7 @@ export class PartyStore implements NonceStore {
   readonly #inflight = new Set<string>();
   /** Commitment keys being expired right now ({@link expireNonces}): a round two is refused. */
   readonly #expiring = new Set<string>();
-  /** Request ids seen inside the replay window, mirrored from `seen/` (loaded at open). */
+  /** Request ids seen, each with the time it is kept until (ms), mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
   /** Aggregation session ids being claimed right now ({@link claimAggregationSession}). */
   readonly #claimingAggregation = new Set<string>();
@@ -304,20 +304,24 @@ export class PartyStore implements NonceStore {
 
   // ---- replay protection ----
 
-  /** Records a request id; false if it was already seen. Entries older than `expireBefore` are pruned. */
-  async rememberRequest(id: string, at: Date, expireBefore: Date): Promise<boolean> {
+  /**
+   * Records a request id, kept until `keepUntil` (its own: an unseal request's outlasts an RPC
+   * idempotency key's); false if it was already seen. Entries kept until before `at` are pruned
+   * (every 1024 records), whoever recorded them.
+   */
+  async rememberRequest(id: string, at: Date, keepUntil: Date): Promise<boolean> {
     if (this.#seen.has(id)) return false;
-    this.#seen.set(id, at.getTime());
-    await this.#db.put(`seen/${id}`, utf8(at.toISOString()));
-    if (this.#seen.size % 1024 === 0) await this.#pruneSeen(expireBefore);
+    this.#seen.set(id, keepUntil.getTime());
+    await this.#db.put(`seen/${id}`, utf8(keepUntil.toISOString()));
+    if (this.#seen.size % 1024 === 0) await this.#pruneSeen(at);
     return true;
   }
 
-  async #pruneSeen(before: Date): Promise<void> {
+  async #pruneSeen(now: Date): Promise<void> {
     const ops: { type: 'del'; key: string }[] = [];
-    const cutoff = before.getTime();
-    for (const [id, t] of this.#seen) {
-      if (t < cutoff) {
+    const cutoff = now.getTime();
+    for (const [id, until] of this.#seen) {
+      if (until < cutoff) {
         this.#seen.delete(id);
         ops.push({ type: 'del', key: `seen/${id}` });
       }

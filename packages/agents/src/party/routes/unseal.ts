@@ -111,10 +111,12 @@ export function createUnsealHandler(deps: UnsealDeps) {
     const fields: SealedField[] = wire.map((f) => SealedFieldCodec.fromJSON(f));
     checkUnsealFields(req, fields);
     if (
+      // Kept past any time the request could still be accepted: its expiry plus clock skew, and at
+      // least two hours.
       !(await deps.store.rememberRequest(
         `unseal/${req.request_id}`,
         at,
-        new Date(at.getTime() - 2 * 3600_000),
+        new Date(Math.max(at.getTime() + 2 * 3600_000, (Date.parse(req.expires_at) || 0) + 600_000)),
       ))
     )
       return refuse(
