@@ -83,6 +83,30 @@ function recordEnvelope(
   return signEnvelope(env, d.identity.key.secretKey) as SignedEnvelope;
 }
 
+/**
+ * The releases a party's answer may carry, and nothing else: one per requested field (the first),
+ * each naming the party that answered. A party cannot put releases in another's name ahead of
+ * that party's own (they would be set aside as repeats when the approver combines, and the honest
+ * parties blamed for the forgeries), nor add releases the log does not record.
+ */
+function ownReleases(request: UnsealRequest, answer: PartyReleaseAnswer): PartyReleaseAnswer {
+  if (answer.outcome !== 'answered') return answer;
+  const seen = new Set<string>();
+  const released = answer.released.filter((r) => {
+    if (!request.fields.includes(r.field) || seen.has(r.field)) return false;
+    let party: string | undefined;
+    try {
+      party = ReleasedShareCodec.fromJSON(r.release).party;
+    } catch {
+      party = undefined;
+    }
+    if (party !== answer.party) return false;
+    seen.add(r.field);
+    return true;
+  });
+  return { ...answer, released };
+}
+
 function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): UnsealReleaseRecord[] {
   const out: UnsealReleaseRecord[] = [];
   for (const a of answers) {
@@ -203,11 +227,13 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
       });
 
       // 2. Every party decides for itself.
-      const answers = await d.coordinator.releaseSealed({
-        request,
-        fields: request.fields.map((f) => byId.get(f)),
-        detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
-      });
+      const answers = (
+        await d.coordinator.releaseSealed({
+          request,
+          fields: request.fields.map((f) => byId.get(f)),
+          detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
+        })
+      ).map((a) => ownReleases(request, a));
 
       // 3. Each answer per field, in the log (digests of the boxes, never a share).
       const records = releaseRecords(request, answers);
