@@ -18,6 +18,7 @@ import {
   createAggregationSession,
   dealInput,
   getCiphersuite,
+  type InputShare,
   loadCircuit,
   loadFastBackends,
   ProtocolError,
@@ -200,6 +201,21 @@ function forgedDealing(
   });
 }
 
+/**
+ * Strategy's answer to agg.deal: a dealing of 1.5e9 (over cost-total's 1e9 maximum) made under a
+ * circuit whose ranges it widened, so its range proof cannot fit the real one.
+ */
+function strategyOverRange(): Answer {
+  const shipped = JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')) as {
+    inputs: Record<string, unknown>[];
+  };
+  const widened = loadCircuit({
+    ...shipped,
+    inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
+  });
+  return forgedDealing(STRATEGY, 'cost.strategy', widened, 1_500_000_000);
+}
+
 beforeAll(async () => {
   await loadFastBackends();
   apps = await Promise.all(
@@ -291,14 +307,7 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
     // Strategy deals 1.5e9 (over the 1e9 maximum) under a circuit whose ranges it widened: its
     // range proof cannot fit the real one. Every honest evaluator refuses; the coordinator checks
     // the signed dealing itself.
-    const shipped = JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')) as {
-      inputs: Record<string, unknown>[];
-    };
-    const widened = loadCircuit({
-      ...shipped,
-      inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
-    });
-    const forge = forgedDealing(STRATEGY, 'cost.strategy', widened, 1_500_000_000);
+    const forge = strategyOverRange();
     const e = await failureOf(withMisbehaving([STRATEGY], '/v1/agg/deal', forge, () => run('forged-range')));
     expect(e.code).toBe('INVALID_RANGE_PROOF');
     expect(e.culprits).toEqual([identifierOf(STRATEGY)]);
@@ -379,8 +388,15 @@ describe('the subject a dealer signs: the one it was sent', () => {
 });
 
 describe('complaints: a dealer whose box opens to shares its commitments refute', () => {
-  /** Party `party`'s own dealing, with its boxes for `receivers` sealed over shares of another value. */
-  const badSharesFor = (party: number, receivers: readonly number[]): Answer =>
+  /**
+   * Party `party`'s own dealing, with its boxes for `receivers` sealed over `boxOf` of its shares of
+   * another value (default: that share alone).
+   */
+  const badSharesFor = (
+    party: number,
+    receivers: readonly number[],
+    boxOf: (share: InputShare) => InputShare[] = (share) => [share],
+  ): Answer =>
     signedRewrite((body, sessionId) => {
       const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
         circuit: loadCircuit(JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8'))),
@@ -406,7 +422,7 @@ describe('complaints: a dealer whose box opens to shares its commitments refute'
           receiver: roster.parties[r]!,
           rosterDigest: rosterDigest(roster),
           payload,
-          shares: [other.shares[identifierOf(r)]!],
+          shares: boxOf(other.shares[identifierOf(r)]!),
         });
       });
       return { ...body, sealed };
@@ -478,46 +494,9 @@ describe('complaints: a dealer whose box opens to shares its commitments refute'
   it('a wrong-length box is still named when another dealer fails a range proof: both dealers are proven', async () => {
     // Problem solver seals monitoring, QA and audit a box twice as long as its inputs (a complaint each);
     // strategy's dealing fails its range proof (public: INVALID_RANGE_PROOF).
-    const shipped = JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')) as {
-      inputs: Record<string, unknown>[];
-    };
-    const widened = loadCircuit({
-      ...shipped,
-      inputs: shipped.inputs.map((i) => ({ ...i, range: { min: 0, max: 2_000_000_000 } })),
-    });
-    const forge = forgedDealing(STRATEGY, 'cost.strategy', widened, 1_500_000_000);
-    const longBoxes: Answer = signedRewrite((body, sessionId) => {
-      const session = createAggregationSession(getCiphersuite(roster.ciphersuite), {
-        circuit: loadCircuit(JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8'))),
-        sessionId,
-        threshold: roster.threshold.min,
-        parties: aggregationParties(roster),
-      });
-      const other = dealInput(
-        session,
-        { input: `cost.${ROLES[PROBLEM_SOLVER]}`, dealer: identifierOf(PROBLEM_SOLVER), value: 5 },
-        rng,
-      );
-      const payload = (body.dealing as SignedDealing).payload;
-      const channels = new ChannelKeys(keys[PROBLEM_SOLVER]!, idOf(PROBLEM_SOLVER));
-      const sealed = (body.sealed as { party: string }[]).map((item) => {
-        const r = roster.parties.findIndex((p) => p.id === item.party);
-        // Not strategy: it trusts its own (bad) range proof, so only the others see strategy fail.
-        if (r === PROBLEM_SOLVER || r === STRATEGY) return item;
-        const s = other.shares[identifierOf(r)]!;
-        return sealShares({
-          identity: keys[PROBLEM_SOLVER]!,
-          channels,
-          session: sessionId,
-          dealer: idOf(PROBLEM_SOLVER),
-          receiver: roster.parties[r]!,
-          rosterDigest: rosterDigest(roster),
-          payload,
-          shares: [s, s],
-        });
-      });
-      return { ...body, sealed };
-    });
+    const forge = strategyOverRange();
+    // Not strategy's box: it trusts its own (bad) range proof, so only the others see it fail.
+    const longBoxes = badSharesFor(PROBLEM_SOLVER, [MONITORING, QA, AUDIT], (share) => [share, share]);
     const both: Answer = (res, sid, party) =>
       party === STRATEGY ? forge(res, sid, party) : longBoxes(res, sid, party);
     const e = await failureOf(

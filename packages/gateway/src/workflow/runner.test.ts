@@ -576,25 +576,36 @@ describe('quality assurance veto', () => {
   });
 });
 
+/** `store` with some of its methods replaced (the others bound to it). */
+function storeWith(
+  store: GatewayStore,
+  replaced: Partial<Pick<GatewayStore, 'putIncident' | 'getIncident'>>,
+): GatewayStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const own = (replaced as Record<PropertyKey, unknown>)[prop];
+      if (own !== undefined) return own;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A write LevelDB refused, as the store reports it (a full disk). */
+const fullDisk = () =>
+  new StoreWriteError(
+    Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }),
+  );
+
 describe('a store that fails a write', () => {
   it('leaves the incident as last saved and tries it again later, as a restart would', async () => {
     const { gw } = await retrying({});
     let failures = 1;
-    const store: GatewayStore = new Proxy(gw.store, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop === 'putIncident') {
-          return async (...args: Parameters<GatewayStore['putIncident']>) => {
-            // As the store reports a write LevelDB refused (a full disk).
-            if (failures-- > 0) {
-              throw new StoreWriteError(
-                Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }),
-              );
-            }
-            return target.putIncident(...args);
-          };
-        }
-        return typeof value === 'function' ? value.bind(target) : value;
+    const store = storeWith(gw.store, {
+      // As the store reports a write LevelDB refused (a full disk).
+      putIncident: async (...args) => {
+        if (failures-- > 0) throw fullDisk();
+        return gw.store.putIncident(...args);
       },
     });
     const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 4 }, undefined, store);
@@ -612,12 +623,8 @@ describe('a store that fails a write', () => {
 
   it('a drive that keeps failing otherwise (a record that cannot be read) is tried a few times, then left for the next start', async () => {
     const { gw } = await retrying({});
-    const store: GatewayStore = new Proxy(gw.store, {
-      get(target, prop) {
-        if (prop === 'getIncident') return async () => Promise.reject(new Error('corrupt record'));
-        const value = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const store = storeWith(gw.store, {
+      getIncident: async () => Promise.reject(new Error('corrupt record')),
     });
     const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 2 }, undefined, store);
     const id = await submit(gw, SIGNALS.quota());
@@ -1170,6 +1177,17 @@ describe('sealing while the audit party is down', () => {
   });
 });
 
+/** The next process on `a`'s data (a's store closed, as after a crash) resumes and seals `id`. */
+async function resumedAndSealed(a: TestGateway, id: string) {
+  const material = a.coordinator.exportMaterial();
+  await a.store.close();
+  const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
+  expect(await b.runner.resumeIncidents()).toBe(1);
+  await b.runner.idle();
+  const { inc } = await sealed(b, id);
+  return { b, inc };
+}
+
 describe('crash safety', () => {
   it('an incident left in received is resumed by the next process and sealed', async () => {
     const a = await gateway();
@@ -1225,13 +1243,7 @@ describe('crash safety', () => {
     const draft = await a.store.getEvidence(stuck!.sealing!.evidence_id);
     expect(draft).toBeDefined();
     expect(draft?.transparencyLog).toBeUndefined();
-    const material = a.coordinator.exportMaterial();
-    await a.store.close();
-
-    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
-    expect(await b.runner.resumeIncidents()).toBe(1);
-    await b.runner.idle();
-    const { inc } = await sealed(b, id);
+    const { b, inc } = await resumedAndSealed(a, id);
     expect(inc['evidence_id']).toBe(stuck?.sealing?.evidence_id);
     expect(await b.evidence.logSize()).toBe(1);
     expect(await b.store.evidenceIdAt(0)).toBe(stuck?.sealing?.evidence_id);
@@ -1255,13 +1267,7 @@ describe('crash safety', () => {
     const leafIndex = `leafindex/${bytesToHex(hashLeaf(bundleLogLeaf(draft)))}`;
     expect(await a.store.log.get(leafIndex)).toBeDefined();
     await a.store.log.batch([{ type: 'del', key: leafIndex }]);
-    const material = a.coordinator.exportMaterial();
-    await a.store.close();
-
-    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
-    expect(await b.runner.resumeIncidents()).toBe(1);
-    await b.runner.idle();
-    const { inc } = await sealed(b, id);
+    const { b, inc } = await resumedAndSealed(a, id);
     expect(inc['evidence_id']).toBe(old.sealing?.evidence_id);
     expect(await b.evidence.logSize()).toBe(1);
   });
@@ -1286,13 +1292,7 @@ describe('crash safety', () => {
     const id = await submit(a, SIGNALS.quota());
     await applying;
     expect((await a.store.getIncident(id))?.state).toBe('executing');
-    const material = a.coordinator.exportMaterial();
-    await a.store.close();
-
-    const b = await gateway({ dir: a.dir, material, gatewayKey: a.gatewayKey, approverKey: a.approverKey });
-    expect(await b.runner.resumeIncidents()).toBe(1);
-    await b.runner.idle();
-    const { inc } = await sealed(b, id);
+    const { inc } = await resumedAndSealed(a, id);
     expect(inc).toMatchObject({
       state: 'rolled_back',
       execution: { status: 'rolled_back', error: expect.stringContaining('INTERRUPTED') },
@@ -1305,31 +1305,18 @@ describe('store refusals and crashes are counted apart', () => {
     const { gw } = await retrying({});
     let putFailures = CRASH_RETRIES;
     let getFailures = 1;
-    const store: GatewayStore = new Proxy(gw.store, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target);
-        if (prop === 'putIncident') {
-          return async (...args: Parameters<GatewayStore['putIncident']>) => {
-            if (putFailures > 0) {
-              putFailures--;
-              throw new StoreWriteError(
-                Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }),
-              );
-            }
-            return target.putIncident(...args);
-          };
+    const store = storeWith(gw.store, {
+      putIncident: async (...args) => {
+        if (putFailures > 0) {
+          putFailures--;
+          throw fullDisk();
         }
-        if (prop === 'getIncident') {
-          return async (...args: Parameters<GatewayStore['getIncident']>) => {
-            // The disk is back; one read fails once (a transient error, not a store refusal).
-            if (putFailures === 0 && getFailures > 0) {
-              getFailures--;
-              throw new Error('transient read error');
-            }
-            return target.getIncident(...args);
-          };
-        }
-        return typeof value === 'function' ? value.bind(target) : value;
+        return gw.store.putIncident(...args);
+      },
+      // The disk is back; one read fails once (a transient error, not a store refusal).
+      getIncident: async (...args) => {
+        if (putFailures === 0 && getFailures-- > 0) throw new Error('transient read error');
+        return gw.store.getIncident(...args);
       },
     });
     const runner = ownRunner(gw, { retryDelayMs: 1, sealRetryMaxDelayMs: 4 }, undefined, store);
