@@ -36,7 +36,6 @@ import {
   bytesToHex,
   type Circuit,
   type CircuitInput,
-  checkPublicDealing,
   type ErrorCode,
   encodeAggregationRecordJson,
   getCiphersuite,
@@ -65,6 +64,7 @@ import {
   openAggregationSession,
   type ParsedDealing,
   parseSignedDealing,
+  publicCheckFailure,
   readCircuitCatalog,
   resultSharesFromWire,
   SEALED_INPUT_SUBJECT,
@@ -342,13 +342,10 @@ function provenBadDealers(
   const culprits: Identifier[] = [];
   let code: ErrorCode | undefined;
   for (const p of parsed) {
-    try {
-      for (const d of p.dealings) checkPublicDealing(session, d);
-    } catch (e) {
-      if (!(e instanceof AapsError)) throw e;
-      culprits.push(frostIdentifier(roster, p.dealer));
-      code ??= e.code;
-    }
+    const failure = publicCheckFailure(session, p);
+    if (failure === undefined) continue;
+    culprits.push(frostIdentifier(roster, p.dealer));
+    code ??= failure.code;
   }
   return { culprits, code };
 }
@@ -363,6 +360,11 @@ export interface JudgedComplaint {
   receiver: string;
   dealer: string;
   proven: 'dealer' | 'receiver';
+}
+
+/** The parties judged complaints prove to have cheated: dealers whose shares they showed wrong, receivers that lied. */
+function provenByComplaints(roster: Roster, complaints: readonly JudgedComplaint[]): Identifier[] {
+  return complaints.map((c) => identifierOfParty(roster, c.proven === 'dealer' ? c.dealer : c.receiver));
 }
 
 /**
@@ -435,14 +437,16 @@ function evaluateFailure(
   mismatched: readonly Identifier[],
   proven: { culprits: Identifier[]; code: ErrorCode | undefined },
   usable: readonly string[],
-  complained: { culprits: readonly Identifier[]; judged: readonly JudgedComplaint[] },
+  complaints: readonly JudgedComplaint[],
 ): ProtocolError {
-  const culprits = [...new Set([...proven.culprits, ...complained.culprits, ...mismatched])];
+  const culprits = [
+    ...new Set([...proven.culprits, ...provenByComplaints(roster, complaints), ...mismatched]),
+  ];
   const accusers = failures.filter((f) => claimedBy(roster, f.error).length > 0).map((f) => f.party);
   const claimed = [...new Set(failures.flatMap((f) => claimedBy(roster, f.error)))];
   const allTransient =
     failures.length > 0 && mismatched.length === 0 && failures.every((f) => TRANSIENT.has(codeOf(f.error)));
-  const badShares = [...new Set(complained.judged.filter((c) => c.proven === 'dealer').map((c) => c.dealer))];
+  const badShares = [...new Set(complaints.filter((c) => c.proven === 'dealer').map((c) => c.dealer))];
   const code: ErrorCode =
     proven.code ??
     (badShares.length > 0
@@ -465,7 +469,7 @@ function evaluateFailure(
       accusers,
       claimed_culprits: claimed,
       claimed_parties: partyIdsOf(roster, claimed),
-      complaints: [...complained.judged],
+      complaints: [...complaints],
       errors: errorEntries(roster, failures),
     },
   });
@@ -664,9 +668,7 @@ export async function runAggregationOverHttp(
   const usable: string[] = [];
   const mismatched: Identifier[] = [];
   const evalFailures: PartyFailure[] = [];
-  /** Parties proven by a complaint: dealers whose shares it showed wrong, receivers that lied. */
-  const complained: Identifier[] = [];
-  const complaints: { receiver: string; dealer: string; proven: 'dealer' | 'receiver' }[] = [];
+  const complaints: JudgedComplaint[] = [];
   evaluated.forEach((r, i) => {
     const p = roster.parties[i]!;
     if (r.status === 'rejected') {
@@ -691,10 +693,6 @@ export async function runAggregationOverHttp(
         r.value.complaints,
       );
       complaints.push(...judged);
-      for (const c of judged)
-        complained.push(
-          frostIdentifier(roster, partyById(roster, c.proven === 'dealer' ? c.dealer : c.receiver)!),
-        );
       evalFailures.push({
         party: p.id,
         error: new ProtocolError(
@@ -719,10 +717,7 @@ export async function runAggregationOverHttp(
     const proven = evalFailures.some((f) => !TRANSIENT.has(codeOf(f.error)))
       ? provenBadDealers(session, parsed, roster)
       : { culprits: [], code: undefined };
-    throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable, {
-      culprits: complained,
-      judged: complaints,
-    });
+    throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable, complaints);
   }
   const leftOut = evalFailures.map(({ party, error }) => ({
     party,
@@ -754,7 +749,9 @@ export async function runAggregationOverHttp(
     outputs,
     record,
     digest: bytesToHex(aggregationDigest(record)),
-    culprits: [...new Set([...opened.culprits, ...mismatched, ...complained])].map(toParty),
+    culprits: [
+      ...new Set([...opened.culprits, ...mismatched, ...provenByComplaints(roster, complaints)]),
+    ].map(toParty),
     openers: opened.openers.map(toParty),
     leftOut,
     ...(complaints.length > 0 ? { complaints } : {}),

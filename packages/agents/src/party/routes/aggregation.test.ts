@@ -432,11 +432,11 @@ describe('complaints: a box that opens to shares its dealer refutes', () => {
     const { items, parse, judge } = await withBadShares('agg-false-complaint');
     const channels = new ChannelKeys(keys[RECEIVER]!, roster.parties[RECEIVER]!.id);
     for (const honest of [1, 2, 4]) {
-      const key = receivedBoxKey(channels, 'agg-false-complaint', digest, parse(honest));
+      const { key } = receivedBoxKey(channels, 'agg-false-complaint', digest, parse(honest));
       expect(judge(honest, items[honest]!.box, key)).toBe('receiver');
     }
     // The key of one box opens no other (each box has its own).
-    const key3 = receivedBoxKey(channels, 'agg-false-complaint', digest, parse(DEALER));
+    const { key: key3 } = receivedBoxKey(channels, 'agg-false-complaint', digest, parse(DEALER));
     expect(judge(DEALER, items[DEALER]!.box, key3)).toBe('dealer');
     expect(judge(2, items[2]!.box, key3)).toBe('receiver');
   });

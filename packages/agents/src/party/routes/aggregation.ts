@@ -293,16 +293,16 @@ function shareBoxKey(channelKey: Uint8Array, aad: Uint8Array): Uint8Array {
 
 /**
  * The key of the share box `dealing`'s dealer sealed for this party (`channels` is its own), as a
- * complaint reveals it ({@link ShareComplaint}).
+ * complaint reveals it ({@link ShareComplaint}), with the box's AAD.
  */
 export function receivedBoxKey(
   channels: ChannelKeys,
   sessionId: string,
   rosterDigest: string,
   dealing: Pick<ParsedDealing, 'dealer' | 'digest'>,
-): Uint8Array {
+): { key: Uint8Array; aad: Uint8Array } {
   const aad = sharesAad(sessionId, dealing.dealer.id, channels.self, rosterDigest, dealing.digest);
-  return shareBoxKey(channels.key(dealing.dealer), aad);
+  return { key: shareBoxKey(channels.key(dealing.dealer), aad), aad };
 }
 
 /** A sealed box as one byte string: ephemeral key (32) || nonce (24) || ciphertext. */
@@ -648,13 +648,19 @@ export function judgeShareComplaint(args: {
   return 'receiver';
 }
 
-/** Whether every dealing of a dealer passes the public checks (commitments, range proofs). */
-function passesPublicChecks(session: AggregationSession<unknown>, dealing: ParsedDealing): boolean {
+/**
+ * Why a dealer's signed dealing fails the public checks (commitments decode strictly, range proofs
+ * verify): the first failing dealing's error, or `undefined` when all pass.
+ */
+export function publicCheckFailure(
+  session: AggregationSession<unknown>,
+  dealing: ParsedDealing,
+): AapsError | undefined {
   try {
     for (const d of dealing.dealings) checkPublicDealing(session, d);
-    return true;
+    return undefined;
   } catch (e) {
-    if (e instanceof AapsError) return false;
+    if (e instanceof AapsError) return e;
     throw e;
   }
 }
@@ -1159,8 +1165,7 @@ export function createAggregationHandlers(
             { details: { party: p.dealer.id } },
           );
         }
-        const aad = sharesAad(sessionId, p.dealer.id, self.id, rosterDigest, p.digest);
-        const key = receivedBoxKey(channels, sessionId, rosterDigest, p);
+        const { key, aad } = receivedBoxKey(channels, sessionId, rosterDigest, p);
         const plain = openShareBox(key, sealed, aad);
         if (plain === undefined) {
           // A claim only: nobody but the two parties can tell a box sealed wrong from a wrong key.
@@ -1200,7 +1205,7 @@ export function createAggregationHandlers(
           if (
             key !== undefined &&
             e.culprits.includes(frostIdentifier(roster, p.dealer)) &&
-            passesPublicChecks(session, p)
+            publicCheckFailure(session, p) === undefined
           )
             complaints.push({ dealer: p, key });
         }
