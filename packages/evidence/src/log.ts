@@ -76,6 +76,8 @@ interface FrontierEntry {
 
 interface Pending {
   leaf: Uint8Array;
+  /** Its RFC 9162 leaf hash, when the caller has it already (`appendOnce`). */
+  hash?: Uint8Array;
   resolve: (index: number) => void;
   reject: (error: unknown) => void;
 }
@@ -170,8 +172,12 @@ export class TransparencyLog {
     if (!(leaf instanceof Uint8Array)) {
       return Promise.reject(new ValidationError('INVALID_ARGUMENT', 'leaf must be a Uint8Array', ['leaf']));
     }
+    return this.#enqueue(leaf);
+  }
+
+  #enqueue(leaf: Uint8Array, hash?: Uint8Array): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      this.#queue.push({ leaf: leaf.slice(), resolve, reject });
+      this.#queue.push({ leaf: leaf.slice(), ...(hash ? { hash } : {}), resolve, reject });
       this.#flushing ??= this.#flush();
     });
   }
@@ -183,11 +189,14 @@ export class TransparencyLog {
    * same entry, instead of leaving the log a leaf nobody refers to. (Leaves appended by a log
    * from before the leaf index was kept are not found, and are appended again.)
    */
-  appendOnce(leaf: Uint8Array): Promise<number> {
-    if (!(leaf instanceof Uint8Array)) {
+  appendOnce(given: Uint8Array): Promise<number> {
+    if (!(given instanceof Uint8Array)) {
       return Promise.reject(new ValidationError('INVALID_ARGUMENT', 'leaf must be a Uint8Array', ['leaf']));
     }
-    const key = leafIndexKey(hashLeaf(leaf));
+    // Its own copy, now: the bytes hashed are the bytes compared and appended after the reads.
+    const leaf = given.slice();
+    const hash = hashLeaf(leaf);
+    const key = leafIndexKey(hash);
     const inFlight = this.#appendingOnce.get(key);
     if (inFlight !== undefined) return inFlight;
     const task = (async () => {
@@ -201,7 +210,7 @@ export class TransparencyLog {
         const at = await this.#store.get(leafKey(index));
         if (at !== undefined && bytesEqual(at, leaf)) return index;
       }
-      return this.append(leaf);
+      return this.#enqueue(leaf, hash);
     })().finally(() => this.#appendingOnce.delete(key));
     this.#appendingOnce.set(key, task);
     return task;
@@ -223,7 +232,7 @@ export class TransparencyLog {
         const ops: LogStoreOp[] = [];
         let size = this.#size;
         for (const item of items) {
-          let hash = hashLeaf(item.leaf);
+          let hash = item.hash ?? hashLeaf(item.leaf);
           let node: NodeId = { level: 0, index: size };
           ops.push({ type: 'put', key: leafKey(size), value: item.leaf });
           // A leaf appended twice (plain `append`) is found by `appendOnce` at its latest index.

@@ -148,12 +148,7 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
  * in the `awaiting_approval` step), or none.
  */
 function requiredPartiesWaitedFor(e: unknown): string[] {
-  return detailStrings(e, 'waiting_for');
-}
-
-/** The strings of the list `details[key]` of an `AapsError` (none for anything else). */
-function detailStrings(e: unknown, key: string): string[] {
-  const list = isAapsError(e) ? e.details[key] : undefined;
+  const list = isAapsError(e) ? e.details['waiting_for'] : undefined;
   return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
 }
 
