@@ -11,12 +11,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadOrCreateIdentityKey } from '@aaps/agents';
+import { loadOrCreateIdentityKey, PartyClient, type Roster } from '@aaps/agents';
 import {
   type FieldRelease,
   generateIdentityKey,
   type IdentityKey,
   openFields,
+  PolicyRefusal,
   ProtocolError,
   ReleasedShareCodec,
   type SealedField,
@@ -409,6 +410,40 @@ describe('sealed fields across aaps up', () => {
       409,
     );
     refusedIds.push(stranger.request_id, forged.request_id);
+  }, 60_000);
+
+  it('a gateway that relays a valid request without logging it gets nothing: every party refuses unseal.unlogged', async () => {
+    // This test holds the gateway's identity key, as a compromised gateway host would, and asks
+    // every party for a genuine approver's request directly, with no record of it in the log.
+    const roster = JSON.parse(readFileSync(join(dataDir, 'roster.json'), 'utf8')) as Roster;
+    const gatewayKey = loadOrCreateIdentityKey(join(dataDir, 'gateway', 'identity.key'), false);
+    const client = new PartyClient({ roster, caller: { id: roster.gateway.id, key: gatewayKey } });
+    const field = fields[0]!;
+    const req = unsealRequest(envelopeEvidence, envelopeIncident, [field.id]);
+    const before = await logSize();
+    const outcomes = await Promise.all(
+      roster.parties.map((p) =>
+        client
+          .call(p.id, 'sealed.release', req.request_id, {
+            request: req,
+            fields: [SealedFieldCodec.toJSON(field)],
+            detectors: {},
+          })
+          .then(
+            () => `${p.id}: released`,
+            (e: unknown) => `${p.id}: ${e instanceof PolicyRefusal ? e.rule : String(e)}`,
+          ),
+      ),
+    );
+    expect(outcomes).toEqual(roster.parties.map((p) => `${p.id}: unseal.unlogged`));
+    expect(await logSize()).toBe(before);
+    // The refusals did not use the request id up: through the gateway, which logs it, it opens.
+    const res = await api('POST', `/v1/evidence/${envelopeEvidence}/unseal`, { request: req });
+    expect(res.status).toBe(200);
+    const secret = x25519FromIdentitySecretKey(approverKey.secretKey);
+    const [opened] = await openFields([field], releasesOf(res.json), secret);
+    expect(opened && 'opened' in opened).toBe(true);
+    secret.wipe();
   }, 60_000);
 
   it('with two parties down the rest still release; with three down nothing is released or recorded', async () => {

@@ -93,6 +93,13 @@ export {
   verifierRoster,
 } from './party/routes/sign.js';
 export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party/routes/unseal.js';
+export {
+  createRequestRecordChecker,
+  type GroupTrust,
+  type RequestRecordCheck,
+  type RequestRecordChecker,
+  type RequestRecordOptions,
+} from './party/unseal-record.js';
 export { type ApprovalWindowRules, approvalWindowIssues } from './policy/approval-window.js';
 export {
   type ApprovalBacking,

@@ -85,6 +85,7 @@ export {
   type EvidenceCiphersuite,
   ed25519Pem,
   ed25519Spki,
+  isSupportedCiphersuite,
   keyIdOf,
   SECP256K1_TR_SUITE,
   SUPPORTED_CIPHERSUITES,

@@ -477,7 +477,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       return { ref, record: JSON.parse(encodeAggregationRecordJson(out.record)) as Record<string, unknown> };
     },
 
-    async releaseSealed({ request, fields, detectors }): Promise<PartyReleaseAnswer[]> {
+    async releaseSealed({ request, record, fields, detectors }): Promise<PartyReleaseAnswer[]> {
       const requestId = String((request as { request_id?: unknown })?.request_id ?? '');
       return Promise.all(
         roster.parties.map(async (p): Promise<PartyReleaseAnswer> => {
@@ -485,7 +485,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
             const out = await client.call<{
               released?: { field: string; release: unknown }[];
               refused?: { field: string; rule: string }[];
-            }>(p.id, 'sealed.release', requestId, { request, fields, detectors });
+            }>(p.id, 'sealed.release', requestId, { request, request_record: record, fields, detectors });
             return {
               party: p.id,
               outcome: 'answered',

@@ -15,6 +15,7 @@ import {
   type AuditEntry,
   checkApprovalBacking,
   createLogger,
+  createRequestRecordChecker,
   createUnsealHandler,
   decideCheckpoint,
   defaultPolicy,
@@ -324,8 +325,20 @@ export class LocalCoordinator implements Coordinator {
   }
 
   /** Each party decides by its own `unseal` policy, with the party node's own handler. */
-  async releaseSealed({ request, fields, detectors }: ReleaseSealedInput): Promise<PartyReleaseAnswer[]> {
+  async releaseSealed({
+    request,
+    record,
+    fields,
+    detectors,
+  }: ReleaseSealedInput): Promise<PartyReleaseAnswer[]> {
     const roster = this.#roster();
+    const group = {
+      groupPublicKey: this.#publicPackage.groupPublicKey,
+      threshold: this.#publicPackage.threshold,
+      ciphersuite: this.#suiteId,
+    };
+    // One record check for all: every in-process party trusts the same roster and group key.
+    const requestRecord = createRequestRecordChecker({ roster, group: () => group });
     const requestId = String((request as { request_id?: unknown })?.request_id ?? '');
     const logger = createLogger({ component: 'party', level: 'error', write: () => undefined });
     const out: PartyReleaseAnswer[] = [];
@@ -337,6 +350,7 @@ export class LocalCoordinator implements Coordinator {
         policy: party.policy,
         logger,
         now: this.#now,
+        requestRecord,
         store: {
           rememberRequest: async (id) => {
             if (party.seen.has(id)) return false;
@@ -349,7 +363,11 @@ export class LocalCoordinator implements Coordinator {
         },
       });
       try {
-        const answer = await release(requestId, { request, fields, detectors }, this.#gateway.id);
+        const answer = await release(
+          requestId,
+          { request, request_record: record, fields, detectors },
+          this.#gateway.id,
+        );
         out.push({ party: party.id, outcome: 'answered', ...answer });
       } catch (e) {
         if (e instanceof PolicyRefusal) out.push({ party: party.id, outcome: 'refused', rule: e.rule });

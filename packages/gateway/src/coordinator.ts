@@ -106,6 +106,11 @@ export type PartyReleaseAnswer =
 export interface ReleaseSealedInput {
   /** The signed `UnsealRequest`, as received. */
   request: unknown;
+  /**
+   * The `UnsealRequested` evidence bundle, as logged (signed k-of-n, with its inclusion proof):
+   * each party releases only for a request the log holds.
+   */
+  record: unknown;
   /** `SealedFieldCodec` JSON of each requested field. */
   fields: unknown[];
   /** Field id to the detector kind recorded at intake. */

@@ -45,6 +45,7 @@ import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers, refusalFactsOf } from './routes/sign.js';
 import { createStepHandler } from './routes/step.js';
 import { createUnsealHandler } from './routes/unseal.js';
+import { createRequestRecordChecker } from './unseal-record.js';
 
 /** The least a party's body budget holds (see `BodyBudget`). */
 const BODY_BUDGET_FLOOR = 8 * 1024 * 1024;
@@ -99,7 +100,19 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const sign = createSignHandlers(deps, state, verifyAggregationRef);
   const step = createStepHandler(deps, verifyAggregationRef);
   const keys = createKeyHandlers(deps, state);
-  const unseal = createUnsealHandler(deps);
+  const unseal = createUnsealHandler({
+    ...deps,
+    requestRecord: createRequestRecordChecker({
+      roster: deps.roster,
+      group: () =>
+        state.key && {
+          groupPublicKey: state.key.publicPackage.groupPublicKey,
+          threshold: state.key.publicPackage.threshold,
+          ciphersuite: deps.suite.id,
+        },
+      ...(deps.config.logOrigin === undefined ? {} : { logOrigin: deps.config.logOrigin }),
+    }),
+  });
   const circuits = readCircuitCatalog(partyCircuitDirs(deps));
   // Started last, once the app is built (`agg` is read only from then on).
   const pads = options.dealingPads ? dealingPadPool(deps, circuits.values(), () => agg.inRound()) : undefined;

@@ -230,6 +230,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
       const answers = (
         await d.coordinator.releaseSealed({
           request,
+          record: recordedRequest.bundle,
           fields: request.fields.map((f) => byId.get(f)),
           detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
         })

@@ -19,6 +19,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PartyStore } from '../../store/level.js';
 import { fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+import { loggedRequestRecord, recordCheckerFor, testGroup } from '../test-helpers/unseal-record.js';
 import { createUnsealHandler } from './unseal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-replay-'));
@@ -47,7 +48,12 @@ describe('unseal replay protection at the party', () => {
     const t0 = Date.now();
     let clock = t0;
     const deps = await partyDeps(set, 0, { dir, stores });
-    const release = createUnsealHandler({ ...deps, now: () => new Date(clock) });
+    const group = testGroup();
+    const release = createUnsealHandler({
+      ...deps,
+      now: () => new Date(clock),
+      requestRecord: recordCheckerFor(set, group),
+    });
     const req = signUnsealRequest(
       {
         request_id: 'ur-review-replay',
@@ -61,7 +67,12 @@ describe('unseal replay protection at the party', () => {
       },
       alice.secretKey,
     );
-    const body = { request: req, fields: [SealedFieldCodec.toJSON(field)], detectors: {} };
+    const body = {
+      request: req,
+      request_record: await loggedRequestRecord(set, group, req),
+      fields: [SealedFieldCodec.toJSON(field)],
+      detectors: {},
+    };
     const first = await release(req.request_id, body, set.roster.gateway.id);
     expect(first.released).toHaveLength(1);
 

@@ -22,6 +22,7 @@ import { defaultPolicy } from '../../policy/defaults.js';
 import type { Policy } from '../../policy/schema.js';
 import type { PartyStore } from '../../store/level.js';
 import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
+import { loggedRequestRecord, recordCheckerFor, testGroup } from '../test-helpers/unseal-record.js';
 import { createUnsealHandler, type UnsealAnswer } from './unseal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-'));
@@ -32,10 +33,19 @@ const set = fiveParties({
 });
 const { roster, keys } = set;
 const stores: PartyStore[] = [];
+const group = testGroup();
 
 async function party(i: number, policy: Policy = defaultPolicy(ROLES[i]!)) {
   const deps = await partyDeps(set, i, { dir, stores, policy, rosterDigest: 'ab'.repeat(32) });
-  return { release: createUnsealHandler(deps), store: deps.store };
+  return {
+    release: createUnsealHandler({ ...deps, requestRecord: recordCheckerFor(set, group) }),
+    store: deps.store,
+  };
+}
+
+/** What the gateway relays: the request, its logged record, the fields. */
+async function bodyFor(req: UnsealRequest, fields: unknown[] = [sealedWire]) {
+  return { request: req, request_record: await loggedRequestRecord(set, group, req), fields };
 }
 
 const VALUE = { password: 'hunter2-canary' };
@@ -105,7 +115,7 @@ describe('sealed.release', () => {
     const answers: UnsealAnswer[] = [];
     for (const i of [0, 2, 4]) {
       const p = await party(i);
-      answers.push(await p.release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway'));
+      answers.push(await p.release(req.request_id, await bodyFor(req), 'gateway'));
       const trail = await p.store.auditTrail();
       expect(trail.at(-1)).toMatchObject({ event: 'sealed.release', session: req.request_id });
     }
@@ -117,9 +127,7 @@ describe('sealed.release', () => {
     const req = request();
     const answers = [];
     for (const i of [1, 3])
-      answers.push(
-        await (await party(i)).release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway'),
-      );
+      answers.push(await (await party(i)).release(req.request_id, await bodyFor(req), 'gateway'));
     const [out] = await open(answers);
     expect(out && 'error' in out ? out.error : undefined).toBeInstanceOf(ProtocolError);
     expect(out && 'error' in out ? (out.error as ProtocolError).code : '').toBe('QUORUM_UNREACHABLE');
@@ -133,18 +141,16 @@ describe('sealed.release', () => {
     };
     const req = request();
     const refusing = await party(4, strict);
-    expect(
-      await refusalOf(refusing.release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway')),
-    ).toBe('unseal.approvers');
+    expect(await refusalOf(refusing.release(req.request_id, await bodyFor(req), 'gateway'))).toBe(
+      'unseal.approvers',
+    );
     expect((await refusing.store.auditTrail()).at(-1)).toMatchObject({
       event: 'sealed.refused',
       detail: { rule: 'unseal.approvers' },
     });
     const answers = [];
     for (const i of [0, 1, 2])
-      answers.push(
-        await (await party(i)).release(req.request_id, { request: req, fields: [sealedWire] }, 'gateway'),
-      );
+      answers.push(await (await party(i)).release(req.request_id, await bodyFor(req), 'gateway'));
     const [out] = await open(answers);
     expect(out && 'opened' in out).toBe(true);
   });
@@ -154,45 +160,41 @@ describe('sealed.release', () => {
     const noUnseal: Policy = { ...base };
     delete noUnseal.unseal;
     const req = request();
-    const body = { request: req, fields: [sealedWire] };
+    const body = await bodyFor(req);
     expect(await refusalOf((await party(2, noUnseal)).release(req.request_id, body, 'gateway'))).toBe(
       'unseal.disabled',
     );
     const bob = request({ requester: 'bob' });
-    expect(
-      await refusalOf((await party(2)).release(bob.request_id, { ...body, request: bob }, 'gateway')),
-    ).toBe('unseal.requester');
+    expect(await refusalOf((await party(2)).release(bob.request_id, await bodyFor(bob), 'gateway'))).toBe(
+      'unseal.requester',
+    );
     const forged = request({}, generateIdentityKey());
     expect(
-      await refusalOf((await party(2)).release(forged.request_id, { ...body, request: forged }, 'gateway')),
+      await refusalOf((await party(2)).release(forged.request_id, await bodyFor(forged), 'gateway')),
     ).toBe('unseal.signature');
     const terse = request({ reason: 'x' });
-    expect(
-      await refusalOf((await party(2)).release(terse.request_id, { ...body, request: terse }, 'gateway')),
-    ).toBe('unseal.reason');
+    expect(await refusalOf((await party(2)).release(terse.request_id, await bodyFor(terse), 'gateway'))).toBe(
+      'unseal.reason',
+    );
     const quick: Policy = { ...base, unseal: { ...base.unseal!, max_request_age_seconds: 1 } };
     const old = request({ issued_at: new Date(Date.now() - 60_000).toISOString() });
     expect(
-      await refusalOf((await party(2, quick)).release(old.request_id, { ...body, request: old }, 'gateway')),
+      await refusalOf((await party(2, quick)).release(old.request_id, await bodyFor(old), 'gateway')),
     ).toBe('unseal.max_age');
     const narrow: Policy = { ...base, unseal: { ...base.unseal!, paths: ['/payload/metadata/**'] } };
     const fresh = request();
-    const answer = await (await party(2, narrow)).release(
-      fresh.request_id,
-      { ...body, request: fresh },
-      'gateway',
-    );
+    const answer = await (await party(2, narrow)).release(fresh.request_id, await bodyFor(fresh), 'gateway');
     expect(answer).toEqual({ released: [], refused: [{ field: fieldId, rule: 'unseal.paths' }] });
     const p = await party(2);
     const again = request();
-    await p.release(again.request_id, { ...body, request: again }, 'gateway');
-    expect(await refusalOf(p.release(again.request_id, { ...body, request: again }, 'gateway'))).toBe(
+    await p.release(again.request_id, await bodyFor(again), 'gateway');
+    expect(await refusalOf(p.release(again.request_id, await bodyFor(again), 'gateway'))).toBe(
       'unseal.replay',
     );
     const other = request();
-    expect(
-      await refusalOf(p.release(other.request_id, { ...body, request: other }, 'monitoring-agent')),
-    ).toBe('FORBIDDEN');
+    expect(await refusalOf(p.release(other.request_id, await bodyFor(other), 'monitoring-agent'))).toBe(
+      'FORBIDDEN',
+    );
   });
 
   it('a tampered share box is refused by name, and its party can release nothing for it', async () => {
@@ -202,11 +204,69 @@ describe('sealed.release', () => {
     const ct = wire.body.shares[1]!.box.ciphertext;
     wire.body.shares[1]!.box.ciphertext = `${ct.slice(0, -2)}${ct.endsWith('00') ? '01' : '00'}`;
     const req = request();
-    const answer = await (await party(1)).release(
+    const answer = await (await party(1)).release(req.request_id, await bodyFor(req, [wire]), 'gateway');
+    expect(answer).toEqual({ released: [], refused: [{ field: fieldId, rule: 'sealed-field.share' }] });
+  });
+});
+
+describe('sealed.release: only for a request the log holds', () => {
+  it('audits the log index of the request it released for', async () => {
+    const req = request();
+    const p = await party(0);
+    const body = await bodyFor(req);
+    await p.release(req.request_id, body, 'gateway');
+    expect((await p.store.auditTrail()).at(-1)).toMatchObject({
+      event: 'sealed.release',
+      detail: { request_log_index: body.request_record.transparencyLog!.logIndex },
+    });
+  });
+
+  it('refuses unseal.unlogged, releasing nothing, unless the record is the logged, group-signed record of this very request', async () => {
+    const req = request();
+    const other = request();
+    const { signature: _s, ...unsigned } = req;
+    const reworded = signUnsealRequest(
+      { ...unsigned, reason: 'a different reason, same id' },
+      alice.secretKey,
+    );
+    const byParty = await loggedRequestRecord(set, group, req);
+    // A one-leaf log has an empty inclusion path: the entry is moved to an index the tree lacks.
+    const moved = JSON.parse(JSON.stringify(await loggedRequestRecord(set, group, req)));
+    moved.transparencyLog.logIndex = 1;
+    const cases: Array<[string, unknown]> = [
+      ['no record', undefined],
+      ['signed but not in the log', await loggedRequestRecord(set, group, req, { logged: false })],
+      ['signed under another group key', await loggedRequestRecord(set, testGroup(), req)],
+      ["another request's record", await loggedRequestRecord(set, group, other)],
+      [
+        'a record naming another request while carrying this one',
+        await loggedRequestRecord(set, group, req, { subjectRequestId: other.request_id }),
+      ],
+      ['the same id carrying another request', await loggedRequestRecord(set, group, reworded)],
+      [
+        'a record of the answers, not of the request',
+        await loggedRequestRecord(set, group, req, { outcome: 'unseal-answered' }),
+      ],
+      ['an entry at another index', moved],
+    ];
+    for (const [what, record] of cases) {
+      const p = await party(3);
+      const refused = await refusalOf(
+        p.release(req.request_id, { request: req, request_record: record, fields: [sealedWire] }, 'gateway'),
+      );
+      expect(refused, what).toBe('unseal.unlogged');
+      expect((await p.store.auditTrail()).at(-1), what).toMatchObject({
+        event: 'sealed.refused',
+        detail: { rule: 'unseal.unlogged' },
+      });
+    }
+    // The same party releases once the record is the right one (the refusals did not use the id).
+    const p = await party(3);
+    const answer = await p.release(
       req.request_id,
-      { request: req, fields: [wire] },
+      { ...(await bodyFor(req)), request_record: byParty },
       'gateway',
     );
-    expect(answer).toEqual({ released: [], refused: [{ field: fieldId, rule: 'sealed-field.share' }] });
+    expect(answer.released.map((r) => r.field)).toEqual([fieldId]);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `sealed.release` (docs/sealing.md, "The party"): on a human approver's signed unseal request,
- * relayed by the gateway, this party decides by its own policy whether to release its share of
- * each sealed field, re-sealed to the approver's X25519 key. Request-level failures refuse the
+ * relayed by the gateway with its logged record of the request, this party decides by its own
+ * policy whether to release its share of each sealed field, re-sealed to the approver's X25519 key. Request-level failures refuse the
  * whole request (`PolicyRefusal` with the rule); field-level ones refuse that field only. Every
  * decision is audited (field ids and box digests, never a share).
  */
@@ -26,6 +26,7 @@ import {
 import { approverKey } from '../../roster.js';
 import type { PartyStore } from '../../store/level.js';
 import type { PartyDeps } from '../context.js';
+import type { RequestRecordChecker } from '../unseal-record.js';
 
 export interface UnsealAnswer {
   released: { field: string; release: unknown }[];
@@ -34,13 +35,15 @@ export interface UnsealAnswer {
 
 /**
  * What the handler needs: the party node passes its `PartyDeps`; an in-process coordinator may
- * pass a small store of its own (seen request ids, audit trail).
+ * pass a small store of its own (seen request ids, audit trail). `requestRecord` checks the
+ * gateway's logged record of a request (`createRequestRecordChecker`).
  */
 export type UnsealDeps = Pick<
   PartyDeps,
   'roster' | 'self' | 'identity' | 'policy' | 'logger' | 'now' | 'rng'
 > & {
   store: Pick<PartyStore, 'rememberRequest' | 'audit'>;
+  requestRecord: RequestRecordChecker;
 };
 
 const allows = (list: readonly string[], value: string) => list.includes('*') || list.includes(value);
@@ -87,6 +90,10 @@ export function createUnsealHandler(deps: UnsealDeps) {
       const rule = e.check === 'unseal-request.expired' ? 'unseal.expired' : 'unseal.signature';
       return refuse(req.request_id, rule, e.message, req.requester);
     }
+    // Nothing is released for a request the log does not hold (signed by k parties, in a
+    // checkpoint they signed): whoever relays it, the request is on the record first.
+    const logged = deps.requestRecord(body.request_record, body.request);
+    if (!logged.ok) return refuse(req.request_id, 'unseal.unlogged', logged.message, req.requester);
     if (!allows(rules.approvers, req.requester))
       return refuse(
         req.request_id,
@@ -171,6 +178,7 @@ export function createUnsealHandler(deps: UnsealDeps) {
       detail: {
         requester: req.requester,
         incident_id: req.incident_id,
+        request_log_index: logged.logIndex,
         released: digests,
         refused: out.refused,
       },
