@@ -28,7 +28,7 @@ import { evidenceRouteDocs, registerEvidenceRoutes } from './routes/evidence.js'
 import { incidentRouteDocs, registerIncidentRoutes } from './routes/incidents.js';
 import { logRouteDocs, registerLogRoutes } from './routes/log.js';
 import { registerSystemRoutes, systemRouteDocs } from './routes/system.js';
-import { registerUnsealRoutes, unsealRouteDocs } from './routes/unseal.js';
+import { finishInterruptedUnseals, registerUnsealRoutes, unsealRouteDocs } from './routes/unseal.js';
 import { registerWebhookRoutes, webhookRouteDocs } from './routes/webhooks.js';
 import type { GatewayStore } from './store.js';
 import type { TrustedKeys } from './trust.js';
@@ -99,6 +99,11 @@ export interface Gateway {
   intake: IntakeService;
   evidence: EvidenceWriter;
   metrics: GatewayMetrics;
+  /**
+   * Records, for each unseal a previous process left with its request logged and its answers
+   * not, that it was interrupted (docs/sealing.md); returns how many. Run once after a start.
+   */
+  finishInterruptedUnseals(): Promise<number>;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -209,7 +214,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
   });
   // Last: it reads the routes to name the methods a known path allows.
   app.notFound(createNotFound(app.routes, rejected));
-  return { app, runner, intake, evidence, metrics };
+  return {
+    app,
+    runner,
+    intake,
+    evidence,
+    metrics,
+    finishInterruptedUnseals: () => finishInterruptedUnseals(routeDeps),
+  };
 }
 
 /** Just the app (see {@link createGateway} for the runner and the rest). */

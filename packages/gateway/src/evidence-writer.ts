@@ -58,6 +58,11 @@ export interface EvidenceWriter {
    * over `transcript` signed k-of-n, appended to the log, with its inclusion proof.
    */
   record(input: EvidenceRecordInput): Promise<SealedEvidence>;
+  /**
+   * The first half of {@link record}: the bundle signed k-of-n, not in the log yet, for a caller
+   * that stores it before it `publish`es it (as `sign` is for an incident's end).
+   */
+  signRecord(input: EvidenceRecordInput): Promise<SealedEvidence>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
   inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]>;
   consistencyProof(first: number, second: number): Promise<Uint8Array[]>;
@@ -315,7 +320,11 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
 
   return {
     async record(input) {
-      const signed = await signBundle(
+      const signed = await this.signRecord(input);
+      return { ...signed, bundle: await this.publish(signed.bundle) };
+    },
+    async signRecord(input) {
+      return signBundle(
         {
           incident: json(input.incident) as BuildBundleInput['incident'],
           decision: json(input.decision),
@@ -328,7 +337,6 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         },
         input.transcript,
       );
-      return { ...signed, bundle: await this.publish(signed.bundle) };
     },
     async sign(incident, summary) {
       const base: Omit<BuildBundleInput, 'signers'> = {

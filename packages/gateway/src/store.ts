@@ -85,6 +85,11 @@ export interface GatewayStore {
   listIncidents(opts: ListOptions): Promise<{ incidents: IncidentSummary[]; next_cursor: string | null }>;
   /** Incidents not in a terminal state or awaiting a person, for `resumeIncidents`. */
   activeIncidents(): Promise<IncidentRecord[]>;
+  /**
+   * Unseal requests whose request is in the log and whose answers are not (an entry of an
+   * incident's `unseals` with `release_evidence_id: null`), for the unseal route's resume.
+   */
+  pendingUnseals(): Promise<{ requestId: string; incidentId: string }[]>;
   putEvidence(id: string, bundle: EvidenceBundle, incident: IncidentRecord): Promise<void>;
   getEvidence(id: string): Promise<EvidenceBundle | undefined>;
   evidenceIdAt(logIndex: number): Promise<string | undefined>;
@@ -161,6 +166,7 @@ const SPACES = {
   history: 'h',
   log: 'l',
   meta: 'm',
+  unsealPending: 'u',
 } as const;
 type Space = keyof typeof SPACES;
 type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
@@ -285,6 +291,12 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     if (TERMINAL.has(record.state) && record.correlation_key !== undefined)
       ops.push(del('correlation', record.correlation_key));
     ops.push(...fixOps(record));
+    // Unseal requests logged but not yet answered in the log: `pendingUnseals` finds them.
+    for (const u of record.unseals ?? []) {
+      if (u.release_evidence_id === null)
+        ops.push(put('unsealPending', u.request_id, utf8.encode(record.id)));
+      else ops.push(del('unsealPending', u.request_id));
+    }
     const done = () => {
       // A settled incident gets no more envelopes: forget it, so the map stays small.
       if (settled) storedEnvelopes.delete(record.id);
@@ -405,6 +417,12 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         const r = await loadIncident(id);
         if (r !== undefined) out.push(r);
       }
+      return out;
+    },
+    async pendingUnseals() {
+      const out: { requestId: string; incidentId: string }[] = [];
+      for await (const [requestId, id] of scan('unsealPending'))
+        out.push({ requestId, incidentId: fromUtf8.decode(id) });
       return out;
     },
     async putEvidence(id, bundle, incident) {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@aaps/agents';
-import type { IdentityKey } from '@aaps/mpc-core';
+import { AapsError, type IdentityKey } from '@aaps/mpc-core';
 import { serve } from '@hono/node-server';
 import { createGateway, type Gateway } from '../app.js';
 import { type GatewayConfig, sealingPolicy } from '../config.js';
@@ -143,6 +143,18 @@ export async function startGateway(opts: {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   opts.logger.info('gateway.listening', { port, resumed });
+  // Unseals a previous process left with their request logged and their answers not get a record
+  // that they were interrupted. That needs k parties to sign, so it is not awaited here.
+  const unsealsFinished = running.finishInterruptedUnseals().then(
+    (interrupted) => {
+      if (interrupted > 0) opts.logger.info('gateway.unseals_interrupted', { interrupted });
+    },
+    (e: unknown) =>
+      opts.logger.warn('gateway.unseals_unfinished', {
+        code: e instanceof AapsError ? e.code : 'INTERNAL',
+        note: 'an interrupted unseal is not recorded yet: the next start tries again',
+      }),
+  );
   let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host}:${port}`,
@@ -150,6 +162,7 @@ export async function startGateway(opts: {
     close() {
       closing ??= (async () => {
         await closeServer();
+        await unsealsFinished;
         try {
           await running.runner.close();
         } finally {

@@ -5,6 +5,8 @@
  * (`sealed.release`), records each party's answer per field, and returns the releases, which are
  * sealed to the approver: the gateway cannot open them.
  */
+
+import type { EvidenceBundle } from '@aaps/evidence';
 import {
   AapsError,
   type Envelope,
@@ -145,6 +147,105 @@ function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): 
   return out;
 }
 
+type UnsealEntry = NonNullable<IncidentRecord['unseals']>[number];
+
+/**
+ * Stores a bundle of an unseal with the incident's `unseals` entry for its request set to `entry`
+ * (added, or replaced), under the incident's lock and on the latest record, so a concurrent
+ * unseal's entry or a run's write is not lost.
+ */
+async function withUnsealEntry(
+  d: RouteDeps,
+  incidentId: string,
+  recorded: { evidenceId: string; bundle: EvidenceBundle },
+  entry: UnsealEntry,
+): Promise<void> {
+  await d.runner.withIncident(incidentId, async () => {
+    const latest = await d.store.getIncident(incidentId);
+    if (latest === undefined) throw new AapsError('NOT_FOUND', `incident ${incidentId} is gone`);
+    const others = (latest.unseals ?? []).filter((u) => u.request_id !== entry.request_id);
+    await d.store.putEvidence(recorded.evidenceId, recorded.bundle, {
+      ...latest,
+      unseals: [...others, entry],
+    });
+  });
+}
+
+/**
+ * After a restart: every unseal whose request is in the log but whose answers are not (the
+ * gateway stopped while the parties answered, or before it recorded their answers) gets a record
+ * that it was interrupted, so each logged request has a logged end. The parties are not asked
+ * again (each remembers the request id and would refuse it as a replay); whatever they released
+ * went to nobody, since the answer never left this gateway, and each party's own audit trail holds
+ * it. The approver sends a new request. Returns how many it recorded.
+ */
+export async function finishInterruptedUnseals(d: RouteDeps): Promise<number> {
+  let finished = 0;
+  for (const { requestId, incidentId } of await d.store.pendingUnseals()) {
+    const incident = await d.store.getIncident(incidentId);
+    const entry = incident?.unseals?.find((u) => u.request_id === requestId);
+    const stored = entry === undefined ? undefined : await d.store.getEvidence(entry.request_evidence_id);
+    const requested = stored?.transcript[0];
+    const request = (requested?.payload as { request?: UnsealRequest } | undefined)?.request;
+    if (
+      incident === undefined ||
+      entry === undefined ||
+      stored === undefined ||
+      requested === undefined ||
+      request === undefined
+    ) {
+      d.logger.warn('unseal.resume_skipped', {
+        request_id: requestId,
+        incident_id: incidentId,
+        note: 'the pending unseal or its request record does not read',
+      });
+      continue;
+    }
+    // Stored before it went into the log: put it there now (a bundle the log holds keeps its entry).
+    if (stored.transparencyLog === undefined) {
+      const bundle = await d.evidence.publish(stored);
+      await withUnsealEntry(d, incident.id, { evidenceId: entry.request_evidence_id, bundle }, entry);
+    }
+    const recorded = await d.evidence.record({
+      incident: unsealSubject(incident.id, request),
+      decision: {
+        outcome: 'unseal-interrupted',
+        reason: 'the gateway stopped before the parties’ answers were recorded',
+      },
+      times: { requested: request.issued_at, interrupted: d.now().toISOString() },
+      transcript: [
+        requested as SignedEnvelope,
+        recordEnvelope(
+          d,
+          incident,
+          { type: 'UnsealInterrupted', request_id: request.request_id, incident_id: incident.id },
+          `unseal-${request.request_id}-interrupted`,
+        ),
+      ],
+    });
+    await withUnsealEntry(d, incident.id, recorded, { ...entry, release_evidence_id: recorded.evidenceId });
+    d.logger.warn('unseal.interrupted', {
+      incident_id: incident.id,
+      request_id: request.request_id,
+      evidence_id: recorded.evidenceId,
+    });
+    finished++;
+  }
+  return finished;
+}
+
+/** The Statement subject of an unseal's records. */
+function unsealSubject(incidentId: string, request: UnsealRequest) {
+  return {
+    id: incidentId,
+    type: 'unseal',
+    evidence_id: request.evidence_id,
+    request_id: request.request_id,
+    requester: request.requester,
+    fields: [...request.fields],
+  };
+}
+
 /** Records `requestId` as used, or throws `CONFLICT` if it was used before. */
 async function claimRequestId(d: RouteDeps, requestId: string): Promise<void> {
   const claimed = await d.store.claimMeta(SEEN(requestId), new TextEncoder().encode(d.now().toISOString()));
@@ -198,26 +299,26 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         { type: 'UnsealRequested', request },
         `unseal-${request.request_id}-requested`,
       );
-      const subject = {
-        id: incident.id,
-        type: 'unseal',
-        evidence_id: evidenceId,
-        request_id: request.request_id,
-        requester: request.requester,
-        fields: [...request.fields],
-      };
-      const recordedRequest = await d.evidence.record({
+      const subject = unsealSubject(incident.id, request);
+      const signedRequest = await d.evidence.signRecord({
         incident: subject,
         decision: { outcome: 'unseal-requested', reason: request.reason },
         times: { requested: d.now().toISOString() },
         transcript: [requested],
       });
-      // The incident is re-read before each write so a concurrent unseal's entry is kept.
-      const current = async () => (await d.store.getIncident(incident.id)) ?? incident;
-      // Read and written under the incident's lock: a run in flight writes the same record.
-      await d.runner.withIncident(incident.id, async () =>
-        d.store.putEvidence(recordedRequest.evidenceId, recordedRequest.bundle, await current()),
-      );
+      // Stored and listed in the incident, unanswered, before it goes into the log: a restart from
+      // here on finds it (`finishInterruptedUnseals`) and no log entry is left that nothing names.
+      const entry = {
+        request_id: request.request_id,
+        requester: request.requester,
+        request_evidence_id: signedRequest.evidenceId,
+      };
+      await withUnsealEntry(d, incident.id, signedRequest, { ...entry, release_evidence_id: null });
+      const recordedRequest = {
+        ...signedRequest,
+        bundle: await d.evidence.publish(signedRequest.bundle),
+      };
+      await withUnsealEntry(d, incident.id, recordedRequest, { ...entry, release_evidence_id: null });
       d.logger.info('unseal.requested', {
         incident_id: incident.id,
         request_id: request.request_id,
@@ -252,21 +353,9 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         times: { requested: request.issued_at, answered: d.now().toISOString() },
         transcript,
       });
-      await d.runner.withIncident(incident.id, async () => {
-        const latest = await current();
-        const withUnseal: IncidentRecord = {
-          ...latest,
-          unseals: [
-            ...(latest.unseals ?? []),
-            {
-              request_id: request.request_id,
-              requester: request.requester,
-              request_evidence_id: recordedRequest.evidenceId,
-              release_evidence_id: recordedReleases.evidenceId,
-            },
-          ],
-        };
-        await d.store.putEvidence(recordedReleases.evidenceId, recordedReleases.bundle, withUnseal);
+      await withUnsealEntry(d, incident.id, recordedReleases, {
+        ...entry,
+        release_evidence_id: recordedReleases.evidenceId,
       });
       const keys = await d.coordinator.keys();
       d.logger.info('unseal.answered', {

@@ -107,12 +107,16 @@ export interface IncidentRecord {
   sealed?: { fields: unknown[]; detectors: Record<string, string> };
   /** The departments' pooled risk score bound into the decision, and its aggregation record. */
   pooled_risk?: PooledRisk;
-  /** Unseal requests made for this incident's sealed fields, and the evidence recording them. */
+  /**
+   * Unseal requests made for this incident's sealed fields, and the evidence recording them:
+   * `release_evidence_id` is `null` from the moment the request is in the log until the parties'
+   * answers are (a gateway restarted in between records the request as interrupted).
+   */
   unseals?: {
     request_id: string;
     requester: string;
     request_evidence_id: string;
-    release_evidence_id: string;
+    release_evidence_id: string | null;
   }[];
   /** Why the incident stopped (a refusal, an error code). */
   reason?: { code: string; message: string };

@@ -1,0 +1,196 @@
+/**
+ * An unseal cut short by the gateway stopping: the request is in the log, the parties' answers
+ * are not. The incident lists the unseal with `release_evidence_id: null` from the moment its
+ * request is stored; the next start records that it was interrupted, so every request in the log
+ * has its end in the log, and the record verifies like any bundle.
+ */
+import {
+  generateIdentityKey,
+  SCHEMA_VERSION,
+  type SealedField,
+  SealedFieldCodec,
+  type SignedEnvelope,
+  signEnvelope,
+  signUnsealRequest,
+} from '@aaps/mpc-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  delegating,
+  incident,
+  json,
+  makeGateway,
+  request,
+  SIGNALS,
+  type TestGateway,
+  TOKENS,
+  verifyServedBundle,
+} from '../test-helpers/gateway.js';
+
+const SECRET = 'canary-env-value-interrupted-0001';
+
+function statementOf(bundle: { dsseEnvelope: { payload: string } }) {
+  return JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+    predicate: { incident: { type: string; request_id: string }; decision: { outcome: string } };
+  };
+}
+
+describe('an unseal interrupted by a gateway restart', () => {
+  const approverKey = generateIdentityKey();
+  const gateways: TestGateway[] = [];
+  afterAll(async () => {
+    for (const g of gateways.reverse()) await g.cleanup();
+  });
+
+  function unsealRequest(incidentId: string, evidenceId: string, fields: SealedField[], id: string) {
+    const now = Date.now();
+    return signUnsealRequest(
+      {
+        request_id: id,
+        incident_id: incidentId,
+        evidence_id: evidenceId,
+        fields: fields.map((f) => f.id),
+        requester: 'alice',
+        reason: 'rotate the leaked credentials',
+        issued_at: new Date(now).toISOString(),
+        expires_at: new Date(now + 600_000).toISOString(),
+      },
+      approverKey.secretKey,
+    );
+  }
+
+  it('is listed unanswered once its request is logged, and recorded as interrupted at the next start', async () => {
+    // The first process stops while the parties answer: here, its call to them never returns.
+    const stopped = await makeGateway({
+      config: { sealing: {} },
+      approverKey,
+      wrap: (c) => ({
+        ...delegating(c),
+        trustedKeys: () => c.trustedKeys(),
+        releaseSealed: () => new Promise(() => {}),
+      }),
+    });
+    gateways.push(stopped);
+    const res = await request(stopped, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
+    });
+    const incidentId = String((await json(res))['incident_id']);
+    await stopped.runner.idle();
+    const record = await stopped.store.getIncident(incidentId);
+    const evidenceId = String(record?.evidence_id);
+    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    expect(fields.length).toBeGreaterThan(0);
+    const req = unsealRequest(incidentId, evidenceId, fields, 'ur-interrupted-1');
+    void request(stopped, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: req },
+    });
+    // Wait until the parties are being asked: the request is then logged and listed.
+    type Listed = { request_evidence_id: string; release_evidence_id: string | null };
+    let listed = undefined as Listed | undefined;
+    for (let i = 0; i < 200 && listed === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const shown = (await incident(stopped, incidentId))['unseals'] as Listed[] | undefined;
+      const entry = shown?.[0];
+      if (
+        entry !== undefined &&
+        (await stopped.store.getEvidence(entry.request_evidence_id))?.transparencyLog
+      )
+        listed = entry;
+    }
+    expect(listed).toMatchObject({ release_evidence_id: null });
+    expect(await stopped.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);
+    const requested = await stopped.store.getEvidence(listed!.request_evidence_id);
+    expect(statementOf(requested!).predicate.decision.outcome).toBe('unseal-requested');
+    await stopped.close();
+
+    // The next start, on the same database and keys.
+    const next = await makeGateway({
+      dir: stopped.dir,
+      gatewayKey: stopped.gatewayKey,
+      approverKey,
+      material: stopped.coordinator.exportMaterial(),
+      config: { sealing: {} },
+    });
+    gateways.push(next);
+    expect(await next.finishInterruptedUnseals()).toBe(1);
+    const after = (await next.store.getIncident(incidentId))?.unseals ?? [];
+    expect(after).toHaveLength(1);
+    expect(after[0]!.request_evidence_id).toBe(listed!.request_evidence_id);
+    const endId = after[0]!.release_evidence_id;
+    expect(endId).toMatch(/^[0-9a-f]{64}$/);
+    const end = await next.store.getEvidence(endId!);
+    const statement = statementOf(end!);
+    expect(statement.predicate.incident).toMatchObject({ type: 'unseal', request_id: req.request_id });
+    expect(statement.predicate.decision.outcome).toBe('unseal-interrupted');
+    expect(end!.transcript.map((e) => (e.payload as { type?: string }).type)).toEqual([
+      'UnsealRequested',
+      'UnsealInterrupted',
+    ]);
+    // Served and verified like any bundle; the request's id stays used.
+    const served = await request(next, 'GET', `/v1/evidence/${endId}`, { token: TOKENS.read });
+    expect(served.status).toBe(200);
+    expect((await verifyServedBundle(next, await served.json())).incidentId).toBe(incidentId);
+    expect(await next.store.pendingUnseals()).toEqual([]);
+    expect(await next.finishInterruptedUnseals()).toBe(0);
+    const again = await request(next, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: req },
+    });
+    expect(again.status).toBe(409);
+  });
+
+  it('puts a request stored before its log append into the log first', async () => {
+    const gw = await makeGateway({ config: { sealing: {} }, approverKey });
+    gateways.push(gw);
+    const res = await request(gw, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
+    });
+    const incidentId = String((await json(res))['incident_id']);
+    await gw.runner.idle();
+    const record = (await gw.store.getIncident(incidentId))!;
+    const fields = (record.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    const req = unsealRequest(incidentId, String(record.evidence_id), fields, 'ur-interrupted-2');
+    // What the route stores before the append: the signed request record, not in the log.
+    const requested = signEnvelope(
+      {
+        meta: {
+          trace_id: record.trace_id,
+          span_id: `unseal-${req.request_id}-requested`,
+          timestamp: new Date().toISOString(),
+          source_agent: 'gateway',
+          target_agent: 'audit',
+          message_type: 'EvidenceBundleRef',
+          schema_version: SCHEMA_VERSION,
+          idempotency_key: `unseal-${req.request_id}-requested`,
+        },
+        context: record.context,
+        payload: { type: 'UnsealRequested', request: req },
+      },
+      gw.gatewayKey.secretKey,
+    ) as SignedEnvelope;
+    const signed = await gw.evidence.signRecord({
+      incident: { id: incidentId, type: 'unseal', request_id: req.request_id },
+      decision: { outcome: 'unseal-requested' },
+      times: { requested: new Date().toISOString() },
+      transcript: [requested],
+    });
+    const size = await gw.evidence.logSize();
+    await gw.store.putEvidence(signed.evidenceId, signed.bundle, {
+      ...record,
+      unseals: [
+        {
+          request_id: req.request_id,
+          requester: 'alice',
+          request_evidence_id: signed.evidenceId,
+          release_evidence_id: null,
+        },
+      ],
+    });
+    expect(await gw.finishInterruptedUnseals()).toBe(1);
+    expect(await gw.evidence.logSize()).toBe(size + 2);
+    const logged = await gw.store.getEvidence(signed.evidenceId);
+    expect(logged?.transparencyLog?.logIndex).toBe(size);
+  });
+});
