@@ -69,6 +69,7 @@ export {
   encodeAggregationRecordJson,
   outputValueText,
   type VerifiedAggregation,
+  type VerifiedProofs,
   verifyAggregation,
 } from './record.js';
 export { VECTOR_GENERATOR_DST, vectorGenerators } from './vector.js';

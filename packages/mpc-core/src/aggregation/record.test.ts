@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../bytes.js';
 import { VerificationError } from '../errors.js';
+import { getCiphersuite } from '../suite/registry.js';
 import { loadCircuit } from './circuit.js';
+import { createAggregationSession } from './protocol.js';
 import {
   type AggregationRecord,
   aggregationDigest,
@@ -11,6 +13,7 @@ import {
   decodeAggregationRecordJson,
   encodeAggregationRecordCbor,
   encodeAggregationRecordJson,
+  type VerifiedProofs,
   verifyAggregation,
 } from './record.js';
 import { circuits } from './test-helpers/fixtures.js';
@@ -140,5 +143,61 @@ describe('aggregation record', () => {
     failsWith('aggregation.format', JSON.stringify(JSON.parse(json), null, 1));
     failsWith('aggregation.format', new Uint8Array([0xa0]));
     failsWith('aggregation.format', '{}');
+  });
+});
+
+describe('aggregation record: range proofs the caller verified', () => {
+  /** What a party that verified `r`'s dealings would pass: its session digest, each input's bytes. */
+  function verifiedOf(r: AggregationRecord): VerifiedProofs {
+    const session = createAggregationSession(getCiphersuite(r.suite), {
+      circuit: loadCircuit(r.circuit),
+      sessionId: r.sessionId,
+      threshold: r.threshold,
+      parties: r.parties,
+    });
+    return {
+      sessionDigest: session.digest,
+      inputs: r.inputs.map((i) => ({ commitment: i.commitment, rangeProof: i.rangeProof })),
+    };
+  }
+  /** `r` with input `i`'s proof replaced by bytes that do not verify. */
+  const badProof = (i: number) =>
+    edit((j) => {
+      const hex = j.inputs[i]!.rangeProofHex!;
+      j.inputs[i]!.rangeProofHex =
+        `${hex.slice(0, 64)}${hex.slice(64, 66) === '00' ? '01' : '00'}${hex.slice(66)}`;
+    });
+
+  it('gives the same result, and skips only proofs with the very bytes verified, in the same session', () => {
+    const full = verifyAggregation(record);
+    expect(verifyAggregation(record, { verified: verifiedOf(record) })).toEqual(full);
+    // A record whose proof differs from the one verified is verified, and fails.
+    failsWith('aggregation.range-proof', badProof(2), { verified: verifiedOf(record) });
+    // What the caller vouches for is its business: a bad proof it lists for this session is skipped.
+    const bad = badProof(2);
+    expect(verifyAggregation(bad, { verified: verifiedOf(bad) }).outputs).toEqual(full.outputs);
+    // Under another session digest nothing is skipped.
+    failsWith('aggregation.range-proof', bad, {
+      verified: { ...verifiedOf(bad), sessionDigest: new Uint8Array(32) },
+    });
+    // Nor when the commitment it lists is another.
+    const other = verifiedOf(bad);
+    failsWith('aggregation.range-proof', bad, {
+      verified: {
+        ...other,
+        inputs: other.inputs.map((x, i) =>
+          i === 2 ? { ...x, commitment: record.inputs[3]!.commitment } : x,
+        ),
+      },
+    });
+  });
+
+  it('refuses a malformed verified option', () => {
+    expect(() => verifyAggregation(record, { verified: { sessionDigest: 'x' } as never })).toThrow(
+      /opts\.verified\.sessionDigest/,
+    );
+    expect(() =>
+      verifyAggregation(record, { verified: { sessionDigest: new Uint8Array(32), inputs: 1 } as never }),
+    ).toThrow(/opts\.verified\.inputs/);
   });
 });

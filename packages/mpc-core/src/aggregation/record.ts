@@ -11,7 +11,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Encoder } from 'cbor-x';
-import { bytesToHex, equalBytes, hexToBytes, utf8 } from '../bytes.js';
+import { assertBytes, bytesToHex, equalBytes, hexToBytes, utf8 } from '../bytes.js';
 import { canonicalize, inCanonicalOrder, type JsonValue } from '../envelope/canonical.js';
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { assertArray, assertBigint, assertObject, assertSuite, optionsOf } from '../guards.js';
@@ -392,17 +392,35 @@ function fail(check: string, message: string, cause?: unknown, details?: Record<
 }
 
 /**
+ * Range proofs a caller has verified itself in one session (a party that checked every dealing
+ * before it evaluated): `inputs[i]` is circuit input `i`'s `C_0` and range proof as it verified
+ * them. {@link verifyAggregation} does not verify again a proof whose record input has those very
+ * bytes, in a record of that very session (`sessionDigest`, which binds suite, circuit, id,
+ * threshold and parties, and so each proof's context).
+ */
+export interface VerifiedProofs {
+  readonly sessionDigest: Uint8Array;
+  readonly inputs: readonly { readonly commitment: Uint8Array; readonly rangeProof: Uint8Array | null }[];
+}
+
+/**
  * Check a record offline: a decoded record, its CBOR bytes or its JSON text. Throws
  * `VerificationError` whose `check` is `aggregation.format`, `.circuit`, `.session`, `.commitment`,
- * `.range-proof`, `.result` or `.opening`. `opts.circuit` pins the circuit the caller expects.
+ * `.range-proof`, `.result` or `.opening`. `opts.circuit` pins the circuit the caller expects;
+ * `opts.verified` names range proofs the caller has verified already ({@link VerifiedProofs}).
  */
 export function verifyAggregation(
   input: AggregationRecord | Uint8Array | string,
-  opts: { circuit?: Circuit; suite?: AnyCiphersuite } = {},
+  opts: { circuit?: Circuit; suite?: AnyCiphersuite; verified?: VerifiedProofs } = {},
 ): VerifiedAggregation {
   optionsOf(opts, 'opts');
   if (opts.circuit !== undefined) checkCircuit(opts.circuit, 'opts.circuit');
   if (opts.suite !== undefined) assertSuite(opts.suite, 'opts.suite');
+  if (opts.verified !== undefined) {
+    assertObject(opts.verified, 'opts.verified');
+    assertBytes(opts.verified.sessionDigest, 'opts.verified.sessionDigest');
+    assertArray(opts.verified.inputs, 'opts.verified.inputs');
+  }
   let record: AggregationRecord;
   try {
     if (input instanceof Uint8Array) record = decodeAggregationRecordCbor(input);
@@ -415,13 +433,14 @@ export function verifyAggregation(
   }
   const suite = opts.suite ?? getCiphersuite(record.suite);
   if (suite.id !== record.suite) fail('aggregation.format', `record is for ${record.suite}, not ${suite.id}`);
-  return verifyWith(suite, record, opts.circuit);
+  return verifyWith(suite, record, opts.circuit, opts.verified);
 }
 
 function verifyWith<E>(
   suite: Ciphersuite<E>,
   record: AggregationRecord,
   pinned?: Circuit,
+  verified?: VerifiedProofs,
 ): VerifiedAggregation {
   let circuit: Circuit;
   try {
@@ -465,6 +484,7 @@ function verifyWith<E>(
       });
     }
   });
+  const sameSession = verified !== undefined && equalBytes(verified.sessionDigest, session.digest);
   record.inputs.forEach((inp, i) => {
     const spec = circuit.inputs[i]!;
     const details = { provider: inp.provider, input: spec.name };
@@ -475,6 +495,13 @@ function verifyWith<E>(
     }
     if (inp.rangeProof === null)
       fail('aggregation.range-proof', `${spec.name}: range proof missing`, undefined, details);
+    const known = sameSession ? verified.inputs[i] : undefined;
+    if (
+      known?.rangeProof != null &&
+      equalBytes(known.commitment, inp.commitment) &&
+      equalBytes(known.rangeProof, inp.rangeProof)
+    )
+      return;
     try {
       verifyRangeProof(
         suite,

@@ -63,6 +63,7 @@ import {
   signBytes,
   utf8,
   ValidationError,
+  type VerifiedProofs,
   verifyAggregation,
   verifyDealing,
   verifyDealings,
@@ -877,6 +878,11 @@ interface EvaluatedState {
   session: AggregationSession<unknown>;
   /** Each input's `C_0` as this party verified it, concatenated in circuit input order. */
   commitments: Uint8Array;
+  /**
+   * Each input's `C_0` and range proof as this party verified them (its own: as it made them), in
+   * circuit input order: the record's check at confirmation does not verify these proofs again.
+   */
+  proofs: VerifiedProofs;
   subject?: RiskSubject;
 }
 
@@ -1237,6 +1243,7 @@ export function createAggregationHandlers(
         evaluatedAt: Date.now(),
         session,
         commitments: firstCommitments(session, full),
+        proofs: verifiedProofs(session, full),
         ...(state.subject ? { subject: state.subject } : {}),
       });
       deps.logger.info('agg.evaluated', {
@@ -1281,7 +1288,13 @@ export function createAggregationHandlers(
       ]);
     }
     const { session } = state;
-    const checked = verifyAggregation(body.record, { circuit: session.circuit, suite });
+    // Every range proof it verified before it evaluated (and its own) is taken as verified when
+    // the record carries the same bytes for the same session; the opening is checked in full.
+    const checked = verifyAggregation(body.record, {
+      circuit: session.circuit,
+      suite,
+      verified: state.proofs,
+    });
     const record = decodeAggregationRecordJson(body.record);
     const same =
       checked.sessionId === sessionId &&
@@ -1346,6 +1359,20 @@ function firstCommitments(
   const out = new Uint8Array(session.circuit.inputs.length * EL);
   for (const d of dealings) out.set(d.commitments[0]!, session.inputIndex.get(d.input)! * EL);
   return out;
+}
+
+/** Each input's `C_0` and range proof as dealt, in circuit input order, for {@link verifyAggregation}. */
+function verifiedProofs(
+  session: AggregationSession<unknown>,
+  dealings: readonly InputDealing[],
+): VerifiedProofs {
+  const inputs: VerifiedProofs['inputs'][number][] = session.circuit.inputs.map(() => ({
+    commitment: new Uint8Array(0),
+    rangeProof: null,
+  }));
+  for (const d of dealings)
+    inputs[session.inputIndex.get(d.input)!] = { commitment: d.commitments[0]!, rangeProof: d.rangeProof };
+  return { sessionDigest: session.digest, inputs };
 }
 
 /** Random bytes drawn from `node:crypto` in 64 KiB blocks; every byte handed out is zeroed in the block. */
