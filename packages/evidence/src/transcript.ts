@@ -64,6 +64,25 @@ export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): Signe
   return { id: member?.id ?? gatewayId, key, kind };
 }
 
+/**
+ * What each kind of signer may say in a transcript. The gateway's key signs what the gateway
+ * writes (intake signals it received or re-signed, execution orders and results, evidence
+ * records) and nothing else, so it cannot pass off a role's output (an RCA, a fix, strategy's
+ * decision, a verification report) or a person's decision under a name the roster does not list;
+ * an approver's key signs decisions only. A party may sign any workflow message (the roster the
+ * verifier holds does not say which role each party plays).
+ */
+const MAY_SIGN: Readonly<Record<Exclude<SignerKind, 'party'>, ReadonlySet<string>>> = {
+  approver: new Set(['ApprovalDecision']),
+  gateway: new Set(['IncidentSignal', 'ExecutionOrder', 'ExecutionResult', 'EvidenceBundleRef']),
+  outside: new Set(['IncidentSignal', 'ExecutionOrder', 'ExecutionResult', 'EvidenceBundleRef']),
+};
+
+/** Whether a signer of `kind` may sign a `messageType` envelope into a transcript. */
+export function maySign(kind: SignerKind, messageType: unknown): boolean {
+  return kind === 'party' || (typeof messageType === 'string' && MAY_SIGN[kind].has(messageType));
+}
+
 /** Why an envelope's signature failed, naming the key it was checked against and why that key. */
 function signatureFailure(index: number, source: string, signer: SignerKey): string {
   switch (signer.kind) {
@@ -130,6 +149,21 @@ export function verifyTranscript(
         source_agent: source,
         signer: signer.id,
         in_roster: signer.kind === 'party' || signer.kind === 'approver',
+      });
+    }
+    // A good signature, by a key that may not say this: a role's output or a person's decision
+    // under the gateway's key, or anything but a decision under an approver's.
+    const type = (meta as { message_type?: unknown }).message_type;
+    if (!maySign(signer.kind, type)) {
+      const by =
+        signer.kind === 'approver'
+          ? `it is signed by approver ${source}, whose key signs ApprovalDecision only`
+          : `it is signed by the gateway key (${signer.id}), which signs IncidentSignal, ExecutionOrder, ExecutionResult and EvidenceBundleRef only: a roster party's or approver's message must carry its own key`;
+      fail('transcript.signature', `envelope ${index} from ${source} is a ${String(type)}, and ${by}`, {
+        index,
+        source_agent: source,
+        message_type: type,
+        signer: signer.id,
       });
     }
   });

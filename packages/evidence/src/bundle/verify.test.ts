@@ -17,6 +17,7 @@ import {
   makeLoggedBundles,
   makeRoster,
   makeTranscript,
+  memberSigned,
   noteKeyFor,
   ORIGIN,
   resignStatement,
@@ -508,8 +509,11 @@ describe('approval.signature: the k-of-n approval of the executed action', () =>
 
   it('fails a bundle without an ExecutionOrder for each sign of an execution alone, naming it', async () => {
     const times = makeInput(group, r).times;
+    // The gateway writes execution results; quality assurance (a party) its verification report.
     const executor = (type: 'ExecutionResult' | 'VerificationReport') =>
-      gatewaySigned(r, 'maintenance-agent', type, { incident_id: 'inc-42', ok: true });
+      type === 'ExecutionResult'
+        ? gatewaySigned(r, 'maintenance-agent', type, { incident_id: 'inc-42', ok: true })
+        : memberSigned(r.parties[3]!, type, { incident_id: 'inc-42', ok: true });
     const cases: [Partial<Parameters<typeof makeInput>[2]>, string][] = [
       ...EXECUTION_STEPS.map((step): [Partial<Parameters<typeof makeInput>[2]>, string] => [
         { times: { ...times, [step]: '2026-11-25T15:03:00Z' } },

@@ -111,6 +111,15 @@ export function gatewaySigned(
   return signMessageEnvelope(envelope(source, type, payload), r.gateway.secretKey);
 }
 
+/** An envelope from a roster member (a party or an approver), signed with its own key. */
+export function memberSigned(
+  member: { id: string; key: IdentityKey },
+  type: MessageType,
+  payload: Record<string, unknown>,
+): TranscriptEnvelope {
+  return signMessageEnvelope(envelope(member.id, type, payload), member.key.secretKey);
+}
+
 /**
  * A transcript of an incident decided but not (yet) executed: an external alert re-signed by the
  * gateway, party reports, a human approval. (A `VerificationReport` would show an execution.)
