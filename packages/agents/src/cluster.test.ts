@@ -64,6 +64,34 @@ describe('layoutCluster', () => {
     expect(e).toBeInstanceOf(ValidationError);
     expect(e?.fields).toContain('parties[1].url');
   });
+
+  it('a roster in which one id or key stands for two principals is refused, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const layout = await layoutCluster({ dir, threshold: 3, ports: [7101, 7102, 7103, 7104, 7105] });
+    const base = JSON.parse(readFileSync(layout.rosterPath, 'utf8'));
+    const approver = { id: 'oncall', identity_key: 'ab'.repeat(32) };
+    const fieldsOf = (edit: (json: typeof base) => void) => {
+      const json = JSON.parse(JSON.stringify({ ...base, approvers: [approver] }));
+      edit(json);
+      try {
+        parseRoster(json);
+      } catch (x) {
+        return (x as ValidationError).fields;
+      }
+      return [];
+    };
+    expect(fieldsOf(() => {})).toEqual([]);
+    expect(fieldsOf((j) => (j.gateway.id = j.parties[0].id))).toContain('gateway.id');
+    expect(fieldsOf((j) => (j.gateway.identity_key = j.parties[2].identity_key))).toContain(
+      'gateway.identity_key',
+    );
+    expect(fieldsOf((j) => (j.approvers[0].id = j.parties[1].id))).toContain('approvers[0].id');
+    expect(fieldsOf((j) => (j.approvers[0].id = j.gateway.id))).toContain('approvers[0].id');
+    expect(fieldsOf((j) => (j.approvers[0].identity_key = j.gateway.identity_key))).toContain(
+      'approvers[0].identity_key',
+    );
+  });
 });
 
 describe('freePorts and spawnParty', () => {

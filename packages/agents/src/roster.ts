@@ -118,6 +118,29 @@ export function parseRoster(json: unknown): Roster {
   principal(json.gateway, 'gateway');
   if (!Array.isArray(json.approvers)) fail('approvers', 'expected an array (may be empty)');
   else for (const [i, a] of json.approvers.entries()) principal(a, `approvers[${i}]`);
+  // One id and one key per principal across parties, approvers and the gateway (as the evidence
+  // verifier requires of the roster it signs into each Statement): a party named as the gateway,
+  // or an approver sharing a party's key, would let one holder speak as two.
+  const gateway = isObject(json.gateway) ? json.gateway : {};
+  if (typeof gateway.id === 'string' && ids.has(gateway.id)) fail('gateway.id', 'also a party id');
+  if (typeof gateway.identity_key === 'string' && keys.has(gateway.identity_key))
+    fail('gateway.identity_key', 'also a party key');
+  if (typeof gateway.id === 'string') ids.add(gateway.id);
+  if (typeof gateway.identity_key === 'string') keys.add(gateway.identity_key);
+  if (Array.isArray(json.approvers))
+    json.approvers.forEach((a: unknown, i: number) => {
+      if (!isObject(a)) return;
+      if (typeof a.id === 'string') {
+        if (ids.has(a.id))
+          fail(`approvers[${i}].id`, 'duplicate id (of a party, an approver or the gateway)');
+        ids.add(a.id);
+      }
+      if (typeof a.identity_key === 'string') {
+        if (keys.has(a.identity_key))
+          fail(`approvers[${i}].identity_key`, 'duplicate key (of a party, an approver or the gateway)');
+        keys.add(a.identity_key);
+      }
+    });
   if (bad.length) {
     throw new ValidationError(
       'INVALID_ARGUMENT',

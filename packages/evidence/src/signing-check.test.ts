@@ -18,6 +18,7 @@ import {
   makeInput,
   makeRoster,
   makeTranscript,
+  memberSigned,
 } from './test-helpers/fixtures.js';
 import { aggregationRecord, makePooledInput, refFor } from './test-helpers/pooled.js';
 
@@ -226,17 +227,19 @@ describe('checkEvidenceForSigning', () => {
     });
     const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-    it('refuses an approver the gateway invented, with its own key, and the "approval" it signed', async () => {
-      // The attack: the gateway lists `human:mallory` under its own key and signs an approval as
-      // mallory. Against the party's roster mallory is an outside sender (checked against the
-      // gateway key, which holds), so only the roster comparison stops it.
+    it('refuses an approver the gateway invented, with a key it holds, and the "approval" it signed', async () => {
+      // The attack: the gateway lists `human:mallory` under a key it holds and signs an approval as
+      // mallory. Against the party's roster mallory is a stranger, so only the roster comparison
+      // stops it. (Under the gateway's own key the Statement's roster would not even be well
+      // formed: one key for two principals, evidence.statement.)
+      const mallory = generateIdentityKey();
       const planted: VerifierRoster = {
         ...r.roster,
-        approvers: [...r.roster.approvers, { id: 'human:mallory', identity_key: r.roster.gateway_key }],
+        approvers: [...r.roster.approvers, { id: 'human:mallory', identity_key: hex(mallory.publicKey) }],
       };
       const transcript = [
         ...makeTranscript(r),
-        gatewaySigned(r, 'human:mallory', 'ApprovalDecision', { approve: true }),
+        memberSigned({ id: 'human:mallory', key: mallory }, 'ApprovalDecision', { approve: true }),
       ];
       expect(ruleOf(offerWith(planted, transcript))).toBe('evidence.roster');
       // What aaps-verify would have trusted by default, had the quorum signed it.
@@ -245,6 +248,11 @@ describe('checkEvidenceForSigning', () => {
       expect(createBundleVerifier({ groupPublicKey: group.publicKey, requireLog: false }).check(bundle)).toBe(
         true,
       );
+      const underGatewayKey: VerifierRoster = {
+        ...r.roster,
+        approvers: [...r.roster.approvers, { id: 'human:mallory', identity_key: r.roster.gateway_key }],
+      };
+      expect(ruleOf(offerWith(underGatewayKey, transcript))).toBe('evidence.statement');
     });
 
     it('refuses any other change: a party key, an approver key, a missing member, the gateway key or id, an extra field', () => {

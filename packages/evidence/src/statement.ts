@@ -124,23 +124,44 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 
 /** Every malformed roster field as a dot path under `path`. */
+/** The id the gateway signs as when a roster names none (`transcript.ts` `DEFAULT_GATEWAY_ID`). */
+const DEFAULT_ROSTER_GATEWAY_ID = 'gateway';
+
+/** Whether some identity key of `roster` (a member's or the gateway's) is `groupKeyHex`. */
+export function rosterHoldsKey(roster: VerifierRoster, groupKeyHex: string): boolean {
+  const key = groupKeyHex.toLowerCase();
+  return (
+    roster.gateway_key.toLowerCase() === key ||
+    [...roster.parties, ...roster.approvers].some((m) => m.identity_key.toLowerCase() === key)
+  );
+}
+
 export function rosterErrors(value: unknown, path: string): string[] {
   if (!isObject(value)) return [path];
   const errors: string[] = [];
+  // One id and one key per member, across parties, approvers and the gateway: a party named as
+  // the gateway, or two members (or a member and the gateway) sharing a key, would let one holder
+  // speak as two.
+  const gatewayId = typeof value.gateway_id === 'string' ? value.gateway_id : DEFAULT_ROSTER_GATEWAY_ID;
+  const ids = new Set<string>([gatewayId]);
+  const keys = new Set<string>(
+    typeof value.gateway_key === 'string' ? [value.gateway_key.toLowerCase()] : [],
+  );
   const members = (key: 'parties' | 'approvers') => {
     const list = value[key];
     if (!Array.isArray(list)) {
       errors.push(`${path}.${key}`);
       return;
     }
-    const seen = new Set<string>();
     list.forEach((m: unknown, i) => {
-      if (!isObject(m) || typeof m.id !== 'string' || m.id.length === 0 || seen.has(m.id)) {
+      if (!isObject(m) || typeof m.id !== 'string' || m.id.length === 0 || ids.has(m.id)) {
         errors.push(`${path}.${key}[${i}].id`);
       } else {
-        seen.add(m.id);
+        ids.add(m.id);
       }
-      if (!isObject(m) || !isHexOf(m.identity_key, 32)) errors.push(`${path}.${key}[${i}].identity_key`);
+      const identity = isObject(m) && isHexOf(m.identity_key, 32) ? String(m.identity_key).toLowerCase() : '';
+      if (identity === '' || keys.has(identity)) errors.push(`${path}.${key}[${i}].identity_key`);
+      else keys.add(identity);
     });
   };
   members('parties');

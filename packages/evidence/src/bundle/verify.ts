@@ -32,6 +32,7 @@ import {
   type JsonObject,
   parseStatement,
   rosterErrors,
+  rosterHoldsKey,
   type Statement,
   subjectName,
   type Threshold,
@@ -174,12 +175,18 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
       'groupPublicKey',
     ]);
   }
+  const groupKeyHex = toHex(groupKey);
   if (options.roster !== undefined) {
     const errors = rosterErrors(options.roster, 'roster');
     if (errors.length > 0)
       throw new ValidationError('INVALID_ARGUMENT', `invalid roster: ${errors.join(', ')}`, errors);
+    if (rosterHoldsKey(options.roster, groupKeyHex))
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        'invalid roster: a member or the gateway holds the group key itself, so one key could sign for the group',
+        ['roster'],
+      );
   }
-  const groupKeyHex = toHex(groupKey);
   const groupKeyId = keyIdOf(groupKey);
   const group = { suite, publicKey: groupKey, publicKeyHex: groupKeyHex };
   const requireLog = options.requireLog ?? true;
@@ -410,6 +417,11 @@ export function openStatementPayload(
   if (statement.predicate.ciphersuite !== suite || statement.predicate.groupPublicKey !== groupKeyHex) {
     fail('statement.format', 'the predicate names another group key or ciphersuite', {
       fields: ['predicate.groupPublicKey'],
+    });
+  }
+  if (rosterHoldsKey(statement.predicate.roster, groupKeyHex)) {
+    fail('statement.format', 'a member of the predicate roster, or its gateway, holds the group key itself', {
+      fields: ['predicate.roster'],
     });
   }
   return statement;

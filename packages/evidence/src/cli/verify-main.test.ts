@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
@@ -511,7 +512,10 @@ describe('aaps-verify --roster', () => {
 
   it("trusts the roster.json's keys: another gateway key fails transcript.signature", async () => {
     const other = systemRoster();
-    other.gateway = { id: 'gateway', identity_key: fx.r.roster.approvers[0]!.identity_key };
+    other.gateway = {
+      id: 'gateway',
+      identity_key: Buffer.from(generateIdentityKey().publicKey).toString('hex'),
+    };
     const bundle = write('roster-bundle.json', JSON.stringify(fx.bundle));
     const r = await cli([
       bundle,
