@@ -12,7 +12,6 @@ import {
 import type { TranscriptEnvelope, VerifierRoster } from './statement.js';
 import {
   frostSigner,
-  gatewaySigned,
   makeApprovedInput,
   makeEd25519Key,
   makeInput,
