@@ -18,7 +18,7 @@ import { canonicalBytes } from '@aaps/mpc-core';
 import { parseHex, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';
 import { type EvidenceCiphersuite, verifyGroupSignature } from './keys.js';
-import { type IncidentPredicate, isObject } from './statement.js';
+import { type IncidentPredicate, isObject, type VerifierRoster } from './statement.js';
 
 export const APPROVAL_DOMAIN = 'aaps.approval.v1';
 export const PROPOSAL_DIGEST_DOMAIN = 'aaps.proposal-digest.v1';
@@ -113,10 +113,11 @@ export function checkApprovals(
   transcript: readonly unknown[],
   predicate: IncidentPredicate,
   group: ApprovalGroup,
+  roster: VerifierRoster,
 ): boolean {
   const orders = executionOrderIndexes(transcript);
   if (orders.length > 0) {
-    verifyApprovals(transcript, orders, predicate, group);
+    verifyApprovals(transcript, orders, predicate, group, roster);
     return true;
   }
   const ran = executionClaimed(predicate, transcript);
@@ -129,16 +130,18 @@ export function checkApprovals(
  * The `approval.signature` check for the `ExecutionOrder` envelopes at `indexes`: each carries a
  * group signature under the trusted key over {@link approvalSigningBytes} of its proposal, the
  * proposal's `proposal_digest` is its digest, the order and proposal name the bundle's incident,
- * and, when the predicate's decision records a `proposal_digest`, the proposal is that one.
- * Throws `approval.signature` naming the envelope's index.
+ * and, when the predicate's decision records a `proposal_digest`, the proposal is that one; its
+ * `approval.signers` (what the gateway says the quorum was) are distinct parties of `roster`,
+ * between k and n of them. Throws `approval.signature` naming the envelope's index.
  */
 export function verifyApprovals(
   transcript: readonly unknown[],
   indexes: readonly number[],
   predicate: IncidentPredicate,
   group: ApprovalGroup,
+  roster: VerifierRoster,
 ): void {
-  for (const index of indexes) verifyApproval(transcript[index], index, predicate, group);
+  for (const index of indexes) verifyApproval(transcript[index], index, predicate, group, roster);
 }
 
 function verifyApproval(
@@ -146,6 +149,7 @@ function verifyApproval(
   index: number,
   predicate: IncidentPredicate,
   group: ApprovalGroup,
+  roster: VerifierRoster,
 ): void {
   const at = `ExecutionOrder transcript[${index}]`;
   const malformed: () => never = () =>
@@ -159,6 +163,20 @@ function verifyApproval(
       index,
       expected: { ciphersuite: group.suite, group_public_key: group.publicKeyHex },
       actual: { ciphersuite: approval.ciphersuite, group_public_key: approval.group_public_key },
+    });
+  }
+  const signers = approval.signers;
+  const { min, max } = predicate.threshold;
+  if (
+    !Array.isArray(signers) ||
+    signers.length < min ||
+    signers.length > max ||
+    new Set(signers).size !== signers.length ||
+    !signers.every((id) => roster.parties.some((p) => p.id === id))
+  ) {
+    fail('approval.signature', `${at}: approval.signers must be ${min} to ${max} distinct roster parties`, {
+      index,
+      actual: Array.isArray(signers) ? signers : null,
     });
   }
   const signature = parseHex(approval.signature);

@@ -212,11 +212,16 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   // aaps-verify's approval.signature: an executed action's order carries the group's approval of
   // the very proposal executed; no quorum attests evidence of an execution nobody approved.
   try {
-    checkApprovals(transcript, predicate, {
-      suite: input.ciphersuite as EvidenceCiphersuite,
-      publicKey: input.groupPublicKey,
-      publicKeyHex: toHex(input.groupPublicKey),
-    });
+    checkApprovals(
+      transcript,
+      predicate,
+      {
+        suite: input.ciphersuite as EvidenceCiphersuite,
+        publicKey: input.groupPublicKey,
+        publicKeyHex: toHex(input.groupPublicKey),
+      },
+      input.roster,
+    );
   } catch (e) {
     return refuse('evidence.approval', (e as Error).message);
   }

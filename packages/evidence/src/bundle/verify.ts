@@ -262,7 +262,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
     step('transcript.signature', () => verifyTranscript(bundle.transcript, roster, canonical));
     step(
       'approval.signature',
-      () => checkApprovals(bundle.transcript, predicate, group),
+      () => checkApprovals(bundle.transcript, predicate, group, roster),
       (checked) => (checked ? undefined : { skip: 'no ExecutionOrder in the transcript' }),
     );
     step('signers.threshold', () =>
