@@ -1,5 +1,6 @@
 /** Reading bundles for aaps-verify: JSON or CBOR bytes, files, and streams of concatenated JSON. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { decodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
 import { findDuplicateKey } from './json-keys.js';
@@ -114,10 +115,39 @@ export function readFailure(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 }
 
+/**
+ * The most bytes one bundle may have: a bundle is read and parsed whole, and JSON takes several
+ * times its size in heap, so one far larger than any real bundle (a few KiB; about 1 MiB with a
+ * 1,000-element aggregation record) is refused before it is read, not left to end the process
+ * out of memory: 64 MiB, or a sixteenth of the heap limit when that is smaller.
+ */
+export const MAX_BUNDLE_BYTES = Math.min(
+  64 * 1024 * 1024,
+  Math.floor(getHeapStatistics().heap_size_limit / 16),
+);
+
+/** Why a bundle of `size` bytes is not read, or `undefined` when it is not too large. */
+export function oversize(size: number): string | undefined {
+  return size > MAX_BUNDLE_BYTES
+    ? `${size} bytes, more than the ${MAX_BUNDLE_BYTES} bytes one bundle may have`
+    : undefined;
+}
+
+/**
+ * A bundle file's bytes; throws `InputError` for one over {@link MAX_BUNDLE_BYTES} (checked
+ * before reading), and the file system's error when it cannot be read.
+ */
+export function readBundleFile(path: string): Uint8Array {
+  const tooLarge = oversize(statSync(path).size);
+  if (tooLarge !== undefined) throw new InputError(tooLarge);
+  return readFileSync(path);
+}
+
 function readPath(path: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return readBundleFile(path);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read: ${readFailure(e)}`);
   }
 }

@@ -35,7 +35,9 @@ import {
   type BundleSource,
   bundleFormatReport,
   InputError,
+  oversize,
   parseBundleBytes,
+  readBundleFile,
   readFailure,
   type StreamItem,
   splitJsonValues,
@@ -410,8 +412,10 @@ export async function main(
     const read = (i: number): BundleSource => {
       const item = items[i]!;
       const name = `stdin#${i + 1}`;
-      return 'error' in item
-        ? { name, error: item.error }
+      if ('error' in item) return { name, error: item.error };
+      const tooLarge = oversize(item.end - item.start);
+      return tooLarge !== undefined
+        ? { name, error: tooLarge }
         : { name, bytes: input.subarray(item.start, item.end) };
     };
     if (!more && items.length === 0) {
@@ -458,8 +462,9 @@ export async function main(
   let refused: BundleFormatError | undefined;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(target);
+    bytes = readBundleFile(target);
   } catch (e) {
+    if (e instanceof InputError) return unreadableFile(e.message, `${target}: ${e.message}`);
     return cannotRead(e);
   }
   try {
