@@ -193,4 +193,123 @@ describe('an unseal interrupted by a gateway restart', () => {
     const logged = await gw.store.getEvidence(signed.evidenceId);
     expect(logged?.transparencyLog?.logIndex).toBe(size);
   });
+
+  it("gets its end in the log without a restart when the parties' call fails", async () => {
+    const g = await makeGateway({
+      config: { sealing: {} },
+      approverKey,
+      wrap: (c) => ({
+        ...delegating(c),
+        trustedKeys: () => c.trustedKeys(),
+        releaseSealed: () => Promise.reject(new Error('party link dropped')),
+      }),
+    });
+    gateways.push(g);
+    const res = await request(g, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
+    });
+    const incidentId = String((await json(res))['incident_id']);
+    await g.runner.idle();
+    const record = await g.store.getIncident(incidentId);
+    const evidenceId = String(record?.evidence_id);
+    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    const req = unsealRequest(incidentId, evidenceId, fields, 'ur-failed-3');
+    const r = await request(g, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: req },
+    });
+    expect(r.status).toBeGreaterThanOrEqual(500);
+    // Its end is in the log at once: the parties could not be asked.
+    expect(await g.store.pendingUnseals()).toEqual([]);
+    const ended = (await g.store.getIncident(incidentId))?.unseals?.[0];
+    const end = await g.store.getEvidence(String(ended?.release_evidence_id));
+    expect(statementOf(end!).predicate.decision.outcome).toBe('unseal-failed');
+    expect(end!.transparencyLog).toBeDefined();
+    expect((await verifyServedBundle(g, JSON.parse(JSON.stringify(end)))).incidentId).toBe(incidentId);
+  });
+
+  it("a stop between an end's append and its store does not give the request a second end", async () => {
+    // The first process stops while the parties answer: here, its call to them never returns.
+    const stopped = await makeGateway({
+      config: { sealing: {} },
+      approverKey,
+      wrap: (c) => ({
+        ...delegating(c),
+        trustedKeys: () => c.trustedKeys(),
+        releaseSealed: () => new Promise(() => {}),
+      }),
+    });
+    gateways.push(stopped);
+    const res = await request(stopped, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
+    });
+    const incidentId = String((await json(res))['incident_id']);
+    await stopped.runner.idle();
+    const record = await stopped.store.getIncident(incidentId);
+    const evidenceId = String(record?.evidence_id);
+    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    expect(fields.length).toBeGreaterThan(0);
+    const req = unsealRequest(incidentId, evidenceId, fields, 'ur-interrupted-4');
+    void request(stopped, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: req },
+    });
+    // Wait until the parties are being asked: the request is then logged and listed.
+    type Listed = { request_evidence_id: string; release_evidence_id: string | null };
+    let listed = undefined as Listed | undefined;
+    for (let i = 0; i < 200 && listed === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const shown = (await incident(stopped, incidentId))['unseals'] as Listed[] | undefined;
+      const entry = shown?.[0];
+      if (
+        entry !== undefined &&
+        (await stopped.store.getEvidence(entry.request_evidence_id))?.transparencyLog
+      )
+        listed = entry;
+    }
+    expect(listed).toMatchObject({ release_evidence_id: null });
+    expect(await stopped.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);
+    const requested = await stopped.store.getEvidence(listed!.request_evidence_id);
+    expect(statementOf(requested!).predicate.decision.outcome).toBe('unseal-requested');
+    await stopped.close();
+
+    // The next start, on the same database and keys.
+    const next = await makeGateway({
+      dir: stopped.dir,
+      gatewayKey: stopped.gatewayKey,
+      approverKey,
+      material: stopped.coordinator.exportMaterial(),
+      config: { sealing: {} },
+    });
+    gateways.push(next);
+    // The process stops again after the interrupted record is in the log, before the incident
+    // names it (here: that store write fails once).
+    const put = next.store.putEvidence.bind(next.store);
+    let failed = false;
+    (next.store as { putEvidence: typeof put }).putEvidence = async (id, bundle, inc) => {
+      if (!failed && inc.unseals?.some((u) => u.release_evidence_id !== null)) {
+        failed = true;
+        throw new Error('stopped');
+      }
+      return put(id, bundle, inc);
+    };
+    await expect(next.finishInterruptedUnseals()).rejects.toThrow('stopped');
+    (next.store as { putEvidence: typeof put }).putEvidence = put;
+    const logSize = async () => {
+      let n = 0;
+      while ((await next.store.evidenceIdAt(n)) !== undefined) n++;
+      return n;
+    };
+    const size = await logSize();
+    // The retry (the next start) must not log a second end for the same request.
+    await next.finishInterruptedUnseals();
+    const endId = (await next.store.getIncident(incidentId))?.unseals?.[0]?.release_evidence_id;
+    const end = await next.store.getEvidence(String(endId));
+    // `size` is the index the first interrupted record took (nothing else was logged since):
+    // the retry should have kept that one, not appended another.
+    expect(size).toBeGreaterThan(0);
+    expect(end?.transparencyLog?.logIndex).toBe(size);
+  });
 });

@@ -24,6 +24,7 @@ import {
   verifyUnsealRequest,
 } from '@aaps/mpc-core';
 import type { PartyReleaseAnswer } from '../coordinator.js';
+import type { EvidenceRecordInput } from '../evidence-writer.js';
 import { requireScope } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body-limit.js';
 import type { RouteDoc } from '../openapi.js';
@@ -149,6 +150,9 @@ function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): 
 
 type UnsealEntry = NonNullable<IncidentRecord['unseals']>[number];
 
+/** A bundle of an unseal and its evidence id (the SHA-256 of its log leaf). */
+type Recorded = { evidenceId: string; bundle: EvidenceBundle };
+
 /**
  * Stores a bundle of an unseal with the incident's `unseals` entry for its request set to `entry`
  * (added, or replaced), under the incident's lock and on the latest record, so a concurrent
@@ -157,7 +161,7 @@ type UnsealEntry = NonNullable<IncidentRecord['unseals']>[number];
 async function withUnsealEntry(
   d: RouteDeps,
   incidentId: string,
-  recorded: { evidenceId: string; bundle: EvidenceBundle },
+  recorded: Recorded,
   entry: UnsealEntry,
 ): Promise<void> {
   await d.runner.withIncident(incidentId, async () => {
@@ -172,9 +176,78 @@ async function withUnsealEntry(
 }
 
 /**
- * After a restart: every unseal whose request is in the log but whose answers are not (the
- * gateway stopped while the parties answered, or before it recorded their answers) gets a record
- * that it was interrupted, so each logged request has a logged end. The parties are not asked
+ * The record of an unseal's end (the parties' answers, or why there are none), written as the
+ * request's is: signed, stored with the entry naming it (`end_evidence_id`), appended to the log
+ * (idempotent), then stored with its log entry as the entry's `release_evidence_id`. A stop
+ * anywhere in between leaves either no end (the next start records one) or this very bundle,
+ * which the next start appends: never two ends for one request.
+ */
+async function recordEnd(
+  d: RouteDeps,
+  incidentId: string,
+  entry: UnsealEntry,
+  input: EvidenceRecordInput,
+): Promise<Recorded> {
+  const signed = await d.evidence.signRecord(input);
+  await withUnsealEntry(d, incidentId, signed, {
+    ...entry,
+    release_evidence_id: null,
+    end_evidence_id: signed.evidenceId,
+  });
+  return publishEnd(d, incidentId, entry, signed);
+}
+
+/** Appends a stored end and records it as the entry's `release_evidence_id`. */
+async function publishEnd(
+  d: RouteDeps,
+  incidentId: string,
+  entry: UnsealEntry,
+  signed: Recorded,
+): Promise<Recorded> {
+  const logged = { evidenceId: signed.evidenceId, bundle: await d.evidence.publish(signed.bundle) };
+  const { end_evidence_id: _pending, ...rest } = entry;
+  await withUnsealEntry(d, incidentId, logged, { ...rest, release_evidence_id: signed.evidenceId });
+  return logged;
+}
+
+/** A gateway-signed record of why an unseal has no answers, after its request's envelope. */
+function noAnswersRecord(
+  d: RouteDeps,
+  incident: IncidentRecord,
+  requested: SignedEnvelope,
+  request: UnsealRequest,
+  why: { outcome: 'unseal-failed' | 'unseal-interrupted'; type: string; reason: string; code?: string },
+): EvidenceRecordInput {
+  return {
+    incident: unsealSubject(incident.id, request),
+    decision: {
+      outcome: why.outcome,
+      reason: why.reason,
+      ...(why.code === undefined ? {} : { code: why.code }),
+    },
+    times: { requested: request.issued_at, ended: d.now().toISOString() },
+    transcript: [
+      requested,
+      recordEnvelope(
+        d,
+        incident,
+        {
+          type: why.type,
+          request_id: request.request_id,
+          incident_id: incident.id,
+          ...(why.code === undefined ? {} : { code: why.code }),
+        },
+        `unseal-${request.request_id}-${why.outcome}`,
+      ),
+    ],
+  };
+}
+
+/**
+ * After a restart: every unseal whose request is stored but whose end is not in the log gets
+ * one, so each logged request has a logged end. An end that was stored before its append is
+ * appended as it is; otherwise the unseal is recorded as interrupted (the gateway stopped, or
+ * could not record the parties' answers, before they were in the log). The parties are not asked
  * again (each remembers the request id and would refuse it as a replay); whatever they released
  * went to nobody, since the answer never left this gateway, and each party's own audit trail holds
  * it. The approver sends a new request. Returns how many it recorded.
@@ -187,17 +260,20 @@ export async function finishInterruptedUnseals(d: RouteDeps): Promise<number> {
     const stored = entry === undefined ? undefined : await d.store.getEvidence(entry.request_evidence_id);
     const requested = stored?.transcript[0];
     const request = (requested?.payload as { request?: UnsealRequest } | undefined)?.request;
+    const storedEnd =
+      entry?.end_evidence_id === undefined ? undefined : await d.store.getEvidence(entry.end_evidence_id);
     if (
       incident === undefined ||
       entry === undefined ||
       stored === undefined ||
       requested === undefined ||
-      request === undefined
+      request === undefined ||
+      (entry.end_evidence_id !== undefined && storedEnd === undefined)
     ) {
       d.logger.warn('unseal.resume_skipped', {
         request_id: requestId,
         incident_id: incidentId,
-        note: 'the pending unseal or its request record does not read',
+        note: 'the pending unseal or one of its records does not read',
       });
       continue;
     }
@@ -206,28 +282,25 @@ export async function finishInterruptedUnseals(d: RouteDeps): Promise<number> {
       const bundle = await d.evidence.publish(stored);
       await withUnsealEntry(d, incident.id, { evidenceId: entry.request_evidence_id, bundle }, entry);
     }
-    const recorded = await d.evidence.record({
-      incident: unsealSubject(incident.id, request),
-      decision: {
-        outcome: 'unseal-interrupted',
-        reason: 'the gateway stopped before the parties’ answers were recorded',
-      },
-      times: { requested: request.issued_at, interrupted: d.now().toISOString() },
-      transcript: [
-        requested as SignedEnvelope,
-        recordEnvelope(
-          d,
-          incident,
-          { type: 'UnsealInterrupted', request_id: request.request_id, incident_id: incident.id },
-          `unseal-${request.request_id}-interrupted`,
-        ),
-      ],
-    });
-    await withUnsealEntry(d, incident.id, recorded, { ...entry, release_evidence_id: recorded.evidenceId });
-    d.logger.warn('unseal.interrupted', {
+    const end =
+      storedEnd !== undefined && entry.end_evidence_id !== undefined
+        ? await publishEnd(d, incident.id, entry, { evidenceId: entry.end_evidence_id, bundle: storedEnd })
+        : await recordEnd(
+            d,
+            incident.id,
+            entry,
+            noAnswersRecord(d, incident, requested as SignedEnvelope, request, {
+              outcome: 'unseal-interrupted',
+              type: 'UnsealInterrupted',
+              reason:
+                'the parties’ answers were not recorded: the gateway stopped, or could not record them, before they were in the log',
+            }),
+          );
+    d.logger.warn('unseal.ended_at_start', {
       incident_id: incident.id,
       request_id: request.request_id,
-      evidence_id: recorded.evidenceId,
+      evidence_id: end.evidenceId,
+      stored_end: storedEnd !== undefined,
     });
     finished++;
   }
@@ -308,17 +381,18 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
       });
       // Stored and listed in the incident, unanswered, before it goes into the log: a restart from
       // here on finds it (`finishInterruptedUnseals`) and no log entry is left that nothing names.
-      const entry = {
+      const entry: UnsealEntry = {
         request_id: request.request_id,
         requester: request.requester,
         request_evidence_id: signedRequest.evidenceId,
+        release_evidence_id: null,
       };
-      await withUnsealEntry(d, incident.id, signedRequest, { ...entry, release_evidence_id: null });
+      await withUnsealEntry(d, incident.id, signedRequest, entry);
       const recordedRequest = {
         ...signedRequest,
         bundle: await d.evidence.publish(signedRequest.bundle),
       };
-      await withUnsealEntry(d, incident.id, recordedRequest, { ...entry, release_evidence_id: null });
+      await withUnsealEntry(d, incident.id, recordedRequest, entry);
       d.logger.info('unseal.requested', {
         incident_id: incident.id,
         request_id: request.request_id,
@@ -327,15 +401,38 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         fields: request.fields.length,
       });
 
-      // 2. Every party decides for itself.
-      const answers = (
-        await d.coordinator.releaseSealed({
-          request,
-          record: recordedRequest.bundle,
-          fields: request.fields.map((f) => byId.get(f)),
-          detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
-        })
-      ).map((a) => ownReleases(request, a));
+      // 2. Every party decides for itself. If they cannot be asked, that is the request's end.
+      let answers: PartyReleaseAnswer[];
+      try {
+        answers = (
+          await d.coordinator.releaseSealed({
+            request,
+            record: recordedRequest.bundle,
+            fields: request.fields.map((f) => byId.get(f)),
+            detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
+          })
+        ).map((a) => ownReleases(request, a));
+      } catch (e) {
+        const code = e instanceof AapsError ? e.code : 'INTERNAL';
+        await recordEnd(
+          d,
+          incident.id,
+          entry,
+          noAnswersRecord(d, incident, requested, request, {
+            outcome: 'unseal-failed',
+            type: 'UnsealFailed',
+            reason: 'the parties could not be asked',
+            code,
+          }),
+        ).catch((recording: unknown) =>
+          // Left pending: the next start records its end.
+          d.logger.warn('unseal.end_unrecorded', {
+            request_id: request.request_id,
+            code: recording instanceof AapsError ? recording.code : 'INTERNAL',
+          }),
+        );
+        throw e;
+      }
 
       // 3. Each answer per field, in the log (digests of the boxes, never a share).
       const records = releaseRecords(request, answers);
@@ -343,7 +440,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         requested,
         ...records.map((r, i) => recordEnvelope(d, incident, { ...r }, `unseal-${request.request_id}-${i}`)),
       ];
-      const recordedReleases = await d.evidence.record({
+      const recordedReleases = await recordEnd(d, incident.id, entry, {
         incident: subject,
         decision: {
           outcome: 'unseal-answered',
@@ -352,10 +449,6 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         },
         times: { requested: request.issued_at, answered: d.now().toISOString() },
         transcript,
-      });
-      await withUnsealEntry(d, incident.id, recordedReleases, {
-        ...entry,
-        release_evidence_id: recordedReleases.evidenceId,
       });
       const keys = await d.coordinator.keys();
       d.logger.info('unseal.answered', {

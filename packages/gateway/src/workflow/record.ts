@@ -109,14 +109,18 @@ export interface IncidentRecord {
   pooled_risk?: PooledRisk;
   /**
    * Unseal requests made for this incident's sealed fields, and the evidence recording them:
-   * `release_evidence_id` is `null` from the moment the request is in the log until the parties'
-   * answers are (a gateway restarted in between records the request as interrupted).
+   * `release_evidence_id` (the record of the request's end: the parties' answers, or why there
+   * are none) is `null` from the moment the request is stored until its end is in the log;
+   * `end_evidence_id` names an end stored but not yet in the log (the next start appends that
+   * very bundle). A gateway restarted with an entry still `null` records the request as
+   * interrupted.
    */
   unseals?: {
     request_id: string;
     requester: string;
     request_evidence_id: string;
     release_evidence_id: string | null;
+    end_evidence_id?: string;
   }[];
   /** Why the incident stopped (a refusal, an error code). */
   reason?: { code: string; message: string };
