@@ -57,6 +57,7 @@ describe('createRequestRecordChecker on a valid record with one hostile part', (
     },
     alice.secretKey,
   ) as UnsealRequest;
+  // biome-ignore lint/suspicious/noExplicitAny: each case breaks an arbitrary part of a parsed bundle
   const muts: [string, (b: any) => void][] = [
     [
       'inclusionProof a string',
