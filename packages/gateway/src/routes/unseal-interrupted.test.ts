@@ -58,8 +58,13 @@ describe('an unseal interrupted by a gateway restart', () => {
     );
   }
 
-  it('is listed unanswered once its request is logged, and recorded as interrupted at the next start', async () => {
-    // The first process stops while the parties answer: here, its call to them never returns.
+  type Listed = { request_evidence_id: string; release_evidence_id: string | null };
+
+  /**
+   * A gateway that stops while the parties answer (its call to them never returns), with an
+   * incident's unseal `requestId` sent and waited for until its request is logged and listed.
+   */
+  async function stoppedMidUnseal(requestId: string) {
     const stopped = await makeGateway({
       config: { sealing: {} },
       approverKey,
@@ -80,13 +85,12 @@ describe('an unseal interrupted by a gateway restart', () => {
     const evidenceId = String(record?.evidence_id);
     const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
     expect(fields.length).toBeGreaterThan(0);
-    const req = unsealRequest(incidentId, evidenceId, fields, 'ur-interrupted-1');
+    const req = unsealRequest(incidentId, evidenceId, fields, requestId);
     void request(stopped, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
       token: TOKENS.approve,
       body: { request: req },
     });
     // Wait until the parties are being asked: the request is then logged and listed.
-    type Listed = { request_evidence_id: string; release_evidence_id: string | null };
     let listed = undefined as Listed | undefined;
     for (let i = 0; i < 200 && listed === undefined; i++) {
       await new Promise((r) => setTimeout(r, 25));
@@ -99,12 +103,12 @@ describe('an unseal interrupted by a gateway restart', () => {
         listed = entry;
     }
     expect(listed).toMatchObject({ release_evidence_id: null });
-    expect(await stopped.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);
-    const requested = await stopped.store.getEvidence(listed!.request_evidence_id);
-    expect(statementOf(requested!).predicate.decision.outcome).toBe('unseal-requested');
-    await stopped.close();
+    return { stopped, incidentId, evidenceId, req, listed: listed! };
+  }
 
-    // The next start, on the same database and keys.
+  /** The next start of `stopped`'s gateway, on the same database and keys. */
+  async function restart(stopped: TestGateway): Promise<TestGateway> {
+    await stopped.close();
     const next = await makeGateway({
       dir: stopped.dir,
       gatewayKey: stopped.gatewayKey,
@@ -113,10 +117,19 @@ describe('an unseal interrupted by a gateway restart', () => {
       config: { sealing: {} },
     });
     gateways.push(next);
+    return next;
+  }
+
+  it('is listed unanswered once its request is logged, and recorded as interrupted at the next start', async () => {
+    const { stopped, incidentId, evidenceId, req, listed } = await stoppedMidUnseal('ur-interrupted-1');
+    expect(await stopped.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);
+    const requested = await stopped.store.getEvidence(listed.request_evidence_id);
+    expect(statementOf(requested!).predicate.decision.outcome).toBe('unseal-requested');
+    const next = await restart(stopped);
     expect(await next.finishInterruptedUnseals()).toBe(1);
     const after = (await next.store.getIncident(incidentId))?.unseals ?? [];
     expect(after).toHaveLength(1);
-    expect(after[0]!.request_evidence_id).toBe(listed!.request_evidence_id);
+    expect(after[0]!.request_evidence_id).toBe(listed.request_evidence_id);
     const endId = after[0]!.release_evidence_id;
     expect(endId).toMatch(/^[0-9a-f]{64}$/);
     const end = await next.store.getEvidence(endId!);
@@ -230,60 +243,8 @@ describe('an unseal interrupted by a gateway restart', () => {
   });
 
   it("a stop between an end's append and its store does not give the request a second end", async () => {
-    // The first process stops while the parties answer: here, its call to them never returns.
-    const stopped = await makeGateway({
-      config: { sealing: {} },
-      approverKey,
-      wrap: (c) => ({
-        ...delegating(c),
-        trustedKeys: () => c.trustedKeys(),
-        releaseSealed: () => new Promise(() => {}),
-      }),
-    });
-    gateways.push(stopped);
-    const res = await request(stopped, 'POST', '/v1/incidents', {
-      token: TOKENS.submit,
-      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
-    });
-    const incidentId = String((await json(res))['incident_id']);
-    await stopped.runner.idle();
-    const record = await stopped.store.getIncident(incidentId);
-    const evidenceId = String(record?.evidence_id);
-    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
-    expect(fields.length).toBeGreaterThan(0);
-    const req = unsealRequest(incidentId, evidenceId, fields, 'ur-interrupted-4');
-    void request(stopped, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
-      token: TOKENS.approve,
-      body: { request: req },
-    });
-    // Wait until the parties are being asked: the request is then logged and listed.
-    type Listed = { request_evidence_id: string; release_evidence_id: string | null };
-    let listed = undefined as Listed | undefined;
-    for (let i = 0; i < 200 && listed === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      const shown = (await incident(stopped, incidentId))['unseals'] as Listed[] | undefined;
-      const entry = shown?.[0];
-      if (
-        entry !== undefined &&
-        (await stopped.store.getEvidence(entry.request_evidence_id))?.transparencyLog
-      )
-        listed = entry;
-    }
-    expect(listed).toMatchObject({ release_evidence_id: null });
-    expect(await stopped.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);
-    const requested = await stopped.store.getEvidence(listed!.request_evidence_id);
-    expect(statementOf(requested!).predicate.decision.outcome).toBe('unseal-requested');
-    await stopped.close();
-
-    // The next start, on the same database and keys.
-    const next = await makeGateway({
-      dir: stopped.dir,
-      gatewayKey: stopped.gatewayKey,
-      approverKey,
-      material: stopped.coordinator.exportMaterial(),
-      config: { sealing: {} },
-    });
-    gateways.push(next);
+    const { stopped, incidentId } = await stoppedMidUnseal('ur-interrupted-4');
+    const next = await restart(stopped);
     // The process stops again after the interrupted record is in the log, before the incident
     // names it (here: that store write fails once).
     const put = next.store.putEvidence.bind(next.store);
