@@ -4,7 +4,7 @@
  * separate from the group key, a checkpoint that key signed for another log is not "OK".
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,22 +19,13 @@ import {
   noteKeyFor,
   ORIGIN,
 } from './test-helpers/fixtures.js';
-
-const DOC = new URL('../../../docs/evidence.md', import.meta.url);
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
-function recipe(): string {
-  const doc = readFileSync(DOC, 'utf8');
-  const m = /<!-- openssl-recipe:start -->\n```bash\n([\s\S]*?)```\n<!-- openssl-recipe:end -->/.exec(doc);
-  if (!m) throw new Error('docs/evidence.md has no openssl recipe block');
-  return m[1]!;
-}
+import { hasOpenssl, recipeScript } from './test-helpers/openssl-recipe.js';
 
 describe.skipIf(!hasOpenssl)('the OpenSSL recipe and the checkpoint origin', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'aaps-recipe-origin-'));
-    writeFileSync(join(dir, 'verify-bundle.sh'), recipe());
+    writeFileSync(join(dir, 'verify-bundle.sh'), recipeScript());
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

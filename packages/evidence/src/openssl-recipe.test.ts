@@ -15,18 +15,10 @@ import {
   ORIGIN,
   reloggedUnderLogKey,
 } from './test-helpers/fixtures.js';
+import { hasOpenssl, recipeScript } from './test-helpers/openssl-recipe.js';
 
 // Runs the auditor recipe exactly as docs/evidence.md prints it, as the script file it says to
 // save it as, with the system's OpenSSL and awk.
-const DOC = new URL('../../../docs/evidence.md', import.meta.url);
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
-function recipe(): string {
-  const doc = readFileSync(DOC, 'utf8');
-  const m = /<!-- openssl-recipe:start -->\n```bash\n([\s\S]*?)```\n<!-- openssl-recipe:end -->/.exec(doc);
-  if (!m) throw new Error('docs/evidence.md has no openssl recipe block');
-  return m[1]!;
-}
 
 type Form = 'compact' | 'pretty' | 'ascii';
 
@@ -52,7 +44,7 @@ describe.skipIf(!hasOpenssl)('the OpenSSL recipe in docs/evidence.md', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'aaps-openssl-'));
-    writeFileSync(join(dir, 'verify-bundle.sh'), recipe());
+    writeFileSync(join(dir, 'verify-bundle.sh'), recipeScript());
     fx = await makeLoggedBundles(2);
     keyHex = Buffer.from(fx.group.publicKey).toString('hex');
     // A genuine note, signed by the same group key under the same origin (another log of one leaf),
