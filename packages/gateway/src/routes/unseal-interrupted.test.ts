@@ -103,7 +103,7 @@ describe('an unseal interrupted by a gateway restart', () => {
         listed = entry;
     }
     expect(listed).toMatchObject({ release_evidence_id: null });
-    return { stopped, incidentId, evidenceId, req, listed: listed! };
+    return { stopped, incidentId, evidenceId, fields, req, listed: listed! };
   }
 
   /** The next start of `stopped`'s gateway, on the same database and keys. */
@@ -272,5 +272,42 @@ describe('an unseal interrupted by a gateway restart', () => {
     // the retry should have kept that one, not appended another.
     expect(size).toBeGreaterThan(0);
     expect(end?.transparencyLog?.logIndex).toBe(size);
+  });
+
+  it('one unseal whose end cannot be recorded does not keep the others waiting', async () => {
+    const { stopped, incidentId, evidenceId, fields } = await stoppedMidUnseal('ur-interrupted-5');
+    const second = unsealRequest(incidentId, evidenceId, fields, 'ur-interrupted-6');
+    void request(stopped, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: second },
+    });
+    for (let i = 0; i < 200 && (await stopped.store.pendingUnseals()).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect((await stopped.store.pendingUnseals()).map((p) => p.requestId).sort()).toEqual([
+      'ur-interrupted-5',
+      'ur-interrupted-6',
+    ]);
+    const next = await restart(stopped);
+    // The first one's end cannot be stored (once); the second still gets its end in this call.
+    const put = next.store.putEvidence.bind(next.store);
+    let failed = false;
+    (next.store as { putEvidence: typeof put }).putEvidence = async (id, bundle, inc) => {
+      const first = inc.unseals?.find((u) => u.request_id === 'ur-interrupted-5');
+      if (!failed && first?.end_evidence_id !== undefined) {
+        failed = true;
+        throw new Error('store refused');
+      }
+      return put(id, bundle, inc);
+    };
+    await expect(next.finishInterruptedUnseals()).rejects.toThrow('store refused');
+    expect((await next.store.pendingUnseals()).map((p) => p.requestId)).toEqual(['ur-interrupted-5']);
+    (next.store as { putEvidence: typeof put }).putEvidence = put;
+    expect(await next.finishInterruptedUnseals()).toBe(1);
+    expect(await next.store.pendingUnseals()).toEqual([]);
+    const ends = ((await next.store.getIncident(incidentId))?.unseals ?? []).map(
+      (u) => u.release_evidence_id,
+    );
+    expect(ends).toHaveLength(2);
+    expect(ends.every((e) => typeof e === 'string')).toBe(true);
   });
 });

@@ -254,56 +254,69 @@ function noAnswersRecord(
  */
 export async function finishInterruptedUnseals(d: RouteDeps): Promise<number> {
   let finished = 0;
+  // Each entry on its own: one that fails (a store error, too few parties to sign) does not keep
+  // the others waiting for the next start. The first failure is thrown once all were tried.
+  let failure: unknown;
   for (const { requestId, incidentId } of await d.store.pendingUnseals()) {
-    const incident = await d.store.getIncident(incidentId);
-    const entry = incident?.unseals?.find((u) => u.request_id === requestId);
-    const stored = entry === undefined ? undefined : await d.store.getEvidence(entry.request_evidence_id);
-    const requested = stored?.transcript[0];
-    const request = (requested?.payload as { request?: UnsealRequest } | undefined)?.request;
-    const storedEnd =
-      entry?.end_evidence_id === undefined ? undefined : await d.store.getEvidence(entry.end_evidence_id);
-    if (
-      incident === undefined ||
-      entry === undefined ||
-      stored === undefined ||
-      requested === undefined ||
-      request === undefined ||
-      (entry.end_evidence_id !== undefined && storedEnd === undefined)
-    ) {
-      d.logger.warn('unseal.resume_skipped', {
+    try {
+      const incident = await d.store.getIncident(incidentId);
+      const entry = incident?.unseals?.find((u) => u.request_id === requestId);
+      const stored = entry === undefined ? undefined : await d.store.getEvidence(entry.request_evidence_id);
+      const requested = stored?.transcript[0];
+      const request = (requested?.payload as { request?: UnsealRequest } | undefined)?.request;
+      const storedEnd =
+        entry?.end_evidence_id === undefined ? undefined : await d.store.getEvidence(entry.end_evidence_id);
+      if (
+        incident === undefined ||
+        entry === undefined ||
+        stored === undefined ||
+        requested === undefined ||
+        request === undefined ||
+        (entry.end_evidence_id !== undefined && storedEnd === undefined)
+      ) {
+        d.logger.warn('unseal.resume_skipped', {
+          request_id: requestId,
+          incident_id: incidentId,
+          note: 'the pending unseal or one of its records does not read',
+        });
+        continue;
+      }
+      // Stored before it went into the log: put it there now (a bundle the log holds keeps its entry).
+      if (stored.transparencyLog === undefined) {
+        const bundle = await d.evidence.publish(stored);
+        await withUnsealEntry(d, incident.id, { evidenceId: entry.request_evidence_id, bundle }, entry);
+      }
+      const end =
+        storedEnd !== undefined && entry.end_evidence_id !== undefined
+          ? await publishEnd(d, incident.id, entry, { evidenceId: entry.end_evidence_id, bundle: storedEnd })
+          : await recordEnd(
+              d,
+              incident.id,
+              entry,
+              noAnswersRecord(d, incident, requested as SignedEnvelope, request, {
+                outcome: 'unseal-interrupted',
+                type: 'UnsealInterrupted',
+                reason:
+                  'the parties’ answers were not recorded: the gateway stopped, or could not record them, before they were in the log',
+              }),
+            );
+      d.logger.warn('unseal.ended_at_start', {
+        incident_id: incident.id,
+        request_id: request.request_id,
+        evidence_id: end.evidenceId,
+        stored_end: storedEnd !== undefined,
+      });
+      finished++;
+    } catch (e) {
+      d.logger.warn('unseal.resume_failed', {
         request_id: requestId,
         incident_id: incidentId,
-        note: 'the pending unseal or one of its records does not read',
+        code: e instanceof AapsError ? e.code : 'INTERNAL',
       });
-      continue;
+      failure ??= e;
     }
-    // Stored before it went into the log: put it there now (a bundle the log holds keeps its entry).
-    if (stored.transparencyLog === undefined) {
-      const bundle = await d.evidence.publish(stored);
-      await withUnsealEntry(d, incident.id, { evidenceId: entry.request_evidence_id, bundle }, entry);
-    }
-    const end =
-      storedEnd !== undefined && entry.end_evidence_id !== undefined
-        ? await publishEnd(d, incident.id, entry, { evidenceId: entry.end_evidence_id, bundle: storedEnd })
-        : await recordEnd(
-            d,
-            incident.id,
-            entry,
-            noAnswersRecord(d, incident, requested as SignedEnvelope, request, {
-              outcome: 'unseal-interrupted',
-              type: 'UnsealInterrupted',
-              reason:
-                'the parties’ answers were not recorded: the gateway stopped, or could not record them, before they were in the log',
-            }),
-          );
-    d.logger.warn('unseal.ended_at_start', {
-      incident_id: incident.id,
-      request_id: request.request_id,
-      evidence_id: end.evidenceId,
-      stored_end: storedEnd !== undefined,
-    });
-    finished++;
   }
+  if (failure !== undefined) throw failure;
   return finished;
 }
 
