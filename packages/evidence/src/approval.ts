@@ -18,7 +18,7 @@ import { canonicalBytes } from '@aaps/mpc-core';
 import { parseHex, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';
 import { type EvidenceCiphersuite, verifyGroupSignature } from './keys.js';
-import { type IncidentPredicate, isObject, type VerifierRoster } from './statement.js';
+import { type IncidentPredicate, isObject, signerListProblem, type VerifierRoster } from './statement.js';
 
 export const APPROVAL_DOMAIN = 'aaps.approval.v1';
 export const PROPOSAL_DIGEST_DOMAIN = 'aaps.proposal-digest.v1';
@@ -165,18 +165,11 @@ function verifyApproval(
       actual: { ciphersuite: approval.ciphersuite, group_public_key: approval.group_public_key },
     });
   }
-  const signers = approval.signers;
-  const { min, max } = predicate.threshold;
-  if (
-    !Array.isArray(signers) ||
-    signers.length < min ||
-    signers.length > max ||
-    new Set(signers).size !== signers.length ||
-    !signers.every((id) => roster.parties.some((p) => p.id === id))
-  ) {
-    fail('approval.signature', `${at}: approval.signers must be ${min} to ${max} distinct roster parties`, {
+  const problem = signerListProblem(approval.signers, roster, predicate.threshold);
+  if (problem !== undefined) {
+    fail('approval.signature', `${at}: approval.signers: ${problem.message}`, {
       index,
-      actual: Array.isArray(signers) ? signers : null,
+      actual: Array.isArray(approval.signers) ? approval.signers : null,
     });
   }
   const signature = parseHex(approval.signature);

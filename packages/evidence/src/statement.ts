@@ -9,6 +9,7 @@ import { canonicalBytes, canonicalize } from '@aaps/mpc-core';
 import { isHexOf, parseHex, sha256, toHex, utf8Decode } from './encoding.js';
 import { fail } from './errors.js';
 import { isSupportedCiphersuite } from './keys.js';
+import { DEFAULT_GATEWAY_ID } from './transcript.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 /** The predicate type of an AAPS incident's evidence (documented in docs/evidence.md). */
@@ -124,15 +125,32 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 
 /** Every malformed roster field as a dot path under `path`. */
-/** The id the gateway signs as when a roster names none (`transcript.ts` `DEFAULT_GATEWAY_ID`). */
-const DEFAULT_ROSTER_GATEWAY_ID = 'gateway';
+/**
+ * Why `signers` is not a list of k to n distinct parties of `roster` (the rule for a bundle's
+ * signers and for an approval's), or `undefined` when it is.
+ */
+export function signerListProblem(
+  signers: unknown,
+  roster: VerifierRoster,
+  threshold: Threshold,
+): { message: string; unknown?: string[] } | undefined {
+  if (!Array.isArray(signers) || !signers.every((s) => typeof s === 'string'))
+    return { message: 'the signers are not a list of ids' };
+  if (new Set(signers).size !== signers.length) return { message: 'a signer is listed twice' };
+  const ids = new Set(roster.parties.map((p) => p.id));
+  const unknown = signers.filter((s) => !ids.has(s));
+  if (unknown.length > 0) return { message: 'signers outside the roster', unknown };
+  if (signers.length < threshold.min || signers.length > threshold.max)
+    return { message: `${signers.length} signers for a ${threshold.min}-of-${threshold.max} key` };
+  return undefined;
+}
 
 /** Whether some identity key of `roster` (a member's or the gateway's) is `groupKeyHex`. */
 export function rosterHoldsKey(roster: VerifierRoster, groupKeyHex: string): boolean {
   const key = groupKeyHex.toLowerCase();
+  const holds = (m: RosterMember) => m.identity_key.toLowerCase() === key;
   return (
-    roster.gateway_key.toLowerCase() === key ||
-    [...roster.parties, ...roster.approvers].some((m) => m.identity_key.toLowerCase() === key)
+    roster.gateway_key.toLowerCase() === key || roster.parties.some(holds) || roster.approvers.some(holds)
   );
 }
 
@@ -142,7 +160,7 @@ export function rosterErrors(value: unknown, path: string): string[] {
   // One id and one key per member, across parties, approvers and the gateway: a party named as
   // the gateway, or two members (or a member and the gateway) sharing a key, would let one holder
   // speak as two.
-  const gatewayId = typeof value.gateway_id === 'string' ? value.gateway_id : DEFAULT_ROSTER_GATEWAY_ID;
+  const gatewayId = typeof value.gateway_id === 'string' ? value.gateway_id : DEFAULT_GATEWAY_ID;
   const ids = new Set<string>([gatewayId]);
   const keys = new Set<string>(
     typeof value.gateway_key === 'string' ? [value.gateway_key.toLowerCase()] : [],

@@ -72,10 +72,16 @@ export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): Signe
  * an approver's key signs decisions only. A party may sign any workflow message (the roster the
  * verifier holds does not say which role each party plays).
  */
+const GATEWAY_MAY_SIGN: ReadonlySet<string> = new Set([
+  'IncidentSignal',
+  'ExecutionOrder',
+  'ExecutionResult',
+  'EvidenceBundleRef',
+]);
 const MAY_SIGN: Readonly<Record<Exclude<SignerKind, 'party'>, ReadonlySet<string>>> = {
   approver: new Set(['ApprovalDecision']),
-  gateway: new Set(['IncidentSignal', 'ExecutionOrder', 'ExecutionResult', 'EvidenceBundleRef']),
-  outside: new Set(['IncidentSignal', 'ExecutionOrder', 'ExecutionResult', 'EvidenceBundleRef']),
+  gateway: GATEWAY_MAY_SIGN,
+  outside: GATEWAY_MAY_SIGN,
 };
 
 /** Whether a signer of `kind` may sign a `messageType` envelope into a transcript. */

@@ -34,6 +34,7 @@ import {
   rosterErrors,
   rosterHoldsKey,
   type Statement,
+  signerListProblem,
   subjectName,
   type Threshold,
   type VerifierRoster,
@@ -514,13 +515,13 @@ function checkSigners(
   if (roster.parties.length !== threshold.max) {
     fail('signers.threshold', `the roster has ${roster.parties.length} parties, not ${threshold.max}`);
   }
-  if (new Set(signers).size !== signers.length) fail('signers.threshold', 'a signer is listed twice');
-  const ids = new Set(roster.parties.map((p) => p.id));
-  const unknown = signers.filter((s) => !ids.has(s));
-  if (unknown.length > 0) fail('signers.threshold', 'signers outside the roster', { unknown });
-  if (signers.length < threshold.min || signers.length > threshold.max) {
-    fail('signers.threshold', `${signers.length} signers for a ${threshold.min}-of-${threshold.max} key`);
-  }
+  const problem = signerListProblem(signers, roster, threshold);
+  if (problem !== undefined)
+    fail(
+      'signers.threshold',
+      problem.message,
+      problem.unknown === undefined ? {} : { unknown: problem.unknown },
+    );
 }
 
 function checkConsistency(

@@ -176,38 +176,54 @@ async function withUnsealEntry(
 }
 
 /**
- * The record of an unseal's end (the parties' answers, or why there are none), written as the
- * request's is: signed, stored with the entry naming it (`end_evidence_id`), appended to the log
- * (idempotent), then stored with its log entry as the entry's `release_evidence_id`. A stop
- * anywhere in between leaves either no end (the next start records one) or this very bundle,
- * which the next start appends: never two ends for one request.
+ * A record of an unseal, written so that a stop anywhere leaves nothing half-done: signed, stored
+ * with the incident's entry `pending(evidenceId)`, appended to the log (idempotent), then stored
+ * with its log entry and the entry `done(evidenceId)`. The request's record and its end's are
+ * both written so.
  */
-async function recordEnd(
+async function recordUnseal(
   d: RouteDeps,
   incidentId: string,
-  entry: UnsealEntry,
   input: EvidenceRecordInput,
+  pending: (evidenceId: string) => UnsealEntry,
+  done: (evidenceId: string) => UnsealEntry,
 ): Promise<Recorded> {
   const signed = await d.evidence.signRecord(input);
-  await withUnsealEntry(d, incidentId, signed, {
-    ...entry,
-    release_evidence_id: null,
-    end_evidence_id: signed.evidenceId,
-  });
-  return publishEnd(d, incidentId, entry, signed);
+  await withUnsealEntry(d, incidentId, signed, pending(signed.evidenceId));
+  return publishUnseal(d, incidentId, signed, done(signed.evidenceId));
 }
 
-/** Appends a stored end and records it as the entry's `release_evidence_id`. */
-async function publishEnd(
+/** Appends a stored record of an unseal and stores it with its log entry and `entry`. */
+async function publishUnseal(
   d: RouteDeps,
   incidentId: string,
+  stored: Recorded,
   entry: UnsealEntry,
-  signed: Recorded,
 ): Promise<Recorded> {
-  const logged = { evidenceId: signed.evidenceId, bundle: await d.evidence.publish(signed.bundle) };
-  const { end_evidence_id: _pending, ...rest } = entry;
-  await withUnsealEntry(d, incidentId, logged, { ...rest, release_evidence_id: signed.evidenceId });
+  const logged = { evidenceId: stored.evidenceId, bundle: await d.evidence.publish(stored.bundle) };
+  await withUnsealEntry(d, incidentId, logged, entry);
   return logged;
+}
+
+/** The entry once its end `evidenceId` is in the log. */
+function ended(entry: UnsealEntry, evidenceId: string): UnsealEntry {
+  const { end_evidence_id: _pending, ...rest } = entry;
+  return { ...rest, release_evidence_id: evidenceId };
+}
+
+/**
+ * The record of an unseal's end (the parties' answers, or why there are none): stored first with
+ * the entry naming it (`end_evidence_id`), so the next start appends that very bundle and a
+ * request never gets two ends.
+ */
+function recordEnd(d: RouteDeps, incidentId: string, entry: UnsealEntry, input: EvidenceRecordInput) {
+  return recordUnseal(
+    d,
+    incidentId,
+    input,
+    (id) => ({ ...entry, release_evidence_id: null, end_evidence_id: id }),
+    (id) => ended(entry, id),
+  );
 }
 
 /** A gateway-signed record of why an unseal has no answers, after its request's envelope. */
@@ -282,13 +298,16 @@ export async function finishInterruptedUnseals(d: RouteDeps): Promise<number> {
         continue;
       }
       // Stored before it went into the log: put it there now (a bundle the log holds keeps its entry).
-      if (stored.transparencyLog === undefined) {
-        const bundle = await d.evidence.publish(stored);
-        await withUnsealEntry(d, incident.id, { evidenceId: entry.request_evidence_id, bundle }, entry);
-      }
+      if (stored.transparencyLog === undefined)
+        await publishUnseal(d, incident.id, { evidenceId: entry.request_evidence_id, bundle: stored }, entry);
       const end =
         storedEnd !== undefined && entry.end_evidence_id !== undefined
-          ? await publishEnd(d, incident.id, entry, { evidenceId: entry.end_evidence_id, bundle: storedEnd })
+          ? await publishUnseal(
+              d,
+              incident.id,
+              { evidenceId: entry.end_evidence_id, bundle: storedEnd },
+              ended(entry, entry.end_evidence_id),
+            )
           : await recordEnd(
               d,
               incident.id,
@@ -386,26 +405,27 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         `unseal-${request.request_id}-requested`,
       );
       const subject = unsealSubject(incident.id, request);
-      const signedRequest = await d.evidence.signRecord({
-        incident: subject,
-        decision: { outcome: 'unseal-requested', reason: request.reason },
-        times: { requested: d.now().toISOString() },
-        transcript: [requested],
-      });
       // Stored and listed in the incident, unanswered, before it goes into the log: a restart from
       // here on finds it (`finishInterruptedUnseals`) and no log entry is left that nothing names.
-      const entry: UnsealEntry = {
+      const entryFor = (id: string): UnsealEntry => ({
         request_id: request.request_id,
         requester: request.requester,
-        request_evidence_id: signedRequest.evidenceId,
+        request_evidence_id: id,
         release_evidence_id: null,
-      };
-      await withUnsealEntry(d, incident.id, signedRequest, entry);
-      const recordedRequest = {
-        ...signedRequest,
-        bundle: await d.evidence.publish(signedRequest.bundle),
-      };
-      await withUnsealEntry(d, incident.id, recordedRequest, entry);
+      });
+      const recordedRequest = await recordUnseal(
+        d,
+        incident.id,
+        {
+          incident: subject,
+          decision: { outcome: 'unseal-requested', reason: request.reason },
+          times: { requested: d.now().toISOString() },
+          transcript: [requested],
+        },
+        entryFor,
+        entryFor,
+      );
+      const entry = entryFor(recordedRequest.evidenceId);
       d.logger.info('unseal.requested', {
         incident_id: incident.id,
         request_id: request.request_id,

@@ -876,11 +876,10 @@ interface AggregationState {
 interface EvaluatedState {
   evaluatedAt: number;
   session: AggregationSession<unknown>;
-  /** Each input's `C_0` as this party verified it, concatenated in circuit input order. */
-  commitments: Uint8Array;
   /**
    * Each input's `C_0` and range proof as this party verified them (its own: as it made them), in
-   * circuit input order: the record's check at confirmation does not verify these proofs again.
+   * circuit input order: the record must carry these commitments, and its check at confirmation
+   * does not verify these proofs again.
    */
   proofs: VerifiedProofs;
   subject?: RiskSubject;
@@ -1242,7 +1241,6 @@ export function createAggregationHandlers(
       evaluated.set(sessionId, {
         evaluatedAt: Date.now(),
         session,
-        commitments: firstCommitments(session, full),
         proofs: verifiedProofs(session, full),
         ...(state.subject ? { subject: state.subject } : {}),
       });
@@ -1299,11 +1297,11 @@ export function createAggregationHandlers(
     const same =
       checked.sessionId === sessionId &&
       record.inputs.length === session.circuit.inputs.length &&
-      record.inputs.every((inp, k) => {
-        const EL = inp.commitment.length;
-        const mine = state.commitments.subarray(k * EL, (k + 1) * EL);
-        return session.circuit.inputs[k]!.name === inp.name && equalBytes(mine, inp.commitment);
-      });
+      record.inputs.every(
+        (inp, k) =>
+          session.circuit.inputs[k]!.name === inp.name &&
+          equalBytes(state.proofs.inputs[k]!.commitment, inp.commitment),
+      );
     if (!same) {
       throw new ProtocolError(
         'INCONSISTENT_TRANSCRIPT',
@@ -1348,17 +1346,6 @@ function dealtAlready(sessionId: string): AapsError {
   return new AapsError('CONFLICT', `aggregation ${sessionId} was already dealt here`, {
     details: { session: sessionId },
   });
-}
-
-/** Every input's `C_0`, concatenated in circuit input order (compact state kept per session). */
-function firstCommitments(
-  session: AggregationSession<unknown>,
-  dealings: readonly InputDealing[],
-): Uint8Array {
-  const EL = session.suite.group.elementLength;
-  const out = new Uint8Array(session.circuit.inputs.length * EL);
-  for (const d of dealings) out.set(d.commitments[0]!, session.inputIndex.get(d.input)! * EL);
-  return out;
 }
 
 /** Each input's `C_0` and range proof as dealt, in circuit input order, for {@link verifyAggregation}. */
