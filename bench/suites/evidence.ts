@@ -11,7 +11,7 @@
  *
  * - `evidence.verify.offline` (the issue's goal row): the default CLI path, `aaps-verify -` in its
  *   own process on a stream of STREAM comparable bundles with the default `--jobs`
- *   (os.availableParallelism(): this thread plus jobs - 1 workers), at the rate it prints: from
+ *   (os.availableParallelism() worker threads; the main thread reads and hands out), at the rate it prints: from
  *   the start of reading stdin (workers start meanwhile) to the last verdict.
  *   `evidence.verify.offline.wall` is the same runs timed from spawn to exit (node start and module
  *   loading included, about 0.15-0.2 s per run here); `evidence.verify.offline.cli-run` is one run.

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import {
   ORIGIN,
   trustedRootFor,
 } from '../test-helpers/fixtures.js';
-import { splitJsonValues } from './input.js';
+import { splitJsonValues } from './json-stream.js';
 
 let dir: string;
 let fx: LoggedFixture;
@@ -376,6 +376,38 @@ describe('aaps-verify on many threads', () => {
     expect(outputs[0]!.count).toBe(602);
     for (const o of outputs.slice(1)) expect(o).toEqual(outputs[0]);
   });
+});
+
+describe('aaps-verify - as the stream arrives', () => {
+  it("prints an invalid bundle's line while the writer still holds stdin open, on workers", async () => {
+    const child = spawn(process.execPath, [CLI, '-', '--key', keyHex, '--jobs', '2'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let seen: () => void = () => {};
+    const invalidLine = new Promise<void>((resolve) => {
+      seen = resolve;
+    });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (/^stdin#81: invalid: dsse\.signature/m.test(out)) seen();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const valid = fx.bundles.map((b) => JSON.stringify(b));
+    const bad = JSON.stringify(
+      tamper(fx.bundles[0]!, (b) => {
+        b.dsseEnvelope.signatures[0]!.sig = flipB64(b.dsseEnvelope.signatures[0]!.sig);
+      }),
+    );
+    // 80 valid bundles (workers start from 64), then an invalid one; stdin stays open.
+    child.stdin.write(
+      `${Array.from({ length: 80 }, (_, i) => valid[i % valid.length]).join('\n')}\n${bad}\n`,
+    );
+    await invalidLine;
+    child.stdin.end(`${valid[0]}\n`);
+    expect(await exited).toBe(1);
+    expect(out.trim().split('\n').at(-1)).toMatch(/^82 bundles: 81 valid, 1 invalid in /);
+  }, 60_000);
 });
 
 describe('splitJsonValues', () => {

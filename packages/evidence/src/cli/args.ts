@@ -63,26 +63,27 @@ export function jobsOf(value: string | boolean | undefined): number | undefined 
 }
 
 /**
- * How many workers the launcher starts before the verifier loads: `jobs - 1` for a stream or a
- * directory with valid `--jobs` (never more than `MAX_JOBS - 1`), else none (a usage error is
- * then verify-main's to report).
+ * How many workers the launcher starts before the verifier loads, for a valid `--jobs` of 2 or
+ * more: `jobs` for a stream on stdin (that thread only reads and hands out), `jobs - 1` for a
+ * directory (the main thread verifies too); none otherwise (a usage error is then verify-main's to
+ * report). Never more than `MAX_JOBS`.
  */
 export function prestartCount(argv: string[]): number {
   try {
     const { values, positionals } = parseCommandLine(argv);
     const jobs = jobsOf(values.jobs);
     if (values.help || positionals.length !== 1 || jobs === undefined || jobs < 2) return 0;
-    return isManyTarget(positionals[0]!) ? jobs - 1 : 0;
+    const target = positionals[0]!;
+    if (target === '-') return jobs;
+    return isDirectory(target) ? jobs - 1 : 0;
   } catch {
     return 0;
   }
 }
 
-/** Whether `target` names many bundles: `-` (a stream on stdin) or a directory. */
-export function isManyTarget(target: string): boolean {
-  if (target === '-') return true;
+function isDirectory(path: string): boolean {
   try {
-    return statSync(target).isDirectory();
+    return statSync(path).isDirectory();
   } catch {
     return false;
   }

@@ -54,7 +54,7 @@ function isSpace(b: number | undefined): boolean {
 }
 
 /** Where the data starts: after a UTF-8 byte-order mark and whitespace. */
-function firstDataByte(bytes: Uint8Array): number | undefined {
+export function firstDataByte(bytes: Uint8Array): number | undefined {
   let i = hasBom(bytes) ? 3 : 0;
   while (i < bytes.length && isSpace(bytes[i])) i++;
   return bytes[i];
@@ -161,93 +161,4 @@ export function loadSource(source: BundleSource): unknown {
   if ('bytes' in source) return parseBundleBytes(source.bytes);
   if ('path' in source) return parseBundleBytes(readPath(source.path));
   return parseBundleJson(source.text, 'not JSON');
-}
-
-/** Where one JSON object of a stream lies (`[start, end)` in bytes), or what is wrong there. */
-export type StreamItem = { start: number; end: number } | { error: string };
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/** Where scanning resumes after an unfinished object: the next line that starts with `{`, or the end. */
-function nextObjectLine(buf: Buffer, from: number): number {
-  const at = buf.indexOf('\n{', from);
-  return at < 0 ? buf.length : at + 1;
-}
-
-/**
- * Split a stream of concatenated JSON objects (NDJSON or pretty-printed, UTF-8) into their byte
- * ranges, without parsing them: it tracks nesting and skips strings (bytes of multi-byte UTF-8
- * characters are all >= 0x80, so they never look like brackets or quotes). Text between objects
- * other than whitespace is reported once per run and skipped to the next line or `{`.
- *
- * An object left unfinished (a truncated line, a string with a raw newline, which JSON forbids) is
- * reported as such and the split resumes at the next line that starts with `{`: a line starting
- * with `{` always starts a new object, so one bad item never swallows the bundles after it.
- * (Pretty printers indent nested objects, so this costs nothing for their output.)
- */
-export function* splitJsonValues(bytes: Uint8Array): Generator<StreamItem> {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = buf.length;
-  let i = hasBom(buf) ? 3 : 0;
-  while (i < n) {
-    const c = buf[i]!;
-    if (c !== 0x7b) {
-      if (!isSpace(c)) {
-        yield { error: `stray text at offset ${i}` };
-        while (i + 1 < n && buf[i + 1] !== 0x0a && buf[i + 1] !== 0x7b) i++;
-      }
-      i++;
-      continue;
-    }
-    const start = i;
-    let depth = 0;
-    let end = -1;
-    // The next newline at or after i (n if none): a string may not reach past it.
-    let newline = buf.indexOf(0x0a, i);
-    if (newline < 0) newline = n;
-    for (; i < n; i++) {
-      const b = buf[i]!;
-      if (b === QUOTE) {
-        // The closing quote is the next one not escaped by an odd run of backslashes.
-        let q = i;
-        for (;;) {
-          q = buf.indexOf(QUOTE, q + 1);
-          if (q < 0) break;
-          let k = q - 1;
-          while (buf[k] === BACKSLASH) k--;
-          if ((q - 1 - k) % 2 === 0) break;
-        }
-        if (q < 0 || q > newline) {
-          i = newline; // unfinished string: the object ends unfinished at this line's end
-          break;
-        }
-        i = q;
-      } else if (b === 0x7b || b === 0x5b) {
-        depth++;
-      } else if (b === 0x7d || b === 0x5d) {
-        if (--depth === 0) {
-          end = i + 1;
-          break;
-        }
-      } else if (b === 0x0a) {
-        if (buf[i + 1] === 0x7b) break; // a new object starts: this one is unfinished
-        newline = buf.indexOf(0x0a, i + 1);
-        if (newline < 0) newline = n;
-      }
-    }
-    if (end < 0) {
-      const resume = i >= n ? n : nextObjectLine(buf, i);
-      yield {
-        error:
-          resume >= n
-            ? 'truncated bundle at end of input'
-            : `unfinished bundle at offset ${start} (resumed at the next line that starts with {)`,
-      };
-      i = resume;
-      continue;
-    }
-    yield { start, end };
-    i = end;
-  }
 }

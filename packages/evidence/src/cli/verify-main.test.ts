@@ -16,8 +16,8 @@ import type { EvidenceBundle } from '../bundle/types.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { type LoggedFixture, makeLoggedBundles, ORIGIN, trustedRootFor } from '../test-helpers/fixtures.js';
 import { jobsOf, MAX_JOBS, prestartCount } from './args.js';
-import { splitJsonValues } from './input.js';
 import { findDuplicateKey } from './json-keys.js';
+import { splitJsonValues } from './json-stream.js';
 import { main, runCli } from './verify-main.js';
 
 let dir: string;
@@ -30,13 +30,16 @@ interface Run {
   err: string[];
 }
 
+/** `data` as a stream delivers it: one chunk. */
+async function* chunks(data: string | Uint8Array): AsyncGenerator<Uint8Array> {
+  yield typeof data === 'string' ? Buffer.from(data) : data;
+}
+
 async function run(args: string[], stdin = '', jobs: string[] = ['--jobs', '1']): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(
-    [...args, ...jobs],
-    { out: (l) => out.push(l), err: (l) => err.push(l) },
-    async () => Buffer.from(stdin),
+  const code = await main([...args, ...jobs], { out: (l) => out.push(l), err: (l) => err.push(l) }, () =>
+    chunks(stdin),
   );
   return { code, out, err };
 }
@@ -222,13 +225,14 @@ describe('aaps-verify in-process', () => {
     const code = await main(
       ['-', '--key', keyHex, '--jobs', '1000000'],
       { out: (l) => out.push(l), err: (l) => err.push(l) },
-      async () => Buffer.from(JSON.stringify(fx.bundle)),
+      () => chunks(JSON.stringify(fx.bundle)),
     );
     expect(code).toBe(2);
     expect(err[0]).toMatch(/--jobs must be an integer from 1 to \d+/);
     expect(prestartCount(['-', '--key', keyHex, '--jobs', '1000000'])).toBe(0);
-    expect(prestartCount(['-', '--key', keyHex, '--jobs', String(MAX_JOBS)])).toBe(MAX_JOBS - 1);
-    expect(prestartCount(['-', '--key', keyHex, '--jobs', '3'])).toBe(2);
+    expect(prestartCount(['-', '--key', keyHex, '--jobs', String(MAX_JOBS)])).toBe(MAX_JOBS);
+    expect(prestartCount(['-', '--key', keyHex, '--jobs', '3'])).toBe(3);
+    expect(prestartCount([dir, '--key', keyHex, '--jobs', '3'])).toBe(2);
     expect(prestartCount([join(dir, 'good.json'), '--jobs', '3'])).toBe(0);
   });
 
@@ -303,6 +307,25 @@ describe('aaps-verify input and usage errors', () => {
     }
   });
 
+  it('ends a stream whose reading fails with what was read: its lines, the summary, one error line, exit 2', async () => {
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from(`${JSON.stringify(fx.bundles[0])}\n${withDuplicateKey(fx.bundles[1]!)}\n{"cut`);
+      throw Object.assign(new Error('i/o error'), { code: 'EIO' });
+    }
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(
+      ['-', '--key', keyHex, '--jobs', '1'],
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+      failing,
+    );
+    expect(code).toBe(2);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/^stdin#2: invalid: bundle\.format: duplicate key/);
+    expect(out[1]).toMatch(/^2 bundles: 1 valid, 1 invalid in /);
+    expect(err).toEqual(['aaps-verify: cannot read stdin: EIO']);
+  });
+
   it('refuses CBOR on stdin in one line, and calls a truncated CBOR file truncated', async () => {
     const cbor = Buffer.from(encodeBundleCbor(fx.bundle));
     const out: string[] = [];
@@ -310,7 +333,7 @@ describe('aaps-verify input and usage errors', () => {
     const code = await main(
       ['-', '--key', keyHex, '--jobs', '1'],
       { out: (l) => out.push(l), err: (l) => err.push(l) },
-      async () => Buffer.concat([cbor, cbor]),
+      () => chunks(Buffer.concat([cbor, cbor])),
     );
     expect({ code, out, err }).toEqual({
       code: 2,
@@ -490,7 +513,7 @@ async function cli(args: string[]): Promise<Run> {
   const code = await runCli([...args, '--jobs', '1'], [], {
     stdout,
     stderr,
-    stdin: async () => Buffer.from(''),
+    stdin: () => chunks(''),
   });
   const lines = (s: Sink) =>
     s.text
@@ -595,7 +618,7 @@ describe('runCli with a closed stdout', () => {
       const code = await runCli(['-', '--key', keyHex, '--json', '--jobs', '1'], [], {
         stdout,
         stderr,
-        stdin: async () => Buffer.from(ndjson),
+        stdin: () => chunks(ndjson),
       });
       // Let the stream's error events (emitted on a later tick) arrive before the test ends.
       await new Promise((resolve) => setImmediate(resolve));

@@ -34,16 +34,15 @@ import {
   BundleFormatError,
   type BundleSource,
   bundleFormatReport,
+  firstDataByte,
   InputError,
-  oversize,
   parseBundleBytes,
   readBundleFile,
   readFailure,
-  type StreamItem,
-  splitJsonValues,
   startsAsCborMap,
 } from './input.js';
-import { type Outcome, type SourceList, STREAM_HEAD, setUpWorkers, verifyAll } from './verify-pool.js';
+import { type Outcome, setUpWorkers, verifyAll } from './verify-pool.js';
+import { verifyStream } from './verify-stream.js';
 
 interface Output {
   out: (line: string) => void;
@@ -325,7 +324,7 @@ function usageError(problem: string): string {
 export async function main(
   argv: string[],
   io: Output,
-  stdin: () => Promise<Uint8Array>,
+  stdin: () => AsyncIterable<Uint8Array>,
   prestarted: readonly Worker[] = [],
 ): Promise<number> {
   let parsed: ReturnType<typeof parseCommandLine>;
@@ -379,83 +378,51 @@ export async function main(
     unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
   const detail = json ? 'full' : 'brief';
   const clock = performance.now();
-  let sources: SourceList | undefined;
-  // Workers the launcher started are set up now (verifyAll starts any that are missing). They load
-  // while stdin is read; unneeded ones are stopped once the count is known.
-  const started: Worker[] = prestarted.slice(0, Math.max(0, jobs - 1));
-  setUpWorkers(started, { options, detail });
+  const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
+  const emit = (o: Outcome | null) => record(o, json, io, tally);
+  const finish = (): number => {
+    io.out(summary(tally, (performance.now() - clock) / 1000, json));
+    return exitCode(tally);
+  };
+  /** Workers the launcher started, as many as may be used, set up now: they load while input is found. */
+  const enlisted = (wanted: number): Worker[] => {
+    const started = prestarted.slice(0, Math.max(0, wanted));
+    setUpWorkers(started, { options, detail });
+    return started;
+  };
+  const pool = { jobs, detail, verifier, stop: () => io.closed?.() === true } as const;
   if (target === '-') {
-    let input: Uint8Array;
-    try {
-      input = await stdin();
-    } catch (e) {
-      await Promise.all(started.map((w) => w.terminate()));
-      io.err(`aaps-verify: cannot read stdin: ${readFailure(e)}`);
+    // A stream is read, split and handed out by this thread, and verified by `jobs` workers.
+    const started = enlisted(jobs > 1 ? jobs : 0);
+    const end = await verifyStream(options, jsonOnly(stdin()), emit, { ...pool, started });
+    if (end.readError !== undefined) {
+      if (tally.count > 0) finish();
+      const e = end.readError;
+      io.err(`aaps-verify: ${e instanceof InputError ? e.message : `cannot read stdin: ${readFailure(e)}`}`);
       return 2;
     }
-    if (startsAsCborMap(input)) {
-      await Promise.all(started.map((w) => w.terminate()));
-      io.err(
-        'aaps-verify: stdin looks like CBOR: stdin takes JSON bundles only; give a CBOR bundle as a file',
-      );
-      return 2;
-    }
-    // Split the head of the stream now, the rest once the workers have their first batches.
-    const split = splitJsonValues(input);
-    const items: StreamItem[] = [];
-    let more = true;
-    while (more && items.length < STREAM_HEAD) {
-      const next = split.next();
-      if (next.done) more = false;
-      else items.push(next.value);
-    }
-    const read = (i: number): BundleSource => {
-      const item = items[i]!;
-      const name = `stdin#${i + 1}`;
-      if ('error' in item) return { name, error: item.error };
-      const tooLarge = oversize(item.end - item.start);
-      return tooLarge !== undefined
-        ? { name, error: tooLarge }
-        : { name, bytes: input.subarray(item.start, item.end) };
-    };
-    if (!more && items.length === 0) {
-      await Promise.all(started.map((w) => w.terminate()));
+    if (end.count === 0) {
       io.err('aaps-verify: no bundles in stdin');
       return 2;
     }
-    const settle = () => {
-      for (const item of split) items.push(item);
-      return items.length;
-    };
-    sources = more ? { read, head: items.length, settle } : { read, count: items.length };
-  } else {
-    let isDir: boolean;
-    try {
-      isDir = statSync(target).isDirectory();
-    } catch (e) {
-      return cannotRead(e);
-    }
-    if (isDir) {
-      const files = listBundles(target);
-      if (files.length === 0) {
-        await Promise.all(started.map((w) => w.terminate()));
-        io.err(`aaps-verify: no bundles in ${target} (no .json or .cbor files)`);
-        return 2;
-      }
-      sources = { count: files.length, read: (i) => files[i]! };
-    }
+    return finish();
   }
-  if (sources !== undefined) {
-    const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
-    await verifyAll(options, sources, (o) => record(o, json, io, tally), {
-      jobs,
-      detail,
-      started,
-      verifier,
-      stop: () => io.closed?.() === true,
-    });
-    io.out(summary(tally, (performance.now() - clock) / 1000, json));
-    return exitCode(tally);
+  let isDir: boolean;
+  try {
+    isDir = statSync(target).isDirectory();
+  } catch (e) {
+    return cannotRead(e);
+  }
+  if (isDir) {
+    const files = listBundles(target);
+    if (files.length === 0) {
+      io.err(`aaps-verify: no bundles in ${target} (no .json or .cbor files)`);
+      return 2;
+    }
+    // This thread verifies too, between handing out batches to `jobs - 1` workers.
+    const started = enlisted(jobs - 1);
+    await verifyAll(options, { count: files.length, read: (i) => files[i]! }, emit, { ...pool, started });
+    return finish();
   }
 
   let value: unknown;
@@ -480,23 +447,29 @@ export async function main(
   return report.valid ? 0 : 1;
 }
 
-/** All of stdin: one blocking read for a file or pipe, chunk by chunk where that is refused. */
-async function readStdin(): Promise<Uint8Array> {
-  try {
-    return readFileSync(0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+/**
+ * `chunks` as they come, once its first data byte says it is no CBOR: stdin takes JSON bundles
+ * only, and CBOR there ends the run with {@link InputError} before anything is verified.
+ */
+async function* jsonOnly(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let checked = false;
+  for await (const chunk of chunks) {
+    if (!checked && firstDataByte(chunk) !== undefined) {
+      if (startsAsCborMap(chunk))
+        throw new InputError(
+          'stdin looks like CBOR: stdin takes JSON bundles only; give a CBOR bundle as a file',
+        );
+      checked = true;
+    }
+    yield chunk;
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Where {@link runCli} writes and reads: the process's streams unless a test gives others. */
 export interface CliStreams {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  stdin: () => Promise<Uint8Array>;
+  stdin: () => AsyncIterable<Uint8Array>;
 }
 
 /**
@@ -511,7 +484,7 @@ export interface CliStreams {
 export async function runCli(
   argv: string[],
   prestarted: readonly Worker[] = [],
-  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr, stdin: readStdin },
+  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr, stdin: () => process.stdin },
 ): Promise<number> {
   const { stdout, stderr } = streams;
   let closed = false;

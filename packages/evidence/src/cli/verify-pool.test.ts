@@ -20,32 +20,4 @@ describe('verify pool', () => {
       verifyAll({ groupPublicKey: KEY }, list, () => {}, { jobs: 2, detail: 'brief', started: [worker!] }),
     ).rejects.toThrow(/exited/);
   });
-
-  it('emits every source once, in order, from a stream whose total is found after the head', async () => {
-    const total = 700;
-    let settled = false;
-    const list: SourceList = {
-      read: (i) => {
-        if (i >= 256) expect(settled).toBe(true);
-        return { name: `s${i}`, error: `item ${i}` };
-      },
-      head: 256,
-      settle: () => {
-        settled = true;
-        return total;
-      },
-    };
-    const seen: number[] = [];
-    // One thread: the head is settled at once and read in order.
-    await verifyAll(
-      { groupPublicKey: KEY },
-      list,
-      (o, i) => {
-        expect(o).toEqual({ name: `s${i}`, unreadable: `item ${i}` });
-        seen.push(i);
-      },
-      { jobs: 1, detail: 'brief' },
-    );
-    expect(seen).toEqual(Array.from({ length: total }, (_, i) => i));
-  });
 });

@@ -47,8 +47,8 @@ export interface WorkerSetup {
 export type WorkerMessage = { setup: WorkerSetup } | BatchRequest;
 
 /** Fewer bundles than this are verified in this thread: starting workers would cost more. */
-const MIN_FOR_WORKERS = 64;
-const MAX_BATCH = 64;
+export const MIN_FOR_WORKERS = 64;
+export const MAX_BATCH = 64;
 const MIN_BATCH = 8;
 
 /**
@@ -57,7 +57,7 @@ const MIN_BATCH = 8;
  * invalid one is verified again for its full report. (One `report` for every bundle measured
  * about 2% slower on a stream of valid bundles: the records cost more than the rare second run.)
  */
-function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
+export function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
   let value: unknown;
   try {
     value = loadSource(source);
@@ -135,18 +135,97 @@ export interface VerifyAllOptions {
   stop?: () => boolean;
 }
 
-/**
- * The sources to verify, read by index. Either all are known (`count`), or only the first `head`
- * are, and `settle()` finds the rest and returns the total (a stream being split: workers get
- * their first batches before the rest of the input is split).
- */
-export type SourceList = { read: (index: number) => BundleSource } & (
-  | { count: number }
-  | { head: number; settle: () => number }
-);
+/** The sources to verify, read by index: a directory's files, known at once. */
+export interface SourceList {
+  count: number;
+  read: (index: number) => BundleSource;
+}
 
-/** How many sources a stream should split before workers start: their first two batches each. */
-export const STREAM_HEAD = 4 * MAX_BATCH;
+/** Verify `sources` in this thread, in order, until `stop()`. */
+export function verifyHere(
+  verifier: BundleVerifier,
+  sources: Iterable<BundleSource>,
+  detail: Detail,
+  emit: (outcome: Outcome | null) => void,
+  stop: () => boolean,
+): void {
+  for (const source of sources) {
+    if (stop()) return;
+    emit(verifySource(verifier, source, detail));
+  }
+}
+
+/**
+ * Outcomes put back in input order: batches are numbered as they are cut (batch `b` starting at
+ * source `base`), and a batch is emitted once every batch before it has been.
+ */
+export class InOrder {
+  readonly #emit: (outcome: Outcome | null, index: number) => void;
+  readonly #waiting = new Map<number, { base: number; reply: BatchReply }>();
+  #next = 0;
+
+  constructor(emit: (outcome: Outcome | null, index: number) => void) {
+    this.#emit = emit;
+  }
+
+  put(batch: number, base: number, reply: BatchReply): void {
+    this.#waiting.set(batch, { base, reply });
+    for (let r = this.#waiting.get(this.#next); r !== undefined; r = this.#waiting.get(this.#next)) {
+      for (let k = 0; k < r.reply.length; k++) this.#emit(r.reply[k]!, r.base + k);
+      this.#waiting.delete(this.#next++);
+    }
+  }
+}
+
+/**
+ * A verify worker and the batches it holds, oldest first (a worker replies in order). `ended`
+ * rejects if the worker fails or exits before {@link WorkerLane.close}, and resolves on it.
+ */
+export class WorkerLane {
+  readonly worker: Worker;
+  /** Batch numbers sent and not yet answered, oldest first. */
+  readonly held: number[] = [];
+  readonly ended: Promise<void>;
+  #close: () => void = () => {};
+  #closed = false;
+
+  constructor(worker: Worker, onReply: (lane: WorkerLane, batch: number, reply: BatchReply) => void) {
+    this.worker = worker;
+    this.ended = new Promise<void>((resolve, reject) => {
+      this.#close = resolve;
+      // A worker that ended before this lane listened (it may have been started long before).
+      const early = workerEnded(worker);
+      if (early !== undefined) reject(early);
+      worker.on('message', (reply: BatchReply) => onReply(this, this.held.shift()!, reply));
+      worker.on('error', reject);
+      worker.on('exit', (code) => {
+        if (!this.#closed) reject(new Error(`a verify worker exited with ${code} before its work was done`));
+      });
+    });
+    // Failures are reported by whoever awaits `ended`; none is left unhandled meanwhile.
+    this.ended.catch(() => {});
+  }
+
+  send(batch: number, sources: BundleSource[]): void {
+    this.held.push(batch);
+    const request = packBatch(sources);
+    this.worker.postMessage(request, [request.buffer]);
+  }
+
+  /** No more batches will come: `ended` resolves (once the held ones are answered, by the caller's choice). */
+  close(): void {
+    this.#closed = true;
+    this.#close();
+  }
+}
+
+/** Start or reuse `wanted` workers, set up, and stop the rest of `started`. */
+export function enlist(started: readonly Worker[], wanted: number, setup: WorkerSetup): Worker[] {
+  const workers = started.slice(0, wanted);
+  void Promise.all(started.slice(wanted).map((w) => w.terminate()));
+  workers.push(...startWorkers(setup, wanted - workers.length));
+  return workers;
+}
 
 /**
  * Verify the sources of `list`, calling `emit` in input order (with `null` for a valid bundle in
@@ -165,113 +244,58 @@ export async function verifyAll(
     stop = () => false,
   }: VerifyAllOptions,
 ): Promise<void> {
-  const { read } = list;
-  // The total, once known; until then batches are cut only from the first `head` sources.
-  let count: number | undefined = 'count' in list ? list.count : undefined;
-  if ('head' in list && (jobs <= 1 || list.head < STREAM_HEAD)) count = list.settle();
-  const limitOf = () => count ?? ('head' in list ? list.head : 0);
-  const limit = limitOf();
-  if (jobs <= 1 || limit < MIN_FOR_WORKERS) {
+  const { read, count } = list;
+  if (jobs <= 1 || count < MIN_FOR_WORKERS) {
     const stopping = Promise.all(started.map((w) => w.terminate()));
-    for (let i = 0; i < limit && !stop(); i++) emit(verifySource(verifier, read(i), detail), i);
+    let i = 0;
+    verifyHere(verifier, sourcesFrom(read, 0, count), detail, (o) => emit(o, i++), stop);
     await stopping;
     return;
   }
-  // Batch b covers sources [bounds[b][0], bounds[b][1]); batches are cut as they are handed out.
-  const bounds: [number, number][] = [];
+  // Batch b covers sources [bounds[b], bounds[b + 1]); batches are cut as they are handed out.
+  const bounds: number[] = [0];
   const take = (): number | undefined => {
-    const start = bounds.length === 0 ? 0 : bounds[bounds.length - 1]![1];
-    const known = stop() ? start : limitOf();
-    if (start >= known) return undefined;
-    const size = count === undefined ? MAX_BATCH : nextBatchSize(count - start, jobs);
-    bounds.push([start, Math.min(known, start + size)]);
-    return bounds.length - 1;
+    const start = bounds[bounds.length - 1]!;
+    if (stop() || start >= count) return undefined;
+    bounds.push(Math.min(count, start + nextBatchSize(count - start, jobs)));
+    return bounds.length - 2;
   };
-  const results = new Map<number, BatchReply>();
-  let nextEmit = 0;
-  const flush = () => {
-    for (let r = results.get(nextEmit); r !== undefined; r = results.get(nextEmit)) {
-      const base = bounds[nextEmit]![0];
-      for (let k = 0; k < r.length; k++) emit(r[k]!, base + k);
-      results.delete(nextEmit++);
-    }
+  const sourcesOf = (b: number): BundleSource[] => [...sourcesFrom(read, bounds[b]!, bounds[b + 1]!)];
+  const order = new InOrder(emit);
+  const dispatch = (lane: WorkerLane) => {
+    const b = take();
+    if (b !== undefined) lane.send(b, sourcesOf(b));
+    else if (lane.held.length === 0) lane.close();
   };
-  const sourcesOf = (b: number): BundleSource[] => {
-    const out: BundleSource[] = [];
-    const [start, end] = bounds[b]!;
-    for (let i = start; i < end; i++) out.push(read(i));
-    return out;
-  };
-  const wanted = Math.min(jobs - 1, Math.floor(limit / MIN_BATCH) - 1);
-  const workers = started.slice(0, wanted);
-  const spare = started.slice(wanted);
-  workers.push(...startWorkers({ options, detail }, wanted - workers.length));
-  void Promise.all(spare.map((w) => w.terminate()));
-  const runs = workers.map((worker) => {
-    // Batches this worker holds, oldest first; it replies in order.
-    const inFlight: number[] = [];
-    let done: () => void = () => {};
-    let over = false;
-    const finished = new Promise<void>((resolve, reject) => {
-      done = () => {
-        over = true;
-        resolve();
-      };
-      // A worker that ended before this pool listened (it may have been started long before).
-      const early = workerEnded(worker);
-      if (early !== undefined) reject(early);
-      worker.on('message', (reply: BatchReply) => {
-        results.set(inFlight.shift()!, reply);
-        flush();
-        dispatch();
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => {
-        if (!over) reject(new Error(`a verify worker exited with ${code} before its work was done`));
-      });
-    });
-    const dispatch = () => {
-      const b = take();
-      if (b === undefined) {
-        // Out of batches: the end only once the total is known.
-        if (count !== undefined && inFlight.length === 0) done();
-        return;
-      }
-      inFlight.push(b);
-      const request = packBatch(sourcesOf(b));
-      worker.postMessage(request, [request.buffer]);
-    };
-    /** Up to two batches in flight (or, with none left, the end). */
-    const topUp = () => {
-      if (inFlight.length === 0) dispatch();
-      if (inFlight.length === 1) dispatch();
-    };
-    return { dispatch, finished, topUp };
-  });
+  const workers = enlist(started, Math.min(jobs - 1, Math.floor(count / MIN_BATCH) - 1), { options, detail });
+  const lanes = workers.map(
+    (worker) =>
+      new WorkerLane(worker, (lane, b, reply) => {
+        order.put(b, bounds[b]!, reply);
+        dispatch(lane);
+      }),
+  );
   try {
     // Two batches in flight per worker, so none waits while this thread verifies one.
-    for (const r of runs) r.dispatch();
-    for (const r of runs) r.dispatch();
-    if ('settle' in list && count === undefined) {
-      // The workers are busy: now find the rest of the stream, and top up any worker the head
-      // left short (or end it, if there is nothing more).
-      count = list.settle();
-      for (const r of runs) r.topUp();
-    }
-    // A failed worker is reported by Promise.all below, once this thread's batches are done.
-    for (const r of runs) r.finished.catch(() => {});
+    for (const lane of lanes) dispatch(lane);
+    for (const lane of lanes) dispatch(lane);
     for (let b = take(); b !== undefined; b = take()) {
-      results.set(
+      order.put(
         b,
+        bounds[b]!,
         sourcesOf(b).map((source) => verifySource(verifier, source, detail)),
       );
-      flush();
       // Let the workers' replies in before the next batch.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await Promise.all(runs.map((r) => r.finished));
+    // Workers with nothing left and nothing held are done (a failed one is reported here).
+    for (const lane of lanes) if (lane.held.length === 0) lane.close();
+    await Promise.all(lanes.map((lane) => lane.ended));
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  flush();
+}
+
+function* sourcesFrom(read: (i: number) => BundleSource, from: number, to: number): Generator<BundleSource> {
+  for (let i = from; i < to; i++) yield read(i);
 }

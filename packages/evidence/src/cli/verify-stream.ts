@@ -1,0 +1,193 @@
+/**
+ * Verifying a stream of JSON bundles as it arrives (`aaps-verify -`): each bundle is verified once
+ * its last byte is read, not once the writer closes the stream, and memory stays bounded however
+ * long the stream is (reading pauses while too much waits to be verified).
+ *
+ * A short stream is verified in this thread. Once {@link MIN_FOR_WORKERS} bundles wait, `jobs`
+ * worker threads verify and this thread only reads, splits and hands out batches: it never blocks
+ * the reading with a batch of its own. A worker with nothing to do gets what has arrived at once
+ * (a live stream's bundles are not held back to fill a batch); a second batch is queued behind it
+ * only when full. In this thread, bundles are verified as each chunk arrives (`--jobs 1`), or,
+ * before workers start, once the stream has been quiet for {@link QUIET_MS}.
+ */
+import type { Worker } from 'node:worker_threads';
+import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
+import { type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
+import { type BundleSource, MAX_BUNDLE_BYTES, oversize } from './input.js';
+import { JsonStreamSplitter, type StreamItem } from './json-stream.js';
+import {
+  enlist,
+  InOrder,
+  MAX_BATCH,
+  MIN_FOR_WORKERS,
+  nextBatchSize,
+  type Outcome,
+  type VerifyAllOptions,
+  verifyHere,
+  WorkerLane,
+} from './verify-pool.js';
+
+/** Before workers start, bundles that arrived are verified here once no byte came for this long. */
+export const QUIET_MS = 10;
+/** Reading pauses while this many bytes of split bundles wait for a thread, and resumes below half. */
+export const HIGH_WATER_BYTES = 16 * 1024 * 1024;
+
+/** How a stream ended: how many items it held, and why reading stopped early, if it did. */
+export interface StreamEnd {
+  count: number;
+  /** The error reading the stream failed with (what was read before it is verified). */
+  readError?: unknown;
+}
+
+export interface VerifyStreamOptions extends VerifyAllOptions {
+  /** Reading pauses while this many bytes of split bundles wait (default {@link HIGH_WATER_BYTES}). */
+  highWaterBytes?: number;
+}
+
+/**
+ * Verify the JSON bundles of `chunks` as they arrive, calling `emit` in stream order with the
+ * index of each (`null` for a valid bundle in `brief` detail); items are named `stdin#N`.
+ * `started` workers are used if the stream is long enough, and all are terminated by the end.
+ */
+export async function verifyStream(
+  options: BundleVerifierOptions,
+  chunks: AsyncIterable<Uint8Array>,
+  emit: (outcome: Outcome | null, index: number) => void,
+  {
+    jobs,
+    detail = 'full',
+    started = [],
+    verifier = createBundleVerifier(withAggregationRecheck(options)),
+    stop = () => false,
+    highWaterBytes = HIGH_WATER_BYTES,
+  }: VerifyStreamOptions,
+): Promise<StreamEnd> {
+  const splitter = new JsonStreamSplitter(MAX_BUNDLE_BYTES, (size) => oversize(size) ?? `${size} bytes`);
+  /** Split bundles no thread has yet, oldest first (from `head`), and their bytes. */
+  const queue: BundleSource[] = [];
+  let head = 0;
+  let queuedBytes = 0;
+  let count = 0;
+  let ended = false;
+  let failure: unknown;
+  const order = new InOrder(emit);
+  /** Where each batch handed to a worker starts in the stream. */
+  const bases: number[] = [];
+  let lanes: WorkerLane[] | undefined;
+  let workers: Worker[] = [];
+  let idle: Worker[] = [...started];
+
+  let wake: () => void = () => {};
+  let quiet: ReturnType<typeof setTimeout> | undefined;
+
+  const add = (items: StreamItem[]) => {
+    for (const item of items) {
+      const name = `stdin#${++count}`;
+      if ('error' in item) queue.push({ name, error: item.error });
+      else {
+        queue.push({ name, bytes: item.bytes });
+        queuedBytes += item.bytes.length;
+      }
+    }
+  };
+  const takeQueued = (max: number): BundleSource[] => {
+    const end = Math.min(queue.length, head + max);
+    const out = queue.slice(head, end);
+    head = end;
+    for (const s of out) if ('bytes' in s) queuedBytes -= s.bytes.length;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    }
+    return out;
+  };
+  const waiting = () => queue.length - head;
+
+  /** Verify what waits in this thread (before workers start, or with `--jobs 1`). */
+  const verifyWaiting = () => {
+    const base = count - waiting();
+    let i = base;
+    verifyHere(verifier, takeQueued(waiting()), detail, (o) => emit(o, i++), stop);
+  };
+
+  const startLanes = () => {
+    workers = enlist(idle, jobs, { options, detail });
+    idle = [];
+    lanes = workers.map(
+      (worker) =>
+        new WorkerLane(worker, (lane, b, reply) => {
+          order.put(b, bases[b]!, reply);
+          pump(lane);
+        }),
+    );
+    for (const lane of lanes)
+      lane.ended.catch((e) => {
+        failure ??= e;
+        wake();
+      });
+  };
+
+  /** Hand `lane` what it may take now; close it once the stream is over and it holds nothing. */
+  const pump = (lane: WorkerLane) => {
+    if (stop()) takeQueued(waiting());
+    while (lane.held.length < 2 && waiting() > 0) {
+      // A second batch waits behind the first only when full (or at the end, sized to share the rest).
+      if (lane.held.length > 0 && !ended && waiting() < MAX_BATCH) break;
+      const size = ended ? nextBatchSize(waiting(), jobs) : MAX_BATCH;
+      bases.push(count - waiting());
+      lane.send(bases.length - 1, takeQueued(size));
+    }
+    if (ended && waiting() === 0 && lane.held.length === 0) lane.close();
+    if (queuedBytes < highWaterBytes / 2) wake();
+  };
+
+  /** Give out what has arrived: to workers, or here. */
+  const dispatch = () => {
+    if (lanes === undefined) {
+      if (jobs > 1 && waiting() >= MIN_FOR_WORKERS) startLanes();
+      else if (jobs <= 1 || ended || queuedBytes >= highWaterBytes) verifyWaiting();
+      else if (waiting() > 0) {
+        clearTimeout(quiet);
+        quiet = setTimeout(verifyWaiting, QUIET_MS);
+      }
+    }
+    // Least loaded first, so a live stream's bundles go to an idle worker.
+    if (lanes !== undefined)
+      for (const lane of [...lanes].sort((a, b) => a.held.length - b.held.length)) pump(lane);
+  };
+
+  const iterator = chunks[Symbol.asyncIterator]();
+  let readError: unknown;
+  try {
+    for (;;) {
+      while (failure === undefined && !stop() && queuedBytes >= highWaterBytes)
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      if (failure !== undefined || stop()) break;
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await iterator.next();
+      } catch (e) {
+        readError = e;
+        break;
+      }
+      clearTimeout(quiet);
+      if (next.done) {
+        add(splitter.end());
+        break;
+      }
+      add(splitter.push(next.value));
+      dispatch();
+    }
+    if (readError === undefined && (failure !== undefined || stop())) await iterator.return?.();
+    clearTimeout(quiet);
+    ended = true;
+    dispatch();
+    if (lanes !== undefined) await Promise.all(lanes.map((lane) => lane.ended));
+  } finally {
+    clearTimeout(quiet);
+    await Promise.all([...workers, ...idle].map((w) => w.terminate()));
+  }
+  return readError === undefined ? { count } : { count, readError };
+}
