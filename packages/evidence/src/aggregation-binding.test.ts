@@ -21,7 +21,7 @@ import { createBundleVerifier } from './bundle/verify.js';
 import { sha256Hex } from './encoding.js';
 import { checkEvidenceForSigning, type EvidenceSigningInput } from './signing-check.js';
 import type { JsonObject } from './statement.js';
-import { makeEd25519Key, makeRoster } from './test-helpers/fixtures.js';
+import { makeEd25519Key, makeRoster, memberSigned } from './test-helpers/fixtures.js';
 import {
   aggregationRecord,
   evidenceOffer,
@@ -219,6 +219,78 @@ describe('the bundle carries the aggregation the approval cites (R4)', () => {
     expect(ruleOf(offerFor(input))).toBe('ok');
     const swapped = await makePooledInput(group, r, { ref, record: otherIncident });
     expect(ruleOf(offerFor(swapped))).toBe('evidence.aggregation');
+  });
+});
+
+/**
+ * `input` with a decision appended to its transcript: `by` (a roster approver or party) signs an
+ * `ApprovalDecision` carrying strategy's proposal re-pointed at `cites`; the bundle then carries
+ * `record`, and the Statement signs its digest.
+ */
+function withLaterDecision(
+  input: BuildBundleInput,
+  by: { id: string; key: Parameters<typeof memberSigned>[0]['key'] },
+  cites: AggregationRef,
+  record: JsonObject,
+): BuildBundleInput {
+  const decided = input.transcript.find(
+    (e) => (e as { meta: { message_type?: string } }).meta.message_type === 'ApprovalDecision',
+  ) as { payload: { proposal: JsonObject } };
+  const proposal = structuredClone(decided.payload.proposal);
+  (proposal.risk as JsonObject).aggregation_ref = { ...cites };
+  const later = memberSigned(by, 'ApprovalDecision', {
+    approver_id: by.id,
+    incident_id: proposal.incident_id,
+    proposal_digest: proposal.proposal_digest,
+    decision: 'approve',
+    proposal,
+  });
+  return { ...input, transcript: [...input.transcript, later], aggregation: record };
+}
+
+describe("strategy's decision is a party's, never an approver's", () => {
+  const other = refFor(otherIncident, 0);
+  /** Both ledgers confirmed `other` too: only the binding can tell which record is strategy's. */
+  const both = (x: AggregationRef) =>
+    ledger(x) || (x.session_id === other.session_id && x.output_digest === other.output_digest);
+  async function judged(input: BuildBundleInput) {
+    const report = plainVerifier.report(await buildBundle(input, group.sign));
+    return { verifier: report.failure?.check ?? 'valid', party: ruleOf(offerFor(input, both)) };
+  }
+
+  it("a person's decision citing another aggregation does not point the binding at it", async () => {
+    // Strategy sent the proposal citing `risk-real` to a person; the person's signed decision
+    // carries a proposal citing another incident's genuine record, and the bundle carries that one.
+    const waiting = await makePooledInput(group, r, { ref, strategyDecision: 'needs_human' });
+    const approver = r.approvers[0]!;
+    expect(await judged(withLaterDecision(waiting, approver, other, otherIncident))).toEqual({
+      verifier: 'aggregation',
+      party: 'evidence.aggregation',
+    });
+    // The record strategy cited is still the one bound: the person's `proposal` is ignored.
+    expect(await judged(withLaterDecision(waiting, approver, other, real))).toEqual({
+      verifier: 'valid',
+      party: 'ok',
+    });
+    // The same after an execution: the group-approved order and strategy agree, the person is not asked.
+    const executed = await makePooledInput(group, r, { ref });
+    expect(await judged(withLaterDecision(executed, approver, other, real))).toEqual({
+      verifier: 'valid',
+      party: 'ok',
+    });
+  });
+
+  it("a roster party's later decision is still strategy's (the verifier's roster names no roles)", async () => {
+    const waiting = await makePooledInput(group, r, { ref, strategyDecision: 'needs_human' });
+    const party = r.parties[4]!;
+    expect(await judged(withLaterDecision(waiting, party, other, otherIncident))).toEqual({
+      verifier: 'valid',
+      party: 'ok',
+    });
+    expect(await judged(withLaterDecision(waiting, party, other, real))).toMatchObject({
+      verifier: 'aggregation',
+      party: 'evidence.aggregation',
+    });
   });
 });
 

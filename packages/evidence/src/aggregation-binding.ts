@@ -11,17 +11,28 @@
  * The proposal is the one the transcript says was approved: every `ExecutionOrder`'s
  * `payload.proposal` (group-signed: `approval.signature`, which also holds it to the predicate's
  * `decision.proposal_digest`) and the proposal of strategy's decision, the last `ApprovalDecision`
- * carrying one (taken from the signed transcript, not from the predicate, so a writer cannot
- * point the check elsewhere). They must all cite the same aggregation, or none.
+ * carrying one that a roster party signed (taken from the signed transcript, not from the
+ * predicate, so a writer cannot point the check elsewhere). They must all cite the same
+ * aggregation, or none.
+ *
+ * Only a party's decision is strategy's. A roster approver signs `ApprovalDecision`s too (a
+ * person's approval or rejection, POST /v1/approvals), but a person decides on a proposal named by
+ * its `proposal_digest`, never on pooled risk: a `proposal` such a decision carries is not part of
+ * what it says (the gateway's intake refuses one), so the binding ignores it rather than failing
+ * the bundle over it. An approver can thus neither point the check at another record nor make it
+ * fail. Which party is strategy the verifier cannot tell (its roster lists ids and keys, no roles;
+ * a party may sign any workflow message, transcript.ts), so any party's decision counts; the
+ * parties' ids and keys are the ones the transcript's signatures were checked against.
  *
  * A cited aggregation must be in the bundle, except when nothing acted on it: no order executes the
  * proposal and strategy refused it (`decision: "refuse"`, e.g. for a reference it could not
  * confirm, `risk.aggregation_unverified`). Such a bundle may leave the record out (the writer may
  * hold none that matches a forged reference); a record it does carry is still bound.
  *
- * The verifier runs {@link checkAggregationBinding} on the record; a party about to sign evidence
- * runs {@link checkSignedAggregation} on the Statement (it sees the record's digest only, and
- * compares the cited session with the one it confirmed itself).
+ * Both sides find the citation with {@link citedAggregation}, under the roster they checked the
+ * transcript's signatures with. The verifier runs {@link checkAggregationBinding} on the record; a
+ * party about to sign evidence runs {@link checkSignedAggregation} on the Statement (it sees the
+ * record's digest only, and compares the cited session with the one it confirmed itself).
  */
 import { canonicalBytes, canonicalize } from '@aaps/mpc-core';
 import { EXECUTION_ORDER } from './approval.js';
@@ -72,9 +83,12 @@ export interface CitedAggregation {
 const typeOf = (e: unknown) => (e as { meta?: { message_type?: unknown } } | null)?.meta?.message_type;
 const payloadOf = (e: unknown) => (e as { payload?: unknown } | null)?.payload;
 
+const sourceOf = (e: unknown) => (e as { meta?: { source_agent?: unknown } } | null)?.meta?.source_agent;
+
 /** The transcript's approved proposals, with where each sits (see the module comment). */
 function approvedProposals(
   transcript: readonly unknown[],
+  roster: VerifierRoster,
 ): { proposal: Record<string, unknown>; at: string; acted: boolean }[] {
   const out: { proposal: Record<string, unknown>; at: string; acted: boolean }[] = [];
   transcript.forEach((e, i) => {
@@ -82,11 +96,16 @@ function approvedProposals(
     if (typeOf(e) === EXECUTION_ORDER && isObject(p) && isObject(p.proposal))
       out.push({ proposal: p.proposal, at: `ExecutionOrder transcript[${i}]`, acted: true });
   });
-  // Strategy's decision is the last one carrying a proposal (the gateway decides on it; a person's
-  // approval or rejection carries none). Found by position, not by the predicate's word.
+  // Strategy's decision is the last one a party signed carrying a proposal (the gateway decides on
+  // it). An approver's decision is a person's, whatever it carries: skipped, never strategy's.
+  // Found by position, not by the predicate's word.
+  const parties = new Set(roster.parties.map((m) => m.id));
   for (let i = transcript.length - 1; i >= 0; i--) {
-    const p = payloadOf(transcript[i]);
-    if (typeOf(transcript[i]) !== APPROVAL_DECISION || !isObject(p) || !isObject(p.proposal)) continue;
+    const e = transcript[i];
+    const p = payloadOf(e);
+    if (typeOf(e) !== APPROVAL_DECISION || !isObject(p) || !isObject(p.proposal)) continue;
+    const source = sourceOf(e);
+    if (typeof source !== 'string' || !parties.has(source)) continue;
     out.push({
       proposal: p.proposal,
       at: `ApprovalDecision transcript[${i}]`,
@@ -125,15 +144,18 @@ function refOf(proposal: Record<string, unknown>, at: string): AggregationRef | 
 
 /**
  * The aggregation the transcript's approved proposals cite, or `undefined` when they cite none (or
- * there is no approved proposal). Throws `aggregation` when they disagree, when a reference is
- * malformed, or when it names another circuit than pooled risk's, and when the predicate's
- * `decision.pooled`, if stated, says otherwise.
+ * there is no approved proposal). `roster` is the one the transcript's signatures were checked
+ * against (the verifier's trusted roster, or the signing party's own): its parties are the ones
+ * whose `ApprovalDecision` can be strategy's. Throws `aggregation` when they disagree, when a
+ * reference is malformed, or when it names another circuit than pooled risk's, and when the
+ * predicate's `decision.pooled`, if stated, says otherwise.
  */
 export function citedAggregation(
   transcript: readonly unknown[],
   predicate: IncidentPredicate,
+  roster: VerifierRoster,
 ): CitedAggregation | undefined {
-  const cited = approvedProposals(transcript).map((p) => ({ ...p, ref: refOf(p.proposal, p.at) }));
+  const cited = approvedProposals(transcript, roster).map((p) => ({ ...p, ref: refOf(p.proposal, p.at) }));
   const first = cited[0];
   const key = (r: AggregationRef | undefined) => (r === undefined ? 'none' : canonicalize({ ...r }));
   const other = cited.find((c) => key(c.ref) !== key(first?.ref));

@@ -229,7 +229,7 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   // (or there is none), and this party confirmed that very aggregation itself.
   let cited: CitedAggregation | undefined;
   try {
-    cited = citedAggregation(transcript, predicate);
+    cited = citedAggregation(transcript, predicate, input.roster);
     checkSignedAggregation(predicate, cited);
   } catch (e) {
     return refuse('evidence.aggregation', (e as Error).message);

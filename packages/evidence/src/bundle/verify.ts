@@ -460,7 +460,7 @@ function checkAggregation(
   roster: VerifierRoster,
   recheck: BundleVerifierOptions['verifyAggregation'],
 ): 'none' | 'bound' | 'rechecked' {
-  const cited = citedAggregation(transcript, predicate);
+  const cited = citedAggregation(transcript, predicate, roster);
   checkSignedAggregation(predicate, cited);
   checkAggregationBinding(record, cited, {
     ciphersuite: predicate.ciphersuite,
