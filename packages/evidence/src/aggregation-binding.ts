@@ -99,13 +99,12 @@ function approvedProposals(
   // Strategy's decision is the last one a party signed carrying a proposal (the gateway decides on
   // it). An approver's decision is a person's, whatever it carries: skipped, never strategy's.
   // Found by position, not by the predicate's word.
-  const parties = new Set(roster.parties.map((m) => m.id));
   for (let i = transcript.length - 1; i >= 0; i--) {
     const e = transcript[i];
     const p = payloadOf(e);
     if (typeOf(e) !== APPROVAL_DECISION || !isObject(p) || !isObject(p.proposal)) continue;
     const source = sourceOf(e);
-    if (typeof source !== 'string' || !parties.has(source)) continue;
+    if (!roster.parties.some((m) => m.id === source)) continue;
     out.push({
       proposal: p.proposal,
       at: `ApprovalDecision transcript[${i}]`,
