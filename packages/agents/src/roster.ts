@@ -3,6 +3,7 @@
  * department, URL, Ed25519 identity key, FROST identifier), the threshold and ciphersuite, the
  * gateway's identity key and the human approvers' keys. Its digest binds every session to it.
  */
+import { readRosterFile } from '@aaps/evidence';
 import {
   bytesToHex,
   type CiphersuiteId,
@@ -43,7 +44,6 @@ export interface Roster {
 }
 
 const ID = /^[a-z][a-z0-9-]{0,62}$/;
-const HEX32 = /^[0-9a-f]{64}$/;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -55,11 +55,17 @@ export function isPartyUrl(url: string): boolean {
   return /^http:\/\/[^\s/]+(\/.*)?$/.test(url);
 }
 
-/** Validates a roster, reporting every bad field as a dot path. */
+/**
+ * Validates a roster, reporting every bad field as a dot path. The parties', approvers' and
+ * gateway's ids and keys, and the rule of one id and one key per principal, are the evidence
+ * verifier's reading of a roster.json (`readRosterFile`), so a roster the parties sign under is one
+ * `aaps-verify` accepts; the rest (version, suite, threshold, the parties' roles, departments, URLs
+ * and FROST indexes, and the spelling of ids) is the party's own.
+ */
 export function parseRoster(json: unknown): Roster {
+  if (!isObject(json)) throw new ValidationError('INVALID_ARGUMENT', 'roster: expected an object', ['$']);
   const bad: [string, string][] = [];
   const fail = (p: string, w: string) => bad.push([p, w]);
-  if (!isObject(json)) throw new ValidationError('INVALID_ARGUMENT', 'roster: expected an object', ['$']);
   if (json.version !== 1) fail('version', 'expected 1');
   if (!isCiphersuiteId(json.ciphersuite)) fail('ciphersuite', 'unknown ciphersuite');
   const t = json.threshold;
@@ -72,21 +78,19 @@ export function parseRoster(json: unknown): Roster {
   ) {
     fail('threshold', 'expected {min, max} with 2 <= min <= max');
   }
-  const principal = (v: unknown, path: string) => {
-    if (!isObject(v)) return fail(path, 'expected object');
-    if (typeof v.id !== 'string' || !ID.test(v.id)) fail(`${path}.id`, 'expected a lower-case id');
-    if (typeof v.identity_key !== 'string' || !HEX32.test(v.identity_key))
-      fail(`${path}.identity_key`, 'expected 32-byte hex');
+  const read = readRosterFile(json);
+  if (!read.ok) for (const { field, problem } of read.problems) fail(field, problem);
+  // The party's spelling of ids (a string id of another spelling is refused here; a non-string one
+  // is named above): lower-case, as ids also name files (`parties/<id>/`, `approvers/<id>.key`).
+  const spelled = (v: unknown, path: string) => {
+    if (isObject(v) && typeof v.id === 'string' && v.id.length > 0 && !ID.test(v.id))
+      fail(`${path}.id`, 'expected a lower-case id');
   };
-  const ids = new Set<string>();
-  const keys = new Set<string>();
-  const indexes = new Set<number>();
-  if (!Array.isArray(json.parties) || json.parties.length === 0)
-    fail('parties', 'expected a non-empty array');
-  else {
+  if (Array.isArray(json.parties)) {
+    const indexes = new Set<number>();
     json.parties.forEach((p: unknown, i: number) => {
       const path = `parties[${i}]`;
-      principal(p, path);
+      spelled(p, path);
       if (!isObject(p)) return;
       if (!(AGENT_ROLES as readonly unknown[]).includes(p.role))
         fail(`${path}.role`, `expected one of ${AGENT_ROLES.join(', ')}`);
@@ -99,48 +103,17 @@ export function parseRoster(json: unknown): Roster {
         );
       if (!Number.isSafeInteger(p.index) || (p.index as number) < 1)
         fail(`${path}.index`, 'expected a positive integer');
-      if (typeof p.id === 'string') {
-        if (ids.has(p.id)) fail(`${path}.id`, 'duplicate id');
-        ids.add(p.id);
-      }
-      if (typeof p.identity_key === 'string') {
-        if (keys.has(p.identity_key)) fail(`${path}.identity_key`, 'duplicate key');
-        keys.add(p.identity_key);
-      }
       if (typeof p.index === 'number') {
         if (indexes.has(p.index)) fail(`${path}.index`, 'duplicate index');
         indexes.add(p.index);
       }
     });
-    if (isObject(t) && json.parties.length !== t.max)
+    if (isObject(t) && json.parties.length > 0 && json.parties.length !== t.max)
       fail('threshold.max', `expected ${json.parties.length} (the number of parties)`);
   }
-  principal(json.gateway, 'gateway');
-  if (!Array.isArray(json.approvers)) fail('approvers', 'expected an array (may be empty)');
-  else for (const [i, a] of json.approvers.entries()) principal(a, `approvers[${i}]`);
-  // One id and one key per principal across parties, approvers and the gateway (as the evidence
-  // verifier requires of the roster it signs into each Statement): a party named as the gateway,
-  // or an approver sharing a party's key, would let one holder speak as two.
-  const gateway = isObject(json.gateway) ? json.gateway : {};
-  if (typeof gateway.id === 'string' && ids.has(gateway.id)) fail('gateway.id', 'also a party id');
-  if (typeof gateway.identity_key === 'string' && keys.has(gateway.identity_key))
-    fail('gateway.identity_key', 'also a party key');
-  if (typeof gateway.id === 'string') ids.add(gateway.id);
-  if (typeof gateway.identity_key === 'string') keys.add(gateway.identity_key);
+  spelled(json.gateway, 'gateway');
   if (Array.isArray(json.approvers))
-    json.approvers.forEach((a: unknown, i: number) => {
-      if (!isObject(a)) return;
-      if (typeof a.id === 'string') {
-        if (ids.has(a.id))
-          fail(`approvers[${i}].id`, 'duplicate id (of a party, an approver or the gateway)');
-        ids.add(a.id);
-      }
-      if (typeof a.identity_key === 'string') {
-        if (keys.has(a.identity_key))
-          fail(`approvers[${i}].identity_key`, 'duplicate key (of a party, an approver or the gateway)');
-        keys.add(a.identity_key);
-      }
-    });
+    for (const [i, a] of json.approvers.entries()) spelled(a, `approvers[${i}]`);
   if (bad.length) {
     throw new ValidationError(
       'INVALID_ARGUMENT',

@@ -113,6 +113,7 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
+export { type RosterFileProblem, type RosterFileReading, readRosterFile } from './roster-file.js';
 export {
   checkEvidenceForSigning,
   EVIDENCE_SIGNING_RULES,

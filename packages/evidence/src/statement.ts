@@ -124,7 +124,6 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 
-/** Every malformed roster field as a dot path under `path`. */
 /**
  * Why `signers` is not a list of k to n distinct parties of `roster` (the rule for a bundle's
  * signers and for an approval's), or `undefined` when it is.
@@ -154,6 +153,7 @@ export function rosterHoldsKey(roster: VerifierRoster, groupKeyHex: string): boo
   );
 }
 
+/** Every malformed roster field as a dot path under `path`. */
 export function rosterErrors(value: unknown, path: string): string[] {
   if (!isObject(value)) return [path];
   const errors: string[] = [];

@@ -27,6 +27,7 @@ import {
 import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
 import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
+import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
 import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
@@ -99,20 +100,12 @@ function parseKey(arg: string): Uint8Array {
   return raw;
 }
 
-/** A roster member's id and key; anything else is left for `rosterErrors` to name. */
-const member = (m: unknown): unknown => (isObject(m) ? { id: m.id, identity_key: m.identity_key } : m);
-
-/** Where `rosterErrors` names a field of the predicate's roster, the roster.json spelling of it. */
-const ROSTER_JSON_FIELD: Record<string, string> = {
-  'roster.gateway_key': 'roster.gateway.identity_key',
-  'roster.gateway_id': 'roster.gateway.id',
-};
-
 /**
  * `--roster`: the roster of the signed predicate, `{parties, approvers, gateway_key, gateway_id?}`,
- * or the system's `roster.json`, `{parties, approvers, gateway: {id, identity_key}, ...}`, of which
- * only the ids and identity keys are kept (its threshold, suite and party URLs are not the
- * verifier's to check). A malformed one is refused naming its fields as the file spells them.
+ * or the system's `roster.json`, `{parties, approvers, gateway: {id, identity_key}, ...}`, read as
+ * the party reads it (`readRosterFile`: only the ids and identity keys are kept; its threshold,
+ * suite and party URLs are not the verifier's to check). A malformed one is refused naming its
+ * fields as the file spells them.
  */
 function parseRosterFile(value: unknown, file: string): VerifierRoster {
   const malformed = (fields: string[]) => new InputError(`roster ${file}: malformed ${fields.join(', ')}`);
@@ -126,18 +119,9 @@ function parseRosterFile(value: unknown, file: string): VerifierRoster {
       `roster ${file}: malformed roster: neither gateway_key (a predicate's roster) nor gateway (a roster.json)`,
     );
   }
-  const gateway = value.gateway;
-  if (!isObject(gateway)) throw malformed(['roster.gateway']);
-  const converted = {
-    parties: Array.isArray(value.parties) ? value.parties.map(member) : value.parties,
-    approvers: Array.isArray(value.approvers) ? value.approvers.map(member) : value.approvers,
-    gateway_key: gateway.identity_key,
-    // Required here (parseRoster's rule); rosterErrors accepts an absent gateway_id.
-    gateway_id: gateway.id ?? null,
-  };
-  const errors = rosterErrors(converted, 'roster').map((f) => ROSTER_JSON_FIELD[f] ?? f);
-  if (errors.length > 0) throw malformed(errors);
-  return converted as VerifierRoster;
+  const read = readRosterFile(value);
+  if (!read.ok) throw malformed(read.problems.map((p) => `roster.${p.field}`));
+  return read.roster;
 }
 
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
