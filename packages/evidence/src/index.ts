@@ -113,7 +113,13 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
-export { type RosterFileProblem, type RosterFileReading, readRosterFile } from './roster-file.js';
+export {
+  type RosterFileProblem,
+  type RosterFileReading,
+  type RosterPrincipals,
+  readRosterFile,
+  verifierRoster,
+} from './roster-file.js';
 export {
   checkEvidenceForSigning,
   EVIDENCE_SIGNING_RULES,

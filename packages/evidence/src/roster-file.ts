@@ -95,17 +95,35 @@ export function readRosterFile(json: unknown): RosterFileReading {
     }
   }
   if (problems.length > 0) return { ok: false, problems };
-  const pick = (m: unknown): RosterMember => {
-    const { id, identity_key } = m as RosterMember;
-    return { id, identity_key };
-  };
+  // Checked above: every principal is an object with a string id and identity key.
+  const checked = (m: unknown) => m as RosterMember;
   return {
     ok: true,
-    roster: {
-      parties: parties.map(pick),
-      approvers: approvers.map(pick),
-      gateway_key: gateway.identity_key as string,
-      gateway_id: gateway.id as string,
-    },
+    roster: verifierRoster({
+      parties: parties.map(checked),
+      approvers: approvers.map(checked),
+      gateway: checked(gateway),
+    }),
+  };
+}
+
+/** Principals as a roster.json, or anything shaped like one, holds them. */
+export interface RosterPrincipals {
+  readonly parties: readonly RosterMember[];
+  readonly approvers: readonly RosterMember[];
+  readonly gateway: RosterMember;
+}
+
+/**
+ * A roster's principals as the verifier holds them: ids and identity keys only (a party's
+ * role, URL or index, an approver's name, are not the verifier's), as the gateway writes them into
+ * each Statement and as a party checks a bundle before it signs.
+ */
+export function verifierRoster(r: RosterPrincipals): VerifierRoster {
+  return {
+    parties: r.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
+    approvers: r.approvers.map((a) => ({ id: a.id, identity_key: a.identity_key })),
+    gateway_key: r.gateway.identity_key,
+    gateway_id: r.gateway.id,
   };
 }

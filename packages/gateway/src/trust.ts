@@ -9,7 +9,6 @@ import {
   humanRejectionSigningBytes,
   verifyApproverSignature,
 } from '@aaps/agents';
-import type { VerifierRoster } from '@aaps/evidence';
 import { type Envelope, hexToBytes, VerificationError, verifyEnvelope } from '@aaps/mpc-core';
 
 export interface Principal {
@@ -25,15 +24,8 @@ export interface TrustedKeys {
   gateway: Principal;
 }
 
-/** The roster an evidence verifier needs. */
-export function verifierRoster(keys: TrustedKeys): VerifierRoster {
-  return {
-    parties: keys.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
-    approvers: keys.approvers.map((a) => ({ id: a.id, identity_key: a.identity_key })),
-    gateway_key: keys.gateway.identity_key,
-    gateway_id: keys.gateway.id,
-  };
-}
+/** The roster an evidence verifier needs: the trusted ids and keys. */
+export { verifierRoster } from '@aaps/evidence';
 
 /** The principal whose key must have signed an envelope from `sourceAgent`, if it is one we know. */
 export function principalFor(keys: TrustedKeys, sourceAgent: string): Principal | undefined {

@@ -6,7 +6,7 @@
  * then consumes its nonce and signs.
  */
 
-import { checkEvidenceForSigning, formatCheckpoint, type VerifierRoster } from '@aaps/evidence';
+import { checkEvidenceForSigning, formatCheckpoint, verifierRoster } from '@aaps/evidence';
 import {
   AapsError,
   base64Decode,
@@ -65,14 +65,8 @@ export function refusalFactsOf(source: unknown): RefusalFacts {
   return Number.isSafeInteger(size) && (size as number) >= 0 ? { signed_size: size as number } : {};
 }
 
-export function verifierRoster(roster: Roster): VerifierRoster {
-  return {
-    parties: roster.parties.map((p) => ({ id: p.id, identity_key: p.identity_key })),
-    approvers: roster.approvers.map((a) => ({ id: a.id, identity_key: a.identity_key })),
-    gateway_key: roster.gateway.identity_key,
-    gateway_id: roster.gateway.id,
-  };
-}
+/** The party's roster as the evidence verifier holds it (ids and keys only). */
+export { verifierRoster };
 
 /** Checks a human approval's `ed25519:<base64>` signature against the roster's approver key. */
 export function humanApprovalVerifier(roster: Roster) {
