@@ -102,7 +102,6 @@ describe('verifyStream', () => {
   it('stops reading at the high-water mark while the workers hold their batches', async () => {
     const total = 1500;
     const bundleBytes = Math.max(...texts.map((t) => t.length + 1));
-    // Above what starts the workers (MIN_FOR_WORKERS bundles): below it, this thread verifies.
     const highWaterBytes = 100 * bundleBytes;
     const { chunks, state } = stream(total, 8, () => true);
     // Workers that take batches and never answer: only the high-water mark stops the reading.

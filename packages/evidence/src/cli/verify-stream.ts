@@ -3,8 +3,8 @@
  * its last byte is read, not once the writer closes the stream, and memory stays bounded however
  * long the stream is (reading pauses while too much waits to be verified).
  *
- * A short stream is verified in this thread. Once {@link MIN_FOR_WORKERS} bundles wait, `jobs`
- * worker threads verify and this thread only reads, splits and hands out batches: it never blocks
+ * A short stream is verified in this thread. Once {@link MIN_FOR_WORKERS} bundles (or the
+ * high-water mark's bytes) wait, `jobs` worker threads verify and this thread only reads, splits and hands out batches: it never blocks
  * the reading with a batch of its own. A worker with nothing to do gets what has arrived at once
  * (a live stream's bundles are not held back to fill a batch); a second batch is queued behind it
  * only when full. In this thread, bundles are verified as each chunk arrives (`--jobs 1`), or,
@@ -144,8 +144,9 @@ export async function verifyStream(
   /** Give out what has arrived: to workers, or here. */
   const dispatch = () => {
     if (lanes === undefined) {
-      if (jobs > 1 && waiting() >= MIN_FOR_WORKERS) startLanes();
-      else if (jobs <= 1 || ended || queuedBytes >= highWaterBytes) verifyWaiting();
+      // Many bundles, or few large ones (as many bytes as reading may run ahead): a long stream.
+      if (jobs > 1 && (waiting() >= MIN_FOR_WORKERS || queuedBytes >= highWaterBytes)) startLanes();
+      else if (jobs <= 1 || ended) verifyWaiting();
       else if (waiting() > 0) {
         clearTimeout(quiet);
         quiet = setTimeout(verifyWaiting, QUIET_MS);
