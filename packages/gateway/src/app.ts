@@ -102,8 +102,9 @@ export interface Gateway {
   /**
    * Records, for each unseal a previous process left with its request logged and its answers
    * not, that it was interrupted (docs/sealing.md); returns how many. Run once after a start.
+   * Once `signal` is aborted it starts no further entry (they stay pending for the next start).
    */
-  finishInterruptedUnseals(): Promise<number>;
+  finishInterruptedUnseals(signal?: AbortSignal): Promise<number>;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -220,7 +221,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     intake,
     evidence,
     metrics,
-    finishInterruptedUnseals: () => finishInterruptedUnseals(routeDeps),
+    finishInterruptedUnseals: (signal) => finishInterruptedUnseals(routeDeps, signal),
   };
 }
 

@@ -145,7 +145,11 @@ export async function startGateway(opts: {
   opts.logger.info('gateway.listening', { port, resumed });
   // Unseals a previous process left with their request logged and their answers not get a record
   // that they were interrupted. That needs k parties to sign, so it is not awaited here.
-  const unsealsFinished = running.finishInterruptedUnseals().then(
+  // A stop does not wait for it: signing may wait long on unreachable parties. Aborting starts no
+  // further entry; one under way is written so that a stop anywhere leaves it pending or ended
+  // (like a crash there), and the next start finishes what is left.
+  const stopResume = new AbortController();
+  const unsealsFinished = running.finishInterruptedUnseals(stopResume.signal).then(
     (interrupted) => {
       if (interrupted > 0) opts.logger.info('gateway.unseals_interrupted', { interrupted });
     },
@@ -162,7 +166,8 @@ export async function startGateway(opts: {
     close() {
       closing ??= (async () => {
         await closeServer();
-        await unsealsFinished;
+        stopResume.abort();
+        void unsealsFinished;
         try {
           await running.runner.close();
         } finally {

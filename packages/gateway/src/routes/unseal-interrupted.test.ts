@@ -120,6 +120,17 @@ describe('an unseal interrupted by a gateway restart', () => {
     return next;
   }
 
+  it('starts no entry once the resume is told to stop, and leaves it pending for the next start', async () => {
+    const { stopped, incidentId, req } = await stoppedMidUnseal('ur-interrupted-abort');
+    const next = await restart(stopped);
+    const stop = new AbortController();
+    stop.abort();
+    expect(await next.finishInterruptedUnseals(stop.signal)).toBe(0);
+    expect(await next.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);
+    expect(await next.finishInterruptedUnseals()).toBe(1);
+    expect(await next.store.pendingUnseals()).toEqual([]);
+  });
+
   it('is listed unanswered once its request is logged, and recorded as interrupted at the next start', async () => {
     const { stopped, incidentId, evidenceId, req, listed } = await stoppedMidUnseal('ur-interrupted-1');
     expect(await stopped.store.pendingUnseals()).toEqual([{ requestId: req.request_id, incidentId }]);

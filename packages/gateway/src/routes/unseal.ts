@@ -267,13 +267,18 @@ function noAnswersRecord(
  * again (each remembers the request id and would refuse it as a replay); whatever they released
  * went to nobody, since the answer never left this gateway, and each party's own audit trail holds
  * it. The approver sends a new request. Returns how many it recorded.
+ *
+ * Once `signal` is aborted (the gateway is stopping) no further entry is started: those left stay
+ * pending and the next start finishes them. An entry already under way is written in the order
+ * `recordUnseal` keeps, so a stop at any point leaves it pending or ended, never half-written.
  */
-export async function finishInterruptedUnseals(d: RouteDeps): Promise<number> {
+export async function finishInterruptedUnseals(d: RouteDeps, signal?: AbortSignal): Promise<number> {
   let finished = 0;
   // Each entry on its own: one that fails (a store error, too few parties to sign) does not keep
   // the others waiting for the next start. The first failure is thrown once all were tried.
   let failure: unknown;
   for (const { requestId, incidentId } of await d.store.pendingUnseals()) {
+    if (signal?.aborted === true) break;
     try {
       const incident = await d.store.getIncident(incidentId);
       const entry = incident?.unseals?.find((u) => u.request_id === requestId);
