@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
@@ -626,5 +626,30 @@ describe('runCli with a closed stdout', () => {
       expect(stdout.lines).toHaveLength(keep);
       expect(stderr.text).toEqual([]);
     }
+  });
+
+  it('ends when stdout goes while the writer on stdin is silent (`tail -f ... | aaps-verify - | head -1`)', async () => {
+    const bundles = `${fx.bundles.map((b) => JSON.stringify(b)).join('\n')}\n`;
+    const state = { released: false };
+    // A Readable, as process.stdin is: the run releases it at the end.
+    const silent = new Readable({ read() {} });
+    silent.push(Buffer.from(bundles));
+    silent.on('close', () => {
+      state.released = true;
+    });
+    const stdout = new ClosingPipe(1);
+    const stderr = new Sink();
+    // --json writes a line per bundle: the second write fails, and then nothing more comes in.
+    const code = await runCli(['-', '--key', keyHex, '--json', '--jobs', '1'], [], {
+      stdout,
+      stderr,
+      stdin: () => silent,
+    });
+    expect(code).toBe(0);
+    expect(stdout.lines).toHaveLength(1);
+    expect(stderr.text).toEqual([]);
+    expect(silent.destroyed).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(state.released).toBe(true);
   });
 });

@@ -14,6 +14,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import {
@@ -50,6 +51,8 @@ interface Output {
   err: (line: string) => void;
   /** Whether stdout is gone (its reader went away): verifying more is then pointless. */
   closed?: () => boolean;
+  /** Aborted once stdout is gone: ends a wait for stdin that may never be answered. */
+  gone?: AbortSignal;
 }
 
 function readText(path: string, what: string): string {
@@ -378,7 +381,11 @@ export async function main(
   if (target === '-') {
     // A stream is read, split and handed out by this thread, and verified by `jobs` workers.
     const started = enlisted(jobs > 1 ? jobs : 0);
-    const end = await verifyStream(options, jsonOnly(stdin()), emit, { ...pool, started });
+    const end = await verifyStream(options, jsonOnly(stdin()), emit, {
+      ...pool,
+      started,
+      ...(io.gone === undefined ? {} : { signal: io.gone }),
+    });
     if (end.readError !== undefined) {
       if (tally.count > 0) finish();
       const e = end.readError;
@@ -461,8 +468,8 @@ export interface CliStreams {
  * the end, used or not. Returns the exit code.
  *
  * A write error on stdout (EPIPE: `aaps-verify - ... | head -1` once `head` has its line) ends
- * the output quietly, as an interrupt would: nothing more is written, no more bundles are handed
- * out between batches (`--jobs 1` verifies in one synchronous loop, which just writes nothing), and the exit code is that of the bundles verified so far (no summary line is printed).
+ * the output quietly, as an interrupt would: nothing more is written, no more input is awaited
+ * (a silent writer on stdin does not keep the run up), no more bundles are handed out between batches (`--jobs 1` verifies in one synchronous loop, which just writes nothing), and the exit code is that of the bundles verified so far (no summary line is printed).
  * Errors on stderr are ignored the same way. No stack trace is ever printed.
  */
 export async function runCli(
@@ -473,8 +480,10 @@ export async function runCli(
   const { stdout, stderr } = streams;
   let closed = false;
   let errClosed = false;
+  const gone = new AbortController();
   stdout.on('error', () => {
     closed = true;
+    gone.abort();
   });
   stderr.on('error', () => {
     errClosed = true;
@@ -487,13 +496,21 @@ export async function runCli(
       if (!errClosed) stderr.write(`${line}\n`);
     },
     closed: () => closed,
+    gone: gone.signal,
+  };
+  let input: AsyncIterable<Uint8Array> | undefined;
+  const stdin = () => {
+    input ??= streams.stdin();
+    return input;
   };
   try {
-    return await main(argv, io, streams.stdin, prestarted);
+    return await main(argv, io, stdin, prestarted);
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error)?.message ?? String(e)}`);
     return 2;
   } finally {
     await Promise.all(prestarted.map((w) => w.terminate()));
+    // A read left pending (output gone while the writer was silent) must not keep the process up.
+    if (input instanceof Readable) input.destroy();
   }
 }

@@ -130,6 +130,38 @@ describe('verifyStream', () => {
     await expect(run).rejects.toThrow(/exited/);
   }, 60_000);
 
+  it('counts unreadable items against the high-water mark too (a stream of stray lines)', async () => {
+    const highWaterBytes = 64 * 1024;
+    const perChunk = 100;
+    const state = { items: 0 };
+    async function* stray(): AsyncGenerator<Uint8Array> {
+      for (let k = 0; k < 500; k++) {
+        state.items += perChunk;
+        yield Buffer.from('x\n'.repeat(perChunk));
+      }
+    }
+    const stuck = Array.from(
+      { length: 2 },
+      () => new Worker("require('node:worker_threads').parentPort.on('message', () => {})", { eval: true }),
+    );
+    const run = verifyStream(options, stray(), () => {}, {
+      jobs: 2,
+      detail: 'brief',
+      started: stuck,
+      highWaterBytes,
+    });
+    run.catch(() => {});
+    for (let last = -1; state.items !== last && state.items < 50_000; ) {
+      last = state.items;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Each item costs at least 64 bytes of the mark: reading stops after about a thousand of them
+    // (and the batches the workers hold), not at the end of the stream.
+    expect(state.items).toBeLessThan(highWaterBytes / 64 + 2 * perChunk + 2 * 2 * 64);
+    await Promise.all(stuck.map((w) => w.terminate()));
+    await expect(run).rejects.toThrow(/exited/);
+  }, 60_000);
+
   it('ends with what was read when reading fails, and stops reading once told to stop', async () => {
     async function* failing(): AsyncGenerator<Uint8Array> {
       yield Buffer.from(`${nth(0)}\n${nth(1)}\n{"cut`);

@@ -27,6 +27,11 @@ import {
   WorkerLane,
 } from './verify-pool.js';
 
+/** An item's cost against the high-water mark: its bytes, and {@link ITEM_BYTES} for holding it. */
+function sizeOf(source: BundleSource): number {
+  return ('bytes' in source ? source.bytes.length : 0) + ITEM_BYTES;
+}
+
 /** Before workers start, bundles that arrived are verified here once no byte came for this long. */
 export const QUIET_MS = 10;
 /** Reading pauses while this many bytes of split bundles wait for a thread, and resumes below half. */
@@ -42,7 +47,15 @@ export interface StreamEnd {
 export interface VerifyStreamOptions extends VerifyAllOptions {
   /** Reading pauses while this many bytes of split bundles wait (default {@link HIGH_WATER_BYTES}). */
   highWaterBytes?: number;
+  /**
+   * Aborted when the run should end (its output is gone): as `stop()`, and it also ends a wait for
+   * input that may never come (a live stream whose writer is silent).
+   */
+  signal?: AbortSignal;
 }
+
+/** What an item costs against the high-water mark beyond its bytes (so items with none count too). */
+const ITEM_BYTES = 64;
 
 /**
  * Verify the JSON bundles of `chunks` as they arrive, calling `emit` in stream order with the
@@ -58,10 +71,12 @@ export async function verifyStream(
     detail = 'full',
     started = [],
     verifier = createBundleVerifier(withAggregationRecheck(options)),
-    stop = () => false,
+    stop: stopAsked = () => false,
     highWaterBytes = HIGH_WATER_BYTES,
+    signal,
   }: VerifyStreamOptions,
 ): Promise<StreamEnd> {
+  const stop = () => stopAsked() || signal?.aborted === true;
   const splitter = new JsonStreamSplitter(MAX_BUNDLE_BYTES, (size) => oversize(size) ?? `${size} bytes`);
   /** Split bundles no thread has yet, oldest first (from `head`), and their bytes. */
   const queue: BundleSource[] = [];
@@ -84,17 +99,15 @@ export async function verifyStream(
     for (const item of items) {
       const name = `stdin#${++count}`;
       if ('error' in item) queue.push({ name, error: item.error });
-      else {
-        queue.push({ name, bytes: item.bytes });
-        queuedBytes += item.bytes.length;
-      }
+      else queue.push({ name, bytes: item.bytes });
+      queuedBytes += sizeOf(queue[queue.length - 1]!);
     }
   };
   const takeQueued = (max: number): BundleSource[] => {
     const end = Math.min(queue.length, head + max);
     const out = queue.slice(head, end);
     head = end;
-    for (const s of out) if ('bytes' in s) queuedBytes -= s.bytes.length;
+    for (const s of out) queuedBytes -= sizeOf(s);
     if (head === queue.length) {
       queue.length = 0;
       head = 0;
@@ -158,7 +171,21 @@ export async function verifyStream(
   };
 
   const iterator = chunks[Symbol.asyncIterator]();
+  /** Settles once `signal` aborts: a pending read is then left, not awaited. */
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (signal?.aborted === true) resolve('aborted');
+    signal?.addEventListener(
+      'abort',
+      () => {
+        resolve('aborted');
+        wake();
+      },
+      { once: true },
+    );
+  });
   let readError: unknown;
+  /** A read was left pending when the run was aborted. */
+  let abandoned = false;
   try {
     for (;;) {
       while (failure === undefined && !stop() && queuedBytes >= highWaterBytes)
@@ -166,11 +193,20 @@ export async function verifyStream(
           wake = resolve;
         });
       if (failure !== undefined || stop()) break;
-      let next: IteratorResult<Uint8Array>;
+      let next: IteratorResult<Uint8Array> | 'aborted';
+      const reading = iterator.next();
       try {
-        next = await iterator.next();
+        next = await Promise.race([reading, aborted]);
       } catch (e) {
-        readError = e;
+        // A read that fails once the run was told to stop is part of stopping, not a read error.
+        if (!stop()) readError = e;
+        break;
+      }
+      if (next === 'aborted') {
+        // The read may never finish (a silent writer): leave it, and let it fail quietly. (The
+        // caller releases the stream: an iterator's return would wait for that read.)
+        reading.catch(() => {});
+        abandoned = true;
         break;
       }
       clearTimeout(quiet);
@@ -181,7 +217,7 @@ export async function verifyStream(
       add(splitter.push(next.value));
       dispatch();
     }
-    if (readError === undefined && (failure !== undefined || stop())) await iterator.return?.();
+    if (!abandoned && readError === undefined && (failure !== undefined || stop())) await iterator.return?.();
     clearTimeout(quiet);
     ended = true;
     dispatch();
