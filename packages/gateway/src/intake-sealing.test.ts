@@ -20,6 +20,7 @@ import {
   TOKENS,
   verifyServedBundle,
 } from './test-helpers/gateway.js';
+import { signedUnsealRequest } from './test-helpers/unseal-request.js';
 
 const CANARIES = {
   secretData: 'canary-secret-data-7f3a9c41',
@@ -181,23 +182,8 @@ describe('unsealing in process', () => {
   });
   afterAll(() => gw.cleanup());
 
-  const ask = (over: Partial<Parameters<typeof signUnsealRequest>[0]> = {}) => {
-    const now = Date.now();
-    return signUnsealRequest(
-      {
-        request_id: `ur-${Math.random().toString(36).slice(2)}`,
-        incident_id: incidentId,
-        evidence_id: evidenceId,
-        fields: [],
-        requester: 'alice',
-        reason: 'rotate the leaked credentials',
-        issued_at: new Date(now).toISOString(),
-        expires_at: new Date(now + 600_000).toISOString(),
-        ...over,
-      },
-      gw.approverKey.secretKey,
-    );
-  };
+  const ask = (over: Partial<Parameters<typeof signUnsealRequest>[0]> = {}) =>
+    signedUnsealRequest(gw.approverKey, { incident_id: incidentId, evidence_id: evidenceId, ...over });
 
   it('the approver opens every field; a refusing party is named; both records are verifiable evidence', async () => {
     const record = await gw.store.getIncident(incidentId);

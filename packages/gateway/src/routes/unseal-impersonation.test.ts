@@ -15,7 +15,6 @@ import {
   releaseAad,
   SealedFieldCodec,
   seal,
-  signUnsealRequest,
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
@@ -23,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Coordinator, PartyReleaseAnswer, ReleaseSealedInput } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { signedUnsealRequest } from '../test-helpers/unseal-request.js';
 
 const SECRET = 'canary-env-value-review-0001';
 
@@ -74,20 +74,12 @@ describe('a compromised party forging releases in other parties’ names', () =>
     const record = await gw.store.getIncident(incidentId);
     const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
     expect(fields.length).toBeGreaterThan(0);
-    const now = Date.now();
-    const req = signUnsealRequest(
-      {
-        request_id: 'ur-impersonation',
-        incident_id: incidentId,
-        evidence_id: String(record?.evidence_id),
-        fields: fields.map((f) => f.id),
-        requester: 'alice',
-        reason: 'rotate the leaked credentials',
-        issued_at: new Date(now).toISOString(),
-        expires_at: new Date(now + 600_000).toISOString(),
-      },
-      approverKey.secretKey,
-    );
+    const req = signedUnsealRequest(approverKey, {
+      request_id: 'ur-impersonation',
+      incident_id: incidentId,
+      evidence_id: String(record?.evidence_id),
+      fields: fields.map((f) => f.id),
+    });
     const answer = (await json(
       await request(gw, 'POST', `/v1/evidence/${String(record?.evidence_id)}/unseal`, {
         token: TOKENS.approve,

@@ -11,7 +11,6 @@ import {
   SealedFieldCodec,
   type SignedEnvelope,
   signEnvelope,
-  signUnsealRequest,
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -25,6 +24,7 @@ import {
   TOKENS,
   verifyServedBundle,
 } from '../test-helpers/gateway.js';
+import { signedUnsealRequest } from '../test-helpers/unseal-request.js';
 
 const SECRET = 'canary-env-value-interrupted-0001';
 
@@ -42,20 +42,12 @@ describe('an unseal interrupted by a gateway restart', () => {
   });
 
   function unsealRequest(incidentId: string, evidenceId: string, fields: SealedField[], id: string) {
-    const now = Date.now();
-    return signUnsealRequest(
-      {
-        request_id: id,
-        incident_id: incidentId,
-        evidence_id: evidenceId,
-        fields: fields.map((f) => f.id),
-        requester: 'alice',
-        reason: 'rotate the leaked credentials',
-        issued_at: new Date(now).toISOString(),
-        expires_at: new Date(now + 600_000).toISOString(),
-      },
-      approverKey.secretKey,
-    );
+    return signedUnsealRequest(approverKey, {
+      request_id: id,
+      incident_id: incidentId,
+      evidence_id: evidenceId,
+      fields: fields.map((f) => f.id),
+    });
   }
 
   type Listed = { request_evidence_id: string; release_evidence_id: string | null };
