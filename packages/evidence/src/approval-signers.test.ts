@@ -6,15 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildBundle } from './bundle/build.js';
-import { createBundleVerifier } from './bundle/verify.js';
 import { checkEvidenceForSigning } from './signing-check.js';
 import {
   logBundles,
   makeApprovedInput,
   makeEd25519Key,
   makeRoster,
-  noteKeyFor,
-  ORIGIN,
+  trustingVerifier,
 } from './test-helpers/fixtures.js';
 
 describe('approval.signers of an ExecutionOrder', () => {
@@ -22,13 +20,7 @@ describe('approval.signers of an ExecutionOrder', () => {
     const group = makeEd25519Key();
     const r = makeRoster();
     const [p0, p1, p2, p3] = r.roster.parties.map((p) => p.id);
-    const verifier = createBundleVerifier({
-      groupPublicKey: group.publicKey,
-      roster: r.roster,
-      threshold: { min: 3, max: 5 },
-      logKeys: [noteKeyFor(group)],
-      logOrigin: ORIGIN,
-    });
+    const verifier = trustingVerifier(group, r.roster);
     const outcome = async (signers: unknown) => {
       const input = await makeApprovedInput(group, r, {
         editOrder: (order) => {

@@ -8,7 +8,6 @@
 import { signBytes, ValidationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { buildBundle } from './bundle/build.js';
-import { createBundleVerifier } from './bundle/verify.js';
 import type { VerifierRoster } from './statement.js';
 import {
   logBundles,
@@ -16,24 +15,15 @@ import {
   makeInput,
   makeRoster,
   makeTranscript,
-  noteKeyFor,
-  ORIGIN,
   resignStatement,
   type TestKey,
   type TestRoster,
+  trustingVerifier,
 } from './test-helpers/fixtures.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function verifierFor(group: TestKey, trusted?: VerifierRoster) {
-  return createBundleVerifier({
-    groupPublicKey: group.publicKey,
-    ...(trusted === undefined ? {} : { roster: trusted }),
-    threshold: { min: 3, max: 5 },
-    logKeys: [noteKeyFor(group)],
-    logOrigin: ORIGIN,
-  });
-}
+const verifierFor = (group: TestKey, trusted?: VerifierRoster) => trustingVerifier(group, trusted);
 
 /** A logged bundle of a sound roster whose signed predicate then gets `bad`'s roster. */
 async function bundleCarrying(group: TestKey, bad: VerifierRoster) {

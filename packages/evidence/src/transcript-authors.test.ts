@@ -15,8 +15,7 @@ import {
   makeApprovedInput,
   makeEd25519Key,
   makeRoster,
-  noteKeyFor,
-  ORIGIN,
+  trustingVerifier,
 } from './test-helpers/fixtures.js';
 
 function forged(
@@ -78,13 +77,8 @@ describe('transcript authors: what the gateway and approver keys may sign', () =
     );
 
     const [logged] = await logBundles([bundle], group);
-    const verifier = createBundleVerifier({
-      groupPublicKey: group.publicKey,
-      roster: r.roster, // the auditor's trusted roster
-      threshold: input.threshold,
-      logKeys: [noteKeyFor(group)],
-      logOrigin: ORIGIN,
-    });
+    // The auditor's trusted roster.
+    const verifier = trustingVerifier(group, r.roster, input.threshold);
     const report = verifier.report(JSON.parse(JSON.stringify(logged)));
     expect({ valid: report.valid, check: report.failure?.check }).toEqual({
       valid: false,

@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { decodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
+import { hasBom, isSpace } from './json-bytes.js';
 import { findDuplicateKey } from './json-keys.js';
 
 /** A usage error or unreadable input: exit 2. */
@@ -43,15 +44,6 @@ export type BundleSource = { name: string } & (
   | { path: string }
   | { error: string }
 );
-
-/** Whether `bytes` start with a UTF-8 byte-order mark. */
-function hasBom(bytes: Uint8Array): boolean {
-  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-}
-
-function isSpace(b: number | undefined): boolean {
-  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
-}
 
 /** Where the data starts: after a UTF-8 byte-order mark and whitespace. */
 export function firstDataByte(bytes: Uint8Array): number | undefined {
@@ -126,11 +118,14 @@ export const MAX_BUNDLE_BYTES = Math.min(
   Math.floor(getHeapStatistics().heap_size_limit / 16),
 );
 
+/** Why a bundle of `size` bytes, more than {@link MAX_BUNDLE_BYTES}, is not read. */
+export function tooLarge(size: number): string {
+  return `${size} bytes, more than the ${MAX_BUNDLE_BYTES} bytes one bundle may have`;
+}
+
 /** Why a bundle of `size` bytes is not read, or `undefined` when it is not too large. */
 export function oversize(size: number): string | undefined {
-  return size > MAX_BUNDLE_BYTES
-    ? `${size} bytes, more than the ${MAX_BUNDLE_BYTES} bytes one bundle may have`
-    : undefined;
+  return size > MAX_BUNDLE_BYTES ? tooLarge(size) : undefined;
 }
 
 /**

@@ -4,15 +4,10 @@
  * (`bundle.format`).
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN = 0x7b;
+import { BACKSLASH, isSpace, OPEN_BRACE as OPEN, QUOTE } from './json-bytes.js';
+
 const CLOSE = 0x7d;
 const COLON = 0x3a;
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
 
 /**
  * The first key that appears twice in one object of `text`, or `undefined`. `text` must be JSON

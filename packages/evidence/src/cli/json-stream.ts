@@ -13,21 +13,13 @@
  * stream is skipped.
  */
 
+import { BACKSLASH, BOM, isSpace, NEWLINE, OPEN_BRACE, QUOTE } from './json-bytes.js';
+
 /**
  * One item of the stream: an object's bytes and where it lies (`[start, end)`, offsets in the
  * whole stream), or what is wrong there.
  */
 export type StreamItem = { start: number; end: number; bytes: Uint8Array } | { error: string };
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const NEWLINE = 0x0a;
-const OPEN_BRACE = 0x7b;
-const BOM = [0xef, 0xbb, 0xbf];
-
-function isSpace(b: number): boolean {
-  return b === 0x20 || b === NEWLINE || b === 0x0d || b === 0x09;
-}
 
 /**
  * Where the split is: between objects; skipping stray text (to the next line or `{`); inside an

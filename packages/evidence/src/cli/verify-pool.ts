@@ -110,20 +110,13 @@ export function setUpWorkers(workers: readonly Worker[], setup: WorkerSetup): vo
   for (const w of workers) w.postMessage(message);
 }
 
-/** Start `count` verify workers, set up; they load while input is read. */
-export function startWorkers(setup: WorkerSetup, count: number): Worker[] {
-  const workers = spawnWorkers(count);
-  setUpWorkers(workers, setup);
-  return workers;
-}
-
 export interface VerifyAllOptions {
   /** Threads that verify: this one and `jobs - 1` workers. */
   jobs: number;
   detail?: Detail;
   /**
-   * Workers started and set up earlier ({@link startWorkers}, or spawned by the launcher and then
-   * {@link setUpWorkers}); they are used if needed, always terminated.
+   * Workers started and set up earlier (spawned by the launcher, then {@link setUpWorkers}); they
+   * are used if needed, always terminated.
    */
   started?: Worker[];
   /** This thread's verifier, if the caller has built one for `options` (default: a new one). */
@@ -223,7 +216,9 @@ export class WorkerLane {
 export function enlist(started: readonly Worker[], wanted: number, setup: WorkerSetup): Worker[] {
   const workers = started.slice(0, wanted);
   void Promise.all(started.slice(wanted).map((w) => w.terminate()));
-  workers.push(...startWorkers(setup, wanted - workers.length));
+  const spawned = spawnWorkers(wanted - workers.length);
+  setUpWorkers(spawned, setup);
+  workers.push(...spawned);
   return workers;
 }
 

@@ -13,7 +13,7 @@
 import type { Worker } from 'node:worker_threads';
 import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import { type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
-import { type BundleSource, MAX_BUNDLE_BYTES, oversize } from './input.js';
+import { type BundleSource, MAX_BUNDLE_BYTES, tooLarge } from './input.js';
 import { JsonStreamSplitter, type StreamItem } from './json-stream.js';
 import {
   enlist,
@@ -77,7 +77,7 @@ export async function verifyStream(
   }: VerifyStreamOptions,
 ): Promise<StreamEnd> {
   const stop = () => stopAsked() || signal?.aborted === true;
-  const splitter = new JsonStreamSplitter(MAX_BUNDLE_BYTES, (size) => oversize(size) ?? `${size} bytes`);
+  const splitter = new JsonStreamSplitter(MAX_BUNDLE_BYTES, tooLarge);
   /** Split bundles no thread has yet, oldest first (from `head`), and their bytes. */
   const queue: BundleSource[] = [];
   let head = 0;

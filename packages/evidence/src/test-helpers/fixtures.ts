@@ -20,12 +20,13 @@ import {
 import type { AggregationRef } from '../aggregation-binding.js';
 import { attachLogEntry, type BuildBundleInput, buildBundle, bundleLogLeaf } from '../bundle/build.js';
 import type { EvidenceBundle } from '../bundle/types.js';
+import { type BundleVerifier, createBundleVerifier } from '../bundle/verify.js';
 import type { NoteKey } from '../checkpoint.js';
 import { IN_TOTO_PAYLOAD_TYPE, type MessageSigner, signEnvelope } from '../dsse.js';
 import { ED25519_SUITE, type EvidenceCiphersuite } from '../keys.js';
 import { type LogStore, type LogStoreOp, TransparencyLog } from '../log.js';
 import { buildTrustedRoot, type TrustedRoot, type TrustedRootInput } from '../sigstore-export.js';
-import type { JsonObject, TranscriptEnvelope, VerifierRoster } from '../statement.js';
+import type { JsonObject, Threshold, TranscriptEnvelope, VerifierRoster } from '../statement.js';
 // pooled.ts builds on makeApprovedInput: a cycle both sides use only inside functions.
 import { makePooledInput } from './pooled.js';
 
@@ -337,6 +338,24 @@ export class MemoryStore implements LogStore {
 
 export function noteKeyFor(key: { publicKey: Uint8Array }, name = ORIGIN): NoteKey {
   return { name, type: 'ed25519', publicKey: key.publicKey };
+}
+
+/**
+ * A verifier that trusts `group` as the group key and as the log's key under {@link ORIGIN},
+ * `threshold` (3-of-5 by default), and `roster` when given (else each bundle's own).
+ */
+export function trustingVerifier(
+  group: { publicKey: Uint8Array },
+  roster?: VerifierRoster,
+  threshold: Threshold = { min: 3, max: 5 },
+): BundleVerifier {
+  return createBundleVerifier({
+    groupPublicKey: group.publicKey,
+    ...(roster === undefined ? {} : { roster }),
+    threshold,
+    logKeys: [noteKeyFor(group)],
+    logOrigin: ORIGIN,
+  });
 }
 
 /**

@@ -285,15 +285,16 @@ export async function finishInterruptedUnseals(d: RouteDeps, signal?: AbortSigna
       const stored = entry === undefined ? undefined : await d.store.getEvidence(entry.request_evidence_id);
       const requested = stored?.transcript[0];
       const request = (requested?.payload as { request?: UnsealRequest } | undefined)?.request;
-      const storedEnd =
-        entry?.end_evidence_id === undefined ? undefined : await d.store.getEvidence(entry.end_evidence_id);
+      // An end stored before it went into the log: that very bundle is appended, never a second end.
+      const endId = entry?.end_evidence_id;
+      const storedEnd = endId === undefined ? undefined : await d.store.getEvidence(endId);
       if (
         incident === undefined ||
         entry === undefined ||
         stored === undefined ||
         requested === undefined ||
         request === undefined ||
-        (entry.end_evidence_id !== undefined && storedEnd === undefined)
+        (endId !== undefined && storedEnd === undefined)
       ) {
         d.logger.warn('unseal.resume_skipped', {
           request_id: requestId,
@@ -306,13 +307,8 @@ export async function finishInterruptedUnseals(d: RouteDeps, signal?: AbortSigna
       if (stored.transparencyLog === undefined)
         await publishUnseal(d, incident.id, { evidenceId: entry.request_evidence_id, bundle: stored }, entry);
       const end =
-        storedEnd !== undefined && entry.end_evidence_id !== undefined
-          ? await publishUnseal(
-              d,
-              incident.id,
-              { evidenceId: entry.end_evidence_id, bundle: storedEnd },
-              ended(entry, entry.end_evidence_id),
-            )
+        endId !== undefined && storedEnd !== undefined
+          ? await publishUnseal(d, incident.id, { evidenceId: endId, bundle: storedEnd }, ended(entry, endId))
           : await recordEnd(
               d,
               incident.id,
