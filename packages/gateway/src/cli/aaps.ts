@@ -15,6 +15,7 @@ import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.
 import { runApprove, takeRejectFlags } from './approve.js';
 import { runApproverInit, runGatewayInit } from './gateway-init.js';
 import { runKeys, takeReasonFlag } from './keys.js';
+import { processCliOutput } from './output.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
@@ -65,10 +66,10 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Gatew
 export async function main(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  error: (line: string) => void = (l) => void process.stderr.write(`${l}\n`),
+  error: (line: string) => void = (l) => processCliOutput().error(l),
 ): Promise<number> {
   const [command, ...args] = argv;
-  const print = (line: string) => void process.stdout.write(`${line}\n`);
+  const { print, gone } = processCliOutput();
   // `aaps <command> --help`: the usage (a party prints its own).
   if (command !== 'party' && args.some((a) => a === '--help' || a === '-h')) {
     print(USAGE);
@@ -103,7 +104,7 @@ export async function main(
       if (rest.length !== 1) throw new UsageError('submit: expected exactly one FILE');
       if (config.source === undefined) throw new UsageError('submit: --source is required');
       const token = ensureTokenForClient(config);
-      return runSubmit(rest[0] ?? '', config, token, { print, fetch, error });
+      return runSubmit(rest[0] ?? '', config, token, { print, fetch, error, gone });
     }
     case 'approve': {
       let flags: ReturnType<typeof takeRejectFlags>;
@@ -118,7 +119,7 @@ export async function main(
         rest[0] ?? '',
         config,
         ensureTokenForClient(config),
-        { print, fetch, error },
+        { print, fetch, error, gone },
         flags.reason === undefined ? undefined : { reason: flags.reason },
       );
     }
@@ -210,7 +211,7 @@ function causeOf(e: unknown): string {
 export async function run(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  stderr: (line: string) => void = (l) => void process.stderr.write(`${l}\n`),
+  stderr: (line: string) => void = (l) => processCliOutput().error(l),
 ): Promise<number> {
   try {
     return await main(argv, env, stderr);
@@ -231,6 +232,7 @@ export async function run(
  */
 export function runCommand(): void {
   run(process.argv.slice(2), process.env).then((code) => {
+    if (processCliOutput().gone.aborted) process.exit(code);
     process.stdout.write('', () => process.exit(code));
   });
 }

@@ -3,7 +3,7 @@ import { type ApprovalProposal, loadOrCreateIdentityKey } from '@aaps/agents';
 import { ValidationError } from '@aaps/mpc-core';
 import { signedApprovalEnvelope, signedRejectionEnvelope } from '../approval-envelope.js';
 import type { GatewayConfig } from '../config.js';
-import { follow, printError, reach, type SubmitIo } from './submit.js';
+import { exitWhenGone, follow, printError, reach, type SubmitIo } from './submit.js';
 
 /**
  * `aaps approve`'s own flags: `--reject` with `--reason TEXT` (each needs the other), returned as
@@ -94,6 +94,7 @@ export async function runApprove(
     if (!(await post(envelope))) return 1;
     io.print(`${id}  rejected as ${approver}: ${reject.reason}`);
     const end = await follow(config.url, token, id, io, incident.timeline?.length ?? 0);
+    if (io.gone?.aborted === true) return exitWhenGone([end], (s) => s === 'rejected');
     return end === 'rejected' ? 0 : 1;
   }
   if (!res.ok || incident.proposal === undefined || incident.proposal === null) {
@@ -117,5 +118,6 @@ export async function runApprove(
   if (!(await post(envelope))) return 1;
   io.print(`${id}  approved ${p.action} on ${p.target} as ${approver} (valid ${config.validFor} s)`);
   const end = await follow(config.url, token, id, io, incident.timeline?.length ?? 0);
+  if (io.gone?.aborted === true) return exitWhenGone([end], (s) => s === 'resolved');
   return end === 'resolved' ? 0 : 1;
 }

@@ -16,6 +16,22 @@ export interface SubmitIo {
   fetch: typeof fetch;
   /** Where error lines go (default: stderr). */
   error?(line: string): void;
+  /**
+   * Aborted when the output is gone (stdout closed by its reader: `| head -1`): following stops,
+   * and the exit code says only what was seen by then ({@link exitWhenGone}).
+   */
+  gone?: AbortSignal;
+}
+
+/** Ends an incident can reach that are failures. */
+const FAILED_ENDS = new Set(['failed', 'rolled_back', 'rejected']);
+
+/**
+ * The exit code once the output went before the incidents ended: the request was taken, so 0,
+ * unless an incident was already seen ending in a way `ok` does not accept.
+ */
+export function exitWhenGone(states: readonly string[], ok: (state: string) => boolean): number {
+  return states.some((s) => FAILED_ENDS.has(s) && !ok(s)) ? 1 : 0;
 }
 
 /** Print one error line on `io.error`, else on stderr. */
@@ -70,7 +86,10 @@ function waitLine(event: unknown, detail: unknown): string | undefined {
     : `evidence not sealed yet: ${why}; the gateway tries again${next}, until it is sealed`;
 }
 
-/** Follow one incident's event stream until it ends or waits for a person. */
+/**
+ * Follow one incident's event stream until it ends or waits for a person, or until `io.gone`
+ * aborts. Returns the state seen last.
+ */
 export async function follow(
   url: string,
   token: string,
@@ -84,9 +103,30 @@ export async function follow(
   if (!res.ok || res.body === null)
     throw new ValidationError('UNAVAILABLE', `events for ${id}: HTTP ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  // The output went: stop reading (the pending read ends as done).
+  const stop = () => void reader.cancel().catch(() => undefined);
+  io.gone?.addEventListener('abort', stop, { once: true });
+  try {
+    return await readEvents(reader, url, id, io, fromIndex);
+  } finally {
+    io.gone?.removeEventListener('abort', stop);
+  }
+}
+
+async function readEvents(
+  reader: ReadableStreamDefaultReader<string>,
+  url: string,
+  id: string,
+  io: SubmitIo,
+  fromIndex: number,
+): Promise<string> {
   let buf = '';
   let state = 'received';
   for (;;) {
+    if (io.gone?.aborted === true) {
+      await reader.cancel().catch(() => undefined);
+      return state;
+    }
     const { done, value } = await reader.read();
     if (done) return state;
     buf += value;
@@ -188,5 +228,7 @@ export async function runSubmit(
           : 'opened';
   for (const i of list) io.print(`${i.incident_id}  ${what(i)}`);
   const ends = await Promise.all(list.map((i) => follow(config.url, token, i.incident_id, io)));
-  return ends.every((s) => s === 'resolved' || s === 'awaiting_human') ? 0 : 1;
+  const ok = (s: string) => s === 'resolved' || s === 'awaiting_human';
+  if (io.gone?.aborted === true) return exitWhenGone(ends, ok);
+  return ends.every(ok) ? 0 : 1;
 }
