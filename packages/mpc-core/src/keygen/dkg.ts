@@ -12,9 +12,9 @@
  * `DKG` for the same rng stream (the TR suite applies the same BIP-341 tweak with the empty
  * merkle root as `schnorr_FROST` and frost-rs `frost-secp256k1-tr` do).
  */
-import { assertBytes, concatBytes, equalBytes } from '../bytes.js';
+import { concatBytes, equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
-import { assertArray, assertObject, assertString, assertSuite } from '../guards.js';
+import { assertObject, assertSuite } from '../guards.js';
 import {
   type Identifier,
   identifierToScalar,
@@ -25,10 +25,23 @@ import {
   validateThreshold,
 } from '../keys.js';
 import { RedactedState, SecretBytes } from '../secret.js';
-import { isCiphersuiteId } from '../suite/registry.js';
 import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
+import {
+  byScalar,
+  checkPeerIdentifiers,
+  checkReceivedShares,
+  checkSecretFields,
+  checkSuite,
+  copyBroadcast,
+  type DecodedPeer,
+  decodeCommitment,
+  type PolynomialState,
+  participantsInOrder,
+  type SharesState,
+  sameBroadcasts,
+} from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
 // Message and state types
@@ -72,38 +85,10 @@ export interface DkgOutput {
   readonly publicPackage: PublicKeyPackage;
 }
 
-/** A peer's round-1 package, checked and decoded once. */
-export interface DecodedPeer<E> {
-  readonly identifier: Identifier;
-  readonly x: bigint;
-  readonly commitmentBytes: readonly Uint8Array[];
-  readonly commitment: readonly E[];
-}
-
-interface Round1State {
-  readonly suite: AnyCiphersuite;
-  readonly x: bigint;
-  readonly coefficients: bigint[];
-  /** The own commitment as elements of `suite`'s group (never decoded again). */
-  readonly commitment: readonly unknown[];
-  /** Canonical copy of the round-1 transcript round 2 ran on (a second round 2 must match it). */
-  transcript?: readonly DkgRound1Package[];
-  consumed: boolean;
-}
-
-interface Round2State {
-  readonly suite: AnyCiphersuite;
-  readonly round1: DkgRound1Secret;
-  readonly x: bigint;
-  readonly ownShare: bigint[];
-  readonly ownCommitment: readonly unknown[];
-  readonly transcript: readonly DkgRound1Package[];
-  readonly peers: ReadonlyMap<Identifier, DecodedPeer<unknown>>;
-  consumed: boolean;
-}
+type Round1State = PolynomialState<DkgRound1Package>;
 
 const round1States = new WeakMap<DkgRound1Secret, Round1State>();
-const round2States = new WeakMap<DkgRound2Secret, Round2State>();
+const round2States = new WeakMap<DkgRound2Secret, SharesState<DkgRound1Package>>();
 
 /**
  * A party's private round-1 state (its polynomial). Keep it until round 3; it never prints.
@@ -165,199 +150,6 @@ export class DkgRound2Secret extends RedactedState {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared helpers (also used by refresh.ts; not part of the package's public face)
-// ---------------------------------------------------------------------------------------------
-
-/** The public fields of a round secret (DKG and refresh), checked when one is constructed. */
-export function checkSecretFields(
-  suite: unknown,
-  identifier: unknown,
-  threshold: unknown,
-  commitment: unknown,
-): void {
-  if (!isCiphersuiteId(suite)) {
-    throw new ValidationError('UNKNOWN_CIPHERSUITE', 'suite: expected a ciphersuite id', ['suite']);
-  }
-  assertString(identifier, 'identifier');
-  validateThreshold(threshold as Threshold);
-  assertArray(commitment, 'commitment');
-  commitment.forEach((c, k) => {
-    assertBytes(c, `commitment[${k}]`);
-  });
-}
-
-export function checkSuite(suite: AnyCiphersuite, id: CiphersuiteId, field: string): void {
-  if (suite.id !== id) {
-    throw new ValidationError('CIPHERSUITE_MISMATCH', `${field} is for ${id}, not ${suite.id}`, [field]);
-  }
-}
-
-/**
- * Check the identifiers of a set of incoming broadcast packages: the right count, canonical,
- * pairwise distinct and not the caller's own. Returns their scalars in input order.
- */
-export function checkPeerIdentifiers(
-  suite: AnyCiphersuite,
-  packages: readonly { identifier: Identifier }[],
-  self: Identifier,
-  count: { min: number; max: number },
-  field: string,
-): bigint[] {
-  if (!Array.isArray(packages)) {
-    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an array`, [field]);
-  }
-  if (packages.length < count.min || packages.length > count.max) {
-    const want = count.min === count.max ? `${count.min}` : `${count.min}..${count.max}`;
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      `${field}: expected ${want} packages (one per other party), got ${packages.length}`,
-      [field],
-    );
-  }
-  const seen = new Set<Identifier>();
-  return packages.map((p, i) => {
-    const path = `${field}[${i}]`;
-    if (!p || typeof p !== 'object')
-      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
-    const x = identifierToScalar(suite, p.identifier, `${path}.identifier`);
-    if (p.identifier === self || seen.has(p.identifier)) {
-      throw new ValidationError(
-        'DUPLICATE_IDENTIFIER',
-        `${path}.identifier: ${p.identifier} ${p.identifier === self ? 'is our own identifier' : 'appears twice'}`,
-        [`${path}.identifier`],
-      );
-    }
-    seen.add(p.identifier);
-    return x;
-  });
-}
-
-/** Decode and validate a commitment vector of an expected length (each element once). */
-export function decodeCommitment<E>(
-  suite: Ciphersuite<E>,
-  commitment: readonly Uint8Array[],
-  length: number,
-  field: string,
-): E[] {
-  if (!Array.isArray(commitment) || commitment.length !== length) {
-    throw new ValidationError(
-      'INVALID_LENGTH',
-      `${field}: expected ${length} coefficient commitments, got ${Array.isArray(commitment) ? commitment.length : typeof commitment}`,
-      [field],
-    );
-  }
-  return commitment.map((c, k) => suite.group.deserialize(c, `${field}[${k}]`));
-}
-
-/** Element-wise sum of equally long commitment vectors. */
-export function sumCommitments<E>(suite: Ciphersuite<E>, vectors: readonly (readonly E[])[]): E[] {
-  const { group } = suite;
-  const out = [...vectors[0]!];
-  for (let v = 1; v < vectors.length; v++) {
-    const vec = vectors[v]!;
-    for (let k = 0; k < out.length; k++) out[k] = group.add(out[k]!, vec[k]!);
-  }
-  return out;
-}
-
-/** Sort by identifier scalar (the canonical transcript order of frost-rs' BTreeMap and noble). */
-export function byScalar<T>(items: readonly T[], xs: readonly bigint[]): { item: T; x: bigint }[] {
-  return items.map((item, i) => ({ item, x: xs[i]! })).sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
-}
-
-/**
- * Check each private share received in round 2 of a (zero-)sharing: one from every peer, addressed
- * to `self`, canonical. Returns the share scalars keyed by sender. Malformed shares blame the sender.
- */
-export function collectShares(
-  suite: AnyCiphersuite,
-  packages: readonly { sender: Identifier; receiver: Identifier; share: SecretBytes | undefined }[],
-  self: Identifier,
-  peers: ReadonlyMap<Identifier, unknown>,
-  field: string,
-): Map<Identifier, bigint> {
-  if (!Array.isArray(packages) || packages.length !== peers.size) {
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      `${field}: expected ${peers.size} packages (one per other party), got ${Array.isArray(packages) ? packages.length : typeof packages}`,
-      [field],
-    );
-  }
-  const out = new Map<Identifier, bigint>();
-  const culprits: Identifier[] = [];
-  packages.forEach((p, i) => {
-    const path = `${field}[${i}]`;
-    if (!p || typeof p !== 'object')
-      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
-    if (p.receiver !== self) {
-      throw new ValidationError(
-        'INVALID_ARGUMENT',
-        `${path}.receiver: addressed to ${p.receiver}, not to ${self}`,
-        [`${path}.receiver`],
-      );
-    }
-    if (!peers.has(p.sender)) {
-      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}.sender: ${p.sender} sent no round-1 package`, [
-        `${path}.sender`,
-      ]);
-    }
-    if (out.has(p.sender) || culprits.includes(p.sender)) {
-      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}.sender: second package from ${p.sender}`, [
-        `${path}.sender`,
-      ]);
-    }
-    const s = p.share;
-    if (!(s instanceof SecretBytes) || s.wiped) {
-      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected a live SecretBytes share`, [path]);
-    }
-    try {
-      out.set(p.sender, suite.field.fromBytes(s.expose(), `${path}.share`));
-    } catch {
-      culprits.push(p.sender);
-    }
-  });
-  if (culprits.length) {
-    throw new ProtocolError(
-      'INVALID_SECRET_SHARE',
-      `malformed secret share from ${culprits.join(', ')}`,
-      culprits,
-    );
-  }
-  return out;
-}
-
-/**
- * Check received shares against the senders' commitments in one batch:
- * (sum of shares) * G == evalCommitment(sum of commitments, x_self). Only when that fails is each
- * sender checked alone, to name the culprits. Returns evalCommitment(summed, x_self), which is
- * this party's verifying share contribution.
- */
-export function verifySharesBatch<E>(
-  suite: Ciphersuite<E>,
-  x: bigint,
-  total: bigint,
-  summed: readonly E[],
-  received: ReadonlyMap<Identifier, bigint>,
-  commitments: ReadonlyMap<Identifier, readonly E[]>,
-): E {
-  const { group } = suite;
-  const expected = group.evalCommitment(summed, x);
-  if (group.equals(group.mulBase(total), expected)) return expected;
-  const culprits: Identifier[] = [];
-  for (const [sender, share] of received) {
-    const c = commitments.get(sender)!;
-    if (!group.equals(group.mulBase(share), group.evalCommitment(c, x))) culprits.push(sender);
-  }
-  throw new ProtocolError(
-    'INVALID_SECRET_SHARE',
-    culprits.length
-      ? `secret share from ${culprits.join(', ')} does not match its commitment`
-      : 'the received shares do not match the commitments, and no single sender is at fault',
-    culprits,
-  );
-}
-
 /** Encode a Schnorr proof (R, mu) as the suite's signatures are (x-only R for BIP-340). */
 function encodeProof<E>(suite: Ciphersuite<E>, R: E, mu: bigint): Uint8Array {
   if (suite.hooks) return suite.hooks.encodeSignature(R, mu);
@@ -397,34 +189,6 @@ function checkProof<E>(
   const expectedR = group.sub(group.mulBase(z), group.mul(c0, c));
   if (group.isZero(expectedR)) return false;
   return equalBytes(group.serialize(expectedR), rBytes);
-}
-
-const copyBytes = (b: unknown): Uint8Array =>
-  b instanceof Uint8Array ? Uint8Array.from(b) : (b as Uint8Array);
-
-/** A private copy of a round-1 package (malformed fields are kept as-is for the checks to flag). */
-function canonicalCopy(p: DkgRound1Package): DkgRound1Package {
-  return {
-    identifier: p.identifier,
-    commitment: Array.isArray(p.commitment) ? p.commitment.map(copyBytes) : [],
-    proofOfKnowledge: copyBytes(p.proofOfKnowledge),
-  };
-}
-
-function sameTranscript(a: readonly DkgRound1Package[], b: readonly DkgRound1Package[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const p = a[i]!;
-    const q = b[i]!;
-    if (p.identifier !== q.identifier || p.commitment.length !== q.commitment.length) return false;
-    if (!(q.proofOfKnowledge instanceof Uint8Array) || !equalBytes(p.proofOfKnowledge, q.proofOfKnowledge))
-      return false;
-    for (let k = 0; k < p.commitment.length; k++) {
-      const c = q.commitment[k];
-      if (!(c instanceof Uint8Array) || !equalBytes(p.commitment[k]!, c)) return false;
-    }
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,8 +288,8 @@ function round2Typed<E>(
     'round1Packages',
   );
   const sorted = byScalar(round1Packages, xs);
-  const transcript = sorted.map(({ item }) => canonicalCopy(item));
-  if (st.transcript && !sameTranscript(st.transcript, transcript)) {
+  const transcript = sorted.map(({ item }) => copyBroadcast(item));
+  if (st.transcript && !sameBroadcasts(st.transcript, transcript)) {
     throw new ProtocolError(
       'INCONSISTENT_TRANSCRIPT',
       'round 2 already ran on a different set of round-1 packages; refusing to share again',
@@ -634,46 +398,26 @@ function round3Typed<E>(
     { min: max - 1, max: max - 1 },
     'round1Packages',
   );
-  const supplied = byScalar(round1Packages, xs).map(({ item }) => canonicalCopy(item));
-  if (!sameTranscript(st.transcript, supplied)) {
+  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyBroadcast(item));
+  if (!sameBroadcasts(st.transcript, supplied)) {
     throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'round1Packages differ from the ones round 2 checked');
   }
-  const received = collectShares(
-    anySuite,
+  const { group, field } = suite;
+  const checked = checkReceivedShares(
+    suite,
+    st,
+    secret.identifier,
     Array.isArray(round2Packages)
       ? round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.signingShare }))
       : (round2Packages as never),
-    secret.identifier,
-    st.peers,
-    'round2Packages',
+    (bytes, field) => decodeCommitment(suite, bytes, min, field),
   );
-  const { group, field } = suite;
-  // Points decoded in round 2 belong to that round's backend; re-decode if the caller switched.
-  const sameBackend = st.suite.group === (suite.group as unknown);
-  const peerCommitments = new Map<Identifier, readonly E[]>();
-  for (const peer of st.peers.values()) {
-    peerCommitments.set(
-      peer.identifier,
-      sameBackend
-        ? (peer.commitment as readonly E[])
-        : decodeCommitment(suite, peer.commitmentBytes, min, `round1Packages.${peer.identifier}.commitment`),
-    );
-  }
-  const own = sameBackend
-    ? (st.ownCommitment as readonly E[])
-    : decodeCommitment(suite, st.round1.commitment, min, 'secret.commitment');
-  let total = st.ownShare[0]!;
-  for (const s of received.values()) total = field.add(total, s);
-  let summed = sumCommitments(suite, [own, ...peerCommitments.values()]);
-  const ownVerifying = verifySharesBatch(suite, st.x, total, summed, received, peerCommitments);
+  let { total, summed } = checked;
 
   // Every party's verifying share, in identifier order (own one is already known).
-  const ids: { identifier: Identifier; x: bigint }[] = [
-    { identifier: secret.identifier, x: st.x },
-    ...[...st.peers.values()].map((p) => ({ identifier: p.identifier, x: p.x })),
-  ].sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+  const ids = participantsInOrder(secret.identifier, st.x, st.peers);
   let verifying = ids.map(({ identifier, x }) =>
-    identifier === secret.identifier ? ownVerifying : group.evalCommitment(summed, x),
+    identifier === secret.identifier ? checked.ownVerifying : group.evalCommitment(summed, x),
   );
 
   // BIP-340/341 (TR suite): make the key even-y and apply the TapTweak with the empty merkle

@@ -29,17 +29,21 @@ import {
 import { RedactedState, SecretBytes } from '../secret.js';
 import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
+import { evaluatePolynomial } from './polynomial.js';
 import {
   byScalar,
   checkPeerIdentifiers,
+  checkReceivedShares,
   checkSecretFields,
   checkSuite,
-  collectShares,
+  copyBroadcast,
+  type DecodedPeer,
   decodeCommitment,
-  sumCommitments,
-  verifySharesBatch,
-} from './dkg.js';
-import { evaluatePolynomial } from './polynomial.js';
+  type PolynomialState,
+  participantsInOrder,
+  type SharesState,
+  sameBroadcasts,
+} from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -89,35 +93,8 @@ export interface RefreshRound1Options {
   rng?: Rng;
 }
 
-interface R1State {
-  readonly suite: AnyCiphersuite;
-  readonly x: bigint;
-  readonly coefficients: bigint[];
-  readonly commitment: readonly unknown[];
-  transcript?: readonly RefreshRound1Package[];
-  consumed: boolean;
-}
-
-interface Peer {
-  readonly identifier: Identifier;
-  readonly x: bigint;
-  readonly commitmentBytes: readonly Uint8Array[];
-  readonly commitment: readonly unknown[];
-}
-
-interface R2State {
-  readonly suite: AnyCiphersuite;
-  readonly round1: RefreshRound1Secret;
-  readonly x: bigint;
-  readonly ownShare: bigint[];
-  readonly ownCommitment: readonly unknown[];
-  readonly transcript: readonly RefreshRound1Package[];
-  readonly peers: ReadonlyMap<Identifier, Peer>;
-  consumed: boolean;
-}
-
-const r1States = new WeakMap<RefreshRound1Secret, R1State>();
-const r2States = new WeakMap<RefreshRound2Secret, R2State>();
+const r1States = new WeakMap<RefreshRound1Secret, PolynomialState<RefreshRound1Package>>();
+const r2States = new WeakMap<RefreshRound2Secret, SharesState<RefreshRound1Package>>();
 
 /** Private state of distributed refresh round 1 (the zero polynomial). Never prints. */
 export class RefreshRound1Secret extends RedactedState {
@@ -434,28 +411,6 @@ function r1Typed<E>(suite: Ciphersuite<E>, options: RefreshRound1Options) {
   return Object.freeze({ package: pkg, secret });
 }
 
-const copyPackage = (p: RefreshRound1Package): RefreshRound1Package => ({
-  identifier: p.identifier,
-  commitment: Array.isArray(p.commitment)
-    ? p.commitment.map((c) => (c instanceof Uint8Array ? Uint8Array.from(c) : c))
-    : [],
-});
-
-function sameTranscript(a: readonly RefreshRound1Package[], b: readonly RefreshRound1Package[]): boolean {
-  return (
-    a.length === b.length &&
-    a.every(
-      (p, i) =>
-        p.identifier === b[i]!.identifier &&
-        p.commitment.length === b[i]!.commitment.length &&
-        p.commitment.every((c, k) => {
-          const d = b[i]!.commitment[k];
-          return d instanceof Uint8Array && equalBytes(c, d);
-        }),
-    )
-  );
-}
-
 /**
  * Distributed refresh round 2: check the other participants' commitments (`ProtocolError
  * (INVALID_DEALING)` naming every culprit) and compute one private share of zero per participant.
@@ -495,15 +450,15 @@ function r2Typed<E>(
     'round1Packages',
   );
   const sorted = byScalar(round1Packages, xs);
-  const transcript = sorted.map(({ item }) => copyPackage(item));
-  if (st.transcript && !sameTranscript(st.transcript, transcript)) {
+  const transcript = sorted.map(({ item }) => copyBroadcast(item));
+  if (st.transcript && !sameBroadcasts(st.transcript, transcript)) {
     throw new ProtocolError(
       'INCONSISTENT_TRANSCRIPT',
       'refresh round 2 already ran on other round-1 packages',
     );
   }
   const { group, field } = suite;
-  const peers = new Map<Identifier, Peer>();
+  const peers = new Map<Identifier, DecodedPeer<E>>();
   const culprits: Identifier[] = [];
   sorted.forEach(({ x }, i) => {
     const p = transcript[i]!;
@@ -591,57 +546,29 @@ function r3Typed<E>(
     { min: min - 1, max: max - 1 },
     'round1Packages',
   );
-  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyPackage(item));
-  if (!sameTranscript(st.transcript, supplied)) {
+  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyBroadcast(item));
+  if (!sameBroadcasts(st.transcript, supplied)) {
     throw new ProtocolError(
       'INCONSISTENT_TRANSCRIPT',
       'round1Packages differ from the ones refresh round 2 checked',
     );
   }
-  const received = collectShares(
-    anySuite,
+  const { group, field } = suite;
+  const checked = checkReceivedShares(
+    suite,
+    st,
+    secret.identifier,
     Array.isArray(round2Packages)
       ? round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.zeroShare }))
       : (round2Packages as never),
-    secret.identifier,
-    st.peers,
-    'round2Packages',
+    (bytes, field) => [group.zero, ...decodeCommitment(suite, bytes, min - 1, field)],
   );
-  const { group, field } = suite;
-  const sameBackend = st.suite.group === (suite.group as unknown);
-  const commitments = new Map<Identifier, readonly E[]>();
-  for (const peer of st.peers.values()) {
-    commitments.set(
-      peer.identifier,
-      sameBackend
-        ? (peer.commitment as readonly E[])
-        : [
-            group.zero,
-            ...decodeCommitment(
-              suite,
-              peer.commitmentBytes,
-              min - 1,
-              `round1Packages.${peer.identifier}.commitment`,
-            ),
-          ],
-    );
-  }
-  const own = sameBackend
-    ? (st.ownCommitment as readonly E[])
-    : [group.zero, ...decodeCommitment(suite, st.round1.commitment, min - 1, 'secret.commitment')];
-  let total = st.ownShare[0]!;
-  for (const s of received.values()) total = field.add(total, s);
-  const summed = sumCommitments(suite, [own, ...commitments.values()]);
-  verifySharesBatch(suite, st.x, total, summed, received, commitments);
+  const { summed } = checked;
+  let { total } = checked;
   if (summed.slice(1).some((c) => group.isZero(c))) {
     throw new ProtocolError('INVALID_DEALING', 'the summed refresh commitment has an identity coefficient');
   }
-  const identifiers = [
-    { identifier: secret.identifier, x: st.x },
-    ...[...st.peers.values()].map((p) => ({ identifier: p.identifier, x: p.x })),
-  ]
-    .sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0))
-    .map((p) => p.identifier);
+  const identifiers = participantsInOrder(secret.identifier, st.x, st.peers).map((p) => p.identifier);
   const share: RefreshShare = Object.freeze({
     suite: suite.id,
     identifier: secret.identifier,

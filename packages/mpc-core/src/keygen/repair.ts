@@ -28,7 +28,7 @@ import {
 } from '../keys.js';
 import { SecretBytes } from '../secret.js';
 import type { AnyCiphersuite, Ciphersuite, Rng } from '../suite/types.js';
-import { byScalar, checkSuite } from './dkg.js';
+import { byScalar, checkSuite } from './sharing.js';
 
 /** Step 1 output, sent privately from helper `sender` to helper `receiver`. */
 export interface RepairDelta {

@@ -1,0 +1,332 @@
+/**
+ * What the DKG (dkg.ts) and distributed refresh (refresh.ts) share. Both deal a polynomial to every
+ * participant with commitments to its coefficients: round 1 broadcasts the commitments, round 2
+ * checks the peers' broadcasts and sends each peer its evaluation, round 3 checks the received
+ * shares against the summed commitments. They differ in the constant term (a secret with a proof
+ * of knowledge; zero) and in what round 3 makes of the sum. Repair (repair.ts) uses a few helpers
+ * too. Internal: not part of the package's public face.
+ */
+import { assertBytes, equalBytes } from '../bytes.js';
+import { ProtocolError, ValidationError } from '../errors.js';
+import { assertArray, assertString } from '../guards.js';
+import { type Identifier, identifierToScalar, type Threshold, validateThreshold } from '../keys.js';
+import { SecretBytes } from '../secret.js';
+import { isCiphersuiteId } from '../suite/registry.js';
+import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Round state
+// ---------------------------------------------------------------------------------------------
+
+/** A round-1 broadcast: the DKG's carries a proof of knowledge of the constant term, refresh's does not. */
+export interface Round1Broadcast {
+  readonly identifier: Identifier;
+  readonly commitment: readonly Uint8Array[];
+  readonly proofOfKnowledge?: Uint8Array;
+}
+
+/** A peer's round-1 broadcast, checked and decoded once (in round 2). */
+export interface DecodedPeer<E> {
+  readonly identifier: Identifier;
+  readonly x: bigint;
+  readonly commitmentBytes: readonly Uint8Array[];
+  /** All coefficient commitments, the constant term's first (the identity for refresh). */
+  readonly commitment: readonly E[];
+}
+
+/** A party's private state from round 1 to round 2: its polynomial. */
+export interface PolynomialState<P extends Round1Broadcast> {
+  readonly suite: AnyCiphersuite;
+  readonly x: bigint;
+  readonly coefficients: bigint[];
+  /** The own commitment as elements of `suite`'s group (never decoded again). */
+  readonly commitment: readonly unknown[];
+  /** Private copy of the round-1 transcript round 2 ran on (a second round 2 must match it). */
+  transcript?: readonly P[];
+  consumed: boolean;
+}
+
+/** A party's private state from round 2 to round 3: its own share and the checked transcript. */
+export interface SharesState<P extends Round1Broadcast> {
+  readonly suite: AnyCiphersuite;
+  /** The round-1 secret: wiped with this state; its public commitment bytes. */
+  readonly round1: { wipe(): void; readonly commitment: readonly Uint8Array[] };
+  readonly x: bigint;
+  readonly ownShare: bigint[];
+  readonly ownCommitment: readonly unknown[];
+  readonly transcript: readonly P[];
+  readonly peers: ReadonlyMap<Identifier, DecodedPeer<unknown>>;
+  consumed: boolean;
+}
+
+const copyBytes = (b: unknown): Uint8Array =>
+  b instanceof Uint8Array ? Uint8Array.from(b) : (b as Uint8Array);
+
+/** A private copy of a round-1 broadcast (malformed fields are kept as they are, for the checks to flag). */
+export function copyBroadcast<P extends Round1Broadcast>(p: P): P {
+  return {
+    identifier: p.identifier,
+    commitment: Array.isArray(p.commitment) ? p.commitment.map(copyBytes) : [],
+    ...('proofOfKnowledge' in p ? { proofOfKnowledge: copyBytes(p.proofOfKnowledge) } : {}),
+  } as Round1Broadcast as P;
+}
+
+/** Two round-1 transcripts (sorted alike) with the same identifiers, commitments and proofs. */
+export function sameBroadcasts(a: readonly Round1Broadcast[], b: readonly Round1Broadcast[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i]!;
+    const q = b[i]!;
+    if (p.identifier !== q.identifier || p.commitment.length !== q.commitment.length) return false;
+    if (
+      p.proofOfKnowledge !== undefined &&
+      (!(q.proofOfKnowledge instanceof Uint8Array) || !equalBytes(p.proofOfKnowledge, q.proofOfKnowledge))
+    )
+      return false;
+    for (let k = 0; k < p.commitment.length; k++) {
+      const c = q.commitment[k];
+      if (!(c instanceof Uint8Array) || !equalBytes(p.commitment[k]!, c)) return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+
+/** The public fields of a round secret (DKG and refresh), checked when one is constructed. */
+export function checkSecretFields(
+  suite: unknown,
+  identifier: unknown,
+  threshold: unknown,
+  commitment: unknown,
+): void {
+  if (!isCiphersuiteId(suite)) {
+    throw new ValidationError('UNKNOWN_CIPHERSUITE', 'suite: expected a ciphersuite id', ['suite']);
+  }
+  assertString(identifier, 'identifier');
+  validateThreshold(threshold as Threshold);
+  assertArray(commitment, 'commitment');
+  commitment.forEach((c, k) => {
+    assertBytes(c, `commitment[${k}]`);
+  });
+}
+
+export function checkSuite(suite: AnyCiphersuite, id: CiphersuiteId, field: string): void {
+  if (suite.id !== id) {
+    throw new ValidationError('CIPHERSUITE_MISMATCH', `${field} is for ${id}, not ${suite.id}`, [field]);
+  }
+}
+
+/**
+ * Check the identifiers of a set of incoming broadcast packages: the right count, canonical,
+ * pairwise distinct and not the caller's own. Returns their scalars in input order.
+ */
+export function checkPeerIdentifiers(
+  suite: AnyCiphersuite,
+  packages: readonly { identifier: Identifier }[],
+  self: Identifier,
+  count: { min: number; max: number },
+  field: string,
+): bigint[] {
+  if (!Array.isArray(packages)) {
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an array`, [field]);
+  }
+  if (packages.length < count.min || packages.length > count.max) {
+    const want = count.min === count.max ? `${count.min}` : `${count.min}..${count.max}`;
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}: expected ${want} packages (one per other party), got ${packages.length}`,
+      [field],
+    );
+  }
+  const seen = new Set<Identifier>();
+  return packages.map((p, i) => {
+    const path = `${field}[${i}]`;
+    if (!p || typeof p !== 'object')
+      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
+    const x = identifierToScalar(suite, p.identifier, `${path}.identifier`);
+    if (p.identifier === self || seen.has(p.identifier)) {
+      throw new ValidationError(
+        'DUPLICATE_IDENTIFIER',
+        `${path}.identifier: ${p.identifier} ${p.identifier === self ? 'is our own identifier' : 'appears twice'}`,
+        [`${path}.identifier`],
+      );
+    }
+    seen.add(p.identifier);
+    return x;
+  });
+}
+
+/** Decode and validate a commitment vector of an expected length (each element once). */
+export function decodeCommitment<E>(
+  suite: Ciphersuite<E>,
+  commitment: readonly Uint8Array[],
+  length: number,
+  field: string,
+): E[] {
+  if (!Array.isArray(commitment) || commitment.length !== length) {
+    throw new ValidationError(
+      'INVALID_LENGTH',
+      `${field}: expected ${length} coefficient commitments, got ${Array.isArray(commitment) ? commitment.length : typeof commitment}`,
+      [field],
+    );
+  }
+  return commitment.map((c, k) => suite.group.deserialize(c, `${field}[${k}]`));
+}
+
+/** Element-wise sum of equally long commitment vectors. */
+export function sumCommitments<E>(suite: Ciphersuite<E>, vectors: readonly (readonly E[])[]): E[] {
+  const { group } = suite;
+  const out = [...vectors[0]!];
+  for (let v = 1; v < vectors.length; v++) {
+    const vec = vectors[v]!;
+    for (let k = 0; k < out.length; k++) out[k] = group.add(out[k]!, vec[k]!);
+  }
+  return out;
+}
+
+/** Sort by identifier scalar (the canonical transcript order of frost-rs' BTreeMap and noble). */
+export function byScalar<T>(items: readonly T[], xs: readonly bigint[]): { item: T; x: bigint }[] {
+  return items.map((item, i) => ({ item, x: xs[i]! })).sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+}
+
+/**
+ * Check each private share received in round 2 of a (zero-)sharing: one from every peer, addressed
+ * to `self`, canonical. Returns the share scalars keyed by sender. Malformed shares blame the sender.
+ */
+export function collectShares(
+  suite: AnyCiphersuite,
+  packages: readonly { sender: Identifier; receiver: Identifier; share: SecretBytes | undefined }[],
+  self: Identifier,
+  peers: ReadonlyMap<Identifier, unknown>,
+  field: string,
+): Map<Identifier, bigint> {
+  if (!Array.isArray(packages) || packages.length !== peers.size) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}: expected ${peers.size} packages (one per other party), got ${Array.isArray(packages) ? packages.length : typeof packages}`,
+      [field],
+    );
+  }
+  const out = new Map<Identifier, bigint>();
+  const culprits: Identifier[] = [];
+  packages.forEach((p, i) => {
+    const path = `${field}[${i}]`;
+    if (!p || typeof p !== 'object')
+      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
+    if (p.receiver !== self) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${path}.receiver: addressed to ${p.receiver}, not to ${self}`,
+        [`${path}.receiver`],
+      );
+    }
+    if (!peers.has(p.sender)) {
+      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}.sender: ${p.sender} sent no round-1 package`, [
+        `${path}.sender`,
+      ]);
+    }
+    if (out.has(p.sender) || culprits.includes(p.sender)) {
+      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}.sender: second package from ${p.sender}`, [
+        `${path}.sender`,
+      ]);
+    }
+    const s = p.share;
+    if (!(s instanceof SecretBytes) || s.wiped) {
+      throw new ValidationError('INVALID_ARGUMENT', `${path}: expected a live SecretBytes share`, [path]);
+    }
+    try {
+      out.set(p.sender, suite.field.fromBytes(s.expose(), `${path}.share`));
+    } catch {
+      culprits.push(p.sender);
+    }
+  });
+  if (culprits.length) {
+    throw new ProtocolError(
+      'INVALID_SECRET_SHARE',
+      `malformed secret share from ${culprits.join(', ')}`,
+      culprits,
+    );
+  }
+  return out;
+}
+
+/**
+ * Check received shares against the senders' commitments in one batch:
+ * (sum of shares) * G == evalCommitment(sum of commitments, x_self). Only when that fails is each
+ * sender checked alone, to name the culprits. Returns evalCommitment(summed, x_self), which is
+ * this party's verifying share contribution.
+ */
+export function verifySharesBatch<E>(
+  suite: Ciphersuite<E>,
+  x: bigint,
+  total: bigint,
+  summed: readonly E[],
+  received: ReadonlyMap<Identifier, bigint>,
+  commitments: ReadonlyMap<Identifier, readonly E[]>,
+): E {
+  const { group } = suite;
+  const expected = group.evalCommitment(summed, x);
+  if (group.equals(group.mulBase(total), expected)) return expected;
+  const culprits: Identifier[] = [];
+  for (const [sender, share] of received) {
+    const c = commitments.get(sender)!;
+    if (!group.equals(group.mulBase(share), group.evalCommitment(c, x))) culprits.push(sender);
+  }
+  throw new ProtocolError(
+    'INVALID_SECRET_SHARE',
+    culprits.length
+      ? `secret share from ${culprits.join(', ')} does not match its commitment`
+      : 'the received shares do not match the commitments, and no single sender is at fault',
+    culprits,
+  );
+}
+
+/**
+ * Round 3's check of the shares received (one from every peer, addressed to `self`): they and the
+ * own share sum to a share of the summed polynomial. One batched check against the summed
+ * commitments; only when it fails is each sender checked alone, to name the culprits. `decode`
+ * decodes a commitment again (all coefficients, the constant term's first) when the caller
+ * switched backends since round 2, whose points belong to that round's backend.
+ */
+export function checkReceivedShares<E>(
+  suite: Ciphersuite<E>,
+  st: SharesState<Round1Broadcast>,
+  self: Identifier,
+  shares: readonly { sender: Identifier; receiver: Identifier; share: SecretBytes | undefined }[],
+  decode: (bytes: readonly Uint8Array[], field: string) => E[],
+): { total: bigint; summed: E[]; ownVerifying: E } {
+  const received = collectShares(suite as AnyCiphersuite, shares, self, st.peers, 'round2Packages');
+  const sameBackend = st.suite.group === (suite.group as unknown);
+  const commitments = new Map<Identifier, readonly E[]>();
+  for (const peer of st.peers.values()) {
+    commitments.set(
+      peer.identifier,
+      sameBackend
+        ? (peer.commitment as readonly E[])
+        : decode(peer.commitmentBytes, `round1Packages.${peer.identifier}.commitment`),
+    );
+  }
+  const own = sameBackend
+    ? (st.ownCommitment as readonly E[])
+    : decode(st.round1.commitment, 'secret.commitment');
+  let total = st.ownShare[0]!;
+  for (const s of received.values()) total = suite.field.add(total, s);
+  const summed = sumCommitments(suite, [own, ...commitments.values()]);
+  const ownVerifying = verifySharesBatch(suite, st.x, total, summed, received, commitments);
+  return { total, summed, ownVerifying };
+}
+
+/** This party and its peers, in identifier-scalar order. */
+export function participantsInOrder(
+  self: Identifier,
+  x: bigint,
+  peers: ReadonlyMap<Identifier, { identifier: Identifier; x: bigint }>,
+): { identifier: Identifier; x: bigint }[] {
+  return [
+    { identifier: self, x },
+    ...[...peers.values()].map((p) => ({ identifier: p.identifier, x: p.x })),
+  ].sort((a, b) => (a.x < b.x ? -1 : a.x > b.x ? 1 : 0));
+}
