@@ -116,16 +116,18 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
       const round1 = decodeRound1(body.round1_packages, suite.id).filter((p) => p.identifier !== myId);
       const out = dkgRound3(suite, s.round2, round1, round2);
       state.dkg.delete(session);
-      state.key = {
+      const key = {
         keyPackage: out.keyPackage,
         publicPackage: out.publicPackage,
         rosterDigest: deps.rosterDigest,
         createdAt: (deps.now?.() ?? new Date()).toISOString(),
       };
-      await deps.store.saveKey(state.key);
+      // On disk before in use: a key that failed to save is not claimed (a DKG can run again).
+      await deps.store.saveKey(key);
+      state.key = key;
       const dropped = await deps.store.clearNonces();
       await deps.store.audit({
-        at: state.key.createdAt,
+        at: key.createdAt,
         event: 'dkg.completed',
         session,
         detail: { dropped_nonces: dropped },

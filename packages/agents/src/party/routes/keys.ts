@@ -99,8 +99,10 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     });
   };
   const store = async (event: string, sessionId: string, key: NonNullable<PartyState['key']>) => {
-    state.key = key;
+    // On disk before in use: a key that failed to save is never served or signed with (the party
+    // keeps the one it would hold after a restart).
     await deps.store.saveKey(key);
+    state.key = key;
     // Nonces drawn for the old share must never sign with the new one.
     const dropped = await deps.store.clearNonces();
     await deps.store.audit({

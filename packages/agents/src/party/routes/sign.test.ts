@@ -35,13 +35,19 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../../aggregate.js';
-import { PartyClient } from '../../client.js';
+import type { PartyClient } from '../../client.js';
 import type { AggregationRef } from '../../policy/proposal.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import { POOLED_RISK_CIRCUIT } from '../pooled-risk.js';
-import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
+import {
+  type FiveParties,
+  fiveParties,
+  inProcessClient,
+  partyDeps,
+  saveDealtKey,
+} from '../test-helpers/five-parties.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
 import { refusalFactsOf, verifierRoster } from './sign.js';
 
@@ -130,15 +136,7 @@ beforeAll(async () => {
     await saveDealtKey(deps.store, set, dealt, i);
     apps.push(await createPartyApp(deps));
   }
-  const byUrl = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));
-  client = new PartyClient({
-    roster: set.roster,
-    caller: { id: 'gateway', key: set.gatewayKey },
-    fetch: (input, init) => {
-      const url = new URL(String(input));
-      return Promise.resolve(byUrl.get(url.origin)!.app.request(url.pathname, init));
-    },
-  });
+  client = inProcessClient(set, apps);
 });
 
 afterAll(async () => {

@@ -13,6 +13,7 @@ import {
   type PublicKeyPackage,
   SecretBytes,
 } from '@aaps/mpc-core';
+import { PartyClient } from '../../client.js';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
 import { memoryLogger } from '../../logger.js';
 import { defaultPolicy } from '../../policy/defaults.js';
@@ -20,6 +21,7 @@ import { PARTY_ROLES } from '../../policy/roles.js';
 import type { Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
 import { PartyStore } from '../../store/level.js';
+import type { PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 
 /** The five party roles, in roster order. */
@@ -103,5 +105,18 @@ export async function saveDealtKey(
     publicPackage: dealt.publicPackage,
     rosterDigest: rosterDigest(set.roster),
     createdAt: new Date().toISOString(),
+  });
+}
+
+/** The gateway's client of `set`'s parties, each answered by its app in `apps` (same order), no ports. */
+export function inProcessClient(set: FiveParties, apps: readonly PartyApp[]): PartyClient {
+  const byOrigin = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));
+  return new PartyClient({
+    roster: set.roster,
+    caller: { id: 'gateway', key: set.gatewayKey },
+    fetch: (input, init) => {
+      const url = new URL(String(input));
+      return Promise.resolve(byOrigin.get(url.origin)!.app.request(url.pathname, init));
+    },
   });
 }
