@@ -171,6 +171,39 @@ describe('TransparencyLog in memory', () => {
     expect(log.size).toBe(3);
   });
 
+
+  it('a batch that failed is not taken as landed because an earlier batch, landed unseen, left the same size', async () => {
+    const store = new MemoryStore();
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    await log.appendOnce(leaf(0));
+    const batch = store.batch.bind(store);
+    const get = store.get.bind(store);
+    // The batch of leaf 1 lands but is reported failed, and the read that should tell fails too:
+    // the log takes it as not landed (in memory: size 1; stored: size 2).
+    store.batch = async (ops) => {
+      store.batch = batch;
+      await batch(ops);
+      store.get = async (k) => {
+        store.get = get;
+        if (k === 'size') throw new Error('read timed out');
+        return get(k);
+      };
+      throw new Error('write timed out');
+    };
+    await expect(log.appendOnce(leaf(1))).rejects.toThrow('write timed out');
+    expect(log.size).toBe(1);
+    // The next batch really fails: the stored size is the one it would have written, but its leaf
+    // is not there, so it is refused rather than indexed where leaf 1 lies.
+    store.failNext = true;
+    await expect(log.appendOnce(leaf(2))).rejects.toThrow('disk full');
+    expect(log.size).toBe(1);
+    // The log goes on from what it holds: a checkpoint over it reopens, proofs verify.
+    expect(await log.appendOnce(leaf(3))).toBe(1);
+    const group = makeEd25519Key();
+    const cp = await log.signCheckpoint(noteKeyFor(group), group.sign);
+    await expect(TransparencyLog.open(store, { origin: ORIGIN })).resolves.toBeDefined();
+    verifyInclusion(hashLeaf(leaf(3)), 1, cp.size, await log.inclusionProof(1, cp.size), cp.rootHash);
+  });
   it('appendOnce does not trust a leaf index whose entry holds other bytes: it appends', async () => {
     const store = new MemoryStore();
     const log = await TransparencyLog.open(store, { origin: ORIGIN });

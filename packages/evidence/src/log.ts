@@ -254,9 +254,9 @@ export class TransparencyLog {
           await this.#store.batch(ops);
         } catch (error) {
           // A write reported failed may have landed all the same (a timeout after it): the stored
-          // size says which (the batch is atomic). One that landed is taken as done, so the next
-          // batch does not write other leaves over it.
-          if (!(await this.#landed(size))) {
+          // size and this batch's own last leaf say which (the batch is atomic). One that landed
+          // is taken as done, so the next batch does not write other leaves over it.
+          if (!(await this.#landed(size, items[items.length - 1]!.leaf))) {
             for (const item of items) item.reject(error);
             continue;
           }
@@ -273,10 +273,16 @@ export class TransparencyLog {
     }
   }
 
-  /** Whether the stored size is `size` (a batch reported failed landed); false if it cannot tell. */
-  async #landed(size: number): Promise<boolean> {
+  /**
+   * Whether a batch reported failed landed: the stored size is `size` and its last leaf is `last`.
+   * The size alone could be an earlier batch's that landed unseen (reported failed, and the read
+   * that should have told failed too). False if it cannot tell.
+   */
+  async #landed(size: number, last: Uint8Array): Promise<boolean> {
     try {
-      return decodeCount(await this.#store.get(SIZE_KEY), 'size') === size;
+      if (decodeCount(await this.#store.get(SIZE_KEY), 'size') !== size) return false;
+      const stored = await this.#store.get(leafKey(size - 1));
+      return stored !== undefined && bytesEqual(stored, last);
     } catch {
       return false;
     }

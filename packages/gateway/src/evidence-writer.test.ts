@@ -332,4 +332,21 @@ describe('the parties witness the log: each checkpoint extends the last one they
     const two = (await w.latestCheckpoint())!;
     verifyConsistency(1, 2, await w.consistencyProof(1, 2), one.rootHash, two.rootHash);
   });
+
+  it('a log store read that fails once while the log opens fails that seal only: the next opens it again', async () => {
+    const c = new LocalCoordinator({ gateway });
+    const log = memoryLogStore();
+    const get = log.store.get;
+    let fail = true;
+    log.store.get = async (k) => {
+      if (fail) {
+        fail = false;
+        throw new Error('read timed out');
+      }
+      return get(k);
+    };
+    const { w } = writer(c, log.store);
+    await expect(w.record(entry(1))).rejects.toThrow('read timed out');
+    await expect(w.record(entry(2))).resolves.toMatchObject({ bundle: { transparencyLog: { logIndex: 0 } } });
+  });
 });

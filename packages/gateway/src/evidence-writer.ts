@@ -165,7 +165,14 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
   let logPromise: Promise<TransparencyLog> | undefined;
   let keysPromise: Promise<KeysInfo> | undefined;
   const log = () => {
-    logPromise ??= TransparencyLog.open(opts.log, { origin: opts.origin });
+    if (logPromise === undefined) {
+      const opening = TransparencyLog.open(opts.log, { origin: opts.origin });
+      logPromise = opening;
+      // A failed open (a read that failed once) is tried again by the next seal, not kept.
+      opening.catch(() => {
+        if (logPromise === opening) logPromise = undefined;
+      });
+    }
     return logPromise;
   };
   const keys = () => {

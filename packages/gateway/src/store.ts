@@ -199,9 +199,13 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
   // batches in flight could otherwise finish out of order). Batches for other records do not wait.
   const inFlight = new Map<string, Promise<void>>();
   let health: StoreHealth = { ok: true };
-  /** Every write, recording whether it reached the database. */
-  const write = (ops: Op[]): Promise<void> =>
-    db.batch(ops).then(
+  /**
+   * Every write, recording whether it reached the database. `sync` waits until the operating
+   * system has it on disk (the transparency log: the parties witness its checkpoints with synced
+   * writes, so a power loss must not take back a tail they signed).
+   */
+  const write = (ops: Op[], sync = false): Promise<void> =>
+    db.batch(ops, { sync }).then(
       () => {
         health = { ok: true };
       },
@@ -457,7 +461,10 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         return vs.map(bytes);
       },
       async batch(ops: LogStoreOp[]) {
-        await batch(ops.map((op) => (op.type === 'put' ? put('log', op.key, op.value) : del('log', op.key))));
+        await write(
+          ops.map((op) => (op.type === 'put' ? put('log', op.key, op.value) : del('log', op.key))),
+          true,
+        );
       },
     },
     getMeta: (key) => get('meta', key),
