@@ -171,7 +171,6 @@ describe('TransparencyLog in memory', () => {
     expect(log.size).toBe(3);
   });
 
-
   it('a batch that failed is not taken as landed because an earlier batch, landed unseen, left the same size', async () => {
     const store = new MemoryStore();
     const log = await TransparencyLog.open(store, { origin: ORIGIN });

@@ -79,6 +79,22 @@ describe('intakeKubernetes', () => {
     });
   });
 
+  it('reads events.k8s.io/v1 Events without TypeMeta: list items from the API server, informer caches', () => {
+    // The API server leaves apiVersion and kind off list items (GET /apis/events.k8s.io/v1/events);
+    // so does an Event taken from a client-go informer cache.
+    const bare = () => {
+      const ev = mutable('kubernetes/events-v1-quota-exceeded.json');
+      delete ev['apiVersion'];
+      delete ev['kind'];
+      return ev;
+    };
+    const list = { kind: 'EventList', apiVersion: 'events.k8s.io/v1', metadata: {}, items: [bare()] };
+    for (const body of [list, bare()]) {
+      const [item] = opened(intakeKubernetes(body, testContext()).items);
+      expect(item?.envelope.payload).toMatchObject({ incident_type: 'resource_quota_exceeded' });
+    }
+  });
+
   it('sorts an EventList into incidents and ignored events', () => {
     const r = intakeKubernetes(fixture('kubernetes/event-list-mixed.json'), testContext());
     const items = opened(r.items);

@@ -69,7 +69,7 @@ export const CoreEventSchema = s.named(
 export const EventsV1EventSchema = s.named(
   'KubernetesEventsV1Event',
   s.object({
-    apiVersion: s.literal('events.k8s.io/v1'),
+    apiVersion: s.optional(s.literal('events.k8s.io/v1')),
     kind: s.optional(s.literal('Event')),
     metadata: ObjectMeta,
     regarding: ObjectReference,

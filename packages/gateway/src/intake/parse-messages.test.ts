@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { classifySignal } from './classify.js';
 import {
   isConfigSyntaxError,
   parseImageRef,
@@ -116,4 +118,40 @@ describe('message parsers', () => {
     ).toBeUndefined();
     expect(parseSignatureDenial('signature of the release notes updated')).toBeUndefined();
   });
+});
+
+describe('message parsers over text a sender chose', () => {
+  // What parseImageRef found for a digest reference before it was made linear: the leftmost match
+  // of an unanchored search (quadratic on a long run of name characters).
+  const UNANCHORED =
+    /[a-z0-9][a-z0-9.-]*(?::\d+)?(?:\/[a-z0-9._-]+)+(?::[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}/;
+  const digest = `@sha256:${'0f'.repeat(32)}`;
+
+  it('law: a digest reference is the one the unanchored search finds, in short messages', () => {
+    const piece = fc.constantFrom('a', 'Z', '.', '-', '/', ':', '5', ' ', '_', '"', digest, 'reg.io/x/y');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 24 }), (parts) => {
+        const message = `pulling ${parts.join('')}`;
+        expect(parseImageRef(message)).toBe(UNANCHORED.exec(message)?.[0]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  // Each of these took minutes at this size before (time grew with the square of the length), on
+  // the gateway's event loop during the request; the test's timeout is what would catch it.
+  it('classifies 256 KiB adversarial messages (long name runs, repeated openers)', () => {
+    const n = 256 * 1024;
+    const messages = [
+      `Failed to pull image ${'a'.repeat(n)}`,
+      `Failed to pull image ${'a'.repeat(n)}${digest}`,
+      `cosign signature ${'verif'.repeat(n / 5)}`,
+      `error parsing ${'error parsing '.repeat(n / 14)}`,
+    ];
+    for (const reason of ['Failed', 'FailedCreate', 'CreateContainerConfigError', '']) {
+      for (const m of messages) classifySignal({ metadata: { reason, messages: [m] } });
+    }
+    expect(parseImageRef(messages[1]!)).toBeUndefined();
+    expect(parseImageRef(`${'a'.repeat(n)} reg.io/org/app${digest}`)).toBe(`reg.io/org/app${digest}`);
+  }, 10_000);
 });

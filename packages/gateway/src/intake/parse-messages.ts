@@ -101,7 +101,7 @@ export function parseMissingConfig(message: string): MissingConfigFacts | undefi
 
 /** A ConfigMap/Secret whose content does not parse (YAML/JSON syntax). */
 export function isConfigSyntaxError(message: string): boolean {
-  return /error converting YAML to JSON|yaml: line \d+|error parsing .*(yaml|json)|invalid (yaml|json)|cannot unmarshal/i.test(
+  return /error converting YAML to JSON|yaml: line \d+|error parsing .{0,256}?(yaml|json)|invalid (yaml|json)|cannot unmarshal/i.test(
     message,
   );
 }
@@ -123,19 +123,43 @@ export function parseRbacForbidden(message: string): RbacFacts | undefined {
   };
 }
 
+// Every pattern here runs over text a sender chose (a CI job's check-run output, an event
+// message): none may take more than linear time. A quantified part that a later part can hand
+// characters back to is bounded, or the pattern starts at a literal it cannot overlap.
 const IMAGE_NAME = String.raw`[a-z0-9][a-z0-9.-]*(?::\d+)?(?:/[a-z0-9._-]+)+(?::[A-Za-z0-9._-]+)?`;
 const VERIFY_IMAGE = new RegExp(
   `(?:verify|verifying|verification of) image (${IMAGE_NAME}(?:@sha256:[a-f0-9]{64})?)`,
 );
-const DIGEST_IMAGE = new RegExp(`${IMAGE_NAME}@sha256:[a-f0-9]{64}`);
+/** A whole `name@sha256:<hex>` token (anchored: it is tried only where a digest follows). */
+const DIGEST_IMAGE_TOKEN = new RegExp(`^${IMAGE_NAME}@sha256:[a-f0-9]{64}$`);
+const DIGEST = /@sha256:[a-f0-9]{64}/g;
+/** How far before a digest an image name may start, and how many digests a message is searched for. */
+const MAX_IMAGE_NAME = 512;
+const MAX_DIGESTS = 16;
+
+/**
+ * The first `name@sha256:<hex>` in `message`: the earliest start, within {@link MAX_IMAGE_NAME}
+ * characters before one of the first {@link MAX_DIGESTS} digests, from which the name runs up to
+ * the digest. An unanchored search for the name would try every position of a long run of name
+ * characters, each to its end: quadratic time.
+ */
+function digestImageRef(message: string): string | undefined {
+  DIGEST.lastIndex = 0;
+  for (let n = 0; n < MAX_DIGESTS; n++) {
+    const d = DIGEST.exec(message);
+    if (d === null) return undefined;
+    const end = d.index + d[0].length;
+    for (let start = Math.max(0, d.index - MAX_IMAGE_NAME); start < d.index; start++) {
+      const candidate = message.slice(start, end);
+      if (DIGEST_IMAGE_TOKEN.test(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
 
 /** The image a pull failure or signature denial is about. */
 export function parseImageRef(message: string): string | undefined {
-  return (
-    /image "([^"\s]+)"/.exec(message)?.[1] ??
-    VERIFY_IMAGE.exec(message)?.[1] ??
-    DIGEST_IMAGE.exec(message)?.[0]
-  );
+  return /image "([^"\s]+)"/.exec(message)?.[1] ?? VERIFY_IMAGE.exec(message)?.[1] ?? digestImageRef(message);
 }
 
 /** Splits `repo[:tag][@sha256:…]` into its parts. */
@@ -162,7 +186,7 @@ export function isImagePullFailure(reason: string, message: string): boolean {
 const SIGNATURE_WORDS =
   /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures/i;
 const FAILURE_WORDS =
-  /denied the request|admission webhook|blocked due to the following policies|validation failed|verif\w* failed|failed to verify|no matching signatures/i;
+  /denied the request|admission webhook|blocked due to the following policies|validation failed|verif\w{0,32} failed|failed to verify|no matching signatures/i;
 const CONTROLLERS: [string, SignatureDenialFacts['controller']][] = [
   ['kyverno', 'kyverno'],
   ['sigstore', 'sigstore-policy-controller'],
