@@ -2,8 +2,9 @@
  * Signing rounds. Round 2 carries the thing to be signed, never bytes: an approval proposal with
  * the agents' signed outputs that back it (policy/backing.ts), an evidence Statement with its
  * transcript, or a checkpoint. The party checks it against its own
- * policy, derives the message itself, refuses a signing package whose message differs, and only
- * then consumes its nonce and signs.
+ * policy, derives the message itself, refuses a signing package whose message differs (or, for
+ * evidence, whose signers are not exactly the ones the Statement names), and only then consumes
+ * its nonce and signs.
  */
 
 import { checkEvidenceForSigning, formatCheckpoint, verifierRoster } from '@aaps/evidence';
@@ -14,6 +15,7 @@ import {
   commitToStore,
   equalBytes,
   hexToBytes,
+  type Identifier,
   PolicyRefusal,
   Round1CommitmentBatchCodec,
   SignatureShareCodec,
@@ -32,7 +34,7 @@ import {
   parseApprovalProposal,
   proposalSigningBytes,
 } from '../../policy/proposal.js';
-import { approverKey, frostIdentifier, type Roster, vetoHolders } from '../../roster.js';
+import { approverKey, frostIdentifier, partyById, type Roster, vetoHolders } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 
 const MAX_COMMIT_BATCH = 256;
@@ -132,6 +134,21 @@ export function createSignHandlers(
   // The veto holders and their FROST identifiers: fixed with the roster, read per approval.
   const vetoIds = vetoHolders(roster).map((p) => ({ id: p.id, identifier: frostIdentifier(roster, p) }));
   const verifyHumanApproval = humanApprovalVerifier(roster);
+  /** Whether the package's commitments come from exactly the `named` parties, one each. */
+  const signsAsNamed = (commitments: readonly { identifier: Identifier }[], named: readonly string[]) => {
+    const expected = new Set<Identifier>();
+    for (const id of named) {
+      const party = partyById(roster, id);
+      if (party === undefined) return false;
+      expected.add(frostIdentifier(roster, party));
+    }
+    const actual = new Set(commitments.map((c) => c.identifier));
+    return (
+      commitments.length === expected.size &&
+      actual.size === expected.size &&
+      [...actual].every((identifier) => expected.has(identifier))
+    );
+  };
   const requireKey = () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet: run the DKG first');
     return state.key;
@@ -151,7 +168,13 @@ export function createSignHandlers(
   async function messageFor(
     session: string,
     subject: Subject,
-  ): Promise<{ message: Uint8Array; what: Record<string, unknown>; checkpoint?: ProposedCheckpoint }> {
+  ): Promise<{
+    message: Uint8Array;
+    what: Record<string, unknown>;
+    checkpoint?: ProposedCheckpoint;
+    /** For evidence: the parties the Statement names as its signers (ids). */
+    signers?: readonly string[];
+  }> {
     switch (subject?.kind) {
       case 'approval': {
         const verdict = evaluateProposal(deps.policy, deps.self.role, subject.proposal, {
@@ -194,6 +217,7 @@ export function createSignHandlers(
         return {
           message: checked.message,
           what: { subject: checked.subject, transcript_sha256: checked.transcriptSha256 },
+          signers: checked.signers,
         };
       }
       case 'checkpoint': {
@@ -249,7 +273,7 @@ export function createSignHandlers(
       const key = requireKey();
       const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
       const subject = body.subject as Subject;
-      const { message, what, checkpoint } = await messageFor(session, subject);
+      const { message, what, checkpoint, signers } = await messageFor(session, subject);
       if (!equalBytes(message, pkg.message)) {
         return refuse(
           session,
@@ -266,6 +290,19 @@ export function createSignHandlers(
             session,
             'approval.veto_quorum',
             `an approval's signers must include ${missing.map((p) => p.id).join(', ')}, which hold a veto`,
+          );
+        }
+      }
+      if (subject.kind === 'evidence') {
+        // The Statement says who signed it: the package's signers must be exactly those, or a
+        // coordinator with unnamed accomplices could have this share attest for named parties
+        // that never saw the evidence.
+        if (signers === undefined) throw new AapsError('INTERNAL', 'evidence without its signers');
+        if (!signsAsNamed(pkg.commitments, signers)) {
+          return refuse(
+            session,
+            'evidence.signers',
+            `the signing package's signers are not the ones the statement names (${signers.join(', ')})`,
           );
         }
       }
