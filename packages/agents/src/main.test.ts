@@ -161,8 +161,8 @@ describe('the roster a stored key depends on', () => {
   it('another threshold: refused with one line naming both', async () => {
     const p = partyDir();
     await withStoredKey(p);
-    p.writeRoster({ ...p.set.roster, threshold: { min: 2, max: 5 } });
-    await expect(p.start()).rejects.toThrow(/^roster threshold 2-of-5 differs from the key's 3-of-5: /);
+    p.writeRoster({ ...p.set.roster, threshold: { min: 4, max: 5 } });
+    await expect(p.start()).rejects.toThrow(/^roster threshold 4-of-5 differs from the key's 3-of-5: /);
   });
 
   it("another index for this party: refused, naming the roster's index and the key's participant", async () => {
@@ -184,7 +184,7 @@ describe('the roster a stored key depends on', () => {
     const sixth = { ...p.set.roster.parties[4]!, id: 'extra', index: 6, identity_key: 'cd'.repeat(32) };
     const six: Roster = {
       ...p.set.roster,
-      threshold: { min: 3, max: 6 },
+      threshold: { min: 4, max: 6 },
       parties: [...p.set.roster.parties, sixth],
     };
     const stored = {
@@ -194,7 +194,7 @@ describe('the roster a stored key depends on', () => {
       createdAt: '',
     };
     expect(keyRosterMismatches(stored, six, six.parties[0]!)).toEqual([
-      "roster threshold 3-of-6 differs from the key's 3-of-5",
+      "roster threshold 4-of-6 differs from the key's 3-of-5",
       "the roster's 6 parties differ from the key's 5 verifying shares",
     ]);
     p.writeRoster(six);
@@ -210,7 +210,7 @@ describe('the roster a stored key depends on', () => {
   it('with allow_key_replace on, a mismatch only warns (a re-key under the new roster is under way)', async () => {
     const p = partyDir();
     await withStoredKey(p);
-    p.writeRoster({ ...p.set.roster, threshold: { min: 2, max: 5 } });
+    p.writeRoster({ ...p.set.roster, threshold: { min: 4, max: 5 } });
     await (await p.start(['--allow-key-replace', 'true'])).close();
     expect(events(p.lines, 'keys.roster_mismatch')).toHaveLength(1);
   });

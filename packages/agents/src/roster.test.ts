@@ -63,6 +63,15 @@ describe('parseRoster', () => {
     expect(e.message).toContain('parties[1].index: duplicate index');
   });
 
+  it('refuses a threshold that is not a majority: two quorums must share a party', () => {
+    const json = { ...rosterJson(), threshold: { min: 2, max: 4 } };
+    json.parties.push({ ...json.parties[0]!, id: 'verify-4', identity_key: key(), index: 4 });
+    const e = refusal(json);
+    expect(e.fields).toEqual(['threshold.min']);
+    expect(e.message).toContain('threshold.min: expected more than half of max (4): at least 3');
+    expect(parseRoster({ ...json, threshold: { min: 3, max: 4 } }).threshold).toEqual({ min: 3, max: 4 });
+  });
+
   it('refuses an id the verifier would take but the party does not spell so', () => {
     for (const [field, edit] of [
       ['parties[1].id', (j: ReturnType<typeof rosterJson>) => (j.parties[1]!.id = 'RCA 2')],

@@ -77,6 +77,13 @@ export function parseRoster(json: unknown): Roster {
     (t.max as number) < (t.min as number)
   ) {
     fail('threshold', 'expected {min, max} with 2 <= min <= max');
+  } else if ((t.min as number) * 2 <= (t.max as number)) {
+    // Two quorums must share a party: else two disjoint ones could each sign a checkpoint of one
+    // log size with different roots, or opposite approvals, and aggregation loses its honest majority.
+    fail(
+      'threshold.min',
+      `expected more than half of max (${t.max}): at least ${Math.floor((t.max as number) / 2) + 1}`,
+    );
   }
   const read = readRosterFile(json);
   if (!read.ok) for (const { field, problem } of read.problems) fail(field, problem);

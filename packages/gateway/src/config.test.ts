@@ -110,6 +110,18 @@ describe('parseGatewayConfig', () => {
     );
   });
 
+  it('takes a threshold that is a majority of the parties only', () => {
+    const two = parseGatewayConfig(['--threshold', '2'], {});
+    expect(two).toEqual({
+      ok: false,
+      errors: ['--threshold: 2 of 5 is not a majority: two quorums must share a party (at least 3)'],
+    });
+    expect(parseGatewayConfig(['--threshold', '3'], {})).toMatchObject({
+      ok: true,
+      config: { threshold: 3 },
+    });
+  });
+
   it('boolean flags take no value; positional arguments come back in rest', () => {
     const r = parseGatewayConfig(['file.json', '--local', '--approvers', 'alice,bob'], {});
     expect(r).toMatchObject({

@@ -525,6 +525,11 @@ export function parseGatewayConfig(
   const cfg = out as unknown as GatewayConfig;
   if (cfg.threshold > cfg.parties)
     errors.push(`--threshold: ${cfg.threshold} is more than the ${cfg.parties} parties`);
+  else if (cfg.threshold * 2 <= cfg.parties)
+    // Two quorums must share a party (docs/threat-model.md, "Assumptions").
+    errors.push(
+      `--threshold: ${cfg.threshold} of ${cfg.parties} is not a majority: two quorums must share a party (at least ${Math.floor(cfg.parties / 2) + 1})`,
+    );
   if (cfg.executor === 'gitops' && cfg.gitopsRepoDir === undefined) {
     errors.push('--gitops-repo-dir: required with --executor gitops');
   }
