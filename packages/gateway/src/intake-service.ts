@@ -182,7 +182,14 @@ export function createIntakeService(deps: {
             ignored.push({ ref: item.ref, reason: 'no_incident' });
             continue;
           }
-          const r = await deps.runner.resolveBySource(id, item.at, item.actor, opts.caller);
+          // Behind a run in flight it is queued, not waited for: the answer gives the state before it.
+          const r =
+            (await deps.runner.resolveBySourceUnblocked(id, item.at, item.actor, opts.caller)) ??
+            (await deps.store.getIncident(id));
+          if (r === undefined) {
+            ignored.push({ ref: item.ref, reason: 'no_incident' });
+            continue;
+          }
           out.push({
             incident_id: id,
             trace_id: r.trace_id,

@@ -173,8 +173,13 @@ export class WorkflowRunner {
   readonly #d: RunnerDeps;
   readonly #running = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
-  /** Occurrence notes waiting for their incident's lock ({@link noteOccurrenceLater}). */
+  /**
+   * Occurrence notes and resolves waiting for their incident's lock ({@link noteOccurrenceLater},
+   * {@link resolveBySourceUnblocked}).
+   */
   readonly #notes = new Set<Promise<void>>();
+  /** Incidents with a resolve queued and not yet done ({@link resolveBySourceUnblocked}). */
+  readonly #resolvesQueued = new Set<string>();
   /** Per incident, notes queued and not yet written. */
   readonly #notesQueued = new Map<string, number>();
   /** Incidents known to hold {@link JOINED_NOTE_LIMIT} notes (forgotten in bulk past a bound). */
@@ -539,6 +544,39 @@ export class WorkflowRunner {
       }
       return record;
     });
+  }
+
+  /**
+   * {@link resolveBySource}, not waited for behind a run. When nothing holds the incident it is
+   * done at once (the promise of the record it leaves). Otherwise it is queued on the incident's
+   * lock now, so an approval that arrives after it is refused as after any resolve, and done when
+   * the run in flight ends; `undefined` is returned at once, and the intake answers meanwhile, not
+   * holding a notification's other alerts behind an unrelated run. One resolve is queued per
+   * incident at a time: later ones would add nothing (the first end time is the one noted).
+   */
+  resolveBySourceUnblocked(
+    id: string,
+    at: string,
+    actor: string,
+    token?: string,
+  ): Promise<IncidentRecord> | undefined {
+    if (!this.#locks.has(id)) return this.resolveBySource(id, at, actor, token);
+    if (this.#resolvesQueued.has(id)) return undefined;
+    this.#resolvesQueued.add(id);
+    const task = this.resolveBySource(id, at, actor, token).then(
+      () => undefined,
+      (e: unknown) =>
+        this.#d.logger.warn('intake.resolve_failed', {
+          incident_id: id,
+          code: isAapsError(e) ? e.code : 'INTERNAL',
+        }),
+    );
+    this.#notes.add(task);
+    void task.finally(() => {
+      this.#notes.delete(task);
+      this.#resolvesQueued.delete(id);
+    });
+    return undefined;
   }
 
   /**

@@ -1,0 +1,72 @@
+/**
+ * A `resolved` alert whose incident is in the middle of a run (party calls, signing, execution)
+ * is queued behind that run on the incident's lock, not waited for: Alertmanager gets its answer,
+ * and the other, new firing alerts of the same notification are recorded at once. An approval that
+ * arrives after the resolve still finds it applied first (it takes the same lock, later).
+ */
+import { afterEach, expect, it } from 'vitest';
+import {
+  delegating,
+  fixture,
+  makeGateway,
+  request,
+  type TestGateway,
+  TOKENS,
+} from './test-helpers/gateway.js';
+
+const open: TestGateway[] = [];
+afterEach(async () => {
+  for (const gw of open.splice(0)) await gw.cleanup();
+});
+
+it('a resolved alert holds neither the answer nor its group’s new firing alerts behind a run in flight', async () => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  // Every agent step waits until the test lets it go: the first incident's run holds its lock.
+  const gw = await makeGateway({
+    wrap: (c) =>
+      delegating(c, {
+        agentStep: async (role, input) => {
+          await held;
+          return c.agentStep(role, input);
+        },
+      }),
+  });
+  open.push(gw);
+  const firing = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
+  const first = await request(gw, 'POST', '/v1/webhooks/alertmanager', {
+    token: TOKENS.submit,
+    body: firing,
+  });
+  expect(first.status).toBe(202);
+  const [opened] = ((await first.json()) as { incidents: { incident_id: string }[] }).incidents;
+
+  // The group's next notification: that alert resolved, and another alert of the group fires.
+  const next = structuredClone(firing);
+  next.alerts[0]!['status'] = 'resolved';
+  next.alerts[0]!['endsAt'] = '2026-11-25T10:02:00Z';
+  next.alerts.push({
+    ...structuredClone(firing.alerts[0]!),
+    fingerprint: '0123456789abcdef',
+    startsAt: '2026-11-25T10:01:00Z',
+  });
+  // Answered while the run is still held (were the answer waiting for it, this would never end).
+  const answer = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, body: next });
+  expect(answer.status).toBe(202);
+  const incidents = ((await answer.json()) as { incidents: { incident_id: string; state: string }[] })
+    .incidents;
+  expect(incidents).toHaveLength(2);
+  expect(incidents[0]).toMatchObject({ incident_id: opened!.incident_id, state: 'received' });
+  expect((await gw.store.listIncidents({ limit: 10 })).incidents).toHaveLength(2);
+
+  release();
+  await gw.runner.idle();
+  // The resolve was applied once the run let go of the incident: one note, however it ended.
+  const record = await gw.store.getIncident(opened!.incident_id);
+  const resolves = record!.timeline.filter(
+    (e) => e.event === 'resolved_by_source' || e.event === 'source.resolved',
+  );
+  expect(resolves).toHaveLength(1);
+});
