@@ -2,18 +2,29 @@
  * The GitOps executor: applies the change to the manifests in a git working copy and commits it
  * (optionally pushing), with a message naming the incident, the proposal digest, the signers and
  * the evidence references. Manifests are JSON files at `<namespace>/<kind>/<name>.json` (kubectl
- * and Argo CD read JSON manifests as they read YAML). Runs `git` with `execFile`, never a shell.
- * A failed apply restores the files; rollback reverts the commit.
+ * and Argo CD read JSON manifests as they read YAML), regular files inside the repository: a
+ * symbolic link is refused, as it could point anywhere on the gateway's host.
+ *
+ * With a remote, the remote branch is the truth: an apply first fast-forwards the local branch to
+ * it (and refuses to commit on top of local commits the remote lacks), and a commit that was not
+ * pushed does not stay on the local branch. A failed apply leaves nothing: before the push it
+ * resets the branch and files to where they were; after a push that landed (asked of the remote
+ * when the push reports a failure) it reverts and pushes the revert.
+ *
+ * Rollback reverts the incident's commit (and pushes the revert). Without `applied` (an apply
+ * that failed, or a gateway that stopped during execution) it finds the commit by the incident id
+ * and proposal digest in its message; it answers done only when the change is not, or no longer,
+ * on the branch. A revert that does not apply cleanly is abandoned, so the working copy stays
+ * usable. Applies and rollbacks of one executor run one at a time.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { lstat, readFile, realpath, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
 import { applyFieldOps, planChange, type ResourceChange, readField } from './plan.js';
-import type { ExecutionOrderPayload, Executor, PostCheck, RollbackOutcome } from './types.js';
-
-const run = promisify(execFile);
+import type { AppliedChange, ExecutionOrderPayload, Executor, PostCheck, RollbackOutcome } from './types.js';
+import { openWorkingCopy, serialQueue } from './working-copy.js';
 
 export interface GitopsOptions {
   /** The git working copy holding the manifests. */
@@ -22,6 +33,8 @@ export interface GitopsOptions {
   remote?: string;
   branch?: string;
   author?: { name: string; email: string };
+  /** Time limit for each push, fetch and remote query (default two minutes). */
+  networkTimeoutMs?: number;
   now: () => Date;
 }
 
@@ -45,85 +58,272 @@ export function commitMessage(order: ExecutionOrderPayload, summary: string): st
   ].join('\n');
 }
 
+/** A manifest as read before the apply edited it, to put back if the apply fails. */
+interface Original {
+  rel: string;
+  abs: string;
+  text: string;
+}
+
 export function createGitopsExecutor(opts: GitopsOptions): Executor {
   const repo = resolve(opts.repoDir);
-  const author = opts.author ?? { name: 'aaps-maintenance', email: 'maintenance@aaps.invalid' };
-  const git = async (...args: string[]) => {
-    try {
-      const { stdout } = await run(
-        'git',
-        ['-c', `user.name=${author.name}`, '-c', `user.email=${author.email}`, ...args],
-        { cwd: repo, maxBuffer: 4 * 1024 * 1024 },
-      );
-      return stdout.trim();
-    } catch (cause) {
-      throw new AapsError('UNAVAILABLE', `git ${args[0]} failed`, { cause });
-    }
-  };
-  const fileOf = (change: ResourceChange) => {
+  const branch = opts.branch ?? 'main';
+  const remote = opts.remote;
+  const wc = openWorkingCopy({
+    dir: repo,
+    author: opts.author ?? { name: 'aaps-maintenance', email: 'maintenance@aaps.invalid' },
+    networkTimeoutMs: opts.networkTimeoutMs ?? 120_000,
+    execFile: promisify(execFile),
+  });
+  const { git } = wc;
+  // Two git commands at once in one working copy fail on `index.lock`, and an apply's steps must
+  // not interleave with another apply's or a rollback's.
+  const oneAtATime = serialQueue();
+
+  /** The manifest's path, refused unless it is a regular file at that very path in the repository. */
+  const manifestFile = async (change: ResourceChange) => {
     const rel = manifestPath(change);
     const abs = resolve(repo, rel);
     if (!abs.startsWith(repo + sep)) {
       throw new ValidationError('INVALID_ARGUMENT', 'target: resolves outside the repository', ['target']);
     }
+    let link = false;
+    let file = false;
+    let where = '';
+    try {
+      const stat = await lstat(abs);
+      link = stat.isSymbolicLink();
+      file = stat.isFile();
+      // A directory on the way that is a symbolic link moves the file elsewhere, maybe outside.
+      where = await realpath(dirname(abs));
+    } catch (cause) {
+      throw new ValidationError('NOT_FOUND', `manifest ${rel} is missing or not JSON`, [rel], { cause });
+    }
+    if (link || where !== join(await realpath(repo), dirname(rel))) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `manifest ${rel} is, or lies under, a symbolic link: refusing to write through it`,
+        [rel],
+      );
+    }
+    if (!file) throw new ValidationError('NOT_FOUND', `manifest ${rel} is not a file`, [rel]);
     return { rel, abs };
+  };
+
+  /** The newest commit on the branch whose message names this incident and proposal. */
+  const findCommit = async (order: ExecutionOrderPayload): Promise<string | undefined> => {
+    const incident = `Incident: ${order.incident_id}`;
+    const digest = `Proposal-Digest: ${order.proposal.proposal_digest}`;
+    const out = await git(
+      'log',
+      '-z',
+      '--format=%H%n%B',
+      '--fixed-strings',
+      '--all-match',
+      `--grep=${incident}`,
+      `--grep=${digest}`,
+      'HEAD',
+    );
+    for (const entry of out.split('\0')) {
+      const [id = '', ...lines] = entry.trim().split('\n');
+      // `--grep` matches substrings ("inc-1" in "inc-10"): keep only whole lines.
+      if (lines.includes(incident) && lines.includes(digest)) return id;
+    }
+    return undefined;
+  };
+
+  /**
+   * With a remote: fast-forwards the local branch to the remote's when it is behind, and returns
+   * the remote head (undefined without a remote, or when the remote has no such branch yet).
+   */
+  const catchUp = async (): Promise<string | undefined> => {
+    if (remote === undefined) return undefined;
+    const head = await wc.remoteHead(remote, branch);
+    if (head === undefined) return undefined;
+    const local = await git('rev-parse', 'HEAD');
+    if (local !== head && (await wc.isAncestor(local, head)))
+      await git('merge', '--ff-only', '--quiet', head);
+    return head;
+  };
+
+  /**
+   * Pushes `commit` to the remote branch. When git reports a failure (a refusal, a time limit, a
+   * connection lost after the remote took it), asks the remote whether the commit landed: returns
+   * normally if it did, rethrows if it did not, and throws `UNAVAILABLE` if the remote cannot say.
+   */
+  const publish = async (commit: string): Promise<void> => {
+    if (remote === undefined) return;
+    try {
+      await git('push', '--quiet', remote, `${commit}:refs/heads/${branch}`);
+    } catch (failure) {
+      let landed: boolean;
+      try {
+        const head = await wc.remoteHead(remote, branch);
+        landed = head !== undefined && (await wc.isAncestor(commit, head));
+      } catch (cause) {
+        throw new AapsError(
+          'UNAVAILABLE',
+          `git push of ${commit} failed and ${remote} cannot be read to tell whether it landed`,
+          { cause },
+        );
+      }
+      if (!landed) throw failure;
+    }
+  };
+
+  /** Puts the branch, the index and the manifests back as they were at `base` (nothing was pushed). */
+  const restore = async (base: string, originals: readonly Original[]) => {
+    if ((await git('rev-parse', 'HEAD')) !== base) await git('reset', '--quiet', '--keep', base);
+    if (originals.length === 0) return;
+    await git('reset', '--quiet', base, '--', ...originals.map((o) => o.rel));
+    for (const o of originals) await writeFile(o.abs, o.text);
+  };
+
+  /** Reverts `commit` and pushes the revert; a revert that fails is abandoned. Returns the revert. */
+  const revert = async (commit: string): Promise<string> => {
+    const before = await git('rev-parse', 'HEAD');
+    try {
+      await git('revert', '--no-edit', commit);
+    } catch (cause) {
+      const clean = await git('revert', '--abort')
+        .catch(() => git('reset', '--quiet', '--merge'))
+        .then(
+          () => true,
+          () => false,
+        );
+      throw new AapsError(
+        'CONFLICT',
+        `git revert of ${commit} did not apply (the manifests changed since, or nothing is left to revert): ${
+          clean
+            ? 'the revert was abandoned, the working copy is as it was'
+            : 'the revert could not be abandoned, the working copy needs a person'
+        }`,
+        { cause },
+      );
+    }
+    const reverting = await git('rev-parse', 'HEAD');
+    try {
+      await publish(reverting);
+    } catch (e) {
+      // The remote does not have the revert (or cannot say): keep the local branch as the remote's.
+      await git('reset', '--quiet', '--keep', before).catch(() => undefined);
+      throw e;
+    }
+    return reverting;
+  };
+
+  const apply = async (order: ExecutionOrderPayload): Promise<AppliedChange> => {
+    const plan = planChange(order.proposal, opts.now().toISOString());
+    if (plan.resources.length === 0) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `gitops cannot carry out ${plan.action} as a manifest edit (${plan.notes.join('; ')})`,
+        ['proposal.action'],
+      );
+    }
+    const remoteHead = await catchUp();
+    const base = await git('rev-parse', 'HEAD');
+    if (remoteHead !== undefined && base !== remoteHead) {
+      throw new AapsError(
+        'CONFLICT',
+        `the local branch has commits ${remote} ${branch} lacks: push or drop them before an execution commits on top of them`,
+      );
+    }
+    const originals: Original[] = [];
+    let published: string | undefined;
+    try {
+      for (const change of plan.resources) {
+        const { rel, abs } = await manifestFile(change);
+        const text = await readFile(abs, 'utf8');
+        let manifest: unknown;
+        try {
+          manifest = JSON.parse(text);
+        } catch (cause) {
+          throw new ValidationError('NOT_FOUND', `manifest ${rel} is missing or not JSON`, [rel], { cause });
+        }
+        const patched = applyFieldOps(manifest, change.set);
+        originals.push({ rel, abs, text });
+        await writeFile(abs, `${JSON.stringify(patched, null, 2)}\n`);
+        await git('add', '--', rel);
+      }
+      const touched = originals.map((o) => o.rel);
+      await git('commit', '--no-verify', '-m', commitMessage(order, plan.summary), '--', ...touched);
+      const commit = await git('rev-parse', 'HEAD');
+      await publish(commit);
+      published = commit;
+      const post_checks: PostCheck[] = [];
+      for (const change of plan.resources) {
+        const { rel, abs } = await manifestFile(change);
+        const now = JSON.parse(await readFile(abs, 'utf8')) as unknown;
+        const ok = change.set.every((op) => readField(now, op.path) === op.value);
+        post_checks.push({
+          name: `manifest.${rel}`,
+          passed: ok,
+          detail: ok ? 'fields set' : 'fields differ',
+        });
+      }
+      return { change: { mode: 'gitops', commit, files: touched, ...plan }, post_checks, ref: commit };
+    } catch (e) {
+      const error = isAapsError(e) ? e : new AapsError('INTERNAL', 'gitops apply failed', { cause: e });
+      // Undo what this apply did. Should that fail, rollback (which maintenance calls next) finds
+      // the commit by its message and tries again; its outcome is what the incident records.
+      if (published === undefined) await restore(base, originals).catch(() => undefined);
+      else await revert(published).catch(() => undefined);
+      throw error;
+    }
+  };
+
+  const rollback = async (
+    order: ExecutionOrderPayload,
+    applied: AppliedChange | undefined,
+  ): Promise<RollbackOutcome> => {
+    const id = order.incident_id;
+    // Throws when the remote cannot be read: then nobody can say whether the change is live.
+    const remoteHead = await catchUp();
+    const commit = applied?.ref ?? (await findCommit(order));
+    // The ref comes from the incident record; git must not read it as an option.
+    if (commit !== undefined && !/^[0-9a-f]{40,64}$/.test(commit)) {
+      throw new ValidationError('INVALID_ARGUMENT', 'applied.ref: not a git commit id', ['applied.ref']);
+    }
+    if (commit === undefined) return { done: true, detail: `no commit of incident ${id} is on the branch` };
+    if (!(await wc.isAncestor(commit, 'HEAD'))) {
+      if (remoteHead !== undefined && (await wc.isAncestor(commit, remoteHead))) {
+        throw new AapsError(
+          'CONFLICT',
+          `${commit} is on ${remote} ${branch} but the local branch has diverged from it: a person must look`,
+        );
+      }
+      return { done: true, detail: `${commit} is not on the branch` };
+    }
+    const reverts = await git(
+      'log',
+      '--format=%H',
+      '--fixed-strings',
+      `--grep=This reverts commit ${commit}.`,
+      `${commit}..HEAD`,
+    );
+    if (reverts !== '') {
+      return { done: true, detail: `${commit} was already reverted in ${reverts.split('\n')[0]}` };
+    }
+    const pushed = remoteHead !== undefined && (await wc.isAncestor(commit, remoteHead));
+    if (remote !== undefined && !pushed) {
+      // Committed but never pushed (the gateway stopped in between): drop it, nobody saw it.
+      if ((await git('rev-parse', 'HEAD')) !== commit) {
+        throw new AapsError(
+          'CONFLICT',
+          `${commit} of incident ${id} was never pushed and other local commits follow it: a person must look`,
+        );
+      }
+      await git('reset', '--quiet', '--keep', `${commit}^`);
+      return { done: true, detail: `dropped ${commit} of incident ${id}, which was never pushed` };
+    }
+    const reverting = await revert(commit);
+    return { done: true, detail: `reverted ${commit} for incident ${id} in ${reverting}` };
   };
 
   return {
     name: 'gitops',
-    async apply(order) {
-      const plan = planChange(order.proposal, opts.now().toISOString());
-      if (plan.resources.length === 0) {
-        throw new ValidationError(
-          'INVALID_ARGUMENT',
-          `gitops cannot carry out ${plan.action} as a manifest edit (${plan.notes.join('; ')})`,
-          ['proposal.action'],
-        );
-      }
-      const touched: string[] = [];
-      try {
-        for (const change of plan.resources) {
-          const { rel, abs } = fileOf(change);
-          let manifest: unknown;
-          try {
-            manifest = JSON.parse(await readFile(abs, 'utf8'));
-          } catch (cause) {
-            throw new ValidationError('NOT_FOUND', `manifest ${rel} is missing or not JSON`, [rel], {
-              cause,
-            });
-          }
-          const patched = applyFieldOps(manifest, change.set);
-          await writeFile(abs, `${JSON.stringify(patched, null, 2)}\n`);
-          touched.push(rel);
-          await git('add', '--', rel);
-        }
-        await git('commit', '--no-verify', '-m', commitMessage(order, plan.summary), '--', ...touched);
-        const commit = await git('rev-parse', 'HEAD');
-        if (opts.remote !== undefined) await git('push', opts.remote, `HEAD:${opts.branch ?? 'main'}`);
-        const post_checks: PostCheck[] = [];
-        for (const change of plan.resources) {
-          const { rel, abs } = fileOf(change);
-          const now = JSON.parse(await readFile(abs, 'utf8')) as unknown;
-          const ok = change.set.every((op) => readField(now, op.path) === op.value);
-          post_checks.push({
-            name: `manifest.${rel}`,
-            passed: ok,
-            detail: ok ? 'fields set' : 'fields differ',
-          });
-        }
-        return { change: { mode: 'gitops', commit, files: touched, ...plan }, post_checks, ref: commit };
-      } catch (e) {
-        if (touched.length > 0) await git('checkout', 'HEAD', '--', ...touched).catch(() => undefined);
-        await git('reset', '--quiet', 'HEAD', '--', ...touched).catch(() => undefined);
-        throw isAapsError(e) ? e : new AapsError('INTERNAL', 'gitops apply failed', { cause: e });
-      }
-    },
-    async rollback(order, applied): Promise<RollbackOutcome> {
-      if (applied?.ref === undefined) return { done: true, detail: 'nothing was committed' };
-      await git('revert', '--no-edit', applied.ref);
-      const commit = await git('rev-parse', 'HEAD');
-      if (opts.remote !== undefined) await git('push', opts.remote, `HEAD:${opts.branch ?? 'main'}`);
-      return { done: true, detail: `reverted ${applied.ref} for incident ${order.incident_id} in ${commit}` };
-    },
+    apply: (order) => oneAtATime(() => apply(order)),
+    rollback: (order, applied) => oneAtATime(() => rollback(order, applied)),
   };
 }
