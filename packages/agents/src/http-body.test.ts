@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BodyBudget, type BodyRead, readBodyCapped } from './http-body.js';
+import { BodyBudget, type BodyRead, bodyReadError, readBodyCapped } from './http-body.js';
+import { errorStatus } from './http-errors.js';
 
 /** A chunked request body of `chunks` chunks of `size` bytes each, counting the chunks pulled. */
 function streamed(chunks: number, size: number, headers: Record<string, string> = {}) {
@@ -93,7 +94,7 @@ describe('readBodyCapped with a shared budget', () => {
     expect(budget.free).toBe(budget.bytes);
   });
 
-  it('gives the budget back when the sender breaks off mid-body', async () => {
+  it('reports a sender that breaks off mid-body as aborted, and gives the budget back', async () => {
     const budget = new BodyBudget(1024 * 1024);
     let sent = 0;
     const broken = new ReadableStream<Uint8Array>({
@@ -107,7 +108,7 @@ describe('readBodyCapped with a shared budget', () => {
       body: broken,
       duplex: 'half',
     } as RequestInit);
-    await expect(readBodyCapped(request, 1024 * 1024, budget)).rejects.toThrow('connection reset');
+    expect(await bodyOf(readBodyCapped(request, 1024 * 1024, budget))).toBe('aborted');
     expect(budget.free).toBe(budget.bytes);
   });
 });
@@ -158,5 +159,20 @@ describe('readBodyCapped keeps a pace', () => {
     // 2,000 bytes every 10 ms is 200,000 bytes/s, 20x the minimum: 25 chunks, past the grace period.
     const body = await bodyOf(readBodyCapped(paced(25, 2000, 10), 1 << 20, undefined, pace));
     expect((body as Uint8Array).length).toBe(50_000);
+  });
+});
+
+describe('bodyReadError', () => {
+  it("maps each failure to its code and status: a cut-off body is the sender's 400, not a 500", () => {
+    const answers = (['too_large', 'busy', 'slow', 'aborted'] as const).map((r) => {
+      const e = bodyReadError(r, 100);
+      return [r, e.code, errorStatus(e)];
+    });
+    expect(answers).toEqual([
+      ['too_large', 'PAYLOAD_TOO_LARGE', 413],
+      ['busy', 'UNAVAILABLE', 503],
+      ['slow', 'REQUEST_TIMEOUT', 408],
+      ['aborted', 'BODY_ABORTED', 400],
+    ]);
   });
 });

@@ -6,8 +6,10 @@
  * their senders are authenticated: past it a request is refused as busy instead of buffered. The
  * pace bounds how long a body may hold its share of the budget: after a grace period it must keep
  * arriving at a minimum average rate, so idle or trickling senders cannot fill the budget and
- * keep it. The party node's authentication and the gateway's body-limit middleware both read
- * bodies through this.
+ * keep it. A body whose stream fails before its end (the sender closed the connection or reset
+ * it) is an outcome like the others, not an exception: it is the sender's doing, so callers answer
+ * it as a 4xx, not as a server failure. The party node's authentication and the gateway's
+ * body-limit middleware both read bodies through this.
  */
 
 import { AapsError } from '@aaps/mpc-core';
@@ -58,6 +60,12 @@ export function bodiesBusyError(): AapsError {
   return new AapsError('UNAVAILABLE', 'too many request bodies are being read; retry');
 }
 
+/**
+ * Why a body was not read: over the cap, no budget left, too slow, or cut off by its sender (the
+ * stream failed before its end: a closed or reset connection).
+ */
+export type BodyReadFailure = 'too_large' | 'busy' | 'slow' | 'aborted';
+
 export type BodyRead =
   | {
       ok: true;
@@ -65,16 +73,18 @@ export type BodyRead =
       /** Give the body's bytes back to the budget (once the request is done with them). */
       release: () => void;
     }
-  | { ok: false; reason: 'too_large' | 'busy' | 'slow' };
+  | { ok: false; reason: BodyReadFailure };
 
-/** The error for a body that was not read: 413, 503 (retry) or 408. */
+/** The error for a body that was not read: 413, 503 (retry), 408, or 400 (`BODY_ABORTED`). */
 export function bodyReadError(
-  reason: 'too_large' | 'busy' | 'slow',
+  reason: BodyReadFailure,
   max: number,
   pace: BodyPace = DEFAULT_BODY_PACE,
 ): AapsError {
   if (reason === 'too_large') return new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${max} bytes`);
   if (reason === 'busy') return bodiesBusyError();
+  if (reason === 'aborted')
+    return new AapsError('BODY_ABORTED', 'the body ended before it was complete (the connection was closed)');
   return new AapsError(
     'REQUEST_TIMEOUT',
     `the body arrived too slowly (it must arrive within ${pace.graceMs / 1000} s, then at ${pace.minBytesPerSecond} bytes/s)`,
@@ -112,7 +122,7 @@ export async function readBodyCapped(
   // Grown as bytes arrive (never allocated from the header alone: a sender must send what it declares).
   const known = Number.isSafeInteger(declared) && declared >= 0 ? declared : FIRST_CHUNK;
   const reader = stream.getReader();
-  const refuse = async (reason: 'too_large' | 'busy' | 'slow'): Promise<BodyRead> => {
+  const refuse = async (reason: Exclude<BodyReadFailure, 'aborted'>): Promise<BodyRead> => {
     release();
     await reader.cancel().catch(() => undefined);
     return { ok: false, reason };
@@ -159,10 +169,11 @@ export async function readBodyCapped(
       buffer.set(value, size);
       size += value.byteLength;
     }
-  } catch (error) {
-    // The sender went away mid-body: nothing to keep.
+  } catch {
+    // The stream failed mid-body: for a request body that is its sender going away (a closed or
+    // reset connection). Nothing to keep, and nothing to cancel: the stream is already errored.
     release();
-    throw error;
+    return { ok: false, reason: 'aborted' };
   }
   return { ok: true, body: buffer.subarray(0, size), release };
 }

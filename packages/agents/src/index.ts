@@ -62,6 +62,7 @@ export {
   BodyBudget,
   type BodyPace,
   type BodyRead,
+  type BodyReadFailure,
   bodiesBusyError,
   bodyReadError,
   DEFAULT_BODY_PACE,

@@ -72,11 +72,14 @@ export function impliedErrors(r: Pick<RouteDoc, 'auth' | 'body' | 'query'>): Rec
   if (r.body !== undefined) {
     add(
       '400',
-      'DECODE_FAILED: the body is not UTF-8 JSON; INVALID_ARGUMENT: it does not meet the schema (fields names the paths)',
+      'DECODE_FAILED: the body is not UTF-8 JSON; INVALID_ARGUMENT: it does not meet the schema (fields names the paths); BODY_ABORTED: the connection closed before the whole body arrived',
     );
     add('408', 'REQUEST_TIMEOUT: the body arrived too slowly');
     add('413', 'PAYLOAD_TOO_LARGE: the body is over the limit (--max-body-bytes, default 1 MiB)');
-    add('415', 'UNSUPPORTED_MEDIA_TYPE: Content-Type is not application/json');
+    add(
+      '415',
+      'UNSUPPORTED_MEDIA_TYPE: Content-Type is not application/json, its charset is not utf-8, or Content-Encoding is not identity',
+    );
     add('503', 'UNAVAILABLE: too many request bodies are being read at once; retry');
   }
   return out;

@@ -54,6 +54,7 @@ export type ErrorCode =
   | 'KEY_EXISTS'
   | 'NO_KEY'
   | 'PAYLOAD_TOO_LARGE'
+  | 'BODY_ABORTED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'METHOD_NOT_ALLOWED'
   | 'UNAVAILABLE'

@@ -58,3 +58,31 @@ describe('a party whose disk is full', () => {
     expect(logger.lines.join('\n')).not.toContain('nonces-secret-path');
   });
 });
+
+describe('a request whose body its sender cuts off', () => {
+  it('answers 400 BODY_ABORTED and logs a rejection, not request.failed', async () => {
+    const set = fiveParties();
+    const deps = await partyDeps(set, 0, { dir, stores });
+    const logger = memoryLogger('party');
+    const party = await createPartyApp({ ...deps, logger });
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"meta":'));
+        setTimeout(() => c.error(new Error('connection reset')), 10);
+      },
+    });
+    const res = await party.app.request('/v1/sign/commit', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'BODY_ABORTED' } });
+    const events = logger.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events).toContainEqual(
+      expect.objectContaining({ level: 'warn', event: 'request.rejected', reason: 'aborted' }),
+    );
+    expect(events.filter((e) => e['level'] === 'error')).toEqual([]);
+  });
+});

@@ -1,6 +1,10 @@
 /**
- * Reads the request body once (`readBodyCapped`: never more than `maxBytes`, 413 beyond), and a
- * content type other than JSON (415). The raw bytes are kept for HMAC checks; `jsonBody` parses them.
+ * Reads the request body once (`readBodyCapped`: never more than `maxBytes`, 413 beyond; a body
+ * its sender cut off is 400 `BODY_ABORTED`). Refused before a byte is read, with 415: a content
+ * type other than JSON, a charset other than UTF-8, or a content coding other than identity. The
+ * gateway decodes neither compression nor other charsets, and a body it would read as plain UTF-8
+ * anyway must not be taken when its sender says it is something else. The raw bytes are kept for
+ * HMAC checks; `jsonBody` parses them.
  */
 
 import { type BodyBudget, bodyReadError, readBodyCapped } from '@aaps/agents';
@@ -9,6 +13,50 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** Which label of a body rules it out, and the message of its 415. */
+export interface MediaTypeProblem {
+  label: 'type' | 'charset' | 'coding';
+  message: string;
+}
+
+/**
+ * Why the body's labels rule it out, or `undefined` when it is identity-coded `application/json`
+ * in UTF-8 (no charset means UTF-8: RFC 8259 §8.1). `github` adds what to change in GitHub's
+ * webhook settings, whose default content type is form-encoded.
+ */
+export function unsupportedMediaType(
+  contentType: string,
+  contentEncoding: string | undefined,
+  github = false,
+): MediaTypeProblem | undefined {
+  const [essence = '', ...params] = contentType.split(';');
+  if (essence.trim().toLowerCase() !== 'application/json') {
+    const hint = github ? " (set the GitHub webhook's content type to application/json)" : '';
+    return { label: 'type', message: `the body must be application/json${hint}` };
+  }
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8')
+      return {
+        label: 'charset',
+        message: `the body must be UTF-8 JSON; charset=${charset.slice(0, 40)} is not supported`,
+      };
+  }
+  const coding = (contentEncoding ?? '').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity')
+    return {
+      label: 'coding',
+      message: `the body must be sent uncompressed; Content-Encoding: ${coding.slice(0, 40)} is not supported`,
+    };
+  return undefined;
+}
 
 /**
  * `budget`, when given, is shared by every route: past it a request is refused as `UNAVAILABLE`
@@ -20,13 +68,15 @@ export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): Midd
   }
   const max = opts.maxBytes;
   return async (c, next) => {
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      // GitHub's default webhook content type is form-encoded: say what to change there.
-      const hint = c.req.header('x-github-event')
-        ? " (set the GitHub webhook's content type to application/json)"
-        : '';
-      throw new AapsError('UNSUPPORTED_MEDIA_TYPE', `the body must be application/json${hint}`);
+    const problem = unsupportedMediaType(
+      c.req.header('content-type') ?? '',
+      c.req.header('content-encoding'),
+      c.req.header('x-github-event') !== undefined,
+    );
+    if (problem !== undefined) {
+      // RFC 9110 §12.5.3: a 415 for a content coding says which codings are accepted.
+      if (problem.label === 'coding') c.header('Accept-Encoding', 'identity');
+      throw new AapsError('UNSUPPORTED_MEDIA_TYPE', problem.message);
     }
     const read = await readBodyCapped(c.req.raw, max, opts.budget);
     if (!read.ok) throw bodyReadError(read.reason, max);

@@ -27,7 +27,40 @@ export function rootPath(path: string): string {
   return path === '' ? '$' : path;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** Days in `month` (1 to 12) of `year`, by the proleptic Gregorian calendar RFC 3339 uses. */
+function daysIn(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * Whether `value` is an RFC 3339 date-time (§5.6) that names a real time: the shape, and each
+ * field in its range (§5.7: month 1 to 12, the day within its month, leap years included, hour up
+ * to 23, minute up to 59, second up to 60 for a leap second; an offset's hour and minute too). A
+ * well-shaped but impossible time would otherwise be stored, and keyed on, as if it were one.
+ */
+export function isDateTime(value: string): boolean {
+  const m = RFC3339.exec(value);
+  if (m === null) return false;
+  const n = (group: number) => Number(m[group]);
+  const month = n(2);
+  const day = n(3);
+  // An offset (groups 7, 8) is absent for `Z`.
+  const offsetOk = m[7] === undefined || (n(7) <= 23 && n(8) <= 59);
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysIn(n(1), month) &&
+    n(4) <= 23 &&
+    n(5) <= 59 &&
+    n(6) <= 60 &&
+    offsetOk
+  );
+}
+
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
 
 function describe(value: unknown): string {
@@ -64,7 +97,8 @@ function walk(node: SchemaNode, value: unknown, path: string, issues: Issue[]): 
       if (value.length > node.maxLength) return fail(`longer than ${node.maxLength} characters`);
       if (node.pattern !== undefined && !node.pattern.test(value))
         return fail(`does not match ${node.pattern.source}`);
-      if (node.format === 'date-time' && !RFC3339.test(value)) return fail('expected an RFC 3339 date-time');
+      if (node.format === 'date-time' && !isDateTime(value))
+        return fail('expected an RFC 3339 date-time that names a real time');
       if (node.format === 'uri' && !URI.test(value)) return fail('expected a URI');
       return value;
     }
