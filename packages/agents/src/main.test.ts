@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { bytesToHex, getCiphersuite, hexToBytes, SecretBytes, trustedDealer } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFailureLine, startParty } from './main.js';
-import { keyRosterMismatches } from './party/key-roster.js';
+import { keyRosterMismatches, rosterParticipants } from './party/key-roster.js';
 import { fiveParties } from './party/test-helpers/five-parties.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { type Roster, rosterDigest } from './roster.js';
@@ -58,21 +58,38 @@ function partyDir(config: Record<string, unknown> = {}) {
   return { dir, set, writeRoster, start, lines };
 }
 
-/** Start once (creating the data key and database), store a dealt 3-of-5 key made under `set.roster`, stop. */
-async function withStoredKey(p: ReturnType<typeof partyDir>) {
-  await (await p.start()).close();
+/** The party's store, opened while it is stopped. */
+async function openPartyStore(p: ReturnType<typeof partyDir>) {
   const dataKey = new SecretBytes(hexToBytes(readFileSync(join(p.dir, 'data.key'), 'utf8').trim()));
+  return PartyStore.open(join(p.dir, 'db'), dataKey, 'monitoring-agent');
+}
+
+/**
+ * Start once (creating the data key and database), store a dealt 3-of-5 key made under
+ * `set.roster`, stop. `legacy`: stored as before keys recorded which party holds which participant.
+ */
+async function withStoredKey(p: ReturnType<typeof partyDir>, opts: { legacy?: boolean } = {}) {
+  await (await p.start()).close();
   const dealt = trustedDealer(suite, { min: 3, max: 5 });
-  const store = await PartyStore.open(join(p.dir, 'db'), dataKey, 'monitoring-agent');
+  const store = await openPartyStore(p);
   await store.saveKey({
     keyPackage: dealt.keyPackages[0]!,
     publicPackage: dealt.publicPackage,
     rosterDigest: rosterDigest(p.set.roster),
     createdAt: '2026-01-01T00:00:00.000Z',
+    ...(opts.legacy ? {} : { participants: rosterParticipants(p.set.roster) }),
   });
   await store.close();
   return dealt;
 }
+
+/** `roster` with quality assurance (the veto holder, index 4) and audit (index 5) swapped. */
+const swapVetoHolder = (roster: Roster): Roster => ({
+  ...roster,
+  parties: roster.parties.map((x) =>
+    x.role === 'quality-assurance' ? { ...x, index: 5 } : x.role === 'audit' ? { ...x, index: 4 } : x,
+  ),
+});
 
 function occupy(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve) => {
@@ -174,7 +191,34 @@ describe('the roster a stored key depends on', () => {
     }));
     p.writeRoster({ ...p.set.roster, parties });
     await expect(p.start()).rejects.toThrow(
-      /^monitoring-agent's roster index 2 differs from the key's participant 1: /,
+      /^monitoring-agent's roster index 2 differs from the key's participant 1; problem-solver-agent's roster index 1 differs from the key's participant 2: /,
+    );
+  });
+
+  it('two other parties swapped (the veto holder and audit): refused, naming each with both indexes', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    p.writeRoster(swapVetoHolder(p.set.roster));
+    await expect(p.start()).rejects.toThrow(
+      /^quality-assurance-agent's roster index 5 differs from the key's participant 4; audit-agent's roster index 4 differs from the key's participant 5: /,
+    );
+  });
+
+  it('a key stored before keys recorded their participants: fits the roster it starts with, which it records', async () => {
+    const p = partyDir();
+    await withStoredKey(p, { legacy: true });
+    const swapped = swapVetoHolder(p.set.roster);
+    p.writeRoster(swapped);
+    // Taken to be the roster the key was made under (an upgrade keeps working)...
+    await (await p.start()).close();
+    expect(events(p.lines, 'keys.participants_recorded')).toHaveLength(1);
+    const store = await openPartyStore(p);
+    expect((await store.loadKey())!.participants).toEqual(rosterParticipants(swapped));
+    await store.close();
+    // ...and from then on a renumbering is refused.
+    p.writeRoster(p.set.roster);
+    await expect(p.start()).rejects.toThrow(
+      /^quality-assurance-agent's roster index 4 differs from the key's participant 5; /,
     );
   });
 
@@ -213,6 +257,12 @@ describe('the roster a stored key depends on', () => {
     p.writeRoster({ ...p.set.roster, threshold: { min: 4, max: 5 } });
     await (await p.start(['--allow-key-replace', 'true'])).close();
     expect(events(p.lines, 'keys.roster_mismatch')).toHaveLength(1);
+    p.writeRoster(swapVetoHolder(p.set.roster));
+    await (await p.start(['--allow-key-replace', 'true'])).close();
+    expect(events(p.lines, 'keys.roster_mismatch')).toHaveLength(2);
+    expect(events(p.lines, 'keys.roster_mismatch')[1]!.note).toMatch(
+      /^quality-assurance-agent's roster index 5/,
+    );
   });
 
   it('only URLs changed: starts, and warns once that the roster changed', async () => {

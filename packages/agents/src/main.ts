@@ -29,7 +29,7 @@ import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
-import { checkKeyAgainstRoster } from './party/key-roster.js';
+import { checkKeyAgainstRoster, recordKeyParticipants } from './party/key-roster.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { type Policy, parsePolicy } from './policy/schema.js';
@@ -129,7 +129,8 @@ export async function startParty(
     store = await openStore(dbPath, dataKey, config.id);
     const stored = await loadStoredKey(store, dbPath, config);
     const digest = rosterDigest(roster);
-    if (stored) checkKeyAgainstRoster(stored, roster, self, digest, config, logger);
+    if (stored && checkKeyAgainstRoster(stored, roster, self, digest, config, logger))
+      await recordKeyParticipants(store, stored, roster, logger);
     const party = await createPartyApp(
       { config, roster, rosterDigest: digest, self, identity, store, policy, logger, suite },
       { dealingPads: options.dealingPads ?? true },

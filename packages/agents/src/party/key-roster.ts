@@ -1,16 +1,36 @@
 /**
  * A party's stored key against the roster it starts with. What the key was made under (the
- * threshold, this party's participant number, the number of parties, the ciphersuite) must still
- * hold, or the party would sign under a roster its key does not fit; what the key does not depend
- * on (URLs, display ids, approvers) may change, and is only noted.
+ * threshold, which party holds which participant number, the number of parties, the ciphersuite)
+ * must still hold, or the party would sign under a roster its key does not fit: a roster that
+ * swaps two parties' indexes would make the veto check (`routes/sign.ts`) look for the veto
+ * holder under another party's participant. What the key does not depend on (URLs, identity keys,
+ * approvers) may change, and is only noted.
  */
-import { type AnyCiphersuite, getCiphersuite, identifierToScalar, ValidationError } from '@aaps/mpc-core';
+import {
+  type AnyCiphersuite,
+  getCiphersuite,
+  type Identifier,
+  identifierToScalar,
+  ValidationError,
+} from '@aaps/mpc-core';
 import type { PartyConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { frostIdentifier, type Roster, type RosterParty } from '../roster.js';
-import type { StoredKey } from '../store/level.js';
+import type { PartyStore, StoredKey } from '../store/level.js';
 
-/** What a stored key depends on in the roster that differs from it (empty: the key fits). */
+/**
+ * Which roster party holds which FROST identifier under `roster`: what a key made under it records
+ * (`StoredKey.participants`).
+ */
+export function rosterParticipants(roster: Roster): ReadonlyMap<string, Identifier> {
+  return new Map(roster.parties.map((p) => [p.id, frostIdentifier(roster, p)]));
+}
+
+/**
+ * What a stored key depends on in the roster that differs from it (empty: the key fits). A key
+ * stored before keys recorded their participants is taken to be the roster's numbering: only this
+ * party's own index is checked for it (against its key package), as before.
+ */
 export function keyRosterMismatches(stored: StoredKey, roster: Roster, self: RosterParty): string[] {
   const kp = stored.keyPackage;
   if (kp.suite !== roster.ciphersuite)
@@ -27,6 +47,23 @@ export function keyRosterMismatches(stored: StoredKey, roster: Roster, self: Ros
     problems.push(
       `${self.id}'s roster index ${self.index} differs from the key's participant ${participant(suite, kp.identifier)}`,
     );
+  }
+  const made = stored.participants;
+  if (made !== undefined) {
+    // This party is checked against its key package itself, above.
+    for (const p of roster.parties) {
+      if (p.id === self.id) continue;
+      const held = made.get(p.id);
+      if (held === undefined) {
+        problems.push(
+          `roster party ${p.id} (index ${p.index}) is not one the key was made under (${[...made.keys()].join(', ')})`,
+        );
+      } else if (held !== frostIdentifier(roster, p)) {
+        problems.push(
+          `${p.id}'s roster index ${p.index} differs from the key's participant ${participant(suite, held)}`,
+        );
+      }
+    }
   }
   const shares = Object.keys(stored.publicPackage.verifyingShares);
   if (shares.length !== roster.parties.length) {
@@ -56,9 +93,10 @@ function participant(suite: AnyCiphersuite, identifier: string): string {
 }
 
 /**
- * Refuse a roster the stored key was not made for (threshold, this party's identifier, the number
- * of parties, the ciphersuite), unless the operator allows the key to be replaced (a re-key under
- * the new roster is under way: warn). Other changes (URLs, display ids, approvers) only warn once.
+ * Refuse a roster the stored key was not made for (threshold, any party's index, the number of
+ * parties, the ciphersuite), unless the operator allows the key to be replaced (a re-key under
+ * the new roster is under way: warn). Other changes (URLs, identity keys, the gateway, approvers)
+ * only warn once. Returns whether the key fits the roster.
  */
 export function checkKeyAgainstRoster(
   stored: StoredKey,
@@ -67,7 +105,7 @@ export function checkKeyAgainstRoster(
   digest: string,
   config: PartyConfig,
   logger: Logger,
-): void {
+): boolean {
   const problems = keyRosterMismatches(stored, roster, self);
   if (problems.length > 0) {
     const message =
@@ -77,7 +115,7 @@ export function checkKeyAgainstRoster(
     logger.warn('keys.roster_mismatch', {
       note: `${message} (allow_key_replace is on: starting for the re-key)`,
     });
-    return;
+    return false;
   }
   if (stored.rosterDigest !== digest) {
     logger.warn('roster.changed', {
@@ -86,4 +124,25 @@ export function checkKeyAgainstRoster(
       roster_digest: digest,
     });
   }
+  return true;
+}
+
+/**
+ * Record in a key stored before keys held their participants which party holds which, as the
+ * roster it fits numbers them (it is taken to be the roster the key was made under), so that a
+ * later roster that renumbers a party is refused. A key that records them is returned as it is.
+ */
+export async function recordKeyParticipants(
+  store: PartyStore,
+  stored: StoredKey,
+  roster: Roster,
+  logger: Logger,
+): Promise<StoredKey> {
+  if (stored.participants !== undefined) return stored;
+  const key = { ...stored, participants: rosterParticipants(roster) };
+  await store.saveKey(key);
+  logger.info('keys.participants_recorded', {
+    note: "recorded which roster party holds which of the key's participants, as this roster numbers them",
+  });
+  return key;
 }

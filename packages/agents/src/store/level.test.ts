@@ -4,7 +4,8 @@
  * it; nonces stored before issue times were kept are stamped and expire one time to live later.
  * Its checkpoint claims, per origin: trust on first use, fork, rollback, an extension only with a
  * consistency proof from the last one signed, and roots recorded before origins were kept still
- * binding.
+ * binding. Its key record: which party holds which participant kept, and a record from before
+ * that was kept still read.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,8 @@ import {
   bytesToHex,
   commitmentKey,
   commitToStore,
+  decodeCbor,
+  encodeCbor,
   getCiphersuite,
   type KeyPackage,
   ProtocolError,
@@ -322,5 +325,59 @@ describe('PartyStore aggregation session claims (one dealing per session id)', (
     expect(await store.aggregationSessionClaimed('young')).toBe(true);
     expect(await storedKeys('agg/')).toEqual(['agg/another', 'agg/young']);
     expect(await storedKeys('agg-at/')).toHaveLength(2);
+  });
+});
+
+describe('PartyStore key record', () => {
+  const dealt = trustedDealer(suite, { min: 2, max: 3 });
+  const key = {
+    keyPackage: dealt.keyPackages[1]!,
+    publicPackage: dealt.publicPackage,
+    rosterDigest: 'ab'.repeat(32),
+    createdAt: '2026-11-26T00:00:00.000Z',
+  };
+  const participants = new Map([
+    ['party-1', dealt.keyPackages[0]!.identifier],
+    ['party-2', dealt.keyPackages[1]!.identifier],
+    ['party-3', dealt.keyPackages[2]!.identifier],
+  ]);
+
+  /** Rewrite the stored record's fields (the store is reopened after). */
+  async function alterRecord(change: (r: Record<string, unknown>) => void): Promise<void> {
+    await store.close();
+    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    try {
+      const r = decodeCbor((await db.get('key/current'))!) as Record<string, unknown>;
+      change(r);
+      await db.put('key/current', encodeCbor(r));
+    } finally {
+      await db.close();
+      store = await open();
+    }
+  }
+
+  it('keeps which party holds which participant, across a reopen', async () => {
+    await store.saveKey({ ...key, participants });
+    await store.close();
+    store = await open();
+    const loaded = (await store.loadKey())!;
+    expect(loaded.participants).toEqual(participants);
+    expect(loaded.keyPackage.verifyingShare).toEqual(key.keyPackage.verifyingShare);
+  });
+
+  it('reads a record written before participants were kept (none given back), and refuses a damaged list', async () => {
+    await store.saveKey({ ...key, participants });
+    await alterRecord((r) => {
+      delete r.participants;
+    });
+    const legacy = (await store.loadKey())!;
+    expect(legacy.participants).toBeUndefined();
+    expect(legacy.rosterDigest).toBe(key.rosterDigest);
+    await alterRecord((r) => {
+      r.participants = [['party-1', 7]];
+    });
+    await expect(store.loadKey()).rejects.toThrow(
+      'stored key: participants: expected [party id, identifier] pairs',
+    );
   });
 });

@@ -5,7 +5,8 @@
  * signed checkpoints (never two roots for one size) and an audit trail. This is the only module
  * that opens the database.
  *
- * Keys: `key/current`; `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
+ * Keys: `key/current` (CBOR: the sealed key package, the public package, the roster digest, when,
+ * and which party holds which participant); `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
  * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
  * consumed or expired); `seen/<request id>` (the time it is kept until); `witness/<origin>` (the last checkpoint signed for
  * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
@@ -23,6 +24,7 @@ import {
   encodeCbor,
   encodeNonceRecord,
   encryptAtRest,
+  type Identifier,
   type KeyPackage,
   KeyPackageCodec,
   type NonceRecord,
@@ -32,6 +34,7 @@ import {
   PublicKeyPackageCodec,
   type SecretBytes,
   utf8,
+  ValidationError,
   wipeNonceRecord,
 } from '@aaps/mpc-core';
 import { Level } from 'level';
@@ -53,6 +56,31 @@ export interface StoredKey {
   publicPackage: PublicKeyPackage;
   rosterDigest: string;
   createdAt: string;
+  /**
+   * Which roster party (by id) holds which of the key's participants (FROST identifier), as the
+   * roster the key was made under numbered them: the key binds its participants to parties, so a
+   * roster that renumbers any party no longer fits it (`party/key-roster.ts`). Absent from a key
+   * stored before parties recorded it; such a key is taken to fit the roster the party starts
+   * with, which then records it.
+   */
+  participants?: ReadonlyMap<string, Identifier>;
+}
+
+/** A stored key's participants as its record holds them: `[party id, identifier]` pairs. */
+function encodeParticipants(participants: ReadonlyMap<string, Identifier>): [string, Identifier][] {
+  return [...participants];
+}
+
+function decodeParticipants(raw: unknown): ReadonlyMap<string, Identifier> {
+  const pair = (p: unknown): p is [string, string] =>
+    Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string';
+  if (!Array.isArray(raw) || !raw.every(pair))
+    throw new ValidationError(
+      'DECODE_FAILED',
+      'stored key: participants: expected [party id, identifier] pairs',
+      ['participants'],
+    );
+  return new Map(raw);
 }
 
 export interface AuditEntry {
@@ -143,6 +171,8 @@ export class PartyStore implements NonceStore {
       publicPackage: PublicKeyPackageCodec.encode(suite, k.publicPackage),
       rosterDigest: k.rosterDigest,
       createdAt: k.createdAt,
+      // Optional, so a record written before it was kept still reads.
+      ...(k.participants ? { participants: encodeParticipants(k.participants) } : {}),
     });
     await this.#db.put('key/current', record, { sync: true });
   }
@@ -155,12 +185,19 @@ export class PartyStore implements NonceStore {
       publicPackage: Bytes;
       rosterDigest: string;
       createdAt: string;
+      participants?: unknown;
     };
     const kp = KeyPackageCodec.decode(
       decryptAtRest(this.#kek, r.sealedKeyPackage, this.#aad('key', 'current')),
     ).value;
     const pub = PublicKeyPackageCodec.decode(r.publicPackage).value;
-    return { keyPackage: kp, publicPackage: pub, rosterDigest: r.rosterDigest, createdAt: r.createdAt };
+    return {
+      keyPackage: kp,
+      publicPackage: pub,
+      rosterDigest: r.rosterDigest,
+      createdAt: r.createdAt,
+      ...(r.participants !== undefined ? { participants: decodeParticipants(r.participants) } : {}),
+    };
   }
 
   // ---- nonces (NonceStore) ----

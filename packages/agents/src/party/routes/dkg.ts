@@ -20,6 +20,7 @@ import {
 import { frostIdentifier, partyByIdentifier } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
+import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
 import { openAll, sealFor } from './sealed.js';
 
@@ -121,6 +122,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
         publicPackage: out.publicPackage,
         rosterDigest: deps.rosterDigest,
         createdAt: (deps.now?.() ?? new Date()).toISOString(),
+        participants: rosterParticipants(roster),
       };
       // On disk before in use: a key that failed to save is not claimed (a DKG can run again).
       await deps.store.saveKey(key);

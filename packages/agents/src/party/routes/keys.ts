@@ -31,6 +31,7 @@ import { publicPackageDigest } from '../../key-digest.js';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
+import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
 import { openAll, sealFor } from './sealed.js';
 
@@ -173,6 +174,8 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         ...key,
         keyPackage: out.keyPackage,
         publicPackage: out.publicPackage,
+        // The same participants; a key that did not record them was refreshed under this roster's.
+        participants: key.participants ?? rosterParticipants(roster),
       });
       return {
         group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
@@ -339,6 +342,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
         publicPackage,
         rosterDigest: deps.rosterDigest,
         createdAt: now().toISOString(),
+        participants: rosterParticipants(roster),
       });
       return {
         verifying_share: bytesToHex(keyPackage.verifyingShare),

@@ -23,6 +23,7 @@ import { type Roster, rosterDigest } from '../../roster.js';
 import { PartyStore } from '../../store/level.js';
 import type { PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
+import { rosterParticipants } from '../key-roster.js';
 
 /** The five party roles, in roster order. */
 export const ROLES = PARTY_ROLES;
@@ -105,6 +106,7 @@ export async function saveDealtKey(
     publicPackage: dealt.publicPackage,
     rosterDigest: rosterDigest(set.roster),
     createdAt: new Date().toISOString(),
+    participants: rosterParticipants(set.roster),
   });
 }
 
