@@ -238,12 +238,12 @@ describe('gitops executor failures', () => {
 
   it('a push that fails after the remote took it (a time limit) is not rolled back: the change stands', async () => {
     // The remote updates the branch, then keeps the connection past the executor's time limit.
-    writeFileSync(join(bare, 'hooks', 'post-receive'), '#!/bin/sh\nsleep 4\n', { mode: 0o755 });
+    writeFileSync(join(bare, 'hooks', 'post-receive'), '#!/bin/sh\nsleep 8\n', { mode: 0o755 });
     const executor = createGitopsExecutor({
       repoDir: repo,
       remote: 'origin',
       branch: 'main',
-      networkTimeoutMs: 2000,
+      networkTimeoutMs: 4000,
       now: () => new Date(),
     });
     const { record } = await executeOrder(await signedOrder(), executor, await trusted());
