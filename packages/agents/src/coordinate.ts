@@ -1,6 +1,7 @@
 /**
- * Client-side drivers over {@link PartyClient}: the DKG across every party (relaying sealed
- * round-2 shares it cannot read), and the FROST signing transport a `SigningSession` uses.
+ * Client-side drivers over {@link PartyClient}: the DKG across every party (relaying signed
+ * round-1 packages and sealed round-2 shares it cannot read, each unchanged), and the FROST
+ * signing transport a `SigningSession` uses.
  */
 import {
   type AnyCiphersuite,
@@ -22,7 +23,7 @@ import {
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
 import { publicPackageDigestOfJson } from './key-digest.js';
-import type { SealedItem } from './party/routes/sealed.js';
+import type { SealedItem, SignedRound1 } from './party/routes/sealed.js';
 import type { ApprovalBacking } from './policy/backing.js';
 import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
 
@@ -48,14 +49,15 @@ export async function runDkgOverHttp(
   say(`dkg ${session}: round 1 (commitments and proofs of knowledge) across ${ids.length} parties`);
   const r1 = await Promise.all(
     ids.map((id) =>
-      client.call<{ package: unknown }>(id, 'dkg.round1', session, {
+      client.call<SignedRound1>(id, 'dkg.round1', session, {
         threshold: roster.threshold,
         roster_digest: digest,
         replace: opts.replace === true,
       }),
     ),
   );
-  const round1Packages = r1.map((r) => r.package);
+  // Relayed as answered: every party checks each package's signature by its sender.
+  const round1Packages = r1.map(signedRound1);
   // Each package must come from the party it claims to: check identifiers against the roster.
   r1.forEach((r, i) => {
     const pkg = DkgRound1PackageCodec.fromJSON(r.package, suite.id).value;
@@ -103,7 +105,12 @@ export async function runDkgOverHttp(
   return { publicPackage, groupPublicKeyHex: r3[0]!.group_public_key, verifyingShares };
 }
 
-export type { SealedItem };
+export type { SealedItem, SignedRound1 };
+
+/** A party's round-1 answer as relayed to the others: its package and signature, nothing else. */
+function signedRound1(r: SignedRound1): SignedRound1 {
+  return { package: r.package, signature: r.signature };
+}
 
 /** Like `Promise.all`, but a rejection is reported only once every promise has settled. */
 async function whenAllSettled<T>(promises: readonly Promise<T>[]): Promise<T[]> {
@@ -153,10 +160,8 @@ export async function runRefreshOverHttp(
   const ids = roster.parties.map((p) => p.id);
   const session = opts.sessionId;
   say(`refresh ${session}: round 1 (commitments to sharings of zero)`);
-  const r1 = await Promise.all(
-    ids.map((id) => client.call<{ package: unknown }>(id, 'refresh.round1', session, {})),
-  );
-  const round1Packages = r1.map((r) => r.package);
+  const r1 = await Promise.all(ids.map((id) => client.call<SignedRound1>(id, 'refresh.round1', session, {})));
+  const round1Packages = r1.map(signedRound1);
   say(`refresh ${session}: round 2 (zero shares sealed to each receiver)`);
   const r2 = await Promise.all(
     ids.map((id) =>

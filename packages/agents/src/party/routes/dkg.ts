@@ -1,7 +1,9 @@
 /**
- * DKG across party processes. The coordinator only relays: round-2 shares leave this process
- * sealed to their receiver's X25519 key (derived from its roster identity key), bound to the
- * session, sender, receiver and roster digest, so the relay never sees them.
+ * DKG across party processes. The coordinator only relays: round-1 packages leave this process
+ * signed by its identity key (so a share that fails against a commitment is provably its
+ * sender's fault), round-2 shares sealed to their receiver's X25519 key (derived from its roster
+ * identity key), bound to the session, sender, receiver and roster digest, so the relay never
+ * sees them.
  */
 import {
   AapsError,
@@ -22,22 +24,17 @@ import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
-import { openAll, sealFor } from './sealed.js';
+import { openAll, sealFor, signRound1, verifiedRound1 } from './sealed.js';
 
 const DKG_TTL_MS = 10 * 60 * 1000;
-
-function decodeRound1(list: unknown, suiteId: PartyDeps['suite']['id']): DkgRound1Package[] {
-  if (!Array.isArray(list))
-    throw new ValidationError('INVALID_ARGUMENT', 'round1_packages: expected array', [
-      'body.round1_packages',
-    ]);
-  return list.map((p) => DkgRound1PackageCodec.fromJSON(p, suiteId).value);
-}
 
 export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
   const { suite, roster, self } = deps;
   const myId = frostIdentifier(roster, self);
   const everyPeer = everyRosterPeer(roster, myId, 'a DKG');
+  /** One signed round-1 package from each other roster party (see `verifiedRound1`). */
+  const peerPackages = (session: string, list: unknown): DkgRound1Package[] =>
+    verifiedRound1(deps, 'dkg', session, list, DkgRound1PackageCodec, everyPeer);
   const sessionOf = (id: string) => {
     const now = Date.now();
     for (const [k, s] of state.dkg) if (now - s.startedAt > DKG_TTL_MS) state.dkg.delete(k);
@@ -67,14 +64,14 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
       }
       const out = dkgRound1(suite, { identifier: myId, threshold: roster.threshold, rng: deps.rng });
       state.dkg.set(session, { startedAt: Date.now(), round1: out.secret, replace });
-      return { package: DkgRound1PackageCodec.toJSON(suite.id, out.package) };
+      return signRound1(deps, 'dkg', session, DkgRound1PackageCodec, out.package);
     },
 
     round2(session: string, body: Record<string, unknown>) {
       const s = sessionOf(session);
       if (!s.round1) throw new ProtocolError('ROUND_ORDER', 'round 2 already ran for this session');
       // Checked before anything is computed: a wrong set leaves round 2 to be run again.
-      const others = everyPeer(decodeRound1(body.round1_packages, suite.id), 'body.round1_packages');
+      const others = peerPackages(session, body.round1_packages);
       const out = dkgRound2(suite, s.round1, others);
       s.round2 = out.secret;
       s.round1Packages = others;
@@ -114,7 +111,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
         }
         return value;
       });
-      const round1 = decodeRound1(body.round1_packages, suite.id).filter((p) => p.identifier !== myId);
+      const round1 = peerPackages(session, body.round1_packages);
       const out = dkgRound3(suite, s.round2, round1, round2);
       state.dkg.delete(session);
       const key = {

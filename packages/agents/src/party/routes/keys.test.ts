@@ -371,7 +371,7 @@ describe('refresh', () => {
     for (let i = 0; i < 5; i++) {
       const r = await call(i, 'refresh.round1', 'rf-subset', {});
       expect(r.status).toBe(200);
-      packages.push(r.body.package);
+      packages.push(r.body);
     }
     const subset = await call(0, 'refresh.round2', 'rf-subset', { round1_packages: packages.slice(0, 3) });
     expect(subset.status).toBe(400);
@@ -394,13 +394,16 @@ describe('DKG', () => {
     for (let i = 0; i < 5; i++) {
       const r = await call(i, 'dkg.round1', 'dkg-peers', start, gateway(), fresh);
       expect(r.status).toBe(200);
-      packages.push(r.body.package);
+      packages.push(r.body);
     }
     // A well-formed package from identifier 6, who is not in the roster, in place of party 5's.
-    const outsider = DkgRound1PackageCodec.toJSON(
-      suite.id,
-      dkgRound1(suite, { identifier: fid(5), threshold: set.roster.threshold }).package,
-    );
+    const outsider = {
+      package: DkgRound1PackageCodec.toJSON(
+        suite.id,
+        dkgRound1(suite, { identifier: fid(5), threshold: set.roster.threshold }).package,
+      ),
+      signature: '',
+    };
     const wrongSets = {
       subset: packages.slice(0, 3),
       doubled: [...packages.slice(0, 4), packages[1]],

@@ -33,7 +33,7 @@ import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
-import { openAll, sealFor } from './sealed.js';
+import { openAll, sealFor, signRound1, verifiedRound1 } from './sealed.js';
 
 const TTL_MS = 10 * 60 * 1000;
 
@@ -116,6 +116,9 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
 
   // A refresh takes the whole roster (see everyRosterPeer).
   const everyPeer = everyRosterPeer(roster, myId, 'a refresh');
+  /** One signed round-1 package from each other roster party (see `verifiedRound1`). */
+  const peerPackages = (sessionId: string, list: unknown) =>
+    verifiedRound1(deps, 'refresh', sessionId, list, RefreshRound1PackageCodec, everyPeer);
 
   return {
     refreshRound1(sessionId: string) {
@@ -129,17 +132,13 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       // sessions to round 3 and apply one at some parties and the other at the rest.
       refreshes.clear();
       refreshes.set(sessionId, { startedAt: Date.now(), round1: out.secret });
-      return { package: RefreshRound1PackageCodec.toJSON(suite.id, out.package) };
+      return signRound1(deps, 'refresh', sessionId, RefreshRound1PackageCodec, out.package);
     },
 
     refreshRound2(sessionId: string, body: Record<string, unknown>) {
       const s = session(sessionId);
       if (!s.round1) throw new ProtocolError('ROUND_ORDER', 'refresh round 2 already ran');
-      const all = decodeList(
-        body.round1_packages,
-        (p) => RefreshRound1PackageCodec.fromJSON(p, suite.id).value,
-      );
-      const out = refreshRound2(suite, s.round1, everyPeer(all, 'body.round1_packages'));
+      const out = refreshRound2(suite, s.round1, peerPackages(sessionId, body.round1_packages));
       s.round2 = out.secret;
       delete s.round1;
       const sealed = out.packages.map((pkg) => {
@@ -160,14 +159,11 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       const s = session(sessionId);
       if (!s.round2) throw new ProtocolError('ROUND_ORDER', 'refresh round 3 before round 2');
       const key = requireKey();
-      const round1 = decodeList(
-        body.round1_packages,
-        (p) => RefreshRound1PackageCodec.fromJSON(p, suite.id).value,
-      );
+      const round1 = peerPackages(sessionId, body.round1_packages);
       const received = openAll(deps, 'refresh', sessionId, body.sealed, RefreshRound2PackageCodec).map(
         (r) => r.value,
       );
-      const share = refreshRound3(suite, s.round2, everyPeer(round1, 'body.round1_packages'), received);
+      const share = refreshRound3(suite, s.round2, round1, received);
       const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
       refreshes.delete(sessionId);
       await store('refresh.completed', sessionId, {
@@ -363,12 +359,4 @@ function dropExpired<S extends { startedAt: number }>(
       sessions.delete(k);
     }
   }
-}
-
-function decodeList<T>(list: unknown, decode: (v: unknown) => T): T[] {
-  if (!Array.isArray(list))
-    throw new ValidationError('INVALID_ARGUMENT', 'expected an array of round-1 packages', [
-      'body.round1_packages',
-    ]);
-  return list.map(decode);
 }

@@ -1,17 +1,27 @@
 /**
- * Point-to-point secrets relayed by the coordinator (DKG and refresh round-2 shares, repair
- * deltas and sigmas): sealed to the receiver's X25519 key (from its roster identity key), with
- * associated data binding the protocol, session, sender, receiver and roster digest, and signed
- * by the sender's identity key. The box alone proves nothing about its sender (anyone can seal
- * to a public key), so the signature is what stops a relay from forging a message "from" a
- * party: a repair delta, for one, carries no commitment a receiver could check it against.
+ * What the coordinator relays between parties, signed by its sender's identity key so that a
+ * relay cannot forge a message "from" a party.
+ *
+ * Point-to-point secrets (DKG and refresh round-2 shares, repair deltas and sigmas) are sealed to
+ * the receiver's X25519 key (from its roster identity key), with associated data binding the
+ * protocol, session, sender, receiver and roster digest. The box alone proves nothing about its
+ * sender (anyone can seal to a public key): a repair delta, for one, carries no commitment a
+ * receiver could check it against.
+ *
+ * Round-1 packages (DKG and refresh commitments) are public but signed the same way. A share is
+ * checked against its sender's round-1 commitment, and a failed check names the sender; that is
+ * only fair if the commitment is provably the sender's. Unsigned, a relay could show one party a
+ * package of its own making (a valid proof of knowledge under any identifier is easy to make)
+ * and have an honest peer blamed for the mismatch.
  */
 import {
   base64Decode,
   base64Encode,
   type CiphersuiteId,
+  canonicalize,
   concatBytes,
   hexToBytes,
+  type Identifier,
   type MessageCodec,
   open,
   ProtocolError,
@@ -23,7 +33,7 @@ import {
   verifyEd25519,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
-import { frostIdentifier, partyById, type RosterParty } from '../../roster.js';
+import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
 import { x25519OfIdentityHex } from '../identity-x25519.js';
 
@@ -143,4 +153,105 @@ export function openAll<T>(
   } finally {
     mine.wipe();
   }
+}
+
+/** A round-1 package as a party answers it and the coordinator relays it, unchanged. */
+export interface SignedRound1 {
+  /** The package in its codec's JSON form. */
+  package: unknown;
+  /** The sender's Ed25519 signature (base64) over {@link round1SigningBytes}. */
+  signature: string;
+}
+
+const ROUND1_SIG_DST = utf8('aaps-round1-sig/v1|');
+
+/**
+ * What a party signs for its round-1 package: a domain tag, then the protocol (`dkg`, `refresh`),
+ * session, roster digest, the sender's roster id and the package (its codec's JSON), as one
+ * canonical JSON object, so no field can run into the next.
+ */
+export function round1SigningBytes(
+  protocol: string,
+  session: string,
+  rosterDigest: string,
+  sender: string,
+  packageJson: unknown,
+): Uint8Array {
+  return concatBytes(
+    ROUND1_SIG_DST,
+    utf8(canonicalize({ protocol, session, roster_digest: rosterDigest, sender, package: packageJson })),
+  );
+}
+
+/** This party's round-1 package for `protocol` in `session`, signed by its identity key. */
+export function signRound1<T>(
+  deps: PartyDeps,
+  protocol: string,
+  session: string,
+  codec: MessageCodec<T>,
+  pkg: T,
+): SignedRound1 {
+  const json = codec.toJSON(deps.suite.id, pkg);
+  const sig = signBytes(
+    deps.identity.secretKey,
+    round1SigningBytes(protocol, session, deps.rosterDigest, deps.self.id, json),
+  );
+  return { package: json, signature: base64Encode(sig) };
+}
+
+/**
+ * The peers' round-1 packages from the relayed `list` of {@link SignedRound1}: decoded, narrowed
+ * by `peers` (which keeps the other parties' packages and refuses a wrong set, see
+ * `everyRosterPeer`), then each checked against the roster key of the party whose FROST
+ * identifier it carries. A bad or missing signature is the relay's doing, not that party's:
+ * `INCONSISTENT_TRANSCRIPT` with no culprits.
+ */
+export function verifiedRound1<T extends { identifier: Identifier }>(
+  deps: PartyDeps,
+  protocol: string,
+  session: string,
+  list: unknown,
+  codec: MessageCodec<T>,
+  peers: (all: T[], field: string) => T[],
+  field = 'body.round1_packages',
+): T[] {
+  if (!Array.isArray(list))
+    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an array of signed round-1 packages`, [
+      field,
+    ]);
+  const signatures = new Map<T, { json: unknown; sig: unknown; at: string }>();
+  const all = list.map((item: unknown, i) => {
+    const at = `${field}[${i}]`;
+    if (typeof item !== 'object' || item === null || !('package' in item))
+      throw new ValidationError('INVALID_ARGUMENT', `${at}: expected {package, signature}`, [at]);
+    const { package: json, signature } = item as { package: unknown; signature?: unknown };
+    const pkg = codec.fromJSON(json, deps.suite.id as CiphersuiteId).value;
+    signatures.set(pkg, { json: codec.toJSON(deps.suite.id, pkg), sig: signature, at });
+    return pkg;
+  });
+  const others = peers(all, field);
+  for (const pkg of others) {
+    const { json, sig, at } = signatures.get(pkg)!;
+    // `peers` keeps roster parties only.
+    const sender = partyByIdentifier(deps.roster, pkg.identifier)!;
+    let signed = false;
+    try {
+      signed =
+        typeof sig === 'string' &&
+        verifyEd25519(
+          hexToBytes(sender.identity_key),
+          round1SigningBytes(protocol, session, deps.rosterDigest, sender.id, json),
+          base64Decode(sig, `${at}.signature`),
+        );
+    } catch {
+      signed = false;
+    }
+    if (!signed) {
+      throw new ProtocolError(
+        'INCONSISTENT_TRANSCRIPT',
+        `${at}: the ${protocol} round-1 package for ${sender.id} is not signed by ${sender.id} (the relay changed or forged it)`,
+      );
+    }
+  }
+  return others;
 }
