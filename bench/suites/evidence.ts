@@ -93,8 +93,14 @@ async function levelLog(): Promise<TransparencyLog> {
   dirs.push(dir);
   const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
   await db.open();
+  // Synced batches, as the gateway's log store writes them (a power loss must not take back a tail
+  // the parties witnessed).
   return TransparencyLog.open(
-    { get: (k) => db.get(k), getMany: (ks) => db.getMany(ks), batch: (ops) => db.batch(ops) },
+    {
+      get: (k) => db.get(k),
+      getMany: (ks) => db.getMany(ks),
+      batch: (ops) => db.batch(ops, { sync: true }),
+    },
     { origin: ORIGIN, cacheSize: 1024 },
   );
 }

@@ -9,7 +9,6 @@
  * names, if that incident has not changed anything yet (else it notes it); one that names no
  * incident is reported as ignored (`no_incident`).
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aaps/agents';
 import type {
   DetectionPolicy,
@@ -20,6 +19,7 @@ import type {
   SignedEnvelope,
 } from '@aaps/mpc-core';
 import { detectAndSeal, detectSensitive, SealedFieldCodec, signEnvelope } from '@aaps/mpc-core';
+import { monotonicIds } from './incident-ids.js';
 import { type NotePart, noteProbe, occurrenceNote } from './intake/occurrence.js';
 import type { IgnoredSignal, IntakeResult, OpenIncident } from './intake/types.js';
 import type { GatewayStore } from './store.js';
@@ -82,7 +82,7 @@ export function createIntakeService(deps: {
   /** See {@link DEFAULT_RECURRENCE_WINDOW_MS}; 0 turns the recurrence check off. */
   recurrenceWindowMs?: number;
 }): IntakeService {
-  const newId = deps.ids ?? (() => randomUUID());
+  const newId = deps.ids ?? monotonicIds();
   const windowMs = deps.recurrenceWindowMs ?? DEFAULT_RECURRENCE_WINDOW_MS;
   const existing = async (id: string, ref: string): Promise<IntakeOutcome> => {
     const r = await deps.store.getIncidentSummary(id);

@@ -2,7 +2,6 @@
  * Opens the gateway's store, builds the app around a coordinator, listens, and resumes the
  * incidents a previous process left unfinished. Used by `aaps up` and `aaps gateway`.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@aaps/agents';
@@ -15,6 +14,7 @@ import { createDryRunExecutor } from '../executor/dry-run.js';
 import { createGitopsExecutor } from '../executor/gitops.js';
 import type { Executor } from '../executor/types.js';
 import { drainable, type FetchHandler } from '../http-drain.js';
+import { monotonicIds } from '../incident-ids.js';
 import type { TokenGrant } from '../middleware/auth.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
@@ -124,7 +124,7 @@ export async function startGateway(opts: {
       executor: executorFor(config, now),
       logger: opts.logger,
       now,
-      ids: () => randomUUID(),
+      ids: monotonicIds(),
       identity: opts.identity,
       trust: async () => opts.trust,
     });

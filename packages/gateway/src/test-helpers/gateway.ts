@@ -34,6 +34,7 @@ import {
 } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
+import { monotonicIds } from '../incident-ids.js';
 import { signGithubPayload } from '../intake/github-signature.js';
 import { type GatewayStore, openGatewayStore } from '../store.js';
 
@@ -116,7 +117,7 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
     executor: opts.executor ?? createDryRunExecutor({ now }),
     logger,
     now,
-    ids: () => randomUUID(),
+    ids: monotonicIds(),
     identity: { id: 'gateway', key: gatewayKey },
     trust: async () => coordinator.trustedKeys(),
   });
