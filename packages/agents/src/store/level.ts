@@ -344,12 +344,19 @@ export class PartyStore implements NonceStore {
   /**
    * Records a request id, kept until `keepUntil` (its own: an unseal request's outlasts an RPC
    * idempotency key's); false if it was already seen. Entries kept until before `at` are pruned
-   * (every 1024 records), whoever recorded them.
+   * (every 1024 records), whoever recorded them. `sync` waits until the record is on disk, for a
+   * request that must be answered once even across a power loss (an unseal's release); an RPC's
+   * idempotency key is not worth a disk flush on every call.
    */
-  async rememberRequest(id: string, at: Date, keepUntil: Date): Promise<boolean> {
+  async rememberRequest(
+    id: string,
+    at: Date,
+    keepUntil: Date,
+    opts: { sync?: boolean } = {},
+  ): Promise<boolean> {
     if (this.#seen.has(id)) return false;
     this.#seen.set(id, keepUntil.getTime());
-    await this.#db.put(`seen/${id}`, utf8(keepUntil.toISOString()));
+    await this.#db.put(`seen/${id}`, utf8(keepUntil.toISOString()), { sync: opts.sync === true });
     if (this.#seen.size % 1024 === 0) await this.#pruneSeen(at);
     return true;
   }

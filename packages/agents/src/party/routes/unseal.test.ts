@@ -110,6 +110,23 @@ async function open(answers: UnsealAnswer[]) {
 }
 
 describe('sealed.release', () => {
+  it('records the request id on disk (a synced write) before it releases anything', async () => {
+    const deps = await partyDeps(set, 0, { dir, stores, rosterDigest: 'ab'.repeat(32) });
+    const seen: { id: string; sync: boolean | undefined }[] = [];
+    const remember = deps.store.rememberRequest.bind(deps.store);
+    const store = Object.assign(Object.create(deps.store) as PartyStore, {
+      rememberRequest: (id: string, at: Date, until: Date, opts?: { sync?: boolean }) => {
+        seen.push({ id, sync: opts?.sync });
+        return remember(id, at, until, opts);
+      },
+      audit: deps.store.audit.bind(deps.store),
+    });
+    const release = createUnsealHandler({ ...deps, store, requestRecord: recordCheckerFor(set, group) });
+    const req = request();
+    await release(req.request_id, await bodyFor(req), 'gateway');
+    expect(seen).toEqual([{ id: `unseal/${req.request_id}`, sync: true }]);
+  });
+
   it('k parties releasing open the value for the approver; audits carry no share', async () => {
     const req = request();
     const answers: UnsealAnswer[] = [];

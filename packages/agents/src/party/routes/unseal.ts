@@ -124,6 +124,8 @@ export function createUnsealHandler(deps: UnsealDeps) {
         `unseal/${req.request_id}`,
         at,
         new Date(Math.max(at.getTime() + 2 * 3600_000, (Date.parse(req.expires_at) || 0) + 600_000)),
+        // On disk before anything is released: a power loss must not let the release happen twice.
+        { sync: true },
       ))
     )
       return refuse(
