@@ -458,9 +458,9 @@ describe('approval validity window', () => {
     const refused: [Partial<Omit<HumanApproval, 'signature'>>, string[]][] = [
       // valid for 48 hours: over the parties' max_validity_seconds (86400)
       [{ expires_at: new Date(now + 172_800_000).toISOString() }, ['expires_at']],
-      // RFC 3339 in form, but no such date
-      [{ expires_at: '2026-13-45T23:59:59Z' }, ['expires_at']],
-      [{ approved_at: '2026-01-32T10:00:00Z' }, ['approved_at']],
+      // RFC 3339 in form, but no such date: refused by the body's schema, naming its path
+      [{ expires_at: '2026-13-45T23:59:59Z' }, ['payload.expires_at']],
+      [{ approved_at: '2026-01-32T10:00:00Z' }, ['payload.approved_at']],
       // an old approval with a far expiry: inside "not yet expired", outside the window
       [{ approved_at: '2000-01-01T00:00:00Z', expires_at: '9999-12-31T23:59:59Z' }, ['expires_at']],
       [{ expires_at: new Date(now - 2000).toISOString() }, ['expires_at']],
