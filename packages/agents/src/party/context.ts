@@ -60,6 +60,8 @@ export interface DkgSession {
   /** Whether round 1 was asked to replace a key this party held (and was allowed to). */
   replace: boolean;
   round1?: import('@aaps/mpc-core').DkgRound1Secret;
+  /** The digest of this party's own signed round-1 package, which its round-2 shares are bound to. */
+  ownRound1Digest?: string;
   round2?: import('@aaps/mpc-core').DkgRound2Secret;
   round1Packages?: unknown[];
 }

@@ -8,7 +8,6 @@
 import {
   AapsError,
   bytesToHex,
-  type DkgRound1Package,
   DkgRound1PackageCodec,
   type DkgRound2Package,
   DkgRound2PackageCodec,
@@ -24,7 +23,7 @@ import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
-import { openAll, sealFor, signRound1, verifiedRound1 } from './sealed.js';
+import { openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './sealed.js';
 
 const DKG_TTL_MS = 10 * 60 * 1000;
 
@@ -33,7 +32,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
   const myId = frostIdentifier(roster, self);
   const everyPeer = everyRosterPeer(roster, myId, 'a DKG');
   /** One signed round-1 package from each other roster party (see `verifiedRound1`). */
-  const peerPackages = (session: string, list: unknown): DkgRound1Package[] =>
+  const peerPackages = (session: string, list: unknown) =>
     verifiedRound1(deps, 'dkg', session, list, DkgRound1PackageCodec, everyPeer);
   const sessionOf = (id: string) => {
     const now = Date.now();
@@ -63,15 +62,21 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
         ]);
       }
       const out = dkgRound1(suite, { identifier: myId, threshold: roster.threshold, rng: deps.rng });
-      state.dkg.set(session, { startedAt: Date.now(), round1: out.secret, replace });
-      return signRound1(deps, 'dkg', session, DkgRound1PackageCodec, out.package);
+      const signed = signRound1(deps, 'dkg', session, DkgRound1PackageCodec, out.package);
+      state.dkg.set(session, {
+        startedAt: Date.now(),
+        round1: out.secret,
+        ownRound1Digest: round1Digest(signed.package),
+        replace,
+      });
+      return signed;
     },
 
     round2(session: string, body: Record<string, unknown>) {
       const s = sessionOf(session);
       if (!s.round1) throw new ProtocolError('ROUND_ORDER', 'round 2 already ran for this session');
       // Checked before anything is computed: a wrong set leaves round 2 to be run again.
-      const others = peerPackages(session, body.round1_packages);
+      const others = peerPackages(session, body.round1_packages).packages;
       const out = dkgRound2(suite, s.round1, others);
       s.round2 = out.secret;
       s.round1Packages = others;
@@ -83,7 +88,8 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
             'UNKNOWN_IDENTIFIER',
             `round-2 receiver ${pkg.receiver} is not in the roster`,
           );
-        const item = sealFor(deps, 'dkg', session, receiver, DkgRound2PackageCodec, pkg);
+        // Bound to this party's own round-1 package: the share goes only with it.
+        const item = sealFor(deps, 'dkg', session, receiver, DkgRound2PackageCodec, pkg, s.ownRound1Digest);
         pkg.signingShare.wipe();
         return item;
       });
@@ -95,12 +101,15 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
       if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
       // Again now: another session may have given this party a key since round 1 of this one.
       assertMayTakeKey(deps.config, state.key !== undefined, s.replace, 'run a new DKG');
+      const round1 = peerPackages(session, body.round1_packages);
       const round2: DkgRound2Package[] = openAll(
         deps,
         'dkg',
         session,
         body.sealed,
         DkgRound2PackageCodec,
+        'body.sealed',
+        round1.digestOf,
       ).map(({ sender, value }) => {
         if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
           throw new ProtocolError(
@@ -111,8 +120,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
         }
         return value;
       });
-      const round1 = peerPackages(session, body.round1_packages);
-      const out = dkgRound3(suite, s.round2, round1, round2);
+      const out = dkgRound3(suite, s.round2, round1.packages, round2);
       state.dkg.delete(session);
       const key = {
         keyPackage: out.keyPackage,

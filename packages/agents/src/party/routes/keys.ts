@@ -33,13 +33,15 @@ import type { PartyDeps, PartyState } from '../context.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
-import { openAll, sealFor, signRound1, verifiedRound1 } from './sealed.js';
+import { openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './sealed.js';
 
 const TTL_MS = 10 * 60 * 1000;
 
 interface RefreshSession {
   startedAt: number;
   round1?: RefreshRound1Secret;
+  /** The digest of this party's own signed round-1 package, which its round-2 shares are bound to. */
+  ownRound1Digest: string;
   round2?: RefreshRound2Secret;
 }
 
@@ -131,14 +133,19 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       // One refresh at a time: a new one ends any other here, so a coordinator cannot take two
       // sessions to round 3 and apply one at some parties and the other at the rest.
       refreshes.clear();
-      refreshes.set(sessionId, { startedAt: Date.now(), round1: out.secret });
-      return signRound1(deps, 'refresh', sessionId, RefreshRound1PackageCodec, out.package);
+      const signed = signRound1(deps, 'refresh', sessionId, RefreshRound1PackageCodec, out.package);
+      refreshes.set(sessionId, {
+        startedAt: Date.now(),
+        round1: out.secret,
+        ownRound1Digest: round1Digest(signed.package),
+      });
+      return signed;
     },
 
     refreshRound2(sessionId: string, body: Record<string, unknown>) {
       const s = session(sessionId);
       if (!s.round1) throw new ProtocolError('ROUND_ORDER', 'refresh round 2 already ran');
-      const out = refreshRound2(suite, s.round1, peerPackages(sessionId, body.round1_packages));
+      const out = refreshRound2(suite, s.round1, peerPackages(sessionId, body.round1_packages).packages);
       s.round2 = out.secret;
       delete s.round1;
       const sealed = out.packages.map((pkg) => {
@@ -148,7 +155,16 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
             'UNKNOWN_IDENTIFIER',
             `refresh receiver ${pkg.receiver} is not in the roster`,
           );
-        const item = sealFor(deps, 'refresh', sessionId, to, RefreshRound2PackageCodec, pkg);
+        // Bound to this party's own round-1 package: the share goes only with it.
+        const item = sealFor(
+          deps,
+          'refresh',
+          sessionId,
+          to,
+          RefreshRound2PackageCodec,
+          pkg,
+          s.ownRound1Digest,
+        );
         pkg.zeroShare.wipe();
         return item;
       });
@@ -160,10 +176,16 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       if (!s.round2) throw new ProtocolError('ROUND_ORDER', 'refresh round 3 before round 2');
       const key = requireKey();
       const round1 = peerPackages(sessionId, body.round1_packages);
-      const received = openAll(deps, 'refresh', sessionId, body.sealed, RefreshRound2PackageCodec).map(
-        (r) => r.value,
-      );
-      const share = refreshRound3(suite, s.round2, round1, received);
+      const received = openAll(
+        deps,
+        'refresh',
+        sessionId,
+        body.sealed,
+        RefreshRound2PackageCodec,
+        'body.sealed',
+        round1.digestOf,
+      ).map((r) => r.value);
+      const share = refreshRound3(suite, s.round2, round1.packages, received);
       const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
       refreshes.delete(sessionId);
       await store('refresh.completed', sessionId, {

@@ -3,21 +3,25 @@
  * the sealed round-2 shares. A relay that shows a party a package of its own making in place of a
  * peer's (a valid proof of knowledge under any identifier is easy to make) is refused as an
  * inconsistent transcript that names no one, in round 2 and in round 3: the peer, whose signed
- * share matches the package it really sent, is not blamed. A share that fails against a package
- * its sender did sign still names the sender.
+ * share matches the package it really sent, is not blamed. Round-2 shares are bound to their
+ * sender's own round-1 package, so a share shown with another package the sender signed (a relay
+ * that asked it for round 1 twice) blames no one either; a share that fails against the package
+ * its sender signed and bound it to names the sender.
  */
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  base64Encode,
   DkgRound1PackageCodec,
+  DkgRound2PackageCodec,
   dkgRound1,
   getCiphersuite,
   identifierFromNumber,
   RefreshRound1PackageCodec,
   refreshRound1,
-  signBytes,
+  SecretBytes,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDkgOverHttp } from '../../coordinate.js';
@@ -26,7 +30,7 @@ import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import { type FiveParties, fiveParties, inProcessClient, partyDeps } from '../test-helpers/five-parties.js';
-import { round1SigningBytes, type SealedItem, type SignedRound1 } from './sealed.js';
+import { round1Digest, type SealedItem, type SignedRound1, sealFor } from './sealed.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 let dir: string;
@@ -140,7 +144,7 @@ describe('DKG round-1 packages', () => {
     };
     for (const [name, forged] of Object.entries(forgeries)) {
       const r = await call(0, 'dkg.round2', 'swap-r2', { round1_packages: replaced(packages, 4, forged) });
-      expect(r.error?.message, name).toContain('not signed by');
+      expect(r.error?.message, name).toMatch(/not signed by|carries no signature/);
       expectRelayBlamed(r);
     }
     const all = await call(0, 'dkg.round2', 'swap-r2', { round1_packages: packages });
@@ -171,24 +175,48 @@ describe('DKG round-1 packages', () => {
     expectRelayBlamed(r);
   });
 
-  it('a share that fails against a package its sender signed names the sender', async () => {
+  it('two packages a party signed for one session (asked twice): a share shown with the other blames no one', async () => {
     await freshParties();
-    const packages = await round1('dkg.round1', 'equivocate', dkgStart());
-    // Party 4 signs a second package (its key, as only it could): it equivocated.
-    const second = madeUpDkg(4);
-    const signature = base64Encode(
-      signBytes(
-        set.keys[4]!.secretKey,
-        round1SigningBytes('dkg', 'equivocate', rosterDigest(set.roster), id(4), second),
-      ),
+    const first = await round1('dkg.round1', 'asked-twice', dkgStart());
+    // The relay asks party 4 for round 1 again: a second package, signed as honestly as the first.
+    const again = await call(4, 'dkg.round1', 'asked-twice', dkgStart());
+    expect(again.status).toBe(200);
+    const second = again.body as unknown as SignedRound1;
+    // Party 4's shares come from its second polynomial; party 0 is shown its first package.
+    const inbox = await round2('dkg.round2', 'asked-twice', (i) =>
+      i === 4 ? first : i === 0 ? first : replaced(first, 4, second),
     );
-    const seenBy = (i: number) =>
-      i === 0 ? replaced(packages, 4, { package: second, signature }) : packages;
-    const inbox = await round2('dkg.round2', 'equivocate', seenBy);
-    const r3 = await call(0, 'dkg.round3', 'equivocate', {
-      round1_packages: seenBy(0),
+    const r3 = await call(0, 'dkg.round3', 'asked-twice', {
+      round1_packages: first,
       sealed: inbox.get(id(0)),
     });
+    expectRelayBlamed(r3);
+  });
+
+  it('a share that fails against the package its sender signed and bound it to names the sender', async () => {
+    await freshParties();
+    const packages = await round1('dkg.round1', 'bad-share', dkgStart());
+    const inbox = await round2('dkg.round2', 'bad-share', () => packages);
+    // Party 4 (with its own keys, as only it could) sends party 0 a share that is not its
+    // polynomial's, sealed and signed with its own round-1 package bound in.
+    const four = await partyDeps(set, 4, { dir, stores });
+    const wrong = sealFor(
+      four,
+      'dkg',
+      'bad-share',
+      set.roster.parties[0]!,
+      DkgRound2PackageCodec,
+      {
+        sender: fid(4),
+        receiver: fid(0),
+        signingShare: new SecretBytes(suite.field.toBytes(suite.field.random(randomBytes))),
+      },
+      round1Digest(packages[4]!.package),
+    );
+    const sealed = (inbox.get(id(0)) ?? []).map((item) =>
+      item.party === id(4) ? { ...wrong, party: id(4) } : item,
+    );
+    const r3 = await call(0, 'dkg.round3', 'bad-share', { round1_packages: packages, sealed });
     expect(r3.status).not.toBe(200);
     expect(r3.error?.code).toBe('INVALID_SECRET_SHARE');
     expect(r3.error?.culprits).toEqual([fid(4)]);

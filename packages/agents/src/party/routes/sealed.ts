@@ -17,6 +17,7 @@
 import {
   base64Decode,
   base64Encode,
+  bytesToHex,
   type CiphersuiteId,
   canonicalize,
   concatBytes,
@@ -33,6 +34,7 @@ import {
   verifyEd25519,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
 import { x25519OfIdentityHex } from '../identity-x25519.js';
@@ -52,17 +54,24 @@ export function relaySigningBytes(aad: Uint8Array, box: Uint8Array): Uint8Array 
   return concatBytes(RELAY_SIG_DST, aad, box);
 }
 
+/**
+ * The associated data of a relayed box. `bound` is what else the box is bound to: for DKG and
+ * refresh round-2 shares, the digest of the sender's own round-1 package ({@link round1Digest}),
+ * so a share travels only with the package it was computed from.
+ */
 export function relayAad(
   protocol: string,
   session: string,
   sender: string,
   receiver: string,
   rosterDigest: string,
+  bound?: string,
 ): Uint8Array {
-  return utf8(`aaps-${protocol}/v1|${session}|${sender}|${receiver}|${rosterDigest}`);
+  const base = `aaps-${protocol}/v1|${session}|${sender}|${receiver}|${rosterDigest}`;
+  return utf8(bound === undefined ? base : `${base}|${bound}`);
 }
 
-/** Seal `value` (encoded by `codec`) from this party to `receiver`. */
+/** Seal `value` (encoded by `codec`) from this party to `receiver`, bound to `bound` if given. */
 export function sealFor<T>(
   deps: PartyDeps,
   protocol: string,
@@ -70,8 +79,9 @@ export function sealFor<T>(
   receiver: RosterParty,
   codec: MessageCodec<T>,
   value: T,
+  bound?: string,
 ): SealedItem {
-  const aad = relayAad(protocol, session, deps.self.id, receiver.id, deps.rosterDigest);
+  const aad = relayAad(protocol, session, deps.self.id, receiver.id, deps.rosterDigest, bound);
   const box = seal(
     x25519OfIdentityHex(receiver.identity_key),
     codec.encode(deps.suite.id, value),
@@ -88,7 +98,9 @@ export function sealFor<T>(
 /**
  * Open every item addressed to this party. A box whose signature is not its claimed sender's is
  * refused without blaming the sender (`INCONSISTENT_TRANSCRIPT`: the relay changed or forged it);
- * a signed box that does not open names its sender.
+ * a signed box that does not open names its sender. `boundOf` gives what each sender's box must be
+ * bound to (see {@link relayAad}): a box bound to something else fails its signature check, so
+ * it too blames no one.
  */
 export function openAll<T>(
   deps: PartyDeps,
@@ -97,6 +109,7 @@ export function openAll<T>(
   items: unknown,
   codec: MessageCodec<T>,
   field = 'body.sealed',
+  boundOf?: (sender: RosterParty) => string | undefined,
 ): { sender: RosterParty; value: T }[] {
   if (!Array.isArray(items))
     throw new ValidationError('INVALID_ARGUMENT', `${field}: expected array`, [field]);
@@ -113,7 +126,7 @@ export function openAll<T>(
         (item as { box?: unknown }).box,
         deps.suite.id as CiphersuiteId,
       ).value;
-      const aad = relayAad(protocol, session, sender.id, deps.self.id, deps.rosterDigest);
+      const aad = relayAad(protocol, session, sender.id, deps.self.id, deps.rosterDigest, boundOf?.(sender));
       const sig = (item as { sig?: unknown }).sig;
       let signed = false;
       try {
@@ -183,6 +196,16 @@ export function round1SigningBytes(
   );
 }
 
+/**
+ * The digest (hex SHA-256 of its canonical JSON) of a round-1 package in its codec's JSON form:
+ * what the sender's round-2 boxes are bound to. Were they not, a relay that got two signed
+ * packages from one party (by asking it for round 1 of a session twice) could show a peer one and
+ * hand it the shares of the other, and the share check would blame the honest sender.
+ */
+export function round1Digest(packageJson: unknown): string {
+  return bytesToHex(sha256(utf8(canonicalize(packageJson))));
+}
+
 /** This party's round-1 package for `protocol` in `session`, signed by its identity key. */
 export function signRound1<T>(
   deps: PartyDeps,
@@ -214,7 +237,7 @@ export function verifiedRound1<T extends { identifier: Identifier }>(
   codec: MessageCodec<T>,
   peers: (all: T[], field: string) => T[],
   field = 'body.round1_packages',
-): T[] {
+): { packages: T[]; digestOf: (sender: RosterParty) => string | undefined } {
   if (!Array.isArray(list))
     throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an array of signed round-1 packages`, [
       field,
@@ -249,9 +272,15 @@ export function verifiedRound1<T extends { identifier: Identifier }>(
     if (!signed) {
       throw new ProtocolError(
         'INCONSISTENT_TRANSCRIPT',
-        `${at}: the ${protocol} round-1 package for ${sender.id} is not signed by ${sender.id} (the relay changed or forged it)`,
+        sig === undefined
+          ? `${at}: the ${protocol} round-1 package for ${sender.id} carries no signature (a relay or party older than signed round 1? every party and the gateway must run it)`
+          : `${at}: the ${protocol} round-1 package for ${sender.id} is not signed by ${sender.id} (the relay changed or forged it)`,
       );
     }
   }
-  return others;
+  const digests = new Map(others.map((pkg) => [pkg.identifier, round1Digest(signatures.get(pkg)!.json)]));
+  return {
+    packages: others,
+    digestOf: (sender) => digests.get(frostIdentifier(deps.roster, sender)),
+  };
 }
