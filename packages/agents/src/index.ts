@@ -237,6 +237,7 @@ export {
   type RosterParty,
   type RosterPrincipal,
   rosterDigest,
+  smallestMajority,
   vetoHolders,
 } from './roster.js';
 export {

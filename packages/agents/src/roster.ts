@@ -56,6 +56,14 @@ export function isPartyUrl(url: string): boolean {
 }
 
 /**
+ * The smallest threshold that is a majority of `n` parties (k > n/2): any two quorums then share a
+ * party (docs/threat-model.md, "Assumptions"). The roster and the gateway's `--threshold` require it.
+ */
+export function smallestMajority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+/**
  * Validates a roster, reporting every bad field as a dot path. The parties', approvers' and
  * gateway's ids and keys, and the rule of one id and one key per principal, are the evidence
  * verifier's reading of a roster.json (`readRosterFile`), so a roster the parties sign under is one
@@ -77,12 +85,12 @@ export function parseRoster(json: unknown): Roster {
     (t.max as number) < (t.min as number)
   ) {
     fail('threshold', 'expected {min, max} with 2 <= min <= max');
-  } else if ((t.min as number) * 2 <= (t.max as number)) {
+  } else if ((t.min as number) < smallestMajority(t.max as number)) {
     // Two quorums must share a party: else two disjoint ones could each sign a checkpoint of one
     // log size with different roots, or opposite approvals, and aggregation loses its honest majority.
     fail(
       'threshold.min',
-      `expected more than half of max (${t.max}): at least ${Math.floor((t.max as number) / 2) + 1}`,
+      `expected more than half of max (${t.max}): at least ${smallestMajority(t.max as number)} (a group made with less re-keys: docs/api.md, "Upgrading a group whose threshold is not a majority")`,
     );
   }
   const read = readRosterFile(json);

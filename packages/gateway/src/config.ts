@@ -5,7 +5,7 @@
  * problem at once. Nothing else in the gateway reads `process.env`.
  */
 import { isAbsolute, join } from 'node:path';
-import { ENVIRONMENTS, type Environment } from '@aaps/agents';
+import { ENVIRONMENTS, type Environment, smallestMajority } from '@aaps/agents';
 import {
   CIPHERSUITE_IDS,
   type CiphersuiteId,
@@ -525,10 +525,10 @@ export function parseGatewayConfig(
   const cfg = out as unknown as GatewayConfig;
   if (cfg.threshold > cfg.parties)
     errors.push(`--threshold: ${cfg.threshold} is more than the ${cfg.parties} parties`);
-  else if (cfg.threshold * 2 <= cfg.parties)
+  else if (cfg.threshold < smallestMajority(cfg.parties))
     // Two quorums must share a party (docs/threat-model.md, "Assumptions").
     errors.push(
-      `--threshold: ${cfg.threshold} of ${cfg.parties} is not a majority: two quorums must share a party (at least ${Math.floor(cfg.parties / 2) + 1})`,
+      `--threshold: ${cfg.threshold} of ${cfg.parties} is not a majority: two quorums must share a party (at least ${smallestMajority(cfg.parties)})`,
     );
   if (cfg.executor === 'gitops' && cfg.gitopsRepoDir === undefined) {
     errors.push('--gitops-repo-dir: required with --executor gitops');

@@ -158,6 +158,11 @@ describe('a roster that renumbers other parties under a held key', () => {
       'roster party records (index 5) is not one the key was made under (monitoring-agent, problem-solver-agent, ' +
         'strategy-agent, quality-assurance-agent, audit-agent)',
     ]);
+    // The renamed party itself notices too (its index still fits its key package), as its peers do.
+    expect(keyRosterMismatches((await storedDealtKey(set, 4)).stored, renamed, renamed.parties[4]!)).toEqual([
+      'roster party records (index 5) is not one the key was made under (monitoring-agent, problem-solver-agent, ' +
+        'strategy-agent, quality-assurance-agent, audit-agent)',
+    ]);
   });
 });
 

@@ -50,9 +50,11 @@ export function keyRosterMismatches(stored: StoredKey, roster: Roster, self: Ros
   }
   const made = stored.participants;
   if (made !== undefined) {
-    // This party is checked against its key package itself, above.
+    // This party's index is checked against its key package itself, above; its id is checked
+    // here like any other (a roster that renamed it would be refused by its peers).
+    const ownIndexReported = frostIdentifier(roster, self) !== kp.identifier;
     for (const p of roster.parties) {
-      if (p.id === self.id) continue;
+      if (p.id === self.id && (ownIndexReported || made.has(p.id))) continue;
       const held = made.get(p.id);
       if (held === undefined) {
         problems.push(

@@ -10,6 +10,7 @@ import { ValidationError } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import { signGithubPayload } from '../intake/github-signature.js';
 import type { IntakeSource } from '../intake/types.js';
+import { TERMINAL_STATES } from '../workflow/machine.js';
 
 export interface SubmitIo {
   print(line: string): void;
@@ -24,7 +25,7 @@ export interface SubmitIo {
 }
 
 /** Ends an incident can reach that are failures. */
-const FAILED_ENDS = new Set(['failed', 'rolled_back', 'rejected']);
+const FAILED_ENDS: ReadonlySet<string> = new Set(TERMINAL_STATES.filter((s) => s !== 'resolved'));
 
 /**
  * The exit code once the output went before the incidents ended: the request was taken, so 0,

@@ -242,7 +242,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
           throw new ValidationError('NOT_FOUND', `manifest ${rel} is missing or not JSON`, [rel], { cause });
         }
         const patched = applyFieldOps(manifest, change.set);
-        originals.push({ rel, abs, text });
+        // A file two changes touch keeps its text from before the first: that is what a failure restores.
+        if (!originals.some((o) => o.rel === rel)) originals.push({ rel, abs, text });
         await writeFile(abs, `${JSON.stringify(patched, null, 2)}\n`);
         await git('add', '--', rel);
       }
