@@ -39,6 +39,16 @@ import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from 
 import type { PartyDeps } from '../context.js';
 import { x25519OfIdentityHex } from '../identity-x25519.js';
 
+/** Whether `sig` (base64, as relayed) is `party`'s identity-key signature over `bytes`. */
+function signedBy(party: RosterParty, bytes: Uint8Array, sig: unknown): boolean {
+  if (typeof sig !== 'string') return false;
+  try {
+    return verifyEd25519(hexToBytes(party.identity_key), bytes, base64Decode(sig, 'sig'));
+  } catch {
+    return false;
+  }
+}
+
 export interface SealedItem {
   /** Party id of the receiver (when sending) or of the sender (when received). */
   party: string;
@@ -128,19 +138,8 @@ export function openAll<T>(
       ).value;
       const aad = relayAad(protocol, session, sender.id, deps.self.id, deps.rosterDigest, boundOf?.(sender));
       const sig = (item as { sig?: unknown }).sig;
-      let signed = false;
-      try {
-        signed =
-          typeof sig === 'string' &&
-          verifyEd25519(
-            hexToBytes(sender.identity_key),
-            relaySigningBytes(aad, SealedBoxCodec.encode(deps.suite.id, box)),
-            base64Decode(sig, `${field}[${i}].sig`),
-          );
-      } catch {
-        signed = false;
-      }
-      if (!signed) {
+      const bytes = relaySigningBytes(aad, SealedBoxCodec.encode(deps.suite.id, box));
+      if (!signedBy(sender, bytes, sig)) {
         throw new ProtocolError(
           'INCONSISTENT_TRANSCRIPT',
           `${field}[${i}]: the ${protocol} message is not signed by ${sender.id}, its claimed sender (the relay changed or forged it)`,
@@ -257,19 +256,7 @@ export function verifiedRound1<T extends { identifier: Identifier }>(
     const { json, sig, at } = signatures.get(pkg)!;
     // `peers` keeps roster parties only.
     const sender = partyByIdentifier(deps.roster, pkg.identifier)!;
-    let signed = false;
-    try {
-      signed =
-        typeof sig === 'string' &&
-        verifyEd25519(
-          hexToBytes(sender.identity_key),
-          round1SigningBytes(protocol, session, deps.rosterDigest, sender.id, json),
-          base64Decode(sig, `${at}.signature`),
-        );
-    } catch {
-      signed = false;
-    }
-    if (!signed) {
+    if (!signedBy(sender, round1SigningBytes(protocol, session, deps.rosterDigest, sender.id, json), sig)) {
       throw new ProtocolError(
         'INCONSISTENT_TRANSCRIPT',
         sig === undefined
