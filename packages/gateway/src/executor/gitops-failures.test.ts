@@ -7,14 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApprovalProposal, computeRiskScore } from '@aaps/agents';
-import { bytesToHex, generateIdentityKey, hexToBytes } from '@aaps/mpc-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalCoordinator } from '../coordinator-local.js';
-import { localBacking } from '../test-helpers/gateway.js';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
-import type { ExecutionOrderPayload } from './types.js';
+import { signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 
 let repo: string;
 let bare: string;
@@ -50,47 +46,8 @@ afterEach(() => {
   rmSync(bare, { recursive: true, force: true });
 });
 
-const coordinator = new LocalCoordinator({
-  gateway: { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().publicKey) },
-});
-
-async function signedOrder(
-  target = 'resourcequota://shop/compute',
-  id = 'inc-gitops-rev',
-): Promise<ExecutionOrderPayload> {
-  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
-  const proposal = buildApprovalProposal({
-    incident_id: id,
-    action: 'resource_quota_adjust',
-    target,
-    parameters: {
-      changes: [{ resource: 'limits.cpu', current_hard: '4', new_hard: '5', used: '3', requested: '2' }],
-    },
-    evidence_refs: ['event://shop/evt-1'],
-    risk: { score: computeRiskScore('resource_quota_adjust', factors), method: 'aaps.risk.v1', factors },
-  });
-  const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
-  const keys = await coordinator.keys();
-  return {
-    incident_id: id,
-    proposal,
-    approval: {
-      ciphersuite: keys.ciphersuite,
-      group_public_key: keys.group_public_key,
-      signature: bytesToHex(result.signature),
-      signers: result.signers,
-    },
-    executor: 'gitops',
-  };
-}
-
-async function trusted() {
-  const keys = await coordinator.keys();
-  return {
-    ciphersuite: 'FROST-ED25519-SHA512-v1' as const,
-    groupPublicKey: hexToBytes(keys.group_public_key),
-  };
-}
+const signedOrder = (target?: string, id = 'inc-gitops-rev') => signedQuotaOrder(target, id);
+const trusted = trustedGroup;
 
 describe('gitops executor failures', () => {
   it('a refused push is rolled back: neither the commit nor the edit stays in the working copy', async () => {

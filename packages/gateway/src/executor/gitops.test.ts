@@ -3,14 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApprovalProposal, computeRiskScore } from '@aaps/agents';
 import { bytesToHex, generateIdentityKey, hexToBytes, VerificationError } from '@aaps/mpc-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalCoordinator } from '../coordinator-local.js';
-import { localBacking } from '../test-helpers/gateway.js';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
-import type { ExecutionOrderPayload } from './types.js';
+import { signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 
 let repo: string;
 const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
@@ -31,44 +29,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(repo, { recursive: true, force: true }));
 
-const coordinator = new LocalCoordinator({
-  gateway: { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().publicKey) },
-});
-
-async function signedOrder(target = 'resourcequota://shop/compute'): Promise<ExecutionOrderPayload> {
-  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
-  const proposal = buildApprovalProposal({
-    incident_id: 'inc-gitops-1',
-    action: 'resource_quota_adjust',
-    target,
-    parameters: {
-      changes: [{ resource: 'limits.cpu', current_hard: '4', new_hard: '5', used: '3', requested: '2' }],
-    },
-    evidence_refs: ['event://shop/evt-1'],
-    risk: { score: computeRiskScore('resource_quota_adjust', factors), method: 'aaps.risk.v1', factors },
-  });
-  const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
-  const keys = await coordinator.keys();
-  return {
-    incident_id: 'inc-gitops-1',
-    proposal,
-    approval: {
-      ciphersuite: keys.ciphersuite,
-      group_public_key: keys.group_public_key,
-      signature: bytesToHex(result.signature),
-      signers: result.signers,
-    },
-    executor: 'gitops',
-  };
-}
-
-async function trusted() {
-  const keys = await coordinator.keys();
-  return {
-    ciphersuite: 'FROST-ED25519-SHA512-v1' as const,
-    groupPublicKey: hexToBytes(keys.group_public_key),
-  };
-}
+const signedOrder = (target?: string) => signedQuotaOrder(target);
+const trusted = trustedGroup;
 
 describe('gitops executor', () => {
   it('commits the patched manifest with a message naming the incident and its evidence; rollback reverts', async () => {

@@ -13,11 +13,8 @@ import {
   canonicalBytes,
   getCiphersuite,
   Round1CommitmentBatchCodec,
-  SCHEMA_VERSION,
   SignatureShareCodec,
-  type SignedEnvelope,
   SigningPackageCodec,
-  signEnvelope,
   trustedDealer,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +22,13 @@ import { PartyClient } from '../../client.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
-import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
+import {
+  type FiveParties,
+  fiveParties,
+  partyDeps,
+  saveDealtKey,
+  strategyDecision,
+} from '../test-helpers/five-parties.js';
 import { verifierRoster } from './sign.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -67,29 +70,7 @@ afterAll(async () => {
 function evidenceNaming(named: number[]) {
   const incident = 'inc-ev-signers';
   const proposal = proposalFor('image_rollback', { incident_id: incident }, LOW_RISK);
-  const strategy = set.roster.parties.findIndex((x) => x.role === 'strategy');
-  const decision = signEnvelope(
-    {
-      meta: {
-        trace_id: `trace-${incident}`,
-        span_id: `span-${incident}`,
-        timestamp: '2026-11-26T12:00:00Z',
-        source_agent: set.roster.parties[strategy]!.id,
-        target_agent: 'gateway',
-        message_type: 'ApprovalDecision',
-        schema_version: SCHEMA_VERSION,
-        idempotency_key: `idem-${incident}`,
-      },
-      context: {
-        namespace: 'shop',
-        cluster: 'prod-eu-1',
-        urgency: 'P2',
-        constraints_ref: 'policy://risk-management/v1',
-      },
-      payload: { incident_id: incident, decision: 'needs_human', reason: 'review', proposal } as never,
-    },
-    set.keys[strategy]!.secretKey,
-  ) as SignedEnvelope;
+  const decision = strategyDecision(set, incident, proposal, 'review');
   const transcript = [JSON.parse(JSON.stringify(decision))];
   const statement = buildBundleStatement({
     incident: { id: incident, type: 'crashloop' },

@@ -24,11 +24,8 @@ import {
   getCiphersuite,
   PolicyRefusal,
   Round1CommitmentBatchCodec,
-  SCHEMA_VERSION,
   SignatureShareCodec,
-  type SignedEnvelope,
   SigningPackageCodec,
-  signEnvelope,
   trustedDealer,
   validateEnvelope,
   verifyEnvelope,
@@ -47,6 +44,7 @@ import {
   inProcessClient,
   partyDeps,
   saveDealtKey,
+  strategyDecision,
 } from '../test-helpers/five-parties.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
 import { refusalFactsOf, verifierRoster } from './sign.js';
@@ -276,29 +274,7 @@ describe('a party signs evidence only with an aggregation record it confirmed it
       },
       LOW_RISK,
     );
-    const strategy = set.roster.parties.findIndex((x) => x.role === 'strategy');
-    const decision = signEnvelope(
-      {
-        meta: {
-          trace_id: `trace-${incident}`,
-          span_id: `span-${incident}`,
-          timestamp: '2026-11-26T12:00:00Z',
-          source_agent: set.roster.parties[strategy]!.id,
-          target_agent: 'gateway',
-          message_type: 'ApprovalDecision',
-          schema_version: SCHEMA_VERSION,
-          idempotency_key: `idem-${incident}`,
-        },
-        context: {
-          namespace: 'shop',
-          cluster: 'prod-eu-1',
-          urgency: 'P2',
-          constraints_ref: 'policy://risk-management/v1',
-        },
-        payload: { incident_id: incident, decision: 'needs_human', reason: 'pooled', proposal } as never,
-      },
-      set.keys[strategy]!.secretKey,
-    ) as SignedEnvelope;
+    const decision = strategyDecision(set, incident, proposal, 'pooled');
     const transcript = [JSON.parse(JSON.stringify(decision))];
     const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b).map((i) => set.roster.parties[i]!.id);
     const statement = buildBundleStatement({

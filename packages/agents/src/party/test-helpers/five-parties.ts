@@ -11,7 +11,10 @@ import {
   type IdentityKey,
   type KeyPackage,
   type PublicKeyPackage,
+  SCHEMA_VERSION,
   SecretBytes,
+  type SignedEnvelope,
+  signEnvelope,
 } from '@aaps/mpc-core';
 import { PartyClient } from '../../client.js';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
@@ -121,4 +124,39 @@ export function inProcessClient(set: FiveParties, apps: readonly PartyApp[]): Pa
       return Promise.resolve(byOrigin.get(url.origin)!.app.request(url.pathname, init));
     },
   });
+}
+
+/**
+ * The strategy party's signed `ApprovalDecision` deciding `needs_human` on `proposal` for
+ * `incident` (as the gateway puts it in a transcript), under `set`'s strategy identity key.
+ */
+export function strategyDecision(
+  set: FiveParties,
+  incident: string,
+  proposal: unknown,
+  reason: string,
+): SignedEnvelope {
+  const strategy = set.roster.parties.findIndex((x) => x.role === 'strategy');
+  return signEnvelope(
+    {
+      meta: {
+        trace_id: `trace-${incident}`,
+        span_id: `span-${incident}`,
+        timestamp: '2026-11-26T12:00:00Z',
+        source_agent: set.roster.parties[strategy]!.id,
+        target_agent: 'gateway',
+        message_type: 'ApprovalDecision',
+        schema_version: SCHEMA_VERSION,
+        idempotency_key: `idem-${incident}`,
+      },
+      context: {
+        namespace: 'shop',
+        cluster: 'prod-eu-1',
+        urgency: 'P2',
+        constraints_ref: 'policy://risk-management/v1',
+      },
+      payload: { incident_id: incident, decision: 'needs_human', reason, proposal } as never,
+    },
+    set.keys[strategy]!.secretKey,
+  ) as SignedEnvelope;
 }
