@@ -563,20 +563,27 @@ export class WorkflowRunner {
     if (!this.#locks.has(id)) return this.resolveBySource(id, at, actor, token);
     if (this.#resolvesQueued.has(id)) return undefined;
     this.#resolvesQueued.add(id);
-    const task = this.resolveBySource(id, at, actor, token).then(
+    this.#inBackground(id, 'intake.resolve_failed', this.resolveBySource(id, at, actor, token), () =>
+      this.#resolvesQueued.delete(id),
+    );
+    return undefined;
+  }
+
+  /**
+   * `work` (a write under the incident's lock) left to finish in the background: `idle()` waits
+   * for it, a failure is logged as `event`, and `done` runs either way.
+   */
+  #inBackground(id: string, event: string, work: Promise<unknown>, done: () => void): void {
+    const task = work.then(
       () => undefined,
       (e: unknown) =>
-        this.#d.logger.warn('intake.resolve_failed', {
-          incident_id: id,
-          code: isAapsError(e) ? e.code : 'INTERNAL',
-        }),
+        this.#d.logger.warn(event, { incident_id: id, code: isAapsError(e) ? e.code : 'INTERNAL' }),
     );
     this.#notes.add(task);
     void task.finally(() => {
       this.#notes.delete(task);
-      this.#resolvesQueued.delete(id);
+      done();
     });
-    return undefined;
   }
 
   /**
@@ -617,17 +624,7 @@ export class WorkflowRunner {
       return;
     }
     this.#notesQueued.set(id, queued + 1);
-    const task = this.noteOccurrence(id, detail, actor).then(
-      () => undefined,
-      (e: unknown) =>
-        this.#d.logger.warn('intake.occurrence_note_failed', {
-          incident_id: id,
-          code: isAapsError(e) ? e.code : 'INTERNAL',
-        }),
-    );
-    this.#notes.add(task);
-    void task.finally(() => {
-      this.#notes.delete(task);
+    this.#inBackground(id, 'intake.occurrence_note_failed', this.noteOccurrence(id, detail, actor), () => {
       const left = (this.#notesQueued.get(id) ?? 1) - 1;
       if (left <= 0) this.#notesQueued.delete(id);
       else this.#notesQueued.set(id, left);
