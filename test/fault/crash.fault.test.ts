@@ -200,6 +200,8 @@ describe('kill -9 during DKG, signing and refresh', () => {
             expect(e).toBeInstanceOf(AapsError);
             outcomes.dkg.failed++;
           }
+          // Requests the run left in flight (a pool's top-up) may still kill the victim: wait for them.
+          await ff.idle();
           await restartIfDown(point.victim);
           continue;
         }
@@ -229,6 +231,8 @@ describe('kill -9 during DKG, signing and refresh', () => {
             expect(e).toBeInstanceOf(AapsError);
             outcomes.refresh.failed++;
           }
+          // Requests the run left in flight (a pool's top-up) may still kill the victim: wait for them.
+          await ff.idle();
           await restartIfDown(point.victim);
           expect(await reconcile()).toBe(groupKey);
           continue;
@@ -278,6 +282,8 @@ describe('kill -9 during DKG, signing and refresh', () => {
             );
           }
         }
+        // Requests the run left in flight (a pool's top-up) may still kill the victim: wait for them.
+        await ff.idle();
         await restartIfDown(point.victim);
       }
       if (groupKey === undefined) {

@@ -18,12 +18,34 @@ export interface FaultFetch {
   fetch: typeof fetch;
   /** Whether the kill happened. */
   fired(): boolean;
+  /**
+   * Settles once no request through this fetch is in flight. A protocol run can end (a signing
+   * session returns, a refresh rejects at its first failure) while requests it started are still
+   * out, such as a commitment pool's background top-up; the kill they trigger lands after that, so
+   * a test waits for this before it checks which parties are down.
+   */
+  idle(): Promise<void>;
 }
 
 export function killingFetch(point: KillPoint, kill: (id: string) => Promise<void>): FaultFetch {
   let seen = 0;
   let fired = false;
+  let inFlight = 0;
+  let waiting: (() => void)[] = [];
   const path = RPC_PATHS[point.kind];
+  const tracked: typeof fetch = async (input, init) => {
+    inFlight++;
+    try {
+      return await wrapped(input, init);
+    } finally {
+      inFlight--;
+      if (inFlight === 0) {
+        const done = waiting;
+        waiting = [];
+        for (const w of done) w();
+      }
+    }
+  };
   const wrapped: typeof fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const hit = !fired && url.origin === new URL(point.victimUrl).origin && url.pathname === path;
@@ -42,5 +64,9 @@ export function killingFetch(point: KillPoint, kill: (id: string) => Promise<voi
     }
     return res;
   };
-  return { fetch: wrapped, fired: () => fired };
+  return {
+    fetch: tracked,
+    fired: () => fired,
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))),
+  };
 }
