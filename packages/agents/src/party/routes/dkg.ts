@@ -20,6 +20,7 @@ import {
 } from '@aaps/mpc-core';
 import { frostIdentifier, partyByIdentifier } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
+import { installKey } from '../install-key.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
@@ -129,16 +130,8 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
         createdAt: (deps.now?.() ?? new Date()).toISOString(),
         participants: rosterParticipants(roster),
       };
-      // On disk before in use: a key that failed to save is not claimed (a DKG can run again).
-      await deps.store.saveKey(key);
-      state.key = key;
-      const dropped = await deps.store.clearNonces();
-      await deps.store.audit({
-        at: key.createdAt,
-        event: 'dkg.completed',
-        session,
-        detail: { dropped_nonces: dropped },
-      });
+      // A key that failed to save is not claimed (a DKG can run again).
+      await installKey(deps, state, key, { event: 'dkg.completed', session, at: key.createdAt });
       return {
         group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
         verifying_share: bytesToHex(out.keyPackage.verifyingShare),

@@ -30,6 +30,7 @@ import {
 import { publicPackageDigest } from '../../key-digest.js';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
+import { installKey } from '../install-key.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
@@ -101,20 +102,8 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       return p;
     });
   };
-  const store = async (event: string, sessionId: string, key: NonNullable<PartyState['key']>) => {
-    // On disk before in use: a key that failed to save is never served or signed with (the party
-    // keeps the one it would hold after a restart).
-    await deps.store.saveKey(key);
-    state.key = key;
-    // Nonces drawn for the old share must never sign with the new one.
-    const dropped = await deps.store.clearNonces();
-    await deps.store.audit({
-      at: now().toISOString(),
-      event,
-      session: sessionId,
-      detail: { dropped_nonces: dropped },
-    });
-  };
+  const store = (event: string, sessionId: string, key: NonNullable<PartyState['key']>) =>
+    installKey(deps, state, key, { event, session: sessionId, at: now().toISOString() });
 
   // A refresh takes the whole roster (see everyRosterPeer).
   const everyPeer = everyRosterPeer(roster, myId, 'a refresh');

@@ -7,22 +7,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBundleStatement, evidenceSigningMessage, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
-import {
-  base64Encode,
-  canonicalBytes,
-  getCiphersuite,
-  Round1CommitmentBatchCodec,
-  SignatureShareCodec,
-  SigningPackageCodec,
-  trustedDealer,
-} from '@aaps/mpc-core';
+import { buildBundleStatement } from '@aaps/evidence';
+import { canonicalBytes, getCiphersuite, Round1CommitmentBatchCodec, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PartyClient } from '../../client.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import {
+  evidenceRoundTwo,
   type FiveParties,
   fiveParties,
   partyDeps,
@@ -100,19 +93,7 @@ async function commitment(i: number, session: string): Promise<Commitment> {
 /** Party 0's round two over a Statement naming `named`, in a signing package of `commitments`. */
 async function signWith(named: number[], commitments: Commitment[], session: string) {
   const { payload, transcript } = evidenceNaming(named);
-  const out = await client.call<{ share: unknown }>(set.roster.parties[0]!.id, 'sign.round2', session, {
-    signing_package: SigningPackageCodec.toJSON(suite.id, {
-      commitments,
-      message: evidenceSigningMessage(payload),
-    }),
-    subject: {
-      kind: 'evidence',
-      payload_type: IN_TOTO_PAYLOAD_TYPE,
-      payload: base64Encode(payload),
-      transcript,
-    },
-  });
-  return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+  return evidenceRoundTwo(client, set.roster.parties[0]!.id, session, commitments, payload, transcript);
 }
 
 /** As {@link signWith}, with fresh commitments from `quorum`. */

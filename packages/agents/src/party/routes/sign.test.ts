@@ -10,14 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   buildBundleStatement,
-  evidenceSigningMessage,
   formatCheckpoint,
-  IN_TOTO_PAYLOAD_TYPE,
   MemoryMerkleTree,
   POOLED_RISK_CIRCUIT_SHA256,
 } from '@aaps/evidence';
 import {
-  base64Encode,
   bytesToHex,
   canonicalBytes,
   encodeAggregationRecordJson,
@@ -39,6 +36,7 @@ import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import { POOLED_RISK_CIRCUIT } from '../pooled-risk.js';
 import {
+  evidenceRoundTwo,
   type FiveParties,
   fiveParties,
   inProcessClient,
@@ -295,19 +293,7 @@ describe('a party signs evidence only with an aggregation record it confirmed it
     const payload = canonicalBytes(statement);
     const session = `ev-${sessions++}`;
     const commitments = await commitmentsFor(p, session);
-    const out = await client.call<{ share: unknown }>(set.roster.parties[p]!.id, 'sign.round2', session, {
-      signing_package: SigningPackageCodec.toJSON(suite.id, {
-        commitments,
-        message: evidenceSigningMessage(payload),
-      }),
-      subject: {
-        kind: 'evidence',
-        payload_type: IN_TOTO_PAYLOAD_TYPE,
-        payload: base64Encode(payload),
-        transcript,
-      },
-    });
-    return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+    return evidenceRoundTwo(client, set.roster.parties[p]!.id, session, commitments, payload, transcript);
   }
 
   it('signs the record the proposal cites, which it confirmed for that incident', async () => {

@@ -4,7 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { evidenceSigningMessage, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
 import {
+  base64Encode,
   bytesToHex,
   generateIdentityKey,
   getCiphersuite,
@@ -13,7 +15,10 @@ import {
   type PublicKeyPackage,
   SCHEMA_VERSION,
   SecretBytes,
+  SignatureShareCodec,
   type SignedEnvelope,
+  type SigningPackage,
+  SigningPackageCodec,
   signEnvelope,
 } from '@aaps/mpc-core';
 import { PartyClient } from '../../client.js';
@@ -27,6 +32,8 @@ import { PartyStore } from '../../store/level.js';
 import type { PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 import { rosterParticipants } from '../key-roster.js';
+
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 
 /** The five party roles, in roster order. */
 export const ROLES = PARTY_ROLES;
@@ -159,4 +166,31 @@ export function strategyDecision(
     },
     set.keys[strategy]!.secretKey,
   ) as SignedEnvelope;
+}
+
+/**
+ * Party `partyId`'s round two of an evidence signing over the Statement `payload` (canonical bytes)
+ * with its `transcript`, in a signing package of `commitments`, as the gateway asks for it.
+ */
+export async function evidenceRoundTwo(
+  client: PartyClient,
+  partyId: string,
+  session: string,
+  commitments: SigningPackage['commitments'],
+  payload: Uint8Array,
+  transcript: unknown[],
+) {
+  const out = await client.call<{ share: unknown }>(partyId, 'sign.round2', session, {
+    signing_package: SigningPackageCodec.toJSON(suite.id, {
+      commitments,
+      message: evidenceSigningMessage(payload),
+    }),
+    subject: {
+      kind: 'evidence',
+      payload_type: IN_TOTO_PAYLOAD_TYPE,
+      payload: base64Encode(payload),
+      transcript,
+    },
+  });
+  return SignatureShareCodec.fromJSON(out.share, suite.id).value;
 }
