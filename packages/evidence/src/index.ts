@@ -69,6 +69,7 @@ export {
   signNote,
   verifyNote,
 } from './checkpoint.js';
+export { type CliOutput, guardedOutput, processCliOutput } from './cli/guarded-output.js';
 export {
   type DecodedEnvelope,
   type DsseEnvelope,

@@ -32,6 +32,7 @@ import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
 import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
+import { guardedOutput } from './guarded-output.js';
 import {
   BundleFormatError,
   type BundleSource,
@@ -477,26 +478,12 @@ export async function runCli(
   prestarted: readonly Worker[] = [],
   streams: CliStreams = { stdout: process.stdout, stderr: process.stderr, stdin: () => process.stdin },
 ): Promise<number> {
-  const { stdout, stderr } = streams;
-  let closed = false;
-  let errClosed = false;
-  const gone = new AbortController();
-  stdout.on('error', () => {
-    closed = true;
-    gone.abort();
-  });
-  stderr.on('error', () => {
-    errClosed = true;
-  });
+  const guarded = guardedOutput(streams.stdout, streams.stderr);
   const io: Output = {
-    out: (line) => {
-      if (!closed) stdout.write(`${line}\n`);
-    },
-    err: (line) => {
-      if (!errClosed) stderr.write(`${line}\n`);
-    },
-    closed: () => closed,
-    gone: gone.signal,
+    out: guarded.print,
+    err: guarded.error,
+    closed: () => guarded.gone.aborted,
+    gone: guarded.gone,
   };
   let input: AsyncIterable<Uint8Array> | undefined;
   const stdin = () => {

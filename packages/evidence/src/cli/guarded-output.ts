@@ -1,9 +1,10 @@
 /**
- * The `aaps` CLI's standard output and error, guarded: a write error (EPIPE once the reader of a
- * pipe has left, as in `aaps submit f | head -1`) ends that stream's output quietly instead of
- * crashing the process with an unhandled `'error'` event and a stack trace. Later lines to it are
- * dropped, and `gone` aborts, so a command that only follows and prints (`submit`, `approve`)
- * stops; a server (`up`, `gateway`) keeps running without its output.
+ * A command line's standard output and error, guarded: a write error (EPIPE once the reader of a
+ * pipe has left, as in `aaps-verify - | head -1` or `aaps submit f | head -1`) ends that stream's
+ * output quietly instead of crashing the process with an unhandled `'error'` event and a stack
+ * trace. Later lines to it are dropped, and `gone` aborts, so a command that only verifies or
+ * follows and prints stops; a server (`aaps up`) keeps running without its output. Used by
+ * `aaps-verify` and by the `aaps` CLI.
  */
 
 export interface CliOutput {

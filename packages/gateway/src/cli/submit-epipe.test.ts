@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { guardedOutput } from '@aaps/evidence';
 import { afterAll, describe, expect, it } from 'vitest';
-import { guardedOutput } from './output.js';
 import { exitWhenGone } from './submit.js';
 
 const AAPS = fileURLToPath(new URL('../../dist/cli/aaps.js', import.meta.url));
