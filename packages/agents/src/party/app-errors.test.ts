@@ -86,3 +86,43 @@ describe('a request whose body its sender cuts off', () => {
     expect(events.filter((e) => e['level'] === 'error')).toEqual([]);
   });
 });
+
+/**
+ * A party reads identity-coded UTF-8 JSON only, as the gateway does: a gzipped body or one in
+ * another charset is 415 before a byte is read (not "invalid JSON", and not taken as plain JSON
+ * with its label ignored), and a request the party would otherwise take still answers 200.
+ */
+describe('a request whose media type or coding the party does not read', () => {
+  it('answers 415 naming the label, with Accept-Encoding for a coding', async () => {
+    const set = fiveParties();
+    const deps = await partyDeps(set, 0, { dir, stores });
+    const logger = memoryLogger('party');
+    const party = await createPartyApp({ ...deps, logger });
+    const post = (headers: Record<string, string>) =>
+      party.app.request('/v1/sign/commit', { method: 'POST', headers, body: '{}' });
+    const cases: [Record<string, string>, string, string][] = [
+      [{ 'content-type': 'text/plain' }, 'content_type', 'application/json'],
+      [{ 'content-type': 'application/json-seq' }, 'content_type', 'application/json'],
+      [{ 'content-type': 'application/json; charset=utf-16le' }, 'content_charset', 'charset=utf-16le'],
+      [{ 'content-type': 'application/json', 'content-encoding': 'gzip' }, 'content_coding', 'gzip'],
+    ];
+    for (const [headers, reason, says] of cases) {
+      const res = await post(headers);
+      expect(res.status, reason).toBe(415);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(body.error.message).toContain(says);
+      expect(res.headers.get('accept-encoding')).toBe(reason === 'content_coding' ? 'identity' : null);
+    }
+    const reasons = logger.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e['event'] === 'request.rejected')
+      .map((e) => e['reason']);
+    expect(reasons).toEqual(['content_type', 'content_type', 'content_charset', 'content_coding']);
+    // Labels the rule accepts get past it (to the envelope check, which refuses `{}` with 400).
+    for (const type of ['application/json', 'application/json; charset=UTF-8']) {
+      const res = await post({ 'content-type': type, 'content-encoding': 'identity' });
+      expect(res.status, type).toBe(400);
+    }
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * Authenticates every protocol request before any route runs: JSON body within the size limit, a
+ * Authenticates every protocol request before any route runs: an identity-coded UTF-8 JSON body
+ * (else 415) within the size limit, a
  * well-formed `ProtocolRequest` envelope addressed to this party, signed by the roster's
  * coordinator (the gateway; another roster party is refused, 403), within the timestamp window,
  * with an idempotency key never seen before. Anything else is refused
@@ -14,6 +15,7 @@ import {
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
 import { type BodyBudget, bodyReadError, readBodyCapped } from '../http-body.js';
+import { unsupportedMediaType } from '../media-type.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
@@ -38,12 +40,14 @@ export function authenticate(
       deps.logger.warn('request.rejected', { reason, kind, code: e.code });
       throw e;
     };
-    const type = c.req.header('content-type') ?? '';
-    if (!type.toLowerCase().startsWith('application/json')) {
-      reject(
-        'content_type',
-        new AapsError('UNSUPPORTED_MEDIA_TYPE', 'expected Content-Type: application/json'),
-      );
+    const problem = unsupportedMediaType(
+      c.req.header('content-type') ?? '',
+      c.req.header('content-encoding'),
+    );
+    if (problem !== undefined) {
+      // RFC 9110 §12.5.3: a 415 for a content coding says which codings are accepted.
+      if (problem.label === 'coding') c.header('Accept-Encoding', 'identity');
+      reject(`content_${problem.label}`, new AapsError('UNSUPPORTED_MEDIA_TYPE', problem.message));
     }
     const read = await readBodyCapped(c.req.raw, maxBodyBytes, budget);
     if (!read.ok) return reject(read.reason, bodyReadError(read.reason, maxBodyBytes));
