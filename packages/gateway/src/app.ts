@@ -76,6 +76,8 @@ export interface GatewayAppConfig {
   stepRetrySeconds?: number;
   /** Seconds after an executed fix in which the same failure goes to a human (default 3600; 0: off). */
   recurrenceWindowSeconds?: number;
+  /** Incidents driven at once; more wait their turn (the runner's default: 256). */
+  maxRuns?: number;
 }
 
 export interface GatewayDeps {
@@ -139,6 +141,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ...(config.recurrenceWindowSeconds === undefined
       ? {}
       : { recurrenceWindowMs: config.recurrenceWindowSeconds * 1000 }),
+    ...(config.maxRuns === undefined ? {} : { maxRuns: config.maxRuns }),
   });
   const intake = createIntakeService({
     store: deps.store,

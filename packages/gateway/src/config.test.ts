@@ -54,6 +54,15 @@ describe('parseGatewayConfig', () => {
     expect(over.ok).toBe(false);
   });
 
+  it('--max-runs: default 256, at least 1', () => {
+    expect(ok(parseGatewayConfig([], {})).maxRuns).toBe(256);
+    expect(ok(parseGatewayConfig(['--max-runs', '8'], {})).maxRuns).toBe(8);
+    expect(ok(parseGatewayConfig([], { AAPS_MAX_RUNS: '1' })).maxRuns).toBe(1);
+    const zero = parseGatewayConfig(['--max-runs', '0'], {});
+    expect(zero.ok).toBe(false);
+    if (!zero.ok) expect(zero.errors).toEqual([expect.stringMatching(/^--max-runs:/)]);
+  });
+
   it('a relative path in the config file is relative to the file; from a flag or env, to the current directory', () => {
     const file = { 'data-dir': 'state', roster: '/etc/aaps/roster.json', 'tokens-file': './tokens.json' };
     const fromFile = ok(parseGatewayConfig([], {}, file, '/srv/aaps'));

@@ -15,6 +15,7 @@ import {
 } from '@aaps/mpc-core';
 import { INTAKE_SOURCES, type IntakeSource } from './intake/types.js';
 import { MAX_APPROVAL_VALIDITY_SECONDS } from './workflow/approval-window.js';
+import { DEFAULT_MAX_RUNS } from './workflow/runner.js';
 
 export const EXECUTORS = ['dry-run', 'gitops'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
@@ -67,6 +68,7 @@ export interface GatewayConfig {
   /** Seconds a step whose party is unreachable is tried again before the incident fails. */
   stepRetrySeconds: number;
   recurrenceWindowSeconds: number;
+  maxRuns: number;
   /** `aaps up`: a directory of party policy files, `<party id>.json` or `<role>.json`. */
   partyPolicyDir?: string;
   /** Detector kinds to run (default: all). */
@@ -334,6 +336,13 @@ export const SETTINGS: readonly Setting[] = [
     help: 'seconds after an executed fix in which the same failure goes to a human, not fixed again (default 3600; 0: off)',
   },
   {
+    key: 'maxRuns',
+    flag: 'max-runs',
+    env: 'AAPS_MAX_RUNS',
+    kind: { type: 'int', min: 1, max: 100000 },
+    help: `incidents driven at once; more wait their turn in arrival order (default ${DEFAULT_MAX_RUNS})`,
+  },
+  {
     key: 'poolRisk',
     flag: 'pool-risk',
     env: 'AAPS_POOL_RISK',
@@ -392,6 +401,7 @@ export const GATEWAY_DEFAULTS = {
   poolRisk: false,
   stepRetrySeconds: 30,
   recurrenceWindowSeconds: 3600,
+  maxRuns: DEFAULT_MAX_RUNS,
 } satisfies Partial<GatewayConfig>;
 
 export type ConfigResult =

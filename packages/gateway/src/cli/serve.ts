@@ -118,6 +118,7 @@ export async function startGateway(opts: {
         poolRisk: config.poolRisk,
         stepRetrySeconds: config.stepRetrySeconds,
         recurrenceWindowSeconds: config.recurrenceWindowSeconds,
+        maxRuns: config.maxRuns,
       },
       store,
       coordinator: opts.coordinator,

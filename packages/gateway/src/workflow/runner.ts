@@ -107,7 +107,17 @@ export interface RunnerDeps {
    * one automatic fix, not one each.
    */
   recurrenceWindowMs?: number;
+  /**
+   * How many incidents are driven at once (default {@link DEFAULT_MAX_RUNS}). Past it, a started
+   * incident waits its turn in arrival order: one notification of thousands of alerts, or a
+   * restart that finds thousands open, does not start thousands of runs that each hold a record,
+   * party calls and sockets at the same time. A waiting incident holds no lock.
+   */
+  maxRuns?: number;
 }
+
+/** Incidents driven at once unless `maxRuns` says otherwise. */
+export const DEFAULT_MAX_RUNS = 256;
 
 type RetryDeps = 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs';
 
@@ -173,6 +183,9 @@ export class WorkflowRunner {
   readonly #d: RunnerDeps;
   readonly #running = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
+  /** Incidents started while `maxRuns` were running, in arrival order (a Set keeps it). */
+  readonly #waiting = new Set<string>();
+  readonly #maxRuns: number;
   /**
    * Occurrence notes and resolves waiting for their incident's lock ({@link noteOccurrenceLater},
    * {@link resolveBySourceUnblocked}).
@@ -211,6 +224,21 @@ export class WorkflowRunner {
 
   constructor(deps: Omit<RunnerDeps, RetryDeps> & Partial<Pick<RunnerDeps, RetryDeps>>) {
     this.#d = { ...RETRY_DEFAULTS, ...deps };
+    const max = deps.maxRuns ?? DEFAULT_MAX_RUNS;
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new ValidationError('INVALID_ARGUMENT', 'maxRuns: expected a positive integer', ['maxRuns']);
+    }
+    this.#maxRuns = max;
+    deps.metrics?.registry.gauge(
+      'aaps_workflow_runs',
+      'Incidents being driven now (at most the run limit).',
+      () => this.#running.size,
+    );
+    deps.metrics?.registry.gauge(
+      'aaps_workflow_runs_waiting',
+      'Incidents started while the run limit was reached, waiting their turn.',
+      () => this.#waiting.size,
+    );
   }
 
   /** Drive `id` as far as it can go now, in the background. Safe to call repeatedly. */
@@ -222,6 +250,16 @@ export class WorkflowRunner {
       this.#again.add(id);
       return;
     }
+    if (this.#waiting.has(id)) return;
+    if (this.#running.size >= this.#maxRuns) {
+      this.#waiting.add(id);
+      return;
+    }
+    this.#run(id);
+  }
+
+  /** Drive `id` now (a free run slot is the caller's to check). */
+  #run(id: string): void {
     // The run holds the incident's lock from its first read to its last write: an approval or a
     // resolve that arrives meanwhile acts on the state the run leaves, never on one it has left.
     const task = this.#exclusive(id, () => this.#drive(id))
@@ -263,9 +301,23 @@ export class WorkflowRunner {
       )
       .finally(() => {
         this.#running.delete(id);
-        if (this.#again.delete(id)) this.start(id);
+        // Started again while it ran: it queues behind those already waiting, not before them.
+        if (this.#again.delete(id) && !this.#closed) {
+          this.#cancelRetry(id);
+          this.#waiting.add(id);
+        }
+        this.#next();
       });
     this.#running.set(id, task);
+  }
+
+  /** Fill free run slots from the waiting incidents, oldest first. */
+  #next(): void {
+    for (const id of this.#waiting) {
+      if (this.#closed || this.#running.size >= this.#maxRuns) return;
+      this.#waiting.delete(id);
+      this.#run(id);
+    }
   }
 
   /**
@@ -284,11 +336,14 @@ export class WorkflowRunner {
   }
 
   /**
-   * Stop taking work, cancel every scheduled retry (those incidents stay as they are, for the
-   * next start's `resumeIncidents`) and wait for what is in flight.
+   * Stop taking work, cancel every scheduled retry and forget the incidents waiting for a run
+   * slot (those incidents stay as they are, for the next start's `resumeIncidents`) and wait for
+   * what is in flight.
    */
   async close(): Promise<void> {
     this.#closed = true;
+    // Those waiting for a run slot stay as last saved, for the next start's `resumeIncidents`.
+    this.#waiting.clear();
     for (const id of [...this.#retries.keys()]) this.#cancelRetry(id);
     await this.idle();
   }
