@@ -107,6 +107,83 @@ describe('gateway store: incidents and their transcripts', () => {
   });
 });
 
+describe('gateway store: listing by state', () => {
+  const at = (i: number) => `2026-11-25T00:00:${String(i).padStart(2, '0')}.000Z`;
+  const rec = (id: string, i: number, state: string) =>
+    ({ ...record(id, 1, state), created_at: at(i) }) as IncidentRecord;
+  const ids = async (store: Awaited<ReturnType<typeof openGatewayStore>>, state: string, limit = 100) => {
+    const out: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await store.listIncidents({ state: state as never, limit, ...(cursor ? { cursor } : {}) });
+      out.push(...page.incidents.map((r) => r.id));
+      if (page.next_cursor === null) return out;
+      cursor = page.next_cursor;
+    }
+  };
+  /** Keys of the raw database under `prefix` (the store must be closed). */
+  const rawKeys = async (dir: string, prefix: string) => {
+    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    const keys: string[] = [];
+    for await (const key of db.keys({ gte: prefix, lt: `${prefix}\uffff` })) keys.push(key);
+    await db.close();
+    return keys;
+  };
+
+  it('pages through one state in arrival order, following each incident as its state changes', async () => {
+    const dir = tmp();
+    let store = await openGatewayStore(dir);
+    for (let i = 0; i < 12; i++) await store.createIncident(rec(`n${i}`, i, 'received'));
+    for (let i = 0; i < 12; i += 3) await store.putIncident(rec(`n${i}`, i, 'awaiting_human'));
+    for (let i = 0; i < 12; i += 4) await store.putIncident(rec(`n${i}`, i, 'resolved'));
+    // n0, n4, n8 resolved; n3, n6, n9 awaiting a person; the rest received.
+    expect(await ids(store, 'resolved', 2)).toEqual(['n0', 'n4', 'n8']);
+    expect(await ids(store, 'awaiting_human', 2)).toEqual(['n3', 'n6', 'n9']);
+    expect(await ids(store, 'received', 4)).toEqual(['n1', 'n2', 'n5', 'n7', 'n10', 'n11']);
+    expect(await ids(store, 'failed')).toEqual([]);
+    // A cursor from the unfiltered listing works in a state's listing, and the other way round.
+    const first = await store.listIncidents({ limit: 5 });
+    expect(first.incidents.map((r) => r.id)).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
+    const rest = await store.listIncidents({ state: 'received', limit: 10, cursor: first.next_cursor! });
+    expect(rest.incidents.map((r) => r.id)).toEqual(['n5', 'n7', 'n10', 'n11']);
+    await store.close();
+    // Each incident is indexed under its state only: the entries it left are gone.
+    expect((await rawKeys(dir, 's!')).map((key) => key.split('|')[0])).toEqual(
+      [
+        ...Array(6).fill('s!received'),
+        ...Array(3).fill('s!resolved'),
+        ...Array(3).fill('s!awaiting_human'),
+      ].sort(),
+    );
+    // A new process, which knows nothing of earlier states, moves entries as well.
+    store = await openGatewayStore(dir);
+    await store.putIncident(rec('n3', 3, 'approved'));
+    expect(await ids(store, 'awaiting_human')).toEqual(['n6', 'n9']);
+    expect(await ids(store, 'approved')).toEqual(['n3']);
+    await store.close();
+    expect((await rawKeys(dir, 's!')).filter((key) => key.endsWith('|n3'))).toEqual([
+      `s!approved|${at(3)}|n3`,
+    ]);
+  });
+
+  it('builds the index on open for a database written before it existed', async () => {
+    const dir = tmp();
+    let store = await openGatewayStore(dir);
+    for (let i = 0; i < 5; i++)
+      await store.createIncident(rec(`o${i}`, i, i % 2 === 0 ? 'failed' : 'received'));
+    await store.close();
+    // As an older gateway left it: no state index, no mark.
+    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    for await (const key of db.keys({ gte: 's!', lt: 's"' })) await db.del(key);
+    await db.del('m!index.by-state.v1');
+    await db.close();
+    store = await openGatewayStore(dir);
+    expect(await ids(store, 'failed')).toEqual(['o0', 'o2', 'o4']);
+    expect(await ids(store, 'received')).toEqual(['o1', 'o3']);
+    await store.close();
+  });
+});
+
 describe('gateway store: correlation and recurrence', () => {
   it('says whether a record joined an open incident or a dedup key was known', async () => {
     const store = await openGatewayStore(tmp());

@@ -10,7 +10,7 @@ import type { DeploymentRecord } from '@aaps/agents';
 import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
 import { decodeCbor, encodeCbor, firstMessageLine, innermostCause, ValidationError } from '@aaps/mpc-core';
 import { Level } from 'level';
-import type { IncidentState } from './workflow/machine.js';
+import { INCIDENT_STATES, type IncidentState } from './workflow/machine.js';
 import type { IncidentRecord } from './workflow/record.js';
 
 type Bytes = Uint8Array;
@@ -137,7 +137,7 @@ const fromUtf8 = new TextDecoder();
 const pad = (n: number) => n.toString(16).padStart(16, '0');
 
 /** Listing key: creation time then id, so pages are in arrival order and stable. */
-const listKey = (r: IncidentRecord) => `${r.created_at}|${r.id}`;
+const listKey = (r: Pick<IncidentRecord, 'created_at' | 'id'>) => `${r.created_at}|${r.id}`;
 
 function encodeCursor(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
@@ -157,6 +157,7 @@ const SPACES = {
   transcript: 'n',
   dedup: 'd',
   byTime: 't',
+  byState: 's',
   active: 'a',
   correlation: 'c',
   fixes: 'f',
@@ -172,6 +173,10 @@ type Space = keyof typeof SPACES;
 type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
 
 const k = (space: Space, key: string) => `${SPACES[space]}!${key}`;
+/** Listing key within one state: `?state=` pages read only that state's incidents. */
+const stateKey = (state: string, listing: string) => `${state}|${listing}`;
+/** Meta key set once the state index covers every incident (built on open where it is missing). */
+const STATE_INDEX_META = 'index.by-state.v1';
 const INCIDENT_PREFIX = `${SPACES.incidents}!`;
 /**
  * Incident records kept in memory after they are written: more than the incidents in flight at
@@ -182,9 +187,31 @@ const put = (space: Space, key: string, value: Bytes): Op => ({ type: 'put', key
 const del = (space: Space, key: string): Op => ({ type: 'del', key: k(space, key) });
 const bytes = (v: Uint8Array | undefined) => (v === undefined ? undefined : new Uint8Array(v));
 
+/**
+ * Indexes every incident by state, once, in a database written before the state index existed
+ * (then marks it built). Batches of 1,000; a crash part way leaves the mark unset, and the next
+ * open builds it again (each entry is a put of the same value).
+ */
+async function buildStateIndex(db: Level<string, Bytes>): Promise<void> {
+  if ((await db.get(k('meta', STATE_INDEX_META))) !== undefined) return;
+  let ops: Op[] = [];
+  const range = { gt: `${SPACES.incidents}!`, lt: `${SPACES.incidents}"` };
+  for await (const [, value] of db.iterator(range)) {
+    const record = decodeCbor(value) as IncidentSummary;
+    ops.push(put('byState', stateKey(record.state, listKey(record)), utf8.encode(record.id)));
+    if (ops.length >= 1000) {
+      await db.batch(ops);
+      ops = [];
+    }
+  }
+  ops.push(put('meta', STATE_INDEX_META, new Uint8Array([1])));
+  await db.batch(ops);
+}
+
 export async function openGatewayStore(location: string): Promise<GatewayStore> {
   const db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
   await db.open();
+  await buildStateIndex(db);
   // Incident records as last written by this process (the only writer), so the read routes and
   // every server-sent-events wake-up do not go to LevelDB for what was just saved. Filled only
   // after a batch is durable; bounded (oldest written first out).
@@ -238,9 +265,13 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     });
     return writing;
   };
-  async function* scan(space: Space, after?: string) {
+  /** Keys of `space` after `after`, below `below` (default: the whole space), without the prefix. */
+  async function* scan(space: Space, after?: string, below?: string) {
     const prefix = `${SPACES[space]}!`;
-    const range = { gt: after === undefined ? prefix : prefix + after, lt: `${SPACES[space]}"` };
+    const range = {
+      gt: after === undefined ? prefix : prefix + after,
+      lt: below === undefined ? `${SPACES[space]}"` : prefix + below,
+    };
     for await (const [key, value] of db.iterator(range)) yield [key.slice(prefix.length), value] as const;
   }
 
@@ -277,19 +308,39 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     return next;
   };
 
-  /** The writes that save `record`, and what to remember once they are written. */
-  const incidentOps = (record: IncidentRecord): { ops: Op[]; done: () => void } => {
+  /**
+   * Each incident's state as this process last planned a write of it, so the next write moves its
+   * state-index entry without reading the record (and plans stay in call order: this is read and
+   * set synchronously). Forgotten once the incident is settled, so the map stays small.
+   */
+  const indexedState = new Map<string, string>();
+
+  /**
+   * The writes that save `record` (`created`: its first write, with nothing to replace), and what
+   * to remember once they are written.
+   */
+  const incidentOps = (record: IncidentRecord, created: boolean): { ops: Op[]; done: () => void } => {
     const { transcript, ...summary } = record;
     const stored: Stored = { ...summary, transcript_length: transcript.length };
+    const listing = listKey(record);
     const ops: Op[] = [
       put('incidents', record.id, encodeCbor(stored)),
-      put('byTime', listKey(record), utf8.encode(record.id)),
+      put('byTime', listing, utf8.encode(record.id)),
+      put('byState', stateKey(record.state, listing), utf8.encode(record.id)),
     ];
+    // Its entry under the state it leaves goes. Not known here (a new process, or a settled
+    // incident written again): under every other state, once.
+    const previous = created ? record.state : indexedState.get(record.id);
+    for (const state of previous === undefined ? INCIDENT_STATES : [previous]) {
+      if (state !== record.state) ops.push(del('byState', stateKey(state, listing)));
+    }
     const from = Math.min(storedEnvelopes.get(record.id) ?? 0, transcript.length);
     for (let i = from; i < transcript.length; i++) {
       ops.push(put('transcript', envelopeKey(record.id, i), encodeCbor(transcript[i])));
     }
     const settled = TERMINAL.has(record.state) && record.evidence_id !== undefined;
+    if (settled) indexedState.delete(record.id);
+    else indexedState.set(record.id, record.state);
     if (settled || record.state === 'awaiting_human') ops.push(del('active', record.id));
     else ops.push(put('active', record.id, utf8.encode(record.state)));
     if (TERMINAL.has(record.state) && record.correlation_key !== undefined)
@@ -315,8 +366,8 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     const value = encodeCbor({ incident_id: record.id, fixed_at: last.at });
     return record.recurrence_keys.map((key) => put('fixes', key, value));
   };
-  const writeIncident = async (record: IncidentRecord, extra: Op[] = []) => {
-    const { ops, done } = incidentOps(record);
+  const writeIncident = async (record: IncidentRecord, extra: Op[] = [], created = false) => {
+    const { ops, done } = incidentOps(record, created);
     await batch([...ops, ...extra]);
     done();
   };
@@ -354,7 +405,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         }
         const extra = record.dedup_keys.map((key) => put('dedup', key, utf8.encode(record.id)));
         if (correlation !== undefined) extra.push(put('correlation', correlation, utf8.encode(record.id)));
-        await writeIncident(record, extra);
+        await writeIncident(record, extra, true);
         return { created: true, id: record.id, joined: false };
       });
     },
@@ -403,7 +454,13 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       const out: IncidentSummary[] = [];
       let last: string | undefined;
       let more = false;
-      for await (const [key, idBytes] of scan('byTime', after)) {
+      // A state's listing reads that state's index only. An entry whose record has moved on since
+      // (its write failed after the entry was planned) is skipped: the record decides.
+      const keys =
+        state === undefined
+          ? scan('byTime', after)
+          : scan('byState', stateKey(state, after ?? ''), `${state}}`);
+      for await (const [indexKey, idBytes] of keys) {
         const record = decodeSummary(await get('incidents', fromUtf8.decode(idBytes)));
         if (record === undefined || (state !== undefined && record.state !== state)) continue;
         if (out.length === limit) {
@@ -411,7 +468,8 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           break;
         }
         out.push(record);
-        last = key;
+        // Cursors are listing keys (creation time, id) whichever index was read.
+        last = state === undefined ? indexKey : indexKey.slice(state.length + 1);
       }
       return { incidents: out, next_cursor: more && last !== undefined ? encodeCursor(last) : null };
     },
