@@ -90,6 +90,13 @@ export interface GatewayStore {
    * incident's `unseals` with `release_evidence_id: null`), for the unseal route's resume.
    */
   pendingUnseals(): Promise<{ requestId: string; incidentId: string }[]>;
+  /**
+   * A resolve the intake accepted while the incident's run held it, kept until it is applied (the
+   * runner deletes it then), so a restart in between applies it instead of losing it.
+   */
+  putPendingResolve(id: string, resolve: PendingResolve): Promise<void>;
+  deletePendingResolve(id: string): Promise<void>;
+  pendingResolves(): Promise<{ id: string; resolve: PendingResolve }[]>;
   putEvidence(id: string, bundle: EvidenceBundle, incident: IncidentRecord): Promise<void>;
   getEvidence(id: string): Promise<EvidenceBundle | undefined>;
   evidenceIdAt(logIndex: number): Promise<string | undefined>;
@@ -113,6 +120,13 @@ export interface GatewayStore {
    */
   writeHealth(): StoreHealth;
   close(): Promise<void>;
+}
+
+/** A source's resolve of an incident: when the source says it ended, who said so, with which token. */
+export interface PendingResolve {
+  at: string;
+  actor: string;
+  token?: string;
 }
 
 export type StoreHealth = { ok: true } | { ok: false; since: string; error: string };
@@ -168,6 +182,7 @@ const SPACES = {
   log: 'l',
   meta: 'm',
   unsealPending: 'u',
+  resolvePending: 'r',
 } as const;
 type Space = keyof typeof SPACES;
 type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
@@ -485,6 +500,18 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       const out: { requestId: string; incidentId: string }[] = [];
       for await (const [requestId, id] of scan('unsealPending'))
         out.push({ requestId, incidentId: fromUtf8.decode(id) });
+      return out;
+    },
+    async putPendingResolve(id, resolve) {
+      await batch([put('resolvePending', id, encodeCbor(resolve))]);
+    },
+    async deletePendingResolve(id) {
+      await batch([del('resolvePending', id)]);
+    },
+    async pendingResolves() {
+      const out: { id: string; resolve: PendingResolve }[] = [];
+      for await (const [id, v] of scan('resolvePending'))
+        out.push({ id, resolve: decodeCbor(v) as PendingResolve });
       return out;
     },
     async putEvidence(id, bundle, incident) {

@@ -407,8 +407,27 @@ export class WorkflowRunner {
     }
   }
 
-  /** Picks up every incident a previous process left unfinished. Returns how many. */
+  /**
+   * Picks up every incident a previous process left unfinished, after applying the resolves it
+   * accepted and had not applied yet. Returns how many incidents it started.
+   */
   async resumeIncidents(): Promise<number> {
+    for (const { id, resolve } of await this.#d.store.pendingResolves()) {
+      try {
+        await this.resolveBySource(id, resolve.at, resolve.actor, resolve.token);
+        await this.#d.store.deletePendingResolve(id);
+      } catch (e) {
+        // Left for the next start (a store that refuses writes); an incident that is gone is
+        // nothing to resolve.
+        const gone = isAapsError(e) && e.code === 'NOT_FOUND';
+        if (gone) await this.#d.store.deletePendingResolve(id);
+        this.#d.logger.warn('intake.resolve_failed', {
+          incident_id: id,
+          code: errorInfo(e).code,
+          kept: !gone,
+        });
+      }
+    }
     const open = await this.#d.store.activeIncidents();
     for (const r of open) this.start(r.id);
     return open.length;
@@ -609,18 +628,27 @@ export class WorkflowRunner {
    * holding a notification's other alerts behind an unrelated run. One resolve is queued per
    * incident at a time: later ones would add nothing (the first end time is the one noted).
    */
-  resolveBySourceUnblocked(
+  async resolveBySourceUnblocked(
     id: string,
     at: string,
     actor: string,
     token?: string,
-  ): Promise<IncidentRecord> | undefined {
+  ): Promise<IncidentRecord | undefined> {
     if (!this.#locks.has(id)) return this.resolveBySource(id, at, actor, token);
     if (this.#resolvesQueued.has(id)) return undefined;
     this.#resolvesQueued.add(id);
-    this.#inBackground(id, 'intake.resolve_failed', this.resolveBySource(id, at, actor, token), () =>
-      this.#resolvesQueued.delete(id),
-    );
+    // Written before the intake answers: a restart before the run lets go applies it then.
+    try {
+      await this.#d.store.putPendingResolve(id, { at, actor, ...(token === undefined ? {} : { token }) });
+    } catch (e) {
+      this.#resolvesQueued.delete(id);
+      throw e;
+    }
+    const applied = this.resolveBySource(id, at, actor, token).then(async (r) => {
+      await this.#d.store.deletePendingResolve(id);
+      return r;
+    });
+    this.#inBackground(id, 'intake.resolve_failed', applied, () => this.#resolvesQueued.delete(id));
     return undefined;
   }
 
