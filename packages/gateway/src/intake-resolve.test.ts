@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import {
-  delegating,
   fixture,
+  heldSteps,
   makeGateway,
   request,
   type TestGateway,
@@ -23,20 +23,9 @@ afterEach(async () => {
 });
 
 it('a resolved alert holds neither the answer nor its group’s new firing alerts behind a run in flight', async () => {
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => {
-    release = resolve;
-  });
   // Every agent step waits until the test lets it go: the first incident's run holds its lock.
-  const gw = await makeGateway({
-    wrap: (c) =>
-      delegating(c, {
-        agentStep: async (role, input) => {
-          await held;
-          return c.agentStep(role, input);
-        },
-      }),
-  });
+  const { options, release } = heldSteps();
+  const gw = await makeGateway(options);
   open.push(gw);
   const firing = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
   const first = await request(gw, 'POST', '/v1/webhooks/alertmanager', {
@@ -80,19 +69,8 @@ it('a resolved alert holds neither the answer nor its group’s new firing alert
  * the incident ends as resolved by its source instead of going on to change something.
  */
 it('a resolve queued behind a run survives a crash and is applied on the next start', async () => {
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const gw = await makeGateway({
-    wrap: (c) =>
-      delegating(c, {
-        agentStep: async (role, input) => {
-          await held;
-          return c.agentStep(role, input);
-        },
-      }),
-  });
+  const { options, release } = heldSteps();
+  const gw = await makeGateway(options);
   open.push(gw);
   const firing = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
   const first = await request(gw, 'POST', '/v1/webhooks/alertmanager', {

@@ -9,6 +9,7 @@ import {
   approvalEnvelope,
   delegating,
   fixture,
+  heldSteps,
   incident,
   json,
   makeGateway,
@@ -100,19 +101,8 @@ describe('an occurrence that joins an open incident', () => {
   });
 
   it('the answer does not wait for the run that holds the incident; the note follows', async () => {
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const gw = await gateway({
-      wrap: (c) =>
-        delegating(c, {
-          agentStep: async (role, input) => {
-            await held;
-            return c.agentStep(role, input);
-          },
-        }),
-    });
+    const { options, release } = heldSteps();
+    const gw = await gateway(options);
     const first = fixture('argocd/template-sync-failed-configmap.json');
     const [opened] = (await webhook(gw, 'argocd', first)).incidents;
     const next = structuredClone(first) as { operationState: Record<string, unknown> };

@@ -335,6 +335,29 @@ export function delegating(c: LocalCoordinator, over: Partial<Coordinator> = {})
 }
 
 /**
+ * Options for {@link makeGateway} whose every agent step waits until `release()`: a run then holds
+ * its incident's lock, stopped in its first step, for tests of what may and may not wait for it.
+ */
+export function heldSteps(): { options: TestGatewayOptions; release: () => void } {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return {
+    options: {
+      wrap: (c) =>
+        delegating(c, {
+          agentStep: async (role, input) => {
+            await held;
+            return c.agentStep(role, input);
+          },
+        }),
+    },
+    release: () => release(),
+  };
+}
+
+/**
  * The backing of `proposal` signed with the local coordinator's problem-solver and strategy
  * identity keys, for tests that ask it for an approval without running the agent steps.
  */
