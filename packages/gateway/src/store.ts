@@ -383,7 +383,13 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
   };
   const writeIncident = async (record: IncidentRecord, extra: Op[] = [], created = false) => {
     const { ops, done } = incidentOps(record, created);
-    await batch([...ops, ...extra]);
+    try {
+      await batch([...ops, ...extra]);
+    } catch (e) {
+      // Not written: its indexed state is unknown again, so its next write clears every other one.
+      indexedState.delete(record.id);
+      throw e;
+    }
     done();
   };
 
