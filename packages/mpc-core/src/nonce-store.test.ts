@@ -1,7 +1,15 @@
 /** NonceStore: keys, record encoding, and the in-memory store's save/consume/tombstone contract. */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { bytesToHex, ciphersuites, commit, ProtocolError, trustedDealer, ValidationError } from './index.js';
+import {
+  bytesToHex,
+  ciphersuites,
+  commit,
+  ProtocolError,
+  signShare,
+  trustedDealer,
+  ValidationError,
+} from './index.js';
 import {
   commitmentKey,
   decodeNonceRecord,
@@ -182,5 +190,47 @@ describe('InMemoryNonceStore', () => {
     expect(await rejection(store.save([{ ...r!, keySetId: '' }]))).toMatchObject({
       fields: ['records[0].keySetId'],
     });
+  });
+});
+
+/**
+ * Moving nonces between their two forms never leaves two live holders of one nonce pair: each
+ * could sign once, and two shares over different messages with one nonce pair (three with its
+ * binding factor varying) reveal the signing share.
+ */
+describe('nonceRecordFromNonces and noncesFromRecord move the nonces', () => {
+  const bob = deal.keyPackages[1]!;
+  const pkg = (mine: NonceRecord['commitment'], m: number) => ({
+    commitments: [mine, commit(suite, bob, rng).commitment],
+    message: new Uint8Array([m]),
+  });
+
+  it('a record taken once signs once; taking it again is NONCE_REUSE', () => {
+    const record = freshRecords(1)[0]!;
+    const nonces = noncesFromRecord(record);
+    expect(record.hiding.wiped && record.binding.wiped).toBe(true);
+    expect(signShare(suite, kp, nonces, pkg(record.commitment, 1), deal.publicPackage).share).toHaveLength(
+      32,
+    );
+    const again = (() => {
+      try {
+        return noncesFromRecord(record);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(again).toBeInstanceOf(ProtocolError);
+    expect((again as ProtocolError).code).toBe('NONCE_REUSE');
+  });
+
+  it('nonces stored in a record no longer sign themselves', () => {
+    const nonces = commit(suite, kp, rng);
+    const record = nonceRecordFromNonces(suite, keySetId, nonces);
+    expect(nonces.hiding.wiped && nonces.binding.wiped).toBe(true);
+    expect(() => signShare(suite, kp, nonces, pkg(nonces.commitment, 1), deal.publicPackage)).toThrow(
+      expect.objectContaining({ code: 'NONCE_REUSE' }),
+    );
+    // The record holds them, and signs once.
+    signShare(suite, kp, noncesFromRecord(record), pkg(record.commitment, 2), deal.publicPackage);
   });
 });

@@ -129,23 +129,38 @@ export function nonceRecordFromNonces(
   if (nonces.hiding.wiped || nonces.binding.wiped) {
     throw new ProtocolError('NONCE_REUSE', 'these signing nonces were already used; they cannot be stored');
   }
-  return Object.freeze({
+  const record = Object.freeze({
     suite: suite.id,
     keySetId,
     commitment: nonces.commitment,
     hiding: new SecretBytes(nonces.hiding.expose()),
     binding: new SecretBytes(nonces.binding.expose()),
   });
+  // A move, not a copy: two live holders of one nonce pair could sign twice with it.
+  nonces.hiding.wipe();
+  nonces.binding.wipe();
+  return record;
 }
 
-/** The signing nonces held by a record, for `signShare` (which wipes them). */
+/**
+ * The signing nonces held by a record, for `signShare` (which wipes them). A move, not a copy:
+ * the record's secrets are wiped, so a second call (one record, two signatures) is `NONCE_REUSE`.
+ */
 export function noncesFromRecord(record: NonceRecord): SigningNonces {
+  if (record?.hiding instanceof SecretBytes && record.binding instanceof SecretBytes) {
+    if (record.hiding.wiped || record.binding.wiped) {
+      throw new ProtocolError('NONCE_REUSE', "this record's nonces were already taken; a nonce signs once");
+    }
+  }
   checkRecord(record, 'record');
-  return Object.freeze({
+  const nonces = Object.freeze({
     hiding: new SecretBytes(record.hiding.expose()),
     binding: new SecretBytes(record.binding.expose()),
     commitment: record.commitment,
   });
+  record.hiding.wipe();
+  record.binding.wipe();
+  return nonces;
 }
 
 /** Zero a record's secrets (after signing, or when discarding it). */

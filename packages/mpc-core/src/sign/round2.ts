@@ -2,6 +2,7 @@
  * Signing round two (RFC 9591 §5.2): a signer checks the signing package, computes its share and
  * wipes the nonces it used, so a second use of the same nonces fails.
  */
+import { equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { assertObject, assertSecret, assertSuite } from '../guards.js';
 import {
@@ -72,6 +73,21 @@ function signShareTyped<E>(
   }
   const d = field.fromBytes(nonces.hiding.expose(), 'nonces.hiding');
   const e = field.fromBytes(nonces.binding.expose(), 'nonces.binding');
+  // Zero nonces (bytes wiped in place) would make the share lambda*c*s: the signing share itself.
+  if (d === 0n || e === 0n) {
+    throw new ProtocolError('NONCE_REUSE', 'these signing nonces are zero (wiped): a nonce signs once');
+  }
+  // The nonces must be the ones behind the commitment they carry: nonces paired with another
+  // round's commitment would sign under that commitment and again under their own.
+  if (
+    !equalBytes(group.serialize(group.mulBase(d)), nonces.commitment.hiding) ||
+    !equalBytes(group.serialize(group.mulBase(e)), nonces.commitment.binding)
+  ) {
+    throw new ProtocolError(
+      'COMMITMENT_MISMATCH',
+      `the signing nonces of signer ${kp.identifier} do not make the commitment they carry`,
+    );
+  }
   const ctx = computeContext(suite, prep, pkg, {
     identifier: kp.identifier,
     // Own commitment share D + rho*E = (d + rho*e)G: one base multiplication, nothing to decode.

@@ -161,3 +161,45 @@ describe.each([
     ).toBe('CIPHERSUITE_MISMATCH');
   });
 });
+
+/**
+ * `signShare` takes nonces only together with the commitment they make: zero nonces (bytes wiped
+ * in place, without marking them wiped) would give lambda*c*s, the signing share itself, and nonces
+ * carrying another round's commitment would sign under it and again under their own.
+ */
+describe('signShare: nonces that do not make their commitment', () => {
+  for (const suite of Object.values(ciphersuites) as AnyCiphersuite[]) {
+    const rng = seededRng(41);
+    const { publicPackage, keyPackages } = trustedDealer(suite, { min: 2, max: 3 }, { rng });
+    const [alice, bob] = [keyPackages[0]!, keyPackages[1]!];
+    const pkg = (mine: Round1Commitment) => ({
+      commitments: [mine, commit(suite, bob, rng).commitment],
+      message: new Uint8Array([7]),
+    });
+
+    it(`${suite.id}: zeroed nonce bytes are NONCE_REUSE`, () => {
+      const nonces = commit(suite, alice, rng);
+      nonces.hiding.expose().fill(0);
+      nonces.binding.expose().fill(0);
+      expect(codeOf(() => signShare(suite, alice, nonces, pkg(nonces.commitment), publicPackage))).toBe(
+        'NONCE_REUSE',
+      );
+      const one = commit(suite, alice, rng);
+      one.binding.expose().fill(0);
+      expect(codeOf(() => signShare(suite, alice, one, pkg(one.commitment), publicPackage))).toBe(
+        'NONCE_REUSE',
+      );
+    });
+
+    it(`${suite.id}: nonces carrying another round's commitment are COMMITMENT_MISMATCH`, () => {
+      const a = commit(suite, alice, rng);
+      const b = commit(suite, alice, rng);
+      const mixed = { hiding: a.hiding, binding: a.binding, commitment: b.commitment };
+      expect(codeOf(() => signShare(suite, alice, mixed, pkg(b.commitment), publicPackage))).toBe(
+        'COMMITMENT_MISMATCH',
+      );
+      // Not used up by the refusal: with their own commitment they still sign, once.
+      expect(signShare(suite, alice, a, pkg(a.commitment), publicPackage).share.length).toBeGreaterThan(0);
+    });
+  }
+});
