@@ -94,3 +94,65 @@ describe('codec', () => {
     expect(JSON.stringify(deal.keyPackages[0])).toContain('<redacted>');
   });
 });
+
+/**
+ * One message, one encoding: bytes decode only if they are exactly what the codec writes for the
+ * message they decode to. A repeated map key (the decoder would keep the last), an integer written
+ * as a float, or a field written twice are not another way to write the same message.
+ */
+describe('codec: only the canonical encoding decodes', () => {
+  const suite = ciphersuites.ed25519;
+  const { keyPackages } = trustedDealer(suite, { min: 2, max: 3 });
+  const share = {
+    identifier: keyPackages[0]!.identifier,
+    share: new Uint8Array(32).fill(1),
+  };
+  const good = SignatureShareCodec.encode(suite.id, share);
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const ascii = (s: string) => Buffer.from(s).toString('hex');
+
+  it('decodes what it wrote', () => {
+    expect(SignatureShareCodec.decode(good).value.identifier).toBe(share.identifier);
+  });
+
+  it('refuses a body whose key appears twice', () => {
+    const twice = encodeWithDuplicate(good);
+    expect(() => SignatureShareCodec.decode(twice)).toThrow(/canonical/);
+  });
+
+  it('refuses the version written as a float', () => {
+    const float = Buffer.from(hex(good).replace(`${ascii('v')}01`, `${ascii('v')}f93c00`), 'hex');
+    expect(float.equals(Buffer.from(good))).toBe(false);
+    expect(() => SignatureShareCodec.decode(float)).toThrow(/canonical/);
+  });
+
+  it('refuses any single byte flip that still decodes to a message', () => {
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), (i, x) => {
+        const bad = Uint8Array.from(good);
+        bad[i]! ^= x;
+        let decoded: unknown;
+        try {
+          decoded = SignatureShareCodec.decode(bad).value;
+        } catch (e) {
+          expect(e).toBeInstanceOf(ValidationError);
+          return;
+        }
+        // What decodes re-encodes to these very bytes (a different message, never the same one).
+        expect(hex(SignatureShareCodec.encode(suite.id, decoded as typeof share))).toBe(hex(bad));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+/** `good`'s body map with one more `share` entry written before the real one. */
+function encodeWithDuplicate(good: Uint8Array): Uint8Array {
+  const hex = Buffer.from(good).toString('hex');
+  const key = Buffer.from('share').toString('hex');
+  // Body map header: a map of 2 (0xa2) becomes a map of 3 (0xa3) with `share` first.
+  const at = hex.indexOf(`a2${'6a'}${Buffer.from('identifier').toString('hex')}`);
+  expect(at).toBeGreaterThan(0);
+  const extra = `65${key}5820${'22'.repeat(32)}`;
+  return Buffer.from(`${hex.slice(0, at)}a3${extra}${hex.slice(at + 2)}`, 'hex');
+}

@@ -9,7 +9,7 @@
  * (a `'suite'` field) must name the header's, both ways.
  */
 import { Decoder, Encoder } from 'cbor-x';
-import { bytesToHex, hexToBytes } from './bytes.js';
+import { bytesToHex, equalBytes, hexToBytes } from './bytes.js';
 import { ValidationError } from './errors.js';
 import { SecretBytes } from './secret.js';
 import { isCiphersuiteId } from './suite/registry.js';
@@ -344,7 +344,22 @@ export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> 
       } catch (cause) {
         throw new ValidationError('DECODE_FAILED', `${type}: not valid CBOR`, ['$'], { cause });
       }
-      return decodeEnvelope(raw, 'cbor', expectSuite);
+      const decoded = decodeEnvelope(raw, 'cbor', expectSuite);
+      // One message, one encoding: what decodes must be exactly what this codec writes for it. A
+      // repeated map key (the decoder keeps the last), a float or long-form integer, or another
+      // order of fields would otherwise give one message several byte strings, and another decoder
+      // could read a different message from the same bytes.
+      const again = cbor.encode(envelope(decoded.suite, decoded.value, 'cbor'));
+      const canonical = equalBytes(again, bytes);
+      again.fill(0); // it may hold secrets (nonce records)
+      if (!canonical) {
+        throw new ValidationError(
+          'DECODE_FAILED',
+          `${type}: not the canonical encoding (a repeated key, a non-minimal number or fields out of order)`,
+          ['$'],
+        );
+      }
+      return decoded;
     },
     toJSON: (suite: CiphersuiteId, value: T) => envelope(suite, value, 'json'),
     fromJSON: (json: unknown, expectSuite?: CiphersuiteId) => decodeEnvelope(json, 'json', expectSuite),

@@ -94,10 +94,15 @@ export function canonicalizeEnvelope(
   }
 }
 
+/**
+ * A plain object (a literal, `JSON.parse`'s, `Object.create(null)`). A Date, Map, Set or other
+ * class instance is not one: it would canonicalize as `{}`, and a signature over it would cover
+ * nothing of it.
+ */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  );
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -177,7 +182,7 @@ function serialize(value: unknown, depth: number): string {
         }
         return `${out}]`;
       }
-      if (value instanceof Uint8Array) throw NOT_JSON;
+      if (!isPlainObject(value)) throw NOT_JSON;
       const obj = value as Record<string, unknown>;
       // The default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
       const keys = Object.keys(obj).sort();
@@ -214,6 +219,12 @@ function describe(value: unknown, path: string, depth: number): ValidationError 
     case 'object': {
       if (value instanceof Uint8Array) {
         return new ValidationError('INVALID_ARGUMENT', `${path}: bytes must be encoded (hex/base64) first`, [
+          path,
+        ]);
+      }
+      if (!Array.isArray(value) && !isPlainObject(value)) {
+        const name = (value as object).constructor?.name ?? 'object';
+        return new ValidationError('INVALID_ARGUMENT', `${path}: a ${name} is not JSON (convert it first)`, [
           path,
         ]);
       }

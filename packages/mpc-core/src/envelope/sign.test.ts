@@ -123,3 +123,14 @@ describe('envelope signatures', () => {
     expect(validateEnvelope(sample()).meta.message_type).toBe('IncidentSignal');
   });
 });
+
+describe('signEnvelope: values that are not JSON', () => {
+  it('refuses a Date (it would be signed as {} and cover nothing), naming its path', () => {
+    const key = generateIdentityKey();
+    const env = {
+      meta: { source_agent: 'x' },
+      payload: { deadline: new Date('2026-01-01T00:00:00Z') },
+    };
+    expect(() => signEnvelope(env as never, key.secretKey)).toThrow(/payload\.deadline: a Date is not JSON/);
+  });
+});

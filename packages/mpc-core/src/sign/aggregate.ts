@@ -126,8 +126,9 @@ function aggregateTyped<E>(
   const { field } = suite;
   const prep = preparePublic(suite, pub);
   const shares = shareMap(rawShares);
-  checkShareSet(pkg, shares);
+  // The package first: a malformed entry is named as the package's field, as verifyShare names it.
   const ctx = computeContext(suite, prep, pkg);
+  checkShareSet(pkg, shares);
   let z = 0n;
   let malformed = false;
   for (const s of ctx.signers) {

@@ -142,3 +142,41 @@ describe('differential against noble FROST', () => {
     );
   });
 });
+
+/**
+ * A 33-byte group key is a compressed point: with a prefix other than 0x02 or 0x03 it is no key,
+ * and `verify` says false for it, as noble's schnorr_FROST does, whatever the prefix byte.
+ */
+describe('FROST(secp256k1-TR) verify: the group key prefix', () => {
+  it('a valid signature under a key with any other first byte is refused, by both', () => {
+    const suite = ciphersuites.secp256k1tr;
+    const rng = seededRng(5);
+    const { publicPackage, keyPackages } = trustedDealer(suite, { min: 2, max: 3 }, { rng });
+    const msg = new Uint8Array([1, 2, 3]);
+    const nonces = keyPackages.slice(0, 2).map((kp) => commit(suite, kp, rng));
+    const pkg = { commitments: nonces.map((n) => n.commitment), message: msg };
+    const shares = keyPackages
+      .slice(0, 2)
+      .map((kp, i) => signShare(suite, kp, nonces[i]!, pkg, publicPackage));
+    const sig = aggregate(suite, pkg, shares, publicPackage);
+    expect(verify(suite, publicPackage.groupPublicKey, msg, sig)).toBe(true);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }).filter((b) => b !== 2 && b !== 3),
+        (prefix) => {
+          const key = Uint8Array.from(publicPackage.groupPublicKey);
+          key[0] = prefix;
+          let noble: boolean;
+          try {
+            noble = schnorr_FROST.verify(sig, msg, key);
+          } catch {
+            noble = false;
+          }
+          expect(noble).toBe(false);
+          expect(verify(suite, key, msg, sig)).toBe(false);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

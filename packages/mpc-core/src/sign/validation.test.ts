@@ -13,6 +13,7 @@ import {
   type Round1Commitment,
   signShare,
   trustedDealer,
+  verifyShare,
 } from '../index.js';
 import { seededRng } from '../test-helpers/rng.js';
 
@@ -200,6 +201,27 @@ describe('signShare: nonces that do not make their commitment', () => {
       );
       // Not used up by the refusal: with their own commitment they still sign, once.
       expect(signShare(suite, alice, a, pkg(a.commitment), publicPackage).share.length).toBeGreaterThan(0);
+    });
+  }
+});
+
+/** A malformed commitment entry is the package's fault, named alike by aggregate and verifyShare. */
+describe('aggregate: a malformed signing package is named as the package field', () => {
+  const suite = ciphersuites.ed25519 as AnyCiphersuite;
+  const rng = seededRng(43);
+  const { publicPackage, keyPackages } = trustedDealer(suite, { min: 2, max: 3 }, { rng });
+  const nonces = keyPackages.slice(0, 2).map((kp) => commit(suite, kp, rng));
+  const good = { commitments: nonces.map((n) => n.commitment), message: new Uint8Array([1]) };
+  const share = signShare(suite, keyPackages[1]!, nonces[1]!, good, publicPackage);
+  for (const [label, entry] of [
+    ['a null entry', null],
+    ['a numeric identifier', { ...nonces[0]!.commitment, identifier: 1 }],
+  ] as const) {
+    it(label, () => {
+      const pkg = { commitments: [entry as never, nonces[1]!.commitment], message: good.message };
+      const fields = fieldsOf(() => aggregate(suite, pkg, [share], publicPackage));
+      expect(fields[0]).toMatch(/^signingPackage\.commitments\[0\]/);
+      expect(fields).toEqual(fieldsOf(() => verifyShare(suite, pkg, share, publicPackage)));
     });
   }
 });

@@ -116,6 +116,9 @@ export const secp256k1TrSuite: Ciphersuite<K1Point> = Object.freeze({
   /** BIP-340 verification; the key may be x-only (32 bytes) or compressed (33 bytes). */
   verifySignature(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
     if (sig.length !== 64) return false;
+    // A 33-byte key is a compressed point (SEC1 prefix 0x02 or 0x03, as noble's schnorr_FROST
+    // reads it); BIP-340 verification uses its x only. Any other prefix is not a key.
+    if (publicKey.length === 33 && publicKey[0] !== 0x02 && publicKey[0] !== 0x03) return false;
     const x = publicKey.length === 33 ? publicKey.subarray(1) : publicKey;
     if (x.length !== 32) return false;
     try {
