@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../policy/defaults.js';
-import { context, GOOD_IMAGE, proposalFor } from '../policy/test-helpers/fixtures.js';
+import { buildApprovalProposal } from '../policy/proposal.js';
+import { context, GOOD_IMAGE, NOW, proposalFor, signApproval } from '../policy/test-helpers/fixtures.js';
 import { type QualityAssuranceInput, runVerification } from './quality-assurance.js';
 
 const policy = defaultPolicy('quality-assurance');
@@ -167,5 +168,56 @@ describe('quality assurance', () => {
       mandatory: false,
     });
     expect(report.verdict).toBe('pass');
+  });
+
+  describe('a human approval checked after execution', () => {
+    const bare = proposalFor('rbac_changes');
+    // Valid from 11:30 to 11:59:30; verification runs at 12:00 (NOW).
+    const approval = signApproval(bare, { expires_at: '2026-11-25T11:59:30Z' });
+    const approved = buildApprovalProposal(bare, approval);
+    const executed = {
+      incident_id: 'inc-0001',
+      proposal_digest: approved.proposal_digest,
+      status: 'succeeded' as const,
+      executor: 'dry-run',
+    };
+    const compliance = (input: QualityAssuranceInput) =>
+      runVerification(policy, input, context()).stages.find((s) => s.name === 'policy_compliance');
+
+    it('is judged when the order was issued, so one that ran out since does not veto the change', () => {
+      expect(
+        compliance({ proposal: approved, execution: executed, ordered_at: '2026-11-25T11:45:00Z' }),
+      ).toMatchObject({ status: 'pass' });
+    });
+
+    it('is judged now when it had run out before the order, without an order time, or before execution', () => {
+      const late = { proposal: approved, execution: executed, ordered_at: '2026-11-25T11:59:45Z' };
+      const unknownTime = { proposal: approved, execution: executed };
+      const notExecuted = { proposal: approved, ordered_at: '2026-11-25T11:45:00Z' };
+      const unreal = { proposal: approved, execution: executed, ordered_at: 'yesterday' };
+      for (const input of [late, unknownTime, notExecuted, unreal]) {
+        expect(compliance(input)).toMatchObject({
+          status: 'fail',
+          detail: 'refused by human_approval.expired',
+        });
+      }
+    });
+
+    it('an order time in the future counts as now', () => {
+      const ahead = new Date(NOW + 3600_000).toISOString();
+      expect(compliance({ proposal: approved, execution: executed, ordered_at: ahead })).toMatchObject({
+        status: 'fail',
+      });
+    });
+
+    it('keeps every other rule: a forged approval still fails at the order time', () => {
+      const forged = buildApprovalProposal(bare, {
+        ...approval,
+        signature: approval.signature.replace(/.{4}$/, 'AAAA'),
+      });
+      expect(
+        compliance({ proposal: forged, execution: executed, ordered_at: '2026-11-25T11:45:00Z' }),
+      ).toMatchObject({ status: 'fail', detail: 'refused by human_approval.signature' });
+    });
   });
 });

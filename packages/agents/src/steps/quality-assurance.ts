@@ -49,6 +49,12 @@ export interface QualityAssuranceInput {
   proposal: unknown;
   artifacts?: VerificationArtifacts;
   execution?: ExecutionResultSummary;
+  /**
+   * When the threshold-signed order of an executed change was issued (RFC 3339: the
+   * `ExecutionOrder` envelope's timestamp). With `execution`, the policy check judges a human
+   * approval's validity window at that time, when the parties signed, not at verification.
+   */
+  ordered_at?: string;
 }
 
 export type StageStatus = 'pass' | 'fail' | 'skipped';
@@ -104,7 +110,10 @@ export function runVerification(
       );
     },
     policy_compliance: () => {
-      const outcome = checkProposal(policy, policy.role, input.proposal, ctx);
+      const outcome = checkProposal(policy, policy.role, input.proposal, {
+        ...ctx,
+        now: judgedAt(input, ctx),
+      });
       return outcome.decision === 'approve'
         ? pass('every policy rule holds')
         : fail(`refused by ${outcome.rule}`);
@@ -194,6 +203,18 @@ export function runVerification(
     verdict: vetoedBy.length > 0 ? 'veto' : 'pass',
     vetoed_by: vetoedBy,
   };
+}
+
+/**
+ * The time the policy check runs at. Before execution: now. After it: when the order was issued
+ * (never later than now), since the parties judged the human approval then and the change was
+ * made on it; an approval that runs out while the change executes does not undo it. The rules
+ * read the time for the approval's window alone, so every other rule is checked as before.
+ */
+function judgedAt(input: QualityAssuranceInput, ctx: EvaluationContext): number {
+  if (input.execution === undefined || typeof input.ordered_at !== 'string') return ctx.now;
+  const ordered = Date.parse(input.ordered_at);
+  return Number.isFinite(ordered) ? Math.min(ordered, ctx.now) : ctx.now;
 }
 
 /** The image a change deploys, when it names one. */

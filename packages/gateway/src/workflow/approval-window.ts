@@ -1,9 +1,11 @@
 /**
  * The validity window of a human approval, checked at the gateway exactly as the parties check it
  * before they sign: the `human_approval.expired` rule in packages/agents/src/policy/rules.ts
- * (`checkHumanApproval`), whose conditions `@aaps/agents` exports as `approvalWindowIssues`. An
- * approval the gateway let through but every party refuses would end the incident `rejected`;
- * checked here, it is a 400 instead and the incident keeps waiting for a good one.
+ * (`checkHumanApproval`), whose conditions `@aaps/agents` exports as `approvalWindowIssues`.
+ * Checked here, an approval every party would refuse is a 400 and the incident keeps waiting for a
+ * good one. The check uses the parties' default limits: one a party's own, stricter policy refuses
+ * (or one that ran out while the incident waited) sends the incident back to `awaiting_human`
+ * (runner.ts), where a new one can be posted.
  */
 import {
   type ApprovalWindowRules,

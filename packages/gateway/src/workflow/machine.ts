@@ -39,7 +39,7 @@ export const INCIDENT_EVENTS = [
   /** The change is applied (or recorded, for dry-run); quality assurance verifies it. */
   'executed',
   'verification_passed',
-  /** Quality assurance vetoed and nothing could be rolled back. */
+  /** Quality assurance vetoed (or could not verify the change) and nothing could be rolled back. */
   'verification_failed',
   /** A failed execution or a vetoed change was undone. */
   'rolled_back',
@@ -129,7 +129,8 @@ export function transition(state: IncidentState, event: IncidentEvent): Incident
  * - `step.retrying` while a step is tried again after a transient failure, `evidence.retrying`
  *   while an ended incident's sealing is: `{code, message, attempt, next_in_ms}` (sealing adds
  *   `refused`, `party:rule` of each party that refused to sign), plus
- *   `waiting_for` (the party ids) when an approval waits for an unreachable veto holder;
+ *   `waiting_for` (the party ids) when an approval or a verification waits for an unreachable veto
+ *   holder;
  * - `occurrence.joined`: another occurrence of the problem (a new delivery, not a redelivery)
  *   joined the open incident: `{source, ref, occurrence_key, occurrence, evidence_refs, message}`;
  * - `source.resolved`: the source reported the problem gone after the incident had changed

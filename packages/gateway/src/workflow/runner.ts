@@ -46,7 +46,12 @@ import { quorumFailureOf } from '../quorum-failure.js';
 import { type GatewayStore, StoreWriteError } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { verifyHumanApproval, verifyHumanRejection } from '../trust.js';
-import { checkApprovalWindow, DEFAULT_APPROVAL_WINDOW } from './approval-window.js';
+import {
+  type ApprovalWindowRules,
+  approvalWindowIssues,
+  checkApprovalWindow,
+  DEFAULT_APPROVAL_WINDOW,
+} from './approval-window.js';
 import type { IncidentEvents } from './events.js';
 import {
   type IncidentEvent,
@@ -90,14 +95,15 @@ export interface RunnerDeps {
   /**
    * How long a step that keeps failing with UNAVAILABLE or TIMEOUT is tried, ms from its first
    * failure, before the incident ends `failed` with that reason (default 30000; 0: no retries).
-   * Not for an approval that fails only because quality assurance is unreachable: it waits.
+   * Not for an approval that fails only because quality assurance is unreachable, nor for the
+   * verification of an executed change while it is: they wait.
    */
   retryBudgetMs: number;
   /**
    * The longest wait between two tries at sealing an ended incident's evidence, ms (default
    * 60000). Sealing has no budget: it is tried for as long as the runner runs, and on restart.
-   * Also the longest wait between two tries of an approval waiting for an unreachable required
-   * party (quality assurance), which has no budget either.
+   * Also the longest wait between two tries of an approval or a verification waiting for an
+   * unreachable required party (quality assurance), which have no budget either.
    */
   sealRetryMaxDelayMs: number;
   /**
@@ -154,8 +160,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
 
 /**
- * The required parties an approval that failed `UNAVAILABLE` waits for (`details.waiting_for`, set
- * in the `awaiting_approval` step), or none.
+ * The required parties an approval or a verification that failed `UNAVAILABLE` waits for
+ * (`details.waiting_for`, set in the `awaiting_approval` step and by `#verify`), or none.
  */
 function requiredPartiesWaitedFor(e: unknown): string[] {
   const list = isAapsError(e) ? e.details['waiting_for'] : undefined;
@@ -322,8 +328,8 @@ export class WorkflowRunner {
 
   /**
    * Resolves once no incident is being driven or waiting to be tried again. A step waits at most
-   * `retryBudgetMs`; a sealing that keeps failing, and an approval waiting for an unreachable
-   * required party (quality assurance), wait until they succeed (or `close`).
+   * `retryBudgetMs`; a sealing that keeps failing, and an approval or a verification waiting for
+   * an unreachable required party (quality assurance), wait until they succeed (or `close`).
    */
   async idle(): Promise<void> {
     while (this.#running.size > 0 || this.#retries.size > 0 || this.#notes.size > 0) {
@@ -508,10 +514,7 @@ export class WorkflowRunner {
       }
       // The parties' own window rule: an approval they would all refuse is a 400 here, and the
       // incident keeps waiting, instead of going on to be rejected.
-      checkApprovalWindow(approval, this.#d.now(), {
-        ...DEFAULT_APPROVAL_WINDOW,
-        ...(this.#d.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: this.#d.clockSkewSeconds }),
-      });
+      checkApprovalWindow(approval, this.#d.now(), this.#approvalWindow());
       record.transcript.push(envelope);
       record.human_approvals.push(approval);
       record.decision = { ...record.decision, proposal: { ...proposal, human_approval: approval } };
@@ -520,6 +523,33 @@ export class WorkflowRunner {
       this.start(id);
       return record;
     });
+  }
+
+  /** The window the gateway holds a human approval to: the parties' default, with its clock skew. */
+  #approvalWindow(): ApprovalWindowRules {
+    return {
+      ...DEFAULT_APPROVAL_WINDOW,
+      ...(this.#d.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: this.#d.clockSkewSeconds }),
+    };
+  }
+
+  /**
+   * `awaiting_approval -> awaiting_human` (`human_required`) for an approval the parties will not
+   * sign because of its human approval alone: the timeline entry says why (`detail`), the stale
+   * approval leaves the proposal (it stays in `human_approvals`, and its envelope in the
+   * transcript), and the incident waits for a person, who may send a new one.
+   */
+  #backToHuman(r: IncidentRecord, actor: string, detail: Record<string, unknown>): Promise<void> {
+    if (r.decision !== undefined) {
+      const proposal = { ...r.decision.proposal };
+      delete proposal.human_approval;
+      r.decision = { ...r.decision, proposal };
+    }
+    this.#advance(r, 'human_required', actor, {
+      ...detail,
+      note: 'back to a person, who may send a new human approval',
+    });
+    return this.#save(r);
   }
 
   /**
@@ -908,7 +938,9 @@ export class WorkflowRunner {
         }
         // An approval that has no quorum only because a party every approval quorum must include
         // (quality assurance, a veto holder) is unreachable waits for that party with no budget,
-        // as sealing does: the approval cannot go on without it, and it is no verdict.
+        // as sealing does: the approval cannot go on without it, and it is no verdict. So does the
+        // verification of an executed change while quality assurance is unreachable (`#verify`):
+        // giving up would leave the change in place unverified.
         const waitingFor = TRANSIENT.has(info.code) ? requiredPartiesWaitedFor(e) : [];
         if (waitingFor.length > 0) {
           const t = this.#failedTry(id, fresh.state, info.code, true);
@@ -1027,6 +1059,17 @@ export class WorkflowRunner {
         const backing = backingFromTranscript(r.transcript);
         if (proposal === undefined || backing === undefined)
           throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'no proposal to approve');
+        // A human approval that ran out while the incident waited here (for quality assurance, a
+        // restart) goes back to a person before the parties are asked: they would all refuse it.
+        const window =
+          proposal.human_approval === undefined
+            ? []
+            : approvalWindowIssues(proposal.human_approval, d.now(), this.#approvalWindow());
+        if (window.length > 0) {
+          return this.#backToHuman(r, 'gateway', {
+            approval_window: window.map((i) => `${i.field} ${i.problem}`),
+          });
+        }
         try {
           const result = await d.coordinator.signApproval(proposal, backing);
           r.approval = {
@@ -1072,9 +1115,16 @@ export class WorkflowRunner {
               details: { refusals, ...(waitingFor.length > 0 ? { waiting_for: waitingFor } : {}) },
             });
           }
+          const refused = refusals.map((x) => `${x.party}:${x.rule}`);
+          // Refused for the human approval alone (run out, longer than a party's policy accepts,
+          // missing where a party's policy wants one): nobody said no to the change, so a person
+          // decides again, and may send a new approval.
+          if (refusals.length > 0 && refusals.every((x) => x.rule.startsWith('human_approval.'))) {
+            return this.#backToHuman(r, 'parties', { refusals: refused });
+          }
           r.approval = { signature: '', signers: [], refusals, misbehaved: [] };
           r.reason = { code: e.code, message: e.message };
-          this.#advance(r, 'rejected', 'parties', { refusals: refusals.map((x) => `${x.party}:${x.rule}`) });
+          this.#advance(r, 'rejected', 'parties', { refusals: refused });
         }
         return this.#save(r);
       }
@@ -1113,18 +1163,28 @@ export class WorkflowRunner {
         return this.#finishExecution(r, order, record);
       }
       case 'verifying': {
-        // After a crash between the veto and its rollback, the veto stands: go on to the rollback.
-        const vetoed = r.pending === 'rollback' && r.verification?.verdict === 'veto';
-        const report: VerificationReport = vetoed
-          ? (r.verification as VerificationReport)
-          : ((await this.#agent(r, 'quality-assurance', this.#artifacts(r)))[0]
-              ?.payload as unknown as VerificationReport);
-        r.verification = report;
+        // After a crash between the decision to undo the change (a veto, or a verification that
+        // could not be completed) and the rollback, that decision stands: go on to the rollback.
+        const decided = r.pending === 'rollback';
+        const report = decided ? r.verification : await this.#verify(r);
         const actor = 'quality-assurance';
-        if (report.verdict === 'pass') {
+        if (report?.verdict === 'pass') {
+          r.verification = report;
           this.#advance(r, 'verification_passed', actor, { verdict: 'pass' });
           return this.#save(r);
         }
+        if (report !== undefined) {
+          r.verification = report;
+          r.reason = {
+            code: 'POLICY_REFUSED',
+            message: `quality assurance vetoed: ${report.vetoed_by.join(', ')}`,
+          };
+        }
+        // Without a report, `#verify` set the reason (why verification could not be completed).
+        const why =
+          report !== undefined
+            ? { vetoed_by: report.vetoed_by }
+            : { verification: 'not completed', ...(r.reason ?? { code: 'INTERNAL', message: '' }) };
         r.pending = 'rollback';
         await this.#save(r);
         const order = lastPayload<ExecutionOrderPayload>(r.transcript, 'ExecutionOrder');
@@ -1154,24 +1214,13 @@ export class WorkflowRunner {
             status: rollback.done ? 'rolled_back' : 'failed',
             executor: d.executor.name,
             rollback,
-            cause: { vetoed_by: report.vetoed_by },
+            cause: why,
           }),
         );
         delete r.pending;
-        r.reason = {
-          code: 'POLICY_REFUSED',
-          message: `quality assurance vetoed: ${report.vetoed_by.join(', ')}`,
-        };
         if (rollback.done)
-          this.#advance(r, 'rolled_back', MAINTENANCE_AGENT, {
-            vetoed_by: report.vetoed_by,
-            rollback: rollback.detail,
-          });
-        else
-          this.#advance(r, 'verification_failed', actor, {
-            vetoed_by: report.vetoed_by,
-            rollback: rollback.detail,
-          });
+          this.#advance(r, 'rolled_back', MAINTENANCE_AGENT, { ...why, rollback: rollback.detail });
+        else this.#advance(r, 'verification_failed', actor, { ...why, rollback: rollback.detail });
         return this.#save(r);
       }
       default:
@@ -1280,6 +1329,46 @@ export class WorkflowRunner {
       };
     }
     return { deployment_history: history, sources };
+  }
+
+  /**
+   * Quality assurance's report on the executed change. Nothing the parties approved stays in place
+   * unverified (fail closed). Quality assurance verifies every executed change as it signs every
+   * approval, so while it is unreachable (`UNAVAILABLE`, `TIMEOUT`) the incident waits for it with
+   * no budget, as an approval does (the error names it in `waiting_for`, see `#drive`). A
+   * verification that fails otherwise (an input refused, no report) cannot be completed: the change
+   * is undone as after a veto, so this returns `undefined` with `r.reason` saying why.
+   */
+  async #verify(r: IncidentRecord): Promise<VerificationReport | undefined> {
+    try {
+      const [env] = await this.#agent(r, 'quality-assurance', this.#artifacts(r));
+      const report = env?.payload as Partial<VerificationReport> | undefined;
+      const known =
+        report?.verdict === 'pass' || (report?.verdict === 'veto' && Array.isArray(report.vetoed_by));
+      if (!known)
+        throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'quality assurance sent no verification report');
+      return report as VerificationReport;
+    } catch (e) {
+      const info = errorInfo(e);
+      if (TRANSIENT.has(info.code)) {
+        const parties = await this.#d.coordinator.keys().then(
+          (k) => k.parties.filter((p) => p.role === 'quality-assurance').map((p) => p.id),
+          () => [],
+        );
+        const waitingFor = parties.length > 0 ? parties : ['quality-assurance'];
+        throw new ProtocolError(
+          info.code as 'UNAVAILABLE' | 'TIMEOUT',
+          `verification waits for ${waitingFor.join(', ')}, which verifies every executed change: ${info.message}`,
+          [],
+          { details: { waiting_for: waitingFor }, cause: e },
+        );
+      }
+      r.reason = {
+        code: info.code,
+        message: `quality assurance could not verify the change: ${info.message}`,
+      };
+      return undefined;
+    }
   }
 
   /** Verification artifacts the signal carried (scan, signature, provenance, tests). */

@@ -122,7 +122,8 @@ export function roleStepRequest(role: AgentRole, input: AgentStepInput): RoleSte
       };
     }
     case 'quality-assurance': {
-      const order = lastPayload<{ proposal?: unknown }>(transcript, 'ExecutionOrder');
+      const orderEnv = transcript.findLast((e) => e.meta.message_type === 'ExecutionOrder');
+      const order = orderEnv?.payload as { proposal?: unknown } | undefined;
       const decision = lastPayload<ApprovalDecisionPayload>(transcript, 'ApprovalDecision');
       const proposal = need(order?.proposal ?? decision?.proposal, 'proposal');
       const execution = lastPayload<Record<string, unknown>>(transcript, 'ExecutionResult');
@@ -131,6 +132,8 @@ export function roleStepRequest(role: AgentRole, input: AgentStepInput): RoleSte
         input: {
           proposal,
           ...(execution === undefined ? {} : { execution: execution as never }),
+          // When the order was issued: the human approval's window is judged then (quality-assurance.ts).
+          ...(orderEnv === undefined ? {} : { ordered_at: orderEnv.meta.timestamp }),
           ...(isObject(extra['artifacts']) ? { artifacts: extra['artifacts'] as never } : {}),
         },
       };
