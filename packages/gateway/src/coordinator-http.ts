@@ -46,6 +46,7 @@ import {
   hexToBytes,
   type Identifier,
   type IdentityKey,
+  isAapsError,
   PolicyRefusal,
   ProtocolError,
   type PublicKeyPackage,
@@ -68,8 +69,9 @@ import type {
   PooledRisk,
   ThresholdResult,
 } from './coordinator.js';
-import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, survey } from './key-refresh.js';
+import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, type Survey, survey } from './key-refresh.js';
 import { quorumUnreachable } from './quorum-failure.js';
+import { untilAborted } from './until-aborted.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
 export interface HttpCoordinatorOptions {
@@ -513,14 +515,30 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
 }
 
 /**
- * Run the DKG across the roster's party processes (first start), or fetch the existing public
- * package (later starts). Saves `public-package.json` in `dataDir` and returns the group key.
+ * Run the DKG across the roster's party processes (first start), or take the key the parties
+ * already hold (later starts), repairing a party that lost its share. Saves `public-package.json`
+ * in `dataDir` and returns the group key.
+ *
+ * With `saved` (the public package of record) the parties must hold that group key: it is what
+ * everything signed so far verifies against, so a lost or swapped key is refused, never replaced
+ * by a new DKG. Without a record, a key fewer than k parties hold (a first DKG cut short in round
+ * 3) cannot have signed anything and never can: a new DKG replaces it.
  */
 export async function runDkg(opts: {
   roster: Roster;
   gatewayKey: IdentityKey;
   dataDir: string;
   log: (line: string) => void;
+  /** The public package of record (`readSavedPublicPackage`), if any. */
+  saved?: unknown;
+  /** Stop waiting (a stop signal during start-up): the returned promise rejects with its reason. */
+  signal?: AbortSignal;
+  /**
+   * Let `holders` take a replacing key (their operator's `allow_key_replace`). `aaps up`, which
+   * runs the parties, restarts them with it on; returns how to turn it off again. Without it the
+   * parties' own setting decides, and a refusal names the step to take.
+   */
+  allowReplace?: (holders: readonly string[]) => Promise<() => Promise<void>>;
 }): Promise<{ groupPublicKey: string; publicPackage: unknown }> {
   const suite = getCiphersuite(opts.roster.ciphersuite);
   const client = new PartyClient({
@@ -528,34 +546,24 @@ export async function runDkg(opts: {
     caller: { id: opts.roster.gateway.id, key: opts.gatewayKey },
     timeoutMs: 60_000,
   });
-  const found = await survey(client, opts.roster, 'startup');
-  const { noKey } = found;
+  const wait = <T>(p: Promise<T>) => untilAborted(p, opts.signal);
+  const found = await wait(survey(client, opts.roster, 'startup'));
   const unreachable = found.unreachable.map((u) => u.id);
-  const keys = new Set(found.groupKeys.values());
-  const text = mostHeld(found);
-  if (text !== undefined && keys.size === 1 && unreachable.length === 0) {
-    // One group key. The package most parties hold is the group's; a party on another one (a
-    // refresh that missed it, an old backup restored) or with none (a wiped disk) is repaired
-    // from k holders instead of re-keying, so the group key — and every signature made with it —
-    // stays valid.
+  const k = opts.roster.threshold.min;
+  const file = join(opts.dataDir, 'public-package.json');
+
+  /** Repair every party not holding `text` from its holders; save and return it. */
+  const keepHeld = async (text: string, groupKey: string) => {
     const group = { owners: holdersOf(found, text), json: found.packages.get(text) };
-    const groupKey = found.groupKeys.get(text)!;
-    const k = opts.roster.threshold.min;
     const behind = opts.roster.parties.map((p) => p.id).filter((id) => !group.owners.includes(id));
-    if (behind.length > 0 && group.owners.length < k) {
-      throw new AapsError(
-        'QUORUM_UNREACHABLE',
-        `only ${group.owners.length} parties share one key package (${behind.join(', ')} hold another or none): fewer than ${k} cannot repair the others`,
-      );
-    }
     for (const id of behind) {
       opts.log(
-        noKey.includes(id)
+        found.noKey.includes(id)
           ? `keys: ${id} holds no key: repairing its share`
           : `keys: ${id} holds another key package than the ${group.owners.length} others (a refresh it missed, or an old backup restored): repairing its share`,
       );
     }
-    const fixed = await repairOnto(client, opts.roster, group.json, group.owners, behind, opts.log);
+    const fixed = await wait(repairOnto(client, opts.roster, group.json, group.owners, behind, opts.log));
     if (fixed.failed.length > 0) {
       throw new AapsError(
         'UNAVAILABLE',
@@ -565,12 +573,41 @@ export async function runDkg(opts: {
     opts.log(`keys: reusing group key ${groupKey} held by all ${opts.roster.parties.length} parties`);
     writeSavedPublicPackage(opts.dataDir, group.json);
     return { groupPublicKey: groupKey, publicPackage: group.json };
+  };
+
+  if (opts.saved !== undefined) {
+    const record = PublicKeyPackageCodec.fromJSON(opts.saved, suite.id).value;
+    const recordKey = bytesToHex(record.groupPublicKey);
+    if (unreachable.length > 0) {
+      throw new AapsError(
+        'UNAVAILABLE',
+        `cannot check that the parties hold the group key of record ${recordKey} (unreachable: ${unreachable.join(', ')}); start every party and retry`,
+      );
+    }
+    // The record's group key, in the package the most parties hold (a refresh the file missed
+    // keeps the group key): k holders repair the rest.
+    const recordText = canonicalize(opts.saved);
+    const ours = [...new Set(found.held.values())]
+      .filter((t) => found.groupKeys.get(t) === recordKey)
+      .map((t) => ({ t, n: holdersOf(found, t).length }))
+      .sort((x, y) => y.n - x.n || Number(y.t === recordText) - Number(x.t === recordText))[0];
+    if (ours !== undefined && ours.n >= k) {
+      if (ours.t !== recordText)
+        opts.log(
+          `keys: the parties hold a newer package of group key ${recordKey} than ${file}: taking theirs`,
+        );
+      return keepHeld(ours.t, recordKey);
+    }
+    throw new AapsError(
+      'CONFLICT',
+      `${file} records group key ${recordKey} (${record.threshold.min}-of-${record.threshold.max}), but ${describeHeld(found, recordKey, k)}: restore the parties' stores (aaps party restore), or move ${file} away to run a new DKG (a new group key)`,
+    );
   }
-  if (found.held.size > 0 || unreachable.length > 0) {
+
+  if (unreachable.length > 0) {
     // Never re-key on a partial view: a slow or unreachable party is not a lost key.
     const why = [
-      unreachable.length ? `unreachable: ${unreachable.join(', ')}` : '',
-      keys.size > 1 ? `parties hold ${keys.size} different group keys` : '',
+      `unreachable: ${unreachable.join(', ')}`,
       found.held.size ? `holding a key: ${[...found.held.keys()].join(', ')}` : '',
     ]
       .filter(Boolean)
@@ -580,13 +617,73 @@ export async function runDkg(opts: {
       `refusing to run a new DKG over existing keys (${why}); start every party and retry`,
     );
   }
-  const result = await runDkgOverHttp(client, suite, {
-    sessionId: `dkg-${Date.now().toString(36)}`,
-    progress: opts.log,
-  });
+  const text = mostHeld(found);
+  const keys = new Set(found.groupKeys.values());
+  if (text !== undefined && holdersOf(found, text).length >= k) {
+    if (keys.size > 1) {
+      throw new AapsError(
+        'UNAVAILABLE',
+        `refusing to run a new DKG over existing keys (parties hold ${keys.size} different group keys; holding a key: ${[...found.held.keys()].join(', ')}); start every party and retry`,
+      );
+    }
+    // One group key. The package most parties hold is the group's; a party on another one (a
+    // refresh that missed it, an old backup restored) or with none (a wiped disk) is repaired
+    // from k holders instead of re-keying, so the group key — and every signature made with it —
+    // stays valid.
+    return keepHeld(text, found.groupKeys.get(text)!);
+  }
+  let replace: { holders: string[]; restore?: () => Promise<void> } | undefined;
+  if (text !== undefined) {
+    // No record and no package k parties hold: fewer than k shares of any key exist, so no
+    // signature was ever made with one (a first DKG cut short in round 3) and none can be.
+    const holders = [...found.held.keys()];
+    opts.log(
+      `keys: no ${file}, and only ${holders.join(', ')} hold a key share (fewer than the ${k} a signature needs): nothing can have been signed with it; running a new DKG that replaces it`,
+    );
+    replace = { holders };
+    if (opts.allowReplace) replace.restore = await opts.allowReplace(holders);
+  }
+  let result: Awaited<ReturnType<typeof runDkgOverHttp>>;
+  try {
+    result = await wait(
+      runDkgOverHttp(client, suite, {
+        sessionId: `dkg-${Date.now().toString(36)}`,
+        progress: opts.log,
+        ...(replace === undefined ? {} : { replace: true }),
+      }),
+    );
+  } catch (e) {
+    if (replace !== undefined && isAapsError(e) && e.code === 'FORBIDDEN') {
+      throw new AapsError(
+        'FORBIDDEN',
+        `a new DKG must replace the unusable key share of ${replace.holders.join(', ')}: restart them with --allow-key-replace true (AAPS_PARTY_ALLOW_KEY_REPLACE), start the gateway again, then turn it off`,
+        { cause: e },
+      );
+    }
+    throw e;
+  } finally {
+    await replace?.restore?.();
+  }
   const json = PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage);
   writeSavedPublicPackage(opts.dataDir, json);
   return { groupPublicKey: result.groupPublicKeyHex, publicPackage: json };
+}
+
+/** What the parties hold, against the group key of record, for a refusal. */
+function describeHeld(found: Survey, recordKey: string, k: number): string {
+  const byKey = new Map<string, string[]>();
+  for (const [id, text] of found.held) {
+    const key = found.groupKeys.get(text) ?? '?';
+    byKey.set(key, [...(byKey.get(key) ?? []), id]);
+  }
+  const parts = [...byKey].map(([key, ids]) =>
+    key === recordKey
+      ? `only ${ids.join(', ')} hold it (fewer than the ${k} that can repair the others)`
+      : `${ids.join(', ')} hold another group key ${key}`,
+  );
+  if (found.noKey.length > 0)
+    parts.push(byKey.size === 0 ? 'no party holds a key' : `${found.noKey.join(', ')} hold none`);
+  return parts.join('; ');
 }
 
 /**

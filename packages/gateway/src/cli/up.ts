@@ -5,7 +5,7 @@
  * gateway instead (no processes, no DKG) for quick demos.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -16,10 +16,11 @@ import {
   type PartySpec,
   parseRoster,
   ROLE_NAMED_PARTIES,
+  type Roster,
   readJsonFile,
   spawnParty,
 } from '@aaps/agents';
-import { AapsError, bytesToHex, type IdentityKey, ValidationError } from '@aaps/mpc-core';
+import { AapsError, bytesToHex, firstMessageLine, type IdentityKey, ValidationError } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
 import {
@@ -33,6 +34,7 @@ import type { TokenGrant } from '../middleware/auth.js';
 import { describeGrants } from '../middleware/token-file.js';
 import { describeDrift, rosterDrift } from '../roster-drift.js';
 import type { TrustedKeys } from '../trust.js';
+import { untilAborted } from '../until-aborted.js';
 import { withDataDirLock } from './data-dir-lock.js';
 import { openLogFile } from './log-file.js';
 import { type Supervisor, superviseParties } from './party-supervisor.js';
@@ -125,25 +127,135 @@ function approverKeys(dataDir: string, ids: readonly string[]): Record<string, I
   return out;
 }
 
-/** Ports of an existing roster, so a second start keeps the parties' URLs. */
-function savedPorts(dataDir: string): number[] | undefined {
-  const path = join(dataDir, 'roster.json');
-  if (!existsSync(path)) return undefined;
+/** The ids `aaps up` gives its parties, in roster order. */
+const UP_IDS = UP_PARTIES.map((p) => p.id);
+
+/** Whether `url` is a loopback `http` URL, as `aaps up` writes its parties' URLs. */
+function isLoopbackUrl(url: string): boolean {
   try {
-    const roster = parseRoster(readJsonFile(path, 'roster'));
-    return roster.parties.map((p) => Number(new URL(p.url).port));
+    const u = new URL(url);
+    return (
+      u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost') && u.port !== ''
+    );
   } catch {
-    return undefined;
+    return false;
   }
+}
+
+/**
+ * The roster a previous `aaps up` wrote in `dataDir`, if any, checked before anything is written:
+ * a roster of other parties (another deployment's: an `aaps gateway` data directory) or of another
+ * threshold or ciphersuite than asked is the operator's to sort out, never rewritten (a new roster
+ * means a new DKG, a new group key). A problem is a `UsageError`.
+ */
+function readUpRoster(config: GatewayConfig): Roster | undefined {
+  const path = join(config.dataDir, 'roster.json');
+  if (!existsSync(path)) return undefined;
+  let roster: Roster;
+  try {
+    roster = parseRoster(readJsonFile(path, 'roster'));
+  } catch (e) {
+    throw new UsageError(
+      `${path} is not a roster aaps up can read (${firstMessageLine(e)}): move it away, or give aaps up another --data-dir`,
+      { cause: e },
+    );
+  }
+  const ids = roster.parties.map((p) => p.id);
+  const foreign = roster.parties.find((p, i) => p.id !== UP_IDS[i] || !isLoopbackUrl(p.url));
+  if (foreign !== undefined || ids.length !== UP_IDS.length) {
+    const what = foreign === undefined ? `${ids.length} parties` : `party ${foreign.id} at ${foreign.url}`;
+    throw new UsageError(
+      `${path} is not a roster aaps up wrote (${what}): for parties on their own hosts run aaps gateway --data-dir ${config.dataDir}, or give aaps up another --data-dir`,
+    );
+  }
+  const t = roster.threshold;
+  if (t.min !== config.threshold || roster.ciphersuite !== config.ciphersuite) {
+    const flag = t.min !== config.threshold ? `--threshold ${t.min}` : `--ciphersuite ${roster.ciphersuite}`;
+    throw new UsageError(
+      `${config.dataDir} holds a ${t.min}-of-${t.max} ${roster.ciphersuite} key; start it with ${flag}, or use a new --data-dir`,
+    );
+  }
+  return roster;
+}
+
+/** The saved public package (`readSavedPublicPackage`), a problem with it a `UsageError`. */
+function savedPackage(dataDir: string, roster: Roster): unknown | undefined {
+  try {
+    return readSavedPublicPackage(dataDir, roster);
+  } catch (e) {
+    if (e instanceof AapsError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+/** `--data-dir` must be a directory (or not exist yet). */
+function checkDataDir(dataDir: string): void {
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory())
+    throw new UsageError(`--data-dir: ${dataDir} is not a directory`);
+}
+
+/** A party's data directory and its store hold key shares: owner only (0700). */
+function ownerOnly(path: string): void {
+  try {
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** The exit code for a stop signal during start-up (128 + the signal's number). */
+const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Run `startUp` until it ends or the user asks to stop, whichever comes first. On a stop signal
+ * `startUp`'s abort signal fires (its waits end: a DKG survey on a silent party no longer holds
+ * Ctrl-C for a minute), `stop` tears down what it started, and the result is the signal's exit
+ * code; the ready line is never printed.
+ */
+async function startOrStop<T>(
+  io: UpIo,
+  startUp: (signal: AbortSignal) => Promise<T>,
+  stop: () => Promise<void>,
+): Promise<{ started: T } | { code: number }> {
+  const abort = new AbortController();
+  const signalled = io.stopSignal.then((why) => {
+    abort.abort(new Error(`${why} during start-up`));
+    return why;
+  });
+  const started = startUp(abort.signal);
+  const first = await Promise.race([
+    started.then((v) => ({ started: v })),
+    signalled.then((why) => ({ why })),
+  ]);
+  if ('started' in first) return first;
+  io.print(`aaps: ${first.why} during start-up, stopping`);
+  // Every wait of the start-up ends on the abort: once it settled, all it started is known.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    started.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise((r) => {
+      timer = setTimeout(r, 3_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  await stop();
+  return { code: SIGNAL_EXIT[first.why] ?? 1 };
 }
 
 export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
+  checkDataDir(config.dataDir);
   const grants = loadTokenGrants(config, io);
   return withDataDirLock(config.dataDir, () => runUpLocked(config, io, grants));
 }
 
 async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly TokenGrant[]): Promise<number> {
+  // Read and checked before anything is written (a refusal leaves the data directory as it was).
+  const prior = config.local ? undefined : readUpRoster(config);
+  const priorSaved = prior === undefined ? undefined : savedPackage(config.dataDir, prior);
   heapHint(io);
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
@@ -157,13 +269,17 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   const parties: PartyProcess[] = [];
   let running: RunningGateway | undefined;
   let supervisor: Supervisor | undefined;
+  let stopped = false;
   const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
     supervisor?.stop();
     await running?.close().catch(() => undefined);
     await Promise.all(parties.map((p) => p.stop('SIGTERM')));
     await gatewayLog.close();
   };
-  try {
+
+  const startUp = async (signal: AbortSignal) => {
     let coordinator: Coordinator;
     let trust: TrustedKeys;
     let gatewayKey: IdentityKey;
@@ -194,46 +310,82 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       coordinator = local;
       trust = local.trustedKeys();
     } else {
-      const ports = savedPorts(config.dataDir);
       const layout = await layoutCluster({
         dir: config.dataDir,
         parties: UP_PARTIES,
         threshold: config.threshold,
         ciphersuite: config.ciphersuite,
         approvers: config.approvers,
-        ...(ports === undefined ? {} : { ports }),
+        // A second start keeps the parties' URLs.
+        ...(prior === undefined ? {} : { ports: prior.parties.map((p) => Number(new URL(p.url).port)) }),
         // Each department may run its own policy: <id>.json, else <role>.json, else the default.
         policyFor: (party) => partyPolicyFile(config.partyPolicyDir, party),
         // The parties sign checkpoints of this log only (a fresh origin is trusted on first use).
         logOrigin: config.logOrigin,
       });
+      signal.throwIfAborted();
+      // The group key of record: the parties must hold it (a fresh DKG only without one).
+      const saved =
+        priorSaved ?? (prior === undefined ? savedPackage(config.dataDir, layout.roster) : undefined);
       gatewayKey = layout.gatewayKey;
-      for (const p of layout.roster.parties) {
-        mkdirSync(join(config.dataDir, 'logs'), { recursive: true });
-        // The party writes its log file itself: this process relays none of it.
-        const proc = spawnParty(p.id, p.url, layout.configPaths[p.id] ?? '', {
-          logFile: join(config.dataDir, 'logs', `party-${p.id}.log`),
+      const partyDir = (id: string) => join(config.dataDir, 'parties', id);
+      const spawn = (id: string, url: string, env?: Record<string, string>) =>
+        spawnParty(id, url, layout.configPaths[id] ?? '', {
+          logFile: join(config.dataDir, 'logs', `party-${id}.log`),
+          ...(env === undefined ? {} : { env }),
         });
-        parties.push(proc);
+      mkdirSync(join(config.dataDir, 'logs'), { recursive: true });
+      for (const p of layout.roster.parties) {
+        ownerOnly(partyDir(p.id));
+        ownerOnly(join(partyDir(p.id), 'db'));
+        // The party writes its log file itself: this process relays none of it.
+        parties.push(spawn(p.id, p.url));
       }
       io.print(
         `parties: starting ${parties.length} party processes (logs in ${join(config.dataDir, 'logs')})`,
       );
-      await Promise.all(parties.map((p) => p.ready()));
+      await untilAborted(Promise.all(parties.map((p) => p.ready())), signal);
+      // A first start's store was created by the party just now.
+      for (const p of parties) ownerOnly(join(partyDir(p.id), 'db'));
       io.print(`parties: ${parties.map((p) => `${p.id} ${p.url}`).join(', ')}`);
-      supervisor = superviseParties(parties, {
-        say: io.print,
-        logger: logger.child({ component: 'supervisor' }),
-        respawn: (p) =>
-          spawnParty(p.id, p.url, layout.configPaths[p.id] ?? '', {
-            logFile: join(config.dataDir, 'logs', `party-${p.id}.log`),
-          }),
-      });
+      /** Start the parties `ids` again, with `env` (this start only: nothing is written). */
+      const restart = async (ids: readonly string[], env?: Record<string, string>) => {
+        const again: PartyProcess[] = [];
+        for (const id of ids) {
+          const i = parties.findIndex((p) => p.id === id);
+          const old = parties[i];
+          if (old === undefined) continue;
+          await old.stop('SIGTERM');
+          const proc = spawn(old.id, old.url, env);
+          parties[i] = proc;
+          again.push(proc);
+        }
+        await untilAborted(Promise.all(again.map((p) => p.ready())), signal);
+      };
       const dkg = await runDkg({
         roster: layout.roster,
         gatewayKey,
         dataDir: config.dataDir,
         log: (line) => io.print(line),
+        ...(saved === undefined ? {} : { saved }),
+        signal,
+        // This process runs the parties: it lets the holders of an unusable share (a first DKG
+        // cut short) take the new key for this start only, then starts them again without.
+        allowReplace: async (holders) => {
+          io.print(`keys: restarting ${holders.join(', ')} with allow_key_replace on for the new DKG`);
+          await restart(holders, { AAPS_PARTY_ALLOW_KEY_REPLACE: 'true' });
+          return async () => {
+            if (signal.aborted) return; // stopping anyway: the setting is never written
+            io.print(`keys: restarting ${holders.join(', ')} with allow_key_replace off`);
+            await restart(holders, { AAPS_PARTY_ALLOW_KEY_REPLACE: 'false' });
+          };
+        },
+      });
+      signal.throwIfAborted();
+      supervisor = superviseParties(parties, {
+        say: io.print,
+        logger: logger.child({ component: 'supervisor' }),
+        respawn: (p) => spawn(p.id, p.url),
       });
       coordinator = createHttpCoordinator({
         roster: layout.roster,
@@ -248,6 +400,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
         gateway: layout.roster.gateway,
       };
     }
+    signal.throwIfAborted();
     running = await startGateway({
       config,
       token: token.token,
@@ -257,9 +410,16 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       identity: { id: 'gateway', key: gatewayKey },
       logger,
     });
-    const keys = await coordinator.keys();
+    signal.throwIfAborted();
+    return { url: running.url, keys: await coordinator.keys() };
+  };
+
+  try {
+    const out = await startOrStop(io, startUp, stopAll);
+    if ('code' in out) return out.code;
+    const { url, keys } = out.started;
     io.print(
-      `aaps: ready at ${running.url} (group key ${keys.group_public_key}, ${keys.threshold.min}-of-${keys.threshold.max}${config.local ? ', local parties' : ''})`,
+      `aaps: ready at ${url} (group key ${keys.group_public_key}, ${keys.threshold.min}-of-${keys.threshold.max}${config.local ? ', local parties' : ''})`,
     );
     const why = await io.stopSignal;
     io.print(`aaps: ${why}, shutting down`);
@@ -281,6 +441,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
  */
 export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
+  checkDataDir(config.dataDir);
   const grants = loadTokenGrants(config, io);
   return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
 }
@@ -317,36 +478,59 @@ async function runGatewayLocked(
   grants: readonly TokenGrant[],
 ): Promise<number> {
   const { roster, gatewayKey, saved } = readGatewaySetup(config);
-  const publicPackage =
-    saved ??
-    (await runDkg({ roster, gatewayKey, dataDir: config.dataDir, log: (line) => io.print(line) }))
-      .publicPackage;
-  heapHint(io);
-  for (const drift of await rosterDrift(roster)) io.print(describeDrift(drift, roster));
-  const token = ensureToken(config.dataDir, config.apiToken);
-  if (token.path !== undefined)
-    io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
-  const logger = createLogger({ component: 'gateway', level: config.logLevel });
-  const coordinator = createHttpCoordinator({
-    roster,
-    gatewayKey,
-    publicPackage,
-    logger: logger.child({ component: 'coordinator' }),
-    savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
-  });
-  const trust = { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway };
-  const running = await startGateway({
-    config,
-    token: token.token,
-    tokens: grants,
-    coordinator,
-    trust,
-    identity: { id: 'gateway', key: gatewayKey },
-    logger,
-  });
-  const keys = await coordinator.keys();
-  io.print(`aaps: gateway ready at ${running.url} (group key ${keys.group_public_key})`);
-  io.print(`aaps: ${await io.stopSignal}, shutting down`);
-  await running.close();
-  return 0;
+  let running: RunningGateway | undefined;
+  const stop = async () => {
+    await running?.close().catch(() => undefined);
+  };
+  const startUp = async (signal: AbortSignal) => {
+    const publicPackage =
+      saved ??
+      (
+        await runDkg({
+          roster,
+          gatewayKey,
+          dataDir: config.dataDir,
+          log: (line) => io.print(line),
+          signal,
+        })
+      ).publicPackage;
+    heapHint(io);
+    for (const drift of await untilAborted(rosterDrift(roster), signal))
+      io.print(describeDrift(drift, roster));
+    const token = ensureToken(config.dataDir, config.apiToken);
+    if (token.path !== undefined)
+      io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
+    const logger = createLogger({ component: 'gateway', level: config.logLevel });
+    const coordinator = createHttpCoordinator({
+      roster,
+      gatewayKey,
+      publicPackage,
+      logger: logger.child({ component: 'coordinator' }),
+      savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
+    });
+    const trust = { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway };
+    signal.throwIfAborted();
+    running = await startGateway({
+      config,
+      token: token.token,
+      tokens: grants,
+      coordinator,
+      trust,
+      identity: { id: 'gateway', key: gatewayKey },
+      logger,
+    });
+    signal.throwIfAborted();
+    return { url: running.url, keys: await coordinator.keys() };
+  };
+  try {
+    const out = await startOrStop(io, startUp, stop);
+    if ('code' in out) return out.code;
+    io.print(`aaps: gateway ready at ${out.started.url} (group key ${out.started.keys.group_public_key})`);
+    io.print(`aaps: ${await io.stopSignal}, shutting down`);
+    await stop();
+    return 0;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }
