@@ -303,6 +303,59 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
     expect(e.details['accusers']).toEqual([]);
   });
 
+  it('an evaluator that signs wrong result share bytes is named by the opening, and the others open', async () => {
+    const wrong = signedRewrite((body) => ({
+      ...body,
+      result_shares: (body.result_shares as { output: string; share: string; blinding: string }[]).map(
+        (r) => ({
+          ...r,
+          blinding: r.share,
+        }),
+      ),
+    }));
+    const out = await withMisbehaving([MONITORING], '/v1/agg/evaluate', wrong, () => run('wrong-shares'));
+    expect(out.result.total_cost).toBe(TOTAL);
+    expect(out.culprits).toEqual([idOf(MONITORING)]);
+  });
+
+  it('an evaluator that signs an answer without one result share per output is named and left out, the others open', async () => {
+    // Each answer carries the right dealings_digest, signed by the party itself.
+    const shapes: [string, (shares: unknown[]) => unknown][] = [
+      ['none', () => []],
+      ['missing', () => undefined],
+      ['not-a-list', () => 'none'],
+      ['twice', (shares) => [...shares, ...shares]],
+      ['other-output', (shares) => shares.map((r) => ({ ...(r as object), output: 'other' }))],
+    ];
+    for (const [name, shape] of shapes) {
+      const answer = signedRewrite((body) => ({
+        ...body,
+        result_shares: shape(body.result_shares as unknown[]),
+      }));
+      const out = await withMisbehaving([MONITORING], '/v1/agg/evaluate', answer, () =>
+        run(`shares-${name}`),
+      );
+      expect(out.result.total_cost).toBe(TOTAL);
+      expect(out.culprits).toEqual([idOf(MONITORING)]);
+      expect(out.openers).not.toContain(idOf(MONITORING));
+      expect(out.leftOut).toEqual([
+        { party: idOf(MONITORING), code: 'INVALID_OPENING', claimedCulprits: [] },
+      ]);
+    }
+  });
+
+  it('n - t + 1 evaluators signing answers without result shares fail the run naming them (they do not count toward t)', async () => {
+    const empty = signedRewrite((body) => ({ ...body, result_shares: 'none' }));
+    const e = await failureOf(
+      withMisbehaving([STRATEGY, QA, AUDIT], '/v1/agg/evaluate', empty, () => run('shares-none-three')),
+    );
+    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.culprits).toEqual([identifierOf(STRATEGY), identifierOf(QA), identifierOf(AUDIT)]);
+    expect(e.details['parties']).toEqual([idOf(STRATEGY), idOf(QA), idOf(AUDIT)]);
+    expect(e.details['evaluators']).toEqual([idOf(MONITORING), idOf(PROBLEM_SOLVER)]);
+    expect(e.details['accusers']).toEqual([]);
+  });
+
   it('a dealer whose signed dealing fails the public checks is proven and named, not the parties that refused it', async () => {
     // Strategy deals 1.5e9 (over the 1e9 maximum) under a circuit whose ranges it widened: its
     // range proof cannot fit the real one. Every honest evaluator refuses; the coordinator checks
@@ -620,5 +673,37 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
     } finally {
       relay = undefined;
     }
+  });
+});
+
+describe('agg.confirm: a refused record says which check and which field failed', () => {
+  it('the 400 body carries the check (details.check) and the field (fields), in the {error:{code,message}} shape', async () => {
+    const answers: { status: number; body: unknown }[] = [];
+    const keep: Answer = async (res) => {
+      answers.push({ status: res.status, body: await res.clone().json() });
+      return res;
+    };
+    relay = (i, path, body) =>
+      i === MONITORING && path === '/v1/agg/confirm'
+        ? { record: (body.record as string).replace(/"threshold":(\d+)/, '"threshold":"$1"') }
+        : body;
+    try {
+      const out = await withMisbehaving([MONITORING], '/v1/agg/confirm', keep, () =>
+        run('confirm-field', { confirm: true }),
+      );
+      expect(out.confirmed).toEqual(roster.parties.slice(1).map((p) => p.id));
+    } finally {
+      relay = undefined;
+    }
+    expect(answers).toHaveLength(1);
+    expect(answers[0]!.status).toBe(400);
+    expect(answers[0]!.body).toEqual({
+      error: {
+        code: 'VERIFICATION_FAILED',
+        message: expect.stringMatching(/^malformed record \(record\.threshold: /),
+        fields: ['record.threshold'],
+        details: { check: 'aggregation.format' },
+      },
+    });
   });
 });

@@ -20,11 +20,13 @@
  * or its share boxes: exactly one per receiver, each signed by it), is the culprit; so a
  * receiver's `INCONSISTENT_TRANSCRIPT` over a box later means the relay changed it. In round 2 a
  * party that fails or accuses is left out (`AggregationOutcome.leftOut`) and the outputs open from
- * the others while at least t of them agree on the dealings; below t the run fails naming only
- * what the coordinator proves itself (a signed dealing that fails the public checks, a signed
- * answer over other dealings), with the accusations and accusers listed apart. A receiver's signed
- * complaint (a box that opens to shares its dealer's commitments refute, with that box's key) is
- * judged here: it names the dealer, or, when it does not hold up, the receiver.
+ * the others while at least t of them agree on the dealings; a party that signs an answer without
+ * exactly one result share per circuit output is named and left out, and does not count toward t;
+ * below t the run fails naming only what the coordinator proves itself (a signed dealing that
+ * fails the public checks, a signed answer over other dealings or without its result shares),
+ * with the accusations and accusers listed apart. A receiver's signed complaint (a box that opens
+ * to shares its dealer's commitments refute, with that box's key) is judged here: it names the
+ * dealer, or, when it does not hold up, the receiver.
  */
 import {
   AapsError,
@@ -146,13 +148,15 @@ export interface AggregationOutcome {
   digest: string;
   /**
    * Parties proven to have misbehaved, left out of the opening: result shares that failed the check
-   * against the commitments, or a signed answer over other dealings than those relayed.
+   * against the commitments, a signed answer without exactly one result share per output, or a
+   * signed answer over other dealings than those relayed.
    */
   culprits: string[];
   /**
    * Evaluators whose `agg.evaluate` failed, left out while at least t others agreed: each with its
    * code and the parties its error body named (`claimedCulprits`: unsigned, unverified, nobody is
-   * blamed on it).
+   * blamed on it). A signed answer without exactly one result share per output is here too (code
+   * `INVALID_OPENING`), and its party in `culprits`.
    */
   leftOut: { party: string; code: ErrorCode; claimedCulprits: string[] }[];
   /** The parties whose result shares opened the outputs. */
@@ -424,11 +428,39 @@ function judgeComplaints(
 }
 
 /**
+ * Why a signed `result_shares` does not carry exactly one result share per circuit output (not a
+ * list, the wrong count, an entry naming no output of the circuit or one output twice), or
+ * undefined when it does. The share bytes are not checked here: the opening checks them against
+ * the commitments and names the party whose bytes fail.
+ */
+function resultSharesShapeFault(circuit: Circuit, wire: unknown): string | undefined {
+  const n = circuit.outputs.length;
+  if (!Array.isArray(wire)) return `no result shares (expected ${n})`;
+  if (wire.length !== n) return `${wire.length} result shares (expected ${n}, one per output)`;
+  const names = new Set(circuit.outputs.map((o) => o.name));
+  const seen = new Set<string>();
+  for (const w of wire as unknown[]) {
+    const output = (w as { output?: unknown } | null)?.output;
+    if (typeof output !== 'string' || !names.has(output))
+      return 'a result share for no output of the circuit';
+    if (seen.has(output)) return `two result shares for ${output}`;
+    seen.add(output);
+  }
+  return undefined;
+}
+
+/** The evaluators proven by their own signed answer (a failure the coordinator found in it). */
+function provenInSignedAnswers(roster: Roster, failures: readonly PartyFailure[]): Identifier[] {
+  return failures.filter((f) => f.signed === true).map((f) => identifierOfParty(roster, f.party));
+}
+
+/**
  * Round 2 ended with fewer than t usable evaluators: one error. The culprits are only what is
  * proven (dealers whose signed dealing fails the public checks, evaluators that signed another
- * `dealings_digest`); what failing parties claimed is listed apart (`details.claimed_culprits`,
- * `details.accusers`), unverified. Code: the proven fault's; else, when every failure was a party
- * not answering, that code (worth trying again); else `QUORUM_UNREACHABLE`.
+ * `dealings_digest` or an answer without one result share per output); what failing parties
+ * claimed is listed apart (`details.claimed_culprits`, `details.accusers`), unverified. Code: the
+ * proven fault's; else, when every failure was a party not answering, that code (worth trying
+ * again); else `QUORUM_UNREACHABLE`.
  */
 function evaluateFailure(
   roster: Roster,
@@ -440,7 +472,12 @@ function evaluateFailure(
   complaints: readonly JudgedComplaint[],
 ): ProtocolError {
   const culprits = [
-    ...new Set([...proven.culprits, ...provenByComplaints(roster, complaints), ...mismatched]),
+    ...new Set([
+      ...proven.culprits,
+      ...provenByComplaints(roster, complaints),
+      ...mismatched,
+      ...provenInSignedAnswers(roster, failures),
+    ]),
   ];
   const accusers = failures.filter((f) => claimedBy(roster, f.error).length > 0).map((f) => f.party);
   const claimed = [...new Set(failures.flatMap((f) => claimedBy(roster, f.error)))];
@@ -706,6 +743,20 @@ export async function runAggregationOverHttp(
       });
       return;
     }
+    // Signed by the party: an answer that does not carry one result share per output (none, a
+    // list short or long, one output twice) is proven, like an answer over other dealings. It must
+    // not count toward t: the opening would skip a party with no shares without naming it.
+    const shapeFault = resultSharesShapeFault(circuit, r.value.result_shares);
+    if (shapeFault !== undefined) {
+      evalFailures.push({
+        party: p.id,
+        signed: true,
+        error: new ProtocolError('INVALID_OPENING', `${p.id} signed an answer with ${shapeFault}`, [
+          frostIdentifier(roster, p),
+        ]),
+      });
+      return;
+    }
     usable.push(p.id);
     groups.push(resultSharesFromWire(session, p, roster, r.value.result_shares));
   });
@@ -714,7 +765,7 @@ export async function runAggregationOverHttp(
     // Parties refused: check every signed dealing's public part here, where a failure is proof.
     // (Not needed while t agree: at least one of them is honest and checked every other dealer's
     // range proofs; and so a lone liar cannot make the coordinator do this work every round.)
-    const proven = evalFailures.some((f) => !TRANSIENT.has(codeOf(f.error)))
+    const proven = evalFailures.some((f) => f.signed !== true && !TRANSIENT.has(codeOf(f.error)))
       ? provenBadDealers(session, parsed, roster)
       : { culprits: [], code: undefined };
     throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable, complaints);
@@ -750,7 +801,12 @@ export async function runAggregationOverHttp(
     record,
     digest: bytesToHex(aggregationDigest(record)),
     culprits: [
-      ...new Set([...opened.culprits, ...mismatched, ...provenByComplaints(roster, complaints)]),
+      ...new Set([
+        ...opened.culprits,
+        ...mismatched,
+        ...provenInSignedAnswers(roster, evalFailures),
+        ...provenByComplaints(roster, complaints),
+      ]),
     ].map(toParty),
     openers: opened.openers.map(toParty),
     leftOut,

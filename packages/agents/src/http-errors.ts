@@ -1,5 +1,9 @@
-/** One mapping from `AapsError` codes to HTTP statuses and the `{error:{code,message}}` body. */
-import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '@aaps/mpc-core';
+/**
+ * One mapping from `AapsError` codes to HTTP statuses and the `{error:{code,message}}` body, with
+ * what the error names beside: `fields`, `culprits`, `rule`, and a failed verification's
+ * `details.check`.
+ */
+import { AapsError, type ErrorCode, ProtocolError, ValidationError, VerificationError } from '@aaps/mpc-core';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
@@ -31,7 +35,19 @@ export interface ErrorBody {
     fields?: readonly string[];
     culprits?: readonly string[];
     rule?: string;
+    /** For a failed verification: the check that failed (`aggregation.format`). */
+    details?: { check: string };
   };
+}
+
+/**
+ * The fields an error names: a `ValidationError`'s, or those a `VerificationError` carries from the
+ * malformed input that failed it (`details.fields`, e.g. `record.threshold`).
+ */
+function fieldsOf(e: AapsError): readonly string[] {
+  if (e instanceof ValidationError) return e.fields;
+  const fields = e instanceof VerificationError ? e.details['fields'] : undefined;
+  return Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : [];
 }
 
 export function errorStatus(e: AapsError): number {
@@ -45,7 +61,9 @@ export function errorStatus(e: AapsError): number {
 export function errorBody(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof AapsError) {
     const body: ErrorBody = { error: { code: e.code, message: e.message } };
-    if (e instanceof ValidationError && e.fields.length) body.error.fields = e.fields;
+    const fields = fieldsOf(e);
+    if (fields.length) body.error.fields = fields;
+    if (e instanceof VerificationError) body.error.details = { check: e.check };
     if (e instanceof ProtocolError && e.culprits.length) body.error.culprits = e.culprits;
     if ('rule' in e && typeof e.rule === 'string') body.error.rule = e.rule;
     return { status: errorStatus(e), body };

@@ -144,6 +144,22 @@ describe('aggregation record', () => {
     failsWith('aggregation.format', new Uint8Array([0xa0]));
     failsWith('aggregation.format', '{}');
   });
+
+  it('a malformed record names the field that failed (details.fields) beside the check', () => {
+    const json = encodeAggregationRecordJson(record).replace(/"threshold":(\d+)/, '"threshold":"$1"');
+    const e = (() => {
+      try {
+        verifyAggregation(json);
+      } catch (x) {
+        return x;
+      }
+      return expect.unreachable('the record verified');
+    })();
+    expect(e).toBeInstanceOf(VerificationError);
+    expect((e as VerificationError).check).toBe('aggregation.format');
+    expect((e as VerificationError).details['fields']).toEqual(['record.threshold']);
+    expect((e as VerificationError).message).toMatch(/record\.threshold/);
+  });
 });
 
 describe('aggregation record: range proofs the caller verified', () => {

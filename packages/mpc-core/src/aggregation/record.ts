@@ -387,8 +387,16 @@ export interface VerifiedAggregation {
   readonly digest: Uint8Array;
 }
 
+/**
+ * Throw the failure of `check`. A cause that names fields (a `ValidationError`: `record.threshold`)
+ * passes them on as `details.fields`, so whoever is refused learns what in the record failed.
+ */
 function fail(check: string, message: string, cause?: unknown, details?: Record<string, unknown>): never {
-  throw new VerificationError(check, message, { cause, details });
+  const fields = cause instanceof ValidationError && cause.fields.length > 0 ? [...cause.fields] : undefined;
+  throw new VerificationError(check, message, {
+    cause,
+    details: { ...(fields ? { fields } : {}), ...details },
+  });
 }
 
 /**
@@ -428,7 +436,11 @@ export function verifyAggregation(
     else record = aggregationRecordFromJson(JSON.parse(encodeAggregationRecordJson(input)));
   } catch (cause) {
     if (cause instanceof AapsError || cause instanceof TypeError)
-      fail('aggregation.format', 'malformed record', cause);
+      fail(
+        'aggregation.format',
+        `malformed record${cause instanceof AapsError ? ` (${cause.message})` : ''}`,
+        cause,
+      );
     throw cause;
   }
   const suite = opts.suite ?? getCiphersuite(record.suite);
