@@ -56,15 +56,22 @@ describe('log leaf', () => {
     );
   });
 
-  it('reads only own keys: keys that come from a prototype are not the envelope', () => {
+  it('takes plain objects only: keys that come from a prototype are no envelope, and are refused', () => {
     const sig = Object.assign(Object.create({ keyid: 'k', sig: 's' }) as object, { other: 'x', more: 'y' });
     const env = Object.assign(Object.create({ payload: 'cA==' }) as object, {
       payloadType: 'application/vnd.in-toto+json',
-      signatures: [sig],
+      signatures: [{ keyid: 'k', sig: 's' }],
       extra: 'z',
     });
-    expect(canonicalEnvelopeJson(env as unknown as DsseEnvelope)).toBe(canonicalize(env));
-    const own = { payload: 'cA==', payloadType: 't', signatures: [sig] };
+    // An object with another prototype than Object's is no JSON value (RFC 8785 has no such thing).
+    expect(() => canonicalEnvelopeJson(env as unknown as DsseEnvelope)).toThrow(
+      /\$: an object with a prototype is not JSON/,
+    );
+    const inherited = { payload: 'cA==', payloadType: 't', signatures: [sig] };
+    expect(() => canonicalEnvelopeJson(inherited as unknown as DsseEnvelope)).toThrow(
+      /\$\.signatures\[0\]: an object with a prototype is not JSON/,
+    );
+    const own = { payload: 'cA==', payloadType: 't', signatures: [{ keyid: 'k', sig: 's', other: 'x' }] };
     expect(canonicalEnvelopeJson(own as unknown as DsseEnvelope)).toBe(canonicalize(own));
   });
 

@@ -223,8 +223,9 @@ function describe(value: unknown, path: string, depth: number): ValidationError 
         ]);
       }
       if (!Array.isArray(value) && !isPlainObject(value)) {
-        const name = (value as object).constructor?.name ?? 'object';
-        return new ValidationError('INVALID_ARGUMENT', `${path}: a ${name} is not JSON (convert it first)`, [
+        const name = (value as object).constructor?.name;
+        const what = name === undefined || name === 'Object' ? 'an object with a prototype' : `a ${name}`;
+        return new ValidationError('INVALID_ARGUMENT', `${path}: ${what} is not JSON (convert it first)`, [
           path,
         ]);
       }
