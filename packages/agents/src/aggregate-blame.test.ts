@@ -258,7 +258,11 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
     ]);
   });
 
-  it('below t agreeing evaluators the run fails QUORUM_UNREACHABLE naming nobody; accusers and claims are listed apart', async () => {
+  it('below t agreeing evaluators the run fails naming nobody as proven; accusers and claims are listed apart', async () => {
+    // (Fewer than t accusers leave t others, which open the outputs: the test above.)
+    // t accusers: still no proof (culprits stay empty), but at most t - 1 faulty parties means one
+    // of them is honest, so the dealer is named by their claims (INVALID_DEALING). Here all three
+    // lie, which takes t colluding parties: the trust the threshold expresses.
     const e = await failureOf(
       withMisbehaving(
         [STRATEGY, QA, AUDIT],
@@ -267,9 +271,13 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
         () => run('frame-three'),
       ),
     );
-    expect(e.code).toBe('QUORUM_UNREACHABLE');
+    expect(e.code).toBe('INVALID_DEALING');
     expect(e.culprits).toEqual([]);
     expect(e.details['parties']).toEqual([]);
+    expect(e.details['named_by_claims']).toEqual([
+      { dealer: idOf(MONITORING), accusers: [idOf(STRATEGY), idOf(QA), idOf(AUDIT)].sort() },
+    ]);
+    expect(e.message).toContain(`${idOf(MONITORING)} dealt shares that 3 evaluators could not use`);
     expect(e.details['evaluators']).toEqual([idOf(MONITORING), idOf(PROBLEM_SOLVER)]);
     expect(e.details['accusers']).toEqual([idOf(STRATEGY), idOf(QA), idOf(AUDIT)]);
     expect(e.details['claimed_culprits']).toEqual([identifierOf(MONITORING)]);
@@ -639,6 +647,60 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
     );
     expect(e.code).toBe('INVALID_DEALING');
     expect(e.culprits).toEqual([identifierOf(MONITORING)]);
+  });
+
+  it('a dealer whose signed boxes for n - t + 1 receivers never open is named by their claims, not a stall naming nobody', async () => {
+    // Audit deals honestly but seals its boxes for three receivers under another pair's channel
+    // key: they are signed by audit (the coordinator's checks pass) and never open. Which of the
+    // two sealed it wrong, nobody but them can tell, so it is no proof; but three receivers (t)
+    // cannot all be lying while fewer than t parties are faulty.
+    const dark = signedRewrite((body, sessionId) => {
+      const payload = (body.dealing as SignedDealing).payload;
+      const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
+      const sealed = (body.sealed as { party: string }[]).map((item) => {
+        const r = roster.parties.findIndex((p) => p.id === item.party);
+        if (![MONITORING, PROBLEM_SOLVER, STRATEGY].includes(r)) return item;
+        return sealShares({
+          identity: keys[AUDIT]!,
+          channels: wrong,
+          session: sessionId,
+          dealer: idOf(AUDIT),
+          receiver: roster.parties[r]!,
+          rosterDigest: rosterDigest(roster),
+          payload,
+          shares: [],
+        });
+      });
+      return { ...body, sealed };
+    });
+    const e = await failureOf(withMisbehaving([AUDIT], '/v1/agg/deal', dark, () => run('dark-boxes')));
+    expect(e.code).toBe('INVALID_DEALING');
+    expect(e.details['named_by_claims']).toEqual([
+      { dealer: idOf(AUDIT), accusers: [idOf(MONITORING), idOf(PROBLEM_SOLVER), idOf(STRATEGY)].sort() },
+    ]);
+    expect(e.message).toContain(`${idOf(AUDIT)} dealt shares that 3 evaluators could not use`);
+    // The same dealer spoiling fewer boxes (two) is no stall: the three others open the outputs.
+    const fewer = signedRewrite((body, sessionId) => {
+      const payload = (body.dealing as SignedDealing).payload;
+      const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
+      const sealed = (body.sealed as { party: string }[]).map((item) => {
+        const r = roster.parties.findIndex((p) => p.id === item.party);
+        if (![MONITORING, PROBLEM_SOLVER].includes(r)) return item;
+        return sealShares({
+          identity: keys[AUDIT]!,
+          channels: wrong,
+          session: sessionId,
+          dealer: idOf(AUDIT),
+          receiver: roster.parties[r]!,
+          rosterDigest: rosterDigest(roster),
+          payload,
+          shares: [],
+        });
+      });
+      return { ...body, sealed };
+    });
+    const out = await withMisbehaving([AUDIT], '/v1/agg/deal', fewer, () => run('dark-two'));
+    expect(out.result.total_cost).toBe(TOTAL);
   });
 
   it('a dealer that omits a box, sends two for one receiver, or one for a party outside the roster is named', async () => {

@@ -282,6 +282,34 @@ function claimedBy(roster: Roster, error: unknown): Identifier[] {
   );
 }
 
+/**
+ * Dealers that at least `threshold` distinct evaluators claim against (a share box that does not
+ * open, a share its commitments refute). A claim is no proof, so these are not `culprits`; but the
+ * protocol assumes at most t - 1 faulty parties, and then t claimants include an honest one whose
+ * box from that dealer really failed (no relay can have spoiled it: every box is signed by its
+ * dealer and checked by the coordinator before it is relayed). So a dealer who spoils the boxes of
+ * so many receivers that fewer than t can evaluate is named (`details.named_by_claims`), not left
+ * as a stall that names nobody; fewer claimants name nobody (and then t others can evaluate, so the
+ * round opens without them). t colluding parties could name an honest dealer this way, as they
+ * could sign anything: that is the trust the threshold expresses.
+ */
+function namedByClaims(
+  roster: Roster,
+  failures: readonly PartyFailure[],
+  threshold: number,
+): { dealer: Identifier; accusers: string[] }[] {
+  const accusersOf = new Map<Identifier, Set<string>>();
+  for (const f of failures) {
+    for (const dealer of claimedBy(roster, f.error)) {
+      if (partyByIdentifier(roster, dealer)?.id === f.party) continue; // no one accuses itself
+      accusersOf.set(dealer, (accusersOf.get(dealer) ?? new Set()).add(f.party));
+    }
+  }
+  return [...accusersOf]
+    .filter(([, accusers]) => accusers.size >= threshold)
+    .map(([dealer, accusers]) => ({ dealer, accusers: [...accusers].sort() }));
+}
+
 function identifierOfParty(roster: Roster, id: string): Identifier {
   return frostIdentifier(roster, partyById(roster, id)!);
 }
@@ -471,6 +499,7 @@ function evaluateFailure(
   usable: readonly string[],
   complaints: readonly JudgedComplaint[],
 ): ProtocolError {
+  const byClaims = namedByClaims(roster, failures, threshold);
   const culprits = [
     ...new Set([
       ...proven.culprits,
@@ -486,7 +515,7 @@ function evaluateFailure(
   const badShares = [...new Set(complaints.filter((c) => c.proven === 'dealer').map((c) => c.dealer))];
   const code: ErrorCode =
     proven.code ??
-    (badShares.length > 0
+    (badShares.length > 0 || byClaims.length > 0
       ? 'INVALID_DEALING'
       : allTransient
         ? codeOf(failures[0]!.error)
@@ -495,7 +524,14 @@ function evaluateFailure(
     ? `dealings of ${partyIdsOf(roster, proven.culprits).join(', ')} fail the public checks`
     : badShares.length > 0
       ? `${badShares.join(', ')} dealt shares its commitments refute (shown by its receivers' complaints)`
-      : `${usable.length} of the ${threshold} evaluators needed answered with the expected dealings`;
+      : byClaims.length > 0
+        ? byClaims
+            .map(
+              (c) =>
+                `${partyIdsOf(roster, [c.dealer]).join('')} dealt shares that ${c.accusers.length} evaluators could not use (${c.accusers.join(', ')}: at least t = ${threshold}, so at least one honest while fewer than t are faulty; a claim, not a proof)`,
+            )
+            .join('; ')
+        : `${usable.length} of the ${threshold} evaluators needed answered with the expected dealings`;
   return new ProtocolError(code, `aggregation failed at agg.evaluate: ${why}`, culprits, {
     ...(failures[0] ? { cause: failures[0].error } : {}),
     details: {
@@ -507,6 +543,10 @@ function evaluateFailure(
       claimed_culprits: claimed,
       claimed_parties: partyIdsOf(roster, claimed),
       complaints: [...complaints],
+      named_by_claims: byClaims.map((c) => ({
+        dealer: partyIdsOf(roster, [c.dealer])[0],
+        accusers: c.accusers,
+      })),
       errors: errorEntries(roster, failures),
     },
   });
