@@ -321,7 +321,14 @@ function errorEntries(roster: Roster, failures: readonly PartyFailure[]) {
     return {
       party,
       code: codeOf(error),
-      ...(error instanceof ValidationError ? { fields: error.fields } : {}),
+      ...(error instanceof ValidationError
+        ? { fields: error.fields }
+        : Array.isArray(error instanceof AapsError ? error.details['fields'] : undefined)
+          ? { fields: (error as AapsError).details['fields'] }
+          : {}),
+      ...(error instanceof AapsError && typeof error.details['check'] === 'string'
+        ? { check: error.details['check'] }
+        : {}),
       ...(claimed.length ? { claimed_culprits: claimed } : {}),
       ...(error instanceof ProtocolError && error.details['share_boxes']
         ? { share_boxes: error.details['share_boxes'] }

@@ -102,4 +102,30 @@ describe('PartyClient error bodies', () => {
     expect(e.details['claimed_culprits']).toEqual(['00'.repeat(32), '01'.repeat(32)]);
     expect(e.details['party']).toBe(qa.id);
   });
+
+  it('keeps what failed, as the party said it: the fields and the check (bounded), for the record', async () => {
+    const client = new PartyClient({
+      roster: set.roster,
+      caller: { id: 'gateway', key: set.gatewayKey },
+      fetch: async () =>
+        new Response(
+          JSON.stringify({
+            error: {
+              code: 'VERIFICATION_FAILED',
+              message: 'malformed record',
+              fields: ['record.threshold', 7, 'x'.repeat(500)],
+              details: { check: 'aggregation.format' },
+            },
+          }),
+          { status: 400, headers: { 'content-type': 'application/json' } },
+        ),
+    });
+    const e = (await client.call(qa.id, 'agg.confirm', 's-2', {}).then(
+      () => expect.unreachable('expected a rejection'),
+      (x: unknown) => x,
+    )) as AapsError;
+    expect(e.code).toBe('VERIFICATION_FAILED');
+    expect(e.details['fields']).toEqual(['record.threshold', 'x'.repeat(200)]);
+    expect(e.details['check']).toBe('aggregation.format');
+  });
 });

@@ -180,13 +180,38 @@ export class PartyClient {
   }
 
   #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown, sessionId: string): AapsError {
-    const err = (json as { error?: { code?: string; message?: string; rule?: string; culprits?: unknown } })
-      ?.error;
+    const err = (
+      json as {
+        error?: {
+          code?: string;
+          message?: string;
+          rule?: string;
+          culprits?: unknown;
+          fields?: unknown;
+          details?: { check?: unknown };
+        };
+      }
+    )?.error;
     const code = (typeof err?.code === 'string' ? err.code : 'UNAVAILABLE') as ErrorCode;
     const message = `${partyId}: ${err?.message ?? `HTTP ${status}`}`;
     // The error body is not signed (anything on the path could send it): the parties it names are
     // its claim, kept for the record, never culprits (those are named only on proof).
-    const details = { party: partyId, kind, status, claimed_culprits: claimedCulprits(err?.culprits) };
+    // What failed, as the party said (for the record and the operator): the fields and the check.
+    const fields = Array.isArray(err?.fields)
+      ? err.fields
+          .filter((f): f is string => typeof f === 'string')
+          .map((f) => f.slice(0, 200))
+          .slice(0, 16)
+      : [];
+    const check = typeof err?.details?.check === 'string' ? err.details.check.slice(0, 100) : undefined;
+    const details = {
+      party: partyId,
+      kind,
+      status,
+      claimed_culprits: claimedCulprits(err?.culprits),
+      ...(fields.length > 0 ? { fields } : {}),
+      ...(check === undefined ? {} : { check }),
+    };
     if (code === 'POLICY_REFUSED') {
       // A refusal counts only as the party signed it (a veto ends an approval; a refusal names a
       // rule): anything on the path could send the unsigned error body.
