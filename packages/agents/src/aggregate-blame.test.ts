@@ -144,6 +144,33 @@ const run = (sessionId: string, extra: Partial<AggregationRunOptions> = {}) =>
     ...extra,
   });
 
+/**
+ * Dealer `dealer`'s answer to `agg.deal` with its boxes for `receivers` sealed under another pair's
+ * channel key (quality assurance's): signed by the dealer, so every check the coordinator can make
+ * passes, and they never open.
+ */
+function darkBoxesFrom(dealer: number, receivers: readonly number[]): Answer {
+  return signedRewrite((body, sessionId) => {
+    const payload = (body.dealing as SignedDealing).payload;
+    const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
+    const sealed = (body.sealed as { party: string }[]).map((item) => {
+      const r = roster.parties.findIndex((p) => p.id === item.party);
+      if (!receivers.includes(r)) return item;
+      return sealShares({
+        identity: keys[dealer]!,
+        channels: wrong,
+        session: sessionId,
+        dealer: idOf(dealer),
+        receiver: roster.parties[r]!,
+        rosterDigest: rosterDigest(roster),
+        payload,
+        shares: [],
+      });
+    });
+    return { ...body, sealed };
+  });
+}
+
 async function failureOf(p: Promise<unknown>): Promise<ProtocolError> {
   const e = await p.then(
     () => expect.unreachable('expected the run to fail'),
@@ -654,25 +681,7 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
     // key: they are signed by audit (the coordinator's checks pass) and never open. Which of the
     // two sealed it wrong, nobody but them can tell, so it is no proof; but three receivers (t)
     // cannot all be lying while fewer than t parties are faulty.
-    const dark = signedRewrite((body, sessionId) => {
-      const payload = (body.dealing as SignedDealing).payload;
-      const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
-      const sealed = (body.sealed as { party: string }[]).map((item) => {
-        const r = roster.parties.findIndex((p) => p.id === item.party);
-        if (![MONITORING, PROBLEM_SOLVER, STRATEGY].includes(r)) return item;
-        return sealShares({
-          identity: keys[AUDIT]!,
-          channels: wrong,
-          session: sessionId,
-          dealer: idOf(AUDIT),
-          receiver: roster.parties[r]!,
-          rosterDigest: rosterDigest(roster),
-          payload,
-          shares: [],
-        });
-      });
-      return { ...body, sealed };
-    });
+    const dark = darkBoxesFrom(AUDIT, [MONITORING, PROBLEM_SOLVER, STRATEGY]);
     const e = await failureOf(withMisbehaving([AUDIT], '/v1/agg/deal', dark, () => run('dark-boxes')));
     expect(e.code).toBe('INVALID_DEALING');
     expect(e.details['named_by_claims']).toEqual([
@@ -680,25 +689,7 @@ describe('share boxes (R2): checked when the dealer answers agg.deal', () => {
     ]);
     expect(e.message).toContain(`${idOf(AUDIT)} dealt shares that 3 evaluators could not use`);
     // The same dealer spoiling fewer boxes (two) is no stall: the three others open the outputs.
-    const fewer = signedRewrite((body, sessionId) => {
-      const payload = (body.dealing as SignedDealing).payload;
-      const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
-      const sealed = (body.sealed as { party: string }[]).map((item) => {
-        const r = roster.parties.findIndex((p) => p.id === item.party);
-        if (![MONITORING, PROBLEM_SOLVER].includes(r)) return item;
-        return sealShares({
-          identity: keys[AUDIT]!,
-          channels: wrong,
-          session: sessionId,
-          dealer: idOf(AUDIT),
-          receiver: roster.parties[r]!,
-          rosterDigest: rosterDigest(roster),
-          payload,
-          shares: [],
-        });
-      });
-      return { ...body, sealed };
-    });
+    const fewer = darkBoxesFrom(AUDIT, [MONITORING, PROBLEM_SOLVER]);
     const out = await withMisbehaving([AUDIT], '/v1/agg/deal', fewer, () => run('dark-two'));
     expect(out.result.total_cost).toBe(TOTAL);
   });
