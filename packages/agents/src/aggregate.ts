@@ -55,6 +55,7 @@ import {
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
 import { partyIdsOf } from './coordinate.js';
+import { namedFields } from './http-errors.js';
 import { parseRiskSubject, pooledRiskOf, riskSubjectDigest } from './party/pooled-risk.js';
 import {
   type CircuitCatalog,
@@ -321,11 +322,9 @@ function errorEntries(roster: Roster, failures: readonly PartyFailure[]) {
     return {
       party,
       code: codeOf(error),
-      ...(error instanceof ValidationError
-        ? { fields: error.fields }
-        : Array.isArray(error instanceof AapsError ? error.details['fields'] : undefined)
-          ? { fields: (error as AapsError).details['fields'] }
-          : {}),
+      ...(error instanceof ValidationError || namedFields(error).length > 0
+        ? { fields: namedFields(error) }
+        : {}),
       ...(error instanceof AapsError && typeof error.details['check'] === 'string'
         ? { check: error.details['check'] }
         : {}),

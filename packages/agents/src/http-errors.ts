@@ -41,13 +41,19 @@ export interface ErrorBody {
 }
 
 /**
- * The fields an error names: a `ValidationError`'s, or those a `VerificationError` carries from the
- * malformed input that failed it (`details.fields`, e.g. `record.threshold`).
+ * The fields an error names: a `ValidationError`'s, or those it carries in `details.fields` (a
+ * `VerificationError` from the malformed input that failed it, e.g. `record.threshold`; a party's
+ * error as the coordinator's client read it).
  */
-function fieldsOf(e: AapsError): readonly string[] {
+export function namedFields(e: unknown): readonly string[] {
   if (e instanceof ValidationError) return e.fields;
-  const fields = e instanceof VerificationError ? e.details['fields'] : undefined;
+  const fields = e instanceof AapsError ? e.details['fields'] : undefined;
   return Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : [];
+}
+
+/** The fields an error body names: a `ValidationError`'s or a `VerificationError`'s. */
+function fieldsOf(e: AapsError): readonly string[] {
+  return e instanceof ValidationError || e instanceof VerificationError ? namedFields(e) : [];
 }
 
 export function errorStatus(e: AapsError): number {

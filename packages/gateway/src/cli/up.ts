@@ -245,6 +245,22 @@ async function startOrStop<T>(
   return { code: SIGNAL_EXIT[first.why] ?? 1 };
 }
 
+/**
+ * The last step of a start-up: serve the gateway (handed to `started` at once, so that a stop
+ * signal arriving now still closes it) and read the group key the ready line announces.
+ */
+async function serve(
+  opts: Parameters<typeof startGateway>[0],
+  signal: AbortSignal,
+  started: (running: RunningGateway) => void,
+): Promise<{ url: string; keys: Awaited<ReturnType<Coordinator['keys']>> }> {
+  signal.throwIfAborted();
+  const running = await startGateway(opts);
+  started(running);
+  signal.throwIfAborted();
+  return { url: running.url, keys: await opts.coordinator.keys() };
+}
+
 export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
   checkDataDir(config.dataDir);
@@ -400,18 +416,21 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
         gateway: layout.roster.gateway,
       };
     }
-    signal.throwIfAborted();
-    running = await startGateway({
-      config,
-      token: token.token,
-      tokens: grants,
-      coordinator,
-      trust,
-      identity: { id: 'gateway', key: gatewayKey },
-      logger,
-    });
-    signal.throwIfAborted();
-    return { url: running.url, keys: await coordinator.keys() };
+    return serve(
+      {
+        config,
+        token: token.token,
+        tokens: grants,
+        coordinator,
+        trust,
+        identity: { id: 'gateway', key: gatewayKey },
+        logger,
+      },
+      signal,
+      (r) => {
+        running = r;
+      },
+    );
   };
 
   try {
@@ -509,18 +528,21 @@ async function runGatewayLocked(
       savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
     });
     const trust = { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway };
-    signal.throwIfAborted();
-    running = await startGateway({
-      config,
-      token: token.token,
-      tokens: grants,
-      coordinator,
-      trust,
-      identity: { id: 'gateway', key: gatewayKey },
-      logger,
-    });
-    signal.throwIfAborted();
-    return { url: running.url, keys: await coordinator.keys() };
+    return serve(
+      {
+        config,
+        token: token.token,
+        tokens: grants,
+        coordinator,
+        trust,
+        identity: { id: 'gateway', key: gatewayKey },
+        logger,
+      },
+      signal,
+      (r) => {
+        running = r;
+      },
+    );
   };
   try {
     const out = await startOrStop(io, startUp, stop);
