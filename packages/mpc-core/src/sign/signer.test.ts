@@ -210,6 +210,41 @@ describe('signFromStore', () => {
     verifyShare(suite, { ...pkg, message: mine }, share, pub);
   });
 
+  it('calls beforeRelease only for a package it signs, and releases no share when it throws', async () => {
+    const calls: string[] = [];
+    const hook = () => {
+      calls.push('called');
+    };
+    // A package failing in signing (another signer's bad point) never reaches the hook.
+    const bad = await twoSigners();
+    const badPkg = { ...bad.pkg, commitments: [bad.c1, { ...bad.c2, hiding: new Uint8Array(32) }] };
+    expect(
+      await rejection(signFromStore(suite, kp1, bad.s1, badPkg, pub, { beforeRelease: hook })),
+    ).toMatchObject({ code: 'INVALID_POINT' });
+    expect(calls).toEqual([]);
+    // A throwing hook ends the round; the nonce is gone with it.
+    const { s1, pkg } = await twoSigners();
+    const refused = new ProtocolError('INCONSISTENT_TRANSCRIPT', 'not vouching for this');
+    const e = await rejection(
+      signFromStore(suite, kp1, s1, pkg, pub, {
+        beforeRelease: () => {
+          throw refused;
+        },
+      }),
+    );
+    expect(e).toBe(refused);
+    expect(await s1.count()).toBe(0);
+    expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({ code: 'NONCE_REUSE' });
+    // A passing hook runs once, and the share verifies.
+    const ok = await twoSigners();
+    const share = await signFromStore(suite, kp1, ok.s1, ok.pkg, pub, { beforeRelease: hook });
+    expect(calls).toEqual(['called']);
+    verifyShare(suite, ok.pkg, share, pub);
+    expect(
+      await rejection(signFromStore(suite, kp1, ok.s2, ok.pkg, pub, { beforeRelease: 'x' as never })),
+    ).toBeInstanceOf(ValidationError);
+  });
+
   it('refuses nonces saved for another key set', async () => {
     const { s1, pkg } = await twoSigners();
     const refreshed = trustedDealer(suite, { min: 2, max: 3 }, { rng });

@@ -31,6 +31,14 @@ export interface StoreSignerOptions {
    * before the nonce is touched.
    */
   message?: Uint8Array;
+  /**
+   * For `signFromStore`: called once the share is computed (so the package passed every check and
+   * this party's nonce is consumed), before the share is returned. A party records here what
+   * signing commits it to (e.g. the checkpoint it now vouches for): no share leaves before the
+   * record, and nothing is recorded for a package that could never be signed. A throw ends the
+   * round: the share is wiped and the nonce stays consumed.
+   */
+  beforeRelease?: () => void | Promise<void>;
 }
 
 /** The checks both rounds make before touching the store; returns the options. */
@@ -48,6 +56,7 @@ function checkArgs(
   const o = optionsOf(opts, 'opts');
   if (o.keySetId !== undefined) assertString(o.keySetId, 'opts.keySetId');
   if (o.message !== undefined) assertBytes(o.message, 'opts.message');
+  if (o.beforeRelease !== undefined) assertFunction(o.beforeRelease, 'opts.beforeRelease');
   return o;
 }
 
@@ -123,7 +132,16 @@ export async function signFromStore(
     ) {
       throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was not issued for this key`);
     }
-    return signShare(suite, keyPackage, nonces, signingPackage, publicPackage);
+    const share = signShare(suite, keyPackage, nonces, signingPackage, publicPackage);
+    if (opts.beforeRelease) {
+      try {
+        await opts.beforeRelease();
+      } catch (e) {
+        share.share.fill(0);
+        throw e;
+      }
+    }
+    return share;
   } finally {
     nonces.hiding.wipe();
     nonces.binding.wipe();

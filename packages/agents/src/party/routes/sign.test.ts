@@ -69,7 +69,7 @@ const proofFrom = (t: MemoryMerkleTree, from: number, to: number) => ({
   hashes: t.consistencyProof(from, to).map(bytesToHex),
 });
 
-/** Three signers' commitments for a fresh session: party `p` and two others (their nonces stay unused). */
+/** Three signers' commitments for a fresh session: party `p` and the two after it (their nonces stay unused). */
 async function commitmentsFor(p: number, session: string) {
   const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b);
   return Promise.all(
@@ -83,7 +83,8 @@ async function commitmentsFor(p: number, session: string) {
 
 /**
  * Party `p`'s round two over checkpoint (`origin`, `size`, root of `t` at `size`) with the proofs
- * given; resolves to its share, or rejects with what the client makes of its refusal.
+ * given; resolves to its share, or rejects with what the client makes of its refusal. `signers`
+ * picks whose fresh commitments the package carries (default: `p` and the two after it).
  */
 async function round2(
   p: number,
@@ -91,10 +92,11 @@ async function round2(
   size: number,
   consistency?: { from: number; hashes: string[] }[],
   origin = ORIGIN,
+  signers = p,
 ) {
   const party = set.roster.parties[p]!.id;
   const session = `w-${sessions++}`;
-  const commitments = await commitmentsFor(p, session);
+  const commitments = await commitmentsFor(signers, session);
   const rootHash = t.root(size);
   const message = new TextEncoder().encode(formatCheckpoint({ origin, size, rootHash, extensions: [] }));
   const out = await client.call<{ share: unknown }>(party, 'sign.round2', session, {
@@ -208,6 +210,42 @@ describe('a party signs a checkpoint only when it extends the last one it signed
     const e = await round2(4, log, 10, [{ from: 3, hashes: ['zz'] }]).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'DECODE_FAILED' });
     expect(await stores[4]!.lastCheckpoint(ORIGIN)).toBeUndefined();
+  });
+
+  it('records no checkpoint for a signing package it could never sign', async () => {
+    // Party 0's round two over a package of parties 1, 2 and 3: no commitment of its own.
+    const e = await round2(0, log, 10, undefined, 'aaps.test/unsignable', 1).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'MISSING_OWN_COMMITMENT' });
+    expect(await stores[0]!.lastCheckpoint('aaps.test/unsignable')).toBeUndefined();
+    // Nor for one whose other commitments do not decode (found only in signing).
+    const session = `w-${sessions++}`;
+    const [own, second, third] = await commitmentsFor(0, session);
+    const unsignable = {
+      commitments: [own!, { ...second!, hiding: new Uint8Array(32) }, third!],
+      message: new TextEncoder().encode(
+        formatCheckpoint({
+          origin: 'aaps.test/unsignable',
+          size: 10,
+          rootHash: log.root(10),
+          extensions: [],
+        }),
+      ),
+    };
+    const bad = await client
+      .call(set.roster.parties[0]!.id, 'sign.round2', session, {
+        signing_package: SigningPackageCodec.toJSON(suite.id, unsignable),
+        subject: {
+          kind: 'checkpoint',
+          origin: 'aaps.test/unsignable',
+          tree_size: 10,
+          root_hash: bytesToHex(log.root(10)),
+        },
+      })
+      .catch((x: unknown) => x);
+    expect(bad).toMatchObject({ code: 'INVALID_POINT' });
+    expect(await stores[0]!.lastCheckpoint('aaps.test/unsignable')).toBeUndefined();
+    // So another root at that size is no fork: nothing was signed.
+    await round2(0, tree(10, 'another-'), 10, undefined, 'aaps.test/unsignable');
   });
 
   it('a party told its log origin signs no other: a fresh origin is not trusted on first use', async () => {

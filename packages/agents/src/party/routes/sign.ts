@@ -306,16 +306,21 @@ export function createSignHandlers(
           );
         }
       }
+      // A checkpoint is claimed before the share leaves, one claim at a time: it must extend (with
+      // a proof) the last checkpoint this party signed for the origin. The claim is made only once
+      // the share is computed (every check passed, the nonce consumed), so a package that could
+      // never be signed records no checkpoint.
+      let beforeRelease: (() => Promise<void>) | undefined;
       if (subject.kind === 'checkpoint') {
-        // Claimed before the share exists, one claim at a time: it must extend (with a proof) the
-        // last checkpoint this party signed for the origin.
         if (checkpoint === undefined) throw new AapsError('INTERNAL', 'a checkpoint without its proofs');
-        const claim = await deps.store.claimCheckpoint(subject.origin, checkpoint);
-        if (!claim.ok) {
-          return refuse(session, claim.rule, claim.message, { signed_size: claim.signed_size });
-        }
+        beforeRelease = async () => {
+          const claim = await deps.store.claimCheckpoint(subject.origin, checkpoint);
+          if (!claim.ok) await refuse(session, claim.rule, claim.message, { signed_size: claim.signed_size });
+        };
       }
-      const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage);
+      const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage, {
+        ...(beforeRelease ? { beforeRelease } : {}),
+      });
       await deps.store.audit({
         at: now().toISOString(),
         event: 'sign.share',
