@@ -1,6 +1,7 @@
 /** Evidence bundles (JSON or CBOR), their Sigstore form, and the trusted root. */
-import { encodeBundleCbor, toSigstoreBundle } from '@aaps/evidence';
+import { ED25519_SUITE, encodeBundleCbor, toSigstoreBundle } from '@aaps/evidence';
 import { AapsError } from '@aaps/mpc-core';
+import { accepts } from 'hono/accepts';
 import { requireScope } from '../middleware/auth.js';
 import type { RouteDoc } from '../openapi.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
@@ -21,7 +22,7 @@ export const evidenceRouteDocs: RouteDoc[] = [
     responses: {
       '200': {
         description:
-          'the bundle as JSON, or as CBOR (RFC 8949, the same bundle) with Accept: application/cbor',
+          'the bundle as JSON, or as CBOR (RFC 8949, the same bundle) when Accept ranks application/cbor first (by q-value); both carry Vary: Accept',
         schema: OpaqueJsonSchema,
         contentType: EVIDENCE_MEDIA_TYPE,
         alternatives: [{ contentType: 'application/cbor' }],
@@ -41,6 +42,10 @@ export const evidenceRouteDocs: RouteDoc[] = [
         contentType: SIGSTORE_BUNDLE_MEDIA_TYPE,
       },
       '404': NO_EVIDENCE,
+      '409': {
+        description:
+          'CONFLICT: the group is not Ed25519 (Sigstore has no BIP-340 key type), or the bundle is not in the log yet',
+      },
     },
   },
   {
@@ -65,13 +70,33 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
   };
   app.get('/v1/evidence/:evidence_id', requireScope(d.authenticate, 'read'), async (c) => {
     const bundle = await load(c.req.param('evidence_id'));
-    if ((c.req.header('accept') ?? '').includes('application/cbor')) {
-      return c.body(new Uint8Array(encodeBundleCbor(bundle)), 200, { 'Content-Type': 'application/cbor' });
+    // Two representations of one resource: chosen by media type and q-value (RFC 9110 §12.5.1),
+    // JSON unless CBOR ranks first; `Vary` so a shared cache keeps them apart.
+    const wanted = accepts(c, {
+      header: 'Accept',
+      supports: [EVIDENCE_MEDIA_TYPE, 'application/json', 'application/cbor'],
+      default: EVIDENCE_MEDIA_TYPE,
+    });
+    if (wanted === 'application/cbor') {
+      return c.body(new Uint8Array(encodeBundleCbor(bundle)), 200, {
+        'Content-Type': 'application/cbor',
+        Vary: 'Accept',
+      });
     }
-    return c.body(JSON.stringify(bundle), 200, { 'Content-Type': EVIDENCE_MEDIA_TYPE });
+    return c.body(JSON.stringify(bundle), 200, { 'Content-Type': EVIDENCE_MEDIA_TYPE, Vary: 'Accept' });
   });
   app.get('/v1/evidence/:evidence_id/sigstore', requireScope(d.authenticate, 'read'), async (c) => {
     const bundle = await load(c.req.param('evidence_id'));
+    // The request is fine; this bundle cannot take the Sigstore form (yet): 409, as the trusted root.
+    if (bundle.verificationMaterial.ciphersuite !== ED25519_SUITE) {
+      throw new AapsError(
+        'CONFLICT',
+        `only Ed25519 bundles export to Sigstore (no BIP-340 key type there); this one is ${bundle.verificationMaterial.ciphersuite}: verify it with aaps-verify`,
+      );
+    }
+    if (bundle.transparencyLog === undefined) {
+      throw new AapsError('CONFLICT', 'the bundle is not in the log yet: ask again once it is');
+    }
     return c.body(JSON.stringify(toSigstoreBundle(bundle, await d.evidence.logKey())), 200, {
       'Content-Type': SIGSTORE_BUNDLE_MEDIA_TYPE,
     });

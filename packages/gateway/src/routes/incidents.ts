@@ -103,6 +103,14 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
     const id = c.req.param('id');
     const first = await d.store.getIncidentSummary(id);
     if (first === undefined) throw new AapsError('NOT_FOUND', 'no such incident');
+    // Hono answers HEAD by running this handler and dropping the body unread: a stream started here
+    // would wait on its first keep-alive for good, subscribed. A HEAD gets the headers alone.
+    if (c.req.method === 'HEAD') {
+      return c.body(null, 200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache',
+      });
+    }
     const resume = resumeAfter(c.req.header('last-event-id'), first.timeline.length);
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | undefined;
@@ -138,6 +146,7 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
           if (out !== '') await stream.write(out);
           if (ended) break;
           if (dirty) continue;
+          if (stream.aborted) break; // gone while this loop awaited: no last keep-alive wait
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, d.keepAliveMs);
             wake = () => {

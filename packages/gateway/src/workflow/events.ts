@@ -26,9 +26,10 @@ export function createIncidentEvents(): IncidentEvents {
         listeners.set(id, set);
       }
       set.add(listener);
+      // Idempotent: a second call must not drop a newer set another subscriber made for this id.
       return () => {
         set.delete(listener);
-        if (set.size === 0) listeners.delete(id);
+        if (set.size === 0 && listeners.get(id) === set) listeners.delete(id);
       };
     },
   };

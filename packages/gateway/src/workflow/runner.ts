@@ -499,6 +499,15 @@ export class WorkflowRunner {
       }
       const approval: HumanApproval = parseHumanApproval(envelope.payload);
       await this.#signedByApprover(envelope, 'approval', approval, verifyHumanApproval);
+      // A signed approval counts once: after the parties refused it, the same approval (its
+      // deterministic signature), in this envelope or another, is a replay, not a new approval.
+      if (record.human_approvals.some((a) => a.signature === approval.signature)) {
+        throw new ValidationError(
+          'CONFLICT',
+          `this approval by ${approval.approver_id} was already given for incident ${id}; a person sends a new one`,
+          ['signature'],
+        );
+      }
       const proposal = record.decision.proposal;
       const bad = [
         approval.incident_id !== id ? 'incident_id' : '',

@@ -1,0 +1,44 @@
+/**
+ * `GET /v1/evidence/:id` chooses JSON or CBOR by media type and q-value (RFC 9110 §12.5.1): CBOR
+ * refused with q=0, or a type whose name only starts with `application/cbor`, gets JSON; both
+ * representations of the one URL say `Vary: Accept`, so a shared cache keeps them apart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVIDENCE_MEDIA_TYPE } from '../routes/evidence.js';
+import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+
+let gw: TestGateway;
+let evidence = '';
+beforeAll(async () => {
+  gw = await makeGateway();
+  const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.quota() });
+  const id = String((await json(res))['incident_id']);
+  await gw.runner.idle();
+  evidence = String(
+    (await json(await request(gw, 'GET', `/v1/incidents/${id}`, { token: TOKENS.read })))['evidence_id'],
+  );
+  expect(evidence).toMatch(/^[0-9a-f]{64}$/);
+});
+afterAll(async () => gw.cleanup());
+
+const get = (accept: string) =>
+  request(gw, 'GET', `/v1/evidence/${evidence}`, { token: TOKENS.read, headers: { accept } });
+const type = (res: Response) => (res.headers.get('content-type') ?? '').split(';')[0];
+
+describe('evidence content negotiation', () => {
+  it('CBOR refused with q=0: JSON', async () => {
+    expect(type(await get('application/json, application/cbor;q=0'))).toBe(EVIDENCE_MEDIA_TYPE);
+  });
+
+  it('another media type whose name starts with application/cbor (CBOR sequences): not CBOR', async () => {
+    expect(type(await get(`application/cbor-seq, ${EVIDENCE_MEDIA_TYPE}`))).toBe(EVIDENCE_MEDIA_TYPE);
+  });
+
+  it('both representations say they vary by Accept', async () => {
+    for (const accept of ['application/cbor', EVIDENCE_MEDIA_TYPE]) {
+      const res = await get(accept);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('vary') ?? '', accept).toMatch(/\baccept\b/i);
+    }
+  });
+});
