@@ -50,6 +50,21 @@ function record(id: string, n: number, state = 'triaged'): IncidentRecord {
 }
 
 describe('gateway store: incidents and their transcripts', () => {
+  it('lists a new incident after those already listed, across a reopen, when the clock stepped back', async () => {
+    const dir = tmp();
+    let store = await openGatewayStore(dir);
+    await store.createIncident({ ...record('b', 0), created_at: '2026-11-25T00:00:05.000Z' });
+    await store.close();
+    store = await openGatewayStore(dir);
+    // Created after b, at a clock a minute behind, with an id that sorts before b's.
+    const a = { ...record('a', 0), created_at: '2026-11-25T00:00:00.000Z' };
+    await store.createIncident(a);
+    expect(a.created_at).toBe('2026-11-25T00:00:05.001Z');
+    const listed = await store.listIncidents({ limit: 10 });
+    expect(listed.incidents.map((r) => r.id)).toEqual(['b', 'a']);
+    await store.close();
+  });
+
   it('keeps each envelope once and gives back the whole record after every save and a reopen', async () => {
     const dir = tmp();
     let store = await openGatewayStore(dir);

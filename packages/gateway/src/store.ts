@@ -153,6 +153,22 @@ const pad = (n: number) => n.toString(16).padStart(16, '0');
 /** Listing key: creation time then id, so pages are in arrival order and stable. */
 const listKey = (r: Pick<IncidentRecord, 'created_at' | 'id'>) => `${r.created_at}|${r.id}`;
 
+/**
+ * A new incident's `created_at`, so that its listing key sorts after `last` (the greatest one
+ * written): its own time when that is so; else the last one's time (when its id sorts after the
+ * last one's) or one millisecond later. The wall clock can step back (an NTP correction) and an id
+ * taken before an await can be written after a later one; creation times never go back, as the
+ * ids' do not (`incident-ids.ts`).
+ */
+export function listedAfter(last: string, r: Pick<IncidentRecord, 'created_at' | 'id'>): string {
+  if (last === '' || listKey(r) > last) return r.created_at;
+  const bar = last.indexOf('|');
+  const lastAt = last.slice(0, bar);
+  if (r.id > last.slice(bar + 1)) return lastAt;
+  const next = Date.parse(lastAt) + 1;
+  return Number.isFinite(next) ? new Date(next).toISOString() : r.created_at;
+}
+
 function encodeCursor(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
 }
@@ -315,6 +331,22 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
   /** Envelopes of each incident known to be stored: they are immutable, so only new ones are written. */
   const storedEnvelopes = new Map<string, number>();
 
+  /**
+   * The greatest listing key written (read once from the index): each new incident's must be
+   * greater, so a client paging through the list, or holding a cursor, sees every incident that
+   * arrives after it, in the order they were created. See {@link listedAfter}.
+   */
+  let lastListing: string | undefined;
+  const greatestListing = async (): Promise<string> => {
+    if (lastListing === undefined) {
+      lastListing = '';
+      const prefix = `${SPACES.byTime}!`;
+      for await (const key of db.keys({ gt: prefix, lt: `${SPACES.byTime}"`, reverse: true, limit: 1 }))
+        lastListing = key.slice(prefix.length);
+    }
+    return lastListing;
+  };
+
   /** One process writes incidents; creation is serialised so two requests cannot both create. */
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -426,7 +458,9 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         }
         const extra = record.dedup_keys.map((key) => put('dedup', key, utf8.encode(record.id)));
         if (correlation !== undefined) extra.push(put('correlation', correlation, utf8.encode(record.id)));
+        record.created_at = listedAfter(await greatestListing(), record);
         await writeIncident(record, extra, true);
+        lastListing = listKey(record);
         return { created: true, id: record.id, joined: false };
       });
     },
