@@ -5,7 +5,12 @@
  * `JSON.stringify` does (which RFC 8785 adopts), and numbers use ECMAScript's shortest
  * round-trip form. Values JSON cannot carry (undefined, functions, symbols, bigint, non-finite
  * numbers) are rejected rather than silently dropped, so two parties never sign different bytes
- * for what they believe is the same object.
+ * for what they believe is the same object. So are strings and member names that are not
+ * well-formed UTF-16 (a lone surrogate: I-JSON, RFC 7493, which RFC 8785 builds on, forbids them,
+ * and UTF-8 cannot carry them, so they come back as U+FFFD from any store or wire) and members
+ * named `__proto__` (JSON.parse makes one an own member, but JavaScript objects do not keep it
+ * reliably: a CBOR round trip renames it), since a signature over either would not verify once the
+ * value has been stored and read back.
  *
  * Every signature and verification of an envelope serializes it, so the serializer is on the hot
  * path: it builds one string with no per-node path bookkeeping, and only when it meets a value
@@ -17,6 +22,11 @@ import { ValidationError } from '../errors.js';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 const MAX_DEPTH = 64;
+
+/** A member name a signed object may have: well-formed UTF-16, and not `__proto__`. */
+function isMemberName(k: string): boolean {
+  return k !== '__proto__' && k.isWellFormed();
+}
 
 /** Thrown inside the fast serializer; turned into a `ValidationError` with the value's path. */
 class NotJson {}
@@ -75,6 +85,7 @@ export function canonicalizeEnvelope(
     for (const k of Object.keys(value).sort()) {
       const v = value[k];
       if (v === undefined) continue;
+      if (!isMemberName(k)) throw NOT_JSON;
       const key = `${first ? '' : ','}${JSON.stringify(k)}:`;
       first = false;
       // Members at the envelope's own depth + 1; the signed form, a top-level value, nests no
@@ -133,6 +144,7 @@ function isSortedJson(value: unknown, depth: number): boolean {
   if (value === null) return true;
   switch (typeof value) {
     case 'string':
+      return value.isWellFormed();
     case 'boolean':
       return true;
     case 'number':
@@ -148,7 +160,7 @@ function isSortedJson(value: unknown, depth: number): boolean {
       if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return false;
       let previous: string | undefined;
       for (const k in value) {
-        if (!Object.hasOwn(value, k)) return false;
+        if (!Object.hasOwn(value, k) || !isMemberName(k)) return false;
         if (previous !== undefined && !(previous < k)) return false;
         previous = k;
         const v = (value as Record<string, unknown>)[k];
@@ -166,6 +178,7 @@ function serialize(value: unknown, depth: number): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
+      if (!value.isWellFormed()) throw NOT_JSON;
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
@@ -191,6 +204,7 @@ function serialize(value: unknown, depth: number): string {
       for (const k of keys) {
         const v = obj[k];
         if (v === undefined) continue;
+        if (!isMemberName(k)) throw NOT_JSON;
         if (!first) out += ',';
         first = false;
         out += `${JSON.stringify(k)}:${serialize(v, depth + 1)}`;
@@ -210,6 +224,13 @@ function describe(value: unknown, path: string, depth: number): ValidationError 
   if (value === null) return undefined;
   switch (typeof value) {
     case 'string':
+      return value.isWellFormed()
+        ? undefined
+        : new ValidationError(
+            'INVALID_ARGUMENT',
+            `${path}: a string with a lone surrogate (not well-formed UTF-16) is not JSON a signature can cover`,
+            [path],
+          );
     case 'boolean':
       return undefined;
     case 'number':
@@ -234,6 +255,17 @@ function describe(value: unknown, path: string, depth: number): ValidationError 
         : Object.entries(value).map(([k, v]) => [`${path}.${k}`, v]);
       for (const [p, v] of entries) {
         if (v === undefined && !Array.isArray(value)) continue;
+        const name = Array.isArray(value) ? undefined : p.slice(path.length + 1);
+        if (name !== undefined && !isMemberName(name)) {
+          const shown = `${path}[${JSON.stringify(name)}]`;
+          return new ValidationError(
+            'INVALID_ARGUMENT',
+            name === '__proto__'
+              ? `${shown}: a member named __proto__ is not kept by JavaScript objects (a signature over it would not verify)`
+              : `${shown}: a member name with a lone surrogate (not well-formed UTF-16) is not JSON a signature can cover`,
+            [shown],
+          );
+        }
         const e = describe(v, p, depth + 1);
         if (e) return e;
       }

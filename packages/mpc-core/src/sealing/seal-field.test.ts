@@ -92,14 +92,17 @@ describe('sealPayload', () => {
     }
   });
 
-  it('seals under a "__proto__" key like any other key', async () => {
+  it('refuses a payload with a "__proto__" member (no signature over it survives storage), leaking nothing', async () => {
     const hostile = JSON.parse(
       '{"__proto__": {"password": "CANARY-proto-pw"}, "list": [{"__proto__": "x"}]}',
     );
-    const { payload, fields } = await sealPayload(hostile, detectSensitivePaths(hostile), opts);
-    expect(fields.map((f) => f.path)).toEqual(['/__proto__/password']);
-    expect(JSON.stringify(payload)).not.toContain('CANARY');
-    expect(JSON.stringify(payload)).toContain('"__proto__":{"password":{"$sealed"');
+    const e = await sealPayload(hostile, detectSensitivePaths(hostile), opts).then(
+      () => expect.unreachable('sealed'),
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).message).toMatch(/__proto__/);
+    expect((e as ValidationError).message).not.toContain('CANARY');
   });
 
   it('seals a subtree once when paths nest, and refuses paths that name nothing', async () => {
