@@ -257,6 +257,7 @@ export {
   type RpcResponsePayload,
 } from './rpc.js';
 export { type AuditInput, type AuditViolation, type EvidenceSummary, runAuditStep } from './steps/audit.js';
+export { maybeSameImage, normaliseRepository, splitImageRef } from './steps/image-ref.js';
 export {
   checkExecutionOrder,
   type ExecutionCheck,
@@ -299,11 +300,39 @@ export {
   type VerificationStage,
 } from './steps/quality-assurance.js';
 export {
+  INTAKE_CLASSIFIER,
+  matchSignalRules,
+  type RuleMatch,
+  SIGNAL_RULES,
+  type SignalRule,
+  type SignalText,
+} from './steps/signal-rules.js';
+export {
+  isConfigSyntaxError,
+  isImagePullFailure,
+  isLimitViolation,
+  isQuotaExceeded,
+  isRbacForbidden,
+  type LimitRangeFacts,
+  type MissingConfigFacts,
+  parseImageRef,
+  parseLimitRange,
+  parseMissingConfig,
+  parseMissingEnvVar,
+  parseQuotaExceeded,
+  parseRbacForbidden,
+  parseSignatureDenial,
+  type QuotaFacts,
+  type RbacFacts,
+  type SignatureDenialFacts,
+} from './steps/signal-text.js';
+export {
   type ApprovalDecisionPayload,
   runStrategyStep,
   type StrategyDecision,
   type StrategyInput,
   strategyRiskFactors,
 } from './steps/strategy.js';
+export { inferDeployment } from './steps/workload-name.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
 export { type AuditEntry, PartyStore, type StoredKey } from './store/level.js';

@@ -77,6 +77,43 @@ describe('monitoring step', () => {
     });
   });
 
+  it('keeps a signal the gateway intake classified as unknown unknown, whatever its metadata holds', () => {
+    const s = {
+      ...SIGNALS.probeFailed,
+      metadata: {
+        ...SIGNALS.probeFailed.metadata,
+        quota: {
+          quota: 'compute',
+          requested: { 'limits.cpu': '2' },
+          used: { 'limits.cpu': '3' },
+          limited: { 'limits.cpu': '4' },
+        },
+        classification: { rule: 'none', by: 'gateway.intake' },
+      },
+    };
+    const out = runMonitoringStep(monitoringInput(s));
+    expect(out.incident_type).toBe('unknown');
+    expect(out.triage).toMatchObject({ route: 'human', intake_type: 'unknown', matched: ['quota.exceeded'] });
+    // Without the intake's reading, the same facts are a quota incident.
+    const native = { ...s, metadata: { ...s.metadata, classification: undefined } };
+    expect(runMonitoringStep(monitoringInput(native)).incident_type).toBe('resource_quota_exceeded');
+  });
+
+  it('reads no image failure into an application message about webhook signatures', () => {
+    const s = {
+      ...SIGNALS.probeFailed,
+      metadata: {
+        namespace: 'shop',
+        labels: { alertname: 'PaymentsWebhookErrors' },
+        messages: ['Stripe webhook signature mismatch: 42 events rejected in the last 5m'],
+      },
+    };
+    expect(runMonitoringStep(monitoringInput(s)).triage).toMatchObject({
+      subtype: 'unclassified',
+      route: 'human',
+    });
+  });
+
   it('sends a signal whose intake type disagrees with its own reading to a human', () => {
     const s = { ...SIGNALS.quotaExceeded, incident_type: 'image_signature_failed' as const };
     const out = runMonitoringStep(monitoringInput(s));

@@ -2,6 +2,9 @@
  * Monitoring: normalise an incoming `IncidentSignal`, classify it on its own reading of the
  * signal's text and facts, and give dedup hints. A signal nothing recognises, or one that reads as
  * two different incident types, is `unknown` and goes to a human: it is never fixed automatically.
+ * It reads the text with the same rule set as the gateway's intake (`signal-rules.ts`), and a
+ * signal the intake classified as `unknown` stays `unknown`: this step can only send a signal to a
+ * person that the intake would have fixed, never the reverse.
  *
  * It reads the metadata keys the intake adapters fill: `reason`, `messages` (free text),
  * `labels` (alert labels), `namespace`, the parsed facts `quota`, `missing_config`, `rbac`,
@@ -13,28 +16,24 @@ import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { isPlainObject } from '../policy/reader.js';
+import {
+  INTAKE_CLASSIFIER,
+  type IncidentSubtype,
+  type IncidentType,
+  matchSignalRules,
+  type RuleMatch,
+  type SignalRule,
+} from './signal-rules.js';
+import {
+  parseImageRef,
+  parseLimitRange,
+  parseMissingConfig,
+  parseMissingEnvVar,
+  parseQuotaExceeded,
+  parseRbacForbidden,
+} from './signal-text.js';
 
-export const INCIDENT_TYPES = [
-  'config_validation_failed',
-  'image_signature_failed',
-  'resource_quota_exceeded',
-  'unknown',
-] as const;
-export type IncidentType = (typeof INCIDENT_TYPES)[number];
-
-export type IncidentSubtype =
-  | 'missing_key'
-  | 'missing_object'
-  | 'yaml_syntax'
-  | 'env_var'
-  | 'config_error'
-  | 'signature_mismatch'
-  | 'pull_failure'
-  | 'quota_exceeded'
-  | 'limit_violation'
-  | 'rbac_denied'
-  | 'unclassified'
-  | 'ambiguous';
+export { INCIDENT_TYPES, type IncidentSubtype, type IncidentType } from './signal-rules.js';
 
 export interface QuotaFigure {
   resource: string;
@@ -45,23 +44,42 @@ export interface QuotaFigure {
 
 /** What the signal says, in one normalised shape. */
 export interface IncidentFacts {
-  namespace: string;
+  /**
+   * The namespace the signal names (its context, else its metadata); absent when its metadata says
+   * `namespace: null` (the source named none, e.g. a GitHub run) or nothing names one. Never
+   * guessed: a fix that needs a namespace then goes to a person.
+   */
+  namespace?: string;
   /** `origin`: a "not found" message, the intake's parsed facts, or only the affected resources. */
   config?: {
     kind: 'configmap' | 'secret';
-    namespace: string;
+    /** Absent when neither the message nor the signal names one. */
+    namespace?: string;
     name: string;
     key?: string;
     origin: 'message' | 'intake' | 'resource';
   };
   env_var?: string;
   image?: { ref: string; digest?: string };
-  quota?: { name: string; namespace: string; figures: QuotaFigure[] };
+  quota?: { name: string; namespace?: string; figures: QuotaFigure[] };
   limit?: { resource: string; scope: string; maximum: string; requested: string };
-  rbac?: { user: string; verb: string; resource: string; api_group: string; namespace?: string };
+  rbac?: {
+    user: string;
+    verb: string;
+    resource: string;
+    api_group: string;
+    namespace?: string;
+    /** Denied `at the cluster scope`. */
+    cluster_scoped?: true;
+  };
   /** Workload and pod URIs among the affected resources. */
   workloads: string[];
   pods: string[];
+  /**
+   * Workloads among `workloads` that the source did not name: an intake read them from a pod's
+   * name (`metadata.workload` with `inferred: true`).
+   */
+  inferred_workloads?: string[];
 }
 
 export interface Triage {
@@ -89,11 +107,7 @@ export interface TriagedSignal extends IncidentSignalPayload {
   triage: Triage;
 }
 
-interface Match {
-  type: Exclude<IncidentType, 'unknown'>;
-  subtype: IncidentSubtype;
-  rule: string;
-}
+type Match = RuleMatch;
 
 const SEVERITIES = ['high', 'medium', 'low'] as const;
 
@@ -103,7 +117,10 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
     throw new ValidationError('INVALID_ARGUMENT', 'signal: expected an IncidentSignal payload', ['signal']);
   }
   const meta = signal.metadata;
-  const namespace = str(context?.namespace) ?? str(meta['namespace']) ?? 'default';
+  // `metadata.namespace: null`: the source named no namespace (the gateway's intake says so rather
+  // than guess one); `context.namespace` then only fills the envelope's required field.
+  const namespace =
+    meta['namespace'] === null ? undefined : (str(context?.namespace) ?? str(meta['namespace']));
   const affected = normaliseUris(signal.affected_resources);
   const evidence = unique(strings(signal.evidence_refs).map((s) => s.trim())).sort();
   const texts = [...strings(meta['messages']), ...optional(str(meta['message']))];
@@ -115,10 +132,17 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
   const matches = classify(reason, texts, alertname, facts);
   const types = unique(matches.map((m) => m.type));
   const intakeType = str(signal.incident_type);
+  const classification = isPlainObject(meta['classification']) ? meta['classification'] : {};
+  const intakeFoundNothing = intakeType === 'unknown' && classification['by'] === INTAKE_CLASSIFIER;
 
   let incidentType: IncidentType;
   let subtype: IncidentSubtype;
-  if (types.length === 1) {
+  if (intakeFoundNothing) {
+    // The intake read this text with the same rules and found no type: a reading here that finds
+    // one (from facts a sender put in the metadata) is not a reason to change something.
+    incidentType = 'unknown';
+    subtype = types.length === 0 ? 'unclassified' : 'ambiguous';
+  } else if (types.length === 1) {
     incidentType = types[0]!;
     subtype = matches[0]!.subtype;
   } else {
@@ -138,7 +162,7 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
           domain: 'aaps.dedup.v1',
           incident_type: incidentType,
           subtype,
-          namespace,
+          namespace: namespace ?? '',
           resources: affected,
         }),
       ),
@@ -170,124 +194,70 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
   };
 }
 
+/**
+ * The shared rules over the text, then the facts a sender parsed into the metadata (a native
+ * envelope may carry `quota` or `missing_config` without the message they came from). A fact adds
+ * its rule only where the text did not already match it.
+ */
 function classify(reason: string, texts: readonly string[], alertname: string, f: IncidentFacts): Match[] {
-  const all = texts.join('\n');
-  const out: Match[] = [];
-  const add = (type: Match['type'], subtype: IncidentSubtype, rule: string, hit: boolean) => {
-    if (hit) out.push({ type, subtype, rule });
+  const out: Match[] = matchSignalRules({ reason, texts, alertname });
+  const add = (rule: SignalRule, type: Match['type'], subtype: IncidentSubtype, hit: boolean) => {
+    if (hit && !out.some((m) => m.rule === rule)) out.push({ type, subtype, rule });
   };
-  // Image: an admission denial by a signature policy controller, or a pull failure.
+  add('quota.exceeded', 'resource_quota_exceeded', 'quota_exceeded', f.quota !== undefined);
+  add('limit_range.exceeded', 'resource_quota_exceeded', 'limit_violation', f.limit !== undefined);
+  add('rbac.forbidden', 'resource_quota_exceeded', 'rbac_denied', f.rbac !== undefined);
   add(
-    'image_signature_failed',
-    'signature_mismatch',
-    'image.signature',
-    /(signature|cosign|sigstore|attestor|verifyImages|image verification|no matching signatures)/i.test(
-      all,
-    ) && /(denied|admission webhook|blocked|failed|mismatch)/i.test(all),
-  );
-  add(
-    'image_signature_failed',
-    'pull_failure',
-    'image.pull',
-    /^(ErrImagePull|ImagePullBackOff|ErrImageNeverPull|InvalidImageName)$/.test(reason) ||
-      /Failed to pull image|Back-off pulling image|manifest unknown|pull access denied/i.test(all),
-  );
-  // Quota, limits, RBAC.
-  add(
-    'resource_quota_exceeded',
-    'quota_exceeded',
-    'quota.exceeded',
-    f.quota !== undefined || /exceeded quota/i.test(all),
-  );
-  add(
-    'resource_quota_exceeded',
-    'limit_violation',
-    'quota.limit_range',
-    f.limit !== undefined ||
-      /maximum \S+ usage per (Container|Pod)|must specify (limits|requests)/i.test(all),
-  );
-  add(
-    'resource_quota_exceeded',
-    'rbac_denied',
-    'rbac.forbidden',
-    f.rbac !== undefined || /forbidden: User "[^"]+" cannot/i.test(all),
-  );
-  // ConfigMap / Secret.
-  add(
+    'config.missing',
     'config_validation_failed',
     f.config?.key ? 'missing_key' : 'missing_object',
-    'config.missing',
-    f.config !== undefined && f.config.origin !== 'resource',
+    f.config !== undefined && f.config.origin === 'intake',
   );
-  add(
-    'config_validation_failed',
-    'yaml_syntax',
-    'config.syntax',
-    /error converting YAML to JSON|yaml: line \d+|(invalid|malformed) (yaml|json)|cannot unmarshal|mapping values are not allowed/i.test(
-      all,
-    ),
-  );
-  add('config_validation_failed', 'env_var', 'config.env_var', f.env_var !== undefined);
-  add(
-    'config_validation_failed',
-    'config_error',
-    'config.reason',
-    /^(CreateContainerConfigError)$/.test(reason) &&
-      (f.config === undefined || f.config.origin === 'resource'),
-  );
-  if (out.length === 0 && alertname !== '') {
-    if (/quota|limitrange/i.test(alertname))
-      out.push({ type: 'resource_quota_exceeded', subtype: 'quota_exceeded', rule: 'alert.name' });
-    else if (/signature|cosign|imagepull/i.test(alertname)) {
-      out.push({ type: 'image_signature_failed', subtype: 'pull_failure', rule: 'alert.name' });
-    } else if (/configmap|secret/i.test(alertname)) {
-      out.push({ type: 'config_validation_failed', subtype: 'config_error', rule: 'alert.name' });
-    }
-  }
-  // A signature denial is also an image failure, never a pull problem to retry.
-  const sig = out.findIndex((m) => m.subtype === 'signature_mismatch');
-  if (sig > 0) out.unshift(...out.splice(sig, 1));
+  // The alert's name counts only when nothing else matched, facts included.
+  const byName = out.findIndex((m) => m.rule === 'alert.name');
+  if (byName >= 0 && out.length > 1) out.splice(byName, 1);
   return out;
 }
 
 function extractFacts(
   meta: Record<string, unknown>,
   texts: readonly string[],
-  namespace: string,
+  namespace: string | undefined,
   affected: readonly string[],
 ): IncidentFacts {
-  const all = texts.join('\n');
+  const found = <T>(parse: (m: string) => T | undefined): T | undefined => {
+    for (const t of texts) {
+      const r = parse(t);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  };
+  const inNs = (ns: string | undefined): { namespace?: string } =>
+    ns === undefined ? {} : { namespace: ns };
   const facts: IncidentFacts = {
-    namespace,
+    ...inNs(namespace),
     workloads: affected.filter((u) => /^(deployment|statefulset|daemonset):\/\//.test(u)),
     pods: affected.filter((u) => u.startsWith('pod://')),
   };
+  const inferred = inferredWorkload(meta, namespace);
+  if (inferred !== undefined && facts.workloads.includes(inferred)) facts.inferred_workloads = [inferred];
 
   // ConfigMap / Secret: kubelet's "couldn't find key K in ConfigMap ns/name", "configmap "x" not found".
-  const key =
-    /couldn't find key ([A-Za-z0-9._-]+) in (ConfigMap|Secret) (?:([a-z0-9.-]+)\/)?([a-z0-9.-]+)/.exec(all);
-  const whole = /\b(configmap|secret)s? "([a-z0-9.-]+)" not found/i.exec(all);
+  const missing = found(parseMissingConfig);
   const mc = isPlainObject(meta['missing_config']) ? meta['missing_config'] : undefined;
-  if (key) {
+  if (missing) {
     facts.config = {
-      kind: key[2] === 'Secret' ? 'secret' : 'configmap',
-      namespace: key[3] ?? namespace,
-      name: key[4]!,
-      key: key[1]!,
-      origin: 'message',
-    };
-  } else if (whole) {
-    facts.config = {
-      kind: whole[1]!.toLowerCase() === 'secret' ? 'secret' : 'configmap',
-      namespace,
-      name: whole[2]!,
+      kind: missing.kind === 'Secret' ? 'secret' : 'configmap',
+      ...inNs(missing.namespace ?? namespace),
+      name: missing.name,
+      ...(missing.key === undefined ? {} : { key: missing.key }),
       origin: 'message',
     };
   } else if (mc && str(mc['name'])) {
     const kind = str(mc['kind'])?.toLowerCase() === 'secret' ? 'secret' : 'configmap';
     facts.config = {
       kind,
-      namespace: str(mc['namespace']) ?? namespace,
+      ...inNs(str(mc['namespace']) ?? namespace),
       name: str(mc['name'])!,
       origin: 'intake',
     };
@@ -308,27 +278,22 @@ function extractFacts(
       };
     }
   }
-  const env =
-    /(?:environment variable|env var(?:iable)?)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?\s+(?:is\s+)?(?:missing|not set|undefined|required|invalid)/i.exec(
-      all,
-    );
-  if (env) facts.env_var = env[1]!;
+  const env = found(parseMissingEnvVar);
+  if (env !== undefined) facts.env_var = env;
 
   // Image.
   const image =
-    /image "([^"\s]+)"/.exec(all)?.[1] ??
-    (isPlainObject(meta['image']) ? str(meta['image']['ref']) : undefined) ??
-    /[a-z0-9][a-z0-9.-]*(?::\d+)?(?:\/[a-z0-9._-]+)+(?::[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}/.exec(all)?.[0];
+    found(parseImageRef) ?? (isPlainObject(meta['image']) ? str(meta['image']['ref']) : undefined);
   if (image) {
     const digest = /@(sha256:[a-f0-9]{64})$/.exec(image)?.[1];
     facts.image = digest ? { ref: image, digest } : { ref: image };
   }
 
   // Quota: "exceeded quota: NAME, requested: a=1,b=2, used: a=3, limited: a=4", or the intake's parsed facts.
-  const q = /exceeded quota: ([^,\s]+), requested: (\S+?), used: (\S+?), limited: ([^\s"\]]+)/.exec(all);
+  const q = found(parseQuotaExceeded);
   const mq = isPlainObject(meta['quota']) ? meta['quota'] : undefined;
   const quota = q
-    ? { name: q[1]!, requested: pairs(q[2]!), used: pairs(q[3]!), limited: pairs(q[4]!) }
+    ? { name: q.quota, requested: q.requested, used: q.used, limited: q.limited }
     : mq && str(mq['quota'])
       ? {
           name: str(mq['quota'])!,
@@ -347,31 +312,27 @@ function extractFacts(
         used: quota.used[resource]!,
         limited: quota.limited[resource]!,
       }));
-    facts.quota = { name: quota.name, namespace: (mq && str(mq['namespace'])) || namespace, figures };
+    facts.quota = { name: quota.name, ...inNs((mq && str(mq['namespace'])) || namespace), figures };
   }
 
-  const lr =
-    /maximum (\S+) usage per (Container|Pod) is ([^,\s]+), +but (?:limit|request) is ([^\s,\]]+)/.exec(all);
-  if (lr) facts.limit = { resource: lr[1]!, scope: lr[2]!, maximum: lr[3]!, requested: lr[4]! };
+  const lr = found(parseLimitRange);
+  if (lr) facts.limit = { ...lr };
 
-  const rb =
-    /forbidden: User "([^"]+)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/.exec(
-      all,
-    );
-  if (rb) {
-    facts.rbac = { user: rb[1]!, verb: rb[2]!, resource: rb[3]!, api_group: rb[4]! };
-    if (rb[5]) facts.rbac.namespace = rb[5];
-  }
+  const rb = found(parseRbacForbidden);
+  if (rb) facts.rbac = { ...rb };
   return facts;
 }
 
-function pairs(list: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of list.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return out;
+/**
+ * The workload URI the intake guessed from a pod's name (`metadata.workload` with `inferred:
+ * true`), in the signal's namespace.
+ */
+function inferredWorkload(meta: Record<string, unknown>, namespace: string | undefined): string | undefined {
+  const w = isPlainObject(meta['workload']) ? meta['workload'] : undefined;
+  if (w === undefined || w['inferred'] !== true || namespace === undefined) return undefined;
+  const kind = str(w['kind'])?.toLowerCase();
+  const name = str(w['name']);
+  return kind && name ? `${kind}://${namespace}/${name}` : undefined;
 }
 
 function normaliseUris(list: unknown): string[] {

@@ -89,7 +89,8 @@ describe('problem solver: images', () => {
   });
 
   it('with no history, rolls back to the previous revision and says so', () => {
-    const { rca, fix } = solve({ signal: triage(SIGNALS.pullFailed) });
+    const named = { ...SIGNALS.pullFailed, affected_resources: ['deployment://shop/web'] };
+    const { rca, fix } = solve({ signal: triage(named) });
     expect(fix.proposals[0]).toMatchObject({
       action: 'image_rollback',
       target: 'deployment://shop/web',

@@ -3,12 +3,16 @@
  *
  * - ConfigMap/Secret: re-render from its source of truth (GitOps path or last known-good version,
  *   supplied by the caller) and reload, restarting the workloads that read it.
- * - Image: roll back to the last image digest known good in the deployment history; with no usable
- *   history, to the workload's previous revision as `kubectl rollout undo` does, and say so.
+ * - Image: roll back to the last image digest known good in the deployment history (never one that
+ *   may be the failing image, compared by digest); with no usable history, to the workload's
+ *   previous revision as `kubectl rollout undo` does, and say so. A workload only guessed from a
+ *   pod's name is never rolled back without a person: the pod may belong to a Job or another owner.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
  *   within the policy's factor; otherwise ask a person for an expansion.
- * - RBAC is only ever proposed as a human-approval action. Anything the solver cannot ground in
- *   evidence becomes an escalation to a person, not a guess.
+ * - RBAC is only ever proposed as a human-approval action: a RoleBinding in the denied namespace,
+ *   or a ClusterRoleBinding for a denial `at the cluster scope`.
+ * - Anything the solver cannot ground in evidence becomes an escalation to a person, not a guess:
+ *   a namespaced fix for a signal whose source named no namespace included.
  */
 import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -20,7 +24,9 @@ import { isPlainObject } from '../policy/reader.js';
 import { formatResourceUri, tryParseResourceUri } from '../policy/resource-uri.js';
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
+import { maybeSameImage } from './image-ref.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
+import { inferDeployment } from './workload-name.js';
 
 /** One deployment of a workload, as the gateway records it. */
 export interface DeploymentRecord {
@@ -34,6 +40,8 @@ export interface DeploymentRecord {
   outcome: 'healthy' | 'failed' | 'unknown';
   /** Result of the signature check at deploy time, when there was one. */
   signature_verified?: boolean;
+  /** The incident whose executed fix made this deployment (the gateway's own records). */
+  incident_id?: string;
 }
 
 export interface ProblemSolverInput {
@@ -79,7 +87,16 @@ export interface FixProposal {
 
 /** Work for a person: nothing here may be approved by the parties. */
 export interface Escalation {
-  kind: 'unclassified' | 'no_source_of_truth' | 'no_target' | 'quota_expansion' | 'limit_violation';
+  kind:
+    | 'unclassified'
+    | 'no_source_of_truth'
+    | 'no_target'
+    | 'quota_expansion'
+    | 'limit_violation'
+    /** The workload was guessed from a pod's name; a person confirms it before anything changes. */
+    | 'inferred_target'
+    /** The fix is namespaced and the signal's source named no namespace. */
+    | 'no_namespace';
   detail: string;
 }
 
@@ -180,16 +197,34 @@ function propose(
   });
 }
 
-/** Workloads in `namespace` the incident names, or that a pod's name shows (`name-<hash>-<id>`). */
-function workloadsOf(facts: IncidentFacts, namespace: string): { uris: string[]; inferred: boolean } {
-  const named = facts.workloads.filter((w) => tryParseResourceUri(w)?.namespace === namespace);
+/**
+ * Workloads in `namespace` the incident names, or, if it names none, the Deployments its pods'
+ * names show (the pod-template-hash rule the intake uses): `inferred` then says they are a guess.
+ */
+function workloadsOf(
+  facts: IncidentFacts,
+  namespace: string | undefined,
+): { uris: string[]; inferred: boolean } {
+  const inNs = (uri: string) => {
+    const ns = tryParseResourceUri(uri)?.namespace;
+    return ns !== undefined && (namespace === undefined || ns === namespace);
+  };
+  const named = facts.workloads.filter(inNs);
   if (named.length > 0) return { uris: named, inferred: false };
-  const inferred = facts.pods.flatMap((p) => {
-    const ref = tryParseResourceUri(p);
-    const m = ref && ref.namespace === namespace ? /^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$/.exec(ref.name) : null;
-    return m ? [`deployment://${namespace}/${m[1]}`] : [];
+  const inferred = facts.pods.filter(inNs).flatMap((p) => {
+    const ref = tryParseResourceUri(p)!;
+    const deployment = inferDeployment('Pod', ref.name);
+    return deployment === undefined ? [] : [`deployment://${ref.namespace}/${deployment}`];
   });
   return { uris: [...new Set(inferred)].sort(), inferred: inferred.length > 0 };
+}
+
+/** For a fix that needs a namespace the source never named: a person, not `default`. */
+function noNamespace(ctx: Ctx, what: string): void {
+  ctx.escalations.push({
+    kind: 'no_namespace',
+    detail: `the signal's source named no namespace; a person says where ${what} is`,
+  });
 }
 
 function solveConfig(ctx: Ctx, subtype: IncidentSubtype): string {
@@ -202,8 +237,13 @@ function solveConfig(ctx: Ctx, subtype: IncidentSubtype): string {
     });
     return 'a ConfigMap or Secret is invalid, but the signal does not say which';
   }
-  const target = formatResourceUri({ kind: cfg.kind, namespace: cfg.namespace, name: cfg.name });
   const label = cfg.kind === 'secret' ? 'Secret' : 'ConfigMap';
+  if (cfg.namespace === undefined) {
+    find(ctx, `${label} ${cfg.name} (${subtype}), in a namespace the signal does not name`);
+    noNamespace(ctx, `${label} ${cfg.name}`);
+    return `${label} ${cfg.name} is missing or invalid; the signal does not say in which namespace`;
+  }
+  const target = formatResourceUri({ kind: cfg.kind, namespace: cfg.namespace, name: cfg.name });
   const cause = cfg.key
     ? `key ${cfg.key} is missing from ${label} ${cfg.namespace}/${cfg.name}`
     : subtype === 'yaml_syntax'
@@ -247,10 +287,10 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   const { facts } = ctx;
   const failing = facts.image?.ref;
   const history = (ctx.input.deployment_history ?? []).filter(isRecord);
-  let { uris } = workloadsOf(facts, facts.namespace);
-  const { inferred } = workloadsOf(facts, facts.namespace);
+  let { uris, inferred } = workloadsOf(facts, facts.namespace);
   if (uris.length === 0 && failing) {
     uris = [...new Set(history.filter((h) => h.image === failing).map((h) => h.workload))];
+    inferred = false;
   }
   const cause =
     subtype === 'signature_mismatch'
@@ -266,7 +306,19 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     return cause;
   }
   const workload = uris[0]!;
-  if (inferred) find(ctx, `workload inferred from the pod name: ${workload}`);
+  if (inferred) {
+    // A Job's pod (a CronJob's `report-28912345-q7k2p`) can look like a Deployment's: rolling back
+    // the same-named Deployment would change a workload that has nothing to do with the failure.
+    find(ctx, `workload guessed from a pod's name, not named by the signal: ${workload}`);
+    ctx.escalations.push({
+      kind: 'inferred_target',
+      detail: `${workload} is only guessed from a pod's name (its owner may be a Job or another controller); a person confirms it before a rollback`,
+    });
+    return cause;
+  }
+  if (facts.inferred_workloads?.includes(workload)) {
+    find(ctx, `the intake read ${workload} from the pod-template hash in the object's name`);
+  }
   const good = history
     .filter(
       (h) =>
@@ -274,7 +326,7 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
         h.outcome === 'healthy' &&
         h.signature_verified !== false &&
         /@sha256:[0-9a-f]{64}$/.test(h.image) &&
-        h.image !== failing,
+        (failing === undefined || !maybeSameImage(h.image, failing)),
     )
     .sort((a, b) => b.revision - a.revision)[0];
   if (good) {
@@ -318,22 +370,39 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
   const { facts } = ctx;
   if (subtype === 'rbac_denied' && facts.rbac) {
     const r = facts.rbac;
-    const ns = r.namespace ?? facts.namespace;
-    const cause = `${r.user} may not ${r.verb} ${r.resource}${r.api_group ? `.${r.api_group}` : ''} in ${ns}`;
+    // A cluster-scoped denial (`at the cluster scope`: nodes, namespaces, a list across all
+    // namespaces) is granted only by a ClusterRoleBinding; a RoleBinding would change nothing.
+    const ns = r.cluster_scoped ? undefined : (r.namespace ?? facts.namespace);
+    const where = r.cluster_scoped
+      ? 'at the cluster scope'
+      : `in ${ns ?? 'a namespace the signal does not name'}`;
+    const cause = `${r.user} may not ${r.verb} ${r.resource}${r.api_group ? `.${r.api_group}` : ''} ${where}`;
     find(ctx, cause);
+    if (!r.cluster_scoped && ns === undefined) {
+      noNamespace(ctx, 'the RoleBinding belongs');
+      return cause;
+    }
     const subject = /^system:serviceaccount:[^:]+:([^:]+)$/.exec(r.user)?.[1] ?? 'subject';
     const name = `aaps-${subject}-${r.verb}-${r.resource}`
       .toLowerCase()
       .replace(/[^a-z0-9-]+/g, '-')
       .slice(0, 63)
       .replace(/-+$/, '');
+    const details: { [key: string]: JsonValue } = {
+      user: r.user,
+      verb: r.verb,
+      resource: r.resource,
+      api_group: r.api_group,
+    };
+    if (ns === undefined) details['scope'] = 'cluster';
+    else details['namespace'] = ns;
     propose(
       ctx,
       'rbac_changes',
-      `rolebinding://${ns}/${name}`,
+      ns === undefined ? `clusterrolebinding://${name}` : `rolebinding://${ns}/${name}`,
       {
-        summary: `grant ${r.user} ${r.verb} on ${r.resource} in ${ns}`,
-        details: { user: r.user, verb: r.verb, resource: r.resource, api_group: r.api_group, namespace: ns },
+        summary: `grant ${r.user} ${r.verb} on ${r.resource} ${ns === undefined ? 'cluster-wide' : `in ${ns}`}`,
+        details,
       },
       'RBAC changes are only ever made with a signed human approval',
       1,
@@ -355,6 +424,11 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
     find(ctx, `resource problem (${subtype}) without quota figures`);
     ctx.escalations.push({ kind: 'no_target', detail: 'no quota figures to compute an adjustment from' });
     return 'a resource limit was hit, but the signal gives no figures';
+  }
+  if (quota.namespace === undefined) {
+    find(ctx, `quota ${quota.name} was exceeded, in a namespace the signal does not name`);
+    noNamespace(ctx, `quota ${quota.name} is`);
+    return `quota ${quota.name} is too small for the request`;
   }
   const target = `resourcequota://${quota.namespace}/${quota.name}`;
   const bounds = ctx.input.policy.bounds.resource_quota;

@@ -31,8 +31,14 @@ describe('intakeAlertmanager', () => {
     expect(waiting?.envelope.payload).toMatchObject({
       incident_type: 'config_validation_failed',
       severity: 'medium',
-      affected_resources: ['pod://shop/checkout-6b7f9c8d4-x2lqz'],
-      metadata: { source: 'alertmanager', alertname: 'KubeContainerWaiting', group_key: expect.any(String) },
+      // The pod's name shows its Deployment (pod-template hash), marked as inferred.
+      affected_resources: ['pod://shop/checkout-6b7f9c8d4-x2lqz', 'deployment://shop/checkout'],
+      metadata: {
+        source: 'alertmanager',
+        alertname: 'KubeContainerWaiting',
+        group_key: expect.any(String),
+        workload: { kind: 'Deployment', name: 'checkout', inferred: true },
+      },
     });
     expect(waiting?.envelope.payload.evidence_refs).toContain('alert://alertmanager/7c2e91f0a4d35b68');
 
@@ -50,6 +56,18 @@ describe('intakeAlertmanager', () => {
     );
     expect(item?.envelope.payload.incident_type).toBe('image_signature_failed');
     expect(item?.dedup_key).toBe('alertmanager:41aa09c7e2b6d35f:2026-11-25T09:41:12.77+01:00');
+  });
+
+  it('places nothing in a namespace an alert does not name', () => {
+    const body = mutable('alertmanager/image-pull-backoff.json');
+    const alert = (body['alerts'] as Record<string, Record<string, unknown>>[])[0]!;
+    const { namespace: _dropped, ...labels } = alert['labels'] as Record<string, string>;
+    alert['labels'] = labels;
+    body['commonLabels'] = labels;
+    const [item] = opened(intakeAlertmanager(body, testContext()).items);
+    expect(item?.envelope.payload.metadata['namespace']).toBeNull();
+    expect(item?.envelope.payload.metadata).not.toHaveProperty('workload');
+    expect(item?.envelope.payload.affected_resources.filter((u) => /^(pod|deployment):/.test(u))).toEqual([]);
   });
 
   it('turns a resolved alert into a resolve of the incident its firing opened', () => {

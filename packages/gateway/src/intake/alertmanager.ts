@@ -5,8 +5,11 @@
  * which stay the same for one firing episode. A resolved alert resolves the incident opened for
  * that episode instead of opening one. The fingerprint is the correlation key (a new episode joins
  * the open incident) and the recurrence key (one that fires again soon after its fix goes to a
- * person).
+ * person). An alert about a pod names no Deployment (kube-state-metrics' pod alerts carry `pod`
+ * only): the Deployment is read from the pod's name as the Kubernetes intake reads it
+ * (`inferDeployment`) and marked `inferred`.
  */
+import { inferDeployment } from '@aaps/agents';
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { openIncident } from './build-envelope.js';
@@ -67,15 +70,30 @@ const RESOURCE_LABELS = [
   'resourcequota',
 ] as const;
 
-function resourcesFromLabels(labels: Record<string, string>, ns: string): string[] {
+/** `ns` undefined: the alert named no namespace, so it names no namespaced resource either. */
+function resourcesFromLabels(labels: Record<string, string>, ns: string | undefined): string[] {
   const out: string[] = [];
-  for (const key of RESOURCE_LABELS) {
+  for (const key of ns === undefined ? [] : RESOURCE_LABELS) {
     const v = labels[key];
     if (v !== undefined && v !== '') out.push(`${key}://${ns}/${v}`);
   }
   const image = labels['image'];
   if (image !== undefined && image !== '') out.push(`image://${image}`);
+  const inferred = inferredDeployment(labels, ns);
+  if (inferred !== undefined) out.push(`deployment://${ns}/${inferred}`);
   return out;
+}
+
+/** The Deployment a `pod` label's name shows, when the alert names no workload itself. */
+function inferredDeployment(labels: Record<string, string>, ns: string | undefined): string | undefined {
+  const pod = labels['pod'];
+  if (
+    ns === undefined ||
+    pod === undefined ||
+    ['deployment', 'statefulset', 'daemonset'].some((k) => labels[k])
+  )
+    return undefined;
+  return inferDeployment('Pod', pod);
 }
 
 export function alertmanagerDedupKey(fingerprint: string, startsAt: string): string {
@@ -102,11 +120,14 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
     }
     const labels = alert.labels;
     const annotations = alert.annotations ?? {};
-    const ns = labels['namespace'] ?? hook.commonLabels['namespace'] ?? 'default';
+    // No `namespace` label: none is guessed (see `SignalDraft.namespace`).
+    const named = labels['namespace'] ?? hook.commonLabels['namespace'];
+    const ns = named === undefined || named === '' ? undefined : named;
     const messages = ['summary', 'description', 'message']
       .map((k) => annotations[k])
       .filter((m): m is string => m !== undefined && m !== '');
     const generator = alert.generatorURL ?? '';
+    const inferred = inferredDeployment(labels, ns);
     const cluster = labels['cluster'];
     out.add(
       openIncident(
@@ -126,6 +147,9 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
             annotations,
             messages,
             ...(labels['reason'] === undefined ? {} : { reason: labels['reason'] }),
+            ...(inferred === undefined
+              ? {}
+              : { workload: { kind: 'Deployment', name: inferred, inferred: true } }),
             fingerprint: alert.fingerprint,
             starts_at: alert.startsAt,
             group_key: hook.groupKey,

@@ -172,8 +172,9 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
     out.ignore('$', 'not_a_failure');
     return out.result();
   }
-  const ns =
-    failedResources.find((r) => r.namespace !== undefined)?.namespace ?? sync.destination ?? 'default';
+  // The failed resources' namespace, else the application's destination; never a guess.
+  const ns: string | undefined =
+    failedResources.find((r) => r.namespace !== undefined)?.namespace ?? sync.destination;
   const revision = op.syncResult?.revision ?? op.operation?.sync?.revision ?? '';
   const appRef = `${sync.appNamespace ?? 'argocd'}/${sync.app}`;
   const resources = failedResources.map((r) => ({
@@ -196,7 +197,11 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
         namespace: ns,
         affected_resources: [
           `application://${appRef}`,
-          ...resources.map((r) => `${r.kind.toLowerCase()}://${r.namespace}/${r.name}`),
+          ...resources.map((r) =>
+            r.namespace === undefined
+              ? `${r.kind.toLowerCase()}://${r.name}`
+              : `${r.kind.toLowerCase()}://${r.namespace}/${r.name}`,
+          ),
         ],
         evidence_refs: [`argocd://${appRef}/operation/${op.startedAt}`],
         metadata: {

@@ -3,12 +3,14 @@
  * classified by {@link classifySignal}. The envelope's `idempotency_key` is the dedup key.
  */
 import { type Envelope, type IncidentSignalPayload, SCHEMA_VERSION } from '@aaps/mpc-core';
-import { classifySignal } from './classify.js';
+import { CLASSIFIED_BY, classifySignal } from './classify.js';
 import type { IntakeContext, IntakeSource, OpenIncident } from './types.js';
 
 export const GATEWAY_AGENT = 'gateway';
 export const MONITORING_AGENT = 'monitoring-agent';
 export const DEFAULT_CLUSTER = 'default';
+/** `context.namespace` of a signal whose source named none (see `SignalDraft.namespace`). */
+export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_CONSTRAINTS_REF = 'policy://risk-management/v1';
 
 /** What an adapter knows about one occurrence before classification. */
@@ -21,7 +23,13 @@ export interface SignalDraft {
   correlation_key: string;
   /** See `OpenIncident.recurrence_keys`. */
   recurrence_keys?: string[];
-  namespace: string;
+  /**
+   * The namespace the source named; `undefined` when it named none (a GitHub run, an alert without
+   * a `namespace` label). It is never guessed: `metadata.namespace` is then `null`, which the
+   * monitoring agent reads as "no namespace" so no namespaced fix is made; `context.namespace`,
+   * which an envelope must fill, holds {@link DEFAULT_NAMESPACE} only as that placeholder.
+   */
+  namespace: string | undefined;
   cluster?: string;
   affected_resources: string[];
   evidence_refs: string[];
@@ -39,7 +47,9 @@ export function traceIdFor(at: Date, id: string): string {
 }
 
 export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncident {
-  const c = classifySignal({ metadata: { ...draft.metadata, namespace: draft.namespace } });
+  const c = classifySignal({
+    metadata: { ...draft.metadata, ...(draft.namespace === undefined ? {} : { namespace: draft.namespace }) },
+  });
   const at = ctx.now();
   const payload: IncidentSignalPayload = {
     incident_type: c.incident_type,
@@ -49,9 +59,9 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
     metadata: {
       source: draft.source,
       ...draft.metadata,
-      namespace: draft.namespace,
+      namespace: draft.namespace ?? null,
       ...c.facts,
-      classification: { rule: c.rule, by: 'gateway.intake' },
+      classification: { rule: c.rule, by: CLASSIFIED_BY },
     },
   };
   const envelope: Envelope<IncidentSignalPayload> = {
@@ -66,7 +76,7 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
       idempotency_key: draft.dedup_key,
     },
     context: {
-      namespace: draft.namespace,
+      namespace: draft.namespace ?? DEFAULT_NAMESPACE,
       cluster: draft.cluster ?? ctx.cluster ?? DEFAULT_CLUSTER,
       urgency: c.urgency,
       constraints_ref: ctx.constraintsRef ?? DEFAULT_CONSTRAINTS_REF,

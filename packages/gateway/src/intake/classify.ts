@@ -6,11 +6,11 @@
  * - `reason`: the source's reason word (a Kubernetes event reason, an alert's `reason` label);
  * - `messages`: the free text to read (event messages, sync results, alert annotations);
  * - `labels`: alert labels (`alertname`, `severity`);
- * - `namespace`: where resources named without a namespace live.
+ * - `namespace`: where resources named without a namespace live, when the source named one (none is
+ *   guessed: without it, no resource URI that needs a namespace is made).
  */
+import { INTAKE_CLASSIFIER, matchSignalRules, SIGNAL_RULES } from '@aaps/agents';
 import {
-  isConfigSyntaxError,
-  isImagePullFailure,
   parseImageRef,
   parseLimitRange,
   parseMissingConfig,
@@ -21,19 +21,12 @@ import {
 } from './parse-messages.js';
 import type { IncidentType, Severity, Urgency } from './types.js';
 
-export const CLASSIFY_RULES = [
-  'image.signature_denied',
-  'quota.exceeded',
-  'limit_range.exceeded',
-  'rbac.forbidden',
-  'config.missing',
-  'config.syntax',
-  'config.reason',
-  'image.pull_failed',
-  'alert.name',
-  'none',
-] as const;
+/** The shared rule set's rules (`@aaps/agents`, `matchSignalRules`), and `none`. */
+export const CLASSIFY_RULES = [...SIGNAL_RULES, 'none'] as const;
 export type ClassifyRule = (typeof CLASSIFY_RULES)[number];
+
+/** `metadata.classification.by` on the signals this classifier reads. */
+export const CLASSIFIED_BY = INTAKE_CLASSIFIER;
 
 export interface Classification {
   incident_type: IncidentType;
@@ -104,11 +97,16 @@ interface Decision {
   resources: string[];
 }
 
+/**
+ * The first rule of the shared rule set that matches decides the type; the facts are what that
+ * rule's parser reads. `ns` is the namespace the source named, if it named one: resources are
+ * never placed in a namespace the source did not give.
+ */
 function decide(
   reason: string,
   texts: readonly string[],
   labels: Record<string, string>,
-  ns: string,
+  ns: string | undefined,
 ): Decision {
   const found = <T>(parse: (m: string) => T | undefined): T | undefined => {
     for (const t of texts) {
@@ -123,77 +121,52 @@ function decide(
       ? { facts: {}, resources: [] }
       : { facts: { image: { ref, ...splitImageRef(ref) } }, resources: [`image://${ref}`] };
   };
-
-  const denial = found(parseSignatureDenial);
-  if (denial !== undefined) {
-    const img = imageFacts();
-    return {
-      type: 'image_signature_failed',
-      rule: 'image.signature_denied',
-      facts: { signature_denial: denial, ...img.facts },
-      resources: img.resources,
-    };
+  const first = matchSignalRules({ reason, texts, alertname: labels['alertname'] ?? '' })[0];
+  if (first === undefined) return { type: 'unknown', rule: 'none', facts: {}, resources: [] };
+  const decided = (facts: Record<string, unknown> = {}, resources: string[] = []): Decision => ({
+    type: first.type,
+    rule: first.rule,
+    facts,
+    resources,
+  });
+  switch (first.rule) {
+    case 'image.signature_denied': {
+      const img = imageFacts();
+      return decided({ signature_denial: found(parseSignatureDenial), ...img.facts }, img.resources);
+    }
+    case 'image.pull_failed': {
+      const img = imageFacts();
+      return decided(img.facts, img.resources);
+    }
+    case 'quota.exceeded': {
+      const quota = found(parseQuotaExceeded);
+      if (quota === undefined) return decided();
+      return ns === undefined
+        ? decided({ quota })
+        : decided({ quota: { namespace: ns, ...quota } }, [`resourcequota://${ns}/${quota.quota}`]);
+    }
+    case 'limit_range.exceeded': {
+      const limit = found(parseLimitRange);
+      return decided(limit === undefined ? {} : { limit_range: limit });
+    }
+    case 'rbac.forbidden': {
+      const rbac = found(parseRbacForbidden);
+      if (rbac === undefined) return decided();
+      const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(rbac.user);
+      return decided({ rbac }, [sa === null ? `user://${rbac.user}` : `serviceaccount://${sa[1]}/${sa[2]}`]);
+    }
+    case 'config.missing': {
+      const missing = found(parseMissingConfig);
+      const where = missing?.namespace ?? ns;
+      if (missing === undefined || where === undefined)
+        return decided(missing ? { missing_config: missing } : {});
+      return decided({ missing_config: { ...missing, namespace: where } }, [
+        `${missing.kind.toLowerCase()}://${where}/${missing.name}`,
+      ]);
+    }
+    default:
+      return decided();
   }
-  const quota = found(parseQuotaExceeded);
-  if (quota !== undefined) {
-    return {
-      type: 'resource_quota_exceeded',
-      rule: 'quota.exceeded',
-      facts: { quota: { namespace: ns, ...quota } },
-      resources: [`resourcequota://${ns}/${quota.quota}`],
-    };
-  }
-  const limit = found(parseLimitRange);
-  if (limit !== undefined) {
-    return {
-      type: 'resource_quota_exceeded',
-      rule: 'limit_range.exceeded',
-      facts: { limit_range: limit },
-      resources: [],
-    };
-  }
-  const rbac = found(parseRbacForbidden);
-  if (rbac !== undefined) {
-    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(rbac.user);
-    const subject = sa === null ? `user://${rbac.user}` : `serviceaccount://${sa[1]}/${sa[2]}`;
-    return { type: 'resource_quota_exceeded', rule: 'rbac.forbidden', facts: { rbac }, resources: [subject] };
-  }
-  const missing = found(parseMissingConfig);
-  if (missing !== undefined) {
-    const where = `${missing.namespace ?? ns}/${missing.name}`;
-    return {
-      type: 'config_validation_failed',
-      rule: 'config.missing',
-      facts: { missing_config: { ...missing, namespace: missing.namespace ?? ns } },
-      resources: [`${missing.kind.toLowerCase()}://${where}`],
-    };
-  }
-  if (texts.some(isConfigSyntaxError)) {
-    return { type: 'config_validation_failed', rule: 'config.syntax', facts: {}, resources: [] };
-  }
-  if (/^(CreateContainerConfigError|CreateContainerError)$/.test(reason)) {
-    return { type: 'config_validation_failed', rule: 'config.reason', facts: {}, resources: [] };
-  }
-  if (isImagePullFailure(reason, texts.join('\n'))) {
-    const img = imageFacts();
-    return {
-      type: 'image_signature_failed',
-      rule: 'image.pull_failed',
-      facts: img.facts,
-      resources: img.resources,
-    };
-  }
-  const alertname = labels['alertname'] ?? '';
-  if (alertname !== '') {
-    const byName: [RegExp, IncidentType][] = [
-      [/quota|limitrange|forbidden|rbac/i, 'resource_quota_exceeded'],
-      [/imagepull|signature|cosign|sigstore/i, 'image_signature_failed'],
-      [/configmap|secret|config(uration)?error/i, 'config_validation_failed'],
-    ];
-    const hit = byName.find(([re]) => re.test(alertname));
-    if (hit !== undefined) return { type: hit[1], rule: 'alert.name', facts: {}, resources: [] };
-  }
-  return { type: 'unknown', rule: 'none', facts: {}, resources: [] };
 }
 
 /** Classifies a signal from its `metadata` (see the module comment for the keys it reads). */
@@ -202,7 +175,8 @@ export function classifySignal(payload: ClassifyInput): Classification {
   const labels = stringMap(meta['labels']);
   const reason = stringField(meta, 'reason') ?? labels['reason'] ?? '';
   const texts = stringList(meta['messages']);
-  const ns = stringField(meta, 'namespace') ?? labels['namespace'] ?? 'default';
+  const named = stringField(meta, 'namespace') ?? labels['namespace'];
+  const ns = named === undefined || named === '' ? undefined : named;
   const d = decide(reason, texts, labels, ns);
   const severity = severityFromLabel(labels['severity']) ?? DEFAULT_SEVERITY[d.type];
   return {

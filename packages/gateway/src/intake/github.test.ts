@@ -45,6 +45,8 @@ describe('intakeGithub', () => {
         head_branch: 'main',
         run_attempt: 2,
         conclusion: 'failure',
+        // A run names no namespace; none is guessed (`context.namespace` only fills the field).
+        namespace: null,
       },
     });
   });

@@ -226,7 +226,9 @@ export function intakeGithub(body: unknown, ctx: GithubIntakeContext): IntakeRes
         dedup_key: `github:${deliveryId}`,
         extra_dedup_keys: [githubRunKey(facts)],
         correlation_key: githubRunKey(facts),
-        namespace: 'default',
+        // A run names no namespace (its manifests do, which this intake does not read): none is
+        // guessed, so a fix that needs one goes to a person.
+        namespace: undefined,
         affected_resources: [
           `repository://github.com/${facts.repo}`,
           `commit://github.com/${facts.repo}@${facts.sha}`,

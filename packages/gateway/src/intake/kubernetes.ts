@@ -10,6 +10,7 @@
  * one. The recurrence keys (the Event's uid, the object and reason, the inferred Deployment and
  * incident type) let a failure that comes back after its fix go to a person.
  */
+import { inferDeployment } from '@aaps/agents';
 import { type Issue, issuesToError, parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { openIncident } from './build-envelope.js';
@@ -221,17 +222,8 @@ function normalize(e: CoreEvent | V1Event): NormalizedEvent {
   };
 }
 
-/** Pod and ReplicaSet names carry the Deployment's pod-template hash (and a pod suffix). */
-const HASH = '[bcdfghjklmnpqrstvwxz2456789]';
-const POD_OF_DEPLOYMENT = new RegExp(`^(.+)-${HASH}{6,10}-${HASH}{5}$`);
-const REPLICASET_OF_DEPLOYMENT = new RegExp(`^(.+)-${HASH}{6,10}$`);
-
-/** The Deployment a Pod or ReplicaSet most likely belongs to, read from its name. */
-export function inferDeployment(kind: string, name: string): string | undefined {
-  if (kind === 'Pod') return POD_OF_DEPLOYMENT.exec(name)?.[1];
-  if (kind === 'ReplicaSet') return REPLICASET_OF_DEPLOYMENT.exec(name)?.[1];
-  return undefined;
-}
+/** The one reading of a Pod's or ReplicaSet's name, shared with the problem solver. */
+export { inferDeployment };
 
 export function kubernetesDedupKey(e: NormalizedEvent): string {
   if (e.uid !== undefined && e.uid !== '') return `kubernetes:${e.uid}:${e.count}`;

@@ -76,12 +76,18 @@ describe('message parsers', () => {
     expect(isConfigSyntaxError('deployment.apps/web configured')).toBe(false);
   });
 
-  it('reads RBAC denials with and without a namespace', () => {
+  it('reads RBAC denials in a namespace and at the cluster scope', () => {
     expect(
       parseRbacForbidden(
         'secrets is forbidden: User "jane@example.net" cannot list resource "secrets" in API group "" at the cluster scope',
       ),
-    ).toEqual({ user: 'jane@example.net', verb: 'list', resource: 'secrets', api_group: '' });
+    ).toEqual({
+      user: 'jane@example.net',
+      verb: 'list',
+      resource: 'secrets',
+      api_group: '',
+      cluster_scoped: true,
+    });
     expect(
       parseRbacForbidden(
         'configmaps "x" is forbidden: User "system:serviceaccount:web:app" cannot patch resource "configmaps" in API group "" in the namespace "web"',
@@ -108,11 +114,14 @@ describe('message parsers', () => {
   });
 
   it('names the signature policy controller that denied', () => {
-    expect(
-      parseSignatureDenial(
-        'admission webhook "connaisseur-svc.connaisseur.svc" denied the request: Unable to find signed digest for image docker.io/org/app:1.0: no valid signature',
-      ),
-    ).toEqual({ controller: 'connaisseur', webhook: 'connaisseur-svc.connaisseur.svc' });
+    // Connaisseur's own wording: no "signature" anywhere in it.
+    const connaisseur =
+      'Error creating: admission webhook "connaisseur-svc.connaisseur.svc" denied the request: Unable to find signed digest for image docker.io/securesystemsengineering/testimage:unsigned.';
+    expect(parseSignatureDenial(connaisseur)).toEqual({
+      controller: 'connaisseur',
+      webhook: 'connaisseur-svc.connaisseur.svc',
+    });
+    expect(parseImageRef(connaisseur)).toBe('docker.io/securesystemsengineering/testimage:unsigned');
     expect(
       parseSignatureDenial('admission webhook "x" denied the request: replicas must be < 10'),
     ).toBeUndefined();

@@ -23,6 +23,7 @@ import {
   incident,
   json,
   makeGateway,
+  rejectionEnvelope,
   request,
   SIGNALS,
   signalEnvelope,
@@ -710,7 +711,8 @@ describe('dedup', () => {
 
   it('a signed GitHub body re-sent under a fresh delivery id is a duplicate, also after its incident ended', async () => {
     const gw = await gateway();
-    // A check run whose output names a quota denial: fixed automatically, so the incident ends.
+    // A check run whose output names a quota denial. A run names no namespace, so the quota fix
+    // waits for a person, who rejects it here: the incident ends.
     const body = fixture('github/check-run-failure.json') as { check_run: Record<string, unknown> };
     body.check_run['output'] = {
       title: 'deploy failed',
@@ -728,6 +730,13 @@ describe('dedup', () => {
     expect(first).toMatchObject({ duplicate: false });
     const whileOpen = await send('replayed-delivery-1');
     expect(whileOpen).toMatchObject({ incident_id: first!.incident_id, duplicate: true });
+    await gw.runner.idle();
+    expect(await incident(gw, first!.incident_id)).toMatchObject({ state: 'awaiting_human' });
+    const rejected = await request(gw, 'POST', `/v1/approvals/${first!.incident_id}`, {
+      token: TOKENS.approve,
+      body: rejectionEnvelope(first!.incident_id, gw.approverKey, 'fixed in the manifest by hand'),
+    });
+    expect(rejected.status).toBe(202);
     await gw.runner.idle();
     const ended = await incident(gw, first!.incident_id);
     expect(ended['evidence_id']).toMatch(/^[0-9a-f]{64}$/);

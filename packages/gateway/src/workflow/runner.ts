@@ -1179,6 +1179,7 @@ export class WorkflowRunner {
         const actor = 'quality-assurance';
         if (report?.verdict === 'pass') {
           r.verification = report;
+          await this.#markRolloutHealthy(r, report);
           this.#advance(r, 'verification_passed', actor, { verdict: 'pass' });
           return this.#save(r);
         }
@@ -1264,7 +1265,7 @@ export class WorkflowRunner {
         order?.proposal.action === 'image_rollback' &&
         typeof order.proposal.parameters['to_image'] === 'string'
       ) {
-        await this.#recordRollout(order);
+        await this.#recordRollout(r.id, order);
       }
     } else if (record.status === 'rolled_back') {
       r.reason = { code: 'EXECUTION_FAILED', message: record.error ?? 'execution failed' };
@@ -1284,7 +1285,12 @@ export class WorkflowRunner {
     if (entry) d.events.publish({ incident_id: r.id, state: r.state, entry });
   }
 
-  async #recordRollout(order: ExecutionOrderPayload): Promise<void> {
+  /**
+   * An executed image rollback, as a deployment of its target. Its outcome is `unknown` until
+   * quality assurance passes the change (`#markRolloutHealthy`): only then is the image a
+   * known-good digest a later rollback may go back to.
+   */
+  async #recordRollout(incidentId: string, order: ExecutionOrderPayload): Promise<void> {
     const p = order.proposal.parameters;
     const history = await this.#d.store.deploymentHistory(order.proposal.target);
     const revision = Math.max(0, ...history.map((h) => h.revision)) + 1;
@@ -1295,6 +1301,32 @@ export class WorkflowRunner {
       revision,
       deployed_at: this.#d.now().toISOString(),
       outcome: 'unknown',
+      incident_id: incidentId,
+    });
+  }
+
+  /**
+   * Verification passed: the rollout this incident recorded ran healthy. The signature check is
+   * what quality assurance's `signature_verify` stage found (left out when it had no result to
+   * check). Called before the `resolved` state is saved, so after a restart in between the
+   * verification runs again and this with it (it is idempotent).
+   */
+  async #markRolloutHealthy(r: IncidentRecord, report: VerificationReport): Promise<void> {
+    const proposal = r.decision?.proposal;
+    if (proposal?.action !== 'image_rollback' || typeof proposal.parameters['to_image'] !== 'string') return;
+    const history = await this.#d.store.deploymentHistory(proposal.target);
+    const rollout = history.find((h) => h.incident_id === r.id);
+    if (rollout === undefined) return;
+    const stage = report.stages.find((st) => st.name === 'signature_verify')?.status;
+    const { signature_verified: _unchecked, ...rest } = rollout;
+    await this.#d.store.recordDeployment({
+      ...rest,
+      outcome: 'healthy',
+      ...(stage === 'pass'
+        ? { signature_verified: true }
+        : stage === 'fail'
+          ? { signature_verified: false }
+          : {}),
     });
   }
 
@@ -1329,7 +1361,7 @@ export class WorkflowRunner {
     for (const w of facts?.workloads ?? []) history.push(...(await this.#d.store.deploymentHistory(w)));
     const sources: Record<string, unknown> = isObject(meta['sources']) ? { ...meta['sources'] } : {};
     const cfg = facts?.config;
-    if (cfg !== undefined && this.#d.gitopsRepoUrl !== undefined) {
+    if (cfg?.namespace !== undefined && this.#d.gitopsRepoUrl !== undefined) {
       const uri = `${cfg.kind}://${cfg.namespace}/${cfg.name}`;
       sources[uri] ??= {
         kind: 'gitops',

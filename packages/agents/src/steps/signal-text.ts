@@ -1,0 +1,237 @@
+/**
+ * Facts read out of the free-text messages Kubernetes, kubelet, admission controllers and Argo CD
+ * write: quota figures, the missing ConfigMap/Secret key, image references, RBAC denials.
+ * Pure string parsing; each returns `undefined` when its pattern is absent. The gateway's intake
+ * and the monitoring agent both read signals with these (through `signal-rules.ts`), so the two
+ * readings of one signal cannot disagree.
+ */
+
+export interface QuotaFacts {
+  quota: string;
+  requested: Record<string, string>;
+  used: Record<string, string>;
+  limited: Record<string, string>;
+}
+
+export interface LimitRangeFacts {
+  resource: string;
+  scope: string;
+  maximum: string;
+  requested: string;
+}
+
+export interface MissingConfigFacts {
+  kind: 'ConfigMap' | 'Secret';
+  namespace?: string;
+  name: string;
+  /** Absent when the whole object is missing. */
+  key?: string;
+}
+
+export interface RbacFacts {
+  user: string;
+  verb: string;
+  resource: string;
+  api_group: string;
+  namespace?: string;
+  /** The denial was `at the cluster scope`: only a ClusterRoleBinding can grant it. */
+  cluster_scoped?: true;
+}
+
+export interface SignatureDenialFacts {
+  controller:
+    | 'kyverno'
+    | 'sigstore-policy-controller'
+    | 'connaisseur'
+    | 'ratify'
+    | 'gatekeeper'
+    | 'cosign'
+    | 'other';
+  webhook?: string;
+}
+
+function figures(list: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of list.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** `exceeded quota: <name>, requested: a=1,b=2, used: a=3, limited: a=4` */
+export function parseQuotaExceeded(message: string): QuotaFacts | undefined {
+  const m = /exceeded quota: ([^,\s]+), requested: (\S+?), used: (\S+?), limited: ([^\s"\]]+)/.exec(message);
+  if (m === null) return undefined;
+  return {
+    quota: m[1] ?? '',
+    requested: figures(m[2] ?? ''),
+    used: figures(m[3] ?? ''),
+    limited: figures(m[4] ?? ''),
+  };
+}
+
+/** `maximum memory usage per Container is 1Gi, but limit is 2Gi` (LimitRange admission). */
+export function parseLimitRange(message: string): LimitRangeFacts | undefined {
+  const m =
+    /maximum (\S+) usage per (Container|Pod) is ([^,\s]+), +but (?:limit|request) is ([^\s,\]]+)/.exec(
+      message,
+    );
+  if (m === null) return undefined;
+  return { resource: m[1] ?? '', scope: m[2] ?? '', maximum: m[3] ?? '', requested: m[4] ?? '' };
+}
+
+/**
+ * kubelet's `couldn't find key K in ConfigMap ns/name` (or Secret), and `configmap "x" not found`.
+ */
+export function parseMissingConfig(message: string): MissingConfigFacts | undefined {
+  const key = /couldn't find key (\S+) in (ConfigMap|Secret) (?:([a-z0-9.-]+)\/)?([a-z0-9.-]+)/.exec(message);
+  if (key !== null) {
+    const ns = key[3];
+    return {
+      kind: key[2] === 'Secret' ? 'Secret' : 'ConfigMap',
+      ...(ns === undefined ? {} : { namespace: ns }),
+      name: key[4] ?? '',
+      key: key[1] ?? '',
+    };
+  }
+  const whole = /\b(configmap|secret)s? "([a-z0-9.-]+)" not found/i.exec(message);
+  if (whole !== null) {
+    return { kind: whole[1]?.toLowerCase() === 'secret' ? 'Secret' : 'ConfigMap', name: whole[2] ?? '' };
+  }
+  return undefined;
+}
+
+/** A ConfigMap/Secret whose content does not parse (YAML/JSON syntax). */
+export function isConfigSyntaxError(message: string): boolean {
+  return /error converting YAML to JSON|yaml: line \d+|error parsing .{0,256}?(yaml|json)|(invalid|malformed) (yaml|json)|cannot unmarshal|mapping values are not allowed/i.test(
+    message,
+  );
+}
+
+/** A LimitRange (or a quota that requires limits) refused the request, with or without figures. */
+export function isLimitViolation(message: string): boolean {
+  return /maximum \S+ usage per (Container|Pod)|must specify (limits|requests)/i.test(message);
+}
+
+/** `... is forbidden: exceeded quota: ...`, with or without figures {@link parseQuotaExceeded} reads. */
+export function isQuotaExceeded(message: string): boolean {
+  return /exceeded quota/i.test(message);
+}
+
+/** A required environment variable the application reports missing or invalid. */
+export function parseMissingEnvVar(message: string): string | undefined {
+  return /(?:environment variable|env var(?:iable)?)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?\s+(?:is\s+)?(?:missing|not set|undefined|required|invalid)/i.exec(
+    message,
+  )?.[1];
+}
+
+/**
+ * `User "u" cannot verb resource "r" in API group "g"`, then `in the namespace "ns"` or `at the
+ * cluster scope`.
+ */
+export function parseRbacForbidden(message: string): RbacFacts | undefined {
+  const m =
+    /forbidden: User "([^"]+)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)"| (at the cluster scope))?/.exec(
+      message,
+    );
+  if (m === null) return undefined;
+  const ns = m[5];
+  return {
+    user: m[1] ?? '',
+    verb: m[2] ?? '',
+    resource: m[3] ?? '',
+    api_group: m[4] ?? '',
+    ...(ns === undefined ? {} : { namespace: ns }),
+    ...(m[6] === undefined ? {} : { cluster_scoped: true as const }),
+  };
+}
+
+/** An RBAC denial, also one worded too loosely for {@link parseRbacForbidden} to read its parts. */
+export function isRbacForbidden(message: string): boolean {
+  return /forbidden: User "[^"]+" cannot/i.test(message);
+}
+
+// Every pattern here runs over text a sender chose (a CI job's check-run output, an event
+// message): none may take more than linear time. A quantified part that a later part can hand
+// characters back to is bounded, or the pattern starts at a literal it cannot overlap.
+const IMAGE_NAME = String.raw`[a-z0-9][a-z0-9.-]*(?::\d+)?(?:/[a-z0-9._-]+)+(?::[A-Za-z0-9._-]+)?`;
+/** `verify image X` (cosign, kyverno), `signed digest for image X`, `trust data for image X` (connaisseur). */
+const VERIFY_IMAGE = new RegExp(
+  `(?:verify|verifying|verification of|signed digest for|trust data for) image (${IMAGE_NAME}(?:@sha256:[a-f0-9]{64})?)`,
+);
+/** A whole `name@sha256:<hex>` token (anchored: it is tried only where a digest follows). */
+const DIGEST_IMAGE_TOKEN = new RegExp(`^${IMAGE_NAME}@sha256:[a-f0-9]{64}$`);
+const DIGEST = /@sha256:[a-f0-9]{64}/g;
+/** How far before a digest an image name may start, and how many digests a message is searched for. */
+const MAX_IMAGE_NAME = 512;
+const MAX_DIGESTS = 16;
+
+/**
+ * The first `name@sha256:<hex>` in `message`: the earliest start, within {@link MAX_IMAGE_NAME}
+ * characters before one of the first {@link MAX_DIGESTS} digests, from which the name runs up to
+ * the digest. An unanchored search for the name would try every position of a long run of name
+ * characters, each to its end: quadratic in the message. This is one scan for the digests plus
+ * a bounded amount of work for each of at most 16 (at most 512 anchored tries over at most 512
+ * characters), whatever the message's length.
+ */
+function digestImageRef(message: string): string | undefined {
+  DIGEST.lastIndex = 0;
+  for (let n = 0; n < MAX_DIGESTS; n++) {
+    const d = DIGEST.exec(message);
+    if (d === null) return undefined;
+    const end = d.index + d[0].length;
+    for (let start = Math.max(0, d.index - MAX_IMAGE_NAME); start < d.index; start++) {
+      const candidate = message.slice(start, end);
+      if (DIGEST_IMAGE_TOKEN.test(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** The image a pull failure or signature denial is about. */
+export function parseImageRef(message: string): string | undefined {
+  return (
+    /image "([^"\s]+)"/.exec(message)?.[1] ??
+    // A sentence's full stop is not part of the tag (`...testimage:unsigned.`).
+    VERIFY_IMAGE.exec(message)?.[1]?.replace(/\.+$/, '') ??
+    digestImageRef(message)
+  );
+}
+
+export function isImagePullFailure(reason: string, message: string): boolean {
+  return (
+    /^(ErrImagePull|ImagePullBackOff|ErrImageNeverPull|InvalidImageName)$/.test(reason) ||
+    /Failed to pull image|Back-off pulling image|ErrImagePull|ImagePullBackOff|manifest unknown|pull access denied/i.test(
+      message,
+    )
+  );
+}
+
+// Connaisseur words its denials without "signature": `Unable to find signed digest for image X`,
+// `No trust data for image X`.
+const SIGNATURE_WORDS =
+  /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures|signed digest|trust data for image/i;
+const FAILURE_WORDS =
+  /denied the request|admission webhook|blocked due to the following policies|validation failed|verif\w{0,32} failed|failed to verify|no matching signatures/i;
+const CONTROLLERS: [string, SignatureDenialFacts['controller']][] = [
+  ['kyverno', 'kyverno'],
+  ['sigstore', 'sigstore-policy-controller'],
+  ['connaisseur', 'connaisseur'],
+  ['ratify', 'ratify'],
+  ['gatekeeper', 'gatekeeper'],
+  ['cosign', 'cosign'],
+];
+
+/**
+ * An image signature that did not verify: an admission denial from a signature policy controller
+ * (kyverno, sigstore policy-controller, connaisseur...) or a `cosign verify` failure.
+ */
+export function parseSignatureDenial(message: string): SignatureDenialFacts | undefined {
+  if (!SIGNATURE_WORDS.test(message) || !FAILURE_WORDS.test(message)) return undefined;
+  const webhook = /admission webhook "([^"]+)"/.exec(message)?.[1];
+  const text = `${webhook ?? ''} ${message}`.toLowerCase();
+  const controller = CONTROLLERS.find(([word]) => text.includes(word))?.[1] ?? 'other';
+  return { controller, ...(webhook === undefined ? {} : { webhook }) };
+}
