@@ -67,8 +67,17 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
     if (item === undefined || item.action !== 'open')
       throw new ValidationError('INVALID_ARGUMENT', 'no incident in the body', ['$']);
     const trust = await d.trust();
-    if (item.envelope.meta.signature !== undefined) verifyRosterEnvelope(trust, item.envelope);
-    else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {
+    if (item.envelope.meta.signature !== undefined) {
+      const who = verifyRosterEnvelope(trust, item.envelope);
+      // An approver's key signs a person's decisions only: the parties refuse evidence whose
+      // transcript holds anything else it signed, so a signal it signed could never be sealed.
+      if (trust.approvers.some((a) => a.id === who.id)) {
+        throw new AapsError(
+          'FORBIDDEN',
+          `${who.id} is an approver, whose key signs human decisions (ApprovalDecision) only: send the signal unsigned (the gateway signs it as received) or signed by a party`,
+        );
+      }
+    } else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {
       throw new AapsError('UNAUTHENTICATED', 'an unsigned envelope may not claim a roster identity');
     }
     const [out] = (await d.intake.ingest(result)).incidents;
