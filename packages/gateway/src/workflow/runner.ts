@@ -21,6 +21,7 @@ import {
   parseHumanRejection,
   type RCAReport,
   ROLE_AGENT_NAMES,
+  ROLE_OUTPUT_TYPES,
   strategyRiskFactors,
   type TriagedSignal,
   type VerificationReport,
@@ -862,6 +863,16 @@ export class WorkflowRunner {
       context: record.context,
       ...(extra === undefined ? {} : { extra }),
     });
+    // Only what the role emits, in its order, joins the transcript the parties will seal: a party
+    // that also signs another role's output (a monitoring party's VerificationReport) is refused.
+    const emits = (ROLE_OUTPUT_TYPES as Readonly<Record<string, readonly string[]>>)[role];
+    const got = envs.map((env) => env.meta.message_type);
+    if (emits !== undefined && (got.length !== emits.length || got.some((t, i) => t !== emits[i]))) {
+      throw new ProtocolError(
+        'INCONSISTENT_TRANSCRIPT',
+        `the ${role} step returned ${got.join(', ') || 'nothing'}; it emits ${emits.join(', ')}`,
+      );
+    }
     record.transcript.push(...envs);
     return envs;
   }
