@@ -131,6 +131,19 @@ describe('parseGatewayConfig', () => {
     });
   });
 
+  it('runs one party per role: another --parties says so, and the threshold is not judged against a count nobody gave', () => {
+    expect(parseGatewayConfig(['--parties', '3', '--threshold', '2'], {})).toEqual({
+      ok: false,
+      errors: [
+        '--parties: expected 5 (one party per agent role: monitoring, problem-solver, strategy, quality-assurance, audit)',
+      ],
+    });
+    expect(parseGatewayConfig([], { AAPS_PARTIES: '7' })).toMatchObject({
+      ok: false,
+      errors: [expect.stringMatching(/^AAPS_PARTIES: expected 5 /)],
+    });
+  });
+
   it('boolean flags take no value; positional arguments come back in rest', () => {
     const r = parseGatewayConfig(['file.json', '--local', '--approvers', 'alice,bob'], {});
     expect(r).toMatchObject({

@@ -215,7 +215,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'parties',
     env: 'AAPS_PARTIES',
     kind: { type: 'int', min: 5, max: 5 },
-    help: 'number of parties (the five agent roles)',
+    help: 'one party per agent role: monitoring, problem-solver, strategy, quality-assurance, audit',
   },
   {
     key: 'threshold',
@@ -430,7 +430,9 @@ function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown
             ? Number(raw)
             : Number.NaN;
       if (!Number.isSafeInteger(n) || n < k.min || n > k.max)
-        return bad(`expected an integer from ${k.min} to ${k.max}`);
+        return bad(
+          k.min === k.max ? `expected ${k.min} (${s.help})` : `expected an integer from ${k.min} to ${k.max}`,
+        );
       return n;
     }
     case 'enum':
@@ -509,6 +511,7 @@ export function parseGatewayConfig(
     }
   }
   const out: Record<string, unknown> = { ...GATEWAY_DEFAULTS, approvers: [...GATEWAY_DEFAULTS.approvers] };
+  const refused = new Set<string>();
   for (const s of SETTINGS) {
     const flag = fromFlags.get(s);
     const envValue = env[s.env];
@@ -531,9 +534,14 @@ export function parseGatewayConfig(
     if (raw === undefined) continue;
     const v = convert(s, raw, where, errors);
     if (v !== undefined) out[s.key] = v;
+    else refused.add(s.key);
   }
   const cfg = out as unknown as GatewayConfig;
-  if (cfg.threshold > cfg.parties)
+  // A threshold is judged against the party count asked for: when that was refused (it says so
+  // itself), judging it against the default would name a count nobody gave.
+  if (refused.has('parties')) {
+    // nothing more to say of the threshold
+  } else if (cfg.threshold > cfg.parties)
     errors.push(`--threshold: ${cfg.threshold} is more than the ${cfg.parties} parties`);
   else if (cfg.threshold < smallestMajority(cfg.parties))
     // Two quorums must share a party (docs/threat-model.md, "Assumptions").
