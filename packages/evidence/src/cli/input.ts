@@ -75,7 +75,7 @@ export function parseBundleBytes(bytes: Uint8Array): unknown {
   // Anything that does not start as a CBOR map is neither a JSON nor a CBOR bundle; one that does
   // and does not decode is CBOR cut short or damaged.
   const notCbor = (e: unknown): InputError | BundleFormatError => {
-    if (!startsAsCborMap(bytes)) return new InputError('neither JSON nor CBOR');
+    if (!startsAsCborMap(bytes)) return notABundle(bytes);
     const cause = (e as { cause?: { incomplete?: unknown; message?: unknown } }).cause;
     // Well-formed CBOR nested deeper than the decoder recurses is a bundle of the wrong shape (as
     // the same nesting in JSON is), not unreadable input.
@@ -100,6 +100,22 @@ export function parseBundleBytes(bytes: Uint8Array): unknown {
   if (duplicate !== undefined)
     throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one CBOR map`);
   return value;
+}
+
+/**
+ * Why bytes that are no CBOR map are no bundle: JSON of another kind than an object (`null`, an
+ * array, a number, ...) reads fine and is a bundle of the wrong shape, as `{}` is (exit 1); anything
+ * else is unreadable (exit 2).
+ */
+function notABundle(bytes: Uint8Array): InputError | BundleFormatError {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    return new InputError('neither JSON nor CBOR');
+  }
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  return new BundleFormatError(`the JSON is ${kind}, not a bundle (a JSON object)`);
 }
 
 /** Why reading a file failed: its error code (EACCES, EISDIR, ...), else the message. */

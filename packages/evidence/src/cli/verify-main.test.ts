@@ -385,6 +385,19 @@ describe('aaps-verify input and usage errors', () => {
     ]);
   });
 
+  it('JSON that is no object reads fine and is no bundle: exit 1 naming bundle.format, as {} is', async () => {
+    for (const [text, kind] of [
+      ['null', 'null'],
+      ['[1, 2]', 'an array'],
+      ['3', 'a number'],
+      ['"x"', 'a string'],
+    ] as const) {
+      const r = await run([write(`not-object-${kind.replace(' ', '-')}.json`, `${text}\n`), '--key', keyHex]);
+      expect(r.code).toBe(1);
+      expect(r.out[0]).toBe(`invalid: bundle.format: the JSON is ${kind}, not a bundle (a JSON object)`);
+    }
+  });
+
   it('names an unreadable item once, and marks it valid: false in --json (stream, dir, file)', async () => {
     const good = JSON.stringify(fx.bundle);
     const r = await run(['-', '--key', keyHex], `${good}\n{"a":1,}\n`);
