@@ -3,7 +3,8 @@
  * quality assurance was down, or it lasts longer than the parties' own policy accepts) goes back
  * to a person (`awaiting_approval -> awaiting_human`) instead of ending the incident `rejected`:
  * nobody said no to the change. The stale approval leaves the proposal (it stays in the history),
- * and a fresh one is taken and carried out.
+ * and a fresh one is taken and carried out; the stale one posted again is a replay (409): a signed
+ * approval counts once.
  */
 import { defaultPolicy, PARTY_ROLES } from '@aaps/agents';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,9 +37,10 @@ async function awaitingHuman(gw: TestGateway): Promise<{ id: string; proposal: P
   return { id, proposal: inc['proposal'] as Proposal };
 }
 
-function approve(gw: TestGateway, id: string, proposal: Proposal, validForMs: number) {
+/** Alice's signed approval of `proposal`, valid for `validForMs` from a second ago. */
+function approval(gw: TestGateway, proposal: Proposal, validForMs: number) {
   const t = Date.now();
-  const body = signedApprovalEnvelope({
+  return signedApprovalEnvelope({
     proposal,
     approver: 'alice',
     key: gw.approverKey,
@@ -46,7 +48,14 @@ function approve(gw: TestGateway, id: string, proposal: Proposal, validForMs: nu
     expiresAt: new Date(t + validForMs),
     context: { namespace: 'shop', cluster: 'test', urgency: 'P2', constraints_ref: 'policy://x/v1' },
   });
+}
+
+function post(gw: TestGateway, id: string, body: ReturnType<typeof approval>) {
   return request(gw, 'POST', `/v1/approvals/${id}`, { token: TOKENS.approve, body });
+}
+
+function approve(gw: TestGateway, id: string, proposal: Proposal, validForMs: number) {
+  return post(gw, id, approval(gw, proposal, validForMs));
 }
 
 /** Checks the incident went back to a person, and that a fresh approval then carries it out. */
@@ -107,8 +116,17 @@ describe('an approval the parties refuse for its human approval alone', () => {
     open.push(gw);
     const { id, proposal } = await awaitingHuman(gw);
     // Within the default policy the gateway checks against (86400 s), over this one's 3600 s.
-    expect((await approve(gw, id, proposal, 2 * 3600_000)).status).toBe(202);
+    const tooLong = approval(gw, proposal, 2 * 3600_000);
+    expect((await post(gw, id, tooLong)).status).toBe(202);
     await gw.runner.idle();
+    // The same signed approval again is a replay, not a second approval by alice.
+    const replay = await post(gw, id, tooLong);
+    expect(replay.status).toBe(409);
+    expect((await json(replay))['error']).toMatchObject({ code: 'CONFLICT', fields: ['signature'] });
+    const requested = (await gw.store.getIncident(id))!.timeline.filter(
+      (e) => e.event === 'approval_requested',
+    );
+    expect(requested).toHaveLength(1);
     const entry = await backToHumanThenApproved(gw, id, proposal);
     expect(entry.actor).toBe('parties');
     const refusals = entry.detail?.['refusals'] as string[];
