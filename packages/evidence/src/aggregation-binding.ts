@@ -48,7 +48,7 @@ export const POOLED_RISK_CIRCUIT_ID = 'weighted-risk';
  * other circuit, whatever its id, is not pooled-risk evidence. Tests in this package and in the
  * agents' sign route hold it equal to the file and to the circuit the parties load.
  */
-export const POOLED_RISK_CIRCUIT_SHA256 = '63b70b402124d1b9e3cb22b3e9ea52f1a4f976912dfd240304331a4f9ff76836';
+export const POOLED_RISK_CIRCUIT_SHA256 = '56fc1d42f0565dbfa04206b17e46e0c2b367ef05914bf3d06f781a5c098691d5';
 /** The sum of the pinned circuit's output weights: the pooled score is the weighted sum over it. */
 export const POOLED_RISK_WEIGHT_SUM = 10n;
 

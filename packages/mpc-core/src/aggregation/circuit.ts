@@ -47,6 +47,12 @@ export interface CircuitInput {
    * and which is committed to as a whole (one Pedersen vector commitment per coefficient).
    */
   readonly length: number;
+  /**
+   * The public value this input takes (every element, for a vector) when its provider is excluded
+   * from a round (JSON `"excluded": {"value": n}`, within the range); `undefined`: the circuit
+   * cannot run without this provider, and a round that would exclude it fails instead.
+   */
+  readonly substitute?: bigint;
 }
 
 export interface CircuitTerm {
@@ -175,7 +181,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
         issues.add(p, 'expected an object');
         return;
       }
-      allowKeys(raw, ['name', 'role', 'range', 'scale', 'rangeProof', 'length'], p, issues);
+      allowKeys(raw, ['name', 'role', 'range', 'scale', 'rangeProof', 'length', 'excluded'], p, issues);
       const name = readName(raw.name, `${p}.name`, issues);
       const role = readName(raw.role, `${p}.role`, issues);
       let min: bigint | undefined;
@@ -212,6 +218,24 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
           'range proofs cover scalar inputs only: a vector input needs "rangeProof": false',
         );
       }
+      let substitute: bigint | undefined;
+      if (raw.excluded !== undefined) {
+        if (!isObj(raw.excluded) || raw.excluded.value === undefined) {
+          issues.add(
+            `${p}.excluded`,
+            'expected {"value": n}: the public value an excluded provider\'s input takes',
+          );
+        } else {
+          allowKeys(raw.excluded, ['value'], `${p}.excluded`, issues);
+          substitute = readInt(raw.excluded.value, `${p}.excluded.value`, issues);
+          if (substitute !== undefined && min !== undefined && max !== undefined) {
+            if (substitute < min || substitute > max) {
+              issues.add(`${p}.excluded.value`, `must lie in the input's range [${min}, ${max}]`);
+              substitute = undefined;
+            }
+          }
+        }
+      }
       if (name !== undefined) {
         if (inputIndex.has(name)) issues.add(`${p}.name`, `duplicate input "${name}"`);
         else inputIndex.set(name, inputs.length);
@@ -224,6 +248,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
         scale: scale as number,
         rangeProof: rangeProof as boolean,
         length: Number.isSafeInteger(length) ? (length as number) : 1,
+        ...(substitute !== undefined ? { substitute } : {}),
       });
     });
   }
@@ -335,6 +360,7 @@ export function loadCircuit(json: unknown, opts: { fieldOrder?: bigint } = {}): 
       scale: x.scale,
       rangeProof: x.rangeProof,
       ...(x.length > 1 ? { length: x.length } : {}),
+      ...(x.substitute !== undefined ? { excluded: { value: intJson(x.substitute) } } : {}),
     })),
     outputs: outputs.map((o) => ({
       name: o.name,
@@ -404,6 +430,50 @@ class ReadonlyIndex implements ReadonlyMap<string, number> {
   [Symbol.iterator](): MapIterator<[string, number]> {
     return this.#map[Symbol.iterator]();
   }
+}
+
+/** An output with the inputs of excluded providers folded into its constant. */
+export interface SubstitutedOutput {
+  /** The terms of the inputs still dealt. */
+  readonly terms: readonly CircuitTerm[];
+  /** The output's constant plus `weight * substitute` for every excluded input it sums. */
+  readonly constant: bigint;
+  readonly length: number;
+}
+
+/**
+ * The outputs as the parties evaluate them when the inputs at `excluded` (indices) take their
+ * public substitutes: a substitute is a public constant (its shares are the constant itself, with
+ * zero blinding; its commitment is `value*G`, no `H` part), so each excluded term moves into the
+ * output's constant. Throws `ValidationError('CIRCUIT_INVALID')` naming the first excluded input
+ * the circuit gives no substitute for.
+ */
+export function substitutedOutputs(circuit: Circuit, excluded: ReadonlySet<number>): SubstitutedOutput[] {
+  checkCircuit(circuit);
+  for (const i of excluded) {
+    const inp = circuit.inputs[i];
+    if (inp === undefined) {
+      throw new ValidationError('INVALID_ARGUMENT', `excluded: ${i} is not an input of ${circuit.id}`, [
+        'excluded',
+      ]);
+    }
+    if (inp.substitute === undefined) {
+      throw new ValidationError(
+        'CIRCUIT_INVALID',
+        `circuit ${circuit.id}: input ${inp.name} has no "excluded" value, so its provider cannot be excluded`,
+        [`circuit.inputs[${i}].excluded`],
+      );
+    }
+  }
+  return circuit.outputs.map((o) => {
+    let constant = o.constant;
+    const terms: CircuitTerm[] = [];
+    for (const t of o.terms) {
+      if (excluded.has(t.index)) constant += t.weight * circuit.inputs[t.index]!.substitute!;
+      else terms.push(t);
+    }
+    return { terms, constant, length: o.length };
+  });
 }
 
 /** A circuit value: an integer, or the elements of a vector. */

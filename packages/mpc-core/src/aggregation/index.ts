@@ -12,6 +12,8 @@ export {
   MAX_CIRCUIT_INTEGER,
   MAX_INPUT_RANGE_BITS,
   MAX_VECTOR_LENGTH,
+  type SubstitutedOutput,
+  substitutedOutputs,
 } from './circuit.js';
 export { PEDERSEN_H_DST, pedersenCommit, pedersenGenerator } from './pedersen.js';
 export {
@@ -25,7 +27,11 @@ export {
   type DealValue,
   dealInput,
   dealInputs,
+  EXCLUSION_REASONS,
+  type Exclusion,
+  type ExclusionReason,
   evaluateShares,
+  excludedInputIndices,
   fieldToSigned,
   type InputDealing,
   type InputShare,
@@ -55,7 +61,9 @@ export {
   verifyRangeProof,
 } from './range-proof.js';
 export {
+  AGGREGATION_RECORD_VERSIONS,
   type AggregationRecord,
+  type AggregationRecordExclusion,
   type AggregationRecordInput,
   type AggregationRecordJson,
   type AggregationRecordOutput,

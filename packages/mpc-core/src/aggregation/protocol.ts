@@ -39,7 +39,7 @@ import {
   decodeCommitment,
   scalePoint,
 } from './batch.js';
-import { type Circuit, checkCircuit } from './circuit.js';
+import { type Circuit, checkCircuit, type SubstitutedOutput, substitutedOutputs } from './circuit.js';
 import { asCurvePoint, generators, pointClass, pointHint } from './curve.js';
 import { asElement, commitFast } from './fixed-base.js';
 import { proveRange, rangeProofContext, verifyRangeProof } from './range-proof.js';
@@ -143,6 +143,58 @@ export interface ResultShare {
   /** The output's share (a vector output: one scalar encoding per element, in order). */
   readonly share: Uint8Array;
   readonly blinding: Uint8Array;
+}
+
+/**
+ * Why a dealer was excluded from a round (its inputs took the circuit's public substitutes):
+ *  - `unanswered`: it did not answer the request to reveal the shares receivers complained about;
+ *  - `refused`: it answered with a refusal;
+ *  - `refuted`: it revealed (or a receiver's complaint showed) shares its own commitments refute
+ *    (a proof: the dealer is a culprit);
+ *  - `named_by_claims`: at least t receivers claimed against it (see the coordinator).
+ */
+export type ExclusionReason = 'unanswered' | 'refused' | 'refuted' | 'named_by_claims';
+export const EXCLUSION_REASONS: readonly ExclusionReason[] = Object.freeze([
+  'unanswered',
+  'refused',
+  'refuted',
+  'named_by_claims',
+]);
+
+/** A dealer left out of a round, with why. */
+export interface Exclusion {
+  readonly dealer: Identifier;
+  readonly reason: ExclusionReason;
+}
+
+/**
+ * The circuit input indices the given dealers provide, or `ValidationError` for a dealer that is
+ * no party, provides nothing, or is named twice.
+ */
+export function excludedInputIndices<E>(
+  session: AggregationSession<E>,
+  dealers: readonly Identifier[],
+  field = 'excluded',
+): Set<number> {
+  checkSession(session);
+  assertArray(dealers, field);
+  const seen = new Set<Identifier>();
+  for (const [k, d] of dealers.entries()) {
+    if (typeof d !== 'string' || !session.xs.has(d) || seen.has(d)) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}[${k}]: expected a party named once`, [
+        `${field}[${k}]`,
+      ]);
+    }
+    if (!session.providers.includes(d)) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}[${k}]: provides no input`, [`${field}[${k}]`]);
+    }
+    seen.add(d);
+  }
+  const out = new Set<number>();
+  session.providers.forEach((p, i) => {
+    if (seen.has(p)) out.add(i);
+  });
+  return out;
 }
 
 /** An opened output: an integer, or the elements of a vector output. */
@@ -901,10 +953,14 @@ export function evaluateShares<E>(
   session: AggregationSession<E>,
   party: Identifier,
   inputs: readonly VerifiedInput[],
+  opts: { excluded?: readonly Identifier[] } = {},
 ): ResultShare[] {
   checkSession(session);
   receiverX(session, party);
   assertArray(inputs, 'inputs');
+  optionsOf(opts, 'opts');
+  const skip = excludedInputIndices(session, opts.excluded ?? [], 'opts.excluded');
+  const outputs = outputsWithout(session, skip);
   inputs.forEach((v, i) => {
     assertObject(v, `inputs[${i}]`);
     if (!Number.isSafeInteger(v.index) || v.index < 0 || v.index >= session.circuit.inputs.length) {
@@ -914,12 +970,13 @@ export function evaluateShares<E>(
     }
   });
   const F = session.suite.field;
-  const byIndex = indexInputs(session, inputs, 'inputs');
-  return session.circuit.outputs.map((o) => {
-    const c = F.create(o.constant);
+  const byIndex = indexInputs(session, inputs, 'inputs', skip);
+  return session.circuit.outputs.map((o, oi) => {
+    const { terms, constant } = outputs[oi]!;
+    const c = F.create(constant);
     const z = new Array<bigint>(o.length).fill(c);
     let b = 0n;
-    for (const t of o.terms) {
+    for (const t of terms) {
       const w = F.create(t.weight);
       const v = byIndex[t.index]!;
       const shares = typeof v.share === 'bigint' ? [v.share] : v.share;
@@ -945,13 +1002,33 @@ export function evaluateShares<E>(
   });
 }
 
+/**
+ * The outputs with the inputs at `skip` replaced by their public substitutes (the circuit's own
+ * terms and constants when nothing is skipped).
+ */
+function outputsWithout<E>(
+  session: AggregationSession<E>,
+  skip: ReadonlySet<number>,
+): readonly SubstitutedOutput[] {
+  if (skip.size === 0) return session.circuit.outputs;
+  return substitutedOutputs(session.circuit, skip);
+}
+
 function indexInputs<T extends { index: number }>(
   session: AggregationSession<unknown>,
   inputs: readonly T[],
   field: string,
+  skip: ReadonlySet<number> = new Set(),
 ): T[] {
   const byIndex: T[] = new Array(session.circuit.inputs.length);
   for (const v of inputs) {
+    if (skip.has(v.index)) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${field}: ${session.circuit.inputs[v.index]!.name} is excluded (it takes its substitute)`,
+        [field],
+      );
+    }
     if (byIndex[v.index]) {
       throw new ValidationError(
         'INVALID_ARGUMENT',
@@ -962,7 +1039,7 @@ function indexInputs<T extends { index: number }>(
     byIndex[v.index] = v;
   }
   session.circuit.inputs.forEach((inp, i) => {
-    if (!byIndex[i])
+    if (!byIndex[i] && !skip.has(i))
       throw new ValidationError('INVALID_ARGUMENT', `${field}: missing input ${inp.name}`, [field]);
   });
   return byIndex;
@@ -981,6 +1058,8 @@ export interface OpenedResult {
   readonly culprits: readonly Identifier[];
   /** The parties whose shares opened the result. */
   readonly openers: readonly Identifier[];
+  /** Dealers whose inputs took the circuit's substitutes (`opts.excluded` of {@link openResult}). */
+  readonly excluded?: readonly Exclusion[];
 }
 
 /**
@@ -995,17 +1074,26 @@ export function openResult<E>(
   dealings: readonly PublicInputDealing[],
   resultShares: readonly ResultShare[],
   rng: Rng,
-  opts: { verifyProofs?: boolean } = {},
+  opts: { verifyProofs?: boolean; excluded?: readonly Exclusion[] } = {},
 ): OpenedResult {
   checkSession(session);
   assertArray(dealings, 'dealings');
   assertArray(resultShares, 'resultShares');
   assertFunction(rng, 'rng');
   optionsOf(opts, 'opts');
+  const excluded = checkExclusions(opts.excluded ?? [], 'opts.excluded');
+  const skip = excludedInputIndices(
+    session,
+    excluded.map((x) => x.dealer),
+    'opts.excluded',
+  );
+  const substituted = outputsWithout(session, skip);
   const { suite, circuit } = session;
   const F = suite.field;
   const byIndex: CurvePoint[][] = new Array(circuit.inputs.length);
   for (const d of dealings) {
+    // An excluded dealer's dealing (if given) is not used: its inputs are public constants now.
+    if (typeof d?.input === 'string' && skip.has(session.inputIndex.get(d.input) ?? -1)) continue;
     const { index, blame } = checkHeader(session, d);
     if (byIndex[index])
       throw new ValidationError('INVALID_ARGUMENT', `dealings: two of ${d.input}`, ['dealings']);
@@ -1015,13 +1103,16 @@ export function openResult<E>(
     byIndex[index] = curvePoints(session, d, blame);
   }
   circuit.inputs.forEach((inp, i) => {
-    if (!byIndex[i])
+    if (!byIndex[i] && !skip.has(i))
       throw new ValidationError('INVALID_ARGUMENT', `dealings: missing ${inp.name}`, ['dealings']);
   });
   const { ZERO } = generators(suite);
   // Each output's combined commitments D_0..D_{t-1}; a constant is a multiple of G (a vector
-  // output's: of the sum of its generators).
-  const combined = circuit.outputs.map((o) => {
+  // output's: of the sum of its generators). An excluded input's substitute is part of the
+  // constant: a constant polynomial with zero blinding commits to value*G in D_0 and to nothing
+  // in the other coefficients.
+  const combined = circuit.outputs.map((_, oi) => {
+    const o = substituted[oi]!;
     const out: CurvePoint[] = [];
     const constant = constantCommitment(suite, o);
     for (let j = 0; j < session.threshold; j++) {
@@ -1149,7 +1240,30 @@ export function openResult<E>(
       o.length === 1 ? element(0) : Object.freeze(Array.from({ length: o.length }, (_, at) => element(at)));
     return Object.freeze({ name: o.name, value, blinding: b });
   });
-  return Object.freeze({ outputs: Object.freeze(outputs), culprits: Object.freeze([...culprits]), openers });
+  return Object.freeze({
+    outputs: Object.freeze(outputs),
+    culprits: Object.freeze([...culprits]),
+    openers,
+    excluded,
+  });
+}
+
+/** Exclusions checked for shape (each a dealer string and a known reason), frozen copies. */
+export function checkExclusions(list: unknown, field: string): readonly Exclusion[] {
+  assertArray(list, field);
+  return Object.freeze(
+    list.map((x, k) => {
+      assertObject(x, `${field}[${k}]`);
+      if (typeof x.dealer !== 'string' || !EXCLUSION_REASONS.includes(x.reason as ExclusionReason)) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          `${field}[${k}]: expected {dealer, reason} with reason one of ${EXCLUSION_REASONS.join(', ')}`,
+          [`${field}[${k}]`],
+        );
+      }
+      return Object.freeze({ dealer: x.dealer, reason: x.reason as ExclusionReason });
+    }),
+  );
 }
 
 /** `value*G + blinding*H` for an opened output (helper for record checks). */

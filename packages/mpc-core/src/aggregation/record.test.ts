@@ -111,7 +111,7 @@ describe('aggregation record', () => {
     failsWith(
       'aggregation.range-proof',
       edit((j) => {
-        (j.circuit as Record<string, unknown>).version = 2;
+        (j.circuit as Record<string, unknown>).version = 3;
       }),
     );
     failsWith(

@@ -19,14 +19,23 @@ import type { Identifier } from '../keys.js';
 import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 import { scalePoint } from './batch.js';
-import { type Circuit, checkCircuit, loadCircuit } from './circuit.js';
+import {
+  type Circuit,
+  checkCircuit,
+  loadCircuit,
+  type SubstitutedOutput,
+  substitutedOutputs,
+} from './circuit.js';
 import { asCurvePoint, mulH } from './curve.js';
 import {
-  AGGREGATION_VERSION,
   type AggregationParty,
   type AggregationSession,
+  checkExclusions,
   checkSession,
   createAggregationSession,
+  EXCLUSION_REASONS,
+  type ExclusionReason,
+  excludedInputIndices,
   inputProofContext,
   type OpenedResult,
   type OutputValue,
@@ -44,6 +53,23 @@ export interface AggregationRecordInput {
   readonly rangeProof: Uint8Array | null;
 }
 
+/**
+ * A dealer excluded from the round (record v2): why, and the public value each of its inputs took
+ * instead (the circuit's `excluded.value`, in circuit order; a vector input's every element).
+ */
+export interface AggregationRecordExclusion {
+  readonly provider: Identifier;
+  readonly reason: ExclusionReason;
+  readonly inputs: readonly { readonly name: string; readonly value: bigint }[];
+}
+
+/**
+ * Record versions: 1 (every input dealt), 2 (adds `excluded`: dealers whose inputs took the
+ * circuit's public substitutes; `inputs` then lists only the dealt inputs). A record with no
+ * exclusion is written as v1, byte for byte as before.
+ */
+export const AGGREGATION_RECORD_VERSIONS: readonly number[] = Object.freeze([1, 2]);
+
 export interface AggregationRecordOutput {
   readonly name: string;
   /** The opened integer; for a vector output, its elements. */
@@ -53,15 +79,19 @@ export interface AggregationRecordOutput {
 }
 
 export interface AggregationRecord {
-  readonly v: typeof AGGREGATION_VERSION;
+  /** 1, or 2 when {@link excluded} is present (see {@link AGGREGATION_RECORD_VERSIONS}). */
+  readonly v: 1 | 2;
   readonly suite: CiphersuiteId;
   readonly sessionId: string;
   readonly threshold: number;
   readonly parties: readonly AggregationParty[];
   /** The circuit's normalized JSON (as `loadCircuit(...).json`). */
   readonly circuit: JsonValue;
+  /** The dealt inputs, in circuit order (v2: without the excluded dealers' inputs). */
   readonly inputs: readonly AggregationRecordInput[];
   readonly outputs: readonly AggregationRecordOutput[];
+  /** v2 only, non-empty: excluded dealers in circuit order of their first input. */
+  readonly excluded?: readonly AggregationRecordExclusion[];
 }
 
 /**
@@ -78,6 +108,8 @@ export type AggregationRecordJson = {
   inputs: { name: string; provider: string; commitmentHex: string; rangeProofHex: string | null }[];
   /** `value`: a decimal string; for a vector output, an array of them. */
   outputs: { name: string; value: string | string[]; blindingHex: string }[];
+  /** v2 only: `value` as a decimal string. */
+  excluded?: { provider: string; reason: string; inputs: { name: string; value: string }[] }[];
 };
 
 /** Assemble the record from the session, the public dealings and the opening. */
@@ -99,8 +131,15 @@ export function buildAggregationRecord<E>(
     assertBigint(o.blinding, `opened.outputs[${i}].blinding`);
   });
   const F = session.suite.field;
+  const exclusions = checkExclusions(opened.excluded ?? [], 'opened.excluded');
+  const skip = excludedInputIndices(
+    session,
+    exclusions.map((x) => x.dealer),
+    'opened.excluded',
+  );
   const byInput = new Map(dealings.map((d) => [d.input, d]));
-  const inputs = session.circuit.inputs.map((inp) => {
+  const inputs = session.circuit.inputs.flatMap((inp, i) => {
+    if (skip.has(i)) return [];
     const d = byInput.get(inp.name);
     if (!d)
       throw new ValidationError('INVALID_ARGUMENT', `dealings: missing input ${inp.name}`, ['dealings']);
@@ -114,8 +153,9 @@ export function buildAggregationRecord<E>(
   const outputs = opened.outputs.map((o) =>
     Object.freeze({ name: o.name, value: o.value, blinding: F.toBytes(o.blinding) }),
   );
+  const excluded = exclusionsInCircuitOrder(session, exclusions);
   return Object.freeze({
-    v: AGGREGATION_VERSION,
+    v: excluded.length > 0 ? 2 : 1,
     suite: session.suite.id,
     sessionId: session.sessionId,
     threshold: session.threshold,
@@ -123,7 +163,30 @@ export function buildAggregationRecord<E>(
     circuit: inCanonicalOrder(session.circuit.json),
     inputs: Object.freeze(inputs),
     outputs: Object.freeze(outputs),
+    ...(excluded.length > 0 ? { excluded: Object.freeze(excluded) } : {}),
   });
+}
+
+/**
+ * The record's `excluded` entries: each excluded dealer with its reason and its inputs' substitutes,
+ * ordered by the circuit index of the dealer's first input (the one order a verifier accepts).
+ */
+function exclusionsInCircuitOrder<E>(
+  session: AggregationSession<E>,
+  exclusions: readonly { dealer: Identifier; reason: ExclusionReason }[],
+): AggregationRecordExclusion[] {
+  const reasonOf = new Map(exclusions.map((x) => [x.dealer, x.reason]));
+  const out = new Map<Identifier, { name: string; value: bigint }[]>();
+  session.circuit.inputs.forEach((inp, i) => {
+    const dealer = session.providers[i]!;
+    if (!reasonOf.has(dealer)) return;
+    const list = out.get(dealer) ?? [];
+    list.push(Object.freeze({ name: inp.name, value: inp.substitute! }));
+    out.set(dealer, list);
+  });
+  return [...out].map(([provider, inputs]) =>
+    Object.freeze({ provider, reason: reasonOf.get(provider)!, inputs: Object.freeze(inputs) }),
+  );
 }
 
 /** The shape of a record about to be encoded (what its decoders would refuse is refused here). */
@@ -149,6 +212,19 @@ function checkRecordShape(r: AggregationRecord): void {
     if (!(x.commitment instanceof Uint8Array)) no(`${p}.commitment`, 'Uint8Array');
     if (x.rangeProof !== null && !(x.rangeProof instanceof Uint8Array))
       no(`${p}.rangeProof`, 'Uint8Array or null');
+  });
+  if (r.v !== 1 && r.v !== 2) no('record.v', `one of ${AGGREGATION_RECORD_VERSIONS.join(', ')}`);
+  if ((r.v === 2) !== (Array.isArray(r.excluded) && r.excluded.length > 0))
+    no('record.excluded', 'a non-empty list exactly in a v2 record');
+  (r.excluded ?? []).forEach((x, i) => {
+    const p = `record.excluded[${i}]`;
+    if (!isObj(x) || typeof x.provider !== 'string' || !EXCLUSION_REASONS.includes(x.reason))
+      no(p, `{provider, reason (${EXCLUSION_REASONS.join(', ')}), inputs}`);
+    if (!Array.isArray(x.inputs) || x.inputs.length === 0) no(`${p}.inputs`, 'a non-empty array');
+    x.inputs.forEach((e, k) => {
+      if (!isObj(e) || typeof e.name !== 'string' || typeof e.value !== 'bigint')
+        no(`${p}.inputs[${k}]`, '{name, value: bigint}');
+    });
   });
   if (!Array.isArray(r.outputs)) no('record.outputs', 'an array');
   r.outputs.forEach((x, i) => {
@@ -187,7 +263,17 @@ export function aggregationRecordToJson(r: AggregationRecord): AggregationRecord
       value: outputValueText(o.value),
       blindingHex: bytesToHex(o.blinding),
     })),
+    ...(r.excluded ? { excluded: exclusionsToShape(r.excluded) } : {}),
   };
+}
+
+/** The `excluded` list as both encodings write it (values as decimal text). */
+function exclusionsToShape(list: readonly AggregationRecordExclusion[]) {
+  return list.map((x) => ({
+    provider: x.provider,
+    reason: x.reason,
+    inputs: x.inputs.map((e) => ({ name: e.name, value: e.value.toString(10) })),
+  }));
 }
 
 /** An output value as the record's encodings write it: decimal text, one per element for a vector. */
@@ -229,6 +315,14 @@ function fromShape(
   names: { commitment: string; rangeProof: string; blinding: string },
   bytes: (v: unknown, path: string) => Uint8Array,
 ): AggregationRecord {
+  if (!isObj(raw)) bad('record', 'expected an object');
+  const head = raw.v;
+  if (head !== 1 && head !== 2) {
+    bad(
+      'record.v',
+      `unsupported record version ${displayVersion(head)} (this build reads ${AGGREGATION_RECORD_VERSIONS.join(' and ')})`,
+    );
+  }
   const r = keys(raw, 'record', [
     'v',
     'suite',
@@ -238,8 +332,8 @@ function fromShape(
     'circuit',
     'inputs',
     'outputs',
+    ...(head === 2 ? ['excluded'] : []),
   ]);
-  if (r.v !== AGGREGATION_VERSION) bad('record.v', `expected ${AGGREGATION_VERSION}`);
   const suite = str(r.suite, 'record.suite');
   if (!isCiphersuiteId(suite)) bad('record.suite', 'unknown ciphersuite');
   if (!Number.isSafeInteger(r.threshold)) bad('record.threshold', 'expected an integer');
@@ -281,8 +375,34 @@ function fromShape(
       blinding: bytes(o[names.blinding], `${p}.${names.blinding}`),
     });
   });
+  let excluded: AggregationRecordExclusion[] | undefined;
+  if (head === 2) {
+    const list = arr(r.excluded, 'record.excluded');
+    if (list.length === 0) bad('record.excluded', 'expected at least one excluded dealer in a v2 record');
+    excluded = list.map((x, i) => {
+      const p = `record.excluded[${i}]`;
+      const o = keys(x, p, ['provider', 'reason', 'inputs']);
+      const reason = str(o.reason, `${p}.reason`);
+      if (!EXCLUSION_REASONS.includes(reason as ExclusionReason))
+        bad(`${p}.reason`, `expected one of ${EXCLUSION_REASONS.join(', ')}`);
+      const inputs = arr(o.inputs, `${p}.inputs`).map((e, k) => {
+        const q = `${p}.inputs[${k}]`;
+        const ei = keys(e, q, ['name', 'value']);
+        const text = str(ei.value, `${q}.value`);
+        if (!DECIMAL.test(text) || text === '-0' || text.length > 100)
+          bad(`${q}.value`, 'expected a decimal integer');
+        return Object.freeze({ name: str(ei.name, `${q}.name`), value: BigInt(text) });
+      });
+      if (inputs.length === 0) bad(`${p}.inputs`, 'expected at least one input');
+      return Object.freeze({
+        provider: str(o.provider, `${p}.provider`),
+        reason: reason as ExclusionReason,
+        inputs: Object.freeze(inputs),
+      });
+    });
+  }
   return Object.freeze({
-    v: AGGREGATION_VERSION,
+    v: head,
     suite,
     sessionId: str(r.sessionId, 'record.sessionId'),
     threshold: r.threshold as number,
@@ -290,7 +410,12 @@ function fromShape(
     circuit: inCanonicalOrder(r.circuit as JsonValue),
     inputs: Object.freeze(inputs),
     outputs: Object.freeze(outputs),
+    ...(excluded ? { excluded: Object.freeze(excluded) } : {}),
   });
+}
+
+function displayVersion(v: unknown): string {
+  return typeof v === 'number' || typeof v === 'string' ? JSON.stringify(v) : typeof v;
 }
 
 const JSON_NAMES = { commitment: 'commitmentHex', rangeProof: 'rangeProofHex', blinding: 'blindingHex' };
@@ -343,6 +468,7 @@ function toCborShape(r: AggregationRecord): unknown {
       rangeProof: i.rangeProof,
     })),
     outputs: r.outputs.map((o) => ({ name: o.name, value: outputValueText(o.value), blinding: o.blinding })),
+    ...(r.excluded ? { excluded: exclusionsToShape(r.excluded) } : {}),
   };
 }
 
@@ -477,27 +603,33 @@ function verifyWith<E>(
   } catch (cause) {
     return fail('aggregation.session', 'the session parameters are invalid', cause);
   }
-  if (record.inputs.length !== circuit.inputs.length)
-    fail('aggregation.circuit', 'inputs do not match the circuit');
+  const { skip, outputs: substituted } = checkExcluded(session, record);
+  /** The circuit index of each record input (v2 leaves the excluded dealers' inputs out). */
+  const dealt = circuit.inputs.map((_, i) => i).filter((i) => !skip.has(i));
+  if (record.inputs.length !== dealt.length) fail('aggregation.circuit', 'inputs do not match the circuit');
   if (record.outputs.length !== circuit.outputs.length)
     fail('aggregation.circuit', 'outputs do not match the circuit');
   const { group, field: F } = suite;
-  const commitments: E[] = record.inputs.map((inp, i) => {
+  /** By circuit input index; an excluded input has none (its substitute is in the constant). */
+  const commitments: E[] = new Array(circuit.inputs.length);
+  record.inputs.forEach((inp, k) => {
+    const i = dealt[k]!;
     const spec = circuit.inputs[i]!;
     if (inp.name !== spec.name) fail('aggregation.circuit', `inputs[${i}] is not ${spec.name}`);
     if (inp.provider !== session.providers[i]) {
       fail('aggregation.circuit', `inputs[${i}].provider does not hold role ${spec.role}`);
     }
     try {
-      return group.deserialize(inp.commitment, `inputs[${i}].commitment`);
+      commitments[i] = group.deserialize(inp.commitment, `inputs[${k}].commitment`);
     } catch (cause) {
-      return fail('aggregation.commitment', `inputs[${i}].commitment is not a group element`, cause, {
+      fail('aggregation.commitment', `inputs[${k}].commitment is not a group element`, cause, {
         provider: inp.provider,
       });
     }
   });
   const sameSession = verified !== undefined && equalBytes(verified.sessionDigest, session.digest);
-  record.inputs.forEach((inp, i) => {
+  record.inputs.forEach((inp, k) => {
+    const i = dealt[k]!;
     const spec = circuit.inputs[i]!;
     const details = { provider: inp.provider, input: spec.name };
     if (!spec.rangeProof) {
@@ -554,15 +686,18 @@ function verifyWith<E>(
     } catch (cause) {
       return fail('aggregation.format', `outputs[${i}].blinding is not a scalar`, cause);
     }
+    // With exclusions, the excluded inputs' substitutes are part of the constant (value*G, no H).
+    const { terms, constant } = substituted[i]!;
     let holds: boolean;
     if (typeof out.value === 'bigint') {
-      let expected = spec.constant === 0n ? group.zero : group.mulBase(F.create(spec.constant));
-      for (const t of spec.terms) {
+      const c = F.create(constant);
+      let expected = c === 0n ? group.zero : group.mulBase(c);
+      for (const t of terms) {
         const c = commitments[t.index]!;
         expected = group.add(expected, t.weight === 1n ? c : group.mul(c, F.create(t.weight)));
       }
       holds = group.equals(openingCommitment(suite, out.value, blinding), expected);
-    } else holds = vectorOpeningHolds(suite, spec, commitments, out.value, blinding);
+    } else holds = vectorOpeningHolds(suite, substituted[i]!, commitments, out.value, blinding);
     if (!holds) {
       fail('aggregation.opening', `${spec.name}: the opening does not match the committed inputs`);
     }
@@ -577,12 +712,68 @@ function verifyWith<E>(
 }
 
 /**
+ * The record's exclusions against the session (`aggregation.excluded`): every excluded provider is
+ * a party that provides inputs, named once, in circuit order of its first input, with a known
+ * reason, and lists exactly its inputs in circuit order, each with the circuit's own substitute
+ * (a circuit without one cannot exclude that provider). Gives the excluded input indices and the
+ * outputs with the substitutes folded into their constants.
+ */
+function checkExcluded<E>(
+  session: AggregationSession<E>,
+  record: AggregationRecord,
+): { skip: ReadonlySet<number>; outputs: readonly SubstitutedOutput[] } {
+  const list = record.excluded ?? [];
+  if (list.length === 0) return { skip: new Set(), outputs: session.circuit.outputs };
+  let skip: Set<number>;
+  let outputs: SubstitutedOutput[];
+  try {
+    skip = excludedInputIndices(
+      session,
+      list.map((x) => x.provider),
+      'record.excluded',
+    );
+    outputs = substitutedOutputs(session.circuit, skip);
+  } catch (cause) {
+    return fail('aggregation.excluded', 'the excluded dealers do not fit the circuit', cause);
+  }
+  const expected = exclusionsInCircuitOrder(
+    session,
+    list.map((x) => ({ dealer: x.provider, reason: x.reason })),
+  );
+  list.forEach((x, k) => {
+    const want = expected[k]!;
+    const details = { provider: x.provider };
+    if (x.provider !== want.provider)
+      fail(
+        'aggregation.excluded',
+        `excluded[${k}]: expected ${want.provider} (circuit order)`,
+        undefined,
+        details,
+      );
+    if (
+      x.inputs.length !== want.inputs.length ||
+      x.inputs.some((e, j) => e.name !== want.inputs[j]!.name || e.value !== want.inputs[j]!.value)
+    ) {
+      fail(
+        'aggregation.excluded',
+        `excluded[${k}]: expected its inputs with the circuit's substitutes (${want.inputs
+          .map((e) => `${e.name} = ${e.value}`)
+          .join(', ')})`,
+        undefined,
+        details,
+      );
+    }
+  });
+  return { skip, outputs };
+}
+
+/**
  * A vector output's opening: `sum_i value_i G_i + blinding H` against the constant times the sum
  * of the generators plus the weighted input commitments (already checked to be group elements).
  */
 function vectorOpeningHolds<E>(
   suite: Ciphersuite<E>,
-  spec: Circuit['outputs'][number],
+  spec: SubstitutedOutput,
   commitments: readonly E[],
   values: readonly bigint[],
   blinding: bigint,
