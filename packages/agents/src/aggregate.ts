@@ -27,6 +27,12 @@
  * with the accusations and accusers listed apart. A receiver's signed complaint (a box that opens
  * to shares its dealer's commitments refute, with that box's key) is judged here: it names the
  * dealer, or, when it does not hold up, the receiver.
+ *
+ * Then the complaint step (`aggregate-reveal.ts`): a dealer that fewer than t receivers claimed
+ * against reveals their shares (`agg.reveal`) and they evaluate again with them; a dealer that will
+ * not, reveals refuted shares, or that t or more claim against is excluded when the round cannot
+ * open otherwise and the circuit gives its inputs public substitutes: the parties that have sent
+ * no result shares evaluate with the substitutes, and the record (v2) lists the exclusion.
  */
 import {
   AapsError,
@@ -39,6 +45,8 @@ import {
   type Circuit,
   type CircuitInput,
   type ErrorCode,
+  type Exclusion,
+  type ExclusionReason,
   encodeAggregationRecordJson,
   getCiphersuite,
   type Identifier,
@@ -53,6 +61,7 @@ import {
   utf8,
   ValidationError,
 } from '@aaps/mpc-core';
+import { type RevealEntry, type RevealPlan, runRevealStep } from './aggregate-reveal.js';
 import type { PartyClient } from './client.js';
 import { partyIdsOf } from './coordinate.js';
 import { namedFields } from './http-errors.js';
@@ -167,6 +176,14 @@ export interface AggregationOutcome {
    * receiver is proven to have cheated (and is in `culprits`); the receiver is in `leftOut`.
    */
   complaints?: JudgedComplaint[];
+  /** The complaint step, when receivers claimed against dealers: each dealer's outcome. */
+  reveals?: RevealEntry[];
+  /**
+   * Dealers excluded from the round (record v2 `excluded`): their inputs took the circuit's public
+   * substitutes (for pooled risk: 100, the range maximum), so the opened value is not the circuit
+   * on every party's own input. A decision citing the value must say so.
+   */
+  excluded?: { party: string; reason: ExclusionReason; inputs: { name: string; value: string }[] }[];
   /** With `confirm`: the parties that checked and remembered the record. */
   confirmed?: string[];
   /** For the pooled-risk circuit: the pooled score (the weighted mean, rounded up; 0..100). */
@@ -309,6 +326,14 @@ function namedByClaims(
   return [...accusersOf]
     .filter(([, accusers]) => accusers.size >= threshold)
     .map(([dealer, accusers]) => ({ dealer, accusers: [...accusers].sort() }));
+}
+
+/** The signed reveal requests a failed `agg.evaluate` carried (kept by the client), if any. */
+function revealRequestsIn(error: unknown): { requests?: Record<string, string> } {
+  const requests = error instanceof AapsError ? error.details['reveal_requests'] : undefined;
+  return requests !== null && typeof requests === 'object' && !Array.isArray(requests)
+    ? { requests: requests as Record<string, string> }
+    : {};
 }
 
 function identifierOfParty(roster: Roster, id: string): Identifier {
@@ -504,12 +529,14 @@ function evaluateFailure(
   proven: { culprits: Identifier[]; code: ErrorCode | undefined },
   usable: readonly string[],
   complaints: readonly JudgedComplaint[],
+  plan?: RevealPlan,
 ): ProtocolError {
   const byClaims = namedByClaims(roster, failures, threshold);
   const culprits = [
     ...new Set([
       ...proven.culprits,
       ...provenByComplaints(roster, complaints),
+      ...(plan?.refuted ?? []).map((d) => identifierOfParty(roster, d)),
       ...mismatched,
       ...provenInSignedAnswers(roster, failures),
     ]),
@@ -518,7 +545,12 @@ function evaluateFailure(
   const claimed = [...new Set(failures.flatMap((f) => claimedBy(roster, f.error)))];
   const allTransient =
     failures.length > 0 && mismatched.length === 0 && failures.every((f) => TRANSIENT.has(codeOf(f.error)));
-  const badShares = [...new Set(complaints.filter((c) => c.proven === 'dealer').map((c) => c.dealer))];
+  const badShares = [
+    ...new Set([
+      ...complaints.filter((c) => c.proven === 'dealer').map((c) => c.dealer),
+      ...(plan?.refuted ?? []),
+    ]),
+  ];
   const code: ErrorCode =
     proven.code ??
     (badShares.length > 0 || byClaims.length > 0
@@ -529,7 +561,7 @@ function evaluateFailure(
   const why = proven.code
     ? `dealings of ${partyIdsOf(roster, proven.culprits).join(', ')} fail the public checks`
     : badShares.length > 0
-      ? `${badShares.join(', ')} dealt shares its commitments refute (shown by its receivers' complaints)`
+      ? `${badShares.join(', ')} dealt shares its commitments refute (shown by its receivers' complaints or its own reveal)`
       : byClaims.length > 0
         ? byClaims
             .map(
@@ -549,6 +581,7 @@ function evaluateFailure(
       claimed_culprits: claimed,
       claimed_parties: partyIdsOf(roster, claimed),
       complaints: [...complaints],
+      ...(plan && plan.entries.length > 0 ? { reveals: plan.entries } : {}),
       named_by_claims: byClaims.map((c) => ({
         dealer: partyIdsOf(roster, [c.dealer])[0],
         accusers: c.accusers,
@@ -724,6 +757,25 @@ export async function runAggregationOverHttp(
       inbox.set(item.party, list);
     }
   }
+  /** `agg.evaluate` again on `parties`, each with the round's dealings, its boxes and `extra(party)`. */
+  const evaluateAgain = async (
+    parties: readonly string[],
+    extra: (party: string) => Record<string, unknown>,
+  ): Promise<[RosterParty, PromiseSettledResult<EvaluateAnswer>][]> => {
+    const settled = await Promise.allSettled(
+      parties.map((id) =>
+        client.call<EvaluateAnswer>(
+          id,
+          'agg.evaluate',
+          sid,
+          { dealings: signedDealings, shares: inbox.get(id) ?? [], ...extra(id) },
+          ctx,
+          { timeoutMs },
+        ),
+      ),
+    );
+    return settled.map((r, k) => [partyById(roster, parties[k]!)!, r]);
+  };
   const evaluating = Promise.allSettled(
     roster.parties.map((p) =>
       client.call<EvaluateAnswer>(
@@ -747,19 +799,19 @@ export async function runAggregationOverHttp(
   // receiver a bad share still has consistent shares at the others, so the outputs open from any t
   // evaluators that agree on the dealings. What a failing party claims (its unsigned error body)
   // blames nobody; only what the coordinator can check itself does.
-  const groups: ResultShare[][] = [];
-  const usable: string[] = [];
+  let groups: ResultShare[][] = [];
+  let usable: string[] = [];
   const mismatched: Identifier[] = [];
-  const evalFailures: PartyFailure[] = [];
+  let evalFailures: PartyFailure[] = [];
   const complaints: JudgedComplaint[] = [];
-  evaluated.forEach((r, i) => {
-    const p = roster.parties[i]!;
+  /** Sort one party's settled `agg.evaluate` answer, made over `digest`, into the lists above. */
+  const sortAnswer = (p: RosterParty, r: PromiseSettledResult<EvaluateAnswer>, digest: string) => {
     if (r.status === 'rejected') {
       evalFailures.push({ party: p.id, error: r.reason });
       return;
     }
     // Signed by the party: a party that evaluated other dealings than those relayed is proven.
-    if (r.value?.dealings_digest !== expectedDigest) {
+    if (r.value?.dealings_digest !== digest) {
       mismatched.push(frostIdentifier(roster, p));
       return;
     }
@@ -805,7 +857,105 @@ export async function runAggregationOverHttp(
     }
     usable.push(p.id);
     groups.push(resultSharesFromWire(session, p, roster, r.value.result_shares));
+  };
+  evaluated.forEach((r, i) => {
+    sortAnswer(roster.parties[i]!, r, expectedDigest);
   });
+
+  // The complaint step (aggregate-reveal.ts): a dealer that receivers claimed against reveals
+  // their shares (fewer than t), or is marked for exclusion.
+  const claims = [
+    ...evalFailures
+      .filter((f) => f.signed !== true)
+      .map((f) => ({
+        party: f.party,
+        dealers: partyIdsOf(roster, claimedBy(roster, f.error)),
+        ...revealRequestsIn(f.error),
+      })),
+    ...complaints
+      .filter((c) => c.proven === 'dealer')
+      .map((c) => ({ party: c.receiver, dealers: [c.dealer] })),
+  ].filter((c) => c.dealers.length > 0);
+  let plan: RevealPlan | undefined;
+  let exclusions: Exclusion[] = [];
+  if (claims.length > 0) {
+    plan = await runRevealStep({
+      client,
+      roster,
+      session,
+      sessionId: sid,
+      rosterDigest: digestOfRoster,
+      parsed,
+      claims,
+      refuted: complaints.filter((c) => c.proven === 'dealer').map((c) => c.dealer),
+      ctx,
+      timeoutMs,
+    });
+    // Receivers whose every claimed dealer revealed good shares evaluate again with them (the same
+    // dealings, no exclusion: they have sent no result shares yet, so this tells nothing new).
+    const again = claims.filter(
+      (c) =>
+        !usable.includes(c.party) &&
+        c.dealers.every((d) => plan!.relay.get(c.party)?.some((x) => x.party === d) === true),
+    );
+    if (again.length > 0) {
+      const answers = await evaluateAgain(
+        again.map((c) => c.party),
+        (party) => ({
+          revealed: plan!.relay.get(party)!,
+        }),
+      );
+      const retried = new Set(again.map((c) => c.party));
+      evalFailures = evalFailures.filter((f) => !retried.has(f.party));
+      for (const [p, r] of answers) sortAnswer(p, r, expectedDigest);
+    }
+    // Exclusion, only where the round cannot open otherwise and the circuit says how: each party
+    // sends result shares at most once per round (two sets over different exclusions would tell
+    // the coordinator its share of the excluded dealer's input), so the round then opens from the
+    // parties that have sent none, over the excluded dealers' public substitutes.
+    const excludable = [...plan.exclude].filter(([d]) =>
+      inputSpecsOf(circuit, partyById(roster, d)!).every((i) => i.substitute !== undefined),
+    );
+    // A dealer whose signed dealing fails the coordinator's own public checks (commitments, range
+    // proofs) is not excluded: it is proven, and the round fails naming it as before.
+    const publicFault = () =>
+      provenBadDealers(session, parsed, roster).culprits.some((c) =>
+        excludable.some(([d]) => identifierOfParty(roster, d) === c),
+      );
+    if (
+      groups.length < session.threshold &&
+      excludable.length > 0 &&
+      excludable.length === plan.exclude.size &&
+      !publicFault()
+    ) {
+      const excludedIds = excludable.map(([d]) => d);
+      const provenWrong = new Set([
+        ...partyIdsOf(roster, mismatched),
+        ...evalFailures.filter((f) => f.signed === true).map((f) => f.party),
+        ...complaints.filter((c) => c.proven === 'receiver').map((c) => c.receiver),
+      ]);
+      const askParties = roster.parties
+        .map((p) => p.id)
+        .filter((id) => !usable.includes(id) && !provenWrong.has(id));
+      const answers = await evaluateAgain(askParties, (party) => {
+        const relay = (plan!.relay.get(party) ?? []).filter((x) => !excludedIds.includes(x.party));
+        return { excluded: excludedIds, ...(relay.length > 0 ? { revealed: relay } : {}) };
+      });
+      const before = { groups, usable, evalFailures };
+      groups = [];
+      usable = [];
+      const asked = new Set(askParties);
+      evalFailures = evalFailures.filter((f) => !asked.has(f.party));
+      const digest = dealingsDigest(roster, parsed, excludedIds);
+      for (const [p, r] of answers) sortAnswer(p, r, digest);
+      if (groups.length >= session.threshold) {
+        exclusions = excludable.map(([d, reason]) => ({ dealer: identifierOfParty(roster, d), reason }));
+      } else {
+        // Not enough either way: report the first pass (the round fails as it would have).
+        ({ groups, usable, evalFailures } = before);
+      }
+    }
+  }
   const shares = groups.flat();
   if (groups.length < session.threshold) {
     // Parties refused: check every signed dealing's public part here, where a failure is proof.
@@ -814,7 +964,16 @@ export async function runAggregationOverHttp(
     const proven = evalFailures.some((f) => f.signed !== true && !TRANSIENT.has(codeOf(f.error)))
       ? provenBadDealers(session, parsed, roster)
       : { culprits: [], code: undefined };
-    throw evaluateFailure(roster, session.threshold, evalFailures, mismatched, proven, usable, complaints);
+    throw evaluateFailure(
+      roster,
+      session.threshold,
+      evalFailures,
+      mismatched,
+      proven,
+      usable,
+      complaints,
+      plan,
+    );
   }
   const leftOut = evalFailures.map(({ party, error }) => ({
     party,
@@ -828,11 +987,11 @@ export async function runAggregationOverHttp(
   const firstT = groups.slice(0, session.threshold).flat();
   let opened: OpenedResult;
   try {
-    opened = openResult(session, publicDealings, firstT, rng, { verifyProofs: false });
+    opened = openResult(session, publicDealings, firstT, rng, { verifyProofs: false, excluded: exclusions });
   } catch (e) {
     if (!(e instanceof ProtocolError) || e.code !== 'INVALID_OPENING' || firstT.length === shares.length)
       throw e;
-    opened = openResult(session, publicDealings, shares, rng, { verifyProofs: false });
+    opened = openResult(session, publicDealings, shares, rng, { verifyProofs: false, excluded: exclusions });
   }
   const record = buildAggregationRecord(session, publicDealings, opened);
   const toParty = (id: string) => partyByIdentifier(roster, id)?.id ?? id;
@@ -852,11 +1011,22 @@ export async function runAggregationOverHttp(
         ...mismatched,
         ...provenInSignedAnswers(roster, evalFailures),
         ...provenByComplaints(roster, complaints),
+        ...(plan?.refuted ?? []).map((d) => identifierOfParty(roster, d)),
       ]),
     ].map(toParty),
     openers: opened.openers.map(toParty),
     leftOut,
     ...(complaints.length > 0 ? { complaints } : {}),
+    ...(plan && plan.entries.length > 0 ? { reveals: plan.entries } : {}),
+    ...(record.excluded
+      ? {
+          excluded: record.excluded.map((x) => ({
+            party: toParty(x.provider),
+            reason: x.reason,
+            inputs: x.inputs.map((i) => ({ name: i.name, value: i.value.toString() })),
+          })),
+        }
+      : {}),
   };
   const pooledRisk = pooledRiskOf(circuit, outputs);
   if (pooledRisk !== undefined) outcome.pooledRisk = pooledRisk;

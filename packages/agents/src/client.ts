@@ -38,6 +38,7 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'agg.deal': '/v1/agg/deal',
   'agg.evaluate': '/v1/agg/evaluate',
   'agg.confirm': '/v1/agg/confirm',
+  'agg.reveal': '/v1/agg/reveal',
   'sealed.release': '/v1/sealed/release',
   batch: '/v1/batch',
 };
@@ -188,7 +189,7 @@ export class PartyClient {
           rule?: string;
           culprits?: unknown;
           fields?: unknown;
-          details?: { check?: unknown };
+          details?: { check?: unknown; reveal_requests?: unknown };
         };
       }
     )?.error;
@@ -204,6 +205,7 @@ export class PartyClient {
           .slice(0, 16)
       : [];
     const check = typeof err?.details?.check === 'string' ? err.details.check.slice(0, 100) : undefined;
+    const revealRequests = revealRequestsOf(this.roster, err?.details?.reveal_requests);
     const details = {
       party: partyId,
       kind,
@@ -211,6 +213,7 @@ export class PartyClient {
       claimed_culprits: claimedCulprits(err?.culprits),
       ...(fields.length > 0 ? { fields } : {}),
       ...(check === undefined ? {} : { check }),
+      ...(revealRequests === undefined ? {} : { reveal_requests: revealRequests }),
     };
     if (code === 'POLICY_REFUSED') {
       // A refusal counts only as the party signed it (a veto ends an approval; a refusal names a
@@ -261,6 +264,22 @@ const MAX_CLAIMED = 64;
 function claimedCulprits(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
   return [...new Set(list.filter((c): c is string => typeof c === 'string'))].slice(0, MAX_CLAIMED);
+}
+
+/**
+ * An aggregation receiver's reveal requests in an error body (`details.reveal_requests`: by dealer
+ * party id, a base64 signature each), kept for the complaint step: roster party ids only, strings
+ * of at most 200 characters. The body is unsigned, but each request is signed by the receiver, and
+ * the dealer checks it; `undefined` if there are none.
+ */
+function revealRequestsOf(roster: Roster, raw: unknown): Record<string, string> | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: Record<string, string> = {};
+  for (const p of roster.parties) {
+    const v = (raw as Record<string, unknown>)[p.id];
+    if (typeof v === 'string' && v.length <= 200) out[p.id] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** A `ProtocolResponse` envelope from `party`, signed by its roster key; throws otherwise. */

@@ -35,8 +35,11 @@ export interface ErrorBody {
     fields?: readonly string[];
     culprits?: readonly string[];
     rule?: string;
-    /** For a failed verification: the check that failed (`aggregation.format`). */
-    details?: { check: string };
+    /**
+     * For a failed verification: the check that failed (`aggregation.format`). For an aggregation
+     * receiver whose share boxes did not open: its signed reveal requests, by dealer.
+     */
+    details?: { check?: string; reveal_requests?: Record<string, string> };
   };
 }
 
@@ -71,6 +74,10 @@ export function errorBody(e: unknown): { status: number; body: ErrorBody } {
     if (fields.length) body.error.fields = fields;
     if (e instanceof VerificationError) body.error.details = { check: e.check };
     if (e instanceof ProtocolError && e.culprits.length) body.error.culprits = e.culprits;
+    const requests = e.details['reveal_requests'];
+    if (e instanceof ProtocolError && requests !== null && typeof requests === 'object') {
+      body.error.details = { ...body.error.details, reveal_requests: requests as Record<string, string> };
+    }
     if ('rule' in e && typeof e.rule === 'string') body.error.rule = e.rule;
     return { status: errorStatus(e), body };
   }

@@ -29,6 +29,7 @@ export const RPC_KINDS = [
   'agg.deal',
   'agg.evaluate',
   'agg.confirm',
+  'agg.reveal',
   'sealed.release',
   'batch',
 ] as const;

@@ -40,7 +40,11 @@ const ref = refFor(real, 80);
 const forgedCircuit = {
   ...SHIPPED_WEIGHTED_RISK,
   description: 'not the shipped circuit',
-  inputs: (SHIPPED_WEIGHTED_RISK.inputs as JsonObject[]).map((i) => ({ ...i, range: { min: 0, max: 1 } })),
+  inputs: (SHIPPED_WEIGHTED_RISK.inputs as JsonObject[]).map((i) => ({
+    ...i,
+    range: { min: 0, max: 1 },
+    excluded: { value: 1 },
+  })),
   outputs: (SHIPPED_WEIGHTED_RISK.outputs as JsonObject[]).map((o) => ({
     ...o,
     terms: (o.terms as JsonObject[]).map((t) => ({ ...t, weight: 1 })),

@@ -265,6 +265,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     return out;
   });
   route('/v1/agg/confirm', 'agg.confirm', (s, b) => agg.confirm(s, b));
+  route('/v1/agg/reveal', 'agg.reveal', (s, b) => agg.reveal(s, b));
   route('/v1/sealed/release', 'sealed.release', (s, b, request) => unseal(s, b, request.meta.source_agent));
   route('/v1/key/info', 'key.info', () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet');

@@ -402,6 +402,33 @@ export class PartyStore implements NonceStore {
   }
 
   /**
+   * The receivers (party ids) whose shares this party has revealed, as a dealer, in aggregation
+   * session `id` (the complaint step, `agg.reveal`): empty if none. Kept so that a restart cannot
+   * be used to reveal the shares of t or more receivers of one session.
+   */
+  async aggregationReveals(id: string): Promise<string[]> {
+    const raw = await this.#get(`aggr/${id}`);
+    if (raw === undefined) return [];
+    const list = JSON.parse(new TextDecoder().decode(raw)) as unknown;
+    return Array.isArray(list) ? list.filter((r): r is string => typeof r === 'string') : [];
+  }
+
+  /**
+   * Record (synced) that this party has revealed the shares of `receivers` in aggregation session
+   * `id` (the whole list so far). Dropped with the session's other records once older than the
+   * retention window.
+   */
+  async saveAggregationReveals(id: string, receivers: readonly string[], at: Date): Promise<void> {
+    await this.#db.batch(
+      [
+        { type: 'put', key: `aggr/${id}`, value: utf8(JSON.stringify([...receivers])) },
+        { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
+      ],
+      { sync: true },
+    );
+  }
+
+  /**
    * Record that this party confirmed aggregation session `id` (synced): `entry` is the ledger's
    * JSON. Dropped with the session's other records once older than the retention window.
    */
@@ -448,6 +475,7 @@ export class PartyStore implements NonceStore {
         { type: 'del', key: k },
         { type: 'del', key: `agg/${id}` },
         { type: 'del', key: `aggc/${id}` },
+        { type: 'del', key: `aggr/${id}` },
       );
     }
     if (ops.length) await this.#db.batch(ops);

@@ -44,6 +44,7 @@ import {
   type SignedDealing,
   sealShares,
   sealToParty,
+  signRevealRequest,
   verifyShareBoxes,
 } from './aggregation.js';
 
@@ -452,6 +453,79 @@ describe('complaints: a box that opens to shares its dealer refutes', () => {
       };
       expect(out.result_shares).toHaveLength(1);
     }
+  });
+});
+
+describe('second round: revealed shares and excluded dealers (agg.evaluate)', () => {
+  const DEALER = 2;
+  const RECEIVER = 0;
+  type Revealed = { revealed: { party: string; shares: string; sig: string }[] };
+
+  it('a receiver uses dealer-signed revealed shares in place of the box, checked against the commitments', async () => {
+    const session = 'agg-revealed';
+    const { dealings, inbox } = await dealAll(session);
+    /** Receiver `r`'s own signed request that the dealer reveal its shares. */
+    const requestOf = (r: number) => ({
+      [roster.parties[r]!.id]: signRevealRequest({
+        identity: keys[r]!,
+        session,
+        dealer: roster.parties[DEALER]!.id,
+        receiver: roster.parties[r]!.id,
+        rosterDigest: digest,
+        payloadDigest: sha256(utf8(dealings[DEALER]!.payload)),
+      }),
+    });
+    const { revealed } = (await handlers[DEALER]!.reveal(session, {
+      receivers: [roster.parties[RECEIVER]!.id],
+      requests: requestOf(RECEIVER),
+    })) as Revealed;
+    const relay = revealed.map((r) => ({ ...r, party: roster.parties[DEALER]!.id }));
+    // Its box from the dealer spoiled on the way: the revealed shares stand in for it.
+    const boxes = inbox(roster.parties[RECEIVER]!.id).map((b, i) =>
+      i === DEALER ? { ...b, box: 'AAAA' } : b,
+    );
+    // Signed by the dealer for another receiver: refused as the relay's doing, blaming no dealer.
+    const forOther = (await handlers[DEALER]!.reveal('agg-revealed', {
+      receivers: [roster.parties[1]!.id],
+      requests: requestOf(1),
+    })) as Revealed;
+    const wrong = await errorOf(() =>
+      handlers[RECEIVER]!.evaluate(session, {
+        dealings,
+        shares: boxes,
+        revealed: forOther.revealed.map((r) => ({ ...r, party: roster.parties[DEALER]!.id })),
+      }),
+    );
+    expect(wrong.code).toBe('INCONSISTENT_TRANSCRIPT');
+    expect((wrong as ProtocolError).culprits).toEqual([]);
+    // The failed call left the round open here: the right shares evaluate.
+    const out = handlers[RECEIVER]!.evaluate(session, { dealings, shares: boxes, revealed: relay }) as {
+      result_shares: unknown[];
+    };
+    expect(out.result_shares).toHaveLength(1);
+  });
+
+  it('a dealer cannot be excluded on a circuit without substitutes; the party can still evaluate', async () => {
+    const session = 'agg-excluded-cost';
+    const { dealings, inbox } = await dealAll(session);
+    const shares = inbox(roster.parties[RECEIVER]!.id);
+    const e = await errorOf(() =>
+      handlers[RECEIVER]!.evaluate(session, { dealings, shares, excluded: [roster.parties[DEALER]!.id] }),
+    );
+    expect(e.code).toBe('CIRCUIT_INVALID');
+    expect(e.message).toMatch(/cost\.strategy has no "excluded" value/);
+    const bad = await errorOf(() =>
+      handlers[RECEIVER]!.evaluate(session, { dealings, shares, excluded: ['nobody'] }),
+    );
+    expect(bad.code).toBe('INVALID_ARGUMENT');
+    const out = handlers[RECEIVER]!.evaluate(session, { dealings, shares }) as { result_shares: unknown[] };
+    expect(out.result_shares).toHaveLength(1);
+    // Result shares go out once: a second set over an exclusion would show this party's share of
+    // the excluded dealer's input (their difference).
+    const again = await errorOf(() =>
+      handlers[RECEIVER]!.evaluate(session, { dealings, shares, excluded: [roster.parties[DEALER]!.id] }),
+    );
+    expect(again.code).toBe('NOT_FOUND');
   });
 });
 

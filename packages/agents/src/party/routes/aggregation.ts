@@ -18,7 +18,14 @@
  *    commitments, batched; bad dealers are named), evaluates the circuit on its shares and returns
  *    its result shares (one per output) with the digest of the dealings it used. A dealer whose box
  *    opens to shares its commitments refute draws a signed complaint instead, revealing that box's
- *    key ({@link ShareComplaint}), which the coordinator judges ({@link judgeShareComplaint}).
+ *    key ({@link ShareComplaint}), which the coordinator judges ({@link judgeShareComplaint}). A
+ *    second call may carry `revealed` (dealer-signed shares standing in for a box that did not
+ *    open) or `excluded` (dealers whose inputs take the circuit's substitutes); a party sends
+ *    result shares once per session.
+ *  - `agg.reveal` (the complaint step): the dealer reveals, signed, the shares it dealt to the
+ *    receivers named, each only against that receiver's signed reveal request (which a receiver
+ *    whose box did not open sends in its error's `details.reveal_requests`), and never for t or
+ *    more receivers of one session (counted in its store).
  *
  * The coordinator (`aggregate.ts`) opens the outputs from any t result shares, each checked against
  * the combined commitments, and builds the record anyone checks with `verifyAggregation`.
@@ -649,6 +656,151 @@ export function judgeShareComplaint(args: {
   return 'receiver';
 }
 
+const REVEAL_DST = utf8('AAPS-AGG-REVEAL-v1\0');
+const REVEAL_REQUEST_DST = utf8('AAPS-AGG-REVEAL-REQUEST-v1\0');
+
+/**
+ * A receiver's signed request that `dealing`'s dealer reveal the shares it dealt it (its box did
+ * not open): base64 Ed25519 over `REVEAL_REQUEST_DST || revealAad(...)`. The dealer reveals a
+ * receiver's shares only against this, so a coordinator cannot make it reveal the shares of a
+ * receiver that never complained (with one corrupt party's own share, t - 1 such would open the
+ * input).
+ */
+export function signRevealRequest(args: {
+  identity: IdentityKey;
+  session: string;
+  dealer: string;
+  receiver: string;
+  rosterDigest: string;
+  payloadDigest: Uint8Array;
+}): string {
+  const aad = revealAad(args.session, args.dealer, args.receiver, args.rosterDigest, args.payloadDigest);
+  return base64Encode(signBytes(args.identity.secretKey, concatBytes(REVEAL_REQUEST_DST, aad)));
+}
+
+/** Whether `sig` is `receiver`'s reveal request for `dealer`'s payload in this session. */
+export function revealRequestHolds(args: {
+  roster: Roster;
+  session: string;
+  dealer: string;
+  receiver: string;
+  rosterDigest: string;
+  payloadDigest: Uint8Array;
+  sig: unknown;
+}): boolean {
+  const receiver = partyById(args.roster, args.receiver);
+  if (!receiver || typeof args.sig !== 'string') return false;
+  let sig: Uint8Array;
+  try {
+    sig = base64Decode(args.sig, 'sig');
+  } catch {
+    return false;
+  }
+  const aad = revealAad(args.session, args.dealer, args.receiver, args.rosterDigest, args.payloadDigest);
+  return verifyEd25519(hexToBytesStrict(receiver.identity_key), concatBytes(REVEAL_REQUEST_DST, aad), sig);
+}
+
+/** What a dealer signs when it reveals the shares it dealt to one receiver (`agg.reveal`). */
+function revealAad(
+  session: string,
+  dealer: string,
+  receiver: string,
+  rosterDigest: string,
+  payloadDigest: Uint8Array,
+): Uint8Array {
+  return utf8(
+    `aaps-agg-reveal/v1|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`,
+  );
+}
+
+/**
+ * The shares a dealer dealt to one receiver, revealed in the complaint step (`agg.reveal`) and
+ * signed by the dealer: `party` is the receiver in the dealer's answer, the dealer when the
+ * coordinator relays it to the receiver (`agg.evaluate`'s `revealed`). `shares` (base64) is the
+ * plaintext of that receiver's share box (per input, the share then the blinding, payload order).
+ */
+export interface RevealedShares {
+  party: string;
+  shares: string;
+  sig: string;
+}
+
+/** Sign the shares `dealer` dealt to `receiver` for revealing them ({@link RevealedShares}). */
+export function signRevealedShares(args: {
+  identity: IdentityKey;
+  session: string;
+  dealer: string;
+  receiver: string;
+  rosterDigest: string;
+  payloadDigest: Uint8Array;
+  plain: Uint8Array;
+}): RevealedShares {
+  const aad = revealAad(args.session, args.dealer, args.receiver, args.rosterDigest, args.payloadDigest);
+  return {
+    party: args.receiver,
+    shares: base64Encode(args.plain),
+    sig: base64Encode(signBytes(args.identity.secretKey, concatBytes(REVEAL_DST, aad, args.plain))),
+  };
+}
+
+/**
+ * The plaintext of revealed shares whose signature verifies under `dealing`'s dealer for
+ * `receiver` in this session, or `undefined` (malformed, or not signed by the dealer for them).
+ */
+export function openRevealedShares(args: {
+  sessionId: string;
+  rosterDigest: string;
+  dealing: Pick<ParsedDealing, 'dealer' | 'digest'>;
+  receiver: string;
+  item: unknown;
+}): Uint8Array | undefined {
+  const item = args.item as Partial<RevealedShares> | null;
+  if (typeof item?.shares !== 'string' || typeof item.sig !== 'string') return undefined;
+  let plain: Uint8Array;
+  let sig: Uint8Array;
+  try {
+    plain = base64Decode(item.shares, 'shares');
+    sig = base64Decode(item.sig, 'sig');
+  } catch {
+    return undefined;
+  }
+  const aad = revealAad(
+    args.sessionId,
+    args.dealing.dealer.id,
+    args.receiver,
+    args.rosterDigest,
+    args.dealing.digest,
+  );
+  const key = hexToBytesStrict(args.dealing.dealer.identity_key);
+  return verifyEd25519(key, concatBytes(REVEAL_DST, aad, plain), sig) ? plain : undefined;
+}
+
+/**
+ * Judge shares a dealer revealed for `receiver` (already signature-checked: {@link
+ * openRevealedShares}): `good` when they have the right length and every one matches the dealer's
+ * signed commitments; `refuted` otherwise (a proof against the dealer: it signed them).
+ */
+export function judgeRevealedShares(args: {
+  session: AggregationSession<unknown>;
+  roster: Roster;
+  dealing: ParsedDealing;
+  receiver: RosterParty;
+  plain: Uint8Array;
+}): 'good' | 'refuted' {
+  const receiverId = frostIdentifier(args.roster, args.receiver);
+  const dealt = sharesOfBox(args.session, args.dealing, receiverId, Uint8Array.from(args.plain));
+  if (dealt === undefined) return 'refuted';
+  for (const d of dealt) {
+    try {
+      verifyDealing(args.session, d, receiverId);
+    } catch (e) {
+      if (e instanceof ProtocolError) return 'refuted';
+      throw e;
+    }
+  }
+  return 'good';
+}
+
 /**
  * Why a dealer's signed dealing fails the public checks (commitments decode strictly, range proofs
  * verify): the first failing dealing's error, or `undefined` when all pass.
@@ -794,11 +946,21 @@ export function parseSignedDealing(
   };
 }
 
-/** SHA-256 over the dealers' payload digests in roster order: what every evaluator must agree on. */
-export function dealingsDigest(roster: Roster, parsed: readonly ParsedDealing[]): string {
+/**
+ * SHA-256 over the dealers' payload digests in roster order: what every evaluator must agree on.
+ * With excluded dealers (party ids), their ids in roster order follow, after a separator, so
+ * result shares computed with different exclusions never count as agreeing.
+ */
+export function dealingsDigest(
+  roster: Roster,
+  parsed: readonly ParsedDealing[],
+  excluded: readonly string[] = [],
+): string {
   const order = new Map(roster.parties.map((p, i) => [p.id, i]));
   const sorted = [...parsed].sort((a, b) => order.get(a.dealer.id)! - order.get(b.dealer.id)!);
-  return bytesToHex(sha256(concatBytes(...sorted.map((p) => p.digest))));
+  const out = [...excluded].sort((a, b) => (order.get(a) ?? -1) - (order.get(b) ?? -1));
+  const tail = out.length === 0 ? [] : [utf8(`\0excluded|${out.join('|')}`)];
+  return bytesToHex(sha256(concatBytes(...sorted.map((p) => p.digest), ...tail)));
 }
 
 /** Result shares on the wire. */
@@ -871,6 +1033,21 @@ interface AggregationState {
    * {@link SEALED_INPUT_SUBJECT}; undefined if this party was shown neither (it deals nothing).
    */
   subjectMark?: string;
+  /**
+   * Set once an `agg.evaluate` of the session has reached this party and failed: the state is kept
+   * (for a second call with revealed shares or an exclusion), but the round no longer holds back
+   * pad preparation ({@link ROUND_HORIZON_MS}).
+   */
+  failedAt?: number;
+}
+
+/** What a dealer keeps of a session it dealt, so it can reveal a receiver's shares if asked. */
+interface RevealableState {
+  startedAt: number;
+  /** SHA-256 of the dealer's signed payload (bound into each revealed item's signature). */
+  payloadDigest: Uint8Array;
+  /** Per receiver (party id), the plaintext of its share box. */
+  shares: Map<string, SecretBytes>;
 }
 
 interface EvaluatedState {
@@ -882,6 +1059,8 @@ interface EvaluatedState {
    * does not verify these proofs again.
    */
   proofs: VerifiedProofs;
+  /** The dealers (identifiers) whose inputs took their substitutes when this party evaluated. */
+  excluded: readonly Identifier[];
   subject?: RiskSubject;
 }
 
@@ -902,6 +1081,18 @@ export function createAggregationHandlers(
   const channels = new ChannelKeys(deps.identity, self.id);
   const ctxFor = (session: AggregationSession<unknown>) => ({ suite, roster, rosterDigest, session });
 
+  /** The shares this party dealt, per session and receiver, for the complaint step (`reveal`). */
+  const revealable = new Map<string, RevealableState>();
+  /** Sessions whose reveal is being answered now. */
+  const revealing = new Set<string>();
+  const forgetRevealable = () => {
+    for (const [k, r] of revealable) {
+      if (Date.now() - r.startedAt <= TTL_MS) continue;
+      for (const v of r.shares.values()) v.wipe();
+      revealable.delete(k);
+    }
+  };
+
   const take = (id: string): AggregationState => {
     for (const [k, s] of sessions) if (Date.now() - s.startedAt > TTL_MS) sessions.delete(k);
     const s = sessions.get(id);
@@ -918,7 +1109,7 @@ export function createAggregationHandlers(
      */
     inRound(): boolean {
       const since = Date.now() - ROUND_HORIZON_MS;
-      for (const s of sessions.values()) if (s.startedAt > since) return true;
+      for (const s of sessions.values()) if (s.startedAt > since && s.failedAt === undefined) return true;
       return false;
     },
 
@@ -1076,9 +1267,16 @@ export function createAggregationHandlers(
         subject: subjectMark!,
         dealings,
       });
+      const kept = new Map<string, SecretBytes>();
       const sealed = roster.parties.map((receiver) => {
         const rid = frostIdentifier(roster, receiver);
         const shares = dealings.map((d) => d.shares[rid]!);
+        // Kept for the complaint step (agg.reveal): what this receiver's box holds.
+        if (receiver.id !== self.id) {
+          const plain = concatBytes(...shares.flatMap((s) => [s.share.expose(), s.blinding.expose()]));
+          kept.set(receiver.id, new SecretBytes(plain));
+          plain.fill(0);
+        }
         const item = sealShares({
           identity: deps.identity,
           channels,
@@ -1096,13 +1294,116 @@ export function createAggregationHandlers(
         }
         return item;
       });
+      forgetRevealable();
+      revealable.set(sessionId, {
+        startedAt: Date.now(),
+        payloadDigest: sha256(utf8(payload)),
+        shares: kept,
+      });
       return { dealing: signDealerPayload(deps.identity, payload), sealed };
+    },
+
+    /**
+     * The complaint step: reveal to the coordinator the shares this party dealt in `sessionId` to
+     * the receivers `body.receivers` names (party ids), each signed ({@link RevealedShares}) and
+     * each only against that receiver's own signed request in `body.requests` ({@link
+     * signRevealRequest}: the coordinator's word is not enough), so
+     * the coordinator can check them against this party's commitments and relay them to receivers
+     * whose box from this party did not open. Never for this party itself, and never for t or more
+     * receivers of one session in all (counted across calls and kept in the store, so a restart
+     * does not reset it: t shares would open every input this party dealt). `NOT_FOUND` when this
+     * party no longer holds the shares (restarted or expired: they are kept in memory only).
+     */
+    async reveal(sessionId: string, body: Record<string, unknown>) {
+      const receivers = body.receivers;
+      if (
+        !Array.isArray(receivers) ||
+        receivers.length === 0 ||
+        receivers.some((r) => typeof r !== 'string' || partyById(roster, r) === undefined || r === self.id) ||
+        new Set(receivers).size !== receivers.length
+      ) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          'body.receivers: expected distinct roster party ids other than this party',
+          ['body.receivers'],
+        );
+      }
+      const requests = body.requests as Record<string, unknown> | undefined;
+      if (revealing.has(sessionId)) {
+        throw new AapsError('CONFLICT', `aggregation ${sessionId}: a reveal is under way here`);
+      }
+      revealing.add(sessionId);
+      try {
+        const before = await deps.store.aggregationReveals(sessionId);
+        const all = [...new Set([...before, ...(receivers as string[])])];
+        const t = roster.threshold.min;
+        if (all.length >= t) {
+          deps.logger.warn('agg.reveal_refused', {
+            session: sessionId,
+            revealed: before.length,
+            asked: receivers,
+          });
+          throw new AapsError(
+            'FORBIDDEN',
+            `aggregation ${sessionId}: revealing these shares would reveal ${all.length} receivers' shares, t = ${t} would open the input`,
+            { details: { session: sessionId, revealed: before, asked: receivers, threshold: t } },
+          );
+        }
+        forgetRevealable();
+        const held = revealable.get(sessionId);
+        if (!held) {
+          throw new AapsError(
+            'NOT_FOUND',
+            `no shares of aggregation ${sessionId} kept here (restarted, expired or not dealt)`,
+          );
+        }
+        // Only for receivers that asked, under their own signature: not on the coordinator's word.
+        const unasked = (receivers as string[]).filter(
+          (receiver) =>
+            !revealRequestHolds({
+              roster,
+              session: sessionId,
+              dealer: self.id,
+              receiver,
+              rosterDigest,
+              payloadDigest: held.payloadDigest,
+              sig: requests !== null && typeof requests === 'object' ? requests[receiver] : undefined,
+            }),
+        );
+        if (unasked.length > 0) {
+          throw new AapsError(
+            'FORBIDDEN',
+            `aggregation ${sessionId}: no signed reveal request from ${unasked.join(', ')}`,
+            { details: { session: sessionId, field: 'body.requests', parties: unasked } },
+          );
+        }
+        await deps.store.saveAggregationReveals(sessionId, all, deps.now?.() ?? new Date());
+        deps.logger.warn('agg.revealed', { session: sessionId, receivers });
+        return {
+          revealed: (receivers as string[]).map((receiver) => {
+            const plain = held.shares.get(receiver)!.expose();
+            return signRevealedShares({
+              identity: deps.identity,
+              session: sessionId,
+              dealer: self.id,
+              receiver,
+              rosterDigest,
+              payloadDigest: held.payloadDigest,
+              plain,
+            });
+          }),
+        };
+      } finally {
+        revealing.delete(sessionId);
+      }
     },
 
     /** Round 2: check every dealing, evaluate the circuit on this party's shares. */
     evaluate(sessionId: string, body: Record<string, unknown>) {
       pads?.touch();
       const state = take(sessionId);
+      // Until it returns result shares (and drops the state), this evaluation counts as failed.
+      state.failedAt = Date.now();
       const { session } = state;
       if (!Array.isArray(body.dealings)) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.dealings: expected an array', ['body.dealings']);
@@ -1123,6 +1424,7 @@ export function createAggregationHandlers(
           { details: { check: 'aggregation.subject', parties: others } },
         );
       }
+      const { excluded, revealed } = readSecondRound(parsed, body);
       const boxes = new Map<string, SealedShares[]>();
       if (!Array.isArray(body.shares)) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.shares: expected an array', ['body.shares']);
@@ -1140,9 +1442,45 @@ export function createAggregationHandlers(
       }
       /** Dealers whose box opened to shares this party can prove wrong, with the box's key. */
       const complaints: { dealer: ParsedDealing; key: Uint8Array }[] = [];
+      /** Dealers whose box did not open here, each with this party's signed reveal request. */
+      const unopened: { dealer: ParsedDealing; request: string }[] = [];
       const keys = new Map<ParsedDealing, Uint8Array>();
       const full: InputDealing[] = parsed.flatMap((p) => {
         const dealerId = frostIdentifier(roster, p.dealer);
+        // An excluded dealer's inputs take the circuit's substitutes: its shares are not used.
+        if (excluded.includes(p.dealer.id)) return [];
+        const shown = revealed.get(p.dealer.id);
+        if (shown !== undefined) {
+          // Its shares revealed by the dealer (signed by it for this party), in place of the box;
+          // checked against its commitments below like any box's.
+          const plain = openRevealedShares({
+            sessionId,
+            rosterDigest,
+            dealing: p,
+            receiver: self.id,
+            item: shown,
+          });
+          if (plain === undefined) {
+            // The coordinator checked the dealer's signature before relaying: the relay.
+            throw new ProtocolError(
+              'INCONSISTENT_TRANSCRIPT',
+              `the revealed shares from ${p.dealer.id} are not signed by it`,
+              [],
+              { details: { party: p.dealer.id } },
+            );
+          }
+          const dealt = sharesOfBox(session, p, myId, plain);
+          plain.fill(0);
+          if (dealt === undefined) {
+            throw new ProtocolError(
+              'INVALID_DEALING',
+              `the revealed shares from ${p.dealer.id} have the wrong length`,
+              [dealerId],
+              { details: { party: p.dealer.id } },
+            );
+          }
+          return dealt;
+        }
         const check = verifyShareBoxes({
           sessionId,
           roster,
@@ -1174,14 +1512,19 @@ export function createAggregationHandlers(
         const plain = openShareBox(key, sealed, aad);
         if (plain === undefined) {
           // A claim only: nobody but the two parties can tell a box sealed wrong from a wrong key.
-          throw new ProtocolError(
-            'INVALID_DEALING',
-            `the shares from ${p.dealer.id} do not open`,
-            [dealerId],
-            {
-              details: { party: p.dealer.id },
-            },
-          );
+          // With it goes this party's signed request that the dealer reveal these shares.
+          unopened.push({
+            dealer: p,
+            request: signRevealRequest({
+              identity: deps.identity,
+              session: sessionId,
+              dealer: p.dealer.id,
+              receiver: self.id,
+              rosterDigest,
+              payloadDigest: p.digest,
+            }),
+          });
+          return [];
         }
         const dealt = sharesOfBox(session, p, myId, plain);
         plain.fill(0);
@@ -1192,7 +1535,22 @@ export function createAggregationHandlers(
         keys.set(p, key);
         return dealt;
       });
-      sessions.delete(sessionId);
+      if (unopened.length > 0) {
+        const dealers = unopened.map((u) => u.dealer.dealer.id);
+        throw new ProtocolError(
+          'INVALID_DEALING',
+          `the shares from ${dealers.join(', ')} do not open`,
+          unopened.map((u) => frostIdentifier(roster, u.dealer.dealer)),
+          {
+            details: {
+              party: dealers[0],
+              reveal_requests: Object.fromEntries(unopened.map((u) => [u.dealer.dealer.id, u.request])),
+            },
+          },
+        );
+      }
+      const excludedIds = excluded.map((id) => frostIdentifier(roster, partyById(roster, id)!));
+      const digestOfDealings = dealingsDigest(roster, parsed, excluded);
       // This party's own dealing came back under its own signature (parseSignedDealing): its range
       // proofs are the ones it made, so only the other dealers' proofs are checked.
       let verified!: ReturnType<typeof verifyDealings>;
@@ -1227,21 +1585,28 @@ export function createAggregationHandlers(
           complaints: complaints.map(
             (c): ShareComplaint => ({ dealer: c.dealer.dealer.id, key: base64Encode(c.key) }),
           ),
-          dealings_digest: dealingsDigest(roster, parsed),
+          dealings_digest: digestOfDealings,
         };
       }
       // Every circuit input must be dealt exactly once (evaluateShares checks; fail early and clearly).
-      if (full.length !== session.circuit.inputs.length) {
+      const expectedInputs = session.circuit.inputs.filter(
+        (inp) => !excluded.some((id) => partyById(roster, id)!.role === inp.role),
+      ).length;
+      if (full.length !== expectedInputs) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.dealings: not one dealing per circuit input', [
           'body.dealings',
         ]);
       }
-      const shares = evaluateShares(session, myId, verified);
+      const shares = evaluateShares(session, myId, verified, { excluded: excludedIds });
+      // Result shares go out once per session: a second set over other exclusions would tell the
+      // coordinator this party's share of the excluded dealer's input (their difference).
+      sessions.delete(sessionId);
       for (const [k, e] of evaluated) if (Date.now() - e.evaluatedAt > TTL_MS) evaluated.delete(k);
       evaluated.set(sessionId, {
         evaluatedAt: Date.now(),
         session,
         proofs: verifiedProofs(session, full),
+        excluded: excludedIds,
         ...(state.subject ? { subject: state.subject } : {}),
       });
       deps.logger.info('agg.evaluated', {
@@ -1250,7 +1615,11 @@ export function createAggregationHandlers(
         dealings: full.length,
         outputs: shares.length,
       });
-      return { result_shares: resultSharesToWire(shares), dealings_digest: dealingsDigest(roster, parsed) };
+      return {
+        result_shares: resultSharesToWire(shares),
+        dealings_digest: digestOfDealings,
+        ...(excluded.length > 0 ? { excluded } : {}),
+      };
     },
 
     /**
@@ -1294,13 +1663,21 @@ export function createAggregationHandlers(
       verified: state.proofs,
     });
     const record = decodeAggregationRecordJson(body.record);
+    // The record's inputs are those this party evaluated (circuit order, the excluded dealers' left
+    // out), with the commitments it verified, and it excludes exactly the dealers it excluded.
+    const recordExcluded = (record.excluded ?? []).map((x) => x.provider);
+    const dealt = session.circuit.inputs
+      .map((inp, i) => ({ inp, i }))
+      .filter(({ i }) => !state.excluded.includes(session.providers[i]!));
     const same =
       checked.sessionId === sessionId &&
-      record.inputs.length === session.circuit.inputs.length &&
+      recordExcluded.length === state.excluded.length &&
+      recordExcluded.every((id) => state.excluded.includes(id)) &&
+      record.inputs.length === dealt.length &&
       record.inputs.every(
         (inp, k) =>
-          session.circuit.inputs[k]!.name === inp.name &&
-          equalBytes(state.proofs.inputs[k]!.commitment, inp.commitment),
+          dealt[k]!.inp.name === inp.name &&
+          equalBytes(state.proofs.inputs[dealt[k]!.i]!.commitment, inp.commitment),
       );
     if (!same) {
       throw new ProtocolError(
@@ -1339,6 +1716,58 @@ export function createAggregationHandlers(
     deps.logger.info('agg.confirmed', { session: sessionId, circuit: session.circuit.id });
     return out;
   }
+}
+
+/**
+ * The second-round fields of an `agg.evaluate` request: `excluded` (party ids of dealers whose
+ * inputs take the circuit's substitutes) and `revealed` (dealer-signed shares the coordinator
+ * relays in place of a box that did not open, `party` = the dealer). Each names a dealer of the
+ * round once; a dealer is not both. (Whether the circuit can exclude a dealer is checked by the
+ * evaluation itself: `CIRCUIT_INVALID`.)
+ */
+function readSecondRound(
+  parsed: readonly ParsedDealing[],
+  body: Record<string, unknown>,
+): { excluded: string[]; revealed: Map<string, unknown> } {
+  const dealers = new Set(parsed.map((p) => p.dealer.id));
+  const excluded: string[] = [];
+  if (body.excluded !== undefined) {
+    if (
+      !Array.isArray(body.excluded) ||
+      body.excluded.some((d) => typeof d !== 'string' || !dealers.has(d)) ||
+      new Set(body.excluded).size !== body.excluded.length
+    ) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        'body.excluded: expected distinct dealers of this round',
+        ['body.excluded'],
+      );
+    }
+    excluded.push(...(body.excluded as string[]));
+  }
+  const revealed = new Map<string, unknown>();
+  if (body.revealed !== undefined) {
+    if (!Array.isArray(body.revealed)) {
+      throw new ValidationError('INVALID_ARGUMENT', 'body.revealed: expected an array', ['body.revealed']);
+    }
+    for (const item of body.revealed as Partial<RevealedShares>[]) {
+      const dealer = item?.party;
+      if (
+        typeof dealer !== 'string' ||
+        !dealers.has(dealer) ||
+        revealed.has(dealer) ||
+        excluded.includes(dealer)
+      ) {
+        throw new ValidationError(
+          'INVALID_ARGUMENT',
+          'body.revealed: expected {party, shares, sig} items, one per dealer of this round not excluded',
+          ['body.revealed'],
+        );
+      }
+      revealed.set(dealer, item);
+    }
+  }
+  return { excluded, revealed };
 }
 
 /** The refusal of a second dealing under one session id. */
