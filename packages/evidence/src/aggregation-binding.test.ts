@@ -11,6 +11,7 @@ import { canonicalBytes, loadCircuit } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import {
   type AggregationRef,
+  POOLED_RISK_CIRCUIT_EARLIER_SHA256,
   POOLED_RISK_CIRCUIT_SHA256,
   POOLED_RISK_WEIGHT_SUM,
   pooledRiskValue,
@@ -295,6 +296,36 @@ describe("strategy's decision is a party's, never an approver's", () => {
       verifier: 'aggregation',
       party: 'evidence.aggregation',
     });
+  });
+});
+
+/**
+ * `weighted-risk` version 1: the shipped file without what version 2 added (the `excluded`
+ * substitutes, and the sentence on them in the description).
+ */
+const weightedRiskV1 = {
+  ...SHIPPED_WEIGHTED_RISK,
+  version: 1,
+  description:
+    'Weighted sum of department risk scores (0..100) with public weights; the weighted mean is weighted_risk / 10 (the sum of the weights).',
+  inputs: (SHIPPED_WEIGHTED_RISK.inputs as JsonObject[]).map(({ excluded: _v2, ...input }) => input),
+};
+
+describe('evidence sealed under an earlier version of the pooled-risk circuit', () => {
+  it('still verifies, and a party still lends its share to it', async () => {
+    expect(loadCircuit(weightedRiskV1).digestHex).toBe(POOLED_RISK_CIRCUIT_EARLIER_SHA256[0]);
+    const v1 = aggregationRecord({
+      circuit: weightedRiskV1,
+      sessionId: 'risk-v1',
+      values: [70, 70, 70, 70, 70],
+    });
+    const cited = refFor(v1, 70);
+    const input = await makePooledInput(group, r, { ref: cited, record: v1 });
+    const report = verifier.report(await buildBundle(input, group.sign));
+    expect(report.failure).toBeUndefined();
+    const confirmedV1 = (x: AggregationRef) =>
+      x.session_id === cited.session_id && x.output_digest === cited.output_digest && x.value === cited.value;
+    expect(ruleOf(offerFor(input, confirmedV1))).toBe('ok');
   });
 });
 

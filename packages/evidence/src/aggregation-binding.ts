@@ -49,6 +49,15 @@ export const POOLED_RISK_CIRCUIT_ID = 'weighted-risk';
  * agents' sign route hold it equal to the file and to the circuit the parties load.
  */
 export const POOLED_RISK_CIRCUIT_SHA256 = '56fc1d42f0565dbfa04206b17e46e0c2b367ef05914bf3d06f781a5c098691d5';
+/**
+ * Earlier versions of the shipped circuit, whose records are still pooled-risk evidence: bundles
+ * sealed before a circuit change must keep verifying. `weighted-risk` version 1 is version 2
+ * without `excluded` (the value an excluded department's input takes); its rounds could exclude
+ * nobody. Tests hold each digest to the shipped file with that change undone.
+ */
+export const POOLED_RISK_CIRCUIT_EARLIER_SHA256: readonly string[] = Object.freeze([
+  '63b70b402124d1b9e3cb22b3e9ea52f1a4f976912dfd240304331a4f9ff76836',
+]);
 /** The sum of the pinned circuit's output weights: the pooled score is the weighted sum over it. */
 export const POOLED_RISK_WEIGHT_SUM = 10n;
 
@@ -271,7 +280,10 @@ export function checkAggregationBinding(
   }
   const circuit =
     record.circuit === undefined ? undefined : sha256Hex(canonicalBytes(record.circuit as never));
-  if (circuit !== POOLED_RISK_CIRCUIT_SHA256) {
+  if (
+    circuit === undefined ||
+    (circuit !== POOLED_RISK_CIRCUIT_SHA256 && !POOLED_RISK_CIRCUIT_EARLIER_SHA256.includes(circuit))
+  ) {
     fail('aggregation', `the record's circuit is not the shipped ${POOLED_RISK_CIRCUIT_ID} circuit`, {
       expected: POOLED_RISK_CIRCUIT_SHA256,
       actual: circuit ?? null,

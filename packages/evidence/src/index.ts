@@ -8,6 +8,7 @@ export {
   type AggregationRef,
   type CitedAggregation,
   citedAggregation,
+  POOLED_RISK_CIRCUIT_EARLIER_SHA256,
   POOLED_RISK_CIRCUIT_ID,
   POOLED_RISK_CIRCUIT_SHA256,
   pooledRiskValue,
