@@ -62,6 +62,7 @@ import {
   step,
   type TimelineNote,
 } from './machine.js';
+import { pooledDetail } from './pooled-detail.js';
 import { DEFAULT_RECURRENCE_WINDOW_MS, type IncidentRecord } from './record.js';
 import { lastPayload, toJson } from './step-request.js';
 
@@ -1038,6 +1039,7 @@ export class WorkflowRunner {
           decision: decision.decision,
           rule: decision.rule ?? null,
           risk_score: decision.risk.score,
+          ...(pooled === undefined ? {} : { pooled: pooledDetail(pooled) }),
         };
         const windowMs = d.recurrenceWindowMs ?? DEFAULT_RECURRENCE_WINDOW_MS;
         let recurrence = r.recurrence_of;
