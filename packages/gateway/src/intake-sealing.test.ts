@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   json,
+  localPartyIdentity,
   makeGateway,
   request,
   SIGNALS,
@@ -111,9 +112,11 @@ describe('sealing at intake', () => {
 
   it('re-signs a redacted envelope that arrived signed by a roster key, keeping who signed it', async () => {
     const env = planted();
+    // Signed by the monitoring party (an approver's key signs human decisions only: 403).
+    const monitoring = localPartyIdentity(gw.coordinator, 'monitoring');
     const signed = signEnvelope(
-      { ...env, meta: { ...env.meta, source_agent: 'alice' } },
-      gw.approverKey.secretKey,
+      { ...env, meta: { ...env.meta, source_agent: monitoring.id } },
+      monitoring.key.secretKey,
     );
     const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.admin, body: signed });
     expect(res.status).toBe(202);
@@ -121,7 +124,10 @@ describe('sealing at intake', () => {
     await gw.runner.idle();
     const record = await gw.store.getIncident(id);
     expect(record?.transcript[0]?.meta.source_agent).toBe('gateway');
-    expect(record?.timeline[0]?.detail).toMatchObject({ received_signed_by: 'alice', signed_by: 'gateway' });
+    expect(record?.timeline[0]?.detail).toMatchObject({
+      received_signed_by: 'monitoring',
+      signed_by: 'gateway',
+    });
     expect(record?.state).toBe('resolved');
     expect(leaks(JSON.stringify(record))).toEqual([]);
   });

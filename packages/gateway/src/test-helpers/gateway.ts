@@ -357,6 +357,13 @@ export function heldSteps(): { options: TestGatewayOptions; release: () => void 
   };
 }
 
+/** The local coordinator's party of `role`: its id and identity key (as that party signs). */
+export function localPartyIdentity(c: LocalCoordinator, role: (typeof PARTY_ROLES)[number]) {
+  const seed = hexToBytes(c.exportMaterial().identity_seeds[PARTY_ROLES.indexOf(role)]!);
+  const secretKey = new SecretBytes(seed);
+  return { id: role, key: { secretKey, publicKey: identityPublicKey(secretKey) } };
+}
+
 /**
  * The backing of `proposal` signed with the local coordinator's problem-solver and strategy
  * identity keys, for tests that ask it for an approval without running the agent steps.
@@ -366,11 +373,6 @@ export function localBacking(
   proposal: ApprovalProposal,
   decision: 'auto' | 'needs_human' = 'auto',
 ): ApprovalBacking {
-  const seeds = c.exportMaterial().identity_seeds;
-  const signer = (role: (typeof PARTY_ROLES)[number]) => {
-    const seed = hexToBytes(seeds[PARTY_ROLES.indexOf(role)]!);
-    const secretKey = new SecretBytes(seed);
-    return { id: role, key: { secretKey, publicKey: identityPublicKey(secretKey) } };
-  };
-  return signBacking(proposal, { fix: signer('problem-solver'), decision: signer('strategy') }, { decision });
+  const fix = localPartyIdentity(c, 'problem-solver');
+  return signBacking(proposal, { fix, decision: localPartyIdentity(c, 'strategy') }, { decision });
 }

@@ -5,11 +5,12 @@
  * `INCONSISTENT_TRANSCRIPT`, and the evidence sealed for it holds no out-of-role envelope.
  */
 import { PARTY_ROLES, ROLE_OUTPUT_TYPES } from '@aaps/agents';
-import { hexToBytes, SecretBytes, type SignedEnvelope, signEnvelope } from '@aaps/mpc-core';
+import { type SignedEnvelope, signEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   delegating,
   json,
+  localPartyIdentity,
   makeGateway,
   request,
   SIGNALS,
@@ -26,8 +27,7 @@ beforeAll(async () => {
           const out = await c.agentStep(role, input);
           if (role !== 'monitoring') return out;
           // The monitoring party's own key (as a compromised or buggy monitoring party would sign).
-          const seed = hexToBytes(c.exportMaterial().identity_seeds[PARTY_ROLES.indexOf('monitoring')]!);
-          const secretKey = new SecretBytes(seed);
+          const { secretKey } = localPartyIdentity(c, 'monitoring').key;
           const first = out[0]!;
           const extra = signEnvelope(
             {
