@@ -8,14 +8,15 @@
  *
  * It reads the metadata keys the intake adapters fill: `reason`, `messages` (free text),
  * `labels` (alert labels), `namespace`, the parsed facts `quota`, `missing_config`, `rbac`,
- * `image`, `limit_range`, `signature_denial`, and the dedup ids `fingerprint`, `group_key`,
- * `delivery_id`.
+ * `image`, `limit_range`, `signature_denial`, an Argo CD sync's `git_source`, `revision` and
+ * `sync_history`, and the dedup ids `fingerprint`, `group_key`, `delivery_id`.
  */
 import type { EnvelopeContext, IncidentSignalPayload } from '@aaps/mpc-core';
 import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { isPlainObject } from '../policy/reader.js';
+import { isCommitId, sameGitRepository } from './git-repo.js';
 import {
   INTAKE_CLASSIFIER,
   type IncidentSubtype,
@@ -80,6 +81,23 @@ export interface IncidentFacts {
    * name (`metadata.workload` with `inferred: true`).
    */
   inferred_workloads?: string[];
+  /**
+   * The Argo CD sync that failed (`metadata.source: argocd`): the Git repository and revision it
+   * failed at, and the newest revision the application's history (`sync_history`, newest last)
+   * says Argo CD deployed successfully from that same repository. A configuration re-rendered from
+   * that repository must not be read at the revision that failed.
+   */
+  argocd_sync?: ArgoSync;
+}
+
+export interface ArgoSync {
+  repo: string;
+  /** The application's path in the repository, when the sync named one. */
+  path?: string;
+  /** The revision whose sync failed. */
+  revision: string;
+  /** Argo CD records a revision in its history only when a sync of it succeeded. */
+  last_deployed?: { revision: string; deployed_at?: string };
 }
 
 export interface Triage {
@@ -320,7 +338,39 @@ function extractFacts(
 
   const rb = found(parseRbacForbidden);
   if (rb) facts.rbac = { ...rb };
+
+  const sync = argoSync(meta);
+  if (sync) facts.argocd_sync = sync;
   return facts;
+}
+
+/**
+ * The failed Argo CD sync the intake recorded: `git_source.repoURL` and `revision`, and from
+ * `sync_history` the newest entry deployed from the same repository (an entry naming no
+ * repository is taken as the application's own). Only commit ids count as revisions: a Helm
+ * chart's version names nothing to read a manifest at.
+ */
+function argoSync(meta: Record<string, unknown>): ArgoSync | undefined {
+  if (meta['source'] !== 'argocd') return undefined;
+  const source = isPlainObject(meta['git_source']) ? meta['git_source'] : undefined;
+  const repo = str(source?.['repoURL']);
+  const revision = str(meta['revision']);
+  if (repo === undefined || revision === undefined) return undefined;
+  const path = str(source?.['path']);
+  const sync: ArgoSync = { repo, ...(path === undefined ? {} : { path }), revision };
+  const history = Array.isArray(meta['sync_history']) ? meta['sync_history'] : [];
+  for (let i = history.length - 1; i >= 0; i--) {
+    const entry = history[i];
+    if (!isPlainObject(entry)) continue;
+    const rev = str(entry['revision']);
+    const from = isPlainObject(entry['source']) ? str(entry['source']['repoURL']) : undefined;
+    if (rev === undefined || !isCommitId(rev.toLowerCase())) continue;
+    if (from !== undefined && !sameGitRepository(from, repo)) continue;
+    const at = str(entry['deployed_at']);
+    sync.last_deployed = { revision: rev.toLowerCase(), ...(at === undefined ? {} : { deployed_at: at }) };
+    break;
+  }
+  return sync;
 }
 
 /**

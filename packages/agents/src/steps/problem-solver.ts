@@ -2,7 +2,10 @@
  * Problem solver: a root-cause report that cites the evidence it used, and ranked fix proposals.
  *
  * - ConfigMap/Secret: re-render from its source of truth (GitOps path or last known-good version,
- *   supplied by the caller) and reload, restarting the workloads that read it.
+ *   supplied by the caller) and reload, restarting the workloads that read it. When the signal is
+ *   an Argo CD sync that failed in that same Git repository, the repository's head is the source
+ *   that failed: the re-render is pinned to the last revision Argo CD deployed successfully, or,
+ *   with none, goes to a person (`source_failing`).
  * - Image: roll back to the last image digest known good in the deployment history (never one that
  *   may be the failing image, compared by digest); with no usable history, to the workload's
  *   previous revision as `kubectl rollout undo` does, and say so. A workload only guessed from a
@@ -24,6 +27,7 @@ import { isPlainObject } from '../policy/reader.js';
 import { formatResourceUri, tryParseResourceUri } from '../policy/resource-uri.js';
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
+import { sameGitRepository } from './git-repo.js';
 import { maybeSameImage } from './image-ref.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
 import { inferDeployment } from './workload-name.js';
@@ -96,7 +100,12 @@ export interface Escalation {
     /** The workload was guessed from a pod's name; a person confirms it before anything changes. */
     | 'inferred_target'
     /** The fix is namespaced and the signal's source named no namespace. */
-    | 'no_namespace';
+    | 'no_namespace'
+    /**
+     * The source of truth is the Git repository whose Argo CD sync failed, and no other revision of
+     * it is known to have deployed: re-rendering from it would apply the failure again.
+     */
+    | 'source_failing';
   detail: string;
 }
 
@@ -250,21 +259,31 @@ function solveConfig(ctx: Ctx, subtype: IncidentSubtype): string {
       ? `${label} ${cfg.namespace}/${cfg.name} does not parse`
       : `${label} ${cfg.namespace}/${cfg.name} is missing or invalid`;
   find(ctx, cause, [target]);
-  const source = ctx.input.sources?.[target];
-  if (!source) {
+  const given = ctx.input.sources?.[target];
+  if (!given) {
     ctx.escalations.push({
       kind: 'no_source_of_truth',
       detail: `no GitOps path or known-good version for ${target}`,
     });
     return `${cause}; no source of truth is known to re-render it from`;
   }
+  const source = awayFromFailedSync(ctx, given, target);
+  if (source === undefined) {
+    return `${cause}; its source of truth is the Git repository whose Argo CD sync failed`;
+  }
   const sourceRef =
     source.kind === 'gitops'
       ? `git://${source.repo}/${source.path}${source.revision ? `@${source.revision}` : ''}`
       : `${cfg.kind}-version://${cfg.namespace}/${cfg.name}@${source.version}`;
+  const pinned = source !== given && source.kind === 'gitops' ? source.revision : undefined;
   find(
     ctx,
-    `source of truth: ${source.kind === 'gitops' ? `${source.repo} ${source.path}` : `version ${source.version}`}`,
+    source.kind === 'gitops'
+      ? `source of truth: ${source.repo} ${source.path}` +
+          (pinned === undefined
+            ? ''
+            : ` at ${pinned}, the last revision Argo CD deployed successfully (its sync of ${ctx.facts.argocd_sync?.revision} failed)`)
+      : `source of truth: version ${source.version}`,
     [sourceRef],
   );
   const { uris, inferred } = workloadsOf(ctx.facts, cfg.namespace);
@@ -275,12 +294,52 @@ function solveConfig(ctx: Ctx, subtype: IncidentSubtype): string {
     action,
     target,
     { source: { ...source }, rollout_restart: uris },
-    `re-render ${label} from its ${source.kind === 'gitops' ? 'GitOps source' : 'last known-good version'} and reload` +
-      (uris.length > 0 ? `, restarting ${uris.length} workload(s)` : ''),
+    `re-render ${label} from its ${
+      source.kind !== 'gitops'
+        ? 'last known-good version'
+        : pinned === undefined
+          ? 'GitOps source'
+          : `GitOps source at ${pinned}, the last revision Argo CD deployed successfully,`
+    } and reload` + (uris.length > 0 ? `, restarting ${uris.length} workload(s)` : ''),
     1 + uris.length,
     [sourceRef],
   );
   return cause;
+}
+
+/**
+ * The source to re-render from, given the failed Argo CD sync the signal reports: `source` itself
+ * unless it is that sync's Git repository read at its head (or at the revision that failed). Then
+ * the same source pinned to the newest revision Argo CD deployed successfully, or, with none other
+ * than the failing one, `undefined` after escalating `source_failing`: a person fixes the source.
+ */
+function awayFromFailedSync(ctx: Ctx, source: SourceOfTruth, target: string): SourceOfTruth | undefined {
+  const sync = ctx.facts.argocd_sync;
+  if (sync === undefined || source.kind !== 'gitops' || !sameGitRepository(source.repo, sync.repo)) {
+    return source;
+  }
+  const failed = sync.revision.toLowerCase();
+  // A source already pinned elsewhere in that repository is the caller's known-good version.
+  if (source.revision !== undefined && source.revision.toLowerCase() !== failed) return source;
+  const good = sync.last_deployed;
+  const failedRef = `git://${sync.repo}${sync.path === undefined ? '' : `/${sync.path}`}@${sync.revision}`;
+  find(
+    ctx,
+    `Argo CD's sync of ${sync.repo} failed at ${sync.revision}: that repository is the source of truth for ${target}`,
+    [failedRef],
+  );
+  if (good !== undefined && good.revision !== failed) return { ...source, revision: good.revision };
+  ctx.escalations.push({
+    kind: 'source_failing',
+    detail:
+      `${target} is rendered from ${source.repo}, whose Argo CD sync failed at ${sync.revision}: ` +
+      're-rendering it from there would apply the failing manifest again, and ' +
+      (good === undefined
+        ? "the application's history names no other revision Argo CD deployed successfully"
+        : `the newest revision Argo CD deployed successfully is ${sync.revision} itself`) +
+      '; a person fixes the source (or names a known-good revision)',
+  });
+  return undefined;
 }
 
 function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {

@@ -11,6 +11,12 @@
  * resets the branch and files to where they were; after a push that landed (asked of the remote
  * when the push reports a failure) it reverts and pushes the revert.
  *
+ * A change pinned to a Git revision (`restore`: a ConfigMap re-rendered from the revision Argo CD
+ * last deployed, the head being what failed) replaces the manifest with its own file as committed
+ * at that revision, read from this working copy; the revision must be a commit id the working copy
+ * holds, and the file a regular JSON file there. It never parses the file at the head, which is
+ * the broken one.
+ *
  * Rollback reverts the incident's commit (and pushes the revert). Without `applied` (an apply
  * that failed, or a gateway that stopped during execution) it finds the commit by the incident id
  * and proposal digest in its message; it answers done only when the change is not, or no longer,
@@ -19,7 +25,7 @@
  */
 import { execFile } from 'node:child_process';
 import { lstat, readFile, realpath, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
 import { applyFieldOps, planChange, type ResourceChange, readField } from './plan.js';
@@ -108,6 +114,49 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     }
     if (!file) throw new ValidationError('NOT_FOUND', `manifest ${rel} is not a file`, [rel]);
     return { rel, abs };
+  };
+
+  /**
+   * The text of manifest `rel` as committed at `change.restore.revision`. Refuses a revision that is
+   * not a commit id in this working copy, a source path other than the manifest's own, and a path
+   * that is no regular file at that revision.
+   */
+  const textAtRevision = async (change: ResourceChange, rel: string): Promise<string> => {
+    const { revision, path } = change.restore!;
+    if (!/^[0-9a-f]{7,64}$/.test(revision)) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `source.revision ${JSON.stringify(revision)} is not a commit id: gitops reads a pinned manifest only at a commit`,
+        ['proposal.parameters.source.revision'],
+      );
+    }
+    if (normalize(path) !== rel) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `source.path ${JSON.stringify(path)} is not ${rel}, the manifest of ${change.resource}: gitops re-renders a manifest only from its own file`,
+        ['proposal.parameters.source.path'],
+      );
+    }
+    const commit = await git('rev-parse', '--verify', '--quiet', `${revision}^{commit}`).catch(
+      () => undefined,
+    );
+    if (commit === undefined || commit === '') {
+      throw new ValidationError(
+        'NOT_FOUND',
+        `revision ${revision} is not in the working copy${remote === undefined ? '' : ` (nor on ${remote} ${branch})`}: cannot read ${rel} at it`,
+        ['proposal.parameters.source.revision'],
+      );
+    }
+    // `<mode> <type> <object>\t<path>`: only a regular file (not a link, a directory or a submodule).
+    const entry = await git('ls-tree', commit, '--', rel);
+    if (!/^100(644|755) blob /.test(entry)) {
+      throw new ValidationError(
+        'NOT_FOUND',
+        `manifest ${rel} is ${entry === '' ? 'missing' : 'not a regular file'} at revision ${revision}`,
+        [rel],
+      );
+    }
+    return git('cat-file', 'blob', `${commit}:${rel}`);
   };
 
   /** The newest commit on the branch whose message names this incident and proposal. */
@@ -230,24 +279,41 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       );
     }
     const originals: Original[] = [];
+    /** What each touched manifest now holds, for the post-checks. */
+    const written = new Map<string, string>();
     let published: string | undefined;
     try {
       for (const change of plan.resources) {
         const { rel, abs } = await manifestFile(change);
         const text = await readFile(abs, 'utf8');
+        const current = written.get(rel) ?? text;
+        // A pinned re-render starts from the manifest at that revision; the head's may not parse.
+        const from = change.restore === undefined ? current : await textAtRevision(change, rel);
         let manifest: unknown;
         try {
-          manifest = JSON.parse(text);
+          manifest = JSON.parse(from);
         } catch (cause) {
-          throw new ValidationError('NOT_FOUND', `manifest ${rel} is missing or not JSON`, [rel], { cause });
+          const where = change.restore === undefined ? '' : ` at revision ${change.restore.revision}`;
+          throw new ValidationError('NOT_FOUND', `manifest ${rel}${where} is missing or not JSON`, [rel], {
+            cause,
+          });
         }
         const patched = applyFieldOps(manifest, change.set);
+        const next = `${JSON.stringify(patched, null, 2)}\n`;
+        if (change.restore !== undefined && next === current) continue;
         // A file two changes touch keeps its text from before the first: that is what a failure restores.
         if (!originals.some((o) => o.rel === rel)) originals.push({ rel, abs, text });
-        await writeFile(abs, `${JSON.stringify(patched, null, 2)}\n`);
+        await writeFile(abs, next);
+        written.set(rel, next);
         await git('add', '--', rel);
       }
       const touched = originals.map((o) => o.rel);
+      if (touched.length === 0) {
+        throw new AapsError(
+          'CONFLICT',
+          `nothing to commit: the manifests already read as this change (${plan.summary}) would leave them`,
+        );
+      }
       await git('commit', '--no-verify', '-m', commitMessage(order, plan.summary), '--', ...touched);
       const commit = await git('rev-parse', 'HEAD');
       await publish(commit);
@@ -255,12 +321,21 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       const post_checks: PostCheck[] = [];
       for (const change of plan.resources) {
         const { rel, abs } = await manifestFile(change);
-        const now = JSON.parse(await readFile(abs, 'utf8')) as unknown;
-        const ok = change.set.every((op) => readField(now, op.path) === op.value);
+        const text = await readFile(abs, 'utf8');
+        const now = JSON.parse(text) as unknown;
+        const fields = change.set.every((op) => readField(now, op.path) === op.value);
+        const restored = change.restore === undefined || text === written.get(rel) || !touched.includes(rel);
+        const ok = fields && restored;
         post_checks.push({
           name: `manifest.${rel}`,
           passed: ok,
-          detail: ok ? 'fields set' : 'fields differ',
+          detail: !restored
+            ? `differs from ${rel} at ${change.restore?.revision}`
+            : change.restore !== undefined && change.set.length === 0
+              ? `as at revision ${change.restore.revision}`
+              : ok
+                ? 'fields set'
+                : 'fields differ',
         });
       }
       return { change: { mode: 'gitops', commit, files: touched, ...plan }, post_checks, ref: commit };

@@ -20,6 +20,12 @@ export interface ResourceChange {
   namespace: string;
   name: string;
   set: FieldOp[];
+  /**
+   * Replace the whole manifest with the file `path` as it was at Git `revision` before `set`
+   * applies: a re-render pinned to a revision known to have deployed (the head being the source
+   * that failed). Only an executor that reads Git can carry it out.
+   */
+  restore?: { revision: string; path: string };
 }
 
 export interface ChangePlan {
@@ -102,8 +108,16 @@ export function planChange(proposal: ApprovalProposal, at: string): ChangePlan {
     }
     case 'configmap_reload':
     case 'secret_template_render': {
-      const source = (p['source'] ?? {}) as { kind?: string; version?: string; repo?: string; path?: string };
+      const source = (p['source'] ?? {}) as {
+        kind?: string;
+        version?: string;
+        repo?: string;
+        path?: string;
+        revision?: string;
+      };
       const restarts = strings(p['rollout_restart']).map((w) => restart(w, at));
+      const pinned =
+        source.kind === 'gitops' && typeof source.revision === 'string' ? source.revision : undefined;
       const own =
         source.kind === 'last_known_good'
           ? [
@@ -111,12 +125,26 @@ export function planChange(proposal: ApprovalProposal, at: string): ChangePlan {
                 { path: ['metadata', 'annotations', RESTORE_VERSION], value: String(source.version) },
               ]),
             ]
-          : [];
+          : pinned !== undefined
+            ? [
+                {
+                  ...resourceOf(proposal.target, []),
+                  restore: { revision: pinned, path: String(source.path) },
+                },
+              ]
+            : [];
+      const from =
+        source.kind === 'gitops'
+          ? `${source.repo}:${source.path}${pinned === undefined ? '' : ` at ${pinned}`}`
+          : `version ${source.version}`;
       return {
         ...base,
-        summary: `re-render ${proposal.target} from ${source.kind === 'gitops' ? `${source.repo}:${source.path}` : `version ${source.version}`} and restart ${restarts.length} workload(s)`,
+        summary: `re-render ${proposal.target} from ${from} and restart ${restarts.length} workload(s)`,
         resources: [...own, ...restarts],
-        notes: source.kind === 'gitops' ? [`re-apply ${source.path} from ${source.repo}`] : [],
+        notes:
+          source.kind === 'gitops' && pinned === undefined
+            ? [`re-apply ${source.path} from ${source.repo}`]
+            : [],
       };
     }
     case 'pod_restart':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { intakeArgoCD } from './argocd.js';
+import { HISTORY_KEPT, intakeArgoCD } from './argocd.js';
 import { fixture, invalidFields, mutable, opened, testContext } from './test-helpers/fixtures.js';
 
 describe('intakeArgoCD', () => {
@@ -104,5 +104,48 @@ describe('intakeArgoCD', () => {
     delete app.metadata['name'];
     expect(invalidFields(() => intakeArgoCD(app, testContext()))).toEqual(['metadata.name']);
     expect(invalidFields(() => intakeArgoCD({ hello: 'world' }, testContext()))).toEqual(['$']);
+  });
+
+  it("keeps the application's history of successful syncs, newest last, from either body", () => {
+    const entry = (n: number) => ({
+      id: n,
+      revision: n.toString(16).padStart(40, '0'),
+      deployedAt: `2026-11-${String(n).padStart(2, '0')}T10:00:00Z`,
+      deployStartedAt: `2026-11-${String(n).padStart(2, '0')}T09:59:50Z`,
+      source: { repoURL: 'https://git.example.net/platform/shop-deploy.git', path: 'apps/web/overlays/prod' },
+      initiatedBy: { automated: true },
+    });
+    // Twelve syncs, one of them a multi-source entry (no single `revision`): the newest ten with one.
+    const history = [
+      ...Array.from({ length: 12 }, (_, i) => entry(i + 1)),
+      { id: 13, revisions: ['a', 'b'] },
+    ];
+    const body = { ...mutable('argocd/template-sync-failed-configmap.json'), history };
+    const [item] = opened(intakeArgoCD(body, testContext()).items);
+    const kept = (item?.envelope.payload.metadata as { sync_history?: unknown[] } | undefined)?.sync_history;
+    expect(kept).toHaveLength(HISTORY_KEPT);
+    expect(kept?.[0]).toEqual({
+      revision: entry(3).revision,
+      deployed_at: '2026-11-03T10:00:00Z',
+      source: entry(3).source,
+    });
+    expect(kept?.at(-1)).toMatchObject({ revision: entry(12).revision });
+
+    const app = mutable('argocd/application-sync-failed-signature.json') as {
+      status: Record<string, unknown>;
+    };
+    app.status['history'] = [entry(1)];
+    const [fromApp] = opened(intakeArgoCD(app, testContext()).items);
+    expect(fromApp?.envelope.payload.metadata).toMatchObject({
+      sync_history: [{ revision: entry(1).revision }],
+    });
+
+    // `{{toJson .app.status.history}}` of an application that never synced renders `null`.
+    const none = { ...mutable('argocd/template-sync-failed-configmap.json'), history: null };
+    const [bare] = opened(intakeArgoCD(none, testContext()).items);
+    expect(bare?.envelope.payload.metadata).not.toHaveProperty('sync_history');
+    expect(invalidFields(() => intakeArgoCD({ ...none, history: [{ revision: 7 }] }, testContext()))).toEqual(
+      ['history[0].revision'],
+    );
   });
 });

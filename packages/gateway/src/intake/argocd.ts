@@ -6,6 +6,11 @@
  * life of one operation, so re-sent notifications for it are duplicates. The Application is the
  * correlation key (a new failed operation joins its open incident) and the recurrence key (one
  * soon after a fix goes to a person).
+ *
+ * The Application's `status.history` (in the template body as `history`) lists the revisions Argo
+ * CD deployed successfully, newest last: Argo CD appends an entry only when a sync succeeds. The
+ * signal keeps the newest {@link HISTORY_KEPT} as `sync_history`, so that a fix re-rendered from
+ * the repository whose sync failed can be read at a revision known to have deployed.
  */
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
@@ -38,6 +43,26 @@ const Source = s.object({
   targetRevision: s.optional(s.string({ maxLength: 256 })),
   chart: s.optional(s.string({ maxLength: 256 })),
 });
+
+/**
+ * One entry of `status.history`: a sync that succeeded. Only what the signal keeps is checked (a
+ * malformed field would refuse the whole notification, and with it the failure it reports);
+ * multi-source entries name no `revision`.
+ */
+const HistoryEntry = s.named(
+  'ArgoCDRevisionHistory',
+  s.object({
+    revision: s.optional(s.string({ maxLength: 256 })),
+    deployedAt: s.nullish(Time),
+    source: s.optional(Source),
+  }),
+);
+
+/** Argo CD keeps 10 by default (`revisionHistoryLimit`); a longer one is read, not refused. */
+const History = s.nullish(s.array(HistoryEntry, { maxItems: 1000 }));
+
+/** How many of the newest history entries the signal keeps. */
+export const HISTORY_KEPT = 10;
 
 export const OperationStateSchema = s.named(
   'ArgoCDOperationState',
@@ -76,6 +101,8 @@ export const ArgoCDTemplateBodySchema = s.named(
     syncStatus: s.nullish(s.string({ maxLength: 64 })),
     operationState: s.nullable(OperationStateSchema),
     namespace: s.optional(Name),
+    /** `{{toJson .app.status.history}}`: the revisions deployed successfully, newest last. */
+    history: History,
   }),
   'The notifications template body the docs install.',
 );
@@ -105,6 +132,7 @@ export const ArgoCDApplicationSchema = s.named(
       ),
       health: s.optional(s.object({ status: s.optional(s.string({ maxLength: 64 })) })),
       operationState: s.nullish(OperationStateSchema),
+      history: History,
     }),
   }),
   'A whole Application, as `{{toJson .app}}` renders it.',
@@ -124,6 +152,7 @@ export const ArgoCDWebhookSchema = s.named(
 );
 
 type OperationState = s.Infer<typeof OperationStateSchema>;
+type HistoryEntry = s.Infer<typeof HistoryEntry>;
 
 interface AppSync {
   app: string;
@@ -133,6 +162,7 @@ interface AppSync {
   syncStatus: string | undefined;
   health: string | undefined;
   op: OperationState | null | undefined;
+  history: readonly HistoryEntry[];
 }
 
 function readBody(body: s.Infer<typeof ArgoCDWebhookSchema>): AppSync {
@@ -145,6 +175,7 @@ function readBody(body: s.Infer<typeof ArgoCDWebhookSchema>): AppSync {
       syncStatus: body.syncStatus ?? undefined,
       health: undefined,
       op: body.operationState,
+      history: body.history ?? [],
     };
   }
   return {
@@ -155,7 +186,20 @@ function readBody(body: s.Infer<typeof ArgoCDWebhookSchema>): AppSync {
     syncStatus: body.status.sync?.status,
     health: body.status.health?.status,
     op: body.status.operationState,
+    history: body.status.history ?? [],
   };
+}
+
+/** The newest entries that name a revision, newest last, as the signal's metadata keeps them. */
+function syncHistory(history: readonly HistoryEntry[]): Record<string, unknown>[] {
+  return history
+    .filter((h) => h.revision !== undefined && h.revision !== '')
+    .slice(-HISTORY_KEPT)
+    .map((h) => ({
+      revision: h.revision,
+      ...(h.deployedAt == null ? {} : { deployed_at: h.deployedAt }),
+      ...(h.source === undefined ? {} : { source: h.source }),
+    }));
 }
 
 export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
@@ -186,6 +230,7 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
   }));
   const messages = [op.message ?? '', ...resources.map((r) => r.message ?? '')].filter((m) => m !== '');
   const source = op.syncResult?.source;
+  const history = syncHistory(sync.history);
   out.add(
     openIncident(
       {
@@ -215,6 +260,7 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
           started_at: op.startedAt,
           ...(revision === '' ? {} : { revision }),
           ...(source === undefined ? {} : { git_source: source }),
+          ...(history.length === 0 ? {} : { sync_history: history }),
           argo_resources: resources,
         },
       },
