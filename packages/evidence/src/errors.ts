@@ -25,6 +25,16 @@ export const EVIDENCE_CHECKS = [
    * names. Skipped when the transcript has no `ExecutionOrder`.
    */
   'approval.signature',
+  /**
+   * The transcript holds workflow messages only, each signed by a key that may say it (a party its
+   * role's outputs), and about this incident (transcript-authority.ts).
+   */
+  'transcript.authority',
+  /**
+   * The predicate's verification and action result are what the transcript's signed execution
+   * results and quality assurance's report say; an executed change is followed by that report.
+   */
+  'transcript.outcome',
   /** Ciphersuite, threshold and signers agree between predicate, bundle and roster. */
   'signers.threshold',
   /**

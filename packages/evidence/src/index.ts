@@ -167,3 +167,10 @@ export {
   envelopeSignedBytes,
   verifyTranscript,
 } from './transcript.js';
+export {
+  checkTranscriptAuthority,
+  checkTranscriptOutcome,
+  PARTY_ROLE_MESSAGE_TYPES,
+  type PartyRoles,
+  TRANSCRIPT_MESSAGE_TYPES,
+} from './transcript-authority.js';

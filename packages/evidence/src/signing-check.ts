@@ -20,13 +20,16 @@ import { toHex } from './encoding.js';
 import type { EvidenceCiphersuite } from './keys.js';
 import type { RosterMember, Statement, VerifierRoster } from './statement.js';
 import { type CanonicalTranscript, verifyTranscript } from './transcript.js';
+import { checkTranscriptAuthority, checkTranscriptOutcome, type PartyRoles } from './transcript-authority.js';
 
 /**
  * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
  * group, threshold, signers and roster), the transcript's shape, the subject's name and digest, the
- * transcript's signatures, the approval of any executed action (`approval.signature`), and last the
- * aggregation record the Statement signs (`aggregation`: the one the approved proposal cites, and
- * one this party confirmed).
+ * transcript's signatures, the approval of any executed action (`approval.signature`), the
+ * transcript's authority (`evidence.transcript`: workflow messages only, each party its role's
+ * outputs, all about this incident), the predicate's verification and action result against the
+ * transcript (`evidence.outcome`), and last the aggregation record the Statement signs
+ * (`aggregation`: the one the approved proposal cites, and one this party confirmed).
  */
 export const EVIDENCE_SIGNING_RULES = [
   'evidence.payload_type',
@@ -36,6 +39,7 @@ export const EVIDENCE_SIGNING_RULES = [
   'evidence.subject',
   'evidence.signers',
   'evidence.approval',
+  'evidence.outcome',
   'evidence.aggregation',
 ] as const;
 export type EvidenceSigningRule = (typeof EVIDENCE_SIGNING_RULES)[number];
@@ -52,6 +56,12 @@ export interface EvidenceSigningInput {
    * and the Statement's `predicate.roster` must be exactly it (`evidence.roster`).
    */
   roster: VerifierRoster;
+  /**
+   * Each party's role by id, from the party's roster.json: a party's envelopes must then be its
+   * role's outputs (a `VerificationReport` quality assurance's). Without it, one role's outputs per
+   * party in the transcript.
+   */
+  roles?: PartyRoles;
   /** The signer's group: the Statement must name this key and ciphersuite, as verifiers require. */
   ciphersuite: string;
   groupPublicKey: Uint8Array;
@@ -144,11 +154,14 @@ export function evidenceSigningMessage(payload: Uint8Array): Uint8Array {
  * the payload is an AAPS incident Statement naming the signer's group key, ciphersuite and
  * threshold, exactly `threshold.min` distinct signers (the signer, when given, among them), the
  * signer's own `roster` as its roster and, as its one subject, its incident with the transcript's
- * digest, every transcript envelope carries its sender's identity signature under `roster`, every
- * executed action its group approval, and the Statement signs an aggregation record exactly when the
- * approved proposal cites one, with the cited digest (which `aggregationConfirmed`, when given, says
- * this party confirmed): what `aaps-verify` checks of the Statement and transcript, against the
- * roster it will trust.
+ * digest, every transcript envelope carries its sender's identity signature under `roster` and is
+ * a workflow message its signer may send about this incident (a party its role's outputs, by
+ * `roles` when given), the predicate's verification and action result are what the transcript
+ * says (an executed change followed by its verification report), every executed action carries
+ * its group approval, and the Statement signs an aggregation record exactly when the approved
+ * proposal cites one, with the cited digest (which `aggregationConfirmed`, when given, says this
+ * party confirmed): what `aaps-verify` checks of the Statement and transcript, against the roster
+ * it will trust.
  */
 export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSigningCheck {
   const refuse = (rule: EvidenceSigningRule, message: string): EvidenceSigningCheck => ({
@@ -224,6 +237,18 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
     );
   } catch (e) {
     return refuse('evidence.approval', (e as Error).message);
+  }
+  // aaps-verify's transcript.authority and transcript.outcome: the envelopes belong in this
+  // incident's evidence, and the predicate says what quality assurance's signed report says.
+  try {
+    checkTranscriptAuthority(transcript, predicate, input.roster, input.roles);
+  } catch (e) {
+    return refuse('evidence.transcript', (e as Error).message);
+  }
+  try {
+    checkTranscriptOutcome(transcript, predicate);
+  } catch (e) {
+    return refuse('evidence.outcome', (e as Error).message);
   }
   // aaps-verify's aggregation: the signed record digest is the one the approved proposal cites
   // (or there is none), and this party confirmed that very aggregation itself.

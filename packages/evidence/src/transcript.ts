@@ -69,8 +69,8 @@ export function signerKeyFor(roster: VerifierRoster, sourceAgent: string): Signe
  * writes (intake signals it received or re-signed, execution orders and results, evidence
  * records) and nothing else, so it cannot pass off a role's output (an RCA, a fix, strategy's
  * decision, a verification report) or a person's decision under a name the roster does not list;
- * an approver's key signs decisions only. A party may sign any workflow message (the roster the
- * verifier holds does not say which role each party plays).
+ * an approver's key signs decisions only. A party's key is held here to nothing more: which of
+ * the workflow messages a party may sign (its role's outputs) is transcript-authority.ts's rule.
  */
 const GATEWAY_MAY_SIGN: ReadonlySet<string> = new Set([
   'IncidentSignal',

@@ -278,6 +278,8 @@ export class LocalCoordinator implements Coordinator {
       payload: canonicalBytes(input.statement),
       transcript: input.transcript,
       roster: verifierRoster(this.trustedKeys()),
+      // The roster's roles: a party's envelopes must be its role's outputs (evidence.transcript).
+      roles: Object.fromEntries(this.#roster().parties.map((p) => [p.id, p.role])),
       ciphersuite: this.#suiteId,
       groupPublicKey: this.#publicPackage.groupPublicKey,
       threshold: this.#publicPackage.threshold,

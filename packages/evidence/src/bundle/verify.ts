@@ -40,6 +40,11 @@ import {
   type VerifierRoster,
 } from '../statement.js';
 import { type CanonicalTranscript, canonicalTranscript, verifyTranscript } from '../transcript.js';
+import {
+  checkTranscriptAuthority,
+  checkTranscriptOutcome,
+  type PartyRoles,
+} from '../transcript-authority.js';
 import { type DecodedBundle, validateBundle } from './validate.js';
 
 export interface PriorCheckpoint {
@@ -69,6 +74,12 @@ export interface BundleVerifierOptions {
   ciphersuite?: EvidenceCiphersuite;
   /** The trusted roster; when absent, the roster inside the signed predicate is used. */
   roster?: VerifierRoster;
+  /**
+   * Each party's role by id, when the verifier knows them (a roster.json names them; a Statement's
+   * roster and a trusted root do not): a party then signs only its role's outputs. Without them a
+   * party signs one role's outputs per transcript (`transcript.authority`).
+   */
+  partyRoles?: PartyRoles;
   /** The expected threshold, when the verifier knows it. */
   threshold?: Threshold;
   /** Keys trusted to sign checkpoints; by default the group key under the checkpoint's origin. */
@@ -266,6 +277,10 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
       () => checkApprovals(bundle.transcript, predicate, group, roster),
       (checked) => (checked ? undefined : { skip: 'no ExecutionOrder in the transcript' }),
     );
+    step('transcript.authority', () =>
+      checkTranscriptAuthority(bundle.transcript, predicate, roster, options.partyRoles),
+    );
+    step('transcript.outcome', () => checkTranscriptOutcome(bundle.transcript, predicate));
     step('signers.threshold', () =>
       checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
     );

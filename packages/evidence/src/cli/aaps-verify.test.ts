@@ -135,6 +135,8 @@ describe('aaps-verify', () => {
       'statement.subject:pass',
       'transcript.signature:pass',
       'approval.signature:skip',
+      'transcript.authority:pass',
+      'transcript.outcome:pass',
       'signers.threshold:pass',
       'aggregation:skip',
       'log.checkpoint:pass',

@@ -546,6 +546,24 @@ describe('aaps-verify --roster', () => {
     expect((await cli([bundle, '--key', keyHex, '--roster', predicate])).code).toBe(0);
   });
 
+  it("holds each party to its roster.json role's outputs: a role that signs none of them fails transcript.authority", async () => {
+    const bundle = write('roster-bundle.json', JSON.stringify(fx.bundle));
+    // Every party as audit: their reports and decisions are not the audit role's output.
+    const audit = systemRoster();
+    audit.parties = (audit.parties as Record<string, unknown>[]).map((p) => ({ ...p, role: 'audit' }));
+    const r = await cli([
+      bundle,
+      '--key',
+      keyHex,
+      '--roster',
+      write('roster-audit.json', JSON.stringify(audit)),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toMatch(
+      /^invalid: transcript\.authority: envelope 1 is a RCAReport signed by party .*, whose role audit signs EvidenceBundleRef only/,
+    );
+  });
+
   it("trusts the roster.json's keys: another gateway key fails transcript.signature", async () => {
     const other = systemRoster();
     other.gateway = {

@@ -31,6 +31,7 @@ import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SU
 import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
+import { PARTY_ROLE_MESSAGE_TYPES, type PartyRoles } from '../transcript-authority.js';
 import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
 import { guardedOutput } from './guarded-output.js';
 import {
@@ -107,16 +108,18 @@ function parseKey(arg: string): Uint8Array {
 /**
  * `--roster`: the roster of the signed predicate, `{parties, approvers, gateway_key, gateway_id?}`,
  * or the system's `roster.json`, `{parties, approvers, gateway: {id, identity_key}, ...}`, read as
- * the party reads it (`readRosterFile`: only the ids and identity keys are kept; its threshold,
- * suite and party URLs are not the verifier's to check). A malformed one is refused naming its
- * fields as the file spells them.
+ * the party reads it (`readRosterFile`: the ids and identity keys are the roster; its threshold,
+ * suite and party URLs are not the verifier's to check). A roster.json's party roles (those the
+ * evidence rules know) are kept beside it: they say which role's outputs each party may sign
+ * (`transcript.authority`); a predicate's roster names none. A malformed one is refused naming
+ * its fields as the file spells them.
  */
-function parseRosterFile(value: unknown, file: string): VerifierRoster {
+function parseRosterFile(value: unknown, file: string): { roster: VerifierRoster; roles?: PartyRoles } {
   const malformed = (fields: string[]) => new InputError(`roster ${file}: malformed ${fields.join(', ')}`);
   if (!isObject(value) || value.gateway_key !== undefined) {
     const errors = rosterErrors(value, 'roster');
     if (errors.length > 0) throw malformed(errors);
-    return value as unknown as VerifierRoster;
+    return { roster: value as unknown as VerifierRoster };
   }
   if (value.gateway === undefined) {
     throw new InputError(
@@ -125,7 +128,12 @@ function parseRosterFile(value: unknown, file: string): VerifierRoster {
   }
   const read = readRosterFile(value);
   if (!read.ok) throw malformed(read.problems.map((p) => `roster.${p.field}`));
-  return read.roster;
+  // Roles the evidence rules know; any other (maintenance, or none) leaves the party's role unknown.
+  const roles: Record<string, string> = {};
+  for (const p of value.parties as unknown[])
+    if (isObject(p) && typeof p.role === 'string' && Object.hasOwn(PARTY_ROLE_MESSAGE_TYPES, p.role))
+      roles[p.id as string] = p.role;
+  return Object.keys(roles).length === 0 ? { roster: read.roster } : { roster: read.roster, roles };
 }
 
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
@@ -177,7 +185,9 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
     };
   }
   if (typeof values.roster === 'string') {
-    options!.roster = parseRosterFile(readJson(values.roster, 'roster'), values.roster);
+    const { roster, roles } = parseRosterFile(readJson(values.roster, 'roster'), values.roster);
+    options!.roster = roster;
+    if (roles !== undefined) options!.partyRoles = roles;
   }
   if (typeof values.checkpoint === 'string') {
     const text = readText(values.checkpoint, 'checkpoint');

@@ -278,7 +278,13 @@ export async function makeApprovedInput(
       { incident_id: id, proposal_digest: proposal.proposal_digest!, status: 'succeeded' },
       'quality-assurance',
     ),
-    bySelf(3, 'VerificationReport', { incident_id: id, verdict: 'pass' }),
+    bySelf(3, 'VerificationReport', {
+      incident_id: id,
+      proposal_digest: proposal.proposal_digest!,
+      stages: [{ name: 'schema_validation', status: 'pass', mandatory: true, detail: 'valid' }],
+      verdict: 'pass',
+      vetoed_by: [],
+    }),
   ];
   const decided = options.strategyDecision ?? 'auto';
   if (decided !== 'auto') {
@@ -296,6 +302,8 @@ export async function makeApprovedInput(
     incident: { id, type: 'config_validation_failed' },
     decision: { outcome: 'auto', proposal_digest: proposal.proposal_digest!, risk_score: 50 },
     action: { name: 'configmap_reload', target: proposal.target!, executor: 'dry-run', result: 'succeeded' },
+    // As the audit step states quality assurance's report (the transcript's last envelope).
+    verification: { verdict: 'pass', vetoed_by: [], stages: [{ name: 'schema_validation', status: 'pass' }] },
     times: {
       received: '2026-11-25T15:00:00Z',
       triaged: '2026-11-25T15:00:01Z',

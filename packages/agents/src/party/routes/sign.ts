@@ -131,6 +131,7 @@ export function createSignHandlers(
   const { suite, roster } = deps;
   const now = deps.now ?? (() => new Date());
   const vroster = verifierRoster(roster);
+  const roles = Object.fromEntries(roster.parties.map((p) => [p.id, p.role]));
   // The veto holders and their FROST identifiers: fixed with the roster, read per approval.
   const vetoIds = vetoHolders(roster).map((p) => ({ id: p.id, identifier: frostIdentifier(roster, p) }));
   const verifyHumanApproval = humanApprovalVerifier(roster);
@@ -204,6 +205,8 @@ export function createSignHandlers(
           payload,
           transcript: subject.transcript,
           roster: vroster,
+          // The roster's roles: a party's envelopes must be its role's outputs (evidence.transcript).
+          roles,
           ciphersuite: suite.id,
           groupPublicKey: publicPackage.groupPublicKey,
           threshold: publicPackage.threshold,

@@ -1,0 +1,157 @@
+/**
+ * Review (conformance): what a party co-signs into evidence, and what aaps-verify accepts, against
+ * the seed's `agent_permissions` table and DESIGN.md's "transcript: the signed envelopes of the
+ * incident, in order".
+ *
+ * 1. Seed table: monitoring_agent `write: []`, quality_assurance_agent writes `verification_reports`.
+ *    A `VerificationReport` signed by the monitoring party's key (a party holding no veto, in place
+ *    of quality assurance's) is co-signed by the parties and passes the verifier.
+ * 2. A `VerificationReport` quality assurance signed for ANOTHER incident (payload.incident_id
+ *    differs) is co-signed into this incident's evidence and passes the verifier.
+ * 3. docs/architecture.md: `ProtocolRequest`/`ProtocolResponse` "never appear in an incident
+ *    transcript"; docs/evidence.md: "a party's key [signs] any workflow message". A party-signed
+ *    `ProtocolResponse` (parties sign one for every call the gateway makes) is accepted in a
+ *    transcript by the parties and the verifier.
+ * Also: an executed change with its VerificationReport left out, and a predicate claiming a pass
+ * over quality assurance's signed veto. All were accepted before; transcript-authority.ts now
+ * refuses each, on both sides (`transcript.authority` / `transcript.outcome`).
+ */
+import { generateIdentityKey } from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import type { BuildBundleInput } from '../bundle/build.js';
+import { buildBundle } from '../bundle/build.js';
+import { createBundleVerifier } from '../bundle/verify.js';
+import { checkEvidenceForSigning } from '../signing-check.js';
+import {
+  makeApprovedInput,
+  makeEd25519Key,
+  memberSigned,
+  type TestKey,
+  type TestRoster,
+} from '../test-helpers/fixtures.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** The roster `aaps up` makes: one party per role, the ids being the roles. */
+function roleRoster(): TestRoster {
+  const ids = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
+  const parties = ids.map((id) => ({ id, key: generateIdentityKey() }));
+  const approvers = [{ id: 'oncall', key: generateIdentityKey() }];
+  const gateway = generateIdentityKey();
+  return {
+    parties,
+    approvers,
+    gateway,
+    roster: {
+      parties: parties.map((p) => ({ id: p.id, identity_key: hex(p.key.publicKey) })),
+      approvers: approvers.map((a) => ({ id: a.id, identity_key: hex(a.key.publicKey) })),
+      gateway_key: hex(gateway.publicKey),
+    },
+  };
+}
+
+async function judged(group: TestKey, r: TestRoster, input: BuildBundleInput) {
+  const bundle = await buildBundle(input, group.sign);
+  const party = checkEvidenceForSigning({
+    payloadType: bundle.dsseEnvelope.payloadType,
+    payload: new Uint8Array(Buffer.from(bundle.dsseEnvelope.payload, 'base64')),
+    transcript: JSON.parse(JSON.stringify(bundle.transcript)),
+    roster: r.roster,
+    ciphersuite: input.ciphersuite,
+    groupPublicKey: group.publicKey,
+    threshold: input.threshold,
+  });
+  const verifier = createBundleVerifier({
+    groupPublicKey: group.publicKey,
+    roster: r.roster,
+    requireLog: false,
+  });
+  const report = verifier.report(JSON.parse(JSON.stringify(bundle)));
+  return { party_cosigns: party.ok, verifier_valid: report.valid };
+}
+
+describe('transcript authority (review)', () => {
+  it('baseline: the honest transcript is co-signed and valid', async () => {
+    const group = makeEd25519Key();
+    const r = roleRoster();
+    const input = await makeApprovedInput(group, r, { incidentId: 'inc-b' });
+    expect(input.transcript.at(-1)!.meta.source_agent).toBe('quality-assurance');
+    expect(await judged(group, r, input)).toEqual({ party_cosigns: true, verifier_valid: true });
+  });
+
+  it('a VerificationReport signed by the monitoring party (seed: monitoring writes nothing) is refused', async () => {
+    const group = makeEd25519Key();
+    const r = roleRoster();
+    const input = await makeApprovedInput(group, r, { incidentId: 'inc-b' });
+    const transcript = input.transcript.slice(0, -1);
+    transcript.push(
+      memberSigned(r.parties[0]!, 'VerificationReport', { incident_id: 'inc-b', verdict: 'pass' }),
+    );
+    expect(transcript.at(-1)!.meta.source_agent).toBe('monitoring');
+    expect(await judged(group, r, { ...input, transcript })).toEqual({
+      party_cosigns: false,
+      verifier_valid: false,
+    });
+  });
+
+  it("quality assurance's report on another incident is refused in this incident's transcript", async () => {
+    const group = makeEd25519Key();
+    const r = roleRoster();
+    const a = await makeApprovedInput(group, r, { incidentId: 'inc-a' });
+    const b = await makeApprovedInput(group, r, { incidentId: 'inc-b' });
+    const reportOfA = structuredClone(a.transcript.at(-1)!);
+    expect((reportOfA.payload as { incident_id: string }).incident_id).toBe('inc-a');
+    const transcript = [...b.transcript.slice(0, -1), reportOfA];
+    expect(await judged(group, r, { ...b, transcript })).toEqual({
+      party_cosigns: false,
+      verifier_valid: false,
+    });
+  });
+
+  it('a party-signed ProtocolResponse (a protocol message, not a workflow message) is refused', async () => {
+    const group = makeEd25519Key();
+    const r = roleRoster();
+    const input = await makeApprovedInput(group, r, { incidentId: 'inc-b' });
+    const qa = r.parties[3]!;
+    const response = memberSigned(qa, 'ProtocolResponse' as never, { in_reply_to: 'idem-1', body: {} });
+    const transcript = [...input.transcript, response];
+    expect(await judged(group, r, { ...input, transcript })).toEqual({
+      party_cosigns: false,
+      verifier_valid: false,
+    });
+  });
+
+  it('an executed change whose transcript holds no VerificationReport at all (the veto left out) is refused', async () => {
+    const group = makeEd25519Key();
+    const r = roleRoster();
+    const input = await makeApprovedInput(group, r, { incidentId: 'inc-b' });
+    const typeOf = (e: (typeof input.transcript)[number]) =>
+      (e.meta as { message_type?: string }).message_type;
+    const transcript = input.transcript.filter((e) => typeOf(e) !== 'VerificationReport');
+    expect(transcript.some((e) => typeOf(e) === 'ExecutionOrder')).toBe(true);
+    expect(await judged(group, r, { ...input, transcript })).toEqual({
+      party_cosigns: false,
+      verifier_valid: false,
+    });
+  });
+
+  it("a predicate claiming verification passed while quality assurance's signed report in the transcript vetoed is refused", async () => {
+    const group = makeEd25519Key();
+    const r = roleRoster();
+    const input = await makeApprovedInput(group, r, { incidentId: 'inc-b' });
+    const qa = r.parties[3]!;
+    const veto = memberSigned(qa, 'VerificationReport', {
+      incident_id: 'inc-b',
+      verdict: 'veto',
+      vetoed_by: ['security_scan'],
+    });
+    const transcript = [...input.transcript.slice(0, -1), veto];
+    const claims = {
+      ...input,
+      transcript,
+      verification: { verdict: 'pass', vetoed_by: [] },
+      action: { ...(input.action as object), result: 'succeeded' },
+    } as BuildBundleInput;
+    expect(await judged(group, r, claims)).toEqual({ party_cosigns: false, verifier_valid: false });
+  });
+});
