@@ -1,34 +1,26 @@
 /**
- * Review (conformance): what a party co-signs into evidence, and what aaps-verify accepts, against
- * the seed's `agent_permissions` table and DESIGN.md's "transcript: the signed envelopes of the
- * incident, in order".
- *
- * 1. Seed table: monitoring_agent `write: []`, quality_assurance_agent writes `verification_reports`.
- *    A `VerificationReport` signed by the monitoring party's key (a party holding no veto, in place
- *    of quality assurance's) is co-signed by the parties and passes the verifier.
- * 2. A `VerificationReport` quality assurance signed for ANOTHER incident (payload.incident_id
- *    differs) is co-signed into this incident's evidence and passes the verifier.
- * 3. docs/architecture.md: `ProtocolRequest`/`ProtocolResponse` "never appear in an incident
- *    transcript"; docs/evidence.md: "a party's key [signs] any workflow message". A party-signed
- *    `ProtocolResponse` (parties sign one for every call the gateway makes) is accepted in a
- *    transcript by the parties and the verifier.
- * Also: an executed change with its VerificationReport left out, and a predicate claiming a pass
- * over quality assurance's signed veto. All were accepted before; transcript-authority.ts now
- * refuses each, on both sides (`transcript.authority` / `transcript.outcome`).
+ * What a party co-signs into evidence, and what aaps-verify accepts, against the user's permission
+ * table (monitoring writes nothing; quality assurance writes verification reports) and DESIGN.md's
+ * "transcript: the signed envelopes of the incident, in order": a VerificationReport signed by the
+ * monitoring party, quality assurance's report on another incident, a party-signed ProtocolResponse
+ * (a protocol message, never a workflow one), an executed change without its VerificationReport,
+ * and a predicate claiming a pass over quality assurance's signed veto are each refused on both
+ * sides (`transcript.authority` / `transcript.outcome`; the party's `evidence.transcript` /
+ * `evidence.outcome`); the honest transcript passes.
  */
 import { generateIdentityKey } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import type { BuildBundleInput } from '../bundle/build.js';
-import { buildBundle } from '../bundle/build.js';
-import { createBundleVerifier } from '../bundle/verify.js';
-import { checkEvidenceForSigning } from '../signing-check.js';
+import type { BuildBundleInput } from './bundle/build.js';
+import { buildBundle } from './bundle/build.js';
+import { createBundleVerifier } from './bundle/verify.js';
+import { checkEvidenceForSigning } from './signing-check.js';
 import {
   makeApprovedInput,
   makeEd25519Key,
   memberSigned,
   type TestKey,
   type TestRoster,
-} from '../test-helpers/fixtures.js';
+} from './test-helpers/fixtures.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -70,7 +62,7 @@ async function judged(group: TestKey, r: TestRoster, input: BuildBundleInput) {
   return { party_cosigns: party.ok, verifier_valid: report.valid };
 }
 
-describe('transcript authority (review)', () => {
+describe('transcript authority: the cases a compromised gateway could seal', () => {
   it('baseline: the honest transcript is co-signed and valid', async () => {
     const group = makeEd25519Key();
     const r = roleRoster();
