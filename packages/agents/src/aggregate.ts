@@ -61,7 +61,7 @@ import {
   utf8,
   ValidationError,
 } from '@aaps/mpc-core';
-import { type RevealEntry, type RevealPlan, runRevealStep } from './aggregate-reveal.js';
+import { type ReceiverClaim, type RevealEntry, type RevealPlan, runRevealStep } from './aggregate-reveal.js';
 import type { PartyClient } from './client.js';
 import { partyIdsOf } from './coordinate.js';
 import { namedFields } from './http-errors.js';
@@ -864,7 +864,7 @@ export async function runAggregationOverHttp(
 
   // The complaint step (aggregate-reveal.ts): a dealer that receivers claimed against reveals
   // their shares (fewer than t), or is marked for exclusion.
-  const claims = [
+  const claims: ReceiverClaim[] = [
     ...evalFailures
       .filter((f) => f.signed !== true)
       .map((f) => ({
@@ -937,9 +937,23 @@ export async function runAggregationOverHttp(
       const askParties = roster.parties
         .map((p) => p.id)
         .filter((id) => !usable.includes(id) && !provenWrong.has(id));
+      // What shows each party that the excluded dealers failed: the receivers' signed reveal
+      // requests (a party takes an exclusion only on its own failed box, or on t such requests).
+      const exclusionProofs = Object.fromEntries(
+        excludedIds.map((d) => [
+          d,
+          Object.fromEntries(
+            claims.flatMap((c) => (c.requests?.[d] === undefined ? [] : [[c.party, c.requests[d]]])),
+          ),
+        ]),
+      );
       const answers = await evaluateAgain(askParties, (party) => {
         const relay = (plan!.relay.get(party) ?? []).filter((x) => !excludedIds.includes(x.party));
-        return { excluded: excludedIds, ...(relay.length > 0 ? { revealed: relay } : {}) };
+        return {
+          excluded: excludedIds,
+          exclusion_proofs: exclusionProofs,
+          ...(relay.length > 0 ? { revealed: relay } : {}),
+        };
       });
       const before = { groups, usable, evalFailures };
       groups = [];

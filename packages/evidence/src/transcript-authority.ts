@@ -82,9 +82,9 @@ function envelopesOf(transcript: readonly unknown[]): Seen[] {
  * The `transcript.authority` check, on a transcript whose signatures already hold under `roster`:
  * every envelope is a workflow message ({@link TRANSCRIPT_MESSAGE_TYPES}); a party signs only its
  * role's outputs (by `roles` where known, else one role's outputs per party in the transcript);
- * and every payload naming an `incident_id` names this incident. Exempt from the last is an
- * `IncidentSignal` under the gateway's key: what a source reported on intake, before the incident
- * had its id. Throws naming the first envelope that breaks a rule.
+ * and every payload naming an `incident_id` names this incident. Exempt from the last is the
+ * intake `IncidentSignal` (the first envelope, or one under the gateway's key): what a source
+ * reported, before the incident had its id. Throws naming the first envelope that breaks a rule.
  */
 export function checkTranscriptAuthority(
   transcript: readonly unknown[],
@@ -136,7 +136,10 @@ export function checkTranscriptAuthority(
         }
       }
     }
-    const intake = type === 'IncidentSignal' && (signer.kind === 'gateway' || signer.kind === 'outside');
+    // The intake signal (the first envelope, whoever signed it) is what a source reported, before
+    // the incident had its id: an `incident_id` in it is the source's own.
+    const intake =
+      type === 'IncidentSignal' && (index === 0 || signer.kind === 'gateway' || signer.kind === 'outside');
     if (!intake && isObject(payload) && Object.hasOwn(payload, 'incident_id')) {
       if (payload.incident_id !== incidentId) {
         fail(

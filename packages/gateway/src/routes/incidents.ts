@@ -74,7 +74,16 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       if (trust.approvers.some((a) => a.id === who.id)) {
         throw new AapsError(
           'FORBIDDEN',
-          `${who.id} is an approver, whose key signs human decisions (ApprovalDecision) only: send the signal unsigned (the gateway signs it as received) or signed by a party`,
+          `${who.id} is an approver, whose key signs human decisions (ApprovalDecision) only: send the signal unsigned (the gateway signs it as received) or signed by the monitoring party`,
+        );
+      }
+      // Of the parties, monitoring alone signs incident signals (each role signs its own outputs
+      // into a transcript, and the parties refuse evidence in which one signed another's).
+      const party = (await d.coordinator.keys()).parties.find((p) => p.id === who.id);
+      if (party !== undefined && party.role !== 'monitoring') {
+        throw new AapsError(
+          'FORBIDDEN',
+          `${who.id} is the ${party.role} party, which does not sign incident signals: send the signal unsigned (the gateway signs it as received) or signed by the monitoring party`,
         );
       }
     } else if (principalFor(trust, item.envelope.meta.source_agent) !== undefined) {

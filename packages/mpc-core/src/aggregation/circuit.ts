@@ -450,6 +450,9 @@ export interface SubstitutedOutput {
  */
 export function substitutedOutputs(circuit: Circuit, excluded: ReadonlySet<number>): SubstitutedOutput[] {
   checkCircuit(circuit);
+  if (!(excluded instanceof Set)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'excluded: expected a Set of input indices', ['excluded']);
+  }
   for (const i of excluded) {
     const inp = circuit.inputs[i];
     if (inp === undefined) {

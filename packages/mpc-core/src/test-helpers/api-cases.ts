@@ -752,6 +752,17 @@ export async function apiCases(): Promise<ApiCase[]> {
       optional: [4],
     },
     {
+      name: 'substitutedOutputs',
+      call: mpc.substitutedOutputs as never,
+      args: () => [mpc.loadCircuit(circuitJson['weighted-risk']), new Set([0])],
+    },
+    {
+      name: 'excludedInputIndices',
+      call: mpc.excludedInputIndices as never,
+      args: () => [session, [session.parties[0]!.id]],
+      optional: [2],
+    },
+    {
       name: 'evaluateShares',
       call: mpc.evaluateShares as never,
       args: () => [session, session.parties[0]!.id, f.verified],

@@ -505,12 +505,73 @@ describe('second round: revealed shares and excluded dealers (agg.evaluate)', ()
     expect(out.result_shares).toHaveLength(1);
   });
 
+  it('an exclusion needs proof the party can check: its own failed box, or t receivers signed reveal requests', async () => {
+    const session = 'agg-excluded-proof';
+    const { dealings, inbox } = await dealAll(session);
+    const shares = inbox(roster.parties[RECEIVER]!.id);
+    const dealer = roster.parties[DEALER]!.id;
+    const request = (r: number, key = keys[r]!) =>
+      signRevealRequest({
+        identity: key,
+        session,
+        dealer,
+        receiver: roster.parties[r]!.id,
+        rosterDigest: digest,
+        payloadDigest: sha256(utf8(dealings[DEALER]!.payload)),
+      });
+    const proofsFrom = (rs: number[], key?: (r: number) => (typeof keys)[number]) => ({
+      [dealer]: Object.fromEntries(rs.map((r) => [roster.parties[r]!.id, request(r, key?.(r))])),
+    });
+    const excludeWith = (exclusion_proofs?: unknown) =>
+      errorOf(() =>
+        handlers[RECEIVER]!.evaluate(session, {
+          dealings,
+          shares,
+          excluded: [dealer],
+          ...(exclusion_proofs === undefined ? {} : { exclusion_proofs }),
+        }),
+      );
+    // Its box opened here: the coordinator's word, t - 1 requests, requests signed by the wrong
+    // keys, or one from the dealer itself do not do.
+    for (const proofs of [
+      undefined,
+      proofsFrom([1, 3]),
+      proofsFrom([1, 3, 4], () => keys[0]!),
+      { [dealer]: { ...proofsFrom([1, 3])[dealer], [dealer]: request(DEALER) } },
+    ]) {
+      const refused = await excludeWith(proofs);
+      expect(refused.code).toBe('FORBIDDEN');
+      expect(refused.message).toMatch(new RegExp(`nothing shows that ${dealer} failed`));
+    }
+    // t receivers' signed requests do: the exclusion is then judged on the circuit (cost-total
+    // gives no substitute, so this one still cannot be excluded).
+    const judged = await excludeWith(proofsFrom([1, 3, 4]));
+    expect(judged.code).toBe('CIRCUIT_INVALID');
+  });
+
   it('a dealer cannot be excluded on a circuit without substitutes; the party can still evaluate', async () => {
     const session = 'agg-excluded-cost';
     const { dealings, inbox } = await dealAll(session);
     const shares = inbox(roster.parties[RECEIVER]!.id);
+    const dealer = roster.parties[DEALER]!.id;
+    // Justified (t receivers signed reveal requests), but the circuit has no substitute.
+    const exclusion_proofs = {
+      [dealer]: Object.fromEntries(
+        [1, 3, 4].map((r) => [
+          roster.parties[r]!.id,
+          signRevealRequest({
+            identity: keys[r]!,
+            session,
+            dealer,
+            receiver: roster.parties[r]!.id,
+            rosterDigest: digest,
+            payloadDigest: sha256(utf8(dealings[DEALER]!.payload)),
+          }),
+        ]),
+      ),
+    };
     const e = await errorOf(() =>
-      handlers[RECEIVER]!.evaluate(session, { dealings, shares, excluded: [roster.parties[DEALER]!.id] }),
+      handlers[RECEIVER]!.evaluate(session, { dealings, shares, excluded: [dealer], exclusion_proofs }),
     );
     expect(e.code).toBe('CIRCUIT_INVALID');
     expect(e.message).toMatch(/cost\.strategy has no "excluded" value/);

@@ -1039,6 +1039,11 @@ interface AggregationState {
    * pad preparation ({@link ROUND_HORIZON_MS}).
    */
   failedAt?: number;
+  /**
+   * Dealers whose box did not open here, or opened to shares their commitments refute: this party
+   * knows itself that they failed, so it may evaluate without them ({@link exclusionJustified}).
+   */
+  failedDealers?: Set<string>;
 }
 
 /** What a dealer keeps of a session it dealt, so it can reveal a receiver's shares if asked. */
@@ -1425,6 +1430,24 @@ export function createAggregationHandlers(
         );
       }
       const { excluded, revealed } = readSecondRound(parsed, body);
+      for (const d of excluded) {
+        const p = parsed.find((x) => x.dealer.id === d)!;
+        if (
+          !exclusionJustified({
+            state,
+            roster,
+            sessionId,
+            rosterDigest,
+            dealing: p,
+            proofs: body.exclusion_proofs,
+          })
+        )
+          throw new AapsError(
+            'FORBIDDEN',
+            `body.excluded: nothing shows that ${d} failed in ${sessionId} (its box opened here, and fewer than ${session.threshold} receivers signed a request for its shares): excluding a dealer on the coordinator's word would let it read the others' inputs`,
+            { details: { party: d, check: 'aggregation.exclusion' } },
+          );
+      }
       const boxes = new Map<string, SealedShares[]>();
       if (!Array.isArray(body.shares)) {
         throw new ValidationError('INVALID_ARGUMENT', 'body.shares: expected an array', ['body.shares']);
@@ -1535,6 +1558,10 @@ export function createAggregationHandlers(
         keys.set(p, key);
         return dealt;
       });
+      state.failedDealers ??= new Set();
+      const failedHere = state.failedDealers;
+      for (const u of unopened) failedHere.add(u.dealer.dealer.id);
+      for (const c of complaints) failedHere.add(c.dealer.dealer.id);
       if (unopened.length > 0) {
         const dealers = unopened.map((u) => u.dealer.dealer.id);
         throw new ProtocolError(
@@ -1574,6 +1601,7 @@ export function createAggregationHandlers(
         }
         if (complaints.length === 0) throw e;
       }
+      for (const c of complaints) failedHere.add(c.dealer.dealer.id);
       if (complaints.length > 0) {
         // Signed with the answer: the coordinator judges each (judgeShareComplaint) and names the
         // dealer or, for a false complaint, this party.
@@ -1768,6 +1796,51 @@ function readSecondRound(
     }
   }
   return { excluded, revealed };
+}
+
+/**
+ * Whether this party may evaluate without `dealing`'s dealer: it saw the dealer fail itself (a box
+ * that did not open here, or opened to refuted shares), or `proofs[dealer]` holds at least t
+ * distinct receivers' signed reveal requests for the dealer's shares in this session. Under the
+ * honest-majority assumption (at most t - 1 faulty parties) t requests include an honest
+ * receiver's, whose box really failed. Anything less is the coordinator's word, and a coordinator
+ * that could exclude dealers at will would read an honest department's input from the opened
+ * result (exclude all but one; or two rounds on one subject, with and without it).
+ */
+function exclusionJustified(args: {
+  state: AggregationState;
+  roster: Roster;
+  sessionId: string;
+  rosterDigest: string;
+  dealing: ParsedDealing;
+  proofs: unknown;
+}): boolean {
+  const dealer = args.dealing.dealer.id;
+  if (args.state.failedDealers?.has(dealer) === true) return true;
+  const all = args.proofs;
+  const mine = isPlainRecord(all) && Object.hasOwn(all, dealer) ? all[dealer] : undefined;
+  if (!isPlainRecord(mine)) return false;
+  let holding = 0;
+  for (const [receiver, sig] of Object.entries(mine)) {
+    if (receiver === dealer) continue;
+    if (
+      revealRequestHolds({
+        roster: args.roster,
+        session: args.sessionId,
+        dealer,
+        receiver,
+        rosterDigest: args.rosterDigest,
+        payloadDigest: args.dealing.digest,
+        sig,
+      })
+    )
+      holding++;
+  }
+  return holding >= args.state.session.threshold;
+}
+
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The refusal of a second dealing under one session id. */
