@@ -191,7 +191,8 @@ describe('the complaint step: a dealer reveals the shares its receivers could no
     setMisbehaving(STRATEGY, '/v1/agg/deal', darkBoxesFrom(STRATEGY, [MONITORING, PROBLEM_SOLVER]));
     setMisbehaving(AUDIT, '/v1/agg/evaluate', unreachableOnce);
     try {
-      // Without the reveal only strategy and QA could evaluate (2 < t = 3).
+      // Audit, unreachable at first, is asked again; monitoring and problem solver evaluate with
+      // the shares strategy revealed to them.
       const out = await run('reveal-good');
       expect(out.result).toEqual({ approvals: 4n, vetoes: 1n });
       expect(out.reveals).toEqual([
@@ -204,7 +205,7 @@ describe('the complaint step: a dealer reveals the shares its receivers could no
       expect(out.excluded).toBeUndefined();
       expect(out.record.v).toBe(1);
       expect(out.culprits).toEqual([]);
-      expect(out.leftOut.map((l) => l.party)).toEqual([idOf(AUDIT)]);
+      expect(out.leftOut).toEqual([]);
       expect(verifyAggregation(out.record).outputs.map((o) => o.value)).toEqual([4n, 1n]);
       // The two receivers evaluated with the revealed shares, so they can confirm the record.
       expect(out.confirmed).toEqual(expect.arrayContaining([idOf(MONITORING), idOf(PROBLEM_SOLVER)]));
@@ -215,28 +216,28 @@ describe('the complaint step: a dealer reveals the shares its receivers could no
 });
 
 describe('exclusion: a dealer that will not reveal, or reveals refuted shares', () => {
-  it("a dealer that refuses to reveal to fewer than t receivers is not excluded on the coordinator's word", async () => {
+  it('a dealer that refuses to reveal to fewer than t receivers is not excluded: the round opens with its input from the others', async () => {
     reset();
     setMisbehaving(STRATEGY, '/v1/agg/deal', darkBoxesFrom(STRATEGY, [MONITORING, PROBLEM_SOLVER]));
     setMisbehaving(STRATEGY, '/v1/agg/reveal', async () => errorResponse('FORBIDDEN', 403));
     setMisbehaving(AUDIT, '/v1/agg/evaluate', unreachableOnce);
     try {
-      const e = await run('reveal-refused').then(
-        () => expect.unreachable('expected the run to fail'),
-        (x: unknown) => x as ProtocolError,
-      );
-      // Monitoring and problem solver saw its boxes fail; audit's opened, and two signed requests
-      // are fewer than t: audit refuses to evaluate without strategy (a coordinator could otherwise
-      // exclude at will and read the others' inputs), so the round fails as before the reveal step.
-      expect(e.code).toBe('QUORUM_UNREACHABLE');
-      expect(e.details['reveals']).toEqual([
+      // Monitoring and problem solver saw its boxes fail; strategy refuses to reveal, and two
+      // signed requests are fewer than t, so nobody else may leave it out (a coordinator could
+      // otherwise exclude at will and read the others' inputs). Audit, unreachable at first, is
+      // asked again: with strategy and QA it makes t, and the round opens with every input.
+      const out = await run('reveal-refused');
+      expect(out.result).toEqual({ approvals: 4n, vetoes: 1n });
+      expect(out.excluded).toBeUndefined();
+      expect(out.record.v).toBe(1);
+      expect(out.reveals).toEqual([
         {
           dealer: idOf(STRATEGY),
           receivers: [idOf(MONITORING), idOf(PROBLEM_SOLVER)].sort(),
           outcome: 'refused',
         },
       ]);
-      expect(e.details['claimed_parties']).toEqual([idOf(STRATEGY)]);
+      expect(out.leftOut.map((l) => l.party).sort()).toEqual([idOf(MONITORING), idOf(PROBLEM_SOLVER)].sort());
     } finally {
       reset();
     }

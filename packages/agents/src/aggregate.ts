@@ -861,6 +861,18 @@ export async function runAggregationOverHttp(
   evaluated.forEach((r, i) => {
     sortAnswer(roster.parties[i]!, r, expectedDigest);
   });
+  // A party the first call did not reach (a transient failure: it has sent no result shares)
+  // evaluates again with the dealings as they are: with enough of them the round opens with every
+  // dealer in, before any complaint step or exclusion is needed.
+  const unreached = evalFailures
+    .filter((f) => f.signed !== true && TRANSIENT.has(codeOf(f.error)))
+    .map((f) => f.party);
+  if (groups.length < session.threshold && unreached.length > 0) {
+    const answers = await evaluateAgain(unreached, () => ({}));
+    const retried = new Set(unreached);
+    evalFailures = evalFailures.filter((f) => !retried.has(f.party));
+    for (const [p, r] of answers) sortAnswer(p, r, expectedDigest);
+  }
 
   // The complaint step (aggregate-reveal.ts): a dealer that receivers claimed against reveals
   // their shares (fewer than t), or is marked for exclusion.
