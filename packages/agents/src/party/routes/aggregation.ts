@@ -276,6 +276,22 @@ export function inputAad(session: string, caller: string, party: string, rosterD
   return utf8(`aaps-agg-input/v1|${session}|${caller}|${party}|${rosterDigest}`);
 }
 
+/**
+ * What binds one dealer's shares for one receiver to its round: `label` (`aaps-agg-shares/v2` for
+ * the sealed box, `aaps-agg-reveal/v1` for a reveal), then session, dealer, receiver, roster digest
+ * and the dealer's signed payload digest.
+ */
+function receiverAad(
+  label: string,
+  session: string,
+  dealer: string,
+  receiver: string,
+  rosterDigest: string,
+  payloadDigest: Uint8Array,
+): Uint8Array {
+  return utf8(`${label}|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`);
+}
+
 function sharesAad(
   session: string,
   dealer: string,
@@ -283,9 +299,7 @@ function sharesAad(
   rosterDigest: string,
   payloadDigest: Uint8Array,
 ): Uint8Array {
-  return utf8(
-    `aaps-agg-shares/v2|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`,
-  );
+  return receiverAad('aaps-agg-shares/v2', session, dealer, receiver, rosterDigest, payloadDigest);
 }
 
 const BOX_INFO = utf8('AAPS-QUORUM-v1 agg-share-box');
@@ -708,9 +722,7 @@ function revealAad(
   rosterDigest: string,
   payloadDigest: Uint8Array,
 ): Uint8Array {
-  return utf8(
-    `aaps-agg-reveal/v1|${session}|${dealer}|${receiver}|${rosterDigest}|${bytesToHex(payloadDigest)}`,
-  );
+  return receiverAad('aaps-agg-reveal/v1', session, dealer, receiver, rosterDigest, payloadDigest);
 }
 
 /**

@@ -15,19 +15,15 @@ import {
   type MessageType,
   Round1CommitmentBatchCodec,
   signEnvelope,
-  trustedDealer,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PartyClient } from '../../client.js';
+import type { PartyClient } from '../../client.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
 import type { PartyStore } from '../../store/level.js';
-import { createPartyApp, type PartyApp } from '../app.js';
 import {
+  dealtPartyApps,
   evidenceRoundTwo,
   type FiveParties,
-  fiveParties,
-  partyDeps,
-  saveDealtKey,
   strategyDecision,
 } from '../test-helpers/five-parties.js';
 import { verifierRoster } from './sign.js';
@@ -59,29 +55,11 @@ let groupPublicKey: Uint8Array;
 let dir: string;
 const stores: PartyStore[] = [];
 let set: FiveParties;
-let apps: PartyApp[];
 let client: PartyClient;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-ev-signers-'));
-  set = fiveParties();
-  const dealt = trustedDealer(suite, set.roster.threshold);
-  groupPublicKey = dealt.publicPackage.groupPublicKey;
-  apps = [];
-  for (let i = 0; i < 5; i++) {
-    const deps = await partyDeps(set, i, { dir, stores });
-    await saveDealtKey(deps.store, set, dealt, i);
-    apps.push(await createPartyApp(deps));
-  }
-  const byUrl = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));
-  client = new PartyClient({
-    roster: set.roster,
-    caller: { id: 'gateway', key: set.gatewayKey },
-    fetch: (input, init) => {
-      const url = new URL(String(input));
-      return Promise.resolve(byUrl.get(url.origin)!.app.request(url.pathname, init));
-    },
-  });
+  ({ set, client, groupPublicKey } = await dealtPartyApps({ dir, stores }));
 });
 
 afterAll(async () => {

@@ -23,7 +23,6 @@ import {
   Round1CommitmentBatchCodec,
   SignatureShareCodec,
   SigningPackageCodec,
-  trustedDealer,
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
@@ -33,15 +32,11 @@ import type { PartyClient } from '../../client.js';
 import type { AggregationRef } from '../../policy/proposal.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
 import type { PartyStore } from '../../store/level.js';
-import { createPartyApp, type PartyApp } from '../app.js';
 import { POOLED_RISK_CIRCUIT } from '../pooled-risk.js';
 import {
+  dealtPartyApps,
   evidenceRoundTwo,
   type FiveParties,
-  fiveParties,
-  inProcessClient,
-  partyDeps,
-  saveDealtKey,
   strategyDecision,
 } from '../test-helpers/five-parties.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
@@ -53,7 +48,6 @@ const ORIGIN = 'aaps.test/witness';
 let dir: string;
 const stores: PartyStore[] = [];
 let set: FiveParties;
-let apps: PartyApp[];
 let client: PartyClient;
 let sessions = 0;
 
@@ -123,18 +117,14 @@ async function refusal(p: Promise<unknown>): Promise<PolicyRefusal> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-party-sign-'));
-  set = fiveParties();
-  const dealt = trustedDealer(suite, set.roster.threshold);
-  groupPublicKey = dealt.publicPackage.groupPublicKey;
-  apps = [];
-  for (let i = 0; i < 5; i++) {
-    const deps = await partyDeps(set, i, { dir, stores });
+  ({ set, client, groupPublicKey } = await dealtPartyApps({
+    dir,
+    stores,
     // The last party is told its log's origin (as `aaps up` tells every party).
-    if (i === 4) deps.config = { ...deps.config, logOrigin: ORIGIN };
-    await saveDealtKey(deps.store, set, dealt, i);
-    apps.push(await createPartyApp(deps));
-  }
-  client = inProcessClient(set, apps);
+    configure: (i, deps) => {
+      if (i === 4) deps.config = { ...deps.config, logOrigin: ORIGIN };
+    },
+  }));
 });
 
 afterAll(async () => {

@@ -20,6 +20,7 @@ import {
   type SigningPackage,
   SigningPackageCodec,
   signEnvelope,
+  trustedDealer,
 } from '@aaps/mpc-core';
 import { PartyClient } from '../../client.js';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
@@ -29,7 +30,7 @@ import { PARTY_ROLES } from '../../policy/roles.js';
 import type { Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
 import { PartyStore } from '../../store/level.js';
-import type { PartyApp } from '../app.js';
+import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 import { rosterParticipants } from '../key-roster.js';
 
@@ -121,6 +122,33 @@ export async function saveDealtKey(
 }
 
 /** The gateway's client of `set`'s parties, each answered by its app in `apps` (same order), no ports. */
+/**
+ * Five party apps in process holding one trusted dealer's Ed25519 key set, and a client that
+ * reaches them through `app.request` (the sign route tests' set-up). `configure` may change a
+ * party's deps (its config, say) before its app is made.
+ */
+export async function dealtPartyApps(opts: {
+  dir: string;
+  stores: PartyStore[];
+  configure?: (i: number, deps: PartyDeps) => void;
+}): Promise<{ set: FiveParties; apps: PartyApp[]; client: PartyClient; groupPublicKey: Uint8Array }> {
+  const set = fiveParties();
+  const dealt = trustedDealer(getCiphersuite('FROST-ED25519-SHA512-v1'), set.roster.threshold);
+  const apps: PartyApp[] = [];
+  for (let i = 0; i < 5; i++) {
+    const deps = await partyDeps(set, i, opts);
+    opts.configure?.(i, deps);
+    await saveDealtKey(deps.store, set, dealt, i);
+    apps.push(await createPartyApp(deps));
+  }
+  return {
+    set,
+    apps,
+    client: inProcessClient(set, apps),
+    groupPublicKey: dealt.publicPackage.groupPublicKey,
+  };
+}
+
 export function inProcessClient(set: FiveParties, apps: readonly PartyApp[]): PartyClient {
   const byOrigin = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));
   return new PartyClient({
