@@ -39,7 +39,7 @@ import {
   sealShares,
   signDealerPayload,
 } from './party/routes/aggregation.js';
-import { fiveParties, partyDeps, ROLES } from './party/test-helpers/five-parties.js';
+import { fiveParties, partyDeps, ROLES, withDarkBoxes } from './party/test-helpers/five-parties.js';
 import { frostIdentifier, rosterDigest } from './roster.js';
 import type { PartyStore } from './store/level.js';
 
@@ -150,25 +150,7 @@ const run = (sessionId: string, extra: Partial<AggregationRunOptions> = {}) =>
  * passes, and they never open.
  */
 function darkBoxesFrom(dealer: number, receivers: readonly number[]): Answer {
-  return signedRewrite((body, sessionId) => {
-    const payload = (body.dealing as SignedDealing).payload;
-    const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
-    const sealed = (body.sealed as { party: string }[]).map((item) => {
-      const r = roster.parties.findIndex((p) => p.id === item.party);
-      if (!receivers.includes(r)) return item;
-      return sealShares({
-        identity: keys[dealer]!,
-        channels: wrong,
-        session: sessionId,
-        dealer: idOf(dealer),
-        receiver: roster.parties[r]!,
-        rosterDigest: rosterDigest(roster),
-        payload,
-        shares: [],
-      });
-    });
-    return { ...body, sealed };
-  });
+  return signedRewrite((body, sessionId) => withDarkBoxes(set, dealer, receivers, sessionId, body));
 }
 
 async function failureOf(p: Promise<unknown>): Promise<ProtocolError> {

@@ -27,14 +27,12 @@ import { PartyClient } from './client.js';
 import { createPartyApp, type PartyApp } from './party/app.js';
 import type { PartyDeps } from './party/context.js';
 import {
-  ChannelKeys,
   type RevealedShares,
   type SignedDealing,
-  sealShares,
   signRevealedShares,
   signRevealRequest,
 } from './party/routes/aggregation.js';
-import { fiveParties, partyDeps, ROLES } from './party/test-helpers/five-parties.js';
+import { fiveParties, partyDeps, ROLES, withDarkBoxes } from './party/test-helpers/five-parties.js';
 import { rosterDigest } from './roster.js';
 import type { PartyStore } from './store/level.js';
 
@@ -126,24 +124,8 @@ function payloadDigestOf(sessionId: string): Uint8Array {
 /** `dealer`'s `agg.deal` answer with its boxes for `receivers` sealed under another pair's key: they never open. */
 function darkBoxesFrom(dealer: number, receivers: readonly number[]): Answer {
   return signedRewrite((body, sessionId) => {
-    const payload = (body.dealing as SignedDealing).payload;
-    lastDealing.set(sessionId, payload);
-    const wrong = new ChannelKeys(keys[QA]!, idOf(QA));
-    const sealed = (body.sealed as { party: string }[]).map((item) => {
-      const r = roster.parties.findIndex((p) => p.id === item.party);
-      if (!receivers.includes(r)) return item;
-      return sealShares({
-        identity: keys[dealer]!,
-        channels: wrong,
-        session: sessionId,
-        dealer: idOf(dealer),
-        receiver: roster.parties[r]!,
-        rosterDigest: rosterDigest(roster),
-        payload,
-        shares: [],
-      });
-    });
-    return { ...body, sealed };
+    lastDealing.set(sessionId, (body.dealing as SignedDealing).payload);
+    return withDarkBoxes(set, dealer, receivers, sessionId, body);
   });
 }
 

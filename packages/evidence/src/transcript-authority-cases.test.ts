@@ -1,14 +1,3 @@
-/**
- * What a party co-signs into evidence, and what aaps-verify accepts, against the user's permission
- * table (monitoring writes nothing; quality assurance writes verification reports) and DESIGN.md's
- * "transcript: the signed envelopes of the incident, in order": a VerificationReport signed by the
- * monitoring party, quality assurance's report on another incident, a party-signed ProtocolResponse
- * (a protocol message, never a workflow one), an executed change without its VerificationReport,
- * and a predicate claiming a pass over quality assurance's signed veto are each refused on both
- * sides (`transcript.authority` / `transcript.outcome`; the party's `evidence.transcript` /
- * `evidence.outcome`); the honest transcript passes.
- */
-import { generateIdentityKey } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import type { BuildBundleInput } from './bundle/build.js';
 import { buildBundle } from './bundle/build.js';
@@ -18,29 +7,16 @@ import {
   makeApprovedInput,
   makeEd25519Key,
   memberSigned,
+  rosterOf,
   type TestKey,
   type TestRoster,
 } from './test-helpers/fixtures.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const _hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** The roster `aaps up` makes: one party per role, the ids being the roles. */
-function roleRoster(): TestRoster {
-  const ids = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
-  const parties = ids.map((id) => ({ id, key: generateIdentityKey() }));
-  const approvers = [{ id: 'oncall', key: generateIdentityKey() }];
-  const gateway = generateIdentityKey();
-  return {
-    parties,
-    approvers,
-    gateway,
-    roster: {
-      parties: parties.map((p) => ({ id: p.id, identity_key: hex(p.key.publicKey) })),
-      approvers: approvers.map((a) => ({ id: a.id, identity_key: hex(a.key.publicKey) })),
-      gateway_key: hex(gateway.publicKey),
-    },
-  };
-}
+const roleRoster = (): TestRoster =>
+  rosterOf(['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'], 'oncall');
 
 async function judged(group: TestKey, r: TestRoster, input: BuildBundleInput) {
   const bundle = await buildBundle(input, group.sign);

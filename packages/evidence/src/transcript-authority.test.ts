@@ -3,7 +3,7 @@
  * co-signs evidence (`checkEvidenceForSigning`) and `aaps-verify` apply them: each refusal names
  * the same rule on both sides, and every honest way an incident ends still passes both.
  */
-import { generateIdentityKey, type MessageType } from '@aaps/mpc-core';
+import type { MessageType } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import type { BuildBundleInput } from './bundle/build.js';
 import { buildBundle } from './bundle/build.js';
@@ -15,30 +15,22 @@ import {
   makeApprovedInput,
   makeEd25519Key,
   memberSigned,
+  rosterOf,
   type TestKey,
   type TestRoster,
 } from './test-helpers/fixtures.js';
 import { PARTY_ROLE_MESSAGE_TYPES, type PartyRoles } from './transcript-authority.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const _hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** One party per role, with ids that do not name their roles (`p1`..`p5`), and the roles apart. */
 function roster(): TestRoster & { roles: PartyRoles } {
   const roles = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'];
-  const parties = roles.map((_, i) => ({ id: `p${i + 1}`, key: generateIdentityKey() }));
-  const approvers = [{ id: 'oncall', key: generateIdentityKey() }];
-  const gateway = generateIdentityKey();
-  return {
-    parties,
-    approvers,
-    gateway,
-    roster: {
-      parties: parties.map((p) => ({ id: p.id, identity_key: hex(p.key.publicKey) })),
-      approvers: approvers.map((a) => ({ id: a.id, identity_key: hex(a.key.publicKey) })),
-      gateway_key: hex(gateway.publicKey),
-    },
-    roles: Object.fromEntries(parties.map((p, i) => [p.id, roles[i]!])),
-  };
+  const r = rosterOf(
+    roles.map((_, i) => `p${i + 1}`),
+    'oncall',
+  );
+  return { ...r, roles: Object.fromEntries(r.parties.map((p, i) => [p.id, roles[i]!])) };
 }
 
 /** The party's refusal rule (or `ok`) and the verifier's failed check (or `valid`), side by side. */

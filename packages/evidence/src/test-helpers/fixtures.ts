@@ -59,11 +59,13 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 export function makeRoster(n = 5): TestRoster {
   const roles = ['triage', 'rca', 'fix', 'risk', 'verify', 'sre', 'security'];
-  const parties = Array.from({ length: n }, (_, i) => ({
-    id: `${roles[i % roles.length]}-${i + 1}`,
-    key: generateIdentityKey(),
-  }));
-  const approvers = [{ id: 'human:alice', key: generateIdentityKey() }];
+  return rosterOf(Array.from({ length: n }, (_, i) => `${roles[i % roles.length]}-${i + 1}`));
+}
+
+/** A roster of fresh identity keys: parties with these ids, one approver, and the gateway. */
+export function rosterOf(ids: readonly string[], approver = 'human:alice'): TestRoster {
+  const parties = ids.map((id) => ({ id, key: generateIdentityKey() }));
+  const approvers = [{ id: approver, key: generateIdentityKey() }];
   const gateway = generateIdentityKey();
   return {
     parties,

@@ -1,4 +1,5 @@
 /** `POST /v1/incidents`, `GET /v1/incidents`, `GET /v1/incidents/:id`, `GET /v1/incidents/:id/events`. */
+import { ROLE_OUTPUT_TYPES } from '@aaps/agents';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import { streamSSE } from 'hono/streaming';
 import { IncidentSignalEnvelopeSchema, intakeEnvelope } from '../intake/envelope.js';
@@ -77,10 +78,12 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
           `${who.id} is an approver, whose key signs human decisions (ApprovalDecision) only: send the signal unsigned (the gateway signs it as received) or signed by the monitoring party`,
         );
       }
-      // Of the parties, monitoring alone signs incident signals (each role signs its own outputs
-      // into a transcript, and the parties refuse evidence in which one signed another's).
+      // A party signs only its role's outputs into a transcript (the parties refuse evidence in
+      // which one signed another's): of the roles, monitoring's output is the incident signal.
       const party = (await d.coordinator.keys()).parties.find((p) => p.id === who.id);
-      if (party !== undefined && party.role !== 'monitoring') {
+      const emits: readonly string[] =
+        (ROLE_OUTPUT_TYPES as Readonly<Record<string, readonly string[]>>)[party?.role ?? ''] ?? [];
+      if (party !== undefined && !emits.includes(item.envelope.meta.message_type)) {
         throw new AapsError(
           'FORBIDDEN',
           `${who.id} is the ${party.role} party, which does not sign incident signals: send the signal unsigned (the gateway signs it as received) or signed by the monitoring party`,

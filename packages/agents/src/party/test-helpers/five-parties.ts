@@ -33,6 +33,7 @@ import { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 import { rosterParticipants } from '../key-roster.js';
+import { ChannelKeys, type SignedDealing, sealShares } from '../routes/aggregation.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 
@@ -221,4 +222,36 @@ export async function evidenceRoundTwo(
     },
   });
   return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+}
+
+/**
+ * `dealer`'s signed `agg.deal` answer `body` with its boxes for `receivers` (roster indexes)
+ * sealed again under another pair's channel key (quality assurance's, index 3): still signed by the
+ * dealer, so every check the coordinator can make passes, and they never open.
+ */
+export function withDarkBoxes(
+  set: FiveParties,
+  dealer: number,
+  receivers: readonly number[],
+  sessionId: string,
+  body: Record<string, unknown>,
+): Record<string, unknown> {
+  const { roster, keys } = set;
+  const payload = (body.dealing as SignedDealing).payload;
+  const wrong = new ChannelKeys(keys[3]!, roster.parties[3]!.id);
+  const sealed = (body.sealed as { party: string }[]).map((item) => {
+    const r = roster.parties.findIndex((p) => p.id === item.party);
+    if (!receivers.includes(r)) return item;
+    return sealShares({
+      identity: keys[dealer]!,
+      channels: wrong,
+      session: sessionId,
+      dealer: roster.parties[dealer]!.id,
+      receiver: roster.parties[r]!,
+      rosterDigest: rosterDigest(roster),
+      payload,
+      shares: [],
+    });
+  });
+  return { ...body, sealed };
 }
