@@ -9,6 +9,17 @@ import { combineReleased, releaseShare } from './unseal.js';
 const pool = makeParties(5);
 const [requester] = makeParties(1, 'approver');
 
+/** Values a seal accepts: fast-check makes a member named `__proto__` now and then, which sealing
+ * refuses (no signature over it survives storage); canonicalize itself is the filter. */
+const sealable = fc.jsonValue({ maxDepth: 3 }).filter((v) => {
+  try {
+    canonicalize(v);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
 /** k, n and a random order of the n parties. */
 const quorum = fc
   .integer({ min: 2, max: 5 })
@@ -23,7 +34,7 @@ const quorum = fc
 describe('sealing laws', () => {
   it('any k of n releases give back the value; any k-1 give nothing', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), quorum, async (value, [n, k, order]) => {
+      fc.asyncProperty(sealable, quorum, async (value, [n, k, order]) => {
         const parties = pool.slice(0, n);
         const field = await sealValue(value, '/v', { incidentId: 'inc-law', parties, threshold: k });
         const rel = (i: number) => ({
