@@ -24,23 +24,27 @@ import {
   type Threshold,
   validateThreshold,
 } from '../keys.js';
-import { RedactedState, SecretBytes } from '../secret.js';
+import { SecretBytes } from '../secret.js';
 import { rngOrDefault } from '../suite/rng.js';
-import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
+import type { AnyCiphersuite, Ciphersuite, Rng } from '../suite/types.js';
 import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
 import {
   byScalar,
   checkPeerIdentifiers,
   checkReceivedShares,
-  checkSecretFields,
-  checkSuite,
+  checkSameTranscript,
   copyBroadcast,
   type DecodedPeer,
   decodeCommitment,
-  type PolynomialState,
+  keepPolynomial,
+  keepShares,
+  PolynomialSecret,
   participantsInOrder,
-  type SharesState,
+  polynomialOf,
+  type SecretKind,
+  SharesSecret,
   sameBroadcasts,
+  sharesOf,
 } from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -85,70 +89,25 @@ export interface DkgOutput {
   readonly publicPackage: PublicKeyPackage;
 }
 
-type Round1State = PolynomialState<DkgRound1Package>;
-
-const round1States = new WeakMap<DkgRound1Secret, Round1State>();
-const round2States = new WeakMap<DkgRound2Secret, SharesState<DkgRound1Package>>();
-
 /**
  * A party's private round-1 state (its polynomial). Keep it until round 3; it never prints.
  * The coefficients live outside the object's fields, so no encoder or logger can reach them.
  */
-export class DkgRound1Secret extends RedactedState {
-  readonly suite: CiphersuiteId;
-  readonly identifier: Identifier;
-  readonly threshold: Threshold;
-  /** This party's own (public) coefficient commitments. */
-  readonly commitment: readonly Uint8Array[];
-
-  /** @internal built by {@link dkgRound1} only. */
-  constructor(
-    suite: CiphersuiteId,
-    identifier: Identifier,
-    threshold: Threshold,
-    commitment: readonly Uint8Array[],
-  ) {
-    super();
-    checkSecretFields(suite, identifier, threshold, commitment);
-    this.suite = suite;
-    this.identifier = identifier;
-    this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
-    this.commitment = Object.freeze([...commitment]);
-  }
-
-  /** Zero the polynomial; the secret is refused afterwards. */
-  wipe(): void {
-    const st = round1States.get(this);
-    if (!st) return;
-    st.coefficients.fill(0n);
-    st.consumed = true;
-  }
-}
+export class DkgRound1Secret extends PolynomialSecret {}
 
 /** A party's private state between rounds 2 and 3 (its own share and the checked transcript). */
-export class DkgRound2Secret extends RedactedState {
-  readonly suite: CiphersuiteId;
-  readonly identifier: Identifier;
-  readonly threshold: Threshold;
+export class DkgRound2Secret extends SharesSecret {}
 
-  /** @internal built by {@link dkgRound2} only. */
-  constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
-    super();
-    checkSecretFields(suite, identifier, threshold, []);
-    this.suite = suite;
-    this.identifier = identifier;
-    this.threshold = threshold;
-  }
-
-  /** Zero the own share and the round-1 polynomial; the secret is refused afterwards. */
-  wipe(): void {
-    const st = round2States.get(this);
-    if (!st) return;
-    st.ownShare.fill(0n);
-    st.consumed = true;
-    st.round1.wipe();
-  }
-}
+const ROUND1: SecretKind<DkgRound1Secret> = {
+  type: DkgRound1Secret,
+  expected: 'the DkgRound1Secret from dkgRound1',
+  what: 'round-1 secret',
+};
+const ROUND2: SecretKind<DkgRound2Secret> = {
+  type: DkgRound2Secret,
+  expected: 'the DkgRound2Secret from dkgRound2',
+  what: 'round-2 secret',
+};
 
 /** Encode a Schnorr proof (R, mu) as the suite's signatures are (x-only R for BIP-340). */
 function encodeProof<E>(suite: Ciphersuite<E>, R: E, mu: bigint): Uint8Array {
@@ -231,7 +190,7 @@ function round1Typed<E>(suite: Ciphersuite<E>, options: DkgRound1Options): DkgRo
     proofOfKnowledge,
   });
   const secret = new DkgRound1Secret(suite.id, options.identifier, threshold, commitment);
-  round1States.set(secret, {
+  keepPolynomial(secret, {
     suite: anySuite,
     x,
     coefficients,
@@ -260,25 +219,13 @@ export function dkgRound2(
   return round2Typed(suite, secret, round1Packages);
 }
 
-function round1State(suite: AnyCiphersuite, secret: DkgRound1Secret): Round1State {
-  const st = secret instanceof DkgRound1Secret ? round1States.get(secret) : undefined;
-  if (!st)
-    throw new ValidationError('INVALID_ARGUMENT', 'secret: expected the DkgRound1Secret from dkgRound1', [
-      'secret',
-    ]);
-  checkSuite(suite, secret.suite, 'secret');
-  if (st.consumed)
-    throw new ProtocolError('ROUND_ORDER', 'this round-1 secret was already used up by round 3 or wiped');
-  return st;
-}
-
 function round2Typed<E>(
   suite: Ciphersuite<E>,
   secret: DkgRound1Secret,
   round1Packages: readonly DkgRound1Package[],
 ): DkgRound2Output {
   const anySuite = suite as AnyCiphersuite;
-  const st = round1State(anySuite, secret);
+  const st = polynomialOf<DkgRound1Secret, DkgRound1Package>(anySuite, secret, ROUND1);
   const { min, max } = secret.threshold;
   const xs = checkPeerIdentifiers(
     anySuite,
@@ -342,7 +289,7 @@ function round2Typed<E>(
       ? st.commitment
       : decodeCommitment(suite, secret.commitment, min, 'secret.commitment');
   const secret2 = new DkgRound2Secret(suite.id, secret.identifier, secret.threshold);
-  round2States.set(secret2, {
+  keepShares(secret2, {
     suite: anySuite,
     round1: secret,
     x: st.x,
@@ -382,26 +329,16 @@ function round3Typed<E>(
   round2Packages: readonly DkgRound2Package[],
 ): DkgOutput {
   const anySuite = suite as AnyCiphersuite;
-  const st = secret instanceof DkgRound2Secret ? round2States.get(secret) : undefined;
-  if (!st)
-    throw new ValidationError('INVALID_ARGUMENT', 'secret: expected the DkgRound2Secret from dkgRound2', [
-      'secret',
-    ]);
-  checkSuite(anySuite, secret.suite, 'secret');
-  if (st.consumed)
-    throw new ProtocolError('ROUND_ORDER', 'this round-2 secret was already used by round 3 or wiped');
+  const st = sharesOf<DkgRound2Secret, DkgRound1Package>(anySuite, secret, ROUND2);
   const { min, max } = secret.threshold;
-  const xs = checkPeerIdentifiers(
+  checkSameTranscript(
     anySuite,
+    st,
     round1Packages,
     secret.identifier,
     { min: max - 1, max: max - 1 },
-    'round1Packages',
+    'round1Packages differ from the ones round 2 checked',
   );
-  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyBroadcast(item));
-  if (!sameBroadcasts(st.transcript, supplied)) {
-    throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'round1Packages differ from the ones round 2 checked');
-  }
   const { group, field } = suite;
   const checked = checkReceivedShares(
     suite,

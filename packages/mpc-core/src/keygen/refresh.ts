@@ -26,7 +26,7 @@ import {
   type Threshold,
   validateThreshold,
 } from '../keys.js';
-import { RedactedState, SecretBytes } from '../secret.js';
+import { SecretBytes } from '../secret.js';
 import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/types.js';
 import { evaluatePolynomial } from './polynomial.js';
@@ -34,15 +34,20 @@ import {
   byScalar,
   checkPeerIdentifiers,
   checkReceivedShares,
-  checkSecretFields,
+  checkSameTranscript,
   checkSuite,
   copyBroadcast,
   type DecodedPeer,
   decodeCommitment,
-  type PolynomialState,
+  keepPolynomial,
+  keepShares,
+  PolynomialSecret,
   participantsInOrder,
-  type SharesState,
+  polynomialOf,
+  type SecretKind,
+  SharesSecret,
   sameBroadcasts,
+  sharesOf,
 } from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -93,62 +98,22 @@ export interface RefreshRound1Options {
   rng?: Rng;
 }
 
-const r1States = new WeakMap<RefreshRound1Secret, PolynomialState<RefreshRound1Package>>();
-const r2States = new WeakMap<RefreshRound2Secret, SharesState<RefreshRound1Package>>();
-
 /** Private state of distributed refresh round 1 (the zero polynomial). Never prints. */
-export class RefreshRound1Secret extends RedactedState {
-  readonly suite: CiphersuiteId;
-  readonly identifier: Identifier;
-  readonly threshold: Threshold;
-  readonly commitment: readonly Uint8Array[];
-
-  /** @internal built by {@link refreshRound1} only. */
-  constructor(
-    suite: CiphersuiteId,
-    identifier: Identifier,
-    threshold: Threshold,
-    commitment: readonly Uint8Array[],
-  ) {
-    super();
-    checkSecretFields(suite, identifier, threshold, commitment);
-    this.suite = suite;
-    this.identifier = identifier;
-    this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
-    this.commitment = Object.freeze([...commitment]);
-  }
-
-  wipe(): void {
-    const st = r1States.get(this);
-    if (!st) return;
-    st.coefficients.fill(0n);
-    st.consumed = true;
-  }
-}
+export class RefreshRound1Secret extends PolynomialSecret {}
 
 /** Private state between distributed refresh rounds 2 and 3. Never prints. */
-export class RefreshRound2Secret extends RedactedState {
-  readonly suite: CiphersuiteId;
-  readonly identifier: Identifier;
-  readonly threshold: Threshold;
+export class RefreshRound2Secret extends SharesSecret {}
 
-  /** @internal built by {@link refreshRound2} only. */
-  constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
-    super();
-    checkSecretFields(suite, identifier, threshold, []);
-    this.suite = suite;
-    this.identifier = identifier;
-    this.threshold = threshold;
-  }
-
-  wipe(): void {
-    const st = r2States.get(this);
-    if (!st) return;
-    st.ownShare.fill(0n);
-    st.consumed = true;
-    st.round1.wipe();
-  }
-}
+const ROUND1: SecretKind<RefreshRound1Secret> = {
+  type: RefreshRound1Secret,
+  expected: 'the RefreshRound1Secret from refreshRound1',
+  what: 'refresh round-1 secret',
+};
+const ROUND2: SecretKind<RefreshRound2Secret> = {
+  type: RefreshRound2Secret,
+  expected: 'the RefreshRound2Secret from refreshRound2',
+  what: 'refresh round-2 secret',
+};
 
 // ---------------------------------------------------------------------------------------------
 // Shared
@@ -401,7 +366,7 @@ function r1Typed<E>(suite: Ciphersuite<E>, options: RefreshRound1Options) {
     commitment: Object.freeze(commitment),
   });
   const secret = new RefreshRound1Secret(suite.id, options.identifier, threshold, commitment);
-  r1States.set(secret, {
+  keepPolynomial(secret, {
     suite: anySuite,
     x,
     coefficients,
@@ -431,16 +396,7 @@ function r2Typed<E>(
   round1Packages: readonly RefreshRound1Package[],
 ) {
   const anySuite = suite as AnyCiphersuite;
-  const st = secret instanceof RefreshRound1Secret ? r1States.get(secret) : undefined;
-  if (!st)
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      'secret: expected the RefreshRound1Secret from refreshRound1',
-      ['secret'],
-    );
-  checkSuite(anySuite, secret.suite, 'secret');
-  if (st.consumed)
-    throw new ProtocolError('ROUND_ORDER', 'this refresh round-1 secret was already used up or wiped');
+  const st = polynomialOf<RefreshRound1Secret, RefreshRound1Package>(anySuite, secret, ROUND1);
   const { min, max } = secret.threshold;
   const xs = checkPeerIdentifiers(
     anySuite,
@@ -491,7 +447,7 @@ function r2Typed<E>(
   );
   const secret2 = new RefreshRound2Secret(suite.id, secret.identifier, secret.threshold);
   const sameBackend = st.suite.group === (suite.group as unknown);
-  r2States.set(secret2, {
+  keepShares(secret2, {
     suite: anySuite,
     round1: secret,
     x: st.x,
@@ -528,31 +484,16 @@ function r3Typed<E>(
   round2Packages: readonly RefreshRound2Package[],
 ): RefreshShare {
   const anySuite = suite as AnyCiphersuite;
-  const st = secret instanceof RefreshRound2Secret ? r2States.get(secret) : undefined;
-  if (!st)
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      'secret: expected the RefreshRound2Secret from refreshRound2',
-      ['secret'],
-    );
-  checkSuite(anySuite, secret.suite, 'secret');
-  if (st.consumed)
-    throw new ProtocolError('ROUND_ORDER', 'this refresh round-2 secret was already used or wiped');
+  const st = sharesOf<RefreshRound2Secret, RefreshRound1Package>(anySuite, secret, ROUND2);
   const { min, max } = secret.threshold;
-  const xs = checkPeerIdentifiers(
+  checkSameTranscript(
     anySuite,
+    st,
     round1Packages,
     secret.identifier,
     { min: min - 1, max: max - 1 },
-    'round1Packages',
+    'round1Packages differ from the ones refresh round 2 checked',
   );
-  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyBroadcast(item));
-  if (!sameBroadcasts(st.transcript, supplied)) {
-    throw new ProtocolError(
-      'INCONSISTENT_TRANSCRIPT',
-      'round1Packages differ from the ones refresh round 2 checked',
-    );
-  }
   const { group, field } = suite;
   const checked = checkReceivedShares(
     suite,

@@ -10,7 +10,7 @@ import { assertBytes, equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { assertArray, assertString } from '../guards.js';
 import { type Identifier, identifierToScalar, type Threshold, validateThreshold } from '../keys.js';
-import { SecretBytes } from '../secret.js';
+import { RedactedState, SecretBytes } from '../secret.js';
 import { isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 
@@ -57,6 +57,152 @@ export interface SharesState<P extends Round1Broadcast> {
   readonly transcript: readonly P[];
   readonly peers: ReadonlyMap<Identifier, DecodedPeer<unknown>>;
   consumed: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round secrets
+// ---------------------------------------------------------------------------------------------
+
+/** Where each round-1 secret's polynomial lives: outside its fields, so no encoder or logger reaches it. */
+const polynomialStates = new WeakMap<PolynomialSecret, PolynomialState<Round1Broadcast>>();
+/** Where each round-2 secret's own share and checked transcript live. */
+const sharesStates = new WeakMap<SharesSecret, SharesState<Round1Broadcast>>();
+
+/**
+ * A party's private round-1 state (its polynomial), the base of the DKG's and refresh's: keep it
+ * until round 3; it never prints. Each protocol has its own subclass, and its rounds take only that.
+ */
+export abstract class PolynomialSecret extends RedactedState {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly threshold: Threshold;
+  /** This party's own (public) coefficient commitments. */
+  readonly commitment: readonly Uint8Array[];
+
+  /** @internal built by the protocol's round 1 only. */
+  constructor(
+    suite: CiphersuiteId,
+    identifier: Identifier,
+    threshold: Threshold,
+    commitment: readonly Uint8Array[],
+  ) {
+    super();
+    checkSecretFields(suite, identifier, threshold, commitment);
+    this.suite = suite;
+    this.identifier = identifier;
+    this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
+    this.commitment = Object.freeze([...commitment]);
+  }
+
+  /** Zero the polynomial; the secret is refused afterwards. */
+  wipe(): void {
+    const st = polynomialStates.get(this);
+    if (!st) return;
+    st.coefficients.fill(0n);
+    st.consumed = true;
+  }
+}
+
+/** A party's private state between rounds 2 and 3 (its own share and the checked transcript). */
+export abstract class SharesSecret extends RedactedState {
+  readonly suite: CiphersuiteId;
+  readonly identifier: Identifier;
+  readonly threshold: Threshold;
+
+  /** @internal built by the protocol's round 2 only. */
+  constructor(suite: CiphersuiteId, identifier: Identifier, threshold: Threshold) {
+    super();
+    checkSecretFields(suite, identifier, threshold, []);
+    this.suite = suite;
+    this.identifier = identifier;
+    this.threshold = Object.freeze({ min: threshold.min, max: threshold.max });
+  }
+
+  /** Zero the own share and the round-1 polynomial; the secret is refused afterwards. */
+  wipe(): void {
+    const st = sharesStates.get(this);
+    if (!st) return;
+    st.ownShare.fill(0n);
+    st.consumed = true;
+    st.round1.wipe();
+  }
+}
+
+/** Bind a round-1 secret to its polynomial (round 1 only). */
+export function keepPolynomial<P extends Round1Broadcast>(
+  secret: PolynomialSecret,
+  state: PolynomialState<P>,
+): void {
+  polynomialStates.set(secret, state as PolynomialState<Round1Broadcast>);
+}
+
+/** Bind a round-2 secret to its share and transcript (round 2 only). */
+export function keepShares<P extends Round1Broadcast>(secret: SharesSecret, state: SharesState<P>): void {
+  sharesStates.set(secret, state as SharesState<Round1Broadcast>);
+}
+
+/** How a round names the secret it takes, for its errors. */
+export interface SecretKind<S> {
+  /** The subclass the round takes (a refresh secret is no DKG secret, and the other way round). */
+  readonly type: abstract new (
+    ...args: never[]
+  ) => S;
+  /** e.g. `the DkgRound1Secret from dkgRound1`. */
+  readonly expected: string;
+  /** e.g. `round-1 secret`. */
+  readonly what: string;
+}
+
+/**
+ * The live state behind `secret`: `INVALID_ARGUMENT` for anything but a secret of `kind` made by
+ * its round, `CIPHERSUITE_MISMATCH` for another suite's, `ROUND_ORDER` once used up or wiped.
+ */
+function liveState<S extends RedactedState & { suite: CiphersuiteId }, T extends { consumed: boolean }>(
+  suite: AnyCiphersuite,
+  secret: S,
+  kind: SecretKind<S>,
+  states: WeakMap<object, T>,
+): T {
+  const st = secret instanceof kind.type ? states.get(secret) : undefined;
+  if (!st) throw new ValidationError('INVALID_ARGUMENT', `secret: expected ${kind.expected}`, ['secret']);
+  checkSuite(suite, secret.suite, 'secret');
+  if (st.consumed) throw new ProtocolError('ROUND_ORDER', `this ${kind.what} was already used up or wiped`);
+  return st;
+}
+
+/** The polynomial behind a round-1 secret of `kind` (see {@link liveState}). */
+export function polynomialOf<S extends PolynomialSecret, P extends Round1Broadcast>(
+  suite: AnyCiphersuite,
+  secret: S,
+  kind: SecretKind<S>,
+): PolynomialState<P> {
+  return liveState(suite, secret, kind, polynomialStates) as PolynomialState<P>;
+}
+
+/** The share and transcript behind a round-2 secret of `kind` (see {@link liveState}). */
+export function sharesOf<S extends SharesSecret, P extends Round1Broadcast>(
+  suite: AnyCiphersuite,
+  secret: S,
+  kind: SecretKind<S>,
+): SharesState<P> {
+  return liveState(suite, secret, kind, sharesStates) as SharesState<P>;
+}
+
+/**
+ * Round 3's round-1 packages, checked (identifiers, count) and compared with the transcript round
+ * 2 ran on: `INCONSISTENT_TRANSCRIPT` when they differ.
+ */
+export function checkSameTranscript(
+  suite: AnyCiphersuite,
+  st: SharesState<Round1Broadcast>,
+  round1Packages: readonly Round1Broadcast[],
+  self: Identifier,
+  count: { min: number; max: number },
+  message: string,
+): void {
+  const xs = checkPeerIdentifiers(suite, round1Packages, self, count, 'round1Packages');
+  const supplied = byScalar(round1Packages, xs).map(({ item }) => copyBroadcast(item));
+  if (!sameBroadcasts(st.transcript, supplied)) throw new ProtocolError('INCONSISTENT_TRANSCRIPT', message);
 }
 
 const copyBytes = (b: unknown): Uint8Array =>
