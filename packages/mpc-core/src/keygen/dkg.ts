@@ -31,8 +31,7 @@ import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polyno
 import {
   byScalar,
   checkPeerIdentifiers,
-  checkReceivedShares,
-  checkSameTranscript,
+  checkRound3,
   copyBroadcast,
   type DecodedPeer,
   decodeCommitment,
@@ -44,7 +43,6 @@ import {
   type SecretKind,
   SharesSecret,
   sameBroadcasts,
-  sharesOf,
 } from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -329,26 +327,15 @@ function round3Typed<E>(
   round2Packages: readonly DkgRound2Package[],
 ): DkgOutput {
   const anySuite = suite as AnyCiphersuite;
-  const st = sharesOf<DkgRound2Secret, DkgRound1Package>(anySuite, secret, ROUND2);
-  const { min, max } = secret.threshold;
-  checkSameTranscript(
-    anySuite,
-    st,
-    round1Packages,
-    secret.identifier,
-    { min: max - 1, max: max - 1 },
-    'round1Packages differ from the ones round 2 checked',
-  );
   const { group, field } = suite;
-  const checked = checkReceivedShares(
-    suite,
-    st,
-    secret.identifier,
-    Array.isArray(round2Packages)
-      ? round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.signingShare }))
-      : (round2Packages as never),
-    (bytes, field) => decodeCommitment(suite, bytes, min, field),
-  );
+  const checked = checkRound3(suite, secret, ROUND2, round1Packages, round2Packages, ({ min, max }) => ({
+    count: { min: max - 1, max: max - 1 },
+    changed: 'round1Packages differ from the ones round 2 checked',
+    shareOf: (p) => p.signingShare,
+    decode: (bytes, field) => decodeCommitment(suite, bytes, min, field),
+  }));
+  const { st } = checked;
+  const { min, max } = secret.threshold;
   let { total, summed } = checked;
 
   // Every party's verifying share, in identifier order (own one is already known).

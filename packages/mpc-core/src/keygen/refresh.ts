@@ -33,8 +33,7 @@ import { evaluatePolynomial } from './polynomial.js';
 import {
   byScalar,
   checkPeerIdentifiers,
-  checkReceivedShares,
-  checkSameTranscript,
+  checkRound3,
   checkSuite,
   copyBroadcast,
   type DecodedPeer,
@@ -47,7 +46,6 @@ import {
   type SecretKind,
   SharesSecret,
   sameBroadcasts,
-  sharesOf,
 } from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -483,27 +481,15 @@ function r3Typed<E>(
   round1Packages: readonly RefreshRound1Package[],
   round2Packages: readonly RefreshRound2Package[],
 ): RefreshShare {
-  const anySuite = suite as AnyCiphersuite;
-  const st = sharesOf<RefreshRound2Secret, RefreshRound1Package>(anySuite, secret, ROUND2);
-  const { min, max } = secret.threshold;
-  checkSameTranscript(
-    anySuite,
-    st,
-    round1Packages,
-    secret.identifier,
-    { min: min - 1, max: max - 1 },
-    'round1Packages differ from the ones refresh round 2 checked',
-  );
+  const _anySuite = suite as AnyCiphersuite;
   const { group, field } = suite;
-  const checked = checkReceivedShares(
-    suite,
-    st,
-    secret.identifier,
-    Array.isArray(round2Packages)
-      ? round2Packages.map((p) => ({ sender: p?.sender, receiver: p?.receiver, share: p?.zeroShare }))
-      : (round2Packages as never),
-    (bytes, field) => [group.zero, ...decodeCommitment(suite, bytes, min - 1, field)],
-  );
+  const checked = checkRound3(suite, secret, ROUND2, round1Packages, round2Packages, ({ min, max }) => ({
+    count: { min: min - 1, max: max - 1 },
+    changed: 'round1Packages differ from the ones refresh round 2 checked',
+    shareOf: (p) => p.zeroShare,
+    decode: (bytes, field) => [group.zero, ...decodeCommitment(suite, bytes, min - 1, field)],
+  }));
+  const { st } = checked;
   const { summed } = checked;
   let { total } = checked;
   if (summed.slice(1).some((c) => group.isZero(c))) {

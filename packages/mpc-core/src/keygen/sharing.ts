@@ -188,21 +188,58 @@ export function sharesOf<S extends SharesSecret, P extends Round1Broadcast>(
   return liveState(suite, secret, kind, sharesStates) as SharesState<P>;
 }
 
+/** How a protocol's round 3 reads its inputs (see {@link checkRound3}). */
+export interface Round3Reading<E, P extends { sender: Identifier; receiver: Identifier }> {
+  /** How many round-1 packages (one per other participant) it takes. */
+  readonly count: { min: number; max: number };
+  /** The `INCONSISTENT_TRANSCRIPT` message when they are not the ones round 2 checked. */
+  readonly changed: string;
+  /** The private share a round-2 package carries. */
+  readonly shareOf: (p: P) => SecretBytes | undefined;
+  /** Decode a commitment again (all coefficients, the constant term's first); see {@link checkReceivedShares}. */
+  readonly decode: (bytes: readonly Uint8Array[], field: string) => E[];
+}
+
 /**
- * Round 3's round-1 packages, checked (identifiers, count) and compared with the transcript round
- * 2 ran on: `INCONSISTENT_TRANSCRIPT` when they differ.
+ * Round 3's checks, the same for the DKG and refresh: the round-2 secret is live and of `kind`,
+ * the round-1 packages are the ones round 2 checked (identifiers and count too), and the received
+ * shares match their senders' commitments ({@link checkReceivedShares}). `readingFor` says how
+ * to read them under the secret's threshold.
  */
-export function checkSameTranscript(
-  suite: AnyCiphersuite,
-  st: SharesState<Round1Broadcast>,
+export function checkRound3<
+  E,
+  S extends SharesSecret,
+  P extends { sender: Identifier; receiver: Identifier },
+>(
+  suite: Ciphersuite<E>,
+  secret: S,
+  kind: SecretKind<S>,
   round1Packages: readonly Round1Broadcast[],
-  self: Identifier,
-  count: { min: number; max: number },
-  message: string,
-): void {
-  const xs = checkPeerIdentifiers(suite, round1Packages, self, count, 'round1Packages');
+  round2Packages: readonly P[],
+  readingFor: (threshold: Threshold) => Round3Reading<E, P>,
+): { st: SharesState<Round1Broadcast>; total: bigint; summed: E[]; ownVerifying: E } {
+  const anySuite = suite as AnyCiphersuite;
+  const st = sharesOf(anySuite, secret, kind);
+  // Only a live secret of `kind` has a threshold to read by.
+  const reading = readingFor(secret.threshold);
+  const xs = checkPeerIdentifiers(
+    anySuite,
+    round1Packages,
+    secret.identifier,
+    reading.count,
+    'round1Packages',
+  );
   const supplied = byScalar(round1Packages, xs).map(({ item }) => copyBroadcast(item));
-  if (!sameBroadcasts(st.transcript, supplied)) throw new ProtocolError('INCONSISTENT_TRANSCRIPT', message);
+  if (!sameBroadcasts(st.transcript, supplied))
+    throw new ProtocolError('INCONSISTENT_TRANSCRIPT', reading.changed);
+  const shares = Array.isArray(round2Packages)
+    ? round2Packages.map((p) => ({
+        sender: p?.sender,
+        receiver: p?.receiver,
+        share: p && reading.shareOf(p),
+      }))
+    : (round2Packages as never);
+  return { st, ...checkReceivedShares(suite, st, secret.identifier, shares, reading.decode) };
 }
 
 const copyBytes = (b: unknown): Uint8Array =>
