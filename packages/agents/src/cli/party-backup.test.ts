@@ -1,7 +1,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesToHex, getCiphersuite, type KeyPackage, trustedDealer } from '@aaps/mpc-core';
+import {
+  applyRefresh,
+  bytesToHex,
+  getCiphersuite,
+  type KeyPackage,
+  type PublicKeyPackage,
+  refreshDealer,
+  trustedDealer,
+} from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterLayout, layoutCluster } from '../cluster.js';
 import { rosterDigest } from '../roster.js';
@@ -15,7 +23,8 @@ let partyId: string;
 let cfg: string;
 let dataDir: string;
 let original: KeyPackage;
-const dealt = trustedDealer(getCiphersuite('FROST-ED25519-SHA512-v1'), { min: 3, max: 5 });
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+const dealt = trustedDealer(suite, { min: 3, max: 5 });
 
 function capture(): CliIo & { lines: string[]; errors: string[] } {
   const lines: string[] = [];
@@ -35,6 +44,19 @@ async function withStore<T>(f: (s: PartyStore) => Promise<T>): Promise<T> {
     await store.close();
   }
 }
+
+const hold = (keyPackage: KeyPackage, publicPackage: PublicKeyPackage) =>
+  withStore((s) =>
+    s.saveKey({
+      keyPackage,
+      publicPackage,
+      rosterDigest: rosterDigest(layout.roster),
+      createdAt: '2026-11-25T15:00:00.000Z',
+    }),
+  );
+
+const heldVerifyingShare = async () =>
+  bytesToHex((await withStore((s) => s.loadKey()))!.keyPackage.verifyingShare);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-backup-'));
@@ -170,5 +192,55 @@ describe('aaps party backup / restore', () => {
       ),
     ).toBe(1);
     expect(io.errors.length).toBe(1);
+  });
+
+  it('--force puts an older sharing or another group key over a held key only when told what the backup holds', async () => {
+    await hold(original, dealt.publicPackage);
+    const out = join(dir, 'before-refresh');
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
+    const old = readdirSync(out)
+      .sort()
+      .slice(0, 2)
+      .map((f) => join(out, f));
+    // The group refreshes: this party now holds another sharing of the same group key.
+    const zero = refreshDealer(
+      suite,
+      dealt.publicPackage,
+      dealt.keyPackages.map((k) => k.identifier),
+    );
+    const fresh = applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!);
+    await hold(fresh.keyPackage, fresh.publicPackage);
+    const freshHex = bytesToHex(fresh.keyPackage.verifyingShare);
+    const oldHex = bytesToHex(original.verifyingShare);
+
+    const refused = capture();
+    expect(await runPartyRestore(['--config', cfg, '--force', ...old], {}, refused)).toBe(1);
+    expect(refused.errors).toHaveLength(1);
+    expect(refused.errors[0]).toContain(`--expect-verifying-share ${oldHex}`);
+    expect(refused.errors[0]).toMatch(/another sharing of this group key/);
+    expect(await heldVerifyingShare()).toBe(freshHex);
+
+    const meant = capture();
+    expect(
+      await runPartyRestore(
+        ['--config', cfg, '--force', '--expect-verifying-share', oldHex, ...old],
+        {},
+        meant,
+      ),
+    ).toBe(0);
+    expect(await heldVerifyingShare()).toBe(oldHex);
+
+    // A share of another group key held: the backup replaces it only with --expect-group-key.
+    const other = trustedDealer(suite, { min: 3, max: 5 });
+    await hold(other.keyPackages[1]!, other.publicPackage);
+    const foreign = capture();
+    expect(await runPartyRestore(['--config', cfg, '--force', ...old], {}, foreign)).toBe(1);
+    const gk = bytesToHex(dealt.publicPackage.groupPublicKey);
+    expect(foreign.errors[0]).toContain(`--expect-group-key ${gk}`);
+    expect(await heldVerifyingShare()).toBe(bytesToHex(other.keyPackages[1]!.verifyingShare));
+    expect(
+      await runPartyRestore(['--config', cfg, '--force', '--expect-group-key', gk, ...old], {}, capture()),
+    ).toBe(0);
+    expect(await heldVerifyingShare()).toBe(oldHex);
   });
 });

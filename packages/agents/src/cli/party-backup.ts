@@ -6,7 +6,8 @@
  *   aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] FILE...
  *
  * Both open the party's LevelDB, so the party process must be stopped (LevelDB holds a lock).
- * Exit 0 on success; 1 when the operation is refused (party running, no key, a key already there,
+ * Exit 0 on success; 1 when the operation is refused (party running, no key, a key already there
+ * (or, with --force, one of another group key or sharing than the backup's without the --expect flag),
  * a wrong, short or mixed set of files, a share that fails its verifying share); 2 on a usage error
  * or unreadable input. Errors are one line on stderr; no secret is ever printed.
  */
@@ -14,7 +15,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join, resolve } from 'node:path';
 import {
   AapsError,
+  bytesToHex,
+  equalBytes,
   hexToBytes,
+  type KeyPackage,
   KeyPackageCodec,
   SecretBytes,
   ValidationError,
@@ -26,7 +30,7 @@ import { backupFileName, splitBackup } from '../backup/split.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.js';
 import { parseRoster, rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey, readJsonFile } from '../store/files.js';
-import { PartyStore } from '../store/level.js';
+import { PartyStore, type StoredKey } from '../store/level.js';
 
 export interface CliIo {
   out(line: string): void;
@@ -188,6 +192,33 @@ export async function runPartyBackup(argv: readonly string[], env: Env, io: CliI
   }
 }
 
+/**
+ * `--force` replaces a held key the store can open only with a backup of the same sharing, unless
+ * the operator names what the backup holds: a backup of another group key needs
+ * `--expect-group-key` (its key), and one of an older sharing of the same key (from before a
+ * refresh or repair: its share no longer combines with the other parties' current ones) needs
+ * `--expect-verifying-share` (its share). Otherwise it would put an unusable share over a good one
+ * and say nothing.
+ */
+function refuseUnlessMeant(
+  held: StoredKey,
+  backup: KeyPackage,
+  named: { groupKey: boolean; verifyingShare: boolean },
+): void {
+  const short = (b: Uint8Array) => `${bytesToHex(b).slice(0, 16)}…`;
+  if (!equalBytes(held.keyPackage.groupPublicKey, backup.groupPublicKey)) {
+    if (!named.groupKey)
+      throw new Refused(
+        `the backup is of group key ${short(backup.groupPublicKey)}, this party holds group key ${short(held.keyPackage.groupPublicKey)}: pass --expect-group-key ${bytesToHex(backup.groupPublicKey)} to replace it`,
+      );
+    return;
+  }
+  if (!equalBytes(held.keyPackage.verifyingShare, backup.verifyingShare) && !named.verifyingShare)
+    throw new Refused(
+      `the backup is another sharing of this group key (verifying share ${short(backup.verifyingShare)}, held ${short(held.keyPackage.verifyingShare)}: from before a refresh or repair, it will not combine with the other parties' shares): pass --expect-verifying-share ${bytesToHex(backup.verifyingShare)} to restore it anyway, then repair or refresh`,
+    );
+}
+
 /** `aaps party restore --config F [--force] FILE...`. Returns the exit code. */
 export async function runPartyRestore(argv: readonly string[], env: Env, io: CliIo = stdio): Promise<number> {
   const prefix = 'aaps party restore';
@@ -238,13 +269,25 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
     const store = await openStore(config, loadDataKey(config, true), false);
     try {
       let existing = false;
+      let held: StoredKey | undefined;
       try {
-        existing = (await store.loadKey()) !== undefined;
+        held = await store.loadKey();
+        existing = held !== undefined;
       } catch {
         existing = true; // a key is there but does not open under this data key
       }
       if (existing && !flags.has('force'))
         throw new Refused(`party ${config.id} already has a key; pass --force to replace it with the backup`);
+      if (held !== undefined) {
+        try {
+          refuseUnlessMeant(held, restored.keyPackage, {
+            groupKey: groupKey !== undefined,
+            verifyingShare: verifyingShare !== undefined,
+          });
+        } finally {
+          held.keyPackage.signingShare.wipe();
+        }
+      }
       await store.saveKey({
         keyPackage: restored.keyPackage,
         publicPackage: restored.publicPackage,
