@@ -31,7 +31,7 @@ import { type Figure, recordResult } from '../helpers/results.js';
 import { reproduce, SEED, scaled } from '../helpers/settings.js';
 
 const RUNS = scaled(250, 4000);
-const BODYLESS = new Set<RpcKind>(['key.info', 'refresh.round1']);
+const BODYLESS = new Set<RpcKind>(['key.info', 'key.pending', 'refresh.round1']);
 const GITHUB_SECRET = 'fault-fuzz-github-secret';
 
 let dir: string;

@@ -29,6 +29,8 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'sign.round2': '/v1/sign/round2',
   'agent.step': '/v1/agent/step',
   'key.info': '/v1/key/info',
+  'key.pending': '/v1/key/pending',
+  'key.commit': '/v1/key/commit',
   'refresh.round1': '/v1/refresh/round1',
   'refresh.round2': '/v1/refresh/round2',
   'refresh.round3': '/v1/refresh/round3',

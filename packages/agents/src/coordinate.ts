@@ -2,30 +2,56 @@
  * Client-side drivers over {@link PartyClient}: the DKG across every party (relaying signed
  * round-1 packages and sealed round-2 shares it cannot read, each unchanged), and the FROST
  * signing transport a `SigningSession` uses.
+ *
+ * A DKG or refresh changes keys in two phases (`party/key-commit.ts`): round 3 leaves each party
+ * a pending key and its signed statement that it verified it; only once every round 3 passed are
+ * all statements sent to every party in `key.commit`. Before round 3, each sender's round-2 outbox
+ * is checked here (one box per other party, each signed by it for that receiver), so a party that
+ * leaves a box out or mis-signs one is named before anyone verifies anything.
  */
 import {
   type AnyCiphersuite,
+  base64Decode,
   bytesToHex,
   type CommitRequest,
   canonicalize,
   DkgRound1PackageCodec,
+  hexToBytes,
   type Identifier,
+  isAapsError,
   ProtocolError,
   type PublicKeyPackage,
   PublicKeyPackageCodec,
   type Round1Commitment,
   Round1CommitmentBatchCodec,
+  SealedBoxCodec,
   type SignatureShare,
   SignatureShareCodec,
   SigningPackageCodec,
   type SigningTransport,
   type SignRequest,
+  verifyEd25519,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
 import { publicPackageDigestOfJson } from './key-digest.js';
-import type { SealedItem, SignedRound1 } from './party/routes/sealed.js';
+import { type KeyProtocol, unprovenParties } from './party/key-commit.js';
+import {
+  relayAad,
+  relaySigningBytes,
+  round1Digest,
+  type SealedItem,
+  type SignedRound1,
+} from './party/routes/sealed.js';
 import type { ApprovalBacking } from './policy/backing.js';
-import { frostIdentifier, partyByIdentifier, type Roster, rosterDigest } from './roster.js';
+import {
+  frostIdentifier,
+  partyById,
+  partyByIdentifier,
+  type Roster,
+  type RosterParty,
+  rosterDigest,
+} from './roster.js';
+import type { KeyStatement } from './store/level.js';
 
 export type DkgProgress = (line: string) => void;
 
@@ -78,25 +104,22 @@ export async function runDkgOverHttp(
       }),
     ),
   );
+  checkOutboxes(client.roster, suite, 'dkg', session, r1, r2);
   const inbox = relay(
     ids,
     r2.map((r) => r.sealed),
   );
-  say(`dkg ${session}: round 3 (verify shares, derive keys)`);
+  say(`dkg ${session}: round 3 (verify shares, derive keys; each party keeps its key pending)`);
   const r3 = await whenAllSettled(
     ids.map((id) =>
-      client.call<{ group_public_key: string; verifying_share: string; public_package: unknown }>(
-        id,
-        'dkg.round3',
-        session,
-        {
-          round1_packages: round1Packages,
-          sealed: inbox.get(id) ?? [],
-        },
-      ),
+      client.call<Round3Answer & { verifying_share: string }>(id, 'dkg.round3', session, {
+        round1_packages: round1Packages,
+        sealed: inbox.get(id) ?? [],
+      }),
     ),
   );
   samePublicPackage(r3, ids, 'dkg');
+  await commitEverywhere(client, 'dkg', session, r3, say);
   const publicPackage = PublicKeyPackageCodec.fromJSON(r3[0]!.public_package, suite.id).value;
   const verifyingShares: Record<string, string> = {};
   for (const p of roster.parties)
@@ -170,28 +193,217 @@ export async function runRefreshOverHttp(
       }),
     ),
   );
+  checkOutboxes(roster, suite, 'refresh', session, r1, r2);
   const inbox = relay(
     ids,
     r2.map((r) => r.sealed),
   );
-  say(`refresh ${session}: round 3 (verify, apply)`);
-  // Parties apply their new shares as their round 3 runs: wait for every answer before reporting
-  // a failure, so a caller that then asks what each party holds sees where they settled.
+  say(`refresh ${session}: round 3 (verify; each party keeps its new share pending)`);
   const r3 = await whenAllSettled(
     ids.map((id) =>
-      client.call<{ group_public_key: string; public_package: unknown }>(id, 'refresh.round3', session, {
+      client.call<Round3Answer>(id, 'refresh.round3', session, {
         round1_packages: round1Packages,
         sealed: inbox.get(id) ?? [],
       }),
     ),
   );
   samePublicPackage(r3, ids, 'refresh');
+  await commitEverywhere(client, 'refresh', session, r3, say);
   const publicPackage = PublicKeyPackageCodec.fromJSON(r3[0]!.public_package, suite.id).value;
   const verifyingShares: Record<string, string> = {};
   for (const p of roster.parties)
     verifyingShares[p.id] = bytesToHex(publicPackage.verifyingShares[frostIdentifier(roster, p)]!);
   say(`refresh ${session}: done, group key unchanged ${r3[0]!.group_public_key}`);
   return { publicPackage, groupPublicKeyHex: r3[0]!.group_public_key, verifyingShares };
+}
+
+/** What a DKG or refresh round 3 answers: the derived package and the party's signed statement. */
+interface Round3Answer {
+  group_public_key: string;
+  public_package: unknown;
+  package_digest: string;
+  verified: KeyStatement;
+}
+
+/**
+ * Check each sender's round-2 outbox before relaying it: exactly one box for each other roster
+ * party, each signed by the sender over its associated data for that receiver (bound to the
+ * sender's own round-1 package). The outbox is in the sender's signed answer, so a wrong one is
+ * its sender's doing: named here, before any party runs round 3.
+ */
+function checkOutboxes(
+  roster: Roster,
+  suite: AnyCiphersuite,
+  protocol: KeyProtocol,
+  session: string,
+  r1: readonly SignedRound1[],
+  r2: readonly { sealed: SealedItem[] }[],
+): void {
+  const digest = rosterDigest(roster);
+  roster.parties.forEach((sender, i) => {
+    const why = outboxProblem(roster, suite, protocol, session, digest, sender, r1[i]!, r2[i]?.sealed);
+    if (why !== undefined) {
+      throw new ProtocolError('INCONSISTENT_TRANSCRIPT', `${sender.id}'s ${protocol} round-2 answer ${why}`, [
+        frostIdentifier(roster, sender),
+      ]);
+    }
+  });
+}
+
+/** What is wrong with `sender`'s round-2 outbox `items` (see {@link checkOutboxes}), if anything. */
+function outboxProblem(
+  roster: Roster,
+  suite: AnyCiphersuite,
+  protocol: KeyProtocol,
+  session: string,
+  digest: string,
+  sender: RosterParty,
+  round1: SignedRound1,
+  items: unknown,
+): string | undefined {
+  if (!Array.isArray(items)) return 'carries no list of sealed shares';
+  const bound = round1Digest(round1.package);
+  const seen = new Set<string>();
+  for (const item of items as Partial<SealedItem>[]) {
+    const to = partyById(roster, item?.party);
+    if (!to || to.id === sender.id) return `has a box for ${String(item?.party)}, not another roster party`;
+    if (seen.has(to.id)) return `has two boxes for ${to.id}`;
+    seen.add(to.id);
+    let ok = false;
+    try {
+      const box = SealedBoxCodec.fromJSON(item.box, suite.id).value;
+      const aad = relayAad(protocol, session, sender.id, to.id, digest, bound);
+      ok = verifyEd25519(
+        hexToBytes(sender.identity_key),
+        relaySigningBytes(aad, SealedBoxCodec.encode(suite.id, box)),
+        base64Decode(String(item.sig), 'sig'),
+      );
+    } catch {
+      ok = false;
+    }
+    if (!ok) return `has a box for ${to.id} that it did not sign for ${to.id} in this session`;
+  }
+  const missing = roster.parties.filter((p) => p.id !== sender.id && !seen.has(p.id)).map((p) => p.id);
+  return missing.length > 0 ? `has no box for ${missing.join(', ')}` : undefined;
+}
+
+/**
+ * Send every party's round-3 statement to every party (`key.commit`), once every round 3 passed.
+ * A statement that does not verify is its party's doing (its answer was signed): named, and
+ * nothing is committed. A commit that fails at some parties (a crash) is finished later by
+ * {@link finishKeyCommits}: every party verified, so the key is good.
+ */
+async function commitEverywhere(
+  client: PartyClient,
+  protocol: KeyProtocol,
+  session: string,
+  r3: readonly Round3Answer[],
+  say: DkgProgress,
+): Promise<void> {
+  const roster = client.roster;
+  const packageDigest = r3[0]!.package_digest;
+  const statements = r3.map((r) => r.verified);
+  const bad = unprovenParties(roster, rosterDigest(roster), protocol, session, packageDigest, statements);
+  if (bad.length > 0) {
+    throw new ProtocolError(
+      'INCONSISTENT_TRANSCRIPT',
+      `${bad.join(', ')} answered round 3 of ${protocol} ${session} without a valid signed statement for package ${packageDigest}`,
+      bad.map((id) => frostIdentifier(roster, partyById(roster, id)!)),
+    );
+  }
+  say(`${protocol} ${session}: every party verified package ${packageDigest}: committing`);
+  await whenAllSettled(
+    roster.parties.map((p) =>
+      client.call(p.id, 'key.commit', session, { protocol, package_digest: packageDigest, statements }),
+    ),
+  );
+}
+
+/** What `key.pending` answers. */
+interface PendingAnswer {
+  pending: { protocol: KeyProtocol; session: string; package_digest: string; statement: KeyStatement } | null;
+  committed: {
+    protocol: KeyProtocol;
+    session: string;
+    package_digest: string;
+    statements: KeyStatement[];
+  } | null;
+}
+
+/**
+ * Finish commits a crash cut short: a party whose pending key every participant verified (their
+ * statements, gathered from the pending parties' own and from a party that committed it) is
+ * committed. A pending key some participant never verified is left alone: it never takes effect,
+ * and the next ceremony drops it. Unreachable parties are skipped. Returns the parties committed.
+ */
+export async function finishKeyCommits(client: PartyClient, say: DkgProgress = () => {}): Promise<string[]> {
+  const roster = client.roster;
+  const digest = rosterDigest(roster);
+  const answers = await Promise.allSettled(
+    roster.parties.map((p) => client.call<PendingAnswer>(p.id, 'key.pending', 'key-pending', {})),
+  );
+  const groups = new Map<
+    string,
+    {
+      protocol: KeyProtocol;
+      session: string;
+      packageDigest: string;
+      waiting: string[];
+      statements: KeyStatement[];
+    }
+  >();
+  const groupOf = (protocol: KeyProtocol, session: string, packageDigest: string) => {
+    const id = JSON.stringify([protocol, session, packageDigest]);
+    const g = groups.get(id) ?? { protocol, session, packageDigest, waiting: [], statements: [] };
+    groups.set(id, g);
+    return g;
+  };
+  answers.forEach((a, i) => {
+    if (a.status !== 'fulfilled') return;
+    const { pending, committed } = a.value;
+    if (pending) {
+      const g = groupOf(pending.protocol, pending.session, pending.package_digest);
+      g.waiting.push(roster.parties[i]!.id);
+      g.statements.push(pending.statement);
+    }
+    if (committed)
+      groupOf(committed.protocol, committed.session, committed.package_digest).statements.push(
+        ...committed.statements,
+      );
+  });
+  const done: string[] = [];
+  for (const g of groups.values()) {
+    if (g.waiting.length === 0) continue;
+    // One valid statement per party, whichever party reported it.
+    const statements = roster.parties.flatMap((p) => {
+      const valid = g.statements.find(
+        (s) =>
+          s?.party === p.id &&
+          unprovenParties({ ...roster, parties: [p] }, digest, g.protocol, g.session, g.packageDigest, [s])
+            .length === 0,
+      );
+      return valid ? [valid] : [];
+    });
+    if (statements.length !== roster.parties.length) continue;
+    say(
+      `${g.protocol} ${g.session}: every party verified package ${g.packageDigest}; committing at ${g.waiting.join(', ')}`,
+    );
+    for (const id of g.waiting) {
+      try {
+        await client.call(id, 'key.commit', g.session, {
+          protocol: g.protocol,
+          package_digest: g.packageDigest,
+          statements,
+        });
+        done.push(id);
+      } catch (e) {
+        say(
+          `${g.protocol} ${g.session}: committing at ${id} failed (${isAapsError(e) ? `${e.code}: ${e.message}` : String(e)})`,
+        );
+      }
+    }
+  }
+  return done;
 }
 
 /** Rebuild `lost`'s share with the help of `helpers` (between t and n-1 other parties). */

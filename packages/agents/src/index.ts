@@ -50,6 +50,7 @@ export {
 export { PARTY_DEFAULTS, type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
 export {
   type DkgResult,
+  finishKeyCommits,
   httpSigningTransport,
   partyIdsOf,
   runDkgOverHttp,

@@ -20,6 +20,8 @@ export const RPC_KINDS = [
   'sign.round2',
   'agent.step',
   'key.info',
+  'key.pending',
+  'key.commit',
   'refresh.round1',
   'refresh.round2',
   'refresh.round3',

@@ -14,6 +14,7 @@ import {
   type AggregationRef,
   type ApprovalBacking,
   type ApprovalProposal,
+  finishKeyCommits,
   frostIdentifier,
   httpSigningTransport,
   type Logger,
@@ -547,6 +548,9 @@ export async function runDkg(opts: {
     timeoutMs: 60_000,
   });
   const wait = <T>(p: Promise<T>) => untilAborted(p, opts.signal);
+  // A DKG or refresh every party verified but whose commit a crash cut short is finished first; a
+  // pending key some party did not verify is no key (the next DKG drops it).
+  await wait(finishKeyCommits(client, opts.log));
   const found = await wait(survey(client, opts.roster, 'startup'));
   const unreachable = found.unreachable.map((u) => u.id);
   const k = opts.roster.threshold.min;

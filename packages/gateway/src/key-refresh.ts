@@ -1,13 +1,23 @@
 /**
- * Proactive share refresh across the party processes, with the reconciliation it needs because
- * parties apply it one by one: a party the refresh did not reach keeps its old share, which no
- * longer combines with the others'. Before refreshing, every party must answer and any party on
- * another package than the gateway's (a missed refresh, a lost key) is repaired from k holders.
- * After a refresh that failed part-way, the package that k parties hold wins and the reachable
- * others are repaired onto it. The group key never changes. Secrets never pass through here:
- * refresh and repair relay only sealed boxes (`runRefreshOverHttp`, `runRepairOverHttp`).
+ * Proactive share refresh across the party processes. A refresh takes effect in two phases: each
+ * party keeps its refreshed share pending until a commit shows every party verified the refresh
+ * (`party/key-commit.ts` in the agents), so a refresh that fails in round 3 (one party dealing bad
+ * shares to some peers, say) changes nobody's share. A commit can still reach only some parties
+ * (a crash, a party down): such a party is committed later from the others' statements
+ * (`finishKeyCommits`), or, if it lost its pending share, repaired from k holders. Before
+ * refreshing, every party must answer and any party on another package than the gateway's (a
+ * missed commit, a lost key) is brought onto it. The group key never changes. Secrets never pass
+ * through here: refresh and repair relay only sealed boxes (`runRefreshOverHttp`,
+ * `runRepairOverHttp`).
  */
-import { type PartyClient, type Roster, runRefreshOverHttp, runRepairOverHttp } from '@aaps/agents';
+import {
+  finishKeyCommits,
+  frostIdentifier,
+  type PartyClient,
+  type Roster,
+  runRefreshOverHttp,
+  runRepairOverHttp,
+} from '@aaps/agents';
 import {
   AapsError,
   type AnyCiphersuite,
@@ -82,9 +92,36 @@ function describe(s: Survey, old: string): string {
     .join('; ');
 }
 
+/** Every `k`-subset of `items`, in order (lexicographic by position). */
+function* subsets<T>(items: readonly T[], k: number, from = 0): Generator<T[]> {
+  if (k === 0) {
+    yield [];
+    return;
+  }
+  for (let i = from; i <= items.length - k; i++)
+    for (const rest of subsets(items, k - 1, i + 1)) yield [items[i]!, ...rest];
+}
+
+/** The helpers among `helpers` a failed repair points at: the party that answered the error, or one it names. */
+function blamedHelpers(e: unknown, roster: Roster, helpers: readonly string[]): string[] {
+  if (!isAapsError(e)) return [];
+  const details = (e.details ?? {}) as { party?: unknown; claimed_culprits?: unknown };
+  const named = [
+    ...((e as { culprits?: readonly unknown[] }).culprits ?? []),
+    ...(Array.isArray(details.claimed_culprits) ? details.claimed_culprits : []),
+  ];
+  const ids = new Set<string>();
+  if (typeof details.party === 'string') ids.add(details.party);
+  for (const p of roster.parties) if (named.includes(frostIdentifier(roster, p))) ids.add(p.id);
+  return helpers.filter((h) => ids.has(h));
+}
+
 /**
  * Repair each of `stale` onto `pkg`, helped by k of `holders` (each helper checks it holds
- * `pkg`). Every party is tried; returns those repaired and those whose repair failed, with why.
+ * `pkg`). A repair that fails because of a helper (it answered the error, or was named) is tried
+ * again with another k of the holders, without that helper, until no set is left: one holder
+ * that will not help cannot keep a party from its share while k others can. Every party is
+ * tried; returns those repaired and those whose repair failed, with why.
  */
 export async function repairOnto(
   client: PartyClient,
@@ -94,23 +131,49 @@ export async function repairOnto(
   stale: readonly string[],
   say: (line: string) => void,
 ): Promise<{ repaired: string[]; failed: { id: string; why: string }[] }> {
-  const helpers = holders.slice(0, roster.threshold.min);
+  const k = roster.threshold.min;
   const out: { repaired: string[]; failed: { id: string; why: string }[] } = { repaired: [], failed: [] };
+  // Helpers that failed a repair are not asked again in this call.
+  const shunned = new Set<string>();
   for (const lost of stale) {
-    try {
-      await runRepairOverHttp(client, {
-        sessionId: `repair-${lost}-${Date.now().toString(36)}`,
-        lost,
-        helpers,
-        publicPackage: pkg,
-        progress: say,
-      });
-      out.repaired.push(lost);
-    } catch (e) {
-      out.failed.push({ id: lost, why: whyOf(e) });
+    let why = `fewer than ${k} holders to help (${holders.join(', ') || 'none'})`;
+    let done = false;
+    for (const helpers of subsets(holders, k)) {
+      if (helpers.some((h) => shunned.has(h))) continue;
+      try {
+        await runRepairOverHttp(client, {
+          sessionId: `repair-${lost}-${Date.now().toString(36)}-${helpers.join('.')}`,
+          lost,
+          helpers,
+          publicPackage: pkg,
+          progress: say,
+        });
+        done = true;
+        break;
+      } catch (e) {
+        why = whyOf(e);
+        const blamed = blamedHelpers(e, roster, helpers);
+        // Not a helper's doing (the lost party refused, say): another helper set changes nothing.
+        if (blamed.length === 0) break;
+        for (const h of blamed) shunned.add(h);
+        say(`repair of ${lost}: ${blamed.join(', ')} did not help (${why}); trying other helpers`);
+      }
     }
+    if (done) out.repaired.push(lost);
+    else out.failed.push({ id: lost, why });
   }
   return out;
+}
+
+/** The parties a failure names (its culprits, or those a party claimed), to carry on. */
+function culpritDetails(cause: unknown): Record<string, unknown> | undefined {
+  if (!isAapsError(cause)) return undefined;
+  const culprits = (cause as { culprits?: readonly string[] }).culprits;
+  const claimed = (cause.details as { claimed_culprits?: unknown } | undefined)?.claimed_culprits;
+  const out: Record<string, unknown> = {};
+  if (culprits !== undefined && culprits.length > 0) out.culprits = [...culprits];
+  if (claimed !== undefined) out.claimed_culprits = claimed;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 const listFailed = (failed: readonly { id: string; why: string }[]) =>
@@ -156,12 +219,13 @@ export async function refreshAcrossParties(opts: {
     );
   };
   /** The package the most parties hold, if k do: the gateway's own when it ties. */
-  /** The package the most parties hold, if k do: the gateway's own when it ties. */
   const groupPackage = (s: Survey): string | undefined => {
     const t = mostHeld(s, currentText);
     return t !== undefined && holdersOf(s, t).length >= k ? t : undefined;
   };
 
+  // A commit a crash cut short (every party verified its pending share) is finished first.
+  await finishKeyCommits(client, say);
   const before = await survey(client, roster, `refresh-check-${stamp}`);
   if (before.unreachable.length > 0) {
     throw new AapsError(
@@ -214,12 +278,15 @@ export async function refreshAcrossParties(opts: {
   return { publicPackage: PublicKeyPackageCodec.toJSON(suite.id, result.publicPackage), repaired };
 
   /**
-   * After a failed refresh (every round-3 call has settled): settle every reachable party on the
-   * package k of them hold — the refreshed one when k applied it, else the one before.
+   * After a failed refresh (every call has settled): settle every reachable party on the package
+   * k of them hold: the refreshed one when k committed it (a commit that failed at the others),
+   * else the one before (a round 3 that failed anywhere: nobody committed).
    */
   async function reconcile(cause: unknown, base: string, baseJson: unknown): Promise<RefreshOutcome> {
     const failure = whyOf(cause);
     say(`refresh: failed (${failure}); checking what each party holds`);
+    // Every party verified but a commit failed somewhere: finish it where it can be.
+    await finishKeyCommits(client, say);
     const after = await survey(client, roster, `refresh-reconcile-${stamp}`);
     const fresh = [...new Set(after.held.values())].find(
       (t) => t !== base && holdersOf(after, t).length >= k && sameGroup(after.packages.get(t)),
@@ -251,8 +318,9 @@ export async function refreshAcrossParties(opts: {
     if (winner === base) {
       const failed = new AapsError(
         isAapsError(cause) ? cause.code : 'UNAVAILABLE',
-        `the refresh failed before ${k} parties applied it (${failure}); the shares are unchanged${still}`,
-        { cause },
+        `the refresh failed before ${k} parties committed it (${failure}); the shares are unchanged${still}`,
+        // Who failed it, as the party that refused said (a claim) or the coordinator found.
+        { cause, details: culpritDetails(cause) },
       );
       return { publicPackage: winnerJson, repaired, failed };
     }

@@ -33,6 +33,7 @@ import {
   type PartyState,
 } from './context.js';
 import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js';
+import { createKeyCommitHandlers } from './key-commit.js';
 import { PooledRiskLedger } from './pooled-risk.js';
 import {
   aggregationBodyAllowance,
@@ -79,13 +80,15 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const metrics = createPartyMetrics();
   const state: PartyState = {
     key: await deps.store.loadKey(),
+    pending: await deps.store.loadPendingKey(),
     dkg: new Map(),
     inflight: 0,
     shuttingDown: false,
   };
   const me = { id: deps.self.id, key: deps.identity };
   const now = deps.now ?? (() => new Date());
-  const dkg = createDkgHandlers(deps, state);
+  const commits = createKeyCommitHandlers(deps, state);
+  const dkg = createDkgHandlers(deps, state, commits);
   // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts (kept
   // in its store, so a restart between pooling and signing loses none).
   const pooled = await PooledRiskLedger.open(deps.store, {
@@ -99,7 +102,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const verifyAggregationRef = pooled.verifyRef.bind(pooled);
   const sign = createSignHandlers(deps, state, verifyAggregationRef);
   const step = createStepHandler(deps, verifyAggregationRef);
-  const keys = createKeyHandlers(deps, state);
+  const keys = createKeyHandlers(deps, state, commits);
   const unseal = createUnsealHandler({
     ...deps,
     requestRecord: createRequestRecordChecker({
@@ -230,8 +233,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   route('/v1/dkg/round2', 'dkg.round2', (s, b) => dkg.round2(s, b));
   route('/v1/dkg/round3', 'dkg.round3', async (s, b) => {
     const out = await dkg.round3(s, b);
-    metrics.sessions.inc({ kind: 'dkg' });
-    deps.logger.info('dkg.completed', { session: s, group_public_key: out.group_public_key });
+    deps.logger.info('dkg.verified', { session: s, group_public_key: out.group_public_key });
     return out;
   });
   route('/v1/sign/commit', 'sign.commit', (s, b) => sign.commit(s, b));
@@ -246,10 +248,17 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   route('/v1/refresh/round2', 'refresh.round2', (s, b) => keys.refreshRound2(s, b));
   route('/v1/refresh/round3', 'refresh.round3', async (s, b) => {
     const out = await keys.refreshRound3(s, b);
-    metrics.sessions.inc({ kind: 'refresh' });
-    deps.logger.info('refresh.completed', { session: s, group_public_key: out.group_public_key });
+    deps.logger.info('refresh.verified', { session: s, group_public_key: out.group_public_key });
     return out;
   });
+  route('/v1/key/commit', 'key.commit', async (s, b) => {
+    const out = await commits.commit(s, b);
+    const kind = String(b.protocol);
+    metrics.sessions.inc({ kind });
+    deps.logger.info(`${kind}.completed`, { session: s, group_public_key: out.group_public_key });
+    return out;
+  });
+  route('/v1/key/pending', 'key.pending', () => commits.pendingInfo());
   route('/v1/repair/step1', 'repair.step1', (s, b) => keys.repairStep1(s, b));
   route('/v1/repair/step2', 'repair.step2', (s, b) => keys.repairStep2(s, b));
   route('/v1/repair/step3', 'repair.step3', async (s, b) => {

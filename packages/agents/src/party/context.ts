@@ -6,7 +6,7 @@ import { Registry } from '../metrics.js';
 import type { Policy } from '../policy/schema.js';
 import type { Roster, RosterParty } from '../roster.js';
 import type { RpcRequestPayload } from '../rpc.js';
-import type { PartyStore, StoredKey } from '../store/level.js';
+import type { PartyStore, PendingKey, StoredKey } from '../store/level.js';
 
 export interface PartyDeps {
   config: PartyConfig;
@@ -49,6 +49,11 @@ export function createPartyMetrics(): PartyMetrics {
 /** Mutable party state shared by the routes. */
 export interface PartyState {
   key: StoredKey | undefined;
+  /**
+   * A key (a DKG's, or a refreshed share) this party verified in round 3 and stored, never used
+   * until a commit shows every participant verified it too (`key-commit.ts`).
+   */
+  pending: PendingKey | undefined;
   dkg: Map<string, DkgSession>;
   /** Sessions in flight, so shutdown can wait for them. */
   inflight: number;

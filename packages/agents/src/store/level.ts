@@ -6,7 +6,8 @@
  * that opens the database.
  *
  * Keys: `key/current` (CBOR: the sealed key package, the public package, the roster digest, when,
- * and which party holds which participant); `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
+ * and which party holds which participant); `key/pending` (a verified key not yet committed: the
+ * same record and what it is, JSON); `key/commit` (the proof the current key was committed with, JSON); `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
  * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
  * consumed or expired); `seen/<request id>` (the time it is kept until); `witness/<origin>` (the last checkpoint signed for
  * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
@@ -64,6 +65,40 @@ export interface StoredKey {
    * with, which then records it.
    */
   participants?: ReadonlyMap<string, Identifier>;
+}
+
+/**
+ * What a pending key is (see `party/key-commit.ts`): the ceremony and session that made it, the
+ * digest of its public package, the digest of the key it replaces (none: it replaces no key), and
+ * this party's own signed statement that it verified it.
+ */
+export interface PendingKeyMeta {
+  protocol: 'dkg' | 'refresh';
+  session: string;
+  packageDigest: string;
+  replaces: string | null;
+  /** A DKG asked to replace a key this party held (`assertMayTakeKey`). */
+  replace: boolean;
+  statement: KeyStatement;
+}
+
+export interface PendingKey {
+  key: StoredKey;
+  meta: PendingKeyMeta;
+}
+
+/** One party's signature (base64) over its "I verified round 3" statement (`party/key-commit.ts`). */
+export interface KeyStatement {
+  party: string;
+  sig: string;
+}
+
+/** Every participant's statement for one package: what a commit carries and what it leaves stored. */
+export interface KeyCommitProof {
+  protocol: 'dkg' | 'refresh';
+  session: string;
+  packageDigest: string;
+  statements: KeyStatement[];
 }
 
 /** A stored key's participants as its record holds them: `[party id, identifier]` pairs. */
@@ -160,13 +195,64 @@ export class PartyStore implements NonceStore {
   // ---- key package ----
 
   async saveKey(k: StoredKey): Promise<void> {
+    await this.#db.put('key/current', this.#keyRecord(k, 'current'), { sync: true });
+  }
+
+  async loadKey(): Promise<StoredKey | undefined> {
+    const raw = await this.#get('key/current');
+    return raw && this.#readKeyRecord(raw, 'current');
+  }
+
+  /**
+   * A key (a DKG's, or a refreshed share) this party verified but that is not in use: it becomes
+   * the current key only with {@link commitPendingKey}. One at a time: a new one replaces it.
+   */
+  async savePendingKey(p: PendingKey): Promise<void> {
+    const record = encodeCbor({ key: this.#keyRecord(p.key, 'pending'), meta: JSON.stringify(p.meta) });
+    await this.#db.put('key/pending', record, { sync: true });
+  }
+
+  async loadPendingKey(): Promise<PendingKey | undefined> {
+    const raw = await this.#get('key/pending');
+    if (!raw) return undefined;
+    const r = decodeCbor(raw) as { key: Bytes; meta: string };
+    return { key: this.#readKeyRecord(r.key, 'pending'), meta: JSON.parse(r.meta) as PendingKeyMeta };
+  }
+
+  async dropPendingKey(): Promise<void> {
+    await this.#db.del('key/pending', { sync: true });
+  }
+
+  /**
+   * Make the pending key current, in one synced write: the key, the proof that every participant
+   * verified it (kept so a peer left pending by a crash can be committed from it), and the pending
+   * record's removal.
+   */
+  async commitPendingKey(key: StoredKey, proof: KeyCommitProof): Promise<void> {
+    await this.#db.batch(
+      [
+        { type: 'put', key: 'key/current', value: this.#keyRecord(key, 'current') },
+        { type: 'put', key: 'key/commit', value: utf8(JSON.stringify(proof)) },
+        { type: 'del', key: 'key/pending' },
+      ],
+      { sync: true },
+    );
+  }
+
+  /** The proof of the last commit ({@link commitPendingKey}), if any. */
+  async loadCommitProof(): Promise<KeyCommitProof | undefined> {
+    const raw = await this.#get('key/commit');
+    return raw && (JSON.parse(text(raw)) as KeyCommitProof);
+  }
+
+  #keyRecord(k: StoredKey, slot: 'current' | 'pending'): Bytes {
     const suite = k.keyPackage.suite;
     const sealed = encryptAtRest(
       this.#kek,
       KeyPackageCodec.encode(suite, k.keyPackage),
-      this.#aad('key', 'current'),
+      this.#aad('key', slot),
     );
-    const record = encodeCbor({
+    return encodeCbor({
       sealedKeyPackage: sealed,
       publicPackage: PublicKeyPackageCodec.encode(suite, k.publicPackage),
       rosterDigest: k.rosterDigest,
@@ -174,12 +260,9 @@ export class PartyStore implements NonceStore {
       // Optional, so a record written before it was kept still reads.
       ...(k.participants ? { participants: encodeParticipants(k.participants) } : {}),
     });
-    await this.#db.put('key/current', record, { sync: true });
   }
 
-  async loadKey(): Promise<StoredKey | undefined> {
-    const raw = await this.#get('key/current');
-    if (!raw) return undefined;
+  #readKeyRecord(raw: Bytes, slot: 'current' | 'pending'): StoredKey {
     const r = decodeCbor(raw) as {
       sealedKeyPackage: Bytes;
       publicPackage: Bytes;
@@ -188,7 +271,7 @@ export class PartyStore implements NonceStore {
       participants?: unknown;
     };
     const kp = KeyPackageCodec.decode(
-      decryptAtRest(this.#kek, r.sealedKeyPackage, this.#aad('key', 'current')),
+      decryptAtRest(this.#kek, r.sealedKeyPackage, this.#aad('key', slot)),
     ).value;
     const pub = PublicKeyPackageCodec.decode(r.publicPackage).value;
     return {

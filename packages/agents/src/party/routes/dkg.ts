@@ -3,7 +3,8 @@
  * signed by its identity key (so a share that fails against a commitment is provably its
  * sender's fault), round-2 shares sealed to their receiver's X25519 key (derived from its roster
  * identity key), bound to the session, sender, receiver and roster digest, so the relay never
- * sees them.
+ * sees them. Round 3 verifies and stores the key as pending; it takes effect only with a commit
+ * that shows every participant verified it (`key-commit.ts`).
  */
 import {
   AapsError,
@@ -20,7 +21,8 @@ import {
 } from '@aaps/mpc-core';
 import { frostIdentifier, partyByIdentifier } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
-import { installKey } from '../install-key.js';
+import { withKeyLock } from '../install-key.js';
+import type { KeyCommitHandlers } from '../key-commit.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
@@ -28,7 +30,7 @@ import { openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './se
 
 const DKG_TTL_MS = 10 * 60 * 1000;
 
-export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
+export function createDkgHandlers(deps: PartyDeps, state: PartyState, commits: KeyCommitHandlers) {
   const { suite, roster, self } = deps;
   const myId = frostIdentifier(roster, self);
   const everyPeer = everyRosterPeer(roster, myId, 'a DKG');
@@ -48,7 +50,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
   };
 
   return {
-    round1(session: string, body: Record<string, unknown>) {
+    async round1(session: string, body: Record<string, unknown>) {
       const replace = body.replace === true;
       assertMayTakeKey(deps.config, state.key !== undefined, replace, 'run a new DKG');
       const t = body.threshold as { min?: unknown; max?: unknown } | undefined;
@@ -62,6 +64,8 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
           'body.roster_digest',
         ]);
       }
+      // A new DKG supersedes a key a failed one left pending (it never took effect).
+      await withKeyLock(state, () => commits.dropOther(session));
       const out = dkgRound1(suite, { identifier: myId, threshold: roster.threshold, rng: deps.rng });
       const signed = signRound1(deps, 'dkg', session, DkgRound1PackageCodec, out.package);
       state.dkg.set(session, {
@@ -97,46 +101,62 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState) {
       return { sealed };
     },
 
-    async round3(session: string, body: Record<string, unknown>) {
-      const s = sessionOf(session);
-      if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
-      // Again now: another session may have given this party a key since round 1 of this one.
-      assertMayTakeKey(deps.config, state.key !== undefined, s.replace, 'run a new DKG');
-      const round1 = peerPackages(session, body.round1_packages);
-      const round2: DkgRound2Package[] = openAll(
-        deps,
-        'dkg',
-        session,
-        body.sealed,
-        DkgRound2PackageCodec,
-        'body.sealed',
-        round1.digestOf,
-      ).map(({ sender, value }) => {
-        if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
-          throw new ProtocolError(
-            'INVALID_SECRET_SHARE',
-            `round-2 package from ${sender.id} is mislabelled`,
-            [frostIdentifier(roster, sender)],
+    /**
+     * Verify the shares and store the key as pending (never used until committed), answering
+     * with this party's signed statement that it verified it. Inside the key lock: a second
+     * round 3 that arrives together sees the first one's pending key.
+     */
+    round3(session: string, body: Record<string, unknown>) {
+      return withKeyLock(state, async () => {
+        const s = sessionOf(session);
+        if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
+        // Again now: another session may have given this party a key since round 1 of this one.
+        assertMayTakeKey(deps.config, state.key !== undefined, s.replace, 'run a new DKG');
+        const other = state.pending;
+        if (other !== undefined && other.meta.session !== session) {
+          throw new AapsError(
+            'CONFLICT',
+            `a key of another ceremony (${other.meta.protocol} ${other.meta.session}) is pending here: one key change at a time`,
           );
         }
-        return value;
+        const round1 = peerPackages(session, body.round1_packages);
+        const round2: DkgRound2Package[] = openAll(
+          deps,
+          'dkg',
+          session,
+          body.sealed,
+          DkgRound2PackageCodec,
+          'body.sealed',
+          round1.digestOf,
+        ).map(({ sender, value }) => {
+          if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
+            throw new ProtocolError(
+              'INVALID_SECRET_SHARE',
+              `round-2 package from ${sender.id} is mislabelled`,
+              [frostIdentifier(roster, sender)],
+            );
+          }
+          return value;
+        });
+        const out = dkgRound3(suite, s.round2, round1.packages, round2);
+        state.dkg.delete(session);
+        const key = {
+          keyPackage: out.keyPackage,
+          publicPackage: out.publicPackage,
+          rosterDigest: deps.rosterDigest,
+          createdAt: (deps.now?.() ?? new Date()).toISOString(),
+          participants: rosterParticipants(roster),
+        };
+        // A key that failed to save is not claimed (a DKG can run again).
+        const staged = await commits.stage('dkg', session, key, s.replace);
+        return {
+          group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
+          verifying_share: bytesToHex(out.keyPackage.verifyingShare),
+          public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
+          package_digest: staged.packageDigest,
+          verified: staged.statement,
+        };
       });
-      const out = dkgRound3(suite, s.round2, round1.packages, round2);
-      state.dkg.delete(session);
-      const key = {
-        keyPackage: out.keyPackage,
-        publicPackage: out.publicPackage,
-        rosterDigest: deps.rosterDigest,
-        createdAt: (deps.now?.() ?? new Date()).toISOString(),
-        participants: rosterParticipants(roster),
-      };
-      // A key that failed to save is not claimed (a DKG can run again).
-      await installKey(deps, state, key, { event: 'dkg.completed', session, at: key.createdAt });
-      return {
-        group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
-        verifying_share: bytesToHex(out.keyPackage.verifyingShare),
-        public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
-      };
     },
   };
 }

@@ -1,10 +1,10 @@
 /**
- * A new key (refresh round 3, DKG round 3; repair step 3 takes the same path as refresh) is on
- * disk before the party uses it. When the save fails (disk full, I/O error) the party answers
- * INTERNAL and keeps the key it would hold after a restart: it neither serves (`key.info`) nor
- * signs with a share it never stored, so a coordinator that settles a failed refresh by asking
- * each party what it holds (docs/api.md) sees this party as not refreshed and repairs it, instead
- * of the party going back to the old share at its next restart.
+ * A new key (stored pending by refresh or DKG round 3, made current by `key.commit`; repair step
+ * 3 saves the same way) is on disk before the party uses it. When a save fails (disk full, I/O
+ * error) the party answers INTERNAL and keeps the key it would hold after a restart: it neither
+ * serves (`key.info`) nor signs with a share it never stored, so a coordinator that settles a
+ * failed refresh by asking each party what it holds (docs/api.md) sees this party as not
+ * refreshed and repairs it, instead of the party going back to the old share at its next restart.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,11 @@ afterAll(async () => {
  * Five parties in process (with a dealt key when `dealt`); party 0's disk is full: its `saveKey`
  * fails as LevelDB's does. Returns its real store, its app and the gateway's client.
  */
-async function partyZeroDiskFull(set: FiveParties, dealt?: ReturnType<typeof trustedDealer>) {
+async function partyZeroDiskFull(
+  set: FiveParties,
+  dealt?: ReturnType<typeof trustedDealer>,
+  failing: readonly string[] = ['saveKey', 'savePendingKey', 'commitPendingKey'],
+) {
   const full = Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
   const apps: PartyApp[] = [];
   let store0!: PartyStore;
@@ -48,7 +52,7 @@ async function partyZeroDiskFull(set: FiveParties, dealt?: ReturnType<typeof tru
     store0 = deps.store;
     const store = new Proxy(deps.store, {
       get(target, prop) {
-        if (prop === 'saveKey') return async () => Promise.reject(full);
+        if (typeof prop === 'string' && failing.includes(prop)) return async () => Promise.reject(full);
         const value = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },
@@ -83,5 +87,19 @@ describe('a new key a party fails to store', () => {
     expect(await store0.loadKey()).toBeUndefined();
     const health = (await (await app0.app.request('/healthz')).json()) as { has_key: boolean };
     expect(health.has_key).toBe(false);
+  });
+
+  it('refresh commit: a party whose commit fails stays on its stored share; the others committed', async () => {
+    const set = fiveParties();
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    const { store0, client } = await partyZeroDiskFull(set, dealt, ['commitPendingKey']);
+    expect(await codeOf(runRefreshOverHttp(client, suite, { sessionId: 'rf-commit-full' }))).toBe('INTERNAL');
+    const p0 = set.roster.parties[0]!.id;
+    const served = await client.call<{ verifying_share: string }>(p0, 'key.info', 'after', {});
+    expect(served.verifying_share).toBe(bytesToHex((await store0.loadKey())!.keyPackage.verifyingShare));
+    expect(served.verifying_share).toBe(bytesToHex(dealt.keyPackages[0]!.verifyingShare));
+    const p1 = set.roster.parties[1]!.id;
+    const other = await client.call<{ verifying_share: string }>(p1, 'key.info', 'after', {});
+    expect(other.verifying_share).not.toBe(bytesToHex(dealt.keyPackages[1]!.verifyingShare));
   });
 });

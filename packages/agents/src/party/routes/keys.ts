@@ -2,7 +2,8 @@
  * Key maintenance across party processes: proactive refresh (every party deals a sharing of
  * zero; group key unchanged, old shares useless with new ones) and repair (t helpers rebuild a
  * party's lost share without anyone learning it). Secrets travel sealed point to point; the
- * coordinator relays what it cannot read.
+ * coordinator relays what it cannot read. A refreshed share is stored as pending by round 3 and
+ * takes effect only with a commit showing every party verified the refresh (`key-commit.ts`).
  */
 import {
   AapsError,
@@ -30,7 +31,8 @@ import {
 import { publicPackageDigest } from '../../key-digest.js';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
-import { installKey } from '../install-key.js';
+import { installKey, withKeyLock } from '../install-key.js';
+import type { KeyCommitHandlers } from '../key-commit.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
@@ -54,7 +56,7 @@ interface RepairSession {
   own: RepairDelta;
 }
 
-export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
+export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: KeyCommitHandlers) {
   const { suite, roster, self } = deps;
   const myId = frostIdentifier(roster, self);
   const refreshes = new Map<string, RefreshSession>();
@@ -112,8 +114,10 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
     verifiedRound1(deps, 'refresh', sessionId, list, RefreshRound1PackageCodec, everyPeer);
 
   return {
-    refreshRound1(sessionId: string) {
+    async refreshRound1(sessionId: string) {
       const key = requireKey();
+      // A new refresh supersedes a share a failed one left pending (it never took effect).
+      await withKeyLock(state, () => commits.dropOther(sessionId));
       const out = refreshRound1(suite, {
         identifier: myId,
         threshold: key.keyPackage.threshold,
@@ -160,35 +164,55 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       return { sealed };
     },
 
-    async refreshRound3(sessionId: string, body: Record<string, unknown>) {
-      const s = session(sessionId);
-      if (!s.round2) throw new ProtocolError('ROUND_ORDER', 'refresh round 3 before round 2');
-      const key = requireKey();
-      const round1 = peerPackages(sessionId, body.round1_packages);
-      const received = openAll(
-        deps,
-        'refresh',
-        sessionId,
-        body.sealed,
-        RefreshRound2PackageCodec,
-        'body.sealed',
-        round1.digestOf,
-      ).map((r) => r.value);
-      const share = refreshRound3(suite, s.round2, round1.packages, received);
-      const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
-      refreshes.delete(sessionId);
-      await store('refresh.completed', sessionId, {
-        ...key,
-        keyPackage: out.keyPackage,
-        publicPackage: out.publicPackage,
-        // The same participants; a key that did not record them was refreshed under this roster's.
-        participants: key.participants ?? rosterParticipants(roster),
+    /**
+     * Verify the zero shares and store the refreshed share as pending (the current one stays in
+     * use until a commit), answering with this party's signed statement that it verified it.
+     */
+    refreshRound3(sessionId: string, body: Record<string, unknown>) {
+      return withKeyLock(state, async () => {
+        const s = session(sessionId);
+        if (!s.round2) throw new ProtocolError('ROUND_ORDER', 'refresh round 3 before round 2');
+        const key = requireKey();
+        const other = state.pending;
+        if (other !== undefined && other.meta.session !== sessionId) {
+          throw new AapsError(
+            'CONFLICT',
+            `a key of another ceremony (${other.meta.protocol} ${other.meta.session}) is pending here: one key change at a time`,
+          );
+        }
+        const round1 = peerPackages(sessionId, body.round1_packages);
+        const received = openAll(
+          deps,
+          'refresh',
+          sessionId,
+          body.sealed,
+          RefreshRound2PackageCodec,
+          'body.sealed',
+          round1.digestOf,
+        ).map((r) => r.value);
+        const share = refreshRound3(suite, s.round2, round1.packages, received);
+        const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
+        refreshes.delete(sessionId);
+        const staged = await commits.stage(
+          'refresh',
+          sessionId,
+          {
+            ...key,
+            keyPackage: out.keyPackage,
+            publicPackage: out.publicPackage,
+            // The same participants; a key that did not record them was refreshed under this roster's.
+            participants: key.participants ?? rosterParticipants(roster),
+          },
+          false,
+        );
+        return {
+          group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
+          verifying_share: bytesToHex(out.keyPackage.verifyingShare),
+          public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
+          package_digest: staged.packageDigest,
+          verified: staged.statement,
+        };
       });
-      return {
-        group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
-        verifying_share: bytesToHex(out.keyPackage.verifyingShare),
-        public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
-      };
     },
 
     repairStep1(sessionId: string, body: Record<string, unknown>) {
@@ -296,65 +320,69 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState) {
       }
     },
 
-    async repairStep3(sessionId: string, body: Record<string, unknown>) {
-      const publicPackage = PublicKeyPackageCodec.fromJSON(body.public_package, suite.id).value;
-      // Repairing a share of the group key this party holds (a party left on its old share by a
-      // refresh that did not reach it) is no re-key: the coordinator may ask for it (replace:
-      // true) without the operator's switch. A share of another group key still needs the switch.
-      const held = state.key?.publicPackage;
-      const sameKey =
-        held !== undefined &&
-        bytesToHex(held.groupPublicKey) === bytesToHex(publicPackage.groupPublicKey) &&
-        held.threshold.min === publicPackage.threshold.min &&
-        held.threshold.max === publicPackage.threshold.max;
-      if (sameKey) {
-        if (body.replace !== true)
-          throw new AapsError(
-            'KEY_EXISTS',
-            'this party already holds a key; pass replace: true to repair its share',
-          );
-      } else {
-        assertMayTakeKey(deps.config, state.key !== undefined, body.replace === true, 'repair its share');
-      }
-      const helpers = parties(body.helpers, 'body.helpers');
-      // Every helper sealed its sigma under the digest of the package it holds: one that holds
-      // another package than this one (a helper from another sharing) does not open.
-      const opened = openAll(
-        deps,
-        `repair-sigma@${publicPackageDigest(suite.id, publicPackage)}`,
-        sessionId,
-        body.sealed,
-        RepairSigmaCodec,
-      );
-      for (const { sender, value } of opened) {
-        if (value.sender !== frostIdentifier(roster, sender) || value.lost !== myId) {
-          throw new ProtocolError(
-            'INCONSISTENT_TRANSCRIPT',
-            `the repair sigma from ${sender.id} is not for this party`,
-            [frostIdentifier(roster, sender)],
-          );
+    repairStep3(sessionId: string, body: Record<string, unknown>) {
+      // Inside the key lock: whether this party may take the share is asked against the key it
+      // holds when no other change is under way.
+      return withKeyLock(state, async () => {
+        const publicPackage = PublicKeyPackageCodec.fromJSON(body.public_package, suite.id).value;
+        // Repairing a share of the group key this party holds (a party left on its old share by a
+        // refresh that did not reach it) is no re-key: the coordinator may ask for it (replace:
+        // true) without the operator's switch. A share of another group key still needs the switch.
+        const held = state.key?.publicPackage;
+        const sameKey =
+          held !== undefined &&
+          bytesToHex(held.groupPublicKey) === bytesToHex(publicPackage.groupPublicKey) &&
+          held.threshold.min === publicPackage.threshold.min &&
+          held.threshold.max === publicPackage.threshold.max;
+        if (sameKey) {
+          if (body.replace !== true)
+            throw new AapsError(
+              'KEY_EXISTS',
+              'this party already holds a key; pass replace: true to repair its share',
+            );
+        } else {
+          assertMayTakeKey(deps.config, state.key !== undefined, body.replace === true, 'repair its share');
         }
-      }
-      const sigmas = opened.map((r) => r.value);
-      // repairStep3 checks the rebuilt share against this party's verifying share in the package.
-      const keyPackage = repairStep3(
-        suite,
-        helpers.map((h): Identifier => frostIdentifier(roster, h)),
-        sigmas,
-        myId,
-        publicPackage,
-      );
-      await store('repair.completed', sessionId, {
-        keyPackage,
-        publicPackage,
-        rosterDigest: deps.rosterDigest,
-        createdAt: now().toISOString(),
-        participants: rosterParticipants(roster),
+        const helpers = parties(body.helpers, 'body.helpers');
+        // Every helper sealed its sigma under the digest of the package it holds: one that holds
+        // another package than this one (a helper from another sharing) does not open.
+        const opened = openAll(
+          deps,
+          `repair-sigma@${publicPackageDigest(suite.id, publicPackage)}`,
+          sessionId,
+          body.sealed,
+          RepairSigmaCodec,
+        );
+        for (const { sender, value } of opened) {
+          if (value.sender !== frostIdentifier(roster, sender) || value.lost !== myId) {
+            throw new ProtocolError(
+              'INCONSISTENT_TRANSCRIPT',
+              `the repair sigma from ${sender.id} is not for this party`,
+              [frostIdentifier(roster, sender)],
+            );
+          }
+        }
+        const sigmas = opened.map((r) => r.value);
+        // repairStep3 checks the rebuilt share against this party's verifying share in the package.
+        const keyPackage = repairStep3(
+          suite,
+          helpers.map((h): Identifier => frostIdentifier(roster, h)),
+          sigmas,
+          myId,
+          publicPackage,
+        );
+        await store('repair.completed', sessionId, {
+          keyPackage,
+          publicPackage,
+          rosterDigest: deps.rosterDigest,
+          createdAt: now().toISOString(),
+          participants: rosterParticipants(roster),
+        });
+        return {
+          verifying_share: bytesToHex(keyPackage.verifyingShare),
+          group_public_key: bytesToHex(publicPackage.groupPublicKey),
+        };
       });
-      return {
-        verifying_share: bytesToHex(keyPackage.verifyingShare),
-        group_public_key: bytesToHex(publicPackage.groupPublicKey),
-      };
     },
   };
 }
