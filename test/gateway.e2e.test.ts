@@ -37,7 +37,7 @@ interface Incident {
   state: string;
   evidence_id?: string | null;
   timeline: { state: string }[];
-  proposal?: { action?: string } | null;
+  proposal?: { action?: string; proposal_digest?: string } | null;
 }
 
 async function waitFor(id: string, done: (i: Incident) => boolean): Promise<Incident> {
@@ -129,7 +129,18 @@ describe('aaps up across real processes', () => {
     expect(waiting, 'the RBAC denial asks a human').toBeDefined();
     const { stdout } = await run(
       process.execPath,
-      [AAPS, 'approve', waiting!.incident_id, '--data-dir', up.dataDir, '--url', up.url],
+      [
+        AAPS,
+        'approve',
+        waiting!.incident_id,
+        // What a script that read the proposal passes: it signs only the proposal with this digest.
+        '--digest',
+        waiting!.proposal?.proposal_digest?.slice(0, 16) ?? '',
+        '--data-dir',
+        up.dataDir,
+        '--url',
+        up.url,
+      ],
       {
         env: { ...process.env, AAPS_API_TOKEN: up.token },
       },

@@ -231,6 +231,7 @@ export {
 export {
   approverKey,
   frostIdentifier,
+  isRosterId,
   parseRoster,
   partyById,
   partyByIdentifier,

@@ -44,6 +44,15 @@ export interface Roster {
 }
 
 const ID = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Whether `id` is spelled as a roster id (a party's, an approver's, the gateway's): lower-case
+ * letters, digits and `-`, starting with a letter, at most 63 characters. Ids also name files
+ * (`parties/<id>/`, `approvers/<id>.key`), so a tool that builds a path from one checks it first.
+ */
+export function isRosterId(id: string): boolean {
+  return ID.test(id);
+}
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 

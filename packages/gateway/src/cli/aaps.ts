@@ -13,7 +13,8 @@ import { processCliOutput } from '@aaps/evidence';
 import { firstMessageLine, innermostCause, isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
 import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
-import { runApprove, takeRejectFlags } from './approve.js';
+import { runApprove, takeApproveFlags } from './approve.js';
+import { terminalAsk } from './confirm.js';
 import { runApproverInit, runGatewayInit } from './gateway-init.js';
 import { runKeys, takeReasonFlag } from './keys.js';
 import { runSubmit } from './submit.js';
@@ -27,7 +28,8 @@ const USAGE = `usage: aaps <command> [flags]
   gateway init            create the gateway's key; print the roster to complete
   approver init --approver ID   (on the approver's machine) create a human approver's key; print its entry
   submit FILE --source alertmanager|argocd|github|kubernetes|envelope
-  approve INCIDENT        sign and post a human approval of its proposal [--approver ID]
+  approve INCIDENT        show its proposal, then sign and post a human approval of it [--approver ID]
+                          (asks y/N on a terminal; a script passes --digest PREFIX of the digest shown, or --yes)
                           [--reject --reason TEXT]: instead, reject it (ends the incident)
   unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
@@ -107,20 +109,25 @@ export async function main(
       return runSubmit(rest[0] ?? '', config, token, { print, fetch, error, gone });
     }
     case 'approve': {
-      let flags: ReturnType<typeof takeRejectFlags>;
+      let flags: ReturnType<typeof takeApproveFlags>;
       try {
-        flags = takeRejectFlags(args);
+        flags = takeApproveFlags(args);
       } catch (e) {
         throw new UsageError(`approve: ${e instanceof Error ? e.message : String(e)}`);
       }
       const { config, rest } = parse(flags.rest, env);
       if (rest.length !== 1) throw new UsageError('approve: expected exactly one INCIDENT id');
+      const ask = terminalAsk();
       return runApprove(
         rest[0] ?? '',
         config,
         ensureTokenForClient(config),
-        { print, fetch, error, gone },
-        flags.reason === undefined ? undefined : { reason: flags.reason },
+        { print, fetch, error, gone, ...(ask === undefined ? {} : { ask }) },
+        {
+          yes: flags.yes,
+          ...(flags.reason === undefined ? {} : { reject: { reason: flags.reason } }),
+          ...(flags.digest === undefined ? {} : { digest: flags.digest }),
+        },
       );
     }
     case 'unseal': {

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { bytesToHex } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
+import { approverId, approverKeyPath } from './approver-key.js';
 
 export interface InitIo {
   /** What a script reads: the roster or the roster entry (stdout), alone, so it pipes into `jq`. */
@@ -49,10 +50,13 @@ export function runGatewayInit(config: GatewayConfig, io: InitIo): number {
   return 0;
 }
 
+/**
+ * `aaps approver init`: the id is checked against the roster's spelling before anything is made
+ * (it names the key file, and the roster refuses any other spelling).
+ */
 export function runApproverInit(config: GatewayConfig, io: InitIo): number {
-  const id = config.approver ?? config.approvers[0];
-  if (id === undefined) throw new Error('approver init: --approver ID is required');
-  const path = config.approverKey ?? join(resolve(config.dataDir), 'approvers', `${id}.key`);
+  const id = approverId(config, 'approver init');
+  const path = approverKeyPath(config, id);
   const identityKey = keyAt(path, 'approver', `approver ${id}`, io);
   io.say('add this entry to the roster\'s "approvers":');
   io.print(JSON.stringify({ id, identity_key: identityKey }));

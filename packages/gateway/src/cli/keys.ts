@@ -5,22 +5,19 @@
  */
 import type { GatewayConfig } from '../config.js';
 import type { KeyRefreshResult, KeysInfo } from '../coordinator.js';
+import { readJson } from './answer.js';
 import { printError, reach, type SubmitIo } from './submit.js';
 import { UsageError } from './usage-error.js';
 
 /** A short form of a hex value for a table: its first 16 characters. */
 const short = (hex: string) => (hex.length > 16 ? `${hex.slice(0, 16)}…` : hex);
 
-async function refused(io: SubmitIo, res: Response, what: string): Promise<number> {
-  let message = `HTTP ${res.status}`;
-  try {
-    const err = ((await res.json()) as { error?: { code: string; message: string } }).error;
-    if (err !== undefined) message = `${err.code}: ${err.message}`;
-  } catch {
-    // not JSON: the status says it
-  }
-  printError(io, `aaps: ${what}: ${message}`);
-  return 1;
+/** The JSON body of a successful answer; otherwise one line naming `what` failed and why, and undefined. */
+async function answered(io: SubmitIo, res: Response, what: string): Promise<unknown> {
+  const got = await readJson(res);
+  if (got.ok) return got.body;
+  printError(io, `aaps: ${what}: ${got.failure}`);
+  return undefined;
 }
 
 /** `aaps keys`' own flag: `--reason TEXT` (what `refresh` logs); the rest is for the config parser. */
@@ -56,8 +53,8 @@ export async function runKeys(
   if (reason !== undefined && sub !== 'refresh') throw new UsageError('keys: --reason goes with refresh');
   if (sub === undefined) {
     const res = await reach(io, config.url, '/v1/keys', { headers: auth });
-    if (!res.ok) return refused(io, res, 'cannot read the keys');
-    const keys = (await res.json()) as KeysInfo;
+    const keys = (await answered(io, res, 'cannot read the keys')) as KeysInfo | undefined;
+    if (keys === undefined) return 1;
     io.print(
       `group key ${keys.group_public_key} (${keys.ciphersuite}, ${keys.threshold.min}-of-${keys.threshold.max})`,
     );
@@ -77,8 +74,8 @@ export async function runKeys(
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ reason }),
   });
-  if (!res.ok) return refused(io, res, 'refresh failed');
-  const out = (await res.json()) as KeyRefreshResult;
+  const out = (await answered(io, res, 'refresh failed')) as KeyRefreshResult | undefined;
+  if (out === undefined) return 1;
   for (const line of out.steps) io.print(`  ${line}`);
   const idWidth = Math.max(18, ...out.parties.map((p) => p.id.length));
   for (const p of out.parties) {

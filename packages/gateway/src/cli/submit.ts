@@ -1,8 +1,9 @@
 /**
  * `aaps submit FILE --source alertmanager|argocd|github|kubernetes|envelope`: posts a payload to
  * the gateway and follows each incident it opened over server-sent events, printing each step.
- * Errors are one line on stderr: exit 2 when FILE cannot be read (or, for github, is not JSON), 1
- * when the gateway cannot be reached or refuses the payload.
+ * Errors are one line on stderr: exit 2 for bad usage (`--source github` without its webhook
+ * secret) or when FILE cannot be read (or, for github, is not JSON), 1 when the gateway cannot be
+ * reached or refuses the payload, or the events of an incident stop before it ends.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,9 @@ import type { GatewayConfig } from '../config.js';
 import { signGithubPayload } from '../intake/github-signature.js';
 import type { IntakeSource } from '../intake/types.js';
 import { TERMINAL_STATES } from '../workflow/machine.js';
+import { readJson } from './answer.js';
+import { jsonLine, printable } from './terminal-text.js';
+import { UsageError } from './usage-error.js';
 
 export interface SubmitIo {
   print(line: string): void;
@@ -87,9 +91,21 @@ function waitLine(event: unknown, detail: unknown): string | undefined {
     : `evidence not sealed yet: ${why}; the gateway tries again${next}, until it is sealed`;
 }
 
+/** What {@link follow} returns when the stream ended twice before the incident did (and it said so). */
+export const UNFOLLOWED = 'unfollowed';
+
+/** Where following an incident got to: its state last seen, and the index of the next entry to print. */
+interface Followed {
+  state: string;
+  next: number;
+}
+
 /**
  * Follow one incident's event stream until it ends or waits for a person, or until `io.gone`
- * aborts. Returns the state seen last.
+ * aborts. Returns the state seen last; when the stream ends before the incident does (a gateway
+ * restart, a proxy cutting an idle stream) it reconnects once with `Last-Event-ID`, and if that
+ * ends too, prints one line naming the incident, its last state and where to look, and returns
+ * {@link UNFOLLOWED}.
  */
 export async function follow(
   url: string,
@@ -98,39 +114,74 @@ export async function follow(
   io: SubmitIo,
   fromIndex = 0,
 ): Promise<string> {
-  const res = await reach(io, url, `/v1/incidents/${id}/events`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  if (!res.ok || res.body === null)
-    throw new ValidationError('UNAVAILABLE', `events for ${id}: HTTP ${res.status}`);
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  // The output went: stop reading (the pending read ends as done).
-  const stop = () => void reader.cancel().catch(() => undefined);
-  io.gone?.addEventListener('abort', stop, { once: true });
-  try {
-    return await readEvents(reader, url, id, io, fromIndex);
-  } finally {
-    io.gone?.removeEventListener('abort', stop);
+  const seen: Followed = { state: 'received', next: fromIndex };
+  let why = 'the stream ended';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (attempt > 0 && seen.next > 0) headers['last-event-id'] = String(seen.next - 1);
+    let res: Response;
+    try {
+      res = await reach(io, url, `/v1/incidents/${encodeURIComponent(id)}/events`, { headers });
+    } catch (e) {
+      if (attempt === 0) throw e;
+      why = `reconnecting failed: ${e instanceof Error ? e.message : String(e)}`;
+      break;
+    }
+    if (!res.ok || res.body === null) {
+      const answer = res.ok ? undefined : await readJson(res);
+      const failure =
+        answer !== undefined && !answer.ok ? answer.failure : `HTTP ${res.status} (no event stream)`;
+      if (attempt === 0) throw new ValidationError('UNAVAILABLE', `events for ${printable(id)}: ${failure}`);
+      why = `reconnecting failed: ${failure}`;
+      break;
+    }
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    // The output went: stop reading (the pending read ends as done).
+    const stop = () => void reader.cancel().catch(() => undefined);
+    io.gone?.addEventListener('abort', stop, { once: true });
+    let outcome: 'over' | 'cut';
+    try {
+      outcome = await readEvents(reader, url, id, io, seen);
+    } finally {
+      io.gone?.removeEventListener('abort', stop);
+    }
+    if (outcome === 'over' || io.gone?.aborted === true) return seen.state;
   }
+  printError(
+    io,
+    `aaps: the events of ${printable(id)} stopped before it ended (${printable(why)}; last state ${printable(seen.state)}): see GET ${url}/v1/incidents/${encodeURIComponent(id)}`,
+  );
+  return UNFOLLOWED;
 }
 
+/**
+ * Read events into `seen`, printing each new step: `over` once the incident ends or waits for a
+ * person (or the output went), `cut` when the stream ends or breaks first.
+ */
 async function readEvents(
   reader: ReadableStreamDefaultReader<string>,
   url: string,
   id: string,
   io: SubmitIo,
-  fromIndex: number,
-): Promise<string> {
+  seen: Followed,
+): Promise<'over' | 'cut'> {
+  const shownId = printable(id);
+  // A function, not the expression: the output can go while a read is pending.
+  const gone = () => io.gone?.aborted === true;
   let buf = '';
-  let state = 'received';
   for (;;) {
-    if (io.gone?.aborted === true) {
+    if (gone()) {
       await reader.cancel().catch(() => undefined);
-      return state;
+      return 'over';
     }
-    const { done, value } = await reader.read();
-    if (done) return state;
-    buf += value;
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      return gone() ? 'over' : 'cut';
+    }
+    if (chunk.done) return gone() ? 'over' : 'cut';
+    buf += chunk.value;
     let cut = buf.indexOf('\n\n');
     while (cut !== -1) {
       const block = buf.slice(0, cut);
@@ -140,32 +191,44 @@ async function readEvents(
       const data = /^data: (.*)$/m.exec(block)?.[1];
       const index = Number(/^id: (\d+)$/m.exec(block)?.[1] ?? Number.NaN);
       if (event === undefined || data === undefined) continue;
-      const d = JSON.parse(data) as Record<string, unknown>;
-      if (event === 'state' && index < fromIndex) continue;
+      let d: Record<string, unknown>;
+      try {
+        d = JSON.parse(data) as Record<string, unknown>;
+      } catch {
+        throw new ValidationError(
+          'DECODE_FAILED',
+          `events for ${shownId}: a ${printable(event)} event that is not JSON`,
+        );
+      }
+      // Entries before `seen.next` were printed already (or were there before: `aaps approve`).
+      if (event === 'state' && index < seen.next) continue;
       if (event === 'state') {
-        state = String(d['state']);
-        const detail = d['detail'] === undefined ? '' : ` ${JSON.stringify(d['detail'])}`;
+        if (Number.isSafeInteger(index)) seen.next = index + 1;
+        seen.state = String(d['state']);
+        const detail = d['detail'] === undefined ? '' : ` ${jsonLine(d['detail'])}`;
         io.print(
-          `${id}  ${String(d['state']).padEnd(17)} ${String(d['event'])} by ${String(d['actor'])}${detail}`,
+          `${shownId}  ${printable(seen.state).padEnd(17)} ${printable(String(d['event']))} by ${printable(String(d['actor']))}${detail}`,
         );
         const wait = waitLine(d['event'], d['detail']);
-        if (wait !== undefined) io.print(`${id}  ${wait}`);
-        if (state === 'awaiting_human') {
-          const escalations = (d['detail'] as { escalations?: string[] } | undefined)?.escalations;
+        if (wait !== undefined) io.print(`${shownId}  ${printable(wait)}`);
+        if (seen.state === 'awaiting_human') {
+          const escalations = (d['detail'] as { escalations?: unknown } | undefined)?.escalations;
           io.print(
-            escalations === undefined
-              ? `${id}  waiting for a signed human approval: POST ${url}/v1/approvals/${id}`
-              : `${id}  handed to a person (${escalations.join(', ')}); nothing will be changed automatically`,
+            Array.isArray(escalations)
+              ? `${shownId}  handed to a person (${printable(escalations.map(String).join(', '))}); nothing will be changed automatically`
+              : `${shownId}  waiting for a signed human approval: POST ${url}/v1/approvals/${encodeURIComponent(id)}`,
           );
-          await reader.cancel();
-          return state;
+          await reader.cancel().catch(() => undefined);
+          return 'over';
         }
       } else if (event === 'end') {
+        seen.state = String(d['state']);
+        const evidence = printable(String(d['evidence_id']));
         io.print(
-          `${id}  ended ${String(d['state'])}; evidence ${String(d['evidence_id'])} (GET ${url}/v1/evidence/${String(d['evidence_id'])})`,
+          `${shownId}  ended ${printable(seen.state)}; evidence ${evidence} (GET ${url}/v1/evidence/${evidence})`,
         );
-        await reader.cancel();
-        return String(d['state']);
+        await reader.cancel().catch(() => undefined);
+        return 'over';
       }
     }
   }
@@ -178,7 +241,9 @@ export async function runSubmit(
   io: SubmitIo,
 ): Promise<number> {
   const source = config.source;
-  if (source === undefined) throw new ValidationError('INVALID_ARGUMENT', '--source is required', ['source']);
+  if (source === undefined) throw new UsageError('submit: --source is required');
+  if (source === 'github' && config.githubWebhookSecret === undefined)
+    throw new UsageError('submit: --source github needs --github-webhook-secret to sign the payload');
   let raw: Buffer;
   try {
     raw = readFileSync(file);
@@ -187,14 +252,7 @@ export async function runSubmit(
     return 2;
   }
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (source === 'github') {
-    if (config.githubWebhookSecret === undefined) {
-      throw new ValidationError(
-        'INVALID_ARGUMENT',
-        'github needs --github-webhook-secret to sign the payload',
-        ['github-webhook-secret'],
-      );
-    }
+  if (source === 'github' && config.githubWebhookSecret !== undefined) {
     let payload: unknown;
     try {
       payload = JSON.parse(raw.toString('utf8'));
@@ -207,17 +265,22 @@ export async function runSubmit(
     headers['x-hub-signature-256'] = signGithubPayload(raw, config.githubWebhookSecret);
   } else headers['authorization'] = `Bearer ${token}`;
   const res = await reach(io, config.url, PATHS[source], { method: 'POST', headers, body: raw });
-  const body = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) {
-    const err = body['error'] as { code?: string; message?: string } | undefined;
-    printError(io, `aaps: rejected: HTTP ${res.status} ${err?.code ?? ''} ${err?.message ?? ''}`.trim());
+  const answer = await readJson(res);
+  if (!answer.ok) {
+    printError(io, `aaps: rejected: ${answer.failure}`);
     return 1;
   }
+  const body = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as Record<
+    string,
+    unknown
+  >;
   type Answer = { incident_id: string; duplicate: boolean; joined?: boolean; recurrence_of?: string };
   const list: Answer[] =
     source === 'envelope'
       ? [{ incident_id: String(body['incident_id']), duplicate: body['duplicate'] === true }]
-      : ((body['incidents'] as Answer[]) ?? []);
+      : Array.isArray(body['incidents'])
+        ? (body['incidents'] as Answer[])
+        : [];
   if (list.length === 0) io.print('accepted; nothing to act on');
   const what = (i: Answer) =>
     i.joined === true
@@ -225,9 +288,9 @@ export async function runSubmit(
       : i.duplicate
         ? 'duplicate of an existing incident'
         : i.recurrence_of !== undefined
-          ? `opened (the same failure recurred after ${i.recurrence_of}'s fix: a person approves this one)`
+          ? `opened (the same failure recurred after ${printable(String(i.recurrence_of))}'s fix: a person approves this one)`
           : 'opened';
-  for (const i of list) io.print(`${i.incident_id}  ${what(i)}`);
+  for (const i of list) io.print(`${printable(String(i.incident_id))}  ${what(i)}`);
   const ends = await Promise.all(list.map((i) => follow(config.url, token, i.incident_id, io)));
   const ok = (s: string) => s === 'resolved' || s === 'awaiting_human';
   if (io.gone?.aborted === true) return exitWhenGone(ends, ok);

@@ -6,12 +6,12 @@ import { loadOrCreateIdentityKey } from '@aaps/agents';
 import {
   generateIdentityKey,
   type SealedField,
-  SealedFieldCodec,
   sealValue,
   x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
 import { runUnseal, type UnsealOptions } from './unseal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-'));
@@ -23,6 +23,8 @@ const parties = Array.from({ length: 5 }, (_, i) => ({
   x25519PublicKey: x25519FromIdentityPublicKey(generateIdentityKey().publicKey),
 }));
 let field: SealedField;
+let evidence: { bundle: unknown; evidenceId: string };
+let OPTS: UnsealOptions;
 
 beforeAll(async () => {
   loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true);
@@ -31,19 +33,14 @@ beforeAll(async () => {
     parties,
     threshold: 3,
   });
+  evidence = sealedFieldsBundle(INCIDENT, [field]);
+  OPTS = { evidenceId: evidence.evidenceId, reason: 'x', fields: [], json: false };
 });
 
 function config(...argv: string[]): GatewayConfig {
   const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test', ...argv], {});
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   return parsed.config;
-}
-
-function bundle(): unknown {
-  const statement = {
-    predicate: { incident: { id: INCIDENT, sealed_fields: [SealedFieldCodec.toJSON(field)] } },
-  };
-  return { dsseEnvelope: { payload: Buffer.from(JSON.stringify(statement)).toString('base64') } };
 }
 
 /** A gateway whose parties answered with `refusals` (party i the i-th), or that answers `posted`. */
@@ -58,15 +55,13 @@ function gateway(refusals: { decision: string; rule: string }[], posted?: Respon
           refusals: refusals.map((r, i) => ({ field: field.id, party: `p${i + 1}`, ...r })),
           evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
         }))
-      : Response.json(bundle())) as typeof globalThis.fetch;
+      : Response.json(evidence.bundle)) as typeof globalThis.fetch;
   return {
     out,
     err,
     io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
   };
 }
-
-const OPTS: UnsealOptions = { evidenceId: 'c'.repeat(64), reason: 'x', fields: [], json: false };
 
 describe('aaps unseal', () => {
   it('a field not opened names the rule the parties refused by', async () => {

@@ -2,15 +2,17 @@
  * `aaps unseal EVIDENCE_ID --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE]
  * [--out FILE] [--json]`: signs an unseal request with a roster approver's key, posts it, and
  * combines the released shares locally (docs/sealing.md). Only this process ever sees the values.
- * Exit 0 when every field opened, 1 when one could not, 2 on usage errors (thrown by the caller).
+ * It signs only for the evidence typed: the bundle served must hash (its log leaf) to EVIDENCE_ID,
+ * so the incident and fields the request names are that evidence's. Exit 0 when every field
+ * opened, 1 when one could not, 2 on usage errors (a bad reason or id, a key file or `--out` that
+ * cannot be used), all found before anything is signed.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadOrCreateIdentityKey } from '@aaps/agents';
+import { bundleLogLeaf, decodeEnvelope, type EvidenceBundle } from '@aaps/evidence';
 import {
   type AapsError,
   base64Decode,
+  bytesToHex,
   type FieldRelease,
   isAapsError,
   openFields,
@@ -23,15 +25,20 @@ import {
   VerificationError,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
 import type { GatewayConfig } from '../config.js';
+import { readJson } from './answer.js';
+import { approverId, approverKeyPath, loadApproverKey } from './approver-key.js';
+import { prepareSecretFile, type SecretFile } from './secret-file.js';
 import { printError, reach, type SubmitIo } from './submit.js';
+import { jsonLine, printable } from './terminal-text.js';
+import { UsageError } from './usage-error.js';
 
 export interface UnsealOptions {
   evidenceId: string;
   reason: string;
   /** Field ids or JSON pointers; empty: every sealed field of the evidence. */
   fields: string[];
-  approver?: string;
   keyFile?: string;
   out?: string;
   json: boolean;
@@ -85,15 +92,43 @@ interface BundleView {
   fields: SealedField[];
 }
 
+/** The longest `--reason` the gateway and the parties take (`parseUnsealRequest`). */
+const MAX_REASON = 1024;
+
+/** Why `reason` cannot be an unseal request's reason (blank, too long, not one line), or undefined. */
+export function unsealReasonProblem(reason: string): string | undefined {
+  if (reason.trim() === '') return 'needs a reason, not blank';
+  if (reason.length > MAX_REASON) return `at most ${MAX_REASON} characters`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (/[\u0000-\u001f\u007f]/.test(reason)) return 'one line, no control characters';
+  return undefined;
+}
+
+/**
+ * The evidence id of a bundle: the hex SHA-256 of its log leaf, as the gateway names it
+ * (docs/api.md, "Evidence and the log"). A `ValidationError` when it has no DSSE envelope.
+ */
+export function evidenceIdOfBundle(bundle: unknown): string {
+  const envelope = (bundle as { dsseEnvelope?: unknown } | null)?.dsseEnvelope;
+  const { errors } = decodeEnvelope(envelope);
+  if (errors.length > 0)
+    throw new ValidationError('DECODE_FAILED', `not an evidence bundle (bad ${errors.join(', ')})`, errors);
+  return bytesToHex(sha256(bundleLogLeaf(bundle as EvidenceBundle)));
+}
+
 /** The incident id and sealed fields a bundle's statement carries. */
 export function sealedFieldsOfBundle(bundle: unknown): BundleView {
   const payload = (bundle as { dsseEnvelope?: { payload?: unknown } })?.dsseEnvelope?.payload;
   if (typeof payload !== 'string')
     throw new ValidationError('DECODE_FAILED', 'not an evidence bundle', ['dsseEnvelope.payload']);
-  const statement = JSON.parse(new TextDecoder().decode(base64Decode(payload, 'payload'))) as {
-    predicate?: { incident?: { id?: unknown; sealed_fields?: unknown } };
-  };
-  const incident = statement.predicate?.incident;
+  let statement: { predicate?: { incident?: { id?: unknown; sealed_fields?: unknown } } } | null;
+  try {
+    statement = JSON.parse(new TextDecoder().decode(base64Decode(payload, 'payload')));
+  } catch (cause) {
+    const what = "the bundle's statement is not JSON";
+    throw new ValidationError('DECODE_FAILED', what, ['dsseEnvelope.payload'], { cause });
+  }
+  const incident = statement?.predicate?.incident;
   if (typeof incident?.id !== 'string')
     throw new ValidationError('DECODE_FAILED', 'the statement names no incident', ['predicate.incident.id']);
   const wire = Array.isArray(incident.sealed_fields) ? incident.sealed_fields : [];
@@ -139,23 +174,56 @@ export async function runUnseal(
   token: string,
   io: SubmitIo,
 ): Promise<number> {
-  const approver = opts.approver ?? config.approver ?? config.approvers[0];
-  if (approver === undefined)
-    throw new ValidationError('INVALID_ARGUMENT', '--approver is required', ['approver']);
-  const key = loadOrCreateIdentityKey(
-    opts.keyFile ?? config.approverKey ?? join(config.dataDir, 'approvers', `${approver}.key`),
-    false,
-    'approver',
-  );
+  const problem = unsealReasonProblem(opts.reason);
+  if (problem !== undefined) throw new UsageError(`unseal: --reason: ${problem}`);
+  if (!/^[0-9a-f]{64}$/.test(opts.evidenceId))
+    throw new UsageError(
+      `unseal: ${printable(JSON.stringify(opts.evidenceId))} is not an evidence id (64 lower-case hex characters)`,
+    );
+  const approver = approverId(config, 'unseal');
+  const key = loadApproverKey(approverKeyPath(config, approver, opts.keyFile));
+  const out = opts.out === undefined ? undefined : prepareSecretFile(opts.out);
+  try {
+    return await unseal(opts, config, token, io, approver, key, out);
+  } finally {
+    out?.discard();
+  }
+}
+
+async function unseal(
+  opts: UnsealOptions,
+  config: GatewayConfig,
+  token: string,
+  io: SubmitIo,
+  approver: string,
+  key: ReturnType<typeof loadApproverKey>,
+  out: SecretFile | undefined,
+): Promise<number> {
   const auth = { authorization: `Bearer ${token}` };
-  const res = await reach(io, config.url, `/v1/evidence/${encodeURIComponent(opts.evidenceId)}`, {
-    headers: auth,
+  const res = await reach(io, config.url, `/v1/evidence/${opts.evidenceId}`, {
+    headers: { ...auth, accept: 'application/json' },
   });
-  if (!res.ok) {
-    printError(io, `aaps: cannot unseal ${opts.evidenceId}: HTTP ${res.status}`);
+  const got = await readJson(res);
+  if (!got.ok) {
+    printError(io, `aaps: cannot unseal ${opts.evidenceId}: ${got.failure}`);
     return 1;
   }
-  const view = sealedFieldsOfBundle(await res.json());
+  let view: BundleView;
+  try {
+    const served = evidenceIdOfBundle(got.body);
+    if (served !== opts.evidenceId) {
+      printError(
+        io,
+        `aaps: not signed: the bundle the gateway served for ${opts.evidenceId} is evidence ${served}, not the one asked for`,
+      );
+      return 1;
+    }
+    view = sealedFieldsOfBundle(got.body);
+  } catch (e) {
+    if (!isAapsError(e)) throw e;
+    printError(io, `aaps: cannot unseal ${opts.evidenceId}: ${printable(e.message)}`);
+    return 1;
+  }
   const wanted =
     opts.fields.length === 0
       ? view.fields
@@ -165,7 +233,7 @@ export async function runUnseal(
     printError(
       io,
       missing.length > 0
-        ? `aaps: no sealed field ${missing.join(', ')} in ${opts.evidenceId}`
+        ? `aaps: no sealed field ${printable(missing.join(', '))} in ${opts.evidenceId}`
         : `aaps: ${opts.evidenceId} has no sealed fields`,
     );
     return 1;
@@ -184,32 +252,30 @@ export async function runUnseal(
     },
     key.secretKey,
   );
-  const posted = await reach(io, config.url, `/v1/evidence/${encodeURIComponent(opts.evidenceId)}/unseal`, {
+  const posted = await reach(io, config.url, `/v1/evidence/${opts.evidenceId}/unseal`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ request }),
   });
-  const answer = (await posted.json()) as {
+  const sent = await readJson(posted);
+  if (!sent.ok) {
+    printError(io, `aaps: refused: ${sent.failure}`);
+    return 1;
+  }
+  const answer = (typeof sent.body === 'object' && sent.body !== null ? sent.body : {}) as {
     releases?: { field: string; release: unknown }[];
     refusals?: Refusal[];
     evidence?: { request: string; releases: string };
-    error?: { code: string; message: string };
   };
-  if (!posted.ok) {
-    printError(
-      io,
-      `aaps: refused: HTTP ${posted.status} ${answer.error?.code ?? ''} ${answer.error?.message ?? ''}`.trim(),
-    );
-    return 1;
-  }
   const releases: FieldRelease[] = [];
-  for (const r of answer.releases ?? []) {
+  for (const r of Array.isArray(answer.releases) ? answer.releases : []) {
     try {
       releases.push({ field: r.field, ...ReleasedShareCodec.fromJSON(r.release) });
     } catch (e) {
       if (!isAapsError(e)) throw e;
     }
   }
+  const refusals = Array.isArray(answer.refusals) ? answer.refusals : [];
   const secret = x25519FromIdentitySecretKey(key.secretKey);
   let outcomes: Awaited<ReturnType<typeof openFields>>;
   try {
@@ -223,27 +289,27 @@ export async function runUnseal(
     if ('opened' in o) values[o.path] = o.opened.value;
     else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
   }
-  if (opts.out !== undefined) {
-    writeFileSync(opts.out, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
-  }
+  out?.commit(`${JSON.stringify(values, null, 2)}\n`);
   if (opts.json) {
     io.print(
-      JSON.stringify({
+      jsonLine({
         request_id: request.request_id,
         evidence: answer.evidence ?? null,
         ...(opts.out === undefined ? { values } : { out: opts.out }),
         opened: Object.keys(values),
         failed,
-        refusals: answer.refusals ?? [],
+        refusals,
       }),
     );
   } else {
     if (opts.out === undefined)
-      for (const [path, v] of Object.entries(values)) io.print(`${path}: ${JSON.stringify(v)}`);
-    else io.print(`${Object.keys(values).length} field(s) written to ${opts.out} (mode 0600)`);
+      for (const [path, v] of Object.entries(values)) io.print(`${printable(path)}: ${jsonLine(v)}`);
+    else io.print(`${Object.keys(values).length} field(s) written to ${printable(opts.out)} (mode 0600)`);
     for (const f of failed) {
-      const refused = refusalSummary(answer.refusals ?? [], f.field);
-      io.print(`${f.path}: not opened: ${f.reason}${refused === '' ? '' : ` (${refused})`}`);
+      const refused = refusalSummary(refusals, f.field);
+      io.print(
+        `${printable(f.path)}: not opened: ${printable(f.reason)}${refused === '' ? '' : ` (${printable(refused)})`}`,
+      );
     }
   }
   return failed.length === 0 ? 0 : 1;

@@ -88,11 +88,11 @@ describe('aaps up --local', () => {
       expect(await runSubmit(file, parsed.config, token, io)).toBe(0);
       const id = /^(inc-\S+) {2}opened$/.exec(out[0] ?? '')?.[1] ?? '';
       expect(out.some((l) => l.includes('awaiting_human'))).toBe(true);
-      const code = await runApprove(id, parsed.config, token, io);
+      const code = await runApprove(id, parsed.config, token, io, { yes: true });
       expect(code).toBe(0);
       expect(out.at(-1)).toMatch(new RegExp(`^${id} {2}ended resolved; evidence [0-9a-f]{64}`));
       // A second approval of an incident no longer waiting is refused.
-      expect(await runApprove(id, parsed.config, token, io)).toBe(1);
+      expect(await runApprove(id, parsed.config, token, io, { yes: true })).toBe(1);
     } finally {
       await up.stop();
     }

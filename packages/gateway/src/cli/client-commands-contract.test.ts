@@ -1,0 +1,144 @@
+/**
+ * The `aaps` client commands keep the CLI contract (docs/api.md): one line on stderr that says
+ * what went wrong; 2 for bad usage or a file named that cannot be used, found before the gateway is
+ * asked anything; 1 for a failure at run time, naming the HTTP status and the gateway's reason even
+ * when what answered is not the gateway (a proxy's HTML page).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateIdentityKey } from '@aaps/agents';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run } from './aaps.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-contract-'));
+const TOKEN = 'x'.repeat(40);
+let server: Server;
+let url: string;
+let hits = 0;
+
+beforeAll(async () => {
+  loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true, 'approver');
+  writeFileSync(join(dir, 'push.json'), '{"workflow_run":{}}');
+  // A reverse proxy in front of a gateway that is down: 502 with an HTML page, for every request.
+  server = createServer((req, res) => {
+    hits++;
+    req.resume();
+    res.writeHead(502, { 'content-type': 'text/html' });
+    res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function runCapture(argv: string[]) {
+  const err: string[] = [];
+  const out: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await run(argv, {}, (l) => void err.push(l));
+    return { code, err, out: out.join('') };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const common = () => ['--url', url, '--data-dir', dir, '--api-token', TOKEN];
+
+describe('aaps client commands: usage errors are exit 2', () => {
+  it('submit --source github without --github-webhook-secret is bad usage: exit 2, nothing sent', async () => {
+    hits = 0;
+    const r = await runCapture(['submit', join(dir, 'push.json'), '--source', 'github', ...common()]);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toContain('github-webhook-secret');
+    expect(hits).toBe(0);
+    expect(r.code).toBe(2);
+  });
+
+  it.each([
+    ['blank', ' '],
+    ['multi-line', 'rotate\nthe password'],
+  ])('unseal with a %s --reason: exit 2, nothing sent', async (_kind, reason) => {
+    hits = 0;
+    const r = await runCapture(['unseal', 'a'.repeat(64), '--reason', reason, ...common()]);
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toContain('--reason');
+    expect(hits).toBe(0);
+  });
+
+  it('unseal with a --reason the gateway and parties can never accept (> 1024 characters) is refused before signing: exit 2', async () => {
+    hits = 0;
+    const r = await runCapture(['unseal', 'a'.repeat(64), '--reason', 'r'.repeat(1025), ...common()]);
+    expect(hits).toBe(0);
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toContain('reason');
+  });
+});
+
+describe('aaps client commands: a key file named on the command line that cannot be used is exit 2 (usage-error.ts: "the files they name")', () => {
+  it.each([
+    [['approve', 'inc-1'], 'missing'],
+    [['unseal', 'a'.repeat(64), '--reason', 'rotate the leaked password'], 'missing'],
+    [['approve', 'inc-1'], 'garbage'],
+    [['unseal', 'a'.repeat(64), '--reason', 'rotate the leaked password'], 'garbage'],
+  ])('%j with a %s --approver-key: one line, exit 2, the gateway not asked', async (argv, kind) => {
+    const file = join(dir, `key-${kind}`);
+    if (kind === 'garbage') writeFileSync(file, 'not a key\n', { mode: 0o600 });
+    hits = 0;
+    const r = await runCapture([...argv, ...common(), '--approver-key', file]);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toContain(file);
+    expect(hits).toBe(0);
+    expect(r.code).toBe(2);
+  });
+});
+
+describe('aaps client commands: a gateway answering garbage', () => {
+  it.each([
+    [['approve', 'inc-1']],
+    [['unseal', 'a'.repeat(64), '--reason', 'rotate the leaked password']],
+    [['keys']],
+    [['submit', join(dir, 'push.json'), '--source', 'kubernetes']],
+  ])('%j against a 502 HTML page: one line naming the HTTP status, exit 1', async (argv) => {
+    const r = await runCapture([...argv, ...common()]);
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+
+    expect(r.err[0]).toContain('502');
+    expect(r.err[0]).not.toMatch(/Unexpected token|not valid JSON/);
+  });
+});
+
+describe('aaps unseal: the gateway’s reason for refusing the evidence is shown', () => {
+  it('a token without the read scope: the line says so, not only "HTTP 403"', async () => {
+    const { parseGatewayConfig } = await import('../config.js');
+    const { runUnseal } = await import('./unseal.js');
+    const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    const err: string[] = [];
+    const fetch = (async () =>
+      Response.json(
+        { error: { code: 'FORBIDDEN', message: 'this token lacks the read scope' } },
+        { status: 403 },
+      )) as typeof globalThis.fetch;
+    const code = await runUnseal(
+      { evidenceId: 'a'.repeat(64), reason: 'rotate the leaked password', fields: [], json: false },
+      parsed.config,
+      't',
+      { print: () => {}, error: (l) => void err.push(l), fetch },
+    );
+    expect(code).toBe(1);
+    expect(err[0]).toContain('read scope');
+  });
+});

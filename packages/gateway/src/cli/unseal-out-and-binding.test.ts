@@ -1,0 +1,232 @@
+/**
+ * `aaps unseal`: the plaintexts it writes to `--out`, what it prints of a bundle someone else
+ * chose, and which evidence it signs for.
+ * - `--out FILE` is a new 0600 file renamed over FILE: an existing FILE readable by others, or a
+ *   symbolic link there, never receives the values; a FILE that cannot be written is found before
+ *   the request is signed (once posted it is logged, the parties release, its id is spent);
+ * - sealed-field paths (chosen by whoever submitted the incident) are printed escaped;
+ * - the bundle served must be the evidence EVIDENCE_ID names (the SHA-256 of its log leaf).
+ */
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateIdentityKey } from '@aaps/agents';
+import {
+  generateIdentityKey,
+  ReleasedShareCodec,
+  releaseShare,
+  type SealedField,
+  sealValue,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
+import { runUnseal, type UnsealOptions } from './unseal.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-out-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const INCIDENT = 'inc-unseal-out';
+const SECRET = 'hunter2-hunter2-canary';
+const parties = Array.from({ length: 5 }, (_, i) => {
+  const k = generateIdentityKey();
+  return { id: `p${i + 1}`, x25519PublicKey: x25519FromIdentityPublicKey(k.publicKey), key: k };
+});
+let field: SealedField;
+let approverPub: Uint8Array;
+
+beforeAll(async () => {
+  approverPub = loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true).publicKey;
+  field = await sealValue({ password: SECRET }, '/spec/db', {
+    incidentId: INCIDENT,
+    parties: parties.map(({ id, x25519PublicKey }) => ({ id, x25519PublicKey })),
+    threshold: 3,
+  });
+});
+
+function config(): GatewayConfig {
+  const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.config;
+}
+
+/**
+ * A gateway serving the evidence of `sealed` (its id is `evidenceId`) whose parties release 3 of 5
+ * shares, or that refuses the request with `refusal`.
+ */
+function gateway(sealed: SealedField = field, refusal?: Response) {
+  const out: string[] = [];
+  const err: string[] = [];
+  let posts = 0;
+  const { bundle, evidenceId } = sealedFieldsBundle(INCIDENT, [sealed]);
+  const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+    if (init?.method !== 'POST') return Response.json(bundle);
+    posts += 1;
+    if (refusal !== undefined) return refusal;
+    const releases = parties.slice(0, 3).map((p) => ({
+      field: sealed.id,
+      release: ReleasedShareCodec.toJSON({
+        party: p.id,
+        box: releaseShare(
+          sealed,
+          p.id,
+          x25519FromIdentitySecretKey(p.key.secretKey),
+          x25519FromIdentityPublicKey(approverPub),
+          { incidentId: INCIDENT },
+        ),
+      }),
+    }));
+    return Response.json({
+      releases,
+      refusals: [],
+      evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
+    });
+  }) as typeof globalThis.fetch;
+  return {
+    out,
+    err,
+    evidenceId,
+    posts: () => posts,
+    io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
+  };
+}
+
+const opts = (evidenceId: string, more: Partial<UnsealOptions> = {}): UnsealOptions => ({
+  evidenceId,
+  reason: 'rotate the password',
+  fields: [],
+  json: false,
+  ...more,
+});
+
+/** Files in `dir` left by a run (a temporary file not cleaned up would show here). */
+const leftovers = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+describe('aaps unseal --out', () => {
+  it('a new --out file is 0600 and holds the value', async () => {
+    const g = gateway();
+    const out = join(dir, 'new.json');
+    expect(await runUnseal(opts(g.evidenceId, { out }), config(), 't', g.io)).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(readFileSync(out, 'utf8')).toContain(SECRET);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('an existing --out file readable by others is replaced by a 0600 one; the old file never holds the secret', async () => {
+    const g = gateway();
+    const out = join(dir, 'existing.json');
+    writeFileSync(out, '{}\n');
+    chmodSync(out, 0o644);
+    const before = statSync(out).ino;
+    expect(await runUnseal(opts(g.evidenceId, { out }), config(), 't', g.io)).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain(SECRET);
+    expect(g.out.join('\n')).toContain('(mode 0600)');
+    expect((statSync(out).mode & 0o777).toString(8)).toBe('600');
+    expect(statSync(out).ino).not.toBe(before);
+  });
+
+  it('a symbolic link at --out is replaced, not followed', async () => {
+    const g = gateway();
+    const target = join(dir, 'world-readable.json');
+    writeFileSync(target, 'untouched\n', { mode: 0o644 });
+    const out = join(dir, 'link.json');
+    symlinkSync(target, out);
+    expect(await runUnseal(opts(g.evidenceId, { out }), config(), 't', g.io)).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe('untouched\n');
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(readFileSync(out, 'utf8')).toContain(SECRET);
+  });
+
+  it('an --out it cannot write is refused before anything is asked of the gateway', async () => {
+    const g = gateway();
+    const out = join(dir, 'no-such-dir', 'values.json');
+    await expect(runUnseal(opts(g.evidenceId, { out }), config(), 't', g.io)).rejects.toThrow(
+      `--out ${out}: cannot be written (ENOENT)`,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(g.posts()).toBe(0);
+  });
+
+  it('a refused request leaves --out as it was and no temporary file', async () => {
+    const g = gateway(
+      field,
+      Response.json({ error: { code: 'FORBIDDEN', message: 'not an approver' } }, { status: 403 }),
+    );
+    const out = join(dir, 'kept.json');
+    writeFileSync(out, 'old\n', { mode: 0o600 });
+    expect(await runUnseal(opts(g.evidenceId, { out }), config(), 't', g.io)).toBe(1);
+    expect(g.err).toEqual(['aaps: refused: HTTP 403 FORBIDDEN not an approver']);
+    expect(readFileSync(out, 'utf8')).toBe('old\n');
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+describe('aaps unseal prints what a submitter chose escaped', () => {
+  it('a sealed field whose path holds terminal control sequences is not printed raw to the approver', async () => {
+    // metadata keys are any string up to 1024 characters (intake/envelope.ts): whoever can submit
+    // an incident (a submit token, a webhook sender) chooses the path of what gets sealed.
+    const hostile = await sealValue(
+      's3cret-value\u001b[2J',
+      '/payload/metadata/\u001b]0;owned\u0007\u001b[2K\r/pass\u202eword\u007f',
+      {
+        incidentId: INCIDENT,
+        parties: parties.map(({ id, x25519PublicKey }) => ({ id, x25519PublicKey })),
+        threshold: 3,
+      },
+    );
+    for (const json of [false, true]) {
+      const g = gateway(hostile);
+      expect(await runUnseal(opts(g.evidenceId, { json }), config(), 't', g.io)).toBe(0);
+      const printed = g.out.join('\n');
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: what is looked for
+      expect(printed).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+      expect(printed).toContain('\\u001b]0;owned\\u0007');
+      if (json) expect(JSON.parse(printed).values).toEqual({ [hostile.path]: 's3cret-value\u001b[2J' });
+    }
+  });
+});
+
+describe('aaps unseal signs for the evidence it was asked about', () => {
+  it('a bundle that is not the evidence EVIDENCE_ID names (sha256 of its log leaf) is refused before signing', async () => {
+    // The served bundle is another evidence's: its leaf hash is not the id typed.
+    const g = gateway();
+    const asked = 'c'.repeat(64);
+    expect(await runUnseal(opts(asked), config(), 't', g.io)).toBe(1);
+    expect(g.posts()).toBe(0);
+    expect(g.err).toEqual([
+      `aaps: not signed: the bundle the gateway served for ${asked} is evidence ${g.evidenceId}, not the one asked for`,
+    ]);
+  });
+
+  it('an answer that is not a bundle is one line, nothing signed', async () => {
+    const g = gateway();
+    const fetch = (async () => Response.json({ hello: 'world' })) as typeof globalThis.fetch;
+    expect(await runUnseal(opts(g.evidenceId), config(), 't', { ...g.io, fetch })).toBe(1);
+    expect(g.err).toEqual([`aaps: cannot unseal ${g.evidenceId}: not an evidence bundle (bad dsseEnvelope)`]);
+  });
+
+  it.each([
+    ['', 'needs a reason, not blank'],
+    ['   ', 'needs a reason, not blank'],
+    ['two\nlines', 'one line, no control characters'],
+    ['r'.repeat(1025), 'at most 1024 characters'],
+  ])('--reason %j is refused before anything is asked: %s', async (reason, problem) => {
+    const g = gateway();
+    await expect(runUnseal(opts(g.evidenceId, { reason }), config(), 't', g.io)).rejects.toThrow(
+      `unseal: --reason: ${problem}`,
+    );
+    expect(g.posts()).toBe(0);
+  });
+});
