@@ -7,6 +7,7 @@
  */
 import {
   type DkgResult,
+  finishKeyCommits,
   frostIdentifier,
   httpSigningTransport,
   partyIdsOf,
@@ -42,10 +43,10 @@ import { reproduce, SEED, scaled } from '../helpers/settings.js';
 
 type Phase = 'dkg' | 'round1' | 'round2' | 'refresh';
 const KINDS: Record<Phase, readonly RpcKind[]> = {
-  dkg: ['dkg.round1', 'dkg.round2', 'dkg.round3'],
+  dkg: ['dkg.round1', 'dkg.round2', 'dkg.round3', 'key.commit'],
   round1: ['sign.commit'],
   round2: ['sign.round2'],
-  refresh: ['refresh.round1', 'refresh.round2', 'refresh.round3'],
+  refresh: ['refresh.round1', 'refresh.round2', 'refresh.round3', 'key.commit'],
 };
 
 interface Answered {
@@ -97,7 +98,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
       const outcomes = {
         dkg: { tried: 0, completed: 0, failed: 0, partialKeys: 0 },
         sign: { tried: 0, completed: 0, failedClean: 0, unclean: 0, retried: 0 },
-        refresh: { tried: 0, completed: 0, failed: 0, staleParties: 0, repaired: 0 },
+        refresh: { tried: 0, completed: 0, failed: 0, committedLater: 0, staleParties: 0, repaired: 0 },
         kills: 0,
         restarts: 0,
       };
@@ -132,6 +133,10 @@ describe('kill -9 during DKG, signing and refresh', () => {
         );
       /** After a failed refresh: parties left on another public package are repaired from the majority. */
       const reconcile = async () => {
+        // As the gateway does first: a commit a crash cut short is finished from the statements.
+        outcomes.refresh.committedLater += (
+          await finishKeyCommits(cluster.client({ timeoutMs: 30_000 }))
+        ).length;
         const infos = await keyInfos();
         const counts = new Map<string, number>();
         for (const i of infos) if (i.pkg) counts.set(i.pkg, (counts.get(i.pkg) ?? 0) + 1);
@@ -353,6 +358,10 @@ describe('kill -9 during DKG, signing and refresh', () => {
             value: `${outcomes.refresh.tried} / ${outcomes.refresh.completed} / ${outcomes.refresh.failed}`,
           },
           {
+            name: 'parties whose commit a crash cut short, committed later from the statements',
+            value: outcomes.refresh.committedLater,
+          },
+          {
             name: 'parties left on a stale share by a failed refresh (repaired)',
             value: `${outcomes.refresh.staleParties} (${outcomes.refresh.repaired})`,
           },
@@ -385,7 +394,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
         ],
         notes: [
           'Kill points are drawn from the seed: phase (DKG points first, while no key exists), victim, request kind, before or after delivery.',
-          'A refresh is not atomic across parties: a party killed before its round-3 request keeps its old share while the others apply the new one. The suite detects this from `key.info` (public packages differ) and repairs the stale party with `runRepairOverHttp`; the group key never changes.',
+          "A DKG or refresh takes effect in two phases: round 3 keeps the new key or share pending, and `key.commit` with every party's signed statement that it verified it makes it current. A party killed in round 3 leaves every share unchanged; one killed at its commit keeps its old share while the others hold the new one. After each refresh point the suite does what the gateway does: it finishes cut-short commits from the statements (`finishKeyCommits`), then repairs any party still on another public package from the majority (`runRepairOverHttp`); the group key never changes.",
           ...unclean.map((u) => `unclean outcome: ${u}`),
         ],
       });
