@@ -17,6 +17,7 @@ import {
   runRefreshOverHttp,
   runRepairOverHttp,
   type SignSubject,
+  vetoHolders,
 } from '@aaps/agents';
 import {
   AapsError,
@@ -104,6 +105,9 @@ describe('kill -9 during DKG, signing and refresh', () => {
       };
       const unclean: string[] = [];
       const staleProbe: Record<string, number> = {};
+      /** Why approvals failed cleanly: the party killed, and whether every quorum needs it. */
+      const failedCleanBy: Record<string, number> = {};
+      const vetoHolderIds = new Set(vetoHolders(cluster.layout.roster).map((p) => p.id));
       let groupKey: string | undefined;
       let pub: PublicKeyPackage | undefined;
 
@@ -279,8 +283,11 @@ describe('kill -9 during DKG, signing and refresh', () => {
           outcomes.sign.completed++;
           if (result.attempts > 1) outcomes.sign.retried++;
         } catch (e) {
-          if (e instanceof AapsError && e.code === 'QUORUM_UNREACHABLE') outcomes.sign.failedClean++;
-          else {
+          if (e instanceof AapsError && e.code === 'QUORUM_UNREACHABLE') {
+            outcomes.sign.failedClean++;
+            const why = `${point.victim} killed${vetoHolderIds.has(point.victim) ? ' (holds a veto: in every quorum)' : ''}`;
+            failedCleanBy[why] = (failedCleanBy[why] ?? 0) + 1;
+          } else {
             outcomes.sign.unclean++;
             unclean.push(
               `${phase} ${point.when} ${point.kind} ${point.victim}: ${(e as AapsError).code ?? e}`,
@@ -352,6 +359,7 @@ describe('kill -9 during DKG, signing and refresh', () => {
             name: 'approvals failed cleanly (QUORUM_UNREACHABLE, no signature)',
             value: outcomes.sign.failedClean,
           },
+          { name: 'approvals failed cleanly, by the party killed', value: JSON.stringify(failedCleanBy) },
           { name: 'approvals ending any other way', value: outcomes.sign.unclean, goal: 0 },
           {
             name: 'refreshes with a crash / completed / failed',
