@@ -20,15 +20,16 @@ asserted by its suite.
 /** What the suites found in the system under test; kept here until the owners fix them. */
 const FINDINGS = `## Findings
 
-- **Refresh is not atomic across parties** (crash suite). Each party applies its refreshed share
-  in round 3 as soon as it is asked; a party that crashes before its round-3 request keeps the old
-  share while the others move on. The group key never changes and signing still succeeds with
-  other quorums, but until it is repaired the stale party is blamed: a signing that asks it first
-  completes without it and names it \`INVALID_SIGNATURE_SHARE\` (measured by the suite). The suite repairs it with \`runRepairOverHttp\`; a two-phase commit (apply
-  only after every party confirmed round 3) would avoid the state.
-- **A party answers unknown paths with a plain-text 404** (fuzz suite, test
-  \`party: an unknown path answers 404 with the error shape\`, marked \`it.fails\`): the party app has
-  no not-found handler rendering \`{error:{code,message}}\`.
+- **A refresh cut short between commits** (crash suite). A DKG or refresh takes effect only when
+  \`key.commit\` brings every party's signed statement that it verified round 3; a party killed
+  before its commit keeps its old share (the new one pending) while the others hold the new one.
+  The gateway, and the suite after each refresh point, finish such commits from the statements
+  (\`finishKeyCommits\`); a party still on another package is repaired (\`runRepairOverHttp\`).
+  (Until 27 Nov each party applied its share in round 3, and a crash there left it stale.)
+- **Quality assurance's veto makes it a single point of failure for approvals** (crash suite):
+  it must be in every approval quorum, so an approval whose run kills it fails cleanly
+  (\`QUORUM_UNREACHABLE\`, no signature) and the incident waits for a retry; the figure "approvals
+  failed cleanly, by the party killed" counts them.
 - **Orphaned party processes after a kill -9 of \`aaps up\`** (gateway crash suite): each party
   watches a pipe from its parent (\`AAPS_PARTY_PARENT_FD\`) and stops when it closes, so orphans
   stop within milliseconds (an ops review measured about 20 ms for all five) and a restart finds
