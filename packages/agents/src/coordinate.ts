@@ -11,12 +11,10 @@
  */
 import {
   type AnyCiphersuite,
-  base64Decode,
   bytesToHex,
   type CommitRequest,
   canonicalize,
   DkgRound1PackageCodec,
-  hexToBytes,
   type Identifier,
   isAapsError,
   ProtocolError,
@@ -24,24 +22,16 @@ import {
   PublicKeyPackageCodec,
   type Round1Commitment,
   Round1CommitmentBatchCodec,
-  SealedBoxCodec,
   type SignatureShare,
   SignatureShareCodec,
   SigningPackageCodec,
   type SigningTransport,
   type SignRequest,
-  verifyEd25519,
 } from '@aaps/mpc-core';
 import type { PartyClient } from './client.js';
 import { publicPackageDigestOfJson } from './key-digest.js';
-import { type KeyProtocol, unprovenParties } from './party/key-commit.js';
-import {
-  relayAad,
-  relaySigningBytes,
-  round1Digest,
-  type SealedItem,
-  type SignedRound1,
-} from './party/routes/sealed.js';
+import { type KeyProtocol, type KeyStatement, provenStatements } from './key-statement.js';
+import { boxSignedFor, round1Digest, type SealedItem, type SignedRound1 } from './party/routes/sealed.js';
 import type { ApprovalBacking } from './policy/backing.js';
 import {
   frostIdentifier,
@@ -51,7 +41,6 @@ import {
   type RosterParty,
   rosterDigest,
 } from './roster.js';
-import type { KeyStatement } from './store/level.js';
 
 export type DkgProgress = (line: string) => void;
 
@@ -269,18 +258,12 @@ function outboxProblem(
     if (!to || to.id === sender.id) return `has a box for ${String(item?.party)}, not another roster party`;
     if (seen.has(to.id)) return `has two boxes for ${to.id}`;
     seen.add(to.id);
-    let ok = false;
-    try {
-      const box = SealedBoxCodec.fromJSON(item.box, suite.id).value;
-      const aad = relayAad(protocol, session, sender.id, to.id, digest, bound);
-      ok = verifyEd25519(
-        hexToBytes(sender.identity_key),
-        relaySigningBytes(aad, SealedBoxCodec.encode(suite.id, box)),
-        base64Decode(String(item.sig), 'sig'),
-      );
-    } catch {
-      ok = false;
-    }
+    const ok = boxSignedFor(
+      suite.id,
+      { protocol, session, sender, receiver: to.id, rosterDigest: digest, bound },
+      item.box,
+      item.sig,
+    );
     if (!ok) return `has a box for ${to.id} that it did not sign for ${to.id} in this session`;
   }
   const missing = roster.parties.filter((p) => p.id !== sender.id && !seen.has(p.id)).map((p) => p.id);
@@ -302,8 +285,11 @@ async function commitEverywhere(
 ): Promise<void> {
   const roster = client.roster;
   const packageDigest = r3[0]!.package_digest;
-  const statements = r3.map((r) => r.verified);
-  const bad = unprovenParties(roster, rosterDigest(roster), protocol, session, packageDigest, statements);
+  const { statements, missing: bad } = provenStatements(
+    roster,
+    { protocol, session, rosterDigest: rosterDigest(roster), packageDigest },
+    r3.map((r) => r.verified),
+  );
   if (bad.length > 0) {
     throw new ProtocolError(
       'INCONSISTENT_TRANSCRIPT',
@@ -375,15 +361,11 @@ export async function finishKeyCommits(client: PartyClient, say: DkgProgress = (
   for (const g of groups.values()) {
     if (g.waiting.length === 0) continue;
     // One valid statement per party, whichever party reported it.
-    const statements = roster.parties.flatMap((p) => {
-      const valid = g.statements.find(
-        (s) =>
-          s?.party === p.id &&
-          unprovenParties({ ...roster, parties: [p] }, digest, g.protocol, g.session, g.packageDigest, [s])
-            .length === 0,
-      );
-      return valid ? [valid] : [];
-    });
+    const { statements } = provenStatements(
+      roster,
+      { protocol: g.protocol, session: g.session, rosterDigest: digest, packageDigest: g.packageDigest },
+      g.statements,
+    );
     if (statements.length !== roster.parties.length) continue;
     say(
       `${g.protocol} ${g.session}: every party verified package ${g.packageDigest}; committing at ${g.waiting.join(', ')}`,

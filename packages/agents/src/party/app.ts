@@ -252,10 +252,13 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     return out;
   });
   route('/v1/key/commit', 'key.commit', async (s, b) => {
-    const out = await commits.commit(s, b);
-    const kind = String(b.protocol);
-    metrics.sessions.inc({ kind });
-    deps.logger.info(`${kind}.completed`, { session: s, group_public_key: out.group_public_key });
+    const { installed, ...out } = await commits.commit(s, b);
+    // A commit repeated after it took effect answers the same, and is no second completion.
+    if (installed) {
+      const kind = String(b.protocol);
+      metrics.sessions.inc({ kind });
+      deps.logger.info(`${kind}.completed`, { session: s, group_public_key: out.group_public_key });
+    }
     return out;
   });
   route('/v1/key/pending', 'key.pending', () => commits.pendingInfo());

@@ -14,77 +14,35 @@
  */
 import {
   AapsError,
-  base64Decode,
   base64Encode,
   bytesToHex,
-  canonicalize,
-  concatBytes,
   displayValue,
-  hexToBytes,
   ProtocolError,
   PublicKeyPackageCodec,
   signBytes,
-  utf8,
   ValidationError,
-  verifyEd25519,
 } from '@aaps/mpc-core';
 import { publicPackageDigest } from '../key-digest.js';
-import type { Roster } from '../roster.js';
-import type { KeyCommitProof, KeyStatement, PendingKey, PendingKeyMeta } from '../store/level.js';
+import {
+  type KeyCommitProof,
+  type KeyProtocol,
+  type KeyStatement,
+  keyStatementBytes,
+  provenStatements,
+} from '../key-statement.js';
+import type { PendingKey } from '../store/level.js';
 import type { PartyDeps, PartyState } from './context.js';
 import { installKey, withKeyLock } from './install-key.js';
-import { assertMayTakeKey } from './key-replace.js';
 
-export type KeyProtocol = PendingKeyMeta['protocol'];
+export type { KeyProtocol };
 
-const KEY_STATEMENT_DST = utf8('aaps-key-verified/v1|');
-
-/** What a party signs once its round 3 verified a key: a domain tag, then one canonical object. */
-export function keyStatementBytes(
-  protocol: KeyProtocol,
-  session: string,
-  rosterDigest: string,
-  party: string,
-  packageDigest: string,
-): Uint8Array {
-  return concatBytes(
-    KEY_STATEMENT_DST,
-    utf8(
-      canonicalize({ protocol, session, roster_digest: rosterDigest, party, package_digest: packageDigest }),
-    ),
-  );
-}
-
-/**
- * The roster parties whose statement for (`protocol`, `session`, `packageDigest`) is missing from
- * `statements`, or not signed by their identity key. Empty: every participant verified the key.
- * A party named twice must be right both times.
- */
-export function unprovenParties(
-  roster: Roster,
-  rosterDigest: string,
-  protocol: KeyProtocol,
-  session: string,
-  packageDigest: string,
-  statements: unknown,
-): string[] {
-  const list = Array.isArray(statements) ? (statements as unknown[]) : [];
-  return roster.parties
-    .filter((p) => {
-      const mine = list.filter((s) => (s as { party?: unknown } | null)?.party === p.id);
-      if (mine.length === 0) return true;
-      const bytes = keyStatementBytes(protocol, session, rosterDigest, p.id, packageDigest);
-      return !mine.every((s) => {
-        const sig = (s as { sig?: unknown }).sig;
-        if (typeof sig !== 'string') return false;
-        try {
-          return verifyEd25519(hexToBytes(p.identity_key), bytes, base64Decode(sig, 'sig'));
-        } catch {
-          return false;
-        }
-      });
-    })
-    .map((p) => p.id);
+/** What round 3 of a DKG or refresh answers once it staged the key: the key's public parts and the statement. */
+export interface Round3Verified {
+  group_public_key: string;
+  verifying_share: string;
+  public_package: unknown;
+  package_digest: string;
+  verified: KeyStatement;
 }
 
 const protocolOf = (v: unknown): KeyProtocol => {
@@ -108,41 +66,65 @@ export function createKeyCommitHandlers(deps: PartyDeps, state: PartyState) {
 
   return {
     /**
-     * Store `key` as this party's pending key for `session` (replacing any other pending key) and
-     * sign that it verified it. Call inside {@link withKeyLock}; `replaces` is the current key
-     * when round 3 checked it, which a commit requires to be still current.
+     * Refuse a round 3 while a key of another ceremony is pending here: one key change at a time
+     * (a new round 1 drops a pending key a failed ceremony left). Call inside {@link withKeyLock}.
+     */
+    assertNoOtherPending(session: string): void {
+      const other = state.pending;
+      if (other !== undefined && other.meta.session !== session) {
+        throw new AapsError(
+          'CONFLICT',
+          `a key of another ceremony (${other.meta.protocol} ${other.meta.session}) is pending here: one key change at a time`,
+        );
+      }
+    },
+
+    /**
+     * Store `key` as this party's pending key for `session` (replacing any other pending key), sign
+     * that it verified it, and answer round 3 with both. The current key is recorded as the one the
+     * pending key replaces: a commit requires it to be still current. Call inside
+     * {@link withKeyLock}, with round 3's checks (a round 3 and its stage are one key change).
      */
     async stage(
       protocol: KeyProtocol,
       session: string,
       key: NonNullable<PartyState['key']>,
-      replace: boolean,
-    ): Promise<{ statement: KeyStatement; packageDigest: string }> {
+    ): Promise<Round3Verified> {
       const packageDigest = publicPackageDigest(suite.id, key.publicPackage);
-      const sig = signBytes(
-        deps.identity.secretKey,
-        keyStatementBytes(protocol, session, deps.rosterDigest, self.id, packageDigest),
-      );
+      const subject = { protocol, session, rosterDigest: deps.rosterDigest, packageDigest };
+      const sig = signBytes(deps.identity.secretKey, keyStatementBytes(subject, self.id));
       const statement = { party: self.id, sig: base64Encode(sig) };
       const pending: PendingKey = {
         key,
-        meta: { protocol, session, packageDigest, replaces: digestOf(state.key), replace, statement },
+        meta: { protocol, session, packageDigest, replaces: digestOf(state.key), statement },
       };
       await deps.store.savePendingKey(pending);
       state.pending = pending;
-      return { statement, packageDigest };
+      return {
+        ...answer(key, packageDigest),
+        public_package: PublicKeyPackageCodec.toJSON(suite.id, key.publicPackage),
+        verified: statement,
+      };
     },
 
     /** Forget a pending key not of `session` (a new ceremony supersedes a failed one). */
-    async dropOther(session: string): Promise<void> {
-      if (state.pending === undefined || state.pending.meta.session === session) return;
-      await deps.store.dropPendingKey();
-      state.pending = undefined;
+    dropOther(session: string): Promise<void> {
+      return withKeyLock(state, async () => {
+        if (state.pending === undefined || state.pending.meta.session === session) return;
+        await deps.store.dropPendingKey();
+        state.pending = undefined;
+      });
     },
 
     /**
      * `key.commit`: make the pending key of `session` current, given every participant's signed
-     * statement for its package. A commit repeated after it took effect answers the same.
+     * statement for its package. A commit repeated after it took effect answers the same, with
+     * `installed: false`.
+     *
+     * Not checked again here: the operator's `allow_key_replace` for a DKG over a held key. Round 3
+     * checked it when it staged the key, and the commit takes effect only over the key round 3
+     * saw (`replaces`); asking again would strand a commit a crash cut short once the operator
+     * switched it off, leaving the parties on two keys.
      */
     commit(session: string, body: Record<string, unknown>) {
       const protocol = protocolOf(body.protocol);
@@ -158,7 +140,7 @@ export function createKeyCommitHandlers(deps: PartyDeps, state: PartyState) {
             done.packageDigest === named &&
             digestOf(state.key) === named
           )
-            return answer(state.key, done.packageDigest);
+            return { ...answer(state.key, done.packageDigest), installed: false };
           throw new AapsError(
             'NOT_FOUND',
             `no ${protocol} key of session ${displayValue(session)} is pending here (superseded, or round 3 did not pass here)`,
@@ -170,25 +152,31 @@ export function createKeyCommitHandlers(deps: PartyDeps, state: PartyState) {
             `the commit names key package ${displayValue(named)}, and this party verified ${p.meta.packageDigest}`,
           );
         }
-        const missing = unprovenParties(roster, deps.rosterDigest, protocol, session, named, body.statements);
-        if (missing.length > 0) {
+        const proven = provenStatements(
+          roster,
+          { protocol, session, rosterDigest: deps.rosterDigest, packageDigest: named },
+          body.statements,
+        );
+        if (proven.missing.length > 0) {
           throw new ValidationError(
             'INVALID_ARGUMENT',
-            `a commit needs every participant's signed statement that it verified package ${named}: none valid from ${missing.join(', ')}`,
+            `a commit needs every participant's signed statement that it verified package ${named}: none valid from ${proven.missing.join(', ')}`,
             ['body.statements'],
           );
         }
-        const current = digestOf(state.key);
-        if (current !== p.meta.replaces) {
+        if (digestOf(state.key) !== p.meta.replaces) {
           throw new AapsError(
             'CONFLICT',
             `this party's key changed since round 3 of ${session} verified the pending one: ${protocol} again`,
           );
         }
-        if (protocol === 'dkg')
-          assertMayTakeKey(deps.config, state.key !== undefined, p.meta.replace, 'commit a new DKG');
-        const statements = (body.statements as KeyStatement[]).map((s) => ({ party: s.party, sig: s.sig }));
-        const proof: KeyCommitProof = { protocol, session, packageDigest: named, statements };
+        // Only the valid statements are kept, one a party: the proof others' commits are finished from.
+        const proof: KeyCommitProof = {
+          protocol,
+          session,
+          packageDigest: named,
+          statements: proven.statements,
+        };
         await installKey(
           deps,
           state,
@@ -197,7 +185,7 @@ export function createKeyCommitHandlers(deps: PartyDeps, state: PartyState) {
           () => deps.store.commitPendingKey(p.key, proof),
         );
         state.pending = undefined;
-        return answer(p.key, named);
+        return { ...answer(p.key, named), installed: true };
       });
     },
 

@@ -39,6 +39,7 @@ import {
   wipeNonceRecord,
 } from '@aaps/mpc-core';
 import { Level } from 'level';
+import type { KeyCommitProof, KeyProtocol, KeyStatement } from '../key-statement.js';
 import {
   type CheckpointDecision,
   decideCheckpoint,
@@ -73,32 +74,16 @@ export interface StoredKey {
  * this party's own signed statement that it verified it.
  */
 export interface PendingKeyMeta {
-  protocol: 'dkg' | 'refresh';
+  protocol: KeyProtocol;
   session: string;
   packageDigest: string;
   replaces: string | null;
-  /** A DKG asked to replace a key this party held (`assertMayTakeKey`). */
-  replace: boolean;
   statement: KeyStatement;
 }
 
 export interface PendingKey {
   key: StoredKey;
   meta: PendingKeyMeta;
-}
-
-/** One party's signature (base64) over its "I verified round 3" statement (`party/key-commit.ts`). */
-export interface KeyStatement {
-  party: string;
-  sig: string;
-}
-
-/** Every participant's statement for one package: what a commit carries and what it leaves stored. */
-export interface KeyCommitProof {
-  protocol: 'dkg' | 'refresh';
-  session: string;
-  packageDigest: string;
-  statements: KeyStatement[];
 }
 
 /** A stored key's participants as its record holds them: `[party id, identifier]` pairs. */

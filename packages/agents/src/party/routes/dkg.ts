@@ -8,7 +8,6 @@
  */
 import {
   AapsError,
-  bytesToHex,
   DkgRound1PackageCodec,
   type DkgRound2Package,
   DkgRound2PackageCodec,
@@ -16,7 +15,6 @@ import {
   dkgRound2,
   dkgRound3,
   ProtocolError,
-  PublicKeyPackageCodec,
   ValidationError,
 } from '@aaps/mpc-core';
 import { frostIdentifier, partyByIdentifier } from '../../roster.js';
@@ -65,7 +63,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState, commits: K
         ]);
       }
       // A new DKG supersedes a key a failed one left pending (it never took effect).
-      await withKeyLock(state, () => commits.dropOther(session));
+      await commits.dropOther(session);
       const out = dkgRound1(suite, { identifier: myId, threshold: roster.threshold, rng: deps.rng });
       const signed = signRound1(deps, 'dkg', session, DkgRound1PackageCodec, out.package);
       state.dkg.set(session, {
@@ -112,13 +110,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState, commits: K
         if (!s.round2 || !s.round1Packages) throw new ProtocolError('ROUND_ORDER', 'round 3 before round 2');
         // Again now: another session may have given this party a key since round 1 of this one.
         assertMayTakeKey(deps.config, state.key !== undefined, s.replace, 'run a new DKG');
-        const other = state.pending;
-        if (other !== undefined && other.meta.session !== session) {
-          throw new AapsError(
-            'CONFLICT',
-            `a key of another ceremony (${other.meta.protocol} ${other.meta.session}) is pending here: one key change at a time`,
-          );
-        }
+        commits.assertNoOtherPending(session);
         const round1 = peerPackages(session, body.round1_packages);
         const round2: DkgRound2Package[] = openAll(
           deps,
@@ -148,14 +140,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState, commits: K
           participants: rosterParticipants(roster),
         };
         // A key that failed to save is not claimed (a DKG can run again).
-        const staged = await commits.stage('dkg', session, key, s.replace);
-        return {
-          group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
-          verifying_share: bytesToHex(out.keyPackage.verifyingShare),
-          public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
-          package_digest: staged.packageDigest,
-          verified: staged.statement,
-        };
+        return commits.stage('dkg', session, key);
       });
     },
   };

@@ -117,7 +117,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
     async refreshRound1(sessionId: string) {
       const key = requireKey();
       // A new refresh supersedes a share a failed one left pending (it never took effect).
-      await withKeyLock(state, () => commits.dropOther(sessionId));
+      await commits.dropOther(sessionId);
       const out = refreshRound1(suite, {
         identifier: myId,
         threshold: key.keyPackage.threshold,
@@ -173,13 +173,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
         const s = session(sessionId);
         if (!s.round2) throw new ProtocolError('ROUND_ORDER', 'refresh round 3 before round 2');
         const key = requireKey();
-        const other = state.pending;
-        if (other !== undefined && other.meta.session !== sessionId) {
-          throw new AapsError(
-            'CONFLICT',
-            `a key of another ceremony (${other.meta.protocol} ${other.meta.session}) is pending here: one key change at a time`,
-          );
-        }
+        commits.assertNoOtherPending(sessionId);
         const round1 = peerPackages(sessionId, body.round1_packages);
         const received = openAll(
           deps,
@@ -193,25 +187,13 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
         const share = refreshRound3(suite, s.round2, round1.packages, received);
         const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
         refreshes.delete(sessionId);
-        const staged = await commits.stage(
-          'refresh',
-          sessionId,
-          {
-            ...key,
-            keyPackage: out.keyPackage,
-            publicPackage: out.publicPackage,
-            // The same participants; a key that did not record them was refreshed under this roster's.
-            participants: key.participants ?? rosterParticipants(roster),
-          },
-          false,
-        );
-        return {
-          group_public_key: bytesToHex(out.publicPackage.groupPublicKey),
-          verifying_share: bytesToHex(out.keyPackage.verifyingShare),
-          public_package: PublicKeyPackageCodec.toJSON(suite.id, out.publicPackage),
-          package_digest: staged.packageDigest,
-          verified: staged.statement,
-        };
+        return commits.stage('refresh', sessionId, {
+          ...key,
+          keyPackage: out.keyPackage,
+          publicPackage: out.publicPackage,
+          // The same participants; a key that did not record them was refreshed under this roster's.
+          participants: key.participants ?? rosterParticipants(roster),
+        });
       });
     },
 

@@ -106,6 +106,42 @@ export function sealFor<T>(
 }
 
 /**
+ * Whether `box` (a relayed box, its codec's JSON) carries `sender`'s signature `sig` over its
+ * associated data for `receiver` (see {@link relayAad}); checked by the receiver before it opens
+ * a box, and by a coordinator before it relays a round-2 outbox.
+ */
+export function boxSignedFor(
+  suite: CiphersuiteId,
+  args: {
+    protocol: string;
+    session: string;
+    sender: RosterParty;
+    receiver: string;
+    rosterDigest: string;
+    bound?: string;
+  },
+  box: unknown,
+  sig: unknown,
+): boolean {
+  let bytes: Uint8Array;
+  try {
+    const decoded = SealedBoxCodec.fromJSON(box, suite).value;
+    const aad = relayAad(
+      args.protocol,
+      args.session,
+      args.sender.id,
+      args.receiver,
+      args.rosterDigest,
+      args.bound,
+    );
+    bytes = relaySigningBytes(aad, SealedBoxCodec.encode(suite, decoded));
+  } catch {
+    return false;
+  }
+  return signedBy(args.sender, bytes, sig);
+}
+
+/**
  * Open every item addressed to this party. A box whose signature is not its claimed sender's is
  * refused without blaming the sender (`INCONSISTENT_TRANSCRIPT`: the relay changed or forged it);
  * a signed box that does not open names its sender. `boundOf` gives what each sender's box must be

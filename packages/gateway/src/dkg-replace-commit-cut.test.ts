@@ -1,0 +1,104 @@
+/**
+ * `aaps up` lets the holders of an unusable share (fewer than k hold a key, no public-package.json)
+ * take a new DKG's key by restarting them with allow_key_replace on for that start only; round 3
+ * checks the switch. A crash between commits (here: key.commit does not reach the two old holders)
+ * leaves them pending, and the next start runs them with the switch off. The commit must not ask
+ * for the switch again (it takes effect only over the key round 3 saw): the next start finishes it,
+ * where it used to be FORBIDDEN and every start refused with two group keys among the parties.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PartyStore } from '@aaps/agents';
+import { bytesToHex, getCiphersuite, trustedDealer } from '@aaps/mpc-core';
+import { createAdaptorServer } from '@hono/node-server';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
+import type { PartyDeps } from '../../agents/src/party/context.js';
+import { fiveParties, partyDeps, saveDealtKey } from '../../agents/src/party/test-helpers/five-parties.js';
+import { runDkg } from './coordinator-http.js';
+
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+const dir = mkdtempSync(join(tmpdir(), 'aaps-dkg-replace-commit-cut-'));
+const stores: PartyStore[] = [];
+const servers: ReturnType<typeof createAdaptorServer>[] = [];
+
+afterAll(async () => {
+  for (const s of servers) s.close();
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a replacing DKG whose commit a crash cut short at the old holders', () => {
+  it('the next start (switch off again) finishes it', async () => {
+    const ports: number[] = [];
+    const handlers: ((req: Request) => Promise<Response>)[] = [];
+    for (let i = 0; i < 5; i++) {
+      const server = createAdaptorServer({ fetch: (req: Request) => handlers[i]!(req) });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      servers.push(server);
+      ports.push((server.address() as AddressInfo).port);
+    }
+    const set = fiveParties({ url: (i) => `http://127.0.0.1:${ports[i]}` });
+    // Parties 0 and 1 hold a share of an old key (2 < k = 3): unusable, a DKG replaces it.
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    const deps: PartyDeps[] = [];
+    const apps: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await partyDeps(set, i, { dir, stores });
+      if (i < 2) await saveDealtKey(d.store, set, dealt, i);
+      deps.push(d);
+      apps.push(await createPartyApp(d));
+    }
+    let crash = true;
+    for (let i = 0; i < 5; i++) {
+      handlers[i] = async (req) => {
+        const path = new URL(req.url).pathname;
+        // The crash: the commits to the old holders never arrive.
+        if (crash && i < 2 && path === '/v1/key/commit')
+          return Response.json({ error: { code: 'UNAVAILABLE', message: 'gone' } }, { status: 503 });
+        return apps[i]!.app.fetch(req);
+      };
+    }
+    // What `aaps up` does: restart the holders with the switch on, then off again.
+    const setSwitch = async (ids: readonly string[], on: boolean) => {
+      for (const id of ids) {
+        const i = set.roster.parties.findIndex((p) => p.id === id);
+        deps[i] = { ...deps[i]!, config: { ...deps[i]!.config, allowKeyReplace: on } };
+        apps[i] = await createPartyApp(deps[i]!);
+      }
+    };
+    const dataDir = mkdtempSync(join(dir, 'gw-'));
+    const log: string[] = [];
+    const start = () =>
+      runDkg({
+        roster: set.roster,
+        gatewayKey: set.gatewayKey,
+        dataDir,
+        log: (l) => log.push(l),
+        allowReplace: async (holders) => {
+          await setSwitch(holders, true);
+          return () => setSwitch(holders, false);
+        },
+      });
+
+    await expect(start()).rejects.toThrow();
+    // Parties 2-4 took the new key; 0 and 1 verified it (pending, replace: true) but missed the commit.
+    expect(apps.map((a) => a.state.pending !== undefined)).toEqual([true, true, false, false, false]);
+    // A fresh start after the crash: the parties run with their own setting (off).
+    for (let i = 0; i < 2; i++) apps[i] = await createPartyApp(deps[i]!);
+    crash = false;
+    let second: unknown;
+    try {
+      await start();
+    } catch (e) {
+      second = e;
+    }
+    expect(second, `log:\n${log.join('\n')}`).toBeUndefined();
+    const keys = new Set(
+      apps.map((a) => a.state.key && bytesToHex(a.state.key.publicPackage.groupPublicKey)),
+    );
+    expect(keys.size).toBe(1);
+  }, 60_000);
+});
