@@ -24,6 +24,7 @@ import {
   bytesToHex,
   canonicalize,
   isAapsError,
+  ProtocolError,
   type PublicKeyPackage,
   PublicKeyPackageCodec,
 } from '@aaps/mpc-core';
@@ -102,26 +103,42 @@ function* subsets<T>(items: readonly T[], k: number, from = 0): Generator<T[]> {
     for (const rest of subsets(items, k - 1, i + 1)) yield [items[i]!, ...rest];
 }
 
-/** The helpers among `helpers` a failed repair points at: the party that answered the error, or one it names. */
-function blamedHelpers(e: unknown, roster: Roster, helpers: readonly string[]): string[] {
-  if (!isAapsError(e)) return [];
-  const details = (e.details ?? {}) as { party?: unknown; claimed_culprits?: unknown };
-  const named = [
-    ...((e as { culprits?: readonly unknown[] }).culprits ?? []),
-    ...(Array.isArray(details.claimed_culprits) ? details.claimed_culprits : []),
-  ];
-  const ids = new Set<string>();
-  if (typeof details.party === 'string') ids.add(details.party);
-  for (const p of roster.parties) if (named.includes(frostIdentifier(roster, p))) ids.add(p.id);
-  return helpers.filter((h) => ids.has(h));
+/**
+ * Who an error names. `party`: the party it came from (the client sets `details.party`), with
+ * `answered` true when that party sent the error itself (`details.status`: a timeout or no
+ * connection has none). `culprits`: those the coordinator proved (`ProtocolError.culprits`, FROST
+ * identifiers; a party's error body never becomes one). `claimed`: those an error body named
+ * (`details.claimed_culprits`), unsigned: carried for the record, never acted on.
+ */
+interface Named {
+  party?: string;
+  answered: boolean;
+  culprits: readonly string[];
+  claimed?: unknown;
+}
+
+/** What error `e` names (`Named`); nothing for an error that is not an `AapsError`. */
+function namedBy(e: unknown): Named {
+  if (!isAapsError(e)) return { answered: false, culprits: [] };
+  const details = (e.details ?? {}) as { party?: unknown; status?: unknown; claimed_culprits?: unknown };
+  return {
+    ...(typeof details.party === 'string' ? { party: details.party } : {}),
+    answered: typeof details.party === 'string' && typeof details.status === 'number',
+    culprits: e instanceof ProtocolError ? e.culprits : [],
+    ...(details.claimed_culprits === undefined ? {} : { claimed: details.claimed_culprits }),
+  };
 }
 
 /**
  * Repair each of `stale` onto `pkg`, helped by k of `holders` (each helper checks it holds
- * `pkg`). A repair that fails because of a helper (it answered the error, or was named) is tried
- * again with another k of the holders, without that helper, until no set is left: one holder
- * that will not help cannot keep a party from its share while k others can. Every party is
- * tried; returns those repaired and those whose repair failed, with why.
+ * `pkg`). When a repair fails because of a helper it is tried again with another k of the
+ * holders, until no set is left: one holder that will not help cannot keep a party from its share
+ * while k others can. A helper is left out of the later sets (for this lost party only) when it
+ * failed on its own (its error, a timeout) or the coordinator proved it a culprit; never because
+ * an error body names it (unsigned: a lying party would shut honest helpers out). A helper whose
+ * error accuses other helpers, and the lost party when it answers an error, may be telling the
+ * truth or lying, so nobody is left out and the other sets are tried. Every party is tried;
+ * returns those repaired and those whose repair failed, with why.
  */
 export async function repairOnto(
   client: PartyClient,
@@ -133,9 +150,9 @@ export async function repairOnto(
 ): Promise<{ repaired: string[]; failed: { id: string; why: string }[] }> {
   const k = roster.threshold.min;
   const out: { repaired: string[]; failed: { id: string; why: string }[] } = { repaired: [], failed: [] };
-  // Helpers that failed a repair are not asked again in this call.
-  const shunned = new Set<string>();
   for (const lost of stale) {
+    // Helpers that failed this party's repair are not asked again for it.
+    const shunned = new Set<string>();
     let why = `fewer than ${k} holders to help (${holders.join(', ') || 'none'})`;
     let done = false;
     for (const helpers of subsets(holders, k)) {
@@ -152,11 +169,11 @@ export async function repairOnto(
         break;
       } catch (e) {
         why = whyOf(e);
-        const blamed = blamedHelpers(e, roster, helpers);
-        // Not a helper's doing (the lost party refused, say): another helper set changes nothing.
-        if (blamed.length === 0) break;
-        for (const h of blamed) shunned.add(h);
-        say(`repair of ${lost}: ${blamed.join(', ')} did not help (${why}); trying other helpers`);
+        const next = afterFailure(namedBy(e), roster, lost, helpers);
+        if (next === 'stop') break;
+        for (const h of next) shunned.add(h);
+        const left = next.length > 0 ? `${next.join(', ')} did not help` : 'failed';
+        say(`repair of ${lost}: ${left} (${why}); trying other helpers`);
       }
     }
     if (done) out.repaired.push(lost);
@@ -165,13 +182,33 @@ export async function repairOnto(
   return out;
 }
 
-/** The parties a failure names (its culprits, or those a party claimed), to carry on. */
+/**
+ * What a failed repair of `lost` by `helpers` means for the next try: the helpers to leave out
+ * (possibly none: try the other sets all the same), or `stop` when no other set can change the
+ * outcome (the lost party did not answer, or nobody in the repair is named).
+ */
+function afterFailure(
+  named: Named,
+  roster: Roster,
+  lost: string,
+  helpers: readonly string[],
+): string[] | 'stop' {
+  const proven = roster.parties
+    .filter((p) => helpers.includes(p.id) && named.culprits.includes(frostIdentifier(roster, p)))
+    .map((p) => p.id);
+  if (proven.length > 0) return proven;
+  if (named.party === lost) return named.answered ? [] : 'stop';
+  if (named.party === undefined || !helpers.includes(named.party)) return 'stop';
+  // A helper that accuses another may be the honest one that received a bad part: leave nobody out.
+  const accuses = Array.isArray(named.claimed) && named.claimed.length > 0;
+  return named.answered && accuses ? [] : [named.party];
+}
+
+/** The parties a refresh failure names (its proven culprits, or those a party claimed), to carry on. */
 function culpritDetails(cause: unknown): Record<string, unknown> | undefined {
-  if (!isAapsError(cause)) return undefined;
-  const culprits = (cause as { culprits?: readonly string[] }).culprits;
-  const claimed = (cause.details as { claimed_culprits?: unknown } | undefined)?.claimed_culprits;
+  const { culprits, claimed } = namedBy(cause);
   const out: Record<string, unknown> = {};
-  if (culprits !== undefined && culprits.length > 0) out.culprits = [...culprits];
+  if (culprits.length > 0) out.culprits = [...culprits];
   if (claimed !== undefined) out.claimed_culprits = claimed;
   return Object.keys(out).length > 0 ? out : undefined;
 }

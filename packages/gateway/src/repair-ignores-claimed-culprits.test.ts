@@ -1,0 +1,171 @@
+/**
+ * `repairOnto` never leaves a helper out because an error body names it: `details.claimed_culprits`
+ * is an unsigned claim (the client keeps it as "a claim, never culprits"). A helper is left out
+ * only when it failed on its own, and only for the lost party whose repair it failed.
+ * - 3-of-5, parties 1-3 hold the key, party 0 (lying, listed first) and party 4 (lost its share)
+ *   are stale: party 0 answers repair step 3 naming party 1; party 4 is still repaired by 1-3.
+ * - 3-of-5, parties 1-4 hold the key, party 0 lost its share: party 1 does not help and names
+ *   party 2; parties 2-4 rebuild the share.
+ * - the same, but party 1 sends bad parts and the honest helpers' errors name it: the helpers that
+ *   accuse are not left out, and parties 2-4 rebuild the share.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { frostIdentifier, PartyClient, type PartyStore } from '@aaps/agents';
+import { getCiphersuite, PublicKeyPackageCodec, trustedDealer } from '@aaps/mpc-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
+import { fiveParties, partyDeps, saveDealtKey } from '../../agents/src/party/test-helpers/five-parties.js';
+import { repairOnto } from './key-refresh.js';
+
+const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+const dir = mkdtempSync(join(tmpdir(), 'aaps-repair-claims-'));
+const stores: PartyStore[] = [];
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('repair of two stale parties, the first of them lying about a helper', () => {
+  it('the honest stale party is still repaired by the three honest holders', async () => {
+    const set = fiveParties();
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    const apps: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await partyDeps(set, i, { dir, stores });
+      if (i >= 1 && i <= 3) await saveDealtKey(d.store, set, dealt, i);
+      apps.push(await createPartyApp(d));
+    }
+    const framed = frostIdentifier(set.roster, set.roster.parties[1]!);
+    const fetch = async (url: URL | string, init?: RequestInit) => {
+      const u = new URL(String(url));
+      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
+      if (i === 0 && u.pathname === '/v1/repair/step3')
+        return Response.json(
+          { error: { code: 'INVALID_SECRET_SHARE', message: 'bad sigma', culprits: [framed] } },
+          { status: 400 },
+        );
+      return apps[i]!.app.request(u.pathname, init);
+    };
+    const client = new PartyClient({
+      roster: set.roster,
+      caller: { id: 'gateway', key: set.gatewayKey },
+      timeoutMs: 30_000,
+      fetch: fetch as typeof globalThis.fetch,
+    });
+    const ids = set.roster.parties.map((p) => p.id);
+    const said: string[] = [];
+    const out = await repairOnto(
+      client,
+      set.roster,
+      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
+      ids.slice(1, 4),
+      [ids[0]!, ids[4]!],
+      (l) => said.push(l),
+    );
+    expect(out.repaired, `${JSON.stringify(out.failed)}\n${said.join('\n')}`).toContain(ids[4]);
+    expect(apps[4]!.state.key).toBeDefined();
+  });
+});
+
+describe('repair with one malicious holder among k + 1 that names another helper', () => {
+  it('the other k (honest) holders rebuild the lost share', async () => {
+    const set = fiveParties();
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    const apps: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await partyDeps(set, i, { dir, stores });
+      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
+      apps.push(await createPartyApp(d));
+    }
+    // Party 1 does not help and its error names party 2 (an unsigned claim).
+    const framed = frostIdentifier(set.roster, set.roster.parties[2]!);
+    const fetch = async (url: URL | string, init?: RequestInit) => {
+      const u = new URL(String(url));
+      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
+      if (i === 1 && u.pathname.startsWith('/v1/repair/'))
+        return Response.json(
+          { error: { code: 'INVALID_SECRET_SHARE', message: 'bad delta', culprits: [framed] } },
+          { status: 400 },
+        );
+      return apps[i]!.app.request(u.pathname, init);
+    };
+    const client = new PartyClient({
+      roster: set.roster,
+      caller: { id: 'gateway', key: set.gatewayKey },
+      timeoutMs: 30_000,
+      fetch: fetch as typeof globalThis.fetch,
+    });
+    const ids = set.roster.parties.map((p) => p.id);
+    const out = await repairOnto(
+      client,
+      set.roster,
+      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
+      ids.slice(1),
+      [ids[0]!],
+      () => {},
+    );
+    expect(out.failed, JSON.stringify(out.failed)).toEqual([]);
+    expect(apps[0]!.state.key).toBeDefined();
+  });
+});
+
+/** The helpers a signed party request names (`body.helpers` of its payload), if any. */
+function helpersOf(init: RequestInit | undefined): string[] {
+  try {
+    const helpers = JSON.parse(String(init?.body)).payload?.body?.helpers;
+    return Array.isArray(helpers) ? helpers : [];
+  } catch {
+    return [];
+  }
+}
+
+describe('repair where the honest helpers accuse a helper that sends bad parts', () => {
+  it('leaves no accuser out, and the three honest holders rebuild the lost share', async () => {
+    const set = fiveParties();
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    const apps: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await partyDeps(set, i, { dir, stores });
+      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
+      apps.push(await createPartyApp(d));
+    }
+    const ids = set.roster.parties.map((p) => p.id);
+    const bad = frostIdentifier(set.roster, set.roster.parties[1]!);
+    const steps: string[][] = [];
+    // Every honest helper in a set with party 1 rejects party 1's part at step 2, naming it.
+    const fetch = async (url: URL | string, init?: RequestInit) => {
+      const u = new URL(String(url));
+      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
+      if (u.pathname === '/v1/repair/step1') steps.push(helpersOf(init));
+      if (i > 1 && u.pathname === '/v1/repair/step2' && helpersOf(init).includes(ids[1]!))
+        return Response.json(
+          { error: { code: 'INCONSISTENT_TRANSCRIPT', message: 'bad delta', culprits: [bad] } },
+          { status: 400 },
+        );
+      return apps[i]!.app.request(u.pathname, init);
+    };
+    const client = new PartyClient({
+      roster: set.roster,
+      caller: { id: 'gateway', key: set.gatewayKey },
+      timeoutMs: 30_000,
+      fetch: fetch as typeof globalThis.fetch,
+    });
+    const out = await repairOnto(
+      client,
+      set.roster,
+      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
+      ids.slice(1),
+      [ids[0]!],
+      () => {},
+    );
+    expect(out.failed, JSON.stringify(out.failed)).toEqual([]);
+    expect(apps[0]!.state.key).toBeDefined();
+    // Every set was tried in turn (each of the first three with party 1), the last one without it.
+    const sets = [...new Set(steps.map((h) => h.join('.')))];
+    expect(sets.at(-1)).toBe(ids.slice(2).join('.'));
+    expect(sets).toHaveLength(4);
+  });
+});
