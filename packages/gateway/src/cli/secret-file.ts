@@ -4,7 +4,8 @@
  * (a request id is spent once posted); and it is a new file, created exclusively with mode 0600 in
  * FILE's directory and renamed over FILE once written. So an existing FILE readable by others (and
  * anyone holding it open) never sees the values, and a symbolic link at FILE is replaced, not
- * followed.
+ * followed. The new file is removed when the command ends without writing it, a stop signal
+ * included (`discardOnSignal`).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -85,5 +86,27 @@ export function prepareSecretFile(path: string): SecretFile {
       close();
       rmSync(temp, { force: true });
     },
+  };
+}
+
+/** The exit code of a stop signal (128 + its number), as `aaps up` exits. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Until the returned function is called, Ctrl-C (SIGINT) or SIGTERM removes `file`'s new file
+ * (FILE is left as it was) and ends the process with the signal's exit code. Without it, a signal
+ * ends the process at once and leaves the empty 0600 `.FILE.<hex>.tmp` beside FILE.
+ */
+export function discardOnSignal(file: SecretFile): () => void {
+  const offs = (['SIGINT', 'SIGTERM'] as const).map((signal) => {
+    const stop = () => {
+      file.discard();
+      process.exit(SIGNAL_EXIT[signal]);
+    };
+    process.once(signal, stop);
+    return () => void process.off(signal, stop);
+  });
+  return () => {
+    for (const off of offs) off();
   };
 }

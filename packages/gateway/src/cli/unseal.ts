@@ -5,7 +5,8 @@
  * It signs only for the evidence typed: the bundle served must hash (its log leaf) to EVIDENCE_ID,
  * so the incident and fields the request names are that evidence's. Exit 0 when every field
  * opened, 1 when one could not, 2 on usage errors (a bad reason or id, a key file or `--out` that
- * cannot be used), all found before anything is signed.
+ * cannot be used), all found before anything is signed. `--out FILE` is replaced when at least one
+ * field opened, and left as it was when none did; 130 / 143 when stopped by SIGINT / SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
 import { bundleLogLeaf, decodeEnvelope, type EvidenceBundle } from '@aaps/evidence';
@@ -29,7 +30,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { GatewayConfig } from '../config.js';
 import { readJson } from './answer.js';
 import { approverId, approverKeyPath, loadApproverKey } from './approver-key.js';
-import { prepareSecretFile, type SecretFile } from './secret-file.js';
+import { discardOnSignal, prepareSecretFile, type SecretFile } from './secret-file.js';
 import { printError, reach, type SubmitIo } from './submit.js';
 import { jsonLine, printable } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
@@ -183,9 +184,11 @@ export async function runUnseal(
   const approver = approverId(config, 'unseal');
   const key = loadApproverKey(approverKeyPath(config, approver, opts.keyFile));
   const out = opts.out === undefined ? undefined : prepareSecretFile(opts.out);
+  const unwatch = out === undefined ? undefined : discardOnSignal(out);
   try {
     return await unseal(opts, config, token, io, approver, key, out);
   } finally {
+    unwatch?.();
     out?.discard();
   }
 }
@@ -289,14 +292,17 @@ async function unseal(
     if ('opened' in o) values[o.path] = o.opened.value;
     else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
   }
-  out?.commit(`${JSON.stringify(values, null, 2)}\n`);
+  const opened = Object.keys(values);
+  // Nothing opened: FILE keeps what it held (an earlier run's values), not `{}`.
+  const written = out !== undefined && opened.length > 0;
+  if (written) out.commit(`${JSON.stringify(values, null, 2)}\n`);
   if (opts.json) {
     io.print(
       jsonLine({
         request_id: request.request_id,
         evidence: answer.evidence ?? null,
-        ...(opts.out === undefined ? { values } : { out: opts.out }),
-        opened: Object.keys(values),
+        ...(opts.out === undefined ? { values } : { out: written ? opts.out : null }),
+        opened,
         failed,
         refusals,
       }),
@@ -304,7 +310,8 @@ async function unseal(
   } else {
     if (opts.out === undefined)
       for (const [path, v] of Object.entries(values)) io.print(`${printable(path)}: ${jsonLine(v)}`);
-    else io.print(`${Object.keys(values).length} field(s) written to ${printable(opts.out)} (mode 0600)`);
+    else if (written) io.print(`${opened.length} field(s) written to ${printable(opts.out)} (mode 0600)`);
+    else io.print(`nothing opened: ${printable(opts.out)} left as it was`);
     for (const f of failed) {
       const refused = refusalSummary(refusals, f.field);
       io.print(
