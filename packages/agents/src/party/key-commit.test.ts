@@ -2,20 +2,21 @@
  * Two-phase key changes: a key round 3 verified stays pending (never used) until `key.commit`
  * carries every participant's signed statement for its package; a commit short of one, or with one
  * for another package, installs nothing. A commit a crash cut short is finished from the statements
- * the parties report (`finishKeyCommits`), also after the pending party restarted.
+ * the parties report (`finishKeyCommits`), also after the pending party restarted. Junk among the
+ * statements is ignored and never kept in the proof, and a commit repeated after it took effect (a
+ * lost answer) answers the same without counting the ceremony twice.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesToHex, getCiphersuite, isAapsError } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PartyClient } from '../client.js';
 import { finishKeyCommits, runDkgOverHttp } from '../coordinate.js';
 import type { KeyStatement } from '../key-statement.js';
 import type { PartyStore } from '../store/level.js';
 import { createPartyApp, type PartyApp } from './app.js';
 import type { PartyDeps } from './context.js';
-import { fiveParties, partyDeps } from './test-helpers/five-parties.js';
+import { fiveParties, inProcessClient, partyDeps } from './test-helpers/five-parties.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const dir = mkdtempSync(join(tmpdir(), 'aaps-key-commit-'));
@@ -27,6 +28,7 @@ afterAll(async () => {
 
 interface Pending {
   pending: { session: string; package_digest: string; statement: KeyStatement } | null;
+  committed: { statements: unknown[] } | null;
 }
 
 /** Five key-less parties; `key.commit` reaches only the parties in `commitTo` (all by default). */
@@ -40,18 +42,13 @@ async function setUp() {
     apps.push(await createPartyApp(d));
   }
   let commitTo = new Set(set.roster.parties.map((p) => p.id));
-  const fetch = async (url: URL | string, init?: RequestInit) => {
-    const u = new URL(String(url));
-    const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
-    if (u.pathname === '/v1/key/commit' && !commitTo.has(set.roster.parties[i]!.id))
-      return Response.json({ error: { code: 'UNAVAILABLE', message: 'down' } }, { status: 503 });
-    return apps[i]!.app.request(u.pathname, init);
-  };
-  const client = new PartyClient({
-    roster: set.roster,
-    caller: { id: 'gateway', key: set.gatewayKey },
+  const client = inProcessClient(set, apps, {
     timeoutMs: 30_000,
-    fetch: fetch as typeof globalThis.fetch,
+    intercept: (i, path) => {
+      if (path === '/v1/key/commit' && !commitTo.has(set.roster.parties[i]!.id))
+        return Response.json({ error: { code: 'UNAVAILABLE', message: 'down' } }, { status: 503 });
+      return undefined;
+    },
   });
   const ids = set.roster.parties.map((p) => p.id);
   const pendingOf = async () =>
@@ -147,5 +144,43 @@ describe('key.commit', () => {
       expect(a.state.pending).toBeUndefined();
       expect(bytesToHex(a.state.key!.publicPackage.groupPublicKey)).toBe(fresh.groupPublicKeyHex);
     }
+  });
+
+  it('takes complete statements with junk among them (no 500), and keeps only the valid ones', async () => {
+    const { client, ids, pendingOf, commitOnly } = await setUp();
+    commitOnly([]);
+    await expect(runDkgOverHttp(client, suite, { sessionId: 'junk' })).rejects.toThrow();
+    const pending = await pendingOf();
+    const digest = pending[0]!.package_digest;
+    const statements = [...pending.map((p) => p!.statement), null];
+    commitOnly(ids);
+    const e = await errorOf(
+      client.call(ids[0]!, 'key.commit', 'junk', { protocol: 'dkg', package_digest: digest, statements }),
+    );
+    expect(e).toBeUndefined();
+    const after = await client.call<Pending>(ids[0]!, 'key.pending', 'q', {});
+    expect(after.pending).toBeNull();
+    expect(after.committed?.statements).toEqual(pending.map((p) => p!.statement));
+  });
+
+  it('a repeated commit (a lost answer) does not count the session twice', async () => {
+    const { apps, client, ids, pendingOf, commitOnly } = await setUp();
+    commitOnly([]);
+    await expect(runDkgOverHttp(client, suite, { sessionId: 'twice' })).rejects.toThrow();
+    const pending = await pendingOf();
+    const body = {
+      protocol: 'dkg',
+      package_digest: pending[0]!.package_digest,
+      statements: pending.map((p) => p!.statement),
+    };
+    commitOnly(ids);
+    await client.call(ids[0]!, 'key.commit', 'twice', body);
+    const metrics = async () =>
+      (await (await apps[0]!.app.request('/metrics')).text())
+        .split('\n')
+        .filter((l) => l.includes('kind="dkg"'));
+    const once = await metrics();
+    await client.call(ids[0]!, 'key.commit', 'twice', body);
+    expect(await metrics()).toEqual(once);
   });
 });

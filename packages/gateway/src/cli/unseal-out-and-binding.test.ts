@@ -5,8 +5,13 @@
  *   symbolic link there, never receives the values; a FILE that cannot be written is found before
  *   the request is signed (once posted it is logged, the parties release, its id is spent);
  * - sealed-field paths (chosen by whoever submitted the incident) are printed escaped;
- * - the bundle served must be the evidence EVIDENCE_ID names (the SHA-256 of its log leaf).
+ * - the bundle served must be the evidence EVIDENCE_ID names (the SHA-256 of its log leaf);
+ * - when nothing opens, FILE keeps what it held (an earlier run's values), no temporary file is
+ *   left and the exit code is still 1; a stop signal (Ctrl-C, SIGTERM) during the run removes the
+ *   new 0600 file too and exits 130 / 143 (the built CLI, as a process, against a loopback
+ *   gateway that never answers).
  */
+import { spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -18,8 +23,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import {
   generateIdentityKey,
@@ -229,4 +237,103 @@ describe('aaps unseal signs for the evidence it was asked about', () => {
     );
     expect(g.posts()).toBe(0);
   });
+});
+
+describe('aaps unseal --out when nothing opens', () => {
+  it('a run whose every field is refused leaves an existing --out file as it was', async () => {
+    const out = join(dir, 'values.json');
+    const first = gateway();
+    expect(await runUnseal(opts(first.evidenceId, { out }), config(), 't', first.io)).toBe(0);
+    const before = readFileSync(out, 'utf8');
+    expect(before).toContain(SECRET);
+    // The same command again; this time the parties refuse (policy, quorum down): 200, no releases.
+    const refusing = gateway(
+      field,
+      Response.json({
+        releases: [],
+        refusals: [{ field: field.id, party: 'p1', rule: 'unseal.reason' }],
+        evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
+      }),
+    );
+    expect(await runUnseal(opts(refusing.evidenceId, { out }), config(), 't', refusing.io)).toBe(1);
+    // The values opened before are still there (exit 1 wrote nothing worth keeping).
+    expect(readFileSync(out, 'utf8')).toBe(before);
+    expect(refusing.out).toEqual([
+      `nothing opened: ${out} left as it was`,
+      '/spec/db: not opened: QUORUM_UNREACHABLE (refused by 1 party: unseal.reason)',
+    ]);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('--json says no file was written (out: null), and a partial or full result still replaces FILE', async () => {
+    const out = join(dir, 'values-json.json');
+    writeFileSync(out, 'earlier values\n', { mode: 0o600 });
+    const refusing = gateway(field, Response.json({ releases: [], refusals: [] }));
+    const json = opts(refusing.evidenceId, { out, json: true });
+    expect(await runUnseal(json, config(), 't', refusing.io)).toBe(1);
+    expect(JSON.parse(refusing.out[0] ?? '{}')).toMatchObject({ out: null, opened: [] });
+    expect(readFileSync(out, 'utf8')).toBe('earlier values\n');
+    const opening = gateway();
+    expect(await runUnseal(opts(opening.evidenceId, { out, json: true }), config(), 't', opening.io)).toBe(0);
+    expect(JSON.parse(opening.out[0] ?? '{}')).toMatchObject({ out, opened: ['/spec/db'] });
+    expect(readFileSync(out, 'utf8')).toContain(SECRET);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(leftovers()).toEqual([]);
+  });
+});
+
+const AAPS = fileURLToPath(new URL('../../dist/cli/aaps.js', import.meta.url));
+
+/** A gateway stand-in that takes every request and never answers; `asked` resolves on the first. */
+async function silentGateway() {
+  let asked: () => void = () => {};
+  const first = new Promise<void>((r) => {
+    asked = r;
+  });
+  const server = createServer(() => asked());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked: first,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('aaps unseal --out stopped by a signal', () => {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`${signal} while waiting for the gateway: exit ${code}, FILE as it was, no temporary file left`, async () => {
+      const gw = await silentGateway();
+      const here = mkdtempSync(join(dir, 'signal-'));
+      const out = join(here, 'values.json');
+      writeFileSync(out, 'earlier values\n', { mode: 0o600 });
+      const id = 'c'.repeat(64);
+      try {
+        const child = spawn(
+          process.execPath,
+          [AAPS, 'unseal', id, '--reason', 'rotate', '--out', out, '--data-dir', dir, '--url', gw.url],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, AAPS_API_TOKEN: 'test-token-0123456789' },
+          },
+        );
+        const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+        await gw.asked;
+        // The request is out: the new file waits beside FILE.
+        expect(readdirSync(here).filter((f) => f.endsWith('.tmp'))).toHaveLength(1);
+        child.kill(signal);
+        expect(await exited).toBe(code);
+        expect(readdirSync(here)).toEqual(['values.json']);
+        expect(readFileSync(out, 'utf8')).toBe('earlier values\n');
+      } finally {
+        await gw.close();
+      }
+    });
+  }
 });

@@ -122,7 +122,6 @@ export async function saveDealtKey(
   });
 }
 
-/** The gateway's client of `set`'s parties, each answered by its app in `apps` (same order), no ports. */
 /**
  * Five party apps in process holding one trusted dealer's Ed25519 key set, and a client that
  * reaches them through `app.request` (the sign route tests' set-up). `configure` may change a
@@ -150,14 +149,30 @@ export async function dealtPartyApps(opts: {
   };
 }
 
-export function inProcessClient(set: FiveParties, apps: readonly PartyApp[]): PartyClient {
-  const byOrigin = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, apps[i]!]));
+/**
+ * The gateway's client of `set`'s parties, each answered by its app in `apps` (same order), no
+ * ports. `intercept` may answer a request (its path and init) instead of party `index`'s app (a
+ * party down for one route, a lost answer): return a Response, or undefined to let the app answer.
+ */
+export function inProcessClient(
+  set: FiveParties,
+  apps: readonly PartyApp[],
+  opts: {
+    intercept?: (index: number, path: string, init: RequestInit | undefined) => Response | undefined;
+    timeoutMs?: number;
+  } = {},
+): PartyClient {
+  const indexOf = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, i]));
   return new PartyClient({
     roster: set.roster,
     caller: { id: 'gateway', key: set.gatewayKey },
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     fetch: (input, init) => {
       const url = new URL(String(input));
-      return Promise.resolve(byOrigin.get(url.origin)!.app.request(url.pathname, init));
+      const i = indexOf.get(url.origin)!;
+      return Promise.resolve(
+        opts.intercept?.(i, url.pathname, init) ?? apps[i]!.app.request(url.pathname, init),
+      );
     },
   });
 }

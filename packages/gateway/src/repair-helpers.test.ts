@@ -1,5 +1,8 @@
 /**
- * `repairOnto` never leaves a helper out because an error body names it: `details.claimed_culprits`
+ * `repairOnto` tries another k of the holders when a helper does not help (3-of-5, party 0 lost its
+ * share, party 1, the first helper in roster order, does not help: parties 2-4 rebuild it; before,
+ * the first k holders were the only set tried). And it never leaves a helper out because an error
+ * body names it: `details.claimed_culprits`
  * is an unsigned claim (the client keeps it as "a claim, never culprits"). A helper is left out
  * only when it failed on its own, and only for the lost party whose repair it failed.
  * - 3-of-5, parties 1-3 hold the key, party 0 (lying, listed first) and party 4 (lost its share)
@@ -12,11 +15,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { frostIdentifier, PartyClient, type PartyStore } from '@aaps/agents';
+import { frostIdentifier, type PartyStore } from '@aaps/agents';
 import { getCiphersuite, PublicKeyPackageCodec, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
-import { fiveParties, partyDeps, saveDealtKey } from '../../agents/src/party/test-helpers/five-parties.js';
+import {
+  fiveParties,
+  inProcessClient,
+  partyDeps,
+  saveDealtKey,
+} from '../../agents/src/party/test-helpers/five-parties.js';
 import { repairOnto } from './key-refresh.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -39,21 +47,16 @@ describe('repair of two stale parties, the first of them lying about a helper', 
       apps.push(await createPartyApp(d));
     }
     const framed = frostIdentifier(set.roster, set.roster.parties[1]!);
-    const fetch = async (url: URL | string, init?: RequestInit) => {
-      const u = new URL(String(url));
-      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
-      if (i === 0 && u.pathname === '/v1/repair/step3')
-        return Response.json(
-          { error: { code: 'INVALID_SECRET_SHARE', message: 'bad sigma', culprits: [framed] } },
-          { status: 400 },
-        );
-      return apps[i]!.app.request(u.pathname, init);
-    };
-    const client = new PartyClient({
-      roster: set.roster,
-      caller: { id: 'gateway', key: set.gatewayKey },
+    const client = inProcessClient(set, apps, {
       timeoutMs: 30_000,
-      fetch: fetch as typeof globalThis.fetch,
+      intercept: (i, path) => {
+        if (i === 0 && path === '/v1/repair/step3')
+          return Response.json(
+            { error: { code: 'INVALID_SECRET_SHARE', message: 'bad sigma', culprits: [framed] } },
+            { status: 400 },
+          );
+        return undefined;
+      },
     });
     const ids = set.roster.parties.map((p) => p.id);
     const said: string[] = [];
@@ -82,21 +85,16 @@ describe('repair with one malicious holder among k + 1 that names another helper
     }
     // Party 1 does not help and its error names party 2 (an unsigned claim).
     const framed = frostIdentifier(set.roster, set.roster.parties[2]!);
-    const fetch = async (url: URL | string, init?: RequestInit) => {
-      const u = new URL(String(url));
-      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
-      if (i === 1 && u.pathname.startsWith('/v1/repair/'))
-        return Response.json(
-          { error: { code: 'INVALID_SECRET_SHARE', message: 'bad delta', culprits: [framed] } },
-          { status: 400 },
-        );
-      return apps[i]!.app.request(u.pathname, init);
-    };
-    const client = new PartyClient({
-      roster: set.roster,
-      caller: { id: 'gateway', key: set.gatewayKey },
+    const client = inProcessClient(set, apps, {
       timeoutMs: 30_000,
-      fetch: fetch as typeof globalThis.fetch,
+      intercept: (i, path) => {
+        if (i === 1 && path.startsWith('/v1/repair/'))
+          return Response.json(
+            { error: { code: 'INVALID_SECRET_SHARE', message: 'bad delta', culprits: [framed] } },
+            { status: 400 },
+          );
+        return undefined;
+      },
     });
     const ids = set.roster.parties.map((p) => p.id);
     const out = await repairOnto(
@@ -136,22 +134,17 @@ describe('repair where the honest helpers accuse a helper that sends bad parts',
     const bad = frostIdentifier(set.roster, set.roster.parties[1]!);
     const steps: string[][] = [];
     // Every honest helper in a set with party 1 rejects party 1's part at step 2, naming it.
-    const fetch = async (url: URL | string, init?: RequestInit) => {
-      const u = new URL(String(url));
-      const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
-      if (u.pathname === '/v1/repair/step1') steps.push(helpersOf(init));
-      if (i > 1 && u.pathname === '/v1/repair/step2' && helpersOf(init).includes(ids[1]!))
-        return Response.json(
-          { error: { code: 'INCONSISTENT_TRANSCRIPT', message: 'bad delta', culprits: [bad] } },
-          { status: 400 },
-        );
-      return apps[i]!.app.request(u.pathname, init);
-    };
-    const client = new PartyClient({
-      roster: set.roster,
-      caller: { id: 'gateway', key: set.gatewayKey },
+    const client = inProcessClient(set, apps, {
       timeoutMs: 30_000,
-      fetch: fetch as typeof globalThis.fetch,
+      intercept: (i, path, init) => {
+        if (path === '/v1/repair/step1') steps.push(helpersOf(init));
+        if (i > 1 && path === '/v1/repair/step2' && helpersOf(init).includes(ids[1]!))
+          return Response.json(
+            { error: { code: 'INCONSISTENT_TRANSCRIPT', message: 'bad delta', culprits: [bad] } },
+            { status: 400 },
+          );
+        return undefined;
+      },
     });
     const out = await repairOnto(
       client,
@@ -167,5 +160,37 @@ describe('repair where the honest helpers accuse a helper that sends bad parts',
     const sets = [...new Set(steps.map((h) => h.join('.')))];
     expect(sets.at(-1)).toBe(ids.slice(2).join('.'));
     expect(sets).toHaveLength(4);
+  });
+});
+
+describe('repair with one unhelpful holder among k + 1', () => {
+  it('rebuilds the lost share from the other holders', async () => {
+    const set = fiveParties();
+    const dealt = trustedDealer(suite, set.roster.threshold);
+    const apps: PartyApp[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await partyDeps(set, i, { dir, stores });
+      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
+      apps.push(await createPartyApp(d));
+    }
+    const client = inProcessClient(set, apps, {
+      timeoutMs: 30_000,
+      intercept: (i, path) => {
+        if (i === 1 && path.startsWith('/v1/repair/'))
+          return Response.json({ error: { code: 'UNAVAILABLE', message: 'down' } }, { status: 503 });
+        return undefined;
+      },
+    });
+    const ids = set.roster.parties.map((p) => p.id);
+    const out = await repairOnto(
+      client,
+      set.roster,
+      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
+      ids.slice(1),
+      [ids[0]!],
+      () => {},
+    );
+    expect(out.failed, JSON.stringify(out.failed)).toEqual([]);
+    expect(apps[0]!.state.key).toBeDefined();
   });
 });
