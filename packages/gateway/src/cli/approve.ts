@@ -17,6 +17,7 @@ import type { GatewayConfig } from '../config.js';
 import { readJson } from './answer.js';
 import { approverId, approverKeyPath, loadApproverKey } from './approver-key.js';
 import type { Ask } from './confirm.js';
+import { takeOwnFlags } from './own-flags.js';
 import { exitWhenGone, follow, printError, reach, type SubmitIo } from './submit.js';
 import { jsonLine, printable } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
@@ -39,37 +40,18 @@ export interface ApproveFlags {
  * approval `--yes` or `--digest PREFIX`; the rest is left for the config parser.
  */
 export function takeApproveFlags(argv: readonly string[]): ApproveFlags {
-  const rest: string[] = [];
-  let reject = false;
-  let yes = false;
-  let reason: string | undefined;
-  let digest: string | undefined;
-  const value = (i: number, name: string): [string | undefined, number] => {
-    const arg = argv[i] ?? '';
-    return arg === `--${name}` ? [argv[i + 1], i + 1] : [arg.slice(`--${name}=`.length), i];
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--reject') {
-      reject = true;
-    } else if (arg === '--yes') {
-      yes = true;
-    } else if (arg === '--reason' || arg.startsWith('--reason=')) {
-      [reason, i] = value(i, 'reason');
-      if (reason === undefined || reason === '')
-        throw new ValidationError('INVALID_ARGUMENT', '--reason: needs a value', ['reason']);
-    } else if (arg === '--digest' || arg.startsWith('--digest=')) {
-      [digest, i] = value(i, 'digest');
-      if (digest === undefined || !new RegExp(`^[0-9a-f]{${MIN_DIGEST_PREFIX},64}$`).test(digest))
-        throw new ValidationError(
-          'INVALID_ARGUMENT',
-          `--digest: expected the first ${MIN_DIGEST_PREFIX} or more hex characters of the proposal's digest (lower case)`,
-          ['digest'],
-        );
-    } else {
-      rest.push(arg);
-    }
-  }
+  const f = takeOwnFlags(argv, { switches: ['reject', 'yes'], values: ['reason', 'digest'] });
+  const { rest } = f;
+  const reject = f.switches.has('reject');
+  const yes = f.switches.has('yes');
+  const reason = f.values.get('reason');
+  const digest = f.values.get('digest');
+  if (digest !== undefined && !new RegExp(`^[0-9a-f]{${MIN_DIGEST_PREFIX},64}$`).test(digest))
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `--digest: expected the first ${MIN_DIGEST_PREFIX} or more hex characters of the proposal's digest (lower case)`,
+      ['digest'],
+    );
   if (reason !== undefined && !reject)
     throw new ValidationError('INVALID_ARGUMENT', '--reason goes with --reject', ['reason']);
   if (reject && reason === undefined)

@@ -30,6 +30,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { GatewayConfig } from '../config.js';
 import { readJson } from './answer.js';
 import { approverId, approverKeyPath, loadApproverKey } from './approver-key.js';
+import { takeOwnFlags } from './own-flags.js';
 import { discardOnSignal, prepareSecretFile, type SecretFile } from './secret-file.js';
 import { printError, reach, type SubmitIo } from './submit.js';
 import { jsonLine, printable } from './terminal-text.js';
@@ -56,35 +57,17 @@ export function takeUnsealFlags(argv: readonly string[]): {
   out?: string;
   json: boolean;
 } {
-  const rest: string[] = [];
-  const fields: string[] = [];
-  const single: Record<string, string> = {};
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') ? arg.slice(2, eq === -1 ? undefined : eq) : '';
-    if (name === 'json') {
-      json = true;
-      continue;
-    }
-    if (!['field', 'reason', 'key', 'out'].includes(name)) {
-      rest.push(arg);
-      continue;
-    }
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined || value === '')
-      throw new ValidationError('INVALID_ARGUMENT', `--${name}: needs a value`, [name]);
-    if (name === 'field') fields.push(value);
-    else single[name] = value;
-  }
+  const f = takeOwnFlags(argv, { switches: ['json'], values: ['reason', 'key', 'out'], lists: ['field'] });
+  const reason = f.values.get('reason');
+  const keyFile = f.values.get('key');
+  const out = f.values.get('out');
   return {
-    rest,
-    fields,
-    json,
-    ...(single.reason === undefined ? {} : { reason: single.reason }),
-    ...(single.key === undefined ? {} : { keyFile: single.key }),
-    ...(single.out === undefined ? {} : { out: single.out }),
+    rest: f.rest,
+    fields: f.lists.get('field') ?? [],
+    json: f.switches.has('json'),
+    ...(reason === undefined ? {} : { reason }),
+    ...(keyFile === undefined ? {} : { keyFile }),
+    ...(out === undefined ? {} : { out }),
   };
 }
 

@@ -1,0 +1,37 @@
+import { ValidationError } from '@aaps/mpc-core';
+import { describe, expect, it } from 'vitest';
+import { takeOwnFlags } from './own-flags.js';
+
+const spec = { switches: ['json'], values: ['reason'], lists: ['field'] };
+
+describe('takeOwnFlags', () => {
+  it('takes switches, values (both spellings, the last counts) and repeated flags; leaves the rest in order', () => {
+    const f = takeOwnFlags(
+      [
+        '--url',
+        'http://x',
+        '--field',
+        'a',
+        '--json',
+        '--reason=first',
+        '--field=b',
+        '--reason',
+        'second',
+        'E',
+      ],
+      spec,
+    );
+    expect(f.rest).toEqual(['--url', 'http://x', 'E']);
+    expect([...f.switches]).toEqual(['json']);
+    expect(f.values.get('reason')).toBe('second');
+    expect(f.lists.get('field')).toEqual(['a', 'b']);
+  });
+
+  it('refuses a value flag without a value, naming it; a switch given a value is left to the config parser', () => {
+    for (const argv of [['--reason'], ['--reason='], ['--field']]) {
+      expect(() => takeOwnFlags(argv, spec)).toThrow(ValidationError);
+      expect(() => takeOwnFlags(argv, spec)).toThrow(/^--(reason|field): needs a value$/);
+    }
+    expect(takeOwnFlags(['--json=yes'], spec).rest).toEqual(['--json=yes']);
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * A command's own flags, taken out of its arguments before the rest go to the gateway's config
+ * parser (`--url`, `--token`, ... ): switches (`--json`), flags with one value (`--reason TEXT` or
+ * `--reason=TEXT`; the last one given counts) and flags that may repeat (`--field ID`).
+ */
+import { ValidationError } from '@aaps/mpc-core';
+
+export interface OwnFlagSpec {
+  switches?: readonly string[];
+  values?: readonly string[];
+  lists?: readonly string[];
+}
+
+export interface OwnFlags {
+  /** Everything else, in order, for the config parser. */
+  rest: string[];
+  switches: Set<string>;
+  values: Map<string, string>;
+  lists: Map<string, string[]>;
+}
+
+/** Split `argv` by `spec`; a value flag without a value (or with an empty one) is a usage error. */
+export function takeOwnFlags(argv: readonly string[], spec: OwnFlagSpec): OwnFlags {
+  const out: OwnFlags = { rest: [], switches: new Set(), values: new Map(), lists: new Map() };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, eq === -1 ? undefined : eq) : '';
+    if (eq === -1 && spec.switches?.includes(name) === true) {
+      out.switches.add(name);
+      continue;
+    }
+    const list = spec.lists?.includes(name) === true;
+    if (!list && spec.values?.includes(name) !== true) {
+      out.rest.push(arg);
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || value === '')
+      throw new ValidationError('INVALID_ARGUMENT', `--${name}: needs a value`, [name]);
+    if (list) out.lists.set(name, [...(out.lists.get(name) ?? []), value]);
+    else out.values.set(name, value);
+  }
+  return out;
+}
