@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { BuildBundleInput } from './bundle/build.js';
-import { buildBundle } from './bundle/build.js';
-import { createBundleVerifier } from './bundle/verify.js';
-import { checkEvidenceForSigning } from './signing-check.js';
 import {
   makeApprovedInput,
   makeEd25519Key,
@@ -11,31 +8,16 @@ import {
   type TestKey,
   type TestRoster,
 } from './test-helpers/fixtures.js';
-
-const _hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+import { judge } from './test-helpers/judge.js';
 
 /** The roster `aaps up` makes: one party per role, the ids being the roles. */
 const roleRoster = (): TestRoster =>
   rosterOf(['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'], 'oncall');
 
+/** Whether a party co-signs the bundle built from `input`, and whether the verifier finds it valid. */
 async function judged(group: TestKey, r: TestRoster, input: BuildBundleInput) {
-  const bundle = await buildBundle(input, group.sign);
-  const party = checkEvidenceForSigning({
-    payloadType: bundle.dsseEnvelope.payloadType,
-    payload: new Uint8Array(Buffer.from(bundle.dsseEnvelope.payload, 'base64')),
-    transcript: JSON.parse(JSON.stringify(bundle.transcript)),
-    roster: r.roster,
-    ciphersuite: input.ciphersuite,
-    groupPublicKey: group.publicKey,
-    threshold: input.threshold,
-  });
-  const verifier = createBundleVerifier({
-    groupPublicKey: group.publicKey,
-    roster: r.roster,
-    requireLog: false,
-  });
-  const report = verifier.report(JSON.parse(JSON.stringify(bundle)));
-  return { party_cosigns: party.ok, verifier_valid: report.valid };
+  const { party, verifier } = await judge(group, r, input);
+  return { party_cosigns: party === 'ok', verifier_valid: verifier === 'valid' };
 }
 
 describe('transcript authority: the cases a compromised gateway could seal', () => {

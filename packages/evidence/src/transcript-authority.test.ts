@@ -6,9 +6,6 @@
 import type { MessageType } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import type { BuildBundleInput } from './bundle/build.js';
-import { buildBundle } from './bundle/build.js';
-import { createBundleVerifier } from './bundle/verify.js';
-import { checkEvidenceForSigning } from './signing-check.js';
 import type { JsonObject, TranscriptEnvelope } from './statement.js';
 import {
   gatewaySigned,
@@ -16,12 +13,10 @@ import {
   makeEd25519Key,
   memberSigned,
   rosterOf,
-  type TestKey,
   type TestRoster,
 } from './test-helpers/fixtures.js';
+import { judge } from './test-helpers/judge.js';
 import { PARTY_ROLE_MESSAGE_TYPES, type PartyRoles } from './transcript-authority.js';
-
-const _hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** One party per role, with ids that do not name their roles (`p1`..`p5`), and the roles apart. */
 function roster(): TestRoster & { roles: PartyRoles } {
@@ -31,32 +26,6 @@ function roster(): TestRoster & { roles: PartyRoles } {
     'oncall',
   );
   return { ...r, roles: Object.fromEntries(r.parties.map((p, i) => [p.id, roles[i]!])) };
-}
-
-/** The party's refusal rule (or `ok`) and the verifier's failed check (or `valid`), side by side. */
-async function judge(group: TestKey, r: TestRoster, input: BuildBundleInput, roles?: PartyRoles) {
-  const bundle = await buildBundle(input, group.sign);
-  const party = checkEvidenceForSigning({
-    payloadType: bundle.dsseEnvelope.payloadType,
-    payload: new Uint8Array(Buffer.from(bundle.dsseEnvelope.payload, 'base64')),
-    transcript: JSON.parse(JSON.stringify(bundle.transcript)),
-    roster: r.roster,
-    ...(roles === undefined ? {} : { roles }),
-    ciphersuite: input.ciphersuite,
-    groupPublicKey: group.publicKey,
-    threshold: input.threshold,
-  });
-  const report = createBundleVerifier({
-    groupPublicKey: group.publicKey,
-    roster: r.roster,
-    requireLog: false,
-    ...(roles === undefined ? {} : { partyRoles: roles }),
-  }).report(JSON.parse(JSON.stringify(bundle)));
-  return {
-    party: party.ok ? 'ok' : party.rule,
-    verifier: report.valid ? 'valid' : report.failure!.check,
-    message: party.ok ? '' : party.message,
-  };
 }
 
 const typeOf = (e: TranscriptEnvelope) => (e.meta as { message_type?: string }).message_type;

@@ -7,22 +7,26 @@
  * where it used to be FORBIDDEN and every start refused with two group keys among the parties.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PartyStore } from '@aaps/agents';
 import { bytesToHex, getCiphersuite, trustedDealer } from '@aaps/mpc-core';
-import { createAdaptorServer } from '@hono/node-server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
 import type { PartyDeps } from '../../agents/src/party/context.js';
-import { fiveParties, partyDeps, saveDealtKey } from '../../agents/src/party/test-helpers/five-parties.js';
+import {
+  fiveParties,
+  type LoopbackServer,
+  loopbackPorts,
+  partyDeps,
+  saveDealtKey,
+} from '../../agents/src/party/test-helpers/five-parties.js';
 import { runDkg } from './coordinator-http.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const dir = mkdtempSync(join(tmpdir(), 'aaps-dkg-replace-commit-cut-'));
 const stores: PartyStore[] = [];
-const servers: ReturnType<typeof createAdaptorServer>[] = [];
+const servers: LoopbackServer[] = [];
 
 afterAll(async () => {
   for (const s of servers) s.close();
@@ -32,14 +36,7 @@ afterAll(async () => {
 
 describe('a replacing DKG whose commit a crash cut short at the old holders', () => {
   it('the next start (switch off again) finishes it', async () => {
-    const ports: number[] = [];
-    const handlers: ((req: Request) => Promise<Response>)[] = [];
-    for (let i = 0; i < 5; i++) {
-      const server = createAdaptorServer({ fetch: (req: Request) => handlers[i]!(req) });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-      servers.push(server);
-      ports.push((server.address() as AddressInfo).port);
-    }
+    const { ports, handlers } = await loopbackPorts(5, servers);
     const set = fiveParties({ url: (i) => `http://127.0.0.1:${ports[i]}` });
     // Parties 0 and 1 hold a share of an old key (2 < k = 3): unusable, a DKG replaces it.
     const dealt = trustedDealer(suite, set.roster.threshold);

@@ -10,7 +10,6 @@
  * repair 0 and 1 from helpers 2, 3, 4, and party 2 refused to help: every start failed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PartyStore } from '@aaps/agents';
@@ -22,19 +21,23 @@ import {
   SecretBytes,
   type SignedEnvelope,
 } from '@aaps/mpc-core';
-import { createAdaptorServer } from '@hono/node-server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
 import type { PartyDeps } from '../../agents/src/party/context.js';
 import { round1Digest, type SealedItem, sealFor } from '../../agents/src/party/routes/sealed.js';
-import { fiveParties, partyDeps } from '../../agents/src/party/test-helpers/five-parties.js';
+import {
+  fiveParties,
+  type LoopbackServer,
+  loopbackPorts,
+  partyDeps,
+} from '../../agents/src/party/test-helpers/five-parties.js';
 import { makeResponse, type RpcRequestPayload } from '../../agents/src/rpc.js';
 import { runDkg } from './coordinator-http.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const dir = mkdtempSync(join(tmpdir(), 'aaps-review-dkg-hostage-'));
 const stores: PartyStore[] = [];
-const servers: ReturnType<typeof createAdaptorServer>[] = [];
+const servers: LoopbackServer[] = [];
 
 afterAll(async () => {
   for (const s of servers) s.close();
@@ -45,14 +48,7 @@ afterAll(async () => {
 describe('a first DKG sabotaged by one party', () => {
   it('the next start does not hand the group key to the saboteur', async () => {
     const BAD = 2;
-    const handlers: ((req: Request) => Promise<Response>)[] = [];
-    const ports: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const server = createAdaptorServer({ fetch: (req: Request) => handlers[i]!(req) });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-      servers.push(server);
-      ports.push((server.address() as AddressInfo).port);
-    }
+    const { ports, handlers } = await loopbackPorts(5, servers);
     const set = fiveParties({ url: (i) => `http://127.0.0.1:${ports[i]}` });
     const apps: PartyApp[] = [];
     const deps: PartyDeps[] = [];

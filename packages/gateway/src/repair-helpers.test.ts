@@ -36,38 +36,53 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Five party apps in process, those `holds` picks holding one dealer's key, and `repair(helpers,
+ * lost, say)` running `repairOnto` through a client whose `intercept` may answer for a party.
+ */
+async function partiesHolding(
+  holds: (i: number) => boolean,
+  intercept: (ids: string[]) => NonNullable<Parameters<typeof inProcessClient>[2]>['intercept'],
+) {
+  const set = fiveParties();
+  const dealt = trustedDealer(suite, set.roster.threshold);
+  const apps: PartyApp[] = [];
+  for (let i = 0; i < 5; i++) {
+    const d = await partyDeps(set, i, { dir, stores });
+    if (holds(i)) await saveDealtKey(d.store, set, dealt, i);
+    apps.push(await createPartyApp(d));
+  }
+  const ids = set.roster.parties.map((p) => p.id);
+  const client = inProcessClient(set, apps, { timeoutMs: 30_000, intercept: intercept(ids) });
+  const repair = (helpers: string[], lost: string[], say: (line: string) => void = () => {}) =>
+    repairOnto(
+      client,
+      set.roster,
+      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
+      helpers,
+      lost,
+      say,
+    );
+  /** A party's FROST identifier, as culprits are named. */
+  const culprit = (i: number) => frostIdentifier(set.roster, set.roster.parties[i]!);
+  return { apps, ids, repair, culprit };
+}
+
 describe('repair of two stale parties, the first of them lying about a helper', () => {
   it('the honest stale party is still repaired by the three honest holders', async () => {
-    const set = fiveParties();
-    const dealt = trustedDealer(suite, set.roster.threshold);
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      if (i >= 1 && i <= 3) await saveDealtKey(d.store, set, dealt, i);
-      apps.push(await createPartyApp(d));
-    }
-    const framed = frostIdentifier(set.roster, set.roster.parties[1]!);
-    const client = inProcessClient(set, apps, {
-      timeoutMs: 30_000,
-      intercept: (i, path) => {
+    const { apps, ids, repair, culprit } = await partiesHolding(
+      (i) => i >= 1 && i <= 3,
+      () => (i, path) => {
         if (i === 0 && path === '/v1/repair/step3')
           return Response.json(
-            { error: { code: 'INVALID_SECRET_SHARE', message: 'bad sigma', culprits: [framed] } },
+            { error: { code: 'INVALID_SECRET_SHARE', message: 'bad sigma', culprits: [culprit(1)] } },
             { status: 400 },
           );
         return undefined;
       },
-    });
-    const ids = set.roster.parties.map((p) => p.id);
-    const said: string[] = [];
-    const out = await repairOnto(
-      client,
-      set.roster,
-      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
-      ids.slice(1, 4),
-      [ids[0]!, ids[4]!],
-      (l) => said.push(l),
     );
+    const said: string[] = [];
+    const out = await repair(ids.slice(1, 4), [ids[0]!, ids[4]!], (l) => said.push(l));
     expect(out.repaired, `${JSON.stringify(out.failed)}\n${said.join('\n')}`).toContain(ids[4]);
     expect(apps[4]!.state.key).toBeDefined();
   });
@@ -75,36 +90,19 @@ describe('repair of two stale parties, the first of them lying about a helper', 
 
 describe('repair with one malicious holder among k + 1 that names another helper', () => {
   it('the other k (honest) holders rebuild the lost share', async () => {
-    const set = fiveParties();
-    const dealt = trustedDealer(suite, set.roster.threshold);
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
-      apps.push(await createPartyApp(d));
-    }
     // Party 1 does not help and its error names party 2 (an unsigned claim).
-    const framed = frostIdentifier(set.roster, set.roster.parties[2]!);
-    const client = inProcessClient(set, apps, {
-      timeoutMs: 30_000,
-      intercept: (i, path) => {
+    const { apps, ids, repair, culprit } = await partiesHolding(
+      (i) => i !== 0,
+      () => (i, path) => {
         if (i === 1 && path.startsWith('/v1/repair/'))
           return Response.json(
-            { error: { code: 'INVALID_SECRET_SHARE', message: 'bad delta', culprits: [framed] } },
+            { error: { code: 'INVALID_SECRET_SHARE', message: 'bad delta', culprits: [culprit(2)] } },
             { status: 400 },
           );
         return undefined;
       },
-    });
-    const ids = set.roster.parties.map((p) => p.id);
-    const out = await repairOnto(
-      client,
-      set.roster,
-      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
-      ids.slice(1),
-      [ids[0]!],
-      () => {},
     );
+    const out = await repair(ids.slice(1), [ids[0]!]);
     expect(out.failed, JSON.stringify(out.failed)).toEqual([]);
     expect(apps[0]!.state.key).toBeDefined();
   });
@@ -122,38 +120,21 @@ function helpersOf(init: RequestInit | undefined): string[] {
 
 describe('repair where the honest helpers accuse a helper that sends bad parts', () => {
   it('leaves no accuser out, and the three honest holders rebuild the lost share', async () => {
-    const set = fiveParties();
-    const dealt = trustedDealer(suite, set.roster.threshold);
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
-      apps.push(await createPartyApp(d));
-    }
-    const ids = set.roster.parties.map((p) => p.id);
-    const bad = frostIdentifier(set.roster, set.roster.parties[1]!);
     const steps: string[][] = [];
     // Every honest helper in a set with party 1 rejects party 1's part at step 2, naming it.
-    const client = inProcessClient(set, apps, {
-      timeoutMs: 30_000,
-      intercept: (i, path, init) => {
+    const { apps, ids, repair, culprit } = await partiesHolding(
+      (i) => i !== 0,
+      (ids) => (i, path, init) => {
         if (path === '/v1/repair/step1') steps.push(helpersOf(init));
         if (i > 1 && path === '/v1/repair/step2' && helpersOf(init).includes(ids[1]!))
           return Response.json(
-            { error: { code: 'INCONSISTENT_TRANSCRIPT', message: 'bad delta', culprits: [bad] } },
+            { error: { code: 'INCONSISTENT_TRANSCRIPT', message: 'bad delta', culprits: [culprit(1)] } },
             { status: 400 },
           );
         return undefined;
       },
-    });
-    const out = await repairOnto(
-      client,
-      set.roster,
-      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
-      ids.slice(1),
-      [ids[0]!],
-      () => {},
     );
+    const out = await repair(ids.slice(1), [ids[0]!]);
     expect(out.failed, JSON.stringify(out.failed)).toEqual([]);
     expect(apps[0]!.state.key).toBeDefined();
     // Every set was tried in turn (each of the first three with party 1), the last one without it.
@@ -165,31 +146,15 @@ describe('repair where the honest helpers accuse a helper that sends bad parts',
 
 describe('repair with one unhelpful holder among k + 1', () => {
   it('rebuilds the lost share from the other holders', async () => {
-    const set = fiveParties();
-    const dealt = trustedDealer(suite, set.roster.threshold);
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
-      apps.push(await createPartyApp(d));
-    }
-    const client = inProcessClient(set, apps, {
-      timeoutMs: 30_000,
-      intercept: (i, path) => {
+    const { apps, ids, repair } = await partiesHolding(
+      (i) => i !== 0,
+      () => (i, path) => {
         if (i === 1 && path.startsWith('/v1/repair/'))
           return Response.json({ error: { code: 'UNAVAILABLE', message: 'down' } }, { status: 503 });
         return undefined;
       },
-    });
-    const ids = set.roster.parties.map((p) => p.id);
-    const out = await repairOnto(
-      client,
-      set.roster,
-      PublicKeyPackageCodec.toJSON(suite.id, dealt.publicPackage),
-      ids.slice(1),
-      [ids[0]!],
-      () => {},
     );
+    const out = await repair(ids.slice(1), [ids[0]!]);
     expect(out.failed, JSON.stringify(out.failed)).toEqual([]);
     expect(apps[0]!.state.key).toBeDefined();
   });

@@ -26,12 +26,14 @@ import {
   type SignalRule,
 } from './signal-rules.js';
 import {
+  type LimitRangeFacts,
   parseImageRef,
   parseLimitRange,
   parseMissingConfig,
   parseMissingEnvVar,
   parseQuotaExceeded,
   parseRbacForbidden,
+  type RbacFacts,
 } from './signal-text.js';
 
 export { INCIDENT_TYPES, type IncidentSubtype, type IncidentType } from './signal-rules.js';
@@ -63,16 +65,8 @@ export interface IncidentFacts {
   env_var?: string;
   image?: { ref: string; digest?: string };
   quota?: { name: string; namespace?: string; figures: QuotaFigure[] };
-  limit?: { resource: string; scope: string; maximum: string; requested: string };
-  rbac?: {
-    user: string;
-    verb: string;
-    resource: string;
-    api_group: string;
-    namespace?: string;
-    /** Denied `at the cluster scope`. */
-    cluster_scoped?: true;
-  };
+  limit?: LimitRangeFacts;
+  rbac?: RbacFacts;
   /** Workload and pod URIs among the affected resources. */
   workloads: string[];
   pods: string[];

@@ -3,24 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutCluster, loadOrCreateIdentityKey } from '@aaps/agents';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../app.js';
-import { run } from './aaps.js';
-
-async function runCapture(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const err: string[] = [];
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await run(argv, env, (l) => void err.push(l));
-    return { code, err, out: out.join('') };
-  } finally {
-    spy.mockRestore();
-  }
-}
+import { runCapture } from './test-helpers/run-capture.js';
 
 describe('aaps', () => {
   it.each([

@@ -7,26 +7,11 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { run } from './aaps.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCapture } from './test-helpers/run-capture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'aaps-approver-init-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function runCapture(argv: string[]) {
-  const err: string[] = [];
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await run(argv, {}, (l) => void err.push(l));
-    return { code, err, out: out.join('') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('aaps approver init --approver ID', () => {
   it.each([['Alice'], ['alice smith'], ['../../escaped']])(

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { run } from './aaps.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCapture } from './test-helpers/run-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-contract-'));
 const TOKEN = 'x'.repeat(40);
@@ -36,21 +36,6 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function runCapture(argv: string[]) {
-  const err: string[] = [];
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await run(argv, {}, (l) => void err.push(l));
-    return { code, err, out: out.join('') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 const common = () => ['--url', url, '--data-dir', dir, '--api-token', TOKEN];
 

@@ -9,8 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { run } from './aaps.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCapture } from './test-helpers/run-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-follow-cut-'));
 let server: Server;
@@ -52,20 +52,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function submit() {
-  const err: string[] = [];
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  try {
-    const argv = ['submit', join(dir, 'signal.json'), '--source', 'kubernetes', '--url', url];
-    const code = await run([...argv, '--api-token', 'x'.repeat(40)], {}, (l) => void err.push(l));
-    return { code, err, out: out.join('') };
-  } finally {
-    spy.mockRestore();
-  }
+function submit() {
+  const argv = ['submit', join(dir, 'signal.json'), '--source', 'kubernetes', '--url', url];
+  return runCapture([...argv, '--api-token', 'x'.repeat(40)]);
 }
 
 describe('aaps submit whose event stream ends before the incident', () => {

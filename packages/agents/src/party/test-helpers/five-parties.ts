@@ -3,6 +3,7 @@
  * identity keys, and the `PartyDeps` of one of its parties on its own LevelDB (no ports).
  */
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { evidenceSigningMessage, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
 import {
@@ -22,6 +23,7 @@ import {
   signEnvelope,
   trustedDealer,
 } from '@aaps/mpc-core';
+import { createAdaptorServer } from '@hono/node-server';
 import { PartyClient } from '../../client.js';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
 import { memoryLogger } from '../../logger.js';
@@ -269,4 +271,27 @@ export function withDarkBoxes(
     });
   });
   return { ...body, sealed };
+}
+
+/** A loopback HTTP server that answers with whatever handler is set for it later. */
+export type LoopbackServer = ReturnType<typeof createAdaptorServer>;
+
+/**
+ * `count` servers on free loopback ports (pushed to `servers`, for the caller to close), for
+ * party apps that must be reached over real HTTP (the gateway's own coordinator): each answers with
+ * `handlers[i]`, which the caller sets once the apps exist (their roster needs the ports first).
+ */
+export async function loopbackPorts(
+  count: number,
+  servers: LoopbackServer[],
+): Promise<{ ports: number[]; handlers: ((req: Request) => Promise<Response>)[] }> {
+  const ports: number[] = [];
+  const handlers: ((req: Request) => Promise<Response>)[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = createAdaptorServer({ fetch: (req: Request) => handlers[i]!(req) });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    servers.push(server);
+    ports.push((server.address() as AddressInfo).port);
+  }
+  return { ports, handlers };
 }
