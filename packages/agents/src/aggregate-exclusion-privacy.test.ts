@@ -12,13 +12,12 @@ import {
   buildAggregationRecord,
   encodeAggregationRecordJson,
   getCiphersuite,
-  loadFastBackends,
   openResult,
   type ResultShare,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PartyClient } from './client.js';
-import { createPartyApp, type PartyApp } from './party/app.js';
+import type { PartyClient } from './client.js';
+import type { PartyApp } from './party/app.js';
 import {
   openAggregationSession,
   type ParsedDealing,
@@ -29,8 +28,7 @@ import {
   SHIPPED_CIRCUITS_DIR,
   type SignedDealing,
 } from './party/routes/aggregation.js';
-import { fiveParties, partyDeps, ROLES } from './party/test-helpers/five-parties.js';
-import { defaultPolicy } from './policy/defaults.js';
+import { fiveParties, inProcessClient, riskViewApps } from './party/test-helpers/five-parties.js';
 import { departmentRiskScore, type RiskFactors } from './policy/risk.js';
 import { frostIdentifier, rosterDigest } from './roster.js';
 import type { PartyStore } from './store/level.js';
@@ -47,26 +45,14 @@ const SUBJECT = { incident_id: 'inc-1', action: 'image_rollback', factors: FACTO
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-excl-privacy-'));
 const set = fiveParties();
-const { roster, gatewayKey } = set;
+const { roster } = set;
 const stores: PartyStore[] = [];
 let apps: PartyApp[];
 let client: PartyClient;
-const fetchApp: typeof fetch = async (input, init) => {
-  const url = new URL(String(input));
-  const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
-  return apps[i]!.app.request(url.pathname, init);
-};
 
 beforeAll(async () => {
-  await loadFastBackends();
-  apps = await Promise.all(
-    ROLES.map(async (role, i) => {
-      const view = VIEWS[i];
-      const policy = { ...defaultPolicy(role), ...(view ? { risk: view } : {}) };
-      return createPartyApp(await partyDeps(set, i, { dir, stores, policy }));
-    }),
-  );
-  client = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+  apps = await riskViewApps(set, { dir, stores }, VIEWS);
+  client = inProcessClient(set, apps);
 });
 
 afterAll(async () => {

@@ -5,7 +5,6 @@ import {
   AapsError,
   bytesToHex,
   encodeAggregationRecordJson,
-  loadFastBackends,
   SecretBytes,
   utf8,
   ValidationError,
@@ -14,15 +13,15 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../aggregate.js';
-import { PartyClient } from '../client.js';
+import type { PartyClient } from '../client.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../policy/risk.js';
 import { parsePolicy } from '../policy/schema.js';
 import { PartyStore } from '../store/level.js';
-import { createPartyApp, type PartyApp } from './app.js';
+import type { PartyApp } from './app.js';
 import { PooledRiskLedger, parseRiskSubject, riskSubjectDigest } from './pooled-risk.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
-import { fiveParties, partyDeps, ROLES } from './test-helpers/five-parties.js';
+import { fiveParties, inProcessClient, riskViewApps } from './test-helpers/five-parties.js';
 import { splitSubjectRound } from './test-helpers/split-subject.js';
 
 const VIEWS = [
@@ -221,26 +220,14 @@ describe('pooled risk ledger kept in the party store', () => {
 describe('pooled risk across party apps (app.request, no ports)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aaps-pool-'));
   const set = fiveParties();
-  const { roster, gatewayKey } = set;
+  const { roster } = set;
   const stores: PartyStore[] = [];
   let apps: PartyApp[];
   let client: PartyClient;
-  const fetchApp: typeof fetch = async (input, init) => {
-    const url = new URL(String(input));
-    const i = roster.parties.findIndex((p) => new URL(p.url).host === url.host);
-    return apps[i]!.app.request(url.pathname, init);
-  };
 
   beforeAll(async () => {
-    await loadFastBackends();
-    apps = await Promise.all(
-      ROLES.map(async (role, i) => {
-        const view = VIEWS[i];
-        const policy = { ...defaultPolicy(role), ...(view ? { risk: view } : {}) };
-        return createPartyApp(await partyDeps(set, i, { dir, stores, policy }));
-      }),
-    );
-    client = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+    apps = await riskViewApps(set, { dir, stores }, VIEWS);
+    client = inProcessClient(set, apps);
   });
 
   afterAll(async () => {
@@ -343,7 +330,7 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
     // coordinator would name the dealer that signed another subject than it was sent
     // (aggregate-blame.test.ts); a lying one skips that, and every party refuses the round itself.
     const BENIGN = { ...SUBJECT, factors: { blast_radius: 1, urgency: 'P3', environment: 'development' } };
-    const lying = new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
+    const lying = inProcessClient(set, apps);
     const outcomes = await splitSubjectRound(lying, 'pool-mixed', (party) =>
       party === 'audit-agent' ? BENIGN : SUBJECT,
     );

@@ -13,6 +13,7 @@ import {
   getCiphersuite,
   type IdentityKey,
   type KeyPackage,
+  loadFastBackends,
   type PublicKeyPackage,
   SCHEMA_VERSION,
   SecretBytes,
@@ -29,7 +30,7 @@ import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
 import { memoryLogger } from '../../logger.js';
 import { defaultPolicy } from '../../policy/defaults.js';
 import { PARTY_ROLES } from '../../policy/roles.js';
-import type { Policy } from '../../policy/schema.js';
+import type { DepartmentRiskView, Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
 import { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
@@ -294,4 +295,23 @@ export async function loopbackPorts(
     ports.push((server.address() as AddressInfo).port);
   }
   return { ports, handlers };
+}
+
+/**
+ * Five party apps whose policies carry `views[i]` as party i's private risk view (`undefined`: its
+ * role's default), after loading the fast group backends (the pooled-risk tests' set-up).
+ */
+export async function riskViewApps(
+  set: FiveParties,
+  opts: { dir: string; stores: PartyStore[] },
+  views: readonly (DepartmentRiskView | undefined)[],
+): Promise<PartyApp[]> {
+  await loadFastBackends();
+  return Promise.all(
+    ROLES.map(async (role, i) => {
+      const view = views[i];
+      const policy = { ...defaultPolicy(role), ...(view ? { risk: view } : {}) };
+      return createPartyApp(await partyDeps(set, i, { ...opts, policy }));
+    }),
+  );
 }
