@@ -13,7 +13,7 @@
  * merkle root as `schnorr_FROST` and frost-rs `frost-secp256k1-tr` do).
  */
 import { concatBytes, equalBytes } from '../bytes.js';
-import { ProtocolError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { assertObject, assertSuite } from '../guards.js';
 import {
   type Identifier,
@@ -27,22 +27,16 @@ import {
 import { SecretBytes } from '../secret.js';
 import { rngOrDefault } from '../suite/rng.js';
 import type { AnyCiphersuite, Ciphersuite, Rng } from '../suite/types.js';
-import { commitPolynomial, evaluatePolynomial, randomPolynomial } from './polynomial.js';
+import { commitPolynomial, randomPolynomial } from './polynomial.js';
 import {
-  byScalar,
-  checkPeerIdentifiers,
   checkRound3,
-  copyBroadcast,
-  type DecodedPeer,
   decodeCommitment,
   keepPolynomial,
-  keepShares,
   PolynomialSecret,
   participantsInOrder,
-  polynomialOf,
   type SecretKind,
   SharesSecret,
-  sameBroadcasts,
+  shareRound2,
 } from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -222,82 +216,36 @@ function round2Typed<E>(
   secret: DkgRound1Secret,
   round1Packages: readonly DkgRound1Package[],
 ): DkgRound2Output {
-  const anySuite = suite as AnyCiphersuite;
-  const st = polynomialOf<DkgRound1Secret, DkgRound1Package>(anySuite, secret, ROUND1);
-  const { min, max } = secret.threshold;
-  const xs = checkPeerIdentifiers(
-    anySuite,
-    round1Packages,
-    secret.identifier,
-    { min: max - 1, max: max - 1 },
-    'round1Packages',
-  );
-  const sorted = byScalar(round1Packages, xs);
-  const transcript = sorted.map(({ item }) => copyBroadcast(item));
-  if (st.transcript && !sameBroadcasts(st.transcript, transcript)) {
-    throw new ProtocolError(
-      'INCONSISTENT_TRANSCRIPT',
-      'round 2 already ran on a different set of round-1 packages; refusing to share again',
-    );
-  }
-  const peers = new Map<Identifier, DecodedPeer<E>>();
-  const culprits: Identifier[] = [];
-  const reasons: Record<Identifier, string> = {};
-  sorted.forEach(({ x }, i) => {
-    const p = transcript[i]!;
-    const path = `round1Packages.${p.identifier}`;
-    let commitment: E[];
-    try {
-      commitment = decodeCommitment(suite, p.commitment, min, `${path}.commitment`);
-    } catch (e) {
-      culprits.push(p.identifier);
-      reasons[p.identifier] = (e as ValidationError).code ?? 'INVALID_ARGUMENT';
-      return;
-    }
-    if (!checkProof(suite, x, commitment[0]!, p.commitment[0]!, p.proofOfKnowledge)) {
-      culprits.push(p.identifier);
-      reasons[p.identifier] = 'INVALID_PROOF';
-      return;
-    }
-    peers.set(p.identifier, { identifier: p.identifier, x, commitmentBytes: p.commitment, commitment });
-  });
-  if (culprits.length) {
-    throw new ProtocolError(
-      'INVALID_PROOF_OF_KNOWLEDGE',
-      `invalid round-1 package (commitment or proof of knowledge) from ${culprits.join(', ')}`,
-      culprits,
-      { details: { reasons } },
-    );
-  }
-  st.transcript = transcript;
   const { field } = suite;
-  const packages: DkgRound2Package[] = [];
-  for (const peer of peers.values()) {
-    const share = evaluatePolynomial(suite, st.coefficients, peer.x);
-    packages.push(
-      Object.freeze({
-        sender: secret.identifier,
-        receiver: peer.identifier,
-        signingShare: new SecretBytes(field.toBytes(share)),
-      }),
-    );
-  }
-  const ownCommitment =
-    st.suite.group === (suite.group as unknown)
-      ? st.commitment
-      : decodeCommitment(suite, secret.commitment, min, 'secret.commitment');
-  const secret2 = new DkgRound2Secret(suite.id, secret.identifier, secret.threshold);
-  keepShares(secret2, {
-    suite: anySuite,
-    round1: secret,
-    x: st.x,
-    ownShare: [evaluatePolynomial(suite, st.coefficients, st.x)],
-    ownCommitment,
-    transcript,
-    peers: peers as Map<Identifier, DecodedPeer<unknown>>,
-    consumed: false,
-  });
-  return Object.freeze({ packages: Object.freeze(packages), secret: secret2 });
+  const out = shareRound2(
+    suite,
+    secret,
+    ROUND1,
+    round1Packages,
+    ({ min, max }) => ({
+      count: { min: max - 1, max: max - 1 },
+      changed: 'round 2 already ran on a different set of round-1 packages; refusing to share again',
+      decode: (bytes, at) => decodeCommitment(suite, bytes, min, at),
+      check: (p, x, commitment) =>
+        checkProof(suite, x, commitment[0]!, p.commitment[0]!, p.proofOfKnowledge)
+          ? undefined
+          : 'INVALID_PROOF',
+      refusal: {
+        code: 'INVALID_PROOF_OF_KNOWLEDGE',
+        message: (culprits) =>
+          `invalid round-1 package (commitment or proof of knowledge) from ${culprits.join(', ')}`,
+      },
+    }),
+    () => new DkgRound2Secret(suite.id, secret.identifier, secret.threshold),
+  );
+  const packages: DkgRound2Package[] = out.shares.map(({ peer, share }) =>
+    Object.freeze({
+      sender: secret.identifier,
+      receiver: peer.identifier,
+      signingShare: new SecretBytes(field.toBytes(share)),
+    }),
+  );
+  return Object.freeze({ packages: Object.freeze(packages), secret: out.secret });
 }
 
 // ---------------------------------------------------------------------------------------------

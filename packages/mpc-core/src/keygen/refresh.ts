@@ -32,20 +32,15 @@ import type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Rng } from '../suite/t
 import { evaluatePolynomial } from './polynomial.js';
 import {
   byScalar,
-  checkPeerIdentifiers,
   checkRound3,
   checkSuite,
-  copyBroadcast,
-  type DecodedPeer,
   decodeCommitment,
   keepPolynomial,
-  keepShares,
   PolynomialSecret,
   participantsInOrder,
-  polynomialOf,
   type SecretKind,
   SharesSecret,
-  sameBroadcasts,
+  shareRound2,
 } from './sharing.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -393,71 +388,31 @@ function r2Typed<E>(
   secret: RefreshRound1Secret,
   round1Packages: readonly RefreshRound1Package[],
 ) {
-  const anySuite = suite as AnyCiphersuite;
-  const st = polynomialOf<RefreshRound1Secret, RefreshRound1Package>(anySuite, secret, ROUND1);
-  const { min, max } = secret.threshold;
-  const xs = checkPeerIdentifiers(
-    anySuite,
-    round1Packages,
-    secret.identifier,
-    { min: min - 1, max: max - 1 },
-    'round1Packages',
-  );
-  const sorted = byScalar(round1Packages, xs);
-  const transcript = sorted.map(({ item }) => copyBroadcast(item));
-  if (st.transcript && !sameBroadcasts(st.transcript, transcript)) {
-    throw new ProtocolError(
-      'INCONSISTENT_TRANSCRIPT',
-      'refresh round 2 already ran on other round-1 packages',
-    );
-  }
   const { group, field } = suite;
-  const peers = new Map<Identifier, DecodedPeer<E>>();
-  const culprits: Identifier[] = [];
-  sorted.forEach(({ x }, i) => {
-    const p = transcript[i]!;
-    try {
-      const c = decodeCommitment(suite, p.commitment, min - 1, `round1Packages.${p.identifier}.commitment`);
-      peers.set(p.identifier, {
-        identifier: p.identifier,
-        x,
-        commitmentBytes: p.commitment,
-        commitment: [group.zero, ...c],
-      });
-    } catch {
-      culprits.push(p.identifier);
-    }
-  });
-  if (culprits.length) {
-    throw new ProtocolError(
-      'INVALID_DEALING',
-      `invalid refresh commitment from ${culprits.join(', ')}`,
-      culprits,
-    );
-  }
-  st.transcript = transcript;
-  const packages: RefreshRound2Package[] = [...peers.values()].map((peer) =>
+  const out = shareRound2(
+    suite,
+    secret,
+    ROUND1,
+    round1Packages,
+    ({ min, max }) => ({
+      count: { min: min - 1, max: max - 1 },
+      changed: 'refresh round 2 already ran on other round-1 packages',
+      decode: (bytes, at) => [group.zero, ...decodeCommitment(suite, bytes, min - 1, at)],
+      refusal: {
+        code: 'INVALID_DEALING',
+        message: (culprits) => `invalid refresh commitment from ${culprits.join(', ')}`,
+      },
+    }),
+    () => new RefreshRound2Secret(suite.id, secret.identifier, secret.threshold),
+  );
+  const packages: RefreshRound2Package[] = out.shares.map(({ peer, share }) =>
     Object.freeze({
       sender: secret.identifier,
       receiver: peer.identifier,
-      zeroShare: new SecretBytes(field.toBytes(evaluatePolynomial(suite, st.coefficients, peer.x))),
+      zeroShare: new SecretBytes(field.toBytes(share)),
     }),
   );
-  const secret2 = new RefreshRound2Secret(suite.id, secret.identifier, secret.threshold);
-  const sameBackend = st.suite.group === (suite.group as unknown);
-  keepShares(secret2, {
-    suite: anySuite,
-    round1: secret,
-    x: st.x,
-    ownShare: [evaluatePolynomial(suite, st.coefficients, st.x)],
-    ownCommitment: sameBackend
-      ? st.commitment
-      : [group.zero, ...decodeCommitment(suite, secret.commitment, min - 1, 'secret.commitment')],
-    transcript,
-    peers,
-    consumed: false,
-  });
-  return Object.freeze({ packages: Object.freeze(packages), secret: secret2 });
+  return Object.freeze({ packages: Object.freeze(packages), secret: out.secret });
 }
 
 /**

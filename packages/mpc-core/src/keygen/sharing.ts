@@ -7,12 +7,13 @@
  * too. Internal: not part of the package's public face.
  */
 import { assertBytes, equalBytes } from '../bytes.js';
-import { ProtocolError, ValidationError } from '../errors.js';
+import { type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
 import { assertArray, assertString } from '../guards.js';
 import { type Identifier, identifierToScalar, type Threshold, validateThreshold } from '../keys.js';
 import { RedactedState, SecretBytes } from '../secret.js';
 import { isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
+import { evaluatePolynomial } from './polynomial.js';
 
 // ---------------------------------------------------------------------------------------------
 // Round state
@@ -186,6 +187,99 @@ export function sharesOf<S extends SharesSecret, P extends Round1Broadcast>(
   kind: SecretKind<S>,
 ): SharesState<P> {
   return liveState(suite, secret, kind, sharesStates) as SharesState<P>;
+}
+
+/** How a protocol's round 2 reads the peers' round-1 packages (see {@link shareRound2}). */
+export interface Round2Reading<E, P extends Round1Broadcast> {
+  /** How many round-1 packages (one per other participant) it takes. */
+  readonly count: { min: number; max: number };
+  /** The `INCONSISTENT_TRANSCRIPT` message when round 2 runs again on other packages. */
+  readonly changed: string;
+  /** Decode a commitment (all coefficients, the constant term's first); throws `ValidationError`. */
+  readonly decode: (bytes: readonly Uint8Array[], field: string) => E[];
+  /** A further check of a decoded package (the DKG's proof of knowledge): a reason code if it fails. */
+  readonly check?: (p: P, x: bigint, commitment: readonly E[]) => string | undefined;
+  /** The `ProtocolError` code and message naming the senders of packages that fail. */
+  readonly refusal: {
+    readonly code: ErrorCode;
+    readonly message: (culprits: readonly Identifier[]) => string;
+  };
+}
+
+/**
+ * Round 2's work, the same for the DKG and refresh: the round-1 secret is live and of `kind`, the
+ * peers' round-1 packages are well formed and (on a second call) the ones the first call checked,
+ * every package decodes and passes `check` (else one `ProtocolError` naming every culprit, with a
+ * reason each). Then keeps the checked transcript, the own share and the decoded peers in the
+ * round-2 secret `next()` makes, and returns it with each peer's evaluation of the polynomial.
+ */
+export function shareRound2<E, S extends PolynomialSecret, P extends Round1Broadcast, N extends SharesSecret>(
+  suite: Ciphersuite<E>,
+  secret: S,
+  kind: SecretKind<S>,
+  round1Packages: readonly P[],
+  readingFor: (threshold: Threshold) => Round2Reading<E, P>,
+  next: () => N,
+): { secret: N; shares: { peer: DecodedPeer<E>; share: bigint }[] } {
+  const anySuite = suite as AnyCiphersuite;
+  const st = polynomialOf<S, P>(anySuite, secret, kind);
+  // Only a live secret of `kind` has a threshold to read by.
+  const reading = readingFor(secret.threshold);
+  const xs = checkPeerIdentifiers(
+    anySuite,
+    round1Packages,
+    secret.identifier,
+    reading.count,
+    'round1Packages',
+  );
+  const sorted = byScalar(round1Packages, xs);
+  const transcript = sorted.map(({ item }) => copyBroadcast(item));
+  if (st.transcript && !sameBroadcasts(st.transcript, transcript))
+    throw new ProtocolError('INCONSISTENT_TRANSCRIPT', reading.changed);
+  const peers = new Map<Identifier, DecodedPeer<E>>();
+  const culprits: Identifier[] = [];
+  const reasons: Record<Identifier, string> = {};
+  sorted.forEach(({ x }, i) => {
+    const p = transcript[i]!;
+    let reason: string | undefined;
+    try {
+      const commitment = reading.decode(p.commitment, `round1Packages.${p.identifier}.commitment`);
+      reason = reading.check?.(p, x, commitment);
+      if (!reason)
+        peers.set(p.identifier, { identifier: p.identifier, x, commitmentBytes: p.commitment, commitment });
+    } catch (e) {
+      reason = (e as ValidationError).code ?? 'INVALID_ARGUMENT';
+    }
+    if (reason) {
+      culprits.push(p.identifier);
+      reasons[p.identifier] = reason;
+    }
+  });
+  if (culprits.length)
+    throw new ProtocolError(reading.refusal.code, reading.refusal.message(culprits), culprits, {
+      details: { reasons },
+    });
+  st.transcript = transcript;
+  const shares = [...peers.values()].map((peer) => ({
+    peer,
+    share: evaluatePolynomial(suite, st.coefficients, peer.x),
+  }));
+  const round2 = next();
+  keepShares(round2, {
+    suite: anySuite,
+    round1: secret,
+    x: st.x,
+    ownShare: [evaluatePolynomial(suite, st.coefficients, st.x)],
+    // Round 1 may have run on another backend of the suite: its elements are not this group's.
+    ownCommitment:
+      st.suite.group === (suite.group as unknown)
+        ? st.commitment
+        : reading.decode(secret.commitment, 'secret.commitment'),
+    transcript,
+    peers: peers as Map<Identifier, DecodedPeer<unknown>>,
+    consumed: false,
+  });
+  return { secret: round2, shares };
 }
 
 /** How a protocol's round 3 reads its inputs (see {@link checkRound3}). */
