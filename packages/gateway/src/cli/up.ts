@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   createLogger,
+  type Logger,
   layoutCluster,
   loadOrCreateIdentityKey,
   type PartyProcess,
@@ -245,20 +246,57 @@ async function startOrStop<T>(
   return { code: SIGNAL_EXIT[first.why] ?? 1 };
 }
 
+/** What both start-ups serve with: the settings, the API tokens, the gateway's key and its logger. */
+interface ServeBase {
+  readonly config: GatewayConfig;
+  readonly token: string;
+  readonly grants: readonly TokenGrant[];
+  readonly gatewayKey: IdentityKey;
+  readonly logger: Logger;
+}
+
 /**
  * The last step of a start-up: serve the gateway (handed to `started` at once, so that a stop
  * signal arriving now still closes it) and read the group key the ready line announces.
  */
 async function serve(
-  opts: Parameters<typeof startGateway>[0],
+  base: ServeBase,
+  wired: { coordinator: Coordinator; trust: TrustedKeys },
   signal: AbortSignal,
   started: (running: RunningGateway) => void,
 ): Promise<{ url: string; keys: Awaited<ReturnType<Coordinator['keys']>> }> {
   signal.throwIfAborted();
-  const running = await startGateway(opts);
+  const running = await startGateway({
+    config: base.config,
+    token: base.token,
+    tokens: base.grants,
+    coordinator: wired.coordinator,
+    trust: wired.trust,
+    identity: { id: 'gateway', key: base.gatewayKey },
+    logger: base.logger,
+  });
   started(running);
   signal.throwIfAborted();
-  return { url: running.url, keys: await opts.coordinator.keys() };
+  return { url: running.url, keys: await wired.coordinator.keys() };
+}
+
+/** The coordinator of a roster's party processes, and what the gateway trusts: the roster's keys. */
+function rosterCoordinator(
+  base: ServeBase,
+  roster: Roster,
+  publicPackage: unknown,
+): { coordinator: Coordinator; trust: TrustedKeys } {
+  const coordinator = createHttpCoordinator({
+    roster,
+    gatewayKey: base.gatewayKey,
+    publicPackage,
+    logger: base.logger.child({ component: 'coordinator' }),
+    savePublicPackage: (json) => writeSavedPublicPackage(base.config.dataDir, json),
+  });
+  return {
+    coordinator,
+    trust: { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway },
+  };
 }
 
 export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
@@ -296,8 +334,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   };
 
   const startUp = async (signal: AbortSignal) => {
-    let coordinator: Coordinator;
-    let trust: TrustedKeys;
+    let wired: { coordinator: Coordinator; trust: TrustedKeys };
     let gatewayKey: IdentityKey;
     if (config.local) {
       gatewayKey = loadOrCreateIdentityKey(join(config.dataDir, 'gateway', 'identity.key'), true);
@@ -323,8 +360,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
           `keys: dealt a ${config.threshold}-of-5 key set for the in-process parties (${materialPath}, 0600)`,
         );
       } else io.print(`keys: reusing ${materialPath}`);
-      coordinator = local;
-      trust = local.trustedKeys();
+      wired = { coordinator: local, trust: local.trustedKeys() };
     } else {
       const layout = await layoutCluster({
         dir: config.dataDir,
@@ -403,34 +439,15 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
         logger: logger.child({ component: 'supervisor' }),
         respawn: (p) => spawn(p.id, p.url),
       });
-      coordinator = createHttpCoordinator({
-        roster: layout.roster,
-        gatewayKey,
-        publicPackage: dkg.publicPackage,
-        logger: logger.child({ component: 'coordinator' }),
-        savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
-      });
-      trust = {
-        parties: layout.roster.parties,
-        approvers: layout.roster.approvers,
-        gateway: layout.roster.gateway,
-      };
+      wired = rosterCoordinator(
+        { config, token: token.token, grants, gatewayKey, logger },
+        layout.roster,
+        dkg.publicPackage,
+      );
     }
-    return serve(
-      {
-        config,
-        token: token.token,
-        tokens: grants,
-        coordinator,
-        trust,
-        identity: { id: 'gateway', key: gatewayKey },
-        logger,
-      },
-      signal,
-      (r) => {
-        running = r;
-      },
-    );
+    return serve({ config, token: token.token, grants, gatewayKey, logger }, wired, signal, (r) => {
+      running = r;
+    });
   };
 
   try {
@@ -520,29 +537,10 @@ async function runGatewayLocked(
     if (token.path !== undefined)
       io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
     const logger = createLogger({ component: 'gateway', level: config.logLevel });
-    const coordinator = createHttpCoordinator({
-      roster,
-      gatewayKey,
-      publicPackage,
-      logger: logger.child({ component: 'coordinator' }),
-      savePublicPackage: (json) => writeSavedPublicPackage(config.dataDir, json),
+    const base = { config, token: token.token, grants, gatewayKey, logger };
+    return serve(base, rosterCoordinator(base, roster, publicPackage), signal, (r) => {
+      running = r;
     });
-    const trust = { parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway };
-    return serve(
-      {
-        config,
-        token: token.token,
-        tokens: grants,
-        coordinator,
-        trust,
-        identity: { id: 'gateway', key: gatewayKey },
-        logger,
-      },
-      signal,
-      (r) => {
-        running = r;
-      },
-    );
   };
   try {
     const out = await startOrStop(io, startUp, stop);
