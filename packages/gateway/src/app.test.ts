@@ -1,5 +1,11 @@
 /** The HTTP API through `app.request()`: every endpoint, auth, and every bad-input case. */
-import { decodeBundleCbor } from '@aaps/evidence';
+import {
+  bundleLogLeaf,
+  decodeBundleCbor,
+  type EvidenceBundle,
+  hashLeaf,
+  MemoryMerkleTree,
+} from '@aaps/evidence';
 import { bytesToHex, generateIdentityKey, signEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signGithubPayload } from './intake/github-signature.js';
@@ -582,6 +588,45 @@ describe('every endpoint', () => {
         (r) => r.status,
       ),
     ).resolves.toBe(400);
+  });
+
+  it("GET /v1/log/entries/{index}: walking every entry gives the checkpoint's root, each naming a stored bundle", async () => {
+    const note = await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text();
+    const [, sizeLine, rootLine] = note.split('\n');
+    const size = Number(sizeLine);
+    const tree = new MemoryMerkleTree();
+    for (let i = 0; i < size; i++) {
+      const entry = (await json(
+        await request(gw, 'GET', `/v1/log/entries/${i}`, { token: TOKENS.read }),
+      )) as {
+        leaf_index: number;
+        body: string;
+        leaf_hash: string;
+        evidence_id: string;
+      };
+      expect(entry.leaf_index).toBe(i);
+      const leaf = new Uint8Array(Buffer.from(entry.body, 'base64'));
+      expect(entry.leaf_hash).toBe(bytesToHex(hashLeaf(leaf)));
+      tree.append(leaf);
+      // The entry names the bundle it commits to: that bundle's own leaf is this one.
+      const bundle = (await json(
+        await request(gw, 'GET', `/v1/evidence/${entry.evidence_id}`, { token: TOKENS.read }),
+      )) as unknown as EvidenceBundle;
+      expect(bytesToHex(bundleLogLeaf(bundle))).toBe(bytesToHex(leaf));
+    }
+    expect(Buffer.from(tree.root(size)).toString('base64')).toBe(rootLine);
+    await expectError(
+      await request(gw, 'GET', `/v1/log/entries/${size + 1000}`, { token: TOKENS.read }),
+      404,
+      'NOT_FOUND',
+    );
+    for (const bad of ['abc', '-1', '01', '1.5'])
+      await expectError(
+        await request(gw, 'GET', `/v1/log/entries/${bad}`, { token: TOKENS.read }),
+        400,
+        'INVALID_ARGUMENT',
+      );
+    expect((await request(gw, 'GET', '/v1/log/entries/0', {})).status).toBe(401);
   });
 
   it('POST /v1/keys/refresh: admin only; in-process parties have no separate shares to refresh (409)', async () => {

@@ -67,6 +67,8 @@ export interface EvidenceWriter {
   inclusionProof(index: number, treeSize: number): Promise<Uint8Array[]>;
   consistencyProof(first: number, second: number): Promise<Uint8Array[]>;
   logSize(): Promise<number>;
+  /** The leaf bytes at `index`, if the log holds it. */
+  logLeaf(index: number): Promise<Uint8Array | undefined>;
   logKey(): Promise<NoteKey>;
   trustedRoot(): Promise<TrustedRoot>;
 }
@@ -388,6 +390,9 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     },
     async logSize() {
       return (await log()).size;
+    },
+    async logLeaf(index) {
+      return (await log()).getLeaf(index);
     },
     logKey: noteKey,
     async trustedRoot() {

@@ -1,5 +1,11 @@
-/** The transparency log: latest checkpoint, inclusion and consistency proofs. */
+/**
+ * The transparency log: latest checkpoint, inclusion and consistency proofs, and the entries
+ * themselves, so that an auditor can walk the log and see what each checkpoint added (a leaf
+ * names its bundle's DSSE envelope by hash; the bundle is at `/v1/evidence/{evidence_id}`).
+ */
+import { hashLeaf } from '@aaps/evidence';
 import { AapsError, bytesToHex, ValidationError } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { requireScope } from '../middleware/auth.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
@@ -9,6 +15,7 @@ import {
   ConsistencyQuerySchema,
   InclusionProofSchema,
   InclusionQuerySchema,
+  LogEntrySchema,
 } from './schemas.js';
 
 export const logRouteDocs: RouteDoc[] = [
@@ -39,6 +46,18 @@ export const logRouteDocs: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/v1/log/entries/{index}',
+    summary:
+      'The log entry at `index`: its leaf bytes (base64), leaf hash and the id of the evidence bundle it commits to.',
+    auth: 'read',
+    responses: {
+      '200': { description: 'the entry', schema: LogEntrySchema },
+      '400': { description: 'INVALID_ARGUMENT: index is not a leaf index' },
+      '404': { description: 'NOT_FOUND: no entry at index (index >= the log size)' },
+    },
+  },
+  {
+    method: 'get',
     path: '/v1/log/consistency',
     summary:
       'RFC 9162 consistency proof between tree sizes `first` and `second` (default: the latest checkpoint).',
@@ -50,6 +69,9 @@ export const logRouteDocs: RouteDoc[] = [
     },
   },
 ];
+
+/** A leaf index in a path: a decimal integer without leading zeros, at most 16 digits. */
+const LEAF_INDEX = /^(?:0|[1-9][0-9]{0,15})$/;
 
 export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   const latestSize = async () => (await d.evidence.latestCheckpoint())?.size ?? 0;
@@ -63,7 +85,7 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   });
   app.get('/v1/log/inclusion/:index', requireScope(d.authenticate, 'read'), async (c) => {
     const index = c.req.param('index');
-    checkRange(/^(?:0|[1-9][0-9]{0,15})$/.test(index), 'index', 'expected a leaf index');
+    checkRange(LEAF_INDEX.test(index), 'index', 'expected a leaf index');
     const q = parse(InclusionQuerySchema, c.req.query(), 'invalid query');
     const size = q.tree_size === undefined ? await latestSize() : Number(q.tree_size);
     const i = Number(index);
@@ -74,6 +96,21 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
     );
     const hashes = await d.evidence.inclusionProof(i, size);
     return c.json({ leaf_index: i, tree_size: size, hashes: hashes.map(bytesToHex) });
+  });
+  app.get('/v1/log/entries/:index', requireScope(d.authenticate, 'read'), async (c) => {
+    const index = c.req.param('index');
+    checkRange(LEAF_INDEX.test(index), 'index', 'expected a leaf index');
+    const i = Number(index);
+    const leaf = await d.evidence.logLeaf(i);
+    if (leaf === undefined)
+      throw new AapsError('NOT_FOUND', `no log entry at ${i}: the log holds ${await d.evidence.logSize()}`);
+    return c.json({
+      leaf_index: i,
+      body: Buffer.from(leaf).toString('base64'),
+      leaf_hash: bytesToHex(hashLeaf(leaf)),
+      // A bundle's evidence id is the SHA-256 of its leaf; the bundle is stored before its append.
+      evidence_id: bytesToHex(sha256(leaf)),
+    });
   });
   app.get('/v1/log/consistency', requireScope(d.authenticate, 'read'), async (c) => {
     const q = parse(ConsistencyQuerySchema, c.req.query(), 'invalid query');

@@ -196,6 +196,22 @@ export const InclusionProofSchema = s.named(
   s.object({ leaf_index: s.integer(), tree_size: s.integer(), hashes: s.array(s.string()) }),
 );
 
+export const LogEntrySchema = s.named(
+  'LogEntry',
+  s.object({
+    leaf_index: s.integer(),
+    body: s.string({
+      description: 'base64 of the leaf bytes: the canonical JSON of a Rekor-shaped dsse v0.0.1 entry',
+    }),
+    leaf_hash: s.string({ description: 'hex RFC 9162 leaf hash: SHA-256(0x00 || leaf)' }),
+    evidence_id: s.nullable(
+      s.string({
+        description: 'the bundle at GET /v1/evidence/{evidence_id}; null while it is being stored',
+      }),
+    ),
+  }),
+);
+
 export const ConsistencyProofSchema = s.named(
   'ConsistencyProof',
   s.object({ first: s.integer(), second: s.integer(), hashes: s.array(s.string()) }),
