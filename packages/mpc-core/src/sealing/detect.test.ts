@@ -175,6 +175,29 @@ describe('detectSensitive', () => {
     expect(detectSensitivePaths(doc)).toEqual([]);
   });
 
+  it.each([
+    'xxxxxxxx',
+    'XXXX',
+    '"***"',
+    '$(cat /run/secret)',
+    '$DB_PASSWORD',
+    '<set me>',
+    'None',
+    'NULL',
+    'redacted',
+    'true',
+    'False',
+  ])('a credential of %j is a placeholder: left in the clear (docs/sealing.md lists it)', (value) => {
+    expect(detectSensitivePaths({ password: value })).toEqual([]);
+  });
+
+  it.each(['XxXx', 'xX', 'xxxxxxxy', 'nulls', 'truefalse', '**x'])(
+    'a credential of %j is no placeholder: sealed',
+    (value) => {
+      expect(detectSensitivePaths({ password: value })).toEqual(['/password']);
+    },
+  );
+
   it('keeps only the outermost path when a policy seals a whole subtree', () => {
     expect(detectSensitivePaths(logExcerpt, { paths: ['/db'] })).toContain('/db');
     expect(detectSensitivePaths(logExcerpt, { paths: ['/db'] })).not.toContain('/db/password');

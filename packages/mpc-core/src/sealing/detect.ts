@@ -190,8 +190,13 @@ const PATTERNS: readonly [DetectorKind, RegExp][] = [
 /** `KEY=value`, `--key=value`, `key: value`, `"key": "value"` inside a string. */
 const KEY_VALUE =
   /(?:^|[\s,;&?{([]|--)(["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*(=|:)(\s*)("[^"]+"|'[^']+'|[^\s,;&"'}\])]+)/g;
+/**
+ * A value that stands in for a secret rather than being one, optionally quoted: `***`, a run of
+ * `x` or of `X` (one case: `XxXx` is no placeholder), `<...>`, `${VAR}`, `$(...)`, `$VAR`, and the
+ * words redacted, null, none, true, false in any case (docs/sealing.md lists them).
+ */
 const PLACEHOLDER =
-  /^(?:["']?(?:\*+|x+|<[^>]*>|\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|redacted|null|none|true|false)["']?)$/i;
+  /^(?:["']?(?:\*+|x+|X+|<[^>]*>|\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|[Rr][Ee][Dd][Aa][Cc][Tt][Ee][Dd]|[Nn][Uu][Ll][Ll]|[Nn][Oo][Nn][Ee]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])["']?)$/;
 
 function pemIsSecret(s: string): boolean {
   for (const m of s.matchAll(PEM)) if (!PUBLIC_PEM.has(m[1]!.trim())) return true;
