@@ -627,6 +627,30 @@ describe('every endpoint', () => {
         'INVALID_ARGUMENT',
       );
     expect((await request(gw, 'GET', '/v1/log/entries/0', {})).status).toBe(401);
+    // The page form: the same entries; fewer at the end, none from the size, nothing past it.
+    const page = await json(
+      await request(gw, 'GET', `/v1/log/entries?start=1&count=1000`, { token: TOKENS.read }),
+    );
+    expect(page['start']).toBe(1);
+    expect((page['entries'] as { leaf_index: number }[]).map((e) => e.leaf_index)).toEqual(
+      Array.from({ length: Number(page['log_size']) - 1 }, (_, i) => i + 1),
+    );
+    const end = await json(
+      await request(gw, 'GET', `/v1/log/entries?start=${page['log_size']}`, { token: TOKENS.read }),
+    );
+    expect(end['entries']).toEqual([]);
+    for (const q of [
+      `start=${Number(page['log_size']) + 1}`,
+      'start=0&count=0',
+      'start=0&count=1001',
+      'count=5',
+      'start=x',
+    ])
+      await expectError(
+        await request(gw, 'GET', `/v1/log/entries?${q}`, { token: TOKENS.read }),
+        400,
+        'INVALID_ARGUMENT',
+      );
   });
 
   it('POST /v1/keys/refresh: admin only; in-process parties have no separate shares to refresh (409)', async () => {

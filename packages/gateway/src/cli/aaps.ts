@@ -17,6 +17,7 @@ import { runApprove, takeApproveFlags } from './approve.js';
 import { terminalAsk } from './confirm.js';
 import { runApproverInit, runGatewayInit } from './gateway-init.js';
 import { runKeys, takeReasonFlag } from './keys.js';
+import { runLogAudit, takeLogAuditFlags } from './log-audit.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
@@ -35,6 +36,8 @@ const USAGE = `usage: aaps <command> [flags]
                           ask the parties to release sealed fields to an approver, open them locally
   keys                    the group key and each party's verifying share (GET /v1/keys)
   keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
+  log audit [--trusted-root F] [--checkpoint KEPT] [--save F]
+                          walk the log's entries to its signed checkpoint's root; check it still holds KEPT
   party --config F        one party process
   party init --id ID --role ROLE --data-dir DIR [--host H] [--port P] [--url U] [--policy F] [--log-origin O]
                           create a party's keys and config; print its roster entry
@@ -158,6 +161,11 @@ export async function main(
       const flags = takeReasonFlag(args);
       const { config, rest } = parse(flags.rest, env);
       return runKeys(rest, config, ensureTokenForClient(config), { print, fetch, error }, flags.reason);
+    }
+    case 'log': {
+      const own = takeLogAuditFlags(args);
+      const { config, rest } = parse(own.rest, env);
+      return runLogAudit(rest, config, ensureTokenForClient(config), { print, fetch, error }, own.flags);
     }
     case 'party': {
       const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });

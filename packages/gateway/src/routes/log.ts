@@ -13,10 +13,15 @@ import type { GatewayApp, RouteDeps } from './deps.js';
 import {
   ConsistencyProofSchema,
   ConsistencyQuerySchema,
+  EntriesQuerySchema,
   InclusionProofSchema,
   InclusionQuerySchema,
+  LogEntriesSchema,
   LogEntrySchema,
 } from './schemas.js';
+
+/** The most entries one `GET /v1/log/entries` answers with. */
+export const MAX_ENTRIES_PER_PAGE = 1000;
 
 export const logRouteDocs: RouteDoc[] = [
   {
@@ -42,6 +47,20 @@ export const logRouteDocs: RouteDoc[] = [
         description:
           'INVALID_ARGUMENT: index is not a leaf index, or the leaf is not in a tree of tree_size (or the log is empty)',
       },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/log/entries',
+    summary: `Up to \`count\` (default 100, at most ${MAX_ENTRIES_PER_PAGE}) log entries from \`start\`, for walking the log.`,
+    auth: 'read',
+    query: EntriesQuerySchema,
+    responses: {
+      '200': {
+        description: 'the entries (fewer at the end of the log; none from its size)',
+        schema: LogEntriesSchema,
+      },
+      '400': { description: 'INVALID_ARGUMENT: start past the log size, or count not 1..1000' },
     },
   },
   {
@@ -97,20 +116,34 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
     const hashes = await d.evidence.inclusionProof(i, size);
     return c.json({ leaf_index: i, tree_size: size, hashes: hashes.map(bytesToHex) });
   });
-  app.get('/v1/log/entries/:index', requireScope(d.authenticate, 'read'), async (c) => {
-    const index = c.req.param('index');
-    checkRange(LEAF_INDEX.test(index), 'index', 'expected a leaf index');
-    const i = Number(index);
+  /** The entry at `i` (known to be below the log size), as both entry routes answer it. */
+  const entryAt = async (i: number) => {
     const leaf = await d.evidence.logLeaf(i);
     if (leaf === undefined)
       throw new AapsError('NOT_FOUND', `no log entry at ${i}: the log holds ${await d.evidence.logSize()}`);
-    return c.json({
+    return {
       leaf_index: i,
       body: Buffer.from(leaf).toString('base64'),
       leaf_hash: bytesToHex(hashLeaf(leaf)),
       // A bundle's evidence id is the SHA-256 of its leaf; the bundle is stored before its append.
       evidence_id: bytesToHex(sha256(leaf)),
-    });
+    };
+  };
+  app.get('/v1/log/entries', requireScope(d.authenticate, 'read'), async (c) => {
+    const q = parse(EntriesQuerySchema, c.req.query(), 'invalid query');
+    const start = Number(q.start);
+    const count = q.count === undefined ? 100 : Number(q.count);
+    checkRange(count <= MAX_ENTRIES_PER_PAGE, 'count', `expected 1 to ${MAX_ENTRIES_PER_PAGE}`);
+    const size = await d.evidence.logSize();
+    checkRange(start <= size, 'start', `past the end of the log (size ${size})`);
+    const entries = [];
+    for (let i = start; i < Math.min(size, start + count); i++) entries.push(await entryAt(i));
+    return c.json({ start, log_size: size, entries });
+  });
+  app.get('/v1/log/entries/:index', requireScope(d.authenticate, 'read'), async (c) => {
+    const index = c.req.param('index');
+    checkRange(LEAF_INDEX.test(index), 'index', 'expected a leaf index');
+    return c.json(await entryAt(Number(index)));
   });
   app.get('/v1/log/consistency', requireScope(d.authenticate, 'read'), async (c) => {
     const q = parse(ConsistencyQuerySchema, c.req.query(), 'invalid query');

@@ -226,6 +226,16 @@ export const ConsistencyQuerySchema = s.object({
   second: s.optional(s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ })),
 });
 
+export const EntriesQuerySchema = s.object({
+  start: s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ }),
+  count: s.optional(s.string({ pattern: /^(?:[1-9][0-9]{0,3})$/ })),
+});
+
+export const LogEntriesSchema = s.named(
+  'LogEntries',
+  s.object({ start: s.integer(), log_size: s.integer(), entries: s.array(LogEntrySchema) }),
+);
+
 export const OpaqueJsonSchema = s.named('Json', s.record(s.unknown()), 'A JSON object (see the docs).');
 
 export const UnsealRequestSchema = s.named(

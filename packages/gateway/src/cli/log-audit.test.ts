@@ -1,0 +1,172 @@
+/**
+ * `aaps log audit` against a real gateway app (its routes through `app.request`): a log that checks
+ * out, a checkpoint kept and then extended, and a gateway that serves a log other than the one its
+ * checkpoint signs, or goes back behind a kept checkpoint: exit 1 with one line saying where.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashLeaf } from '@aaps/evidence';
+import { bytesToHex } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { type LogAuditFlags, runLogAudit, takeLogAuditFlags } from './log-audit.js';
+import { UsageError } from './usage-error.js';
+
+let gw: TestGateway;
+const dir = mkdtempSync(join(tmpdir(), 'aaps-log-audit-'));
+
+async function submitOne(): Promise<void> {
+  const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.quota() });
+  expect(res.status).toBe(202);
+  await gw.runner.idle();
+}
+
+beforeAll(async () => {
+  gw = await makeGateway();
+  await submitOne();
+  await submitOne();
+});
+afterAll(async () => {
+  await gw.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function config(): GatewayConfig {
+  const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.config;
+}
+
+type Rewrite = (path: string, res: Response) => Promise<Response>;
+
+/** Run the audit with the gateway's answers passed through `rewrite` (a hostile gateway). */
+async function audit(flags: LogAuditFlags, rewrite?: Rewrite) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+    const path = String(url).slice('http://gw.test'.length);
+    const res = await gw.app.request(path, init);
+    return rewrite === undefined ? res : rewrite(path, res);
+  }) as typeof globalThis.fetch;
+  const code = await runLogAudit(
+    ['audit'],
+    config(),
+    TOKENS.read,
+    {
+      print: (l) => void out.push(l),
+      error: (l) => void err.push(l),
+      fetch,
+    },
+    flags,
+  );
+  return { code, out, err };
+}
+
+/** Rewrite the entries pages with `change` applied to each entry. */
+const entries =
+  (change: (e: Record<string, unknown>) => Record<string, unknown>): Rewrite =>
+  async (path, res) => {
+    if (!path.startsWith('/v1/log/entries?')) return res;
+    const page = (await res.json()) as { entries: Record<string, unknown>[] };
+    return Response.json({ ...page, entries: page.entries.map(change) });
+  };
+
+describe('aaps log audit', () => {
+  it('walks every entry to the root its checkpoint signs; --save keeps the checkpoint', async () => {
+    const save = join(dir, 'kept.note');
+    const r = await audit({ save });
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const size = Number(
+      (await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text()).split('\n')[1],
+    );
+    expect(size).toBeGreaterThanOrEqual(2);
+    expect(r.out.at(-1)).toMatch(
+      new RegExp(
+        `^log aaps\\.test/log: ${size} entries hash to the root its checkpoint signs \\(3-of-5 group key\\); checkpoint saved to `,
+      ),
+    );
+    expect(readFileSync(save, 'utf8').split('\n')[1]).toBe(String(size));
+  });
+
+  it('a kept checkpoint: the log extends it after more incidents', async () => {
+    const kept = join(dir, 'kept.note');
+    await submitOne();
+    const r = await audit({ checkpoint: kept });
+    expect(r.code).toBe(0);
+    expect(
+      r.out.some((l) => /^log: extends the checkpoint kept \(size \d+\) by [1-9]\d* entries$/.test(l)),
+    ).toBe(true);
+  });
+
+  it('an entry whose body is not its leaf hash, or names another bundle: FAILED naming the entry', async () => {
+    const other = new TextEncoder().encode('{"not":"the leaf"}');
+    const swapped = await audit(
+      {},
+      entries((e) => (e['leaf_index'] === 1 ? { ...e, body: Buffer.from(other).toString('base64') } : e)),
+    );
+    expect(swapped.code).toBe(1);
+    expect(swapped.err).toEqual(['aaps: log audit: FAILED: entry 1: leaf_hash is not the hash of its body']);
+    const renamed = await audit(
+      {},
+      entries((e) => (e['leaf_index'] === 0 ? { ...e, evidence_id: 'ab'.repeat(32) } : e)),
+    );
+    expect(renamed.err).toEqual([
+      'aaps: log audit: FAILED: entry 0: evidence_id is not the SHA-256 of its body',
+    ]);
+  });
+
+  it('entries consistent in themselves but not the signed log: FAILED, the log served is not the log signed', async () => {
+    const r = await audit(
+      {},
+      entries((e) => {
+        if (e['leaf_index'] !== 0) return e;
+        const leaf = new TextEncoder().encode('{"apiVersion":"0.0.1","kind":"dsse","spec":{}}');
+        return {
+          ...e,
+          body: Buffer.from(leaf).toString('base64'),
+          leaf_hash: bytesToHex(hashLeaf(leaf)),
+          evidence_id: bytesToHex(sha256(leaf)),
+        };
+      }),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toMatch(/FAILED: the \d+ entries served hash to another root than the checkpoint's/);
+  });
+
+  it('a gateway that shows an older checkpoint than the one kept: FAILED, the log went back', async () => {
+    const older = await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text();
+    await submitOne();
+    const kept = join(dir, 'newer.note');
+    expect((await audit({ save: kept })).code).toBe(0);
+    const r = await audit({ checkpoint: kept }, async (path, res) =>
+      path === '/v1/log/checkpoint'
+        ? new Response(older, { headers: { 'content-type': 'text/plain' } })
+        : res,
+    );
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toMatch(/FAILED: the log went back: its checkpoint is of size \d+, the one kept of \d+/);
+  });
+
+  it('a checkpoint not signed by the group: FAILED; a kept file that is not one: FAILED naming it', async () => {
+    const bad = join(dir, 'bad.note');
+    writeFileSync(bad, 'aaps.test/log\n1\nAAAA\n\n— aaps.test/log AAAA\n');
+    const r = await audit({ checkpoint: bad });
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toMatch(new RegExp(`^aaps: log audit: FAILED: --checkpoint ${bad}: `));
+  });
+
+  it('usage: an unknown subcommand, a missing file or flag value is exit 2 (UsageError)', async () => {
+    await expect(runLogAudit(['verify'], config(), 't', { print: () => {}, fetch }, {})).rejects.toThrow(
+      UsageError,
+    );
+    await expect(audit({ trustedRoot: join(dir, 'absent.json') })).rejects.toThrow(
+      /--trusted-root .*absent\.json: ENOENT/,
+    );
+    expect(() => takeLogAuditFlags(['--save'])).toThrow(UsageError);
+    expect(takeLogAuditFlags(['--save', 'x', '--url', 'u']).rest).toEqual(['--url', 'u']);
+  });
+});

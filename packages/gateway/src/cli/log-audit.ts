@@ -1,0 +1,220 @@
+/**
+ * `aaps log audit`: check the running gateway's transparency log as an auditor would, without
+ * trusting the gateway. It reads the latest checkpoint and checks its k-of-n signature and origin
+ * against a trusted root; walks every entry up to the checkpoint's size (`GET /v1/log/entries`),
+ * checks each one's leaf hash and evidence id, and hashes them into the tree, whose root must be the
+ * checkpoint's; and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
+ * log still holds it: the same root at its size (anything else is a fork or a rewrite). `--save
+ * FILE` keeps the new checkpoint for the next audit.
+ *
+ * Exit codes as every client command: 0 the log checks out, 1 it does not (one line saying where)
+ * or the gateway cannot be read, 2 usage.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import {
+  hashLeaf,
+  MemoryMerkleTree,
+  type NoteKey,
+  openCheckpoint,
+  parseTrustedRoot,
+  type SignedCheckpoint,
+} from '@aaps/evidence';
+import { bytesToHex } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { GatewayConfig } from '../config.js';
+import { readJson } from './answer.js';
+import { takeOwnFlags } from './own-flags.js';
+import { printError, reach, type SubmitIo } from './submit.js';
+import { printable } from './terminal-text.js';
+import { UsageError } from './usage-error.js';
+
+/** Entries asked for at a time (the gateway's page limit). */
+const PAGE = 1000;
+/** A progress line every this many entries, for a long walk. */
+const PROGRESS_EVERY = 10_000;
+
+export interface LogAuditFlags {
+  /** A `trusted_root.json` of the auditor's own; else the gateway's is taken, and the output says so. */
+  readonly trustedRoot?: string;
+  /** A checkpoint (signed note) kept from an earlier audit. */
+  readonly checkpoint?: string;
+  /** Where to keep this audit's checkpoint. */
+  readonly save?: string;
+}
+
+/** `aaps log audit`'s own flags; the rest is for the config parser. */
+export function takeLogAuditFlags(argv: readonly string[]): { rest: string[]; flags: LogAuditFlags } {
+  let f: ReturnType<typeof takeOwnFlags>;
+  try {
+    f = takeOwnFlags(argv, { values: ['trusted-root', 'checkpoint', 'save'] });
+  } catch (e) {
+    throw new UsageError(`log audit: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const flags: { trustedRoot?: string; checkpoint?: string; save?: string } = {};
+  const root = f.values.get('trusted-root');
+  const kept = f.values.get('checkpoint');
+  const save = f.values.get('save');
+  if (root !== undefined) flags.trustedRoot = root;
+  if (kept !== undefined) flags.checkpoint = kept;
+  if (save !== undefined) flags.save = save;
+  return { rest: f.rest, flags };
+}
+
+/** An audit's failing finding: one line, exit 1. */
+class AuditFailure extends Error {}
+
+interface Entry {
+  leaf_index: number;
+  body: string;
+  leaf_hash: string;
+  evidence_id: string;
+}
+
+function readFileOr(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`log audit: ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+/** The log keys and origin to hold the log to: the auditor's trusted root, else the gateway's. */
+async function trustedLog(
+  io: SubmitIo,
+  get: (path: string) => Promise<unknown>,
+  file: string | undefined,
+): Promise<{ logKeys: NoteKey[]; origin: string; threshold: { min: number; max: number } }> {
+  let root: unknown;
+  if (file === undefined) {
+    root = await get('/v1/trusted-root');
+    io.print("log: using the gateway's trusted root (pass --trusted-root FILE to hold it to your own copy)");
+  } else {
+    try {
+      root = JSON.parse(readFileOr(file, '--trusted-root'));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`log audit: --trusted-root ${file}: not JSON`);
+    }
+  }
+  try {
+    const keys = parseTrustedRoot(root);
+    return { logKeys: keys.logKeys, origin: keys.origin, threshold: keys.threshold };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    if (file !== undefined) throw new UsageError(`log audit: --trusted-root ${file}: ${why}`);
+    throw new AuditFailure(`the gateway's trusted root: ${why}`);
+  }
+}
+
+/** Open a signed checkpoint under the log keys, of the trusted origin; `what` names it in errors. */
+function openTrusted(note: string, logKeys: NoteKey[], origin: string, what: string): SignedCheckpoint {
+  let cp: SignedCheckpoint;
+  try {
+    cp = openCheckpoint(note, logKeys);
+  } catch (e) {
+    throw new AuditFailure(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (cp.origin !== origin)
+    throw new AuditFailure(`${what} is of log ${printable(cp.origin)}, not ${printable(origin)}`);
+  return cp;
+}
+
+/** Check one entry as served, and return its leaf bytes. */
+function leafOf(entry: Entry, index: number): Uint8Array {
+  if (entry?.leaf_index !== index)
+    throw new AuditFailure(`entry ${index}: the gateway answered leaf_index ${String(entry?.leaf_index)}`);
+  const leaf = typeof entry.body === 'string' ? new Uint8Array(Buffer.from(entry.body, 'base64')) : undefined;
+  if (leaf === undefined || Buffer.from(leaf).toString('base64') !== entry.body)
+    throw new AuditFailure(`entry ${index}: body is not base64`);
+  if (entry.leaf_hash !== bytesToHex(hashLeaf(leaf)))
+    throw new AuditFailure(`entry ${index}: leaf_hash is not the hash of its body`);
+  if (entry.evidence_id !== bytesToHex(sha256(leaf)))
+    throw new AuditFailure(`entry ${index}: evidence_id is not the SHA-256 of its body`);
+  return leaf;
+}
+
+/** Write `text` to `path` through a new file renamed over it, so a reader never sees half of it. */
+function saveAtomically(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new Error(
+      `cannot save the checkpoint to ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+}
+
+export async function runLogAudit(
+  args: readonly string[],
+  config: GatewayConfig,
+  token: string,
+  io: SubmitIo,
+  flags: LogAuditFlags,
+): Promise<number> {
+  const [sub, ...extra] = args;
+  if (sub !== 'audit') throw new UsageError(`log: unknown subcommand ${sub ?? '(none)'} (expected audit)`);
+  if (extra.length > 0) throw new UsageError(`log audit: unexpected argument ${extra[0]}`);
+  const kept = flags.checkpoint === undefined ? undefined : readFileOr(flags.checkpoint, '--checkpoint');
+  const headers = { authorization: `Bearer ${token}` };
+  const get = async (path: string, text = false): Promise<unknown> => {
+    const res = await reach(io, config.url, path, { headers });
+    if (text && res.ok) return res.text();
+    const got = await readJson(res);
+    if (!got.ok) throw new Error(`GET ${path.split('?')[0]}: ${got.failure}`);
+    return got.body;
+  };
+  try {
+    const trust = await trustedLog(io, get, flags.trustedRoot);
+    const note = (await get('/v1/log/checkpoint', true)) as string;
+    const latest = openTrusted(note, trust.logKeys, trust.origin, 'the latest checkpoint');
+    const tree = new MemoryMerkleTree();
+    while (tree.size < latest.size) {
+      const from = tree.size;
+      const count = Math.min(PAGE, latest.size - from);
+      const page = (await get(`/v1/log/entries?start=${from}&count=${count}`)) as { entries?: Entry[] };
+      const entries = Array.isArray(page?.entries) ? page.entries : [];
+      if (entries.length === 0)
+        throw new AuditFailure(
+          `the log serves no entry at ${from}, below its checkpoint's size ${latest.size}`,
+        );
+      for (const entry of entries.slice(0, count)) tree.append(leafOf(entry, tree.size));
+      if (Math.floor(tree.size / PROGRESS_EVERY) > Math.floor(from / PROGRESS_EVERY))
+        io.print(`log: ${tree.size} of ${latest.size} entries checked`);
+    }
+    if (bytesToHex(tree.root(latest.size)) !== bytesToHex(latest.rootHash))
+      throw new AuditFailure(
+        `the ${latest.size} entries served hash to another root than the checkpoint's: the log served is not the log signed`,
+      );
+    if (kept !== undefined) {
+      const before = openTrusted(kept, trust.logKeys, trust.origin, `--checkpoint ${flags.checkpoint}`);
+      if (before.size > latest.size)
+        throw new AuditFailure(
+          `the log went back: its checkpoint is of size ${latest.size}, the one kept of ${before.size}`,
+        );
+      if (bytesToHex(tree.root(before.size)) !== bytesToHex(before.rootHash))
+        throw new AuditFailure(
+          `the log no longer holds the checkpoint kept (size ${before.size}): its first ${before.size} entries hash to another root (a fork or a rewrite)`,
+        );
+      io.print(
+        `log: extends the checkpoint kept (size ${before.size}) by ${latest.size - before.size} entries`,
+      );
+    }
+    if (flags.save !== undefined) saveAtomically(flags.save, note);
+    io.print(
+      `log ${printable(latest.origin)}: ${latest.size} entries hash to the root its checkpoint signs (${trust.threshold.min}-of-${trust.threshold.max} group key)${flags.save === undefined ? '' : `; checkpoint saved to ${printable(flags.save)}`}`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    printError(
+      io,
+      `aaps: log audit: ${e instanceof AuditFailure ? 'FAILED: ' : ''}${e instanceof Error ? e.message : String(e)}`,
+    );
+    return 1;
+  }
+}
