@@ -105,8 +105,13 @@ export interface Gateway {
    * Records, for each unseal a previous process left with its request logged and its answers
    * not, that it was interrupted (docs/sealing.md); returns how many. Run once after a start.
    * Once `signal` is aborted it starts no further entry (they stay pending for the next start).
+   * `pending`: the unseals pending when the process started, read before it served a request
+   * (else they are read now; an unseal this process is answering is skipped either way).
    */
-  finishInterruptedUnseals(signal?: AbortSignal): Promise<number>;
+  finishInterruptedUnseals(
+    signal?: AbortSignal,
+    pending?: readonly { requestId: string; incidentId: string }[],
+  ): Promise<number>;
 }
 
 export function createGateway(deps: GatewayDeps): Gateway {
@@ -224,7 +229,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     intake,
     evidence,
     metrics,
-    finishInterruptedUnseals: (signal) => finishInterruptedUnseals(routeDeps, signal),
+    finishInterruptedUnseals: (signal, pending) => finishInterruptedUnseals(routeDeps, signal, pending),
   };
 }
 

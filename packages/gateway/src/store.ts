@@ -1,7 +1,8 @@
 /**
  * The gateway's LevelDB: incidents (CBOR; each transcript envelope under its own key, written
  * once, so saving a step writes the small record and the new envelopes, not the whole
- * transcript again), dedup keys, correlation keys of open incidents, executed fixes by recurrence
+ * transcript again), dedup keys, correlation keys (each names the last incident opened for it),
+ * executed fixes by recurrence
  * key, the listing index, evidence bundles by id
  * and by log index, deployment history, and the transparency log's key-value store. The only
  * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
@@ -101,7 +102,17 @@ export interface GatewayStore {
   getEvidence(id: string): Promise<EvidenceBundle | undefined>;
   evidenceIdAt(logIndex: number): Promise<string | undefined>;
   deploymentHistory(workload: string): Promise<DeploymentRecord[]>;
+  /** Add `record` to its workload's history, replacing one of the same revision. */
   recordDeployment(record: DeploymentRecord): Promise<void>;
+  /**
+   * Change a workload's history in one read-modify-write, serialised with every other change of
+   * any history, so concurrent rollouts of one workload each keep theirs (the revision a rollout
+   * takes is computed inside `change`). The list is kept sorted by revision, the last 50.
+   */
+  updateDeploymentHistory(
+    workload: string,
+    change: (history: readonly DeploymentRecord[]) => DeploymentRecord[],
+  ): Promise<void>;
   /** The transparency log's store. */
   readonly log: LogStore;
   /** Small values the gateway keeps (e.g. the local coordinator's key material). */
@@ -355,6 +366,9 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     return next;
   };
 
+  /** Deployment-history changes, one at a time (`updateDeploymentHistory`). */
+  let historyChain: Promise<unknown> = Promise.resolve();
+
   /**
    * Each incident's state as this process last planned a write of it, so the next write moves its
    * state-index entry without reading the record (and plans stay in call order: this is read and
@@ -390,8 +404,10 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
     else indexedState.set(record.id, record.state);
     if (settled || record.state === 'awaiting_human') ops.push(del('active', record.id));
     else ops.push(put('active', record.id, utf8.encode(record.state)));
-    if (TERMINAL.has(record.state) && record.correlation_key !== undefined)
-      ops.push(del('correlation', record.correlation_key));
+    // A correlation key is never deleted here: by the time an ended incident is written again (its
+    // sealing, a late resolve, an unseal) a newer open incident may hold the key, and deleting it
+    // would let the next occurrence open a second incident beside that one. `createIncident`
+    // ignores, and overwrites, a key that names an ended incident.
     ops.push(...fixOps(record));
     // Unseal requests logged but not yet answered in the log: `pendingUnseals` finds them.
     for (const u of record.unseals ?? []) {
@@ -572,12 +588,22 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       const v = await get('history', workload);
       return v === undefined ? [] : (decodeCbor(v) as DeploymentRecord[]);
     },
-    async recordDeployment(record) {
-      const list = await store.deploymentHistory(record.workload);
-      const next = [...list.filter((r) => r.revision !== record.revision), record].sort(
-        (a, b) => a.revision - b.revision,
-      );
-      await batch([put('history', record.workload, encodeCbor(next.slice(-50)))]);
+    recordDeployment(record) {
+      return store.updateDeploymentHistory(record.workload, (list) => [
+        ...list.filter((r) => r.revision !== record.revision),
+        record,
+      ]);
+    },
+    updateDeploymentHistory(workload, change) {
+      const run = async () => {
+        const next = [...change(await store.deploymentHistory(workload))].sort(
+          (a, b) => a.revision - b.revision,
+        );
+        await batch([put('history', workload, encodeCbor(next.slice(-50)))]);
+      };
+      const done = historyChain.then(run, run);
+      historyChain = done.catch(() => undefined);
+      return done;
     },
     log: {
       get: (key) => get('log', key),

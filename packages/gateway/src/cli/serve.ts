@@ -96,6 +96,7 @@ export async function startGateway(opts: {
   let gateway: Gateway | undefined;
   let opened: Awaited<ReturnType<typeof openGatewayStore>>;
   let resumed: number;
+  let leftPending: { requestId: string; incidentId: string }[] = [];
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     store = await openGatewayStore(join(dir, 'db'));
@@ -129,6 +130,9 @@ export async function startGateway(opts: {
       identity: opts.identity,
       trust: async () => opts.trust,
     });
+    // What a previous process left pending, read before this one takes a request: an unseal
+    // this process answers is pending in the store too, and is not an interrupted one.
+    leftPending = await store.pendingUnseals();
     appFetch = gateway.app.fetch;
     opened = store;
     // Open the log now, so a start under another origin than its checkpoints' fails here.
@@ -150,7 +154,7 @@ export async function startGateway(opts: {
   // further entry; one under way is written so that a stop anywhere leaves it pending or ended
   // (like a crash there), and the next start finishes what is left.
   const stopResume = new AbortController();
-  const unsealsFinished = running.finishInterruptedUnseals(stopResume.signal).then(
+  const unsealsFinished = running.finishInterruptedUnseals(stopResume.signal, leftPending).then(
     (interrupted) => {
       if (interrupted > 0) opts.logger.info('gateway.unseals_interrupted', { interrupted });
     },

@@ -272,13 +272,19 @@ function noAnswersRecord(
  * pending and the next start finishes them. An entry already under way is written in the order
  * `recordUnseal` keeps, so a stop at any point leaves it pending or ended, never half-written.
  */
-export async function finishInterruptedUnseals(d: RouteDeps, signal?: AbortSignal): Promise<number> {
+export async function finishInterruptedUnseals(
+  d: RouteDeps,
+  signal?: AbortSignal,
+  pending?: readonly { requestId: string; incidentId: string }[],
+): Promise<number> {
   let finished = 0;
   // Each entry on its own: one that fails (a store error, too few parties to sign) does not keep
   // the others waiting for the next start. The first failure is thrown once all were tried.
   let failure: unknown;
-  for (const { requestId, incidentId } of await d.store.pendingUnseals()) {
+  for (const { requestId, incidentId } of pending ?? (await d.store.pendingUnseals())) {
     if (signal?.aborted === true) break;
+    // Being answered by this process: not interrupted (its own route writes its end).
+    if (live(d).has(requestId)) continue;
     try {
       const incident = await d.store.getIncident(incidentId);
       const entry = incident?.unseals?.find((u) => u.request_id === requestId);
@@ -353,6 +359,20 @@ function unsealSubject(incidentId: string, request: UnsealRequest) {
 }
 
 /** Records `requestId` as used, or throws `CONFLICT` if it was used before. */
+/**
+ * The unseal requests this process is answering now, per app: the start-up resume
+ * (`finishInterruptedUnseals`) runs while the server already takes requests, and a request that
+ * is live here is pending in the store too, but no interrupted one.
+ */
+const liveRequests = new WeakMap<RouteDeps, Set<string>>();
+function live(d: RouteDeps): Set<string> {
+  const found = liveRequests.get(d);
+  if (found !== undefined) return found;
+  const set = new Set<string>();
+  liveRequests.set(d, set);
+  return set;
+}
+
 async function claimRequestId(d: RouteDeps, requestId: string): Promise<void> {
   const claimed = await d.store.claimMeta(SEEN(requestId), new TextEncoder().encode(d.now().toISOString()));
   if (!claimed) throw new AapsError('CONFLICT', `request ${requestId} was seen before`);
@@ -397,110 +417,116 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
       if (d.coordinator.releaseSealed === undefined)
         throw new AapsError('UNAVAILABLE', 'this coordinator cannot reach the parties for unsealing');
       await claimRequestId(d, request.request_id);
-
-      // 1. The request, in the log before any party is asked.
-      const requested = recordEnvelope(
-        d,
-        incident,
-        { type: 'UnsealRequested', request },
-        `unseal-${request.request_id}-requested`,
-      );
-      const subject = unsealSubject(incident.id, request);
-      // Stored and listed in the incident, unanswered, before it goes into the log: a restart from
-      // here on finds it (`finishInterruptedUnseals`) and no log entry is left that nothing names.
-      const entryFor = (id: string): UnsealEntry => ({
-        request_id: request.request_id,
-        requester: request.requester,
-        request_evidence_id: id,
-        release_evidence_id: null,
-      });
-      const recordedRequest = await recordUnseal(
-        d,
-        incident.id,
-        {
-          incident: subject,
-          decision: { outcome: 'unseal-requested', reason: request.reason },
-          times: { requested: d.now().toISOString() },
-          transcript: [requested],
-        },
-        entryFor,
-        entryFor,
-      );
-      const entry = entryFor(recordedRequest.evidenceId);
-      d.logger.info('unseal.requested', {
-        incident_id: incident.id,
-        request_id: request.request_id,
-        requester: request.requester,
-        evidence_id: recordedRequest.evidenceId,
-        fields: request.fields.length,
-      });
-
-      // 2. Every party decides for itself. If they cannot be asked, that is the request's end.
-      let answers: PartyReleaseAnswer[];
+      live(d).add(request.request_id);
       try {
-        answers = (
-          await d.coordinator.releaseSealed({
-            request,
-            record: recordedRequest.bundle,
-            fields: request.fields.map((f) => byId.get(f)),
-            detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
-          })
-        ).map((a) => ownReleases(request, a));
-      } catch (e) {
-        const code = e instanceof AapsError ? e.code : 'INTERNAL';
-        await recordEnd(
+        // 1. The request, in the log before any party is asked.
+        const requested = recordEnvelope(
+          d,
+          incident,
+          { type: 'UnsealRequested', request },
+          `unseal-${request.request_id}-requested`,
+        );
+        const subject = unsealSubject(incident.id, request);
+        // Stored and listed in the incident, unanswered, before it goes into the log: a restart from
+        // here on finds it (`finishInterruptedUnseals`) and no log entry is left that nothing names.
+        const entryFor = (id: string): UnsealEntry => ({
+          request_id: request.request_id,
+          requester: request.requester,
+          request_evidence_id: id,
+          release_evidence_id: null,
+        });
+        const recordedRequest = await recordUnseal(
           d,
           incident.id,
-          entry,
-          noAnswersRecord(d, incident, requested, request, {
-            outcome: 'unseal-failed',
-            type: 'UnsealFailed',
-            reason: 'the parties could not be asked',
-            code,
-          }),
-        ).catch((recording: unknown) =>
-          // Left pending: the next start records its end.
-          d.logger.warn('unseal.end_unrecorded', {
-            request_id: request.request_id,
-            code: recording instanceof AapsError ? recording.code : 'INTERNAL',
-          }),
+          {
+            incident: subject,
+            decision: { outcome: 'unseal-requested', reason: request.reason },
+            times: { requested: d.now().toISOString() },
+            transcript: [requested],
+          },
+          entryFor,
+          entryFor,
         );
-        throw e;
-      }
+        const entry = entryFor(recordedRequest.evidenceId);
+        d.logger.info('unseal.requested', {
+          incident_id: incident.id,
+          request_id: request.request_id,
+          requester: request.requester,
+          evidence_id: recordedRequest.evidenceId,
+          fields: request.fields.length,
+        });
 
-      // 3. Each answer per field, in the log (digests of the boxes, never a share).
-      const records = releaseRecords(request, answers);
-      const transcript = [
-        requested,
-        ...records.map((r, i) => recordEnvelope(d, incident, { ...r }, `unseal-${request.request_id}-${i}`)),
-      ];
-      const recordedReleases = await recordEnd(d, incident.id, entry, {
-        incident: subject,
-        decision: {
-          outcome: 'unseal-answered',
+        // 2. Every party decides for itself. If they cannot be asked, that is the request's end.
+        let answers: PartyReleaseAnswer[];
+        try {
+          answers = (
+            await d.coordinator.releaseSealed({
+              request,
+              record: recordedRequest.bundle,
+              fields: request.fields.map((f) => byId.get(f)),
+              detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
+            })
+          ).map((a) => ownReleases(request, a));
+        } catch (e) {
+          const code = e instanceof AapsError ? e.code : 'INTERNAL';
+          await recordEnd(
+            d,
+            incident.id,
+            entry,
+            noAnswersRecord(d, incident, requested, request, {
+              outcome: 'unseal-failed',
+              type: 'UnsealFailed',
+              reason: 'the parties could not be asked',
+              code,
+            }),
+          ).catch((recording: unknown) =>
+            // Left pending: the next start records its end.
+            d.logger.warn('unseal.end_unrecorded', {
+              request_id: request.request_id,
+              code: recording instanceof AapsError ? recording.code : 'INTERNAL',
+            }),
+          );
+          throw e;
+        }
+
+        // 3. Each answer per field, in the log (digests of the boxes, never a share).
+        const records = releaseRecords(request, answers);
+        const transcript = [
+          requested,
+          ...records.map((r, i) =>
+            recordEnvelope(d, incident, { ...r }, `unseal-${request.request_id}-${i}`),
+          ),
+        ];
+        const recordedReleases = await recordEnd(d, incident.id, entry, {
+          incident: subject,
+          decision: {
+            outcome: 'unseal-answered',
+            released: records.filter((r) => r.decision === 'released').length,
+            refused: records.filter((r) => r.decision !== 'released').length,
+          },
+          times: { requested: request.issued_at, answered: d.now().toISOString() },
+          transcript,
+        });
+        const keys = await d.coordinator.keys();
+        d.logger.info('unseal.answered', {
+          incident_id: incident.id,
+          request_id: request.request_id,
           released: records.filter((r) => r.decision === 'released').length,
-          refused: records.filter((r) => r.decision !== 'released').length,
-        },
-        times: { requested: request.issued_at, answered: d.now().toISOString() },
-        transcript,
-      });
-      const keys = await d.coordinator.keys();
-      d.logger.info('unseal.answered', {
-        incident_id: incident.id,
-        request_id: request.request_id,
-        released: records.filter((r) => r.decision === 'released').length,
-        evidence_id: recordedReleases.evidenceId,
-      });
-      return c.json({
-        request_id: request.request_id,
-        incident_id: incident.id,
-        threshold: keys.threshold.min,
-        releases: answers.flatMap((a) => (a.outcome === 'answered' ? a.released : [])),
-        refusals: records
-          .filter((r) => r.decision !== 'released')
-          .map((r) => ({ field: r.field, party: r.party, decision: r.decision, rule: r.rule ?? null })),
-        evidence: { request: recordedRequest.evidenceId, releases: recordedReleases.evidenceId },
-      });
+          evidence_id: recordedReleases.evidenceId,
+        });
+        return c.json({
+          request_id: request.request_id,
+          incident_id: incident.id,
+          threshold: keys.threshold.min,
+          releases: answers.flatMap((a) => (a.outcome === 'answered' ? a.released : [])),
+          refusals: records
+            .filter((r) => r.decision !== 'released')
+            .map((r) => ({ field: r.field, party: r.party, decision: r.decision, rule: r.rule ?? null })),
+          evidence: { request: recordedRequest.evidenceId, releases: recordedReleases.evidenceId },
+        });
+      } finally {
+        live(d).delete(request.request_id);
+      }
     },
   );
 }

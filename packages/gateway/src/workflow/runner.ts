@@ -1305,17 +1305,21 @@ export class WorkflowRunner {
    */
   async #recordRollout(incidentId: string, order: ExecutionOrderPayload): Promise<void> {
     const p = order.proposal.parameters;
-    const history = await this.#d.store.deploymentHistory(order.proposal.target);
-    const revision = Math.max(0, ...history.map((h) => h.revision)) + 1;
-    await this.#d.store.recordDeployment({
-      workload: order.proposal.target,
-      container: String(p['container'] ?? ''),
-      image: String(p['to_image']),
-      revision,
-      deployed_at: this.#d.now().toISOString(),
-      outcome: 'unknown',
-      incident_id: incidentId,
-    });
+    const deployedAt = this.#d.now().toISOString();
+    // The next revision is taken inside the history's own serialised update: two rollouts of one
+    // workload finishing together each get theirs.
+    await this.#d.store.updateDeploymentHistory(order.proposal.target, (history) => [
+      ...history,
+      {
+        workload: order.proposal.target,
+        container: String(p['container'] ?? ''),
+        image: String(p['to_image']),
+        revision: Math.max(0, ...history.map((h) => h.revision)) + 1,
+        deployed_at: deployedAt,
+        outcome: 'unknown',
+        incident_id: incidentId,
+      },
+    ]);
   }
 
   /**
@@ -1327,20 +1331,22 @@ export class WorkflowRunner {
   async #markRolloutHealthy(r: IncidentRecord, report: VerificationReport): Promise<void> {
     const proposal = r.decision?.proposal;
     if (proposal?.action !== 'image_rollback' || typeof proposal.parameters['to_image'] !== 'string') return;
-    const history = await this.#d.store.deploymentHistory(proposal.target);
-    const rollout = history.find((h) => h.incident_id === r.id);
-    if (rollout === undefined) return;
     const stage = report.stages.find((st) => st.name === 'signature_verify')?.status;
-    const { signature_verified: _unchecked, ...rest } = rollout;
-    await this.#d.store.recordDeployment({
-      ...rest,
-      outcome: 'healthy',
-      ...(stage === 'pass'
-        ? { signature_verified: true }
-        : stage === 'fail'
-          ? { signature_verified: false }
-          : {}),
-    });
+    await this.#d.store.updateDeploymentHistory(proposal.target, (history) =>
+      history.map((h) => {
+        if (h.incident_id !== r.id) return h;
+        const { signature_verified: _unchecked, ...rest } = h;
+        return {
+          ...rest,
+          outcome: 'healthy',
+          ...(stage === 'pass'
+            ? { signature_verified: true }
+            : stage === 'fail'
+              ? { signature_verified: false }
+              : {}),
+        };
+      }),
+    );
   }
 
   async #order(r: IncidentRecord): Promise<ExecutionOrderPayload> {
