@@ -50,6 +50,7 @@ export {
   type PriorCheckpoint,
   parseConsistencyProof,
   type VerifiedBundle,
+  type VerifierObserver,
   verifyBundle,
 } from './bundle/verify.js';
 export {

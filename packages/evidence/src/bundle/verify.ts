@@ -132,6 +132,20 @@ export interface BundleVerifier {
   check(bundle: unknown): boolean;
 }
 
+/**
+ * What a caller learns as bundles verify besides each verdict. Kept apart from
+ * {@link BundleVerifierOptions}, which crosses to worker threads and so holds no functions.
+ */
+export interface VerifierObserver {
+  /**
+   * A bundle's checkpoint passed `log.checkpoint` (its note verified under a trusted log key, with
+   * the trusted origin), whatever the later checks say: a signed checkpoint is the log's word even
+   * under an invalid bundle. `aaps-verify` keeps one root per origin and size from these to find a
+   * fork across the bundles it verifies. A cached note yields the same object each time.
+   */
+  checkpoint?: (checkpoint: SignedCheckpoint) => void;
+}
+
 const CHECKPOINT_CACHE_LIMIT = 256;
 
 /**
@@ -173,8 +187,12 @@ class StepFailure extends Error {
  * function, keyed by position and checked against both children) saves re-hashing it. Decoded public
  * keys (`node:crypto` KeyObjects) are cached by key bytes in mpc-core's `verifyEd25519`. Nothing
  * else is remembered: every DSSE and transcript signature, digest and proof is checked per bundle.
+ * `observer` is told of each checkpoint that verified (see {@link VerifierObserver}).
  */
-export function createBundleVerifier(options: BundleVerifierOptions): BundleVerifier {
+export function createBundleVerifier(
+  options: BundleVerifierOptions,
+  observer: VerifierObserver = {},
+): BundleVerifier {
   if (typeof options !== 'object' || options === null) {
     throw new ValidationError('INVALID_ARGUMENT', 'options: expected an object with groupPublicKey', [
       'options',
@@ -319,6 +337,7 @@ export function createBundleVerifier(options: BundleVerifierOptions): BundleVeri
       }
       return cp;
     });
+    observer.checkpoint?.(checkpoint);
     step('log.inclusion', () => {
       if (checkpoint.size !== log.treeSize) {
         fail('log.inclusion', 'treeSize is not the checkpoint size', {

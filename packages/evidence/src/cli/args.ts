@@ -15,6 +15,8 @@ export const HELP = `${USAGE}
 Verifies AAPS evidence bundles offline (no network). BUNDLE: a JSON or CBOR bundle file.
 DIR: every *.json and *.cbor in it. -: JSON bundles on stdin (NDJSON or concatenated; CBOR only as a file).
 A trusted group key is required: --key or --trusted-root (the bundle never vouches for itself).
+For DIR and -, a bundle whose checkpoint has the origin and tree size of an earlier one's but another
+root fails log.consistency, naming both (a fork).
 
   --key HEX|FILE        the group key: 64 hex digits (66 for secp256k1-TR), or a file with hex or an Ed25519 PEM public key
   --trusted-root FILE   a trusted_root.json (GET /v1/trusted-root): group key, suite, threshold, log key and origin, roster

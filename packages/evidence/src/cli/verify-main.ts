@@ -10,19 +10,17 @@
  * precedence over 1). With a directory or `-` (a stream of JSON bundles on stdin)
  * it verifies each, on `--jobs` threads (default: every core, `os.availableParallelism()`;
  * `--jobs 1` verifies in this thread), and ends with the count and the rate, reporting invalid and
- * unreadable bundles in input order.
+ * unreadable bundles in input order. Across those bundles it also looks for a fork: a checkpoint of
+ * an origin and size already seen with another root fails `log.consistency` (fork-watch.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
-import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import {
   type BundleReport,
-  type BundleVerifier,
   type BundleVerifierOptions,
   type ConsistencyProof,
-  createBundleVerifier,
   parseConsistencyProof,
 } from '../bundle/verify.js';
 import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
@@ -33,6 +31,7 @@ import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
 import { PARTY_ROLE_MESSAGE_TYPES, type PartyRoles } from '../transcript-authority.js';
 import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
+import { ForkWatch, type SeenCheckpoint } from './fork-watch.js';
 import { guardedOutput } from './guarded-output.js';
 import {
   BundleFormatError,
@@ -45,8 +44,8 @@ import {
   readFailure,
   startsAsCborMap,
 } from './input.js';
-import { type Outcome, setUpWorkers, verifyAll } from './verify-pool.js';
-import { verifyStream } from './verify-stream.js';
+import { type Outcome, setUpWorkers, type TappedVerifier, tappedVerifier, verifyAll } from './verify-pool.js';
+import { streamItemName, verifyStream } from './verify-stream.js';
 
 interface Output {
   out: (line: string) => void;
@@ -356,11 +355,11 @@ export async function main(
     return 2;
   }
   let options: BundleVerifierOptions;
-  let verifier: BundleVerifier;
+  let verifier: TappedVerifier;
   try {
     options = buildOptions(values as Record<string, string | boolean | undefined>);
     // Built now so that bad options are a usage error before any input is read.
-    verifier = createBundleVerifier(withAggregationRecheck(options));
+    verifier = tappedVerifier(options);
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error).message}`);
     return 2;
@@ -377,7 +376,11 @@ export async function main(
   const detail = json ? 'full' : 'brief';
   const clock = performance.now();
   const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
-  const emit = (o: Outcome | null) => record(o, json, io, tally);
+  const forks = new ForkWatch();
+  /** Record each outcome in input order, once the fork watch has seen its checkpoint. */
+  const emitNamed =
+    (nameAt: (index: number) => string) => (o: Outcome | null, index: number, checkpoint?: SeenCheckpoint) =>
+      record(checkpoint === undefined ? o : forks.judge(o, nameAt(index), checkpoint), json, io, tally);
   const finish = (): number => {
     io.out(summary(tally, (performance.now() - clock) / 1000, json));
     return exitCode(tally);
@@ -392,6 +395,7 @@ export async function main(
   if (target === '-') {
     // A stream is read, split and handed out by this thread, and verified by `jobs` workers.
     const started = enlisted(jobs > 1 ? jobs : 0);
+    const emit = emitNamed((index) => streamItemName(index + 1));
     const end = await verifyStream(options, jsonOnly(stdin()), emit, {
       ...pool,
       started,
@@ -423,6 +427,7 @@ export async function main(
     }
     // This thread verifies too, between handing out batches to `jobs - 1` workers.
     const started = enlisted(jobs - 1);
+    const emit = emitNamed((index) => files[index]!.name);
     await verifyAll(options, { count: files.length, read: (i) => files[i]! }, emit, { ...pool, started });
     return finish();
   }
@@ -443,7 +448,7 @@ export async function main(
     if (!(e instanceof BundleFormatError)) throw e;
     refused = e;
   }
-  const report = refused === undefined ? verifier.report(value) : bundleFormatReport(refused);
+  const report = refused === undefined ? verifier.verifier.report(value) : bundleFormatReport(refused);
   if (json) io.out(JSON.stringify(report, null, 2));
   else io.out(report.valid ? describeValid(report) : describeInvalid(report));
   return report.valid ? 0 : 1;

@@ -4,7 +4,8 @@
  *
  * The main thread only hands out batches: bytes are packed into one transferred buffer per batch
  * (no copy on the way), files are read by the worker that verifies them, and with `detail:
- * 'brief'` a valid bundle comes back as `null` rather than a report of every check.
+ * 'brief'` a valid bundle comes back as `null` rather than a report of every check. Each verdict
+ * comes with the checkpoint that verified, if any, for the caller's fork watch (fork-watch.ts).
  */
 import type { Worker } from 'node:worker_threads';
 import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
@@ -14,6 +15,7 @@ import {
   type BundleVerifierOptions,
   createBundleVerifier,
 } from '../bundle/verify.js';
+import { CheckpointTap, type SeenCheckpoint } from './fork-watch.js';
 import { BundleFormatError, type BundleSource, bundleFormatReport, loadSource } from './input.js';
 import { spawnWorkers, workerEnded } from './spawn-workers.js';
 
@@ -35,8 +37,32 @@ export interface BatchRequest {
   buffer: ArrayBuffer;
 }
 
-/** One entry per source, in order; `null` is a valid bundle in `brief` detail. */
-export type BatchReply = Array<Outcome | null>;
+/** What one source came to: its outcome (`null`: valid, in `brief` detail) and its checkpoint, if it verified. */
+export interface Verdict {
+  outcome: Outcome | null;
+  checkpoint?: SeenCheckpoint;
+}
+
+/** One verdict per source, in order. */
+export type BatchReply = Verdict[];
+
+/**
+ * Called once per source, in input order: its outcome (`null`: valid, in `brief` detail), its
+ * index, and the checkpoint that verified, if any.
+ */
+export type Emit = (outcome: Outcome | null, index: number, checkpoint?: SeenCheckpoint) => void;
+
+/** A verifier and the tap that sees each checkpoint it verifies. */
+export interface TappedVerifier {
+  verifier: BundleVerifier;
+  tap: CheckpointTap;
+}
+
+/** A verifier for `options` as aaps-verify runs it (aggregation records re-checked), tapped. */
+export function tappedVerifier(options: BundleVerifierOptions): TappedVerifier {
+  const tap = new CheckpointTap();
+  return { verifier: createBundleVerifier(withAggregationRecheck(options), tap), tap };
+}
 
 export interface WorkerSetup {
   options: BundleVerifierOptions;
@@ -57,20 +83,29 @@ const MIN_BATCH = 8;
  * invalid one is verified again for its full report. (One `report` for every bundle measured
  * about 2% slower on a stream of valid bundles: the records cost more than the rare second run.)
  */
-export function verifySource(verifier: BundleVerifier, source: BundleSource, detail: Detail): Outcome | null {
+export function verifySource(
+  { verifier, tap }: TappedVerifier,
+  source: BundleSource,
+  detail: Detail,
+): Verdict {
   let value: unknown;
   try {
     value = loadSource(source);
   } catch (e) {
-    if (e instanceof BundleFormatError) return { name: source.name, report: bundleFormatReport(e) };
-    return { name: source.name, unreadable: (e as Error).message };
+    if (e instanceof BundleFormatError)
+      return { outcome: { name: source.name, report: bundleFormatReport(e) } };
+    return { outcome: { name: source.name, unreadable: (e as Error).message } };
   }
-  if (detail === 'brief' && verifier.check(value)) return null;
-  return { name: source.name, report: verifier.report(value) };
+  tap.last = undefined;
+  const outcome: Outcome | null =
+    detail === 'brief' && verifier.check(value)
+      ? null
+      : { name: source.name, report: verifier.report(value) };
+  return tap.last === undefined ? { outcome } : { outcome, checkpoint: tap.last };
 }
 
 /** Verify a batch as a worker received it. */
-export function verifyBatch(verifier: BundleVerifier, request: BatchRequest, detail: Detail): BatchReply {
+export function verifyBatch(verifier: TappedVerifier, request: BatchRequest, detail: Detail): BatchReply {
   return request.sources.map((wire) => {
     const source: BundleSource =
       'at' in wire ? { name: wire.name, bytes: new Uint8Array(request.buffer, wire.at, wire.length) } : wire;
@@ -120,7 +155,7 @@ export interface VerifyAllOptions {
    */
   started?: Worker[];
   /** This thread's verifier, if the caller has built one for `options` (default: a new one). */
-  verifier?: BundleVerifier;
+  verifier?: TappedVerifier;
   /**
    * Asked between bundles: once it returns true no more are handed out, and those in flight are
    * still emitted (the CLI stops when its output is gone).
@@ -136,10 +171,10 @@ export interface SourceList {
 
 /** Verify `sources` in this thread, in order, until `stop()`. */
 export function verifyHere(
-  verifier: BundleVerifier,
+  verifier: TappedVerifier,
   sources: Iterable<BundleSource>,
   detail: Detail,
-  emit: (outcome: Outcome | null) => void,
+  emit: (verdict: Verdict) => void,
   stop: () => boolean,
 ): void {
   for (const source of sources) {
@@ -153,18 +188,21 @@ export function verifyHere(
  * source `base`), and a batch is emitted once every batch before it has been.
  */
 export class InOrder {
-  readonly #emit: (outcome: Outcome | null, index: number) => void;
+  readonly #emit: Emit;
   readonly #waiting = new Map<number, { base: number; reply: BatchReply }>();
   #next = 0;
 
-  constructor(emit: (outcome: Outcome | null, index: number) => void) {
+  constructor(emit: Emit) {
     this.#emit = emit;
   }
 
   put(batch: number, base: number, reply: BatchReply): void {
     this.#waiting.set(batch, { base, reply });
     for (let r = this.#waiting.get(this.#next); r !== undefined; r = this.#waiting.get(this.#next)) {
-      for (let k = 0; k < r.reply.length; k++) this.#emit(r.reply[k]!, r.base + k);
+      for (let k = 0; k < r.reply.length; k++) {
+        const { outcome, checkpoint } = r.reply[k]!;
+        this.#emit(outcome, r.base + k, checkpoint);
+      }
       this.#waiting.delete(this.#next++);
     }
   }
@@ -230,12 +268,12 @@ export function enlist(started: readonly Worker[], wanted: number, setup: Worker
 export async function verifyAll(
   options: BundleVerifierOptions,
   list: SourceList,
-  emit: (outcome: Outcome | null, index: number) => void,
+  emit: Emit,
   {
     jobs,
     detail = 'full',
     started = [],
-    verifier = createBundleVerifier(withAggregationRecheck(options)),
+    verifier = tappedVerifier(options),
     stop = () => false,
   }: VerifyAllOptions,
 ): Promise<void> {
@@ -243,7 +281,13 @@ export async function verifyAll(
   if (jobs <= 1 || count < MIN_FOR_WORKERS) {
     const stopping = Promise.all(started.map((w) => w.terminate()));
     let i = 0;
-    verifyHere(verifier, sourcesFrom(read, 0, count), detail, (o) => emit(o, i++), stop);
+    verifyHere(
+      verifier,
+      sourcesFrom(read, 0, count),
+      detail,
+      (v) => emit(v.outcome, i++, v.checkpoint),
+      stop,
+    );
     await stopping;
     return;
   }

@@ -11,21 +11,26 @@
  * before workers start, once the stream has been quiet for {@link QUIET_MS}.
  */
 import type { Worker } from 'node:worker_threads';
-import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
-import { type BundleVerifierOptions, createBundleVerifier } from '../bundle/verify.js';
+import type { BundleVerifierOptions } from '../bundle/verify.js';
 import { type BundleSource, MAX_BUNDLE_BYTES, tooLarge } from './input.js';
 import { JsonStreamSplitter, type StreamItem } from './json-stream.js';
 import {
+  type Emit,
   enlist,
   InOrder,
   MAX_BATCH,
   MIN_FOR_WORKERS,
   nextBatchSize,
-  type Outcome,
+  tappedVerifier,
   type VerifyAllOptions,
   verifyHere,
   WorkerLane,
 } from './verify-pool.js';
+
+/** The name of the `n`th item of a stream (from 1): `stdin#n`. */
+export function streamItemName(n: number): string {
+  return `stdin#${n}`;
+}
 
 /** An item's cost against the high-water mark: its bytes, and {@link ITEM_BYTES} for holding it. */
 function sizeOf(source: BundleSource): number {
@@ -65,12 +70,12 @@ const ITEM_BYTES = 64;
 export async function verifyStream(
   options: BundleVerifierOptions,
   chunks: AsyncIterable<Uint8Array>,
-  emit: (outcome: Outcome | null, index: number) => void,
+  emit: Emit,
   {
     jobs,
     detail = 'full',
     started = [],
-    verifier = createBundleVerifier(withAggregationRecheck(options)),
+    verifier = tappedVerifier(options),
     stop: stopAsked = () => false,
     highWaterBytes = HIGH_WATER_BYTES,
     signal,
@@ -97,7 +102,7 @@ export async function verifyStream(
 
   const add = (items: StreamItem[]) => {
     for (const item of items) {
-      const name = `stdin#${++count}`;
+      const name = streamItemName(++count);
       if ('error' in item) queue.push({ name, error: item.error });
       else queue.push({ name, bytes: item.bytes });
       queuedBytes += sizeOf(queue[queue.length - 1]!);
@@ -120,7 +125,7 @@ export async function verifyStream(
   const verifyWaiting = () => {
     const base = count - waiting();
     let i = base;
-    verifyHere(verifier, takeQueued(waiting()), detail, (o) => emit(o, i++), stop);
+    verifyHere(verifier, takeQueued(waiting()), detail, (v) => emit(v.outcome, i++, v.checkpoint), stop);
   };
 
   const startLanes = () => {

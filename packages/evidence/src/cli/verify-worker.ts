@@ -3,15 +3,19 @@
  * arguments are checked), then verifies batches of bundle sources with one cached verifier.
  */
 import { parentPort } from 'node:worker_threads';
-import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
-import { createBundleVerifier } from '../bundle/verify.js';
-import { type BatchReply, type BatchRequest, verifyBatch, type WorkerMessage } from './verify-pool.js';
+import {
+  type BatchReply,
+  type BatchRequest,
+  tappedVerifier,
+  verifyBatch,
+  type WorkerMessage,
+} from './verify-pool.js';
 
 let verify: ((request: BatchRequest) => BatchReply) | undefined;
 parentPort?.on('message', (message: WorkerMessage) => {
   if ('setup' in message) {
     const { options, detail } = message.setup;
-    const verifier = createBundleVerifier(withAggregationRecheck(options));
+    const verifier = tappedVerifier(options);
     verify = (request) => verifyBatch(verifier, request, detail);
     return;
   }
