@@ -42,6 +42,7 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'agg.confirm': '/v1/agg/confirm',
   'agg.reveal': '/v1/agg/reveal',
   'sealed.release': '/v1/sealed/release',
+  'checkpoint.witness': '/v1/checkpoint/witness',
   batch: '/v1/batch',
 };
 

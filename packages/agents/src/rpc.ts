@@ -33,6 +33,7 @@ export const RPC_KINDS = [
   'agg.confirm',
   'agg.reveal',
   'sealed.release',
+  'checkpoint.witness',
   'batch',
 ] as const;
 export type RpcKind = (typeof RPC_KINDS)[number];

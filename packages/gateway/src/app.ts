@@ -127,6 +127,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       origin: config.logOrigin,
       trust: deps.trust,
       validFrom: config.validFrom ?? deps.now().toISOString(),
+      logger: deps.logger.child({ component: 'evidence' }),
+      metrics,
     });
   const runner = new WorkflowRunner({
     store: deps.store,

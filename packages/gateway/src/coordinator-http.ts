@@ -69,6 +69,7 @@ import type {
   PartyReleaseAnswer,
   PooledRisk,
   ThresholdResult,
+  WitnessAnswer,
 } from './coordinator.js';
 import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, type Survey, survey } from './key-refresh.js';
 import { quorumUnreachable } from './quorum-failure.js';
@@ -358,6 +359,20 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         },
         `checkpoint-${treeSize}`,
       ),
+
+    async witnessCheckpoint(party, { note, consistency }): Promise<WitnessAnswer> {
+      const sessionId = `witness-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+      try {
+        await client.call(party, 'checkpoint.witness', sessionId, {
+          note,
+          consistency: consistency.map((p) => ({ from: p.from, hashes: p.hashes.map(bytesToHex) })),
+        });
+        return { outcome: 'witnessed' };
+      } catch (e) {
+        if (!(e instanceof PolicyRefusal)) throw e;
+        return { outcome: 'refused', rule: e.rule, message: e.message, ...refusalFactsOf(e.details) };
+      }
+    },
 
     async refreshKeys(o?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult> {
       if (refreshRunning) throw new AapsError('CONFLICT', 'a key refresh is already running');

@@ -58,6 +58,27 @@ export interface CheckpointSubject {
   consistency?: ConsistencyProof[];
 }
 
+/**
+ * A signed checkpoint shown to a party that did not sign it (see {@link Coordinator.witnessCheckpoint}):
+ * the signed note as the log stores it, with consistency proofs to its tree (a party needs one
+ * from the size it last witnessed).
+ */
+export interface WitnessInput {
+  note: string;
+  consistency: ConsistencyProof[];
+}
+
+/** A party's answer to `checkpoint.witness`. */
+export type WitnessAnswer =
+  | { outcome: 'witnessed' }
+  | {
+      outcome: 'refused';
+      rule: string;
+      message: string;
+      /** The size the party last witnessed, from its signed refusal. */
+      signed_size?: number;
+    };
+
 export interface Misbehaviour {
   party: string;
   code: string;
@@ -154,6 +175,14 @@ export interface Coordinator {
    * at its size as `checkpoint.fork` and a smaller size as `checkpoint.rollback`.
    */
   signCheckpoint(input: CheckpointSubject): Promise<ThresholdResult>;
+  /**
+   * Show one party a checkpoint the group signed (`checkpoint.witness`): the party signs nothing,
+   * checks the group signature, the origin and consistency with its own record, and advances its
+   * record, so parties outside the signing quorums follow the log too. Answers the party's
+   * acceptance or signed refusal; throws when the party cannot be reached or fails otherwise.
+   * Optional: the in-process coordinator's parties sign every checkpoint they accept.
+   */
+  witnessCheckpoint?(party: string, input: WitnessInput): Promise<WitnessAnswer>;
   /**
    * Ask every party, in parallel, to release its share of the fields to the requester
    * (`sealed.release`). Never throws for one party: each answer, refusal or failure is returned.

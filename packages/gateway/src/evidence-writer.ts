@@ -3,9 +3,9 @@
  * k-of-n FROST signature, appends it to the transparency log, has the parties sign the new
  * checkpoint (with consistency proofs from the sizes they last signed: they witness the log), and
  * attaches the inclusion proof. The log's checkpoints are signed under the group key, named by
- * the log origin.
+ * the log origin; each is then shown to the parties that did not sign it (`checkpoint-witness.ts`).
  */
-import type { EvidenceSummary, HumanRejection } from '@aaps/agents';
+import type { EvidenceSummary, HumanRejection, Logger } from '@aaps/agents';
 import {
   aggregationDigest,
   attachLogEntry,
@@ -26,7 +26,9 @@ import {
 } from '@aaps/evidence';
 import { AapsError, bytesToHex, hexToBytes, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { type CheckpointSigning, createCheckpointWitness } from './checkpoint-witness.js';
 import type { Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
+import type { GatewayMetrics } from './metrics.js';
 import { quorumFailureOf } from './quorum-failure.js';
 import { type TrustedKeys, verifierRoster } from './trust.js';
 import type { IncidentRecord } from './workflow/record.js';
@@ -71,6 +73,11 @@ export interface EvidenceWriter {
   logLeaf(index: number): Promise<Uint8Array | undefined>;
   logKey(): Promise<NoteKey>;
   trustedRoot(): Promise<TrustedRoot>;
+  /**
+   * Resolves once every signed checkpoint has been shown to the parties that did not sign it (or
+   * they failed): the calls run in the background, after the checkpoint is stored.
+   */
+  witnessed(): Promise<void>;
 }
 
 export interface EvidenceWriterOptions {
@@ -81,6 +88,10 @@ export interface EvidenceWriterOptions {
   trust: () => Promise<TrustedKeys>;
   /** RFC 3339 start of the keys' validity in the trusted root. */
   validFrom: string;
+  /** Where failed and refused witness calls are reported (default: nowhere). */
+  logger?: Logger;
+  /** Counts the witness calls (`aaps_checkpoint_witness_total`). */
+  metrics?: GatewayMetrics;
 }
 
 export interface EvidenceRecordInput {
@@ -189,6 +200,14 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
       publicKey: hexToBytes(k.group_public_key),
     };
   };
+  const witness = createCheckpointWitness({
+    coordinator: opts.coordinator,
+    consistencyProof: async (from, to) => (await log()).consistencyProof(from, to),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+    ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
+  });
+  /** Who signed the last checkpoint this writer had signed (the log may adopt one stored already). */
+  let lastSigning: (CheckpointSigning & { size: number }) | undefined;
   /**
    * Parties that refused a checkpoint as `checkpoint.behind`, with the size they last signed (from
    * their signed refusals): the next checkpoints carry a proof from there until they sign one.
@@ -243,6 +262,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
       }
       learn(r.refusals, sizes);
       for (const party of r.signers) behind.delete(party);
+      lastSigning = { size: cp.size, signers: r.signers, refusals: r.refusals };
       return r.signature;
     }
   };
@@ -260,7 +280,17 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
         await signing.catch(() => undefined);
         continue;
       }
-      const task = noteKey().then((key) => l.signCheckpoint(key, signCheckpointNote(l)));
+      const task = noteKey()
+        .then((key) => l.signCheckpoint(key, signCheckpointNote(l)))
+        .then(async (stored) => {
+          // Stored: now the parties outside the quorum are shown it, in the background.
+          const signing = lastSigning;
+          if (signing?.size === stored.size) {
+            const parties = (await keys()).parties.map((p) => p.id);
+            witness.signed(stored, parties, signing);
+          }
+          return stored;
+        });
       // The waiters' copy of the task: its failure is this caller's to report (below), so the copy
       // must not be left rejected with nobody listening (Node ends the process on that).
       signing = task
@@ -395,6 +425,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
       return (await log()).getLeaf(index);
     },
     logKey: noteKey,
+    witnessed: () => witness.idle(),
     async trustedRoot() {
       const k = await keys();
       if (k.ciphersuite !== ED25519_SUITE) {

@@ -22,6 +22,16 @@ export class GatewayMetrics {
     'Requests answered with an error, by method, route, status and error code.',
   );
 
+  /**
+   * Checkpoints shown to parties outside their signing quorum (`checkpoint.witness`), by party and
+   * outcome (`witnessed`, the refusal's rule, or `unavailable`). A `checkpoint.fork`,
+   * `.rollback`, `.inconsistent` or `.origin` here means a party holds another history of the log.
+   */
+  readonly witness = this.registry.counter(
+    'aaps_checkpoint_witness_total',
+    'Checkpoints shown to parties that did not sign them, by party and outcome.',
+  );
+
   render(): string {
     return this.registry.render();
   }

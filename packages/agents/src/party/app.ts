@@ -34,6 +34,7 @@ import {
 } from './context.js';
 import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js';
 import { createKeyCommitHandlers } from './key-commit.js';
+import { witnessedLog } from './log-origin.js';
 import { PooledRiskLedger } from './pooled-risk.js';
 import {
   aggregationBodyAllowance,
@@ -46,6 +47,7 @@ import { createKeyHandlers } from './routes/keys.js';
 import { createSignHandlers, refusalFactsOf } from './routes/sign.js';
 import { createStepHandler } from './routes/step.js';
 import { createUnsealHandler } from './routes/unseal.js';
+import { createWitnessHandler } from './routes/witness.js';
 import { createRequestRecordChecker } from './unseal-record.js';
 
 /** The least a party's body budget holds (see `BodyBudget`). */
@@ -113,9 +115,12 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
           threshold: state.key.publicPackage.threshold,
           ciphersuite: deps.suite.id,
         },
-      ...(deps.config.logOrigin === undefined ? {} : { logOrigin: deps.config.logOrigin }),
+      // The log it witnesses (configured, or pinned by its first checkpoint): a record in any
+      // other log, a side log the gateway started say, shows nothing logged.
+      logOrigin: () => witnessedLog(deps.config, deps.store).origin,
     }),
   });
+  const witness = createWitnessHandler(deps, state);
   const circuits = readCircuitCatalog(partyCircuitDirs(deps));
   // Started last, once the app is built (`agg` is read only from then on).
   const pads = options.dealingPads ? dealingPadPool(deps, circuits.values(), () => agg.inRound()) : undefined;
@@ -185,17 +190,21 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     ),
   );
 
-  app.get('/healthz', (c) =>
-    c.json({
+  app.get('/healthz', (c) => {
+    const log = witnessedLog(deps.config, deps.store);
+    return c.json({
       status: state.shuttingDown ? 'draining' : 'ok',
       party: deps.self.id,
       role: deps.self.role,
       has_key: state.key !== undefined,
       group_public_key: state.key ? bytesToHex(state.key.publicPackage.groupPublicKey) : null,
       roster_digest: deps.rosterDigest,
+      // The log this party witnesses, and whether its configuration or its first checkpoint set it.
+      log_origin: log.origin ?? null,
+      log_origin_source: log.source,
       ...(pads ? { dealing_pads: pads.status() } : {}),
-    }),
-  );
+    });
+  });
   app.get('/metrics', (c) =>
     c.text(metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );
@@ -279,6 +288,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   route('/v1/agg/confirm', 'agg.confirm', (s, b) => agg.confirm(s, b));
   route('/v1/agg/reveal', 'agg.reveal', (s, b) => agg.reveal(s, b));
   route('/v1/sealed/release', 'sealed.release', (s, b, request) => unseal(s, b, request.meta.source_agent));
+  route('/v1/checkpoint/witness', 'checkpoint.witness', (s, b) => witness(s, b));
   route('/v1/key/info', 'key.info', () => {
     if (!state.key) throw new AapsError('NO_KEY', 'this party holds no key yet');
     return {

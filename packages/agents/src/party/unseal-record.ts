@@ -46,8 +46,13 @@ export interface RequestRecordOptions {
   roster: Roster;
   /** The group key; `undefined` before the DKG (then nothing is released). */
   group: () => GroupTrust | undefined;
-  /** The log origin this party was told to sign checkpoints for, if any. */
-  logOrigin?: string;
+  /**
+   * The origin of the log the record's checkpoint must be of: fixed, or read at each check (a
+   * party node's configured or pinned origin, `party/log-origin.ts`), where `undefined` means the
+   * party knows no log yet and accepts no record. Left out: any log the group signed (the
+   * in-process coordinator, whose parties share one log).
+   */
+  logOrigin?: string | (() => string | undefined);
 }
 
 const fail = (message: string): RequestRecordCheck => ({ ok: false, message });
@@ -60,10 +65,14 @@ function transcriptOf(record: unknown): Array<{ meta: { source_agent: unknown };
 export function createRequestRecordChecker(opts: RequestRecordOptions): RequestRecordChecker {
   const roster = verifierRoster(opts.roster);
   const gatewayId = opts.roster.gateway.id;
-  // One verifier per group key (it caches checkpoint signatures); a new DKG makes a new one.
+  // One verifier per group key and origin (it caches checkpoint signatures); a new DKG, or a new
+  // origin, makes a new one.
   let cached: { key: string; verifier: BundleVerifier } | undefined;
-  const verifierFor = (group: GroupTrust & { ciphersuite: EvidenceCiphersuite }): BundleVerifier => {
-    const key = `${group.ciphersuite}:${bytesToHex(group.groupPublicKey)}`;
+  const verifierFor = (
+    group: GroupTrust & { ciphersuite: EvidenceCiphersuite },
+    logOrigin: string | undefined,
+  ): BundleVerifier => {
+    const key = `${group.ciphersuite}:${bytesToHex(group.groupPublicKey)}:${logOrigin ?? ''}`;
     if (cached?.key !== key) {
       cached = {
         key,
@@ -73,7 +82,7 @@ export function createRequestRecordChecker(opts: RequestRecordOptions): RequestR
           threshold: group.threshold,
           roster,
           requireLog: true,
-          ...(opts.logOrigin === undefined ? {} : { logOrigin: opts.logOrigin }),
+          ...(logOrigin === undefined ? {} : { logOrigin }),
         }),
       };
     }
@@ -88,9 +97,16 @@ export function createRequestRecordChecker(opts: RequestRecordOptions): RequestR
     const { ciphersuite } = group;
     if (!isSupportedCiphersuite(ciphersuite))
       return fail(`evidence is not signed under ${ciphersuite}, so no record of a request can be`);
+    const logOrigin = typeof opts.logOrigin === 'function' ? opts.logOrigin() : opts.logOrigin;
+    // A party that knows no log yet cannot tell the log auditors watch from a side log the
+    // gateway started for this request: it releases nothing until it has witnessed a checkpoint.
+    if (typeof opts.logOrigin === 'function' && logOrigin === undefined)
+      return fail(
+        'this party has witnessed no checkpoint of the log yet (no log_origin configured, none pinned), so no record can show the request logged',
+      );
     let verified: ReturnType<BundleVerifier['verify']>;
     try {
-      verified = verifierFor({ ...group, ciphersuite }).verify(record);
+      verified = verifierFor({ ...group, ciphersuite }, logOrigin).verify(record);
     } catch (e) {
       if (!(e instanceof VerificationError)) throw e;
       return fail(`the record of the request fails ${e.check}: ${e.message}`);

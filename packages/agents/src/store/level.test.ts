@@ -286,6 +286,51 @@ describe('PartyStore checkpoint claims (per origin, each extending the last)', (
     });
   });
 
+  it('under `pin`, the first origin claimed is pinned with its record, survives a restart, and no other is claimed', async () => {
+    expect(store.pinnedLogOrigin()).toBeUndefined();
+    // The first claim pins its origin; a refusal of the same origin keeps the pin.
+    await store.claimCheckpoint(A, at(10, other(1)), 'pin');
+    expect(await store.claimCheckpoint(A, at(10, other(2)), 'pin')).toMatchObject({
+      rule: 'checkpoint.fork',
+    });
+    expect(store.pinnedLogOrigin()).toBe(A);
+    await store.close();
+    store = await open();
+    expect(store.pinnedLogOrigin()).toBe(A);
+    const side = await store.claimCheckpoint(B, at(1, other(3)), 'pin');
+    expect(side).toEqual({ ok: false, rule: 'checkpoint.origin', message: expect.stringContaining(A) });
+    expect(await store.lastCheckpoint(B)).toBeUndefined();
+    // A configured origin wins (an operator moving the party to a new log), and becomes the pin.
+    expect(await store.claimCheckpoint(B, at(1, other(3)), 'configured')).toEqual({ ok: true });
+    expect(store.pinnedLogOrigin()).toBe(B);
+    expect(await store.claimCheckpoint(A, at(10, other(1)), 'pin')).toMatchObject({
+      rule: 'checkpoint.origin',
+    });
+  });
+
+  it('a party from before pins were kept takes its one witnessed origin as pinned; with several, one of them', async () => {
+    await store.claimCheckpoint(A, at(10, other(1)));
+    await store.close();
+    store = await open();
+    expect(store.pinnedLogOrigin()).toBe(A);
+    expect(await store.claimCheckpoint(B, at(1, other(1)), 'pin')).toMatchObject({
+      rule: 'checkpoint.origin',
+    });
+    // Two origins witnessed, none pinned: only one of the two may be claimed, and is then pinned.
+    await store.claimCheckpoint(B, at(1, other(1)));
+    await store.close();
+    store = await open();
+    expect(store.pinnedLogOrigin()).toBeUndefined();
+    expect(await store.claimCheckpoint('aaps.test/c', at(1, other(1)), 'pin')).toMatchObject({
+      rule: 'checkpoint.origin',
+    });
+    expect(await store.claimCheckpoint(B, at(1, other(1)), 'pin')).toEqual({ ok: true });
+    expect(store.pinnedLogOrigin()).toBe(B);
+    expect(await store.claimCheckpoint(A, at(10, other(1)), 'pin')).toMatchObject({
+      rule: 'checkpoint.origin',
+    });
+  });
+
   it('the take-over survives a restart', async () => {
     await writeLegacy();
     expect(await store.claimCheckpoint(A, logAt(20))).toEqual({ ok: true });

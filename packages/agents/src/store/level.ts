@@ -10,7 +10,9 @@
  * same record and what it is, JSON); `key/commit` (the proof the current key was committed with, JSON); `nonce/<commitment>` (the sealed nonce) with `nonce-at/<commitment>` (when
  * it was issued, ms); `used/<commitment>` and `expired/<commitment>` (tombstones: the time it was
  * consumed or expired); `seen/<request id>` (the time it is kept until); `witness/<origin>` (the last checkpoint signed for
- * it); `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
+ * it); `log-origin` (the log this party witnesses when no `log_origin` is configured: the origin of
+ * the first checkpoint it signed or witnessed, or the configured one it last signed under);
+ * `ckpt/<size>` (left by a party from before checkpoints were kept per origin, until the
  * first `witness/` record takes them over); `agg/<session id>` (when this party dealt that
  * aggregation session, ISO time) and `aggc/<session id>` (the aggregation it confirmed, JSON: the
  * pooled-risk ledger), both dropped through one index `agg-at/<ms, 16 digits>/<session id>`;
@@ -116,6 +118,26 @@ const aggregationAtKey = (ms: number, id: string) => `${AGG_AT_PREFIX}${String(m
 
 const WITNESS_PREFIX = 'witness/';
 const witnessKey = (origin: string) => `${WITNESS_PREFIX}${encodeURIComponent(origin)}`;
+const LOG_ORIGIN_KEY = 'log-origin';
+
+/**
+ * How a checkpoint claim treats the party's log origin ({@link PartyStore.claimCheckpoint}):
+ * `pin`, for a party with no `log_origin` configured, refuses any origin but the pinned one and
+ * pins the first it claims; `configured`, for a party whose configured origin the caller has
+ * already checked the checkpoint against, records that origin as the pinned one (so a setting
+ * removed later leaves the party on the log it was last told).
+ */
+export type OriginRule = 'pin' | 'configured';
+
+/** A claim refused for its origin: not the log this party witnesses. */
+export interface OriginRefusal {
+  ok: false;
+  rule: 'checkpoint.origin';
+  message: string;
+}
+
+/** What a checkpoint claim answers: the witness rule's decision, or an origin refusal. */
+export type CheckpointClaim = CheckpointDecision | OriginRefusal;
 
 export interface PartyStoreOptions {
   /** The clock nonces are stamped with when issued (default: the system clock). */
@@ -139,6 +161,12 @@ export class PartyStore implements NonceStore {
   #checkpointTurn: Promise<unknown> = Promise.resolve();
   /** No `ckpt/` record is left (none was found, or a `witness/` record took them over). */
   #legacyGone = false;
+  /**
+   * The log this party witnesses (see {@link pinnedLogOrigin}), and whether `log-origin` holds it
+   * (a party from before pins were kept has it inferred from its one `witness/` record).
+   */
+  #logOrigin: string | undefined;
+  #logOriginStored = false;
   #auditSeq = 0;
 
   private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string, now: () => Date) {
@@ -161,6 +189,14 @@ export class PartyStore implements NonceStore {
     store.#auditSeq = last.length ? Number.parseInt(last[0]!.slice('audit/'.length), 10) + 1 : 0;
     for await (const [k, v] of db.iterator({ gte: 'seen/', lt: 'seen/\xff' })) {
       store.#seen.set(k.slice(5), Date.parse(text(v)));
+    }
+    const pinned = await db.get(LOG_ORIGIN_KEY);
+    if (pinned !== undefined) {
+      store.#logOrigin = text(pinned);
+      store.#logOriginStored = true;
+    } else {
+      const witnessed = await store.#witnessedOrigins(2);
+      if (witnessed.length === 1) store.#logOrigin = witnessed[0];
     }
     return store;
   }
@@ -555,22 +591,43 @@ export class PartyStore implements NonceStore {
    * Claim checkpoint `proposed` of `origin` before its share is computed, as a C2SP witness would:
    * {@link decideCheckpoint} against the last checkpoint signed for the origin (none: trust on
    * first use), and a checkpoint it signs is recorded (synced) as the new last one. Claims run one
-   * at a time, so two concurrent requests can never both pass on different histories.
+   * at a time, so two concurrent requests can never both pass on different histories. A
+   * checkpoint shown to the party to witness (`checkpoint.witness`) is claimed the same way.
+   *
+   * With `originRule` (a party node always passes one; see {@link OriginRule}) the claim also
+   * keeps the party on one log: under `pin` a checkpoint of another origin than the pinned one is
+   * refused (`checkpoint.origin`), and the first origin claimed is pinned in the same synced
+   * batch as its record, so a compromised gateway cannot have the party sign the first checkpoint
+   * of a side log. A party from before pins were kept, with no pin, takes the origin of its one
+   * `witness/` record as pinned; with several, only one of those may be pinned.
    *
    * Roots signed before checkpoints were kept per origin (`ckpt/<size>`, no origin) bind the
    * first origin signed after an upgrade: while no `witness/` record exists, the largest of them
    * is the last signed checkpoint of any origin, and the first `witness/` record written takes
    * them over (they are deleted in the same synced batch). Once any `witness/` record exists
-   * they bind nothing, so a new origin is trusted on first use as usual.
+   * they bind nothing.
    */
-  claimCheckpoint(origin: string, proposed: ProposedCheckpoint): Promise<CheckpointDecision> {
-    const run = this.#checkpointTurn.then(async (): Promise<CheckpointDecision> => {
+  claimCheckpoint(
+    origin: string,
+    proposed: ProposedCheckpoint,
+    originRule?: OriginRule,
+  ): Promise<CheckpointClaim> {
+    const run = this.#checkpointTurn.then(async (): Promise<CheckpointClaim> => {
+      if (originRule === 'pin') {
+        const refused = await this.#outsidePin(origin);
+        if (refused !== undefined) return refused;
+      }
       const legacy = await this.#legacyCheckpoint();
       const own = await this.lastCheckpoint(origin);
       const decision = decideCheckpoint(own ?? legacy?.last, proposed);
       if (!decision.ok) return decision;
-      // The same checkpoint again: nothing to record.
-      if (own !== undefined && own.size === proposed.size && legacy === undefined) return decision;
+      const pin =
+        originRule !== undefined && !(this.#logOriginStored && this.#logOrigin === origin)
+          ? [{ type: 'put' as const, key: LOG_ORIGIN_KEY, value: utf8(origin) }]
+          : [];
+      // The same checkpoint again: nothing to record (but a pin not yet written).
+      const same = own !== undefined && own.size === proposed.size && legacy === undefined;
+      if (same && pin.length === 0) return decision;
       const rootHex = bytesToHex(proposed.root);
       const record = {
         type: 'put' as const,
@@ -578,12 +635,52 @@ export class PartyStore implements NonceStore {
         value: utf8(`${proposed.size} ${rootHex}`),
       };
       const takeOver = (legacy?.keys ?? []).map((key) => ({ type: 'del' as const, key }));
-      await this.#db.batch([record, ...takeOver], { sync: true });
+      await this.#db.batch([...(same ? [] : [record]), ...takeOver, ...pin], { sync: true });
       if (legacy !== undefined) this.#legacyGone = true;
+      if (pin.length > 0) {
+        this.#logOrigin = origin;
+        this.#logOriginStored = true;
+      }
       return decision;
     });
     this.#checkpointTurn = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The log origin this party witnesses when none is configured: the one it pinned (the first it
+   * signed or witnessed a checkpoint of, or the configured one it last signed under), or the one
+   * origin it holds a record of from before pins were kept; `undefined` while it knows no log.
+   */
+  pinnedLogOrigin(): string | undefined {
+    return this.#logOrigin;
+  }
+
+  /** The refusal of a claim under `pin` for `origin`, or `undefined` when the origin may be claimed. */
+  async #outsidePin(origin: string): Promise<OriginRefusal | undefined> {
+    const refuse = (message: string): OriginRefusal => ({ ok: false, rule: 'checkpoint.origin', message });
+    const pinned = this.#logOrigin;
+    if (pinned !== undefined) {
+      return pinned === origin
+        ? undefined
+        : refuse(
+            `this party witnesses the log ${pinned} only (pinned), not ${origin}; set log_origin to move it to another log`,
+          );
+    }
+    // No pin, several per-origin records (a party from before pins were kept): one of those.
+    const witnessed = await this.#witnessedOrigins();
+    if (witnessed.length === 0 || witnessed.includes(origin)) return undefined;
+    return refuse(
+      `this party witnesses the logs ${witnessed.join(', ')}, not ${origin}; set log_origin to move it to another log`,
+    );
+  }
+
+  /** The origins of the `witness/` records (at most `limit`). */
+  async #witnessedOrigins(limit?: number): Promise<string[]> {
+    const keys = await this.#db
+      .keys({ gte: WITNESS_PREFIX, lt: `${WITNESS_PREFIX}\xff`, ...(limit === undefined ? {} : { limit }) })
+      .all();
+    return keys.map((k) => decodeURIComponent(k.slice(WITNESS_PREFIX.length)));
   }
 
   /** The last checkpoint this party signed for `origin` (not counting `ckpt/` records). */

@@ -186,13 +186,17 @@ describe('a party signs a checkpoint only when it extends the last one it signed
     await round2(2, log, 30, [proofFrom(log, 12, 30), proofFrom(log, 10, 30)]);
   });
 
-  it('keeps fork and rollback refusals, and keeps origins apart', async () => {
+  it('keeps fork and rollback refusals; a party with no log_origin pins the first origin it signs and refuses others', async () => {
     await round2(3, log, 10);
     const other = tree(10, 'other-');
     expect((await refusal(round2(3, other, 10))).rule).toBe('checkpoint.fork');
     expect((await refusal(round2(3, log, 9))).rule).toBe('checkpoint.rollback');
-    // Another origin starts on trust, and does not move this one.
-    await round2(3, other, 5, undefined, 'aaps.test/other');
+    // A side log under a fresh origin is not trusted on first use: the party witnesses one log.
+    const side = await refusal(round2(3, other, 5, undefined, 'aaps.test/other'));
+    expect(side.rule).toBe('checkpoint.origin');
+    expect(side.message).toContain(ORIGIN);
+    expect(await stores[3]!.lastCheckpoint('aaps.test/other')).toBeUndefined();
+    expect(stores[3]!.pinnedLogOrigin()).toBe(ORIGIN);
     await round2(3, log, 12, [proofFrom(log, 10, 12)]);
   });
 
@@ -203,22 +207,21 @@ describe('a party signs a checkpoint only when it extends the last one it signed
   });
 
   it('records no checkpoint for a signing package it could never sign', async () => {
+    // Party 0 last signed size 17; a root at 30 of another history could never be claimed either,
+    // but these packages fail before the claim.
+    const forked = tree(30, 'unsignable-');
     // Party 0's round two over a package of parties 1, 2 and 3: no commitment of its own.
-    const e = await round2(0, log, 10, undefined, 'aaps.test/unsignable', 1).catch((x: unknown) => x);
+    const e = await round2(0, forked, 30, undefined, ORIGIN, 1).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'MISSING_OWN_COMMITMENT' });
-    expect(await stores[0]!.lastCheckpoint('aaps.test/unsignable')).toBeUndefined();
+    const signed17 = { size: 17, rootHex: bytesToHex(log.root(17)) };
+    expect(await stores[0]!.lastCheckpoint(ORIGIN)).toEqual(signed17);
     // Nor for one whose other commitments do not decode (found only in signing).
     const session = `w-${sessions++}`;
     const [own, second, third] = await commitmentsFor(0, session);
     const unsignable = {
       commitments: [own!, { ...second!, hiding: new Uint8Array(32) }, third!],
       message: new TextEncoder().encode(
-        formatCheckpoint({
-          origin: 'aaps.test/unsignable',
-          size: 10,
-          rootHash: log.root(10),
-          extensions: [],
-        }),
+        formatCheckpoint({ origin: ORIGIN, size: 30, rootHash: forked.root(30), extensions: [] }),
       ),
     };
     const bad = await client
@@ -226,16 +229,17 @@ describe('a party signs a checkpoint only when it extends the last one it signed
         signing_package: SigningPackageCodec.toJSON(suite.id, unsignable),
         subject: {
           kind: 'checkpoint',
-          origin: 'aaps.test/unsignable',
-          tree_size: 10,
-          root_hash: bytesToHex(log.root(10)),
+          origin: ORIGIN,
+          tree_size: 30,
+          root_hash: bytesToHex(forked.root(30)),
+          consistency: [proofFrom(forked, 17, 30)],
         },
       })
       .catch((x: unknown) => x);
     expect(bad).toMatchObject({ code: 'INVALID_POINT' });
-    expect(await stores[0]!.lastCheckpoint('aaps.test/unsignable')).toBeUndefined();
-    // So another root at that size is no fork: nothing was signed.
-    await round2(0, tree(10, 'another-'), 10, undefined, 'aaps.test/unsignable');
+    expect(await stores[0]!.lastCheckpoint(ORIGIN)).toEqual(signed17);
+    // So the true log's size 30 is no fork: nothing was signed at 30.
+    await round2(0, log, 30, [proofFrom(log, 17, 30)]);
   });
 
   it('a party told its log origin signs no other: a fresh origin is not trusted on first use', async () => {

@@ -36,6 +36,7 @@ import {
 } from '../../policy/proposal.js';
 import { approverKey, frostIdentifier, partyById, type Roster, vetoHolders } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
+import { foreignOrigin, witnessedLog } from '../log-origin.js';
 
 const MAX_COMMIT_BATCH = 256;
 /** Consistency proofs one checkpoint subject may carry (one per size a party may have signed). */
@@ -86,9 +87,11 @@ type Subject =
       consistency?: ConsistencyProofJson[];
     };
 
-/** The subject's consistency proofs, checked for shape (their hashes are checked at the claim). */
-function consistencyProofs(raw: unknown): CheckpointProof[] {
-  const field = 'body.subject.consistency';
+/**
+ * Consistency proofs as they cross the wire (`field` names them in errors), checked for shape;
+ * their hashes are checked at the claim.
+ */
+export function consistencyProofs(raw: unknown, field = 'body.subject.consistency'): CheckpointProof[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw) || raw.length > MAX_CONSISTENCY_PROOFS) {
     throw new ValidationError(
@@ -230,16 +233,11 @@ export function createSignHandlers(
           throw new ValidationError('INVALID_ARGUMENT', 'tree_size', ['body.subject.tree_size']);
         if (typeof subject.origin !== 'string')
           throw new ValidationError('INVALID_ARGUMENT', 'origin', ['body.subject.origin']);
-        // A party told its log's origin signs no other: a fresh origin would be trusted on first
-        // use, and with it a rewritten log.
-        const pinned = deps.config.logOrigin;
-        if (pinned !== undefined && subject.origin !== pinned) {
-          return refuse(
-            session,
-            'checkpoint.origin',
-            `this party signs checkpoints of ${pinned} only, not ${subject.origin}`,
-          );
-        }
+        // A party signs checkpoints of the one log it witnesses (configured, or pinned by its
+        // first checkpoint): a fresh origin would be trusted on first use, and with it a rewritten
+        // log or a side log. Checked here to spend no nonce, and again, atomically, at the claim.
+        const foreign = foreignOrigin(witnessedLog(deps.config, deps.store), subject.origin);
+        if (foreign !== undefined) return refuse(session, 'checkpoint.origin', foreign);
         // Fork, rollback and consistency are checked when the checkpoint is claimed, just before
         // signing (round2), with the proofs decoded here.
         const consistency = consistencyProofs(subject.consistency);
@@ -317,8 +315,15 @@ export function createSignHandlers(
       if (subject.kind === 'checkpoint') {
         if (checkpoint === undefined) throw new AapsError('INTERNAL', 'a checkpoint without its proofs');
         beforeRelease = async () => {
-          const claim = await deps.store.claimCheckpoint(subject.origin, checkpoint);
-          if (!claim.ok) await refuse(session, claim.rule, claim.message, { signed_size: claim.signed_size });
+          const rule = witnessedLog(deps.config, deps.store).claimRule;
+          const claim = await deps.store.claimCheckpoint(subject.origin, checkpoint, rule);
+          if (!claim.ok)
+            await refuse(
+              session,
+              claim.rule,
+              claim.message,
+              'signed_size' in claim ? { signed_size: claim.signed_size } : {},
+            );
         };
       }
       const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage, {
