@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger, publicPackageDigestOfJson, runRefreshOverHttp, runRepairOverHttp } from '@aaps/agents';
-import { formatCheckpoint } from '@aaps/evidence';
+import { formatCheckpoint, MemoryMerkleTree } from '@aaps/evidence';
 import { createHttpCoordinator, type KeyRefreshResult, runDkg } from '@aaps/gateway';
 import { AapsError, canonicalize, PublicKeyPackageCodec } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,16 +63,23 @@ function failingOnce(path: string, partyIds: readonly string[]): typeof fetch {
   };
 }
 
-let size = 0;
+/** The log the test's checkpoints are of: one leaf more for each. */
+const log = new MemoryMerkleTree();
+const origin = 'aaps.test/refresh';
 /**
- * A checkpoint signature. Parties witness each log origin (a larger checkpoint needs a consistency
- * proof from the one they signed), so every call signs the first checkpoint of a new origin.
+ * A checkpoint signature. Parties witness one log (its origin pinned with the first checkpoint
+ * they sign), and a larger checkpoint needs a consistency proof from the one each last signed:
+ * every call carries a proof from every smaller size.
  */
 async function signs(coordinator: ReturnType<typeof createHttpCoordinator>) {
-  const treeSize = ++size;
-  const rootHash = new Uint8Array(32).fill(treeSize % 251);
-  const origin = `aaps.test/refresh-${treeSize}`;
-  const r = await coordinator.signCheckpoint({ origin, treeSize, rootHash });
+  log.append(new TextEncoder().encode(`leaf ${log.size}`));
+  const treeSize = log.size;
+  const rootHash = log.root(treeSize);
+  const consistency = Array.from({ length: treeSize - 1 }, (_, i) => ({
+    from: i + 1,
+    hashes: log.consistencyProof(i + 1, treeSize),
+  }));
+  const r = await coordinator.signCheckpoint({ origin, treeSize, rootHash, consistency });
   const key = (await coordinator.keys()).group_public_key;
   const spki = createPublicKey({
     key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(key, 'hex')]),
