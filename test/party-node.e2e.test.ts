@@ -46,6 +46,7 @@ import type { ActionName } from '../packages/agents/src/policy/roles.js';
 import { proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
 import { approvalRequired, approvalSubject, clusterBacking } from './helpers/backing.js';
 import { blockingFetch } from './helpers/blocking-fetch.js';
+import { shopStagingPolicies } from './helpers/shop-policies.js';
 
 const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 let dir: string;
@@ -76,7 +77,8 @@ describe('party nodes across processes', () => {
   beforeAll(async () => {
     await loadFastBackends();
     dir = mkdtempSync(join(tmpdir(), 'aaps-party-e2e-'));
-    layout = await layoutCluster({ dir, threshold: 3 });
+    // The fixtures' proposals declare `shop` staging: the departments' policies say so too.
+    layout = await layoutCluster({ dir, threshold: 3, policyFor: shopStagingPolicies(dir) });
     procs = await startParties(layout);
     client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
   }, 60_000);
@@ -635,7 +637,7 @@ describe('key maintenance across processes', () => {
   beforeAll(async () => {
     await loadFastBackends();
     dir2 = mkdtempSync(join(tmpdir(), 'aaps-keys-e2e-'));
-    layout2 = await layoutCluster({ dir: dir2, threshold: 3 });
+    layout2 = await layoutCluster({ dir: dir2, threshold: 3, policyFor: shopStagingPolicies(dir2) });
     procs2 = await startParties(layout2);
     client2 = new PartyClient({ roster: layout2.roster, caller: { id: 'gateway', key: layout2.gatewayKey } });
   }, 60_000);

@@ -27,7 +27,9 @@ import {
 import { getCiphersuite, type Identifier, loadFastBackends, SigningSession } from '@aaps/mpc-core';
 import type { SuiteContext } from '../harness.js';
 
-const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
+// `unknown`, as the gateway declares by default: the parties run their default policies, which map
+// no namespace, so a lighter environment would be refused (risk.environment_understated).
+const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
 const proposal = buildApprovalProposal({
   incident_id: 'inc-bench-1',
   action: 'image_rollback',

@@ -42,6 +42,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/proxy.js';
 import { type Figure, recordResult } from '../helpers/results.js';
 import { seededRng } from '../helpers/rng.js';
 import { reproduce, SEED, scaled } from '../helpers/settings.js';
+import { shopStagingPolicies } from '../helpers/shop-policies.js';
 
 const refusal = netnsRefusal();
 const PER_PHASE = scaled(4, 40);
@@ -126,7 +127,12 @@ describe.skipIf(refusal !== undefined)(
     beforeAll(async () => {
       await loadFastBackends();
       dir = mkdtempSync(join(tmpdir(), 'aaps-fault-netns-'));
-      const layout = await layoutCluster({ dir, parties: PARTIES, threshold: 3 });
+      const layout = await layoutCluster({
+        dir,
+        parties: PARTIES,
+        threshold: 3,
+        policyFor: shopStagingPolicies(dir),
+      });
       gatewayKey = layout.gatewayKey;
       const rng = seededRng(SEED + 3);
       try {

@@ -22,6 +22,7 @@ import {
   writeJsonFile,
 } from '@aaps/agents';
 import { getCiphersuite, loadFastBackends } from '@aaps/mpc-core';
+import { shopStagingPolicies } from './shop-policies.js';
 
 export interface PartyCluster {
   readonly dir: string;
@@ -68,6 +69,8 @@ export async function startPartyCluster(
     dir,
     threshold: opts.threshold ?? 3,
     parties: opts.parties ?? PARTIES,
+    // The fixtures' proposals declare `shop` staging: the departments' policies say so too.
+    policyFor: shopStagingPolicies(dir),
     ...(opts.allowKeyReplace ? { allowKeyReplace: true } : {}),
   });
   let layout = laid;

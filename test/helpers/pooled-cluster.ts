@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import {
   type AggregationRef,
   type ClusterLayout,
-  defaultPolicy,
   layoutCluster,
   memoryLogger,
   PartyClient,
@@ -19,7 +18,7 @@ import {
 } from '@aaps/agents';
 import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
 import { getCiphersuite, loadFastBackends, type PublicKeyPackage, type SignedEnvelope } from '@aaps/mpc-core';
-import { LOW_RISK, proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
+import { LOW_RISK, policyFor, proposalFor } from '../../packages/agents/src/policy/test-helpers/fixtures.js';
 
 export interface PooledCluster {
   layout: ClusterLayout;
@@ -30,7 +29,8 @@ export interface PooledCluster {
 }
 
 /**
- * `riskOf(role)`: the `risk` section of that role's policy (none: the default policy's). `fetch`:
+ * `riskOf(role)`: the `risk` section of that role's policy, over `environments` mapping `shop` to
+ * staging (none: that map alone). `fetch`:
  * how the coordinator (not the DKG) reaches the parties, e.g. one that blocks some of them.
  */
 export async function startPooledCluster(
@@ -50,7 +50,9 @@ export async function startPooledCluster(
     for (const p of layout.roster.parties) {
       const risk = riskOf(p.role);
       const policyPath = join(dir, `${p.id}.policy.json`);
-      writeFileSync(policyPath, JSON.stringify({ ...defaultPolicy(p.role), ...(risk ? { risk } : {}) }));
+      // Every department knows `shop` runs in staging, as the strategy step below declares it.
+      const policy = policyFor(p.role);
+      writeFileSync(policyPath, JSON.stringify({ ...policy, risk: { ...policy.risk, ...risk } }));
       const configPath = layout.configPaths[p.id]!;
       const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
       writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));

@@ -17,7 +17,9 @@ const gateway = { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 
 function proposal(namespace = 'shop') {
-  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
+  // `unknown`, as the gateway declares by default: the parties' default policies map no namespace,
+  // so a lighter environment would be refused (risk.environment_understated).
+  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
   return buildApprovalProposal({
     incident_id: 'inc-local-1',
     action: 'pod_restart',

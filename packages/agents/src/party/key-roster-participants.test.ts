@@ -127,7 +127,13 @@ describe('a roster that renumbers other parties under a held key', () => {
     const drawn = await client.call<{ commitments: unknown }>(me, 'sign.commit', 's', { count: 1 });
     const mine = Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
     const others = [1, 4].map((k) => commit(suite, dealt.keyPackages[k]!).commitment);
-    const proposal = proposalFor('image_rollback', { incident_id: 'inc-misfit' }, LOW_RISK);
+    // Declared `unknown`, as the gateway does by default: the parties' default policies map no
+    // namespace, so a lighter environment would be refused before the quorum is looked at.
+    const proposal = proposalFor(
+      'image_rollback',
+      { incident_id: 'inc-misfit' },
+      { ...LOW_RISK, environment: 'unknown' },
+    );
     const backing = signBacking(proposal, {
       fix: { id: set.roster.parties[1]!.id, key: set.keys[1]! },
       decision: { id: set.roster.parties[2]!.id, key: set.keys[2]! },

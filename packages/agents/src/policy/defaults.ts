@@ -1,8 +1,10 @@
 /**
  * The default policy set, matching DESIGN.md and the seed: the five automatic actions, the five
- * human-approval actions, and conservative bounds. Two settings only a department can fill in are
- * left at their permissive defaults: `bounds.image_rollback.allowed_image_prefixes` (absent: any
- * image) and `risk.require_pooled` (absent: the formula alone is accepted). `policies/<role>.json`
+ * human-approval actions, and conservative bounds (quota caps included). Three settings only a
+ * department can fill in are left at their defaults: `bounds.image_rollback.allowed_image_prefixes`
+ * (absent: any image), `risk.require_pooled` (absent: the formula alone is accepted) and
+ * `risk.environments` (absent: every namespace counts as `unknown`, i.e. production, so a
+ * proposal may declare no lighter environment). `policies/<role>.json`
  * holds the same values as files (a test keeps them equal); a party loads its own file with
  * `parsePolicy`.
  */
@@ -32,6 +34,20 @@ export function defaultPolicy(role: AgentRole): Policy {
           'requests.ephemeral-storage',
           'limits.ephemeral-storage',
         ],
+        // Absolute caps, the party's own figures (the factor is relative to a limit the gateway
+        // reports): about what one team's namespace on a mid-sized cluster should ever need. A
+        // department should set its own; a larger quota then goes to a person.
+        max_hard: {
+          cpu: '64',
+          memory: '256Gi',
+          'requests.cpu': '64',
+          'requests.memory': '256Gi',
+          'limits.cpu': '128',
+          'limits.memory': '512Gi',
+          pods: '500',
+          'requests.ephemeral-storage': '1Ti',
+          'limits.ephemeral-storage': '2Ti',
+        },
       },
       // No `allowed_image_prefixes`: a rollback may target any image pinned by digest, as before the
       // setting existed. A department should list its own registries (policies/README.md).

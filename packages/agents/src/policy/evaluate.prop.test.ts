@@ -1,12 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy } from './defaults.js';
 import { evaluateProposal } from './evaluate.js';
 import { buildApprovalProposal, proposalSigningBytes } from './proposal.js';
 import { computeRiskScore, ENVIRONMENTS, type RiskFactors, URGENCY_LEVELS } from './risk.js';
 import { ACTIONS, type ActionName, PARTY_ROLES } from './roles.js';
 import type { Policy } from './schema.js';
-import { context, DIGEST, PARAMS, proposalFor, signApproval } from './test-helpers/fixtures.js';
+import { context, DIGEST, PARAMS, policyFor, proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const factorsArb: fc.Arbitrary<RiskFactors> = fc.record({
   blast_radius: fc.integer({ min: 1, max: 50 }),
@@ -24,7 +23,7 @@ const policyArb = fc
   .map(([role, auto, human]): Policy => {
     const a = [...new Set(auto)];
     const h = [...new Set(human)].filter((x) => !a.includes(x));
-    return { ...defaultPolicy(role), allowed_auto_actions: a, require_human_approval: h };
+    return { ...policyFor(role), allowed_auto_actions: a, require_human_approval: h };
   });
 
 const strangeActionArb = fc
@@ -107,7 +106,7 @@ describe('evaluateProposal laws', () => {
             ('incident_id' in over && over.incident_id !== p.incident_id) ||
               ('action' in over && over.action !== action),
           );
-          const policy = defaultPolicy('strategy');
+          const policy = policyFor('strategy');
           const r = evaluateProposal(
             policy,
             'strategy',
@@ -123,7 +122,7 @@ describe('evaluateProposal laws', () => {
   it('never throws and never approves what is not a proposal', () => {
     fc.assert(
       fc.property(fc.constantFrom(...PARTY_ROLES), fc.anything(), (role, junk) => {
-        const r = evaluateProposal(defaultPolicy(role), role, junk, context());
+        const r = evaluateProposal(policyFor(role), role, junk, context());
         expect(r.decision).toBe('refuse');
       }),
     );
@@ -133,7 +132,7 @@ describe('evaluateProposal laws', () => {
     fc.assert(
       fc.property(fc.constantFrom(...ACTIONS), factorsArb, (action, factors) => {
         const p = proposalFor(action, {}, factors);
-        const r = evaluateProposal(defaultPolicy('strategy'), 'strategy', p, context());
+        const r = evaluateProposal(policyFor('strategy'), 'strategy', p, context());
         if (r.decision === 'approve') expect(() => proposalSigningBytes(p)).not.toThrow();
       }),
     );
@@ -142,9 +141,9 @@ describe('evaluateProposal laws', () => {
   it('with allowed_image_prefixes, a rollback is approved only to an image under a listed prefix', () => {
     const shop = 'registry.example/shop/';
     const policy: Policy = {
-      ...defaultPolicy('strategy'),
+      ...policyFor('strategy'),
       bounds: {
-        ...defaultPolicy('strategy').bounds,
+        ...policyFor('strategy').bounds,
         image_rollback: { require_digest: true, allowed_image_prefixes: [shop] },
       },
     };

@@ -1,6 +1,5 @@
 import { PolicyRefusal } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy } from './defaults.js';
 import { evaluateProposal, toPolicyRefusal } from './evaluate.js';
 import { type ApprovalProposal, buildApprovalProposal, type ProposalCore } from './proposal.js';
 import { computeRiskScore } from './risk.js';
@@ -12,11 +11,12 @@ import {
   GOOD_IMAGE,
   LOW_RISK,
   PARAMS,
+  policyFor,
   proposalFor,
   signApproval,
 } from './test-helpers/fixtures.js';
 
-const policy = defaultPolicy('strategy');
+const policy = policyFor('strategy');
 const ctx = context();
 
 function ruleOf(p: Policy, role: Parameters<typeof evaluateProposal>[1], proposal: unknown, c = ctx) {
@@ -33,7 +33,7 @@ function rebuilt(p: ApprovalProposal, over: Partial<ProposalCore>): ApprovalProp
 describe('evaluateProposal: approvals', () => {
   it.each(AUTO_ACTIONS)('approves %s within policy for every party role', (action) => {
     for (const role of PARTY_ROLES) {
-      expect(ruleOf(defaultPolicy(role), role, proposalFor(action))).toBe('approve');
+      expect(ruleOf(policyFor(role), role, proposalFor(action))).toBe('approve');
     }
   });
 
@@ -65,9 +65,7 @@ describe('evaluateProposal: approvals', () => {
   });
 
   it('the maintenance executor approves what it may execute', () => {
-    expect(ruleOf(defaultPolicy('maintenance'), 'maintenance', proposalFor('configmap_reload'))).toBe(
-      'approve',
-    );
+    expect(ruleOf(policyFor('maintenance'), 'maintenance', proposalFor('configmap_reload'))).toBe('approve');
   });
 });
 
@@ -130,7 +128,7 @@ describe('evaluateProposal: each refusal names its rule', () => {
     );
     const rbac = proposalFor('rbac_changes');
     expect(
-      ruleOf(defaultPolicy('maintenance'), 'maintenance', { ...rbac, human_approval: signApproval(rbac) }),
+      ruleOf(policyFor('maintenance'), 'maintenance', { ...rbac, human_approval: signApproval(rbac) }),
     ).toBe('permission.not_executor');
   });
 
@@ -225,15 +223,15 @@ describe('evaluateProposal: each refusal names its rule', () => {
   });
 
   it('risk.pooled_required: a party that requires the pooled score refuses a proposal without one', () => {
-    const strict: Policy = { ...policy, risk: { weight_percent: 100, offset: 0, require_pooled: true } };
+    const strict: Policy = { ...policy, risk: { ...policy.risk!, require_pooled: true } };
     const r = evaluateProposal(strict, 'strategy', p, ctx);
     expect(r).toMatchObject({ decision: 'refuse', rule: 'risk.pooled_required' });
     expect(r.decision === 'refuse' && r.fields).toEqual(['risk.aggregation_ref']);
     // Without the setting (or with it false) the formula alone is still accepted.
     expect(ruleOf(policy, 'strategy', p)).toBe('approve');
-    expect(
-      ruleOf({ ...strict, risk: { weight_percent: 100, offset: 0, require_pooled: false } }, 'strategy', p),
-    ).toBe('approve');
+    expect(ruleOf({ ...strict, risk: { ...policy.risk!, require_pooled: false } }, 'strategy', p)).toBe(
+      'approve',
+    );
     const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'cd'.repeat(32), value: 55 };
     const pooled = rebuilt(p, { risk: { ...p.risk, score: 55, aggregation_ref: ref } });
     expect(ruleOf(strict, 'strategy', pooled, context({ verifyAggregationRef: () => true }))).toBe('approve');
@@ -305,7 +303,7 @@ describe('evaluateProposal: each refusal names its rule', () => {
   });
 
   it('qa.veto: quality assurance refuses when a mandatory stage fails', () => {
-    const qa = defaultPolicy('quality-assurance');
+    const qa = policyFor('quality-assurance');
     const img = proposalFor('image_rollback');
     expect(ruleOf(qa, 'quality-assurance', img)).toBe('approve');
     const veto = evaluateProposal(qa, 'quality-assurance', img, {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy } from './defaults.js';
 import { evaluateProposal } from './evaluate.js';
 import { createHumanApprovalVerifier } from './human-approval.js';
-import { APPROVER_PUBLIC, NOW, proposalFor, signApproval } from './test-helpers/fixtures.js';
+import { APPROVER_PUBLIC, NOW, policyFor, proposalFor, signApproval } from './test-helpers/fixtures.js';
 
 const verify = createHumanApprovalVerifier((id) => (id === 'alice' ? APPROVER_PUBLIC : undefined));
 
@@ -13,7 +12,7 @@ describe('createHumanApprovalVerifier', () => {
   it('accepts an approval signed by the roster key of its approver', () => {
     expect(verify(a)).toBe(true);
     const r = evaluateProposal(
-      defaultPolicy('audit'),
+      policyFor('audit'),
       'audit',
       { ...p, human_approval: a },
       { now: NOW, verifyHumanApproval: verify },

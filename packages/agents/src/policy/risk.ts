@@ -62,13 +62,27 @@ export interface RiskTerms {
   environment: number;
 }
 
+/** What an environment adds to the score; an unknown one weighs like production. */
+export function environmentWeight(e: Environment): number {
+  return ENVIRONMENT_WEIGHT[e] ?? 20;
+}
+
+/**
+ * The environment to score with, given the one a proposal declares and this party's own view of
+ * its target: the own view when it weighs more, else the declared one (on a tie the declared one
+ * stays, so a declared `unknown` and an own `production` score, and read, as declared).
+ */
+export function heavierEnvironment(declared: Environment, own: Environment): Environment {
+  return environmentWeight(own) > environmentWeight(declared) ? own : declared;
+}
+
 /** The four terms of the formula, for reports. */
 export function riskTerms(action: string, f: RiskFactors): RiskTerms {
   return {
     action: isActionName(action) ? ACTION_WEIGHT[action] : 100,
     blast: blastWeight(f.blast_radius),
     urgency: URGENCY_WEIGHT[f.urgency] ?? 10,
-    environment: ENVIRONMENT_WEIGHT[f.environment] ?? 20,
+    environment: environmentWeight(f.environment),
   };
 }
 

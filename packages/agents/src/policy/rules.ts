@@ -5,6 +5,7 @@
  */
 import { isAapsError, ValidationError } from '@aaps/mpc-core';
 import { approvalWindowIssues } from './approval-window.js';
+import { ownEnvironment, understates } from './environments.js';
 import { type ActionParameters, parseActionParameters } from './parameters.js';
 import {
   type AggregationRef,
@@ -13,6 +14,7 @@ import {
   type HumanApproval,
   parseApprovalProposal,
 } from './proposal.js';
+import { parseQuantity } from './quantity.js';
 import { isEvidenceRef, parseResourceUri, type ResourceRef } from './resource-uri.js';
 import { combineRiskScores, computeRiskScore } from './risk.js';
 import {
@@ -48,8 +50,10 @@ export type RefusalRule =
   | 'bounds.quota_resource'
   | 'bounds.quota_factor'
   | 'bounds.quota_below_usage'
+  | 'bounds.quota_max'
   | 'bounds.image_digest'
   | 'bounds.image_prefix'
+  | 'risk.environment_understated'
   | 'risk.pooled_required'
   | 'risk.score_mismatch'
   | 'risk.aggregation_unverified'
@@ -193,7 +197,7 @@ function runRules(policy: Policy, role: AgentRole, input: unknown, ctx: Evaluati
   );
   if ('workloads' in parameters) checkPermissions(role, spec, parameters.workloads);
   checkBounds(policy, parameters);
-  checkRisk(policy, proposal, action, ctx);
+  checkRisk(policy, proposal, action, target, ctx);
   checkHumanApproval(policy, proposal, action, needsHuman, ctx);
   return { proposal, spec, target, parameters };
 }
@@ -250,6 +254,18 @@ function checkBounds(policy: Policy, parameters: ActionParameters): void {
           refuse('bounds.quota_below_usage', 'new hard limit is below current usage', [`${field}.new_hard`]);
         }
       });
+      // The factor is relative to a current limit only the gateway reports; the cap is this
+      // party's own figure. A listed resource always has one (schema.ts); a missing one refuses.
+      rule('bounds.quota_max', () => {
+        const cap = bounds.max_hard[change.resource];
+        if (cap === undefined || f.new_hard > parseQuantity(cap, 'max_hard')) {
+          refuse(
+            'bounds.quota_max',
+            `new hard limit for ${change.resource} exceeds this policy's cap ${cap ?? '(none)'}`,
+            [`${field}.new_hard`],
+          );
+        }
+      });
     });
   }
   if (parameters.action === 'image_rollback' && parameters.params.basis === 'deployment_history') {
@@ -275,9 +291,24 @@ function checkRisk(
   policy: Policy,
   proposal: ApprovalProposal,
   action: ActionName,
+  target: ResourceRef,
   ctx: EvaluationContext,
 ): void {
   const { risk } = proposal;
+  // The declared environment is the gateway's word; this party's own view of the target's
+  // namespace is the floor. Refused, not rescored: the signed bytes carry the factors.
+  rule('risk.environment_understated', () => {
+    const own = ownEnvironment(policy, target.namespace);
+    if (understates(risk.factors.environment, own)) {
+      const where =
+        target.namespace === undefined ? 'a cluster-scoped target' : `namespace ${target.namespace}`;
+      refuse(
+        'risk.environment_understated',
+        `${where} is ${own} in this party's view, but the proposal declares ${risk.factors.environment}`,
+        ['risk.factors.environment'],
+      );
+    }
+  });
   // A party that requires the pooled score does not let the gateway fall back to the formula by
   // leaving the reference out.
   rule('risk.pooled_required', () => {

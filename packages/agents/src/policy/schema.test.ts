@@ -46,7 +46,7 @@ describe('parsePolicy', () => {
       bounds: {
         ...defaultPolicy('audit').bounds,
         max_auto_risk_score: 95,
-        resource_quota: { max_increase_factor: 0.5, resources: ['cpu'] },
+        resource_quota: { max_increase_factor: 0.5, resources: ['cpu'], max_hard: { cpu: '8' } },
         namespaces: { allow: ['*'], deny: ['*'] },
       },
       evidence: { min_refs: 0 },

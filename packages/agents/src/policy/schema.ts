@@ -6,6 +6,7 @@
  */
 
 import { imageRepository } from './parameters.js';
+import { parseQuantity } from './quantity.js';
 import { Reader } from './reader.js';
 import { ACTIONS, type ActionName, AGENT_ROLES, type AgentRole } from './roles.js';
 
@@ -38,6 +39,13 @@ export interface PolicyBounds {
     max_increase_factor: number;
     /** Quota resources (`requests.cpu`, `limits.memory`, `pods`, …) that may be adjusted. */
     resources: string[];
+    /**
+     * The highest hard limit this party approves for each resource in `resources`, as a Kubernetes
+     * quantity (`64`, `256Gi`). The factor is relative to a current limit only the gateway reports;
+     * this cap is the party's own figure. Required for every listed resource (a cap the file does
+     * not state would have to be made up here), and for no other.
+     */
+    max_hard: Record<string, string>;
   };
   image_rollback: {
     /** A rollback to a named image must pin it by digest (`@sha256:`). */
@@ -116,9 +124,24 @@ export interface DepartmentRiskView {
    * cannot fall back to the formula by leaving it out (rule `risk.pooled_required`). Absent: false.
    */
   require_pooled?: boolean;
+  /**
+   * This party's own view of where namespaces run: a namespace name, or a prefix ending in `*`
+   * (`team-*`; `*` alone is every namespace), mapped to `production`, `staging` or `development`.
+   * An exact name beats a prefix, a longer prefix a shorter one; an unmapped namespace (and a
+   * cluster-scoped target) is `unknown`, which weighs like production. A proposal that declares a
+   * lighter environment than this view is refused (`risk.environment_understated`): the declared
+   * one comes from the gateway. Absent: every namespace is `unknown`.
+   */
+  environments?: Record<string, MappedEnvironment>;
 }
 
+/** The environments a policy may map a namespace to (`unknown` is what unmapped means). */
+export const MAPPED_ENVIRONMENTS = ['production', 'staging', 'development'] as const;
+export type MappedEnvironment = (typeof MAPPED_ENVIRONMENTS)[number];
+
 const NAMESPACE_PATTERN = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
+/** A namespace name, or a prefix of one ending in `*` (`*` alone: any namespace). */
+const NAMESPACE_KEY = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?|[a-z0-9-]{0,62}\*)$/;
 const QUOTA_RESOURCE = /^[a-z0-9]([-a-z0-9./]{0,126}[a-z0-9])?$/;
 /** An image repository (`registry.example/shop/web`) or a prefix of whole components (`…/shop/`). */
 const IMAGE_PREFIX = /^[a-z0-9][a-z0-9._:/-]{0,254}$/;
@@ -185,7 +208,7 @@ export function parsePolicy(json: unknown): Policy {
 }
 
 function readRiskView(r: Reader, value: unknown): DepartmentRiskView | undefined {
-  const v = r.object(value, 'risk', [], ['weight_percent', 'offset', 'require_pooled']);
+  const v = r.object(value, 'risk', [], ['weight_percent', 'offset', 'require_pooled', 'environments']);
   if (!v) return undefined;
   const weight =
     v['weight_percent'] === undefined
@@ -194,11 +217,30 @@ function readRiskView(r: Reader, value: unknown): DepartmentRiskView | undefined
   const offset = v['offset'] === undefined ? 0 : r.number(v['offset'], 'risk.offset', -100, 100, true);
   const requirePooled =
     v['require_pooled'] === undefined ? undefined : r.boolean(v['require_pooled'], 'risk.require_pooled');
+  const environments = v['environments'] === undefined ? undefined : readEnvironments(r, v['environments']);
   return {
     weight_percent: weight ?? 100,
     offset: offset ?? 0,
     ...(requirePooled === undefined ? {} : { require_pooled: requirePooled }),
+    ...(environments === undefined ? {} : { environments }),
   };
+}
+
+function readEnvironments(r: Reader, value: unknown): Record<string, MappedEnvironment> | undefined {
+  const path = 'risk.environments';
+  const o = r.object(value, path, [], Object.keys(value ?? {}));
+  if (!o) return undefined;
+  if (Object.keys(o).length > 1024) return r.report(path, 'expected at most 1024 entries');
+  const out: Record<string, MappedEnvironment> = {};
+  for (const [key, env] of Object.entries(o)) {
+    if (!NAMESPACE_KEY.test(key)) {
+      r.report(`${path}.${key}`, 'expected a namespace or a prefix ending in *');
+      continue;
+    }
+    const e = r.oneOf(env, `${path}.${key}`, MAPPED_ENVIRONMENTS);
+    if (e !== undefined) out[key] = e;
+  }
+  return out;
 }
 
 const APPROVER_ID = /^(\*|[A-Za-z0-9][A-Za-z0-9._:-]{0,127})$/;
@@ -249,10 +291,16 @@ function readBounds(r: Reader, value: unknown): PolicyBounds | undefined {
   if (maxAuto !== undefined && max !== undefined && maxAuto > max) {
     r.report('bounds.max_auto_risk_score', 'exceeds bounds.max_risk_score');
   }
-  const rq = r.object(b['resource_quota'], 'bounds.resource_quota', ['max_increase_factor', 'resources']);
+  const rq = r.object(b['resource_quota'], 'bounds.resource_quota', [
+    'max_increase_factor',
+    'resources',
+    'max_hard',
+  ]);
   const factor =
     rq && r.number(rq['max_increase_factor'], 'bounds.resource_quota.max_increase_factor', 1, 100);
-  if (factor !== undefined && Math.round(factor * 1000) !== factor * 1000) {
+  // Compared as thousandths (rules.ts): 1.001 * 1000 is 1000.9999999999999 in floating point, so
+  // the test is whether the nearest thousandth is the same number, not exact multiplication.
+  if (factor !== undefined && Math.round(factor * 1000) / 1000 !== factor) {
     r.report('bounds.resource_quota.max_increase_factor', 'at most three decimals');
   }
   const resources =
@@ -263,6 +311,7 @@ function readBounds(r: Reader, value: unknown): PolicyBounds | undefined {
       (v, p) => r.string(v, p, { pattern: QUOTA_RESOURCE, max: 128 }),
       { unique: true },
     );
+  const maxHard = rq && readMaxHard(r, rq['max_hard'], resources ?? []);
   const ir = r.object(
     b['image_rollback'],
     'bounds.image_rollback',
@@ -292,12 +341,43 @@ function readBounds(r: Reader, value: unknown): PolicyBounds | undefined {
     namespaces: { allow: allow ?? [], deny: deny ?? [] },
     max_auto_risk_score: maxAuto ?? 0,
     max_risk_score: max ?? 0,
-    resource_quota: { max_increase_factor: factor ?? 1, resources: resources ?? [] },
+    resource_quota: { max_increase_factor: factor ?? 1, resources: resources ?? [], max_hard: maxHard ?? {} },
     image_rollback: {
       require_digest: requireDigest ?? true,
       ...(prefixes === undefined ? {} : { allowed_image_prefixes: prefixes }),
     },
   };
+}
+
+/** One cap per listed resource, each a Kubernetes quantity; none for a resource not listed. */
+function readMaxHard(
+  r: Reader,
+  value: unknown,
+  resources: readonly string[],
+): Record<string, string> | undefined {
+  const path = 'bounds.resource_quota.max_hard';
+  const o = r.object(value, path, resources, Object.keys(value ?? {}));
+  if (!o) return undefined;
+  for (const key of Object.keys(o)) {
+    if (!resources.includes(key)) r.report(`${path}.${key}`, 'not in bounds.resource_quota.resources');
+  }
+  const out: Record<string, string> = {};
+  for (const resource of resources) {
+    const q = o[resource];
+    if (q === undefined) continue; // reported as required
+    const at = `${path}.${resource}`;
+    if (typeof q !== 'string') {
+      r.report(at, 'expected a Kubernetes quantity string');
+      continue;
+    }
+    try {
+      parseQuantity(q, at);
+      out[resource] = q;
+    } catch {
+      r.report(at, 'not a Kubernetes quantity');
+    }
+  }
+  return out;
 }
 
 function readVerification(r: Reader, value: unknown): VerificationRules | undefined {

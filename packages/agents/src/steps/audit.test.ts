@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy } from '../policy/defaults.js';
-import { context, proposalFor, signApproval } from '../policy/test-helpers/fixtures.js';
+import { context, policyFor, proposalFor, signApproval } from '../policy/test-helpers/fixtures.js';
 import { runAuditStep } from './audit.js';
 import { runMonitoringStep } from './monitoring.js';
 import { runVerification } from './quality-assurance.js';
@@ -33,7 +32,7 @@ describe('audit', () => {
   it('summarises incident, decision, action, signers, approvals and verification', () => {
     const approval = signApproval(proposal);
     const verification = runVerification(
-      defaultPolicy('quality-assurance'),
+      policyFor('quality-assurance'),
       { proposal: { ...proposal, human_approval: approval }, execution },
       context(),
     );

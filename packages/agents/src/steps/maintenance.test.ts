@@ -1,16 +1,21 @@
 import { bytesToHex, hexToBytes } from '@aaps/mpc-core';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy } from '../policy/defaults.js';
 import type { ApprovalProposal } from '../policy/proposal.js';
 import { buildApprovalProposal, proposalSigningBytes } from '../policy/proposal.js';
-import { context, GOOD_IMAGE, proposalFor, signApproval } from '../policy/test-helpers/fixtures.js';
+import {
+  context,
+  GOOD_IMAGE,
+  policyFor,
+  proposalFor,
+  signApproval,
+} from '../policy/test-helpers/fixtures.js';
 import { checkExecutionOrder, type ExecutionContext, type ExecutionOrder } from './maintenance.js';
 
 // A FROST-Ed25519 group signature is a plain Ed25519 signature under the group key.
 const groupSecret = new Uint8Array(32).fill(9);
 const groupKey = ed25519.getPublicKey(groupSecret);
-const policy = defaultPolicy('maintenance');
+const policy = policyFor('maintenance');
 const ctx: ExecutionContext = {
   ...context(),
   verifyApprovalSignature: (bytes, s) =>

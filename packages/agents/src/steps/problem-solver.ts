@@ -11,7 +11,8 @@
  *   previous revision as `kubectl rollout undo` does, and say so. A workload only guessed from a
  *   pod's name is never rolled back without a person: the pod may belong to a Job or another owner.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
- *   within the policy's factor; otherwise ask a person for an expansion.
+ *   within the policy's factor and its absolute cap (`max_hard`); otherwise ask a person for an
+ *   expansion.
  * - RBAC is only ever proposed as a human-approval action: a RoleBinding in the denied namespace,
  *   or a ClusterRoleBinding for a denial `at the cluster scope`.
  * - Anything the solver cannot ground in evidence becomes an escalation to a person, not a guess:
@@ -515,8 +516,17 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
     );
     const bytes = isByteResource(f.resource);
     const proposed = roundUpQuantity(needed, bytes);
-    if (!bounds.resources.includes(f.resource) || proposed * 1000n > limited * factorMilli) {
-      over.push(`${f.resource} needs ${formatQuantity(proposed, bytes)} (hard ${f.limited})`);
+    // The current limit is a figure the gateway reports; the cap is the policy's own.
+    const cap = bounds.max_hard[f.resource];
+    if (
+      !bounds.resources.includes(f.resource) ||
+      proposed * 1000n > limited * factorMilli ||
+      cap === undefined ||
+      proposed > parseQuantity(cap, 'max_hard')
+    ) {
+      over.push(
+        `${f.resource} needs ${formatQuantity(proposed, bytes)} (hard ${f.limited}${cap === undefined ? '' : `, cap ${cap}`})`,
+      );
       continue;
     }
     changes.push({
@@ -531,7 +541,7 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
   if (over.length > 0) {
     ctx.escalations.push({
       kind: 'quota_expansion',
-      detail: `beyond ${bounds.max_increase_factor}x or not adjustable by policy: ${over.join('; ')}`,
+      detail: `beyond ${bounds.max_increase_factor}x, over the policy's cap or not adjustable by policy: ${over.join('; ')}`,
     });
     return cause;
   }
@@ -541,7 +551,7 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
       'resource_quota_adjust',
       target,
       { changes },
-      `raise the hard limit(s) to used + requested, within ${bounds.max_increase_factor}x`,
+      `raise the hard limit(s) to used + requested, within ${bounds.max_increase_factor}x and the policy's caps`,
       1,
       [target],
     );

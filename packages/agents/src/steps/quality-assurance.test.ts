@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy } from '../policy/defaults.js';
 import { buildApprovalProposal } from '../policy/proposal.js';
-import { context, GOOD_IMAGE, NOW, proposalFor, signApproval } from '../policy/test-helpers/fixtures.js';
+import {
+  context,
+  GOOD_IMAGE,
+  NOW,
+  policyFor,
+  proposalFor,
+  signApproval,
+} from '../policy/test-helpers/fixtures.js';
 import { type QualityAssuranceInput, runVerification } from './quality-assurance.js';
 
-const policy = defaultPolicy('quality-assurance');
+const policy = policyFor('quality-assurance');
 const img = proposalFor('image_rollback');
 const statusOf = (input: QualityAssuranceInput) =>
   Object.fromEntries(runVerification(policy, input, context()).stages.map((s) => [s.name, s.status]));

@@ -4,14 +4,22 @@
  * one, and decide: `auto` (the parties may approve it alone), `needs_human` (a signed human
  * approval must come first) or `refuse`. The decision is the party policy's own verdict on the
  * proposal, so strategy and the signing parties cannot disagree on the rules.
+ *
+ * The environment the gateway declares is scored no lighter than this party's own view of the
+ * target's namespace (`risk.environments`): the heavier one goes into the factors it signs, so a
+ * signer that holds the same view agrees, and a gateway that calls production `development` gains
+ * nothing here.
  */
 import { ValidationError } from '@aaps/mpc-core';
+import { ownEnvironment } from '../policy/environments.js';
 import { type AggregationRef, type ApprovalProposal, buildApprovalProposal } from '../policy/proposal.js';
 import { isPlainObject } from '../policy/reader.js';
+import { tryParseResourceUri } from '../policy/resource-uri.js';
 import {
   combineRiskScores,
   computeRiskScore,
   type Environment,
+  heavierEnvironment,
   RISK_METHOD,
   type RiskFactors,
   type RiskTerms,
@@ -25,7 +33,10 @@ export interface StrategyInput {
   incident_id: string;
   /** The envelope context's urgency. */
   urgency: 'P1' | 'P2' | 'P3';
-  /** Where the target runs; unknown counts as production. */
+  /**
+   * Where the gateway says the target runs; unknown counts as production. Scored no lighter than
+   * this party's own view of the target's namespace.
+   */
   environment?: Environment;
   /** The fix to decide on (normally the rank-1 proposal). */
   fix: FixProposal;
@@ -70,7 +81,10 @@ export function runStrategyStep(
   if (!isPlainObject(fix) || typeof fix.action !== 'string') {
     throw new ValidationError('INVALID_ARGUMENT', 'fix: expected a FixProposal', ['fix']);
   }
-  const factors = strategyRiskFactors(fix, input.urgency, input.environment);
+  const declared = input.environment ?? 'unknown';
+  const namespace = tryParseResourceUri(fix.target)?.namespace;
+  const environment = heavierEnvironment(declared, ownEnvironment(policy, namespace));
+  const factors = strategyRiskFactors(fix, input.urgency, environment);
   const formula = computeRiskScore(fix.action, factors);
   const score = combineRiskScores(formula, input.pooled?.value);
   const risk: ApprovalProposal['risk'] = { score, method: RISK_METHOD, factors };
@@ -96,11 +110,16 @@ export function runStrategyStep(
     terms: riskTerms(fix.action, factors),
   };
   if (input.pooled) riskOut.pooled_score = input.pooled.value;
+  // Said in the reason, as the factors alone would not tell why they differ from the gateway's.
+  const raised =
+    environment === declared
+      ? ''
+      : ` (environment ${environment}, this party's view of ${namespace === undefined ? 'a cluster-scoped target' : `namespace ${namespace}`}, not the declared ${declared})`;
   if (outcome.decision === 'approve') {
     return {
       incident_id: input.incident_id,
       decision: 'auto',
-      reason: 'within policy',
+      reason: `within policy${raised}`,
       proposal,
       risk: riskOut,
     };
@@ -109,7 +128,7 @@ export function runStrategyStep(
     incident_id: input.incident_id,
     decision: NEEDS_HUMAN.includes(outcome.rule) ? 'needs_human' : 'refuse',
     rule: outcome.rule,
-    reason: outcome.message,
+    reason: `${outcome.message}${raised}`,
     proposal,
     risk: riskOut,
   };

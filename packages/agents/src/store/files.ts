@@ -4,6 +4,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { findDuplicate } from '@aaps/evidence';
 import {
   bytesToHex,
   generateIdentityKey,
@@ -97,6 +98,11 @@ export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes 
   return readSecretHex(path, 'data key');
 }
 
+/**
+ * A JSON file a party is configured by (its config, roster, policy). A key given twice is refused,
+ * naming its dot path: `JSON.parse` would keep the last silently, so an old line left below an
+ * edit (a narrowed `allow` followed by the wide one) would win unseen.
+ */
 export function readJsonFile(path: string, what: string): unknown {
   let text: string;
   try {
@@ -104,11 +110,21 @@ export function readJsonFile(path: string, what: string): unknown {
   } catch (cause) {
     throw new ValidationError('NOT_FOUND', `${what} ${path} cannot be read`, [path], { cause });
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (cause) {
     throw new ValidationError('DECODE_FAILED', `${what} ${path} is not valid JSON`, [path], { cause });
   }
+  const duplicate = findDuplicate(text);
+  if (duplicate !== undefined) {
+    throw new ValidationError(
+      'DECODE_FAILED',
+      `${what} ${path}: ${duplicate.path} is given twice (say it once: JSON keeps only the last)`,
+      [duplicate.path],
+    );
+  }
+  return value;
 }
 
 export function writeJsonFile(path: string, value: unknown, mode = 0o644): void {

@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { decodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
-import { hasBom, isSpace } from './json-bytes.js';
-import { findDuplicateKey } from './json-keys.js';
+import { hasBom, isSpace } from '../json-bytes.js';
+import { findDuplicateKey } from '../json-keys.js';
 
 /** A usage error or unreadable input: exit 2. */
 export class InputError extends Error {}

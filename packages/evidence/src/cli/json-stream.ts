@@ -13,7 +13,7 @@
  * stream is skipped.
  */
 
-import { BACKSLASH, BOM, isSpace, NEWLINE, OPEN_BRACE, QUOTE } from './json-bytes.js';
+import { BACKSLASH, BOM, isSpace, NEWLINE, OPEN_BRACE, QUOTE } from '../json-bytes.js';
 
 /**
  * One item of the stream: an object's bytes and where it lies (`[start, end)`, offsets in the

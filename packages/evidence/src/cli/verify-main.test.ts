@@ -16,7 +16,6 @@ import type { EvidenceBundle } from '../bundle/types.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { type LoggedFixture, makeLoggedBundles, ORIGIN, trustedRootFor } from '../test-helpers/fixtures.js';
 import { jobsOf, MAX_JOBS, prestartCount } from './args.js';
-import { findDuplicateKey } from './json-keys.js';
 import { splitJsonValues } from './json-stream.js';
 import { main, runCli } from './verify-main.js';
 
@@ -63,20 +62,6 @@ function withDuplicateKey(bundle: EvidenceBundle): string {
   const text = JSON.stringify(bundle);
   return text.replace('{"mediaType":', '{"mediaType":"application/x-other","mediaType":');
 }
-
-describe('findDuplicateKey', () => {
-  it('finds a key twice in one object, escapes decoded, and nothing else', () => {
-    expect(findDuplicateKey('{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}')).toBeUndefined();
-    expect(findDuplicateKey('{"a":1,"b":2,"a":3}')).toBe('a');
-    expect(findDuplicateKey('{"x":{"a":1, "a" :2}}')).toBe('a');
-    expect(findDuplicateKey('{"a":1,"\\u0061":2}')).toBe('a');
-    expect(findDuplicateKey('{"a":"\\"a\\":","b":"a:","c":["a","a"]}')).toBeUndefined();
-    expect(findDuplicateKey('{"k\\\\":1,"k\\\\":2}')).toBe('k\\');
-    const many = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`);
-    expect(findDuplicateKey(`{${many.join(',')}}`)).toBeUndefined();
-    expect(findDuplicateKey(`{${many.join(',')},"k7":0}`)).toBe('k7');
-  });
-});
 
 describe('splitJsonValues resynchronises after an unfinished object', () => {
   const split = (text: string) => {

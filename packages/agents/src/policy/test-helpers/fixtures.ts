@@ -10,8 +10,9 @@ import {
   type ProposalCore,
 } from '../proposal.js';
 import { computeRiskScore, type RiskFactors } from '../risk.js';
-import type { ActionName } from '../roles.js';
+import type { ActionName, AgentRole } from '../roles.js';
 import type { EvaluationContext } from '../rules.js';
+import type { Policy } from '../schema.js';
 
 export const NOW = Date.parse('2026-11-25T12:00:00Z');
 export const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -64,7 +65,20 @@ export const PARAMS: Record<ActionName, { target: string; parameters: ProposalCo
   cert_management: { target: 'certificate://shop/web-tls', parameters: { summary: 'renew' } },
 };
 
+/** The fixtures' namespace (`shop`) runs in staging: a party scores that only if its policy says so. */
 export const LOW_RISK: RiskFactors = { blast_radius: 1, urgency: 'P2', environment: 'staging' };
+
+/**
+ * `role`'s default policy with its own view that `shop` is staging, as a department would map it;
+ * without it, `shop` is `unknown` and a proposal declaring staging is refused
+ * (`risk.environment_understated`).
+ */
+export function policyFor(role: AgentRole): Policy {
+  return {
+    ...defaultPolicy(role),
+    risk: { weight_percent: 100, offset: 0, environments: { shop: 'staging' } },
+  };
+}
 
 /** A valid proposal for `action` with a correct risk score and digest. */
 export function proposalFor(
@@ -115,4 +129,4 @@ export function context(over: Partial<EvaluationContext> = {}): EvaluationContex
   return { now: NOW, verifyHumanApproval: verifyApproval, ...over };
 }
 
-export const strategyPolicy = () => defaultPolicy('strategy');
+export const strategyPolicy = () => policyFor('strategy');

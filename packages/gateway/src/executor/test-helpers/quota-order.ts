@@ -18,7 +18,9 @@ export async function signedQuotaOrder(
   target = 'resourcequota://shop/compute',
   id = 'inc-gitops-1',
 ): Promise<ExecutionOrderPayload> {
-  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
+  // `unknown`, as the gateway declares by default: the parties' default policies map no namespace,
+  // so a lighter environment would be refused (risk.environment_understated).
+  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
   const proposal = buildApprovalProposal({
     incident_id: id,
     action: 'resource_quota_adjust',

@@ -1,7 +1,7 @@
 /**
- * The characters aaps-verify's JSON scanners look for, as bytes of UTF-8 (and, the same values,
- * UTF-16 code units of a string): shared by the stream splitter, the duplicate-key scan and the
- * input sniffing.
+ * The characters the JSON scanners look for, as bytes of UTF-8 (and, the same values, UTF-16 code
+ * units of a string): shared by aaps-verify's stream splitter and input sniffing, and the
+ * duplicate-key scan (which a party also reads its policy, roster and config files with).
  */
 export const QUOTE = 0x22;
 export const BACKSLASH = 0x5c;
