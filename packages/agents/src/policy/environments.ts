@@ -15,8 +15,8 @@ import type { Policy } from './schema.js';
 export function ownEnvironment(policy: Policy, namespace: string | undefined): Environment {
   const map = policy.risk?.environments;
   if (map === undefined || namespace === undefined) return 'unknown';
-  const exact = map[namespace];
-  if (exact !== undefined) return exact;
+  // Own entries only: a namespace may be named `constructor` or `toString`.
+  if (Object.hasOwn(map, namespace)) return map[namespace]!;
   let best: { length: number; env: Environment } | undefined;
   for (const [key, env] of Object.entries(map)) {
     if (!key.endsWith('*')) continue;

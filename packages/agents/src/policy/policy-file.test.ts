@@ -143,6 +143,10 @@ describe('policy settings', () => {
     expect(ownEnvironment(policy, 'shop')).toBe('staging');
     expect(ownEnvironment(policy, undefined)).toBe('unknown');
     expect(ownEnvironment(defaultPolicy('audit'), 'shop')).toBe('unknown');
+    // A namespace named like an Object.prototype member is unmapped like any other.
+    const exactOnly = parsePolicy({ ...defaultPolicy('audit'), risk: { environments: { shop: 'staging' } } });
+    for (const ns of ['constructor', 'toString', 'hasOwnProperty', '__proto__'])
+      expect(ownEnvironment(exactOnly, ns)).toBe('unknown');
   });
 
   it('risk.environments refuses keys that are no namespace or prefix, and unknown or other environments', () => {
