@@ -32,7 +32,7 @@ import { createPartyApp } from './party/app.js';
 import { checkKeyAgainstRoster, recordKeyParticipants } from './party/key-roster.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
-import { type Policy, parsePolicy } from './policy/schema.js';
+import { type Policy, parsePolicy, uncappedQuotaResources } from './policy/schema.js';
 import { parseRoster, partyById, type RosterParty, rosterDigest } from './roster.js';
 import { createDataKey, loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
 import { PartyStore, type StoredKey } from './store/level.js';
@@ -145,6 +145,12 @@ export async function startParty(
     server.headersTimeout = 66_000;
     const url = `http://${config.host}:${port}`;
     logger.info('party.listening', { url, role: self.role, has_key: party.state.key !== undefined });
+    const uncapped = uncappedQuotaResources(policy);
+    if (uncapped.length > 0)
+      logger.warn('policy.quota_uncapped', {
+        resources: uncapped,
+        note: 'no bounds.resource_quota.max_hard for these: this party signs no change of their hard limits until the policy caps them',
+      });
     if (config.allowKeyReplace) {
       logger.warn('keys.replace_allowed', {
         note: "the coordinator may replace this party's key (allow_key_replace): turn it off after the re-key",

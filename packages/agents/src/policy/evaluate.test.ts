@@ -167,6 +167,13 @@ describe('evaluateProposal: each refusal names its rule', () => {
     expect(ruleOf(policy, 'strategy', withChange({ ...change, new_hard: '2' }))).toBe(
       'bounds.quota_below_usage',
     );
+    // A policy from before caps: the resource is listed, uncapped, and no change of it is signed.
+    const { [change.resource]: _cap, ...others } = policy.bounds.resource_quota.max_hard;
+    const uncapped = {
+      ...policy,
+      bounds: { ...policy.bounds, resource_quota: { ...policy.bounds.resource_quota, max_hard: others } },
+    };
+    expect(ruleOf(uncapped, 'strategy', withChange({ ...change, new_hard: '8' }))).toBe('bounds.quota_max');
     const img = proposalFor('image_rollback');
     expect(
       ruleOf(

@@ -13,7 +13,7 @@ import { startFailureLine, startParty } from '../main.js';
 import { fiveParties } from '../party/test-helpers/five-parties.js';
 import { defaultPolicy } from './defaults.js';
 import { ownEnvironment } from './environments.js';
-import { parsePolicy } from './schema.js';
+import { parsePolicy, uncappedQuotaResources } from './schema.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -89,7 +89,7 @@ describe('policy settings', () => {
     expect(() => parsePolicy(policy)).toThrow(/max_increase_factor: at most three decimals/);
   });
 
-  it('max_hard: one quantity per listed resource, none missing and none extra', () => {
+  it('max_hard: a quantity per listed resource, none extra; a policy from before caps loads, its resources uncapped', () => {
     const base = defaultPolicy('monitoring');
     const quota = (max_hard: Record<string, unknown>) => ({
       ...base,
@@ -102,7 +102,9 @@ describe('policy settings', () => {
       cpu: '8',
       pods: '100',
     });
-    expect(() => parsePolicy(quota({ cpu: '8' }))).toThrow(/max_hard\.pods: is required/);
+    const partly = parsePolicy(quota({ cpu: '8' }));
+    expect(partly.bounds.resource_quota.max_hard).toEqual({ cpu: '8' });
+    expect(uncappedQuotaResources(partly)).toEqual(['pods']);
     expect(() => parsePolicy(quota({ cpu: '8', pods: '100', memory: '1Gi' }))).toThrow(
       /max_hard\.memory: not in bounds\.resource_quota\.resources/,
     );
@@ -110,9 +112,10 @@ describe('policy settings', () => {
       /max_hard\.cpu: not a Kubernetes quantity; bounds\.resource_quota\.max_hard\.pods: expected a Kubernetes quantity string/,
     );
     const { max_hard: _, ...withoutCaps } = base.bounds.resource_quota;
-    expect(() => parsePolicy({ ...base, bounds: { ...base.bounds, resource_quota: withoutCaps } })).toThrow(
-      /bounds\.resource_quota\.max_hard: is required/,
-    );
+    const old = parsePolicy({ ...base, bounds: { ...base.bounds, resource_quota: withoutCaps } });
+    expect(old.bounds.resource_quota.max_hard).toEqual({});
+    expect(uncappedQuotaResources(old)).toEqual(base.bounds.resource_quota.resources);
+    expect(uncappedQuotaResources(base)).toEqual([]);
   });
 
   it('risk.environments maps names and prefixes; an exact name beats a prefix, a longer prefix a shorter', () => {

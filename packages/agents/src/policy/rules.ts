@@ -255,13 +255,21 @@ function checkBounds(policy: Policy, parameters: ActionParameters): void {
         }
       });
       // The factor is relative to a current limit only the gateway reports; the cap is this
-      // party's own figure. A listed resource always has one (schema.ts); a missing one refuses.
+      // party's own figure. A listed resource without one (a policy from before caps) refuses.
       rule('bounds.quota_max', () => {
-        const cap = bounds.max_hard[change.resource];
-        if (cap === undefined || f.new_hard > parseQuantity(cap, 'max_hard')) {
+        const cap = Object.hasOwn(bounds.max_hard, change.resource)
+          ? bounds.max_hard[change.resource]
+          : undefined;
+        if (cap === undefined) {
           refuse(
             'bounds.quota_max',
-            `new hard limit for ${change.resource} exceeds this policy's cap ${cap ?? '(none)'}`,
+            `this party's policy sets no cap for ${change.resource} (bounds.resource_quota.max_hard): it signs no change of its hard limit`,
+            [`${field}.new_hard`],
+          );
+        } else if (f.new_hard > parseQuantity(cap, 'max_hard')) {
+          refuse(
+            'bounds.quota_max',
+            `new hard limit for ${change.resource} exceeds this policy's cap ${cap}`,
             [`${field}.new_hard`],
           );
         }

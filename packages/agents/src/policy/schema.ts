@@ -291,11 +291,12 @@ function readBounds(r: Reader, value: unknown): PolicyBounds | undefined {
   if (maxAuto !== undefined && max !== undefined && maxAuto > max) {
     r.report('bounds.max_auto_risk_score', 'exceeds bounds.max_risk_score');
   }
-  const rq = r.object(b['resource_quota'], 'bounds.resource_quota', [
-    'max_increase_factor',
-    'resources',
-    'max_hard',
-  ]);
+  const rq = r.object(
+    b['resource_quota'],
+    'bounds.resource_quota',
+    ['max_increase_factor', 'resources'],
+    ['max_hard'],
+  );
   const factor =
     rq && r.number(rq['max_increase_factor'], 'bounds.resource_quota.max_increase_factor', 1, 100);
   // Compared as thousandths (rules.ts): 1.001 * 1000 is 1000.9999999999999 in floating point, so
@@ -356,7 +357,10 @@ function readMaxHard(
   resources: readonly string[],
 ): Record<string, string> | undefined {
   const path = 'bounds.resource_quota.max_hard';
-  const o = r.object(value, path, resources, Object.keys(value ?? {}));
+  // A listed resource without a cap is allowed (a policy from before caps loads), and this party
+  // then signs no quota change of it (rules.ts, `bounds.quota_max`); the party warns at start.
+  if (value === undefined) return {};
+  const o = r.object(value, path, [], Object.keys(value ?? {}));
   if (!o) return undefined;
   for (const key of Object.keys(o)) {
     if (!resources.includes(key)) r.report(`${path}.${key}`, 'not in bounds.resource_quota.resources');
@@ -364,7 +368,7 @@ function readMaxHard(
   const out: Record<string, string> = {};
   for (const resource of resources) {
     const q = o[resource];
-    if (q === undefined) continue; // reported as required
+    if (q === undefined) continue; // uncapped: refused at signing
     const at = `${path}.${resource}`;
     if (typeof q !== 'string') {
       r.report(at, 'expected a Kubernetes quantity string');
@@ -414,4 +418,10 @@ export function isNamespaceAllowed(bounds: PolicyBounds, namespace: string | und
   if (namespace === undefined) return bounds.namespaces.allow.includes('*');
   if (bounds.namespaces.deny.includes(namespace)) return false;
   return bounds.namespaces.allow.includes('*') || bounds.namespaces.allow.includes(namespace);
+}
+
+/** The quota resources a policy lets be adjusted but sets no cap for (a policy from before caps). */
+export function uncappedQuotaResources(policy: Policy): string[] {
+  const q = policy.bounds.resource_quota;
+  return q.resources.filter((r) => !Object.hasOwn(q.max_hard, r));
 }

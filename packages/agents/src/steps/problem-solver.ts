@@ -517,7 +517,7 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
     const bytes = isByteResource(f.resource);
     const proposed = roundUpQuantity(needed, bytes);
     // The current limit is a figure the gateway reports; the cap is the policy's own.
-    const cap = bounds.max_hard[f.resource];
+    const cap = Object.hasOwn(bounds.max_hard, f.resource) ? bounds.max_hard[f.resource] : undefined;
     if (
       !bounds.resources.includes(f.resource) ||
       proposed * 1000n > limited * factorMilli ||
