@@ -127,12 +127,8 @@ describe.skipIf(refusal !== undefined)(
     beforeAll(async () => {
       await loadFastBackends();
       dir = mkdtempSync(join(tmpdir(), 'aaps-fault-netns-'));
-      const layout = await layoutCluster({
-        dir,
-        parties: PARTIES,
-        threshold: 3,
-        policyFor: shopStagingPolicies(dir),
-      });
+      const policyFor = shopStagingPolicies(dir);
+      const layout = await layoutCluster({ dir, parties: PARTIES, threshold: 3, policyFor });
       gatewayKey = layout.gatewayKey;
       const rng = seededRng(SEED + 3);
       try {
@@ -149,6 +145,8 @@ describe.skipIf(refusal !== undefined)(
             port,
             data_dir: '.',
             roster: layout.rosterPath,
+            // The departments' own policies (they know `shop` runs in staging, as the proposals say).
+            policy: policyFor(p),
           });
         }
         proxied = {

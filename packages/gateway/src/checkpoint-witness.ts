@@ -54,8 +54,6 @@ export function createCheckpointWitness(opts: CheckpointWitnessOptions): Checkpo
   /** The one call loop per party. */
   const running = new Map<string, Promise<void>>();
 
-  /** The largest checkpoint size signed so far. */
-  let newest = -1;
   const holds = (party: string) => known.get(party) ?? -1;
   const raise = (party: string, size: number) => known.set(party, Math.max(holds(party), size));
   const count = (party: string, outcome: string) => opts.metrics?.witness.inc({ party, outcome });
@@ -86,13 +84,15 @@ export function createCheckpointWitness(opts: CheckpointWitnessOptions): Checkpo
         from = signed_size;
         continue;
       }
-      count(party, rule);
       const fields = { party, rule, message, origin: cp.origin, size: cp.size, signed_size };
-      // A rollback to a size this log has since signed past: the party signed a newer checkpoint
-      // while this call was out (a race, no alarm).
-      const overtaken = rule === 'checkpoint.rollback' && signed_size !== undefined && signed_size <= newest;
+      // A "rollback" from a party that holds a larger tree than it was shown: it signed a newer
+      // checkpoint while this call was out (a race with a signing, whether or not this gateway has
+      // stored that checkpoint yet), no alarm. Whether its record is of this log is judged the
+      // next time it is shown or asked to sign a checkpoint at least that large.
+      const ahead = rule === 'checkpoint.rollback' && signed_size !== undefined && signed_size > cp.size;
+      count(party, ahead ? 'ahead' : rule);
       // Anything else but `behind` means the party holds another history, or another log.
-      if (ROUTINE.has(rule) || overtaken) opts.logger?.info('checkpoint.witness_refused', fields);
+      if (ROUTINE.has(rule) || ahead) opts.logger?.info('checkpoint.witness_refused', fields);
       else opts.logger?.error('checkpoint.witness_refused', fields);
       return;
     }
@@ -128,7 +128,6 @@ export function createCheckpointWitness(opts: CheckpointWitnessOptions): Checkpo
 
   return {
     signed(cp, parties, { signers, refusals }) {
-      newest = Math.max(newest, cp.size);
       for (const r of refusals) if (r.signed_size !== undefined) known.set(r.party, r.signed_size);
       for (const p of signers) {
         raise(p, cp.size);

@@ -24,8 +24,9 @@ export class GatewayMetrics {
 
   /**
    * Checkpoints shown to parties outside their signing quorum (`checkpoint.witness`), by party and
-   * outcome (`witnessed`, the refusal's rule, or `unavailable`). A `checkpoint.fork`,
-   * `.rollback`, `.inconsistent` or `.origin` here means a party holds another history of the log.
+   * outcome (`witnessed`, the refusal's rule, `ahead` for a party that signed a newer checkpoint
+   * while the call was out, or `unavailable`). A `checkpoint.fork`, `.rollback`, `.inconsistent`
+   * or `.origin` here means a party holds another history of the log.
    */
   readonly witness = this.registry.counter(
     'aaps_checkpoint_witness_total',

@@ -21,7 +21,13 @@ import {
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { AggregationRef, ApprovalProposal } from '../policy/proposal.js';
-import { ENVIRONMENTS, pooledRiskValue, type RiskFactors, URGENCY_LEVELS } from '../policy/risk.js';
+import {
+  ENVIRONMENTS,
+  environmentWeight,
+  pooledRiskValue,
+  type RiskFactors,
+  URGENCY_LEVELS,
+} from '../policy/risk.js';
 
 /** The circuit pooled risk runs on. */
 export const POOLED_RISK_CIRCUIT = 'weighted-risk';
@@ -232,7 +238,10 @@ export class PooledRiskLedger {
       s.action === proposal.action &&
       s.factors.blast_radius === f.blast_radius &&
       s.factors.urgency === f.urgency &&
-      s.factors.environment === f.environment
+      // The departments scored the environment the gateway declared; strategy may have raised
+      // it to its own view (never lowered). A heavier one only raises the formula's score, and
+      // the pooled score can only raise that (combineRiskScores): the reference still holds.
+      environmentWeight(f.environment) >= environmentWeight(s.factors.environment)
     );
   }
 }

@@ -53,6 +53,13 @@ describe('aaps', () => {
       const missing = await runCapture(['gateway', '--config', join(dir, 'absent.json')]);
       expect(missing.code).toBe(2);
       expect(missing.err).toHaveLength(1);
+      // A key given twice (an old line left below an edit) would otherwise win unseen.
+      writeFileSync(file, '{"environment": "production", "port": 0, "environment": "development"}');
+      const twice = await runCapture(['gateway', '--config', file]);
+      expect(twice.code).toBe(2);
+      expect(twice.err).toEqual([
+        `aaps: --config: file ${file}: environment is given twice (say it once: JSON keeps only the last)`,
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PARTY_MAIN } from '@aaps/agents';
+import { PARTY_MAIN, readJsonFile } from '@aaps/agents';
 import { processCliOutput } from '@aaps/evidence';
 import { firstMessageLine, innermostCause, isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
@@ -59,9 +59,10 @@ function parse(argv: readonly string[], env: NodeJS.ProcessEnv): { config: Gatew
   if (first.config.configFile === undefined) return first;
   let file: unknown;
   try {
-    file = JSON.parse(readFileSync(first.config.configFile, 'utf8'));
-  } catch {
-    throw new UsageError(`--config: ${first.config.configFile} is not a readable JSON file`);
+    // A key given twice is refused, naming it: JSON.parse would keep the last one unseen.
+    file = readJsonFile(first.config.configFile, 'file');
+  } catch (e) {
+    throw new UsageError(`--config: ${e instanceof Error ? e.message : String(e)}`);
   }
   const merged = parseGatewayConfig(argv, env, file, dirname(resolve(first.config.configFile)));
   if (!merged.ok) throw new UsageError(merged.errors.join('; '));

@@ -204,6 +204,11 @@ export async function runLogAudit(
         `log: extends the checkpoint kept (size ${before.size}) by ${latest.size - before.size} entries`,
       );
     }
+    // Entries appended since (a checkpoint is signed shortly after each append): said, not judged,
+    // so a stalled signer shows here as a tail that stays.
+    const tail = (await get(`/v1/log/entries?start=${latest.size}&count=1`)) as { log_size?: unknown };
+    const after = typeof tail?.log_size === 'number' ? tail.log_size - latest.size : 0;
+    if (after > 0) io.print(`log: ${after} entries after the checkpoint, not yet under a signed checkpoint`);
     if (flags.save !== undefined) saveAtomically(flags.save, note);
     io.print(
       `log ${printable(latest.origin)}: ${latest.size} entries hash to the root its checkpoint signs (${trust.threshold.min}-of-${trust.threshold.max} group key)${flags.save === undefined ? '' : `; checkpoint saved to ${printable(flags.save)}`}`,

@@ -204,11 +204,9 @@ export const LogEntrySchema = s.named(
       description: 'base64 of the leaf bytes: the canonical JSON of a Rekor-shaped dsse v0.0.1 entry',
     }),
     leaf_hash: s.string({ description: 'hex RFC 9162 leaf hash: SHA-256(0x00 || leaf)' }),
-    evidence_id: s.nullable(
-      s.string({
-        description: 'the bundle at GET /v1/evidence/{evidence_id}; null while it is being stored',
-      }),
-    ),
+    evidence_id: s.string({
+      description: 'hex SHA-256 of the leaf: the bundle it commits to is GET /v1/evidence/{evidence_id}',
+    }),
   }),
 );
 
