@@ -29,6 +29,7 @@ export {
   buildBundle,
   buildBundleStatement,
   bundleLogLeaf,
+  evidenceIdOfLeaf,
   type LogPosition,
 } from './bundle/build.js';
 export { decodeBundleCbor, encodeBundleCbor } from './bundle/codec.js';

@@ -16,6 +16,7 @@ import {
   ED25519_SUITE,
   type EvidenceBundle,
   type EvidenceCiphersuite,
+  evidenceIdOfLeaf,
   type JsonObject,
   type LogStore,
   type NoteKey,
@@ -25,7 +26,6 @@ import {
   type TrustedRoot,
 } from '@aaps/evidence';
 import { AapsError, bytesToHex, hexToBytes, type SignedEnvelope, ValidationError } from '@aaps/mpc-core';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { type CheckpointSigning, createCheckpointWitness } from './checkpoint-witness.js';
 import type { Coordinator, KeysInfo, PartyRefusal, ThresholdResult } from './coordinator.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -344,7 +344,7 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     if (bundle === undefined) {
       throw new ValidationError('QUORUM_UNREACHABLE', 'no stable quorum signed the evidence', ['signers']);
     }
-    return { evidenceId: bytesToHex(sha256(bundleLogLeaf(bundle))), bundle, signers: quorum };
+    return { evidenceId: evidenceIdOfLeaf(bundleLogLeaf(bundle)), bundle, signers: quorum };
   };
 
   const material = async () => {

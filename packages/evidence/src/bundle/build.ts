@@ -5,7 +5,7 @@
  */
 import { inCanonicalOrder, ValidationError } from '@aaps/mpc-core';
 import { IN_TOTO_PAYLOAD_TYPE, pae, signEnvelope } from '../dsse.js';
-import { toHex } from '../encoding.js';
+import { sha256Hex, toHex } from '../encoding.js';
 import { fail } from '../errors.js';
 import {
   type EvidenceCiphersuite,
@@ -146,6 +146,14 @@ export async function buildBundle(input: BuildBundleInput, sign: BundleSigner): 
 /** The bytes to append to the transparency log for this bundle. */
 export function bundleLogLeaf(bundle: EvidenceBundle): Uint8Array {
   return logLeaf(bundle.dsseEnvelope);
+}
+
+/**
+ * The evidence id of the bundle whose log leaf is `leaf`: the hex SHA-256 of the leaf bytes. The
+ * gateway names bundles by it (`GET /v1/evidence/{evidence_id}`), and a log entry names its bundle.
+ */
+export function evidenceIdOfLeaf(leaf: Uint8Array): string {
+  return sha256Hex(leaf);
 }
 
 /** A log position for a bundle, as the log returns it. */

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
+  evidenceIdOfLeaf,
   hashLeaf,
   MemoryMerkleTree,
   type NoteKey,
@@ -22,7 +23,6 @@ import {
   type SignedCheckpoint,
 } from '@aaps/evidence';
 import { bytesToHex } from '@aaps/mpc-core';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { GatewayConfig } from '../config.js';
 import { readJson } from './answer.js';
 import { takeOwnFlags } from './own-flags.js';
@@ -130,7 +130,7 @@ function leafOf(entry: Entry, index: number): Uint8Array {
     throw new AuditFailure(`entry ${index}: body is not base64`);
   if (entry.leaf_hash !== bytesToHex(hashLeaf(leaf)))
     throw new AuditFailure(`entry ${index}: leaf_hash is not the hash of its body`);
-  if (entry.evidence_id !== bytesToHex(sha256(leaf)))
+  if (entry.evidence_id !== evidenceIdOfLeaf(leaf))
     throw new AuditFailure(`entry ${index}: evidence_id is not the SHA-256 of its body`);
   return leaf;
 }

@@ -9,11 +9,10 @@
  * field opened, and left as it was when none did; 130 / 143 when stopped by SIGINT / SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
-import { bundleLogLeaf, decodeEnvelope, type EvidenceBundle } from '@aaps/evidence';
+import { bundleLogLeaf, decodeEnvelope, type EvidenceBundle, evidenceIdOfLeaf } from '@aaps/evidence';
 import {
   type AapsError,
   base64Decode,
-  bytesToHex,
   type FieldRelease,
   isAapsError,
   openFields,
@@ -26,7 +25,6 @@ import {
   VerificationError,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { GatewayConfig } from '../config.js';
 import { readJson } from './answer.js';
 import { approverId, approverKeyPath, loadApproverKey } from './approver-key.js';
@@ -97,7 +95,7 @@ export function evidenceIdOfBundle(bundle: unknown): string {
   const { errors } = decodeEnvelope(envelope);
   if (errors.length > 0)
     throw new ValidationError('DECODE_FAILED', `not an evidence bundle (bad ${errors.join(', ')})`, errors);
-  return bytesToHex(sha256(bundleLogLeaf(bundle as EvidenceBundle)));
+  return evidenceIdOfLeaf(bundleLogLeaf(bundle as EvidenceBundle));
 }
 
 /** The incident id and sealed fields a bundle's statement carries. */

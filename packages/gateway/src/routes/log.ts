@@ -3,9 +3,8 @@
  * themselves, so that an auditor can walk the log and see what each checkpoint added (a leaf
  * names its bundle's DSSE envelope by hash; the bundle is at `/v1/evidence/{evidence_id}`).
  */
-import { hashLeaf } from '@aaps/evidence';
+import { evidenceIdOfLeaf, hashLeaf } from '@aaps/evidence';
 import { AapsError, bytesToHex, ValidationError } from '@aaps/mpc-core';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { requireScope } from '../middleware/auth.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
@@ -16,6 +15,7 @@ import {
   EntriesQuerySchema,
   InclusionProofSchema,
   InclusionQuerySchema,
+  LOG_INDEX,
   LogEntriesSchema,
   LogEntrySchema,
 } from './schemas.js';
@@ -89,9 +89,6 @@ export const logRouteDocs: RouteDoc[] = [
   },
 ];
 
-/** A leaf index in a path: a decimal integer without leading zeros, at most 16 digits. */
-const LEAF_INDEX = /^(?:0|[1-9][0-9]{0,15})$/;
-
 export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   const latestSize = async () => (await d.evidence.latestCheckpoint())?.size ?? 0;
   const checkRange = (ok: boolean, field: string, what: string) => {
@@ -104,7 +101,7 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   });
   app.get('/v1/log/inclusion/:index', requireScope(d.authenticate, 'read'), async (c) => {
     const index = c.req.param('index');
-    checkRange(LEAF_INDEX.test(index), 'index', 'expected a leaf index');
+    checkRange(LOG_INDEX.test(index), 'index', 'expected a leaf index');
     const q = parse(InclusionQuerySchema, c.req.query(), 'invalid query');
     const size = q.tree_size === undefined ? await latestSize() : Number(q.tree_size);
     const i = Number(index);
@@ -126,7 +123,7 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
       body: Buffer.from(leaf).toString('base64'),
       leaf_hash: bytesToHex(hashLeaf(leaf)),
       // A bundle's evidence id is the SHA-256 of its leaf; the bundle is stored before its append.
-      evidence_id: bytesToHex(sha256(leaf)),
+      evidence_id: evidenceIdOfLeaf(leaf),
     };
   };
   app.get('/v1/log/entries', requireScope(d.authenticate, 'read'), async (c) => {
@@ -142,7 +139,7 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   });
   app.get('/v1/log/entries/:index', requireScope(d.authenticate, 'read'), async (c) => {
     const index = c.req.param('index');
-    checkRange(LEAF_INDEX.test(index), 'index', 'expected a leaf index');
+    checkRange(LOG_INDEX.test(index), 'index', 'expected a leaf index');
     return c.json(await entryAt(Number(index)));
   });
   app.get('/v1/log/consistency', requireScope(d.authenticate, 'read'), async (c) => {

@@ -215,17 +215,20 @@ export const ConsistencyProofSchema = s.named(
   s.object({ first: s.integer(), second: s.integer(), hashes: s.array(s.string()) }),
 );
 
+/** A tree size or leaf index as a path or query value: a decimal integer, no leading zeros, at most 16 digits. */
+export const LOG_INDEX = /^(?:0|[1-9][0-9]{0,15})$/;
+
 export const InclusionQuerySchema = s.object({
-  tree_size: s.optional(s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ })),
+  tree_size: s.optional(s.string({ pattern: LOG_INDEX })),
 });
 
 export const ConsistencyQuerySchema = s.object({
-  first: s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ }),
-  second: s.optional(s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ })),
+  first: s.string({ pattern: LOG_INDEX }),
+  second: s.optional(s.string({ pattern: LOG_INDEX })),
 });
 
 export const EntriesQuerySchema = s.object({
-  start: s.string({ pattern: /^(?:0|[1-9][0-9]{0,15})$/ }),
+  start: s.string({ pattern: LOG_INDEX }),
   count: s.optional(s.string({ pattern: /^(?:[1-9][0-9]{0,3})$/ })),
 });
 
