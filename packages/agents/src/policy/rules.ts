@@ -14,7 +14,7 @@ import {
   type HumanApproval,
   parseApprovalProposal,
 } from './proposal.js';
-import { parseQuantity } from './quantity.js';
+import { quotaAdjustable, quotaCap, withinQuotaFactor } from './quota-bounds.js';
 import { isEvidenceRef, parseResourceUri, type ResourceRef } from './resource-uri.js';
 import { combineRiskScores, computeRiskScore } from './risk.js';
 import {
@@ -230,18 +230,16 @@ function checkBounds(policy: Policy, parameters: ActionParameters): void {
   if (parameters.action === 'resource_quota_adjust') {
     const { params, figures } = parameters;
     const bounds = policy.bounds.resource_quota;
-    // new <= current * factor, exactly: the factor has at most three decimals.
-    const factorMilli = BigInt(Math.round(bounds.max_increase_factor * 1000));
     params.changes.forEach((change, i) => {
       const f = figures[i]!;
       const field = `parameters.changes.${i}`;
       rule('bounds.quota_resource', () => {
-        if (!bounds.resources.includes(change.resource)) {
+        if (!quotaAdjustable(bounds, change.resource)) {
           refuse('bounds.quota_resource', `${change.resource} may not be adjusted`, [`${field}.resource`]);
         }
       });
       rule('bounds.quota_factor', () => {
-        if (f.new_hard * 1000n > f.current_hard * factorMilli) {
+        if (!withinQuotaFactor(bounds, f.current_hard, f.new_hard)) {
           refuse(
             'bounds.quota_factor',
             `new hard limit exceeds ${bounds.max_increase_factor}x the current one`,
@@ -257,19 +255,17 @@ function checkBounds(policy: Policy, parameters: ActionParameters): void {
       // The factor is relative to a current limit only the gateway reports; the cap is this
       // party's own figure. A listed resource without one (a policy from before caps) refuses.
       rule('bounds.quota_max', () => {
-        const cap = Object.hasOwn(bounds.max_hard, change.resource)
-          ? bounds.max_hard[change.resource]
-          : undefined;
+        const cap = quotaCap(bounds, change.resource);
         if (cap === undefined) {
           refuse(
             'bounds.quota_max',
             `this party's policy sets no cap for ${change.resource} (bounds.resource_quota.max_hard): it signs no change of its hard limit`,
             [`${field}.new_hard`],
           );
-        } else if (f.new_hard > parseQuantity(cap, 'max_hard')) {
+        } else if (f.new_hard > cap.value) {
           refuse(
             'bounds.quota_max',
-            `new hard limit for ${change.resource} exceeds this policy's cap ${cap}`,
+            `new hard limit for ${change.resource} exceeds this policy's cap ${cap.text}`,
             [`${field}.new_hard`],
           );
         }

@@ -23,6 +23,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import type { SourceOfTruth } from '../policy/parameters.js';
 import { formatQuantity, isByteResource, parseQuantity, roundUpQuantity } from '../policy/quantity.js';
+import { quotaAdjustable, quotaCap, withinQuotaFactor } from '../policy/quota-bounds.js';
 import type { JsonValue } from '../policy/reader.js';
 import { isPlainObject } from '../policy/reader.js';
 import { formatResourceUri, tryParseResourceUri } from '../policy/resource-uri.js';
@@ -492,7 +493,6 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
   }
   const target = `resourcequota://${quota.namespace}/${quota.name}`;
   const bounds = ctx.input.policy.bounds.resource_quota;
-  const factorMilli = BigInt(Math.round(bounds.max_increase_factor * 1000));
   const changes: { [key: string]: JsonValue }[] = [];
   const over: string[] = [];
   for (const f of quota.figures) {
@@ -517,15 +517,16 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
     const bytes = isByteResource(f.resource);
     const proposed = roundUpQuantity(needed, bytes);
     // The current limit is a figure the gateway reports; the cap is the policy's own.
-    const cap = Object.hasOwn(bounds.max_hard, f.resource) ? bounds.max_hard[f.resource] : undefined;
+    // The same bounds every signer checks (quota-bounds.ts).
+    const cap = quotaCap(bounds, f.resource);
     if (
-      !bounds.resources.includes(f.resource) ||
-      proposed * 1000n > limited * factorMilli ||
+      !quotaAdjustable(bounds, f.resource) ||
+      !withinQuotaFactor(bounds, limited, proposed) ||
       cap === undefined ||
-      proposed > parseQuantity(cap, 'max_hard')
+      proposed > cap.value
     ) {
       over.push(
-        `${f.resource} needs ${formatQuantity(proposed, bytes)} (hard ${f.limited}${cap === undefined ? '' : `, cap ${cap}`})`,
+        `${f.resource} needs ${formatQuantity(proposed, bytes)} (hard ${f.limited}${cap === undefined ? '' : `, cap ${cap.text}`})`,
       );
       continue;
     }
