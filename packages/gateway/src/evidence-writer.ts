@@ -78,6 +78,14 @@ export interface EvidenceWriter {
    * they failed): the calls run in the background, after the checkpoint is stored.
    */
   witnessed(): Promise<void>;
+  /**
+   * Show every party the latest stored checkpoint, in the background (as after a signing, with a
+   * proof from the size each holds). Run at start: a party repaired or restored while the gateway
+   * was down starts with an empty witness record, and would otherwise take on trust whatever
+   * checkpoint it is next shown; this way it records the log before anything else. Nothing to show
+   * (an empty log, a coordinator without witness calls): nothing happens.
+   */
+  witnessLatest(): Promise<void>;
 }
 
 export interface EvidenceWriterOptions {
@@ -426,6 +434,12 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
     },
     logKey: noteKey,
     witnessed: () => witness.idle(),
+    async witnessLatest() {
+      const latest = await (await log()).latestCheckpoint();
+      if (latest === undefined) return;
+      const parties = (await keys()).parties.map((p) => p.id);
+      witness.signed(latest, parties, { signers: [], refusals: [] });
+    },
     async trustedRoot() {
       const k = await keys();
       if (k.ciphersuite !== ED25519_SUITE) {

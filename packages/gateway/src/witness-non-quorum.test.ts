@@ -101,6 +101,33 @@ describe('parties outside the signing quorum witness the log', () => {
     ).toBe(true);
   }, 180_000);
 
+  it('at a start, every party is shown the latest checkpoint: one repaired while the gateway was down records the true log first', async () => {
+    const group = await dealtGroup({ dir, opened, logOrigin: ORIGIN });
+    const log = memoryLogStore().store;
+    const before = group.writer(ORIGIN, log);
+    for (const n of [1, 2]) await before.record(plainEntry(group, `start-${n}`));
+    await before.witnessed();
+    const latest = (await before.latestCheckpoint())!;
+    // Party 0 gets its share back on an empty store while the gateway is down: no witness record.
+    await group.party(0, ORIGIN);
+    expect(await group.stores[0]!.lastCheckpoint(ORIGIN)).toBeUndefined();
+    // The gateway starts again over the same log and shows every party its latest checkpoint.
+    const after = group.writer(ORIGIN, log);
+    await after.witnessLatest();
+    await after.witnessed();
+    for (const s of group.stores)
+      expect(await s.lastCheckpoint(ORIGIN)).toEqual({
+        size: latest.size,
+        rootHex: bytesToHex(latest.rootHash),
+      });
+    // So a rewrite of the log gets no signature from it: it holds the true checkpoint.
+    const evil = group.writer(ORIGIN, memoryLogStore().store);
+    for (const n of [1, 2]) {
+      const e = await evil.record(plainEntry(group, `rewritten-${n}`)).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'QUORUM_UNREACHABLE' });
+    }
+  }, 180_000);
+
   it('refuses, logs and audits a fork shown to it, and a note the group did not sign', async () => {
     const group = await dealtGroup({ dir, opened, logOrigin: ORIGIN });
     const honest = group.writer(ORIGIN, memoryLogStore().store);

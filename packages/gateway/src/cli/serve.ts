@@ -153,6 +153,13 @@ export async function startGateway(opts: {
   // A stop does not wait for it: signing may wait long on unreachable parties. Aborting starts no
   // further entry; one under way is written so that a stop anywhere leaves it pending or ended
   // (like a crash there), and the next start finishes what is left.
+  // Every party is shown the latest checkpoint once (a party repaired or restored while this
+  // gateway was down records the log before it is asked to extend it). Best effort, not awaited.
+  running.evidence.witnessLatest().catch((e: unknown) =>
+    opts.logger.warn('checkpoint.witness_at_start_failed', {
+      code: e instanceof AapsError ? e.code : 'INTERNAL',
+    }),
+  );
   const stopResume = new AbortController();
   const unsealsFinished = running.finishInterruptedUnseals(stopResume.signal, leftPending).then(
     (interrupted) => {
