@@ -3,15 +3,14 @@
  * with a database never gets a new data key; a roster or policy its key or role does not fit
  * stops it with one line.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesToHex, getCiphersuite, hexToBytes, SecretBytes, trustedDealer } from '@aaps/mpc-core';
+import { getCiphersuite, hexToBytes, SecretBytes, trustedDealer } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFailureLine, startParty } from './main.js';
+import { startFailureLine } from './main.js';
 import { keyRosterMismatches, rosterParticipants } from './party/key-roster.js';
-import { fiveParties } from './party/test-helpers/five-parties.js';
+import { layParty } from './party/test-helpers/party-dir.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { type Roster, rosterDigest } from './roster.js';
 import { PartyStore } from './store/level.js';
@@ -25,38 +24,7 @@ afterEach(async () => {
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 
-/** Party 0 (`monitoring-agent`, index 1) of a fresh five-party roster, laid out as `aaps up` does (no data key). */
-function partyDir(config: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'aaps-party-main-'));
-  dirs.push(dir);
-  const set = fiveParties();
-  writeFileSync(join(dir, 'identity.key'), `${bytesToHex(set.keys[0]!.secretKey.expose())}\n`, {
-    mode: 0o600,
-  });
-  const writeRoster = (roster: Roster) =>
-    writeFileSync(join(dir, 'roster.json'), JSON.stringify(roster, null, 2));
-  writeRoster(set.roster);
-  const configPath = join(dir, 'party.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      id: 'monitoring-agent',
-      host: '127.0.0.1',
-      port: 0,
-      data_dir: '.',
-      roster: 'roster.json',
-      ...config,
-    }),
-  );
-  const lines: string[] = [];
-  const start = (argv: readonly string[] = []) =>
-    startParty(
-      ['--config', configPath, ...argv],
-      {},
-      { write: (l) => void lines.push(l), dealingPads: false },
-    );
-  return { dir, set, writeRoster, start, lines };
-}
+const partyDir = (config: Record<string, unknown> = {}) => layParty(dirs, config);
 
 /** The party's store, opened while it is stopped. */
 async function openPartyStore(p: ReturnType<typeof partyDir>) {

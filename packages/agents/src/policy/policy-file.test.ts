@@ -4,13 +4,12 @@
  * what the gateway declares (`risk.environments`, `bounds.resource_quota.max_hard`) and a factor
  * with three decimals load as documented.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesToHex } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFailureLine, startParty } from '../main.js';
+import { startFailureLine } from '../main.js';
 import { fiveParties } from '../party/test-helpers/five-parties.js';
+import { layParty } from '../party/test-helpers/party-dir.js';
 import { defaultPolicy } from './defaults.js';
 import { ownEnvironment } from './environments.js';
 import { parsePolicy, uncappedQuotaResources } from './schema.js';
@@ -22,27 +21,9 @@ afterEach(() => {
 
 /** Party 0 (monitoring-agent) laid out with these file texts; starting it gives `started` or its one failure line. */
 function startWith(files: { policy?: string; roster?: string }): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'aaps-policy-file-'));
-  dirs.push(dir);
-  const set = fiveParties();
-  writeFileSync(join(dir, 'identity.key'), `${bytesToHex(set.keys[0]!.secretKey.expose())}\n`, {
-    mode: 0o600,
-  });
-  writeFileSync(join(dir, 'roster.json'), files.roster ?? JSON.stringify(set.roster, null, 2));
+  const { dir, start } = layParty(dirs, { policy: 'policy.json' }, files.roster);
   writeFileSync(join(dir, 'policy.json'), files.policy ?? JSON.stringify(defaultPolicy('monitoring')));
-  const configPath = join(dir, 'party.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      id: 'monitoring-agent',
-      host: '127.0.0.1',
-      port: 0,
-      data_dir: '.',
-      roster: 'roster.json',
-      policy: 'policy.json',
-    }),
-  );
-  return startParty(['--config', configPath], {}, { write: () => undefined, dealingPads: false }).then(
+  return start().then(
     async (running) => {
       await running.close();
       return 'started';
