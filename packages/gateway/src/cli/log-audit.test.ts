@@ -98,7 +98,9 @@ describe('aaps log audit', () => {
     const r = await audit({ checkpoint: kept });
     expect(r.code).toBe(0);
     expect(
-      r.out.some((l) => /^log: extends the checkpoint kept \(size \d+\) by [1-9]\d* entries$/.test(l)),
+      r.out.some((l) =>
+        /^log: extends the checkpoint kept \(size \d+\) by (1 entry|[1-9]\d* entries)$/.test(l),
+      ),
     ).toBe(true);
   });
 
@@ -134,7 +136,9 @@ describe('aaps log audit', () => {
       }),
     );
     expect(r.code).toBe(1);
-    expect(r.err[0]).toMatch(/FAILED: the \d+ entries served hash to another root than the checkpoint's/);
+    expect(r.err[0]).toMatch(
+      /FAILED: the \d+ entr(y|ies) served hash(es)? to another root than the checkpoint's/,
+    );
   });
 
   it('a gateway that shows an older checkpoint than the one kept: FAILED, the log went back', async () => {

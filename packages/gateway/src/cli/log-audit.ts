@@ -62,6 +62,9 @@ export function takeLogAuditFlags(argv: readonly string[]): { rest: string[]; fl
   return { rest: f.rest, flags };
 }
 
+/** `1 entry`, `2 entries`. */
+const nEntries = (n: number) => `${n} ${n === 1 ? 'entry' : 'entries'}`;
+
 /** An audit's failing finding: one line, exit 1. */
 class AuditFailure extends Error {}
 
@@ -184,11 +187,11 @@ export async function runLogAudit(
         );
       for (const entry of entries.slice(0, count)) tree.append(leafOf(entry, tree.size));
       if (Math.floor(tree.size / PROGRESS_EVERY) > Math.floor(from / PROGRESS_EVERY))
-        io.print(`log: ${tree.size} of ${latest.size} entries checked`);
+        io.print(`log: ${tree.size} of ${nEntries(latest.size)} checked`);
     }
     if (bytesToHex(tree.root(latest.size)) !== bytesToHex(latest.rootHash))
       throw new AuditFailure(
-        `the ${latest.size} entries served hash to another root than the checkpoint's: the log served is not the log signed`,
+        `the ${nEntries(latest.size)} served ${latest.size === 1 ? 'hashes' : 'hash'} to another root than the checkpoint's: the log served is not the log signed`,
       );
     if (kept !== undefined) {
       const before = openTrusted(kept, trust.logKeys, trust.origin, `--checkpoint ${flags.checkpoint}`);
@@ -198,20 +201,21 @@ export async function runLogAudit(
         );
       if (bytesToHex(tree.root(before.size)) !== bytesToHex(before.rootHash))
         throw new AuditFailure(
-          `the log no longer holds the checkpoint kept (size ${before.size}): its first ${before.size} entries hash to another root (a fork or a rewrite)`,
+          `the log no longer holds the checkpoint kept (size ${before.size}): its first ${nEntries(before.size)} ${before.size === 1 ? 'hashes' : 'hash'} to another root (a fork or a rewrite)`,
         );
       io.print(
-        `log: extends the checkpoint kept (size ${before.size}) by ${latest.size - before.size} entries`,
+        `log: extends the checkpoint kept (size ${before.size}) by ${nEntries(latest.size - before.size)}`,
       );
     }
     // Entries appended since (a checkpoint is signed shortly after each append): said, not judged,
     // so a stalled signer shows here as a tail that stays.
     const tail = (await get(`/v1/log/entries?start=${latest.size}&count=1`)) as { log_size?: unknown };
     const after = typeof tail?.log_size === 'number' ? tail.log_size - latest.size : 0;
-    if (after > 0) io.print(`log: ${after} entries after the checkpoint, not yet under a signed checkpoint`);
+    if (after > 0)
+      io.print(`log: ${nEntries(after)} after the checkpoint, not yet under a signed checkpoint`);
     if (flags.save !== undefined) saveAtomically(flags.save, note);
     io.print(
-      `log ${printable(latest.origin)}: ${latest.size} entries hash to the root its checkpoint signs (${trust.threshold.min}-of-${trust.threshold.max} group key)${flags.save === undefined ? '' : `; checkpoint saved to ${printable(flags.save)}`}`,
+      `log ${printable(latest.origin)}: ${nEntries(latest.size)} ${latest.size === 1 ? 'hashes' : 'hash'} to the root its checkpoint signs (${trust.threshold.min}-of-${trust.threshold.max} group key)${flags.save === undefined ? '' : `; checkpoint saved to ${printable(flags.save)}`}`,
     );
     return 0;
   } catch (e) {
