@@ -12,13 +12,10 @@ import { join } from 'node:path';
 import type { PartyStore } from '@aaps/agents';
 import { bytesToHex, getCiphersuite, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
-import type { PartyDeps } from '../../agents/src/party/context.js';
+import { createPartyApp } from '../../agents/src/party/app.js';
 import {
-  fiveParties,
   type LoopbackServer,
-  loopbackPorts,
-  partyDeps,
+  loopbackParties,
   saveDealtKey,
 } from '../../agents/src/party/test-helpers/five-parties.js';
 import { runDkg } from './coordinator-http.js';
@@ -36,18 +33,17 @@ afterAll(async () => {
 
 describe('a replacing DKG whose commit a crash cut short at the old holders', () => {
   it('the next start (switch off again) finishes it', async () => {
-    const { ports, handlers } = await loopbackPorts(5, servers);
-    const set = fiveParties({ url: (i) => `http://127.0.0.1:${ports[i]}` });
     // Parties 0 and 1 hold a share of an old key (2 < k = 3): unusable, a DKG replaces it.
-    const dealt = trustedDealer(suite, set.roster.threshold);
-    const deps: PartyDeps[] = [];
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      if (i < 2) await saveDealtKey(d.store, set, dealt, i);
-      deps.push(d);
-      apps.push(await createPartyApp(d));
-    }
+    let dealt: ReturnType<typeof trustedDealer> | undefined;
+    const { set, deps, apps, handlers } = await loopbackParties({
+      dir,
+      stores,
+      servers,
+      prepare: async (d, i, parties) => {
+        dealt ??= trustedDealer(suite, parties.roster.threshold);
+        if (i < 2) await saveDealtKey(d.store, parties, dealt, i);
+      },
+    });
     let crash = true;
     for (let i = 0; i < 5; i++) {
       handlers[i] = async (req) => {

@@ -22,15 +22,8 @@ import {
   type SignedEnvelope,
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
-import type { PartyDeps } from '../../agents/src/party/context.js';
 import { round1Digest, type SealedItem, sealFor } from '../../agents/src/party/routes/sealed.js';
-import {
-  fiveParties,
-  type LoopbackServer,
-  loopbackPorts,
-  partyDeps,
-} from '../../agents/src/party/test-helpers/five-parties.js';
+import { type LoopbackServer, loopbackParties } from '../../agents/src/party/test-helpers/five-parties.js';
 import { makeResponse, type RpcRequestPayload } from '../../agents/src/rpc.js';
 import { runDkg } from './coordinator-http.js';
 
@@ -48,15 +41,7 @@ afterAll(async () => {
 describe('a first DKG sabotaged by one party', () => {
   it('the next start does not hand the group key to the saboteur', async () => {
     const BAD = 2;
-    const { ports, handlers } = await loopbackPorts(5, servers);
-    const set = fiveParties({ url: (i) => `http://127.0.0.1:${ports[i]}` });
-    const apps: PartyApp[] = [];
-    const deps: PartyDeps[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      deps.push(d);
-      apps.push(await createPartyApp(d));
-    }
+    const { set, deps, apps, handlers } = await loopbackParties({ dir, stores, servers });
     const victims = [set.roster.parties[0]!, set.roster.parties[1]!];
     let ownDigest = '';
     let sabotage = true;

@@ -298,6 +298,36 @@ export async function loopbackPorts(
 }
 
 /**
+ * Five party apps on their own loopback ports (the gateway's HTTP coordinator reaches them over
+ * real HTTP): the roster names the ports, `prepare` runs on each party's deps before its app is
+ * made (a dealt key saved, ...), and each port answers with `handlers[i]`, which the caller sets
+ * (pass-through, or a crash or a saboteur in front of `apps[i]`).
+ */
+export async function loopbackParties(opts: {
+  dir: string;
+  stores: PartyStore[];
+  servers: LoopbackServer[];
+  prepare?: (deps: PartyDeps, i: number, set: FiveParties) => Promise<void>;
+}): Promise<{
+  set: FiveParties;
+  deps: PartyDeps[];
+  apps: PartyApp[];
+  handlers: ((req: Request) => Promise<Response>)[];
+}> {
+  const { ports, handlers } = await loopbackPorts(5, opts.servers);
+  const set = fiveParties({ url: (i) => `http://127.0.0.1:${ports[i]}` });
+  const deps: PartyDeps[] = [];
+  const apps: PartyApp[] = [];
+  for (let i = 0; i < 5; i++) {
+    const d = await partyDeps(set, i, { dir: opts.dir, stores: opts.stores });
+    await opts.prepare?.(d, i, set);
+    deps.push(d);
+    apps.push(await createPartyApp(d));
+  }
+  return { set, deps, apps, handlers };
+}
+
+/**
  * Five party apps whose policies carry `views[i]` as party i's private risk view (`undefined`: its
  * role's default), after loading the fast group backends (the pooled-risk tests' set-up).
  */
