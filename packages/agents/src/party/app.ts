@@ -34,7 +34,7 @@ import {
 } from './context.js';
 import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js';
 import { createKeyCommitHandlers } from './key-commit.js';
-import { witnessedLog } from './log-origin.js';
+import { noLogReason, witnessedLog } from './log-origin.js';
 import { PooledRiskLedger } from './pooled-risk.js';
 import {
   aggregationBodyAllowance,
@@ -118,6 +118,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       // The log it witnesses (configured, or pinned by its first checkpoint): a record in any
       // other log, a side log the gateway started say, shows nothing logged.
       logOrigin: () => witnessedLog(deps.config, deps.store).origin,
+      noLogReason: () => noLogReason(witnessedLog(deps.config, deps.store)),
     }),
   });
   const witness = createWitnessHandler(deps, state);
@@ -202,6 +203,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       // The log this party witnesses, and whether its configuration or its first checkpoint set it.
       log_origin: log.origin ?? null,
       log_origin_source: log.source,
+      ...(log.source === 'undecided' ? { log_origin_candidates: log.candidates } : {}),
       ...(pads ? { dealing_pads: pads.status() } : {}),
     });
   });

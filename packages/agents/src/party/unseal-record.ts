@@ -53,6 +53,11 @@ export interface RequestRecordOptions {
    * in-process coordinator, whose parties share one log).
    */
   logOrigin?: string | (() => string | undefined);
+  /**
+   * Why no log is known, when the `logOrigin` function returns `undefined` (the refusal's message;
+   * by default: no checkpoint witnessed yet).
+   */
+  noLogReason?: () => string;
 }
 
 const fail = (message: string): RequestRecordCheck => ({ ok: false, message });
@@ -102,7 +107,7 @@ export function createRequestRecordChecker(opts: RequestRecordOptions): RequestR
     // gateway started for this request: it releases nothing until it has witnessed a checkpoint.
     if (typeof opts.logOrigin === 'function' && logOrigin === undefined)
       return fail(
-        'this party has witnessed no checkpoint of the log yet (no log_origin configured, none pinned), so no record can show the request logged',
+        `${opts.noLogReason?.() ?? 'this party has witnessed no checkpoint of the log yet (no log_origin configured, none pinned)'}, so no record can show the request logged`,
       );
     let verified: ReturnType<BundleVerifier['verify']>;
     try {

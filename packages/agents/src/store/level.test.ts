@@ -321,11 +321,14 @@ describe('PartyStore checkpoint claims (per origin, each extending the last)', (
     await store.close();
     store = await open();
     expect(store.pinnedLogOrigin()).toBeUndefined();
+    // It knows which logs it may still pin (its status and refusals name them).
+    expect([...store.undecidedLogOrigins()].sort()).toEqual([A, B].sort());
     expect(await store.claimCheckpoint('aaps.test/c', at(1, other(1)), 'pin')).toMatchObject({
       rule: 'checkpoint.origin',
     });
     expect(await store.claimCheckpoint(B, at(1, other(1)), 'pin')).toEqual({ ok: true });
     expect(store.pinnedLogOrigin()).toBe(B);
+    expect(store.undecidedLogOrigins()).toEqual([]);
     expect(await store.claimCheckpoint(A, at(10, other(1)), 'pin')).toMatchObject({
       rule: 'checkpoint.origin',
     });

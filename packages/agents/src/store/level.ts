@@ -167,6 +167,11 @@ export class PartyStore implements NonceStore {
    */
   #logOrigin: string | undefined;
   #logOriginStored = false;
+  /**
+   * With no pin and `witness/` records of several origins (a party from before pins were kept
+   * that signed for two logs): those origins, one of which it may still pin. Empty otherwise.
+   */
+  #undecidedOrigins: readonly string[] = [];
   #auditSeq = 0;
 
   private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string, now: () => Date) {
@@ -195,8 +200,9 @@ export class PartyStore implements NonceStore {
       store.#logOrigin = text(pinned);
       store.#logOriginStored = true;
     } else {
-      const witnessed = await store.#witnessedOrigins(2);
+      const witnessed = await store.#witnessedOrigins();
       if (witnessed.length === 1) store.#logOrigin = witnessed[0];
+      else store.#undecidedOrigins = witnessed;
     }
     return store;
   }
@@ -640,6 +646,7 @@ export class PartyStore implements NonceStore {
       if (pin.length > 0) {
         this.#logOrigin = origin;
         this.#logOriginStored = true;
+        this.#undecidedOrigins = [];
       }
       return decision;
     });
@@ -654,6 +661,15 @@ export class PartyStore implements NonceStore {
    */
   pinnedLogOrigin(): string | undefined {
     return this.#logOrigin;
+  }
+
+  /**
+   * The logs a party from before pins were kept holds records of, when it holds several and has
+   * pinned none (it witnesses one of them once a checkpoint of it is claimed, or once `log_origin`
+   * is set); empty when it has pinned one or holds at most one.
+   */
+  undecidedLogOrigins(): readonly string[] {
+    return this.#logOrigin === undefined ? this.#undecidedOrigins : [];
   }
 
   /** The refusal of a claim under `pin` for `origin`, or `undefined` when the origin may be claimed. */
@@ -675,11 +691,9 @@ export class PartyStore implements NonceStore {
     );
   }
 
-  /** The origins of the `witness/` records (at most `limit`). */
-  async #witnessedOrigins(limit?: number): Promise<string[]> {
-    const keys = await this.#db
-      .keys({ gte: WITNESS_PREFIX, lt: `${WITNESS_PREFIX}\xff`, ...(limit === undefined ? {} : { limit }) })
-      .all();
+  /** The origins of the `witness/` records (one per log this party has signed or witnessed for). */
+  async #witnessedOrigins(): Promise<string[]> {
+    const keys = await this.#db.keys({ gte: WITNESS_PREFIX, lt: `${WITNESS_PREFIX}\xff` }).all();
     return keys.map((k) => decodeURIComponent(k.slice(WITNESS_PREFIX.length)));
   }
 
