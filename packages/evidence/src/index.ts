@@ -173,6 +173,7 @@ export {
 export {
   checkTranscriptAuthority,
   checkTranscriptOutcome,
+  knownPartyRoles,
   PARTY_ROLE_MESSAGE_TYPES,
   type PartyRoles,
   TRANSCRIPT_MESSAGE_TYPES,

@@ -106,6 +106,34 @@ describe('Sigstore export', () => {
     expect((err as ValidationError).fields).toEqual(['aaps.log.publicKeyHex']);
   });
 
+  it("carries the parties' roles (aaps.partyRoles): known roles only, each a party of its roster", () => {
+    const ids = fx.r.roster.parties.map((p) => p.id);
+    const roles = { [ids[0]!]: 'monitoring', [ids[1]!]: 'strategy', [ids[2]!]: 'maintenance' };
+    const withRoles = trustedRootFor(fx, { partyRoles: roles });
+    // A role the evidence rules do not know is left out, as a roster.json's is.
+    expect(withRoles.aaps.partyRoles).toEqual({ [ids[0]!]: 'monitoring', [ids[1]!]: 'strategy' });
+    expect(parseTrustedRoot(JSON.parse(JSON.stringify(withRoles))).partyRoles).toEqual(
+      withRoles.aaps.partyRoles,
+    );
+    // Sigstore clients ignore the extension.
+    expect(
+      sigstoreVerify(sigstoreVerifier(withRoles), toSigstoreBundle(fx.bundle, noteKeyFor(fx.group))),
+    ).toBeUndefined();
+    expect(trustedRootFor(fx).aaps.partyRoles).toBeUndefined();
+    expect(parseTrustedRoot(JSON.parse(JSON.stringify(root))).partyRoles).toBeUndefined();
+    const refused = (partyRoles: unknown) => {
+      try {
+        parseTrustedRoot({ ...withRoles, aaps: { ...withRoles.aaps, partyRoles } });
+      } catch (e) {
+        return (e as ValidationError).fields;
+      }
+      return undefined;
+    };
+    expect(refused({ 'not-a-party': 'audit' })).toEqual(['aaps.partyRoles']);
+    expect(refused({ [ids[0]!]: 7 })).toEqual(['aaps.partyRoles']);
+    expect(refused(['audit'])).toEqual(['aaps.partyRoles']);
+  });
+
   it('works with a log key separate from the group key', async () => {
     const { bundle, logKey } = await reloggedUnderLogKey(fx.bundle);
     const separate = trustedRootFor(fx, { logKey });

@@ -17,6 +17,7 @@ import { parseBase64, parseHex, sha256, toBase64, toHex } from './encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, ed25519Spki, keyIdOf } from './keys.js';
 import { LOG_ENTRY_API_VERSION, LOG_ENTRY_KIND, logLeaf } from './log-leaf.js';
 import type { Threshold, VerifierRoster } from './statement.js';
+import { knownPartyRoles, type PartyRoles } from './transcript-authority.js';
 
 export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
@@ -65,6 +66,11 @@ export interface TrustedRootInput {
   /** The log's origin line (the checkpoint's first line). */
   origin: string;
   roster?: VerifierRoster;
+  /**
+   * Each party's role by id (the system roster's), so that a verifier holds each party to its
+   * role's outputs (`transcript.authority`); only roles the evidence rules know are written.
+   */
+  partyRoles?: PartyRoles;
   /** RFC 3339 start of the keys' validity. */
   validFrom: string;
 }
@@ -86,6 +92,8 @@ export interface AapsTrustExtension {
     publicKeyHex: string;
   };
   roster?: VerifierRoster;
+  /** Each party's role by id, when the gateway knew them (see {@link TrustedRootInput.partyRoles}). */
+  partyRoles?: Record<string, string>;
 }
 
 export interface TrustedRoot {
@@ -151,6 +159,9 @@ export function buildTrustedRoot(input: TrustedRootInput): TrustedRoot {
     },
   };
   if (input.roster !== undefined) aaps.roster = input.roster;
+  const roles =
+    input.partyRoles === undefined ? undefined : knownPartyRoles(rolesAsParties(input.partyRoles));
+  if (roles !== undefined) aaps.partyRoles = { ...roles };
   return {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
     tlogs: [
@@ -230,6 +241,33 @@ export interface TrustedKeys {
   logKeys: NoteKey[];
   origin: string;
   roster?: VerifierRoster;
+  partyRoles?: PartyRoles;
+}
+
+/** Roles by id as a roster's parties list them, for {@link knownPartyRoles}. */
+function rolesAsParties(roles: PartyRoles): { id: string; role: string }[] {
+  return Object.entries(roles).map(([id, role]) => ({ id, role }));
+}
+
+/**
+ * The `aaps.partyRoles` of a trusted root: an object of role names by party id, each id a party of
+ * the root's roster when it has one (else `undefined`, a malformed field). Roles the evidence rules
+ * do not know are left out, as a roster.json's are.
+ */
+function readPartyRoles(
+  value: unknown,
+  roster: VerifierRoster | undefined,
+): PartyRoles | 'malformed' | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'malformed';
+  const entries = Object.entries(value as Record<string, unknown>);
+  const parties: unknown = roster?.parties;
+  const ids = Array.isArray(parties)
+    ? new Set(parties.map((p) => (p as { id?: unknown } | null)?.id))
+    : undefined;
+  if (entries.some(([id, role]) => typeof role !== 'string' || (ids !== undefined && !ids.has(id))))
+    return 'malformed';
+  return knownPartyRoles(entries.map(([id, role]) => ({ id, role })));
 }
 
 /**
@@ -283,6 +321,8 @@ export function parseTrustedRoot(value: unknown): TrustedKeys {
   if (logKeyBytes?.length !== 32 || ext?.log?.keyType !== 'ed25519') fields.push('aaps.log.publicKeyHex');
   if (typeof ext?.log?.keyName !== 'string' || ext.log.keyName.length === 0) fields.push('aaps.log.keyName');
   if (typeof ext?.log?.origin !== 'string' || ext.log.origin.length === 0) fields.push('aaps.log.origin');
+  const partyRoles = readPartyRoles(ext?.partyRoles, ext?.roster);
+  if (partyRoles === 'malformed') fields.push('aaps.partyRoles');
   if (logKeyBytes !== undefined && fields.length === 0) {
     const spki = toBase64(ed25519Spki(logKeyBytes));
     if (!root?.tlogs?.some((tl) => tl.publicKey?.rawBytes === spki)) fields.push('tlogs');
@@ -299,5 +339,6 @@ export function parseTrustedRoot(value: unknown): TrustedKeys {
     origin: ext!.log.origin,
   };
   if (ext!.roster !== undefined) out.roster = ext!.roster;
+  if (partyRoles !== undefined && partyRoles !== 'malformed') out.partyRoles = partyRoles;
   return out;
 }

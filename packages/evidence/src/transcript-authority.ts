@@ -55,11 +55,28 @@ function roleSigning(messageType: string): string | undefined {
 }
 
 /**
- * Each party's role by party id, where the caller knows it (a party's roster.json names roles; a
- * Statement's roster and a trusted root do not). A party absent from it is held to the rule for
- * unknown roles: it signs one role's outputs only.
+ * Each party's role by party id, where the caller knows it (a party's roster.json names roles, and
+ * so does a trusted root the gateway served, `aaps.partyRoles`; a Statement's roster does not). A
+ * party absent from it is held to the rule for unknown roles: it signs one role's outputs only.
  */
 export type PartyRoles = Readonly<Record<string, string>>;
+
+/**
+ * The roles the evidence rules know (those of {@link PARTY_ROLE_MESSAGE_TYPES}) of `parties` (any
+ * list shaped like a roster's, `{id, role}`), by id; `undefined` when none is known. Any other role
+ * (or none) leaves its party's role unknown, so a roster with a role these rules do not hold
+ * checks as before.
+ */
+export function knownPartyRoles(parties: readonly unknown[]): PartyRoles | undefined {
+  const roles: Record<string, string> = {};
+  for (const p of parties) {
+    if (typeof p !== 'object' || p === null) continue;
+    const { id, role } = p as { id?: unknown; role?: unknown };
+    if (typeof id === 'string' && typeof role === 'string' && Object.hasOwn(PARTY_ROLE_MESSAGE_TYPES, role))
+      roles[id] = role;
+  }
+  return Object.keys(roles).length === 0 ? undefined : roles;
+}
 
 interface Seen {
   index: number;

@@ -548,6 +548,14 @@ describe('every endpoint', () => {
     const keys = await gw.coordinator.keys();
     const root = await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read }));
     expect(root).toMatchObject({ aaps: { groupKey: { publicKeyHex: keys.group_public_key } } });
+    // Each roster party's role, so that aaps-verify --trusted-root holds it to its role's outputs.
+    const trust = gw.coordinator.trustedKeys();
+    expect(root).toMatchObject({
+      aaps: { partyRoles: Object.fromEntries(trust.parties.map((p) => [p.id, p.role])) },
+    });
+    expect(new Set(Object.values((root.aaps as { partyRoles: object }).partyRoles))).toEqual(
+      new Set(['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit']),
+    );
   });
 
   it('GET /v1/trusted-root of a secp256k1-TR group: 409 (a trusted root holds Ed25519 keys only)', async () => {

@@ -193,7 +193,11 @@ export class LocalCoordinator implements Coordinator {
   /** Party, approver and gateway keys, for the gateway's signature checks. */
   trustedKeys(): TrustedKeys {
     return {
-      parties: this.#parties.map((p) => ({ id: p.id, identity_key: bytesToHex(p.identity.publicKey) })),
+      parties: this.#parties.map((p) => ({
+        id: p.id,
+        identity_key: bytesToHex(p.identity.publicKey),
+        role: p.role,
+      })),
       approvers: this.#approvers,
       gateway: this.#gateway,
     };

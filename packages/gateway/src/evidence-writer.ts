@@ -18,6 +18,7 @@ import {
   type EvidenceCiphersuite,
   evidenceIdOfLeaf,
   type JsonObject,
+  knownPartyRoles,
   type LogStore,
   type NoteKey,
   parseCheckpoint,
@@ -448,12 +449,15 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           `a trusted root holds an Ed25519 group key only (Sigstore has no BIP-340 key type); this group is ${k.ciphersuite}: verify with aaps-verify --key <group_public_key from GET /v1/keys> --roster <roster.json>`,
         );
       }
+      const trust = await opts.trust();
+      const partyRoles = knownPartyRoles(trust.parties);
       return buildTrustedRoot({
         groupPublicKey: hexToBytes(k.group_public_key),
         threshold: k.threshold,
         logKey: await noteKey(),
         origin: opts.origin,
-        roster: verifierRoster(await opts.trust()),
+        roster: verifierRoster(trust),
+        ...(partyRoles === undefined ? {} : { partyRoles }),
         validFrom: opts.validFrom,
       });
     },

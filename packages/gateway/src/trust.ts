@@ -15,6 +15,8 @@ export interface Principal {
   readonly id: string;
   /** Ed25519 identity public key, hex. */
   readonly identity_key: string;
+  /** A party's role, as its roster.json entry names it (written into the trusted root). */
+  readonly role?: string;
 }
 
 /** The keys the gateway checks signatures against. */

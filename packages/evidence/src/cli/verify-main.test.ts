@@ -549,6 +549,33 @@ describe('aaps-verify --roster', () => {
     );
   });
 
+  it("holds each party to the role a trusted root names (aaps.partyRoles); a --roster's roles replace them", async () => {
+    const bundle = write('roles-bundle.json', JSON.stringify(fx.bundle));
+    const roles = (role: string) => Object.fromEntries(fx.r.roster.parties.map((p) => [p.id, role]));
+    const rooted = (name: string, role: string) =>
+      write(name, JSON.stringify(trustedRootFor(fx, { partyRoles: roles(role) })));
+    const asAudit = await cli([bundle, '--trusted-root', rooted('root-audit.json', 'audit')]);
+    expect(asAudit.code).toBe(1);
+    expect(asAudit.out[0]).toMatch(
+      /^invalid: transcript\.authority: envelope 1 is a RCAReport signed by party .*, whose role audit signs EvidenceBundleRef only/,
+    );
+    // A root without roles, or a roster.json naming none the rules know, holds each party to one
+    // role's outputs only, which this bundle keeps.
+    expect(
+      (await cli([bundle, '--trusted-root', write('root-plain.json', JSON.stringify(trustedRootFor(fx)))]))
+        .code,
+    ).toBe(0);
+    const system = write('roles-system.json', JSON.stringify(systemRoster()));
+    const replaced = await cli([
+      bundle,
+      '--trusted-root',
+      rooted('root-audit2.json', 'audit'),
+      '--roster',
+      system,
+    ]);
+    expect(replaced).toEqual({ code: 0, out: ['valid: incident/inc-0 (log index 0)'], err: [] });
+  });
+
   it("trusts the roster.json's keys: another gateway key fails transcript.signature", async () => {
     const other = systemRoster();
     other.gateway = {

@@ -29,7 +29,7 @@ import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SU
 import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
-import { PARTY_ROLE_MESSAGE_TYPES, type PartyRoles } from '../transcript-authority.js';
+import { knownPartyRoles, type PartyRoles } from '../transcript-authority.js';
 import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
 import { ForkWatch, type SeenCheckpoint } from './fork-watch.js';
 import { guardedOutput } from './guarded-output.js';
@@ -128,11 +128,8 @@ function parseRosterFile(value: unknown, file: string): { roster: VerifierRoster
   const read = readRosterFile(value);
   if (!read.ok) throw malformed(read.problems.map((p) => `roster.${p.field}`));
   // Roles the evidence rules know; any other (maintenance, or none) leaves the party's role unknown.
-  const roles: Record<string, string> = {};
-  for (const p of value.parties as unknown[])
-    if (isObject(p) && typeof p.role === 'string' && Object.hasOwn(PARTY_ROLE_MESSAGE_TYPES, p.role))
-      roles[p.id as string] = p.role;
-  return Object.keys(roles).length === 0 ? { roster: read.roster } : { roster: read.roster, roles };
+  const roles = knownPartyRoles(value.parties as unknown[]);
+  return roles === undefined ? { roster: read.roster } : { roster: read.roster, roles };
 }
 
 function buildOptions(values: Record<string, string | boolean | undefined>): BundleVerifierOptions {
@@ -163,6 +160,7 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
       logOrigin: keys.origin,
     };
     if (keys.roster !== undefined) options.roster = keys.roster;
+    if (keys.partyRoles !== undefined) options.partyRoles = keys.partyRoles;
     if (suiteArg !== undefined && suiteArg !== keys.ciphersuite) {
       throw new InputError(
         `--ciphersuite ${suiteArg} differs from the trusted root's ciphersuite ${keys.ciphersuite}`,
@@ -186,7 +184,9 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
   if (typeof values.roster === 'string') {
     const { roster, roles } = parseRosterFile(readJson(values.roster, 'roster'), values.roster);
     options!.roster = roster;
+    // The roles go with the roster they name: a trusted root's give way to this file's (or none).
     if (roles !== undefined) options!.partyRoles = roles;
+    else delete options!.partyRoles;
   }
   if (typeof values.checkpoint === 'string') {
     const text = readText(values.checkpoint, 'checkpoint');
