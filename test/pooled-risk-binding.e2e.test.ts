@@ -22,7 +22,8 @@ const VIEWS: Record<string, { weight_percent: number; offset: number }> = {
 };
 /** 3*100 + 2*40 + 2*40 + 2*40 + 1*100 = 640: mean 64. */
 const POOLED = 64;
-const SUBJECT = { incident_id: 'inc-bind-1', action: 'image_rollback', factors: LOW_RISK };
+// Namespace shop: every party's policy maps it to staging, the declared environment.
+const SUBJECT = { incident_id: 'inc-bind-1', action: 'image_rollback', namespace: 'shop', factors: LOW_RISK };
 /** What a lying gateway shows audit instead: development, P3 (formula 25 + 0 + 0 + 0). */
 const BENIGN = { ...SUBJECT, factors: { blast_radius: 1, urgency: 'P3', environment: 'development' } };
 
@@ -64,6 +65,14 @@ describe('pooled risk is bound to one subject and one round (R3, R3c, R5)', () =
     expect(honest.value).toBe(POOLED);
     expect((await strategyWith(honest)).decision).toBe('needs_human');
   });
+
+  it('a gateway declaring development for every department gets the honest score: each scores shop as staging', async () => {
+    const out = await coordinator.poolRisk?.({
+      ...SUBJECT,
+      factors: { ...SUBJECT.factors, environment: 'development' },
+    });
+    expect(out!.ref.value).toBe(POOLED);
+  }, 60_000);
 
   it('a gateway sealing 0 as the high-risk departments’ inputs is refused by them (R3)', async () => {
     const e = await failure(

@@ -36,7 +36,8 @@ const VIEWS: Record<string, { weight_percent: number; offset: number } | undefin
 // mean 46.6, pooled 47.
 const FORMULA = 40;
 const POOLED = 47;
-const SUBJECT = { incident_id: 'inc-pool-1', action: 'image_rollback', factors: LOW_RISK };
+// Namespace shop (the fix's target's): every party's policy maps it to staging, as declared.
+const SUBJECT = { incident_id: 'inc-pool-1', action: 'image_rollback', namespace: 'shop', factors: LOW_RISK };
 
 let layout: ClusterLayout;
 let coordinator: Coordinator;

@@ -271,10 +271,12 @@ describe('dropouts and liars', () => {
 
   // Secret-shared aggregation (the weighted risk circuit): liars corrupt their result shares. Every
   // department derives its own score from the subject (no caller-supplied inputs in weighted-risk);
-  // with the default policies each scores the formula, 40 (image_rollback 25 + P2 5 + staging 10).
+  // with the default policies (shop mapped to staging) each scores the formula, 40 (image_rollback
+  // 25 + P2 5 + staging 10).
   const SUBJECT = {
     incident_id: `inc-liars-${SEED}`,
     action: 'image_rollback',
+    namespace: 'shop',
     factors: { blast_radius: 1, urgency: 'P2', environment: 'staging' },
   } as const;
   /** 3*40 + 2*40 + 2*40 + 2*40 + 1*40 */

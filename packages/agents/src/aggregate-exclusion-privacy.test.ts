@@ -33,15 +33,17 @@ import { departmentRiskScore, type RiskFactors } from './policy/risk.js';
 import { frostIdentifier, rosterDigest } from './roster.js';
 import type { PartyStore } from './store/level.js';
 
+// Every department knows `shop` to be staging, so each scores the declared staging.
+const SHOP_STAGING = { shop: 'staging' } as const;
 const VIEWS = [
-  { weight_percent: 150, offset: 0 },
-  { weight_percent: 100, offset: 5 },
-  undefined,
-  { weight_percent: 120, offset: 0 },
-  { weight_percent: 50, offset: 0 },
+  { weight_percent: 150, offset: 0, environments: SHOP_STAGING },
+  { weight_percent: 100, offset: 5, environments: SHOP_STAGING },
+  { weight_percent: 100, offset: 0, environments: SHOP_STAGING },
+  { weight_percent: 120, offset: 0, environments: SHOP_STAGING },
+  { weight_percent: 50, offset: 0, environments: SHOP_STAGING },
 ];
 const FACTORS: RiskFactors = { blast_radius: 1, urgency: 'P2', environment: 'staging' };
-const SUBJECT = { incident_id: 'inc-1', action: 'image_rollback', factors: FACTORS };
+const SUBJECT = { incident_id: 'inc-1', action: 'image_rollback', namespace: 'shop', factors: FACTORS };
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-excl-privacy-'));
 const set = fiveParties();

@@ -334,6 +334,7 @@ export {
   type StrategyDecision,
   type StrategyInput,
   strategyRiskFactors,
+  strategyRiskSubject,
 } from './steps/strategy.js';
 export { inferDeployment } from './steps/workload-name.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';

@@ -1,6 +1,6 @@
 /**
  * A pooled risk score stays valid when the strategy step raises the environment: the gateway pools
- * on the subject {incident, action, factors} with its declared environment, the strategy party
+ * on the subject {incident, action, namespace, factors} with its declared environment, the strategy party
  * raises it to its own view when that is heavier (an unmapped namespace is `unknown`, heavier than
  * a declared `staging`), and the ledger accepts the reference for a heavier environment (never a
  * lighter one): the incident is decided on the raised score, as it is without pooling.
@@ -10,7 +10,7 @@ import { defaultPolicy } from '../policy/defaults.js';
 import { context } from '../policy/test-helpers/fixtures.js';
 import { runMonitoringStep } from '../steps/monitoring.js';
 import { runProblemSolverStep } from '../steps/problem-solver.js';
-import { runStrategyStep, strategyRiskFactors } from '../steps/strategy.js';
+import { runStrategyStep, strategyRiskSubject } from '../steps/strategy.js';
 import { monitoringInput, SIGNALS } from '../steps/test-helpers/signals.js';
 import { PooledRiskLedger } from './pooled-risk.js';
 
@@ -29,11 +29,7 @@ describe('review s19: pooled risk and a raised environment', () => {
       circuit: ref.circuit,
       digest: ref.output_digest,
       value: ref.value,
-      subject: {
-        incident_id: 'inc-0001',
-        action: fix.action,
-        factors: strategyRiskFactors(fix, 'P1', 'staging'),
-      },
+      subject: strategyRiskSubject('inc-0001', fix, 'P1', 'staging'),
     });
     const input = {
       incident_id: 'inc-0001',

@@ -19,20 +19,33 @@ import { departmentRiskScore, pooledRiskValue, type RiskFactors } from '../polic
 import { parsePolicy } from '../policy/schema.js';
 import { PartyStore } from '../store/level.js';
 import type { PartyApp } from './app.js';
-import { PooledRiskLedger, parseRiskSubject, riskSubjectDigest } from './pooled-risk.js';
+import {
+  PooledRiskLedger,
+  parseRiskSubject,
+  type RiskSubject,
+  riskSubjectDigest,
+  scoredFactors,
+} from './pooled-risk.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './routes/aggregation.js';
 import { fiveParties, inProcessClient, riskViewApps } from './test-helpers/five-parties.js';
 import { splitSubjectRound } from './test-helpers/split-subject.js';
 
+// Every department knows `shop` to be staging, so the declared staging stands (strategy: the formula).
+const SHOP_STAGING = { shop: 'staging' } as const;
 const VIEWS = [
-  { weight_percent: 150, offset: 0 },
-  { weight_percent: 100, offset: 5 },
-  undefined,
-  { weight_percent: 120, offset: 0 },
-  { weight_percent: 50, offset: 0 },
+  { weight_percent: 150, offset: 0, environments: SHOP_STAGING },
+  { weight_percent: 100, offset: 5, environments: SHOP_STAGING },
+  { weight_percent: 100, offset: 0, environments: SHOP_STAGING },
+  { weight_percent: 120, offset: 0, environments: SHOP_STAGING },
+  { weight_percent: 50, offset: 0, environments: SHOP_STAGING },
 ];
 const FACTORS: RiskFactors = { blast_radius: 1, urgency: 'P2', environment: 'staging' };
-const SUBJECT = { incident_id: 'inc-1', action: 'image_rollback', factors: FACTORS };
+const SUBJECT: RiskSubject = {
+  incident_id: 'inc-1',
+  action: 'image_rollback',
+  namespace: 'shop',
+  factors: FACTORS,
+};
 
 describe('department risk view', () => {
   it('scales and offsets the formula, clamped to 0..100; absent, it is the formula', () => {
@@ -72,11 +85,17 @@ describe('department risk view', () => {
 
   it('a risk subject is validated field by field', () => {
     expect(parseRiskSubject(SUBJECT, 'derive')).toEqual(SUBJECT);
+    expect(parseRiskSubject({ ...SUBJECT, namespace: null }, 'derive').namespace).toBeNull();
     for (const [bad, field] of [
       [{ ...SUBJECT, action: 'Drop Table' }, 'derive.action'],
       [{ ...SUBJECT, factors: { ...FACTORS, blast_radius: 0 } }, 'derive.factors.blast_radius'],
       [{ ...SUBJECT, factors: { ...FACTORS, environment: 'moon' } }, 'derive.factors.environment'],
       [{ ...SUBJECT, incident_id: '' }, 'derive.incident_id'],
+      [{ ...SUBJECT, namespace: 'Shop/x' }, 'derive.namespace'],
+      [{ ...SUBJECT, namespace: 7 }, 'derive.namespace'],
+      // An older coordinator's subject (no namespace): scored on it, the declared environment
+      // would be taken on trust.
+      [{ incident_id: 'inc-1', action: 'image_rollback', factors: FACTORS }, 'derive.namespace'],
     ] as const) {
       try {
         parseRiskSubject(bad, 'derive');
@@ -102,9 +121,14 @@ describe('pooled risk ledger', () => {
     expect(ledger.verifyRef({ ...ref, session_id: 's-2' })).toBe(false);
   });
 
-  it('given the proposal, accepts only the incident, action and factors that were pooled', async () => {
+  it('given the proposal, accepts only the incident, action, namespace and factors that were pooled', async () => {
     const ledger = new PooledRiskLedger();
-    const proposal = { incident_id: 'inc-1', action: 'image_rollback', risk: { factors: FACTORS } };
+    const proposal = {
+      incident_id: 'inc-1',
+      action: 'image_rollback',
+      target: 'deployment://shop/web',
+      risk: { factors: FACTORS },
+    };
     await ledger.remember('s-1', {
       circuit: 'weighted-risk',
       digest: 'ab'.repeat(32),
@@ -117,6 +141,10 @@ describe('pooled risk ledger', () => {
     expect(
       ledger.verifyRef(ref, { ...proposal, risk: { factors: { ...FACTORS, urgency: 'P1' } } } as never),
     ).toBe(false);
+    // Pooled on namespace shop: the departments scored shop's environment, not payments'.
+    expect(ledger.verifyRef(ref, { ...proposal, target: 'deployment://payments/web' } as never)).toBe(false);
+    expect(ledger.verifyRef(ref, { ...proposal, target: 'clusterrolebinding://web' } as never)).toBe(false);
+    expect(ledger.verifyRef(ref, { ...proposal, target: 'not a uri' } as never)).toBe(false);
     // A session confirmed without a subject (inputs the caller chose) is never a pooled risk score.
     await ledger.remember('s-2', { circuit: 'weighted-risk', digest: 'ab'.repeat(32), value: 47 });
     expect(ledger.verifyRef({ ...ref, session_id: 's-2' }, proposal as never)).toBe(false);
@@ -142,6 +170,7 @@ describe('pooled risk ledger', () => {
   it('a subject digest is the SHA-256 of its canonical JSON, whatever the key order', () => {
     const reordered = parseRiskSubject(
       {
+        namespace: 'shop',
         factors: { urgency: 'P2', environment: 'staging', blast_radius: 1 },
         action: 'image_rollback',
         incident_id: 'inc-1',
@@ -153,12 +182,14 @@ describe('pooled risk ledger', () => {
       bytesToHex(
         sha256(
           utf8(
-            '{"action":"image_rollback","factors":{"blast_radius":1,"environment":"staging","urgency":"P2"},"incident_id":"inc-1"}',
+            '{"action":"image_rollback","factors":{"blast_radius":1,"environment":"staging","urgency":"P2"},"incident_id":"inc-1","namespace":"shop"}',
           ),
         ),
       ),
     );
     expect(riskSubjectDigest({ ...SUBJECT, incident_id: 'inc-2' })).not.toBe(riskSubjectDigest(SUBJECT));
+    expect(riskSubjectDigest({ ...SUBJECT, namespace: 'payments' })).not.toBe(riskSubjectDigest(SUBJECT));
+    expect(riskSubjectDigest({ ...SUBJECT, namespace: null })).not.toBe(riskSubjectDigest(SUBJECT));
   });
 
   it('forgets the oldest sessions past its limit', async () => {
@@ -184,7 +215,12 @@ describe('pooled risk ledger kept in the party store', () => {
       store = await open();
       const restarted = await PooledRiskLedger.open(store);
       expect(restarted.get('s-1')).toEqual(entry);
-      const proposal = { incident_id: 'inc-1', action: 'image_rollback', risk: { factors: FACTORS } };
+      const proposal = {
+        incident_id: 'inc-1',
+        action: 'image_rollback',
+        target: 'deployment://shop/web',
+        risk: { factors: FACTORS },
+      };
       const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'ab'.repeat(32), value: 47 };
       expect(restarted.verifyRef(ref, proposal as never)).toBe(true);
       // Still one confirmation per id, across the restart.
@@ -206,6 +242,24 @@ describe('pooled risk ledger kept in the party store', () => {
       const reread = await PooledRiskLedger.open(store, { onDamaged: (id) => void damaged.push(id) });
       expect(damaged.sort()).toEqual(['s-bad', 's-odd']);
       expect(reread.get('s-1')).toEqual(entry);
+      // An entry an earlier release confirmed (its subject had no namespace) is read back, not
+      // damaged, and still verifies as that release checked it: so a pooled incident in flight
+      // across the upgrade can still be signed, and its evidence too.
+      const { namespace: _, ...legacySubject } = SUBJECT;
+      await store.saveConfirmedAggregation(
+        's-legacy',
+        { circuit: 'weighted-risk', digest: 'cd'.repeat(32), value: 40, subject: legacySubject },
+        t0,
+      );
+      const damagedAgain: string[] = [];
+      const withLegacy = await PooledRiskLedger.open(store, {
+        onDamaged: (id) => void damagedAgain.push(id),
+      });
+      expect(withLegacy.get('s-legacy')?.subject).toEqual(legacySubject);
+      const legacyRef = { ...ref, session_id: 's-legacy', output_digest: 'cd'.repeat(32), value: 40 };
+      expect(withLegacy.verifyRef(legacyRef, proposal as never)).toBe(true);
+      expect(withLegacy.verifyRef(legacyRef, { ...proposal, incident_id: 'inc-2' } as never)).toBe(false);
+      expect(damagedAgain.sort()).toEqual(['s-bad', 's-odd']);
       // A later round's claim drops sessions older than the window, confirmations included.
       const later = new Date(t0.getTime() + 31 * day);
       await store.claimAggregationSession('s-2', later, new Date(later.getTime() - 30 * day));
@@ -347,5 +401,101 @@ describe('pooled risk across party apps (app.request, no ports)', () => {
       const trail = await store.auditTrail();
       expect(trail.some((x) => x.event === 'agg.confirmed' && x.session === 'pool-mixed')).toBe(false);
     }
+  });
+});
+
+describe('pooled risk scored on each party’s own view of the namespace (app.request, no ports)', () => {
+  // Every department but audit knows payments to be production and shop staging; audit maps
+  // nothing, so every namespace is `unknown` to it (weighs like production).
+  const KNOWN = { payments: 'production', shop: 'staging' } as const;
+  const VIEWS_ENV = [
+    { weight_percent: 150, offset: 0, environments: KNOWN },
+    { weight_percent: 100, offset: 5, environments: KNOWN },
+    { weight_percent: 100, offset: 0, environments: KNOWN },
+    { weight_percent: 120, offset: 0, environments: KNOWN },
+    { weight_percent: 50, offset: 0 },
+  ];
+  const PRODUCTION: RiskSubject = {
+    incident_id: 'inc-env-1',
+    action: 'image_rollback',
+    namespace: 'payments',
+    factors: { blast_radius: 1, urgency: 'P2', environment: 'production' },
+  };
+  // image_rollback in production: 25 + 0 + 5 + 20 = 50. The departments score 75, 55, 50, 60,
+  // 25; weighted (3, 2, 2, 2, 1): 225 + 110 + 100 + 120 + 25 = 580. Declared `development`, as
+  // the subject alone said before, they scored 30: 45, 35, 30, 36, 15, weighted 352.
+  const PRODUCTION_WEIGHTED = 580n;
+  const dir = mkdtempSync(join(tmpdir(), 'aaps-pool-env-'));
+  const set = fiveParties();
+  const stores: PartyStore[] = [];
+  let client: PartyClient;
+
+  beforeAll(async () => {
+    client = inProcessClient(set, await riskViewApps(set, { dir, stores }, VIEWS_ENV));
+  });
+
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const pool = (sessionId: string, subject: RiskSubject) =>
+    runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId,
+      inputs: {},
+      derive: subject,
+      confirm: true,
+    });
+
+  it('a gateway declaring development for a production namespace does not lower any department’s input', async () => {
+    const honest = await pool('env-honest', PRODUCTION);
+    expect(honest.result).toEqual({ weighted_risk: PRODUCTION_WEIGHTED });
+    for (const lighter of ['development', 'staging'] as const) {
+      const understated = await pool(`env-${lighter}`, {
+        ...PRODUCTION,
+        factors: { ...PRODUCTION.factors, environment: lighter },
+      });
+      expect(understated.result).toEqual({ weighted_risk: PRODUCTION_WEIGHTED });
+      expect(understated.pooledRisk).toBe(honest.pooledRisk);
+      expect(understated.confirmed).toHaveLength(5);
+    }
+  });
+
+  it('a cluster-scoped target (namespace null) is `unknown` to every party: scored as production', async () => {
+    const out = await pool('env-cluster', {
+      ...PRODUCTION,
+      action: 'image_rollback',
+      namespace: null,
+      factors: { ...PRODUCTION.factors, environment: 'development' },
+    });
+    expect(out.result).toEqual({ weighted_risk: PRODUCTION_WEIGHTED });
+  });
+
+  it('a heavier declared environment is never lowered to the party’s view', async () => {
+    // shop is staging to four departments; declared production, every one scores production.
+    const out = await pool('env-heavier', { ...PRODUCTION, namespace: 'shop' });
+    expect(out.result).toEqual({ weighted_risk: PRODUCTION_WEIGHTED });
+    // And declared staging, the four score staging (40: 60, 45, 40, 48) and audit, which maps
+    // nothing, production (25): 180 + 90 + 80 + 96 + 25.
+    const staging = await pool('env-shop-staging', {
+      ...PRODUCTION,
+      namespace: 'shop',
+      factors: { ...PRODUCTION.factors, environment: 'staging' },
+    });
+    expect(staging.result).toEqual({ weighted_risk: 471n });
+  });
+
+  it('scoredFactors raises the declared environment to the policy’s view, never lowers it', () => {
+    const policy = { ...defaultPolicy('audit'), risk: VIEWS_ENV[0]! };
+    const at = (namespace: string | null, environment: RiskFactors['environment']) =>
+      scoredFactors(policy, { ...PRODUCTION, namespace, factors: { ...PRODUCTION.factors, environment } })
+        .environment;
+    expect(at('payments', 'development')).toBe('production');
+    expect(at('shop', 'development')).toBe('staging');
+    expect(at('shop', 'production')).toBe('production');
+    expect(at('elsewhere', 'staging')).toBe('unknown');
+    expect(at(null, 'development')).toBe('unknown');
+    expect(at('payments', 'unknown')).toBe('unknown');
   });
 });

@@ -1,9 +1,11 @@
 /**
  * Pooled risk on the party node (docs/aggregation.md, "Pooled risk"):
  *
- *  - the subject a coordinator shows a party (`agg.deal` with `derive`): the proposal's action and
- *    risk factors, from which the party computes its own department score under its policy's
- *    `risk` view; the value never leaves the party except as Pedersen shares;
+ *  - the subject a coordinator shows a party (`agg.deal` with `derive`): the proposal's action,
+ *    target namespace and risk factors, from which the party computes its own department score
+ *    under its policy's `risk` view, on the heavier of the declared environment and its own view
+ *    of that namespace ({@link scoredFactors}); the value never leaves the party except as
+ *    Pedersen shares;
  *    (only derived: the pooled-risk circuit takes no caller-supplied input), and whose digest
  *    ({@link riskSubjectDigest}) every dealer signs into its dealing, so a party evaluates only a
  *    round in which every department scored the subject it scored itself;
@@ -20,14 +22,18 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ownEnvironment } from '../policy/environments.js';
 import type { AggregationRef, ApprovalProposal } from '../policy/proposal.js';
+import { tryParseResourceUri } from '../policy/resource-uri.js';
 import {
   ENVIRONMENTS,
   environmentWeight,
+  heavierEnvironment,
   pooledRiskValue,
   type RiskFactors,
   URGENCY_LEVELS,
 } from '../policy/risk.js';
+import type { Policy } from '../policy/schema.js';
 
 /** The circuit pooled risk runs on. */
 export const POOLED_RISK_CIRCUIT = 'weighted-risk';
@@ -53,14 +59,59 @@ export function pooledRiskOf(
 export interface RiskSubject {
   incident_id: string;
   action: string;
+  /**
+   * The namespace of the fix's target, `null` for a cluster-scoped one. Carried so each party
+   * scores on its own view of where the target runs, not only on the declared environment; always
+   * present (as `null` too), so a subject of this shape never has the digest of an older one.
+   */
+  namespace: string | null;
   factors: RiskFactors;
 }
 
+/**
+ * A subject as a release before the namespace was added showed it (no `namespace` key): its
+ * departments scored the declared environment alone. Only read back from a party's ledger
+ * (confirmed before an upgrade); `agg.deal` refuses it.
+ */
+export type LegacyRiskSubject = Omit<RiskSubject, 'namespace'>;
+
 const ACTION = /^[a-z][a-z0-9_]{0,63}$/;
 const INCIDENT = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+// A Kubernetes namespace (DNS-1123 label), as resource URIs carry it.
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-/** Validate a {@link RiskSubject}; throws `ValidationError` naming the field. */
+/**
+ * Validate a {@link RiskSubject}; throws `ValidationError` naming the field. A subject without
+ * `namespace` (an older coordinator's) is refused: scored without it, a department would take the
+ * declared environment on trust.
+ */
 export function parseRiskSubject(value: unknown, field: string): RiskSubject {
+  const common = parseSubjectFields(value, field);
+  const ns = (value as Record<string, unknown>).namespace;
+  if (ns !== null && !(typeof ns === 'string' && NAMESPACE.test(ns))) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${field}.namespace: expected the target's namespace, or null for a cluster-scoped target`,
+      [`${field}.namespace`],
+    );
+  }
+  return {
+    incident_id: common.incident_id,
+    action: common.action,
+    namespace: ns as string | null,
+    factors: common.factors,
+  };
+}
+
+/** A ledger entry's subject: a {@link RiskSubject}, or (no `namespace` key) a {@link LegacyRiskSubject}. */
+function parseStoredSubject(value: unknown, field: string): RiskSubject | LegacyRiskSubject {
+  return value !== null && typeof value === 'object' && Object.hasOwn(value, 'namespace')
+    ? parseRiskSubject(value, field)
+    : parseSubjectFields(value, field);
+}
+
+/** The fields every subject has, validated (throws `ValidationError` naming the field). */
+function parseSubjectFields(value: unknown, field: string): LegacyRiskSubject {
   const bad = (path: string, why: string): never => {
     throw new ValidationError('INVALID_ARGUMENT', `${path}: ${why}`, [path]);
   };
@@ -98,6 +149,17 @@ export function riskSubjectDigest(subject: RiskSubject): string {
   return bytesToHex(sha256(canonicalBytes(subject)));
 }
 
+/**
+ * The factors a party scores a subject on: the declared ones, with the environment raised to this
+ * party's own view of the subject's namespace when that weighs more (`risk.environments`, as
+ * strategy does for the proposal), so a coordinator declaring `development` for a namespace the
+ * party knows to be production does not lower its input.
+ */
+export function scoredFactors(policy: Policy, subject: RiskSubject): RiskFactors {
+  const own = ownEnvironment(policy, subject.namespace ?? undefined);
+  return { ...subject.factors, environment: heavierEnvironment(subject.factors.environment, own) };
+}
+
 /** An aggregation this party evaluated and whose opened record it checked. */
 export interface ConfirmedAggregation {
   circuit: string;
@@ -107,9 +169,10 @@ export interface ConfirmedAggregation {
   value: number;
   /**
    * What the departments scored, if pooled risk: the `derive` subject this party was shown, which
-   * every dealer of the round signed the same digest of (checked at `agg.evaluate`).
+   * every dealer of the round signed the same digest of (checked at `agg.evaluate`). A legacy one
+   * (no namespace) only in an entry confirmed by an earlier release.
    */
-  subject?: RiskSubject;
+  subject?: RiskSubject | LegacyRiskSubject;
 }
 
 /**
@@ -137,7 +200,7 @@ function parseConfirmed(id: string, value: unknown): ConfirmedAggregation {
     circuit: v.circuit!,
     digest: v.digest!,
     value: v.value!,
-    ...(v.subject === undefined ? {} : { subject: parseRiskSubject(v.subject, `aggc/${id}.subject`) }),
+    ...(v.subject === undefined ? {} : { subject: parseStoredSubject(v.subject, `aggc/${id}.subject`) }),
   };
 }
 
@@ -211,14 +274,15 @@ export class PooledRiskLedger {
 
   /**
    * True only for a session this party confirmed, with the same circuit, digest and value, and
-   * (given the proposal) pooled for that proposal's incident, action and risk factors. The subject
-   * compared is the one this party scored; the round it confirmed had every dealer sign that same
-   * subject's digest (and no caller-supplied input), so the value pools every department's own
-   * score on the proposal's subject.
+   * (given the proposal) pooled for that proposal's incident, action, target namespace and risk
+   * factors. The subject compared is the one this party scored; the round it confirmed had every
+   * dealer sign that same subject's digest (and no caller-supplied input), so the value pools
+   * every department's own score on the proposal's subject. A legacy subject (confirmed by an
+   * earlier release, no namespace) is compared without one, as that release did.
    */
   verifyRef(
     ref: AggregationRef,
-    proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'risk'>,
+    proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'target' | 'risk'>,
   ): boolean {
     const e = this.#entries.get(ref.session_id);
     if (
@@ -232,15 +296,21 @@ export class PooledRiskLedger {
     if (proposal === undefined) return true;
     const s = e.subject;
     const f = proposal.risk.factors;
+    if (s !== undefined && 'namespace' in s) {
+      // Pooled on another namespace, the departments scored another target's environment.
+      const target = tryParseResourceUri(proposal.target);
+      if (target === undefined || (target.namespace ?? null) !== s.namespace) return false;
+    }
     return (
       s !== undefined &&
       s.incident_id === proposal.incident_id &&
       s.action === proposal.action &&
       s.factors.blast_radius === f.blast_radius &&
       s.factors.urgency === f.urgency &&
-      // The departments scored the environment the gateway declared; strategy may have raised
-      // it to its own view (never lowered). A heavier one only raises the formula's score, and
-      // the pooled score can only raise that (combineRiskScores): the reference still holds.
+      // Each department scored the heavier of the declared environment and its own view of the
+      // namespace; strategy may have raised the declared one to its view too (never lowered). A
+      // heavier one only raises the formula's score, and the pooled score can only raise that
+      // (combineRiskScores): the reference still holds.
       environmentWeight(f.environment) >= environmentWeight(s.factors.environment)
     );
   }

@@ -11,6 +11,7 @@
  * nothing here.
  */
 import { ValidationError } from '@aaps/mpc-core';
+import type { RiskSubject } from '../party/pooled-risk.js';
 import { ownEnvironment } from '../policy/environments.js';
 import { type AggregationRef, type ApprovalProposal, buildApprovalProposal } from '../policy/proposal.js';
 import { isPlainObject } from '../policy/reader.js';
@@ -68,6 +69,26 @@ export function strategyRiskFactors(
     blast_radius: Number.isInteger(fix.blast_radius) && fix.blast_radius >= 1 ? fix.blast_radius : 1,
     urgency,
     environment: environment ?? 'unknown',
+  };
+}
+
+/**
+ * The pooled-risk subject for a fix (docs/aggregation.md, "Pooled risk"): its incident, action,
+ * target namespace (`null` for a cluster-scoped or unreadable target) and the factors strategy
+ * would score under the declared environment. Each party scores it on its own view of that
+ * namespace, and a proposal may cite the round only for a target in the same namespace.
+ */
+export function strategyRiskSubject(
+  incidentId: string,
+  fix: Pick<FixProposal, 'action' | 'target' | 'blast_radius'>,
+  urgency: RiskFactors['urgency'],
+  environment: Environment | undefined,
+): RiskSubject {
+  return {
+    incident_id: incidentId,
+    action: fix.action,
+    namespace: tryParseResourceUri(fix.target)?.namespace ?? null,
+    factors: strategyRiskFactors(fix, urgency, environment),
   };
 }
 

@@ -108,7 +108,12 @@ describe('pooled risk in the workflow', () => {
       pooling(asked, async () => ({ ref: FORGED, record: {} })),
     );
     expect(asked).toHaveLength(1);
-    expect(asked[0]).toMatchObject({ action: 'resource_quota_adjust', factors: { blast_radius: 1 } });
+    // With the namespace of the fix's target, so each party scores its own view of where it runs.
+    expect(asked[0]).toMatchObject({
+      action: 'resource_quota_adjust',
+      namespace: 'shop',
+      factors: { blast_radius: 1 },
+    });
     expect(inc['state']).toBe('rejected');
     expect((inc['decision'] as { rule: string }).rule).toBe('risk.aggregation_unverified');
   });

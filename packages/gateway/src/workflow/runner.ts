@@ -22,7 +22,7 @@ import {
   type RCAReport,
   ROLE_AGENT_NAMES,
   ROLE_OUTPUT_TYPES,
-  strategyRiskFactors,
+  strategyRiskSubject,
   type TriagedSignal,
   type VerificationReport,
 } from '@aaps/agents';
@@ -883,14 +883,9 @@ export class WorkflowRunner {
     const d = this.#d;
     const fix = r.fixes?.proposals[0];
     if (!d.poolRisk || !d.coordinator.poolRisk || fix === undefined) return undefined;
-    return d.coordinator.poolRisk(
-      {
-        incident_id: r.id,
-        action: fix.action,
-        factors: strategyRiskFactors(fix, r.context.urgency, d.environment),
-      },
-      { traceId: r.trace_id },
-    );
+    return d.coordinator.poolRisk(strategyRiskSubject(r.id, fix, r.context.urgency, d.environment), {
+      traceId: r.trace_id,
+    });
   }
 
   /** The gateway's own envelope (as `source`), signed with its identity key. */

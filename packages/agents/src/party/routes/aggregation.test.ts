@@ -85,6 +85,7 @@ const wr = circuits.get('weighted-risk')!;
 const SUBJECT: RiskSubject = {
   incident_id: 'inc-1',
   action: 'image_rollback',
+  namespace: 'shop',
   factors: { blast_radius: 1, urgency: 'P2', environment: 'staging' },
 };
 
@@ -266,6 +267,7 @@ describe('aggregation handlers', () => {
     // The same subject written in another key order is the same digest (canonical JSON).
     const reordered = {
       factors: { environment: 'staging', urgency: 'P2', blast_radius: 1 },
+      namespace: 'shop',
       action: 'image_rollback',
       incident_id: 'inc-1',
     } as const;
@@ -291,6 +293,19 @@ describe('aggregation handlers', () => {
       expect(e.details.parties).toEqual(
         i === 4 ? roster.parties.slice(0, 4).map((p) => p.id) : [roster.parties[4]!.id],
       );
+    }
+  });
+
+  it('a round whose dealers were shown different namespaces is refused too (each scores its own view of it)', async () => {
+    const { dealings, inbox } = await deriveAll('agg-mixed-ns', (i) =>
+      i === 4 ? { ...SUBJECT, namespace: 'sandbox' } : SUBJECT,
+    );
+    for (const [i, h] of handlers.entries()) {
+      const e = await errorOf(() =>
+        h.evaluate('agg-mixed-ns', { dealings, shares: inbox(roster.parties[i]!.id) }),
+      );
+      expect(e.code).toBe('INCONSISTENT_TRANSCRIPT');
+      expect(e.details.check).toBe('aggregation.subject');
     }
   });
 

@@ -5,7 +5,8 @@
  *    trusts, loaded from `circuits/` and its data directory, never one sent in a request) and a
  *    session id this party never dealt before (kept in its store: `CONFLICT` otherwise). For the
  *    pooled-risk circuit the caller only names the subject (`derive`) and the party computes its
- *    own department score; a caller-supplied `input` is refused (`FORBIDDEN`). For other circuits
+ *    own department score (on the heavier of the declared environment and its own view of the
+ *    subject's namespace); a caller-supplied `input` is refused (`FORBIDDEN`). For other circuits
  *    the caller hands the party its input values sealed to the party's X25519 key (in a deployment
  *    the department's own system seals them). The party checks that its role provides those
  *    inputs, Pedersen-shares each with a range proof, and answers with its public dealing (signed
@@ -94,6 +95,7 @@ import {
   pooledRiskOf,
   type RiskSubject,
   riskSubjectDigest,
+  scoredFactors,
 } from '../pooled-risk.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -1177,8 +1179,19 @@ export function createAggregationHandlers(
         }
         subject = parseRiskSubject(body.derive, 'body.derive');
         subjectMark = riskSubjectDigest(subject);
+        // Scored on this party's own view of the namespace when heavier than the declared one;
+        // the subject (and its digest, which every dealer must share) stays as shown.
+        const factors = scoredFactors(deps.policy, subject);
+        if (factors.environment !== subject.factors.environment) {
+          deps.logger.info('agg.environment_raised', {
+            session: sessionId,
+            namespace: subject.namespace,
+            declared: subject.factors.environment,
+            scored: factors.environment,
+          });
+        }
         if (names.length === 1) {
-          const score = departmentRiskScore(deps.policy.risk, subject.action, subject.factors);
+          const score = departmentRiskScore(deps.policy.risk, subject.action, factors);
           values = new Map([[names[0]!, BigInt(score)]]);
         } else if (names.length > 1) {
           throw new ValidationError('INVALID_ARGUMENT', `body.derive: ${self.role} provides several inputs`, [

@@ -256,6 +256,7 @@ describe('a party signs evidence only with an aggregation record it confirmed it
   const subjectOf = (incident: string) => ({
     incident_id: incident,
     action: 'image_rollback',
+    namespace: 'shop',
     factors: LOW_RISK,
   });
   let pooled: { ref: AggregationRef; record: Record<string, unknown> }[];
