@@ -8,6 +8,10 @@
  * workflow gives it to a person instead of fixing it again. A resolve item ends the incident it
  * names, if that incident has not changed anything yet (else it notes it); one that names no
  * incident is reported as ignored (`no_incident`).
+ *
+ * A body is taken whole or not at all: every signal it makes is checked to be signable (canonical
+ * JSON: no `__proto__` member, no lone surrogate) before anything is created or started, so a 400
+ * leaves nothing behind (a sender such as Alertmanager drops what it got a 4xx for).
  */
 import type { Logger } from '@aaps/agents';
 import type {
@@ -18,10 +22,18 @@ import type {
   SealingParty,
   SignedEnvelope,
 } from '@aaps/mpc-core';
-import { detectAndSeal, detectSensitive, SealedFieldCodec, signEnvelope } from '@aaps/mpc-core';
+import {
+  detectAndSeal,
+  detectSensitive,
+  envelopeSigningBytes,
+  SealedFieldCodec,
+  signEnvelope,
+  ValidationError,
+} from '@aaps/mpc-core';
 import { monotonicIds } from './incident-ids.js';
 import { type NotePart, noteProbe, occurrenceNote } from './intake/occurrence.js';
 import type { IgnoredSignal, IntakeResult, OpenIncident } from './intake/types.js';
+import { type Issue, issuesToError } from './schema/check.js';
 import type { GatewayStore } from './store.js';
 import { startTimeline } from './workflow/machine.js';
 import { DEFAULT_RECURRENCE_WINDOW_MS, type IncidentRecord, type RecurrenceOf } from './workflow/record.js';
@@ -68,6 +80,38 @@ export interface IntakeSealing {
   recipients: () => Promise<{ parties: SealingParty[]; threshold: number }>;
   /** Roster ids whose signature an envelope may carry (a redacted one is re-signed by the gateway). */
   rosterIds: () => Promise<ReadonlySet<string>>;
+}
+
+/**
+ * Throws one `ValidationError` naming every item whose signal could not be signed, before the
+ * caller writes anything. `fields` are paths into the body: the item's `ref` (the part of a
+ * native payload its signal was made from), or for an envelope (`POST /v1/incidents`, where the
+ * body is the envelope) the failing path itself. The message also names the path in the signal.
+ */
+function assertSignable(result: IntakeResult): void {
+  const issues: Issue[] = [];
+  for (const item of result.items) {
+    if (item.action !== 'open') continue;
+    try {
+      envelopeSigningBytes(item.envelope);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      // canonical.ts names the path from `$` and starts its message with it
+      // (`$.payload.metadata.labels["__proto__"]: a member named __proto__ ...`).
+      const at = e.fields[0] ?? '$';
+      const what = e.message.startsWith(`${at}: `) ? e.message.slice(at.length + 2) : e.message;
+      const inSignal = at.replace(/^\$\.?/, '');
+      issues.push(
+        result.source === 'envelope'
+          ? { path: inSignal === '' ? '$' : inSignal, message: what }
+          : {
+              path: item.ref,
+              message: `its signal cannot be signed: ${inSignal === '' ? '' : `${inSignal}: `}${what}`,
+            },
+      );
+    }
+  }
+  if (issues.length > 0) throw issuesToError('refused, nothing recorded', issues);
 }
 
 export function createIntakeService(deps: {
@@ -173,6 +217,8 @@ export function createIntakeService(deps: {
 
   return {
     async ingest(result, opts = {}) {
+      // First every signal, then any write: a body refused here has created nothing.
+      assertSignable(result);
       const out: IntakeOutcome[] = [];
       const ignored: IgnoredSignal[] = [...result.ignored];
       for (const item of result.items) {

@@ -58,6 +58,27 @@ describe('intakeAlertmanager', () => {
     expect(item?.dedup_key).toBe('alertmanager:41aa09c7e2b6d35f:2026-11-25T09:41:12.77+01:00');
   });
 
+  it('gives an alert the recurrence key of its workload, named or inferred, as a Kubernetes Event has it', () => {
+    const [pod] = opened(
+      intakeAlertmanager(fixture('alertmanager/image-pull-backoff.json'), testContext()).items,
+    );
+    expect(pod?.recurrence_keys).toEqual([
+      'alertmanager:41aa09c7e2b6d35f',
+      'kubernetes:Deployment/payments/ledger:image_signature_failed',
+    ]);
+    const body = mutable('alertmanager/image-pull-backoff.json');
+    const labels = (body['alerts'] as { labels: Record<string, string> }[])[0]!.labels;
+    labels['statefulset'] = 'ledger-db';
+    labels['cluster'] = ''; // an empty label names no cluster
+    const [named] = opened(intakeAlertmanager(body, testContext()).items);
+    // A named workload is the alert's; the pod's name is not read for another.
+    expect(named?.recurrence_keys).toEqual([
+      'alertmanager:41aa09c7e2b6d35f',
+      'kubernetes:StatefulSet/payments/ledger-db:image_signature_failed',
+    ]);
+    expect(named?.envelope.context.cluster).toBe('test-cluster');
+  });
+
   it('places nothing in a namespace an alert does not name', () => {
     const body = mutable('alertmanager/image-pull-backoff.json');
     const alert = (body['alerts'] as Record<string, Record<string, unknown>>[])[0]!;

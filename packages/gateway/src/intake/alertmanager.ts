@@ -4,10 +4,12 @@
  * every `repeat_interval`), so the dedup key is the alert's `fingerprint` plus its `startsAt`,
  * which stay the same for one firing episode. A resolved alert resolves the incident opened for
  * that episode instead of opening one. The fingerprint is the correlation key (a new episode joins
- * the open incident) and the recurrence key (one that fires again soon after its fix goes to a
+ * the open incident) and a recurrence key (one that fires again soon after its fix goes to a
  * person). An alert about a pod names no Deployment (kube-state-metrics' pod alerts carry `pod`
  * only): the Deployment is read from the pod's name as the Kubernetes intake reads it
- * (`inferDeployment`) and marked `inferred`.
+ * (`inferDeployment`) and marked `inferred`. The workload, named or inferred, gives the other
+ * recurrence key (`openIncident`): the one a Kubernetes Event of the same failure gets, so two
+ * pods' alerts, or an alert and an Event, get one automatic fix of their Deployment.
  */
 import { inferDeployment } from '@aaps/agents';
 import { parse } from '../schema/check.js';

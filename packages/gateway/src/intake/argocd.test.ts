@@ -54,6 +54,53 @@ describe('intakeArgoCD', () => {
     });
   });
 
+  it('gives a failed workload the recurrence key an alert or Event about it gets', () => {
+    const [item] = opened(
+      intakeArgoCD(fixture('argocd/application-sync-failed-signature.json'), testContext()).items,
+    );
+    expect(item?.recurrence_keys).toEqual([
+      'argocd:argocd/shop-web',
+      'kubernetes:Deployment/shop/web:image_signature_failed',
+    ]);
+  });
+
+  it('reads `"namespace": ""` (a cluster-scoped resource) as no namespace', () => {
+    const clusterScoped = (kind: string, name: string) => ({
+      kind,
+      namespace: '',
+      name,
+      status: 'SyncFailed',
+      message: 'error converting YAML to JSON: yaml: line 7: mapping values are not allowed in this context',
+    });
+    const body = mutable('argocd/template-sync-failed-configmap.json') as {
+      operationState: { syncResult: { resources: Record<string, unknown>[] } };
+    };
+    const resources = body.operationState.syncResult.resources;
+    resources.unshift(clusterScoped('Namespace', 'shop'), clusterScoped('ClusterRole', 'shop-reader'));
+    const [item] = opened(intakeArgoCD(body, testContext()).items);
+    // The first failed resource that names a namespace names the incident's.
+    expect(item?.envelope.context.namespace).toBe('shop');
+    expect(item?.envelope.payload.affected_resources).toEqual([
+      'application://argocd/shop-checkout',
+      'namespace://shop',
+      'clusterrole://shop-reader',
+      'configmap://shop/checkout-config',
+    ]);
+    expect(item?.envelope.payload.metadata['argo_resources']).toMatchObject([
+      { kind: 'Namespace', name: 'shop' },
+      { kind: 'ClusterRole', name: 'shop-reader' },
+      { kind: 'ConfigMap', namespace: 'shop', name: 'checkout-config' },
+    ]);
+    const argo = item?.envelope.payload.metadata['argo_resources'] as Record<string, unknown>[];
+    expect(argo[0]).not.toHaveProperty('namespace');
+
+    // Only cluster-scoped failures and no destination: no namespace at all, none guessed.
+    resources.splice(2);
+    const [none] = opened(intakeArgoCD(body, testContext()).items);
+    expect(none?.envelope.payload.metadata['namespace']).toBeNull();
+    expect(none?.envelope.context.namespace).toBe('default');
+  });
+
   it('ignores other triggers and operations that did not fail', () => {
     expect(intakeArgoCD(fixture('argocd/template-sync-succeeded.json'), testContext())).toEqual({
       source: 'argocd',

@@ -202,6 +202,11 @@ function syncHistory(history: readonly HistoryEntry[]): Record<string, unknown>[
     }));
 }
 
+/** `undefined` for `''`, which Argo CD writes for "none". */
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === '' ? undefined : v;
+}
+
 export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
   const sync = readBody(parse(ArgoCDWebhookSchema, body, 'invalid Argo CD notification'));
   const out = createResultBuilder('argocd');
@@ -216,18 +221,25 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
     out.ignore('$', 'not_a_failure');
     return out.result();
   }
-  // The failed resources' namespace, else the application's destination; never a guess.
-  const ns: string | undefined =
-    failedResources.find((r) => r.namespace !== undefined)?.namespace ?? sync.destination;
+  // The failed resources' namespace, else the application's destination; never a guess. Argo CD
+  // writes `"namespace": ""` for a cluster-scoped resource (a Namespace, a ClusterRole), which
+  // names none.
+  const ns =
+    nonEmpty(failedResources.find((r) => nonEmpty(r.namespace) !== undefined)?.namespace) ??
+    nonEmpty(sync.destination);
   const revision = op.syncResult?.revision ?? op.operation?.sync?.revision ?? '';
-  const appRef = `${sync.appNamespace ?? 'argocd'}/${sync.app}`;
-  const resources = failedResources.map((r) => ({
-    kind: r.kind,
-    namespace: r.namespace ?? ns,
-    name: r.name,
-    ...(r.group === undefined || r.group === '' ? {} : { group: r.group }),
-    ...(r.message === undefined ? {} : { message: r.message }),
-  }));
+  const appRef = `${nonEmpty(sync.appNamespace) ?? 'argocd'}/${sync.app}`;
+  const resources = failedResources.map((r) => {
+    // `''`: cluster-scoped, so in no namespace; absent (a body that left it out): the incident's.
+    const namespace = r.namespace === undefined ? ns : nonEmpty(r.namespace);
+    return {
+      kind: r.kind,
+      ...(namespace === undefined ? {} : { namespace }),
+      name: r.name,
+      ...(r.group === undefined || r.group === '' ? {} : { group: r.group }),
+      ...(r.message === undefined ? {} : { message: r.message }),
+    };
+  });
   const messages = [op.message ?? '', ...resources.map((r) => r.message ?? '')].filter((m) => m !== '');
   const source = op.syncResult?.source;
   const history = syncHistory(sync.history);

@@ -1,10 +1,12 @@
 /**
  * Turns what an adapter read out of a native payload into an unsigned `IncidentSignal` envelope,
- * classified by {@link classifySignal}. The envelope's `idempotency_key` is the dedup key.
+ * classified by {@link classifySignal}. The envelope's `idempotency_key` is the dedup key. The
+ * workload recurrence key is made here, not in the adapters, so that one failure of one workload
+ * has the same key whichever system reported it.
  */
 import { type Envelope, type IncidentSignalPayload, SCHEMA_VERSION } from '@aaps/mpc-core';
 import { CLASSIFIED_BY, classifySignal } from './classify.js';
-import type { IntakeContext, IntakeSource, OpenIncident } from './types.js';
+import type { IncidentType, IntakeContext, IntakeSource, OpenIncident } from './types.js';
 
 export const GATEWAY_AGENT = 'gateway';
 export const MONITORING_AGENT = 'monitoring-agent';
@@ -25,12 +27,17 @@ export interface SignalDraft {
   recurrence_keys?: string[];
   /**
    * The namespace the source named; `undefined` when it named none (a GitHub run, an alert without
-   * a `namespace` label). It is never guessed: `metadata.namespace` is then `null`, which the
+   * a `namespace` label); `''` counts as none (a cluster-scoped object's). It is never guessed: `metadata.namespace` is then `null`, which the
    * monitoring agent reads as "no namespace" so no namespaced fix is made; `context.namespace`,
    * which an envelope must fill, holds {@link DEFAULT_NAMESPACE} only as that placeholder.
    */
   namespace: string | undefined;
-  cluster?: string;
+  /** `''` counts as none: the context's cluster is used. */
+  cluster?: string | undefined;
+  /**
+   * A `deployment://`, `statefulset://` or `daemonset://<ns>/<name>` among them (or among the
+   * classifier's) gives the signal that workload's recurrence key ({@link workloadRecurrenceKey}).
+   */
   affected_resources: string[];
   evidence_refs: string[];
   /** Must hold the keys `classifySignal` reads (`reason`, `messages`, `labels`, `namespace`) where known. */
@@ -41,25 +48,68 @@ function unique(list: readonly string[]): string[] {
   return [...new Set(list.filter((x) => x !== ''))];
 }
 
+/** `undefined` for `''`: a source that writes an empty namespace or cluster named none. */
+function named(v: string | undefined): string | undefined {
+  return v === '' ? undefined : v;
+}
+
+/** The workload resource schemes and the kind each names in a recurrence key. */
+const WORKLOAD_KINDS: ReadonlyMap<string, string> = new Map([
+  ['deployment', 'Deployment'],
+  ['statefulset', 'StatefulSet'],
+  ['daemonset', 'DaemonSet'],
+]);
+
+/**
+ * The recurrence key of one incident type on one workload, whichever source reported it:
+ * `kubernetes:<Kind>/<ns>/<name>:<type>` (the spelling the Kubernetes intake always gave, so fixes
+ * recorded under it still count). An alert about a pod and the pod's own Event name the same
+ * Deployment, so the fix one of them gets holds the other's back (a second `rollout undo` would
+ * undo the first). `undefined` for a resource that is no namespaced workload, and for `unknown`:
+ * two unclassified signals need not be one failure (and the workflow gives them to a person).
+ */
+export function workloadRecurrenceKey(resource: string, type: IncidentType): string | undefined {
+  const m = /^([a-z]+):\/\/([^/]+)\/([^/]+)$/.exec(resource);
+  const kind = m === null ? undefined : WORKLOAD_KINDS.get(m[1]!);
+  if (m === null || kind === undefined || type === 'unknown') return undefined;
+  return `kubernetes:${kind}/${m[2]}/${m[3]}:${type}`;
+}
+
+/** The draft's own recurrence keys, then its workloads' ({@link workloadRecurrenceKey}). */
+function recurrenceKeys(
+  draft: SignalDraft,
+  resources: readonly string[],
+  type: IncidentType,
+): string[] | undefined {
+  const workloads = resources
+    .map((r) => workloadRecurrenceKey(r, type))
+    .filter((k): k is string => k !== undefined);
+  if (draft.recurrence_keys === undefined && workloads.length === 0) return undefined;
+  return unique([...(draft.recurrence_keys ?? []), ...workloads]);
+}
+
 /** `axm-YYYYMMDD-<id>`, the seed document's trace id form. */
 export function traceIdFor(at: Date, id: string): string {
   return `axm-${at.toISOString().slice(0, 10).replaceAll('-', '')}-${id}`;
 }
 
 export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncident {
+  const namespace = named(draft.namespace);
   const c = classifySignal({
-    metadata: { ...draft.metadata, ...(draft.namespace === undefined ? {} : { namespace: draft.namespace }) },
+    metadata: { ...draft.metadata, ...(namespace === undefined ? {} : { namespace }) },
   });
   const at = ctx.now();
+  const resources = unique([...draft.affected_resources, ...c.affected_resources]);
+  const recurrence = recurrenceKeys(draft, resources, c.incident_type);
   const payload: IncidentSignalPayload = {
     incident_type: c.incident_type,
     severity: c.severity,
-    affected_resources: unique([...draft.affected_resources, ...c.affected_resources]),
+    affected_resources: resources,
     evidence_refs: unique(draft.evidence_refs),
     metadata: {
       source: draft.source,
       ...draft.metadata,
-      namespace: draft.namespace ?? null,
+      namespace: namespace ?? null,
       ...c.facts,
       classification: { rule: c.rule, by: CLASSIFIED_BY },
     },
@@ -76,8 +126,8 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
       idempotency_key: draft.dedup_key,
     },
     context: {
-      namespace: draft.namespace ?? DEFAULT_NAMESPACE,
-      cluster: draft.cluster ?? ctx.cluster ?? DEFAULT_CLUSTER,
+      namespace: namespace ?? DEFAULT_NAMESPACE,
+      cluster: named(draft.cluster) ?? named(ctx.cluster) ?? DEFAULT_CLUSTER,
       urgency: c.urgency,
       constraints_ref: ctx.constraintsRef ?? DEFAULT_CONSTRAINTS_REF,
     },
@@ -88,7 +138,7 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
     dedup_key: draft.dedup_key,
     ...(draft.extra_dedup_keys === undefined ? {} : { extra_dedup_keys: draft.extra_dedup_keys }),
     correlation_key: draft.correlation_key,
-    ...(draft.recurrence_keys === undefined ? {} : { recurrence_keys: unique(draft.recurrence_keys) }),
+    ...(recurrence === undefined ? {} : { recurrence_keys: recurrence }),
     ref: draft.ref,
     envelope,
   };

@@ -26,7 +26,8 @@ describe('intakeGithub', () => {
     expect(r.items).toHaveLength(1);
     expect(item?.dedup_key).toBe(`github:${DELIVERY}`);
     expect(item?.envelope.meta.idempotency_key).toBe(`github:${DELIVERY}`);
-    expect(item?.correlation_key).toBe('github:acme/shop-deploy:workflow_run:12034987215:2');
+    // The run's check suite: its jobs' check runs name it too, so they join this incident.
+    expect(item?.correlation_key).toBe('github:acme/shop-deploy:check_suite:31098712345');
     expect(item?.envelope.payload).toMatchObject({
       incident_type: 'unknown',
       affected_resources: [
@@ -51,13 +52,23 @@ describe('intakeGithub', () => {
     });
   });
 
+  it('correlates a workflow run that names no check suite on the run itself', () => {
+    const body = fixture('github/workflow-run-failure.json') as { workflow_run: Record<string, unknown> };
+    delete body.workflow_run['check_suite_id'];
+    const [item] = opened(intakeGithub(body, ctx('workflow_run')).items);
+    expect(item?.correlation_key).toBe('github:acme/shop-deploy:workflow_run:12034987215:2');
+    expect(item?.envelope.payload.metadata).not.toHaveProperty('check_suite_id');
+  });
+
   it('reads a failed signature check from a check run', () => {
     const [item] = opened(intakeGithub(fixture('github/check-run-failure.json'), ctx('check_run')).items);
+    expect(item?.correlation_key).toBe('github:acme/shop-deploy:check_suite:31087654321');
     expect(item?.envelope.payload).toMatchObject({
       incident_type: 'image_signature_failed',
       metadata: {
         github_event: 'check_run',
         app: 'github-actions',
+        check_suite_id: 31087654321,
         signature_denial: { controller: 'cosign' },
       },
     });

@@ -4,8 +4,10 @@
  * and reported as ignored. The dedup key is the `X-GitHub-Delivery` id, which GitHub keeps when it
  * redelivers. The HMAC covers the body but not that header, so a captured body re-sent under a
  * fresh delivery id would look new: a second dedup key names the run from the signed body itself
- * (repository, event, run id and attempt, or check run id). Authenticate the raw body with
- * `verifyGithubSignature` before calling this.
+ * (repository, event, run id and attempt, or check run id). One failed Actions job is reported
+ * twice, as its `check_run` and as its `workflow_run`: both name the run's check suite, which is
+ * the correlation key, so the second joins the incident the first opened. Authenticate the raw
+ * body with `verifyGithubSignature` before calling this.
  */
 import { checkInto, type Issue, issuesToError } from '../schema/check.js';
 import type { Schema } from '../schema/define.js';
@@ -56,6 +58,8 @@ export const WorkflowRunEventSchema = s.named(
       status: s.nullish(s.string({ maxLength: 64 })),
       conclusion: s.nullish(s.string({ maxLength: 64 })),
       workflow_id: Id,
+      /** The run's check suite, which its jobs' check runs name too (the correlation key). */
+      check_suite_id: s.nullish(Id),
       html_url: Url,
       created_at: Time,
       updated_at: Time,
@@ -138,6 +142,8 @@ interface RunFacts {
   branch: string | undefined;
   name: string;
   id: number;
+  /** The check suite the run belongs to, when the body names it. */
+  suite: number | undefined;
   occurrence: string;
   url: string | undefined;
   messages: string[];
@@ -162,6 +168,7 @@ function readEvent(event: string, body: unknown, issues: Issue[]): RunFacts | un
       branch: run.head_branch ?? undefined,
       name: run.name ?? run.path ?? `workflow ${run.workflow_id}`,
       id: run.id,
+      suite: run.check_suite_id ?? undefined,
       occurrence: `${run.id}:${run.run_attempt ?? 1}`,
       url: run.html_url,
       messages: present([run.display_title]),
@@ -180,6 +187,7 @@ function readEvent(event: string, body: unknown, issues: Issue[]): RunFacts | un
     branch: run.check_suite?.head_branch ?? undefined,
     name: run.name,
     id: run.id,
+    suite: run.check_suite?.id,
     occurrence: `${run.id}`,
     url: run.html_url ?? run.details_url ?? undefined,
     messages: present([run.output?.title, run.output?.summary, run.output?.text]),
@@ -193,6 +201,14 @@ function readEvent(event: string, body: unknown, issues: Issue[]): RunFacts | un
  */
 function githubRunKey(facts: RunFacts): string {
   return `github:${facts.repo}:${facts.kind}:${facts.occurrence}`;
+}
+
+/**
+ * What one failure is: its check suite (`github:<repo>:check_suite:<id>`), which a job's check run
+ * and its workflow run both name, so the two reports join one incident; else the run itself.
+ */
+function githubCorrelationKey(facts: RunFacts): string {
+  return facts.suite === undefined ? githubRunKey(facts) : `github:${facts.repo}:check_suite:${facts.suite}`;
 }
 
 export function intakeGithub(body: unknown, ctx: GithubIntakeContext): IntakeResult {
@@ -225,7 +241,7 @@ export function intakeGithub(body: unknown, ctx: GithubIntakeContext): IntakeRes
         ref: '$',
         dedup_key: `github:${deliveryId}`,
         extra_dedup_keys: [githubRunKey(facts)],
-        correlation_key: githubRunKey(facts),
+        correlation_key: githubCorrelationKey(facts),
         // A run names no namespace (its manifests do, which this intake does not read): none is
         // guessed, so a fix that needs one goes to a person.
         namespace: undefined,
@@ -244,6 +260,7 @@ export function intakeGithub(body: unknown, ctx: GithubIntakeContext): IntakeRes
           ...(facts.branch === undefined ? {} : { head_branch: facts.branch }),
           name: facts.name,
           id: facts.id,
+          ...(facts.suite === undefined ? {} : { check_suite_id: facts.suite }),
           conclusion: facts.conclusion,
           ...facts.extra,
         },

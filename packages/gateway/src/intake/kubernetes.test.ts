@@ -191,6 +191,27 @@ describe('intakeKubernetes', () => {
     expect(invalidFields(() => intakeKubernetes(broken, testContext()))).toEqual(['items[1]']);
   });
 
+  it('opens a config incident for a FailedMount of a missing ConfigMap, and drops other FailedMounts', () => {
+    const mount = (message: string) => {
+      const e = mutable('kubernetes/core-v1-missing-configmap-key.json');
+      e['reason'] = 'FailedMount';
+      e['message'] = message;
+      return intakeKubernetes(e, testContext());
+    };
+    const missing = mount(
+      'MountVolume.SetUp failed for volume "config" : configmap "checkout-config" not found',
+    );
+    expect(opened(missing.items)[0]?.envelope.payload).toMatchObject({
+      incident_type: 'config_validation_failed',
+      affected_resources: expect.arrayContaining(['configmap://shop/checkout-config']),
+    });
+    const other = mount(
+      'Unable to attach or mount volumes: unmounted volumes=[data]: timed out waiting for the condition',
+    );
+    expect(other.items).toEqual([]);
+    expect(other.ignored).toEqual([{ ref: '$', reason: 'reason_not_handled' }]);
+  });
+
   it('keeps the key on redelivery and changes it when the event repeats', () => {
     const a = intakeKubernetes(fixture('kubernetes/core-v1-missing-configmap-key.json'), testContext());
     const b = intakeKubernetes(

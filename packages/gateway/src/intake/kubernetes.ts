@@ -7,8 +7,8 @@
  * admission denials, missing ConfigMap/Secret keys, exceeded quota, LimitRange and RBAC denials)
  * open incidents; `Normal` events and other warnings are ignored. The dedup key is the event's uid
  * and its occurrence count, so a redelivered event is the same occurrence and a repeat is a new
- * one. The recurrence keys (the Event's uid, the object and reason, the inferred Deployment and
- * incident type) let a failure that comes back after its fix go to a person.
+ * one. The recurrence keys (the Event's uid, the object and reason, and from `openIncident` the
+ * workload and incident type) let a failure that comes back after its fix go to a person.
  */
 import { inferDeployment } from '@aaps/agents';
 import { type Issue, issuesToError, parse } from '../schema/check.js';
@@ -286,10 +286,10 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
           ref,
           dedup_key: kubernetesDedupKey(ev),
           correlation_key,
+          // The inferred Deployment's key comes from its `deployment://` resource (build-envelope).
           recurrence_keys: [
             ev.uid === undefined || ev.uid === '' ? '' : `kubernetes-event:${ev.uid}`,
             correlation_key,
-            deployment === undefined ? '' : `kubernetes:Deployment/${o.namespace}/${deployment}:${type}`,
           ],
           namespace: o.namespace,
           affected_resources: resources,
