@@ -343,6 +343,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       const deadline = Date.now() + timeoutMs;
       while (state.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await stopping;
+      agg.stop();
     },
   };
 }

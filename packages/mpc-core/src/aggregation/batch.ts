@@ -64,8 +64,18 @@ function fromHint(Pc: PCons, bytes: Uint8Array, hint: Uint8Array): CurvePoint | 
   return equalBytes(pt.toBytes(), bytes) ? pt : undefined;
 }
 
-/** Decoded points by encoding object, reused when several receivers check the same dealings. */
-const decoded = new WeakMap<Uint8Array, CurvePoint>();
+/**
+ * Decoded points by encoding object, reused when several receivers check the same dealings. Each
+ * entry keeps copies of the bytes and of the hint it was decoded with: a hit needs both to be the
+ * same as now, so bytes changed since, or a hint other than the one already checked (or a hint
+ * where the first decoding had none), are decoded again. Otherwise a wrong hint would pass
+ * wherever the same commitment happened to be decoded before without it, and parties that share
+ * a process (a coordinator and its checks) could judge one dealing differently.
+ */
+const decoded = new WeakMap<
+  Uint8Array,
+  { suite: string; bytes: Uint8Array; hint: Uint8Array | undefined; point: CurvePoint }
+>();
 
 /**
  * A commitment as a curve point (no subgroup test), using the dealer's hint when given. Undefined
@@ -76,16 +86,27 @@ export function decodeCommitment<E>(
   bytes: Uint8Array,
   hint?: Uint8Array,
 ): CurvePoint | undefined {
-  let pt = decoded.get(bytes);
-  if (pt) return pt;
+  const hit = decoded.get(bytes);
+  if (
+    hit &&
+    hit.suite === suite.id &&
+    equalBytes(hit.bytes, bytes) &&
+    (hint === undefined || (hit.hint !== undefined && equalBytes(hit.hint, hint)))
+  ) {
+    return hit.point;
+  }
   const Pc = pointClass(suite.id);
+  let point: CurvePoint | undefined;
   try {
-    pt = hint ? fromHint(Pc, bytes, hint) : Pc.fromBytes(bytes);
+    point = hint ? fromHint(Pc, bytes, hint) : Pc.fromBytes(bytes);
   } catch {
     return undefined;
   }
-  if (pt) decoded.set(bytes, pt);
-  return pt;
+  if (point) {
+    const copy = { bytes: Uint8Array.from(bytes), hint: hint ? Uint8Array.from(hint) : undefined };
+    decoded.set(bytes, { suite: suite.id, ...copy, point });
+  }
+  return point;
 }
 
 /** The coordinate a commitment's encoding leaves out (see the module comment). */

@@ -346,6 +346,46 @@ describe('aggregation session and dealing checks', () => {
     expect(verifyDealings(session, [fresh], receiver, rng)).toHaveLength(1);
   });
 
+  it('a hint that does not match its commitment is a public fault of the dealer, whatever was decoded before', async () => {
+    await loadFastBackends();
+    for (const suite of [
+      getCiphersuite('FROST-ED25519-SHA512-v1'),
+      getCiphersuite('FROST-secp256k1-SHA256-v1'),
+    ]) {
+      const rng = seededRng(`public-hint-${suite.id}`);
+      const parties = partiesFor(suite);
+      const session = createAggregationSession(suite, { circuit, sessionId: 's-h', threshold: 3, parties });
+      const d = dealInput(session, { input: 'vote.audit', dealer: session.providers[8]!, value: 1 }, rng);
+      const receiver = parties[0]!.id;
+      // The same commitment objects, first decoded without hints (the decoding cache holds them).
+      expect(verifyDealings(session, [{ ...d, hints: null }], receiver, rng)).toHaveLength(1);
+      const badHints = d.hints!.map((h, j) =>
+        j === 1 ? Uint8Array.from(h, (b, i) => (i === 0 ? b ^ 1 : b)) : h,
+      );
+      const bad = { ...d, hints: badHints };
+      for (const f of [
+        () => checkPublicDealing(session, bad),
+        () => verifyDealing(session, bad, receiver),
+        () => verifyDealings(session, [bad], receiver, rng),
+      ]) {
+        const e = (() => {
+          try {
+            f();
+          } catch (x) {
+            return x;
+          }
+          return expect.unreachable(`${suite.id}: a wrong hint passed`);
+        })();
+        expect(e, suite.id).toBeInstanceOf(ProtocolError);
+        expect((e as ProtocolError).code).toBe('INVALID_DEALING');
+        expect((e as ProtocolError).culprits).toEqual([d.dealer]);
+      }
+      // The right hints (and none) still pass the public checks.
+      expect(() => checkPublicDealing(session, d)).not.toThrow();
+      expect(() => checkPublicDealing(session, { ...d, hints: null })).not.toThrow();
+    }
+  });
+
   it('works with identifiers derived from names (large evaluation points)', async () => {
     await loadFastBackends();
     const fast = getCiphersuite('FROST-ED25519-SHA512-v1');

@@ -752,7 +752,8 @@ export function precheckOpening<E>(
 
 /**
  * Public checks of a dealing: it belongs to this session, comes from the input's provider, every
- * commitment decodes strictly, and (unless `verifyProof: false`) its range proof verifies. A
+ * commitment decodes strictly, every hint (if any) matches its commitment, and (unless
+ * `verifyProof: false`) its range proof verifies. A
  * dealing from the wrong party or for another session is refused as `ValidationError`; a malformed
  * one blames its dealer (`INVALID_DEALING` / `INVALID_RANGE_PROOF`).
  */
@@ -767,6 +768,10 @@ export function checkPublicDealing<E>(
   const commitments = dealing.commitments.map((c, j) =>
     strictDecode(session, c, `dealing.commitments[${j}]`, blame),
   );
+  // The hints are part of what the dealer signed, and receivers decode with them: a hint that
+  // does not match its commitment is the dealer's public fault, found here by anyone (so no
+  // receiver complains about it, and a coordinator names the dealer from its dealing alone).
+  if (dealing.hints !== null) curvePoints(session, dealing, blame);
   checkProof(session, dealing, index, () => commitments[0]!, blame, opts.verifyProof !== false);
   return { index, commitments };
 }

@@ -6,8 +6,11 @@
  *
  * Encodings: canonical JSON (RFC 8785; bytes as lower-case hex in `...Hex` fields) and CBOR
  * (`cbor-x`, definite lengths, fixed key order, byte strings). Decoders accept only the exact bytes
- * their encoder would produce, so any changed byte fails. {@link aggregationDigest} (SHA-256 of the
- * canonical JSON) is what parties bind into what they sign.
+ * their encoder would produce. {@link aggregationDigest} (SHA-256 of the canonical JSON) is what
+ * parties bind into what they sign, and what binds a record to its session where no range proof
+ * does: the session fields (`sessionId`, `threshold`, `parties`) enter verification only through
+ * the range proofs' context, so a record with no range proof (vector or `rangeProof: false`
+ * inputs only) verifies under another session's fields as well.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Encoder } from 'cbor-x';

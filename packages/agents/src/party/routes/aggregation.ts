@@ -1104,16 +1104,41 @@ export function createAggregationHandlers(
   const revealable = new Map<string, RevealableState>();
   /** Sessions whose reveal is being answered now. */
   const revealing = new Set<string>();
+  /**
+   * Unref'd timers that drop a session's state (`sessions`) and its kept share boxes
+   * (`revealable`) when their {@link TTL_MS} is up: the boxes are plaintext shares, and a party
+   * that deals one round and then sees no aggregation call would otherwise keep them for as long
+   * as it runs (the sweeps below run only on a later call). Cleared by `stop`.
+   */
+  const expiries = {
+    sessions: new Map<string, NodeJS.Timeout>(),
+    revealable: new Map<string, NodeJS.Timeout>(),
+  };
+  const expireLater = (timers: Map<string, NodeJS.Timeout>, id: string, drop: (id: string) => void) => {
+    clearTimeout(timers.get(id));
+    const timer = setTimeout(() => drop(id), TTL_MS);
+    timer.unref();
+    timers.set(id, timer);
+  };
+  const dropRevealable = (id: string) => {
+    clearTimeout(expiries.revealable.get(id));
+    expiries.revealable.delete(id);
+    const r = revealable.get(id);
+    if (!r) return;
+    for (const v of r.shares.values()) v.wipe();
+    revealable.delete(id);
+  };
+  const dropSession = (id: string) => {
+    clearTimeout(expiries.sessions.get(id));
+    expiries.sessions.delete(id);
+    sessions.delete(id);
+  };
   const forgetRevealable = () => {
-    for (const [k, r] of revealable) {
-      if (Date.now() - r.startedAt <= TTL_MS) continue;
-      for (const v of r.shares.values()) v.wipe();
-      revealable.delete(k);
-    }
+    for (const [k, r] of revealable) if (Date.now() - r.startedAt > TTL_MS) dropRevealable(k);
   };
 
   const take = (id: string): AggregationState => {
-    for (const [k, s] of sessions) if (Date.now() - s.startedAt > TTL_MS) sessions.delete(k);
+    for (const [k, s] of sessions) if (Date.now() - s.startedAt > TTL_MS) dropSession(k);
     const s = sessions.get(id);
     if (!s) {
       throw new AapsError('NOT_FOUND', `no aggregation ${id} dealt here (restarted, expired or done)`);
@@ -1122,6 +1147,15 @@ export function createAggregationHandlers(
   };
 
   return {
+    /**
+     * Stop: clear the expiry timers and wipe every kept share box now (nothing can ask for them
+     * once the party stops serving).
+     */
+    stop(): void {
+      for (const id of [...revealable.keys()]) dropRevealable(id);
+      for (const id of [...sessions.keys()]) dropSession(id);
+    },
+
     /**
      * Whether a round is under way here: a session this party dealt in the last
      * {@link ROUND_HORIZON_MS} and has not evaluated yet (pad preparation waits for it to end).
@@ -1287,6 +1321,7 @@ export function createAggregationHandlers(
         ...(subject ? { subject } : {}),
         ...(subjectMark ? { subjectMark } : {}),
       });
+      expireLater(expiries.sessions, sessionId, dropSession);
       deps.logger.info('agg.dealt', { session: sessionId, circuit: circuit.id, inputs: dealings.length });
       if (dealings.length === 0) return { dealing: null, sealed: [] };
       const payload = encodeDealerPayload({
@@ -1330,6 +1365,7 @@ export function createAggregationHandlers(
         payloadDigest: sha256(utf8(payload)),
         shares: kept,
       });
+      expireLater(expiries.revealable, sessionId, dropRevealable);
       return { dealing: signDealerPayload(deps.identity, payload), sealed };
     },
 
@@ -1653,7 +1689,7 @@ export function createAggregationHandlers(
       const shares = evaluateShares(session, myId, verified, { excluded: excludedIds });
       // Result shares go out once per session: a second set over other exclusions would tell the
       // coordinator this party's share of the excluded dealer's input (their difference).
-      sessions.delete(sessionId);
+      dropSession(sessionId);
       for (const [k, e] of evaluated) if (Date.now() - e.evaluatedAt > TTL_MS) evaluated.delete(k);
       evaluated.set(sessionId, {
         evaluatedAt: Date.now(),
