@@ -49,6 +49,8 @@ const cbor = new Encoder({ useRecords: false, tagUint8Array: false, variableMapS
 const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 type Mode = 'cbor' | 'json';
+/** A record key no map may carry: it is the prototype accessor of a plain object. */
+const PROTO_KEY = '__proto__';
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
@@ -126,7 +128,10 @@ function checkValue(spec: FieldSpec, v: unknown, path: string, ctx: Ctx): void {
     const entries = Object.entries(v);
     if (spec.max !== undefined && entries.length > spec.max)
       return void bad(path, `at most ${spec.max} entries`);
-    for (const [k, x] of entries) checkValue(spec.record, x, `${path}.${k}`, ctx);
+    for (const [k, x] of entries) {
+      if (k === PROTO_KEY) bad(`${path}.${k}`, 'reserved key');
+      else checkValue(spec.record, x, `${path}.${k}`, ctx);
+    }
     return;
   }
   if (!isPlainObject(v)) return void bad(path, 'expected object');
@@ -205,7 +210,11 @@ function decodeValue(spec: FieldSpec, v: unknown, mode: Mode, path: string, ctx:
     const entries = Object.entries(v);
     if (spec.max !== undefined && entries.length > spec.max) return bad(path, `at most ${spec.max} entries`);
     const out: Record<string, unknown> = {};
-    for (const [k, x] of entries) out[k] = decodeValue(spec.record, x, mode, `${path}.${k}`, ctx);
+    for (const [k, x] of entries) {
+      // Assigning "__proto__" would replace the decoded record's prototype, not add an entry.
+      if (k === PROTO_KEY) bad(`${path}.${k}`, 'reserved key');
+      else out[k] = decodeValue(spec.record, x, mode, `${path}.${k}`, ctx);
+    }
     return out;
   }
   return decodeObject(spec.object, v, mode, path, ctx);
@@ -220,10 +229,11 @@ function decodeObject(
 ): Record<string, unknown> | undefined {
   if (!isPlainObject(v)) return ctx.bad(path, 'expected object');
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) if (!(k in spec)) ctx.bad(`${path}.${k}`, 'unknown field');
+  // Own keys only: `in` would take "constructor" or "toString" for members of the spec.
+  for (const k of Object.keys(v)) if (!Object.hasOwn(spec, k)) ctx.bad(`${path}.${k}`, 'unknown field');
   for (const [k, s] of Object.entries(spec)) {
     const isOptional = typeof s === 'object' && 'optional' in s;
-    if (!(k in v) && !isOptional) {
+    if (!Object.hasOwn(v, k) && !isOptional) {
       ctx.bad(`${path}.${k}`, 'missing');
       continue;
     }

@@ -2,7 +2,7 @@
  * Key material types shared by key generation and signing: identifiers, thresholds, the per-party
  * {@link KeyPackage} and the public {@link PublicKeyPackage}, plus their one-time decoding.
  */
-import { bytesToHex, hexToBytes, utf8 } from './bytes.js';
+import { assertBytes, bytesToHex, equalBytes, hexToBytes, utf8 } from './bytes.js';
 import { ValidationError } from './errors.js';
 import { assertArray, assertObject, assertSecret, assertString, assertSuite } from './guards.js';
 import { SecretBytes } from './secret.js';
@@ -228,7 +228,14 @@ export function keyPackageFromShare(
   return makeKeyPackage(suite, args.identifier, s, Y, Uint8Array.from(args.groupPublicKey), t);
 }
 
-/** The public package that a set of key packages implies (all parties' verifying shares). */
+/**
+ * The public package that a set of key packages implies (all parties' verifying shares).
+ *
+ * The packages must be one whole deal: the same group key and threshold, distinct identifiers, and
+ * exactly `threshold.max` of them. Anything else is refused with a `ValidationError` naming
+ * `keyPackages[i]...`, because a package mixed from two deals (or a stale one) would later make
+ * `verifyShare` blame an honest signer whose share does not match the foreign verifying share.
+ */
 export function publicPackageFromKeyPackages(
   suite: AnyCiphersuite,
   keyPackages: readonly KeyPackage[],
@@ -241,12 +248,52 @@ export function publicPackageFromKeyPackages(
     checkKeyPackage(suite, kp, `keyPackages[${i}]`);
   });
   const first = keyPackages[0]!;
+  const threshold = validateThreshold(first.threshold, 'keyPackages[0].threshold');
+  assertBytes(first.groupPublicKey, 'keyPackages[0].groupPublicKey');
   const verifyingShares: Record<Identifier, Uint8Array> = {};
-  for (const kp of keyPackages) verifyingShares[kp.identifier] = kp.verifyingShare;
+  const seen = new Map<Identifier, number>();
+  keyPackages.forEach((kp, i) => {
+    const at = `keyPackages[${i}]`;
+    assertBytes(kp.groupPublicKey, `${at}.groupPublicKey`);
+    if (!equalBytes(kp.groupPublicKey, first.groupPublicKey)) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${at}.groupPublicKey: another group key than keyPackages[0]'s (a key package of another deal?)`,
+        [`${at}.groupPublicKey`],
+      );
+    }
+    const t = validateThreshold(kp.threshold, `${at}.threshold`);
+    if (t.min !== threshold.min || t.max !== threshold.max) {
+      throw new ValidationError(
+        'INVALID_THRESHOLD',
+        `${at}.threshold: ${t.min}-of-${t.max}, but keyPackages[0] is ${threshold.min}-of-${threshold.max}`,
+        [`${at}.threshold`],
+      );
+    }
+    identifierToScalar(suite, kp.identifier, `${at}.identifier`);
+    const earlier = seen.get(kp.identifier);
+    if (earlier !== undefined) {
+      throw new ValidationError(
+        'DUPLICATE_IDENTIFIER',
+        `${at}.identifier: repeats keyPackages[${earlier}].identifier (${kp.identifier.slice(0, 16)}…)`,
+        [`${at}.identifier`],
+      );
+    }
+    seen.set(kp.identifier, i);
+    assertBytes(kp.verifyingShare, `${at}.verifyingShare`);
+    verifyingShares[kp.identifier] = kp.verifyingShare;
+  });
+  if (keyPackages.length !== threshold.max) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `keyPackages: ${keyPackages.length} given, but a ${threshold.min}-of-${threshold.max} package needs all ${threshold.max}`,
+      ['keyPackages'],
+    );
+  }
   return Object.freeze({
     suite: suite.id,
     groupPublicKey: first.groupPublicKey,
     verifyingShares: Object.freeze(verifyingShares),
-    threshold: first.threshold,
+    threshold,
   });
 }

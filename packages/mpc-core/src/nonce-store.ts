@@ -6,7 +6,9 @@
  * `NonceStore` is the interface a party node implements on its database; `InMemoryNonceStore` is
  * the reference implementation (tests, single-process use). Stores hold records encoded with
  * {@link encodeNonceRecord}: the secret nonces are exposed only inside that encoding, that is,
- * inside the store boundary; everywhere else they stay `SecretBytes` and print `<redacted>`.
+ * inside the store boundary; everywhere else they stay `SecretBytes` and print `<redacted>`. The
+ * encode/decode pair copies (bytes can be decoded any number of times), so the one-use guarantee
+ * for stored nonces is the store's delete-before-sign, not the codec's.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { assertBytes, bytesToHex, concatBytes, utf8 } from './bytes.js';
@@ -205,8 +207,12 @@ function checkRecord(record: NonceRecord, path: string): void {
 }
 
 /**
- * Encode a record for a store (versioned CBOR with a `{v, suite, type}` header). The result holds
- * the secret nonces in the clear: it must not leave the store.
+ * Store-implementer API: encode a record for a `NonceStore` (versioned CBOR with a `{v, suite,
+ * type}` header). The result holds the secret nonces in the clear: it must not leave the store.
+ * A copy, not a move: the record stays live, and every {@link decodeNonceRecord} of the bytes is a
+ * fresh live holder of the same nonce pair. The store keeps one-signature-per-nonce by deleting the
+ * stored bytes atomically before it hands the decoded record out (as `NonceStore.consume` says);
+ * nothing here can.
  */
 export function encodeNonceRecord(record: NonceRecord): Uint8Array {
   checkRecord(record, 'record');
@@ -218,7 +224,11 @@ export function encodeNonceRecord(record: NonceRecord): Uint8Array {
   });
 }
 
-/** Strictly decode {@link encodeNonceRecord} output; throws `ValidationError` naming bad fields. */
+/**
+ * Store-implementer API: strictly decode {@link encodeNonceRecord} output; throws
+ * `ValidationError` naming bad fields. Each call returns a new live record: a store decodes the
+ * bytes it has just removed (in `consume`), never bytes it still holds or decoded before.
+ */
 export function decodeNonceRecord(bytes: Uint8Array, expectSuite?: CiphersuiteId): NonceRecord {
   const { suite, value } = NonceRecordCodec.decode(bytes, expectSuite);
   return Object.freeze({

@@ -43,9 +43,21 @@ export function x25519FromIdentityPublicKey(identityPublicKey: Uint8Array): Uint
   }
 }
 
+/**
+ * A live 32-byte secret: an X25519 secret key or an Ed25519 identity seed. Checked before noble or
+ * OpenSSL sees it, so that a wrong length is `ValidationError('INVALID_LENGTH')` naming `field`
+ * rather than a bare `RangeError` from inside the curve library. (Internal: not in the index.)
+ */
+export function assertSecret32(value: unknown, field: string): asserts value is SecretBytes {
+  assertSecret(value, field);
+  if (value.length !== 32) {
+    throw new ValidationError('INVALID_LENGTH', `${field}: expected 32 bytes, got ${value.length}`, [field]);
+  }
+}
+
 /** The X25519 secret key matching an Ed25519 identity seed. */
 export function x25519FromIdentitySecretKey(identitySecretKey: SecretBytes): SecretBytes {
-  assertSecret(identitySecretKey, 'identitySecretKey');
+  assertSecret32(identitySecretKey, 'identitySecretKey');
   return new SecretBytes(ed25519.utils.toMontgomerySecret(identitySecretKey.expose()));
 }
 

@@ -1,6 +1,8 @@
 /**
  * The runnable example of docs/aggregation.md. The body below is the same code as the page's
- * snippet; only the imports differ (the page imports the same names from '@aaps/mpc-core').
+ * snippet; only the imports differ (the page imports the same names from '@aaps/mpc-core' and the
+ * circuit from '@aaps/mpc-core/circuits/weighted-risk.json', the build's copy of the repository
+ * file imported here).
  */
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';

@@ -107,7 +107,8 @@ export function parseUnsealRequest(json: unknown): UnsealRequest {
 /**
  * Check a request against the requester's roster key at time `now`: `VerificationError` with
  * check `unseal-request.signature`, `unseal-request.expired` (outside [issued_at - skew,
- * expires_at], or valid for longer than {@link MAX_UNSEAL_REQUEST_TTL_MS}).
+ * expires_at], valid for longer than {@link MAX_UNSEAL_REQUEST_TTL_MS}, or an `issued_at` or
+ * `expires_at` that does not parse to a time).
  */
 export function verifyUnsealRequest(
   req: UnsealRequest,
@@ -136,10 +137,19 @@ export function verifyUnsealRequest(
       `unseal request ${req.request_id} is not signed by ${req.requester}'s roster key`,
       { code: 'INVALID_SIGNATURE' },
     );
-  const issued = Date.parse(req.issued_at);
-  const expires = Date.parse(req.expires_at);
+  // A time that does not parse is NaN, and every comparison with NaN is false: without the
+  // finiteness check a signed request with no usable window would be valid at any time.
+  const issued = typeof req.issued_at === 'string' ? Date.parse(req.issued_at) : Number.NaN;
+  const expires = typeof req.expires_at === 'string' ? Date.parse(req.expires_at) : Number.NaN;
   const t = now.getTime();
-  if (expires <= issued || expires - issued > MAX_UNSEAL_REQUEST_TTL_MS || t < issued - skewMs || t > expires)
+  if (
+    !Number.isFinite(issued) ||
+    !Number.isFinite(expires) ||
+    expires <= issued ||
+    expires - issued > MAX_UNSEAL_REQUEST_TTL_MS ||
+    t < issued - skewMs ||
+    t > expires
+  )
     throw new VerificationError(
       'unseal-request.expired',
       `unseal request ${req.request_id} is not valid at ${now.toISOString()}`,

@@ -16,8 +16,8 @@ import { combine } from 'shamir-secret-sharing';
 import { assertBytes, bytesToHex, equalBytes } from '../bytes.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
-import { assertArray, assertObject, assertSecret, assertString } from '../guards.js';
-import { open, type SealedBox, seal } from '../seal.js';
+import { assertArray, assertObject, assertString } from '../guards.js';
+import { assertSecret32, open, type SealedBox, seal } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import { rngOrDefault } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
@@ -84,7 +84,7 @@ export function releaseShare(
 ): SealedBox {
   checkSealedField(field);
   assertString(partyId, 'partyId');
-  assertSecret(partyX25519SecretKey, 'partyX25519SecretKey');
+  assertSecret32(partyX25519SecretKey, 'partyX25519SecretKey');
   assertObject(opts, 'opts');
   const rng = rngOrDefault(opts.rng, 'opts.rng');
   if (opts.incidentId !== field.incidentId)
@@ -195,7 +195,7 @@ export async function combineReleased(
     assertObject(r, `releases[${i}]`);
     assertString(r.party, `releases[${i}].party`);
   });
-  assertSecret(requesterX25519SecretKey, 'requesterX25519SecretKey');
+  assertSecret32(requesterX25519SecretKey, 'requesterX25519SecretKey');
   const k = field.threshold.min;
   const requesterPublic = x25519.getPublicKey(requesterX25519SecretKey.expose());
   const order = new Map(field.shares.map((s, i) => [s.party, i]));
@@ -350,7 +350,7 @@ export async function openFields(
   releases.forEach((r, i) => {
     assertObject(r, `releases[${i}]`);
   });
-  assertSecret(requesterX25519SecretKey, 'requesterX25519SecretKey');
+  assertSecret32(requesterX25519SecretKey, 'requesterX25519SecretKey');
   const out: UnsealOutcome[] = [];
   for (const field of fields) {
     const mine = releases.filter((r) => r.field === field.id).map(({ party, box }) => ({ party, box }));

@@ -1,0 +1,91 @@
+/**
+ * publicPackageFromKeyPackages refuses key packages that do not belong together (two group keys,
+ * a repeated identifier, fewer than threshold.max packages, mismatched thresholds) instead of
+ * building a package that later blames an honest signer. (From the mpc-core library review.)
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  ciphersuites,
+  commit,
+  publicPackageFromKeyPackages,
+  signShare,
+  trustedDealer,
+  ValidationError,
+  verifyShare,
+} from './index.js';
+import { seededRng } from './test-helpers/rng.js';
+
+const suite = ciphersuites.ed25519;
+
+describe('publicPackageFromKeyPackages checks that the key packages belong together', () => {
+  const a = trustedDealer(suite, { min: 2, max: 3 }, { rng: seededRng(9101) });
+  const b = trustedDealer(suite, { min: 2, max: 3 }, { rng: seededRng(9102) });
+  const [a1, a2, a3] = a.keyPackages;
+
+  it('refuses key packages of two different group keys', () => {
+    expect(() => publicPackageFromKeyPackages(suite, [a1!, a2!, b.keyPackages[2]!])).toThrow(ValidationError);
+  });
+
+  it('refuses a repeated identifier (the record would silently keep one)', () => {
+    expect(() => publicPackageFromKeyPackages(suite, [a1!, a1!, a2!])).toThrow(ValidationError);
+  });
+
+  it('refuses fewer key packages than threshold.max (the package is unusable later)', () => {
+    expect(() => publicPackageFromKeyPackages(suite, [a1!])).toThrow(ValidationError);
+  });
+
+  it('refuses key packages with different thresholds', () => {
+    const other = { ...a3!, threshold: { min: 3, max: 3 } };
+    expect(() => publicPackageFromKeyPackages(suite, [a1!, a2!, other])).toThrow(ValidationError);
+  });
+
+  it('names the key package that does not fit', () => {
+    const cases: [readonly (typeof a1)[], string][] = [
+      [[a1, a2, b.keyPackages[2]], 'keyPackages[2].groupPublicKey'],
+      [[a1, a2, a1], 'keyPackages[2].identifier'],
+      [[a1, { ...a2!, threshold: { min: 2, max: 4 } }, a3], 'keyPackages[1].threshold'],
+      [[a1, a2], 'keyPackages'],
+    ];
+    for (const [kps, field] of cases) {
+      try {
+        publicPackageFromKeyPackages(suite, kps as never);
+        expect.unreachable(`accepted; expected a refusal naming ${field}`);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        expect((e as ValidationError).fields, field).toEqual([field]);
+        expect((e as Error).message).toContain(field);
+      }
+    }
+  });
+
+  it("still builds the package of a whole deal, equal to the dealer's", () => {
+    const built = publicPackageFromKeyPackages(suite, [a3!, a1!, a2!]);
+    expect(built.groupPublicKey).toEqual(a.publicPackage.groupPublicKey);
+    expect(built.threshold).toEqual(a.publicPackage.threshold);
+    expect(Object.keys(built.verifyingShares).sort()).toEqual(
+      Object.keys(a.publicPackage.verifyingShares).sort(),
+    );
+  });
+
+  it('a stale/foreign key package never yields a package that blames an honest signer', () => {
+    // Harm downstream: with the mixed package, a3's honest share fails verifyShare and a3 is named.
+    let mixed: ReturnType<typeof publicPackageFromKeyPackages> | undefined;
+    try {
+      mixed = publicPackageFromKeyPackages(suite, [a1!, a2!, b.keyPackages[2]!]);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError); // refused up front: nobody is blamed
+    }
+    const n1 = commit(suite, a1!, seededRng(9104));
+    const n3 = commit(suite, a3!, seededRng(9105));
+    const pkg = { commitments: [n1.commitment, n3.commitment], message: Uint8Array.of(1) };
+    const s3 = signShare(suite, a3!, n3, pkg, a.publicPackage); // honest
+    let blamed: readonly string[] = [];
+    try {
+      if (mixed) verifyShare(suite, pkg, s3, mixed);
+    } catch (e) {
+      blamed = (e as { culprits?: readonly string[] }).culprits ?? [];
+    }
+    // The wrong package should never have been built; here an honest party is named instead.
+    expect(blamed).toEqual([]);
+  });
+});
