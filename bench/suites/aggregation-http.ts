@@ -142,7 +142,7 @@ export async function register({ add, measured, ratio }: SuiteContext): Promise<
       circuitId: 'weighted-risk',
       sessionId: `bench-wr-${round}`,
       inputs: {},
-      derive: { incident_id: `bench-${round++}`, action: 'image_rollback', factors },
+      derive: { incident_id: `bench-${round++}`, action: 'image_rollback', namespace: 'payments', factors },
       circuits: c.circuits,
     });
     if (out.result.weighted_risk !== expected) throw new Error('wrong weighted-risk result');
