@@ -164,8 +164,9 @@ async function failureOf(p: Promise<unknown>): Promise<ProtocolError> {
 
 /**
  * Party `party`'s answer to `agg.deal` replaced by a dealing of `value` to `input` made under
- * `circuit` (its own payload with those commitments and proof, and `payload` fields changed),
- * signed with its own identity key, with share boxes sealed and signed to match.
+ * `circuit` (its own payload with those commitments and proof, and `payload` fields changed; its
+ * decoding hints passed through `hints`), signed with its own identity key, with share boxes
+ * sealed and signed to match.
  */
 function forgedDealing(
   party: number,
@@ -173,6 +174,7 @@ function forgedDealing(
   circuit: ReturnType<typeof loadCircuit>,
   value: number,
   payloadFields: Record<string, unknown> = {},
+  hints: (h: Uint8Array) => Uint8Array = (h) => h,
 ): Answer {
   const dealer = idOf(party);
   return signedRewrite((body, sessionId) => {
@@ -187,7 +189,7 @@ function forgedDealing(
     const payload = JSON.stringify({
       ...own,
       commitments: base64Encode(concatBytes(...d.commitments)),
-      hints: base64Encode(concatBytes(...(d.hints ?? []))),
+      hints: base64Encode(hints(concatBytes(...(d.hints ?? [])))),
       proofs: [d.rangeProof ? base64Encode(d.rangeProof) : null],
       ...payloadFields,
     });
@@ -381,6 +383,23 @@ describe('round 2 (agg.evaluate): an evaluator that fails or accuses is left out
     const e = await failureOf(withMisbehaving([STRATEGY], '/v1/agg/deal', forge, () => run('forged-range')));
     expect(e.code).toBe('INVALID_RANGE_PROOF');
     expect(e.culprits).toEqual([identifierOf(STRATEGY)]);
+    expect(e.details['parties']).toEqual([idOf(STRATEGY)]);
+  });
+
+  it('a dealer that signs one wrong decoding hint (all else right) is the only party named, no honest receiver "proven" a liar', async () => {
+    // The hint fails every receiver's batched check. It is a public fault of the dealer
+    // (checkPublicDealing decodes with the hints), so receivers do not complain about it: a
+    // complaint would be judged by the shares, which check out, and "prove" the receiver a liar.
+    const costTotal = loadCircuit(
+      JSON.parse(readFileSync(join(SHIPPED_CIRCUITS_DIR, 'cost-total.json'), 'utf8')),
+    );
+    const spoilC1 = (h: Uint8Array) => {
+      const out = Uint8Array.from(h);
+      out[32] = out[32]! ^ 1; // the hint of C_1: one bit off; C_1 itself is right
+      return out;
+    };
+    const forge = forgedDealing(STRATEGY, 'cost.strategy', costTotal, 7, {}, spoilC1);
+    const e = await failureOf(withMisbehaving([STRATEGY], '/v1/agg/deal', forge, () => run('bad-hint')));
     expect(e.details['parties']).toEqual([idOf(STRATEGY)]);
   });
 });
