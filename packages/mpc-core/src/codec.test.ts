@@ -146,6 +146,37 @@ describe('codec: only the canonical encoding decodes', () => {
   });
 });
 
+describe('codec fromJSON is as strict as decode', () => {
+  const { deal, share } = material(9103);
+
+  it('refuses an unknown body member named like an Object.prototype member', () => {
+    const json = SignatureShareCodec.toJSON(ID, share);
+    for (const extra of ['constructor', 'toString', 'hasOwnProperty']) {
+      const tampered = { ...json, body: { ...(json.body as object), [extra]: 'x' } };
+      expect(() => SignatureShareCodec.fromJSON(tampered, ID), extra).toThrow(ValidationError);
+    }
+  });
+
+  it('refuses a "__proto__" key in a record (it would replace the decoded record\'s prototype)', () => {
+    const json = JSON.parse(JSON.stringify(PublicKeyPackageCodec.toJSON(ID, deal.publicPackage)));
+    json.body.verifyingShares = JSON.parse(
+      `{"__proto__": "00", ${Object.entries(json.body.verifyingShares)
+        .map(([k, v]) => `"${k}": "${v}"`)
+        .join(', ')}}`,
+    );
+    let decoded: unknown;
+    try {
+      decoded = PublicKeyPackageCodec.fromJSON(json, ID).value.verifyingShares;
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      return;
+    }
+    expect.unreachable(
+      `accepted; the decoded verifyingShares has prototype ${Object.getPrototypeOf(decoded)?.constructor?.name}`,
+    );
+  });
+});
+
 /** `good`'s body map with one more `share` entry written before the real one. */
 function encodeWithDuplicate(good: Uint8Array): Uint8Array {
   const hex = Buffer.from(good).toString('hex');
