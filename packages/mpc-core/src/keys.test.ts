@@ -5,9 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  applyRefresh,
   ciphersuites,
   commit,
   publicPackageFromKeyPackages,
+  refreshDealer,
   signShare,
   trustedDealer,
   ValidationError,
@@ -65,6 +67,29 @@ describe('publicPackageFromKeyPackages checks that the key packages belong toget
     expect(Object.keys(built.verifyingShares).sort()).toEqual(
       Object.keys(a.publicPackage.verifyingShares).sort(),
     );
+  });
+
+  it('refuses a key package from before a refresh (same group key, an older share), naming it', () => {
+    const ids = a.keyPackages.map((kp) => kp.identifier);
+    const { shares } = refreshDealer(suite, a.publicPackage, ids, seededRng(9108));
+    const fresh = a.keyPackages.map((kp, i) => applyRefresh(suite, kp, a.publicPackage, shares[i]!));
+    const [f1, f2, f3] = fresh.map((o) => o.keyPackage);
+    // The refreshed set is one sharing of the same key, and builds the refreshed public package.
+    expect(publicPackageFromKeyPackages(suite, [f1!, f2!, f3!]).verifyingShares).toEqual(
+      fresh[0]!.publicPackage.verifyingShares,
+    );
+    const refusedAt = (kps: Parameters<typeof publicPackageFromKeyPackages>[1]) => {
+      try {
+        publicPackageFromKeyPackages(suite, kps);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        return (e as ValidationError).fields;
+      }
+      return expect.unreachable('a stale key package was taken');
+    };
+    expect(refusedAt([f1!, f2!, a3!])).toEqual(['keyPackages[2].verifyingShare']);
+    // Among the first `min`, it cannot be told from its partner: the set is refused as a whole.
+    expect(refusedAt([a1!, f2!, f3!])).toEqual(['keyPackages']);
   });
 
   it('a stale/foreign key package never yields a package that blames an honest signer', () => {

@@ -6,6 +6,7 @@ import { assertBytes, bytesToHex, equalBytes, hexToBytes, utf8 } from './bytes.j
 import { ValidationError } from './errors.js';
 import { assertArray, assertObject, assertSecret, assertString, assertSuite } from './guards.js';
 import { SecretBytes } from './secret.js';
+import { lagrangeCoefficient } from './sign/context.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from './suite/types.js';
 
 /** A participant identifier: the canonical hex serialization of a non-zero scalar (as noble and frost-rs). */
@@ -229,12 +230,55 @@ export function keyPackageFromShare(
 }
 
 /**
+ * The verifying shares of `keyPackages` are one degree-`(min - 1)` sharing of their group key: the
+ * first `min` interpolate to it at zero, and so does each other share with the first `min - 1`.
+ * A key package from before a refresh or a repair (same group key, an older share) fails this,
+ * named when it is not among the first `min`. Public data only (variable-time arithmetic is fine).
+ */
+function assertOneSharing(suite: AnyCiphersuite, keyPackages: readonly KeyPackage[], min: number): void {
+  const s = suite as Ciphersuite<unknown>;
+  const xs = keyPackages.map((kp, i) =>
+    identifierToScalar(suite, kp.identifier, `keyPackages[${i}].identifier`),
+  );
+  const groupKey = s.group.deserialize(keyPackages[0]!.groupPublicKey, 'keyPackages[0].groupPublicKey');
+  const interpolatesToKey = (indexes: readonly number[]): boolean => {
+    const subset = indexes.map((i) => xs[i]!);
+    const at = indexes.map((i) => `keyPackages[${i}].verifyingShare`);
+    const sum = s.group.msmEncoded(
+      indexes.map((i) => keyPackages[i]!.verifyingShare),
+      subset.map((x) => lagrangeCoefficient(s, subset, x)),
+      at,
+    );
+    return s.group.equals(sum, groupKey);
+  };
+  const base = Array.from({ length: min }, (_, i) => i);
+  if (!interpolatesToKey(base)) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `keyPackages: the verifying shares of keyPackages[0..${min - 1}] are not a sharing of the group key (a key package from before a refresh or repair?)`,
+      ['keyPackages'],
+    );
+  }
+  for (let j = min; j < keyPackages.length; j++) {
+    if (!interpolatesToKey([...base.slice(0, min - 1), j])) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `keyPackages[${j}].verifyingShare: not on the sharing of the others (a key package from before a refresh or repair?)`,
+        [`keyPackages[${j}].verifyingShare`],
+      );
+    }
+  }
+}
+
+/**
  * The public package that a set of key packages implies (all parties' verifying shares).
  *
- * The packages must be one whole deal: the same group key and threshold, distinct identifiers, and
- * exactly `threshold.max` of them. Anything else is refused with a `ValidationError` naming
- * `keyPackages[i]...`, because a package mixed from two deals (or a stale one) would later make
- * `verifyShare` blame an honest signer whose share does not match the foreign verifying share.
+ * The packages must be one whole deal: the same group key and threshold, distinct identifiers,
+ * exactly `threshold.max` of them, and verifying shares that are one sharing of the group key (a
+ * package from before a refresh or repair is not). Anything else is refused with a
+ * `ValidationError` naming `keyPackages[i]...` where it can tell which, because a package mixed
+ * from two deals (or a stale one) would later make `verifyShare` blame an honest signer whose
+ * share does not match the foreign verifying share.
  */
 export function publicPackageFromKeyPackages(
   suite: AnyCiphersuite,
@@ -290,6 +334,7 @@ export function publicPackageFromKeyPackages(
       ['keyPackages'],
     );
   }
+  assertOneSharing(suite, keyPackages, threshold.min);
   return Object.freeze({
     suite: suite.id,
     groupPublicKey: first.groupPublicKey,
