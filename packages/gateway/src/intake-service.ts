@@ -266,6 +266,7 @@ export function createIntakeService(deps: {
           trace_id: env.meta.trace_id,
           dedup_keys: keys,
           ...(item.correlation_key === undefined ? {} : { correlation_key: item.correlation_key }),
+          ...(item.joinable_by === undefined ? {} : { joinable_by: item.joinable_by }),
           ...(item.recurrence_keys === undefined ? {} : { recurrence_keys: item.recurrence_keys }),
           ...(recurrence === undefined ? {} : { recurrence_of: recurrence }),
           type: env.payload.incident_type,

@@ -473,7 +473,11 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
           }
         }
         const extra = record.dedup_keys.map((key) => put('dedup', key, utf8.encode(record.id)));
-        if (correlation !== undefined) extra.push(put('correlation', correlation, utf8.encode(record.id)));
+        for (const key of new Set([
+          ...(correlation === undefined ? [] : [correlation]),
+          ...(record.joinable_by ?? []),
+        ]))
+          extra.push(put('correlation', key, utf8.encode(record.id)));
         record.created_at = listedAfter(await greatestListing(), record);
         await writeIncident(record, extra, true);
         lastListing = listKey(record);

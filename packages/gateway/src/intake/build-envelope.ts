@@ -23,6 +23,8 @@ export interface SignalDraft {
   /** See `OpenIncident.extra_dedup_keys`. */
   extra_dedup_keys?: string[];
   correlation_key: string;
+  /** See `OpenIncident.joinable_by`. */
+  joinable_by?: string[];
   /** See `OpenIncident.recurrence_keys`. */
   recurrence_keys?: string[];
   /**
@@ -138,6 +140,7 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
     dedup_key: draft.dedup_key,
     ...(draft.extra_dedup_keys === undefined ? {} : { extra_dedup_keys: draft.extra_dedup_keys }),
     correlation_key: draft.correlation_key,
+    ...(draft.joinable_by === undefined ? {} : { joinable_by: draft.joinable_by }),
     ...(recurrence === undefined ? {} : { recurrence_keys: recurrence }),
     ref: draft.ref,
     envelope,

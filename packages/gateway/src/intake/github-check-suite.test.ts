@@ -4,7 +4,10 @@
  * for the job (app github-actions, check_suite.id S) and a `workflow_run` completed/failure for
  * its run (check_suite_id S, same head_sha). The gateway opens two independent incidents for that
  * one failure (neither a duplicate nor joined), each going through the workflow on its own.
- * Since: both correlate on the check suite (`github:<repo>:check_suite:<id>`), so the second joins.
+ * Since: the check run answers to its check suite too (`github:<repo>:check_suite:<id>`), which the
+ * workflow run correlates by, so the workflow run joins; a second failing job's check run of the same
+ * suite is its own failure and opens its own incident (the session review found the first fix
+ * joined every check run of a suite).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fixture, githubDelivery, json, makeGateway, type TestGateway } from '../test-helpers/gateway.js';
@@ -49,4 +52,27 @@ it('one failed Actions job (its check_run and its workflow_run) is one incident,
   // Before the fix: 2 incidents, types image_signature_failed and unknown, for one failed job.
   expect(listed.map((i) => `${i.source}:${i.type}`)).toHaveLength(1);
   expect(second).toMatchObject({ incident_id: first.incident_id, duplicate: true });
+});
+
+it('two different failed check runs of one check suite (two jobs) are two incidents', async () => {
+  const lint = fixture('github/check-run-failure.json') as { check_run: Record<string, unknown> };
+  const build = structuredClone(lint);
+  build.check_run['id'] = (lint.check_run['id'] as number) + 1;
+  build.check_run['name'] = 'build';
+  const a = await githubDelivery(
+    gw,
+    JSON.stringify(lint),
+    'check_run',
+    '7b1c8e20-cb00-11ef-8a7e-5c2e4a1d6f30',
+  );
+  const b = await githubDelivery(
+    gw,
+    JSON.stringify(build),
+    'check_run',
+    '7b1c8e21-cb00-11ef-8a7e-5c2e4a1d6f30',
+  );
+  expect([a.status, b.status]).toEqual([202, 202]);
+  const first = ((await json(a))['incidents'] as { incident_id: string }[])[0]!;
+  const second = ((await json(b))['incidents'] as { incident_id: string; joined?: boolean }[])[0]!;
+  expect(second.incident_id).not.toBe(first.incident_id);
 });

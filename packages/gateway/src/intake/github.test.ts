@@ -26,7 +26,7 @@ describe('intakeGithub', () => {
     expect(r.items).toHaveLength(1);
     expect(item?.dedup_key).toBe(`github:${DELIVERY}`);
     expect(item?.envelope.meta.idempotency_key).toBe(`github:${DELIVERY}`);
-    // The run's check suite: its jobs' check runs name it too, so they join this incident.
+    // The run's check suite: a job's check run answers to it, so this run joins that job's incident.
     expect(item?.correlation_key).toBe('github:acme/shop-deploy:check_suite:31098712345');
     expect(item?.envelope.payload).toMatchObject({
       incident_type: 'unknown',
@@ -62,7 +62,9 @@ describe('intakeGithub', () => {
 
   it('reads a failed signature check from a check run', () => {
     const [item] = opened(intakeGithub(fixture('github/check-run-failure.json'), ctx('check_run')).items);
-    expect(item?.correlation_key).toBe('github:acme/shop-deploy:check_suite:31087654321');
+    // The job itself (another job of its suite is another failure), answering to its suite too.
+    expect(item?.correlation_key).toMatch(/^github:acme\/shop-deploy:check_run:/);
+    expect(item?.joinable_by).toEqual(['github:acme/shop-deploy:check_suite:31087654321']);
     expect(item?.envelope.payload).toMatchObject({
       incident_type: 'image_signature_failed',
       metadata: {

@@ -5,9 +5,11 @@
  * redelivers. The HMAC covers the body but not that header, so a captured body re-sent under a
  * fresh delivery id would look new: a second dedup key names the run from the signed body itself
  * (repository, event, run id and attempt, or check run id). One failed Actions job is reported
- * twice, as its `check_run` and as its `workflow_run`: both name the run's check suite, which is
- * the correlation key, so the second joins the incident the first opened. Authenticate the raw
- * body with `verifyGithubSignature` before calling this.
+ * twice, as its `check_run` and as its `workflow_run`, and both name the run's check suite: a
+ * check run opens its own incident (correlated by its own id) and answers to its suite too
+ * (`joinable_by`), so the workflow run, correlated by the suite, joins it; a second failing job's
+ * check run of the same suite opens its own. Authenticate the raw body with
+ * `verifyGithubSignature` before calling this.
  */
 import { checkInto, type Issue, issuesToError } from '../schema/check.js';
 import type { Schema } from '../schema/define.js';
@@ -203,12 +205,22 @@ function githubRunKey(facts: RunFacts): string {
   return `github:${facts.repo}:${facts.kind}:${facts.occurrence}`;
 }
 
+/** A run's check suite, which a job's check run and its workflow run both name. */
+function githubSuiteKey(facts: RunFacts): string | undefined {
+  return facts.suite === undefined ? undefined : `github:${facts.repo}:check_suite:${facts.suite}`;
+}
+
 /**
- * What one failure is: its check suite (`github:<repo>:check_suite:<id>`), which a job's check run
- * and its workflow run both name, so the two reports join one incident; else the run itself.
+ * How a report joins an open incident: a check run (one job) by itself, answering to its suite
+ * too, so its workflow run, correlated by the suite, joins it; a workflow run by its suite (else by
+ * itself). Two failing jobs are two incidents; the run's own report joins one of them.
  */
-function githubCorrelationKey(facts: RunFacts): string {
-  return facts.suite === undefined ? githubRunKey(facts) : `github:${facts.repo}:check_suite:${facts.suite}`;
+function githubCorrelation(facts: RunFacts): { correlation_key: string; joinable_by?: string[] } {
+  const suite = githubSuiteKey(facts);
+  if (suite === undefined) return { correlation_key: githubRunKey(facts) };
+  return facts.kind === 'check_run'
+    ? { correlation_key: githubRunKey(facts), joinable_by: [suite] }
+    : { correlation_key: suite };
 }
 
 export function intakeGithub(body: unknown, ctx: GithubIntakeContext): IntakeResult {
@@ -241,7 +253,7 @@ export function intakeGithub(body: unknown, ctx: GithubIntakeContext): IntakeRes
         ref: '$',
         dedup_key: `github:${deliveryId}`,
         extra_dedup_keys: [githubRunKey(facts)],
-        correlation_key: githubCorrelationKey(facts),
+        ...githubCorrelation(facts),
         // A run names no namespace (its manifests do, which this intake does not read): none is
         // guessed, so a fix that needs one goes to a person.
         namespace: undefined,

@@ -44,6 +44,13 @@ export interface OpenIncident {
    */
   correlation_key?: string;
   /**
+   * Further correlation keys this incident answers to while open: a later signal whose
+   * `correlation_key` is one of them joins it, but this signal is not looked up by them (a GitHub
+   * check run opens its own incident, and its workflow run, naming the run's check suite, joins it;
+   * a second job's check run of the same suite does not).
+   */
+  joinable_by?: string[];
+  /**
    * Keys that name this failure also after its incident ended: an Event's uid, an object and
    * reason, a workload and incident type, an alert's fingerprint. A new incident that shares one
    * with an incident whose fix was executed a short while ago is a recurrence: it goes to a person

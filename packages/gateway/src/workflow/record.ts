@@ -66,6 +66,8 @@ export interface IncidentRecord {
   dedup_keys: string[];
   /** Joins later occurrences of the same problem while open; unset: nothing joins it. */
   correlation_key?: string;
+  /** Further keys a later occurrence may join it by while open (`OpenIncident.joinable_by`). */
+  joinable_by?: string[];
   /**
    * Name this failure also after the incident ends (see `OpenIncident.recurrence_keys`). Once a
    * fix is executed the store remembers them, with this incident and the time, for the recurrence
