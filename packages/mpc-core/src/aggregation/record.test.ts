@@ -1,21 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../bytes.js';
 import { VerificationError } from '../errors.js';
-import { getCiphersuite, loadFastBackends } from '../suite/registry.js';
+import { getCiphersuite } from '../suite/registry.js';
 import { loadCircuit } from './circuit.js';
-import {
-  createAggregationSession,
-  dealInput,
-  evaluateShares,
-  openResult,
-  verifyDealings,
-} from './protocol.js';
+import { createAggregationSession } from './protocol.js';
 import {
   type AggregationRecord,
   aggregationDigest,
   aggregationRecordFromJson,
   aggregationRecordToJson,
-  buildAggregationRecord,
   decodeAggregationRecordCbor,
   decodeAggregationRecordJson,
   encodeAggregationRecordCbor,
@@ -23,8 +16,8 @@ import {
   type VerifiedProofs,
   verifyAggregation,
 } from './record.js';
-import { circuitJson, circuits, partiesFor, seededRng } from './test-helpers/fixtures.js';
-import { RISK_EXPECTED, weightedRiskRecord } from './test-helpers/record-fixture.js';
+import { circuitJson, circuits } from './test-helpers/fixtures.js';
+import { RISK_EXPECTED, roundRecord, weightedRiskRecord } from './test-helpers/record-fixture.js';
 
 let record: AggregationRecord;
 beforeAll(async () => {
@@ -227,26 +220,13 @@ describe('aggregation record: range proofs the caller verified', () => {
 
 describe('aggregation record: no range proof binds the session', () => {
   it('another sessionId or threshold verifies as well; only the digest the parties sign tells them apart', async () => {
-    await loadFastBackends();
-    const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
     const json = structuredClone(circuitJson['cost-total']) as { inputs: Record<string, unknown>[] };
     json.inputs = json.inputs.map((i) => ({ ...i, rangeProof: false }));
     const circuit = loadCircuit(json);
-    const parties = partiesFor(suite);
-    const rng = seededRng('unbound-session');
-    const session = createAggregationSession(suite, {
-      circuit,
+    const unbound = await roundRecord(circuit, [10, 20, 30, 40, 50], {
+      seed: 'unbound-session',
       sessionId: 'real-session',
-      threshold: 3,
-      parties,
     });
-    const dealings = circuit.inputs.map((inp, i) =>
-      dealInput(session, { input: inp.name, dealer: session.providers[i]!, value: 10 * (i + 1) }, rng),
-    );
-    const shares = parties.flatMap((p) =>
-      evaluateShares(session, p.id, verifyDealings(session, dealings, p.id, rng)),
-    );
-    const unbound = buildAggregationRecord(session, dealings, openResult(session, dealings, shares, rng));
     const j = aggregationRecordToJson(unbound);
     const moved = aggregationRecordFromJson({ ...j, sessionId: 'another-session' });
     const lowered = aggregationRecordFromJson({ ...j, threshold: 2 });
