@@ -78,6 +78,8 @@ export interface GatewayAppConfig {
   recurrenceWindowSeconds?: number;
   /** Incidents driven at once; more wait their turn (the runner's default: 256). */
   maxRuns?: number;
+  /** The longest human approval taken, seconds (default: the parties' default, 86400). */
+  approvalMaxValiditySeconds?: number;
 }
 
 export interface GatewayDeps {
@@ -149,6 +151,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ? {}
       : { recurrenceWindowMs: config.recurrenceWindowSeconds * 1000 }),
     ...(config.maxRuns === undefined ? {} : { maxRuns: config.maxRuns }),
+    ...(config.approvalMaxValiditySeconds === undefined
+      ? {}
+      : { approvalMaxValiditySeconds: config.approvalMaxValiditySeconds }),
   });
   const intake = createIntakeService({
     store: deps.store,

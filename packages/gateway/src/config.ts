@@ -68,6 +68,12 @@ export interface GatewayConfig {
   /** Seconds a step whose party is unreachable is tried again before the incident fails. */
   stepRetrySeconds: number;
   recurrenceWindowSeconds: number;
+  /**
+   * The longest human approval the gateway takes (seconds from `approved_at` to `expires_at`):
+   * the parties' policies' `human_approval.max_validity_seconds`, when they allow longer than the
+   * default. Optional: the parties' default (86400) when absent.
+   */
+  approvalMaxValiditySeconds?: number;
   maxRuns: number;
   /** `aaps up`: a directory of party policy files, `<party id>.json` or `<role>.json`. */
   partyPolicyDir?: string;
@@ -334,6 +340,13 @@ export const SETTINGS: readonly Setting[] = [
     env: 'AAPS_RECURRENCE_WINDOW_SECONDS',
     kind: { type: 'int', min: 0, max: 604800 },
     help: 'seconds after an executed fix in which the same failure goes to a human, not fixed again (default 3600; 0: off)',
+  },
+  {
+    key: 'approvalMaxValiditySeconds',
+    flag: 'approval-max-validity-seconds',
+    env: 'AAPS_APPROVAL_MAX_VALIDITY_SECONDS',
+    kind: { type: 'int', min: 1, max: 604800 },
+    help: "the longest human approval the gateway takes, seconds: the departments' policies' human_approval.max_validity_seconds (default 86400)",
   },
   {
     key: 'maxRuns',

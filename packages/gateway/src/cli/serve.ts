@@ -120,6 +120,9 @@ export async function startGateway(opts: {
         stepRetrySeconds: config.stepRetrySeconds,
         recurrenceWindowSeconds: config.recurrenceWindowSeconds,
         maxRuns: config.maxRuns,
+        ...(config.approvalMaxValiditySeconds === undefined
+          ? {}
+          : { approvalMaxValiditySeconds: config.approvalMaxValiditySeconds }),
       },
       store,
       coordinator: opts.coordinator,

@@ -3,9 +3,10 @@
  * before they sign: the `human_approval.expired` rule in packages/agents/src/policy/rules.ts
  * (`checkHumanApproval`), whose conditions `@aaps/agents` exports as `approvalWindowIssues`.
  * Checked here, an approval every party would refuse is a 400 and the incident keeps waiting for a
- * good one. The check uses the parties' default limits: one a party's own, stricter policy refuses
- * (or one that ran out while the incident waited) sends the incident back to `awaiting_human`
- * (runner.ts), where a new one can be posted.
+ * good one. The check uses the parties' default limits, or the longer validity the operator
+ * configured for the departments' policies (`--approval-max-validity-seconds`): one a party's own,
+ * stricter policy refuses (or one that ran out while the incident waited) sends the incident back
+ * to `awaiting_human` (runner.ts), where a new one can be posted.
  */
 import {
   type ApprovalWindowRules,

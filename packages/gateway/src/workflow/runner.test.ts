@@ -493,6 +493,43 @@ describe('approval validity window', () => {
   });
 });
 
+describe('a longer approval window the departments allow', () => {
+  it('--approval-max-validity-seconds lets an approval their policies accept through; the default refuses it', async () => {
+    const twoDays = 172_800;
+    const policies = Object.fromEntries(
+      PARTY_ROLES.map((role) => {
+        const p = defaultPolicy(role);
+        p.human_approval.max_validity_seconds = twoDays;
+        return [role, p];
+      }),
+    );
+    const now = Date.now();
+    const fortyHours = (proposal: Parameters<typeof approvalEnvelope>[0], key: TestGateway['approverKey']) =>
+      approvalEnvelope(proposal, key, {
+        approved_at: new Date(now - 1000).toISOString(),
+        expires_at: new Date(now - 1000 + 40 * 3_600_000).toISOString(),
+      });
+    // The gateway's default (86400 s) refuses what these parties would sign.
+    const strict = await gateway({ policies });
+    const a = await awaitingHuman(strict);
+    const refused = await request(strict, 'POST', `/v1/approvals/${a.id}`, {
+      token: TOKENS.approve,
+      body: fortyHours(a.proposal, strict.approverKey),
+    });
+    expect(refused.status).toBe(400);
+    // Configured to the departments' window, it takes it, and the parties sign.
+    const matched = await gateway({ policies, config: { approvalMaxValiditySeconds: twoDays } });
+    const b = await awaitingHuman(matched);
+    const ok = await request(matched, 'POST', `/v1/approvals/${b.id}`, {
+      token: TOKENS.approve,
+      body: fortyHours(b.proposal, matched.approverKey),
+    });
+    expect(ok.status).toBe(202);
+    await matched.runner.idle();
+    expect((await incident(matched, b.id))['state']).toBe('resolved');
+  });
+});
+
 describe('refusals', () => {
   it('an unknown signal goes to a person and is never fixed automatically', async () => {
     const gw = await gateway();

@@ -87,6 +87,11 @@ export interface RunnerDeps {
   /** Allowed clock skew for human approvals, seconds (default: the parties' default policy, 300). */
   clockSkewSeconds?: number;
   /**
+   * The longest human approval taken, seconds (`--approval-max-validity-seconds`: the parties'
+   * `human_approval.max_validity_seconds`); the parties' default when absent.
+   */
+  approvalMaxValiditySeconds?: number;
+  /**
    * Wait before the first extra try of a step that failed with UNAVAILABLE or TIMEOUT (a party
    * down or restarting), ms; it doubles with each further try (default 250). Also the first wait
    * before sealing is tried again.
@@ -536,11 +541,17 @@ export class WorkflowRunner {
     });
   }
 
-  /** The window the gateway holds a human approval to: the parties' default, with its clock skew. */
+  /**
+   * The window the gateway holds a human approval to: the parties' default, or the longest the
+   * operator configured for the departments' policies, with its clock skew.
+   */
   #approvalWindow(): ApprovalWindowRules {
     return {
       ...DEFAULT_APPROVAL_WINDOW,
       ...(this.#d.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: this.#d.clockSkewSeconds }),
+      ...(this.#d.approvalMaxValiditySeconds === undefined
+        ? {}
+        : { maxValiditySeconds: this.#d.approvalMaxValiditySeconds }),
     };
   }
 
@@ -585,15 +596,15 @@ export class WorkflowRunner {
           'incident_id',
         ]);
       }
-      const skew = this.#d.clockSkewSeconds ?? DEFAULT_APPROVAL_WINDOW.clockSkewSeconds;
+      const { clockSkewSeconds: skew, maxValiditySeconds: maxAge } = this.#approvalWindow();
       // A well-formed but impossible date (second 60, month 13) parses to NaN: refused, not let by.
       const age = (this.#d.now().getTime() - Date.parse(rejection.rejected_at)) / 1000;
       const problem = !Number.isFinite(age)
         ? 'is not a real date'
         : age < -skew
           ? 'is in the future'
-          : age > DEFAULT_APPROVAL_WINDOW.maxValiditySeconds
-            ? `is more than ${DEFAULT_APPROVAL_WINDOW.maxValiditySeconds} s old`
+          : age > maxAge
+            ? `is more than ${maxAge} s old`
             : undefined;
       if (problem !== undefined) {
         throw new ValidationError('INVALID_ARGUMENT', `the rejection's rejected_at ${problem}`, [
