@@ -267,7 +267,7 @@ function readPartyRoles(
     : undefined;
   if (entries.some(([id, role]) => typeof role !== 'string' || (ids !== undefined && !ids.has(id))))
     return 'malformed';
-  return knownPartyRoles(entries.map(([id, role]) => ({ id, role })));
+  return knownPartyRoles(rolesAsParties(value as PartyRoles));
 }
 
 /**

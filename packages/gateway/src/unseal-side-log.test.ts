@@ -19,13 +19,11 @@ import {
   generateIdentityKey,
   getCiphersuite,
   SealedFieldCodec,
-  sealPayload,
   signUnsealRequest,
   trustedDealer,
-  x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fiveParties } from '../../agents/src/party/test-helpers/five-parties.js';
+import { fiveParties, sealedSecret } from '../../agents/src/party/test-helpers/five-parties.js';
 import type { Coordinator, PartyReleaseAnswer } from './coordinator.js';
 import type { EvidenceRecordInput } from './evidence-writer.js';
 import { dealtGroup, plainEntry } from './test-helpers/dealt-group.js';
@@ -70,15 +68,7 @@ describe('an unseal request recorded only in a side log', () => {
     expect(health).toMatchObject({ log_origin: REAL, log_origin_source: 'pinned' });
 
     // A sealed field of incident inc-real-1 and alice's signed request to open it.
-    const sealed = await sealPayload({ secret: { password: 'hunter2-canary' } }, ['/secret'], {
-      incidentId: 'inc-real-1',
-      parties: set.roster.parties.map((p, i) => ({
-        id: p.id,
-        x25519PublicKey: x25519FromIdentityPublicKey(set.keys[i]!.publicKey),
-      })),
-      threshold: 3,
-    });
-    const field = sealed.fields[0]!;
+    const field = await sealedSecret(set, 'inc-real-1', { password: 'hunter2-canary' });
     const now = Date.now();
     const request = signUnsealRequest(
       {

@@ -5,7 +5,7 @@
  * Checkpoint signing, checkpoint witnessing and the unseal record check all read it from here, so
  * a party never signs for, advances or releases on a log other than the one it watches.
  */
-import type { OriginRule, PartyStore } from '../store/level.js';
+import { type OriginRule, outsidePin, type PartyStore } from '../store/level.js';
 
 export interface WitnessedLog {
   /** The origin, or `undefined` while none is configured and none pinned yet. */
@@ -44,14 +44,10 @@ export function witnessedLog(
  * undecided party's claim pins one of its candidates only).
  */
 export function foreignOrigin(log: WitnessedLog, origin: string): string | undefined {
-  if (log.source === 'undecided')
-    return log.candidates.includes(origin)
-      ? undefined
-      : `this party witnesses the logs ${log.candidates.join(', ')}, not ${origin}; set log_origin to move it to another log`;
-  if (log.origin === undefined || log.origin === origin) return undefined;
-  return log.source === 'configured'
-    ? `this party signs checkpoints of ${log.origin} only, not ${origin}`
-    : `this party witnesses the log ${log.origin} only (pinned), not ${origin}; set log_origin to move it to another log`;
+  if (log.source !== 'configured') return outsidePin(log.origin, log.candidates, origin);
+  return log.origin === origin
+    ? undefined
+    : `this party signs checkpoints of ${log.origin} only, not ${origin}`;
 }
 
 /** Why a party with no configured or pinned log knows none (for refusals that need one). */

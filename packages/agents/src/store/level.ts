@@ -129,6 +129,26 @@ const LOG_ORIGIN_KEY = 'log-origin';
  */
 export type OriginRule = 'pin' | 'configured';
 
+/**
+ * Why a checkpoint of `origin` is outside the log a party with no `log_origin` witnesses (a
+ * `checkpoint.origin` message), or `undefined` when it may be claimed: the one it pinned, or with
+ * none pinned one of the logs it holds records of (`candidates`, a party from before pins were
+ * kept), or any while it knows none. The claim ({@link PartyStore.claimCheckpoint}) and the party
+ * node's early check (`party/log-origin.ts`) both ask this.
+ */
+export function outsidePin(
+  pinned: string | undefined,
+  candidates: readonly string[],
+  origin: string,
+): string | undefined {
+  if (pinned !== undefined)
+    return pinned === origin
+      ? undefined
+      : `this party witnesses the log ${pinned} only (pinned), not ${origin}; set log_origin to move it to another log`;
+  if (candidates.length === 0 || candidates.includes(origin)) return undefined;
+  return `this party witnesses the logs ${candidates.join(', ')}, not ${origin}; set log_origin to move it to another log`;
+}
+
 /** A claim refused for its origin: not the log this party witnesses. */
 export interface OriginRefusal {
   ok: false;
@@ -674,21 +694,12 @@ export class PartyStore implements NonceStore {
 
   /** The refusal of a claim under `pin` for `origin`, or `undefined` when the origin may be claimed. */
   async #outsidePin(origin: string): Promise<OriginRefusal | undefined> {
-    const refuse = (message: string): OriginRefusal => ({ ok: false, rule: 'checkpoint.origin', message });
     const pinned = this.#logOrigin;
-    if (pinned !== undefined) {
-      return pinned === origin
-        ? undefined
-        : refuse(
-            `this party witnesses the log ${pinned} only (pinned), not ${origin}; set log_origin to move it to another log`,
-          );
-    }
-    // No pin, several per-origin records (a party from before pins were kept): one of those.
-    const witnessed = await this.#witnessedOrigins();
-    if (witnessed.length === 0 || witnessed.includes(origin)) return undefined;
-    return refuse(
-      `this party witnesses the logs ${witnessed.join(', ')}, not ${origin}; set log_origin to move it to another log`,
-    );
+    // No pin, several per-origin records (a party from before pins were kept): one of those, read
+    // from the records themselves.
+    const candidates = pinned === undefined ? await this.#witnessedOrigins() : [];
+    const message = outsidePin(pinned, candidates, origin);
+    return message === undefined ? undefined : { ok: false, rule: 'checkpoint.origin', message };
   }
 
   /** The origins of the `witness/` records (one per log this party has signed or witnessed for). */

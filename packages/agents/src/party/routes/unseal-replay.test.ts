@@ -12,13 +12,11 @@ import {
   generateIdentityKey,
   PolicyRefusal,
   SealedFieldCodec,
-  sealPayload,
   signUnsealRequest,
-  x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PartyStore } from '../../store/level.js';
-import { fiveParties, partyDeps } from '../test-helpers/five-parties.js';
+import { fiveParties, partyDeps, sealedSecret } from '../test-helpers/five-parties.js';
 import { loggedRequestRecord, recordCheckerFor, testGroup } from '../test-helpers/unseal-record.js';
 import { createUnsealHandler } from './unseal.js';
 
@@ -36,15 +34,7 @@ afterAll(async () => {
 
 describe('unseal replay protection at the party', () => {
   it('refuses a request id it released before, also after ordinary RPC traffic', async () => {
-    const sealed = await sealPayload({ secret: 'canary-replay-0001' }, ['/secret'], {
-      incidentId: 'inc-1',
-      parties: set.roster.parties.map((p, i) => ({
-        id: p.id,
-        x25519PublicKey: x25519FromIdentityPublicKey(set.keys[i]!.publicKey),
-      })),
-      threshold: 3,
-    });
-    const field = sealed.fields[0]!;
+    const field = await sealedSecret(set, 'inc-1', 'canary-replay-0001');
     const t0 = Date.now();
     let clock = t0;
     const deps = await partyDeps(set, 0, { dir, stores });

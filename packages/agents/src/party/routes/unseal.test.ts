@@ -11,17 +11,15 @@ import {
   ProtocolError,
   ReleasedShareCodec,
   SealedFieldCodec,
-  sealPayload,
   signUnsealRequest,
   type UnsealRequest,
-  x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../../policy/defaults.js';
 import type { Policy } from '../../policy/schema.js';
 import type { PartyStore } from '../../store/level.js';
-import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
+import { fiveParties, partyDeps, ROLES, sealedSecret } from '../test-helpers/five-parties.js';
 import { loggedRequestRecord, recordCheckerFor, testGroup } from '../test-helpers/unseal-record.js';
 import { createUnsealHandler, type UnsealAnswer } from './unseal.js';
 
@@ -31,7 +29,6 @@ const set = fiveParties({
   url: (i) => `http://127.0.0.1:${9000 + i}`,
   approvers: [{ id: 'alice', key: alice }],
 });
-const { roster, keys } = set;
 const stores: PartyStore[] = [];
 const group = testGroup();
 
@@ -81,16 +78,9 @@ async function refusalOf(p: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  const sealed = await sealPayload({ secret: VALUE }, ['/secret'], {
-    incidentId: 'inc-1',
-    parties: roster.parties.map((p, i) => ({
-      id: p.id,
-      x25519PublicKey: x25519FromIdentityPublicKey(keys[i]!.publicKey),
-    })),
-    threshold: 3,
-  });
-  sealedWire = SealedFieldCodec.toJSON(sealed.fields[0]!);
-  fieldId = sealed.fields[0]!.id;
+  const field = await sealedSecret(set, 'inc-1', VALUE);
+  sealedWire = SealedFieldCodec.toJSON(field);
+  fieldId = field.id;
 });
 
 afterAll(async () => {

@@ -16,13 +16,16 @@ import {
   loadFastBackends,
   type PublicKeyPackage,
   SCHEMA_VERSION,
+  type SealedField,
   SecretBytes,
   SignatureShareCodec,
   type SignedEnvelope,
   type SigningPackage,
   SigningPackageCodec,
+  sealPayload,
   signEnvelope,
   trustedDealer,
+  x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { createAdaptorServer } from '@hono/node-server';
 import { PartyClient } from '../../client.js';
@@ -47,6 +50,26 @@ export interface FiveParties {
   roster: Roster;
   keys: IdentityKey[];
   gatewayKey: IdentityKey;
+}
+
+/**
+ * `secret` sealed at `/secret` of incident `incidentId` to `set`'s five parties (each party's X25519
+ * key from its identity key), 3-of-5: the one sealed field.
+ */
+export async function sealedSecret(
+  set: FiveParties,
+  incidentId: string,
+  secret: unknown,
+): Promise<SealedField> {
+  const sealed = await sealPayload({ secret }, ['/secret'], {
+    incidentId,
+    parties: set.roster.parties.map((p, i) => ({
+      id: p.id,
+      x25519PublicKey: x25519FromIdentityPublicKey(set.keys[i]!.publicKey),
+    })),
+    threshold: 3,
+  });
+  return sealed.fields[0]!;
 }
 
 /** Parties `<role>-agent` at `url(i)` (default `http://party-i.test`), 3-of-5, with `approvers`. */
