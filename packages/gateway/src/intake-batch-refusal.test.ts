@@ -8,9 +8,21 @@
  * sender believes nothing was taken).
  * Since: ingest checks every signal is signable before it writes anything, and the 400 names the
  * alert in the body (`alerts[1]`).
+ *
+ * Sealing at intake, likewise: who the fields are sealed to (the parties' keys and k) was asked item
+ * by item, so a 5xx from the second item's sealing (the parties' keys unreadable) kept the first
+ * item's incident. Since: asked once per body, before any write.
  */
-import { afterEach, expect, it } from 'vitest';
-import { fixtureText, json, makeGateway, request, type TestGateway, TOKENS } from './test-helpers/gateway.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  delegating,
+  fixtureText,
+  json,
+  makeGateway,
+  request,
+  type TestGateway,
+  TOKENS,
+} from './test-helpers/gateway.js';
 
 const open: TestGateway[] = [];
 afterEach(async () => {
@@ -66,4 +78,49 @@ it('a POST /v1/incidents envelope that cannot be signed is refused naming its pa
     fields: ['payload.metadata["__proto__"]'],
   });
   expect((await gw.store.listIncidents({ limit: 10 })).incidents).toEqual([]);
+});
+
+describe('sealing at intake: its recipients are asked once, before any write', () => {
+  const body = () => fixtureText('alertmanager/firing-group.json');
+
+  it('a body whose sealing cannot start is a 5xx that created nothing', async () => {
+    const gw = await makeGateway({
+      config: { sealing: {} },
+      wrap: (c) =>
+        delegating(c, {
+          keys: async () => {
+            throw new Error('parties unreachable');
+          },
+        }),
+    });
+    open.push(gw);
+    await gw.runner.close(); // intake only
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: body() });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect((await gw.store.listIncidents({ limit: 10 })).incidents).toEqual([]);
+  });
+
+  it('one body is sealed to one recipient set: a failure after the first ask does not cut it in half', async () => {
+    let asked = 0;
+    const gw = await makeGateway({
+      config: { sealing: {} },
+      wrap: (c) =>
+        delegating(c, {
+          keys: async () => {
+            asked += 1;
+            if (asked > 1) throw new Error('parties unreachable');
+            return c.keys();
+          },
+        }),
+    });
+    open.push(gw);
+    await gw.runner.close(); // intake only
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: body() });
+    // Before: the second alert's sealing asked again, got the error, and the answer was a 5xx
+    // after the first alert's incident was written.
+    expect(res.status).toBe(202);
+    const { incidents } = await gw.store.listIncidents({ limit: 10 });
+    expect(incidents).toHaveLength(2);
+    expect(asked).toBe(1);
+  });
 });

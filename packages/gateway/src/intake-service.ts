@@ -114,6 +114,18 @@ function assertSignable(result: IntakeResult): void {
   if (issues.length > 0) throw issuesToError('refused, nothing recorded', issues);
 }
 
+/** One body's sealing recipients: the parties and k, and the roster ids (see {@link IntakeSealing}). */
+interface SealingRecipients {
+  parties: SealingParty[];
+  threshold: number;
+  roster: ReadonlySet<string>;
+}
+
+async function sealingRecipients(sealing: IntakeSealing): Promise<SealingRecipients> {
+  const [{ parties, threshold }, roster] = await Promise.all([sealing.recipients(), sealing.rosterIds()]);
+  return { parties, threshold, roster };
+}
+
 export function createIntakeService(deps: {
   store: GatewayStore;
   runner: WorkflowRunner;
@@ -179,13 +191,14 @@ export function createIntakeService(deps: {
   const seal = async (
     incidentId: string,
     envelope: Envelope<IncidentSignalPayload>,
+    to: SealingRecipients | undefined,
   ): Promise<{
     envelope: Envelope<IncidentSignalPayload>;
     sealed?: NonNullable<IncidentRecord['sealed']>;
     originalSigner?: string;
   }> => {
-    if (deps.sealing === undefined) return { envelope };
-    const { parties, threshold } = await deps.sealing.recipients();
+    if (deps.sealing === undefined || to === undefined) return { envelope };
+    const { parties, threshold, roster } = to;
     const out = await detectAndSeal({ payload: envelope.payload }, deps.sealing.policy, {
       incidentId,
       parties,
@@ -198,7 +211,6 @@ export function createIntakeService(deps: {
       detections: out.detections.map((d) => `${d.id} ${d.kind} ${d.path}`),
     });
     const { signature, ...meta } = envelope.meta;
-    const roster = await deps.sealing.rosterIds();
     const signedByRoster = signature !== undefined && roster.has(meta.source_agent);
     const redacted: Envelope<IncidentSignalPayload> = {
       ...envelope,
@@ -219,6 +231,12 @@ export function createIntakeService(deps: {
     async ingest(result, opts = {}) {
       // First every signal, then any write: a body refused here has created nothing.
       assertSignable(result);
+      // Likewise who the fields are sealed to: asked once, before any write, so a body whose
+      // sealing cannot start (the roster or key unreadable: a 5xx) has created nothing either.
+      const to =
+        deps.sealing !== undefined && result.items.some((i) => i.action === 'open')
+          ? await sealingRecipients(deps.sealing)
+          : undefined;
       const out: IntakeOutcome[] = [];
       const ignored: IgnoredSignal[] = [...result.ignored];
       for (const item of result.items) {
@@ -253,7 +271,7 @@ export function createIntakeService(deps: {
           continue;
         }
         const id = `inc-${newId()}`;
-        const { envelope: env, sealed, originalSigner } = await seal(id, item.envelope);
+        const { envelope: env, sealed, originalSigner } = await seal(id, item.envelope, to);
         const signed: SignedEnvelope =
           env.meta.signature === undefined
             ? (signEnvelope(env, deps.identity.key.secretKey) as SignedEnvelope)
