@@ -140,6 +140,44 @@ describe('freePorts and spawnParty', () => {
     expect(error?.message).toBe('party p1 exited with 3: aaps party: this run failed');
   });
 
+  it("a party inherits none of this process's AAPS_ settings (the gateway's secrets), only those it is given", async () => {
+    // From the secrets review: every party `aaps up` spawned held the gateway's admin token and
+    // webhook secret in /proc/<pid>/environ, and one AAPS_PARTY_DATA_KEY set in the shell would
+    // have been all five departments' at-rest key.
+    const dir = mkdtempSync(join(tmpdir(), 'layout-'));
+    dirs.push(dir);
+    const main = join(dir, 'names.mjs');
+    // Prints the names it sees, never a value.
+    writeFileSync(
+      main,
+      "console.error(Object.keys(process.env).filter((n) => n.startsWith('AAPS_')).sort().join(' ')); process.exit(3);\n",
+    );
+    const planted = {
+      AAPS_API_TOKEN: 'canary-admin-token',
+      AAPS_GITHUB_WEBHOOK_SECRET: 'canary-webhook-secret',
+      AAPS_PARTY_DATA_KEY: '11'.repeat(32),
+    };
+    const saved = Object.keys(planted).map((k) => [k, process.env[k]] as const);
+    Object.assign(process.env, planted);
+    let error: Error | undefined;
+    try {
+      const party = spawnParty('p1', 'http://127.0.0.1:1', join(dir, 'none.json'), {
+        mainPath: main,
+        env: { AAPS_PARTY_LOG_LEVEL: 'debug' },
+      });
+      error = await party.ready(10_000).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(error?.message).toBe('party p1 exited with 3: AAPS_PARTY_LOG_LEVEL AAPS_PARTY_PARENT_FD');
+  });
+
   it.skipIf(!existsSync('/proc/self/fd'))(
     'a spawn that throws (E2BIG) leaves its log file closed',
     async () => {

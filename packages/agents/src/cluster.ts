@@ -188,6 +188,16 @@ function readTail(path: string, from: number, max: number): string {
   }
 }
 
+/**
+ * What a spawned party inherits from this process's environment: everything but the `AAPS_`
+ * settings. Those configure this process (the gateway's admin token and webhook secret among them)
+ * or would configure every party alike (one `AAPS_PARTY_DATA_KEY` for five departments); a party
+ * gets its settings from its config file and the caller's `env`.
+ */
+export function partyEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('AAPS_')));
+}
+
 export function spawnParty(
   id: string,
   url: string,
@@ -214,7 +224,7 @@ export function spawnParty(
       [...(opts.nodeArgs ?? PARTY_NODE_ARGS), opts.mainPath ?? PARTY_MAIN, '--config', configPath],
       {
         // fd 3 is a pipe the party watches: it stops when this process goes away (see main.ts).
-        env: { ...process.env, AAPS_PARTY_PARENT_FD: '3', ...opts.env },
+        env: { ...partyEnvironment(process.env), AAPS_PARTY_PARENT_FD: '3', ...opts.env },
         stdio: fd === undefined ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', fd, fd, 'pipe'],
       },
     );
