@@ -35,6 +35,12 @@ export interface PartyConfig {
    */
   allowKeyReplace: boolean;
   /**
+   * Expire every stored nonce when the party starts, before it serves: for hosts whose disks are
+   * snapshotted or restored from file-level copies, where a restored store would hold nonces it
+   * already signed with. Off by default: a nonce then survives a crash and still signs once.
+   */
+  dropNoncesAtStart: boolean;
+  /**
    * The transparency log origin this party signs checkpoints for; any other is refused
    * (`checkpoint.origin`). Unset: any origin (each trusted on first use).
    */
@@ -49,6 +55,7 @@ export const PARTY_DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
   nonceTtlSec: 86_400,
   allowKeyReplace: false,
+  dropNoncesAtStart: false,
   logLevel: 'info' as LogLevel,
 };
 
@@ -70,6 +77,7 @@ const OPTIONS = {
   'max-body-bytes': ['AAPS_PARTY_MAX_BODY_BYTES', 'max_body_bytes'],
   'nonce-ttl': ['AAPS_PARTY_NONCE_TTL_SEC', 'nonce_ttl_sec'],
   'allow-key-replace': ['AAPS_PARTY_ALLOW_KEY_REPLACE', 'allow_key_replace'],
+  'drop-nonces-at-start': ['AAPS_PARTY_DROP_NONCES_AT_START', 'drop_nonces_at_start'],
   'log-origin': ['AAPS_PARTY_LOG_ORIGIN', 'log_origin'],
   'log-level': ['AAPS_PARTY_LOG_LEVEL', 'log_level'],
 } as const;
@@ -181,6 +189,7 @@ export function resolvePartyConfig(file: unknown, args: PartyArgs, baseDir = pro
     maxBodyBytes: int('max-body-bytes', PARTY_DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024),
     nonceTtlSec: int('nonce-ttl', PARTY_DEFAULTS.nonceTtlSec, 1, MAX_NONCE_TTL_SEC),
     allowKeyReplace: bool('allow-key-replace', PARTY_DEFAULTS.allowKeyReplace),
+    dropNoncesAtStart: bool('drop-nonces-at-start', PARTY_DEFAULTS.dropNoncesAtStart),
     logLevel,
   };
   const policy = pickPath('policy');

@@ -3,10 +3,17 @@
  * with a database never gets a new data key; a roster or policy its key or role does not fit
  * stops it with one line.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { getCiphersuite, hexToBytes, SecretBytes, trustedDealer } from '@aaps/mpc-core';
+import {
+  commitmentKey,
+  commitToStore,
+  getCiphersuite,
+  hexToBytes,
+  SecretBytes,
+  trustedDealer,
+} from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFailureLine } from './main.js';
 import { keyRosterMismatches, rosterParticipants } from './party/key-roster.js';
@@ -265,5 +272,58 @@ describe('the policy', () => {
     expect(existsSync(join(p.dir, 'data.key'))).toBe(false);
     writeFileSync(join(p.dir, 'policy.json'), JSON.stringify(defaultPolicy('monitoring')));
     await (await p.start()).close();
+  });
+});
+
+describe('drop_nonces_at_start (a store restored from a copy)', () => {
+  /**
+   * From the secrets review: a copy of the party's store (a file backup, a VM snapshot) holds the
+   * nonces issued before it was taken, and restored it hands out again one the party used after
+   * the copy: two shares under one nonce pair give away the signing share. Kept across a restart
+   * by default (a nonce survives a crash and signs once); with the option, a start expires them all.
+   */
+  async function restoredAfterUse(p: ReturnType<typeof partyDir>) {
+    const dealt = await withStoredKey(p);
+    let store = await openPartyStore(p);
+    const [c] = await commitToStore(suite, dealt.keyPackages[0]!, store, 1);
+    await store.close();
+    const db = join(p.dir, 'db');
+    cpSync(db, join(p.dir, 'db-copy'), { recursive: true });
+    store = await openPartyStore(p);
+    (await store.consume(commitmentKey(c!))).hiding.wipe(); // signed once
+    await store.close();
+    rmSync(db, { recursive: true, force: true });
+    cpSync(join(p.dir, 'db-copy'), db, { recursive: true });
+    return commitmentKey(c!);
+  }
+  const consumeAfterStart = async (p: ReturnType<typeof partyDir>, key: string, argv: string[]) => {
+    await (await p.start(argv)).close();
+    const store = await openPartyStore(p);
+    try {
+      return await store.consume(key).then(
+        (n) => {
+          n.hiding.wipe();
+          return 'handed out';
+        },
+        (e: { code?: string }) => e.code,
+      );
+    } finally {
+      await store.close();
+    }
+  };
+
+  it('by default a restored copy hands out a nonce used after the copy (the hazard the option is for)', async () => {
+    const p = partyDir();
+    const key = await restoredAfterUse(p);
+    expect(await consumeAfterStart(p, key, [])).toBe('handed out');
+  });
+
+  it('with it, the start expires every stored nonce before serving', async () => {
+    const p = partyDir();
+    const key = await restoredAfterUse(p);
+    expect(await consumeAfterStart(p, key, ['--drop-nonces-at-start', 'true'])).toBe('UNKNOWN_NONCE');
+    expect(p.lines.map((l) => JSON.parse(l) as { event: string; count?: number })).toContainEqual(
+      expect.objectContaining({ event: 'nonces.dropped_at_start', count: 1 }),
+    );
   });
 });

@@ -127,6 +127,7 @@ export async function startParty(
       dataKey = created ?? loadOrCreateDataKey(config.dataKeyPath, false);
     }
     store = await openStore(dbPath, dataKey, config.id);
+    if (config.dropNoncesAtStart) await dropNoncesAtStart(store, logger);
     const stored = await loadStoredKey(store, dbPath, config);
     const digest = rosterDigest(roster);
     if (stored && checkKeyAgainstRoster(stored, roster, self, digest, config, logger))
@@ -359,6 +360,18 @@ function scheduleNonceExpiry(
       await running;
     },
   };
+}
+
+/**
+ * `drop_nonces_at_start`: expire every stored nonce before the party serves, so a store restored
+ * from a copy (a VM snapshot, a file backup) cannot sign again with a nonce it used after the copy
+ * was taken. Coordinators holding the commitments are told they expired and ask for fresh ones.
+ */
+async function dropNoncesAtStart(store: PartyStore, logger: Logger): Promise<void> {
+  const end = new Date(8.64e15);
+  // A nonce stored before issue times were kept is stamped by the first pass, expired by the second.
+  const dropped = (await store.expireNonces(end)) + (await store.expireNonces(end));
+  logger.info('nonces.dropped_at_start', { count: dropped });
 }
 
 const isMain =
