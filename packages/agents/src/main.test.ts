@@ -3,7 +3,7 @@
  * with a database never gets a new data key; a roster or policy its key or role does not fit
  * stops it with one line.
  */
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -110,6 +110,17 @@ describe('the data key', () => {
     const key = readFileSync(join(p.dir, 'data.key'), 'utf8');
     await (await p.start()).close();
     expect(readFileSync(join(p.dir, 'data.key'), 'utf8')).toBe(key);
+  });
+
+  it('the database directory is owner only (0700), made so or tightened at start', async () => {
+    // From the secrets review: a standalone party (not `aaps up`) left LevelDB's 0755.
+    const p = partyDir();
+    await (await p.start()).close();
+    const db = join(p.dir, 'db');
+    expect(statSync(db).mode & 0o777).toBe(0o700);
+    chmodSync(db, 0o755);
+    await (await p.start()).close();
+    expect(statSync(db).mode & 0o777).toBe(0o700);
   });
 
   it('missing while the database exists: refused, naming the file, and no new key is written', async () => {

@@ -8,7 +8,7 @@
  * the database), so a start that cannot listen leaves the disk as it found it. A failure after the
  * bind closes the port and removes what this start created.
  */
-import { existsSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -284,9 +284,15 @@ function closeServer(server: Server): Promise<void> {
 }
 
 async function openStore(path: string, dataKey: SecretBytes, partyId: string): Promise<PartyStore> {
+  // The store holds the sealed key share and nonces, the audit trail and the witness records:
+  // owner only (0700), as `aaps up` makes it; LevelDB alone would make it 0755 under umask 022.
+  const created = !existsSync(path);
+  if (created) mkdirSync(path, { recursive: true, mode: 0o700 });
+  else if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
   try {
     return await PartyStore.open(path, dataKey, partyId);
   } catch (e) {
+    if (created) rmSync(path, { recursive: true, force: true });
     const cause = innermostCause(e);
     const why = cause === undefined ? '' : `: ${firstMessageLine(cause)}`;
     const message = e instanceof Error ? e.message : String(e);

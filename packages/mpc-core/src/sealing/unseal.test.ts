@@ -1,16 +1,21 @@
+import { randomBytes } from 'node:crypto';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../bytes.js';
 import { canonicalize } from '../envelope/canonical.js';
 import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { open, seal } from '../seal.js';
 import { detectSensitivePaths } from './detect.js';
 import {
   detectAndSeal,
+  fieldAad,
   type SealedField,
   sealedMarkers,
   sealPayload,
   sealValue,
   shareAad,
   shareCommitment,
+  valueCommitment,
 } from './seal-field.js';
 import type { ReleasedShare } from './sealed-field-codec.js';
 import { makeParties, type TestParty } from './test-helpers/parties.js';
@@ -200,6 +205,38 @@ describe('unsealing k of n', () => {
     );
     expect(out.value).toEqual(VALUE);
     expect(out.rejected).toEqual([{ party: victim.id, check: 'sealed-field.share-inconsistent' }]);
+  });
+
+  it('a value its sealer committed that is not JSON is refused without quoting it (no parser message as cause)', async () => {
+    // From the secrets review: the error's cause was the JSON parser's, whose message quotes the
+    // opened text; anything that logs an error with its causes would have logged the sealed value.
+    const drawn: Uint8Array[] = [];
+    const rng = (n: number) => {
+      const b = new Uint8Array(randomBytes(n));
+      drawn.push(Uint8Array.from(b));
+      return b;
+    };
+    const field = await sealValue(VALUE, '/spec/db', { incidentId: INCIDENT, parties, threshold: 3, rng });
+    const [salt, dataKey] = drawn as [Uint8Array, Uint8Array];
+    const text = new TextEncoder().encode('CANARY-not-json-7d1e {');
+    const forged: SealedField = {
+      ...field,
+      ciphertext: xchacha20poly1305(dataKey, field.nonce, fieldAad(field)).encrypt(concatBytes(salt, text)),
+      commitment: valueCommitment(salt, text),
+    };
+    const e = await expectError(
+      combineReleased(
+        forged,
+        parties.slice(0, 3).map((p) => release(forged, p)),
+        requester!.secret,
+      ),
+      VerificationError,
+    );
+    expect(e.check).toBe('sealed-field.value');
+    const said: string[] = [];
+    for (let c: unknown = e; c instanceof Error; c = c.cause) said.push(c.message, String(c.stack));
+    said.push(JSON.stringify(e));
+    expect(said.join('\n')).not.toContain('CANARY');
   });
 
   it('a tampered ciphertext or commitment in the sealed field is detected and named by check', async () => {

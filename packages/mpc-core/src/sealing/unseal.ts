@@ -279,10 +279,9 @@ export async function combineReleased(
     let value: unknown;
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
-    } catch (cause) {
-      throw new VerificationError('sealed-field.value', `field ${field.id}: the opened value is not JSON`, {
-        cause,
-      });
+    } catch {
+      // No cause: the parser's message quotes the text, which is the sealed value.
+      throw new VerificationError('sealed-field.value', `field ${field.id}: the opened value is not JSON`);
     }
     return Object.freeze({
       value,
