@@ -16,7 +16,7 @@ import {
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { CallCoalescer } from './call-coalescer.js';
-import { httpPost } from './http-post.js';
+import { type HttpPostInit, httpPost, MAX_ANSWER_BYTES } from './http-post.js';
 import { type RefusalFacts, refusalFactsOf } from './party/routes/sign.js';
 import { partyById, type Roster, type RosterParty } from './roster.js';
 import { isBatchable, makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
@@ -49,8 +49,11 @@ export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
 export interface PartyClientOptions {
   roster: Roster;
   caller: { id: string; key: IdentityKey };
-  /** The transport (default {@link httpPost}: node:http keep-alive; tests wrap it or pass `fetch`). */
-  fetch?: typeof fetch;
+  /**
+   * The transport (default {@link httpPost}: node:http keep-alive, answers read up to a bound;
+   * tests wrap it or pass `fetch`, which ignores `maxAnswerBytes`).
+   */
+  fetch?: (input: URL, init: HttpPostInit) => Promise<Response>;
   /** Per-call timeout (default 10 s). */
   timeoutMs?: number;
   now?: () => Date;
@@ -69,9 +72,18 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The most bytes of a party's answer the client reads: an aggregation answer may be as large as the
+ * largest aggregation request a party accepts; every other answer (a batch of 16 hot-path calls at
+ * most) far below 16 MiB. A party that sends more is cut off and its call fails (`UNAVAILABLE`).
+ */
+function maxAnswerBytes(kind: RpcKind): number {
+  return kind.startsWith('agg.') ? MAX_ANSWER_BYTES : 16 * 1024 * 1024;
+}
+
 export class PartyClient {
   readonly #opts: PartyClientOptions;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: NonNullable<PartyClientOptions['fetch']>;
   readonly #coalescer: CallCoalescer | undefined;
 
   constructor(opts: PartyClientOptions) {
@@ -144,8 +156,19 @@ export class PartyClient {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(request),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        maxAnswerBytes: maxAnswerBytes(kind),
       });
     } catch (cause) {
+      if (cause instanceof AapsError && cause.code === 'PAYLOAD_TOO_LARGE') {
+        throw new AapsError(
+          'UNAVAILABLE',
+          `${partyId} answered more than ${maxAnswerBytes(kind)} bytes (${kind})`,
+          {
+            cause,
+            details: { party: partyId, kind },
+          },
+        );
+      }
       const timedOut = timeout.aborted;
       throw new AapsError(
         timedOut ? 'TIMEOUT' : 'UNAVAILABLE',

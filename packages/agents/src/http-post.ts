@@ -2,8 +2,8 @@
  * The party client's default transport: `node:http` with a keep-alive agent, shaped as `fetch`.
  * Undici's `fetch` costs about 15% of the gateway's CPU per incident in streams, abort-signal and
  * WHATWG plumbing that a JSON POST over loopback never uses; this sends the body as one buffer
- * and reads the answer into one. Only what `PartyClient` uses is supported: a URL, `method`,
- * `headers` as a plain object, a string or byte `body`, and `signal`.
+ * and reads the answer into one, up to a bound (`maxAnswerBytes`). Only what `PartyClient` uses is
+ * supported: a URL, `method`, `headers` as a plain object, a string or byte `body`, and `signal`.
  */
 import { Agent, request } from 'node:http';
 import { AapsError } from '@aaps/mpc-core';
@@ -12,8 +12,27 @@ import { AapsError } from '@aaps/mpc-core';
 // request about to reuse them.
 const agent = new Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 8, timeout: 4000 });
 
-export const httpPost: typeof fetch = (input, init = {}) =>
+/**
+ * The most bytes of an answer read when the caller names no bound: the largest request a party
+ * accepts (an aggregation body, `MAX_BODY_ALLOWANCE` plus its base limit), so no honest answer is
+ * near it.
+ */
+export const MAX_ANSWER_BYTES = 65 * 1024 * 1024;
+
+/** `fetch`'s init, plus the most bytes of answer to read (`maxAnswerBytes`, default {@link MAX_ANSWER_BYTES}). */
+export type HttpPostInit = RequestInit & { maxAnswerBytes?: number };
+
+/**
+ * An answer over its bound: the transport stopped reading it and closed the connection (so one
+ * party cannot make its caller buffer without end).
+ */
+export function answerTooLarge(max: number): AapsError {
+  return new AapsError('PAYLOAD_TOO_LARGE', `the answer is over ${max} bytes`);
+}
+
+export const httpPost = (input: string | URL | Request, init: HttpPostInit = {}): Promise<Response> =>
   new Promise<Response>((resolve, reject) => {
+    const max = init.maxAnswerBytes ?? MAX_ANSWER_BYTES;
     const url = input instanceof URL ? input : new URL(String(input instanceof Request ? input.url : input));
     if (url.protocol !== 'http:') {
       reject(new AapsError('INVALID_ARGUMENT', `httpPost: ${url.protocol} is not supported (use fetch)`));
@@ -42,7 +61,21 @@ export const httpPost: typeof fetch = (input, init = {}) =>
       { method: init.method ?? 'GET', headers, agent, ...(init.signal ? { signal: init.signal } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        const tooLarge = () => {
+          res.destroy();
+          req.destroy();
+          reject(answerTooLarge(max));
+        };
+        if (Number(res.headers['content-length']) > max) {
+          tooLarge();
+          return;
+        }
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > max) tooLarge();
+          else chunks.push(c);
+        });
         res.on('error', reject);
         res.on('end', () => {
           const out = new Headers();
