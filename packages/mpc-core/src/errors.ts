@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'CIRCUIT_INVALID'
   // service (party node, gateway)
   | 'UNAUTHENTICATED'
+  /** An aggregation input not signed by a key the party's policy lists (`aggregation.input_signers`). */
+  | 'INPUT_UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'STALE_REQUEST'
   | 'REPLAYED_REQUEST'

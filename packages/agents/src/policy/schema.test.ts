@@ -134,4 +134,41 @@ describe('parsePolicy', () => {
       'risk.require_pooled',
     ]);
   });
+  it('reads aggregation.input_signers: ids and lower-case hex Ed25519 keys, each once', () => {
+    const p = defaultPolicy('audit');
+    const key = (c: string) => c.repeat(64);
+    const signers = [
+      { id: 'finance-1', public_key: key('a') },
+      { id: 'finance.hsm:2', public_key: key('b') },
+    ];
+    expect(parsePolicy({ ...p, aggregation: { input_signers: signers } }).aggregation).toEqual({
+      input_signers: signers,
+    });
+    expect(parsePolicy({ ...p, aggregation: { input_signers: [] } }).aggregation).toEqual({
+      input_signers: [],
+    });
+    expect(parsePolicy(p).aggregation).toBeUndefined();
+    const bad = (input_signers: unknown) =>
+      fieldsOf(() => parsePolicy({ ...p, aggregation: { input_signers } }));
+    expect(bad([{ id: 'finance', public_key: key('A') }])).toEqual([
+      'aggregation.input_signers.0.public_key',
+    ]);
+    expect(bad([{ id: 'finance', public_key: 'ab' }])).toEqual(['aggregation.input_signers.0.public_key']);
+    expect(bad([{ id: '-x', public_key: key('a') }])).toEqual(['aggregation.input_signers.0.id']);
+    expect(bad([{ id: 'finance', public_key: key('a'), role: 'x' }])).toEqual([
+      'aggregation.input_signers.0.role',
+    ]);
+    expect(
+      bad([
+        { id: 'finance', public_key: key('a') },
+        { id: 'finance', public_key: key('b') },
+        { id: 'ops', public_key: key('a') },
+      ]),
+    ).toEqual(['aggregation.input_signers.1.id', 'aggregation.input_signers.2.public_key']);
+    expect(bad('finance')).toEqual(['aggregation.input_signers']);
+    expect(fieldsOf(() => parsePolicy({ ...p, aggregation: {} }))).toEqual(['aggregation.input_signers']);
+    expect(fieldsOf(() => parsePolicy({ ...p, aggregation: { input_signers: [], signers: [] } }))).toEqual([
+      'aggregation.signers',
+    ]);
+  });
 });

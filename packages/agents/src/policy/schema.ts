@@ -110,6 +110,29 @@ export interface Policy {
   unseal?: UnsealRules;
   /** This department's own view of risk, used for its private input to a pooled score. */
   risk?: DepartmentRiskView;
+  /** Who may author this party's caller-supplied aggregation inputs. Absent: anyone (unauthenticated). */
+  aggregation?: AggregationRules;
+}
+
+/**
+ * The department's rules for secret-shared aggregation (docs/aggregation.md, "Department-signed
+ * inputs").
+ */
+export interface AggregationRules {
+  /**
+   * The Ed25519 keys allowed to author this party's sealed inputs (`agg.deal`'s `input`): with the
+   * list set, a box whose statement is not signed by one of them, for this session, party, roster
+   * and circuit, is refused (`INPUT_UNAUTHENTICATED`); an empty list refuses every sealed input.
+   */
+  input_signers: InputSigner[];
+}
+
+/** One key allowed to sign a party's aggregation inputs. */
+export interface InputSigner {
+  /** The name the party's audit trail records for inputs this key signed. */
+  id: string;
+  /** Ed25519 public key, 32 bytes as lower-case hex. */
+  public_key: string;
 }
 
 /**
@@ -162,7 +185,7 @@ export function parsePolicy(json: unknown): Policy {
       'human_approval',
       'verification',
     ],
-    ['unseal', 'risk'],
+    ['unseal', 'risk', 'aggregation'],
   );
   if (!o) r.throwIfAny('policy');
   const obj = o!;
@@ -191,6 +214,7 @@ export function parsePolicy(json: unknown): Policy {
   const verification = readVerification(r, obj['verification']);
   const unseal = obj['unseal'] === undefined ? undefined : readUnseal(r, obj['unseal']);
   const riskView = obj['risk'] === undefined ? undefined : readRiskView(r, obj['risk']);
+  const aggregation = obj['aggregation'] === undefined ? undefined : readAggregation(r, obj['aggregation']);
 
   r.throwIfAny('policy');
   return {
@@ -204,7 +228,54 @@ export function parsePolicy(json: unknown): Policy {
     verification: verification!,
     ...(unseal === undefined ? {} : { unseal }),
     ...(riskView === undefined ? {} : { risk: riskView }),
+    ...(aggregation === undefined ? {} : { aggregation }),
   };
+}
+
+/** An input signer's id: what the audit trail names, so printable and bounded. */
+const SIGNER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Whether `id` is spelled as an `aggregation.input_signers[].id`. */
+export function isInputSignerId(id: string): boolean {
+  return SIGNER_ID.test(id);
+}
+const PUBLIC_KEY_HEX = /^[0-9a-f]{64}$/;
+
+function readAggregation(r: Reader, value: unknown): AggregationRules | undefined {
+  const a = r.object(value, 'aggregation', ['input_signers']);
+  if (!a) return undefined;
+  const path = 'aggregation.input_signers';
+  const signers = r.array(
+    a['input_signers'],
+    path,
+    (v, p) => {
+      const s = r.object(v, p, ['id', 'public_key']);
+      if (!s) return undefined;
+      const id = r.string(s['id'], `${p}.id`, { pattern: SIGNER_ID, max: 128 });
+      const key =
+        typeof s['public_key'] === 'string' && PUBLIC_KEY_HEX.test(s['public_key'])
+          ? s['public_key']
+          : r.report(`${p}.public_key`, 'expected an Ed25519 public key: 32 bytes as lower-case hex');
+      return id === undefined || key === undefined ? undefined : { id, public_key: key };
+    },
+    { max: 256 },
+  );
+  if (signers === undefined) return undefined;
+  // One id per key and one key per id: the audit trail names the signer by its id. Indexes are the
+  // file's (an item reported above is skipped, not renumbered).
+  const raw = a['input_signers'] as unknown[];
+  for (const field of ['id', 'public_key'] as const) {
+    const first = new Map<unknown, number>();
+    raw.forEach((item, i) => {
+      const v =
+        item !== null && typeof item === 'object' ? (item as Record<string, unknown>)[field] : undefined;
+      if (typeof v !== 'string') return;
+      const at = first.get(v);
+      if (at === undefined) first.set(v, i);
+      else r.report(`${path}.${i}.${field}`, `duplicate of ${path}.${at}.${field}`);
+    });
+  }
+  return { input_signers: signers };
 }
 
 function readRiskView(r: Reader, value: unknown): DepartmentRiskView | undefined {
