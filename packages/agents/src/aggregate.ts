@@ -2,9 +2,10 @@
  * The coordinator side of secret-shared aggregation over HTTP (the party side is
  * `party/routes/aggregation.ts`):
  *
- *  1. `agg.deal` to every party, with the party's own input values sealed to its X25519 key. Here
- *     the caller passes each party its input; in a deployment the department's own system seals
- *     it, and the coordinator only relays a box it cannot open.
+ *  1. `agg.deal` to every party, with the party's own input values sealed to its X25519 key: either
+ *     a box its department signed and sealed itself (`sealedInputs`, `sealSignedInput`), which the
+ *     coordinator relays and cannot open, or plaintext `inputs` the coordinator seals unsigned
+ *     (refused by a party whose policy lists `aggregation.input_signers`).
  *  2. The coordinator checks every dealer's signature and payload (naming bad dealers), then relays
  *     to each party every public dealing and the sealed share boxes addressed to it (which it cannot
  *     read).
@@ -43,7 +44,6 @@ import {
   buildAggregationRecord,
   bytesToHex,
   type Circuit,
-  type CircuitInput,
   type ErrorCode,
   type Exclusion,
   type ExclusionReason,
@@ -61,6 +61,7 @@ import {
   utf8,
   ValidationError,
 } from '@aaps/mpc-core';
+import { type AggregationInputs, sealedValuesFor } from './aggregate-input.js';
 import { type ReceiverClaim, type RevealEntry, type RevealPlan, runRevealStep } from './aggregate-reveal.js';
 import type { PartyClient } from './client.js';
 import { partyIdsOf } from './coordinate.js';
@@ -97,27 +98,21 @@ import {
   rosterDigest,
 } from './roster.js';
 
-/** One input value: a safe integer, a bigint or a decimal string. */
-export type AggregationValue = number | bigint | string;
-
-/** One input's value: an integer, or a vector input's elements. */
-export type AggregationInputValue = AggregationValue | readonly AggregationValue[];
-
-/**
- * A party's inputs: one value when it provides one input (a vector input's elements when that one
- * input is a vector), values in circuit order, or values by input name.
- */
-export type AggregationInputs =
-  | AggregationValue
-  | readonly AggregationInputValue[]
-  | Readonly<Record<string, AggregationInputValue>>;
-
 export interface AggregationRunOptions {
   circuitId: string;
   /** The aggregation session id (`[A-Za-z0-9._:-]{1,128}`), bound into every proof. */
   sessionId: string;
-  /** Each providing party's inputs, by party id. */
-  inputs: Readonly<Record<string, AggregationInputs>>;
+  /**
+   * Providing parties' inputs, by party id, in plaintext: the coordinator seals each to its party
+   * unsigned, so a party whose policy lists `aggregation.input_signers` refuses it.
+   */
+  inputs?: Readonly<Record<string, AggregationInputs>>;
+  /**
+   * Boxes departments sealed themselves (`sealSignedInput`), by party id, relayed as they are: the
+   * coordinator reads neither their values nor their signatures. A party is in `inputs` or here,
+   * not both.
+   */
+  sealedInputs?: Readonly<Record<string, string>>;
   /**
    * A subject each providing party without `inputs` derives its own input from (pooled risk: a
    * `RiskSubject`); the coordinator never learns those inputs.
@@ -199,72 +194,6 @@ let shipped: CircuitCatalog | undefined;
 function shippedCircuits(): CircuitCatalog {
   shipped ??= readCircuitCatalog([SHIPPED_CIRCUITS_DIR]);
   return shipped;
-}
-
-function toBigInt(v: AggregationValue, field: string): string {
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) {
-    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an integer, not a list`, [field]);
-  }
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  if (typeof v === 'string' && /^-?(0|[1-9][0-9]*)$/.test(v)) return v;
-  throw new ValidationError('INVALID_ARGUMENT', `${field}: expected an integer`, [field]);
-}
-
-/** A value as sealed to its party: decimal text, one per element for a vector input. */
-function sealedValue(
-  spec: CircuitInput,
-  v: AggregationInputValue | undefined,
-  field: string,
-): string | string[] {
-  if (spec.length === 1) return toBigInt(v as AggregationValue, field);
-  if (!Array.isArray(v) || v.length !== spec.length) {
-    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${spec.length} integers (a vector)`, [
-      field,
-    ]);
-  }
-  return v.map((e, i) => toBigInt(e, `${field}[${i}]`));
-}
-
-function valuesFor(
-  specs: readonly CircuitInput[],
-  given: AggregationInputs | undefined,
-  field: string,
-): Record<string, string | string[]> {
-  const names = specs.map((s) => s.name);
-  if (given === undefined) {
-    throw new ValidationError('INVALID_ARGUMENT', `${field}: missing (provides ${names.join(', ')})`, [
-      field,
-    ]);
-  }
-  const out: Record<string, string | string[]> = {};
-  const byName = new Map(specs.map((s) => [s.name, s]));
-  const lone = specs.length === 1 ? specs[0]! : undefined;
-  const bare = !Array.isArray(given) && typeof given !== 'object';
-  const vectorElements =
-    Array.isArray(given) && lone !== undefined && lone.length > 1 && !given.some((v) => Array.isArray(v));
-  if (lone !== undefined && (bare || vectorElements)) {
-    // The party's one input: its value, or (a vector) the array of its elements.
-    out[lone.name] = sealedValue(lone, given as AggregationInputValue, field);
-  } else if (bare) {
-    throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
-  } else if (Array.isArray(given)) {
-    if (given.length !== names.length) {
-      throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${names.length} values`, [field]);
-    }
-    specs.forEach((spec, i) => {
-      out[spec.name] = sealedValue(spec, given[i], `${field}[${i}]`);
-    });
-  } else {
-    for (const [k, v] of Object.entries(given as Record<string, AggregationInputValue>)) {
-      const spec = byName.get(k);
-      // An input the party does not provide is passed on for the party to refuse by name.
-      out[k] = spec
-        ? sealedValue(spec, v, `${field}.${k}`)
-        : toBigInt(v as AggregationValue, `${field}.${k}`);
-    }
-  }
-  return out;
 }
 
 /**
@@ -612,9 +541,27 @@ export async function runAggregationOverHttp(
   const caller = opts.callerId ?? 'gateway';
   const ctx = { trace_id: opts.traceId ?? sid };
   const timeoutMs = opts.timeoutMs ?? aggregationTimeoutMs(circuit, client.timeoutMs);
-  for (const id of Object.keys(opts.inputs)) {
+  const inputs = opts.inputs ?? {};
+  const sealedInputs = opts.sealedInputs ?? {};
+  for (const id of Object.keys(inputs)) {
     if (!roster.parties.some((p) => p.id === id)) {
       throw new ValidationError('UNKNOWN_IDENTIFIER', `inputs.${id}: not in the roster`, [`inputs.${id}`]);
+    }
+  }
+  for (const [id, box] of Object.entries(sealedInputs)) {
+    const field = `sealedInputs.${id}`;
+    const party = partyById(roster, id);
+    if (party === undefined) {
+      throw new ValidationError('UNKNOWN_IDENTIFIER', `${field}: not in the roster`, [field]);
+    }
+    if (inputs[id] !== undefined) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}: ${id} is given plaintext inputs too`, [field]);
+    }
+    if (typeof box !== 'string' || box.length === 0) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}: expected a sealed box (base64)`, [field]);
+    }
+    if (inputSpecsOf(circuit, party).length === 0) {
+      throw new ValidationError('INVALID_ARGUMENT', `${field}: provides no input to ${circuit.id}`, [field]);
     }
   }
 
@@ -626,15 +573,19 @@ export async function runAggregationOverHttp(
   const dealBodies = roster.parties.map((p) => {
     const specs = inputSpecsOf(circuit, p);
     const body: Record<string, unknown> = { circuit: circuit.id, circuit_digest: circuit.digestHex };
-    if (specs.length === 0 && opts.inputs[p.id] !== undefined) {
+    if (specs.length === 0 && inputs[p.id] !== undefined) {
       throw new ValidationError('INVALID_ARGUMENT', `inputs.${p.id}: provides no input to ${circuit.id}`, [
         `inputs.${p.id}`,
       ]);
     }
-    if (specs.length > 0 && opts.inputs[p.id] === undefined && opts.derive !== undefined) {
+    const sealed = sealedInputs[p.id];
+    if (sealed !== undefined) {
+      // The department's own box (signed, then sealed): relayed unread.
+      body.input = sealed;
+    } else if (specs.length > 0 && inputs[p.id] === undefined && opts.derive !== undefined) {
       body.derive = opts.derive;
     } else if (specs.length > 0) {
-      const values = valuesFor(specs, opts.inputs[p.id], `inputs.${p.id}`);
+      const values = sealedValuesFor(specs, inputs[p.id], `inputs.${p.id}`);
       body.input = sealToParty(
         p,
         utf8(JSON.stringify({ values })),

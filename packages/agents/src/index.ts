@@ -5,13 +5,18 @@
  */
 
 export {
-  type AggregationInputs,
   type AggregationOutcome,
   type AggregationRunOptions,
-  type AggregationValue,
   aggregationTimeoutMs,
   runAggregationOverHttp,
 } from './aggregate.js';
+export {
+  type AggregationInputs,
+  type AggregationInputValue,
+  type AggregationValue,
+  type SignedInputOptions,
+  sealSignedInput,
+} from './aggregate-input.js';
 export {
   BACKUP_FORMAT,
   BACKUP_VERSION,
@@ -96,6 +101,13 @@ export {
   verifierRoster,
 } from './party/routes/sign.js';
 export { createUnsealHandler, type UnsealAnswer, type UnsealDeps } from './party/routes/unseal.js';
+export {
+  type InputStatement,
+  inputStatementBytes,
+  SIGNED_INPUT_TYPE,
+  type SignedInput,
+  signInputStatement,
+} from './party/signed-input.js';
 export {
   createRequestRecordChecker,
   type GroupTrust,
@@ -210,6 +222,9 @@ export {
   type Refuse,
 } from './policy/rules.js';
 export {
+  type AggregationRules,
+  type InputSigner,
+  isInputSignerId,
   isNamespaceAllowed,
   POLICY_SCHEMA_VERSION,
   type Policy,

@@ -71,6 +71,7 @@ import {
   signBytes,
   utf8,
   ValidationError,
+  VerificationError,
   type VerifiedProofs,
   verifyAggregation,
   verifyDealing,
@@ -97,6 +98,7 @@ import {
   riskSubjectDigest,
   scoredFactors,
 } from '../pooled-risk.js';
+import { type OpenedInput, readInputBox } from '../signed-input.js';
 
 // ---------------------------------------------------------------------------------------------
 // Trusted circuits
@@ -1191,6 +1193,8 @@ export function createAggregationHandlers(
       let values = new Map<string, bigint | bigint[]>();
       let subject: RiskSubject | undefined;
       let subjectMark: string | undefined;
+      /** Who signed the sealed input dealt (null: an unsigned box); undefined: no sealed input. */
+      let inputSigner: string | null | undefined;
       if (body.input !== undefined && circuit.id === POOLED_RISK_CIRCUIT) {
         // The gateway must not choose a department's pooled-risk input: it only names the subject.
         throw new AapsError(
@@ -1253,15 +1257,35 @@ export function createAggregationHandlers(
           inputAad(sessionId, caller, self.id, rosterDigest),
           'body.input',
         );
-        let parsed: { values?: Record<string, unknown> };
+        let parsed: unknown;
         try {
-          parsed = JSON.parse(new TextDecoder().decode(plain)) as typeof parsed;
+          parsed = JSON.parse(new TextDecoder().decode(plain));
         } catch (cause) {
           throw new ValidationError('DECODE_FAILED', 'body.input: not JSON', ['body.input'], { cause });
         } finally {
           plain.fill(0);
         }
-        const given = parsed?.values && typeof parsed.values === 'object' ? parsed.values : {};
+        // Signed by a key the department lists, for this round (when its policy lists any).
+        let opened: OpenedInput;
+        try {
+          opened = readInputBox(
+            parsed,
+            { session: sessionId, party: self.id, roster: rosterDigest, circuit: circuit.digestHex },
+            deps.policy.aggregation?.input_signers,
+          );
+        } catch (e) {
+          if (e instanceof VerificationError && e.code === 'INPUT_UNAUTHENTICATED') {
+            deps.logger.warn('agg.input_refused', {
+              session: sessionId,
+              circuit: circuit.id,
+              check: e.check,
+              ...(typeof e.details['signer'] === 'string' ? { signer: e.details['signer'] } : {}),
+            });
+          }
+          throw e;
+        }
+        inputSigner = opened.signer ?? null;
+        const given = opened.values;
         const provided = new Set(names);
         for (const k of Object.keys(given)) {
           if (!provided.has(k)) {
@@ -1305,6 +1329,15 @@ export function createAggregationHandlers(
         new Date(now.getTime() - DEALT_SESSION_RETENTION_MS),
       );
       if (!fresh || sessions.has(sessionId)) throw dealtAlready(sessionId);
+      if (inputSigner !== undefined) {
+        // Who authored the input this party deals (never the value): kept before the dealing leaves.
+        await deps.store.audit({
+          at: now.toISOString(),
+          event: 'agg.input',
+          session: sessionId,
+          detail: { circuit: circuit.id, circuit_digest: circuit.digestHex, signer: inputSigner },
+        });
+      }
       // Bulk dealings draw six scalars per input: one system call per 64 KiB instead of per scalar.
       const pool = rng ? undefined : new RandomPool();
       const dealings: InputDealing[] = dealInputs(
@@ -1322,7 +1355,12 @@ export function createAggregationHandlers(
         ...(subjectMark ? { subjectMark } : {}),
       });
       expireLater(expiries.sessions, sessionId, dropSession);
-      deps.logger.info('agg.dealt', { session: sessionId, circuit: circuit.id, inputs: dealings.length });
+      deps.logger.info('agg.dealt', {
+        session: sessionId,
+        circuit: circuit.id,
+        inputs: dealings.length,
+        ...(inputSigner === undefined ? {} : { input_signer: inputSigner }),
+      });
       if (dealings.length === 0) return { dealing: null, sealed: [] };
       const payload = encodeDealerPayload({
         session: sessionId,
