@@ -8,7 +8,9 @@
  *    own department score (on the heavier of the declared environment and its own view of the
  *    subject's namespace); a caller-supplied `input` is refused (`FORBIDDEN`). For other circuits
  *    the caller hands the party its input values sealed to the party's X25519 key (in a deployment
- *    the department's own system seals them). The party checks that its role provides those
+ *    the department's own system signs and seals them: `../signed-input.ts`; a party whose policy
+ *    lists `aggregation.input_signers` deals only such a box, signed for this round by a listed
+ *    key, and records the signer in its audit trail). The party checks that its role provides those
  *    inputs, Pedersen-shares each with a range proof, and answers with its public dealing (signed
  *    with its identity key, and naming the digest of the subject it derived from, or `sealed`)
  *    and one sealed, signed box of shares per receiver.
