@@ -94,6 +94,42 @@ describe('readBodyCapped with a shared budget', () => {
     expect(budget.free).toBe(budget.bytes);
   });
 
+  it('holds budget only for bytes that arrived: a declared body that stalls holds none, one byte about one', async () => {
+    const budget = new BodyBudget(1 << 20);
+    /** A body declared as 1 MiB whose sender sends `first` bytes (none if 0) and then nothing. */
+    const stalled = (first: number) => {
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent || first === 0) return new Promise(() => {});
+          sent = true;
+          controller.enqueue(new Uint8Array(first));
+        },
+      });
+      return new Request('http://party.test/v1/sign/round2', {
+        method: 'POST',
+        headers: { 'content-length': String(1 << 20) },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+    };
+    const pace = { graceMs: 200, minBytesPerSecond: 10_000 };
+    const reads = [
+      readBodyCapped(stalled(0), 1 << 20, budget, pace),
+      readBodyCapped(stalled(1), 1 << 20, budget, pace),
+      readBodyCapped(stalled(1000), 1 << 20, budget, pace),
+    ];
+    await new Promise((r) => setTimeout(r, 50));
+    // 1 + 1,000 bytes arrived: that is what is held (not 64 KiB each, nor the declared 1 MiB).
+    expect(budget.bytes - budget.free).toBe(1001);
+    // Many such senders do not crowd out a real body.
+    const real = await readBodyCapped(streamed(100, 1000).request, 1 << 20, budget);
+    expect(real.ok && real.body.length).toBe(100_000);
+    if (real.ok) real.release();
+    expect((await Promise.all(reads.map(bodyOf))).every((r) => r === 'slow')).toBe(true);
+    expect(budget.free).toBe(budget.bytes);
+  });
+
   it('reports a sender that breaks off mid-body as aborted, and gives the budget back', async () => {
     const budget = new BodyBudget(1024 * 1024);
     let sent = 0;

@@ -6,7 +6,9 @@
  * their senders are authenticated: past it a request is refused as busy instead of buffered. The
  * pace bounds how long a body may hold its share of the budget: after a grace period it must keep
  * arriving at a minimum average rate, so idle or trickling senders cannot fill the budget and
- * keep it. A body whose stream fails before its end (the sender closed the connection or reset
+ * keep it. A body holds budget only for bytes that arrived (its buffer grows from what it
+ * received, never from a declared length or a fixed first chunk): a sender that declares a body
+ * and stalls holds nothing, and one that sends `n` bytes holds at most about `2n`. A body whose stream fails before its end (the sender closed the connection or reset
  * it) is an outcome like the others, not an exception: it is the sender's doing, so callers answer
  * it as a 4xx, not as a server failure. The party node's authentication and the gateway's
  * body-limit middleware both read bodies through this.
@@ -22,9 +24,6 @@ export interface BodyPace {
 
 /** 10 s, then 16 KiB/s: far below any real client on the networks parties and gateways use. */
 export const DEFAULT_BODY_PACE: BodyPace = { graceMs: 10_000, minBytesPerSecond: 16 * 1024 };
-
-/** First allocation for a body of unknown length; it doubles as the body grows, up to the cap. */
-const FIRST_CHUNK = 64 * 1024;
 
 /**
  * Bytes of request bodies that may be held at once across requests. A reader takes bytes as its
@@ -92,9 +91,11 @@ export function bodyReadError(
 }
 
 /**
- * Read the body into one buffer as bytes arrive, grown by doubling, never kept as the stream's
- * chunks, so memory stays within about twice what was sent (three times for a moment while the
- * buffer grows), however it is chunked. With a `budget`, each growth is taken from it first.
+ * Read the body into one buffer as bytes arrive, grown by doubling from the first chunk's size
+ * (never past the cap or the declared length), never kept as the stream's chunks, so memory stays
+ * within about twice what was received (three times for a moment while the buffer grows), however
+ * it is chunked. With a `budget`, each growth is taken from it first: nothing is taken before the
+ * first byte arrives.
  */
 export async function readBodyCapped(
   request: Request,
@@ -119,16 +120,16 @@ export async function readBodyCapped(
   };
   const stream = request.body;
   if (stream === null) return { ok: true, body: new Uint8Array(0), release };
-  // Grown as bytes arrive (never allocated from the header alone: a sender must send what it declares).
-  const known = Number.isSafeInteger(declared) && declared >= 0 ? declared : FIRST_CHUNK;
+  // Grown as bytes arrive (never allocated from the header alone: a sender must send what it
+  // declares). A declared length only bounds the growth.
+  const limit = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(max, declared) : max;
   const reader = stream.getReader();
   const refuse = async (reason: Exclude<BodyReadFailure, 'aborted'>): Promise<BodyRead> => {
     release();
     await reader.cancel().catch(() => undefined);
     return { ok: false, reason };
   };
-  let buffer = allocate(Math.min(max, FIRST_CHUNK, known));
-  if (buffer === undefined) return refuse('busy');
+  let buffer: Uint8Array = new Uint8Array(0);
   let size = 0;
   /** The next chunk, or `slow` once the body is behind its pace (`size` bytes by now). */
   const next = () =>
@@ -159,7 +160,8 @@ export async function readBodyCapped(
       if (done) break;
       if (size + value.byteLength > max) return refuse('too_large');
       if (size + value.byteLength > buffer.length) {
-        const grown = allocate(Math.min(max, Math.max(2 * buffer.length, size + value.byteLength)));
+        const want = size + value.byteLength;
+        const grown = allocate(want > limit ? want : Math.min(limit, Math.max(2 * buffer.length, want)));
         if (grown === undefined) return refuse('busy');
         grown.set(buffer.subarray(0, size));
         budget?.give(buffer.length);

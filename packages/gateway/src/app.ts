@@ -37,6 +37,9 @@ import { WorkflowRunner } from './workflow/runner.js';
 
 export const API_VERSION = '0.1.0';
 
+/** GitHub deliveries read or handled at once (they are read before they are authenticated). */
+export const UNAUTHENTICATED_BODIES_AT_ONCE = 32;
+
 /** Every route of the API, in the order the OpenAPI document lists them. */
 export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...incidentRouteDocs,
@@ -188,6 +191,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         }),
   });
   const maxBody = config.maxBodyBytes ?? DEFAULT_BODY_LIMIT;
+  const bodyBudget = Math.max(32 * 1024 * 1024, 8 * maxBody);
   const routeDeps: RouteDeps = {
     store: deps.store,
     coordinator: deps.coordinator,
@@ -204,9 +208,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     cluster: config.cluster ?? 'default',
     // One body reader for every route that takes a body; the bodies being read or handled at once
     // may hold 32 MiB, or 8 of the largest if that is more.
-    readBody: bodyLimit({
+    readBody: bodyLimit({ maxBytes: maxBody, budget: new BodyBudget(bodyBudget) }),
+    // GitHub deliveries are read before anything authenticates them (the HMAC is over the body):
+    // they read from a budget of their own, a quarter of the shared one, at most 32 at once, so
+    // strangers' stalled deliveries leave the authenticated routes' budget whole.
+    readUnauthenticatedBody: bodyLimit({
       maxBytes: maxBody,
-      budget: new BodyBudget(Math.max(32 * 1024 * 1024, 8 * maxBody)),
+      budget: new BodyBudget(Math.ceil(bodyBudget / 4)),
+      maxInflight: UNAUTHENTICATED_BODIES_AT_ONCE,
     }),
     now: deps.now,
     ids: deps.ids,

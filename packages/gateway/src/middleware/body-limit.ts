@@ -15,15 +15,44 @@ import type { GatewayEnv } from '../http-env.js';
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
- * `budget`, when given, is shared by every route: past it a request is refused as `UNAVAILABLE`
- * (503) instead of read, and a body's bytes count against it until its request is done.
+ * `budget`, when given, is shared by every route using this reader: past it a request is refused
+ * as `UNAVAILABLE` (503) instead of read, and a body's bytes count against it until its request is
+ * done. `maxInflight`, when given, bounds the requests being read or handled through this reader
+ * at once: past it a request is refused `UNAVAILABLE` (503, `Retry-After: 1`) before a byte is read.
  */
-export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): MiddlewareHandler<GatewayEnv> {
+export function bodyLimit(opts: {
+  maxBytes: number;
+  budget?: BodyBudget;
+  maxInflight?: number;
+}): MiddlewareHandler<GatewayEnv> {
   if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes < 1) {
     throw new ValidationError('INVALID_ARGUMENT', 'maxBytes: expected a positive integer', ['maxBytes']);
   }
+  if (opts.maxInflight !== undefined && (!Number.isSafeInteger(opts.maxInflight) || opts.maxInflight < 1)) {
+    throw new ValidationError('INVALID_ARGUMENT', 'maxInflight: expected a positive integer', [
+      'maxInflight',
+    ]);
+  }
   const max = opts.maxBytes;
+  const cap = opts.maxInflight ?? Number.POSITIVE_INFINITY;
+  let inflight = 0;
   return async (c, next) => {
+    if (inflight >= cap) {
+      c.header('Retry-After', '1');
+      throw new AapsError(
+        'UNAVAILABLE',
+        `too many requests of this kind are being read (${cap} at once); retry`,
+      );
+    }
+    inflight++;
+    try {
+      await readThen(c, next);
+    } finally {
+      inflight--;
+    }
+  };
+
+  async function readThen(c: Context<GatewayEnv>, next: () => Promise<void>): Promise<void> {
     const problem = unsupportedMediaType(
       c.req.header('content-type') ?? '',
       c.req.header('content-encoding'),
@@ -42,7 +71,7 @@ export function bodyLimit(opts: { maxBytes: number; budget?: BodyBudget }): Midd
     } finally {
       read.release();
     }
-  };
+  }
 }
 
 /** The body as JSON; a `ValidationError` (`DECODE_FAILED`) when it is not. */

@@ -32,6 +32,12 @@ export interface RouteDeps {
    * bodies of all requests share (bodies are read before their callers are checked).
    */
   readBody: MiddlewareHandler<GatewayEnv>;
+  /**
+   * The body reader of a route that can authenticate only once it has the body (GitHub's HMAC):
+   * its own budget, apart from `readBody`'s, and a cap on the requests it reads at once, so
+   * strangers' deliveries cannot take the budget authenticated routes read from.
+   */
+  readUnauthenticatedBody: MiddlewareHandler<GatewayEnv>;
   now: () => Date;
   ids: () => string;
   /** SSE keep-alive interval, ms. */

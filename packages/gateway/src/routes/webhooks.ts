@@ -151,7 +151,7 @@ export function registerWebhookRoutes(app: GatewayApp, d: RouteDeps): void {
       }
       await next();
     },
-    d.readBody,
+    d.readUnauthenticatedBody,
     (c) => {
       verifyGithubSignature(c.get('rawBody'), c.req.header('x-hub-signature-256'), d.githubSecret ?? '');
       const result = intakeGithub(jsonBody(c), {
