@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type ClusterLayout,
+  callHeaders,
   defaultPolicy,
   frostIdentifier,
   httpSigningTransport,
@@ -270,12 +271,16 @@ describe('party nodes across processes', () => {
 
   it('refuses forged, unknown-sender, replayed and stale requests, changing nothing', async () => {
     const target = layout.roster.parties[0]!;
-    const post = (env: unknown) =>
-      fetch(`${target.url}/v1/sign/commit`, {
+    // Through the coordinator's transport (its signed call header), so the envelope's checks are
+    // what refuses.
+    const post = (env: unknown) => {
+      const text = JSON.stringify(env);
+      return fetch(`${target.url}/v1/sign/commit`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(env),
+        headers: callHeaders(layout.gatewayKey, target.id, '/v1/sign/commit', text),
+        body: text,
       });
+    };
     const good = makeRequest(
       { id: 'gateway', key: layout.gatewayKey },
       target.id,
@@ -334,12 +339,33 @@ describe('party nodes across processes', () => {
     expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('REPLAYED_REQUEST');
     const wrongType = await fetch(`${target.url}/v1/sign/commit`, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain' },
+      headers: {
+        ...callHeaders(layout.gatewayKey, target.id, '/v1/sign/commit', 'x'),
+        'content-type': 'text/plain',
+      },
       body: 'x',
     });
     expect(wrongType.status).toBe(415);
+    // Without the coordinator's call header (a stranger, or a peer signing its own): 401 before
+    // the body is read, the good envelope inside notwithstanding.
+    const text = JSON.stringify(good);
+    const bare = await fetch(`${target.url}/v1/sign/commit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: text,
+    });
+    expect(bare.status).toBe(401);
+    expect(((await bare.json()) as { error: { message: string } }).error.message).toContain('aaps-call');
+    const peerCall = await fetch(`${target.url}/v1/sign/commit`, {
+      method: 'POST',
+      headers: callHeaders(peerKey, target.id, '/v1/sign/commit', text),
+      body: text,
+    });
+    expect(peerCall.status).toBe(401);
     const metrics = await (await fetch(`${target.url}/metrics`)).text();
     expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="replay"\} 1/);
+    expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="call_missing"\} 1/);
+    expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="call_signature"\} 1/);
   });
 
   /** An HTTP coordinator over the cluster that cannot reach `blocked` (if given). */

@@ -8,6 +8,7 @@
  */
 import {
   type ApprovalProposal,
+  callHeaders,
   HUMAN_ACTIONS,
   makeRequest,
   proposalSigningBytes,
@@ -264,12 +265,11 @@ describe('a compromised coordinator', () => {
       },
       { trace_id: sid },
     );
+    // The captured request as the coordinator sent it to party A (its call header included).
+    const text = JSON.stringify(req);
+    const headers = callHeaders(cluster.layout.gatewayKey, a!, RPC_PATHS['sign.round2'], text);
     const post = (url: string) =>
-      fetch(new URL(RPC_PATHS['sign.round2'], url), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(req),
-      });
+      fetch(new URL(RPC_PATHS['sign.round2'], url), { method: 'POST', headers, body: text });
     const first = await post(partyA.url);
     expect(first.status).toBe(200);
     const statuses: string[] = [];

@@ -11,6 +11,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  callHeaders,
   freePort,
   loadOrCreateDataKey,
   loadOrCreateIdentityKey,
@@ -355,19 +356,26 @@ describe('bad input against the gateway and a party', () => {
     const roster = parseRoster(readJsonFile(join(dataDir, 'roster.json'), 'roster'));
     const target = roster.parties[0]!;
     const gatewayKey = loadOrCreateIdentityKey(join(dataDir, 'gateway', 'identity.key'), false);
+    /** Headers and body as the coordinator's transport sends them (its signed call header). */
+    const withCall = (path: string, body: string) => ({
+      headers: callHeaders(gatewayKey, target.id, path, body),
+      body,
+    });
     const keyInfo = async () =>
       (await (
         await fetch(new URL(RPC_PATHS['key.info'], target.url), {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(
-            makeRequest(
-              { id: 'gateway', key: gatewayKey },
-              target.id,
-              'key.info',
-              'k',
-              {},
-              { trace_id: 'k' },
+          ...withCall(
+            RPC_PATHS['key.info'],
+            JSON.stringify(
+              makeRequest(
+                { id: 'gateway', key: gatewayKey },
+                target.id,
+                'key.info',
+                'k',
+                {},
+                { trace_id: 'k' },
+              ),
             ),
           ),
         })
@@ -395,6 +403,7 @@ describe('bad input against the gateway and a party', () => {
               'raw-bad',
               'wrong-target',
               'wrong-path',
+              'no-call-header',
             ),
             body: bodyFor(kind),
             rawBody: badBodies(target.id),
@@ -431,12 +440,13 @@ describe('bad input against the gateway and a party', () => {
             default:
               body = r.rawBody;
           }
-          await send(
-            { method: 'POST', path, headers: { 'content-type': 'application/json' }, body },
-            seen,
-            target.url,
-            false,
-          );
+          // Past the call header (as the coordinator sends), so the envelope checks are fuzzed;
+          // without it, refused from the headers.
+          const headers =
+            r.how === 'no-call-header'
+              ? { 'content-type': 'application/json' }
+              : callHeaders(gatewayKey, target.id, path, body);
+          await send({ method: 'POST', path, headers, body }, seen, target.url, false);
         },
       ),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },

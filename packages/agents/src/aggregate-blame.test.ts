@@ -28,6 +28,7 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AggregationRunOptions, runAggregationOverHttp } from './aggregate.js';
+import { callHeaders } from './call-auth.js';
 import { PartyClient } from './client.js';
 import { partyIdsOf } from './coordinate.js';
 import { createPartyApp, type PartyApp } from './party/app.js';
@@ -80,7 +81,9 @@ function relayed(i: number, path: string, init: RequestInit | undefined): Reques
     { ...env, meta, payload: { ...env.payload, body: relay(i, path, env.payload.body) } } as never,
     gatewayKey.secretKey,
   );
-  return { ...init, body: JSON.stringify(changed) };
+  const text = JSON.stringify(changed);
+  // The gateway signs its call header over the changed body's length too.
+  return { ...init, headers: callHeaders(gatewayKey, idOf(i), path, text), body: text };
 }
 
 const fetchApp: typeof fetch = async (input, init) => {

@@ -1,5 +1,6 @@
 /**
  * `PartyClient`: how the gateway (and `aaps dkg`, and the tests) call a party. Each call sends a
+ * signed `AAPS-Call` header (`call-auth.ts`: the party checks it before reading the body) and a
  * signed `ProtocolRequest` and accepts only a `ProtocolResponse` signed by that party's roster
  * key, answering this very request. Failures become `AapsError`s carrying the party's own error
  * code, the party id and, for policy refusals, the party-signed refusal. An error body is not
@@ -15,6 +16,7 @@ import {
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
+import { callHeaders } from './call-auth.js';
 import { CallCoalescer } from './call-coalescer.js';
 import { type HttpPostInit, httpPost, MAX_ANSWER_BYTES } from './http-post.js';
 import { type RefusalFacts, refusalFactsOf } from './party/routes/sign.js';
@@ -139,22 +141,17 @@ export class PartyClient {
   ): Promise<Record<string, unknown>> {
     const party = partyById(this.#opts.roster, partyId);
     if (!party) throw new AapsError('UNKNOWN_IDENTIFIER', `party ${partyId} is not in the roster`);
-    const request = makeRequest(
-      this.#opts.caller,
-      partyId,
-      kind,
-      sessionId,
-      body,
-      ctx,
-      this.#opts.now?.() ?? new Date(),
-    );
+    const at = this.#opts.now?.() ?? new Date();
+    const request = makeRequest(this.#opts.caller, partyId, kind, sessionId, body, ctx, at);
     const timeout = AbortSignal.timeout(timeoutMs);
+    const text = JSON.stringify(request);
     let res: Response;
     try {
       res = await this.#fetch(new URL(RPC_PATHS[kind], party.url), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
+        // The call header lets the party refuse strangers before reading a body (call-auth.ts).
+        headers: callHeaders(this.#opts.caller.key, partyId, RPC_PATHS[kind], text, at),
+        body: text,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         maxAnswerBytes: maxAnswerBytes(kind),
       });

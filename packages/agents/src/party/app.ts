@@ -36,6 +36,7 @@ import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js
 import { createKeyCommitHandlers } from './key-commit.js';
 import { noLogReason, witnessedLog } from './log-origin.js';
 import { PooledRiskLedger } from './pooled-risk.js';
+import { rejectionLog } from './rejection-log.js';
 import {
   aggregationBodyAllowance,
   createAggregationHandlers,
@@ -128,9 +129,12 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const agg = createAggregationHandlers(deps, circuits, pooled, pads);
   // Aggregation requests carry share vectors: their limit grows with the largest trusted circuit.
   const aggBodyBytes = deps.config.maxBodyBytes + aggregationBodyAllowance(circuits, deps.suite);
-  // Bodies are read before their senders are authenticated: all of them together may hold twice
-  // the largest one, and at least 8 MiB; past that a request is refused (503), not buffered.
+  // Bodies are read once their call header shows the coordinator sent them (before the envelope
+  // authenticates the body): all of them together may hold twice the largest one, and at least
+  // 8 MiB; past that a request is refused (503), not buffered.
   const bodies = new BodyBudget(Math.max(BODY_BUDGET_FLOOR, 2 * aggBodyBytes));
+  // Refusals are logged coalesced per reason across all routes (strangers must not grow the log).
+  const rejections = rejectionLog(deps.logger);
   const app = new Hono<Env>();
 
   /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */
@@ -234,7 +238,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const route = (path: string, kind: RpcKind, handler: Handler) => {
     handlers.set(kind, handler);
     const maxBodyBytes = kind.startsWith('agg.') ? aggBodyBytes : undefined;
-    app.post(path, authenticate(deps, metrics, kind, maxBodyBytes, bodies), async (c) => {
+    app.post(path, authenticate(deps, metrics, kind, maxBodyBytes, bodies, rejections), async (c) => {
       const request = c.get('request');
       return c.json(makeResponse(me, request, await run(kind, request), now()));
     });
@@ -304,7 +308,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   // Several hot-path calls under one signed envelope (see `CallCoalescer`). Each call runs as it
   // would alone, against a view of the request with its own kind, session and trace, and gets the
   // answer it would have got alone; one failing call does not fail the others.
-  app.post('/v1/batch', authenticate(deps, metrics, 'batch', undefined, bodies), async (c) => {
+  app.post('/v1/batch', authenticate(deps, metrics, 'batch', undefined, bodies, rejections), async (c) => {
     const request = c.get('request');
     const calls = parseBatch(request.payload.body);
     const results = await Promise.all(

@@ -1,29 +1,38 @@
 /**
- * Authenticates every protocol request before any route runs: an identity-coded UTF-8 JSON body
- * (else 415) within the size limit, a
+ * Authenticates every protocol request before any route runs. First, from its headers alone,
+ * before a byte of the body is read: an `AAPS-Call` header signed by the roster's coordinator for
+ * this party and path, within the timestamp window, declaring a body length within the route's
+ * limit (`call-auth.ts`; else 401, or 413 for a length over the limit). So a stranger holds none of
+ * the body budget and has nothing parsed. Then: an identity-coded UTF-8 JSON body (else 415) of
+ * exactly the declared length, a
  * well-formed `ProtocolRequest` envelope addressed to this party, signed by the roster's
  * coordinator (the gateway; another roster party is refused, 403), within the timestamp window,
  * with an idempotency key never seen before. Anything else is refused
- * with 4xx, logged with the reason, and changes nothing.
+ * with 4xx, counted by reason, logged (coalesced per reason: `rejection-log.ts`), and changes
+ * nothing.
  */
 import {
   AapsError,
+  hexToBytes,
   type SignedEnvelope,
   ValidationError,
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
+import { CALL_HEADER, checkCall } from '../call-auth.js';
 import { type BodyBudget, bodyReadError, readBodyCapped } from '../http-body.js';
 import { unsupportedMediaType } from '../media-type.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
+import { type RejectionLog, rejectionLog } from './rejection-log.js';
 
 /**
  * `maxBodyBytes`: this route's body limit (default: the config's `max_body_bytes`); `budget`: the
  * bytes all requests' bodies may hold at once (shared by the party's routes), past which a request
- * is refused as `UNAVAILABLE` (503) rather than read.
+ * is refused as `UNAVAILABLE` (503) rather than read; `rejections`: where refusals are logged
+ * (shared by the party's routes, so its coalescing is per party).
  */
 export function authenticate(
   deps: PartyDeps,
@@ -31,15 +40,38 @@ export function authenticate(
   kind: RpcKind,
   maxBodyBytes = deps.config.maxBodyBytes,
   budget?: BodyBudget,
+  rejections: RejectionLog = rejectionLog(deps.logger),
 ) {
   const windowMs = deps.config.timestampWindowSec * 1000;
   const now = deps.now ?? (() => new Date());
+  const coordinatorKey = hexToBytes(deps.roster.gateway.identity_key);
   return createMiddleware<Env>(async (c, next) => {
     const reject = (reason: string, e: AapsError): never => {
       metrics.rejected.inc({ reason });
-      deps.logger.warn('request.rejected', { reason, kind, code: e.code });
+      rejections.rejected(reason, { kind, code: e.code });
       throw e;
     };
+    // Who is calling, from the headers alone: nothing of the body is read for a stranger.
+    const call = checkCall(c.req.header(CALL_HEADER), {
+      party: deps.self.id,
+      method: c.req.method,
+      path: c.req.path,
+      signer: coordinatorKey,
+      now: now().getTime(),
+      windowMs,
+    });
+    if (!call.ok) return reject(call.reason, new AapsError('UNAUTHENTICATED', call.message));
+    if (call.length > maxBodyBytes)
+      reject('too_large', new AapsError('PAYLOAD_TOO_LARGE', `the body is over ${maxBodyBytes} bytes`));
+    const sent = c.req.header('content-length');
+    if (sent !== undefined && sent !== String(call.length))
+      reject(
+        'call_length',
+        new AapsError(
+          'UNAUTHENTICATED',
+          `Content-Length ${sent} is not the body length the ${CALL_HEADER} header signs (${call.length})`,
+        ),
+      );
     const problem = unsupportedMediaType(
       c.req.header('content-type') ?? '',
       c.req.header('content-encoding'),
@@ -49,8 +81,19 @@ export function authenticate(
       if (problem.label === 'coding') c.header('Accept-Encoding', 'identity');
       reject(`content_${problem.label}`, new AapsError('UNSUPPORTED_MEDIA_TYPE', problem.message));
     }
-    const read = await readBodyCapped(c.req.raw, maxBodyBytes, budget);
-    if (!read.ok) return reject(read.reason, bodyReadError(read.reason, maxBodyBytes));
+    // Exactly the signed length: more is refused as it arrives, less once the body ends.
+    const read = await readBodyCapped(c.req.raw, call.length, budget);
+    if (!read.ok) return reject(read.reason, bodyReadError(read.reason, call.length));
+    if (read.body.length !== call.length) {
+      read.release();
+      reject(
+        'call_length',
+        new AapsError(
+          'UNAUTHENTICATED',
+          `the body is ${read.body.length} bytes, not the ${call.length} the ${CALL_HEADER} header signs`,
+        ),
+      );
+    }
     // The body's bytes count against the budget until the request is done.
     try {
       const raw = read.body;

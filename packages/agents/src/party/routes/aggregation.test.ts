@@ -19,6 +19,7 @@ import {
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../../aggregate.js';
+import { callHeaders, signCall } from '../../call-auth.js';
 import { PartyClient } from '../../client.js';
 import { frostIdentifier, rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
@@ -858,10 +859,11 @@ describe('body limits of party requests', () => {
           trace_id: 't',
         },
       );
+      const text = JSON.stringify(request);
       const res = await party.app.request(path, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
+        headers: callHeaders(gatewayKey, roster.parties[0]!.id, path, text),
+        body: text,
       });
       return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
     };
@@ -893,7 +895,14 @@ describe('body limits of party requests', () => {
     });
     const res = await party.app.request('/v1/sign/round2', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        'aaps-call': signCall(gatewayKey, {
+          party: roster.parties[0]!.id,
+          path: '/v1/sign/round2',
+          length: limit,
+        }),
+      },
       body: endless,
       duplex: 'half',
     } as RequestInit);
@@ -906,15 +915,24 @@ describe('body limits of party requests', () => {
     const party = await createPartyApp(base);
     const limit = base.config.maxBodyBytes;
     /** A sender of just under `limit` bytes that then holds the connection open (or, `end`, closes it). */
+    let size = 0;
+    while (size + 65_536 < limit) size += 65_536;
     const hanging: ReadableStreamDefaultController<Uint8Array>[] = [];
     const send = (end = false) =>
       party.app.request('/v1/sign/round2', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          'aaps-call': signCall(gatewayKey, {
+            party: roster.parties[1]!.id,
+            path: '/v1/sign/round2',
+            length: size,
+          }),
+        },
         body: new ReadableStream<Uint8Array>({
           start(controller) {
             hanging.push(controller);
-            for (let sent = 0; sent + 65_536 < limit; sent += 65_536)
+            for (let sent = 0; sent < size; sent += 65_536)
               controller.enqueue(new Uint8Array(65_536).fill(0x20));
             if (end) controller.close();
           },

@@ -26,6 +26,7 @@ import {
   x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callHeaders } from '../../call-auth.js';
 import { PartyClient } from '../../client.js';
 import { runDkgOverHttp } from '../../coordinate.js';
 import { publicPackageDigest } from '../../key-digest.js';
@@ -63,10 +64,13 @@ async function call(
 ): Promise<Answer> {
   const env = makeRequest(from, id(i), kind, session, body, { trace_id: 't' });
   const path = kind === 'batch' ? '/v1/batch' : `/v1/${kind.replace('.', '/')}`;
+  // The call header is the coordinator's (its transport), whoever signed the envelope: what the
+  // envelope checks refuse is reached.
+  const text = JSON.stringify(env);
   const res = await on[i]!.app.request(path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(env),
+    headers: callHeaders(set.gatewayKey, id(i), path, text),
+    body: text,
   });
   const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
   return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
@@ -318,10 +322,11 @@ describe('replacing a key takes the coordinator and the operator', () => {
       },
       { trace_id: 't' },
     );
+    const text = JSON.stringify(env);
     const res = await allowing.app.request('/v1/dkg/round1', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(env),
+      headers: callHeaders(set.gatewayKey, id(0), '/v1/dkg/round1', text),
+      body: text,
     });
     expect(res.status).toBe(200);
   });

@@ -24,6 +24,7 @@ import {
   SecretBytes,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callHeaders } from '../../call-auth.js';
 import { runDkgOverHttp } from '../../coordinate.js';
 import { rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
@@ -55,10 +56,12 @@ async function call(
   const env = makeRequest({ id: 'gateway', key: set.gatewayKey }, id(i), kind, session, body, {
     trace_id: 't',
   });
-  const res = await apps[i]!.app.request(`/v1/${kind.replace('.', '/')}`, {
+  const path = `/v1/${kind.replace('.', '/')}`;
+  const text = JSON.stringify(env);
+  const res = await apps[i]!.app.request(path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(env),
+    headers: callHeaders(set.gatewayKey, id(i), path, text),
+    body: text,
   });
   const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
   return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
