@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type ClusterLayout,
-  callHeaders,
+  callSigner,
   defaultPolicy,
   frostIdentifier,
   httpSigningTransport,
@@ -277,7 +277,10 @@ describe('party nodes across processes', () => {
       const text = JSON.stringify(env);
       return fetch(`${target.url}/v1/sign/commit`, {
         method: 'POST',
-        headers: callHeaders(layout.gatewayKey, target.id, '/v1/sign/commit', text),
+        headers: callSigner(
+          { id: layout.roster.gateway.id, key: layout.gatewayKey },
+          layout.roster.parties,
+        ).headers(target.id, '/v1/sign/commit', text),
         body: text,
       });
     };
@@ -340,7 +343,10 @@ describe('party nodes across processes', () => {
     const wrongType = await fetch(`${target.url}/v1/sign/commit`, {
       method: 'POST',
       headers: {
-        ...callHeaders(layout.gatewayKey, target.id, '/v1/sign/commit', 'x'),
+        ...callSigner(
+          { id: layout.roster.gateway.id, key: layout.gatewayKey },
+          layout.roster.parties,
+        ).headers(target.id, '/v1/sign/commit', 'x'),
         'content-type': 'text/plain',
       },
       body: 'x',
@@ -358,14 +364,18 @@ describe('party nodes across processes', () => {
     expect(((await bare.json()) as { error: { message: string } }).error.message).toContain('aaps-call');
     const peerCall = await fetch(`${target.url}/v1/sign/commit`, {
       method: 'POST',
-      headers: callHeaders(peerKey, target.id, '/v1/sign/commit', text),
+      headers: callSigner({ id: layout.roster.gateway.id, key: peerKey }, layout.roster.parties).headers(
+        target.id,
+        '/v1/sign/commit',
+        text,
+      ),
       body: text,
     });
     expect(peerCall.status).toBe(401);
     const metrics = await (await fetch(`${target.url}/metrics`)).text();
     expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="replay"\} 1/);
     expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="call_missing"\} 1/);
-    expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="call_signature"\} 1/);
+    expect(metrics).toMatch(/aaps_party_rejected_requests_total\{reason="call_tag"\} 1/);
   });
 
   /** An HTTP coordinator over the cluster that cannot reach `blocked` (if given). */

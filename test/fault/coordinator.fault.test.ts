@@ -8,7 +8,7 @@
  */
 import {
   type ApprovalProposal,
-  callHeaders,
+  callSigner,
   HUMAN_ACTIONS,
   makeRequest,
   proposalSigningBytes,
@@ -267,7 +267,10 @@ describe('a compromised coordinator', () => {
     );
     // The captured request as the coordinator sent it to party A (its call header included).
     const text = JSON.stringify(req);
-    const headers = callHeaders(cluster.layout.gatewayKey, a!, RPC_PATHS['sign.round2'], text);
+    const headers = callSigner(
+      { id: cluster.layout.roster.gateway.id, key: cluster.layout.gatewayKey },
+      cluster.layout.roster.parties,
+    ).headers(a!, RPC_PATHS['sign.round2'], text);
     const post = (url: string) =>
       fetch(new URL(RPC_PATHS['sign.round2'], url), { method: 'POST', headers, body: text });
     const first = await post(partyA.url);

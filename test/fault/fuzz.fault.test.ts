@@ -11,7 +11,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  callHeaders,
+  callSigner,
   freePort,
   loadOrCreateDataKey,
   loadOrCreateIdentityKey,
@@ -358,7 +358,11 @@ describe('bad input against the gateway and a party', () => {
     const gatewayKey = loadOrCreateIdentityKey(join(dataDir, 'gateway', 'identity.key'), false);
     /** Headers and body as the coordinator's transport sends them (its signed call header). */
     const withCall = (path: string, body: string) => ({
-      headers: callHeaders(gatewayKey, target.id, path, body),
+      headers: callSigner({ id: roster.gateway.id, key: gatewayKey }, roster.parties).headers(
+        target.id,
+        path,
+        body,
+      ),
       body,
     });
     const keyInfo = async () =>
@@ -445,7 +449,11 @@ describe('bad input against the gateway and a party', () => {
           const headers =
             r.how === 'no-call-header'
               ? { 'content-type': 'application/json' }
-              : callHeaders(gatewayKey, target.id, path, body);
+              : callSigner({ id: roster.gateway.id, key: gatewayKey }, roster.parties).headers(
+                  target.id,
+                  path,
+                  body,
+                );
           await send({ method: 'POST', path, headers, body }, seen, target.url, false);
         },
       ),

@@ -28,7 +28,7 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AggregationRunOptions, runAggregationOverHttp } from './aggregate.js';
-import { callHeaders } from './call-auth.js';
+import { callSigner } from './call-auth.js';
 import { PartyClient } from './client.js';
 import { partyIdsOf } from './coordinate.js';
 import { createPartyApp, type PartyApp } from './party/app.js';
@@ -83,7 +83,11 @@ function relayed(i: number, path: string, init: RequestInit | undefined): Reques
   );
   const text = JSON.stringify(changed);
   // The gateway signs its call header over the changed body's length too.
-  return { ...init, headers: callHeaders(gatewayKey, idOf(i), path, text), body: text };
+  return {
+    ...init,
+    headers: callSigner({ id: 'gateway', key: gatewayKey }, roster.parties).headers(idOf(i), path, text),
+    body: text,
+  };
 }
 
 const fetchApp: typeof fetch = async (input, init) => {

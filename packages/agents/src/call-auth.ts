@@ -1,27 +1,65 @@
 /**
  * The call header: how a party knows a request comes from its coordinator before it reads a byte
- * of the body. Every protocol call carries `AAPS-Call: v1.<timestamp ms>.<id>.<length>.<sig>`,
- * where `sig` is the coordinator's Ed25519 identity signature (base64url) over
- * {@link callSigningBytes}: a domain tag, the party addressed, the method and path, the timestamp,
- * a random id and the body's length in bytes. The party checks it (signed by the roster's gateway,
- * within the timestamp window, its length within the route's cap) and only then reads exactly that
- * many bytes; a stranger's request is refused from its headers, so it never holds any of the
- * party's body budget nor has its body parsed. The header does not authenticate the body: the
- * signed `ProtocolRequest` envelope inside it still does, as before. The length is in the header
- * (not taken from `Content-Length`) because a transport may send the body chunked or in process;
- * a `Content-Length` that differs from it is refused.
+ * of the body. Every protocol call carries `AAPS-Call: v2.<timestamp ms>.<id>.<length>.<tag>`,
+ * where `tag` is HMAC-SHA256 (base64url) over {@link callSigningBytes} (a domain tag, the party
+ * addressed, the method and path, the timestamp, a random id and the body's length in bytes) under
+ * the pair's call key: HKDF-SHA256 of the static X25519 secret between the coordinator's and the
+ * party's identity keys (their Ed25519 keys mapped to X25519, as sealing does), so only those two
+ * can make a tag and a peer party cannot pass for the coordinator. The party checks it (the
+ * coordinator's tag, within the timestamp window, its length within the route's cap) and only then
+ * reads exactly that many bytes; a stranger's request is refused from its headers, so it never
+ * holds any of the party's body budget nor has its body parsed. The header does not authenticate
+ * the body: the signed `ProtocolRequest` envelope inside it still does, as before, so the header
+ * needs no signature anyone else could check, and a MAC costs a few microseconds where an Ed25519
+ * signature and its verification cost about 250. The length is in the header (not taken from
+ * `Content-Length`) because a transport may send the body chunked or in process; a
+ * `Content-Length` that differs from it is refused.
  */
-import { randomBytes } from 'node:crypto';
-import { type IdentityKey, signBytes, verifyEd25519 } from '@aaps/mpc-core';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  hexToBytes,
+  type IdentityKey,
+  utf8,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 
 /** The header's name (HTTP header names are case-insensitive). */
 export const CALL_HEADER = 'aaps-call';
 
-const VERSION = 'v1';
-const DOMAIN = 'aaps-call/v1';
+const VERSION = 'v2';
+const DOMAIN = 'aaps-call/v2';
+const KEY_INFO = utf8('AAPS-QUORUM-v1 call-header x25519-hkdf-sha256 hmac-sha256');
 const ID = /^[0-9a-f]{16,64}$/;
 const DIGITS = /^(0|[1-9][0-9]{0,15})$/;
-const SIG = /^[A-Za-z0-9_-]{86}$/;
+const TAG = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The call key of a coordinator and a party: HKDF-SHA256 (salt `<coordinator id>|<party id>`) of
+ * X25519 between `mine` (either side's identity key) and `theirs` (the other's identity key, hex).
+ * Both sides get the same key; callers cache it (one Diffie-Hellman per pair).
+ */
+export function callKey(
+  mine: IdentityKey,
+  theirs: string,
+  pair: { coordinator: string; party: string },
+): Uint8Array {
+  const secret = x25519FromIdentitySecretKey(mine.secretKey);
+  try {
+    const shared = x25519.getSharedSecret(
+      secret.expose(),
+      x25519FromIdentityPublicKey(hexToBytes(theirs, 'identity_key', 32)),
+    );
+    const key = hkdf(sha256, shared, utf8(`${pair.coordinator}|${pair.party}`), KEY_INFO, 32);
+    shared.fill(0);
+    return key;
+  } finally {
+    secret.wipe();
+  }
+}
 
 /** What one call header signs. */
 export interface CallFacts {
@@ -45,9 +83,14 @@ export function callSigningBytes(f: CallFacts): Uint8Array {
   );
 }
 
-/** The `AAPS-Call` header value for a call of `length` body bytes to `party` at `path`. */
+/** The tag of `facts` under `key` (HMAC-SHA256, base64url). */
+function tagOf(key: Uint8Array, facts: CallFacts): Buffer {
+  return createHmac('sha256', key).update(callSigningBytes(facts)).digest();
+}
+
+/** The `AAPS-Call` header value for a call of `length` body bytes to `party` at `path`, under the pair's {@link callKey}. */
 export function signCall(
-  key: IdentityKey,
+  key: Uint8Array,
   call: { party: string; method?: string; path: string; length: number },
   now: Date = new Date(),
 ): string {
@@ -59,13 +102,12 @@ export function signCall(
     id: randomBytes(16).toString('hex'),
     length: call.length,
   };
-  const sig = Buffer.from(signBytes(key.secretKey, callSigningBytes(facts))).toString('base64url');
-  return `${VERSION}.${facts.at}.${facts.id}.${facts.length}.${sig}`;
+  return `${VERSION}.${facts.at}.${facts.id}.${facts.length}.${tagOf(key, facts).toString('base64url')}`;
 }
 
-/** Headers for a JSON call with `body` to `party` at `path` (tests and tools posting by hand). */
+/** Headers for a JSON call with `body` to `party` at `path`, under the pair's {@link callKey}. */
 export function callHeaders(
-  key: IdentityKey,
+  key: Uint8Array,
   party: string,
   path: string,
   body: string,
@@ -77,19 +119,48 @@ export function callHeaders(
   };
 }
 
+/** The coordinator's side of the call header: headers for any party of `parties`, keys cached. */
+export interface CallSigner {
+  /** `AAPS-Call` (and the JSON content type) for a call with `body` to `party` at `path`. */
+  headers(party: string, path: string, body: string, now?: Date): Record<string, string>;
+  /** The header value alone, for a call of `length` body bytes. */
+  sign(party: string, call: { method?: string; path: string; length: number }, now?: Date): string;
+}
+
+/** A {@link CallSigner} for `caller` (the roster's coordinator) calling roster parties. */
+export function callSigner(
+  caller: { id: string; key: IdentityKey },
+  parties: readonly { id: string; identity_key: string }[],
+): CallSigner {
+  const keys = new Map<string, Uint8Array>();
+  const keyOf = (party: string): Uint8Array => {
+    let key = keys.get(party);
+    if (key === undefined) {
+      const p = parties.find((x) => x.id === party);
+      if (p === undefined) throw new Error(`call header: ${party} is not a roster party`);
+      key = callKey(caller.key, p.identity_key, { coordinator: caller.id, party });
+      keys.set(party, key);
+    }
+    return key;
+  };
+  return {
+    headers: (party, path, body, now) => callHeaders(keyOf(party), party, path, body, now),
+    sign: (party, call, now) => signCall(keyOf(party), { party, ...call }, now),
+  };
+}
+
 /** Why a call header was refused. */
-export type CallRefusal = 'call_missing' | 'call_malformed' | 'call_stale' | 'call_signature';
+export type CallRefusal = 'call_missing' | 'call_malformed' | 'call_stale' | 'call_tag';
 
 export type CallCheck = { ok: true; length: number } | { ok: false; reason: CallRefusal; message: string };
 
 /**
- * Check a call header: well formed, its timestamp within `windowMs` of `now`, and signed by
- * `signer` for this party, method and path. Cheap checks first (a stranger's garbage costs no
- * signature verification unless it is fresh and well formed). Returns the signed body length.
+ * Check a call header: well formed, its timestamp within `windowMs` of `now`, and tagged under the
+ * pair's call `key` for this party, method and path. Returns the length the tag covers.
  */
 export function checkCall(
   header: string | undefined,
-  expect: { party: string; method: string; path: string; signer: Uint8Array; now: number; windowMs: number },
+  expect: { party: string; method: string; path: string; key: Uint8Array; now: number; windowMs: number },
 ): CallCheck {
   if (header === undefined || header === '')
     return {
@@ -105,12 +176,12 @@ export function checkCall(
     !DIGITS.test(at ?? '') ||
     !ID.test(id ?? '') ||
     !DIGITS.test(length ?? '') ||
-    !SIG.test(sig ?? '')
+    !TAG.test(sig ?? '')
   )
     return {
       ok: false,
       reason: 'call_malformed',
-      message: `the ${CALL_HEADER} header is not ${VERSION}.<timestamp ms>.<hex id>.<length>.<base64url signature>`,
+      message: `the ${CALL_HEADER} header is not ${VERSION}.<timestamp ms>.<hex id>.<length>.<base64url HMAC-SHA256 tag>`,
     };
   const facts: CallFacts = {
     party: expect.party,
@@ -126,12 +197,12 @@ export function checkCall(
       reason: 'call_stale',
       message: `the ${CALL_HEADER} timestamp is outside the ${expect.windowMs / 1000}s window`,
     };
-  const raw = new Uint8Array(Buffer.from(sig as string, 'base64url'));
-  if (!verifyEd25519(expect.signer, callSigningBytes(facts), raw))
+  const given = Buffer.from(sig as string, 'base64url');
+  if (given.length !== 32 || !timingSafeEqual(given, tagOf(expect.key, facts)))
     return {
       ok: false,
-      reason: 'call_signature',
-      message: `the ${CALL_HEADER} signature does not verify (not the coordinator's, or for another party or path)`,
+      reason: 'call_tag',
+      message: `the ${CALL_HEADER} tag does not verify (not the coordinator's, or for another party or path)`,
     };
   return { ok: true, length: facts.length };
 }

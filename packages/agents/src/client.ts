@@ -16,7 +16,7 @@ import {
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
-import { callHeaders } from './call-auth.js';
+import { type CallSigner, callSigner } from './call-auth.js';
 import { CallCoalescer } from './call-coalescer.js';
 import { type HttpPostInit, httpPost, MAX_ANSWER_BYTES } from './http-post.js';
 import { type RefusalFacts, refusalFactsOf } from './party/routes/sign.js';
@@ -87,10 +87,13 @@ export class PartyClient {
   readonly #opts: PartyClientOptions;
   readonly #fetch: NonNullable<PartyClientOptions['fetch']>;
   readonly #coalescer: CallCoalescer | undefined;
+  /** The call header of every request (call-auth.ts), one key per party. */
+  readonly #calls: CallSigner;
 
   constructor(opts: PartyClientOptions) {
     this.#opts = opts;
     this.#fetch = opts.fetch ?? httpPost;
+    this.#calls = callSigner(opts.caller, opts.roster.parties);
     this.#coalescer = opts.coalesce
       ? new CallCoalescer(
           (party, kind, session, body, ctx, signal) => this.#post(party, kind, session, body, ctx, signal),
@@ -150,7 +153,7 @@ export class PartyClient {
       res = await this.#fetch(new URL(RPC_PATHS[kind], party.url), {
         method: 'POST',
         // The call header lets the party refuse strangers before reading a body (call-auth.ts).
-        headers: callHeaders(this.#opts.caller.key, partyId, RPC_PATHS[kind], text, at),
+        headers: this.#calls.headers(partyId, RPC_PATHS[kind], text, at),
         body: text,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         maxAnswerBytes: maxAnswerBytes(kind),

@@ -36,7 +36,15 @@ export {
   restoreBackup,
 } from './backup/restore.js';
 export { backupFileName, checkSigningShare, type SplitBackupOptions, splitBackup } from './backup/split.js';
-export { CALL_HEADER, callHeaders, checkCall, signCall } from './call-auth.js';
+export {
+  CALL_HEADER,
+  type CallSigner,
+  callHeaders,
+  callKey,
+  callSigner,
+  checkCall,
+  signCall,
+} from './call-auth.js';
 export { type CliIo, runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 export { type CallOptions, PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
 export {

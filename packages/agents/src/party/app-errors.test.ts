@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCiphersuite, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { callHeaders, signCall } from '../call-auth.js';
+import { callSigner } from '../call-auth.js';
 import { PartyClient } from '../client.js';
 import { memoryLogger } from '../logger.js';
 import type { PartyStore } from '../store/level.js';
@@ -76,11 +76,10 @@ describe('a request whose body its sender cuts off', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'aaps-call': signCall(set.gatewayKey, {
-          party: set.roster.parties[0]!.id,
-          path: '/v1/sign/commit',
-          length: 100,
-        }),
+        'aaps-call': callSigner({ id: set.roster.gateway.id, key: set.gatewayKey }, set.roster.parties).sign(
+          set.roster.parties[0]!.id,
+          { path: '/v1/sign/commit', length: 100 },
+        ),
       },
       body,
       duplex: 'half',
@@ -111,7 +110,11 @@ describe('a request whose media type or coding the party does not read', () => {
       party.app.request('/v1/sign/commit', {
         method: 'POST',
         headers: {
-          ...callHeaders(set.gatewayKey, set.roster.parties[0]!.id, '/v1/sign/commit', '{}'),
+          ...callSigner({ id: set.roster.gateway.id, key: set.gatewayKey }, set.roster.parties).headers(
+            set.roster.parties[0]!.id,
+            '/v1/sign/commit',
+            '{}',
+          ),
           ...headers,
         },
         body: '{}',

@@ -13,20 +13,34 @@
  */
 import {
   AapsError,
-  hexToBytes,
   type SignedEnvelope,
   ValidationError,
   validateEnvelope,
   verifyEnvelope,
 } from '@aaps/mpc-core';
 import { createMiddleware } from 'hono/factory';
-import { CALL_HEADER, checkCall } from '../call-auth.js';
+import { CALL_HEADER, callKey, checkCall } from '../call-auth.js';
 import { type BodyBudget, bodyReadError, readBodyCapped } from '../http-body.js';
 import { unsupportedMediaType } from '../media-type.js';
 import { principalKey } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { Env, PartyDeps, PartyMetrics } from './context.js';
 import { type RejectionLog, rejectionLog } from './rejection-log.js';
+
+const callKeys = new WeakMap<PartyDeps, Uint8Array>();
+
+/** This party's call key with its coordinator (one Diffie-Hellman per party, not per route). */
+function partyCallKey(deps: PartyDeps): Uint8Array {
+  let key = callKeys.get(deps);
+  if (key === undefined) {
+    key = callKey(deps.identity, deps.roster.gateway.identity_key, {
+      coordinator: deps.roster.gateway.id,
+      party: deps.self.id,
+    });
+    callKeys.set(deps, key);
+  }
+  return key;
+}
 
 /**
  * `maxBodyBytes`: this route's body limit (default: the config's `max_body_bytes`); `budget`: the
@@ -44,7 +58,7 @@ export function authenticate(
 ) {
   const windowMs = deps.config.timestampWindowSec * 1000;
   const now = deps.now ?? (() => new Date());
-  const coordinatorKey = hexToBytes(deps.roster.gateway.identity_key);
+  const key = partyCallKey(deps);
   return createMiddleware<Env>(async (c, next) => {
     const reject = (reason: string, e: AapsError): never => {
       metrics.rejected.inc({ reason });
@@ -56,7 +70,7 @@ export function authenticate(
       party: deps.self.id,
       method: c.req.method,
       path: c.req.path,
-      signer: coordinatorKey,
+      key,
       now: now().getTime(),
       windowMs,
     });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CALL_HEADER, callHeaders, signCall } from '../call-auth.js';
+import { CALL_HEADER, callSigner } from '../call-auth.js';
 import { memoryLogger } from '../logger.js';
 import { makeRequest } from '../rpc.js';
 import type { PartyStore } from '../store/level.js';
@@ -99,22 +99,21 @@ describe("a party's call header", () => {
     const header = (
       over: Partial<{ key: typeof set.gatewayKey; party: string; path: string; length: number; at: Date }>,
     ) => ({
-      [CALL_HEADER]: signCall(
-        over.key ?? set.gatewayKey,
-        {
-          party: over.party ?? self,
-          path: over.path ?? PATH,
-          length: over.length ?? Buffer.byteLength(text),
-        },
+      [CALL_HEADER]: callSigner(
+        { id: set.roster.gateway.id, key: over.key ?? set.gatewayKey },
+        set.roster.parties,
+      ).sign(
+        over.party ?? self,
+        { path: over.path ?? PATH, length: over.length ?? Buffer.byteLength(text) },
         over.at ?? new Date(),
       ),
     });
-    // Signed by another roster party (parties never call each other), for another party, for
-    // another path: the signature does not verify as the coordinator's call here.
+    // Made by another roster party (parties never call each other: its key with this party is not
+    // the coordinator's), for another party, for another path: the tag does not verify here.
     expect(await status(header({ key: set.keys[1]! }))).toBe('401 UNAUTHENTICATED');
     expect(await status(header({ party: set.roster.parties[1]!.id }))).toBe('401 UNAUTHENTICATED');
     expect(await status(header({ path: '/v1/sign/commit' }))).toBe('401 UNAUTHENTICATED');
-    expect(rejected('call_signature')).toBe(3);
+    expect(rejected('call_tag')).toBe(3);
     expect(await status({ [CALL_HEADER]: 'v1.1.2.3.4' })).toBe('401 UNAUTHENTICATED');
     expect(rejected('call_malformed')).toBe(1);
     expect(await status(header({ at: new Date(Date.now() - 3_600_000) }))).toBe('401 UNAUTHENTICATED');
@@ -126,7 +125,15 @@ describe("a party's call header", () => {
     // Over the route's limit: 413 from the header alone.
     expect(await status(header({ length: 2 * 1024 * 1024 }))).toBe('413 PAYLOAD_TOO_LARGE');
     // The coordinator's own call passes, to the route (which answers that this party holds no key).
-    expect(await status(callHeaders(set.gatewayKey, self, PATH, text))).toBe('409 NO_KEY');
+    expect(
+      await status(
+        callSigner({ id: set.roster.gateway.id, key: set.gatewayKey }, set.roster.parties).headers(
+          self,
+          PATH,
+          text,
+        ),
+      ),
+    ).toBe('409 NO_KEY');
   });
 
   it('counts every refusal but logs one line per reason a minute: 2,000 strangers add one line', async () => {

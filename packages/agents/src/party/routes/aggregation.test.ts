@@ -19,7 +19,7 @@ import {
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../../aggregate.js';
-import { callHeaders, signCall } from '../../call-auth.js';
+import { callSigner } from '../../call-auth.js';
 import { PartyClient } from '../../client.js';
 import { frostIdentifier, rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
@@ -862,7 +862,11 @@ describe('body limits of party requests', () => {
       const text = JSON.stringify(request);
       const res = await party.app.request(path, {
         method: 'POST',
-        headers: callHeaders(gatewayKey, roster.parties[0]!.id, path, text),
+        headers: callSigner({ id: 'gateway', key: gatewayKey }, roster.parties).headers(
+          roster.parties[0]!.id,
+          path,
+          text,
+        ),
         body: text,
       });
       return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
@@ -897,11 +901,13 @@ describe('body limits of party requests', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        'aaps-call': signCall(gatewayKey, {
-          party: roster.parties[0]!.id,
-          path: '/v1/sign/round2',
-          length: limit,
-        }),
+        'aaps-call': callSigner({ id: 'gateway', key: gatewayKey }, roster.parties).sign(
+          roster.parties[0]!.id,
+          {
+            path: '/v1/sign/round2',
+            length: limit,
+          },
+        ),
       },
       body: endless,
       duplex: 'half',
@@ -923,11 +929,13 @@ describe('body limits of party requests', () => {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'aaps-call': signCall(gatewayKey, {
-            party: roster.parties[1]!.id,
-            path: '/v1/sign/round2',
-            length: size,
-          }),
+          'aaps-call': callSigner({ id: 'gateway', key: gatewayKey }, roster.parties).sign(
+            roster.parties[1]!.id,
+            {
+              path: '/v1/sign/round2',
+              length: size,
+            },
+          ),
         },
         body: new ReadableStream<Uint8Array>({
           start(controller) {

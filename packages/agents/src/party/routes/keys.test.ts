@@ -26,7 +26,7 @@ import {
   x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callHeaders } from '../../call-auth.js';
+import { callSigner } from '../../call-auth.js';
 import { PartyClient } from '../../client.js';
 import { runDkgOverHttp } from '../../coordinate.js';
 import { publicPackageDigest } from '../../key-digest.js';
@@ -69,7 +69,11 @@ async function call(
   const text = JSON.stringify(env);
   const res = await on[i]!.app.request(path, {
     method: 'POST',
-    headers: callHeaders(set.gatewayKey, id(i), path, text),
+    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
+      id(i),
+      path,
+      text,
+    ),
     body: text,
   });
   const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
@@ -325,7 +329,11 @@ describe('replacing a key takes the coordinator and the operator', () => {
     const text = JSON.stringify(env);
     const res = await allowing.app.request('/v1/dkg/round1', {
       method: 'POST',
-      headers: callHeaders(set.gatewayKey, id(0), '/v1/dkg/round1', text),
+      headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
+        id(0),
+        '/v1/dkg/round1',
+        text,
+      ),
       body: text,
     });
     expect(res.status).toBe(200);

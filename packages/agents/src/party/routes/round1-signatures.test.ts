@@ -24,7 +24,7 @@ import {
   SecretBytes,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callHeaders } from '../../call-auth.js';
+import { callSigner } from '../../call-auth.js';
 import { runDkgOverHttp } from '../../coordinate.js';
 import { rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
@@ -60,7 +60,11 @@ async function call(
   const text = JSON.stringify(env);
   const res = await apps[i]!.app.request(path, {
     method: 'POST',
-    headers: callHeaders(set.gatewayKey, id(i), path, text),
+    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
+      id(i),
+      path,
+      text,
+    ),
     body: text,
   });
   const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
