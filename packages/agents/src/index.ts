@@ -83,6 +83,15 @@ export {
   DEFAULT_BODY_PACE,
   readBodyCapped,
 } from './http-body.js';
+export {
+  type ConnectionLimits,
+  connectionLimitsFor,
+  defaultConnectionLimits,
+  HEADERS_TIMEOUT_MS,
+  limitConnections,
+  openFileLimit,
+  serverTimeoutOptions,
+} from './http-connections.js';
 export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';
 export { publicPackageDigest, publicPackageDigestOfJson } from './key-digest.js';
 export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';

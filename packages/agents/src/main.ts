@@ -27,6 +27,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
+import { defaultConnectionLimits, limitConnections, serverTimeoutOptions } from './http-connections.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
 import { checkKeyAgainstRoster, recordKeyParticipants } from './party/key-roster.js';
@@ -115,7 +116,12 @@ export async function startParty(
         ? serveApp(request, env)
         : Response.json({ error: { code: 'UNAVAILABLE', message: 'party is starting' } }, { status: 503 }),
     hostname: config.host,
+    serverOptions: serverTimeoutOptions(),
   }) as Server;
+  // A stranger's idle or half-sent connections are bounded (http-connections.ts). No cap per
+  // address here: the gateway, a party's one client, may hold most of its connections.
+  const limits = defaultConnectionLimits();
+  limitConnections(server, { ...limits, maxPerAddress: limits.maxConnections }, logger);
   const port = await listen(server, config.host, config.port);
 
   let createdDataKey = false;
@@ -140,10 +146,6 @@ export async function startParty(
     server.on('error', (e: NodeJS.ErrnoException) =>
       logger.error('server.error', { error: e.code ?? e.message }),
     );
-    // Outlive the clients' idle connections (undici keeps them ~4 s), so that a coordinator never
-    // sends a request on a connection this server is closing at that moment.
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 66_000;
     const url = `http://${config.host}:${port}`;
     logger.info('party.listening', { url, role: self.role, has_key: party.state.key !== undefined });
     const uncapped = uncappedQuotaResources(policy);

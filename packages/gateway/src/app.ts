@@ -27,6 +27,12 @@ import type { RouteDeps } from './routes/deps.js';
 import { evidenceRouteDocs, registerEvidenceRoutes } from './routes/evidence.js';
 import { incidentRouteDocs, registerIncidentRoutes } from './routes/incidents.js';
 import { logRouteDocs, registerLogRoutes } from './routes/log.js';
+import {
+  createStreamSlots,
+  DEFAULT_MAX_EVENT_STREAMS,
+  DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN,
+  DEFAULT_STREAM_MAX_MS,
+} from './routes/stream-slots.js';
 import { registerSystemRoutes, systemRouteDocs } from './routes/system.js';
 import { finishInterruptedUnseals, registerUnsealRoutes, unsealRouteDocs } from './routes/unseal.js';
 import { registerWebhookRoutes, webhookRouteDocs } from './routes/webhooks.js';
@@ -69,6 +75,11 @@ export interface GatewayAppConfig {
   gitopsRepoUrl?: string;
   /** SSE keep-alive interval in ms (default 15000). */
   keepAliveMs?: number;
+  /** Event streams open at once, in all (default 1000) and under one token (default 100). */
+  maxEventStreams?: number;
+  maxEventStreamsPerToken?: number;
+  /** The longest an event stream stays open, ms (default 30 minutes); its client reconnects. */
+  eventStreamMaxMs?: number;
   /** RFC 3339 start of the trusted root's validity (default: now). */
   validFrom?: string;
   /** Seal what these detectors find at intake (docs/sealing.md); unset: nothing is sealed. */
@@ -220,6 +231,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     now: deps.now,
     ids: deps.ids,
     keepAliveMs: config.keepAliveMs ?? 15_000,
+    streams: createStreamSlots({
+      maxTotal: config.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS,
+      maxPerToken: config.maxEventStreamsPerToken ?? DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN,
+    }),
+    streamMaxMs: config.eventStreamMaxMs ?? DEFAULT_STREAM_MAX_MS,
   };
   const app = new Hono<GatewayEnv>();
   const rejected = (r: Rejection) =>

@@ -54,6 +54,31 @@ describe('parseGatewayConfig', () => {
     expect(over.ok).toBe(false);
   });
 
+  it('stream and connection caps: defaults 1000 and 100 streams, connections from the fd limit unless given', () => {
+    const d = ok(parseGatewayConfig([], {}));
+    expect([d.maxEventStreams, d.maxEventStreamsPerToken]).toEqual([1000, 100]);
+    expect([d.maxConnections, d.maxConnectionsPerAddress]).toEqual([undefined, undefined]);
+    const c = ok(
+      parseGatewayConfig(['--max-event-streams', '50', '--max-connections', '400'], {
+        AAPS_MAX_EVENT_STREAMS_PER_TOKEN: '5',
+        AAPS_MAX_CONNECTIONS_PER_ADDRESS: '40',
+      }),
+    );
+    expect([
+      c.maxEventStreams,
+      c.maxEventStreamsPerToken,
+      c.maxConnections,
+      c.maxConnectionsPerAddress,
+    ]).toEqual([50, 5, 400, 40]);
+    const zero = parseGatewayConfig(['--max-event-streams-per-token', '0', '--max-connections', '0'], {});
+    expect(zero.ok).toBe(false);
+    if (!zero.ok)
+      expect(zero.errors).toEqual([
+        expect.stringMatching(/^--max-event-streams-per-token:/),
+        expect.stringMatching(/^--max-connections:/),
+      ]);
+  });
+
   it('--max-runs: default 256, at least 1', () => {
     expect(ok(parseGatewayConfig([], {})).maxRuns).toBe(256);
     expect(ok(parseGatewayConfig(['--max-runs', '8'], {})).maxRuns).toBe(8);

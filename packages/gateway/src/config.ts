@@ -14,6 +14,7 @@ import {
   type DetectorKind,
 } from '@aaps/mpc-core';
 import { INTAKE_SOURCES, type IntakeSource } from './intake/types.js';
+import { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN } from './routes/stream-slots.js';
 import { MAX_APPROVAL_VALIDITY_SECONDS } from './workflow/approval-window.js';
 import { DEFAULT_MAX_RUNS } from './workflow/runner.js';
 
@@ -75,6 +76,14 @@ export interface GatewayConfig {
    */
   approvalMaxValiditySeconds?: number;
   maxRuns: number;
+  /** Event streams (`GET /v1/incidents/{id}/events`) open at once, in all. */
+  maxEventStreams: number;
+  /** Event streams open at once under one token. */
+  maxEventStreamsPerToken: number;
+  /** Open connections in all (default: from the file-descriptor limit, http-connections.ts). */
+  maxConnections?: number;
+  /** Open connections from one remote address (default: a quarter of `maxConnections`). */
+  maxConnectionsPerAddress?: number;
   /** `aaps up`: a directory of party policy files, `<party id>.json` or `<role>.json`. */
   partyPolicyDir?: string;
   /** Detector kinds to run (default: all). */
@@ -356,6 +365,34 @@ export const SETTINGS: readonly Setting[] = [
     help: `incidents driven at once; more wait their turn in arrival order (default ${DEFAULT_MAX_RUNS})`,
   },
   {
+    key: 'maxEventStreams',
+    flag: 'max-event-streams',
+    env: 'AAPS_MAX_EVENT_STREAMS',
+    kind: { type: 'int', min: 1, max: 100000 },
+    help: 'event streams open at once, in all; more get 503 with Retry-After (default 1000)',
+  },
+  {
+    key: 'maxEventStreamsPerToken',
+    flag: 'max-event-streams-per-token',
+    env: 'AAPS_MAX_EVENT_STREAMS_PER_TOKEN',
+    kind: { type: 'int', min: 1, max: 100000 },
+    help: 'event streams one token holds open at once; more get 429 with Retry-After (default 100)',
+  },
+  {
+    key: 'maxConnections',
+    flag: 'max-connections',
+    env: 'AAPS_MAX_CONNECTIONS',
+    kind: { type: 'int', min: 1, max: 1000000 },
+    help: 'open connections in all; more are closed at accept (default: half the file-descriptor limit, at most 8192)',
+  },
+  {
+    key: 'maxConnectionsPerAddress',
+    flag: 'max-connections-per-address',
+    env: 'AAPS_MAX_CONNECTIONS_PER_ADDRESS',
+    kind: { type: 'int', min: 1, max: 1000000 },
+    help: 'open connections from one remote address; more are closed at accept (default: a quarter of --max-connections)',
+  },
+  {
     key: 'poolRisk',
     flag: 'pool-risk',
     env: 'AAPS_POOL_RISK',
@@ -415,6 +452,8 @@ export const GATEWAY_DEFAULTS = {
   stepRetrySeconds: 30,
   recurrenceWindowSeconds: 3600,
   maxRuns: DEFAULT_MAX_RUNS,
+  maxEventStreams: DEFAULT_MAX_EVENT_STREAMS,
+  maxEventStreamsPerToken: DEFAULT_MAX_EVENT_STREAMS_PER_TOKEN,
 } satisfies Partial<GatewayConfig>;
 
 export type ConfigResult =

@@ -3,8 +3,15 @@
  * incidents a previous process left unfinished. Used by `aaps up` and `aaps gateway`.
  */
 import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
-import type { Logger } from '@aaps/agents';
+import {
+  connectionLimitsFor,
+  defaultConnectionLimits,
+  type Logger,
+  limitConnections,
+  serverTimeoutOptions,
+} from '@aaps/agents';
 import { AapsError, type IdentityKey } from '@aaps/mpc-core';
 import { serve } from '@hono/node-server';
 import { createGateway, type Gateway } from '../app.js';
@@ -70,13 +77,21 @@ export async function startGateway(opts: {
         fetch: drain.fetch,
         port: config.port,
         hostname: config.host,
+        // Headers within seconds of a fresh connection; idle kept-alive ones outlive the clients'.
+        serverOptions: serverTimeoutOptions(),
       },
       () => resolve(s),
     );
-    // Keep idle client connections open longer than clients do (see the party main).
-    const http = s as unknown as { keepAliveTimeout: number; headersTimeout: number };
-    http.keepAliveTimeout = 65_000;
-    http.headersTimeout = 66_000;
+    // Idle or half-sent connections are bounded in all and per address, below the fd limit.
+    const limits =
+      config.maxConnections === undefined
+        ? defaultConnectionLimits()
+        : connectionLimitsFor(config.maxConnections);
+    limitConnections(
+      s as Server,
+      { ...limits, maxPerAddress: config.maxConnectionsPerAddress ?? limits.maxPerAddress },
+      opts.logger,
+    );
     s.once('error', reject);
   });
   // Stop listening, let the handlers running finish (at most DRAIN_MS), then end every connection,
@@ -120,6 +135,8 @@ export async function startGateway(opts: {
         stepRetrySeconds: config.stepRetrySeconds,
         recurrenceWindowSeconds: config.recurrenceWindowSeconds,
         maxRuns: config.maxRuns,
+        maxEventStreams: config.maxEventStreams,
+        maxEventStreamsPerToken: config.maxEventStreamsPerToken,
         ...(config.approvalMaxValiditySeconds === undefined
           ? {}
           : { approvalMaxValiditySeconds: config.approvalMaxValiditySeconds }),

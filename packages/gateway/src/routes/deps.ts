@@ -12,6 +12,7 @@ import type { GatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import type { IncidentEvents } from '../workflow/events.js';
 import type { WorkflowRunner } from '../workflow/runner.js';
+import type { StreamSlots } from './stream-slots.js';
 
 export interface RouteDeps {
   store: GatewayStore;
@@ -42,6 +43,10 @@ export interface RouteDeps {
   ids: () => string;
   /** SSE keep-alive interval, ms. */
   keepAliveMs: number;
+  /** The event streams open, bounded in all and per token. */
+  streams: StreamSlots;
+  /** The longest an event stream stays open, ms. */
+  streamMaxMs: number;
 }
 
 export type GatewayApp = Hono<GatewayEnv>;

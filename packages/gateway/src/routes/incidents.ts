@@ -1,4 +1,6 @@
 /** `POST /v1/incidents`, `GET /v1/incidents`, `GET /v1/incidents/:id`, `GET /v1/incidents/:id/events`. */
+
+import { ServerResponse } from 'node:http';
 import { ROLE_OUTPUT_TYPES } from '@aaps/agents';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import { streamSSE } from 'hono/streaming';
@@ -12,6 +14,7 @@ import { isTerminal } from '../workflow/machine.js';
 import { incidentView } from '../workflow/record.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
 import { IncidentAcceptedSchema, IncidentListSchema, IncidentSchema, ListQuerySchema } from './schemas.js';
+import { STREAM_RETRY_AFTER_SECONDS } from './stream-slots.js';
 
 export const incidentRouteDocs: RouteDoc[] = [
   {
@@ -56,6 +59,8 @@ export const incidentRouteDocs: RouteDoc[] = [
     responses: {
       '200': { description: 'an event stream', contentType: 'text/event-stream' },
       '404': { description: 'unknown id' },
+      '429': { description: 'this token holds its most event streams (`Retry-After`)' },
+      '503': { description: 'the gateway holds its most event streams (`Retry-After`)' },
     },
   },
 ];
@@ -133,20 +138,44 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       });
     }
     const resume = resumeAfter(c.req.header('last-event-id'), first.timeline.length);
+    let release: () => void;
+    try {
+      release = d.streams.acquire(c.get('caller').name);
+    } catch (e) {
+      c.header('Retry-After', String(STREAM_RETRY_AFTER_SECONDS));
+      throw e;
+    }
+    const response = serverResponse(c.env);
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | undefined;
       let dirty = false;
+      let expired = false;
       const unsubscribe = d.events.subscribe(id, () => {
         dirty = true;
         wake?.();
       });
       stream.onAbort(() => {
         unsubscribe();
+        release();
         wake?.();
       });
+      // At its most lifetime the stream ends (its client reconnects with Last-Event-ID). A client
+      // that stopped reading may leave the last write waiting on a full socket (the server applies
+      // backpressure: unsent data stays bounded), so what is not done shortly after is cut.
+      const lifetime = setTimeout(() => {
+        expired = true;
+        wake?.();
+        const cut = setTimeout(() => {
+          stream.abort();
+          response?.destroy();
+        }, STREAM_END_GRACE_MS);
+        cut.unref();
+        response?.once('close', () => clearTimeout(cut));
+      }, d.streamMaxMs);
+      lifetime.unref();
       let sent = resume;
       try {
-        while (!stream.aborted) {
+        while (!stream.aborted && !expired) {
           dirty = false;
           const r = await d.store.getIncidentSummary(id);
           if (r === undefined) break;
@@ -167,7 +196,8 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
           if (out !== '') await stream.write(out);
           if (ended) break;
           if (dirty) continue;
-          if (stream.aborted) break; // gone while this loop awaited: no last keep-alive wait
+          // gone (or past its lifetime) while this loop awaited: no last keep-alive wait
+          if (stream.aborted || expired) break;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, d.keepAliveMs);
             wake = () => {
@@ -176,10 +206,12 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
             };
           });
           wake = undefined;
-          if (!stream.aborted) await stream.write(': keep-alive\n\n');
+          if (!stream.aborted && !expired) await stream.write(': keep-alive\n\n');
         }
       } finally {
+        clearTimeout(lifetime);
         unsubscribe();
+        release();
       }
     });
   });
@@ -194,6 +226,15 @@ export function resumeAfter(lastEventId: string | undefined, entries: number): n
   if (lastEventId === undefined || !/^\d{1,9}$/.test(lastEventId.trim())) return 0;
   const index = Number(lastEventId.trim());
   return index < entries ? index + 1 : 0;
+}
+
+/** How long an event stream past its lifetime may take to send what it holds before it is cut. */
+const STREAM_END_GRACE_MS = 10_000;
+
+/** The Node response under a request `@hono/node-server` serves (none under `app.request`). */
+function serverResponse(env: unknown): ServerResponse | undefined {
+  const outgoing = (env as { outgoing?: unknown } | undefined)?.outgoing;
+  return outgoing instanceof ServerResponse ? outgoing : undefined;
 }
 
 /** One server-sent event as Hono's `writeSSE` writes it (`data` is JSON, so one line). */
