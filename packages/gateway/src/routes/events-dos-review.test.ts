@@ -119,7 +119,7 @@ async function served(config: Partial<GatewayAppConfig>) {
     await new Promise<void>((r) => srv.close(() => r()));
     await g.cleanup();
   };
-  return { open, incident, close };
+  return { open, incident, close, gateway: g };
 }
 
 /** Polls `check` every 20 ms for up to `ms`. */
@@ -187,4 +187,58 @@ describe('events route: stream caps', () => {
       await gw2.close();
     }
   }, 30_000);
+
+  it('cuts a stream past its lifetime whose client stopped reading with the server blocked on a full socket, and frees its slot', async () => {
+    const gw2 = await served({ maxEventStreamsPerToken: 1, keepAliveMs: 10, eventStreamMaxMs: 1500 });
+    try {
+      const id = await gw2.incident();
+      padTimeline(gw2.gateway, false);
+      const started = Date.now();
+      expect((await gw2.open(id, TOKENS.read, false)).status).toBe('200');
+      expect((await gw2.open(id, TOKENS.read, false)).status).toBe('429');
+      // Cut 10 s after the lifetime: the token's one slot is back.
+      expect(await until(async () => (await gw2.open(id, TOKENS.read, false)).status === '200', 20_000)).toBe(
+        true,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+    } finally {
+      await gw2.close();
+    }
+  }, 40_000);
+
+  it('holds the slot of an ended stream until its client has taken the last data; cuts it 10 s later if it never does', async () => {
+    const gw2 = await served({ maxEventStreamsPerToken: 1, keepAliveMs: 15_000 });
+    try {
+      const id = await gw2.incident();
+      padTimeline(gw2.gateway, true);
+      const started = Date.now();
+      const idle = await gw2.open(id, TOKENS.read, false);
+      expect(idle.status).toBe('200');
+      // The handler is done (the incident has ended), its response is not: the slot stays taken.
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await gw2.open(id, TOKENS.read, false)).status).toBe('429');
+      expect(await until(async () => (await gw2.open(id, TOKENS.read, false)).status === '200', 20_000)).toBe(
+        true,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+    } finally {
+      await gw2.close();
+    }
+  }, 40_000);
 });
+
+/**
+ * Makes every incident's timeline ~16 MiB (more than the socket buffers hold, so writes wait on a
+ * client that does not read); `ended`: and the incident resolved with evidence (its stream ends).
+ */
+function padTimeline(g: TestGateway, ended: boolean): void {
+  const store = g.store;
+  const read = store.getIncidentSummary.bind(store);
+  store.getIncidentSummary = async (incident) => {
+    const r = await read(incident);
+    if (r === undefined) return r;
+    const pad = { ...r.timeline[0]!, note: 'x'.repeat(2048) } as (typeof r.timeline)[number];
+    const timeline = [...r.timeline, ...Array.from({ length: 8000 }, () => pad)];
+    return ended ? { ...r, timeline, state: 'resolved', evidence_id: 'ev-padded' } : { ...r, timeline };
+  };
+}

@@ -156,21 +156,30 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       });
       stream.onAbort(() => {
         unsubscribe();
-        release();
         wake?.();
       });
-      // At its most lifetime the stream ends (its client reconnects with Last-Event-ID). A client
-      // that stopped reading may leave the last write waiting on a full socket (the server applies
-      // backpressure: unsent data stays bounded), so what is not done shortly after is cut.
-      const lifetime = setTimeout(() => {
-        expired = true;
-        wake?.();
-        const cut = setTimeout(() => {
+      // The slot is held until the response is done (its last data taken by the client) or the
+      // connection is gone; without a Node response (`app.request`), until the handler ends.
+      if (response === undefined) stream.onAbort(release);
+      else response.once('close', release);
+      // Once the handler is done (or past the lifetime, when a write may be waiting on a client
+      // that stopped reading: the server applies backpressure, so unsent data stays bounded by
+      // the socket's buffers and one write), a response not done STREAM_END_GRACE_MS later is cut.
+      let cut: ReturnType<typeof setTimeout> | undefined;
+      const cutLater = () => {
+        if (cut !== undefined) return;
+        cut = setTimeout(() => {
           stream.abort();
           response?.destroy();
         }, STREAM_END_GRACE_MS);
         cut.unref();
         response?.once('close', () => clearTimeout(cut));
+      };
+      // At its most lifetime the stream ends; its client reconnects with Last-Event-ID.
+      const lifetime = setTimeout(() => {
+        expired = true;
+        wake?.();
+        cutLater();
       }, d.streamMaxMs);
       lifetime.unref();
       let sent = resume;
@@ -211,7 +220,8 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       } finally {
         clearTimeout(lifetime);
         unsubscribe();
-        release();
+        if (response === undefined) release();
+        else cutLater();
       }
     });
   });
