@@ -4,7 +4,8 @@
  * stops it with one line.
  */
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { Agent, get } from 'node:http';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import {
   commitmentKey,
@@ -337,4 +338,40 @@ describe('drop_nonces_at_start (a store restored from a copy)', () => {
       expect.objectContaining({ event: 'nonces.dropped_at_start', count: 1 }),
     );
   });
+});
+
+describe('connections', () => {
+  it('a half-sent request is answered 408 and closed within the 10 s header deadline; a kept-alive client idle past it is still served', async () => {
+    const p = partyDir();
+    const party = await p.start();
+    try {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const health = () =>
+        new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+          const req = get(`${party.url}/healthz`, { agent }, (res) => {
+            res.resume();
+            res.once('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+          });
+          req.on('error', reject);
+        });
+      expect(await health()).toEqual({ status: 200, reused: false });
+      const started = Date.now();
+      const answer = await new Promise<{ text: string; after: number }>((resolve) => {
+        let text = '';
+        const s = connect(party.port, '127.0.0.1', () => s.write('G'));
+        s.on('data', (d) => {
+          text += d.toString('latin1');
+        });
+        s.on('error', () => undefined);
+        s.once('close', () => resolve({ text, after: Date.now() - started }));
+      });
+      expect(answer.text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.after).toBeGreaterThanOrEqual(9_000);
+      expect(answer.after).toBeLessThan(13_000);
+      expect(await health()).toEqual({ status: 200, reused: true });
+      agent.destroy();
+    } finally {
+      await party.close();
+    }
+  }, 30_000);
 });
