@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { RPC_PATHS, type RpcKind } from '@aaps/agents';
+import { CALL_HEADER, RPC_PATHS, type RpcKind } from '@aaps/agents';
 import {
   type CiphersuiteId,
   type IdentityKey,
@@ -150,7 +150,13 @@ export async function startFaultProxy(opts: {
     try {
       upstream = await fetch(new URL(req.url ?? '/', opts.upstream), {
         method: req.method ?? 'GET',
-        headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
+        headers: {
+          'content-type': req.headers['content-type'] ?? 'application/json',
+          // The coordinator's call header, as a relay on the path passes it on (call-auth.ts).
+          ...(typeof req.headers[CALL_HEADER] === 'string'
+            ? { [CALL_HEADER]: req.headers[CALL_HEADER] }
+            : {}),
+        },
         ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body }),
         signal: AbortSignal.timeout(30_000),
       });
