@@ -111,7 +111,10 @@ export interface SignedInputOptions {
   party: string;
   /** The aggregation session id the coordinator runs the round under. */
   sessionId: string;
-  /** The caller id the coordinator calls the parties under (bound into the box; default `gateway`). */
+  /**
+   * The caller id the coordinator calls the parties under (bound into the box; default the
+   * roster's gateway, the only caller a party accepts).
+   */
   caller?: string;
   /** The circuit of the round (its digest is signed). */
   circuit: Circuit;
@@ -174,7 +177,7 @@ export function sealSignedInput(opts: SignedInputOptions): string {
     return sealToParty(
       party,
       plaintext,
-      inputAad(opts.sessionId, opts.caller ?? 'gateway', party.id, digest),
+      inputAad(opts.sessionId, opts.caller ?? opts.roster.gateway.id, party.id, digest),
       opts.rng,
     );
   } finally {

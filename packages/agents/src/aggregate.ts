@@ -538,7 +538,7 @@ export async function runAggregationOverHttp(
   }
   const session = openAggregationSession(suite, roster, circuit, opts.sessionId);
   const sid = opts.sessionId;
-  const caller = opts.callerId ?? 'gateway';
+  const caller = opts.callerId ?? roster.gateway.id;
   const ctx = { trace_id: opts.traceId ?? sid };
   const timeoutMs = opts.timeoutMs ?? aggregationTimeoutMs(circuit, client.timeoutMs);
   const inputs = opts.inputs ?? {};

@@ -140,10 +140,11 @@ describe('freePorts and spawnParty', () => {
     expect(error?.message).toBe('party p1 exited with 3: aaps party: this run failed');
   });
 
-  it("a party inherits none of this process's AAPS_ settings (the gateway's secrets), only those it is given", async () => {
+  it("a party inherits none of this process's own AAPS_ settings (the gateway's secrets), only the shared party ones and those it is given", async () => {
     // From the secrets review: every party `aaps up` spawned held the gateway's admin token and
     // webhook secret in /proc/<pid>/environ, and one AAPS_PARTY_DATA_KEY set in the shell would
-    // have been all five departments' at-rest key.
+    // have been all five departments' at-rest key. From the review of that fix: the settings all
+    // departments may share (drop_nonces_at_start, the log level) must still reach them.
     const dir = mkdtempSync(join(tmpdir(), 'layout-'));
     dirs.push(dir);
     const main = join(dir, 'names.mjs');
@@ -156,6 +157,9 @@ describe('freePorts and spawnParty', () => {
       AAPS_API_TOKEN: 'canary-admin-token',
       AAPS_GITHUB_WEBHOOK_SECRET: 'canary-webhook-secret',
       AAPS_PARTY_DATA_KEY: '11'.repeat(32),
+      AAPS_PARTY_ID: 'someone-else',
+      AAPS_PARTY_DROP_NONCES_AT_START: 'true',
+      AAPS_PARTY_LOG_LEVEL: 'warn',
     };
     const saved = Object.keys(planted).map((k) => [k, process.env[k]] as const);
     Object.assign(process.env, planted);
@@ -163,7 +167,7 @@ describe('freePorts and spawnParty', () => {
     try {
       const party = spawnParty('p1', 'http://127.0.0.1:1', join(dir, 'none.json'), {
         mainPath: main,
-        env: { AAPS_PARTY_LOG_LEVEL: 'debug' },
+        env: { AAPS_PARTY_NONCE_TTL_SEC: '60' },
       });
       error = await party.ready(10_000).then(
         () => undefined,
@@ -175,7 +179,9 @@ describe('freePorts and spawnParty', () => {
         else process.env[k] = v;
       }
     }
-    expect(error?.message).toBe('party p1 exited with 3: AAPS_PARTY_LOG_LEVEL AAPS_PARTY_PARENT_FD');
+    expect(error?.message).toBe(
+      'party p1 exited with 3: AAPS_PARTY_DROP_NONCES_AT_START AAPS_PARTY_LOG_LEVEL AAPS_PARTY_NONCE_TTL_SEC AAPS_PARTY_PARENT_FD',
+    );
   });
 
   it.skipIf(!existsSync('/proc/self/fd'))(

@@ -189,13 +189,29 @@ function readTail(path: string, from: number, max: number): string {
 }
 
 /**
+ * The `AAPS_PARTY_` settings a spawned party takes from this process's environment: those every
+ * department may share (how it logs, how long it keeps nonces, whether it drops them at start, its
+ * replay window and body limit), so an operator can set them for all the parties `aaps up` runs.
+ */
+export const SHARED_PARTY_SETTINGS: readonly string[] = [
+  'AAPS_PARTY_LOG_LEVEL',
+  'AAPS_PARTY_NONCE_TTL_SEC',
+  'AAPS_PARTY_DROP_NONCES_AT_START',
+  'AAPS_PARTY_TIMESTAMP_WINDOW_SEC',
+  'AAPS_PARTY_MAX_BODY_BYTES',
+];
+
+/**
  * What a spawned party inherits from this process's environment: everything but the `AAPS_`
- * settings. Those configure this process (the gateway's admin token and webhook secret among them)
- * or would configure every party alike (one `AAPS_PARTY_DATA_KEY` for five departments); a party
- * gets its settings from its config file and the caller's `env`.
+ * settings, except {@link SHARED_PARTY_SETTINGS}. The others configure this process (the gateway's
+ * admin token and webhook secret among them) or one party each (its id, port, files, its
+ * `AAPS_PARTY_DATA_KEY`: one at-rest key for five departments); a party gets those from its config
+ * file and the caller's `env`.
  */
 export function partyEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('AAPS_')));
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.startsWith('AAPS_') || SHARED_PARTY_SETTINGS.includes(name)),
+  );
 }
 
 export function spawnParty(

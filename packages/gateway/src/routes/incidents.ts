@@ -146,6 +146,12 @@ export function registerIncidentRoutes(app: GatewayApp, d: RouteDeps): void {
       throw e;
     }
     const response = serverResponse(c.env);
+    // A client that left while the incident was read: its response has closed already (its
+    // 'close' will not come again), so no stream is started and the slot goes back now.
+    if (response?.destroyed) {
+      release();
+      return c.body(null, 204);
+    }
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | undefined;
       let dirty = false;
