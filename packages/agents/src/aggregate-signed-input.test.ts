@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  AapsError,
+  type AapsError,
   bytesToHex,
   generateIdentityKey,
   type IdentityKey,
@@ -30,6 +30,7 @@ import {
   sealToParty,
 } from './party/routes/aggregation.js';
 import { type InputStatement, SIGNED_INPUT_TYPE, signInputStatement } from './party/signed-input.js';
+import { errorOf } from './party/test-helpers/error-of.js';
 import { fiveParties, inProcessClient, partyDeps, ROLES } from './party/test-helpers/five-parties.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { parsePolicy } from './policy/schema.js';
@@ -104,16 +105,6 @@ function honest(sessionId: string): Pick<AggregationRunOptions, 'inputs' | 'seal
 
 const run = (sessionId: string, opts: Partial<AggregationRunOptions>) =>
   runAggregationOverHttp(inProcessClient(set, apps), { circuitId: 'cost-total', sessionId, ...opts });
-
-async function errorOf(f: () => unknown): Promise<AapsError> {
-  try {
-    await f();
-  } catch (e) {
-    if (e instanceof AapsError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 /** A deal refusal's per-party entries, as the coordinator reports them. */
 const errorsOf = (e: AapsError) =>

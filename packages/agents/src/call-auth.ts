@@ -16,16 +16,8 @@
  * `Content-Length` that differs from it is refused.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  hexToBytes,
-  type IdentityKey,
-  utf8,
-  x25519FromIdentityPublicKey,
-  x25519FromIdentitySecretKey,
-} from '@aaps/mpc-core';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { type IdentityKey, utf8 } from '@aaps/mpc-core';
+import { staticPairKey } from './party/identity-x25519.js';
 
 /** The header's name (HTTP header names are case-insensitive). */
 export const CALL_HEADER = 'aaps-call';
@@ -47,18 +39,7 @@ export function callKey(
   theirs: string,
   pair: { coordinator: string; party: string },
 ): Uint8Array {
-  const secret = x25519FromIdentitySecretKey(mine.secretKey);
-  try {
-    const shared = x25519.getSharedSecret(
-      secret.expose(),
-      x25519FromIdentityPublicKey(hexToBytes(theirs, 'identity_key', 32)),
-    );
-    const key = hkdf(sha256, shared, utf8(`${pair.coordinator}|${pair.party}`), KEY_INFO, 32);
-    shared.fill(0);
-    return key;
-  } finally {
-    secret.wipe();
-  }
+  return staticPairKey(mine, theirs, utf8(`${pair.coordinator}|${pair.party}`), KEY_INFO);
 }
 
 /** What one call header signs. */

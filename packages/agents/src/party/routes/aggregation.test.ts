@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  AapsError,
   bytesToHex,
   concatBytes,
   dealInput,
@@ -27,6 +26,7 @@ import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 import { parseRiskSubject, type RiskSubject, riskSubjectDigest } from '../pooled-risk.js';
+import { errorOf } from '../test-helpers/error-of.js';
 import { fiveParties, partyDeps, ROLES } from '../test-helpers/five-parties.js';
 import {
   aggregationBodyAllowance,
@@ -67,16 +67,6 @@ function sealedInput(i: number, session: string, value = SCORES[i]!, name = `cos
 }
 
 type Handlers = ReturnType<typeof createAggregationHandlers>;
-
-async function errorOf(f: () => unknown): Promise<AapsError> {
-  try {
-    await f();
-  } catch (e) {
-    if (e instanceof AapsError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 let handlers: Handlers[];
 let partyDepsList: PartyDeps[];

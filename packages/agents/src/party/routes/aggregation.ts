@@ -79,18 +79,16 @@ import {
   verifyDealing,
   verifyDealings,
   verifyEd25519,
-  x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { departmentRiskScore } from '../../policy/risk.js';
 import { frostIdentifier, partyById, type Roster, type RosterParty } from '../../roster.js';
 import type { PartyDeps } from '../context.js';
 import type { DealingPadPool } from '../dealing-pads.js';
-import { x25519OfIdentityHex } from '../identity-x25519.js';
+import { staticPairKey, x25519OfIdentityHex } from '../identity-x25519.js';
 import {
   POOLED_RISK_CIRCUIT,
   type PooledRiskLedger,
@@ -422,19 +420,8 @@ export class ChannelKeys {
   key(peer: RosterParty): Uint8Array {
     const cached = this.#cache.get(peer.id);
     if (cached) return cached;
-    const mine = x25519FromIdentitySecretKey(this.#identity.secretKey);
-    let key: Uint8Array;
-    try {
-      const shared = x25519.getSharedSecret(
-        mine.expose(),
-        x25519FromIdentityPublicKey(hexToBytesStrict(peer.identity_key)),
-      );
-      const pair = [this.#self, peer.id].sort().join('|');
-      key = hkdf(sha256, shared, utf8(pair), CHANNEL_INFO, 32);
-      shared.fill(0);
-    } finally {
-      mine.wipe();
-    }
+    const pair = [this.#self, peer.id].sort().join('|');
+    const key = staticPairKey(this.#identity, peer.identity_key, utf8(pair), CHANNEL_INFO);
     this.#cache.set(peer.id, key);
     return key;
   }
