@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -15,8 +16,14 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'docs/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Much of the suite waits on child processes, sockets and real deadlines (a 10 s header
+    // deadline, an event stream's cut), so two forks even on a two-core machine: vitest's default
+    // (cores - 1) ran CI's 2 cores one file at a time, 17-18 min of CI where two take 12-13 min.
+    // Two forks contend for the cores, so the time limits are for hangs, not speed: no test is
+    // timed against a tight limit (speed is what `npm run bench` measures).
+    maxWorkers: Math.max(2, availableParallelism()),
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     pool: 'forks',
     reporters: ['default'],
   },

@@ -123,7 +123,7 @@ describe('freePorts and spawnParty', () => {
       await proc.stop('SIGKILL');
       await new Promise((res) => impostor.close(res));
     }
-  }, 30_000);
+  });
 
   it('a party that exits at start is reported with what this run wrote, not older runs of its log', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'layout-'));

@@ -373,5 +373,5 @@ describe('connections', () => {
     } finally {
       await party.close();
     }
-  }, 30_000);
+  });
 });

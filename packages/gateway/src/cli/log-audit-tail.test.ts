@@ -53,7 +53,7 @@ beforeAll(async () => {
     if (page.log_size > Number(cp)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-}, 30_000);
+});
 afterAll(async () => {
   await gw.cleanup();
   rmSync(dir, { recursive: true, force: true });

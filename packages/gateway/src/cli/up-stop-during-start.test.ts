@@ -71,7 +71,7 @@ describe('a stop signal during start-up', () => {
     });
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(out).not.toMatch(/ready at/);
-  }, 30_000);
+  });
 
   it('stops `aaps up` and its party processes on SIGTERM while the parties start: exit 143, no ready line', async () => {
     const d = join(dir, 'up');

@@ -161,7 +161,7 @@ describe('events route: stream caps', () => {
     } finally {
       await gw2.close();
     }
-  }, 30_000);
+  });
 
   it('ends a stream at its lifetime: a reading client sees it end, a never-reading one is let go and its slot comes back', async () => {
     const gw2 = await served({
@@ -186,7 +186,7 @@ describe('events route: stream caps', () => {
     } finally {
       await gw2.close();
     }
-  }, 30_000);
+  });
 
   it('cuts a stream past its lifetime whose client stopped reading with the server blocked on a full socket, and frees its slot', async () => {
     const gw2 = await served({ maxEventStreamsPerToken: 1, keepAliveMs: 10, eventStreamMaxMs: 1500 });
@@ -204,7 +204,7 @@ describe('events route: stream caps', () => {
     } finally {
       await gw2.close();
     }
-  }, 40_000);
+  });
 
   it('holds the slot of an ended stream until its client has taken the last data; cuts it 10 s later if it never does', async () => {
     const gw2 = await served({ maxEventStreamsPerToken: 1, keepAliveMs: 15_000 });
@@ -224,7 +224,7 @@ describe('events route: stream caps', () => {
     } finally {
       await gw2.close();
     }
-  }, 40_000);
+  });
 });
 
 /**

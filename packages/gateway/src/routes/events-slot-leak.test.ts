@@ -65,5 +65,5 @@ describe('events route: a client gone during the incident lookup', () => {
       await new Promise<void>((r) => srv.close(() => r()));
       await g.cleanup();
     }
-  }, 40_000);
+  });
 });

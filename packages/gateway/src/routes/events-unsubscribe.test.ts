@@ -110,5 +110,5 @@ describe('events route: one client leaving while another joins', () => {
     expect(await until(() => b.state.text.includes('approval_requested'), 1000)).toBe(true);
     await gw.runner.idle();
     await b.cancel();
-  }, 30_000);
+  });
 });

@@ -102,7 +102,7 @@ describe('an approval the parties refuse for its human approval alone', () => {
     // Checked again before each signing try: it ran out before quality assurance was back.
     const entry = await backToHumanThenApproved(gw, id, proposal);
     expect(entry).toMatchObject({ actor: 'gateway', detail: { approval_window: ['expires_at has passed'] } });
-  }, 30_000);
+  });
 
   it('one longer than the parties policy accepts goes back to a person, with their refusals', async () => {
     const policies = Object.fromEntries(
@@ -132,5 +132,5 @@ describe('an approval the parties refuse for its human approval alone', () => {
     const refusals = entry.detail?.['refusals'] as string[];
     expect(refusals).toContain('quality-assurance:human_approval.expired');
     expect(refusals.every((r) => r.endsWith(':human_approval.expired'))).toBe(true);
-  }, 30_000);
+  });
 });

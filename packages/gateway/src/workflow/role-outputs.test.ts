@@ -74,4 +74,4 @@ it('a step output outside its role fails the incident, and no out-of-role envelo
     )
     .map((e) => `${e.meta.source_agent}:${e.meta.message_type}`);
   expect(outOfRole).toEqual([]);
-}, 30_000);
+});

@@ -85,7 +85,7 @@ describe('verification of an executed change', () => {
       rollbacks: 0,
     });
     expect(done['evidence_id']).toEqual(expect.any(String));
-  }, 30_000);
+  });
 
   it.each([
     [
@@ -149,5 +149,5 @@ describe('verification of an executed change', () => {
       event: 'verification_failed',
       detail: { verification: 'not completed', code: 'INTERNAL', rollback: 'revert did not apply' },
     });
-  }, 30_000);
+  });
 });
