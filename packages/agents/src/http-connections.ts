@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
+import { coalescedLog } from './coalesced-log.js';
 import type { Logger } from './logger.js';
 
 /** The longest a request's headers may take, counted from a fresh connection's accept. */
@@ -26,8 +27,6 @@ export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const CONNECTIONS_CHECK_MS = 1_000;
 /** The file-descriptor limit assumed when the process's own cannot be read. */
 export const ASSUMED_FD_LIMIT = 1024;
-/** How often, at most, a refused connection is logged (with the count since the last line). */
-const LOG_EVERY_MS = 60_000;
 
 /** The options a server is created with (`http.createServer`), for the deadlines above. */
 export function serverTimeoutOptions(): ServerOptions {
@@ -86,8 +85,8 @@ export function connectionLimitsFor(maxConnections: number): ConnectionLimits {
 /**
  * Bounds the connections `server` keeps open: one past `maxConnections` (Node's own check, before
  * a socket is made) or past `maxPerAddress` from its remote address is closed at once, and the
- * connections already open carry on. The first refusal is logged, then at most one line a minute
- * with how many were refused since. Returns the count of open connections per address, for tests.
+ * connections already open carry on. Refusals are logged per cap as {@link coalescedLog} says
+ * (the first, then at most one line a minute with how many were refused since). Returns the count of open connections per address, for tests.
  */
 export function limitConnections(
   server: Server,
@@ -95,31 +94,22 @@ export function limitConnections(
   logger: Logger,
 ): { open(address: string): number } {
   const perAddress = new Map<string, number>();
-  const refused = { total: 0, per_address: 0 };
-  let loggedAt = Number.NEGATIVE_INFINITY;
-  const note = (reason: keyof typeof refused) => {
-    refused[reason]++;
-    const now = Date.now();
-    if (now - loggedAt < LOG_EVERY_MS) return;
-    loggedAt = now;
-    logger.warn('http.connections_refused', {
-      refused_total_cap: refused.total,
-      refused_per_address_cap: refused.per_address,
+  const refusals = coalescedLog(logger, 'http.connections_refused');
+  const note = (reason: 'total_cap' | 'per_address_cap') =>
+    refusals.warn(reason, {
+      reason,
       max_connections: limits.maxConnections,
       max_per_address: limits.maxPerAddress,
-      note: 'new connections past the cap are closed at accept; open ones carry on',
+      detail: 'new connections past the cap are closed at accept; open ones carry on',
     });
-    refused.total = 0;
-    refused.per_address = 0;
-  };
   server.maxConnections = limits.maxConnections;
-  server.on('drop', () => note('total'));
+  server.on('drop', () => note('total_cap'));
   server.on('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
     const open = perAddress.get(address) ?? 0;
     if (open >= limits.maxPerAddress) {
       socket.destroy();
-      note('per_address');
+      note('per_address_cap');
       return;
     }
     perAddress.set(address, open + 1);

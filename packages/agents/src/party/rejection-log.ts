@@ -1,11 +1,10 @@
 /**
  * Coalesced `request.rejected` warnings. Anyone who can reach a party can send it requests it
- * refuses, so one warning per refusal would let strangers grow its log without bound. Per reason,
- * the first refusal is logged; later ones within `everyMs` (a minute) are only counted, and the
- * first refusal of that reason after the minute logs one line carrying `suppressed`, how many
- * went unlogged since the last line. The metrics counter still counts every refusal. The reasons
- * are a fixed set, so the state is a few entries.
+ * refuses, so one warning per refusal would let strangers grow its log without bound: refusals
+ * are logged per reason as {@link coalescedLog} says (the first, then at most one line a minute
+ * with `suppressed`). The metrics counter still counts every refusal.
  */
+import { coalescedLog } from '../coalesced-log.js';
 import type { LogFields, Logger } from '../logger.js';
 
 export interface RejectionLog {
@@ -14,24 +13,6 @@ export interface RejectionLog {
 }
 
 export function rejectionLog(logger: Logger, now: () => number = Date.now, everyMs = 60_000): RejectionLog {
-  const last = new Map<string, { at: number; suppressed: number }>();
-  return {
-    rejected(reason, fields) {
-      const t = now();
-      const seen = last.get(reason);
-      if (seen !== undefined && t - seen.at < everyMs) {
-        seen.suppressed++;
-        return;
-      }
-      const suppressed = seen?.suppressed ?? 0;
-      last.set(reason, { at: t, suppressed: 0 });
-      logger.warn('request.rejected', {
-        reason,
-        ...fields,
-        ...(suppressed > 0
-          ? { suppressed, note: `${suppressed} more refused for this reason since the last line` }
-          : {}),
-      });
-    },
-  };
+  const log = coalescedLog(logger, 'request.rejected', now, everyMs);
+  return { rejected: (reason, fields) => log.warn(reason, { reason, ...fields }) };
 }
