@@ -363,6 +363,29 @@ describe('PartyStore aggregation session claims (one dealing per session id)', (
     expect(await claim('risk-3')).toBe(true);
   });
 
+  it('writes the audit entry of a claim with the claim, and none for a refused claim', async () => {
+    const entry = (signer: string) => ({
+      at: new Date(clock).toISOString(),
+      event: 'agg.input',
+      session: 'risk-9',
+      detail: { circuit: 'weighted-risk', signer },
+    });
+    const before = (await store.auditTrail()).length;
+    expect(await store.claimAggregationSession('risk-9', new Date(clock), new Date(0), entry('dept-a'))).toBe(
+      true,
+    );
+    expect(await store.claimAggregationSession('risk-9', new Date(clock), new Date(0), entry('dept-b'))).toBe(
+      false,
+    );
+    await store.close();
+    store = await open();
+    const added = (await store.auditTrail()).slice(before);
+    expect(added).toEqual([entry('dept-a')]);
+    // The sequence goes on after the restart: the next entry does not overwrite it.
+    await store.audit({ ...entry('x'), event: 'later' });
+    expect((await store.auditTrail()).slice(before).map((e) => e.event)).toEqual(['agg.input', 'later']);
+  });
+
   it('drops claims older than the window (both records), and keeps younger ones', async () => {
     expect(await claim('old')).toBe(true);
     clock = T0 + 10 * DAY;

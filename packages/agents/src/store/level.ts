@@ -510,9 +510,15 @@ export class PartyStore implements NonceStore {
    * first time, false if it was claimed before and its record is younger than `expireBefore` (a
    * concurrent claim of the same id is false too). Records older than `expireBefore` are dropped,
    * oldest first through the `agg-at/` index, so the set is bounded by the retention window and
-   * nothing is held in memory.
+   * nothing is held in memory. `audit`, when given, is written in the same batch as the claim, so
+   * a failed write leaves neither (the id stays free) and a claim is never without its entry.
    */
-  async claimAggregationSession(id: string, at: Date, expireBefore: Date): Promise<boolean> {
+  async claimAggregationSession(
+    id: string,
+    at: Date,
+    expireBefore: Date,
+    audit?: AuditEntry,
+  ): Promise<boolean> {
     if (this.#claimingAggregation.has(id)) return false;
     this.#claimingAggregation.add(id);
     try {
@@ -522,6 +528,7 @@ export class PartyStore implements NonceStore {
         [
           { type: 'put', key: `agg/${id}`, value: utf8(at.toISOString()) },
           { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
+          ...(audit === undefined ? [] : [this.#auditPut(audit)]),
         ],
         { sync: true },
       );
@@ -744,8 +751,14 @@ export class PartyStore implements NonceStore {
   // ---- audit trail ----
 
   async audit(entry: AuditEntry): Promise<void> {
+    const { key, value } = this.#auditPut(entry);
+    await this.#db.put(key, value);
+  }
+
+  /** The next audit entry as a batch operation (its sequence number taken now). */
+  #auditPut(entry: AuditEntry): { type: 'put'; key: string; value: Uint8Array } {
     const seq = this.#auditSeq++;
-    await this.#db.put(`audit/${seq.toString().padStart(12, '0')}`, encodeCbor(entry));
+    return { type: 'put', key: `audit/${seq.toString().padStart(12, '0')}`, value: encodeCbor(entry) };
   }
 
   async auditTrail(limit = 1000): Promise<AuditEntry[]> {

@@ -1310,23 +1310,23 @@ export function createAggregationHandlers(
       } else if (body.input !== undefined) {
         throw new AapsError('FORBIDDEN', `role ${self.role} provides no input to ${circuit.id}`);
       }
-      // One dealing per session id, ever (within the retention window): recorded before dealing.
+      // One dealing per session id, ever (within the retention window): recorded before dealing,
+      // with (in the same write) who authored the input this party deals, never the value.
       const now = deps.now?.() ?? new Date();
       const fresh = await deps.store.claimAggregationSession(
         sessionId,
         now,
         new Date(now.getTime() - DEALT_SESSION_RETENTION_MS),
+        inputSigner === undefined
+          ? undefined
+          : {
+              at: now.toISOString(),
+              event: 'agg.input',
+              session: sessionId,
+              detail: { circuit: circuit.id, circuit_digest: circuit.digestHex, signer: inputSigner },
+            },
       );
       if (!fresh || sessions.has(sessionId)) throw dealtAlready(sessionId);
-      if (inputSigner !== undefined) {
-        // Who authored the input this party deals (never the value): kept before the dealing leaves.
-        await deps.store.audit({
-          at: now.toISOString(),
-          event: 'agg.input',
-          session: sessionId,
-          detail: { circuit: circuit.id, circuit_digest: circuit.digestHex, signer: inputSigner },
-        });
-      }
       // Bulk dealings draw six scalars per input: one system call per 64 KiB instead of per scalar.
       const pool = rng ? undefined : new RandomPool();
       const dealings: InputDealing[] = dealInputs(
