@@ -43,7 +43,7 @@ import { WorkflowRunner } from './workflow/runner.js';
 
 export const API_VERSION = '0.1.0';
 
-/** GitHub deliveries read or handled at once (they are read before they are authenticated). */
+/** GitHub deliveries being read at once (they are read before they are authenticated). */
 export const UNAUTHENTICATED_BODIES_AT_ONCE = 32;
 
 /** Every route of the API, in the order the OpenAPI document lists them. */
@@ -221,8 +221,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     // may hold 32 MiB, or 8 of the largest if that is more.
     readBody: bodyLimit({ maxBytes: maxBody, budget: new BodyBudget(bodyBudget) }),
     // GitHub deliveries are read before anything authenticates them (the HMAC is over the body):
-    // they read from a budget of their own, a quarter of the shared one, at most 32 at once, so
-    // strangers' stalled deliveries leave the authenticated routes' budget whole.
+    // they read from a budget of their own, a quarter of the shared one, at most 32 being read at
+    // once, so strangers' stalled deliveries leave the authenticated routes' budget whole, and
+    // deliveries read in full never count against the 32 while they are handled.
     readUnauthenticatedBody: bodyLimit({
       maxBytes: maxBody,
       budget: new BodyBudget(Math.ceil(bodyBudget / 4)),

@@ -17,8 +17,11 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 /**
  * `budget`, when given, is shared by every route using this reader: past it a request is refused
  * as `UNAVAILABLE` (503) instead of read, and a body's bytes count against it until its request is
- * done. `maxInflight`, when given, bounds the requests being read or handled through this reader
- * at once: past it a request is refused `UNAVAILABLE` (503, `Retry-After: 1`) before a byte is read.
+ * done. `maxInflight`, when given, bounds the requests whose bodies are being read through this
+ * reader at once: past it a request is refused `UNAVAILABLE` (503, `Retry-After: 1`) before a byte
+ * is read. A request leaves the count once its body is read, not when it is handled, so senders
+ * that stall mid-body are what the cap bounds, never slow handling of whole bodies (their bytes
+ * still count against `budget` until they are done).
  */
 export function bodyLimit(opts: {
   maxBytes: number;
@@ -45,14 +48,25 @@ export function bodyLimit(opts: {
       );
     }
     inflight++;
+    let reading = true;
+    const doneReading = () => {
+      if (reading) {
+        reading = false;
+        inflight--;
+      }
+    };
     try {
-      await readThen(c, next);
+      await readThen(c, next, doneReading);
     } finally {
-      inflight--;
+      doneReading();
     }
   };
 
-  async function readThen(c: Context<GatewayEnv>, next: () => Promise<void>): Promise<void> {
+  async function readThen(
+    c: Context<GatewayEnv>,
+    next: () => Promise<void>,
+    doneReading: () => void,
+  ): Promise<void> {
     const problem = unsupportedMediaType(
       c.req.header('content-type') ?? '',
       c.req.header('content-encoding'),
@@ -64,6 +78,7 @@ export function bodyLimit(opts: {
       throw new AapsError('UNSUPPORTED_MEDIA_TYPE', problem.message);
     }
     const read = await readBodyCapped(c.req.raw, max, opts.budget);
+    doneReading();
     if (!read.ok) throw bodyReadError(read.reason, max);
     try {
       c.set('rawBody', read.body);

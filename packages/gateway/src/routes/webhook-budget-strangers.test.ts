@@ -3,7 +3,7 @@
  * over it), so strangers can make the gateway read. What they can hold is bounded: a body holds
  * budget only for the bytes that arrived (not 64 KiB from its headers on, as before), GitHub
  * deliveries read from a budget of their own apart from the one authenticated routes share, and at
- * most `UNAUTHENTICATED_BODIES_AT_ONCE` (32) are read or handled at once: the next is 503
+ * most `UNAUTHENTICATED_BODIES_AT_ONCE` (32) are being read at once: the next is 503
  * `UNAVAILABLE` with `Retry-After` before a byte is read. Incidents, approvals and unseal keep
  * their budget meanwhile.
  */
