@@ -6,6 +6,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { ValidationError } from '@aaps/mpc-core';
+import { missingValue, splitFlag } from './flag-arg.js';
 import type { LogLevel } from './logger.js';
 
 /** A C2SP checkpoint's first line, as a party's `log_origin`: printable ASCII, no newline, 1 to 256 characters. */
@@ -83,6 +84,33 @@ const OPTIONS = {
 } as const;
 type Option = keyof typeof OPTIONS;
 
+/** What each flag sets, one line each, for `aaps party --help` (docs/api.md has the full table). */
+const HELP: Record<Option, string> = {
+  config: 'the JSON config file (its keys: the flags in snake case)',
+  id: "this party's id in the roster (required)",
+  host: `listen address (default ${PARTY_DEFAULTS.host})`,
+  port: `listen port (default ${PARTY_DEFAULTS.port})`,
+  'data-dir': 'its LevelDB and keys (required)',
+  roster: 'the roster file (required)',
+  policy: "this department's policy file (default: the role's default policy)",
+  'identity-key': 'its Ed25519 identity key (default <data-dir>/identity.key)',
+  'data-key-file': 'the at-rest key (default <data-dir>/data.key; or AAPS_PARTY_DATA_KEY as hex)',
+  'timestamp-window': `seconds a request's timestamp may be off (default ${PARTY_DEFAULTS.timestampWindowSec})`,
+  'max-body-bytes': `request body limit (default ${PARTY_DEFAULTS.maxBodyBytes})`,
+  'nonce-ttl': `seconds an unused signing nonce is kept (default ${PARTY_DEFAULTS.nonceTtlSec})`,
+  'allow-key-replace': 'true: the coordinator may replace the key this party holds (default false)',
+  'drop-nonces-at-start': 'true: expire every stored nonce at start (default false)',
+  'log-origin': 'the transparency log origin it signs checkpoints for (default: the first it is shown)',
+  'log-level': `debug, info, warn or error (default ${PARTY_DEFAULTS.logLevel})`,
+};
+
+/** The party node's flags, each with its environment variable and what it sets: one line each. */
+export function partyFlagsHelp(): string {
+  return (Object.entries(OPTIONS) as [Option, readonly [string, string | undefined]][])
+    .map(([opt, [envName]]) => `  --${opt.padEnd(21)} ${envName.padEnd(32)} ${HELP[opt]}`)
+    .join('\n');
+}
+
 export type PartyArgs = Partial<Record<Option, string>> & { dataKeyHex?: string };
 
 export function parsePartyArgs(
@@ -100,21 +128,21 @@ export function parsePartyArgs(
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--')) {
+    const flag = splitFlag(a);
+    if (flag === undefined) {
       problems.push(`unexpected argument ${JSON.stringify(a)}`);
       continue;
     }
-    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    const { name, inline } = flag;
     if (!(name in OPTIONS)) {
       problems.push(`unknown flag --${name}`);
       continue;
     }
-    const value = inline ?? argv[++i];
-    if (value === undefined || value.startsWith('--')) {
+    if (inline === undefined && missingValue(argv[i + 1])) {
       problems.push(`--${name} needs a value`);
       continue;
     }
-    out[name as Option] = value;
+    out[name as Option] = inline ?? argv[++i]!;
   }
   if (env.AAPS_PARTY_DATA_KEY) out.dataKeyHex = env.AAPS_PARTY_DATA_KEY;
   if (problems.length) throw new ValidationError('INVALID_ARGUMENT', problems.join('; '), problems);

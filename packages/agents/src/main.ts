@@ -26,7 +26,7 @@ import {
 import { createAdaptorServer } from '@hono/node-server';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
-import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
+import { type PartyConfig, parsePartyArgs, partyFlagsHelp, resolvePartyConfig } from './config.js';
 import { defaultConnectionLimits, limitConnections, serverTimeoutOptions } from './http-connections.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
@@ -382,6 +382,16 @@ async function dropNoncesAtStart(store: PartyStore, logger: Logger): Promise<voi
   logger.info('nonces.dropped_at_start', { count: dropped });
 }
 
+/** What `aaps party --help` prints (each subcommand's `--help` prints its own). */
+function partyUsage(): string {
+  return `usage: aaps party --config FILE [flags]   one party node; a flag beats its environment variable, which beats the config file
+       aaps party init --id ID --role ROLE --data-dir DIR ...   create a party's keys and config (aaps party init --help)
+       aaps party backup --config FILE --split k/m --out DIR   (aaps party backup --help)
+       aaps party restore --config FILE FILE...   (aaps party restore --help)
+flags (each also an environment variable; docs/api.md, "Party settings"):
+${partyFlagsHelp()}`;
+}
+
 const isMain =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
@@ -389,6 +399,8 @@ if (isMain) {
   if (sub === 'init') process.exit(runPartyInit(rest));
   else if (sub === 'backup') runPartyBackup(rest, process.env).then((code) => process.exit(code));
   else if (sub === 'restore') runPartyRestore(rest, process.env).then((code) => process.exit(code));
+  else if (process.argv.slice(2).some((a) => a === '--help' || a === '-h'))
+    process.stdout.write(`${partyUsage()}\n`, () => process.exit(0));
   else {
     runParty(process.argv.slice(2), process.env).catch((e: unknown) => {
       process.stderr.write(`${startFailureLine(e)}\n`);

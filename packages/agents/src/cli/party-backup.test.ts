@@ -172,6 +172,23 @@ describe('aaps party backup / restore', () => {
       expect(u.errors[0]).not.toContain('\n');
     }
     expect(await runPartyRestore(['--config', cfg], {}, capture())).toBe(2);
+    // A value that is a flag is missing: `--out --config F` writes nowhere called "--config".
+    const missing = capture();
+    expect(await runPartyBackup(['--split', '2/3', '--out', '--config', cfg], {}, missing)).toBe(2);
+    expect(missing.errors[0]).toMatch(/--out needs a value/);
+  });
+
+  it('--help: the usage on stdout, exit 0, nothing opened', async () => {
+    for (const [run, usage] of [
+      [runPartyBackup, 'usage: aaps party backup '],
+      [runPartyRestore, 'usage: aaps party restore '],
+    ] as const) {
+      const io = capture();
+      expect(await run(['--config', join(dir, 'nowhere.json'), '--help'], {}, io)).toBe(0);
+      expect(io.lines).toHaveLength(1);
+      expect(io.lines[0]).toContain(usage);
+      expect(io.errors).toEqual([]);
+    }
   });
 
   it('refuses to back up a party that has no key yet', async () => {

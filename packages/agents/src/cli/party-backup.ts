@@ -28,6 +28,7 @@ import { backupFileToJson } from '../backup/backup-file.js';
 import { restoreBackup } from '../backup/restore.js';
 import { backupFileName, splitBackup } from '../backup/split.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.js';
+import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey, readJsonFile } from '../store/files.js';
 import { PartyStore, type StoredKey } from '../store/level.js';
@@ -46,6 +47,11 @@ const BACKUP_USAGE = 'usage: aaps party backup --config F --split k/m --out DIR'
 const RESTORE_USAGE =
   'usage: aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] FILE...';
 
+/** `--help` (or `-h`) anywhere: the command prints its usage on stdout and exits 0. */
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.some((a) => a === '--help' || a === '-h');
+}
+
 /** A usage error or unreadable input: exit 2. Anything else refused: exit 1. */
 class UsageError extends Error {}
 /** The operation was refused: exit 1. */
@@ -61,24 +67,24 @@ function splitArgs(argv: readonly string[], own: readonly string[], bool: readon
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--')) {
+    const flag = splitFlag(a);
+    if (flag === undefined) {
       positional.push(a);
       continue;
     }
-    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    const { name, inline } = flag;
     if (bool.includes(name)) {
       flags.add(name);
       continue;
     }
     if (own.includes(name)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value; ${usage}`);
-      mine[name] = v;
+      if (inline === undefined && missingValue(argv[i + 1]))
+        throw new UsageError(`--${name} needs a value; ${usage}`);
+      mine[name] = inline ?? argv[++i]!;
       continue;
     }
     rest.push(a);
-    if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--'))
-      rest.push(argv[++i]!);
+    if (inline === undefined && !missingValue(argv[i + 1])) rest.push(argv[++i]!);
   }
   return { mine, flags, rest, positional };
 }
@@ -137,6 +143,10 @@ function exitCode(e: unknown, io: CliIo, prefix: string): number {
 /** `aaps party backup --config F --split k/m --out DIR`. Returns the exit code. */
 export async function runPartyBackup(argv: readonly string[], env: Env, io: CliIo = stdio): Promise<number> {
   const prefix = 'aaps party backup';
+  if (wantsHelp(argv)) {
+    io.out(BACKUP_USAGE);
+    return 0;
+  }
   try {
     const { mine, rest, positional } = splitArgs(argv, ['split', 'out'], [], BACKUP_USAGE);
     if (positional.length) throw new UsageError(`unexpected argument ${positional[0]}; ${BACKUP_USAGE}`);
@@ -222,6 +232,10 @@ function refuseUnlessMeant(
 /** `aaps party restore --config F [--force] FILE...`. Returns the exit code. */
 export async function runPartyRestore(argv: readonly string[], env: Env, io: CliIo = stdio): Promise<number> {
   const prefix = 'aaps party restore';
+  if (wantsHelp(argv)) {
+    io.out(RESTORE_USAGE);
+    return 0;
+  }
   try {
     const { mine, flags, rest, positional } = splitArgs(
       argv,

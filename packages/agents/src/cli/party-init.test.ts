@@ -90,6 +90,8 @@ describe('aaps party init', () => {
       ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--log-origin', 'two\nlines'],
       ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--host', '0.0.0.0'],
       ['--id', 'a', '--role', 'monitoring', '--data-dir', '/tmp/x', '--url', 'https://10.0.0.12:7100'],
+      // A flag is no value: the id is missing, not "--role".
+      ['--id', '--role', 'monitoring', '--data-dir', '/tmp/x'],
     ]) {
       const o = io();
       expect(runPartyInit(argv, o.io)).toBe(2);
@@ -119,6 +121,14 @@ describe('party config', () => {
       policyPath: join(process.cwd(), 'mine/policy.json'),
       identityKeyPath: join(process.cwd(), 'run', 'identity.key'),
     });
+  });
+
+  it('--flag=value splits at the first "=" only: the value keeps its own', () => {
+    const args = parsePartyArgs(['--data-dir=/srv/dept=sre', '--log-origin=a=b', '--id', 'p'], {});
+    expect(args).toMatchObject({ 'data-dir': '/srv/dept=sre', 'log-origin': 'a=b', id: 'p' });
+    // A flag where a value belongs is a missing value; the flag after it is still read.
+    expect(() => parsePartyArgs(['--id', '--port', '7100'], {})).toThrow(/^--id needs a value$/);
+    expect(parsePartyArgs(['--id=--odd'], {}).id).toBe('--odd');
   });
 
   it('flag beats env beats file; every problem is reported at once', () => {

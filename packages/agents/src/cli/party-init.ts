@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bytesToHex } from '@aaps/mpc-core';
 import { isLogOrigin } from '../config.js';
+import { missingValue, splitFlag } from '../flag-arg.js';
 import { AGENT_ROLES, isAgentRole } from '../policy/roles.js';
 import { isPartyUrl } from '../roster.js';
 import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../store/files.js';
@@ -43,16 +44,16 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const [name, inline] = a.startsWith('--')
-      ? (a.slice(2).split('=', 2) as [string, string | undefined])
-      : ['', undefined];
-    const value = inline ?? argv[i + 1];
-    if (!OPTIONS.includes(name) || value === undefined) {
+    const flag = splitFlag(a);
+    if (flag === undefined || !OPTIONS.includes(flag.name)) {
       io.err(`aaps party init: unexpected ${JSON.stringify(a)}; ${USAGE}`);
       return 2;
     }
-    if (inline === undefined) i++;
-    opts[name] = value;
+    if (flag.inline === undefined && missingValue(argv[i + 1])) {
+      io.err(`aaps party init: --${flag.name} needs a value; ${USAGE}`);
+      return 2;
+    }
+    opts[flag.name] = flag.inline ?? argv[++i]!;
   }
   const id = opts.id ?? '';
   if (!/^[a-z][a-z0-9-]{0,62}$/.test(id)) {
