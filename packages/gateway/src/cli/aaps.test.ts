@@ -133,6 +133,10 @@ describe('aaps', () => {
     const stray = await runCapture(['keys', '--reason', 'x', '--api-token', 'x'.repeat(32)]);
     expect(stray.code).toBe(2);
     expect(stray.err.join('\n')).toContain('--reason goes with refresh');
+    // The next flag is no reason: refused before anything is asked.
+    const flagged = await runCapture(['keys', 'refresh', '--reason', '--api-token', 'x'.repeat(32)]);
+    expect(flagged.code).toBe(2);
+    expect(flagged.err).toEqual(['aaps: keys: --reason: needs a value']);
   });
 
   it('openapi prints the document the gateway serves', async () => {

@@ -6,6 +6,7 @@
 import type { GatewayConfig } from '../config.js';
 import type { KeyRefreshResult, KeysInfo } from '../coordinator.js';
 import { readJson } from './answer.js';
+import { takeOwnFlags } from './own-flags.js';
 import { printError, reach, type SubmitIo } from './submit.js';
 import { UsageError } from './usage-error.js';
 
@@ -22,22 +23,20 @@ async function answered(io: SubmitIo, res: Response, what: string): Promise<unkn
 
 /** `aaps keys`' own flag: `--reason TEXT` (what `refresh` logs); the rest is for the config parser. */
 export function takeReasonFlag(argv: readonly string[]): { rest: string[]; reason?: string } {
-  const rest: string[] = [];
-  let reason: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--reason' || arg.startsWith('--reason=')) {
-      reason = arg === '--reason' ? argv[++i] : arg.slice('--reason='.length);
-      if (reason === undefined || reason === '') throw new UsageError('keys: --reason needs a value');
-      if (reason.length > 500) throw new UsageError('keys: --reason: at most 500 characters');
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-      if (/[\u0000-\u001f\u007f]/.test(reason))
-        throw new UsageError('keys: --reason: one line, no control characters');
-    } else {
-      rest.push(arg);
-    }
+  let f: ReturnType<typeof takeOwnFlags>;
+  try {
+    f = takeOwnFlags(argv, { values: ['reason'] });
+  } catch (e) {
+    throw new UsageError(`keys: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { rest, ...(reason === undefined ? {} : { reason }) };
+  const reason = f.values.get('reason');
+  if (reason !== undefined) {
+    if (reason.length > 500) throw new UsageError('keys: --reason: at most 500 characters');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    if (/[\u0000-\u001f\u007f]/.test(reason))
+      throw new UsageError('keys: --reason: one line, no control characters');
+  }
+  return { rest: f.rest, ...(reason === undefined ? {} : { reason }) };
 }
 
 export async function runKeys(

@@ -28,10 +28,23 @@ describe('takeOwnFlags', () => {
   });
 
   it('refuses a value flag without a value, naming it; a switch given a value is left to the config parser', () => {
-    for (const argv of [['--reason'], ['--reason='], ['--field']]) {
+    for (const argv of [
+      ['--reason'],
+      ['--reason='],
+      ['--field'],
+      ['--reason', '--json'],
+      ['--field', '--x'],
+    ]) {
       expect(() => takeOwnFlags(argv, spec)).toThrow(ValidationError);
       expect(() => takeOwnFlags(argv, spec)).toThrow(/^--(reason|field): needs a value$/);
     }
     expect(takeOwnFlags(['--json=yes'], spec).rest).toEqual(['--json=yes']);
+  });
+
+  it('a value that starts with -- is given inline: --reason=--json', () => {
+    const f = takeOwnFlags(['--reason=--json', '--field=--x'], spec);
+    expect(f.values.get('reason')).toBe('--json');
+    expect(f.lists.get('field')).toEqual(['--x']);
+    expect(f.switches.size).toBe(0);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * A command's own flags, taken out of its arguments before the rest go to the gateway's config
  * parser (`--url`, `--token`, ... ): switches (`--json`), flags with one value (`--reason TEXT` or
- * `--reason=TEXT`; the last one given counts) and flags that may repeat (`--field ID`).
+ * `--reason=TEXT`; the last one given counts) and flags that may repeat (`--field ID`). As the
+ * config parser, a next argument that starts with `--` is no value: `--reason --json` misses its
+ * reason (a value that starts with `--` is given as `--reason=--json`).
  */
 import { ValidationError } from '@aaps/mpc-core';
 
@@ -19,7 +21,10 @@ export interface OwnFlags {
   lists: Map<string, string[]>;
 }
 
-/** Split `argv` by `spec`; a value flag without a value (or with an empty one) is a usage error. */
+/**
+ * Split `argv` by `spec`; a value flag without a value (none, an empty one, or the next flag) is a
+ * usage error.
+ */
 export function takeOwnFlags(argv: readonly string[], spec: OwnFlagSpec): OwnFlags {
   const out: OwnFlags = { rest: [], switches: new Set(), values: new Map(), lists: new Map() };
   for (let i = 0; i < argv.length; i++) {
@@ -36,7 +41,7 @@ export function takeOwnFlags(argv: readonly string[], spec: OwnFlagSpec): OwnFla
       continue;
     }
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined || value === '')
+    if (value === undefined || value === '' || (eq === -1 && value.startsWith('--')))
       throw new ValidationError('INVALID_ARGUMENT', `--${name}: needs a value`, [name]);
     if (list) out.lists.set(name, [...(out.lists.get(name) ?? []), value]);
     else out.values.set(name, value);
