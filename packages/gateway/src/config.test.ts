@@ -105,6 +105,33 @@ describe('parseGatewayConfig', () => {
     expect(fromFlag.roster).toBe('r.json');
   });
 
+  it('--url: one base URL, trailing slashes gone; a query, fragment or credentials refused without repeating them', () => {
+    for (const [given, base] of [
+      ['http://127.0.0.1:8080/', 'http://127.0.0.1:8080'],
+      ['http://gw.example:8080///', 'http://gw.example:8080'],
+      ['https://gw.example/aaps/', 'https://gw.example/aaps'],
+      ['http://[::1]:8080', 'http://[::1]:8080'],
+    ] as const)
+      expect(ok(parseGatewayConfig(['--url', given], {})).url, given).toBe(base);
+    expect(ok(parseGatewayConfig([], { AAPS_URL: 'http://gw:1/' })).url).toBe('http://gw:1');
+    for (const bad of [
+      'http://gw:1/?x=1',
+      'http://gw:1/#top',
+      'http://gw:1?',
+      'ftp://gw:1',
+      'gw:8080',
+      'not a url',
+      'http://operator:s3cret-pw@gw:1',
+      'http://s3cret-token@gw:1/',
+    ]) {
+      const r = parseGatewayConfig(['--url', bad], {});
+      expect(r.ok, bad).toBe(false);
+      if (r.ok) continue;
+      expect(r.errors, bad).toEqual([expect.stringMatching(/^--url: /)]);
+      expect(r.errors[0]).not.toMatch(/s3cret|operator/);
+    }
+  });
+
   it('flag beats env beats file beats default', () => {
     const file = { port: 7000, cluster: 'file', 'log-origin': 'file.example/log' };
     const env = { AAPS_PORT: '7100', AAPS_CLUSTER: 'env' };

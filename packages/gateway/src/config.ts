@@ -102,7 +102,8 @@ type Kind =
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list' }
-  | { type: 'pointers' };
+  | { type: 'pointers' }
+  | { type: 'url' };
 
 interface Setting {
   key: keyof GatewayConfig;
@@ -280,8 +281,8 @@ export const SETTINGS: readonly Setting[] = [
     key: 'url',
     flag: 'url',
     env: 'AAPS_URL',
-    kind: { type: 'string', min: 1 },
-    help: 'gateway URL for `aaps submit`',
+    kind: { type: 'url' },
+    help: 'gateway URL for the client commands (submit, approve, unseal, keys, log audit)',
   },
   {
     key: 'source',
@@ -509,7 +510,37 @@ function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown
       if (typeof raw !== 'string') return bad('expected a string');
       if (raw.length < (k.min ?? 0)) return bad(`expected at least ${k.min} characters`);
       return raw;
+    case 'url': {
+      if (typeof raw !== 'string') return bad('expected a string');
+      const url = gatewayBaseUrl(raw);
+      return url.ok ? url.url : bad(url.why);
+    }
   }
+}
+
+/**
+ * The gateway's base URL as the client commands join paths to it: `http(s)://host[:port][/path]`
+ * with no trailing slash (`http://gw:8080/` and `http://gw:8080` are one gateway). A URL with a
+ * query or fragment (nowhere to put a path) or credentials (the token goes in `--api-token`) is
+ * refused; the reason never repeats the URL, which may hold a password.
+ */
+export function gatewayBaseUrl(raw: string): { ok: true; url: string } | { ok: false; why: string } {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return { ok: false, why: 'expected an http:// or https:// URL of the gateway' };
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    return { ok: false, why: 'expected an http:// or https:// URL of the gateway' };
+  if (u.username !== '' || u.password !== '')
+    return {
+      ok: false,
+      why: 'a user name or password in the URL is refused (not repeated here): give the token with --api-token or AAPS_API_TOKEN',
+    };
+  if (u.search !== '' || u.hash !== '' || raw.includes('?') || raw.includes('#'))
+    return { ok: false, why: 'expected the gateway URL without a query (?) or fragment (#)' };
+  return { ok: true, url: `${u.origin}${u.pathname.replace(/\/+$/, '')}` };
 }
 
 /**
