@@ -155,12 +155,43 @@ describe('aaps log audit', () => {
     expect(r.err[0]).toMatch(/FAILED: the log went back: its checkpoint is of size \d+, the one kept of \d+/);
   });
 
-  it('a checkpoint not signed by the group: FAILED; a kept file that is not one: FAILED naming it', async () => {
-    const bad = join(dir, 'bad.note');
-    writeFileSync(bad, 'aaps.test/log\n1\nAAAA\n\n— aaps.test/log AAAA\n');
-    const r = await audit({ checkpoint: bad });
+  it('a kept checkpoint note the group did not sign: FAILED naming it, after the walk', async () => {
+    const note = await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text();
+    const lines = note.split('\n');
+    lines[2] = Buffer.alloc(32, 7).toString('base64');
+    const forged = join(dir, 'forged.note');
+    writeFileSync(forged, lines.join('\n'));
+    const r = await audit({ checkpoint: forged });
     expect(r.code).toBe(1);
-    expect(r.err[0]).toMatch(new RegExp(`^aaps: log audit: FAILED: --checkpoint ${bad}: `));
+    expect(r.err[0]).toMatch(new RegExp(`^aaps: log audit: FAILED: --checkpoint ${forged}: `));
+  });
+
+  it('a kept file that is no checkpoint note: a usage error before the gateway is asked', async () => {
+    for (const text of ['', 'aaps.test/log\n1\nAAAA\n\n— aaps.test/log AAAA\n', '{"checkpoint":1}']) {
+      const bad = join(dir, 'bad.note');
+      writeFileSync(bad, text);
+      const asked: string[] = [];
+      await expect(
+        audit({ checkpoint: bad }, async (path, res) => {
+          asked.push(path);
+          return res;
+        }),
+      ).rejects.toThrow(new RegExp(`^log audit: --checkpoint ${bad} is not a signed checkpoint note: `));
+      expect(asked).toEqual([]);
+    }
+  });
+
+  it('--save that cannot be written (a directory, a missing directory): a usage error before the gateway is asked', async () => {
+    for (const save of [dir, join(dir, 'no-such-dir', 'kept.note'), join(dir, 'kept.note', 'x')]) {
+      const asked: string[] = [];
+      await expect(
+        audit({ save }, async (path, res) => {
+          asked.push(path);
+          return res;
+        }),
+      ).rejects.toThrow(UsageError);
+      expect(asked).toEqual([]);
+    }
   });
 
   it('usage: an unknown subcommand, a missing file or flag value is exit 2 (UsageError)', async () => {

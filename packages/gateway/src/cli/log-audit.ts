@@ -5,20 +5,25 @@
  * checks each one's leaf hash and evidence id, and hashes them into the tree, whose root must be the
  * checkpoint's; and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
  * log still holds it: the same root at its size (anything else is a fork or a rewrite). `--save
- * FILE` keeps the new checkpoint for the next audit.
+ * FILE` keeps the new checkpoint for the next audit. Both files are checked before the gateway is
+ * asked: a `--checkpoint` that is no checkpoint note, or a `--save` that cannot be written, is a
+ * usage error. A log with no checkpoint yet (a fresh system) is said to be empty, exit 0, unless a
+ * checkpoint was kept.
  *
- * Exit codes as every client command: 0 the log checks out, 1 it does not (one line saying where)
- * or the gateway cannot be read, 2 usage.
+ * Exit codes as every client command: 0 the log checks out (or is empty), 1 it does not (one line
+ * saying where) or the gateway cannot be read, 2 usage.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   evidenceIdOfLeaf,
   hashLeaf,
   MemoryMerkleTree,
   type NoteKey,
   openCheckpoint,
+  parseCheckpoint,
+  parseSignedNote,
   parseTrustedRoot,
   type SignedCheckpoint,
 } from '@aaps/evidence';
@@ -68,6 +73,66 @@ const nEntries = (n: number) => `${n} ${n === 1 ? 'entry' : 'entries'}`;
 /** An audit's failing finding: one line, exit 1. */
 class AuditFailure extends Error {}
 
+/** A gateway answer that is no success, with its status. */
+class GetFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+type Get = (path: string, text?: boolean) => Promise<unknown>;
+
+/** The log's size as `GET /v1/log/entries` answers it (a number, or the answer is refused). */
+async function logSize(get: Get, from: number): Promise<number | undefined> {
+  const page = (await get(`/v1/log/entries?start=${from}&count=1`)) as { log_size?: unknown } | null;
+  return typeof page?.log_size === 'number' ? page.log_size : undefined;
+}
+
+/**
+ * The latest signed checkpoint, or `undefined` when the log has none yet: the gateway answers the
+ * checkpoint 404 and its entries route answers (so the 404 is the log's, not a wrong URL's).
+ */
+async function latestCheckpoint(get: Get): Promise<string | undefined> {
+  try {
+    return (await get('/v1/log/checkpoint', true)) as string;
+  } catch (e) {
+    if (!(e instanceof GetFailure) || e.status !== 404) throw e;
+    if ((await logSize(get, 0).catch(() => undefined)) === undefined) throw e;
+    return undefined;
+  }
+}
+
+/**
+ * A log with no signed checkpoint yet (a fresh system): nothing to check, exit 0, said in one
+ * line with the entries appended and not yet signed, if any; nothing is saved. A checkpoint kept
+ * from an earlier audit that checks out under the trusted keys makes it a log that went back
+ * (exit 1).
+ */
+async function emptyLog(
+  io: SubmitIo,
+  get: Get,
+  trust: { logKeys: NoteKey[]; origin: string },
+  kept: string | undefined,
+  flags: LogAuditFlags,
+): Promise<number> {
+  if (kept !== undefined) {
+    const before = openTrusted(kept, trust.logKeys, trust.origin, `--checkpoint ${flags.checkpoint}`);
+    throw new AuditFailure(
+      `the log went back: the gateway has no checkpoint (an empty log), the one kept is of size ${before.size}`,
+    );
+  }
+  const size = (await logSize(get, 0)) ?? 0;
+  const unsigned = size > 0 ? `; ${nEntries(size)} appended, not yet under a signed checkpoint` : '';
+  const saved = flags.save === undefined ? '' : `; nothing saved to ${printable(flags.save)}`;
+  io.print(
+    `log ${printable(trust.origin)}: empty, no signed checkpoint yet: nothing to check${unsigned}${saved}`,
+  );
+  return 0;
+}
+
 interface Entry {
   leaf_index: number;
   body: string;
@@ -80,6 +145,47 @@ function readFileOr(path: string, what: string): string {
     return readFileSync(path, 'utf8');
   } catch (e) {
     throw new UsageError(`log audit: ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+/**
+ * The kept checkpoint's text, once it is known to be a checkpoint note (its form; its signature is
+ * checked against the trusted keys after the walk): a file that is none is a usage error, as
+ * `aaps-verify --checkpoint` refuses it, not a finding about the log.
+ */
+function readKeptCheckpoint(path: string): string {
+  const note = readFileOr(path, '--checkpoint');
+  try {
+    parseCheckpoint(parseSignedNote(note).text);
+  } catch (e) {
+    throw new UsageError(
+      `log audit: --checkpoint ${path} is not a signed checkpoint note: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  return note;
+}
+
+/**
+ * That `--save PATH` can be written, before the walk: PATH is no directory and its directory
+ * exists and takes new files (the checkpoint is written beside PATH and renamed over it).
+ */
+function checkSaveTarget(path: string): void {
+  const refuse = (why: string) => new UsageError(`log audit: --save ${path}: ${why}`);
+  try {
+    if (statSync(path).isDirectory())
+      throw refuse('is a directory (name the file to keep the checkpoint in)');
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw refuse(code ?? String(e));
+  }
+  const dir = dirname(resolve(path));
+  try {
+    if (!statSync(dir).isDirectory()) throw refuse(`${dir} is not a directory`);
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw refuse(`cannot write in ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -162,18 +268,21 @@ export async function runLogAudit(
   const [sub, ...extra] = args;
   if (sub !== 'audit') throw new UsageError(`log: unknown subcommand ${sub ?? '(none)'} (expected audit)`);
   if (extra.length > 0) throw new UsageError(`log audit: unexpected argument ${extra[0]}`);
-  const kept = flags.checkpoint === undefined ? undefined : readFileOr(flags.checkpoint, '--checkpoint');
+  // What this command was given is checked before the gateway is asked anything.
+  const kept = flags.checkpoint === undefined ? undefined : readKeptCheckpoint(flags.checkpoint);
+  if (flags.save !== undefined) checkSaveTarget(flags.save);
   const headers = { authorization: `Bearer ${token}` };
   const get = async (path: string, text = false): Promise<unknown> => {
     const res = await reach(io, config.url, path, { headers });
     if (text && res.ok) return res.text();
     const got = await readJson(res);
-    if (!got.ok) throw new Error(`GET ${path.split('?')[0]}: ${got.failure}`);
+    if (!got.ok) throw new GetFailure(`GET ${path.split('?')[0]}: ${got.failure}`, got.status);
     return got.body;
   };
   try {
     const trust = await trustedLog(io, get, flags.trustedRoot);
-    const note = (await get('/v1/log/checkpoint', true)) as string;
+    const note = await latestCheckpoint(get);
+    if (note === undefined) return await emptyLog(io, get, trust, kept, flags);
     const latest = openTrusted(note, trust.logKeys, trust.origin, 'the latest checkpoint');
     const tree = new MemoryMerkleTree();
     while (tree.size < latest.size) {
@@ -209,8 +318,7 @@ export async function runLogAudit(
     }
     // Entries appended since (a checkpoint is signed shortly after each append): said, not judged,
     // so a stalled signer shows here as a tail that stays.
-    const tail = (await get(`/v1/log/entries?start=${latest.size}&count=1`)) as { log_size?: unknown };
-    const after = typeof tail?.log_size === 'number' ? tail.log_size - latest.size : 0;
+    const after = ((await logSize(get, latest.size)) ?? latest.size) - latest.size;
     if (after > 0)
       io.print(`log: ${nEntries(after)} after the checkpoint, not yet under a signed checkpoint`);
     if (flags.save !== undefined) saveAtomically(flags.save, note);
