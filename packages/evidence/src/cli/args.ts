@@ -31,7 +31,7 @@ Exit codes:
   0  every bundle is valid
   1  a bundle is invalid (its line names the failed check) and none was unreadable
   2  usage error or unreadable input; for DIR and - also when any item is unreadable, even if others
-     are invalid (so test for non-zero, not for 1)`;
+     are invalid (so test for non-zero, not for 1); also when stdout cannot be written (ENOSPC, EIO)`;
 
 const OPTIONS = {
   key: { type: 'string' },

@@ -628,15 +628,21 @@ describe('aaps-verify --roster', () => {
   });
 });
 
-/** A stdout whose reader goes away after `keep` writes: later writes fail with EPIPE. */
+/**
+ * A stdout whose reader goes away after `keep` writes: later writes fail with EPIPE (or, given
+ * another code, a stdout whose writes fail for another reason: ENOSPC, a full disk).
+ */
 class ClosingPipe extends Writable {
   readonly lines: string[] = [];
-  constructor(private readonly keep: number) {
+  constructor(
+    private readonly keep: number,
+    private readonly code = 'EPIPE',
+  ) {
     super();
   }
   override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
     if (this.lines.length >= this.keep) {
-      callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' }));
+      callback(Object.assign(new Error(`write ${this.code}`), { code: this.code, syscall: 'write' }));
       return;
     }
     this.lines.push(chunk.toString());
@@ -668,6 +674,25 @@ describe('runCli with a closed stdout', () => {
       expect(code).toBe(0);
       expect(stdout.lines).toHaveLength(keep);
       expect(stderr.text).toEqual([]);
+    }
+  });
+
+  it('a write error that is no reader leaving (ENOSPC, EIO): one line on stderr, exit 2, whatever the bundles were', async () => {
+    const ndjson = `${fx.bundles.map((b) => JSON.stringify(b)).join('\n')}\n`;
+    for (const [code, keep] of [
+      ['ENOSPC', 0],
+      ['EIO', 1],
+    ] as const) {
+      const stdout = new ClosingPipe(keep, code);
+      const stderr = new Sink();
+      const exit = await runCli(['-', '--key', keyHex, '--json', '--jobs', '1'], [], {
+        stdout,
+        stderr,
+        stdin: () => chunks(ndjson),
+      });
+      expect(exit).toBe(2);
+      expect(stdout.lines).toHaveLength(keep);
+      expect(stderr.text).toEqual([`aaps-verify: cannot write to stdout: ${code}\n`]);
     }
   });
 

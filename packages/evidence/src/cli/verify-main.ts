@@ -486,7 +486,9 @@ export interface CliStreams {
  * A write error on stdout (EPIPE: `aaps-verify - ... | head -1` once `head` has its line) ends
  * the output quietly, as an interrupt would: nothing more is written, no more input is awaited
  * (a silent writer on stdin does not keep the run up), no more bundles are handed out between batches (`--jobs 1` verifies in one synchronous loop, which just writes nothing), and the exit code is that of the bundles verified so far (no summary line is printed).
- * Errors on stderr are ignored the same way. No stack trace is ever printed.
+ * Any other write error on stdout (ENOSPC, EIO) ends it the same way, then says so in one line
+ * on stderr, `aaps-verify: cannot write to stdout: ENOSPC`, and exits 2: the report is lost.
+ * Errors on stderr are ignored. No stack trace is ever printed.
  */
 export async function runCli(
   argv: string[],
@@ -506,7 +508,14 @@ export async function runCli(
     return input;
   };
   try {
-    return await main(argv, io, stdin, prestarted);
+    const code = await main(argv, io, stdin, prestarted);
+    await guarded.flush();
+    const failure = guarded.failure();
+    if (failure === undefined) return code;
+    // The report is lost (ENOSPC, EIO; a reader that left is no failure): as unreadable input,
+    // whatever the bundles were, so `aaps-verify b --json > r.json && archive r.json` stops.
+    io.err(`aaps-verify: cannot write to stdout: ${failure}`);
+    return 2;
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error)?.message ?? String(e)}`);
     return 2;

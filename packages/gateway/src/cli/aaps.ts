@@ -243,14 +243,32 @@ export async function run(
 }
 
 /**
+ * The exit code once the output was written: stdout that could not be written (ENOSPC, EIO; not
+ * a reader that left: guarded-output.ts) is a failure at run time, one line on stderr and at least
+ * exit 1, so `aaps openapi > f && publish f` does not publish an empty file.
+ */
+export function exitAfterOutput(
+  code: number,
+  failure: string | undefined,
+  stderr: (line: string) => void,
+): number {
+  if (failure === undefined) return code;
+  stderr(`aaps: cannot write to stdout: ${failure}`);
+  return code === 0 ? 1 : code;
+}
+
+/**
  * Run as the `aaps` command: this process's arguments and environment, then exit with the code
  * once stdout has flushed (a pipe takes writes asynchronously, and exiting early cuts them).
  */
 export function runCommand(): void {
-  run(process.argv.slice(2), process.env).then((code) => {
-    if (processCliOutput().gone.aborted) process.exit(code);
-    process.stdout.write('', () => process.exit(code));
-  });
+  const output = processCliOutput();
+  run(process.argv.slice(2), process.env)
+    .then(async (code) => {
+      await output.flush();
+      return exitAfterOutput(code, output.failure(), output.error);
+    })
+    .then((code) => process.exit(code));
 }
 
 if (isMain()) runCommand();

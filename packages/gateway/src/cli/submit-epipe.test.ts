@@ -2,6 +2,7 @@
  * `aaps submit FILE | head -1`: once the reader of stdout has left, the command stops following
  * quietly (no EPIPE stack trace) and exits with what it saw. Runs the built CLI as a process,
  * against a loopback server that speaks the gateway's intake answer and its server-sent events.
+ * Any other write error (ENOSPC) is a failure the command says and does not exit 0 on.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { guardedOutput } from '@aaps/evidence';
 import { afterAll, describe, expect, it } from 'vitest';
+import { exitAfterOutput } from './aaps.js';
 import { exitWhenGone } from './submit.js';
 
 const AAPS = fileURLToPath(new URL('../../dist/cli/aaps.js', import.meta.url));
@@ -119,6 +121,23 @@ describe('aaps output whose reader left', () => {
     err.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
     o.error('dropped');
     expect(err.read()).toBeNull();
+    // A reader that left is no failure: the command ends with the code of what it did.
+    expect(o.failure()).toBeUndefined();
+  });
+
+  it('any other write error (ENOSPC) is a failure: named, and the exit code is at least 1 with one line', async () => {
+    const out = new PassThrough();
+    const o = guardedOutput(out, new PassThrough());
+    out.emit('error', Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' }));
+    await o.flush();
+    expect(o.gone.aborted).toBe(true);
+    expect(o.failure()).toBe('ENOSPC');
+    const said: string[] = [];
+    expect(exitAfterOutput(0, o.failure(), (l) => void said.push(l))).toBe(1);
+    expect(exitAfterOutput(2, o.failure(), () => {})).toBe(2);
+    expect(said).toEqual(['aaps: cannot write to stdout: ENOSPC']);
+    expect(exitAfterOutput(0, undefined, (l) => void said.push(l))).toBe(0);
+    expect(said).toHaveLength(1);
   });
 
   it('the exit code once output is gone: 0 unless a failed end was already seen', () => {
