@@ -50,6 +50,21 @@ export function parseCommandLine(argv: string[]) {
 }
 
 /**
+ * What was wrong with the command line, as one line, from the error {@link parseCommandLine}
+ * threw: Node's parseArgs explains a missing value over three lines, and adds advice on `--` to
+ * an unknown option.
+ */
+export function commandLineProblem(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const ambiguous = /^Option '(-[^' ]+)' argument is ambiguous/.exec(message);
+  if (ambiguous)
+    return `${ambiguous[1]} needs a value, and the flag after it is none (a value starting with a dash is given as ${ambiguous[1]}=-VALUE)`;
+  const missing = /^Option '(-[^' ]+) <value>' argument missing/.exec(message);
+  if (missing) return `${missing[1]} needs a value`;
+  return (message.split('\n')[0] ?? '').replace(/\. To specify a positional argument.*$/, '');
+}
+
+/**
  * The most threads `--jobs` may ask for: 4 per core, and at least 64. Each thread is a worker with
  * its own V8 heap, so an unbounded count could exhaust memory before the first bundle.
  */
@@ -57,11 +72,14 @@ export const MAX_JOBS = Math.max(64, 4 * availableParallelism());
 
 /**
  * `--jobs` as given, or every core by default (at most {@link MAX_JOBS}); `undefined` if it is no
- * integer from 1 to `MAX_JOBS`.
+ * decimal integer (digits only, no leading zero) from 1 to `MAX_JOBS`.
  */
 export function jobsOf(value: string | boolean | undefined): number | undefined {
+  if (value !== undefined && (typeof value !== 'string' || !/^[1-9][0-9]{0,5}$/.test(value)))
+    return undefined;
+  // Decimal digits only: Number() would also read `1e1`, `0x2` and ` 2`.
   const jobs = value === undefined ? availableParallelism() : Number(value);
-  return Number.isSafeInteger(jobs) && jobs >= 1 && jobs <= MAX_JOBS ? jobs : undefined;
+  return jobs >= 1 && jobs <= MAX_JOBS ? jobs : undefined;
 }
 
 /**

@@ -204,6 +204,10 @@ describe('aaps-verify in-process', () => {
     expect(jobsOf(String(MAX_JOBS))).toBe(MAX_JOBS);
     expect(jobsOf(String(MAX_JOBS + 1))).toBeUndefined();
     expect(jobsOf('1000000')).toBeUndefined();
+    // Decimal digits only: no exponent, hex, sign, padding or leading zero.
+    for (const odd of ['1e1', '0x2', ' 2', '2 ', '+2', '02', '2.0', '0', '-1', ''])
+      expect(jobsOf(odd), JSON.stringify(odd)).toBeUndefined();
+    expect(jobsOf('2')).toBe(2);
     expect(jobsOf(undefined)).toBeLessThanOrEqual(MAX_JOBS);
     const out: string[] = [];
     const err: string[] = [];
@@ -241,7 +245,10 @@ describe('aaps-verify input and usage errors', () => {
     for (const args of [
       [bundle, '--key', keyHex, '--frobnicate'],
       [bundle, '--key', keyHex, '--jobs', 'x'],
+      [bundle, '--key', keyHex, '--jobs', '1e1'],
       ['--key', keyHex],
+      [bundle, '--key', '--json'],
+      [bundle, '--key', keyHex, '--roster'],
     ]) {
       const r = await run(args, '', []);
       expect(r.code).toBe(2);
@@ -253,6 +260,12 @@ describe('aaps-verify input and usage errors', () => {
     expect((await run([bundle, '--key', keyHex, '--frobnicate'])).err[0]).toBe(
       "aaps-verify: Unknown option '--frobnicate' (aaps-verify --help shows usage)",
     );
+    expect((await run([bundle, '--trusted-root', '--json'])).err).toEqual([
+      'aaps-verify: --trusted-root needs a value, and the flag after it is none (a value starting with a dash is given as --trusted-root=-VALUE) (aaps-verify --help shows usage)',
+    ]);
+    expect((await run([bundle, '--key', keyHex, '--roster'], '', [])).err).toEqual([
+      'aaps-verify: --roster needs a value (aaps-verify --help shows usage)',
+    ]);
     const help = await run(['--help']);
     expect(help.code).toBe(0);
     expect(help.out).toHaveLength(1);

@@ -30,7 +30,7 @@ import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
 import { knownPartyRoles, type PartyRoles } from '../transcript-authority.js';
-import { HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
+import { commandLineProblem, HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
 import { ForkWatch, type SeenCheckpoint } from './fork-watch.js';
 import { guardedOutput } from './guarded-output.js';
 import {
@@ -311,7 +311,7 @@ function exitCode(tally: Tally): number {
 
 /** A bad command line, as one line on stderr: the problem and where the usage is. */
 function usageError(problem: string): string {
-  return `aaps-verify: ${problem} (aaps-verify --help shows usage)`;
+  return `aaps-verify: ${problem.replace(/\s*\n\s*/g, ' ')} (aaps-verify --help shows usage)`;
 }
 
 /**
@@ -328,8 +328,7 @@ export async function main(
   try {
     parsed = parseCommandLine(argv);
   } catch (e) {
-    // Node's parseArgs adds advice on `--` to an unknown option: its first sentence is enough.
-    io.err(usageError((e as Error).message.replace(/\. To specify a positional argument[\s\S]*$/, '')));
+    io.err(usageError(commandLineProblem(e)));
     return 2;
   }
   const { values, positionals } = parsed;
