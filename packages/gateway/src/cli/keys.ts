@@ -8,16 +8,75 @@ import type { KeyRefreshResult, KeysInfo } from '../coordinator.js';
 import { readJson } from './answer.js';
 import { takeOwnFlags } from './own-flags.js';
 import { printError, reach, type SubmitIo } from './submit.js';
+import { printable } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
 
 /** A short form of a hex value for a table: its first 16 characters. */
 const short = (hex: string) => (hex.length > 16 ? `${hex.slice(0, 16)}…` : hex);
 
-/** The JSON body of a successful answer; otherwise one line naming `what` failed and why, and undefined. */
-async function answered(io: SubmitIo, res: Response, what: string): Promise<unknown> {
+type Fields = Record<string, unknown>;
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** The fields of `v` (at `path`) that are not strings, as dot paths. */
+function notStrings(v: Fields, path: string, names: readonly string[]): string[] {
+  return names.filter((n) => typeof v[n] !== 'string').map((n) => `${path}${n}`);
+}
+
+/** Each party of a list, checked by `check`; the list itself when it is none. */
+function eachParty(list: unknown, path: string, check: (p: Fields, at: string) => string[]): string[] {
+  if (!Array.isArray(list)) return [path];
+  return list.flatMap((p, i) => (isObject(p) ? check(p, `${path}[${i}].`) : [`${path}[${i}]`]));
+}
+
+/** What of a `GET /v1/keys` answer is not as this command prints it (dot paths; none: it is). */
+function keysDocumentProblems(v: unknown): string[] {
+  if (!isObject(v)) return ['(the whole answer)'];
+  const t = v['threshold'];
+  return [
+    ...notStrings(v, '', ['group_public_key', 'ciphersuite']),
+    ...(isObject(t) && isCount(t['min']) && isCount(t['max']) ? [] : ['threshold']),
+    ...eachParty(v['parties'], 'parties', (p, at) => notStrings(p, at, ['id', 'url', 'verifying_share'])),
+  ];
+}
+
+/** What of a `POST /v1/keys/refresh` answer is not as this command prints it. */
+function refreshResultProblems(v: unknown): string[] {
+  if (!isObject(v)) return ['(the whole answer)'];
+  const strings = (list: unknown, path: string) =>
+    Array.isArray(list) && list.every((x) => typeof x === 'string') ? [] : [path];
+  return [
+    ...notStrings(v, '', ['group_public_key']),
+    ...(typeof v['took_ms'] === 'number' && Number.isFinite(v['took_ms']) ? [] : ['took_ms']),
+    ...strings(v['steps'], 'steps'),
+    ...strings(v['repaired'], 'repaired'),
+    ...eachParty(v['parties'], 'parties', (p, at) =>
+      notStrings(p, at, ['id', 'previous_verifying_share', 'verifying_share']),
+    ),
+  ];
+}
+
+/**
+ * The JSON body of a successful answer of the shape `problems` accepts; otherwise one line naming
+ * `what` failed and why (the gateway's refusal, or the fields of an answer that is not `kind`),
+ * and undefined.
+ */
+async function answered(
+  io: SubmitIo,
+  res: Response,
+  what: string,
+  kind: string,
+  problems: (v: unknown) => string[],
+): Promise<unknown> {
   const got = await readJson(res);
-  if (got.ok) return got.body;
-  printError(io, `aaps: ${what}: ${got.failure}`);
+  if (!got.ok) {
+    printError(io, `aaps: ${what}: ${got.failure}`);
+    return undefined;
+  }
+  const bad = problems(got.body);
+  if (bad.length === 0) return got.body;
+  const fields = bad.length > 4 ? `${bad.slice(0, 4).join(', ')}, ...` : bad.join(', ');
+  printError(io, `aaps: ${what}: the gateway's answer is not ${kind}: ${fields}`);
   return undefined;
 }
 
@@ -52,16 +111,25 @@ export async function runKeys(
   if (reason !== undefined && sub !== 'refresh') throw new UsageError('keys: --reason goes with refresh');
   if (sub === undefined) {
     const res = await reach(io, config.url, '/v1/keys', { headers: auth });
-    const keys = (await answered(io, res, 'cannot read the keys')) as KeysInfo | undefined;
+    const keys = (await answered(io, res, 'cannot read the keys', 'a keys document', keysDocumentProblems)) as
+      | KeysInfo
+      | undefined;
     if (keys === undefined) return 1;
     io.print(
-      `group key ${keys.group_public_key} (${keys.ciphersuite}, ${keys.threshold.min}-of-${keys.threshold.max})`,
+      printable(
+        `group key ${keys.group_public_key} (${keys.ciphersuite}, ${keys.threshold.min}-of-${keys.threshold.max})`,
+      ),
     );
     // Columns as wide as the longest id and URL, so long department ids stay aligned.
-    const idWidth = Math.max(18, ...keys.parties.map((p) => p.id.length));
-    const urlWidth = Math.max(26, ...keys.parties.map((p) => p.url.length));
-    for (const p of keys.parties)
-      io.print(`  ${p.id.padEnd(idWidth)} ${p.url.padEnd(urlWidth)} verifying share ${p.verifying_share}`);
+    const parties = keys.parties.map((p) => ({
+      id: printable(p.id),
+      url: printable(p.url),
+      share: printable(p.verifying_share),
+    }));
+    const idWidth = Math.max(18, ...parties.map((p) => p.id.length));
+    const urlWidth = Math.max(26, ...parties.map((p) => p.url.length));
+    for (const p of parties)
+      io.print(`  ${p.id.padEnd(idWidth)} ${p.url.padEnd(urlWidth)} verifying share ${p.share}`);
     return 0;
   }
   if (sub !== 'refresh') throw new UsageError(`keys: unknown subcommand ${sub} (expected refresh, or none)`);
@@ -73,18 +141,22 @@ export async function runKeys(
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ reason }),
   });
-  const out = (await answered(io, res, 'refresh failed')) as KeyRefreshResult | undefined;
+  const out = (await answered(io, res, 'refresh failed', 'a key refresh result', refreshResultProblems)) as
+    | KeyRefreshResult
+    | undefined;
   if (out === undefined) return 1;
-  for (const line of out.steps) io.print(`  ${line}`);
-  const idWidth = Math.max(18, ...out.parties.map((p) => p.id.length));
+  for (const line of out.steps) io.print(`  ${printable(line)}`);
+  const idWidth = Math.max(18, ...out.parties.map((p) => printable(p.id).length));
   for (const p of out.parties) {
     io.print(
-      `  ${p.id.padEnd(idWidth)} verifying share ${short(p.previous_verifying_share)} -> ${short(p.verifying_share)}`,
+      `  ${printable(p.id).padEnd(idWidth)} verifying share ${printable(short(p.previous_verifying_share))} -> ${printable(short(p.verifying_share))}`,
     );
   }
   const repaired = out.repaired.length > 0 ? `; repaired ${out.repaired.join(', ')}` : '';
   io.print(
-    `refreshed ${out.parties.length} shares in ${(out.took_ms / 1000).toFixed(1)} s${repaired}; group key unchanged ${out.group_public_key}`,
+    printable(
+      `refreshed ${out.parties.length} shares in ${(out.took_ms / 1000).toFixed(1)} s${repaired}; group key unchanged ${out.group_public_key}`,
+    ),
   );
   io.print(
     'key-share backups from before this refresh restore an old share: take new ones (aaps party backup); a party restored from an old one is repaired by the next refresh',
