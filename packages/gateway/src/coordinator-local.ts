@@ -83,6 +83,18 @@ export interface LocalKeyMaterial {
   identity_seeds: string[];
 }
 
+/**
+ * The key saved material holds, as `aaps up --local` checks it against what it was asked for:
+ * its ciphersuite and threshold (throws if its public package does not decode).
+ */
+export function localMaterialKey(m: LocalKeyMaterial): {
+  ciphersuite: CiphersuiteId;
+  threshold: { min: number; max: number };
+} {
+  const pkg = PublicKeyPackageCodec.decode(base64Decode(m.public_package), m.ciphersuite).value;
+  return { ciphersuite: m.ciphersuite, threshold: { min: pkg.threshold.min, max: pkg.threshold.max } };
+}
+
 export interface LocalCoordinatorOptions {
   /** k (default 3); n is the five party roles. */
   threshold?: number;

@@ -75,6 +75,28 @@ describe('aaps up --local', () => {
     expect(await second.stop()).toBe(0);
   });
 
+  it('a start asking for another threshold or ciphersuite than the saved key set: refused before anything is said or written', async () => {
+    expect(existsSync(join(dir, 'local', 'keys.json'))).toBe(true);
+    const saved = readFileSync(join(dir, 'local', 'keys.json'), 'utf8');
+    for (const [flags, remedy] of [
+      [['--threshold', '4'], '--threshold 3'],
+      [['--ciphersuite', 'FROST-secp256k1-SHA256-TR-v1'], '--ciphersuite FROST-ED25519-SHA512-v1'],
+    ] as const) {
+      const parsed = parseGatewayConfig(['--local', '--data-dir', dir, '--port', '0', ...flags], {});
+      if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+      const said: string[] = [];
+      await expect(
+        runUp(parsed.config, { print: (l) => void said.push(l), stopSignal: new Promise(() => {}) }),
+      ).rejects.toThrow(
+        new RegExp(
+          `holds a 3-of-5 FROST-ED25519-SHA512-v1 key; start it with ${remedy}, or use a new --data-dir$`,
+        ),
+      );
+      expect(said).toEqual([]);
+    }
+    expect(readFileSync(join(dir, 'local', 'keys.json'), 'utf8')).toBe(saved);
+  });
+
   it('aaps submit follows an incident; aaps approve signs the human approval it waits for', async () => {
     const up = await start();
     try {

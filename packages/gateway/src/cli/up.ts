@@ -30,7 +30,7 @@ import {
   runDkg,
   writeSavedPublicPackage,
 } from '../coordinator-http.js';
-import { LocalCoordinator, type LocalKeyMaterial } from '../coordinator-local.js';
+import { LocalCoordinator, type LocalKeyMaterial, localMaterialKey } from '../coordinator-local.js';
 import type { TokenGrant } from '../middleware/auth.js';
 import { describeGrants } from '../middleware/token-file.js';
 import { describeDrift, rosterDrift } from '../roster-drift.js';
@@ -169,14 +169,41 @@ function readUpRoster(config: GatewayConfig): Roster | undefined {
       `${path} is not a roster aaps up wrote (${what}): for parties on their own hosts run aaps gateway --data-dir ${config.dataDir}, or give aaps up another --data-dir`,
     );
   }
-  const t = roster.threshold;
-  if (t.min !== config.threshold || roster.ciphersuite !== config.ciphersuite) {
-    const flag = t.min !== config.threshold ? `--threshold ${t.min}` : `--ciphersuite ${roster.ciphersuite}`;
+  refuseOtherKey(config, roster.threshold, roster.ciphersuite);
+  return roster;
+}
+
+/** A key of record of another threshold or ciphersuite than asked: a `UsageError` naming the flag to give. */
+function refuseOtherKey(config: GatewayConfig, t: { min: number; max: number }, ciphersuite: string): void {
+  if (t.min === config.threshold && ciphersuite === config.ciphersuite) return;
+  const flag = t.min !== config.threshold ? `--threshold ${t.min}` : `--ciphersuite ${ciphersuite}`;
+  throw new UsageError(
+    `${config.dataDir} holds a ${t.min}-of-${t.max} ${ciphersuite} key; start it with ${flag}, or use a new --data-dir`,
+  );
+}
+
+/**
+ * The key set a previous `aaps up --local` saved in `dataDir`, if any, checked before anything is
+ * written as `readUpRoster` checks the roster: one of another threshold or ciphersuite than asked
+ * is refused (it was reused without a word), one that cannot be read is the operator's to move
+ * away. A problem is a `UsageError`.
+ */
+function readLocalMaterial(config: GatewayConfig): LocalKeyMaterial | undefined {
+  const path = join(config.dataDir, 'local', 'keys.json');
+  if (!existsSync(path)) return undefined;
+  let material: LocalKeyMaterial;
+  let key: ReturnType<typeof localMaterialKey>;
+  try {
+    material = readJsonFile(path, 'local keys') as LocalKeyMaterial;
+    key = localMaterialKey(material);
+  } catch (e) {
     throw new UsageError(
-      `${config.dataDir} holds a ${t.min}-of-${t.max} ${roster.ciphersuite} key; start it with ${flag}, or use a new --data-dir`,
+      `${path} is not a local key set aaps up can read (${firstMessageLine(e)}): move it away, or give aaps up another --data-dir`,
+      { cause: e },
     );
   }
-  return roster;
+  refuseOtherKey(config, key.threshold, key.ciphersuite);
+  return material;
 }
 
 /** The saved public package (`readSavedPublicPackage`), a problem with it a `UsageError`. */
@@ -310,6 +337,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   // Read and checked before anything is written (a refusal leaves the data directory as it was).
   const prior = config.local ? undefined : readUpRoster(config);
   const priorSaved = prior === undefined ? undefined : savedPackage(config.dataDir, prior);
+  const material = config.local ? readLocalMaterial(config) : undefined;
   heapHint(io);
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
@@ -340,9 +368,6 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       gatewayKey = loadOrCreateIdentityKey(join(config.dataDir, 'gateway', 'identity.key'), true);
       const approvers = approverKeys(config.dataDir, config.approvers);
       const materialPath = join(config.dataDir, 'local', 'keys.json');
-      const material = existsSync(materialPath)
-        ? (readJsonFile(materialPath, 'local keys') as LocalKeyMaterial)
-        : undefined;
       const local = new LocalCoordinator({
         threshold: config.threshold,
         ciphersuite: config.ciphersuite,
