@@ -72,6 +72,11 @@ describe('aaps', () => {
       expect(noRoster.code).toBe(2);
       expect(noRoster.err).toHaveLength(1);
       expect(noRoster.err[0]).toContain('roster');
+      // Not even its lock file, nor a data directory named by mistake.
+      expect(existsSync(join(dir, 'aaps-up.pid'))).toBe(false);
+      const typo = join(dir, 'typo-data-dir');
+      expect((await runCapture(['gateway', '--data-dir', typo, '--port', '0'])).code).toBe(2);
+      expect(existsSync(typo)).toBe(false);
       await layoutCluster({ dir, threshold: 3 });
       // Another gateway key than the one the roster names.
       rmSync(join(dir, 'gateway', 'identity.key'));

@@ -504,6 +504,10 @@ export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
   checkDataDir(config.dataDir);
   const grants = loadTokenGrants(config, io);
+  // Its setup is checked before the data directory is taken (the lock would create it): a start
+  // refused for a missing roster or key leaves nothing behind, not even a new directory. It is
+  // read again under the lock, where another start can no longer change it.
+  readGatewaySetup(config);
   return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
 }
 
