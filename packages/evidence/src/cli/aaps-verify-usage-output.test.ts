@@ -1,6 +1,7 @@
 /**
- * Review: `aaps-verify` as an auditor meets it, the built CLI spawned as a process. Each test fails
- * now.
+ * `aaps-verify` as an auditor meets it, the built CLI spawned as a process: usage errors in one
+ * line, --jobs, and stdout that cannot be written. Each case was a bug found in review; `Before:`
+ * says what it did.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';

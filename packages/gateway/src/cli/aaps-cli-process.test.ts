@@ -1,7 +1,8 @@
 /**
- * Review: the `aaps` CLI as an operator or auditor meets it, the built CLI spawned as a process
- * (against a test gateway served on loopback, or a stand-in that counts what it is asked). Each
- * test fails now.
+ * The `aaps` CLI as an operator or auditor meets it, the built CLI spawned as a process (against a
+ * test gateway served on loopback, or a stand-in that counts what it is asked): log audit's own
+ * files, --url, value flags followed by a flag, odd answers, unwritable output, refused starts,
+ * party --help. Each case was a bug found in review; `Before:` says what it did.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,7 @@
 /**
- * Review: the party binary (`packages/agents/dist/main.js`, also `aaps party ...`) as an operator
- * meets it, spawned as a process. Each test fails now.
+ * The party binary (`packages/agents/dist/main.js`, also `aaps party ...`) as an operator meets
+ * it, spawned as a process: --flag=value and --help. Each case was a bug found in review;
+ * `Before:` says what it did.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
