@@ -4,7 +4,7 @@
  * A FROST(Ed25519, SHA-512) group signature is a plain RFC 8032 Ed25519 signature, so it is checked
  * with `node:crypto` (OpenSSL), several times faster than pure JS. A
  * FROST(secp256k1, SHA-256)-TR group signature is a BIP-340 Schnorr signature, checked with
- * `@noble/curves`.
+ * mpc-core's secp256k1-TR ciphersuite.
  */
 import { ciphersuites, verifyEd25519 as coreVerifyEd25519 } from '@aaps/mpc-core';
 import { concat, sha256, toHex } from './encoding.js';

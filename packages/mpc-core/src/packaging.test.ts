@@ -48,6 +48,6 @@ describe('the @aaps/mpc-core tarball', () => {
   });
 
   it('names the Node.js versions it runs on', () => {
-    expect(manifest.engines).toEqual({ node: '>=20' });
+    expect(manifest.engines).toEqual({ node: '>=20.19.0' });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Review (library user): `engines` must not promise Node.js versions that the package's own
+ * `engines` must not promise Node.js versions that the package's own
  * runtime dependencies refuse. @noble/curves, @noble/hashes and @noble/ciphers 2.x declare
  * `node >= 20.19.0`; with `engine-strict` an install on Node 20.0-20.18 fails inside the
  * dependencies although @aaps/mpc-core (and docs/mpc-core.md, "Installing") says Node.js 20 is enough.
@@ -24,7 +24,7 @@ function floor(range: string): number[] {
 }
 const cmp = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
 
-describe('@aaps/mpc-core engines (review)', () => {
+describe('@aaps/mpc-core engines', () => {
   it('admits no Node.js version that a runtime dependency excludes', () => {
     const own = floor(manifest.engines.node);
     const stricter: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * Review (library user): what `npm pack` of @aaps/evidence ships and declares. A developer installs
+ * What `npm pack` of @aaps/evidence ships and declares. A developer installs
  * the tarball next to @aaps/mpc-core; it must not carry the test suite or build caches (mpc-core's
  * own packaging.test.ts holds mpc-core to this), and it must say which Node.js it runs on.
  */
@@ -23,7 +23,7 @@ beforeAll(() => {
   files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
 }, 60_000);
 
-describe('the @aaps/evidence tarball (review)', () => {
+describe('the @aaps/evidence tarball', () => {
   it('carries no tests, test helpers or build caches', () => {
     const leaked = files.filter(
       (f) => /\.test\.ts$/.test(f) || f.includes('test-helpers/') || f.endsWith('.tsbuildinfo'),
