@@ -8,6 +8,16 @@ import { ValidationError } from './errors.js';
 import { SecretBytes } from './secret.js';
 import { type AnyCiphersuite, CIPHERSUITE_IDS } from './suite/types.js';
 
+/** What a wrong-typed argument is, for messages: its type, never its value (it may be a secret). */
+export function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'a Uint8Array';
+  const t = typeof value;
+  return t === 'object' ? 'an object' : `a ${t}`;
+}
+
 function fail(field: string, what: string): never {
   throw new ValidationError('INVALID_ARGUMENT', `${field}: expected ${what}`, [field]);
 }

@@ -43,6 +43,7 @@ export {
   identifierToScalar,
   type KeyPackage,
   keyPackageFromShare,
+  MAX_PARTIES,
   type PublicKeyPackage,
   publicPackageFromKeyPackages,
   type Threshold,

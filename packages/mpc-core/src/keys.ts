@@ -4,7 +4,15 @@
  */
 import { assertBytes, bytesToHex, equalBytes, hexToBytes, utf8 } from './bytes.js';
 import { ValidationError } from './errors.js';
-import { assertArray, assertObject, assertSecret, assertString, assertSuite } from './guards.js';
+import {
+  assertArray,
+  assertBigint,
+  assertObject,
+  assertSecret,
+  assertString,
+  assertSuite,
+  describeType,
+} from './guards.js';
 import { SecretBytes } from './secret.js';
 import { lagrangeCoefficient } from './sign/context.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from './suite/types.js';
@@ -38,6 +46,13 @@ export interface PublicKeyPackage {
   readonly commitments?: readonly Uint8Array[];
 }
 
+/**
+ * The most parties (`threshold.max`) a key may have. The dealer, DKG, refresh, repair and the
+ * Shamir sharings refuse more (`validateThreshold`), and the codecs cap every per-party list at it,
+ * so the library never makes a key package its own codecs cannot write.
+ */
+export const MAX_PARTIES = 1024;
+
 export function validateThreshold(t: Threshold, field = 'threshold'): Threshold {
   const ok =
     t !== null &&
@@ -46,11 +61,11 @@ export function validateThreshold(t: Threshold, field = 'threshold'): Threshold 
     Number.isSafeInteger(t.max) &&
     t.min >= 2 &&
     t.max >= t.min &&
-    t.max <= 65535;
+    t.max <= MAX_PARTIES;
   if (!ok) {
     throw new ValidationError(
       'INVALID_THRESHOLD',
-      `${field}: expected integers 2 <= min <= max <= 65535, got min=${t?.min} max=${t?.max}`,
+      `${field}: expected integers 2 <= min <= max <= ${MAX_PARTIES}, got min=${t?.min} max=${t?.max}`,
       [field],
     );
   }
@@ -79,9 +94,13 @@ export function identifierToScalar(suite: AnyCiphersuite, id: Identifier, field 
   return n;
 }
 
-export function scalarToIdentifier(suite: AnyCiphersuite, n: bigint): Identifier {
+/** The identifier whose scalar is `n` (non-zero, below the group order); `field` names `n` in errors. */
+export function scalarToIdentifier(suite: AnyCiphersuite, n: bigint, field = 'n'): Identifier {
+  assertBigint(n, field);
   if (n <= 0n || n >= suite.field.ORDER) {
-    throw new ValidationError('INVALID_IDENTIFIER', 'identifier must be a non-zero scalar');
+    throw new ValidationError('INVALID_IDENTIFIER', `${field}: identifier must be a non-zero scalar`, [
+      field,
+    ]);
   }
   return bytesToHex(suite.field.toBytes(n));
 }
@@ -89,8 +108,17 @@ export function scalarToIdentifier(suite: AnyCiphersuite, n: bigint): Identifier
 /** Identifier for participant number `n` (1-based), as RFC 9591 Appendix C numbers them. */
 export function identifierFromNumber(suite: AnyCiphersuite, n: number): Identifier {
   assertSuite(suite);
+  if (typeof n !== 'number') {
+    throw new ValidationError('INVALID_ARGUMENT', `n: expected a positive integer, got ${describeType(n)}`, [
+      'n',
+    ]);
+  }
   if (!Number.isSafeInteger(n) || n < 1) {
-    throw new ValidationError('INVALID_IDENTIFIER', `identifier number must be a positive integer, got ${n}`);
+    throw new ValidationError(
+      'INVALID_IDENTIFIER',
+      `n: identifier number must be a positive integer, got ${n}`,
+      ['n'],
+    );
   }
   return scalarToIdentifier(suite, BigInt(n));
 }

@@ -12,7 +12,7 @@ export class SecretBytes {
 
   constructor(bytes: Uint8Array) {
     if (!(bytes instanceof Uint8Array))
-      throw new ValidationError('INVALID_ARGUMENT', 'secret: expected Uint8Array');
+      throw new ValidationError('INVALID_ARGUMENT', 'bytes: expected a Uint8Array', ['bytes']);
     this.#bytes = Uint8Array.from(bytes);
   }
 

@@ -1,11 +1,10 @@
 /** Codecs for the key and signing messages. */
 import { defineCodec, type ObjectSpec } from './codec.js';
-import type { KeyPackage, PublicKeyPackage } from './keys.js';
+import { type KeyPackage, MAX_PARTIES, type PublicKeyPackage } from './keys.js';
 import type { SigningPackage } from './sign/context.js';
 import type { Round1Commitment } from './sign/round1.js';
 import type { SignatureShare } from './sign/round2.js';
 
-const MAX_PARTIES = 1024;
 const threshold = { object: { min: 'uint', max: 'uint' } } as const;
 const commitment: ObjectSpec = { identifier: 'string', hiding: 'bytes', binding: 'bytes' };
 

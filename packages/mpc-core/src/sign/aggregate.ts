@@ -36,7 +36,15 @@ function shareMap(
     }
   } else {
     assertObject(shares, 'shares');
-    for (const [id, share] of Object.entries(shares)) m.set(id, share as Uint8Array);
+    for (const [id, share] of Object.entries(shares)) {
+      // A caller's wrong-typed entry blames nobody, as in the array form.
+      if (!(share instanceof Uint8Array)) {
+        throw new ValidationError('INVALID_ARGUMENT', `shares.${id}: expected a Uint8Array`, [
+          `shares.${id}`,
+        ]);
+      }
+      m.set(id, share);
+    }
   }
   return m;
 }

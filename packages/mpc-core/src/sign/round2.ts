@@ -4,7 +4,7 @@
  */
 import { equalBytes } from '../bytes.js';
 import { ProtocolError, ValidationError } from '../errors.js';
-import { assertObject, assertSecret, assertSuite } from '../guards.js';
+import { assertArray, assertObject, assertSecret, assertSuite } from '../guards.js';
 import {
   checkKeyPackage,
   type Identifier,
@@ -55,10 +55,13 @@ function signShareTyped<E>(
   assertSecret(nonces.hiding, 'nonces.hiding', false);
   assertSecret(nonces.binding, 'nonces.binding', false);
   assertObject(nonces.commitment, 'nonces.commitment');
+  // The signing package's shape is the caller's to get right: checked before any protocol rule.
+  assertObject(pkg, 'signingPackage');
+  assertArray(pkg.commitments, 'signingPackage.commitments');
   if (nonces.hiding.wiped || nonces.binding.wiped) {
     throw new ProtocolError('NONCE_REUSE', 'these signing nonces were already used; a nonce signs once');
   }
-  const own = (pkg?.commitments ?? []).filter((c) => c?.identifier === kp.identifier);
+  const own = pkg.commitments.filter((c) => c?.identifier === kp.identifier);
   if (own.length === 0) {
     throw new ProtocolError(
       'MISSING_OWN_COMMITMENT',

@@ -1,5 +1,5 @@
 /**
- * Review (library user following docs/mpc-core.md, "Errors"): "every exported function answers
+ * From a library review, following docs/mpc-core.md, "Errors": "every exported function answers
  * `undefined`, `null` or a wrong-typed argument with a `ValidationError` (`INVALID_ARGUMENT` unless
  * a more specific code applies) naming the argument in `fields`". public-api.test.ts only checks
  * that some AapsError is thrown, so these slip through. Also the documented party-count range: a
@@ -10,14 +10,17 @@ import {
   aggregate,
   bytesToHex,
   commit,
+  dkgRound1,
   getCiphersuite,
   identifierFromNumber,
+  MAX_PARTIES,
   PublicKeyPackageCodec,
   SecretBytes,
   type SignatureShare,
   signShare,
   trustedDealer,
   ValidationError,
+  validateThreshold,
 } from './index.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -41,7 +44,7 @@ function shape(e: unknown) {
   };
 }
 
-describe('typed errors name the offending argument (review)', () => {
+describe('typed errors name the offending argument', () => {
   it('identifierFromNumber names its argument in fields for 0, "1" and undefined', () => {
     for (const bad of [0, '1', undefined]) {
       const e = thrown(() => identifierFromNumber(suite, bad as never));
@@ -108,12 +111,29 @@ describe('typed errors name the offending argument (review)', () => {
   });
 });
 
-describe('party-count limits agree (review)', () => {
-  it('a public package the dealer makes for 1025 parties can be serialized with PublicKeyPackageCodec', () => {
-    // validateThreshold admits max <= 65535; the codecs cap parties at 1024 (wire.ts MAX_PARTIES).
-    // Neither limit is documented; a 2-of-1025 key is dealt, then cannot be written.
-    const { publicPackage } = trustedDealer(suite, { min: 2, max: 1025 });
+describe('party-count limits agree', () => {
+  // One bound, MAX_PARTIES (1024, docs/mpc-core.md "Keys"): validateThreshold, and so the dealer,
+  // DKG, refresh and repair, refuse more parties than the codecs can write. (Before, the dealer
+  // admitted max <= 65535 while the codecs capped parties at 1024: a 2-of-1025 key was dealt, then
+  // could not be written.)
+  it('the largest key the dealer makes can be serialized with PublicKeyPackageCodec', () => {
+    const { publicPackage } = trustedDealer(suite, { min: 2, max: MAX_PARTIES });
     const bytes = PublicKeyPackageCodec.encode(suite.id, publicPackage);
-    expect(PublicKeyPackageCodec.decode(bytes).value.threshold).toEqual({ min: 2, max: 1025 });
+    expect(PublicKeyPackageCodec.decode(bytes).value.threshold).toEqual({ min: 2, max: MAX_PARTIES });
   }, 60_000);
+
+  it('one more party is refused by the dealer and DKG before any key is made', () => {
+    const tooMany = { min: 2, max: MAX_PARTIES + 1 };
+    for (const [name, f] of [
+      ['trustedDealer', () => trustedDealer(suite, tooMany)],
+      ['validateThreshold', () => validateThreshold(tooMany)],
+      [
+        'dkgRound1',
+        () => dkgRound1(suite, { identifier: identifierFromNumber(suite, 1), threshold: tooMany }),
+      ],
+    ] as const) {
+      expect(shape(thrown(f)), name).toMatchObject({ validation: true, code: 'INVALID_THRESHOLD' });
+    }
+    expect(MAX_PARTIES).toBe(1024);
+  });
 });
