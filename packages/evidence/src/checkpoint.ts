@@ -101,6 +101,7 @@ export function formatCheckpoint(checkpoint: Checkpoint): string {
 
 /** Parse a checkpoint body; throws `log.checkpoint` if it is not one. */
 export function parseCheckpoint(text: string): Checkpoint {
+  if (typeof text !== 'string') fail('log.checkpoint', 'checkpoint body must be a string');
   if (!text.endsWith('\n')) fail('log.checkpoint', 'checkpoint body must end in a newline');
   const lines = text.slice(0, -1).split('\n');
   const [origin, sizeLine, rootLine, ...extensions] = lines;

@@ -41,8 +41,42 @@ const ENVELOPE = ['payloadType', 'payload', 'signatures'];
 const SIGNATURE = ['keyid', 'sig'];
 const LOG = ['logIndex', 'treeSize', 'inclusionProof', 'checkpoint'];
 
-/** Validate and decode a bundle; throws `ValidationError` (`DECODE_FAILED`) listing every bad field. */
+/** How many bad fields an error names; `details.problems` counts them all. */
+export const MAX_REPORTED_FIELDS = 20;
+/** A reported path longer than this (an unknown key is the bundle's to choose) is cut. */
+const MAX_PATH_CHARS = 100;
+
+function shortPath(path: string): string {
+  return path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}…` : path;
+}
+
+/** One `DECODE_FAILED` naming the first {@link MAX_REPORTED_FIELDS} bad fields and their count. */
+function malformed(errors: readonly string[]): ValidationError {
+  const named = errors.slice(0, MAX_REPORTED_FIELDS).map(shortPath);
+  const more = errors.length - named.length;
+  const list = more > 0 ? `${named.join(', ')} and ${more} more` : named.join(', ');
+  return new ValidationError(
+    'DECODE_FAILED',
+    `malformed bundle (${errors.length} bad fields): ${list}`,
+    named,
+    {
+      details: { problems: errors.length },
+    },
+  );
+}
+
+/**
+ * Validate and decode a bundle (a parsed JSON object: `JSON.parse` its JSON, `decodeBundleCbor` its
+ * CBOR); throws `ValidationError` (`DECODE_FAILED`) naming the first bad fields and counting all.
+ */
 export function validateBundle(value: unknown): DecodedBundle {
+  if (value instanceof Uint8Array || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
+    throw new ValidationError(
+      'DECODE_FAILED',
+      'bundle is bytes: a bundle is a JSON object; parse the bytes first (JSON.parse, or decodeBundleCbor)',
+      ['$'],
+    );
+  }
   if (!isObject(value)) throw new ValidationError('DECODE_FAILED', 'bundle is not a JSON object', ['$']);
   const errors: string[] = [];
   unknownKeys(value, TOP, '', errors);
@@ -137,7 +171,7 @@ export function validateBundle(value: unknown): DecodedBundle {
     ciphersuite === undefined ||
     groupPublicKey === undefined
   ) {
-    throw new ValidationError('DECODE_FAILED', `malformed bundle: ${errors.join(', ')}`, errors);
+    throw malformed(errors);
   }
   const out: DecodedBundle = {
     bundle: value as unknown as EvidenceBundle,
