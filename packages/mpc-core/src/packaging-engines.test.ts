@@ -2,7 +2,7 @@
  * `engines` must not promise Node.js versions that the package's own
  * runtime dependencies refuse. @noble/curves, @noble/hashes and @noble/ciphers 2.x declare
  * `node >= 20.19.0`; with `engine-strict` an install on Node 20.0-20.18 fails inside the
- * dependencies although @aaps/mpc-core (and docs/mpc-core.md, "Installing") says Node.js 20 is enough.
+ * dependencies, so engines (and docs/mpc-core.md, "Installing") say >=20.19.0, not ">=20".
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
