@@ -111,6 +111,7 @@ export {
 } from './sealing/unseal.js';
 export {
   checkUnsealFields,
+  MAX_UNSEAL_FIELDS,
   MAX_UNSEAL_REQUEST_TTL_MS,
   parseUnsealRequest,
   sealedBoxDigest,

@@ -2,7 +2,7 @@
  * Request and response schemas of the HTTP API that are not intake bodies. The routes validate
  * with them and the OpenAPI document is emitted from them.
  */
-import { URGENCIES } from '@aaps/mpc-core';
+import { MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
 import * as s from '../schema/define.js';
 import { INCIDENT_STATES } from '../workflow/machine.js';
 
@@ -251,7 +251,9 @@ export const UnsealRequestSchema = s.named(
       incident_id: s.string({ minLength: 1, maxLength: 128 }),
       evidence_id: s.string({ pattern: /^[0-9a-f]{64}$/, maxLength: 64 }),
       fields: s.array(s.string({ minLength: 1, maxLength: 128 }), {
-        description: 'Sealed field ids (the `$sealed` markers), 1 to 1024, no repeats.',
+        minItems: 1,
+        maxItems: MAX_UNSEAL_FIELDS,
+        description: `Sealed field ids (the \`$sealed\` markers), 1 to ${MAX_UNSEAL_FIELDS}, no repeats.`,
       }),
       requester: s.string({ minLength: 1, maxLength: 128, description: 'A roster approver id.' }),
       reason: s.string({ minLength: 1, maxLength: 1024 }),

@@ -5,6 +5,7 @@ import { sealValue } from './seal-field.js';
 import { makeParties } from './test-helpers/parties.js';
 import {
   checkUnsealFields,
+  MAX_UNSEAL_FIELDS,
   parseUnsealRequest,
   signUnsealRequest,
   type UnsealRequest,
@@ -79,6 +80,27 @@ describe('unseal requests', () => {
       expect([...(e as ValidationError).fields].sort()).toEqual(
         ['extra', 'fields', 'issued_at', 'requester', 'signature'].sort(),
       );
+    }
+  });
+});
+
+describe('how many fields a request names', () => {
+  const named = (n: number) => ({
+    ...base,
+    fields: Array.from({ length: n }, (_, i) => `f${i}`),
+    signature: 'ed25519:',
+  });
+  it(`takes 1 to MAX_UNSEAL_FIELDS (${MAX_UNSEAL_FIELDS}) fields and refuses one more, naming fields`, () => {
+    expect(parseUnsealRequest(named(1)).fields).toHaveLength(1);
+    expect(parseUnsealRequest(named(MAX_UNSEAL_FIELDS)).fields).toHaveLength(MAX_UNSEAL_FIELDS);
+    for (const n of [0, MAX_UNSEAL_FIELDS + 1]) {
+      try {
+        parseUnsealRequest(named(n));
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        expect((e as ValidationError).fields).toEqual(['fields']);
+      }
     }
   });
 });

@@ -22,6 +22,8 @@ import { checkBox, type SealedField } from './seal-field.js';
 export const UNSEAL_REQUEST_DOMAIN = 'aaps.unseal-request.v1';
 /** Longest validity a request may claim (`expires_at - issued_at`). */
 export const MAX_UNSEAL_REQUEST_TTL_MS = 60 * 60 * 1000;
+/** Most sealed fields one request may name (`fields`: 1 to this many, no repeats). */
+export const MAX_UNSEAL_FIELDS = 1024;
 
 export interface UnsealRequest {
   /** Random, unique: parties refuse a request id they have seen. */
@@ -87,7 +89,7 @@ export function parseUnsealRequest(json: unknown): UnsealRequest {
   if (
     !Array.isArray(o.fields) ||
     o.fields.length === 0 ||
-    o.fields.length > 1024 ||
+    o.fields.length > MAX_UNSEAL_FIELDS ||
     !o.fields.every((f) => typeof f === 'string' && ID.test(f)) ||
     new Set(o.fields).size !== o.fields.length
   )
