@@ -2,7 +2,7 @@
  * Request and response schemas of the HTTP API that are not intake bodies. The routes validate
  * with them and the OpenAPI document is emitted from them.
  */
-import { MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
+import { MAX_SEALING_PARTIES, MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
 import * as s from '../schema/define.js';
 import { INCIDENT_STATES } from '../workflow/machine.js';
 
@@ -275,6 +275,13 @@ export const UnsealBodySchema = s.named(
   s.object({ request: UnsealRequestSchema }, { unknownKeys: 'reject' }),
 );
 
+/**
+ * Most entries an unseal answer lists in `releases` or `refusals`: one per party and requested
+ * field (a field is sealed to at most {@link MAX_SEALING_PARTIES} parties, a request names at most
+ * {@link MAX_UNSEAL_FIELDS}).
+ */
+export const MAX_UNSEAL_ANSWERS = MAX_SEALING_PARTIES * MAX_UNSEAL_FIELDS;
+
 export const UnsealAnswerSchema = s.named(
   'UnsealAnswer',
   s.object({
@@ -288,6 +295,7 @@ export const UnsealAnswerSchema = s.named(
           description: 'A ReleasedShare (v, type, body {party, box}) sealed to the requester’s X25519 key.',
         }),
       }),
+      { maxItems: MAX_UNSEAL_ANSWERS, description: 'At most one per party and requested field.' },
     ),
     refusals: s.array(
       s.object({
@@ -296,6 +304,7 @@ export const UnsealAnswerSchema = s.named(
         decision: s.enumOf(['refused', 'unavailable'] as const),
         rule: s.nullable(s.string()),
       }),
+      { maxItems: MAX_UNSEAL_ANSWERS, description: 'One per party and requested field not released.' },
     ),
     evidence: s.object({
       request: s.string({ description: 'Evidence id of the UnsealRequested record.' }),
