@@ -16,6 +16,7 @@ import { AapsError, type ErrorCode, ValidationError, VerificationError } from '@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { MAX_ERROR_FIELDS } from '../schema/check.js';
 
 const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   UNAUTHENTICATED: 401,
@@ -61,8 +62,10 @@ export function statusOf(e: AapsError): ContentfulStatusCode {
   return 500;
 }
 
+/** The error shape; `fields` holds at most {@link MAX_ERROR_FIELDS} paths, as the Error schema says. */
 export function errorBody(code: string, message: string, fields?: readonly string[]) {
-  return { error: { code, message, ...(fields && fields.length > 0 ? { fields: [...fields] } : {}) } };
+  const listed = fields?.slice(0, MAX_ERROR_FIELDS) ?? [];
+  return { error: { code, message, ...(listed.length > 0 ? { fields: listed } : {}) } };
 }
 
 /** An error answer, as metrics see it: bounded label values only. */

@@ -3,6 +3,7 @@
  * with them and the OpenAPI document is emitted from them.
  */
 import { MAX_SEALING_PARTIES, MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
+import { MAX_ERROR_FIELDS } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { INCIDENT_STATES } from '../workflow/machine.js';
 
@@ -12,7 +13,12 @@ export const ErrorSchema = s.named(
     error: s.object({
       code: s.string({ description: 'A closed set of UPPER_SNAKE codes; branch on this.' }),
       message: s.string(),
-      fields: s.optional(s.array(s.string(), { description: 'Dot paths of the failing fields.' })),
+      fields: s.optional(
+        s.array(s.string(), {
+          maxItems: MAX_ERROR_FIELDS,
+          description: `Dot paths of the failing fields: the first ${MAX_ERROR_FIELDS}, each once (the message says how many failed when more did).`,
+        }),
+      ),
     }),
   }),
 );

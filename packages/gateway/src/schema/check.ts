@@ -207,16 +207,33 @@ export function check<T>(schema: Schema<T>, value: unknown): CheckResult<T> {
   return { ok: true, value: r as T };
 }
 
-/** A `ValidationError` (`INVALID_ARGUMENT`) naming every issue; `fields` holds their paths. */
+/**
+ * Most failing paths an error lists in `fields` (the Error schema's `maxItems`): a body of a
+ * thousand bad items would otherwise answer with thousands of paths. The message says how many
+ * failed in all.
+ */
+export const MAX_ERROR_FIELDS = 100;
+
+/** Issues the message spells out; the rest are counted. */
+const MESSAGE_ISSUES = 20;
+
+/**
+ * A `ValidationError` (`INVALID_ARGUMENT`): its message spells out the first issues and counts the
+ * rest; `fields` holds the first {@link MAX_ERROR_FIELDS} failing paths (each once), and when there
+ * were more the message says how many paths failed in all.
+ */
 export function issuesToError(what: string, issues: readonly Issue[]): ValidationError {
-  const shown = issues.slice(0, 20).map((i) => `${i.path}: ${i.message}`);
+  const shown = issues.slice(0, MESSAGE_ISSUES).map((i) => `${i.path}: ${i.message}`);
   const more = issues.length > shown.length ? `; and ${issues.length - shown.length} more` : '';
-  return new ValidationError(
-    'INVALID_ARGUMENT',
-    `${what}: ${shown.join('; ')}${more}`,
-    [...new Set(issues.map((i) => i.path))],
-    { details: { issues: issues.map((i) => ({ path: i.path, message: i.message })) } },
-  );
+  const paths = [...new Set(issues.map((i) => i.path))];
+  const listed = paths.slice(0, MAX_ERROR_FIELDS);
+  const unlisted =
+    paths.length > listed.length
+      ? ` (${paths.length} paths failed; fields lists the first ${listed.length})`
+      : '';
+  return new ValidationError('INVALID_ARGUMENT', `${what}: ${shown.join('; ')}${more}${unlisted}`, listed, {
+    details: { issues: issues.slice(0, MAX_ERROR_FIELDS).map((i) => ({ path: i.path, message: i.message })) },
+  });
 }
 
 /** Checks `value` and returns it typed, or throws one `ValidationError` with every problem. */

@@ -1,6 +1,6 @@
 import { ValidationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
-import { check, parse } from './check.js';
+import { check, issuesToError, MAX_ERROR_FIELDS, parse } from './check.js';
 import * as s from './define.js';
 import { toJsonSchema, toOpenApiComponents } from './emit.js';
 
@@ -96,6 +96,31 @@ describe('schema check', () => {
     expect(fieldsOf(() => parse(Body, 'text'))).toEqual(['$']);
     expect(fieldsOf(() => parse(s.integer(), 1.5))).toEqual(['$']);
     expect(fieldsOf(() => parse(s.number(), Number.NaN))).toEqual(['$']);
+  });
+
+  it(`lists the first MAX_ERROR_FIELDS (${MAX_ERROR_FIELDS}) failing paths and says how many failed`, () => {
+    const Many = s.array(s.object({ a: s.string(), b: s.string() }), { maxItems: 100 });
+    const e = (() => {
+      try {
+        parse(
+          Many,
+          Array.from({ length: 60 }, () => ({})),
+        );
+      } catch (err) {
+        return err as ValidationError;
+      }
+      throw new Error('expected a ValidationError');
+    })();
+    expect(e.fields).toHaveLength(MAX_ERROR_FIELDS);
+    expect(e.fields.slice(0, 3)).toEqual(['[0].a', '[0].b', '[1].a']);
+    expect(e.message).toContain('and 100 more (120 paths failed; fields lists the first 100)');
+    // At the limit nothing is left out, and nothing is said of it.
+    const exact = issuesToError(
+      'x',
+      Array.from({ length: MAX_ERROR_FIELDS }, (_, i) => ({ path: `p${i}`, message: 'bad' })),
+    );
+    expect(exact.fields).toHaveLength(MAX_ERROR_FIELDS);
+    expect(exact.message).not.toContain('paths failed');
   });
 
   it('chooses a union branch with its selector and reports against that branch only', () => {
