@@ -58,6 +58,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'BODY_ABORTED'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  /** `Accept` ranks none of the media types a route answers with above q=0 (HTTP 406). */
+  | 'NOT_ACCEPTABLE'
   | 'METHOD_NOT_ALLOWED'
   | 'TOO_MANY_REQUESTS'
   | 'UNAVAILABLE'

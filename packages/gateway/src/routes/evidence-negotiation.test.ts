@@ -1,7 +1,8 @@
 /**
  * `GET /v1/evidence/:id` chooses JSON or CBOR by media type and q-value (RFC 9110 §12.5.1): CBOR
  * refused with q=0, or a type whose name only starts with `application/cbor`, gets JSON; both
- * representations of the one URL say `Vary: Accept`, so a shared cache keeps them apart.
+ * representations of the one URL say `Vary: Accept`, so a shared cache keeps them apart; an Accept
+ * that takes neither is answered 406 with the error shape. The ranking itself: accept.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVIDENCE_MEDIA_TYPE } from '../routes/evidence.js';
@@ -32,6 +33,19 @@ describe('evidence content negotiation', () => {
 
   it('another media type whose name starts with application/cbor (CBOR sequences): not CBOR', async () => {
     expect(type(await get(`application/cbor-seq, ${EVIDENCE_MEDIA_TYPE}`))).toBe(EVIDENCE_MEDIA_TYPE);
+  });
+
+  it('an Accept that takes neither JSON nor CBOR: 406 NOT_ACCEPTABLE, error JSON, Vary: Accept', async () => {
+    for (const accept of [
+      'text/html',
+      `${EVIDENCE_MEDIA_TYPE};q=0, application/json;q=0, application/cbor;q=0`,
+    ]) {
+      const res = await get(accept);
+      expect(res.status, accept).toBe(406);
+      expect(type(res)).toBe('application/json');
+      expect(res.headers.get('vary') ?? '').toMatch(/\baccept\b/i);
+      expect(await json(res)).toMatchObject({ error: { code: 'NOT_ACCEPTABLE' } });
+    }
   });
 
   it('both representations say they vary by Accept', async () => {

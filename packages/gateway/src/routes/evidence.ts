@@ -1,7 +1,7 @@
 /** Evidence bundles (JSON or CBOR), their Sigstore form, and the trusted root. */
 import { ED25519_SUITE, encodeBundleCbor, toSigstoreBundle } from '@aaps/evidence';
 import { AapsError } from '@aaps/mpc-core';
-import { accepts } from 'hono/accepts';
+import { negotiate } from '../accept.js';
 import { requireScope } from '../middleware/auth.js';
 import type { RouteDoc } from '../openapi.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
@@ -13,6 +13,12 @@ export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v
 
 const NO_EVIDENCE = { description: 'NOT_FOUND: no evidence with this id' };
 
+/**
+ * The names the evidence route answers by, in its order of preference: the JSON bundle (under its
+ * own media type, or plain JSON, which it is) and CBOR.
+ */
+const EVIDENCE_OFFERS = [EVIDENCE_MEDIA_TYPE, 'application/json', 'application/cbor'] as const;
+
 export const evidenceRouteDocs: RouteDoc[] = [
   {
     method: 'get',
@@ -22,12 +28,15 @@ export const evidenceRouteDocs: RouteDoc[] = [
     responses: {
       '200': {
         description:
-          'the bundle as JSON, or as CBOR (RFC 8949, the same bundle) when Accept ranks application/cbor first (by q-value); both carry Vary: Accept',
+          'the bundle as JSON, or as CBOR (RFC 8949, the same bundle) when Accept ranks application/cbor first (RFC 9110 §12.5.1: q-values, */* and application/* ranges); both carry Vary: Accept',
         schema: OpaqueJsonSchema,
         contentType: EVIDENCE_MEDIA_TYPE,
         alternatives: [{ contentType: 'application/cbor' }],
       },
       '404': NO_EVIDENCE,
+      '406': {
+        description: `NOT_ACCEPTABLE: Accept ranks none of ${EVIDENCE_OFFERS.join(', ')} above q=0 (with Vary: Accept)`,
+      },
     },
   },
   {
@@ -71,12 +80,14 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
   app.get('/v1/evidence/:evidence_id', requireScope(d.authenticate, 'read'), async (c) => {
     const bundle = await load(c.req.param('evidence_id'));
     // Two representations of one resource: chosen by media type and q-value (RFC 9110 §12.5.1),
-    // JSON unless CBOR ranks first; `Vary` so a shared cache keeps them apart.
-    const wanted = accepts(c, {
-      header: 'Accept',
-      supports: [EVIDENCE_MEDIA_TYPE, 'application/json', 'application/cbor'],
-      default: EVIDENCE_MEDIA_TYPE,
-    });
+    // JSON unless CBOR ranks first; `Vary` so a shared cache keeps them apart (the 406 too).
+    c.header('Vary', 'Accept');
+    const wanted = negotiate(c.req.header('Accept'), EVIDENCE_OFFERS);
+    if (wanted === undefined)
+      throw new AapsError(
+        'NOT_ACCEPTABLE',
+        `Accept takes none of the evidence's media types: ${EVIDENCE_OFFERS.join(', ')}`,
+      );
     if (wanted === 'application/cbor') {
       return c.body(new Uint8Array(encodeBundleCbor(bundle)), 200, {
         'Content-Type': 'application/cbor',
