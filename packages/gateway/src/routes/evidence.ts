@@ -1,5 +1,5 @@
 /** Evidence bundles (JSON or CBOR), their Sigstore form, and the trusted root. */
-import { ED25519_SUITE, encodeBundleCbor, toSigstoreBundle } from '@aaps/evidence';
+import { ED25519_SUITE, encodeBundleCbor, TRUSTED_ROOT_MEDIA_TYPE, toSigstoreBundle } from '@aaps/evidence';
 import { AapsError } from '@aaps/mpc-core';
 import { negotiate } from '../accept.js';
 import { requireScope } from '../middleware/auth.js';
@@ -63,7 +63,11 @@ export const evidenceRouteDocs: RouteDoc[] = [
     summary: 'trusted_root.json (group key, log key) for @sigstore/verify and aaps-verify.',
     auth: 'read',
     responses: {
-      '200': { description: 'the trusted root', schema: OpaqueJsonSchema },
+      '200': {
+        description: 'the trusted root (JSON, under the Sigstore TrustedRoot media type)',
+        schema: OpaqueJsonSchema,
+        contentType: TRUSTED_ROOT_MEDIA_TYPE,
+      },
       '409': {
         description: 'CONFLICT: the group is not Ed25519 (verify with aaps-verify --key and --roster)',
       },
@@ -112,7 +116,9 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
       'Content-Type': SIGSTORE_BUNDLE_MEDIA_TYPE,
     });
   });
+  // JSON under the media type the document names itself by (its `mediaType`), as the evidence and
+  // Sigstore bundle routes answer with theirs.
   app.get('/v1/trusted-root', requireScope(d.authenticate, 'read'), async (c) =>
-    c.json(await d.evidence.trustedRoot()),
+    c.body(JSON.stringify(await d.evidence.trustedRoot()), 200, { 'Content-Type': TRUSTED_ROOT_MEDIA_TYPE }),
   );
 }
