@@ -11,6 +11,7 @@ import type { DeploymentRecord } from '@aaps/agents';
 import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
 import { decodeCbor, encodeCbor, firstMessageLine, innermostCause, ValidationError } from '@aaps/mpc-core';
 import { Level } from 'level';
+import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 import { INCIDENT_STATES, type IncidentState } from './workflow/machine.js';
 import type { IncidentRecord } from './workflow/record.js';
 
@@ -178,18 +179,6 @@ export function listedAfter(last: string, r: Pick<IncidentRecord, 'created_at' |
   if (r.id > last.slice(bar + 1)) return lastAt;
   const next = Date.parse(lastAt) + 1;
   return Number.isFinite(next) ? new Date(next).toISOString() : r.created_at;
-}
-
-function encodeCursor(key: string): string {
-  return Buffer.from(key, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const key = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!key.includes('|')) {
-    throw new ValidationError('INVALID_ARGUMENT', 'cursor: not a cursor this gateway issued', ['cursor']);
-  }
-  return key;
 }
 
 /** One key space per kind of record, as `<prefix>!<key>` in one LevelDB. */
@@ -525,7 +514,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       );
     },
     async listIncidents({ state, limit, cursor }) {
-      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      const after = cursor === undefined ? undefined : decodeListCursor(cursor);
       const out: IncidentSummary[] = [];
       let last: string | undefined;
       let more = false;
@@ -546,7 +535,7 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
         // Cursors are listing keys (creation time, id) whichever index was read.
         last = state === undefined ? indexKey : indexKey.slice(state.length + 1);
       }
-      return { incidents: out, next_cursor: more && last !== undefined ? encodeCursor(last) : null };
+      return { incidents: out, next_cursor: more && last !== undefined ? encodeListCursor(last) : null };
     },
     async activeIncidents() {
       const out: IncidentRecord[] = [];
