@@ -628,6 +628,24 @@ describe('every endpoint', () => {
       404,
       'NOT_FOUND',
     );
+    // Past 2^53 an index is past any log: never rounded to a nearby one, and named as asked.
+    for (const big of ['9007199254740992', '9007199254740993', '9999999999999999']) {
+      const res = await request(gw, 'GET', `/v1/log/entries/${big}`, { token: TOKENS.read });
+      expect(res.status, big).toBe(404);
+      expect(String(((await json(res))['error'] as { message: string }).message)).toContain(`at ${big}:`);
+    }
+    for (const q of [
+      'inclusion/9007199254740993',
+      `inclusion/0?tree_size=9007199254740993`,
+      'consistency?first=1&second=9007199254740993',
+      'consistency?first=9007199254740993',
+      'entries?start=9007199254740993',
+    ])
+      await expectError(
+        await request(gw, 'GET', `/v1/log/${q}`, { token: TOKENS.read }),
+        400,
+        'INVALID_ARGUMENT',
+      );
     for (const bad of ['abc', '-1', '01', '1.5'])
       await expectError(
         await request(gw, 'GET', `/v1/log/entries/${bad}`, { token: TOKENS.read }),

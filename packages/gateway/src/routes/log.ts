@@ -89,6 +89,16 @@ export const logRouteDocs: RouteDoc[] = [
   },
 ];
 
+/**
+ * A tree size or leaf index as the path or query gives it (a {@link LOG_INDEX}), as a number: one
+ * above `Number.MAX_SAFE_INTEGER` is past the size of any log, so it is `Infinity` (out of every
+ * range the routes check) rather than rounded to a nearby index.
+ */
+export function logIndexValue(text: string): number {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : Number.POSITIVE_INFINITY;
+}
+
 export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   const latestSize = async () => (await d.evidence.latestCheckpoint())?.size ?? 0;
   const checkRange = (ok: boolean, field: string, what: string) => {
@@ -103,8 +113,8 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
     const index = c.req.param('index');
     checkRange(LOG_INDEX.test(index), 'index', 'expected a leaf index');
     const q = parse(InclusionQuerySchema, c.req.query(), 'invalid query');
-    const size = q.tree_size === undefined ? await latestSize() : Number(q.tree_size);
-    const i = Number(index);
+    const size = q.tree_size === undefined ? await latestSize() : logIndexValue(q.tree_size);
+    const i = logIndexValue(index);
     checkRange(
       i < size && size <= (await d.evidence.logSize()),
       'tree_size',
@@ -113,11 +123,17 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
     const hashes = await d.evidence.inclusionProof(i, size);
     return c.json({ leaf_index: i, tree_size: size, hashes: hashes.map(bytesToHex) });
   });
-  /** The entry at `i` (known to be below the log size), as both entry routes answer it. */
-  const entryAt = async (i: number) => {
-    const leaf = await d.evidence.logLeaf(i);
+  /**
+   * The entry at `i`, as both entry routes answer it; `NOT_FOUND` past the log's end, naming the
+   * index as asked (`asked`, the path's digits: `i` is `Infinity` for one past any log).
+   */
+  const entryAt = async (i: number, asked = String(i)) => {
+    const leaf = Number.isSafeInteger(i) ? await d.evidence.logLeaf(i) : undefined;
     if (leaf === undefined)
-      throw new AapsError('NOT_FOUND', `no log entry at ${i}: the log holds ${await d.evidence.logSize()}`);
+      throw new AapsError(
+        'NOT_FOUND',
+        `no log entry at ${asked}: the log holds ${await d.evidence.logSize()}`,
+      );
     return {
       leaf_index: i,
       body: Buffer.from(leaf).toString('base64'),
@@ -128,7 +144,7 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   };
   app.get('/v1/log/entries', requireScope(d.authenticate, 'read'), async (c) => {
     const q = parse(EntriesQuerySchema, c.req.query(), 'invalid query');
-    const start = Number(q.start);
+    const start = logIndexValue(q.start);
     const count = q.count === undefined ? 100 : Number(q.count);
     checkRange(count <= MAX_ENTRIES_PER_PAGE, 'count', `expected 1 to ${MAX_ENTRIES_PER_PAGE}`);
     const size = await d.evidence.logSize();
@@ -140,12 +156,12 @@ export function registerLogRoutes(app: GatewayApp, d: RouteDeps): void {
   app.get('/v1/log/entries/:index', requireScope(d.authenticate, 'read'), async (c) => {
     const index = c.req.param('index');
     checkRange(LOG_INDEX.test(index), 'index', 'expected a leaf index');
-    return c.json(await entryAt(Number(index)));
+    return c.json(await entryAt(logIndexValue(index), index));
   });
   app.get('/v1/log/consistency', requireScope(d.authenticate, 'read'), async (c) => {
     const q = parse(ConsistencyQuerySchema, c.req.query(), 'invalid query');
-    const first = Number(q.first);
-    const second = q.second === undefined ? await latestSize() : Number(q.second);
+    const first = logIndexValue(q.first);
+    const second = q.second === undefined ? await latestSize() : logIndexValue(q.second);
     checkRange(
       first >= 1 && first <= second && second <= (await d.evidence.logSize()),
       'first',
