@@ -56,11 +56,15 @@ export type ErrorCode =
   | 'KEY_EXISTS'
   | 'NO_KEY'
   | 'PAYLOAD_TOO_LARGE'
+  /** A request line and headers over what the HTTP server reads (HTTP 431). */
+  | 'HEADERS_TOO_LARGE'
   | 'BODY_ABORTED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   /** `Accept` ranks none of the media types a route answers with above q=0 (HTTP 406). */
   | 'NOT_ACCEPTABLE'
   | 'METHOD_NOT_ALLOWED'
+  /** An `Expect` the HTTP server cannot meet (anything but `100-continue`; HTTP 417). */
+  | 'EXPECTATION_FAILED'
   | 'TOO_MANY_REQUESTS'
   | 'UNAVAILABLE'
   | 'INTERNAL';

@@ -1,9 +1,10 @@
 /**
  * API review: the served gateway (`startGateway`, as `aaps up` and `aaps gateway` run it) answers
  * every error as DESIGN.md's HTTP API says: `{"error":{"code","message"}}`, JSON (docs/api.md,
- * "Errors": "Every error is JSON"; the one exception documented is Node's bare 408 for headers
- * that arrive too slowly). Requests are written on a raw socket, as a client with an odd id or a
- * proxy with an odd Host header sends them.
+ * "Errors": "Every error is JSON"), also what it refuses before its app sees the request
+ * (http-server.ts): what Hono cannot build a request of, what Node's parser refuses, headers that
+ * arrive too slowly. Requests are written on a raw socket, as a client with an odd id or a proxy
+ * with an odd Host header sends them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -31,8 +32,32 @@ function exchange(port: number, text: string): Promise<{ status: number; content
       const contentType = /\r\ncontent-type: ([^\r\n]*)/i.exec(raw)?.[1] ?? '';
       resolve({ status, contentType, raw });
     });
-    setTimeout(() => socket.destroy(), 5000).unref();
+    setTimeout(() => socket.destroy(), 15_000).unref();
   });
+}
+
+/** The parts of a raw answer the tests read. */
+function answerOf(raw: string): { status: number; requestId: string; code: string; headers: string } {
+  const head = raw.slice(0, raw.indexOf('\r\n\r\n'));
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  let code = '';
+  try {
+    code = String((JSON.parse(body) as { error?: { code?: unknown } }).error?.code ?? '');
+  } catch {
+    code = `not JSON: ${body.slice(0, 40)}`;
+  }
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0),
+    requestId: /\r\nx-request-id: ([^\r\n]*)/i.exec(head)?.[1] ?? '',
+    code,
+    headers: head,
+  };
+}
+
+/** `aaps_rejected_requests_total` of the served gateway, line by line. */
+async function rejectedCounts(): Promise<string[]> {
+  const res = await fetch(`${running.url}/metrics`, { headers: { authorization: `Bearer ${TOKENS.admin}` } });
+  return (await res.text()).split('\n').filter((l) => l.startsWith('aaps_rejected_requests_total{'));
 }
 
 let dir: string;
@@ -87,4 +112,73 @@ describe('the served gateway answers malformed requests with the error shape', (
       '20 KB incident id': expect.stringMatching(/^4\d\d error JSON$/),
     });
   });
+});
+
+describe('what the server refuses before the app: each as the app answers its errors', () => {
+  it('no Host, an Expect it cannot meet, CONNECT, not HTTP at all: error JSON with the right status and code', async () => {
+    const cases: Record<string, string> = {
+      'no Host': `GET /v1/keys HTTP/1.1\r\n${AUTH}Connection: close\r\n\r\n`,
+      'Expect: x-foo': `GET /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}Expect: x-foo\r\nConnection: close\r\n\r\n`,
+      CONNECT: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      'not HTTP': 'HELLO THERE\r\n\r\n',
+      'Content-Length with chunked': `POST /v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    };
+    const got: Record<string, string> = {};
+    for (const [what, text] of Object.entries(cases)) {
+      const a = answerOf((await exchange(port, text)).raw);
+      got[what] = `${a.status} ${a.code}`;
+    }
+    expect(got).toEqual({
+      'no Host': '400 INVALID_ARGUMENT',
+      'Expect: x-foo': '417 EXPECTATION_FAILED',
+      CONNECT: '405 METHOD_NOT_ALLOWED',
+      'not HTTP': '400 DECODE_FAILED',
+      'Content-Length with chunked': '400 DECODE_FAILED',
+    });
+  });
+
+  it('each carries an X-Request-Id (the client’s own when it is sane) and is counted in aaps_rejected_requests_total', async () => {
+    const before = await rejectedCounts();
+    const backslash = answerOf(
+      (
+        await exchange(
+          port,
+          `GET /v1/incidents/a\\b HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: trace-42\r\n${AUTH}Connection: close\r\n\r\n`,
+        )
+      ).raw,
+    );
+    expect(backslash).toMatchObject({ status: 400, code: 'INVALID_ARGUMENT', requestId: 'trace-42' });
+    const big = answerOf(
+      (
+        await exchange(
+          port,
+          `GET /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+        )
+      ).raw,
+    );
+    expect(big).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
+    expect(big.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const after = await rejectedCounts();
+    const added = (line: string) => {
+      const key = line.slice(0, line.lastIndexOf(' '));
+      const was = before.find((l) => l.startsWith(`${key} `));
+      return Number(line.slice(key.length + 1)) - (was === undefined ? 0 : Number(was.slice(key.length + 1)));
+    };
+    const grew = after
+      .filter((l) => added(l) > 0)
+      .map((l) => `${l.slice(0, l.lastIndexOf(' '))} +${added(l)}`);
+    expect(grew.sort()).toEqual(
+      [
+        'aaps_rejected_requests_total{code="HEADERS_TOO_LARGE",method="OTHER",route="unmatched",status="431"} +1',
+        'aaps_rejected_requests_total{code="INVALID_ARGUMENT",method="GET",route="unmatched",status="400"} +1',
+      ].sort(),
+    );
+  });
+
+  it('headers that arrive too slowly: 408 REQUEST_TIMEOUT as error JSON, then the connection is closed', async () => {
+    const started = Date.now();
+    const a = answerOf((await exchange(port, 'GET /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\n')).raw);
+    expect(a).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+  }, 30_000);
 });

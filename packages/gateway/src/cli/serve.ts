@@ -13,7 +13,6 @@ import {
   serverTimeoutOptions,
 } from '@aaps/agents';
 import { AapsError, type IdentityKey } from '@aaps/mpc-core';
-import { serve } from '@hono/node-server';
 import { createGateway, type Gateway } from '../app.js';
 import { type GatewayConfig, sealingPolicy } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
@@ -22,9 +21,11 @@ import { createGitopsExecutor } from '../executor/gitops.js';
 import type { Executor } from '../executor/types.js';
 import { drainable, type FetchHandler } from '../http-drain.js';
 import { monotonicIds } from '../incident-ids.js';
+import { GatewayMetrics } from '../metrics.js';
 import type { TokenGrant } from '../middleware/auth.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
+import { createHttpServer } from './http-server.js';
 
 /** How long a stop waits for the requests being handled before it ends their connections. */
 const DRAIN_MS = 10_000;
@@ -71,39 +72,42 @@ export async function startGateway(opts: {
           { status: 503, headers: { 'retry-after': '1' } },
         ),
   );
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: drain.fetch,
-        port: config.port,
-        hostname: config.host,
-        // Headers within seconds of a fresh connection; idle kept-alive ones outlive the clients'.
-        serverOptions: serverTimeoutOptions(),
-      },
-      () => resolve(s),
-    );
+  // The app's metrics and ids, made first: what the server refuses before the app is reached (a
+  // request Hono cannot build, what Node's parser refuses) is answered, counted and named as the
+  // app's own refusals are (http-server.ts).
+  const metrics = new GatewayMetrics();
+  const ids = monotonicIds();
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = createHttpServer(drain.fetch, {
+      hostname: config.host,
+      // Headers within seconds of a fresh connection; idle kept-alive ones outlive the clients'.
+      serverOptions: serverTimeoutOptions(),
+      logger: opts.logger,
+      metrics,
+      newId: ids,
+    });
     // Idle or half-sent connections are bounded in all and per address, below the fd limit.
     const limits =
       config.maxConnections === undefined
         ? defaultConnectionLimits()
         : connectionLimitsFor(config.maxConnections);
     limitConnections(
-      s as Server,
+      s,
       { ...limits, maxPerAddress: config.maxConnectionsPerAddress ?? limits.maxPerAddress },
       opts.logger,
     );
     s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
   });
   // Stop listening, let the handlers running finish (at most DRAIN_MS), then end every connection,
   // idle or not: an open event stream would otherwise hold the stop for as long as its client stays.
   const closeServer = async () => {
-    const http = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    http.closeIdleConnections();
+    server.closeIdleConnections();
     if (!(await drain.drain(DRAIN_MS))) {
       opts.logger.warn('gateway.drain_timeout', { in_flight: drain.inFlight(), waited_ms: DRAIN_MS });
     }
-    http.closeAllConnections();
+    server.closeAllConnections();
     await closed;
   };
   const dir = join(config.dataDir, 'gateway');
@@ -146,7 +150,8 @@ export async function startGateway(opts: {
       executor: executorFor(config, now),
       logger: opts.logger,
       now,
-      ids: monotonicIds(),
+      ids,
+      metrics,
       identity: opts.identity,
       trust: async () => opts.trust,
     });

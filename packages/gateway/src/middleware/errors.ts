@@ -30,9 +30,11 @@ const STATUS: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   REQUEST_TIMEOUT: 408,
   BODY_ABORTED: 400,
   PAYLOAD_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_ACCEPTABLE: 406,
   METHOD_NOT_ALLOWED: 405,
+  EXPECTATION_FAILED: 417,
   TOO_MANY_REQUESTS: 429,
   UNAVAILABLE: 503,
   NO_KEY: 503,
@@ -81,10 +83,15 @@ export interface Rejection {
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-/** The request's method as a label: anything unusual is `OTHER` (a client picks the method). */
-export function methodLabel(c: Context): string {
-  const m = c.req.method.toUpperCase();
+/** A request method as a label: anything unusual is `OTHER` (a client picks the method). */
+export function methodOf(method: string): string {
+  const m = method.toUpperCase();
   return METHODS.has(m) ? m : 'OTHER';
+}
+
+/** The request's method as a label ({@link methodOf}). */
+export function methodLabel(c: Context): string {
+  return methodOf(c.req.method);
 }
 
 /** The pattern of the route that matched (`/v1/incidents/{id}`), or `unmatched`. */
