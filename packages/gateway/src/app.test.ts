@@ -75,7 +75,10 @@ describe('bad input writes nothing', () => {
       'FORBIDDEN',
     );
     await expectError(await request(gw, 'GET', '/v1/incidents', { token: TOKENS.submit }), 403, 'FORBIDDEN');
-    await expectError(await request(gw, 'GET', '/v1/keys'), 401, 'UNAUTHENTICATED');
+    const noToken = await request(gw, 'GET', '/v1/keys');
+    // A token's failure challenges for one (RFC 6750).
+    expect(noToken.headers.get('www-authenticate')).toBe('Bearer');
+    await expectError(noToken, 401, 'UNAUTHENTICATED');
     expect(await count()).toBe(before);
   });
 
@@ -205,20 +208,20 @@ describe('bad input writes nothing', () => {
     const stranger = generateIdentityKey();
     const forged = signEnvelope(SIGNALS.quota({}), stranger.secretKey);
     forged.meta.source_agent = 'monitoring';
-    await expectError(
-      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: forged }),
-      401,
-      'INVALID_SIGNATURE',
-    );
+    const badSignature = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: forged });
+    // The token was good: no Bearer challenge, which would tell the client to fetch another token.
+    expect(badSignature.headers.get('www-authenticate')).toBeNull();
+    await expectError(badSignature, 401, 'INVALID_SIGNATURE');
     const outsider = signEnvelope(
       signalEnvelope({ affected_resources: [], metadata: {} }, { source_agent: 'somebody' }),
       stranger.secretKey,
     );
-    await expectError(
-      await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: outsider }),
-      401,
-      'UNAUTHENTICATED',
-    );
+    const unknownSigner = await request(gw, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      body: outsider,
+    });
+    expect(unknownSigner.headers.get('www-authenticate')).toBeNull();
+    await expectError(unknownSigner, 401, 'UNAUTHENTICATED');
     const claims = SIGNALS.quota();
     claims.meta.source_agent = 'strategy';
     await expectError(

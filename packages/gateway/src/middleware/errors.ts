@@ -121,8 +121,11 @@ export function createErrorHandler(
       const status = statusOf(err);
       if (status >= 500) logger.error('http.error', { ...where, code: err.code, status });
       else logger.info('http.rejected', { ...where, code: err.code, status });
-      // A bearer challenge, except where the credential is GitHub's HMAC, not a token.
-      if (status === 401 && route !== '/v1/webhooks/github') c.header('WWW-Authenticate', 'Bearer');
+      // A bearer challenge where the token failed: not where a valid token came with a signature
+      // that did not verify (a new token would not help), nor on GitHub's route (its credential is
+      // an HMAC, not a token).
+      if (status === 401 && token === undefined && route !== '/v1/webhooks/github')
+        c.header('WWW-Authenticate', 'Bearer');
       onRejected({ method: methodLabel(c), route, status, code: err.code });
       const fields = err instanceof ValidationError ? err.fields : undefined;
       const message = status === 500 ? GENERIC : status >= 500 ? reported(err.message) : err.message;
