@@ -96,7 +96,7 @@ export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';
 export { publicPackageDigest, publicPackageDigestOfJson } from './key-digest.js';
 export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
 export { type MediaTypeProblem, unsupportedMediaType } from './media-type.js';
-export { Counter, Gauge, Histogram, Registry } from './metrics.js';
+export { Counter, Gauge, Histogram, PROMETHEUS_TEXT_MEDIA_TYPE, Registry } from './metrics.js';
 export { createPartyApp, type PartyApp } from './party/app.js';
 export type { PartyDeps } from './party/context.js';
 export {

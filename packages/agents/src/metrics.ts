@@ -81,6 +81,9 @@ export class Histogram {
   }
 }
 
+/** The media type of {@link Registry.render}'s text: Prometheus text exposition 0.0.4, UTF-8. */
+export const PROMETHEUS_TEXT_MEDIA_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 export class Registry {
   readonly #metrics: { render(): string }[] = [];
   counter(name: string, help: string): Counter {

@@ -714,7 +714,10 @@ describe('every endpoint', () => {
     expect(keys).toMatchObject({ ciphersuite: 'FROST-ED25519-SHA512-v1', threshold: { min: 3, max: 5 } });
     expect((keys['parties'] as unknown[]).length).toBe(5);
     expect(await json(await request(gw, 'GET', '/healthz'))).toEqual({ status: 'ok' });
-    const metrics = await (await request(gw, 'GET', '/metrics')).text();
+    const metricsRes = await request(gw, 'GET', '/metrics');
+    // Prometheus text exposition 0.0.4, whose charset is UTF-8.
+    expect(metricsRes.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const metrics = await metricsRes.text();
     expect(metrics).toContain('aaps_intake_total{outcome="created",source="envelope"}');
     expect(metrics).toContain('aaps_incident_seconds_count');
     const doc = await json(await request(gw, 'GET', '/v1/openapi.json', { token: TOKENS.read }));

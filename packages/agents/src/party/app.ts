@@ -15,6 +15,7 @@ import {
 import { Hono } from 'hono';
 import { BodyBudget } from '../http-body.js';
 import { errorBody } from '../http-errors.js';
+import { PROMETHEUS_TEXT_MEDIA_TYPE } from '../metrics.js';
 import {
   type BatchCall,
   type BatchResult,
@@ -212,7 +213,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     });
   });
   app.get('/metrics', (c) =>
-    c.text(metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+    c.body(metrics.registry.render(), 200, { 'content-type': PROMETHEUS_TEXT_MEDIA_TYPE }),
   );
 
   const handlers = new Map<RpcKind, Handler>();

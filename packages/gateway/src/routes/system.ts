@@ -1,4 +1,5 @@
 /** `GET /v1/keys`, `POST /v1/keys/refresh`, `GET /v1/openapi.json`, `GET /healthz`, `GET /metrics`. */
+import { PROMETHEUS_TEXT_MEDIA_TYPE } from '@aaps/agents';
 import { AapsError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body-limit.js';
@@ -91,7 +92,5 @@ export function registerSystemRoutes(
     const message = `the database takes no writes since ${storage.since} (${storage.error}); restart the gateway once the cause is gone`;
     return c.json({ error: { code: 'UNAVAILABLE', message } }, 503);
   });
-  app.get('/metrics', (c) =>
-    c.body(d.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }),
-  );
+  app.get('/metrics', (c) => c.body(d.metrics.render(), 200, { 'Content-Type': PROMETHEUS_TEXT_MEDIA_TYPE }));
 }
