@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../config.js';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { type LogAuditFlags, runLogAudit } from './log-audit.js';
+import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
+import type { LogAuditFlags } from './log-audit.js';
 
 let gw: TestGateway;
 const dir = mkdtempSync(join(tmpdir(), 'aaps-log-audit-empty-'));
@@ -22,22 +22,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Rewrite = (path: string, res: Response) => Promise<Response> | Response;
-
-async function audit(flags: LogAuditFlags, rewrite?: Rewrite) {
-  const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const out: string[] = [];
-  const err: string[] = [];
-  const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
-    const path = String(url).slice('http://gw.test'.length);
-    const res = await gw.app.request(path, init);
-    return rewrite === undefined ? res : rewrite(path, res);
-  }) as typeof globalThis.fetch;
-  const io = { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch };
-  const code = await runLogAudit(['audit'], parsed.config, TOKENS.read, io, flags);
-  return { code, out, err };
-}
+const audit = (flags: LogAuditFlags, rewrite?: Rewrite) => auditLog(gw, dir, flags, rewrite);
 
 const notFound = (message: string) =>
   Response.json({ error: { code: 'NOT_FOUND', message } }, { status: 404 });

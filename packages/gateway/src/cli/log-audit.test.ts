@@ -12,6 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
 import { type LogAuditFlags, runLogAudit, takeLogAuditFlags } from './log-audit.js';
 import { UsageError } from './usage-error.js';
 
@@ -40,30 +41,8 @@ function config(): GatewayConfig {
   return parsed.config;
 }
 
-type Rewrite = (path: string, res: Response) => Promise<Response>;
-
 /** Run the audit with the gateway's answers passed through `rewrite` (a hostile gateway). */
-async function audit(flags: LogAuditFlags, rewrite?: Rewrite) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
-    const path = String(url).slice('http://gw.test'.length);
-    const res = await gw.app.request(path, init);
-    return rewrite === undefined ? res : rewrite(path, res);
-  }) as typeof globalThis.fetch;
-  const code = await runLogAudit(
-    ['audit'],
-    config(),
-    TOKENS.read,
-    {
-      print: (l) => void out.push(l),
-      error: (l) => void err.push(l),
-      fetch,
-    },
-    flags,
-  );
-  return { code, out, err };
-}
+const audit = (flags: LogAuditFlags, rewrite?: Rewrite) => auditLog(gw, dir, flags, rewrite);
 
 /** Rewrite the entries pages with `change` applied to each entry. */
 const entries =
