@@ -1,7 +1,8 @@
 /**
- * One command-line flag as the party binary's parsers read it (`config.ts` parsePartyArgs,
- * `cli/party-init.ts`, `cli/party-backup.ts`): `--name` or `--name=value`, split at the first `=`
- * only, so a value keeps every `=` of its own (`--data-dir=/srv/dept=sre`).
+ * One command-line flag as every parser of the project reads it (the party binary's `config.ts`
+ * parsePartyArgs, `cli/party-init.ts`, `cli/party-backup.ts`; the gateway's `config.ts` and
+ * `cli/own-flags.ts`): `--name` or `--name=value`, split at the first `=` only, so a value keeps
+ * every `=` of its own (`--data-dir=/srv/dept=sre`).
  */
 
 export interface FlagArg {

@@ -73,6 +73,7 @@ export {
   type SealedItem,
   type SignSubject,
 } from './coordinate.js';
+export { type FlagArg, missingValue, splitFlag } from './flag-arg.js';
 export {
   BodyBudget,
   type BodyPace,

@@ -5,7 +5,7 @@
  * problem at once. Nothing else in the gateway reads `process.env`.
  */
 import { isAbsolute, join } from 'node:path';
-import { ENVIRONMENTS, type Environment, smallestMajority } from '@aaps/agents';
+import { ENVIRONMENTS, type Environment, missingValue, smallestMajority, splitFlag } from '@aaps/agents';
 import {
   CIPHERSUITE_IDS,
   type CiphersuiteId,
@@ -559,27 +559,27 @@ export function parseGatewayConfig(
   const fromFlags = new Map<Setting, Raw>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (!arg.startsWith('--')) {
+    const flag = splitFlag(arg);
+    if (flag === undefined) {
       rest.push(arg);
       continue;
     }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const { name, inline } = flag;
     const s = SETTINGS.find((x) => x.flag === name);
     if (s === undefined) {
       errors.push(`--${name}: unknown flag`);
       continue;
     }
-    if (s.kind.type === 'bool' && eq === -1) {
+    if (s.kind.type === 'bool' && inline === undefined) {
       fromFlags.set(s, true);
       continue;
     }
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined || (eq === -1 && value.startsWith('--'))) {
+    const value = inline ?? argv[++i];
+    if (inline === undefined && missingValue(value)) {
       errors.push(`--${name}: needs a value`);
       continue;
     }
-    fromFlags.set(s, value);
+    fromFlags.set(s, value as string);
   }
   let fileObj: Record<string, unknown> = {};
   if (file !== undefined) {

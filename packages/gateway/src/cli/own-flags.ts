@@ -5,6 +5,7 @@
  * config parser, a next argument that starts with `--` is no value: `--reason --json` misses its
  * reason (a value that starts with `--` is given as `--reason=--json`).
  */
+import { missingValue, splitFlag } from '@aaps/agents';
 import { ValidationError } from '@aaps/mpc-core';
 
 export interface OwnFlagSpec {
@@ -29,9 +30,10 @@ export function takeOwnFlags(argv: readonly string[], spec: OwnFlagSpec): OwnFla
   const out: OwnFlags = { rest: [], switches: new Set(), values: new Map(), lists: new Map() };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') ? arg.slice(2, eq === -1 ? undefined : eq) : '';
-    if (eq === -1 && spec.switches?.includes(name) === true) {
+    const flag = splitFlag(arg);
+    const name = flag?.name ?? '';
+    const inline = flag?.inline;
+    if (inline === undefined && spec.switches?.includes(name) === true) {
       out.switches.add(name);
       continue;
     }
@@ -40,8 +42,8 @@ export function takeOwnFlags(argv: readonly string[], spec: OwnFlagSpec): OwnFla
       out.rest.push(arg);
       continue;
     }
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined || value === '' || (eq === -1 && value.startsWith('--')))
+    const value = inline ?? argv[++i];
+    if ((inline === undefined && missingValue(value)) || value === undefined || value === '')
       throw new ValidationError('INVALID_ARGUMENT', `--${name}: needs a value`, [name]);
     if (list) out.lists.set(name, [...(out.lists.get(name) ?? []), value]);
     else out.values.set(name, value);
