@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ciphersuites,
   commit,
+  defineCodec,
+  encodeCbor,
   KeyPackageCodec,
   type MessageCodec,
   PublicKeyPackageCodec,
@@ -187,3 +189,50 @@ function encodeWithDuplicate(good: Uint8Array): Uint8Array {
   const extra = `65${key}5820${'22'.repeat(32)}`;
   return Buffer.from(`${hex.slice(0, at)}a3${extra}${hex.slice(at + 2)}`, 'hex');
 }
+
+describe('codec body checks (defineCodec third argument)', () => {
+  const seen: unknown[] = [];
+  const Range = defineCodec<{ lo: number; hi: number }>('Range', { lo: 'uint', hi: 'uint' }, (v, bad) => {
+    seen.push(v);
+    if (v.lo > v.hi) bad('lo', 'above hi');
+  });
+  const fieldsOf = (f: () => unknown): [string, readonly string[]] => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      return [(e as ValidationError).code, (e as ValidationError).fields];
+    }
+    return expect.unreachable('accepted') as never;
+  };
+  const header = { v: 1, suite: ID, type: 'Range' };
+
+  it('refuses what the check reports, at decode under body. and at encode under value.', () => {
+    expect(Range.fromJSON({ ...header, body: { lo: 1, hi: 2 } }).value).toEqual({ lo: 1, hi: 2 });
+    expect(fieldsOf(() => Range.fromJSON({ ...header, body: { lo: 3, hi: 2 } }))).toEqual([
+      'DECODE_FAILED',
+      ['body.lo'],
+    ]);
+    const bytes = encodeCbor({ ...header, body: { lo: 3, hi: 2 } });
+    expect(fieldsOf(() => Range.decode(bytes))).toEqual(['DECODE_FAILED', ['body.lo']]);
+    for (const f of [Range.encode, Range.toJSON])
+      expect(fieldsOf(() => f(ID, { lo: 3, hi: 2 }))).toEqual(['INVALID_ARGUMENT', ['value.lo']]);
+  });
+
+  it('runs only on a value that meets the spec (it never sees a mistyped field)', () => {
+    seen.length = 0;
+    expect(fieldsOf(() => Range.fromJSON({ ...header, body: { lo: 'x', hi: 2 } }))).toEqual([
+      'DECODE_FAILED',
+      ['body.lo'],
+    ]);
+    expect(fieldsOf(() => Range.encode(ID, { lo: -1, hi: 2 }))).toEqual(['INVALID_ARGUMENT', ['value.lo']]);
+    expect(seen).toEqual([]);
+  });
+
+  it('a check that is not a function is an INVALID_ARGUMENT naming check', () => {
+    expect(fieldsOf(() => defineCodec('T', { a: 'string' }, 7 as never))).toEqual([
+      'INVALID_ARGUMENT',
+      ['check'],
+    ]);
+  });
+});

@@ -6,7 +6,9 @@
  * hex in JSON. Secret fields are written only through this module, which reads them with
  * `expose()` and wraps them back in `SecretBytes`. Encoding checks the value against the same spec
  * first (so no bytes are written that would not decode), and a message that names its own suite
- * (a `'suite'` field) must name the header's, both ways.
+ * (a `'suite'` field) must name the header's, both ways. A codec may add a {@link BodyCheck} for
+ * what a field spec cannot say (bounds, one field against another): decoding and encoding both run
+ * it once the spec holds, and report what it finds as they report a mistyped field.
  */
 import { Decoder, Encoder } from 'cbor-x';
 import { bytesToHex, equalBytes, hexToBytes } from './bytes.js';
@@ -38,6 +40,13 @@ export type FieldSpec =
   | { record: FieldSpec; max?: number }
   | { object: ObjectSpec };
 export type ObjectSpec = { readonly [field: string]: FieldSpec };
+
+/**
+ * A check of a value that meets its spec, for what the spec cannot say (a bound, one field against
+ * another). It reports each problem with `bad(path, what)`, `path` a dot path within the body
+ * (`threshold.max`); decoding names it under `body.`, encoding under `value.`.
+ */
+export type BodyCheck<T> = (value: T, bad: (path: string, what: string) => void) => void;
 
 export interface Header {
   v: number;
@@ -262,12 +271,22 @@ export interface MessageCodec<T> {
   fromJSON(json: unknown, expectSuite?: CiphersuiteId): { suite: CiphersuiteId; value: T };
 }
 
-/** Define the codec of one message type from its field spec. */
-export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> {
+/**
+ * Define the codec of one message type from its field spec, and optionally a {@link BodyCheck}
+ * that decoding and encoding run once the spec holds.
+ */
+export function defineCodec<T>(type: string, spec: ObjectSpec, check?: BodyCheck<T>): MessageCodec<T> {
   if (typeof type !== 'string' || type.length === 0) {
     throw new ValidationError('INVALID_ARGUMENT', 'type: expected a non-empty string', ['type']);
   }
   if (!isPlainObject(spec)) throw new ValidationError('INVALID_ARGUMENT', 'spec: expected object', ['spec']);
+  if (check !== undefined && typeof check !== 'function')
+    throw new ValidationError('INVALID_ARGUMENT', 'check: expected a function', ['check']);
+  /** The body check's findings on a value that met the spec, under `root` (`body` or `value`). */
+  const runCheck = (value: unknown, root: string, ctx: ReturnType<typeof newCtx>) => {
+    if (check !== undefined && !ctx.problems.length)
+      check(value as T, (path, what) => ctx.bad(`${root}.${path}`, what));
+  };
   const checkExpected = (expectSuite: unknown) => {
     if (expectSuite !== undefined && !isCiphersuiteId(expectSuite)) {
       throw new ValidationError(
@@ -307,6 +326,7 @@ export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> 
     for (const k of Object.keys(raw))
       if (!['v', 'suite', 'type', 'body'].includes(k)) ctx.bad(k, 'unknown field');
     const value = decodeObject(spec, raw.body, mode, 'body', ctx);
+    runCheck(value, 'body', ctx);
     if (ctx.problems.length) {
       throw new ValidationError(
         'DECODE_FAILED',
@@ -328,6 +348,7 @@ export function defineCodec<T>(type: string, spec: ObjectSpec): MessageCodec<T> 
     }
     const ctx = newCtx(suite);
     checkValue({ object: spec }, value, 'value', ctx);
+    runCheck(value, 'value', ctx);
     if (ctx.problems.length) {
       throw new ValidationError(
         'INVALID_ARGUMENT',

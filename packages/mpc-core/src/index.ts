@@ -6,6 +6,7 @@
 export * from './aggregation/index.js';
 export * from './bytes.js';
 export {
+  type BodyCheck,
   CODEC_VERSION,
   decodeCbor,
   defineCodec,

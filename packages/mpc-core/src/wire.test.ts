@@ -12,6 +12,7 @@ import {
   getCiphersuite,
   identifierFromNumber,
   KeyPackageCodec,
+  MAX_PARTIES,
   type MessageCodec,
   PublicKeyPackageCodec,
   RefreshRound1PackageCodec,
@@ -218,5 +219,76 @@ describe('codec suites and encode-side checks', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('key package thresholds at decode (1 <= min <= max <= MAX_PARTIES)', () => {
+  const suite = getCiphersuite(ID);
+  const deal = trustedDealer(suite, { min: 2, max: 3 }, { rng: seededRng(7) });
+  const packages: [string, MessageCodec<unknown>, unknown][] = [
+    ['KeyPackage', KeyPackageCodec as MessageCodec<unknown>, deal.keyPackages[0]],
+    ['PublicKeyPackage', PublicKeyPackageCodec as MessageCodec<unknown>, deal.publicPackage],
+  ];
+  /** Each bad threshold and the field decoding must name. */
+  const bad: [{ min: number; max: number }, string[]][] = [
+    [{ min: 2, max: MAX_PARTIES + 1 }, ['threshold.max']],
+    [{ min: 2, max: 2 ** 32 }, ['threshold.max']],
+    [{ min: 0, max: 3 }, ['threshold.min']],
+    [{ min: 4, max: 3 }, ['threshold.min']],
+    [{ min: MAX_PARTIES + 2, max: MAX_PARTIES + 1 }, ['threshold.max', 'threshold.min']],
+  ];
+  const codeAndFields = (f: () => unknown): [string, readonly string[]] | 'accepted' => {
+    try {
+      f();
+      return 'accepted';
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      return [(e as ValidationError).code, (e as ValidationError).fields];
+    }
+  };
+
+  it('CBOR and JSON decoding refuse a threshold out of bounds, naming the field', () => {
+    for (const [name, codec, value] of packages) {
+      const json = JSON.parse(JSON.stringify(codec.toJSON(ID, value)));
+      const raw = decodeCbor(codec.encode(ID, value)) as { body: Record<string, unknown> };
+      for (const [threshold, fields] of bad) {
+        const at = fields.map((f) => `body.${f}`);
+        const want = [name, threshold, ['DECODE_FAILED', at]];
+        const fromJson = codeAndFields(() => codec.fromJSON({ ...json, body: { ...json.body, threshold } }));
+        expect([name, threshold, fromJson]).toEqual(want);
+        const bytes = encodeCbor({ ...raw, body: { ...raw.body, threshold } });
+        expect([name, threshold, codeAndFields(() => codec.decode(bytes, ID))]).toEqual(want);
+      }
+    }
+  });
+
+  it('encoding refuses the same thresholds (nothing is written that would not decode)', () => {
+    for (const [name, codec, value] of packages) {
+      for (const [threshold, fields] of bad) {
+        const at = fields.map((f) => `value.${f}`);
+        const mutated = { ...(value as object), threshold };
+        expect([name, threshold, codeAndFields(() => codec.encode(ID, mutated))]).toEqual([
+          name,
+          threshold,
+          ['INVALID_ARGUMENT', at],
+        ]);
+      }
+    }
+  });
+
+  it('takes the bounds themselves: min 1, min = max, max = MAX_PARTIES', () => {
+    for (const [name, codec, value] of packages) {
+      const json = JSON.parse(JSON.stringify(codec.toJSON(ID, value)));
+      for (const threshold of [
+        { min: 1, max: 3 },
+        { min: 3, max: 3 },
+        { min: 2, max: MAX_PARTIES },
+      ]) {
+        const got = codec.fromJSON({ ...json, body: { ...json.body, threshold } }).value as {
+          threshold: unknown;
+        };
+        expect([name, got.threshold]).toEqual([name, threshold]);
+      }
+    }
   });
 });

@@ -1,11 +1,21 @@
 /** Codecs for the key and signing messages. */
-import { defineCodec, type ObjectSpec } from './codec.js';
-import { type KeyPackage, MAX_PARTIES, type PublicKeyPackage } from './keys.js';
+import { type BodyCheck, defineCodec, type ObjectSpec } from './codec.js';
+import { type KeyPackage, MAX_PARTIES, type PublicKeyPackage, type Threshold } from './keys.js';
 import type { SigningPackage } from './sign/context.js';
 import type { Round1Commitment } from './sign/round1.js';
 import type { SignatureShare } from './sign/round2.js';
 
 const threshold = { object: { min: 'uint', max: 'uint' } } as const;
+/**
+ * A key's threshold as decoding takes it: 1 <= min <= max <= MAX_PARTIES. Each use checks it again
+ * (`validateThreshold`, which wants min >= 2); this keeps a package no use would take, or a count
+ * of parties no codec could write, from decoding at all.
+ */
+const checkThreshold: BodyCheck<{ threshold: Threshold }> = ({ threshold: { min, max } }, bad) => {
+  if (max > MAX_PARTIES) bad('threshold.max', `at most ${MAX_PARTIES} (MAX_PARTIES), got ${max}`);
+  if (min < 1) bad('threshold.min', `at least 1, got ${min}`);
+  else if (min > max) bad('threshold.min', `at most threshold.max (${max}), got ${min}`);
+};
 const commitment: ObjectSpec = { identifier: 'string', hiding: 'bytes', binding: 'bytes' };
 
 export const Round1CommitmentCodec = defineCodec<Round1Commitment>('Round1Commitment', commitment);
@@ -23,22 +33,30 @@ export const SignatureShareCodec = defineCodec<SignatureShare>('SignatureShare',
   identifier: 'string',
   share: 'bytes',
 });
-export const PublicKeyPackageCodec = defineCodec<PublicKeyPackage>('PublicKeyPackage', {
-  suite: 'suite',
-  groupPublicKey: 'bytes',
-  verifyingShares: { record: 'bytes', max: MAX_PARTIES },
-  threshold,
-  commitments: { optional: { array: 'bytes', max: MAX_PARTIES } },
-});
+export const PublicKeyPackageCodec = defineCodec<PublicKeyPackage>(
+  'PublicKeyPackage',
+  {
+    suite: 'suite',
+    groupPublicKey: 'bytes',
+    verifyingShares: { record: 'bytes', max: MAX_PARTIES },
+    threshold,
+    commitments: { optional: { array: 'bytes', max: MAX_PARTIES } },
+  },
+  checkThreshold,
+);
 /** Contains the secret signing share: store it only encrypted. */
-export const KeyPackageCodec = defineCodec<KeyPackage>('KeyPackage', {
-  suite: 'suite',
-  identifier: 'string',
-  signingShare: 'secret',
-  verifyingShare: 'bytes',
-  groupPublicKey: 'bytes',
-  threshold,
-});
+export const KeyPackageCodec = defineCodec<KeyPackage>(
+  'KeyPackage',
+  {
+    suite: 'suite',
+    identifier: 'string',
+    signingShare: 'secret',
+    verifyingShare: 'bytes',
+    groupPublicKey: 'bytes',
+    threshold,
+  },
+  checkThreshold,
+);
 
 /** DKG round 1: broadcast. */
 export const DkgRound1PackageCodec = defineCodec<import('./keygen/dkg.js').DkgRound1Package>(
