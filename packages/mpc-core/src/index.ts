@@ -43,6 +43,7 @@ export {
   identifierFromNumber,
   identifierToScalar,
   type KeyPackage,
+  type KeyPackageFromShareArgs,
   keyPackageFromShare,
   MAX_PARTIES,
   type PublicKeyPackage,

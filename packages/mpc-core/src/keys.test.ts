@@ -2,12 +2,17 @@
  * publicPackageFromKeyPackages refuses key packages that do not belong together (two group keys,
  * a repeated identifier, fewer than threshold.max packages, mismatched thresholds) instead of
  * building a package that later blames an honest signer. (From the mpc-core library review.)
+ * keyPackageFromShare, given the group's public package or commitments, refuses a share that is
+ * not the group's for its identifier.
  */
 import { describe, expect, it } from 'vitest';
 import {
   applyRefresh,
   ciphersuites,
   commit,
+  type KeyPackage,
+  type KeyPackageFromShareArgs,
+  keyPackageFromShare,
   publicPackageFromKeyPackages,
   refreshDealer,
   signShare,
@@ -112,5 +117,130 @@ describe('publicPackageFromKeyPackages checks that the key packages belong toget
     }
     // The wrong package should never have been built; here an honest party is named instead.
     expect(blamed).toEqual([]);
+  });
+});
+
+/**
+ * keyPackageFromShare checks the share against the group when given the public package or the
+ * group's commitments; without them it cannot, and takes a share of another key (documented).
+ */
+describe('keyPackageFromShare with publicPackage or commitments checks the share belongs to the group', () => {
+  const threshold = { min: 2, max: 3 };
+  const a = trustedDealer(suite, threshold, { rng: seededRng(9201) });
+  const b = trustedDealer(suite, threshold, { rng: seededRng(9202) });
+  const [a1, a2] = a.keyPackages;
+  const ids = a.keyPackages.map((kp) => kp.identifier);
+  const shareOf = (kp: KeyPackage) => Uint8Array.from(kp.signingShare.expose());
+  /** a1's import, with `over` changed. */
+  const args = (over: Partial<KeyPackageFromShareArgs> = {}): KeyPackageFromShareArgs => ({
+    identifier: a1!.identifier,
+    signingShare: shareOf(a1!),
+    groupPublicKey: a.publicPackage.groupPublicKey,
+    threshold,
+    ...over,
+  });
+  const checks = (pub = a.publicPackage): Partial<KeyPackageFromShareArgs>[] => [
+    { publicPackage: pub },
+    { commitments: pub.commitments! },
+  ];
+  const refusal = (f: () => unknown): [string, readonly string[]] => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ValidationError);
+      return [(e as ValidationError).code, (e as ValidationError).fields];
+    }
+    return expect.unreachable('accepted') as never;
+  };
+
+  it("takes the group's own share, giving the dealer's key package", () => {
+    for (const check of checks()) {
+      const kp = keyPackageFromShare(suite, args(check));
+      expect([kp.identifier, kp.verifyingShare, kp.groupPublicKey]).toEqual([
+        a1!.identifier,
+        a1!.verifyingShare,
+        a1!.groupPublicKey,
+      ]);
+    }
+  });
+
+  it("refuses another key's share, naming signingShare", () => {
+    for (const check of checks())
+      expect(
+        refusal(() =>
+          keyPackageFromShare(suite, args({ signingShare: shareOf(b.keyPackages[0]!), ...check })),
+        ),
+      ).toEqual(['INVALID_ARGUMENT', ['signingShare']]);
+  });
+
+  it("refuses another identifier's share, naming signingShare", () => {
+    for (const check of checks())
+      expect(
+        refusal(() => keyPackageFromShare(suite, args({ signingShare: shareOf(a2!), ...check }))),
+      ).toEqual(['INVALID_ARGUMENT', ['signingShare']]);
+  });
+
+  it('refuses a share from before a refresh against the refreshed group, naming signingShare', () => {
+    const { shares } = refreshDealer(suite, a.publicPackage, ids, seededRng(9203));
+    const refreshed = applyRefresh(suite, a1!, a.publicPackage, shares[0]!);
+    // The refreshed share is taken; the old one (same group key) is not.
+    for (const check of checks(refreshed.publicPackage)) {
+      const fresh = keyPackageFromShare(
+        suite,
+        args({ signingShare: shareOf(refreshed.keyPackage), ...check }),
+      );
+      expect(fresh.verifyingShare).toEqual(refreshed.keyPackage.verifyingShare);
+      expect(refusal(() => keyPackageFromShare(suite, args(check)))).toEqual([
+        'INVALID_ARGUMENT',
+        ['signingShare'],
+      ]);
+    }
+  });
+
+  it("refuses a groupPublicKey that is not the package's, naming groupPublicKey", () => {
+    for (const check of checks())
+      expect(
+        refusal(() =>
+          keyPackageFromShare(suite, args({ groupPublicKey: b.publicPackage.groupPublicKey, ...check })),
+        ),
+      ).toEqual(['INVALID_ARGUMENT', ['groupPublicKey']]);
+  });
+
+  it('refuses an identifier the package lacks, another threshold, another suite, and the wrong number of commitments', () => {
+    const four = trustedDealer(suite, { min: 2, max: 4 }, { rng: seededRng(9204) }).keyPackages[3]!;
+    expect(
+      refusal(() =>
+        keyPackageFromShare(suite, args({ identifier: four.identifier, publicPackage: a.publicPackage })),
+      ),
+    ).toEqual(['UNKNOWN_IDENTIFIER', ['identifier']]);
+    expect(
+      refusal(() =>
+        keyPackageFromShare(suite, args({ threshold: { min: 3, max: 3 }, publicPackage: a.publicPackage })),
+      ),
+    ).toEqual(['INVALID_THRESHOLD', ['threshold']]);
+    const secp = trustedDealer(ciphersuites.secp256k1, threshold, { rng: seededRng(9205) }).publicPackage;
+    expect(refusal(() => keyPackageFromShare(suite, args({ publicPackage: secp })))).toEqual([
+      'CIPHERSUITE_MISMATCH',
+      ['publicPackage.suite'],
+    ]);
+    expect(
+      refusal(() =>
+        keyPackageFromShare(suite, args({ commitments: a.publicPackage.commitments!.slice(0, 1) })),
+      ),
+    ).toEqual(['INVALID_LENGTH', ['commitments']]);
+    expect(refusal(() => keyPackageFromShare(suite, args({ publicPackage: 7 as never })))).toEqual([
+      'INVALID_ARGUMENT',
+      ['publicPackage'],
+    ]);
+    expect(refusal(() => keyPackageFromShare(suite, args({ commitments: 'x' as never })))).toEqual([
+      'INVALID_ARGUMENT',
+      ['commitments'],
+    ]);
+  });
+
+  it('without either, takes a share of another key (the risk its TSDoc names)', () => {
+    const kp = keyPackageFromShare(suite, args({ signingShare: shareOf(b.keyPackages[0]!) }));
+    expect(kp.groupPublicKey).toEqual(a.publicPackage.groupPublicKey);
+    expect(kp.verifyingShare).not.toEqual(a.publicPackage.verifyingShares[a1!.identifier]);
   });
 });

@@ -237,24 +237,140 @@ export function signingShareScalar(suite: AnyCiphersuite, kp: KeyPackage): bigin
   return suite.field.fromBytes(kp.signingShare.expose(), 'keyPackage.signingShare');
 }
 
-/** Import a raw signing share (e.g. from RFC test vectors or a restored backup) as a key package. */
-export function keyPackageFromShare(
-  suite: AnyCiphersuite,
-  args: {
-    identifier: Identifier;
-    signingShare: Uint8Array;
-    groupPublicKey: Uint8Array;
-    threshold: Threshold;
-  },
-): KeyPackage {
+/** What {@link keyPackageFromShare} takes. */
+export interface KeyPackageFromShareArgs {
+  identifier: Identifier;
+  signingShare: Uint8Array;
+  groupPublicKey: Uint8Array;
+  threshold: Threshold;
+  /**
+   * The group's public package: the share must give its verifying share for `identifier`, and
+   * `groupPublicKey`, the suite and the threshold must be the package's.
+   */
+  publicPackage?: PublicKeyPackage;
+  /**
+   * Or the group's VSS commitments (a public package's `commitments`: `threshold.min` coefficient
+   * commitments): the share must lie on them at `identifier`, and the first must be `groupPublicKey`.
+   */
+  commitments?: readonly Uint8Array[];
+}
+
+/**
+ * Import a raw signing share (e.g. from RFC test vectors or a restored backup) as a key package.
+ *
+ * Pass `publicPackage` (or the group's `commitments`) whenever you have it: the share is then
+ * checked to be this group's share for `identifier`, and a share of another key, a share from
+ * before a refresh or repair, another identifier's share, or a wrong `groupPublicKey` is refused
+ * with a `ValidationError` naming the argument (`signingShare`, `groupPublicKey`, `threshold`,
+ * `identifier` or `publicPackage.suite`).
+ *
+ * Without either, nothing ties the share to `groupPublicKey`: the verifying share is computed
+ * from the share itself, so a wrong share or group key yields a key package that looks whole, and
+ * the mismatch shows only when signing, as an invalid signature share blamed on this party, or an
+ * aggregate that does not verify.
+ */
+export function keyPackageFromShare(suite: AnyCiphersuite, args: KeyPackageFromShareArgs): KeyPackage {
   assertSuite(suite);
   assertObject(args, 'args');
   const t = validateThreshold(args.threshold);
-  identifierToScalar(suite, args.identifier);
+  const x = identifierToScalar(suite, args.identifier);
   const s = suite.field.fromBytes(args.signingShare, 'signingShare');
   suite.group.deserialize(args.groupPublicKey, 'groupPublicKey');
   const Y = suite.group.serialize(suite.group.mulBase(s));
+  if (args.publicPackage !== undefined) checkAgainstPublicPackage(suite, args, t, Y);
+  if (args.commitments !== undefined) checkAgainstCommitments(suite as Ciphersuite<unknown>, args, t, x, Y);
   return makeKeyPackage(suite, args.identifier, s, Y, Uint8Array.from(args.groupPublicKey), t);
+}
+
+/** Whether two encodings are one point (both already decode in `suite`). */
+function samePoint(suite: AnyCiphersuite, a: Uint8Array, b: Uint8Array, bField: string): boolean {
+  const g = (suite as Ciphersuite<unknown>).group;
+  return g.equals(g.deserialize(a, 'groupPublicKey'), g.deserialize(b, bField));
+}
+
+/** `keyPackageFromShare`'s check against the group's public package (`Y`: the share's verifying share). */
+function checkAgainstPublicPackage(
+  suite: AnyCiphersuite,
+  args: KeyPackageFromShareArgs,
+  t: Threshold,
+  Y: Uint8Array,
+): void {
+  const pub = args.publicPackage;
+  assertObject(pub, 'publicPackage');
+  if (pub.suite !== suite.id) {
+    throw new ValidationError(
+      'CIPHERSUITE_MISMATCH',
+      `publicPackage is for ${typeof pub.suite === 'string' ? pub.suite : typeof pub.suite}, not ${suite.id}`,
+      ['publicPackage.suite'],
+    );
+  }
+  const pt = validateThreshold(pub.threshold, 'publicPackage.threshold');
+  if (pt.min !== t.min || pt.max !== t.max) {
+    throw new ValidationError(
+      'INVALID_THRESHOLD',
+      `threshold: ${t.min}-of-${t.max}, but publicPackage is ${pt.min}-of-${pt.max}`,
+      ['threshold'],
+    );
+  }
+  if (!samePoint(suite, args.groupPublicKey, pub.groupPublicKey, 'publicPackage.groupPublicKey')) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'groupPublicKey: not publicPackage.groupPublicKey (a share of another group?)',
+      ['groupPublicKey'],
+    );
+  }
+  assertObject(pub.verifyingShares, 'publicPackage.verifyingShares');
+  const entry = Object.hasOwn(pub.verifyingShares, args.identifier)
+    ? pub.verifyingShares[args.identifier]
+    : undefined;
+  if (entry === undefined) {
+    throw new ValidationError(
+      'UNKNOWN_IDENTIFIER',
+      `identifier: publicPackage.verifyingShares has no entry for ${args.identifier.slice(0, 16)}…`,
+      ['identifier'],
+    );
+  }
+  if (!samePoint(suite, Y, entry, `publicPackage.verifyingShares.${args.identifier}`)) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `signingShare: its verifying share is not publicPackage.verifyingShares.${args.identifier.slice(0, 16)}… (another identifier's share, another key's, or one from before a refresh or repair?)`,
+      ['signingShare'],
+    );
+  }
+}
+
+/** `keyPackageFromShare`'s check against the group's VSS commitments (`x`: the identifier's scalar). */
+function checkAgainstCommitments<E>(
+  suite: Ciphersuite<E>,
+  args: KeyPackageFromShareArgs,
+  t: Threshold,
+  x: bigint,
+  Y: Uint8Array,
+): void {
+  assertArray(args.commitments, 'commitments');
+  const { group } = suite;
+  if (args.commitments.length !== t.min) {
+    throw new ValidationError(
+      'INVALID_LENGTH',
+      `commitments: expected ${t.min} coefficient commitments (threshold.min), got ${args.commitments.length}`,
+      ['commitments'],
+    );
+  }
+  const C = args.commitments.map((c, k) => group.deserialize(c, `commitments[${k}]`));
+  if (!group.equals(group.deserialize(args.groupPublicKey, 'groupPublicKey'), C[0]!)) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      'groupPublicKey: not commitments[0] (a share of another group?)',
+      ['groupPublicKey'],
+    );
+  }
+  if (!group.equals(group.deserialize(Y, 'signingShare'), group.evalCommitment(C, x))) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      "signingShare: not on the commitments at identifier (another identifier's share, another key's, or one from before a refresh or repair?)",
+      ['signingShare'],
+    );
+  }
 }
 
 /**
