@@ -127,7 +127,7 @@ describe('unseal: the served OpenAPI document against what the route takes and a
     expect(res.status).toBe(200);
     const answer = await json(res);
     // Every party answers for every field (the default policy refuses more than 64 fields per
-    // request: 5 x 201 refusals), as docs/api.md says; the served schema caps the list at 1000.
+    // request: 5 x 201 refusals), as docs/api.md says; the served schema bounds it by MAX_PARTIES x 1024.
     expect((answer['refusals'] as unknown[]).length + (answer['releases'] as unknown[]).length).toBe(5 * 201);
     const schema = servedSchema('post', '/v1/evidence/{evidence_id}/unseal', '200');
     expect(violations(doc, schema, answer)).toEqual([]);

@@ -2,7 +2,7 @@
  * Request and response schemas of the HTTP API that are not intake bodies. The routes validate
  * with them and the OpenAPI document is emitted from them.
  */
-import { MAX_SEALING_PARTIES, MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
+import { MAX_PARTIES, MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
 import { MAX_ERROR_FIELDS } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { INCIDENT_STATES } from '../workflow/machine.js';
@@ -282,11 +282,13 @@ export const UnsealBodySchema = s.named(
 );
 
 /**
- * Most entries an unseal answer lists in `releases` or `refusals`: one per party and requested
- * field (a field is sealed to at most {@link MAX_SEALING_PARTIES} parties, a request names at most
- * {@link MAX_UNSEAL_FIELDS}).
+ * Most entries an unseal answer lists in `releases` or `refusals`: one per party asked and
+ * requested field. The gateway asks every roster party, and a group has at most
+ * {@link MAX_PARTIES} (the bound on a key's `threshold.max`); a request names at most
+ * {@link MAX_UNSEAL_FIELDS}. (A field's shares go to at most 255 parties, but every party asked
+ * answers for every field, so that is no bound on the answer.)
  */
-export const MAX_UNSEAL_ANSWERS = MAX_SEALING_PARTIES * MAX_UNSEAL_FIELDS;
+export const MAX_UNSEAL_ANSWERS = MAX_PARTIES * MAX_UNSEAL_FIELDS;
 
 export const UnsealAnswerSchema = s.named(
   'UnsealAnswer',
