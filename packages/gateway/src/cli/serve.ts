@@ -26,6 +26,7 @@ import type { TokenGrant } from '../middleware/auth.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { createHttpServer } from './http-server.js';
+import { listenError } from './listen-check.js';
 
 /** How long a stop waits for the requests being handled before it ends their connections. */
 const DRAIN_MS = 10_000;
@@ -96,7 +97,7 @@ export async function startGateway(opts: {
       { ...limits, maxPerAddress: config.maxConnectionsPerAddress ?? limits.maxPerAddress },
       opts.logger,
     );
-    s.once('error', reject);
+    s.once('error', (e) => reject(listenError(config.host, config.port, e)));
     s.listen(config.port, config.host, () => resolve(s));
   });
   // Stop listening, let the handlers running finish (at most DRAIN_MS), then end every connection,

@@ -5,7 +5,16 @@
  * gateway instead (no processes, no DKG) for quick demos.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -37,6 +46,7 @@ import { describeDrift, rosterDrift } from '../roster-drift.js';
 import type { TrustedKeys } from '../trust.js';
 import { untilAborted } from '../until-aborted.js';
 import { withDataDirLock } from './data-dir-lock.js';
+import { checkCanListen } from './listen-check.js';
 import { openLogFile } from './log-file.js';
 import { type Supervisor, superviseParties } from './party-supervisor.js';
 import { type RunningGateway, startGateway } from './serve.js';
@@ -231,6 +241,51 @@ function ownerOnly(path: string): void {
   }
 }
 
+/**
+ * What `aaps up --local` writes in `dataDir`, as far as it does not exist yet: a failed start
+ * removes these (each one whole: a directory this start made holds only what it wrote), and
+ * nothing that was there before it, so the next start deals afresh instead of reusing the token
+ * and keys of a start that never served. Returns the undo, which says what it removed.
+ */
+function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'>) => void } {
+  const at = (...p: string[]) => join(config.dataDir, ...p);
+  const candidates = [
+    at('api-token'),
+    at('gateway'),
+    at('gateway', 'identity.key'),
+    at('gateway', 'db'),
+    at('approvers'),
+    ...config.approvers.map((id) => at('approvers', `${id}.key`)),
+    at('local'),
+    at('local', 'keys.json'),
+    at('logs'),
+    at('logs', 'gateway.log'),
+  ];
+  const fresh = candidates.filter((p) => !existsSync(p));
+  return {
+    undo(io) {
+      const removed = fresh.filter((p) => {
+        if (!existsSync(p)) return false;
+        rmSync(p, { recursive: true, force: true });
+        return true;
+      });
+      const names = removed.map((p) => p.slice(config.dataDir.length + 1));
+      // A file under a directory this start made is gone with it: name the top-most only.
+      const top = names.filter((n) => !names.some((d) => n.startsWith(`${d}/`)));
+      if (top.length > 0) io.print(`aaps: start failed; removed what it wrote: ${top.join(', ')}`);
+    },
+  };
+}
+
+/** Remove `dir` if this start created it and left it empty (a failed first start leaves nothing). */
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or already gone: it stays as it is
+  }
+}
+
 /** The exit code for a stop signal during start-up (128 + the signal's number). */
 const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -330,7 +385,13 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
   checkDataDir(config.dataDir);
   const grants = loadTokenGrants(config, io);
-  return withDataDirLock(config.dataDir, () => runUpLocked(config, io, grants));
+  const existed = existsSync(config.dataDir);
+  try {
+    return await withDataDirLock(config.dataDir, () => runUpLocked(config, io, grants));
+  } catch (e) {
+    if (!existed) removeIfEmpty(config.dataDir);
+    throw e;
+  }
 }
 
 async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly TokenGrant[]): Promise<number> {
@@ -338,6 +399,10 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   const prior = config.local ? undefined : readUpRoster(config);
   const priorSaved = prior === undefined ? undefined : savedPackage(config.dataDir, prior);
   const material = config.local ? readLocalMaterial(config) : undefined;
+  // The gateway's port too: one in use stops the start here, with nothing written.
+  await checkCanListen(config.host, config.port);
+  // A start that fails later takes back what it wrote (--local: the token and keys it made).
+  const written = config.local ? freshLocalPaths(config) : undefined;
   heapHint(io);
   const token = ensureToken(config.dataDir, config.apiToken);
   if (token.path !== undefined)
@@ -489,6 +554,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
     return 0;
   } catch (e) {
     await stopAll();
+    written?.undo(io);
     throw e;
   }
 }
@@ -543,6 +609,8 @@ async function runGatewayLocked(
   grants: readonly TokenGrant[],
 ): Promise<number> {
   const { roster, gatewayKey, saved } = readGatewaySetup(config);
+  // A port in use stops the start before a DKG or a token is written.
+  await checkCanListen(config.host, config.port);
   let running: RunningGateway | undefined;
   const stop = async () => {
     await running?.close().catch(() => undefined);

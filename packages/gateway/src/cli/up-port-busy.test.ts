@@ -1,0 +1,134 @@
+/**
+ * `aaps up --local` whose port another process holds: the built CLI exits 1 with one line naming
+ * the address, and leaves nothing it wrote behind (it used to leave the api token and the dealt
+ * keys, which the next start then reused); an earlier start's files are left exactly as they
+ * were. A start that fails later, after it wrote, takes back what it wrote and nothing else.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { type AddressInfo, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGatewayConfig } from '../config.js';
+import { runUp } from './up.js';
+
+const AAPS = fileURLToPath(new URL('../../dist/cli/aaps.js', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'aaps-up-port-'));
+const ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !k.startsWith('AAPS_')),
+);
+
+/** The built CLI as a process (the busy listener runs in this one). */
+function aaps(args: string[]): Promise<{ code: number | null; out: string; err: string[] }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [AAPS, ...args], {
+      cwd: root,
+      env: ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    child.once('close', (code) => resolve({ code, out, err: err.split('\n').filter((l) => l !== '') }));
+  });
+}
+
+/** Every path under `dir` with a digest of each file's bytes. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rel of readdirSync(dir, { recursive: true }) as string[]) {
+    const p = join(dir, rel);
+    out[rel] = statSync(p).isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(p)).digest('hex');
+  }
+  return out;
+}
+
+let busy: Server;
+let port: number;
+const busyLine = () =>
+  new RegExp(`^aaps: UNAVAILABLE: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE \\(`);
+
+beforeAll(async () => {
+  busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  port = (busy.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  await new Promise((r) => busy.close(r));
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('aaps up --local on a port in use', () => {
+  it('a first start: exit 1, one line naming the address, and no data directory left', async () => {
+    const dataDir = join(root, 'first');
+    const r = await aaps(['up', '--local', '--data-dir', dataDir, '--port', String(port)]);
+    expect([r.code, r.err.length]).toEqual([1, 1]);
+    expect(r.err[0]).toMatch(busyLine());
+    expect(r.out).not.toMatch(/token: created|keys: dealt/);
+    expect(existsSync(dataDir)).toBe(false);
+  }, 60_000);
+
+  it("a later start: exit 1, one line, and the earlier start's files exactly as they were", async () => {
+    const dataDir = join(root, 'earlier');
+    // An earlier start that served and stopped.
+    const parsed = parseGatewayConfig(['--local', '--data-dir', dataDir, '--port', '0'], {});
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    let stop!: (why: string) => void;
+    const said: string[] = [];
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => {
+      ready = r;
+    });
+    const done = runUp(parsed.config, {
+      print: (l) => {
+        said.push(l);
+        if (l.startsWith('aaps: ready at ')) ready();
+      },
+      stopSignal: new Promise((r) => {
+        stop = r;
+      }),
+    });
+    await Promise.race([isReady, done]);
+    stop('SIGTERM');
+    expect(await done).toBe(0);
+    const before = snapshot(dataDir);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['api-token', join('local', 'keys.json')]));
+
+    const r = await aaps(['up', '--local', '--data-dir', dataDir, '--port', String(port)]);
+    expect([r.code, r.err.length]).toEqual([1, 1]);
+    expect(r.err[0]).toMatch(busyLine());
+    expect(snapshot(dataDir)).toEqual(before);
+  }, 60_000);
+
+  it('a start that fails after writing removes what it wrote, and only that', async () => {
+    // The gateway store's path is taken by a file: the start fails once the token, keys and log
+    // are written, when the gateway opens its store.
+    const dataDir = join(root, 'late');
+    mkdirSync(join(dataDir, 'gateway'), { recursive: true });
+    writeFileSync(join(dataDir, 'gateway', 'db'), 'not a store\n');
+    writeFileSync(join(dataDir, 'notes.txt'), 'an operator file\n');
+    const before = snapshot(dataDir);
+    const r = await aaps(['up', '--local', '--data-dir', dataDir, '--port', '0']);
+    expect([r.code, r.err.length]).toEqual([1, 1]);
+    expect(r.out).toContain('keys: dealt');
+    expect(r.out).toMatch(/aaps: start failed; removed what it wrote: api-token, .*local/);
+    expect(snapshot(dataDir)).toEqual(before);
+  }, 60_000);
+});
