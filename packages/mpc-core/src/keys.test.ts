@@ -10,11 +10,13 @@ import {
   applyRefresh,
   ciphersuites,
   commit,
+  identifierFromNumber,
   type KeyPackage,
   type KeyPackageFromShareArgs,
   keyPackageFromShare,
   publicPackageFromKeyPackages,
   refreshDealer,
+  runDkgLocally,
   signShare,
   trustedDealer,
   ValidationError,
@@ -236,6 +238,27 @@ describe('keyPackageFromShare with publicPackage or commitments checks the share
       'INVALID_ARGUMENT',
       ['commitments'],
     ]);
+  });
+
+  it("takes every party's share of a DKG on each suite (TR: the tweaked key), checked either way", () => {
+    for (const s of Object.values(ciphersuites)) {
+      const dkgIds = [1, 2, 3].map((n) => identifierFromNumber(s, n));
+      const dkg = runDkgLocally(s, { identifiers: dkgIds, threshold, rng: seededRng(9206) });
+      for (const kp of dkg.keyPackages)
+        for (const check of [
+          { publicPackage: dkg.publicPackage },
+          { commitments: dkg.publicPackage.commitments! },
+        ]) {
+          const got = keyPackageFromShare(s, {
+            identifier: kp.identifier,
+            signingShare: shareOf(kp),
+            groupPublicKey: kp.groupPublicKey,
+            threshold,
+            ...check,
+          });
+          expect([s.id, got.verifyingShare]).toEqual([s.id, kp.verifyingShare]);
+        }
+    }
   });
 
   it('without either, takes a share of another key (the risk its TSDoc names)', () => {
