@@ -2,7 +2,8 @@
  * `aaps up --local` whose port another process holds: the built CLI exits 1 with one line naming
  * the address, and leaves nothing it wrote behind (it used to leave the api token and the dealt
  * keys, which the next start then reused); an earlier start's files are left exactly as they
- * were. A start that fails later, after it wrote, takes back what it wrote and nothing else.
+ * were; `aaps gateway` checks its port as early. A start that fails later, after it wrote,
+ * takes back what it wrote and nothing else.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,6 +21,7 @@ import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { layoutCluster } from '@aaps/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
 import { runUp } from './up.js';
@@ -115,6 +117,26 @@ describe('aaps up --local on a port in use', () => {
     expect([r.code, r.err.length]).toEqual([1, 1]);
     expect(r.err[0]).toMatch(busyLine());
     expect(snapshot(dataDir)).toEqual(before);
+  }, 60_000);
+
+  it('aaps gateway, too: exit 1, one line, no DKG tried and no data directory left', async () => {
+    const cluster = join(root, 'cluster');
+    await layoutCluster({ dir: cluster });
+    const dataDir = join(root, 'gateway-only');
+    const r = await aaps([
+      'gateway',
+      '--data-dir',
+      dataDir,
+      '--roster',
+      join(cluster, 'roster.json'),
+      '--gateway-key',
+      join(cluster, 'gateway', 'identity.key'),
+      '--port',
+      String(port),
+    ]);
+    expect([r.code, r.err]).toEqual([1, [expect.stringMatching(busyLine())]]);
+    expect(r.out).not.toMatch(/dkg/i);
+    expect(existsSync(dataDir)).toBe(false);
   }, 60_000);
 
   it('a start that fails after writing removes what it wrote, and only that', async () => {

@@ -574,7 +574,13 @@ export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<
   // refused for a missing roster or key leaves nothing behind, not even a new directory. It is
   // read again under the lock, where another start can no longer change it.
   readGatewaySetup(config);
-  return withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
+  const existed = existsSync(config.dataDir);
+  try {
+    return await withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
+  } catch (e) {
+    if (!existed) removeIfEmpty(config.dataDir);
+    throw e;
+  }
 }
 
 /**
