@@ -47,12 +47,16 @@ async function runUntil(
 
 describe('a stop signal during start-up', () => {
   it('stops `aaps gateway` at once while the first-start survey waits on a silent party: exit 130', async () => {
-    blackhole = createServer(() => {}); // accepts, never answers
+    // Accepts, never answers; its first connection shows the survey is under way.
+    let surveyed: () => void = () => {};
+    const survey = new Promise<void>((r) => {
+      surveyed = r;
+    });
+    blackhole = createServer(() => surveyed());
     await new Promise<void>((r) => blackhole?.listen(0, '127.0.0.1', r));
     const port = (blackhole.address() as { port: number }).port;
     const d = join(dir, 'gw');
     await layoutCluster({ dir: d, ports: [port] });
-    // The survey is under way once the gateway has its setup read; give it a moment to send.
     const child = spawn(process.execPath, [CLI, 'gateway', '--data-dir', d, '--port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -60,7 +64,9 @@ describe('a stop signal during start-up', () => {
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));
     const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    await new Promise((r) => setTimeout(r, 2500));
+    // Signal once the survey has reached the silent party (a fixed wait raced module loading
+    // under load: the signal could land before the gateway's handler was installed).
+    await survey;
     const t0 = Date.now();
     child.kill('SIGINT');
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8000))]);
