@@ -12,7 +12,7 @@
  * from the size the party is known to hold (from its signatures, its witness answers and its
  * signed refusals).
  */
-import type { Logger } from '@aaps/agents';
+import type { CheckpointRefusalRule, Logger } from '@aaps/agents';
 import type { StoredCheckpoint } from '@aaps/evidence';
 import { isAapsError } from '@aaps/mpc-core';
 import type { ConsistencyProof, Coordinator, PartyRefusal } from './coordinator.js';
@@ -44,6 +44,37 @@ export interface CheckpointWitness {
 
 /** Refusals that are no alarm: a party behind is sent a proof from its size next. */
 const ROUTINE = new Set(['checkpoint.behind']);
+
+/**
+ * The rules a party refuses a checkpoint with (`policy/checkpoint-rule.ts`; `checkpoint.origin` for
+ * a checkpoint of another log, `checkpoint.signature` for a note that does not verify under the
+ * group key: `party/routes/witness.ts`): the only ones counted by name. A refusal's rule is whatever
+ * string its party signed, so any other is counted as `other` and logged cut to
+ * {@link LOGGED_RULE_CHARS} characters: one party must not grow the label set or the log lines.
+ */
+const KNOWN_RULES: ReadonlySet<string> = new Set<
+  CheckpointRefusalRule | 'checkpoint.origin' | 'checkpoint.signature'
+>([
+  'checkpoint.fork',
+  'checkpoint.rollback',
+  'checkpoint.behind',
+  'checkpoint.inconsistent',
+  'checkpoint.origin',
+  'checkpoint.signature',
+]);
+const LOGGED_RULE_CHARS = 64;
+
+/** A refusal's rule as a metric outcome: a known rule, or `other`. */
+function ruleOutcome(rule: string): string {
+  return KNOWN_RULES.has(rule) ? rule : 'other';
+}
+
+/** A refusal's rule as logged: a known rule, or at most {@link LOGGED_RULE_CHARS} characters of it. */
+function loggedRule(rule: string): string {
+  return KNOWN_RULES.has(rule) || rule.length <= LOGGED_RULE_CHARS
+    ? rule
+    : `${rule.slice(0, LOGGED_RULE_CHARS - 1)}…`;
+}
 
 export function createCheckpointWitness(opts: CheckpointWitnessOptions): CheckpointWitness {
   const witness = opts.coordinator.witnessCheckpoint?.bind(opts.coordinator);
@@ -84,13 +115,20 @@ export function createCheckpointWitness(opts: CheckpointWitnessOptions): Checkpo
         from = signed_size;
         continue;
       }
-      const fields = { party, rule, message, origin: cp.origin, size: cp.size, signed_size };
+      const fields = {
+        party,
+        rule: loggedRule(rule),
+        message,
+        origin: cp.origin,
+        size: cp.size,
+        signed_size,
+      };
       // A "rollback" from a party that holds a larger tree than it was shown: it signed a newer
       // checkpoint while this call was out (a race with a signing, whether or not this gateway has
       // stored that checkpoint yet), no alarm. Whether its record is of this log is judged the
       // next time it is shown or asked to sign a checkpoint at least that large.
       const ahead = rule === 'checkpoint.rollback' && signed_size !== undefined && signed_size > cp.size;
-      count(party, ahead ? 'ahead' : rule);
+      count(party, ahead ? 'ahead' : ruleOutcome(rule));
       // Anything else but `behind` means the party holds another history, or another log.
       if (ROUTINE.has(rule) || ahead) opts.logger?.info('checkpoint.witness_refused', fields);
       else opts.logger?.error('checkpoint.witness_refused', fields);

@@ -26,7 +26,8 @@ export class GatewayMetrics {
    * Checkpoints shown to parties outside their signing quorum (`checkpoint.witness`), by party and
    * outcome (`witnessed`, the refusal's rule, `ahead` for a party that signed a newer checkpoint
    * while the call was out, or `unavailable`). A `checkpoint.fork`, `.rollback`, `.inconsistent`
-   * or `.origin` here means a party holds another history of the log.
+   * or `.origin` here means a party holds another history of the log. A rule a party signed that
+   * is none of the known ones (`checkpoint-witness.ts`) is `other`, so the label set stays bounded.
    */
   readonly witness = this.registry.counter(
     'aaps_checkpoint_witness_total',
