@@ -3,6 +3,7 @@ import { PROMETHEUS_TEXT_MEDIA_TYPE } from '@aaps/agents';
 import { AapsError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
 import { jsonBody } from '../middleware/body-limit.js';
+import { methodLabel } from '../middleware/errors.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
@@ -90,6 +91,9 @@ export function registerSystemRoutes(
     const storage = d.store.writeHealth();
     if (storage.ok) return c.json({ status: 'ok' });
     const message = `the database takes no writes since ${storage.since} (${storage.error}); restart the gateway once the cause is gone`;
+    // Answered here, not thrown (the error handler would log every probe's poll as an error), but
+    // counted like every other error answer.
+    d.metrics.rejected.inc({ method: methodLabel(c), route: '/healthz', status: '503', code: 'UNAVAILABLE' });
     return c.json({ error: { code: 'UNAVAILABLE', message } }, 503);
   });
   app.get('/metrics', (c) => c.body(d.metrics.render(), 200, { 'Content-Type': PROMETHEUS_TEXT_MEDIA_TYPE }));
