@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { BodyBudget } from '../http-body.js';
 import { errorBody } from '../http-errors.js';
 import { PROMETHEUS_TEXT_MEDIA_TYPE } from '../metrics.js';
@@ -142,9 +143,12 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const failure = (
     err: unknown,
     request: SignedEnvelope<RpcRequestPayload> | undefined,
+    routeKind?: RpcKind | 'batch',
   ): { status: number; json: ReturnType<typeof errorBody>['body'] & { refusal?: unknown } } => {
     const { status, body } = errorBody(err);
-    const kind = request?.payload.kind ?? 'unknown';
+    // A call refused before its envelope is read (a stranger, a body over the limit, a store that
+    // takes no nonce) is counted under its route's kind.
+    const kind = request?.payload.kind ?? routeKind ?? 'unknown';
     metrics.requests.inc({ kind, outcome: body.error.code });
     if (err instanceof PolicyRefusal) {
       metrics.refusals.inc({ rule: err.rule });
@@ -185,7 +189,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   };
 
   app.onError((err, c) => {
-    const { status, json } = failure(err, c.get('request'));
+    const { status, json } = failure(err, c.get('request'), c.get('kind'));
     return c.json(json, status as 400);
   });
 
@@ -198,8 +202,9 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
 
   app.get('/healthz', (c) => {
     const log = witnessedLog(deps.config, deps.store);
-    return c.json({
-      status: state.shuttingDown ? 'draining' : 'ok',
+    const storage = deps.store.writeHealth();
+    const health = {
+      status: storage.ok ? (state.shuttingDown ? 'draining' : 'ok') : 'unavailable',
       party: deps.self.id,
       role: deps.self.role,
       has_key: state.key !== undefined,
@@ -210,7 +215,12 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       log_origin_source: log.source,
       ...(log.source === 'undecided' ? { log_origin_candidates: log.candidates } : {}),
       ...(pads ? { dealing_pads: pads.status() } : {}),
-    });
+    };
+    if (storage.ok) return c.json(health);
+    // A party whose database takes no writes refuses every call (each one's nonce is stored
+    // before it is handled): say so, so that a supervisor or a liveness probe restarts it.
+    const message = `the database takes no writes since ${storage.since} (${storage.error}); restart the party once the cause is gone`;
+    return c.json({ error: { code: 'UNAVAILABLE', message }, ...health }, 503);
   });
   app.get('/metrics', (c) =>
     c.body(metrics.registry.render(), 200, { 'content-type': PROMETHEUS_TEXT_MEDIA_TYPE }),
@@ -239,7 +249,8 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const route = (path: string, kind: RpcKind, handler: Handler) => {
     handlers.set(kind, handler);
     const maxBodyBytes = kind.startsWith('agg.') ? aggBodyBytes : undefined;
-    app.post(path, authenticate(deps, metrics, kind, maxBodyBytes, bodies, rejections), async (c) => {
+    const auth = authenticate(deps, metrics, kind, maxBodyBytes, bodies, rejections);
+    app.post(path, routeKind(kind), auth, async (c) => {
       const request = c.get('request');
       return c.json(makeResponse(me, request, await run(kind, request), now()));
     });
@@ -309,7 +320,8 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   // Several hot-path calls under one signed envelope (see `CallCoalescer`). Each call runs as it
   // would alone, against a view of the request with its own kind, session and trace, and gets the
   // answer it would have got alone; one failing call does not fail the others.
-  app.post('/v1/batch', authenticate(deps, metrics, 'batch', undefined, bodies, rejections), async (c) => {
+  const batchAuth = authenticate(deps, metrics, 'batch', undefined, bodies, rejections);
+  app.post('/v1/batch', routeKind('batch'), batchAuth, async (c) => {
     const request = c.get('request');
     const calls = parseBatch(request.payload.body);
     const results = await Promise.all(
@@ -351,6 +363,14 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       agg.stop();
     },
   };
+}
+
+/** Marks a request with its route's kind before anything else runs (see `failure`). */
+function routeKind(kind: RpcKind | 'batch') {
+  return createMiddleware<Env>(async (c, next) => {
+    c.set('kind', kind);
+    await next();
+  });
 }
 
 /** The party's pad pool for the circuits it trusts (not started); none if it provides no vector input. */

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { Registry } from '../metrics.js';
 import type { Policy } from '../policy/schema.js';
 import type { Roster, RosterParty } from '../roster.js';
-import type { RpcRequestPayload } from '../rpc.js';
+import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { PartyStore, PendingKey, StoredKey } from '../store/level.js';
 
 export interface PartyDeps {
@@ -72,5 +72,10 @@ export interface DkgSession {
 }
 
 export type Env = {
-  Variables: { request: SignedEnvelope<RpcRequestPayload>; started: number };
+  Variables: {
+    request: SignedEnvelope<RpcRequestPayload>;
+    started: number;
+    /** The kind of the route called, set before it authenticates (so a failure is counted under it). */
+    kind: RpcKind | 'batch';
+  };
 };

@@ -159,6 +159,23 @@ export interface OriginRefusal {
 /** What a checkpoint claim answers: the witness rule's decision, or an origin refusal. */
 export type CheckpointClaim = CheckpointDecision | OriginRefusal;
 
+/** Whether the party's database takes writes ({@link PartyStore.writeHealth}). */
+export type PartyStoreHealth = { ok: true } | { ok: false; since: string; error: string };
+
+type WriteOp = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
+type WriteOptions = { sync?: boolean };
+
+/** An error's code and its cause's (`LEVEL_IO_ERROR`, `ENOSPC`): what broke, with no message text. */
+function errorCodes(e: unknown): string {
+  const codes: string[] = [];
+  for (let x = e, depth = 0; x !== undefined && x !== null && depth < 4; depth++) {
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) && !codes.includes(code)) codes.push(code);
+    x = (x as { cause?: unknown }).cause;
+  }
+  return codes.length > 0 ? codes.join(', ') : e instanceof Error ? e.name : 'unknown error';
+}
+
 export interface PartyStoreOptions {
   /** The clock nonces are stamped with when issued (default: the system clock). */
   now?: () => Date;
@@ -193,6 +210,7 @@ export class PartyStore implements NonceStore {
    */
   #undecidedOrigins: readonly string[] = [];
   #auditSeq = 0;
+  #health: PartyStoreHealth = { ok: true };
 
   private constructor(db: Level<string, Bytes>, kek: SecretBytes, partyId: string, now: () => Date) {
     this.#db = db;
@@ -231,6 +249,43 @@ export class PartyStore implements NonceStore {
     await this.#db.close();
   }
 
+  /**
+   * Whether the last write reached the database. LevelDB keeps failing once a write failed for
+   * lack of space (its error sticks until the database is reopened), and a closed database takes
+   * none: the party's `/healthz` says so, and a restart is needed once the cause is gone. `error`
+   * holds the error's codes only (`LEVEL_IO_ERROR`), never its message.
+   */
+  writeHealth(): PartyStoreHealth {
+    return this.#health;
+  }
+
+  // Every write goes through these three, so {@link writeHealth} sees each one's outcome.
+
+  #put(key: string, value: Bytes, options: WriteOptions = {}): Promise<void> {
+    return this.#wrote(this.#db.put(key, value, options));
+  }
+
+  #del(key: string, options: WriteOptions = {}): Promise<void> {
+    return this.#wrote(this.#db.del(key, options));
+  }
+
+  #batch(ops: readonly WriteOp[], options: WriteOptions = {}): Promise<void> {
+    return this.#wrote(this.#db.batch([...ops], options));
+  }
+
+  #wrote(write: Promise<void>): Promise<void> {
+    return write.then(
+      () => {
+        this.#health = { ok: true };
+      },
+      (e: unknown) => {
+        if (this.#health.ok)
+          this.#health = { ok: false, since: new Date().toISOString(), error: errorCodes(e) };
+        throw e;
+      },
+    );
+  }
+
   #aad(kind: string, id: string): Bytes {
     return utf8(`aaps-party/${this.#partyId}/${kind}/${id}`);
   }
@@ -242,7 +297,7 @@ export class PartyStore implements NonceStore {
   // ---- key package ----
 
   async saveKey(k: StoredKey): Promise<void> {
-    await this.#db.put('key/current', this.#keyRecord(k, 'current'), { sync: true });
+    await this.#put('key/current', this.#keyRecord(k, 'current'), { sync: true });
   }
 
   async loadKey(): Promise<StoredKey | undefined> {
@@ -256,7 +311,7 @@ export class PartyStore implements NonceStore {
    */
   async savePendingKey(p: PendingKey): Promise<void> {
     const record = encodeCbor({ key: this.#keyRecord(p.key, 'pending'), meta: JSON.stringify(p.meta) });
-    await this.#db.put('key/pending', record, { sync: true });
+    await this.#put('key/pending', record, { sync: true });
   }
 
   async loadPendingKey(): Promise<PendingKey | undefined> {
@@ -267,7 +322,7 @@ export class PartyStore implements NonceStore {
   }
 
   async dropPendingKey(): Promise<void> {
-    await this.#db.del('key/pending', { sync: true });
+    await this.#del('key/pending', { sync: true });
   }
 
   /**
@@ -276,7 +331,7 @@ export class PartyStore implements NonceStore {
    * record's removal.
    */
   async commitPendingKey(key: StoredKey, proof: KeyCommitProof): Promise<void> {
-    await this.#db.batch(
+    await this.#batch(
       [
         { type: 'put', key: 'key/current', value: this.#keyRecord(key, 'current') },
         { type: 'put', key: 'key/commit', value: utf8(JSON.stringify(proof)) },
@@ -341,7 +396,7 @@ export class PartyStore implements NonceStore {
     const issued = keys.findIndex((_, i) => found[3 * i] || found[3 * i + 1] || found[3 * i + 2]);
     if (issued >= 0) throw new ProtocolError('NONCE_REUSE', `commitment ${keys[issued]} was already issued`);
     const stamp = utf8(String(this.#now().getTime()));
-    await this.#db.batch(
+    await this.#batch(
       records.flatMap((r, i) => [
         {
           type: 'put' as const,
@@ -374,7 +429,7 @@ export class PartyStore implements NonceStore {
       plain.fill(0);
       // Delete and leave a tombstone in one synced batch BEFORE any share is computed: after a
       // crash at any point the nonce is either unused and still stored, or gone for good.
-      await this.#db.batch(
+      await this.#batch(
         [
           { type: 'del', key: `nonce/${key}` },
           { type: 'del', key: `nonce-at/${key}` },
@@ -411,7 +466,7 @@ export class PartyStore implements NonceStore {
     const ops: { type: 'del'; key: string }[] = [];
     for await (const k of this.#db.keys({ gte: 'nonce/', lt: 'nonce/\xff' }))
       ops.push({ type: 'del', key: k }, { type: 'del', key: `nonce-at/${k.slice('nonce/'.length)}` });
-    if (ops.length) await this.#db.batch(ops, { sync: true });
+    if (ops.length) await this.#batch(ops, { sync: true });
     return ops.length / 2;
   }
 
@@ -462,7 +517,7 @@ export class PartyStore implements NonceStore {
           { type: 'put' as const, key: `expired/${id}`, value: at },
         ]),
       ];
-      if (ops.length > 0) await this.#db.batch(ops, { sync: true });
+      if (ops.length > 0) await this.#batch(ops, { sync: true });
       return expiring.length;
     } finally {
       for (const id of due) this.#expiring.delete(id);
@@ -486,7 +541,7 @@ export class PartyStore implements NonceStore {
   ): Promise<boolean> {
     if (this.#seen.has(id)) return false;
     this.#seen.set(id, keepUntil.getTime());
-    await this.#db.put(`seen/${id}`, utf8(keepUntil.toISOString()), { sync: opts.sync === true });
+    await this.#put(`seen/${id}`, utf8(keepUntil.toISOString()), { sync: opts.sync === true });
     if (this.#seen.size % 1024 === 0) await this.#pruneSeen(at);
     return true;
   }
@@ -500,7 +555,7 @@ export class PartyStore implements NonceStore {
         ops.push({ type: 'del', key: `seen/${id}` });
       }
     }
-    if (ops.length) await this.#db.batch(ops);
+    if (ops.length) await this.#batch(ops);
   }
 
   // ---- aggregation sessions dealt (one dealing per session id) ----
@@ -524,7 +579,7 @@ export class PartyStore implements NonceStore {
     try {
       await this.#pruneAggregationSessions(expireBefore);
       if ((await this.#get(`agg/${id}`)) !== undefined) return false;
-      await this.#db.batch(
+      await this.#batch(
         [
           { type: 'put', key: `agg/${id}`, value: utf8(at.toISOString()) },
           { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
@@ -556,7 +611,7 @@ export class PartyStore implements NonceStore {
    * retention window.
    */
   async saveAggregationReveals(id: string, receivers: readonly string[], at: Date): Promise<void> {
-    await this.#db.batch(
+    await this.#batch(
       [
         { type: 'put', key: `aggr/${id}`, value: utf8(JSON.stringify([...receivers])) },
         { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
@@ -570,7 +625,7 @@ export class PartyStore implements NonceStore {
    * JSON. Dropped with the session's other records once older than the retention window.
    */
   async saveConfirmedAggregation(id: string, entry: unknown, at: Date): Promise<void> {
-    await this.#db.batch(
+    await this.#batch(
       [
         { type: 'put', key: `aggc/${id}`, value: utf8(JSON.stringify({ at: at.toISOString(), entry })) },
         { type: 'put', key: aggregationAtKey(at.getTime(), id), value: new Uint8Array(0) },
@@ -615,7 +670,7 @@ export class PartyStore implements NonceStore {
         { type: 'del', key: `aggr/${id}` },
       );
     }
-    if (ops.length) await this.#db.batch(ops);
+    if (ops.length) await this.#batch(ops);
   }
 
   // ---- signed checkpoints: per origin, one root per size, each extending the last ----
@@ -668,7 +723,7 @@ export class PartyStore implements NonceStore {
         value: utf8(`${proposed.size} ${rootHex}`),
       };
       const takeOver = (legacy?.keys ?? []).map((key) => ({ type: 'del' as const, key }));
-      await this.#db.batch([...(same ? [] : [record]), ...takeOver, ...pin], { sync: true });
+      await this.#batch([...(same ? [] : [record]), ...takeOver, ...pin], { sync: true });
       if (legacy !== undefined) this.#legacyGone = true;
       if (pin.length > 0) {
         this.#logOrigin = origin;
@@ -752,7 +807,7 @@ export class PartyStore implements NonceStore {
 
   async audit(entry: AuditEntry): Promise<void> {
     const { key, value } = this.#auditPut(entry);
-    await this.#db.put(key, value);
+    await this.#put(key, value);
   }
 
   /** The next audit entry as a batch operation (its sequence number taken now). */
