@@ -123,7 +123,7 @@ export interface AggregationRunOptions {
    * session's digest and value, so a proposal citing it can be verified. Default false.
    */
   confirm?: boolean;
-  /** The circuits the coordinator trusts (default: the repository's `circuits/`). */
+  /** The circuits the coordinator trusts (default: the shipped ones, `SHIPPED_CIRCUITS_DIR`). */
   circuits?: CircuitCatalog;
   /** The identity the calls are made under (the client's caller id; default `gateway`). */
   callerId?: string;
@@ -190,7 +190,7 @@ const PRECHECK_SLICE = 250;
 
 let shipped: CircuitCatalog | undefined;
 
-/** The repository's `circuits/`, read once. */
+/** The shipped circuits (`SHIPPED_CIRCUITS_DIR`), read once. */
 function shippedCircuits(): CircuitCatalog {
   shipped ??= readCircuitCatalog([SHIPPED_CIRCUITS_DIR]);
   return shipped;

@@ -110,7 +110,10 @@ export {
 export {
   aggregationBodyAllowance,
   type CircuitCatalog,
+  type CircuitDir,
+  circuitBodyBytes,
   readCircuitCatalog,
+  readPartyCircuits,
   SHIPPED_CIRCUITS_DIR,
 } from './party/routes/aggregation.js';
 export {

@@ -42,8 +42,7 @@ import { rejectionLog } from './rejection-log.js';
 import {
   aggregationBodyAllowance,
   createAggregationHandlers,
-  partyCircuitDirs,
-  readCircuitCatalog,
+  readPartyCircuits,
 } from './routes/aggregation.js';
 import { createDkgHandlers } from './routes/dkg.js';
 import { createKeyHandlers } from './routes/keys.js';
@@ -125,7 +124,11 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     }),
   });
   const witness = createWitnessHandler(deps, state);
-  const circuits = readCircuitCatalog(partyCircuitDirs(deps));
+  const circuits = readPartyCircuits(deps);
+  // What operators compare across parties: every party must trust the same circuits.
+  deps.logger.info('circuits.trusted', {
+    circuits: [...circuits.values()].map((c) => `${c.id} v${c.version} ${c.digestHex}`).sort(),
+  });
   // Started last, once the app is built (`agg` is read only from then on).
   const pads = options.dealingPads ? dealingPadPool(deps, circuits.values(), () => agg.inRound()) : undefined;
   const agg = createAggregationHandlers(deps, circuits, pooled, pads);

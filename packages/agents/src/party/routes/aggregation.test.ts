@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   bytesToHex,
   concatBytes,
@@ -130,6 +131,32 @@ afterAll(async () => {
 describe('circuit catalog', () => {
   it('loads the shipped circuits', () => {
     expect([...circuits.keys()].sort()).toEqual(['approval-tally', 'cost-total', 'weighted-risk']);
+  });
+
+  it("are @aaps/mpc-core's copy of the repository's circuits/, file for file", () => {
+    // The party reads the copy the package ships (so an installed @aaps/agents finds it); in the
+    // workspace it must be the repository's circuits/ as they are: a stale copy means no build
+    // ran since a circuit changed (npm run build copies them).
+    const repo = fileURLToPath(new URL('../../../../../circuits/', import.meta.url));
+    const names = (d: string) =>
+      readdirSync(d)
+        .filter((n) => n.endsWith('.json'))
+        .sort();
+    expect(SHIPPED_CIRCUITS_DIR).toContain(join('mpc-core', 'dist', 'circuits'));
+    expect(names(SHIPPED_CIRCUITS_DIR)).toEqual(names(repo));
+    for (const n of names(repo)) {
+      expect(readFileSync(join(SHIPPED_CIRCUITS_DIR, n), 'utf8'), `${n}: run npm run build`).toBe(
+        readFileSync(join(repo, n), 'utf8'),
+      );
+    }
+  });
+
+  it('refuses a directory that is not there, unless it is optional', async () => {
+    const missing = join(dir, 'no-such-circuits');
+    const e = await errorOf(() => readCircuitCatalog([missing]));
+    expect(e.code).toBe('CIRCUIT_INVALID');
+    expect(e.message).toContain(missing);
+    expect([...readCircuitCatalog([{ path: missing, optional: true }]).keys()]).toEqual([]);
   });
 
   it('refuses two different circuits under one id', async () => {

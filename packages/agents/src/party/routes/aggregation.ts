@@ -35,8 +35,8 @@
  */
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import {
   AapsError,
   type AggregationParty,
@@ -107,42 +107,93 @@ import { type OpenedInput, readInputBox } from '../signed-input.js';
 /** Circuits a party (or coordinator) trusts, by id. */
 export type CircuitCatalog = ReadonlyMap<string, Circuit>;
 
-/** The repository's `circuits/` directory (same depth from `src/` and `dist/`). */
-export const SHIPPED_CIRCUITS_DIR = fileURLToPath(new URL('../../../../../circuits/', import.meta.url));
+/**
+ * The shipped circuits: `@aaps/mpc-core`'s copy of the repository's `circuits/` (the build and
+ * mpc-core's `prepack` copy them into its `dist/circuits/`, exported as
+ * `@aaps/mpc-core/circuits/<id>.json`), found where that package is installed, so the same in the
+ * workspace and in an installed `@aaps/agents`.
+ */
+export const SHIPPED_CIRCUITS_DIR = shippedCircuitsDir();
+
+function shippedCircuitsDir(): string {
+  const manifest = createRequire(import.meta.url).resolve('@aaps/mpc-core/package.json');
+  const exported = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, unknown> })
+    .exports?.['./circuits/*.json'];
+  if (typeof exported !== 'string' || !exported.endsWith('/*.json'))
+    throw new Error(`${manifest} exports no "./circuits/*.json": this @aaps/mpc-core ships no circuits`);
+  return join(dirname(manifest), exported.slice(0, -'/*.json'.length));
+}
+
+/** A directory of circuit files, as {@link readCircuitCatalog} reads it. */
+export interface CircuitDir {
+  path: string;
+  /** It may be absent (a party's own `<data dir>/circuits/`): skipped then. Else a missing directory is an error. */
+  optional?: boolean;
+  /** A further check of each circuit read from it; what it throws is reported naming the file. */
+  check?: (circuit: Circuit) => void;
+}
 
 /**
- * Load every `*.json` circuit of the given directories (missing directories are skipped). The same
- * id twice with different contents is refused: a party must know exactly which circuit it runs.
+ * Load every `*.json` circuit of the given directories (a plain path must exist). A file that is
+ * not JSON, not a valid circuit or fails its directory's check is an error naming the file. The
+ * same id twice with different contents is refused: a party must know exactly which circuit it runs.
  */
-export function readCircuitCatalog(dirs: readonly string[]): CircuitCatalog {
+export function readCircuitCatalog(dirs: readonly (string | CircuitDir)[]): CircuitCatalog {
   const out = new Map<string, Circuit>();
-  for (const dir of dirs) {
+  const files = new Map<string, string>();
+  for (const entry of dirs) {
+    const dir: CircuitDir = typeof entry === 'string' ? { path: entry } : entry;
     let names: string[];
     try {
-      names = readdirSync(dir)
+      names = readdirSync(dir.path)
         .filter((n) => n.endsWith('.json'))
         .sort();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (dir.optional) continue;
+      throw new ValidationError(
+        'CIRCUIT_INVALID',
+        `the circuits directory ${dir.path} does not exist${dir.path === SHIPPED_CIRCUITS_DIR ? ' (the shipped circuits: @aaps/mpc-core is installed without its dist/circuits/; build or reinstall it)' : ''}`,
+        [dir.path],
+        { cause: e },
+      );
     }
     for (const name of names) {
-      const file = join(dir, name);
+      const file = join(dir.path, name);
       let json: unknown;
       try {
         json = JSON.parse(readFileSync(file, 'utf8'));
       } catch (cause) {
         throw new ValidationError('DECODE_FAILED', `circuit file ${file} is not JSON`, [file], { cause });
       }
-      const circuit = loadCircuit(json);
+      let circuit: Circuit;
+      try {
+        circuit = loadCircuit(json);
+        dir.check?.(circuit);
+      } catch (e) {
+        throw namingFile(e, file);
+      }
       const seen = out.get(circuit.id);
       if (seen && seen.digestHex !== circuit.digestHex) {
-        throw new ValidationError('CIRCUIT_INVALID', `two different circuits named ${circuit.id}`, [file]);
+        throw new ValidationError(
+          'CIRCUIT_INVALID',
+          `two different circuits named ${circuit.id}: ${files.get(circuit.id)} and ${file}`,
+          [file],
+        );
       }
       out.set(circuit.id, circuit);
+      files.set(circuit.id, file);
     }
   }
   return out;
+}
+
+/** A circuit file's error, its message prefixed with the file (its code and fields kept). */
+function namingFile(e: unknown, file: string): unknown {
+  if (!(e instanceof AapsError)) return e;
+  const message = `circuit file ${file}: ${e.message}`;
+  if (e instanceof ValidationError) return new ValidationError(e.code, message, e.fields, { cause: e });
+  return new AapsError(e.code, message, { cause: e });
 }
 
 /** Bytes allowed per share element: 32 bytes sealed, in base64 (about 43), with slack. */
@@ -155,36 +206,76 @@ const BODY_BYTES_PER_VALUE = 8;
 const MAX_BODY_ALLOWANCE = 64 * 1024 * 1024;
 
 /**
- * How many bytes an aggregation request (`agg.deal`, `agg.evaluate`, `agg.confirm`) may need
- * beyond the party's `max_body_bytes` for the largest circuit it trusts. Per input: its share
- * elements (a receiver's `agg.evaluate` carries, for every input, the share vector its dealer
- * sealed to it) and its public dealing with its range proof (counted in hex, as the record
- * carries it); per output, its opened elements as the record carries them. So every circuit the
- * loader accepts, up to 16,384-element
- * vectors, runs with the defaults, while other requests keep the plain limit. The circuits are the
- * operator's own files, never a request's, and the allowance is capped at 64 MiB.
+ * How many bytes an aggregation request (`agg.deal`, `agg.evaluate`, `agg.confirm`) of `circuit`
+ * may need beyond the party's `max_body_bytes`. Per input: its share elements (a receiver's
+ * `agg.evaluate` carries, for every input, the share vector its dealer sealed to it) and its
+ * public dealing with its range proof (counted in hex, as the record carries it); per output, its
+ * opened elements as the record carries them.
+ */
+export function circuitBodyBytes(circuit: Circuit, suite: AnyCiphersuite): number {
+  let bytes = 0;
+  for (const input of circuit.inputs) {
+    bytes += input.length * BODY_BYTES_PER_ELEMENT + BODY_BYTES_PER_ITEM;
+    // Base64 in a dealing, hex in the record `agg.confirm` carries: the larger, hex.
+    if (input.rangeProof) bytes += 2 * rangeProofLength(suite, input.min, input.max);
+  }
+  for (const output of circuit.outputs) {
+    const digits = Math.max(output.max.toString().length, output.min.toString().length);
+    bytes += output.length * (digits + BODY_BYTES_PER_VALUE) + BODY_BYTES_PER_ITEM;
+  }
+  return bytes;
+}
+
+/**
+ * How many bytes an aggregation request may need beyond the party's `max_body_bytes` for the
+ * largest circuit it trusts ({@link circuitBodyBytes}), so every circuit it trusts runs with the
+ * defaults while other requests keep the plain limit. The circuits are the operator's own files,
+ * never a request's, and the allowance is capped at 64 MiB: a party refuses to trust a circuit
+ * that needs more ({@link readPartyCircuits}).
  */
 export function aggregationBodyAllowance(circuits: CircuitCatalog, suite: AnyCiphersuite): number {
   let most = 0;
-  for (const circuit of circuits.values()) {
-    let bytes = 0;
-    for (const input of circuit.inputs) {
-      bytes += input.length * BODY_BYTES_PER_ELEMENT + BODY_BYTES_PER_ITEM;
-      // Base64 in a dealing, hex in the record `agg.confirm` carries: the larger, hex.
-      if (input.rangeProof) bytes += 2 * rangeProofLength(suite, input.min, input.max);
-    }
-    for (const output of circuit.outputs) {
-      const digits = Math.max(output.max.toString().length, output.min.toString().length);
-      bytes += output.length * (digits + BODY_BYTES_PER_VALUE) + BODY_BYTES_PER_ITEM;
-    }
-    most = Math.max(most, bytes);
-  }
+  for (const circuit of circuits.values()) most = Math.max(most, circuitBodyBytes(circuit, suite));
   return Math.min(most, MAX_BODY_ALLOWANCE);
 }
 
-/** Where a party looks for circuits: the shipped `circuits/`, then `<data dir>/circuits/`. */
-export function partyCircuitDirs(deps: PartyDeps): string[] {
-  return [SHIPPED_CIRCUITS_DIR, ...(deps.config.dataDir ? [join(deps.config.dataDir, 'circuits')] : [])];
+/**
+ * The circuits a party trusts: the shipped ones ({@link SHIPPED_CIRCUITS_DIR}, which must be
+ * there), then its operator's own `<data dir>/circuits/` (if any). A circuit whose aggregation
+ * requests need more than the capped allowance ({@link aggregationBodyAllowance}) could never run
+ * and is refused; so is one of the operator's whose input names a role no party of the roster
+ * holds (no party could ever provide it). Either stops the party, naming the file.
+ */
+export function readPartyCircuits(deps: Pick<PartyDeps, 'config' | 'roster' | 'suite'>): CircuitCatalog {
+  const runnable = (circuit: Circuit) => {
+    const bytes = circuitBodyBytes(circuit, deps.suite);
+    if (bytes > MAX_BODY_ALLOWANCE) {
+      throw new ValidationError(
+        'CIRCUIT_INVALID',
+        `circuit ${circuit.id} is too large to run: its aggregation requests need up to ${bytes} bytes beyond max_body_bytes (48 bytes a share element, 1 KiB an input or output), over the ${MAX_BODY_ALLOWANCE} bytes (64 MiB) a party allows for its circuits; split it or shorten its vectors`,
+        ['circuit.inputs'],
+      );
+    }
+  };
+  const roles = new Set<string>(deps.roster.parties.map((p) => p.role));
+  const provided = (circuit: Circuit) => {
+    runnable(circuit);
+    circuit.inputs.forEach((input, i) => {
+      if (!roles.has(input.role)) {
+        throw new ValidationError(
+          'CIRCUIT_INVALID',
+          `circuit ${circuit.id}: input ${input.name} is provided by role ${input.role}, which no party of the roster holds (its roles: ${[...roles].sort().join(', ')})`,
+          [`circuit.inputs[${i}].role`],
+        );
+      }
+    });
+  };
+  return readCircuitCatalog([
+    { path: SHIPPED_CIRCUITS_DIR, check: runnable },
+    ...(deps.config.dataDir
+      ? [{ path: join(deps.config.dataDir, 'circuits'), optional: true, check: provided }]
+      : []),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
