@@ -94,6 +94,12 @@ export {
   serverTimeoutOptions,
 } from './http-connections.js';
 export { type ErrorBody, errorBody, errorStatus } from './http-errors.js';
+export {
+  createHttpServer,
+  type FetchHandler,
+  type HttpServerOptions,
+  type PreRouteRefusal,
+} from './http-server.js';
 export { publicPackageDigest, publicPackageDigestOfJson } from './key-digest.js';
 export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
 export { type MediaTypeProblem, unsupportedMediaType } from './media-type.js';

@@ -23,14 +23,16 @@ import {
   ValidationError,
   VerificationError,
 } from '@aaps/mpc-core';
-import { createAdaptorServer } from '@hono/node-server';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, partyFlagsHelp, resolvePartyConfig } from './config.js';
 import { defaultConnectionLimits, limitConnections, serverTimeoutOptions } from './http-connections.js';
+import { createHttpServer, type FetchHandler } from './http-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPartyApp } from './party/app.js';
+import { createPartyMetrics } from './party/context.js';
 import { checkKeyAgainstRoster, recordKeyParticipants } from './party/key-roster.js';
+import { rejectionLog } from './party/rejection-log.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { type Policy, parsePolicy, uncappedQuotaResources } from './policy/schema.js';
@@ -108,16 +110,28 @@ export async function startParty(
   await loadFastBackends();
   const suite = getCiphersuite(roster.ciphersuite);
 
-  // Bind first: requests that arrive before the app is ready are told to retry.
-  let serveApp: ((request: Request, env: unknown) => Response | Promise<Response>) | undefined;
-  const server = createAdaptorServer({
-    fetch: (request: Request, env: unknown) =>
+  // Bind first: requests that arrive before the app is ready are told to retry. What the server
+  // refuses before the app sees a request (malformed, headers too large or too slow, CONNECT) is
+  // answered in the error shape, counted and logged with the app's own refusals (http-server.ts).
+  let serveApp: FetchHandler | undefined;
+  const metrics = createPartyMetrics();
+  const rejections = rejectionLog(logger);
+  const server = createHttpServer(
+    (request, env) =>
       serveApp
         ? serveApp(request, env)
         : Response.json({ error: { code: 'UNAVAILABLE', message: 'party is starting' } }, { status: 503 }),
-    hostname: config.host,
-    serverOptions: serverTimeoutOptions(),
-  }) as Server;
+    {
+      who: 'the party',
+      hostname: config.host,
+      serverOptions: serverTimeoutOptions(),
+      allow: 'GET, HEAD, POST',
+      onRefused: (r) => {
+        metrics.rejected.inc({ reason: r.reason });
+        rejections.rejected(r.reason, { code: r.code, status: r.status });
+      },
+    },
+  );
   // A stranger's idle or half-sent connections are bounded (http-connections.ts). No cap per
   // address here: the gateway, a party's one client, may hold most of its connections.
   const limits = defaultConnectionLimits();
@@ -140,7 +154,7 @@ export async function startParty(
       await recordKeyParticipants(store, stored, roster, logger);
     const party = await createPartyApp(
       { config, roster, rosterDigest: digest, self, identity, store, policy, logger, suite },
-      { dealingPads: options.dealingPads ?? true },
+      { dealingPads: options.dealingPads ?? true, metrics, rejections },
     );
     serveApp = party.app.fetch;
     server.on('error', (e: NodeJS.ErrnoException) =>

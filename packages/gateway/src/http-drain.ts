@@ -9,8 +9,10 @@
  * runner had stopped waiting for notes, was lost.
  */
 
-/** A fetch handler as `@hono/node-server` calls it. */
-export type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
+import type { FetchHandler } from '@aaps/agents';
+
+/** A fetch handler as `@hono/node-server` calls it (the served processes' one type). */
+export type { FetchHandler };
 
 export interface Drain {
   /** The handler to serve: `inner` while open, a 503 once {@link Drain.drain} has begun. */

@@ -38,7 +38,7 @@ import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js
 import { createKeyCommitHandlers } from './key-commit.js';
 import { noLogReason, witnessedLog } from './log-origin.js';
 import { PooledRiskLedger } from './pooled-risk.js';
-import { rejectionLog } from './rejection-log.js';
+import { type RejectionLog, rejectionLog } from './rejection-log.js';
 import {
   aggregationBodyAllowance,
   createAggregationHandlers,
@@ -78,10 +78,16 @@ export interface PartyAppOptions {
    * a running party node does; in-process tests get dealings computed in full unless they ask).
    */
   dealingPads?: boolean;
+  /**
+   * The party's metrics and refusal log, when its server made them first (`main.ts`: what the
+   * server refuses before the app sees a request is counted and logged with the app's refusals).
+   */
+  metrics?: PartyMetrics;
+  rejections?: RejectionLog;
 }
 
 export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions = {}): Promise<PartyApp> {
-  const metrics = createPartyMetrics();
+  const metrics = options.metrics ?? createPartyMetrics();
   const state: PartyState = {
     key: await deps.store.loadKey(),
     pending: await deps.store.loadPendingKey(),
@@ -139,7 +145,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   // 8 MiB; past that a request is refused (503), not buffered.
   const bodies = new BodyBudget(Math.max(BODY_BUDGET_FLOOR, 2 * aggBodyBytes));
   // Refusals are logged coalesced per reason across all routes (strangers must not grow the log).
-  const rejections = rejectionLog(deps.logger);
+  const rejections = options.rejections ?? rejectionLog(deps.logger);
   const app = new Hono<Env>();
 
   /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */

@@ -2,7 +2,7 @@
  * API review: the served gateway (`startGateway`, as `aaps up` and `aaps gateway` run it) answers
  * every error as DESIGN.md's HTTP API says: `{"error":{"code","message"}}`, JSON (docs/api.md,
  * "Errors": "Every error is JSON"), also what it refuses before its app sees the request
- * (http-server.ts): what Hono cannot build a request of, what Node's parser refuses, headers that
+ * (@aaps/agents http-server.ts): what Hono cannot build a request of, what Node's parser refuses, headers that
  * arrive too slowly. Requests are written on a raw socket, as a client with an odd id or a proxy
  * with an odd Host header sends them.
  */

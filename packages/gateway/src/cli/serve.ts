@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import {
   connectionLimitsFor,
+  createHttpServer,
   defaultConnectionLimits,
   type Logger,
   limitConnections,
@@ -23,9 +24,10 @@ import { drainable, type FetchHandler } from '../http-drain.js';
 import { monotonicIds } from '../incident-ids.js';
 import { GatewayMetrics } from '../metrics.js';
 import type { TokenGrant } from '../middleware/auth.js';
+import { logRejection, methodOf } from '../middleware/errors.js';
+import { chooseRequestId } from '../middleware/request-id.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
-import { createHttpServer } from './http-server.js';
 import { listenError } from './listen-check.js';
 
 /** How long a stop waits for the requests being handled before it ends their connections. */
@@ -75,17 +77,32 @@ export async function startGateway(opts: {
   );
   // The app's metrics and ids, made first: what the server refuses before the app is reached (a
   // request Hono cannot build, what Node's parser refuses) is answered, counted and named as the
-  // app's own refusals are (http-server.ts).
+  // app's own refusals are (@aaps/agents http-server.ts, which the parties' servers share).
   const metrics = new GatewayMetrics();
   const ids = monotonicIds();
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(drain.fetch, {
+      who: 'the gateway',
       hostname: config.host,
       // Headers within seconds of a fresh connection; idle kept-alive ones outlive the clients'.
       serverOptions: serverTimeoutOptions(),
-      logger: opts.logger,
-      metrics,
-      newId: ids,
+      allow: 'GET, HEAD, POST',
+      requestId: (given) => chooseRequestId(given, ids),
+      onRefused: (r, method, requestId) => {
+        logRejection(opts.logger, {
+          request_id: requestId,
+          route: 'unmatched',
+          code: r.code,
+          status: r.status,
+          reason: r.reason,
+        });
+        metrics.rejected.inc({
+          method: methodOf(method ?? ''),
+          route: 'unmatched',
+          status: String(r.status),
+          code: r.code,
+        });
+      },
     });
     // Idle or half-sent connections are bounded in all and per address, below the fd limit.
     const limits =

@@ -11,7 +11,7 @@
  * status and code.
  */
 
-import type { Logger } from '@aaps/agents';
+import type { LogFields, Logger } from '@aaps/agents';
 import { AapsError, type ErrorCode, ValidationError, VerificationError } from '@aaps/mpc-core';
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
@@ -103,6 +103,16 @@ export function routeLabel(c: Context): string {
 
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
+/**
+ * The log line of an error answer (the app's, or one the server gave before the app saw the
+ * request): a failure of the gateway's own (5xx) is `http.error` at error, a refused request
+ * `http.rejected` at info.
+ */
+export function logRejection(logger: Logger, fields: LogFields & { status: number }): void {
+  if (fields.status >= 500) logger.error('http.error', fields);
+  else logger.info('http.rejected', fields);
+}
+
 function callerName(c: Context): string | undefined {
   const caller = c.get('caller') as { name?: unknown } | undefined;
   return typeof caller?.name === 'string' ? caller.name : undefined;
@@ -119,8 +129,7 @@ export function createErrorHandler(
     const where = { request_id: requestId, route, ...(token === undefined ? {} : { token }) };
     if (err instanceof AapsError) {
       const status = statusOf(err);
-      if (status >= 500) logger.error('http.error', { ...where, code: err.code, status });
-      else logger.info('http.rejected', { ...where, code: err.code, status });
+      logRejection(logger, { ...where, code: err.code, status });
       // A bearer challenge where the token failed: not where a valid token came with a signature
       // that did not verify (a new token would not help), nor on GitHub's route (its credential is
       // an HMAC, not a token).
@@ -131,7 +140,7 @@ export function createErrorHandler(
       const message = status === 500 ? GENERIC : status >= 500 ? reported(err.message) : err.message;
       return c.json(errorBody(err.code, message, fields), status);
     }
-    logger.error('http.error', { ...where, code: 'INTERNAL', status: 500 });
+    logRejection(logger, { ...where, code: 'INTERNAL', status: 500 });
     onRejected({ method: methodLabel(c), route, status: 500, code: 'INTERNAL' });
     return c.json(errorBody('INTERNAL', GENERIC), 500);
   };

@@ -1,9 +1,9 @@
 /**
- * The served gateway's HTTP server: Node's, with `@hono/node-server`'s request listener, where
- * every request refused before the app sees it is answered as the app answers its errors:
- * `{"error": {"code", "message"}}` JSON with an `X-Request-Id`, logged `http.rejected` and counted
- * in `aaps_rejected_requests_total` (route `unmatched`; method `OTHER` where no request line
- * was read).
+ * The HTTP server of both served processes (the gateway's and a party's): Node's, with
+ * `@hono/node-server`'s request listener, where every request refused before the app sees it is
+ * answered as the apps answer their errors: `{"error": {"code", "message"}}` JSON (with an
+ * `X-Request-Id` where the server names requests), reported once to `onRefused` (to log and count
+ * it). It creates the server; the caller listens.
  *
  * What is refused there, and how:
  * - a target with a backslash in its path, or a Host header that is not a host (`gw.example/x`):
@@ -18,7 +18,7 @@
  *   written on the socket, as Node writes its bare status line, only when nothing of a response
  *   went out on it yet, then the connection is closed; a reset connection gets nothing;
  * - an `Expect` other than `100-continue` (417 `EXPECTATION_FAILED`) and `CONNECT` (405
- *   `METHOD_NOT_ALLOWED`: the gateway is no proxy), which Node answered bare or closed unanswered.
+ *   `METHOD_NOT_ALLOWED`: neither server is a proxy), which Node answered bare or closed unanswered.
  */
 import {
   createServer,
@@ -28,30 +28,48 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '@aaps/agents';
 import { getRequestListener, RequestError } from '@hono/node-server';
-import type { FetchHandler } from '../http-drain.js';
-import type { GatewayMetrics } from '../metrics.js';
-import { errorBody, methodOf } from '../middleware/errors.js';
-import { chooseRequestId } from '../middleware/request-id.js';
+import { HEADERS_TIMEOUT_MS } from './http-connections.js';
 
-export interface HttpServerDeps {
-  /** The default host of a request that names none (HTTP/1.0). */
-  hostname: string;
-  /** Node's server options (timeouts). */
-  serverOptions: ServerOptions;
-  logger: Logger;
-  metrics: GatewayMetrics;
-  /** Request ids, as the app makes them. */
-  newId: () => string;
-}
-
-interface Refusal {
+/** A request the server refused before the app saw it, as it was answered. */
+export interface PreRouteRefusal {
   readonly status: number;
   readonly code: string;
   readonly message: string;
-  /** Why, for the log line: the parser's error code, or what the server found. */
+  /**
+   * Why, for logs and counters: `request.unreadable`, `request.no_host`, `request.expectation`,
+   * `request.connect`, `handler.failed`, or the code of Node's parser error (`HPE_INVALID_METHOD`,
+   * `HPE_HEADER_OVERFLOW`, `ERR_HTTP_REQUEST_TIMEOUT`; `parse_error` for one that is no code).
+   */
   readonly reason: string;
+}
+
+/** A served process's fetch handler (its app's `fetch`, or a wrapper of it). */
+export type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
+
+export interface HttpServerOptions {
+  /** Who answers, in messages: `the gateway`, `the party`. */
+  readonly who: string;
+  /** The default host of a request that names none (HTTP/1.0). */
+  readonly hostname: string;
+  /** Node's server options (timeouts: `serverTimeoutOptions()`). */
+  readonly serverOptions: ServerOptions;
+  /** The methods the server serves, for a CONNECT's 405 and its `Allow`. */
+  readonly allow: string;
+  /**
+   * The id of a refused request, from its `X-Request-Id` (`undefined` where it sent none or no
+   * request was read): answered as `X-Request-Id`. Absent: refusals carry no id.
+   */
+  readonly requestId?: (given: string | undefined) => string;
+  /**
+   * Each refusal, once, as it is answered: `method` is the request's (`undefined` where no
+   * request line was read), `requestId` the id it was answered with.
+   */
+  readonly onRefused: (
+    refusal: PreRouteRefusal,
+    method: string | undefined,
+    requestId: string | undefined,
+  ) => void;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -64,9 +82,6 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   500: 'Internal Server Error',
 };
 
-/** The methods the gateway serves, for a 405's `Allow`. */
-const ALLOW = 'GET, HEAD, POST';
-
 /** One line of at most 200 characters (a library's message about a client's request). */
 function oneLine(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
@@ -74,89 +89,91 @@ function oneLine(text: string): string {
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
-/** What Node's parser refused (its error code), as the gateway answers it. */
-function parserRefusal(code: string | undefined): Refusal {
-  const reason = code ?? 'parse_error';
+const errorJson = (r: PreRouteRefusal) => JSON.stringify({ error: { code: r.code, message: r.message } });
+
+/** What Node's parser refused (its error code), as `who` answers it. */
+function parserRefusal(who: string, code: string | undefined): PreRouteRefusal {
+  // Node's codes are a small fixed set; anything else is not taken as a label.
+  const reason = code !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'parse_error';
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return {
         status: 431,
         code: 'HEADERS_TOO_LARGE',
-        message: 'the request line and headers are over the 16 KiB the gateway reads',
+        message: `the request line and headers are over the 16 KiB ${who} reads`,
         reason,
       };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return {
         status: 413,
         code: 'PAYLOAD_TOO_LARGE',
-        message: 'chunk extensions over the bound the gateway reads',
+        message: `chunk extensions over the bound ${who} reads`,
         reason,
       };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return {
         status: 408,
         code: 'REQUEST_TIMEOUT',
-        message: 'the request did not arrive in time (its headers are due within 10 s of its first byte)',
+        message: `the request did not arrive in time (its headers are due within ${HEADERS_TIMEOUT_MS / 1000} s of its first byte)`,
         reason,
       };
     default:
       return {
         status: 400,
         code: 'DECODE_FAILED',
-        message: 'the request is not HTTP/1.1 the gateway can read',
+        message: `the request is not HTTP/1.1 ${who} can read`,
         reason,
       };
   }
 }
 
-export function createHttpServer(fetch: FetchHandler, deps: HttpServerDeps): Server {
-  const note = (r: Refusal, method: string, requestId: string) => {
-    const where = {
-      request_id: requestId,
-      route: 'unmatched',
-      code: r.code,
-      status: r.status,
-      reason: r.reason,
-    };
-    if (r.status >= 500) deps.logger.error('http.error', where);
-    else deps.logger.info('http.rejected', where);
-    deps.metrics.rejected.inc({ method, route: 'unmatched', status: String(r.status), code: r.code });
-  };
+/** The server for `fetch`, answering what it refuses before `fetch` sees it as `options` say. */
+export function createHttpServer(fetch: FetchHandler, options: HttpServerOptions): Server {
+  const { who, allow } = options;
   const idOf = (req: IncomingMessage | undefined) => {
+    if (options.requestId === undefined) return undefined;
     const given = req?.headers['x-request-id'];
-    return chooseRequestId(typeof given === 'string' ? given : undefined, deps.newId);
+    return options.requestId(typeof given === 'string' ? given : undefined);
   };
+  const idHeader = (requestId: string | undefined): Record<string, string> =>
+    requestId === undefined ? {} : { 'X-Request-Id': requestId };
   /** The refusal as a full response on `res` (a request Node parsed). */
   const answer = (
     req: IncomingMessage,
     res: ServerResponse,
-    r: Refusal,
+    r: PreRouteRefusal,
     headers: Record<string, string> = {},
   ) => {
     const requestId = idOf(req);
-    note(r, methodOf(req.method ?? ''), requestId);
-    const body = JSON.stringify(errorBody(r.code, r.message));
+    options.onRefused(r, req.method, requestId);
+    const body = errorJson(r);
     res.writeHead(r.status, {
       ...headers,
       'Content-Type': 'application/json',
       'Content-Length': String(Buffer.byteLength(body)),
-      'X-Request-Id': requestId,
+      ...idHeader(requestId),
       Connection: 'close',
     });
     res.end(body);
   };
   /** The refusal written on `socket` (no request object to answer through), then closed. */
-  const writeOn = (socket: Socket, r: Refusal, method: string, requestId: string, headers = '') => {
-    note(r, method, requestId);
-    const body = JSON.stringify(errorBody(r.code, r.message));
-    socket.write(
-      `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? ''}\r\n${headers}` +
-        'Content-Type: application/json\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\n` +
-        'Connection: close\r\n\r\n' +
-        body,
-    );
+  const writeOn = (
+    socket: Socket,
+    r: PreRouteRefusal,
+    method: string | undefined,
+    requestId: string | undefined,
+    headers: Record<string, string> = {},
+  ) => {
+    options.onRefused(r, method, requestId);
+    const body = errorJson(r);
+    const lines = Object.entries({
+      ...headers,
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+      ...idHeader(requestId),
+      Connection: 'close',
+    }).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.write(`HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? ''}\r\n${lines.join('')}\r\n${body}`);
     socket.destroy();
   };
 
@@ -164,32 +181,35 @@ export function createHttpServer(fetch: FetchHandler, deps: HttpServerDeps): Ser
   // the one it could not build (for its method and `X-Request-Id`).
   let reading: IncomingMessage | undefined;
   const listener = getRequestListener(fetch, {
-    hostname: deps.hostname,
+    hostname: options.hostname,
     errorHandler: (e: unknown) => {
-      const r: Refusal =
+      const r: PreRouteRefusal =
         e instanceof RequestError
           ? {
               status: 400,
               code: 'INVALID_ARGUMENT',
-              message: `the request target or Host header is not one the gateway can read: ${oneLine(e.message)}`,
+              message: `the request target or Host header is not one ${who} can read: ${oneLine(e.message)}`,
               reason: 'request.unreadable',
             }
           : {
               status: 500,
               code: 'INTERNAL',
-              message: 'the gateway could not complete the request',
+              message: `${who} could not complete the request`,
               reason: 'handler.failed',
             };
       const requestId = idOf(reading);
-      note(r, methodOf(reading?.method ?? ''), requestId);
-      return new Response(JSON.stringify(errorBody(r.code, r.message)), {
+      options.onRefused(r, reading?.method, requestId);
+      return new Response(errorJson(r), {
         status: r.status,
-        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+        headers: {
+          'content-type': 'application/json',
+          ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
+        },
       });
     },
   });
 
-  const server = createServer({ ...deps.serverOptions, requireHostHeader: false }, (req, res) => {
+  const server = createServer({ ...options.serverOptions, requireHostHeader: false }, (req, res) => {
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
       answer(req, res, {
         status: 400,
@@ -220,13 +240,13 @@ export function createHttpServer(fetch: FetchHandler, deps: HttpServerDeps): Ser
       return;
     }
     answered.add(socket);
-    writeOn(socket, parserRefusal(err.code), 'OTHER', deps.newId());
+    writeOn(socket, parserRefusal(who, err.code), undefined, options.requestId?.(undefined));
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
     answer(req, res, {
       status: 417,
       code: 'EXPECTATION_FAILED',
-      message: 'the gateway meets no Expect but 100-continue',
+      message: `${who} meets no Expect but 100-continue`,
       reason: 'request.expectation',
     }),
   );
@@ -236,12 +256,12 @@ export function createHttpServer(fetch: FetchHandler, deps: HttpServerDeps): Ser
       {
         status: 405,
         code: 'METHOD_NOT_ALLOWED',
-        message: `no CONNECT: the gateway is no proxy; it allows ${ALLOW}`,
+        message: `no CONNECT: ${who} is no proxy; it allows ${allow}`,
         reason: 'request.connect',
       },
-      'OTHER',
+      'CONNECT',
       idOf(req),
-      `Allow: ${ALLOW}\r\n`,
+      { Allow: allow },
     ),
   );
   return server;
