@@ -1,6 +1,6 @@
 /**
- * Warnings that strangers can cause, coalesced per key, so they cannot grow a process's log
- * without bound: per key, the first event is logged; later ones within `everyMs` (a minute) are
+ * Log lines that strangers can cause (warnings; the gateway's refused requests, at info),
+ * coalesced per key, so they cannot grow a process's log without bound: per key, the first event is logged; later ones within `everyMs` (a minute) are
  * only counted, and the first event of that key after the minute logs one line carrying
  * `suppressed`, how many went unlogged since the last line. Keys are a small fixed set (refusal
  * reasons), so the state is a few entries. Metrics, where a caller keeps them, still count every
@@ -10,19 +10,20 @@ import type { LogFields, Logger } from './logger.js';
 
 export interface CoalescedLog {
   /** Log (or count) one event of `key`; `fields` go on the line when it is logged. */
-  warn(key: string, fields: LogFields): void;
+  note(key: string, fields: LogFields): void;
 }
 
-/** Coalesced `event` warnings on `logger`, at most one line per key every `everyMs`. */
+/** Coalesced `event` lines on `logger` at `level`, at most one line per key every `everyMs`. */
 export function coalescedLog(
   logger: Logger,
   event: string,
   now: () => number = Date.now,
   everyMs = 60_000,
+  level: 'info' | 'warn' = 'warn',
 ): CoalescedLog {
   const last = new Map<string, { at: number; suppressed: number }>();
   return {
-    warn(key, fields) {
+    note(key, fields) {
       const t = now();
       const seen = last.get(key);
       if (seen !== undefined && t - seen.at < everyMs) {
@@ -31,7 +32,7 @@ export function coalescedLog(
       }
       const suppressed = seen?.suppressed ?? 0;
       last.set(key, { at: t, suppressed: 0 });
-      logger.warn(event, {
+      logger[level](event, {
         ...fields,
         ...(suppressed > 0
           ? { suppressed, note: `${suppressed} more for this reason since the last line` }

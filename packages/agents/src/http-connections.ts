@@ -96,7 +96,7 @@ export function limitConnections(
   const perAddress = new Map<string, number>();
   const refusals = coalescedLog(logger, 'http.connections_refused');
   const note = (reason: 'total_cap' | 'per_address_cap') =>
-    refusals.warn(reason, {
+    refusals.note(reason, {
       reason,
       max_connections: limits.maxConnections,
       max_per_address: limits.maxPerAddress,

@@ -60,6 +60,7 @@ export {
   spawnParty,
   startParties,
 } from './cluster.js';
+export { type CoalescedLog, coalescedLog } from './coalesced-log.js';
 // ---- the party node (process, store, protocol client) ----
 export { PARTY_DEFAULTS, type PartyConfig, parsePartyArgs, resolvePartyConfig } from './config.js';
 export {

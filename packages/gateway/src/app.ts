@@ -19,7 +19,13 @@ import { createIntakeService, type IntakeService } from './intake-service.js';
 import { GatewayMetrics } from './metrics.js';
 import { createTokenAuth, type TokenGrant } from './middleware/auth.js';
 import { bodyLimit, DEFAULT_BODY_LIMIT } from './middleware/body-limit.js';
-import { createErrorHandler, createNotFound, type Rejection } from './middleware/errors.js';
+import {
+  createErrorHandler,
+  createNotFound,
+  type Rejection,
+  type RejectionLog,
+  rejectionLog,
+} from './middleware/errors.js';
 import { requestId } from './middleware/request-id.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { approvalRouteDocs, registerApprovalRoutes } from './routes/approvals.js';
@@ -109,6 +115,11 @@ export interface GatewayDeps {
   identity: { id: string; key: IdentityKey };
   trust: () => Promise<TrustedKeys>;
   metrics?: GatewayMetrics;
+  /**
+   * Where error answers are logged (default: a `rejectionLog` of `logger`). The served gateway
+   * passes the one its server logs pre-route refusals to, so refusals coalesce across both.
+   */
+  rejectionLog?: RejectionLog;
 }
 
 export interface Gateway {
@@ -242,7 +253,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const rejected = (r: Rejection) =>
     metrics.rejected.inc({ method: r.method, route: r.route, status: String(r.status), code: r.code });
   app.use('*', requestId({ newId: deps.ids }));
-  app.onError(createErrorHandler(deps.logger, rejected));
+  app.onError(createErrorHandler(deps.logger, rejected, deps.rejectionLog ?? rejectionLog(deps.logger)));
   registerIncidentRoutes(app, routeDeps);
   registerWebhookRoutes(app, routeDeps);
   registerApprovalRoutes(app, routeDeps);

@@ -74,14 +74,14 @@ describe('scopes', () => {
     }
   });
 
-  it("logs the token's name with each refusal, never a token", async () => {
+  it("logs the token's name with its refusals, never a token", async () => {
     await request(gw, 'POST', '/v1/keys/refresh', { token: FILE[1].token });
     const refused = gw.logger.lines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l['event'] === 'http.rejected');
-    expect(refused).toContainEqual(
-      expect.objectContaining({ token: 'grafana', route: '/v1/keys/refresh', code: 'FORBIDDEN' }),
-    );
+    // Refusals are logged once per status, code and token a minute (rejectionLog): this token's
+    // FORBIDDEN line may be the one of the route the test above refused it first.
+    expect(refused).toContainEqual(expect.objectContaining({ token: 'grafana', code: 'FORBIDDEN' }));
     const all = gw.logger.lines.join('');
     for (const t of [ADMIN, ...FILE.map((f) => f.token)]) expect(all).not.toContain(t);
   });

@@ -14,5 +14,5 @@ export interface RejectionLog {
 
 export function rejectionLog(logger: Logger, now: () => number = Date.now, everyMs = 60_000): RejectionLog {
   const log = coalescedLog(logger, 'request.rejected', now, everyMs);
-  return { rejected: (reason, fields) => log.warn(reason, { reason, ...fields }) };
+  return { rejected: (reason, fields) => log.note(reason, { reason, ...fields }) };
 }

@@ -63,6 +63,7 @@ async function rejectedCounts(): Promise<string[]> {
 let dir: string;
 let running: RunningGateway;
 let port: number;
+const logger = memoryLogger('gateway');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-serve-shape-'));
@@ -79,7 +80,7 @@ beforeAll(async () => {
     coordinator: local,
     trust: local.trustedKeys(),
     identity: { id: 'gateway', key: gatewayKey },
-    logger: memoryLogger('gateway'),
+    logger,
   });
   port = Number(new URL(running.url).port);
 });
@@ -181,4 +182,29 @@ describe('what the server refuses before the app: each as the app answers its er
     expect(a).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
   }, 30_000);
+});
+
+describe('refusals are logged coalesced (a stranger cannot grow the log at the rate they send)', () => {
+  it('20 requests that are not HTTP: all counted, one http.rejected line for 400 DECODE_FAILED in the minute; 431 has its own', async () => {
+    const count = async () =>
+      Number(
+        (await rejectedCounts())
+          .find((l) => l.includes('code="DECODE_FAILED",method="OTHER",route="unmatched",status="400"'))
+          ?.split(' ')
+          .at(-1) ?? 0,
+      );
+    const before = await count();
+    for (let i = 0; i < 20; i++)
+      expect(answerOf((await exchange(port, 'HELLO THERE\r\n\r\n')).raw).status).toBe(400);
+    await exchange(port, `GET /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
+    expect((await count()) - before).toBe(20);
+    const refused = logger.lines
+      .map((l) => JSON.parse(l) as { event: string; status?: number; code?: string })
+      .filter((l) => l.event === 'http.rejected');
+    // This file's requests all fall within one minute: each status and code is logged once.
+    expect(refused.filter((l) => l.code === 'DECODE_FAILED').map((l) => `${l.status} ${l.code}`)).toEqual([
+      '400 DECODE_FAILED',
+    ]);
+    expect(refused.filter((l) => l.code === 'HEADERS_TOO_LARGE')).toHaveLength(1);
+  });
 });

@@ -24,7 +24,7 @@ import { drainable, type FetchHandler } from '../http-drain.js';
 import { monotonicIds } from '../incident-ids.js';
 import { GatewayMetrics } from '../metrics.js';
 import type { TokenGrant } from '../middleware/auth.js';
-import { logRejection, methodOf } from '../middleware/errors.js';
+import { methodOf, rejectionLog } from '../middleware/errors.js';
 import { chooseRequestId } from '../middleware/request-id.js';
 import { openGatewayStore } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
@@ -80,6 +80,8 @@ export async function startGateway(opts: {
   // app's own refusals are (@aaps/agents http-server.ts, which the parties' servers share).
   const metrics = new GatewayMetrics();
   const ids = monotonicIds();
+  // One log of refusals for the server and the app: coalesced per status and code across both.
+  const rejections = rejectionLog(opts.logger);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(drain.fetch, {
       who: 'the gateway',
@@ -89,7 +91,7 @@ export async function startGateway(opts: {
       allow: 'GET, HEAD, POST',
       requestId: (given) => chooseRequestId(given, ids),
       onRefused: (r, method, requestId) => {
-        logRejection(opts.logger, {
+        rejections({
           request_id: requestId,
           route: 'unmatched',
           code: r.code,
@@ -170,6 +172,7 @@ export async function startGateway(opts: {
       now,
       ids,
       metrics,
+      rejectionLog: rejections,
       identity: opts.identity,
       trust: async () => opts.trust,
     });

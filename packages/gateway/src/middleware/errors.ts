@@ -11,7 +11,7 @@
  * status and code.
  */
 
-import type { LogFields, Logger } from '@aaps/agents';
+import { coalescedLog, type LogFields, type Logger } from '@aaps/agents';
 import { AapsError, type ErrorCode, ValidationError, VerificationError } from '@aaps/mpc-core';
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
@@ -103,14 +103,31 @@ export function routeLabel(c: Context): string {
 
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
+/** The fields of an error answer's log line. */
+export type RejectionLine = LogFields & { status: number; code: string; token?: string };
+
+/** Where the gateway logs its error answers (the app's, and what its server refused before the app). */
+export type RejectionLog = (line: RejectionLine) => void;
+
 /**
- * The log line of an error answer (the app's, or one the server gave before the app saw the
- * request): a failure of the gateway's own (5xx) is `http.error` at error, a refused request
- * `http.rejected` at info.
+ * The log of error answers. A failure of the gateway's own (5xx) is one `http.error` line at
+ * error each. A refused request (4xx) is `http.rejected` at info, coalesced per status and code
+ * (and per token, for an authenticated caller's: a stranger's flood hides no client's line) as
+ * `coalescedLog` says: the first at once, then at most one line a minute per key carrying
+ * `suppressed`, how many went unlogged since. Anyone who reaches the port can send requests the
+ * gateway refuses, so one line each would let them grow the log at the rate they send;
+ * `aaps_rejected_requests_total` still counts every one.
  */
-export function logRejection(logger: Logger, fields: LogFields & { status: number }): void {
-  if (fields.status >= 500) logger.error('http.error', fields);
-  else logger.info('http.rejected', fields);
+export function rejectionLog(logger: Logger, now: () => number = Date.now, everyMs = 60_000): RejectionLog {
+  const refused = coalescedLog(logger, 'http.rejected', now, everyMs, 'info');
+  return (line) => {
+    if (line.status >= 500) logger.error('http.error', line);
+    else
+      refused.note(
+        `${line.status} ${line.code}${line.token === undefined ? '' : ` token=${line.token}`}`,
+        line,
+      );
+  };
 }
 
 function callerName(c: Context): string | undefined {
@@ -118,9 +135,14 @@ function callerName(c: Context): string | undefined {
   return typeof caller?.name === 'string' ? caller.name : undefined;
 }
 
+/**
+ * The app's `onError`. `log`: where its answers are logged (default: a {@link rejectionLog} of
+ * `logger`; the served gateway shares one with its server's refusals).
+ */
 export function createErrorHandler(
   logger: Logger,
   onRejected: (r: Rejection) => void = () => undefined,
+  log: RejectionLog = rejectionLog(logger),
 ): ErrorHandler {
   return (err, c: Context) => {
     const requestId = String(c.get('requestId') ?? '');
@@ -129,7 +151,7 @@ export function createErrorHandler(
     const where = { request_id: requestId, route, ...(token === undefined ? {} : { token }) };
     if (err instanceof AapsError) {
       const status = statusOf(err);
-      logRejection(logger, { ...where, code: err.code, status });
+      log({ ...where, code: err.code, status });
       // A bearer challenge where the token failed: not where a valid token came with a signature
       // that did not verify (a new token would not help), nor on GitHub's route (its credential is
       // an HMAC, not a token).
@@ -140,7 +162,7 @@ export function createErrorHandler(
       const message = status === 500 ? GENERIC : status >= 500 ? reported(err.message) : err.message;
       return c.json(errorBody(err.code, message, fields), status);
     }
-    logRejection(logger, { ...where, code: 'INTERNAL', status: 500 });
+    log({ ...where, code: 'INTERNAL', status: 500 });
     onRejected({ method: methodLabel(c), route, status: 500, code: 'INTERNAL' });
     return c.json(errorBody('INTERNAL', GENERIC), 500);
   };
