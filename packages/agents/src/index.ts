@@ -103,7 +103,13 @@ export {
 } from './http-server.js';
 export { publicPackageDigest, publicPackageDigestOfJson } from './key-digest.js';
 export { createLogger, type LogFields, type Logger, type LogLevel, memoryLogger } from './logger.js';
-export { type MediaTypeProblem, unsupportedMediaType } from './media-type.js';
+export {
+  type MediaType,
+  type MediaTypeProblem,
+  parseMediaType,
+  splitOutsideQuotes,
+  unsupportedMediaType,
+} from './media-type.js';
 export { Counter, Gauge, Histogram, PROMETHEUS_TEXT_MEDIA_TYPE, Registry } from './metrics.js';
 export { createPartyApp, type PartyApp } from './party/app.js';
 export type { PartyDeps } from './party/context.js';

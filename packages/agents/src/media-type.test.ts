@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unsupportedMediaType } from './media-type.js';
+import { parseMediaType, unsupportedMediaType } from './media-type.js';
 
 describe('unsupportedMediaType', () => {
   it('accepts application/json with no charset, utf-8 in any case or quoted, and identity coding', () => {
@@ -33,5 +33,41 @@ describe('unsupportedMediaType', () => {
     expect(unsupportedMediaType('application/x-www-form-urlencoded', undefined, true)?.message).toContain(
       "GitHub webhook's content type",
     );
+  });
+});
+
+describe('parseMediaType (RFC 9110 §8.3.1; the Content-Type and Accept reader of both servers)', () => {
+  it('lower-cases type, subtype and parameter names; unquotes values; skips empty parameters', () => {
+    expect(parseMediaType('Application/JSON ; Charset="UTF-8";; p="a;b,\\"c"')).toEqual({
+      type: 'application',
+      subtype: 'json',
+      params: [
+        { name: 'charset', value: 'UTF-8' },
+        { name: 'p', value: 'a;b,"c' },
+      ],
+    });
+    expect(parseMediaType('application/vnd.dev.sigstore.trustedroot+json;version=0.1')?.params).toEqual([
+      { name: 'version', value: '0.1' },
+    ]);
+  });
+
+  it('no media type: no slash, a type or subtype or parameter name that is no token, a parameter with no =', () => {
+    for (const text of [
+      '',
+      'json',
+      'application/',
+      '/json',
+      'application/json/x',
+      'a b/json',
+      'application/json; charset',
+      'application/json; =x',
+      'application/json; a b=c',
+    ])
+      expect(parseMediaType(text), text).toBeUndefined();
+  });
+
+  it('a semicolon inside a quoted parameter value is no parameter boundary (a body is not refused for it)', () => {
+    expect(unsupportedMediaType('application/json; p="x;charset=utf-16"', undefined)).toBeUndefined();
+    expect(unsupportedMediaType('application/json; p="x"; charset=utf-16', undefined)?.label).toBe('charset');
   });
 });

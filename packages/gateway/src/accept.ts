@@ -9,8 +9,10 @@
  * then the order the route offers them in. No `Accept` (or one with no element this reads) accepts
  * anything, so the route's first offer wins. Elements that are not media ranges, or whose `q` is
  * not an RFC 9110 qvalue, are skipped. `charset` is no part of a match: JSON is UTF-8 by
- * definition (RFC 8259) and CBOR has no charset. Pure.
+ * definition (RFC 8259) and CBOR has no charset. Pure. Media types are read by the one parser
+ * both servers use (`@aaps/agents` media-type.ts).
  */
+import { parseMediaType, splitOutsideQuotes } from '@aaps/agents';
 
 export interface MediaRange {
   readonly type: string;
@@ -23,62 +25,33 @@ export interface MediaRange {
   readonly order: number;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const QVALUE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
 
-/** `text` split at `sep` outside quoted strings. */
-function splitOutsideQuotes(text: string, sep: string): string[] {
-  const out: string[] = [];
-  let part = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (quoted && ch === '\\' && i + 1 < text.length) {
-      part += ch + (text[i + 1] as string);
-      i++;
-      continue;
-    }
-    if (ch === '"') quoted = !quoted;
-    if (ch === sep && !quoted) {
-      out.push(part);
-      part = '';
-    } else part += ch;
-  }
-  out.push(part);
-  return out;
+/** Whether an element's `;`-part is its weight (`q=`, any case). */
+function isWeight(part: string): boolean {
+  const eq = part.indexOf('=');
+  return eq > 0 && part.slice(0, eq).trim().toLowerCase() === 'q';
 }
 
-function unquote(value: string): string {
-  return value.length >= 2 && value.startsWith('"') && value.endsWith('"')
-    ? value.slice(1, -1).replace(/\\(.)/g, '$1')
-    : value;
-}
-
-/** One element of an `Accept` value, or `undefined` when it is not a media range with a valid weight. */
+/**
+ * One element of an `Accept` value, or `undefined` when it is not a media range with a valid
+ * weight. The media range is read as any media type is (agents `parseMediaType`); what follows
+ * the weight is no media-type parameter (RFC 9110 has no accept-ext) and is not read.
+ */
 function parseRange(element: string, order: number): MediaRange | undefined {
-  const [head = '', ...rest] = splitOutsideQuotes(element, ';').map((p) => p.trim());
-  const slash = head.indexOf('/');
-  if (slash < 0) return undefined;
-  const type = head.slice(0, slash).toLowerCase();
-  const subtype = head.slice(slash + 1).toLowerCase();
-  if (!TOKEN.test(type) || !TOKEN.test(subtype) || (type === '*' && subtype !== '*')) return undefined;
-  const params = new Map<string, string>();
+  const parts = splitOutsideQuotes(element, ';');
+  const at = parts.findIndex((p, i) => i > 0 && isWeight(p));
+  const media = parseMediaType(at < 0 ? element : parts.slice(0, at).join(';'));
+  if (media === undefined || (media.type === '*' && media.subtype !== '*')) return undefined;
   let quality = 1000;
-  for (const p of rest) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) return undefined;
-    const name = p.slice(0, eq).trim().toLowerCase();
-    const value = p.slice(eq + 1).trim();
-    if (name === 'q') {
-      if (!QVALUE.test(value)) return undefined;
-      quality = Math.round(Number(value) * 1000);
-      // What follows the weight is no media-type parameter (RFC 9110 has no accept-ext).
-      break;
-    }
-    if (!TOKEN.test(name)) return undefined;
-    if (name !== 'charset') params.set(name, unquote(value));
+  if (at >= 0) {
+    const weight = parts[at] as string;
+    const value = weight.slice(weight.indexOf('=') + 1).trim();
+    if (!QVALUE.test(value)) return undefined;
+    quality = Math.round(Number(value) * 1000);
   }
-  return { type, subtype, params, quality, order };
+  const params = new Map(media.params.filter((p) => p.name !== 'charset').map((p) => [p.name, p.value]));
+  return { type: media.type, subtype: media.subtype, params, quality, order };
 }
 
 /** Every media range `accept` holds, in order; empty when it holds none this can read. */

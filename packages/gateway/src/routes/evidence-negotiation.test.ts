@@ -56,3 +56,45 @@ describe('evidence content negotiation', () => {
     }
   });
 });
+
+describe('trusted root content negotiation', () => {
+  const ROOT_TYPE = 'application/vnd.dev.sigstore.trustedroot+json';
+  const getRoot = (accept?: string) =>
+    request(gw, 'GET', '/v1/trusted-root', {
+      token: TOKENS.read,
+      ...(accept === undefined ? {} : { headers: { accept } }),
+    });
+
+  it('no Accept, its own media type (with or without its version), JSON, or a wildcard: the trusted root, Vary: Accept', async () => {
+    for (const accept of [
+      undefined,
+      ROOT_TYPE,
+      `${ROOT_TYPE};version=0.1`,
+      'application/json',
+      'application/*',
+      '*/*',
+      'text/html, application/json;q=0.1',
+    ]) {
+      const res = await getRoot(accept);
+      expect(res.status, accept).toBe(200);
+      expect(res.headers.get('content-type'), accept).toBe(`${ROOT_TYPE};version=0.1`);
+      expect(res.headers.get('vary') ?? '', accept).toMatch(/\baccept\b/i);
+      expect(await json(res), accept).toMatchObject({ mediaType: `${ROOT_TYPE};version=0.1` });
+    }
+  });
+
+  it('an Accept that takes neither its media type nor JSON: 406 NOT_ACCEPTABLE, error JSON, Vary: Accept', async () => {
+    for (const accept of [
+      'text/html',
+      'application/cbor',
+      `${ROOT_TYPE};version=0.2`,
+      `${ROOT_TYPE};q=0, application/json;q=0, */*`,
+    ]) {
+      const res = await getRoot(accept);
+      expect(res.status, accept).toBe(406);
+      expect(type(res)).toBe('application/json');
+      expect(res.headers.get('vary') ?? '').toMatch(/\baccept\b/i);
+      expect(await json(res)).toMatchObject({ error: { code: 'NOT_ACCEPTABLE' } });
+    }
+  });
+});

@@ -1,6 +1,7 @@
 /** Evidence bundles (JSON or CBOR), their Sigstore form, and the trusted root. */
 import { ED25519_SUITE, encodeBundleCbor, TRUSTED_ROOT_MEDIA_TYPE, toSigstoreBundle } from '@aaps/evidence';
 import { AapsError } from '@aaps/mpc-core';
+import type { Context } from 'hono';
 import { negotiate } from '../accept.js';
 import { requireScope } from '../middleware/auth.js';
 import type { RouteDoc } from '../openapi.js';
@@ -18,6 +19,25 @@ const NO_EVIDENCE = { description: 'NOT_FOUND: no evidence with this id' };
  * own media type, or plain JSON, which it is) and CBOR.
  */
 const EVIDENCE_OFFERS = [EVIDENCE_MEDIA_TYPE, 'application/json', 'application/cbor'] as const;
+
+/**
+ * The names the trusted root answers by: Sigstore's media type for it (with its `version`, as the
+ * document's `mediaType` says), or plain JSON, which it is. Both are answered under the first.
+ */
+const TRUSTED_ROOT_OFFERS = [TRUSTED_ROOT_MEDIA_TYPE, 'application/json'] as const;
+
+/**
+ * The offer `Accept` ranks first (RFC 9110 §12.5.1, accept.ts), with `Vary: Accept` set on the
+ * answer (the 406 too, so a shared cache keeps them apart); 406 `NOT_ACCEPTABLE` when it takes
+ * none of them.
+ */
+function chooseOffer(c: Context, offers: readonly string[], what: string): string {
+  c.header('Vary', 'Accept');
+  const wanted = negotiate(c.req.header('Accept'), offers);
+  if (wanted === undefined)
+    throw new AapsError('NOT_ACCEPTABLE', `Accept takes none of ${what}'s media types: ${offers.join(', ')}`);
+  return wanted;
+}
 
 export const evidenceRouteDocs: RouteDoc[] = [
   {
@@ -64,9 +84,13 @@ export const evidenceRouteDocs: RouteDoc[] = [
     auth: 'read',
     responses: {
       '200': {
-        description: 'the trusted root (JSON, under the Sigstore TrustedRoot media type)',
+        description:
+          'the trusted root (JSON, under the Sigstore TrustedRoot media type, also when Accept ranks application/json first; with Vary: Accept)',
         schema: OpaqueJsonSchema,
         contentType: TRUSTED_ROOT_MEDIA_TYPE,
+      },
+      '406': {
+        description: `NOT_ACCEPTABLE: Accept ranks none of ${TRUSTED_ROOT_OFFERS.join(', ')} above q=0 (with Vary: Accept)`,
       },
       '409': {
         description: 'CONFLICT: the group is not Ed25519 (verify with aaps-verify --key and --roster)',
@@ -84,15 +108,8 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
   app.get('/v1/evidence/:evidence_id', requireScope(d.authenticate, 'read'), async (c) => {
     const bundle = await load(c.req.param('evidence_id'));
     // Two representations of one resource: chosen by media type and q-value (RFC 9110 §12.5.1),
-    // JSON unless CBOR ranks first; `Vary` so a shared cache keeps them apart (the 406 too).
-    c.header('Vary', 'Accept');
-    const wanted = negotiate(c.req.header('Accept'), EVIDENCE_OFFERS);
-    if (wanted === undefined)
-      throw new AapsError(
-        'NOT_ACCEPTABLE',
-        `Accept takes none of the evidence's media types: ${EVIDENCE_OFFERS.join(', ')}`,
-      );
-    if (wanted === 'application/cbor') {
+    // JSON unless CBOR ranks first.
+    if (chooseOffer(c, EVIDENCE_OFFERS, 'the evidence') === 'application/cbor') {
       return c.body(new Uint8Array(encodeBundleCbor(bundle)), 200, {
         'Content-Type': 'application/cbor',
         Vary: 'Accept',
@@ -117,8 +134,12 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
     });
   });
   // JSON under the media type the document names itself by (its `mediaType`), as the evidence and
-  // Sigstore bundle routes answer with theirs.
-  app.get('/v1/trusted-root', requireScope(d.authenticate, 'read'), async (c) =>
-    c.body(JSON.stringify(await d.evidence.trustedRoot()), 200, { 'Content-Type': TRUSTED_ROOT_MEDIA_TYPE }),
-  );
+  // Sigstore bundle routes answer with theirs; an Accept that takes neither name is a 406.
+  app.get('/v1/trusted-root', requireScope(d.authenticate, 'read'), async (c) => {
+    chooseOffer(c, TRUSTED_ROOT_OFFERS, 'the trusted root');
+    return c.body(JSON.stringify(await d.evidence.trustedRoot()), 200, {
+      'Content-Type': TRUSTED_ROOT_MEDIA_TYPE,
+      Vary: 'Accept',
+    });
+  });
 }
