@@ -15,15 +15,37 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+/** Lines to this process's stdout (the one writer for every logger that was given none). */
+let stdoutLines: ((line: string) => void) | undefined;
+
+/**
+ * Writes to this process's stdout until a write fails (its reader left: EPIPE, as when a `| logger`
+ * pipeline or a log collector dies; or any other error): from then on lines are dropped. A process
+ * that serves keeps serving without its log: with no listener, that write error was an unhandled
+ * `'error'` event, and anyone who could make the process log a line could end it.
+ */
+function processStdoutLines(): (line: string) => void {
+  if (stdoutLines) return stdoutLines;
+  let gone = false;
+  process.stdout.on('error', () => {
+    gone = true;
+  });
+  stdoutLines = (line) => {
+    if (!gone && !process.stdout.destroyed) process.stdout.write(line);
+  };
+  return stdoutLines;
+}
+
 export function createLogger(opts: {
   component: string;
   level?: LogLevel;
+  /** Where each line goes (default: this process's stdout, dropped once it cannot be written). */
   write?: (line: string) => void;
   now?: () => Date;
   base?: LogFields;
 }): Logger {
   const min = ORDER[opts.level ?? 'info'];
-  const write = opts.write ?? ((line: string) => process.stdout.write(line));
+  const write = opts.write ?? processStdoutLines();
   const now = opts.now ?? (() => new Date());
   const make = (base: LogFields): Logger => {
     const log = (level: LogLevel, event: string, fields: LogFields = {}) => {
