@@ -11,6 +11,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -198,37 +199,55 @@ export async function startParty(
   }
 }
 
+/** The signals that stop a party: drained, logged, exit 0. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /**
  * The process: start, tell a supervising parent that this process listens, stop on a signal or
  * when the parent goes away.
+ *
+ * SIGINT, SIGTERM and SIGHUP (a closed terminal, `kill -HUP`, a supervisor's reload) all stop it
+ * the same way. SIGHUP is no reload: a changed policy or roster takes effect when the party starts
+ * again (Node's default for SIGHUP ended the process at once, with no line and no drain). The
+ * handlers are in place before the party starts, so a signal sent the moment `party.listening` is
+ * logged is not met by the default action; one that arrives during the start stops the party once
+ * it has started (a second one during the start ends the process at once).
  */
 export async function runParty(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<void> {
-  const party = await startParty(argv, env);
-  // A parent that started this process (cluster.ts) hears on fd 3 that this very process listens,
-  // and stops it by closing that pipe (below).
-  const parentFd = Number(env.AAPS_PARTY_PARENT_FD ?? Number.NaN);
-  const parent =
-    Number.isInteger(parentFd) && parentFd > 2
-      ? new Socket({ fd: parentFd, readable: true, writable: true })
-      : undefined;
-  parent?.write(`${PARTY_LISTENING}\n`);
+  let party: RunningParty | undefined;
+  let requested: string | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping || party === undefined) return;
     stopping = true;
     party.logger.info('party.stopping', { signal });
     await party.close();
     party.logger.info('party.stopped', {});
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  // Started by a supervisor (aaps up): it holds the other end of this pipe. When the supervisor
-  // dies, even by kill -9, the pipe closes and this party stops instead of lingering as an orphan
-  // that holds its database lock and port.
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (party !== undefined) return void stop(signal);
+      if (requested !== undefined) process.exit(128 + osConstants.signals[signal]);
+      requested = signal;
+    });
+  }
+  party = await startParty(argv, env);
+  if (requested !== undefined) return void stop(requested);
+  // A parent that started this process (cluster.ts, `aaps party`) hears on fd 3 that this very
+  // process listens, and stops it by closing that pipe (below).
+  const parentFd = Number(env.AAPS_PARTY_PARENT_FD ?? Number.NaN);
+  const parent =
+    Number.isInteger(parentFd) && parentFd > 2
+      ? new Socket({ fd: parentFd, readable: true, writable: true })
+      : undefined;
+  parent?.write(`${PARTY_LISTENING}\n`);
+  // Started by a supervisor (aaps up, aaps party): it holds the other end of this pipe. When the
+  // supervisor dies, even by kill -9, the pipe closes and this party stops instead of lingering as
+  // an orphan that holds its database lock and port.
   if (parent) {
     parent.on('error', () => void stop('parent-exit'));
     parent.on('close', () => void stop('parent-exit'));
