@@ -169,10 +169,18 @@ export async function main(
       return runLogAudit(rest, config, ensureTokenForClient(config), { print, fetch, error }, own.flags);
     }
     case 'party': {
-      const child = spawn(process.execPath, [PARTY_MAIN, ...args], { stdio: 'inherit' });
+      // fd 3 is a pipe the party watches (main.ts, as under `aaps up`): when this process ends,
+      // even by SIGKILL, the pipe closes and the party stops (drained) instead of living on as an
+      // orphan that holds its port and database lock, so a supervisor's restart can start it.
+      const child = spawn(process.execPath, [PARTY_MAIN, ...args], {
+        stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+        env: { ...env, AAPS_PARTY_PARENT_FD: '3' },
+      });
+      const pipe = child.stdio[3] as NodeJS.ReadableStream | null;
+      pipe?.on('error', () => {});
+      pipe?.resume();
       const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
-      process.on('SIGINT', forward('SIGINT'));
-      process.on('SIGTERM', forward('SIGTERM'));
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward(signal));
       return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
     }
     case 'openapi':
