@@ -389,3 +389,4 @@ export {
 export { inferDeployment } from './steps/workload-name.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
 export { type AuditEntry, PartyStore, type StoredKey } from './store/level.js';
+export { partyVersion, readPackageVersion } from './version.js';

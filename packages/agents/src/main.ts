@@ -36,10 +36,12 @@ import { checkKeyAgainstRoster, recordKeyParticipants } from './party/key-roster
 import { rejectionLog } from './party/rejection-log.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
+import { policyInForce } from './policy/in-force.js';
 import { type Policy, parsePolicy, uncappedQuotaResources } from './policy/schema.js';
 import { parseRoster, partyById, type RosterParty, rosterDigest } from './roster.js';
 import { createDataKey, loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
 import { PartyStore, type StoredKey } from './store/level.js';
+import { partyVersion } from './version.js';
 
 /** A party that listens and serves; `close()` drains it and releases its port and database. */
 export interface RunningParty {
@@ -162,7 +164,18 @@ export async function startParty(
       logger.error('server.error', { error: e.code ?? e.message }),
     );
     const url = `http://${config.host}:${port}`;
-    logger.info('party.listening', { url, role: self.role, has_key: party.state.key !== undefined });
+    logger.info('party.listening', {
+      url,
+      role: self.role,
+      has_key: party.state.key !== undefined,
+      version: partyVersion(),
+      ...policyInForce(config.policyPath, policy),
+    });
+    if (config.policyPath === undefined)
+      logger.warn('policy.role_default', {
+        role: self.role,
+        note: "no policy file: this party enforces its role's built-in default, which is permissive (packages/agents/policies/README.md); give the department's own with policy, --policy or AAPS_PARTY_POLICY",
+      });
     const uncapped = uncappedQuotaResources(policy);
     if (uncapped.length > 0)
       logger.warn('policy.quota_uncapped', {
@@ -421,6 +434,7 @@ function partyUsage(): string {
        aaps party init --id ID --role ROLE --data-dir DIR ...   create a party's keys and config (aaps party init --help)
        aaps party backup --config FILE --split k/m --out DIR   (aaps party backup --help)
        aaps party restore --config FILE FILE...   (aaps party restore --help)
+       aaps party --version   the release this party runs
 flags (each also an environment variable; docs/api.md, "Party settings"):
 ${partyFlagsHelp()}`;
 }
@@ -434,6 +448,8 @@ if (isMain) {
   else if (sub === 'restore') runPartyRestore(rest, process.env).then((code) => process.exit(code));
   else if (process.argv.slice(2).some((a) => a === '--help' || a === '-h'))
     process.stdout.write(`${partyUsage()}\n`, () => process.exit(0));
+  else if (process.argv.slice(2).includes('--version'))
+    process.stdout.write(`${partyVersion()}\n`, () => process.exit(0));
   else {
     runParty(process.argv.slice(2), process.env).catch((e: unknown) => {
       process.stderr.write(`${startFailureLine(e)}\n`);

@@ -29,20 +29,24 @@ export class Counter {
   }
 }
 
+/** A gauge read when rendered; `labels` are fixed (an info metric: `build_info{version="…"} 1`). */
 export class Gauge {
   #value: () => number;
+  readonly #labels: string;
   constructor(
     readonly name: string,
     readonly help: string,
     value: () => number,
+    labels: Labels = {},
   ) {
     this.#value = value;
+    this.#labels = labelKey(labels);
   }
   render(): string {
     return [
       `# HELP ${this.name} ${this.help}`,
       `# TYPE ${this.name} gauge`,
-      `${this.name} ${this.#value()}`,
+      `${this.name}${this.#labels ? `{${this.#labels}}` : ''} ${this.#value()}`,
     ].join('\n');
   }
 }
@@ -96,8 +100,8 @@ export class Registry {
     this.#metrics.push(h);
     return h;
   }
-  gauge(name: string, help: string, value: () => number): Gauge {
-    const g = new Gauge(name, help, value);
+  gauge(name: string, help: string, value: () => number, labels?: Labels): Gauge {
+    const g = new Gauge(name, help, value, labels);
     this.#metrics.push(g);
     return g;
   }

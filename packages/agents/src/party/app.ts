@@ -17,6 +17,7 @@ import { createMiddleware } from 'hono/factory';
 import { BodyBudget } from '../http-body.js';
 import { errorBody } from '../http-errors.js';
 import { PROMETHEUS_TEXT_MEDIA_TYPE } from '../metrics.js';
+import { policyInForce } from '../policy/in-force.js';
 import {
   type BatchCall,
   type BatchResult,
@@ -26,6 +27,7 @@ import {
   type RpcKind,
   type RpcRequestPayload,
 } from '../rpc.js';
+import { partyVersion } from '../version.js';
 import { authenticate } from './auth.js';
 import {
   createPartyMetrics,
@@ -209,6 +211,8 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     ),
   );
 
+  // Which policy this party enforces (its file, or its role's default) and the digest of it.
+  const inForce = policyInForce(deps.config.policyPath, deps.policy);
   app.get('/healthz', (c) => {
     const log = witnessedLog(deps.config, deps.store);
     const storage = deps.store.writeHealth();
@@ -216,6 +220,8 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       status: storage.ok ? (state.shuttingDown ? 'draining' : 'ok') : 'unavailable',
       party: deps.self.id,
       role: deps.self.role,
+      version: partyVersion(),
+      ...inForce,
       has_key: state.key !== undefined,
       group_public_key: state.key ? bytesToHex(state.key.publicPackage.groupPublicKey) : null,
       roster_digest: deps.rosterDigest,

@@ -7,6 +7,7 @@ import type { Policy } from '../policy/schema.js';
 import type { Roster, RosterParty } from '../roster.js';
 import type { RpcKind, RpcRequestPayload } from '../rpc.js';
 import type { PartyStore, PendingKey, StoredKey } from '../store/level.js';
+import { partyVersion } from '../version.js';
 
 export interface PartyDeps {
   config: PartyConfig;
@@ -33,7 +34,7 @@ export interface PartyMetrics {
 
 export function createPartyMetrics(): PartyMetrics {
   const registry = new Registry();
-  return {
+  const metrics: PartyMetrics = {
     registry,
     requests: registry.counter('aaps_party_requests_total', 'Protocol requests by kind and outcome'),
     refusals: registry.counter('aaps_party_refusals_total', 'Policy refusals by rule'),
@@ -44,6 +45,10 @@ export function createPartyMetrics(): PartyMetrics {
     sessions: registry.counter('aaps_party_sessions_total', 'Completed protocol sessions by kind'),
     latency: registry.histogram('aaps_party_request_duration_seconds', 'Request handling time by kind'),
   };
+  registry.gauge('aaps_party_build_info', 'The release this party runs (always 1)', () => 1, {
+    version: partyVersion(),
+  });
+  return metrics;
 }
 
 /** Mutable party state shared by the routes. */

@@ -5,7 +5,7 @@
  * party --help. Each case was a bug found in review; `Before:` says what it did.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -211,6 +211,17 @@ describe('aaps <command> --help', () => {
     // Before: "aaps party: unknown flag --help", exit 2.
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/usage/i);
+  });
+
+  it('aaps --version and aaps party --version: the release, read from package.json, exit 0', async () => {
+    const version = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
+    // Before: "aaps: unknown command --version", exit 2; the party's "unknown flag --version".
+    for (const args of [['--version'], ['party', '--version']]) {
+      const r = await aaps(args);
+      expect({ code: r.code, out: r.out.trim() }).toEqual({ code: 0, out: version });
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PARTY_MAIN, readJsonFile } from '@aaps/agents';
+import { PARTY_MAIN, readJsonFile, readPackageVersion } from '@aaps/agents';
 import { processCliOutput } from '@aaps/evidence';
 import { firstMessageLine, innermostCause, isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
@@ -43,6 +43,7 @@ const USAGE = `usage: aaps <command> [flags]
                           create a party's keys and config; print its roster entry
   party backup|restore    a party's sealed key backup (docs/sealing.md)
   openapi                 print the OpenAPI document
+  --version               print the release (aaps party --version: the party's)
 flags (each also an environment variable):
 ${settingsHelp()}`;
 
@@ -185,6 +186,9 @@ export async function main(
     }
     case 'openapi':
       print(JSON.stringify(openApiDocument(), null, 2));
+      return 0;
+    case '--version':
+      print(readPackageVersion(new URL('../../package.json', import.meta.url)));
       return 0;
     case undefined:
     case 'help':
