@@ -45,6 +45,7 @@ export {
   checkCall,
   signCall,
 } from './call-auth.js';
+export { type AuditIo, runPartyAudit } from './cli/party-audit.js';
 export { type CliIo, runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 export { type CallOptions, PartyClient, type PartyClientOptions, RPC_PATHS } from './client.js';
 export {

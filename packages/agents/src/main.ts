@@ -24,6 +24,7 @@ import {
   ValidationError,
   VerificationError,
 } from '@aaps/mpc-core';
+import { runPartyAudit } from './cli/party-audit.js';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
 import { type PartyConfig, parsePartyArgs, partyFlagsHelp, resolvePartyConfig } from './config.js';
@@ -434,6 +435,7 @@ function partyUsage(): string {
        aaps party init --id ID --role ROLE --data-dir DIR ...   create a party's keys and config (aaps party init --help)
        aaps party backup --config FILE --split k/m --out DIR   (aaps party backup --help)
        aaps party restore --config FILE FILE...   (aaps party restore --help)
+       aaps party audit --config FILE   print the party's audit trail as JSON lines (party stopped; aaps party audit --help)
        aaps party --version   the release this party runs
 flags (each also an environment variable; docs/api.md, "Party settings"):
 ${partyFlagsHelp()}`;
@@ -446,6 +448,7 @@ if (isMain) {
   if (sub === 'init') process.exit(runPartyInit(rest));
   else if (sub === 'backup') runPartyBackup(rest, process.env).then((code) => process.exit(code));
   else if (sub === 'restore') runPartyRestore(rest, process.env).then((code) => process.exit(code));
+  else if (sub === 'audit') runPartyAudit(rest, process.env).then((code) => process.exit(code));
   else if (process.argv.slice(2).some((a) => a === '--help' || a === '-h'))
     process.stdout.write(`${partyUsage()}\n`, () => process.exit(0));
   else if (process.argv.slice(2).includes('--version'))

@@ -816,6 +816,23 @@ export class PartyStore implements NonceStore {
     return { type: 'put', key: `audit/${seq.toString().padStart(12, '0')}`, value: encodeCbor(entry) };
   }
 
+  /**
+   * Every audit entry, oldest first, with its sequence number, read as the trail is walked (for
+   * `aaps party audit`). An entry that does not decode ends the walk with an error naming it.
+   */
+  async *auditEntries(): AsyncGenerator<AuditEntry & { seq: number }> {
+    for await (const [key, value] of this.#db.iterator({ gte: 'audit/', lt: 'audit/\xff' })) {
+      const seq = Number.parseInt(key.slice('audit/'.length), 10);
+      let entry: AuditEntry;
+      try {
+        entry = decodeCbor(value) as AuditEntry;
+      } catch (e) {
+        throw new Error(`audit entry ${seq} does not decode: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      yield { seq, ...entry };
+    }
+  }
+
   async auditTrail(limit = 1000): Promise<AuditEntry[]> {
     const out: AuditEntry[] = [];
     for await (const v of this.#db.values({ gte: 'audit/', lt: 'audit/\xff', limit }))

@@ -42,6 +42,7 @@ const USAGE = `usage: aaps <command> [flags]
   party init --id ID --role ROLE --data-dir DIR [--host H] [--port P] [--url U] [--policy F] [--log-origin O]
                           create a party's keys and config; print its roster entry
   party backup|restore    a party's sealed key backup (docs/sealing.md)
+  party audit --config F  a stopped party's own audit trail, as JSON lines
   openapi                 print the OpenAPI document
   --version               print the release (aaps party --version: the party's)
 flags (each also an environment variable):
