@@ -27,6 +27,7 @@ import {
 import { runPartyAudit } from './cli/party-audit.js';
 import { runPartyBackup, runPartyRestore } from './cli/party-backup.js';
 import { runPartyInit } from './cli/party-init.js';
+import { runPartyPolicy } from './cli/party-policy.js';
 import { type PartyConfig, parsePartyArgs, partyFlagsHelp, resolvePartyConfig } from './config.js';
 import { defaultConnectionLimits, limitConnections, serverTimeoutOptions } from './http-connections.js';
 import { createHttpServer, type FetchHandler } from './http-server.js';
@@ -436,6 +437,7 @@ function partyUsage(): string {
        aaps party backup --config FILE --split k/m --out DIR   (aaps party backup --help)
        aaps party restore --config FILE FILE...   (aaps party restore --help)
        aaps party audit --config FILE   print the party's audit trail as JSON lines (party stopped; aaps party audit --help)
+       aaps party policy --role ROLE   print ROLE's default policy (policies/<role>.json) to copy and edit
        aaps party --version   the release this party runs
 flags (each also an environment variable; docs/api.md, "Party settings"):
 ${partyFlagsHelp()}`;
@@ -446,6 +448,7 @@ const isMain =
 if (isMain) {
   const [sub, ...rest] = process.argv.slice(2);
   if (sub === 'init') process.exit(runPartyInit(rest));
+  else if (sub === 'policy') process.exit(runPartyPolicy(rest));
   else if (sub === 'backup') runPartyBackup(rest, process.env).then((code) => process.exit(code));
   else if (sub === 'restore') runPartyRestore(rest, process.env).then((code) => process.exit(code));
   else if (sub === 'audit') runPartyAudit(rest, process.env).then((code) => process.exit(code));

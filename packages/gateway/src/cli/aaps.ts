@@ -43,6 +43,7 @@ const USAGE = `usage: aaps <command> [flags]
                           create a party's keys and config; print its roster entry
   party backup|restore    a party's sealed key backup (docs/sealing.md)
   party audit --config F  a stopped party's own audit trail, as JSON lines
+  party policy --role R   print role R's default policy (to copy into the party's policy file)
   openapi                 print the OpenAPI document
   --version               print the release (aaps party --version: the party's)
 flags (each also an environment variable):
