@@ -1,9 +1,18 @@
 /** Key files: a missing one names what to do for its kind of key. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadOrCreateIdentityKey } from './files.js';
+import { createDataKey, loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,5 +40,72 @@ describe('loadOrCreateIdentityKey', () => {
     const path = join(dir, 'approvers', 'oncall.key');
     const made = loadOrCreateIdentityKey(path, true, 'approver');
     expect(loadOrCreateIdentityKey(path, false, 'approver').publicKey).toEqual(made.publicKey);
+  });
+});
+
+describe('a key file that holds no key (a torn copy, or a first start stopped mid-write before writes were atomic)', () => {
+  it('an empty data key names the file and what to do, never a bare "expected 32 bytes"', () => {
+    const path = join(dir, 'torn', 'data.key');
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, '', { mode: 0o600 });
+    expect(() => loadOrCreateDataKey(path, false)).toThrowError(
+      `data key ${path} is empty (a first start stopped while writing it, or a torn copy): if this party has no database yet (no db/ in its data directory) delete the file and start again; otherwise restore it from your copy`,
+    );
+  });
+
+  it('an identity key of the wrong length names the file, not its contents', () => {
+    const path = join(dir, 'short-identity.key');
+    writeFileSync(path, `${'ab'.repeat(31)}\n`, { mode: 0o600 });
+    let message = '';
+    try {
+      loadOrCreateIdentityKey(path, false);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(
+      new RegExp(
+        `^identity key ${path} does not hold a 32-byte key as 64 lower-case hex digits: restore it from your copy`,
+      ),
+    );
+    expect(message).not.toContain('abab');
+  });
+});
+
+describe('writing a new key file', () => {
+  it('writes it whole, 0600, leaving no temporary file; a second writer gets undefined and the first key stays', () => {
+    const d = join(dir, 'fresh');
+    const path = join(d, 'data.key');
+    const made = createDataKey(path);
+    expect(made).toBeDefined();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(d)).toEqual(['data.key']);
+    const before = readFileSync(path, 'utf8');
+    expect(createDataKey(path)).toBeUndefined();
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    expect(readdirSync(d)).toEqual(['data.key']);
+    expect(loadOrCreateDataKey(path, false).expose()).toEqual(made!.expose());
+  });
+});
+
+describe('readJsonFile', () => {
+  it('says why a file cannot be read, in words and with its code', () => {
+    const asDir = join(dir, 'policy-dir');
+    mkdirSync(asDir);
+    expect(() => readJsonFile(asDir, 'policy')).toThrowError(
+      `policy ${asDir} cannot be read: it is a directory, not a file (EISDIR)`,
+    );
+    const absent = join(dir, 'absent.json');
+    expect(() => readJsonFile(absent, 'roster')).toThrowError(
+      `roster ${absent} cannot be read: it does not exist (ENOENT)`,
+    );
+  });
+
+  it.skipIf(process.getuid?.() === 0)('names a permission problem (EACCES)', () => {
+    const locked = join(dir, 'locked.json');
+    writeFileSync(locked, '{}');
+    chmodSync(locked, 0o000);
+    expect(() => readJsonFile(locked, 'party config')).toThrowError(
+      /cannot be read: permission denied .*\(EACCES\)$/,
+    );
   });
 });

@@ -2,8 +2,23 @@
  * The party's files: its identity key and at-rest encryption key, both created with mode 0600.
  * Secrets are read into `SecretBytes` and never printed.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { findDuplicate } from '@aaps/evidence';
 import {
   bytesToHex,
@@ -16,13 +31,67 @@ import {
 } from '@aaps/mpc-core';
 import { randomBytes } from '@noble/hashes/utils.js';
 
+/**
+ * Write a new secret file (0600), whole or not at all: the contents go to a temporary file in the
+ * same directory, synced, then linked into place, so a process killed mid-write never leaves an
+ * empty or half-written key at `path` (only, at worst, an unused `.NAME.*.tmp` beside it). The
+ * link fails with `EEXIST` when `path` exists (another start made it first): a key is never
+ * replaced.
+ */
 function writeSecretFile(path: string, contents: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, contents, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${bytesToHex(randomBytes(6))}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    try {
+      writeSync(fd, contents);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, 0o600);
+    try {
+      linkSync(tmp, path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A file system without hard links: an exclusive copy still never replaces a key.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+      copyFileSync(tmp, path, constants.COPYFILE_EXCL);
+      chmodSync(path, 0o600);
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  syncDirectory(dir);
 }
 
-function readSecretHex(path: string, what: string): SecretBytes {
+/** Make a new directory entry durable (best effort: not every platform opens directories). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // e.g. Windows: the entry is as durable as the platform makes it
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** What a data key file that does not hold a key asks the operator to do. */
+const BAD_DATA_KEY_HINT =
+  "if this party has no database yet (no db/ in its data directory) delete the file and start again; otherwise restore it from your copy: the database's key share is encrypted under it";
+
+/** What an identity key file that does not hold a key asks the operator to do. */
+const BAD_IDENTITY_KEY_HINT: Record<IdentityKeyKind, string> = {
+  party:
+    'restore it from your copy: its public key is in the roster (a new key needs a new roster entry: `aaps party init`)',
+  approver: 'restore it from your copy: its public key is in the roster (a new key needs a new roster entry)',
+  gateway: 'restore it from your copy: its public key is in the roster (a new key needs a new roster entry)',
+};
+
+function readSecretHex(path: string, what: string, hint: string): SecretBytes {
   const mode = statSync(path).mode & 0o777;
   if (mode & 0o077) {
     throw new ValidationError(
@@ -32,7 +101,19 @@ function readSecretHex(path: string, what: string): SecretBytes {
     );
   }
   const hex = readFileSync(path, 'utf8').trim();
-  return new SecretBytes(hexToBytes(hex, what, 32));
+  try {
+    return new SecretBytes(hexToBytes(hex, what, 32));
+  } catch (cause) {
+    if (!(cause instanceof ValidationError)) throw cause;
+    // Never the contents: only what is wrong with them.
+    const found =
+      hex.length === 0
+        ? 'is empty (a first start stopped while writing it, or a torn copy)'
+        : 'does not hold a 32-byte key as 64 lower-case hex digits';
+    throw new ValidationError(cause.code, `${what} ${path} ${found}: ${hint}`, [path], {
+      cause,
+    });
+  }
 }
 
 /** Whose identity key a file holds: it decides what a missing file's error suggests. */
@@ -68,7 +149,7 @@ export function loadOrCreateIdentityKey(
     writeSecretFile(path, `${bytesToHex(key.secretKey.expose())}\n`);
     return key;
   }
-  const secretKey = readSecretHex(path, 'identity key');
+  const secretKey = readSecretHex(path, MISSING_KEY[kind].what, BAD_IDENTITY_KEY_HINT[kind]);
   return { secretKey, publicKey: identityPublicKey(secretKey) };
 }
 
@@ -95,7 +176,31 @@ export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes 
     writeSecretFile(path, `${bytesToHex(k)}\n`);
     return new SecretBytes(k);
   }
-  return readSecretHex(path, 'data key');
+  return readSecretHex(path, 'data key', BAD_DATA_KEY_HINT);
+}
+
+/** The plain meaning of the common reasons a file cannot be read, with the code an operator searches for. */
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: 'it does not exist',
+  EISDIR: 'it is a directory, not a file',
+  EACCES: 'permission denied (the user this runs as may not read it or a directory above it)',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of its path is a file, not a directory',
+  ELOOP: 'too many symbolic links (a loop?)',
+  ENAMETOOLONG: 'its name is too long',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on this system',
+  EIO: 'an I/O error (the disk?)',
+};
+
+/** Why reading a file failed, in words: `it is a directory, not a file (EISDIR)`. */
+export function readFailure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string') {
+    const meaning = READ_FAILURES[code];
+    return meaning === undefined ? code : `${meaning} (${code})`;
+  }
+  return e instanceof Error ? e.message : String(e);
 }
 
 /**
@@ -108,7 +213,9 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new ValidationError('NOT_FOUND', `${what} ${path} cannot be read`, [path], { cause });
+    throw new ValidationError('NOT_FOUND', `${what} ${path} cannot be read: ${readFailure(cause)}`, [path], {
+      cause,
+    });
   }
   let value: unknown;
   try {
