@@ -8,7 +8,7 @@
  * the database), so a start that cannot listen leaves the disk as it found it. A failure after the
  * bind closes the port and removes what this start created.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
@@ -41,7 +41,13 @@ import { defaultPolicy } from './policy/defaults.js';
 import { policyInForce } from './policy/in-force.js';
 import { type Policy, parsePolicy, uncappedQuotaResources } from './policy/schema.js';
 import { parseRoster, partyById, type RosterParty, rosterDigest } from './roster.js';
-import { createDataKey, loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './store/files.js';
+import {
+  createDataKey,
+  loadOrCreateDataKey,
+  loadOrCreateIdentityKey,
+  prepareStoreDir,
+  readJsonFile,
+} from './store/files.js';
 import { PartyStore, type StoredKey } from './store/level.js';
 import { partyVersion } from './version.js';
 
@@ -334,11 +340,8 @@ function closeServer(server: Server): Promise<void> {
 }
 
 async function openStore(path: string, dataKey: SecretBytes, partyId: string): Promise<PartyStore> {
-  // The store holds the sealed key share and nonces, the audit trail and the witness records:
-  // owner only (0700), as `aaps up` makes it; LevelDB alone would make it 0755 under umask 022.
-  const created = !existsSync(path);
-  if (created) mkdirSync(path, { recursive: true, mode: 0o700 });
-  else if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
+  // Owner only (0700), as `aaps up` makes it.
+  const created = prepareStoreDir(path);
   try {
     return await PartyStore.open(path, dataKey, partyId);
   } catch (e) {

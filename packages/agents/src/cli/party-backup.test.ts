@@ -98,6 +98,11 @@ describe('aaps party backup / restore', () => {
     const rio = capture();
     const pick = [4, 1, 3].map((i) => join(out, files[i]!));
     expect(await runPartyRestore(['--config', cfg, ...pick], {}, rio)).toBe(0);
+    // The store it makes is owner only before LevelDB writes into it, as the party's own start makes it.
+    expect(statSync(join(dataDir, 'db')).mode & 0o777).toBe(0o700);
+    expect((await withStore((s) => s.auditTrail())).map((a) => [a.event, a.detail?.nonces_dropped])).toEqual([
+      ['key.restored', 0],
+    ]);
     const back = await withStore((s) => s.loadKey());
     expect(back).toBeDefined();
     expect(bytesToHex(back!.keyPackage.signingShare.expose())).toBe(

@@ -11,7 +11,7 @@
  * a wrong, short or mixed set of files, a share that fails its verifying share); 2 on a usage error
  * or unreadable input. Errors are one line on stderr; no secret is ever printed.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   AapsError,
@@ -30,7 +30,7 @@ import { backupFileName, splitBackup } from '../backup/split.js';
 import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
-import { loadOrCreateDataKey, readJsonFile } from '../store/files.js';
+import { loadOrCreateDataKey, prepareStoreDir, readJsonFile } from '../store/files.js';
 import { PartyStore, type StoredKey } from '../store/level.js';
 
 export interface CliIo {
@@ -106,9 +106,12 @@ async function openStore(config: PartyConfig, dataKey: SecretBytes, mustExist: b
   if (mustExist && !existsSync(path))
     throw new Refused(`party ${config.id} has no store at ${path} (wrong --config or data dir?)`);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Owner only (0700) before LevelDB makes it, as the party's own start does.
+  const created = prepareStoreDir(path);
   try {
     return await PartyStore.open(path, dataKey, config.id);
   } catch (e) {
+    if (created) rmSync(path, { recursive: true, force: true });
     const cause = (e as { cause?: { code?: string } }).cause;
     if (cause?.code === 'LEVEL_LOCKED')
       throw new Refused(
@@ -302,23 +305,25 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
           held.keyPackage.signingShare.wipe();
         }
       }
-      await store.saveKey({
-        keyPackage: restored.keyPackage,
-        publicPackage: restored.publicPackage,
-        rosterDigest: restored.rosterDigest ?? rosterDigest(roster),
-        createdAt: restored.createdAt,
-      });
-      const dropped = await store.clearNonces();
-      await store.audit({
-        at: new Date().toISOString(),
-        event: 'key.restored',
-        detail: {
-          set: restored.setIdHex,
-          files: restored.used.length,
-          replaced: existing,
-          nonces_dropped: dropped,
+      // The key, the removal of the old share's nonces and the audit entry: one synced write.
+      await store.restoreKey(
+        {
+          keyPackage: restored.keyPackage,
+          publicPackage: restored.publicPackage,
+          rosterDigest: restored.rosterDigest ?? rosterDigest(roster),
+          createdAt: restored.createdAt,
         },
-      });
+        (dropped) => ({
+          at: new Date().toISOString(),
+          event: 'key.restored',
+          detail: {
+            set: restored.setIdHex,
+            files: restored.used.length,
+            replaced: existing,
+            nonces_dropped: dropped,
+          },
+        }),
+      );
       restored.keyPackage.signingShare.wipe();
       io.out(
         `restored the key of party ${config.id} from ${restored.used.length} backup files (set ${restored.setIdHex.slice(0, 8)}); its signing share matches its verifying share`,

@@ -116,6 +116,19 @@ function readSecretHex(path: string, what: string, hint: string): SecretBytes {
   }
 }
 
+/**
+ * Make the database directory `path` owner only (0700) before LevelDB opens it: it holds the sealed
+ * key share and nonces, the audit trail and the witness records, and LevelDB alone would create it
+ * 0755 under umask 022. One there already is tightened. Returns whether it was created (so a start
+ * that then fails to open it can remove it again).
+ */
+export function prepareStoreDir(path: string): boolean {
+  const created = !existsSync(path);
+  if (created) mkdirSync(path, { recursive: true, mode: 0o700 });
+  else if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o700);
+  return created;
+}
+
 /** Whose identity key a file holds: it decides what a missing file's error suggests. */
 export type IdentityKeyKind = 'party' | 'approver' | 'gateway';
 

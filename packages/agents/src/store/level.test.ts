@@ -451,4 +451,31 @@ describe('PartyStore key record', () => {
       'stored key: participants: expected [party id, identifier] pairs',
     );
   });
+
+  it('restoreKey puts the key, drops the nonces and records the audit entry in one write; nothing when the entry cannot be built', async () => {
+    await store.saveKey(key);
+    await issue(3);
+    const other = { ...key, keyPackage: dealt.keyPackages[2]! };
+    // An entry that cannot be built: nothing is written (old key, its nonces, no audit entry).
+    await expect(
+      store.restoreKey(other, () => {
+        throw new Error('no clock');
+      }),
+    ).rejects.toThrow('no clock');
+    expect((await store.loadKey())!.keyPackage.verifyingShare).toEqual(key.keyPackage.verifyingShare);
+    expect(await store.count()).toBe(3);
+    expect(await store.auditTrail()).toEqual([]);
+
+    const at = '2026-11-26T01:00:00.000Z';
+    expect(
+      await store.restoreKey(other, (dropped) => ({
+        at,
+        event: 'key.restored',
+        detail: { nonces_dropped: dropped },
+      })),
+    ).toBe(3);
+    expect((await store.loadKey())!.keyPackage.verifyingShare).toEqual(other.keyPackage.verifyingShare);
+    expect(await storedKeys('nonce')).toEqual([]);
+    expect(await store.auditTrail()).toEqual([{ at, event: 'key.restored', detail: { nonces_dropped: 3 } }]);
+  });
 });

@@ -463,11 +463,37 @@ export class PartyStore implements NonceStore {
 
   /** Drop every stored nonce (after a refresh or a new key: old nonces must not sign). */
   async clearNonces(): Promise<number> {
+    const ops = await this.#nonceDeletions();
+    if (ops.length) await this.#batch(ops, { sync: true });
+    return ops.length / 2;
+  }
+
+  /** The batch operations that delete every stored nonce with its issue stamp (two per nonce). */
+  async #nonceDeletions(): Promise<{ type: 'del'; key: string }[]> {
     const ops: { type: 'del'; key: string }[] = [];
     for await (const k of this.#db.keys({ gte: 'nonce/', lt: 'nonce/\xff' }))
       ops.push({ type: 'del', key: k }, { type: 'del', key: `nonce-at/${k.slice('nonce/'.length)}` });
-    if (ops.length) await this.#batch(ops, { sync: true });
-    return ops.length / 2;
+    return ops;
+  }
+
+  /**
+   * Put a key rebuilt from a backup in place (`aaps party restore`), in one synced batch with the
+   * removal of every stored nonce (drawn for whatever share was here) and the audit entry, which
+   * `entry` builds from the number of nonces dropped: a restore cut short leaves the store as it
+   * was, never a new key beside old nonces or without its record. Returns that number.
+   */
+  async restoreKey(k: StoredKey, entry: (noncesDropped: number) => AuditEntry): Promise<number> {
+    const deletions = await this.#nonceDeletions();
+    const dropped = deletions.length / 2;
+    await this.#batch(
+      [
+        { type: 'put', key: 'key/current', value: this.#keyRecord(k, 'current') },
+        ...deletions,
+        this.#auditPut(entry(dropped)),
+      ],
+      { sync: true },
+    );
+    return dropped;
   }
 
   /**
