@@ -10,11 +10,15 @@ import { join } from 'node:path';
 import {
   commitmentKey,
   commitToStore,
+  decodeCbor,
+  encodeCbor,
   getCiphersuite,
   hexToBytes,
   SecretBytes,
   trustedDealer,
+  ValidationError,
 } from '@aaps/mpc-core';
+import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFailureLine } from './main.js';
 import { keyRosterMismatches, rosterParticipants } from './party/key-roster.js';
@@ -158,6 +162,29 @@ describe('the data key', () => {
       again.once('error', reject);
       again.listen(port, '127.0.0.1', resolve);
     });
+  });
+});
+
+describe('a damaged key record', () => {
+  it('one that no longer decodes: one line naming the database, that it is damaged, and the restore', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    const db = new Level<string, Uint8Array>(join(p.dir, 'db'), { valueEncoding: 'view' });
+    await db.open();
+    const record = decodeCbor((await db.get('key/current'))!) as Record<string, unknown>;
+    await db.put('key/current', encodeCbor({ ...record, participants: [['monitoring-agent', 7]] }));
+    await db.close();
+    const failure = await p.start().then(
+      () => expect.unreachable('the start should fail'),
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(ValidationError);
+    expect(startFailureLine(failure)).toBe(
+      `aaps party: the key record in ${join(p.dir, 'db')} cannot be read: stored key: participants: ` +
+        "expected [party id, identifier] pairs; the database is damaged: stop here and restore this party's " +
+        "key from its custodians' backup files (`aaps party restore --force`, docs/sealing.md), or the " +
+        'whole data directory from a copy',
+    );
   });
 });
 

@@ -15,6 +15,7 @@ import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  AapsError,
   firstMessageLine,
   getCiphersuite,
   hexToBytes,
@@ -355,7 +356,11 @@ async function openStore(path: string, dataKey: SecretBytes, partyId: string): P
   }
 }
 
-/** The stored key, if any; a share that does not decrypt names the likely cause: another data key. */
+/**
+ * The stored key, if any; a share that does not decrypt names the likely cause: another data key.
+ * A record that does not decode (or that LevelDB cannot read back) names the database and the
+ * remedy: the custodians' backup (`aaps party restore --force`).
+ */
 async function loadStoredKey(
   store: PartyStore,
   dbPath: string,
@@ -364,7 +369,18 @@ async function loadStoredKey(
   try {
     return await store.loadKey();
   } catch (e) {
-    if (!(e instanceof VerificationError)) throw e;
+    if (!(e instanceof VerificationError)) {
+      const inner = innermostCause(e);
+      const why = firstMessageLine(e) + (inner === undefined ? '' : ` (${firstMessageLine(inner)})`);
+      throw new ValidationError(
+        e instanceof AapsError ? e.code : 'DECODE_FAILED',
+        `the key record in ${dbPath} cannot be read: ${why}; the database is damaged: stop here and ` +
+          "restore this party's key from its custodians' backup files (`aaps party restore --force`, " +
+          'docs/sealing.md), or the whole data directory from a copy',
+        ['db'],
+        { cause: e },
+      );
+    }
     const source = config.dataKeyHex ? 'AAPS_PARTY_DATA_KEY' : config.dataKeyPath;
     throw new ValidationError(
       'VERIFICATION_FAILED',

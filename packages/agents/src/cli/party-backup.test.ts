@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import {
   applyRefresh,
   bytesToHex,
+  decodeCbor,
+  encodeCbor,
   getCiphersuite,
   type KeyPackage,
   type PublicKeyPackage,
   refreshDealer,
   trustedDealer,
 } from '@aaps/mpc-core';
+import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterLayout, layoutCluster } from '../cluster.js';
 import { rosterDigest } from '../roster.js';
@@ -264,5 +267,27 @@ describe('aaps party backup / restore', () => {
       await runPartyRestore(['--config', cfg, '--force', '--expect-group-key', gk, ...old], {}, capture()),
     ).toBe(0);
     expect(await heldVerifyingShare()).toBe(oldHex);
+  });
+
+  it('--force restores over a key record that no longer decodes (the remedy the party names at start)', async () => {
+    await hold(original, dealt.publicPackage);
+    const out = join(dir, 'before-damage');
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
+    const set = readdirSync(out)
+      .sort()
+      .slice(0, 2)
+      .map((f) => join(out, f));
+    const db = new Level<string, Uint8Array>(join(dataDir, 'db'), { valueEncoding: 'view' });
+    await db.open();
+    const record = decodeCbor((await db.get('key/current'))!) as Record<string, unknown>;
+    await db.put('key/current', encodeCbor({ ...record, participants: [['x', 7]] }));
+    await db.close();
+    await expect(withStore((s) => s.loadKey())).rejects.toThrow(/participants/);
+
+    const refused = capture();
+    expect(await runPartyRestore(['--config', cfg, ...set], {}, refused)).toBe(1);
+    expect(refused.errors[0]).toMatch(/already has a key; pass --force/);
+    expect(await runPartyRestore(['--config', cfg, '--force', ...set], {}, capture())).toBe(0);
+    expect(await heldVerifyingShare()).toBe(bytesToHex(original.verifyingShare));
   });
 });
