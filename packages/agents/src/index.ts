@@ -390,4 +390,5 @@ export {
 export { inferDeployment } from './steps/workload-name.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
 export { type AuditEntry, PartyStore, type StoredKey } from './store/level.js';
+export { PARTY_PID_FILE, pidFileHolder, releasePidFile, writePidFile } from './store/pid-file.js';
 export { partyVersion, readPackageVersion } from './version.js';

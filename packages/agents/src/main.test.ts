@@ -3,6 +3,7 @@
  * with a database never gets a new data key; a roster or policy its key or role does not fit
  * stops it with one line.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
@@ -20,6 +21,7 @@ import {
 } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PARTY_MAIN } from './cluster.js';
 import { startFailureLine } from './main.js';
 import { keyRosterMismatches, rosterParticipants } from './party/key-roster.js';
 import { layParty } from './party/test-helpers/party-dir.js';
@@ -162,6 +164,46 @@ describe('the data key', () => {
       again.once('error', reject);
       again.listen(port, '127.0.0.1', resolve);
     });
+  });
+});
+
+describe('one party process per data directory', () => {
+  it('a second start is told another process uses the data directory, naming the pid its party.pid gives', async () => {
+    const p = partyDir();
+    const pidFile = join(p.dir, 'party.pid');
+    // Left by a party that was killed: replaced, not obeyed (LevelDB's lock is what excludes).
+    writeFileSync(pidFile, '4194304\n');
+    const first = await p.start();
+    try {
+      // The running party names itself beside its database.
+      expect(readFileSync(pidFile, 'utf8')).toBe(`${process.pid}\n`);
+      // Another process (the party binary) on the same directory, another port.
+      const r = spawnSync(
+        process.execPath,
+        [PARTY_MAIN, '--config', join(p.dir, 'party.json'), '--port', '0'],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+          env: { PATH: process.env.PATH ?? '' },
+        },
+      );
+      expect({ code: r.status, err: r.stderr }).toEqual({
+        code: 2,
+        err:
+          `aaps party: another party process (pid ${process.pid}, ${pidFile}) is using the data directory ${p.dir}: ` +
+          `its database ${join(p.dir, 'db')} is locked; stop it first, or give this party another data directory\n`,
+      });
+      // Its pid file was not touched by the refused start.
+      expect(readFileSync(pidFile, 'utf8')).toBe(`${process.pid}\n`);
+      // In the same process (no other pid to name), the line still says what holds the directory.
+      await expect(p.start()).rejects.toThrow(
+        `another process is using the data directory ${p.dir}: its database ${join(p.dir, 'db')} is locked (another party process, or \`aaps party backup\` or \`restore\`)`,
+      );
+    } finally {
+      await first.close();
+    }
+    // Stopped, it takes its pid file away.
+    expect(existsSync(pidFile)).toBe(false);
   });
 });
 

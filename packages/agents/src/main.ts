@@ -49,7 +49,8 @@ import {
   prepareStoreDir,
   readJsonFile,
 } from './store/files.js';
-import { PartyStore, type StoredKey } from './store/level.js';
+import { isStoreLocked, PartyStore, type StoredKey } from './store/level.js';
+import { PARTY_PID_FILE, pidFileHolder, releasePidFile, writePidFile } from './store/pid-file.js';
 import { partyVersion } from './version.js';
 
 /** A party that listens and serves; `close()` drains it and releases its port and database. */
@@ -207,11 +208,13 @@ export async function startParty(
         await closeServer(server);
         await expiry.stop();
         await open.close();
+        releasePidFile(join(config.dataDir, PARTY_PID_FILE));
       },
     };
   } catch (e) {
     await closeServer(server);
     await store?.close().catch(() => undefined);
+    if (store !== undefined) releasePidFile(join(config.dataDir, PARTY_PID_FILE));
     // What this start created goes again: a database that was not there (only one it opened: one
     // it could not open may be another start's), and the data key it wrote, unless a database
     // is there now, which may hold a share under that key.
@@ -340,13 +343,35 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+/**
+ * Open the party's database (`<data-dir>/db`) and write `<data-dir>/party.pid` while it holds
+ * LevelDB's lock; a database another process holds is refused naming that process, if its pid
+ * file says which.
+ */
 async function openStore(path: string, dataKey: SecretBytes, partyId: string): Promise<PartyStore> {
   // Owner only (0700), as `aaps up` makes it.
   const created = prepareStoreDir(path);
+  const dataDir = dirname(path);
+  const pidFile = join(dataDir, PARTY_PID_FILE);
   try {
-    return await PartyStore.open(path, dataKey, partyId);
+    const store = await PartyStore.open(path, dataKey, partyId);
+    // Ours while the lock is: a file a party that died left is replaced.
+    writePidFile(pidFile, false);
+    return store;
   } catch (e) {
     if (created) rmSync(path, { recursive: true, force: true });
+    if (isStoreLocked(e)) {
+      const holder = pidFileHolder(pidFile);
+      const who =
+        holder === undefined
+          ? `another process is using the data directory ${dataDir}: its database ${path} is locked (another party process, or \`aaps party backup\` or \`restore\`)`
+          : `another party process (pid ${holder}, ${pidFile}) is using the data directory ${dataDir}: its database ${path} is locked`;
+      throw new ValidationError(
+        'UNAVAILABLE',
+        `${who}; stop it first, or give this party another data directory`,
+        ['data-dir'],
+      );
+    }
     const cause = innermostCause(e);
     const why = cause === undefined ? '' : `: ${firstMessageLine(cause)}`;
     const message = e instanceof Error ? e.message : String(e);

@@ -31,7 +31,8 @@ import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey, prepareStoreDir, readJsonFile } from '../store/files.js';
-import { PartyStore, type StoredKey } from '../store/level.js';
+import { isStoreLocked, PartyStore, type StoredKey } from '../store/level.js';
+import { PARTY_PID_FILE, pidFileHolder } from '../store/pid-file.js';
 
 export interface CliIo {
   out(line: string): void;
@@ -112,11 +113,13 @@ async function openStore(config: PartyConfig, dataKey: SecretBytes, mustExist: b
     return await PartyStore.open(path, dataKey, config.id);
   } catch (e) {
     if (created) rmSync(path, { recursive: true, force: true });
-    const cause = (e as { cause?: { code?: string } }).cause;
-    if (cause?.code === 'LEVEL_LOCKED')
+    if (isStoreLocked(e)) {
+      const holder = pidFileHolder(join(config.dataDir, PARTY_PID_FILE));
+      const pid = holder === undefined ? '' : `pid ${holder}, `;
       throw new Refused(
-        `party ${config.id} is running (its database ${path} is locked): stop the party process first, then run this again`,
+        `party ${config.id} is running (${pid}its database ${path} is locked): stop the party process first, then run this again`,
       );
+    }
     throw e;
   }
 }

@@ -176,6 +176,14 @@ function errorCodes(e: unknown): string {
   return codes.length > 0 ? codes.join(', ') : e instanceof Error ? e.name : 'unknown error';
 }
 
+/**
+ * Whether {@link PartyStore.open} failed because another process has the database open (LevelDB's
+ * lock: a running party, or `aaps party backup` / `restore`).
+ */
+export function isStoreLocked(e: unknown): boolean {
+  return (e as { cause?: { code?: unknown } } | undefined)?.cause?.code === 'LEVEL_LOCKED';
+}
+
 export interface PartyStoreOptions {
   /** The clock nonces are stamped with when issued (default: the system clock). */
   now?: () => Date;

@@ -4,26 +4,11 @@
  * line at the start: which process holds the directory. A lock left by a process that died (kill
  * -9, a crash) is taken over.
  */
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidFileHolder, releasePidFile, writePidFile } from '@aaps/agents';
 
 const LOCK_FILE = 'aaps-up.pid';
-
-/** Whether `pid` is a running `aaps` process (on Linux, by its command line; elsewhere, alive). */
-function heldBy(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: it exists but is another user's.
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('aaps');
-  } catch {
-    return true; // no /proc: alive is all we can tell
-  }
-}
 
 export interface DataDirLock {
   readonly path: string;
@@ -39,18 +24,14 @@ export function lockDataDir(dataDir: string): DataDirLock {
   const path = join(dataDir, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      writePidFile(path, true);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
     }
-    let holder = Number.NaN;
-    try {
-      holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    } catch {
-      // unreadable or gone: stale
-    }
-    if (heldBy(holder)) {
+    // A running `aaps` (by its command line, on Linux) holds it; any other pid is stale.
+    const holder = pidFileHolder(path, 'aaps');
+    if (holder !== undefined) {
       throw new Error(
         `another aaps (pid ${holder}) is using ${dataDir}: stop it first, or use another --data-dir`,
       );
@@ -65,11 +46,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
   return {
     path,
     release() {
-      try {
-        if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) unlinkSync(path);
-      } catch {
-        // already gone
-      }
+      releasePidFile(path);
     },
   };
 }
