@@ -406,7 +406,12 @@ describe('upgrading', () => {
     const proc = startProcess(join(p.dir, 'party.json'));
     const url = await proc.listening;
     const health = (await (await fetch(`${url}/healthz`)).json()) as Record<string, unknown>;
-    const listening = JSON.parse(proc.stdout().split('\n')[0]!) as Record<string, unknown>;
+    const listening = JSON.parse(
+      proc
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('"party.listening"'))!,
+    ) as Record<string, unknown>;
     const cli = runSync(['--version']);
     // Now: no version anywhere: not in party.listening ({url, role, has_key}), not in /healthz or
     // /metrics, and `--version` is "aaps party: unknown flag --version", exit 2. After replacing the
