@@ -10,39 +10,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AAPS, CLEAN_ENV as ENV, runAaps } from '../test-helpers/aaps-process.js';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
 
-const AAPS = fileURLToPath(new URL('../../dist/cli/aaps.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'aaps-cli-review-'));
 
-/** The environment without the shell's AAPS_ settings. */
-const ENV: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('AAPS_')),
-);
-
 /** The built CLI as a process, asynchronously (the servers below run in this process). */
-function aaps(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AAPS, ...args], {
-      cwd: dir,
-      env: ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
-}
+const aaps = (args: string[]) => runAaps(args, dir);
 
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 

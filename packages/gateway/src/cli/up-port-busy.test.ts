@@ -1,11 +1,3 @@
-/**
- * `aaps up --local` whose port another process holds: the built CLI exits 1 with one line naming
- * the address, and leaves nothing it wrote behind (it used to leave the api token and the dealt
- * keys, which the next start then reused); an earlier start's files are left exactly as they
- * were; `aaps gateway` checks its port as early. A start that fails later, after it wrote,
- * takes back what it wrote and nothing else.
- */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -20,36 +12,18 @@ import {
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { layoutCluster } from '@aaps/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
+import { runAaps } from '../test-helpers/aaps-process.js';
 import { runUp } from './up.js';
 
-const AAPS = fileURLToPath(new URL('../../dist/cli/aaps.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'aaps-up-port-'));
-const ENV: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('AAPS_')),
-);
 
 /** The built CLI as a process (the busy listener runs in this one). */
-function aaps(args: string[]): Promise<{ code: number | null; out: string; err: string[] }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AAPS, ...args], {
-      cwd: root,
-      env: ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.once('close', (code) => resolve({ code, out, err: err.split('\n').filter((l) => l !== '') }));
-  });
+async function aaps(args: string[]): Promise<{ code: number | null; out: string; err: string[] }> {
+  const { code, out, err } = await runAaps(args, root);
+  return { code, out, err: err.split('\n').filter((l) => l !== '') };
 }
 
 /** Every path under `dir` with a digest of each file's bytes. */
