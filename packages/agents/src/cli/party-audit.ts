@@ -9,12 +9,8 @@
  * printed (or its reader left: `| head`); 1 when refused (the party runs, no database there, an
  * entry that does not decode); 2 on a usage error or a config or data key it cannot read.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { bytesToHex, hexToBytes, SecretBytes, ValidationError } from '@aaps/mpc-core';
-import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.js';
-import { loadOrCreateDataKey, readJsonFile } from '../store/files.js';
-import { PartyStore } from '../store/level.js';
+import { bytesToHex, ValidationError } from '@aaps/mpc-core';
+import { loadPartyConfig, loadPartyDataKey, openStoppedPartyStore } from './stopped-party.js';
 
 export const AUDIT_USAGE =
   "usage: aaps party audit --config F   print the party's audit trail as JSON lines (the party must be stopped)";
@@ -41,9 +37,6 @@ function processIo(): AuditIo {
   };
 }
 
-/** The operation was refused: exit 1. */
-class Refused extends Error {}
-
 /** An entry as JSON: byte strings as hex, big integers as decimal strings. */
 function entryLine(entry: object): string {
   // The member as stored, before a Buffer's own toJSON turns it into {type, data}.
@@ -51,31 +44,6 @@ function entryLine(entry: object): string {
     const raw = this[key];
     return raw instanceof Uint8Array ? bytesToHex(raw) : typeof raw === 'bigint' ? raw.toString() : value;
   });
-}
-
-function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): PartyConfig {
-  const args = parsePartyArgs(argv, env);
-  const file = args.config ? readJsonFile(args.config, 'party config') : undefined;
-  return resolvePartyConfig(file, args, args.config ? dirname(resolve(args.config)) : process.cwd());
-}
-
-async function openStore(config: PartyConfig): Promise<PartyStore> {
-  const path = join(config.dataDir, 'db');
-  if (!existsSync(path))
-    throw new Refused(`party ${config.id} has no database at ${path} (wrong --config or data dir?)`);
-  const dataKey =
-    config.dataKeyHex !== undefined
-      ? new SecretBytes(hexToBytes(config.dataKeyHex, 'AAPS_PARTY_DATA_KEY', 32))
-      : loadOrCreateDataKey(config.dataKeyPath, false);
-  try {
-    return await PartyStore.open(path, dataKey, config.id);
-  } catch (e) {
-    if ((e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED')
-      throw new Refused(
-        `party ${config.id} is running (its database ${path} is locked): stop the party process, run this again, then start it`,
-      );
-    throw e;
-  }
 }
 
 /** `aaps party audit --config F`. Returns the exit code. */
@@ -90,7 +58,8 @@ export async function runPartyAudit(
     return 0;
   }
   try {
-    const store = await openStore(loadConfig(argv, env));
+    const config = loadPartyConfig(argv, env);
+    const store = await openStoppedPartyStore(config, () => loadPartyDataKey(config, false), true);
     try {
       for await (const entry of store.auditEntries()) {
         if (io.gone()) break;

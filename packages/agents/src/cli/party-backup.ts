@@ -11,8 +11,8 @@
  * a wrong, short or mixed set of files, a share that fails its verifying share); 2 on a usage error
  * or unreadable input. Errors are one line on stderr; no secret is ever printed.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   AapsError,
   bytesToHex,
@@ -20,19 +20,17 @@ import {
   hexToBytes,
   type KeyPackage,
   KeyPackageCodec,
-  SecretBytes,
   ValidationError,
   VerificationError,
 } from '@aaps/mpc-core';
 import { backupFileToJson } from '../backup/backup-file.js';
 import { restoreBackup } from '../backup/restore.js';
 import { backupFileName, splitBackup } from '../backup/split.js';
-import { type PartyConfig, parsePartyArgs, resolvePartyConfig } from '../config.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
-import { loadOrCreateDataKey, prepareStoreDir, readJsonFile } from '../store/files.js';
-import { isStoreLocked, PartyStore, type StoredKey } from '../store/level.js';
-import { PARTY_PID_FILE, pidFileHolder } from '../store/pid-file.js';
+import { readJsonFile } from '../store/files.js';
+import type { StoredKey } from '../store/level.js';
+import { loadPartyConfig, loadPartyDataKey, openStoppedPartyStore, Refused } from './stopped-party.js';
 
 export interface CliIo {
   out(line: string): void;
@@ -55,8 +53,6 @@ function wantsHelp(argv: readonly string[]): boolean {
 
 /** A usage error or unreadable input: exit 2. Anything else refused: exit 1. */
 class UsageError extends Error {}
-/** The operation was refused: exit 1. */
-class Refused extends Error {}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -88,40 +84,6 @@ function splitArgs(argv: readonly string[], own: readonly string[], bool: readon
     if (inline === undefined && !missingValue(argv[i + 1])) rest.push(argv[++i]!);
   }
   return { mine, flags, rest, positional };
-}
-
-function loadConfig(rest: readonly string[], env: Env): PartyConfig {
-  const args = parsePartyArgs(rest, env);
-  const file = args.config ? readJsonFile(args.config, 'party config') : undefined;
-  return resolvePartyConfig(file, args, args.config ? dirname(resolve(args.config)) : process.cwd());
-}
-
-function loadDataKey(config: PartyConfig, create: boolean): SecretBytes {
-  return config.dataKeyHex !== undefined
-    ? new SecretBytes(hexToBytes(config.dataKeyHex, 'AAPS_PARTY_DATA_KEY', 32))
-    : loadOrCreateDataKey(config.dataKeyPath, create);
-}
-
-async function openStore(config: PartyConfig, dataKey: SecretBytes, mustExist: boolean): Promise<PartyStore> {
-  const path = join(config.dataDir, 'db');
-  if (mustExist && !existsSync(path))
-    throw new Refused(`party ${config.id} has no store at ${path} (wrong --config or data dir?)`);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  // Owner only (0700) before LevelDB makes it, as the party's own start does.
-  const created = prepareStoreDir(path);
-  try {
-    return await PartyStore.open(path, dataKey, config.id);
-  } catch (e) {
-    if (created) rmSync(path, { recursive: true, force: true });
-    if (isStoreLocked(e)) {
-      const holder = pidFileHolder(join(config.dataDir, PARTY_PID_FILE));
-      const pid = holder === undefined ? '' : `pid ${holder}, `;
-      throw new Refused(
-        `party ${config.id} is running (${pid}its database ${path} is locked): stop the party process first, then run this again`,
-      );
-    }
-    throw e;
-  }
 }
 
 function exitCode(e: unknown, io: CliIo, prefix: string): number {
@@ -163,8 +125,8 @@ export async function runPartyBackup(argv: readonly string[], env: Env, io: CliI
     const total = Number(m[2]);
     if (k < 2 || total < k || total > 255)
       throw new UsageError(`--split ${mine.split}: expected 2 <= k <= m <= 255`);
-    const config = loadConfig(rest, env);
-    const store = await openStore(config, loadDataKey(config, false), true);
+    const config = loadPartyConfig(rest, env);
+    const store = await openStoppedPartyStore(config, () => loadPartyDataKey(config, false), true);
     try {
       const stored = await store.loadKey();
       if (!stored) throw new Refused(`party ${config.id} has no key yet: nothing to back up`);
@@ -251,7 +213,7 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
     );
     if (positional.length === 0)
       throw new UsageError(`give the backup files to restore from; ${RESTORE_USAGE}`);
-    const config = loadConfig(rest, env);
+    const config = loadPartyConfig(rest, env);
     const inputs = positional.map((name) => {
       let text: string;
       try {
@@ -286,7 +248,7 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
     if (!restored.publicPackage)
       throw new Refused('the backup carries no public key package: it cannot rebuild the party store');
     const roster = parseRoster(readJsonFile(config.rosterPath, 'roster'));
-    const store = await openStore(config, loadDataKey(config, true), false);
+    const store = await openStoppedPartyStore(config, () => loadPartyDataKey(config, true), false);
     try {
       let existing = false;
       let held: StoredKey | undefined;
