@@ -55,6 +55,7 @@ export {
   freePorts,
   layoutCluster,
   PARTY_MAIN,
+  PARTY_NODE_ARGS,
   type PartyProcess,
   type PartySpec,
   ROLE_NAMED_PARTIES,

@@ -17,7 +17,7 @@ import {
 } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PARTY_MAIN } from './cluster.js';
+import { PARTY_MAIN, PARTY_NODE_ARGS } from './cluster.js';
 import { rosterParticipants } from './party/key-roster.js';
 import { layParty } from './party/test-helpers/party-dir.js';
 import { rosterDigest } from './roster.js';
@@ -259,9 +259,9 @@ afterEach(() => {
   }
 });
 
-async function startThroughAaps(configPath: string) {
+async function startThroughAaps(configPath: string, extraEnv: Record<string, string> = {}) {
   const wrapper = spawn(process.execPath, [AAPS_BIN, 'party', '--config', configPath], {
-    env: env(),
+    env: { ...env(), ...extraEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.push(wrapper);
@@ -303,6 +303,23 @@ describe('`aaps party` under a supervisor', () => {
       expect(await alive(run.url)).toBe(false);
     });
   }
+});
+
+describe('`aaps party` memory', () => {
+  const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  it('runs the party under the heap limits `aaps up` gives its parties, unless NODE_OPTIONS sets its own', async () => {
+    const p = layParty(dirs);
+    const run = await startThroughAaps(join(p.dir, 'party.json'));
+    expect(cmdline(run.party)).toEqual(expect.arrayContaining([...PARTY_NODE_ARGS]));
+    run.wrapper.kill('SIGTERM');
+    await run.exited;
+    const own = await startThroughAaps(join(p.dir, 'party.json'), {
+      NODE_OPTIONS: '--max-old-space-size=96',
+    });
+    expect(cmdline(own.party).some((a) => a.startsWith('--max-old-space-size'))).toBe(false);
+    own.wrapper.kill('SIGTERM');
+    await own.exited;
+  });
 });
 
 /** Start once (data key, database), store a dealt key, stop: a party that holds a key. */

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PARTY_MAIN, readJsonFile, readPackageVersion } from '@aaps/agents';
+import { PARTY_MAIN, PARTY_NODE_ARGS, readJsonFile, readPackageVersion } from '@aaps/agents';
 import { processCliOutput } from '@aaps/evidence';
 import { firstMessageLine, innermostCause, isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
@@ -175,7 +175,10 @@ export async function main(
       // fd 3 is a pipe the party watches (main.ts, as under `aaps up`): when this process ends,
       // even by SIGKILL, the pipe closes and the party stops (drained) instead of living on as an
       // orphan that holds its port and database lock, so a supervisor's restart can start it.
-      const child = spawn(process.execPath, [PARTY_MAIN, ...args], {
+      // The heap limits `aaps up` gives its parties (docs/PERFORMANCE.md, "Memory"), unless the
+      // operator set their own in NODE_OPTIONS (the command line would override those).
+      const limits = /--max-(old|semi)-space-size/.test(env.NODE_OPTIONS ?? '') ? [] : PARTY_NODE_ARGS;
+      const child = spawn(process.execPath, [...limits, PARTY_MAIN, ...args], {
         stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
         env: { ...env, AAPS_PARTY_PARENT_FD: '3' },
       });
