@@ -231,11 +231,19 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       ...(log.source === 'undecided' ? { log_origin_candidates: log.candidates } : {}),
       ...(pads ? { dealing_pads: pads.status() } : {}),
     };
-    if (storage.ok) return c.json(health);
-    // A party whose database takes no writes refuses every call (each one's nonce is stored
-    // before it is handled): say so, so that a supervisor or a liveness probe restarts it.
-    const message = `the database takes no writes since ${storage.since} (${storage.error}); restart the party once the cause is gone`;
-    return c.json({ error: { code: 'UNAVAILABLE', message }, ...health }, 503);
+    if (!storage.ok) {
+      // A party whose database takes no writes refuses every call (each one's nonce is stored
+      // before it is handled): say so, so that a supervisor or a liveness probe restarts it.
+      const message = `the database takes no writes since ${storage.since} (${storage.error}); restart the party once the cause is gone`;
+      return c.json({ error: { code: 'UNAVAILABLE', message }, ...health }, 503);
+    }
+    // A stopping party refuses new calls (`run`), so a probe must not count it ready; the
+    // gateway answers 503 while it stops too.
+    if (state.shuttingDown) {
+      const error = { code: 'UNAVAILABLE', message: 'the party is stopping; retry' };
+      return c.json({ error, ...health }, 503, { 'retry-after': '1' });
+    }
+    return c.json(health);
   });
   app.get('/metrics', (c) =>
     c.body(metrics.registry.render(), 200, { 'content-type': PROMETHEUS_TEXT_MEDIA_TYPE }),
