@@ -1,9 +1,10 @@
 /**
- * Log lines that strangers can cause (warnings; the gateway's refused requests, at info),
+ * Log lines that strangers can cause (warnings; the gateway's refused requests at info and its
+ * 5xx answers at error),
  * coalesced per key, so they cannot grow a process's log without bound: per key, the first event is logged; later ones within `everyMs` (a minute) are
  * only counted, and the first event of that key after the minute logs one line carrying
  * `suppressed`, how many went unlogged since the last line. Keys are a small fixed set (refusal
- * reasons), so the state is a few entries. Metrics, where a caller keeps them, still count every
+ * reasons, or status, code and route pattern), so the state is a few entries. Metrics, where a caller keeps them, still count every
  * event.
  */
 import type { LogFields, Logger } from './logger.js';
@@ -19,7 +20,7 @@ export function coalescedLog(
   event: string,
   now: () => number = Date.now,
   everyMs = 60_000,
-  level: 'info' | 'warn' = 'warn',
+  level: 'info' | 'warn' | 'error' = 'warn',
 ): CoalescedLog {
   const last = new Map<string, { at: number; suppressed: number }>();
   return {

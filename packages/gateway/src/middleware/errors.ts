@@ -103,30 +103,33 @@ export function routeLabel(c: Context): string {
 
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-/** The fields of an error answer's log line. */
-export type RejectionLine = LogFields & { status: number; code: string; token?: string };
+/**
+ * The fields of an error answer's log line. `route` is the matched route pattern or `unmatched`
+ * (what the server refused before the app): bounded, so it can key the coalescing.
+ */
+export type RejectionLine = LogFields & { route: string; status: number; code: string; token?: string };
 
 /** Where the gateway logs its error answers (the app's, and what its server refused before the app). */
 export type RejectionLog = (line: RejectionLine) => void;
 
 /**
- * The log of error answers. A failure of the gateway's own (5xx) is one `http.error` line at
- * error each. A refused request (4xx) is `http.rejected` at info, coalesced per status and code
- * (and per token, for an authenticated caller's: a stranger's flood hides no client's line) as
- * `coalescedLog` says: the first at once, then at most one line a minute per key carrying
- * `suppressed`, how many went unlogged since. Anyone who reaches the port can send requests the
- * gateway refuses, so one line each would let them grow the log at the rate they send;
- * `aaps_rejected_requests_total` still counts every one.
+ * The log of error answers, coalesced as `coalescedLog` says: per key, the first at once, then at
+ * most one line a minute carrying `suppressed`, how many went unlogged since. Anyone who reaches
+ * the port can send requests the gateway refuses (and some it answers 5xx: a GitHub delivery
+ * while GitHub webhooks are off, or while the GitHub body budget is full), so one line each would
+ * let them grow the log at the rate they send; `aaps_rejected_requests_total` still counts every
+ * one. The key is status, code and route pattern (`unmatched` before the app), and the token name
+ * for an authenticated caller's: a stranger's flood, before the app or on another route, hides no
+ * client's line and no signed GitHub delivery's. All bounded: codes, route patterns and token
+ * names are finite. A 4xx (a refused request) is `http.rejected` at info; a 5xx (the gateway's own
+ * failure or a state it reports) is `http.error` at error.
  */
 export function rejectionLog(logger: Logger, now: () => number = Date.now, everyMs = 60_000): RejectionLog {
   const refused = coalescedLog(logger, 'http.rejected', now, everyMs, 'info');
+  const failed = coalescedLog(logger, 'http.error', now, everyMs, 'error');
   return (line) => {
-    if (line.status >= 500) logger.error('http.error', line);
-    else
-      refused.note(
-        `${line.status} ${line.code}${line.token === undefined ? '' : ` token=${line.token}`}`,
-        line,
-      );
+    const key = `${line.status} ${line.code} ${line.route}${line.token === undefined ? '' : ` token=${line.token}`}`;
+    (line.status >= 500 ? failed : refused).note(key, line);
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * The gateway's log of refused requests (`rejectionLog`): a stranger who sends requests the
  * gateway refuses must not grow its log at the rate they send. A 4xx is logged `http.rejected`
- * once per status and code (and token) a minute, then with how many went unlogged; a 5xx, a
- * failure of the gateway's own, is one `http.error` line each. Every refusal is still counted in
+ * at info, a 5xx `http.error` at error, each once per status, code and route (and token) a minute,
+ * then with how many went unlogged. Every refusal is still counted in
  * `aaps_rejected_requests_total`.
  */
 import { memoryLogger } from '@aaps/agents';
@@ -13,6 +13,7 @@ import { rejectionLog } from './errors.js';
 type Line = {
   level: string;
   event: string;
+  route?: string;
   code?: string;
   status?: number;
   token?: string;
@@ -39,7 +40,7 @@ describe('rejectionLog', () => {
     });
   });
 
-  it('another status or code, or a token’s own refusals, get their own line; 5xx lines are never coalesced', () => {
+  it('another status, code or route, or a token’s own refusals, get their own line; 5xx lines are coalesced too', () => {
     const logger = memoryLogger('gateway');
     const log = rejectionLog(logger, () => 0);
     for (let i = 0; i < 3; i++) {
@@ -48,21 +49,36 @@ describe('rejectionLog', () => {
       log({ route: 'unmatched', status: 431, code: 'HEADERS_TOO_LARGE' });
       log({ route: '/v1/incidents', status: 400, code: 'INVALID_ARGUMENT' });
       log({ route: '/v1/incidents', status: 400, code: 'INVALID_ARGUMENT', token: 'ci' });
+      log({ route: '/v1/webhooks/github', status: 400, code: 'INVALID_ARGUMENT' });
       log({ route: '/v1/incidents', status: 500, code: 'INTERNAL' });
+      log({ route: '/v1/webhooks/github', status: 503, code: 'UNAVAILABLE' });
     }
     expect(
       parsed(logger.lines).map(
-        (l) => `${l.level} ${l.event} ${l.status} ${l.code}${l.token ? ` ${l.token}` : ''}`,
+        (l) => `${l.level} ${l.event} ${l.status} ${l.code} ${l.route}${l.token ? ` ${l.token}` : ''}`,
       ),
     ).toEqual([
-      'info http.rejected 401 UNAUTHENTICATED',
-      'info http.rejected 400 DECODE_FAILED',
-      'info http.rejected 431 HEADERS_TOO_LARGE',
-      'info http.rejected 400 INVALID_ARGUMENT',
-      'info http.rejected 400 INVALID_ARGUMENT ci',
-      'error http.error 500 INTERNAL',
-      'error http.error 500 INTERNAL',
-      'error http.error 500 INTERNAL',
+      'info http.rejected 401 UNAUTHENTICATED /v1/incidents',
+      'info http.rejected 400 DECODE_FAILED unmatched',
+      'info http.rejected 431 HEADERS_TOO_LARGE unmatched',
+      'info http.rejected 400 INVALID_ARGUMENT /v1/incidents',
+      'info http.rejected 400 INVALID_ARGUMENT /v1/incidents ci',
+      'info http.rejected 400 INVALID_ARGUMENT /v1/webhooks/github',
+      'error http.error 500 INTERNAL /v1/incidents',
+      'error http.error 503 UNAVAILABLE /v1/webhooks/github',
+    ]);
+  });
+
+  it('a burst of 5xx: one http.error line, then after the minute one with the count suppressed', () => {
+    const logger = memoryLogger('gateway');
+    let t = 0;
+    const log = rejectionLog(logger, () => t);
+    for (let i = 0; i < 10; i++) log({ route: '/v1/webhooks/github', status: 503, code: 'UNAVAILABLE' });
+    t += 60_000;
+    log({ route: '/v1/webhooks/github', status: 503, code: 'UNAVAILABLE' });
+    expect(parsed(logger.lines).map((l) => `${l.level} ${l.event} ${l.code} ${l.suppressed}`)).toEqual([
+      'error http.error UNAVAILABLE undefined',
+      'error http.error UNAVAILABLE 9',
     ]);
   });
 });
