@@ -2,12 +2,14 @@
  * From the resource review: the client (the gateway's coordinator) read a party's answer whole,
  * however large: one party answering 300 MiB of whitespace took the gateway from 76 MB to 1.6 GB
  * resident. It now stops reading at a bound (16 MiB; 65 MiB for aggregation calls), closes the
- * connection and fails the call naming the party.
+ * connection and fails the call naming the party. An error answer (a status that is not 2xx: its
+ * body is unsigned) is read up to 64 KiB, and its message is kept up to 1024 characters (session
+ * review: a party's refusal message went whole into the gateway's log lines).
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PartyClient } from './client.js';
+import { MAX_ERROR_ANSWER_BYTES, PartyClient } from './client.js';
 import { fiveParties } from './party/test-helpers/five-parties.js';
 
 const set = fiveParties();
@@ -92,5 +94,31 @@ describe('PartyClient reads a party answer up to a bound', () => {
     const e = await failure(p.client.call(audit.id, 'key.info', 's-declared', {}));
     expect(e).toMatchObject({ code: 'UNAVAILABLE', details: { party: audit.id } });
     expect(e.message).toMatch(/answered more than/);
+  });
+});
+
+describe('PartyClient reads a party error answer up to a smaller bound', () => {
+  it('an error answer past 64 KiB is cut off: the call fails naming the party and the bound', async () => {
+    const p = await party((res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.on('error', () => undefined);
+      res.end(JSON.stringify({ error: { code: 'INTERNAL', message: 'm'.repeat(MAX_ERROR_ANSWER_BYTES) } }));
+    });
+    const e = await failure(p.client.call(audit.id, 'key.info', 's-error-flood', {}));
+    expect(e).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: `${audit.id} answered more than ${MAX_ERROR_ANSWER_BYTES} bytes (key.info)`,
+      details: { party: audit.id, kind: 'key.info' },
+    });
+  });
+
+  it('an error answer within the bound keeps its code, and its message cut to 1024 characters', async () => {
+    const p = await party((res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'm'.repeat(50_000) } }));
+    });
+    const e = await failure(p.client.call(audit.id, 'key.info', 's-error-long', {}));
+    expect(e.code).toBe('UNAVAILABLE');
+    expect(e.message).toBe(`${audit.id}: ${'m'.repeat(1023)}…`);
   });
 });

@@ -83,6 +83,17 @@ function maxAnswerBytes(kind: RpcKind): number {
   return kind.startsWith('agg.') ? MAX_ANSWER_BYTES : 16 * 1024 * 1024;
 }
 
+/**
+ * The most bytes of a party's error answer (a status that is not 2xx) the client reads: the body
+ * is unsigned (anything on the path could send it), and an honest one (a code, a message, at most
+ * 100 fields, a signed refusal, reveal requests) is a few KiB. Past it the call fails
+ * (`UNAVAILABLE`), as for an answer over {@link maxAnswerBytes}.
+ */
+export const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
+
+/** The most characters of an error body's message the client keeps (the rest is cut, with `…`). */
+const MAX_ERROR_MESSAGE_CHARS = 1024;
+
 export class PartyClient {
   readonly #opts: PartyClientOptions;
   readonly #fetch: NonNullable<PartyClientOptions['fetch']>;
@@ -157,12 +168,14 @@ export class PartyClient {
         body: text,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         maxAnswerBytes: maxAnswerBytes(kind),
+        maxErrorBytes: MAX_ERROR_ANSWER_BYTES,
       });
     } catch (cause) {
       if (cause instanceof AapsError && cause.code === 'PAYLOAD_TOO_LARGE') {
+        const max = cause.details['max_bytes'];
         throw new AapsError(
           'UNAVAILABLE',
-          `${partyId} answered more than ${maxAnswerBytes(kind)} bytes (${kind})`,
+          `${partyId} answered more than ${typeof max === 'number' ? max : maxAnswerBytes(kind)} bytes (${kind})`,
           {
             cause,
             details: { party: partyId, kind },
@@ -220,7 +233,8 @@ export class PartyClient {
       }
     )?.error;
     const code = (typeof err?.code === 'string' ? err.code : 'UNAVAILABLE') as ErrorCode;
-    const message = `${partyId}: ${err?.message ?? `HTTP ${status}`}`;
+    const said = typeof err?.message === 'string' ? err.message : `HTTP ${status}`;
+    const message = `${partyId}: ${said.length > MAX_ERROR_MESSAGE_CHARS ? `${said.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…` : said}`;
     // The error body is not signed (anything on the path could send it): the parties it names are
     // its claim, kept for the record, never culprits (those are named only on proof).
     // What failed, as the party said (for the record and the operator): the fields and the check.

@@ -2,7 +2,8 @@
  * The party client's default transport: `node:http` with a keep-alive agent, shaped as `fetch`.
  * Undici's `fetch` costs about 15% of the gateway's CPU per incident in streams, abort-signal and
  * WHATWG plumbing that a JSON POST over loopback never uses; this sends the body as one buffer
- * and reads the answer into one, up to a bound (`maxAnswerBytes`). Only what `PartyClient` uses is
+ * and reads the answer into one, up to a bound (`maxAnswerBytes`; `maxErrorBytes` for an error
+ * answer). Only what `PartyClient` uses is
  * supported: a URL, `method`, `headers` as a plain object, a string or byte `body`, and `signal`.
  */
 import { Agent, request } from 'node:http';
@@ -19,20 +20,27 @@ const agent = new Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 8, ti
  */
 export const MAX_ANSWER_BYTES = 65 * 1024 * 1024;
 
-/** `fetch`'s init, plus the most bytes of answer to read (`maxAnswerBytes`, default {@link MAX_ANSWER_BYTES}). */
-export type HttpPostInit = RequestInit & { maxAnswerBytes?: number };
+/**
+ * `fetch`'s init, plus the most bytes of answer to read (`maxAnswerBytes`, default
+ * {@link MAX_ANSWER_BYTES}) and of an answer whose status is not 2xx (`maxErrorBytes`, default
+ * `maxAnswerBytes`; never more).
+ */
+export type HttpPostInit = RequestInit & { maxAnswerBytes?: number; maxErrorBytes?: number };
 
 /**
  * An answer over its bound: the transport stopped reading it and closed the connection (so one
- * party cannot make its caller buffer without end).
+ * party cannot make its caller buffer without end). `details.max_bytes` is the bound it passed.
  */
 export function answerTooLarge(max: number): AapsError {
-  return new AapsError('PAYLOAD_TOO_LARGE', `the answer is over ${max} bytes`);
+  return new AapsError('PAYLOAD_TOO_LARGE', `the answer is over ${max} bytes`, {
+    details: { max_bytes: max },
+  });
 }
 
 export const httpPost = (input: string | URL | Request, init: HttpPostInit = {}): Promise<Response> =>
   new Promise<Response>((resolve, reject) => {
-    const max = init.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+    const maxAnswer = init.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+    const maxError = Math.min(maxAnswer, init.maxErrorBytes ?? maxAnswer);
     const url = input instanceof URL ? input : new URL(String(input instanceof Request ? input.url : input));
     if (url.protocol !== 'http:') {
       reject(new AapsError('INVALID_ARGUMENT', `httpPost: ${url.protocol} is not supported (use fetch)`));
@@ -60,6 +68,8 @@ export const httpPost = (input: string | URL | Request, init: HttpPostInit = {})
       url,
       { method: init.method ?? 'GET', headers, agent, ...(init.signal ? { signal: init.signal } : {}) },
       (res) => {
+        const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
+        const max = ok ? maxAnswer : maxError;
         const chunks: Buffer[] = [];
         let size = 0;
         const tooLarge = () => {

@@ -123,6 +123,21 @@ describe('checkpoint witness calls', () => {
     ]);
   });
 
+  it("logs a refusal's message cut to 256 characters, saying from how many", async () => {
+    const said = `e: ${'m'.repeat(2000)}`;
+    const fake = fakeCoordinator(() => ({ outcome: 'refused', rule: 'checkpoint.fork', message: said }));
+    const logger = memoryLogger('gateway');
+    const w = createCheckpointWitness({ coordinator: fake.coordinator, consistencyProof: proofs, logger });
+    w.signed(checkpoint(1), PARTIES, { signers: ['a', 'b', 'c', 'd'], refusals: [] });
+    const idle = w.idle();
+    await fake.release();
+    await idle;
+    const line = logger.lines
+      .map((l) => JSON.parse(l) as { event: string; message?: string })
+      .find((l) => l.event === 'checkpoint.witness_refused');
+    expect(line?.message).toBe(`${said.slice(0, 256)}… (cut from ${said.length} characters)`);
+  });
+
   it('makes no call through a coordinator without witness calls', async () => {
     const w = createCheckpointWitness({ coordinator: {} as Coordinator, consistencyProof: proofs });
     w.signed(checkpoint(1), PARTIES, { signers: ['a', 'b', 'c'], refusals: [] });

@@ -50,7 +50,8 @@ const ROUTINE = new Set(['checkpoint.behind']);
  * a checkpoint of another log, `checkpoint.signature` for a note that does not verify under the
  * group key: `party/routes/witness.ts`): the only ones counted by name. A refusal's rule is whatever
  * string its party signed, so any other is counted as `other` and logged cut to
- * {@link LOGGED_RULE_CHARS} characters: one party must not grow the label set or the log lines.
+ * {@link LOGGED_RULE_CHARS} characters (its message to {@link LOGGED_MESSAGE_CHARS}): one party must
+ * not grow the label set or the log lines.
  */
 const KNOWN_RULES: ReadonlySet<string> = new Set<
   CheckpointRefusalRule | 'checkpoint.origin' | 'checkpoint.signature'
@@ -63,10 +64,22 @@ const KNOWN_RULES: ReadonlySet<string> = new Set<
   'checkpoint.signature',
 ]);
 const LOGGED_RULE_CHARS = 64;
+/**
+ * The most characters of a refusal's message logged: it is `<party>: <what it said>`, from the
+ * party's unsigned error body (the client keeps up to 1 KiB of it), so cut further in the log line.
+ */
+const LOGGED_MESSAGE_CHARS = 256;
 
 /** A refusal's rule as a metric outcome: a known rule, or `other`. */
 function ruleOutcome(rule: string): string {
   return KNOWN_RULES.has(rule) ? rule : 'other';
+}
+
+/** A refusal's message as logged: at most {@link LOGGED_MESSAGE_CHARS} characters, saying when it was cut. */
+function loggedMessage(message: string): string {
+  return message.length <= LOGGED_MESSAGE_CHARS
+    ? message
+    : `${message.slice(0, LOGGED_MESSAGE_CHARS)}… (cut from ${message.length} characters)`;
 }
 
 /** A refusal's rule as logged: a known rule, or at most {@link LOGGED_RULE_CHARS} characters of it. */
@@ -118,7 +131,7 @@ export function createCheckpointWitness(opts: CheckpointWitnessOptions): Checkpo
       const fields = {
         party,
         rule: loggedRule(rule),
-        message,
+        message: loggedMessage(message),
         origin: cp.origin,
         size: cp.size,
         signed_size,
