@@ -5,7 +5,7 @@
  * the set-up runs that step itself, so the test does not depend on which build ran last.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -49,5 +49,19 @@ describe('the @aaps/mpc-core tarball', () => {
 
   it('names the Node.js versions it runs on', () => {
     expect(manifest.engines).toEqual({ node: '>=20.19.0' });
+  });
+});
+
+describe('scripts/copy-circuits.mjs', () => {
+  it('keeps a part a running copy is writing (its pid runs, written within the minute)', () => {
+    // This test's own process stands in for the other copy.
+    const part = `${pkgDir}dist/circuits/.cost-total.json.${process.pid}.part`;
+    writeFileSync(part, '{"half": ');
+    try {
+      execFileSync(process.execPath, ['scripts/copy-circuits.mjs'], { cwd: pkgDir, stdio: 'ignore' });
+      expect(existsSync(part)).toBe(true);
+    } finally {
+      rmSync(part, { force: true });
+    }
   });
 });
