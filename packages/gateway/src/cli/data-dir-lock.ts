@@ -4,8 +4,8 @@
  * line at the start: which process holds the directory. A lock left by a process that died (kill
  * -9, a crash) is taken over.
  */
-import { mkdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pidFileHolder, releasePidFile, writePidFile } from '@aaps/agents';
 
 const LOCK_FILE = 'aaps-up.pid';
@@ -51,13 +51,35 @@ export function lockDataDir(dataDir: string): DataDirLock {
   };
 }
 
-/** Run `body` holding `dataDir` (created 0700 if need be), and give it back however `body` ends. */
+/**
+ * Run `body` holding `dataDir` (created 0700 if need be, with any parents missing), and give it
+ * back however `body` ends. Should `body` (or the lock) fail, every directory this call created is
+ * removed again if it is empty, deepest first: a start refused before it wrote anything leaves no
+ * directory behind, however deep its `--data-dir`; one that wrote something leaves that in place.
+ */
 export async function withDataDirLock<T>(dataDir: string, body: () => Promise<T>): Promise<T> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(dataDir);
+  const created = mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   try {
-    return await body();
-  } finally {
-    lock.release();
+    const lock = lockDataDir(dataDir);
+    try {
+      return await body();
+    } finally {
+      lock.release();
+    }
+  } catch (e) {
+    if (created !== undefined) removeEmptyUpTo(resolve(dataDir), resolve(created));
+    throw e;
+  }
+}
+
+/** Remove `dir` and its parents up to `top` (inclusive), each only if empty; stop at the first that is not. */
+function removeEmptyUpTo(dir: string, top: string): void {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty, or gone: it and its parents stay as they are
+    }
+    if (d === top || dirname(d) === d) return;
   }
 }

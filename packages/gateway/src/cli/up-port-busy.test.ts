@@ -113,7 +113,7 @@ describe('aaps up --local on a port in use', () => {
     expect(existsSync(dataDir)).toBe(false);
   }, 60_000);
 
-  it('a start that fails after writing removes what it wrote, and only that', async () => {
+  it('a start that fails after writing removes what it wrote, and only that; it keeps the gateway log', async () => {
     // The gateway store's path is taken by a file: the start fails once the token, keys and log
     // are written, when the gateway opens its store.
     const dataDir = join(root, 'late');
@@ -124,7 +124,14 @@ describe('aaps up --local on a port in use', () => {
     const r = await aaps(['up', '--local', '--data-dir', dataDir, '--port', '0']);
     expect([r.code, r.err.length]).toEqual([1, 1]);
     expect(r.out).toContain('keys: dealt');
-    expect(r.out).toMatch(/aaps: start failed; removed what it wrote: api-token, .*local/);
-    expect(snapshot(dataDir)).toEqual(before);
+    expect(r.out).toMatch(
+      /aaps: start failed; removed what it wrote: api-token, .*local; kept logs\/gateway\.log \(it may say why\)/,
+    );
+    // The gateway log may hold the only detail of why the start failed: kept, and nothing else.
+    expect(snapshot(dataDir)).toEqual({
+      ...before,
+      logs: 'dir',
+      [join('logs', 'gateway.log')]: expect.any(String),
+    });
   }, 60_000);
 });

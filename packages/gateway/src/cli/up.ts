@@ -5,16 +5,7 @@
  * gateway instead (no processes, no DKG) for quick demos.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -245,10 +236,13 @@ function ownerOnly(path: string): void {
  * What `aaps up --local` writes in `dataDir`, as far as it does not exist yet: a failed start
  * removes these (each one whole: a directory this start made holds only what it wrote), and
  * nothing that was there before it, so the next start deals afresh instead of reusing the token
- * and keys of a start that never served. Returns the undo, which says what it removed.
+ * and keys of a start that never served. The gateway's log (`logs/gateway.log`) stays: it may hold
+ * the only detail of why the start failed, and no later start reuses anything from it. Returns the
+ * undo, which says what it removed and that it kept the log.
  */
 function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'>) => void } {
   const at = (...p: string[]) => join(config.dataDir, ...p);
+  const log = at('logs', 'gateway.log');
   const candidates = [
     at('api-token'),
     at('gateway'),
@@ -258,10 +252,9 @@ function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'
     ...config.approvers.map((id) => at('approvers', `${id}.key`)),
     at('local'),
     at('local', 'keys.json'),
-    at('logs'),
-    at('logs', 'gateway.log'),
   ];
   const fresh = candidates.filter((p) => !existsSync(p));
+  const freshLog = !existsSync(log);
   return {
     undo(io) {
       const removed = fresh.filter((p) => {
@@ -272,18 +265,12 @@ function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'
       const names = removed.map((p) => p.slice(config.dataDir.length + 1));
       // A file under a directory this start made is gone with it: name the top-most only.
       const top = names.filter((n) => !names.some((d) => n.startsWith(`${d}/`)));
-      if (top.length > 0) io.print(`aaps: start failed; removed what it wrote: ${top.join(', ')}`);
+      const kept =
+        freshLog && existsSync(log) ? `; kept ${log.slice(config.dataDir.length + 1)} (it may say why)` : '';
+      if (top.length > 0) io.print(`aaps: start failed; removed what it wrote: ${top.join(', ')}${kept}`);
+      else if (kept !== '') io.print(`aaps: start failed${kept}`);
     },
   };
-}
-
-/** Remove `dir` if this start created it and left it empty (a failed first start leaves nothing). */
-function removeIfEmpty(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // not empty, or already gone: it stays as it is
-  }
 }
 
 /** The exit code for a stop signal during start-up (128 + the signal's number). */
@@ -385,13 +372,8 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
   const config: GatewayConfig = { ...config0, dataDir: resolve(config0.dataDir) };
   checkDataDir(config.dataDir);
   const grants = loadTokenGrants(config, io);
-  const existed = existsSync(config.dataDir);
-  try {
-    return await withDataDirLock(config.dataDir, () => runUpLocked(config, io, grants));
-  } catch (e) {
-    if (!existed) removeIfEmpty(config.dataDir);
-    throw e;
-  }
+  // A failed start leaves no directory it created and left empty (withDataDirLock).
+  return await withDataDirLock(config.dataDir, () => runUpLocked(config, io, grants));
 }
 
 async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly TokenGrant[]): Promise<number> {
@@ -574,13 +556,7 @@ export async function runGatewayOnly(config0: GatewayConfig, io: UpIo): Promise<
   // refused for a missing roster or key leaves nothing behind, not even a new directory. It is
   // read again under the lock, where another start can no longer change it.
   readGatewaySetup(config);
-  const existed = existsSync(config.dataDir);
-  try {
-    return await withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
-  } catch (e) {
-    if (!existed) removeIfEmpty(config.dataDir);
-    throw e;
-  }
+  return await withDataDirLock(config.dataDir, () => runGatewayLocked(config, io, grants));
 }
 
 /**
