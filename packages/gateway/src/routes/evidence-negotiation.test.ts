@@ -98,3 +98,32 @@ describe('trusted root content negotiation', () => {
     }
   });
 });
+
+describe('Sigstore bundle content negotiation', () => {
+  const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+  const getBundle = (accept?: string) =>
+    request(gw, 'GET', `/v1/evidence/${evidence}/sigstore`, {
+      token: TOKENS.read,
+      ...(accept === undefined ? {} : { headers: { accept } }),
+    });
+
+  it('no Accept, its own media type, JSON, or a wildcard: the Sigstore bundle, Vary: Accept', async () => {
+    for (const accept of [undefined, BUNDLE_TYPE, 'application/json', 'application/*', '*/*']) {
+      const res = await getBundle(accept);
+      expect(res.status, accept).toBe(200);
+      expect(type(res), accept).toBe(BUNDLE_TYPE);
+      expect(res.headers.get('vary') ?? '', accept).toMatch(/\baccept\b/i);
+      expect(await json(res), accept).toMatchObject({ mediaType: expect.stringContaining('bundle') });
+    }
+  });
+
+  it('an Accept that takes neither its media type nor JSON: 406 NOT_ACCEPTABLE, error JSON, Vary: Accept', async () => {
+    for (const accept of ['text/html', 'application/cbor', `${BUNDLE_TYPE};q=0, application/json;q=0`]) {
+      const res = await getBundle(accept);
+      expect(res.status, accept).toBe(406);
+      expect(type(res)).toBe('application/json');
+      expect(res.headers.get('vary') ?? '').toMatch(/\baccept\b/i);
+      expect(await json(res)).toMatchObject({ error: { code: 'NOT_ACCEPTABLE' } });
+    }
+  });
+});

@@ -26,6 +26,9 @@ const EVIDENCE_OFFERS = [EVIDENCE_MEDIA_TYPE, 'application/json', 'application/c
  */
 const TRUSTED_ROOT_OFFERS = [TRUSTED_ROOT_MEDIA_TYPE, 'application/json'] as const;
 
+/** The Sigstore bundle's names, as the trusted root's: its media type, or plain JSON (answered under the first). */
+const SIGSTORE_BUNDLE_OFFERS = [SIGSTORE_BUNDLE_MEDIA_TYPE, 'application/json'] as const;
+
 /**
  * The offer `Accept` ranks first (RFC 9110 §12.5.1, accept.ts), with `Vary: Accept` set on the
  * answer (the 406 too, so a shared cache keeps them apart); 406 `NOT_ACCEPTABLE` when it takes
@@ -66,11 +69,15 @@ export const evidenceRouteDocs: RouteDoc[] = [
     auth: 'read',
     responses: {
       '200': {
-        description: 'a Sigstore bundle',
+        description:
+          'a Sigstore bundle (under its media type, also when Accept ranks application/json first; with Vary: Accept)',
         schema: OpaqueJsonSchema,
         contentType: SIGSTORE_BUNDLE_MEDIA_TYPE,
       },
       '404': NO_EVIDENCE,
+      '406': {
+        description: `NOT_ACCEPTABLE: Accept ranks none of ${SIGSTORE_BUNDLE_OFFERS.join(', ')} above q=0 (with Vary: Accept)`,
+      },
       '409': {
         description:
           'CONFLICT: the group is not Ed25519 (Sigstore has no BIP-340 key type), or the bundle is not in the log yet',
@@ -119,6 +126,7 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
   });
   app.get('/v1/evidence/:evidence_id/sigstore', requireScope(d.authenticate, 'read'), async (c) => {
     const bundle = await load(c.req.param('evidence_id'));
+    chooseOffer(c, SIGSTORE_BUNDLE_OFFERS, 'the Sigstore bundle');
     // The request is fine; this bundle cannot take the Sigstore form (yet): 409, as the trusted root.
     if (bundle.verificationMaterial.ciphersuite !== ED25519_SUITE) {
       throw new AapsError(
@@ -131,6 +139,7 @@ export function registerEvidenceRoutes(app: GatewayApp, d: RouteDeps): void {
     }
     return c.body(JSON.stringify(toSigstoreBundle(bundle, await d.evidence.logKey())), 200, {
       'Content-Type': SIGSTORE_BUNDLE_MEDIA_TYPE,
+      Vary: 'Accept',
     });
   });
   // JSON under the media type the document names itself by (its `mediaType`), as the evidence and
