@@ -66,6 +66,17 @@ describe('parseMediaType (RFC 9110 §8.3.1; the Content-Type and Accept reader o
       expect(parseMediaType(text), text).toBeUndefined();
   });
 
+  it('application/json with a parameter that does not parse is refused saying so, not that the type is wrong', () => {
+    for (const text of ['application/json; charset', 'application/json; =x', 'Application/JSON; a b=c']) {
+      const problem = unsupportedMediaType(text, undefined);
+      expect(problem?.label, text).toBe('type');
+      expect(problem?.message, text).toMatch(/parameter that does not parse/);
+    }
+    expect(unsupportedMediaType('text/plain; charset', undefined)?.message).toBe(
+      'the body must be application/json',
+    );
+  });
+
   it('a semicolon inside a quoted parameter value is no parameter boundary (a body is not refused for it)', () => {
     expect(unsupportedMediaType('application/json; p="x;charset=utf-16"', undefined)).toBeUndefined();
     expect(unsupportedMediaType('application/json; p="x"; charset=utf-16', undefined)?.label).toBe('charset');

@@ -92,6 +92,14 @@ export function unsupportedMediaType(
 ): MediaTypeProblem | undefined {
   const media = parseMediaType(contentType);
   if (media?.type !== 'application' || media.subtype !== 'json') {
+    // application/json whose parameters do not parse (`; charset` with no value): say that, not
+    // that the type is wrong.
+    if (media === undefined && /^\s*application\/json\s*;/i.test(contentType))
+      return {
+        label: 'type',
+        message:
+          'the Content-Type application/json has a parameter that does not parse (name=value, RFC 9110 §5.6.6)',
+      };
     const hint = github ? " (set the GitHub webhook's content type to application/json)" : '';
     return { label: 'type', message: `the body must be application/json${hint}` };
   }
