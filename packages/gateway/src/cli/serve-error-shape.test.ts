@@ -1,39 +1,19 @@
-/**
- * API review: the served gateway (`startGateway`, as `aaps up` and `aaps gateway` run it) answers
- * every error as DESIGN.md's HTTP API says: `{"error":{"code","message"}}`, JSON (docs/api.md,
- * "Errors": "Every error is JSON"), also what it refuses before its app sees the request
- * (@aaps/agents http-server.ts): what Hono cannot build a request of, what Node's parser refuses, headers that
- * arrive too slowly. Requests are written on a raw socket, as a client with an odd id or a proxy
- * with an odd Host header sends them.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { memoryLogger } from '@aaps/agents';
-import { bytesToHex, generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../config.js';
-import { LocalCoordinator } from '../coordinator-local.js';
 import { TOKENS } from '../test-helpers/gateway.js';
-import { type RunningGateway, startGateway } from './serve.js';
+import { rawExchange, type ServedGateway, serveLocalGateway } from '../test-helpers/served-gateway.js';
+import type { RunningGateway } from './serve.js';
 
 /** Writes `text` on a fresh connection and returns the status and headers of the answer. */
-function exchange(port: number, text: string): Promise<{ status: number; contentType: string; raw: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let raw = '';
-    socket.on('data', (d) => {
-      raw += d.toString('latin1');
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
-      const contentType = /\r\ncontent-type: ([^\r\n]*)/i.exec(raw)?.[1] ?? '';
-      resolve({ status, contentType, raw });
-    });
-    setTimeout(() => socket.destroy(), 15_000).unref();
-  });
+/** Writes `text` on a fresh connection and returns the status and headers of the answer. */
+async function exchange(
+  port: number,
+  text: string,
+): Promise<{ status: number; contentType: string; raw: string }> {
+  const raw = await rawExchange(port, text);
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+  const contentType = /\r\ncontent-type: ([^\r\n]*)/i.exec(raw)?.[1] ?? '';
+  return { status, contentType, raw };
 }
 
 /** The parts of a raw answer the tests read. */
@@ -60,34 +40,19 @@ async function rejectedCounts(): Promise<string[]> {
   return (await res.text()).split('\n').filter((l) => l.startsWith('aaps_rejected_requests_total{'));
 }
 
-let dir: string;
+let served: ServedGateway;
 let running: RunningGateway;
 let port: number;
 const logger = memoryLogger('gateway');
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aaps-serve-shape-'));
-  const parsed = parseGatewayConfig(['--port', '0', '--data-dir', dir], {});
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const gatewayKey = generateIdentityKey();
-  const local = new LocalCoordinator({
-    gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
-    approvers: [],
-  });
-  running = await startGateway({
-    config: parsed.config,
-    token: TOKENS.admin,
-    coordinator: local,
-    trust: local.trustedKeys(),
-    identity: { id: 'gateway', key: gatewayKey },
-    logger,
-  });
-  port = Number(new URL(running.url).port);
+  served = await serveLocalGateway(logger);
+  running = served.running;
+  port = served.port;
 });
 
 afterAll(async () => {
-  await running?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await served?.close();
 });
 
 const AUTH = `Authorization: Bearer ${TOKENS.admin}\r\n`;

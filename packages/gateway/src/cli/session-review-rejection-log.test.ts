@@ -1,71 +1,26 @@
-/**
- * Session review: the served gateway logs refusals (`http.rejected`) coalesced per status and code,
- * one log shared by its server (pre-route refusals) and its app. docs/api.md "Errors" promises
- * that "a stranger's flood never hides a client's own refusals". A GitHub delivery authenticates
- * by its HMAC, not a token, so its refusals share the stranger key: a stranger's request the server
- * refuses before the app (a backslash in the path: 400 INVALID_ARGUMENT, route unmatched) hides, for
- * a minute, the line of a genuine, correctly signed GitHub delivery the gateway refuses for schema
- * drift (400 INVALID_ARGUMENT on /v1/webhooks/github): the operator finds no line for it.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { memoryLogger } from '@aaps/agents';
-import { bytesToHex, generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../config.js';
-import { LocalCoordinator } from '../coordinator-local.js';
 import { signGithubPayload } from '../intake/github-signature.js';
-import { TOKENS } from '../test-helpers/gateway.js';
-import { type RunningGateway, startGateway } from './serve.js';
+import { rawExchange, type ServedGateway, serveLocalGateway } from '../test-helpers/served-gateway.js';
+import type { RunningGateway } from './serve.js';
 
 const SECRET = 'session-review-github-secret';
 
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    let raw = '';
-    socket.on('data', (d) => {
-      raw += d.toString('latin1');
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(raw));
-    setTimeout(() => socket.destroy(), 15_000).unref();
-  });
-}
+const exchange = rawExchange;
 
-let dir: string;
+let served: ServedGateway;
 let running: RunningGateway;
 let port: number;
 const logger = memoryLogger('gateway');
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'aaps-session-review-'));
-  const parsed = parseGatewayConfig(
-    ['--port', '0', '--data-dir', dir, '--github-webhook-secret', SECRET],
-    {},
-  );
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const gatewayKey = generateIdentityKey();
-  const local = new LocalCoordinator({
-    gateway: { id: 'gateway', identity_key: bytesToHex(gatewayKey.publicKey) },
-    approvers: [],
-  });
-  running = await startGateway({
-    config: parsed.config,
-    token: TOKENS.admin,
-    coordinator: local,
-    trust: local.trustedKeys(),
-    identity: { id: 'gateway', key: gatewayKey },
-    logger,
-  });
-  port = Number(new URL(running.url).port);
+  served = await serveLocalGateway(logger, ['--github-webhook-secret', SECRET]);
+  running = served.running;
+  port = served.port;
 });
 
 afterAll(async () => {
-  await running?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await served?.close();
 });
 
 describe('http.rejected coalescing (served gateway)', () => {
