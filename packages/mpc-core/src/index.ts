@@ -134,7 +134,13 @@ export { type SignatureShare, signShare } from './sign/round2.js';
 export * from './sign/session.js';
 export * from './sign/signer.js';
 export { verifyEd25519 } from './suite/ed25519.js';
-export { ciphersuites, getCiphersuite, isCiphersuiteId, loadFastBackends } from './suite/registry.js';
+export {
+  ciphersuites,
+  getCiphersuite,
+  isCiphersuiteId,
+  type LoadedBackends,
+  loadFastBackends,
+} from './suite/registry.js';
 export { randomBytesOf } from './suite/rng.js';
 export type { AnyCiphersuite, Ciphersuite, CiphersuiteId, Group, Rng, ScalarField } from './suite/types.js';
 export { CIPHERSUITE_IDS } from './suite/types.js';

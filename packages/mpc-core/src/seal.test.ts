@@ -3,7 +3,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   decryptAtRest,
   encryptAtRest,
@@ -15,11 +15,23 @@ import {
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from './index.js';
+import { loadSodium } from './suite/sodium-module.js';
+import { nodeX25519, sodiumX25519, useX25519Backend, type X25519Backend, x25519Backend } from './x25519.js';
 
 const aad = new TextEncoder().encode('dkg:session-1:from=1:to=2');
 
-describe('seal', () => {
-  it('is noble X25519 + HKDF-SHA256 + XChaCha20-Poly1305 byte for byte (the X25519 runs on node:crypto)', () => {
+const backends: [string, () => Promise<X25519Backend>][] = [
+  ['node:crypto', async () => nodeX25519],
+  ['libsodium', async () => sodiumX25519(await loadSodium())],
+];
+
+describe.each(backends)('seal with X25519 on %s', (name, backend) => {
+  const before = x25519Backend();
+  beforeAll(async () => useX25519Backend(await backend()));
+  afterAll(() => useX25519Backend(before));
+
+  it('is noble X25519 + HKDF-SHA256 + XChaCha20-Poly1305 byte for byte', () => {
+    expect(x25519Backend().name).toBe(name);
     const info = new TextEncoder().encode('AAPS-QUORUM-v1 seal x25519-hkdf-sha256-xchacha20poly1305');
     fc.assert(
       fc.property(

@@ -4,10 +4,10 @@
  * path). Recipients hold an X25519 key derived from their Ed25519 identity key (RFC 7748 /
  * libsodium's ed25519-to-curve25519 map), so the roster's identity keys are enough to seal to a
  * party. Used for DKG round-2 shares in transit, sealed incident fields and key-share releases.
- * The X25519 operations run on `node:crypto` (OpenSSL, about twenty times cheaper than JavaScript
- * here; it refuses low-order points as noble does); the Ed25519-to-X25519 key maps are noble's.
+ * The X25519 agreements run on libsodium once `loadFastBackends()` has loaded it, else on
+ * `node:crypto` (`x25519.ts`: byte-identical, both refuse low-order points as noble does, and
+ * both far cheaper than JavaScript); the Ed25519-to-X25519 key maps are noble's.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -19,6 +19,7 @@ import { assertObject, assertSecret } from './guards.js';
 import { SecretBytes } from './secret.js';
 import { randomBytesOf } from './suite/rng.js';
 import type { Rng } from './suite/types.js';
+import { x25519Backend } from './x25519.js';
 
 const INFO = utf8('AAPS-QUORUM-v1 seal x25519-hkdf-sha256-xchacha20poly1305');
 
@@ -61,32 +62,6 @@ export function x25519FromIdentitySecretKey(identitySecretKey: SecretBytes): Sec
   return new SecretBytes(ed25519.utils.toMontgomerySecret(identitySecretKey.expose()));
 }
 
-const X25519_PKCS8 = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
-]);
-const X25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
-
-function x25519Private(raw: Uint8Array): KeyObject {
-  if (raw.length !== 32) throw new ValidationError('INVALID_LENGTH', 'X25519 secret key: expected 32 bytes');
-  return createPrivateKey({ key: Buffer.from(concatBytes(X25519_PKCS8, raw)), format: 'der', type: 'pkcs8' });
-}
-
-function x25519PublicOf(key: KeyObject): Uint8Array {
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  return Uint8Array.from(der.subarray(der.length - 32));
-}
-
-/** X25519(secret, public); throws on a malformed or low-order public key. */
-function x25519Shared(secret: KeyObject, publicKey: Uint8Array): Uint8Array {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) throw new Error('X25519 key: 32 bytes');
-  const pub = createPublicKey({
-    key: Buffer.from(concatBytes(X25519_SPKI, publicKey)),
-    format: 'der',
-    type: 'spki',
-  });
-  return Uint8Array.from(diffieHellman({ privateKey: secret, publicKey: pub }));
-}
-
 function deriveKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
   return hkdf(sha256, shared, concatBytes(ephemeral, recipient), INFO, 32);
 }
@@ -103,9 +78,7 @@ export function seal(
   let ephemeralPublicKey: Uint8Array;
   let shared: Uint8Array;
   try {
-    const ephKey = x25519Private(eph);
-    ephemeralPublicKey = x25519PublicOf(ephKey);
-    shared = x25519Shared(ephKey, recipientX25519PublicKey);
+    ({ publicKey: ephemeralPublicKey, shared } = x25519Backend().agree(eph, recipientX25519PublicKey));
   } catch (cause) {
     throw new ValidationError(
       'INVALID_POINT',
@@ -135,9 +108,7 @@ export function open(
   assertBytes(associatedData, 'associatedData');
   const sk = recipientX25519SecretKey.expose();
   try {
-    const mine = x25519Private(sk);
-    const recipient = x25519PublicOf(mine);
-    const shared = x25519Shared(mine, box.ephemeralPublicKey);
+    const { publicKey: recipient, shared } = x25519Backend().agree(sk, box.ephemeralPublicKey);
     const key = deriveKey(shared, box.ephemeralPublicKey, recipient);
     shared.fill(0);
     const out = xchacha20poly1305(key, box.nonce, associatedData).decrypt(box.ciphertext);

@@ -18,9 +18,8 @@ import {
   ed25519Noble,
   verifyEd25519,
 } from './ed25519.js';
+import { loadSodium, type Sodium } from './sodium-module.js';
 import type { Ciphersuite, Group } from './types.js';
-
-type Sodium = typeof import('libsodium-wrappers-sumo');
 
 const IDENTITY: Uint8Array = Uint8Array.from([1, ...new Array<number>(31).fill(0)]);
 const BASE: Uint8Array = ed25519.Point.BASE.toBytes();
@@ -117,9 +116,7 @@ let loaded: Promise<Ciphersuite<Uint8Array>> | undefined;
  */
 export function loadEd25519Sodium(): Promise<Ciphersuite<Uint8Array>> {
   loaded ??= (async () => {
-    const mod = (await import('libsodium-wrappers-sumo')) as unknown as { default?: Sodium } & Sodium;
-    const sodium = mod.default ?? mod;
-    await sodium.ready;
+    const sodium = await loadSodium();
     const suite: Ciphersuite<Uint8Array> = Object.freeze({
       id: ED25519_ID,
       backend: 'libsodium' as const,
