@@ -278,17 +278,64 @@ describe('key package thresholds at decode (1 <= min <= max <= MAX_PARTIES)', ()
 
   it('takes the bounds themselves: min 1, min = max, max = MAX_PARTIES', () => {
     for (const [name, codec, value] of packages) {
-      const json = JSON.parse(JSON.stringify(codec.toJSON(ID, value)));
       for (const threshold of [
         { min: 1, max: 3 },
         { min: 3, max: 3 },
         { min: 2, max: MAX_PARTIES },
       ]) {
+        // A public package holds one verifying share per party and min commitments: deal one that fits.
+        const fitting =
+          name === 'PublicKeyPackage'
+            ? trustedDealer(
+                suite,
+                { min: Math.max(threshold.min, 2), max: threshold.max },
+                { rng: seededRng(8) },
+              ).publicPackage
+            : value;
+        const json = JSON.parse(JSON.stringify(codec.toJSON(ID, fitting)));
+        if (threshold.min === 1 && name === 'PublicKeyPackage')
+          json.body.commitments = json.body.commitments.slice(0, 1);
         const got = codec.fromJSON({ ...json, body: { ...json.body, threshold } }).value as {
           threshold: unknown;
         };
         expect([name, got.threshold]).toEqual([name, threshold]);
       }
+    }
+  });
+
+  it('refuses a public package whose verifying shares or commitments do not fit its threshold, naming the field', () => {
+    const pkg = deal.publicPackage;
+    const json = JSON.parse(JSON.stringify(PublicKeyPackageCodec.toJSON(ID, pkg)));
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    const [first, ...rest] = Object.entries(pkg.verifyingShares);
+    const other = `ff${first![0].slice(2)}`;
+    const commitments = pkg.commitments!;
+    const cases: [string, Partial<typeof pkg>, string][] = [
+      ['a share missing', { verifyingShares: Object.fromEntries(rest) }, 'verifyingShares'],
+      [
+        'a share too many',
+        { verifyingShares: { ...pkg.verifyingShares, [other]: first![1] } },
+        'verifyingShares',
+      ],
+      ['a commitment missing', { commitments: commitments.slice(1) }, 'commitments'],
+      ['a commitment too many', { commitments: [...commitments, commitments[0]!] }, 'commitments'],
+    ];
+    for (const [what, change, field] of cases) {
+      const mutated = { ...pkg, ...change };
+      expect([what, codeAndFields(() => PublicKeyPackageCodec.encode(ID, mutated))]).toEqual([
+        what,
+        ['INVALID_ARGUMENT', [`value.${field}`]],
+      ]);
+      const body = { ...json.body };
+      if (change.verifyingShares)
+        body.verifyingShares = Object.fromEntries(
+          Object.entries(change.verifyingShares).map(([k, v]) => [k, hex(v)]),
+        );
+      if (change.commitments) body.commitments = change.commitments.map(hex);
+      expect([what, codeAndFields(() => PublicKeyPackageCodec.fromJSON({ ...json, body }))]).toEqual([
+        what,
+        ['DECODE_FAILED', [`body.${field}`]],
+      ]);
     }
   });
 });

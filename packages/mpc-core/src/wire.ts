@@ -42,7 +42,23 @@ export const PublicKeyPackageCodec = defineCodec<PublicKeyPackage>(
     threshold,
     commitments: { optional: { array: 'bytes', max: MAX_PARTIES } },
   },
-  checkThreshold,
+  (pkg, bad) => {
+    let thresholdOk = true;
+    checkThreshold(pkg, (path, what) => {
+      thresholdOk = false;
+      bad(path, what);
+    });
+    if (!thresholdOk) return;
+    // One verifying share per party, and a degree min-1 polynomial has min coefficients.
+    const shares = Object.keys(pkg.verifyingShares).length;
+    if (shares !== pkg.threshold.max)
+      bad('verifyingShares', `one per party: threshold.max (${pkg.threshold.max}), got ${shares}`);
+    if (Array.isArray(pkg.commitments) && pkg.commitments.length !== pkg.threshold.min)
+      bad(
+        'commitments',
+        `threshold.min (${pkg.threshold.min}) coefficient commitments, got ${pkg.commitments.length}`,
+      );
+  },
 );
 /** Contains the secret signing share: store it only encrypted. */
 export const KeyPackageCodec = defineCodec<KeyPackage>(
