@@ -390,6 +390,7 @@ export {
 } from './steps/strategy.js';
 export { inferDeployment } from './steps/workload-name.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
-export { type AuditEntry, PartyStore, type StoredKey } from './store/level.js';
+export { claimStoreFormat, type FormatDatabase, type StoreFormat } from './store/format-version.js';
+export { type AuditEntry, PARTY_STORE_FORMAT, PartyStore, type StoredKey } from './store/level.js';
 export { PARTY_PID_FILE, pidFileHolder, releasePidFile, writePidFile } from './store/pid-file.js';
 export { partyVersion, readPackageVersion } from './version.js';

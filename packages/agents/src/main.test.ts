@@ -27,7 +27,7 @@ import { keyRosterMismatches, rosterParticipants } from './party/key-roster.js';
 import { layParty } from './party/test-helpers/party-dir.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { type Roster, rosterDigest } from './roster.js';
-import { PartyStore } from './store/level.js';
+import { PARTY_STORE_FORMAT, PartyStore } from './store/level.js';
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -227,6 +227,29 @@ describe('a damaged key record', () => {
         "key from its custodians' backup files (`aaps party restore --force`, docs/sealing.md), or the " +
         'whole data directory from a copy',
     );
+  });
+});
+
+describe('a store of a later format', () => {
+  it('is refused with one line naming the database and both formats, and left as it was', async () => {
+    const p = partyDir();
+    await withStoredKey(p);
+    const db = new Level<string, Uint8Array>(join(p.dir, 'db'), { valueEncoding: 'view' });
+    await db.open();
+    await db.put('format', new TextEncoder().encode(String(PARTY_STORE_FORMAT + 1)));
+    await db.close();
+    const failure = await p.start().then(
+      () => expect.unreachable('the start should fail'),
+      (e: unknown) => e,
+    );
+    expect(startFailureLine(failure)).toBe(
+      `aaps party: party store at ${join(p.dir, 'db')} is format ${PARTY_STORE_FORMAT + 1}, but this build of ` +
+        `aaps reads format ${PARTY_STORE_FORMAT}: run the version of aaps that wrote it, or a later one`,
+    );
+    await db.open();
+    expect(new TextDecoder().decode(await db.get('format'))).toBe(String(PARTY_STORE_FORMAT + 1));
+    expect(await db.get('key/current')).toBeDefined();
+    await db.close();
   });
 });
 

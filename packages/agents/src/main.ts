@@ -372,6 +372,8 @@ async function openStore(path: string, dataKey: SecretBytes, partyId: string): P
         ['data-dir'],
       );
     }
+    // A store of a later format: its message names the database and both formats already.
+    if (e instanceof AapsError && e.code === 'UNSUPPORTED_VERSION') throw e;
     const cause = innermostCause(e);
     const why = cause === undefined ? '' : `: ${firstMessageLine(cause)}`;
     const message = e instanceof Error ? e.message : String(e);

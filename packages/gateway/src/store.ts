@@ -7,7 +7,7 @@
  * and by log index, deployment history, and the transparency log's key-value store. The only
  * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
  */
-import type { DeploymentRecord } from '@aaps/agents';
+import { claimStoreFormat, type DeploymentRecord } from '@aaps/agents';
 import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
 import { decodeCbor, encodeCbor, firstMessageLine, innermostCause, ValidationError } from '@aaps/mpc-core';
 import { Level } from 'level';
@@ -208,6 +208,8 @@ const k = (space: Space, key: string) => `${SPACES[space]}!${key}`;
 const stateKey = (state: string, listing: string) => `${state}|${listing}`;
 /** Meta key set once the state index covers every incident (built on open where it is missing). */
 const STATE_INDEX_META = 'index.by-state.v1';
+/** The layout this build reads and writes, kept under `m!format`; a later one is refused at open. */
+export const GATEWAY_STORE_FORMAT = 1;
 const INCIDENT_PREFIX = `${SPACES.incidents}!`;
 /**
  * Incident records kept in memory after they are written: more than the incidents in flight at
@@ -242,6 +244,16 @@ async function buildStateIndex(db: Level<string, Bytes>): Promise<void> {
 export async function openGatewayStore(location: string): Promise<GatewayStore> {
   const db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
   await db.open();
+  try {
+    await claimStoreFormat(db, {
+      key: k('meta', 'format'),
+      current: GATEWAY_STORE_FORMAT,
+      what: `gateway store at ${location}`,
+    });
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
   await buildStateIndex(db);
   // Incident records as last written by this process (the only writer), so the read routes and
   // every server-sent-events wake-up do not go to LevelDB for what was just saved. Filled only

@@ -16,7 +16,8 @@
  * first `witness/` record takes them over); `agg/<session id>` (when this party dealt that
  * aggregation session, ISO time) and `aggc/<session id>` (the aggregation it confirmed, JSON: the
  * pooled-risk ledger), both dropped through one index `agg-at/<ms, 16 digits>/<session id>`;
- * `audit/<seq>`.
+ * `audit/<seq>`; `format` (the layout's version, {@link PARTY_STORE_FORMAT}: a build refuses a
+ * store of a later format).
  */
 import {
   bytesToHex,
@@ -48,6 +49,11 @@ import {
   type ProposedCheckpoint,
   type WitnessedCheckpoint,
 } from '../policy/checkpoint-rule.js';
+import { claimStoreFormat } from './format-version.js';
+
+/** The layout this build reads and writes (`format`: decimal text); see `format-version.ts`. */
+export const PARTY_STORE_FORMAT = 1;
+const FORMAT_KEY = 'format';
 
 type Bytes = Uint8Array;
 
@@ -235,6 +241,16 @@ export class PartyStore implements NonceStore {
   ): Promise<PartyStore> {
     const db = new Level<string, Bytes>(path, { valueEncoding: 'view' });
     await db.open();
+    try {
+      await claimStoreFormat(db, {
+        key: FORMAT_KEY,
+        current: PARTY_STORE_FORMAT,
+        what: `party store at ${path}`,
+      });
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
     const store = new PartyStore(db, kek, partyId, options.now ?? (() => new Date()));
     const last = await db.keys({ gte: 'audit/', lt: 'audit/\xff', reverse: true, limit: 1 }).all();
     store.#auditSeq = last.length ? Number.parseInt(last[0]!.slice('audit/'.length), 10) + 1 : 0;
