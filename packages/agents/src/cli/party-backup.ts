@@ -3,7 +3,8 @@
  * for custodians, and rebuild it from any k of them.
  *
  *   aaps party backup  --config F --split k/m --out DIR
- *   aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] FILE...
+ *   aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX]
+ *                      [--checkpoint NOTE] FILE...
  *
  * Both open the party's LevelDB, so the party process must be stopped (LevelDB holds a lock).
  * Exit 0 on success; 1 when the operation is refused (party running, no key, a key already there
@@ -30,6 +31,11 @@ import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
 import { readJsonFile } from '../store/files.js';
 import type { StoredKey } from '../store/level.js';
+import {
+  checkRestoreCheckpoint,
+  recordRestoreCheckpoint,
+  verifyRestoreCheckpoint,
+} from './restore-checkpoint.js';
 import { loadPartyConfig, loadPartyDataKey, openStoppedPartyStore, Refused } from './stopped-party.js';
 
 export interface CliIo {
@@ -44,7 +50,7 @@ const stdio: CliIo = {
 
 const BACKUP_USAGE = 'usage: aaps party backup --config F --split k/m --out DIR';
 const RESTORE_USAGE =
-  'usage: aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] FILE...';
+  'usage: aaps party restore --config F [--force] [--expect-group-key HEX] [--expect-verifying-share HEX] [--checkpoint NOTE] FILE...';
 
 /** `--help` (or `-h`) anywhere: the command prints its usage on stdout and exits 0. */
 function wantsHelp(argv: readonly string[]): boolean {
@@ -207,7 +213,7 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
   try {
     const { mine, flags, rest, positional } = splitArgs(
       argv,
-      ['expect-group-key', 'expect-verifying-share'],
+      ['expect-group-key', 'expect-verifying-share', 'checkpoint'],
       ['force'],
       RESTORE_USAGE,
     );
@@ -238,6 +244,17 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
         throw new UsageError(`--${flag}: expected hex`);
       }
     };
+    const checkpointFile = mine.checkpoint;
+    let checkpointText: string | undefined;
+    if (checkpointFile !== undefined) {
+      try {
+        checkpointText = readFileSync(checkpointFile, 'utf8');
+      } catch (e) {
+        throw new UsageError(
+          `cannot read --checkpoint ${checkpointFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      }
+    }
     const groupKey = expect('expect-group-key');
     const verifyingShare = expect('expect-verifying-share');
     const restored = await restoreBackup(inputs, {
@@ -247,6 +264,10 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
     });
     if (!restored.publicPackage)
       throw new Refused('the backup carries no public key package: it cannot rebuild the party store');
+    const checkpoint =
+      checkpointText === undefined
+        ? undefined
+        : verifyRestoreCheckpoint(checkpointText, checkpointFile!, restored.publicPackage);
     const roster = parseRoster(readJsonFile(config.rosterPath, 'roster'));
     const store = await openStoppedPartyStore(config, () => loadPartyDataKey(config, true), false);
     try {
@@ -270,6 +291,7 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
           held.keyPackage.signingShare.wipe();
         }
       }
+      if (checkpoint !== undefined) await checkRestoreCheckpoint(store, config, checkpoint);
       // The key, the removal of the old share's nonces and the audit entry: one synced write.
       await store.restoreKey(
         {
@@ -290,8 +312,10 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
         }),
       );
       restored.keyPackage.signingShare.wipe();
+      const logRecord =
+        checkpoint === undefined ? undefined : await recordRestoreCheckpoint(store, config, checkpoint);
       io.out(
-        `restored the key of party ${config.id} from ${restored.used.length} backup files (set ${restored.setIdHex.slice(0, 8)}); its signing share matches its verifying share`,
+        `restored the key of party ${config.id} from ${restored.used.length} backup files (set ${restored.setIdHex.slice(0, 8)}); its signing share matches its verifying share${logRecord === undefined ? '' : `; ${logRecord}`}`,
       );
       return 0;
     } finally {
