@@ -49,6 +49,27 @@ function signedBy(party: RosterParty, bytes: Uint8Array, sig: unknown): boolean 
   }
 }
 
+/**
+ * Round-1 signatures this process verified, by key, message digest and signature: a DKG, refresh
+ * or repair relays the same signed round-1 packages in round 2 and again in round 3, and the
+ * second check of identical bytes under the same key can only agree with the first. Only
+ * successes are kept, and only the last {@link VERIFIED_ROUND1_MAX}.
+ */
+const verifiedRound1Sigs = new Set<string>();
+const VERIFIED_ROUND1_MAX = 4096;
+
+/** {@link signedBy}, remembering successes (see {@link verifiedRound1Sigs}). */
+function round1SignedBy(party: RosterParty, bytes: Uint8Array, sig: unknown): boolean {
+  if (typeof sig !== 'string') return false;
+  const id = `${party.identity_key} ${bytesToHex(sha256(bytes))} ${sig}`;
+  if (verifiedRound1Sigs.has(id)) return true;
+  if (!signedBy(party, bytes, sig)) return false;
+  if (verifiedRound1Sigs.size >= VERIFIED_ROUND1_MAX)
+    verifiedRound1Sigs.delete(verifiedRound1Sigs.values().next().value as string);
+  verifiedRound1Sigs.add(id);
+  return true;
+}
+
 export interface SealedItem {
   /** Party id of the receiver (when sending) or of the sender (when received). */
   party: string;
@@ -292,7 +313,9 @@ export function verifiedRound1<T extends { identifier: Identifier }>(
     const { json, sig, at } = signatures.get(pkg)!;
     // `peers` keeps roster parties only.
     const sender = partyByIdentifier(deps.roster, pkg.identifier)!;
-    if (!signedBy(sender, round1SigningBytes(protocol, session, deps.rosterDigest, sender.id, json), sig)) {
+    if (
+      !round1SignedBy(sender, round1SigningBytes(protocol, session, deps.rosterDigest, sender.id, json), sig)
+    ) {
       throw new ProtocolError(
         'INCONSISTENT_TRANSCRIPT',
         sig === undefined
