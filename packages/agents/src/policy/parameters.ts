@@ -70,6 +70,16 @@ const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]{0,510}$/;
 const CONTAINER = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const WORKLOAD_KINDS = ['deployment', 'statefulset', 'daemonset'];
 
+/** Whether `name` is a container name (a DNS-1123 label) a rollback's `container` may be. */
+export function isContainerName(name: string): boolean {
+  return CONTAINER.test(name);
+}
+
+/** Whether `ref` is spelled as a rollback's `to_image` or `from_image` may be. */
+export function isImageReference(ref: string): boolean {
+  return IMAGE.test(ref);
+}
+
 /**
  * The repository an image reference names: the reference without its `@digest` and its `:tag` (a
  * colon after the last `/`; one before it is a registry port). Undefined when a path component is

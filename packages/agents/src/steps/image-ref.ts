@@ -35,6 +35,11 @@ export function normaliseRepository(repository: string): string {
   return `${registry}/${path.join('/')}`;
 }
 
+/** The repository `ref` names, normalised: `nginx:1.27` is in `docker.io/library/nginx`. */
+export function repositoryOf(ref: string): string {
+  return normaliseRepository(splitImageRef(ref).repository);
+}
+
 /**
  * Whether `a` and `b` may be the same image. Two digests decide it (the same digest is the same
  * content, under any name or tag). Without a digest on either side nothing proves them different

@@ -33,6 +33,27 @@ describe('monitoring step', () => {
     expect(pull.triage.facts.image?.ref).toBe('registry.example/shop/web:v2');
   });
 
+  it("reads the failing container's name from the event's field path, an alert label or the text", () => {
+    const pull = SIGNALS.pullFailed;
+    const facts = (metadata: Record<string, unknown>) =>
+      runMonitoringStep(monitoringInput({ ...pull, metadata: { ...pull.metadata, ...metadata } })).triage
+        .facts;
+    expect(facts({}).containers).toBeUndefined();
+    // The Kubernetes intake's `object.container` (from `spec.containers{web}`).
+    expect(facts({ object: { kind: 'Pod', name: 'web-1', container: 'web' } }).containers).toEqual(['web']);
+    expect(facts({ labels: { container: 'web' } }).containers).toEqual(['web']);
+    expect(
+      facts({ messages: [...(pull.metadata['messages'] as string[]), 'at spec.initContainers{init-db}'] })
+        .containers,
+    ).toEqual(['init-db']);
+    // Sources that disagree are all kept: the solver then knows the container is not certain.
+    expect(facts({ object: { container: 'web' }, labels: { container: 'proxy' } }).containers).toEqual([
+      'proxy',
+      'web',
+    ]);
+    expect(facts({ object: { container: 'web' }, labels: { container: 'web' } }).containers).toEqual(['web']);
+  });
+
   it('classifies quota exhaustion with its figures, and an RBAC denial', () => {
     const q = runMonitoringStep(monitoringInput(SIGNALS.quotaExceeded));
     expect(q.incident_type).toBe('resource_quota_exceeded');

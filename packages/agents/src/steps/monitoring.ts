@@ -8,8 +8,9 @@
  *
  * It reads the metadata keys the intake adapters fill: `reason`, `messages` (free text),
  * `labels` (alert labels), `namespace`, the parsed facts `quota`, `missing_config`, `rbac`,
- * `image`, `limit_range`, `signature_denial`, an Argo CD sync's `git_source`, `revision` and
- * `sync_history`, and the dedup ids `fingerprint`, `group_key`, `delivery_id`.
+ * `image`, `limit_range`, `signature_denial`, a Kubernetes event's `object.container`, an Argo CD
+ * sync's `git_source`, `revision` and `sync_history`, and the dedup ids `fingerprint`,
+ * `group_key`, `delivery_id`.
  */
 import type { EnvelopeContext, IncidentSignalPayload } from '@aaps/mpc-core';
 import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
@@ -64,6 +65,13 @@ export interface IncidentFacts {
   };
   env_var?: string;
   image?: { ref: string; digest?: string };
+  /**
+   * The container names the signal gives for what failed, distinct and sorted: a Kubernetes
+   * event's field path `spec.containers{name}` (the intake's `object.container`), an alert's
+   * `container` label, and `spec.containers{name}` in its text. Absent when it names none; more
+   * than one leaves the failing container unknown.
+   */
+  containers?: string[];
   quota?: { name: string; namespace?: string; figures: QuotaFigure[] };
   limit?: LimitRangeFacts;
   rbac?: RbacFacts;
@@ -301,6 +309,9 @@ function extractFacts(
     facts.image = digest ? { ref: image, digest } : { ref: image };
   }
 
+  const containers = namedContainers(meta, texts);
+  if (containers.length > 0) facts.containers = containers;
+
   // Quota: "exceeded quota: NAME, requested: a=1,b=2, used: a=3, limited: a=4", or the intake's parsed facts.
   const q = found(parseQuotaExceeded);
   const mq = isPlainObject(meta['quota']) ? meta['quota'] : undefined;
@@ -336,6 +347,20 @@ function extractFacts(
   const sync = argoSync(meta);
   if (sync) facts.argocd_sync = sync;
   return facts;
+}
+
+const FIELD_PATH_CONTAINER = /\bspec\.(?:initContainers|containers)\{([^{}\s]+)\}/g;
+
+/** See {@link IncidentFacts.containers}. */
+function namedContainers(meta: Record<string, unknown>, texts: readonly string[]): string[] {
+  const object = isPlainObject(meta['object']) ? meta['object'] : {};
+  const labels = isPlainObject(meta['labels']) ? meta['labels'] : {};
+  const named = [
+    ...optional(str(object['container'])),
+    ...optional(str(labels['container'])),
+    ...texts.flatMap((t) => [...t.matchAll(FIELD_PATH_CONTAINER)].map((m) => m[1]!)),
+  ];
+  return unique(named).sort();
 }
 
 /**

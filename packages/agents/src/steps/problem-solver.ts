@@ -6,10 +6,13 @@
  *   an Argo CD sync that failed in that same Git repository, the repository's head is the source
  *   that failed: the re-render is pinned to the last revision Argo CD deployed successfully, or,
  *   with none, goes to a person (`source_failing`).
- * - Image: roll back to the last image digest known good in the deployment history (never one that
- *   may be the failing image, compared by digest); with no usable history, to the workload's
- *   previous revision as `kubectl rollout undo` does, and say so. A workload only guessed from a
- *   pod's name is never rolled back without a person: the pod may belong to a Job or another owner.
+ * - Image: set the failing container (the one the signal names, or the one whose history runs the
+ *   failing image's repository) back to the last digest of that repository known good in the
+ *   deployment history (never one that may be the failing image, compared by digest:
+ *   rollback-target.ts); when the container is not certain or has no such line, roll the workload
+ *   back to its previous revision as `kubectl rollout undo` does, and say why. A workload only
+ *   guessed from a pod's name is never rolled back without a person: the pod may belong to a Job
+ *   or another owner.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
  *   within the policy's factor and its absolute cap (`max_hard`); otherwise ask a person for an
  *   expansion.
@@ -30,8 +33,8 @@ import { formatResourceUri, tryParseResourceUri } from '../policy/resource-uri.j
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
 import { sameGitRepository } from './git-repo.js';
-import { maybeSameImage } from './image-ref.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
+import { rollbackLines, rollbackTarget } from './rollback-target.js';
 import { inferDeployment } from './workload-name.js';
 
 /** One deployment of a workload, as the gateway records it. */
@@ -380,22 +383,25 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   if (facts.inferred_workloads?.includes(workload)) {
     find(ctx, `the intake read ${workload} from the pod-template hash in the object's name`);
   }
-  const good = history
-    .filter(
-      (h) =>
-        h.workload === workload &&
-        h.outcome === 'healthy' &&
-        h.signature_verified !== false &&
-        /@sha256:[0-9a-f]{64}$/.test(h.image) &&
-        (failing === undefined || !maybeSameImage(h.image, failing)),
-    )
-    .sort((a, b) => b.revision - a.revision)[0];
-  if (good) {
+  const { lines, skipped } = rollbackLines(history, workload);
+  if (skipped > 0) {
+    find(
+      ctx,
+      `${skipped} deployment-history line(s) of ${workload} skipped: a container name or image reference no rollback may name`,
+    );
+  }
+  const containers = Array.isArray(facts.containers)
+    ? facts.containers.filter((c): c is string => typeof c === 'string')
+    : [];
+  const target = rollbackTarget({ workload, failing, containers, history: lines });
+  if (target.found) {
+    const good = target.record;
     const ref = `deployment-history://${workload.replace('://', '/')}@${good.revision}`;
-    find(ctx, `revision ${good.revision} ran ${good.image} healthy`, [ref]);
+    find(ctx, `the failing container is ${target.container}: ${target.how}`);
+    find(ctx, `revision ${good.revision} ran ${good.image} healthy in container ${target.container}`, [ref]);
     const params: { [key: string]: JsonValue } = {
       basis: 'deployment_history',
-      container: good.container,
+      container: target.container,
       to_image: good.image,
     };
     if (failing) params['from_image'] = failing;
@@ -404,15 +410,12 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
       'image_rollback',
       workload,
       params,
-      `roll back to ${good.image}, the last digest known good`,
+      `roll container ${target.container} back to ${good.image}, the last digest known good`,
       1,
       [ref],
     );
   } else {
-    find(
-      ctx,
-      'no known-good digest in the deployment history: rolling back to the previous revision instead',
-    );
+    find(ctx, `${target.why}: rolling back to the previous revision instead`);
     const params: { [key: string]: JsonValue } = { basis: 'previous_revision', to_revision: 'previous' };
     if (failing) params['from_image'] = failing;
     propose(
@@ -420,7 +423,7 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
       'image_rollback',
       workload,
       params,
-      'no known-good image digest is recorded: roll back to the previous revision, as `kubectl rollout undo` does',
+      `${target.why}: roll back to the previous revision, as \`kubectl rollout undo\` does`,
       1,
     );
   }
