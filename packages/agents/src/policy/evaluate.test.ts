@@ -229,6 +229,43 @@ describe('evaluateProposal: each refusal names its rule', () => {
     expect(ruleOf(none, 'strategy', undo)).toBe('approve');
   });
 
+  it('bounds.image_repository: a rollback goes to an image of the failing image its proposal names', () => {
+    const img = proposalFor('image_rollback');
+    const rollback = (to_image: string, from_image?: string) =>
+      rebuilt(img, {
+        parameters: {
+          basis: 'deployment_history',
+          container: 'web',
+          to_image,
+          ...(from_image === undefined ? {} : { from_image }),
+        },
+      });
+    const failing = 'registry.example/shop/web@sha256:' + '9e'.repeat(32);
+    expect(ruleOf(policy, 'strategy', rollback(GOOD_IMAGE, failing))).toBe('approve');
+    expect(ruleOf(policy, 'strategy', rollback(GOOD_IMAGE, 'registry.example/shop/web:v2'))).toBe('approve');
+    // Docker Hub's defaults are filled in on both sides.
+    expect(ruleOf(policy, 'strategy', rollback(`docker.io/library/nginx:1.26@${DIGEST}`, 'nginx:1.27'))).toBe(
+      'approve',
+    );
+    // Another repository is another container's image: the failing container stays as it was.
+    for (const to of [
+      `registry.example/mesh/proxy@${DIGEST}`,
+      `registry.example/shop/web-canary@${DIGEST}`,
+      `registry.example:5000/shop/web@${DIGEST}`,
+    ]) {
+      const r = evaluateProposal(policy, 'strategy', rollback(to, failing), ctx);
+      expect(r).toMatchObject({ decision: 'refuse', rule: 'bounds.image_repository' });
+      expect(r.decision === 'refuse' && r.fields).toEqual(['parameters.to_image', 'parameters.from_image']);
+    }
+    // Without from_image there is nothing to compare (the solver always names it with a history basis).
+    expect(ruleOf(policy, 'strategy', rollback(`registry.example/mesh/proxy@${DIGEST}`))).toBe('approve');
+    // A rollout undo names no image to go to.
+    const undo = rebuilt(img, {
+      parameters: { basis: 'previous_revision', to_revision: 'previous', from_image: failing },
+    });
+    expect(ruleOf(policy, 'strategy', undo)).toBe('approve');
+  });
+
   it('risk.pooled_required: a party that requires the pooled score refuses a proposal without one', () => {
     const strict: Policy = { ...policy, risk: { ...policy.risk!, require_pooled: true } };
     const r = evaluateProposal(strict, 'strategy', p, ctx);

@@ -4,6 +4,7 @@
  * passes every rule is approved. `evaluateProposal` (evaluate.ts) adds the quality-assurance veto.
  */
 import { isAapsError, ValidationError } from '@aaps/mpc-core';
+import { repositoryOf } from '../steps/image-ref.js';
 import { approvalWindowIssues } from './approval-window.js';
 import { ownEnvironment, understates } from './environments.js';
 import { type ActionParameters, parseActionParameters } from './parameters.js';
@@ -53,6 +54,7 @@ export type RefusalRule =
   | 'bounds.quota_max'
   | 'bounds.image_digest'
   | 'bounds.image_prefix'
+  | 'bounds.image_repository'
   | 'risk.environment_understated'
   | 'risk.pooled_required'
   | 'risk.score_mismatch'
@@ -286,6 +288,19 @@ function checkBounds(policy: Policy, parameters: ActionParameters): void {
         refuse('bounds.image_prefix', 'rollback image is outside the allowed image prefixes', [
           'parameters.to_image',
         ]);
+      }
+    });
+    // `from_image` is the failing image as the problem solver read it from the signal. A rollback
+    // sets one container to `to_image`: an image of another repository is another container's
+    // (a sidecar's), and setting it leaves the failing container as it was.
+    const from = parameters.params.from_image;
+    rule('bounds.image_repository', () => {
+      if (from !== undefined && repositoryOf(to) !== repositoryOf(from)) {
+        refuse(
+          'bounds.image_repository',
+          'rollback image is of another repository than the failing image (from_image)',
+          ['parameters.to_image', 'parameters.from_image'],
+        );
       }
     });
   }

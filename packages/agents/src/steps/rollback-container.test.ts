@@ -5,8 +5,12 @@
 import type { IncidentSignalPayload } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../policy/defaults.js';
+import { evaluateProposal } from '../policy/evaluate.js';
+import { PARTY_ROLES } from '../policy/roles.js';
+import { context } from '../policy/test-helpers/fixtures.js';
 import { runMonitoringStep } from './monitoring.js';
 import { type DeploymentRecord, runProblemSolverStep } from './problem-solver.js';
+import { runStrategyStep } from './strategy.js';
 import { CONTEXT, DIGEST_BAD } from './test-helpers/signals.js';
 
 const WEB_OLD = `registry.example/shop/web@sha256:${'a1'.repeat(32)}`;
@@ -89,6 +93,37 @@ describe('the container an image rollback sets', () => {
     const { proposal, findings } = solve(signal([denial]), WEB_AND_PROXY);
     expect(proposal.parameters).toMatchObject({ container: 'web', to_image: WEB_GOOD });
     expect(findings).toContain('web is the one container of deployment://shop/web');
+  });
+
+  it('is approved by every party, and the sidecar rollback the old solver proposed is refused', () => {
+    const { fix } = solve(signal([denial]), WEB_AND_PROXY);
+    const decide = (parameters: Record<string, string>) =>
+      runStrategyStep(
+        {
+          incident_id: 'inc-1',
+          urgency: 'P3',
+          environment: 'production',
+          fix: { ...fix.proposals[0]!, parameters },
+          policy: defaultPolicy('strategy'),
+        },
+        context(),
+      ).proposal;
+    const right = decide(fix.proposals[0]!.parameters as Record<string, string>);
+    expect(PARTY_ROLES.map((r) => evaluateProposal(defaultPolicy(r), r, right, context()).decision)).toEqual(
+      PARTY_ROLES.map(() => 'approve'),
+    );
+    const sidecar = decide({
+      basis: 'deployment_history',
+      container: 'proxy',
+      to_image: PROXY_GOOD,
+      from_image: WEB_BAD,
+    });
+    for (const role of PARTY_ROLES) {
+      expect(evaluateProposal(defaultPolicy(role), role, sidecar, context())).toMatchObject({
+        decision: 'refuse',
+        rule: 'bounds.image_repository',
+      });
+    }
   });
 });
 
