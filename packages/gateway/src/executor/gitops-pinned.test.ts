@@ -137,6 +137,18 @@ describe('gitops re-render pinned to a revision', () => {
       'not a commit id',
     ],
     [
+      'a commit id cut short (a ref may bear that name, or another commit later)',
+      () => ({ path: CONFIG, revision: good.slice(0, 12) }),
+      'INVALID_ARGUMENT',
+      'not a commit id',
+    ],
+    [
+      'the full id of an object that is no commit (a tree)',
+      () => ({ path: CONFIG, revision: git('rev-parse', `${good}^{tree}`) }),
+      'NOT_FOUND',
+      'or is no commit',
+    ],
+    [
       'a revision the working copy lacks',
       () => ({ path: CONFIG, revision: 'ab'.repeat(20) }),
       'NOT_FOUND',

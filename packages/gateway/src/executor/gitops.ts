@@ -11,24 +11,40 @@
  * resets the branch and files to where they were; after a push that landed (asked of the remote
  * when the push reports a failure) it reverts and pushes the revert.
  *
+ * Only what the parties signed is committed. An apply refuses a manifest with changes not
+ * committed (nothing of its own: see below), and an edit signed against a value the manifest no
+ * longer holds (a quota's `current_hard`, an image rollback's `from_image`): it never writes over
+ * a change it was not shown.
+ *
  * A change pinned to a Git revision (`restore`: a ConfigMap re-rendered from the revision Argo CD
  * last deployed, the head being what failed) replaces the manifest with its own file as committed
- * at that revision, read from this working copy; the revision must be a commit id the working copy
- * holds, and the file a regular JSON file there. It never parses the file at the head, which is
- * the broken one.
+ * at that revision, read from this working copy; the revision must be a full commit id (read as an
+ * object, never as a ref of that name) the working copy holds, and the file a regular JSON file
+ * there. It never parses the file at the head, which is the broken one.
  *
  * Rollback reverts the incident's commit (and pushes the revert). Without `applied` (an apply
  * that failed, or a gateway that stopped during execution) it finds the commit by the incident id
  * and proposal digest in its message; it answers done only when the change is not, or no longer,
  * on the branch. A revert that does not apply cleanly is abandoned, so the working copy stays
- * usable. Applies and rollbacks of one executor run one at a time.
+ * usable. Applies and rollbacks of one executor run one at a time; an apply notes the manifests it
+ * edits (pending-edit.ts) until they are committed or put back, so the next apply or rollback after
+ * a gateway stopped mid-apply puts them back as the branch head has them.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readFile, realpath, writeFile } from 'node:fs/promises';
+import { lstat, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
-import { applyFieldOps, planChange, type ResourceChange, readField } from './plan.js';
+import { pendingEditNote } from './pending-edit.js';
+import {
+  applyFieldOps,
+  type FieldOp,
+  fieldName,
+  holdsSignedValue,
+  planChange,
+  type ResourceChange,
+  readField,
+} from './plan.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor, PostCheck, RollbackOutcome } from './types.js';
 import { openWorkingCopy, serialQueue } from './working-copy.js';
 
@@ -75,6 +91,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
   const repo = resolve(opts.repoDir);
   const branch = opts.branch ?? 'main';
   const remote = opts.remote;
+  /** The remote as messages name it: a URL without its user and password (a token, maybe). */
+  const shownRemote = remote?.replace(/\/\/[^/@]*@/, '//');
   const wc = openWorkingCopy({
     dir: repo,
     author: opts.author ?? { name: 'aaps-maintenance', email: 'maintenance@aaps.invalid' },
@@ -118,15 +136,17 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
 
   /**
    * The text of manifest `rel` as committed at `change.restore.revision`. Refuses a revision that is
-   * not a commit id in this working copy, a source path other than the manifest's own, and a path
-   * that is no regular file at that revision.
+   * not the full id of a commit in this working copy (a short one could name a tag or branch, or
+   * another commit later), a source path other than the manifest's own, and a path that is no
+   * regular file at that revision. `rel` is relative to the working directory, as `ls-tree` reads
+   * it; the file is read by the object id `ls-tree` names.
    */
   const textAtRevision = async (change: ResourceChange, rel: string): Promise<string> => {
     const { revision, path } = change.restore!;
-    if (!/^[0-9a-f]{7,64}$/.test(revision)) {
+    if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(revision)) {
       throw new ValidationError(
         'INVALID_ARGUMENT',
-        `source.revision ${JSON.stringify(revision)} is not a commit id: gitops reads a pinned manifest only at a commit`,
+        `source.revision ${JSON.stringify(revision)} is not a commit id (a full one, 40 or 64 hex digits): gitops reads a pinned manifest only at a commit`,
         ['proposal.parameters.source.revision'],
       );
     }
@@ -137,26 +157,88 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
         ['proposal.parameters.source.path'],
       );
     }
-    const commit = await git('rev-parse', '--verify', '--quiet', `${revision}^{commit}`).catch(
-      () => undefined,
-    );
-    if (commit === undefined || commit === '') {
+    // A full id is read as an object id, never a ref; the repository's own id length must match.
+    const type = await git('cat-file', '-t', revision).catch(() => undefined);
+    const commit =
+      type === 'commit'
+        ? await git('rev-parse', '--verify', '--quiet', `${revision}^{commit}`).catch(() => undefined)
+        : undefined;
+    if (commit !== revision) {
       throw new ValidationError(
         'NOT_FOUND',
-        `revision ${revision} is not in the working copy${remote === undefined ? '' : ` (nor on ${remote} ${branch})`}: cannot read ${rel} at it`,
+        `revision ${revision} is not in the working copy${shownRemote === undefined ? '' : ` (nor on ${shownRemote} ${branch})`}, or is no commit: cannot read ${rel} at it`,
         ['proposal.parameters.source.revision'],
       );
     }
     // `<mode> <type> <object>\t<path>`: only a regular file (not a link, a directory or a submodule).
     const entry = await git('ls-tree', commit, '--', rel);
-    if (!/^100(644|755) blob /.test(entry)) {
+    const blob = /^100(?:644|755) blob ([0-9a-f]{40,64})\t[^\n]*$/.exec(entry)?.[1];
+    if (blob === undefined) {
       throw new ValidationError(
         'NOT_FOUND',
         `manifest ${rel} is ${entry === '' ? 'missing' : 'not a regular file'} at revision ${revision}`,
         [rel],
       );
     }
-    return git('cat-file', 'blob', `${commit}:${rel}`);
+    return git('cat-file', 'blob', blob);
+  };
+
+  /** `rel` (relative to the working directory) relative to the repository's top directory. */
+  const fromTop = (prefix: string, rel: string) => `${prefix}${rel.split(sep).join('/')}`;
+
+  /**
+   * Refuses (`CONFLICT`) when any of `rels` has changes not committed: staged, unstaged or
+   * untracked. `prefix` is the working directory's (`git rev-parse --show-prefix`).
+   */
+  const refuseUncommitted = async (rels: readonly string[], prefix: string) => {
+    const status = await git(
+      'status',
+      '--porcelain',
+      '-z',
+      '--no-renames',
+      '--untracked-files=all',
+      '--',
+      ...rels,
+    );
+    if (status === '') return;
+    // `XY <path>` entries (the first one's X may be trimmed away), paths from the top directory.
+    const entries = status.split('\0');
+    const dirty = rels.filter((rel) => entries.some((e) => e.endsWith(` ${fromTop(prefix, rel)}`)));
+    const named = dirty.length > 0 ? dirty : rels;
+    throw new AapsError(
+      'CONFLICT',
+      `${named.join(', ')} ${named.length === 1 ? 'has' : 'have'} changes not committed in the working copy, made by no execution: an execution commits only what the parties signed, so a person commits or discards them first`,
+    );
+  };
+
+  /** The note of the apply in progress, in the git directory. */
+  const pendingNote = async () =>
+    pendingEditNote(await git('rev-parse', '--absolute-git-dir'), { readFile, writeFile, rename, rm });
+
+  /**
+   * Puts back, as the branch head has them, the manifests an apply noted and neither committed nor
+   * put back itself (the gateway stopped in between). Says what it did; undefined without a note.
+   */
+  const recover = async (): Promise<string | undefined> => {
+    const note = await pendingNote();
+    const pending = await note.read();
+    if (pending === undefined) return undefined;
+    if (pending.paths.length > 0) {
+      await git('checkout', 'HEAD', '--', ...pending.paths.map((p) => `:(top,literal)${p}`));
+    }
+    await note.clear();
+    return `put ${pending.paths.join(', ')} back as committed (incident ${pending.incident_id} stopped before committing its edit)`;
+  };
+
+  /** Refuses (`CONFLICT`) an edit signed against a value `manifest` no longer holds. */
+  const refuseUnsigned = (manifest: unknown, rel: string, op: FieldOp) => {
+    if (op.was === undefined || holdsSignedValue(manifest, op)) return;
+    const now = readField(manifest, op.path);
+    const shown = now === undefined ? 'absent' : typeof now === 'string' ? now : 'not a string';
+    throw new AapsError(
+      'CONFLICT',
+      `manifest ${rel}: ${fieldName(op.path)} is ${shown}, not ${op.was.value} as the parties signed: refusing to set it to ${op.value} over a change they were not shown`,
+    );
   };
 
   /** The newest commit on the branch whose message names this incident and proposal. */
@@ -212,7 +294,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       } catch (cause) {
         throw new AapsError(
           'UNAVAILABLE',
-          `git push of ${commit} failed and ${remote} cannot be read to tell whether it landed`,
+          `git push of ${commit} failed and ${shownRemote} cannot be read to tell whether it landed`,
           { cause },
         );
       }
@@ -270,19 +352,33 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
         ['proposal.action'],
       );
     }
+    // A note found here is of an apply that stopped: no other runs (one at a time).
+    await recover();
     const remoteHead = await catchUp();
     const base = await git('rev-parse', 'HEAD');
     if (remoteHead !== undefined && base !== remoteHead) {
       throw new AapsError(
         'CONFLICT',
-        `the local branch has commits ${remote} ${branch} lacks: push or drop them before an execution commits on top of them`,
+        `the local branch has commits ${shownRemote} ${branch} lacks: push or drop them before an execution commits on top of them`,
       );
     }
+    const rels = [
+      ...new Set(await Promise.all(plan.resources.map(async (c) => (await manifestFile(c)).rel))),
+    ];
+    const prefix = await git('rev-parse', '--show-prefix');
+    await refuseUncommitted(rels, prefix);
+    const note = await pendingNote();
     const originals: Original[] = [];
     /** What each touched manifest now holds, for the post-checks. */
     const written = new Map<string, string>();
     let published: string | undefined;
+    let result: AppliedChange;
     try {
+      await note.write({
+        incident_id: order.incident_id,
+        proposal_digest: order.proposal.proposal_digest,
+        paths: rels.map((rel) => fromTop(prefix, rel)),
+      });
       for (const change of plan.resources) {
         const { rel, abs } = await manifestFile(change);
         const text = await readFile(abs, 'utf8');
@@ -298,6 +394,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
             cause,
           });
         }
+        for (const op of change.set) refuseUnsigned(manifest, rel, op);
         const patched = applyFieldOps(manifest, change.set);
         const next = `${JSON.stringify(patched, null, 2)}\n`;
         if (change.restore !== undefined && next === current) continue;
@@ -338,15 +435,22 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
                 : 'fields differ',
         });
       }
-      return { change: { mode: 'gitops', commit, files: touched, ...plan }, post_checks, ref: commit };
+      result = { change: { mode: 'gitops', commit, files: touched, ...plan }, post_checks, ref: commit };
     } catch (e) {
       const error = isAapsError(e) ? e : new AapsError('INTERNAL', 'gitops apply failed', { cause: e });
-      // Undo what this apply did. Should that fail, rollback (which maintenance calls next) finds
-      // the commit by its message and tries again; its outcome is what the incident records.
-      if (published === undefined) await restore(base, originals).catch(() => undefined);
-      else await revert(published).catch(() => undefined);
+      // Undo what this apply did. Should that fail, rollback (which maintenance calls next) puts
+      // back the noted manifests, finds the commit by its message and tries again; its outcome is
+      // what the incident records.
+      const undone = await (published === undefined ? restore(base, originals) : revert(published)).then(
+        () => true,
+        () => false,
+      );
+      if (undone) await note.clear().catch(() => undefined);
       throw error;
     }
+    // The edit is committed: a note left behind would only put back what the head already holds.
+    await note.clear().catch(() => undefined);
+    return result;
   };
 
   const rollback = async (
@@ -354,6 +458,10 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     applied: AppliedChange | undefined,
   ): Promise<RollbackOutcome> => {
     const id = order.incident_id;
+    // First the manifests of an apply that stopped before committing (this incident's, or one
+    // that stopped before it): their edit is on no branch, and must not ride along with a commit.
+    const recovered = await recover();
+    const said = (detail: string) => (recovered === undefined ? detail : `${recovered}; ${detail}`);
     // Throws when the remote cannot be read: then nobody can say whether the change is live.
     const remoteHead = await catchUp();
     const commit = applied?.ref ?? (await findCommit(order));
@@ -361,15 +469,16 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     if (commit !== undefined && !/^[0-9a-f]{40,64}$/.test(commit)) {
       throw new ValidationError('INVALID_ARGUMENT', 'applied.ref: not a git commit id', ['applied.ref']);
     }
-    if (commit === undefined) return { done: true, detail: `no commit of incident ${id} is on the branch` };
+    if (commit === undefined)
+      return { done: true, detail: said(`no commit of incident ${id} is on the branch`) };
     if (!(await wc.isAncestor(commit, 'HEAD'))) {
       if (remoteHead !== undefined && (await wc.isAncestor(commit, remoteHead))) {
         throw new AapsError(
           'CONFLICT',
-          `${commit} is on ${remote} ${branch} but the local branch has diverged from it: a person must look`,
+          `${commit} is on ${shownRemote} ${branch} but the local branch has diverged from it: a person must look`,
         );
       }
-      return { done: true, detail: `${commit} is not on the branch` };
+      return { done: true, detail: said(`${commit} is not on the branch`) };
     }
     const reverts = await git(
       'log',
@@ -379,7 +488,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       `${commit}..HEAD`,
     );
     if (reverts !== '') {
-      return { done: true, detail: `${commit} was already reverted in ${reverts.split('\n')[0]}` };
+      return { done: true, detail: said(`${commit} was already reverted in ${reverts.split('\n')[0]}`) };
     }
     const pushed = remoteHead !== undefined && (await wc.isAncestor(commit, remoteHead));
     if (remote !== undefined && !pushed) {
@@ -391,10 +500,10 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
         );
       }
       await git('reset', '--quiet', '--keep', `${commit}^`);
-      return { done: true, detail: `dropped ${commit} of incident ${id}, which was never pushed` };
+      return { done: true, detail: said(`dropped ${commit} of incident ${id}, which was never pushed`) };
     }
     const reverting = await revert(commit);
-    return { done: true, detail: `reverted ${commit} for incident ${id} in ${reverting}` };
+    return { done: true, detail: said(`reverted ${commit} for incident ${id} in ${reverting}`) };
   };
 
   return {

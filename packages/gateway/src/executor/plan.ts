@@ -2,7 +2,7 @@
  * The concrete change an approved proposal makes, as field operations on Kubernetes manifests.
  * Pure. The dry-run executor records it; the GitOps executor applies it to manifests in git.
  */
-import { type ApprovalProposal, parseResourceUri } from '@aaps/agents';
+import { type ApprovalProposal, maybeSameImage, parseQuantity, parseResourceUri } from '@aaps/agents';
 import { ValidationError } from '@aaps/mpc-core';
 
 /** A path segment: an object key, or the element of a list whose `name` is given. */
@@ -11,6 +11,12 @@ export type PathSegment = string | { name: string };
 export interface FieldOp {
   path: PathSegment[];
   value: string;
+  /**
+   * What the parties signed as the field's value before the change (a quota's `current_hard`, an
+   * image rollback's `from_image`): `value` is written only over that. Compared as Kubernetes
+   * quantities (`4` is `4000m`) or as image references (a tag and a digest may be one image).
+   */
+  was?: { value: string; as: 'quantity' | 'image' };
 }
 
 export interface ResourceChange {
@@ -82,22 +88,27 @@ export function planChange(proposal: ApprovalProposal, at: string): ChangePlan {
       }
       const container = String(p['container'] ?? '');
       const image = String(p['to_image'] ?? '');
+      const op: FieldOp = {
+        path: ['spec', 'template', 'spec', 'containers', { name: container }, 'image'],
+        value: image,
+      };
+      if (typeof p['from_image'] === 'string') op.was = { value: p['from_image'], as: 'image' };
       return {
         ...base,
         summary: `set ${container} of ${proposal.target} to ${image}`,
-        resources: [
-          resourceOf(proposal.target, [
-            { path: ['spec', 'template', 'spec', 'containers', { name: container }, 'image'], value: image },
-          ]),
-        ],
+        resources: [resourceOf(proposal.target, [op])],
         notes: [],
       };
     }
     case 'resource_quota_adjust': {
       const changes = Array.isArray(p['changes']) ? p['changes'] : [];
       const set: FieldOp[] = changes.map((c) => {
-        const change = c as { resource?: unknown; new_hard?: unknown };
-        return { path: ['spec', 'hard', String(change.resource)], value: String(change.new_hard) };
+        const change = c as { resource?: unknown; current_hard?: unknown; new_hard?: unknown };
+        return {
+          path: ['spec', 'hard', String(change.resource)],
+          value: String(change.new_hard),
+          was: { value: String(change.current_hard), as: 'quantity' },
+        };
       });
       return {
         ...base,
@@ -177,7 +188,7 @@ export function applyFieldOps(manifest: unknown, ops: readonly FieldOp[]): Recor
   if (!isObject(root)) throw new ValidationError('INVALID_ARGUMENT', 'manifest: expected an object', ['$']);
   for (const op of ops) {
     let node: unknown = root;
-    const where = op.path.map((s) => (typeof s === 'string' ? s : `[name=${s.name}]`)).join('.');
+    const where = fieldName(op.path);
     op.path.forEach((seg, i) => {
       const last = i === op.path.length - 1;
       if (typeof seg === 'string') {
@@ -201,6 +212,27 @@ export function applyFieldOps(manifest: unknown, ops: readonly FieldOp[]): Recor
     });
   }
   return root;
+}
+
+/**
+ * Whether `manifest` holds what `op` was signed against (`op.was`; always true without it). A value
+ * that is no quantity, or no string, holds only what is spelled the same.
+ */
+export function holdsSignedValue(manifest: unknown, op: FieldOp): boolean {
+  if (op.was === undefined) return true;
+  const now = readField(manifest, op.path);
+  if (typeof now !== 'string') return false;
+  if (op.was.as === 'image') return maybeSameImage(now, op.was.value);
+  try {
+    return parseQuantity(now) === parseQuantity(op.was.value);
+  } catch {
+    return now === op.was.value;
+  }
+}
+
+/** A path as errors name it: `spec.hard.limits.cpu`, `spec.template.spec.containers.[name=web].image`. */
+export function fieldName(path: readonly PathSegment[]): string {
+  return path.map((s) => (typeof s === 'string' ? s : `[name=${s.name}]`)).join('.');
 }
 
 /** The value at `path` in `manifest`, or `undefined`. */
