@@ -10,6 +10,7 @@ import {
   proposalSigningBytes,
 } from '@aaps/agents';
 import {
+  AapsError,
   aggregate,
   bytesToHex,
   commit,
@@ -127,6 +128,33 @@ describe('executeOrder', () => {
     const { record } = await executeOrder(orderFor(proposalFor('inc-1')), executor, trusted);
     expect(record.status).toBe('succeeded');
     expect(git('log', '-1', '--format=%B')).toContain('Incident: inc-1\n');
+  });
+
+  it('a rollback that throws is recorded with its code and message', async () => {
+    const dry = createDryRunExecutor({ now: () => new Date() });
+    const failing = (thrown: unknown) => ({
+      ...dry,
+      apply: async () => {
+        throw new AapsError('UNAVAILABLE', 'git push failed');
+      },
+      rollback: async () => {
+        throw thrown;
+      },
+    });
+    const order = orderFor(proposalFor('inc-1'));
+    const aaps = await executeOrder(
+      order,
+      failing(new AapsError('UNAVAILABLE', 'git ls-remote failed')),
+      trusted,
+    );
+    expect(aaps.record).toMatchObject({
+      status: 'failed',
+      error: 'UNAVAILABLE: git push failed',
+      rollback: { done: false, detail: 'rollback failed: UNAVAILABLE: git ls-remote failed' },
+    });
+    // Anything else says no more than that it failed.
+    const other = await executeOrder(order, failing(new Error('token=s3cret')), trusted);
+    expect(other.record.rollback).toEqual({ done: false, detail: 'rollback failed' });
   });
 
   it('the dry-run executor is behind the same check', async () => {

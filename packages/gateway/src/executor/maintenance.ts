@@ -15,7 +15,7 @@ import {
   verify,
 } from '@aaps/mpc-core';
 import type { ExecutionRecord } from '../workflow/record.js';
-import type { AppliedChange, ExecutionOrderPayload, Executor } from './types.js';
+import type { AppliedChange, ExecutionOrderPayload, Executor, RollbackOutcome } from './types.js';
 
 export interface TrustedGroupKey {
   ciphersuite: CiphersuiteId;
@@ -54,6 +54,18 @@ export function checkExecutionOrder(order: ExecutionOrderPayload, trusted: Trust
   if (!ok) fail('the threshold signature does not verify over the proposal');
 }
 
+/**
+ * A rollback that threw, as the incident records it: not done, with the error's code and message
+ * (executors' messages name what failed, never credentials or git's output), or only "rollback
+ * failed" for an error that is no `AapsError`.
+ */
+export function rollbackFailed(e: unknown): RollbackOutcome {
+  return {
+    done: false,
+    detail: isAapsError(e) ? `rollback failed: ${e.code}: ${e.message}` : 'rollback failed',
+  };
+}
+
 /** Check, apply, and on failure roll back. Never throws for an executor failure: the record says. */
 export async function executeOrder(
   order: ExecutionOrderPayload,
@@ -75,12 +87,7 @@ export async function executeOrder(
     };
   } catch (e) {
     const error = isAapsError(e) ? `${e.code}: ${e.message}` : 'executor failed';
-    let rollback: { done: boolean; detail: string };
-    try {
-      rollback = await executor.rollback(order, undefined);
-    } catch (r) {
-      rollback = { done: false, detail: isAapsError(r) ? r.code : 'rollback failed' };
-    }
+    const rollback = await executor.rollback(order, undefined).catch(rollbackFailed);
     return {
       record: {
         executor: executor.name,

@@ -40,7 +40,7 @@ import {
 } from '@aaps/mpc-core';
 import type { Coordinator, PooledRisk } from '../coordinator.js';
 import type { EvidenceWriter } from '../evidence-writer.js';
-import { executeOrder } from '../executor/maintenance.js';
+import { executeOrder, rollbackFailed } from '../executor/maintenance.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor } from '../executor/types.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { quorumFailureOf } from '../quorum-failure.js';
@@ -1177,9 +1177,7 @@ export class WorkflowRunner {
         const rollback =
           order === undefined
             ? { done: true, detail: 'no order was issued' }
-            : await d.executor
-                .rollback(order, undefined)
-                .catch(() => ({ done: false, detail: 'rollback failed' }));
+            : await d.executor.rollback(order, undefined).catch(rollbackFailed);
         const record = {
           executor: d.executor.name,
           status: rollback.done ? ('rolled_back' as const) : ('failed' as const),
@@ -1227,9 +1225,7 @@ export class WorkflowRunner {
         const rollback =
           order === undefined
             ? { done: false, detail: 'no order' }
-            : await d.executor
-                .rollback(order, applied)
-                .catch(() => ({ done: false, detail: 'rollback failed' }));
+            : await d.executor.rollback(order, applied).catch(rollbackFailed);
         if (r.execution)
           r.execution = {
             ...r.execution,

@@ -150,4 +150,32 @@ describe('verification of an executed change', () => {
       detail: { verification: 'not completed', code: 'INTERNAL', rollback: 'revert did not apply' },
     });
   });
+
+  it('a rollback that throws is recorded with its reason, not only as failed', async () => {
+    const dry = createDryRunExecutor({ now: () => new Date() });
+    const executor = {
+      ...dry,
+      rollback: async () => {
+        throw new AapsError('CONFLICT', 'git revert of the change did not apply: a person must look');
+      },
+    };
+    const gw = await makeGateway({
+      executor,
+      wrap: (c) =>
+        delegating(c, {
+          agentStep: async (role, input) => {
+            if (role === 'quality-assurance') throw new AapsError('INTERNAL', 'quality assurance crashed');
+            return c.agentStep(role, input);
+          },
+        }),
+    });
+    open.push(gw);
+    const id = await submitQuota(gw);
+    await gw.runner.idle();
+    const done = await incident(gw, id);
+    expect(done['state']).toBe('failed');
+    const reason = 'rollback failed: CONFLICT: git revert of the change did not apply: a person must look';
+    expect((done['timeline'] as Entry[]).at(-1)).toMatchObject({ detail: { rollback: reason } });
+    expect(done['execution']).toMatchObject({ rollback: { done: false, detail: reason } });
+  });
 });
