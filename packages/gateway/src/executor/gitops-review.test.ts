@@ -4,25 +4,18 @@
  * dies runs in a child process (the built executor) killed between its manifest write and its
  * commit, as a gateway killed at that moment is.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { buildApprovalProposal, computeRiskScore } from '@aaps/agents';
-import { bytesToHex, generateIdentityKey, hexToBytes } from '@aaps/mpc-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalCoordinator } from '../coordinator-local.js';
-import { localBacking } from '../test-helpers/gateway.js';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
-import { signedQuotaOrder } from './test-helpers/quota-order.js';
+import { applyKilledAt } from './test-helpers/killed-apply.js';
+import { signedOrder, signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 import type { ExecutionOrderPayload } from './types.js';
 
-const GITOPS_DIST = join(import.meta.dirname, '..', '..', 'dist', 'executor', 'gitops.js');
-
 let repo: string;
-let work: string;
 const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
 const quotaFile = join('shop', 'resourcequota', 'compute.json');
 const hardAt = (rev: string) =>
@@ -30,7 +23,6 @@ const hardAt = (rev: string) =>
 
 beforeEach(() => {
   repo = mkdtempSync(join(tmpdir(), 'aaps-gitops-review-'));
-  work = mkdtempSync(join(tmpdir(), 'aaps-gitops-review-work-'));
   git('init', '--quiet', '--initial-branch=main');
   git('config', 'user.email', 'test@example.invalid');
   git('config', 'user.name', 'test');
@@ -53,83 +45,14 @@ beforeEach(() => {
 });
 afterEach(() => {
   rmSync(repo, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
 });
-
-const coordinator = new LocalCoordinator({
-  gateway: { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().publicKey) },
-});
-
-/** The group key `coordinator` signs under, as maintenance takes it. */
-async function ownGroup() {
-  const keys = await coordinator.keys();
-  return {
-    ciphersuite: 'FROST-ED25519-SHA512-v1' as const,
-    groupPublicKey: hexToBytes(keys.group_public_key),
-  };
-}
-
-/** A group-signed order of incident `id` raising `pods` of the compute quota from 20 to 30. */
-async function signedPodsOrder(id: string): Promise<ExecutionOrderPayload> {
-  const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
-  const proposal = buildApprovalProposal({
-    incident_id: id,
-    action: 'resource_quota_adjust',
-    target: 'resourcequota://shop/compute',
-    parameters: {
-      changes: [{ resource: 'pods', current_hard: '20', new_hard: '30', used: '20', requested: '10' }],
-    },
-    evidence_refs: ['event://shop/evt-2'],
-    risk: { score: computeRiskScore('resource_quota_adjust', factors), method: 'aaps.risk.v1', factors },
-  });
-  const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
-  const keys = await coordinator.keys();
-  return {
-    incident_id: id,
-    proposal,
-    approval: {
-      ciphersuite: keys.ciphersuite,
-      group_public_key: keys.group_public_key,
-      signature: bytesToHex(result.signature),
-      signers: result.signers,
-    },
-    executor: 'gitops',
-  };
-}
 
 /**
  * Runs `apply(order)` of the built GitOps executor in a child process that is killed (SIGKILL) at
  * the moment git starts the commit: its manifest edit is written and staged, nothing committed.
  */
 async function applyKilledBeforeCommit(order: ExecutionOrderPayload): Promise<void> {
-  const pidFile = join(work, 'pid');
-  const orderFile = join(work, 'order.json');
-  const script = join(work, 'apply.mjs');
-  writeFileSync(orderFile, JSON.stringify(order));
-  writeFileSync(
-    script,
-    [
-      `import { writeFileSync, readFileSync } from 'node:fs';`,
-      `import { createGitopsExecutor } from ${JSON.stringify(pathToFileURL(GITOPS_DIST).href)};`,
-      `writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));`,
-      `const order = JSON.parse(readFileSync(${JSON.stringify(orderFile)}, 'utf8'));`,
-      `await createGitopsExecutor({ repoDir: ${JSON.stringify(repo)}, now: () => new Date() }).apply(order);`,
-      `console.log('applied');`,
-    ].join('\n'),
-  );
-  // `git commit --no-verify` skips pre-commit and commit-msg, not prepare-commit-msg: the gateway
-  // process dies here (a deploy, the OOM killer), and the commit it started is abandoned.
-  const hook = join(repo, '.git', 'hooks', 'prepare-commit-msg');
-  writeFileSync(hook, `#!/bin/sh\nkill -9 "$(cat ${JSON.stringify(pidFile)})"\nexit 1\n`, { mode: 0o755 });
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (_c, s) => resolve(s)),
-  );
-  rmSync(hook);
+  const { out, signal } = await applyKilledAt('prepare-commit-msg', join(repo, '.git'), repo, order);
   expect(out).not.toContain('applied');
   expect(signal).toBe('SIGKILL');
 }
@@ -155,8 +78,14 @@ describe('gitops: a gateway killed between the manifest write and the commit', (
     const undone = await executor.rollback(killed, undefined);
     expect(undone.done).toBe(true);
     // Another incident, signed to raise pods only, on the same quota.
-    const next = await signedPodsOrder('inc-next');
-    const { record } = await executeOrder(next, executor, await ownGroup());
+    const next = await signedQuotaOrder('resourcequota://shop/compute', 'inc-next', {
+      resource: 'pods',
+      current_hard: '20',
+      new_hard: '30',
+      used: '20',
+      requested: '10',
+    });
+    const { record } = await executeOrder(next, executor, await trustedGroup());
     expect(record.status).toBe('succeeded');
     expect(hardAt('HEAD').pods).toBe('30');
     // limits.cpu 4 -> 5 was signed for inc-killed (reported rolled back), never for inc-next.
@@ -199,8 +128,7 @@ describe('gitops: a re-render pinned to a revision', () => {
     git('commit', '--quiet', '-am', 'broken');
     // A tag (anyone who can push tags) whose name is hex, as a short commit id is.
     git('tag', 'deadbeef', other);
-    const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
-    const proposal = buildApprovalProposal({
+    const order = await signedOrder({
       incident_id: 'inc-pinned',
       action: 'configmap_reload',
       target: 'configmap://shop/checkout-config',
@@ -214,23 +142,9 @@ describe('gitops: a re-render pinned to a revision', () => {
         rollout_restart: [],
       },
       evidence_refs: ['event://shop/evt-3'],
-      risk: { score: computeRiskScore('configmap_reload', factors), method: 'aaps.risk.v1', factors },
     });
-    const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
-    const keys = await coordinator.keys();
-    const order: ExecutionOrderPayload = {
-      incident_id: 'inc-pinned',
-      proposal,
-      approval: {
-        ciphersuite: keys.ciphersuite,
-        group_public_key: keys.group_public_key,
-        signature: bytesToHex(result.signature),
-        signers: result.signers,
-      },
-      executor: 'gitops',
-    };
     const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });
-    const { record } = await executeOrder(order, executor, await ownGroup());
+    const { record } = await executeOrder(order, executor, await trustedGroup());
     // "deadbeef" names no commit: the executor must refuse it rather than follow the tag, whose
     // manifest no party ever saw.
     expect(readFileSync(cm, 'utf8')).not.toContain('postgres://attacker');
@@ -254,8 +168,7 @@ describe('gitops: a working copy that is a directory of a larger repository', ()
     const good = git('rev-parse', 'HEAD');
     writeFileSync(join(repo, 'prod', rel), 'not json');
     git('commit', '--quiet', '-am', 'broken prod config');
-    const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
-    const proposal = buildApprovalProposal({
+    const order = await signedOrder({
       incident_id: 'inc-subdir',
       action: 'configmap_reload',
       target: 'configmap://shop/checkout-config',
@@ -264,23 +177,9 @@ describe('gitops: a working copy that is a directory of a larger repository', ()
         rollout_restart: [],
       },
       evidence_refs: ['event://shop/evt-4'],
-      risk: { score: computeRiskScore('configmap_reload', factors), method: 'aaps.risk.v1', factors },
     });
-    const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
-    const keys = await coordinator.keys();
-    const order: ExecutionOrderPayload = {
-      incident_id: 'inc-subdir',
-      proposal,
-      approval: {
-        ciphersuite: keys.ciphersuite,
-        group_public_key: keys.group_public_key,
-        signature: bytesToHex(result.signature),
-        signers: result.signers,
-      },
-      executor: 'gitops',
-    };
     const executor = createGitopsExecutor({ repoDir: join(repo, 'prod'), now: () => new Date() });
-    const { record } = await executeOrder(order, executor, await ownGroup());
+    const { record } = await executeOrder(order, executor, await trustedGroup());
     // Production's manifest must not become staging's.
     expect(readFileSync(join(repo, 'prod', rel), 'utf8')).not.toContain('postgres://staging');
     expect(record.status).toBe('succeeded');

@@ -13,28 +13,22 @@ const coordinator = new LocalCoordinator({
   gateway: { id: 'gateway', identity_key: bytesToHex(generateIdentityKey().publicKey) },
 });
 
-/** The order for incident `id` to set `limits.cpu` of `target` to 5 (it was 4). */
-export async function signedQuotaOrder(
-  target = 'resourcequota://shop/compute',
-  id = 'inc-gitops-1',
-): Promise<ExecutionOrderPayload> {
+/** What a signed order's proposal says; its risk is computed as the gateway declares it by default. */
+export type OrderInput = Omit<Parameters<typeof buildApprovalProposal>[0], 'risk'>;
+
+/** A group-signed `ExecutionOrder` (gitops) of the proposal `input` describes. */
+export async function signedOrder(input: OrderInput): Promise<ExecutionOrderPayload> {
   // `unknown`, as the gateway declares by default: the parties' default policies map no namespace,
   // so a lighter environment would be refused (risk.environment_understated).
   const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'unknown' as const };
   const proposal = buildApprovalProposal({
-    incident_id: id,
-    action: 'resource_quota_adjust',
-    target,
-    parameters: {
-      changes: [{ resource: 'limits.cpu', current_hard: '4', new_hard: '5', used: '3', requested: '2' }],
-    },
-    evidence_refs: ['event://shop/evt-1'],
-    risk: { score: computeRiskScore('resource_quota_adjust', factors), method: 'aaps.risk.v1', factors },
+    ...input,
+    risk: { score: computeRiskScore(input.action, factors), method: 'aaps.risk.v1', factors },
   });
   const result = await coordinator.signApproval(proposal, localBacking(coordinator, proposal));
   const keys = await coordinator.keys();
   return {
-    incident_id: id,
+    incident_id: input.incident_id,
     proposal,
     approval: {
       ciphersuite: keys.ciphersuite,
@@ -44,6 +38,27 @@ export async function signedQuotaOrder(
     },
     executor: 'gitops',
   };
+}
+
+/** The order for incident `id` to change a quota of `target`: by default `limits.cpu` from 4 to 5. */
+export function signedQuotaOrder(
+  target = 'resourcequota://shop/compute',
+  id = 'inc-gitops-1',
+  change: Record<string, string> = {
+    resource: 'limits.cpu',
+    current_hard: '4',
+    new_hard: '5',
+    used: '3',
+    requested: '2',
+  },
+): Promise<ExecutionOrderPayload> {
+  return signedOrder({
+    incident_id: id,
+    action: 'resource_quota_adjust',
+    target,
+    parameters: { changes: [change] },
+    evidence_refs: ['event://shop/evt-1'],
+  });
 }
 
 /** The group key the orders are signed under, as maintenance takes it. */
