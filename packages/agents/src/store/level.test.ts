@@ -25,6 +25,7 @@ import {
   trustedDealer,
   utf8,
 } from '@aaps/mpc-core';
+import fc from 'fast-check';
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProposedCheckpoint } from '../policy/checkpoint-rule.js';
@@ -76,6 +77,63 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('PartyStore nonce single use (the law nonce-store.prop.test.ts states for the in-memory store)', () => {
+  it('any interleaving of concurrent consumes: each issued commitment is handed out once, the rest refused with the right code', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.nat({ max: 5 }), { minLength: 2, maxLength: 16 }),
+        fc.array(fc.nat({ max: 5 }), { maxLength: 4 }),
+        async (issued, requests, prior) => {
+          // A store of its own per run (LevelDB on disk, as a party keeps it).
+          const at = mkdtempSync(join(tmpdir(), 'aaps-party-store-law-'));
+          const s = await PartyStore.open(at, kek, 'party-1', { now: () => new Date(clock) });
+          try {
+            // Keys 0..issued-1 are issued by this store; the others are commitments it never saw.
+            const keys = [
+              ...(await commitToStore(suite, keyPackage, s, issued)).map((c) => commitmentKey(c)),
+              ...Array.from({ length: 6 - issued }, () => randomBytes(32).toString('hex')),
+            ];
+            const consumedBefore = new Set<number>();
+            for (const i of prior) {
+              if (i < issued && !consumedBefore.has(i)) {
+                await s.consume(keys[i]!);
+                consumedBefore.add(i);
+              }
+            }
+            // Every request in flight at once, as concurrent round-two calls would be.
+            const results = await Promise.allSettled(requests.map((i) => s.consume(keys[i]!)));
+            const wins = new Map<number, number>();
+            results.forEach((res, j) => {
+              const i = requests[j]!;
+              if (res.status === 'fulfilled') {
+                expect(commitmentKey(res.value.commitment)).toBe(keys[i]);
+                wins.set(i, (wins.get(i) ?? 0) + 1);
+              } else if (i < issued) {
+                expect((res.reason as ProtocolError).code).toBe('NONCE_REUSE');
+              } else {
+                // Never issued: UNKNOWN_NONCE (a concurrent request for the same key is told it is in use).
+                const twice = requests.filter((x) => x === i).length > 1;
+                expect(twice ? ['UNKNOWN_NONCE', 'NONCE_REUSE'] : ['UNKNOWN_NONCE']).toContain(
+                  (res.reason as ProtocolError).code,
+                );
+              }
+            });
+            for (const i of new Set(requests)) {
+              const live = i < issued && !consumedBefore.has(i);
+              expect(wins.get(i) ?? 0).toBe(live ? 1 : 0);
+            }
+          } finally {
+            await s.close();
+            rmSync(at, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
 describe('PartyStore nonce expiry', () => {
   it('expires only the nonces issued before the cutoff, and says so to a late round two', async () => {
     const old = await issue(3);
@@ -98,6 +156,18 @@ describe('PartyStore nonce expiry', () => {
     await commitToStore(suite, keyPackage, store, 1, stuck);
     expect(await store.expireNonces(new Date(T0 + 1))).toBe(1);
     expect((await rejection(commitToStore(suite, keyPackage, store, 1, stuck))).code).toBe('NONCE_REUSE');
+  });
+
+  it('never issues a used commitment again, also after a restart', async () => {
+    // The same stuck RNG after the nonce signed once: a second issue would let it sign twice.
+    const stuck = (n: number) => new Uint8Array(n).fill(9);
+    const [c] = await commitToStore(suite, keyPackage, store, 1, stuck);
+    await store.consume(commitmentKey(c!));
+    expect((await rejection(commitToStore(suite, keyPackage, store, 1, stuck))).code).toBe('NONCE_REUSE');
+    await store.close();
+    store = await open();
+    expect((await rejection(commitToStore(suite, keyPackage, store, 1, stuck))).code).toBe('NONCE_REUSE');
+    expect(await store.count()).toBe(0);
   });
 
   it('a consumed nonce leaves no issue stamp behind, and is not counted as expired', async () => {

@@ -126,6 +126,18 @@ describe('verifyBundle', () => {
     expect(checkOf(logged, { groupPublicKey: group.publicKey })).toBe('dsse.signature');
   });
 
+  it('takes exactly one group signature: a second one, even a copy of the first, is dsse.keyid', async () => {
+    const { group, bundle } = await makeLoggedBundles(1);
+    const [sig] = bundle.dsseEnvelope.signatures;
+    for (const requireLog of [true, false]) {
+      const twice = { ...bundle, dsseEnvelope: { ...bundle.dsseEnvelope, signatures: [sig!, sig!] } };
+      expect(failureOf(twice, { groupPublicKey: group.publicKey, requireLog })).toMatchObject({
+        check: 'dsse.keyid',
+        details: { expected: 1, actual: 2 },
+      });
+    }
+  });
+
   it('never lets a bad aggregate out of buildBundle', async () => {
     const group = makeEd25519Key();
     const impostor = makeEd25519Key();
@@ -238,6 +250,17 @@ describe('verifyBundle', () => {
     );
   });
 
+  it('fails a trusted roster of another size than the signed threshold: signers.threshold', async () => {
+    const { group, r, bundle } = await makeLoggedBundles(1);
+    // Every signer is in it and every envelope checks: only its size says it is not this key's roster.
+    const extra = { id: 'extra-6', identity_key: Buffer.from(makeEd25519Key().publicKey).toString('hex') };
+    const roster = { ...r.roster, parties: [...r.roster.parties, extra] };
+    expect(failureOf(bundle, { groupPublicKey: group.publicKey, roster })).toMatchObject({
+      check: 'signers.threshold',
+      message: 'the roster has 6 parties, not 5',
+    });
+  });
+
   it('binds the aggregation record and re-checks it with the injected function', async () => {
     const record = aggregationRecord();
     const { group, bundle } = await makeLoggedBundles(1, { pooled: { record, ref: refFor(record, 80) } });
@@ -330,6 +353,15 @@ describe('verifyBundle', () => {
     expect(checkOf(current, { ...opts, priorCheckpoint: { note: forkNote, consistencyProof: [] } })).toBe(
       'log.consistency',
     );
+    // Another log (another origin, signed by the same group key) holding the very same leaves: the
+    // same size and root, and still no evidence about this log.
+    const other = await TransparencyLog.open(new MemoryStore(), { origin: 'aaps.test/other-log' });
+    for (const b of bundles) await other.append(bundleLogLeaf(b));
+    const otherNote = await other.signCheckpoint(noteKeyFor(group, 'aaps.test/other-log'), group.sign);
+    expect(failureOf(bundles[1], { ...opts, priorCheckpoint: { note: otherNote.note } })).toMatchObject({
+      check: 'log.consistency',
+      message: 'the two checkpoints are from different logs',
+    });
   });
 
   it('takes, from a list of consistency proofs, the one for each bundle checkpoint size', async () => {
@@ -435,6 +467,17 @@ describe('real 3-of-5 FROST signatures from @aaps/mpc-core', () => {
       }),
     ).toBe('dsse.keyid');
     expect(checkOf(logged, { groupPublicKey: makeEd25519Key().publicKey })).toBe('dsse.keyid');
+    // The suite alone: an Ed25519 bundle relabelled secp256k1-TR, under its own (32-byte) key, is
+    // refused for its label, not for another key or a signature that happens not to verify.
+    const { group: ed, bundle: edBundle } = await makeLoggedBundles(1);
+    const relabelled = {
+      ...edBundle,
+      verificationMaterial: { ...edBundle.verificationMaterial, ciphersuite: SECP256K1_TR_SUITE },
+    };
+    expect(failureOf(relabelled, { groupPublicKey: ed.publicKey })).toMatchObject({
+      check: 'dsse.keyid',
+      details: { expected: ED25519_SUITE, actual: SECP256K1_TR_SUITE },
+    });
   });
 });
 

@@ -65,6 +65,14 @@ describe('unseal requests', () => {
       expect(check(() => verifyUnsealRequest(req, approver.publicKey, at(t))).check).toBe(
         'unseal-request.expired',
       );
+    // A window that ends before it starts holds no time, not even within the clock skew of its start.
+    const inverted = signUnsealRequest(
+      { ...base, expires_at: '2026-11-25T15:58:00.000Z' },
+      approver.secretKey,
+    );
+    expect(
+      check(() => verifyUnsealRequest(inverted, approver.publicKey, at('2026-11-25T15:57:00Z'))).check,
+    ).toBe('unseal-request.expired');
     const long = signUnsealRequest({ ...base, expires_at: '2026-11-25T18:00:00.000Z' }, approver.secretKey);
     expect(check(() => verifyUnsealRequest(long, approver.publicKey, at('2026-11-25T16:05:00Z'))).check).toBe(
       'unseal-request.expired',
@@ -119,6 +127,14 @@ describe('fields of a request and its log records', () => {
       expect.unreachable();
     } catch (e) {
       expect((e as ValidationError).fields).toEqual(['fields[1]', 'fields[2]', 'fields[3]']);
+    }
+    // Of its incident: a field of inc-43 is refused even when the inc-42 request names its id.
+    const namesElsewhere = signUnsealRequest({ ...base, fields: [f1.id, elsewhere.id] }, approver.secretKey);
+    try {
+      checkUnsealFields(namesElsewhere, [f1, elsewhere]);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ValidationError).fields).toEqual(['fields[1]']);
     }
     const released = unsealReleaseRecord({
       request: req,
