@@ -19,6 +19,7 @@ import { rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey } from '../store/files.js';
 import { PartyStore } from '../store/level.js';
 import { type CliIo, runPartyBackup, runPartyRestore } from './party-backup.js';
+import { capture, withPartyStore } from './test-helpers/stopped-party-io.js';
 
 let dir: string;
 let layout: ClusterLayout;
@@ -29,23 +30,8 @@ let original: KeyPackage;
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const dealt = trustedDealer(suite, { min: 3, max: 5 });
 
-function capture(): CliIo & { lines: string[]; errors: string[] } {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l) };
-}
-
-async function withStore<T>(f: (s: PartyStore) => Promise<T>): Promise<T> {
-  const store = await PartyStore.open(
-    join(dataDir, 'db'),
-    loadOrCreateDataKey(join(dataDir, 'data.key'), false),
-    partyId,
-  );
-  try {
-    return await f(store);
-  } finally {
-    await store.close();
-  }
+function withStore<T>(f: (s: PartyStore) => Promise<T>): Promise<T> {
+  return withPartyStore(dataDir, partyId, f);
 }
 
 const hold = (keyPackage: KeyPackage, publicPackage: PublicKeyPackage) =>

@@ -16,8 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layoutCluster } from '../cluster.js';
 import { rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey } from '../store/files.js';
-import { PartyStore } from '../store/level.js';
+import type { PartyStore } from '../store/level.js';
 import { type CliIo, runPartyBackup, runPartyRestore } from './party-backup.js';
+import { capture, withPartyStore } from './test-helpers/stopped-party-io.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 const ORIGIN = 'aaps.test/restore-log';
@@ -43,23 +44,8 @@ let dataDir: string;
 let partyId: string;
 let backupFiles: string[];
 
-const capture = (): CliIo & { lines: string[]; errors: string[] } => {
-  const lines: string[] = [];
-  const errors: string[] = [];
-  return { lines, errors, out: (l) => lines.push(l), err: (l) => errors.push(l) };
-};
-
-async function withStore<T>(f: (s: PartyStore) => Promise<T>): Promise<T> {
-  const store = await PartyStore.open(
-    join(dataDir, 'db'),
-    loadOrCreateDataKey(join(dataDir, 'data.key'), false),
-    partyId,
-  );
-  try {
-    return await f(store);
-  } finally {
-    await store.close();
-  }
+function withStore<T>(f: (s: PartyStore) => Promise<T>): Promise<T> {
+  return withPartyStore(dataDir, partyId, f);
 }
 
 /** A checkpoint note of `size` leaves (root: `root` byte repeated), signed by `by`, written to a file. */
