@@ -200,8 +200,11 @@ export class PartyStore implements NonceStore {
   readonly #kek: SecretBytes;
   readonly #partyId: string;
   readonly #now: () => Date;
-  /** Commitment keys being consumed right now: a concurrent second request is refused. */
-  readonly #inflight = new Set<string>();
+  /**
+   * Commitment keys being consumed right now, each with that consume's settling: a concurrent
+   * second request for the key waits for it, then answers from what the store holds after it.
+   */
+  readonly #inflight = new Map<string, Promise<unknown>>();
   /** Commitment keys being expired right now ({@link expireNonces}): a round two is refused. */
   readonly #expiring = new Set<string>();
   /** Request ids seen, each with the time it is kept until (ms), mirrored from `seen/` (loaded at open). */
@@ -434,37 +437,46 @@ export class PartyStore implements NonceStore {
   }
 
   async consume(key: string): Promise<NonceRecord> {
-    if (this.#inflight.has(key))
-      throw new ProtocolError('NONCE_REUSE', `commitment ${key} is being used by another request`);
+    // A request for a key another request is consuming waits for it and then sees the store as
+    // that one left it: a tombstone (NONCE_REUSE) if the nonce was handed out, nothing
+    // (UNKNOWN_NONCE) if the key was never issued. The record is still handed out at most once.
+    for (let ahead = this.#inflight.get(key); ahead; ahead = this.#inflight.get(key)) {
+      await ahead.catch(() => undefined);
+    }
     if (this.#expiring.has(key))
       throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} is expiring unused`);
-    this.#inflight.add(key);
+    const consuming = this.#consumeNow(key);
+    this.#inflight.set(key, consuming);
     try {
-      const sealed = await this.#get(`nonce/${key}`);
-      if (!sealed) {
-        const [used, expired] = await this.#db.getMany([`used/${key}`, `expired/${key}`]);
-        if (used) throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
-        if (expired)
-          throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} expired unused at ${text(expired)}`);
-        throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
-      }
-      const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
-      const record = decodeNonceRecord(plain);
-      plain.fill(0);
-      // Delete and leave a tombstone in one synced batch BEFORE any share is computed: after a
-      // crash at any point the nonce is either unused and still stored, or gone for good.
-      await this.#batch(
-        [
-          { type: 'del', key: `nonce/${key}` },
-          { type: 'del', key: `nonce-at/${key}` },
-          { type: 'put', key: `used/${key}`, value: utf8(this.#now().toISOString()) },
-        ],
-        { sync: true },
-      );
-      return record;
+      return await consuming;
     } finally {
       this.#inflight.delete(key);
     }
+  }
+
+  async #consumeNow(key: string): Promise<NonceRecord> {
+    const sealed = await this.#get(`nonce/${key}`);
+    if (!sealed) {
+      const [used, expired] = await this.#db.getMany([`used/${key}`, `expired/${key}`]);
+      if (used) throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
+      if (expired)
+        throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} expired unused at ${text(expired)}`);
+      throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
+    }
+    const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
+    const record = decodeNonceRecord(plain);
+    plain.fill(0);
+    // Delete and leave a tombstone in one synced batch BEFORE any share is computed: after a
+    // crash at any point the nonce is either unused and still stored, or gone for good.
+    await this.#batch(
+      [
+        { type: 'del', key: `nonce/${key}` },
+        { type: 'del', key: `nonce-at/${key}` },
+        { type: 'put', key: `used/${key}`, value: utf8(this.#now().toISOString()) },
+      ],
+      { sync: true },
+    );
+    return record;
   }
 
   async count(keySetId?: string): Promise<number> {
