@@ -133,5 +133,12 @@ describe('aaps up --local on a port in use', () => {
       logs: 'dir',
       [join('logs', 'gateway.log')]: expect.any(String),
     });
+    // ... and it does: its last line is the failure stderr named.
+    const lines = readFileSync(join(dataDir, 'logs', 'gateway.log'), 'utf8')
+      .trim()
+      .split('\n');
+    const last = JSON.parse(lines.at(-1) ?? '{}') as { level?: string; event?: string; message?: string };
+    expect(last).toMatchObject({ level: 'error', event: 'gateway.start_failed' });
+    expect(r.err[0]).toContain(last.message);
   }, 60_000);
 });

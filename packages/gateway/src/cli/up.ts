@@ -535,10 +535,18 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
     io.print('aaps: stopped');
     return 0;
   } catch (e) {
+    // The kept log says why the start failed, as the one line on stderr does.
+    logger.error('gateway.start_failed', startFailure(e));
     await stopAll();
     written?.undo(io);
     throw e;
   }
+}
+
+/** What the log records of a failed start: the error's code (if it has one) and its first line. */
+function startFailure(e: unknown): { code?: string; message: string } {
+  const message = firstMessageLine(e);
+  return e instanceof AapsError ? { code: e.code, message } : { message };
 }
 
 /**
