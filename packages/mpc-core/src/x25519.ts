@@ -37,6 +37,18 @@ function check32(bytes: Uint8Array, what: string): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 32) throw new Error(`X25519 ${what}: 32 bytes`);
 }
 
+/**
+ * The shared secret `agree` computes, or one error for a peer key of low order whichever library
+ * refused it (OpenSSL and libsodium word it differently; both refuse an all-zero result).
+ */
+function lowOrderRefused(agree: () => Uint8Array): Uint8Array {
+  try {
+    return agree();
+  } catch (cause) {
+    throw new Error('X25519 public key: of low order (no shared secret)', { cause });
+  }
+}
+
 /** OpenSSL through `node:crypto`: always available. */
 export const nodeX25519: X25519Backend = Object.freeze({
   name: 'node:crypto' as const,
@@ -56,7 +68,7 @@ export const nodeX25519: X25519Backend = Object.freeze({
     });
     return {
       publicKey: Uint8Array.from(der.subarray(der.length - 32)),
-      shared: Uint8Array.from(diffieHellman({ privateKey, publicKey })),
+      shared: lowOrderRefused(() => Uint8Array.from(diffieHellman({ privateKey, publicKey }))),
     };
   },
 });
@@ -73,7 +85,7 @@ export function sodiumX25519(sodium: Sodium): X25519Backend {
       check32(peer, 'public key');
       return {
         publicKey: sodium.crypto_scalarmult_base(buf(secret)),
-        shared: sodium.crypto_scalarmult(buf(secret), buf(peer)),
+        shared: lowOrderRefused(() => sodium.crypto_scalarmult(buf(secret), buf(peer))),
       };
     },
   });
