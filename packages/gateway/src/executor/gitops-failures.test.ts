@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
-import { signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
+import { signedOrder as signedProposal, signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 
 let repo: string;
 let bare: string;
@@ -277,5 +277,50 @@ describe('gitops executor failures', () => {
     expect(git('rev-parse', 'HEAD')).toBe(head);
     expect(cpu('other')).toBe('4');
     expect(remoteGit('log', '--format=%s', 'main')).not.toContain('local only');
+  });
+
+  it('an action it cannot make as a manifest edit is recorded as not applied (failed), with no rollback, and the repository untouched', async () => {
+    const executor = createGitopsExecutor({
+      repoDir: repo,
+      remote: 'origin',
+      branch: 'main',
+      now: () => new Date(),
+    });
+    const head = git('rev-parse', 'HEAD');
+    const orders = [
+      // A rollback with no history: `kubectl rollout undo`, which no manifest edit expresses.
+      await signedProposal({
+        incident_id: 'inc-gitops-undo',
+        action: 'image_rollback',
+        target: 'deployment://shop/web',
+        parameters: { basis: 'previous_revision', to_revision: 'previous' },
+        evidence_refs: ['event://shop/evt-1'],
+      }),
+    ];
+    for (const order of orders) {
+      const { record } = await executeOrder(order, executor, await trusted());
+      expect(record, order.proposal.action).toEqual({
+        executor: 'gitops',
+        status: 'failed',
+        change: {},
+        post_checks: [],
+        error: expect.stringMatching(
+          new RegExp(
+            `^NOT_APPLIED: gitops cannot carry out ${order.proposal.action} as a manifest edit .*nothing was changed`,
+          ),
+        ),
+      });
+    }
+    expect(orders[0] && (await executeOrder(orders[0], executor, await trusted())).record.error).toContain(
+      'kubectl rollout undo deployment/web -n shop',
+    );
+    // A human-approval action (RBAC; the parties sign it only with a person's approval) likewise.
+    const rbac = { ...orders[0]!, proposal: { ...orders[0]!.proposal, action: 'rbac_change' } };
+    expect(executor.unsupported?.(rbac)).toMatch(
+      /^gitops cannot carry out rbac_change .*carried out by a person/,
+    );
+    expect(git('rev-parse', 'HEAD')).toBe(head);
+    expect(git('status', '--porcelain')).toBe('');
+    expect(remoteGit('log', '--format=%s', 'main')).toBe('initial');
   });
 });

@@ -38,6 +38,7 @@ import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
 import { pendingEditNote } from './pending-edit.js';
 import {
   applyFieldOps,
+  type ChangePlan,
   type FieldOp,
   fieldName,
   holdsSignedValue,
@@ -345,13 +346,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
 
   const apply = async (order: ExecutionOrderPayload): Promise<AppliedChange> => {
     const plan = planChange(order.proposal, opts.now().toISOString());
-    if (plan.resources.length === 0) {
-      throw new ValidationError(
-        'INVALID_ARGUMENT',
-        `gitops cannot carry out ${plan.action} as a manifest edit (${plan.notes.join('; ')})`,
-        ['proposal.action'],
-      );
-    }
+    const cannot = notAnEdit(plan);
+    if (cannot !== undefined) throw new ValidationError('INVALID_ARGUMENT', cannot, ['proposal.action']);
     // A note found here is of an apply that stopped: no other runs (one at a time).
     await recover();
     const remoteHead = await catchUp();
@@ -508,7 +504,15 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
 
   return {
     name: 'gitops',
+    unsupported: (order) => notAnEdit(planChange(order.proposal, opts.now().toISOString())),
     apply: (order) => oneAtATime(() => apply(order)),
     rollback: (order, applied) => oneAtATime(() => rollback(order, applied)),
   };
+}
+
+/** Why `plan` is no manifest edit this executor can commit (it names what a person would run). */
+function notAnEdit(plan: ChangePlan): string | undefined {
+  return plan.resources.length === 0
+    ? `gitops cannot carry out ${plan.action} as a manifest edit (${plan.notes.join('; ')})`
+    : undefined;
 }

@@ -73,6 +73,19 @@ export async function executeOrder(
   trusted: TrustedGroupKey,
 ): Promise<{ record: ExecutionRecord; applied?: AppliedChange }> {
   checkExecutionOrder(order, trusted);
+  const unsupported = executor.unsupported?.(order);
+  if (unsupported !== undefined) {
+    // Nothing was done, so nothing is rolled back; the signed order stays in the evidence.
+    return {
+      record: {
+        executor: executor.name,
+        status: 'failed',
+        change: {},
+        post_checks: [],
+        error: `NOT_APPLIED: ${unsupported}; nothing was changed, and the signed order is in the incident's evidence for a person to carry out`,
+      },
+    };
+  }
   try {
     const applied = await executor.apply(order);
     return {

@@ -41,6 +41,12 @@ export interface RollbackOutcome {
 
 export interface Executor {
   readonly name: string;
+  /**
+   * Why this executor cannot carry out `order` at all (an action it has no way to make, such as a
+   * rollout undo or an RBAC change for one that edits manifests), or `undefined`. Asked before
+   * `apply`: such an order is recorded as not applied, with nothing to roll back.
+   */
+  unsupported?(order: ExecutionOrderPayload): string | undefined;
   /** Apply the change; throw an `AapsError` if it cannot be applied (after undoing partial work). */
   apply(order: ExecutionOrderPayload): Promise<AppliedChange>;
   /** Undo a change `apply` made (or, with `applied` undefined, anything a failed apply left). */
