@@ -1,7 +1,8 @@
 /**
  * The GitOps executor after a gateway stopped mid-apply (killed in a child process at a git hook),
  * and before a manifest someone else left edited: it puts back only its own uncommitted edits,
- * and commits only what the parties signed. Real temporary git repositories.
+ * and commits only what the parties signed; a temporary note a crash left. Real temporary git
+ * repositories.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,5 +138,28 @@ describe('gitops: a manifest left edited by someone else', () => {
       executor.apply(await signedQuotaOrder('resourcequota://shop/new', 'inc-untracked')),
     ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('not committed') });
     expect(git('status', '--porcelain')).toBe('?? shop/resourcequota/new.json');
+  });
+});
+
+describe('gitops: the pending note after a crash', () => {
+  it('a temporary note a crash left mid-write is never read, and is removed when the next step starts', async () => {
+    const tmp = `${note()}.tmp`;
+    writeFileSync(tmp, '{"incident_id": "inc-half');
+    const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });
+    // A rollback with nothing to do still starts by settling what a stop left.
+    const order = await signedQuotaOrder('resourcequota://shop/compute', 'inc-tmp');
+    expect(await executor.rollback(order, undefined)).toEqual({
+      done: true,
+      detail: 'no commit of incident inc-tmp is on the branch',
+    });
+    expect(existsSync(tmp)).toBe(false);
+    writeFileSync(tmp, '{"incident_id": "inc-half');
+    const { change } = await executor.apply(
+      await signedQuotaOrder('resourcequota://shop/compute', 'inc-tmp'),
+    );
+    expect(change['recovered']).toBeUndefined();
+    expect(cpuAt('HEAD')).toBe('5');
+    expect(existsSync(tmp)).toBe(false);
+    expect(existsSync(note())).toBe(false);
   });
 });

@@ -31,7 +31,7 @@
  * a gateway stopped mid-apply puts them back as the branch head has them.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
@@ -214,7 +214,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
 
   /** The note of the apply in progress, in the git directory. */
   const pendingNote = async () =>
-    pendingEditNote(await git('rev-parse', '--absolute-git-dir'), { readFile, writeFile, rename, rm });
+    pendingEditNote(await git('rev-parse', '--absolute-git-dir'), { readFile, open, rename, rm });
 
   /**
    * Puts back, as the branch head has them, the manifests an apply noted and neither committed nor
@@ -222,6 +222,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
    */
   const recover = async (): Promise<string | undefined> => {
     const note = await pendingNote();
+    // A temporary note is of a write a crash cut short: never read, the note is as before it.
+    await note.removeLeftover();
     const pending = await note.read();
     if (pending === undefined) return undefined;
     if (pending.paths.length > 0) {

@@ -6,11 +6,13 @@
  * never committed, which the executor puts back as the branch head has them. Edits without a note
  * (someone else's) are never discarded: an apply refuses to write over them.
  *
- * Written to a temporary file and renamed, so a note is whole or absent. The file functions come
- * from the executor, which owns the I/O (as with `working-copy.ts`).
+ * Written durably (durable-file.ts), so after a crash, of the process or of the machine, a note is
+ * whole or absent. The file functions come from the executor, which owns the I/O (as with
+ * `working-copy.ts`).
  */
 import { join } from 'node:path';
 import { AapsError } from '@aaps/mpc-core';
+import { type DurableFiles, removeFileDurably, removeLeftover, writeFileDurably } from './durable-file.js';
 
 export interface PendingEdit {
   incident_id: string;
@@ -20,17 +22,18 @@ export interface PendingEdit {
 }
 
 /** The `node:fs/promises` functions the note uses. */
-export interface NoteFiles {
+export interface NoteFiles extends DurableFiles {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
-  writeFile(path: string, text: string): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  rm(path: string, opts: { force: true }): Promise<void>;
 }
 
 export interface PendingEditNote {
+  /** The note's path. */
+  readonly file: string;
   read(): Promise<PendingEdit | undefined>;
   write(edit: PendingEdit): Promise<void>;
   clear(): Promise<void>;
+  /** Removes what a write cut short by a crash left beside the note (never read). */
+  removeLeftover(): Promise<void>;
 }
 
 const NAME = 'aaps-gitops-pending.json';
@@ -51,6 +54,7 @@ function isPendingEdit(v: unknown): v is PendingEdit {
 export function pendingEditNote(gitDir: string, fs: NoteFiles): PendingEditNote {
   const file = join(gitDir, NAME);
   return {
+    file,
     async read() {
       let text: string;
       try {
@@ -74,12 +78,13 @@ export function pendingEditNote(gitDir: string, fs: NoteFiles): PendingEditNote 
       return edit;
     },
     async write(edit) {
-      const tmp = `${file}.tmp`;
-      await fs.writeFile(tmp, `${JSON.stringify(edit)}\n`);
-      await fs.rename(tmp, file);
+      await writeFileDurably(fs, file, `${JSON.stringify(edit)}\n`);
     },
     async clear() {
-      await fs.rm(file, { force: true });
+      await removeFileDurably(fs, file);
+    },
+    async removeLeftover() {
+      await removeLeftover(fs, file);
     },
   };
 }

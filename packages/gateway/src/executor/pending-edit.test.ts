@@ -1,0 +1,51 @@
+/**
+ * The GitOps executor's pending note on the real file system: whole and parseable after every
+ * write, nothing left beside it, a temporary file from a crash never read and removable.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type PendingEdit, pendingEditNote } from './pending-edit.js';
+
+let gitDir: string;
+const NOTE = 'aaps-gitops-pending.json';
+const note = () => pendingEditNote(gitDir, { readFile, open, rename, rm });
+
+beforeEach(() => {
+  gitDir = mkdtempSync(join(tmpdir(), 'aaps-pending-'));
+});
+afterEach(() => rmSync(gitDir, { recursive: true, force: true }));
+
+describe('pending edit note', () => {
+  it('is whole and parseable after each write, with nothing left beside it; clear removes it', async () => {
+    const steps: PendingEdit[] = [
+      { incident_id: 'inc-1', proposal_digest: 'd1', paths: ['shop/q.json'] },
+      { incident_id: 'inc-2', proposal_digest: 'd2', paths: ['a.json', 'b.json'] },
+    ];
+    const n = note();
+    expect(n.file).toBe(join(gitDir, NOTE));
+    for (const edit of steps) {
+      await n.write(edit);
+      expect(JSON.parse(readFileSync(n.file, 'utf8'))).toEqual(edit);
+      expect(await n.read()).toEqual(edit);
+      expect(readdirSync(gitDir)).toEqual([NOTE]);
+    }
+    await n.clear();
+    expect(await n.read()).toBeUndefined();
+    expect(readdirSync(gitDir)).toEqual([]);
+  });
+
+  it('a temporary file a crash left mid-write is never read, and removeLeftover removes it', async () => {
+    writeFileSync(join(gitDir, `${NOTE}.tmp`), '{"incident_id": "inc-half');
+    const n = note();
+    expect(await n.read()).toBeUndefined();
+    const edit: PendingEdit = { incident_id: 'inc-1', proposal_digest: 'd1', paths: ['q.json'] };
+    await n.write(edit);
+    writeFileSync(join(gitDir, `${NOTE}.tmp`), '{"incident_id": "inc-half');
+    expect(await n.read()).toEqual(edit);
+    await n.removeLeftover();
+    expect(readdirSync(gitDir)).toEqual([NOTE]);
+  });
+});
