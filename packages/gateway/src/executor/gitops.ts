@@ -26,16 +26,21 @@
  * that failed, or a gateway that stopped during execution) it finds the commit by the incident id
  * and proposal digest in its message; it answers done only when the change is not, or no longer,
  * on the branch. A revert that does not apply cleanly is abandoned, so the working copy stays
- * usable. Applies and rollbacks of one executor run one at a time; an apply notes the manifests it
- * edits (pending-edit.ts) until they are committed or put back, so the next apply or rollback after
- * a gateway stopped mid-apply puts them back as the branch head has them.
+ * usable. Applies and rollbacks of one executor run one at a time. Each step that changes the
+ * working copy is noted in the git directory first (pending-edit.ts, written durably): an apply's
+ * manifest edits until they are committed or put back, a revert until it is pushed or abandoned, a
+ * drop (`git reset`) until it is done. So the next apply or rollback after a gateway stopped in one
+ * finishes or undoes it before anything else (interrupted.ts): edits put back as the branch head
+ * has them, a half-made revert abandoned and made again by the rollback. A git operation in
+ * progress that no note explains (someone else's revert, merge, rebase...) is refused, untouched.
  */
 import { execFile } from 'node:child_process';
 import { lstat, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
-import { pendingEditNote } from './pending-edit.js';
+import { recoverInterrupted } from './interrupted.js';
+import { type PendingEdit, pendingEditNote } from './pending-edit.js';
 import {
   applyFieldOps,
   type ChangePlan,
@@ -58,6 +63,11 @@ export interface GitopsOptions {
   author?: { name: string; email: string };
   /** Time limit for each push, fetch and remote query (default two minutes). */
   networkTimeoutMs?: number;
+  /**
+   * How long an apply or rollback waits for a git command still running in the working copy
+   * (its `index.lock`) before it refuses (default five seconds).
+   */
+  lockWaitMs?: number;
   now: () => Date;
 }
 
@@ -188,10 +198,10 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
   const fromTop = (prefix: string, rel: string) => `${prefix}${rel.split(sep).join('/')}`;
 
   /**
-   * Refuses (`CONFLICT`) when any of `rels` has changes not committed: staged, unstaged or
-   * untracked. `prefix` is the working directory's (`git rev-parse --show-prefix`).
+   * Refuses (`CONFLICT`) when any of `files` has changes not committed: staged, unstaged or
+   * untracked. Each is named as `name`, and read at `top`, its path from the top directory.
    */
-  const refuseUncommitted = async (rels: readonly string[], prefix: string) => {
+  const refuseUncommitted = async (files: readonly { name: string; top: string }[]) => {
     const status = await git(
       'status',
       '--porcelain',
@@ -199,39 +209,63 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       '--no-renames',
       '--untracked-files=all',
       '--',
-      ...rels,
+      ...files.map((f) => `:(top,literal)${f.top}`),
     );
     if (status === '') return;
     // `XY <path>` entries (the first one's X may be trimmed away), paths from the top directory.
     const entries = status.split('\0');
-    const dirty = rels.filter((rel) => entries.some((e) => e.endsWith(` ${fromTop(prefix, rel)}`)));
-    const named = dirty.length > 0 ? dirty : rels;
+    const dirty = files.filter((f) => entries.some((e) => e.endsWith(` ${f.top}`)));
+    const named = (dirty.length > 0 ? dirty : files).map((f) => f.name);
     throw new AapsError(
       'CONFLICT',
       `${named.join(', ')} ${named.length === 1 ? 'has' : 'have'} changes not committed in the working copy, made by no execution: an execution commits only what the parties signed, so a person commits or discards them first`,
     );
   };
 
-  /** The note of the apply in progress, in the git directory. */
-  const pendingNote = async () =>
-    pendingEditNote(await git('rev-parse', '--absolute-git-dir'), { readFile, open, rename, rm });
+  const gitDir = () => git('rev-parse', '--absolute-git-dir');
+  /** The note of the step in progress (an apply's edit, a revert, a drop), in the git directory. */
+  const pendingNote = async () => pendingEditNote(await gitDir(), { readFile, open, rename, rm });
 
   /**
-   * Puts back, as the branch head has them, the manifests an apply noted and neither committed nor
-   * put back itself (the gateway stopped in between). Says what it did; undefined without a note.
+   * Settles what a gateway that stopped mid-apply or mid-rollback left in the working copy: the
+   * noted step's edit or git operation is finished or undone, anyone else's git operation in
+   * progress refused (interrupted.ts). Says what it did; undefined when nothing was left.
    */
-  const recover = async (): Promise<string | undefined> => {
+  const recover = async (): Promise<string | undefined> =>
+    recoverInterrupted({
+      repo,
+      gitDir: await gitDir(),
+      git,
+      note: await pendingNote(),
+      hasRemote: remote !== undefined,
+      exists: (path) =>
+        lstat(path).then(
+          () => true,
+          () => false,
+        ),
+      readFile,
+      lockWaitMs: opts.lockWaitMs ?? 5000,
+    });
+
+  /** Notes `step` of `order`'s incident before it changes the working copy; the note, to clear. */
+  const noteStep = async (
+    order: ExecutionOrderPayload,
+    step: Omit<PendingEdit, 'incident_id' | 'proposal_digest'>,
+  ) => {
     const note = await pendingNote();
-    // A temporary note is of a write a crash cut short: never read, the note is as before it.
-    await note.removeLeftover();
-    const pending = await note.read();
-    if (pending === undefined) return undefined;
-    if (pending.paths.length > 0) {
-      await git('checkout', 'HEAD', '--', ...pending.paths.map((p) => `:(top,literal)${p}`));
-    }
-    await note.clear();
-    return `put ${pending.paths.join(', ')} back as committed (incident ${pending.incident_id} stopped before committing its edit)`;
+    await note.write({
+      incident_id: order.incident_id,
+      proposal_digest: order.proposal.proposal_digest,
+      ...step,
+    });
+    return note;
   };
+
+  /** The files `commit` changes, from the repository's top directory. */
+  const filesOf = async (commit: string) =>
+    (await git('diff-tree', '--no-commit-id', '--name-only', '-r', '-z', commit))
+      .split('\0')
+      .filter((p) => p !== '');
 
   /** Refuses (`CONFLICT`) an edit signed against a value `manifest` no longer holds. */
   const refuseUnsigned = (manifest: unknown, rel: string, op: FieldOp) => {
@@ -313,9 +347,17 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     for (const o of originals) await writeFile(o.abs, o.text);
   };
 
-  /** Reverts `commit` and pushes the revert; a revert that fails is abandoned. Returns the revert. */
-  const revert = async (commit: string): Promise<string> => {
+  /**
+   * Reverts `commit` of `order`'s incident and pushes the revert; a revert that fails is abandoned.
+   * Noted from before `git revert` until it is pushed or abandoned, so that a gateway stopped in
+   * between has it settled by the next apply or rollback. Returns the revert.
+   */
+  const revert = async (order: ExecutionOrderPayload, commit: string): Promise<string> => {
     const before = await git('rev-parse', 'HEAD');
+    const paths = await filesOf(commit);
+    // The next step puts the noted files back: none may hold someone else's edit.
+    await refuseUncommitted(paths.map((p) => ({ name: p, top: p })));
+    const note = await noteStep(order, { step: 'revert', head: before, commit, paths });
     try {
       await git('revert', '--no-edit', commit);
     } catch (cause) {
@@ -325,6 +367,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
           () => true,
           () => false,
         );
+      // Not abandoned: the note stays, for the next apply or rollback to settle.
+      if (clean) await note.clear().catch(() => undefined);
       throw new AapsError(
         'CONFLICT',
         `git revert of ${commit} did not apply (the manifests changed since, or nothing is left to revert): ${
@@ -340,9 +384,13 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       await publish(reverting);
     } catch (e) {
       // The remote does not have the revert (or cannot say): keep the local branch as the remote's.
-      await git('reset', '--quiet', '--keep', before).catch(() => undefined);
+      await git('reset', '--quiet', '--keep', before)
+        .then(() => note.clear())
+        .catch(() => undefined);
       throw e;
     }
+    // A note left behind names a revert on the branch: the next step would only keep it.
+    await note.clear().catch(() => undefined);
     return reverting;
   };
 
@@ -350,8 +398,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     const plan = planChange(order.proposal, opts.now().toISOString());
     const cannot = notAnEdit(plan);
     if (cannot !== undefined) throw new ValidationError('INVALID_ARGUMENT', cannot, ['proposal.action']);
-    // A note found here is of an apply that stopped: no other runs (one at a time).
-    await recover();
+    // A note found here is of a step that stopped: no other runs (one at a time).
+    const recovered = await recover();
     const remoteHead = await catchUp();
     const base = await git('rev-parse', 'HEAD');
     if (remoteHead !== undefined && base !== remoteHead) {
@@ -364,7 +412,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       ...new Set(await Promise.all(plan.resources.map(async (c) => (await manifestFile(c)).rel))),
     ];
     const prefix = await git('rev-parse', '--show-prefix');
-    await refuseUncommitted(rels, prefix);
+    await refuseUncommitted(rels.map((rel) => ({ name: rel, top: fromTop(prefix, rel) })));
     const note = await pendingNote();
     const originals: Original[] = [];
     /** What each touched manifest now holds, for the post-checks. */
@@ -375,6 +423,8 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       await note.write({
         incident_id: order.incident_id,
         proposal_digest: order.proposal.proposal_digest,
+        step: 'apply',
+        head: base,
         paths: rels.map((rel) => fromTop(prefix, rel)),
       });
       for (const change of plan.resources) {
@@ -433,13 +483,26 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
                 : 'fields differ',
         });
       }
-      result = { change: { mode: 'gitops', commit, files: touched, ...plan }, post_checks, ref: commit };
+      result = {
+        change: {
+          mode: 'gitops',
+          commit,
+          files: touched,
+          ...plan,
+          ...(recovered === undefined ? {} : { recovered }),
+        },
+        post_checks,
+        ref: commit,
+      };
     } catch (e) {
       const error = isAapsError(e) ? e : new AapsError('INTERNAL', 'gitops apply failed', { cause: e });
       // Undo what this apply did. Should that fail, rollback (which maintenance calls next) puts
       // back the noted manifests, finds the commit by its message and tries again; its outcome is
       // what the incident records.
-      const undone = await (published === undefined ? restore(base, originals) : revert(published)).then(
+      const undone = await (published === undefined
+        ? restore(base, originals)
+        : revert(order, published)
+      ).then(
         () => true,
         () => false,
       );
@@ -497,10 +560,15 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
           `${commit} of incident ${id} was never pushed and other local commits follow it: a person must look`,
         );
       }
+      const paths = await filesOf(commit);
+      await refuseUncommitted(paths.map((p) => ({ name: p, top: p })));
+      // Should the reset fail, the note stays: the next step puts the files back as committed.
+      const note = await noteStep(order, { step: 'drop', head: commit, commit, paths });
       await git('reset', '--quiet', '--keep', `${commit}^`);
+      await note.clear().catch(() => undefined);
       return { done: true, detail: said(`dropped ${commit} of incident ${id}, which was never pushed`) };
     }
-    const reverting = await revert(commit);
+    const reverting = await revert(order, commit);
     return { done: true, detail: said(`reverted ${commit} for incident ${id} in ${reverting}`) };
   };
 

@@ -1,23 +1,37 @@
 /**
- * The GitOps executor's note of an apply in progress: which manifests it is editing, kept in the
- * git directory from before the first manifest is written until the edits are committed or put
- * back. A note found when an apply or rollback starts is from a gateway that stopped mid-apply
- * (applies and rollbacks of one executor run one at a time): its manifests hold an edit that was
- * never committed, which the executor puts back as the branch head has them. Edits without a note
- * (someone else's) are never discarded: an apply refuses to write over them.
+ * The GitOps executor's note of a step in progress, kept in the git directory from before the
+ * step changes the working copy until it is done or undone:
+ * - `apply`: the manifests an apply is editing, noted before the first is written, until the edits
+ *   are committed or put back;
+ * - `revert`: the revert of an incident's commit (a rollback, or an apply undoing a commit it
+ *   pushed), noted before `git revert` runs, until the revert is pushed or abandoned;
+ * - `drop`: the `git reset` that drops a commit that was never pushed.
+ * A note found when an apply or rollback starts is from a gateway that stopped in that step
+ * (applies and rollbacks of one executor run one at a time): the executor finishes or undoes it
+ * (interrupted.ts). Edits and git operations without a note (someone else's) are never discarded.
  *
- * Written durably (durable-file.ts), so after a crash, of the process or of the machine, a note is
- * whole or absent. The file functions come from the executor, which owns the I/O (as with
- * `working-copy.ts`).
+ * Written durably (durable-file.ts), so after a crash a note is whole or absent. The file functions
+ * come from the executor, which owns the I/O (as with `working-copy.ts`).
  */
 import { join } from 'node:path';
 import { AapsError } from '@aaps/mpc-core';
 import { type DurableFiles, removeFileDurably, removeLeftover, writeFileDurably } from './durable-file.js';
 
+export type PendingStep = 'apply' | 'revert' | 'drop';
+
 export interface PendingEdit {
   incident_id: string;
   proposal_digest: string;
-  /** The manifests, relative to the repository's top directory (not the working directory). */
+  /** The step in progress; a note without one (written before steps were noted) is an apply's. */
+  step?: PendingStep;
+  /** The branch head when the step started. */
+  head?: string;
+  /** The incident's commit that a `revert` or `drop` undoes. */
+  commit?: string;
+  /**
+   * The files the step changes (an apply's manifests, the files of the commit a revert or drop
+   * undoes), relative to the repository's top directory (not the working directory).
+   */
   paths: string[];
 }
 
@@ -38,16 +52,24 @@ export interface PendingEditNote {
 
 const NAME = 'aaps-gitops-pending.json';
 
+const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+
 function isPendingEdit(v: unknown): v is PendingEdit {
   const o = v as Partial<PendingEdit> | null;
-  return (
-    typeof o === 'object' &&
-    o !== null &&
-    typeof o.incident_id === 'string' &&
-    typeof o.proposal_digest === 'string' &&
-    Array.isArray(o.paths) &&
-    o.paths.every((p) => typeof p === 'string' && p !== '')
-  );
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.incident_id !== 'string' ||
+    typeof o.proposal_digest !== 'string' ||
+    !Array.isArray(o.paths) ||
+    !o.paths.every((p) => typeof p === 'string' && p !== '')
+  )
+    return false;
+  const commit = (c: unknown) => typeof c === 'string' && COMMIT.test(c);
+  if (o.head !== undefined && !commit(o.head)) return false;
+  if (o.step === undefined || o.step === 'apply') return o.commit === undefined;
+  // A revert or drop says which commit it undoes and where the branch was.
+  return (o.step === 'revert' || o.step === 'drop') && commit(o.commit) && commit(o.head);
 }
 
 /** The note in git directory `gitDir` (`git rev-parse --absolute-git-dir`). */
