@@ -85,8 +85,12 @@ export interface GatewayStore {
   /** Adds dedup keys to an existing incident (e.g. a GitHub delivery id). */
   putIncident(record: IncidentRecord, extraDedupKeys?: string[]): Promise<void>;
   listIncidents(opts: ListOptions): Promise<{ incidents: IncidentSummary[]; next_cursor: string | null }>;
-  /** Incidents not in a terminal state or awaiting a person, for `resumeIncidents`. */
-  activeIncidents(): Promise<IncidentRecord[]>;
+  /**
+   * Ids of the incidents not in a terminal state or awaiting a person (ended but not yet sealed
+   * among them), for `resumeIncidents`. Ids only: after a long evidence outage there may be
+   * thousands, and the runner loads each record when it takes the incident up.
+   */
+  activeIncidentIds(): Promise<string[]>;
   /**
    * Unseal requests whose request is in the log and whose answers are not (an entry of an
    * incident's `unseals` with `release_evidence_id: null`), for the unseal route's resume.
@@ -549,12 +553,11 @@ export async function openGatewayStore(location: string): Promise<GatewayStore> 
       }
       return { incidents: out, next_cursor: more && last !== undefined ? encodeListCursor(last) : null };
     },
-    async activeIncidents() {
-      const out: IncidentRecord[] = [];
-      for await (const [id] of scan('active')) {
-        const r = await loadIncident(id);
-        if (r !== undefined) out.push(r);
-      }
+    async activeIncidentIds() {
+      const out: string[] = [];
+      // An index entry whose record is gone is skipped (the record decides); its transcript is
+      // not read here.
+      for await (const [id] of scan('active')) if ((await get('incidents', id)) !== undefined) out.push(id);
       return out;
     },
     async pendingUnseals() {

@@ -441,8 +441,9 @@ export class WorkflowRunner {
         });
       }
     }
-    const open = await this.#d.store.activeIncidents();
-    for (const r of open) this.start(r.id);
+    // Ids only: `start` queues beyond the run limit, and each run loads its own record.
+    const open = await this.#d.store.activeIncidentIds();
+    for (const id of open) this.start(id);
     return open.length;
   }
 
