@@ -181,7 +181,8 @@ export interface ConfirmedAggregation {
  */
 export interface LedgerStore {
   saveConfirmedAggregation(id: string, entry: unknown, at: Date): Promise<void>;
-  confirmedAggregations(): Promise<[string, unknown, Date][]>;
+  /** Oldest first; with `newest`, only the newest that many. */
+  confirmedAggregations(newest?: number): Promise<[string, unknown, Date][]>;
 }
 
 /** A stored ledger entry as it was saved; anything else is refused (`DECODE_FAILED`). */
@@ -233,7 +234,8 @@ export class PooledRiskLedger {
     opts: { limit?: number; now?: () => Date; onDamaged?: (sessionId: string) => void } = {},
   ): Promise<PooledRiskLedger> {
     const ledger = new PooledRiskLedger(opts.limit, store, opts.now);
-    for (const [id, entry] of await store.confirmedAggregations()) {
+    // Only what the ledger holds is read: not a month of rounds to keep the newest of them.
+    for (const [id, entry] of await store.confirmedAggregations(ledger.#limit)) {
       try {
         ledger.#add(id, parseConfirmed(id, entry));
       } catch (e) {

@@ -697,11 +697,26 @@ export class PartyStore implements NonceStore {
   }
 
   /**
-   * Every confirmed aggregation kept, oldest first: `[session id, entry, when]`. A record that does
-   * not read (damaged on disk) comes back with entry `undefined`, for the caller to skip and report.
+   * The confirmed aggregations kept, oldest first: `[session id, entry, when]`; with `newest`, only
+   * the newest that many, holding at most twice that many while it reads (a month of rounds is
+   * read, not held). A record that does not read (damaged on disk) comes back with entry
+   * `undefined` (and the time 0), for the caller to skip and report.
    */
-  async confirmedAggregations(): Promise<[string, unknown, Date][]> {
-    const out: [string, unknown, Date][] = [];
+  async confirmedAggregations(newest?: number): Promise<[string, unknown, Date][]> {
+    const byTime = (a: [string, unknown, Date], b: [string, unknown, Date]) =>
+      a[2].getTime() - b[2].getTime();
+    let out: [string, unknown, Date][] = [];
+    const keepNewest = (n: number) => {
+      // Damaged records (time 0) are kept apart from the cut: each is reported, whatever its age.
+      const damaged = out.filter((r) => r[1] === undefined);
+      out = [
+        ...damaged,
+        ...out
+          .filter((r) => r[1] !== undefined)
+          .sort(byTime)
+          .slice(-n),
+      ];
+    };
     for await (const [k, v] of this.#db.iterator({ gte: 'aggc/', lt: 'aggc0' })) {
       const id = k.slice('aggc/'.length);
       try {
@@ -711,8 +726,10 @@ export class PartyStore implements NonceStore {
       } catch {
         out.push([id, undefined, new Date(0)]);
       }
+      if (newest !== undefined && out.length >= 2 * newest + 1) keepNewest(newest);
     }
-    return out.sort((a, b) => a[2].getTime() - b[2].getTime());
+    if (newest !== undefined) keepNewest(newest);
+    return out.sort(byTime);
   }
 
   /** Whether aggregation session `id` was claimed (and its record not yet dropped). */
