@@ -2,7 +2,6 @@
  * Review (long-run operation): what a deployment meets after months of incidents and restarts.
  * Each test drives the real store on a real LevelDB under a temp dir.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import type { PartyStore } from '@aaps/agents';
 import { AapsError } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { monotonicIds } from './incident-ids.js';
+import { runNode } from './test-helpers/aaps-process.js';
 import { dealtGroup, plainEntry } from './test-helpers/dealt-group.js';
 import {
   delegating,
@@ -64,24 +64,6 @@ async function incidentWaitingForEvidence(): Promise<{ gw: TestGateway; record: 
   expect(record.state).toBe('resolved');
   expect(record.evidence_id ?? null).toBeNull();
   return { gw, record };
-}
-
-/** Runs `node <args>`; resolves with its exit code, signal and output. */
-function runNode(
-  args: string[],
-): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.once('close', (code, signal) => resolve({ code, signal, out, err }));
-  });
 }
 
 describe('gateway restart after an evidence outage (long-run review)', () => {

@@ -11,19 +11,15 @@ export const CLEAN_ENV: NodeJS.ProcessEnv = Object.fromEntries(
 );
 
 /**
- * Run `aaps ARGS` in `cwd` asynchronously (so servers in this process keep answering it) and
- * collect its exit code, stdout and stderr.
+ * Run `node ARGS` asynchronously (so servers in this process keep answering it) and collect its
+ * exit code, the signal that ended it (if any), stdout and stderr.
  */
-export function runAaps(
+export function runNode(
   args: readonly string[],
-  cwd: string,
-): Promise<{ code: number | null; out: string; err: string }> {
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AAPS, ...args], {
-      cwd,
-      env: CLEAN_ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => {
@@ -32,6 +28,15 @@ export function runAaps(
     child.stderr.on('data', (b: Buffer) => {
       err += b.toString();
     });
-    child.once('close', (code) => resolve({ code, out, err }));
+    child.once('close', (code, signal) => resolve({ code, signal, out, err }));
   });
+}
+
+/** Run `aaps ARGS` in `cwd` (see {@link runNode}) with the shell's `AAPS_` settings left out. */
+export async function runAaps(
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const { code, out, err } = await runNode([AAPS, ...args], { cwd, env: CLEAN_ENV });
+  return { code, out, err };
 }
