@@ -323,4 +323,27 @@ describe('gitops executor failures', () => {
     expect(git('status', '--porcelain')).toBe('');
     expect(remoteGit('log', '--format=%s', 'main')).toBe('initial');
   });
+
+  it('a rollback refuses to revert over changes staged in other files, and leaves them staged (git revert would not run; abandoning it unstaged them)', async () => {
+    const executor = createGitopsExecutor({
+      repoDir: repo,
+      remote: 'origin',
+      branch: 'main',
+      now: () => new Date(),
+    });
+    const order = await signedOrder();
+    const { record, applied } = await executeOrder(order, executor, await trusted());
+    expect(record.status).toBe('succeeded');
+    // A person stages an edit of another manifest meanwhile.
+    writeFileSync(quotaFile('other'), readFileSync(quotaFile('other'), 'utf8').replace('"20"', '"30"'));
+    git('add', 'shop/resourcequota/other.json');
+    const head = git('rev-parse', 'HEAD');
+    const outcome = await executor.rollback(order, applied).catch((e: unknown) => e);
+    expect(String((outcome as Error).message)).toMatch(
+      /^cannot revert [0-9a-f]{40}: shop\/resourcequota\/other\.json is staged in the working copy's index, by no execution/,
+    );
+    expect(git('rev-parse', 'HEAD')).toBe(head);
+    expect(git('diff', '--cached', '--name-only')).toBe('shop/resourcequota/other.json');
+    expect(cpu()).toBe('5');
+  });
 });

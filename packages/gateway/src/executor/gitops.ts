@@ -222,6 +222,19 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     );
   };
 
+  /**
+   * Refuses (`CONFLICT`) a revert while the index holds staged changes of other files: `git
+   * revert` will not run over them, and abandoning it (`reset --merge`) would unstage them.
+   */
+  const refuseStagedElsewhere = async (commit: string) => {
+    const staged = (await git('diff', '--cached', '--name-only', '-z')).split('\0').filter((f) => f !== '');
+    if (staged.length === 0) return;
+    throw new AapsError(
+      'CONFLICT',
+      `cannot revert ${commit}: ${staged.join(', ')} ${staged.length === 1 ? 'is' : 'are'} staged in the working copy's index, by no execution: a person commits or unstages ${staged.length === 1 ? 'it' : 'them'} first`,
+    );
+  };
+
   const gitDir = () => git('rev-parse', '--absolute-git-dir');
   /** The note of the step in progress (an apply's edit, a revert, a drop), in the git directory. */
   const pendingNote = async () => pendingEditNote(await gitDir(), { readFile, open, rename, rm });
@@ -357,6 +370,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     const paths = await filesOf(commit);
     // The next step puts the noted files back: none may hold someone else's edit.
     await refuseUncommitted(paths.map((p) => ({ name: p, top: p })));
+    await refuseStagedElsewhere(commit);
     const note = await noteStep(order, { step: 'revert', head: before, commit, paths });
     try {
       await git('revert', '--no-edit', commit);
