@@ -11,7 +11,12 @@ import { SecretBytes } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PARTY_NODE_ARGS } from './cluster.js';
-import type { ConfirmedAggregation, RiskSubject } from './party/pooled-risk.js';
+import {
+  type ConfirmedAggregation,
+  citedAggregationSessions,
+  PooledRiskLedger,
+  type RiskSubject,
+} from './party/pooled-risk.js';
 import { DEALT_SESSION_RETENTION_MS } from './party/routes/aggregation.js';
 import { PartyStore } from './store/level.js';
 
@@ -62,6 +67,82 @@ function runNode(
     child.once('close', (code, signal) => resolve({ code, signal, out, err }));
   });
 }
+
+const HOUR = 3_600_000;
+const refOf = (i: number) => ({
+  circuit: 'weighted-risk',
+  session_id: `risk-${i}`,
+  output_digest: entry(i).digest,
+  value: entry(i).value,
+});
+/** The proposal that cites session `i` (what strategy bound the pooled score to). */
+const proposalOf = (i: number) =>
+  ({
+    incident_id: `inc-${i}`,
+    action: 'rbac_changes',
+    target: 'rolebinding://shop/deployer',
+    risk: { factors: { blast_radius: 1, urgency: 'P2', environment: 'production' } },
+  }) as never;
+
+describe('pooled-risk ledger over weeks of pooled incidents (long-run review)', () => {
+  it('a round confirmed two days ago, still kept in the party store (30-day retention), is still accepted after 10,000 newer rounds, live and after a restart', async () => {
+    const { open } = await openStore();
+    let store = await open();
+    cleanups.push(() => store.close());
+    let clock = T0;
+    const ledger = await PooledRiskLedger.open(store, {
+      now: () => new Date(clock),
+      retentionMs: DEALT_SESSION_RETENTION_MS,
+    });
+    // Day 0: incident 0 is pooled; its fix needs a person (rbac_changes), who answers later.
+    await ledger.remember('risk-0', entry(0));
+    expect(ledger.verifyRef(refOf(0), proposalOf(0))).toBe(true);
+    // Over the next two days, 10,000 other incidents are pooled (about 3.5 a minute): each
+    // confirmed round is saved to the store, kept there 30 days.
+    const N = 10_000;
+    for (let i = 1; i <= N; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, N - i + 1) }, (_, j) => {
+          clock = T0 + ((i + j) * 48 * HOUR) / N;
+          return ledger.remember(`risk-${i + j}`, entry(i + j));
+        }),
+      );
+    }
+    // Well inside the retention window the docs give (docs/aggregation.md, "One dealing per
+    // session id": kept 30 days, "so a party restarted between pooling and signing the approval
+    // or the evidence still knows the round").
+    expect(clock - T0).toBeLessThan(DEALT_SESSION_RETENTION_MS);
+    const kept = (await store.confirmedAggregations()).map(([id]) => id);
+    expect(kept).toContain('risk-0');
+    // The person now approves incident 0 (or its evidence is sealed): every party checks the
+    // pooled reference against its ledger (`verifyAggregationRef`), after reading back the
+    // rounds the request cites (party/app.ts: `recall(citedAggregationSessions(body))`).
+    // What a signing request carries: the proposal, its risk citing the round.
+    const request = {
+      subject: { kind: 'approval', proposal: { incident_id: 'inc-0', risk: { aggregation_ref: refOf(0) } } },
+    };
+    expect(citedAggregationSessions(request)).toEqual(['risk-0']);
+    expect(ledger.verifyRef(refOf(0), proposalOf(0))).toBe(false); // pushed out of memory
+    await ledger.recall(citedAggregationSessions(request));
+    const live = ledger.verifyRef(refOf(0), proposalOf(0));
+    await store.close();
+    store = await open();
+    const restarted = await PooledRiskLedger.open(store, {
+      now: () => new Date(clock),
+      retentionMs: DEALT_SESSION_RETENTION_MS,
+    });
+    await restarted.recall(citedAggregationSessions(request));
+    const afterRestart = restarted.verifyRef(refOf(0), proposalOf(0));
+    expect({ live, afterRestart }).toEqual({ live: true, afterRestart: true });
+    // Past the retention window a round is not read back, even while its record is still on disk.
+    const late = await PooledRiskLedger.open(store, {
+      now: () => new Date(T0 + DEALT_SESSION_RETENTION_MS + HOUR),
+      retentionMs: DEALT_SESSION_RETENTION_MS,
+    });
+    await late.recall(['risk-0']);
+    expect(late.verifyRef(refOf(0), proposalOf(0))).toBe(false);
+  }, 120_000);
+});
 
 describe('party start-up with a month of pooled rounds (long-run review)', () => {
   it('a party whose store holds 100,000 confirmed rounds of the last 30 days starts (opens its ledger) within its own heap limits', async () => {

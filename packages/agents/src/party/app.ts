@@ -39,11 +39,12 @@ import {
 import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js';
 import { createKeyCommitHandlers } from './key-commit.js';
 import { noLogReason, witnessedLog } from './log-origin.js';
-import { PooledRiskLedger } from './pooled-risk.js';
+import { citedAggregationSessions, PooledRiskLedger } from './pooled-risk.js';
 import { type RejectionLog, rejectionLog } from './rejection-log.js';
 import {
   aggregationBodyAllowance,
   createAggregationHandlers,
+  DEALT_SESSION_RETENTION_MS,
   readPartyCircuits,
 } from './routes/aggregation.js';
 import { createDkgHandlers } from './routes/dkg.js';
@@ -105,6 +106,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   // in its store, so a restart between pooling and signing loses none).
   const pooled = await PooledRiskLedger.open(deps.store, {
     now,
+    retentionMs: DEALT_SESSION_RETENTION_MS,
     onDamaged: (session) =>
       deps.logger.warn('agg.ledger_damaged', {
         session,
@@ -288,12 +290,17 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   });
   route('/v1/sign/commit', 'sign.commit', (s, b) => sign.commit(s, b));
   route('/v1/sign/round2', 'sign.round2', async (s, b, request) => {
+    // A round the proposal or transcript cites that newer rounds pushed out of memory.
+    await pooled.recall(citedAggregationSessions(b));
     const out = await sign.round2(s, b);
     metrics.sessions.inc({ kind: 'sign' });
     deps.logger.info('round2.sent', { session: s, trace_id: request.meta.trace_id });
     return out;
   });
-  route('/v1/agent/step', 'agent.step', (s, b, request) => step(s, b, request));
+  route('/v1/agent/step', 'agent.step', async (s, b, request) => {
+    await pooled.recall(citedAggregationSessions(b));
+    return step(s, b, request);
+  });
   route('/v1/refresh/round1', 'refresh.round1', (s) => keys.refreshRound1(s));
   route('/v1/refresh/round2', 'refresh.round2', (s, b) => keys.refreshRound2(s, b));
   route('/v1/refresh/round3', 'refresh.round3', async (s, b) => {

@@ -181,6 +181,8 @@ export interface ConfirmedAggregation {
  */
 export interface LedgerStore {
   saveConfirmedAggregation(id: string, entry: unknown, at: Date): Promise<void>;
+  /** One kept confirmation, `[entry, when]` (entry `undefined` when it does not read), if kept. */
+  confirmedAggregation?(id: string): Promise<[unknown, Date] | undefined>;
   /** Oldest first; with `newest`, only the newest that many. */
   confirmedAggregations(newest?: number): Promise<[string, unknown, Date][]>;
 }
@@ -205,23 +207,54 @@ function parseConfirmed(id: string, value: unknown): ConfirmedAggregation {
   };
 }
 
+/** At most this many cited rounds are read back from the store for one request. */
+const MAX_RECALLS = 16;
+
 /**
- * Session id to confirmed aggregation, oldest dropped past `limit`. An entry is never replaced:
- * remembering a session id again is `CONFLICT`. With a store ({@link PooledRiskLedger.open}) each
- * entry is saved (synced) before `remember` returns and read back at the next start, so a party
- * restarted between confirming a round and signing the approval or evidence that cites it still
- * knows it.
+ * The session ids of the `aggregation_ref`s in `value` (a signing subject, a transcript, a step
+ * request), at most {@link MAX_RECALLS}, found within a bounded walk: what a request may cite.
+ */
+export function citedAggregationSessions(value: unknown): string[] {
+  const found = new Set<string>();
+  let budget = 20_000;
+  const walk = (v: unknown, depth: number): void => {
+    if (budget-- <= 0 || depth > 24 || found.size >= MAX_RECALLS || v === null || typeof v !== 'object')
+      return;
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'aggregation_ref' && x !== null && typeof x === 'object') {
+        const id = (x as { session_id?: unknown }).session_id;
+        if (typeof id === 'string' && id.length <= 256) found.add(id);
+      } else walk(x, depth + 1);
+    }
+  };
+  walk(value, 0);
+  return [...found].slice(0, MAX_RECALLS);
+}
+
+/**
+ * Session id to confirmed aggregation: the newest `limit` in memory (oldest dropped past it). An
+ * entry is never replaced: remembering a session id again is `CONFLICT`. With a store
+ * ({@link PooledRiskLedger.open}) each entry is saved (synced) before `remember` returns; the
+ * newest are read back at the next start, and an older one a request cites is read back by
+ * {@link PooledRiskLedger.recall} before its check, so a party still knows a round it confirmed
+ * for as long as its store keeps it (30 days), past restarts and newer rounds alike.
  */
 export class PooledRiskLedger {
   readonly #entries = new Map<string, ConfirmedAggregation>();
   readonly #limit: number;
   readonly #store: LedgerStore | undefined;
   readonly #now: () => Date;
+  readonly #retentionMs: number | undefined;
 
-  constructor(limit = 10_000, store?: LedgerStore, now: () => Date = () => new Date()) {
+  constructor(limit = 10_000, store?: LedgerStore, now: () => Date = () => new Date(), retentionMs?: number) {
     this.#limit = limit;
     this.#store = store;
     this.#now = now;
+    this.#retentionMs = retentionMs;
   }
 
   /**
@@ -231,9 +264,15 @@ export class PooledRiskLedger {
    */
   static async open(
     store: LedgerStore,
-    opts: { limit?: number; now?: () => Date; onDamaged?: (sessionId: string) => void } = {},
+    opts: {
+      limit?: number;
+      now?: () => Date;
+      /** A round confirmed longer ago than this is not read back by {@link recall}. */
+      retentionMs?: number;
+      onDamaged?: (sessionId: string) => void;
+    } = {},
   ): Promise<PooledRiskLedger> {
-    const ledger = new PooledRiskLedger(opts.limit, store, opts.now);
+    const ledger = new PooledRiskLedger(opts.limit, store, opts.now, opts.retentionMs);
     // Only what the ledger holds is read: not a month of rounds to keep the newest of them.
     for (const [id, entry] of await store.confirmedAggregations(ledger.#limit)) {
       try {
@@ -267,6 +306,30 @@ export class PooledRiskLedger {
     while (this.#entries.size > this.#limit) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
+    }
+  }
+
+  /**
+   * Reads back from the store each of `sessionIds` (at most {@link MAX_RECALLS}) this party
+   * confirmed and no longer holds in memory (newer rounds pushed it out), so that
+   * {@link verifyRef} knows it. One kept past the retention window, or damaged, stays unknown
+   * (refused, as before).
+   */
+  async recall(sessionIds: Iterable<string>): Promise<void> {
+    const store = this.#store;
+    if (store?.confirmedAggregation === undefined) return;
+    for (const id of [...new Set(sessionIds)].slice(0, MAX_RECALLS)) {
+      if (this.#entries.has(id)) continue;
+      const kept = await store.confirmedAggregation(id);
+      if (kept === undefined || this.#entries.has(id)) continue;
+      const [entry, at] = kept;
+      if (this.#retentionMs !== undefined && this.#now().getTime() - at.getTime() > this.#retentionMs)
+        continue;
+      try {
+        this.#add(id, parseConfirmed(id, entry));
+      } catch (e) {
+        if (!(e instanceof AapsError)) throw e;
+      }
     }
   }
 

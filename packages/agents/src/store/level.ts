@@ -195,6 +195,17 @@ export interface PartyStoreOptions {
   now?: () => Date;
 }
 
+/** An `aggc/` record as `[entry, when]`: entry `undefined` (and time 0) when it does not read. */
+function readConfirmation(v: Uint8Array): [unknown, Date] {
+  try {
+    const { at, entry } = JSON.parse(new TextDecoder().decode(v)) as { at: string; entry: unknown };
+    const when = new Date(at);
+    return [entry, Number.isNaN(when.getTime()) ? new Date(0) : when];
+  } catch {
+    return [undefined, new Date(0)];
+  }
+}
+
 export class PartyStore implements NonceStore {
   readonly #db: Level<string, Bytes>;
   readonly #kek: SecretBytes;
@@ -718,18 +729,17 @@ export class PartyStore implements NonceStore {
       ];
     };
     for await (const [k, v] of this.#db.iterator({ gte: 'aggc/', lt: 'aggc0' })) {
-      const id = k.slice('aggc/'.length);
-      try {
-        const { at, entry } = JSON.parse(new TextDecoder().decode(v)) as { at: string; entry: unknown };
-        const when = new Date(at);
-        out.push([id, entry, Number.isNaN(when.getTime()) ? new Date(0) : when]);
-      } catch {
-        out.push([id, undefined, new Date(0)]);
-      }
+      out.push([k.slice('aggc/'.length), ...readConfirmation(v)]);
       if (newest !== undefined && out.length >= 2 * newest + 1) keepNewest(newest);
     }
     if (newest !== undefined) keepNewest(newest);
     return out.sort(byTime);
+  }
+
+  /** The confirmation of aggregation session `id`, `[entry, when]`, if kept (see above). */
+  async confirmedAggregation(id: string): Promise<[unknown, Date] | undefined> {
+    const v = await this.#get(`aggc/${id}`);
+    return v === undefined ? undefined : readConfirmation(v);
   }
 
   /** Whether aggregation session `id` was claimed (and its record not yet dropped). */
