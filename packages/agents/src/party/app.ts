@@ -102,8 +102,9 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const now = deps.now ?? (() => new Date());
   const commits = createKeyCommitHandlers(deps, state);
   const dkg = createDkgHandlers(deps, state, commits);
-  // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts (kept
-  // in its store, so a restart between pooling and signing loses none).
+  // Aggregations this party evaluated and saw opened: the only pooled risk refs it accepts, for
+  // 30 days. Kept in its store (a restart between pooling and signing loses none); memory holds
+  // the newest 10,000, read at start through the store's time index.
   const pooled = await PooledRiskLedger.open(deps.store, {
     now,
     retentionMs: DEALT_SESSION_RETENTION_MS,
@@ -290,7 +291,8 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   });
   route('/v1/sign/commit', 'sign.commit', (s, b) => sign.commit(s, b));
   route('/v1/sign/round2', 'sign.round2', async (s, b, request) => {
-    // A round the proposal or transcript cites that newer rounds pushed out of memory.
+    // A round the proposal or transcript cites that the ledger's memory no longer holds (newer
+    // rounds pushed it out): read back from the store by key, before the sync policy check.
     await pooled.recall(citedAggregationSessions(b));
     const out = await sign.round2(s, b);
     metrics.sessions.inc({ kind: 'sign' });

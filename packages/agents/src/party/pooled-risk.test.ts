@@ -228,14 +228,19 @@ describe('pooled risk ledger kept in the party store', () => {
         .remember('s-1', { circuit: 'weighted-risk', digest: 'cd'.repeat(32), value: 3 })
         .catch((x: unknown) => x);
       expect((again as AapsError).code).toBe('CONFLICT');
-      // A damaged record is skipped and reported, not a party that cannot start.
+      // A damaged record is skipped and reported, not a party that cannot start. (Damaged in
+      // place: each record has its time-index entry, written in the same batch, which is how a
+      // start finds the newest without reading the rest.)
       await store.close();
       const raw = new Level<string, Uint8Array>(join(dbDir, 'db'), { valueEncoding: 'view' });
+      const indexed = (id: string) => `agg-at/${String(t0.getTime()).padStart(16, '0')}/${id}`;
       await raw.put('aggc/s-bad', new TextEncoder().encode('not json'));
+      await raw.put(indexed('s-bad'), new Uint8Array(0));
       await raw.put(
         'aggc/s-odd',
         new TextEncoder().encode(JSON.stringify({ at: t0, entry: { circuit: 1 } })),
       );
+      await raw.put(indexed('s-odd'), new Uint8Array(0));
       await raw.close();
       store = await open();
       const damaged: string[] = [];

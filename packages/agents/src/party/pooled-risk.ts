@@ -176,15 +176,16 @@ export interface ConfirmedAggregation {
 }
 
 /**
- * Where a ledger keeps what it confirmed across restarts: the party's LevelDB (`PartyStore`), which
- * drops an entry with its session's other records after the retention window.
+ * Where a ledger keeps what it confirmed: the party's LevelDB (`PartyStore`), which drops an entry
+ * with its session's other records after the retention window. The source of truth: the ledger's
+ * memory only caches it.
  */
 export interface LedgerStore {
   saveConfirmedAggregation(id: string, entry: unknown, at: Date): Promise<void>;
   /** One kept confirmation, `[entry, when]` (entry `undefined` when it does not read), if kept. */
-  confirmedAggregation?(id: string): Promise<[unknown, Date] | undefined>;
-  /** Oldest first; with `newest`, only the newest that many. */
-  confirmedAggregations(newest?: number): Promise<[string, unknown, Date][]>;
+  confirmedAggregation(id: string): Promise<[unknown, Date] | undefined>;
+  /** The newest kept confirmations, at most `n`, oldest first, read without the rest of the window. */
+  newestConfirmedAggregations(n: number): Promise<[string, unknown, Date][]>;
 }
 
 /** A stored ledger entry as it was saved; anything else is refused (`DECODE_FAILED`). */
@@ -236,126 +237,150 @@ export function citedAggregationSessions(value: unknown): string[] {
 }
 
 /**
- * Session id to confirmed aggregation: the newest `limit` in memory (oldest dropped past it). An
- * entry is never replaced: remembering a session id again is `CONFLICT`. With a store
- * ({@link PooledRiskLedger.open}) each entry is saved (synced) before `remember` returns; the
- * newest are read back at the next start, and an older one a request cites is read back by
- * {@link PooledRiskLedger.recall} before its check, so a party still knows a round it confirmed
- * for as long as its store keeps it (30 days), past restarts and newer rounds alike.
+ * Session id to confirmed aggregation. With a store ({@link PooledRiskLedger.open}) the store is
+ * the ledger: each entry is saved (synced) before `remember` returns, and memory holds at most
+ * `limit` of them (the newest confirmed or read back; the oldest dropped past it), so the round a
+ * signing checks right after its pooling is at hand. A cited round memory no longer holds (newer
+ * rounds pushed it out, or the party restarted) is read back by key by {@link recall} before its
+ * check, so a party knows a round it confirmed for as long as its store keeps it (the retention
+ * window, 30 days), and refuses it after, whether memory still holds it or not. An entry is never
+ * replaced: remembering a session id again, held or kept, is `CONFLICT`.
  */
 export class PooledRiskLedger {
-  readonly #entries = new Map<string, ConfirmedAggregation>();
+  readonly #entries = new Map<string, { entry: ConfirmedAggregation; at: number }>();
+  /** Session ids being remembered: a concurrent second confirmation of one is a conflict too. */
+  readonly #remembering = new Set<string>();
   readonly #limit: number;
   readonly #store: LedgerStore | undefined;
   readonly #now: () => Date;
   readonly #retentionMs: number | undefined;
+  readonly #onDamaged: ((sessionId: string) => void) | undefined;
 
-  constructor(limit = 10_000, store?: LedgerStore, now: () => Date = () => new Date(), retentionMs?: number) {
+  constructor(
+    limit = 10_000,
+    store?: LedgerStore,
+    now: () => Date = () => new Date(),
+    retentionMs?: number,
+    onDamaged?: (sessionId: string) => void,
+  ) {
     this.#limit = limit;
     this.#store = store;
     this.#now = now;
     this.#retentionMs = retentionMs;
+    this.#onDamaged = onDamaged;
   }
 
   /**
-   * A ledger over `store`, holding the newest `limit` entries it kept. A damaged entry is skipped
-   * and passed to `onDamaged` (the party logs it): without it the party only refuses references to
-   * that round, which is safe, rather than not starting at all.
+   * A ledger over `store`, holding the newest `limit` entries it kept (read through the store's
+   * time index: a month of rounds is not read to find them). A damaged entry is skipped and passed
+   * to `onDamaged` (the party logs it), here or when a request cites it: without it the party
+   * only refuses references to that round, which is safe, rather than not starting at all.
    */
   static async open(
     store: LedgerStore,
     opts: {
       limit?: number;
       now?: () => Date;
-      /** A round confirmed longer ago than this is not read back by {@link recall}. */
+      /** A round confirmed longer ago than this is refused, held in memory or not. */
       retentionMs?: number;
       onDamaged?: (sessionId: string) => void;
     } = {},
   ): Promise<PooledRiskLedger> {
-    const ledger = new PooledRiskLedger(opts.limit, store, opts.now, opts.retentionMs);
-    // Only what the ledger holds is read: not a month of rounds to keep the newest of them.
-    for (const [id, entry] of await store.confirmedAggregations(ledger.#limit)) {
-      try {
-        ledger.#add(id, parseConfirmed(id, entry));
-      } catch (e) {
-        if (!(e instanceof AapsError)) throw e;
-        opts.onDamaged?.(id);
-      }
+    const ledger = new PooledRiskLedger(opts.limit, store, opts.now, opts.retentionMs, opts.onDamaged);
+    for (const [id, entry, at] of await store.newestConfirmedAggregations(ledger.#limit)) {
+      ledger.#load(id, entry, at);
     }
     return ledger;
   }
 
   async remember(sessionId: string, entry: ConfirmedAggregation): Promise<void> {
-    if (this.#entries.has(sessionId)) {
-      throw new AapsError('CONFLICT', `aggregation ${sessionId} was already confirmed here`, {
+    const conflict = () =>
+      new AapsError('CONFLICT', `aggregation ${sessionId} was already confirmed here`, {
         details: { session: sessionId },
       });
-    }
-    // Held first, so a concurrent second confirmation of the id is a conflict too.
-    this.#add(sessionId, entry);
+    if (this.#entries.has(sessionId) || this.#remembering.has(sessionId)) throw conflict();
+    this.#remembering.add(sessionId);
     try {
-      await this.#store?.saveConfirmedAggregation(sessionId, entry, this.#now());
-    } catch (e) {
-      this.#entries.delete(sessionId);
-      throw e;
+      const at = this.#now();
+      if (this.#store !== undefined) {
+        // Kept though no longer held: still confirmed, never replaced.
+        if ((await this.#store.confirmedAggregation(sessionId)) !== undefined) throw conflict();
+        await this.#store.saveConfirmedAggregation(sessionId, entry, at);
+      }
+      this.#add(sessionId, entry, at.getTime());
+    } finally {
+      this.#remembering.delete(sessionId);
     }
   }
 
-  #add(sessionId: string, entry: ConfirmedAggregation): void {
-    this.#entries.set(sessionId, entry);
+  #add(sessionId: string, entry: ConfirmedAggregation, at: number): void {
+    this.#entries.delete(sessionId);
+    this.#entries.set(sessionId, { entry, at });
     while (this.#entries.size > this.#limit) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
     }
   }
 
+  /** Holds a kept record read back from the store, unless damaged (reported) or expired. */
+  #load(sessionId: string, stored: unknown, at: Date): void {
+    let entry: ConfirmedAggregation;
+    try {
+      entry = parseConfirmed(sessionId, stored);
+    } catch (e) {
+      if (!(e instanceof AapsError)) throw e;
+      this.#onDamaged?.(sessionId);
+      return;
+    }
+    if (this.#expired(at.getTime())) return;
+    this.#add(sessionId, entry, at.getTime());
+  }
+
+  /** Whether a round confirmed at `at` (ms) is past the retention window. */
+  #expired(at: number): boolean {
+    return this.#retentionMs !== undefined && this.#now().getTime() - at > this.#retentionMs;
+  }
+
   /**
    * Reads back from the store each of `sessionIds` (at most {@link MAX_RECALLS}) this party
-   * confirmed and no longer holds in memory (newer rounds pushed it out), so that
-   * {@link verifyRef} knows it. One kept past the retention window, or damaged, stays unknown
-   * (refused, as before).
+   * confirmed and no longer holds in memory, one record by key each, so that {@link verifyRef}
+   * knows it. One kept past the retention window stays unknown (refused, as a round never
+   * confirmed is); a damaged one too, and is reported.
    */
   async recall(sessionIds: Iterable<string>): Promise<void> {
     const store = this.#store;
-    if (store?.confirmedAggregation === undefined) return;
+    if (store === undefined) return;
     for (const id of [...new Set(sessionIds)].slice(0, MAX_RECALLS)) {
       if (this.#entries.has(id)) continue;
       const kept = await store.confirmedAggregation(id);
       if (kept === undefined || this.#entries.has(id)) continue;
-      const [entry, at] = kept;
-      if (this.#retentionMs !== undefined && this.#now().getTime() - at.getTime() > this.#retentionMs)
-        continue;
-      try {
-        this.#add(id, parseConfirmed(id, entry));
-      } catch (e) {
-        if (!(e instanceof AapsError)) throw e;
-      }
+      this.#load(id, kept[0], kept[1]);
     }
   }
 
+  /** The entry memory holds for `sessionId` (whatever its age): see {@link verifyRef} for a check. */
   get(sessionId: string): ConfirmedAggregation | undefined {
-    return this.#entries.get(sessionId);
+    return this.#entries.get(sessionId)?.entry;
   }
 
   /**
-   * True only for a session this party confirmed, with the same circuit, digest and value, and
-   * (given the proposal) pooled for that proposal's incident, action, target namespace and risk
-   * factors. The subject compared is the one this party scored; the round it confirmed had every
-   * dealer sign that same subject's digest (and no caller-supplied input), so the value pools
-   * every department's own score on the proposal's subject. A legacy subject (confirmed by an
-   * earlier release, no namespace) is compared without one, as that release did.
+   * True only for a session this party confirmed, within the retention window, with the same
+   * circuit, digest and value, and (given the proposal) pooled for that proposal's incident,
+   * action, target namespace and risk factors. Synchronous, on memory: a round the request cites
+   * is read back first ({@link recall}). The subject compared is the one this party scored; the
+   * round it confirmed had every dealer sign that same subject's digest (and no caller-supplied
+   * input), so the value pools every department's own score on the proposal's subject. A legacy
+   * subject (confirmed by an earlier release, no namespace) is compared without one, as that
+   * release did.
    */
   verifyRef(
     ref: AggregationRef,
     proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'target' | 'risk'>,
   ): boolean {
-    const e = this.#entries.get(ref.session_id);
-    if (
-      e === undefined ||
-      e.circuit !== ref.circuit ||
-      e.digest !== ref.output_digest.toLowerCase() ||
-      e.value !== ref.value
-    ) {
+    const held = this.#entries.get(ref.session_id);
+    if (held === undefined || this.#expired(held.at)) return false;
+    const e = held.entry;
+    if (e.circuit !== ref.circuit || e.digest !== ref.output_digest.toLowerCase() || e.value !== ref.value) {
       return false;
     }
     if (proposal === undefined) return true;

@@ -708,32 +708,50 @@ export class PartyStore implements NonceStore {
   }
 
   /**
-   * The confirmed aggregations kept, oldest first: `[session id, entry, when]`; with `newest`, only
-   * the newest that many, holding at most twice that many while it reads (a month of rounds is
-   * read, not held). A record that does not read (damaged on disk) comes back with entry
-   * `undefined` (and the time 0), for the caller to skip and report.
+   * Every confirmed aggregation kept, oldest first: `[session id, entry, when]`. A record that does
+   * not read (damaged on disk) comes back with entry `undefined` (and the time 0), for the caller
+   * to skip and report. Reads the whole retention window: for tools and tests, not a party's start
+   * (see {@link newestConfirmedAggregations}).
    */
-  async confirmedAggregations(newest?: number): Promise<[string, unknown, Date][]> {
-    const byTime = (a: [string, unknown, Date], b: [string, unknown, Date]) =>
-      a[2].getTime() - b[2].getTime();
-    let out: [string, unknown, Date][] = [];
-    const keepNewest = (n: number) => {
-      // Damaged records (time 0) are kept apart from the cut: each is reported, whatever its age.
-      const damaged = out.filter((r) => r[1] === undefined);
-      out = [
-        ...damaged,
-        ...out
-          .filter((r) => r[1] !== undefined)
-          .sort(byTime)
-          .slice(-n),
-      ];
-    };
+  async confirmedAggregations(): Promise<[string, unknown, Date][]> {
+    const out: [string, unknown, Date][] = [];
     for await (const [k, v] of this.#db.iterator({ gte: 'aggc/', lt: 'aggc0' })) {
       out.push([k.slice('aggc/'.length), ...readConfirmation(v)]);
-      if (newest !== undefined && out.length >= 2 * newest + 1) keepNewest(newest);
     }
-    if (newest !== undefined) keepNewest(newest);
-    return out.sort(byTime);
+    return out.sort((a, b) => a[2].getTime() - b[2].getTime());
+  }
+
+  /**
+   * The newest confirmed aggregations, at most `n`, oldest first (as
+   * {@link confirmedAggregations} gives them): found by walking the `agg-at/` time index from its
+   * newest end and reading each session's `aggc/` record by key, so the cost is that of `n`
+   * records, however many the retention window holds. The walk stops after `4n` index entries (a
+   * session has one for its claim, one for its confirmation and one per reveal): a store of
+   * rounds that were dealt but never confirmed gives fewer.
+   */
+  async newestConfirmedAggregations(n: number): Promise<[string, unknown, Date][]> {
+    const out: [string, unknown, Date][] = [];
+    if (n <= 0) return out;
+    const seen = new Set<string>();
+    let ids: string[] = [];
+    const read = async () => {
+      const values = await this.#db.getMany(ids.map((id) => `aggc/${id}`));
+      values.forEach((v, i) => {
+        if (v !== undefined && out.length < n) out.push([ids[i]!, ...readConfirmation(v)]);
+      });
+      ids = [];
+    };
+    for await (const k of this.#db.keys({ gte: AGG_AT_PREFIX, lt: 'agg-at0', reverse: true, limit: 4 * n })) {
+      const id = k.slice(AGG_AT_PREFIX.length + 17);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      ids.push(id);
+      if (ids.length >= 256) await read();
+      if (out.length >= n) break;
+    }
+    if (ids.length > 0 && out.length < n) await read();
+    // Newest first as read; damaged ones (time 0) keep their place in the index's order.
+    return out.reverse();
   }
 
   /** The confirmation of aggregation session `id`, `[entry, when]`, if kept (see above). */

@@ -186,6 +186,8 @@ export function inProcessClient(
   opts: {
     intercept?: (index: number, path: string, init: RequestInit | undefined) => Response | undefined;
     timeoutMs?: number;
+    /** The gateway's clock (its calls' timestamps), for parties whose clock is moved on. */
+    now?: () => Date;
   } = {},
 ): PartyClient {
   const indexOf = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, i]));
@@ -193,6 +195,7 @@ export function inProcessClient(
     roster: set.roster,
     caller: { id: 'gateway', key: set.gatewayKey },
     ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
     fetch: (input, init) => {
       const url = new URL(String(input));
       const i = indexOf.get(url.origin)!;
