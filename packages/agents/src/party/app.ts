@@ -300,6 +300,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     return out;
   });
   route('/v1/agent/step', 'agent.step', async (s, b, request) => {
+    // Likewise for strategy's `pooled` input and the proposals a step's transcript carries.
     await pooled.recall(citedAggregationSessions(b));
     return step(s, b, request);
   });

@@ -1,8 +1,8 @@
 /**
  * The pooled-risk ledger over the party store (docs/aggregation.md, "One dealing per session id"):
  * the store is the ledger for the retention window, memory a bounded cache of its newest rounds.
- * What a start reads, the window applied to what memory holds, and one confirmation per id even
- * once memory dropped it. Real PartyStore on a real LevelDB.
+ * What a start reads, the window applied to what memory holds, one confirmation per id even once
+ * memory dropped it, and which rounds a request cites. Real PartyStore on a real LevelDB.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { AapsError, SecretBytes } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PartyStore } from '../store/level.js';
-import { type ConfirmedAggregation, PooledRiskLedger } from './pooled-risk.js';
+import { type ConfirmedAggregation, citedAggregationSessions, PooledRiskLedger } from './pooled-risk.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -188,5 +188,49 @@ describe('pooled-risk ledger: one confirmation per session id, held or only kept
     expect(ledger.get('w')).toBeUndefined();
     await ledger.remember('w', entry('ab'));
     expect(ledger.verifyRef(refOf('w', entry('ab')))).toBe(true);
+  });
+});
+
+describe('the rounds a request cites (read back before its check)', () => {
+  const ref = (id: string) => ({
+    circuit: 'weighted-risk',
+    session_id: id,
+    output_digest: 'ab'.repeat(32),
+    value: 47,
+  });
+  const envelope = (type: string, payload: unknown) => ({ meta: { message_type: type }, payload });
+
+  it('finds the proposal’s round in an evidence transcript however long its diagnosis', () => {
+    const logs = Array.from({ length: 60_000 }, (_, i) => ({ line: i, text: 'OOMKilled' }));
+    const body = {
+      signing_package: { commitments: [] },
+      subject: {
+        kind: 'evidence',
+        payload: 'eyJ9',
+        transcript: [
+          envelope('Diagnosis', { logs }),
+          envelope('ApprovalDecision', { proposal: { risk: { aggregation_ref: ref('risk-1') } } }),
+          envelope('ExecutionOrder', { proposal: { risk: { aggregation_ref: ref('risk-1') } } }),
+        ],
+      },
+    };
+    expect(citedAggregationSessions(body)).toEqual(['risk-1']);
+  });
+
+  it('finds strategy’s pooled input, in document order, at most 16, ignoring what is not a session id', () => {
+    expect(
+      citedAggregationSessions({
+        request: { role: 'strategy', input: { incident_id: 'i', pooled: ref('risk-s') } },
+      }),
+    ).toEqual(['risk-s']);
+    const many = Array.from({ length: 20 }, (_, i) => ({ risk: { aggregation_ref: ref(`r-${i}`) } }));
+    expect(citedAggregationSessions({ many })).toEqual(Array.from({ length: 16 }, (_, i) => `r-${i}`));
+    expect(
+      citedAggregationSessions({
+        a: { aggregation_ref: { session_id: 7 } },
+        b: { pooled: true, aggregation_ref: { session_id: 'x'.repeat(257) } },
+        c: { pooled: { nested: { aggregation_ref: ref('deep') } } },
+      }),
+    ).toEqual(['deep']);
   });
 });

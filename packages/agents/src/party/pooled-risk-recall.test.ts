@@ -2,8 +2,9 @@
  * The pooled-risk ledger behind the party's routes (docs/aggregation.md, "One dealing per session
  * id"): the store is the ledger for the 30-day retention window, memory only its newest rounds. A
  * party restarted with 10,000 newer rounds in its store does not hold an older round at start, yet
- * signs an approval citing it (`sign.round2` reads the cited round back by key), and refuses it
- * once the window is past, with the rule a round never confirmed gets.
+ * binds it in strategy's step (`agent.step`) and signs an approval citing it (`sign.round2`), each
+ * reading the cited round back by key, and refuses it once the window is past, with the rule a
+ * round never confirmed gets.
  *
  * Driven through real party apps (app.request via the in-process client) over real LevelDB.
  */
@@ -16,6 +17,7 @@ import {
   PolicyRefusal,
   Round1CommitmentBatchCodec,
   SecretBytes,
+  type SignedEnvelope,
   SigningPackageCodec,
   trustedDealer,
 } from '@aaps/mpc-core';
@@ -26,6 +28,8 @@ import type { PartyClient } from '../client.js';
 import { signBacking } from '../policy/backing.js';
 import { type AggregationRef, buildApprovalProposal, proposalSigningBytes } from '../policy/proposal.js';
 import { combineRiskScores, computeRiskScore, type RiskFactors } from '../policy/risk.js';
+import type { FixProposal } from '../steps/problem-solver.js';
+import type { ApprovalDecisionPayload } from '../steps/strategy.js';
 import { PartyStore } from '../store/level.js';
 import { createPartyApp, type PartyApp } from './app.js';
 import type { PartyDeps } from './context.js';
@@ -150,6 +154,49 @@ function approvalCiting(ref: AggregationRef) {
   };
 }
 
+/** The strategy party's own step on the fix pooled in SUBJECT, binding the round `ref`. */
+async function strategyOn(ref: AggregationRef): Promise<ApprovalDecisionPayload> {
+  const fix: FixProposal = {
+    rank: 1,
+    action: 'image_rollback',
+    target: 'deployment://shop/web',
+    parameters: {
+      basis: 'deployment_history',
+      container: 'web',
+      to_image: `registry.example/shop/web@sha256:${'cd'.repeat(32)}`,
+    },
+    rationale: 'roll back',
+    evidence_refs: [`incident://${SUBJECT.incident_id}/signal`],
+    executor: 'maintenance',
+    requires_human_approval: false,
+    blast_radius: FACTORS.blast_radius,
+  };
+  const out = await client.call<{ envelopes: SignedEnvelope[] }>(
+    id(STRATEGY),
+    'agent.step',
+    `${SUBJECT.incident_id}:strategy-${sessions++}`,
+    {
+      request: {
+        role: 'strategy',
+        input: {
+          incident_id: SUBJECT.incident_id,
+          urgency: 'P2',
+          fix,
+          environment: 'production',
+          pooled: ref,
+        },
+      },
+      context: {
+        namespace: 'shop',
+        cluster: 'prod-eu-1',
+        urgency: 'P2',
+        constraints_ref: 'policy://risk/v1',
+      },
+    },
+  );
+  return out.envelopes[0]!.payload as unknown as ApprovalDecisionPayload;
+}
+
 /** Each signer's round two on the approval citing `ref`: `signed`, or the rule it refused under. */
 async function signAll(ref: AggregationRef, by = client): Promise<string[]> {
   const { proposal, backing } = approvalCiting(ref);
@@ -204,6 +251,12 @@ describe('a pooled round older than what the party holds in memory (party routes
       const kept = await parties[i]!.deps.store.confirmedAggregation('risk-old');
       expect(kept?.[0]).toMatchObject({ digest: out.digest, value: ref.value });
     }
+    // Strategy's step binding the round (its `pooled` input) reads it back, and so does each
+    // signer's round two on the proposal citing it.
+    expect(await strategyOn(ref)).toMatchObject({
+      decision: 'auto',
+      proposal: { risk: { aggregation_ref: ref } },
+    });
     expect(await signAll(ref)).toEqual(['signed', 'signed', 'signed']);
     // Another value for the same round is still refused: read back, it is compared as before.
     expect(await signAll({ ...ref, value: ref.value + 1 })).toEqual([

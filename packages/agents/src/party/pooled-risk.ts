@@ -211,29 +211,35 @@ function parseConfirmed(id: string, value: unknown): ConfirmedAggregation {
 /** At most this many cited rounds are read back from the store for one request. */
 const MAX_RECALLS = 16;
 
+/** The keys a request cites a round under: a proposal's risk, and strategy's step input. */
+const CITING_KEYS = new Set(['aggregation_ref', 'pooled']);
+
 /**
- * The session ids of the `aggregation_ref`s in `value` (a signing subject, a transcript, a step
- * request), at most {@link MAX_RECALLS}, found within a bounded walk: what a request may cite.
+ * The session ids of the rounds `value` (a signing subject, a transcript, a step request) cites,
+ * each an object with a `session_id` under `aggregation_ref` (a proposal's risk) or `pooled`
+ * (strategy's step input), the first {@link MAX_RECALLS} in document order: what
+ * {@link PooledRiskLedger.recall} reads back. The whole value is walked, without recursion: it is
+ * a request body already parsed within the party's body limit, and a transcript with a long
+ * diagnosis before its strategy decision must still have its round found.
  */
 export function citedAggregationSessions(value: unknown): string[] {
   const found = new Set<string>();
-  let budget = 20_000;
-  const walk = (v: unknown, depth: number): void => {
-    if (budget-- <= 0 || depth > 24 || found.size >= MAX_RECALLS || v === null || typeof v !== 'object')
-      return;
-    if (Array.isArray(v)) {
-      for (const x of v) walk(x, depth + 1);
-      return;
+  // Depth first, in document order; `cites` marks a value under a citing key.
+  const pending: { v: unknown; cites: boolean }[] = [{ v: value, cites: false }];
+  while (pending.length > 0 && found.size < MAX_RECALLS) {
+    const { v, cites } = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const id = cites ? (v as { session_id?: unknown }).session_id : undefined;
+    if (typeof id === 'string') {
+      if (id.length <= 256) found.add(id);
+      continue;
     }
-    for (const [k, x] of Object.entries(v)) {
-      if (k === 'aggregation_ref' && x !== null && typeof x === 'object') {
-        const id = (x as { session_id?: unknown }).session_id;
-        if (typeof id === 'string' && id.length <= 256) found.add(id);
-      } else walk(x, depth + 1);
-    }
-  };
-  walk(value, 0);
-  return [...found].slice(0, MAX_RECALLS);
+    const children = Array.isArray(v)
+      ? v.map((x) => ({ v: x as unknown, cites: false }))
+      : Object.entries(v).map(([k, x]) => ({ v: x as unknown, cites: CITING_KEYS.has(k) }));
+    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i]!);
+  }
+  return [...found];
 }
 
 /**
