@@ -85,6 +85,27 @@ describe('gateway store: incidents and their transcripts', () => {
     await store.close();
   });
 
+  it('names the incidents a start continues, from its index alone: open, or ended and not yet sealed', async () => {
+    const dir = tmp();
+    let store = await openGatewayStore(dir);
+    await store.createIncident(record('a', 2, 'received'));
+    await store.createIncident(record('b', 2, 'proposed'));
+    await store.createIncident(record('c', 2, 'awaiting_human'));
+    await store.createIncident(record('d', 2, 'resolved'));
+    await store.createIncident(record('e', 2, 'failed'));
+    await store.putIncident({ ...record('e', 2, 'failed'), evidence_id: 'ev-e' });
+    await store.putIncident(record('b', 3, 'awaiting_human'));
+    await store.putIncident(record('c', 3, 'awaiting_approval'));
+    expect(await store.activeIncidentIds()).toEqual(['a', 'c', 'd']);
+    await store.close();
+    // A new process reads the same from the database, in id order.
+    store = await openGatewayStore(dir);
+    expect(await store.activeIncidentIds()).toEqual(['a', 'c', 'd']);
+    await store.putIncident({ ...record('d', 2, 'resolved'), evidence_id: 'ev-d' });
+    expect(await store.activeIncidentIds()).toEqual(['a', 'c']);
+    await store.close();
+  });
+
   it('serves what it just wrote from memory: every state in order, each read its own copy', async () => {
     const store = await openGatewayStore(tmp());
     await store.createIncident(record('b', 1, 'received'));

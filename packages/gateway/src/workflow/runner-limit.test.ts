@@ -4,7 +4,7 @@
  * in arrival order and all of them end. A waiting incident holds no lock, and one forgotten by a
  * closing runner stays as saved for the next start's `resumeIncidents`.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Coordinator } from '../coordinator.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import {
@@ -128,6 +128,79 @@ describe('the run limit', () => {
     await next.idle();
     await next.close();
     for (const id of ids) expect(isTerminal((await gw.store.getIncident(id))!.state), id).toBe(true);
+  });
+
+  it('a restart reads the ids of the incidents to continue, then each record when its run begins: at most maxRuns at once, oldest first', async () => {
+    const { gw } = await counted(1);
+    const ids = await submitMany(gw, 6);
+    await gw.runner.close();
+    const left: string[] = [];
+    for (const id of ids) if ((await gw.store.getIncident(id))?.evidence_id === undefined) left.push(id);
+    expect(left.length).toBeGreaterThanOrEqual(5);
+    // Every call the next runner makes to the store, in order (`getIncident <id>` for a record).
+    const calls: string[] = [];
+    const store = new Proxy(gw.store, {
+      get(target, name, receiver) {
+        const v: unknown = Reflect.get(target, name, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls.push(name === 'getIncident' ? `getIncident ${String(args[0])}` : String(name));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // Steps wait until released, so what the runner read before any run went on can be seen.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const inFlight = new Set<string>();
+    const seen = { peak: 0, order: [] as string[] };
+    const next = new WorkflowRunner({
+      store,
+      coordinator: delegating(gw.coordinator, {
+        agentStep: async (role, input) => {
+          const id = input.incidentId;
+          if (!seen.order.includes(id)) seen.order.push(id);
+          inFlight.add(id);
+          seen.peak = Math.max(seen.peak, inFlight.size);
+          try {
+            await gate;
+            return await gw.coordinator.agentStep(role, input);
+          } finally {
+            inFlight.delete(id);
+          }
+        },
+      }),
+      executor: createDryRunExecutor({ now: () => new Date() }),
+      evidence: gw.evidence,
+      logger: gw.logger,
+      now: () => new Date(),
+      trust: async () => gw.coordinator.trustedKeys(),
+      identity: { id: 'gateway', key: gw.gatewayKey },
+      events: createIncidentEvents(),
+      maxRuns: 2,
+    });
+    expect(await next.resumeIncidents()).toBe(left.length);
+    await vi.waitFor(() => expect(inFlight.size).toBe(2));
+    // Ids from the index, then the records of the two incidents being driven: no other is read
+    // (the runs' writes aside).
+    expect(calls.filter((c) => !/^(put|delete)/.test(c))).toEqual([
+      'pendingResolves',
+      'activeIncidentIds',
+      `getIncident ${left[0]}`,
+      `getIncident ${left[1]}`,
+    ]);
+    release();
+    await next.idle();
+    await next.close();
+    expect(seen.peak).toBe(2);
+    // Taken up (the record read) oldest first; two runs side by side may take their steps in
+    // either order.
+    const takenUp = [...new Set(calls.filter((c) => c.startsWith('getIncident ')))];
+    expect(takenUp).toEqual(left.map((id) => `getIncident ${id}`));
+    expect(new Set(seen.order)).toEqual(new Set(left));
+    for (const id of left) expect(isTerminal((await gw.store.getIncident(id))!.state), id).toBe(true);
   });
 
   it('refuses a limit that is not a positive integer', () => {
