@@ -13,6 +13,7 @@
 import { Decoder, Encoder } from 'cbor-x';
 import { bytesToHex, equalBytes, hexToBytes } from './bytes.js';
 import { ValidationError } from './errors.js';
+import { decodePlainCbor } from './plain-cbor.js';
 import { SecretBytes } from './secret.js';
 import { isCiphersuiteId } from './suite/registry.js';
 import type { CiphersuiteId } from './suite/types.js';
@@ -56,6 +57,7 @@ export interface Header {
 
 const cbor = new Encoder({ useRecords: false, tagUint8Array: false, variableMapSize: true });
 const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+const decodeRaw = (bytes: Uint8Array): unknown => cborDecoder.decode(bytes);
 
 type Mode = 'cbor' | 'json';
 /** A record key no map may carry: it is the prototype accessor of a plain object. */
@@ -369,12 +371,7 @@ export function defineCodec<T>(type: string, spec: ObjectSpec, check?: BodyCheck
     encode: (suite: CiphersuiteId, value: T) => cbor.encode(envelope(suite, value, 'cbor')),
     decode(bytes: Uint8Array, expectSuite?: CiphersuiteId) {
       checkExpected(expectSuite);
-      let raw: unknown;
-      try {
-        raw = cborDecoder.decode(bytes);
-      } catch (cause) {
-        throw new ValidationError('DECODE_FAILED', `${type}: not valid CBOR`, ['$'], { cause });
-      }
+      const raw = decodePlainCbor(bytes, decodeRaw, type);
       const decoded = decodeEnvelope(raw, 'cbor', expectSuite);
       // One message, one encoding: what decodes must be exactly what this codec writes for it. A
       // repeated map key (the decoder keeps the last), a float or long-form integer, or another
@@ -402,10 +399,7 @@ export function encodeCbor(value: unknown): Uint8Array {
   return cbor.encode(value);
 }
 
+/** Decode plain CBOR (no tags: see `plain-cbor.ts`); throws `DECODE_FAILED`. */
 export function decodeCbor(bytes: Uint8Array): unknown {
-  try {
-    return cborDecoder.decode(bytes);
-  } catch (cause) {
-    throw new ValidationError('DECODE_FAILED', 'not valid CBOR', ['$'], { cause });
-  }
+  return decodePlainCbor(bytes, decodeRaw, '');
 }

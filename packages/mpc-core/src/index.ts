@@ -52,6 +52,7 @@ export {
   validateThreshold,
 } from './keys.js';
 export * from './nonce-store.js';
+export { type CborScan, decodePlainCbor, scanCbor } from './plain-cbor.js';
 export {
   decryptAtRest,
   encryptAtRest,

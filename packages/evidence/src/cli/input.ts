@@ -1,7 +1,8 @@
 /** Reading bundles for aaps-verify: JSON or CBOR bytes, files, and streams of concatenated JSON. */
 import { readFileSync, statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
-import { decodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
+import { type CborScan, firstMessageLine, innermostCause, scanCbor } from '@aaps/mpc-core';
+import { decodeBundleCbor } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
 import { hasBom, isSpace } from '../json-bytes.js';
 import { findDuplicateKey } from '../json-keys.js';
@@ -76,29 +77,34 @@ export function parseBundleBytes(bytes: Uint8Array): unknown {
   // and does not decode is CBOR cut short or damaged.
   const notCbor = (e: unknown): InputError | BundleFormatError => {
     if (!startsAsCborMap(bytes)) return notABundle(bytes);
-    const cause = (e as { cause?: { incomplete?: unknown; message?: unknown } }).cause;
+    const cause = innermostCause(e) ?? e;
     // Well-formed CBOR nested deeper than the decoder recurses is a bundle of the wrong shape (as
     // the same nesting in JSON is), not unreadable input.
-    if (e instanceof RangeError || cause instanceof RangeError)
-      return new BundleFormatError('CBOR nested too deep for a bundle');
-    if (cause?.incomplete === true) return new InputError('truncated CBOR: the data ends inside the bundle');
-    const why = typeof cause?.message === 'string' ? cause.message : (e as Error).message;
-    return new InputError(`invalid CBOR: ${why}`);
+    if (cause instanceof RangeError) return new BundleFormatError('CBOR nested too deep for a bundle');
+    if ((cause as { incomplete?: unknown }).incomplete === true)
+      return new InputError('truncated CBOR: the data ends inside the bundle');
+    return new InputError(`invalid CBOR: ${firstMessageLine(cause)}`);
   };
+  // The scan comes first: a tag (a bundle has none; cbor-x would build shared references or class
+  // instances from one) or a repeated key is a bundle of the wrong format, refused before decoding.
+  let scan: CborScan | undefined;
+  try {
+    scan = scanCbor(bytes);
+  } catch {
+    // Not well-formed: the decoder says why (a cut-short item is `incomplete`).
+  }
+  if (scan?.tag)
+    throw new BundleFormatError(
+      `CBOR tag ${scan.tag.number} at byte ${scan.tag.offset}: a bundle has no CBOR tags`,
+    );
+  if (scan?.duplicateKey !== undefined)
+    throw new BundleFormatError(`duplicate key ${JSON.stringify(scan.duplicateKey)} in one CBOR map`);
   let value: unknown;
   try {
     value = decodeBundleCbor(bytes);
   } catch (e) {
     throw notCbor(e);
   }
-  let duplicate: string | undefined;
-  try {
-    duplicate = findDuplicateCborKey(bytes);
-  } catch (e) {
-    throw notCbor(e);
-  }
-  if (duplicate !== undefined)
-    throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one CBOR map`);
   return value;
 }
 

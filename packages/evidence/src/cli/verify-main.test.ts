@@ -9,9 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { generateIdentityKey } from '@aaps/mpc-core';
+import { generateIdentityKey, scanCbor } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeBundleCbor, findDuplicateCborKey } from '../bundle/codec.js';
+import { encodeBundleCbor } from '../bundle/codec.js';
 import type { EvidenceBundle } from '../bundle/types.js';
 import { ED25519_SUITE, SECP256K1_TR_SUITE } from '../keys.js';
 import { type LoggedFixture, makeLoggedBundles, ORIGIN, trustedRootFor } from '../test-helpers/fixtures.js';
@@ -138,7 +138,7 @@ describe('aaps-verify in-process', () => {
 
   it('fails a CBOR bundle with a duplicate map key with bundle.format (exit 1)', async () => {
     const good = Buffer.from(encodeBundleCbor(fx.bundle));
-    expect(findDuplicateCborKey(good)).toBeUndefined();
+    expect(scanCbor(good).duplicateKey).toBeUndefined();
     const path = join(dir, 'good.cbor');
     writeFileSync(path, good);
     expect((await run([path, '--key', keyHex])).code).toBe(0);
@@ -146,7 +146,7 @@ describe('aaps-verify in-process', () => {
     expect(good[0]! & 0xe0).toBe(0xa0);
     const extra = Buffer.from(encodeBundleCbor({ mediaType: 'x' } as unknown as EvidenceBundle)).subarray(1);
     const dup = Buffer.concat([Buffer.from([good[0]! + 1]), extra, good.subarray(1)]);
-    expect(findDuplicateCborKey(dup)).toBe('mediaType');
+    expect(scanCbor(dup).duplicateKey).toBe('mediaType');
     const dupPath = join(dir, 'dup.cbor');
     writeFileSync(dupPath, dup);
     const r = await run([dupPath, '--key', keyHex]);
@@ -154,8 +154,33 @@ describe('aaps-verify in-process', () => {
     expect(r.out).toHaveLength(1);
     expect(r.out[0]).toMatch(/^invalid: bundle\.format: duplicate key "mediaType" in one CBOR map/);
     // Indefinite-length maps and chunked text keys are read too.
-    expect(findDuplicateCborKey(Buffer.from('bf6161017f616160ff02ff', 'hex'))).toBe('a');
-    expect(findDuplicateCborKey(Buffer.from('a2616101616202', 'hex'))).toBeUndefined();
+    expect(scanCbor(Buffer.from('bf6161017f616160ff02ff', 'hex')).duplicateKey).toBe('a');
+    expect(scanCbor(Buffer.from('a2616101616202', 'hex')).duplicateKey).toBeUndefined();
+  });
+
+  it('fails a CBOR bundle holding any CBOR tag with bundle.format (exit 1), before decoding it', async () => {
+    const good = Buffer.from(encodeBundleCbor(fx.bundle));
+    // "mediaType": "<text>" becomes "mediaType": 28(<text>) (a cbor-x shareable value), then
+    // 29(0) (a shared reference), then 1(<text>) (a date): each a bundle of the wrong format.
+    const key = Buffer.concat([Buffer.of(0x69), Buffer.from('mediaType')]);
+    const at = good.indexOf(key) + key.length;
+    for (const [tagHead, number] of [
+      [[0xd8, 0x1c], 28],
+      [[0xc1], 1],
+    ] as const) {
+      const tagged = Buffer.concat([good.subarray(0, at), Buffer.from(tagHead), good.subarray(at)]);
+      const path = join(dir, `tag-${number}.cbor`);
+      writeFileSync(path, tagged);
+      const r = await run([path, '--key', keyHex]);
+      expect(r.code, `tag ${number}`).toBe(1);
+      expect(r.out).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^invalid: bundle\\.format: CBOR tag ${number} at byte ${at}: a bundle has no CBOR tags`,
+          ),
+        ),
+      ]);
+    }
   });
 
   it('verifies the bundles after an unfinished one in a stream, and reports that one unreadable', async () => {

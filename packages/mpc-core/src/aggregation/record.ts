@@ -19,6 +19,7 @@ import { canonicalize, inCanonicalOrder, type JsonValue } from '../envelope/cano
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { assertArray, assertBigint, assertObject, assertSuite, optionsOf } from '../guards.js';
 import type { Identifier } from '../keys.js';
+import { decodePlainCbor } from '../plain-cbor.js';
 import { getCiphersuite, isCiphersuiteId } from '../suite/registry.js';
 import type { AnyCiphersuite, Ciphersuite, CiphersuiteId } from '../suite/types.js';
 import { scalePoint } from './batch.js';
@@ -484,12 +485,7 @@ export function encodeAggregationRecordCbor(r: AggregationRecord): Uint8Array {
 /** Decode CBOR; only the bytes {@link encodeAggregationRecordCbor} would produce are accepted. */
 export function decodeAggregationRecordCbor(bytes: Uint8Array): AggregationRecord {
   if (!(bytes instanceof Uint8Array)) bad('record', 'expected bytes');
-  let raw: unknown;
-  try {
-    raw = cbor.decode(bytes);
-  } catch (cause) {
-    throw new ValidationError('DECODE_FAILED', 'record: not CBOR', ['record'], { cause });
-  }
+  const raw = decodePlainCbor(bytes, (b) => cbor.decode(b), 'record', 'record');
   const r = fromShape(raw, CBOR_NAMES, (v, path) => {
     if (!(v instanceof Uint8Array)) bad(path, 'expected a byte string');
     return Uint8Array.from(v);

@@ -319,6 +319,14 @@ export async function apiCases(): Promise<ApiCase[]> {
     { name: 'wipe', call: mpc.wipe as never, args: () => [bytes()] },
     // codec.ts
     { name: 'decodeCbor', call: mpc.decodeCbor as never, args: () => [mpc.encodeCbor({ a: 1 })] },
+    // plain-cbor.ts
+    { name: 'scanCbor', call: mpc.scanCbor as never, args: () => [mpc.encodeCbor({ a: 1 })] },
+    {
+      name: 'decodePlainCbor',
+      call: mpc.decodePlainCbor as never,
+      args: () => [mpc.encodeCbor({ a: 1 }), mpc.decodeCbor, 'thing', '$'],
+      optional: [3],
+    },
     { name: 'defineCodec', call: mpc.defineCodec as never, args: () => ['T', { a: 'string' }] },
     { name: 'encodeCbor', call: mpc.encodeCbor as never, args: () => [{ a: 1 }], anyValue: [0] },
     // envelope
