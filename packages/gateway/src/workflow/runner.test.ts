@@ -51,7 +51,12 @@ afterEach(async () => {
 type RetrySettings = Partial<
   Pick<
     RunnerDeps,
-    'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs' | 'recurrenceWindowMs'
+    | 'retryDelayMs'
+    | 'retryMaxDelayMs'
+    | 'retryBudgetMs'
+    | 'sealRetryMaxDelayMs'
+    | 'sealParkMs'
+    | 'recurrenceWindowMs'
   >
 >;
 
@@ -1220,6 +1225,76 @@ describe('sealing while the audit party is down', () => {
       { timeout: 10_000 },
     );
     expect(await within(slow.runner.close().then(() => 'closed'))).toBe('closed');
+  });
+});
+
+describe('an evidence outage many ended incidents wait out', () => {
+  it('one incident probes it on the usual waits; the others park and go at once when a sealing succeeds', async () => {
+    let down = true;
+    let failures = 0;
+    const { gw, runner } = await retrying(
+      // Five incidents of one failure, each fixed automatically (no recurrence window).
+      { retryDelayMs: 1, sealRetryMaxDelayMs: 5, sealParkMs: 600_000, recurrenceWindowMs: 0 },
+      roleDown('audit', () => {
+        if (down) failures++;
+        return down;
+      }),
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await submit(gw, SIGNALS.quota()));
+    for (const id of ids) runner.start(id);
+    // Each tried once; then the probe alone, on its growing waits (1, 2, 4, 5 ms).
+    await vi.waitFor(() => expect(failures).toBeGreaterThanOrEqual(ids.length + 30), { timeout: 20_000 });
+    const waiting = await Promise.all(ids.map((id) => incident(gw, id)));
+    expect(waiting.every((inc) => inc['state'] === 'resolved' && inc['evidence_id'] === null)).toBe(true);
+    const tried = waiting.map((inc) => notes(inc, 'evidence.retrying').map((n) => n.detail));
+    const probes = tried.filter((t) => t.length > 1);
+    expect(probes).toHaveLength(1);
+    expect(probes[0]!.map((d) => d['attempt']).slice(0, 5)).toEqual([1, 2, 4, 8, 16]);
+    const parked = tried.filter((t) => t.length === 1);
+    expect(parked).toHaveLength(ids.length - 1);
+    // Their one try, and the ten minutes they now wait unless a sealing succeeds first.
+    for (const [d] of parked)
+      expect(d).toMatchObject({ code: 'UNAVAILABLE', attempt: 1, next_in_ms: 600_000 });
+
+    down = false;
+    // The probe's next try seals it; that sends the parked ones now, not in ten minutes.
+    await vi.waitFor(
+      async () => {
+        for (const id of ids) expect((await incident(gw, id))['evidence_id']).not.toBeNull();
+      },
+      { timeout: 20_000 },
+    );
+    await runner.idle();
+    for (const id of ids) expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+  });
+
+  it("a refusal is an incident's own: it neither probes nor parks anyone", async () => {
+    let refusing = true;
+    let calls = 0;
+    const settings = { retryDelayMs: 1, sealRetryMaxDelayMs: 5, sealParkMs: 600_000, recurrenceWindowMs: 0 };
+    const { gw, runner } = await retrying(settings, (c) =>
+      delegating(c, {
+        signEvidence: async (input) => {
+          calls++;
+          if (refusing)
+            throw new ProtocolError('QUORUM_UNREACHABLE', 'evidence: fewer than 3 parties would sign', []);
+          return c.signEvidence(input);
+        },
+      }),
+    );
+    const ids = [await submit(gw, SIGNALS.quota()), await submit(gw, SIGNALS.quota())];
+    for (const id of ids) runner.start(id);
+    await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(20), { timeout: 20_000 });
+    for (const id of ids)
+      expect(notes(await incident(gw, id), 'evidence.retrying').length).toBeGreaterThan(1);
+    refusing = false;
+    await vi.waitFor(
+      async () => {
+        for (const id of ids) expect((await incident(gw, id))['evidence_id']).not.toBeNull();
+      },
+      { timeout: 20_000 },
+    );
   });
 });
 

@@ -114,6 +114,14 @@ export interface RunnerDeps {
    */
   sealRetryMaxDelayMs: number;
   /**
+   * While sealing fails because a party is unreachable (`UNAVAILABLE`, `TIMEOUT`: an evidence
+   * outage, shared by every ended incident), one incident, the probe, keeps trying on the waits
+   * above; every other one waits this long, ms (default 600000), or until a sealing succeeds,
+   * which sends them all at once. So an outage with thousands of incidents waiting costs the
+   * parties one try a minute, not thousands.
+   */
+  sealParkMs?: number;
+  /**
    * How long after an automatic fix of one failure another incident of the same failure (a shared
    * recurrence key) goes to a person instead, ms (default one hour; 0: never). Claimed when the
    * fix is decided, so incidents of one failure deciding together (pods of one Deployment) get
@@ -133,6 +141,9 @@ export interface RunnerDeps {
 export const DEFAULT_MAX_RUNS = 256;
 
 type RetryDeps = 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs';
+
+/** How long an incident waits to seal while another probes an evidence outage, unless set. */
+export const DEFAULT_SEAL_PARK_MS = 600_000;
 
 export const RETRY_DEFAULTS: Readonly<Pick<RunnerDeps, RetryDeps>> = Object.freeze({
   retryDelayMs: 250,
@@ -229,6 +240,13 @@ export class WorkflowRunner {
     string,
     { timer: ReturnType<typeof setTimeout>; done: Promise<void>; settle: () => void }
   >();
+  /**
+   * The incident probing an evidence outage: while sealing fails `UNAVAILABLE`/`TIMEOUT`, it alone
+   * tries on the usual waits; the others are {@link #sealParked} (see `sealParkMs`).
+   */
+  #sealProbe: string | undefined;
+  /** Incidents waiting out an evidence outage another incident probes. */
+  readonly #sealParked = new Set<string>();
   #closed = false;
   /** Per incident whose drive failed outside its steps' handling: how many times in a row. */
   readonly #crashes = new Map<string, number>();
@@ -417,6 +435,39 @@ export class WorkflowRunner {
     if (this.#retries.size === 0) return;
     for (const [waiting, o] of this.#outages) {
       if (o.state === state && TRANSIENT.has(o.code) && this.#retries.has(waiting)) this.start(waiting);
+    }
+  }
+
+  /**
+   * The wait before `id` tries sealing again after a failure with `code`, `wait` by its own count
+   * of tries. An unreachable party is an outage every ended incident shares: the first to meet it
+   * (or the next, once the probe is neither running nor waiting) probes it on `wait`; the others
+   * park for `sealParkMs`, and are sent at once when a sealing succeeds ({@link #sealingAnswers}).
+   * Any other failure (a refusal) is the incident's own, tried on `wait`.
+   */
+  #sealingWait(id: string, code: string, wait: number): number {
+    if (!TRANSIENT.has(code)) {
+      if (this.#sealProbe === id) this.#sealProbe = undefined;
+      this.#sealParked.delete(id);
+      return wait;
+    }
+    const probe = this.#sealProbe;
+    if (probe === undefined || probe === id || !(this.#running.has(probe) || this.#retries.has(probe))) {
+      this.#sealProbe = id;
+      this.#sealParked.delete(id);
+      return wait;
+    }
+    this.#sealParked.add(id);
+    return Math.max(wait, this.#d.sealParkMs ?? DEFAULT_SEAL_PARK_MS);
+  }
+
+  /** `id` sealed: the outage, if any, is over; every parked incident goes now. */
+  #sealingAnswers(id: string): void {
+    this.#sealProbe = undefined;
+    this.#sealParked.delete(id);
+    for (const parked of [...this.#sealParked]) {
+      this.#sealParked.delete(parked);
+      if (this.#retries.has(parked)) this.start(parked);
     }
   }
 
@@ -944,6 +995,7 @@ export class WorkflowRunner {
         const from = record.state;
         await this.#step(record);
         this.#outages.delete(id);
+        if (isTerminal(from)) this.#sealingAnswers(id);
         this.#wakeWaiting(from);
       } catch (e) {
         // A write the store did not take is not the step's failure: the incident is not failed
@@ -960,7 +1012,11 @@ export class WorkflowRunner {
           // Sealing failed: the incident has ended, only its evidence is missing. Try again in the
           // background, with no budget (and on restart, as before), and say why on its timeline.
           const t = this.#failedTry(id, fresh.state, info.code);
-          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
+          const wait = this.#sealingWait(
+            id,
+            info.code,
+            backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs),
+          );
           // The parties that refused to sign it, and by which rule, so the reason is on the timeline.
           return this.#retryLater(fresh, 'evidence.retrying', { ...info, ...refusedBy(e) }, t, wait);
         }
