@@ -55,7 +55,7 @@ type RetrySettings = Partial<
     | 'retryMaxDelayMs'
     | 'retryBudgetMs'
     | 'sealRetryMaxDelayMs'
-    | 'sealParkMs'
+    | 'parkMs'
     | 'recurrenceWindowMs'
   >
 >;
@@ -1094,6 +1094,57 @@ describe('quality assurance unreachable at approval', () => {
       'quality-assurance',
     );
   });
+
+  it('many approvals waiting for it: one probes, the others park and go at once when it answers', async () => {
+    let qaDown = true;
+    let tries = 0;
+    const flaky = (c: LocalCoordinator) => {
+      const trusted = c.trustedKeys();
+      return new LocalCoordinator({
+        gateway: trusted.gateway,
+        approvers: trusted.approvers,
+        material: c.exportMaterial(),
+        down: (party) => {
+          if (party !== 'quality-assurance' || !qaDown) return false;
+          tries++;
+          return true;
+        },
+      });
+    };
+    const { gw, runner } = await retrying(
+      {
+        retryDelayMs: 1,
+        retryMaxDelayMs: 2,
+        retryBudgetMs: 10,
+        sealRetryMaxDelayMs: 4,
+        parkMs: 600_000,
+        recurrenceWindowMs: 0,
+      },
+      flaky,
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await submit(gw, SIGNALS.quota()));
+    for (const id of ids) runner.start(id);
+    await vi.waitFor(() => expect(tries).toBeGreaterThanOrEqual(ids.length + 30), { timeout: 20_000 });
+    const waiting = await Promise.all(ids.map((id) => incident(gw, id)));
+    expect(waiting.every((inc) => inc['state'] === 'awaiting_approval')).toBe(true);
+    const tried = waiting.map((inc) => notes(inc, 'step.retrying').map((n) => n.detail));
+    expect(tried.filter((t) => t.length > 1)).toHaveLength(1);
+    const parked = tried.filter((t) => t.length === 1);
+    expect(parked).toHaveLength(ids.length - 1);
+    for (const [d] of parked)
+      expect(d).toMatchObject({ attempt: 1, next_in_ms: 600_000, waiting_for: ['quality-assurance'] });
+
+    qaDown = false;
+    await vi.waitFor(
+      async () => {
+        for (const id of ids) expect((await incident(gw, id))['evidence_id']).not.toBeNull();
+      },
+      { timeout: 20_000 },
+    );
+    await runner.idle();
+    for (const id of ids) expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+  });
 });
 
 /**
@@ -1234,7 +1285,7 @@ describe('an evidence outage many ended incidents wait out', () => {
     let failures = 0;
     const { gw, runner } = await retrying(
       // Five incidents of one failure, each fixed automatically (no recurrence window).
-      { retryDelayMs: 1, sealRetryMaxDelayMs: 5, sealParkMs: 600_000, recurrenceWindowMs: 0 },
+      { retryDelayMs: 1, sealRetryMaxDelayMs: 5, parkMs: 600_000, recurrenceWindowMs: 0 },
       roleDown('audit', () => {
         if (down) failures++;
         return down;
@@ -1272,7 +1323,7 @@ describe('an evidence outage many ended incidents wait out', () => {
   it("a refusal is an incident's own: it neither probes nor parks anyone", async () => {
     let refusing = true;
     let calls = 0;
-    const settings = { retryDelayMs: 1, sealRetryMaxDelayMs: 5, sealParkMs: 600_000, recurrenceWindowMs: 0 };
+    const settings = { retryDelayMs: 1, sealRetryMaxDelayMs: 5, parkMs: 600_000, recurrenceWindowMs: 0 };
     const { gw, runner } = await retrying(settings, (c) =>
       delegating(c, {
         signEvidence: async (input) => {

@@ -114,13 +114,15 @@ export interface RunnerDeps {
    */
   sealRetryMaxDelayMs: number;
   /**
-   * While sealing fails because a party is unreachable (`UNAVAILABLE`, `TIMEOUT`: an evidence
-   * outage, shared by every ended incident), one incident, the probe, keeps trying on the waits
-   * above; every other one waits this long, ms (default 600000), or until a sealing succeeds,
-   * which sends them all at once. So an outage with thousands of incidents waiting costs the
-   * parties one try a minute, not thousands.
+   * An outage with no budget is shared: sealing that fails because a party is unreachable
+   * (`UNAVAILABLE`, `TIMEOUT`) fails so for every ended incident, and an approval or verification
+   * waiting for an unreachable required party waits so for every incident that needs it. One
+   * incident, the probe, keeps trying such an outage on the waits above; every other one, after
+   * its first try, waits this long, ms (default 600000), or until a try of the same outage
+   * succeeds, which sends them all at once. So thousands of incidents waiting cost the parties
+   * one try a minute, not thousands.
    */
-  sealParkMs?: number;
+  parkMs?: number;
   /**
    * How long after an automatic fix of one failure another incident of the same failure (a shared
    * recurrence key) goes to a person instead, ms (default one hour; 0: never). Claimed when the
@@ -142,8 +144,8 @@ export const DEFAULT_MAX_RUNS = 256;
 
 type RetryDeps = 'retryDelayMs' | 'retryMaxDelayMs' | 'retryBudgetMs' | 'sealRetryMaxDelayMs';
 
-/** How long an incident waits to seal while another probes an evidence outage, unless set. */
-export const DEFAULT_SEAL_PARK_MS = 600_000;
+/** How long an incident waits while another probes the outage it waits out, unless set. */
+export const DEFAULT_PARK_MS = 600_000;
 
 export const RETRY_DEFAULTS: Readonly<Pick<RunnerDeps, RetryDeps>> = Object.freeze({
   retryDelayMs: 250,
@@ -241,12 +243,12 @@ export class WorkflowRunner {
     { timer: ReturnType<typeof setTimeout>; done: Promise<void>; settle: () => void }
   >();
   /**
-   * The incident probing an evidence outage: while sealing fails `UNAVAILABLE`/`TIMEOUT`, it alone
-   * tries on the usual waits; the others are {@link #sealParked} (see `sealParkMs`).
+   * Per shared outage (`evidence`, or `party:<ids>` for required parties), the incident probing
+   * it: it alone tries on the usual waits; the others are parked (see `parkMs`).
    */
-  #sealProbe: string | undefined;
-  /** Incidents waiting out an evidence outage another incident probes. */
-  readonly #sealParked = new Set<string>();
+  readonly #probes = new Map<string, string>();
+  /** Per incident probing or parked in a shared outage, the outage's key and the state it waits in. */
+  readonly #inOutage = new Map<string, { key: string; state: IncidentState }>();
   #closed = false;
   /** Per incident whose drive failed outside its steps' handling: how many times in a row. */
   readonly #crashes = new Map<string, number>();
@@ -439,35 +441,45 @@ export class WorkflowRunner {
   }
 
   /**
-   * The wait before `id` tries sealing again after a failure with `code`, `wait` by its own count
-   * of tries. An unreachable party is an outage every ended incident shares: the first to meet it
-   * (or the next, once the probe is neither running nor waiting) probes it on `wait`; the others
-   * park for `sealParkMs`, and are sent at once when a sealing succeeds ({@link #sealingAnswers}).
-   * Any other failure (a refusal) is the incident's own, tried on `wait`.
+   * The wait before `id` tries again in the shared outage `key` (see `parkMs`), `wait` by its
+   * own count of tries: the first to meet the outage (or the next, once the probe is neither
+   * running nor waiting) probes it on `wait`; the others park, and are sent at once when a try
+   * of it succeeds ({@link #outageOver}). No key: the failure is the incident's own (a refusal).
    */
-  #sealingWait(id: string, code: string, wait: number): number {
-    if (!TRANSIENT.has(code)) {
-      if (this.#sealProbe === id) this.#sealProbe = undefined;
-      this.#sealParked.delete(id);
-      return wait;
-    }
-    const probe = this.#sealProbe;
+  #outageWait(id: string, state: IncidentState, key: string | undefined, wait: number): number {
+    this.#leaveOutage(id);
+    if (key === undefined) return wait;
+    this.#inOutage.set(id, { key, state });
+    const probe = this.#probes.get(key);
     if (probe === undefined || probe === id || !(this.#running.has(probe) || this.#retries.has(probe))) {
-      this.#sealProbe = id;
-      this.#sealParked.delete(id);
+      this.#probes.set(key, id);
       return wait;
     }
-    this.#sealParked.add(id);
-    return Math.max(wait, this.#d.sealParkMs ?? DEFAULT_SEAL_PARK_MS);
+    return Math.max(wait, this.#d.parkMs ?? DEFAULT_PARK_MS);
   }
 
-  /** `id` sealed: the outage, if any, is over; every parked incident goes now. */
-  #sealingAnswers(id: string): void {
-    this.#sealProbe = undefined;
-    this.#sealParked.delete(id);
-    for (const parked of [...this.#sealParked]) {
-      this.#sealParked.delete(parked);
-      if (this.#retries.has(parked)) this.start(parked);
+  /** `id` no longer waits out a shared outage (as probe or parked). */
+  #leaveOutage(id: string): { key: string; state: IncidentState } | undefined {
+    const was = this.#inOutage.get(id);
+    if (was === undefined) return undefined;
+    this.#inOutage.delete(id);
+    if (this.#probes.get(was.key) === id) this.#probes.delete(was.key);
+    return was;
+  }
+
+  /**
+   * A step of `id` from `from` succeeded. If it waited out a shared outage in that state, the
+   * outage is over: every incident in it goes now. (One that left the state another way, a
+   * resolve or a person's decision, says nothing of the outage and just leaves it.)
+   */
+  #outageOver(id: string, from: IncidentState): void {
+    const was = this.#leaveOutage(id);
+    if (was === undefined || was.state !== from) return;
+    this.#probes.delete(was.key);
+    for (const [waiting, o] of [...this.#inOutage]) {
+      if (o.key !== was.key) continue;
+      this.#inOutage.delete(waiting);
+      if (this.#retries.has(waiting)) this.start(waiting);
     }
   }
 
@@ -989,13 +1001,14 @@ export class WorkflowRunner {
         (isTerminal(record.state) && record.evidence_id !== undefined)
       ) {
         this.#outages.delete(id);
+        this.#leaveOutage(id);
         return;
       }
       try {
         const from = record.state;
         await this.#step(record);
         this.#outages.delete(id);
-        if (isTerminal(from)) this.#sealingAnswers(id);
+        this.#outageOver(id, from);
         this.#wakeWaiting(from);
       } catch (e) {
         // A write the store did not take is not the step's failure: the incident is not failed
@@ -1012,9 +1025,11 @@ export class WorkflowRunner {
           // Sealing failed: the incident has ended, only its evidence is missing. Try again in the
           // background, with no budget (and on restart, as before), and say why on its timeline.
           const t = this.#failedTry(id, fresh.state, info.code);
-          const wait = this.#sealingWait(
+          const outage = TRANSIENT.has(info.code) ? 'evidence' : undefined;
+          const wait = this.#outageWait(
             id,
-            info.code,
+            fresh.state,
+            outage,
             backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs),
           );
           // The parties that refused to sign it, and by which rule, so the reason is on the timeline.
@@ -1028,11 +1043,18 @@ export class WorkflowRunner {
         const waitingFor = TRANSIENT.has(info.code) ? requiredPartiesWaitedFor(e) : [];
         if (waitingFor.length > 0) {
           const t = this.#failedTry(id, fresh.state, info.code, true);
-          const wait = backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs);
+          const outage = `party:${[...waitingFor].sort().join(',')}`;
+          const wait = this.#outageWait(
+            id,
+            fresh.state,
+            outage,
+            backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs),
+          );
           return this.#retryLater(fresh, 'step.retrying', info, t, wait, waitingFor);
         }
         // A party that is unreachable (down, restarting) is tried again, with a growing wait, for
         // up to the retry budget; the incident waits on its timeline and holds no lock meanwhile.
+        this.#leaveOutage(id);
         if (TRANSIENT.has(info.code)) {
           const t = this.#failedTry(id, fresh.state, info.code);
           const left = d.retryBudgetMs - t.elapsed;
