@@ -316,6 +316,65 @@ describe("gitops: a gateway killed in a rollback's git operation", () => {
   });
 });
 
+describe("gitops: a gateway killed in the fast-forward to the remote's branch", () => {
+  it('files part-way between the two commits: the next apply puts them back, fast-forwards again, then commits', async () => {
+    withRemote();
+    // Someone else pushes a commit that adds two files and deletes one.
+    const other = mkdtempSync(join(tmpdir(), 'aaps-gitops-int-other-'));
+    try {
+      const og = (...args: string[]) => execFileSync('git', args, { cwd: other, encoding: 'utf8' }).trim();
+      og('clone', '--quiet', bare ?? '', '.');
+      og('config', 'user.email', 'other@example.invalid');
+      og('config', 'user.name', 'other');
+      writeFileSync(join(other, 'shop', 'resourcequota', 'other.json'), quotaText('2'));
+      og('rm', '--quiet', join('prod', QUOTA));
+      writeFileSync(join(other, 'shop', 'resourcequota', 'moved.json'), quotaText('8'));
+      og('add', '.');
+      og('commit', '--quiet', '-m', 'someone else');
+      og('push', '--quiet', 'origin', 'main');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+    const theirs = remoteGit('rev-parse', 'main');
+    const before = git('rev-parse', 'HEAD');
+    const order = await signedQuotaOrder('resourcequota://shop/compute', 'inc-killed-catch-up');
+    const here = { gitDir: join(repo, '.git'), repoDir: repo, remote: 'origin' };
+    const killed = await executorKilledAt('branch-update', here, 'apply', order);
+    expect(killed.signal).toBe('SIGKILL');
+    expect(git('rev-parse', 'HEAD')).toBe(before);
+    // Killed there, git has written the files and the index, which a fast-forward takes as they
+    // are. Killed a moment before, while it wrote the files, the index is still the branch
+    // head's: as here once the index is read back from it. A fast-forward then refuses.
+    git('read-tree', 'HEAD');
+    const status = execFileSync('git', ['status', '--porcelain'], { cwd: repo, encoding: 'utf8' });
+    expect(
+      status
+        .split('\n')
+        .filter((l) => l !== '')
+        .sort(),
+    ).toEqual([` D prod/${QUOTA}`, '?? shop/resourcequota/moved.json', '?? shop/resourcequota/other.json']);
+
+    const executor = createGitopsExecutor({ repoDir: repo, remote: 'origin', now: () => new Date() });
+    const done = await executeOrder(order, executor, await trustedGroup());
+    expect(done.record.status).toBe('succeeded');
+    expect(done.record.change['recovered']).toMatch(
+      new RegExp(
+        `^put back .* as committed in ${before}: incident inc-killed-catch-up stopped in the fast-forward to ${theirs}`,
+      ),
+    );
+    // On top of the other commit, with only its own change; nothing left over.
+    expect(git('rev-parse', 'HEAD^')).toBe(theirs);
+    expect(git('show', '--name-only', '--format=', 'HEAD')).toBe(QUOTA);
+    expect(remoteGit('rev-parse', 'main')).toBe(git('rev-parse', 'HEAD'));
+    expect(cpuAt('HEAD')).toBe('5');
+    expect(cpuAt('HEAD', 'shop/resourcequota/other.json')).toBe('2');
+    expect(cpuAt('HEAD', 'shop/resourcequota/moved.json')).toBe('8');
+    expect(existsSync(join(repo, 'prod', QUOTA))).toBe(false);
+    expect(git('status', '--porcelain')).toBe('');
+    expect(existsSync(note())).toBe(false);
+  });
+});
+
 describe('gitops: a git operation the gateway did not start', () => {
   it('a revert in progress is refused in one line naming the working copy, and left as it is', async () => {
     const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });

@@ -315,15 +315,23 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
 
   /**
    * With a remote: fast-forwards the local branch to the remote's when it is behind, and returns
-   * the remote head (undefined without a remote, or when the remote has no such branch yet).
+   * the remote head (undefined without a remote, or when the remote has no such branch yet). The
+   * fast-forward writes the files before it moves the branch, so it is noted for `order`'s
+   * incident first: a gateway killed in between leaves files ahead of the branch, which the next
+   * step puts back (interrupted.ts) before it catches up again.
    */
-  const catchUp = async (): Promise<string | undefined> => {
+  const catchUp = async (order: ExecutionOrderPayload): Promise<string | undefined> => {
     if (remote === undefined) return undefined;
     const head = await wc.remoteHead(remote, branch);
     if (head === undefined) return undefined;
     const local = await git('rev-parse', 'HEAD');
-    if (local !== head && (await wc.isAncestor(local, head)))
-      await git('merge', '--ff-only', '--quiet', head);
+    if (local === head || !(await wc.isAncestor(local, head))) return head;
+    const paths = (await git('diff', '--name-only', '--no-renames', '-z', local, head))
+      .split('\0')
+      .filter((p) => p !== '');
+    const note = await noteStep(order, { step: 'catch-up', head: local, commit: head, paths });
+    await git('merge', '--ff-only', '--quiet', head);
+    await note.clear();
     return head;
   };
 
@@ -414,7 +422,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     if (cannot !== undefined) throw new ValidationError('INVALID_ARGUMENT', cannot, ['proposal.action']);
     // A note found here is of a step that stopped: no other runs (one at a time).
     const recovered = await recover();
-    const remoteHead = await catchUp();
+    const remoteHead = await catchUp(order);
     const base = await git('rev-parse', 'HEAD');
     if (remoteHead !== undefined && base !== remoteHead) {
       throw new AapsError(
@@ -538,7 +546,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     const recovered = await recover();
     const said = (detail: string) => (recovered === undefined ? detail : `${recovered}; ${detail}`);
     // Throws when the remote cannot be read: then nobody can say whether the change is live.
-    const remoteHead = await catchUp();
+    const remoteHead = await catchUp(order);
     const commit = applied?.ref ?? (await findCommit(order));
     // The ref comes from the incident record; git must not read it as an option.
     if (commit !== undefined && !/^[0-9a-f]{40,64}$/.test(commit)) {

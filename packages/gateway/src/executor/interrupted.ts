@@ -17,7 +17,10 @@
  *   remote and taken off the branch with one (it may not have been pushed: the rollback that
  *   follows catches up with the remote and reverts again only if the remote lacks it); a `drop`
  *   (`git reset`) has its files put back as the branch head has them, wherever it stopped. A
- *   branch moved elsewhere since the note is refused (`CONFLICT`): a person must look.
+ *   branch moved elsewhere since the note is refused (`CONFLICT`): a person must look. A
+ *   `catch-up` (the fast-forward to the remote's branch) that stopped before the branch moved has
+ *   each file it had written (holding the remote's version) put back as the branch head has it;
+ *   a file holding anything else is a person's, and left for the fast-forward to refuse.
  *
  * Returns what it did, for the caller to record, or undefined when there was nothing to do.
  * Errors name the working copy and the git files, never git's output.
@@ -142,6 +145,44 @@ async function putBack(d: InterruptedDeps, paths: readonly string[]): Promise<vo
   );
 }
 
+/** The blob id of `path` (from the top directory) in `commit`, or '' if it holds none. */
+const blobIn = (d: InterruptedDeps, commit: string, path: string) =>
+  d.git('rev-parse', '--verify', '--quiet', `${commit}:${path}`).catch(() => '');
+
+/**
+ * Undoes what a fast-forward from the branch head to `target` wrote before it was stopped: each of
+ * `paths` (from the top directory) whose file or index entry holds `target`'s version is put back
+ * as the branch head has it (removed, if the head has none); a path holding anything else (a
+ * person's edit) is left as it is, for the fast-forward to refuse as git does. Returns the paths
+ * put back.
+ */
+async function undoFastForward(
+  d: InterruptedDeps,
+  target: string,
+  paths: readonly string[],
+): Promise<string[]> {
+  const top = await d.git('rev-parse', '--show-toplevel');
+  const undone: string[] = [];
+  for (const path of paths) {
+    const spec = `:(top,literal)${path}`;
+    const [ours, base] = [await blobIn(d, target, path), await blobIn(d, 'HEAD', path)];
+    const file = join(top, path);
+    const inFiles = (await d.exists(file)) ? await d.git('hash-object', '--', file).catch(() => '?') : '';
+    const staged = (await d.git('ls-files', '--stage', '-z', '--', spec)).split(' ')[1] ?? '';
+    const written = (inFiles === ours && inFiles !== base) || (staged === ours && staged !== base);
+    const untouchedOrOurs = (v: string) => v === ours || v === base;
+    if (!written || !untouchedOrOurs(inFiles) || !untouchedOrOurs(staged)) continue;
+    if (base !== '') {
+      await d.git('restore', '--source=HEAD', '--staged', '--worktree', '--', spec);
+    } else {
+      await d.git('rm', '--cached', '--quiet', '--ignore-unmatch', '--', spec);
+      if (inFiles !== '') await d.git('clean', '--force', '--quiet', '--', spec);
+    }
+    undone.push(path);
+  }
+  return undone;
+}
+
 /** Refuses (`CONFLICT`): the branch is neither where the noted step left it nor where it was going. */
 function moved(d: InterruptedDeps, pending: PendingEdit, step: string, head: string): AapsError {
   return new AapsError(
@@ -174,6 +215,12 @@ async function settle(d: InterruptedDeps, pending: PendingEdit): Promise<string>
     }
     await d.git('reset', '--quiet', '--keep', pending.head);
     return `took ${head}, the revert of ${commit} that incident ${id} committed before the gateway stopped, off the local branch: it may not have been pushed`;
+  }
+  if (pending.step === 'catch-up' && commit !== undefined) {
+    if (head === commit) return `found the fast-forward to ${commit} that incident ${id} was making done`;
+    if (head !== pending.head) throw moved(d, pending, `the fast-forward to ${commit}`, head);
+    const undone = await undoFastForward(d, commit, pending.paths);
+    return `put back ${undone.length === 0 ? 'nothing' : undone.join(', ')} as committed in ${head}: incident ${id} stopped in the fast-forward to ${commit}`;
   }
   if (pending.step === 'drop' && commit !== undefined) {
     const target = await d.git('rev-parse', '--verify', '--quiet', `${commit}^`).catch(() => '');

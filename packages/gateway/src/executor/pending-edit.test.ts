@@ -41,6 +41,14 @@ describe('pending edit note', () => {
         commit: C2,
         paths: ['a.json', 'b.json'],
       },
+      {
+        incident_id: 'inc-3',
+        proposal_digest: 'd3',
+        step: 'catch-up',
+        head: C1,
+        commit: C2,
+        paths: ['shop/new.json', 'shop/q.json'],
+      },
     ];
     const n = note();
     expect(n.file).toBe(join(gitDir, NOTE));
@@ -71,6 +79,7 @@ describe('pending edit note', () => {
     const bad = [
       { incident_id: 'i', proposal_digest: 'd', step: 'revert', head: C1, paths: [] },
       { incident_id: 'i', proposal_digest: 'd', step: 'drop', commit: C1, paths: [] },
+      { incident_id: 'i', proposal_digest: 'd', step: 'catch-up', head: C1, paths: [] },
       { incident_id: 'i', proposal_digest: 'd', step: 'apply', head: 'HEAD', paths: [] },
       { incident_id: 'i', proposal_digest: 'd', step: 'rebase', head: C1, commit: C1, paths: [] },
     ];

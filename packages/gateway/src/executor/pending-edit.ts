@@ -5,7 +5,9 @@
  *   are committed or put back;
  * - `revert`: the revert of an incident's commit (a rollback, or an apply undoing a commit it
  *   pushed), noted before `git revert` runs, until the revert is pushed or abandoned;
- * - `drop`: the `git reset` that drops a commit that was never pushed.
+ * - `drop`: the `git reset` that drops a commit that was never pushed;
+ * - `catch-up`: the fast-forward of the local branch to the remote's (`git merge --ff-only`),
+ *   which writes the files before it moves the branch.
  * A note found when an apply or rollback starts is from a gateway that stopped in that step
  * (applies and rollbacks of one executor run one at a time): the executor finishes or undoes it
  * (interrupted.ts). Edits and git operations without a note (someone else's) are never discarded.
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { AapsError } from '@aaps/mpc-core';
 import { type DurableFiles, removeFileDurably, removeLeftover, writeFileDurably } from './durable-file.js';
 
-export type PendingStep = 'apply' | 'revert' | 'drop';
+export type PendingStep = 'apply' | 'revert' | 'drop' | 'catch-up';
 
 export interface PendingEdit {
   incident_id: string;
@@ -26,11 +28,12 @@ export interface PendingEdit {
   step?: PendingStep;
   /** The branch head when the step started. */
   head?: string;
-  /** The incident's commit that a `revert` or `drop` undoes. */
+  /** The incident's commit that a `revert` or `drop` undoes; the commit a `catch-up` goes to. */
   commit?: string;
   /**
    * The files the step changes (an apply's manifests, the files of the commit a revert or drop
-   * undoes), relative to the repository's top directory (not the working directory).
+   * undoes, the files that differ between the two ends of a catch-up), relative to the
+   * repository's top directory (not the working directory).
    */
   paths: string[];
 }
@@ -68,8 +71,11 @@ function isPendingEdit(v: unknown): v is PendingEdit {
   const commit = (c: unknown) => typeof c === 'string' && COMMIT.test(c);
   if (o.head !== undefined && !commit(o.head)) return false;
   if (o.step === undefined || o.step === 'apply') return o.commit === undefined;
-  // A revert or drop says which commit it undoes and where the branch was.
-  return (o.step === 'revert' || o.step === 'drop') && commit(o.commit) && commit(o.head);
+  // A revert or drop says which commit it undoes and where the branch was; a catch-up, where the
+  // branch was and where it goes.
+  return (
+    (o.step === 'revert' || o.step === 'drop' || o.step === 'catch-up') && commit(o.commit) && commit(o.head)
+  );
 }
 
 /** The note in git directory `gitDir` (`git rev-parse --absolute-git-dir`). */
