@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   base64Decode,
+  base64Encode,
   canonicalize,
   type Envelope,
   envelopeSigningBytes,
@@ -15,6 +16,7 @@ import {
   verifyEnvelope,
 } from '../index.js';
 import { seededRng } from '../test-helpers/rng.js';
+import { UNPRINTABLE } from '../test-helpers/unprintable.js';
 
 function sample(): Envelope {
   return {
@@ -133,4 +135,28 @@ describe('signEnvelope: values that are not JSON', () => {
     };
     expect(() => signEnvelope(env as never, key.secretKey)).toThrow(/payload\.deadline: a Date is not JSON/);
   });
+});
+
+describe('verifyEnvelope: a forged envelope is a VerificationError', () => {
+  // The first case is the review's: valid JSON {"toString":0,"valueOf":0} as meta.source_agent,
+  // which the failure message interpolated (a TypeError). A Symbol cannot be canonicalized at all:
+  // no signature covers it, so it fails verification too, not as a bad argument.
+  it.each(UNPRINTABLE)(
+    'a meta.source_agent that cannot print (%s) gives VerificationError, not TypeError',
+    (_name, make) => {
+      const key = generateIdentityKey();
+      const forged = {
+        meta: { source_agent: make(), signature: `ed25519:${base64Encode(new Uint8Array(64))}` },
+        payload: {},
+      };
+      let error: unknown;
+      try {
+        verifyEnvelope(forged as never, key.publicKey);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(VerificationError);
+      expect((error as VerificationError).check).toBe('envelope.signature');
+    },
+  );
 });

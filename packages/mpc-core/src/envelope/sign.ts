@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { assertBytes, base64Decode, base64Encode, concatBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { ValidationError, VerificationError } from '../errors.js';
 import { assertSecret } from '../guards.js';
 import { SecretBytes } from '../secret.js';
@@ -101,7 +102,12 @@ export function signEnvelope<P>(
   return { ...envelope, meta: { ...envelope.meta, signature: SIG_PREFIX + base64Encode(sig) } };
 }
 
-/** Throws `VerificationError` (check `envelope.signature`) unless the envelope is signed by `publicKey`. */
+/**
+ * Throws `VerificationError` (check `envelope.signature`) unless the envelope is signed by
+ * `publicKey`. An envelope that holds what canonical JSON cannot carry (a Symbol, a Date, nesting
+ * deeper than the canonicalizer's bound) cannot have been signed: it fails the same way, with the
+ * canonicalizer's `ValidationError` as `cause`. So does a `publicKey` that is no Ed25519 key.
+ */
 export function verifyEnvelope(envelope: Envelope, publicKey: Uint8Array): void {
   const sig = envelope?.meta?.signature;
   if (typeof sig !== 'string' || !sig.startsWith(SIG_PREFIX)) {
@@ -118,13 +124,22 @@ export function verifyEnvelope(envelope: Envelope, publicKey: Uint8Array): void 
       cause,
     });
   }
-  if (!verifyEd25519(publicKey, envelopeSigningBytes(envelope), raw)) {
+  let signed: Uint8Array;
+  try {
+    signed = envelopeSigningBytes(envelope);
+  } catch (cause) {
+    if (!(cause instanceof ValidationError)) throw cause;
     throw new VerificationError(
       'envelope.signature',
-      `envelope from ${envelope.meta.source_agent} does not verify`,
-      {
-        code: 'INVALID_SIGNATURE',
-      },
+      `envelope from ${displayValue(envelope.meta.source_agent)} is not JSON a signature can cover (${cause.message})`,
+      { code: 'INVALID_SIGNATURE', cause },
+    );
+  }
+  if (!verifyEd25519(publicKey, signed, raw)) {
+    throw new VerificationError(
+      'envelope.signature',
+      `envelope from ${displayValue(envelope.meta.source_agent)} does not verify`,
+      { code: 'INVALID_SIGNATURE' },
     );
   }
 }

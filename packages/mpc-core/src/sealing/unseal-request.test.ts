@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateIdentityKey } from '../envelope/sign.js';
 import { ValidationError, VerificationError } from '../errors.js';
+import { UNPRINTABLE } from '../test-helpers/unprintable.js';
 import { sealValue } from './seal-field.js';
 import { makeParties } from './test-helpers/parties.js';
 import {
@@ -89,6 +90,38 @@ describe('unseal requests', () => {
         ['extra', 'fields', 'issued_at', 'requester', 'signature'].sort(),
       );
     }
+  });
+});
+
+describe('verifyUnsealRequest: hostile requests are VerificationErrors', () => {
+  const now = at('2026-11-25T16:05:00.000Z');
+
+  it('a signature without the exact "ed25519:" prefix does not verify (one spelling per signature)', () => {
+    const req = signUnsealRequest(base, approver.secretKey);
+    verifyUnsealRequest(req, approver.publicKey, now); // the genuine one verifies
+    const sig = req.signature.slice('ed25519:'.length);
+    for (const spelling of [`rsa-2048${sig}`, `ED25519:${sig}`, sig, `ed25519;${sig}`]) {
+      expect(
+        check(() => verifyUnsealRequest({ ...req, signature: spelling }, approver.publicKey, now)).check,
+      ).toBe('unseal-request.signature');
+    }
+  });
+
+  it.each(UNPRINTABLE)(
+    'a forged request whose request_id cannot print (%s) is a VerificationError',
+    (_n, make) => {
+      const forged = { ...signUnsealRequest(base, approver.secretKey), request_id: make() };
+      expect(check(() => verifyUnsealRequest(forged as never, approver.publicKey, now)).check).toBe(
+        'unseal-request.signature',
+      );
+    },
+  );
+
+  it.each(UNPRINTABLE)('so is one whose requester cannot print (%s)', (_n, make) => {
+    const forged = { ...signUnsealRequest(base, approver.secretKey), requester: make() };
+    expect(check(() => verifyUnsealRequest(forged as never, approver.publicKey, now)).check).toBe(
+      'unseal-request.signature',
+    );
   });
 });
 

@@ -10,6 +10,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { assertBytes, base64Decode, base64Encode, bytesToHex, concatBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { signBytes } from '../envelope/sign.js';
 import { ValidationError, VerificationError } from '../errors.js';
@@ -20,6 +21,7 @@ import { verifyEd25519 } from '../suite/ed25519.js';
 import { checkBox, type SealedField } from './seal-field.js';
 
 export const UNSEAL_REQUEST_DOMAIN = 'aaps.unseal-request.v1';
+const SIG_PREFIX = 'ed25519:';
 /** Longest validity a request may claim (`expires_at - issued_at`). */
 export const MAX_UNSEAL_REQUEST_TTL_MS = 60 * 60 * 1000;
 /** Most sealed fields one request may name (`fields`: 1 to this many, no repeats). */
@@ -71,10 +73,10 @@ export function signUnsealRequest(
 ): UnsealRequest {
   assertObject(req, 'request');
   assertSecret(identitySecretKey, 'identitySecretKey');
-  const unsigned = parseUnsealRequest({ ...req, signature: 'ed25519:' });
+  const unsigned = parseUnsealRequest({ ...req, signature: SIG_PREFIX });
   const { signature: _s, ...body } = unsigned;
   const sig = signBytes(identitySecretKey, unsealRequestSigningBytes(body));
-  return Object.freeze({ ...body, signature: `ed25519:${base64Encode(sig)}` });
+  return Object.freeze({ ...body, signature: `${SIG_PREFIX}${base64Encode(sig)}` });
 }
 
 /** Strict shape check, every bad field named. */
@@ -98,7 +100,7 @@ export function parseUnsealRequest(json: unknown): UnsealRequest {
   for (const k of ['issued_at', 'expires_at'] as const)
     if (typeof o[k] !== 'string' || !TIME.test(o[k] as string) || Number.isNaN(Date.parse(o[k] as string)))
       bad.push(k);
-  if (typeof o.signature !== 'string' || !o.signature.startsWith('ed25519:')) bad.push('signature');
+  if (typeof o.signature !== 'string' || !o.signature.startsWith(SIG_PREFIX)) bad.push('signature');
   if (bad.length) throw new ValidationError('INVALID_ARGUMENT', `unseal request: bad ${bad.join(', ')}`, bad);
   return Object.freeze({
     ...(o as unknown as UnsealRequest),
@@ -127,16 +129,22 @@ export function verifyUnsealRequest(
   if (typeof skewMs !== 'number' || !(skewMs >= 0)) {
     throw new ValidationError('INVALID_ARGUMENT', 'skewMs: expected a non-negative number', ['skewMs']);
   }
+  // One spelling per signature: the exact prefix, then base64 (a respelled prefix over the same
+  // bytes is not the signature the approver made). A request that holds what canonical JSON cannot
+  // carry cannot have been signed either.
   let sig: Uint8Array | undefined;
+  let signed: Uint8Array | undefined;
   try {
-    sig = base64Decode(req.signature.slice('ed25519:'.length), 'signature');
-  } catch {
-    sig = undefined;
+    if (req.signature.startsWith(SIG_PREFIX))
+      sig = base64Decode(req.signature.slice(SIG_PREFIX.length), 'signature');
+    signed = unsealRequestSigningBytes(req);
+  } catch (cause) {
+    if (!(cause instanceof ValidationError)) throw cause;
   }
-  if (!sig || !verifyEd25519(requesterIdentityKey, unsealRequestSigningBytes(req), sig))
+  if (!sig || !signed || !verifyEd25519(requesterIdentityKey, signed, sig))
     throw new VerificationError(
       'unseal-request.signature',
-      `unseal request ${req.request_id} is not signed by ${req.requester}'s roster key`,
+      `unseal request ${displayValue(req.request_id)} is not signed by ${displayValue(req.requester)}'s roster key`,
       { code: 'INVALID_SIGNATURE' },
     );
   // A time that does not parse is NaN, and every comparison with NaN is false: without the
@@ -154,7 +162,7 @@ export function verifyUnsealRequest(
   )
     throw new VerificationError(
       'unseal-request.expired',
-      `unseal request ${req.request_id} is not valid at ${now.toISOString()}`,
+      `unseal request ${displayValue(req.request_id)} is not valid at ${now.toISOString()}`,
       { code: 'STALE_REQUEST' },
     );
 }
@@ -180,7 +188,7 @@ export function checkUnsealFields(req: UnsealRequest, fields: readonly SealedFie
   if (bad.length)
     throw new ValidationError(
       'INVALID_ARGUMENT',
-      `sealed fields ${bad.join(', ')} are not fields of incident ${req.incident_id} named by request ${req.request_id}`,
+      `sealed fields ${bad.join(', ')} are not fields of incident ${displayValue(req.incident_id)} named by request ${displayValue(req.request_id)}`,
       bad,
     );
 }
