@@ -5,11 +5,13 @@
  * keyPackageFromShare, given the group's public package or commitments, refuses a share that is
  * not the group's for its identifier.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   applyRefresh,
   ciphersuites,
   commit,
+  dkgRound1,
   identifierFromNumber,
   type KeyPackage,
   type KeyPackageFromShareArgs,
@@ -20,9 +22,11 @@ import {
   signShare,
   trustedDealer,
   ValidationError,
+  validateThreshold,
   verifyShare,
 } from './index.js';
 import { seededRng } from './test-helpers/rng.js';
+import { UNPRINTABLE } from './test-helpers/unprintable.js';
 
 const suite = ciphersuites.ed25519;
 
@@ -265,5 +269,32 @@ describe('keyPackageFromShare with publicPackage or commitments checks the share
     const kp = keyPackageFromShare(suite, args({ signingShare: shareOf(b.keyPackages[0]!) }));
     expect(kp.groupPublicKey).toEqual(a.publicPackage.groupPublicKey);
     expect(kp.verifyingShare).not.toEqual(a.publicPackage.verifyingShares[a1!.identifier]);
+  });
+});
+
+describe('thresholds of any type give ValidationError INVALID_THRESHOLD (docs/mpc-core.md "Errors": never a TypeError)', () => {
+  const entries: [string, (t: unknown) => unknown][] = [
+    ['validateThreshold', (t) => validateThreshold(t as never)],
+    ['trustedDealer', (t) => trustedDealer(suite, t as never)],
+    [
+      'dkgRound1',
+      (t) => dkgRound1(suite, { identifier: identifierFromNumber(suite, 1), threshold: t as never }),
+    ],
+  ];
+  it.each(entries)('%s, with a min or max that cannot print', (_name, call) => {
+    fc.assert(
+      fc.property(fc.constantFrom(...UNPRINTABLE), fc.constantFrom('min', 'max'), ([, make], at) => {
+        const threshold = { min: 2, max: 3, [at]: make() };
+        let error: unknown;
+        try {
+          call(threshold);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).code).toBe('INVALID_THRESHOLD');
+      }),
+      { numRuns: 40 },
+    );
   });
 });

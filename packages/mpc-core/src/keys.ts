@@ -3,6 +3,7 @@
  * {@link KeyPackage} and the public {@link PublicKeyPackage}, plus their one-time decoding.
  */
 import { assertBytes, bytesToHex, equalBytes, hexToBytes, utf8 } from './bytes.js';
+import { displayValue } from './codec.js';
 import { ValidationError } from './errors.js';
 import {
   assertArray,
@@ -53,23 +54,28 @@ export interface PublicKeyPackage {
  */
 export const MAX_PARTIES = 1024;
 
+/**
+ * `t` as a plain `{min, max}` with `2 <= min <= max <= MAX_PARTIES`, both safe integers; anything
+ * else, of any type, is `ValidationError('INVALID_THRESHOLD')` naming `field`.
+ */
 export function validateThreshold(t: Threshold, field = 'threshold'): Threshold {
+  const o = t as Partial<Threshold> | null | undefined;
+  const min = o !== null && typeof o === 'object' ? o.min : undefined;
+  const max = o !== null && typeof o === 'object' ? o.max : undefined;
   const ok =
-    t !== null &&
-    typeof t === 'object' &&
-    Number.isSafeInteger(t.min) &&
-    Number.isSafeInteger(t.max) &&
-    t.min >= 2 &&
-    t.max >= t.min &&
-    t.max <= MAX_PARTIES;
+    Number.isSafeInteger(min) &&
+    Number.isSafeInteger(max) &&
+    min! >= 2 &&
+    max! >= min! &&
+    max! <= MAX_PARTIES;
   if (!ok) {
     throw new ValidationError(
       'INVALID_THRESHOLD',
-      `${field}: expected integers 2 <= min <= max <= ${MAX_PARTIES}, got min=${t?.min} max=${t?.max}`,
+      `${field}: expected integers 2 <= min <= max <= ${MAX_PARTIES}, got min=${displayValue(min)} max=${displayValue(max)}`,
       [field],
     );
   }
-  return { min: t.min, max: t.max };
+  return { min: min!, max: max! };
 }
 
 export function identifierToScalar(suite: AnyCiphersuite, id: Identifier, field = 'identifier'): bigint {
@@ -156,9 +162,11 @@ export function preparePublic<E>(suite: Ciphersuite<E>, pub: PublicKeyPackage): 
   if (!pub || typeof pub !== 'object')
     throw new ValidationError('INVALID_ARGUMENT', 'publicPackage: expected object', ['publicPackage']);
   if (pub.suite !== suite.id) {
-    throw new ValidationError('CIPHERSUITE_MISMATCH', `publicPackage is for ${pub.suite}, not ${suite.id}`, [
-      'publicPackage.suite',
-    ]);
+    throw new ValidationError(
+      'CIPHERSUITE_MISMATCH',
+      `publicPackage is for ${displayValue(pub.suite)}, not ${suite.id}`,
+      ['publicPackage.suite'],
+    );
   }
   const threshold = validateThreshold(pub.threshold, 'publicPackage.threshold');
   const { group } = suite;
@@ -300,7 +308,7 @@ function checkAgainstPublicPackage(
   if (pub.suite !== suite.id) {
     throw new ValidationError(
       'CIPHERSUITE_MISMATCH',
-      `publicPackage is for ${typeof pub.suite === 'string' ? pub.suite : typeof pub.suite}, not ${suite.id}`,
+      `publicPackage is for ${displayValue(pub.suite)}, not ${suite.id}`,
       ['publicPackage.suite'],
     );
   }

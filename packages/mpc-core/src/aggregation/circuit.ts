@@ -9,6 +9,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { canonicalBytes, type JsonValue } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
 import { assertObject, optionsOf } from '../guards.js';
@@ -456,9 +457,11 @@ export function substitutedOutputs(circuit: Circuit, excluded: ReadonlySet<numbe
   for (const i of excluded) {
     const inp = circuit.inputs[i];
     if (inp === undefined) {
-      throw new ValidationError('INVALID_ARGUMENT', `excluded: ${i} is not an input of ${circuit.id}`, [
-        'excluded',
-      ]);
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `excluded: ${displayValue(i)} is not an input of ${circuit.id}`,
+        ['excluded'],
+      );
     }
     if (inp.substitute === undefined) {
       throw new ValidationError(

@@ -6,6 +6,7 @@
  * `f(x) G + g(x) H = sum_j x^j C_j`. Any `t` shares determine `s`; `t - 1` shares are uniformly
  * distributed whatever `s` is, and the commitments hide `s` perfectly (Pedersen, not Feldman).
  */
+import { displayValue } from '../codec.js';
 import type { Culprit } from '../errors.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import type { Ciphersuite, Rng } from '../suite/types.js';
@@ -91,7 +92,7 @@ function polynomials<E>(
   if (!Number.isSafeInteger(threshold) || threshold < 2 || threshold > xs.length) {
     throw new ValidationError(
       'INVALID_THRESHOLD',
-      `threshold: expected an integer in [2, ${xs.length}], got ${threshold}`,
+      `threshold: expected an integer in [2, ${xs.length}], got ${displayValue(threshold)}`,
       ['threshold'],
     );
   }

@@ -13,6 +13,7 @@
  * merkle root as `schnorr_FROST` and frost-rs `frost-secp256k1-tr` do).
  */
 import { concatBytes, equalBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { ValidationError } from '../errors.js';
 import { assertObject, assertSuite } from '../guards.js';
 import {
@@ -359,9 +360,11 @@ export function runDkgLocally(
   assertObject(options, 'options');
   const { identifiers, threshold, rng } = options;
   if (!Array.isArray(identifiers) || identifiers.length !== threshold?.max) {
-    throw new ValidationError('INVALID_ARGUMENT', `identifiers: expected ${threshold?.max} identifiers`, [
-      'identifiers',
-    ]);
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `identifiers: expected ${displayValue(threshold?.max)} identifiers`,
+      ['identifiers'],
+    );
   }
   const r1 = identifiers.map((identifier) =>
     dkgRound1(suite, { identifier, threshold, ...(rng ? { rng } : {}) }),

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { equalBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { assertSuite } from '../guards.js';
 import {
@@ -279,9 +280,11 @@ function applyTyped<E>(
     throw new ValidationError('INVALID_ARGUMENT', 'share: expected a RefreshShare', ['share']);
   checkSuite(anySuite, share.suite, 'share');
   if (share.identifier !== kp.identifier) {
-    throw new ValidationError('INVALID_ARGUMENT', `share is for ${share.identifier}, not ${kp.identifier}`, [
-      'share.identifier',
-    ]);
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `share is for ${displayValue(share.identifier)}, not ${displayValue(kp.identifier)}`,
+      ['share.identifier'],
+    );
   }
   if (!equalBytes(kp.groupPublicKey, pub.groupPublicKey)) {
     throw new ValidationError('INVALID_ARGUMENT', 'keyPackage and publicPackage have different group keys', [
@@ -299,9 +302,11 @@ function applyTyped<E>(
   const participants = checkParticipants(anySuite, pub, share.identifiers, 'share.identifiers');
   const me = participants.find((p) => p.identifier === kp.identifier);
   if (!me)
-    throw new ValidationError('INVALID_ARGUMENT', `share.identifiers does not include ${kp.identifier}`, [
-      'share.identifiers',
-    ]);
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `share.identifiers does not include ${displayValue(kp.identifier)}`,
+      ['share.identifiers'],
+    );
   const min = pub.threshold.min;
   const full = [group.zero, ...decodeCommitment(suite, share.commitment, min - 1, 'share.commitment')];
   if (!(share.zeroShare instanceof SecretBytes) || share.zeroShare.wiped) {

@@ -14,6 +14,7 @@
  * Works for dealer- and DKG-made keys (and refreshed ones): only the shares' polynomial matters.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
+import { displayValue } from '../codec.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { assertSuite } from '../guards.js';
 import {
@@ -131,9 +132,11 @@ function step1Typed<E>(
   const { helpers, lostX } = checkHelpers(anySuite, helperIds, lost, kp.threshold);
   const me = helpers.find((h) => h.identifier === kp.identifier);
   if (!me) {
-    throw new ValidationError('INVALID_ARGUMENT', `helpers does not include this helper (${kp.identifier})`, [
-      'helpers',
-    ]);
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `helpers does not include this helper (${displayValue(kp.identifier)})`,
+      ['helpers'],
+    );
   }
   // zeta_i = prod_{j != i} (x_lost - x_j) / (x_i - x_j): Lagrange basis at x_lost.
   let num = 1n;
@@ -192,16 +195,18 @@ export function repairStep2(
   if (!Array.isArray(deltas) || deltas.length !== helpers?.length) {
     throw new ValidationError(
       'INVALID_ARGUMENT',
-      `deltas: expected one delta from each of ${helpers?.length} helpers`,
+      `deltas: expected one delta from each of ${displayValue(helpers?.length)} helpers`,
       ['deltas'],
     );
   }
   const lost = deltas[0]?.lost;
   const { helpers: checked } = checkHelpers(suite, helpers, lost!, helperKeyPackage.threshold);
   if (!checked.some((h) => h.identifier === self)) {
-    throw new ValidationError('INVALID_ARGUMENT', `helpers does not include this helper (${self})`, [
-      'helpers',
-    ]);
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `helpers does not include this helper (${displayValue(self)})`,
+      ['helpers'],
+    );
   }
   const members = new Set(checked.map((h) => h.identifier));
   const seen = new Set<Identifier>();
@@ -213,7 +218,7 @@ export function repairStep2(
     if (d.receiver !== self) {
       throw new ValidationError(
         'INVALID_ARGUMENT',
-        `${path}.receiver: addressed to ${d.receiver}, not ${self}`,
+        `${path}.receiver: addressed to ${displayValue(d.receiver)}, not ${displayValue(self)}`,
         [`${path}.receiver`],
       );
     }
@@ -223,14 +228,18 @@ export function repairStep2(
       ]);
     }
     if (!members.has(d.sender)) {
-      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}.sender: ${d.sender} is not a helper`, [
-        `${path}.sender`,
-      ]);
+      throw new ValidationError(
+        'UNKNOWN_IDENTIFIER',
+        `${path}.sender: ${displayValue(d.sender)} is not a helper`,
+        [`${path}.sender`],
+      );
     }
     if (seen.has(d.sender)) {
-      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}.sender: second delta from ${d.sender}`, [
-        `${path}.sender`,
-      ]);
+      throw new ValidationError(
+        'DUPLICATE_IDENTIFIER',
+        `${path}.sender: second delta from ${displayValue(d.sender)}`,
+        [`${path}.sender`],
+      );
     }
     seen.add(d.sender);
     const bytes = liveSecret(d.delta, `${path}.delta`).expose();
@@ -238,9 +247,14 @@ export function repairStep2(
     try {
       value = field.fromBytes(bytes, `${path}.delta`);
     } catch (cause) {
-      throw new ProtocolError('INVALID_SECRET_SHARE', `malformed delta from ${d.sender}`, [d.sender], {
-        cause,
-      });
+      throw new ProtocolError(
+        'INVALID_SECRET_SHARE',
+        `malformed delta from ${displayValue(d.sender)}`,
+        [d.sender],
+        {
+          cause,
+        },
+      );
     }
     sigma = field.add(sigma, value);
   });
@@ -317,19 +331,25 @@ function step3Typed<E>(
     if (!sg || typeof sg !== 'object')
       throw new ValidationError('INVALID_ARGUMENT', `${path}: expected object`, [path]);
     if (sg.lost !== lost) {
-      throw new ValidationError('INVALID_ARGUMENT', `${path}.lost: for ${sg.lost}, not ${lost}`, [
-        `${path}.lost`,
-      ]);
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `${path}.lost: for ${displayValue(sg.lost)}, not ${lost}`,
+        [`${path}.lost`],
+      );
     }
     if (!members.has(sg.sender)) {
-      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}.sender: ${sg.sender} is not a helper`, [
-        `${path}.sender`,
-      ]);
+      throw new ValidationError(
+        'UNKNOWN_IDENTIFIER',
+        `${path}.sender: ${displayValue(sg.sender)} is not a helper`,
+        [`${path}.sender`],
+      );
     }
     if (seen.has(sg.sender)) {
-      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}.sender: second sigma from ${sg.sender}`, [
-        `${path}.sender`,
-      ]);
+      throw new ValidationError(
+        'DUPLICATE_IDENTIFIER',
+        `${path}.sender: second sigma from ${displayValue(sg.sender)}`,
+        [`${path}.sender`],
+      );
     }
     seen.add(sg.sender);
     const bytes = liveSecret(sg.sigma, `${path}.sigma`).expose();
@@ -337,9 +357,14 @@ function step3Typed<E>(
     try {
       value = field.fromBytes(bytes, `${path}.sigma`);
     } catch (cause) {
-      throw new ProtocolError('INVALID_SECRET_SHARE', `malformed sigma from ${sg.sender}`, [sg.sender], {
-        cause,
-      });
+      throw new ProtocolError(
+        'INVALID_SECRET_SHARE',
+        `malformed sigma from ${displayValue(sg.sender)}`,
+        [sg.sender],
+        {
+          cause,
+        },
+      );
     }
     s = field.add(s, value);
   });

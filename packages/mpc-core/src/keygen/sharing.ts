@@ -7,6 +7,7 @@
  * too. Internal: not part of the package's public face.
  */
 import { assertBytes, equalBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
 import { assertArray, assertString } from '../guards.js';
 import { type Identifier, identifierToScalar, type Threshold, validateThreshold } from '../keys.js';
@@ -392,7 +393,11 @@ export function checkSecretFields(
 
 export function checkSuite(suite: AnyCiphersuite, id: CiphersuiteId, field: string): void {
   if (suite.id !== id) {
-    throw new ValidationError('CIPHERSUITE_MISMATCH', `${field} is for ${id}, not ${suite.id}`, [field]);
+    throw new ValidationError(
+      'CIPHERSUITE_MISMATCH',
+      `${field} is for ${displayValue(id)}, not ${suite.id}`,
+      [field],
+    );
   }
 }
 
@@ -496,19 +501,23 @@ export function collectShares(
     if (p.receiver !== self) {
       throw new ValidationError(
         'INVALID_ARGUMENT',
-        `${path}.receiver: addressed to ${p.receiver}, not to ${self}`,
+        `${path}.receiver: addressed to ${displayValue(p.receiver)}, not to ${self}`,
         [`${path}.receiver`],
       );
     }
     if (!peers.has(p.sender)) {
-      throw new ValidationError('UNKNOWN_IDENTIFIER', `${path}.sender: ${p.sender} sent no round-1 package`, [
-        `${path}.sender`,
-      ]);
+      throw new ValidationError(
+        'UNKNOWN_IDENTIFIER',
+        `${path}.sender: ${displayValue(p.sender)} sent no round-1 package`,
+        [`${path}.sender`],
+      );
     }
     if (out.has(p.sender) || culprits.includes(p.sender)) {
-      throw new ValidationError('DUPLICATE_IDENTIFIER', `${path}.sender: second package from ${p.sender}`, [
-        `${path}.sender`,
-      ]);
+      throw new ValidationError(
+        'DUPLICATE_IDENTIFIER',
+        `${path}.sender: second package from ${displayValue(p.sender)}`,
+        [`${path}.sender`],
+      );
     }
     const s = p.share;
     if (!(s instanceof SecretBytes) || s.wiped) {

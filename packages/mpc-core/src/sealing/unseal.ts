@@ -14,6 +14,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { combine } from 'shamir-secret-sharing';
 import { assertBytes, bytesToHex, equalBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { canonicalBytes } from '../envelope/canonical.js';
 import { AapsError, ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { assertArray, assertObject, assertString } from '../guards.js';
@@ -57,9 +58,11 @@ export function releaseAad(
 function partyShare(field: SealedField, partyId: string) {
   const s = field.shares.find((x) => x.party === partyId);
   if (!s)
-    throw new ValidationError('UNKNOWN_IDENTIFIER', `field ${field.id} has no share for party ${partyId}`, [
-      'partyId',
-    ]);
+    throw new ValidationError(
+      'UNKNOWN_IDENTIFIER',
+      `field ${field.id} has no share for party ${displayValue(partyId)}`,
+      ['partyId'],
+    );
   return s;
 }
 
@@ -90,7 +93,7 @@ export function releaseShare(
   if (opts.incidentId !== field.incidentId)
     throw new ValidationError(
       'INVALID_ARGUMENT',
-      `field ${field.id} belongs to incident ${field.incidentId}, not ${opts.incidentId}`,
+      `field ${field.id} belongs to incident ${field.incidentId}, not ${displayValue(opts.incidentId)}`,
       ['incidentId'],
     );
   if (!(requesterX25519PublicKey instanceof Uint8Array) || requesterX25519PublicKey.length !== 32)

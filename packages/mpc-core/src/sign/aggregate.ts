@@ -2,6 +2,7 @@
  * Coordinator side (RFC 9591 §5.3-5.4): verify signature shares, aggregate them, verify the
  * result. A bad share makes `aggregate` throw a `ProtocolError` naming every culprit.
  */
+import { displayValue } from '../codec.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { assertObject, assertSuite } from '../guards.js';
 import { type Identifier, type PreparedPublic, type PublicKeyPackage, preparePublic } from '../keys.js';
@@ -110,7 +111,9 @@ function checkShareSet(pkg: SigningPackage, shares: ReadonlyMap<Identifier, Uint
   }
   for (const id of ids) {
     if (!shares.has(id as Identifier)) {
-      throw new ValidationError('TOO_FEW_SIGNERS', `no share from committed signer ${id}`, [`shares.${id}`]);
+      throw new ValidationError('TOO_FEW_SIGNERS', `no share from committed signer ${displayValue(id)}`, [
+        `shares.${displayValue(id)}`,
+      ]);
     }
   }
 }
@@ -175,7 +178,7 @@ export function verifyShare(
   if (!ctx.byId.has(share?.identifier)) {
     throw new ValidationError(
       'UNKNOWN_IDENTIFIER',
-      `share from ${share?.identifier}, who is not a committed signer`,
+      `share from ${displayValue(share?.identifier)}, who is not a committed signer`,
       ['share.identifier'],
     );
   }

@@ -3,6 +3,7 @@
  * wipes the nonces it used, so a second use of the same nonces fails.
  */
 import { equalBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { assertArray, assertObject, assertSecret, assertSuite } from '../guards.js';
 import {
@@ -65,13 +66,13 @@ function signShareTyped<E>(
   if (own.length === 0) {
     throw new ProtocolError(
       'MISSING_OWN_COMMITMENT',
-      `signingPackage has no commitment for signer ${kp.identifier}`,
+      `signingPackage has no commitment for signer ${displayValue(kp.identifier)}`,
     );
   }
   if (own.length > 1 || !sameCommitment(own[0]!, nonces.commitment)) {
     throw new ProtocolError(
       'COMMITMENT_MISMATCH',
-      `signingPackage's commitment for signer ${kp.identifier} is not the one these nonces made`,
+      `signingPackage's commitment for signer ${displayValue(kp.identifier)} is not the one these nonces made`,
     );
   }
   const d = field.fromBytes(nonces.hiding.expose(), 'nonces.hiding');
@@ -88,7 +89,7 @@ function signShareTyped<E>(
   ) {
     throw new ProtocolError(
       'COMMITMENT_MISMATCH',
-      `the signing nonces of signer ${kp.identifier} do not make the commitment they carry`,
+      `the signing nonces of signer ${displayValue(kp.identifier)} do not make the commitment they carry`,
     );
   }
   const ctx = computeContext(suite, prep, pkg, {

@@ -220,11 +220,11 @@ export class SigningSession<P = unknown> {
     }
     const timeoutMs = opts.timeoutMs ?? 10_000;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
-      badOption('timeoutMs', `expected an integer in [1, ${MAX_TIMEOUT_MS}], got ${timeoutMs}`);
+      badOption('timeoutMs', `expected an integer in [1, ${MAX_TIMEOUT_MS}], got ${displayValue(timeoutMs)}`);
     }
     const batchSize = opts.batchSize ?? 1;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
-      badOption('batchSize', `expected an integer in [1, 10000], got ${batchSize}`);
+      badOption('batchSize', `expected an integer in [1, 10000], got ${displayValue(batchSize)}`);
     }
     if (opts.sleep !== undefined && typeof opts.sleep !== 'function')
       badOption('sleep', 'expected a function');

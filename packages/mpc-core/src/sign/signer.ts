@@ -5,6 +5,7 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { assertBytes, equalBytes } from '../bytes.js';
+import { displayValue } from '../codec.js';
 import { ProtocolError } from '../errors.js';
 import { assertFunction, assertObject, assertString, assertSuite, optionsOf } from '../guards.js';
 import { checkKeyPackage, type KeyPackage, type PublicKeyPackage, preparePublic } from '../keys.js';
@@ -116,7 +117,7 @@ export async function signFromStore(
   if (!own) {
     throw new ProtocolError(
       'MISSING_OWN_COMMITMENT',
-      `signingPackage has no commitment for signer ${keyPackage.identifier}`,
+      `signingPackage has no commitment for signer ${displayValue(keyPackage.identifier)}`,
     );
   }
   const key = commitmentKey(own);
