@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, ValidationError } from '../errors.js';
 import { deriveIdentifier } from '../keys.js';
@@ -429,5 +430,52 @@ describe('secrets do not print', () => {
       expect(text).not.toContain(shareHex);
       expect(text).not.toContain(v.share.toString());
     }
+  });
+});
+
+describe("verifyDealing / verifyDealings: a malformed share is the dealer's fault", () => {
+  it('a share that is not SecretBytes gives ProtocolError INVALID_DEALING naming the dealer (docs/aggregation.md)', () => {
+    const suite = ciphersuites.ed25519;
+    const parties = partiesFor(suite);
+    const session = createAggregationSession(suite, {
+      circuit: circuits['weighted-risk'],
+      sessionId: 'malformed-share',
+      threshold: 3,
+      parties,
+    });
+    const rng = seededRng('malformed-share');
+    const input = session.circuit.inputs[0]!;
+    const dealer = session.providers[0]!;
+    const receiver = parties[1]!.id;
+    const dealing = dealInput(session, { input: input.name, dealer, value: 10 }, rng);
+    const own = dealing.shares[receiver]!;
+    const hostile = fc.constantFrom<unknown>(
+      new Uint8Array(32), // raw bytes where SecretBytes belong
+      { share: new Uint8Array(32), blinding: new Uint8Array(32) },
+      { share: own.share, blinding: 'ab'.repeat(32) },
+      { share: own.share },
+      'ab'.repeat(32),
+      null,
+    );
+    fc.assert(
+      fc.property(hostile, (share) => {
+        const bad = { ...dealing, shares: { ...dealing.shares, [receiver]: share } };
+        for (const call of [
+          () => verifyDealing(session, bad as never, receiver),
+          () => verifyDealings(session, [bad as never], receiver, rng),
+        ]) {
+          let error: unknown;
+          try {
+            call();
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(ProtocolError);
+          expect((error as ProtocolError).code).toBe('INVALID_DEALING');
+          expect((error as ProtocolError).culprits).toEqual([dealer]);
+        }
+      }),
+      { numRuns: 24 },
+    );
   });
 });

@@ -783,12 +783,18 @@ function receiverShare<E>(
   length: number,
 ): { share: bigint | bigint[]; blinding: bigint } {
   const F = session.suite.field;
-  const s = dealing.shares?.[receiver];
+  const s: unknown = dealing.shares?.[receiver];
   try {
-    if (!s) throw new ValidationError('INVALID_ARGUMENT', 'missing share');
-    const blinding = F.fromBytes(s.blinding.expose(), 'blinding');
-    if (length === 1) return { share: F.fromBytes(s.share.expose(), 'share'), blinding };
-    return { share: scalarsFromBytes(F, s.share.expose(), length, 'share'), blinding };
+    // What the dealer sent in the receiver's place, of whatever type: anything but a share and a
+    // blinding as SecretBytes is the dealer's fault, like a share off its commitments.
+    if (s === null || typeof s !== 'object') throw new ValidationError('INVALID_ARGUMENT', 'missing share');
+    const { share, blinding: b } = s as Partial<InputShare>;
+    if (!(share instanceof SecretBytes) || !(b instanceof SecretBytes)) {
+      throw new ValidationError('INVALID_ARGUMENT', 'share and blinding: expected SecretBytes');
+    }
+    const blinding = F.fromBytes(b.expose(), 'blinding');
+    if (length === 1) return { share: F.fromBytes(share.expose(), 'share'), blinding };
+    return { share: scalarsFromBytes(F, share.expose(), length, 'share'), blinding };
   } catch (cause) {
     if (!(cause instanceof AapsError)) throw cause;
     throw new ProtocolError(
