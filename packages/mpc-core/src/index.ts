@@ -69,6 +69,7 @@ export {
   type DetectorKind,
   detectSensitive,
   detectSensitivePaths,
+  MAX_PAYLOAD_DEPTH,
   SEALED_MARKER,
 } from './sealing/detect.js';
 export {

@@ -21,7 +21,12 @@ import { ValidationError } from '../errors.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-const MAX_DEPTH = 64;
+/**
+ * How deep a value may nest: one at depth 64 (64 containers above it) is JSON a signature can
+ * cover, one at 65 is refused. The sealing walks (`sealing/detect.ts`) take the same bound.
+ */
+export const MAX_JSON_DEPTH = 64;
+const MAX_DEPTH = MAX_JSON_DEPTH;
 
 /** A member name a signed object may have: well-formed UTF-16, and not `__proto__`. */
 function isMemberName(k: string): boolean {
@@ -244,8 +249,11 @@ function describe(value: unknown, path: string, depth: number): ValidationError 
         ]);
       }
       if (!Array.isArray(value) && !isPlainObject(value)) {
-        const name = (value as object).constructor?.name;
-        const what = name === undefined || name === 'Object' ? 'an object with a prototype' : `a ${name}`;
+        const name: unknown = (value as object).constructor?.name;
+        const what =
+          typeof name !== 'string' || name === '' || name === 'Object'
+            ? 'an object with a prototype'
+            : `a ${name}`;
         return new ValidationError('INVALID_ARGUMENT', `${path}: ${what} is not JSON (convert it first)`, [
           path,
         ]);

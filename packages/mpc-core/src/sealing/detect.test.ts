@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type DetectorKind, detectSensitive, detectSensitivePaths } from './detect.js';
+import { canonicalize } from '../envelope/canonical.js';
+import { ValidationError } from '../errors.js';
+import { type DetectorKind, detectSensitive, detectSensitivePaths, MAX_PAYLOAD_DEPTH } from './detect.js';
 import { formatPointer, isPointerPrefix } from './pointer.js';
 import {
   alertmanagerWebhook,
@@ -201,5 +203,49 @@ describe('detectSensitive', () => {
   it('keeps only the outermost path when a policy seals a whole subtree', () => {
     expect(detectSensitivePaths(logExcerpt, { paths: ['/db'] })).toContain('/db');
     expect(detectSensitivePaths(logExcerpt, { paths: ['/db'] })).not.toContain('/db/password');
+  });
+});
+
+describe('detectSensitive: nesting deeper than JSON a signature can cover (MAX_PAYLOAD_DEPTH)', () => {
+  /** `{"a": [[...["x"]...]]}`: the string sits `depth + 1` levels down. */
+  const nested = (depth: number) => JSON.parse(`{"a":${'['.repeat(depth)}"x"${']'.repeat(depth)}}`);
+  const password = (depth: number) =>
+    JSON.parse(`{"a":${'['.repeat(depth - 1)}{"password":"hunter2-secret"}${']'.repeat(depth - 1)}}`);
+
+  it("is the canonicalizer's bound: what detection walks, sealing can canonicalize, and no deeper", () => {
+    expect(() => canonicalize(nested(MAX_PAYLOAD_DEPTH - 1))).not.toThrow();
+    expect(() => canonicalize(nested(MAX_PAYLOAD_DEPTH))).toThrow(/nested deeper than/);
+    expect(detectSensitive(nested(MAX_PAYLOAD_DEPTH - 1))).toEqual([]);
+    // A secret at the deepest level allowed is still found.
+    const deepest = `/a${'/0'.repeat(MAX_PAYLOAD_DEPTH - 2)}/password`;
+    expect(detectSensitivePaths(password(MAX_PAYLOAD_DEPTH - 1))).toEqual([deepest]);
+  });
+
+  it.each([
+    ['detectSensitive', (p: unknown) => detectSensitive(p)],
+    ['detectSensitivePaths', (p: unknown) => detectSensitivePaths(p)],
+  ])('%s refuses a payload one level deeper, naming where, and one 10,000 deep (20 KB) alike', (_n, call) => {
+    for (const depth of [MAX_PAYLOAD_DEPTH, 10_000]) {
+      let error: unknown;
+      try {
+        call(nested(depth));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).code).toBe('INVALID_ARGUMENT');
+      expect((error as ValidationError).fields).toEqual([`/a${'/0'.repeat(MAX_PAYLOAD_DEPTH)}`]);
+    }
+  });
+
+  it('seals whole a string of embedded JSON nested deeper than it reads (a secret could hide there)', () => {
+    /** A JSON array text whose string sits `depth` levels down. */
+    const inner = (depth: number) => `${'['.repeat(depth)}"x"${']'.repeat(depth)}`;
+    expect(detectSensitive({ config: { note: inner(MAX_PAYLOAD_DEPTH) } })).toEqual([]);
+    for (const depth of [MAX_PAYLOAD_DEPTH + 1, 10_000]) {
+      expect(detectSensitive({ config: { note: inner(depth) } })).toEqual([
+        { path: '/config/note', kind: 'embedded-json' },
+      ]);
+    }
   });
 });

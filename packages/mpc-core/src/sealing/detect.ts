@@ -20,7 +20,12 @@
  *   (`Bearer …`, `Basic …`), `url-credentials` (`scheme://user:pass@host`);
  * - `embedded-json`: a string holding JSON in which any detector fires is sealed whole;
  * - `policy`: the pointers (patterns with `*` / `**`) a policy lists.
+ *
+ * A payload nesting deeper than {@link MAX_PAYLOAD_DEPTH} is refused (`ValidationError` naming the
+ * first pointer past it), never walked into a stack overflow; JSON embedded in a string that nests
+ * deeper than that (counted from the string) is sealed whole, since no detector read all of it.
  */
+import { MAX_JSON_DEPTH } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
 import { optionsOf } from '../guards.js';
 import { formatPointer, type JsonPointer, matchesPointerPattern, outermostPointers } from './pointer.js';
@@ -60,6 +65,38 @@ export interface Detection {
 
 /** Values already replaced by a sealed-field marker are skipped. */
 export const SEALED_MARKER = '$sealed';
+
+/**
+ * How deep a payload may nest: a value at a pointer of more segments than this is refused. It is
+ * the canonical-JSON bound (`MAX_JSON_DEPTH`, 64): sealing canonicalizes the payload, and the
+ * gateway's intake takes only envelopes that canonicalize, so nothing deeper could be sealed or
+ * signed anyway.
+ */
+export const MAX_PAYLOAD_DEPTH = MAX_JSON_DEPTH;
+
+/** Thrown by the walks at a value nested past {@link MAX_PAYLOAD_DEPTH}, with its pointer's segments. */
+class TooDeep {
+  constructor(readonly segs: readonly (string | number)[]) {}
+}
+
+/** The error for a payload nested past {@link MAX_PAYLOAD_DEPTH}, naming where. */
+export function tooDeepError(pointer: JsonPointer): ValidationError {
+  return new ValidationError(
+    'INVALID_ARGUMENT',
+    `${pointer}: the payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels (JSON a signature can cover)`,
+    [pointer],
+  );
+}
+
+/** Run `walk`, turning its {@link TooDeep} into the {@link tooDeepError} naming the pointer. */
+function boundedWalk<T>(walk: () => T): T {
+  try {
+    return walk();
+  } catch (e) {
+    if (e instanceof TooDeep) throw tooDeepError(formatPointer(e.segs));
+    throw e;
+  }
+}
 
 // ---- key names ----
 
@@ -271,13 +308,20 @@ export function detectSensitive(payload: unknown, policy: DetectionPolicy = {}):
   const found = new Map<JsonPointer, DetectorKind>();
 
   const walk = (node: unknown, segs: (string | number)[], add: (p: JsonPointer, k: DetectorKind) => void) => {
+    if (segs.length > MAX_PAYLOAD_DEPTH) throw new TooDeep(segs);
     const here = () => formatPointer(segs);
     if (typeof node === 'string') {
       const kind = stringKind(node, on, secretKey, (doc) => {
         let hit = false;
-        walk(doc, [], () => {
-          hit = true;
-        });
+        try {
+          walk(doc, [], () => {
+            hit = true;
+          });
+        } catch (e) {
+          // Deeper than the detectors read: what it hides is unknown, so the string is sealed.
+          if (e instanceof TooDeep) return true;
+          throw e;
+        }
         return hit;
       });
       if (kind) add(here(), kind);
@@ -337,12 +381,14 @@ export function detectSensitive(payload: unknown, policy: DetectionPolicy = {}):
     }
   };
 
-  walk(payload, [], (path, kind) => {
-    if (ignore.some((p) => matchesPointerPattern(p, path))) return;
-    if (!found.has(path)) found.set(path, kind);
-  });
+  boundedWalk(() =>
+    walk(payload, [], (path, kind) => {
+      if (ignore.some((p) => matchesPointerPattern(p, path))) return;
+      if (!found.has(path)) found.set(path, kind);
+    }),
+  );
   if (policy.paths?.length) {
-    for (const path of allPointers(payload))
+    for (const path of boundedWalk(() => allPointers(payload)))
       if (policy.paths.some((p) => matchesPointerPattern(p, path))) found.set(path, 'policy');
   }
   return outermostPointers(found.keys()).map((path) => ({ path, kind: found.get(path)! }));
@@ -356,6 +402,7 @@ export function detectSensitivePaths(payload: unknown, policy: DetectionPolicy =
 function allPointers(doc: unknown): JsonPointer[] {
   const out: JsonPointer[] = [];
   const go = (node: unknown, segs: (string | number)[]) => {
+    if (segs.length > MAX_PAYLOAD_DEPTH) throw new TooDeep(segs);
     if (segs.length) out.push(formatPointer(segs));
     if (Array.isArray(node))
       node.forEach((x, i) => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { bytesToHex, utf8 } from '../bytes.js';
 import { canonicalize } from '../envelope/canonical.js';
 import { ValidationError } from '../errors.js';
-import { detectSensitivePaths } from './detect.js';
+import { detectSensitivePaths, MAX_PAYLOAD_DEPTH } from './detect.js';
 import {
+  detectAndSeal,
   SEALED_FIELD_VERSION,
   type SealOptions,
   sealedMarkers,
@@ -180,5 +181,32 @@ describe('SealedFieldCodec', () => {
     } catch (e) {
       expect((e as ValidationError).code).toBe('UNSUPPORTED_VERSION');
     }
+  });
+});
+
+describe('sealing: deeply nested payloads give a typed error, not a stack overflow', () => {
+  const nested = (depth: number) => JSON.parse(`{"a":${'['.repeat(depth)}"x"${']'.repeat(depth)}}`);
+  const marker = (depth: number) =>
+    JSON.parse(`{"a":${'['.repeat(depth)}{"$sealed":"f1"}${']'.repeat(depth)}}`);
+
+  it('sealedMarkers finds a marker at the deepest level allowed, and refuses one deeper', () => {
+    expect(sealedMarkers(marker(MAX_PAYLOAD_DEPTH - 2))).toEqual([
+      { id: 'f1', path: `/a${'/0'.repeat(MAX_PAYLOAD_DEPTH - 2)}` },
+    ]);
+    expect(() => sealedMarkers(marker(MAX_PAYLOAD_DEPTH))).toThrow(ValidationError);
+  });
+
+  it.each([
+    ['sealedMarkers', (p: unknown) => sealedMarkers(p)],
+    ['detectAndSeal', (p: unknown) => detectAndSeal(p, {}, opts)],
+  ])('%s on a 20 KB payload nested 10,000 deep', async (_name, call) => {
+    let error: unknown;
+    try {
+      await call(nested(10_000));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).fields).toEqual([`/a${'/0'.repeat(MAX_PAYLOAD_DEPTH)}`]);
   });
 });

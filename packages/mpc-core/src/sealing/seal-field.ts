@@ -23,7 +23,14 @@ import { assertArray, assertObject, assertString } from '../guards.js';
 import { type SealedBox, seal } from '../seal.js';
 import { randomBytesOf, rngOrDefault } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
-import { type Detection, type DetectionPolicy, detectSensitive, SEALED_MARKER } from './detect.js';
+import {
+  type Detection,
+  type DetectionPolicy,
+  detectSensitive,
+  MAX_PAYLOAD_DEPTH,
+  SEALED_MARKER,
+  tooDeepError,
+} from './detect.js';
 import { getAtPointer, type JsonPointer, outermostPointers, parsePointer, setAtPointer } from './pointer.js';
 
 export const SEALED_FIELD_VERSION = 1;
@@ -287,21 +294,25 @@ export async function detectAndSeal(
   });
 }
 
-/** The field ids a redacted payload refers to, with where each marker sits. */
+/**
+ * The field ids a redacted payload refers to, with where each marker sits. A payload nesting
+ * deeper than `MAX_PAYLOAD_DEPTH` is refused (`ValidationError` naming the first pointer past it).
+ */
 export function sealedMarkers(payload: unknown): { id: string; path: JsonPointer }[] {
   const out: { id: string; path: JsonPointer }[] = [];
-  const go = (node: unknown, path: string) => {
+  const go = (node: unknown, path: string, depth: number) => {
+    if (depth > MAX_PAYLOAD_DEPTH) throw tooDeepError(path);
     if (Array.isArray(node))
       node.forEach((x, i) => {
-        go(x, `${path}/${i}`);
+        go(x, `${path}/${i}`, depth + 1);
       });
     else if (typeof node === 'object' && node !== null) {
       const o = node as Record<string, unknown>;
       const keys = Object.keys(o);
       if (keys.length === 1 && typeof o[SEALED_MARKER] === 'string') out.push({ id: o[SEALED_MARKER], path });
-      else for (const k of keys) go(o[k], `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      else for (const k of keys) go(o[k], `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth + 1);
     }
   };
-  go(payload, '');
+  go(payload, '', 0);
   return out;
 }

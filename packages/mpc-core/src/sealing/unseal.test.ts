@@ -5,7 +5,7 @@ import { concatBytes } from '../bytes.js';
 import { canonicalize } from '../envelope/canonical.js';
 import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { open, seal } from '../seal.js';
-import { detectSensitivePaths } from './detect.js';
+import { detectSensitivePaths, MAX_PAYLOAD_DEPTH } from './detect.js';
 import {
   detectAndSeal,
   fieldAad,
@@ -405,6 +405,24 @@ describe('detectAndSeal and fillSealedValues', () => {
     ) as Record<string, unknown>;
     expect(Object.hasOwn(out, '__proto__')).toBe(true);
     expect(JSON.stringify(out)).toBe('{"__proto__":"one","x":[{"two":2}]}');
+  });
+
+  it('fills a marker at the deepest level allowed, and refuses a payload nested 10,000 deep by pointer', () => {
+    const nested = (depth: number, leaf: string) =>
+      JSON.parse(`{"a":${'['.repeat(depth)}${leaf}${']'.repeat(depth)}}`);
+    const filled = fillSealedValues(
+      nested(MAX_PAYLOAD_DEPTH - 1, '{"$sealed":"f1"}'),
+      new Map([['f1', 'one']]),
+    );
+    expect(filled).toEqual(nested(MAX_PAYLOAD_DEPTH - 1, '"one"'));
+    let error: unknown;
+    try {
+      fillSealedValues(nested(10_000, '"x"'), new Map());
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).fields).toEqual([`/a${'/0'.repeat(MAX_PAYLOAD_DEPTH)}`]);
   });
 });
 

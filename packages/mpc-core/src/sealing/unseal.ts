@@ -22,7 +22,8 @@ import { assertSecret32, open, type SealedBox, seal } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import { rngOrDefault } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
-import { SEALED_MARKER } from './detect.js';
+import { MAX_PAYLOAD_DEPTH, SEALED_MARKER, tooDeepError } from './detect.js';
+import { formatPointer } from './pointer.js';
 import {
   checkHead,
   checkSealedField,
@@ -299,14 +300,16 @@ export async function combineReleased(
 
 /**
  * A copy of a redacted payload with the markers of opened fields replaced by their values
- * (`values`: field id -> value). Markers of fields not in `values` stay.
+ * (`values`: field id -> value). Markers of fields not in `values` stay. A payload nesting deeper
+ * than `MAX_PAYLOAD_DEPTH` is refused (`ValidationError` naming the first pointer past it).
  */
 export function fillSealedValues(redacted: unknown, values: ReadonlyMap<string, unknown>): unknown {
   if (!(values instanceof Map)) {
     throw new ValidationError('INVALID_ARGUMENT', 'values: expected a Map of field id to value', ['values']);
   }
-  const fill = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(fill);
+  const fill = (node: unknown, segs: readonly (string | number)[]): unknown => {
+    if (segs.length > MAX_PAYLOAD_DEPTH) throw tooDeepError(formatPointer(segs));
+    if (Array.isArray(node)) return node.map((x, i) => fill(x, [...segs, i]));
     if (typeof node !== 'object' || node === null) return node;
     const o = node as Record<string, unknown>;
     const keys = Object.keys(o);
@@ -315,14 +318,14 @@ export function fillSealedValues(redacted: unknown, values: ReadonlyMap<string, 
     const out: Record<string, unknown> = {};
     for (const k of keys)
       Object.defineProperty(out, k, {
-        value: fill(o[k]),
+        value: fill(o[k], [...segs, k]),
         enumerable: true,
         writable: true,
         configurable: true,
       });
     return out;
   };
-  return fill(redacted);
+  return fill(redacted, []);
 }
 
 /** A release as the gateway returns it: for which field, from which party. */
