@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { VerificationError } from '@aaps/mpc-core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   EMPTY_ROOT,
@@ -125,5 +126,50 @@ describe('RFC 9162 Merkle tree', () => {
   it('computes the root a proof leads to', () => {
     const t = tree(CT_LEAVES);
     expect(hex(rootFromInclusionProof(hashLeaf(bytes('')), 0, 5, t.inclusionProof(0, 5)))).toBe(CT_ROOTS[4]);
+  });
+});
+
+describe('merkle verification: "any hostile input" is a VerificationError (merkle.ts header)', () => {
+  const tree = new MemoryMerkleTree();
+  for (let i = 0; i < 8; i++) tree.append(Uint8Array.of(i));
+  const root = tree.root();
+
+  it('verifyInclusion with a proof that has a hole', () => {
+    const proof = tree.inclusionProof(3);
+    fc.assert(
+      fc.property(fc.nat(proof.length - 1), (hole) => {
+        const holed = [...proof];
+        delete holed[hole];
+        let error: unknown;
+        try {
+          verifyInclusion(hashLeaf(Uint8Array.of(3)), 3, 8, holed, root);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(VerificationError);
+        expect((error as VerificationError).check).toBe('log.inclusion');
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('verifyConsistency with a proof that has a hole', () => {
+    const proof = tree.consistencyProof(3, 8);
+    const first = tree.root(3);
+    fc.assert(
+      fc.property(fc.nat(proof.length - 1), (hole) => {
+        const holed = [...proof];
+        delete holed[hole];
+        let error: unknown;
+        try {
+          verifyConsistency(3, 8, holed, first, root);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(VerificationError);
+        expect((error as VerificationError).check).toBe('log.consistency');
+      }),
+      { numRuns: 20 },
+    );
   });
 });

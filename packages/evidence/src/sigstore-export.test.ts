@@ -2,6 +2,7 @@ import { ValidationError } from '@aaps/mpc-core';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { PublicKey, TrustedRoot as SigstoreTrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from './bundle/types.js';
 import { verifyBundle } from './bundle/verify.js';
@@ -148,5 +149,39 @@ describe('Sigstore export', () => {
   it('refuses to export a bundle not yet in the log', () => {
     const { transparencyLog: _gone, ...unlogged } = fx.bundle;
     expect(() => toSigstoreBundle(unlogged as EvidenceBundle, noteKeyFor(fx.group))).toThrow(ValidationError);
+  });
+});
+
+describe('parseTrustedRoot: every malformed field is a DECODE_FAILED ValidationError', () => {
+  it('a root whose tlogs or groupKey.hint is of another JSON type', async () => {
+    const fx = await makeLoggedBundles(1);
+    const root = JSON.parse(JSON.stringify(trustedRootFor(fx)));
+    expect(parseTrustedRoot(root).origin).toBe('aaps.test/log');
+    const cases = fc.constantFrom<[string, unknown, string]>(
+      ['tlogs', {}, 'tlogs'],
+      ['tlogs', 'https://log.example', 'tlogs'],
+      ['tlogs', [null], 'tlogs'],
+      ['tlogs', [1, null], 'tlogs'],
+      ['tlogs', [{ publicKey: null }], 'tlogs'],
+      ['hint', JSON.parse('{"toString":0,"valueOf":0}'), 'aaps.groupKey.hint'],
+      ['hint', [Object.create(null)], 'aaps.groupKey.hint'],
+    );
+    fc.assert(
+      fc.property(cases, ([at, value, field]) => {
+        const hostile = structuredClone(root);
+        if (at === 'tlogs') hostile.tlogs = value;
+        else hostile.aaps.groupKey.hint = value;
+        let error: unknown;
+        try {
+          parseTrustedRoot(hostile);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).code).toBe('DECODE_FAILED');
+        expect((error as ValidationError).fields).toContain(field);
+      }),
+      { numRuns: 30 },
+    );
   });
 });

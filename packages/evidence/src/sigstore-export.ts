@@ -10,7 +10,7 @@
  * checkpoint's root, and that the leaf's `dsse` body names the envelope's signature and payload
  * hash. Only the Ed25519 suite is exportable: Sigstore has no BIP-340 key type.
  */
-import { ValidationError } from '@aaps/mpc-core';
+import { displayValue, ValidationError } from '@aaps/mpc-core';
 import type { EvidenceBundle } from './bundle/types.js';
 import { type NoteKey, noteKeyId, parseCheckpoint, parseSignedNote } from './checkpoint.js';
 import { parseBase64, parseHex, sha256, toBase64, toHex } from './encoding.js';
@@ -296,7 +296,7 @@ function checkGroupKeyAgrees(groupKey: Partial<AapsTrustExtension['groupKey']>, 
   if (groupKey.hint !== keyIdOf(key)) {
     throw new ValidationError(
       'DECODE_FAILED',
-      `trusted root names two group keys: aaps.groupKey.publicKeyHex ${hex} (key id ${keyIdOf(key)}) and aaps.groupKey.hint ${String(groupKey.hint)}`,
+      `trusted root names two group keys: aaps.groupKey.publicKeyHex ${hex} (key id ${keyIdOf(key)}) and aaps.groupKey.hint ${displayValue(groupKey.hint)}`,
       ['aaps.groupKey.publicKeyHex', 'aaps.groupKey.hint'],
     );
   }
@@ -325,7 +325,16 @@ export function parseTrustedRoot(value: unknown): TrustedKeys {
   if (partyRoles === 'malformed') fields.push('aaps.partyRoles');
   if (logKeyBytes !== undefined && fields.length === 0) {
     const spki = toBase64(ed25519Spki(logKeyBytes));
-    if (!root?.tlogs?.some((tl) => tl.publicKey?.rawBytes === spki)) fields.push('tlogs');
+    // Whatever JSON the root holds there: only an array of objects can list the log key.
+    const tlogs: unknown = root?.tlogs;
+    const listed =
+      Array.isArray(tlogs) &&
+      tlogs.some((tl: unknown) => {
+        const key: unknown =
+          typeof tl === 'object' && tl !== null ? (tl as { publicKey?: unknown }).publicKey : undefined;
+        return typeof key === 'object' && key !== null && (key as { rawBytes?: unknown }).rawBytes === spki;
+      });
+    if (!listed) fields.push('tlogs');
   }
   if (fields.length > 0) {
     throw new ValidationError('DECODE_FAILED', `malformed trusted root: ${fields.join(', ')}`, fields);
