@@ -1036,25 +1036,30 @@ describe('an unreachable quorum', () => {
   });
 });
 
+/**
+ * The local coordinator with quality assurance (in every approval quorum) unreachable while
+ * `down()` says so; `down` is asked once per call to it.
+ */
+const qaDownWhile = (down: () => boolean) => (c: LocalCoordinator) => {
+  const trusted = c.trustedKeys();
+  return new LocalCoordinator({
+    gateway: trusted.gateway,
+    approvers: trusted.approvers,
+    material: c.exportMaterial(),
+    down: (party) => party === 'quality-assurance' && down(),
+  });
+};
+
 describe('quality assurance unreachable at approval', () => {
   it('the approval waits for it past the retry budget, saying so, and goes on once it is back', async () => {
     let qaDown = true;
     let tries = 0;
     let firstTry = 0;
-    // The local coordinator with quality assurance (in every approval quorum) down while `qaDown`.
-    const flaky = (c: LocalCoordinator) => {
-      const trusted = c.trustedKeys();
-      return new LocalCoordinator({
-        gateway: trusted.gateway,
-        approvers: trusted.approvers,
-        material: c.exportMaterial(),
-        down: (party) => {
-          if (party !== 'quality-assurance' || !qaDown) return false;
-          if (tries++ === 0) firstTry = performance.now();
-          return true;
-        },
-      });
-    };
+    const flaky = qaDownWhile(() => {
+      if (!qaDown) return false;
+      if (tries++ === 0) firstTry = performance.now();
+      return true;
+    });
     const budget = 20;
     const { gw, runner } = await retrying(
       { retryDelayMs: 1, retryMaxDelayMs: 2, retryBudgetMs: budget, sealRetryMaxDelayMs: 4 },
@@ -1098,19 +1103,11 @@ describe('quality assurance unreachable at approval', () => {
   it('many approvals waiting for it: one probes, the others park and go at once when it answers', async () => {
     let qaDown = true;
     let tries = 0;
-    const flaky = (c: LocalCoordinator) => {
-      const trusted = c.trustedKeys();
-      return new LocalCoordinator({
-        gateway: trusted.gateway,
-        approvers: trusted.approvers,
-        material: c.exportMaterial(),
-        down: (party) => {
-          if (party !== 'quality-assurance' || !qaDown) return false;
-          tries++;
-          return true;
-        },
-      });
-    };
+    const flaky = qaDownWhile(() => {
+      if (!qaDown) return false;
+      tries++;
+      return true;
+    });
     const { gw, runner } = await retrying(
       {
         retryDelayMs: 1,
