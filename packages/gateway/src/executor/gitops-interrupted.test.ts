@@ -375,6 +375,48 @@ describe("gitops: a gateway killed in the fast-forward to the remote's branch", 
   });
 });
 
+describe("gitops: a fast-forward a person's edit is in the way of", () => {
+  it('fails, leaving the edit as it is; once the person is done, the next apply goes on', async () => {
+    withRemote();
+    const rel = join('shop', 'resourcequota', 'other.json');
+    writeFileSync(join(repo, rel), quotaText('4'));
+    git('add', '.');
+    git('commit', '--quiet', '-m', 'another quota');
+    git('push', '--quiet', 'origin', 'main');
+    // Someone else changes that file on the remote; a person here edits it, uncommitted.
+    const other = mkdtempSync(join(tmpdir(), 'aaps-gitops-int-other-'));
+    try {
+      const og = (...args: string[]) => execFileSync('git', args, { cwd: other, encoding: 'utf8' }).trim();
+      og('clone', '--quiet', bare ?? '', '.');
+      og('config', 'user.email', 'other@example.invalid');
+      og('config', 'user.name', 'other');
+      writeFileSync(join(other, rel), quotaText('2'));
+      og('commit', '--quiet', '-am', 'someone else');
+      og('push', '--quiet', 'origin', 'main');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+    const theirs = remoteGit('rev-parse', 'main');
+    writeFileSync(join(repo, rel), quotaText('3'));
+    const order = await signedQuotaOrder('resourcequota://shop/compute', 'inc-in-the-way');
+    const executor = createGitopsExecutor({ repoDir: repo, remote: 'origin', now: () => new Date() });
+    const first = await executeOrder(order, executor, await trustedGroup());
+    expect(first.record.status).toBe('failed');
+    expect(readFileSync(join(repo, rel), 'utf8')).toBe(quotaText('3'));
+
+    git('checkout', '--', rel); // the person is done
+    const next = await executeOrder(order, executor, await trustedGroup());
+    expect(next.record.status).toBe('succeeded');
+    expect(next.record.change['recovered']).toBe(
+      `found nothing written by the fast-forward to ${theirs} that incident inc-in-the-way was making`,
+    );
+    expect(git('rev-parse', 'HEAD^')).toBe(theirs);
+    expect(cpuAt('HEAD', rel)).toBe('2');
+    expect(git('status', '--porcelain')).toBe('');
+    expect(existsSync(note())).toBe(false);
+  });
+});
+
 describe('gitops: a git operation the gateway did not start', () => {
   it('a revert in progress is refused in one line naming the working copy, and left as it is', async () => {
     const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });

@@ -220,7 +220,10 @@ async function settle(d: InterruptedDeps, pending: PendingEdit): Promise<string>
     if (head === commit) return `found the fast-forward to ${commit} that incident ${id} was making done`;
     if (head !== pending.head) throw moved(d, pending, `the fast-forward to ${commit}`, head);
     const undone = await undoFastForward(d, commit, pending.paths);
-    return `put back ${undone.length === 0 ? 'nothing' : undone.join(', ')} as committed in ${head}: incident ${id} stopped in the fast-forward to ${commit}`;
+    // Nothing written: git refused the fast-forward before writing (a person's edit in its way).
+    return undone.length === 0
+      ? `found nothing written by the fast-forward to ${commit} that incident ${id} was making`
+      : `put back ${undone.join(', ')} as committed in ${head}: incident ${id} stopped in the fast-forward to ${commit}`;
   }
   if (pending.step === 'drop' && commit !== undefined) {
     const target = await d.git('rev-parse', '--verify', '--quiet', `${commit}^`).catch(() => '');
