@@ -227,12 +227,20 @@ export class WorkflowRunner {
   readonly #locks = new Map<string, Promise<void>>();
   /**
    * Per incident whose step (or sealing) keeps failing: the state it fails in, when it first
-   * failed (monotonic ms), how many tries failed, the last code, and whether the last try was
-   * waiting for a required party (no budget). Gone once it moves on.
+   * failed (monotonic ms), how many tries failed, the last code, whether the last try was
+   * waiting for a required party (no budget), and the shared outage it waits out, if any (see
+   * `parkMs`). Gone once it moves on.
    */
   readonly #outages = new Map<
     string,
-    { state: IncidentState; since: number; attempt: number; code: string; waiting: boolean }
+    {
+      state: IncidentState;
+      since: number;
+      attempt: number;
+      code: string;
+      waiting: boolean;
+      shared?: string;
+    }
   >();
   /**
    * Per incident waiting to be tried again: its timer, and `done`, settled when the timer fires
@@ -247,8 +255,6 @@ export class WorkflowRunner {
    * it: it alone tries on the usual waits; the others are parked (see `parkMs`).
    */
   readonly #probes = new Map<string, string>();
-  /** Per incident probing or parked in a shared outage, the outage's key and the state it waits in. */
-  readonly #inOutage = new Map<string, { key: string; state: IncidentState }>();
   #closed = false;
   /** Per incident whose drive failed outside its steps' handling: how many times in a row. */
   readonly #crashes = new Map<string, number>();
@@ -416,6 +422,7 @@ export class WorkflowRunner {
     const now = performance.now();
     let o = this.#outages.get(id);
     if (o === undefined || o.state !== state) {
+      this.#leaveOutage(id);
       o = { state, since: now, attempt: 0, code, waiting };
       this.#outages.set(id, o);
     } else if (o.waiting && !waiting) {
@@ -446,10 +453,11 @@ export class WorkflowRunner {
    * running nor waiting) probes it on `wait`; the others park, and are sent at once when a try
    * of it succeeds ({@link #outageOver}). No key: the failure is the incident's own (a refusal).
    */
-  #outageWait(id: string, state: IncidentState, key: string | undefined, wait: number): number {
-    this.#leaveOutage(id);
-    if (key === undefined) return wait;
-    this.#inOutage.set(id, { key, state });
+  #outageWait(id: string, key: string | undefined, wait: number): number {
+    const o = this.#outages.get(id);
+    if (o?.shared !== key) this.#leaveOutage(id);
+    if (key === undefined || o === undefined) return wait;
+    o.shared = key;
     const probe = this.#probes.get(key);
     if (probe === undefined || probe === id || !(this.#running.has(probe) || this.#retries.has(probe))) {
       this.#probes.set(key, id);
@@ -459,12 +467,17 @@ export class WorkflowRunner {
   }
 
   /** `id` no longer waits out a shared outage (as probe or parked). */
-  #leaveOutage(id: string): { key: string; state: IncidentState } | undefined {
-    const was = this.#inOutage.get(id);
-    if (was === undefined) return undefined;
-    this.#inOutage.delete(id);
-    if (this.#probes.get(was.key) === id) this.#probes.delete(was.key);
-    return was;
+  #leaveOutage(id: string): void {
+    const o = this.#outages.get(id);
+    if (o?.shared === undefined) return;
+    if (this.#probes.get(o.shared) === id) this.#probes.delete(o.shared);
+    delete o.shared;
+  }
+
+  /** `id` moved on: it no longer fails, in any outage. */
+  #forgetOutage(id: string): void {
+    this.#leaveOutage(id);
+    this.#outages.delete(id);
   }
 
   /**
@@ -473,12 +486,14 @@ export class WorkflowRunner {
    * resolve or a person's decision, says nothing of the outage and just leaves it.)
    */
   #outageOver(id: string, from: IncidentState): void {
-    const was = this.#leaveOutage(id);
-    if (was === undefined || was.state !== from) return;
-    this.#probes.delete(was.key);
-    for (const [waiting, o] of [...this.#inOutage]) {
-      if (o.key !== was.key) continue;
-      this.#inOutage.delete(waiting);
+    const o = this.#outages.get(id);
+    const key = o?.state === from ? o.shared : undefined;
+    this.#forgetOutage(id);
+    if (key === undefined) return;
+    this.#probes.delete(key);
+    for (const [waiting, w] of [...this.#outages]) {
+      if (w.shared !== key) continue;
+      delete w.shared;
       if (this.#retries.has(waiting)) this.start(waiting);
     }
   }
@@ -1000,14 +1015,12 @@ export class WorkflowRunner {
         record.state === 'awaiting_human' ||
         (isTerminal(record.state) && record.evidence_id !== undefined)
       ) {
-        this.#outages.delete(id);
-        this.#leaveOutage(id);
+        this.#forgetOutage(id);
         return;
       }
       try {
         const from = record.state;
         await this.#step(record);
-        this.#outages.delete(id);
         this.#outageOver(id, from);
         this.#wakeWaiting(from);
       } catch (e) {
@@ -1028,7 +1041,6 @@ export class WorkflowRunner {
           const outage = TRANSIENT.has(info.code) ? 'evidence' : undefined;
           const wait = this.#outageWait(
             id,
-            fresh.state,
             outage,
             backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs),
           );
@@ -1046,7 +1058,6 @@ export class WorkflowRunner {
           const outage = `party:${[...waitingFor].sort().join(',')}`;
           const wait = this.#outageWait(
             id,
-            fresh.state,
             outage,
             backoff(d.retryDelayMs, t.attempt, d.sealRetryMaxDelayMs),
           );
@@ -1063,7 +1074,7 @@ export class WorkflowRunner {
             return this.#retryLater(fresh, 'step.retrying', info, t, wait);
           }
         }
-        this.#outages.delete(id);
+        this.#forgetOutage(id);
         log.warn('workflow.step_failed', { state: fresh.state, code: info.code, ends: 'failed' });
         fresh.reason = info;
         this.#advance(fresh, 'failed', 'gateway', { code: info.code });
