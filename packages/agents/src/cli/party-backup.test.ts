@@ -18,7 +18,7 @@ import { type ClusterLayout, layoutCluster } from '../cluster.js';
 import { rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey } from '../store/files.js';
 import { PartyStore } from '../store/level.js';
-import { type CliIo, runPartyBackup, runPartyRestore } from './party-backup.js';
+import { runPartyBackup, runPartyRestore } from './party-backup.js';
 import { capture, withPartyStore } from './test-helpers/stopped-party-io.js';
 
 let dir: string;

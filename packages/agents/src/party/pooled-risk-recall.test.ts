@@ -14,11 +14,8 @@ import { join } from 'node:path';
 import {
   getCiphersuite,
   loadFastBackends,
-  PolicyRefusal,
-  Round1CommitmentBatchCodec,
   SecretBytes,
   type SignedEnvelope,
-  SigningPackageCodec,
   trustedDealer,
 } from '@aaps/mpc-core';
 import { Level } from 'level';
@@ -26,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../aggregate.js';
 import type { PartyClient } from '../client.js';
 import { signBacking } from '../policy/backing.js';
-import { type AggregationRef, buildApprovalProposal, proposalSigningBytes } from '../policy/proposal.js';
+import { type AggregationRef, buildApprovalProposal } from '../policy/proposal.js';
 import { combineRiskScores, computeRiskScore, type RiskFactors } from '../policy/risk.js';
 import type { FixProposal } from '../steps/problem-solver.js';
 import type { ApprovalDecisionPayload } from '../steps/strategy.js';
@@ -36,6 +33,7 @@ import type { PartyDeps } from './context.js';
 import type { RiskSubject } from './pooled-risk.js';
 import { DEALT_SESSION_RETENTION_MS } from './routes/aggregation.js';
 import {
+  approvalRoundTwo,
   type FiveParties,
   fiveParties,
   inProcessClient,
@@ -198,32 +196,9 @@ async function strategyOn(ref: AggregationRef): Promise<ApprovalDecisionPayload>
 }
 
 /** Each signer's round two on the approval citing `ref`: `signed`, or the rule it refused under. */
-async function signAll(ref: AggregationRef, by = client): Promise<string[]> {
+function signAll(ref: AggregationRef, by = client): Promise<string[]> {
   const { proposal, backing } = approvalCiting(ref);
-  const session = `recall-${sessions++}`;
-  const commitments = await Promise.all(
-    SIGNERS.map(async (i) => {
-      const drawn = await by.call<{ commitments: unknown }>(id(i), 'sign.commit', session, { count: 1 });
-      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
-    }),
-  );
-  const signing_package = SigningPackageCodec.toJSON(suite.id, {
-    commitments,
-    message: proposalSigningBytes(proposal),
-  });
-  return Promise.all(
-    SIGNERS.map((i) =>
-      by
-        .call(id(i), 'sign.round2', session, {
-          signing_package,
-          subject: { kind: 'approval', proposal, backing },
-        })
-        .then(
-          () => 'signed',
-          (e: unknown) => (e instanceof PolicyRefusal ? e.rule : `error: ${String(e)}`),
-        ),
-    ),
-  );
+  return approvalRoundTwo(by, SIGNERS.map(id), `recall-${sessions++}`, proposal, backing);
 }
 
 describe('a pooled round older than what the party holds in memory (party routes, real LevelDB)', () => {

@@ -1036,6 +1036,18 @@ describe('an unreachable quorum', () => {
   });
 });
 
+/** Waits (up to 20 s, not the ten minutes parked incidents would) until every one of `ids` is sealed, resolved. */
+async function allResolvedAndSealed(gw: TestGateway, runner: WorkflowRunner, ids: readonly string[]) {
+  await vi.waitFor(
+    async () => {
+      for (const id of ids) expect((await incident(gw, id))['evidence_id']).not.toBeNull();
+    },
+    { timeout: 20_000 },
+  );
+  await runner.idle();
+  for (const id of ids) expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+}
+
 /**
  * The local coordinator with quality assurance (in every approval quorum) unreachable while
  * `down()` says so; `down` is asked once per call to it.
@@ -1133,14 +1145,7 @@ describe('quality assurance unreachable at approval', () => {
       expect(d).toMatchObject({ attempt: 1, next_in_ms: 600_000, waiting_for: ['quality-assurance'] });
 
     qaDown = false;
-    await vi.waitFor(
-      async () => {
-        for (const id of ids) expect((await incident(gw, id))['evidence_id']).not.toBeNull();
-      },
-      { timeout: 20_000 },
-    );
-    await runner.idle();
-    for (const id of ids) expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+    await allResolvedAndSealed(gw, runner, ids);
   });
 });
 
@@ -1307,14 +1312,7 @@ describe('an evidence outage many ended incidents wait out', () => {
 
     down = false;
     // The probe's next try seals it; that sends the parked ones now, not in ten minutes.
-    await vi.waitFor(
-      async () => {
-        for (const id of ids) expect((await incident(gw, id))['evidence_id']).not.toBeNull();
-      },
-      { timeout: 20_000 },
-    );
-    await runner.idle();
-    for (const id of ids) expect((await sealed(gw, id)).inc['state']).toBe('resolved');
+    await allResolvedAndSealed(gw, runner, ids);
   });
 
   it("a refusal is an incident's own: it neither probes nor parks anyone", async () => {

@@ -12,25 +12,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  getCiphersuite,
-  PolicyRefusal,
-  Round1CommitmentBatchCodec,
-  type SignedEnvelope,
-  SigningPackageCodec,
-} from '@aaps/mpc-core';
+import { getCiphersuite, type SignedEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartyClient } from '../../client.js';
 import { type ApprovalBacking, signBacking } from '../../policy/backing.js';
-import { type ApprovalProposal, buildApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
+import { type ApprovalProposal, buildApprovalProposal } from '../../policy/proposal.js';
 import { computeRiskScore, type RiskFactors } from '../../policy/risk.js';
 import type { FixProposal, FixProposalSet } from '../../steps/problem-solver.js';
 import type { ApprovalDecisionPayload } from '../../steps/strategy.js';
 import { CONTEXT, SIGNALS } from '../../steps/test-helpers/signals.js';
 import type { PartyStore } from '../../store/level.js';
-import { dealtPartyApps, type FiveParties } from '../test-helpers/five-parties.js';
+import { approvalRoundTwo, dealtPartyApps, type FiveParties } from '../test-helpers/five-parties.js';
 
-const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+const _suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 let dir: string;
 const stores: PartyStore[] = [];
 let set: FiveParties;
@@ -101,34 +95,8 @@ async function strategyStep(incident: string, fix: FixProposal, environment: str
 }
 
 /** Each signer's round two on `proposal` with `backing`: `signed`, or the rule it refused under. */
-async function signAll(
-  proposal: ApprovalProposal,
-  backing: ApprovalBacking | { decision: unknown; fix: unknown },
-) {
-  const session = `declared-${sessions++}`;
-  const commitments = await Promise.all(
-    SIGNERS.map(async (i) => {
-      const drawn = await client.call<{ commitments: unknown }>(id(i), 'sign.commit', session, { count: 1 });
-      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
-    }),
-  );
-  const signing_package = SigningPackageCodec.toJSON(suite.id, {
-    commitments,
-    message: proposalSigningBytes(proposal),
-  });
-  return Promise.all(
-    SIGNERS.map((i) =>
-      client
-        .call(id(i), 'sign.round2', session, {
-          signing_package,
-          subject: { kind: 'approval', proposal, backing },
-        })
-        .then(
-          () => 'signed',
-          (e: unknown) => (e instanceof PolicyRefusal ? e.rule : `error: ${String(e)}`),
-        ),
-    ),
-  );
+function signAll(proposal: ApprovalProposal, backing: ApprovalBacking | { decision: unknown; fix: unknown }) {
+  return approvalRoundTwo(client, SIGNERS.map(id), `declared-${sessions++}`, proposal, backing);
 }
 
 /** An image rollback of `namespace`'s ledger touching 11 resources, during a P1. */

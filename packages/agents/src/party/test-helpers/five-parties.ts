@@ -14,7 +14,9 @@ import {
   type IdentityKey,
   type KeyPackage,
   loadFastBackends,
+  PolicyRefusal,
   type PublicKeyPackage,
+  Round1CommitmentBatchCodec,
   SCHEMA_VERSION,
   type SealedField,
   SecretBytes,
@@ -32,6 +34,7 @@ import { PartyClient } from '../../client.js';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
 import { memoryLogger } from '../../logger.js';
 import { defaultPolicy } from '../../policy/defaults.js';
+import { type ApprovalProposal, proposalSigningBytes } from '../../policy/proposal.js';
 import { PARTY_ROLES } from '../../policy/roles.js';
 import type { DepartmentRiskView, Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
@@ -266,6 +269,43 @@ export async function evidenceRoundTwo(
     },
   });
   return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+}
+
+/**
+ * Each of `signers`' (party ids) round two of an approval of `proposal` with `backing`, after
+ * their round one in session `session`, as the gateway asks for them: `signed`, or the rule the
+ * party refused under (`error: ...` for anything else).
+ */
+export async function approvalRoundTwo(
+  client: PartyClient,
+  signers: readonly string[],
+  session: string,
+  proposal: ApprovalProposal,
+  backing: unknown,
+): Promise<string[]> {
+  const commitments = await Promise.all(
+    signers.map(async (party) => {
+      const drawn = await client.call<{ commitments: unknown }>(party, 'sign.commit', session, { count: 1 });
+      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
+    }),
+  );
+  const signing_package = SigningPackageCodec.toJSON(suite.id, {
+    commitments,
+    message: proposalSigningBytes(proposal),
+  });
+  return Promise.all(
+    signers.map((party) =>
+      client
+        .call(party, 'sign.round2', session, {
+          signing_package,
+          subject: { kind: 'approval', proposal, backing },
+        })
+        .then(
+          () => 'signed',
+          (e: unknown) => (e instanceof PolicyRefusal ? e.rule : `error: ${String(e)}`),
+        ),
+    ),
+  );
 }
 
 /**
