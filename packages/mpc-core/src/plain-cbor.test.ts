@@ -1,3 +1,4 @@
+import { Decoder } from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { weightedRiskRecord } from './aggregation/test-helpers/record-fixture.js';
@@ -94,7 +95,35 @@ describe('scanCbor', () => {
     expect(scanCbor(hex('bf6161017f616160ff02ff')).duplicateKey).toBe('a'); // chunked "a"
     expect(scanCbor(hex('a2010a010b')).duplicateKey).toBe('1');
     expect(scanCbor(hex('a2616101616202')).duplicateKey).toBeUndefined();
-    expect(scanCbor(hex('a2420102f5420102f4')).duplicateKey).toBe('\u0000420102'); // byte-string keys by their bytes
+    // cbor-x renames "__proto__" to "__proto_" (prototype pollution): one property for it.
+    const proto = [0xa2, 0x69, ...Buffer.from('__proto__'), 0x00, 0x68, ...Buffer.from('__proto_'), 0x01];
+    expect(
+      Object.keys(new Decoder({ mapsAsObjects: true }).decode(Uint8Array.from(proto)) as object),
+    ).toEqual(['__proto_']);
+    expect(scanCbor(Uint8Array.from(proto)).duplicateKey).toBe('__proto_');
+  });
+
+  it('refuses a map key that is not text or an integer where it starts, before walking it', () => {
+    // cbor-x makes 1.0 and true the properties "1" and "true" (so {"1": 0, 1.0: 1} would hide a
+    // duplicate), and reads a whole map or array before refusing it as a key.
+    for (const [h, at] of [
+      ['a26131 00 f93c00 01', 4], // {"1": 0, 1.0: 1}
+      ['a26474727565 00 f5 01', 7], // {"true": 0, true: 1}
+      ['a1 420102 00', 1], // a byte-string key
+      ['a1 80 00', 1], // an array key
+    ] as const) {
+      const bytes = hex(h.replaceAll(' ', ''));
+      expect(() => scanCbor(bytes), h).toThrow(`the map key at byte ${at} is not text or an integer`);
+      expect(() => decodeCbor(bytes), h).toThrow(ValidationError);
+    }
+    // Maps as keys of maps, 1,500 deep around a 2 MB byte string: refused at the first key, so no
+    // key is walked (a walk of each key inside each key is depth x size).
+    const depth = 1_500;
+    const nested = new Uint8Array(depth + 5 + 2_000_000 + depth).fill(0xa1, 0, depth);
+    nested[depth] = 0x5a;
+    new DataView(nested.buffer).setUint32(depth + 1, 2_000_000);
+    expect(() => scanCbor(nested)).toThrow('the map key at byte 1 is not text or an integer');
+    expect(() => decodeCbor(nested)).toThrow(expect.objectContaining({ code: 'DECODE_FAILED' }));
   });
 
   it('refuses reserved heads, stray breaks and mixed chunks', () => {

@@ -35,16 +35,18 @@ export interface CborScan {
   readonly tag?: { readonly number: number; readonly offset: number };
   /**
    * The first key that appears twice in one map (a decoder keeps one of the two, so the bytes could
-   * read differently elsewhere). Keys compare as a decoder makes them property names: text by its
-   * characters (definite or chunked), integers by their decimal form, any other key by its bytes.
+   * read differently elsewhere). Keys compare as cbor-x makes them property names: text by its
+   * characters (definite or chunked; "__proto__" is "__proto_"), integers by their decimal form.
+   * (A key of any other kind is refused as not well-formed AAPS CBOR.)
    */
   readonly duplicateKey?: string;
 }
 
 /**
  * Scan one CBOR data item that spans all of `bytes`. Stops at the first tag. Throws a
- * `ValidationError` (`DECODE_FAILED`) if the bytes are not one well-formed item: cut short,
- * trailing bytes, a reserved head, a stray break, a chunk of the wrong kind in a chunked string.
+ * `ValidationError` (`DECODE_FAILED`) if the bytes are not one well-formed item (cut short,
+ * trailing bytes, a reserved head, a stray break, a chunk of the wrong kind in a chunked string)
+ * or hold a map key that is not text or an integer. Each byte is read once: linear time.
  */
 export function scanCbor(bytes: Uint8Array): CborScan {
   if (!(bytes instanceof Uint8Array)) throw malformed('expected bytes (a Uint8Array)');
@@ -122,11 +124,17 @@ export function scanCbor(bytes: Uint8Array): CborScan {
       case 5: {
         const keys = new Set<string>();
         for (let i = 0; n < 0 ? !atBreak() : i < n; i++) {
-          const start = p;
+          // A key is text or an integer (a tag is reported as a tag): cbor-x would make a float,
+          // true or null the same property as its text ("1", "true"), and refuses a map or an
+          // array as a key only once it has read it, so one is refused here before it is walked.
+          need(1);
+          const keyMajor = view.getUint8(p) >> 5;
+          if (keyMajor !== 0 && keyMajor !== 1 && keyMajor !== 3 && keyMajor !== 6)
+            throw malformed(`the map key at byte ${p} is not text or an integer`);
           const named = item(true);
           if (named === STOP) return STOP;
-          const key =
-            typeof named === 'string' ? named : `\0${Buffer.from(bytes.subarray(start, p)).toString('hex')}`;
+          // cbor-x renames "__proto__" (prototype pollution): it is "__proto_" for it.
+          const key = named === '__proto__' ? '__proto_' : (named as string);
           if (keys.has(key)) duplicateKey ??= key;
           keys.add(key);
           if (item(false) === STOP) return STOP;
