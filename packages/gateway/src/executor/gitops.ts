@@ -330,7 +330,14 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       .split('\0')
       .filter((p) => p !== '');
     const note = await noteStep(order, { step: 'catch-up', head: local, commit: head, paths });
-    await git('merge', '--ff-only', '--quiet', head);
+    try {
+      await git('merge', '--ff-only', '--quiet', head);
+    } catch (e) {
+      // Refused (a person's edit in its way: git wrote nothing) or failed part-way: settle the
+      // note now, as the next step would, so that it names no stop that did not happen.
+      await recover().catch(() => undefined);
+      throw e;
+    }
     await note.clear();
     return head;
   };

@@ -28,7 +28,10 @@ export interface WorkingCopyOptions {
 }
 
 export interface WorkingCopy {
-  /** Runs `git <args>` in the working copy; its trimmed stdout. Throws `UNAVAILABLE` on failure. */
+  /**
+   * Runs `git <args>` in the working copy; its stdout, trimmed unless NUL-separated (`-z`). Throws
+   * `UNAVAILABLE` on failure.
+   */
   git(...args: string[]): Promise<string>;
   /** Whether commit `ancestor` is in the history of `of` (a commit is in its own history). */
   isAncestor(ancestor: string, of: string): Promise<boolean>;
@@ -53,7 +56,9 @@ export function openWorkingCopy(opts: WorkingCopyOptions): WorkingCopy {
     );
   const git = async (...args: string[]) => {
     try {
-      return String((await exec(args)).stdout).trim();
+      const out = String((await exec(args)).stdout);
+      // NUL-separated output (`-z`) is paths as they are: a first one may start with a space.
+      return args.includes('-z') ? out : out.trim();
     } catch (cause) {
       throw new AapsError('UNAVAILABLE', `git ${args[0]} failed`, { cause });
     }

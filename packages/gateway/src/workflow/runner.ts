@@ -319,6 +319,7 @@ export class WorkflowRunner {
           const attempt = (counts.get(id) ?? 0) + 1;
           if (!storeRefused && attempt > CRASH_RETRIES) {
             this.#crashes.delete(id);
+            this.#forgetOutage(id);
             this.#d.logger.error('workflow.gave_up', {
               incident_id: id,
               code: errorInfo(e).code,
@@ -466,12 +467,24 @@ export class WorkflowRunner {
     return Math.max(wait, this.#d.parkMs ?? DEFAULT_PARK_MS);
   }
 
-  /** `id` no longer waits out a shared outage (as probe or parked). */
+  /**
+   * `id` no longer waits out a shared outage. If it was the probe (it met a refusal of its own,
+   * was resolved, gave up), the next incident parked in that outage goes now and probes in its
+   * place: else the outage, perhaps over already, would not be tried until a park ends.
+   */
   #leaveOutage(id: string): void {
     const o = this.#outages.get(id);
-    if (o?.shared === undefined) return;
-    if (this.#probes.get(o.shared) === id) this.#probes.delete(o.shared);
-    delete o.shared;
+    const key = o?.shared;
+    if (key === undefined) return;
+    delete o!.shared;
+    if (this.#probes.get(key) !== id) return;
+    this.#probes.delete(key);
+    for (const [parked, w] of this.#outages) {
+      if (w.shared === key && this.#retries.has(parked)) {
+        this.start(parked);
+        return;
+      }
+    }
   }
 
   /** `id` moved on: it no longer fails, in any outage. */
