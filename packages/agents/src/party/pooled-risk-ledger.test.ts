@@ -217,14 +217,14 @@ describe('the rounds a request cites (read back before its check)', () => {
     expect(citedAggregationSessions(body)).toEqual(['risk-1']);
   });
 
-  it('finds strategy’s pooled input, in document order, at most 16, ignoring what is not a session id', () => {
+  it('finds strategy’s pooled input, in reverse document order, at most 16, ignoring what is not a session id', () => {
     expect(
       citedAggregationSessions({
         request: { role: 'strategy', input: { incident_id: 'i', pooled: ref('risk-s') } },
       }),
     ).toEqual(['risk-s']);
     const many = Array.from({ length: 20 }, (_, i) => ({ risk: { aggregation_ref: ref(`r-${i}`) } }));
-    expect(citedAggregationSessions({ many })).toEqual(Array.from({ length: 16 }, (_, i) => `r-${i}`));
+    expect(citedAggregationSessions({ many })).toEqual(Array.from({ length: 16 }, (_, i) => `r-${19 - i}`));
     expect(
       citedAggregationSessions({
         a: { aggregation_ref: { session_id: 7 } },

@@ -217,14 +217,17 @@ const CITING_KEYS = new Set(['aggregation_ref', 'pooled']);
 /**
  * The session ids of the rounds `value` (a signing subject, a transcript, a step request) cites,
  * each an object with a `session_id` under `aggregation_ref` (a proposal's risk) or `pooled`
- * (strategy's step input), the first {@link MAX_RECALLS} in document order: what
- * {@link PooledRiskLedger.recall} reads back. The whole value is walked, without recursion: it is
- * a request body already parsed within the party's body limit, and a transcript with a long
- * diagnosis before its strategy decision must still have its round found.
+ * (strategy's step input), the first {@link MAX_RECALLS} in reverse document order: what
+ * {@link PooledRiskLedger.recall} reads back. Reverse, because a transcript begins with the
+ * incident signal, whose metadata is whatever its submitter posted (sixteen look-alike citations
+ * there would otherwise fill the limit), and the agents' envelopes that cite the real round come
+ * after it. The whole value is walked, without recursion: it is a request body already parsed
+ * within the party's body limit, and a transcript with a long diagnosis must still have its round
+ * found.
  */
 export function citedAggregationSessions(value: unknown): string[] {
   const found = new Set<string>();
-  // Depth first, in document order; `cites` marks a value under a citing key.
+  // Depth first, last member first; `cites` marks a value under a citing key.
   const pending: { v: unknown; cites: boolean }[] = [{ v: value, cites: false }];
   while (pending.length > 0 && found.size < MAX_RECALLS) {
     const { v, cites } = pending.pop()!;
@@ -237,7 +240,7 @@ export function citedAggregationSessions(value: unknown): string[] {
     const children = Array.isArray(v)
       ? v.map((x) => ({ v: x as unknown, cites: false }))
       : Object.entries(v).map(([k, x]) => ({ v: x as unknown, cites: CITING_KEYS.has(k) }));
-    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i]!);
+    for (const child of children) pending.push(child);
   }
   return [...found];
 }
