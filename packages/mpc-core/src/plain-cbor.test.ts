@@ -94,6 +94,14 @@ describe('scanCbor', () => {
     expect(scanCbor(hex('a2616101616102')).duplicateKey).toBe('a');
     expect(scanCbor(hex('bf6161017f616160ff02ff')).duplicateKey).toBe('a'); // chunked "a"
     expect(scanCbor(hex('a2010a010b')).duplicateKey).toBe('1');
+    // Integer keys past 2^53 by their exact value, as cbor-x names them (it reads them as BigInt):
+    // 2^53 + 1 and 2^53 + 2 are two properties, and 5 in eight bytes is "5".
+    const u64 = (n: bigint) => `1b${n.toString(16).padStart(16, '0')}`;
+    expect(scanCbor(hex(`a2${u64(2n ** 53n + 1n)}00${u64(2n ** 53n + 2n)}01`)).duplicateKey).toBeUndefined();
+    expect(scanCbor(hex(`a2${u64(2n ** 53n + 1n)}00${u64(2n ** 53n + 1n)}01`)).duplicateKey).toBe(
+      '9007199254740993',
+    );
+    expect(scanCbor(hex(`a2${u64(5n)}000501`)).duplicateKey).toBe('5');
     expect(scanCbor(hex('a2616101616202')).duplicateKey).toBeUndefined();
     // cbor-x renames "__proto__" to "__proto_" (prototype pollution): one property for it.
     const proto = [0xa2, 0x69, ...Buffer.from('__proto__'), 0x00, 0x68, ...Buffer.from('__proto_'), 0x01];

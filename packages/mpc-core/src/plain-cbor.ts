@@ -59,6 +59,8 @@ export function scanCbor(bytes: Uint8Array): CborScan {
     if (n > bytes.length - p) throw malformed(`cut short at byte ${bytes.length} (needs ${n} more at ${p})`);
   };
   /** The argument of a head with additional information `ai` (advancing `p`); -1 if indefinite. */
+  /** The exact value of the last 8-byte argument read (a key past 2^53 is named by it, as cbor-x does). */
+  let wide = 0n;
   const argument = (ai: number, at: number): number => {
     if (ai < 24) return ai;
     if (ai === 31) return -1;
@@ -70,7 +72,8 @@ export function scanCbor(bytes: Uint8Array): CborScan {
     if (size === 1) return view.getUint8(q);
     if (size === 2) return view.getUint16(q);
     if (size === 4) return view.getUint32(q);
-    return Number(view.getBigUint64(q));
+    wide = view.getBigUint64(q);
+    return Number(wide);
   };
   const atBreak = (): boolean => {
     need(1);
@@ -98,9 +101,9 @@ export function scanCbor(bytes: Uint8Array): CborScan {
       throw malformed(`indefinite length on major type ${major} at byte ${at}`);
     switch (major) {
       case 0:
-        return key ? String(n) : undefined;
+        return key ? String(ai === 27 ? wide : n) : undefined;
       case 1:
-        return key ? String(-1 - n) : undefined;
+        return key ? String(ai === 27 ? -1n - wide : -1 - n) : undefined;
       case 2:
       case 3: {
         if (n >= 0) {
