@@ -3,7 +3,7 @@
  * `Accept: application/cbor`): the same data model as the JSON form, as plain CBOR maps, arrays,
  * text strings and integers, with no cbor-x records or tags.
  */
-import { decodePlainCbor } from '@aaps/mpc-core';
+import { decodePlainCbor, ValidationError } from '@aaps/mpc-core';
 import { Decoder, Encoder } from 'cbor-x';
 import type { EvidenceBundle } from './types.js';
 
@@ -26,4 +26,17 @@ export function encodeBundleCbor(bundle: EvidenceBundle): Uint8Array {
  */
 export function decodeBundleCbor(bytes: Uint8Array): unknown {
   return decodePlainCbor(bytes, (b) => decoder.decode(b), 'bundle');
+}
+
+/**
+ * Decode bytes `scanCbor` already found plain and well-formed (no tag), without scanning them
+ * again: for `aaps-verify`, which scans first to tell a tag from damage. Not exported from the
+ * package: anything else goes through {@link decodeBundleCbor}.
+ */
+export function decodeScannedBundleCbor(bytes: Uint8Array): unknown {
+  try {
+    return decoder.decode(bytes);
+  } catch (cause) {
+    throw new ValidationError('DECODE_FAILED', 'bundle: not valid CBOR', ['$'], { cause });
+  }
 }

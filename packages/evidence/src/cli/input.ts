@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { type CborScan, firstMessageLine, innermostCause, scanCbor } from '@aaps/mpc-core';
-import { decodeBundleCbor } from '../bundle/codec.js';
+import { decodeBundleCbor, decodeScannedBundleCbor } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
 import { hasBom, isSpace } from '../json-bytes.js';
 import { findDuplicateKey } from '../json-keys.js';
@@ -99,13 +99,12 @@ export function parseBundleBytes(bytes: Uint8Array): unknown {
     );
   if (scan?.duplicateKey !== undefined)
     throw new BundleFormatError(`duplicate key ${JSON.stringify(scan.duplicateKey)} in one CBOR map`);
-  let value: unknown;
   try {
-    value = decodeBundleCbor(bytes);
+    // Scanned clean: decoded as it is; else decodeBundleCbor scans again and lets the decoder say why.
+    return scan === undefined ? decodeBundleCbor(bytes) : decodeScannedBundleCbor(bytes);
   } catch (e) {
     throw notCbor(e);
   }
-  return value;
 }
 
 /**
