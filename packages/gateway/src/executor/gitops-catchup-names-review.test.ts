@@ -11,18 +11,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
+import { pushedFromElsewhere, quotaText } from './test-helpers/elsewhere.js';
 import { executorKilledAt } from './test-helpers/killed-apply.js';
 import { signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 
 let repo: string;
 let bare: string;
-let other: string;
 const run = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 const git = (...args: string[]) => run(repo, ...args);
 const QUOTA = join('shop', 'resourcequota', 'compute.json');
 const ODD = ' lead.txt';
-const quotaText = (cpu: string) =>
-  `${JSON.stringify({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: 'shop' }, spec: { hard: { 'limits.cpu': cpu, pods: '20' } } }, null, 2)}\n`;
 const note = () => join(repo, '.git', 'aaps-gitops-pending.json');
 
 beforeEach(() => {
@@ -38,23 +36,15 @@ beforeEach(() => {
   execFileSync('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare]);
   git('remote', 'add', 'origin', bare);
   git('push', '--quiet', 'origin', 'main');
-  other = mkdtempSync(join(tmpdir(), 'aaps-rev-names-other-'));
 });
 afterEach(() => {
-  for (const d of [repo, bare, other]) rmSync(d, { recursive: true, force: true });
+  for (const d of [repo, bare]) rmSync(d, { recursive: true, force: true });
 });
 
 describe('gitops catch-up review: a path that starts with a space', () => {
   it('a gateway killed in the fast-forward: the next apply puts the file back and goes on', async () => {
     // Someone else pushes a commit adding ` lead.txt` (the first path of the diff).
-    run(other, 'clone', '--quiet', bare, '.');
-    run(other, 'config', 'user.email', 'other@example.invalid');
-    run(other, 'config', 'user.name', 'other');
-    writeFileSync(join(other, ODD), 'from elsewhere\n');
-    run(other, 'add', '.');
-    run(other, 'commit', '--quiet', '-m', 'someone else');
-    run(other, 'push', '--quiet', 'origin', 'main');
-    const theirs = run(other, 'rev-parse', 'HEAD');
+    const theirs = pushedFromElsewhere(bare, (other) => writeFileSync(join(other, ODD), 'from elsewhere\n'));
     const before = git('rev-parse', 'HEAD');
 
     const order = await signedQuotaOrder('resourcequota://shop/compute', 'inc-killed-odd');

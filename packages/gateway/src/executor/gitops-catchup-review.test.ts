@@ -11,18 +11,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
+import { pushedFromElsewhere, quotaText } from './test-helpers/elsewhere.js';
 import { signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 
 let repo: string;
 let bare: string;
-let other: string;
 const run = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
 const git = (...args: string[]) => run(repo, ...args);
-const og = (...args: string[]) => run(other, ...args);
 const QUOTA = join('shop', 'resourcequota', 'compute.json');
 const NOTES = join('prod', 'notes.txt');
-const quotaText = (cpu: string) =>
-  `${JSON.stringify({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: 'shop' }, spec: { hard: { 'limits.cpu': cpu, pods: '20' } } }, null, 2)}\n`;
 const lines = (first: string, last: string) =>
   `${[first, ...Array.from({ length: 10 }, (_, i) => `line ${i + 2}`), last].join('\n')}\n`;
 const note = () => join(repo, '.git', 'aaps-gitops-pending.json');
@@ -43,18 +40,14 @@ beforeEach(() => {
   git('remote', 'add', 'origin', bare);
   git('push', '--quiet', 'origin', 'main');
   // Someone else pushes a change to the last line of prod/notes.txt.
-  other = mkdtempSync(join(tmpdir(), 'aaps-rev-catchup-other-'));
-  og('clone', '--quiet', bare, '.');
-  og('config', 'user.email', 'other@example.invalid');
-  og('config', 'user.name', 'other');
-  writeFileSync(join(other, NOTES), lines('first', 'last, from elsewhere'));
-  og('commit', '--quiet', '-am', 'someone else');
-  og('push', '--quiet', 'origin', 'main');
+  pushedFromElsewhere(bare, (other) =>
+    writeFileSync(join(other, NOTES), lines('first', 'last, from elsewhere')),
+  );
   // A person on the gateway's working copy edits the first line of the same file, uncommitted.
   writeFileSync(join(repo, NOTES), lines('first, edited here', 'last'));
 });
 afterEach(() => {
-  for (const d of [repo, bare, other]) rmSync(d, { recursive: true, force: true });
+  for (const d of [repo, bare]) rmSync(d, { recursive: true, force: true });
 });
 
 describe('gitops catch-up review: a fast-forward git refuses', () => {

@@ -12,14 +12,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitopsExecutor } from './gitops.js';
 import { executeOrder } from './maintenance.js';
+import { pushedFromElsewhere, quotaText } from './test-helpers/elsewhere.js';
 import { applyKilledAt, executorKilledAt } from './test-helpers/killed-apply.js';
 import { signedQuotaOrder, trustedGroup } from './test-helpers/quota-order.js';
 
 let repo: string;
 const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
 const QUOTA = join('shop', 'resourcequota', 'compute.json');
-const quotaText = (cpu: string) =>
-  `${JSON.stringify({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'compute', namespace: 'shop' }, spec: { hard: { 'limits.cpu': cpu, pods: '20' } } }, null, 2)}\n`;
 const cpuAt = (rev: string, rel = QUOTA) =>
   (JSON.parse(git('show', `${rev}:${rel}`)) as { spec: { hard: Record<string, string> } }).spec.hard[
     'limits.cpu'
@@ -320,21 +319,11 @@ describe("gitops: a gateway killed in the fast-forward to the remote's branch", 
   it('files part-way between the two commits: the next apply puts them back, fast-forwards again, then commits', async () => {
     withRemote();
     // Someone else pushes a commit that adds two files and deletes one.
-    const other = mkdtempSync(join(tmpdir(), 'aaps-gitops-int-other-'));
-    try {
-      const og = (...args: string[]) => execFileSync('git', args, { cwd: other, encoding: 'utf8' }).trim();
-      og('clone', '--quiet', bare ?? '', '.');
-      og('config', 'user.email', 'other@example.invalid');
-      og('config', 'user.name', 'other');
+    pushedFromElsewhere(bare ?? '', (other, og) => {
       writeFileSync(join(other, 'shop', 'resourcequota', 'other.json'), quotaText('2'));
       og('rm', '--quiet', join('prod', QUOTA));
       writeFileSync(join(other, 'shop', 'resourcequota', 'moved.json'), quotaText('8'));
-      og('add', '.');
-      og('commit', '--quiet', '-m', 'someone else');
-      og('push', '--quiet', 'origin', 'main');
-    } finally {
-      rmSync(other, { recursive: true, force: true });
-    }
+    });
     const theirs = remoteGit('rev-parse', 'main');
     const before = git('rev-parse', 'HEAD');
     const order = await signedQuotaOrder('resourcequota://shop/compute', 'inc-killed-catch-up');
@@ -384,18 +373,7 @@ describe("gitops: a fast-forward a person's edit is in the way of", () => {
     git('commit', '--quiet', '-m', 'another quota');
     git('push', '--quiet', 'origin', 'main');
     // Someone else changes that file on the remote; a person here edits it, uncommitted.
-    const other = mkdtempSync(join(tmpdir(), 'aaps-gitops-int-other-'));
-    try {
-      const og = (...args: string[]) => execFileSync('git', args, { cwd: other, encoding: 'utf8' }).trim();
-      og('clone', '--quiet', bare ?? '', '.');
-      og('config', 'user.email', 'other@example.invalid');
-      og('config', 'user.name', 'other');
-      writeFileSync(join(other, rel), quotaText('2'));
-      og('commit', '--quiet', '-am', 'someone else');
-      og('push', '--quiet', 'origin', 'main');
-    } finally {
-      rmSync(other, { recursive: true, force: true });
-    }
+    pushedFromElsewhere(bare ?? '', (other) => writeFileSync(join(other, rel), quotaText('2')));
     const theirs = remoteGit('rev-parse', 'main');
     writeFileSync(join(repo, rel), quotaText('3'));
     const order = await signedQuotaOrder('resourcequota://shop/compute', 'inc-in-the-way');

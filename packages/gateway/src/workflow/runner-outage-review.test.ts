@@ -5,91 +5,11 @@
  * their ten minutes even though the outage ended long before.
  */
 import { AapsError, ProtocolError } from '@aaps/mpc-core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Coordinator } from '../coordinator.js';
-import { LocalCoordinator } from '../coordinator-local.js';
-import { createDryRunExecutor } from '../executor/dry-run.js';
-import {
-  delegating,
-  GITOPS_REPO,
-  incident,
-  json,
-  makeGateway,
-  request,
-  SIGNALS,
-  type TestGateway,
-  TOKENS,
-} from '../test-helpers/gateway.js';
-import { createIncidentEvents } from './events.js';
-import { type RunnerDeps, WorkflowRunner } from './runner.js';
+import { describe, expect, it, vi } from 'vitest';
+import { delegating, incident, SIGNALS, type TestGateway } from '../test-helpers/gateway.js';
+import { notes, qaDownWhile, retryHarness, submit } from './test-helpers/retrying-runner.js';
 
-const open: TestGateway[] = [];
-const runners: WorkflowRunner[] = [];
-afterEach(async () => {
-  for (const r of runners.splice(0)) await r.close();
-  for (const gw of open.splice(0)) await gw.cleanup();
-});
-
-type Settings = Partial<
-  Pick<
-    RunnerDeps,
-    | 'retryDelayMs'
-    | 'retryMaxDelayMs'
-    | 'retryBudgetMs'
-    | 'sealRetryMaxDelayMs'
-    | 'parkMs'
-    | 'recurrenceWindowMs'
-  >
->;
-
-/** A gateway whose intake only records; `runner` drives its incidents over the wrapped coordinator. */
-async function retrying(settings: Settings, wrap: (c: LocalCoordinator) => Coordinator) {
-  let wrapped: Coordinator | undefined;
-  const gw = await makeGateway({
-    wrap: (c) => {
-      wrapped = wrap(c);
-      return wrapped;
-    },
-  });
-  open.push(gw);
-  await gw.runner.close();
-  const now = () => new Date();
-  const runner = new WorkflowRunner({
-    store: gw.store,
-    coordinator: wrapped ?? gw.coordinator,
-    executor: createDryRunExecutor({ now }),
-    evidence: gw.evidence,
-    logger: gw.logger,
-    now,
-    trust: async () => gw.coordinator.trustedKeys(),
-    identity: { id: 'gateway', key: gw.gatewayKey },
-    events: createIncidentEvents(),
-    gitopsRepoUrl: GITOPS_REPO,
-    ...settings,
-  });
-  runners.push(runner);
-  return { gw, runner };
-}
-
-const qaDownWhile = (down: () => boolean) => (c: LocalCoordinator) => {
-  const trusted = c.trustedKeys();
-  return new LocalCoordinator({
-    gateway: trusted.gateway,
-    approvers: trusted.approvers,
-    material: c.exportMaterial(),
-    down: (party) => party === 'quality-assurance' && down(),
-  });
-};
-
-type Note = { event: string; detail: Record<string, unknown> };
-const notes = (inc: Record<string, unknown>, event: string) =>
-  (inc['timeline'] as Note[]).filter((e) => e.event === event);
-
-async function submit(gw: TestGateway, body: unknown): Promise<string> {
-  const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
-  expect(res.status).toBe(202);
-  return String((await json(res))['incident_id']);
-}
+const { retrying } = retryHarness();
 
 /** The incident among `ids` that probes (tried more than once), once there is one. */
 async function probeOf(gw: TestGateway, ids: string[], event: string): Promise<string> {

@@ -6,10 +6,10 @@
 import { defaultPolicy, type HumanApproval, PARTY_ROLES, ROLE_AGENT_NAMES } from '@aaps/agents';
 import { bundleLogLeaf, hashLeaf } from '@aaps/evidence';
 import { AapsError, bytesToHex, ProtocolError } from '@aaps/mpc-core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { follow } from '../cli/submit.js';
 import type { Coordinator } from '../coordinator.js';
-import { LocalCoordinator } from '../coordinator-local.js';
+import type { LocalCoordinator } from '../coordinator-local.js';
 import { createDryRunExecutor } from '../executor/dry-run.js';
 import type { Executor } from '../executor/types.js';
 import { type GatewayStore, StoreWriteError } from '../store.js';
@@ -18,7 +18,6 @@ import {
   delegating,
   fixture,
   fixtureText,
-  GITOPS_REPO,
   githubDelivery,
   incident,
   json,
@@ -31,85 +30,12 @@ import {
   TOKENS,
   verifyServedBundle,
 } from '../test-helpers/gateway.js';
-import { createIncidentEvents } from './events.js';
 import { isTerminal, isTimelineNote, replayTimeline, type TimelineEntry } from './machine.js';
 import type { IncidentRecord } from './record.js';
-import { CRASH_RETRIES, type RunnerDeps, WorkflowRunner } from './runner.js';
+import { CRASH_RETRIES, type WorkflowRunner } from './runner.js';
+import { type Note, notes, qaDownWhile, retryHarness, submit } from './test-helpers/retrying-runner.js';
 
-const open: TestGateway[] = [];
-const runners: WorkflowRunner[] = [];
-async function gateway(...args: Parameters<typeof makeGateway>): Promise<TestGateway> {
-  const gw = await makeGateway(...args);
-  open.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const r of runners.splice(0)) await r.close();
-  for (const gw of open.splice(0)) await gw.cleanup();
-});
-
-type RetrySettings = Partial<
-  Pick<
-    RunnerDeps,
-    | 'retryDelayMs'
-    | 'retryMaxDelayMs'
-    | 'retryBudgetMs'
-    | 'sealRetryMaxDelayMs'
-    | 'parkMs'
-    | 'recurrenceWindowMs'
-  >
->;
-
-/**
- * A gateway whose incidents are driven by a runner with these retry settings: the gateway's own
- * runner is closed (intake only records), so the test starts each incident on `runner`. `wrap`
- * makes a party flaky, for the runner and the evidence writer alike.
- */
-async function retrying(
-  settings: RetrySettings,
-  wrap?: (c: LocalCoordinator) => Coordinator,
-  options: Parameters<typeof makeGateway>[0] = {},
-) {
-  let wrapped: Coordinator | undefined;
-  const gw = await gateway(
-    wrap === undefined
-      ? options
-      : {
-          ...options,
-          wrap: (c) => {
-            wrapped = wrap(c);
-            return wrapped;
-          },
-        },
-  );
-  await gw.runner.close();
-  const runner = ownRunner(gw, settings, wrapped);
-  return { gw, runner };
-}
-
-function ownRunner(
-  gw: TestGateway,
-  settings: RetrySettings,
-  coordinator?: Coordinator,
-  store: GatewayStore = gw.store,
-): WorkflowRunner {
-  const now = () => new Date();
-  const runner = new WorkflowRunner({
-    store,
-    coordinator: coordinator ?? gw.coordinator,
-    executor: createDryRunExecutor({ now }),
-    evidence: gw.evidence,
-    logger: gw.logger,
-    now,
-    trust: async () => gw.coordinator.trustedKeys(),
-    identity: { id: 'gateway', key: gw.gatewayKey },
-    events: createIncidentEvents(),
-    gitopsRepoUrl: GITOPS_REPO,
-    ...settings,
-  });
-  runners.push(runner);
-  return runner;
-}
+const { gateway, ownRunner, retrying } = retryHarness();
 
 /** The local coordinator, with `role`'s agent step failing while `down()` says so. */
 function roleDown(role: string, down: (role: string) => boolean, code = 'UNAVAILABLE') {
@@ -122,10 +48,6 @@ function roleDown(role: string, down: (role: string) => boolean, code = 'UNAVAIL
     });
 }
 
-type Note = { state: string; event: string; actor: string; detail: Record<string, unknown> };
-const notes = (inc: Record<string, unknown>, event: string) =>
-  (inc['timeline'] as Note[]).filter((e) => e.event === event);
-
 /** Resolves with `p`'s value, or `'still waiting'` if it takes longer than `ms`. */
 function within<T>(p: Promise<T>, ms = 5_000): Promise<T | 'still waiting'> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -133,12 +55,6 @@ function within<T>(p: Promise<T>, ms = 5_000): Promise<T | 'still waiting'> {
     timer = setTimeout(() => r('still waiting'), ms);
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-async function submit(gw: TestGateway, body: unknown): Promise<string> {
-  const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body });
-  expect(res.status).toBe(202);
-  return String((await json(res))['incident_id']);
 }
 
 async function webhook(gw: TestGateway, source: string, body: unknown) {
@@ -1047,20 +963,6 @@ async function allResolvedAndSealed(gw: TestGateway, runner: WorkflowRunner, ids
   await runner.idle();
   for (const id of ids) expect((await sealed(gw, id)).inc['state']).toBe('resolved');
 }
-
-/**
- * The local coordinator with quality assurance (in every approval quorum) unreachable while
- * `down()` says so; `down` is asked once per call to it.
- */
-const qaDownWhile = (down: () => boolean) => (c: LocalCoordinator) => {
-  const trusted = c.trustedKeys();
-  return new LocalCoordinator({
-    gateway: trusted.gateway,
-    approvers: trusted.approvers,
-    material: c.exportMaterial(),
-    down: (party) => party === 'quality-assurance' && down(),
-  });
-};
 
 describe('quality assurance unreachable at approval', () => {
   it('the approval waits for it past the retry budget, saying so, and goes on once it is back', async () => {
