@@ -5,7 +5,7 @@
  * Its checkpoint claims, per origin: trust on first use, fork, rollback, an extension only with a
  * consistency proof from the last one signed, and roots recorded before origins were kept still
  * binding. Its key record: which party holds which participant kept, and a record from before
- * that was kept still read.
+ * that was kept still read. Its request ids: expired ones pruned once every 1024 records.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +27,7 @@ import {
 } from '@aaps/mpc-core';
 import fc from 'fast-check';
 import { Level } from 'level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProposedCheckpoint } from '../policy/checkpoint-rule.js';
 import { PartyStore } from './level.js';
 
@@ -463,6 +463,33 @@ describe('PartyStore aggregation session claims (one dealing per session id)', (
     expect(await store.aggregationSessionClaimed('young')).toBe(true);
     expect(await storedKeys('agg/')).toEqual(['agg/another', 'agg/young']);
     expect(await storedKeys('agg-at/')).toHaveLength(2);
+  });
+});
+
+describe('PartyStore request ids (replay protection)', () => {
+  const remember = (id: string, at: number, until: number) =>
+    store.rememberRequest(id, new Date(at), new Date(until));
+
+  it('prunes expired ids once every 1024 records, also when each request expires one', async () => {
+    // 1,023 ids, each kept one millisecond longer than the last; then requests each arriving as
+    // the next of them has expired, so a prune of one would bring the map back to 1,023.
+    for (let i = 0; i < 1023; i++) expect(await remember(`old-${i}`, T0, T0 + i)).toBe(true);
+    const batch = vi.spyOn(Level.prototype, 'batch');
+    try {
+      for (let i = 0; i < 2048; i++) expect(await remember(`new-${i}`, T0 + 1 + i, T0 + HOUR)).toBe(true);
+      const prunes = (batch.mock.calls as unknown[][]).filter(
+        ([ops]) => Array.isArray(ops) && ops.some((op: { type: string }) => op.type === 'del'),
+      );
+      expect(prunes).toHaveLength(2);
+    } finally {
+      batch.mockRestore();
+    }
+    // The two prunes took every expired id off the disk and kept every live one, which is still
+    // refused as a replay after a restart.
+    const kept = await storedKeys('seen/');
+    expect(kept.filter((k) => k.startsWith('seen/old-'))).toEqual([]);
+    expect(kept.filter((k) => k.startsWith('seen/new-'))).toHaveLength(2048);
+    expect(await remember('new-0', T0 + 2048, T0 + HOUR)).toBe(false);
   });
 });
 

@@ -220,6 +220,8 @@ export class PartyStore implements NonceStore {
   readonly #expiring = new Set<string>();
   /** Request ids seen, each with the time it is kept until (ms), mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
+  /** Request ids recorded since the last prune of {@link #seen} (one prune every 1024). */
+  #seenSincePrune = 0;
   /** Aggregation session ids being claimed right now ({@link claimAggregationSession}). */
   readonly #claimingAggregation = new Set<string>();
   /** The tail of the checkpoint claims, which run one at a time ({@link claimCheckpoint}). */
@@ -602,7 +604,7 @@ export class PartyStore implements NonceStore {
   /**
    * Records a request id, kept until `keepUntil` (its own: an unseal request's outlasts an RPC
    * idempotency key's); false if it was already seen. Entries kept until before `at` are pruned
-   * (every 1024 records), whoever recorded them. `sync` waits until the record is on disk, for a
+   * (once every 1024 records), whoever recorded them. `sync` waits until the record is on disk, for a
    * request that must be answered once even across a power loss (an unseal's release); an RPC's
    * idempotency key is not worth a disk flush on every call.
    */
@@ -615,7 +617,12 @@ export class PartyStore implements NonceStore {
     if (this.#seen.has(id)) return false;
     this.#seen.set(id, keepUntil.getTime());
     await this.#put(`seen/${id}`, utf8(keepUntil.toISOString()), { sync: opts.sync === true });
-    if (this.#seen.size % 1024 === 0) await this.#pruneSeen(at);
+    // Counted in records, not by the map's size: under traffic that expires one id for each it
+    // records, the size would sit at a multiple of 1024 and every request would scan the map.
+    if (++this.#seenSincePrune >= 1024) {
+      this.#seenSincePrune = 0;
+      await this.#pruneSeen(at);
+    }
     return true;
   }
 
@@ -746,7 +753,8 @@ export class PartyStore implements NonceStore {
       if (seen.has(id)) continue;
       seen.add(id);
       ids.push(id);
-      if (ids.length >= 256) await read();
+      // Read in batches of at most 256, never more than the records still wanted.
+      if (ids.length >= Math.min(256, n - out.length)) await read();
       if (out.length >= n) break;
     }
     if (ids.length > 0 && out.length < n) await read();
