@@ -1,5 +1,6 @@
 /** `aaps up --local` over real HTTP: ready line, token file 0600, clean stop, keys reused on restart. */
 import {
+  chmodSync,
   existsSync,
   mkdtempSync,
   readFileSync,
@@ -73,6 +74,33 @@ describe('aaps up --local', () => {
     expect(second.lines.some((l) => l.startsWith('keys: reusing'))).toBe(true);
     expect(second.lines.some((l) => l.startsWith('token: reusing'))).toBe(true);
     expect(await second.stop()).toBe(0);
+  });
+
+  it('says the mode it found the token and key set in, and warns when group or others may read them', async () => {
+    const token = join(dir, 'api-token');
+    const keys = join(dir, 'local', 'keys.json');
+    chmodSync(token, 0o644);
+    chmodSync(keys, 0o640);
+    try {
+      const loose = await start();
+      expect(await loose.stop()).toBe(0);
+      expect(loose.lines).toContain(`token: reusing ${token} (mode 0644)`);
+      expect(loose.lines).toContain(
+        `token: warning: ${token} holds the admin token and is readable by group or others (mode 0644): chmod 600 ${token}`,
+      );
+      expect(loose.lines).toContain(
+        `keys: warning: ${keys} holds every party's key share and is readable by group or others (mode 0640): chmod 600 ${keys}`,
+      );
+      // Read as they are, not changed behind the operator's back.
+      expect(statSync(token).mode & 0o777).toBe(0o644);
+    } finally {
+      chmodSync(token, 0o600);
+      chmodSync(keys, 0o600);
+    }
+    const tight = await start();
+    expect(await tight.stop()).toBe(0);
+    expect(tight.lines).toContain(`token: reusing ${token} (mode 0600)`);
+    expect(tight.lines.filter((l) => l.includes('warning'))).toEqual([]);
   });
 
   it('a start asking for another threshold or ciphersuite than the saved key set: refused before anything is said or written', async () => {

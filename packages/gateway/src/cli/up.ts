@@ -85,13 +85,37 @@ export interface UpIo {
 export function ensureToken(
   dataDir: string,
   given: string | undefined,
-): { token: string; path?: string; created: boolean } {
+): { token: string; path?: string; created: boolean; mode?: number } {
   if (given !== undefined) return { token: given, created: false };
   const path = join(dataDir, 'api-token');
-  if (existsSync(path)) return { token: readFileSync(path, 'utf8').trim(), path, created: false };
+  if (existsSync(path)) {
+    const mode = statSync(path).mode & 0o777;
+    return { token: readFileSync(path, 'utf8').trim(), path, created: false, mode };
+  }
   const token = randomBytes(32).toString('hex');
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
-  return { token, path, created: true };
+  return { token, path, created: true, mode: 0o600 };
+}
+
+/**
+ * The lines a start prints about the admin token file: where it is and its mode as found, and a
+ * warning when group or others may read it (one the operator made is read as it is: a client
+ * command under another account may depend on it).
+ */
+function tokenLines(token: ReturnType<typeof ensureToken>): string[] {
+  if (token.path === undefined || token.mode === undefined) return [];
+  const lines = [
+    `token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0${token.mode.toString(8)})`,
+  ];
+  const loose = looseModeWarning(token.path, token.mode, 'the admin token');
+  if (loose !== undefined) lines.push(`token: warning: ${loose}`);
+  return lines;
+}
+
+/** A warning for a secret file group or others may read (none on Windows, which has no such modes). */
+function looseModeWarning(path: string, mode: number, what: string): string | undefined {
+  if (process.platform === 'win32' || (mode & 0o077) === 0) return undefined;
+  return `${path} holds ${what} and is readable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`;
 }
 
 /**
@@ -387,8 +411,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   const written = config.local ? freshLocalPaths(config) : undefined;
   heapHint(io);
   const token = ensureToken(config.dataDir, config.apiToken);
-  if (token.path !== undefined)
-    io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
+  for (const line of tokenLines(token)) io.print(line);
   const gatewayLog = openLogFile(join(config.dataDir, 'logs', 'gateway.log'), { warn: io.print });
   const logger = createLogger({
     component: 'gateway',
@@ -431,7 +454,15 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
         io.print(
           `keys: dealt a ${config.threshold}-of-5 key set for the in-process parties (${materialPath}, 0600)`,
         );
-      } else io.print(`keys: reusing ${materialPath}`);
+      } else {
+        io.print(`keys: reusing ${materialPath}`);
+        const loose = looseModeWarning(
+          materialPath,
+          statSync(materialPath).mode & 0o777,
+          "every party's key share",
+        );
+        if (loose !== undefined) io.print(`keys: warning: ${loose}`);
+      }
       wired = { coordinator: local, trust: local.trustedKeys() };
     } else {
       const layout = await layoutCluster({
@@ -621,8 +652,7 @@ async function runGatewayLocked(
     for (const drift of await untilAborted(rosterDrift(roster), signal))
       io.print(describeDrift(drift, roster));
     const token = ensureToken(config.dataDir, config.apiToken);
-    if (token.path !== undefined)
-      io.print(`token: ${token.created ? 'created' : 'reusing'} ${token.path} (mode 0600)`);
+    for (const line of tokenLines(token)) io.print(line);
     const logger = createLogger({ component: 'gateway', level: config.logLevel });
     const base = { config, token: token.token, grants, gatewayKey, logger };
     return serve(base, rosterCoordinator(base, roster, publicPackage), signal, (r) => {
