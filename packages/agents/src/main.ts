@@ -206,6 +206,7 @@ export async function startParty(
       async close() {
         await party.drain();
         await closeServer(server);
+        rejections.flush();
         await expiry.stop();
         await open.close();
         releasePidFile(join(config.dataDir, PARTY_PID_FILE));

@@ -10,9 +10,11 @@ import type { LogFields, Logger } from '../logger.js';
 export interface RejectionLog {
   /** Log (or count) one refusal; `fields` go on the line when it is logged. */
   rejected(reason: string, fields: LogFields): void;
+  /** Write the counts not yet logged (a stopping party, before its log closes). */
+  flush(): void;
 }
 
 export function rejectionLog(logger: Logger, now: () => number = Date.now, everyMs = 60_000): RejectionLog {
   const log = coalescedLog(logger, 'request.rejected', now, everyMs);
-  return { rejected: (reason, fields) => log.note(reason, { reason, ...fields }) };
+  return { rejected: (reason, fields) => log.note(reason, { reason, ...fields }), flush: () => log.flush() };
 }

@@ -224,6 +224,7 @@ export async function startGateway(opts: {
     close() {
       closing ??= (async () => {
         await closeServer();
+        rejections.flush();
         stopResume.abort();
         void unsealsFinished;
         try {

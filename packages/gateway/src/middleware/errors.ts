@@ -124,13 +124,24 @@ export type RejectionLog = (line: RejectionLine) => void;
  * names are finite. A 4xx (a refused request) is `http.rejected` at info; a 5xx (the gateway's own
  * failure or a state it reports) is `http.error` at error.
  */
-export function rejectionLog(logger: Logger, now: () => number = Date.now, everyMs = 60_000): RejectionLog {
+export function rejectionLog(
+  logger: Logger,
+  now: () => number = Date.now,
+  everyMs = 60_000,
+): RejectionLog & { flush(): void } {
   const refused = coalescedLog(logger, 'http.rejected', now, everyMs, 'info');
   const failed = coalescedLog(logger, 'http.error', now, everyMs, 'error');
-  return (line) => {
+  const log: RejectionLog = (line) => {
     const key = `${line.status} ${line.code} ${line.route}${line.token === undefined ? '' : ` token=${line.token}`}`;
     (line.status >= 500 ? failed : refused).note(key, line);
   };
+  // A stopping gateway writes the counts not yet logged before its log closes.
+  return Object.assign(log, {
+    flush: () => {
+      refused.flush();
+      failed.flush();
+    },
+  });
 }
 
 function callerName(c: Context): string | undefined {

@@ -40,6 +40,22 @@ describe('rejectionLog', () => {
     });
   });
 
+  it('a stopping gateway’s flush writes the counts not yet logged, 4xx and 5xx', () => {
+    const logger = memoryLogger('gateway');
+    const log = rejectionLog(logger, () => 0);
+    for (let i = 0; i < 3; i++) {
+      log({ route: 'unmatched', status: 401, code: 'UNAUTHENTICATED' });
+      log({ route: '/v1/webhooks/github', status: 503, code: 'UNAVAILABLE' });
+    }
+    log.flush();
+    expect(parsed(logger.lines).map((l) => `${l.event} ${l.status} ${l.suppressed}`)).toEqual([
+      'http.rejected 401 undefined',
+      'http.error 503 undefined',
+      'http.rejected 401 2',
+      'http.error 503 2',
+    ]);
+  });
+
   it('another status, code or route, or a token’s own refusals, get their own line; 5xx lines are coalesced too', () => {
     const logger = memoryLogger('gateway');
     const log = rejectionLog(logger, () => 0);
