@@ -441,7 +441,6 @@ function r3Typed<E>(
   round1Packages: readonly RefreshRound1Package[],
   round2Packages: readonly RefreshRound2Package[],
 ): RefreshShare {
-  const _anySuite = suite as AnyCiphersuite;
   const { group, field } = suite;
   const checked = checkRound3(suite, secret, ROUND2, round1Packages, round2Packages, ({ min, max }) => ({
     count: { min: min - 1, max: max - 1 },
