@@ -29,16 +29,22 @@ const type = (res: Response) => (res.headers.get('content-type') ?? '').split(';
 describe('evidence content negotiation', () => {
   it('CBOR refused with q=0: JSON', async () => {
     expect(type(await get('application/json, application/cbor;q=0'))).toBe(EVIDENCE_MEDIA_TYPE);
+    // docs/api.md's examples, as written there.
+    expect(type(await get('application/cbor;q=0, */*'))).toBe(EVIDENCE_MEDIA_TYPE);
   });
 
   it('another media type whose name starts with application/cbor (CBOR sequences): not CBOR', async () => {
     expect(type(await get(`application/cbor-seq, ${EVIDENCE_MEDIA_TYPE}`))).toBe(EVIDENCE_MEDIA_TYPE);
+    expect(type(await get('application/cbor-seq, application/json'))).toBe(EVIDENCE_MEDIA_TYPE);
   });
 
   it('an Accept that takes neither JSON nor CBOR: 406 NOT_ACCEPTABLE, error JSON, Vary: Accept', async () => {
     for (const accept of [
       'text/html',
       `${EVIDENCE_MEDIA_TYPE};q=0, application/json;q=0, application/cbor;q=0`,
+      // Rule CBOR out and take nothing else (docs/api.md, "Evidence and the log").
+      'application/cbor;q=0',
+      'application/cbor-seq',
     ]) {
       const res = await get(accept);
       expect(res.status, accept).toBe(406);
