@@ -263,6 +263,7 @@ export {
   type InputSigner,
   isInputSignerId,
   isNamespaceAllowed,
+  MIN_UNSEAL_REASON,
   POLICY_SCHEMA_VERSION,
   type Policy,
   type PolicyBounds,

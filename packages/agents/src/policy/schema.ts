@@ -83,6 +83,9 @@ export interface VerificationRules {
  * When this party releases its share of a sealed field (docs/sealing.md). Absent: it releases
  * nothing (rule `unseal.disabled`).
  */
+/** The shortest reason (trimmed) a party whose policy has `unseal.require_reason` takes. */
+export const MIN_UNSEAL_REASON = 8;
+
 export interface UnsealRules {
   /** Roster approver ids this party releases to (`*`: any roster approver). */
   approvers: string[];
@@ -90,7 +93,7 @@ export interface UnsealRules {
   paths: string[];
   /** Detector kinds it releases for (`*`: any; the kind the gateway recorded at intake). */
   detectors: string[];
-  /** A request must give a non-empty reason. */
+  /** A request must give a reason of at least {@link MIN_UNSEAL_REASON} characters (trimmed). */
   require_reason: boolean;
   /** Most fields one request may ask this party for. */
   max_fields_per_request: number;

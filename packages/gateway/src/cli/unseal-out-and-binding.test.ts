@@ -228,6 +228,15 @@ describe('aaps unseal signs for the evidence it was asked about', () => {
   it.each([
     ['', 'needs a reason, not blank'],
     ['   ', 'needs a reason, not blank'],
+    // What the docs review ran: every default-policy party refused it after it was logged.
+    [
+      'check',
+      'at least 8 characters: a party whose policy requires a reason (the default’s does) refuses a shorter one',
+    ],
+    [
+      '  short  ',
+      'at least 8 characters: a party whose policy requires a reason (the default’s does) refuses a shorter one',
+    ],
     ['two\nlines', 'one line, no control characters'],
     ['r'.repeat(1025), 'at most 1024 characters'],
   ])('--reason %j is refused before anything is asked: %s', async (reason, problem) => {
@@ -317,7 +326,19 @@ describe('aaps unseal --out stopped by a signal', () => {
       try {
         const child = spawn(
           process.execPath,
-          [AAPS, 'unseal', id, '--reason', 'rotate', '--out', out, '--data-dir', dir, '--url', gw.url],
+          [
+            AAPS,
+            'unseal',
+            id,
+            '--reason',
+            'rotate the password',
+            '--out',
+            out,
+            '--data-dir',
+            dir,
+            '--url',
+            gw.url,
+          ],
           {
             stdio: ['ignore', 'pipe', 'pipe'],
             env: { ...process.env, AAPS_API_TOKEN: 'test-token-0123456789' },

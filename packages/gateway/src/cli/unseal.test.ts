@@ -34,7 +34,7 @@ beforeAll(async () => {
     threshold: 3,
   });
   evidence = sealedFieldsBundle(INCIDENT, [field]);
-  OPTS = { evidenceId: evidence.evidenceId, reason: 'x', fields: [], json: false };
+  OPTS = { evidenceId: evidence.evidenceId, reason: 'rotate the database password', fields: [], json: false };
 });
 
 function config(...argv: string[]): GatewayConfig {

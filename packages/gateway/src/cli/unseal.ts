@@ -9,6 +9,7 @@
  * field opened, and left as it was when none did; 130 / 143 when stopped by SIGINT / SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
+import { MIN_UNSEAL_REASON } from '@aaps/agents';
 import { bundleLogLeaf, decodeEnvelope, type EvidenceBundle, evidenceIdOfLeaf } from '@aaps/evidence';
 import {
   type AapsError,
@@ -77,9 +78,15 @@ interface BundleView {
 /** The longest `--reason` the gateway and the parties take (`parseUnsealRequest`). */
 const MAX_REASON = 1024;
 
-/** Why `reason` cannot be an unseal request's reason (blank, too long, not one line), or undefined. */
+/**
+ * Why `reason` cannot be an unseal request's reason (blank, too short for a party that requires
+ * a reason, too long, not one line), or undefined. Checked before anything is signed or logged:
+ * the request goes into the transparency log before the parties judge it.
+ */
 export function unsealReasonProblem(reason: string): string | undefined {
   if (reason.trim() === '') return 'needs a reason, not blank';
+  if (reason.trim().length < MIN_UNSEAL_REASON)
+    return `at least ${MIN_UNSEAL_REASON} characters: a party whose policy requires a reason (the default’s does) refuses a shorter one`;
   if (reason.length > MAX_REASON) return `at most ${MAX_REASON} characters`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   if (/[\u0000-\u001f\u007f]/.test(reason)) return 'one line, no control characters';

@@ -23,6 +23,7 @@ import {
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
+import { MIN_UNSEAL_REASON } from '../../policy/schema.js';
 import { approverKey } from '../../roster.js';
 import type { PartyStore } from '../../store/level.js';
 import type { PartyDeps } from '../context.js';
@@ -101,8 +102,13 @@ export function createUnsealHandler(deps: UnsealDeps) {
         `${req.requester} may not unseal here`,
         req.requester,
       );
-    if (rules.require_reason && req.reason.trim().length < 8)
-      return refuse(req.request_id, 'unseal.reason', 'the request needs a reason', req.requester);
+    if (rules.require_reason && req.reason.trim().length < MIN_UNSEAL_REASON)
+      return refuse(
+        req.request_id,
+        'unseal.reason',
+        `the request's reason must be at least ${MIN_UNSEAL_REASON} characters`,
+        req.requester,
+      );
     if (at.getTime() - Date.parse(req.issued_at) > rules.max_request_age_seconds * 1000)
       return refuse(req.request_id, 'unseal.max_age', 'the request is too old', req.requester);
     const wire = body.fields;
