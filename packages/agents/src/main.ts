@@ -40,7 +40,8 @@ import { rejectionLog } from './party/rejection-log.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import { defaultPolicy } from './policy/defaults.js';
 import { policyInForce } from './policy/in-force.js';
-import { type Policy, parsePolicy, uncappedQuotaResources } from './policy/schema.js';
+import { readPolicyFile } from './policy/policy-file.js';
+import { type Policy, uncappedQuotaResources } from './policy/schema.js';
 import { parseRoster, partyById, type RosterParty, rosterDigest } from './roster.js';
 import {
   createDataKey,
@@ -290,16 +291,7 @@ export function startFailureLine(e: unknown): string {
 /** The party's policy file (or its role's default); one whose role is not the party's is refused. */
 function loadPolicy(config: PartyConfig, self: RosterParty): Policy {
   if (!config.policyPath) return defaultPolicy(self.role);
-  const policy = parsePolicy(readJsonFile(config.policyPath, 'policy'));
-  if (policy.role !== self.role) {
-    throw new ValidationError(
-      'INVALID_ARGUMENT',
-      `policy ${config.policyPath} is for role ${policy.role}, but ${self.id} is ${self.role} in the roster: ` +
-        'it would refuse every proposal (policy.role_mismatch)',
-      ['policy.role'],
-    );
-  }
-  return policy;
+  return readPolicyFile(config.policyPath, self.role, `${self.id} is ${self.role} in the roster`);
 }
 
 /** Whether the party already has a database (a directory with anything in it, or anything else). */

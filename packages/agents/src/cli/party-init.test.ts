@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePartyArgs, resolvePartyConfig } from '../config.js';
+import { defaultPolicy } from '../policy/defaults.js';
 import { runPartyInit } from './party-init.js';
 
 const dirs: string[] = [];
@@ -45,6 +46,7 @@ describe('aaps party init', () => {
     const o = io();
     const argv = ['--id', 'risk-dept', '--role', 'strategy', '--data-dir', join(dir, 'p')];
     const extra = ['--policy', join(dir, 'risk.json'), '--log-origin', 'corp.example/aaps-log'];
+    writeFileSync(join(dir, 'risk.json'), JSON.stringify(defaultPolicy('strategy')));
     expect(runPartyInit([...argv, ...extra], o.io)).toBe(0);
     expect(o.out).toHaveLength(1);
     expect(JSON.parse(o.out[0]!)).toMatchObject({ id: 'risk-dept', role: 'strategy' });
@@ -53,6 +55,32 @@ describe('aaps party init', () => {
       policyPath: join(dir, 'risk.json'),
       logOrigin: 'corp.example/aaps-log',
     });
+  });
+
+  it('a --policy the party would not start with: one line naming it, exit 2, nothing written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'party-init-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'strategy.json'), JSON.stringify(defaultPolicy('strategy')));
+    writeFileSync(join(dir, 'broken.json'), '{"role": "audit",');
+    const argv = ['--id', 'audit-dept', '--role', 'audit', '--data-dir', join(dir, 'p')];
+    for (const [file, says] of [
+      ['missing.json', `policy ${join(dir, 'missing.json')} cannot be read`],
+      [
+        'strategy.json',
+        `policy ${join(dir, 'strategy.json')} is for role strategy, but audit-dept is audit (--role)`,
+      ],
+      ['broken.json', `policy ${join(dir, 'broken.json')} is not valid JSON`],
+    ] as const) {
+      const o = io();
+      expect(runPartyInit([...argv, '--policy', join(dir, file)], o.io), file).toBe(2);
+      expect(o.err, file).toHaveLength(1);
+      expect(o.err[0]).toContain(`aaps party init: --policy: ${says}`);
+      expect(o.out).toEqual([]);
+      expect(existsSync(join(dir, 'p')), file).toBe(false);
+    }
+    // The same flags with the role's own policy go through.
+    writeFileSync(join(dir, 'audit.json'), JSON.stringify(defaultPolicy('audit')));
+    expect(runPartyInit([...argv, '--policy', join(dir, 'audit.json')], io().io)).toBe(0);
   });
 
   it('listening on every address, the entry carries the --url the gateway reaches it at', () => {

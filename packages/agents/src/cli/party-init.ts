@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { bytesToHex } from '@aaps/mpc-core';
 import { isLogOrigin } from '../config.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
+import { readPolicyFile } from '../policy/policy-file.js';
 import { AGENT_ROLES, isAgentRole } from '../policy/roles.js';
 import { isPartyUrl } from '../roster.js';
 import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../store/files.js';
@@ -99,6 +100,16 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
   if (existsSync(configPath)) {
     io.err(`aaps party init: ${configPath} exists; this party is already initialised`);
     return 2;
+  }
+  // The policy read as the party's start will read it, before anything is written: a missing file
+  // or another role's policy would only show at that start, after the roster entry went out.
+  if (opts.policy !== undefined) {
+    try {
+      readPolicyFile(resolve(opts.policy), opts.role, `${id} is ${opts.role} (--role)`);
+    } catch (e) {
+      io.err(`aaps party init: --policy: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
   }
   try {
     const key = loadOrCreateIdentityKey(join(dir, 'identity.key'), true);
