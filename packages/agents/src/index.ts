@@ -393,5 +393,11 @@ export { inferDeployment } from './steps/workload-name.js';
 export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
 export { claimStoreFormat, type FormatDatabase, type StoreFormat } from './store/format-version.js';
 export { type AuditEntry, PARTY_STORE_FORMAT, PartyStore, type StoredKey } from './store/level.js';
-export { PARTY_PID_FILE, pidFileHolder, releasePidFile, writePidFile } from './store/pid-file.js';
+export {
+  AAPS_UP_PID_FILE,
+  PARTY_PID_FILE,
+  pidFileHolder,
+  releasePidFile,
+  writePidFile,
+} from './store/pid-file.js';
 export { partyVersion, readPackageVersion } from './version.js';

@@ -4,7 +4,7 @@
  * process and its `audit` subcommand beside it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getCiphersuite, hexToBytes, SecretBytes, trustedDealer } from '@aaps/mpc-core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { rosterDigest } from '../roster.js';
 import { PartyStore } from '../store/level.js';
 import { type AuditIo, runPartyAudit } from './party-audit.js';
 import { runPartyBackup } from './party-backup.js';
+import { aapsUpOf } from './stopped-party.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -133,5 +134,59 @@ describe('aaps party audit', () => {
       env: { PATH: process.env.PATH ?? '' },
     });
     expect({ code: stopped.status, err: stopped.stderr }).toEqual({ code: 0, err: '' });
+  });
+  it('a party `aaps up` runs: the line says to stop `aaps up` (it restarts a party stopped alone), naming its pid', async () => {
+    // Laid out as `aaps up` lays a party out (<dir>/parties/<id>), with this test process as the
+    // `aaps up` that wrote <dir>/aaps-up.pid and started the party as its child.
+    const p = layParty(dirs, {
+      data_dir: 'parties/monitoring-agent',
+      identity_key_file: 'identity.key',
+    });
+    mkdirSync(join(p.dir, 'parties', 'monitoring-agent'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(p.dir, 'aaps-up.pid'), `${process.pid}\n`);
+    const config = join(p.dir, 'party.json');
+    const party = spawn(process.execPath, [PARTY_MAIN, '--config', config], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise((resolve) => party.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        party.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('"party.listening"')) resolve();
+        });
+        party.once('exit', (code) => reject(new Error(`party exited ${code}`)));
+      });
+      const running = spawnSync(process.execPath, [PARTY_MAIN, 'audit', '--config', config], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      expect(running.status).toBe(1);
+      expect(running.stderr.trim().split('\n')).toEqual([
+        `aaps party audit: party monitoring-agent is running under \`aaps up\` (pid ${party.pid}, its database ${join(p.dir, 'parties', 'monitoring-agent', 'db')} is locked): stop that \`aaps up\` (pid ${process.pid}: it restarts a party stopped alone), run this again, then start \`aaps up\` again`,
+      ]);
+    } finally {
+      party.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe('aapsUpOf: whether `aaps up` runs the party process that holds the database', () => {
+  it('by the pid `aaps up` wrote beside its parties: the parent, the holder itself (--local), another, or cannot tell', () => {
+    const p = layParty(dirs);
+    const dataDir = join(p.dir, 'parties', 'risk');
+    mkdirSync(dataDir, { recursive: true });
+    // Not in an `aaps up` layout, or no `aaps up` pid file there: a party started on its own.
+    expect(aapsUpOf(process.pid, p.dir)).toBe(false);
+    expect(aapsUpOf(process.pid, dataDir)).toBe(false);
+    writeFileSync(join(p.dir, 'aaps-up.pid'), `${process.ppid}\n`);
+    expect(aapsUpOf(process.pid, dataDir)).toBe(process.ppid); // its parent
+    writeFileSync(join(p.dir, 'aaps-up.pid'), `${process.pid}\n`);
+    expect(aapsUpOf(process.pid, dataDir)).toBe(process.pid); // `aaps up --local`
+    expect(aapsUpOf(process.ppid, dataDir)).toBe(false); // another process's child
+    expect(aapsUpOf(undefined, dataDir)).toBeUndefined(); // the party wrote no pid
   });
 });

@@ -9,6 +9,9 @@ import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 /** The pid file a party process writes in its data directory while its database is open. */
 export const PARTY_PID_FILE = 'party.pid';
 
+/** The pid file (and lock) `aaps up` and `aaps gateway` write in their data directory. */
+export const AAPS_UP_PID_FILE = 'aaps-up.pid';
+
 /**
  * Whether `pid` is another running process; with `marker`, one whose command line contains it
  * (on Linux, where /proc says; elsewhere alive is all that can be told), so that a pid the system
@@ -42,6 +45,18 @@ export function pidFileHolder(path: string, marker?: string): number | undefined
     return undefined; // unreadable or gone
   }
   return runningOther(pid, marker) ? pid : undefined;
+}
+
+/** The parent of process `pid` as /proc says, or undefined where it cannot be read. */
+export function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10);
+    return Number.isSafeInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -6,9 +6,9 @@
  */
 import { mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { pidFileHolder, releasePidFile, writePidFile } from '@aaps/agents';
+import { AAPS_UP_PID_FILE, pidFileHolder, releasePidFile, writePidFile } from '@aaps/agents';
 
-const LOCK_FILE = 'aaps-up.pid';
+const LOCK_FILE = AAPS_UP_PID_FILE;
 
 export interface DataDirLock {
   readonly path: string;
