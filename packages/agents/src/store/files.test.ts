@@ -26,9 +26,9 @@ describe('loadOrCreateIdentityKey', () => {
     );
   });
 
-  it('a missing approver key points at aaps up and --approver-key, not party init', () => {
+  it('a missing approver key points at --approver ID with its --data-dir (approver init or aaps up) and --approver-key, not party init', () => {
     expect(() => loadOrCreateIdentityKey(missing, false, 'approver')).toThrowError(
-      `approver key ${missing} does not exist (pass the --data-dir of the running \`aaps up\`, or --approver-key FILE)`,
+      `approver key ${missing} does not exist (pass --approver ID with the --data-dir \`aaps approver init\` made its key in (or that of the running \`aaps up\`), or --approver-key FILE)`,
     );
   });
 

@@ -136,7 +136,7 @@ const MISSING_KEY: Record<IdentityKeyKind, { what: string; hint: string }> = {
   party: { what: 'identity key', hint: 'run `aaps party init`' },
   approver: {
     what: 'approver key',
-    hint: 'pass the --data-dir of the running `aaps up`, or --approver-key FILE',
+    hint: 'pass --approver ID with the --data-dir `aaps approver init` made its key in (or that of the running `aaps up`), or --approver-key FILE',
   },
   gateway: {
     what: 'gateway key',

@@ -17,12 +17,12 @@ function config(...argv: string[]): GatewayConfig {
 }
 
 describe('aaps approve errors', () => {
-  it('a missing approver key: the hint names --data-dir and --approver-key, not aaps party init', async () => {
+  it('a missing approver key: the hint names --approver ID, --data-dir and --approver-key, not aaps party init', async () => {
     const fetch = vi.fn(async () => Response.json({}));
     const io = { print: () => {}, error: () => {}, fetch };
     const key = join(dir, 'approvers', 'oncall.key');
     await expect(runApprove('inc-1', config('--approver', 'oncall'), 't', io)).rejects.toThrow(
-      `approver key ${key} does not exist (pass the --data-dir of the running \`aaps up\`, or --approver-key FILE)`,
+      `approver key ${key} does not exist (pass --approver ID with the --data-dir \`aaps approver init\` made its key in (or that of the running \`aaps up\`), or --approver-key FILE)`,
     );
     expect(fetch).not.toHaveBeenCalled();
   });

@@ -105,7 +105,7 @@ describe('aaps unseal', () => {
     const g = gateway([]);
     const noKeys = config('--data-dir', join(dir, 'elsewhere'));
     await expect(runUnseal(OPTS, noKeys, 't', g.io)).rejects.toThrowError(
-      /^approver key \S+oncall\.key does not exist \(pass the --data-dir of the running `aaps up`, or --approver-key FILE\)$/,
+      /^approver key \S+oncall\.key does not exist \(pass --approver ID with the --data-dir `aaps approver init` made its key in \(or that of the running `aaps up`\), or --approver-key FILE\)$/,
     );
   });
 });
