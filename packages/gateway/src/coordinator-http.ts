@@ -73,6 +73,7 @@ import type {
 } from './coordinator.js';
 import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, type Survey, survey } from './key-refresh.js';
 import { quorumUnreachable } from './quorum-failure.js';
+import { describeSilent, silenceRemedy } from './silent-parties.js';
 import { untilAborted } from './until-aborted.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
@@ -567,7 +568,6 @@ export async function runDkg(opts: {
   // pending key some party did not verify is no key (the next DKG drops it).
   await wait(finishKeyCommits(client, opts.log));
   const found = await wait(survey(client, opts.roster, 'startup'));
-  const unreachable = found.unreachable.map((u) => u.id);
   const k = opts.roster.threshold.min;
   const file = join(opts.dataDir, 'public-package.json');
 
@@ -597,10 +597,10 @@ export async function runDkg(opts: {
   if (opts.saved !== undefined) {
     const record = PublicKeyPackageCodec.fromJSON(opts.saved, suite.id).value;
     const recordKey = bytesToHex(record.groupPublicKey);
-    if (unreachable.length > 0) {
+    if (found.silent.length > 0) {
       throw new AapsError(
         'UNAVAILABLE',
-        `cannot check that the parties hold the group key of record ${recordKey} (unreachable: ${unreachable.join(', ')}); start every party and retry`,
+        `cannot check that the parties hold the group key of record ${recordKey} (${describeSilent(found.silent)}): ${silenceRemedy(found.silent, 'retry')}`,
       );
     }
     // The record's group key, in the package the most parties hold (a refresh the file missed
@@ -623,17 +623,17 @@ export async function runDkg(opts: {
     );
   }
 
-  if (unreachable.length > 0) {
+  if (found.silent.length > 0) {
     // Never re-key on a partial view: a slow or unreachable party is not a lost key.
     const why = [
-      `unreachable: ${unreachable.join(', ')}`,
+      describeSilent(found.silent),
       found.held.size ? `holding a key: ${[...found.held.keys()].join(', ')}` : '',
     ]
       .filter(Boolean)
       .join('; ');
     throw new AapsError(
       'UNAVAILABLE',
-      `refusing to run a new DKG over existing keys (${why}); start every party and retry`,
+      `refusing to run a DKG before every party says which key it holds (${why}): ${silenceRemedy(found.silent, 'retry')}`,
     );
   }
   const text = mostHeld(found);

@@ -28,6 +28,7 @@ import {
   type PublicKeyPackage,
   PublicKeyPackageCodec,
 } from '@aaps/mpc-core';
+import { describeSilent, type SilentParty, silenceRemedy, silentParty } from './silent-parties.js';
 
 /** What every party holds, as `key.info` tells it. */
 export interface Survey {
@@ -38,7 +39,8 @@ export interface Survey {
   /** Canonical text to the package's group key (hex), as the parties state it. */
   groupKeys: Map<string, string>;
   noKey: string[];
-  unreachable: { id: string; why: string }[];
+  /** Parties that gave no answer (down, timed out, refusing the gateway's calls, an error), and why. */
+  silent: SilentParty[];
 }
 
 const whyOf = (e: unknown): string =>
@@ -56,7 +58,7 @@ export async function survey(client: PartyClient, roster: Roster, session: strin
     packages: new Map(),
     groupKeys: new Map(),
     noKey: [],
-    unreachable: [],
+    silent: [],
   };
   answers.forEach((a, i) => {
     const id = roster.parties[i]!.id;
@@ -66,7 +68,7 @@ export async function survey(client: PartyClient, roster: Roster, session: strin
       out.packages.set(text, a.value.public_package);
       out.groupKeys.set(text, a.value.group_public_key);
     } else if (isAapsError(a.reason) && a.reason.code === 'NO_KEY') out.noKey.push(id);
-    else out.unreachable.push({ id, why: whyOf(a.reason) });
+    else out.silent.push(silentParty(id, a.reason));
   });
   return out;
 }
@@ -87,8 +89,8 @@ function describe(s: Survey, old: string): string {
   return [...new Set(s.held.values())]
     .map((t) => `${t === old ? 'old' : 'new'} package: ${holdersOf(s, t).join(', ')}`)
     .concat(
-      s.unreachable.map((u) => `${u.id} unreachable`),
       s.noKey.map((id) => `${id} has no key`),
+      s.silent.length > 0 ? [describeSilent(s.silent)] : [],
     )
     .join('; ');
 }
@@ -264,10 +266,10 @@ export async function refreshAcrossParties(opts: {
   // A commit a crash cut short (every party verified its pending share) is finished first.
   await finishKeyCommits(client, say);
   const before = await survey(client, roster, `refresh-check-${stamp}`);
-  if (before.unreachable.length > 0) {
+  if (before.silent.length > 0) {
     throw new AapsError(
       'UNAVAILABLE',
-      `a refresh needs every party, and ${before.unreachable.map((u) => `${u.id} (${u.why})`).join(', ')} did not answer`,
+      `a refresh needs every party, and not every party answered (${describeSilent(before.silent)}); nothing was refreshed: ${silenceRemedy(before.silent, 'refresh again')}`,
     );
   }
   const base = groupPackage(before);
@@ -338,7 +340,7 @@ export async function refreshAcrossParties(opts: {
     }
     const winnerJson = winner === base ? baseJson : after.packages.get(winner);
     const owners = holdersOf(after, winner);
-    const unreachable = after.unreachable.map((u) => u.id);
+    const unreachable = after.silent.map((u) => u.id);
     const behind = ids.filter((id) => !owners.includes(id) && !unreachable.includes(id));
     const problems: string[] = [];
     if (behind.length > 0) {
@@ -349,7 +351,7 @@ export async function refreshAcrossParties(opts: {
       repaired.push(...fixed.repaired);
       if (fixed.failed.length > 0) problems.push(`repairing ${listFailed(fixed.failed)} failed`);
     }
-    if (unreachable.length > 0) problems.push(`${unreachable.join(', ')} unreachable`);
+    if (after.silent.length > 0) problems.push(describeSilent(after.silent));
     const still =
       problems.length > 0 ? `; ${problems.join('; ')}: refresh again once every party answers` : '';
     if (winner === base) {
