@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { makeGateway, TOKENS } from '../test-helpers/gateway.js';
 import { run } from './aaps.js';
 import { follow, runSubmit } from './submit.js';
 
@@ -139,5 +140,36 @@ describe('aaps submit following an incident', () => {
       'inc-1  evidence not sealed yet: audit is unreachable (agent.step) (UNAVAILABLE); the gateway tries again in 1.0 s, until it is sealed',
       'inc-1  ended resolved; evidence ab (GET http://gw.test/v1/evidence/ab)',
     ]);
+  });
+});
+
+describe('aaps submit with a token that may submit but not read', () => {
+  it('says the incident is open and how to follow it, not that the gateway is unavailable; exit 1', async () => {
+    const gw = await makeGateway();
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = {
+        print: (l: string) => void out.push(l),
+        error: (l: string) => void err.push(l),
+        fetch: (async (input: string | URL | Request, init?: RequestInit) =>
+          gw.app.request(String(input), init)) as typeof fetch,
+      };
+      const file = new URL('../../test-fixtures/kubernetes/events-v1-quota-exceeded.json', import.meta.url)
+        .pathname;
+      const code = await runSubmit(file, config('--source', 'kubernetes'), TOKENS.submit, io);
+      expect(out).toHaveLength(1);
+      const id = /^(inc-\S+) {2}opened$/.exec(out[0]!)?.[1];
+      expect(id, out[0]).toBeDefined();
+      // The incident was opened: the gateway holds it.
+      expect((await gw.store.getIncident(id!))?.id).toBe(id);
+      expect(err).toEqual([
+        `aaps: ${id} is open, but this token cannot follow it (HTTP 403 FORBIDDEN this token lacks the read scope): aaps submit follows with the read scope; follow it with a token that has read: GET http://gw.test/v1/incidents/${id}/events`,
+      ]);
+      // Its end is unknown: not the 0 of an incident seen resolved.
+      expect(code).toBe(1);
+    } finally {
+      await gw.cleanup();
+    }
   });
 });

@@ -91,6 +91,22 @@ function waitLine(event: unknown, detail: unknown): string | undefined {
     : `evidence not sealed yet: ${why}; the gateway tries again${next}, until it is sealed`;
 }
 
+/**
+ * The gateway refused a token the events of an incident (401, 403: a token without the read
+ * scope), before any was read: {@link follow} throws it so that each command says what it means
+ * for what it did (`aaps submit`: the incident is open all the same).
+ */
+export class EventsRefused extends ValidationError {
+  constructor(
+    readonly incidentId: string,
+    readonly status: number,
+    /** The gateway's answer, one line (`HTTP 403 FORBIDDEN this token lacks the read scope`). */
+    readonly failure: string,
+  ) {
+    super('UNAVAILABLE', `events for ${printable(incidentId)}: ${failure}`);
+  }
+}
+
 /** What {@link follow} returns when the stream ended twice before the incident did (and it said so). */
 export const UNFOLLOWED = 'unfollowed';
 
@@ -131,6 +147,8 @@ export async function follow(
       const answer = res.ok ? undefined : await readJson(res);
       const failure =
         answer !== undefined && !answer.ok ? answer.failure : `HTTP ${res.status} (no event stream)`;
+      if (attempt === 0 && (res.status === 401 || res.status === 403))
+        throw new EventsRefused(id, res.status, failure);
       if (attempt === 0) throw new ValidationError('UNAVAILABLE', `events for ${printable(id)}: ${failure}`);
       why = `reconnecting failed: ${failure}`;
       break;
@@ -234,6 +252,24 @@ async function readEvents(
   }
 }
 
+/**
+ * {@link follow} for an incident `aaps submit` opened: a token that may submit but not read its
+ * events gets one line saying the incident is open and how to follow it, and the incident counts
+ * as not followed (exit 1: its end is unknown).
+ */
+async function followOpened(url: string, token: string, id: string, io: SubmitIo): Promise<string> {
+  try {
+    return await follow(url, token, id, io);
+  } catch (e) {
+    if (!(e instanceof EventsRefused)) throw e;
+    printError(
+      io,
+      `aaps: ${printable(id)} is open, but this token cannot follow it (${e.failure}): aaps submit follows with the read scope; follow it with a token that has read: GET ${url}/v1/incidents/${encodeURIComponent(id)}/events`,
+    );
+    return UNFOLLOWED;
+  }
+}
+
 export async function runSubmit(
   file: string,
   config: GatewayConfig,
@@ -291,7 +327,7 @@ export async function runSubmit(
           ? `opened (the same failure recurred after ${printable(String(i.recurrence_of))}'s fix: a person approves this one)`
           : 'opened';
   for (const i of list) io.print(`${printable(String(i.incident_id))}  ${what(i)}`);
-  const ends = await Promise.all(list.map((i) => follow(config.url, token, i.incident_id, io)));
+  const ends = await Promise.all(list.map((i) => followOpened(config.url, token, i.incident_id, io)));
   const ok = (s: string) => s === 'resolved' || s === 'awaiting_human';
   if (io.gone?.aborted === true) return exitWhenGone(ends, ok);
   return ends.every(ok) ? 0 : 1;
