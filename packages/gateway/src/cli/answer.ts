@@ -9,6 +9,41 @@ export type JsonAnswer =
   | { readonly ok: true; readonly status: number; readonly body: unknown }
   | { readonly ok: false; readonly status: number; readonly body: unknown; readonly failure: string };
 
+/** What was asked for an answer: the method, the URL, and the `--url` it was built on. */
+export interface Asked {
+  readonly method: string;
+  readonly base: string;
+  readonly path: string;
+}
+
+/**
+ * The request each answer came from, set by the one helper every client command asks the gateway
+ * through (`reach`, submit.ts), so that {@link readJson} can name the URL of an answer about the URL.
+ */
+const asked = new WeakMap<Response, Asked>();
+
+/** Record that `res` answers `request`. */
+export function noteAsked(res: Response, request: Asked): void {
+  asked.set(res, request);
+}
+
+/**
+ * For an answer about the URL itself (404: nothing there; 405: not that method), the URL asked,
+ * and, when `--url` has a path, that `--url` is the gateway's base URL (the API's `/v1/…` paths go
+ * under it): `--url http://host:8080/v1` asks `http://host:8080/v1/v1/…`.
+ */
+function urlNote(res: Response): string {
+  const request = asked.get(res);
+  if (request === undefined || (res.status !== 404 && res.status !== 405)) return '';
+  const url = `${request.base}${request.path}`;
+  const basePath = new URL(request.base).pathname;
+  const hint =
+    basePath === '/' || basePath === ''
+      ? ''
+      : `; --url is the gateway's base URL, under which aaps asks /v1/…: is ${basePath} part of the gateway's address?`;
+  return ` (${request.method} ${url}${hint})`;
+}
+
 /** The media type of a response, without parameters (`text/html`), or `untyped`. */
 function mediaType(res: Response): string {
   return (res.headers.get('content-type') ?? '').split(';')[0]?.trim() || 'untyped';
@@ -40,12 +75,17 @@ export async function readJson(res: Response): Promise<JsonAnswer> {
       ok: false,
       status: res.status,
       body: undefined,
-      failure: `HTTP ${res.status} (a ${printable(mediaType(res))} answer, not JSON)`,
+      failure: printable(`HTTP ${res.status} (a ${mediaType(res)} answer, not JSON)${urlNote(res)}`),
     };
   }
   if (res.ok) return { ok: true, status: res.status, body };
   const err = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   const code = typeof err?.code === 'string' ? ` ${err.code}` : '';
   const message = typeof err?.message === 'string' ? ` ${err.message}` : '';
-  return { ok: false, status: res.status, body, failure: printable(`HTTP ${res.status}${code}${message}`) };
+  return {
+    ok: false,
+    status: res.status,
+    body,
+    failure: printable(`HTTP ${res.status}${code}${message}${urlNote(res)}`),
+  };
 }

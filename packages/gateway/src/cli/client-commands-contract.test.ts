@@ -127,3 +127,45 @@ describe('aaps unseal: the gateway’s reason for refusing the evidence is shown
     expect(err[0]).toContain('read scope');
   });
 });
+
+describe('aaps client commands: a --url with a path the gateway does not serve', () => {
+  let gateway: Server;
+  let base: string;
+  beforeAll(async () => {
+    // What the gateway answers for a path it has no route for.
+    gateway = createServer((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => gateway.close(() => r())));
+
+  it.each([
+    [['approve', 'inc-1'], 'GET /v1/incidents/inc-1'],
+    [
+      ['unseal', 'a'.repeat(64), '--reason', 'rotate the leaked password'],
+      `GET /v1/evidence/${'a'.repeat(64)}`,
+    ],
+    [['keys'], 'GET /v1/keys'],
+    [['submit', join(dir, 'push.json'), '--source', 'kubernetes'], 'POST /v1/webhooks/kubernetes'],
+  ])('%j: the 404 names the URL asked and says --url is the base URL; exit 1', async (argv, asked) => {
+    const [method, path] = asked.split(' ');
+    const r = await runCapture([...argv, '--data-dir', dir, '--api-token', TOKEN, '--url', `${base}/v1`]);
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toContain(
+      `HTTP 404 NOT_FOUND no such endpoint (${method} ${base}/v1${path}; --url is the gateway's base URL, under which aaps asks /v1/…: is /v1 part of the gateway's address?)`,
+    );
+  });
+
+  it('without a path in --url, the URL is named and no hint is given', async () => {
+    const r = await runCapture(['keys', '--data-dir', dir, '--api-token', TOKEN, '--url', base]);
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toContain(`HTTP 404 NOT_FOUND no such endpoint (GET ${base}/v1/keys)`);
+    expect(r.err[0]).not.toContain('base URL');
+  });
+});

@@ -63,7 +63,9 @@ describe('aaps log audit: a log with no checkpoint yet', () => {
       path.startsWith('/v1/log/') ? notFound('no such endpoint') : res,
     );
     expect(r.code).toBe(1);
-    expect(r.err).toEqual(['aaps: log audit: GET /v1/log/checkpoint: HTTP 404 NOT_FOUND no such endpoint']);
+    expect(r.err).toEqual([
+      'aaps: log audit: GET /v1/log/checkpoint: HTTP 404 NOT_FOUND no such endpoint (GET http://gw.test/v1/log/checkpoint)',
+    ]);
     expect(r.out.join('\n')).not.toContain('empty');
   });
 });

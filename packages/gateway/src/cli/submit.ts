@@ -12,7 +12,7 @@ import type { GatewayConfig } from '../config.js';
 import { signGithubPayload } from '../intake/github-signature.js';
 import type { IntakeSource } from '../intake/types.js';
 import { TERMINAL_STATES } from '../workflow/machine.js';
-import { readJson } from './answer.js';
+import { noteAsked, readJson } from './answer.js';
 import { jsonLine, printable } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
 
@@ -51,14 +51,22 @@ function failure(e: unknown): string {
   return typeof code === 'string' ? code : e instanceof Error ? e.message : String(e);
 }
 
-/** `io.fetch` to the gateway at `base`; a connection failure becomes one line naming it and why. */
+/**
+ * `io.fetch` to the gateway at `base` (every client command asks the gateway through this); a
+ * connection failure becomes one line naming it and why, and an answer about the URL (404, 405)
+ * names the URL when read by `readJson`.
+ */
 export async function reach(io: SubmitIo, base: string, path: string, init?: RequestInit): Promise<Response> {
+  let res: Response;
   try {
-    return await io.fetch(`${base}${path}`, init);
+    res = await io.fetch(`${base}${path}`, init);
   } catch (e) {
     const cause = e instanceof Error && e.cause !== undefined ? e.cause : e;
     throw new Error(`cannot reach the gateway at ${base}: ${failure(cause)}`, { cause: e });
   }
+  // An answer about the URL names it (readJson).
+  noteAsked(res, { method: init?.method ?? 'GET', base, path });
+  return res;
 }
 
 const PATHS: Record<IntakeSource, string> = {
