@@ -12,12 +12,16 @@ import {
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { layoutCluster } from '@aaps/agents';
+import { getCiphersuite, PublicKeyPackageCodec, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
+import { writeSavedPublicPackage } from '../coordinator-http.js';
 import { fixture, SIGNALS } from '../test-helpers/gateway.js';
 import { runApprove } from './approve.js';
 import { runSubmit } from './submit.js';
-import { partyPolicyFile, runUp } from './up.js';
+import { partyPolicyFile, runGatewayOnly, runUp } from './up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -186,4 +190,48 @@ describe('aaps up --local', () => {
       rmSync(policies, { recursive: true, force: true });
     }
   });
+});
+
+describe('aaps gateway', () => {
+  it('says its own heap note (not the one for aaps up) and ends with aaps: stopped, as aaps up does', async () => {
+    // A later start (a public package of record): the gateway serves without asking the parties.
+    const d = join(dir, 'gateway-only');
+    const layout = await layoutCluster({ dir: d });
+    const suite = getCiphersuite(layout.roster.ciphersuite);
+    writeSavedPublicPackage(
+      d,
+      PublicKeyPackageCodec.toJSON(suite.id, trustedDealer(suite, layout.roster.threshold).publicPackage),
+    );
+    const parsed = parseGatewayConfig(['--data-dir', d, '--port', '0'], {});
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    const lines: string[] = [];
+    let stop!: (why: string) => void;
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => {
+      ready = r;
+    });
+    const done = runGatewayOnly(parsed.config, {
+      print: (l) => {
+        lines.push(l);
+        if (l.startsWith('aaps: gateway ready at ')) ready();
+      },
+      stopSignal: new Promise((r) => {
+        stop = r;
+      }),
+    });
+    await Promise.race([isReady, done]);
+    expect(
+      lines.some((l) => l.startsWith('aaps: gateway ready at ')),
+      lines.join('\n'),
+    ).toBe(true);
+    stop('SIGTERM');
+    expect(await done).toBe(0);
+    expect(lines.slice(-2)).toEqual(['aaps: SIGTERM, shutting down', 'aaps: stopped']);
+    const notes = lines.filter((l) => l.startsWith('aaps: note:'));
+    if (getHeapStatistics().heap_size_limit > 1024 * 1024 * 1024) {
+      expect(notes).toEqual([
+        "aaps: note: this process has no heap limit; to cap its memory, run aaps gateway with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'",
+      ]);
+    } else expect(notes).toEqual([]);
+  }, 30_000);
 });

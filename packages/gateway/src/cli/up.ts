@@ -62,13 +62,15 @@ export function partyPolicyFile(
 const HEAP_HINT_BYTES = 1024 * 1024 * 1024;
 
 /**
- * `npm start` caps the gateway's heap (package.json); run directly, it has V8's default and its
- * resident memory grows with what it reads (docs/PERFORMANCE.md, "Memory"): say how to cap it.
+ * `npm start` caps the heap of `aaps up` (package.json); run directly, and for `aaps gateway`
+ * (which no script starts), the gateway has V8's default and its resident memory grows with what
+ * it reads (docs/PERFORMANCE.md, "Memory"): say how to cap it, for the command that runs.
  */
-function heapHint(io: UpIo): void {
+export function heapHint(io: Pick<UpIo, 'print'>, command: 'up' | 'gateway'): void {
   if (getHeapStatistics().heap_size_limit <= HEAP_HINT_BYTES) return;
+  const started = command === 'up' ? ' (npm start sets one for aaps up)' : '';
   io.print(
-    "aaps: note: this process has no heap limit (npm start sets one for aaps up); to cap its memory, run it with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'",
+    `aaps: note: this process has no heap limit${started}; to cap its memory, run aaps ${command} with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'`,
   );
 }
 
@@ -409,7 +411,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   await checkCanListen(config.host, config.port);
   // A start that fails later takes back what it wrote (--local: the token and keys it made).
   const written = config.local ? freshLocalPaths(config) : undefined;
-  heapHint(io);
+  heapHint(io, 'up');
   const token = ensureToken(config.dataDir, config.apiToken);
   for (const line of tokenLines(token)) io.print(line);
   const gatewayLog = openLogFile(join(config.dataDir, 'logs', 'gateway.log'), { warn: io.print });
@@ -648,7 +650,7 @@ async function runGatewayLocked(
           signal,
         })
       ).publicPackage;
-    heapHint(io);
+    heapHint(io, 'gateway');
     for (const drift of await untilAborted(rosterDrift(roster), signal))
       io.print(describeDrift(drift, roster));
     const token = ensureToken(config.dataDir, config.apiToken);
@@ -665,6 +667,7 @@ async function runGatewayLocked(
     io.print(`aaps: gateway ready at ${out.started.url} (group key ${out.started.keys.group_public_key})`);
     io.print(`aaps: ${await io.stopSignal}, shutting down`);
     await stop();
+    io.print('aaps: stopped');
     return 0;
   } catch (e) {
     await stop();
