@@ -20,7 +20,14 @@ export interface ConfigReloadParameters {
 }
 
 export type ImageRollbackParameters =
-  | { basis: 'deployment_history'; container: string; to_image: string; from_image?: string }
+  | {
+      basis: 'deployment_history';
+      container: string;
+      to_image: string;
+      from_image?: string;
+      /** The container is in `spec.initContainers` (the plan edits that list). */
+      init_container?: true;
+    }
   /** No known-good digest: back to the previous revision, as `kubectl rollout undo` does. */
   | { basis: 'previous_revision'; to_revision: 'previous'; container?: string; from_image?: string };
 
@@ -139,7 +146,12 @@ function read(
       return { action, params: { source, rollout_restart: uris }, workloads };
     }
     case 'image_rollback': {
-      const o = r.object(value, P, ['basis'], ['container', 'to_image', 'to_revision', 'from_image']);
+      const o = r.object(
+        value,
+        P,
+        ['basis'],
+        ['container', 'to_image', 'to_revision', 'from_image', 'init_container'],
+      );
       if (!o) return undefined;
       const basis = r.oneOf(o['basis'], `${P}.basis`, ['deployment_history', 'previous_revision'] as const);
       const container =
@@ -153,13 +165,19 @@ function read(
       if (basis === 'deployment_history') {
         if (o['to_revision'] !== undefined) r.report(`${P}.to_revision`, 'not with basis deployment_history');
         const to = r.string(o['to_image'], `${P}.to_image`, { pattern: IMAGE });
-        if (!to || !container) return undefined;
+        const init =
+          o['init_container'] === undefined ? false : r.boolean(o['init_container'], `${P}.init_container`);
+        if (!to || !container || init === undefined) return undefined;
         const params: ImageRollbackParameters = { basis, container, to_image: to };
         if (from) params.from_image = from;
+        if (init) params.init_container = true;
         return { action, params };
       }
       if (basis === 'previous_revision') {
         if (o['to_image'] !== undefined) r.report(`${P}.to_image`, 'not with basis previous_revision');
+        if (o['init_container'] !== undefined) {
+          r.report(`${P}.init_container`, 'not with basis previous_revision');
+        }
         const rev = r.oneOf(o['to_revision'], `${P}.to_revision`, ['previous'] as const);
         if (!rev) return undefined;
         const params: ImageRollbackParameters = { basis, to_revision: rev };

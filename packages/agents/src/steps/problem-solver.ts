@@ -11,8 +11,14 @@
  *   deployment history (never one that may be the failing image, compared by digest:
  *   rollback-target.ts); when the container is not certain or has no such line, roll the workload
  *   back to its previous revision as `kubectl rollout undo` does, and say why. A workload only
- *   guessed from a pod's name is never rolled back without a person: the pod may belong to a Job
- *   or another owner.
+ *   guessed from a pod's name (by the solver or the intake) is never rolled back without a person:
+ *   the pod may belong to a Job, an Argo Rollout or another owner; only a deployment-history line
+ *   of that workload running the failing container's repository confirms it, and then only that
+ *   line is set. A workload whose own update an Argo CD sync could not apply (admission refused
+ *   it) is not rolled back at all: it still runs the revision from before the sync
+ *   (`not_applied`, not-applied.ts).
+ * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
+ *   and reports no failure: a person reads it (`policy_report`), nothing is proposed.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
  *   within the policy's factor and its absolute cap (`max_hard`); otherwise ask a person for an
  *   expansion.
@@ -34,7 +40,8 @@ import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
 import { sameGitRepository } from './git-repo.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
-import { rollbackLines, rollbackTarget } from './rollback-target.js';
+import { policyReport, refusedSync } from './not-applied.js';
+import { initContainerNamed, rollbackLines, rollbackTarget } from './rollback-target.js';
 import { inferDeployment } from './workload-name.js';
 
 /** One deployment of a workload, as the gateway records it. */
@@ -110,7 +117,14 @@ export interface Escalation {
      * The source of truth is the Git repository whose Argo CD sync failed, and no other revision of
      * it is known to have deployed: re-rendering from it would apply the failure again.
      */
-    | 'source_failing';
+    | 'source_failing'
+    /**
+     * The workload's own update never reached the cluster (an Argo CD sync failed to apply it):
+     * it runs what it ran before, so there is nothing to roll back; the change is fixed at its source.
+     */
+    | 'not_applied'
+    /** The signal is a policy engine's report on an existing object, not a failure. */
+    | 'policy_report';
   detail: string;
 }
 
@@ -139,20 +153,25 @@ export function runProblemSolverStep(input: ProblemSolverInput): ProblemSolverOu
 
   let rootCause: string;
   let confidence: RCAReport['confidence'] = 'high';
-  switch (t.incident_type) {
-    case 'config_validation_failed':
-      rootCause = solveConfig(ctx, t.subtype);
-      break;
-    case 'image_signature_failed':
-      rootCause = solveImage(ctx, t.subtype);
-      break;
-    case 'resource_quota_exceeded':
-      rootCause = solveQuota(ctx, t.subtype);
-      break;
-    default:
-      rootCause = 'the signal matches no known incident type';
-      confidence = 'low';
-      ctx.escalations.push({ kind: 'unclassified', detail: `triage: ${t.subtype}; a person must look` });
+  const report = policyReport(signal.metadata);
+  if (report !== undefined) {
+    rootCause = reportOnly(ctx, report);
+  } else {
+    switch (t.incident_type) {
+      case 'config_validation_failed':
+        rootCause = solveConfig(ctx, t.subtype);
+        break;
+      case 'image_signature_failed':
+        rootCause = solveImage(ctx, t.subtype);
+        break;
+      case 'resource_quota_exceeded':
+        rootCause = solveQuota(ctx, t.subtype);
+        break;
+      default:
+        rootCause = 'the signal matches no known incident type';
+        confidence = 'low';
+        ctx.escalations.push({ kind: 'unclassified', detail: `triage: ${t.subtype}; a person must look` });
+    }
   }
   if (ctx.proposals.length === 0 && confidence === 'high') confidence = 'medium';
 
@@ -347,6 +366,22 @@ function awayFromFailedSync(ctx: Ctx, source: SourceOfTruth, target: string): So
   return undefined;
 }
 
+/** A policy report ({@link policyReport}): a person reads it; nothing is changed for it. */
+function reportOnly(ctx: Ctx, report: { reason: string; reporter?: string }): string {
+  const by = report.reporter === undefined ? '' : ` by ${report.reporter}`;
+  find(
+    ctx,
+    `the signal is a policy report (${report.reason}${by}): it blocked nothing and reports no failure`,
+  );
+  ctx.escalations.push({
+    kind: 'policy_report',
+    detail:
+      `${report.reason}${by} reports that a running object violates a policy; nothing was blocked and ` +
+      'nothing failed, so nothing is rolled back: a person decides whether it needs a change',
+  });
+  return `a policy report (${report.reason}), not a failure`;
+}
+
 function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   const { facts } = ctx;
   const failing = facts.image?.ref;
@@ -370,19 +405,28 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     return cause;
   }
   const workload = uris[0]!;
-  if (inferred) {
-    // A Job's pod (a CronJob's `report-28912345-q7k2p`) can look like a Deployment's: rolling back
-    // the same-named Deployment would change a workload that has nothing to do with the failure.
-    find(ctx, `workload guessed from a pod's name, not named by the signal: ${workload}`);
+  const refused = refusedSync(ctx.input.signal.metadata);
+  if (refused?.workloads.includes(workload)) {
+    // The sync failed to apply the workload's own manifest: the live object is the one from before
+    // it, and `rollout undo` would replace that running revision with the one before it.
+    const health = refused.health === undefined ? '' : ` (Argo CD health: ${refused.health})`;
+    find(
+      ctx,
+      `the Argo CD sync${refused.revision === undefined ? '' : ` of ${refused.revision}`} failed to apply ${workload} itself: the cluster still runs its previous revision${health}`,
+    );
     ctx.escalations.push({
-      kind: 'inferred_target',
-      detail: `${workload} is only guessed from a pod's name (its owner may be a Job or another controller); a person confirms it before a rollback`,
+      kind: 'not_applied',
+      detail:
+        `${workload}'s update was refused when Argo CD applied it, so nothing runs ${failing ?? 'the refused image'}${health}; ` +
+        'rolling it back would replace the revision that runs: a person reverts (or re-signs) the change in Git',
     });
     return cause;
   }
-  if (facts.inferred_workloads?.includes(workload)) {
-    find(ctx, `the intake read ${workload} from the pod-template hash in the object's name`);
-  }
+  // A Job's pod (a CronJob's `report-28912345-q7k2p`) or an Argo Rollout's can look like a
+  // Deployment's: rolling back the same-named Deployment would change a workload that has nothing
+  // to do with the failure. Guessed by the solver (`inferred`) or by the intake, alike.
+  const guessed = inferred || facts.inferred_workloads?.includes(workload) === true;
+  if (guessed) find(ctx, `workload guessed from a pod's name, not named by the signal: ${workload}`);
   const { lines, skipped } = rollbackLines(history, workload);
   if (skipped > 0) {
     find(
@@ -394,16 +438,31 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     ? facts.containers.filter((c): c is string => typeof c === 'string')
     : [];
   const target = rollbackTarget({ workload, failing, containers, history: lines });
+  if (guessed && !target.found) {
+    ctx.escalations.push({
+      kind: 'inferred_target',
+      detail: `${workload} is only guessed from a pod's name (its owner may be a Job, an Argo Rollout or another controller) and no deployment-history line confirms it (${target.why}); a person confirms it before a rollback`,
+    });
+    return cause;
+  }
   if (target.found) {
     const good = target.record;
     const ref = `deployment-history://${workload.replace('://', '/')}@${good.revision}`;
     find(ctx, `the failing container is ${target.container}: ${target.how}`);
     find(ctx, `revision ${good.revision} ran ${good.image} healthy in container ${target.container}`, [ref]);
+    if (guessed) {
+      find(
+        ctx,
+        `the deployment history confirms ${workload}: it runs container ${target.container} from that repository`,
+        [ref],
+      );
+    }
     const params: { [key: string]: JsonValue } = {
       basis: 'deployment_history',
       container: target.container,
       to_image: good.image,
     };
+    if (initContainerNamed(ctx.input.signal.metadata, target.container)) params['init_container'] = true;
     if (failing) params['from_image'] = failing;
     propose(
       ctx,

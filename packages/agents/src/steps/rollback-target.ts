@@ -11,6 +11,7 @@
  * instead and says why, rather than guess a container.
  */
 import { isContainerName, isImageReference } from '../policy/parameters.js';
+import { isPlainObject } from '../policy/reader.js';
 import { maybeSameImage, repositoryOf } from './image-ref.js';
 import type { DeploymentRecord } from './problem-solver.js';
 
@@ -112,4 +113,19 @@ export function rollbackTarget(q: RollbackQuery): RollbackTarget {
     };
   }
   return { found: true, container, how, record };
+}
+
+/**
+ * Whether the signal names `container` as an init container: the Kubernetes intake's
+ * `object: {container, init_container: true}` (an Event's field path `spec.initContainers{name}`),
+ * or `spec.initContainers{name}` in its text. Kubernetes keeps container names unique across a pod's
+ * containers and init containers, so the name alone says which list; this says which list to edit.
+ */
+export function initContainerNamed(meta: unknown, container: string): boolean {
+  if (!isPlainObject(meta)) return false;
+  const object = isPlainObject(meta['object']) ? meta['object'] : {};
+  if (object['container'] === container && object['init_container'] === true) return true;
+  const texts = Array.isArray(meta['messages']) ? meta['messages'] : [];
+  const needle = `spec.initContainers{${container}}`;
+  return texts.some((t) => typeof t === 'string' && t.includes(needle));
 }
