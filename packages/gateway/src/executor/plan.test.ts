@@ -3,7 +3,7 @@ import { type ApprovalProposal, buildApprovalProposal, computeRiskScore } from '
 import { ValidationError } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { createDryRunExecutor } from './dry-run.js';
-import { kubectlResource, planChange } from './plan.js';
+import { applyFieldOps, kubectlResource, planChange } from './plan.js';
 
 function undoProposal(target: string): ApprovalProposal {
   const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
@@ -46,5 +46,48 @@ describe('rollout undo', () => {
     });
     const sts = planChange(undoProposal('statefulset://db/pg'), '2026-11-25T15:00:00Z');
     expect(sts.notes).toEqual(['kubectl rollout undo statefulset/pg -n db']);
+  });
+});
+
+describe('an image rollback of an init container', () => {
+  const GOOD = `registry.example/shop/web:1.4.0@sha256:${'ab'.repeat(32)}`;
+  const proposal = (init: boolean): ApprovalProposal => {
+    const factors = { blast_radius: 1, urgency: 'P2' as const, environment: 'staging' as const };
+    return buildApprovalProposal({
+      incident_id: 'inc-init-1',
+      action: 'image_rollback',
+      target: 'deployment://shop/web',
+      parameters: {
+        basis: 'deployment_history',
+        container: 'migrate',
+        to_image: GOOD,
+        ...(init ? { init_container: true } : {}),
+      },
+      evidence_refs: ['event://shop/evt-1'],
+      risk: { score: computeRiskScore('image_rollback', factors), method: 'aaps.risk.v1', factors },
+    });
+  };
+  const manifest = () => ({
+    spec: {
+      template: {
+        spec: {
+          initContainers: [{ name: 'migrate', image: 'registry.example/shop/web:v2' }],
+          containers: [{ name: 'web', image: 'registry.example/shop/web:v2' }],
+        },
+      },
+    },
+  });
+
+  it('edits spec.template.spec.initContainers, not containers', () => {
+    const plan = planChange(proposal(true), '2026-11-25T15:00:00Z');
+    expect(plan.summary).toBe(`set init container migrate of deployment://shop/web to ${GOOD}`);
+    const patched = applyFieldOps(manifest(), plan.resources[0]!.set) as ReturnType<typeof manifest>;
+    expect(patched.spec.template.spec.initContainers[0]!.image).toBe(GOOD);
+    expect(patched.spec.template.spec.containers[0]!.image).toBe('registry.example/shop/web:v2');
+  });
+
+  it('without the mark edits containers, where no container migrate is', () => {
+    const plan = planChange(proposal(false), '2026-11-25T15:00:00Z');
+    expect(plan.resources[0]!.set[0]!.path.slice(0, 4)).toEqual(['spec', 'template', 'spec', 'containers']);
   });
 });

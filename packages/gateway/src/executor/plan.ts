@@ -88,14 +88,16 @@ export function planChange(proposal: ApprovalProposal, at: string): ChangePlan {
       }
       const container = String(p['container'] ?? '');
       const image = String(p['to_image'] ?? '');
+      // An init container is in its own list (names are unique across both lists).
+      const list = p['init_container'] === true ? 'initContainers' : 'containers';
       const op: FieldOp = {
-        path: ['spec', 'template', 'spec', 'containers', { name: container }, 'image'],
+        path: ['spec', 'template', 'spec', list, { name: container }, 'image'],
         value: image,
       };
       if (typeof p['from_image'] === 'string') op.was = { value: p['from_image'], as: 'image' };
       return {
         ...base,
-        summary: `set ${container} of ${proposal.target} to ${image}`,
+        summary: `set ${list === 'initContainers' ? 'init container ' : ''}${container} of ${proposal.target} to ${image}`,
         resources: [resourceOf(proposal.target, [op])],
         notes: [],
       };
