@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HISTORY_KEPT, intakeArgoCD } from './argocd.js';
+import { HISTORY_KEPT, incidentNamespace, intakeArgoCD } from './argocd.js';
 import { fixture, invalidFields, mutable, opened, testContext } from './test-helpers/fixtures.js';
 
 describe('intakeArgoCD', () => {
@@ -99,6 +99,38 @@ describe('intakeArgoCD', () => {
     const [none] = opened(intakeArgoCD(body, testContext()).items);
     expect(none?.envelope.payload.metadata['namespace']).toBeNull();
     expect(none?.envelope.context.namespace).toBe('default');
+  });
+
+  it("reads the template body's `health`", () => {
+    const body = mutable('argocd/template-sync-failed-configmap.json');
+    body['health'] = { status: 'Healthy' };
+    const [item] = opened(intakeArgoCD(body, testContext()).items);
+    expect(item!.envelope.payload.metadata).toMatchObject({ health_status: 'Healthy' });
+    body['health'] = null;
+    expect(opened(intakeArgoCD(body, testContext()).items)[0]!.envelope.payload.metadata).not.toHaveProperty(
+      'health_status',
+    );
+  });
+
+  it('places failures in several namespaces where the deciding one is, or nowhere', () => {
+    const quota =
+      'pods "db-migrate" is forbidden: exceeded quota: compute, requested: limits.cpu=1, used: limits.cpu=4, limited: limits.cpu=4';
+    const service = {
+      kind: 'Service',
+      namespace: 'shop',
+      name: 'web',
+      message: 'spec.ports[0].nodePort: Invalid value: 30080',
+    };
+    const pod = { kind: 'Pod', namespace: 'batch', name: 'db-migrate', message: quota };
+    expect(
+      incidentNamespace(`one or more objects failed to apply, reason: ${quota}`, [service, pod], 'shop'),
+    ).toBe('batch');
+    // One namespace: that one, whatever the messages say; none: the destination.
+    expect(incidentNamespace(quota, [service], 'web')).toBe('shop');
+    expect(incidentNamespace(quota, [], 'web')).toBe('web');
+    // The same failure in two namespaces, or nothing the classifier reads: no namespace.
+    expect(incidentNamespace(quota, [pod, { ...pod, namespace: 'shop' }], 'shop')).toBeUndefined();
+    expect(incidentNamespace('boom', [service, { ...service, namespace: 'batch' }], 'shop')).toBeUndefined();
   });
 
   it('ignores other triggers and operations that did not fail', () => {

@@ -15,6 +15,7 @@
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { openIncident } from './build-envelope.js';
+import { classifySignal } from './classify.js';
 import { createResultBuilder } from './result.js';
 import type { IntakeContext, IntakeResult } from './types.js';
 
@@ -103,6 +104,8 @@ export const ArgoCDTemplateBodySchema = s.named(
     namespace: s.optional(Name),
     /** `{{toJson .app.status.history}}`: the revisions deployed successfully, newest last. */
     history: History,
+    /** `{{toJson .app.status.health}}`: the health of what runs (`Healthy`, `Degraded`...). */
+    health: s.nullish(s.object({ status: s.optional(s.string({ maxLength: 64 })) })),
   }),
   'The notifications template body the docs install.',
 );
@@ -173,7 +176,7 @@ function readBody(body: s.Infer<typeof ArgoCDWebhookSchema>): AppSync {
       destination: undefined,
       trigger: body.trigger,
       syncStatus: body.syncStatus ?? undefined,
-      health: undefined,
+      health: body.health?.status,
       op: body.operationState,
       history: body.history ?? [],
     };
@@ -207,6 +210,34 @@ function nonEmpty(v: string | undefined): string | undefined {
   return v === '' ? undefined : v;
 }
 
+type ResourceResult = s.Infer<typeof ResourceResult>;
+
+/**
+ * The failed resources' namespace, else the application's destination; never a guess. Argo CD
+ * writes `"namespace": ""` for a cluster-scoped resource (a Namespace, a ClusterRole), which names
+ * none. Failed resources in more than one namespace: the namespace of those whose own message the
+ * classifier reads as the sync's failure (the same rule), when they are in one; else none (a
+ * quota raised, or a ConfigMap re-rendered, in another failure's namespace would fix nothing).
+ */
+export function incidentNamespace(
+  message: string | undefined,
+  failed: readonly ResourceResult[],
+  destination: string | undefined,
+): string | undefined {
+  const namespaced = failed.filter((r) => nonEmpty(r.namespace) !== undefined);
+  const all = new Set(namespaced.map((r) => r.namespace));
+  if (all.size <= 1) return nonEmpty(namespaced[0]?.namespace) ?? nonEmpty(destination);
+  const rule = (messages: string[]) => classifySignal({ metadata: { reason: 'SyncFailed', messages } }).rule;
+  const deciding = rule([message ?? '', ...failed.map((r) => r.message ?? '')].filter((m) => m !== ''));
+  if (deciding === 'none') return undefined;
+  const where = new Set(
+    namespaced
+      .filter((r) => r.message !== undefined && rule([r.message]) === deciding)
+      .map((r) => r.namespace),
+  );
+  return where.size === 1 ? nonEmpty([...where][0]) : undefined;
+}
+
 export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
   const sync = readBody(parse(ArgoCDWebhookSchema, body, 'invalid Argo CD notification'));
   const out = createResultBuilder('argocd');
@@ -221,12 +252,7 @@ export function intakeArgoCD(body: unknown, ctx: IntakeContext): IntakeResult {
     out.ignore('$', 'not_a_failure');
     return out.result();
   }
-  // The failed resources' namespace, else the application's destination; never a guess. Argo CD
-  // writes `"namespace": ""` for a cluster-scoped resource (a Namespace, a ClusterRole), which
-  // names none.
-  const ns =
-    nonEmpty(failedResources.find((r) => nonEmpty(r.namespace) !== undefined)?.namespace) ??
-    nonEmpty(sync.destination);
+  const ns = incidentNamespace(op.message, failedResources, sync.destination);
   const revision = op.syncResult?.revision ?? op.operation?.sync?.revision ?? '';
   const appRef = `${nonEmpty(sync.appNamespace) ?? 'argocd'}/${sync.app}`;
   const resources = failedResources.map((r) => {

@@ -8,7 +8,10 @@ describe('intakeKubernetes', () => {
     const [item] = opened(r.items);
     expect(r.items).toHaveLength(1);
     expect(item?.dedup_key).toBe('kubernetes:5f0c2d1e-7a44-4b9e-9c61-2d8e3f7a1b90:4');
-    expect(item?.correlation_key).toBe('kubernetes:Pod/shop/checkout-6b7f9c8d4-x2lqz:Failed');
+    // Object, reason and type: kubelet's `Failed` is also its pull failures' reason.
+    expect(item?.correlation_key).toBe(
+      'kubernetes:Pod/shop/checkout-6b7f9c8d4-x2lqz:Failed:config_validation_failed',
+    );
     expect(item?.envelope.context).toMatchObject({
       namespace: 'shop',
       cluster: 'test-cluster',
@@ -258,6 +261,50 @@ describe('intakeKubernetes', () => {
     expect([...invalidFields(() => intakeKubernetes(list, testContext()))].sort()).toEqual(
       ['items[1]', 'items[2].metadata.uid'].sort(),
     );
+  });
+
+  it('correlates on the object, the reason and the type: two kinds of `Failed` of one pod are two incidents', () => {
+    const e = (uid: string, count: number, message: string) => {
+      const ev = mutable('kubernetes/core-v1-image-pull-failed.json');
+      (ev['metadata'] as Record<string, unknown>)['uid'] = uid;
+      ev['count'] = count;
+      ev['message'] = message;
+      return ev;
+    };
+    const key = (ev: unknown) => opened(intakeKubernetes(ev, testContext()).items)[0]!.correlation_key;
+    const pull = 'Failed to pull image "registry.example.net/payments/ledger:2.4.0": not found';
+    const secret = "Error: couldn't find key PASSWORD in Secret payments/ledger-creds";
+    const pod = 'kubernetes:Pod/payments/ledger-5d8c7b9f6-qwk4r:Failed';
+    expect(key(e('a', 1, pull))).toBe(`${pod}:image_signature_failed`);
+    // The same Event again (count raised): the same key, so it joins the open incident.
+    expect(key(e('a', 2, pull))).toBe(key(e('a', 1, pull)));
+    expect(key(e('b', 1, secret))).toBe(`${pod}:config_validation_failed`);
+    // The recurrence key stays the object and reason: any failure of it soon after a fix goes to a person.
+    const [item] = opened(intakeKubernetes(e('b', 1, secret), testContext()).items);
+    expect(item!.recurrence_keys).toContain(pod);
+  });
+
+  it("marks an init container, and a policy engine's report", () => {
+    const ev = mutable('kubernetes/core-v1-image-pull-failed.json');
+    (ev['involvedObject'] as Record<string, unknown>)['fieldPath'] = 'spec.initContainers{migrate}';
+    const [init] = opened(intakeKubernetes(ev, testContext()).items);
+    expect(init!.envelope.payload.metadata['object']).toMatchObject({
+      container: 'migrate',
+      init_container: true,
+    });
+    expect(init!.envelope.payload.metadata).not.toHaveProperty('policy_report');
+
+    const report = mutable('kubernetes/core-v1-image-pull-failed.json');
+    report['involvedObject'] = { kind: 'Deployment', namespace: 'payments', name: 'ledger' };
+    report['reason'] = 'PolicyViolation';
+    report['source'] = { component: 'kyverno-scan' };
+    report['message'] =
+      'policy verify-image/verify-image fail: failed to verify image registry.example.net/payments/ledger:2.3.0: no matching signatures';
+    const [item] = opened(intakeKubernetes(report, testContext()).items);
+    expect(item!.envelope.payload.metadata).toMatchObject({
+      policy_report: { reason: 'PolicyViolation', reporter: 'kyverno-scan' },
+    });
+    expect(item!.envelope.payload.metadata['object']).not.toHaveProperty('init_container');
   });
 
   it('infers Deployments from pod-template-hash names only', () => {

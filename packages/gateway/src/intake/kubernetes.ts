@@ -7,8 +7,16 @@
  * admission denials, missing ConfigMap/Secret keys, exceeded quota, LimitRange and RBAC denials)
  * open incidents; `Normal` events and other warnings are ignored. The dedup key is the event's uid
  * and its occurrence count, so a redelivered event is the same occurrence and a repeat is a new
- * one. The recurrence keys (the Event's uid, the object and reason, and from `openIncident` the
+ * one. The correlation key is the object, the reason and the incident type: kubelet gives a pull
+ * failure and a missing Secret key the same reason (`Failed`), and two kinds of failure of one pod
+ * are two incidents, while a repeat of one (the same Event, its count raised) joins its incident.
+ * The recurrence keys (the Event's uid, the object and reason, and from `openIncident` the
  * workload and incident type) let a failure that comes back after its fix go to a person.
+ *
+ * A policy engine's report on an existing object (Kyverno's `PolicyViolation`, Gatekeeper's
+ * `AuditViolation` and `DryrunViolation`) opens an incident marked `policy_report`: it blocked
+ * nothing (in audit mode) or its denial is reported by the refused controller's own Event, so the
+ * problem solver gives it to a person and proposes no change.
  */
 import { inferDeployment } from '@aaps/agents';
 import { type Issue, issuesToError, parse } from '../schema/check.js';
@@ -222,6 +230,13 @@ function normalize(e: CoreEvent | V1Event): NormalizedEvent {
   };
 }
 
+/** Reasons of policy engines' reports on existing objects (see the module comment). */
+export const POLICY_REPORT_REASONS: ReadonlySet<string> = new Set([
+  'PolicyViolation',
+  'AuditViolation',
+  'DryrunViolation',
+]);
+
 /** The one reading of a Pod's or ReplicaSet's name, shared with the problem solver. */
 export { inferDeployment };
 
@@ -245,7 +260,8 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
       continue;
     }
     const o = ev.object;
-    const container = /^spec\.(?:initContainers|containers)\{(.+)\}$/.exec(o.fieldPath ?? '')?.[1];
+    const field = /^spec\.(initContainers|containers)\{(.+)\}$/.exec(o.fieldPath ?? '');
+    const container = field?.[2];
     const deployment = inferDeployment(o.kind, o.name);
     const metadata: Record<string, unknown> = {
       reason: ev.reason,
@@ -264,7 +280,16 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
         namespace: o.namespace,
         name: o.name,
         ...(container === undefined ? {} : { container }),
+        ...(field?.[1] === 'initContainers' ? { init_container: true } : {}),
       },
+      ...(POLICY_REPORT_REASONS.has(ev.reason)
+        ? {
+            policy_report: {
+              reason: ev.reason,
+              ...(ev.reporter === undefined ? {} : { reporter: ev.reporter }),
+            },
+          }
+        : {}),
       ...(deployment === undefined
         ? {}
         : { workload: { kind: 'Deployment', name: deployment, inferred: true } }),
@@ -274,7 +299,8 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
       out.ignore(ref, 'reason_not_handled');
       continue;
     }
-    const correlation_key = `kubernetes:${o.kind}/${o.namespace}/${o.name}:${ev.reason}`;
+    const objectKey = `kubernetes:${o.kind}/${o.namespace}/${o.name}:${ev.reason}`;
+    const correlation_key = `${objectKey}:${type}`;
     const resources = [
       o.kind === '' || o.name === '' ? '' : `${o.kind.toLowerCase()}://${o.namespace}/${o.name}`,
       deployment === undefined ? '' : `deployment://${o.namespace}/${deployment}`,
@@ -289,7 +315,7 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
           // The inferred Deployment's key comes from its `deployment://` resource (build-envelope).
           recurrence_keys: [
             ev.uid === undefined || ev.uid === '' ? '' : `kubernetes-event:${ev.uid}`,
-            correlation_key,
+            objectKey,
           ],
           namespace: o.namespace,
           affected_resources: resources,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   type ApprovalBacking,
   type ApprovalProposal,
+  type DeploymentRecord,
   type HumanApproval,
   type HumanRejection,
   memoryLogger,
@@ -81,11 +82,30 @@ export interface TestGatewayOptions {
   wrap?: (c: LocalCoordinator) => Coordinator;
   /** The gateway's clock (default: the real one). */
   now?: () => Date;
+  /** Deployment-history lines recorded before the gateway starts (e.g. {@link LEDGER_HISTORY}). */
+  history?: DeploymentRecord[];
 }
+
+/**
+ * A healthy, digest-pinned line of deployment `payments/ledger`, container `ledger`: what confirms
+ * the Deployment the intake reads from the name of pod `ledger-5d8c7b9f6-qwk4r`
+ * (kubernetes/core-v1-image-pull-failed.json), so its image rollback may be automatic.
+ */
+export const LEDGER_HISTORY: DeploymentRecord[] = [
+  {
+    workload: 'deployment://payments/ledger',
+    container: 'ledger',
+    image: `registry.example.net/payments/ledger:2.3.0@sha256:${'5a'.repeat(32)}`,
+    revision: 1,
+    deployed_at: '2026-11-20T00:00:00Z',
+    outcome: 'healthy',
+  },
+];
 
 export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'aaps-gw-'));
   const store = await openGatewayStore(join(dir, 'db'));
+  for (const h of opts.history ?? []) await store.updateDeploymentHistory(h.workload, (l) => [...l, h]);
   const gatewayKey = opts.gatewayKey ?? generateIdentityKey();
   const approverKey = opts.approverKey ?? generateIdentityKey();
   const coordinator = new LocalCoordinator({
