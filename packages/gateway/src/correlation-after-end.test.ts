@@ -26,6 +26,8 @@ async function scenario(writeEndedIncident: boolean) {
     return ((await json(res)) as unknown as Answer).incidents[0]!;
   };
   const firing = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
+  // The workload named: one only read from the pod's name would not be rolled back automatically.
+  (firing.alerts[0]!['labels'] as Record<string, string>)['deployment'] = 'ledger';
   const at = (startsAt: string) => {
     const b = structuredClone(firing);
     b.alerts[0]!['startsAt'] = startsAt;
