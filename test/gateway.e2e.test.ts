@@ -88,9 +88,10 @@ describe('aaps up across real processes', () => {
 
   it.each([
     [
+      // A Deployment named by the alert: one only read from a pod's name goes to a person.
       'image signature / pull failure',
-      'kubernetes',
-      'kubernetes/core-v1-image-pull-failed.json',
+      'alertmanager',
+      'alertmanager/image-pull-backoff-deployment.json',
       'image_rollback',
     ],
     [
@@ -211,7 +212,7 @@ describe('aaps up across real processes', () => {
 
   it('the same delivery again creates nothing', async () => {
     const before = await api<{ incidents: unknown[] }>('/v1/incidents?limit=100');
-    const again = await webhook('kubernetes', 'kubernetes/core-v1-image-pull-failed.json');
+    const again = await webhook('alertmanager', 'alertmanager/image-pull-backoff-deployment.json');
     const after = await api<{ incidents: unknown[] }>('/v1/incidents?limit=100');
     expect(after.body.incidents.length).toBe(before.body.incidents.length);
     expect(again.length).toBe(1);

@@ -165,12 +165,13 @@ describe('aaps up --pool-risk', () => {
         'packages',
         'gateway',
         'test-fixtures',
-        'kubernetes',
-        'core-v1-image-pull-failed.json',
+        'alertmanager',
+        'image-pull-backoff-deployment.json',
       ),
       'utf8',
     );
-    const { incidents } = await api<{ incidents: { incident_id: string }[] }>('/v1/webhooks/kubernetes', {
+    // The alert names its Deployment: one only read from a pod's name would go to a person.
+    const { incidents } = await api<{ incidents: { incident_id: string }[] }>('/v1/webhooks/alertmanager', {
       method: 'POST',
       body,
     });

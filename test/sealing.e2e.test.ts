@@ -168,7 +168,7 @@ function alertmanagerBody() {
         'gateway',
         'test-fixtures',
         'alertmanager',
-        'image-pull-backoff.json',
+        'image-pull-backoff-deployment.json',
       ),
       'utf8',
     ),
