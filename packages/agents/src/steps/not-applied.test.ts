@@ -141,27 +141,27 @@ describe('a Deployment the intake read from a pod name', () => {
       ...metadata,
     });
 
-  it('is not rolled back a revision: a person confirms it (inferred_target, naming it)', () => {
-    const { fix } = solve(inferred());
-    expect(fix.proposals).toEqual([]);
-    expect(fix.escalations).toEqual([
-      { kind: 'inferred_target', detail: expect.stringContaining('deployment://shop/web') },
-    ]);
+  // Read from the pod-template hash (a ReplicaSet's pods): taken as named, the RCA saying how.
+  it('is rolled back a revision with no history, the RCA saying how the intake read it', () => {
+    const { fix, rca } = solve(inferred());
+    expect(fix.escalations).toEqual([]);
+    expect(fix.proposals[0]).toMatchObject({
+      action: 'image_rollback',
+      target: 'deployment://shop/web',
+      parameters: { basis: 'previous_revision' },
+    });
+    expect(rca.findings.map((f) => f.statement).join('\n')).toContain(
+      'the intake read deployment://shop/web from the pod-template hash',
+    );
   });
 
-  it('is set back to a digest when the history confirms it runs the failing container', () => {
-    const { fix, rca } = solve(inferred(), history('web'));
+  it('is set back to a digest when the history has a healthy line of the failing container', () => {
+    const { fix } = solve(inferred(), history('web'));
     expect(fix.proposals[0]).toMatchObject({
       action: 'image_rollback',
       target: 'deployment://shop/web',
       parameters: { basis: 'deployment_history', container: 'web', to_image: GOOD },
     });
-    expect(rca.findings.map((f) => f.statement).join('\n')).toContain('the deployment history confirms');
-  });
-
-  it('is not confirmed by a line of another container', () => {
-    const { fix } = solve(inferred(), history('proxy'));
-    expect(fix.escalations.map((e) => e.kind)).toEqual(['inferred_target']);
   });
 });
 

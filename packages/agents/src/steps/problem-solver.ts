@@ -10,11 +10,11 @@
  *   failing image's repository) back to the last digest of that repository known good in the
  *   deployment history (never one that may be the failing image, compared by digest:
  *   rollback-target.ts); when the container is not certain or has no such line, roll the workload
- *   back to its previous revision as `kubectl rollout undo` does, and say why. A workload only
- *   guessed from a pod's name (by the solver or the intake) is never rolled back without a person:
- *   the pod may belong to a Job, an Argo Rollout or another owner; only a deployment-history line
- *   of that workload running the failing container's repository confirms it, and then only that
- *   line is set. A workload whose own update an Argo CD sync could not apply (admission refused
+ *   back to its previous revision as `kubectl rollout undo` does, and say why. A workload the
+ *   solver guessed from the pods a signal lists is never rolled back without a person unless a
+ *   deployment-history line of that workload running the failing container's repository confirms
+ *   it (then only that line is set): the pod may belong to a Job or another owner. A Deployment
+ *   the intake read from a pod-template hash is taken as named (the RCA says so). A workload whose own update an Argo CD sync could not apply (admission refused
  *   it) is not rolled back at all: it still runs the revision from before the sync
  *   (`not_applied`, not-applied.ts).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
@@ -422,11 +422,17 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     });
     return cause;
   }
-  // A Job's pod (a CronJob's `report-28912345-q7k2p`) or an Argo Rollout's can look like a
-  // Deployment's: rolling back the same-named Deployment would change a workload that has nothing
-  // to do with the failure. Guessed by the solver (`inferred`) or by the intake, alike.
-  const guessed = inferred || facts.inferred_workloads?.includes(workload) === true;
+  // A Job's pod (a CronJob's `report-28912345-q7k2p`) can look like a Deployment's: rolling back
+  // the same-named Deployment would change a workload that has nothing to do with the failure. So
+  // a workload the solver itself guessed from a pod's name is rolled back only to a history line
+  // that confirms it. One the intake read from the pod-template hash in a pod's name (a
+  // ReplicaSet's pods, `ledger-5d8c7b9f6-qwk4r`: how kubelet's Events name every pull failure)
+  // is taken as named, and the RCA says how it was read; a wrong guess of that kind names a
+  // Deployment that does not exist, and the change fails (rolled back, recorded).
+  const guessed = inferred;
   if (guessed) find(ctx, `workload guessed from a pod's name, not named by the signal: ${workload}`);
+  else if (facts.inferred_workloads?.includes(workload) === true)
+    find(ctx, `the intake read ${workload} from the pod-template hash in the object's name`);
   const { lines, skipped } = rollbackLines(history, workload);
   if (skipped > 0) {
     find(

@@ -78,7 +78,7 @@ it('control: two Kubernetes Events for two pods of one Deployment get one automa
   expect(await rollbacks(gw)).toEqual(['kubernetes image_rollback deployment://payments/ledger']);
 });
 
-it('two pods of one Deployment alerting at once get no automatic rollback, let alone two', async () => {
+it('two pods of one Deployment alerting at once get one automatic rollback, not two', async () => {
   const gw = await makeGateway({ history: LEDGER_HISTORY });
   open.push(gw);
   const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', {
@@ -87,9 +87,7 @@ it('two pods of one Deployment alerting at once get no automatic rollback, let a
   });
   expect(res.status).toBe(202);
   // Before the fix: both incidents execute `kubectl rollout undo deployment/ledger -n payments`.
-  // Since the realism review (M5): the alerts name only pods and no image, so the Deployment is a
-  // guess from a pod's name that no deployment-history line confirms: each goes to a person.
-  expect(await rollbacks(gw)).toEqual([]);
+  expect(await rollbacks(gw)).toEqual(['alertmanager image_rollback deployment://payments/ledger']);
 });
 
 it('one pod reported by a Kubernetes Event and by an alert gets one automatic rollback, not two', async () => {
