@@ -263,9 +263,10 @@ function extractFacts(
   if (inferred !== undefined && facts.workloads.includes(inferred)) facts.inferred_workloads = [inferred];
 
   // ConfigMap / Secret: kubelet's "couldn't find key K in ConfigMap ns/name", "configmap "x" not found".
+  // A volume's missing key names no object (only the pod's volume): none is guessed.
   const missing = found(parseMissingConfig);
   const mc = isPlainObject(meta['missing_config']) ? meta['missing_config'] : undefined;
-  if (missing) {
+  if (missing?.name !== undefined) {
     facts.config = {
       kind: missing.kind === 'Secret' ? 'secret' : 'configmap',
       ...inNs(missing.namespace ?? namespace),

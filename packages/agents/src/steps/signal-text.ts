@@ -23,9 +23,15 @@ export interface LimitRangeFacts {
 export interface MissingConfigFacts {
   kind: 'ConfigMap' | 'Secret';
   namespace?: string;
-  name: string;
+  /**
+   * Absent when the message does not name the object: kubelet's volume plugins name the pod's
+   * volume, not the ConfigMap/Secret behind it, and the object is never guessed from that.
+   */
+  name?: string;
   /** Absent when the whole object is missing. */
   key?: string;
+  /** The pod volume whose `items` named the missing key (kubelet's `MountVolume.SetUp` failure). */
+  volume?: string;
 }
 
 export interface RbacFacts {
@@ -72,18 +78,33 @@ export function parseQuotaExceeded(message: string): QuotaFacts | undefined {
   };
 }
 
-/** `maximum memory usage per Container is 1Gi, but limit is 2Gi` (LimitRange admission). */
+/** The object kinds a LimitRange constrains (`spec.limits[].type`). */
+const LIMIT_RANGE_SCOPE = 'Container|Pod|PersistentVolumeClaim';
+const LIMIT_RANGE_MAXIMUM = new RegExp(
+  `maximum (\\S+) usage per (${LIMIT_RANGE_SCOPE}) is ([^,\\s]+), +but (?:limit|request) is ([^\\s,\\]]+)`,
+);
+const LIMIT_VIOLATION = new RegExp(
+  `(?:maximum|minimum) \\S+ usage per (?:${LIMIT_RANGE_SCOPE}) is|max limit to request ratio per (?:${LIMIT_RANGE_SCOPE}) is|must specify (?:limits|requests)`,
+  'i',
+);
+
+/**
+ * `maximum memory usage per Container is 1Gi, but limit is 2Gi`, `maximum storage usage per
+ * PersistentVolumeClaim is 10Gi, but request is 20Gi` (LimitRange admission). Only maximums: a
+ * minimum or a limit/request ratio is recognised ({@link isLimitViolation}) but has no maximum
+ * to report.
+ */
 export function parseLimitRange(message: string): LimitRangeFacts | undefined {
-  const m =
-    /maximum (\S+) usage per (Container|Pod) is ([^,\s]+), +but (?:limit|request) is ([^\s,\]]+)/.exec(
-      message,
-    );
+  const m = LIMIT_RANGE_MAXIMUM.exec(message);
   if (m === null) return undefined;
   return { resource: m[1] ?? '', scope: m[2] ?? '', maximum: m[3] ?? '', requested: m[4] ?? '' };
 }
 
 /**
- * kubelet's `couldn't find key K in ConfigMap ns/name` (or Secret), and `configmap "x" not found`.
+ * kubelet's `couldn't find key K in ConfigMap ns/name` (or Secret), its volume plugins'
+ * `MountVolume.SetUp failed for volume "v" : configmap references non-existent config key: K` (and
+ * `references non-existent secret key: K`, which name the volume, not the object), and
+ * `configmap "x" not found`.
  */
 export function parseMissingConfig(message: string): MissingConfigFacts | undefined {
   const key = /couldn't find key (\S+) in (ConfigMap|Secret) (?:([a-z0-9.-]+)\/)?([a-z0-9.-]+)/.exec(message);
@@ -94,6 +115,15 @@ export function parseMissingConfig(message: string): MissingConfigFacts | undefi
       ...(ns === undefined ? {} : { namespace: ns }),
       name: key[4] ?? '',
       key: key[1] ?? '',
+    };
+  }
+  const item = /references non-existent (config|secret) key: ([^\s"]+)/.exec(message);
+  if (item !== null) {
+    const volume = /MountVolume\.SetUp failed for volume "([^"]+)"/.exec(message)?.[1];
+    return {
+      kind: item[1] === 'secret' ? 'Secret' : 'ConfigMap',
+      key: item[2] ?? '',
+      ...(volume === undefined ? {} : { volume }),
     };
   }
   const whole = /\b(configmap|secret)s? "([a-z0-9.-]+)" not found/i.exec(message);
@@ -110,9 +140,12 @@ export function isConfigSyntaxError(message: string): boolean {
   );
 }
 
-/** A LimitRange (or a quota that requires limits) refused the request, with or without figures. */
+/**
+ * A LimitRange (or a quota that requires limits) refused the request, with or without figures: a
+ * maximum or minimum per Container, Pod or PersistentVolumeClaim, or a limit-to-request ratio.
+ */
 export function isLimitViolation(message: string): boolean {
-  return /maximum \S+ usage per (Container|Pod)|must specify (limits|requests)/i.test(message);
+  return LIMIT_VIOLATION.test(message);
 }
 
 /** `... is forbidden: exceeded quota: ...`, with or without figures {@link parseQuotaExceeded} reads. */

@@ -158,7 +158,8 @@ function decide(
     case 'config.missing': {
       const missing = found(parseMissingConfig);
       const where = missing?.namespace ?? ns;
-      if (missing === undefined || where === undefined)
+      // A volume's missing key names the pod's volume, not the object: no resource is made up.
+      if (missing === undefined || where === undefined || missing.name === undefined)
         return decided(missing ? { missing_config: missing } : {});
       return decided({ missing_config: { ...missing, namespace: where } }, [
         `${missing.kind.toLowerCase()}://${where}/${missing.name}`,

@@ -156,6 +156,11 @@ describe('message parsers over text a sender chose', () => {
       `Failed to pull image ${'a'.repeat(n)}${digest}`,
       `cosign signature ${'verif'.repeat(n / 5)}`,
       `error parsing ${'error parsing '.repeat(n / 14)}`,
+      `signature verification failed ${'image '.repeat(n / 6)}`,
+      `signature verification failed image ${'a.'.repeat(n / 2)}`,
+      `minimum ${'a'.repeat(n)}`,
+      `maximum ${'maximum '.repeat(n / 8)}`,
+      `MountVolume.SetUp failed for volume "${'a'.repeat(n)} references non-existent config key: ${'a'.repeat(n)}`,
     ];
     for (const reason of ['Failed', 'FailedCreate', 'CreateContainerConfigError', '']) {
       for (const m of messages) classifySignal({ metadata: { reason, messages: [m] } });
