@@ -76,12 +76,16 @@ export interface SignalText {
 
 /**
  * Alert names as a last resort, when no message says anything recognisable. The name is what the
- * alert's author chose, so only words that name a Kubernetes failure count.
+ * alert's author chose, so only words that name a Kubernetes failure count. A word that names an
+ * object (`Secret`, `ConfigMap`) is no failure: `SecretRotationOverdue` and `KubeConfigMapLarge`
+ * are about one that works. Nor is `Signature`: an application's `WebhookSignatureInvalid` is an
+ * HMAC check, and an image's signature failure is read from its text (image context), never from
+ * a name alone.
  */
 const BY_ALERT_NAME: [RegExp, RuleMatch['type'], IncidentSubtype][] = [
   [/quota|limitrange|forbidden|rbac/i, 'resource_quota_exceeded', 'quota_exceeded'],
-  [/imagepull|signature|cosign|sigstore/i, 'image_signature_failed', 'pull_failure'],
-  [/configmap|secret|config(uration)?error/i, 'config_validation_failed', 'config_error'],
+  [/imagepull/i, 'image_signature_failed', 'pull_failure'],
+  [/config(uration)?error/i, 'config_validation_failed', 'config_error'],
 ];
 
 /** Every rule the text matches, in {@link SIGNAL_RULES} order; `alert.name` only when none did. */

@@ -1,5 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { isLimitViolation, parseLimitRange, parseMissingConfig } from './signal-text.js';
+import {
+  isLimitViolation,
+  parseLimitRange,
+  parseMissingConfig,
+  parseSignatureDenial,
+} from './signal-text.js';
+
+const DIGEST = `sha256:${'c4'.repeat(32)}`;
+
+describe('parseSignatureDenial: a signature failure is an image one only with image context', () => {
+  it.each([
+    'Stripe webhook signature verification failed for 42 events in the last 5m',
+    'SAML response signature validation failed for 12 logins in the last 5m',
+    'failed to verify JWT signature for 318 requests in the last 5m',
+    'admission webhook "hmac.example.com" denied the request: request signature verification failed',
+    'HMAC signature failed verification for 3 callbacks',
+  ])('an application signature check is none: %s', (message) => {
+    expect(parseSignatureDenial(message)).toBeUndefined();
+  });
+
+  it.each([
+    // An image reference alone gives the context, whatever the controller.
+    [`signature verification failed for registry.example/shop/web@${DIGEST}`, 'other'],
+    [
+      'admission webhook "images.example.com" denied the request: image registry.example/shop/web:1.4 has no valid signature',
+      'other',
+    ],
+    // An image-signing tool's wording does too, without a reference.
+    ['cosign: signature verification failed: no matching signatures', 'cosign'],
+    ['notation verify failed: signature verification failed for the artifact', 'other'],
+    ['policy-controller: validation failed: signature mismatch', 'sigstore-policy-controller'],
+  ])('%s', (message, controller) => {
+    expect(parseSignatureDenial(message)).toMatchObject({ controller });
+  });
+
+  it.each(['ratify-constraint', 'azurepolicy-ratifyverification-077bac5b63d37da0bc4a'])(
+    "reads Ratify's Gatekeeper denial ([%s] Subject failed verification) as ratify's",
+    (constraint) => {
+      const message = `Error creating: admission webhook "validation.gatekeeper.sh" denied the request: [${constraint}] Subject failed verification: registry.example/shop/web@${DIGEST}`;
+      expect(parseSignatureDenial(message)).toEqual({
+        controller: 'ratify',
+        webhook: 'validation.gatekeeper.sh',
+      });
+    },
+  );
+
+  it('reads "Subject failed verification" under any constraint name: it is Ratify\'s own wording', () => {
+    const message =
+      'admission webhook "validation.gatekeeper.sh" denied the request: [verify-images] Subject failed verification: registry.example/shop/web:1.4';
+    expect(parseSignatureDenial(message)).toMatchObject({ controller: 'ratify' });
+  });
+});
 
 describe('parseMissingConfig: a volume item whose key is not in its ConfigMap/Secret', () => {
   it('reads the kind, key and volume, and names no object (the message names only the volume)', () => {

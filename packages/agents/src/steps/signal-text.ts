@@ -243,26 +243,49 @@ export function isImagePullFailure(reason: string, message: string): boolean {
 }
 
 // Connaisseur words its denials without "signature": `Unable to find signed digest for image X`,
-// `No trust data for image X`.
+// `No trust data for image X`; Ratify (through Gatekeeper) `Subject failed verification: X`.
 const SIGNATURE_WORDS =
-  /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures|signed digest|trust data for image/i;
+  /signature|cosign|sigstore|attestor|verifyImages|image verification|verify image|notary|no matching signatures|signed digest|trust data for image|subject failed verification/i;
 const FAILURE_WORDS =
-  /denied the request|admission webhook|blocked due to the following policies|validation failed|verif\w{0,32} failed|failed to verify|no matching signatures/i;
+  /denied the request|admission webhook|blocked due to the following policies|validation failed|verif\w{0,32} failed|failed to verify|failed verification|no matching signatures/i;
+/**
+ * What makes a signature an image's: the image signing and admission tools' own words. An
+ * application's HMAC, SAML or JWT check fails with the same "signature verification failed".
+ */
+const IMAGE_SIGNING_WORDS =
+  /cosign|sigstore|\bnotation\b|notary|verifyImages|policy-controller|connaisseur|ratify|attestor|image verification|verify(?:ing)? image|image signature|signed digest for image|trust data for image|subject failed verification/i;
+/** `image X`, `image: X` or `image "X"` with X a registry path (it has a `/`). */
+const IMAGE_WORD_REF = new RegExp(`\\bimage:? "?${IMAGE_NAME}`);
+
+/** The message is about a container image: it names one, or is the wording of an image-signing tool. */
+function hasImageContext(message: string): boolean {
+  return (
+    IMAGE_SIGNING_WORDS.test(message) || IMAGE_WORD_REF.test(message) || parseImageRef(message) !== undefined
+  );
+}
+
 const CONTROLLERS: [string, SignatureDenialFacts['controller']][] = [
   ['kyverno', 'kyverno'],
   ['sigstore', 'sigstore-policy-controller'],
+  ['policy-controller', 'sigstore-policy-controller'],
   ['connaisseur', 'connaisseur'],
   ['ratify', 'ratify'],
+  // Ratify's own wording, under a Gatekeeper constraint of any name.
+  ['subject failed verification', 'ratify'],
   ['gatekeeper', 'gatekeeper'],
   ['cosign', 'cosign'],
 ];
 
 /**
  * An image signature that did not verify: an admission denial from a signature policy controller
- * (kyverno, sigstore policy-controller, connaisseur...) or a `cosign verify` failure.
+ * (kyverno, sigstore policy-controller, connaisseur, ratify...) or a `cosign verify` failure. A
+ * signature failure without image context (an image reference, or an image-signing tool's
+ * wording) is none: "webhook signature verification failed" is an application's.
  */
 export function parseSignatureDenial(message: string): SignatureDenialFacts | undefined {
-  if (!SIGNATURE_WORDS.test(message) || !FAILURE_WORDS.test(message)) return undefined;
+  if (!SIGNATURE_WORDS.test(message) || !FAILURE_WORDS.test(message) || !hasImageContext(message)) {
+    return undefined;
+  }
   const webhook = /admission webhook "([^"]+)"/.exec(message)?.[1];
   const text = `${webhook ?? ''} ${message}`.toLowerCase();
   const controller = CONTROLLERS.find(([word]) => text.includes(word))?.[1] ?? 'other';
