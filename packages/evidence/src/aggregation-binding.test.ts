@@ -175,9 +175,12 @@ describe('the bundle carries the aggregation the approval cites (R4)', () => {
     });
     // The predicate's decision cannot point the check away from strategy's signed decision.
     const unbound = await makePooledInput(group, r, { ref, strategyDecision: 'needs_human' });
+    // (It is refused before the binding: the decision is not strategy's signed one.)
     const elsewhere = { ...unbound, decision: { outcome: 'none', proposal_digest: 'ff'.repeat(32) } };
-    expect(plainVerifier.report(await buildBundle(elsewhere, group.sign)).failure?.check).toBe('aggregation');
-    expect(ruleOf(offerFor(elsewhere, ledger))).toBe('evidence.aggregation');
+    expect(plainVerifier.report(await buildBundle(elsewhere, group.sign)).failure?.check).toBe(
+      'transcript.outcome',
+    );
+    expect(ruleOf(offerFor(elsewhere, ledger))).toBe('evidence.outcome');
     // Strategy refused a reference no party confirmed: the writer holds no record that matches, and
     // the refusal is sealed without one (a party signs it, having no record to confirm).
     const forgedRef = { ...ref, session_id: 'risk-made-up', output_digest: 'ab'.repeat(32) };
@@ -250,7 +253,17 @@ function withLaterDecision(
     decision: 'approve',
     proposal,
   });
-  return { ...input, transcript: [...input.transcript, later], aggregation: record };
+  // The predicate says what the transcript then holds (transcript.outcome): a person's approval
+  // among its human approvals, or, from a party, strategy's latest decision.
+  const byApprover = input.roster.approvers.some((a) => a.id === by.id);
+  return {
+    ...input,
+    transcript: [...input.transcript, later],
+    aggregation: record,
+    ...(byApprover
+      ? { humanApprovals: [...input.humanApprovals, later.payload as JsonObject] }
+      : { decision: { outcome: 'approve', proposal_digest: proposal.proposal_digest!, pooled: true } }),
+  };
 }
 
 describe("strategy's decision is a party's, never an approver's", () => {

@@ -178,3 +178,4 @@ export {
   type PartyRoles,
   TRANSCRIPT_MESSAGE_TYPES,
 } from './transcript-authority.js';
+export { checkTranscriptEnding } from './transcript-ending.js';

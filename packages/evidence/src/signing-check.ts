@@ -21,6 +21,7 @@ import type { EvidenceCiphersuite } from './keys.js';
 import type { RosterMember, Statement, VerifierRoster } from './statement.js';
 import { type CanonicalTranscript, verifyTranscript } from './transcript.js';
 import { checkTranscriptAuthority, checkTranscriptOutcome, type PartyRoles } from './transcript-authority.js';
+import { checkTranscriptEnding } from './transcript-ending.js';
 
 /**
  * The rules a refusal names. They are checked cheapest first: the payload type, the Statement (its
@@ -247,6 +248,7 @@ export function checkEvidenceForSigning(input: EvidenceSigningInput): EvidenceSi
   }
   try {
     checkTranscriptOutcome(transcript, predicate);
+    checkTranscriptEnding(transcript, predicate, input.roster);
   } catch (e) {
     return refuse('evidence.outcome', (e as Error).message);
   }

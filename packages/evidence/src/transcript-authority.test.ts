@@ -78,10 +78,11 @@ describe('transcript authority and outcome: honest endings pass both sides', () 
           action: { ...action, result: 'rolled_back' },
         },
       ),
-      // The rollback could not be done: the change stays, and the action result is the execution's.
+      // The rollback could not be done: the vetoed change stays, and the action result is the last
+      // result's, `failed` (not the execution's `succeeded`).
       ending(input, [report(r, input, 'veto'), undo(r, input, 'failed', { vetoed_by: ['security_scan'] })], {
         verification: vetoed,
-        action: { ...action, result: 'succeeded' },
+        action: { ...action, result: 'failed' },
       }),
       // Verification could not be completed: no report, the gateway's undo instead.
       ending(input, [undo(r, input, 'rolled_back', { verification: 'not completed' })], {

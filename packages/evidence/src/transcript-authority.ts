@@ -186,8 +186,8 @@ function sameJson(a: unknown, b: unknown): boolean {
  * (`succeeded`) is followed by quality assurance's report, or, where verification could not be
  * completed, by the gateway's record of undoing it. The predicate's `verification` states the
  * verdict and `vetoed_by` of every report (and is null without one); `action.result` is the
- * execution's status, or `rolled_back` once a later result records the rollback (and is absent
- * without an execution). Who may sign a report is {@link checkTranscriptAuthority}'s.
+ * last execution result's status: the execution's, or a later result's recording the rollback
+ * (`rolled_back`) or its failure (`failed`); it is absent without an execution. Who may sign a report is {@link checkTranscriptAuthority}'s.
  */
 export function checkTranscriptOutcome(transcript: readonly unknown[], predicate: IncidentPredicate): void {
   const envelopes = envelopesOf(transcript);
@@ -253,7 +253,9 @@ export function checkTranscriptOutcome(transcript: readonly unknown[], predicate
   }
   if (reports.length === 0 && claimed !== null)
     fail('transcript.outcome', 'the predicate states a verification, but the transcript holds no report');
-  const expected = later.some((r) => payloadField(r, 'status') === 'rolled_back') ? 'rolled_back' : status;
+  // The last result is where the change ended: undone (`rolled_back`), or not (`failed`, also
+  // after a veto whose undo failed), or in place (`succeeded`).
+  const expected = later.length === 0 ? status : payloadField(later.at(-1)!, 'status');
   if (claimedResult !== expected) {
     fail(
       'transcript.outcome',

@@ -125,7 +125,10 @@ describe('transcript authors: each forgery alone', () => {
       });
     }
     // What the gateway does write still verifies: an ExecutionResult from an outside sender.
-    const result = forged(r.gateway.secretKey, 'maintenance-agent', 'ExecutionResult', { ok: true });
+    // (Its status is the action result the predicate states: the last result's, transcript.outcome.)
+    const result = forged(r.gateway.secretKey, 'maintenance-agent', 'ExecutionResult', {
+      status: 'succeeded',
+    });
     const fine = await buildBundle(
       { ...input, transcript: [...input.transcript, result as never] },
       group.sign,

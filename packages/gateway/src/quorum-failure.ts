@@ -46,7 +46,11 @@ export function quorumUnreachable(
     required_unavailable: failure.required_unavailable ?? [],
     required_culprits: failure.required_culprits ?? [],
   };
-  return new ProtocolError('QUORUM_UNREACHABLE', message, opts.culprits ?? [], {
+  // The message names each refusal's rule, so whoever reads only the message (a log line, a
+  // caller's `String(e)`) learns which check the parties refused it under.
+  const refused = details.refusals.map((r) => `${r.party} (${r.rule})`).join(', ');
+  const text = refused === '' ? message : `${message}; refused: ${refused}`;
+  return new ProtocolError('QUORUM_UNREACHABLE', text, opts.culprits ?? [], {
     details: { ...opts.extra, ...details },
   });
 }

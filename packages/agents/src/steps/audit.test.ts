@@ -68,6 +68,28 @@ describe('audit', () => {
     expect(s.compliance.status).toBe('compliant');
   });
 
+  it('states the action executed only: none for a rejected proposal; the undo of one that was tried', () => {
+    const rejected = runAuditStep({ incident_id: 'inc-0001', state: 'rejected', signal, decision, times });
+    expect(rejected.decision).toMatchObject({ proposal_digest: proposal.proposal_digest });
+    expect(rejected.action).toBeUndefined();
+    const rollback = { done: false, detail: 'revert did not apply' };
+    const failed = runAuditStep({
+      incident_id: 'inc-0001',
+      state: 'failed',
+      signal,
+      decision,
+      execution: { ...execution, status: 'failed', rollback },
+      times,
+    });
+    expect(failed.action).toEqual({
+      name: proposal.action,
+      target: proposal.target,
+      executor: execution.executor,
+      result: 'failed',
+      rollback,
+    });
+  });
+
   it('flags a record that does not add up', () => {
     const s = runAuditStep({
       incident_id: 'inc-0001',

@@ -61,7 +61,18 @@ export interface EvidenceSummary {
     pooled?: boolean;
     proposal_digest: string;
   };
-  action?: { name: string; target: string; executor?: string; result?: string };
+  /**
+   * The action executed, absent when nothing executed: `result` is the last execution result's
+   * status (`succeeded`, `rolled_back`, or `failed`, also when a vetoed change's undo failed), and
+   * `rollback` that result's undo, when one was tried.
+   */
+  action?: {
+    name: string;
+    target: string;
+    executor: string;
+    result: string;
+    rollback?: { done: boolean; detail: string };
+  };
   signers: string[];
   refusals: { party: string; rule: string }[];
   approvals: { approver_id: string; approved_at: string; expires_at: string; proposal_digest: string }[];
@@ -135,11 +146,17 @@ export function runAuditStep(input: AuditInput): EvidenceSummary {
     };
     if (decision.rule) summary.decision.rule = decision.rule;
     if (decision.proposal.risk.aggregation_ref) summary.decision.pooled = true;
-    summary.action = { name: decision.proposal.action, target: decision.proposal.target };
-    if (execution) {
-      summary.action.executor = execution.executor;
-      summary.action.result = execution.status;
-    }
+  }
+  // The action executed, or none (docs/evidence.md `action`): a proposal strategy, the parties or
+  // a person turned down is in the decision (`proposal_digest`) and the transcript, never here.
+  if (decision && execution) {
+    summary.action = {
+      name: decision.proposal.action,
+      target: decision.proposal.target,
+      executor: execution.executor,
+      result: execution.status,
+      ...(execution.rollback === undefined ? {} : { rollback: { ...execution.rollback } }),
+    };
   }
   if (verification) {
     summary.verification = {

@@ -43,6 +43,8 @@ export interface ExecutionResultSummary {
   executor: string;
   /** Checks run after the change (rollout complete, pod ready, …). */
   post_checks?: { name: string; passed: boolean; detail?: string }[];
+  /** The undo of the change, when one was tried (the last execution result's). */
+  rollback?: { done: boolean; detail: string };
 }
 
 export interface QualityAssuranceInput {

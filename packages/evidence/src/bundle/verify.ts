@@ -45,6 +45,7 @@ import {
   checkTranscriptOutcome,
   type PartyRoles,
 } from '../transcript-authority.js';
+import { checkTranscriptEnding } from '../transcript-ending.js';
 import { type DecodedBundle, validateBundle } from './validate.js';
 
 export interface PriorCheckpoint {
@@ -298,7 +299,10 @@ export function createBundleVerifier(
     step('transcript.authority', () =>
       checkTranscriptAuthority(bundle.transcript, predicate, roster, options.partyRoles),
     );
-    step('transcript.outcome', () => checkTranscriptOutcome(bundle.transcript, predicate));
+    step('transcript.outcome', () => {
+      checkTranscriptOutcome(bundle.transcript, predicate);
+      checkTranscriptEnding(bundle.transcript, predicate, roster);
+    });
     step('signers.threshold', () =>
       checkSigners(decoded, predicate.threshold, predicate.signers, roster, options.threshold),
     );

@@ -161,8 +161,10 @@ export function makeInput(
   return {
     incident: { id: 'inc-42', type: 'config_validation_failed', namespace: 'payments' },
     decision: { outcome: 'approved', risk: 'low' },
-    action: { kind: 'configmap_reload', target: 'payments/api-config' },
-    humanApprovals: [{ approver: 'human:alice', approved: true }],
+    // Nothing executed (no ExecutionResult), and no approver signed an approval (the approver's
+    // envelope approves nothing by name): what the transcript says (transcript-ending.ts).
+    action: null,
+    humanApprovals: [],
     verification: null,
     times: {
       received: '2026-11-25T15:00:00Z',
@@ -272,6 +274,7 @@ export async function makeApprovedInput(
       incident_id: id,
       decision: options.strategyDecision ?? 'auto',
       proposal,
+      risk: { score: 50 },
     }),
     byGateway('gateway', 'ExecutionOrder', order, 'maintenance-agent'),
     byGateway(

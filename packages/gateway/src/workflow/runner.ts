@@ -14,6 +14,7 @@ import {
   type DeploymentRecord,
   type Environment,
   type EvidenceSummary,
+  type ExecutionStatus,
   type FixProposalSet,
   type HumanApproval,
   type HumanRejection,
@@ -1606,14 +1607,19 @@ export class WorkflowRunner {
         ...(r.approval.signature ? { signature: r.approval.signature } : {}),
       };
     }
+    // The last ExecutionResult is where the change ended (a veto's undo that failed leaves the
+    // record's status `succeeded`, its result says `failed`): the summary states that one, as the
+    // evidence checks hold it to (docs/evidence.md `action`).
     const exec = lastPayload<Record<string, unknown>>(r.transcript, 'ExecutionResult');
     if (exec && r.execution) {
+      const rollback = exec['rollback'] as { done: boolean; detail: string } | undefined;
       input.execution = {
         incident_id: r.id,
         proposal_digest: String(exec['proposal_digest'] ?? ''),
-        status: r.execution.status,
-        executor: r.execution.executor,
+        status: (exec['status'] as ExecutionStatus | undefined) ?? r.execution.status,
+        executor: typeof exec['executor'] === 'string' ? exec['executor'] : r.execution.executor,
         post_checks: r.execution.post_checks,
+        ...(rollback === undefined ? {} : { rollback }),
       };
     }
     if (r.verification) input.verification = r.verification;

@@ -1,0 +1,189 @@
+/**
+ * What the Statement may claim of how an incident ended (transcript-ending.ts), as the party that
+ * co-signs evidence (`evidence.outcome`) and `aaps-verify` (`transcript.outcome`) apply it: the
+ * ending, strategy's decision, the people's approvals and rejection, and the action are what the
+ * signed transcript says, and each refusal names the predicate field.
+ */
+import { describe, expect, it } from 'vitest';
+import type { BuildBundleInput } from './bundle/build.js';
+import type { JsonObject, TranscriptEnvelope } from './statement.js';
+import {
+  gatewaySigned,
+  makeApprovedInput,
+  makeEd25519Key,
+  makeRoster,
+  memberSigned,
+  type TestRoster,
+} from './test-helpers/fixtures.js';
+import { judge } from './test-helpers/judge.js';
+
+const group = makeEd25519Key();
+const r = makeRoster();
+const typeOf = (e: TranscriptEnvelope) => (e.meta as { message_type?: string }).message_type;
+
+function approval(roster: TestRoster, incidentId: string, digest: string): JsonObject {
+  return {
+    action: 'configmap_reload',
+    approved_at: '2026-11-25T15:00:03Z',
+    approver_id: roster.approvers[0]!.id,
+    decision: 'approve',
+    expires_at: '2026-11-25T16:00:03Z',
+    incident_id: incidentId,
+    proposal_digest: digest,
+    signature: 'ed25519:AAAA',
+  };
+}
+
+/** A needs_human incident a person rejected: strategy's decision, then the signed rejection. */
+async function rejected(): Promise<{ input: BuildBundleInput; rejection: JsonObject }> {
+  const base = await makeApprovedInput(group, r, { incidentId: 'inc-r', strategyDecision: 'needs_human' });
+  const rejection = {
+    approver_id: r.approvers[0]!.id,
+    decision: 'reject',
+    incident_id: 'inc-r',
+    reason: 'not during the freeze',
+    rejected_at: '2026-11-25T15:00:04Z',
+    signature: 'ed25519:AAAA',
+  };
+  const input: BuildBundleInput = {
+    ...base,
+    incident: {
+      ...base.incident,
+      state: 'rejected',
+      human_rejection: {
+        approver_id: rejection.approver_id,
+        reason: rejection.reason,
+        rejected_at: rejection.rejected_at,
+      },
+    },
+    transcript: [...base.transcript, memberSigned(r.approvers[0]!, 'ApprovalDecision', rejection)],
+  };
+  return { input, rejection };
+}
+
+describe('the predicate says how the incident ended, as the transcript does', () => {
+  it('passes honest endings: executed and resolved, refused by strategy, rejected by a person, approved by one', async () => {
+    const executed = await makeApprovedInput(group, r, { incidentId: 'inc-e' });
+    expect(
+      await judge(group, r, { ...executed, incident: { ...executed.incident, state: 'resolved' } }),
+    ).toMatchObject({ party: 'ok', verifier: 'valid' });
+    const refused = await makeApprovedInput(group, r, { incidentId: 'inc-f', strategyDecision: 'refuse' });
+    expect(
+      await judge(group, r, { ...refused, incident: { ...refused.incident, state: 'rejected' } }),
+    ).toMatchObject({ party: 'ok', verifier: 'valid' });
+    expect(await judge(group, r, (await rejected()).input)).toMatchObject({ party: 'ok', verifier: 'valid' });
+    const digest = (executed.decision as JsonObject).proposal_digest as string;
+    const approved = approval(r, 'inc-e', digest);
+    const order = executed.transcript.findIndex((e) => typeOf(e) === 'ExecutionOrder');
+    const withApproval = {
+      ...executed,
+      humanApprovals: [approved],
+      transcript: [
+        ...executed.transcript.slice(0, order),
+        memberSigned(r.approvers[0]!, 'ApprovalDecision', approved),
+        ...executed.transcript.slice(order),
+      ],
+    };
+    expect(await judge(group, r, withApproval)).toMatchObject({ party: 'ok', verifier: 'valid' });
+  });
+
+  it("refuses a rejected incident claimed resolved, automatic, approved by another incident's approval", async () => {
+    const { input } = await rejected();
+    const claims: Array<[string, Partial<BuildBundleInput>]> = [
+      ['predicate.incident.state', { incident: { ...input.incident, state: 'resolved' } }],
+      [
+        'predicate.incident.human_rejection',
+        { incident: { id: input.incident.id, type: input.incident.type, state: 'rejected' } },
+      ],
+      ['predicate.decision.outcome', { decision: { ...input.decision, outcome: 'auto' } }],
+      ['predicate.decision.rule', { decision: { ...input.decision, rule: 'human_approval.required' } }],
+      ['predicate.decision.risk_score', { decision: { ...input.decision, risk_score: 10 } }],
+      [
+        'predicate.humanApprovals[0]',
+        {
+          humanApprovals: [
+            approval(r, 'inc-other', (input.decision as JsonObject).proposal_digest as string),
+          ],
+        },
+      ],
+      [
+        'predicate.action',
+        { action: { name: 'configmap_reload', target: 'configmap://payments/api-config' } },
+      ],
+    ];
+    for (const [field, claim] of claims) {
+      const got = await judge(group, r, { ...input, ...claim });
+      expect({ field, party: got.party, verifier: got.verifier, named: got.message.includes(field) }).toEqual(
+        {
+          field,
+          party: 'evidence.outcome',
+          verifier: 'transcript.outcome',
+          named: true,
+        },
+      );
+    }
+  });
+
+  it('holds the action and the ending to the last execution result', async () => {
+    const executed = await makeApprovedInput(group, r, { incidentId: 'inc-x' });
+    const result = executed.transcript.find((e) => typeOf(e) === 'ExecutionResult')!;
+    const { incident_id, proposal_digest } = result.payload as JsonObject;
+    const rollback = { done: false, detail: 'revert did not apply' };
+    const undoFailed = gatewaySigned(r, 'maintenance-agent', 'ExecutionResult', {
+      incident_id,
+      proposal_digest,
+      status: 'failed',
+      rollback,
+    });
+    const failed: BuildBundleInput = {
+      ...executed,
+      incident: { ...executed.incident, state: 'failed' },
+      transcript: [...executed.transcript, undoFailed],
+      action: { ...(executed.action as JsonObject), result: 'failed', rollback },
+    };
+    expect(await judge(group, r, failed)).toMatchObject({ party: 'ok', verifier: 'valid' });
+    const claims: Array<[string, Partial<BuildBundleInput>]> = [
+      ['action result', { action: { ...(failed.action as JsonObject), result: 'succeeded' } }],
+      ['predicate.action.rollback', { action: { ...(executed.action as JsonObject), result: 'failed' } }],
+      [
+        'predicate.action.target',
+        { action: { ...(failed.action as JsonObject), target: 'configmap://x/y' } },
+      ],
+      ['predicate.incident.state', { incident: { ...failed.incident, state: 'resolved' } }],
+      ['action result is missing', { action: null }],
+    ];
+    for (const [field, claim] of claims) {
+      const got = await judge(group, r, { ...failed, ...claim });
+      expect({ field, party: got.party, verifier: got.verifier, named: got.message.includes(field) }).toEqual(
+        {
+          field,
+          party: 'evidence.outcome',
+          verifier: 'transcript.outcome',
+          named: true,
+        },
+      );
+    }
+  });
+
+  it("holds the predicate to the audit party's signed summary", async () => {
+    const executed = await makeApprovedInput(group, r, { incidentId: 'inc-a' });
+    const input = { ...executed, incident: { ...executed.incident, state: 'resolved' } };
+    const summary = {
+      incident: { id: 'inc-a', state: 'resolved' },
+      decision: input.decision,
+      action: input.action,
+      times: input.times,
+    };
+    const withSummary = {
+      ...input,
+      transcript: [...input.transcript, memberSigned(r.parties[4]!, 'EvidenceBundleRef', summary)],
+    };
+    expect(await judge(group, r, withSummary)).toMatchObject({ party: 'ok', verifier: 'valid' });
+    const times = { ...withSummary, times: { ...input.times, approved: '2026-11-25T15:00:09Z' } };
+    expect(await judge(group, r, times)).toMatchObject({
+      party: 'evidence.outcome',
+      verifier: 'transcript.outcome',
+      message: expect.stringContaining('predicate.times'),
+    });
+  });
+});
