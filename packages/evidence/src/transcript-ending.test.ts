@@ -108,7 +108,9 @@ describe('the predicate says how the incident ended, as the transcript does', ()
       ],
       [
         'predicate.action',
-        { action: { name: 'configmap_reload', target: 'configmap://payments/api-config' } },
+        // Not the proposal strategy decided on (that, as {name, target}, is how bundles sealed
+        // before action meant "executed" named it: see the next test).
+        { action: { name: 'configmap_reload', target: 'configmap://payments/other-config' } },
       ],
     ];
     for (const [field, claim] of claims) {
@@ -121,6 +123,29 @@ describe('the predicate says how the incident ended, as the transcript does', ()
           named: true,
         },
       );
+    }
+  });
+
+  it('still verifies a bundle sealed before action meant executed: the decided proposal as {name, target}', async () => {
+    const { input } = await rejected();
+    const decided = (
+      input.transcript.findLast(
+        (e) => typeOf(e) === 'ApprovalDecision' && 'proposal' in (e.payload as JsonObject),
+      )!.payload as { proposal: { action: string; target: string } }
+    ).proposal;
+    const old = { name: decided.action, target: decided.target };
+    // Its audit summary said the same (the audit step wrote both from one value).
+    const summaryOf = (action: JsonObject) => ({ ...input, action });
+    expect(await judge(group, r, summaryOf(old))).toMatchObject({ party: 'ok', verifier: 'valid' });
+    for (const action of [
+      { ...old, target: 'configmap://payments/other' },
+      { ...old, result: 'succeeded' },
+      { ...old, executor: 'dry-run' },
+    ]) {
+      // Refused (a claim of execution may meet the approval check first).
+      const got = await judge(group, r, summaryOf(action));
+      expect(got.party, JSON.stringify(action)).not.toBe('ok');
+      expect(got.verifier, JSON.stringify(action)).not.toBe('valid');
     }
   });
 

@@ -12,7 +12,8 @@
  *   the last `ApprovalDecision` a roster party signed (strategy's); without one, the decision names
  *   no strategy outcome nor proposal;
  * - the action: `null` unless something executed (an `ExecutionResult`); then the executed order's
- *   action and target, and the last result's status, executor and rollback;
+ *   action and target, and the last result's status, executor and rollback (a bundle sealed before
+ *   that rule may name strategy's decided proposal as `{name, target}` with nothing executed);
  * - the ending (`incident.state`, when the predicate states one): `rejected` after a person's
  *   rejection; after an execution, what its last result says (`rolled_back`, `failed`, or for a
  *   change in place `resolved` once quality assurance passed it, else `failed`); without one,
@@ -133,6 +134,22 @@ function checkDecision(entries: Entry[], predicate: IncidentPredicate): void {
     if (!sameJson(claimed[key], signed)) mismatch(`decision.${key}`, claimed[key], signed, where);
 }
 
+/**
+ * Bundles sealed before `action` meant "executed" name, for an incident where nothing executed,
+ * the proposal strategy decided on, as `{name, target}` and nothing more (no executor, no result):
+ * they claim no execution, so they still verify, when that is the action and target of strategy's
+ * signed decision. Anything more (a result, an executor) is a claim of execution and is refused.
+ */
+function sealedBeforeActionMeantExecuted(entries: Entry[], action: unknown): boolean {
+  if (!isObject(action) || Object.keys(action).sort().join(',') !== 'name,target') return false;
+  const strategy = entries.findLast(
+    (e) => e.type === 'ApprovalDecision' && e.kind === 'party' && typeof e.payload.decision === 'string',
+  );
+  const proposal =
+    strategy !== undefined && isObject(strategy.payload.proposal) ? strategy.payload.proposal : undefined;
+  return proposal !== undefined && proposal.action === action.name && proposal.target === action.target;
+}
+
 /** The action and the ending; `rejected` is the envelope of a person's rejection, if any. */
 function checkActionAndState(
   entries: Entry[],
@@ -144,7 +161,7 @@ function checkActionAndState(
   const action = predicate.action;
   const state = predicate.incident.state;
   if (last === undefined) {
-    if (action !== null)
+    if (action !== null && !sealedBeforeActionMeantExecuted(entries, action))
       mismatch('action', action, null, 'the transcript (no ExecutionResult: nothing executed)');
   } else {
     if (action === null)
