@@ -167,9 +167,15 @@ describe('the predicate says how the incident ended, as the transcript does', ()
       action: { ...(executed.action as JsonObject), result: 'failed', rollback },
     };
     expect(await judge(group, r, failed)).toMatchObject({ party: 'ok', verifier: 'valid' });
+    // A bundle sealed before the undo was stated in the action has no rollback: not stated, valid.
+    const before = { ...failed, action: { ...(executed.action as JsonObject), result: 'failed' } };
+    expect(await judge(group, r, before)).toMatchObject({ party: 'ok', verifier: 'valid' });
     const claims: Array<[string, Partial<BuildBundleInput>]> = [
       ['action result', { action: { ...(failed.action as JsonObject), result: 'succeeded' } }],
-      ['predicate.action.rollback', { action: { ...(executed.action as JsonObject), result: 'failed' } }],
+      [
+        'predicate.action.rollback',
+        { action: { ...(failed.action as JsonObject), rollback: { done: true, detail: 'reverted' } } },
+      ],
       [
         'predicate.action.target',
         { action: { ...(failed.action as JsonObject), target: 'configmap://x/y' } },

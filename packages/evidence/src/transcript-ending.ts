@@ -178,7 +178,8 @@ function checkActionAndState(
     const where = `the last ExecutionResult (envelope ${last.index})`;
     if (typeof last.payload.executor === 'string' && action.executor !== last.payload.executor)
       mismatch('action.executor', action.executor, last.payload.executor, where);
-    if (!sameJson(action.rollback, last.payload.rollback))
+    // A bundle sealed before `rollback` was stated has none: absent is read as not stated.
+    if (action.rollback !== undefined && !sameJson(action.rollback, last.payload.rollback))
       mismatch('action.rollback', action.rollback, last.payload.rollback, where);
   }
   if (typeof state !== 'string') return;
