@@ -10,6 +10,7 @@ import { intakeKubernetes } from './intake/kubernetes.js';
 import { testContext } from './intake/test-helpers/fixtures.js';
 import type { OpenIncident } from './intake/types.js';
 import {
+  alertmanagerBody,
   fixture,
   incident,
   json,
@@ -29,29 +30,8 @@ afterEach(async () => {
   for (const gw of open.splice(0)) await gw.cleanup();
 });
 
-function alert(labels: Record<string, string>, annotations: Record<string, string>) {
-  const a = {
-    status: 'firing',
-    labels,
-    annotations,
-    startsAt: '2026-11-27T08:00:00Z',
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus.monitoring.svc:9090/graph?g0.expr=x',
-    fingerprint: '5e1f0c2d3b4a6978',
-  };
-  return {
-    receiver: 'aaps-gateway',
-    status: 'firing',
-    alerts: [a],
-    groupLabels: { alertname: labels['alertname']! },
-    commonLabels: labels,
-    commonAnnotations: annotations,
-    externalURL: 'http://alertmanager.monitoring.svc:9093',
-    version: '4',
-    groupKey: `{}:{alertname="${labels['alertname']}"}`,
-    truncatedAlerts: 0,
-  };
-}
+const alert = (labels: Record<string, string>, annotations: Record<string, string>) =>
+  alertmanagerBody(labels, annotations, '5e1f0c2d3b4a6978');
 
 /** A core/v1 Event as kubectl / an event exporter gives it. */
 function event(kind: string, name: string, reason: string, message: string, fieldPath?: string) {

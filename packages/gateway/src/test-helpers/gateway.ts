@@ -195,6 +195,38 @@ export function githubDelivery(
   });
 }
 
+/**
+ * An Alertmanager webhook (version 4) of one firing alert with these labels and annotations, as
+ * Alertmanager sends it (the group and common labels the alert's own).
+ */
+export function alertmanagerBody(
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+  fingerprint = '5e1f0c2d3b4a6978',
+): Record<string, unknown> {
+  const a = {
+    status: 'firing',
+    labels,
+    annotations,
+    startsAt: '2026-11-27T08:00:00Z',
+    endsAt: '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus.monitoring.svc:9090/graph?g0.expr=x',
+    fingerprint,
+  };
+  return {
+    receiver: 'aaps-gateway',
+    status: 'firing',
+    alerts: [a],
+    groupLabels: { alertname: labels['alertname']! },
+    commonLabels: labels,
+    commonAnnotations: annotations,
+    externalURL: 'http://alertmanager.monitoring.svc:9093',
+    version: '4',
+    groupKey: `{}:{alertname="${labels['alertname']}"}`,
+    truncatedAlerts: 0,
+  };
+}
+
 export async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  alertmanagerBody,
   fixtureText,
   GOOD_IMAGE,
   githubDelivery,
@@ -35,29 +36,8 @@ async function webhook(gw: TestGateway, source: string, body: unknown) {
   return json(res);
 }
 
-function alert(labels: Record<string, string>, annotations: Record<string, string>) {
-  const a = {
-    status: 'firing',
-    labels,
-    annotations,
-    startsAt: '2026-11-27T08:00:00Z',
-    endsAt: '0001-01-01T00:00:00Z',
-    generatorURL: 'http://prometheus.monitoring.svc:9090/graph?g0.expr=x',
-    fingerprint: 'a1b2c3d4e5f60718',
-  };
-  return {
-    receiver: 'aaps-gateway',
-    status: 'firing',
-    alerts: [a],
-    groupLabels: { alertname: labels['alertname']! },
-    commonLabels: labels,
-    commonAnnotations: annotations,
-    externalURL: 'http://alertmanager.monitoring.svc:9093',
-    version: '4',
-    groupKey: `{}:{alertname="${labels['alertname']}"}`,
-    truncatedAlerts: 0,
-  };
-}
+const alert = (labels: Record<string, string>, annotations: Record<string, string>) =>
+  alertmanagerBody(labels, annotations, 'a1b2c3d4e5f60718');
 
 async function runOne(gw: TestGateway, source: string, body: unknown) {
   const out = await webhook(gw, source, body);
