@@ -110,10 +110,15 @@ function checkHumans(entries: Entry[], predicate: IncidentPredicate): Entry | un
   return rejection;
 }
 
-function checkDecision(entries: Entry[], predicate: IncidentPredicate): void {
-  const strategy = entries.findLast(
+/** Strategy's signed decision: the last `ApprovalDecision` a roster party signed, if any. */
+function strategyDecision(entries: Entry[]): Entry | undefined {
+  return entries.findLast(
     (e) => e.type === 'ApprovalDecision' && e.kind === 'party' && typeof e.payload.decision === 'string',
   );
+}
+
+function checkDecision(entries: Entry[], predicate: IncidentPredicate): void {
+  const strategy = strategyDecision(entries);
   const claimed = predicate.decision;
   if (strategy === undefined) {
     if (STRATEGY_OUTCOMES.includes(String(claimed.outcome)) || claimed.proposal_digest !== undefined)
@@ -142,9 +147,7 @@ function checkDecision(entries: Entry[], predicate: IncidentPredicate): void {
  */
 function sealedBeforeActionMeantExecuted(entries: Entry[], action: unknown): boolean {
   if (!isObject(action) || Object.keys(action).sort().join(',') !== 'name,target') return false;
-  const strategy = entries.findLast(
-    (e) => e.type === 'ApprovalDecision' && e.kind === 'party' && typeof e.payload.decision === 'string',
-  );
+  const strategy = strategyDecision(entries);
   const proposal =
     strategy !== undefined && isObject(strategy.payload.proposal) ? strategy.payload.proposal : undefined;
   return proposal !== undefined && proposal.action === action.name && proposal.target === action.target;
