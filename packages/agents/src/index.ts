@@ -334,6 +334,13 @@ export {
   type TriagedSignal,
 } from './steps/monitoring.js';
 export {
+  describeSetAside,
+  isNamespaceName,
+  type NamespaceSetAside,
+  type NamespaceSetAsideWhy,
+  readNamespaceSetAside,
+} from './steps/namespace.js';
+export {
   type DeploymentRecord,
   type Escalation,
   type FixProposal,
@@ -368,6 +375,7 @@ export {
   isLimitViolation,
   isQuotaExceeded,
   isRbacForbidden,
+  isTransientPullFailure,
   type LimitRangeFacts,
   type MissingConfigFacts,
   parseImageRef,

@@ -9,7 +9,8 @@
  * It reads the metadata keys the intake adapters fill: `reason`, `messages` (free text),
  * `labels` (alert labels), `namespace`, the parsed facts `quota`, `missing_config`, `rbac`,
  * `image`, `limit_range`, `signature_denial`, a Kubernetes event's `object.container`, an Argo CD
- * sync's `git_source`, `revision` and `sync_history`, and the dedup ids `fingerprint`,
+ * sync's `git_source`, `revision` and `sync_history`, the intake's `namespace_set_aside` (a namespace
+ * that is no Kubernetes name is set aside here too), and the dedup ids `fingerprint`,
  * `group_key`, `delivery_id`.
  */
 import type { EnvelopeContext, IncidentSignalPayload } from '@aaps/mpc-core';
@@ -18,6 +19,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { isPlainObject } from '../policy/reader.js';
 import { isCommitId, sameGitRepository } from './git-repo.js';
+import { isNamespaceName, type NamespaceSetAside, readNamespaceSetAside } from './namespace.js';
 import {
   INTAKE_CLASSIFIER,
   type IncidentSubtype,
@@ -54,6 +56,12 @@ export interface IncidentFacts {
    * guessed: a fix that needs a namespace then goes to a person.
    */
   namespace?: string;
+  /**
+   * A namespace the signal gave that is not used (see `namespace.ts`): the intake's
+   * `metadata.namespace_set_aside`, or a context or metadata namespace that is no Kubernetes
+   * namespace name. `namespace` is then absent, and an escalation says why.
+   */
+  namespace_set_aside?: NamespaceSetAside;
   /** `origin`: a "not found" message, the intake's parsed facts, or only the affected resources. */
   config?: {
     kind: 'configmap' | 'secret';
@@ -139,8 +147,13 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
   const meta = signal.metadata;
   // `metadata.namespace: null`: the source named no namespace (the gateway's intake says so rather
   // than guess one); `context.namespace` then only fills the envelope's required field.
-  const namespace =
-    meta['namespace'] === null ? undefined : (str(context?.namespace) ?? str(meta['namespace']));
+  const given = meta['namespace'] === null ? undefined : (str(context?.namespace) ?? str(meta['namespace']));
+  // A namespace that is no Kubernetes name is none: a fix placed there would only be refused.
+  const namespace = given !== undefined && isNamespaceName(given) ? given : undefined;
+  const setAside: NamespaceSetAside | undefined =
+    given !== undefined && namespace === undefined
+      ? { namespace: given, why: 'not_a_namespace' }
+      : readNamespaceSetAside(meta['namespace_set_aside']);
   const affected = normaliseUris(signal.affected_resources);
   const evidence = unique(strings(signal.evidence_refs).map((s) => s.trim())).sort();
   const texts = [...strings(meta['messages']), ...optional(str(meta['message']))];
@@ -149,6 +162,7 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
   const alertname = str(labels['alertname']) ?? str(meta['alertname']) ?? '';
 
   const facts = extractFacts(meta, texts, namespace, affected);
+  if (setAside !== undefined && namespace === undefined) facts.namespace_set_aside = setAside;
   const matches = classify(reason, texts, alertname, facts);
   const types = unique(matches.map((m) => m.type));
   const intakeType = str(signal.incident_type);
@@ -269,7 +283,7 @@ function extractFacts(
   if (missing?.name !== undefined) {
     facts.config = {
       kind: missing.kind === 'Secret' ? 'secret' : 'configmap',
-      ...inNs(missing.namespace ?? namespace),
+      ...inNs(missing.namespace === undefined ? namespace : validNs(missing.namespace)),
       name: missing.name,
       ...(missing.key === undefined ? {} : { key: missing.key }),
       origin: 'message',
@@ -278,7 +292,7 @@ function extractFacts(
     const kind = str(mc['kind'])?.toLowerCase() === 'secret' ? 'secret' : 'configmap';
     facts.config = {
       kind,
-      ...inNs(str(mc['namespace']) ?? namespace),
+      ...inNs(validNs(str(mc['namespace'])) ?? namespace),
       name: str(mc['name'])!,
       origin: 'intake',
     };
@@ -336,7 +350,7 @@ function extractFacts(
         used: quota.used[resource]!,
         limited: quota.limited[resource]!,
       }));
-    facts.quota = { name: quota.name, ...inNs((mq && str(mq['namespace'])) || namespace), figures };
+    facts.quota = { name: quota.name, ...inNs(validNs(mq && str(mq['namespace'])) ?? namespace), figures };
   }
 
   const lr = found(parseLimitRange);
@@ -415,6 +429,11 @@ function normaliseUris(list: unknown): string[] {
         return i > 0 ? `${u.slice(0, i).toLowerCase()}${u.slice(i)}` : u;
       }),
   ).sort();
+}
+
+/** A namespace a sender put in the metadata, if it is a Kubernetes namespace name. */
+function validNs(v: string | undefined): string | undefined {
+  return v !== undefined && isNamespaceName(v) ? v : undefined;
 }
 
 function str(v: unknown): string | undefined {

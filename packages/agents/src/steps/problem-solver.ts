@@ -17,6 +17,8 @@
  *   the intake read from a pod-template hash is taken as named (the RCA says so). A workload whose own update an Argo CD sync could not apply (admission refused
  *   it) is not rolled back at all: it still runs the revision from before the sync
  *   (`not_applied`, not-applied.ts).
+ * - A pull failure the registry or the network caused (`pull_transient`: 429, a timeout) is not
+ *   rolled back: kubelet retries it, and the image is not shown to be bad (`transient_pull`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
  *   and reports no failure: a person reads it (`policy_report`), nothing is proposed.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
@@ -24,8 +26,12 @@
  *   expansion.
  * - RBAC is only ever proposed as a human-approval action: a RoleBinding in the denied namespace,
  *   or a ClusterRoleBinding for a denial `at the cluster scope`.
+ *   A kubelet's denial (`system:node:<name>`) is the node authorizer's, which no binding changes:
+ *   nothing is proposed (`node_authorizer`).
  * - Anything the solver cannot ground in evidence becomes an escalation to a person, not a guess:
- *   a namespaced fix for a signal whose source named no namespace included.
+ *   a namespaced fix for a signal whose source named no namespace (or one the intake set aside:
+ *   no namespace name, a controller's own) included, and a target the parties would refuse as no
+ *   resource URI.
  */
 import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -35,11 +41,12 @@ import { formatQuantity, isByteResource, parseQuantity, roundUpQuantity } from '
 import { quotaAdjustable, quotaCap, withinQuotaFactor } from '../policy/quota-bounds.js';
 import type { JsonValue } from '../policy/reader.js';
 import { isPlainObject } from '../policy/reader.js';
-import { formatResourceUri, tryParseResourceUri } from '../policy/resource-uri.js';
+import { formatResourceUri, parseResourceUri, tryParseResourceUri } from '../policy/resource-uri.js';
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
 import { sameGitRepository } from './git-repo.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
+import { describeSetAside, isNamespaceName } from './namespace.js';
 import { policyReport, refusedSync } from './not-applied.js';
 import { initContainerNamed, rollbackLines, rollbackTarget } from './rollback-target.js';
 import { inferDeployment } from './workload-name.js';
@@ -124,7 +131,17 @@ export interface Escalation {
      */
     | 'not_applied'
     /** The signal is a policy engine's report on an existing object, not a failure. */
-    | 'policy_report';
+    | 'policy_report'
+    /**
+     * The image could not be pulled because the registry or the network failed (rate limiting, a
+     * timeout): kubelet retries, and the image is not shown to be bad, so nothing is rolled back.
+     */
+    | 'transient_pull'
+    /**
+     * A kubelet (`system:node:<name>`) was refused by the node authorizer, which RBAC does not
+     * configure: no RoleBinding is proposed.
+     */
+    | 'node_authorizer';
   detail: string;
 }
 
@@ -218,6 +235,13 @@ function propose(
   blast: number,
   extraEvidence: string[] = [],
 ): void {
+  // A target the parties cannot parse would only have the proposal refused and the incident end
+  // `rejected`, with nobody asked: a person is asked instead, and told why.
+  const bad = invalidTarget(target);
+  if (bad !== undefined) {
+    ctx.escalations.push({ kind: 'no_target', detail: `the fix would target ${bad}; a person decides` });
+    return;
+  }
   ctx.proposals.push({
     action,
     target,
@@ -228,6 +252,17 @@ function propose(
     requires_human_approval: ctx.input.policy.require_human_approval.includes(action),
     blast_radius: Math.max(1, blast),
   });
+}
+
+/** Why `target` is no resource URI the parties accept, or `undefined` if it is one. */
+function invalidTarget(target: string): string | undefined {
+  try {
+    parseResourceUri(target);
+    return undefined;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.replace(/^target: /, '') : 'an invalid resource URI';
+    return `${JSON.stringify(target.slice(0, 200))}, which is not a resource URI the parties accept (${why})`;
+  }
 }
 
 /**
@@ -254,9 +289,13 @@ function workloadsOf(
 
 /** For a fix that needs a namespace the source never named: a person, not `default`. */
 function noNamespace(ctx: Ctx, what: string): void {
+  const aside = ctx.facts.namespace_set_aside;
   ctx.escalations.push({
     kind: 'no_namespace',
-    detail: `the signal's source named no namespace; a person says where ${what} is`,
+    detail:
+      aside === undefined
+        ? `the signal's source named no namespace; a person says where ${what} is`
+        : `${describeSetAside(aside)}, so it is not taken as where the fix goes; a person says where ${what} is`,
   });
 }
 
@@ -394,8 +433,26 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   const cause =
     subtype === 'signature_mismatch'
       ? `image ${failing ?? '(unnamed)'} failed signature verification`
-      : `image ${failing ?? '(unnamed)'} could not be pulled`;
+      : subtype === 'pull_transient'
+        ? `image ${failing ?? '(unnamed)'} could not be pulled: the registry or the network failed, not the image`
+        : `image ${failing ?? '(unnamed)'} could not be pulled`;
   find(ctx, cause, failing ? [`image://${failing}`] : []);
+  if (subtype === 'pull_transient') {
+    // Rolling back would not make the registry answer (the previous image is pulled from it too)
+    // and would undo a revision nothing shows to be bad.
+    ctx.escalations.push({
+      kind: 'transient_pull',
+      detail:
+        'the pull failed on the registry or the network (rate limiting, a timeout, a dropped connection), ' +
+        'which kubelet retries on its own back-off; the image is not shown to be bad, so nothing is rolled back: ' +
+        'a person looks if it persists (registry limits, a pull-through cache, the network path)',
+    });
+    return cause;
+  }
+  if (uris.length === 0 && facts.namespace === undefined && facts.namespace_set_aside !== undefined) {
+    noNamespace(ctx, 'the workload running the image');
+    return cause;
+  }
   if (uris.length !== 1) {
     ctx.escalations.push({
       kind: 'no_target',
@@ -499,6 +556,7 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
   const { facts } = ctx;
   if (subtype === 'rbac_denied' && facts.rbac) {
     const r = facts.rbac;
+    if (r.node === true) return nodeDenial(ctx, r);
     // A cluster-scoped denial (`at the cluster scope`: nodes, namespaces, a list across all
     // namespaces) is granted only by a ClusterRoleBinding; a RoleBinding would change nothing.
     const ns = r.cluster_scoped ? undefined : (r.namespace ?? facts.namespace);
@@ -507,7 +565,7 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
       : `in ${ns ?? 'a namespace the signal does not name'}`;
     const cause = `${r.user} may not ${r.verb} ${r.resource}${r.api_group ? `.${r.api_group}` : ''} ${where}`;
     find(ctx, cause);
-    if (!r.cluster_scoped && ns === undefined) {
+    if (!r.cluster_scoped && (ns === undefined || !isNamespaceName(ns))) {
       noNamespace(ctx, 'the RoleBinding belongs');
       return cause;
     }
@@ -625,6 +683,27 @@ function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {
       [target],
     );
   }
+  return cause;
+}
+
+/**
+ * A kubelet's request refused by the node authorizer: it lets a node read the Secrets, ConfigMaps
+ * and volumes that pods bound to it reference, and nothing else, whatever RBAC says. A RoleBinding
+ * for `system:node:<name>` would change nothing the node authorizer decides and would grant one
+ * node access the cluster's design withholds: nothing is proposed, a person looks.
+ */
+function nodeDenial(ctx: Ctx, r: NonNullable<IncidentFacts['rbac']>): string {
+  const where = r.namespace === undefined ? '' : ` in ${r.namespace}`;
+  const cause = `the node authorizer refused ${r.user} to ${r.verb} ${r.resource}${where}`;
+  find(ctx, cause);
+  ctx.escalations.push({
+    kind: 'node_authorizer',
+    detail:
+      `${r.user} is a kubelet: the node authorizer, not RBAC, lets a node ${r.verb} ${r.resource} only when a pod bound to ` +
+      'that node references it ("no relationship found between node ... and this object": the pod is not, or not yet, ' +
+      "bound there, or does not reference the object). A RoleBinding would not be the fix; a person checks the pod's " +
+      'spec and node binding (and NodeRestriction / the API server if it persists)',
+  });
   return cause;
 }
 

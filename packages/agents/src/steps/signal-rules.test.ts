@@ -69,3 +69,48 @@ describe('matchSignalRules: kubelet and LimitRange wordings', () => {
     ]);
   });
 });
+
+describe('matchSignalRules: pull failures the registry or the network caused', () => {
+  const pull = (cause: string) =>
+    matchSignalRules({
+      reason: 'Failed',
+      texts: [`Failed to pull image "registry.example/shop/web:1.5.0": rpc error: ${cause}`],
+      alertname: '',
+    });
+
+  it.each([
+    'code = Unknown desc = failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/nginx/manifests/sha256:ab: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.',
+    'code = Unknown desc = failed to resolve reference: failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": dial tcp 10.20.0.15:443: i/o timeout',
+    'code = Unknown desc = Error response from daemon: Get "https://registry.example/v2/": net/http: TLS handshake timeout',
+    'code = DeadlineExceeded desc = failed to resolve reference: failed to do request: context deadline exceeded',
+    'code = Unknown desc = failed to copy: unexpected status code: 503 Service Unavailable',
+  ])('are pull_transient: %s', (cause) => {
+    expect(pull(cause)).toEqual([
+      { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_transient' },
+    ]);
+  });
+
+  it.each([
+    'code = NotFound desc = failed to pull and unpack image: failed to resolve reference: not found',
+    'code = Unknown desc = failed to resolve reference: pull access denied, repository does not exist or may require authorization',
+    'code = Unknown desc = failed to do request: Head "https://regsitry.example/v2/": dial tcp: lookup regsitry.example: no such host',
+  ])('a missing or misspelt image stays pull_failure: %s', (cause) => {
+    expect(pull(cause)).toEqual([
+      { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_failure' },
+    ]);
+  });
+});
+
+describe("matchSignalRules: kubelet's FailedToRetrieveImagePullSecret", () => {
+  it('is a missing Secret (config), not an image failure', () => {
+    expect(
+      matchSignalRules({
+        reason: 'FailedToRetrieveImagePullSecret',
+        texts: [
+          'Unable to retrieve some image pull secrets (regcred); attempting to pull the image may not succeed.',
+        ],
+        alertname: '',
+      }),
+    ).toEqual([{ rule: 'config.missing', type: 'config_validation_failed', subtype: 'missing_object' }]);
+  });
+});

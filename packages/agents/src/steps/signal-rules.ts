@@ -11,6 +11,7 @@ import {
   isLimitViolation,
   isQuotaExceeded,
   isRbacForbidden,
+  isTransientPullFailure,
   parseMissingConfig,
   parseMissingEnvVar,
   parseSignatureDenial,
@@ -38,6 +39,8 @@ export type IncidentSubtype =
   | 'config_error'
   | 'signature_mismatch'
   | 'pull_failure'
+  /** A pull failure whose message says the registry or the network failed (429, a timeout). */
+  | 'pull_transient'
   | 'quota_exceeded'
   | 'limit_violation'
   | 'rbac_denied'
@@ -120,7 +123,12 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
     'config_error',
     /^(CreateContainerConfigError|CreateContainerError)$/.test(reason),
   );
-  add('image.pull_failed', 'image_signature_failed', 'pull_failure', isImagePullFailure(reason, all));
+  add(
+    'image.pull_failed',
+    'image_signature_failed',
+    some(isTransientPullFailure) ? 'pull_transient' : 'pull_failure',
+    isImagePullFailure(reason, all),
+  );
   if (out.length === 0 && signal.alertname !== '') {
     const hit = BY_ALERT_NAME.find(([re]) => re.test(signal.alertname));
     if (hit !== undefined) out.push({ rule: 'alert.name', type: hit[1], subtype: hit[2] });

@@ -3,6 +3,7 @@ import {
   isLimitViolation,
   parseLimitRange,
   parseMissingConfig,
+  parseRbacForbidden,
   parseSignatureDenial,
 } from './signal-text.js';
 
@@ -104,6 +105,42 @@ describe('LimitRange denials', () => {
     // A minimum has no maximum to report: the solver reads `maximum` as the ceiling exceeded.
     expect(
       parseLimitRange('minimum memory usage per Container is 64Mi, but request is 32Mi'),
+    ).toBeUndefined();
+  });
+});
+
+describe("parseMissingConfig: kubelet's image pull Secrets", () => {
+  const msg = (names: string) =>
+    `Unable to retrieve some image pull secrets (${names}); attempting to pull the image may not succeed.`;
+  it('names the one Secret, in no namespace of its own (the pod names it)', () => {
+    expect(parseMissingConfig(msg('regcred'))).toEqual({ kind: 'Secret', name: 'regcred' });
+  });
+  it('names no Secret when there are several, or the name is none', () => {
+    expect(parseMissingConfig(msg('regcred, ghcr-secret'))).toEqual({ kind: 'Secret' });
+    expect(parseMissingConfig(msg('<regcred>'))).toEqual({ kind: 'Secret' });
+  });
+});
+
+describe('parseRbacForbidden: a kubelet refused by the node authorizer', () => {
+  it('marks the denial as a node', () => {
+    expect(
+      parseRbacForbidden(
+        'secrets "db-creds" is forbidden: User "system:node:node-pool-a-3" cannot get resource "secrets" in API group "" in the namespace "shop": no relationship found between node \'node-pool-a-3\' and this object',
+      ),
+    ).toEqual({
+      user: 'system:node:node-pool-a-3',
+      verb: 'get',
+      resource: 'secrets',
+      api_group: '',
+      namespace: 'shop',
+      node: true,
+    });
+  });
+  it('a service account is no node', () => {
+    expect(
+      parseRbacForbidden(
+        'pods is forbidden: User "system:serviceaccount:shop:deployer" cannot list resource "pods" in API group "" in the namespace "shop"',
+      )?.node,
     ).toBeUndefined();
   });
 });

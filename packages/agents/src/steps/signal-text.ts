@@ -42,6 +42,13 @@ export interface RbacFacts {
   namespace?: string;
   /** The denial was `at the cluster scope`: only a ClusterRoleBinding can grant it. */
   cluster_scoped?: true;
+  /**
+   * The user is a kubelet (`system:node:<name>`), or the node authorizer gave the reason (`no
+   * relationship found between node ...`). A kubelet reads a Secret, ConfigMap or volume only
+   * through the node authorizer, which allows what the pods bound to that node reference: no RBAC
+   * grant is the fix.
+   */
+  node?: true;
 }
 
 export interface SignatureDenialFacts {
@@ -126,12 +133,26 @@ export function parseMissingConfig(message: string): MissingConfigFacts | undefi
       ...(volume === undefined ? {} : { volume }),
     };
   }
+  // kubelet's `FailedToRetrieveImagePullSecret`: the pod's `imagePullSecrets` name Secrets it
+  // could not read (absent, in practice). A pull problem whose cause is a missing Secret, not the
+  // image: one Secret named is that Secret; several name no one object to re-render.
+  const pull = PULL_SECRETS.exec(message);
+  if (pull !== null) {
+    const names = (pull[1] ?? '').split(',').map((n) => n.trim());
+    const [only] = names;
+    return names.length === 1 && only !== undefined && SECRET_NAME.test(only)
+      ? { kind: 'Secret', name: only }
+      : { kind: 'Secret' };
+  }
   const whole = /\b(configmap|secret)s? "([a-z0-9.-]+)" not found/i.exec(message);
   if (whole !== null) {
     return { kind: whole[1]?.toLowerCase() === 'secret' ? 'Secret' : 'ConfigMap', name: whole[2] ?? '' };
   }
   return undefined;
 }
+
+const PULL_SECRETS = /Unable to retrieve some image pull secrets \(([^()]{1,2048})\)/;
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** A ConfigMap/Secret whose content does not parse (YAML/JSON syntax). */
 export function isConfigSyntaxError(message: string): boolean {
@@ -171,15 +192,20 @@ export function parseRbacForbidden(message: string): RbacFacts | undefined {
     );
   if (m === null) return undefined;
   const ns = m[5];
+  const user = m[1] ?? '';
   return {
-    user: m[1] ?? '',
+    user,
     verb: m[2] ?? '',
     resource: m[3] ?? '',
     api_group: m[4] ?? '',
     ...(ns === undefined ? {} : { namespace: ns }),
     ...(m[6] === undefined ? {} : { cluster_scoped: true as const }),
+    ...(user.startsWith('system:node:') || NODE_AUTHORIZER.test(message) ? { node: true as const } : {}),
   };
 }
+
+/** The node authorizer's reason, which the API server appends to its `forbidden` message. */
+const NODE_AUTHORIZER = /no relationship found between node/;
 
 /** An RBAC denial, also one worded too loosely for {@link parseRbacForbidden} to read its parts. */
 export function isRbacForbidden(message: string): boolean {
@@ -240,6 +266,19 @@ export function isImagePullFailure(reason: string, message: string): boolean {
       message,
     )
   );
+}
+
+/**
+ * The registry or the network failed, not the image: rate limiting (`429 Too Many Requests`,
+ * Docker Hub's `toomanyrequests`), a registry's 5xx, a timeout or a dropped connection. kubelet
+ * retries the pull on its own back-off; the image may well be fine.
+ */
+const TRANSIENT_PULL =
+  /\b429 Too Many Requests|toomanyrequests|\b50[234] (?:Bad Gateway|Service Unavailable|Gateway Time-?out)|i\/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout exceeded|connection reset by peer|connection refused|net\/http: request canceled|unexpected EOF/i;
+
+/** A pull failure ({@link isImagePullFailure}) whose message says the cause is transient. */
+export function isTransientPullFailure(message: string): boolean {
+  return TRANSIENT_PULL.test(message);
 }
 
 // Connaisseur words its denials without "signature": `Unable to find signed digest for image X`,

@@ -10,11 +10,19 @@
  * (`inferDeployment`) and marked `inferred`. The workload, named or inferred, gives the other
  * recurrence key (`openIncident`): the one a Kubernetes Event of the same failure gets, so two
  * pods' alerts, or an alert and an Event, get one automatic fix of their Deployment.
+ *
+ * An alert's `namespace` label is where the fix goes only when it is the failing object's: one
+ * that is no namespace name, a controller's own (`kube-system`, `argocd`, `kyverno`...: an alert
+ * on that controller's logs, about a workload elsewhere) or a scraped exporter's (the alert also
+ * has `exported_namespace`) is set aside (`namespace.ts`), and so are the `pod` and workload
+ * labels read in it: the text's own namespace (`ConfigMap shop/app`, `in the namespace "shop"`)
+ * still counts, and without one a person says where the fix goes.
  */
 import { inferDeployment } from '@aaps/agents';
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { openIncident } from './build-envelope.js';
+import { alertNamespace } from './namespace.js';
 import { createResultBuilder } from './result.js';
 import type { IntakeContext, IntakeResult } from './types.js';
 
@@ -122,9 +130,10 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
     }
     const labels = alert.labels;
     const annotations = alert.annotations ?? {};
-    // No `namespace` label: none is guessed (see `SignalDraft.namespace`).
-    const named = labels['namespace'] ?? hook.commonLabels['namespace'];
-    const ns = named === undefined || named === '' ? undefined : named;
+    // No `namespace` label: none is guessed (see `SignalDraft.namespace`). One that is no
+    // namespace name, a controller's own or a scraped exporter's is set aside (namespace.ts): no
+    // resource is placed in it, and the fix goes to a person.
+    const { namespace: ns, set_aside } = alertNamespace(labels, hook.commonLabels);
     const messages = ['summary', 'description', 'message']
       .map((k) => annotations[k])
       .filter((m): m is string => m !== undefined && m !== '');
@@ -140,6 +149,7 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
           correlation_key,
           recurrence_keys: [correlation_key],
           namespace: ns,
+          ...(set_aside === undefined ? {} : { namespace_set_aside: set_aside }),
           ...(cluster === undefined ? {} : { cluster }),
           affected_resources: resourcesFromLabels(labels, ns),
           evidence_refs: [`alert://alertmanager/${alert.fingerprint}`, generator],

@@ -4,8 +4,10 @@
  * workload recurrence key is made here, not in the adapters, so that one failure of one workload
  * has the same key whichever system reported it.
  */
+import type { NamespaceSetAside } from '@aaps/agents';
 import { type Envelope, type IncidentSignalPayload, SCHEMA_VERSION } from '@aaps/mpc-core';
 import { CLASSIFIED_BY, classifySignal } from './classify.js';
+import { sourceNamespace } from './namespace.js';
 import type { IncidentType, IntakeContext, IntakeSource, OpenIncident } from './types.js';
 
 export const GATEWAY_AGENT = 'gateway';
@@ -34,6 +36,11 @@ export interface SignalDraft {
    * which an envelope must fill, holds {@link DEFAULT_NAMESPACE} only as that placeholder.
    */
   namespace: string | undefined;
+  /**
+   * A namespace the source gave that the adapter set aside (`namespace.ts`), `namespace` then
+   * `undefined`. A `namespace` that is no Kubernetes namespace name is set aside here.
+   */
+  namespace_set_aside?: NamespaceSetAside;
   /** `''` counts as none: the context's cluster is used. */
   cluster?: string | undefined;
   /**
@@ -96,9 +103,11 @@ export function traceIdFor(at: Date, id: string): string {
 }
 
 export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncident {
-  const namespace = named(draft.namespace);
+  const read = sourceNamespace(draft.namespace);
+  const namespace = read.namespace;
+  const setAside = draft.namespace_set_aside ?? read.set_aside;
   const c = classifySignal({
-    metadata: { ...draft.metadata, ...(namespace === undefined ? {} : { namespace }) },
+    metadata: { ...draft.metadata, namespace: namespace ?? null },
   });
   const at = ctx.now();
   const resources = unique([...draft.affected_resources, ...c.affected_resources]);
@@ -112,6 +121,7 @@ export function openIncident(draft: SignalDraft, ctx: IntakeContext): OpenIncide
       source: draft.source,
       ...draft.metadata,
       namespace: namespace ?? null,
+      ...(setAside === undefined ? {} : { namespace_set_aside: { ...setAside } }),
       ...c.facts,
       classification: { rule: c.rule, by: CLASSIFIED_BY },
     },

@@ -7,7 +7,7 @@
  * - `messages`: the free text to read (event messages, sync results, alert annotations);
  * - `labels`: alert labels (`alertname`, `severity`);
  * - `namespace`: where resources named without a namespace live, when the source named one (none is
- *   guessed: without it, no resource URI that needs a namespace is made).
+ *   guessed: without it, or with `null`, no resource URI that needs a namespace is made).
  */
 import { INTAKE_CLASSIFIER, matchSignalRules, SIGNAL_RULES } from '@aaps/agents';
 import {
@@ -176,7 +176,9 @@ export function classifySignal(payload: ClassifyInput): Classification {
   const labels = stringMap(meta['labels']);
   const reason = stringField(meta, 'reason') ?? labels['reason'] ?? '';
   const texts = stringList(meta['messages']);
-  const named = stringField(meta, 'namespace') ?? labels['namespace'];
+  // `namespace: null`: the caller says the source named none (or it was set aside), whatever the labels say.
+  const named =
+    meta['namespace'] === null ? undefined : (stringField(meta, 'namespace') ?? labels['namespace']);
   const ns = named === undefined || named === '' ? undefined : named;
   const d = decide(reason, texts, labels, ns);
   const severity = severityFromLabel(labels['severity']) ?? DEFAULT_SEVERITY[d.type];

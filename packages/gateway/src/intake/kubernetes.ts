@@ -4,12 +4,14 @@
  * at a time, as an `EventList`, or as the `List` that `kubectl get events -o json` (or
  * `kubectl get events.v1.events.k8s.io -o json`) prints. A `List` of anything but Events is
  * refused, naming the kind it holds. Warnings the classifier recognises (pull failures, signature
- * admission denials, missing ConfigMap/Secret keys, exceeded quota, LimitRange and RBAC denials)
+ * admission denials, missing ConfigMap/Secret keys, image pull Secrets kubelet could not retrieve,
+ * exceeded quota, LimitRange and RBAC denials)
  * open incidents; `Normal` events and other warnings are ignored. The dedup key is the event's uid
  * and its occurrence count, so a redelivered event is the same occurrence and a repeat is a new
  * one. The correlation key is the object, the reason and the incident type: kubelet gives a pull
  * failure and a missing Secret key the same reason (`Failed`), and two kinds of failure of one pod
- * are two incidents, while a repeat of one (the same Event, its count raised) joins its incident.
+ * are two incidents, while a repeat of one (the same Event, its count raised) joins its incident;
+ * a pull's `BackOff` counts as `Failed`, the same failure's other reason.
  * The recurrence keys (the Event's uid, the object and reason, and from `openIncident` the
  * workload and incident type) let a failure that comes back after its fix go to a person.
  *
@@ -300,7 +302,12 @@ export function intakeKubernetes(body: unknown, ctx: IntakeContext): IntakeResul
       continue;
     }
     const objectKey = `kubernetes:${o.kind}/${o.namespace}/${o.name}:${ev.reason}`;
-    const correlation_key = `${objectKey}:${type}`;
+    // kubelet reports one pull failure as `Failed` (the registry's error, then `Error:
+    // ErrImagePull`) and as `BackOff` (`Back-off pulling image`): the back-off, which does not say
+    // why, joins the incident the error opened (a transient error's, which waits for a person).
+    const correlationReason =
+      ev.reason === 'BackOff' && type === 'image_signature_failed' ? 'Failed' : ev.reason;
+    const correlation_key = `kubernetes:${o.kind}/${o.namespace}/${o.name}:${correlationReason}:${type}`;
     const resources = [
       o.kind === '' || o.name === '' ? '' : `${o.kind.toLowerCase()}://${o.namespace}/${o.name}`,
       deployment === undefined ? '' : `deployment://${o.namespace}/${deployment}`,
