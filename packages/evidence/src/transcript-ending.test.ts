@@ -196,6 +196,44 @@ describe('the predicate says how the incident ended, as the transcript does', ()
     }
   });
 
+  it("names the quorum that approved what executed: the ExecutionOrder's signers, or nothing (older bundles)", async () => {
+    const executed = await makeApprovedInput(group, r, { incidentId: 'inc-q' });
+    const order = executed.transcript.findLast((e) => typeOf(e) === 'ExecutionOrder')!;
+    const quorum = [...(order.payload as { approval: { signers: string[] } }).approval.signers];
+    const input = { ...executed, incident: { ...executed.incident, state: 'resolved' } };
+    const stating = (approved_by: unknown) => ({
+      ...input,
+      action: { ...(input.action as JsonObject), approved_by } as JsonObject,
+    });
+    // Stated sorted, whatever order the order lists them in; not stated (sealed before the field).
+    expect(await judge(group, r, stating([...quorum].sort()))).toMatchObject({
+      party: 'ok',
+      verifier: 'valid',
+    });
+    expect(await judge(group, r, input)).toMatchObject({ party: 'ok', verifier: 'valid' });
+    const other = r.roster.parties.map((p) => p.id).filter((id) => !quorum.includes(id));
+    for (const claim of [
+      [...quorum.slice(0, 2), other[0]!].sort(),
+      quorum.slice(0, 2).sort(),
+      [...quorum, other[0]!].sort(),
+      [],
+      'all of them',
+    ]) {
+      const got = await judge(group, r, stating(claim));
+      expect({
+        claim,
+        party: got.party,
+        verifier: got.verifier,
+        named: got.message.includes('predicate.action.approved_by'),
+      }).toEqual({
+        claim,
+        party: 'evidence.outcome',
+        verifier: 'transcript.outcome',
+        named: true,
+      });
+    }
+  });
+
   it("holds the predicate to the audit party's signed summary", async () => {
     const executed = await makeApprovedInput(group, r, { incidentId: 'inc-a' });
     const input = { ...executed, incident: { ...executed.incident, state: 'resolved' } };

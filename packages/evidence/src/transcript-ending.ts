@@ -12,8 +12,9 @@
  *   the last `ApprovalDecision` a roster party signed (strategy's); without one, the decision names
  *   no strategy outcome nor proposal;
  * - the action: `null` unless something executed (an `ExecutionResult`); then the executed order's
- *   action and target, and the last result's status, executor and rollback (a bundle sealed before
- *   that rule may name strategy's decided proposal as `{name, target}` with nothing executed);
+ *   action and target and the quorum that approved it (`approved_by`, the order's signers), and the
+ *   last result's status, executor and rollback (a bundle sealed before that rule may name
+ *   strategy's decided proposal as `{name, target}` with nothing executed);
  * - the ending (`incident.state`, when the predicate states one): `rejected` after a person's
  *   rejection; after an execution, what its last result says (`rolled_back`, `failed`, or for a
  *   change in place `resolved` once quality assurance passed it, else `failed`); without one,
@@ -176,6 +177,19 @@ function checkActionAndState(
       const where = `the ExecutionOrder at envelope ${order!.index}`;
       if (action.name !== proposal.action) mismatch('action.name', action.name, proposal.action, where);
       if (action.target !== proposal.target) mismatch('action.target', action.target, proposal.target, where);
+    }
+    // Who approved what executed: the quorum the order names (its `approval.signers`, which the
+    // `approval.signature` check holds to k..n distinct roster parties), sorted. A bundle sealed
+    // before `approved_by` was stated has none: absent is read as not stated.
+    if (action.approved_by !== undefined) {
+      const approval = order !== undefined && isObject(order.payload.approval) ? order.payload.approval : {};
+      const signers = Array.isArray(approval.signers) ? [...approval.signers].map(String).sort() : undefined;
+      const where =
+        order === undefined
+          ? 'the transcript (no ExecutionOrder)'
+          : `the ExecutionOrder at envelope ${order.index}`;
+      if (!sameJson(action.approved_by, signers))
+        mismatch('action.approved_by', action.approved_by, signers, where);
     }
     // action.result is checkTranscriptOutcome's (the last result's status).
     const where = `the last ExecutionResult (envelope ${last.index})`;

@@ -355,9 +355,31 @@ const _ENDINGS = [
 ];
 
 describe('what the evidence says about why an incident ended', () => {
-  // Not taken yet (each adds a predicate field: a change to the evidence contract): that the bundle
-  // says why an incident failed before any change (the record's reason), and what its source said
-  // when it resolved it (the resolve's end time). The closing note lists them under Left.
+  it('an incident that failed before any change states why, as its record does (predicate.incident.reason)', () => {
+    const { inc, statement } = cases.get('failed-before-change')!;
+    expect(inc['state']).toBe('failed');
+    expect(statement['predicate'].action).toBeNull();
+    expect(inc['reason']).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    expect(statement['predicate'].incident.reason).toEqual(inc['reason']);
+  });
+
+  it('an incident its source resolved states what the source said (predicate.incident.source_resolution)', () => {
+    const { inc, statement } = cases.get('resolved-by-source')!;
+    expect(inc['state']).toBe('resolved');
+    const entry = (inc['timeline'] as Json[]).find((e) => e.event === 'resolved_by_source')!;
+    expect(statement['predicate'].incident.source_resolution).toEqual({
+      actor: entry.actor,
+      received_at: entry.at,
+      source_ended_at: '2026-11-25T10:02:00Z',
+      // The name of the API token the resolve came with (never the token).
+      token_name: entry.detail.token_name,
+    });
+    expect(entry.detail.token_name).toEqual(expect.any(String));
+    expect(statement['predicate'].times.resolved_by_source).toBe(entry.at);
+    // An incident no source resolved says nothing of one.
+    expect(cases.get('resolved-dry-run')!.statement['predicate'].incident.source_resolution).toBeUndefined();
+  });
+
   it('a change quality assurance vetoed and whose undo failed is not summarised as "succeeded"', () => {
     const { inc, statement, bundle } = cases.get('failed-qa-veto')!;
     expect(inc['state']).toBe('failed');
@@ -392,8 +414,18 @@ describe('what the Statement says was done and who approved it', () => {
     },
   );
 
-  // Not taken yet: the approval quorum of the executed action in the signed predicate (it is in the
-  // gateway-signed ExecutionOrder only; a predicate field would change the evidence contract).
+  it.each(['resolved-dry-run', 'resolved-gitops', 'approved-by-human', 'failed-qa-veto'])(
+    '%s: the predicate names the quorum that approved the executed action (action.approved_by), as the ExecutionOrder does',
+    (name) => {
+      const { statement, bundle } = cases.get(name)!;
+      const order = (bundle['transcript'] as Json[]).findLast(
+        (e) => e.meta.message_type === 'ExecutionOrder',
+      )!;
+      const quorum = [...(order.payload.approval.signers as string[])].sort();
+      expect(quorum.length).toBeGreaterThanOrEqual(statement['predicate'].threshold.min);
+      expect(statement['predicate'].action.approved_by).toEqual(quorum);
+    },
+  );
 });
 
 describe('what the k-of-n signature vouches for in the predicate', () => {

@@ -137,6 +137,41 @@ function humanRejection(incident: IncidentRecord): { human_rejection?: Record<st
 }
 
 /**
+ * Why the incident stopped, as the gateway recorded it (`reason` in `GET /v1/incidents/:id`): a
+ * refusal, a failure before any change, an execution that failed. The gateway's word (the
+ * transcript holds the signed facts behind some of them, e.g. a person's rejection); absent when
+ * the record has none.
+ */
+function stopReason(incident: IncidentRecord): { reason?: { code: string; message: string } } {
+  const r = incident.reason;
+  return r === undefined ? {} : { reason: { code: String(r.code), message: String(r.message) } };
+}
+
+/**
+ * What the source said when it reported the problem gone (an Alertmanager resolved alert, a
+ * resolve posted to the API): the first such report, whether it ended the incident
+ * (`resolved_by_source`) or came after a change (the `source.resolved` note). Who sent it, when it
+ * arrived, the end time it gave and the API token's name. The gateway's word; absent without one.
+ */
+function sourceResolution(incident: IncidentRecord): { source_resolution?: Record<string, string> } {
+  const entry = incident.timeline.find(
+    (e) => e.event === 'resolved_by_source' || e.event === 'source.resolved',
+  );
+  if (entry === undefined) return {};
+  const detail = entry.detail ?? {};
+  return {
+    source_resolution: {
+      actor: entry.actor,
+      received_at: entry.at,
+      ...(typeof detail['source_ended_at'] === 'string'
+        ? { source_ended_at: detail['source_ended_at'] }
+        : {}),
+      ...(typeof detail['token_name'] === 'string' ? { token_name: detail['token_name'] } : {}),
+    },
+  };
+}
+
+/**
  * The pooled-risk aggregation record, when the decision cites it: the bundle carries it and the
  * statement signs its digest, so a verifier re-checks it offline. Only the very record the
  * proposal's `aggregation_ref` names (its digest is the reference's `output_digest`): verifiers and
@@ -399,6 +434,8 @@ export function createEvidenceWriter(opts: EvidenceWriterOptions): EvidenceWrite
           root_cause: summary.root_cause ?? null,
           refusals: summary.refusals,
           ...humanRejection(incident),
+          ...stopReason(incident),
+          ...sourceResolution(incident),
           ...(incident.sealed === undefined ? {} : { sealed_fields: incident.sealed.fields }),
         }) as BuildBundleInput['incident'],
         decision: json(summary.decision ?? { outcome: 'none' }),

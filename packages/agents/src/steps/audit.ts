@@ -63,8 +63,9 @@ export interface EvidenceSummary {
   };
   /**
    * The action executed, absent when nothing executed: `result` is the last execution result's
-   * status (`succeeded`, `rolled_back`, or `failed`, also when a vetoed change's undo failed), and
-   * `rollback` that result's undo, when one was tried.
+   * status (`succeeded`, `rolled_back`, or `failed`, also when a vetoed change's undo failed),
+   * `rollback` that result's undo, when one was tried, and `approved_by` the parties whose signature
+   * shares made the k-of-n approval of what executed (sorted), when that signing completed.
    */
   action?: {
     name: string;
@@ -72,6 +73,7 @@ export interface EvidenceSummary {
     executor: string;
     result: string;
     rollback?: { done: boolean; detail: string };
+    approved_by?: string[];
   };
   signers: string[];
   refusals: { party: string; rule: string }[];
@@ -156,6 +158,7 @@ export function runAuditStep(input: AuditInput): EvidenceSummary {
       executor: execution.executor,
       result: execution.status,
       ...(execution.rollback === undefined ? {} : { rollback: { ...execution.rollback } }),
+      ...(input.approval?.signature ? { approved_by: [...input.approval.signers].sort() } : {}),
     };
   }
   if (verification) {

@@ -165,6 +165,8 @@ describe('workflow steps end to end', () => {
       target: 'resourcequota://shop/compute',
       executor: 'dry-run',
       result: 'succeeded',
+      // The quorum whose signature approved it, sorted (docs/evidence.md `action.approved_by`).
+      approved_by: ['p1', 'p2', 'p3'],
     });
   });
 });
