@@ -74,6 +74,7 @@ import type {
 import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, type Survey, survey } from './key-refresh.js';
 import { quorumUnreachable } from './quorum-failure.js';
 import { describeSilent, silenceRemedy } from './silent-parties.js';
+import { reconcileSharings, type SharingVerdict } from './stale-sharing.js';
 import { untilAborted } from './until-aborted.js';
 import { roleStepRequest } from './workflow/step-request.js';
 
@@ -122,6 +123,32 @@ function messageFor(subject: SignSubject): Uint8Array {
 function namedSigners(statement: unknown): string[] {
   const named = (statement as { predicate?: { signers?: unknown } } | null)?.predicate?.signers;
   return Array.isArray(named) ? named.filter((id): id is string => typeof id === 'string') : [];
+}
+
+/** The parties a `QUORUM_UNREACHABLE` failure proved to send bad shares (`culprit_parties`). */
+function culpritPartiesOf(e: ProtocolError): string[] {
+  const list = (e.details as { culprit_parties?: unknown } | undefined)?.culprit_parties;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/**
+ * The same failure, blaming nobody: the shares that failed are good shares of the sharing most
+ * parties hold, checked against this gateway's other one (stale-sharing.ts). A required party
+ * (a veto holder) among them is waited for, as one that could not answer is.
+ */
+function unblamed(e: ProtocolError, message: string): ProtocolError {
+  const d = (e.details ?? {}) as Record<string, unknown>;
+  const list = (k: string) => (Array.isArray(d[k]) ? (d[k] as string[]) : []);
+  return new ProtocolError('QUORUM_UNREACHABLE', message, [], {
+    cause: e,
+    details: {
+      ...d,
+      culprit_parties: [],
+      required_unavailable: [...new Set([...list('required_unavailable'), ...list('required_culprits')])],
+      required_culprits: [],
+      key_sharing: 'gateway_package_not_held',
+    },
+  });
 }
 
 export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator {
@@ -183,7 +210,46 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   const vetoParties = vetoHolders(roster);
   const vetoIdentifiers = vetoParties.map((p) => frostIdentifier(roster, p));
 
-  /** Sign `subject` k-of-n, waiting out a key refresh; see {@link signOnce}. */
+  /**
+   * Shares that fail their check: cheats, or a party (or this gateway) on another sharing of the
+   * group key (stale-sharing.ts)? One look at a time; a look shared by the signings that failed
+   * meanwhile.
+   */
+  let reconciling: Promise<SharingVerdict> | undefined;
+  function reconcile(culprits: readonly string[]): Promise<SharingVerdict> {
+    reconciling ??= (async () => {
+      try {
+        const json = PublicKeyPackageCodec.toJSON(suite.id, publicPackage);
+        return await reconcileSharings({
+          client,
+          roster,
+          publicPackage: json,
+          text: canonicalize(json),
+          groupKey: bytesToHex(publicPackage.groupPublicKey),
+          culprits,
+          session: `sharing-${randomUUID()}`,
+          say: (line) => logger.warn('keys.sharing', { step: line }),
+        });
+      } catch (e) {
+        logger.warn('keys.sharing_unchecked', { code: isAapsError(e) ? e.code : 'INTERNAL' });
+        return { kind: 'culprits' } as const;
+      } finally {
+        reconciling = undefined;
+      }
+    })();
+    return reconciling;
+  }
+
+  /** The parties a signing proved to send shares that fail their check. */
+  const badShares = (misbehaved: readonly { party: string; code: string }[]) =>
+    misbehaved.filter((m) => m.code === 'INVALID_SIGNATURE_SHARE').map((m) => m.party);
+
+  /**
+   * Sign `subject` k-of-n, waiting out a key refresh; see {@link signOnce}. A signing that fails
+   * for shares that do not verify is tried once more when they came from parties on another
+   * sharing of the group key, repaired meanwhile; when it is this gateway's package that most
+   * parties do not hold, the failure names no cheat and says so.
+   */
   async function thresholdSign(
     subject: SignSubject,
     label: string,
@@ -193,7 +259,24 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     while (refreshing) await refreshing;
     signing++;
     try {
-      return await signOnce(subject, label, only, required);
+      let result: ThresholdResult;
+      try {
+        result = await signOnce(subject, label, only, required);
+      } catch (e) {
+        const culprits =
+          e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE' ? culpritPartiesOf(e) : [];
+        if (culprits.length === 0) throw e;
+        const verdict = await reconcile(culprits);
+        if (verdict.kind === 'repaired' && verdict.repaired.length > 0)
+          return await signOnce(subject, label, only, required);
+        if (verdict.kind === 'gateway-odd')
+          throw unblamed(e as ProtocolError, `${label}: ${verdict.message}`);
+        throw e;
+      }
+      // Signed all the same (k others were enough): a party on another sharing is repaired meanwhile.
+      const bad = badShares(result.misbehaved);
+      if (bad.length > 0) void reconcile(bad);
+      return result;
     } finally {
       if (--signing === 0) drained?.();
     }
@@ -611,10 +694,16 @@ export async function runDkg(opts: {
       .map((t) => ({ t, n: holdersOf(found, t).length }))
       .sort((x, y) => y.n - x.n || Number(y.t === recordText) - Number(x.t === recordText))[0];
     if (ours !== undefined && ours.n >= k) {
-      if (ours.t !== recordText)
+      if (ours.t !== recordText) {
+        // Which of the two is older no package says: the file may have missed a refresh, or
+        // those parties' stores came back from backups taken before one. Either way k of them
+        // sign with theirs; a refresh retires the other sharing.
+        const others = holdersOf(found, recordText);
         opts.log(
-          `keys: the parties hold a newer package of group key ${recordKey} than ${file}: taking theirs`,
+          `keys: ${ours.n} parties (${holdersOf(found, ours.t).join(', ')}) hold another sharing of group key ${recordKey} than ${file}, which ${others.length === 0 ? 'no party holds' : `only ${others.join(', ')} hold${others.length === 1 ? 's' : ''}`}: taking theirs. ` +
+            'Either the file missed a key refresh, or backups from before one were restored on those parties: run `aaps keys refresh` to retire the other sharing',
         );
+      }
       return keepHeld(ours.t, recordKey);
     }
     throw new AapsError(
