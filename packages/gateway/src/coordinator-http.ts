@@ -217,6 +217,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
    */
   let reconciling: Promise<SharingVerdict> | undefined;
   function reconcile(culprits: readonly string[]): Promise<SharingVerdict> {
+    // A refresh repairs and settles every party itself; a look now would race its key changes.
+    if (refreshRunning) return Promise.resolve({ kind: 'culprits' });
     reconciling ??= (async () => {
       try {
         const json = PublicKeyPackageCodec.toJSON(suite.id, publicPackage);
