@@ -639,6 +639,10 @@ async function runGatewayLocked(
     await running?.close().catch(() => undefined);
   };
   const startUp = async (signal: AbortSignal) => {
+    // Before the key survey: a party on another roster refuses the gateway's calls, so the survey
+    // (or the DKG) fails, and these lines name what may be the cause.
+    for (const drift of await untilAborted(rosterDrift(roster), signal))
+      io.print(describeDrift(drift, roster));
     const publicPackage =
       saved ??
       (
@@ -651,8 +655,6 @@ async function runGatewayLocked(
         })
       ).publicPackage;
     heapHint(io, 'gateway');
-    for (const drift of await untilAborted(rosterDrift(roster), signal))
-      io.print(describeDrift(drift, roster));
     const token = ensureToken(config.dataDir, config.apiToken);
     for (const line of tokenLines(token)) io.print(line);
     const logger = createLogger({ component: 'gateway', level: config.logLevel });
