@@ -12,7 +12,7 @@ import { PARTY_MAIN, PARTY_NODE_ARGS, readJsonFile, readPackageVersion } from '@
 import { processCliOutput } from '@aaps/evidence';
 import { firstMessageLine, innermostCause, isAapsError, loadFastBackends } from '@aaps/mpc-core';
 import { openApiDocument } from '../app.js';
-import { type GatewayConfig, parseGatewayConfig, settingsHelp } from '../config.js';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { runApprove, takeApproveFlags } from './approve.js';
 import { terminalAsk } from './confirm.js';
 import { runApproverInit, runGatewayInit } from './gateway-init.js';
@@ -21,33 +21,8 @@ import { runLogAudit, takeLogAuditFlags } from './log-audit.js';
 import { runSubmit } from './submit.js';
 import { runUnseal, takeUnsealFlags } from './unseal.js';
 import { runGatewayOnly, runUp } from './up.js';
+import { commandUsage, USAGE } from './usage.js';
 import { UsageError } from './usage-error.js';
-
-const USAGE = `usage: aaps <command> [flags]
-  up                      gateway + 5 party processes on loopback (--local: parties in-process)
-  gateway --config F      the gateway alone, against parties on their own hosts (DKG on first start)
-  gateway init            create the gateway's key; print the roster to complete
-  approver init --approver ID   (on the approver's machine) create a human approver's key; print its entry
-  submit FILE --source alertmanager|argocd|github|kubernetes|envelope
-  approve INCIDENT        show its proposal, then sign and post a human approval of it [--approver ID]
-                          (asks y/N on a terminal; a script passes --digest PREFIX of the digest shown, or --yes)
-                          [--reject --reason TEXT]: instead, reject it (ends the incident)
-  unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--out FILE] [--json]
-                          ask the parties to release sealed fields to an approver, open them locally
-  keys                    the group key and each party's verifying share (GET /v1/keys)
-  keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
-  log audit [--trusted-root F] [--checkpoint KEPT] [--save F]
-                          walk the log's entries to its signed checkpoint's root; check it still holds KEPT
-  party --config F        one party process
-  party init --id ID --role ROLE --data-dir DIR [--host H] [--port P] [--url U] [--policy F] [--log-origin O]
-                          create a party's keys and config; print its roster entry
-  party backup|restore    a party's sealed key backup (docs/sealing.md)
-  party audit --config F  a stopped party's own audit trail, as JSON lines
-  party policy --role R   print role R's default policy (to copy into the party's policy file)
-  openapi                 print the OpenAPI document
-  --version               print the release (aaps party --version: the party's)
-flags (each also an environment variable):
-${settingsHelp()}`;
 
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -79,9 +54,12 @@ export async function main(
 ): Promise<number> {
   const [command, ...args] = argv;
   const { print, gone } = processCliOutput();
-  // `aaps <command> --help`: the usage (a party prints its own).
-  if (command !== 'party' && args.some((a) => a === '--help' || a === '-h')) {
-    print(USAGE);
+  // `aaps <command> [<sub>] --help`: that command's own usage (a party prints its own).
+  if (command !== undefined && command !== 'party' && args.some((a) => a === '--help' || a === '-h')) {
+    const own = commandUsage(command, args);
+    if (own === undefined && !command.startsWith('-') && command !== 'help')
+      throw new UsageError(`unknown command ${command} (try aaps help)`);
+    print(own ?? USAGE);
     return 0;
   }
   switch (command) {
@@ -195,8 +173,19 @@ export async function main(
     case '--version':
       print(readPackageVersion(new URL('../../package.json', import.meta.url)));
       return 0;
+    case 'help': {
+      // `aaps help <command> [<sub>]`: that command's usage, as `aaps <command> [<sub>] --help`.
+      if (args[0] === 'party') return main(['party', ...args.slice(1), '--help'], env, error);
+      if (args[0] === undefined) {
+        print(USAGE);
+        return 0;
+      }
+      const own = commandUsage(args[0], args.slice(1));
+      if (own === undefined) throw new UsageError(`help: unknown command ${args[0]} (try aaps help)`);
+      print(own);
+      return 0;
+    }
     case undefined:
-    case 'help':
     case '--help':
     case '-h':
       print(USAGE);
