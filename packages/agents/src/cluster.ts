@@ -11,13 +11,13 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { AapsError, bytesToHex, type CiphersuiteId, type IdentityKey } from '@aaps/mpc-core';
 import { PARTY_LISTENING } from './party-signal.js';
-import type { AgentRole } from './policy/roles.js';
+import type { PartyRole } from './policy/roles.js';
 import type { Roster, RosterParty } from './roster.js';
 import { loadOrCreateIdentityKey, writeJsonFile } from './store/files.js';
 
 export interface PartySpec {
   id: string;
-  role: AgentRole;
+  role: PartyRole;
   department?: string;
 }
 

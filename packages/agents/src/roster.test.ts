@@ -63,6 +63,18 @@ describe('parseRoster', () => {
     expect(e.message).toContain('parties[1].index: duplicate index');
   });
 
+  it('refuses a maintenance party, naming the roles the workflow runs (maintenance is the gateway executor)', () => {
+    // Before: accepted; the gateway's workflow never runs a step on it (runner.ts asks monitoring,
+    // problem-solver, strategy, quality-assurance and audit), yet it held a key share.
+    const json = rosterJson();
+    json.parties[1]!.role = 'maintenance';
+    const e = refusal(json);
+    expect(e.fields).toEqual(['parties[1].role']);
+    expect(e.message).toContain(
+      "parties[1].role: expected one of monitoring, problem-solver, strategy, quality-assurance, audit (the roles the workflow runs; maintenance is the gateway's executor, not a party)",
+    );
+  });
+
   it('refuses a threshold that is not a majority: two quorums must share a party', () => {
     const json = { ...rosterJson(), threshold: { min: 2, max: 4 } };
     json.parties.push({ ...json.parties[0]!, id: 'verify-4', identity_key: key(), index: 4 });

@@ -16,11 +16,12 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { AGENT_ROLES, type AgentRole, ROLE_PERMISSIONS } from './policy/roles.js';
+import { PARTY_ROLES, type PartyRole, ROLE_PERMISSIONS } from './policy/roles.js';
 
 export interface RosterParty {
   readonly id: string;
-  readonly role: AgentRole;
+  /** One of the roles the workflow runs a step for: `maintenance` is the gateway's executor, no party. */
+  readonly role: PartyRole;
   readonly department: string;
   readonly url: string;
   /** Ed25519 identity public key, hex. */
@@ -44,6 +45,12 @@ export interface Roster {
 }
 
 const ID = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * What a party's role must be, for a refusal: the roles the gateway's workflow runs a step for.
+ * `maintenance` is no party: the gateway's executor carries out an approved change (docs/architecture.md).
+ */
+export const PARTY_ROLE_EXPECTED = `expected one of ${PARTY_ROLES.join(', ')} (the roles the workflow runs; maintenance is the gateway's executor, not a party)`;
 
 /**
  * Whether `id` is spelled as a roster id (a party's, an approver's, the gateway's): lower-case
@@ -116,8 +123,7 @@ export function parseRoster(json: unknown): Roster {
       const path = `parties[${i}]`;
       spelled(p, path);
       if (!isObject(p)) return;
-      if (!(AGENT_ROLES as readonly unknown[]).includes(p.role))
-        fail(`${path}.role`, `expected one of ${AGENT_ROLES.join(', ')}`);
+      if (!(PARTY_ROLES as readonly unknown[]).includes(p.role)) fail(`${path}.role`, PARTY_ROLE_EXPECTED);
       if (typeof p.department !== 'string' || p.department.length === 0)
         fail(`${path}.department`, 'expected a string');
       if (typeof p.url !== 'string' || !isPartyUrl(p.url))

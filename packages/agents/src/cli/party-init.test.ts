@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ROLE_NAMED_PARTIES } from '../cluster.js';
 import { parsePartyArgs, resolvePartyConfig } from '../config.js';
 import { defaultPolicy } from '../policy/defaults.js';
 import { runPartyInit } from './party-init.js';
@@ -101,6 +102,30 @@ describe('aaps party init', () => {
     expect(JSON.parse(o.out[0]!)).toMatchObject({ url: 'http://10.0.0.12:7100' });
     const config = JSON.parse(readFileSync(join(dir, 'p', 'party.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ host: '0.0.0.0', port: 7100 });
+  });
+
+  it('--role maintenance is refused before anything is written, naming the roles aaps up runs', () => {
+    // Before: accepted, and so was the roster entry it printed; the gateway's workflow runs no
+    // maintenance party (the gateway's executor does maintenance: docs/architecture.md).
+    const dir = mkdtempSync(join(tmpdir(), 'party-init-'));
+    dirs.push(dir);
+    const o = io();
+    expect(runPartyInit(['--id', 'ops', '--role', 'maintenance', '--data-dir', join(dir, 'p')], o.io)).toBe(
+      2,
+    );
+    expect(o.err).toEqual([
+      `aaps party init: --role "maintenance": expected one of ${ROLE_NAMED_PARTIES.map((p) => p.role).join(', ')} (the roles the workflow runs; maintenance is the gateway's executor, not a party)`,
+    ]);
+    expect(existsSync(join(dir, 'p'))).toBe(false);
+    const none = io();
+    expect(runPartyInit(['--id', 'ops', '--data-dir', join(dir, 'p')], none.io)).toBe(2);
+    expect(none.err[0]).toMatch(/^aaps party init: --role is required: expected one of monitoring, /);
+    // Each role aaps up runs is one party init takes.
+    for (const { role } of ROLE_NAMED_PARTIES) {
+      expect(runPartyInit(['--id', role, '--role', role, '--data-dir', join(dir, role)], io().io), role).toBe(
+        0,
+      );
+    }
   });
 
   it('--help prints the usage and exits 0', () => {

@@ -11,8 +11,8 @@ import { bytesToHex } from '@aaps/mpc-core';
 import { isLogOrigin } from '../config.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { readPolicyFile } from '../policy/policy-file.js';
-import { AGENT_ROLES, isAgentRole } from '../policy/roles.js';
-import { isPartyUrl } from '../roster.js';
+import { isPartyRole } from '../policy/roles.js';
+import { isPartyUrl, PARTY_ROLE_EXPECTED } from '../roster.js';
 import { loadOrCreateDataKey, loadOrCreateIdentityKey, writeJsonFile } from '../store/files.js';
 import type { CliIo } from './party-backup.js';
 
@@ -61,8 +61,9 @@ export function runPartyInit(argv: readonly string[], io: CliIo = stdio): number
     io.err(`aaps party init: --id must be a lower-case id; ${USAGE}`);
     return 2;
   }
-  if (!isAgentRole(opts.role)) {
-    io.err(`aaps party init: --role must be one of ${AGENT_ROLES.join(', ')}`);
+  if (!isPartyRole(opts.role)) {
+    const given = opts.role === undefined ? 'is required:' : `${JSON.stringify(opts.role)}:`;
+    io.err(`aaps party init: --role ${given} ${PARTY_ROLE_EXPECTED}`);
     return 2;
   }
   if (!opts['data-dir']) {

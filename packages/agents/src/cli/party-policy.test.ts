@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PARTY_MAIN } from '../cluster.js';
-import { AGENT_ROLES } from '../policy/roles.js';
+import { PARTY_ROLES } from '../policy/roles.js';
 import { runPartyPolicy } from './party-policy.js';
 
 const io = () => {
@@ -15,7 +15,7 @@ const shipped = (role: string) =>
   readFileSync(join(import.meta.dirname, '..', '..', 'policies', `${role}.json`), 'utf8');
 
 describe('aaps party policy --role ROLE', () => {
-  it.each(AGENT_ROLES)('prints the shipped policies/%s.json, byte for byte', (role) => {
+  it.each(PARTY_ROLES)('prints the shipped policies/%s.json, byte for byte', (role) => {
     const o = io();
     expect(runPartyPolicy(['--role', role], o.io)).toBe(0);
     expect(`${o.out.join('\n')}\n`).toBe(shipped(role));
@@ -23,7 +23,13 @@ describe('aaps party policy --role ROLE', () => {
   });
 
   it('refuses an unknown role, a missing --role and a stray argument (exit 2, one line naming the roles)', () => {
-    for (const argv of [['--role', 'finance'], [], ['--role', 'audit', 'extra'], ['--role']]) {
+    for (const argv of [
+      ['--role', 'finance'],
+      ['--role', 'maintenance'],
+      [],
+      ['--role', 'audit', 'extra'],
+      ['--role'],
+    ]) {
       const o = io();
       expect(runPartyPolicy(argv, o.io)).toBe(2);
       expect(o.out).toEqual([]);
@@ -32,6 +38,10 @@ describe('aaps party policy --role ROLE', () => {
     const o = io();
     runPartyPolicy(['--role=finance'], o.io);
     expect(o.err[0]).toContain('quality-assurance');
+    // maintenance is no party's role (the gateway's executor): as party init and the roster say.
+    const m = io();
+    runPartyPolicy(['--role', 'maintenance'], m.io);
+    expect(m.err[0]).toContain("maintenance is the gateway's executor, not a party");
   });
 
   it('is a subcommand of the party binary: `aaps party policy --role=strategy > policy.json`', () => {

@@ -6,10 +6,11 @@
 
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { defaultPolicy } from '../policy/defaults.js';
-import { AGENT_ROLES, type AgentRole, isAgentRole } from '../policy/roles.js';
+import { type AgentRole, isPartyRole, PARTY_ROLES } from '../policy/roles.js';
+import { PARTY_ROLE_EXPECTED } from '../roster.js';
 import type { CliIo } from './party-backup.js';
 
-const USAGE = `usage: aaps party policy --role ROLE   print ROLE's default policy (${AGENT_ROLES.join(', ')}) as JSON`;
+const USAGE = `usage: aaps party policy --role ROLE   print ROLE's default policy (${PARTY_ROLES.join(', ')}) as JSON`;
 
 const stdio: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -44,8 +45,9 @@ export function runPartyPolicy(argv: readonly string[], io: CliIo = stdio): numb
     io.err(`aaps party policy: --role is required; ${USAGE}`);
     return 2;
   }
-  if (!isAgentRole(role)) {
-    io.err(`aaps party policy: unknown role ${JSON.stringify(role)} (one of ${AGENT_ROLES.join(', ')})`);
+  // A party's role only: no party runs maintenance's policy (the gateway's executor does maintenance).
+  if (!isPartyRole(role)) {
+    io.err(`aaps party policy: --role ${JSON.stringify(role)}: ${PARTY_ROLE_EXPECTED}`);
     return 2;
   }
   io.out(defaultPolicyText(role));
