@@ -87,7 +87,7 @@ const COMMANDS: Readonly<Record<string, CommandUsage>> = {
       'the gateway and one party process per role (monitoring, problem-solver, strategy, quality-assurance,',
       'audit) on loopback, under --data-dir; --local: the parties in the gateway process (a demo)',
     ],
-    settings: SERVER.filter((f) => !['parties', 'roster', 'gateway-key'].includes(f)),
+    settings: SERVER.filter((f) => !['roster', 'gateway-key'].includes(f)),
   },
   gateway: {
     line: 'gateway --config F [flags]',
