@@ -9,8 +9,15 @@ import { bytesToHex, generateIdentityKey, hexToBytes, ProtocolError, signEnvelop
 import { describe, expect, it } from 'vitest';
 import type { Coordinator, ThresholdResult } from './coordinator.js';
 import { LocalCoordinator } from './coordinator-local.js';
-import { createEvidenceWriter, requorum } from './evidence-writer.js';
+import {
+  createEvidenceWriter,
+  MAX_PREDICATE_TEXT,
+  requorum,
+  sourceResolution,
+  stopReason,
+} from './evidence-writer.js';
 import { memoryLogStore } from './test-helpers/log-store.js';
+import type { IncidentRecord } from './workflow/record.js';
 
 const unreachable = (details: Record<string, unknown>) =>
   new ProtocolError('QUORUM_UNREACHABLE', 'fewer than 3 parties would sign', [], { details });
@@ -55,6 +62,68 @@ describe('requorum (the next signers to name after an evidence signing found no 
     const few = unreachable({ unavailable_parties: ['p1', 'p2', 'p4'] });
     expect(requorum(few, named, parties, 3, new Set())).toBeUndefined();
     expect(requorum(new Error('boom'), named, parties, 3, new Set())).toBeUndefined();
+  });
+});
+
+describe("the gateway's word in the predicate: why the incident stopped, what its source said", () => {
+  const record = (r: Partial<IncidentRecord>) => ({ timeline: [], ...r }) as unknown as IncidentRecord;
+  const entry = (event: string, at: string, detail?: Record<string, unknown>) => ({
+    at,
+    state: 'resolved',
+    event,
+    actor: 'source:alertmanager',
+    ...(detail === undefined ? {} : { detail }),
+  });
+
+  it("states the record's reason, and nothing without one", () => {
+    expect(stopReason(record({ reason: { code: 'INVALID_ARGUMENT', message: 'input: malformed' } }))).toEqual(
+      {
+        reason: { code: 'INVALID_ARGUMENT', message: 'input: malformed' },
+      },
+    );
+    expect(stopReason(record({}))).toEqual({});
+  });
+
+  it('states the first resolve from the source, ending the incident or noted after a change, and nothing without one', () => {
+    const ended = entry('resolved_by_source', '2026-11-25T10:02:05Z', {
+      source_ended_at: '2026-11-25T10:02:00Z',
+      token_name: 'alertmanager',
+    });
+    const later = entry('source.resolved', '2026-11-25T10:09:00Z', {
+      source_ended_at: '2026-11-25T10:08:00Z',
+    });
+    expect(sourceResolution(record({ timeline: [ended, later] as IncidentRecord['timeline'] }))).toEqual({
+      source_resolution: {
+        actor: 'source:alertmanager',
+        received_at: '2026-11-25T10:02:05Z',
+        source_ended_at: '2026-11-25T10:02:00Z',
+        token_name: 'alertmanager',
+      },
+    });
+    expect(sourceResolution(record({ timeline: [later] as IncidentRecord['timeline'] }))).toEqual({
+      source_resolution: {
+        actor: 'source:alertmanager',
+        received_at: '2026-11-25T10:09:00Z',
+        source_ended_at: '2026-11-25T10:08:00Z',
+      },
+    });
+    const other = entry('executed', '2026-11-25T10:02:05Z', { executor: 'dry-run' });
+    expect(sourceResolution(record({ timeline: [other] as IncidentRecord['timeline'] }))).toEqual({});
+  });
+
+  it('keeps each text bounded: a longer one is cut to MAX_PREDICATE_TEXT characters, ending in …', () => {
+    const long = `${'é'.repeat(MAX_PREDICATE_TEXT)}🔑`;
+    const { reason } = stopReason(record({ reason: { code: 'EXECUTION_FAILED', message: long } }));
+    expect(Array.from(reason!.message)).toHaveLength(MAX_PREDICATE_TEXT);
+    expect(reason!.message.endsWith('é…')).toBe(true);
+    const exact = 'x'.repeat(MAX_PREDICATE_TEXT);
+    expect(stopReason(record({ reason: { code: 'X', message: exact } })).reason!.message).toBe(exact);
+    const { source_resolution } = sourceResolution(
+      record({
+        timeline: [entry('resolved_by_source', 'now', { token_name: long })] as IncidentRecord['timeline'],
+      }),
+    );
+    expect(Array.from(source_resolution!['token_name']!)).toHaveLength(MAX_PREDICATE_TEXT);
   });
 });
 

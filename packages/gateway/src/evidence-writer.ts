@@ -137,23 +137,43 @@ function humanRejection(incident: IncidentRecord): { human_rejection?: Record<st
 }
 
 /**
+ * The most characters a text the gateway alone vouches for (a reason's message, a source's
+ * resolution) takes into the predicate: what it records is short, but a failure's message may quote
+ * an executor's or a party's error, and the Statement every verifier reads stays small. A longer
+ * one is cut, ending in `…`.
+ */
+export const MAX_PREDICATE_TEXT = 1024;
+
+/** `text` as the predicate holds it: at most {@link MAX_PREDICATE_TEXT} characters (code points). */
+function bounded(text: unknown): string {
+  const chars = Array.from(String(text));
+  return chars.length <= MAX_PREDICATE_TEXT
+    ? chars.join('')
+    : `${chars.slice(0, MAX_PREDICATE_TEXT - 1).join('')}…`;
+}
+
+/**
  * Why the incident stopped, as the gateway recorded it (`reason` in `GET /v1/incidents/:id`): a
  * refusal, a failure before any change, an execution that failed. The gateway's word (the
  * transcript holds the signed facts behind some of them, e.g. a person's rejection); absent when
- * the record has none.
+ * the record has none. Named as the record names it, and stated whenever the record has one, not
+ * only for `failed`: a rejection's or a rollback's reason is as much the gateway's word.
  */
-function stopReason(incident: IncidentRecord): { reason?: { code: string; message: string } } {
+export function stopReason(incident: IncidentRecord): { reason?: { code: string; message: string } } {
   const r = incident.reason;
-  return r === undefined ? {} : { reason: { code: String(r.code), message: String(r.message) } };
+  return r === undefined ? {} : { reason: { code: bounded(r.code), message: bounded(r.message) } };
 }
 
 /**
  * What the source said when it reported the problem gone (an Alertmanager resolved alert, a
  * resolve posted to the API): the first such report, whether it ended the incident
  * (`resolved_by_source`) or came after a change (the `source.resolved` note). Who sent it, when it
- * arrived, the end time it gave and the API token's name. The gateway's word; absent without one.
+ * arrived, the end time it gave and the API token's name (never the token). The gateway's word;
+ * absent without one. A resolve holds nothing from the signal's payload, so nothing sealed.
  */
-function sourceResolution(incident: IncidentRecord): { source_resolution?: Record<string, string> } {
+export function sourceResolution(incident: IncidentRecord): {
+  source_resolution?: Record<string, string>;
+} {
   const entry = incident.timeline.find(
     (e) => e.event === 'resolved_by_source' || e.event === 'source.resolved',
   );
@@ -161,12 +181,12 @@ function sourceResolution(incident: IncidentRecord): { source_resolution?: Recor
   const detail = entry.detail ?? {};
   return {
     source_resolution: {
-      actor: entry.actor,
-      received_at: entry.at,
+      actor: bounded(entry.actor),
+      received_at: bounded(entry.at),
       ...(typeof detail['source_ended_at'] === 'string'
-        ? { source_ended_at: detail['source_ended_at'] }
+        ? { source_ended_at: bounded(detail['source_ended_at']) }
         : {}),
-      ...(typeof detail['token_name'] === 'string' ? { token_name: detail['token_name'] } : {}),
+      ...(typeof detail['token_name'] === 'string' ? { token_name: bounded(detail['token_name']) } : {}),
     },
   };
 }
