@@ -234,6 +234,65 @@ describe('the predicate says how the incident ended, as the transcript does', ()
     }
   });
 
+  it('still verifies a bundle sealed before incident.reason, incident.source_resolution and action.approved_by', async () => {
+    const executed = await makeApprovedInput(group, r, { incidentId: 'inc-o' });
+    const order = executed.transcript.findLast((e) => typeOf(e) === 'ExecutionOrder')!;
+    const quorum = [...(order.payload as { approval: { signers: string[] } }).approval.signers].sort();
+    const {
+      reason: _r,
+      source_resolution: _s,
+      ...incident
+    } = {
+      ...executed.incident,
+      state: 'resolved',
+    } as JsonObject & { id: string; type: string };
+    const { approved_by: _a, ...action } = executed.action as JsonObject;
+    /** A bundle whose predicate states `stated`, beside the audit party's summary stating `summarised`. */
+    const sealed = (stated: JsonObject, summarised: JsonObject, extra: JsonObject = {}) => ({
+      ...executed,
+      incident: { ...incident, ...extra } as BuildBundleInput['incident'],
+      action: stated,
+      transcript: [
+        ...executed.transcript,
+        memberSigned(r.parties[4]!, 'EvidenceBundleRef', {
+          incident: { id: 'inc-o', state: 'resolved' },
+          decision: executed.decision,
+          action: summarised,
+          times: executed.times,
+        }),
+      ],
+    });
+    // As sealed before the three fields: none in the predicate, none in the summary.
+    expect(await judge(group, r, sealed(action, action))).toMatchObject({ party: 'ok', verifier: 'valid' });
+    // As sealed now: the quorum in both, and the gateway's word on why it stopped and what its
+    // source said (not in the transcript, so not checked: any value co-signs and verifies).
+    const now = { ...action, approved_by: quorum };
+    const gatewaysWord = {
+      reason: { code: 'ANYTHING', message: 'the transcript holds nothing to hold this to' },
+      source_resolution: { actor: 'source:alertmanager', received_at: '2026-11-25T15:00:09Z' },
+    };
+    expect(await judge(group, r, sealed(now, now, gatewaysWord))).toMatchObject({
+      party: 'ok',
+      verifier: 'valid',
+    });
+    // The predicate's action is the summary's, the quorum too: one stating it and not the other is refused.
+    for (const [stated, summarised] of [
+      [action, now],
+      [now, action],
+    ] as const) {
+      const got = await judge(group, r, sealed(stated, summarised));
+      expect({
+        party: got.party,
+        verifier: got.verifier,
+        named: got.message.includes('predicate.action'),
+      }).toEqual({
+        party: 'evidence.outcome',
+        verifier: 'transcript.outcome',
+        named: true,
+      });
+    }
+  });
+
   it("holds the predicate to the audit party's signed summary", async () => {
     const executed = await makeApprovedInput(group, r, { incidentId: 'inc-a' });
     const input = { ...executed, incident: { ...executed.incident, state: 'resolved' } };

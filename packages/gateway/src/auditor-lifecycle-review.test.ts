@@ -9,7 +9,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AapsError } from '@aaps/mpc-core';
+import { type BuildBundleInput, buildBundle } from '@aaps/evidence';
+import {
+  AapsError,
+  aggregate,
+  base64Decode,
+  commit,
+  getCiphersuite,
+  hexToBytes,
+  KeyPackageCodec,
+  PublicKeyPackageCodec,
+  type SignedEnvelope,
+  signEnvelope,
+  signShare,
+} from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDryRunExecutor } from './executor/dry-run.js';
 import { createGitopsExecutor } from './executor/gitops.js';
@@ -337,7 +350,77 @@ function cli(bundle: Json | string, rootFile: string, ...extra: string[]) {
   return { status: r.status, out: r.stdout + r.stderr, stdout: r.stdout };
 }
 
-const _ENDINGS = [
+/**
+ * The group's signature over any message, made from the test gateway's dealt key shares without
+ * asking the parties (what k shares, held together, could sign: any k make the same signature).
+ */
+function groupSigner(gw: TestGateway): (message: Uint8Array) => Promise<Uint8Array> {
+  const m = gw.coordinator.exportMaterial();
+  const suite = getCiphersuite(m.ciphersuite);
+  const pub = PublicKeyPackageCodec.decode(base64Decode(m.public_package), m.ciphersuite).value;
+  const quorum = m.key_packages
+    .slice(0, pub.threshold.min)
+    .map((k) => KeyPackageCodec.decode(base64Decode(k), m.ciphersuite).value);
+  return async (message) => {
+    const nonces = quorum.map((kp) => commit(suite, kp));
+    const pkg = { commitments: nonces.map((n) => n.commitment), message };
+    const shares = quorum.map((kp, i) => signShare(suite, kp, nonces[i]!, pkg, pub));
+    return aggregate(suite, pkg, shares, pub);
+  };
+}
+
+/**
+ * A case's bundle sealed again, its predicate (a copy) changed by `edit.predicate`, and its audit
+ * summary (the audit party's signed `EvidenceBundleRef`) by `edit.summary`, then re-signed with the
+ * audit party's key: signed k-of-n under the group key and appended to the gateway's log, so it
+ * holds in every check but those that read what was changed.
+ */
+async function reseal(
+  c: Case,
+  edit: { predicate?: (p: Json) => void; summary?: (s: Json) => void },
+): Promise<Json> {
+  const p = structuredClone(c.statement['predicate']) as Json;
+  edit.predicate?.(p);
+  const transcript = structuredClone(c.bundle['transcript']) as Json[];
+  const at = transcript.findLastIndex(
+    (e) => e.meta.message_type === 'EvidenceBundleRef' && e.payload.incident !== undefined,
+  );
+  if (edit.summary !== undefined && at >= 0) {
+    const { signature: _s, ...meta } = transcript[at]!.meta;
+    const payload = structuredClone(transcript[at]!.payload);
+    edit.summary(payload);
+    const m = c.gw.coordinator.exportMaterial();
+    const audit = c.gw.coordinator.trustedKeys().parties.findIndex((q) => q.role === 'audit');
+    expect(meta.source_agent).toBe(c.gw.coordinator.trustedKeys().parties[audit]!.id);
+    transcript[at] = signEnvelope(
+      { ...transcript[at]!, meta, payload } as SignedEnvelope,
+      hexToBytes(m.identity_seeds[audit]!),
+    ) as unknown as Json;
+  }
+  const input = {
+    incident: p.incident,
+    decision: p.decision,
+    action: p.action,
+    humanApprovals: p.humanApprovals,
+    verification: p.verification,
+    times: p.times,
+    transcript,
+    ciphersuite: p.ciphersuite,
+    groupPublicKey: hexToBytes(p.groupPublicKey),
+    threshold: p.threshold,
+    signers: p.signers,
+    roster: p.roster,
+    ...(c.bundle['aggregation'] === undefined ? {} : { aggregation: c.bundle['aggregation'] }),
+  } as BuildBundleInput;
+  const signer = groupSigner(c.gw);
+  const built = await buildBundle(input, (message) => signer(message));
+  return (await c.gw.evidence.publish(built)) as unknown as Json;
+}
+
+const statementOf = (bundle: Json): Json =>
+  JSON.parse(Buffer.from(bundle['dsseEnvelope'].payload, 'base64').toString('utf8'));
+
+const ENDINGS = [
   'resolved-dry-run',
   'resolved-gitops',
   'rolled-back-exec-failed',
@@ -426,6 +509,69 @@ describe('what the Statement says was done and who approved it', () => {
       expect(statement['predicate'].action.approved_by).toEqual(quorum);
     },
   );
+
+  it('a predicate naming another quorum than the one that approved the executed action: the parties will not co-sign it, and aaps-verify exits 1 naming transcript.outcome', async () => {
+    const c = cases.get('resolved-gitops')!;
+    const predicate = c.statement['predicate'];
+    const quorum = predicate.action.approved_by as string[];
+    const outside = (predicate.roster.parties as Json[])
+      .map((q) => String(q.id))
+      .filter((id) => !quorum.includes(id));
+    // k parties, but not the k that approved it: one swapped for a party that did not sign.
+    const claim = [...quorum.slice(1), outside[0]!].sort();
+    expect(claim).toHaveLength(quorum.length);
+
+    // The parties, asked to co-sign a Statement whose action names it (the audit party's signed
+    // summary in the transcript still names the real quorum).
+    const record = (await c.gw.store.getIncident(c.id))!;
+    const summary = record.transcript.at(-1)!.payload as unknown as Json;
+    const refusal = await c.gw.evidence
+      .sign(record, {
+        ...summary,
+        action: { ...summary.action, approved_by: claim },
+      } as unknown as Parameters<typeof c.gw.evidence.sign>[1])
+      .then(
+        () => undefined,
+        (e: AapsError) => e,
+      );
+    const refusals = (refusal?.details['refusals'] ?? []) as { rule: string; message: string }[];
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const r of refusals) {
+      expect({ rule: r.rule, named: r.message.includes('predicate.action.approved_by') }).toEqual({
+        rule: 'evidence.outcome',
+        named: true,
+      });
+    }
+
+    // aaps-verify, given it signed k-of-n anyway and in the log: first the same Statement
+    // unchanged (valid), then naming the other quorum, then also with a summary that agrees (the
+    // ExecutionOrder is what it is held to).
+    const root = join(c.dir, 'trusted_root.json');
+    const same = cli(await reseal(c, {}), root);
+    expect({ status: same.status, out: same.out.split(':')[0] }).toEqual({ status: 0, out: 'valid' });
+    for (const summaryToo of [false, true]) {
+      const forged = await reseal(c, {
+        predicate: (p) => {
+          p.action.approved_by = claim;
+        },
+        ...(summaryToo
+          ? {
+              summary: (s: Json) => {
+                s.action.approved_by = claim;
+              },
+            }
+          : {}),
+      });
+      expect(statementOf(forged)['predicate'].action.approved_by).toEqual(claim);
+      const r = cli(forged, root);
+      expect({
+        summaryToo,
+        status: r.status,
+        check: r.out.split(':').slice(0, 2).join(':').trim(),
+        named: r.out.includes('predicate.action.approved_by'),
+      }).toEqual({ summaryToo, status: 1, check: 'invalid: transcript.outcome', named: true });
+    }
+  });
 });
 
 describe('what the k-of-n signature vouches for in the predicate', () => {
@@ -483,6 +629,42 @@ describe('what the k-of-n signature vouches for in the predicate', () => {
     }
     expect(refusal).toMatch(/evidence\./);
   });
+});
+
+describe('bundles sealed before the predicate stated the reason, the source resolution and the approval quorum', () => {
+  it.each(ENDINGS)(
+    "%s: sealed without incident.reason, incident.source_resolution and action.approved_by (nor the summary's approved_by), it still verifies",
+    async (name) => {
+      const c = cases.get(name)!;
+      const removed: string[] = [];
+      const older = await reseal(c, {
+        predicate: (p) => {
+          for (const key of ['reason', 'source_resolution'])
+            if (key in p.incident) {
+              delete p.incident[key];
+              removed.push(`incident.${key}`);
+            }
+          if (p.action !== null && 'approved_by' in p.action) {
+            delete p.action.approved_by;
+            removed.push('action.approved_by');
+          }
+        },
+        summary: (s) => {
+          if (s.action !== undefined) delete s.action.approved_by;
+        },
+      });
+      // Every ending states at least one of them now; the older bundle states none.
+      expect(removed.length).toBeGreaterThan(0);
+      const p = statementOf(older)['predicate'];
+      expect([p.incident.reason, p.incident.source_resolution, p.action?.approved_by]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      const r = cli(older, join(c.dir, 'trusted_root.json'));
+      expect({ status: r.status, out: r.out.split(':')[0] }).toEqual({ status: 0, out: 'valid' });
+    },
+  );
 });
 
 describe('the docs an auditor reads', () => {
