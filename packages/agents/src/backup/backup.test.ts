@@ -1,8 +1,11 @@
 import {
+  applyRefresh,
+  bytesToHex,
   encryptAtRest,
   getCiphersuite,
   KeyPackageCodec,
   ProtocolError,
+  refreshDealer,
   SecretBytes,
   trustedDealer,
   ValidationError,
@@ -124,6 +127,81 @@ describe('key-share backups', () => {
     // two against two: nobody is in the majority, every file is named
     const e3 = await refusal(restoreBackup([a[0]!, a[1]!, b[2]!, b[3]!]), ProtocolError);
     expect(e3.culprits).toEqual([a[0]!.name, a[1]!.name, b[2]!.name, b[3]!.name]);
+    // the message (all the CLI prints) names each set and its files
+    const setOf = (f: BackupInput) => (f.json as { set_id: string }).set_id.slice(0, 8);
+    expect(e3.message).toContain(`set ${setOf(a[0]!)} (party maintenance): ${a[0]!.name}, ${a[1]!.name}`);
+    expect(e3.message).toContain(`set ${setOf(b[2]!)} (party maintenance): ${b[2]!.name}, ${b[3]!.name}`);
+    expect(e2.message).toContain(`set ${setOf(c[2]!)} (party audit): ${c[2]!.name}`);
+  });
+
+  it('a package that fails a check of step 6 is refused naming the check, and a stale sharing says so', async () => {
+    const files = asInputs(await splitBackup(kpBytes, opts));
+    const three = files.slice(0, 3);
+    // The group refreshed since: same group key, every verifying share changed.
+    const zero = refreshDealer(
+      suite,
+      dealt.publicPackage,
+      dealt.keyPackages.map((k) => k.identifier),
+    );
+    const now = applyRefresh(suite, kp, dealt.publicPackage, zero.shares[1]!).keyPackage;
+    for (const expectGroupPublicKey of [undefined, kp.groupPublicKey]) {
+      const e = await refusal(
+        restoreBackup(three, {
+          expectVerifyingShare: now.verifyingShare,
+          ...(expectGroupPublicKey ? { expectGroupPublicKey } : {}),
+        }),
+        VerificationError,
+      );
+      expect(e.check).toBe('backup.verifying-share');
+      expect(e.message).toContain('--expect-verifying-share');
+      expect(e.message).toMatch(/another sharing of (this group key|it), from before a refresh/);
+      expect(e.message).toContain('`aaps keys refresh`');
+      expect(e.message).toContain('a backup set taken after the last refresh');
+      expect(e.details).toEqual({
+        backup: bytesToHex(kp.verifyingShare),
+        expected: bytesToHex(now.verifyingShare),
+      });
+    }
+    // another party's verifying share of the same sharing: a wrong value, not a stale backup
+    const e2 = await refusal(
+      restoreBackup(three, { expectVerifyingShare: dealt.keyPackages[0]!.verifyingShare }),
+      VerificationError,
+    );
+    expect(e2.message).toContain("another participant's");
+    expect(e2.message).not.toContain('refresh or repair');
+    // another group key
+    const other = trustedDealer(suite, { min: 3, max: 5 });
+    const e3 = await refusal(
+      restoreBackup(three, {
+        expectGroupPublicKey: other.publicPackage.groupPublicKey,
+        expectVerifyingShare: kp.verifyingShare,
+      }),
+      VerificationError,
+    );
+    expect(e3.check).toBe('backup.group-key');
+    expect(e3.message).toContain('--expect-group-key');
+    // a set whose header names another group's public package than the package it holds
+    const setId = new Uint8Array(16).fill(9);
+    const key = new Uint8Array(32).fill(7);
+    const shares = await split(Uint8Array.from(key), 2, 2);
+    const header = {
+      version: BACKUP_VERSION,
+      suite: kp.suite,
+      partyId: 'maintenance',
+      groupPublicKey: kp.groupPublicKey,
+      verifyingShare: kp.verifyingShare,
+      k: 2,
+      m: 2,
+      setId,
+      createdAt,
+      shareDigests: shares.map((s, i) => shareDigest(setId, i + 1, s)),
+      publicPackage: other.publicPackage,
+    } as const;
+    const ciphertext = encryptAtRest(new SecretBytes(key), kpBytes, headerBytes(header));
+    const commitment = ciphertextCommitment(setId, ciphertext);
+    const forged = shares.map((share, i) => ({ ...header, index: i + 1, ciphertext, commitment, share }));
+    const e4 = await refusal(restoreBackup(asInputs(forged)), VerificationError);
+    expect(e4.check).toBe('backup.header');
   });
 
   it('a wrong file (altered share, ciphertext, header or commitment) is named', async () => {

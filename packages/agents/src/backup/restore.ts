@@ -5,15 +5,18 @@
  * 1. every file parses (else `ValidationError`, `fields` name the file);
  * 2. all files belong to one set (of the expected party, when given): same header bytes (party, group key, verifying share, k, m, set
  *    id, share digests…) and ciphertext commitment; files outside the largest agreeing group are named
- *    (`ProtocolError('INCONSISTENT_TRANSCRIPT')`, `culprits` = file names);
+ *    (`ProtocolError('INCONSISTENT_TRANSCRIPT')`, `culprits` = file names), and the message lists
+ *    every set with its files (on a tie, all of them);
  * 3. no index twice (`DUPLICATE_IDENTIFIER`), each file's ciphertext matches the set's commitment
  *    (`COMMITMENT_MISMATCH`) and its share matches the set's digest for its index
  *    (`INVALID_SECRET_SHARE`), each naming the file;
  * 4. at least k good files remain (`QUORUM_UNREACHABLE`, naming the bad ones);
  * 5. the combined key opens the AEAD over the header (`VerificationError`, check `backup.ciphertext`);
- * 6. the package is for the header's party key, and its signing share s satisfies
- *    s·G == verifying share, also against a verifying share the caller trusts
- *    (`VerificationError`, check `backup.verifying-share`).
+ * 6. its signing share s satisfies s·G == the header's verifying share (`VerificationError`, check
+ *    `backup.verifying-share`); the package is the header's (`backup.header`); its group key is the
+ *    one the caller trusts (`backup.group-key`), and its verifying share too
+ *    (`backup.verifying-share`; the message tells another party's share from another sharing of
+ *    the group key: a backup from before a refresh, and what to do instead).
  */
 import {
   bytesToHex,
@@ -101,8 +104,8 @@ export async function restoreBackup(
     throw new ProtocolError(
       'INCONSISTENT_TRANSCRIPT',
       tie
-        ? `the backup files come from ${groups.size} different sets or parties (or were edited); none is in the majority`
-        : `${culprits.join(', ')} ${culprits.length === 1 ? 'is' : 'are'} not from the same backup set as the other files (another set, party or key, or edited)`,
+        ? `the backup files come from ${groups.size} different sets or parties (or were edited), none in the majority: ${describeSets([...groups.values()])}; give files of one set only`
+        : `${culprits.join(', ')} ${culprits.length === 1 ? 'is' : 'are'} not from the same backup set as the other files (another set, party or key, or edited): ${describeSets([...groups.values()])}; leave ${culprits.length === 1 ? 'it' : 'them'} out`,
       culprits,
       {
         details: {
@@ -193,25 +196,10 @@ export async function restoreBackup(
   }
   // 6. the package is the one the header (and the caller) vouch for
   const kp = checkSigningShare(keyPackageBytes, head.verifyingShare, 'backup.verifying-share');
-  const mismatch =
-    kp.suite !== head.suite ||
-    !equalBytes(kp.verifyingShare, head.verifyingShare) ||
-    !equalBytes(kp.groupPublicKey, head.groupPublicKey) ||
-    (opts.expectGroupPublicKey !== undefined && !equalBytes(kp.groupPublicKey, opts.expectGroupPublicKey)) ||
-    (opts.expectVerifyingShare !== undefined && !equalBytes(kp.verifyingShare, opts.expectVerifyingShare)) ||
-    (head.publicPackage !== undefined &&
-      (!equalBytes(head.publicPackage.groupPublicKey, kp.groupPublicKey) ||
-        !equalBytes(
-          head.publicPackage.verifyingShares[kp.identifier] ?? new Uint8Array(0),
-          kp.verifyingShare,
-        )));
-  if (mismatch) {
+  const refusal = packageMismatch(head, kp, opts);
+  if (refusal) {
     kp.signingShare.wipe();
-    throw new VerificationError(
-      'backup.verifying-share',
-      'the restored key package is not the one the backup header or the expected keys name',
-      { code: 'VERIFICATION_FAILED' },
-    );
+    throw refusal;
   }
   return {
     keyPackageBytes,
@@ -223,4 +211,73 @@ export async function restoreBackup(
     ...(head.publicPackage ? { publicPackage: head.publicPackage } : {}),
     ...(head.rosterDigest !== undefined ? { rosterDigest: head.rosterDigest } : {}),
   };
+}
+
+/** `set 1a2b3c4d (party audit): a.json, b.json; set 5e6f7a8b (party audit): c.json`: which file is of which set. */
+function describeSets(groups: readonly (readonly { name: string; file: BackupFile }[])[]): string {
+  const ids = groups.map((g) => bytesToHex(g[0]!.file.setId).slice(0, 8));
+  return groups
+    .map((g, i) => {
+      const edited = ids.indexOf(ids[i]!) !== i || ids.lastIndexOf(ids[i]!) !== i ? ', headers differ' : '';
+      return `set ${ids[i]} (party ${g[0]!.file.partyId}${edited}): ${g.map((p) => p.name).join(', ')}`;
+    })
+    .join('; ');
+}
+
+const short = (b: Uint8Array) => `${bytesToHex(b).slice(0, 16)}…`;
+
+/** What a restore does instead of a stale share: the group repairs a party that holds none. */
+const STALE_REMEDY =
+  'nothing was written; instead start the party with no key and run `aaps keys refresh` on the gateway (it repairs the party onto the current shares), or restore a backup set taken after the last refresh';
+
+/**
+ * Step 6's checks, in order, each with its own `check` and message: the package against its own
+ * header (`backup.header`: the set was made wrong or forged), against `--expect-group-key`
+ * (`backup.group-key`: a backup of another group key), and against `--expect-verifying-share`
+ * (`backup.verifying-share`: another party's share, or, the group key being the same, another
+ * sharing of it from before a refresh or repair, which no longer combines with the other parties').
+ */
+function packageMismatch(
+  head: BackupFile,
+  kp: KeyPackage,
+  opts: RestoreOptions,
+): VerificationError | undefined {
+  const headerPackageShare = head.publicPackage?.verifyingShares[kp.identifier];
+  if (
+    kp.suite !== head.suite ||
+    !equalBytes(kp.verifyingShare, head.verifyingShare) ||
+    !equalBytes(kp.groupPublicKey, head.groupPublicKey) ||
+    (head.publicPackage !== undefined &&
+      (!equalBytes(head.publicPackage.groupPublicKey, kp.groupPublicKey) ||
+        !equalBytes(headerPackageShare ?? new Uint8Array(0), kp.verifyingShare)))
+  )
+    return new VerificationError(
+      'backup.header',
+      'the key package in the backup is not the one its header names (suite, group key, verifying share or public package): the set was made wrong or forged',
+    );
+  const expectedKey = opts.expectGroupPublicKey;
+  if (expectedKey !== undefined && !equalBytes(kp.groupPublicKey, expectedKey))
+    return new VerificationError(
+      'backup.group-key',
+      `the backup is of group key ${short(kp.groupPublicKey)}, not the expected ${short(expectedKey)} (--expect-group-key): it is a backup of another group key, from before a new DKG, or of another group`,
+      { details: { backup: bytesToHex(kp.groupPublicKey), expected: bytesToHex(expectedKey) } },
+    );
+  const expected = opts.expectVerifyingShare;
+  if (expected === undefined || equalBytes(kp.verifyingShare, expected)) return undefined;
+  const details = { backup: bytesToHex(kp.verifyingShare), expected: bytesToHex(expected) };
+  const mismatch = `the backup's verifying share ${short(kp.verifyingShare)} is not the expected ${short(expected)} (--expect-verifying-share)`;
+  const other = Object.values(head.publicPackage?.verifyingShares ?? {}).some((v) => equalBytes(v, expected));
+  if (other)
+    return new VerificationError(
+      'backup.verifying-share',
+      `${mismatch}: the expected one is another participant's in the backup's own key package, not this party's: take this party's verifying_share from GET /v1/keys`,
+      { details },
+    );
+  return new VerificationError(
+    'backup.verifying-share',
+    expectedKey !== undefined
+      ? `${mismatch}, though its group key is the expected one: the backup is of another sharing of this group key, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`
+      : `${mismatch}: if its group key ${short(kp.groupPublicKey)} is the group's (group_public_key in GET /v1/keys), the backup is of another sharing of it, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`,
+    { details },
+  );
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -275,5 +275,106 @@ describe('aaps party backup / restore', () => {
     expect(refused.errors[0]).toMatch(/already has a key; pass --force/);
     expect(await runPartyRestore(['--config', cfg, '--force', ...set], {}, capture())).toBe(0);
     expect(await heldVerifyingShare()).toBe(bytesToHex(original.verifyingShare));
+  });
+
+  it('onto a fresh store: a backup from before a refresh is refused with the remedy, and one nothing checked is restored with a warning', async () => {
+    await hold(original, dealt.publicPackage);
+    const out = join(dir, 'before-refresh-fresh');
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
+    const old = readdirSync(out)
+      .sort()
+      .slice(0, 2)
+      .map((f) => join(out, f));
+    const zero = refreshDealer(
+      suite,
+      dealt.publicPackage,
+      dealt.keyPackages.map((k) => k.identifier),
+    );
+    const current = bytesToHex(
+      applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!).keyPackage.verifyingShare,
+    );
+    const oldHex = bytesToHex(original.verifyingShare);
+    const lose = () => rmSync(join(dataDir, 'db'), { recursive: true, force: true });
+
+    // The operator checks it against GET /v1/keys: refused, saying why and what to do instead.
+    lose();
+    const stale = capture();
+    expect(
+      await runPartyRestore(['--config', cfg, '--expect-verifying-share', current, ...old], {}, stale),
+    ).toBe(1);
+    expect(stale.errors).toHaveLength(1);
+    expect(stale.errors[0]).toContain('(--expect-verifying-share)');
+    expect(stale.errors[0]).toMatch(/another sharing of it, from before a refresh/);
+    expect(stale.errors[0]).toContain('run `aaps keys refresh` on the gateway');
+    expect(stale.errors[0]).toContain('[backup.verifying-share]');
+    expect(stale.lines).toEqual([]);
+    expect(await withStore((s) => s.loadKey())).toBeUndefined();
+
+    // Without a flag nothing can tell: restored (exit 0), with one warning line saying how to check.
+    lose();
+    const unchecked = capture();
+    expect(await runPartyRestore(['--config', cfg, ...old], {}, unchecked)).toBe(0);
+    expect(unchecked.lines).toHaveLength(1);
+    expect(unchecked.errors).toHaveLength(1);
+    expect(unchecked.errors[0]).toMatch(/^aaps party restore: warning: nothing checked this backup/);
+    expect(unchecked.errors[0]).toContain('a backup taken before a key refresh');
+    expect(unchecked.errors[0]).toContain('the party cannot sign');
+    expect(unchecked.errors[0]).toContain(`its verifying share is ${oldHex}`);
+    expect(unchecked.errors[0]).toContain('GET /v1/keys');
+    expect(unchecked.errors[0]).toContain('--expect-verifying-share');
+    expect(await heldVerifyingShare()).toBe(oldHex);
+
+    // Checked (the backup is the group's current sharing here): no warning.
+    lose();
+    const checked = capture();
+    expect(
+      await runPartyRestore(['--config', cfg, '--expect-verifying-share', oldHex, ...old], {}, checked),
+    ).toBe(0);
+    expect(checked.errors).toEqual([]);
+    // A key held and compared (--force over the same sharing): no warning either.
+    const compared = capture();
+    expect(await runPartyRestore(['--config', cfg, '--force', ...old], {}, compared)).toBe(0);
+    expect(compared.errors).toEqual([]);
+  });
+
+  it('refuses to back up while a refreshed share is pending (not yet committed), writing nothing', async () => {
+    await hold(original, dealt.publicPackage);
+    const zero = refreshDealer(
+      suite,
+      dealt.publicPackage,
+      dealt.keyPackages.map((k) => k.identifier),
+    );
+    const next = applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!);
+    await withStore((s) =>
+      s.savePendingKey({
+        key: {
+          keyPackage: next.keyPackage,
+          publicPackage: next.publicPackage,
+          rosterDigest: rosterDigest(layout.roster),
+          createdAt: '2026-11-26T15:00:00.000Z',
+        },
+        meta: {
+          protocol: 'refresh',
+          session: 'refresh-q4',
+          packageDigest: 'cd'.repeat(32),
+          replaces: null,
+          statement: {} as never,
+        },
+      }),
+    );
+    const out = join(dir, 'while-pending');
+    const io = capture();
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, io)).toBe(1);
+    expect(io.errors).toHaveLength(1);
+    expect(io.errors[0]).toContain(
+      'holds a refreshed share not yet committed (pending from refresh session refresh-q4)',
+    );
+    expect(io.errors[0]).toContain('back up then');
+    expect(io.lines).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+    expect((await withStore((s) => s.auditTrail())).map((a) => a.event)).not.toContain('key.backup');
+    // Once the commit lands (or the pending share is dropped) the backup runs.
+    await withStore((s) => s.dropPendingKey());
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
   });
 });

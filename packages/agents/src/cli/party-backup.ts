@@ -7,10 +7,13 @@
  *                      [--checkpoint NOTE] FILE...
  *
  * Both open the party's LevelDB, so the party process must be stopped (LevelDB holds a lock).
- * Exit 0 on success; 1 when the operation is refused (party running, no key, a key already there
- * (or, with --force, one of another group key or sharing than the backup's without the --expect flag),
- * a wrong, short or mixed set of files, a share that fails its verifying share); 2 on a usage error
- * or unreadable input. Errors are one line on stderr; no secret is ever printed.
+ * Exit 0 on success; 1 when the operation is refused (party running, no key, a backup while a new
+ * share is pending (not yet committed), a key already there (or, with --force, one of another
+ * group key or sharing than the backup's without the --expect flag), a wrong, short or mixed set of
+ * files, a share that fails its verifying share or the expected keys); 2 on a usage error or
+ * unreadable input. Errors are one line on stderr; no secret is ever printed. A restore that
+ * nothing checked (no key held to compare, no --expect-verifying-share) succeeds with one warning
+ * line on stderr: it cannot tell a backup from before a key refresh.
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,7 +33,7 @@ import { backupFileName, splitBackup } from '../backup/split.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
 import { readJsonFile } from '../store/files.js';
-import type { StoredKey } from '../store/level.js';
+import type { PartyStore, StoredKey } from '../store/level.js';
 import {
   checkRestoreCheckpoint,
   recordRestoreCheckpoint,
@@ -137,6 +140,12 @@ export async function runPartyBackup(argv: readonly string[], env: Env, io: CliI
       const stored = await store.loadKey();
       if (!stored) throw new Refused(`party ${config.id} has no key yet: nothing to back up`);
       const kp = stored.keyPackage;
+      try {
+        await refuseIfPending(store, config.id);
+      } catch (e) {
+        kp.signingShare.wipe();
+        throw e;
+      }
       const files = await splitBackup(KeyPackageCodec.encode(kp.suite, kp), {
         k,
         m: total,
@@ -174,6 +183,22 @@ export async function runPartyBackup(argv: readonly string[], env: Env, io: CliI
   } catch (e) {
     return exitCode(e, io, prefix);
   }
+}
+
+/**
+ * A share a DKG or refresh left pending (this party verified it; the commit, sent once every party
+ * verified it, has not reached it): the gateway commits it the next time it looks, and a backup of
+ * the current share would then restore one the group no longer uses. Refused: back up after the
+ * commit.
+ */
+async function refuseIfPending(store: PartyStore, partyId: string): Promise<void> {
+  const pending = await store.loadPendingKey();
+  if (pending === undefined) return;
+  pending.key.keyPackage.signingShare.wipe();
+  const { protocol, session } = pending.meta;
+  throw new Refused(
+    `party ${partyId} holds a ${protocol === 'refresh' ? 'refreshed share' : 'new key'} not yet committed (pending from ${protocol} session ${session}): the gateway commits it once every party verified it, the next time it looks, and the share a backup takes now is then one the group no longer uses. Start the party so the commit lands (GET /v1/keys then shows its new verifying_share; after a refresh that failed, \`aaps keys refresh\` replaces the pending share), stop it, and back up then`,
+  );
 }
 
 /**
@@ -311,12 +336,18 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
           },
         }),
       );
+      const restoredShare = bytesToHex(restored.keyPackage.verifyingShare);
       restored.keyPackage.signingShare.wipe();
       const logRecord =
         checkpoint === undefined ? undefined : await recordRestoreCheckpoint(store, config, checkpoint);
       io.out(
         `restored the key of party ${config.id} from ${restored.used.length} backup files (set ${restored.setIdHex.slice(0, 8)}); its signing share matches its verifying share${logRecord === undefined ? '' : `; ${logRecord}`}`,
       );
+      // Nothing told whether the backup's share is still the group's: say so, and how to check.
+      if (held === undefined && verifyingShare === undefined)
+        io.err(
+          `${prefix}: warning: nothing checked this backup against the group's current keys (no key held to compare with, no --expect-verifying-share): a backup taken before a key refresh restores a share that no longer combines with the other parties', and the party cannot sign. Check it: its verifying share is ${restoredShare}; it must be this party's verifying_share in GET /v1/keys (or run the restore again with --force --expect-verifying-share set to that value)`,
+        );
       return 0;
     } finally {
       await store.close();
