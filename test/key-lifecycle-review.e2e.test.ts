@@ -152,18 +152,17 @@ describe('a department restores its party from its last backup, taken before a k
     expect(r.err).toMatch(/before a refresh|another sharing/);
   }, 60_000);
 
-  it('without the --expect flags: the restore or the gateway names the stale share, and incidents still resolve', async () => {
+  it('without the --expect flags: the restore warns that nothing checked the share, and incidents still resolve (the gateway repairs the stale party)', async () => {
     const restored = aaps('party', 'restore', '--config', qaConfig, custodianFiles[0]!, custodianFiles[1]!);
-    const restoreSaid = `${restored.code} ${restored.out} ${restored.err}`;
+    expect(restored.code, restored.err).toBe(0);
+    // Nothing to compare with on a fresh store: the restore says so, naming the risk.
+    expect(restored.err).toMatch(/nothing checked this backup.*refresh/);
     await start(entries[3]!);
-    // Either the restore said its share is no longer the group's (before it signs anything), or
-    // the group goes on with it: the next incident resolves (QA holds a veto: it is in every
-    // approval quorum, so a QA share that does not combine fails every approval).
-    const namedAtRestore = restored.code !== 0 || /refresh|stale|old(er)? shar|no longer/i.test(restoreSaid);
-    const after = namedAtRestore ? undefined : await resolveOne('after-restore');
-    expect(
-      namedAtRestore || after?.state === 'resolved',
-      `restore said: ${restoreSaid}\nincident ${after?.state}: ${JSON.stringify(after?.timeline?.slice(-3))}`,
-    ).toBe(true);
+    // QA holds a veto: it is in every approval quorum, so its share from before the refresh fails
+    // the first approval. The gateway finds it on the older sharing, repairs it from the four
+    // parties on the current one, and signs again (stale-sharing.ts): the incident resolves.
+    const after = await resolveOne('after-restore');
+    expect(after?.state, JSON.stringify(after?.timeline?.slice(-3))).toBe('resolved');
+    expect(gateway.output()).toMatch(/quality-assurance-dept holds another sharing/);
   }, 180_000);
 });
