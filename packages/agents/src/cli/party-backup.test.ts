@@ -67,6 +67,31 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * Hold the original share, back it up (two of three files kept, in `name`), and refresh the
+ * group's sharing: the backup's share is then another sharing of the same group key than `fresh`.
+ */
+async function backupThenRefresh(name: string) {
+  await hold(original, dealt.publicPackage);
+  const out = join(dir, name);
+  expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
+  const old = readdirSync(out)
+    .sort()
+    .slice(0, 2)
+    .map((f) => join(out, f));
+  return { old, fresh: refreshed() };
+}
+
+/** This party's share after a refresh of the group's sharing (same group key). */
+function refreshed() {
+  const zero = refreshDealer(
+    suite,
+    dealt.publicPackage,
+    dealt.keyPackages.map((k) => k.identifier),
+  );
+  return applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!);
+}
+
 describe('aaps party backup / restore', () => {
   it('backs up to m files (0600), restores from any k into a fresh store, checked', async () => {
     const out = join(dir, 'custodians');
@@ -206,20 +231,8 @@ describe('aaps party backup / restore', () => {
   });
 
   it('--force puts an older sharing or another group key over a held key only when told what the backup holds', async () => {
-    await hold(original, dealt.publicPackage);
-    const out = join(dir, 'before-refresh');
-    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
-    const old = readdirSync(out)
-      .sort()
-      .slice(0, 2)
-      .map((f) => join(out, f));
-    // The group refreshes: this party now holds another sharing of the same group key.
-    const zero = refreshDealer(
-      suite,
-      dealt.publicPackage,
-      dealt.keyPackages.map((k) => k.identifier),
-    );
-    const fresh = applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!);
+    // A backup, then the group refreshes: this party now holds another sharing of the same key.
+    const { old, fresh } = await backupThenRefresh('before-refresh');
     await hold(fresh.keyPackage, fresh.publicPackage);
     const freshHex = bytesToHex(fresh.keyPackage.verifyingShare);
     const oldHex = bytesToHex(original.verifyingShare);
@@ -278,21 +291,8 @@ describe('aaps party backup / restore', () => {
   });
 
   it('onto a fresh store: a backup from before a refresh is refused with the remedy, and one nothing checked is restored with a warning', async () => {
-    await hold(original, dealt.publicPackage);
-    const out = join(dir, 'before-refresh-fresh');
-    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
-    const old = readdirSync(out)
-      .sort()
-      .slice(0, 2)
-      .map((f) => join(out, f));
-    const zero = refreshDealer(
-      suite,
-      dealt.publicPackage,
-      dealt.keyPackages.map((k) => k.identifier),
-    );
-    const current = bytesToHex(
-      applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!).keyPackage.verifyingShare,
-    );
+    const { old, fresh } = await backupThenRefresh('before-refresh-fresh');
+    const current = bytesToHex(fresh.keyPackage.verifyingShare);
     const oldHex = bytesToHex(original.verifyingShare);
     const lose = () => rmSync(join(dataDir, 'db'), { recursive: true, force: true });
 
@@ -339,12 +339,7 @@ describe('aaps party backup / restore', () => {
 
   it('refuses to back up while a refreshed share is pending (not yet committed), writing nothing', async () => {
     await hold(original, dealt.publicPackage);
-    const zero = refreshDealer(
-      suite,
-      dealt.publicPackage,
-      dealt.keyPackages.map((k) => k.identifier),
-    );
-    const next = applyRefresh(suite, original, dealt.publicPackage, zero.shares[1]!);
+    const next = refreshed();
     await withStore((s) =>
       s.savePendingKey({
         key: {
