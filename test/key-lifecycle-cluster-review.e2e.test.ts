@@ -4,7 +4,6 @@
  * night's backups (the gateway's data directory, one department's party) and three departments
  * restored from backups taken before a refresh.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { MemoryMerkleTree } from '@aaps/evidence';
 import { createHttpCoordinator, runDkg } from '@aaps/gateway';
 import { AapsError, canonicalize, PublicKeyPackageCodec } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AAPS_CLI } from './helpers/aaps.js';
+import { aapsSync as aaps } from './helpers/departments.js';
 import { type PartyCluster, startPartyCluster, suite } from './helpers/party-cluster.js';
 
 let cluster: PartyCluster;
@@ -21,10 +20,6 @@ let beforeRefresh: unknown;
 const backups = new Map<string, string[]>();
 const scratch = mkdtempSync(join(tmpdir(), 'aaps-keylife-bk-'));
 
-const aaps = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [AAPS_CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const cfg = (id: string) => cluster.layout.configPaths[id]!;
 
 function coordinatorOn(publicPackage: unknown, saved: unknown[] = []) {

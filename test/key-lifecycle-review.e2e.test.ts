@@ -5,16 +5,15 @@
  * lost and its party restored from the backup it has (taken before the refresh) onto a fresh
  * store, and incidents go on.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts, type PartyProcess, spawnParty } from '@aaps/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AAPS_CLI, gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { aapsSync as aaps, type Department, initDepartments } from './helpers/departments.js';
 import { incidentSignal } from './helpers/incidents.js';
 
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
 const root = mkdtempSync(join(tmpdir(), 'aaps-keylife-'));
 const parties = new Map<string, PartyProcess>();
 const LOG_ORIGIN = 'corp.test/keylife-log';
@@ -25,13 +24,8 @@ afterAll(async () => {
   if (!process.env.KEEP) rmSync(root, { recursive: true, force: true });
 });
 
-function aaps(...args: string[]) {
-  const r = spawnSync(process.execPath, [AAPS_CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 const gw = join(root, 'host-gateway');
-let entries: { dir: string; entry: { id: string; url: string } }[];
+let entries: Department[];
 let gateway: Awaited<ReturnType<typeof startAaps>>;
 let api: ReturnType<typeof gatewayApi>;
 let qaConfig: string;
@@ -55,42 +49,7 @@ async function resolveOne(tag: string) {
 
 beforeAll(async () => {
   ports = await freePorts(6);
-  entries = ROLES.map((role, i) => {
-    const dir = join(root, `host-${role}`);
-    const r = aaps(
-      'party',
-      'init',
-      '--id',
-      `${role}-dept`,
-      '--role',
-      role,
-      '--data-dir',
-      dir,
-      '--port',
-      String(ports[i]),
-      '--log-origin',
-      LOG_ORIGIN,
-    );
-    if (r.code !== 0) throw new Error(r.err);
-    return { dir, entry: { ...JSON.parse(r.out), index: i + 1 } };
-  });
-  const init = aaps('gateway', 'init', '--data-dir', gw);
-  if (init.code !== 0) throw new Error(init.err);
-  const template = JSON.parse(init.out.slice(init.out.indexOf('{')));
-  const approver = aaps(
-    'approver',
-    'init',
-    '--approver',
-    'oncall',
-    '--data-dir',
-    join(root, 'host-approver'),
-  );
-  if (approver.code !== 0) throw new Error(approver.err);
-  const approverEntry = JSON.parse(approver.out.slice(approver.out.indexOf('{')));
-  const roster = { ...template, parties: entries.map((e) => e.entry), approvers: [approverEntry] };
-  mkdirSync(gw, { recursive: true });
-  writeFileSync(join(gw, 'roster.json'), JSON.stringify(roster, null, 2));
-  for (const e of entries) writeFileSync(join(e.dir, 'roster.json'), JSON.stringify(roster, null, 2));
+  ({ departments: entries } = initDepartments({ root, ports, logOrigin: LOG_ORIGIN }));
   await Promise.all(entries.map(start));
   gateway = await startAaps({
     command: 'gateway',

@@ -5,16 +5,15 @@
  * init`, completes the roster, and starts
  * `aaps gateway`, which runs the DKG on its first start and reuses the key after.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts, type PartyProcess, spawnParty } from '@aaps/agents';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AAPS_CLI, gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { aapsSync as aaps, initDepartments } from './helpers/departments.js';
 import { incidentSignal } from './helpers/incidents.js';
 
-const ROLES = ['monitoring', 'problem-solver', 'strategy', 'quality-assurance', 'audit'] as const;
 const root = mkdtempSync(join(tmpdir(), 'aaps-hosts-'));
 const parties: PartyProcess[] = [];
 
@@ -24,63 +23,26 @@ afterAll(async () => {
   if (!process.env.KEEP) rmSync(root, { recursive: true, force: true });
 });
 
-/** Run `aaps ARGS` to its end: its exit code and output lines. */
 /** The log's origin, as a deployment names it (not the default `aaps.local/log`). */
 const LOG_ORIGIN = 'corp.test/aaps-log';
-
-function aaps(...args: string[]) {
-  const r = spawnSync(process.execPath, [AAPS_CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('separate hosts: party init, gateway init, DKG on the gateway’s first start', () => {
   it('keys the parties, resolves an incident with evidence, and reuses the key on restart', async () => {
     const ports = await freePorts(6);
-    // Each department, on its own host.
-    const entries = ROLES.map((role, i) => {
-      const dir = join(root, `host-${role}`);
-      const port = String(ports[i]);
-      const r = aaps(
-        'party',
-        'init',
-        '--id',
-        `${role}-dept`,
-        '--role',
-        role,
-        '--data-dir',
-        dir,
-        '--port',
-        port,
-        '--log-origin',
-        LOG_ORIGIN,
-      );
-      expect(r.code, r.err).toBe(0);
-      // The entry it prints, alone on stdout, with the FROST participant number the operator gives it.
-      return { dir, entry: { ...JSON.parse(r.out), index: i + 1 } };
+    // Each department on its own host, an approver on their machine, the gateway operator's roster.
+    const {
+      departments: entries,
+      gatewayDir: gw,
+      template,
+      roster,
+    } = initDepartments({
+      root,
+      ports,
+      logOrigin: LOG_ORIGIN,
     });
-    // The gateway operator.
-    const gw = join(root, 'host-gateway');
-    const init = aaps('gateway', 'init', '--data-dir', gw);
-    expect(init.code, init.err).toBe(0);
-    const template = JSON.parse(init.out.slice(init.out.indexOf('{')));
     expect(template.gateway.identity_key).toMatch(/^[0-9a-f]{64}$/);
-    // A human approver, on their own machine.
-    const approver = aaps(
-      'approver',
-      'init',
-      '--approver',
-      'oncall',
-      '--data-dir',
-      join(root, 'host-approver'),
-    );
-    expect(approver.code, approver.err).toBe(0);
-    const approverEntry = JSON.parse(approver.out.slice(approver.out.indexOf('{')));
-    const roster = { ...template, parties: entries.map((e) => e.entry), approvers: [approverEntry] };
-    mkdirSync(gw, { recursive: true });
-    writeFileSync(join(gw, 'roster.json'), JSON.stringify(roster, null, 2));
-    // Every department gets the same roster and starts its party.
+    // Every department holds the same roster and starts its party.
     for (const { dir, entry } of entries) {
-      writeFileSync(join(dir, 'roster.json'), JSON.stringify(roster, null, 2));
       parties.push(
         spawnParty(entry.id, entry.url, join(dir, 'party.json'), { logFile: join(dir, 'party.log') }),
       );
