@@ -72,7 +72,7 @@ import type {
   WitnessAnswer,
 } from './coordinator.js';
 import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, type Survey, survey } from './key-refresh.js';
-import { quorumUnreachable } from './quorum-failure.js';
+import { type QuorumFailure, quorumFailureOf, quorumUnreachable } from './quorum-failure.js';
 import { describeSilent, silenceRemedy } from './silent-parties.js';
 import { reconcileSharings, type SharingVerdict } from './stale-sharing.js';
 import { untilAborted } from './until-aborted.js';
@@ -125,30 +125,22 @@ function namedSigners(statement: unknown): string[] {
   return Array.isArray(named) ? named.filter((id): id is string => typeof id === 'string') : [];
 }
 
-/** The parties a `QUORUM_UNREACHABLE` failure proved to send bad shares (`culprit_parties`). */
-function culpritPartiesOf(e: ProtocolError): string[] {
-  const list = (e.details as { culprit_parties?: unknown } | undefined)?.culprit_parties;
-  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
-}
-
 /**
  * The same failure, blaming nobody: the shares that failed are good shares of the sharing most
  * parties hold, checked against this gateway's other one (stale-sharing.ts). A required party
  * (a veto holder) among them is waited for, as one that could not answer is.
  */
-function unblamed(e: ProtocolError, message: string): ProtocolError {
-  const d = (e.details ?? {}) as Record<string, unknown>;
-  const list = (k: string) => (Array.isArray(d[k]) ? (d[k] as string[]) : []);
-  return new ProtocolError('QUORUM_UNREACHABLE', message, [], {
-    cause: e,
-    details: {
-      ...d,
+function unblamed(e: ProtocolError, failure: QuorumFailure, message: string): ProtocolError {
+  return quorumUnreachable(
+    message,
+    {
+      ...failure,
       culprit_parties: [],
-      required_unavailable: [...new Set([...list('required_unavailable'), ...list('required_culprits')])],
+      required_unavailable: [...new Set([...failure.required_unavailable, ...failure.required_culprits])],
       required_culprits: [],
-      key_sharing: 'gateway_package_not_held',
     },
-  });
+    { extra: { ...e.details, key_sharing: 'gateway_package_not_held' } },
+  );
 }
 
 export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator {
@@ -221,12 +213,10 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     if (refreshRunning) return Promise.resolve({ kind: 'culprits' });
     reconciling ??= (async () => {
       try {
-        const json = PublicKeyPackageCodec.toJSON(suite.id, publicPackage);
         return await reconcileSharings({
           client,
           roster,
-          publicPackage: json,
-          text: canonicalize(json),
+          publicPackage: PublicKeyPackageCodec.toJSON(suite.id, publicPackage),
           groupKey: bytesToHex(publicPackage.groupPublicKey),
           culprits,
           session: `sharing-${randomUUID()}`,
@@ -265,14 +255,13 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       try {
         result = await signOnce(subject, label, only, required);
       } catch (e) {
-        const culprits =
-          e instanceof ProtocolError && e.code === 'QUORUM_UNREACHABLE' ? culpritPartiesOf(e) : [];
-        if (culprits.length === 0) throw e;
-        const verdict = await reconcile(culprits);
+        const failure = e instanceof ProtocolError ? quorumFailureOf(e) : undefined;
+        if (failure === undefined || failure.culprit_parties.length === 0) throw e;
+        const verdict = await reconcile(failure.culprit_parties);
         if (verdict.kind === 'repaired' && verdict.repaired.length > 0)
           return await signOnce(subject, label, only, required);
         if (verdict.kind === 'gateway-odd')
-          throw unblamed(e as ProtocolError, `${label}: ${verdict.message}`);
+          throw unblamed(e as ProtocolError, failure, `${label}: ${verdict.message}`);
         throw e;
       }
       // Signed all the same (k others were enough): a party on another sharing is repaired meanwhile.

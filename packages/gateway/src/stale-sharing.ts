@@ -19,6 +19,7 @@
  * cannot resurrect a sharing fewer than k parties kept.
  */
 import type { PartyClient, Roster } from '@aaps/agents';
+import { canonicalize } from '@aaps/mpc-core';
 import { holdersOf, repairOnto, survey } from './key-refresh.js';
 
 export type SharingVerdict =
@@ -34,8 +35,6 @@ export async function reconcileSharings(opts: {
   roster: Roster;
   /** The gateway's public package, as the JSON value `PublicKeyPackageCodec.toJSON` gives. */
   publicPackage: unknown;
-  /** Canonical JSON text of `publicPackage`. */
-  text: string;
   groupKey: string;
   culprits: readonly string[];
   session: string;
@@ -44,12 +43,14 @@ export async function reconcileSharings(opts: {
   const { roster } = opts;
   const k = roster.threshold.min;
   const found = await survey(opts.client, roster, opts.session);
-  const ours = holdersOf(found, opts.text);
+  // The survey keys packages by their canonical JSON text, as this is.
+  const text = canonicalize(opts.publicPackage);
+  const ours = holdersOf(found, text);
   const sameKey = (t: string) => found.groupKeys.get(t) === opts.groupKey;
   if (ours.length >= k) {
     const stale = opts.culprits.filter((id) => {
       const held = found.held.get(id);
-      return held !== undefined && held !== opts.text && sameKey(held);
+      return held !== undefined && held !== text && sameKey(held);
     });
     if (stale.length === 0) return { kind: 'culprits' };
     for (const id of stale)
@@ -60,7 +61,7 @@ export async function reconcileSharings(opts: {
     return { kind: 'repaired', ...fixed };
   }
   const other = [...new Set(found.held.values())]
-    .filter((t) => t !== opts.text && sameKey(t))
+    .filter((t) => t !== text && sameKey(t))
     .map((t) => holdersOf(found, t))
     .sort((a, b) => b.length - a.length)[0];
   if (other === undefined || other.length < k) return { kind: 'culprits' };

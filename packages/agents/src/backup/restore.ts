@@ -224,7 +224,8 @@ function describeSets(groups: readonly (readonly { name: string; file: BackupFil
     .join('; ');
 }
 
-const short = (b: Uint8Array) => `${bytesToHex(b).slice(0, 16)}…`;
+/** A key's first 16 hex digits, for a message that names it (the full value goes in `details`). */
+export const shortHex = (b: Uint8Array) => `${bytesToHex(b).slice(0, 16)}…`;
 
 /** What a restore does instead of a stale share: the group repairs a party that holds none. */
 const STALE_REMEDY =
@@ -259,13 +260,13 @@ function packageMismatch(
   if (expectedKey !== undefined && !equalBytes(kp.groupPublicKey, expectedKey))
     return new VerificationError(
       'backup.group-key',
-      `the backup is of group key ${short(kp.groupPublicKey)}, not the expected ${short(expectedKey)} (--expect-group-key): it is a backup of another group key, from before a new DKG, or of another group`,
+      `the backup is of group key ${shortHex(kp.groupPublicKey)}, not the expected ${shortHex(expectedKey)} (--expect-group-key): it is a backup of another group key, from before a new DKG, or of another group`,
       { details: { backup: bytesToHex(kp.groupPublicKey), expected: bytesToHex(expectedKey) } },
     );
   const expected = opts.expectVerifyingShare;
   if (expected === undefined || equalBytes(kp.verifyingShare, expected)) return undefined;
   const details = { backup: bytesToHex(kp.verifyingShare), expected: bytesToHex(expected) };
-  const mismatch = `the backup's verifying share ${short(kp.verifyingShare)} is not the expected ${short(expected)} (--expect-verifying-share)`;
+  const mismatch = `the backup's verifying share ${shortHex(kp.verifyingShare)} is not the expected ${shortHex(expected)} (--expect-verifying-share)`;
   const other = Object.values(head.publicPackage?.verifyingShares ?? {}).some((v) => equalBytes(v, expected));
   if (other)
     return new VerificationError(
@@ -277,7 +278,7 @@ function packageMismatch(
     'backup.verifying-share',
     expectedKey !== undefined
       ? `${mismatch}, though its group key is the expected one: the backup is of another sharing of this group key, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`
-      : `${mismatch}: if its group key ${short(kp.groupPublicKey)} is the group's (group_public_key in GET /v1/keys), the backup is of another sharing of it, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`,
+      : `${mismatch}: if its group key ${shortHex(kp.groupPublicKey)} is the group's (group_public_key in GET /v1/keys), the backup is of another sharing of it, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`,
     { details },
   );
 }

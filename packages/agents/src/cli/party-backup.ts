@@ -28,7 +28,7 @@ import {
   VerificationError,
 } from '@aaps/mpc-core';
 import { backupFileToJson } from '../backup/backup-file.js';
-import { restoreBackup } from '../backup/restore.js';
+import { restoreBackup, shortHex } from '../backup/restore.js';
 import { backupFileName, splitBackup } from '../backup/split.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
@@ -214,17 +214,16 @@ function refuseUnlessMeant(
   backup: KeyPackage,
   named: { groupKey: boolean; verifyingShare: boolean },
 ): void {
-  const short = (b: Uint8Array) => `${bytesToHex(b).slice(0, 16)}…`;
   if (!equalBytes(held.keyPackage.groupPublicKey, backup.groupPublicKey)) {
     if (!named.groupKey)
       throw new Refused(
-        `the backup is of group key ${short(backup.groupPublicKey)}, this party holds group key ${short(held.keyPackage.groupPublicKey)}: pass --expect-group-key ${bytesToHex(backup.groupPublicKey)} to replace it`,
+        `the backup is of group key ${shortHex(backup.groupPublicKey)}, this party holds group key ${shortHex(held.keyPackage.groupPublicKey)}: pass --expect-group-key ${bytesToHex(backup.groupPublicKey)} to replace it`,
       );
     return;
   }
   if (!equalBytes(held.keyPackage.verifyingShare, backup.verifyingShare) && !named.verifyingShare)
     throw new Refused(
-      `the backup is another sharing of this group key (verifying share ${short(backup.verifyingShare)}, held ${short(held.keyPackage.verifyingShare)}: from before a refresh or repair, it will not combine with the other parties' shares): pass --expect-verifying-share ${bytesToHex(backup.verifyingShare)} to restore it anyway, then repair or refresh`,
+      `the backup is another sharing of this group key (verifying share ${shortHex(backup.verifyingShare)}, held ${shortHex(held.keyPackage.verifyingShare)}: from before a refresh or repair, it will not combine with the other parties' shares): pass --expect-verifying-share ${bytesToHex(backup.verifyingShare)} to restore it anyway, then repair or refresh`,
     );
 }
 

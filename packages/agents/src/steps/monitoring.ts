@@ -149,7 +149,7 @@ export function runMonitoringStep(input: MonitoringInput): TriagedSignal {
   // than guess one); `context.namespace` then only fills the envelope's required field.
   const given = meta['namespace'] === null ? undefined : (str(context?.namespace) ?? str(meta['namespace']));
   // A namespace that is no Kubernetes name is none: a fix placed there would only be refused.
-  const namespace = given !== undefined && isNamespaceName(given) ? given : undefined;
+  const namespace = validNs(given);
   const setAside: NamespaceSetAside | undefined =
     given !== undefined && namespace === undefined
       ? { namespace: given, why: 'not_a_namespace' }
