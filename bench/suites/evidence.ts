@@ -105,7 +105,12 @@ async function levelLog(): Promise<TransparencyLog> {
   );
 }
 
-async function makeBundles(transcriptLength: number, count: number) {
+/**
+ * `count` bundles with `transcriptLength`-envelope transcripts, logged and checkpointed in groups of
+ * GROUP, as the gateway writes them. Exported for `test/bench-fixtures.test.ts`: each must be a
+ * bundle `aaps-verify` accepts, or a row would time a verifier's refusal.
+ */
+export async function makeBundles(transcriptLength: number, count: number) {
   const group = groupKey();
   const parties = Array.from({ length: 5 }, (_, i) => ({ id: `party-${i + 1}`, key: generateIdentityKey() }));
   const gateway = generateIdentityKey();
@@ -144,10 +149,12 @@ async function makeBundles(transcriptLength: number, count: number) {
           {
             incident: { id: `inc-${n}`, type: 'config_validation_failed' },
             decision: { outcome: 'approved' },
-            action: { kind: 'configmap_reload' },
+            // Decided, not executed: no action (the predicate's action is what executed, and
+            // `transcript.outcome` holds it to the transcript's ExecutionResult), and no
+            // verification (or any step of an execution), which would need the ExecutionOrder
+            // that approved it (approval.signature).
+            action: null,
             humanApprovals: [],
-            // Decided, not executed: a verification (or any step of an execution) would need the
-            // ExecutionOrder that approved it (approval.signature).
             verification: null,
             times: { received: '2026-11-25T15:00:00Z', signed: '2026-11-25T15:02:00Z' },
             transcript,
@@ -336,7 +343,10 @@ export async function register(ctx: SuiteContext): Promise<void> {
         const k = i++ % fx!.texts.length;
         if (k % GROUP === 0) verifier = createBundleVerifier({ groupPublicKey: fx!.group.publicKey });
         const report = verifier!.report(JSON.parse(fx!.texts[k]!));
-        if (!report.valid) throw new Error(`${name}: bundle ${k} did not verify`);
+        if (!report.valid)
+          throw new Error(
+            `${name}: bundle ${k} did not verify: ${report.failure?.check}: ${report.failure?.message}`,
+          );
       },
       {
         time: 1500,
