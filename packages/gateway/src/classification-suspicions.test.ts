@@ -367,6 +367,52 @@ describe('4. a transient pull failure is no bad image', () => {
   });
 });
 
+const CREDENTIALS: [string, string][] = [
+  [
+    "ECR's no basic auth credentials (an expired token)",
+    `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = Error response from daemon: Get "https://registry.example/v2/shop/web/manifests/1.5.0": no basic auth credentials`,
+  ],
+  [
+    "containerd's 401 Unauthorized",
+    `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to authorize: failed to fetch oauth token: unexpected status from GET request to https://registry.example/token: 401 Unauthorized`,
+  ],
+  [
+    "a registry's authentication required",
+    `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": unexpected status from HEAD request to https://registry.example/v2/shop/web/manifests/1.5.0: unauthorized: authentication required`,
+  ],
+];
+
+describe('4b. a pull the registry refused the credentials of is no bad image', () => {
+  it.each(CREDENTIALS)(
+    '%s: not rolled back, a person renews the credential (registry_credentials)',
+    async (_, message) => {
+      const gw = await gateway();
+      const { inc, escalations } = await runOne(gw, 'kubernetes', event(WEB_POD, 'Failed', message));
+      expect(inc['type']).toBe('image_signature_failed');
+      expect(inc['state']).toBe('awaiting_human');
+      expect(inc['proposal']).toBeNull();
+      expect(inc['execution'] ?? null).toBeNull();
+      expect(humanEscalations(inc)).toEqual(['registry_credentials']);
+      expect(escalations[0]?.detail).toContain('nothing is rolled back');
+    },
+  );
+
+  it("control: a repository that does not exist (containerd's pull access denied) is still rolled back", async () => {
+    const gw = await gateway();
+    const { inc } = await runOne(
+      gw,
+      'kubernetes',
+      event(
+        WEB_POD,
+        'Failed',
+        `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed`,
+      ),
+    );
+    expect(inc['proposal']).toMatchObject({ action: 'image_rollback' });
+    expect(humanEscalations(inc) ?? []).not.toContain('registry_credentials');
+  });
+});
+
 describe('5. a node authorizer denial is not an RBAC grant', () => {
   const NODE_DENIAL =
     'MountVolume.SetUp failed for volume "db-creds" : secrets "db-creds" is forbidden: User "system:node:node-pool-a-3" cannot get resource "secrets" in API group "" in the namespace "shop": no relationship found between node \'node-pool-a-3\' and this object';

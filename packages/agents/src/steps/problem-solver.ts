@@ -19,6 +19,8 @@
  *   (`not_applied`, not-applied.ts).
  * - A pull failure the registry or the network caused (`pull_transient`: 429, a timeout) is not
  *   rolled back: kubelet retries it, and the image is not shown to be bad (`transient_pull`).
+ *   Nor is one whose credentials the registry refused (`pull_credentials`: `no basic auth
+ *   credentials`, `401 Unauthorized`): the previous image needs the same ones (`registry_credentials`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
  *   and reports no failure: a person reads it (`policy_report`), nothing is proposed.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
@@ -137,6 +139,11 @@ export interface Escalation {
      * timeout): kubelet retries, and the image is not shown to be bad, so nothing is rolled back.
      */
     | 'transient_pull'
+    /**
+     * The registry refused the pull's credentials, or got none (an expired token): the previous
+     * image is pulled with the same credentials, so nothing is rolled back.
+     */
+    | 'registry_credentials'
     /**
      * A kubelet (`system:node:<name>`) was refused by the node authorizer, which RBAC does not
      * configure: no RoleBinding is proposed.
@@ -435,7 +442,9 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
       ? `image ${failing ?? '(unnamed)'} failed signature verification`
       : subtype === 'pull_transient'
         ? `image ${failing ?? '(unnamed)'} could not be pulled: the registry or the network failed, not the image`
-        : `image ${failing ?? '(unnamed)'} could not be pulled`;
+        : subtype === 'pull_credentials'
+          ? `image ${failing ?? '(unnamed)'} could not be pulled: the registry refused the pull's credentials, or got none`
+          : `image ${failing ?? '(unnamed)'} could not be pulled`;
   find(ctx, cause, failing ? [`image://${failing}`] : []);
   if (subtype === 'pull_transient') {
     // Rolling back would not make the registry answer (the previous image is pulled from it too)
@@ -446,6 +455,20 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
         'the pull failed on the registry or the network (rate limiting, a timeout, a dropped connection), ' +
         'which kubelet retries on its own back-off; the image is not shown to be bad, so nothing is rolled back: ' +
         'a person looks if it persists (registry limits, a pull-through cache, the network path)',
+    });
+    return cause;
+  }
+  if (subtype === 'pull_credentials') {
+    // The previous image is pulled with the same credentials: a rollback would fail the same way
+    // on every node without it cached, and, where cached, undo a revision nothing shows to be bad
+    // while the expired credential waits for the next pull.
+    ctx.escalations.push({
+      kind: 'registry_credentials',
+      detail:
+        "the registry refused the pull's credentials or was sent none (an expired or rotated registry token, " +
+        'an image pull Secret with the wrong credentials, a node without its credential provider); the previous ' +
+        'image is pulled with the same credentials, so nothing is rolled back: a person renews the credential ' +
+        "(the workload's imagePullSecrets, the node's credential provider)",
     });
     return cause;
   }

@@ -101,6 +101,34 @@ describe('matchSignalRules: pull failures the registry or the network caused', (
   });
 });
 
+describe('matchSignalRules: pull failures whose credentials the registry refused', () => {
+  const pull = (cause: string) =>
+    matchSignalRules({
+      reason: 'Failed',
+      texts: [`Failed to pull image "registry.example/shop/web:1.5.0": rpc error: ${cause}`],
+      alertname: '',
+    });
+
+  it.each([
+    'code = Unknown desc = Error response from daemon: Get "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/web/manifests/1.5.0": no basic auth credentials',
+    'code = Unknown desc = failed to resolve reference: failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized',
+    'code = Unknown desc = failed to resolve reference: unexpected status from HEAD request: unauthorized: authentication required',
+    'code = Unknown desc = Error response from daemon: Get "https://registry.example/v2/": unauthorized: incorrect username or password',
+  ])('are pull_credentials: %s', (cause) => {
+    expect(pull(cause)).toEqual([
+      { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_credentials' },
+    ]);
+  });
+
+  it("a repository's insufficient_scope (what a misspelt repository gets too) is no credential failure", () => {
+    expect(
+      pull(
+        'code = Unknown desc = failed to resolve reference: pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed',
+      ),
+    ).toEqual([{ rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_failure' }]);
+  });
+});
+
 describe("matchSignalRules: kubelet's FailedToRetrieveImagePullSecret", () => {
   it('is a missing Secret (config), not an image failure', () => {
     expect(

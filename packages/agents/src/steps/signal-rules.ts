@@ -9,6 +9,7 @@ import {
   isConfigSyntaxError,
   isImagePullFailure,
   isLimitViolation,
+  isPullCredentialFailure,
   isQuotaExceeded,
   isRbacForbidden,
   isTransientPullFailure,
@@ -41,6 +42,8 @@ export type IncidentSubtype =
   | 'pull_failure'
   /** A pull failure whose message says the registry or the network failed (429, a timeout). */
   | 'pull_transient'
+  /** A pull failure whose message says the registry refused the pull's credentials, or got none. */
+  | 'pull_credentials'
   | 'quota_exceeded'
   | 'limit_violation'
   | 'rbac_denied'
@@ -126,7 +129,11 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
   add(
     'image.pull_failed',
     'image_signature_failed',
-    some(isTransientPullFailure) ? 'pull_transient' : 'pull_failure',
+    some(isTransientPullFailure)
+      ? 'pull_transient'
+      : some(isPullCredentialFailure)
+        ? 'pull_credentials'
+        : 'pull_failure',
     isImagePullFailure(reason, all),
   );
   if (out.length === 0 && signal.alertname !== '') {

@@ -281,6 +281,23 @@ export function isTransientPullFailure(message: string): boolean {
   return TRANSIENT_PULL.test(message);
 }
 
+/**
+ * The registry refused the pull's credentials, or was sent none: ECR's `no basic auth
+ * credentials` (an expired or missing token), a registry's `401 Unauthorized` or `authentication
+ * required`, a wrong user name or password. The previous image is pulled with the same credentials
+ * (on every node that does not hold it already), so a rollback mends nothing and may hide the
+ * expired credential behind cached images. Docker's and containerd's `pull access denied,
+ * repository does not exist or may require authorization` is not one: it is also what a
+ * misspelt repository gets.
+ */
+const PULL_CREDENTIALS =
+  /no basic auth credentials|\bauthentication required\b|\b401 Unauthorized\b|incorrect username or password|invalid username\/password/i;
+
+/** A pull failure ({@link isImagePullFailure}) whose message says the registry refused its credentials. */
+export function isPullCredentialFailure(message: string): boolean {
+  return PULL_CREDENTIALS.test(message);
+}
+
 // Connaisseur words its denials without "signature": `Unable to find signed digest for image X`,
 // `No trust data for image X`; Ratify (through Gatekeeper) `Subject failed verification: X`.
 const SIGNATURE_WORDS =
