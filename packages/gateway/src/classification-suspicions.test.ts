@@ -261,6 +261,34 @@ describe("2. a controller's own namespace is not the failing workload's", () => 
     expect(humanEscalations(inc)).toEqual(['no_namespace']);
     expect(escalations[0]?.detail).toContain('exported_namespace');
   });
+
+  it("an exporter scraped in the failing workload's own namespace: the pod is exported_pod, not the exporter's", async () => {
+    const gw = await gateway();
+    const { inc } = await runOne(
+      gw,
+      'alertmanager',
+      alertmanagerBody(
+        {
+          alertname: 'KubeContainerWaiting',
+          namespace: 'shop',
+          pod: 'kube-state-metrics-5d8c7b9f6-qwk4r',
+          container: 'kube-state-metrics',
+          exported_namespace: 'shop',
+          exported_pod: 'checkout-6b7f9c8d4-x2lqz',
+          exported_container: 'checkout',
+          reason: 'ErrImagePull',
+          severity: 'warning',
+        },
+        {
+          description:
+            'pod/checkout-6b7f9c8d4-x2lqz in namespace shop on container checkout has been in waiting state for longer than 1 hour.',
+        },
+      ),
+    );
+    const targets = JSON.stringify([inc['proposal'], inc['affected_resources'] ?? null]);
+    expect(targets).not.toContain('kube-state-metrics');
+    expect(inc['proposal']).toMatchObject({ action: 'image_rollback', target: 'deployment://shop/checkout' });
+  });
 });
 
 describe('3. FailedToRetrieveImagePullSecret', () => {

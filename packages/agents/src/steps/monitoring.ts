@@ -13,12 +13,14 @@
  * that is no Kubernetes name is set aside here too), and the dedup ids `fingerprint`,
  * `group_key`, `delivery_id`.
  */
+
 import type { EnvelopeContext, IncidentSignalPayload } from '@aaps/mpc-core';
 import { canonicalBytes, ValidationError } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { isPlainObject } from '../policy/reader.js';
 import { isCommitId, sameGitRepository } from './git-repo.js';
+import { objectLabel } from './metric-labels.js';
 import { isNamespaceName, type NamespaceSetAside, readNamespaceSetAside } from './namespace.js';
 import {
   INTAKE_CLASSIFIER,
@@ -372,7 +374,7 @@ function namedContainers(meta: Record<string, unknown>, texts: readonly string[]
   const labels = isPlainObject(meta['labels']) ? meta['labels'] : {};
   const named = [
     ...optional(str(object['container'])),
-    ...optional(str(labels['container'])),
+    ...optional(str(objectLabel(labels, 'container'))),
     ...texts.flatMap((t) => [...t.matchAll(FIELD_PATH_CONTAINER)].map((m) => m[1]!)),
   ];
   return unique(named).sort();

@@ -16,9 +16,11 @@
  * on that controller's logs, about a workload elsewhere) or a scraped exporter's (the alert also
  * has `exported_namespace`) is set aside (`namespace.ts`), and so are the `pod` and workload
  * labels read in it: the text's own namespace (`ConfigMap shop/app`, `in the namespace "shop"`)
- * still counts, and without one a person says where the fix goes.
+ * still counts, and without one a person says where the fix goes. An exporter scraped in the
+ * failing object's own namespace names its own pod in `pod`: the object's labels are the
+ * `exported_` ones where the alert has them (`objectLabels`).
  */
-import { inferDeployment } from '@aaps/agents';
+import { inferDeployment, objectLabels } from '@aaps/agents';
 import { parse } from '../schema/check.js';
 import * as s from '../schema/define.js';
 import { openIncident } from './build-envelope.js';
@@ -138,7 +140,10 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
       .map((k) => annotations[k])
       .filter((m): m is string => m !== undefined && m !== '');
     const generator = alert.generatorURL ?? '';
-    const inferred = inferredDeployment(labels, ns);
+    // The object's labels: a scrape without honor_labels names the exporter's pod in `pod` and the
+    // failing one in `exported_pod` (metric-labels.ts).
+    const object = objectLabels(labels);
+    const inferred = inferredDeployment(object, ns);
     const cluster = labels['cluster'];
     out.add(
       openIncident(
@@ -151,7 +156,7 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
           namespace: ns,
           ...(set_aside === undefined ? {} : { namespace_set_aside: set_aside }),
           ...(cluster === undefined ? {} : { cluster }),
-          affected_resources: resourcesFromLabels(labels, ns),
+          affected_resources: resourcesFromLabels(object, ns),
           evidence_refs: [`alert://alertmanager/${alert.fingerprint}`, generator],
           metadata: {
             alertname: labels['alertname'] ?? '',
