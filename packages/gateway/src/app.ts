@@ -75,6 +75,8 @@ export interface GatewayAppConfig {
   maxBodyBytes?: number;
   /** `context.cluster` for payloads that name none. */
   cluster?: string;
+  /** Namespaces whose alerts are a controller's, besides the built-in ones (`--controller-namespaces`). */
+  controllerNamespaces?: readonly string[];
   /** Transparency log origin (checkpoint first line). */
   logOrigin: string;
   environment?: Environment;
@@ -228,6 +230,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     authenticate,
     githubSecret: config.githubSecret,
     cluster: config.cluster ?? 'default',
+    controllerNamespaces: new Set(config.controllerNamespaces ?? []),
     // One body reader for every route that takes a body; the bodies being read or handled at once
     // may hold 32 MiB, or 8 of the largest if that is more.
     readBody: bodyLimit({ maxBytes: maxBody, budget: new BodyBudget(bodyBudget) }),

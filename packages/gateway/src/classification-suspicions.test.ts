@@ -262,6 +262,30 @@ describe("2. a controller's own namespace is not the failing workload's", () => 
     expect(escalations[0]?.detail).toContain('exported_namespace');
   });
 
+  it('a namespace named in --controller-namespaces is set aside like the built-in ones', async () => {
+    const labels = {
+      alertname: 'TektonTaskRunFailed',
+      namespace: 'tekton-pipelines',
+      pod: 'tekton-pipelines-controller-7c9f8d6b5-k2x8q',
+      severity: 'warning',
+    };
+    const description =
+      'pods "build-42" is forbidden: exceeded quota: compute, requested: limits.cpu=1, used: limits.cpu=4, limited: limits.cpu=4';
+    const configured = await gateway({ config: { controllerNamespaces: ['tekton-pipelines'] } });
+    const { inc, escalations } = await runOne(
+      configured,
+      'alertmanager',
+      alertmanagerBody(labels, { description }),
+    );
+    expect(inc['proposal']).toBeNull();
+    expect(humanEscalations(inc)).toEqual(['no_namespace']);
+    expect(escalations[0]?.detail).toContain('tekton-pipelines');
+    // Control: without the setting the same alert raises the quota in the controller's namespace.
+    const plain = await gateway();
+    const { inc: raised } = await runOne(plain, 'alertmanager', alertmanagerBody(labels, { description }));
+    expect(raised['proposal']).toMatchObject({ target: 'resourcequota://tekton-pipelines/compute' });
+  });
+
   it("an exporter scraped in the failing workload's own namespace: the pod is exported_pod, not the exporter's", async () => {
     const gw = await gateway();
     const { inc } = await runOne(

@@ -204,4 +204,19 @@ describe('parseGatewayConfig', () => {
       config: { local: true, approvers: ['alice', 'bob'] },
     });
   });
+
+  it('--controller-namespaces takes namespace names from a flag or the environment, and names one that is none', () => {
+    expect(parseGatewayConfig(['--controller-namespaces', 'tekton-pipelines,monitoring'], {})).toMatchObject({
+      ok: true,
+      config: { controllerNamespaces: ['tekton-pipelines', 'monitoring'] },
+    });
+    expect(parseGatewayConfig([], { AAPS_CONTROLLER_NAMESPACES: 'tekton-pipelines' })).toMatchObject({
+      ok: true,
+      config: { controllerNamespaces: ['tekton-pipelines'] },
+    });
+    expect(parseGatewayConfig(['--controller-namespaces', 'tekton-pipelines,tekton-'], {})).toEqual({
+      ok: false,
+      errors: ['--controller-namespaces: "tekton-" is no Kubernetes namespace name'],
+    });
+  });
 });

@@ -5,7 +5,14 @@
  * problem at once. Nothing else in the gateway reads `process.env`.
  */
 import { isAbsolute, join } from 'node:path';
-import { ENVIRONMENTS, type Environment, missingValue, smallestMajority, splitFlag } from '@aaps/agents';
+import {
+  ENVIRONMENTS,
+  type Environment,
+  isNamespaceName,
+  missingValue,
+  smallestMajority,
+  splitFlag,
+} from '@aaps/agents';
 import {
   CIPHERSUITE_IDS,
   type CiphersuiteId,
@@ -94,6 +101,8 @@ export interface GatewayConfig {
   sealIgnore?: string[];
   /** More credential words for the key-name detectors (e.g. `ssn`, `iban`). */
   sealKeyWords?: string[];
+  /** More namespaces whose alerts are a controller's, set aside like `kube-system`'s (intake/namespace.ts). */
+  controllerNamespaces?: string[];
 }
 
 type Kind =
@@ -428,6 +437,13 @@ export const SETTINGS: readonly Setting[] = [
     kind: { type: 'list' },
     help: 'more credential key words (e.g. ssn,iban)',
   },
+  {
+    key: 'controllerNamespaces',
+    flag: 'controller-namespaces',
+    env: 'AAPS_CONTROLLER_NAMESPACES',
+    kind: { type: 'list' },
+    help: "more namespaces whose alerts are a controller's, not the failing workload's (e.g. tekton-pipelines)",
+  },
 ];
 
 export const GATEWAY_DEFAULTS = {
@@ -638,6 +654,9 @@ export function parseGatewayConfig(
     if (!(DETECTOR_KINDS as readonly string[]).includes(d))
       errors.push(`--seal-detectors: ${d} is not one of ${DETECTOR_KINDS.join(', ')}`);
   if (/[\s+]/.test(cfg.logOrigin)) errors.push('--log-origin: no spaces or + allowed');
+  for (const ns of cfg.controllerNamespaces ?? [])
+    if (!isNamespaceName(ns))
+      errors.push(`--controller-namespaces: ${JSON.stringify(ns)} is no Kubernetes namespace name`);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg, rest };
 }
 

@@ -150,6 +150,9 @@ export async function startGateway(opts: {
         ...(config.githubWebhookSecret === undefined ? {} : { githubSecret: config.githubWebhookSecret }),
         maxBodyBytes: config.maxBodyBytes,
         cluster: config.cluster,
+        ...(config.controllerNamespaces === undefined
+          ? {}
+          : { controllerNamespaces: config.controllerNamespaces }),
         logOrigin: config.logOrigin,
         environment: config.environment,
         ...(config.gitopsRepoUrl === undefined ? {} : { gitopsRepoUrl: config.gitopsRepoUrl }),

@@ -135,7 +135,7 @@ export function intakeAlertmanager(body: unknown, ctx: IntakeContext): IntakeRes
     // No `namespace` label: none is guessed (see `SignalDraft.namespace`). One that is no
     // namespace name, a controller's own or a scraped exporter's is set aside (namespace.ts): no
     // resource is placed in it, and the fix goes to a person.
-    const { namespace: ns, set_aside } = alertNamespace(labels, hook.commonLabels);
+    const { namespace: ns, set_aside } = alertNamespace(labels, hook.commonLabels, ctx.controllerNamespaces);
     const messages = ['summary', 'description', 'message']
       .map((k) => annotations[k])
       .filter((m): m is string => m !== undefined && m !== '');

@@ -44,12 +44,14 @@ export function sourceNamespace(named: string | undefined): SourceNamespace {
 
 /**
  * An alert's namespace: `exported_namespace` present (and another) says `namespace` is the scraped
- * exporter's; a controller's namespace is the reporter's. Either is set aside: the object's
- * namespace is then not known from the labels.
+ * exporter's; a controller's namespace (built in, or one of `moreControllers`, the gateway's
+ * `--controller-namespaces`) is the reporter's. Either is set aside: the object's namespace is
+ * then not known from the labels.
  */
 export function alertNamespace(
   labels: Record<string, string>,
   common: Record<string, string>,
+  moreControllers: ReadonlySet<string> = new Set(),
 ): SourceNamespace {
   const named = labels['namespace'] ?? common['namespace'];
   const read = sourceNamespace(named);
@@ -58,7 +60,7 @@ export function alertNamespace(
   if (exported !== undefined && exported !== '' && exported !== read.namespace) {
     return { namespace: undefined, set_aside: { namespace: read.namespace, why: 'exporter_namespace' } };
   }
-  if (CONTROLLER_NAMESPACES.has(read.namespace)) {
+  if (CONTROLLER_NAMESPACES.has(read.namespace) || moreControllers.has(read.namespace)) {
     return { namespace: undefined, set_aside: { namespace: read.namespace, why: 'controller_namespace' } };
   }
   return read;

@@ -21,6 +21,8 @@ export interface IntakeContext {
   cluster?: string;
   /** `context.constraints_ref` (default `policy://risk-management/v1`). */
   constraintsRef?: string;
+  /** Namespaces set aside as a controller's besides the built-in ones (`--controller-namespaces`). */
+  controllerNamespaces?: ReadonlySet<string>;
 }
 
 /** Open (or, for a duplicate `dedup_key`, find) an incident. */

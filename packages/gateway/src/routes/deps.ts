@@ -28,6 +28,8 @@ export interface RouteDeps {
   authenticate: (header: string | undefined) => Caller;
   githubSecret: string | undefined;
   cluster: string;
+  /** `--controller-namespaces`: alerts in these namespaces are a controller's (intake/namespace.ts). */
+  controllerNamespaces: ReadonlySet<string>;
   /**
    * The body reader of every route that takes one (`bodyLimit`): the size limit, and a budget the
    * bodies of all requests share (bodies are read before their callers are checked).

@@ -134,7 +134,12 @@ async function respond(c: Context<GatewayEnv>, d: RouteDeps, result: IntakeResul
 }
 
 export function registerWebhookRoutes(app: GatewayApp, d: RouteDeps): void {
-  const ctx = (): IntakeContext => ({ now: d.now, newId: d.ids, cluster: d.cluster });
+  const ctx = (): IntakeContext => ({
+    now: d.now,
+    newId: d.ids,
+    cluster: d.cluster,
+    controllerNamespaces: d.controllerNamespaces,
+  });
   for (const t of TOKEN_SOURCES) {
     app.post(`/v1/webhooks/${t.source}`, requireScope(d.authenticate, 'submit'), d.readBody, (c) =>
       respond(c, d, t.adapter(jsonBody(c), ctx())),
