@@ -163,6 +163,31 @@ describe('1. a namespace label that is no Kubernetes namespace name', () => {
   });
 });
 
+/**
+ * kube-state-metrics' KubeContainerWaiting about shop's checkout pod, scraped without honor_labels
+ * from an exporter running in `exporterNamespace`: the target's namespace, pod and container keep
+ * their names, the metric's are exported_namespace, exported_pod, exported_container.
+ */
+function scrapedWaitingAlert(exporterNamespace: string) {
+  return alertmanagerBody(
+    {
+      alertname: 'KubeContainerWaiting',
+      namespace: exporterNamespace,
+      pod: 'kube-state-metrics-5d8c7b9f6-qwk4r',
+      container: 'kube-state-metrics',
+      exported_namespace: 'shop',
+      exported_pod: 'checkout-6b7f9c8d4-x2lqz',
+      exported_container: 'checkout',
+      reason: 'ErrImagePull',
+      severity: 'warning',
+    },
+    {
+      description:
+        'pod/checkout-6b7f9c8d4-x2lqz in namespace shop on container checkout has been in waiting state for longer than 1 hour.',
+    },
+  );
+}
+
 describe("2. a controller's own namespace is not the failing workload's", () => {
   // A log-based alert (Loki ruler, a log-to-metrics rule) carries the namespace and pod of the pod
   // whose log it read: Kyverno's admission controller in `kyverno` writing about shop/web.
@@ -237,26 +262,7 @@ describe("2. a controller's own namespace is not the failing workload's", () => 
 
   it('a kube-state-metrics alert scraped without honor_labels (exported_namespace) does not roll back the exporter', async () => {
     const gw = await gateway();
-    const { inc, escalations } = await runOne(
-      gw,
-      'alertmanager',
-      alertmanagerBody(
-        {
-          alertname: 'KubeContainerWaiting',
-          namespace: 'monitoring',
-          pod: 'kube-state-metrics-5d8c7b9f6-qwk4r',
-          exported_namespace: 'shop',
-          exported_pod: 'checkout-6b7f9c8d4-x2lqz',
-          exported_container: 'checkout',
-          reason: 'ErrImagePull',
-          severity: 'warning',
-        },
-        {
-          description:
-            'pod/checkout-6b7f9c8d4-x2lqz in namespace shop on container checkout has been in waiting state for longer than 1 hour.',
-        },
-      ),
-    );
+    const { inc, escalations } = await runOne(gw, 'alertmanager', scrapedWaitingAlert('monitoring'));
     expect(inc['proposal']).toBeNull();
     expect(humanEscalations(inc)).toEqual(['no_namespace']);
     expect(escalations[0]?.detail).toContain('exported_namespace');
@@ -288,27 +294,7 @@ describe("2. a controller's own namespace is not the failing workload's", () => 
 
   it("an exporter scraped in the failing workload's own namespace: the pod is exported_pod, not the exporter's", async () => {
     const gw = await gateway();
-    const { inc } = await runOne(
-      gw,
-      'alertmanager',
-      alertmanagerBody(
-        {
-          alertname: 'KubeContainerWaiting',
-          namespace: 'shop',
-          pod: 'kube-state-metrics-5d8c7b9f6-qwk4r',
-          container: 'kube-state-metrics',
-          exported_namespace: 'shop',
-          exported_pod: 'checkout-6b7f9c8d4-x2lqz',
-          exported_container: 'checkout',
-          reason: 'ErrImagePull',
-          severity: 'warning',
-        },
-        {
-          description:
-            'pod/checkout-6b7f9c8d4-x2lqz in namespace shop on container checkout has been in waiting state for longer than 1 hour.',
-        },
-      ),
-    );
+    const { inc } = await runOne(gw, 'alertmanager', scrapedWaitingAlert('shop'));
     const targets = JSON.stringify([inc['proposal'], inc['affected_resources'] ?? null]);
     expect(targets).not.toContain('kube-state-metrics');
     expect(inc['proposal']).toMatchObject({ action: 'image_rollback', target: 'deployment://shop/checkout' });
@@ -376,19 +362,22 @@ const TRANSIENT: [string, string][] = [
   ],
 ];
 
+/** kubelet's pull failure `message` on WEB_POD goes to a person as `escalation`, nothing rolled back. */
+async function expectPullNotRolledBack(message: string, escalation: string): Promise<void> {
+  const gw = await gateway();
+  const { inc, escalations } = await runOne(gw, 'kubernetes', event(WEB_POD, 'Failed', message));
+  expect(inc['type']).toBe('image_signature_failed');
+  expect(inc['state']).toBe('awaiting_human');
+  expect(inc['proposal']).toBeNull();
+  expect(inc['execution'] ?? null).toBeNull();
+  expect(humanEscalations(inc)).toEqual([escalation]);
+  expect(escalations[0]?.detail).toContain('nothing is rolled back');
+}
+
 describe('4. a transient pull failure is no bad image', () => {
   it.each(TRANSIENT)(
     'kubelet "Failed to pull image ... %s" is not rolled back: a person (transient_pull)',
-    async (_, message) => {
-      const gw = await gateway();
-      const { inc, escalations } = await runOne(gw, 'kubernetes', event(WEB_POD, 'Failed', message));
-      expect(inc['type']).toBe('image_signature_failed');
-      expect(inc['state']).toBe('awaiting_human');
-      expect(inc['proposal']).toBeNull();
-      expect(inc['execution'] ?? null).toBeNull();
-      expect(humanEscalations(inc)).toEqual(['transient_pull']);
-      expect(escalations[0]?.detail).toContain('nothing is rolled back');
-    },
+    (_, message) => expectPullNotRolledBack(message, 'transient_pull'),
   );
 
   it("the same pod's ErrImagePull and BackOff Events join the transient incident instead of rolling back", async () => {
@@ -437,16 +426,7 @@ const CREDENTIALS: [string, string][] = [
 describe('4b. a pull the registry refused the credentials of is no bad image', () => {
   it.each(CREDENTIALS)(
     '%s: not rolled back, a person renews the credential (registry_credentials)',
-    async (_, message) => {
-      const gw = await gateway();
-      const { inc, escalations } = await runOne(gw, 'kubernetes', event(WEB_POD, 'Failed', message));
-      expect(inc['type']).toBe('image_signature_failed');
-      expect(inc['state']).toBe('awaiting_human');
-      expect(inc['proposal']).toBeNull();
-      expect(inc['execution'] ?? null).toBeNull();
-      expect(humanEscalations(inc)).toEqual(['registry_credentials']);
-      expect(escalations[0]?.detail).toContain('nothing is rolled back');
-    },
+    (_, message) => expectPullNotRolledBack(message, 'registry_credentials'),
   );
 
   it("control: a repository that does not exist (containerd's pull access denied) is still rolled back", async () => {

@@ -70,14 +70,15 @@ describe('matchSignalRules: kubelet and LimitRange wordings', () => {
   });
 });
 
-describe('matchSignalRules: pull failures the registry or the network caused', () => {
-  const pull = (cause: string) =>
-    matchSignalRules({
-      reason: 'Failed',
-      texts: [`Failed to pull image "registry.example/shop/web:1.5.0": rpc error: ${cause}`],
-      alertname: '',
-    });
+/** A kubelet pull failure Event's message, with `cause` as the runtime's error. */
+const pull = (cause: string) =>
+  matchSignalRules({
+    reason: 'Failed',
+    texts: [`Failed to pull image "registry.example/shop/web:1.5.0": rpc error: ${cause}`],
+    alertname: '',
+  });
 
+describe('matchSignalRules: pull failures the registry or the network caused', () => {
   it.each([
     'code = Unknown desc = failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/nginx/manifests/sha256:ab: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.',
     'code = Unknown desc = failed to resolve reference: failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": dial tcp 10.20.0.15:443: i/o timeout',
@@ -102,13 +103,6 @@ describe('matchSignalRules: pull failures the registry or the network caused', (
 });
 
 describe('matchSignalRules: pull failures whose credentials the registry refused', () => {
-  const pull = (cause: string) =>
-    matchSignalRules({
-      reason: 'Failed',
-      texts: [`Failed to pull image "registry.example/shop/web:1.5.0": rpc error: ${cause}`],
-      alertname: '',
-    });
-
   it.each([
     'code = Unknown desc = Error response from daemon: Get "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/v2/web/manifests/1.5.0": no basic auth credentials',
     'code = Unknown desc = failed to resolve reference: failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized',
