@@ -9,6 +9,7 @@ import {
   AapsError,
   applyRefresh,
   bytesToHex,
+  canonicalBytes,
   displayValue,
   type Identifier,
   ProtocolError,
@@ -28,6 +29,7 @@ import {
   repairStep3,
   ValidationError,
 } from '@aaps/mpc-core';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { publicPackageDigest } from '../../key-digest.js';
 import { frostIdentifier, partyById, partyByIdentifier, type RosterParty } from '../../roster.js';
 import type { PartyDeps, PartyState } from '../context.js';
@@ -226,7 +228,15 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
         .filter((d) => d !== own)
         .map((d) => {
           const to = partyByIdentifier(roster, d.receiver)!;
-          const item = sealFor(deps, `repair-delta@${digest}`, sessionId, to, RepairDeltaCodec, d);
+          const item = sealFor(
+            deps,
+            `repair-delta@${digest}`,
+            sessionId,
+            to,
+            RepairDeltaCodec,
+            d,
+            repairBinding(helpers, lost),
+          );
           d.delta.wipe();
           return item;
         });
@@ -255,7 +265,16 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
           ['body.helpers', 'body.lost'],
         );
       }
-      const received = openAll(deps, `repair-delta@${digest}`, sessionId, body.sealed, RepairDeltaCodec);
+      const bound = repairBinding(helpers, lost);
+      const received = openAll(
+        deps,
+        `repair-delta@${digest}`,
+        sessionId,
+        body.sealed,
+        RepairDeltaCodec,
+        'body.sealed',
+        () => bound,
+      );
       const others = helpers.filter((h) => h.id !== self.id);
       const lostId = frostIdentifier(roster, lost);
       const from = received.map((x) => x.sender.id).sort();
@@ -293,7 +312,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
           key.keyPackage,
           [r.own, ...received.map((x) => x.value)],
         );
-        const item = sealFor(deps, `repair-sigma@${digest}`, sessionId, lost, RepairSigmaCodec, sigma);
+        const item = sealFor(deps, `repair-sigma@${digest}`, sessionId, lost, RepairSigmaCodec, sigma, bound);
         sigma.sigma.wipe();
         return { sealed: item };
       } finally {
@@ -327,13 +346,17 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
         }
         const helpers = parties(body.helpers, 'body.helpers');
         // Every helper sealed its sigma under the digest of the package it holds: one that holds
-        // another package than this one (a helper from another sharing) does not open.
+        // another package than this one (a helper from another sharing) does not open. Nor does
+        // one made for another helper set (see repairBinding).
+        const bound = repairBinding(helpers, self);
         const opened = openAll(
           deps,
           `repair-sigma@${publicPackageDigest(suite.id, publicPackage)}`,
           sessionId,
           body.sealed,
           RepairSigmaCodec,
+          'body.sealed',
+          () => bound,
         );
         for (const { sender, value } of opened) {
           if (value.sender !== frostIdentifier(roster, sender) || value.lost !== myId) {
@@ -367,6 +390,19 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
       });
     },
   };
+}
+
+/**
+ * What a repair's deltas and sigmas are bound to (in their boxes' signed associated data): the
+ * helper set and the lost party. A helper weights its share by its Lagrange coefficient over the
+ * helper set it was named, so helpers named different sets (by a coordinator) would give sigmas
+ * summing not to the lost share but to another combination of the helpers' shares, which with
+ * k - 1 colluders' own points gives the group secret. Bound, a delta or sigma made for another set
+ * does not open: every helper and the repaired party take parts made for their one set only.
+ */
+function repairBinding(helpers: readonly RosterParty[], lost: RosterParty): string {
+  const ids = helpers.map((h) => h.id).sort();
+  return bytesToHex(sha256(canonicalBytes({ domain: 'aaps.repair-set.v1', helpers: ids, lost: lost.id })));
 }
 
 /** Forget sessions older than {@link TTL_MS}, calling `onDrop` on each (to wipe its secrets). */
