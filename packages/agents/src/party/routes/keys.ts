@@ -185,7 +185,19 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
           RefreshRound2PackageCodec,
           'body.sealed',
           round1.digestOf,
-        ).map((r) => r.value);
+        ).map(({ sender, value }) => {
+          // The box's signer is who sent it: a package inside naming another sender (an honest
+          // peer's name borrowed, its real box left out by the relay) would have round 3 blame
+          // that peer for the signer's share. Named here, as the DKG's round 3 does.
+          if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
+            throw new ProtocolError(
+              'INVALID_SECRET_SHARE',
+              `refresh round-2 package from ${sender.id} is mislabelled`,
+              [frostIdentifier(roster, sender)],
+            );
+          }
+          return value;
+        });
         const share = refreshRound3(suite, s.round2, round1.packages, received);
         const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
         refreshes.delete(sessionId);
