@@ -122,11 +122,13 @@ export const RepairDeltaCodec = defineCodec<import('./keygen/repair.js').RepairD
   sender: 'string',
   receiver: 'string',
   lost: 'string',
+  helpers: { array: 'string', max: MAX_PARTIES },
   delta: 'secret',
 });
 /** Repair step 2 output: secret, helper to the party being repaired; only ever sent sealed. */
 export const RepairSigmaCodec = defineCodec<import('./keygen/repair.js').RepairSigma>('RepairSigma', {
   sender: 'string',
   lost: 'string',
+  helpers: { array: 'string', max: MAX_PARTIES },
   sigma: 'secret',
 });

@@ -118,4 +118,38 @@ describe('repair', () => {
       'INVALID_SECRET_SHARE',
     );
   });
+
+  it('steps 2 and 3 take only parts made for their own helper set, and name the sender of another', () => {
+    // A coordinator names helper a the set [a, c] and helper c the set [a, b, c]: c's delta to a is
+    // then weighted by c's coefficient over a set a was not given. Summed, such parts are not the
+    // lost share but another combination of the helpers' shares (threshold signing review, H1),
+    // so neither step takes them.
+    const { a, b, c, lost } = setup();
+    const rng = seededRng(5);
+    const told = { a: [a.identifier, c.identifier], c: [a.identifier, b.identifier, c.identifier] };
+    const own = repairStep1(suite, told.a, a, lost.identifier, rng).find((d) => d.receiver === a.identifier)!;
+    const fromC = repairStep1(suite, told.c, c, lost.identifier, rng).find(
+      (d) => d.receiver === a.identifier,
+    )!;
+    expect([...fromC.helpers].sort()).toEqual([...told.c].sort());
+    const err = errorOf(() => repairStep2(suite, told.a, a, [own, fromC]));
+    expect([err.code, err.fields]).toEqual(['INVALID_ARGUMENT', ['deltas[1].helpers']]);
+    expect(err.message).toContain(c.identifier);
+    // Step 3: a sigma summed over another set is refused the same way.
+    const deltas = [a, b, c].flatMap((h) => repairStep1(suite, told.c, h, lost.identifier, rng));
+    const sigmas = [a, b, c].map((h) =>
+      repairStep2(
+        suite,
+        told.c,
+        h,
+        deltas.filter((d) => d.receiver === h.identifier),
+      ),
+    );
+    const pub = setup().deal.publicPackage;
+    expect(repairStep3(suite, told.c, sigmas, lost.identifier, pub).signingShare.expose()).toEqual(
+      lost.signingShare.expose(),
+    );
+    const stray = errorOf(() => repairStep3(suite, told.a, [sigmas[0]!, sigmas[2]!], lost.identifier, pub));
+    expect([stray.code, stray.fields]).toEqual(['INVALID_ARGUMENT', ['sigmas[0].helpers']]);
+  });
 });

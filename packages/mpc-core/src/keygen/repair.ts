@@ -12,6 +12,14 @@
  *    against its public verifying share before returning its key package.
  *
  * Works for dealer- and DKG-made keys (and refreshed ones): only the shares' polynomial matters.
+ *
+ * Every delta and sigma names the helper set it was made for ({@link RepairDelta.helpers}), and
+ * steps 2 and 3 take only parts made for their own set. Each helper weights its share by its
+ * Lagrange coefficient over the set it is given: helpers given different sets (a coordinator
+ * naming each helper a set of its neighbours) would make sigmas summing not to the lost share but
+ * to another combination of the helpers' shares, which the repaired party and t - 2 helpers turn
+ * into the group secret. The names say only what the senders were told; the sealing that carries
+ * the parts must still keep them private and authentic.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { displayValue } from '../codec.js';
@@ -37,6 +45,8 @@ export interface RepairDelta {
   readonly receiver: Identifier;
   /** The party whose share is being rebuilt. */
   readonly lost: Identifier;
+  /** The helper set `sender` weighted its share over, in identifier (scalar) order. */
+  readonly helpers: readonly Identifier[];
   readonly delta: SecretBytes;
 }
 
@@ -44,7 +54,24 @@ export interface RepairDelta {
 export interface RepairSigma {
   readonly sender: Identifier;
   readonly lost: Identifier;
+  /** The helper set of every delta summed, in identifier (scalar) order. */
+  readonly helpers: readonly Identifier[];
   readonly sigma: SecretBytes;
+}
+
+/** `claimed` (a delta's or sigma's helper set) is `helpers`, the set this step was given. */
+function checkSameHelpers(claimed: unknown, helpers: readonly Helper[], path: string, sender: unknown): void {
+  const same =
+    Array.isArray(claimed) &&
+    claimed.length === helpers.length &&
+    helpers.every((h, i) => claimed[i] === h.identifier);
+  if (!same) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `${path}.helpers: ${displayValue(sender)} was given another helper set (${displayValue(claimed)}) than this step (${displayValue(helpers.map((h) => h.identifier))}): parts weighted over different sets do not sum to the lost share`,
+      [`${path}.helpers`],
+    );
+  }
 }
 
 interface Helper {
@@ -148,6 +175,7 @@ function step1Typed<E>(
   }
   let remainder = field.mul(field.mul(num, field.inv(den)), signingShareScalar(anySuite, kp));
   const deltas: RepairDelta[] = [];
+  const set = Object.freeze(helpers.map((h) => h.identifier));
   helpers.forEach((h, i) => {
     let d: bigint;
     if (i < helpers.length - 1) {
@@ -161,6 +189,7 @@ function step1Typed<E>(
         sender: kp.identifier,
         receiver: h.identifier,
         lost,
+        helpers: set,
         delta: new SecretBytes(field.toBytes(d)),
       }),
     );
@@ -241,6 +270,7 @@ export function repairStep2(
         [`${path}.sender`],
       );
     }
+    checkSameHelpers(d.helpers, checked, path, d.sender);
     seen.add(d.sender);
     const bytes = liveSecret(d.delta, `${path}.delta`).expose();
     let value: bigint;
@@ -261,6 +291,7 @@ export function repairStep2(
   const out: RepairSigma = Object.freeze({
     sender: self,
     lost: lost!,
+    helpers: Object.freeze(checked.map((h) => h.identifier)),
     sigma: new SecretBytes(field.toBytes(sigma)),
   });
   sigma = 0n;
@@ -351,6 +382,7 @@ function step3Typed<E>(
         [`${path}.sender`],
       );
     }
+    checkSameHelpers(sg.helpers, helpers, path, sg.sender);
     seen.add(sg.sender);
     const bytes = liveSecret(sg.sigma, `${path}.sigma`).expose();
     let value: bigint;

@@ -123,6 +123,7 @@ describe('repair', () => {
       sender: fid(from),
       receiver: fid(to),
       lost: fid(lost),
+      helpers: [fid(0), fid(1), fid(2)],
       delta: new SecretBytes(suite.field.toBytes(0n)),
     };
     const receiver = set.roster.parties[to]!;
