@@ -114,6 +114,39 @@ describe('a party takes calls from the coordinator only', () => {
   });
 });
 
+describe('repair enrols nobody', () => {
+  it("a helper refuses to rebuild a share for a roster party the key never gave one (threshold signing review's suspicion)", async () => {
+    // A key dealt to the first four roster parties only (as a roster that gained a party before
+    // its re-key): party 5 holds no share, so no repair may make one for it.
+    const four = trustedDealer(suite, { min: 3, max: 4 });
+    const own = mkdtempSync(join(tmpdir(), 'aaps-party-enrol-'));
+    const mine: PartyStore[] = [];
+    try {
+      const deps = await partyDeps(set, 0, { dir: own, stores: mine });
+      await saveDealtKey(deps.store, set, four, 0);
+      const helper = [await createPartyApp(deps)];
+      const r = await call(
+        0,
+        'repair.step1',
+        'enrol',
+        {
+          helpers: [id(0), id(1), id(2)],
+          lost: id(4),
+          package_digest: publicPackageDigest(suite.id, four.publicPackage),
+        },
+        gateway(),
+        helper,
+      );
+      expect(r.error?.code).toBe('UNKNOWN_IDENTIFIER');
+      expect(r.error?.message).toContain(`${id(4)} holds no share of this key`);
+      expect(r.body['sealed']).toBeUndefined();
+    } finally {
+      await Promise.all(mine.map((st) => st.close()));
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('repair', () => {
   const helpers = () => [id(0), id(1), id(2)];
 

@@ -218,6 +218,15 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
       const lost = parties([body.lost], 'body.lost')[0]!;
       if (!helpers.some((h) => h.id === self.id))
         throw new ValidationError('FORBIDDEN', 'this party is not among the helpers');
+      // A repair rebuilds a share its party held; helping a roster party the key never gave one
+      // would enrol a new holder of the key (a share of the polynomial at its point) that no DKG
+      // or refresh agreed to.
+      if (!Object.hasOwn(key.publicPackage.verifyingShares, frostIdentifier(roster, lost)))
+        throw new ValidationError(
+          'UNKNOWN_IDENTIFIER',
+          `${lost.id} holds no share of this key: a repair rebuilds a lost share, it does not enrol a new holder`,
+          ['body.lost'],
+        );
       dropExpired(repairs, (r) => r.own.delta.wipe());
       if (repairs.has(sessionId))
         throw new ProtocolError('ROUND_ORDER', `repair session ${sessionId} already ran step 1 here`);
