@@ -34,7 +34,14 @@ import { rosterDigest } from '../../roster.js';
 import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
-import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
+import {
+  coordinatorCall,
+  dealtPartyApps,
+  type FiveParties,
+  type PartyAnswer,
+  partyDeps,
+  saveDealtKey,
+} from '../test-helpers/five-parties.js';
 import { relayAad } from './sealed.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -48,49 +55,21 @@ const gateway = () => ({ id: 'gateway', key: set.gatewayKey });
 const id = (i: number) => set.roster.parties[i]!.id;
 const fid = (i: number) => identifierFromNumber(suite, i + 1);
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  error?: { code: string; message: string };
-}
-
-async function call(
+/** A call to party `i` as the coordinator makes it (`from` signs the envelope), on `on`'s apps. */
+const call = (
   i: number,
   kind: RpcKind,
   session: string,
   body: Record<string, unknown>,
   from: { id: string; key: FiveParties['gatewayKey'] } = gateway(),
   on: readonly PartyApp[] = apps,
-): Promise<Answer> {
-  const env = makeRequest(from, id(i), kind, session, body, { trace_id: 't' });
-  const path = kind === 'batch' ? '/v1/batch' : `/v1/${kind.replace('.', '/')}`;
-  // The call header is the coordinator's (its transport), whoever signed the envelope: what the
-  // envelope checks refuse is reached.
-  const text = JSON.stringify(env);
-  const res = await on[i]!.app.request(path, {
-    method: 'POST',
-    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
-      id(i),
-      path,
-      text,
-    ),
-    body: text,
-  });
-  const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
-  return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
-}
+): Promise<PartyAnswer> => coordinatorCall(set, on, i, kind, session, body, from);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-party-keys-'));
-  set = fiveParties();
-  const dealt = trustedDealer(suite, set.roster.threshold);
+  let dealt: Awaited<ReturnType<typeof dealtPartyApps>>['dealt'];
+  ({ set, apps, dealt } = await dealtPartyApps({ dir, stores }));
   pkgDigest = publicPackageDigest(suite.id, dealt.publicPackage);
-  apps = [];
-  for (let i = 0; i < 5; i++) {
-    const deps = await partyDeps(set, i, { dir, stores });
-    await saveDealtKey(deps.store, set, dealt, i);
-    apps.push(await createPartyApp(deps));
-  }
 });
 
 afterAll(async () => {

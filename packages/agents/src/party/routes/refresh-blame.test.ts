@@ -17,16 +17,19 @@ import {
   SecretBytes,
   seal,
   signBytes,
-  trustedDealer,
   x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callSigner } from '../../call-auth.js';
 import { rosterDigest } from '../../roster.js';
-import { makeRequest, type RpcKind } from '../../rpc.js';
+import type { RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
-import { createPartyApp, type PartyApp } from '../app.js';
-import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
+import type { PartyApp } from '../app.js';
+import {
+  coordinatorCall,
+  dealtPartyApps,
+  type FiveParties,
+  type PartyAnswer,
+} from '../test-helpers/five-parties.js';
 import { relayAad, relaySigningBytes, round1Digest } from './sealed.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -42,46 +45,18 @@ interface Item {
   box: unknown;
   sig: string;
 }
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  error?: { code: string; message: string; culprits?: string[] };
-}
 
-async function call(
+/** A call to party `i` as the coordinator makes it. */
+const call = (
   i: number,
   kind: RpcKind,
   session: string,
   body: Record<string, unknown>,
-): Promise<Answer> {
-  const env = makeRequest({ id: 'gateway', key: set.gatewayKey }, id(i), kind, session, body, {
-    trace_id: 't',
-  });
-  const path = `/v1/${kind.replace('.', '/')}`;
-  const text = JSON.stringify(env);
-  const res = await apps[i]!.app.request(path, {
-    method: 'POST',
-    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
-      id(i),
-      path,
-      text,
-    ),
-    body: text,
-  });
-  const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
-  return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
-}
+): Promise<PartyAnswer> => coordinatorCall(set, apps, i, kind, session, body);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-refresh-blame-'));
-  set = fiveParties();
-  const dealt = trustedDealer(suite, set.roster.threshold);
-  apps = [];
-  for (let i = 0; i < 5; i++) {
-    const deps = await partyDeps(set, i, { dir, stores });
-    await saveDealtKey(deps.store, set, dealt, i);
-    apps.push(await createPartyApp(deps));
-  }
+  ({ set, apps } = await dealtPartyApps({ dir, stores }));
 });
 
 afterAll(async () => {

@@ -16,17 +16,20 @@ import {
   open,
   RepairSigmaCodec,
   SealedBoxCodec,
-  trustedDealer,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callSigner } from '../../call-auth.js';
 import { publicPackageDigest } from '../../key-digest.js';
 import { rosterDigest } from '../../roster.js';
-import { makeRequest, type RpcKind } from '../../rpc.js';
+import type { RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
-import { createPartyApp, type PartyApp } from '../app.js';
-import { type FiveParties, fiveParties, partyDeps, saveDealtKey } from '../test-helpers/five-parties.js';
+import type { PartyApp } from '../app.js';
+import {
+  coordinatorCall,
+  dealtPartyApps,
+  type FiveParties,
+  type PartyAnswer,
+} from '../test-helpers/five-parties.js';
 import { relayAad } from './sealed.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -35,7 +38,7 @@ let dir: string;
 const stores: PartyStore[] = [];
 let set: FiveParties;
 let apps: PartyApp[];
-let dealt: ReturnType<typeof trustedDealer>;
+let dealt: Awaited<ReturnType<typeof dealtPartyApps>>['dealt'];
 let pkgDigest: string;
 const id = (i: number) => set.roster.parties[i]!.id;
 const xOf = (i: number) => identifierToScalar(suite, identifierFromNumber(suite, i + 1));
@@ -45,35 +48,14 @@ interface Item {
   box: unknown;
   sig: string;
 }
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  error?: { code: string; message: string };
-}
 
-async function call(
+/** A call to party `i` as the coordinator makes it. */
+const call = (
   i: number,
   kind: RpcKind,
   session: string,
   body: Record<string, unknown>,
-): Promise<Answer> {
-  const env = makeRequest({ id: 'gateway', key: set.gatewayKey }, id(i), kind, session, body, {
-    trace_id: 't',
-  });
-  const path = `/v1/${kind.replace('.', '/')}`;
-  const text = JSON.stringify(env);
-  const res = await apps[i]!.app.request(path, {
-    method: 'POST',
-    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
-      id(i),
-      path,
-      text,
-    ),
-    body: text,
-  });
-  const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
-  return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
-}
+): Promise<PartyAnswer> => coordinatorCall(set, apps, i, kind, session, body);
 
 /** Lagrange basis polynomial of `xi` over `xs`, evaluated at `at`. */
 function basis(xs: readonly bigint[], xi: bigint, at: bigint): bigint {
@@ -89,15 +71,8 @@ function basis(xs: readonly bigint[], xi: bigint, at: bigint): bigint {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-repair-sets-'));
-  set = fiveParties();
-  dealt = trustedDealer(suite, set.roster.threshold);
+  ({ set, apps, dealt } = await dealtPartyApps({ dir, stores }));
   pkgDigest = publicPackageDigest(suite.id, dealt.publicPackage);
-  apps = [];
-  for (let i = 0; i < 5; i++) {
-    const deps = await partyDeps(set, i, { dir, stores });
-    await saveDealtKey(deps.store, set, dealt, i);
-    apps.push(await createPartyApp(deps));
-  }
 });
 
 afterAll(async () => {
@@ -115,7 +90,7 @@ describe('repair: one helper set for all helpers', () => {
     const sets: Record<number, number[]> = { 0: [0, 1, 3], 1: [0, 1, 2], 2: [1, 2, 3], 3: [0, 2, 3] };
     const session = 'mixed-sets';
     const helpers = Object.keys(sets).map(Number);
-    const step1 = new Map<number, Answer>();
+    const step1 = new Map<number, PartyAnswer>();
     for (const h of helpers) {
       step1.set(
         h,
@@ -133,7 +108,7 @@ describe('repair: one helper set for all helpers', () => {
           .filter((x) => x.party === id(h))
           .map((x) => ({ party: id(from), box: x.box, sig: x.sig })),
       );
-    const step2 = new Map<number, Answer>();
+    const step2 = new Map<number, PartyAnswer>();
     for (const h of helpers) {
       step2.set(
         h,

@@ -24,13 +24,19 @@ import {
   SecretBytes,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callSigner } from '../../call-auth.js';
 import { runDkgOverHttp } from '../../coordinate.js';
 import { rosterDigest } from '../../roster.js';
-import { makeRequest, type RpcKind } from '../../rpc.js';
+import type { RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
-import { type FiveParties, fiveParties, inProcessClient, partyDeps } from '../test-helpers/five-parties.js';
+import {
+  coordinatorCall,
+  type FiveParties,
+  fiveParties,
+  inProcessClient,
+  type PartyAnswer,
+  partyDeps,
+} from '../test-helpers/five-parties.js';
 import { round1Digest, type SealedItem, type SignedRound1, sealFor } from './sealed.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -41,35 +47,13 @@ let apps: PartyApp[];
 const id = (i: number) => set.roster.parties[i]!.id;
 const fid = (i: number) => identifierFromNumber(suite, i + 1);
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  error?: { code: string; message: string; culprits?: string[] };
-}
-
-async function call(
+/** A call to party `i` as the coordinator makes it. */
+const call = (
   i: number,
   kind: RpcKind,
   session: string,
   body: Record<string, unknown>,
-): Promise<Answer> {
-  const env = makeRequest({ id: 'gateway', key: set.gatewayKey }, id(i), kind, session, body, {
-    trace_id: 't',
-  });
-  const path = `/v1/${kind.replace('.', '/')}`;
-  const text = JSON.stringify(env);
-  const res = await apps[i]!.app.request(path, {
-    method: 'POST',
-    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(
-      id(i),
-      path,
-      text,
-    ),
-    body: text,
-  });
-  const json = (await res.json()) as { payload?: { body: Record<string, unknown> }; error?: Answer['error'] };
-  return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
-}
+): Promise<PartyAnswer> => coordinatorCall(set, apps, i, kind, session, body);
 
 /** Fresh parties without keys (a DKG takes each party once). */
 async function freshParties(): Promise<void> {
@@ -124,7 +108,7 @@ const madeUpDkg = (i: number) =>
 const replaced = (list: SignedRound1[], i: number, item: SignedRound1) =>
   list.map((p, j) => (j === i ? item : p));
 
-function expectRelayBlamed(r: Answer): void {
+function expectRelayBlamed(r: PartyAnswer): void {
   expect(r.status).not.toBe(200);
   expect(r.error?.code).toBe('INCONSISTENT_TRANSCRIPT');
   expect(r.error?.culprits ?? []).toEqual([]);

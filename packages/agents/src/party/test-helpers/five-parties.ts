@@ -30,6 +30,7 @@ import {
   x25519FromIdentityPublicKey,
 } from '@aaps/mpc-core';
 import { createAdaptorServer } from '@hono/node-server';
+import { callSigner } from '../../call-auth.js';
 import { PartyClient } from '../../client.js';
 import { PARTY_DEFAULTS, type PartyConfig } from '../../config.js';
 import { memoryLogger } from '../../logger.js';
@@ -38,6 +39,7 @@ import { type ApprovalProposal, proposalSigningBytes } from '../../policy/propos
 import { PARTY_ROLES } from '../../policy/roles.js';
 import type { DepartmentRiskView, Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
+import { makeRequest, type RpcKind } from '../../rpc.js';
 import { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
@@ -160,7 +162,14 @@ export async function dealtPartyApps(opts: {
   dir: string;
   stores: PartyStore[];
   configure?: (i: number, deps: PartyDeps) => void;
-}): Promise<{ set: FiveParties; apps: PartyApp[]; client: PartyClient; groupPublicKey: Uint8Array }> {
+}): Promise<{
+  set: FiveParties;
+  apps: PartyApp[];
+  client: PartyClient;
+  groupPublicKey: Uint8Array;
+  /** The dealt key: every party's key package, and the public package they hold. */
+  dealt: { keyPackages: readonly KeyPackage[]; publicPackage: PublicKeyPackage };
+}> {
   const set = fiveParties();
   const dealt = trustedDealer(getCiphersuite('FROST-ED25519-SHA512-v1'), set.roster.threshold);
   const apps: PartyApp[] = [];
@@ -175,6 +184,7 @@ export async function dealtPartyApps(opts: {
     apps,
     client: inProcessClient(set, apps),
     groupPublicKey: dealt.publicPackage.groupPublicKey,
+    dealt,
   };
 }
 
@@ -410,4 +420,41 @@ export async function riskViewApps(
       return createPartyApp(await partyDeps(set, i, { ...opts, policy }));
     }),
   );
+}
+
+/** A party's answer to {@link coordinatorCall}: its status, the body of its reply, its error. */
+export interface PartyAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  error?: { code: string; message: string; culprits?: string[] };
+}
+
+/**
+ * A protocol call to `apps[i]` through `app.request`, as the coordinator makes it: the request
+ * envelope signed by `from` (the gateway unless said), under the coordinator's call header (its
+ * transport), so a test reaches what the envelope checks refuse.
+ */
+export async function coordinatorCall(
+  set: FiveParties,
+  apps: readonly { app: { request: (path: string, init: RequestInit) => Response | Promise<Response> } }[],
+  i: number,
+  kind: RpcKind,
+  session: string,
+  body: Record<string, unknown>,
+  from: { id: string; key: IdentityKey } = { id: 'gateway', key: set.gatewayKey },
+): Promise<PartyAnswer> {
+  const to = set.roster.parties[i]!.id;
+  const env = makeRequest(from, to, kind, session, body, { trace_id: 't' });
+  const path = kind === 'batch' ? '/v1/batch' : `/v1/${kind.replace('.', '/')}`;
+  const text = JSON.stringify(env);
+  const res = await apps[i]!.app.request(path, {
+    method: 'POST',
+    headers: callSigner({ id: 'gateway', key: set.gatewayKey }, set.roster.parties).headers(to, path, text),
+    body: text,
+  });
+  const json = (await res.json()) as {
+    payload?: { body: Record<string, unknown> };
+    error?: PartyAnswer['error'];
+  };
+  return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
 }
