@@ -7,16 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PARTY_ROLES } from '@aaps/agents';
 import { AAPS_CLI } from './aaps.js';
-
-/** The roles `aaps up` runs, one department each. */
-export const DEPARTMENT_ROLES = [
-  'monitoring',
-  'problem-solver',
-  'strategy',
-  'quality-assurance',
-  'audit',
-] as const;
 
 /** Run `aaps ARGS` to its end: its exit code and output. */
 export function aapsSync(...args: string[]): { code: number | null; out: string; err: string } {
@@ -53,7 +45,8 @@ export function initDepartments(opts: { root: string; ports: readonly number[]; 
   template: Record<string, unknown> & { gateway: { identity_key: string } };
   roster: Record<string, unknown> & { approvers: unknown[] };
 } {
-  const departments = DEPARTMENT_ROLES.map((role, i) => {
+  // The roles `aaps up` runs, one department each.
+  const departments = PARTY_ROLES.map((role, i) => {
     const dir = join(opts.root, `host-${role}`);
     const out = ok(
       'party',

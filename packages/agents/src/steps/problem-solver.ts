@@ -428,6 +428,40 @@ function reportOnly(ctx: Ctx, report: { reason: string; reporter?: string }): st
   return `a policy report (${report.reason}), not a failure`;
 }
 
+/**
+ * Pull failures whose message shows the image is not what failed: nothing is rolled back, and a
+ * person is told why.
+ * - `pull_transient`: the registry or the network failed. Rolling back would not make the registry
+ *   answer (the previous image is pulled from it too) and would undo a revision nothing shows to
+ *   be bad.
+ * - `pull_credentials`: the previous image is pulled with the same credentials, so a rollback
+ *   would fail the same way on every node without it cached and, where cached, undo a revision
+ *   nothing shows to be bad while the expired credential waits for the next pull.
+ */
+const PULL_NOT_THE_IMAGE: Partial<Record<IncidentSubtype, { cause: string; escalation: Escalation }>> = {
+  pull_transient: {
+    cause: 'the registry or the network failed, not the image',
+    escalation: {
+      kind: 'transient_pull',
+      detail:
+        'the pull failed on the registry or the network (rate limiting, a timeout, a dropped connection), ' +
+        'which kubelet retries on its own back-off; the image is not shown to be bad, so nothing is rolled back: ' +
+        'a person looks if it persists (registry limits, a pull-through cache, the network path)',
+    },
+  },
+  pull_credentials: {
+    cause: "the registry refused the pull's credentials, or got none",
+    escalation: {
+      kind: 'registry_credentials',
+      detail:
+        "the registry refused the pull's credentials or was sent none (an expired or rotated registry token, " +
+        'an image pull Secret with the wrong credentials, a node without its credential provider); the previous ' +
+        'image is pulled with the same credentials, so nothing is rolled back: a person renews the credential ' +
+        "(the workload's imagePullSecrets, the node's credential provider)",
+    },
+  },
+};
+
 function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   const { facts } = ctx;
   const failing = facts.image?.ref;
@@ -437,39 +471,15 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     uris = [...new Set(history.filter((h) => h.image === failing).map((h) => h.workload))];
     inferred = false;
   }
+  const image = `image ${failing ?? '(unnamed)'}`;
+  const notTheImage = PULL_NOT_THE_IMAGE[subtype];
   const cause =
     subtype === 'signature_mismatch'
-      ? `image ${failing ?? '(unnamed)'} failed signature verification`
-      : subtype === 'pull_transient'
-        ? `image ${failing ?? '(unnamed)'} could not be pulled: the registry or the network failed, not the image`
-        : subtype === 'pull_credentials'
-          ? `image ${failing ?? '(unnamed)'} could not be pulled: the registry refused the pull's credentials, or got none`
-          : `image ${failing ?? '(unnamed)'} could not be pulled`;
+      ? `${image} failed signature verification`
+      : `${image} could not be pulled${notTheImage === undefined ? '' : `: ${notTheImage.cause}`}`;
   find(ctx, cause, failing ? [`image://${failing}`] : []);
-  if (subtype === 'pull_transient') {
-    // Rolling back would not make the registry answer (the previous image is pulled from it too)
-    // and would undo a revision nothing shows to be bad.
-    ctx.escalations.push({
-      kind: 'transient_pull',
-      detail:
-        'the pull failed on the registry or the network (rate limiting, a timeout, a dropped connection), ' +
-        'which kubelet retries on its own back-off; the image is not shown to be bad, so nothing is rolled back: ' +
-        'a person looks if it persists (registry limits, a pull-through cache, the network path)',
-    });
-    return cause;
-  }
-  if (subtype === 'pull_credentials') {
-    // The previous image is pulled with the same credentials: a rollback would fail the same way
-    // on every node without it cached, and, where cached, undo a revision nothing shows to be bad
-    // while the expired credential waits for the next pull.
-    ctx.escalations.push({
-      kind: 'registry_credentials',
-      detail:
-        "the registry refused the pull's credentials or was sent none (an expired or rotated registry token, " +
-        'an image pull Secret with the wrong credentials, a node without its credential provider); the previous ' +
-        'image is pulled with the same credentials, so nothing is rolled back: a person renews the credential ' +
-        "(the workload's imagePullSecrets, the node's credential provider)",
-    });
+  if (notTheImage !== undefined) {
+    ctx.escalations.push({ ...notTheImage.escalation });
     return cause;
   }
   if (uris.length === 0 && facts.namespace === undefined && facts.namespace_set_aside !== undefined) {

@@ -24,7 +24,7 @@ import type { KeyCommitHandlers } from '../key-commit.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
-import { openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './sealed.js';
+import { addressedHere, openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './sealed.js';
 
 const DKG_TTL_MS = 10 * 60 * 1000;
 
@@ -120,16 +120,7 @@ export function createDkgHandlers(deps: PartyDeps, state: PartyState, commits: K
           DkgRound2PackageCodec,
           'body.sealed',
           round1.digestOf,
-        ).map(({ sender, value }) => {
-          if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
-            throw new ProtocolError(
-              'INVALID_SECRET_SHARE',
-              `round-2 package from ${sender.id} is mislabelled`,
-              [frostIdentifier(roster, sender)],
-            );
-          }
-          return value;
-        });
+        ).map((opened) => addressedHere(deps, 'round-2 package', opened));
         const out = dkgRound3(suite, s.round2, round1.packages, round2);
         state.dkg.delete(session);
         const key = {

@@ -38,7 +38,7 @@ import type { KeyCommitHandlers } from '../key-commit.js';
 import { assertMayTakeKey } from '../key-replace.js';
 import { rosterParticipants } from '../key-roster.js';
 import { everyRosterPeer } from './roster-peers.js';
-import { openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './sealed.js';
+import { addressedHere, openAll, round1Digest, sealFor, signRound1, verifiedRound1 } from './sealed.js';
 
 const TTL_MS = 10 * 60 * 1000;
 
@@ -185,19 +185,7 @@ export function createKeyHandlers(deps: PartyDeps, state: PartyState, commits: K
           RefreshRound2PackageCodec,
           'body.sealed',
           round1.digestOf,
-        ).map(({ sender, value }) => {
-          // The box's signer is who sent it: a package inside naming another sender (an honest
-          // peer's name borrowed, its real box left out by the relay) would have round 3 blame
-          // that peer for the signer's share. Named here, as the DKG's round 3 does.
-          if (value.sender !== frostIdentifier(roster, sender) || value.receiver !== myId) {
-            throw new ProtocolError(
-              'INVALID_SECRET_SHARE',
-              `refresh round-2 package from ${sender.id} is mislabelled`,
-              [frostIdentifier(roster, sender)],
-            );
-          }
-          return value;
-        });
+        ).map((opened) => addressedHere(deps, 'refresh round-2 package', opened));
         const share = refreshRound3(suite, s.round2, round1.packages, received);
         const out = applyRefresh(suite, key.keyPackage, key.publicPackage, share);
         refreshes.delete(sessionId);

@@ -90,16 +90,11 @@ describe('repair: one helper set for all helpers', () => {
     const sets: Record<number, number[]> = { 0: [0, 1, 3], 1: [0, 1, 2], 2: [1, 2, 3], 3: [0, 2, 3] };
     const session = 'mixed-sets';
     const helpers = Object.keys(sets).map(Number);
+    // What the coordinator tells helper h, at every step: its own set.
+    const told = (h: number) => ({ helpers: sets[h]!.map(id), lost: id(LOST), package_digest: pkgDigest });
     const step1 = new Map<number, PartyAnswer>();
     for (const h of helpers) {
-      step1.set(
-        h,
-        await call(h, 'repair.step1', session, {
-          helpers: sets[h]!.map(id),
-          lost: id(LOST),
-          package_digest: pkgDigest,
-        }),
-      );
+      step1.set(h, await call(h, 'repair.step1', session, told(h)));
       expect(step1.get(h)!.status, `step 1 at ${h}`).toBe(200);
     }
     const inbox = (h: number): Item[] =>
@@ -110,15 +105,7 @@ describe('repair: one helper set for all helpers', () => {
       );
     const step2 = new Map<number, PartyAnswer>();
     for (const h of helpers) {
-      step2.set(
-        h,
-        await call(h, 'repair.step2', session, {
-          helpers: sets[h]!.map(id),
-          lost: id(LOST),
-          package_digest: pkgDigest,
-          sealed: inbox(h),
-        }),
-      );
+      step2.set(h, await call(h, 'repair.step2', session, { ...told(h), sealed: inbox(h) }));
     }
     const sigmas = helpers.filter((h) => step2.get(h)!.status === 200);
     if (sigmas.length === helpers.length) {

@@ -224,6 +224,28 @@ export function openAll<T>(
   }
 }
 
+/**
+ * A round-2 package opened from a signed box ({@link openAll}), held to its box: it must name the
+ * box's signer as its sender and this party as its receiver, or the signer is named. A package
+ * sealed under an honest peer's name (that peer's real box left out by the relay) would otherwise
+ * have round 3 blame the peer for the signer's share. `what` names the package in the error.
+ */
+export function addressedHere<T extends { sender: Identifier; receiver: Identifier }>(
+  deps: PartyDeps,
+  what: string,
+  { sender, value }: { sender: RosterParty; value: T },
+): T {
+  if (
+    value.sender !== frostIdentifier(deps.roster, sender) ||
+    value.receiver !== frostIdentifier(deps.roster, deps.self)
+  ) {
+    throw new ProtocolError('INVALID_SECRET_SHARE', `${what} from ${sender.id} is mislabelled`, [
+      frostIdentifier(deps.roster, sender),
+    ]);
+  }
+  return value;
+}
+
 /** A round-1 package as a party answers it and the coordinator relays it, unchanged. */
 export interface SignedRound1 {
   /** The package in its codec's JSON form. */
