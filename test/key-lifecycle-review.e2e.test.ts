@@ -3,7 +3,7 @@
  * on separate hosts", docs/sealing.md "Procedure for custodians"): a department backs up its
  * party, the gateway operator refreshes the shares (`aaps keys refresh`), the department's host is
  * lost and its party restored from the backup it has (taken before the refresh) onto a fresh
- * store, and incidents go on.
+ * store, or rebuilt from the other departments' shares (`aaps keys repair`), and incidents go on.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -109,7 +109,41 @@ describe('a department restores its party from its last backup, taken before a k
     // [backup.verifying-share]": neither which of the two, nor that the backup predates a refresh
     // (the --force path says so: "another sharing of this group key ... from before a refresh").
     expect(r.err).toMatch(/before a refresh|another sharing/);
+    expect(r.err).toContain('run `aaps keys repair quality-assurance-dept --reason TEXT` on the gateway');
   }, 60_000);
+
+  it('the remedy the refusal names: started with no key, `aaps keys repair` rebuilds its share from k departments while another is down, and incidents resolve', async () => {
+    const qa = entries[3]!;
+    const down = entries[0]!;
+    await start(qa);
+    await parties.get(down.entry.id)!.stop();
+    try {
+      const r = aaps(
+        'keys',
+        'repair',
+        qa.entry.id,
+        '--reason',
+        'disk replaced, no current backup',
+        '--url',
+        gateway.url,
+        '--data-dir',
+        gw,
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`repair: ${qa.entry.id} holds no key: repairing its share`);
+      expect(r.out).toMatch(
+        new RegExp(`^repaired ${qa.entry.id} in [\\d.]+ s; group key and verifying shares unchanged`, 'm'),
+      );
+    } finally {
+      await start(down);
+    }
+    // QA holds a veto, so it is in every approval quorum: its rebuilt share signs.
+    const after = await resolveOne('after-repair');
+    expect(after?.state, JSON.stringify(after?.timeline?.slice(-3))).toBe('resolved');
+    // For the next case, QA's disk is lost once more.
+    await parties.get(qa.entry.id)!.stop();
+    rmSync(join(qa.dir, 'db'), { recursive: true, force: true });
+  }, 180_000);
 
   it('without the --expect flags: the restore warns that nothing checked the share, and incidents still resolve (the gateway repairs the stale party)', async () => {
     const restored = aaps('party', 'restore', '--config', qaConfig, custodianFiles[0]!, custodianFiles[1]!);

@@ -320,6 +320,82 @@ describe('key refresh across party processes (3-of-5)', () => {
   }, 60_000);
 });
 
+describe('key repair across party processes (3-of-5)', () => {
+  /** `id`'s public package, as canonical text (`key.info`). */
+  const heldBy = async (id: string) =>
+    canonicalize(
+      (await cluster.client().call<{ public_package: unknown }>(id, 'key.info', 'test', {})).public_package,
+    );
+
+  it('repairs a party whose disk was wiped while another is down; it signs again, and no verifying share changed', async () => {
+    const [a, lost, c, down, e] = cluster.ids as [string, string, string, string, string];
+    const coordinator = coordinatorOn(initial);
+    const before = await coordinator.keys();
+    // The department replaced the party's disk: a fresh store, no key.
+    await cluster.kill(lost);
+    rmSync(join(cluster.dir, 'parties', lost, 'db'), { recursive: true, force: true });
+    await cluster.start(lost);
+    await cluster.kill(down);
+    try {
+      // A refresh needs every party: it cannot bring the lost one back while another is down.
+      expect((await refusal(coordinator.refreshKeys!())).code).toBe('UNAVAILABLE');
+      const r = await coordinator.repairKeys!({ reason: 'disk replaced' });
+      expect(r.repaired).toEqual([lost]);
+      expect(r.up_to_date).toEqual([a, c, e]);
+      const steps = r.steps.join('\n');
+      expect(steps).toContain('repair: requested (disk replaced)');
+      expect(steps).toContain(`${lost} holds no key`);
+      expect(steps).toMatch(new RegExp(`not asked \\(unreachable: ${down}\\)`));
+      expect(r.group_public_key).toBe(before.group_public_key);
+      expect((await coordinator.keys()).parties).toEqual(before.parties);
+      expect(await heldBy(lost)).toBe(canonicalize(initial));
+      // With two parties down, the repaired one is in every quorum: its share signs.
+      await cluster.kill(e);
+      const signed = await signs(coordinator);
+      expect(signed.signers).toContain(lost);
+    } finally {
+      await cluster.start(down);
+      if (!cluster.isRunning(e)) await cluster.start(e);
+    }
+    await settledOn(initial, coordinator);
+  }, 90_000);
+
+  it('leaves a party on the package alone, refuses an id not in the roster, a repair during a refresh, and one fewer than k holders could help', async () => {
+    const coordinator = coordinatorOn(initial);
+    const [a, b, c] = cluster.ids as [string, string, string];
+    const untouched = await coordinator.repairKeys!({ reason: 'check', parties: [a] });
+    expect(untouched.repaired).toEqual([]);
+    expect(untouched.up_to_date).toEqual([a]);
+    expect(untouched.steps.join('\n')).not.toContain('repairing');
+
+    const unknown = await refusal(coordinator.repairKeys!({ reason: 'x', parties: [b, 'nobody'] }));
+    expect(unknown.code).toBe('INVALID_ARGUMENT');
+    expect(unknown.message).toContain('not in the roster: nobody');
+
+    const saved: unknown[] = [];
+    const refreshing = coordinatorOn(initial, { saved });
+    const refresh = refreshing.refreshKeys!();
+    const during = await refusal(refreshing.repairKeys!({ reason: 'x' }));
+    expect(during.code).toBe('CONFLICT');
+    expect(during.message).toContain('a key refresh is running');
+    await refresh;
+    await settledOn(saved[0], refreshing);
+
+    // Three of five down: two holders cannot help (k = 3), and nothing is asked of anyone.
+    const down = cluster.ids.slice(2);
+    for (const id of down) await cluster.kill(id);
+    try {
+      const few = await refusal(refreshing.repairKeys!({ reason: 'x', parties: [c] }));
+      expect(few.code).toBe('CONFLICT');
+      expect(few.message).toContain('a repair needs 3 parties holding this gateway');
+      expect(few.message).toContain(`unreachable: ${down.join(', ')}`);
+    } finally {
+      for (const id of down) await cluster.start(id);
+    }
+    await settledOn(initial, refreshing);
+  }, 90_000);
+});
+
 describe('aaps keys refresh against aaps up', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aaps-keys-cli-'));
   afterAll(async () => {
@@ -374,6 +450,14 @@ describe('aaps keys refresh against aaps up', () => {
       { encoding: 'utf8' },
     );
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
+
+    // A repair with every party on the package repairs nothing; an id not in the roster is refused.
+    const repaired = aaps('keys', 'repair', '--reason', 'after the refresh');
+    expect(repaired.status, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toMatch(/^nothing to repair in [\d.]+ s; already on the package: .+; group key/m);
+    const nobody = aaps('keys', 'repair', 'nobody', '--reason', 'disk replaced');
+    expect(nobody.status).toBe(1);
+    expect(nobody.stderr).toContain('not in the roster: nobody');
 
     // Unknown subcommands are usage errors.
     const bad = aaps('keys', 'rotate');

@@ -709,6 +709,35 @@ describe('every endpoint', () => {
     await expectError(local, 409, 'CONFLICT');
   });
 
+  it('POST /v1/keys/repair: admin only; a reason and optional party ids; in-process parties have none to repair (409)', async () => {
+    await expectError(
+      await request(gw, 'POST', '/v1/keys/repair', { token: TOKENS.read, body: { reason: 'disk' } }),
+      403,
+      'FORBIDDEN',
+    );
+    for (const body of [
+      {},
+      { reason: '' },
+      { reason: 'disk', extra: 1 },
+      { reason: 'disk', parties: [] },
+      { reason: 'disk', parties: 'monitoring' },
+      { reason: 'disk', parties: ['Monitoring'] },
+      { reason: 'disk', parties: ['x'.repeat(64)] },
+      { reason: 'disk', parties: Array.from({ length: 65 }, (_, i) => `p${i}`) },
+    ]) {
+      await expectError(
+        await request(gw, 'POST', '/v1/keys/repair', { token: TOKENS.admin, body }),
+        400,
+        'INVALID_ARGUMENT',
+      );
+    }
+    const local = await request(gw, 'POST', '/v1/keys/repair', {
+      token: TOKENS.admin,
+      body: { reason: 'disk replaced', parties: ['monitoring'] },
+    });
+    expect((await expectError(local, 409, 'CONFLICT'))['message']).toContain('--local');
+  });
+
   it('GET /v1/keys, /healthz, /metrics, /v1/openapi.json', async () => {
     const keys = await json(await request(gw, 'GET', '/v1/keys', { token: TOKENS.read }));
     expect(keys).toMatchObject({ ciphersuite: 'FROST-ED25519-SHA512-v1', threshold: { min: 3, max: 5 } });

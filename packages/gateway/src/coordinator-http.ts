@@ -63,6 +63,7 @@ import type {
   AgentStepInput,
   Coordinator,
   KeyRefreshResult,
+  KeyRepairResult,
   KeysInfo,
   Misbehaviour,
   PartyRefusal,
@@ -72,6 +73,7 @@ import type {
   WitnessAnswer,
 } from './coordinator.js';
 import { holdersOf, mostHeld, refreshAcrossParties, repairOnto, type Survey, survey } from './key-refresh.js';
+import { repairParties } from './key-repair.js';
 import { type QuorumFailure, quorumFailureOf, quorumUnreachable } from './quorum-failure.js';
 import { describeSilent, silenceRemedy } from './silent-parties.js';
 import { reconcileSharings, type SharingVerdict } from './stale-sharing.js';
@@ -195,7 +197,22 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   let signing = 0;
   let refreshing: Promise<void> | undefined;
   let refreshRunning = false;
+  // An operator's repair (`repairKeys`): signings go on, but no refresh or stale-sharing repair
+  // runs beside it (two repairs of one party would race its key changes).
+  let repairRunning = false;
   let drained: (() => void) | undefined;
+
+  /**
+   * A client for a key refresh or repair, apart from the signings' (no coalescing). Signings wait
+   * while a refresh runs: a silent party holds them for at most its timeout.
+   */
+  const maintenanceClient = () =>
+    new PartyClient({
+      roster,
+      caller: { id: roster.gateway.id, key: opts.gatewayKey },
+      timeoutMs: 15_000,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
 
   // Parties whose role holds a veto (quality assurance): in every approval quorum, and a refusal
   // of theirs ends the approval instead of being routed around.
@@ -210,7 +227,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   let reconciling: Promise<SharingVerdict> | undefined;
   function reconcile(culprits: readonly string[]): Promise<SharingVerdict> {
     // A refresh repairs and settles every party itself; a look now would race its key changes.
-    if (refreshRunning) return Promise.resolve({ kind: 'culprits' });
+    if (refreshRunning || repairRunning) return Promise.resolve({ kind: 'culprits' });
     reconciling ??= (async () => {
       try {
         return await reconcileSharings({
@@ -451,6 +468,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
 
     async refreshKeys(o?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult> {
       if (refreshRunning) throw new AapsError('CONFLICT', 'a key refresh is already running');
+      if (repairRunning)
+        throw new AapsError('CONFLICT', 'a key repair is running: refresh once it has ended');
       refreshRunning = true;
       const started = Date.now();
       let open: (() => void) | undefined;
@@ -481,13 +500,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         if (o?.reason !== undefined) say(`refresh: requested (${o.reason})`);
         const previous = publicPackage;
         const out = await refreshAcrossParties({
-          client: new PartyClient({
-            roster,
-            caller: { id: roster.gateway.id, key: opts.gatewayKey },
-            // Signings wait while a refresh runs: a silent party holds them for at most this.
-            timeoutMs: 15_000,
-            ...(opts.fetch ? { fetch: opts.fetch } : {}),
-          }),
+          client: maintenanceClient(),
           roster,
           suite,
           current: previous,
@@ -521,6 +534,60 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         refreshRunning = false;
         refreshing = undefined;
         open?.();
+      }
+    },
+
+    async repairKeys(o: {
+      reason: string;
+      parties?: readonly string[];
+      progress?: (line: string) => void;
+    }): Promise<KeyRepairResult> {
+      if (refreshRunning)
+        throw new AapsError('CONFLICT', 'a key refresh is running (it repairs the parties it finds behind)');
+      if (repairRunning) throw new AapsError('CONFLICT', 'a key repair is already running');
+      repairRunning = true;
+      const started = Date.now();
+      const steps: string[] = [];
+      const say = (line: string) => {
+        steps.push(line);
+        logger.info('keys.repair', { step: line });
+        o.progress?.(line);
+      };
+      try {
+        // A stale-sharing repair a failed signing started ends first.
+        await reconciling;
+        say(`repair: requested (${o.reason})`);
+        const groupKey = bytesToHex(publicPackage.groupPublicKey);
+        const out = await repairParties({
+          client: maintenanceClient(),
+          roster,
+          publicPackage: PublicKeyPackageCodec.toJSON(suite.id, publicPackage),
+          groupKey,
+          ...(o.parties === undefined ? {} : { parties: o.parties }),
+          session: `repair-check-${Date.now().toString(36)}`,
+          say,
+        });
+        if (out.failed.length > 0) {
+          const done = out.repaired.length > 0 ? `repaired ${out.repaired.join(', ')}; ` : '';
+          const list = out.failed.map((f) => `${f.id} (${f.why})`).join(', ');
+          throw new AapsError('UNAVAILABLE', `${done}could not repair ${list}`, {
+            details: { repaired: out.repaired, failed: out.failed.map((f) => f.id) },
+          });
+        }
+        say(
+          out.repaired.length > 0
+            ? `repair: ${out.repaired.join(', ')} now ${out.repaired.length === 1 ? 'holds' : 'hold'} the gateway's key package`
+            : 'repair: nothing to repair',
+        );
+        return {
+          group_public_key: groupKey,
+          repaired: out.repaired,
+          up_to_date: out.upToDate,
+          steps,
+          took_ms: Date.now() - started,
+        };
+      } finally {
+        repairRunning = false;
       }
     },
 

@@ -210,6 +210,33 @@ export interface Coordinator {
    * protect.
    */
   refreshKeys?(opts?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult>;
+  /**
+   * Repair parties' key shares onto the gateway's package (docs/api.md, "Repairing a party's key
+   * share"): `parties`, or every party that answers and is not on it (a wiped disk, a refresh it
+   * missed, an old backup restored), each helped by k holders. Needs only those parties and k
+   * holders up; the group key and verifying shares stay, and signings go on meanwhile. Throws
+   * `CONFLICT` when a refresh or another repair is running or fewer than k parties hold the
+   * package, `INVALID_ARGUMENT` for a party not in the roster, and `UNAVAILABLE` (naming who was
+   * repaired and who was not, and why) when a party's repair failed. Optional, as `refreshKeys`.
+   */
+  repairKeys?(opts: {
+    reason: string;
+    parties?: readonly string[];
+    progress?: (line: string) => void;
+  }): Promise<KeyRepairResult>;
+}
+
+/** What `repairKeys` did (every party named was repaired or already held the package). */
+export interface KeyRepairResult {
+  /** Hex; unchanged by a repair. */
+  group_public_key: string;
+  /** Parties repaired onto the gateway's package. */
+  repaired: string[];
+  /** Parties that already held it (named ones, or with none named, every party that answered). */
+  up_to_date: string[];
+  /** What happened, a line a step (also in the gateway's log, as `keys.repair`). */
+  steps: string[];
+  took_ms: number;
 }
 
 /** What `refreshKeys` did. */

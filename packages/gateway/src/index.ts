@@ -26,6 +26,7 @@ export type {
   AgentStepInput,
   Coordinator,
   KeyRefreshResult,
+  KeyRepairResult,
   KeysInfo,
   Misbehaviour,
   PartyKeyInfo,

@@ -228,8 +228,8 @@ function describeSets(groups: readonly (readonly { name: string; file: BackupFil
 export const shortHex = (b: Uint8Array) => `${bytesToHex(b).slice(0, 16)}…`;
 
 /** What a restore does instead of a stale share: the group repairs a party that holds none. */
-const STALE_REMEDY =
-  'nothing was written; instead start the party with no key and run `aaps keys refresh` on the gateway (it repairs the party onto the current shares), or restore a backup set taken after the last refresh';
+const staleRemedy = (partyId: string) =>
+  `nothing was written; instead start the party with no key and run \`aaps keys repair ${partyId} --reason TEXT\` on the gateway (k parties on the current shares rebuild its share; the others may be down), or restore a backup set taken after the last refresh`;
 
 /**
  * Step 6's checks, in order, each with its own `check` and message: the package against its own
@@ -277,8 +277,8 @@ function packageMismatch(
   return new VerificationError(
     'backup.verifying-share',
     expectedKey !== undefined
-      ? `${mismatch}, though its group key is the expected one: the backup is of another sharing of this group key, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`
-      : `${mismatch}: if its group key ${shortHex(kp.groupPublicKey)} is the group's (group_public_key in GET /v1/keys), the backup is of another sharing of it, from before a refresh or repair, and its share no longer combines with the other parties'; ${STALE_REMEDY}`,
+      ? `${mismatch}, though its group key is the expected one: the backup is of another sharing of this group key, from before a refresh or repair, and its share no longer combines with the other parties'; ${staleRemedy(head.partyId)}`
+      : `${mismatch}: if its group key ${shortHex(kp.groupPublicKey)} is the group's (group_public_key in GET /v1/keys), the backup is of another sharing of it, from before a refresh or repair, and its share no longer combines with the other parties'; ${staleRemedy(head.partyId)}`,
     { details },
   );
 }

@@ -305,7 +305,7 @@ describe('aaps party backup / restore', () => {
     expect(stale.errors).toHaveLength(1);
     expect(stale.errors[0]).toContain('(--expect-verifying-share)');
     expect(stale.errors[0]).toMatch(/another sharing of it, from before a refresh/);
-    expect(stale.errors[0]).toContain('run `aaps keys refresh` on the gateway');
+    expect(stale.errors[0]).toContain(`run \`aaps keys repair ${partyId} --reason TEXT\` on the gateway`);
     expect(stale.errors[0]).toContain('[backup.verifying-share]');
     expect(stale.lines).toEqual([]);
     expect(await withStore((s) => s.loadKey())).toBeUndefined();

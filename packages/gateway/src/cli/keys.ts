@@ -1,10 +1,12 @@
 /**
  * `aaps keys`: the group key and each party's verifying share (`GET /v1/keys`); `aaps keys
- * refresh`: a proactive share refresh through the running gateway (`POST /v1/keys/refresh`),
- * printing what it did. Both need the gateway running; refresh needs an admin token.
+ * refresh`: a proactive share refresh through the running gateway (`POST /v1/keys/refresh`);
+ * `aaps keys repair [PARTY...]`: parties' shares repaired onto the gateway's key package (`POST
+ * /v1/keys/repair`). Each prints what it did and needs the gateway running; refresh and repair
+ * need an admin token.
  */
 import type { GatewayConfig } from '../config.js';
-import type { KeyRefreshResult, KeysInfo } from '../coordinator.js';
+import type { KeyRefreshResult, KeyRepairResult, KeysInfo } from '../coordinator.js';
 import { readJson } from './answer.js';
 import { takeOwnFlags } from './own-flags.js';
 import { printError, reach, type SubmitIo } from './submit.js';
@@ -29,6 +31,10 @@ function eachParty(list: unknown, path: string, check: (p: Fields, at: string) =
   return list.flatMap((p, i) => (isObject(p) ? check(p, `${path}[${i}].`) : [`${path}[${i}]`]));
 }
 
+/** `path` when `list` is not a list of strings. */
+const strings = (list: unknown, path: string): string[] =>
+  Array.isArray(list) && list.every((x) => typeof x === 'string') ? [] : [path];
+
 /** What of a `GET /v1/keys` answer is not as this command prints it (dot paths; none: it is). */
 function keysDocumentProblems(v: unknown): string[] {
   if (!isObject(v)) return ['(the whole answer)'];
@@ -40,20 +46,32 @@ function keysDocumentProblems(v: unknown): string[] {
   ];
 }
 
-/** What of a `POST /v1/keys/refresh` answer is not as this command prints it. */
-function refreshResultProblems(v: unknown): string[] {
-  if (!isObject(v)) return ['(the whole answer)'];
-  const strings = (list: unknown, path: string) =>
-    Array.isArray(list) && list.every((x) => typeof x === 'string') ? [] : [path];
+/**
+ * What of a key refresh or repair answer is not as these commands print it: the fields both
+ * have (`group_public_key`, `took_ms`, `steps`, `repaired`), then `lists` (lists of strings).
+ */
+function keyChangeProblems(v: Fields, lists: readonly string[]): string[] {
   return [
     ...notStrings(v, '', ['group_public_key']),
     ...(typeof v['took_ms'] === 'number' && Number.isFinite(v['took_ms']) ? [] : ['took_ms']),
-    ...strings(v['steps'], 'steps'),
-    ...strings(v['repaired'], 'repaired'),
+    ...['steps', 'repaired', ...lists].flatMap((name) => strings(v[name], name)),
+  ];
+}
+
+/** What of a `POST /v1/keys/refresh` answer is not as this command prints it. */
+function refreshResultProblems(v: unknown): string[] {
+  if (!isObject(v)) return ['(the whole answer)'];
+  return [
+    ...keyChangeProblems(v, []),
     ...eachParty(v['parties'], 'parties', (p, at) =>
       notStrings(p, at, ['id', 'previous_verifying_share', 'verifying_share']),
     ),
   ];
+}
+
+/** What of a `POST /v1/keys/repair` answer is not as this command prints it. */
+function repairResultProblems(v: unknown): string[] {
+  return isObject(v) ? keyChangeProblems(v, ['up_to_date']) : ['(the whole answer)'];
 }
 
 /**
@@ -106,9 +124,10 @@ export async function runKeys(
   reason?: string,
 ): Promise<number> {
   const [sub, ...extra] = args;
-  if (extra.length > 0) throw new UsageError(`keys: unexpected argument ${extra[0]}`);
+  if (extra.length > 0 && sub !== 'repair') throw new UsageError(`keys: unexpected argument ${extra[0]}`);
   const auth = { authorization: `Bearer ${token}` };
-  if (reason !== undefined && sub !== 'refresh') throw new UsageError('keys: --reason goes with refresh');
+  if (reason !== undefined && sub !== 'refresh' && sub !== 'repair')
+    throw new UsageError('keys: --reason goes with refresh or repair');
   if (sub === undefined) {
     const res = await reach(io, config.url, '/v1/keys', { headers: auth });
     const keys = (await answered(io, res, 'cannot read the keys', 'a keys document', keysDocumentProblems)) as
@@ -132,7 +151,9 @@ export async function runKeys(
       io.print(`  ${p.id.padEnd(idWidth)} ${p.url.padEnd(urlWidth)} verifying share ${p.share}`);
     return 0;
   }
-  if (sub !== 'refresh') throw new UsageError(`keys: unknown subcommand ${sub} (expected refresh, or none)`);
+  if (sub === 'repair') return repair(extra, config, auth, io, reason);
+  if (sub !== 'refresh')
+    throw new UsageError(`keys: unknown subcommand ${sub} (expected refresh, repair, or none)`);
   if (reason === undefined)
     throw new UsageError('keys refresh: --reason TEXT is required (why: a schedule, a host exposed, ...)');
   io.print(`refreshing every party's key share through ${config.url} (signings wait meanwhile)`);
@@ -160,6 +181,40 @@ export async function runKeys(
   );
   io.print(
     'key-share backups from before this refresh restore an old share: take new ones (aaps party backup); a party restored from an old one is repaired by the next refresh',
+  );
+  return 0;
+}
+
+/** `aaps keys repair [PARTY...] --reason TEXT`: 0 once every party named (or found behind) holds the package. */
+async function repair(
+  parties: readonly string[],
+  config: GatewayConfig,
+  auth: Record<string, string>,
+  io: SubmitIo,
+  reason: string | undefined,
+): Promise<number> {
+  const flag = parties.find((p) => p.startsWith('-'));
+  if (flag !== undefined) throw new UsageError(`keys repair: unknown flag ${flag}`);
+  if (reason === undefined)
+    throw new UsageError("keys repair: --reason TEXT is required (why: a party's disk replaced, ...)");
+  const which = parties.length > 0 ? parties.join(', ') : "every party not on the gateway's key package";
+  io.print(`repairing the key shares of ${which} through ${config.url} (signings go on meanwhile)`);
+  const res = await reach(io, config.url, '/v1/keys/repair', {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason, ...(parties.length > 0 ? { parties } : {}) }),
+  });
+  const out = (await answered(io, res, 'repair failed', 'a key repair result', repairResultProblems)) as
+    | KeyRepairResult
+    | undefined;
+  if (out === undefined) return 1;
+  for (const line of out.steps) io.print(`  ${printable(line)}`);
+  const repaired = out.repaired.length > 0 ? `repaired ${out.repaired.join(', ')}` : 'nothing to repair';
+  const current = out.up_to_date.length > 0 ? `; already on the package: ${out.up_to_date.join(', ')}` : '';
+  io.print(
+    printable(
+      `${repaired} in ${(out.took_ms / 1000).toFixed(1)} s${current}; group key and verifying shares unchanged ${out.group_public_key}`,
+    ),
   );
   return 0;
 }

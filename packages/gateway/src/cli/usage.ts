@@ -18,6 +18,7 @@ export const USAGE = `usage: aaps <command> [flags]
                           ask the parties to release sealed fields to an approver, open them locally
   keys                    the group key and each party's verifying share (GET /v1/keys)
   keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
+  keys repair [PARTY...] --reason TEXT   repair lost or stale parties' shares from k holders (others may be down)
   log audit [--trusted-root F] [--checkpoint KEPT] [--save F]
                           walk the log's entries to its signed checkpoint's root; check it still holds KEPT
   party --config F        one party process
@@ -58,6 +59,15 @@ const KEYS_REFRESH: CommandUsage = {
   about: [
     "refresh every party's key share through the running gateway (an admin token; POST /v1/keys/refresh):",
     'new shares of the same group key, so every signature made stays valid',
+  ],
+  settings: CLIENT,
+};
+const KEYS_REPAIR: CommandUsage = {
+  line: 'keys repair [PARTY...] --reason TEXT [flags]',
+  about: [
+    "repair parties' key shares onto the gateway's key package, each from k parties holding it (an admin token;",
+    'POST /v1/keys/repair): the named parties, or every party that answers and is not on it (a wiped disk, a refresh',
+    'it missed, an old backup restored); other parties may be down; group key and verifying shares unchanged',
   ],
   settings: CLIENT,
 };
@@ -136,6 +146,7 @@ const COMMANDS: Readonly<Record<string, CommandUsage>> = {
   },
   keys: KEYS,
   'keys refresh': KEYS_REFRESH,
+  'keys repair': KEYS_REPAIR,
   log: LOG_AUDIT,
   'log audit': LOG_AUDIT,
   openapi: { line: 'openapi', about: ['print the OpenAPI document of the gateway API (JSON)'], settings: [] },

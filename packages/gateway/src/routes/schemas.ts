@@ -168,20 +168,57 @@ export const KeysSchema = s.named(
   }),
 );
 
+/** Why a key refresh or repair runs: one line, logged with each of its steps. */
+const keyChangeReason = (description: string) =>
+  s.string({
+    minLength: 1,
+    maxLength: 500,
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    pattern: /^[^\u0000-\u001f\u007f]+$/,
+    description,
+  });
+
 export const KeyRefreshRequestSchema = s.named(
   'KeyRefreshRequest',
   s.object(
     {
-      reason: s.string({
-        minLength: 1,
-        maxLength: 500,
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-        pattern: /^[^\u0000-\u001f\u007f]+$/,
-        description: "Why the shares are refreshed (a schedule, a host's exposure): logged with each step.",
-      }),
+      reason: keyChangeReason(
+        "Why the shares are refreshed (a schedule, a host's exposure): logged with each step.",
+      ),
     },
     { unknownKeys: 'reject' },
   ),
+);
+
+export const KeyRepairRequestSchema = s.named(
+  'KeyRepairRequest',
+  s.object(
+    {
+      reason: keyChangeReason(
+        "Why the shares are repaired (a party's disk replaced, say): logged with each step.",
+      ),
+      parties: s.optional(
+        s.array(s.string({ minLength: 1, maxLength: 63, pattern: /^[a-z][a-z0-9-]*$/ }), {
+          minItems: 1,
+          maxItems: 64,
+          description:
+            "The parties to repair (roster ids); without it, every party that answers and does not hold the gateway's key package.",
+        }),
+      ),
+    },
+    { unknownKeys: 'reject' },
+  ),
+);
+
+export const KeyRepairSchema = s.named(
+  'KeyRepair',
+  s.object({
+    group_public_key: s.string({ pattern: /^[0-9a-f]+$/ }),
+    repaired: s.array(s.string()),
+    up_to_date: s.array(s.string()),
+    steps: s.array(s.string()),
+    took_ms: s.integer({ minimum: 0 }),
+  }),
 );
 
 export const KeyRefreshSchema = s.named(

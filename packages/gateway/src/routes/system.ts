@@ -1,4 +1,4 @@
-/** `GET /v1/keys`, `POST /v1/keys/refresh`, `GET /v1/openapi.json`, `GET /healthz`, `GET /metrics`. */
+/** `GET /v1/keys`, `POST /v1/keys/refresh`, `POST /v1/keys/repair`, `GET /v1/openapi.json`, `GET /healthz`, `GET /metrics`. */
 import { PROMETHEUS_TEXT_MEDIA_TYPE } from '@aaps/agents';
 import { AapsError } from '@aaps/mpc-core';
 import { requireScope } from '../middleware/auth.js';
@@ -7,7 +7,14 @@ import { methodLabel } from '../middleware/errors.js';
 import type { RouteDoc } from '../openapi.js';
 import { parse } from '../schema/check.js';
 import type { GatewayApp, RouteDeps } from './deps.js';
-import { KeyRefreshRequestSchema, KeyRefreshSchema, KeysSchema, OpaqueJsonSchema } from './schemas.js';
+import {
+  KeyRefreshRequestSchema,
+  KeyRefreshSchema,
+  KeyRepairRequestSchema,
+  KeyRepairSchema,
+  KeysSchema,
+  OpaqueJsonSchema,
+} from './schemas.js';
 
 export const systemRouteDocs: RouteDoc[] = [
   {
@@ -37,6 +44,30 @@ export const systemRouteDocs: RouteDoc[] = [
       '503': {
         description:
           'a party did not answer (nothing changed), or a refresh failed part-way and left a party to repair (the message says which)',
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/keys/repair',
+    summary:
+      "Repair parties' key shares onto the gateway's key package, each from k parties that hold it: a party whose disk was wiped, or one on another sharing of the group key (a refresh it missed, a backup from before one). Needs only those parties and k holders up; the group key and every verifying share stay, signings go on, and a party already on the package is left alone.",
+    auth: 'admin',
+    body: KeyRepairRequestSchema,
+    responses: {
+      '200': {
+        description:
+          'every party named (or found behind) now holds the package: those repaired, those that already did',
+        schema: KeyRepairSchema,
+      },
+      '400': { description: 'a party not in the roster' },
+      '409': {
+        description:
+          "a refresh or another repair is running, fewer than k parties hold the gateway's key package, or the parties run in the gateway's process (--local)",
+      },
+      '503': {
+        description:
+          "a party's repair failed or it did not answer, or it holds another group key (the message names who was repaired and who was not, and why)",
       },
     },
   },
@@ -83,6 +114,17 @@ export function registerSystemRoutes(
       );
     }
     return c.json(await refresh({ reason }));
+  });
+  app.post('/v1/keys/repair', requireScope(d.authenticate, 'admin'), d.readBody, async (c) => {
+    const { reason, parties } = parse(KeyRepairRequestSchema, jsonBody(c), 'invalid repair request');
+    const repair = d.coordinator.repairKeys?.bind(d.coordinator);
+    if (repair === undefined) {
+      throw new AapsError(
+        'CONFLICT',
+        'this gateway runs its parties in its own process (--local): there is no party to repair; run aaps up without --local',
+      );
+    }
+    return c.json(await repair({ reason, ...(parties === undefined ? {} : { parties }) }));
   });
   app.get('/v1/openapi.json', requireScope(d.authenticate, 'read'), (c) => c.json(openapi()));
   app.get('/healthz', (c) => {
