@@ -113,6 +113,7 @@ export {
   inclusionPlan,
   type LeafRange,
   MemoryMerkleTree,
+  MerkleFrontier,
   type NodeId,
   rootFromInclusionProof,
   verifyConsistency,

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   MemoryMerkleTree,
+  MerkleFrontier,
   NodeHashMemo,
   rootFromInclusionProof,
   verifyConsistency,
@@ -69,6 +70,23 @@ describe('incremental tree vs the naive RFC 9162 definitions', () => {
         const t = build(leaves);
         for (let n = 0; n <= leaves.length; n++) {
           expect(Buffer.from(t.root(n)).toString('hex')).toBe(
+            Buffer.from(mth(leaves.slice(0, n))).toString('hex'),
+          );
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('a frontier read leaf by leaf has the root of every prefix (MTH)', () => {
+    fc.assert(
+      fc.property(leavesArb, (leaves) => {
+        const f = new MerkleFrontier();
+        expect(Buffer.from(f.root()).toString('hex')).toBe(Buffer.from(mth([])).toString('hex'));
+        for (let n = 1; n <= leaves.length; n++) {
+          expect(f.append(leaves[n - 1]!)).toBe(n - 1);
+          expect(f.size).toBe(n);
+          expect(Buffer.from(f.root()).toString('hex')).toBe(
             Buffer.from(mth(leaves.slice(0, n))).toString('hex'),
           );
         }

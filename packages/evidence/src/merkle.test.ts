@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { VerificationError } from '@aaps/mpc-core';
+import { ValidationError, VerificationError } from '@aaps/mpc-core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   EMPTY_ROOT,
   hashLeaf,
   MemoryMerkleTree,
+  MerkleFrontier,
   rootFromInclusionProof,
   verifyConsistency,
   verifyInclusion,
@@ -171,5 +172,18 @@ describe('merkle verification: "any hostile input" is a VerificationError (merkl
       }),
       { numRuns: 20 },
     );
+  });
+});
+
+describe('MerkleFrontier', () => {
+  it('refuses a leaf hash that is not 32 bytes, and is unchanged by the refusal', () => {
+    const f = new MerkleFrontier();
+    f.append(new Uint8Array([1]));
+    const root = f.root();
+    for (const bad of [new Uint8Array(31), new Uint8Array(33), 'ab'.repeat(32) as unknown as Uint8Array]) {
+      expect(() => f.appendLeafHash(bad)).toThrow(ValidationError);
+    }
+    expect(f.size).toBe(1);
+    expect(f.root()).toEqual(root);
   });
 });

@@ -5,7 +5,8 @@
  * Leaf hash SHA-256(0x00 || leaf); node hash SHA-256(0x01 || left || right). Proof generation is
  * split into a pure plan (which leaf ranges' hashes a proof holds, in RFC order) and the hashing of
  * those ranges from stored perfect subtrees, so a store-backed log can fetch every node a proof
- * needs in one read. Verification turns any hostile input into a `VerificationError`
+ * needs in one read. A {@link MerkleFrontier} computes the root of a log read leaf by leaf in
+ * O(log n) memory (an auditor's walk). Verification turns any hostile input into a `VerificationError`
  * (`log.inclusion`, `log.consistency`), never a crash.
  */
 import { ValidationError } from '@aaps/mpc-core';
@@ -171,6 +172,53 @@ export function planNodes(plan: readonly LeafRange[]): NodeId[] {
     }
   }
   return out;
+}
+
+/**
+ * The root of a tree read one leaf at a time, in memory that grows with log2 of its size: only the
+ * roots of the perfect subtrees the leaves so far split into (RFC 9162 §2.1.1, from the largest
+ * on the left), never the leaves. For a walk over a whole log (`aaps log audit`); a tree that must
+ * answer proofs is a {@link MemoryMerkleTree}.
+ */
+export class MerkleFrontier {
+  /** Roots of the perfect subtrees, largest first; `#sizes[i]` is `#roots[i]`'s leaf count. */
+  readonly #roots: Uint8Array[] = [];
+  readonly #sizes: number[] = [];
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Append a leaf; returns its index. */
+  append(leaf: Uint8Array): number {
+    return this.appendLeafHash(hashLeaf(leaf));
+  }
+
+  appendLeafHash(leafHash: Uint8Array): number {
+    if (!isHash(leafHash))
+      throw new ValidationError('INVALID_ARGUMENT', 'leafHash: expected 32 bytes', ['leafHash']);
+    let h = leafHash;
+    let n = 1;
+    // Two perfect subtrees of one size merge into the next: the binary carry of the size.
+    while (this.#sizes.length > 0 && this.#sizes[this.#sizes.length - 1] === n) {
+      this.#sizes.pop();
+      h = hashChildren(this.#roots.pop()!, h);
+      n *= 2;
+    }
+    this.#roots.push(h);
+    this.#sizes.push(n);
+    return this.#size++;
+  }
+
+  /** MTH of the leaves appended so far. */
+  root(): Uint8Array {
+    const last = this.#roots.length - 1;
+    if (last < 0) return EMPTY_ROOT;
+    let h = this.#roots[last]!;
+    for (let i = last - 1; i >= 0; i--) h = hashChildren(this.#roots[i]!, h);
+    return h;
+  }
 }
 
 /** An append-only Merkle tree held in memory (tests, caches, small logs). */

@@ -1,17 +1,20 @@
 /**
  * `aaps log audit` against a real gateway app (its routes through `app.request`): a log that checks
  * out, a checkpoint kept and then extended, and a gateway that serves a log other than the one its
- * checkpoint signs, or goes back behind a kept checkpoint: exit 1 with one line saying where.
+ * checkpoint signs, goes back behind a kept checkpoint, or forks from it: exit 1 with one line
+ * saying where.
  */
+
+import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashLeaf } from '@aaps/evidence';
+import { buildTrustedRoot, hashLeaf, MemoryMerkleTree, type NoteKey, signCheckpoint } from '@aaps/evidence';
 import { bytesToHex } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
-import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
 import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
 import { type LogAuditFlags, runLogAudit, takeLogAuditFlags } from './log-audit.js';
 import { UsageError } from './usage-error.js';
@@ -134,13 +137,71 @@ describe('aaps log audit', () => {
     expect(r.err[0]).toMatch(/FAILED: the log went back: its checkpoint is of size \d+, the one kept of \d+/);
   });
 
-  it('a kept checkpoint note the group did not sign: FAILED naming it, after the walk', async () => {
+  it('a log forked from the checkpoint kept (a group that signed two histories): FAILED, before --save writes', async () => {
+    // Only a group whose k parties all signed two histories can fork a log (each party witnesses
+    // one): the auditor's own trusted root names a key this test holds, which signs both.
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const raw = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(12));
+    const served = (await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read }))) as {
+      aaps: { log: { origin: string; keyName: string } };
+    };
+    const { origin, keyName } = served.aaps.log;
+    const key: NoteKey = { name: keyName, type: 'ed25519', publicKey: raw };
+    const root = buildTrustedRoot({
+      groupPublicKey: raw,
+      threshold: { min: 1, max: 1 },
+      logKey: key,
+      origin,
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+    const rootFile = join(dir, 'own-root.json');
+    writeFileSync(rootFile, JSON.stringify(root));
+    const sign = async (m: Uint8Array) => new Uint8Array(nodeSign(null, m, privateKey));
+    const checkpointOf = async (leaves: Uint8Array[]) => {
+      const tree = new MemoryMerkleTree();
+      for (const leaf of leaves) tree.append(leaf);
+      return signCheckpoint({ origin, size: tree.size, rootHash: tree.root(), extensions: [] }, key, sign);
+    };
+    // The real log's entries; the fork swaps its first two.
+    const page = (await json(
+      await request(gw, 'GET', '/v1/log/entries?start=0&count=2', { token: TOKENS.read }),
+    )) as { entries: Record<string, unknown>[] };
+    const [a, b] = page.entries as [Record<string, unknown>, Record<string, unknown>];
+    const leaf = (e: Record<string, unknown>) => new Uint8Array(Buffer.from(String(e['body']), 'base64'));
+    const kept = join(dir, 'kept-fork.note');
+    writeFileSync(kept, await checkpointOf([leaf(a)]));
+    const forked = await checkpointOf([leaf(b), leaf(a)]);
+    const save = join(dir, 'after-fork.note');
+    let walked = 0;
+    const r = await audit({ trustedRoot: rootFile, checkpoint: kept, save }, async (path, res) => {
+      if (path === '/v1/log/checkpoint')
+        return new Response(forked, { headers: { 'content-type': 'text/plain' } });
+      if (path.startsWith('/v1/log/entries?')) {
+        walked++;
+        return Response.json({ entries: [b, a].map((e, i) => ({ ...e, leaf_index: i })) });
+      }
+      return res;
+    });
+    expect(walked).toBe(1);
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([
+      'aaps: log audit: FAILED: the log no longer holds the checkpoint kept (size 1): its first entry hashes to another root (a fork or a rewrite)',
+    ]);
+    expect(() => readFileSync(save)).toThrow(/ENOENT/);
+  });
+
+  it('a kept checkpoint note the group did not sign: FAILED naming it, before the walk', async () => {
     const note = await (await request(gw, 'GET', '/v1/log/checkpoint', { token: TOKENS.read })).text();
     const lines = note.split('\n');
     lines[2] = Buffer.alloc(32, 7).toString('base64');
     const forged = join(dir, 'forged.note');
     writeFileSync(forged, lines.join('\n'));
-    const r = await audit({ checkpoint: forged });
+    let walked = 0;
+    const r = await audit({ checkpoint: forged }, (path, res) => {
+      if (path.startsWith('/v1/log/entries?')) walked++;
+      return res;
+    });
+    expect(walked).toBe(0);
     expect(r.code).toBe(1);
     expect(r.err[0]).toMatch(new RegExp(`^aaps: log audit: FAILED: --checkpoint ${forged}: `));
   });

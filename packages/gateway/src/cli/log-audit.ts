@@ -3,7 +3,7 @@
  * trusting the gateway. It reads the latest checkpoint and checks its k-of-n signature and origin
  * against a trusted root; walks every entry up to the checkpoint's size (`GET /v1/log/entries`),
  * checks each one's leaf hash and evidence id, and hashes them into the tree, whose root must be the
- * checkpoint's; and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
+ * checkpoint's (in memory that grows with the log's log2, not its size: a `MerkleFrontier`); and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
  * log still holds it: the same root at its size (anything else is a fork or a rewrite). `--save
  * FILE` keeps the new checkpoint for the next audit. Both files are checked before the gateway is
  * asked: a `--checkpoint` that is no checkpoint note, or a `--save` that cannot be written, is a
@@ -19,7 +19,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import {
   evidenceIdOfLeaf,
   hashLeaf,
-  MemoryMerkleTree,
+  MerkleFrontier,
   type NoteKey,
   openCheckpoint,
   parseCheckpoint,
@@ -284,7 +284,17 @@ export async function runLogAudit(
     const note = await latestCheckpoint(get);
     if (note === undefined) return await emptyLog(io, get, trust, kept, flags);
     const latest = openTrusted(note, trust.logKeys, trust.origin, 'the latest checkpoint');
-    const tree = new MemoryMerkleTree();
+    const before =
+      kept === undefined
+        ? undefined
+        : openTrusted(kept, trust.logKeys, trust.origin, `--checkpoint ${flags.checkpoint}`);
+    if (before !== undefined && before.size > latest.size)
+      throw new AuditFailure(
+        `the log went back: its checkpoint is of size ${latest.size}, the one kept of ${before.size}`,
+      );
+    // The root at the kept checkpoint's size, taken on the way (the empty tree's, for size 0).
+    const tree = new MerkleFrontier();
+    let rootAtKept = before?.size === 0 ? tree.root() : undefined;
     while (tree.size < latest.size) {
       const from = tree.size;
       const count = Math.min(PAGE, latest.size - from);
@@ -294,23 +304,21 @@ export async function runLogAudit(
         throw new AuditFailure(
           `the log serves no entry at ${from}, below its checkpoint's size ${latest.size}`,
         );
-      for (const entry of entries.slice(0, count)) tree.append(leafOf(entry, tree.size));
+      for (const entry of entries.slice(0, count)) {
+        tree.append(leafOf(entry, tree.size));
+        if (tree.size === before?.size) rootAtKept = tree.root();
+      }
       if (Math.floor(tree.size / PROGRESS_EVERY) > Math.floor(from / PROGRESS_EVERY))
         io.print(`log: ${tree.size} of ${nEntries(latest.size)} checked`);
     }
-    if (bytesToHex(tree.root(latest.size)) !== bytesToHex(latest.rootHash))
+    if (bytesToHex(tree.root()) !== bytesToHex(latest.rootHash))
       throw new AuditFailure(
         `the ${nEntries(latest.size)} served ${latest.size === 1 ? 'hashes' : 'hash'} to another root than the checkpoint's: the log served is not the log signed`,
       );
-    if (kept !== undefined) {
-      const before = openTrusted(kept, trust.logKeys, trust.origin, `--checkpoint ${flags.checkpoint}`);
-      if (before.size > latest.size)
+    if (before !== undefined) {
+      if (bytesToHex(rootAtKept!) !== bytesToHex(before.rootHash))
         throw new AuditFailure(
-          `the log went back: its checkpoint is of size ${latest.size}, the one kept of ${before.size}`,
-        );
-      if (bytesToHex(tree.root(before.size)) !== bytesToHex(before.rootHash))
-        throw new AuditFailure(
-          `the log no longer holds the checkpoint kept (size ${before.size}): its first ${nEntries(before.size)} ${before.size === 1 ? 'hashes' : 'hash'} to another root (a fork or a rewrite)`,
+          `the log no longer holds the checkpoint kept (size ${before.size}): ${before.size === 1 ? 'its first entry hashes' : `its first ${nEntries(before.size)} hash`} to another root (a fork or a rewrite)`,
         );
       io.print(
         `log: extends the checkpoint kept (size ${before.size}) by ${nEntries(latest.size - before.size)}`,
