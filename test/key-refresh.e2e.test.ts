@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { memoryLogger, publicPackageDigestOfJson, runRefreshOverHttp, runRepairOverHttp } from '@aaps/agents';
 import { formatCheckpoint, MemoryMerkleTree } from '@aaps/evidence';
 import { createHttpCoordinator, type KeyRefreshResult, runDkg } from '@aaps/gateway';
-import { AapsError, canonicalize, PublicKeyPackageCodec } from '@aaps/mpc-core';
+import { AapsError, canonicalize, PublicKeyPackageCodec, type ValidationError } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort } from '../bench/load/cluster.js';
 import { AAPS_CLI, gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
@@ -368,9 +368,12 @@ describe('key repair across party processes (3-of-5)', () => {
     expect(untouched.up_to_date).toEqual([a]);
     expect(untouched.steps.join('\n')).not.toContain('repairing');
 
-    const unknown = await refusal(coordinator.repairKeys!({ reason: 'x', parties: [b, 'nobody'] }));
+    const unknown = await refusal(
+      coordinator.repairKeys!({ reason: 'x', parties: [b, 'nobody', b, 'nobody'] }),
+    );
     expect(unknown.code).toBe('INVALID_ARGUMENT');
-    expect(unknown.message).toContain('not in the roster: nobody');
+    expect(unknown.message).toContain('not in the roster: nobody (the parties are');
+    expect((unknown as ValidationError).fields).toEqual(['parties[1]', 'parties[3]']);
 
     const saved: unknown[] = [];
     const refreshing = coordinatorOn(initial, { saved });

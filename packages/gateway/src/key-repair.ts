@@ -41,11 +41,12 @@ export async function repairParties(opts: {
   const { roster, say } = opts;
   const ids = roster.parties.map((p) => p.id);
   const named = opts.parties === undefined ? undefined : [...new Set(opts.parties)];
-  const unknown = (named ?? []).map((id, i) => ({ id, i })).filter(({ id }) => !ids.includes(id));
+  // Field paths index the request's own list (duplicates included).
+  const unknown = (opts.parties ?? []).map((id, i) => ({ id, i })).filter(({ id }) => !ids.includes(id));
   if (unknown.length > 0) {
     throw new ValidationError(
       'INVALID_ARGUMENT',
-      `not in the roster: ${unknown.map((u) => u.id).join(', ')} (the parties are ${ids.join(', ')})`,
+      `not in the roster: ${[...new Set(unknown.map((u) => u.id))].join(', ')} (the parties are ${ids.join(', ')})`,
       unknown.map((u) => `parties[${u.i}]`),
     );
   }
