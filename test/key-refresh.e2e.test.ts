@@ -12,13 +12,21 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memoryLogger, publicPackageDigestOfJson, runRefreshOverHttp, runRepairOverHttp } from '@aaps/agents';
+import {
+  memoryLogger,
+  publicPackageDigestOfJson,
+  runRefreshOverHttp,
+  runRepairOverHttp,
+  vetoHolders,
+} from '@aaps/agents';
 import { formatCheckpoint, MemoryMerkleTree } from '@aaps/evidence';
 import { createHttpCoordinator, type KeyRefreshResult, runDkg } from '@aaps/gateway';
 import { AapsError, canonicalize, PublicKeyPackageCodec, type ValidationError } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort } from '../bench/load/cluster.js';
+import { proposalFor } from '../packages/agents/src/policy/test-helpers/fixtures.js';
 import { AAPS_CLI, gatewayApi, killAllAaps, startAaps, waitSettled } from './helpers/aaps.js';
+import { clusterBacking } from './helpers/backing.js';
 import { incidentSignal } from './helpers/incidents.js';
 import { type PartyCluster, startPartyCluster, suite } from './helpers/party-cluster.js';
 
@@ -99,12 +107,15 @@ async function settledOn(pkg: unknown, coordinator: ReturnType<typeof createHttp
   initial = pkg;
 }
 
-function coordinatorOn(publicPackage: unknown, o: { fetch?: typeof fetch; saved?: unknown[] } = {}) {
+function coordinatorOn(
+  publicPackage: unknown,
+  o: { fetch?: typeof fetch; saved?: unknown[]; logger?: ReturnType<typeof memoryLogger> } = {},
+) {
   return createHttpCoordinator({
     roster: cluster.layout.roster,
     gatewayKey: cluster.layout.gatewayKey,
     publicPackage,
-    logger: memoryLogger(),
+    logger: o.logger ?? memoryLogger(),
     ...(o.fetch ? { fetch: o.fetch } : {}),
     savePublicPackage: (json) => o.saved?.push(json),
   });
@@ -357,6 +368,34 @@ describe('key repair across party processes (3-of-5)', () => {
       await cluster.start(down);
       if (!cluster.isRunning(e)) await cluster.start(e);
     }
+    await settledOn(initial, coordinator);
+  }, 90_000);
+
+  it('a running gateway repairs a party that answers with no key: before trying again an approval it is required for, and in the background after a signing that went on without it', async () => {
+    const logger = memoryLogger();
+    const coordinator = coordinatorOn(initial, { logger });
+    const wipe = async (id: string) => {
+      await cluster.kill(id);
+      rmSync(join(cluster.dir, 'parties', id, 'db'), { recursive: true, force: true });
+      await cluster.start(id);
+    };
+    // Quality assurance holds a veto: every approval quorum includes it.
+    const qa = vetoHolders(cluster.layout.roster)[0]!.id;
+    await wipe(qa);
+    const approved = proposalFor('image_rollback', { incident_id: 'inc-keyless-1' });
+    const signed = await coordinator.signApproval(approved, clusterBacking(cluster.layout, approved));
+    expect(signed.signers).toContain(qa);
+    expect(await heldBy(qa)).toBe(canonicalize(initial));
+    expect(logger.lines.join('\n')).toContain(`${qa} answered a signing with no key`);
+
+    const other = cluster.ids.find((id) => id !== qa)!;
+    await wipe(other);
+    const r = await signs(coordinator);
+    expect(r.signers).not.toContain(other);
+    // The repair runs behind the signing: wait for it (it takes about a second).
+    for (let i = 0; i < 100 && (await heldBy(other).catch(() => '')) !== canonicalize(initial); i++)
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await heldBy(other)).toBe(canonicalize(initial));
     await settledOn(initial, coordinator);
   }, 90_000);
 

@@ -121,6 +121,9 @@ function messageFor(subject: SignSubject): Uint8Array {
   }
 }
 
+/** A party that answered a signing `NO_KEY` is repaired at most this often (a minute). */
+export const KEYLESS_REPAIR_EVERY_MS = 60_000;
+
 /** The signers an evidence Statement names (`predicate.signers`): the only parties asked to sign it. */
 function namedSigners(statement: unknown): string[] {
   const named = (statement as { predicate?: { signers?: unknown } } | null)?.predicate?.signers;
@@ -249,6 +252,59 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     return reconciling;
   }
 
+  /**
+   * Parties that answered a signing `NO_KEY` (a wiped disk, a store restored empty, a party started
+   * afresh): each is repaired onto the gateway's package from k holders, as `aaps keys repair`
+   * does, one repair at a time and at most once every {@link KEYLESS_REPAIR_EVERY_MS} per party
+   * (one that stays keyless is not asked again on every signing). Resolves with those repaired.
+   */
+  const keylessTried = new Map<string, number>();
+  let keylessRepair: Promise<string[]> | undefined;
+  function repairKeyless(ids: readonly string[]): Promise<string[]> {
+    if (keylessRepair !== undefined) return keylessRepair;
+    const now = Date.now();
+    const due = ids.filter((id) => now - (keylessTried.get(id) ?? -Infinity) >= KEYLESS_REPAIR_EVERY_MS);
+    if (due.length === 0 || refreshRunning || repairRunning) return Promise.resolve([]);
+    for (const id of due) keylessTried.set(id, now);
+    repairRunning = true;
+    const say = (line: string) => logger.warn('keys.repair', { step: line });
+    keylessRepair = (async () => {
+      try {
+        say(`repair: ${due.join(', ')} answered a signing with no key (a wiped disk?): repairing`);
+        const out = await repairParties({
+          client: maintenanceClient(),
+          roster,
+          publicPackage: PublicKeyPackageCodec.toJSON(suite.id, publicPackage),
+          groupKey: bytesToHex(publicPackage.groupPublicKey),
+          parties: due,
+          session: `repair-keyless-${Date.now().toString(36)}`,
+          say,
+        });
+        for (const f of out.failed) say(`repair: ${f.id} not repaired (${f.why})`);
+        return out.repaired;
+      } catch (e) {
+        logger.warn('keys.repair_failed', {
+          code: isAapsError(e) ? e.code : 'INTERNAL',
+          parties: due.join(','),
+        });
+        return [];
+      } finally {
+        repairRunning = false;
+        keylessRepair = undefined;
+      }
+    })();
+    return keylessRepair;
+  }
+
+  /** The parties among `faults` that answered `NO_KEY` (`faults`: a session's, by identifier). */
+  const keylessIn = (faults: unknown): string[] =>
+    Array.isArray(faults)
+      ? partyIdsOf(
+          roster,
+          faults.filter((f) => f?.code === 'NO_KEY' && typeof f.party === 'string').map((f) => f.party),
+        )
+      : [];
+
   /** The parties a signing proved to send shares that fail their check. */
   const badShares = (misbehaved: readonly { party: string; code: string }[]) =>
     misbehaved.filter((m) => m.code === 'INVALID_SIGNATURE_SHARE').map((m) => m.party);
@@ -273,7 +329,12 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         result = await signOnce(subject, label, only, required);
       } catch (e) {
         const failure = e instanceof ProtocolError ? quorumFailureOf(e) : undefined;
-        if (failure === undefined || failure.culprit_parties.length === 0) throw e;
+        if (failure === undefined) throw e;
+        // A party with no key (a veto holder whose disk was wiped, say): repaired, then tried again.
+        const keyless = keylessIn((e as ProtocolError).details['failed']);
+        if (keyless.length > 0 && (await repairKeyless(keyless)).length > 0)
+          return await signOnce(subject, label, only, required);
+        if (failure.culprit_parties.length === 0) throw e;
         const verdict = await reconcile(failure.culprit_parties);
         if (verdict.kind === 'repaired' && verdict.repaired.length > 0)
           return await signOnce(subject, label, only, required);
@@ -281,9 +342,12 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
           throw unblamed(e as ProtocolError, failure, `${label}: ${verdict.message}`);
         throw e;
       }
-      // Signed all the same (k others were enough): a party on another sharing is repaired meanwhile.
+      // Signed all the same (k others were enough): a party on another sharing, or with no key, is
+      // repaired meanwhile.
       const bad = badShares(result.misbehaved);
       if (bad.length > 0) void reconcile(bad);
+      const keyless = result.unavailable.filter((u) => u.code === 'NO_KEY').map((u) => u.party);
+      if (keyless.length > 0) void repairKeyless(keyless);
       return result;
     } finally {
       if (--signing === 0) drained?.();
