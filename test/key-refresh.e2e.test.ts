@@ -399,6 +399,43 @@ describe('key repair across party processes (3-of-5)', () => {
     await settledOn(initial, coordinator);
   }, 90_000);
 
+  it('a repair of a party that held its share keeps its stored nonces: the commitments the gateway pooled still sign', async () => {
+    const coordinator = coordinatorOn(initial);
+    const [a, b, c, d, e] = cluster.ids as [string, string, string, string, string];
+    // Pooled commitments from every party.
+    await signs(coordinator);
+    // A repair of a, whose share is whole (a gateway may ask for one): the same share again.
+    const out = await runRepairOverHttp(cluster.client({ timeoutMs: 30_000 }), {
+      sessionId: `healthy-${Date.now().toString(36)}`,
+      lost: a,
+      helpers: [b, c, d],
+      publicPackage: initial,
+    });
+    expect(out.verifyingShare).toBe(
+      (await coordinator.keys()).parties.find((p) => p.id === a)!.verifying_share,
+    );
+    // Its store still holds the nonces behind the commitments the gateway pooled.
+    await cluster.kill(a);
+    const store = await cluster.openStore(a);
+    try {
+      expect(await store.count()).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+    }
+    await cluster.start(a);
+    // With d and e down, a is in the quorum, signing with a commitment pooled before the repair.
+    await cluster.kill(d);
+    await cluster.kill(e);
+    try {
+      const r = await signs(coordinator);
+      expect(r.signers).toContain(a);
+      expect(r.unavailable).toEqual([]);
+    } finally {
+      await cluster.start(d);
+      await cluster.start(e);
+    }
+  }, 90_000);
+
   it('leaves a party on the package alone, refuses an id not in the roster, a repair during a refresh, and one fewer than k holders could help', async () => {
     const coordinator = coordinatorOn(initial);
     const [a, b, c] = cluster.ids as [string, string, string];
