@@ -200,8 +200,9 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   let signing = 0;
   let refreshing: Promise<void> | undefined;
   let refreshRunning = false;
-  // An operator's repair (`repairKeys`): signings go on, but no refresh or stale-sharing repair
-  // runs beside it (two repairs of one party would race its key changes).
+  // A repair (an operator's `repairKeys`, or of a party that answered with no key): signings go
+  // on, but no refresh or other repair runs beside it (two repairs of one party would race its key
+  // changes).
   let repairRunning = false;
   let drained: (() => void) | undefined;
 
@@ -215,6 +216,18 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       caller: { id: roster.gateway.id, key: opts.gatewayKey },
       timeoutMs: 15_000,
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
+
+  /** Repair `parties` (default: every party behind) onto the gateway's package (key-repair.ts). */
+  const repairOntoOurs = (say: (line: string) => void, label: string, parties?: readonly string[]) =>
+    repairParties({
+      client: maintenanceClient(),
+      roster,
+      publicPackage: PublicKeyPackageCodec.toJSON(suite.id, publicPackage),
+      groupKey: bytesToHex(publicPackage.groupPublicKey),
+      ...(parties === undefined ? {} : { parties }),
+      session: `${label}-${Date.now().toString(36)}`,
+      say,
     });
 
   // Parties whose role holds a veto (quality assurance): in every approval quorum, and a refusal
@@ -271,15 +284,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     keylessRepair = (async () => {
       try {
         say(`repair: ${due.join(', ')} answered a signing with no key (a wiped disk?): repairing`);
-        const out = await repairParties({
-          client: maintenanceClient(),
-          roster,
-          publicPackage: PublicKeyPackageCodec.toJSON(suite.id, publicPackage),
-          groupKey: bytesToHex(publicPackage.groupPublicKey),
-          parties: due,
-          session: `repair-keyless-${Date.now().toString(36)}`,
-          say,
-        });
+        const out = await repairOntoOurs(say, 'repair-keyless', due);
         for (const f of out.failed) say(`repair: ${f.id} not repaired (${f.why})`);
         return out.repaired;
       } catch (e) {
@@ -606,6 +611,8 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
       parties?: readonly string[];
       progress?: (line: string) => void;
     }): Promise<KeyRepairResult> {
+      // The gateway's own repair of a party that answered with no key ends first.
+      await keylessRepair;
       if (refreshRunning)
         throw new AapsError('CONFLICT', 'a key refresh is running (it repairs the parties it finds behind)');
       if (repairRunning) throw new AapsError('CONFLICT', 'a key repair is already running');
@@ -621,16 +628,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
         // A stale-sharing repair a failed signing started ends first.
         await reconciling;
         say(`repair: requested (${o.reason})`);
-        const groupKey = bytesToHex(publicPackage.groupPublicKey);
-        const out = await repairParties({
-          client: maintenanceClient(),
-          roster,
-          publicPackage: PublicKeyPackageCodec.toJSON(suite.id, publicPackage),
-          groupKey,
-          ...(o.parties === undefined ? {} : { parties: o.parties }),
-          session: `repair-check-${Date.now().toString(36)}`,
-          say,
-        });
+        const out = await repairOntoOurs(say, 'repair-check', o.parties);
         if (out.failed.length > 0) {
           const done = out.repaired.length > 0 ? `repaired ${out.repaired.join(', ')}; ` : '';
           const list = out.failed.map((f) => `${f.id} (${f.why})`).join(', ');
@@ -644,7 +642,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
             : 'repair: nothing to repair',
         );
         return {
-          group_public_key: groupKey,
+          group_public_key: bytesToHex(publicPackage.groupPublicKey),
           repaired: out.repaired,
           up_to_date: out.upToDate,
           steps,
