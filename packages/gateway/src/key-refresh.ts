@@ -84,15 +84,23 @@ export function mostHeld(s: Survey, prefer?: string): string | undefined {
     .sort((x, y) => y.n - x.n || Number(y.t === prefer) - Number(x.t === prefer))[0]?.t;
 }
 
-/** Who holds what, for an error: `old` is `old`'s holders, every other package is `new`. */
-function describe(s: Survey, old: string): string {
-  return [...new Set(s.held.values())]
-    .map((t) => `${t === old ? 'old' : 'new'} package: ${holdersOf(s, t).join(', ')}`)
-    .concat(
-      s.noKey.map((id) => `${id} has no key`),
-      s.silent.length > 0 ? [describeSilent(s.silent)] : [],
-    )
-    .join('; ');
+/**
+ * Who holds what, for an error: the holders of `text` (named `label`), then those of each other
+ * package (another sharing of `groupKey`, or another group key), those with no key and the silent.
+ */
+export function describeHoldings(s: Survey, text: string, groupKey: string, label: string): string {
+  const holders = holdersOf(s, text);
+  return [
+    holders.length === 0 ? `no party holds ${label}` : `${holders.join(', ')} hold ${label}`,
+    ...[...new Set(s.held.values())]
+      .filter((t) => t !== text)
+      .map(
+        (t) =>
+          `${holdersOf(s, t).join(', ')} ${s.groupKeys.get(t) === groupKey ? 'another sharing of the group key' : `another group key (${s.groupKeys.get(t)})`}`,
+      ),
+    ...(s.noKey.length > 0 ? [`${s.noKey.join(', ')} no key`] : []),
+    ...(s.silent.length > 0 ? [describeSilent(s.silent)] : []),
+  ].join('; ');
 }
 
 /** Every `k`-subset of `items`, in order (lexicographic by position). */
@@ -247,6 +255,7 @@ export async function refreshAcrossParties(opts: {
   const k = roster.threshold.min;
   const ids = roster.parties.map((p) => p.id);
   const currentText = canonicalize(PublicKeyPackageCodec.toJSON(suite.id, opts.current));
+  const groupKey = bytesToHex(opts.current.groupPublicKey);
   const stamp = Date.now().toString(36);
   /** Whether a package (JSON) shares the gateway's group key and threshold: a refresh of it. */
   const sameGroup = (json: unknown): boolean => {
@@ -276,7 +285,7 @@ export async function refreshAcrossParties(opts: {
   if (base === undefined) {
     throw new AapsError(
       'CONFLICT',
-      `no key package is held by ${k} parties (${describe(before, currentText)}): repair or re-key first`,
+      `no key package is held by ${k} parties (${describeHoldings(before, currentText, groupKey, "this gateway's package")}): repair or re-key first`,
     );
   }
   const baseJson = before.packages.get(base);
@@ -334,7 +343,7 @@ export async function refreshAcrossParties(opts: {
     if (winner === undefined) {
       throw new AapsError(
         'UNAVAILABLE',
-        `the refresh failed (${failure}) and no key package is held by ${k} parties (${describe(after, base)}): start every party and refresh again`,
+        `the refresh failed (${failure}) and no key package is held by ${k} parties (${describeHoldings(after, base, groupKey, 'the package before the refresh')}): start every party and refresh again`,
         { cause },
       );
     }

@@ -13,7 +13,7 @@
  */
 import type { PartyClient, Roster } from '@aaps/agents';
 import { AapsError, canonicalize, ValidationError } from '@aaps/mpc-core';
-import { holdersOf, repairOnto, survey } from './key-refresh.js';
+import { describeHoldings, holdersOf, repairOnto, survey } from './key-refresh.js';
 import { describeSilent, silenceRemedy } from './silent-parties.js';
 
 export interface RepairOutcome {
@@ -55,22 +55,9 @@ export async function repairParties(opts: {
   const text = canonicalize(opts.publicPackage);
   const holders = holdersOf(found, text);
   if (holders.length < k) {
-    const others = [...new Set(found.held.values())]
-      .filter((t) => t !== text)
-      .map((t) => {
-        const key =
-          found.groupKeys.get(t) === opts.groupKey ? 'another sharing of the group key' : 'another group key';
-        return `${holdersOf(found, t).join(', ')} ${key}`;
-      });
-    const held = [
-      holders.length === 0 ? 'no party holds it' : `${holders.join(', ')} hold it`,
-      ...others,
-      ...(found.noKey.length > 0 ? [`${found.noKey.join(', ')} no key`] : []),
-      ...(found.silent.length > 0 ? [describeSilent(found.silent)] : []),
-    ].join('; ');
     throw new AapsError(
       'CONFLICT',
-      `a repair needs ${k} parties holding this gateway's key package to help, and ${holders.length} answered with it (${held}): ` +
+      `a repair needs ${k} parties holding this gateway's key package to help, and ${holders.length} answered with it (${describeHoldings(found, text, opts.groupKey, 'it')}): ` +
         (found.silent.length > 0
           ? silenceRemedy(found.silent, 'repair again')
           : '`aaps keys refresh` takes the sharing most parties hold and repairs the others'),
