@@ -16,12 +16,24 @@ const concurrency = 8;
 async function main(): Promise<void> {
   const port = await freshPort();
   const up = await startUp({ port });
-  const samples: { wave: number; gateway: number; parties: number[] }[] = [];
+  // Resident memory, and its anonymous part (the process's own: heap and native allocations; the
+  // rest is pages of mapped files, LevelDB's tables among them, which the kernel can drop).
+  const samples: {
+    wave: number;
+    gateway: number;
+    parties: number[];
+    gatewayAnon: number;
+    partiesAnon: number[];
+  }[] = [];
   const sample = (wave: number) => {
+    const gateway = rssMiB(up.gatewayPid);
+    const parties = up.partyPids().map((p) => rssMiB(p));
     samples.push({
       wave,
-      gateway: rssMiB(up.gatewayPid).rss,
-      parties: up.partyPids().map((p) => rssMiB(p).rss),
+      gateway: gateway.rss,
+      parties: parties.map((p) => p.rss),
+      gatewayAnon: gateway.anon,
+      partiesAnon: parties.map((p) => p.anon),
     });
   };
   let ok = 0;
@@ -50,7 +62,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 2000));
       sample(w);
       process.stdout.write(
-        `wave ${w}/${waves}: ${ok} accepted, ${failed} refused; gateway ${samples.at(-1)!.gateway.toFixed(1)} MiB\n`,
+        `wave ${w}/${waves}: ${ok} accepted, ${failed} refused; gateway ${samples.at(-1)!.gateway.toFixed(1)} MiB (anonymous ${samples.at(-1)!.gatewayAnon.toFixed(1)})\n`,
       );
     }
     const peaks = { gateway: rssMiB(up.gatewayPid).peak, parties: up.partyPids().map((p) => rssMiB(p).peak) };
@@ -69,6 +81,10 @@ async function main(): Promise<void> {
         gateway: round(last.gateway - first.gateway),
         partyMax: round(Math.max(...last.parties.map((v, i) => v - (first.parties[i] ?? v)))),
       },
+      anonGrowthMiB: {
+        gateway: round(last.gatewayAnon - first.gatewayAnon),
+        partyMax: round(Math.max(...last.partiesAnon.map((v, i) => v - (first.partiesAnon[i] ?? v)))),
+      },
       limitsMiB: { gateway: 250, party: 120 },
       samples,
     };
@@ -76,7 +92,7 @@ async function main(): Promise<void> {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(
-      `peak RSS: gateway ${result.peakMiB.gateway} MiB (limit 250), parties max ${result.peakMiB.partyMax} MiB (limit 120); growth wave 1 -> ${waves}: gateway ${result.growthMiB.gateway} MiB, party max ${result.growthMiB.partyMax} MiB\nwrote ${out}\n`,
+      `peak RSS: gateway ${result.peakMiB.gateway} MiB (limit 250), parties max ${result.peakMiB.partyMax} MiB (limit 120); growth wave 1 -> ${waves}: gateway ${result.growthMiB.gateway} MiB, party max ${result.growthMiB.partyMax} MiB (anonymous: ${result.anonGrowthMiB.gateway} and ${result.anonGrowthMiB.partyMax} MiB)\nwrote ${out}\n`,
     );
   } finally {
     await up.stop();

@@ -68,6 +68,8 @@ function main(): void {
     incidents: number;
     peakMiB: { gateway: number; partyMax: number };
     growthMiB: { gateway: number; partyMax: number };
+    /** Absent from runs before 29 Nov. */
+    anonGrowthMiB?: { gateway: number; partyMax: number };
   }>('bench/results/memory.json');
   const lines: string[] = [
     '# Performance',
@@ -111,15 +113,18 @@ function main(): void {
   } else {
     lines.push('_No full benchmark run recorded yet: run `npm run bench`._');
   }
+  const anon = (v: number | undefined) => (v === undefined ? 'not measured' : `${v} MiB`);
   lines.push('', '## Memory', '');
   if (memory) {
     lines.push(
       `\`npm run bench:memory\` (${memory.incidents} incidents through \`aaps up\` in six waves; ${memory.generatedAt}):`,
       '',
-      '| process | peak RSS | limit | growth first wave -> last |',
-      '|---|---|---|---|',
-      `| gateway (the \`aaps up\` process) | ${memory.peakMiB.gateway} MiB | 250 MiB | ${memory.growthMiB.gateway} MiB |`,
-      `| party (largest of five) | ${memory.peakMiB.partyMax} MiB | 120 MiB | ${memory.growthMiB.partyMax} MiB |`,
+      '| process | peak RSS | limit | growth first wave -> last | of which anonymous (heap, native) |',
+      '|---|---|---|---|---|',
+      `| gateway (the \`aaps up\` process) | ${memory.peakMiB.gateway} MiB | 250 MiB | ${memory.growthMiB.gateway} MiB | ${anon(memory.anonGrowthMiB?.gateway)} |`,
+      `| party (largest of five) | ${memory.peakMiB.partyMax} MiB | 120 MiB | ${memory.growthMiB.partyMax} MiB | ${anon(memory.anonGrowthMiB?.partyMax)} |`,
+      '',
+      "Growth beyond the anonymous part is pages of mapped files (LevelDB's tables among them), which the kernel drops under memory pressure and reads again; how the anonymous part grows wave by wave is in bench/NOTES.md.",
     );
   } else {
     lines.push('_No memory run recorded yet: run `npm run bench:memory`._');

@@ -101,11 +101,18 @@ export function partyIdOf(pid: number): string {
   return /parties\/([^/]+)\/party\.json$/.exec(config)?.[1] ?? `pid ${pid}`;
 }
 
-/** Resident and peak resident memory of a process, in MiB (Linux /proc). */
-export function rssMiB(pid: number): { rss: number; peak: number } {
+/** Resident, peak resident, anonymous and file-backed resident memory of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  // `anon`: the process's own memory (heap, native allocations); `file`: pages of mapped files
+  // (code, LevelDB's table files), which the kernel can drop and read again.
+  return {
+    rss: kb('VmRSS') / 1024,
+    peak: kb('VmHWM') / 1024,
+    anon: kb('RssAnon') / 1024,
+    file: kb('RssFile') / 1024,
+  };
 }
 
 /** CPU time (user + system) a process has used, in milliseconds (Linux `/proc`, USER_HZ 100). */
