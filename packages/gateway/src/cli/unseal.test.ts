@@ -101,6 +101,17 @@ describe('aaps unseal', () => {
     expect(g.out).toEqual([]);
   });
 
+  it('a malformed answer from the gateway (null entries, non-arrays) is set aside, not a crash', async () => {
+    for (const body of [
+      { releases: [null, 7, 'x'], refusals: [null, 3] },
+      { releases: [{ field: field.id, release: null }], refusals: 'none' },
+    ]) {
+      const g = gateway([], Response.json(body));
+      expect(await runUnseal(OPTS, config(), 't', g.io)).toBe(1);
+      expect(g.out).toEqual(['/spec/db: not opened: QUORUM_UNREACHABLE']);
+    }
+  });
+
   it('a missing approver key says to pass --data-dir or --approver-key, not aaps party init', async () => {
     const g = gateway([]);
     const noKeys = config('--data-dir', join(dir, 'elsewhere'));

@@ -204,6 +204,15 @@ describe('sealed.release', () => {
     );
   });
 
+  it('unseal.max_fields counts the fields the request names, not only those the gateway relays', async () => {
+    const base = defaultPolicy('strategy');
+    const one: Policy = { ...base, unseal: { ...base.unseal!, max_fields_per_request: 1 } };
+    const two = request({ fields: [fieldId, 'f'.repeat(32)] });
+    expect(
+      await refusalOf((await party(2, one)).release(two.request_id, await bodyFor(two), 'gateway')),
+    ).toBe('unseal.max_fields');
+  });
+
   it('a tampered share box is refused by name, and its party can release nothing for it', async () => {
     const wire = JSON.parse(JSON.stringify(sealedWire)) as {
       body: { shares: { box: { ciphertext: string } }[] };
