@@ -259,14 +259,21 @@ async function unseal(
     evidence?: { request: string; releases: string };
   };
   const releases: FieldRelease[] = [];
+  // The gateway's answer is not trusted for its shape either: an entry that is not an object is
+  // set aside like a release that does not decode, never a TypeError.
+  const isEntry = (r: unknown): r is Record<string, unknown> =>
+    typeof r === 'object' && r !== null && !Array.isArray(r);
   for (const r of Array.isArray(answer.releases) ? answer.releases : []) {
+    if (!isEntry(r) || typeof r.field !== 'string') continue;
     try {
       releases.push({ field: r.field, ...ReleasedShareCodec.fromJSON(r.release) });
     } catch (e) {
       if (!isAapsError(e)) throw e;
     }
   }
-  const refusals = Array.isArray(answer.refusals) ? answer.refusals : [];
+  const refusals = (Array.isArray(answer.refusals) ? answer.refusals : []).filter(
+    (r): r is Refusal => isEntry(r) && typeof r.field === 'string',
+  );
   const secret = x25519FromIdentitySecretKey(key.secretKey);
   let outcomes: Awaited<ReturnType<typeof openFields>>;
   try {
