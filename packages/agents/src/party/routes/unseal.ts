@@ -114,7 +114,9 @@ export function createUnsealHandler(deps: UnsealDeps) {
     const wire = body.fields;
     if (!Array.isArray(wire) || wire.length === 0)
       throw new ValidationError('INVALID_ARGUMENT', 'fields: expected a non-empty array', ['body.fields']);
-    if (wire.length > rules.max_fields_per_request)
+    // What the request names, as the policy says (a relay that forwards only some of them must not
+    // slip a request naming more past the limit), and what was relayed.
+    if (Math.max(req.fields.length, wire.length) > rules.max_fields_per_request)
       return refuse(
         req.request_id,
         'unseal.max_fields',
