@@ -1876,8 +1876,16 @@ export function createAggregationHandlers(
     const dealt = session.circuit.inputs
       .map((inp, i) => ({ inp, i }))
       .filter(({ i }) => !state.excluded.includes(session.providers[i]!));
+    // The session fields too: a record without range proofs binds them only through what the
+    // parties confirm (its opening involves commitments, values and blindings alone), so another
+    // threshold or renamed parties would verify offline and be confirmed under this digest.
     const same =
       checked.sessionId === sessionId &&
+      record.threshold === session.threshold &&
+      record.parties.length === session.parties.length &&
+      record.parties.every(
+        (p, i) => p.id === session.parties[i]!.id && p.role === session.parties[i]!.role,
+      ) &&
       recordExcluded.length === state.excluded.length &&
       recordExcluded.every((id) => state.excluded.includes(id)) &&
       record.inputs.length === dealt.length &&
