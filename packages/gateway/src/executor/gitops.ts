@@ -75,19 +75,30 @@ export function manifestPath(change: Pick<ResourceChange, 'namespace' | 'kind' |
   return join(change.namespace === '' ? '_cluster' : change.namespace, change.kind, `${change.name}.json`);
 }
 
+/**
+ * `text` as one line of a commit message: with a line break or another control character in it,
+ * JSON-quoted (escaped), so that signed text (a source's `version` is any text) writes no lines of
+ * its own: rollback and recovery read `Incident:`, `Proposal-Digest:` and `This reverts commit`
+ * lines from messages on the branch.
+ */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+  return /[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(text) ? JSON.stringify(text) : text;
+}
+
 export function commitMessage(order: ExecutionOrderPayload, summary: string): string {
   const p = order.proposal;
   return [
-    `aaps: ${p.action} ${p.target} (incident ${order.incident_id})`,
+    `aaps: ${oneLine(p.action)} ${oneLine(p.target)} (incident ${oneLine(order.incident_id)})`,
     '',
-    summary,
+    oneLine(summary),
     '',
-    `Incident: ${order.incident_id}`,
-    `Proposal-Digest: ${p.proposal_digest}`,
-    `Approved-By: ${order.approval.signers.join(', ')}`,
-    `Approval-Signature: ${order.approval.ciphersuite}:${order.approval.signature}`,
-    ...p.evidence_refs.map((r) => `Evidence: ${r}`),
-    `Evidence-Bundle: /v1/incidents/${order.incident_id} (evidence_id once sealed)`,
+    `Incident: ${oneLine(order.incident_id)}`,
+    `Proposal-Digest: ${oneLine(p.proposal_digest)}`,
+    `Approved-By: ${oneLine(order.approval.signers.join(', '))}`,
+    `Approval-Signature: ${oneLine(`${order.approval.ciphersuite}:${order.approval.signature}`)}`,
+    ...p.evidence_refs.map((r) => `Evidence: ${oneLine(r)}`),
+    `Evidence-Bundle: /v1/incidents/${oneLine(order.incident_id)} (evidence_id once sealed)`,
   ].join('\n');
 }
 
@@ -309,6 +320,27 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       const [id = '', ...lines] = entry.trim().split('\n');
       // `--grep` matches substrings ("inc-1" in "inc-10"): keep only whole lines.
       if (lines.includes(incident) && lines.includes(digest)) return id;
+    }
+    return undefined;
+  };
+
+  /**
+   * The newest commit after `commit` on the branch whose message holds, as a line of its own, the
+   * line `git revert` writes (`This reverts commit <id>.`): not a mention inside another line.
+   */
+  const findRevert = async (commit: string): Promise<string | undefined> => {
+    const line = `This reverts commit ${commit}.`;
+    const out = await git(
+      'log',
+      '-z',
+      '--format=%H%n%B',
+      '--fixed-strings',
+      `--grep=${line}`,
+      `${commit}..HEAD`,
+    );
+    for (const entry of out.split('\0')) {
+      const [id = '', ...lines] = entry.trim().split('\n');
+      if (lines.includes(line)) return id;
     }
     return undefined;
   };
@@ -570,15 +602,9 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
       }
       return { done: true, detail: said(`${commit} is not on the branch`) };
     }
-    const reverts = await git(
-      'log',
-      '--format=%H',
-      '--fixed-strings',
-      `--grep=This reverts commit ${commit}.`,
-      `${commit}..HEAD`,
-    );
-    if (reverts !== '') {
-      return { done: true, detail: said(`${commit} was already reverted in ${reverts.split('\n')[0]}`) };
+    const reverted = await findRevert(commit);
+    if (reverted !== undefined) {
+      return { done: true, detail: said(`${commit} was already reverted in ${reverted}`) };
     }
     const pushed = remoteHead !== undefined && (await wc.isAncestor(commit, remoteHead));
     if (remote !== undefined && !pushed) {
