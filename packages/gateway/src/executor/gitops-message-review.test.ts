@@ -110,3 +110,27 @@ describe('gitops: incident text in the commit message', () => {
     expect(hard['limits.cpu']).toBe('4');
   });
 });
+
+describe('gitops: rollback of a recorded commit', () => {
+  it("does not revert a commit of another incident named as the incident's applied ref", async () => {
+    const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });
+    const first = await signedQuotaOrder('resourcequota://shop/compute', 'inc-first');
+    const applied = await executor.apply(first);
+    const other = await signedOrder({
+      incident_id: 'inc-other',
+      action: 'configmap_reload',
+      target: 'configmap://shop/app',
+      parameters: { source: { kind: 'last_known_good', version: 'v7' }, rollout_restart: [] },
+      evidence_refs: ['event://shop/evt-2'],
+    });
+    const otherApplied = await executor.apply(other);
+    const head = git('rev-parse', 'HEAD');
+    // The record of inc-first names inc-other's commit (a record restored wrongly, or edited).
+    const outcome = await executor
+      .rollback(first, { ...applied, ref: otherApplied.ref })
+      .catch((e: Error) => ({ done: false, detail: e.message }));
+    // inc-other's change, approved and verified on its own, is not undone by inc-first's rollback.
+    expect(git('log', '--format=%H', `${head}..HEAD`)).toBe('');
+    expect(outcome.done).toBe(false);
+  });
+});
