@@ -324,6 +324,15 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     return undefined;
   };
 
+  /** Whether the message of `commit` (a commit id) names `order`'s incident and proposal, as lines. */
+  const isCommitOf = async (order: ExecutionOrderPayload, commit: string): Promise<boolean> => {
+    const lines = (await git('log', '-1', '--format=%B', commit).catch(() => '')).split('\n');
+    return (
+      lines.includes(`Incident: ${order.incident_id}`) &&
+      lines.includes(`Proposal-Digest: ${order.proposal.proposal_digest}`)
+    );
+  };
+
   /**
    * The newest commit after `commit` on the branch whose message holds, as a line of its own, the
    * line `git revert` writes (`This reverts commit <id>.`): not a mention inside another line.
@@ -601,6 +610,14 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
         );
       }
       return { done: true, detail: said(`${commit} is not on the branch`) };
+    }
+    if (applied?.ref !== undefined && !(await isCommitOf(order, commit))) {
+      // The record names a commit that is not this incident's: reverting it would undo a change
+      // the parties approved for another incident (or one a person made).
+      throw new AapsError(
+        'CONFLICT',
+        `${commit}, the commit recorded for incident ${id}, is not this incident's (its message names no Incident: ${id} and Proposal-Digest: ${order.proposal.proposal_digest}): a person must look`,
+      );
     }
     const reverted = await findRevert(commit);
     if (reverted !== undefined) {
