@@ -52,7 +52,7 @@ import {
   readField,
 } from './plan.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor, PostCheck, RollbackOutcome } from './types.js';
-import { openWorkingCopy, serialQueue } from './working-copy.js';
+import { openWorkingCopy, serialQueue, shownRemote as showRemote } from './working-copy.js';
 
 export interface GitopsOptions {
   /** The git working copy holding the manifests. */
@@ -114,7 +114,7 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
   const branch = opts.branch ?? 'main';
   const remote = opts.remote;
   /** The remote as messages name it: a URL without its user and password (a token, maybe). */
-  const shownRemote = remote?.replace(/\/\/[^/@]*@/, '//');
+  const shownRemote = remote === undefined ? undefined : showRemote(remote);
   const wc = openWorkingCopy({
     dir: repo,
     author: opts.author ?? { name: 'aaps-maintenance', email: 'maintenance@aaps.invalid' },

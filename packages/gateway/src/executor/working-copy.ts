@@ -16,6 +16,11 @@ export type ExecFile = (
   options: { cwd: string; maxBuffer: number; timeout?: number },
 ) => Promise<{ stdout: string | Buffer }>;
 
+/** `remote` as messages name it: a URL without its user and password (a token, maybe). */
+export function shownRemote(remote: string): string {
+  return remote.replace(/\/\/[^/@]*@/, '//');
+}
+
 /** Subcommands that talk to a remote: these get a time limit, local ones do not. */
 const NETWORK = new Set(['push', 'fetch', 'ls-remote']);
 
@@ -91,7 +96,7 @@ export function openWorkingCopy(opts: WorkingCopyOptions): WorkingCopy {
       const head = line.slice(0, line.indexOf('\t'));
       if (!(await hasCommit(head))) await git('fetch', '--quiet', remote, ref);
       if (!(await hasCommit(head))) {
-        throw new AapsError('UNAVAILABLE', `${remote} ${branch} moved while it was being read`);
+        throw new AapsError('UNAVAILABLE', `${shownRemote(remote)} ${branch} moved while it was being read`);
       }
       return head;
     },
