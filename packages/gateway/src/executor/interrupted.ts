@@ -207,7 +207,8 @@ async function settle(d: InterruptedDeps, pending: PendingEdit): Promise<string>
     }
     const parent = await d.git('rev-parse', '--verify', '--quiet', 'HEAD^').catch(() => '');
     const message = await d.git('log', '-1', '--format=%B', 'HEAD');
-    if (parent !== pending.head || !message.includes(`This reverts commit ${commit}.`)) {
+    // The line `git revert` writes, as a line of its own (as rollback reads it), not a mention.
+    if (parent !== pending.head || !message.split('\n').includes(`This reverts commit ${commit}.`)) {
       throw moved(d, pending, `the revert of ${commit}`, head);
     }
     if (!d.hasRemote) {
