@@ -40,32 +40,42 @@ afterEach(() => {
   rmSync(repo, { recursive: true, force: true });
 });
 
+/**
+ * The first incident's quota change applied, then a later configmap reload whose signed source
+ * version is `version(first commit)`; then the first one rolled back. Its outcome, and the quota's
+ * `limits.cpu` on the branch after it.
+ */
+async function rollbackAfterLater(version: (ref: string) => string) {
+  const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });
+  const first = await signedQuotaOrder('resourcequota://shop/compute', 'inc-first');
+  const applied = await executor.apply(first);
+  const later = await signedOrder({
+    incident_id: 'inc-later',
+    action: 'configmap_reload',
+    target: 'configmap://shop/app',
+    parameters: {
+      source: { kind: 'last_known_good', version: version(applied.ref!) },
+      rollout_restart: [],
+    },
+    evidence_refs: ['event://shop/evt-2'],
+  });
+  await executor.apply(later);
+  const undone = await executor.rollback(first, applied);
+  const hard = (
+    JSON.parse(git('show', `HEAD:${quotaFile.split('\\').join('/')}`)) as {
+      spec: { hard: Record<string, string> };
+    }
+  ).spec.hard;
+  return { undone, cpu: hard['limits.cpu'] };
+}
+
 describe('gitops: incident text in the commit message', () => {
   it("a signed source version with a line break cannot make a later commit pass for an earlier one's revert", async () => {
-    const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });
-    const first = await signedQuotaOrder('resourcequota://shop/compute', 'inc-first');
-    const applied = await executor.apply(first);
-    // A later incident whose source version names, on a line of its own, the first one's commit as reverted.
-    const later = await signedOrder({
-      incident_id: 'inc-later',
-      action: 'configmap_reload',
-      target: 'configmap://shop/app',
-      parameters: {
-        source: { kind: 'last_known_good', version: `v7\n\nThis reverts commit ${applied.ref}.` },
-        rollout_restart: [],
-      },
-      evidence_refs: ['event://shop/evt-2'],
-    });
-    await executor.apply(later);
-    const undone = await executor.rollback(first, applied);
+    // The later incident's source version names, on a line of its own, the first one's commit as reverted.
+    const { undone, cpu } = await rollbackAfterLater((ref) => `v7\n\nThis reverts commit ${ref}.`);
     expect(undone.done).toBe(true);
     // Reported undone: then the first incident's change must be gone from the manifest.
-    const hard = (
-      JSON.parse(git('show', `HEAD:${quotaFile.split('\\').join('/')}`)) as {
-        spec: { hard: Record<string, string> };
-      }
-    ).spec.hard;
-    expect(hard['limits.cpu']).toBe('4');
+    expect(cpu).toBe('4');
   });
 
   it('a signed parameter with a line break writes no line of its own into the message', async () => {
@@ -86,28 +96,9 @@ describe('gitops: incident text in the commit message', () => {
   });
 
   it("a signed source version naming a revert inside its line does not pass for the earlier change's revert", async () => {
-    const executor = createGitopsExecutor({ repoDir: repo, now: () => new Date() });
-    const first = await signedQuotaOrder('resourcequota://shop/compute', 'inc-first');
-    const applied = await executor.apply(first);
-    const later = await signedOrder({
-      incident_id: 'inc-later',
-      action: 'configmap_reload',
-      target: 'configmap://shop/app',
-      parameters: {
-        source: { kind: 'last_known_good', version: `v7 This reverts commit ${applied.ref}.` },
-        rollout_restart: [],
-      },
-      evidence_refs: ['event://shop/evt-2'],
-    });
-    await executor.apply(later);
-    const undone = await executor.rollback(first, applied);
+    const { undone, cpu } = await rollbackAfterLater((ref) => `v7 This reverts commit ${ref}.`);
     expect(undone.done).toBe(true);
-    const hard = (
-      JSON.parse(git('show', `HEAD:${quotaFile.split('\\').join('/')}`)) as {
-        spec: { hard: Record<string, string> };
-      }
-    ).spec.hard;
-    expect(hard['limits.cpu']).toBe('4');
+    expect(cpu).toBe('4');
   });
 });
 
