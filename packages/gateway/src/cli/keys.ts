@@ -180,7 +180,7 @@ export async function runKeys(
     ),
   );
   io.print(
-    'key-share backups from before this refresh restore an old share: take new ones (aaps party backup); a party restored from an old one is repaired by the next refresh',
+    'key-share backups from before this refresh restore an old share: take new ones (aaps party backup); a party restored from an old one is repaired by aaps keys repair PARTY, or by the next refresh',
   );
   return 0;
 }

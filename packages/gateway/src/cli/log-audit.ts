@@ -3,7 +3,8 @@
  * trusting the gateway. It reads the latest checkpoint and checks its k-of-n signature and origin
  * against a trusted root; walks every entry up to the checkpoint's size (`GET /v1/log/entries`),
  * checks each one's leaf hash and evidence id, and hashes them into the tree, whose root must be the
- * checkpoint's (in memory that grows with the log's log2, not its size: a `MerkleFrontier`); and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
+ * checkpoint's (a `MerkleFrontier`: memory that grows with the log2 of the log's size, not with
+ * its size); and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
  * log still holds it: the same root at its size (anything else is a fork or a rewrite). `--save
  * FILE` keeps the new checkpoint for the next audit. Both files are checked before the gateway is
  * asked: a `--checkpoint` that is no checkpoint note, or a `--save` that cannot be written, is a
