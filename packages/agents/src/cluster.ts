@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { AapsError, bytesToHex, type CiphersuiteId, type IdentityKey } from '@aaps/mpc-core';
-import { freePorts } from './free-ports.js';
 import { PARTY_LISTENING } from './party-signal.js';
 import type { PartyRole } from './policy/roles.js';
 import type { Roster, RosterParty } from './roster.js';
@@ -46,7 +46,36 @@ export const ROLE_NAMED_PARTIES: readonly PartySpec[] = DEFAULT_PARTIES.map(({ r
   department,
 }));
 
-export { freePort, freePorts } from './free-ports.js';
+/** A free TCP port on 127.0.0.1 (probe and release). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return (await freePorts(1, host))[0]!;
+}
+
+/** `count` distinct free TCP ports: every probe is held open until all are found, then released. */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const srv = createServer();
+      srv.unref();
+      servers.push(srv);
+      ports.push(
+        await new Promise<number>((res, rej) => {
+          srv.once('error', rej);
+          srv.listen(0, host, () => {
+            const addr = srv.address();
+            if (typeof addr === 'object' && addr) res(addr.port);
+            else rej(new Error('no port'));
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
+  }
+}
 
 /** Create (or reuse) the identity keys, roster and configs of a local cluster under `dir`. */
 export async function layoutCluster(opts: {
