@@ -181,9 +181,8 @@ export function planNodes(plan: readonly LeafRange[]): NodeId[] {
  * answer proofs is a {@link MemoryMerkleTree}.
  */
 export class MerkleFrontier {
-  /** Roots of the perfect subtrees, largest first; `#sizes[i]` is `#roots[i]`'s leaf count. */
+  /** Roots of the perfect subtrees, largest first: one per 1 bit of the size, as its binary digits. */
   readonly #roots: Uint8Array[] = [];
-  readonly #sizes: number[] = [];
   #size = 0;
 
   get size(): number {
@@ -199,15 +198,9 @@ export class MerkleFrontier {
     if (!isHash(leafHash))
       throw new ValidationError('INVALID_ARGUMENT', 'leafHash: expected 32 bytes', ['leafHash']);
     let h = leafHash;
-    let n = 1;
-    // Two perfect subtrees of one size merge into the next: the binary carry of the size.
-    while (this.#sizes.length > 0 && this.#sizes[this.#sizes.length - 1] === n) {
-      this.#sizes.pop();
-      h = hashChildren(this.#roots.pop()!, h);
-      n *= 2;
-    }
+    // Two perfect subtrees of one size merge into the next, as the size's trailing 1 bits carry.
+    for (let n = this.#size; n % 2 === 1; n = (n - 1) / 2) h = hashChildren(this.#roots.pop()!, h);
     this.#roots.push(h);
-    this.#sizes.push(n);
     return this.#size++;
   }
 
