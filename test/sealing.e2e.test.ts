@@ -1,8 +1,8 @@
 /**
  * Sealing across real processes (`aaps up`: gateway + five party processes, 3-of-5): canary
  * secrets planted in incidents never reach any LevelDB record, log line or API response; an
- * approver opens them with `aaps unseal`; fewer than k releases open nothing; tampered releases
- * and ciphertexts are named; a non-approver's request is refused and records nothing; every
+ * approver opens them with `aaps unseal`; fewer than k releases open nothing; a release altered
+ * in transit is set aside unsigned, blaming nobody; a tampered ciphertext is named; a non-approver's request is refused and records nothing; every
  * bundle, including the unseal records, verifies offline with `aaps-verify`.
  */
 import { execFile } from 'node:child_process';
@@ -15,6 +15,7 @@ import { loadOrCreateIdentityKey, PartyClient, type Roster } from '@aaps/agents'
 import {
   type FieldRelease,
   generateIdentityKey,
+  hexToBytes,
   type IdentityKey,
   openFields,
   PolicyRefusal,
@@ -83,6 +84,17 @@ interface Answer {
   error: { code: string };
   transcript: { payload: { type: string; decision?: string; box_sha256?: string } }[];
   dsseEnvelope: { payload: string };
+}
+
+/** What the approver checks releases against: `req`, and the parties' keys in the cluster's roster. */
+function authFor(req: { request_id: string; incident_id: string; requester: string }) {
+  const roster = JSON.parse(readFileSync(join(dataDir, 'roster.json'), 'utf8')) as Roster;
+  return {
+    requestId: req.request_id,
+    incidentId: req.incident_id,
+    requester: req.requester,
+    partyKeys: new Map(roster.parties.map((p) => [p.id, hexToBytes(p.identity_key)])),
+  };
 }
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Answer }> {
@@ -335,29 +347,38 @@ describe('sealed fields across aaps up', () => {
     const all = releasesOf(res.json);
     expect(all).toHaveLength(5);
     const secret = x25519FromIdentitySecretKey(approverKey.secretKey);
-    const [two] = await openFields([field], all.slice(0, 2), secret);
+    const [two] = await openFields([field], all.slice(0, 2), secret, authFor(req));
     expect(two && 'error' in two ? two.error : undefined).toBeInstanceOf(ProtocolError);
     expect(two && 'error' in two ? [two.error.code, (two.error as ProtocolError).culprits] : []).toEqual([
       'QUORUM_UNREACHABLE',
       [],
     ]);
-    const [three] = await openFields([field], all.slice(0, 3), secret);
+    const [three] = await openFields([field], all.slice(0, 3), secret, authFor(req));
     expect(three && 'opened' in three ? three.opened.value : undefined).toBe(CANARY.pem);
 
-    // A release altered in transit: its party is named, the other k still open the value.
+    // A release altered in transit no longer carries its party's signature: it is set aside and
+    // nobody is blamed (the relay altered it); the other k still open the value.
     const bad = all[1]!;
     const ct = Uint8Array.from(bad.box.ciphertext);
     ct[0]! ^= 1;
     const tampered = [all[0]!, { ...bad, box: { ...bad.box, ciphertext: ct } }, all[2]!];
-    const [blamed] = await openFields([field], tampered, secret);
-    expect(blamed && 'error' in blamed ? (blamed.error as ProtocolError).culprits : []).toEqual([bad.party]);
-    const [recovered] = await openFields([field], [...tampered, all[3]!], secret);
+    const [setAside] = await openFields([field], tampered, secret, authFor(req));
+    expect(setAside && 'error' in setAside ? (setAside.error as ProtocolError).culprits : undefined).toEqual(
+      [],
+    );
+    expect(setAside?.unattributed.map((u) => u.party)).toEqual([bad.party]);
+    const [recovered] = await openFields([field], [...tampered, all[3]!], secret, authFor(req));
     expect(recovered && 'opened' in recovered).toBe(true);
 
     // A sealed value altered at rest: the ciphertext check names it.
     const value = Uint8Array.from(field.ciphertext);
     value[value.length - 1]! ^= 1;
-    const [broken] = await openFields([{ ...field, ciphertext: value }], all.slice(0, 3), secret);
+    const [broken] = await openFields(
+      [{ ...field, ciphertext: value }],
+      all.slice(0, 3),
+      secret,
+      authFor(req),
+    );
     expect(broken && 'error' in broken ? broken.error : undefined).toBeInstanceOf(VerificationError);
     expect(broken && 'error' in broken ? (broken.error as VerificationError).check : '').toBe(
       'sealed-field.ciphertext',
@@ -376,7 +397,12 @@ describe('sealed fields across aaps up', () => {
         (p) => `${p}:refused:unseal.reason`,
       ),
     );
-    const [out] = await openFields([field], [], x25519FromIdentitySecretKey(approverKey.secretKey));
+    const [out] = await openFields(
+      [field],
+      [],
+      x25519FromIdentitySecretKey(approverKey.secretKey),
+      authFor(req),
+    );
     expect(out && 'error' in out ? out.error.code : '').toBe('QUORUM_UNREACHABLE');
     const recorded = await api('GET', `/v1/evidence/${res.json.evidence.releases}`);
     expect(recorded.json.transcript.slice(1).map((e) => `${e.payload.decision}`)).toEqual(
@@ -441,7 +467,7 @@ describe('sealed fields across aaps up', () => {
     const res = await api('POST', `/v1/evidence/${envelopeEvidence}/unseal`, { request: req });
     expect(res.status).toBe(200);
     const secret = x25519FromIdentitySecretKey(approverKey.secretKey);
-    const [opened] = await openFields([field], releasesOf(res.json), secret);
+    const [opened] = await openFields([field], releasesOf(res.json), secret, authFor(req));
     expect(opened && 'opened' in opened).toBe(true);
     secret.wipe();
   }, 60_000);
@@ -463,7 +489,7 @@ describe('sealed fields across aaps up', () => {
       res.json.refusals.map((r: { party: string; decision: string }) => `${r.party}:${r.decision}`).sort(),
     ).toEqual(['audit:unavailable', 'strategy:unavailable']);
     const secret = x25519FromIdentitySecretKey(approverKey.secretKey);
-    const [opened] = await openFields([field], releasesOf(res.json), secret);
+    const [opened] = await openFields([field], releasesOf(res.json), secret, authFor(req));
     expect(opened && 'opened' in opened).toBe(true);
     process.kill(down[2]!, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 300));

@@ -21,7 +21,7 @@ import {
   TOKENS,
   verifyServedBundle,
 } from './test-helpers/gateway.js';
-import { signedUnsealRequest } from './test-helpers/unseal-request.js';
+import { releaseAuth, signedUnsealRequest } from './test-helpers/unseal-request.js';
 
 const CANARIES = {
   secretData: 'canary-secret-data-7f3a9c41',
@@ -218,7 +218,12 @@ describe('unsealing in process', () => {
       field: r.field,
       ...ReleasedShareCodec.fromJSON(r.release),
     }));
-    const opened = await openFields(fields, releases, x25519FromIdentitySecretKey(gw.approverKey.secretKey));
+    const opened = await openFields(
+      fields,
+      releases,
+      x25519FromIdentitySecretKey(gw.approverKey.secretKey),
+      releaseAuth(gw.coordinator.trustedKeys(), req),
+    );
     const values = Object.fromEntries(
       opened.map((o) => [o.path, 'opened' in o ? o.opened.value : o.error.code]),
     );

@@ -83,6 +83,16 @@ export {
   setAtPointer,
 } from './sealing/pointer.js';
 export {
+  authenticateReleases,
+  type FieldRelease,
+  RELEASE_SIGNATURE_DOMAIN,
+  type ReleaseContext,
+  releaseSignatureBytes,
+  releaseSignedBy,
+  signRelease,
+  type UnattributedRelease,
+} from './sealing/release-signature.js';
+export {
   detectAndSeal,
   fieldAad,
   MAX_SEALING_PARTIES,
@@ -100,13 +110,18 @@ export {
   shareCommitment,
   valueCommitment,
 } from './sealing/seal-field.js';
-export { type ReleasedShare, ReleasedShareCodec, SealedFieldCodec } from './sealing/sealed-field-codec.js';
+export {
+  RELEASED_SHARE_VERSION,
+  type ReleasedShare,
+  ReleasedShareCodec,
+  SealedFieldCodec,
+} from './sealing/sealed-field-codec.js';
 export {
   combineReleased,
-  type FieldRelease,
   fillSealedValues,
   openFields,
   type RejectedRelease,
+  type ReleaseAuthentication,
   type ReleaseOptions,
   releaseAad,
   releaseShare,

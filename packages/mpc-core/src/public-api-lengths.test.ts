@@ -102,5 +102,9 @@ it('an X25519 secret of the wrong length is INVALID_LENGTH naming the argument',
     return 'accepted';
   };
   expect(await caught(() => x25519FromIdentitySecretKey(short()))).toEqual(refusal('identitySecretKey'));
-  expect(await caught(() => openFields([], [], short()))).toEqual(refusal('requesterX25519SecretKey'));
+  expect(
+    await caught(() =>
+      openFields([], [], short(), { requestId: 'r', incidentId: 'i', requester: 'a', partyKeys: new Map() }),
+    ),
+  ).toEqual(refusal('requesterX25519SecretKey'));
 });

@@ -35,6 +35,7 @@ import {
   releaseShare,
   type SealedField,
   sealValue,
+  signRelease,
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
@@ -78,23 +79,35 @@ function gateway(sealed: SealedField = field, refusal?: Response) {
   const out: string[] = [];
   const err: string[] = [];
   let posts = 0;
-  const { bundle, evidenceId } = sealedFieldsBundle(INCIDENT, [sealed]);
+  const { bundle, evidenceId } = sealedFieldsBundle(
+    INCIDENT,
+    [sealed],
+    parties.map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
+  );
   const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
     if (init?.method !== 'POST') return Response.json(bundle);
     posts += 1;
     if (refusal !== undefined) return refusal;
+    const { request } = JSON.parse(String(init.body)) as {
+      request: { request_id: string; requester: string };
+    };
     const releases = parties.slice(0, 3).map((p) => ({
       field: sealed.id,
-      release: ReleasedShareCodec.toJSON({
-        party: p.id,
-        box: releaseShare(
-          sealed,
+      release: ReleasedShareCodec.toJSON(
+        signRelease(
+          { requestId: request.request_id, incidentId: INCIDENT, requester: request.requester },
+          sealed.id,
           p.id,
-          x25519FromIdentitySecretKey(p.key.secretKey),
-          x25519FromIdentityPublicKey(approverPub),
-          { incidentId: INCIDENT },
+          releaseShare(
+            sealed,
+            p.id,
+            x25519FromIdentitySecretKey(p.key.secretKey),
+            x25519FromIdentityPublicKey(approverPub),
+            { incidentId: INCIDENT },
+          ),
+          p.key.secretKey,
         ),
-      }),
+      ),
     }));
     return Response.json({
       releases,

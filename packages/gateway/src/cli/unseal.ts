@@ -15,6 +15,7 @@ import {
   type AapsError,
   base64Decode,
   type FieldRelease,
+  hexToBytes,
   isAapsError,
   openFields,
   ProtocolError,
@@ -73,6 +74,8 @@ export function takeUnsealFlags(argv: readonly string[]): {
 interface BundleView {
   incidentId: string;
   fields: SealedField[];
+  /** The roster's parties' identity keys (the Statement's `predicate.roster`), by party id. */
+  partyKeys: Map<string, Uint8Array>;
 }
 
 /** The longest `--reason` the gateway and the parties take (`parseUnsealRequest`). */
@@ -105,12 +108,30 @@ export function evidenceIdOfBundle(bundle: unknown): string {
   return evidenceIdOfLeaf(bundleLogLeaf(bundle as EvidenceBundle));
 }
 
-/** The incident id and sealed fields a bundle's statement carries. */
+/**
+ * The roster parties' identity keys a Statement's predicate names (`roster.parties`: `{id,
+ * identity_key}` with a hex Ed25519 key); entries that are not so are left out, so a release in
+ * their name is set aside unsigned.
+ */
+function partyKeysOf(roster: unknown): Map<string, Uint8Array> {
+  const keys = new Map<string, Uint8Array>();
+  const parties = (roster as { parties?: unknown } | null | undefined)?.parties;
+  for (const p of Array.isArray(parties) ? parties : []) {
+    const { id, identity_key: key } = (p ?? {}) as { id?: unknown; identity_key?: unknown };
+    if (typeof id === 'string' && typeof key === 'string' && /^[0-9a-f]{64}$/.test(key) && !keys.has(id))
+      keys.set(id, hexToBytes(key));
+  }
+  return keys;
+}
+
+/** The incident id, sealed fields and parties' keys a bundle's statement carries. */
 export function sealedFieldsOfBundle(bundle: unknown): BundleView {
   const payload = (bundle as { dsseEnvelope?: { payload?: unknown } })?.dsseEnvelope?.payload;
   if (typeof payload !== 'string')
     throw new ValidationError('DECODE_FAILED', 'not an evidence bundle', ['dsseEnvelope.payload']);
-  let statement: { predicate?: { incident?: { id?: unknown; sealed_fields?: unknown } } } | null;
+  let statement: {
+    predicate?: { incident?: { id?: unknown; sealed_fields?: unknown }; roster?: unknown };
+  } | null;
   try {
     statement = JSON.parse(new TextDecoder().decode(base64Decode(payload, 'payload')));
   } catch (cause) {
@@ -121,7 +142,11 @@ export function sealedFieldsOfBundle(bundle: unknown): BundleView {
   if (typeof incident?.id !== 'string')
     throw new ValidationError('DECODE_FAILED', 'the statement names no incident', ['predicate.incident.id']);
   const wire = Array.isArray(incident.sealed_fields) ? incident.sealed_fields : [];
-  return { incidentId: incident.id, fields: wire.map((f) => SealedFieldCodec.fromJSON(f)) };
+  return {
+    incidentId: incident.id,
+    fields: wire.map((f) => SealedFieldCodec.fromJSON(f)),
+    partyKeys: partyKeysOf(statement?.predicate?.roster),
+  };
 }
 
 function why(e: AapsError): string {
@@ -277,12 +302,19 @@ async function unseal(
   const secret = x25519FromIdentitySecretKey(key.secretKey);
   let outcomes: Awaited<ReturnType<typeof openFields>>;
   try {
-    outcomes = await openFields(wanted, releases, secret);
+    // Only a release its party signed for this request is used, and only such a party can be named.
+    outcomes = await openFields(wanted, releases, secret, {
+      requestId: request.request_id,
+      incidentId: view.incidentId,
+      requester: approver,
+      partyKeys: view.partyKeys,
+    });
   } finally {
     secret.wipe();
   }
   const values: Record<string, unknown> = {};
   const failed: { field: string; path: string; code: string; reason: string }[] = [];
+  const unattributed = outcomes.flatMap((o) => o.unattributed.map(({ field, party }) => ({ field, party })));
   for (const o of outcomes) {
     if ('opened' in o) values[o.path] = o.opened.value;
     else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
@@ -300,6 +332,7 @@ async function unseal(
         opened,
         failed,
         refusals,
+        unattributed,
       }),
     );
   } else {
@@ -307,6 +340,12 @@ async function unseal(
       for (const [path, v] of Object.entries(values)) io.print(`${printable(path)}: ${jsonLine(v)}`);
     else if (written) io.print(`${opened.length} field(s) written to ${printable(opts.out)} (mode 0600)`);
     else io.print(`nothing opened: ${printable(opts.out)} left as it was`);
+    if (unattributed.length > 0)
+      io.print(
+        `set aside ${unattributed.length} release(s) not signed by the party they name (${printable(
+          [...new Set(unattributed.map((u) => u.party))].join(', '),
+        )}): whoever relayed them made them; no party is blamed for them`,
+      );
     for (const f of failed) {
       const refused = refusalSummary(refusals, f.field);
       io.print(

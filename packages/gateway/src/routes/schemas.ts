@@ -337,7 +337,8 @@ export const UnsealAnswerSchema = s.named(
       s.object({
         field: s.string(),
         release: s.record(s.unknown(), {
-          description: 'A ReleasedShare (v, type, body {party, box}) sealed to the requester’s X25519 key.',
+          description:
+            'A ReleasedShare (v 2, type, body {party, box, signature}) sealed to the requester’s X25519 key and signed by its party for this request.',
         }),
       }),
       { maxItems: MAX_UNSEAL_ANSWERS, description: 'At most one per party and requested field.' },

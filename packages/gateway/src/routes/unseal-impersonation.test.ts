@@ -15,6 +15,8 @@ import {
   releaseAad,
   SealedFieldCodec,
   seal,
+  signRelease,
+  type UnsealRequest,
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
@@ -22,13 +24,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Coordinator, PartyReleaseAnswer, ReleaseSealedInput } from '../coordinator.js';
 import type { LocalCoordinator } from '../coordinator-local.js';
 import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { signedUnsealRequest } from '../test-helpers/unseal-request.js';
+import { releaseAuth, signedUnsealRequest } from '../test-helpers/unseal-request.js';
 
 const SECRET = 'canary-env-value-review-0001';
+
+/** `c` with its `releaseSealed` replaced by `release`. */
+function withReleaseSealed(
+  c: LocalCoordinator,
+  release: (input: ReleaseSealedInput) => Promise<PartyReleaseAnswer[]>,
+): Coordinator {
+  return new Proxy(c, {
+    get(target, prop) {
+      if (prop === 'releaseSealed') return release;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as unknown as Coordinator;
+}
 
 describe('a compromised party forging releases in other parties’ names', () => {
   const approverKey = generateIdentityKey();
   const approverX = x25519FromIdentityPublicKey(approverKey.publicKey);
+  const forger = generateIdentityKey();
   let gw: TestGateway;
 
   /** The first party in roster order answers with forged releases labelled with three other parties. */
@@ -38,25 +55,26 @@ describe('a compromised party forging releases in other parties’ names', () =>
       const [m, ...others] = answers;
       if (m?.outcome !== 'answered') throw new Error('test setup: first party must answer');
       const victims = others.slice(0, 3).map((a) => a.party);
+      const asked = input.request as UnsealRequest;
       const forged = input.fields.flatMap((json) => {
         const field = SealedFieldCodec.fromJSON(json);
         return victims.map((v) => ({
           field: field.id,
-          release: ReleasedShareCodec.toJSON({
-            party: v,
-            box: seal(approverX, randomBytes(33), releaseAad(field, v, approverX)),
-          }),
+          // Signed, but with the forger's own key: the gateway and the approver both check it.
+          release: ReleasedShareCodec.toJSON(
+            signRelease(
+              { requestId: asked.request_id, incidentId: field.incidentId, requester: asked.requester },
+              field.id,
+              v,
+              seal(approverX, randomBytes(33), releaseAad(field, v, approverX)),
+              forger.secretKey,
+            ),
+          ),
         }));
       });
       return [{ ...m, released: [...forged, ...m.released] }, ...others];
     };
-    return new Proxy(c, {
-      get(target, prop) {
-        if (prop === 'releaseSealed') return release;
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    }) as unknown as Coordinator;
+    return withReleaseSealed(c, release);
   }
 
   beforeAll(async () => {
@@ -90,7 +108,12 @@ describe('a compromised party forging releases in other parties’ names', () =>
       field: r.field,
       ...ReleasedShareCodec.fromJSON(r.release),
     }));
-    const opened = await openFields(fields, releases, x25519FromIdentitySecretKey(approverKey.secretKey));
+    const opened = await openFields(
+      fields,
+      releases,
+      x25519FromIdentitySecretKey(approverKey.secretKey),
+      releaseAuth(gw.coordinator.trustedKeys(), req),
+    );
     const outcome = opened.map((o) =>
       'opened' in o
         ? o.opened.value
@@ -99,5 +122,77 @@ describe('a compromised party forging releases in other parties’ names', () =>
     expect(outcome).toEqual([SECRET]);
     // The log records each party's own release once, as the answer carries it.
     expect(answer.releases.length).toBe(fields.length * 5);
+  });
+});
+
+describe('a release not signed by the party that answered', () => {
+  const approverKey = generateIdentityKey();
+  const approverX = x25519FromIdentityPublicKey(approverKey.publicKey);
+  let gw: TestGateway;
+
+  /** The first party's own releases carry a box its signature does not cover (altered on the way). */
+  function altered(c: LocalCoordinator): Coordinator {
+    const release = async (input: ReleaseSealedInput): Promise<PartyReleaseAnswer[]> => {
+      const [m, ...others] = await c.releaseSealed(input);
+      if (m?.outcome !== 'answered') throw new Error('test setup: first party must answer');
+      const released = m.released.map((r) => {
+        const real = ReleasedShareCodec.fromJSON(r.release);
+        const field = SealedFieldCodec.fromJSON(
+          input.fields.find((f) => SealedFieldCodec.fromJSON(f).id === r.field),
+        );
+        const box = seal(approverX, randomBytes(33), releaseAad(field, real.party, approverX));
+        return { field: r.field, release: ReleasedShareCodec.toJSON({ ...real, box }) };
+      });
+      return [{ ...m, released }, ...others];
+    };
+    return withReleaseSealed(c, release);
+  }
+
+  beforeAll(async () => {
+    gw = await makeGateway({ config: { sealing: {} }, approverKey, wrap: altered });
+  });
+  afterAll(() => gw.cleanup());
+
+  it('is not relayed, and is logged as refused by the signature check', async () => {
+    const res = await request(gw, 'POST', '/v1/incidents', {
+      token: TOKENS.submit,
+      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
+    });
+    const incidentId = String((await json(res))['incident_id']);
+    await gw.runner.idle();
+    const record = await gw.store.getIncident(incidentId);
+    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    const req = signedUnsealRequest(approverKey, {
+      incident_id: incidentId,
+      evidence_id: String(record?.evidence_id),
+      fields: fields.map((f) => f.id),
+    });
+    const answer = (await json(
+      await request(gw, 'POST', `/v1/evidence/${String(record?.evidence_id)}/unseal`, {
+        token: TOKENS.approve,
+        body: { request: req },
+      }),
+    )) as unknown as {
+      releases: { field: string; release: unknown }[];
+      refusals: { party: string; decision: string; rule: string }[];
+      evidence: { releases: string };
+    };
+    const first = gw.coordinator.trustedKeys().parties[0]!.id;
+    const relayed = answer.releases.map((r) => ReleasedShareCodec.fromJSON(r.release).party);
+    expect(relayed).not.toContain(first);
+    expect(relayed).toHaveLength(fields.length * 4);
+    expect(answer.refusals.filter((r) => r.party === first)).toEqual(
+      fields.map((f) => ({
+        field: f.id,
+        party: first,
+        decision: 'refused',
+        rule: 'sealed-field.release-signature',
+      })),
+    );
+    const logged = await gw.store.getEvidence(answer.evidence.releases);
+    const records = (logged?.transcript ?? []).map((e) => e.payload as { party?: string; rule?: string });
+    expect(records.filter((p) => p.party === first).map((p) => p.rule)).toEqual(
+      fields.map(() => 'sealed-field.release-signature'),
+    );
   });
 });

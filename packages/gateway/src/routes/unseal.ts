@@ -12,7 +12,9 @@ import {
   type Envelope,
   hexToBytes,
   parseUnsealRequest,
+  type ReleasedShare,
   ReleasedShareCodec,
+  releaseSignedBy,
   SCHEMA_VERSION,
   type SignedEnvelope,
   signEnvelope,
@@ -88,26 +90,45 @@ function recordEnvelope(
 
 /**
  * The releases a party's answer may carry, and nothing else: one per requested field (the first),
- * each naming the party that answered. A party cannot put releases in another's name ahead of
- * that party's own (they would be set aside as repeats when the approver combines, and the honest
- * parties blamed for the forgeries), nor add releases the log does not record.
+ * each naming the party that answered and signed by it (its roster key, for this request). A party
+ * cannot put releases in another's name ahead of that party's own (they would be set aside as
+ * repeats when the approver combines, and the honest parties blamed for the forgeries), nor add
+ * releases the log does not record. A release that does not decode or is not signed by its party
+ * is recorded as refused with the check it failed, and not passed on.
  */
-function ownReleases(request: UnsealRequest, answer: PartyReleaseAnswer): PartyReleaseAnswer {
+function ownReleases(
+  request: UnsealRequest,
+  answer: PartyReleaseAnswer,
+  partyKey: Uint8Array | undefined,
+): PartyReleaseAnswer {
   if (answer.outcome !== 'answered') return answer;
+  const context = {
+    requestId: request.request_id,
+    incidentId: request.incident_id,
+    requester: request.requester,
+  };
   const seen = new Set<string>();
+  const refused = [...answer.refused];
   const released = answer.released.filter((r) => {
     if (!request.fields.includes(r.field) || seen.has(r.field)) return false;
-    let party: string | undefined;
+    let release: ReleasedShare | undefined;
     try {
-      party = ReleasedShareCodec.fromJSON(r.release).party;
+      release = ReleasedShareCodec.fromJSON(r.release);
     } catch {
-      party = undefined;
+      release = undefined;
     }
-    if (party !== answer.party) return false;
+    if (release !== undefined && release.party !== answer.party) return false;
     seen.add(r.field);
-    return true;
+    const rule =
+      release === undefined
+        ? 'sealed-field.release.malformed'
+        : partyKey === undefined || !releaseSignedBy(context, r.field, release, partyKey)
+          ? 'sealed-field.release-signature'
+          : undefined;
+    if (rule !== undefined) refused.push({ field: r.field, rule });
+    return rule === undefined;
   });
-  return { ...answer, released };
+  return { ...answer, released, refused };
 }
 
 function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): UnsealReleaseRecord[] {
@@ -117,12 +138,8 @@ function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): 
       if (a.outcome === 'answered') {
         const got = a.released.find((r) => r.field === field);
         const refused = a.refused.find((r) => r.field === field);
-        let box: ReturnType<typeof ReleasedShareCodec.fromJSON>['box'] | undefined;
-        try {
-          box = got === undefined ? undefined : ReleasedShareCodec.fromJSON(got.release).box;
-        } catch {
-          box = undefined;
-        }
+        // Every release left decodes and is signed by its party (`ownReleases`).
+        const box = got === undefined ? undefined : ReleasedShareCodec.fromJSON(got.release).box;
         if (box !== undefined)
           out.push(unsealReleaseRecord({ request, party: a.party, field, decision: 'released', box }));
         else
@@ -132,8 +149,7 @@ function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): 
               party: a.party,
               field,
               decision: 'refused',
-              rule:
-                refused?.rule ?? (got === undefined ? 'unseal.no-answer' : 'sealed-field.release.malformed'),
+              rule: refused?.rule ?? 'unseal.no-answer',
             }),
           );
       } else if (a.outcome === 'refused') {
@@ -466,7 +482,10 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
               fields: request.fields.map((f) => byId.get(f)),
               detectors: Object.fromEntries(request.fields.map((f) => [f, sealed.detectors[f] ?? 'unknown'])),
             })
-          ).map((a) => ownReleases(request, a));
+          ).map((a) => {
+            const key = trust.parties.find((p) => p.id === a.party)?.identity_key;
+            return ownReleases(request, a, key === undefined ? undefined : hexToBytes(key));
+          });
         } catch (e) {
           const code = e instanceof AapsError ? e.code : 'INTERNAL';
           await recordEnd(

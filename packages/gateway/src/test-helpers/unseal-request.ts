@@ -1,5 +1,11 @@
 /** Test-only: a signed unseal request as an approver sends one (POST /v1/evidence/:id/unseal). */
-import { type IdentityKey, signUnsealRequest, type UnsealRequest } from '@aaps/mpc-core';
+import {
+  hexToBytes,
+  type IdentityKey,
+  type ReleaseAuthentication,
+  signUnsealRequest,
+  type UnsealRequest,
+} from '@aaps/mpc-core';
 
 type RequestFields = Omit<UnsealRequest, 'signature'>;
 
@@ -24,4 +30,18 @@ export function signedUnsealRequest(
     },
     key.secretKey,
   );
+}
+
+/** What the approver checks the releases for `request` against: the parties' roster keys. */
+export function releaseAuth(
+  keys: { parties: readonly { id: string; identity_key: string }[] },
+  request: UnsealRequest,
+): ReleaseAuthentication {
+  const { parties } = keys;
+  return {
+    requestId: request.request_id,
+    incidentId: request.incident_id,
+    requester: request.requester,
+    partyKeys: new Map(parties.map((p) => [p.id, hexToBytes(p.identity_key)])),
+  };
 }

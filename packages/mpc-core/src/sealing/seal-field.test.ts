@@ -66,6 +66,7 @@ describe('sealPayload', () => {
         box: releaseShare(f, parties[0]!.id, parties[0]!.secret, parties[1]!.x25519PublicKey, {
           incidentId: 'inc-1',
         }),
+        signature: new Uint8Array(64).fill(3),
       }),
     );
     for (const form of canaryForms) for (const b of releases) expect(contains(b, utf8(form))).toBe(false);
@@ -147,9 +148,10 @@ describe('SealedFieldCodec', () => {
     const f = await sealValue({ a: [1, 'two'] }, '/x/0', opts);
     expect(SealedFieldCodec.fromJSON(JSON.parse(JSON.stringify(SealedFieldCodec.toJSON(f))))).toEqual(f);
     expect(SealedFieldCodec.decode(SealedFieldCodec.encode(f))).toEqual(f);
-    const r = { party: 'party-1', box: f.shares[0]!.box };
+    const r = { party: 'party-1', box: f.shares[0]!.box, signature: new Uint8Array(64).fill(9) };
     expect(ReleasedShareCodec.decode(ReleasedShareCodec.encode(r))).toEqual(r);
     expect(ReleasedShareCodec.fromJSON(ReleasedShareCodec.toJSON(r))).toEqual(r);
+    expect(ReleasedShareCodec.toJSON(r)).toMatchObject({ v: 2, type: 'ReleasedShare' });
   });
 
   it('refuses unknown fields, bad lengths, a short share list and other versions, naming each', async () => {
@@ -181,6 +183,39 @@ describe('SealedFieldCodec', () => {
     } catch (e) {
       expect((e as ValidationError).code).toBe('UNSUPPORTED_VERSION');
     }
+  });
+
+  it('refuses a release of version 1 (unsigned), and one without a 64-byte signature', async () => {
+    const f = await sealValue('v', '/x', opts);
+    const signed = ReleasedShareCodec.toJSON({
+      party: 'party-1',
+      box: f.shares[0]!.box,
+      signature: new Uint8Array(64).fill(1),
+    }) as { v: number; body: Record<string, unknown> };
+    const { signature: _dropped, ...unsigned } = signed.body;
+    const refusal = (json: unknown) => {
+      try {
+        ReleasedShareCodec.fromJSON(json);
+      } catch (e) {
+        return { code: (e as ValidationError).code, fields: [...new Set((e as ValidationError).fields)] };
+      }
+      return 'accepted';
+    };
+    expect(refusal({ ...signed, v: 1, body: unsigned })).toEqual({
+      code: 'UNSUPPORTED_VERSION',
+      fields: ['v'],
+    });
+    expect(refusal({ ...signed, body: unsigned })).toEqual({
+      code: 'DECODE_FAILED',
+      fields: ['body.signature'],
+    });
+    expect(refusal({ ...signed, body: { ...signed.body, signature: 'ab'.repeat(63) } })).toEqual({
+      code: 'DECODE_FAILED',
+      fields: ['body.signature'],
+    });
+    expect(() =>
+      ReleasedShareCodec.toJSON({ party: 'party-1', box: f.shares[0]!.box, signature: new Uint8Array(63) }),
+    ).toThrow(ValidationError);
   });
 });
 

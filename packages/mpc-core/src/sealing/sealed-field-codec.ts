@@ -1,5 +1,7 @@
 /**
- * Wire and storage form of a {@link SealedField}: `{v, type: "SealedField", body}`, bytes as
+ * Wire and storage form of a {@link SealedField} (`{v: 1, type: "SealedField", body}`) and of a
+ * party's {@link ReleasedShare} (`{v: 2, type: "ReleasedShare", body}`; version 1 carried no
+ * signature and is refused), bytes as
  * lower-case hex in JSON and byte strings in CBOR. Decoding is strict (unknown, missing or
  * malformed fields are refused, every one named as a dot path) and checks the shape a sealed field
  * must have: lengths, threshold, one share per party.
@@ -21,6 +23,8 @@ import {
 
 const TYPE = 'SealedField';
 const RELEASE_TYPE = 'ReleasedShare';
+/** Version 2: the release carries its party's signature (release-signature.ts). */
+export const RELEASED_SHARE_VERSION = 2;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_CIPHERTEXT = 16 * 1024 * 1024;
 
@@ -110,10 +114,10 @@ class Reader {
     });
   }
 
-  header(raw: unknown, type: string): Record<string, unknown> {
+  header(raw: unknown, type: string, version: number): Record<string, unknown> {
     if (!isObject(raw))
       throw new ValidationError('DECODE_FAILED', `${type}: expected a {v, type, body} object`, ['$']);
-    if (raw.v !== SEALED_FIELD_VERSION)
+    if (raw.v !== version)
       throw new ValidationError(
         'UNSUPPORTED_VERSION',
         `${type}: version ${displayValue(raw.v)} is not supported`,
@@ -140,7 +144,7 @@ class Reader {
 
 function fromWire(raw: unknown, mode: Mode): SealedField {
   const r = new Reader(mode);
-  const env = r.header(raw, TYPE);
+  const env = r.header(raw, TYPE, SEALED_FIELD_VERSION);
   const b =
     r.object(env.body, 'body', [
       'id',
@@ -196,10 +200,15 @@ function fromWire(raw: unknown, mode: Mode): SealedField {
   return r.finish(TYPE, field);
 }
 
-/** One party's share, re-sealed to the requester (see `unseal.ts`). */
+/**
+ * One party's share, re-sealed to the requester (see `unseal.ts`), with the party's Ed25519
+ * signature over what it released (`release-signature.ts`).
+ */
 export interface ReleasedShare {
   readonly party: string;
   readonly box: SealedBox;
+  /** 64 bytes: the party's identity-key signature of `releaseSignatureBytes`. */
+  readonly signature: Uint8Array;
 }
 
 export const SealedFieldCodec = Object.freeze({
@@ -214,14 +223,26 @@ function releaseToWire(r: ReleasedShare, mode: Mode) {
   assertObject(r, 'release');
   assertString(r.party, 'release.party');
   checkBox(r.box, 'release.box');
-  return { v: SEALED_FIELD_VERSION, type: RELEASE_TYPE, body: { party: r.party, box: boxOut(r.box, mode) } };
+  if (!(r.signature instanceof Uint8Array) || r.signature.length !== 64)
+    throw new ValidationError('INVALID_LENGTH', 'release.signature: expected 64 bytes', [
+      'release.signature',
+    ]);
+  return {
+    v: RELEASED_SHARE_VERSION,
+    type: RELEASE_TYPE,
+    body: { party: r.party, box: boxOut(r.box, mode), signature: out(r.signature, mode) },
+  };
 }
 
 function releaseFromWire(raw: unknown, mode: Mode): ReleasedShare {
   const r = new Reader(mode);
-  const env = r.header(raw, RELEASE_TYPE);
-  const b = r.object(env.body, 'body', ['party', 'box']) ?? {};
-  const value = Object.freeze({ party: r.id(b.party, 'body.party'), box: r.box(b.box, 'body.box') });
+  const env = r.header(raw, RELEASE_TYPE, RELEASED_SHARE_VERSION);
+  const b = r.object(env.body, 'body', ['party', 'box', 'signature']) ?? {};
+  const value = Object.freeze({
+    party: r.id(b.party, 'body.party'),
+    box: r.box(b.box, 'body.box'),
+    signature: r.bytes(b.signature, 'body.signature', 64),
+  });
   return r.finish(RELEASE_TYPE, value);
 }
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../envelope/canonical.js';
 import { ProtocolError } from '../errors.js';
+import { signRelease } from './release-signature.js';
 import { sealValue } from './seal-field.js';
 import { makeParties } from './test-helpers/parties.js';
 import { combineReleased, releaseShare } from './unseal.js';
@@ -37,12 +38,16 @@ describe('sealing laws', () => {
       fc.asyncProperty(sealable, quorum, async (value, [n, k, order]) => {
         const parties = pool.slice(0, n);
         const field = await sealValue(value, '/v', { incidentId: 'inc-law', parties, threshold: k });
-        const rel = (i: number) => ({
-          party: parties[i]!.id,
-          box: releaseShare(field, parties[i]!.id, parties[i]!.secret, requester!.x25519PublicKey, {
-            incidentId: 'inc-law',
-          }),
-        });
+        const rel = (i: number) =>
+          signRelease(
+            { requestId: 'ur-law', incidentId: 'inc-law', requester: requester!.id },
+            field.id,
+            parties[i]!.id,
+            releaseShare(field, parties[i]!.id, parties[i]!.secret, requester!.x25519PublicKey, {
+              incidentId: 'inc-law',
+            }),
+            parties[i]!.identity.secretKey,
+          );
         const out = await combineReleased(field, order.slice(0, k).map(rel), requester!.secret);
         expect(canonicalize(out.value)).toBe(canonicalize(value));
         await expect(

@@ -6,6 +6,7 @@ import { canonicalize } from '../envelope/canonical.js';
 import { ProtocolError, ValidationError, VerificationError } from '../errors.js';
 import { open, seal } from '../seal.js';
 import { detectSensitivePaths, MAX_PAYLOAD_DEPTH } from './detect.js';
+import { authenticateReleases, releaseSignedBy, signRelease } from './release-signature.js';
 import {
   detectAndSeal,
   fieldAad,
@@ -31,11 +32,23 @@ async function sealed(): Promise<SealedField> {
   return sealValue(VALUE, '/spec/db', { incidentId: INCIDENT, parties, threshold: 3 });
 }
 
+/** The unseal request the releases in these tests answer. */
+const CTX = { requestId: 'ur-test-1', incidentId: INCIDENT, requester: 'approver-1' };
+const partyKeys = new Map(parties.map((p) => [p.id, p.identity.publicKey]));
+
 function release(field: SealedField, p: TestParty, to: TestParty = requester!): ReleasedShare {
-  return {
-    party: p.id,
-    box: releaseShare(field, p.id, p.secret, to.x25519PublicKey, { incidentId: INCIDENT }),
-  };
+  const box = releaseShare(field, p.id, p.secret, to.x25519PublicKey, { incidentId: INCIDENT });
+  return signRelease(CTX, field.id, p.id, box, p.identity.secretKey);
+}
+
+/** A release of a share that is not `p`'s (well sealed to the requester), signed by `p` itself. */
+function signedWrongShare(field: SealedField, p: TestParty): ReleasedShare {
+  const box = seal(
+    requester!.x25519PublicKey,
+    new Uint8Array(33).fill(7),
+    releaseAad(field, p.id, requester!.x25519PublicKey),
+  );
+  return signRelease(CTX, field.id, p.id, box, p.identity.secretKey);
 }
 
 async function expectError<E>(
@@ -130,14 +143,7 @@ describe('unsealing k of n', () => {
   it('a party that releases a wrong share (well sealed) is named by the share commitment', async () => {
     const field = await sealed();
     const liar = parties[2]!;
-    const wrong: ReleasedShare = {
-      party: liar.id,
-      box: seal(
-        requester!.x25519PublicKey,
-        new Uint8Array(33).fill(7),
-        releaseAad(field, liar.id, requester!.x25519PublicKey),
-      ),
-    };
+    const wrong = signedWrongShare(field, liar);
     const honest = [parties[0]!, parties[1]!].map((p) => release(field, p));
     const e = await expectError(combineReleased(field, [...honest, wrong], requester!.secret), ProtocolError);
     expect(e.code).toBe('QUORUM_UNREACHABLE');
@@ -434,9 +440,99 @@ describe('openFields', () => {
       ...parties.slice(0, 3).map((p) => ({ field: a.id, ...release(a, p) })),
       ...parties.slice(0, 2).map((p) => ({ field: b.id, ...release(b, p) })),
     ];
-    const out = await openFields([a, b], releases, requester!.secret);
+    const out = await openFields([a, b], releases, requester!.secret, { ...CTX, partyKeys });
     expect(out.map((o) => o.field)).toEqual([a.id, b.id]);
     expect('opened' in out[0]! && out[0].opened.value).toEqual(VALUE);
     expect('error' in out[1]! && out[1].error.code).toBe('QUORUM_UNREACHABLE');
+    expect(out.map((o) => o.unattributed)).toEqual([[], []]);
+  });
+
+  it('sets aside, blaming nobody, a box a relay made in an honest party’s name (sealing M1)', async () => {
+    const field = await sealed();
+    const victim = parties[2]!;
+    // Anyone with the requester's public X25519 key can seal a box with the right AAD.
+    const forgedBox = seal(
+      requester!.x25519PublicKey,
+      new Uint8Array(33).fill(7),
+      releaseAad(field, victim.id, requester!.x25519PublicKey),
+    );
+    const relayKey = makeParties(1, 'relay')[0]!.identity;
+    const forgeries: ReleasedShare[] = [
+      // Signed by the relay's own key, not the victim's.
+      signRelease(CTX, field.id, victim.id, forgedBox, relayKey.secretKey),
+      // The victim's real signature, from its real release, on the relay's box.
+      { ...release(field, victim), box: forgedBox },
+    ];
+    for (const forged of forgeries) {
+      const honest = [parties[0]!, parties[1]!].map((p) => ({ field: field.id, ...release(field, p) }));
+      const [few] = await openFields(
+        [field],
+        [...honest, { field: field.id, ...forged }],
+        requester!.secret,
+        {
+          ...CTX,
+          partyKeys,
+        },
+      );
+      expect(few!.unattributed).toEqual([
+        { field: field.id, party: victim.id, check: 'sealed-field.release-signature' },
+      ]);
+      expect('error' in few! && few.error).toBeInstanceOf(ProtocolError);
+      expect('error' in few! && (few.error as ProtocolError).culprits).toEqual([]);
+      // With k signed releases besides, the field opens and the forgery is still only set aside.
+      const [enough] = await openFields(
+        [field],
+        [...honest, { field: field.id, ...forged }, { field: field.id, ...release(field, parties[3]!) }],
+        requester!.secret,
+        { ...CTX, partyKeys },
+      );
+      expect('opened' in enough! && enough.opened.value).toEqual(VALUE);
+      expect('opened' in enough! && enough.opened.rejected).toEqual([]);
+      expect(enough!.unattributed.map((u) => u.party)).toEqual([victim.id]);
+    }
+  });
+
+  it('names a party that signed a wrong share: its signature makes the blame provable', async () => {
+    const field = await sealed();
+    const liar = parties[1]!;
+    const wrong = signedWrongShare(field, liar);
+    const releases = [release(field, parties[0]!), wrong, release(field, parties[2]!)].map((r) => ({
+      field: field.id,
+      ...r,
+    }));
+    const [out] = await openFields([field], releases, requester!.secret, { ...CTX, partyKeys });
+    expect(out!.unattributed).toEqual([]);
+    expect('error' in out! && (out.error as ProtocolError).culprits).toEqual([liar.id]);
+    expect(releaseSignedBy(CTX, field.id, wrong, liar.identity.publicKey)).toBe(true);
+  });
+
+  it('a release signed for another request, requester, incident or field is unattributed', async () => {
+    const field = await sealed();
+    const p = parties[0]!;
+    const box = releaseShare(field, p.id, p.secret, requester!.x25519PublicKey, { incidentId: INCIDENT });
+    const variants = [
+      { ...CTX, requestId: 'ur-other' },
+      { ...CTX, requester: 'approver-2' },
+      { ...CTX, incidentId: 'inc-other' },
+    ];
+    for (const ctx of variants) {
+      const signed = signRelease(ctx, field.id, p.id, box, p.identity.secretKey);
+      expect(releaseSignedBy(CTX, field.id, signed, p.identity.publicKey)).toBe(false);
+      const { authentic, unattributed } = authenticateReleases(
+        [{ field: field.id, ...signed }],
+        CTX,
+        partyKeys,
+      );
+      expect(authentic).toEqual([]);
+      expect(unattributed.map((u) => u.party)).toEqual([p.id]);
+    }
+    const forOtherField = signRelease(CTX, 'another-field', p.id, box, p.identity.secretKey);
+    expect(releaseSignedBy(CTX, field.id, forOtherField, p.identity.publicKey)).toBe(false);
+    // A party the keys do not list is set aside too.
+    const signed = release(field, p);
+    expect(authenticateReleases([{ field: field.id, ...signed }], CTX, new Map()).unattributed).toHaveLength(
+      1,
+    );
+    expect(releaseSignedBy(CTX, field.id, signed, p.identity.publicKey)).toBe(true);
   });
 });

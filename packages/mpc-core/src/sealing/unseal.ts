@@ -25,6 +25,12 @@ import type { Rng } from '../suite/types.js';
 import { MAX_PAYLOAD_DEPTH, SEALED_MARKER, tooDeepError } from './detect.js';
 import { formatPointer } from './pointer.js';
 import {
+  authenticateReleases,
+  type FieldRelease,
+  type ReleaseContext,
+  type UnattributedRelease,
+} from './release-signature.js';
+import {
   checkHead,
   checkSealedField,
   fieldAad,
@@ -183,7 +189,9 @@ function tryDecrypt(field: SealedField, key: Uint8Array | undefined): Uint8Array
 
 /**
  * Requester side: open the releases with the requester's X25519 secret, check each share, combine
- * k of them, decrypt and check the commitment. Fewer than k usable releases:
+ * k of them, decrypt and check the commitment. Each release's party is taken at its word: pass
+ * only releases whose signatures were checked ({@link openFields} does), or a relay's forgery gets
+ * an honest party named. Fewer than k usable releases:
  * `ProtocolError('QUORUM_UNREACHABLE')` naming the parties whose releases failed (`culprits`). A
  * tampered value: `VerificationError` with `check` `sealed-field.ciphertext` or
  * `sealed-field.commitment`.
@@ -328,24 +336,30 @@ export function fillSealedValues(redacted: unknown, values: ReadonlyMap<string, 
   return fill(redacted, []);
 }
 
-/** A release as the gateway returns it: for which field, from which party. */
-export interface FieldRelease extends ReleasedShare {
+/** What one field came to, with the releases for it that were set aside unsigned. */
+export type UnsealOutcome = {
   readonly field: string;
+  readonly path: string;
+  readonly unattributed: readonly UnattributedRelease[];
+} & ({ readonly opened: UnsealedValue } | { readonly error: AapsError });
+
+/** What the requester checks releases against: the request they answer and the parties' keys. */
+export interface ReleaseAuthentication extends ReleaseContext {
+  /** Each party's roster identity key (Ed25519, 32 bytes), by party id. */
+  readonly partyKeys: ReadonlyMap<string, Uint8Array>;
 }
 
-export type UnsealOutcome =
-  | { readonly field: string; readonly path: string; readonly opened: UnsealedValue }
-  | { readonly field: string; readonly path: string; readonly error: AapsError };
-
 /**
- * `aaps unseal`'s last step: open every field from the releases gathered for it. A field that
- * cannot be opened gets its typed error (`QUORUM_UNREACHABLE` with culprits, or a failed check);
- * the others still open.
+ * `aaps unseal`'s last step: open every field from the releases gathered for it. Only releases
+ * signed by the party they name, for this request, are used (`authenticateReleases`); the others
+ * are listed in `unattributed` and nobody is blamed for them. A field that cannot be opened gets
+ * its typed error (`QUORUM_UNREACHABLE` with culprits, or a failed check); the others still open.
  */
 export async function openFields(
   fields: readonly SealedField[],
   releases: readonly FieldRelease[],
   requesterX25519SecretKey: SecretBytes,
+  auth: ReleaseAuthentication,
 ): Promise<UnsealOutcome[]> {
   assertArray(fields, 'fields');
   fields.forEach((f, i) => {
@@ -356,18 +370,23 @@ export async function openFields(
     assertObject(r, `releases[${i}]`);
   });
   assertSecret32(requesterX25519SecretKey, 'requesterX25519SecretKey');
+  assertObject(auth, 'auth');
+  const { authentic, unattributed } = authenticateReleases(releases, auth, auth.partyKeys);
   const out: UnsealOutcome[] = [];
   for (const field of fields) {
-    const mine = releases.filter((r) => r.field === field.id).map(({ party, box }) => ({ party, box }));
+    const mine = authentic
+      .filter((r) => r.field === field.id)
+      .map(({ party, box, signature }) => ({ party, box, signature }));
+    const head = {
+      field: field.id,
+      path: field.path,
+      unattributed: unattributed.filter((u) => u.field === field.id),
+    };
     try {
-      out.push({
-        field: field.id,
-        path: field.path,
-        opened: await combineReleased(field, mine, requesterX25519SecretKey),
-      });
+      out.push({ ...head, opened: await combineReleased(field, mine, requesterX25519SecretKey) });
     } catch (e) {
       if (!(e instanceof AapsError)) throw e;
-      out.push({ field: field.id, path: field.path, error: e });
+      out.push({ ...head, error: e });
     }
   }
   return out;

@@ -251,16 +251,22 @@ export async function apiCases(): Promise<ApiCase[]> {
   };
   /** One store for every `consume` call: each call saves a fresh record and consumes its key. */
   const consumeStore = new mpc.InMemoryNonceStore();
-  const release = (i: number) => ({
-    party: f.sealingParties[i]!.id,
-    box: mpc.releaseShare(
-      f.field,
+  const releaseContext = { requestId: 'req-1', incidentId: INCIDENT, requester: 'alice' };
+  const release = (i: number) =>
+    mpc.signRelease(
+      releaseContext,
+      f.field.id,
       f.sealingParties[i]!.id,
-      f.sealingParties[i]!.secret,
-      f.requester.x25519PublicKey,
-      { incidentId: INCIDENT },
-    ),
-  });
+      mpc.releaseShare(
+        f.field,
+        f.sealingParties[i]!.id,
+        f.sealingParties[i]!.secret,
+        f.requester.x25519PublicKey,
+        { incidentId: INCIDENT },
+      ),
+      f.sealingParties[i]!.identity.secretKey,
+    );
+  const partyKeys = new Map(f.sealingParties.map((p) => [p.id, p.identity.publicKey]));
   const releases = () => [release(0), release(1)];
   const unsealRequestBody = {
     request_id: 'req-1',
@@ -574,7 +580,38 @@ export async function apiCases(): Promise<ApiCase[]> {
     {
       name: 'openFields',
       call: mpc.openFields as never,
-      args: () => [[f.field], releases().map((r) => ({ ...r, field: f.field.id })), f.requester.secret],
+      args: () => [
+        [f.field],
+        releases().map((r) => ({ ...r, field: f.field.id })),
+        f.requester.secret,
+        { ...releaseContext, partyKeys },
+      ],
+    },
+    {
+      name: 'signRelease',
+      call: mpc.signRelease as never,
+      args: () => [
+        releaseContext,
+        f.field.id,
+        'party-1',
+        release(0).box,
+        f.sealingParties[0]!.identity.secretKey,
+      ],
+    },
+    {
+      name: 'releaseSignatureBytes',
+      call: mpc.releaseSignatureBytes as never,
+      args: () => [releaseContext, f.field.id, 'party-1', release(0).box],
+    },
+    {
+      name: 'releaseSignedBy',
+      call: mpc.releaseSignedBy as never,
+      args: () => [releaseContext, f.field.id, release(0), f.sealingParties[0]!.identity.publicKey],
+    },
+    {
+      name: 'authenticateReleases',
+      call: mpc.authenticateReleases as never,
+      args: () => [releases().map((r) => ({ ...r, field: f.field.id })), releaseContext, partyKeys],
     },
     {
       name: 'fillSealedValues',

@@ -6,11 +6,14 @@ import {
   AapsError,
   type FieldRelease,
   generateIdentityKey,
+  hexToBytes,
   openFields,
   PolicyRefusal,
   ProtocolError,
   ReleasedShareCodec,
+  releaseSignedBy,
   SealedFieldCodec,
+  sealedBoxDigest,
   signUnsealRequest,
   type UnsealRequest,
   x25519FromIdentitySecretKey,
@@ -94,9 +97,16 @@ function releasesOf(answers: UnsealAnswer[]): FieldRelease[] {
   );
 }
 
-async function open(answers: UnsealAnswer[]) {
+/** The approver's side: releases checked against the roster's party keys for `req`, then combined. */
+async function open(answers: UnsealAnswer[], req: UnsealRequest) {
   const secret = x25519FromIdentitySecretKey(alice.secretKey);
-  return openFields([SealedFieldCodec.fromJSON(sealedWire)], releasesOf(answers), secret);
+  const partyKeys = new Map(set.roster.parties.map((p) => [p.id, hexToBytes(p.identity_key)]));
+  return openFields([SealedFieldCodec.fromJSON(sealedWire)], releasesOf(answers), secret, {
+    requestId: req.request_id,
+    incidentId: req.incident_id,
+    requester: req.requester,
+    partyKeys,
+  });
 }
 
 describe('sealed.release', () => {
@@ -126,8 +136,26 @@ describe('sealed.release', () => {
       const trail = await p.store.auditTrail();
       expect(trail.at(-1)).toMatchObject({ event: 'sealed.release', session: req.request_id });
     }
-    const [out] = await open(answers);
+    const [out] = await open(answers, req);
     expect(out && 'opened' in out ? out.opened.value : undefined).toEqual(VALUE);
+  });
+
+  it('each release is signed by its party for this request, over the box digest it audits', async () => {
+    const req = request();
+    const p = await party(1);
+    const answer = await p.release(req.request_id, await bodyFor(req), 'gateway');
+    const [{ field, release }] = answer.released as [{ field: string; release: unknown }];
+    const decoded = ReleasedShareCodec.fromJSON(release);
+    const ctx = { requestId: req.request_id, incidentId: req.incident_id, requester: req.requester };
+    const own = hexToBytes(set.roster.parties[1]!.identity_key);
+    expect(releaseSignedBy(ctx, field, decoded, own)).toBe(true);
+    // Not for another request, nor under another party's key.
+    expect(releaseSignedBy({ ...ctx, requestId: 'ur-other' }, field, decoded, own)).toBe(false);
+    expect(releaseSignedBy(ctx, field, decoded, hexToBytes(set.roster.parties[0]!.identity_key))).toBe(false);
+    const trail = await p.store.auditTrail();
+    expect(trail.at(-1)?.detail).toMatchObject({
+      released: [{ field, box_sha256: sealedBoxDigest(decoded.box) }],
+    });
   });
 
   it('k-1 releases open nothing (QUORUM_UNREACHABLE, nobody blamed)', async () => {
@@ -135,7 +163,7 @@ describe('sealed.release', () => {
     const answers = [];
     for (const i of [1, 3])
       answers.push(await (await party(i)).release(req.request_id, await bodyFor(req), 'gateway'));
-    const [out] = await open(answers);
+    const [out] = await open(answers, req);
     expect(out && 'error' in out ? out.error : undefined).toBeInstanceOf(ProtocolError);
     expect(out && 'error' in out ? (out.error as ProtocolError).code : '').toBe('QUORUM_UNREACHABLE');
     expect(out && 'error' in out ? (out.error as ProtocolError).culprits : ['x']).toEqual([]);
@@ -158,7 +186,7 @@ describe('sealed.release', () => {
     const answers = [];
     for (const i of [0, 1, 2])
       answers.push(await (await party(i)).release(req.request_id, await bodyFor(req), 'gateway'));
-    const [out] = await open(answers);
+    const [out] = await open(answers, req);
     expect(out && 'opened' in out).toBe(true);
   });
 

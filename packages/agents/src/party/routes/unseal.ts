@@ -1,7 +1,9 @@
 /**
  * `sealed.release` (docs/sealing.md, "The party"): on a human approver's signed unseal request,
  * relayed by the gateway with its logged record of the request, this party decides by its own
- * policy whether to release its share of each sealed field, re-sealed to the approver's X25519 key. Request-level failures refuse the
+ * policy whether to release its share of each sealed field, re-sealed to the approver's X25519 key
+ * and signed with this party's identity key for this request (so no relay can pass off a box of
+ * its own as this party's). Request-level failures refuse the
  * whole request (`PolicyRefusal` with the rule); field-level ones refuse that field only. Every
  * decision is audited (field ids and box digests, never a share).
  */
@@ -16,6 +18,7 @@ import {
   type SealedField,
   SealedFieldCodec,
   sealedBoxDigest,
+  signRelease,
   type UnsealRequest,
   ValidationError,
   VerificationError,
@@ -165,10 +168,14 @@ export function createUnsealHandler(deps: UnsealDeps) {
             incidentId: req.incident_id,
             ...(deps.rng ? { rng: deps.rng } : {}),
           });
-          out.released.push({
-            field: field.id,
-            release: ReleasedShareCodec.toJSON({ party: deps.self.id, box }),
-          });
+          const signed = signRelease(
+            { requestId: req.request_id, incidentId: req.incident_id, requester: req.requester },
+            field.id,
+            deps.self.id,
+            box,
+            deps.identity.secretKey,
+          );
+          out.released.push({ field: field.id, release: ReleasedShareCodec.toJSON(signed) });
           digests.push({ field: field.id, box_sha256: sealedBoxDigest(box) });
         } catch (e) {
           if (!(e instanceof VerificationError) && !(e instanceof ValidationError)) throw e;

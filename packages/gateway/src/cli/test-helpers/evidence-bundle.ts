@@ -1,6 +1,7 @@
 /**
  * An evidence bundle as `GET /v1/evidence/:id` serves one, reduced to what `aaps unseal` reads:
- * a DSSE envelope around a statement naming the incident and its sealed fields. Its signature is
+ * a DSSE envelope around a statement naming the incident, its sealed fields and (given `parties`)
+ * the roster's parties with their identity keys, which releases are checked against. Its signature is
  * made up (`aaps unseal` checks which evidence a bundle is, from its log leaf; `aaps-verify` checks
  * who signed it), and its evidence id is computed as the gateway's evidence writer does.
  */
@@ -11,9 +12,13 @@ import { sha256 } from '@noble/hashes/sha2.js';
 export function sealedFieldsBundle(
   incidentId: string,
   fields: readonly SealedField[],
+  parties: readonly { id: string; identityKey: Uint8Array }[] = [],
 ): { bundle: unknown; evidenceId: string } {
   const statement = {
-    predicate: { incident: { id: incidentId, sealed_fields: fields.map((f) => SealedFieldCodec.toJSON(f)) } },
+    predicate: {
+      incident: { id: incidentId, sealed_fields: fields.map((f) => SealedFieldCodec.toJSON(f)) },
+      roster: { parties: parties.map((p) => ({ id: p.id, identity_key: bytesToHex(p.identityKey) })) },
+    },
   };
   const bundle = {
     dsseEnvelope: {

@@ -1,0 +1,142 @@
+/**
+ * `aaps unseal` against a compromised gateway that swaps an honest party's release for a box of its
+ * own, sealed to the approver with the right associated data (sealing review M1). Each release now
+ * carries its party's signature for the request, checked against the roster in the bundle: the
+ * forgery is set aside and reported, and the honest party is never named as a culprit.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateIdentityKey } from '@aaps/agents';
+import {
+  generateIdentityKey,
+  ReleasedShareCodec,
+  releaseAad,
+  releaseShare,
+  type SealedField,
+  seal,
+  sealValue,
+  signRelease,
+  x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
+} from '@aaps/mpc-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
+import { runUnseal, type UnsealOptions } from './unseal.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-sig-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const INCIDENT = 'inc-unseal-sig';
+const SECRET = 'canary-release-signature-77';
+const parties = Array.from({ length: 5 }, (_, i) => {
+  const key = generateIdentityKey();
+  return { id: `p${i + 1}`, x25519PublicKey: x25519FromIdentityPublicKey(key.publicKey), key };
+});
+let field: SealedField;
+let approverX: Uint8Array;
+
+beforeAll(async () => {
+  approverX = x25519FromIdentityPublicKey(
+    loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true).publicKey,
+  );
+  field = await sealValue({ password: SECRET }, '/spec/db', {
+    incidentId: INCIDENT,
+    parties: parties.map(({ id, x25519PublicKey }) => ({ id, x25519PublicKey })),
+    threshold: 3,
+  });
+});
+
+function config(): GatewayConfig {
+  const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.config;
+}
+
+/**
+ * A gateway whose parties `honest` release their shares, signed, and which puts a box of its own
+ * in the name of each of `framed` (unsigned by them: signed with a key of its own).
+ */
+function gateway(honest: number[], framed: number[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { bundle, evidenceId } = sealedFieldsBundle(
+    INCIDENT,
+    [field],
+    parties.map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
+  );
+  const own = generateIdentityKey();
+  const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+    if (init?.method !== 'POST') return Response.json(bundle);
+    const { request } = JSON.parse(String(init.body)) as {
+      request: { request_id: string; requester: string };
+    };
+    const ctx = { requestId: request.request_id, incidentId: INCIDENT, requester: request.requester };
+    const real = honest.map((i) => {
+      const p = parties[i]!;
+      const box = releaseShare(field, p.id, x25519FromIdentitySecretKey(p.key.secretKey), approverX, {
+        incidentId: INCIDENT,
+      });
+      return signRelease(ctx, field.id, p.id, box, p.key.secretKey);
+    });
+    const forged = framed.map((i) => {
+      const p = parties[i]!;
+      const box = seal(approverX, new Uint8Array(33).fill(9), releaseAad(field, p.id, approverX));
+      return signRelease(ctx, field.id, p.id, box, own.secretKey);
+    });
+    return Response.json({
+      releases: [...forged, ...real].map((r) => ({ field: field.id, release: ReleasedShareCodec.toJSON(r) })),
+      refusals: [],
+      evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
+    });
+  }) as typeof globalThis.fetch;
+  return {
+    out,
+    err,
+    evidenceId,
+    io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
+  };
+}
+
+const opts = (evidenceId: string, json = false): UnsealOptions => ({
+  evidenceId,
+  reason: 'rotate the database password',
+  fields: [],
+  json,
+});
+
+describe('aaps unseal and releases the gateway made up', () => {
+  it('with too few signed releases, names no culprit and says which releases were set aside', async () => {
+    const g = gateway([0, 2], [1]);
+    expect(await runUnseal(opts(g.evidenceId), config(), 't', g.io)).toBe(1);
+    expect(g.out).toEqual([
+      'set aside 1 release(s) not signed by the party they name (p2): whoever relayed them made them; no party is blamed for them',
+      '/spec/db: not opened: QUORUM_UNREACHABLE',
+    ]);
+    expect(g.out.join('\n')).not.toContain('culprits');
+  });
+
+  it('opens the field from k signed releases and lists the forged one in --json', async () => {
+    const g = gateway([0, 2, 3], [1]);
+    expect(await runUnseal(opts(g.evidenceId, true), config(), 't', g.io)).toBe(0);
+    const answer = JSON.parse(g.out[0]!) as { values: Record<string, unknown>; unattributed: unknown[] };
+    expect(answer.values).toEqual({ '/spec/db': { password: SECRET } });
+    expect(answer.unattributed).toEqual([{ field: field.id, party: 'p2' }]);
+  });
+
+  it('a release in the name of a party the bundle’s roster does not list is set aside', async () => {
+    const g = gateway([0, 1, 2], []);
+    // The same gateway, serving a bundle whose roster lists only p1 and p2.
+    const { bundle, evidenceId } = sealedFieldsBundle(
+      INCIDENT,
+      [field],
+      parties.slice(0, 2).map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
+    );
+    const fetch = g.io.fetch;
+    g.io.fetch = (async (url: string | URL | Request, init?: RequestInit) =>
+      init?.method === 'POST' ? fetch(url, init) : Response.json(bundle)) as typeof globalThis.fetch;
+    expect(await runUnseal(opts(evidenceId), config(), 't', g.io)).toBe(1);
+    expect(g.out[0]).toContain('set aside 1 release(s) not signed by the party they name (p3)');
+  });
+});
