@@ -16,14 +16,13 @@ import {
   type ClusterLayout,
   DEFAULT_PARTIES,
   frostIdentifier,
-  layoutCluster,
   loadOrCreateIdentityKey,
   PartyClient,
   type PartyProcess,
   readCircuitCatalog,
   runAggregationOverHttp,
   SHIPPED_CIRCUITS_DIR,
-  startParties,
+  startCluster,
 } from '@aaps/agents';
 import {
   AapsError,
@@ -189,21 +188,26 @@ describe('secret-shared aggregation across 5 party processes', () => {
   beforeAll(async () => {
     await loadFastBackends();
     dir = mkdtempSync(join(tmpdir(), 'aaps-agg-e2e-'));
-    layout = await layoutCluster({ dir, threshold: 3 });
-    for (const p of layout.roster.parties) {
-      const circuitsDir = join(dir, 'parties', p.id, 'circuits');
-      mkdirSync(circuitsDir, { recursive: true });
-      writeFileSync(join(circuitsDir, 'vector-e2e.json'), JSON.stringify(vectorCircuitJson));
-      writeFileSync(join(circuitsDir, 'vector-long-e2e.json'), JSON.stringify(longCircuitJson));
-      writeFileSync(join(circuitsDir, 'weighted-e2e.json'), JSON.stringify(weightedJson));
-    }
+    ({ layout, procs } = await startCluster(
+      { dir, threshold: 3 },
+      {
+        prepare: (laid) => {
+          for (const p of laid.roster.parties) {
+            const circuitsDir = join(dir, 'parties', p.id, 'circuits');
+            mkdirSync(circuitsDir, { recursive: true });
+            writeFileSync(join(circuitsDir, 'vector-e2e.json'), JSON.stringify(vectorCircuitJson));
+            writeFileSync(join(circuitsDir, 'vector-long-e2e.json'), JSON.stringify(longCircuitJson));
+            writeFileSync(join(circuitsDir, 'weighted-e2e.json'), JSON.stringify(weightedJson));
+          }
+        },
+      },
+    ));
     catalog = new Map([
       ...readCircuitCatalog([SHIPPED_CIRCUITS_DIR]),
       ['vector-e2e', loadCircuit(vectorCircuitJson)],
       ['vector-long-e2e', loadCircuit(longCircuitJson)],
       [WEIGHTED_ID, loadCircuit(weightedJson)],
     ]);
-    procs = await startParties(layout);
     client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
   }, 60_000);
 

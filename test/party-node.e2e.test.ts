@@ -13,7 +13,6 @@ import {
   defaultPolicy,
   frostIdentifier,
   httpSigningTransport,
-  layoutCluster,
   loadOrCreateIdentityKey,
   makeRequest,
   memoryLogger,
@@ -26,7 +25,7 @@ import {
   runRepairOverHttp,
   type SignSubject,
   spawnParty,
-  startParties,
+  startCluster,
   verifierRoster,
 } from '@aaps/agents';
 import { buildBundleStatement, IN_TOTO_PAYLOAD_TYPE, pae, type TranscriptEnvelope } from '@aaps/evidence';
@@ -79,8 +78,7 @@ describe('party nodes across processes', () => {
     await loadFastBackends();
     dir = mkdtempSync(join(tmpdir(), 'aaps-party-e2e-'));
     // The fixtures' proposals declare `shop` staging: the departments' policies say so too.
-    layout = await layoutCluster({ dir, threshold: 3, policyFor: shopStagingPolicies(dir) });
-    procs = await startParties(layout);
+    ({ layout, procs } = await startCluster({ dir, threshold: 3, policyFor: shopStagingPolicies(dir) }));
     client = new PartyClient({ roster: layout.roster, caller: { id: 'gateway', key: layout.gatewayKey } });
   }, 60_000);
 
@@ -673,8 +671,11 @@ describe('key maintenance across processes', () => {
   beforeAll(async () => {
     await loadFastBackends();
     dir2 = mkdtempSync(join(tmpdir(), 'aaps-keys-e2e-'));
-    layout2 = await layoutCluster({ dir: dir2, threshold: 3, policyFor: shopStagingPolicies(dir2) });
-    procs2 = await startParties(layout2);
+    ({ layout: layout2, procs: procs2 } = await startCluster({
+      dir: dir2,
+      threshold: 3,
+      policyFor: shopStagingPolicies(dir2),
+    }));
     client2 = new PartyClient({ roster: layout2.roster, caller: { id: 'gateway', key: layout2.gatewayKey } });
   }, 60_000);
 

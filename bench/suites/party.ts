@@ -12,7 +12,6 @@ import {
   computeRiskScore,
   frostIdentifier,
   httpSigningTransport,
-  layoutCluster,
   loadOrCreateIdentityKey,
   PARTY_ROLES,
   PartyClient,
@@ -21,7 +20,7 @@ import {
   runDkgOverHttp,
   type SignSubject,
   signBacking,
-  startParties,
+  startCluster,
   vetoHolders,
 } from '@aaps/agents';
 import { getCiphersuite, type Identifier, loadFastBackends, SigningSession } from '@aaps/mpc-core';
@@ -92,10 +91,11 @@ export async function register({ add }: SuiteContext): Promise<void> {
       iterations: 100,
       setup: async () => {
         dir = mkdtempSync(join(tmpdir(), 'aaps-bench-party-'));
-        const layout = await layoutCluster({ dir, threshold: 3 });
+        const started = await startCluster({ dir, threshold: 3 });
+        const { layout } = started;
+        procs = started.procs;
         subject = approvalSubject(layout);
         required = vetoHolders(layout.roster).map((p) => frostIdentifier(layout.roster, p));
-        procs = await startParties(layout);
         const client = new PartyClient({
           roster: layout.roster,
           caller: { id: 'gateway', key: layout.gatewayKey },
@@ -137,8 +137,9 @@ export async function register({ add }: SuiteContext): Promise<void> {
           role: PARTY_ROLES[i % PARTY_ROLES.length]!,
         }));
         // Each round re-keys over the last one's keys: the operator switch is on.
-        const layout = await layoutCluster({ dir, parties, threshold: 7, allowKeyReplace: true });
-        procs = await startParties(layout);
+        const started = await startCluster({ dir, parties, threshold: 7, allowKeyReplace: true });
+        const { layout } = started;
+        procs = started.procs;
         dkgClient = new PartyClient({
           roster: layout.roster,
           caller: { id: 'gateway', key: layout.gatewayKey },

@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import {
   type AggregationRef,
   type ClusterLayout,
-  layoutCluster,
   memoryLogger,
   PartyClient,
   type PartyProcess,
   runDkgOverHttp,
-  startParties,
+  startCluster,
 } from '@aaps/agents';
 import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
 import { getCiphersuite, loadFastBackends, type PublicKeyPackage, type SignedEnvelope } from '@aaps/mpc-core';
@@ -46,18 +45,22 @@ export async function startPooledCluster(
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const layout = await layoutCluster({ dir, threshold: 3 });
-    for (const p of layout.roster.parties) {
-      const risk = riskOf(p.role);
-      const policyPath = join(dir, `${p.id}.policy.json`);
-      // Every department knows `shop` runs in staging, as the strategy step below declares it.
-      const policy = policyFor(p.role);
-      writeFileSync(policyPath, JSON.stringify({ ...policy, risk: { ...policy.risk, ...risk } }));
-      const configPath = layout.configPaths[p.id]!;
-      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-      writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));
-    }
-    procs = await startParties(layout);
+    // Each department's own policy file, named in its config (again if the cluster is laid out anew).
+    const writePolicies = (layout: ClusterLayout) => {
+      for (const p of layout.roster.parties) {
+        const risk = riskOf(p.role);
+        const policyPath = join(dir, `${p.id}.policy.json`);
+        // Every department knows `shop` runs in staging, as the strategy step below declares it.
+        const policy = policyFor(p.role);
+        writeFileSync(policyPath, JSON.stringify({ ...policy, risk: { ...policy.risk, ...risk } }));
+        const configPath = layout.configPaths[p.id]!;
+        const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+        writeFileSync(configPath, JSON.stringify({ ...config, policy: policyPath }));
+      }
+    };
+    const started = await startCluster({ dir, threshold: 3 }, { prepare: writePolicies });
+    const { layout } = started;
+    procs = started.procs;
     const client = new PartyClient({
       roster: layout.roster,
       caller: { id: 'gateway', key: layout.gatewayKey },

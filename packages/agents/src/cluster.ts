@@ -77,8 +77,8 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
   }
 }
 
-/** Create (or reuse) the identity keys, roster and configs of a local cluster under `dir`. */
-export async function layoutCluster(opts: {
+/** What {@link layoutCluster} takes. */
+export interface LayoutOptions {
   dir: string;
   parties?: readonly PartySpec[];
   threshold?: number;
@@ -92,7 +92,10 @@ export async function layoutCluster(opts: {
   allowKeyReplace?: boolean;
   /** The log origin the parties sign checkpoints for (`log_origin`); default: any. */
   logOrigin?: string;
-}): Promise<ClusterLayout> {
+}
+
+/** Create (or reuse) the identity keys, roster and configs of a local cluster under `dir`. */
+export async function layoutCluster(opts: LayoutOptions): Promise<ClusterLayout> {
   const dir = resolve(opts.dir);
   const parties = opts.parties ?? DEFAULT_PARTIES;
   const host = opts.host ?? '127.0.0.1';
@@ -322,6 +325,45 @@ export function spawnParty(
       return exited;
     },
   };
+}
+
+/**
+ * Whether a party failed to start because its port was taken: a probed port is free when probed,
+ * and another process (a connection's ephemeral port, another cluster's probe) may bind it before
+ * the party does.
+ */
+export function portTaken(error: unknown): boolean {
+  return error instanceof Error && /cannot listen on \S+: EADDRINUSE/.test(error.message);
+}
+
+/** How many times {@link startCluster} lays out and starts a cluster whose ports it probed. */
+export const START_ATTEMPTS = 3;
+
+/**
+ * Lay out a cluster (`layoutCluster`), let `prepare` adjust its files, and start its parties. When
+ * the ports were probed (none given) and a party could not listen because another process took
+ * its port meanwhile ({@link portTaken}), every party is stopped and the cluster laid out again on
+ * fresh ports (keys and data directories kept), up to {@link START_ATTEMPTS} times in all.
+ */
+export async function startCluster(
+  layoutOpts: LayoutOptions,
+  opts: {
+    env?: Record<string, string>;
+    prepare?: (layout: ClusterLayout) => void | Promise<void>;
+    attempts?: number;
+  } = {},
+): Promise<{ layout: ClusterLayout; procs: PartyProcess[] }> {
+  const attempts = layoutOpts.ports === undefined ? (opts.attempts ?? START_ATTEMPTS) : 1;
+  for (let attempt = 1; ; attempt++) {
+    const layout = await layoutCluster(layoutOpts);
+    await opts.prepare?.(layout);
+    try {
+      const procs = await startParties(layout, opts.env === undefined ? {} : { env: opts.env });
+      return { layout, procs };
+    } catch (e) {
+      if (attempt >= attempts || !portTaken(e)) throw e;
+    }
+  }
 }
 
 /** Spawn every party of a layout and wait until all are ready. */

@@ -53,13 +53,17 @@ export {
   DEFAULT_PARTIES,
   freePort,
   freePorts,
+  type LayoutOptions,
   layoutCluster,
   PARTY_MAIN,
   PARTY_NODE_ARGS,
   type PartyProcess,
   type PartySpec,
+  portTaken,
   ROLE_NAMED_PARTIES,
+  START_ATTEMPTS,
   spawnParty,
+  startCluster,
   startParties,
 } from './cluster.js';
 export { type CoalescedLog, coalescedLog } from './coalesced-log.js';

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { layoutCluster, memoryLogger, type PartyProcess, spawnParty, startParties } from '@aaps/agents';
+import { memoryLogger, type PartyProcess, spawnParty, startCluster } from '@aaps/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { superviseParties } from './party-supervisor.js';
 
@@ -12,7 +12,7 @@ let configPaths: Record<string, string>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aaps-supervise-'));
-  const layout = await layoutCluster({
+  const started = await startCluster({
     dir,
     threshold: 2,
     parties: [
@@ -21,8 +21,8 @@ beforeAll(async () => {
       { id: 'audit', role: 'audit' },
     ],
   });
-  configPaths = layout.configPaths;
-  parties = await startParties(layout);
+  configPaths = started.layout.configPaths;
+  parties = started.procs;
 }, 60_000);
 
 afterAll(async () => {

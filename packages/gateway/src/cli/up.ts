@@ -10,15 +10,18 @@ import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   createLogger,
+  type LayoutOptions,
   type Logger,
   layoutCluster,
   loadOrCreateIdentityKey,
   type PartyProcess,
   type PartySpec,
   parseRoster,
+  portTaken,
   ROLE_NAMED_PARTIES,
   type Roster,
   readJsonFile,
+  START_ATTEMPTS,
   spawnParty,
 } from '@aaps/agents';
 import { AapsError, bytesToHex, firstMessageLine, type IdentityKey, ValidationError } from '@aaps/mpc-core';
@@ -467,7 +470,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       }
       wired = { coordinator: local, trust: local.trustedKeys() };
     } else {
-      const layout = await layoutCluster({
+      const layoutOptions: LayoutOptions = {
         dir: config.dataDir,
         parties: UP_PARTIES,
         threshold: config.threshold,
@@ -479,11 +482,9 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
         policyFor: (party) => partyPolicyFile(config.partyPolicyDir, party),
         // The parties sign checkpoints of this log only (a fresh origin is trusted on first use).
         logOrigin: config.logOrigin,
-      });
+      };
+      let layout = await layoutCluster(layoutOptions);
       signal.throwIfAborted();
-      // The group key of record: the parties must hold it (a fresh DKG only without one).
-      const saved =
-        priorSaved ?? (prior === undefined ? savedPackage(config.dataDir, layout.roster) : undefined);
       gatewayKey = layout.gatewayKey;
       const partyDir = (id: string) => join(config.dataDir, 'parties', id);
       const spawn = (id: string, url: string, env?: Record<string, string>) =>
@@ -492,16 +493,34 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
           ...(env === undefined ? {} : { env }),
         });
       mkdirSync(join(config.dataDir, 'logs'), { recursive: true });
-      for (const p of layout.roster.parties) {
-        ownerOnly(partyDir(p.id));
-        ownerOnly(join(partyDir(p.id), 'db'));
-        // The party writes its log file itself: this process relays none of it.
-        parties.push(spawn(p.id, p.url));
+      for (let attempt = 1; ; attempt++) {
+        for (const p of layout.roster.parties) {
+          ownerOnly(partyDir(p.id));
+          ownerOnly(join(partyDir(p.id), 'db'));
+          // The party writes its log file itself: this process relays none of it.
+          parties.push(spawn(p.id, p.url));
+        }
+        io.print(
+          `parties: starting ${parties.length} party processes (logs in ${join(config.dataDir, 'logs')})`,
+        );
+        try {
+          await untilAborted(Promise.all(parties.map((p) => p.ready())), signal);
+          break;
+        } catch (e) {
+          // Ports probed for a first start may be taken by another process before a party binds
+          // one: lay the cluster out again on fresh ports (a second start keeps its URLs).
+          if (prior !== undefined || attempt >= START_ATTEMPTS || signal.aborted || !portTaken(e)) throw e;
+          await Promise.all(parties.splice(0).map((p) => p.stop('SIGKILL')));
+          io.print(
+            'parties: a port was taken by another process before its party could listen on it (EADDRINUSE); laying the cluster out again on fresh ports',
+          );
+          layout = await layoutCluster(layoutOptions);
+          signal.throwIfAborted();
+        }
       }
-      io.print(
-        `parties: starting ${parties.length} party processes (logs in ${join(config.dataDir, 'logs')})`,
-      );
-      await untilAborted(Promise.all(parties.map((p) => p.ready())), signal);
+      // The group key of record: the parties must hold it (a fresh DKG only without one).
+      const saved =
+        priorSaved ?? (prior === undefined ? savedPackage(config.dataDir, layout.roster) : undefined);
       // A first start's store was created by the party just now.
       for (const p of parties) ownerOnly(join(partyDir(p.id), 'db'));
       io.print(`parties: ${parties.map((p) => `${p.id} ${p.url}`).join(', ')}`);

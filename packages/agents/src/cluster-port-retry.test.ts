@@ -1,0 +1,110 @@
+/**
+ * `startCluster` on real party processes: a probed port that another process takes before its
+ * party binds it (the race CI met as EADDRINUSE) makes it lay the cluster out again on fresh ports;
+ * ports the caller chose, and other failures, are not retried.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type ClusterLayout, freePort, type PartyProcess, portTaken, startCluster } from './cluster.js';
+
+const dirs: string[] = [];
+const running: PartyProcess[] = [];
+const servers: Server[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop('SIGKILL')));
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const PARTIES = [
+  { id: 'monitoring', role: 'monitoring' as const },
+  { id: 'strategy', role: 'strategy' as const },
+  { id: 'audit', role: 'audit' as const },
+];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'aaps-port-retry-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Listen on `port` of 127.0.0.1, as another process taking it would. */
+async function occupy(port: number): Promise<void> {
+  const srv = createServer();
+  servers.push(srv);
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', resolve);
+  });
+}
+
+const portOf = (layout: ClusterLayout, id: string) =>
+  Number(new URL(layout.roster.parties.find((p) => p.id === id)!.url).port);
+
+describe('startCluster', () => {
+  it('lays the cluster out again when a probed port is taken before its party binds it', async () => {
+    const dir = tempDir();
+    const laidOut: ClusterLayout[] = [];
+    const { layout, procs } = await startCluster(
+      { dir, parties: PARTIES, threshold: 2 },
+      {
+        prepare: async (laid) => {
+          laidOut.push(laid);
+          // Another process takes strategy's port between the probe and the party's bind.
+          if (laidOut.length === 1) await occupy(portOf(laid, 'strategy'));
+        },
+      },
+    );
+    running.push(...procs);
+    expect(laidOut).toHaveLength(2);
+    expect(portOf(layout, 'strategy')).not.toBe(portOf(laidOut[0]!, 'strategy'));
+    // The same keys: only the URLs changed.
+    expect(layout.roster.parties.map((p) => p.identity_key)).toEqual(
+      laidOut[0]!.roster.parties.map((p) => p.identity_key),
+    );
+    for (const p of procs) {
+      const health = (await (await fetch(`${p.url}/healthz`)).json()) as { party?: string };
+      expect(health.party).toBe(p.id);
+    }
+  }, 60_000);
+
+  it('does not retry ports the caller chose: the failure names the port', async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    await occupy(ports[1]!);
+    let prepared = 0;
+    const failure = await startCluster(
+      { dir: tempDir(), parties: PARTIES, threshold: 2, ports },
+      { prepare: () => void prepared++ },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(prepared).toBe(1);
+    expect(portTaken(failure)).toBe(true);
+    expect((failure as Error).message).toContain(`cannot listen on 127.0.0.1:${ports[1]}: EADDRINUSE`);
+  }, 60_000);
+
+  it('gives up after its attempts, and tells a taken port from other failures', async () => {
+    let prepared = 0;
+    const failure = await startCluster(
+      { dir: tempDir(), parties: PARTIES, threshold: 2 },
+      {
+        attempts: 2,
+        prepare: async (laid) => {
+          prepared++;
+          await occupy(portOf(laid, 'audit'));
+        },
+      },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(prepared).toBe(2);
+    expect(portTaken(failure)).toBe(true);
+    expect(portTaken(new Error('party audit exited with 1: aaps party: cannot open the store'))).toBe(false);
+    expect(portTaken('EADDRINUSE')).toBe(false);
+  }, 60_000);
+});
