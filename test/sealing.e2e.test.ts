@@ -82,7 +82,9 @@ interface Answer {
   refusals: { party: string; decision: string; rule: string | null }[];
   evidence: { request: string; releases: string };
   error: { code: string };
-  transcript: { payload: { type: string; decision?: string; box_sha256?: string } }[];
+  transcript: {
+    payload: { type: string; decision?: string; box_sha256?: string; release_signature?: string };
+  }[];
   dsseEnvelope: { payload: string };
 }
 
@@ -331,7 +333,10 @@ describe('sealed fields across aaps up', () => {
           bundle.json.transcript
             .slice(1)
             .every((e) =>
-              e.payload.decision === 'released' ? /^[0-9a-f]{64}$/.test(e.payload.box_sha256 ?? '') : true,
+              e.payload.decision === 'released'
+                ? /^[0-9a-f]{64}$/.test(e.payload.box_sha256 ?? '') &&
+                  /^[0-9a-f]{128}$/.test(e.payload.release_signature ?? '')
+                : true,
             ),
         ).toBe(true);
       }

@@ -10,12 +10,16 @@ import { randomBytes } from 'node:crypto';
 import {
   type FieldRelease,
   generateIdentityKey,
+  hexToBytes,
   openFields,
   ReleasedShareCodec,
   releaseAad,
+  releaseSignedBy,
   SealedFieldCodec,
   seal,
+  sealedBoxDigest,
   signRelease,
+  type UnsealReleaseRecord,
   type UnsealRequest,
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
@@ -125,6 +129,16 @@ describe('a compromised party forging releases in other parties’ names', () =>
   });
 });
 
+/** The box the answer relayed for the record's party and field. */
+function relayedBox(answer: { releases: { field: string; release: unknown }[] }, r: UnsealReleaseRecord) {
+  const found = answer.releases
+    .filter((x) => x.field === r.field)
+    .map((x) => ReleasedShareCodec.fromJSON(x.release))
+    .find((x) => x.party === r.party);
+  if (found === undefined) throw new Error(`no relayed release of ${r.party} for ${r.field}`);
+  return found.box;
+}
+
 describe('a release not signed by the party that answered', () => {
   const approverKey = generateIdentityKey();
   const approverX = x25519FromIdentityPublicKey(approverKey.publicKey);
@@ -190,9 +204,22 @@ describe('a release not signed by the party that answered', () => {
       })),
     );
     const logged = await gw.store.getEvidence(answer.evidence.releases);
-    const records = (logged?.transcript ?? []).map((e) => e.payload as { party?: string; rule?: string });
+    const records = (logged?.transcript ?? []).map((e) => e.payload as UnsealReleaseRecord);
     expect(records.filter((p) => p.party === first).map((p) => p.rule)).toEqual(
       fields.map(() => 'sealed-field.release-signature'),
     );
+    // Each release the log records carries its party's signature over the digest it records.
+    const keys = new Map(gw.coordinator.trustedKeys().parties.map((p) => [p.id, hexToBytes(p.identity_key)]));
+    const released = records.filter((r) => r.decision === 'released');
+    expect(released).toHaveLength(fields.length * 4);
+    const ctx = { requestId: req.request_id, incidentId: req.incident_id, requester: req.requester };
+    for (const r of released) {
+      const box = relayedBox(answer, r);
+      expect(sealedBoxDigest(box)).toBe(r.box_sha256);
+      const signature = hexToBytes(r.release_signature ?? '');
+      expect(releaseSignedBy(ctx, r.field, { party: r.party, box, signature }, keys.get(r.party)!)).toBe(
+        true,
+      );
+    }
   });
 });

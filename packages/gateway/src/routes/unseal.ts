@@ -139,9 +139,18 @@ function releaseRecords(request: UnsealRequest, answers: PartyReleaseAnswer[]): 
         const got = a.released.find((r) => r.field === field);
         const refused = a.refused.find((r) => r.field === field);
         // Every release left decodes and is signed by its party (`ownReleases`).
-        const box = got === undefined ? undefined : ReleasedShareCodec.fromJSON(got.release).box;
-        if (box !== undefined)
-          out.push(unsealReleaseRecord({ request, party: a.party, field, decision: 'released', box }));
+        const release = got === undefined ? undefined : ReleasedShareCodec.fromJSON(got.release);
+        if (release !== undefined)
+          out.push(
+            unsealReleaseRecord({
+              request,
+              party: a.party,
+              field,
+              decision: 'released',
+              box: release.box,
+              signature: release.signature,
+            }),
+          );
         else
           out.push(
             unsealReleaseRecord({

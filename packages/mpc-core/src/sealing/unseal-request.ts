@@ -210,6 +210,11 @@ export interface UnsealReleaseRecord {
   readonly rule?: string;
   /** SHA-256 of `ephemeralPublicKey || nonce || ciphertext` of the released box. */
   readonly box_sha256?: string;
+  /**
+   * The party's signature on the release (hex, 64 bytes; `releaseSignatureBytes` with this
+   * `box_sha256`): the log shows what each party itself released.
+   */
+  readonly release_signature?: string;
 }
 
 export function sealedBoxDigest(box: SealedBox): string {
@@ -224,6 +229,8 @@ export function unsealReleaseRecord(args: {
   decision: UnsealReleaseRecord['decision'];
   rule?: string;
   box?: SealedBox;
+  /** The party's signature on its release of `box`. */
+  signature?: Uint8Array;
 }): UnsealReleaseRecord {
   assertObject(args, 'args');
   assertObject(args.request, 'args.request');
@@ -238,6 +245,10 @@ export function unsealReleaseRecord(args: {
   }
   if (args.rule !== undefined) assertString(args.rule, 'args.rule');
   if (args.box !== undefined) checkBox(args.box, 'args.box');
+  if (args.signature !== undefined && (args.box === undefined || args.signature.length !== 64))
+    throw new ValidationError('INVALID_ARGUMENT', 'args.signature: 64 bytes, with the box it signs', [
+      'args.signature',
+    ]);
   return Object.freeze({
     type: 'UnsealRelease',
     request_id: args.request.request_id,
@@ -247,5 +258,6 @@ export function unsealReleaseRecord(args: {
     decision: args.decision,
     ...(args.rule !== undefined ? { rule: args.rule } : {}),
     ...(args.box !== undefined ? { box_sha256: sealedBoxDigest(args.box) } : {}),
+    ...(args.signature !== undefined ? { release_signature: bytesToHex(args.signature) } : {}),
   });
 }
