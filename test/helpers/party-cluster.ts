@@ -15,9 +15,11 @@ import {
   type PartyProcess,
   type PartySpec,
   PartyStore,
+  portTaken,
   ROLE_NAMED_PARTIES,
   type Roster,
   runDkgOverHttp,
+  START_ATTEMPTS,
   spawnParty,
   writeJsonFile,
 } from '@aaps/agents';
@@ -65,28 +67,41 @@ export async function startPartyCluster(
 ): Promise<PartyCluster> {
   await loadFastBackends();
   const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'aaps-fault-'));
-  const laid = await layoutCluster({
-    dir,
-    threshold: opts.threshold ?? 3,
-    parties: opts.parties ?? PARTIES,
-    // The fixtures' proposals declare `shop` staging: the departments' policies say so too.
-    policyFor: shopStagingPolicies(dir),
-    ...(opts.allowKeyReplace ? { allowKeyReplace: true } : {}),
-  });
-  let layout = laid;
-  if (opts.rewriteRoster) {
+  const laidOut = async () => {
+    const laid = await layoutCluster({
+      dir,
+      threshold: opts.threshold ?? 3,
+      parties: opts.parties ?? PARTIES,
+      // The fixtures' proposals declare `shop` staging: the departments' policies say so too.
+      policyFor: shopStagingPolicies(dir),
+      ...(opts.allowKeyReplace ? { allowKeyReplace: true } : {}),
+    });
+    if (!opts.rewriteRoster) return { laid, layout: laid };
     const roster = await opts.rewriteRoster(laid);
     writeJsonFile(laid.rosterPath, roster);
-    layout = { ...laid, roster };
-  }
+    return { laid, layout: { ...laid, roster } };
+  };
+  let { laid, layout } = await laidOut();
   // The URL each party process really listens on (its config), whatever the roster says.
-  const listenUrl = new Map(laid.roster.parties.map((p) => [p.id, p.url]));
+  const listenUrl = () => new Map(laid.roster.parties.map((p) => [p.id, p.url]));
   const procs = new Map<string, PartyProcess>();
   const spawnOne = (id: string) => {
-    const proc = spawnParty(id, listenUrl.get(id)!, layout.configPaths[id]!);
+    const proc = spawnParty(id, listenUrl().get(id)!, layout.configPaths[id]!);
     procs.set(id, proc);
     return proc;
   };
+  // A probed port another process took before its party bound it: lay out again on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await Promise.all(layout.roster.parties.map((p) => spawnOne(p.id).ready()));
+      break;
+    } catch (e) {
+      await Promise.all([...procs.values()].map((p) => p.stop('SIGKILL')));
+      if (attempt >= START_ATTEMPTS || !portTaken(e)) throw e;
+      procs.clear();
+      ({ laid, layout } = await laidOut());
+    }
+  }
   const cluster: PartyCluster = {
     dir,
     layout,
@@ -127,11 +142,5 @@ export async function startPartyCluster(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  try {
-    await Promise.all(cluster.ids.map((id) => spawnOne(id).ready()));
-  } catch (e) {
-    await cluster.stopAll();
-    throw e;
-  }
   return cluster;
 }
