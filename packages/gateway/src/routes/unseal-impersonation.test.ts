@@ -11,6 +11,7 @@ import {
   type FieldRelease,
   generateIdentityKey,
   hexToBytes,
+  type IdentityKey,
   openFields,
   ReleasedShareCodec,
   releaseAad,
@@ -44,6 +45,37 @@ function withReleaseSealed(
       return typeof v === 'function' ? v.bind(target) : v;
     },
   }) as unknown as Coordinator;
+}
+
+interface UnsealAnswer {
+  releases: { field: string; release: unknown }[];
+  refusals: { field: string; party: string; decision: string; rule: string }[];
+  evidence: { releases: string };
+}
+
+/** Submit an incident with a secret to seal, then ask `gw` to unseal all of its sealed fields. */
+async function sealAndUnseal(gw: TestGateway, approverKey: IdentityKey, requestId?: string) {
+  const res = await request(gw, 'POST', '/v1/incidents', {
+    token: TOKENS.submit,
+    body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
+  });
+  const incidentId = String((await json(res))['incident_id']);
+  await gw.runner.idle();
+  const record = await gw.store.getIncident(incidentId);
+  const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+  const req = signedUnsealRequest(approverKey, {
+    ...(requestId === undefined ? {} : { request_id: requestId }),
+    incident_id: incidentId,
+    evidence_id: String(record?.evidence_id),
+    fields: fields.map((f) => f.id),
+  });
+  const answer = (await json(
+    await request(gw, 'POST', `/v1/evidence/${String(record?.evidence_id)}/unseal`, {
+      token: TOKENS.approve,
+      body: { request: req },
+    }),
+  )) as unknown as UnsealAnswer;
+  return { fields, req, answer };
 }
 
 describe('a compromised party forging releases in other parties’ names', () => {
@@ -87,27 +119,8 @@ describe('a compromised party forging releases in other parties’ names', () =>
   afterAll(() => gw.cleanup());
 
   it('the fields still open from the honest parties’ releases', async () => {
-    const res = await request(gw, 'POST', '/v1/incidents', {
-      token: TOKENS.submit,
-      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
-    });
-    const incidentId = String((await json(res))['incident_id']);
-    await gw.runner.idle();
-    const record = await gw.store.getIncident(incidentId);
-    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
+    const { fields, req, answer } = await sealAndUnseal(gw, approverKey, 'ur-impersonation');
     expect(fields.length).toBeGreaterThan(0);
-    const req = signedUnsealRequest(approverKey, {
-      request_id: 'ur-impersonation',
-      incident_id: incidentId,
-      evidence_id: String(record?.evidence_id),
-      fields: fields.map((f) => f.id),
-    });
-    const answer = (await json(
-      await request(gw, 'POST', `/v1/evidence/${String(record?.evidence_id)}/unseal`, {
-        token: TOKENS.approve,
-        body: { request: req },
-      }),
-    )) as unknown as { releases: { field: string; release: unknown }[] };
     const releases: FieldRelease[] = answer.releases.map((r) => ({
       field: r.field,
       ...ReleasedShareCodec.fromJSON(r.release),
@@ -130,7 +143,7 @@ describe('a compromised party forging releases in other parties’ names', () =>
 });
 
 /** The box the answer relayed for the record's party and field. */
-function relayedBox(answer: { releases: { field: string; release: unknown }[] }, r: UnsealReleaseRecord) {
+function relayedBox(answer: UnsealAnswer, r: UnsealReleaseRecord) {
   const found = answer.releases
     .filter((x) => x.field === r.field)
     .map((x) => ReleasedShareCodec.fromJSON(x.release))
@@ -168,29 +181,7 @@ describe('a release not signed by the party that answered', () => {
   afterAll(() => gw.cleanup());
 
   it('is not relayed, and is logged as refused by the signature check', async () => {
-    const res = await request(gw, 'POST', '/v1/incidents', {
-      token: TOKENS.submit,
-      body: SIGNALS.quota({ container: { name: 'web', env: [{ name: 'DB_URL', value: SECRET }] } }),
-    });
-    const incidentId = String((await json(res))['incident_id']);
-    await gw.runner.idle();
-    const record = await gw.store.getIncident(incidentId);
-    const fields = (record?.sealed?.fields ?? []).map((f) => SealedFieldCodec.fromJSON(f));
-    const req = signedUnsealRequest(approverKey, {
-      incident_id: incidentId,
-      evidence_id: String(record?.evidence_id),
-      fields: fields.map((f) => f.id),
-    });
-    const answer = (await json(
-      await request(gw, 'POST', `/v1/evidence/${String(record?.evidence_id)}/unseal`, {
-        token: TOKENS.approve,
-        body: { request: req },
-      }),
-    )) as unknown as {
-      releases: { field: string; release: unknown }[];
-      refusals: { party: string; decision: string; rule: string }[];
-      evidence: { releases: string };
-    };
+    const { fields, req, answer } = await sealAndUnseal(gw, approverKey);
     const first = gw.coordinator.trustedKeys().parties[0]!.id;
     const relayed = answer.releases.map((r) => ReleasedShareCodec.fromJSON(r.release).party);
     expect(relayed).not.toContain(first);
