@@ -1,16 +1,33 @@
 /**
- * `npm run bench:memory [-- <incidents>]`: starts `aaps up`, posts incidents in waves, samples the
- * resident memory of the gateway and of each party process, and writes
- * `bench/results/memory.json`: peaks, and the growth between the first and the last wave (a
- * steady service does not grow).
+ * `npm run bench:memory [-- <incidents> [--waves N] [--out FILE]]`: starts `aaps up`, posts
+ * incidents in N waves (default 6), samples the resident memory of the gateway and of each party
+ * process after each, and writes `bench/results/memory.json` (or FILE, under `bench/results/`):
+ * peaks, and the growth between the first and the last wave (a steady service does not grow).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { freshPort, incidentEnvelope, rssMiB, startUp } from './load/cluster.js';
 
-const total = Number(process.argv[2] ?? 600);
-const waves = 6;
+const { values, positionals } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  options: { waves: { type: 'string', default: '6' }, out: { type: 'string', default: 'memory.json' } },
+});
+const total = Number(positionals[0] ?? 600);
+const waves = Number(values.waves);
+const outName = values.out;
+if (!Number.isSafeInteger(total) || total < 1 || !Number.isSafeInteger(waves) || waves < 2 || waves > total) {
+  process.stderr.write('usage: bench:memory [-- <incidents> [--waves N (2..incidents)] [--out FILE]]\n');
+  process.exit(2);
+}
+if (!/^[\w.-]+\.json$/.test(outName)) {
+  process.stderr.write(
+    `bench:memory: --out ${outName}: a file name ending in .json, written under bench/results/\n`,
+  );
+  process.exit(2);
+}
 const concurrency = 8;
 
 async function main(): Promise<void> {
@@ -88,7 +105,7 @@ async function main(): Promise<void> {
       limitsMiB: { gateway: 250, party: 120 },
       samples,
     };
-    const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'memory.json');
+    const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', outName);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(
