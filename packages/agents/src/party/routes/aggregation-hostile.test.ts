@@ -17,10 +17,11 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAggregationOverHttp } from '../../aggregate.js';
+import { callSigner } from '../../call-auth.js';
 import { PartyClient } from '../../client.js';
 import { defaultPolicy } from '../../policy/defaults.js';
 import { rosterDigest } from '../../roster.js';
-import type { RpcKind } from '../../rpc.js';
+import { makeRequest, type RpcKind } from '../../rpc.js';
 import type { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import { signInputStatement } from '../signed-input.js';
@@ -349,6 +350,53 @@ describe('agg.deal refuses hostile sealed boxes (what the box holds), with and w
       { numRuns: 40 * SCALE },
     );
     await withSigners.drain(0);
+  });
+});
+
+describe('a body with a duplicated key', () => {
+  /** Party 0's answer to `text`, sent as the coordinator sends a call. */
+  async function raw(text: string) {
+    const res = await apps[0]!.app.request('/v1/agg/deal', {
+      method: 'POST',
+      headers: callSigner({ id: 'gateway', key: gatewayKey }, roster.parties).headers(
+        roster.parties[0]!.id,
+        '/v1/agg/deal',
+        text,
+      ),
+      body: text,
+    });
+    return { status: res.status, json: (await res.json()) as unknown };
+  }
+  const signed = (session: string) =>
+    JSON.stringify(
+      makeRequest(
+        { id: 'gateway', key: gatewayKey },
+        roster.parties[0]!.id,
+        'agg.deal',
+        session,
+        { circuit: ct.id, circuit_digest: ct.digestHex, input: sealedInput(0, session) },
+        ctx,
+      ),
+    );
+
+  it('counts as its last value, the one the signature covers: an earlier hostile value changes nothing', async () => {
+    const text = signed('dup-1').replace(
+      '"body":{',
+      '"body":{"circuit":"approval-tally","circuit_digest":7,',
+    );
+    expect(text).toContain('"circuit":"approval-tally"');
+    const a = await raw(text);
+    expect(a.status, JSON.stringify(a.json).slice(0, 300)).toBe(200);
+  });
+
+  it('a later value the signature does not cover is refused (401), and the session id stays free', async () => {
+    const good = signed('dup-2');
+    const text = good.replace(/\}\}\}$/, ',"circuit":"approval-tally"}}}');
+    expect(text).not.toBe(good);
+    const a = await raw(text);
+    expectRefused(a, 'duplicate key after');
+    expect((a.json as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    expect((await raw(signed('dup-2'))).status).toBe(200);
   });
 });
 
