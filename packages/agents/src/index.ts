@@ -293,6 +293,7 @@ export {
   partyById,
   partyByIdentifier,
   principalKey,
+  ROSTER_ID,
   type Roster,
   type RosterParty,
   type RosterPrincipal,

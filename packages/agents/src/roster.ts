@@ -44,7 +44,8 @@ export interface Roster {
   readonly approvers: readonly RosterPrincipal[];
 }
 
-const ID = /^[a-z][a-z0-9-]{0,62}$/;
+/** How a roster id is spelled (see {@link isRosterId}). */
+export const ROSTER_ID = /^[a-z][a-z0-9-]{0,62}$/;
 
 /**
  * What a party's role must be, for a refusal: the roles the gateway's workflow runs a step for.
@@ -58,7 +59,7 @@ export const PARTY_ROLE_EXPECTED = `expected one of ${PARTY_ROLES.join(', ')} (t
  * (`parties/<id>/`, `approvers/<id>.key`), so a tool that builds a path from one checks it first.
  */
 export function isRosterId(id: string): boolean {
-  return ID.test(id);
+  return ROSTER_ID.test(id);
 }
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -114,7 +115,7 @@ export function parseRoster(json: unknown): Roster {
   // The party's spelling of ids (a string id of another spelling is refused here; a non-string one
   // is named above): lower-case, as ids also name files (`parties/<id>/`, `approvers/<id>.key`).
   const spelled = (v: unknown, path: string) => {
-    if (isObject(v) && typeof v.id === 'string' && v.id.length > 0 && !ID.test(v.id))
+    if (isObject(v) && typeof v.id === 'string' && v.id.length > 0 && !ROSTER_ID.test(v.id))
       fail(`${path}.id`, 'expected a lower-case id');
   };
   if (Array.isArray(json.parties)) {

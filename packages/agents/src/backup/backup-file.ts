@@ -18,6 +18,7 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ROSTER_ID } from '../roster.js';
 
 export const BACKUP_FORMAT = 'aaps-key-backup';
 export const BACKUP_VERSION = 1;
@@ -194,7 +195,7 @@ export function parseBackupFile(json: unknown, name: string): BackupFile {
   const file: BackupFile = {
     version: BACKUP_VERSION,
     suite: suite as CiphersuiteId,
-    partyId: str('party_id', /^[a-z][a-z0-9-]{0,62}$/),
+    partyId: str('party_id', ROSTER_ID),
     groupPublicKey: hex('group_public_key'),
     verifyingShare: hex('verifying_share'),
     k,

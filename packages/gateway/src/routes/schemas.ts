@@ -2,6 +2,7 @@
  * Request and response schemas of the HTTP API that are not intake bodies. The routes validate
  * with them and the OpenAPI document is emitted from them.
  */
+import { ROSTER_ID } from '@aaps/agents';
 import { MAX_PARTIES, MAX_UNSEAL_FIELDS, URGENCIES } from '@aaps/mpc-core';
 import { MAX_ERROR_FIELDS } from '../schema/check.js';
 import * as s from '../schema/define.js';
@@ -198,7 +199,7 @@ export const KeyRepairRequestSchema = s.named(
         "Why the shares are repaired (a party's disk replaced, say): logged with each step.",
       ),
       parties: s.optional(
-        s.array(s.string({ minLength: 1, maxLength: 63, pattern: /^[a-z][a-z0-9-]*$/ }), {
+        s.array(s.string({ minLength: 1, maxLength: 63, pattern: ROSTER_ID }), {
           minItems: 1,
           maxItems: 64,
           description:
