@@ -63,10 +63,27 @@ export async function survey(client: PartyClient, roster: Roster, session: strin
   answers.forEach((a, i) => {
     const id = roster.parties[i]!.id;
     if (a.status === 'fulfilled') {
+      // An answer without a valid package is no answer: one party's must not fail the survey (a
+      // repair needs only the parties repaired and k holders). The group key is the package's own.
+      let pkg: PublicKeyPackage;
+      try {
+        pkg = PublicKeyPackageCodec.fromJSON(a.value.public_package, roster.ciphersuite).value;
+      } catch (e) {
+        out.silent.push(
+          silentParty(
+            id,
+            new AapsError(
+              'INCONSISTENT_TRANSCRIPT',
+              `answered key.info without a valid key package (${whyOf(e)})`,
+            ),
+          ),
+        );
+        return;
+      }
       const text = canonicalize(a.value.public_package);
       out.held.set(id, text);
       out.packages.set(text, a.value.public_package);
-      out.groupKeys.set(text, a.value.group_public_key);
+      out.groupKeys.set(text, bytesToHex(pkg.groupPublicKey));
     } else if (isAapsError(a.reason) && a.reason.code === 'NO_KEY') out.noKey.push(id);
     else out.silent.push(silentParty(id, a.reason));
   });
