@@ -277,7 +277,9 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     if (keylessRepair !== undefined) return keylessRepair;
     const now = Date.now();
     const due = ids.filter((id) => now - (keylessTried.get(id) ?? -Infinity) >= KEYLESS_REPAIR_EVERY_MS);
-    if (due.length === 0 || refreshRunning || repairRunning) return Promise.resolve([]);
+    // Nor beside the repair of a party on another sharing that a failed signing started.
+    if (due.length === 0 || refreshRunning || repairRunning || reconciling !== undefined)
+      return Promise.resolve([]);
     for (const id of due) keylessTried.set(id, now);
     repairRunning = true;
     const say = (line: string) => logger.warn('keys.repair', { step: line });
@@ -537,7 +539,9 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
 
     async refreshKeys(o?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult> {
       if (refreshRunning) throw new AapsError('CONFLICT', 'a key refresh is already running');
-      if (repairRunning)
+      // A repair's last step landing after the refresh committed would put the package before it
+      // back at its party: no refresh beside one, the stale-sharing repair a signing started included.
+      if (repairRunning || reconciling !== undefined)
         throw new AapsError('CONFLICT', 'a key repair is running: refresh once it has ended');
       refreshRunning = true;
       const started = Date.now();
