@@ -4,8 +4,8 @@
  * of the group key (a refresh it missed, a backup from before one restored) gets a share of the
  * gateway's sharing back from k of its holders. Unlike a refresh, it needs only the parties
  * repaired and k holders: other parties may be down. Nothing else changes: the group key and every
- * verifying share stay, and no party on the package is touched (a repair drops a party's stored
- * nonces, so a party already on it is left alone).
+ * verifying share stay, and no party on the package is touched (nothing to rebuild; a party given
+ * back the share it holds would keep its nonces, one given another share drops them).
  *
  * Refused before anything changes: fewer than k parties hold the gateway's package (the message
  * says who holds what), or a named party is not in the roster. A party holding another group key
