@@ -56,6 +56,7 @@ export {
   type LayoutOptions,
   layoutCluster,
   PARTY_MAIN,
+  PARTY_MALLOC_ARENA_MAX,
   PARTY_NODE_ARGS,
   type PartyProcess,
   type PartySpec,
