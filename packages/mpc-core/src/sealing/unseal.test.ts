@@ -535,4 +535,15 @@ describe('openFields', () => {
     );
     expect(releaseSignedBy(CTX, field.id, signed, p.identity.publicKey)).toBe(true);
   });
+
+  it('a relay that repeats an honest party’s signed release does not get that party named (relsig review H2)', async () => {
+    const field = await sealed();
+    const [a, b] = [parties[0]!, parties[1]!];
+    const own = release(field, a);
+    // One signed release, relayed twice, and one other: fewer than k distinct parties.
+    const releases = [own, own, release(field, b)].map((r) => ({ field: field.id, ...r }));
+    const [out] = await openFields([field], releases, requester!.secret, { ...CTX, partyKeys });
+    expect('error' in out! && out.error.code).toBe('QUORUM_UNREACHABLE');
+    expect('error' in out! && (out.error as ProtocolError).culprits).toEqual([]);
+  });
 });

@@ -13,9 +13,13 @@ import {
   ReleasedShareCodec,
   releaseSignedBy,
   SealedFieldCodec,
+  seal,
   sealedBoxDigest,
+  shareAad,
+  shareCommitment,
   signUnsealRequest,
   type UnsealRequest,
+  x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +160,44 @@ describe('sealed.release', () => {
     expect(trail.at(-1)?.detail).toMatchObject({
       released: [{ field, box_sha256: sealedBoxDigest(decoded.box) }],
     });
+  });
+
+  it('a relay that shows one party a field with a share it sealed itself cannot get that party named (relsig review H1)', async () => {
+    // Anyone can seal a share box to a party (its X25519 key follows from its roster key) and put
+    // the matching commitment beside it: the party opens that share, finds it matches the field it
+    // was shown, and signs its release. The approver checks it against the logged field.
+    const req = request();
+    const real = SealedFieldCodec.fromJSON(sealedWire);
+    const victim = set.roster.parties[4]!;
+    const junk = new Uint8Array(33).fill(7);
+    const swapped = {
+      ...real,
+      shares: real.shares.map((s) =>
+        s.party !== victim.id
+          ? s
+          : {
+              party: s.party,
+              box: seal(
+                x25519FromIdentityPublicKey(hexToBytes(victim.identity_key)),
+                junk,
+                shareAad(real, victim.id),
+              ),
+              commitment: shareCommitment(real, victim.id, junk),
+            },
+      ),
+    };
+    const answers: UnsealAnswer[] = [];
+    for (const i of [0, 2])
+      answers.push(await (await party(i)).release(req.request_id, await bodyFor(req), 'gateway'));
+    answers.push(
+      await (await party(4)).release(
+        req.request_id,
+        await bodyFor(req, [SealedFieldCodec.toJSON(swapped)]),
+        'gateway',
+      ),
+    );
+    const [out] = await open(answers, req);
+    expect(out && 'error' in out ? (out.error as ProtocolError).culprits : ['x']).toEqual([]);
   });
 
   it('k-1 releases open nothing (QUORUM_UNREACHABLE, nobody blamed)', async () => {
