@@ -96,7 +96,7 @@ function gateway(sealed: SealedField = field, refusal?: Response) {
       release: ReleasedShareCodec.toJSON(
         signRelease(
           { requestId: request.request_id, incidentId: INCIDENT, requester: request.requester },
-          sealed.id,
+          sealed,
           p.id,
           releaseShare(
             sealed,

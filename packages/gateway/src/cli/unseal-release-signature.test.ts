@@ -78,12 +78,12 @@ function gateway(honest: number[], framed: number[]) {
       const box = releaseShare(field, p.id, x25519FromIdentitySecretKey(p.key.secretKey), approverX, {
         incidentId: INCIDENT,
       });
-      return signRelease(ctx, field.id, p.id, box, p.key.secretKey);
+      return signRelease(ctx, field, p.id, box, p.key.secretKey);
     });
     const forged = framed.map((i) => {
       const p = parties[i]!;
       const box = seal(approverX, new Uint8Array(33).fill(9), releaseAad(field, p.id, approverX));
-      return signRelease(ctx, field.id, p.id, box, own.secretKey);
+      return signRelease(ctx, field, p.id, box, own.secretKey);
     });
     return Response.json({
       releases: [...forged, ...real].map((r) => ({ field: field.id, release: ReleasedShareCodec.toJSON(r) })),

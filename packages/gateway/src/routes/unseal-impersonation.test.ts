@@ -100,7 +100,7 @@ describe('a compromised party forging releases in other parties’ names', () =>
           release: ReleasedShareCodec.toJSON(
             signRelease(
               { requestId: asked.request_id, incidentId: field.incidentId, requester: asked.requester },
-              field.id,
+              field,
               v,
               seal(approverX, randomBytes(33), releaseAad(field, v, approverX)),
               forger.secretKey,
@@ -208,9 +208,8 @@ describe('a release not signed by the party that answered', () => {
       const box = relayedBox(answer, r);
       expect(sealedBoxDigest(box)).toBe(r.box_sha256);
       const signature = hexToBytes(r.release_signature ?? '');
-      expect(releaseSignedBy(ctx, r.field, { party: r.party, box, signature }, keys.get(r.party)!)).toBe(
-        true,
-      );
+      const field = fields.find((f) => f.id === r.field)!;
+      expect(releaseSignedBy(ctx, field, { party: r.party, box, signature }, keys.get(r.party)!)).toBe(true);
     }
   });
 });

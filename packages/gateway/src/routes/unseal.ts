@@ -16,6 +16,8 @@ import {
   ReleasedShareCodec,
   releaseSignedBy,
   SCHEMA_VERSION,
+  type SealedField,
+  SealedFieldCodec,
   type SignedEnvelope,
   signEnvelope,
   type UnsealReleaseRecord,
@@ -100,6 +102,7 @@ function ownReleases(
   request: UnsealRequest,
   answer: PartyReleaseAnswer,
   partyKey: Uint8Array | undefined,
+  fields: ReadonlyMap<string, SealedField | undefined>,
 ): PartyReleaseAnswer {
   if (answer.outcome !== 'answered') return answer;
   const context = {
@@ -119,10 +122,12 @@ function ownReleases(
     }
     if (release !== undefined && release.party !== answer.party) return false;
     seen.add(r.field);
+    // Signed for the share this field (as the gateway holds and relayed it) has for the party.
+    const field = fields.get(r.field);
     const rule =
       release === undefined
         ? 'sealed-field.release.malformed'
-        : partyKey === undefined || !releaseSignedBy(context, r.field, release, partyKey)
+        : partyKey === undefined || field === undefined || !releaseSignedBy(context, field, release, partyKey)
           ? 'sealed-field.release-signature'
           : undefined;
     if (rule !== undefined) refused.push({ field: r.field, rule });
@@ -441,6 +446,17 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
         throw new AapsError('NOT_FOUND', `no sealed field ${unknown} in this incident`);
       if (d.coordinator.releaseSealed === undefined)
         throw new AapsError('UNAVAILABLE', 'this coordinator cannot reach the parties for unsealing');
+      // What each release's signature is checked against (`ownReleases`); a stored field that does
+      // not decode has no release the gateway can check, so none of it is relayed.
+      const decoded = new Map(
+        request.fields.map((f) => {
+          try {
+            return [f, SealedFieldCodec.fromJSON(byId.get(f))] as const;
+          } catch {
+            return [f, undefined] as const;
+          }
+        }),
+      );
       await claimRequestId(d, request.request_id);
       live(d).add(request.request_id);
       try {
@@ -493,7 +509,7 @@ export function registerUnsealRoutes(app: GatewayApp, d: RouteDeps): void {
             })
           ).map((a) => {
             const key = trust.parties.find((p) => p.id === a.party)?.identity_key;
-            return ownReleases(request, a, key === undefined ? undefined : hexToBytes(key));
+            return ownReleases(request, a, key === undefined ? undefined : hexToBytes(key), decoded);
           });
         } catch (e) {
           const code = e instanceof AapsError ? e.code : 'INTERNAL';

@@ -212,7 +212,8 @@ export interface UnsealReleaseRecord {
   readonly box_sha256?: string;
   /**
    * The party's signature on the release (hex, 64 bytes; `releaseSignatureBytes` with this
-   * `box_sha256`): the log shows what each party itself released.
+   * `box_sha256` and the field's share commitment for this party, from the evidence bundle): the
+   * log shows what each party itself released.
    */
   readonly release_signature?: string;
 }

@@ -41,7 +41,7 @@ describe('sealing laws', () => {
         const rel = (i: number) =>
           signRelease(
             { requestId: 'ur-law', incidentId: 'inc-law', requester: requester!.id },
-            field.id,
+            field,
             parties[i]!.id,
             releaseShare(field, parties[i]!.id, parties[i]!.secret, requester!.x25519PublicKey, {
               incidentId: 'inc-law',

@@ -38,7 +38,7 @@ const partyKeys = new Map(parties.map((p) => [p.id, p.identity.publicKey]));
 
 function release(field: SealedField, p: TestParty, to: TestParty = requester!): ReleasedShare {
   const box = releaseShare(field, p.id, p.secret, to.x25519PublicKey, { incidentId: INCIDENT });
-  return signRelease(CTX, field.id, p.id, box, p.identity.secretKey);
+  return signRelease(CTX, field, p.id, box, p.identity.secretKey);
 }
 
 /** A release of a share that is not `p`'s (well sealed to the requester), signed by `p` itself. */
@@ -48,7 +48,7 @@ function signedWrongShare(field: SealedField, p: TestParty): ReleasedShare {
     new Uint8Array(33).fill(7),
     releaseAad(field, p.id, requester!.x25519PublicKey),
   );
-  return signRelease(CTX, field.id, p.id, box, p.identity.secretKey);
+  return signRelease(CTX, field, p.id, box, p.identity.secretKey);
 }
 
 async function expectError<E>(
@@ -459,7 +459,7 @@ describe('openFields', () => {
     const relayKey = makeParties(1, 'relay')[0]!.identity;
     const forgeries: ReleasedShare[] = [
       // Signed by the relay's own key, not the victim's.
-      signRelease(CTX, field.id, victim.id, forgedBox, relayKey.secretKey),
+      signRelease(CTX, field, victim.id, forgedBox, relayKey.secretKey),
       // The victim's real signature, from its real release, on the relay's box.
       { ...release(field, victim), box: forgedBox },
     ];
@@ -503,7 +503,7 @@ describe('openFields', () => {
     const [out] = await openFields([field], releases, requester!.secret, { ...CTX, partyKeys });
     expect(out!.unattributed).toEqual([]);
     expect('error' in out! && (out.error as ProtocolError).culprits).toEqual([liar.id]);
-    expect(releaseSignedBy(CTX, field.id, wrong, liar.identity.publicKey)).toBe(true);
+    expect(releaseSignedBy(CTX, field, wrong, liar.identity.publicKey)).toBe(true);
   });
 
   it('a release signed for another request, requester, incident or field is unattributed', async () => {
@@ -516,9 +516,10 @@ describe('openFields', () => {
       { ...CTX, incidentId: 'inc-other' },
     ];
     for (const ctx of variants) {
-      const signed = signRelease(ctx, field.id, p.id, box, p.identity.secretKey);
-      expect(releaseSignedBy(CTX, field.id, signed, p.identity.publicKey)).toBe(false);
+      const signed = signRelease(ctx, field, p.id, box, p.identity.secretKey);
+      expect(releaseSignedBy(CTX, field, signed, p.identity.publicKey)).toBe(false);
       const { authentic, unattributed } = authenticateReleases(
+        [field],
         [{ field: field.id, ...signed }],
         CTX,
         partyKeys,
@@ -526,14 +527,20 @@ describe('openFields', () => {
       expect(authentic).toEqual([]);
       expect(unattributed.map((u) => u.party)).toEqual([p.id]);
     }
-    const forOtherField = signRelease(CTX, 'another-field', p.id, box, p.identity.secretKey);
-    expect(releaseSignedBy(CTX, field.id, forOtherField, p.identity.publicKey)).toBe(false);
+    const forOtherField = signRelease(
+      CTX,
+      { ...field, id: 'another-field' },
+      p.id,
+      box,
+      p.identity.secretKey,
+    );
+    expect(releaseSignedBy(CTX, field, forOtherField, p.identity.publicKey)).toBe(false);
     // A party the keys do not list is set aside too.
     const signed = release(field, p);
-    expect(authenticateReleases([{ field: field.id, ...signed }], CTX, new Map()).unattributed).toHaveLength(
-      1,
-    );
-    expect(releaseSignedBy(CTX, field.id, signed, p.identity.publicKey)).toBe(true);
+    expect(
+      authenticateReleases([field], [{ field: field.id, ...signed }], CTX, new Map()).unattributed,
+    ).toHaveLength(1);
+    expect(releaseSignedBy(CTX, field, signed, p.identity.publicKey)).toBe(true);
   });
 
   it('a relay that repeats an honest party’s signed release does not get that party named (relsig review H2)', async () => {

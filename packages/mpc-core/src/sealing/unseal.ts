@@ -351,8 +351,9 @@ export interface ReleaseAuthentication extends ReleaseContext {
 
 /**
  * `aaps unseal`'s last step: open every field from the releases gathered for it. Only releases
- * signed by the party they name, for this request, are used (`authenticateReleases`); the others
- * are listed in `unattributed` and nobody is blamed for them. A field that cannot be opened gets
+ * signed by the party they name, for this request and for its share in the field as given here,
+ * are used (`authenticateReleases`; a release relayed twice counts once); the others are listed in
+ * `unattributed` and nobody is blamed for them. A field that cannot be opened gets
  * its typed error (`QUORUM_UNREACHABLE` with culprits, or a failed check); the others still open.
  */
 export async function openFields(
@@ -371,7 +372,7 @@ export async function openFields(
   });
   assertSecret32(requesterX25519SecretKey, 'requesterX25519SecretKey');
   assertObject(auth, 'auth');
-  const { authentic, unattributed } = authenticateReleases(releases, auth, auth.partyKeys);
+  const { authentic, unattributed } = authenticateReleases(fields, releases, auth, auth.partyKeys);
   const out: UnsealOutcome[] = [];
   for (const field of fields) {
     const mine = authentic

@@ -255,7 +255,7 @@ export async function apiCases(): Promise<ApiCase[]> {
   const release = (i: number) =>
     mpc.signRelease(
       releaseContext,
-      f.field.id,
+      f.field,
       f.sealingParties[i]!.id,
       mpc.releaseShare(
         f.field,
@@ -592,7 +592,7 @@ export async function apiCases(): Promise<ApiCase[]> {
       call: mpc.signRelease as never,
       args: () => [
         releaseContext,
-        f.field.id,
+        f.field,
         'party-1',
         release(0).box,
         f.sealingParties[0]!.identity.secretKey,
@@ -601,17 +601,22 @@ export async function apiCases(): Promise<ApiCase[]> {
     {
       name: 'releaseSignatureBytes',
       call: mpc.releaseSignatureBytes as never,
-      args: () => [releaseContext, f.field.id, 'party-1', release(0).box],
+      args: () => [releaseContext, f.field, 'party-1', release(0).box],
     },
     {
       name: 'releaseSignedBy',
       call: mpc.releaseSignedBy as never,
-      args: () => [releaseContext, f.field.id, release(0), f.sealingParties[0]!.identity.publicKey],
+      args: () => [releaseContext, f.field, release(0), f.sealingParties[0]!.identity.publicKey],
     },
     {
       name: 'authenticateReleases',
       call: mpc.authenticateReleases as never,
-      args: () => [releases().map((r) => ({ ...r, field: f.field.id })), releaseContext, partyKeys],
+      args: () => [
+        [f.field],
+        releases().map((r) => ({ ...r, field: f.field.id })),
+        releaseContext,
+        partyKeys,
+      ],
     },
     {
       name: 'fillSealedValues',

@@ -152,10 +152,14 @@ describe('sealed.release', () => {
     const decoded = ReleasedShareCodec.fromJSON(release);
     const ctx = { requestId: req.request_id, incidentId: req.incident_id, requester: req.requester };
     const own = hexToBytes(set.roster.parties[1]!.identity_key);
-    expect(releaseSignedBy(ctx, field, decoded, own)).toBe(true);
+    const logged = SealedFieldCodec.fromJSON(sealedWire);
+    expect(logged.id).toBe(field);
+    expect(releaseSignedBy(ctx, logged, decoded, own)).toBe(true);
     // Not for another request, nor under another party's key.
-    expect(releaseSignedBy({ ...ctx, requestId: 'ur-other' }, field, decoded, own)).toBe(false);
-    expect(releaseSignedBy(ctx, field, decoded, hexToBytes(set.roster.parties[0]!.identity_key))).toBe(false);
+    expect(releaseSignedBy({ ...ctx, requestId: 'ur-other' }, logged, decoded, own)).toBe(false);
+    expect(releaseSignedBy(ctx, logged, decoded, hexToBytes(set.roster.parties[0]!.identity_key))).toBe(
+      false,
+    );
     const trail = await p.store.auditTrail();
     expect(trail.at(-1)?.detail).toMatchObject({
       released: [{ field, box_sha256: sealedBoxDigest(decoded.box) }],

@@ -2,8 +2,9 @@
  * `sealed.release` (docs/sealing.md, "The party"): on a human approver's signed unseal request,
  * relayed by the gateway with its logged record of the request, this party decides by its own
  * policy whether to release its share of each sealed field, re-sealed to the approver's X25519 key
- * and signed with this party's identity key for this request (so no relay can pass off a box of
- * its own as this party's). Request-level failures refuse the
+ * and signed with this party's identity key for this request and for the commitment of the share
+ * it opened (so no relay can pass off a box of its own as this party's, nor get a release of a
+ * share it sealed to this party into a field it showed only this party taken for this party's). Request-level failures refuse the
  * whole request (`PolicyRefusal` with the rule); field-level ones refuse that field only. Every
  * decision is audited (field ids and box digests, never a share).
  */
@@ -170,7 +171,7 @@ export function createUnsealHandler(deps: UnsealDeps) {
           });
           const signed = signRelease(
             { requestId: req.request_id, incidentId: req.incident_id, requester: req.requester },
-            field.id,
+            field,
             deps.self.id,
             box,
             deps.identity.secretKey,
