@@ -133,6 +133,7 @@ export async function main(
           json: flags.json,
           ...(flags.keyFile === undefined ? {} : { keyFile: flags.keyFile }),
           ...(flags.out === undefined ? {} : { out: flags.out }),
+          ...(flags.trustedRoot === undefined ? {} : { trustedRoot: flags.trustedRoot }),
         },
         config,
         ensureTokenForClient(config),

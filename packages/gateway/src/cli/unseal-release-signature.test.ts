@@ -4,10 +4,11 @@
  * carries its party's signature for the request, checked against the roster in the bundle: the
  * forgery is set aside and reported, and the honest party is never named as a culprit.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
+import { buildTrustedRoot } from '@aaps/evidence';
 import {
   generateIdentityKey,
   ReleasedShareCodec,
@@ -24,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
 import { runUnseal, type UnsealOptions } from './unseal.js';
+import { UsageError } from './usage-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-sig-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -138,5 +140,59 @@ describe('aaps unseal and releases the gateway made up', () => {
       init?.method === 'POST' ? fetch(url, init) : Response.json(bundle)) as typeof globalThis.fetch;
     expect(await runUnseal(opts(evidenceId), config(), 't', g.io)).toBe(1);
     expect(g.out[0]).toContain('set aside 1 release(s) not signed by the party they name (p3)');
+  });
+});
+
+describe('aaps unseal --trusted-root', () => {
+  /** A trusted root the approver keeps, for a group key the served bundle was not signed with. */
+  function trustedRootFile(): string {
+    const group = generateIdentityKey();
+    const root = buildTrustedRoot({
+      groupPublicKey: group.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey: { name: 'aaps.test/log', type: 'ed25519', publicKey: group.publicKey },
+      origin: 'aaps.test/log',
+      validFrom: '2026-01-01T00:00:00Z',
+    });
+    const file = join(dir, `root-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify(root));
+    return file;
+  }
+
+  it('a bundle that does not verify under it is refused before anything is signed or posted', async () => {
+    const g = gateway([0, 2, 3], []);
+    let posts = 0;
+    const fetch = g.io.fetch;
+    g.io.fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+      if (init?.method === 'POST') posts++;
+      return fetch(url, init);
+    }) as typeof globalThis.fetch;
+    const code = await runUnseal(
+      { ...opts(g.evidenceId), trustedRoot: trustedRootFile() },
+      config(),
+      't',
+      g.io,
+    );
+    expect(code).toBe(1);
+    expect(posts).toBe(0);
+    expect(g.err).toHaveLength(1);
+    expect(g.err[0]).toMatch(
+      new RegExp(
+        `^aaps: not signed: the bundle the gateway served for ${g.evidenceId} does not verify under the trusted root \\(`,
+      ),
+    );
+  });
+
+  it('a file that is no trusted root is a usage error, before the gateway is asked', async () => {
+    const g = gateway([0, 2, 3], []);
+    const bad = join(dir, 'not-a-root.json');
+    writeFileSync(bad, '{"mediaType": "nope"}');
+    await expect(runUnseal({ ...opts(g.evidenceId), trustedRoot: bad }, config(), 't', g.io)).rejects.toThrow(
+      /^unseal: --trusted-root .*not-a-root\.json: malformed trusted root: mediaType/,
+    );
+    await expect(
+      runUnseal({ ...opts(g.evidenceId), trustedRoot: join(dir, 'missing.json') }, config(), 't', g.io),
+    ).rejects.toThrow(UsageError);
+    expect(g.out).toEqual([]);
   });
 });

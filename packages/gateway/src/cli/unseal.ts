@@ -9,12 +9,22 @@
  * field opened, and left as it was when none did; 130 / 143 when stopped by SIGINT / SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { MIN_UNSEAL_REASON } from '@aaps/agents';
-import { bundleLogLeaf, decodeEnvelope, type EvidenceBundle, evidenceIdOfLeaf } from '@aaps/evidence';
+import {
+  type BundleVerifier,
+  bundleLogLeaf,
+  createBundleVerifier,
+  decodeEnvelope,
+  type EvidenceBundle,
+  evidenceIdOfLeaf,
+  parseTrustedRoot,
+} from '@aaps/evidence';
 import {
   type AapsError,
   base64Decode,
   type FieldRelease,
+  firstMessageLine,
   hexToBytes,
   isAapsError,
   openFields,
@@ -46,6 +56,12 @@ export interface UnsealOptions {
   json: boolean;
   /** Request validity (default 15 minutes). */
   validForMs?: number;
+  /**
+   * A `trusted_root.json` the approver keeps: the bundle must verify under it (as `aaps-verify
+   * --trusted-root` checks it) before anything is signed, and its roster's party keys are the ones
+   * releases are checked against.
+   */
+  trustedRoot?: string;
 }
 
 /** The flags only `aaps unseal` takes, taken out of `argv` (`--field` may repeat). */
@@ -55,12 +71,18 @@ export function takeUnsealFlags(argv: readonly string[]): {
   reason?: string;
   keyFile?: string;
   out?: string;
+  trustedRoot?: string;
   json: boolean;
 } {
-  const f = takeOwnFlags(argv, { switches: ['json'], values: ['reason', 'key', 'out'], lists: ['field'] });
+  const f = takeOwnFlags(argv, {
+    switches: ['json'],
+    values: ['reason', 'key', 'out', 'trusted-root'],
+    lists: ['field'],
+  });
   const reason = f.values.get('reason');
   const keyFile = f.values.get('key');
   const out = f.values.get('out');
+  const trustedRoot = f.values.get('trusted-root');
   return {
     rest: f.rest,
     fields: f.lists.get('field') ?? [],
@@ -68,7 +90,33 @@ export function takeUnsealFlags(argv: readonly string[]): {
     ...(reason === undefined ? {} : { reason }),
     ...(keyFile === undefined ? {} : { keyFile }),
     ...(out === undefined ? {} : { out }),
+    ...(trustedRoot === undefined ? {} : { trustedRoot }),
   };
+}
+
+/**
+ * The verifier for `--trusted-root FILE` and the roster party keys it names (none when the root
+ * holds no roster: the bundle's own, which the group signed, is used). A `UsageError` when the
+ * file cannot be read or is no trusted root, found before anything is signed.
+ */
+function trustedVerifier(file: string): { verifier: BundleVerifier; partyKeys?: Map<string, Uint8Array> } {
+  let keys: ReturnType<typeof parseTrustedRoot>;
+  try {
+    keys = parseTrustedRoot(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (e) {
+    const why = e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e);
+    throw new UsageError(`unseal: --trusted-root ${printable(file)}: ${printable(why)}`);
+  }
+  const verifier = createBundleVerifier({
+    groupPublicKey: keys.groupPublicKey,
+    ciphersuite: keys.ciphersuite,
+    threshold: keys.threshold,
+    logKeys: keys.logKeys,
+    logOrigin: keys.origin,
+    ...(keys.roster === undefined ? {} : { roster: keys.roster }),
+    ...(keys.partyRoles === undefined ? {} : { partyRoles: keys.partyRoles }),
+  });
+  return keys.roster === undefined ? { verifier } : { verifier, partyKeys: partyKeysOf(keys.roster) };
 }
 
 interface BundleView {
@@ -194,12 +242,13 @@ export async function runUnseal(
     throw new UsageError(
       `unseal: ${printable(JSON.stringify(opts.evidenceId))} is not an evidence id (64 lower-case hex characters)`,
     );
+  const trusted = opts.trustedRoot === undefined ? undefined : trustedVerifier(opts.trustedRoot);
   const approver = approverId(config, 'unseal');
   const key = loadApproverKey(approverKeyPath(config, approver, opts.keyFile));
   const out = opts.out === undefined ? undefined : prepareSecretFile(opts.out);
   const unwatch = out === undefined ? undefined : discardOnSignal(out);
   try {
-    return await unseal(opts, config, token, io, approver, key, out);
+    return await unseal(opts, config, token, io, approver, key, out, trusted);
   } finally {
     unwatch?.();
     out?.discard();
@@ -214,6 +263,7 @@ async function unseal(
   approver: string,
   key: ReturnType<typeof loadApproverKey>,
   out: SecretFile | undefined,
+  trusted: ReturnType<typeof trustedVerifier> | undefined,
 ): Promise<number> {
   const auth = { authorization: `Bearer ${token}` };
   const res = await reach(io, config.url, `/v1/evidence/${opts.evidenceId}`, {
@@ -233,6 +283,18 @@ async function unseal(
         `aaps: not signed: the bundle the gateway served for ${opts.evidenceId} is evidence ${served}, not the one asked for`,
       );
       return 1;
+    }
+    if (trusted !== undefined) {
+      const report = trusted.verifier.report(got.body);
+      if (!report.valid) {
+        printError(
+          io,
+          `aaps: not signed: the bundle the gateway served for ${opts.evidenceId} does not verify under the trusted root (${printable(
+            `${report.failure?.check ?? 'unknown'}: ${report.failure?.message ?? ''}`,
+          )})`,
+        );
+        return 1;
+      }
     }
     view = sealedFieldsOfBundle(got.body);
   } catch (e) {
@@ -307,7 +369,7 @@ async function unseal(
       requestId: request.request_id,
       incidentId: view.incidentId,
       requester: approver,
-      partyKeys: view.partyKeys,
+      partyKeys: trusted?.partyKeys ?? view.partyKeys,
     });
   } finally {
     secret.wipe();
