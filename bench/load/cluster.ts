@@ -50,6 +50,8 @@ export async function startUp(opts: { port: number; args?: string[]; dataDir?: s
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // As `npm start` runs the gateway (package.json): two malloc arenas unless the caller sets it.
+      env: { MALLOC_ARENA_MAX: '2', ...process.env },
     },
   );
   let out = '';
