@@ -146,6 +146,7 @@ export {
   type TrustedRoot,
   type TrustedRootInput,
   toSigstoreBundle,
+  trustedRootOptions,
 } from './sigstore-export.js';
 export {
   aggregationDigest,

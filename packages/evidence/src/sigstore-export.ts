@@ -12,6 +12,7 @@
  */
 import { displayValue, ValidationError } from '@aaps/mpc-core';
 import type { EvidenceBundle } from './bundle/types.js';
+import type { BundleVerifierOptions } from './bundle/verify.js';
 import { type NoteKey, noteKeyId, parseCheckpoint, parseSignedNote } from './checkpoint.js';
 import { parseBase64, parseHex, sha256, toBase64, toHex } from './encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, ed25519Spki, keyIdOf } from './keys.js';
@@ -242,6 +243,24 @@ export interface TrustedKeys {
   origin: string;
   roster?: VerifierRoster;
   partyRoles?: PartyRoles;
+}
+
+/**
+ * What a bundle verifier trusts from a trusted root's keys: the group key, suite and threshold,
+ * the log key and origin, and the roster and roles when the root holds them (as `aaps-verify
+ * --trusted-root` and `aaps unseal --trusted-root` verify).
+ */
+export function trustedRootOptions(keys: TrustedKeys): BundleVerifierOptions {
+  const options: BundleVerifierOptions = {
+    groupPublicKey: keys.groupPublicKey,
+    ciphersuite: keys.ciphersuite,
+    threshold: keys.threshold,
+    logKeys: keys.logKeys,
+    logOrigin: keys.origin,
+  };
+  if (keys.roster !== undefined) options.roster = keys.roster;
+  if (keys.partyRoles !== undefined) options.partyRoles = keys.partyRoles;
+  return options;
 }
 
 /** Roles by id as a roster's parties list them, for {@link knownPartyRoles}. */

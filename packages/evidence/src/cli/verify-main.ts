@@ -27,7 +27,7 @@ import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
 import { parseHex } from '../encoding.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { readRosterFile } from '../roster-file.js';
-import { parseTrustedRoot } from '../sigstore-export.js';
+import { parseTrustedRoot, trustedRootOptions } from '../sigstore-export.js';
 import { isObject, rosterErrors, type VerifierRoster } from '../statement.js';
 import { knownPartyRoles, type PartyRoles } from '../transcript-authority.js';
 import { commandLineProblem, HELP, jobsOf, MAX_JOBS, parseCommandLine } from './args.js';
@@ -152,15 +152,7 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
       if (e instanceof InputError) throw e;
       throw new InputError(`trusted root ${trusted}: ${(e as Error).message}`);
     }
-    options = {
-      groupPublicKey: keys.groupPublicKey,
-      ciphersuite: keys.ciphersuite,
-      threshold: keys.threshold,
-      logKeys: keys.logKeys,
-      logOrigin: keys.origin,
-    };
-    if (keys.roster !== undefined) options.roster = keys.roster;
-    if (keys.partyRoles !== undefined) options.partyRoles = keys.partyRoles;
+    options = trustedRootOptions(keys);
     if (suiteArg !== undefined && suiteArg !== keys.ciphersuite) {
       throw new InputError(
         `--ciphersuite ${suiteArg} differs from the trusted root's ciphersuite ${keys.ciphersuite}`,

@@ -19,6 +19,7 @@ import {
   type EvidenceBundle,
   evidenceIdOfLeaf,
   parseTrustedRoot,
+  trustedRootOptions,
 } from '@aaps/evidence';
 import {
   type AapsError,
@@ -107,15 +108,7 @@ function trustedVerifier(file: string): { verifier: BundleVerifier; partyKeys?: 
     const why = e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e);
     throw new UsageError(`unseal: --trusted-root ${printable(file)}: ${printable(why)}`);
   }
-  const verifier = createBundleVerifier({
-    groupPublicKey: keys.groupPublicKey,
-    ciphersuite: keys.ciphersuite,
-    threshold: keys.threshold,
-    logKeys: keys.logKeys,
-    logOrigin: keys.origin,
-    ...(keys.roster === undefined ? {} : { roster: keys.roster }),
-    ...(keys.partyRoles === undefined ? {} : { partyRoles: keys.partyRoles }),
-  });
+  const verifier = createBundleVerifier(trustedRootOptions(keys));
   return keys.roster === undefined ? { verifier } : { verifier, partyKeys: partyKeysOf(keys.roster) };
 }
 
