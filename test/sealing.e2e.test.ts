@@ -15,7 +15,6 @@ import { loadOrCreateIdentityKey, PartyClient, type Roster } from '@aaps/agents'
 import {
   type FieldRelease,
   generateIdentityKey,
-  hexToBytes,
   type IdentityKey,
   openFields,
   PolicyRefusal,
@@ -24,12 +23,14 @@ import {
   type SealedField,
   SealedFieldCodec,
   signUnsealRequest,
+  type UnsealRequest,
   VerificationError,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort } from '../bench/load/cluster.js';
+import { releaseAuth } from '../packages/gateway/src/test-helpers/unseal-request.js';
 import { AAPS_CLI, type AapsProcess, childPidsOf, killAllAaps, startAaps } from './helpers/aaps.js';
 
 const run = promisify(execFile);
@@ -89,14 +90,8 @@ interface Answer {
 }
 
 /** What the approver checks releases against: `req`, and the parties' keys in the cluster's roster. */
-function authFor(req: { request_id: string; incident_id: string; requester: string }) {
-  const roster = JSON.parse(readFileSync(join(dataDir, 'roster.json'), 'utf8')) as Roster;
-  return {
-    requestId: req.request_id,
-    incidentId: req.incident_id,
-    requester: req.requester,
-    partyKeys: new Map(roster.parties.map((p) => [p.id, hexToBytes(p.identity_key)])),
-  };
+function authFor(req: UnsealRequest) {
+  return releaseAuth(JSON.parse(readFileSync(join(dataDir, 'roster.json'), 'utf8')) as Roster, req);
 }
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Answer }> {

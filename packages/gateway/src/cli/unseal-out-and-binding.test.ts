@@ -18,19 +18,15 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOrCreateIdentityKey } from '@aaps/agents';
 import {
-  generateIdentityKey,
   ReleasedShareCodec,
   releaseShare,
   type SealedField,
@@ -40,36 +36,21 @@ import {
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
+import { unsealFixture } from './test-helpers/unseal-fixture.js';
 import { runUnseal, type UnsealOptions } from './unseal.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-out-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = unsealFixture('aaps-unseal-out-');
+afterAll(fx.cleanup);
+const { dir, parties, approverPub, config } = fx;
 
 const INCIDENT = 'inc-unseal-out';
 const SECRET = 'hunter2-hunter2-canary';
-const parties = Array.from({ length: 5 }, (_, i) => {
-  const k = generateIdentityKey();
-  return { id: `p${i + 1}`, x25519PublicKey: x25519FromIdentityPublicKey(k.publicKey), key: k };
-});
 let field: SealedField;
-let approverPub: Uint8Array;
 
 beforeAll(async () => {
-  approverPub = loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true).publicKey;
-  field = await sealValue({ password: SECRET }, '/spec/db', {
-    incidentId: INCIDENT,
-    parties: parties.map(({ id, x25519PublicKey }) => ({ id, x25519PublicKey })),
-    threshold: 3,
-  });
+  field = await fx.seal(INCIDENT, SECRET);
 });
-
-function config(): GatewayConfig {
-  const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  return parsed.config;
-}
 
 /**
  * A gateway serving the evidence of `sealed` (its id is `evidenceId`) whose parties release 3 of 5

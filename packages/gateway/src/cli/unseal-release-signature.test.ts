@@ -4,10 +4,8 @@
  * carries its party's signature for the request, checked against the roster in the bundle: the
  * forgery is set aside and reported, and the honest party is never named as a culprit.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { buildTrustedRoot } from '@aaps/evidence';
 import {
   generateIdentityKey,
@@ -16,45 +14,28 @@ import {
   releaseShare,
   type SealedField,
   seal,
-  sealValue,
   signRelease,
   x25519FromIdentityPublicKey,
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
+import { unsealFixture } from './test-helpers/unseal-fixture.js';
 import { runUnseal, type UnsealOptions } from './unseal.js';
 import { UsageError } from './usage-error.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'aaps-unseal-sig-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fx = unsealFixture('aaps-unseal-sig-');
+afterAll(fx.cleanup);
+const { dir, parties, config } = fx;
+const approverX = x25519FromIdentityPublicKey(fx.approverPub);
 
 const INCIDENT = 'inc-unseal-sig';
 const SECRET = 'canary-release-signature-77';
-const parties = Array.from({ length: 5 }, (_, i) => {
-  const key = generateIdentityKey();
-  return { id: `p${i + 1}`, x25519PublicKey: x25519FromIdentityPublicKey(key.publicKey), key };
-});
 let field: SealedField;
-let approverX: Uint8Array;
 
 beforeAll(async () => {
-  approverX = x25519FromIdentityPublicKey(
-    loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true).publicKey,
-  );
-  field = await sealValue({ password: SECRET }, '/spec/db', {
-    incidentId: INCIDENT,
-    parties: parties.map(({ id, x25519PublicKey }) => ({ id, x25519PublicKey })),
-    threshold: 3,
-  });
+  field = await fx.seal(INCIDENT, SECRET);
 });
-
-function config(): GatewayConfig {
-  const parsed = parseGatewayConfig(['--data-dir', dir, '--url', 'http://gw.test'], {});
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  return parsed.config;
-}
 
 /**
  * A gateway whose parties `honest` release their shares, signed, and which puts a box of its own

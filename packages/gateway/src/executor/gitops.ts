@@ -52,7 +52,7 @@ import {
   readField,
 } from './plan.js';
 import type { AppliedChange, ExecutionOrderPayload, Executor, PostCheck, RollbackOutcome } from './types.js';
-import { openWorkingCopy, serialQueue, shownRemote as showRemote } from './working-copy.js';
+import { openWorkingCopy, revertLine, serialQueue, shownRemote as showRemote } from './working-copy.js';
 
 export interface GitopsOptions {
   /** The git working copy holding the manifests. */
@@ -84,6 +84,11 @@ export function manifestPath(change: Pick<ResourceChange, 'namespace' | 'kind' |
 function oneLine(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
   return /[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(text) ? JSON.stringify(text) : text;
+}
+
+/** The lines of a commit message that name `order`'s incident and proposal (rollback finds them). */
+function orderLines(order: ExecutionOrderPayload): [incident: string, digest: string] {
+  return [`Incident: ${order.incident_id}`, `Proposal-Digest: ${order.proposal.proposal_digest}`];
 }
 
 export function commitMessage(order: ExecutionOrderPayload, summary: string): string {
@@ -302,57 +307,43 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
     );
   };
 
-  /** The newest commit on the branch whose message names this incident and proposal. */
-  const findCommit = async (order: ExecutionOrderPayload): Promise<string | undefined> => {
-    const incident = `Incident: ${order.incident_id}`;
-    const digest = `Proposal-Digest: ${order.proposal.proposal_digest}`;
+  /**
+   * The newest commit in `range` whose message holds each of `wanted` as a line of its own
+   * (`--grep` matches substrings: "inc-1" in "inc-10", a revert line quoted inside another line).
+   */
+  const newestWithLines = async (wanted: readonly string[], range: string): Promise<string | undefined> => {
     const out = await git(
       'log',
       '-z',
       '--format=%H%n%B',
       '--fixed-strings',
       '--all-match',
-      `--grep=${incident}`,
-      `--grep=${digest}`,
-      'HEAD',
+      ...wanted.map((line) => `--grep=${line}`),
+      range,
     );
     for (const entry of out.split('\0')) {
       const [id = '', ...lines] = entry.trim().split('\n');
-      // `--grep` matches substrings ("inc-1" in "inc-10"): keep only whole lines.
-      if (lines.includes(incident) && lines.includes(digest)) return id;
+      if (wanted.every((line) => lines.includes(line))) return id;
     }
     return undefined;
   };
 
+  /** The newest commit on the branch whose message names this incident and proposal. */
+  const findCommit = (order: ExecutionOrderPayload): Promise<string | undefined> =>
+    newestWithLines(orderLines(order), 'HEAD');
+
   /** Whether the message of `commit` (a commit id) names `order`'s incident and proposal, as lines. */
   const isCommitOf = async (order: ExecutionOrderPayload, commit: string): Promise<boolean> => {
     const lines = (await git('log', '-1', '--format=%B', commit).catch(() => '')).split('\n');
-    return (
-      lines.includes(`Incident: ${order.incident_id}`) &&
-      lines.includes(`Proposal-Digest: ${order.proposal.proposal_digest}`)
-    );
+    return orderLines(order).every((line) => lines.includes(line));
   };
 
   /**
    * The newest commit after `commit` on the branch whose message holds, as a line of its own, the
    * line `git revert` writes (`This reverts commit <id>.`): not a mention inside another line.
    */
-  const findRevert = async (commit: string): Promise<string | undefined> => {
-    const line = `This reverts commit ${commit}.`;
-    const out = await git(
-      'log',
-      '-z',
-      '--format=%H%n%B',
-      '--fixed-strings',
-      `--grep=${line}`,
-      `${commit}..HEAD`,
-    );
-    for (const entry of out.split('\0')) {
-      const [id = '', ...lines] = entry.trim().split('\n');
-      if (lines.includes(line)) return id;
-    }
-    return undefined;
-  };
+  const findRevert = (commit: string): Promise<string | undefined> =>
+    newestWithLines([revertLine(commit)], `${commit}..HEAD`);
 
   /**
    * With a remote: fast-forwards the local branch to the remote's when it is behind, and returns

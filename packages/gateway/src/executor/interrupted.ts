@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AapsError } from '@aaps/mpc-core';
 import type { PendingEdit, PendingEditNote } from './pending-edit.js';
+import { revertLine } from './working-copy.js';
 
 export interface InterruptedDeps {
   /** The working copy, as messages name it. */
@@ -208,7 +209,7 @@ async function settle(d: InterruptedDeps, pending: PendingEdit): Promise<string>
     const parent = await d.git('rev-parse', '--verify', '--quiet', 'HEAD^').catch(() => '');
     const message = await d.git('log', '-1', '--format=%B', 'HEAD');
     // The line `git revert` writes, as a line of its own (as rollback reads it), not a mention.
-    if (parent !== pending.head || !message.split('\n').includes(`This reverts commit ${commit}.`)) {
+    if (parent !== pending.head || !message.split('\n').includes(revertLine(commit))) {
       throw moved(d, pending, `the revert of ${commit}`, head);
     }
     if (!d.hasRemote) {

@@ -21,6 +21,11 @@ export function shownRemote(remote: string): string {
   return remote.replace(/\/\/[^/@]*@/, '//');
 }
 
+/** The line `git revert` writes into its commit message for `commit` (rollback and recovery look for it). */
+export function revertLine(commit: string): string {
+  return `This reverts commit ${commit}.`;
+}
+
 /** Subcommands that talk to a remote: these get a time limit, local ones do not. */
 const NETWORK = new Set(['push', 'fetch', 'ls-remote']);
 

@@ -28,7 +28,7 @@ import { assertArray, assertObject, assertSecret, assertString } from '../guards
 import type { SealedBox } from '../seal.js';
 import type { SecretBytes } from '../secret.js';
 import { verifyEd25519 } from '../suite/ed25519.js';
-import { checkBox, checkSealedField, type SealedField } from './seal-field.js';
+import { checkBox, checkSealedField, type SealedField, shareOf } from './seal-field.js';
 import type { ReleasedShare } from './sealed-field-codec.js';
 import { sealedBoxDigest } from './unseal-request.js';
 
@@ -58,10 +58,6 @@ function checkContext(ctx: ReleaseContext, path: string): void {
   assertString(ctx.requestId, `${path}.requestId`);
   assertString(ctx.incidentId, `${path}.incidentId`);
   assertString(ctx.requester, `${path}.requester`);
-}
-
-function shareOf(field: SealedField, party: string) {
-  return field.shares.find((s) => s.party === party);
 }
 
 /**

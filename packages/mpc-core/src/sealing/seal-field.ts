@@ -104,6 +104,11 @@ export function checkHead(f: FieldHead, field = 'field'): void {
  * A sealed field's shape, as the functions that open or encode one read it (its contents are
  * checked by those functions, or by `SealedFieldCodec` when it comes off the wire).
  */
+/** The share `field` holds for `party`, if any. */
+export function shareOf(field: SealedField, party: string): SealedKeyShare | undefined {
+  return field.shares.find((s) => s.party === party);
+}
+
 export function checkSealedField(f: SealedField, field = 'field'): void {
   checkHead(f, field);
   assertObject(f.threshold, `${field}.threshold`);

@@ -38,6 +38,7 @@ import {
   type SealedField,
   shareAad,
   shareCommitment,
+  shareOf,
   valueCommitment,
 } from './seal-field.js';
 import type { ReleasedShare } from './sealed-field-codec.js';
@@ -63,7 +64,7 @@ export function releaseAad(
 }
 
 function partyShare(field: SealedField, partyId: string) {
-  const s = field.shares.find((x) => x.party === partyId);
+  const s = shareOf(field, partyId);
   if (!s)
     throw new ValidationError(
       'UNKNOWN_IDENTIFIER',
