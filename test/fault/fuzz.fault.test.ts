@@ -394,7 +394,12 @@ describe('bad input against the gateway and a party', () => {
         ? fc.record({
             count: fc.oneof(fc.constantFrom<unknown>(0, -1, 257, 1.5, 1e9, '1', [1], {}), fc.string()),
           })
-        : fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue(), { maxKeys: 5 });
+        : fc
+            .dictionary(fc.string({ maxLength: 12 }), fc.jsonValue(), { maxKeys: 5 })
+            // A member named `__proto__` (fast-check makes one now and then) cannot be signed:
+            // canonical JSON refuses it, so `makeRequest` would throw before anything is sent.
+            // Such bytes sent raw are `raw-bad`'s and aggregation-hostile.test.ts's to try.
+            .filter((b) => !JSON.stringify(b).includes('"__proto__"'));
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...RPC_KINDS.filter((k) => !BODYLESS.has(k))).chain((kind) =>

@@ -80,9 +80,28 @@ const ctx = { trace_id: 'hostile' };
 /** More runs on demand: AGG_HOSTILE_SCALE=10. */
 const SCALE = Number(process.env['AGG_HOSTILE_SCALE'] ?? 1);
 
-/** Calls party `i`; the answer's status and body, whatever it was. */
+/** Whether `v` holds a member named `__proto__` at any depth (as `JSON.parse` makes one). */
+function hasProtoMember(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (!Array.isArray(v) && Object.hasOwn(v, '__proto__')) return true;
+  return Object.values(v).some(hasProtoMember);
+}
+
+/**
+ * Calls party `i`; the answer's status and body, whatever it was. A body with a member named
+ * `__proto__` cannot be signed (canonical JSON refuses the name: JavaScript objects do not keep
+ * it), so the sender refuses it, naming it, and no party sees it; such a run is then skipped
+ * (`fc.pre`). What a party does with those bytes sent raw is tested on its own below.
+ */
 async function answer(i: number, kind: RpcKind, session: string, body: unknown) {
   delete last[i];
+  if (hasProtoMember(body)) {
+    await expect(
+      client.call(roster.parties[i]!.id, kind, session, body as Record<string, unknown>, ctx),
+    ).rejects.toThrow(/__proto__/);
+    expect(last[i], `${kind}: an unsignable body reached the party`).toBeUndefined();
+    fc.pre(false);
+  }
   try {
     await client.call(roster.parties[i]!.id, kind, session, body as Record<string, unknown>, ctx);
   } catch {
@@ -397,6 +416,19 @@ describe('a body with a duplicated key', () => {
     expectRefused(a, 'duplicate key after');
     expect((a.json as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
     expect((await raw(signed('dup-2'))).status).toBe(200);
+  });
+
+  it('a member named __proto__, which no sender can sign, is refused (4xx), and the session id stays free', async () => {
+    const good = signed('proto-1');
+    for (const text of [
+      good.replace('"body":{', '"body":{"__proto__":{"circuit":"approval-tally"},'),
+      good.replace(/\}\}\}$/, ',"__proto__":{}}}}'),
+      good.replace('"meta":{', '"meta":{"__proto__":{},'),
+    ]) {
+      expect(text).not.toBe(good);
+      expectRefused(await raw(text), `__proto__ in ${text.slice(0, 60)}`);
+    }
+    expect((await raw(good)).status).toBe(200);
   });
 });
 
