@@ -30,6 +30,7 @@ import {
   isAapsError,
   openFields,
   ProtocolError,
+  type RejectedRelease,
   ReleasedShareCodec,
   type SealedField,
   SealedFieldCodec,
@@ -188,6 +189,26 @@ export function sealedFieldsOfBundle(bundle: unknown): BundleView {
     fields: wire.map((f) => SealedFieldCodec.fromJSON(f)),
     partyKeys: partyKeysOf(statement?.predicate?.roster),
   };
+}
+
+/** What a check a release failed says about whom, for the line `aaps unseal` prints. */
+const REJECTED_WHY: Record<RejectedRelease['check'], string> = {
+  'sealed-field.release': 'its release does not open',
+  'sealed-field.share-commitment': "its share does not match the field's commitment to it",
+  'sealed-field.release.unknown-party': 'it holds no share of this field',
+  'sealed-field.release.duplicate': 'it released two different shares',
+  'sealed-field.share-inconsistent': '',
+};
+
+/**
+ * The line for a release set aside from a field that still opened. A share off the others'
+ * polynomial that matches the commitment the sealer logged for it was dealt so: the party released
+ * what it was given, and the line says the sealer is to blame, not the party.
+ */
+function rejectedLine(path: string, r: RejectedRelease): string {
+  if (r.check === 'sealed-field.share-inconsistent')
+    return `${path}: opened; ${r.party}'s share does not lie with the others (${r.check}): whoever sealed the field dealt it so; ${r.party} released the share the field commits to`;
+  return `${path}: opened without ${r.party}'s release (${r.check}: ${REJECTED_WHY[r.check]})`;
 }
 
 function why(e: AapsError): string {
@@ -370,9 +391,14 @@ async function unseal(
   const values: Record<string, unknown> = {};
   const failed: { field: string; path: string; code: string; reason: string }[] = [];
   const unattributed = outcomes.flatMap((o) => o.unattributed.map(({ field, party }) => ({ field, party })));
+  // Signed releases a field opened without: a party's bad release, or a share its sealer dealt.
+  const rejected: { field: string; path: string; party: string; check: RejectedRelease['check'] }[] = [];
   for (const o of outcomes) {
-    if ('opened' in o) values[o.path] = o.opened.value;
-    else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
+    if ('opened' in o) {
+      values[o.path] = o.opened.value;
+      for (const r of o.opened.rejected)
+        rejected.push({ field: o.field, path: o.path, party: r.party, check: r.check });
+    } else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
   }
   const opened = Object.keys(values);
   // Nothing opened: FILE keeps what it held (an earlier run's values), not `{}`.
@@ -388,6 +414,7 @@ async function unseal(
         failed,
         refusals,
         unattributed,
+        rejected: rejected.map(({ field, party, check }) => ({ field, party, check })),
       }),
     );
   } else {
@@ -401,6 +428,7 @@ async function unseal(
           [...new Set(unattributed.map((u) => u.party))].join(', '),
         )}): whoever relayed them made them; no party is blamed for them`,
       );
+    for (const r of rejected) io.print(printable(rejectedLine(r.path, r)));
     for (const f of failed) {
       const refused = refusalSummary(refusals, f.field);
       io.print(
