@@ -213,3 +213,52 @@ describe('a release not signed by the party that answered', () => {
     }
   });
 });
+
+describe('a party that answers only with releases in another party’s name', () => {
+  const approverKey = generateIdentityKey();
+  let gw: TestGateway;
+
+  /** The first party's answer carries the second party's releases instead of its own. */
+  function misnamed(c: LocalCoordinator): Coordinator {
+    const release = async (input: ReleaseSealedInput): Promise<PartyReleaseAnswer[]> => {
+      const [m, n, ...others] = await c.releaseSealed(input);
+      if (m?.outcome !== 'answered' || n?.outcome !== 'answered')
+        throw new Error('test setup: the first two parties must answer');
+      return [{ ...m, released: n.released }, n, ...others];
+    };
+    return withReleaseSealed(c, release);
+  }
+
+  beforeAll(async () => {
+    gw = await makeGateway({ config: { sealing: {} }, approverKey, wrap: misnamed });
+  });
+  afterAll(() => gw.cleanup());
+
+  it('is logged as refused by that check, not as no answer, and the others still open the fields', async () => {
+    const { fields, req, answer } = await sealAndUnseal(gw, approverKey);
+    const [first, second] = gw.coordinator.trustedKeys().parties.map((p) => p.id);
+    const relayed = answer.releases.map((r) => ReleasedShareCodec.fromJSON(r.release).party);
+    expect(relayed.filter((p) => p === second)).toHaveLength(fields.length);
+    expect(relayed).not.toContain(first);
+    expect(answer.refusals.filter((r) => r.party === first)).toEqual(
+      fields.map((f) => ({
+        field: f.id,
+        party: first,
+        decision: 'refused',
+        rule: 'sealed-field.release.other-party',
+      })),
+    );
+    const logged = await gw.store.getEvidence(answer.evidence.releases);
+    const records = (logged?.transcript ?? []).map((e) => e.payload as UnsealReleaseRecord);
+    expect(records.filter((p) => p.party === first).map((p) => p.rule)).toEqual(
+      fields.map(() => 'sealed-field.release.other-party'),
+    );
+    const opened = await openFields(
+      fields,
+      answer.releases.map((r) => ({ field: r.field, ...ReleasedShareCodec.fromJSON(r.release) })),
+      x25519FromIdentitySecretKey(approverKey.secretKey),
+      releaseAuth(gw.coordinator.trustedKeys(), req),
+    );
+    expect(opened.map((o) => ('opened' in o ? o.opened.value : o.error.code))).toEqual([SECRET]);
+  });
+});

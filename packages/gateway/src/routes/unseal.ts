@@ -96,7 +96,8 @@ function recordEnvelope(
  * cannot put releases in another's name ahead of that party's own (they would be set aside as
  * repeats when the approver combines, and the honest parties blamed for the forgeries), nor add
  * releases the log does not record. A release that does not decode or is not signed by its party
- * is recorded as refused with the check it failed, and not passed on.
+ * is recorded as refused with the check it failed, and not passed on; a field the party answered
+ * only in others' names is recorded as refused with `sealed-field.release.other-party`.
  */
 function ownReleases(
   request: UnsealRequest,
@@ -111,6 +112,7 @@ function ownReleases(
     requester: request.requester,
   };
   const seen = new Set<string>();
+  const misnamed = new Set<string>();
   const refused = [...answer.refused];
   const released = answer.released.filter((r) => {
     if (!request.fields.includes(r.field) || seen.has(r.field)) return false;
@@ -120,7 +122,10 @@ function ownReleases(
     } catch {
       release = undefined;
     }
-    if (release !== undefined && release.party !== answer.party) return false;
+    if (release !== undefined && release.party !== answer.party) {
+      misnamed.add(r.field);
+      return false;
+    }
     seen.add(r.field);
     // Signed for the share this field (as the gateway holds and relayed it) has for the party.
     const field = fields.get(r.field);
@@ -133,6 +138,11 @@ function ownReleases(
     if (rule !== undefined) refused.push({ field: r.field, rule });
     return rule === undefined;
   });
+  // A field the party answered only with releases in others' names: the log says so, not that it
+  // gave no answer.
+  for (const field of misnamed)
+    if (!seen.has(field) && !refused.some((r) => r.field === field))
+      refused.push({ field, rule: 'sealed-field.release.other-party' });
   return { ...answer, released, refused };
 }
 
