@@ -55,29 +55,40 @@ describe('TransparencyLog in memory', () => {
     expect(log.size).toBe(100);
   });
 
-  it('matches the in-memory tree for roots and proofs, from store reads as well as cache', async () => {
-    const store = new MemoryStore();
-    const log = await TransparencyLog.open(store, { origin: ORIGIN, cacheSize: 4, maxBatch: 7 });
-    const ref = new MemoryMerkleTree();
-    for (let round = 0; round < 5; round++) {
-      await Promise.all(Array.from({ length: 13 }, (_, i) => log.append(leaf(round * 13 + i))));
-      for (let i = 0; i < 13; i++) ref.append(leaf(round * 13 + i));
-    }
-    expect(log.size).toBe(65);
-    for (const n of [1, 2, 7, 32, 33, 64, 65]) {
-      expect(hex(await log.root(n))).toBe(hex(ref.root(n)));
-      for (const m of [0, n - 1, Math.floor(n / 2)]) {
-        const proof = await log.inclusionProof(m, n);
-        expect(proof.map(hex)).toEqual(ref.inclusionProof(m, n).map(hex));
-        verifyInclusion(hashLeaf(leaf(m)), m, n, proof, ref.root(n));
+  it.each([0, 1, 4, 65536])(
+    'matches the in-memory tree for roots and proofs, from store reads as well as cache (cacheSize %i)',
+    async (cacheSize) => {
+      const store = new MemoryStore();
+      const log = await TransparencyLog.open(store, { origin: ORIGIN, cacheSize, maxBatch: 7 });
+      const ref = new MemoryMerkleTree();
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(Array.from({ length: 13 }, (_, i) => log.append(leaf(round * 13 + i))));
+        for (let i = 0; i < 13; i++) ref.append(leaf(round * 13 + i));
       }
-      for (const m of [1, Math.ceil(n / 3), n]) {
-        const proof = await log.consistencyProof(m, n);
-        verifyConsistency(m, n, proof, ref.root(m), ref.root(n));
+      expect(log.size).toBe(65);
+      for (const n of [1, 2, 7, 32, 33, 64, 65]) {
+        expect(hex(await log.root(n))).toBe(hex(ref.root(n)));
+        for (const m of [0, n - 1, Math.floor(n / 2)]) {
+          const proof = await log.inclusionProof(m, n);
+          expect(proof.map(hex)).toEqual(ref.inclusionProof(m, n).map(hex));
+          verifyInclusion(hashLeaf(leaf(m)), m, n, proof, ref.root(n));
+        }
+        for (const m of [1, Math.ceil(n / 3), n]) {
+          const proof = await log.consistencyProof(m, n);
+          verifyConsistency(m, n, proof, ref.root(m), ref.root(n));
+        }
       }
+      expect(await log.getLeaf(64)).toEqual(leaf(64));
+      expect(await log.getLeaf(65)).toBeUndefined();
+    },
+  );
+
+  it('refuses a cacheSize that is not an integer from 0 to 2^24, naming it', async () => {
+    for (const cacheSize of [-1, 1.5, Number.NaN, 2 ** 24 + 1, '8' as unknown as number]) {
+      const e = await TransparencyLog.open(new MemoryStore(), { origin: ORIGIN, cacheSize }).catch((x) => x);
+      expect(e, String(cacheSize)).toBeInstanceOf(ValidationError);
+      expect((e as ValidationError).fields).toEqual(['cacheSize']);
     }
-    expect(await log.getLeaf(64)).toEqual(leaf(64));
-    expect(await log.getLeaf(65)).toBeUndefined();
   });
 
   it('rejects the appends of a failed batch and stays consistent', async () => {

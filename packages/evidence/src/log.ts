@@ -33,6 +33,7 @@ import {
   planNodes,
   rangeHash,
 } from './merkle.js';
+import { MAX_CACHED_NODES, NodeHashCache } from './node-hash-cache.js';
 
 export type LogStoreOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
@@ -52,7 +53,7 @@ export interface LogOptions {
   origin: string;
   /** Most leaves per batch (default 1024). */
   maxBatch?: number;
-  /** Most subtree hashes kept in memory (default 65536). */
+  /** Most subtree hashes kept in memory (default 65536, about 2.5 MiB when full; 0 keeps none). */
   cacheSize?: number;
 }
 
@@ -96,8 +97,7 @@ export class TransparencyLog {
   readonly origin: string;
   readonly #store: LogStore;
   readonly #maxBatch: number;
-  readonly #cacheSize: number;
-  readonly #cache = new Map<string, Uint8Array>();
+  readonly #cache: NodeHashCache;
   /** Committed size and the perfect subtrees covering [0, size), largest first. */
   #size: number;
   #frontier: FrontierEntry[];
@@ -120,7 +120,7 @@ export class TransparencyLog {
     this.#store = store;
     this.origin = options.origin;
     this.#maxBatch = options.maxBatch ?? 1024;
-    this.#cacheSize = options.cacheSize ?? 65536;
+    this.#cache = new NodeHashCache(options.cacheSize ?? 65536);
     this.#size = size;
     this.#frontier = frontier;
   }
@@ -129,6 +129,17 @@ export class TransparencyLog {
   static async open(store: LogStore, options: LogOptions): Promise<TransparencyLog> {
     if (typeof options.origin !== 'string' || options.origin.length === 0 || options.origin.includes('\n')) {
       throw new ValidationError('INVALID_ARGUMENT', 'origin must be one non-empty line', ['origin']);
+    }
+    const { cacheSize } = options;
+    if (
+      cacheSize !== undefined &&
+      (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > MAX_CACHED_NODES)
+    ) {
+      throw new ValidationError(
+        'INVALID_ARGUMENT',
+        `cacheSize must be an integer from 0 to ${MAX_CACHED_NODES}`,
+        ['cacheSize'],
+      );
     }
     const size = decodeCount(await store.get(SIZE_KEY), 'size');
     const nodes = perfectSubtrees({ start: 0, end: size });
@@ -229,6 +240,8 @@ export class TransparencyLog {
         const items = this.#queue.splice(0, this.#maxBatch);
         const frontier = [...this.#frontier];
         const written = new Map<string, Uint8Array>();
+        /** The subtrees this batch completes, to cache once it lands. */
+        const completed: { node: NodeId; hash: Uint8Array }[] = [];
         const ops: LogStoreOp[] = [];
         let size = this.#size;
         for (const item of items) {
@@ -238,11 +251,13 @@ export class TransparencyLog {
           // A leaf appended twice (plain `append`) is found by `appendOnce` at its latest index.
           ops.push({ type: 'put', key: leafIndexKey(hash), value: utf8Encode(String(size)) });
           written.set(nodeKey(node), hash);
+          completed.push({ node, hash });
           while (node.index % 2 === 1) {
             const left = frontier.pop()!;
             hash = hashChildren(left.hash, hash);
             node = { level: node.level + 1, index: (node.index - 1) / 2 };
             written.set(nodeKey(node), hash);
+            completed.push({ node, hash });
           }
           frontier.push({ node, hash });
           size++;
@@ -263,7 +278,7 @@ export class TransparencyLog {
         }
         this.#size = size;
         this.#frontier = frontier;
-        for (const [key, value] of written) this.#remember(key, value);
+        for (const { node, hash } of completed) this.#cache.set(node, hash);
         items.forEach((item, i) => {
           item.resolve(first + i);
         });
@@ -288,20 +303,18 @@ export class TransparencyLog {
     }
   }
 
-  #remember(key: string, value: Uint8Array): void {
-    if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(key, value);
-  }
-
   async #hashes(plan: readonly LeafRange[]): Promise<Uint8Array[]> {
     const nodes = planNodes(plan);
     const found = new Map<string, Uint8Array>();
     const missing: string[] = [];
+    const missingNodes: NodeId[] = [];
     for (const n of nodes) {
       const key = nodeKey(n);
-      const hit = this.#cache.get(key);
-      if (hit === undefined) missing.push(key);
-      else found.set(key, hit);
+      const hit = this.#cache.get(n);
+      if (hit === undefined) {
+        missing.push(key);
+        missingNodes.push(n);
+      } else found.set(key, hit);
     }
     if (missing.length > 0) {
       const values = await readMany(this.#store, missing);
@@ -309,7 +322,7 @@ export class TransparencyLog {
         const value = values[i];
         if (value?.length !== 32) fail('log.consistency', `stored subtree ${key} is missing`);
         found.set(key, value);
-        this.#remember(key, value);
+        this.#cache.set(missingNodes[i]!, value);
       });
     }
     return plan.map((r) => rangeHash(r, (n) => found.get(nodeKey(n))!));
