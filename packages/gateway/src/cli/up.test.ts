@@ -12,7 +12,6 @@ import {
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
 import { layoutCluster } from '@aaps/agents';
 import { getCiphersuite, PublicKeyPackageCodec, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +20,7 @@ import { writeSavedPublicPackage } from '../coordinator-http.js';
 import { fixture, SIGNALS } from '../test-helpers/gateway.js';
 import { runApprove } from './approve.js';
 import { runSubmit } from './submit.js';
-import { partyPolicyFile, runGatewayOnly, runUp } from './up.js';
+import { memoryHint, partyPolicyFile, runGatewayOnly, runUp } from './up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -227,11 +226,34 @@ describe('aaps gateway', () => {
     stop('SIGTERM');
     expect(await done).toBe(0);
     expect(lines.slice(-2)).toEqual(['aaps: SIGTERM, shutting down', 'aaps: stopped']);
+    // The gateway says what memoryHint says for this process (its lines: memoryHint's own tests).
     const notes = lines.filter((l) => l.startsWith('aaps: note:'));
-    if (getHeapStatistics().heap_size_limit > 1024 * 1024 * 1024) {
-      expect(notes).toEqual([
-        "aaps: note: this process has no heap limit; to cap its memory, run aaps gateway with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'",
-      ]);
-    } else expect(notes).toEqual([]);
+    const expected: string[] = [];
+    memoryHint({ print: (l) => void expected.push(l) }, 'gateway');
+    expect(notes).toEqual(expected);
   }, 30_000);
+});
+
+describe('memoryHint: what a gateway started without npm start says about its memory', () => {
+  const GiB = 1024 * 1024 * 1024;
+  const said = (command: 'up' | 'gateway', facts: Parameters<typeof memoryHint>[2]) => {
+    const lines: string[] = [];
+    memoryHint({ print: (l) => void lines.push(l) }, command, facts);
+    return lines;
+  };
+  it('names what is missing, in one line, with what to set', () => {
+    expect(said('up', { heapLimit: 4 * GiB, mallocArenaMax: undefined, glibc: true })).toEqual([
+      "aaps: note: this process has no heap limit and glibc's default malloc arenas (npm start sets both for aaps up); to cap its memory, run aaps up with MALLOC_ARENA_MAX=2 NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'",
+    ]);
+    expect(said('gateway', { heapLimit: 4 * GiB, mallocArenaMax: '4', glibc: true })).toEqual([
+      "aaps: note: this process has no heap limit; to cap its memory, run aaps gateway with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'",
+    ]);
+    expect(said('gateway', { heapLimit: 160 * 1024 * 1024, mallocArenaMax: '', glibc: true })).toEqual([
+      "aaps: note: this process has glibc's default malloc arenas; to cap its memory, run aaps gateway with MALLOC_ARENA_MAX=2",
+    ]);
+  });
+  it('says nothing as npm start runs it, nor about arenas where malloc is not glibc’s', () => {
+    expect(said('up', { heapLimit: 176 * 1024 * 1024, mallocArenaMax: '2', glibc: true })).toEqual([]);
+    expect(said('up', { heapLimit: 176 * 1024 * 1024, mallocArenaMax: undefined, glibc: false })).toEqual([]);
+  });
 });

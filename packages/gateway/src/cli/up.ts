@@ -14,6 +14,7 @@ import {
   type Logger,
   layoutCluster,
   loadOrCreateIdentityKey,
+  PARTY_MALLOC_ARENA_MAX,
   type PartyProcess,
   type PartySpec,
   parseRoster,
@@ -64,16 +65,51 @@ export function partyPolicyFile(
 /** Above this heap limit the gateway says it runs without the limit `npm start` sets (160 MiB). */
 const HEAP_HINT_BYTES = 1024 * 1024 * 1024;
 
+/** What {@link memoryHint} looks at; the running process's by default. */
+export interface MemoryFacts {
+  /** V8's heap limit in bytes. */
+  heapLimit: number;
+  /** The process's `MALLOC_ARENA_MAX`, if set. */
+  mallocArenaMax: string | undefined;
+  /** Whether the process runs on glibc (whose malloc takes `MALLOC_ARENA_MAX`). */
+  glibc: boolean;
+}
+
+function processMemoryFacts(): MemoryFacts {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return {
+    heapLimit: getHeapStatistics().heap_size_limit,
+    mallocArenaMax: process.env['MALLOC_ARENA_MAX'],
+    glibc: typeof report?.header?.glibcVersionRuntime === 'string',
+  };
+}
+
 /**
- * `npm start` caps the heap of `aaps up` (package.json); run directly, and for `aaps gateway`
- * (which no script starts), the gateway has V8's default and its resident memory grows with what
- * it reads (docs/PERFORMANCE.md, "Memory"): say how to cap it, for the command that runs.
+ * `npm start` caps the heap of `aaps up` and gives it two malloc arenas (package.json); run
+ * directly, and for `aaps gateway` (which no script starts), the gateway has V8's default heap and
+ * glibc's default arenas (eight a core), and its resident memory grows with what it reads
+ * (docs/PERFORMANCE.md, "Memory"): say what is missing and how to set it, for the command that
+ * runs, in one line. Neither can be set from inside the process once it runs.
  */
-export function heapHint(io: Pick<UpIo, 'print'>, command: 'up' | 'gateway'): void {
-  if (getHeapStatistics().heap_size_limit <= HEAP_HINT_BYTES) return;
-  const started = command === 'up' ? ' (npm start sets one for aaps up)' : '';
+export function memoryHint(
+  io: Pick<UpIo, 'print'>,
+  command: 'up' | 'gateway',
+  facts: MemoryFacts = processMemoryFacts(),
+): void {
+  const noHeapLimit = facts.heapLimit > HEAP_HINT_BYTES;
+  const defaultArenas = facts.glibc && (facts.mallocArenaMax ?? '') === '';
+  if (!noHeapLimit && !defaultArenas) return;
+  const missing = [
+    ...(noHeapLimit ? ['no heap limit'] : []),
+    ...(defaultArenas ? ["glibc's default malloc arenas"] : []),
+  ].join(' and ');
+  const set = [
+    ...(defaultArenas ? [`MALLOC_ARENA_MAX=${PARTY_MALLOC_ARENA_MAX}`] : []),
+    ...(noHeapLimit ? ["NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'"] : []),
+  ].join(' ');
+  const started = command === 'up' ? ' (npm start sets both for aaps up)' : '';
   io.print(
-    `aaps: note: this process has no heap limit${started}; to cap its memory, run aaps ${command} with NODE_OPTIONS='--max-old-space-size=160 --max-semi-space-size=4'`,
+    `aaps: note: this process has ${missing}${started}; to cap its memory, run aaps ${command} with ${set}`,
   );
 }
 
@@ -414,7 +450,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   await checkCanListen(config.host, config.port);
   // A start that fails later takes back what it wrote (--local: the token and keys it made).
   const written = config.local ? freshLocalPaths(config) : undefined;
-  heapHint(io, 'up');
+  memoryHint(io, 'up');
   const token = ensureToken(config.dataDir, config.apiToken);
   for (const line of tokenLines(token)) io.print(line);
   const gatewayLog = openLogFile(join(config.dataDir, 'logs', 'gateway.log'), { warn: io.print });
@@ -673,7 +709,7 @@ async function runGatewayLocked(
           signal,
         })
       ).publicPackage;
-    heapHint(io, 'gateway');
+    memoryHint(io, 'gateway');
     const token = ensureToken(config.dataDir, config.apiToken);
     for (const line of tokenLines(token)) io.print(line);
     const logger = createLogger({ component: 'gateway', level: config.logLevel });
