@@ -126,6 +126,7 @@ export {
   PooledRiskLedger,
   parseRiskSubject,
   type RiskSubject,
+  riskViewDigest,
 } from './party/pooled-risk.js';
 export {
   aggregationBodyAllowance,

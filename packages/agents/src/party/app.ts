@@ -39,7 +39,7 @@ import {
 import { DealingPadPool, PAD_SCALAR_BUDGET, padTargets } from './dealing-pads.js';
 import { createKeyCommitHandlers } from './key-commit.js';
 import { noLogReason, witnessedLog } from './log-origin.js';
-import { citedAggregationSessions, PooledRiskLedger } from './pooled-risk.js';
+import { citedAggregationSessions, PooledRiskLedger, riskViewDigest } from './pooled-risk.js';
 import { type RejectionLog, rejectionLog } from './rejection-log.js';
 import {
   aggregationBodyAllowance,
@@ -108,6 +108,9 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const pooled = await PooledRiskLedger.open(deps.store, {
     now,
     retentionMs: DEALT_SESSION_RETENTION_MS,
+    // A score pooled under another risk view of this department's (its policy changed and the
+    // party restarted) decides nothing here; evidence of what it decided is still signed.
+    riskView: riskViewDigest(deps.policy),
     onDamaged: (session) =>
       deps.logger.warn('agg.ledger_damaged', {
         session,
@@ -115,7 +118,9 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
       }),
   });
   const verifyAggregationRef = pooled.verifyRef.bind(pooled);
-  const sign = createSignHandlers(deps, state, verifyAggregationRef);
+  const sign = createSignHandlers(deps, state, verifyAggregationRef, (ref, proposal) =>
+    pooled.verifyRef(ref, proposal, { anyRiskView: true }),
+  );
   const step = createStepHandler(deps, verifyAggregationRef);
   const keys = createKeyHandlers(deps, state, commits);
   const unseal = createUnsealHandler({

@@ -10,8 +10,14 @@ import { join } from 'node:path';
 import { AapsError, SecretBytes } from '@aaps/mpc-core';
 import { Level } from 'level';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultPolicy } from '../policy/defaults.js';
 import { PartyStore } from '../store/level.js';
-import { type ConfirmedAggregation, citedAggregationSessions, PooledRiskLedger } from './pooled-risk.js';
+import {
+  type ConfirmedAggregation,
+  citedAggregationSessions,
+  PooledRiskLedger,
+  riskViewDigest,
+} from './pooled-risk.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -232,5 +238,75 @@ describe('the rounds a request cites (read back before its check)', () => {
         c: { pooled: { nested: { aggregation_ref: ref('deep') } } },
       }),
     ).toEqual(['deep']);
+  });
+});
+
+describe('pooled-risk ledger and the risk view its party scored under', () => {
+  const VIEW_A = 'a1'.repeat(32);
+  const VIEW_B = 'b2'.repeat(32);
+
+  it('records the view on each round it confirms, and refuses the round under another view after a restart', async () => {
+    const s = await tempStore();
+    const e = entry('c3');
+    const ledger = await PooledRiskLedger.open(s.store(), { riskView: VIEW_A });
+    await ledger.remember('pooled-1', e);
+    expect(ledger.verifyRef(refOf('pooled-1', e))).toBe(true);
+    expect((await s.store().confirmedAggregation('pooled-1'))?.[0]).toMatchObject({ risk_view: VIEW_A });
+    await s.store().close();
+    await s.reopen();
+    const changed = await PooledRiskLedger.open(s.store(), { riskView: VIEW_B });
+    await changed.recall(['pooled-1']);
+    expect(changed.get('pooled-1')).toMatchObject({ risk_view: VIEW_A });
+    expect(changed.verifyRef(refOf('pooled-1', e))).toBe(false);
+    const same = await PooledRiskLedger.open(s.store(), { riskView: VIEW_A });
+    expect(same.verifyRef(refOf('pooled-1', e))).toBe(true);
+  });
+
+  it('takes a round kept without a view (an earlier release’s) as that release did, so an incident in flight across the upgrade goes through', async () => {
+    const s = await tempStore();
+    const e = entry('d4');
+    await s.store().saveConfirmedAggregation('pooled-old', e, new Date());
+    const ledger = await PooledRiskLedger.open(s.store(), { riskView: VIEW_A });
+    expect(ledger.verifyRef(refOf('pooled-old', e))).toBe(true);
+  });
+
+  it('for evidence (anyRiskView), takes a round confirmed under another view: what was decided is recorded', async () => {
+    const s = await tempStore();
+    const e = entry('f6');
+    await (await PooledRiskLedger.open(s.store(), { riskView: VIEW_A })).remember('pooled-ev', e);
+    const changed = await PooledRiskLedger.open(s.store(), { riskView: VIEW_B });
+    expect(changed.verifyRef(refOf('pooled-ev', e))).toBe(false);
+    expect(changed.verifyRef(refOf('pooled-ev', e), undefined, { anyRiskView: true })).toBe(true);
+    // Everything else is still compared.
+    const other = { ...refOf('pooled-ev', e), value: e.value + 1 };
+    expect(changed.verifyRef(other, undefined, { anyRiskView: true })).toBe(false);
+  });
+
+  it('a stored view that is not a SHA-256 in hex is a damaged entry, reported and refused', async () => {
+    const s = await tempStore();
+    const e = entry('e5');
+    await s.store().saveConfirmedAggregation('pooled-bad', { ...e, risk_view: 'not-hex' }, new Date());
+    const damaged: string[] = [];
+    const ledger = await PooledRiskLedger.open(s.store(), {
+      riskView: VIEW_A,
+      onDamaged: (id) => void damaged.push(id),
+    });
+    expect(damaged).toEqual(['pooled-bad']);
+    expect(ledger.verifyRef(refOf('pooled-bad', { ...e }))).toBe(false);
+  });
+
+  it('riskViewDigest: the policy’s risk section alone, whatever its key order', () => {
+    const base = defaultPolicy('strategy');
+    const view = { weight_percent: 120, offset: 5, environments: { shop: 'production' as const } };
+    const reordered = { environments: { shop: 'production' as const }, offset: 5, weight_percent: 120 };
+    expect(riskViewDigest({ ...base, risk: view })).toBe(riskViewDigest({ ...base, risk: reordered }));
+    expect(riskViewDigest({ ...base, risk: view })).not.toBe(
+      riskViewDigest({ ...base, risk: { ...view, offset: 6 } }),
+    );
+    expect(riskViewDigest(base)).not.toBe(riskViewDigest({ ...base, risk: view }));
+    // Other sections do not change how a department scores risk.
+    const bounds = { ...base.bounds, max_risk_score: base.bounds.max_risk_score - 1 };
+    expect(riskViewDigest({ ...base, bounds })).toBe(riskViewDigest(base));
+    expect(riskViewDigest(base)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

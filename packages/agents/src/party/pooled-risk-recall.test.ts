@@ -11,9 +11,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildBundleStatement } from '@aaps/evidence';
 import {
+  canonicalBytes,
+  encodeAggregationRecordJson,
   getCiphersuite,
   loadFastBackends,
+  Round1CommitmentBatchCodec,
   SecretBytes,
   type SignedEnvelope,
   trustedDealer,
@@ -25,6 +29,7 @@ import type { PartyClient } from '../client.js';
 import { signBacking } from '../policy/backing.js';
 import { type AggregationRef, buildApprovalProposal } from '../policy/proposal.js';
 import { combineRiskScores, computeRiskScore, type RiskFactors } from '../policy/risk.js';
+import type { Policy } from '../policy/schema.js';
 import type { FixProposal } from '../steps/problem-solver.js';
 import type { ApprovalDecisionPayload } from '../steps/strategy.js';
 import { PartyStore } from '../store/level.js';
@@ -32,13 +37,16 @@ import { createPartyApp, type PartyApp } from './app.js';
 import type { PartyDeps } from './context.js';
 import type { RiskSubject } from './pooled-risk.js';
 import { DEALT_SESSION_RETENTION_MS } from './routes/aggregation.js';
+import { verifierRoster } from './routes/sign.js';
 import {
   approvalRoundTwo,
+  evidenceRoundTwo,
   type FiveParties,
   fiveParties,
   inProcessClient,
   partyDeps,
   saveDealtKey,
+  strategyDecision,
 } from './test-helpers/five-parties.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
@@ -64,6 +72,7 @@ let client: PartyClient;
 /** Each party's deps and the path and key of the store it signs from (reopened on restart). */
 const parties: { deps: PartyDeps; path: string; kek: SecretBytes }[] = [];
 let sessions = 0;
+let groupPublicKey: Uint8Array;
 
 beforeAll(async () => {
   await loadFastBackends();
@@ -71,6 +80,7 @@ beforeAll(async () => {
   // As `dealtPartyApps`, with each party on a store this test can reopen (its path and key).
   set = fiveParties();
   const dealt = trustedDealer(suite, set.roster.threshold);
+  groupPublicKey = dealt.publicPackage.groupPublicKey;
   apps = [];
   for (let i = 0; i < 5; i++) {
     const path = join(dir, `party-${i}`);
@@ -95,7 +105,7 @@ afterAll(async () => {
  * written into it after the ones it holds (as `saveConfirmedAggregation` lays them out, in bulk),
  * then a fresh app over it, with `now` as its clock.
  */
-async function restart(i: number, newer: number, now: () => Date): Promise<void> {
+async function restart(i: number, newer: number, now: () => Date, policy?: Policy): Promise<void> {
   const { deps } = parties[i]!;
   await deps.store.close();
   const db = new Level<string, string>(parties[i]!.path);
@@ -119,7 +129,7 @@ async function restart(i: number, newer: number, now: () => Date): Promise<void>
   await db.close();
   const store = await PartyStore.open(parties[i]!.path, parties[i]!.kek, deps.self.id);
   stores.push(store);
-  const restarted = { ...deps, store, now };
+  const restarted = { ...deps, store, now, ...(policy === undefined ? {} : { policy }) };
   parties[i]!.deps = restarted;
   apps[i] = await createPartyApp(restarted);
 }
@@ -248,5 +258,75 @@ describe('a pooled round older than what the party holds in memory (party routes
       'risk.aggregation_unverified',
       'risk.aggregation_unverified',
     ]);
+  }, 120_000);
+});
+
+/**
+ * Party `p`'s round two over the evidence of SUBJECT's incident, whose strategy decision cites
+ * `ref` and whose bundle carries `record`: `signed`, or what it refused with.
+ */
+async function evidenceBy(p: number, ref: AggregationRef, record: unknown): Promise<string> {
+  const { proposal } = approvalCiting(ref);
+  const incident = SUBJECT.incident_id;
+  const transcript = [JSON.parse(JSON.stringify(strategyDecision(set, incident, proposal, 'pooled')))];
+  const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b);
+  const statement = buildBundleStatement({
+    incident: { id: incident, type: 'image_pull_failed' },
+    decision: { outcome: 'needs_human', proposal_digest: proposal.proposal_digest, pooled: true },
+    action: null,
+    humanApprovals: [],
+    verification: null,
+    times: { received: '2026-11-26T12:00:00Z' },
+    transcript,
+    ciphersuite: 'FROST-ED25519-SHA512-v1',
+    groupPublicKey,
+    threshold: { min: 3, max: 5 },
+    signers: signers.map(id),
+    roster: verifierRoster(set.roster),
+    aggregation: record as never,
+  });
+  const session = `ev-${sessions++}`;
+  const commitments = await Promise.all(
+    signers.map(async (i) => {
+      const drawn = await client.call<{ commitments: unknown }>(id(i), 'sign.commit', session, { count: 1 });
+      return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
+    }),
+  );
+  return evidenceRoundTwo(client, id(p), session, commitments, canonicalBytes(statement), transcript).then(
+    () => 'signed',
+    (e: unknown) => (e as { rule?: string }).rule ?? `error: ${String(e)}`,
+  );
+}
+
+describe('a pooled round after a department changed how it scores risk (party routes, real LevelDB)', () => {
+  it('is refused by the party whose risk view changed, signed for by the others, and again by it once its view is back', async () => {
+    // The signers back on the present clock (the test before leaves them past the window).
+    for (const i of SIGNERS) await restart(i, 0, () => new Date());
+    const out = await runAggregationOverHttp(client, {
+      circuitId: 'weighted-risk',
+      sessionId: 'risk-view',
+      inputs: {},
+      derive: SUBJECT,
+      confirm: true,
+    });
+    const ref: AggregationRef = {
+      circuit: 'weighted-risk',
+      session_id: 'risk-view',
+      output_digest: out.digest,
+      value: out.pooledRisk!,
+    };
+    expect(await signAll(ref)).toEqual(['signed', 'signed', 'signed']);
+    // Quality assurance (a signer, the veto holder) restarts with a risk view of its own: it would
+    // score this subject otherwise, so the pooled score no longer stands for its department.
+    const qa = SIGNERS[1]!;
+    const before = parties[qa]!.deps.policy;
+    await restart(qa, 0, () => new Date(), { ...before, risk: { weight_percent: 150, offset: 0 } });
+    expect(await signAll(ref)).toEqual(['signed', 'risk.aggregation_unverified', 'signed']);
+    // Evidence records what was decided: the party still signs the bundle carrying the round.
+    const record = JSON.parse(encodeAggregationRecordJson(out.record));
+    expect(await evidenceBy(qa, ref, record)).toBe('signed');
+    // Its policy back as it was: the round stands again for it (a restart alone changes nothing).
+    await restart(qa, 0, () => new Date(), before);
+    expect(await signAll(ref)).toEqual(['signed', 'signed', 'signed']);
   }, 120_000);
 });

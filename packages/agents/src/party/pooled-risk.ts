@@ -11,7 +11,8 @@
  *    round in which every department scored the subject it scored itself;
  *  - the ledger of aggregations this party evaluated and then saw opened (`agg.confirm`, after the
  *    party checked the record itself), which `verifyAggregationRef` consults: a proposal's
- *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value.
+ *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value,
+ *    and only while the party runs the risk view it scored under ({@link riskViewDigest}).
  */
 import {
   AapsError,
@@ -160,6 +161,17 @@ export function scoredFactors(policy: Policy, subject: RiskSubject): RiskFactors
   return { ...subject.factors, environment: heavierEnvironment(subject.factors.environment, own) };
 }
 
+/**
+ * SHA-256 (hex) of the canonical JSON of the policy's `risk` section (`null` when it has none):
+ * everything a department's score reads from its policy ({@link scoredFactors},
+ * `departmentRiskScore`). A ledger entry records the one its party scored under, and a reference
+ * counts only while the party runs the same one: a department that changed how it scores risk
+ * does not let a score pooled under its old view decide a change.
+ */
+export function riskViewDigest(policy: Policy): string {
+  return bytesToHex(sha256(canonicalBytes({ risk: policy.risk ?? null })));
+}
+
 /** An aggregation this party evaluated and whose opened record it checked. */
 export interface ConfirmedAggregation {
   circuit: string;
@@ -173,6 +185,11 @@ export interface ConfirmedAggregation {
    * (no namespace) only in an entry confirmed by an earlier release.
    */
   subject?: RiskSubject | LegacyRiskSubject;
+  /**
+   * The party's {@link riskViewDigest} when it confirmed the round, set by a ledger that knows its
+   * party's (absent in entries an earlier release kept).
+   */
+  risk_view?: string;
 }
 
 /**
@@ -198,13 +215,15 @@ function parseConfirmed(id: string, value: unknown): ConfirmedAggregation {
     typeof v.digest === 'string' &&
     /^[0-9a-f]{64}$/.test(v.digest) &&
     typeof v.value === 'number' &&
-    Number.isInteger(v.value);
+    Number.isInteger(v.value) &&
+    (v.risk_view === undefined || (typeof v.risk_view === 'string' && /^[0-9a-f]{64}$/.test(v.risk_view)));
   if (!ok) throw new AapsError('DECODE_FAILED', `the stored confirmation of aggregation ${id} is damaged`);
   return {
     circuit: v.circuit!,
     digest: v.digest!,
     value: v.value!,
     ...(v.subject === undefined ? {} : { subject: parseStoredSubject(v.subject, `aggc/${id}.subject`) }),
+    ...(v.risk_view === undefined ? {} : { risk_view: v.risk_view }),
   };
 }
 
@@ -264,6 +283,8 @@ export class PooledRiskLedger {
   readonly #now: () => Date;
   readonly #retentionMs: number | undefined;
   readonly #onDamaged: ((sessionId: string) => void) | undefined;
+  /** The party's {@link riskViewDigest}, if the ledger was given it: stamped and then required. */
+  readonly #riskView: string | undefined;
 
   constructor(
     limit = 10_000,
@@ -271,12 +292,14 @@ export class PooledRiskLedger {
     now: () => Date = () => new Date(),
     retentionMs?: number,
     onDamaged?: (sessionId: string) => void,
+    riskView?: string,
   ) {
     this.#limit = limit;
     this.#store = store;
     this.#now = now;
     this.#retentionMs = retentionMs;
     this.#onDamaged = onDamaged;
+    this.#riskView = riskView;
   }
 
   /**
@@ -293,16 +316,30 @@ export class PooledRiskLedger {
       /** A round confirmed longer ago than this is refused, held in memory or not. */
       retentionMs?: number;
       onDamaged?: (sessionId: string) => void;
+      /**
+       * The party's {@link riskViewDigest}: each entry remembered records it, and a decision citing
+       * an entry that records another is refused ({@link verifyRef}).
+       */
+      riskView?: string;
     } = {},
   ): Promise<PooledRiskLedger> {
-    const ledger = new PooledRiskLedger(opts.limit, store, opts.now, opts.retentionMs, opts.onDamaged);
+    const ledger = new PooledRiskLedger(
+      opts.limit,
+      store,
+      opts.now,
+      opts.retentionMs,
+      opts.onDamaged,
+      opts.riskView,
+    );
     for (const [id, entry, at] of await store.newestConfirmedAggregations(ledger.#limit)) {
       ledger.#load(id, entry, at);
     }
     return ledger;
   }
 
-  async remember(sessionId: string, entry: ConfirmedAggregation): Promise<void> {
+  async remember(sessionId: string, confirmed: ConfirmedAggregation): Promise<void> {
+    const entry: ConfirmedAggregation =
+      this.#riskView === undefined ? confirmed : { ...confirmed, risk_view: this.#riskView };
     const conflict = () =>
       new AapsError('CONFLICT', `aggregation ${sessionId} was already confirmed here`, {
         details: { session: sessionId },
@@ -380,11 +417,16 @@ export class PooledRiskLedger {
    * round it confirmed had every dealer sign that same subject's digest (and no caller-supplied
    * input), so the value pools every department's own score on the proposal's subject. A legacy
    * subject (confirmed by an earlier release, no namespace) is compared without one, as that
-   * release did.
+   * release did. A ledger given its party's risk view refuses, for a decision, an entry confirmed
+   * under another view (the party's risk policy changed since), as it does an unknown round. An
+   * entry that records none (kept by an earlier release) is taken as that release took it, so an
+   * incident in flight across the upgrade still goes through. `opts.anyRiskView` skips the view:
+   * evidence of what was decided is signed whatever view the party has come to hold since.
    */
   verifyRef(
     ref: AggregationRef,
     proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'target' | 'risk'>,
+    opts: { anyRiskView?: boolean } = {},
   ): boolean {
     const held = this.#entries.get(ref.session_id);
     if (held === undefined || this.#expired(held.at)) return false;
@@ -392,6 +434,13 @@ export class PooledRiskLedger {
     if (e.circuit !== ref.circuit || e.digest !== ref.output_digest.toLowerCase() || e.value !== ref.value) {
       return false;
     }
+    if (
+      opts.anyRiskView !== true &&
+      this.#riskView !== undefined &&
+      e.risk_view !== undefined &&
+      e.risk_view !== this.#riskView
+    )
+      return false;
     if (proposal === undefined) return true;
     const s = e.subject;
     const f = proposal.risk.factors;

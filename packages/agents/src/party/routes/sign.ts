@@ -126,10 +126,18 @@ export function consistencyProofs(raw: unknown, field = 'body.subject.consistenc
   });
 }
 
+/**
+ * `verifyAggregationRef` checks a pooled reference an approval cites (under the party's current
+ * risk view); `aggregationConfirmed` the one a Statement signs (confirmed here, whatever the view
+ * since: evidence records what was decided). Without the second, the first serves both.
+ */
 export function createSignHandlers(
   deps: PartyDeps,
   state: PartyState,
   verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean,
+  aggregationConfirmed:
+    | ((ref: AggregationRef, proposal: ApprovalProposal) => boolean)
+    | undefined = verifyAggregationRef,
 ) {
   const { suite, roster } = deps;
   const now = deps.now ?? (() => new Date());
@@ -217,7 +225,7 @@ export function createSignHandlers(
           // The aggregation record the Statement signs must be one this party confirmed itself,
           // pooled for the proposal that cites it (the same ledger check as for an approval).
           aggregationConfirmed: (ref, proposal) =>
-            verifyAggregationRef?.(ref, parseApprovalProposal(proposal)) === true,
+            aggregationConfirmed?.(ref, parseApprovalProposal(proposal)) === true,
         });
         if (!checked.ok) return refuse(session, checked.rule, checked.message);
         return {
