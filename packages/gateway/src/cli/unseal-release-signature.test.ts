@@ -94,7 +94,7 @@ describe('aaps unseal and releases the gateway made up', () => {
     const g = gateway([0, 2], [1]);
     expect(await runUnseal(opts(g.evidenceId), config(), 't', g.io)).toBe(1);
     expect(g.out).toEqual([
-      'set aside 1 release(s) not signed by the party they name (p2): whoever relayed them made them; no party is blamed for them',
+      "set aside 1 release(s) without their party's signature for this request and this field as logged (p2): whoever relayed them made them, or showed the party another field; no party is blamed for them",
       '/spec/db: not opened: QUORUM_UNREACHABLE',
     ]);
     expect(g.out.join('\n')).not.toContain('culprits');
@@ -120,7 +120,9 @@ describe('aaps unseal and releases the gateway made up', () => {
     g.io.fetch = (async (url: string | URL | Request, init?: RequestInit) =>
       init?.method === 'POST' ? fetch(url, init) : Response.json(bundle)) as typeof globalThis.fetch;
     expect(await runUnseal(opts(evidenceId), config(), 't', g.io)).toBe(1);
-    expect(g.out[0]).toContain('set aside 1 release(s) not signed by the party they name (p3)');
+    expect(g.out[0]).toContain(
+      "set aside 1 release(s) without their party's signature for this request and this field as logged (p3)",
+    );
   });
 });
 

@@ -424,9 +424,9 @@ async function unseal(
     else io.print(`nothing opened: ${printable(opts.out)} left as it was`);
     if (unattributed.length > 0)
       io.print(
-        `set aside ${unattributed.length} release(s) not signed by the party they name (${printable(
+        `set aside ${unattributed.length} release(s) without their party's signature for this request and this field as logged (${printable(
           [...new Set(unattributed.map((u) => u.party))].join(', '),
-        )}): whoever relayed them made them; no party is blamed for them`,
+        )}): whoever relayed them made them, or showed the party another field; no party is blamed for them`,
       );
     for (const r of rejected) io.print(printable(rejectedLine(r.path, r)));
     for (const f of failed) {
