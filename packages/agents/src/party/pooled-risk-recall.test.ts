@@ -11,9 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBundleStatement } from '@aaps/evidence';
 import {
-  canonicalBytes,
   encodeAggregationRecordJson,
   getCiphersuite,
   loadFastBackends,
@@ -37,13 +35,13 @@ import { createPartyApp, type PartyApp } from './app.js';
 import type { PartyDeps } from './context.js';
 import type { RiskSubject } from './pooled-risk.js';
 import { DEALT_SESSION_RETENTION_MS } from './routes/aggregation.js';
-import { verifierRoster } from './routes/sign.js';
 import {
   approvalRoundTwo,
   evidenceRoundTwo,
   type FiveParties,
   fiveParties,
   inProcessClient,
+  needsHumanStatement,
   partyDeps,
   saveDealtKey,
   strategyDecision,
@@ -270,20 +268,13 @@ async function evidenceBy(p: number, ref: AggregationRef, record: unknown): Prom
   const incident = SUBJECT.incident_id;
   const transcript = [JSON.parse(JSON.stringify(strategyDecision(set, incident, proposal, 'pooled')))];
   const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b);
-  const statement = buildBundleStatement({
-    incident: { id: incident, type: 'image_pull_failed' },
-    decision: { outcome: 'needs_human', proposal_digest: proposal.proposal_digest, pooled: true },
-    action: null,
-    humanApprovals: [],
-    verification: null,
-    times: { received: '2026-11-26T12:00:00Z' },
+  const payload = needsHumanStatement(set, {
+    incident,
+    proposal,
     transcript,
-    ciphersuite: 'FROST-ED25519-SHA512-v1',
-    groupPublicKey,
-    threshold: { min: 3, max: 5 },
     signers: signers.map(id),
-    roster: verifierRoster(set.roster),
-    aggregation: record as never,
+    groupPublicKey,
+    aggregation: record,
   });
   const session = `ev-${sessions++}`;
   const commitments = await Promise.all(
@@ -292,7 +283,7 @@ async function evidenceBy(p: number, ref: AggregationRef, record: unknown): Prom
       return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
     }),
   );
-  return evidenceRoundTwo(client, id(p), session, commitments, canonicalBytes(statement), transcript).then(
+  return evidenceRoundTwo(client, id(p), session, commitments, payload, transcript).then(
     () => 'signed',
     (e: unknown) => (e as { rule?: string }).rule ?? `error: ${String(e)}`,
   );

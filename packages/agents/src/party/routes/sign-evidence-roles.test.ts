@@ -7,9 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBundleStatement } from '@aaps/evidence';
 import {
-  canonicalBytes,
   type Envelope,
   getCiphersuite,
   type MessageType,
@@ -24,9 +22,9 @@ import {
   dealtPartyApps,
   evidenceRoundTwo,
   type FiveParties,
+  needsHumanStatement,
   strategyDecision,
 } from '../test-helpers/five-parties.js';
-import { verifierRoster } from './sign.js';
 
 function envelope(source: string, type: MessageType, payload: Record<string, unknown>): Envelope {
   return {
@@ -83,21 +81,14 @@ function evidenceWith(extra: { role: string; type: MessageType; payload: Record<
       return signEnvelope(envelope(set.roster.parties[i]!.id, e.type, e.payload), set.keys[i]!.secretKey);
     }),
   ];
-  const statement = buildBundleStatement({
-    incident: { id: incident, type: 'crashloop' },
-    decision: { outcome: 'needs_human', proposal_digest: proposal.proposal_digest, pooled: false },
-    action: null,
-    humanApprovals: [],
-    verification: null,
-    times: { received: '2026-11-26T12:00:00Z' },
+  const payload = needsHumanStatement(set, {
+    incident,
+    proposal,
     transcript,
-    ciphersuite: 'FROST-ED25519-SHA512-v1',
-    groupPublicKey,
-    threshold: { min: 3, max: 5 },
     signers: named.map((i) => set.roster.parties[i]!.id),
-    roster: verifierRoster(set.roster),
-  } as never);
-  return { payload: canonicalBytes(statement), transcript };
+    groupPublicKey,
+  });
+  return { payload, transcript };
 }
 
 /** Party 0's round two, with fresh commitments from parties 0-2, over {@link evidenceWith}(extra). */

@@ -7,8 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBundleStatement } from '@aaps/evidence';
-import { canonicalBytes, getCiphersuite, Round1CommitmentBatchCodec } from '@aaps/mpc-core';
+import { getCiphersuite, Round1CommitmentBatchCodec } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartyClient } from '../../client.js';
 import { LOW_RISK, proposalFor } from '../../policy/test-helpers/fixtures.js';
@@ -17,9 +16,9 @@ import {
   dealtPartyApps,
   evidenceRoundTwo,
   type FiveParties,
+  needsHumanStatement,
   strategyDecision,
 } from '../test-helpers/five-parties.js';
-import { verifierRoster } from './sign.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 let groupPublicKey: Uint8Array;
@@ -44,21 +43,14 @@ function evidenceNaming(named: number[]) {
   const proposal = proposalFor('image_rollback', { incident_id: incident }, LOW_RISK);
   const decision = strategyDecision(set, incident, proposal, 'review');
   const transcript = [JSON.parse(JSON.stringify(decision))];
-  const statement = buildBundleStatement({
-    incident: { id: incident, type: 'crashloop' },
-    decision: { outcome: 'needs_human', proposal_digest: proposal.proposal_digest, pooled: false },
-    action: null,
-    humanApprovals: [],
-    verification: null,
-    times: { received: '2026-11-26T12:00:00Z' },
+  const payload = needsHumanStatement(set, {
+    incident,
+    proposal,
     transcript,
-    ciphersuite: 'FROST-ED25519-SHA512-v1',
-    groupPublicKey,
-    threshold: { min: 3, max: 5 },
     signers: named.map((i) => set.roster.parties[i]!.id),
-    roster: verifierRoster(set.roster),
-  } as never);
-  return { payload: canonicalBytes(statement), transcript };
+    groupPublicKey,
+  });
+  return { payload, transcript };
 }
 
 type Commitment = ReturnType<typeof Round1CommitmentBatchCodec.fromJSON>['value']['commitments'][number];

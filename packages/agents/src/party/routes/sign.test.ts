@@ -8,15 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  buildBundleStatement,
-  formatCheckpoint,
-  MemoryMerkleTree,
-  POOLED_RISK_CIRCUIT_SHA256,
-} from '@aaps/evidence';
+import { formatCheckpoint, MemoryMerkleTree, POOLED_RISK_CIRCUIT_SHA256 } from '@aaps/evidence';
 import {
   bytesToHex,
-  canonicalBytes,
   encodeAggregationRecordJson,
   getCiphersuite,
   PolicyRefusal,
@@ -37,10 +31,11 @@ import {
   dealtPartyApps,
   evidenceRoundTwo,
   type FiveParties,
+  needsHumanStatement,
   strategyDecision,
 } from '../test-helpers/five-parties.js';
 import { readCircuitCatalog, SHIPPED_CIRCUITS_DIR } from './aggregation.js';
-import { refusalFactsOf, verifierRoster } from './sign.js';
+import { refusalFactsOf } from './sign.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 let groupPublicKey: Uint8Array;
@@ -308,22 +303,14 @@ describe('a party signs evidence only with an aggregation record it confirmed it
     const decision = strategyDecision(set, incident, proposal, 'pooled');
     const transcript = [JSON.parse(JSON.stringify(decision))];
     const signers = [p, (p + 1) % 5, (p + 2) % 5].sort((a, b) => a - b).map((i) => set.roster.parties[i]!.id);
-    const statement = buildBundleStatement({
-      incident: { id: incident, type: 'crashloop' },
-      decision: { outcome: 'needs_human', proposal_digest: proposal.proposal_digest, pooled: true },
-      action: null,
-      humanApprovals: [],
-      verification: null,
-      times: { received: '2026-11-26T12:00:00Z' },
+    const payload = needsHumanStatement(set, {
+      incident,
+      proposal,
       transcript,
-      ciphersuite: 'FROST-ED25519-SHA512-v1',
-      groupPublicKey,
-      threshold: { min: 3, max: 5 },
       signers,
-      roster: verifierRoster(set.roster),
-      aggregation: record as never,
+      groupPublicKey,
+      aggregation: record,
     });
-    const payload = canonicalBytes(statement);
     const session = `ev-${sessions++}`;
     const commitments = await commitmentsFor(p, session);
     return evidenceRoundTwo(client, set.roster.parties[p]!.id, session, commitments, payload, transcript);

@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { evidenceSigningMessage, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
+import { buildBundleStatement, evidenceSigningMessage, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
 import {
   base64Encode,
   bytesToHex,
+  canonicalBytes,
   generateIdentityKey,
   getCiphersuite,
   type IdentityKey,
@@ -45,6 +46,7 @@ import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
 import { rosterParticipants } from '../key-roster.js';
 import { ChannelKeys, type SignedDealing, sealShares } from '../routes/aggregation.js';
+import { verifierRoster } from '../routes/sign.js';
 
 const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
 
@@ -252,6 +254,44 @@ export function strategyDecision(
     },
     set.keys[strategy]!.secretKey,
   ) as SignedEnvelope;
+}
+
+/**
+ * The canonical bytes of the evidence Statement of an incident strategy gave to a person (no
+ * action): its `transcript`, the decision on `proposal` (pooled when `aggregation`, the record's
+ * JSON form, is given), `signers` (party ids) and `set`'s roster under `groupPublicKey`, 3 of 5.
+ */
+export function needsHumanStatement(
+  set: FiveParties,
+  opts: {
+    incident: string;
+    proposal: ApprovalProposal;
+    transcript: unknown[];
+    signers: readonly string[];
+    groupPublicKey: Uint8Array;
+    aggregation?: unknown;
+  },
+): Uint8Array {
+  const statement = buildBundleStatement({
+    incident: { id: opts.incident, type: 'crashloop' },
+    decision: {
+      outcome: 'needs_human',
+      proposal_digest: opts.proposal.proposal_digest,
+      pooled: opts.aggregation !== undefined,
+    },
+    action: null,
+    humanApprovals: [],
+    verification: null,
+    times: { received: '2026-11-26T12:00:00Z' },
+    transcript: opts.transcript,
+    ciphersuite: 'FROST-ED25519-SHA512-v1',
+    groupPublicKey: opts.groupPublicKey,
+    threshold: { min: 3, max: 5 },
+    signers: [...opts.signers],
+    roster: verifierRoster(set.roster),
+    ...(opts.aggregation === undefined ? {} : { aggregation: opts.aggregation }),
+  } as never);
+  return canonicalBytes(statement);
 }
 
 /**
