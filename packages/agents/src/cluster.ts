@@ -155,8 +155,8 @@ export interface PartyProcess {
   readonly child: ChildProcess;
   /**
    * Wait until this process says it listens and `/healthz` at its URL answers as this party (or
-   * the process dies: e.g. its port was taken; or could not be spawned: `UNAVAILABLE` with the
-   * errno code in `details.errno`).
+   * the process exits: e.g. its port was taken; or is killed by a signal, named in the error; or
+   * could not be spawned: `UNAVAILABLE` with the errno code in `details.errno`).
    */
   ready(timeoutMs?: number): Promise<void>;
   /** Send a signal and wait for the exit. */
@@ -312,10 +312,13 @@ export function spawnParty(
               details: { errno: spawnError.code },
             },
           );
-        if (child.exitCode !== null)
-          throw new Error(
-            `party ${id} exited with ${child.exitCode}: ${tail().trim().split('\n').slice(-12).join(' | ')}`,
-          );
+        // Killed by a signal (the OOM killer, V8's abort at its heap limit, kill -9), a process
+        // has no exit code: it is as gone as one that exited, and says so with its signal.
+        if (child.exitCode !== null || child.signalCode !== null) {
+          const how =
+            child.exitCode !== null ? `exited with ${child.exitCode}` : `was killed by ${child.signalCode}`;
+          throw new Error(`party ${id} ${how}: ${tail().trim().split('\n').slice(-12).join(' | ')}`);
+        }
         if (listening) {
           let body: { party?: unknown } | undefined;
           try {
