@@ -50,23 +50,35 @@ export const PARTIES: readonly PartySpec[] = ROLE_NAMED_PARTIES;
 
 export const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 
-export async function startPartyCluster(
-  opts: {
-    threshold?: number;
-    parties?: readonly PartySpec[];
-    prefix?: string;
-    /**
-     * Before any party starts: return a roster naming the parties at other URLs (e.g. proxies in
-     * front of them). It replaces `roster.json`, which every party reads (the roster digest covers
-     * the URLs); the parties still listen where their own config says.
-     */
-    rewriteRoster?: (layout: ClusterLayout) => Promise<Roster>;
-    /** Start the parties with `allow_key_replace` (a suite that re-keys or repairs over keys). */
-    allowKeyReplace?: boolean;
-  } = {},
-): Promise<PartyCluster> {
+export interface PartyClusterOptions {
+  threshold?: number;
+  parties?: readonly PartySpec[];
+  prefix?: string;
+  /**
+   * Before any party starts: return a roster naming the parties at other URLs (e.g. proxies in
+   * front of them). It replaces `roster.json`, which every party reads (the roster digest covers
+   * the URLs); the parties still listen where their own config says. Called again for each
+   * layout on fresh ports (a probed port taken meanwhile): what an earlier call made is the
+   * caller's to release.
+   */
+  rewriteRoster?: (layout: ClusterLayout) => Promise<Roster>;
+  /** Start the parties with `allow_key_replace` (a suite that re-keys or repairs over keys). */
+  allowKeyReplace?: boolean;
+}
+
+export async function startPartyCluster(opts: PartyClusterOptions = {}): Promise<PartyCluster> {
   await loadFastBackends();
   const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'aaps-fault-'));
+  try {
+    return await startIn(dir, opts);
+  } catch (e) {
+    // Its processes are stopped; nor is its directory left: the suite has no cluster to remove.
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function startIn(dir: string, opts: PartyClusterOptions): Promise<PartyCluster> {
   const laidOut = async () => {
     const laid = await layoutCluster({
       dir,
