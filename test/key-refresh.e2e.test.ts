@@ -476,10 +476,15 @@ describe('key repair across party processes (3-of-5)', () => {
 });
 
 describe('aaps keys refresh against aaps up', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'aaps-keys-cli-'));
+  // Made when the test runs, not when the file is collected: a run that filters this test out
+  // (or whose file-level beforeAll fails) runs no afterAll here, and left the directory behind.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'aaps-keys-cli-'));
+  });
   afterAll(async () => {
     await killAllAaps();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints the keys, refreshes them, saves the package, and the next incident resolves and verifies', async () => {
