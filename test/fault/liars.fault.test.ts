@@ -142,6 +142,10 @@ describe('dropouts and liars', () => {
     cluster = await startPartyCluster({
       prefix: 'aaps-fault-liars-',
       rewriteRoster: async (layout) => {
+        // Called again if the cluster is laid out anew (a probed port taken): the proxies made
+        // for the earlier layout are closed, not left listening beside the ones kept.
+        await Promise.all([...proxies.values()].map((p) => p.close()));
+        proxies.clear();
         for (const p of layout.roster.parties) {
           proxies.set(
             p.id,
