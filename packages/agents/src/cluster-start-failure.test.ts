@@ -1,13 +1,14 @@
 /**
  * How a party that fails while it starts is reported, on real party processes: a party killed by a
  * signal (the OOM killer, V8's abort on a heap limit, an operator's kill -9) is reported as such,
- * with the signal, instead of being waited on as if it might still listen.
+ * with the signal, instead of being waited on as if it might still listen; a failure that is no
+ * taken port is not laid out again and keeps its own message.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { layoutCluster, type PartyProcess, spawnParty } from './cluster.js';
+import { layoutCluster, type PartyProcess, spawnParty, startCluster } from './cluster.js';
 
 const dirs: string[] = [];
 const running: PartyProcess[] = [];
@@ -46,4 +47,25 @@ describe('a party that fails while it starts', () => {
     expect(failure?.message).toContain('SIGKILL');
     expect(failure?.message).not.toContain('did not become ready');
   }, 30_000);
+
+  it('with a bad policy file: startCluster lays nothing out again and the error names the file', async () => {
+    const dir = tempDir();
+    const bad = join(dir, 'strategy-policy.json');
+    writeFileSync(bad, '{ not json');
+    let prepared = 0;
+    const failure = await failureOf(
+      startCluster(
+        {
+          dir,
+          parties: PARTIES,
+          threshold: 2,
+          policyFor: (p) => (p.id === 'strategy' ? bad : undefined),
+        },
+        { prepare: () => void prepared++ },
+      ),
+    );
+    expect(prepared).toBe(1);
+    expect(failure?.message).toContain('party strategy exited with 2');
+    expect(failure?.message).toContain(bad);
+  }, 60_000);
 });
