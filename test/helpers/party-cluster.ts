@@ -15,9 +15,9 @@ import {
   type PartyProcess,
   type PartySpec,
   PartyStore,
-  portTaken,
   ROLE_NAMED_PARTIES,
   type Roster,
+  retryTakenPort,
   runDkgOverHttp,
   START_ATTEMPTS,
   spawnParty,
@@ -103,17 +103,19 @@ async function startIn(dir: string, opts: PartyClusterOptions): Promise<PartyClu
     return proc;
   };
   // A probed port another process took before its party bound it: lay out again on fresh ports.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await Promise.all(layout.roster.parties.map((p) => spawnOne(p.id).ready()));
-      break;
-    } catch (e) {
-      await Promise.all([...procs.values()].map((p) => p.stop('SIGKILL')));
-      if (attempt >= START_ATTEMPTS || !portTaken(e)) throw e;
-      procs.clear();
-      ({ laid, layout } = await laidOut());
-    }
-  }
+  await retryTakenPort(
+    async (attempt) => {
+      if (attempt > 1) ({ laid, layout } = await laidOut());
+      try {
+        await Promise.all(layout.roster.parties.map((p) => spawnOne(p.id).ready()));
+      } catch (e) {
+        await Promise.all([...procs.values()].map((p) => p.stop('SIGKILL')));
+        procs.clear();
+        throw e;
+      }
+    },
+    { attempts: START_ATTEMPTS },
+  );
   const cluster: PartyCluster = {
     dir,
     layout,

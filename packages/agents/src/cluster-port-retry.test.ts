@@ -8,7 +8,15 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ClusterLayout, freePort, type PartyProcess, portTaken, startCluster } from './cluster.js';
+import {
+  type ClusterLayout,
+  freePort,
+  type PartyProcess,
+  portTaken,
+  retryTakenPort,
+  START_ATTEMPTS,
+  startCluster,
+} from './cluster.js';
 
 const dirs: string[] = [];
 const running: PartyProcess[] = [];
@@ -107,4 +115,71 @@ describe('startCluster', () => {
     expect(portTaken(new Error('party audit exited with 1: aaps party: cannot open the store'))).toBe(false);
     expect(portTaken('EADDRINUSE')).toBe(false);
   }, 60_000);
+});
+
+describe('retryTakenPort (the loop startCluster, aaps up and the fault suites share)', () => {
+  const taken = () =>
+    new Error('party audit exited with 2: aaps party: cannot listen on 127.0.0.1:1: EADDRINUSE');
+  const outcome = (p: Promise<unknown>) =>
+    p.then(
+      (v) => ({ value: v }),
+      (e: unknown) => ({ error: e }),
+    );
+
+  it('tries again only for a taken port, up to its attempts, and says so before each retry', async () => {
+    const retried: number[] = [];
+    const runs: number[] = [];
+    const out = await outcome(
+      retryTakenPort(
+        async (attempt) => {
+          runs.push(attempt);
+          if (attempt < 3) throw taken();
+          return 'up';
+        },
+        { onRetry: (_e, attempt) => void retried.push(attempt) },
+      ),
+    );
+    expect(out).toEqual({ value: 'up' });
+    expect(runs).toEqual([1, 2, 3]);
+    expect(retried).toEqual([1, 2]);
+    const exhausted: number[] = [];
+    const last = await outcome(
+      retryTakenPort(async (attempt) => {
+        exhausted.push(attempt);
+        throw taken();
+      }),
+    );
+    expect(exhausted).toHaveLength(START_ATTEMPTS);
+    expect(portTaken((last as { error: unknown }).error)).toBe(true);
+    const other = new Error('party audit exited with 2: aaps party: policy is for another role');
+    const once: number[] = [];
+    const failed = await outcome(
+      retryTakenPort(async (attempt) => {
+        once.push(attempt);
+        throw other;
+      }),
+    );
+    expect(failed).toEqual({ error: other });
+    expect(once).toEqual([1]);
+  });
+
+  it('never answers a stop request with another layout: a taken port after the signal aborted is thrown', async () => {
+    const abort = new AbortController();
+    const runs: number[] = [];
+    let retried = 0;
+    const error = taken();
+    const out = await outcome(
+      retryTakenPort(
+        async (attempt) => {
+          runs.push(attempt);
+          abort.abort(new Error('SIGINT during start-up'));
+          throw error;
+        },
+        { signal: abort.signal, onRetry: () => void retried++ },
+      ),
+    );
+    expect(out).toEqual({ error });
+    expect(runs).toEqual([1]);
+    expect(retried).toBe(0);
+  });
 });

@@ -356,6 +356,32 @@ export function portTaken(error: unknown): boolean {
 export const START_ATTEMPTS = 3;
 
 /**
+ * Run `start` (lay a cluster out on probed ports and start its parties) again while it fails
+ * because another process took a probed port ({@link portTaken}), up to `attempts` times in all
+ * (default {@link START_ATTEMPTS}). `start` stops what it started before it fails, or `onRetry`
+ * does, before the next attempt. Any other failure, the last attempt's, or one after `signal`
+ * aborted is thrown as it is: a stop request is never answered with another layout.
+ */
+export async function retryTakenPort<T>(
+  start: (attempt: number) => Promise<T>,
+  opts: {
+    attempts?: number;
+    signal?: AbortSignal;
+    onRetry?: (error: unknown, attempt: number) => void | Promise<void>;
+  } = {},
+): Promise<T> {
+  const attempts = opts.attempts ?? START_ATTEMPTS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(attempt);
+    } catch (e) {
+      if (attempt >= attempts || opts.signal?.aborted || !portTaken(e)) throw e;
+      await opts.onRetry?.(e, attempt);
+    }
+  }
+}
+
+/**
  * Lay out a cluster (`layoutCluster`), let `prepare` adjust its files, and start its parties. When
  * the ports were probed (none given) and a party could not listen because another process took
  * its port meanwhile ({@link portTaken}), every party is stopped and the cluster laid out again on
@@ -369,17 +395,16 @@ export async function startCluster(
     attempts?: number;
   } = {},
 ): Promise<{ layout: ClusterLayout; procs: PartyProcess[] }> {
-  const attempts = layoutOpts.ports === undefined ? (opts.attempts ?? START_ATTEMPTS) : 1;
-  for (let attempt = 1; ; attempt++) {
-    const layout = await layoutCluster(layoutOpts);
-    await opts.prepare?.(layout);
-    try {
+  // startParties stops every party of a start that fails.
+  return retryTakenPort(
+    async () => {
+      const layout = await layoutCluster(layoutOpts);
+      await opts.prepare?.(layout);
       const procs = await startParties(layout, opts.env === undefined ? {} : { env: opts.env });
       return { layout, procs };
-    } catch (e) {
-      if (attempt >= attempts || !portTaken(e)) throw e;
-    }
-  }
+    },
+    { attempts: layoutOpts.ports === undefined ? (opts.attempts ?? START_ATTEMPTS) : 1 },
+  );
 }
 
 /** Spawn every party of a layout and wait until all are ready. */

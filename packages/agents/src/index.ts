@@ -62,6 +62,7 @@ export {
   type PartySpec,
   portTaken,
   ROLE_NAMED_PARTIES,
+  retryTakenPort,
   START_ATTEMPTS,
   spawnParty,
   startCluster,

@@ -18,10 +18,10 @@ import {
   type PartyProcess,
   type PartySpec,
   parseRoster,
-  portTaken,
   ROLE_NAMED_PARTIES,
   type Roster,
   readJsonFile,
+  retryTakenPort,
   START_ATTEMPTS,
   spawnParty,
 } from '@aaps/agents';
@@ -529,31 +529,37 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
           ...(env === undefined ? {} : { env }),
         });
       mkdirSync(join(config.dataDir, 'logs'), { recursive: true });
-      for (let attempt = 1; ; attempt++) {
-        for (const p of layout.roster.parties) {
-          ownerOnly(partyDir(p.id));
-          ownerOnly(join(partyDir(p.id), 'db'));
-          // The party writes its log file itself: this process relays none of it.
-          parties.push(spawn(p.id, p.url));
-        }
-        io.print(
-          `parties: starting ${parties.length} party processes (logs in ${join(config.dataDir, 'logs')})`,
-        );
-        try {
-          await untilAborted(Promise.all(parties.map((p) => p.ready())), signal);
-          break;
-        } catch (e) {
-          // Ports probed for a first start may be taken by another process before a party binds
-          // one: lay the cluster out again on fresh ports (a second start keeps its URLs).
-          if (prior !== undefined || attempt >= START_ATTEMPTS || signal.aborted || !portTaken(e)) throw e;
-          await Promise.all(parties.splice(0).map((p) => p.stop('SIGKILL')));
+      // Ports probed for a first start may be taken by another process before a party binds one:
+      // lay the cluster out again on fresh ports (a second start keeps its URLs).
+      await retryTakenPort(
+        async (attempt) => {
+          if (attempt > 1) {
+            layout = await layoutCluster(layoutOptions);
+            signal.throwIfAborted();
+          }
+          for (const p of layout.roster.parties) {
+            ownerOnly(partyDir(p.id));
+            ownerOnly(join(partyDir(p.id), 'db'));
+            // The party writes its log file itself: this process relays none of it.
+            parties.push(spawn(p.id, p.url));
+          }
           io.print(
-            'parties: a port was taken by another process before its party could listen on it (EADDRINUSE); laying the cluster out again on fresh ports',
+            `parties: starting ${parties.length} party processes (logs in ${join(config.dataDir, 'logs')})`,
           );
-          layout = await layoutCluster(layoutOptions);
-          signal.throwIfAborted();
-        }
-      }
+          // A failure that is not retried leaves the parties to stopAll.
+          await untilAborted(Promise.all(parties.map((p) => p.ready())), signal);
+        },
+        {
+          attempts: prior === undefined ? START_ATTEMPTS : 1,
+          signal,
+          onRetry: async () => {
+            await Promise.all(parties.splice(0).map((p) => p.stop('SIGKILL')));
+            io.print(
+              'parties: a port was taken by another process before its party could listen on it (EADDRINUSE); laying the cluster out again on fresh ports',
+            );
+          },
+        },
+      );
       // The group key of record: the parties must hold it (a fresh DKG only without one).
       const saved =
         priorSaved ?? (prior === undefined ? savedPackage(config.dataDir, layout.roster) : undefined);
