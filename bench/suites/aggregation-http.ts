@@ -30,13 +30,12 @@ import { join } from 'node:path';
 import {
   type CircuitCatalog,
   computeRiskScore,
-  layoutCluster,
   PartyClient,
   type PartyProcess,
   readCircuitCatalog,
   runAggregationOverHttp,
   SHIPPED_CIRCUITS_DIR,
-  startParties,
+  startCluster,
 } from '@aaps/agents';
 import { loadCircuit, loadFastBackends } from '@aaps/mpc-core';
 import { bulkCircuitJson } from '../fixtures/bulk-circuit.js';
@@ -54,19 +53,25 @@ interface Cluster {
 }
 
 /** Five parties with the bulk circuit installed and a body limit that fits its dealings. */
-async function startCluster(): Promise<Cluster> {
+async function startBulkCluster(): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'aaps-bench-agg-'));
-  const layout = await layoutCluster({ dir, threshold: 3 });
   const bulk = bulkCircuitJson(BULK);
-  for (const p of layout.roster.parties) {
-    const configPath = layout.configPaths[p.id]!;
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-    writeFileSync(configPath, JSON.stringify({ ...config, max_body_bytes: 32 * 1024 * 1024 }));
-    const circuitsDir = join(dir, 'parties', p.id, 'circuits');
-    mkdirSync(circuitsDir, { recursive: true });
-    writeFileSync(join(circuitsDir, 'sum-bulk.json'), JSON.stringify(bulk));
-  }
-  const procs = await startParties(layout);
+  // Laid out again on fresh ports if another process takes a probed one before its party binds it.
+  const { layout, procs } = await startCluster(
+    { dir, threshold: 3 },
+    {
+      prepare: (laid) => {
+        for (const p of laid.roster.parties) {
+          const configPath = laid.configPaths[p.id]!;
+          const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+          writeFileSync(configPath, JSON.stringify({ ...config, max_body_bytes: 32 * 1024 * 1024 }));
+          const circuitsDir = join(dir, 'parties', p.id, 'circuits');
+          mkdirSync(circuitsDir, { recursive: true });
+          writeFileSync(join(circuitsDir, 'sum-bulk.json'), JSON.stringify(bulk));
+        }
+      },
+    },
+  );
   const client = new PartyClient({
     roster: layout.roster,
     caller: { id: 'gateway', key: layout.gatewayKey },
@@ -186,7 +191,7 @@ export async function register({ add, measured, ratio }: SuiteContext): Promise<
     setup: async () => {
       // The peer's one-integer sum (its closest row: JIFF has no range proofs or checks to run).
       jiff1 = runJiff(1, 30);
-      cluster = await startCluster();
+      cluster = await startBulkCluster();
       // Warm each party (fixed-base tables are built on first use), as a running node would be.
       for (let i = 0; i < 3; i++) await weightedRisk();
     },
@@ -203,7 +208,7 @@ export async function register({ add, measured, ratio }: SuiteContext): Promise<
     iterations: 5,
     setup: async () => {
       jiff1000 = runJiff(1000, 3);
-      cluster = await startCluster();
+      cluster = await startBulkCluster();
       await bulkSum();
     },
     beforeEach: () => padsReady(cluster!),
@@ -214,7 +219,7 @@ export async function register({ add, measured, ratio }: SuiteContext): Promise<
     // Alone (a name filter that skips the row above): a cluster of its own, warmed by one round.
     setup: async () => {
       if (cluster) return;
-      cluster = await startCluster();
+      cluster = await startBulkCluster();
       await bulkSum();
     },
     teardown: stop,
