@@ -3,10 +3,19 @@
  * it, on the built CLI and real party processes. A preloaded hook (NODE_OPTIONS, which the
  * parties inherit) takes the strategy party's port once, from inside that party's process before
  * its server listens: the party fails with `cannot listen on ...: EADDRINUSE`, as when another
- * process takes the port in between. Every later start of that party runs untouched.
+ * process takes the port in between. Every later start of that party runs untouched (or, to
+ * exhaust the attempts, none does). A failure that is no taken port is not retried.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +30,10 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Takes the port of the party named by TAKE_PORT_PARTY once (the first to create TAKE_PORT_MARKER). */
+/**
+ * Takes the port of the party named by TAKE_PORT_PARTY once (the first to create TAKE_PORT_MARKER),
+ * or at every start with TAKE_PORT_ALWAYS set.
+ */
 const HOOK = join(root, 'take-port-once.cjs');
 writeFileSync(
   HOOK,
@@ -34,7 +46,7 @@ if (i > 0 && marker) {
   if (config.id === process.env.TAKE_PORT_PARTY) {
     let first = false;
     try {
-      fs.writeFileSync(marker, String(config.port), { flag: 'wx' });
+      fs.writeFileSync(marker, String(config.port), { flag: process.env.TAKE_PORT_ALWAYS ? 'w' : 'wx' });
       first = true;
     } catch {}
     if (first) net.createServer().listen(config.port, config.host);
@@ -63,15 +75,16 @@ function processesUnder(dir: string): number[] {
 }
 
 /** Start `aaps up` in `dir` with the hook; `until` resolves with the output once it matches. */
-function upWithTakenPort(dir: string) {
+function upWithTakenPort(dir: string, opts: { always?: boolean; args?: string[]; party?: string } = {}) {
   const marker = join(dir, '..', `${dir.split('/').pop()}-taken-port`);
-  const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dir, '--port', '0'], {
+  const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dir, '--port', '0', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
       NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --require ${HOOK}`.trim(),
       TAKE_PORT_MARKER: marker,
-      TAKE_PORT_PARTY: 'strategy',
+      TAKE_PORT_PARTY: opts.party ?? 'strategy',
+      ...(opts.always ? { TAKE_PORT_ALWAYS: '1' } : {}),
     },
   });
   children.push(child);
@@ -144,5 +157,33 @@ describe('aaps up, first start, a party port taken before its party binds it', (
       const roster = JSON.parse(readFileSync(join(dir, 'roster.json'), 'utf8')) as Roster;
       for (const p of roster.parties) expect(await connectionRefused(`${p.url}/healthz`), p.url).toBe(true);
     }
+  }, 120_000);
+
+  it('gives up after three attempts with the taken port named, no party left', async () => {
+    const dir = join(root, 'exhausted');
+    const up = upWithTakenPort(dir, { always: true });
+    const code = await up.exited;
+    const out = up.output();
+    expect(code).toBe(1);
+    expect(out.match(/laying the cluster out again on fresh ports/g)).toHaveLength(2);
+    expect(out).toMatch(/party strategy exited with 2: .*cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    expect(out).not.toMatch(/ready at/);
+    expect(processesUnder(dir)).toEqual([]);
+  }, 120_000);
+
+  it('a party that fails for another reason (a bad policy file) is not laid out again, and named', async () => {
+    const dir = join(root, 'bad-policy');
+    const policies = join(root, 'bad-policies');
+    mkdirSync(policies, { recursive: true });
+    writeFileSync(join(policies, 'audit.json'), '{ not json');
+    // The hook takes no port here (no party has this id).
+    const up = upWithTakenPort(dir, { args: ['--party-policy-dir', policies], party: 'none' });
+    const code = await up.exited;
+    const out = up.output();
+    expect(code).toBe(1);
+    expect(out).not.toContain('laying the cluster out again');
+    expect(out).toContain('party audit exited with 2');
+    expect(out).toContain(join(policies, 'audit.json'));
+    expect(processesUnder(dir)).toEqual([]);
   }, 120_000);
 });
