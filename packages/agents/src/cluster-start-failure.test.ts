@@ -4,11 +4,11 @@
  * with the signal, instead of being waited on as if it might still listen; a failure that is no
  * taken port is not laid out again and keeps its own message.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { layoutCluster, type PartyProcess, spawnParty, startCluster } from './cluster.js';
+import { layoutCluster, type PartyProcess, spawnParty, startCluster, startParties } from './cluster.js';
 
 const dirs: string[] = [];
 const running: PartyProcess[] = [];
@@ -27,6 +27,20 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'aaps-start-failure-'));
   dirs.push(d);
   return d;
+}
+
+/** The pids of running processes whose command line names `dir`. */
+function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(dir)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 const failureOf = (p: Promise<unknown>) =>
@@ -68,4 +82,15 @@ describe('a party that fails while it starts', () => {
     expect(failure?.message).toContain('party strategy exited with 2');
     expect(failure?.message).toContain(bad);
   }, 60_000);
+
+  it('a spawn that throws for one party (E2BIG): startParties leaves none of the others running', async () => {
+    const dir = tempDir();
+    const layout = await layoutCluster({ dir, parties: PARTIES, threshold: 2 });
+    const last = PARTIES[PARTIES.length - 1]!.id;
+    // One argument longer than the kernel takes (MAX_ARG_STRLEN): that party's spawn throws.
+    const configPaths = { ...layout.configPaths, [last]: join(dir, 'x'.repeat(256 * 1024)) };
+    const failure = await failureOf(startParties({ ...layout, configPaths }));
+    expect((failure as NodeJS.ErrnoException | undefined)?.code).toBe('E2BIG');
+    expect(processesUnder(dir)).toEqual([]);
+  }, 30_000);
 });
