@@ -412,8 +412,11 @@ export async function startParties(
   layout: ClusterLayout,
   opts: { env?: Record<string, string> } = {},
 ): Promise<PartyProcess[]> {
-  const procs = layout.roster.parties.map((p) => spawnParty(p.id, p.url, layout.configPaths[p.id]!, opts));
+  const procs: PartyProcess[] = [];
   try {
+    // A spawn that throws (E2BIG) stops the parties already spawned too.
+    for (const p of layout.roster.parties)
+      procs.push(spawnParty(p.id, p.url, layout.configPaths[p.id]!, opts));
     await Promise.all(procs.map((p) => p.ready()));
   } catch (e) {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
