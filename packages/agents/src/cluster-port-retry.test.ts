@@ -1,43 +1,24 @@
-/**
- * `startCluster` on real party processes: a probed port that another process takes before its
- * party binds it (the race CI met as EADDRINUSE) makes it lay the cluster out again on fresh ports;
- * ports the caller chose, and other failures, are not retried.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type ClusterLayout,
   freePort,
-  type PartyProcess,
   portTaken,
   retryTakenPort,
   START_ATTEMPTS,
   startCluster,
 } from './cluster.js';
+import { scratchCluster, THREE_PARTIES } from './test-helpers/scratch-cluster.js';
 
-const dirs: string[] = [];
-const running: PartyProcess[] = [];
+const scratch = scratchCluster('aaps-port-retry-');
 const servers: Server[] = [];
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.stop('SIGKILL')));
+  await scratch.cleanup();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-const PARTIES = [
-  { id: 'monitoring', role: 'monitoring' as const },
-  { id: 'strategy', role: 'strategy' as const },
-  { id: 'audit', role: 'audit' as const },
-];
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'aaps-port-retry-'));
-  dirs.push(d);
-  return d;
-}
+const PARTIES = THREE_PARTIES;
+const running = scratch.running;
+const tempDir = scratch.tempDir;
 
 /** Listen on `port` of 127.0.0.1, as another process taking it would. */
 async function occupy(port: number): Promise<void> {

@@ -4,30 +4,17 @@
  * with the signal, instead of being waited on as if it might still listen; a failure that is no
  * taken port is not laid out again and keeps its own message.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { layoutCluster, type PartyProcess, spawnParty, startCluster, startParties } from './cluster.js';
+import { layoutCluster, spawnParty, startCluster, startParties } from './cluster.js';
+import { scratchCluster, THREE_PARTIES } from './test-helpers/scratch-cluster.js';
 
-const dirs: string[] = [];
-const running: PartyProcess[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((p) => p.stop('SIGKILL')));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const PARTIES = [
-  { id: 'monitoring', role: 'monitoring' as const },
-  { id: 'strategy', role: 'strategy' as const },
-  { id: 'audit', role: 'audit' as const },
-];
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'aaps-start-failure-'));
-  dirs.push(d);
-  return d;
-}
+const scratch = scratchCluster('aaps-start-failure-');
+afterAll(scratch.cleanup);
+const PARTIES = THREE_PARTIES;
+const running = scratch.running;
+const tempDir = scratch.tempDir;
 
 /** The pids of running processes whose command line names `dir`. */
 function processesUnder(dir: string): number[] {
