@@ -26,23 +26,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ReleasedShareCodec,
-  releaseShare,
-  type SealedField,
-  sealValue,
-  signRelease,
-  x25519FromIdentityPublicKey,
-  x25519FromIdentitySecretKey,
-} from '@aaps/mpc-core';
+import { type SealedField, sealValue } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
 import { unsealFixture } from './test-helpers/unseal-fixture.js';
 import { runUnseal, type UnsealOptions } from './unseal.js';
 
 const fx = unsealFixture('aaps-unseal-out-');
 afterAll(fx.cleanup);
-const { dir, parties, approverPub, config } = fx;
+const { dir, parties, config } = fx;
 
 const INCIDENT = 'inc-unseal-out';
 const SECRET = 'hunter2-hunter2-canary';
@@ -57,52 +48,11 @@ beforeAll(async () => {
  * shares, or that refuses the request with `refusal`.
  */
 function gateway(sealed: SealedField = field, refusal?: Response) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let posts = 0;
-  const { bundle, evidenceId } = sealedFieldsBundle(
+  return fx.gateway(
     INCIDENT,
-    [sealed],
-    parties.map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
+    sealed,
+    (posted) => refusal ?? [0, 1, 2].map((i) => fx.release(sealed, i, posted)),
   );
-  const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
-    if (init?.method !== 'POST') return Response.json(bundle);
-    posts += 1;
-    if (refusal !== undefined) return refusal;
-    const { request } = JSON.parse(String(init.body)) as {
-      request: { request_id: string; requester: string };
-    };
-    const releases = parties.slice(0, 3).map((p) => ({
-      field: sealed.id,
-      release: ReleasedShareCodec.toJSON(
-        signRelease(
-          { requestId: request.request_id, incidentId: INCIDENT, requester: request.requester },
-          sealed,
-          p.id,
-          releaseShare(
-            sealed,
-            p.id,
-            x25519FromIdentitySecretKey(p.key.secretKey),
-            x25519FromIdentityPublicKey(approverPub),
-            { incidentId: INCIDENT },
-          ),
-          p.key.secretKey,
-        ),
-      ),
-    }));
-    return Response.json({
-      releases,
-      refusals: [],
-      evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
-    });
-  }) as typeof globalThis.fetch;
-  return {
-    out,
-    err,
-    evidenceId,
-    posts: () => posts,
-    io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
-  };
 }
 
 const opts = (evidenceId: string, more: Partial<UnsealOptions> = {}): UnsealOptions => ({

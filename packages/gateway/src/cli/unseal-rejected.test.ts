@@ -7,9 +7,7 @@
  */
 import {
   open,
-  ReleasedShareCodec,
   releaseAad,
-  releaseShare,
   type SealedField,
   seal,
   shareAad,
@@ -19,7 +17,6 @@ import {
   x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
 import { unsealFixture } from './test-helpers/unseal-fixture.js';
 import { runUnseal, type UnsealOptions } from './unseal.js';
 
@@ -60,38 +57,14 @@ function dealtOffPolynomial(i: number): SealedField {
  * whose parties `broken` sign releases of their own that do not open.
  */
 function gateway(served: SealedField, honest: number[], broken: number[]) {
-  const out: string[] = [];
-  const { bundle, evidenceId } = sealedFieldsBundle(
-    INCIDENT,
-    [served],
-    parties.map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
-  );
-  const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
-    if (init?.method !== 'POST') return Response.json(bundle);
-    const { request } = JSON.parse(String(init.body)) as {
-      request: { request_id: string; requester: string };
-    };
-    const ctx = { requestId: request.request_id, incidentId: INCIDENT, requester: request.requester };
-    const releases = [...honest, ...broken].map((i) => {
+  return fx.gateway(INCIDENT, served, (posted) => [
+    ...honest.map((i) => fx.release(served, i, posted)),
+    ...broken.map((i) => {
       const p = parties[i]!;
-      const box = broken.includes(i)
-        ? seal(approverX, new Uint8Array(33).fill(7), releaseAad(field, 'someone-else', approverX))
-        : releaseShare(served, p.id, x25519FromIdentitySecretKey(p.key.secretKey), approverX, {
-            incidentId: INCIDENT,
-          });
-      return signRelease(ctx, served, p.id, box, p.key.secretKey);
-    });
-    return Response.json({
-      releases: releases.map((r) => ({ field: served.id, release: ReleasedShareCodec.toJSON(r) })),
-      refusals: [],
-      evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
-    });
-  }) as typeof globalThis.fetch;
-  return {
-    out,
-    evidenceId,
-    io: { print: (l: string) => void out.push(l), error: (l: string) => void out.push(`E ${l}`), fetch },
-  };
+      const box = seal(approverX, new Uint8Array(33).fill(7), releaseAad(field, 'someone-else', approverX));
+      return signRelease(posted, served, p.id, box, p.key.secretKey);
+    }),
+  ]);
 }
 
 const opts = (evidenceId: string, json = false): UnsealOptions => ({

@@ -9,14 +9,11 @@ import { join } from 'node:path';
 import { buildTrustedRoot } from '@aaps/evidence';
 import {
   generateIdentityKey,
-  ReleasedShareCodec,
   releaseAad,
-  releaseShare,
   type SealedField,
   seal,
   signRelease,
   x25519FromIdentityPublicKey,
-  x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealedFieldsBundle } from './test-helpers/evidence-bundle.js';
@@ -42,44 +39,15 @@ beforeAll(async () => {
  * in the name of each of `framed` (unsigned by them: signed with a key of its own).
  */
 function gateway(honest: number[], framed: number[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { bundle, evidenceId } = sealedFieldsBundle(
-    INCIDENT,
-    [field],
-    parties.map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
-  );
   const own = generateIdentityKey();
-  const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
-    if (init?.method !== 'POST') return Response.json(bundle);
-    const { request } = JSON.parse(String(init.body)) as {
-      request: { request_id: string; requester: string };
-    };
-    const ctx = { requestId: request.request_id, incidentId: INCIDENT, requester: request.requester };
-    const real = honest.map((i) => {
-      const p = parties[i]!;
-      const box = releaseShare(field, p.id, x25519FromIdentitySecretKey(p.key.secretKey), approverX, {
-        incidentId: INCIDENT,
-      });
-      return signRelease(ctx, field, p.id, box, p.key.secretKey);
-    });
-    const forged = framed.map((i) => {
+  return fx.gateway(INCIDENT, field, (posted) => [
+    ...framed.map((i) => {
       const p = parties[i]!;
       const box = seal(approverX, new Uint8Array(33).fill(9), releaseAad(field, p.id, approverX));
-      return signRelease(ctx, field, p.id, box, own.secretKey);
-    });
-    return Response.json({
-      releases: [...forged, ...real].map((r) => ({ field: field.id, release: ReleasedShareCodec.toJSON(r) })),
-      refusals: [],
-      evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
-    });
-  }) as typeof globalThis.fetch;
-  return {
-    out,
-    err,
-    evidenceId,
-    io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
-  };
+      return signRelease(posted, field, p.id, box, own.secretKey);
+    }),
+    ...honest.map((i) => fx.release(field, i, posted)),
+  ]);
 }
 
 const opts = (evidenceId: string, json = false): UnsealOptions => ({

@@ -9,11 +9,24 @@ import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import {
   generateIdentityKey,
+  type ReleasedShare,
+  ReleasedShareCodec,
+  releaseShare,
   type SealedField,
   sealValue,
+  signRelease,
   x25519FromIdentityPublicKey,
+  x25519FromIdentitySecretKey,
 } from '@aaps/mpc-core';
 import { type GatewayConfig, parseGatewayConfig } from '../../config.js';
+import { sealedFieldsBundle } from './evidence-bundle.js';
+
+/** What a release is signed for: the request a fake gateway was posted. */
+export interface PostedRequest {
+  requestId: string;
+  incidentId: string;
+  requester: string;
+}
 
 export function unsealFixture(prefix: string) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -39,6 +52,58 @@ export function unsealFixture(prefix: string) {
         parties: parties.map(({ id, x25519PublicKey }) => ({ id, x25519PublicKey })),
         threshold: 3,
       });
+    },
+    /** Party `i`'s honest release of its share of `field`, signed for `posted`. */
+    release(field: SealedField, i: number, posted: PostedRequest): ReleasedShare {
+      const p = parties[i]!;
+      const box = releaseShare(
+        field,
+        p.id,
+        x25519FromIdentitySecretKey(p.key.secretKey),
+        x25519FromIdentityPublicKey(approverPub),
+        { incidentId: posted.incidentId },
+      );
+      return signRelease(posted, field, p.id, box, p.key.secretKey);
+    },
+    /**
+     * A fake gateway serving the evidence of `field` (incident `incidentId`, the five parties in its
+     * roster) and answering a posted request with the releases `answer` makes for it (or the
+     * `Response` it returns); `io` for `runUnseal`, what it printed, and how often it was posted to.
+     */
+    gateway(
+      incidentId: string,
+      field: SealedField,
+      answer: (posted: PostedRequest) => ReleasedShare[] | Response,
+    ) {
+      const out: string[] = [];
+      const err: string[] = [];
+      let posts = 0;
+      const { bundle, evidenceId } = sealedFieldsBundle(
+        incidentId,
+        [field],
+        parties.map((p) => ({ id: p.id, identityKey: p.key.publicKey })),
+      );
+      const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+        if (init?.method !== 'POST') return Response.json(bundle);
+        posts += 1;
+        const { request } = JSON.parse(String(init.body)) as {
+          request: { request_id: string; requester: string };
+        };
+        const answered = answer({ requestId: request.request_id, incidentId, requester: request.requester });
+        if (answered instanceof Response) return answered;
+        return Response.json({
+          releases: answered.map((r) => ({ field: field.id, release: ReleasedShareCodec.toJSON(r) })),
+          refusals: [],
+          evidence: { request: 'a'.repeat(64), releases: 'b'.repeat(64) },
+        });
+      }) as typeof globalThis.fetch;
+      return {
+        out,
+        err,
+        evidenceId,
+        posts: () => posts,
+        io: { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch },
+      };
     },
     cleanup(): void {
       rmSync(dir, { recursive: true, force: true });
