@@ -266,6 +266,13 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
   }
 
   /**
+   * A repair runs: an operator's or a keyless one (`repairRunning`), or the look at a party on
+   * another sharing a failed signing started, with its repair. No refresh or other repair beside it:
+   * its last step landing after a refresh committed would put the package from before it back.
+   */
+  const repairing = () => repairRunning || reconciling !== undefined;
+
+  /**
    * Parties that answered a signing `NO_KEY` (a wiped disk, a store restored empty, a party started
    * afresh): each is repaired onto the gateway's package from k holders, as `aaps keys repair`
    * does, one repair at a time and at most once every {@link KEYLESS_REPAIR_EVERY_MS} per party
@@ -277,9 +284,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
     if (keylessRepair !== undefined) return keylessRepair;
     const now = Date.now();
     const due = ids.filter((id) => now - (keylessTried.get(id) ?? -Infinity) >= KEYLESS_REPAIR_EVERY_MS);
-    // Nor beside the repair of a party on another sharing that a failed signing started.
-    if (due.length === 0 || refreshRunning || repairRunning || reconciling !== undefined)
-      return Promise.resolve([]);
+    if (due.length === 0 || refreshRunning || repairing()) return Promise.resolve([]);
     for (const id of due) keylessTried.set(id, now);
     repairRunning = true;
     const say = (line: string) => logger.warn('keys.repair', { step: line });
@@ -539,10 +544,7 @@ export function createHttpCoordinator(opts: HttpCoordinatorOptions): Coordinator
 
     async refreshKeys(o?: { progress?: (line: string) => void; reason?: string }): Promise<KeyRefreshResult> {
       if (refreshRunning) throw new AapsError('CONFLICT', 'a key refresh is already running');
-      // A repair's last step landing after the refresh committed would put the package before it
-      // back at its party: no refresh beside one, the stale-sharing repair a signing started included.
-      if (repairRunning || reconciling !== undefined)
-        throw new AapsError('CONFLICT', 'a key repair is running: refresh once it has ended');
+      if (repairing()) throw new AapsError('CONFLICT', 'a key repair is running: refresh once it has ended');
       refreshRunning = true;
       const started = Date.now();
       let open: (() => void) | undefined;

@@ -23,10 +23,8 @@ import {
   trustedDealer,
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
-import type { PartyDeps } from '../../agents/src/party/context.js';
 import { round1Digest, type SealedItem, sealFor } from '../../agents/src/party/routes/sealed.js';
-import { fiveParties, partyDeps, saveDealtKey } from '../../agents/src/party/test-helpers/five-parties.js';
+import { fiveParties, partyAppsWithKeys } from '../../agents/src/party/test-helpers/five-parties.js';
 import { makeResponse, type RpcRequestPayload } from '../../agents/src/rpc.js';
 import { refreshAcrossParties } from './key-refresh.js';
 
@@ -43,14 +41,7 @@ describe('a refresh one party turns against the others', () => {
   it('after the refresh, k honest parties still hold shares of one sharing', async () => {
     const set = fiveParties();
     const dealt = trustedDealer(suite, set.roster.threshold);
-    const apps: PartyApp[] = [];
-    const deps: PartyDeps[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      await saveDealtKey(d.store, set, dealt, i);
-      deps.push(d);
-      apps.push(await createPartyApp(d));
-    }
+    const { apps, deps } = await partyAppsWithKeys(set, () => dealt, { dir, stores });
     const BAD = 2;
     const victims = [set.roster.parties[0]!, set.roster.parties[1]!];
     let ownDigest = '';

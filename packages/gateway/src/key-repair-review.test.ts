@@ -24,12 +24,10 @@ import {
   trustedDealer,
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
 import {
   fiveParties,
   inProcessClient,
-  partyDeps,
-  saveDealtKey,
+  partyAppsWithKeys,
 } from '../../agents/src/party/test-helpers/five-parties.js';
 import { createHttpCoordinator } from './coordinator-http.js';
 import { repairParties } from './key-repair.js';
@@ -47,12 +45,7 @@ describe('repair while another party answers key.info without a package', () => 
   it('repairs the lost party from the three holders, the odd answer counted as no answer', async () => {
     const set = fiveParties();
     const dealt = trustedDealer(suite, set.roster.threshold);
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      if (i !== 0) await saveDealtKey(d.store, set, dealt, i);
-      apps.push(await createPartyApp(d));
-    }
+    const { apps } = await partyAppsWithKeys(set, (i) => (i !== 0 ? dealt : undefined), { dir, stores });
     const ids = set.roster.parties.map((p) => p.id);
     const client = inProcessClient(set, apps, {
       timeoutMs: 30_000,
@@ -96,12 +89,7 @@ describe('a background repair of a stale party and a refresh asked meanwhile', (
       applyRefresh(suite, kp, dealt.publicPackage, zero.shares[i]!),
     );
     const current = { keyPackages: fresh.map((f) => f.keyPackage), publicPackage: zero.publicPackage };
-    const apps: PartyApp[] = [];
-    for (let i = 0; i < 5; i++) {
-      const d = await partyDeps(set, i, { dir, stores });
-      await saveDealtKey(d.store, set, i === 0 ? dealt : current, i);
-      apps.push(await createPartyApp(d));
-    }
+    const { apps } = await partyAppsWithKeys(set, (i) => (i === 0 ? dealt : current), { dir, stores });
     const ids = set.roster.parties.map((p) => p.id);
     const stale = ids[0]!;
     const indexOf = new Map(set.roster.parties.map((p, i) => [new URL(p.url).origin, i]));

@@ -18,12 +18,10 @@ import { join } from 'node:path';
 import { frostIdentifier, type PartyStore } from '@aaps/agents';
 import { getCiphersuite, PublicKeyPackageCodec, trustedDealer } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPartyApp, type PartyApp } from '../../agents/src/party/app.js';
 import {
   fiveParties,
   inProcessClient,
-  partyDeps,
-  saveDealtKey,
+  partyAppsWithKeys,
 } from '../../agents/src/party/test-helpers/five-parties.js';
 import { repairOnto } from './key-refresh.js';
 
@@ -46,12 +44,7 @@ async function partiesHolding(
 ) {
   const set = fiveParties();
   const dealt = trustedDealer(suite, set.roster.threshold);
-  const apps: PartyApp[] = [];
-  for (let i = 0; i < 5; i++) {
-    const d = await partyDeps(set, i, { dir, stores });
-    if (holds(i)) await saveDealtKey(d.store, set, dealt, i);
-    apps.push(await createPartyApp(d));
-  }
+  const { apps } = await partyAppsWithKeys(set, (i) => (holds(i) ? dealt : undefined), { dir, stores });
   const ids = set.roster.parties.map((p) => p.id);
   const client = inProcessClient(set, apps, { timeoutMs: 30_000, intercept: intercept(ids) });
   const repair = (helpers: string[], lost: string[], say: (line: string) => void = () => {}) =>

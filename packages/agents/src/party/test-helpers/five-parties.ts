@@ -155,6 +155,32 @@ export async function saveDealtKey(
   });
 }
 
+/** A key set as a trusted dealer (or a refresh) leaves it: every party's key package, and the public package. */
+type DealtKeys = { keyPackages: readonly KeyPackage[]; publicPackage: PublicKeyPackage };
+
+/**
+ * Five party apps of `set` in process, party `i` holding its share of `keysOf(i)` (none when
+ * `undefined`: a party that lost its share, or never had one), each on a fresh store in `opts.dir`.
+ * `configure` may change a party's deps (its config, say) before its app is made.
+ */
+export async function partyAppsWithKeys(
+  set: FiveParties,
+  keysOf: (i: number) => DealtKeys | undefined,
+  opts: { dir: string; stores: PartyStore[]; configure?: (i: number, deps: PartyDeps) => void },
+): Promise<{ apps: PartyApp[]; deps: PartyDeps[] }> {
+  const apps: PartyApp[] = [];
+  const deps: PartyDeps[] = [];
+  for (let i = 0; i < 5; i++) {
+    const d = await partyDeps(set, i, opts);
+    opts.configure?.(i, d);
+    const keys = keysOf(i);
+    if (keys !== undefined) await saveDealtKey(d.store, set, keys, i);
+    deps.push(d);
+    apps.push(await createPartyApp(d));
+  }
+  return { apps, deps };
+}
+
 /**
  * Five party apps in process holding one trusted dealer's Ed25519 key set, and a client that
  * reaches them through `app.request` (the sign route tests' set-up). `configure` may change a
@@ -174,13 +200,7 @@ export async function dealtPartyApps(opts: {
 }> {
   const set = fiveParties();
   const dealt = trustedDealer(getCiphersuite('FROST-ED25519-SHA512-v1'), set.roster.threshold);
-  const apps: PartyApp[] = [];
-  for (let i = 0; i < 5; i++) {
-    const deps = await partyDeps(set, i, opts);
-    opts.configure?.(i, deps);
-    await saveDealtKey(deps.store, set, dealt, i);
-    apps.push(await createPartyApp(deps));
-  }
+  const { apps } = await partyAppsWithKeys(set, () => dealt, opts);
   return {
     set,
     apps,
