@@ -1,4 +1,6 @@
 /** Key files: a missing one names what to do for its kind of key. */
+
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
@@ -84,6 +86,56 @@ describe('writing a new key file', () => {
     expect(readFileSync(path, 'utf8')).toBe(before);
     expect(readdirSync(d)).toEqual(['data.key']);
     expect(loadOrCreateDataKey(path, false).expose()).toEqual(made!.expose());
+  });
+});
+
+describe('temporary key files a killed start left', () => {
+  /** A pid that no process has now: a child's, once it has exited. */
+  const deadPid = (): number => {
+    const child = spawnSync(process.execPath, ['-e', '0']);
+    expect(child.status).toBe(0);
+    return child.pid!;
+  };
+  const leftover = (d: string, name: string, pid: number, hex = 'a1b2c3d4e5f6') => {
+    const file = join(d, `.${name}.${pid}.${hex}.tmp`);
+    writeFileSync(file, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    return file;
+  };
+
+  it('are removed when the key is next loaded or made, those of a running writer and other files kept', () => {
+    const d = join(dir, 'leftovers');
+    mkdirSync(d, { recursive: true });
+    const dead = deadPid();
+    // Killed after the link (the key is there) and before it (no key yet): both are left over.
+    leftover(d, 'identity.key', dead);
+    leftover(d, 'data.key', dead, '0123456789ab');
+    // A running process (this one's parent) may be writing its own now; other names are not ours.
+    const running = leftover(d, 'identity.key', process.ppid, 'ffffffffffff');
+    writeFileSync(join(d, '.identity.key.notes.tmp'), 'x');
+    writeFileSync(join(d, '.other.key.1.a1b2c3d4e5f6.tmp'), 'x');
+    loadOrCreateIdentityKey(join(d, 'identity.key'), true);
+    loadOrCreateDataKey(join(d, 'data.key'), true);
+    expect(readdirSync(d).sort()).toEqual(
+      [
+        '.identity.key.notes.tmp',
+        '.other.key.1.a1b2c3d4e5f6.tmp',
+        running.slice(d.length + 1),
+        'data.key',
+        'identity.key',
+      ].sort(),
+    );
+  });
+
+  it('are removed by a start that finds the key made, and by one that makes a data key', () => {
+    const d = join(dir, 'leftovers-existing');
+    mkdirSync(d, { recursive: true });
+    const key = join(d, 'identity.key');
+    loadOrCreateIdentityKey(key, true);
+    leftover(d, 'identity.key', deadPid());
+    loadOrCreateIdentityKey(key, false);
+    leftover(d, 'data.key', deadPid());
+    expect(createDataKey(join(d, 'data.key'))).toBeDefined();
+    expect(readdirSync(d).sort()).toEqual(['data.key', 'identity.key']);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   linkSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -30,18 +31,47 @@ import {
   ValidationError,
 } from '@aaps/mpc-core';
 import { randomBytes } from '@noble/hashes/utils.js';
+import { runningOther } from './pid-file.js';
+
+/** The temporary file {@link writeSecretFile} writes `path`'s contents to first: `.NAME.<pid>.<12 hex>.tmp`. */
+function secretTempName(path: string): string {
+  return `.${basename(path)}.${process.pid}.${bytesToHex(randomBytes(6))}.tmp`;
+}
+
+/**
+ * Remove the temporary files of `path` that {@link writeSecretFile} left when its process was
+ * killed mid-write (SIGKILL, power loss): each holds a key, the one at `path` or one that never
+ * became it, and nothing reads it. Only names of exactly that form go, and only those whose
+ * writer is no longer running (a process of another pid that runs may be writing it now).
+ */
+function removeStaleSecretTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no directory yet: nothing was left in it
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const writer = /^(\d{1,10})\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (writer === null || runningOther(Number(writer[1]))) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
 
 /**
  * Write a new secret file (0600), whole or not at all: the contents go to a temporary file in the
  * same directory, synced, then linked into place, so a process killed mid-write never leaves an
- * empty or half-written key at `path` (only, at worst, an unused `.NAME.*.tmp` beside it). The
- * link fails with `EEXIST` when `path` exists (another start made it first): a key is never
- * replaced.
+ * empty or half-written key at `path` (only, at worst, an unused `.NAME.*.tmp` beside it, which
+ * the next load or write of `path` removes: {@link removeStaleSecretTemps}). The link fails with
+ * `EEXIST` when `path` exists (another start made it first): a key is never replaced.
  */
 function writeSecretFile(path: string, contents: string): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${bytesToHex(randomBytes(6))}.tmp`);
+  const tmp = join(dir, secretTempName(path));
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     try {
@@ -153,6 +183,7 @@ export function loadOrCreateIdentityKey(
   create: boolean,
   kind: IdentityKeyKind = 'party',
 ): IdentityKey {
+  removeStaleSecretTemps(path);
   if (!existsSync(path)) {
     if (!create) {
       const { what, hint } = MISSING_KEY[kind];
@@ -172,6 +203,7 @@ export function loadOrCreateIdentityKey(
  * already (another start may have just made it): a caller that gets a key knows it wrote the file.
  */
 export function createDataKey(path: string): SecretBytes | undefined {
+  removeStaleSecretTemps(path);
   const k = randomBytes(32);
   try {
     writeSecretFile(path, `${bytesToHex(k)}\n`);
@@ -183,6 +215,7 @@ export function createDataKey(path: string): SecretBytes | undefined {
 }
 
 export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes {
+  removeStaleSecretTemps(path);
   if (!existsSync(path)) {
     if (!create) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
     const k = randomBytes(32);

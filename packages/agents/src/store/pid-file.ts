@@ -17,7 +17,7 @@ export const AAPS_UP_PID_FILE = 'aaps-up.pid';
  * (on Linux, where /proc says; elsewhere alive is all that can be told), so that a pid the system
  * gave to an unrelated process since is not taken for the holder.
  */
-function runningOther(pid: number, marker: string | undefined): boolean {
+export function runningOther(pid: number, marker?: string): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
