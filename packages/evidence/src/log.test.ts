@@ -10,7 +10,7 @@ import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from './checkpoint.js';
 import { type LogStore, TransparencyLog } from './log.js';
-import { hashLeaf, MemoryMerkleTree, verifyConsistency, verifyInclusion } from './merkle.js';
+import { hashChildren, hashLeaf, MemoryMerkleTree, verifyConsistency, verifyInclusion } from './merkle.js';
 import { DIST, ensureBuilt } from './test-helpers/build-dist.js';
 import { MemoryStore, makeEd25519Key, noteKeyFor, ORIGIN } from './test-helpers/fixtures.js';
 
@@ -467,5 +467,26 @@ for (;;) {
       verifyConsistency(size, size + 1, await log.consistencyProof(size), ref.root(size), ref.root());
       await db.close();
     });
+  });
+});
+
+describe('TransparencyLog past 2^47 leaves (review of the 32nd session)', () => {
+  it('appends and proves where its cache cannot number the nodes (indexes from 2^47 up)', async () => {
+    // A store that holds a log of 2^47 leaves: its size and the one perfect subtree covering it.
+    const big = 2 ** 47;
+    const store = new MemoryStore();
+    const left = hashLeaf(enc.encode('the first 2^47 leaves'));
+    store.data.set('size', enc.encode(String(big)));
+    store.data.set(`node/2f/${(0).toString(16).padStart(16, '0')}`, left);
+    const log = await TransparencyLog.open(store, { origin: ORIGIN });
+    const appended = log.append(leaf(big));
+    await log.flush();
+    expect(await appended).toBe(big);
+    expect(hex(await log.root())).toBe(hex(hashChildren(left, hashLeaf(leaf(big)))));
+    expect((await log.inclusionProof(big)).map(hex)).toEqual([hex(left)]);
+    // Read back by a log that has cached nothing: the leaf's node comes from the store.
+    const reopened = await TransparencyLog.open(store, { origin: ORIGIN });
+    expect((await reopened.consistencyProof(big, big + 1)).map(hex)).toEqual([hex(hashLeaf(leaf(big)))]);
+    expect((await reopened.inclusionProof(big)).map(hex)).toEqual([hex(left)]);
   });
 });

@@ -310,3 +310,38 @@ describe('pooled-risk ledger and the risk view its party scored under', () => {
     expect(riskViewDigest(base)).toMatch(/^[0-9a-f]{64}$/);
   });
 });
+
+describe('riskViewDigest: what changes a department’s score, and nothing else (review of the 32nd session)', () => {
+  it('a policy change to its risk section that changes no score keeps the view, so the party still takes its rounds', async () => {
+    const base = defaultPolicy('strategy');
+    const { risk: _none, ...plain } = base;
+    // One policy, and the same department's after each change that leaves every score it deals as
+    // it was: turning require_pooled on (it decides whether a reference is needed, not a score),
+    // and spelling out the formula's own view (absent: the formula itself).
+    const before = riskViewDigest(plain);
+    const unchanged = [
+      { ...plain, risk: { weight_percent: 100, offset: 0, require_pooled: true } },
+      { ...plain, risk: { weight_percent: 100, offset: 0 } },
+      { ...plain, risk: { weight_percent: 100, offset: 0, environments: {} } },
+    ];
+    const scored = { weight_percent: 120, offset: 5, environments: { shop: 'production' as const } };
+    const hardened = { ...plain, risk: { ...scored, require_pooled: true } };
+    const s = await tempStore();
+    const e = entry('a7');
+    await (await PooledRiskLedger.open(s.store(), { riskView: before })).remember('pooled-same', e);
+    await (
+      await PooledRiskLedger.open(s.store(), { riskView: riskViewDigest({ ...plain, risk: scored }) })
+    ).remember('pooled-scored', e);
+    for (const p of unchanged) {
+      const ledger = await PooledRiskLedger.open(s.store(), { riskView: riskViewDigest(p) });
+      expect(ledger.verifyRef(refOf('pooled-same', e)), JSON.stringify(p.risk)).toBe(true);
+    }
+    const ledger = await PooledRiskLedger.open(s.store(), { riskView: riskViewDigest(hardened) });
+    expect(ledger.verifyRef(refOf('pooled-scored', e))).toBe(true);
+    // A change that does move a score still refuses.
+    const moved = await PooledRiskLedger.open(s.store(), {
+      riskView: riskViewDigest({ ...plain, risk: { ...scored, offset: 6 } }),
+    });
+    expect(moved.verifyRef(refOf('pooled-scored', e))).toBe(false);
+  });
+});

@@ -113,3 +113,24 @@ describe('aaps unseal names the signed releases a field opened without', () => {
     expect((JSON.parse(j.out[0]!) as { rejected: unknown }).rejected).toEqual([]);
   });
 });
+
+describe('aaps unseal names the signed releases of a field that did not open (review of the 32nd session)', () => {
+  it("a party's release that does not open, in a field whose value was tampered with: the party is named as well as the tampering", async () => {
+    const ciphertext = Uint8Array.from(field.ciphertext);
+    ciphertext[0]! ^= 1;
+    const tampered: SealedField = { ...field, ciphertext };
+    const g = gateway(tampered, [0, 2, 3], [1]);
+    expect(await runUnseal(opts(g.evidenceId), config(), 't', g.io)).toBe(1);
+    expect(
+      g.out.some((l) => l.startsWith('/spec/db: not opened: ') && l.includes('sealed-field.ciphertext')),
+    ).toBe(true);
+    expect(g.out).toContain(
+      "/spec/db: not opened, and p2's release was set aside (sealed-field.release: its release does not open)",
+    );
+    const j = gateway(tampered, [0, 2, 3], [1]);
+    expect(await runUnseal(opts(j.evidenceId, true), config(), 't', j.io)).toBe(1);
+    expect((JSON.parse(j.out[0]!) as { rejected: unknown }).rejected).toEqual([
+      { field: field.id, party: 'p2', check: 'sealed-field.release' },
+    ]);
+  });
+});
