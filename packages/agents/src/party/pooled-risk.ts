@@ -162,14 +162,27 @@ export function scoredFactors(policy: Policy, subject: RiskSubject): RiskFactors
 }
 
 /**
- * SHA-256 (hex) of the canonical JSON of the policy's `risk` section (`null` when it has none):
- * everything a department's score reads from its policy ({@link scoredFactors},
- * `departmentRiskScore`). A ledger entry records the one its party scored under, and a reference
- * counts only while the party runs the same one: a department that changed how it scores risk
- * does not let a score pooled under its old view decide a change.
+ * SHA-256 (hex) of the canonical JSON of what a department's score reads from its policy's `risk`
+ * section ({@link scoredFactors}, `departmentRiskScore`): `weight_percent`, `offset` and a
+ * non-empty `environments` map, as `{risk: {...}}`, or `{risk: null}` for the formula's own view
+ * (no section, or weight 100, offset 0 and no mapped namespace, which score alike). A ledger entry
+ * records the one its party scored under, and a reference counts only while the party runs the
+ * same one: a department that changed how it scores risk does not let a score pooled under its old
+ * view decide a change. `require_pooled` is left out: it decides whether a reference is needed, not
+ * what a round scored, so turning it on does not refuse the rounds pooled before.
  */
 export function riskViewDigest(policy: Policy): string {
-  return bytesToHex(sha256(canonicalBytes({ risk: policy.risk ?? null })));
+  const r = policy.risk;
+  const environments = r?.environments !== undefined && Object.keys(r.environments).length > 0;
+  const view =
+    r === undefined || (r.weight_percent === 100 && r.offset === 0 && !environments)
+      ? null
+      : {
+          weight_percent: r.weight_percent,
+          offset: r.offset,
+          ...(environments ? { environments: r.environments } : {}),
+        };
+  return bytesToHex(sha256(canonicalBytes({ risk: view })));
 }
 
 /** An aggregation this party evaluated and whose opened record it checked. */
