@@ -82,7 +82,19 @@ describe('NodeHashCache', () => {
       expect(() => new NodeHashCache(c), String(c)).toThrow(RangeError);
     const cache = new NodeHashCache(4);
     expect(() => cache.set(node(0, 0), new Uint8Array(31))).toThrow(/32 bytes/);
-    for (const n of [node(64, 0), node(-1, 0), node(0, -1), node(0, 2 ** 47)])
+    for (const n of [node(64, 0), node(-1, 0), node(0, -1), node(0, 1.5), node(0.5, 0)])
       expect(() => cache.set(n, hash(0)), JSON.stringify(n)).toThrow(RangeError);
+  });
+
+  it('keeps no node it cannot number (an index from 2^47 up), and answers for it as not kept', () => {
+    const cache = new NodeHashCache(4);
+    for (const index of [2 ** 47, 2 ** 53 - 1]) {
+      cache.set(node(0, index), hash(1));
+      expect(cache.get(node(0, index))).toBeUndefined();
+    }
+    expect(cache.size).toBe(0);
+    // A fractional index would share (32, 1)'s number; it is refused, not mistaken for it.
+    cache.set(node(32, 1), hash(2));
+    expect(() => cache.get(node(0, 1.5))).toThrow(RangeError);
   });
 });

@@ -18,13 +18,24 @@ export const MAX_CACHED_NODES = 1 << 24;
 /** Levels fit in 6 bits: a tree of at most 2^53 leaves has at most 54 levels. */
 const LEVELS = 64;
 
-/** A node's number: unique for levels below 64 and indexes below 2^47 (checked by `nodeNumber`). */
-function nodeNumber(n: NodeId): number {
-  const id = n.index * LEVELS + n.level;
-  if (!Number.isSafeInteger(id) || n.level < 0 || n.level >= LEVELS || n.index < 0) {
-    throw new RangeError(`node (level ${n.level}, index ${n.index}) is outside the cache's range`);
+/**
+ * A node's number, unique for levels below 64 and indexes below 2^47; `undefined` for an index
+ * from 2^47 up, a node the cache does not keep (a log past 2^47 leaves still works, on store
+ * reads). A node that is no node (a negative or fractional level or index, a level from 64 up) is a
+ * `RangeError`: a fractional index could otherwise share another node's number.
+ */
+function nodeNumber(n: NodeId): number | undefined {
+  if (
+    !Number.isSafeInteger(n.level) ||
+    !Number.isSafeInteger(n.index) ||
+    n.level < 0 ||
+    n.level >= LEVELS ||
+    n.index < 0
+  ) {
+    throw new RangeError(`node (level ${n.level}, index ${n.index}) is not a tree node`);
   }
-  return id;
+  const id = n.index * LEVELS + n.level;
+  return Number.isSafeInteger(id) ? id : undefined;
 }
 
 export class NodeHashCache {
@@ -52,15 +63,19 @@ export class NodeHashCache {
 
   /** A copy of the node's hash, or `undefined` if it is not kept. */
   get(node: NodeId): Uint8Array | undefined {
-    const slot = this.#slotOf.get(nodeNumber(node));
+    const id = nodeNumber(node);
+    const slot = id === undefined ? undefined : this.#slotOf.get(id);
     return slot === undefined ? undefined : this.#hashes.slice(slot * HASH, slot * HASH + HASH);
   }
 
-  /** Keep a copy of `hash` (32 bytes) for the node, evicting the oldest entry when full. */
+  /**
+   * Keep a copy of `hash` (32 bytes) for the node, evicting the oldest entry when full; a node the
+   * cache cannot number (an index from 2^47 up) is not kept.
+   */
   set(node: NodeId, hash: Uint8Array): void {
     if (hash.length !== HASH) throw new RangeError(`a subtree hash is ${HASH} bytes, not ${hash.length}`);
-    if (this.capacity === 0) return;
     const id = nodeNumber(node);
+    if (this.capacity === 0 || id === undefined) return;
     let slot = this.#slotOf.get(id);
     if (slot === undefined) {
       slot = this.#next;
