@@ -133,4 +133,16 @@ describe('aaps unseal names the signed releases of a field that did not open (re
       { field: field.id, party: 'p2', check: 'sealed-field.release' },
     ]);
   });
+
+  it('too few usable releases: the QUORUM_UNREACHABLE line names the party, and `rejected` lists its release', async () => {
+    const g = gateway(field, [0, 2], [1]);
+    expect(await runUnseal(opts(g.evidenceId), config(), 't', g.io)).toBe(1);
+    expect(g.out.filter((l) => l.includes('not opened'))).toHaveLength(1);
+    expect(g.out.find((l) => l.includes('not opened'))).toContain('p2');
+    const j = gateway(field, [0, 2], [1]);
+    expect(await runUnseal(opts(j.evidenceId, true), config(), 't', j.io)).toBe(1);
+    expect((JSON.parse(j.out[0]!) as { rejected: unknown }).rejected).toEqual([
+      { field: field.id, party: 'p2', check: 'sealed-field.release' },
+    ]);
+  });
 });

@@ -201,14 +201,28 @@ const REJECTED_WHY: Record<RejectedRelease['check'], string> = {
 };
 
 /**
- * The line for a release set aside from a field that still opened. A share off the others'
- * polynomial that matches the commitment the sealer logged for it was dealt so: the party released
- * what it was given, and the line says the sealer is to blame, not the party.
+ * The line for a release a field set aside (`opened`: the field still opened from the others). A
+ * share off the others' polynomial that matches the commitment the sealer logged for it was dealt
+ * so: the party released what it was given, and the line says the sealer is to blame, not the
+ * party (only a field that opened tells such a share apart).
  */
-function rejectedLine(path: string, r: RejectedRelease): string {
+function rejectedLine(path: string, r: RejectedRelease, opened: boolean): string {
+  if (!opened)
+    return `${path}: not opened, and ${r.party}'s release was set aside (${r.check}: ${REJECTED_WHY[r.check]})`;
   if (r.check === 'sealed-field.share-inconsistent')
     return `${path}: opened; ${r.party}'s share does not lie with the others (${r.check}): whoever sealed the field dealt it so; ${r.party} released the share the field commits to`;
   return `${path}: opened without ${r.party}'s release (${r.check}: ${REJECTED_WHY[r.check]})`;
+}
+
+/** The releases a field that did not open set aside (`details.rejected` of its error). */
+function rejectedOf(e: AapsError): RejectedRelease[] {
+  const list = e.details['rejected'];
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (r): r is RejectedRelease =>
+      typeof (r as RejectedRelease)?.party === 'string' &&
+      Object.hasOwn(REJECTED_WHY, (r as RejectedRelease).check),
+  );
 }
 
 function why(e: AapsError): string {
@@ -391,14 +405,35 @@ async function unseal(
   const values: Record<string, unknown> = {};
   const failed: { field: string; path: string; code: string; reason: string }[] = [];
   const unattributed = outcomes.flatMap((o) => o.unattributed.map(({ field, party }) => ({ field, party })));
-  // Signed releases a field opened without: a party's bad release, or a share its sealer dealt.
-  const rejected: { field: string; path: string; party: string; check: RejectedRelease['check'] }[] = [];
+  // Signed releases a field set aside: a party's bad release, or a share its sealer dealt; for a
+  // field that did not open too (its error's details), so none goes unreported.
+  const rejected: {
+    field: string;
+    path: string;
+    party: string;
+    check: RejectedRelease['check'];
+    opened: boolean;
+    named: boolean;
+  }[] = [];
   for (const o of outcomes) {
     if ('opened' in o) {
       values[o.path] = o.opened.value;
       for (const r of o.opened.rejected)
-        rejected.push({ field: o.field, path: o.path, party: r.party, check: r.check });
-    } else failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
+        rejected.push({
+          field: o.field,
+          path: o.path,
+          party: r.party,
+          check: r.check,
+          opened: true,
+          named: false,
+        });
+    } else {
+      failed.push({ field: o.field, path: o.path, code: o.error.code, reason: why(o.error) });
+      // A QUORUM_UNREACHABLE line names these parties already.
+      const named = o.error instanceof ProtocolError && o.error.culprits.length > 0;
+      for (const r of rejectedOf(o.error))
+        rejected.push({ field: o.field, path: o.path, party: r.party, check: r.check, opened: false, named });
+    }
   }
   const opened = Object.keys(values);
   // Nothing opened: FILE keeps what it held (an earlier run's values), not `{}`.
@@ -428,7 +463,7 @@ async function unseal(
           [...new Set(unattributed.map((u) => u.party))].join(', '),
         )}): whoever relayed them made them, or showed the party another field; no party is blamed for them`,
       );
-    for (const r of rejected) io.print(printable(rejectedLine(r.path, r)));
+    for (const r of rejected) if (!r.named) io.print(printable(rejectedLine(r.path, r, r.opened)));
     for (const f of failed) {
       const refused = refusalSummary(refusals, f.field);
       io.print(

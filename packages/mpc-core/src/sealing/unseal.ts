@@ -194,8 +194,9 @@ function tryDecrypt(field: SealedField, key: Uint8Array | undefined): Uint8Array
  * only releases whose signatures were checked ({@link openFields} does), or a relay's forgery gets
  * an honest party named. Fewer than k usable releases:
  * `ProtocolError('QUORUM_UNREACHABLE')` naming the parties whose releases failed (`culprits`). A
- * tampered value: `VerificationError` with `check` `sealed-field.ciphertext` or
- * `sealed-field.commitment`.
+ * tampered value: `VerificationError` with `check` `sealed-field.ciphertext`,
+ * `sealed-field.commitment` or `sealed-field.value`. Either error's `details.rejected` lists the
+ * releases set aside, as an opened value's `rejected` does.
  */
 export async function combineReleased(
   field: SealedField,
@@ -267,11 +268,13 @@ export async function combineReleased(
         break;
       }
     }
+    // A field that does not open still says which signed releases it set aside (`details.rejected`).
+    const failure = { details: { field: field.id, rejected } };
     if (!inner || !used)
       throw new VerificationError(
         'sealed-field.ciphertext',
         `field ${field.id}: no ${k} of the released shares decrypt it; the sealed value was tampered with`,
-        { code: 'VERIFICATION_FAILED' },
+        { code: 'VERIFICATION_FAILED', ...failure },
       );
     // Name every other released share that does not lie on the same polynomial.
     const base = used.slice(1).map((i) => shares[i]!);
@@ -288,13 +291,18 @@ export async function combineReleased(
       throw new VerificationError(
         'sealed-field.commitment',
         `field ${field.id}: the opened value does not match its commitment`,
+        failure,
       );
     let value: unknown;
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
     } catch {
       // No cause: the parser's message quotes the text, which is the sealed value.
-      throw new VerificationError('sealed-field.value', `field ${field.id}: the opened value is not JSON`);
+      throw new VerificationError(
+        'sealed-field.value',
+        `field ${field.id}: the opened value is not JSON`,
+        failure,
+      );
     }
     return Object.freeze({
       value,
