@@ -490,3 +490,52 @@ describe('TransparencyLog past 2^47 leaves (review of the 32nd session)', () => 
     expect((await reopened.inclusionProof(big)).map(hex)).toEqual([hex(left)]);
   });
 });
+
+describe('TransparencyLog with a small cache answers as one with none (review of the 32nd session)', () => {
+  it('property: roots, inclusion and consistency proofs are the same at any cacheSize, across evictions and reopening', async () => {
+    const step = fc.oneof(
+      fc.record({ append: fc.integer({ min: 1, max: 9 }) }),
+      fc.record({ a: fc.nat(), b: fc.nat() }),
+      fc.constant({ reopen: true as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 9 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(step, { minLength: 1, maxLength: 25 }),
+        async (cacheSize, maxBatch, steps) => {
+          const cachedStore = new MemoryStore();
+          const plainStore = new MemoryStore();
+          let cached = await TransparencyLog.open(cachedStore, { origin: ORIGIN, cacheSize, maxBatch });
+          let plain = await TransparencyLog.open(plainStore, { origin: ORIGIN, cacheSize: 0, maxBatch });
+          let n = 0;
+          for (const s of steps) {
+            if ('append' in s) {
+              const leaves = Array.from({ length: s.append }, (_, i) => leaf(n + i));
+              n += s.append;
+              await Promise.all([
+                ...leaves.map((l) => cached.append(l)),
+                ...leaves.map((l) => plain.append(l)),
+              ]);
+            } else if ('reopen' in s) {
+              cached = await TransparencyLog.open(cachedStore, { origin: ORIGIN, cacheSize, maxBatch });
+              plain = await TransparencyLog.open(plainStore, { origin: ORIGIN, cacheSize: 0, maxBatch });
+            } else if (n > 0) {
+              const size = 1 + (s.b % n);
+              const index = s.a % size;
+              const first = 1 + (s.a % size);
+              expect(hex(await cached.root(size))).toBe(hex(await plain.root(size)));
+              expect((await cached.inclusionProof(index, size)).map(hex)).toEqual(
+                (await plain.inclusionProof(index, size)).map(hex),
+              );
+              expect((await cached.consistencyProof(first, size)).map(hex)).toEqual(
+                (await plain.consistencyProof(first, size)).map(hex),
+              );
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
