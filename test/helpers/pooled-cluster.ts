@@ -13,6 +13,7 @@ import {
   PartyClient,
   type PartyProcess,
   runDkgOverHttp,
+  spawnParty,
   startCluster,
 } from '@aaps/agents';
 import { type Coordinator, createHttpCoordinator } from '@aaps/gateway';
@@ -24,6 +25,14 @@ export interface PooledCluster {
   client: PartyClient;
   coordinator: Coordinator;
   publicPackage: PublicKeyPackage;
+  /**
+   * Stop parties `ids`, rewrite each one's policy file as `change` makes it from the current one
+   * (a department that changed its policy), and start them again on the same store and port.
+   */
+  restart(
+    ids: readonly string[],
+    change: (policy: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,7 +84,23 @@ export async function startPooledCluster(
       logger: memoryLogger(),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
-    return { layout, client, coordinator, publicPackage: dkg.publicPackage, stop };
+    const restart = async (
+      ids: readonly string[],
+      change: (policy: Record<string, unknown>) => Record<string, unknown>,
+    ) => {
+      for (const id of ids) {
+        const i = procs.findIndex((p) => p.id === id);
+        const party = layout.roster.parties.find((p) => p.id === id);
+        if (i < 0 || party === undefined) throw new Error(`no party ${id}`);
+        await procs[i]!.stop();
+        const policyPath = join(dir, `${id}.policy.json`);
+        const policy = JSON.parse(readFileSync(policyPath, 'utf8')) as Record<string, unknown>;
+        writeFileSync(policyPath, JSON.stringify(change(policy)));
+        procs[i] = spawnParty(party.id, party.url, layout.configPaths[id]!);
+        await procs[i]!.ready();
+      }
+    };
+    return { layout, client, coordinator, publicPackage: dkg.publicPackage, restart, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -247,11 +247,18 @@ describe('a pooled round older than what the party holds in memory (party routes
       'risk.aggregation_unverified',
       'risk.aggregation_unverified',
     ]);
-    // Past the retention window (no claim has pruned the record yet): refused as never confirmed.
+    // Past the retention window (no claim has pruned the record yet): refused as stale, a round
+    // the party confirmed for this proposal that no longer counts (the gateway pools again on it),
+    // not as one never confirmed. Another value for it is still unverified.
     const late = new Date(Date.now() + DEALT_SESSION_RETENTION_MS + DAY);
     for (const i of SIGNERS) await restart(i, 0, () => late);
     const lateClient = inProcessClient(set, apps, { now: () => late });
     expect(await signAll(ref, lateClient)).toEqual([
+      'risk.aggregation_stale',
+      'risk.aggregation_stale',
+      'risk.aggregation_stale',
+    ]);
+    expect(await signAll({ ...ref, value: ref.value + 1 }, lateClient)).toEqual([
       'risk.aggregation_unverified',
       'risk.aggregation_unverified',
       'risk.aggregation_unverified',
@@ -312,7 +319,14 @@ describe('a pooled round after a department changed how it scores risk (party ro
     const qa = SIGNERS[1]!;
     const before = parties[qa]!.deps.policy;
     await restart(qa, 0, () => new Date(), { ...before, risk: { weight_percent: 150, offset: 0 } });
-    expect(await signAll(ref)).toEqual(['signed', 'risk.aggregation_unverified', 'signed']);
+    // Its own refusal rule (risk.aggregation_stale), on which the gateway pools again; a
+    // reference it never confirmed is still risk.aggregation_unverified.
+    expect(await signAll(ref)).toEqual(['signed', 'risk.aggregation_stale', 'signed']);
+    expect(await signAll({ ...ref, session_id: 'risk-never-pooled' })).toEqual([
+      'risk.aggregation_unverified',
+      'risk.aggregation_unverified',
+      'risk.aggregation_unverified',
+    ]);
     // Evidence records what was decided: the party still signs the bundle carrying the round.
     const record = JSON.parse(encodeAggregationRecordJson(out.record));
     expect(await evidenceBy(qa, ref, record)).toBe('signed');
