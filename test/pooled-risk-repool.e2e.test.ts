@@ -244,6 +244,17 @@ describe('an approval whose pooled round went stale for the parties (real party 
     for (const x of refused) expect(CHANGED.map((p) => `${p}:risk.aggregation_stale`)).toContain(x);
   }, 180_000);
 
+  it('a refusal under another rule (a lower maximum, the risk view unchanged) pools nothing again', async () => {
+    const { id, view } = await incident(() => cluster!.restart(CHANGED, withPolicy(110, 40, 40)));
+    expect(view.state).toBe('rejected');
+    expect(pooled.get(id)).toHaveLength(1);
+    expect(notes(view)).toEqual([]);
+    const rejected = view.timeline.find((e) => e.event === 'rejected');
+    const refused = rejected?.detail?.['refusals'] as string[];
+    expect(refused.length).toBeGreaterThan(0);
+    for (const x of refused) expect(CHANGED.map((p) => `${p}:risk.over_max`)).toContain(x);
+  }, 180_000);
+
   it('a new score over the automatic threshold: the incident follows the new decision to a person', async () => {
     // Pooled 53 under the 110 % views, then monitoring, quality assurance and audit score 75
     // (150 %): 225 + 100 + 100 + 150 + 75 = 650, pooled 65, over 60: a person decides.

@@ -18,6 +18,7 @@ import { BodyBudget } from '../http-body.js';
 import { errorBody } from '../http-errors.js';
 import { PROMETHEUS_TEXT_MEDIA_TYPE } from '../metrics.js';
 import { policyInForce } from '../policy/in-force.js';
+import type { AggregationRef, ApprovalProposal } from '../policy/proposal.js';
 import {
   type BatchCall,
   type BatchResult,
@@ -117,7 +118,11 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
         note: 'a stored confirmation does not read: skipped (references to that round are refused)',
       }),
   });
-  const verifyAggregationRef = pooled.verifyRef.bind(pooled);
+  // For a decision: `'stale'` for a round confirmed here that no longer counts (see checkRef).
+  const verifyAggregationRef = (ref: AggregationRef, proposal: ApprovalProposal) => {
+    const standing = pooled.checkRef(ref, proposal);
+    return standing === 'holds' ? true : standing === 'stale' ? ('stale' as const) : false;
+  };
   const sign = createSignHandlers(deps, state, verifyAggregationRef, (ref, proposal) =>
     pooled.verifyRef(ref, proposal, { anyRiskView: true }),
   );

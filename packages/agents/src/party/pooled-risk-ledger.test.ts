@@ -282,6 +282,45 @@ describe('pooled-risk ledger and the risk view its party scored under', () => {
     expect(changed.verifyRef(other, undefined, { anyRiskView: true })).toBe(false);
   });
 
+  it('checkRef: a round confirmed for the proposal that no longer counts is stale (another view, past the window); anything else that does not hold is refused', async () => {
+    const s = await tempStore();
+    let clock = T0;
+    const e = entry('a7', 47);
+    const a = await PooledRiskLedger.open(s.store(), {
+      riskView: VIEW_A,
+      now: () => new Date(clock),
+      retentionMs: RETENTION,
+    });
+    await a.remember('pooled-s', e);
+    expect(a.checkRef(refOf('pooled-s', e))).toBe('holds');
+    const b = await PooledRiskLedger.open(s.store(), {
+      riskView: VIEW_B,
+      now: () => new Date(clock),
+      retentionMs: RETENTION,
+    });
+    await b.recall(['pooled-s', 'never-confirmed']);
+    expect(b.checkRef(refOf('pooled-s', e))).toBe('stale');
+    // Another value, another digest or a round never confirmed is no stale round: refused.
+    expect(b.checkRef({ ...refOf('pooled-s', e), value: 48 })).toBe('refused');
+    expect(b.checkRef({ ...refOf('pooled-s', e), output_digest: 'ff'.repeat(32) })).toBe('refused');
+    expect(b.checkRef(refOf('never-confirmed', e))).toBe('refused');
+    // Past the retention window, held in memory or read back from the store (not yet dropped by
+    // a later dealing): stale too, under the same view as well.
+    clock = T0 + RETENTION + 1;
+    expect(a.checkRef(refOf('pooled-s', e))).toBe('stale');
+    expect(a.verifyRef(refOf('pooled-s', e))).toBe(false);
+    const late = await PooledRiskLedger.open(s.store(), {
+      riskView: VIEW_A,
+      now: () => new Date(clock),
+      retentionMs: RETENTION,
+    });
+    expect(late.get('pooled-s')).toBeUndefined();
+    await late.recall(['pooled-s']);
+    expect(late.checkRef(refOf('pooled-s', e))).toBe('stale');
+    expect(late.verifyRef(refOf('pooled-s', e))).toBe(false);
+    expect(late.checkRef({ ...refOf('pooled-s', e), value: 48 })).toBe('refused');
+  });
+
   it('a stored view that is not a SHA-256 in hex is a damaged entry, reported and refused', async () => {
     const s = await tempStore();
     const e = entry('e5');

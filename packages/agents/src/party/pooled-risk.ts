@@ -12,7 +12,9 @@
  *  - the ledger of aggregations this party evaluated and then saw opened (`agg.confirm`, after the
  *    party checked the record itself), which `verifyAggregationRef` consults: a proposal's
  *    `risk.aggregation_ref` is accepted only for such a session, with the same digest and value,
- *    and only while the party runs the risk view it scored under ({@link riskViewDigest}).
+ *    and only while the party runs the risk view it scored under ({@link riskViewDigest}); one
+ *    that once held and no longer does (another view, past the retention window) is refused as
+ *    stale (`risk.aggregation_stale`), so the gateway knows to pool again.
  */
 import {
   AapsError,
@@ -381,8 +383,13 @@ export class PooledRiskLedger {
     }
   }
 
-  /** Holds a kept record read back from the store, unless damaged (reported) or expired. */
-  #load(sessionId: string, stored: unknown, at: Date): void {
+  /**
+   * Holds a kept record read back from the store, unless damaged (reported) or, at start
+   * (`keepExpired` false), expired. A round a request cites is held expired too, so that
+   * {@link checkRef} can say it is past the window ({@link RefStanding} `stale`) rather than
+   * unknown; it is never taken for a live one.
+   */
+  #load(sessionId: string, stored: unknown, at: Date, keepExpired = false): void {
     let entry: ConfirmedAggregation;
     try {
       entry = parseConfirmed(sessionId, stored);
@@ -391,7 +398,7 @@ export class PooledRiskLedger {
       this.#onDamaged?.(sessionId);
       return;
     }
-    if (this.#expired(at.getTime())) return;
+    if (!keepExpired && this.#expired(at.getTime())) return;
     this.#add(sessionId, entry, at.getTime());
   }
 
@@ -403,8 +410,9 @@ export class PooledRiskLedger {
   /**
    * Reads back from the store each of `sessionIds` (at most {@link MAX_RECALLS}) this party
    * confirmed and no longer holds in memory, one record by key each, so that {@link verifyRef}
-   * knows it. One kept past the retention window stays unknown (refused, as a round never
-   * confirmed is); a damaged one too, and is reported.
+   * knows it. One kept past the retention window (no later dealing has dropped it yet) is held
+   * as such, and refused as `stale`; a damaged one stays unknown (refused, as a round never
+   * confirmed is), and is reported.
    */
   async recall(sessionIds: Iterable<string>): Promise<void> {
     const store = this.#store;
@@ -413,7 +421,7 @@ export class PooledRiskLedger {
       if (this.#entries.has(id)) continue;
       const kept = await store.confirmedAggregation(id);
       if (kept === undefined || this.#entries.has(id)) continue;
-      this.#load(id, kept[0], kept[1]);
+      this.#load(id, kept[0], kept[1], true);
     }
   }
 
@@ -425,54 +433,86 @@ export class PooledRiskLedger {
   /**
    * True only for a session this party confirmed, within the retention window, with the same
    * circuit, digest and value, and (given the proposal) pooled for that proposal's incident,
-   * action, target namespace and risk factors. Synchronous, on memory: a round the request cites
-   * is read back first ({@link recall}). The subject compared is the one this party scored; the
-   * round it confirmed had every dealer sign that same subject's digest (and no caller-supplied
-   * input), so the value pools every department's own score on the proposal's subject. A legacy
-   * subject (confirmed by an earlier release, no namespace) is compared without one, as that
-   * release did. A ledger given its party's risk view refuses, for a decision, an entry confirmed
-   * under another view (the party's risk policy changed since), as it does an unknown round. An
-   * entry that records none (kept by an earlier release) is taken as that release took it, so an
-   * incident in flight across the upgrade still goes through. `opts.anyRiskView` skips the view:
-   * evidence of what was decided is signed whatever view the party has come to hold since.
+   * action, target namespace and risk factors, under the party's current risk view: that is,
+   * {@link checkRef} says `holds`. `opts.anyRiskView` skips the view: evidence of what was decided
+   * is signed whatever view the party has come to hold since.
    */
   verifyRef(
     ref: AggregationRef,
     proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'target' | 'risk'>,
     opts: { anyRiskView?: boolean } = {},
   ): boolean {
+    return this.checkRef(ref, proposal, opts) === 'holds';
+  }
+
+  /**
+   * What this party says of a cited round ({@link RefStanding}). Synchronous, on memory: a round
+   * the request cites is read back first ({@link recall}). The subject compared is the one this
+   * party scored; the round it confirmed had every dealer sign that same subject's digest (and no
+   * caller-supplied input), so the value pools every department's own score on the proposal's
+   * subject. A legacy subject (confirmed by an earlier release, no namespace) is compared without
+   * one, as that release did. A round this party confirmed, with the cited circuit, digest and
+   * value and pooled for this proposal, that no longer counts is `stale`: confirmed under another
+   * risk view of this party's (its risk policy changed since), or past the retention window. An
+   * entry that records no view (kept by an earlier release) is taken as that release took it, so
+   * an incident in flight across the upgrade still goes through. Anything else that does not hold
+   * (a round never confirmed here or no longer kept, another value or digest, another subject) is
+   * `refused`.
+   */
+  checkRef(
+    ref: AggregationRef,
+    proposal?: Pick<ApprovalProposal, 'incident_id' | 'action' | 'target' | 'risk'>,
+    opts: { anyRiskView?: boolean } = {},
+  ): RefStanding {
     const held = this.#entries.get(ref.session_id);
-    if (held === undefined || this.#expired(held.at)) return false;
+    if (held === undefined) return 'refused';
     const e = held.entry;
     if (e.circuit !== ref.circuit || e.digest !== ref.output_digest.toLowerCase() || e.value !== ref.value) {
-      return false;
+      return 'refused';
     }
+    if (proposal !== undefined && !pooledFor(e.subject, proposal)) return 'refused';
+    if (this.#expired(held.at)) return 'stale';
     if (
       opts.anyRiskView !== true &&
       this.#riskView !== undefined &&
       e.risk_view !== undefined &&
       e.risk_view !== this.#riskView
     )
-      return false;
-    if (proposal === undefined) return true;
-    const s = e.subject;
-    const f = proposal.risk.factors;
-    if (s !== undefined && 'namespace' in s) {
-      // Pooled on another namespace, the departments scored another target's environment.
-      const target = tryParseResourceUri(proposal.target);
-      if (target === undefined || (target.namespace ?? null) !== s.namespace) return false;
-    }
-    return (
-      s !== undefined &&
-      s.incident_id === proposal.incident_id &&
-      s.action === proposal.action &&
-      s.factors.blast_radius === f.blast_radius &&
-      s.factors.urgency === f.urgency &&
-      // Each department scored the heavier of the declared environment and its own view of the
-      // namespace; strategy may have raised the declared one to its view too (never lowered). A
-      // heavier one only raises the formula's score, and the pooled score can only raise that
-      // (combineRiskScores): the reference still holds.
-      environmentWeight(f.environment) >= environmentWeight(s.factors.environment)
-    );
+      return 'stale';
+    return 'holds';
   }
+}
+
+/**
+ * What a party's ledger says of a round a proposal cites ({@link PooledRiskLedger.checkRef}):
+ * `holds`; `stale`, a round it confirmed for this very proposal that no longer counts (its risk
+ * view changed since, or the round is past the retention window), which a fresh round of pooling
+ * can replace (the rule `risk.aggregation_stale`, on which the gateway pools again); `refused`,
+ * anything else (`risk.aggregation_unverified`).
+ */
+export type RefStanding = 'holds' | 'stale' | 'refused';
+
+/** Whether a confirmed round's subject is the proposal's (see {@link PooledRiskLedger.checkRef}). */
+function pooledFor(
+  s: RiskSubject | LegacyRiskSubject | undefined,
+  proposal: Pick<ApprovalProposal, 'incident_id' | 'action' | 'target' | 'risk'>,
+): boolean {
+  const f = proposal.risk.factors;
+  if (s !== undefined && 'namespace' in s) {
+    // Pooled on another namespace, the departments scored another target's environment.
+    const target = tryParseResourceUri(proposal.target);
+    if (target === undefined || (target.namespace ?? null) !== s.namespace) return false;
+  }
+  return (
+    s !== undefined &&
+    s.incident_id === proposal.incident_id &&
+    s.action === proposal.action &&
+    s.factors.blast_radius === f.blast_radius &&
+    s.factors.urgency === f.urgency &&
+    // Each department scored the heavier of the declared environment and its own view of the
+    // namespace; strategy may have raised the declared one to its view too (never lowered). A
+    // heavier one only raises the formula's score, and the pooled score can only raise that
+    // (combineRiskScores): the reference still holds.
+    environmentWeight(f.environment) >= environmentWeight(s.factors.environment)
+  );
 }

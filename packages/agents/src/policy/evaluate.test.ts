@@ -294,6 +294,10 @@ describe('evaluateProposal: each refusal names its rule', () => {
       'risk.aggregation_unverified',
     );
     expect(ruleOf(policy, 'strategy', pooled, context({ verifyAggregationRef: () => true }))).toBe('approve');
+    // A round the party confirmed for this proposal that no longer counts has its own rule.
+    expect(ruleOf(policy, 'strategy', pooled, context({ verifyAggregationRef: () => 'stale' }))).toBe(
+      'risk.aggregation_stale',
+    );
     const pvc = proposalFor(
       'pvc_deletion',
       {},

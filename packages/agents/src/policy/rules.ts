@@ -59,6 +59,7 @@ export type RefusalRule =
   | 'risk.pooled_required'
   | 'risk.score_mismatch'
   | 'risk.aggregation_unverified'
+  | 'risk.aggregation_stale'
   | 'risk.over_max'
   | 'human_approval.binding'
   | 'human_approval.expired'
@@ -88,9 +89,12 @@ export interface EvaluationContext {
   verifyHumanApproval(approval: HumanApproval): boolean;
   /**
    * Checks that an aggregation reference matches an opened aggregation this party took part in,
-   * pooled for this proposal (its incident, action and risk factors).
+   * pooled for this proposal (its incident, action and risk factors): `true` when it holds,
+   * `'stale'` for such a round that no longer counts (the party's risk view changed since, or
+   * the round is past its retention window: rule `risk.aggregation_stale`, on which a gateway
+   * pools again), `false` for anything else (`risk.aggregation_unverified`).
    */
-  verifyAggregationRef?(ref: AggregationRef, proposal: ApprovalProposal): boolean;
+  verifyAggregationRef?(ref: AggregationRef, proposal: ApprovalProposal): boolean | 'stale';
 }
 
 /** A proposal that passed every rule, with what the rules learned about it. */
@@ -337,7 +341,17 @@ function checkRisk(
   });
   rule('risk.aggregation_unverified', () => {
     if (risk.aggregation_ref === undefined) return;
-    if (ctx.verifyAggregationRef?.(risk.aggregation_ref, proposal) !== true) {
+    const held = ctx.verifyAggregationRef?.(risk.aggregation_ref, proposal);
+    if (held === 'stale') {
+      // This party confirmed that very round for this proposal, and it no longer counts here: a
+      // fresh round of pooling replaces it (the gateway pools again on this rule alone).
+      refuse(
+        'risk.aggregation_stale',
+        'pooled risk score no longer stands for this party (its risk view changed since the round, or the round is past the retention window): pool again',
+        ['risk.aggregation_ref'],
+      );
+    }
+    if (held !== true) {
       refuse('risk.aggregation_unverified', 'pooled risk score could not be verified', [
         'risk.aggregation_ref',
       ]);

@@ -134,7 +134,10 @@ export function transition(state: IncidentState, event: IncidentEvent): Incident
  * - `occurrence.joined`: another occurrence of the problem (a new delivery, not a redelivery)
  *   joined the open incident: `{source, ref, occurrence_key, occurrence, evidence_refs, message}`;
  * - `source.resolved`: the source reported the problem gone after the incident had changed
- *   something (or had ended), too late to end it: `{source_ended_at}`.
+ *   something (or had ended), too late to end it: `{source_ended_at}`;
+ * - `risk.repooled`: parties refused the approval's pooled-risk reference as stale
+ *   (`risk.aggregation_stale`), so the gateway pooled again and strategy decided anew:
+ *   `{because, refused_by, previous: {session_id, value}, decision, rule, risk_score, pooled}`.
  * The evidence's step times leave them out, and {@link replayTimeline} checks them as notes.
  */
 export const TIMELINE_NOTES = [
@@ -142,6 +145,7 @@ export const TIMELINE_NOTES = [
   'evidence.retrying',
   'occurrence.joined',
   'source.resolved',
+  'risk.repooled',
 ] as const;
 export type TimelineNote = (typeof TIMELINE_NOTES)[number];
 

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aaps/agents';
 import {
+  type ApprovalBacking,
   type ApprovalDecisionPayload,
   type AuditInput,
   backingFromTranscript,
@@ -179,6 +180,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
+
+/**
+ * The parties' refusal of a pooled-risk reference that held for them once and no longer does
+ * (packages/agents `checkRisk`): the one refusal on which an approval pools again.
+ */
+const STALE_POOLED_RISK = 'risk.aggregation_stale';
 
 /**
  * The required parties an approval or a verification that failed `UNAVAILABLE` waits for
@@ -992,6 +999,205 @@ export class WorkflowRunner {
     });
   }
 
+  /**
+   * Strategy's decision on the top fix (pooled first when pooling is on), and where it leads: the
+   * event the caller applies, `approval_requested` for an automatic one the parties are asked to
+   * approve, `human_required` when strategy asked for a person or the fix recurred, `rejected` when
+   * strategy refused it (with `r.reason` set). The decision, and the pooled round it cites, replace
+   * any earlier one on the record.
+   */
+  async #decide(r: IncidentRecord): Promise<{
+    event: 'approval_requested' | 'human_required' | 'rejected';
+    actor: string;
+    detail: Record<string, unknown>;
+  }> {
+    const d = this.#d;
+    const extra: Record<string, unknown> = d.environment === undefined ? {} : { environment: d.environment };
+    const pooled = await this.#poolRisk(r);
+    if (pooled) {
+      r.pooled_risk = pooled;
+      extra['pooled'] = pooled.ref;
+    }
+    await this.#agent(r, 'strategy', extra);
+    const decision = lastPayload<ApprovalDecisionPayload>(r.transcript, 'ApprovalDecision');
+    if (decision === undefined)
+      throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'strategy gave no decision');
+    r.decision = decision;
+    const actor = 'strategy';
+    const detail = {
+      decision: decision.decision,
+      rule: decision.rule ?? null,
+      risk_score: decision.risk.score,
+      ...(pooled === undefined ? {} : { pooled: pooledDetail(pooled) }),
+    };
+    const windowMs = d.recurrenceWindowMs ?? DEFAULT_RECURRENCE_WINDOW_MS;
+    let recurrence = r.recurrence_of;
+    if (decision.decision === 'auto' && recurrence === undefined && windowMs > 0 && r.recurrence_keys) {
+      // Claim the fix for this failure now: another incident of it that is deciding at the
+      // same time, or already decided, was not fixed yet when this one arrived.
+      const prior = await d.store.claimFix(r.id, r.recurrence_keys, d.now().toISOString(), windowMs);
+      if (prior !== undefined) {
+        recurrence = {
+          incident_id: prior.incident_id,
+          fixed_at: prior.fixed_at,
+          key: prior.key,
+          ...(prior.pending ? { pending: true as const } : {}),
+        };
+        r.recurrence_of = recurrence;
+      }
+    }
+    if (decision.decision === 'auto' && recurrence !== undefined) {
+      // The same failure came back after an executed fix: doing it again could undo it (an
+      // image rollback swaps the revisions back), so a person decides.
+      return {
+        event: 'human_required',
+        actor: 'gateway',
+        detail: {
+          ...detail,
+          routed_to_human: 'recurrence',
+          recurrence_of: { ...recurrence },
+          note: recurrence.pending
+            ? `incident ${recurrence.incident_id} is already fixing the same failure (decided at ${recurrence.fixed_at}): a person decides whether to apply this fix too`
+            : `recurred after the fix of incident ${recurrence.incident_id} executed at ${recurrence.fixed_at}: a person decides whether to apply it again`,
+        },
+      };
+    }
+    if (decision.decision === 'auto') return { event: 'approval_requested', actor, detail };
+    if (decision.decision === 'needs_human') return { event: 'human_required', actor, detail };
+    r.reason = { code: 'POLICY_REFUSED', message: decision.reason };
+    return { event: 'rejected', actor, detail };
+  }
+
+  /**
+   * The parties' threshold signature on the decision's proposal. When the signing fails because
+   * parties refused its pooled-risk reference as stale (`risk.aggregation_stale`: a round each of
+   * them confirmed for this proposal, which no longer counts for it, its department's risk view
+   * having changed since or the round being past its retention window), and a fresh round could
+   * change the outcome (no veto holder refused for another reason, and the other refusals alone do
+   * not reject it), the gateway pools again once: strategy decides anew on the new round (a new
+   * signed decision joins the transcript), a `risk.repooled` note says why and who refused, and the
+   * incident follows the new decision: the parties are asked again for an automatic one, a person
+   * for one that now needs a person, and a refused one ends `rejected`. At most once per attempt:
+   * the second signing's failure is handled as any other. A refusal for any other reason never
+   * pools again.
+   */
+  async #requestApproval(
+    r: IncidentRecord,
+    first: NonNullable<IncidentRecord['decision']>['proposal'],
+    firstBacking: ApprovalBacking,
+  ): Promise<void> {
+    const d = this.#d;
+    let proposal = first;
+    let backing = firstBacking;
+    let repooled: Record<string, unknown> | undefined;
+    for (;;) {
+      try {
+        const result = await d.coordinator.signApproval(proposal, backing);
+        r.approval = {
+          signature: bytesToHex(result.signature),
+          signers: result.signers,
+          refusals: result.refusals,
+          misbehaved: result.misbehaved,
+          unavailable: result.unavailable,
+        };
+        this.#advance(r, 'approved', 'parties', {
+          signers: result.signers,
+          refusals: result.refusals.map((x) => `${x.party}:${x.rule}`),
+          ...(repooled === undefined ? {} : { repooled: true }),
+        });
+      } catch (e) {
+        const failure = quorumFailureOf(e);
+        if (failure === undefined || !isAapsError(e)) throw e;
+        const { refusals, vetoes } = failure;
+        // Rejected when a veto holder (quality assurance) refused, or when enough parties refused
+        // on policy; parties that did not answer make the quorum unreachable for now, which is
+        // an availability failure, not a verdict. When a veto holder is among them (it did not
+        // refuse: it is in every quorum), the approval waits for it (see `#drive`).
+        // A party every approval quorum includes, proven to cheat (its signature share did not
+        // verify): no approval can be made without it, so the incident fails now, naming it,
+        // rather than waiting for it as for one that is down.
+        const cheated = failure.required_culprits;
+        if (cheated.length > 0) {
+          throw new ProtocolError(
+            'INVALID_SIGNATURE_SHARE',
+            `${cheated.join(', ')}, which every approval quorum includes, sent signature shares that do not verify: ${e.message}`,
+            e instanceof ProtocolError ? e.culprits : [],
+            { details: { refusals, culprit_parties: cheated } },
+          );
+        }
+        const { threshold } = await d.coordinator.keys();
+        const stale = refusals.filter((x) => x.rule === STALE_POOLED_RISK);
+        const others = refusals.filter((x) => x.rule !== STALE_POOLED_RISK);
+        if (
+          repooled === undefined &&
+          stale.length > 0 &&
+          !vetoes.some((x) => x.rule !== STALE_POOLED_RISK) &&
+          others.length <= threshold.max - threshold.min
+        ) {
+          repooled = this.#repoolReason(proposal, stale);
+          if (repooled !== undefined) {
+            this.#d.logger.info('risk.repooling', { incident_id: r.id, ...repooled });
+            const decided = await this.#decide(r);
+            // Noted before anything else happens: the new decision is on the record from here on
+            // (a failure later is retried on it, and does not pool again while it holds).
+            await this.#note(r, 'risk.repooled', { ...repooled, ...decided.detail });
+            if (decided.event !== 'approval_requested') {
+              this.#advance(r, decided.event, decided.actor, { ...decided.detail, repooled: true });
+              return this.#save(r);
+            }
+            const next = r.decision?.proposal;
+            const nextBacking = backingFromTranscript(r.transcript);
+            if (next === undefined || nextBacking === undefined)
+              throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'no proposal to approve');
+            proposal = next;
+            backing = nextBacking;
+            continue;
+          }
+        }
+        if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
+          // The required parties (veto holders) the coordinator lost without a refusal.
+          const waitingFor = failure.required_unavailable;
+          const message =
+            waitingFor.length > 0
+              ? `approval waits for ${waitingFor.join(', ')}, which every approval quorum includes: ${e.message}`
+              : `${e.message} (${refusals.length} refused)`;
+          throw new ProtocolError('UNAVAILABLE', message, [], {
+            details: { refusals, ...(waitingFor.length > 0 ? { waiting_for: waitingFor } : {}) },
+          });
+        }
+        const refused = refusals.map((x) => `${x.party}:${x.rule}`);
+        // Refused for the human approval alone (run out, longer than a party's policy accepts,
+        // missing where a party's policy wants one): nobody said no to the change, so a person
+        // decides again, and may send a new approval.
+        if (refusals.length > 0 && refusals.every((x) => x.rule.startsWith('human_approval.'))) {
+          return this.#backToHuman(r, 'parties', { refusals: refused });
+        }
+        r.approval = { signature: '', signers: [], refusals, misbehaved: [] };
+        r.reason = { code: e.code, message: e.message };
+        this.#advance(r, 'rejected', 'parties', { refusals: refused });
+      }
+      return this.#save(r);
+    }
+  }
+
+  /**
+   * Why the gateway pools again for an approval `stale` refused (see `#requestApproval`), as the
+   * `risk.repooled` note says it: the rule, who refused the old reference, and the old round; or
+   * `undefined` when pooling is off or the proposal cites no round (nothing to pool again).
+   */
+  #repoolReason(
+    proposal: NonNullable<IncidentRecord['decision']>['proposal'],
+    stale: readonly { party: string; rule: string }[],
+  ): Record<string, unknown> | undefined {
+    const previous = proposal.risk.aggregation_ref;
+    if (!this.#d.poolRisk || !this.#d.coordinator.poolRisk || previous === undefined) return undefined;
+    return {
+      because: STALE_POOLED_RISK,
+      refused_by: stale.map((x) => x.party),
+      previous: { session_id: previous.session_id, value: previous.value },
+    };
+  }
+
   /** The gateway's own envelope (as `source`), signed with its identity key. */
   #gatewayEnvelope(
     record: IncidentRecord,
@@ -1132,58 +1338,8 @@ export class WorkflowRunner {
         return this.#save(r);
       }
       case 'proposed': {
-        const extra: Record<string, unknown> =
-          d.environment === undefined ? {} : { environment: d.environment };
-        const pooled = await this.#poolRisk(r);
-        if (pooled) {
-          r.pooled_risk = pooled;
-          extra['pooled'] = pooled.ref;
-        }
-        await this.#agent(r, 'strategy', extra);
-        const decision = lastPayload<ApprovalDecisionPayload>(r.transcript, 'ApprovalDecision');
-        if (decision === undefined)
-          throw new ProtocolError('INCONSISTENT_TRANSCRIPT', 'strategy gave no decision');
-        r.decision = decision;
-        const actor = 'strategy';
-        const detail = {
-          decision: decision.decision,
-          rule: decision.rule ?? null,
-          risk_score: decision.risk.score,
-          ...(pooled === undefined ? {} : { pooled: pooledDetail(pooled) }),
-        };
-        const windowMs = d.recurrenceWindowMs ?? DEFAULT_RECURRENCE_WINDOW_MS;
-        let recurrence = r.recurrence_of;
-        if (decision.decision === 'auto' && recurrence === undefined && windowMs > 0 && r.recurrence_keys) {
-          // Claim the fix for this failure now: another incident of it that is deciding at the
-          // same time, or already decided, was not fixed yet when this one arrived.
-          const prior = await d.store.claimFix(r.id, r.recurrence_keys, d.now().toISOString(), windowMs);
-          if (prior !== undefined) {
-            recurrence = {
-              incident_id: prior.incident_id,
-              fixed_at: prior.fixed_at,
-              key: prior.key,
-              ...(prior.pending ? { pending: true as const } : {}),
-            };
-            r.recurrence_of = recurrence;
-          }
-        }
-        if (decision.decision === 'auto' && recurrence !== undefined) {
-          // The same failure came back after an executed fix: doing it again could undo it (an
-          // image rollback swaps the revisions back), so a person decides.
-          this.#advance(r, 'human_required', 'gateway', {
-            ...detail,
-            routed_to_human: 'recurrence',
-            recurrence_of: { ...recurrence },
-            note: recurrence.pending
-              ? `incident ${recurrence.incident_id} is already fixing the same failure (decided at ${recurrence.fixed_at}): a person decides whether to apply this fix too`
-              : `recurred after the fix of incident ${recurrence.incident_id} executed at ${recurrence.fixed_at}: a person decides whether to apply it again`,
-          });
-        } else if (decision.decision === 'auto') this.#advance(r, 'approval_requested', actor, detail);
-        else if (decision.decision === 'needs_human') this.#advance(r, 'human_required', actor, detail);
-        else {
-          r.reason = { code: 'POLICY_REFUSED', message: decision.reason };
-          this.#advance(r, 'rejected', actor, detail);
-        }
+        const decided = await this.#decide(r);
+        this.#advance(r, decided.event, decided.actor, decided.detail);
         return this.#save(r);
       }
       case 'awaiting_approval': {
@@ -1202,63 +1358,7 @@ export class WorkflowRunner {
             approval_window: window.map((i) => `${i.field} ${i.problem}`),
           });
         }
-        try {
-          const result = await d.coordinator.signApproval(proposal, backing);
-          r.approval = {
-            signature: bytesToHex(result.signature),
-            signers: result.signers,
-            refusals: result.refusals,
-            misbehaved: result.misbehaved,
-            unavailable: result.unavailable,
-          };
-          this.#advance(r, 'approved', 'parties', {
-            signers: result.signers,
-            refusals: result.refusals.map((x) => `${x.party}:${x.rule}`),
-          });
-        } catch (e) {
-          const failure = quorumFailureOf(e);
-          if (failure === undefined || !isAapsError(e)) throw e;
-          const { refusals, vetoes } = failure;
-          // Rejected when a veto holder (quality assurance) refused, or when enough parties refused
-          // on policy; parties that did not answer make the quorum unreachable for now, which is
-          // an availability failure, not a verdict. When a veto holder is among them (it did not
-          // refuse: it is in every quorum), the approval waits for it (see `#drive`).
-          // A party every approval quorum includes, proven to cheat (its signature share did not
-          // verify): no approval can be made without it, so the incident fails now, naming it,
-          // rather than waiting for it as for one that is down.
-          const cheated = failure.required_culprits;
-          if (cheated.length > 0) {
-            throw new ProtocolError(
-              'INVALID_SIGNATURE_SHARE',
-              `${cheated.join(', ')}, which every approval quorum includes, sent signature shares that do not verify: ${e.message}`,
-              e instanceof ProtocolError ? e.culprits : [],
-              { details: { refusals, culprit_parties: cheated } },
-            );
-          }
-          const { threshold } = await d.coordinator.keys();
-          if (vetoes.length === 0 && refusals.length <= threshold.max - threshold.min) {
-            // The required parties (veto holders) the coordinator lost without a refusal.
-            const waitingFor = failure.required_unavailable;
-            const message =
-              waitingFor.length > 0
-                ? `approval waits for ${waitingFor.join(', ')}, which every approval quorum includes: ${e.message}`
-                : `${e.message} (${refusals.length} refused)`;
-            throw new ProtocolError('UNAVAILABLE', message, [], {
-              details: { refusals, ...(waitingFor.length > 0 ? { waiting_for: waitingFor } : {}) },
-            });
-          }
-          const refused = refusals.map((x) => `${x.party}:${x.rule}`);
-          // Refused for the human approval alone (run out, longer than a party's policy accepts,
-          // missing where a party's policy wants one): nobody said no to the change, so a person
-          // decides again, and may send a new approval.
-          if (refusals.length > 0 && refusals.every((x) => x.rule.startsWith('human_approval.'))) {
-            return this.#backToHuman(r, 'parties', { refusals: refused });
-          }
-          r.approval = { signature: '', signers: [], refusals, misbehaved: [] };
-          r.reason = { code: e.code, message: e.message };
-          this.#advance(r, 'rejected', 'parties', { refusals: refused });
-        }
-        return this.#save(r);
+        return this.#requestApproval(r, proposal, backing);
       }
       case 'approved': {
         const order = await this.#order(r);

@@ -134,9 +134,9 @@ export function consistencyProofs(raw: unknown, field = 'body.subject.consistenc
 export function createSignHandlers(
   deps: PartyDeps,
   state: PartyState,
-  verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean,
+  verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean | 'stale',
   aggregationConfirmed:
-    | ((ref: AggregationRef, proposal: ApprovalProposal) => boolean)
+    | ((ref: AggregationRef, proposal: ApprovalProposal) => boolean | 'stale')
     | undefined = verifyAggregationRef,
 ) {
   const { suite, roster } = deps;

@@ -15,7 +15,7 @@ import { humanApprovalVerifier } from './sign.js';
 
 export function createStepHandler(
   deps: PartyDeps,
-  verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean,
+  verifyAggregationRef?: (ref: AggregationRef, proposal: ApprovalProposal) => boolean | 'stale',
 ) {
   const now = deps.now ?? (() => new Date());
   const verifyHumanApproval = humanApprovalVerifier(deps.roster);
