@@ -136,3 +136,34 @@ describe("matchSignalRules: kubelet's FailedToRetrieveImagePullSecret", () => {
     ).toEqual([{ rule: 'config.missing', type: 'config_validation_failed', subtype: 'missing_object' }]);
   });
 });
+
+describe('matchSignalRules: a pull failure that does not say why', () => {
+  const unexplained = [
+    { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_unexplained' },
+  ];
+  it.each([
+    // kube-state-metrics' alerts: a reason label and an annotation about readiness.
+    [
+      'ImagePullBackOff',
+      'Pod payments/ledger-5d8c7b9f6-qwk4r has been in a non-ready state for longer than 15 minutes.',
+    ],
+    // kubelet's own Warnings beside the error Event, and its back-off.
+    ['Failed', 'Error: ImagePullBackOff'],
+    ['Failed', 'Error: ErrImagePull'],
+    ['BackOff', 'Back-off pulling image "registry.example/shop/web:1.5.0"'],
+  ])('%s "%s" is pull_unexplained', (reason, text) => {
+    expect(matchSignalRules({ reason, texts: [text], alertname: '' })).toEqual(unexplained);
+  });
+
+  it('an alert name alone is pull_unexplained', () => {
+    expect(byName('KubePodImagePullBackOff')).toEqual([{ ...unexplained[0], rule: 'alert.name' }]);
+  });
+
+  it("containerd's pull access denied is pull_denied (a wrong reference or missing credentials)", () => {
+    expect(
+      pull(
+        'code = Unknown desc = failed to resolve reference: pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed',
+      ),
+    ).toEqual([{ rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_denied' }]);
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * Review: an image pull failure is rolled back only on evidence of what failed. Each payload is
+ * what the real system sends (an Alertmanager v4 webhook from kube-state-metrics' rules, kubelet's
+ * Events as `kubectl get events -o json` or an event exporter gives them), posted through the real
+ * gateway app, the in-process parties and the dry-run executor. docs/api.md, "Kubernetes" and
+ * "Triage and fixes".
+ */
+
+import type { DeploymentRecord } from '@aaps/agents';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  fixture,
+  incident,
+  json,
+  makeGateway,
+  request,
+  type TestGateway,
+  type TestGatewayOptions,
+  TOKENS,
+} from './test-helpers/gateway.js';
+
+const open: TestGateway[] = [];
+async function gateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  const gw = await makeGateway(opts);
+  open.push(gw);
+  return gw;
+}
+afterEach(async () => {
+  for (const gw of open.splice(0)) await gw.cleanup();
+});
+
+const POD = 'web-7d9f8b6c5-x2x4k';
+let uids = 0;
+/** A core/v1 Event kubelet wrote about container web of pod shop/web-7d9f8b6c5-x2x4k. */
+function kubeletEvent(reason: string, message: string, type: 'Warning' | 'Normal' = 'Warning', count = 3) {
+  uids += 1;
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: {
+      name: `${POD}.187b2f6a0c9d${(0x5100 + uids).toString(16)}`,
+      namespace: 'shop',
+      uid: `7a1c2d3e-5b44-4c9e-8d61-${uids.toString(16).padStart(12, '0')}`,
+      resourceVersion: String(88413000 + uids),
+      creationTimestamp: '2026-11-25T14:01:58Z',
+    },
+    involvedObject: {
+      kind: 'Pod',
+      namespace: 'shop',
+      name: POD,
+      uid: '3c9e1f20-6d7a-4b58-9e02-8f1a2b3c4d5e',
+      apiVersion: 'v1',
+      resourceVersion: '88412011',
+      fieldPath: 'spec.containers{web}',
+    },
+    reason,
+    message,
+    source: { component: 'kubelet', host: 'node-pool-a-3' },
+    firstTimestamp: '2026-11-25T14:01:58Z',
+    lastTimestamp: '2026-11-25T14:06:12Z',
+    count,
+    type,
+    eventTime: null,
+    reportingComponent: 'kubelet',
+    reportingInstance: 'node-pool-a-3',
+  };
+}
+
+async function post(gw: TestGateway, source: string, body: unknown) {
+  const res = await request(gw, 'POST', `/v1/webhooks/${source}`, { token: TOKENS.submit, body });
+  expect(res.status).toBe(202);
+  return json(res);
+}
+
+type Entry = { state: string; event: string; detail: Record<string, unknown> };
+async function settled(gw: TestGateway, id: string) {
+  await gw.runner.idle();
+  const inc = await incident(gw, id);
+  const record = await gw.store.getIncident(id);
+  const timeline = inc['timeline'] as Entry[];
+  return {
+    inc,
+    timeline,
+    escalations: record?.fixes?.escalations ?? [],
+    rca: record?.rca,
+    human: timeline.find((e) => e.event === 'human_required')?.detail['escalations'],
+  };
+}
+
+async function runOne(gw: TestGateway, source: string, body: unknown) {
+  const out = await post(gw, source, body);
+  const incidents = out['incidents'] as { incident_id: string }[];
+  expect(incidents).toHaveLength(1);
+  return { id: incidents[0]!.incident_id, ...(await settled(gw, incidents[0]!.incident_id)) };
+}
+
+describe('1. a pull failure whose signal carries no error', () => {
+  // kube-prometheus' KubePodNotReady from kube-state-metrics: the `reason` label says
+  // ImagePullBackOff, the annotations say how long the pod has not been ready. Nothing says why
+  // the pull fails: a missing tag, a registry outage, a refused credential and a misspelt
+  // repository each call for something else.
+  it('KubePodNotReady (reason ImagePullBackOff, no message) is not rolled back blind: a person, told to read the pull error', async () => {
+    const gw = await gateway();
+    const { inc, human, escalations, rca } = await runOne(
+      gw,
+      'alertmanager',
+      fixture('alertmanager/image-pull-backoff-deployment.json'),
+    );
+    expect(inc['type']).toBe('image_signature_failed');
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(inc['execution'] ?? null).toBeNull();
+    expect(human).toEqual(['pull_cause_unknown']);
+    expect(escalations[0]?.detail).toContain('nothing is rolled back');
+    expect(rca?.subtype).toBe('pull_unexplained');
+    expect(rca?.root_cause).toContain('does not say why');
+  });
+});
+
+describe("2. kubelet's back-off before the pull's error", () => {
+  // kubelet posts `BackOff` (Back-off pulling image) as a Normal Event and, with it, a Warning
+  // `Failed` whose message is only `Error: ImagePullBackOff`; the Event with the registry's
+  // answer (`Failed to pull image ...: <error>`) is a separate `Failed` Event, which an exporter
+  // can deliver later (or after a restart, not at all). The back-off must not open a rollback that
+  // the error then contradicts (here: the registry was rate limiting).
+  const IMAGE = 'registry.example/shop/web:1.5.0';
+  const RATE_LIMITED = `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry.example/v2/shop/web/manifests/sha256:${'9e'.repeat(32)}: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.`;
+
+  it('the back-off alone waits for a person; the error Event then joins that incident, and nothing is rolled back', async () => {
+    const gw = await gateway();
+    const first = await post(gw, 'kubernetes', {
+      apiVersion: 'v1',
+      kind: 'List',
+      metadata: { resourceVersion: '' },
+      items: [
+        kubeletEvent('BackOff', `Back-off pulling image "${IMAGE}"`, 'Normal', 5),
+        kubeletEvent('Failed', 'Error: ImagePullBackOff', 'Warning', 5),
+      ],
+    });
+    expect(first['ignored']).toEqual([{ ref: 'items[0]', reason: 'event_type_normal' }]);
+    const [opened] = first['incidents'] as { incident_id: string }[];
+    const id = opened!.incident_id;
+    const before = await settled(gw, id);
+    expect(before.inc['state']).toBe('awaiting_human');
+    expect(before.inc['proposal']).toBeNull();
+    expect(before.human).toEqual(['pull_cause_unknown']);
+
+    const later = await post(gw, 'kubernetes', kubeletEvent('Failed', RATE_LIMITED, 'Warning', 2));
+    expect(later['incidents']).toEqual([expect.objectContaining({ incident_id: id, joined: true })]);
+    const after = await settled(gw, id);
+    expect(after.inc['state']).toBe('awaiting_human');
+    expect(after.inc['execution'] ?? null).toBeNull();
+    const note = after.timeline.find((e) => e.event === 'occurrence.joined');
+    expect(String(note?.detail['message'])).toContain('429 Too Many Requests');
+  });
+});
+
+describe('3. pull access denied', () => {
+  // containerd's answer both to a repository that does not exist (a misspelt or unpublished
+  // one) and to one that needs credentials the pull did not have (a missing or wrong
+  // imagePullSecret, a grant withdrawn).
+  const denied = (image: string) =>
+    `Failed to pull image "${image}": rpc error: code = Unknown desc = failed to pull and unpack image "${image}": failed to resolve reference "${image}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed`;
+  const line = (image: string, revision: number): DeploymentRecord => ({
+    workload: 'deployment://shop/web',
+    container: 'web',
+    image,
+    revision,
+    deployed_at: '2026-11-20T00:00:00Z',
+    outcome: 'healthy',
+  });
+
+  it('with no deployment history to tell a wrong reference from missing credentials: a person, nothing rolled back', async () => {
+    const gw = await gateway();
+    const { inc, human, escalations } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', denied('registry.example/shop/web:1.5.0')),
+    );
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_denied']);
+    expect(escalations[0]?.detail).toContain('imagePullSecrets');
+  });
+
+  it('a repository the workload ran healthy before: its access changed, so no rollback into the same denial', async () => {
+    const gw = await gateway({
+      history: [line(`registry.example/shop/web:1.4.0@sha256:${'ab'.repeat(32)}`, 4)],
+    });
+    const { inc, human, escalations } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', denied('registry.example/shop/web:1.5.0')),
+    );
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_denied']);
+    expect(escalations[0]?.detail).toContain('revision 4');
+  });
+});
