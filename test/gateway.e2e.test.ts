@@ -88,10 +88,11 @@ describe('aaps up across real processes', () => {
 
   it.each([
     [
-      // A Deployment named by the alert: one only read from a pod's name goes to a person.
+      // kubelet's Event with the registry's answer (not found): an alert that only says the pull
+      // failed (kube-state-metrics' reason label) goes to a person.
       'image signature / pull failure',
-      'alertmanager',
-      'alertmanager/image-pull-backoff-deployment.json',
+      'kubernetes',
+      'kubernetes/core-v1-image-pull-failed.json',
       'image_rollback',
     ],
     [
@@ -212,7 +213,7 @@ describe('aaps up across real processes', () => {
 
   it('the same delivery again creates nothing', async () => {
     const before = await api<{ incidents: unknown[] }>('/v1/incidents?limit=100');
-    const again = await webhook('alertmanager', 'alertmanager/image-pull-backoff-deployment.json');
+    const again = await webhook('kubernetes', 'kubernetes/core-v1-image-pull-failed.json');
     const after = await api<{ incidents: unknown[] }>('/v1/incidents?limit=100');
     expect(after.body.incidents.length).toBe(before.body.incidents.length);
     expect(again.length).toBe(1);

@@ -165,13 +165,13 @@ describe('aaps up --pool-risk', () => {
         'packages',
         'gateway',
         'test-fixtures',
-        'alertmanager',
-        'image-pull-backoff-deployment.json',
+        'kubernetes',
+        'core-v1-image-pull-failed.json',
       ),
       'utf8',
     );
-    // The alert names its Deployment: one only read from a pod's name would go to a person.
-    const { incidents } = await api<{ incidents: { incident_id: string }[] }>('/v1/webhooks/alertmanager', {
+    // kubelet's pull error (not found): an alert that only says the pull failed goes to a person.
+    const { incidents } = await api<{ incidents: { incident_id: string }[] }>('/v1/webhooks/kubernetes', {
       method: 'POST',
       body,
     });

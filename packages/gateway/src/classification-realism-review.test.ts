@@ -247,7 +247,9 @@ describe('an image failure that names only a pod', () => {
   // "Workloads from pod names", now says: a Deployment read from a pod-template hash is taken as
   // named (it is how kubelet's Events name every pull failure), and a wrong guess names a
   // Deployment that does not exist, so the change fails and is recorded.
-  it('KubeContainerWaiting (reason ErrImagePull, pod label only) rolls back the Deployment its pod-template hash names', async () => {
+  // KubeContainerWaiting carries no pull error, so a person reads it before anything is rolled
+  // back (docs/api.md, "Triage and fixes"); the Deployment is the one the hash names all the same.
+  it('KubeContainerWaiting (reason ErrImagePull, pod label only) names the Deployment its pod-template hash names', async () => {
     const gw = await gateway();
     const inc = await runOne(
       gw,
@@ -268,7 +270,14 @@ describe('an image failure that names only a pod', () => {
       ),
     );
     expect(inc['type']).toBe('image_signature_failed');
-    expect(inc['proposal']).toMatchObject({ action: 'image_rollback', target: 'deployment://shop/checkout' });
+    expect(inc['proposal']).toBeNull();
+    const record = await gw.store.getIncident(inc['incident_id'] as string);
+    expect(record?.fixes?.escalations).toEqual([
+      expect.objectContaining({
+        kind: 'pull_cause_unknown',
+        detail: expect.stringContaining('deployment://shop/checkout'),
+      }),
+    ]);
   });
 });
 

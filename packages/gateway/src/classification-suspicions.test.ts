@@ -294,10 +294,16 @@ describe("2. a controller's own namespace is not the failing workload's", () => 
 
   it("an exporter scraped in the failing workload's own namespace: the pod is exported_pod, not the exporter's", async () => {
     const gw = await gateway();
-    const { inc } = await runOne(gw, 'alertmanager', scrapedWaitingAlert('shop'));
-    const targets = JSON.stringify([inc['proposal'], inc['affected_resources'] ?? null]);
+    const { inc, escalations } = await runOne(gw, 'alertmanager', scrapedWaitingAlert('shop'));
+    const targets = JSON.stringify([inc['proposal'], inc['affected_resources'] ?? null, escalations]);
     expect(targets).not.toContain('kube-state-metrics');
-    expect(inc['proposal']).toMatchObject({ action: 'image_rollback', target: 'deployment://shop/checkout' });
+    // The alert carries no pull error: a person reads it (pull_cause_unknown), about shop/checkout.
+    expect(escalations).toEqual([
+      expect.objectContaining({
+        kind: 'pull_cause_unknown',
+        detail: expect.stringContaining('deployment://shop/checkout'),
+      }),
+    ]);
   });
 });
 

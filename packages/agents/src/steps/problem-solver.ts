@@ -21,6 +21,8 @@
  *   rolled back: kubelet retries it, and the image is not shown to be bad (`transient_pull`).
  *   Nor is one whose credentials the registry refused (`pull_credentials`: `no basic auth
  *   credentials`, `401 Unauthorized`): the previous image needs the same ones (`registry_credentials`).
+ *   Nor one whose signal does not say why the pull failed (`pull_unexplained`: an alert's reason
+ *   label, kubelet's back-off): a person reads the pull's error first (`pull_cause_unknown`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
  *   and reports no failure: a person reads it (`policy_report`), nothing is proposed.
  * - Quota: raise the hard limit to what the failed request needs (used + requested), if that stays
@@ -145,6 +147,11 @@ export interface Escalation {
      */
     | 'registry_credentials'
     /**
+     * The signal says an image could not be pulled but not why (an alert's reason label, kubelet's
+     * `Error: ImagePullBackOff` or back-off): a rollback would be blind, so nothing is proposed.
+     */
+    | 'pull_cause_unknown'
+    /**
      * A kubelet (`system:node:<name>`) was refused by the node authorizer, which RBAC does not
      * configure: no RoleBinding is proposed.
      */
@@ -197,6 +204,8 @@ export function runProblemSolverStep(input: ProblemSolverInput): ProblemSolverOu
         ctx.escalations.push({ kind: 'unclassified', detail: `triage: ${t.subtype}; a person must look` });
     }
   }
+  // What failed is not known: the RCA says so rather than sound sure of a cause it names none of.
+  if (t.subtype === 'pull_unexplained') confidence = 'low';
   if (ctx.proposals.length === 0 && confidence === 'high') confidence = 'medium';
 
   const rca: RCAReport = {
@@ -476,7 +485,8 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   const cause =
     subtype === 'signature_mismatch'
       ? `${image} failed signature verification`
-      : `${image} could not be pulled${notTheImage === undefined ? '' : `: ${notTheImage.cause}`}`;
+      : `${image} could not be pulled${notTheImage === undefined ? '' : `: ${notTheImage.cause}`}` +
+        (subtype === 'pull_unexplained' ? '; the signal does not say why' : '');
   find(ctx, cause, failing ? [`image://${failing}`] : []);
   if (notTheImage !== undefined) {
     ctx.escalations.push({ ...notTheImage.escalation });
@@ -519,6 +529,10 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   // ReplicaSet's pods, `ledger-5d8c7b9f6-qwk4r`: how kubelet's Events name every pull failure)
   // is taken as named, and the RCA says how it was read; a wrong guess of that kind names a
   // Deployment that does not exist, and the change fails (rolled back, recorded).
+  if (subtype === 'pull_unexplained') {
+    unexplainedPull(ctx, inferred ? `${workload} (guessed from a pod's name)` : workload);
+    return cause;
+  }
   const guessed = inferred;
   if (guessed) find(ctx, `workload guessed from a pod's name, not named by the signal: ${workload}`);
   else if (facts.inferred_workloads?.includes(workload) === true)
@@ -583,6 +597,30 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     );
   }
   return cause;
+}
+
+/**
+ * `pull_unexplained`: the signal says only that the pull failed (an alert's reason label,
+ * kubelet's `Error: ImagePullBackOff` or back-off). A missing tag (a rollback mends it), a
+ * registry outage (kubelet's own retry does), refused credentials and a misspelt repository (a
+ * person's fix) look alike without the registry's answer, so a rollback would be a guess. kubelet's
+ * `Failed to pull image` Event, which carries the answer, correlates with this incident (one
+ * object, reason `Failed`, one type): when it comes it joins this incident, for the person.
+ */
+function unexplainedPull(ctx: Ctx, workload: string): void {
+  find(
+    ctx,
+    `the signal says the pull failed but carries no registry or runtime error: what failed (the reference, the registry, the credentials) is not known`,
+  );
+  ctx.escalations.push({
+    kind: 'pull_cause_unknown',
+    detail:
+      `${workload}'s image could not be pulled, and the signal carries no registry or runtime error (an alert's ` +
+      "reason label, kubelet's back-off or `Error: ImagePullBackOff`); a missing tag, a registry outage, refused " +
+      'credentials and a misspelt repository each need a different fix, so nothing is rolled back blind: a person ' +
+      "reads the pull's error (`kubectl describe pod`; kubelet's `Failed to pull image` Event joins this incident " +
+      'when it arrives) and fixes or rolls back accordingly',
+  });
 }
 
 function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {

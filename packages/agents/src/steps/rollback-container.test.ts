@@ -161,7 +161,10 @@ describe('when the failing container is not certain, the previous revision, sayi
 
   it('the signal names no failing image', () => {
     const { proposal } = solve(
-      { ...signal(['Error: ErrImagePull']), metadata: { namespace: 'shop', reason: 'ErrImagePull' } },
+      // The runtime's answer (a tag that does not exist), quoted without the image it was about.
+      signal(['rpc error: code = NotFound desc = failed to resolve reference: not found'], {
+        reason: 'ErrImagePull',
+      }),
       WEB_AND_PROXY,
     );
     expect(proposal.parameters).toEqual({ basis: 'previous_revision', to_revision: 'previous' });

@@ -7,6 +7,7 @@
  */
 import {
   isConfigSyntaxError,
+  isExplainedPullFailure,
   isImagePullFailure,
   isLimitViolation,
   isPullCredentialFailure,
@@ -44,6 +45,11 @@ export type IncidentSubtype =
   | 'pull_transient'
   /** A pull failure whose message says the registry refused the pull's credentials, or got none. */
   | 'pull_credentials'
+  /**
+   * A pull failure whose signal says only that the pull failed, not why: an alert's reason label
+   * or name, kubelet's `Error: ImagePullBackOff` or its back-off, without the registry's answer.
+   */
+  | 'pull_unexplained'
   | 'quota_exceeded'
   | 'limit_violation'
   | 'rbac_denied'
@@ -90,7 +96,8 @@ export interface SignalText {
  */
 const BY_ALERT_NAME: [RegExp, RuleMatch['type'], IncidentSubtype][] = [
   [/quota|limitrange|forbidden|rbac/i, 'resource_quota_exceeded', 'quota_exceeded'],
-  [/imagepull/i, 'image_signature_failed', 'pull_failure'],
+  // A name says a pull failed, never why.
+  [/imagepull/i, 'image_signature_failed', 'pull_unexplained'],
   [/config(uration)?error/i, 'config_validation_failed', 'config_error'],
 ];
 
@@ -133,7 +140,9 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
       ? 'pull_transient'
       : some(isPullCredentialFailure)
         ? 'pull_credentials'
-        : 'pull_failure',
+        : isExplainedPullFailure(reason, all)
+          ? 'pull_failure'
+          : 'pull_unexplained',
     isImagePullFailure(reason, all),
   );
   if (out.length === 0 && signal.alertname !== '') {

@@ -269,6 +269,25 @@ export function isImagePullFailure(reason: string, message: string): boolean {
 }
 
 /**
+ * The runtime's or the registry's answer to a pull: kubelet's `Failed to pull image "X": <error>`
+ * (the Event that carries the error), or the answer quoted on its own (`manifest unknown`, `not
+ * found`, `pull access denied`, `no such host`, `invalid reference format`, an image not present
+ * with pull policy `Never`). kubelet's other Warnings about the same pull (`Error: ErrImagePull`,
+ * `Error: ImagePullBackOff`), its back-off (`Back-off pulling image "X"`) and an alert's reason
+ * label say that the pull failed, not why.
+ */
+const PULL_CAUSE =
+  /Failed to pull image "[^"\n]{1,1024}": *\S|manifest unknown|\bnot found\b|pull access denied|requested access to the resource is denied|no such host|invalid reference format|not present with pull policy/i;
+
+/**
+ * Whether a pull failure's text ({@link isImagePullFailure}) says why it failed; `reason` counts
+ * when it names the cause itself (`InvalidImageName`, `ErrImageNeverPull`).
+ */
+export function isExplainedPullFailure(reason: string, message: string): boolean {
+  return /^(InvalidImageName|ErrImageNeverPull)$/.test(reason) || PULL_CAUSE.test(message);
+}
+
+/**
  * The registry or the network failed, not the image: rate limiting (`429 Too Many Requests`,
  * Docker Hub's `toomanyrequests`), a registry's 5xx, a timeout or a dropped connection. kubelet
  * retries the pull on its own back-off; the image may well be fine.

@@ -41,8 +41,16 @@ async function rollbacks(gw: TestGateway): Promise<string[]> {
   return out;
 }
 
+/**
+ * Two pods' pull failures as a log-based alert (a Loki ruler over the event exporter's log) gives
+ * them: the annotation quotes kubelet's error, which a kube-state-metrics alert does not carry
+ * (without it the failure goes to a person, and nothing would be rolled back at all).
+ */
 function twoPodsAlert() {
   const body = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
+  const event = fixture('kubernetes/core-v1-image-pull-failed.json') as { message: string };
+  const first = body.alerts[0] as { annotations: Record<string, string> };
+  first.annotations['description'] = event.message;
   const second = structuredClone(body.alerts[0]!) as { labels: Record<string, string>; fingerprint: string };
   second.labels['pod'] = 'ledger-5d8c7b9f6-zt7mn';
   second.fingerprint = '52bb1ad8f3c7e460';
