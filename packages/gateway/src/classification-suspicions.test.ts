@@ -435,18 +435,37 @@ describe('4b. a pull the registry refused the credentials of is no bad image', (
     (_, message) => expectPullNotRolledBack(message, 'registry_credentials'),
   );
 
-  it("control: a repository that does not exist (containerd's pull access denied) is still rolled back", async () => {
-    const gw = await gateway();
+  // containerd's pull access denied is also what a misspelt repository gets: rolled back when the
+  // history shows the new reference to be the fault (pull-failure-evidence.test.ts has the rest).
+  it("control: a repository the workload never ran (containerd's pull access denied) is still rolled back", async () => {
+    const typo = 'registry.example/shop/wbe:1.5.0';
+    const gw = await gateway({
+      history: [
+        {
+          workload: 'deployment://shop/web',
+          container: 'web',
+          image: `registry.example/shop/web:1.4.0@sha256:${'ab'.repeat(32)}`,
+          revision: 4,
+          deployed_at: '2026-11-20T00:00:00Z',
+          outcome: 'healthy',
+        },
+      ],
+    });
     const { inc } = await runOne(
       gw,
       'kubernetes',
       event(
         WEB_POD,
         'Failed',
-        `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed`,
+        `Failed to pull image "${typo}": rpc error: code = Unknown desc = failed to pull and unpack image "${typo}": failed to resolve reference "${typo}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed`,
       ),
     );
-    expect(inc['proposal']).toMatchObject({ action: 'image_rollback' });
+    expect(inc['state']).toBe('resolved');
+    expect(inc['proposal']).toMatchObject({
+      action: 'image_rollback',
+      target: 'deployment://shop/web',
+      parameters: { basis: 'previous_revision', from_image: typo },
+    });
     expect(humanEscalations(inc) ?? []).not.toContain('registry_credentials');
   });
 });

@@ -49,6 +49,7 @@ import { formatResourceUri, parseResourceUri, tryParseResourceUri } from '../pol
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
 import { sameGitRepository } from './git-repo.js';
+import { repositoryOf } from './image-ref.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
 import { describeSetAside, isNamespaceName } from './namespace.js';
 import { policyReport, refusedSync } from './not-applied.js';
@@ -151,6 +152,12 @@ export interface Escalation {
      * `Error: ImagePullBackOff` or back-off): a rollback would be blind, so nothing is proposed.
      */
     | 'pull_cause_unknown'
+    /**
+     * `pull access denied`, and the deployment history does not show the new reference to be the
+     * wrong one: the workload ran that repository before (its access changed), or nothing tells a
+     * misspelt repository from a missing imagePullSecret. Nothing is rolled back.
+     */
+    | 'pull_denied'
     /**
      * A kubelet (`system:node:<name>`) was refused by the node authorizer, which RBAC does not
      * configure: no RoleBinding is proposed.
@@ -555,6 +562,10 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     });
     return cause;
   }
+  if (subtype === 'pull_denied') {
+    deniedPull(ctx, workload, failing, containers, lines);
+    return cause;
+  }
   if (target.found) {
     const good = target.record;
     const ref = `deployment-history://${workload.replace('://', '/')}@${good.revision}`;
@@ -620,6 +631,90 @@ function unexplainedPull(ctx: Ctx, workload: string): void {
       'credentials and a misspelt repository each need a different fix, so nothing is rolled back blind: a person ' +
       "reads the pull's error (`kubectl describe pod`; kubelet's `Failed to pull image` Event joins this incident " +
       'when it arrives) and fixes or rolls back accordingly',
+  });
+}
+
+/**
+ * `pull_denied`: the registry answers `pull access denied, repository does not exist or may require
+ * authorization` both to a wrong reference (a misspelt or unpublished repository), which a rollback
+ * mends, and to a pull without the credentials it needs (a missing or wrong imagePullSecret, a
+ * grant withdrawn), which it does not. The deployment history tells them apart, or nothing does:
+ * - a healthy line of the failing repository: it exists and was pulled, so its access changed;
+ *   the same repository's older image is denied the same way. A person (`pull_denied`).
+ * - no line of it, and the failing container ran a healthy digest-pinned image of another
+ *   repository: the new reference names a repository the workload never ran, so it is the likely
+ *   fault, and the previous revision is proposed (`kubectl rollout undo`). Not the known-good
+ *   digest itself: the parties refuse a `deployment_history` rollback across repositories
+ *   (`bounds.image_repository`).
+ * - neither: a person (`pull_denied`) checks the reference and the imagePullSecrets.
+ */
+function deniedPull(
+  ctx: Ctx,
+  workload: string,
+  failing: string | undefined,
+  containers: readonly string[],
+  lines: readonly DeploymentRecord[],
+): void {
+  const repository = failing === undefined ? undefined : repositoryOf(failing);
+  const newest = (list: DeploymentRecord[]) => list.sort((a, b) => b.revision - a.revision)[0];
+  const historyRef = (h: DeploymentRecord) =>
+    `deployment-history://${workload.replace('://', '/')}@${h.revision}`;
+  const healthy = lines.filter((h) => h.outcome === 'healthy');
+  const ran = newest(healthy.filter((h) => repository !== undefined && repositoryOf(h.image) === repository));
+  if (ran !== undefined) {
+    find(
+      ctx,
+      `revision ${ran.revision} of ${workload} ran ${ran.image} healthy: ${repository} exists and was pulled before`,
+      [historyRef(ran)],
+    );
+    ctx.escalations.push({
+      kind: 'pull_denied',
+      detail:
+        `the registry denied pulling ${failing} from ${repository}, which ${workload} ran healthy at revision ${ran.revision}: ` +
+        'the repository exists and was pulled before, so its access changed (an imagePullSecret removed or its ' +
+        'credential rotated, the repository made private or its grant withdrawn); an image of the same repository is ' +
+        "denied the same way wherever it is not cached, so nothing is rolled back: a person checks the workload's " +
+        "imagePullSecrets and the repository's access",
+    });
+    return;
+  }
+  const named = containers.length === 1 ? containers[0] : undefined;
+  const inHistory = [...new Set(lines.map((h) => h.container))];
+  const container = named ?? (containers.length === 0 && inHistory.length === 1 ? inHistory[0] : undefined);
+  const good = newest(
+    healthy.filter(
+      (h) =>
+        h.container === container && h.signature_verified !== false && /@sha256:[0-9a-f]{64}$/.test(h.image),
+    ),
+  );
+  if (repository !== undefined && good !== undefined) {
+    const cited = [historyRef(good)];
+    find(
+      ctx,
+      `container ${container} ran ${good.image} healthy at revision ${good.revision}, and no line of ${workload} ran ${repository}: ` +
+        'the new reference names a repository the workload never ran (misspelt or unpublished)',
+      cited,
+    );
+    propose(
+      ctx,
+      'image_rollback',
+      workload,
+      { basis: 'previous_revision', to_revision: 'previous', from_image: failing! },
+      `the registry denies ${repository}, which ${workload} never ran, while container ${container} last ran ` +
+        `${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+      1,
+      cited,
+    );
+    return;
+  }
+  find(ctx, `no deployment-history line of ${workload} tells a wrong reference from missing credentials`);
+  ctx.escalations.push({
+    kind: 'pull_denied',
+    detail:
+      `the registry answered "pull access denied, repository does not exist or may require authorization" for ${failing ?? 'the image'}: ` +
+      'a misspelt or unpublished repository and a missing or wrong imagePullSecret both get that answer, and no ' +
+      `deployment-history line of ${workload} says which; a rollback mends only a wrong reference, so nothing is rolled ` +
+      "back blind: a person checks the image reference and the workload's imagePullSecrets",
   });
 }
 

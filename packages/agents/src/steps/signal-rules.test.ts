@@ -90,7 +90,6 @@ describe('matchSignalRules: pull failures the registry or the network caused', (
 
   it.each([
     'code = NotFound desc = failed to pull and unpack image: failed to resolve reference: not found',
-    'code = Unknown desc = failed to resolve reference: pull access denied, repository does not exist or may require authorization',
     'code = Unknown desc = failed to do request: Head "https://regsitry.example/v2/": dial tcp: lookup regsitry.example: no such host',
   ])('a missing or misspelt image stays pull_failure: %s', (cause) => {
     expect(pull(cause)).toEqual([
@@ -116,7 +115,7 @@ describe('matchSignalRules: pull failures whose credentials the registry refused
       pull(
         'code = Unknown desc = failed to resolve reference: pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed',
       ),
-    ).toEqual([{ rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_failure' }]);
+    ).toEqual([{ rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_denied' }]);
   });
 });
 

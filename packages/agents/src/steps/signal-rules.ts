@@ -10,6 +10,7 @@ import {
   isExplainedPullFailure,
   isImagePullFailure,
   isLimitViolation,
+  isPullAccessDenied,
   isPullCredentialFailure,
   isQuotaExceeded,
   isRbacForbidden,
@@ -45,6 +46,11 @@ export type IncidentSubtype =
   | 'pull_transient'
   /** A pull failure whose message says the registry refused the pull's credentials, or got none. */
   | 'pull_credentials'
+  /**
+   * `pull access denied, repository does not exist or may require authorization`: a wrong (or
+   * unpublished) repository, or credentials the pull did not have.
+   */
+  | 'pull_denied'
   /**
    * A pull failure whose signal says only that the pull failed, not why: an alert's reason label
    * or name, kubelet's `Error: ImagePullBackOff` or its back-off, without the registry's answer.
@@ -140,9 +146,11 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
       ? 'pull_transient'
       : some(isPullCredentialFailure)
         ? 'pull_credentials'
-        : isExplainedPullFailure(reason, all)
-          ? 'pull_failure'
-          : 'pull_unexplained',
+        : some(isPullAccessDenied)
+          ? 'pull_denied'
+          : isExplainedPullFailure(reason, all)
+            ? 'pull_failure'
+            : 'pull_unexplained',
     isImagePullFailure(reason, all),
   );
   if (out.length === 0 && signal.alertname !== '') {

@@ -269,6 +269,16 @@ export function isImagePullFailure(reason: string, message: string): boolean {
 }
 
 /**
+ * Docker's and containerd's `pull access denied, repository does not exist or may require
+ * authorization` (Docker adds `denied: requested access to the resource is denied`): the registry
+ * answers so both for a repository that does not exist (a misspelt or unpublished one) and for one
+ * the pull had no credentials for (a missing or wrong imagePullSecret, a grant withdrawn).
+ */
+export function isPullAccessDenied(message: string): boolean {
+  return /pull access denied|requested access to the resource is denied/i.test(message);
+}
+
+/**
  * The runtime's or the registry's answer to a pull: kubelet's `Failed to pull image "X": <error>`
  * (the Event that carries the error), or the answer quoted on its own (`manifest unknown`, `not
  * found`, `pull access denied`, `no such host`, `invalid reference format`, an image not present
@@ -307,7 +317,7 @@ export function isTransientPullFailure(message: string): boolean {
  * (on every node that does not hold it already), so a rollback mends nothing and may hide the
  * expired credential behind cached images. Docker's and containerd's `pull access denied,
  * repository does not exist or may require authorization` is not one: it is also what a
- * misspelt repository gets.
+ * misspelt repository gets ({@link isPullAccessDenied}).
  */
 const PULL_CREDENTIALS =
   /no basic auth credentials|\bauthentication required\b|\b401 Unauthorized\b|incorrect username or password|invalid username\/password/i;
