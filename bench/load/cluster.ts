@@ -180,6 +180,7 @@ export function incidentEnvelope(
   const n = `${tag}-${process.pid}-${Date.now().toString(36)}-${seq}`;
   // Distinct workloads per incident: signals about a workload with an open incident join it.
   const app = `${tag}-app-${process.pid}-${seq}`;
+  const image = `registry.example/shop/${app}@sha256:${'c'.repeat(64)}`;
   const payloads = {
     config: {
       incident_type: 'config_validation_failed',
@@ -203,7 +204,13 @@ export function incidentEnvelope(
       severity: 'high',
       affected_resources: [`deployment://shop/${app}`],
       evidence_refs: [`log://shop/${n}`],
-      metadata: { image: `registry.example/shop/${app}@sha256:${'c'.repeat(64)}`, reason: 'ErrImagePull' },
+      metadata: {
+        image,
+        reason: 'ErrImagePull',
+        // kubelet's Event carries the registry's answer; a pull failure that does not say why goes
+        // to a person rather than being rolled back (docs/api.md, "Triage and fixes").
+        message: `Failed to pull image "${image}": rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`,
+      },
     },
     quota: {
       incident_type: 'resource_quota_exceeded',
