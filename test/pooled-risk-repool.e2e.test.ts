@@ -21,6 +21,7 @@ import {
   createGateway,
   type Gateway,
   type GatewayStore,
+  type IncidentRecord,
   openGatewayStore,
 } from '@aaps/gateway';
 import { SCHEMA_VERSION, type SignedEnvelope } from '@aaps/mpc-core';
@@ -95,11 +96,16 @@ describe('an approval whose pooled round went stale for the parties (real party 
   let cluster: PooledCluster | undefined;
   let store: GatewayStore | undefined;
   let gw: Gateway | undefined;
+  /** A gateway started again on the same store and parties, after `gw` stopped (see below). */
+  let restarted: Gateway | undefined;
+  let startGateway: (s: GatewayStore) => Gateway;
   let dir: string;
   /** Run before the parties are asked to approve the incident's proposal: the first, then the next. */
   const beforeApproval = new Map<string, (() => Promise<void>)[]>();
   /** The rounds the gateway pooled, per incident, in order. */
   const pooled = new Map<string, string[]>();
+  /** A write of the incident record the gateway does not get to make (it stops there), once. */
+  let stopsBefore: ((r: IncidentRecord) => boolean) | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'aaps-repool-'));
@@ -119,27 +125,49 @@ describe('an approval whose pooled round went stale for the parties (real party 
       },
     };
     store = await openGatewayStore(join(dir, 'db'));
-    const roster = cluster.layout.roster;
-    const now = () => new Date();
-    gw = createGateway({
-      config: {
-        tokens: [{ name: 'admin', token: TOKEN, scopes: ['admin'] }],
-        logOrigin: 'aaps.test/repool',
-        poolRisk: true,
+    const db = store;
+    const stopping: GatewayStore = {
+      ...db,
+      putIncident: async (record, extra) => {
+        if (stopsBefore?.(record)) {
+          // The process stops here: the runner takes no more work and leaves the incident as
+          // last written, for the next start.
+          stopsBefore = undefined;
+          void gw!.runner.close();
+          throw new Error('the gateway stopped before this write');
+        }
+        return db.putIncident(record, extra);
       },
-      store,
-      coordinator,
-      executor: createDryRunExecutor({ now }),
-      logger: memoryLogger('gateway'),
-      now,
-      ids: () => randomUUID(),
-      identity: { id: roster.gateway.id, key: cluster.layout.gatewayKey },
-      trust: async () => ({ parties: roster.parties, approvers: roster.approvers, gateway: roster.gateway }),
-    });
+    };
+    const roster = cluster.layout.roster;
+    const gatewayKey = cluster.layout.gatewayKey;
+    const now = () => new Date();
+    startGateway = (s: GatewayStore) =>
+      createGateway({
+        config: {
+          tokens: [{ name: 'admin', token: TOKEN, scopes: ['admin'] }],
+          logOrigin: 'aaps.test/repool',
+          poolRisk: true,
+        },
+        store: s,
+        coordinator,
+        executor: createDryRunExecutor({ now }),
+        logger: memoryLogger('gateway'),
+        now,
+        ids: () => randomUUID(),
+        identity: { id: roster.gateway.id, key: gatewayKey },
+        trust: async () => ({
+          parties: roster.parties,
+          approvers: roster.approvers,
+          gateway: roster.gateway,
+        }),
+      });
+    gw = startGateway(stopping);
   }, 120_000);
 
   afterAll(async () => {
     await gw?.runner.close();
+    await restarted?.runner.close();
     await store?.close();
     await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -274,5 +302,37 @@ describe('an approval whose pooled round went stale for the parties (real party 
     const last = view.timeline.at(-1);
     expect(last).toMatchObject({ event: 'human_required', state: 'awaiting_human' });
     expect(last?.detail).toMatchObject({ repooled: true, decision: 'needs_human', risk_score: 65 });
+  }, 180_000);
+
+  it('stopped between the risk.repooled note and its state change, a restarted gateway takes the incident on to the new decision (a person)', async () => {
+    // As the previous case (pooled 53 under 110 %, then 65 under 150 %: a person decides), but the
+    // gateway stops before writing awaiting_human (after writing the note, if it writes that
+    // apart); a new gateway on the same store takes the incident up from what the first one wrote.
+    await cluster!.restart(CHANGED, withPolicy(110, 90, 60));
+    stopsBefore = (r) =>
+      r.timeline.at(-1)?.event === 'human_required' && r.timeline.some((e) => e.event === 'risk.repooled');
+    const { incident_id: id } = await api<{ incident_id: string }>('/v1/incidents', quotaSignal());
+    beforeApproval.set(id, [() => cluster!.restart(CHANGED, withPolicy(150, 90, 60))]);
+    const deadline = Date.now() + 90_000;
+    while (stopsBefore !== undefined) {
+      if (Date.now() > deadline) throw new Error(`incident ${id} never reached the stop`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await gw!.runner.close();
+    restarted = startGateway(store!);
+    await restarted.runner.resumeIncidents();
+    await restarted.runner.idle();
+    const res = await restarted.app.request(`/v1/incidents/${id}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const view = (await res.json()) as View;
+    // What the stopped gateway had not written, the restarted one does again (pooling once more
+    // if the write it stopped before held the note): the record cites the last round.
+    expect(view.state).toBe('awaiting_human');
+    expect(view.decision).toMatchObject({ outcome: 'needs_human', risk_score: 65 });
+    expect(view.proposal?.risk.aggregation_ref?.session_id).toBe(pooled.get(id)?.at(-1));
+    expect(notes(view)).toHaveLength(1);
+    expect(notes(view)[0]!.detail).toMatchObject({ pooled: { session_id: pooled.get(id)?.at(-1) } });
+    expect(view.timeline.at(-1)).toMatchObject({ event: 'human_required', state: 'awaiting_human' });
   }, 180_000);
 });

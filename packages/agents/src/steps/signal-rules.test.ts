@@ -163,3 +163,36 @@ describe('matchSignalRules: a pull failure that does not say why', () => {
     ).toEqual([{ rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_denied' }]);
   });
 });
+
+describe('review: pull failures, the runtime texts and an alert that only describes the failure', () => {
+  const subtypeOf = (reason: string, texts: string[]) =>
+    matchSignalRules({ reason, texts, alertname: '' }).map((m) => m.subtype);
+
+  it('an annotation that lists "not found" among possible causes does not say why this pull failed', () => {
+    // kube-state-metrics' KubeContainerWaiting with a reason label; its summary a runbook line of
+    // the kind monitoring vendors ship (what could cause it, not what did).
+    expect(
+      subtypeOf('ImagePullBackOff', [
+        'pod/web-7d9f8b6c5-x2x4k in namespace shop on container web has been in waiting state for longer than 1 hour.',
+        'The image could not be pulled: the image or its tag was not found, the imagePullSecrets are wrong, or the registry is unreachable.',
+      ]),
+    ).toEqual(['pull_unexplained']);
+  });
+
+  it("a full disk on the node is not the image's fault (containerd's layer extraction, ENOSPC)", () => {
+    expect(
+      pull(
+        'code = Unknown desc = failed to pull and unpack image "registry.example/shop/web:1.5.0": failed to extract layer sha256:6f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/1187/fs/usr/lib/libssl.so.3: no space left on device: unknown',
+      ).map((m) => m.subtype),
+    ).toEqual(['pull_node_disk']);
+  });
+
+  it.each([
+    // Artifact Registry / GCR: the node's service account may not read the repository.
+    'code = Unknown desc = failed to pull and unpack image "europe-docker.pkg.dev/acme/shop/web:1.5.0": failed to resolve reference "europe-docker.pkg.dev/acme/shop/web:1.5.0": failed to authorize: failed to fetch oauth token: unexpected status: 403 Forbidden',
+    // Quay (CRI-O): a private repository, or one that does not exist, answer alike.
+    'code = Unknown desc = reading manifest 1.5.0 in quay.io/acme/web: unauthorized: access to the requested resource is not authorized',
+  ])('a registry that refused access is pull_denied, as pull access denied is: %s', (cause) => {
+    expect(pull(cause).map((m) => m.subtype)).toEqual(['pull_denied']);
+  });
+});
