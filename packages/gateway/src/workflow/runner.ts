@@ -950,17 +950,32 @@ export class WorkflowRunner {
     detail: Record<string, unknown>,
     actor = 'gateway',
   ): Promise<void> {
+    this.#noteEntry(record, event, detail, actor);
+    await this.#save(record);
+  }
+
+  /** The note {@link #note} appends, not yet saved (the caller saves it with what follows). */
+  #noteEntry(
+    record: IncidentRecord,
+    event: TimelineNote,
+    detail: Record<string, unknown>,
+    actor = 'gateway',
+  ) {
     const at = this.#d.now().toISOString();
     // Not a state-machine event (see `TIMELINE_NOTES`): the entry keeps the incident's state.
     record.timeline.push({ at, state: record.state, event, actor, detail: toJson(detail) });
     record.updated_at = at;
-    await this.#save(record);
   }
 
-  async #save(record: IncidentRecord): Promise<void> {
+  /**
+   * Writes the record, then tells followers of each timeline entry from index `from` (by default
+   * the last one: what the write added).
+   */
+  async #save(record: IncidentRecord, from = record.timeline.length - 1): Promise<void> {
     await this.#d.store.putIncident(record);
-    const entry = record.timeline[record.timeline.length - 1];
-    if (entry !== undefined) this.#d.events.publish({ incident_id: record.id, state: record.state, entry });
+    for (const entry of record.timeline.slice(Math.max(0, from))) {
+      this.#d.events.publish({ incident_id: record.id, state: record.state, entry });
+    }
   }
 
   async #agent(
@@ -1138,13 +1153,19 @@ export class WorkflowRunner {
           if (repooled !== undefined) {
             this.#d.logger.info('risk.repooling', { incident_id: r.id, ...repooled });
             const decided = await this.#decide(r);
+            if (decided.event !== 'approval_requested') {
+              // The note and the state the new decision leads to are one write: written apart, a
+              // gateway stopped between them would resume in awaiting_approval on a decision that
+              // is not an automatic one, and ask the parties to sign what strategy (or the
+              // recurrence rule) sent to a person or refused.
+              const from = r.timeline.length;
+              this.#noteEntry(r, 'risk.repooled', { ...repooled, ...decided.detail });
+              this.#advance(r, decided.event, decided.actor, { ...decided.detail, repooled: true });
+              return this.#save(r, from);
+            }
             // Noted before anything else happens: the new decision is on the record from here on
             // (a failure later is retried on it, and does not pool again while it holds).
             await this.#note(r, 'risk.repooled', { ...repooled, ...decided.detail });
-            if (decided.event !== 'approval_requested') {
-              this.#advance(r, decided.event, decided.actor, { ...decided.detail, repooled: true });
-              return this.#save(r);
-            }
             const next = r.decision?.proposal;
             const nextBacking = backingFromTranscript(r.transcript);
             if (next === undefined || nextBacking === undefined)
