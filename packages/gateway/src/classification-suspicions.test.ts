@@ -414,6 +414,14 @@ describe('4. a transient pull failure is no bad image', () => {
   });
 });
 
+describe('4b. a node whose disk is full is no bad image (pull-failure review)', () => {
+  it('kubelet "Failed to pull image ... no space left on device" is not rolled back: a person (node_disk_full)', () =>
+    expectPullNotRolledBack(
+      `Failed to pull image "${IMAGE}": rpc error: code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to extract layer sha256:${'6f'.repeat(32)}: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/1187/fs/usr/lib/libssl.so.3: no space left on device: unknown`,
+      'node_disk_full',
+    ));
+});
+
 const CREDENTIALS: [string, string][] = [
   [
     "ECR's no basic auth credentials (an expired token)",

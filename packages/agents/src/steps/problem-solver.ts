@@ -21,6 +21,7 @@
  *   rolled back: kubelet retries it, and the image is not shown to be bad (`transient_pull`).
  *   Nor is one whose credentials the registry refused (`pull_credentials`: `no basic auth
  *   credentials`, `401 Unauthorized`): the previous image needs the same ones (`registry_credentials`).
+ *   Nor one the node's full disk failed (`pull_node_disk`: `no space left on device`, `node_disk_full`).
  *   Nor one whose signal does not say why the pull failed (`pull_unexplained`: an alert's reason
  *   label, kubelet's back-off): a person reads the pull's error first (`pull_cause_unknown`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
@@ -147,6 +148,11 @@ export interface Escalation {
      * image is pulled with the same credentials, so nothing is rolled back.
      */
     | 'registry_credentials'
+    /**
+     * The image could not be pulled because the node's disk is full (`no space left on device`):
+     * the node failed, not the image, so nothing is rolled back.
+     */
+    | 'node_disk_full'
     /**
      * The signal says an image could not be pulled but not why (an alert's reason label, kubelet's
      * `Error: ImagePullBackOff` or back-off): a rollback would be blind, so nothing is proposed.
@@ -450,6 +456,8 @@ function reportOnly(ctx: Ctx, report: { reason: string; reporter?: string }): st
  * - `pull_transient`: the registry or the network failed. Rolling back would not make the registry
  *   answer (the previous image is pulled from it too) and would undo a revision nothing shows to
  *   be bad.
+ * - `pull_node_disk`: the node's disk is full; other nodes pull the image, and a rollback would undo
+ *   a revision nothing shows to be bad.
  * - `pull_credentials`: the previous image is pulled with the same credentials, so a rollback
  *   would fail the same way on every node without it cached and, where cached, undo a revision
  *   nothing shows to be bad while the expired credential waits for the next pull.
@@ -463,6 +471,16 @@ const PULL_NOT_THE_IMAGE: Partial<Record<IncidentSubtype, { cause: string; escal
         'the pull failed on the registry or the network (rate limiting, a timeout, a dropped connection), ' +
         'which kubelet retries on its own back-off; the image is not shown to be bad, so nothing is rolled back: ' +
         'a person looks if it persists (registry limits, a pull-through cache, the network path)',
+    },
+  },
+  pull_node_disk: {
+    cause: "the node's disk is full",
+    escalation: {
+      kind: 'node_disk_full',
+      detail:
+        "the pulled layers could not be written: the node's disk is full (no space left on device). The node failed, " +
+        "not the image, which other nodes pull: nothing is rolled back; a person frees the node's disk (kubelet's image " +
+        'garbage collection thresholds, the images and logs it holds) or drains it',
     },
   },
   pull_credentials: {

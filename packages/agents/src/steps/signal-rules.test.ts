@@ -179,6 +179,24 @@ describe('review: pull failures, the runtime texts and an alert that only descri
     ).toEqual(['pull_unexplained']);
   });
 
+  it("the runtime's own not-found answers still explain the pull", () => {
+    for (const cause of [
+      // containerd
+      'code = NotFound desc = failed to pull and unpack image "docker.io/library/nginx:1.99.9": failed to resolve reference "docker.io/library/nginx:1.99.9": docker.io/library/nginx:1.99.9: not found',
+      // Docker (cri-dockerd)
+      'code = Unknown desc = Error response from daemon: manifest for nginx:1.99.9 not found: manifest unknown: manifest unknown',
+      // CRI-O
+      'code = Unknown desc = reading manifest 1.99.9 in docker.io/library/nginx: manifest unknown',
+    ]) {
+      expect(
+        subtypeOf('ImagePullBackOff', [
+          'pod/web-7d9f8b6c5-x2x4k in namespace shop on container web has been in waiting state for longer than 1 hour.',
+          `rpc error: ${cause}`,
+        ]),
+      ).toEqual(['pull_failure']);
+    }
+  });
+
   it("a full disk on the node is not the image's fault (containerd's layer extraction, ENOSPC)", () => {
     expect(
       pull(

@@ -10,6 +10,7 @@ import {
   isExplainedPullFailure,
   isImagePullFailure,
   isLimitViolation,
+  isNodeDiskFullPull,
   isPullAccessDenied,
   isPullCredentialFailure,
   isQuotaExceeded,
@@ -46,6 +47,8 @@ export type IncidentSubtype =
   | 'pull_transient'
   /** A pull failure whose message says the registry refused the pull's credentials, or got none. */
   | 'pull_credentials'
+  /** A pull failure whose message says the node's disk is full (`no space left on device`). */
+  | 'pull_node_disk'
   /**
    * `pull access denied, repository does not exist or may require authorization`: a wrong (or
    * unpublished) repository, or credentials the pull did not have.
@@ -144,13 +147,15 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
     'image_signature_failed',
     some(isTransientPullFailure)
       ? 'pull_transient'
-      : some(isPullCredentialFailure)
-        ? 'pull_credentials'
-        : some(isPullAccessDenied)
-          ? 'pull_denied'
-          : isExplainedPullFailure(reason, all)
-            ? 'pull_failure'
-            : 'pull_unexplained',
+      : some(isNodeDiskFullPull)
+        ? 'pull_node_disk'
+        : some(isPullCredentialFailure)
+          ? 'pull_credentials'
+          : some(isPullAccessDenied)
+            ? 'pull_denied'
+            : isExplainedPullFailure(reason, all)
+              ? 'pull_failure'
+              : 'pull_unexplained',
     isImagePullFailure(reason, all),
   );
   if (out.length === 0 && signal.alertname !== '') {

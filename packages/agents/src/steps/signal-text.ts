@@ -275,19 +275,32 @@ export function isImagePullFailure(reason: string, message: string): boolean {
  * the pull had no credentials for (a missing or wrong imagePullSecret, a grant withdrawn).
  */
 export function isPullAccessDenied(message: string): boolean {
-  return /pull access denied|requested access to the resource is denied/i.test(message);
+  return PULL_DENIED.test(message);
 }
 
 /**
+ * {@link isPullAccessDenied}'s texts, and a registry's other refusals of access that it answers
+ * alike to a repository that does not exist and to one the pull may not read: a `403 Forbidden`
+ * (Artifact Registry and GCR when the node's service account may not read the repository, ECR
+ * across accounts) and Quay's `unauthorized: access to the requested resource is not authorized`
+ * (a private repository, or none of that name). A `401 Unauthorized` is refused credentials.
+ */
+const PULL_DENIED =
+  /pull access denied|requested access to the resource is denied|\b403 Forbidden\b|unauthorized: access to the requested resource is not authorized/i;
+
+/**
  * The runtime's or the registry's answer to a pull: kubelet's `Failed to pull image "X": <error>`
- * (the Event that carries the error), or the answer quoted on its own (`manifest unknown`, `not
- * found`, `pull access denied`, `no such host`, `invalid reference format`, an image not present
- * with pull policy `Never`). kubelet's other Warnings about the same pull (`Error: ErrImagePull`,
+ * (the Event that carries the error), or the answer quoted on its own (`manifest unknown`, a
+ * runtime's not-found: containerd's `<reference>: not found`, Docker's `manifest for <reference>
+ * not found` and `repository <name> not found`, gRPC's `code = NotFound`; `pull access denied`,
+ * `no such host`, `invalid reference format`, an image not present with pull policy `Never`). A
+ * bare "not found" is no answer: an alert's annotation that lists what could make a pull fail
+ * ("the image or its tag was not found, ...") says nothing of this one. kubelet's other Warnings about the same pull (`Error: ErrImagePull`,
  * `Error: ImagePullBackOff`), its back-off (`Back-off pulling image "X"`) and an alert's reason
  * label say that the pull failed, not why.
  */
 const PULL_CAUSE =
-  /Failed to pull image "[^"\n]{1,1024}": *\S|manifest unknown|\bnot found\b|pull access denied|requested access to the resource is denied|no such host|invalid reference format|not present with pull policy/i;
+  /Failed to pull image "[^"\n]{1,1024}": *\S|manifest unknown|(?::|\bmanifest for \S+|\brepository \S+) not found\b|code = NotFound\b|pull access denied|requested access to the resource is denied|no such host|invalid reference format|not present with pull policy/i;
 
 /**
  * Whether a pull failure's text ({@link isImagePullFailure}) says why it failed; `reason` counts
@@ -304,6 +317,16 @@ export function isExplainedPullFailure(reason: string, message: string): boolean
  */
 const TRANSIENT_PULL =
   /\b429 Too Many Requests|toomanyrequests|\b50[234] (?:Bad Gateway|Service Unavailable|Gateway Time-?out)|i\/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout exceeded|connection reset by peer|connection refused|net\/http: request canceled|unexpected EOF/i;
+
+/**
+ * The node's disk is full (`no space left on device`: containerd or Docker could not write the
+ * layers it pulled). The node is what failed, not the image: kubelet's image garbage collection
+ * or a person frees space, and a rollback would undo a revision nothing shows to be bad (other
+ * nodes pull it).
+ */
+export function isNodeDiskFullPull(message: string): boolean {
+  return /no space left on device/i.test(message);
+}
 
 /** A pull failure ({@link isImagePullFailure}) whose message says the cause is transient. */
 export function isTransientPullFailure(message: string): boolean {
