@@ -28,6 +28,10 @@ async function scenario(writeEndedIncident: boolean) {
   const firing = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
   // The workload named: one only read from the pod's name would not be rolled back automatically.
   (firing.alerts[0]!['labels'] as Record<string, string>)['deployment'] = 'ledger';
+  // The pull's error quoted in an annotation: without it the pull failure is pull_unexplained and
+  // waits for a person (docs/api.md, "Kubernetes"); A's fix must execute.
+  (firing.alerts[0]!['annotations'] as Record<string, string>)['message'] =
+    'rpc error: code = NotFound desc = failed to pull and unpack image: failed to resolve reference: not found';
   const at = (startsAt: string) => {
     const b = structuredClone(firing);
     b.alerts[0]!['startsAt'] = startsAt;

@@ -38,6 +38,10 @@ afterEach(async () => {
 function namedLedgerAlert() {
   const body = fixture('alertmanager/image-pull-backoff.json') as { alerts: Record<string, unknown>[] };
   (body.alerts[0]!['labels'] as Record<string, string>)['deployment'] = 'ledger';
+  // The pull's error quoted in an annotation: without it the pull failure is pull_unexplained and
+  // waits for a person (docs/api.md, "Kubernetes"); these tests follow a fix that executed.
+  (body.alerts[0]!['annotations'] as Record<string, string>)['message'] =
+    'rpc error: code = NotFound desc = failed to pull and unpack image: failed to resolve reference: not found';
   return body;
 }
 
