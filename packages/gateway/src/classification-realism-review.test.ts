@@ -4,7 +4,7 @@
  * it today, and what docs/api.md ("Kubernetes", "Triage and fixes") promises for it.
  */
 import { type ApprovalProposal, defaultPolicy, runMonitoringStep, runProblemSolverStep } from '@aaps/agents';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyFieldOps, planChange } from './executor/plan.js';
 import { intakeKubernetes } from './intake/kubernetes.js';
 import { testContext } from './intake/test-helpers/fixtures.js';
@@ -12,23 +12,15 @@ import type { OpenIncident } from './intake/types.js';
 import {
   alertmanagerBody,
   fixture,
+  gatewayPerTest,
   incident,
   json,
-  makeGateway,
   request,
   type TestGateway,
   TOKENS,
 } from './test-helpers/gateway.js';
 
-const open: TestGateway[] = [];
-async function gateway(): Promise<TestGateway> {
-  const gw = await makeGateway();
-  open.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of open.splice(0)) await gw.cleanup();
-});
+const gateway = gatewayPerTest();
 
 const alert = (labels: Record<string, string>, annotations: Record<string, string>) =>
   alertmanagerBody(labels, annotations, '5e1f0c2d3b4a6978');

@@ -6,31 +6,22 @@
  * regression test. docs/api.md, "Kubernetes", "Alertmanager" and "Triage and fixes".
  */
 import { defaultPolicy, runMonitoringStep, runProblemSolverStep } from '@aaps/agents';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { intakeKubernetes } from './intake/kubernetes.js';
 import { testContext } from './intake/test-helpers/fixtures.js';
 import type { OpenIncident } from './intake/types.js';
 import {
   alertmanagerBody,
   fixture,
+  gatewayPerTest,
   incident,
   json,
-  makeGateway,
   request,
   type TestGateway,
-  type TestGatewayOptions,
   TOKENS,
 } from './test-helpers/gateway.js';
 
-const open: TestGateway[] = [];
-async function gateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
-  const gw = await makeGateway(opts);
-  open.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of open.splice(0)) await gw.cleanup();
-});
+const gateway = gatewayPerTest();
 
 let uids = 0;
 /** A core/v1 Event as kubelet or a controller writes it, as `kubectl get events -o json` gives it. */

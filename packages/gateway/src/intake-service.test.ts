@@ -4,32 +4,24 @@
  * soon after its fix was executed goes to a person instead of being fixed again.
  */
 import { ProtocolError } from '@aaps/mpc-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   approvalEnvelope,
   delegating,
   fixture,
+  gatewayPerTest,
   heldSteps,
   incident,
   json,
   LEDGER_HISTORY,
-  makeGateway,
   request,
   type TestGateway,
   TOKENS,
 } from './test-helpers/gateway.js';
 import { JOINED_NOTE_LIMIT } from './workflow/runner.js';
 
-const open: TestGateway[] = [];
 // The history confirms the Deployment read from the ledger pod's name: its rollback is automatic.
-async function gateway(opts: Parameters<typeof makeGateway>[0] = {}): Promise<TestGateway> {
-  const gw = await makeGateway({ history: LEDGER_HISTORY, ...opts });
-  open.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of open.splice(0)) await gw.cleanup();
-});
+const gateway = gatewayPerTest({ history: LEDGER_HISTORY });
 
 /**
  * The pull back-off alert with a `deployment` label: a workload only read from its pod's name is

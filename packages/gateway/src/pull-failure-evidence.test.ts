@@ -7,27 +7,18 @@
  */
 
 import type { DeploymentRecord } from '@aaps/agents';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   fixture,
+  gatewayPerTest,
   incident,
   json,
-  makeGateway,
   request,
   type TestGateway,
-  type TestGatewayOptions,
   TOKENS,
 } from './test-helpers/gateway.js';
 
-const open: TestGateway[] = [];
-async function gateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
-  const gw = await makeGateway(opts);
-  open.push(gw);
-  return gw;
-}
-afterEach(async () => {
-  for (const gw of open.splice(0)) await gw.cleanup();
-});
+const gateway = gatewayPerTest();
 
 const POD = 'web-7d9f8b6c5-x2x4k';
 let uids = 0;

@@ -25,6 +25,7 @@ import {
   SecretBytes,
   type SignedEnvelope,
 } from '@aaps/mpc-core';
+import { afterEach } from 'vitest';
 import { createGateway, type Gateway, type GatewayAppConfig } from '../app.js';
 import { signedApprovalEnvelope, signedRejectionEnvelope } from '../approval-envelope.js';
 import type { Coordinator } from '../coordinator.js';
@@ -161,6 +162,24 @@ export async function makeGateway(opts: TestGatewayOptions = {}): Promise<TestGa
       await close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * `gateway(opts)` for a test file: each gateway it makes (with `defaults` under `opts`) is cleaned
+ * up after the test that made it (a vitest `afterEach` this registers).
+ */
+export function gatewayPerTest(
+  defaults: TestGatewayOptions = {},
+): (opts?: TestGatewayOptions) => Promise<TestGateway> {
+  const open: TestGateway[] = [];
+  afterEach(async () => {
+    for (const gw of open.splice(0)) await gw.cleanup();
+  });
+  return async (opts = {}) => {
+    const gw = await makeGateway({ ...defaults, ...opts });
+    open.push(gw);
+    return gw;
   };
 }
 
