@@ -46,3 +46,26 @@ describe('aaps approve errors', () => {
     expect(fetch).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('aaps approve on an incident that waits for a person but has no proposal (user-journey review)', () => {
+  it('says there is nothing to approve and names the next step: fix by hand, then --reject --reason', async () => {
+    const keyFile = join(dir, 'k2.key');
+    loadOrCreateIdentityKey(keyFile, true, 'approver');
+    const out: string[] = [];
+    const err: string[] = [];
+    const fetch = vi.fn(async () => Response.json({ state: 'awaiting_human', timeline: [], proposal: null }));
+    const io = { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch };
+    const code = await runApprove(
+      'inc-3',
+      config('--approver', 'oncall', '--approver-key', keyFile),
+      't',
+      io,
+    );
+    expect(code).toBe(1);
+    expect(err).toEqual([
+      'aaps: cannot approve inc-3: it has no proposal (state awaiting_human): no agent proposed a fix, so there is nothing to approve; a person fixes it by hand, then ends it with aaps approve inc-3 --reject --reason TEXT',
+    ]);
+    expect(out).toEqual([]);
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+});

@@ -78,6 +78,19 @@ describe('aaps <command> --help: its own usage', () => {
   });
 });
 
+describe("a client command's --help: where its token comes from (user-journey review)", () => {
+  // Before: `aaps submit --help` said the token is "generated and stored 0600 when unset", which
+  // only `aaps up` and `aaps gateway` do; a client reads the one `aaps up` stored.
+  it.each(['submit', 'approve', 'unseal', 'keys', 'keys refresh', 'keys repair', 'log audit'])(
+    'aaps %s --help',
+    async (command) => {
+      const r = await runCapture([...command.split(' '), '--help']);
+      const line = r.out.split('\n').find((l) => l.startsWith('  --api-token'));
+      expect(line).toMatch(/ bearer token \(default: the one aaps up stored in <data-dir>\/api-token\)$/);
+    },
+  );
+});
+
 describe('aaps party <sub> --help: the party binary, as a process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aaps-help-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -173,3 +173,52 @@ describe('aaps submit with a token that may submit but not read', () => {
     }
   });
 });
+
+describe('aaps submit when an incident waits for a person (user-journey review)', () => {
+  const sse = (event: string, data: unknown, id?: number) =>
+    `event: ${event}\ndata: ${JSON.stringify(data)}\n${id === undefined ? '' : `id: ${id}\n`}\n`;
+  const waiting = (actor: string, detail: Record<string, unknown>) =>
+    sse(
+      'state',
+      {
+        incident_id: 'inc-1',
+        at: '2026-11-25T14:00:00Z',
+        state: 'awaiting_human',
+        event: 'human_required',
+        actor,
+        detail,
+      },
+      0,
+    );
+  const stream = (body: string) => () =>
+    new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+
+  it('a proposal to approve: the last line names the aaps approve command, not only the HTTP route', async () => {
+    const c = capture(stream(waiting('gateway', { decision: 'auto', routed_to_human: 'recurrence' })));
+    expect(await follow('http://gw.test', 't', 'inc-1', c.io)).toBe('awaiting_human');
+    expect(c.out.at(-1)).toBe(
+      'inc-1  waiting for a signed human approval: aaps approve inc-1 (it shows the proposal and asks; --reject --reason TEXT refuses it), or POST http://gw.test/v1/approvals/inc-1',
+    );
+  });
+
+  it('an escalation (no proposal): the last line says what a person does next and how the incident ends', async () => {
+    const c = capture(stream(waiting('problem-solver', { escalations: ['pull_cause_unknown'] })));
+    expect(await follow('http://gw.test', 't', 'inc-1', c.io)).toBe('awaiting_human');
+    expect(c.out.at(-1)).toBe(
+      'inc-1  handed to a person (pull_cause_unknown): no fix was proposed, so nothing will be changed automatically; a person fixes it by hand (docs/api.md, "Triage and fixes", says what each escalation needs), then ends it with aaps approve inc-1 --reject --reason TEXT (or its source reports it resolved)',
+    );
+  });
+
+  it('a recurrence whose run is then escalated: the opened line does not promise a proposal to approve', async () => {
+    const answers = [
+      () =>
+        Response.json({ incidents: [{ incident_id: 'inc-1', duplicate: false, recurrence_of: 'inc-0' }] }),
+      stream(waiting('problem-solver', { escalations: ['pull_cause_unknown'] })),
+    ];
+    const c = capture(() => answers.shift()!());
+    const file = join(dir, 'alert.json');
+    writeFileSync(file, '{}');
+    expect(await runSubmit(file, config('--source', 'alertmanager'), 't', c.io)).toBe(0);
+    expect(c.out[0]).toBe("inc-1  opened (the same failure recurred after inc-0's fix: it goes to a person)");
+  });
+});
