@@ -241,8 +241,8 @@ async function readEvents(
           const escalations = (d['detail'] as { escalations?: unknown } | undefined)?.escalations;
           io.print(
             Array.isArray(escalations)
-              ? `${shownId}  handed to a person (${printable(escalations.map(String).join(', '))}); nothing will be changed automatically`
-              : `${shownId}  waiting for a signed human approval: POST ${url}/v1/approvals/${encodeURIComponent(id)}`,
+              ? `${shownId}  handed to a person (${printable(escalations.map(String).join(', '))}): no fix was proposed, so nothing will be changed automatically; a person fixes it by hand (docs/api.md, "Triage and fixes", says what each escalation needs), then ends it with aaps approve ${shownId} --reject --reason TEXT (or its source reports it resolved)`
+              : `${shownId}  waiting for a signed human approval: aaps approve ${shownId} (it shows the proposal and asks; --reject --reason TEXT refuses it), or POST ${url}/v1/approvals/${encodeURIComponent(id)}`,
           );
           await reader.cancel().catch(() => undefined);
           return 'over';
@@ -332,7 +332,7 @@ export async function runSubmit(
       : i.duplicate
         ? 'duplicate of an existing incident'
         : i.recurrence_of !== undefined
-          ? `opened (the same failure recurred after ${printable(String(i.recurrence_of))}'s fix: a person approves this one)`
+          ? `opened (the same failure recurred after ${printable(String(i.recurrence_of))}'s fix: it goes to a person)`
           : 'opened';
   for (const i of list) io.print(`${printable(String(i.incident_id))}  ${what(i)}`);
   const ends = await Promise.all(list.map((i) => followOpened(config.url, token, i.incident_id, io)));
