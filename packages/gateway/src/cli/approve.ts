@@ -189,9 +189,14 @@ export async function runApprove(
     return end === 'rejected' ? 0 : 1;
   }
   if (incident.proposal === undefined || incident.proposal === null) {
+    // Waiting for a person with no proposal (an escalation): say what that person can do instead.
+    const next =
+      incident.state === 'awaiting_human'
+        ? `: no agent proposed a fix, so there is nothing to approve; a person fixes it by hand, then ends it with aaps approve ${shownId} --reject --reason TEXT`
+        : '';
     printError(
       io,
-      `aaps: cannot approve ${shownId}: it has no proposal (state ${printable(String(incident.state))})`,
+      `aaps: cannot approve ${shownId}: it has no proposal (state ${printable(String(incident.state))})${next}`,
     );
     return 1;
   }
