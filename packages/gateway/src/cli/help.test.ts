@@ -89,6 +89,11 @@ describe("a client command's --help: where its token comes from (user-journey re
       expect(line).toMatch(/ bearer token \(default: the one aaps up stored in <data-dir>\/api-token\)$/);
     },
   );
+
+  it('aaps up --help still says it makes the token', async () => {
+    const r = await runCapture(['up', '--help']);
+    expect(r.out).toContain('admin bearer token (generated and stored 0600 when unset)');
+  });
 });
 
 describe('aaps party <sub> --help: the party binary, as a process', () => {

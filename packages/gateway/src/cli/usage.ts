@@ -153,10 +153,19 @@ const COMMANDS: Readonly<Record<string, CommandUsage>> = {
   openapi: { line: 'openapi', about: ['print the OpenAPI document of the gateway API (JSON)'], settings: [] },
 };
 
+/**
+ * What a setting means to a client command (one that asks a running gateway: it reads `--url`),
+ * where it differs from the server's: a client never makes a token, it reads the one `aaps up` stored.
+ */
+const CLIENT_HELP: Readonly<Record<string, string>> = {
+  'api-token': 'bearer token (default: the one aaps up stored in <data-dir>/api-token)',
+};
+
 /** The settings named, one line each, in the order of `aaps --help`. */
 function settingsLines(flags: readonly string[]): string {
+  const client = flags.includes('url');
   return SETTINGS.filter((s) => flags.includes(s.flag))
-    .map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(28)} ${s.help}`)
+    .map((s) => `  --${s.flag.padEnd(24)} ${s.env.padEnd(28)} ${(client && CLIENT_HELP[s.flag]) || s.help}`)
     .join('\n');
 }
 
