@@ -209,6 +209,27 @@ describe('aaps submit when an incident waits for a person (user-journey review)'
     );
   });
 
+  it('an escalation: the cause found and what each escalation needs follow, a line each, as the problem solver said them', async () => {
+    const c = capture(
+      stream(
+        waiting('problem-solver', {
+          escalations: ['pull_cause_unknown'],
+          root_cause: 'image pull failed for deployment://shop/web',
+          details: [{ kind: 'pull_cause_unknown', detail: "a person reads the pull's error\u001b[31m" }],
+        }),
+      ),
+    );
+    expect(await follow('http://gw.test', 't', 'inc-1', c.io)).toBe('awaiting_human');
+    expect(c.out.slice(-3, -1)).toEqual([
+      expect.stringMatching(/^inc-1 {2}handed to a person \(pull_cause_unknown\)/),
+      'inc-1  cause found: image pull failed for deployment://shop/web',
+    ]);
+    const last = c.out.at(-1)!;
+    expect(last.startsWith("inc-1  pull_cause_unknown: a person reads the pull's error")).toBe(true);
+    // Control characters from the server are shown, never sent to the terminal.
+    expect(last.includes('\u001b')).toBe(false);
+  });
+
   it('a recurrence whose run is then escalated: the opened line does not promise a proposal to approve', async () => {
     const answers = [
       () =>

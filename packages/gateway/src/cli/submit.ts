@@ -244,6 +244,7 @@ async function readEvents(
               ? `${shownId}  handed to a person (${printable(escalations.map(String).join(', '))}): no fix was proposed, so nothing will be changed automatically; a person fixes it by hand (docs/api.md, "Triage and fixes", says what each escalation needs), then ends it with aaps approve ${shownId} --reject --reason TEXT (or its source reports it resolved)`
               : `${shownId}  waiting for a signed human approval: aaps approve ${shownId} (it shows the proposal and asks; --reject --reason TEXT refuses it), or POST ${url}/v1/approvals/${encodeURIComponent(id)}`,
           );
+          for (const line of forThePerson(d['detail'])) io.print(`${shownId}  ${printable(line)}`);
           await reader.cancel().catch(() => undefined);
           return 'over';
         }
@@ -339,4 +340,19 @@ export async function runSubmit(
   const ok = (s: string) => s === 'resolved' || s === 'awaiting_human';
   if (io.gone?.aborted === true) return exitWhenGone(ends, ok);
   return ends.every(ok) ? 0 : 1;
+}
+
+/**
+ * What a `human_required` entry tells the person, a line each: the cause the problem solver
+ * found, and what each escalation needs, in its words. Entries without them (a decision's, or a
+ * gateway's from before they were recorded) give none.
+ */
+function forThePerson(detail: unknown): string[] {
+  if (typeof detail !== 'object' || detail === null) return [];
+  const { root_cause: cause, details } = detail as { root_cause?: unknown; details?: unknown };
+  const lines = typeof cause === 'string' && cause !== '' ? [`cause found: ${cause}`] : [];
+  if (Array.isArray(details))
+    for (const e of details as { kind?: unknown; detail?: unknown }[])
+      if (typeof e?.kind === 'string' && typeof e.detail === 'string') lines.push(`${e.kind}: ${e.detail}`);
+  return lines;
 }

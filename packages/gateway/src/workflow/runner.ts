@@ -1347,8 +1347,13 @@ export class WorkflowRunner {
         r.fixes = fixes;
         const actor = 'problem-solver';
         if (fixes === undefined || fixes.proposals.length === 0) {
+          // What the person is to look at, before any evidence is sealed: the cause found and,
+          // for each escalation, what it needs (the problem solver's own words).
+          const escalations = fixes?.escalations ?? [];
           this.#advance(r, 'human_required', actor, {
-            escalations: (fixes?.escalations ?? []).map((e) => e.kind),
+            escalations: escalations.map((e) => e.kind),
+            root_cause: r.rca?.root_cause ?? null,
+            details: escalations.map((e) => ({ kind: e.kind, detail: e.detail })),
           });
         } else {
           this.#advance(r, 'proposed', actor, {
