@@ -189,3 +189,91 @@ describe('3. pull access denied', () => {
     expect(escalations[0]?.detail).toContain('revision 4');
   });
 });
+
+describe("4. review: a pull that failed on the registry's TLS certificate", () => {
+  // containerd's answer when the registry's certificate does not verify (unknown authority,
+  // expired, issued for another name): a new reference to a registry host the workload never
+  // pulled from is mended by a rollback; a host it pulled from healthy before changed its
+  // certificate (or the nodes' trust store changed), and an older image from it fails alike.
+  const tls = (image: string, host: string, x509: string) =>
+    `Failed to pull image "${image}": rpc error: code = Unknown desc = failed to pull and unpack image "${image}": failed to resolve reference "${image}": failed to do request: Head "https://${host}/v2/shop/web/manifests/1.5.0": tls: failed to verify certificate: x509: ${x509}`;
+  const line = (image: string, revision: number): DeploymentRecord => ({
+    workload: 'deployment://shop/web',
+    container: 'web',
+    image,
+    revision,
+    deployed_at: '2026-11-20T00:00:00Z',
+    outcome: 'healthy',
+  });
+  const KNOWN_GOOD = `registry.example/shop/web:1.4.0@sha256:${'ab'.repeat(32)}`;
+
+  it.each([
+    ['the same repository', 'registry.example/shop/web:1.5.0'],
+    ['another repository on the same host', 'registry.example/shop/web-next:2.0.0'],
+  ])(
+    'a registry host the workload pulled from healthy before (%s): a person, nothing rolled back',
+    async (_, image) => {
+      const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });
+      const { inc, human, escalations, rca } = await runOne(
+        gw,
+        'kubernetes',
+        kubeletEvent(
+          'Failed',
+          tls(
+            image,
+            'registry.example',
+            'certificate has expired or is not yet valid: current time 2026-11-25T14:01:58Z is after 2026-11-20T23:59:59Z',
+          ),
+        ),
+      );
+      expect(rca?.subtype).toBe('pull_tls');
+      expect(inc['state']).toBe('awaiting_human');
+      expect(inc['proposal']).toBeNull();
+      expect(inc['execution'] ?? null).toBeNull();
+      expect(human).toEqual(['pull_tls']);
+      expect(escalations[0]?.detail).toContain('registry.example');
+      expect(escalations[0]?.detail).toContain('revision 4');
+      expect(escalations[0]?.detail).toContain('CA bundle');
+    },
+  );
+
+  it("a registry host the workload never pulled from, with the container's known-good digest of another host: the previous revision, citing that line", async () => {
+    const image = 'registry.new.example/shop/web:1.5.0';
+    const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });
+    const { inc, rca } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', tls(image, 'registry.new.example', 'certificate signed by unknown authority')),
+    );
+    expect(rca?.subtype).toBe('pull_tls');
+    expect(inc['state']).toBe('resolved');
+    expect(inc['proposal']).toMatchObject({
+      action: 'image_rollback',
+      target: 'deployment://shop/web',
+      parameters: { basis: 'previous_revision', to_revision: 'previous', from_image: image },
+    });
+    expect((inc['proposal'] as { evidence_refs: string[] }).evidence_refs).toContain(
+      'deployment-history://deployment/shop/web@4',
+    );
+  });
+
+  it('with no deployment history: a person told what to check, nothing rolled back', async () => {
+    const gw = await gateway();
+    const { inc, human, escalations } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent(
+        'Failed',
+        tls(
+          'registry.example/shop/web:1.5.0',
+          'registry.example',
+          'certificate is valid for registry.internal.example, not registry.example',
+        ),
+      ),
+    );
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_tls']);
+    expect(escalations[0]?.detail).toContain('CA bundle');
+  });
+});

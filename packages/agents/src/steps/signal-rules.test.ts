@@ -214,3 +214,23 @@ describe('review: pull failures, the runtime texts and an alert that only descri
     expect(pull(cause).map((m) => m.subtype)).toEqual(['pull_denied']);
   });
 });
+
+describe("review: a pull that failed on the registry's TLS certificate", () => {
+  const IMAGE = 'registry.example/shop/web:1.5.0';
+  it.each([
+    // containerd 1.7+ (Go 1.20+ prefixes x509 errors with `tls: failed to verify certificate`)
+    `code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": tls: failed to verify certificate: x509: certificate signed by unknown authority`,
+    `code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2026-11-25T14:01:58Z is after 2026-11-20T23:59:59Z`,
+    `code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": tls: failed to verify certificate: x509: certificate is valid for registry.internal.example, not registry.example`,
+    // containerd built with an older Go: the bare x509 error, an unquoted URL
+    `code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head https://registry.example/v2/shop/web/manifests/1.5.0: x509: certificate signed by unknown authority (possibly because of "crypto/rsa: verification error" while trying to verify candidate authority certificate "registry-ca")`,
+    // Docker (cri-dockerd)
+    'code = Unknown desc = Error response from daemon: Get "https://registry.example/v2/": x509: certificate signed by unknown authority',
+    // CRI-O
+    'code = Unknown desc = pinging container registry registry.example: Get "https://registry.example/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+  ])('is pull_tls, not a plain pull failure to roll back: %s', (cause) => {
+    expect(pull(cause)).toEqual([
+      { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_tls' },
+    ]);
+  });
+});
