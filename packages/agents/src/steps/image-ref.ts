@@ -53,3 +53,13 @@ export function maybeSameImage(a: string, b: string): boolean {
   if (normaliseRepository(x.repository) !== normaliseRepository(y.repository)) return false;
   return x.tag === undefined || y.tag === undefined || x.tag === y.tag;
 }
+
+/**
+ * The registry host (with its port, if any) `ref` is pulled from, as {@link normaliseRepository}
+ * fills it in: `nginx:1.27` is pulled from `docker.io`, `reg.example:5000/a/b` from
+ * `reg.example:5000`.
+ */
+export function registryHostOf(ref: string): string {
+  const repository = repositoryOf(ref);
+  return repository.slice(0, repository.indexOf('/'));
+}

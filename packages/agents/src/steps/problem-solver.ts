@@ -22,6 +22,9 @@
  *   Nor is one whose credentials the registry refused (`pull_credentials`: `no basic auth
  *   credentials`, `401 Unauthorized`): the previous image needs the same ones (`registry_credentials`).
  *   Nor one the node's full disk failed (`pull_node_disk`: `no space left on device`, `node_disk_full`).
+ *   A denied pull (`pull_denied`) and one whose registry certificate did not verify (`pull_tls`:
+ *   `x509: ...`) are decided on the deployment history, by repository and by registry host: rolled
+ *   back (previous revision) only when the workload never pulled from it, a person otherwise.
  *   Nor one whose signal does not say why the pull failed (`pull_unexplained`: an alert's reason
  *   label, kubelet's back-off): a person reads the pull's error first (`pull_cause_unknown`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
@@ -50,7 +53,7 @@ import { formatResourceUri, parseResourceUri, tryParseResourceUri } from '../pol
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
 import { sameGitRepository } from './git-repo.js';
-import { repositoryOf } from './image-ref.js';
+import { registryHostOf, repositoryOf } from './image-ref.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
 import { describeSetAside, isNamespaceName } from './namespace.js';
 import { policyReport, refusedSync } from './not-applied.js';
@@ -164,6 +167,13 @@ export interface Escalation {
      * misspelt repository from a missing imagePullSecret. Nothing is rolled back.
      */
     | 'pull_denied'
+    /**
+     * The registry's TLS certificate did not verify (`x509: ...`), and the deployment history does
+     * not show the new reference to be the fault: the workload pulled from that registry host
+     * healthy before (its certificate or the nodes' trust store changed), or no line tells a wrong
+     * host from a changed certificate. Nothing is rolled back.
+     */
+    | 'pull_tls'
     /**
      * A kubelet (`system:node:<name>`) was refused by the node authorizer, which RBAC does not
      * configure: no RoleBinding is proposed.
@@ -580,8 +590,9 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     });
     return cause;
   }
-  if (subtype === 'pull_denied') {
-    deniedPull(ctx, workload, failing, containers, lines);
+  const decided = DECIDED_ON_HISTORY[subtype];
+  if (decided !== undefined) {
+    decideOnHistory(ctx, decided, workload, failing, containers, lines);
     return cause;
   }
   if (target.found) {
@@ -653,47 +664,135 @@ function unexplainedPull(ctx: Ctx, workload: string): void {
 }
 
 /**
+ * A pull failure that a rollback mends only when the failing reference names something the
+ * workload never pulled: `pull_denied` compares repositories, `pull_tls` registry hosts. The
+ * deployment history decides, or nothing does:
+ * - a healthy line of the workload pulling the failing repository (host): it exists and was
+ *   pulled, so what changed is not the reference, and an older image from it fails the same way.
+ *   A person.
+ * - no line of it, and the failing container ran a healthy digest-pinned image of another one: the
+ *   new reference names a repository (host) the workload never ran, so it is the likely fault, and
+ *   the previous revision is proposed (`kubectl rollout undo`). Not the known-good digest itself:
+ *   the parties refuse a `deployment_history` rollback across repositories (`bounds.image_repository`).
+ * - neither: a person.
+ */
+interface HistoryBasis {
+  /** The escalation for a person. */
+  kind: Escalation['kind'];
+  /** What of a reference is compared: its repository, or its registry host. */
+  keyOf: (ref: string) => string;
+  /** The words, given the failing reference and what it is compared by (`key`). */
+  say: {
+    /** The finding when revision `ran` pulled `key` healthy. */
+    ranFinding: (key: string, workload: string, ran: DeploymentRecord) => string;
+    /** The person's detail when revision `ran` pulled `key` healthy. */
+    ran: (failing: string, key: string, workload: string, ran: DeploymentRecord) => string;
+    /** The finding when the workload never pulled `key` and container `container` ran `good`. */
+    neverFinding: (key: string, workload: string, container: string, good: DeploymentRecord) => string;
+    /** The rollback's rationale when the workload never pulled `key`. */
+    never: (key: string, workload: string, container: string, good: DeploymentRecord) => string;
+    /** The finding when no history line decides, and the person's detail then. */
+    undecided: (workload: string) => string;
+    unknown: (failing: string | undefined, workload: string) => string;
+  };
+}
+
+/**
  * `pull_denied`: the registry answers `pull access denied, repository does not exist or may require
  * authorization` both to a wrong reference (a misspelt or unpublished repository), which a rollback
  * mends, and to a pull without the credentials it needs (a missing or wrong imagePullSecret, a
- * grant withdrawn), which it does not. The deployment history tells them apart, or nothing does:
- * - a healthy line of the failing repository: it exists and was pulled, so its access changed;
- *   the same repository's older image is denied the same way. A person (`pull_denied`).
- * - no line of it, and the failing container ran a healthy digest-pinned image of another
- *   repository: the new reference names a repository the workload never ran, so it is the likely
- *   fault, and the previous revision is proposed (`kubectl rollout undo`). Not the known-good
- *   digest itself: the parties refuse a `deployment_history` rollback across repositories
- *   (`bounds.image_repository`).
- * - neither: a person (`pull_denied`) checks the reference and the imagePullSecrets.
+ * grant withdrawn), which it does not. Decided by repository.
  */
-function deniedPull(
+const DENIED_BY_REPOSITORY: HistoryBasis = {
+  kind: 'pull_denied',
+  keyOf: repositoryOf,
+  say: {
+    ranFinding: (repository, workload, ran) =>
+      `revision ${ran.revision} of ${workload} ran ${ran.image} healthy: ${repository} exists and was pulled before`,
+    neverFinding: (repository, workload, container, good) =>
+      `container ${container} ran ${good.image} healthy at revision ${good.revision}, and no line of ${workload} ran ${repository}: ` +
+      'the new reference names a repository the workload never ran (misspelt or unpublished)',
+    ran: (failing, repository, workload, ran) =>
+      `the registry denied pulling ${failing} from ${repository}, which ${workload} ran healthy at revision ${ran.revision}: ` +
+      'the repository exists and was pulled before, so its access changed (an imagePullSecret removed or its ' +
+      'credential rotated, the repository made private or its grant withdrawn); an image of the same repository is ' +
+      "denied the same way wherever it is not cached, so nothing is rolled back: a person checks the workload's " +
+      "imagePullSecrets and the repository's access",
+    never: (repository, workload, container, good) =>
+      `the registry denies ${repository}, which ${workload} never ran, while container ${container} last ran ` +
+      `${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+    undecided: (workload) =>
+      `no deployment-history line of ${workload} tells a wrong reference from missing credentials`,
+    unknown: (failing, workload) =>
+      `the registry answered "pull access denied, repository does not exist or may require authorization" for ${failing ?? 'the image'}: ` +
+      'a misspelt or unpublished repository and a missing or wrong imagePullSecret both get that answer, and no ' +
+      `deployment-history line of ${workload} says which; a rollback mends only a wrong reference, so nothing is rolled ` +
+      "back blind: a person checks the image reference and the workload's imagePullSecrets",
+  },
+};
+
+/** What a person checks when a registry host's certificate does not verify. */
+const TLS_CHECKS =
+  "a person checks the registry's certificate (its chain up to a CA the nodes trust, its expiry, the names " +
+  "it is issued for) and the nodes' trust: the CA bundle, containerd's registry hosts config " +
+  "(`/etc/containerd/certs.d/<host>/hosts.toml`, its `ca`) or CRI-O's and Docker's `certs.d`, a TLS-intercepting proxy";
+
+/**
+ * `pull_tls`: the registry's certificate did not verify. A reference to a registry host the
+ * workload never pulled from (a typo, a host the nodes were never set up to trust) is mended by a
+ * rollback; a host it pulled from healthy before changed its certificate (expired, re-issued by
+ * another CA) or the nodes' trust store changed, and an older image from that host fails the same
+ * way. Decided by registry host.
+ */
+const TLS_BY_HOST: HistoryBasis = {
+  kind: 'pull_tls',
+  keyOf: registryHostOf,
+  say: {
+    ranFinding: (host, workload, ran) =>
+      `revision ${ran.revision} of ${workload} pulled ${ran.image} from ${host} healthy: the host's certificate verified then`,
+    neverFinding: (host, workload, container, good) =>
+      `container ${container} ran ${good.image} healthy at revision ${good.revision}, and no line of ${workload} pulled from ${host}: ` +
+      'the new reference names a registry host the workload never pulled from (misspelt, or one the nodes were never set up to trust)',
+    ran: (failing, host, workload, ran) =>
+      `the TLS certificate of ${host} did not verify when pulling ${failing}, and ${workload} pulled ${ran.image} from ` +
+      `that host healthy at revision ${ran.revision}: the host's certificate (expired, re-issued, its chain) or the ` +
+      "nodes' trust store changed, and an older image from the same host fails the same way wherever it is not cached, " +
+      `so nothing is rolled back: ${TLS_CHECKS}`,
+    never: (host, workload, container, good) =>
+      `the TLS certificate of ${host}, which ${workload} never pulled from, did not verify, while container ${container} ` +
+      `last ran ${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+    undecided: (workload) =>
+      `no deployment-history line of ${workload} tells a wrong registry host from a certificate that changed`,
+    unknown: (failing, workload) =>
+      `the TLS certificate of the registry did not verify when pulling ${failing ?? 'the image'}: a wrong or new ` +
+      'registry host the nodes do not trust and a certificate or trust store that changed (expired, re-issued, a CA ' +
+      `removed) fail alike, and no deployment-history line of ${workload} says which; a rollback mends only a wrong ` +
+      `reference, so nothing is rolled back blind: ${TLS_CHECKS}`,
+  },
+};
+
+const DECIDED_ON_HISTORY: Partial<Record<IncidentSubtype, HistoryBasis>> = {
+  pull_denied: DENIED_BY_REPOSITORY,
+  pull_tls: TLS_BY_HOST,
+};
+
+function decideOnHistory(
   ctx: Ctx,
+  basis: HistoryBasis,
   workload: string,
   failing: string | undefined,
   containers: readonly string[],
   lines: readonly DeploymentRecord[],
 ): void {
-  const repository = failing === undefined ? undefined : repositoryOf(failing);
+  const key = failing === undefined ? undefined : basis.keyOf(failing);
   const newest = (list: DeploymentRecord[]) => list.sort((a, b) => b.revision - a.revision)[0];
   const historyRef = (h: DeploymentRecord) =>
     `deployment-history://${workload.replace('://', '/')}@${h.revision}`;
   const healthy = lines.filter((h) => h.outcome === 'healthy');
-  const ran = newest(healthy.filter((h) => repository !== undefined && repositoryOf(h.image) === repository));
-  if (ran !== undefined) {
-    find(
-      ctx,
-      `revision ${ran.revision} of ${workload} ran ${ran.image} healthy: ${repository} exists and was pulled before`,
-      [historyRef(ran)],
-    );
-    ctx.escalations.push({
-      kind: 'pull_denied',
-      detail:
-        `the registry denied pulling ${failing} from ${repository}, which ${workload} ran healthy at revision ${ran.revision}: ` +
-        'the repository exists and was pulled before, so its access changed (an imagePullSecret removed or its ' +
-        'credential rotated, the repository made private or its grant withdrawn); an image of the same repository is ' +
-        "denied the same way wherever it is not cached, so nothing is rolled back: a person checks the workload's " +
-        "imagePullSecrets and the repository's access",
-    });
+  const ran = newest(healthy.filter((h) => key !== undefined && basis.keyOf(h.image) === key));
+  if (failing !== undefined && key !== undefined && ran !== undefined) {
+    find(ctx, basis.say.ranFinding(key, workload, ran), [historyRef(ran)]);
+    ctx.escalations.push({ kind: basis.kind, detail: basis.say.ran(failing, key, workload, ran) });
     return;
   }
   const named = containers.length === 1 ? containers[0] : undefined;
@@ -705,35 +804,22 @@ function deniedPull(
         h.container === container && h.signature_verified !== false && /@sha256:[0-9a-f]{64}$/.test(h.image),
     ),
   );
-  if (repository !== undefined && good !== undefined) {
+  if (failing !== undefined && key !== undefined && container !== undefined && good !== undefined) {
     const cited = [historyRef(good)];
-    find(
-      ctx,
-      `container ${container} ran ${good.image} healthy at revision ${good.revision}, and no line of ${workload} ran ${repository}: ` +
-        'the new reference names a repository the workload never ran (misspelt or unpublished)',
-      cited,
-    );
+    find(ctx, basis.say.neverFinding(key, workload, container, good), cited);
     propose(
       ctx,
       'image_rollback',
       workload,
-      { basis: 'previous_revision', to_revision: 'previous', from_image: failing! },
-      `the registry denies ${repository}, which ${workload} never ran, while container ${container} last ran ` +
-        `${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+      { basis: 'previous_revision', to_revision: 'previous', from_image: failing },
+      basis.say.never(key, workload, container, good),
       1,
       cited,
     );
     return;
   }
-  find(ctx, `no deployment-history line of ${workload} tells a wrong reference from missing credentials`);
-  ctx.escalations.push({
-    kind: 'pull_denied',
-    detail:
-      `the registry answered "pull access denied, repository does not exist or may require authorization" for ${failing ?? 'the image'}: ` +
-      'a misspelt or unpublished repository and a missing or wrong imagePullSecret both get that answer, and no ' +
-      `deployment-history line of ${workload} says which; a rollback mends only a wrong reference, so nothing is rolled ` +
-      "back blind: a person checks the image reference and the workload's imagePullSecrets",
-  });
+  find(ctx, basis.say.undecided(workload));
+  ctx.escalations.push({ kind: basis.kind, detail: basis.say.unknown(failing, workload) });
 }
 
 function solveQuota(ctx: Ctx, subtype: IncidentSubtype): string {

@@ -13,6 +13,7 @@ import {
   isNodeDiskFullPull,
   isPullAccessDenied,
   isPullCredentialFailure,
+  isPullTlsFailure,
   isQuotaExceeded,
   isRbacForbidden,
   isTransientPullFailure,
@@ -54,6 +55,11 @@ export type IncidentSubtype =
    * unpublished) repository, or credentials the pull did not have.
    */
   | 'pull_denied'
+  /**
+   * A pull failure whose message says the registry's TLS certificate did not verify (`x509:
+   * certificate signed by unknown authority`, expired, issued for another name).
+   */
+  | 'pull_tls'
   /**
    * A pull failure whose signal says only that the pull failed, not why: an alert's reason label
    * or name, kubelet's `Error: ImagePullBackOff` or its back-off, without the registry's answer.
@@ -149,13 +155,15 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
       ? 'pull_transient'
       : some(isNodeDiskFullPull)
         ? 'pull_node_disk'
-        : some(isPullCredentialFailure)
-          ? 'pull_credentials'
-          : some(isPullAccessDenied)
-            ? 'pull_denied'
-            : isExplainedPullFailure(reason, all)
-              ? 'pull_failure'
-              : 'pull_unexplained',
+        : some(isPullTlsFailure)
+          ? 'pull_tls'
+          : some(isPullCredentialFailure)
+            ? 'pull_credentials'
+            : some(isPullAccessDenied)
+              ? 'pull_denied'
+              : isExplainedPullFailure(reason, all)
+                ? 'pull_failure'
+                : 'pull_unexplained',
     isImagePullFailure(reason, all),
   );
   if (out.length === 0 && signal.alertname !== '') {

@@ -328,6 +328,18 @@ export function isNodeDiskFullPull(message: string): boolean {
   return /no space left on device/i.test(message);
 }
 
+/**
+ * The registry's TLS certificate did not verify: Go's `x509:` errors as containerd, CRI-O and
+ * Docker quote them (`x509: certificate signed by unknown authority`, `x509: certificate has
+ * expired or is not yet valid: ...`, `x509: certificate is valid for a.example, not b.example`),
+ * since Go 1.20 after `tls: failed to verify certificate: `. The registry host's certificate (or
+ * the nodes' trust store) failed, or the reference names a host the nodes were never set up to
+ * trust; a `TLS handshake timeout` is the network's ({@link isTransientPullFailure}).
+ */
+export function isPullTlsFailure(message: string): boolean {
+  return /\bx509: |tls: failed to verify certificate/i.test(message);
+}
+
 /** A pull failure ({@link isImagePullFailure}) whose message says the cause is transient. */
 export function isTransientPullFailure(message: string): boolean {
   return TRANSIENT_PULL.test(message);
