@@ -597,7 +597,7 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
   }
   if (target.found) {
     const good = target.record;
-    const ref = `deployment-history://${workload.replace('://', '/')}@${good.revision}`;
+    const ref = historyRef(workload, good);
     find(ctx, `the failing container is ${target.container}: ${target.how}`);
     find(ctx, `revision ${good.revision} ran ${good.image} healthy in container ${target.container}`, [ref]);
     if (guessed) {
@@ -776,6 +776,11 @@ const DECIDED_ON_HISTORY: Partial<Record<IncidentSubtype, HistoryBasis>> = {
   pull_tls: TLS_BY_HOST,
 };
 
+/** The evidence reference of `workload`'s deployment-history line `h`. */
+function historyRef(workload: string, h: DeploymentRecord): string {
+  return `deployment-history://${workload.replace('://', '/')}@${h.revision}`;
+}
+
 function decideOnHistory(
   ctx: Ctx,
   basis: HistoryBasis,
@@ -786,12 +791,10 @@ function decideOnHistory(
 ): void {
   const key = failing === undefined ? undefined : basis.keyOf(failing);
   const newest = (list: DeploymentRecord[]) => list.sort((a, b) => b.revision - a.revision)[0];
-  const historyRef = (h: DeploymentRecord) =>
-    `deployment-history://${workload.replace('://', '/')}@${h.revision}`;
   const healthy = lines.filter((h) => h.outcome === 'healthy');
   const ran = newest(healthy.filter((h) => key !== undefined && basis.keyOf(h.image) === key));
   if (failing !== undefined && key !== undefined && ran !== undefined) {
-    find(ctx, basis.say.ranFinding(key, workload, ran), [historyRef(ran)]);
+    find(ctx, basis.say.ranFinding(key, workload, ran), [historyRef(workload, ran)]);
     ctx.escalations.push({ kind: basis.kind, detail: basis.say.ran(failing, key, workload, ran) });
     return;
   }
@@ -805,7 +808,7 @@ function decideOnHistory(
     ),
   );
   if (failing !== undefined && key !== undefined && container !== undefined && good !== undefined) {
-    const cited = [historyRef(good)];
+    const cited = [historyRef(workload, good)];
     find(ctx, basis.say.neverFinding(key, workload, container, good), cited);
     propose(
       ctx,
