@@ -25,7 +25,10 @@ describe('an escalated incident says what the person is to look at', () => {
       (e) => e.event === 'human_required',
     );
     expect(entry?.detail['escalations']).toEqual(['pull_cause_unknown']);
-    expect(entry?.detail['root_cause']).toEqual(expect.stringContaining('could not be pulled'));
+    // The alert names a pod, not an image: the cause says whose image it is.
+    expect(entry?.detail['root_cause']).toBe(
+      'the image of deployment://payments/ledger could not be pulled; the signal does not say why',
+    );
     expect(entry?.detail['details']).toEqual([
       { kind: 'pull_cause_unknown', detail: expect.stringContaining('kubectl describe pod') },
     ]);

@@ -515,7 +515,13 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     uris = [...new Set(history.filter((h) => h.image === failing).map((h) => h.workload))];
     inferred = false;
   }
-  const image = `image ${failing ?? '(unnamed)'}`;
+  // A signal that names no image (an alert's reason label) may still name its workload: say whose.
+  const image =
+    failing !== undefined
+      ? `image ${failing}`
+      : uris.length === 1
+        ? `the image of ${uris[0]}${inferred ? " (guessed from a pod's name)" : ''}`
+        : 'an image the signal does not name';
   const notTheImage = PULL_NOT_THE_IMAGE[subtype];
   const cause =
     subtype === 'signature_mismatch'
