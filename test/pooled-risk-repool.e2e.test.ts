@@ -24,8 +24,10 @@ import {
   type IncidentRecord,
   openGatewayStore,
 } from '@aaps/gateway';
-import { SCHEMA_VERSION, type SignedEnvelope } from '@aaps/mpc-core';
+import type { SignedEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// quotaSignal: a quota incident in namespace shop (every department maps it to staging; declared unknown).
+import { quotaSignal } from './helpers/incidents.js';
 import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
 
 const run = promisify(execFile);
@@ -47,40 +49,6 @@ interface View {
   } | null;
   decision: { outcome: string; risk_score: number } | null;
   timeline: TimelineEntry[];
-}
-
-/** A quota incident in namespace shop (every department maps it to staging; declared unknown). */
-function quotaSignal() {
-  return {
-    meta: {
-      trace_id: `trace-${randomUUID()}`,
-      span_id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      source_agent: 'prometheus-bridge',
-      target_agent: 'monitoring-agent',
-      message_type: 'IncidentSignal',
-      schema_version: SCHEMA_VERSION,
-      idempotency_key: randomUUID(),
-    },
-    context: {
-      namespace: 'shop',
-      cluster: 'prod-eu-1',
-      urgency: 'P1',
-      constraints_ref: 'policy://risk-management/v1',
-    },
-    payload: {
-      incident_type: 'unknown',
-      severity: 'high',
-      affected_resources: ['deployment://shop/web'],
-      evidence_refs: ['event://shop/evt-1'],
-      metadata: {
-        reason: 'FailedCreate',
-        messages: [
-          'Error creating: pods "web-7d9f8b6c5-4lqpz" is forbidden: exceeded quota: compute, requested: limits.cpu=2,limits.memory=1Gi, used: limits.cpu=3,limits.memory=3Gi, limited: limits.cpu=4,limits.memory=4Gi',
-        ],
-      },
-    },
-  };
 }
 
 /** A policy with its `risk.weight_percent` and bound maxima set (the rest as it was). */

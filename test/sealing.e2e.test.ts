@@ -32,6 +32,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPort } from '../bench/load/cluster.js';
 import { releaseAuth } from '../packages/gateway/src/test-helpers/unseal-request.js';
 import { AAPS_CLI, type AapsProcess, childPidsOf, killAllAaps, startAaps } from './helpers/aaps.js';
+import { quotaSignal } from './helpers/incidents.js';
 
 const run = promisify(execFile);
 const VERIFY = join(import.meta.dirname, '..', 'packages', 'evidence', 'dist', 'cli', 'aaps-verify.js');
@@ -119,52 +120,24 @@ async function waitEnded(id: string): Promise<Answer> {
   }
 }
 
+/** A quota incident whose metadata carries every kind of canary the detectors seal. */
 function plantedEnvelope() {
-  const n = randomUUID();
-  return {
-    meta: {
-      trace_id: `seal-${n}`,
-      span_id: n,
-      timestamp: new Date().toISOString(),
-      source_agent: 'prometheus-bridge',
-      target_agent: 'monitoring-agent',
-      message_type: 'IncidentSignal',
-      schema_version: 'v1.0.0',
-      idempotency_key: `seal-${n}`,
+  return quotaSignal({
+    namespace: 'shop',
+    secret: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db-credentials', namespace: 'shop' },
+      data: { password: CANARY.secretData },
     },
-    context: {
-      namespace: 'shop',
-      cluster: 'prod-eu-1',
-      urgency: 'P1',
-      constraints_ref: 'policy://risk-management/v1',
+    container: {
+      name: 'web',
+      image: 'registry.example/shop/web:1.4.2',
+      env: [{ name: 'DB_URL', value: CANARY.env }],
     },
-    payload: {
-      incident_type: 'unknown',
-      severity: 'high',
-      affected_resources: ['deployment://shop/web'],
-      evidence_refs: ['event://shop/evt-1'],
-      metadata: {
-        namespace: 'shop',
-        reason: 'FailedCreate',
-        messages: [
-          'Error creating: pods "web-7d9f8b6c5-4lqpz" is forbidden: exceeded quota: compute, requested: limits.cpu=2,limits.memory=1Gi, used: limits.cpu=3,limits.memory=3Gi, limited: limits.cpu=4,limits.memory=4Gi',
-        ],
-        secret: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'db-credentials', namespace: 'shop' },
-          data: { password: CANARY.secretData },
-        },
-        container: {
-          name: 'web',
-          image: 'registry.example/shop/web:1.4.2',
-          env: [{ name: 'DB_URL', value: CANARY.env }],
-        },
-        log_excerpt: `fatal: could not read from https://github.com/shop/web.git (token ${CANARY.github})`,
-        key_file: CANARY.pem,
-      },
-    },
-  };
+    log_excerpt: `fatal: could not read from https://github.com/shop/web.git (token ${CANARY.github})`,
+    key_file: CANARY.pem,
+  });
 }
 
 function alertmanagerBody() {
