@@ -117,6 +117,20 @@ const BY_ALERT_NAME: [RegExp, RuleMatch['type'], IncidentSubtype][] = [
 ];
 
 /** Every rule the text matches, in {@link SIGNAL_RULES} order; `alert.name` only when none did. */
+/**
+ * What a pull failure's message says failed, first match in this order: the registry or network
+ * for now (a transient error wins over what it may quote), the node's disk, the registry's TLS
+ * certificate, the credentials, access to the repository. Otherwise the message explains the pull
+ * (`pull_failure`) or does not (`pull_unexplained`).
+ */
+const PULL_FAILURE_KINDS: [says: (message: string) => unknown, subtype: IncidentSubtype][] = [
+  [isTransientPullFailure, 'pull_transient'],
+  [isNodeDiskFullPull, 'pull_node_disk'],
+  [isPullTlsFailure, 'pull_tls'],
+  [isPullCredentialFailure, 'pull_credentials'],
+  [isPullAccessDenied, 'pull_denied'],
+];
+
 export function matchSignalRules(signal: SignalText): RuleMatch[] {
   const { reason, texts } = signal;
   const all = texts.join('\n');
@@ -151,19 +165,8 @@ export function matchSignalRules(signal: SignalText): RuleMatch[] {
   add(
     'image.pull_failed',
     'image_signature_failed',
-    some(isTransientPullFailure)
-      ? 'pull_transient'
-      : some(isNodeDiskFullPull)
-        ? 'pull_node_disk'
-        : some(isPullTlsFailure)
-          ? 'pull_tls'
-          : some(isPullCredentialFailure)
-            ? 'pull_credentials'
-            : some(isPullAccessDenied)
-              ? 'pull_denied'
-              : isExplainedPullFailure(reason, all)
-                ? 'pull_failure'
-                : 'pull_unexplained',
+    PULL_FAILURE_KINDS.find(([says]) => some(says))?.[1] ??
+      (isExplainedPullFailure(reason, all) ? 'pull_failure' : 'pull_unexplained'),
     isImagePullFailure(reason, all),
   );
   if (out.length === 0 && signal.alertname !== '') {
