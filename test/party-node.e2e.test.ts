@@ -247,6 +247,78 @@ describe('party nodes across processes', () => {
     expect(round2 + batches).toBeLessThan(13 * 3);
   });
 
+  it('a warm pooling session asks each party for one batch only: every round two brings its replacement commitment', async () => {
+    const paths: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      paths.push(new URL(String(input instanceof Request ? input.url : input)).pathname);
+      return fetch(input, init);
+    };
+    const plain = new PartyClient({
+      roster: layout.roster,
+      caller: { id: 'gateway', key: layout.gatewayKey },
+      fetch: counting,
+    });
+    const session = new SigningSession<SignSubject>({
+      suite: suite(),
+      publicPackage,
+      transport: httpSigningTransport(plain, suite(), 'trace-replenish'),
+      timeoutMs: 10_000,
+      batchSize: 4,
+    });
+    for (let i = 0; i < 10; i++) {
+      const p = proposalFor('image_rollback', { incident_id: `inc-r-${i}` });
+      const r = await session.sign({
+        payload: approvalSubject(layout, p),
+        required: approvalRequired(layout),
+        messageFor: (s) => proposalSigningBytes((s as { proposal: unknown }).proposal),
+      });
+      expect(r.attempts).toBe(1);
+      expect(nodeVerify(null, proposalSigningBytes(p), spki(publicPackage.groupPublicKey), r.signature)).toBe(
+        true,
+      );
+    }
+    // Round one ran once per party (the first signing asks every party without a pool); the
+    // other nine signings were round two alone, and the signers' pools are as full as at first.
+    expect(paths.filter((x) => x === '/v1/sign/commit')).toHaveLength(5);
+    expect(paths.filter((x) => x === '/v1/sign/round2')).toHaveLength(30);
+    expect(session.pooled()).toBe(5 * 4);
+    // A party checks how many it is asked for, and spends no nonce on a request it refuses.
+    const required = approvalRequired(layout);
+    const signers = [
+      ...layout.roster.parties.filter((q) => required.includes(frostIdentifier(layout.roster, q))),
+      ...layout.roster.parties.filter((q) => !required.includes(frostIdentifier(layout.roster, q))),
+    ].slice(0, 3);
+    const target = signers[1]!.id;
+    const commitments = await Promise.all(signers.map((q) => drawCommitment(q.id, 'replenish-bad')));
+    commitments.sort((a, b) => (a.identifier < b.identifier ? -1 : 1));
+    const p = proposalFor('image_rollback', { incident_id: 'inc-r-bad' });
+    const body = {
+      signing_package: SigningPackageCodec.toJSON(suite().id, {
+        commitments,
+        message: proposalSigningBytes(p),
+      }),
+      subject: approvalSubject(layout, p),
+    };
+    for (const replenish of [-1, 17, 1.5, '1']) {
+      await expect(
+        client.call(target, 'sign.round2', 'replenish-bad', { ...body, replenish }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('replenish') });
+    }
+    // The nonce is still there: the same package signs, with its replacement.
+    const out = await client.call<{ share: unknown; commitments: unknown }>(
+      target,
+      'sign.round2',
+      'replenish-bad',
+      {
+        ...body,
+        replenish: 2,
+      },
+    );
+    expect(Round1CommitmentBatchCodec.fromJSON(out.commitments, suite().id).value.commitments).toHaveLength(
+      2,
+    );
+  });
+
   it('a batch request carrying a call that may not be batched, or too many calls, is refused whole', async () => {
     const target = layout.roster.parties[1]!.id;
     const call = (kind: string) => ({ kind, session_id: 's-1', ctx: { trace_id: 't' }, body: {} });

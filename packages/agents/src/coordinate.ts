@@ -22,7 +22,7 @@ import {
   PublicKeyPackageCodec,
   type Round1Commitment,
   Round1CommitmentBatchCodec,
-  type SignatureShare,
+  type SignAnswer,
   SignatureShareCodec,
   SigningPackageCodec,
   type SigningTransport,
@@ -482,12 +482,8 @@ export function httpSigningTransport(
       );
       return Round1CommitmentBatchCodec.fromJSON(out.commitments, suite.id).value.commitments;
     },
-    async sign(
-      party: Identifier,
-      req: SignRequest<SignSubject>,
-      signal: AbortSignal,
-    ): Promise<SignatureShare> {
-      const out = await client.call<{ share: unknown }>(
+    async sign(party: Identifier, req: SignRequest<SignSubject>, signal: AbortSignal): Promise<SignAnswer> {
+      const out = await client.call<{ share: unknown; commitments?: unknown }>(
         partyOf(party),
         'sign.round2',
         req.sessionId,
@@ -495,11 +491,16 @@ export function httpSigningTransport(
           signing_package: SigningPackageCodec.toJSON(suite.id, req.signingPackage),
           subject: req.payload,
           attempt: req.attempt,
+          ...(req.replenish ? { replenish: req.replenish } : {}),
         },
         { trace_id: traceId },
         { signal },
       );
-      return SignatureShareCodec.fromJSON(out.share, suite.id).value;
+      const share = SignatureShareCodec.fromJSON(out.share, suite.id).value;
+      if (out.commitments === undefined) return share;
+      // The session checks each fresh commitment (points, sender, repeats) before pooling it.
+      const { commitments } = Round1CommitmentBatchCodec.fromJSON(out.commitments, suite.id).value;
+      return { ...share, commitments };
     },
   };
 }

@@ -183,6 +183,31 @@ describe('InMemoryNonceStore', () => {
     });
   });
 
+  it('consumeAndSave hands out one record and stores the new ones, both or neither', async () => {
+    const store = new InMemoryNonceStore();
+    const [spent, fresh, other] = freshRecords(3);
+    await store.save([spent!, other!]);
+    const key = commitmentKey(spent!.commitment);
+    // A fresh record already stored: nothing changes.
+    expect(await rejection(store.consumeAndSave(key, [other!]))).toMatchObject({ code: 'NONCE_REUSE' });
+    // The spent record offered as its own replacement: nothing changes.
+    expect(await rejection(store.consumeAndSave(key, [spent!]))).toMatchObject({ code: 'NONCE_REUSE' });
+    expect(await store.count()).toBe(2);
+    const got = await store.consumeAndSave(key, [fresh!]);
+    expect(commitmentKey(got.commitment)).toBe(key);
+    expect(await store.count()).toBe(2);
+    expect(await rejection(store.consume(key))).toMatchObject({ code: 'NONCE_REUSE' });
+    expect(commitmentKey((await store.consume(commitmentKey(fresh!.commitment))).commitment)).toBe(
+      commitmentKey(fresh!.commitment),
+    );
+    // A key never issued: nothing is saved.
+    const [stranger, unsaved] = freshRecords(2);
+    expect(
+      await rejection(store.consumeAndSave(commitmentKey(stranger!.commitment), [unsaved!])),
+    ).toMatchObject({ code: 'UNKNOWN_NONCE' });
+    expect(await store.count()).toBe(1);
+  });
+
   it('refuses a malformed batch', async () => {
     const store = new InMemoryNonceStore();
     expect(await rejection(store.save('nope' as unknown as NonceRecord[]))).toBeInstanceOf(ValidationError);

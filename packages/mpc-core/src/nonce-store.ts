@@ -46,6 +46,13 @@ export interface NonceStore {
    * gives `ProtocolError('NONCE_REUSE')`; a key never saved gives `ProtocolError('UNKNOWN_NONCE')`.
    */
   consume(key: string): Promise<NonceRecord>;
+  /**
+   * Optional: {@link consume} the record for `key` and {@link save} `records` as one atomic,
+   * durable step: both or neither, with the errors of each. Round two uses it to hand out fresh
+   * commitments with the nonce it spends, at the cost of one write; without it a signer consumes
+   * and then saves.
+   */
+  consumeAndSave?(key: string, records: readonly NonceRecord[]): Promise<NonceRecord>;
   /** How many records are stored and not yet consumed (for one key set, when given). */
   count(keySetId?: string): Promise<number>;
 }
@@ -275,21 +282,39 @@ export class InMemoryNonceStore implements NonceStore {
   }
 
   async save(records: readonly NonceRecord[]): Promise<void> {
+    for (const [key, bytes] of this.#checkSave(records)) this.#records.set(key, bytes);
+  }
+
+  async consume(key: string): Promise<NonceRecord> {
+    return this.#take(key, this.#checkConsume(key));
+  }
+
+  async consumeAndSave(key: string, records: readonly NonceRecord[]): Promise<NonceRecord> {
+    // Every check before any change: both or neither.
+    const bytes = this.#checkConsume(key);
+    const batch = this.#checkSave(records, key);
+    for (const [k, b] of batch) this.#records.set(k, b);
+    return this.#take(key, bytes);
+  }
+
+  /** The encoded records to add, once each is checked; `spending` is a key consumed with them. */
+  #checkSave(records: readonly NonceRecord[], spending?: string): Map<string, Uint8Array> {
     if (!Array.isArray(records))
       throw new ValidationError('INVALID_ARGUMENT', 'records: expected an array', ['records']);
     const batch = new Map<string, Uint8Array>();
     records.forEach((r, i) => {
       checkRecord(r, `records[${i}]`);
       const key = commitmentKey(r.commitment);
-      if (this.#tombstones.has(key) || this.#records.has(key) || batch.has(key)) {
+      if (this.#tombstones.has(key) || this.#records.has(key) || batch.has(key) || key === spending) {
         throw new ProtocolError('NONCE_REUSE', `records[${i}]: commitment ${key} was already issued`);
       }
       batch.set(key, encodeNonceRecord(r));
     });
-    for (const [key, bytes] of batch) this.#records.set(key, bytes);
+    return batch;
   }
 
-  async consume(key: string): Promise<NonceRecord> {
+  /** The stored bytes for `key`, checked consumable; nothing changes. */
+  #checkConsume(key: string): Uint8Array {
     if (typeof key !== 'string')
       throw new ValidationError('INVALID_ARGUMENT', 'key: expected a hex string', ['key']);
     if (this.#tombstones.has(key)) {
@@ -299,6 +324,11 @@ export class InMemoryNonceStore implements NonceStore {
     if (bytes === undefined) {
       throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this store`);
     }
+    return bytes;
+  }
+
+  /** Remove a checked record, leave its tombstone and hand it out. */
+  #take(key: string, bytes: Uint8Array): NonceRecord {
     this.#tombstones.add(key);
     this.#records.delete(key);
     try {

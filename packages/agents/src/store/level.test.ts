@@ -14,12 +14,15 @@ import { join } from 'node:path';
 import { MemoryMerkleTree } from '@aaps/evidence';
 import {
   bytesToHex,
+  commit,
   commitmentKey,
   commitToStore,
   decodeCbor,
   encodeCbor,
   getCiphersuite,
   type KeyPackage,
+  keySetIdOf,
+  nonceRecordFromNonces,
   ProtocolError,
   SecretBytes,
   trustedDealer,
@@ -165,6 +168,37 @@ describe('PartyStore nonce expiry', () => {
     store = await open();
     expect((await rejection(commitToStore(suite, keyPackage, store, 1, stuck))).code).toBe('NONCE_REUSE');
     expect(await store.count()).toBe(0);
+  });
+
+  it('consumeAndSave spends one nonce and stores fresh ones in one write that survives a restart; both or neither', async () => {
+    const fresh = (rng?: (n: number) => Uint8Array) =>
+      nonceRecordFromNonces(suite, keySetIdOf(keyPackage), commit(suite, keyPackage, rng));
+    const [spent, kept] = await issue(2);
+    const next = fresh();
+    const nextKey = commitmentKey(next.commitment);
+    // A fresh record whose commitment was issued before (a stuck RNG): nothing is written.
+    const stuck = (n: number) => new Uint8Array(n).fill(5);
+    await commitToStore(suite, keyPackage, store, 1, stuck);
+    expect((await rejection(store.consumeAndSave(spent!, [fresh(stuck)]))).code).toBe('NONCE_REUSE');
+    expect(await store.wasUsed(spent!)).toBe(false);
+    // A fresh record repeated in the batch: refused, nothing written.
+    expect((await rejection(store.consumeAndSave(kept!, [fresh(), fresh(), next, next]))).code).toBe(
+      'NONCE_REUSE',
+    );
+    expect(await store.count()).toBe(3);
+    const got = await store.consumeAndSave(spent!, [next]);
+    expect(commitmentKey(got.commitment)).toBe(spent);
+    expect(await store.count()).toBe(3);
+    await store.close();
+    store = await open();
+    expect((await rejection(store.consume(spent!))).code).toBe('NONCE_REUSE');
+    // The fresh nonce was stamped with its issue time: it expires like any other.
+    expect(await storedKeys(`nonce-at/${nextKey}`)).toEqual([`nonce-at/${nextKey}`]);
+    expect(commitmentKey((await store.consume(nextKey)).commitment)).toBe(nextKey);
+    // A key never issued saves nothing.
+    const stranger = commitmentKey(fresh().commitment);
+    expect((await rejection(store.consumeAndSave(stranger, [fresh()]))).code).toBe('UNKNOWN_NONCE');
+    expect(await store.count()).toBe(2);
   });
 
   it('a consumed nonce leaves no issue stamp behind, and is not counted as expired', async () => {

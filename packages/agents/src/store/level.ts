@@ -428,28 +428,41 @@ export class PartyStore implements NonceStore {
   // ---- nonces (NonceStore) ----
 
   async save(records: readonly NonceRecord[]): Promise<void> {
+    await this.#batch(await this.#saveOps(records), { sync: true });
+  }
+
+  /**
+   * The writes that store `records`, once none of their commitments was ever issued here;
+   * `spending` is a key consumed in the same batch (it may not be among them).
+   */
+  async #saveOps(records: readonly NonceRecord[], spending?: string): Promise<WriteOp[]> {
     const keys = records.map((r) => commitmentKey(r.commitment));
-    if (new Set(keys).size !== keys.length)
+    if (new Set(keys).size !== keys.length || (spending !== undefined && keys.includes(spending)))
       throw new ProtocolError('NONCE_REUSE', 'a commitment is repeated in the batch');
     // One read for the batch: each commitment's live nonce, use and expiry tombstones.
     const found = await this.#db.getMany(keys.flatMap((k) => [`nonce/${k}`, `used/${k}`, `expired/${k}`]));
     const issued = keys.findIndex((_, i) => found[3 * i] || found[3 * i + 1] || found[3 * i + 2]);
     if (issued >= 0) throw new ProtocolError('NONCE_REUSE', `commitment ${keys[issued]} was already issued`);
     const stamp = utf8(String(this.#now().getTime()));
-    await this.#batch(
-      records.flatMap((r, i) => [
-        {
-          type: 'put' as const,
-          key: `nonce/${keys[i]}`,
-          value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
-        },
-        { type: 'put' as const, key: `nonce-at/${keys[i]}`, value: stamp },
-      ]),
-      { sync: true },
-    );
+    return records.flatMap((r, i) => [
+      {
+        type: 'put' as const,
+        key: `nonce/${keys[i]}`,
+        value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
+      },
+      { type: 'put' as const, key: `nonce-at/${keys[i]}`, value: stamp },
+    ]);
   }
 
   async consume(key: string): Promise<NonceRecord> {
+    return this.consumeAndSave(key, []);
+  }
+
+  /**
+   * {@link consume} `key` and {@link save} `records` in one synced batch: round two hands out
+   * fresh commitments with the nonce it spends at the cost of one write. Both or neither.
+   */
+  async consumeAndSave(key: string, records: readonly NonceRecord[]): Promise<NonceRecord> {
     // A request for a key another request is consuming waits for it and then sees the store as
     // that one left it: a tombstone (NONCE_REUSE) if the nonce was handed out, nothing
     // (UNKNOWN_NONCE) if the key was never issued. The record is still handed out at most once.
@@ -458,7 +471,7 @@ export class PartyStore implements NonceStore {
     }
     if (this.#expiring.has(key))
       throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} is expiring unused`);
-    const consuming = this.#consumeNow(key);
+    const consuming = this.#consumeNow(key, records);
     this.#inflight.set(key, consuming);
     try {
       return await consuming;
@@ -467,7 +480,7 @@ export class PartyStore implements NonceStore {
     }
   }
 
-  async #consumeNow(key: string): Promise<NonceRecord> {
+  async #consumeNow(key: string, fresh: readonly NonceRecord[]): Promise<NonceRecord> {
     const sealed = await this.#get(`nonce/${key}`);
     if (!sealed) {
       const [used, expired] = await this.#db.getMany([`used/${key}`, `expired/${key}`]);
@@ -476,19 +489,27 @@ export class PartyStore implements NonceStore {
         throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} expired unused at ${text(expired)}`);
       throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
     }
+    const saving = fresh.length > 0 ? await this.#saveOps(fresh, key) : [];
     const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
     const record = decodeNonceRecord(plain);
     plain.fill(0);
     // Delete and leave a tombstone in one synced batch BEFORE any share is computed: after a
-    // crash at any point the nonce is either unused and still stored, or gone for good.
-    await this.#batch(
-      [
-        { type: 'del', key: `nonce/${key}` },
-        { type: 'del', key: `nonce-at/${key}` },
-        { type: 'put', key: `used/${key}`, value: utf8(this.#now().toISOString()) },
-      ],
-      { sync: true },
-    );
+    // crash at any point the nonce is either unused and still stored, or gone for good. Fresh
+    // nonces ride in the same batch, so they are stored before their commitments can leave.
+    try {
+      await this.#batch(
+        [
+          { type: 'del', key: `nonce/${key}` },
+          { type: 'del', key: `nonce-at/${key}` },
+          { type: 'put', key: `used/${key}`, value: utf8(this.#now().toISOString()) },
+          ...saving,
+        ],
+        { sync: true },
+      );
+    } catch (e) {
+      wipeNonceRecord(record);
+      throw e;
+    }
     return record;
   }
 

@@ -81,8 +81,9 @@ describe.each([
 describe('SigningSession (ed25519, 3 of 5)', () => {
   const suite = () => getCiphersuite('FROST-ED25519-SHA512-v1');
 
-  it('tops up a half-spent commitment pool in the background, so warm signings need no round one', async () => {
-    const { deal, ids, net, session } = setup(suite(), 3, 5, {}, { batchSize: 4 });
+  it('tops up a half-spent pool of parties that do not replenish in the background, so warm signings need no round one', async () => {
+    const none: Record<number, Behaviour> = { 0: 'no-replenish', 1: 'no-replenish', 2: 'no-replenish' };
+    const { deal, ids, net, session } = setup(suite(), 3, 5, none, { batchSize: 4 });
     const settle = () => new Promise((r) => setImmediate(r));
     for (let i = 0; i < 12; i++) {
       const r = await session.sign({ message });
@@ -98,6 +99,69 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     expect(net.commitCalls.filter((c) => c.request.sessionId.startsWith('refill-')).length).toBeGreaterThan(
       0,
     );
+  });
+
+  it('asks each signer for one fresh commitment with its share, so a warm pool stays full and no batch is asked again', async () => {
+    const { deal, ids, net, session } = setup(suite(), 3, 5, {}, { batchSize: 4 });
+    const results = [];
+    for (let i = 0; i < 20; i++) results.push(await session.sign({ message: utf8(`m${i}`) }));
+    for (const r of results) {
+      expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, r.message, r.signature)).toBe(
+        true,
+      );
+    }
+    // One batch per party for the first signing; after that each share brought its replacement.
+    expect(net.commitCalls).toHaveLength(5);
+    expect(net.signCalls.every((c) => c.request.replenish === 1)).toBe(true);
+    for (const id of ids.slice(0, 3)) expect(session.pooled(id)).toBe(4);
+    const used = results.flatMap((r) => r.signingPackage.commitments.map(commitmentKey));
+    expect(new Set(used).size).toBe(used.length);
+    // Each party stores exactly the nonces of the commitments the session holds for it: none lost.
+    for (const id of ids) expect(await net.stores.get(id)!.count()).toBe(session.pooled(id));
+  });
+
+  it('asks for no fresh commitments without a pool (batch size below 4)', async () => {
+    const { net, session } = setup(suite(), 3, 5, {}, { batchSize: 3 });
+    await session.sign({ message });
+    expect(net.signCalls.length).toBeGreaterThan(0);
+    expect(net.signCalls.every((c) => c.request.replenish === undefined)).toBe(true);
+  });
+
+  it('names a party whose fresh commitment is unsound, drops it and signs with the others', async () => {
+    const { deal, ids, session } = setup(suite(), 3, 5, { 1: 'bad-replenish' }, { batchSize: 4 });
+    const r = await session.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.signers).not.toContain(ids[1]);
+    expect(r.attempts).toBe(2);
+    expect(r.misbehaved).toEqual([
+      expect.objectContaining({ party: ids[1], round: 1, attempt: 1, code: 'INVALID_POINT' }),
+    ]);
+    expect(r.misbehaved[0]!.detail).toMatch(/^with its share: commitments\[0\]\.hiding/);
+    expect(session.pooled(ids[1])).toBe(0);
+  });
+
+  it('names a party that sends commitments with a share that asked for none', async () => {
+    const { deal, ids, net } = setup(suite(), 3, 5);
+    const session = new SigningSession({
+      suite: suite(),
+      publicPackage: deal.publicPackage,
+      sleep: immediateSleep,
+      transport: {
+        commit: net.transport.commit,
+        sign: async (party, request, signal) => {
+          const share = await net.transport.sign(party, request, signal);
+          if (party !== ids[0]) return share;
+          const extra = await net.transport.commit(party, { sessionId: 'extra', count: 1 }, signal);
+          return { ...share, commitments: extra };
+        },
+      },
+    });
+    const r = await session.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r.signature)).toBe(true);
+    expect(r.misbehaved).toEqual([
+      expect.objectContaining({ party: ids[0], round: 1, code: 'DECODE_FAILED' }),
+    ]);
+    expect(r.signers).not.toContain(ids[0]);
   });
 
   it('signs with n-t parties offline, reporting them', async () => {
@@ -295,7 +359,8 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
   });
 
   it('drops what a background top-up asked for before a refresh brings back after it', async () => {
-    const { deal, ids, net } = setup(suite(), 3, 5);
+    const none: Record<number, Behaviour> = { 0: 'no-replenish', 1: 'no-replenish', 2: 'no-replenish' };
+    const { deal, ids, net } = setup(suite(), 3, 5, none);
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;

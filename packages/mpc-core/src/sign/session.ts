@@ -35,6 +35,17 @@ export interface SignRequest<P = unknown> {
   readonly attempt: number;
   readonly signingPackage: SigningPackage;
   readonly payload?: P;
+  /**
+   * Fresh commitments the party may send back with its share (round one riding on round two), so
+   * that a pooling session gets one back for each it spends. Absent or 0: none.
+   */
+  readonly replenish?: number;
+}
+
+/** A party's round-two answer: its share, and the fresh commitments asked for with `replenish`. */
+export interface SignAnswer extends SignatureShare {
+  /** At most `replenish` of them; a party may send none (e.g. one that does not replenish). */
+  readonly commitments?: readonly Round1Commitment[];
 }
 
 /**
@@ -47,7 +58,7 @@ export interface SigningTransport<P = unknown> {
     request: CommitRequest,
     signal: AbortSignal,
   ): Promise<readonly Round1Commitment[]>;
-  sign(party: Identifier, request: SignRequest<P>, signal: AbortSignal): Promise<SignatureShare>;
+  sign(party: Identifier, request: SignRequest<P>, signal: AbortSignal): Promise<SignAnswer>;
 }
 
 /**
@@ -98,7 +109,12 @@ export interface SigningSessionOptions<P = unknown> {
   readonly sleep?: Sleep;
   /** Parties to try first, in order; the others follow in key-set order. */
   readonly preference?: readonly Identifier[];
-  /** Commitments to ask of a party at a time; extras are kept for later signings (default 1). */
+  /**
+   * Commitments to ask of a party at a time; extras are kept for later signings (default 1). From
+   * 4 on, the session also asks each signer for one fresh commitment with its share
+   * ({@link SignRequest.replenish}), so a warm pool stays full without batches, and tops a pool up
+   * in the background once it is half spent (a party that does not replenish, or failed).
+   */
   readonly batchSize?: number;
   /** Randomness for session ids (default: the platform CSPRNG). */
   readonly rng?: Rng;
@@ -325,16 +341,19 @@ export class SigningSession<P = unknown> {
           commitments: Object.freeze(commitments),
           message,
         });
+        const replenish = this.#batchSize >= 4 ? 1 : 0;
         const request: SignRequest<P> = Object.freeze({
           sessionId,
           attempt: run.attempt,
           signingPackage,
           ...('payload' in input ? { payload: input.payload } : {}),
+          ...(replenish > 0 ? { replenish } : {}),
         });
+        const generation = this.#generation;
         const shares = await Promise.all(
           quorum.map((p) =>
             this.#call(run, (signal) => this.#transport.sign(p, request, signal)).then((out) =>
-              this.#judgeShare(run, p, out),
+              this.#judgeShare(run, p, out, replenish, generation),
             ),
           ),
         );
@@ -604,7 +623,13 @@ export class SigningSession<P = unknown> {
    * it fails. The RFC 9591 §5.4 check runs later: only when the aggregate does not verify, or when
    * the attempt failed anyway.
    */
-  #judgeShare(run: Run, party: Identifier, out: Outcome<SignatureShare>): SignatureShare | undefined {
+  #judgeShare(
+    run: Run,
+    party: Identifier,
+    out: Outcome<SignAnswer>,
+    replenish: number,
+    generation: number,
+  ): SignatureShare | undefined {
     if (out.kind === 'timeout') {
       this.#fault(run, run.timedOut, party, 2, 'TIMEOUT', `no signature share within ${this.#timeoutMs} ms`);
       return undefined;
@@ -639,7 +664,32 @@ export class SigningSession<P = unknown> {
       this.#fault(run, run.misbehaved, party, 2, 'INVALID_SIGNATURE_SHARE', 'share has the wrong length');
       return undefined;
     }
+    if (v.commitments !== undefined && !this.#poolFresh(run, party, v.commitments, replenish, generation))
+      return undefined;
     return share;
+  }
+
+  /**
+   * Pool the fresh commitments a round-two answer brought. Commitments not asked for, or unsound,
+   * are proven misbehaviour like a bad round one: the party is dropped from the run, its pool
+   * flushed, and false returned. Ones for a key set adopted since are ignored.
+   */
+  #poolFresh(run: Run, party: Identifier, fresh: unknown, replenish: number, generation: number): boolean {
+    if (Array.isArray(fresh) && fresh.length === 0) return true;
+    const problem =
+      replenish > 0
+        ? this.#checkCommitments(party, fresh, replenish)
+        : { code: 'DECODE_FAILED' as const, detail: 'commitments sent with a share that asked for none' };
+    if (problem !== undefined) {
+      this.#pool.delete(party);
+      this.#fault(run, run.misbehaved, party, 1, problem.code, `with its share: ${problem.detail}`);
+      return false;
+    }
+    if (generation !== this.#generation) return true;
+    const list = this.#pool.get(party) ?? [];
+    list.push(...(fresh as readonly Round1Commitment[]));
+    this.#pool.set(party, list);
+    return true;
   }
 
   #unreachable(run: Run, alive: number, requiredLost: readonly Identifier[] = []): ProtocolError {

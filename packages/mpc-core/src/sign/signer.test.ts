@@ -22,7 +22,7 @@ import {
   type NonceStore,
 } from '../nonce-store.js';
 import { seededRng } from '../test-helpers/rng.js';
-import { commitToStore, signFromStore } from './signer.js';
+import { commitToStore, MAX_REPLENISH, signAndReplenishFromStore, signFromStore } from './signer.js';
 
 const suite = ciphersuites.ed25519;
 const rng = seededRng(3);
@@ -274,5 +274,98 @@ describe('signFromStore', () => {
       code: 'UNKNOWN_NONCE',
     });
     expect(await tampered.count()).toBe(0);
+  });
+});
+
+describe('signAndReplenishFromStore', () => {
+  /** The store's own methods only (no consumeAndSave): a signer consumes, then saves. */
+  const plainStore = (inner: InMemoryNonceStore, saveFails = false): NonceStore => ({
+    save: (records) => (saveFails ? Promise.reject(new Error('disk full')) : inner.save(records)),
+    consume: (key) => inner.consume(key),
+    count: (id) => inner.count(id),
+  });
+
+  for (const atomic of [true, false]) {
+    it(`signs, burns the spent nonce and issues fresh commitments that sign later (${atomic ? 'consumeAndSave' : 'consume, then save'})`, async () => {
+      const { s1, s2, pkg } = await twoSigners();
+      const store1 = atomic ? s1 : plainStore(s1);
+      const { share, commitments } = await signAndReplenishFromStore(suite, kp1, store1, pkg, pub, 2, rng);
+      verifyShare(suite, pkg, share, pub);
+      expect(commitments).toHaveLength(2);
+      expect(commitments.every((c) => c.identifier === kp1.identifier)).toBe(true);
+      expect(await s1.count(keySetIdOf(kp1))).toBe(2);
+      expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({ code: 'NONCE_REUSE' });
+      // The fresh commitment signs a later package like any from round one.
+      const [c2] = await commitToStore(suite, kp2, s2, 1, rng);
+      const later: SigningPackage = { commitments: [commitments[0]!, c2!], message: utf8('later') };
+      const z1 = await signFromStore(suite, kp1, s1, later, pub);
+      const z2 = await signFromStore(suite, kp2, s2, later, pub);
+      expect(nodeEd25519(pub.groupPublicKey, later.message, aggregate(suite, later, [z1, z2], pub))).toBe(
+        true,
+      );
+    });
+  }
+
+  it('issues nothing for a count of 0, as signFromStore', async () => {
+    const { s1, pkg } = await twoSigners();
+    const out = await signAndReplenishFromStore(suite, kp1, s1, pkg, pub, 0, rng);
+    verifyShare(suite, pkg, out.share, pub);
+    expect(out.commitments).toEqual([]);
+    expect(await s1.count()).toBe(0);
+  });
+
+  it('leaves the spent nonce unconsumed when the atomic step fails', async () => {
+    const { s1, pkg } = await twoSigners();
+    const failing: NonceStore = {
+      save: (r) => s1.save(r),
+      consume: (k) => s1.consume(k),
+      count: (id) => s1.count(id),
+      consumeAndSave: () => Promise.reject(new ProtocolError('NONCE_REUSE', 'already issued')),
+    };
+    expect(await rejection(signAndReplenishFromStore(suite, kp1, failing, pkg, pub, 1, rng))).toMatchObject({
+      code: 'NONCE_REUSE',
+    });
+    expect(await s1.count()).toBe(1);
+    verifyShare(suite, pkg, await signFromStore(suite, kp1, s1, pkg, pub), pub);
+  });
+
+  it('without consumeAndSave, a failed save still gives the share, with no commitment issued', async () => {
+    const { s1, pkg } = await twoSigners();
+    const out = await signAndReplenishFromStore(suite, kp1, plainStore(s1, true), pkg, pub, 3, rng);
+    verifyShare(suite, pkg, out.share, pub);
+    expect(out.commitments).toEqual([]);
+    expect(await s1.count()).toBe(0);
+  });
+
+  it('refuses a package before touching the store, and keeps what a refused release issued unissued', async () => {
+    const { s1, c1, c2 } = await twoSigners(utf8('what the coordinator says'));
+    const pkg = { commitments: [c1, c2], message: utf8('what the coordinator says') };
+    const mine = utf8('what the proposal says');
+    expect(
+      await rejection(signAndReplenishFromStore(suite, kp1, s1, pkg, pub, 1, rng, { message: mine })),
+    ).toMatchObject({ code: 'INCONSISTENT_TRANSCRIPT' });
+    expect(await s1.count()).toBe(1);
+    const refused = new ProtocolError('INCONSISTENT_TRANSCRIPT', 'not vouching for this');
+    const e = await rejection(
+      signAndReplenishFromStore(suite, kp1, s1, pkg, pub, 1, rng, {
+        beforeRelease: () => {
+          throw refused;
+        },
+      }),
+    );
+    expect(e).toBe(refused);
+    // The spent nonce is gone; the fresh one is stored but was never handed out (it expires).
+    expect(await rejection(signFromStore(suite, kp1, s1, pkg, pub))).toMatchObject({ code: 'NONCE_REUSE' });
+    expect(await s1.count()).toBe(1);
+  });
+
+  it('checks its count', async () => {
+    const { s1, pkg } = await twoSigners();
+    for (const bad of [-1, MAX_REPLENISH + 1, 1.5, Number.NaN, '1' as unknown as number]) {
+      const e = await rejection(signAndReplenishFromStore(suite, kp1, s1, pkg, pub, bad, rng));
+      expect(e).toBeInstanceOf(ValidationError);
+      expect(e).toMatchObject({ fields: ['count'] });
+    }
+    expect(await s1.count()).toBe(1);
   });
 });

@@ -6,7 +6,7 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { assertBytes, equalBytes } from '../bytes.js';
 import { displayValue } from '../codec.js';
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, ValidationError } from '../errors.js';
 import { assertFunction, assertObject, assertString, assertSuite, optionsOf } from '../guards.js';
 import { checkKeyPackage, type KeyPackage, type PublicKeyPackage, preparePublic } from '../keys.js';
 import {
@@ -91,6 +91,13 @@ export async function commitToStore(
   return nonces.map((n) => n.commitment);
 }
 
+/** A round-two share and the fresh commitments saved with the spending of its nonce. */
+export interface ReplenishedShare {
+  readonly share: SignatureShare;
+  /** Their nonces were saved (durably) before this resolves; empty when `count` was 0. */
+  readonly commitments: readonly Round1Commitment[];
+}
+
 /**
  * Round two against a store. Checks the signing package, finds this party's commitment in it,
  * consumes the matching record from the store (so the nonces are gone before any share exists),
@@ -106,6 +113,69 @@ export async function signFromStore(
   options: StoreSignerOptions = {},
 ): Promise<SignatureShare> {
   const opts = checkArgs(suite, keyPackage, store, 'consume', options);
+  return (await signSpending(suite, keyPackage, store, signingPackage, publicPackage, opts, [])).share;
+}
+
+/**
+ * {@link signFromStore} that also issues `count` fresh commitments (round one riding on round two):
+ * their nonces are drawn first and saved in the same step that consumes the nonce being spent
+ * (`store.consumeAndSave`, one synced write on a party's database; a store without it consumes,
+ * then saves). A coordinator that pools commitments gets one back for each it spends and never
+ * has to ask for a batch while it signs. If the package is refused after that step (a mismatched
+ * record, a `beforeRelease` that throws), the fresh nonces stay stored unissued until the store
+ * expires them; a failed save leaves the spent nonce unconsumed (atomic stores) or gives the
+ * share with no commitments (the fallback, whose consume already happened).
+ */
+export async function signAndReplenishFromStore(
+  suite: AnyCiphersuite,
+  keyPackage: KeyPackage,
+  store: NonceStore,
+  signingPackage: SigningPackage,
+  publicPackage: PublicKeyPackage,
+  count: number,
+  rng: Rng = randomBytes,
+  options: StoreSignerOptions = {},
+): Promise<ReplenishedShare> {
+  const opts = checkArgs(suite, keyPackage, store, 'consume', options);
+  if (!Number.isSafeInteger(count) || count < 0 || count > MAX_REPLENISH) {
+    throw new ValidationError(
+      'INVALID_ARGUMENT',
+      `count: expected an integer in [0, ${MAX_REPLENISH}], got ${displayValue(count)}`,
+      ['count'],
+    );
+  }
+  assertFunction(rng, 'rng');
+  const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
+  const nonces = count > 0 ? preprocess(suite, keyPackage, count, rng) : [];
+  let records: NonceRecord[] = [];
+  try {
+    records = nonces.map((n) => nonceRecordFromNonces(suite, keySetId, n));
+    return await signSpending(suite, keyPackage, store, signingPackage, publicPackage, opts, records);
+  } finally {
+    for (const n of nonces) {
+      n.hiding.wipe();
+      n.binding.wipe();
+    }
+    for (const r of records) wipeNonceRecord(r);
+  }
+}
+
+/** Fresh commitments one round two may issue. */
+export const MAX_REPLENISH = 16;
+
+/**
+ * Consume the package's nonce (saving `fresh` with it), then sign. Arguments are checked by the
+ * callers.
+ */
+async function signSpending(
+  suite: AnyCiphersuite,
+  keyPackage: KeyPackage,
+  store: NonceStore,
+  signingPackage: SigningPackage,
+  publicPackage: PublicKeyPackage,
+  opts: StoreSignerOptions,
+  fresh: readonly NonceRecord[],
+): Promise<ReplenishedShare> {
   checkSigningPackage(suite, preparePublic(suite, publicPackage), signingPackage);
   if (opts.message !== undefined && !equalBytes(opts.message, signingPackage.message)) {
     throw new ProtocolError(
@@ -121,7 +191,7 @@ export async function signFromStore(
     );
   }
   const key = commitmentKey(own);
-  const record = await store.consume(key);
+  const { record, issued } = await spend(store, key, fresh);
   const nonces = noncesFromRecord(record);
   wipeNonceRecord(record);
   try {
@@ -142,9 +212,29 @@ export async function signFromStore(
         throw e;
       }
     }
-    return share;
+    return { share, commitments: issued ? fresh.map((r) => r.commitment) : [] };
   } finally {
     nonces.hiding.wipe();
     nonces.binding.wipe();
+  }
+}
+
+/** Consume `key` and save `fresh`: atomically when the store can; `issued` says whether they were saved. */
+async function spend(
+  store: NonceStore,
+  key: string,
+  fresh: readonly NonceRecord[],
+): Promise<{ record: NonceRecord; issued: boolean }> {
+  if (fresh.length === 0) return { record: await store.consume(key), issued: false };
+  if (typeof store.consumeAndSave === 'function') {
+    return { record: await store.consumeAndSave(key, fresh), issued: true };
+  }
+  const record = await store.consume(key);
+  try {
+    await store.save(fresh);
+    return { record, issued: true };
+  } catch {
+    // The spent nonce is gone either way; the share still goes out, with nothing issued.
+    return { record, issued: false };
   }
 }

@@ -1040,6 +1040,15 @@ export async function apiCases(): Promise<ApiCase[]> {
       },
     },
     {
+      name: 'InMemoryNonceStore#consumeAndSave',
+      call: (key, records) => consumeStore.consumeAndSave(key as string, records as never),
+      args: async () => {
+        const record = nonceRecord();
+        await consumeStore.save([record]);
+        return [mpc.commitmentKey(record.commitment), [nonceRecord()]];
+      },
+    },
+    {
       name: 'InMemoryNonceStore#count',
       call: (k) => new mpc.InMemoryNonceStore().count(k as string),
       args: () => ['key-set'],
@@ -1063,6 +1072,19 @@ export async function apiCases(): Promise<ApiCase[]> {
         return [S, kp[0], store, { commitments: [c0, c1], message: utf8('m') }, pub, {}];
       },
       optional: [5],
+    },
+    {
+      name: 'signAndReplenishFromStore',
+      call: mpc.signAndReplenishFromStore as never,
+      args: async () => {
+        const store = new mpc.InMemoryNonceStore();
+        const rng = freshRng();
+        const [c0] = await mpc.commitToStore(S, kp[0]!, store, 1, rng);
+        const c1 = mpc.commit(S, kp[1]!, rng).commitment;
+        return [S, kp[0], store, { commitments: [c0, c1], message: utf8('m') }, pub, 1, rng, {}];
+      },
+      rng: 6,
+      optional: [6, 7],
     },
     {
       name: 'timerSleep',

@@ -1,7 +1,8 @@
 /**
  * An in-process network of signing parties for SigningSession tests: each party is a real key
- * package over a real InMemoryNonceStore, driven through commitToStore/signFromStore, and can be
- * told to misbehave in one of a few ways.
+ * package over a real InMemoryNonceStore, driven through commitToStore/signAndReplenishFromStore
+ * (answering a round two's `replenish` as a party node does), and can be told to misbehave in one
+ * of a few ways.
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { schnorr } from '@noble/curves/secp256k1.js';
@@ -12,7 +13,7 @@ import type { Identifier, KeyPackage, PublicKeyPackage } from '../keys.js';
 import { InMemoryNonceStore } from '../nonce-store.js';
 import { verify } from '../sign/aggregate.js';
 import type { CommitRequest, SigningTransport, SignRequest, Sleep } from '../sign/session.js';
-import { commitToStore, signFromStore } from '../sign/signer.js';
+import { commitToStore, signAndReplenishFromStore } from '../sign/signer.js';
 import type { AnyCiphersuite, Rng } from '../suite/types.js';
 
 export type Behaviour =
@@ -28,7 +29,11 @@ export type Behaviour =
   /** Returns a commitment that is not a valid group element. */
   | 'bad-commitment'
   /** Commits honestly; refuses to sign by policy. */
-  | 'refuse';
+  | 'refuse'
+  /** Signs honestly; the fresh commitment it sends with its share is not a valid group element. */
+  | 'bad-replenish'
+  /** Signs honestly and never sends fresh commitments, as a party that does not replenish. */
+  | 'no-replenish';
 
 export const FAULTS: readonly Behaviour[] = [
   'offline',
@@ -84,14 +89,22 @@ export function signingNetwork<P = unknown>(
           throw new PolicyRefusal('message.mismatch', 'the message is not the payload’s');
         }
       }
-      const share = await signFromStore(
+      const { share, commitments } = await signAndReplenishFromStore(
         suite,
         keys.get(party)!,
         stores.get(party)!,
         request.signingPackage,
         pub,
+        b === 'no-replenish' ? 0 : (request.replenish ?? 0),
+        rng,
       );
-      if (b !== 'corrupt') return share;
+      if (b === 'bad-replenish') {
+        return {
+          ...share,
+          commitments: commitments.map((c) => ({ ...c, hiding: new Uint8Array(c.hiding.length) })),
+        };
+      }
+      if (b !== 'corrupt') return commitments.length > 0 ? { ...share, commitments } : share;
       // Each corrupting party flips the low bit of a different byte (the byte sum of its identifier,
       // which is its index 1..n in either byte order), so that several corruptions never cancel in
       // the sum (deltas +-2^(8i) for distinct i). The identifier's first byte is not enough: it is 0

@@ -16,11 +16,12 @@ import {
   equalBytes,
   hexToBytes,
   type Identifier,
+  MAX_REPLENISH,
   PolicyRefusal,
   Round1CommitmentBatchCodec,
   SignatureShareCodec,
   SigningPackageCodec,
-  signFromStore,
+  signAndReplenishFromStore,
   ValidationError,
 } from '@aaps/mpc-core';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -280,6 +281,16 @@ export function createSignHandlers(
 
     async round2(session: string, body: Record<string, unknown>) {
       const key = requireKey();
+      const replenish = body.replenish ?? 0;
+      if (
+        !Number.isSafeInteger(replenish) ||
+        (replenish as number) < 0 ||
+        (replenish as number) > MAX_REPLENISH
+      ) {
+        throw new ValidationError('INVALID_ARGUMENT', `replenish: expected 0..${MAX_REPLENISH}`, [
+          'body.replenish',
+        ]);
+      }
       const pkg = SigningPackageCodec.fromJSON(body.signing_package, suite.id).value;
       const subject = body.subject as Subject;
       const { message, what, checkpoint, signers } = await messageFor(session, subject);
@@ -334,9 +345,18 @@ export function createSignHandlers(
             );
         };
       }
-      const share = await signFromStore(suite, key.keyPackage, deps.store, pkg, key.publicPackage, {
-        ...(beforeRelease ? { beforeRelease } : {}),
-      });
+      // Fresh commitments asked for ride back with the share: their nonces are saved in the same
+      // synced write that spends this one (round one riding on round two).
+      const { share, commitments } = await signAndReplenishFromStore(
+        suite,
+        key.keyPackage,
+        deps.store,
+        pkg,
+        key.publicPackage,
+        replenish as number,
+        deps.rng,
+        { ...(beforeRelease ? { beforeRelease } : {}) },
+      );
       await deps.store.audit({
         at: now().toISOString(),
         event: 'sign.share',
@@ -347,7 +367,12 @@ export function createSignHandlers(
           share_sha256: bytesToHex(sha256(share.share)),
         },
       });
-      return { share: SignatureShareCodec.toJSON(suite.id, share) };
+      return {
+        share: SignatureShareCodec.toJSON(suite.id, share),
+        ...(commitments.length > 0
+          ? { commitments: Round1CommitmentBatchCodec.toJSON(suite.id, { commitments: [...commitments] }) }
+          : {}),
+      };
     },
   };
 }
