@@ -2,7 +2,7 @@
  * The docs name tests and dependencies that readers rely on: every test file a doc names by its
  * repository path exists, and the verifier's dependencies are the ones architecture.md lists.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -39,4 +39,21 @@ it("the verifier's packages depend on @noble/*, cbor-x and shamir-secret-sharing
   expect(readFileSync(`${root}docs/architecture.md`, 'utf8')).toMatch(
     /depend on `@noble\/\*`, `cbor-x` and\s+`shamir-secret-sharing`/,
   );
+});
+
+it("the files the docs' shell commands write into the working directory are ones git ignores (a checkout stays clean)", () => {
+  const dirty: string[] = [];
+  for (const doc of docs) {
+    const text = readFileSync(`${root}${doc}`, 'utf8')
+      // The OpenSSL recipe is a script that works in a fresh directory of its own (mktemp -d).
+      .replace(/<!-- openssl-recipe:start -->[\s\S]*?<!-- openssl-recipe:end -->/g, '');
+    for (const block of text.matchAll(/^[ \t]*```(?:sh|bash|shell)\n([\s\S]*?)^[ \t]*```/gm)) {
+      for (const m of block[1]!.matchAll(/(?<![0-9&>=-])>>?[ \t]*([A-Za-z0-9_.][A-Za-z0-9_./-]*)/g)) {
+        const target = m[1]!;
+        const ignored = spawnSync('git', ['check-ignore', '-q', '--no-index', target], { cwd: root });
+        if (ignored.status !== 0) dirty.push(`${doc}: > ${target}`);
+      }
+    }
+  }
+  expect(dirty).toEqual([]);
 });
