@@ -122,6 +122,13 @@ export interface BundleReport {
   failure?: { check: string; message: string; details: Readonly<Record<string, unknown>> };
   incidentId?: string;
   logIndex?: number;
+  /**
+   * How the incident ended, as the signed Statement states it (`predicate.incident.state`:
+   * `resolved`, `rejected`, `failed`, `rolled_back`; the `transcript.outcome` check holds it to the transcript).
+   * Only on a valid report, and absent when the Statement states none (bundles sealed before the
+   * predicate stated the ending).
+   */
+  outcome?: string;
 }
 
 export interface BundleVerifier {
@@ -388,6 +395,8 @@ export function createBundleVerifier(
         const ok = run(bundle);
         const report: BundleReport = { valid: true, checks: ok.checks, incidentId: ok.incidentId };
         if (ok.logIndex !== undefined) report.logIndex = ok.logIndex;
+        const state = ok.statement.predicate.incident['state'];
+        if (typeof state === 'string') report.outcome = state;
         return report;
       } catch (e) {
         if (!(e instanceof StepFailure)) throw e;

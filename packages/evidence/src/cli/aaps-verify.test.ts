@@ -70,7 +70,7 @@ describe('aaps-verify', () => {
     for (const key of [keyHex, hexFile, pemFile]) {
       const r = run([bundle, '--key', key]);
       expect(r.code).toBe(0);
-      expect(r.out).toEqual(['valid: incident/inc-0 (log index 0)']);
+      expect(r.out).toEqual(['valid: incident/inc-0 (log index 0), outcome: not stated']);
     }
   });
 
@@ -81,7 +81,7 @@ describe('aaps-verify', () => {
       encoding: 'utf8',
     });
     expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe('valid: incident/inc-0 (log index 0)');
+    expect(r.stdout.trim()).toBe('valid: incident/inc-0 (log index 0), outcome: not stated');
   });
 
   it('takes the key, log key and roster from --trusted-root', () => {
@@ -203,7 +203,7 @@ describe('aaps-verify', () => {
     const good = write('approved.json', JSON.stringify(await approvedBundle()));
     expect(run([good, '--key', key])).toMatchObject({
       code: 0,
-      out: ['valid: incident/inc-approved (log index 0)'],
+      out: ['valid: incident/inc-approved (log index 0), outcome: not stated'],
     });
     const pass = JSON.parse(run([good, '--key', key, '--json']).out.join('\n'));
     expect(pass.checks.find((c: { check: string }) => c.check === 'approval.signature')).toEqual({

@@ -98,5 +98,7 @@ function forkReport(
   const failure = { check: failed.check, message, details };
   if (valid === undefined) return { valid: false, checks: [failed], failure };
   const checks = valid.checks.map((c) => (c.check === failed.check ? failed : c));
-  return { ...valid, valid: false, checks, failure };
+  // An invalid bundle's Statement vouches for nothing: no outcome is reported from it.
+  const { outcome: _unvouched, ...rest } = valid;
+  return { ...rest, valid: false, checks, failure };
 }

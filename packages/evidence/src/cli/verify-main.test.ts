@@ -564,7 +564,11 @@ describe('aaps-verify --roster', () => {
     const bundle = write('roster-bundle.json', JSON.stringify(fx.bundle));
     const system = write('roster-system.json', JSON.stringify(systemRoster()));
     const r = await cli([bundle, '--key', keyHex, '--roster', system]);
-    expect(r).toEqual({ code: 0, out: ['valid: incident/inc-0 (log index 0)'], err: [] });
+    expect(r).toEqual({
+      code: 0,
+      out: ['valid: incident/inc-0 (log index 0), outcome: not stated'],
+      err: [],
+    });
     const predicate = write('roster-predicate.json', JSON.stringify(fx.r.roster));
     expect((await cli([bundle, '--key', keyHex, '--roster', predicate])).code).toBe(0);
   });
@@ -611,7 +615,11 @@ describe('aaps-verify --roster', () => {
       '--roster',
       system,
     ]);
-    expect(replaced).toEqual({ code: 0, out: ['valid: incident/inc-0 (log index 0)'], err: [] });
+    expect(replaced).toEqual({
+      code: 0,
+      out: ['valid: incident/inc-0 (log index 0), outcome: not stated'],
+      err: [],
+    });
   });
 
   it("trusts the roster.json's keys: another gateway key fails transcript.signature", async () => {

@@ -242,9 +242,18 @@ function listBundles(dir: string): BundleSource[] {
     });
 }
 
+/**
+ * `valid: incident/<id> (log index N), outcome: <state>`: the outcome is the incident's ending as
+ * the signed Statement states it (`resolved`, `rejected`, `failed`, `rolled_back`), or `not stated`, so a valid
+ * bundle of a rejected incident does not read like one of a resolved incident.
+ */
 function describeValid(report: BundleReport): string {
   const where = report.logIndex === undefined ? '' : ` (log index ${report.logIndex})`;
-  return `valid: incident/${report.incidentId}${where}`;
+  const { outcome } = report;
+  // A word as it is; anything else (a status the transcript's last result named) quoted as JSON.
+  const said =
+    outcome === undefined ? 'not stated' : /^[a-z_-]+$/.test(outcome) ? outcome : JSON.stringify(outcome);
+  return `valid: incident/${report.incidentId}${where}, outcome: ${said}`;
 }
 
 function describeInvalid(report: BundleReport): string {
