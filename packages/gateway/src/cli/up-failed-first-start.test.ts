@@ -40,7 +40,7 @@ describe('aaps up: a first start that fails after writing its setup', () => {
     expect(r.err).toContain('party audit exited with 2');
     expect(r.out).toContain('token: created');
     expect(r.out).toMatch(
-      /aaps: start failed; removed what it wrote: api-token, .*roster\.json.*; kept logs \(it may say why\)/,
+      /aaps: start failed; removed what it wrote: api-token, .*roster\.json.*; kept logs\/ \(the gateway's and the parties' logs may say why\)/,
     );
     const left = snapshot(dataDir);
     // Only the logs: the gateway's and each party's (the audit party's says what it could not read).

@@ -298,16 +298,21 @@ function ownerOnly(path: string): void {
 }
 
 /**
- * What `aaps up --local` writes in `dataDir`, as far as it does not exist yet: a failed start
+ * What a start of `aaps up` writes in `dataDir`, as far as it does not exist yet: a failed start
  * removes these (each one whole: a directory this start made holds only what it wrote), and
- * nothing that was there before it, so the next start deals afresh instead of reusing the token
- * and keys of a start that never served. The gateway's log (`logs/gateway.log`) stays: it may hold
- * the only detail of why the start failed, and no later start reuses anything from it. Returns the
- * undo, which says what it removed and that it kept the log.
+ * nothing that was there before it, so the next start begins afresh instead of reusing the token,
+ * keys, roster (with the ports it probed) and party stores of a start that never served.
+ * `--local`: the token, the gateway's and approvers' keys and store, the dealt key set. With party
+ * processes, a first start only (no `roster.json` yet) and, besides the token and the gateway's
+ * and approvers' files, the roster, the group key of record and each party's directory (its key,
+ * config and store, once its process has stopped); a later start's setup is the operator's and
+ * stays. The logs (`logs/`) stay: they may hold the only detail of why the start failed, and no
+ * later start reuses anything from them. Returns the undo, which says what it removed and that it
+ * kept the logs.
  */
-function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'>) => void } {
+function freshPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'>) => void } {
   const at = (...p: string[]) => join(config.dataDir, ...p);
-  const log = at('logs', 'gateway.log');
+  const logs = config.local ? [at('logs', 'gateway.log')] : [at('logs')];
   const candidates = [
     at('api-token'),
     at('gateway'),
@@ -315,11 +320,22 @@ function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'
     at('gateway', 'db'),
     at('approvers'),
     ...config.approvers.map((id) => at('approvers', `${id}.key`)),
-    at('local'),
-    at('local', 'keys.json'),
+    ...(config.local
+      ? [at('local'), at('local', 'keys.json')]
+      : [
+          at('roster.json'),
+          at('public-package.json'),
+          at('parties'),
+          ...UP_IDS.flatMap((id) => [
+            at('parties', id),
+            at('parties', id, 'identity.key'),
+            at('parties', id, 'party.json'),
+            at('parties', id, 'db'),
+          ]),
+        ]),
   ];
   const fresh = candidates.filter((p) => !existsSync(p));
-  const freshLog = !existsSync(log);
+  const freshLogs = logs.filter((p) => !existsSync(p));
   return {
     undo(io) {
       const removed = fresh.filter((p) => {
@@ -327,11 +343,17 @@ function freshLocalPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'
         rmSync(p, { recursive: true, force: true });
         return true;
       });
-      const names = removed.map((p) => p.slice(config.dataDir.length + 1));
+      const rel = (p: string) => p.slice(config.dataDir.length + 1);
+      const names = removed.map(rel);
       // A file under a directory this start made is gone with it: name the top-most only.
       const top = names.filter((n) => !names.some((d) => n.startsWith(`${d}/`)));
+      const keptLogs = freshLogs.filter((p) => existsSync(p)).map(rel);
       const kept =
-        freshLog && existsSync(log) ? `; kept ${log.slice(config.dataDir.length + 1)} (it may say why)` : '';
+        keptLogs.length === 0
+          ? ''
+          : config.local
+            ? `; kept ${keptLogs.join(', ')} (it may say why)`
+            : `; kept ${keptLogs.map((l) => `${l}/`).join(', ')} (the gateway's and the parties' logs may say why)`;
       if (top.length > 0) io.print(`aaps: start failed; removed what it wrote: ${top.join(', ')}${kept}`);
       else if (kept !== '') io.print(`aaps: start failed${kept}`);
     },
@@ -448,8 +470,9 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   const material = config.local ? readLocalMaterial(config) : undefined;
   // The gateway's port too: one in use stops the start here, with nothing written.
   await checkCanListen(config.host, config.port);
-  // A start that fails later takes back what it wrote (--local: the token and keys it made).
-  const written = config.local ? freshLocalPaths(config) : undefined;
+  // A start that fails later takes back what it wrote (--local: the token and keys it made; with
+  // party processes, all a first start set up).
+  const written = config.local || prior === undefined ? freshPaths(config) : undefined;
   memoryHint(io, 'up');
   const token = ensureToken(config.dataDir, config.apiToken);
   for (const line of tokenLines(token)) io.print(line);
