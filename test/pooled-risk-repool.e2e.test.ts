@@ -6,7 +6,9 @@
  * (`risk.aggregation_stale`): the gateway pools once more, strategy decides anew, the timeline
  * says so, and the incident follows the new decision, whether the parties approve it or it now
  * needs a person. A change that leaves the `risk` section alone and refuses under another rule
- * pools nothing again.
+ * pools nothing again. An incident pools again at most once, across tries of its approval and
+ * gateway restarts, and its `approved` entry says so after a restart too; quality assurance that
+ * changed its view after the approval verifies the executed change on the round approved.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,6 +29,7 @@ import {
 import type { SignedEnvelope } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // quotaSignal: a quota incident in namespace shop (every department maps it to staging; declared unknown).
+import { blockingFetch } from './helpers/blocking-fetch.js';
 import { quotaSignal } from './helpers/incidents.js';
 import { type PooledCluster, startPooledCluster } from './helpers/pooled-cluster.js';
 
@@ -48,6 +51,7 @@ interface View {
     risk: { score: number; aggregation_ref?: { session_id: string; value: number } };
   } | null;
   decision: { outcome: string; risk_score: number } | null;
+  verification: { verdict: string; stages: { name: string; status: string }[] } | null;
   timeline: TimelineEntry[];
 }
 
@@ -70,6 +74,12 @@ describe('an approval whose pooled round went stale for the parties (real party 
   let dir: string;
   /** Run before the parties are asked to approve the incident's proposal: the first, then the next. */
   const beforeApproval = new Map<string, (() => Promise<void>)[]>();
+  /** Run once the parties approved the incident's proposal, before the gateway records it. */
+  const afterApproval = new Map<string, (() => Promise<void>)[]>();
+  /** Parties (ids) the coordinator cannot reach for signing (they still pool and run their steps). */
+  const signingBlocked = new Set<string>();
+  /** The store the gateway runs on (`stopsBefore` applies), for a gateway started again on it. */
+  let stoppingStore: GatewayStore;
   /** The rounds the gateway pooled, per incident, in order. */
   const pooled = new Map<string, string[]>();
   /** A write of the incident record the gateway does not get to make (it stops there), once. */
@@ -77,7 +87,15 @@ describe('an approval whose pooled round went stale for the parties (real party 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'aaps-repool-'));
-    cluster = await startPooledCluster('repool');
+    // A party whose signing calls (a signing's rounds, alone or batched) the coordinator cannot make.
+    const ports = new Map<string, string>();
+    const signing = (url: URL) => url.pathname.startsWith('/v1/sign/') || url.pathname === '/v1/batch';
+    cluster = await startPooledCluster('repool', undefined, {
+      fetch: blockingFetch(
+        (url) => signing(url) && [...signingBlocked].some((id) => ports.get(id) === url.port),
+      ),
+    });
+    for (const p of cluster.layout.roster.parties) ports.set(p.id, new URL(p.url).port);
     const http = cluster.coordinator;
     const coordinator: Coordinator = {
       ...http,
@@ -89,7 +107,9 @@ describe('an approval whose pooled round went stale for the parties (real party 
       },
       signApproval: async (proposal, backing) => {
         await beforeApproval.get(proposal.incident_id)?.shift()?.();
-        return http.signApproval(proposal, backing);
+        const signed = await http.signApproval(proposal, backing);
+        await afterApproval.get(proposal.incident_id)?.shift()?.();
+        return signed;
       },
     };
     store = await openGatewayStore(join(dir, 'db'));
@@ -130,6 +150,7 @@ describe('an approval whose pooled round went stale for the parties (real party 
           gateway: roster.gateway,
         }),
       });
+    stoppingStore = stopping;
     gw = startGateway(stopping);
   }, 120_000);
 
@@ -154,9 +175,23 @@ describe('an approval whose pooled round went stale for the parties (real party 
    * Submit a quota incident; `hooks` run before its first approval, its second...; wait until it
    * is sealed or waits for a person.
    */
-  async function incident(...hooks: (() => Promise<void>)[]): Promise<{ id: string; view: View }> {
+  function incident(...hooks: (() => Promise<void>)[]): Promise<{ id: string; view: View }> {
+    return incidentWith({ before: hooks });
+  }
+
+  /** As {@link incident}, with hooks run after its approvals too (`after`: after the first, ...). */
+  async function incidentWith(hooks: {
+    before?: (() => Promise<void>)[];
+    after?: (() => Promise<void>)[];
+  }): Promise<{ id: string; view: View }> {
     const { incident_id: id } = await api<{ incident_id: string }>('/v1/incidents', quotaSignal());
-    beforeApproval.set(id, hooks);
+    beforeApproval.set(id, hooks.before ?? []);
+    afterApproval.set(id, hooks.after ?? []);
+    return settled(id);
+  }
+
+  /** The incident once it is sealed or waits for a person. */
+  async function settled(id: string): Promise<{ id: string; view: View }> {
     const deadline = Date.now() + 90_000;
     for (;;) {
       const view = await api<View>(`/v1/incidents/${id}`);
@@ -270,6 +305,90 @@ describe('an approval whose pooled round went stale for the parties (real party 
     const last = view.timeline.at(-1);
     expect(last).toMatchObject({ event: 'human_required', state: 'awaiting_human' });
     expect(last?.detail).toMatchObject({ repooled: true, decision: 'needs_human', risk_score: 65 });
+  }, 180_000);
+
+  it('quality assurance restarted with a new risk view after the approval verifies the executed change on the round it approved', async () => {
+    // Every department at the formula's view: pooled 50, approved (quality assurance, in every
+    // approval quorum, checked the round then). Before the change is verified quality assurance
+    // starts again at 110 %: the round is stale for it now, but it is the one the approval cited,
+    // and the change made on it stands.
+    await cluster!.restart(CHANGED, withPolicy(100, 90, 60));
+    const { id, view } = await incidentWith({
+      after: [() => cluster!.restart(['quality-assurance-agent'], withPolicy(110, 90, 60))],
+    });
+    expect(pooled.get(id)).toHaveLength(1);
+    expect(notes(view)).toEqual([]);
+    expect(view.timeline.map((e) => e.event)).toContain('executed');
+    expect(view.verification?.verdict).toBe('pass');
+    expect(view.verification?.stages.find((s) => s.name === 'policy_compliance')?.status).toBe('pass');
+    expect(view.state).toBe('resolved');
+  }, 180_000);
+
+  it('pools again at most once per incident: stale again while a party is unreachable, the retried approval pools no third time', async () => {
+    // Pooled 50 (every department at the formula's view). Before the approval monitoring and
+    // audit change to 110 % and the problem solver cannot be reached for signing: strategy and
+    // quality assurance alone sign, the two refusals are stale, so the gateway pools again
+    // (55 * 3 + 100 + 100 + 100 + 55 = 520: 52). Before the second signing the two change to
+    // 120 %: stale again, and with the problem solver unreachable the approval is unavailable
+    // (not refused) and tried again later. That try does not pool a third time: once the problem
+    // solver is back, it signs with strategy and quality assurance on the round pooled again.
+    const two = ['monitoring-agent', 'audit-agent'];
+    await cluster!.restart(CHANGED, withPolicy(100, 90, 60));
+    const { id, view } = await incident(
+      async () => {
+        await cluster!.restart(two, withPolicy(110, 90, 60));
+        signingBlocked.add('problem-solver-agent');
+      },
+      () => cluster!.restart(two, withPolicy(120, 90, 60)),
+      async () => {},
+      async () => {
+        signingBlocked.delete('problem-solver-agent');
+      },
+    );
+    signingBlocked.clear();
+    const [first, second] = pooled.get(id) ?? [];
+    expect(pooled.get(id)).toHaveLength(2);
+    expect(notes(view)).toHaveLength(1);
+    expect(notes(view)[0]!.detail).toMatchObject({
+      previous: { session_id: first, value: 50 },
+      decision: 'auto',
+      pooled: { session_id: second, value: 52 },
+    });
+    // The approval was tried again (unavailable), and approved on the round pooled again.
+    expect(view.timeline.some((e) => e.event === 'step.retrying' && e.state === 'awaiting_approval')).toBe(
+      true,
+    );
+    expect(view.proposal?.risk.aggregation_ref?.session_id).toBe(second);
+    expect(view.state).toBe('resolved');
+    const approved = view.timeline.find((e) => e.event === 'approved');
+    expect(approved?.detail).toMatchObject({ repooled: true });
+    expect(approved?.detail?.['signers']).toContain('problem-solver-agent');
+  }, 180_000);
+
+  it('stopped before recording the approval of a round pooled again, a restarted gateway still records it as pooled again', async () => {
+    // As the first case (pooled 50, the three change to 110 %: pooled again, 53, approved), but
+    // the gateway stops before writing `approved`; a new gateway on the same store asks the
+    // parties again, on the round pooled again, and says so.
+    await cluster!.restart(CHANGED, withPolicy(100, 90, 60));
+    stopsBefore = (r) =>
+      r.timeline.at(-1)?.event === 'approved' && r.timeline.some((e) => e.event === 'risk.repooled');
+    const { incident_id: id } = await api<{ incident_id: string }>('/v1/incidents', quotaSignal());
+    beforeApproval.set(id, [() => cluster!.restart(CHANGED, withPolicy(110, 90, 60))]);
+    const deadline = Date.now() + 90_000;
+    while (stopsBefore !== undefined) {
+      if (Date.now() > deadline) throw new Error(`incident ${id} never reached the stop`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await gw!.runner.close();
+    gw = startGateway(stoppingStore);
+    await gw.runner.resumeIncidents();
+    const { view } = await settled(id);
+    expect(view.state).toBe('resolved');
+    expect(pooled.get(id)).toHaveLength(2);
+    expect(notes(view)).toHaveLength(1);
+    const approved = view.timeline.filter((e) => e.event === 'approved');
+    expect(approved).toHaveLength(1);
+    expect(approved[0]!.detail).toMatchObject({ repooled: true });
   }, 180_000);
 
   it('stopped between the risk.repooled note and its state change, a restarted gateway takes the incident on to the new decision (a person)', async () => {

@@ -226,4 +226,31 @@ describe('quality assurance', () => {
       ).toMatchObject({ status: 'fail', detail: 'refused by human_approval.signature' });
     });
   });
+
+  describe('a pooled-risk reference checked after execution', () => {
+    // The image rollback at a pooled 55 (over the formula's score), citing a round.
+    const { human_approval: _h, proposal_digest: _d, ...core } = img;
+    const ref = { circuit: 'weighted-risk', session_id: 's-1', output_digest: 'cd'.repeat(32), value: 55 };
+    const pooled = buildApprovalProposal({
+      ...core,
+      risk: { ...core.risk, score: 55, aggregation_ref: ref },
+    });
+    const executed = {
+      incident_id: 'inc-0001',
+      proposal_digest: pooled.proposal_digest,
+      status: 'succeeded' as const,
+      executor: 'dry-run',
+    };
+    const compliance = (input: QualityAssuranceInput, standing: boolean | 'stale') =>
+      runVerification(policy, input, context({ verifyAggregationRef: () => standing })).stages.find(
+        (s) => s.name === 'policy_compliance',
+      );
+
+    it('accepts the round the approval cited that went stale since (the view changed): the change stands', () => {
+      expect(compliance({ proposal: pooled, execution: executed }, 'stale')).toMatchObject({
+        status: 'pass',
+      });
+      expect(compliance({ proposal: pooled, execution: executed }, true)).toMatchObject({ status: 'pass' });
+    });
+  });
 });
