@@ -252,5 +252,16 @@ describe('quality assurance', () => {
       });
       expect(compliance({ proposal: pooled, execution: executed }, true)).toMatchObject({ status: 'pass' });
     });
+
+    it('still fails a reference that does not verify, and a stale one before execution', () => {
+      expect(compliance({ proposal: pooled, execution: executed }, false)).toMatchObject({
+        status: 'fail',
+        detail: 'refused by risk.aggregation_unverified',
+      });
+      expect(compliance({ proposal: pooled }, 'stale')).toMatchObject({
+        status: 'fail',
+        detail: 'refused by risk.aggregation_stale',
+      });
+    });
   });
 });

@@ -115,6 +115,7 @@ export function runVerification(
       const outcome = checkProposal(policy, policy.role, input.proposal, {
         ...ctx,
         now: judgedAt(input, ctx),
+        ...approvedRound(input, ctx),
       });
       return outcome.decision === 'approve'
         ? pass('every policy rule holds')
@@ -217,6 +218,28 @@ function judgedAt(input: QualityAssuranceInput, ctx: EvaluationContext): number 
   if (input.execution === undefined || typeof input.ordered_at !== 'string') return ctx.now;
   const ordered = Date.parse(input.ordered_at);
   return Number.isFinite(ordered) ? Math.min(ordered, ctx.now) : ctx.now;
+}
+
+/**
+ * The pooled-risk check after execution: a round this party confirmed for the proposal that went
+ * stale since (its risk view changed, or the round aged past its window) is the round the approval
+ * cited, and is accepted. Quality assurance is in every approval quorum, so it checked that round
+ * under the view it held when it signed; a change made on it is judged on what was approved, not
+ * undone because the department scores risk differently now. A reference that does not verify
+ * (`risk.aggregation_unverified`) still fails, and before execution a stale one still does.
+ */
+function approvedRound(
+  input: QualityAssuranceInput,
+  ctx: EvaluationContext,
+): Pick<EvaluationContext, 'verifyAggregationRef'> {
+  const verify = ctx.verifyAggregationRef;
+  if (input.execution === undefined || verify === undefined) return {};
+  return {
+    verifyAggregationRef: (ref, proposal) => {
+      const held = verify(ref, proposal);
+      return held === 'stale' ? true : held;
+    },
+  };
 }
 
 /** The image a change deploys, when it names one. */
