@@ -188,6 +188,17 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'TIMEOUT']);
 const STALE_POOLED_RISK = 'risk.aggregation_stale';
 
 /**
+ * What the `risk.repooled` note on `r`'s timeline says, if the gateway pooled again for the
+ * incident: the record, not the try that pooled, holds the fact, so a later try of the approval
+ * (after `UNAVAILABLE`, or a restart) pools no second time, and its `approved` entry still says
+ * `repooled: true`.
+ */
+function repooledNote(r: IncidentRecord): Record<string, unknown> | undefined {
+  const note = r.timeline.findLast((e) => e.event === 'risk.repooled');
+  return note === undefined ? undefined : (note.detail ?? {});
+}
+
+/**
  * The required parties an approval or a verification that failed `UNAVAILABLE` waits for
  * (`details.waiting_for`, set in the `awaiting_approval` step and by `#verify`), or none.
  */
@@ -1092,9 +1103,11 @@ export class WorkflowRunner {
    * not reject it), the gateway pools again once: strategy decides anew on the new round (a new
    * signed decision joins the transcript), a `risk.repooled` note says why and who refused, and the
    * incident follows the new decision: the parties are asked again for an automatic one, a person
-   * for one that now needs a person, and a refused one ends `rejected`. At most once per attempt:
-   * the second signing's failure is handled as any other. A refusal for any other reason never
-   * pools again.
+   * for one that now needs a person, and a refused one ends `rejected`. At most once per
+   * incident: the note on its record says it pooled again, so neither the second signing's failure
+   * nor a later try (after `UNAVAILABLE`, or on a restarted gateway) pools again; they are handled
+   * as any other, and the approval, whichever try makes it, says `repooled: true`. A refusal for
+   * any other reason never pools again.
    */
   async #requestApproval(
     r: IncidentRecord,
@@ -1104,7 +1117,7 @@ export class WorkflowRunner {
     const d = this.#d;
     let proposal = first;
     let backing = firstBacking;
-    let repooled: Record<string, unknown> | undefined;
+    let repooled = repooledNote(r);
     for (;;) {
       try {
         const result = await d.coordinator.signApproval(proposal, backing);
