@@ -171,6 +171,9 @@ export type PartyStoreHealth = { ok: true } | { ok: false; since: string; error:
 type WriteOp = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
 type WriteOptions = { sync?: boolean };
 
+/** Where a commitment's issue shows: its live nonce, its use and its expiry tombstones. */
+const issueRecords = (k: string) => [`nonce/${k}`, `used/${k}`, `expired/${k}`];
+
 /** An error's code and its cause's (`LEVEL_IO_ERROR`, `ENOSPC`): what broke, with no message text. */
 function errorCodes(e: unknown): string {
   const codes: string[] = [];
@@ -428,19 +431,28 @@ export class PartyStore implements NonceStore {
   // ---- nonces (NonceStore) ----
 
   async save(records: readonly NonceRecord[]): Promise<void> {
-    await this.#batch(await this.#saveOps(records), { sync: true });
+    const keys = this.#freshKeys(records);
+    const found = await this.#db.getMany(keys.flatMap(issueRecords));
+    await this.#batch(this.#saveOps(records, keys, found), { sync: true });
   }
 
-  /**
-   * The writes that store `records`, once none of their commitments was ever issued here;
-   * `spending` is a key consumed in the same batch (it may not be among them).
-   */
-  async #saveOps(records: readonly NonceRecord[], spending?: string): Promise<WriteOp[]> {
+  /** The commitment keys of records to store, refused when one repeats (or is `spending`). */
+  #freshKeys(records: readonly NonceRecord[], spending?: string): string[] {
     const keys = records.map((r) => commitmentKey(r.commitment));
     if (new Set(keys).size !== keys.length || (spending !== undefined && keys.includes(spending)))
       throw new ProtocolError('NONCE_REUSE', 'a commitment is repeated in the batch');
-    // One read for the batch: each commitment's live nonce, use and expiry tombstones.
-    const found = await this.#db.getMany(keys.flatMap((k) => [`nonce/${k}`, `used/${k}`, `expired/${k}`]));
+    return keys;
+  }
+
+  /**
+   * The writes that store `records` under `keys`, once none of them was ever issued here: `found`
+   * is what the store holds at {@link issueRecords} of each key, in order (one read for the batch).
+   */
+  #saveOps(
+    records: readonly NonceRecord[],
+    keys: readonly string[],
+    found: readonly (Bytes | undefined)[],
+  ): WriteOp[] {
     const issued = keys.findIndex((_, i) => found[3 * i] || found[3 * i + 1] || found[3 * i + 2]);
     if (issued >= 0) throw new ProtocolError('NONCE_REUSE', `commitment ${keys[issued]} was already issued`);
     const stamp = utf8(String(this.#now().getTime()));
@@ -481,7 +493,9 @@ export class PartyStore implements NonceStore {
   }
 
   async #consumeNow(key: string, fresh: readonly NonceRecord[]): Promise<NonceRecord> {
-    const sealed = await this.#get(`nonce/${key}`);
+    // One read: the nonce spent, and whether any fresh one was ever issued.
+    const freshKeys = this.#freshKeys(fresh, key);
+    const [sealed, ...found] = await this.#db.getMany([`nonce/${key}`, ...freshKeys.flatMap(issueRecords)]);
     if (!sealed) {
       const [used, expired] = await this.#db.getMany([`used/${key}`, `expired/${key}`]);
       if (used) throw new ProtocolError('NONCE_REUSE', `commitment ${key} was already used`);
@@ -489,7 +503,7 @@ export class PartyStore implements NonceStore {
         throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} expired unused at ${text(expired)}`);
       throw new ProtocolError('UNKNOWN_NONCE', `commitment ${key} was never issued by this party`);
     }
-    const saving = fresh.length > 0 ? await this.#saveOps(fresh, key) : [];
+    const saving = fresh.length > 0 ? this.#saveOps(fresh, freshKeys, found) : [];
     const plain = decryptAtRest(this.#kek, sealed, this.#aad('nonce', key));
     const record = decodeNonceRecord(plain);
     plain.fill(0);
