@@ -9,6 +9,7 @@ import {
   getCiphersuite,
   loadFastBackends,
   ProtocolError,
+  type Round1Commitment,
   refreshDealer,
   trustedDealer,
   utf8,
@@ -138,6 +139,59 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     ]);
     expect(r.misbehaved[0]!.detail).toMatch(/^with its share: commitments\[0\]\.hiding/);
     expect(session.pooled(ids[1])).toBe(0);
+  });
+
+  it('names a party that sends one commitment twice: in a batch, or again with its share', async () => {
+    const { deal, ids, net } = setup(suite(), 3, 5);
+    const session = (transport: Partial<typeof net.transport>) =>
+      new SigningSession({
+        suite: suite(),
+        publicPackage: deal.publicPackage,
+        sleep: immediateSleep,
+        batchSize: 4,
+        transport: { ...net.transport, ...transport },
+      });
+    // A batch repeating a commitment.
+    const twice = session({
+      commit: async (party, request, signal) => {
+        const cs = await net.transport.commit(party, request, signal);
+        return party === ids[0] ? [cs[0]!, ...cs.slice(0, -1)] : cs;
+      },
+    });
+    const r1 = await twice.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r1.signature)).toBe(true);
+    expect(r1.misbehaved).toEqual([
+      expect.objectContaining({
+        party: ids[0],
+        round: 1,
+        code: 'NONCE_REUSE',
+        detail: 'commitments[1]: commitment sent twice',
+      }),
+    ]);
+    // A fresh commitment that is one the session already holds for the party.
+    let batch: readonly Round1Commitment[] = [];
+    const again = session({
+      commit: async (party, request, signal) => {
+        const cs = await net.transport.commit(party, request, signal);
+        if (party === ids[1]) batch = cs;
+        return cs;
+      },
+      sign: async (party, request, signal) => {
+        const answer = await net.transport.sign(party, request, signal);
+        return party === ids[1] ? { ...answer, commitments: [batch.at(-1)!] } : answer;
+      },
+    });
+    const r2 = await again.sign({ message });
+    expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, message, r2.signature)).toBe(true);
+    expect(r2.misbehaved).toEqual([
+      expect.objectContaining({
+        party: ids[1],
+        round: 1,
+        code: 'NONCE_REUSE',
+        detail: 'with its share: commitments[0]: commitment sent twice',
+      }),
+    ]);
+    expect(again.pooled(ids[1])).toBe(0);
   });
 
   it('names a party that sends commitments with a share that asked for none', async () => {
