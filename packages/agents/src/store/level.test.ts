@@ -201,6 +201,31 @@ describe('PartyStore nonce expiry', () => {
     expect(await store.count()).toBe(2);
   });
 
+  it('issues a repeated fresh commitment (a stuck RNG) once when two round twos store it together', async () => {
+    const stuck = (n: number) => new Uint8Array(n).fill(11);
+    const fresh = () =>
+      nonceRecordFromNonces(suite, keySetIdOf(keyPackage), commit(suite, keyPackage, stuck));
+    const [a, b] = await issue(2);
+    // Two round twos at once (two signings, or one coalesced /v1/batch), each drawing the same nonce.
+    const outcomes = await Promise.allSettled([
+      store.consumeAndSave(a!, [fresh()]),
+      store.consumeAndSave(b!, [fresh()]),
+    ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+    expect((refused.reason as ProtocolError).code).toBe('NONCE_REUSE');
+    // And a round one drawing it while a round two stores it: one of them issues it, not both.
+    const [c] = await issue(1);
+    const again = (n: number) => new Uint8Array(n).fill(12);
+    const both = await Promise.allSettled([
+      store.consumeAndSave(c!, [
+        nonceRecordFromNonces(suite, keySetIdOf(keyPackage), commit(suite, keyPackage, again)),
+      ]),
+      commitToStore(suite, keyPackage, store, 1, again),
+    ]);
+    expect(both.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+  });
+
   it('a consumed nonce leaves no issue stamp behind, and is not counted as expired', async () => {
     const [key] = await issue(1);
     await store.consume(key!);

@@ -218,6 +218,41 @@ describe('SigningSession (ed25519, 3 of 5)', () => {
     expect(r.signers).not.toContain(ids[0]);
   });
 
+  it('names a party whose fresh commitment is one it already spent, and never puts it into a second package', async () => {
+    const { deal, ids, net } = setup(suite(), 3, 5);
+    // Party 0 answers its share with the commitment it just spent as its "fresh" one.
+    const session = new SigningSession({
+      suite: suite(),
+      publicPackage: deal.publicPackage,
+      sleep: immediateSleep,
+      batchSize: 4,
+      transport: {
+        commit: net.transport.commit,
+        sign: async (party, request, signal) => {
+          const answer = await net.transport.sign(party, request, signal);
+          if (party !== ids[0]) return answer;
+          const spent = request.signingPackage.commitments.find((c) => c.identifier === party)!;
+          return { identifier: answer.identifier, share: answer.share, commitments: [spent] };
+        },
+      },
+    });
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await session.sign({ message: utf8(`m${i}`) }));
+    for (const r of results) {
+      expect(independentVerify(suite(), deal.publicPackage.groupPublicKey, r.message, r.signature)).toBe(
+        true,
+      );
+    }
+    // Every signing package sent holds each commitment once, across all of them.
+    const packages = new Set(net.signCalls.map((c) => c.request.signingPackage));
+    const used = [...packages].flatMap((p) => p.commitments.map(commitmentKey));
+    expect(new Set(used).size).toBe(used.length);
+    expect(results[0]!.misbehaved).toEqual([
+      expect.objectContaining({ party: ids[0], round: 1, code: 'NONCE_REUSE' }),
+    ]);
+    expect(results[0]!.misbehaved[0]!.detail).toMatch(/^with its share: /);
+  });
+
   it('signs with n-t parties offline, reporting them', async () => {
     const { deal, ids, session } = setup(suite(), 3, 5, { 0: 'offline', 2: 'offline' });
     const r = await session.sign({ message });
