@@ -221,6 +221,12 @@ export class PartyStore implements NonceStore {
   readonly #inflight = new Map<string, Promise<unknown>>();
   /** Commitment keys being expired right now ({@link expireNonces}): a round two is refused. */
   readonly #expiring = new Set<string>();
+  /**
+   * Commitment keys being issued right now (`save`, or the fresh ones of `consumeAndSave`), from
+   * the read that finds them never issued to the write that stores them: a second issue of one
+   * (a stuck RNG drawing the same nonces in two requests at once) is refused, not written twice.
+   */
+  readonly #issuing = new Set<string>();
   /** Request ids seen, each with the time it is kept until (ms), mirrored from `seen/` (loaded at open). */
   readonly #seen = new Map<string, number>();
   /** Request ids recorded since the last prune of {@link #seen} (one prune every 1024). */
@@ -432,8 +438,26 @@ export class PartyStore implements NonceStore {
 
   async save(records: readonly NonceRecord[]): Promise<void> {
     const keys = this.#freshKeys(records);
-    const found = await this.#db.getMany(keys.flatMap(issueRecords));
-    await this.#batch(this.#saveOps(records, keys, found), { sync: true });
+    await this.#issue(keys, async () => {
+      const found = await this.#db.getMany(keys.flatMap(issueRecords));
+      await this.#batch(this.#saveOps(records, keys, found), { sync: true });
+    });
+  }
+
+  /**
+   * Run `write` (which checks that `keys` were never issued, then stores them) holding `keys`, so
+   * no other request issues one of them between its check and its write.
+   */
+  async #issue<T>(keys: readonly string[], write: () => Promise<T>): Promise<T> {
+    const taken = keys.find((k) => this.#issuing.has(k));
+    if (taken !== undefined)
+      throw new ProtocolError('NONCE_REUSE', `commitment ${taken} is being issued by another request`);
+    for (const k of keys) this.#issuing.add(k);
+    try {
+      return await write();
+    } finally {
+      for (const k of keys) this.#issuing.delete(k);
+    }
   }
 
   /** The commitment keys of records to store, refused when one repeats (or is `spending`). */
@@ -493,8 +517,16 @@ export class PartyStore implements NonceStore {
   }
 
   async #consumeNow(key: string, fresh: readonly NonceRecord[]): Promise<NonceRecord> {
-    // One read: the nonce spent, and whether any fresh one was ever issued.
     const freshKeys = this.#freshKeys(fresh, key);
+    return this.#issue(freshKeys, () => this.#consumeSaving(key, fresh, freshKeys));
+  }
+
+  async #consumeSaving(
+    key: string,
+    fresh: readonly NonceRecord[],
+    freshKeys: string[],
+  ): Promise<NonceRecord> {
+    // One read: the nonce spent, and whether any fresh one was ever issued.
     const [sealed, ...found] = await this.#db.getMany([`nonce/${key}`, ...freshKeys.flatMap(issueRecords)]);
     if (!sealed) {
       const [used, expired] = await this.#db.getMany([`used/${key}`, `expired/${key}`]);
