@@ -14,6 +14,7 @@ import { displayValue } from '../codec.js';
 import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
 import { assertSuite } from '../guards.js';
 import { type Identifier, type PublicKeyPackage, preparePublic } from '../keys.js';
+import { commitmentKey } from '../nonce-store.js';
 import { randomBytesOf } from '../suite/rng.js';
 import type { AnyCiphersuite, Rng } from '../suite/types.js';
 import { aggregate, verifyShare } from './aggregate.js';
@@ -188,6 +189,9 @@ function newRun(sessionId: string): Run {
 
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
+/** Commitment keys a session remembers per party as spent (one key is 64 characters). */
+const SPENT_MEMORY = 1024;
+
 function errorCode(e: unknown): ErrorCode {
   return e instanceof AapsError ? e.code : 'UNAVAILABLE';
 }
@@ -221,6 +225,12 @@ export class SigningSession<P = unknown> {
   readonly #batchSize: number;
   readonly #rng: Rng;
   readonly #pool = new Map<Identifier, Round1Commitment[]>();
+  /**
+   * The keys of the commitments each party's pool gave to signing packages, the latest
+   * {@link SPENT_MEMORY} of them: a party that sends one again (as fresh, or in a batch) is named,
+   * and the commitment goes into no second package.
+   */
+  readonly #spent = new Map<Identifier, Set<string>>();
   /** Parties whose pool is being topped up in the background. */
   readonly #refilling = new Set<Identifier>();
   #refills = 0;
@@ -522,6 +532,7 @@ export class SigningSession<P = unknown> {
           if (ready.length === t) {
             return ready.map((q) => {
               const c = this.#pool.get(q)!.shift()!;
+              this.#remember(q, c);
               this.#maybeRefill(q);
               return c;
             });
@@ -533,6 +544,14 @@ export class SigningSession<P = unknown> {
       }
       if (pending) await pending;
     }
+  }
+
+  /** Note that `c` went into a signing package (only the latest {@link SPENT_MEMORY} are kept). */
+  #remember(party: Identifier, c: Round1Commitment): void {
+    const spent = this.#spent.get(party) ?? new Set<string>();
+    this.#spent.set(party, spent);
+    spent.add(commitmentKey(c));
+    if (spent.size > SPENT_MEMORY) spent.delete(spent.values().next().value!);
   }
 
   /**
@@ -596,9 +615,11 @@ export class SigningSession<P = unknown> {
     if (!Array.isArray(value) || value.length < 1 || value.length > count) {
       return { code: 'DECODE_FAILED', detail: `expected an array of 1 to ${count} commitments` };
     }
-    // Compared byte for byte, not by commitmentKey: hashing the whole pool on every answer cost the
-    // coordinator about a millisecond an approval (a CPU profile of party.approval.3of5.http).
+    // The pool is compared byte for byte, not by commitmentKey: hashing the whole pool on every
+    // answer cost the coordinator about a millisecond an approval (a CPU profile of
+    // party.approval.3of5.http).
     const seen: Round1Commitment[] = [...(this.#pool.get(party) ?? [])];
+    const spent = this.#spent.get(party);
     const { group } = this.#suite;
     for (const [i, c] of value.entries()) {
       const path = `commitments[${i}]`;
@@ -614,6 +635,8 @@ export class SigningSession<P = unknown> {
       }
       if (seen.some((o) => equalBytes(o.hiding, c.hiding) && equalBytes(o.binding, c.binding)))
         return { code: 'NONCE_REUSE', detail: `${path}: commitment sent twice` };
+      if (spent?.has(commitmentKey(c)))
+        return { code: 'NONCE_REUSE', detail: `${path}: commitment already spent in a signing package` };
       seen.push(c);
     }
     return undefined;
