@@ -481,13 +481,19 @@ export class PartyStore implements NonceStore {
     if (issued >= 0) throw new ProtocolError('NONCE_REUSE', `commitment ${keys[issued]} was already issued`);
     const stamp = utf8(String(this.#now().getTime()));
     return records.flatMap((r, i) => [
-      {
-        type: 'put' as const,
-        key: `nonce/${keys[i]}`,
-        value: encryptAtRest(this.#kek, encodeNonceRecord(r), this.#aad('nonce', keys[i]!)),
-      },
+      { type: 'put' as const, key: `nonce/${keys[i]}`, value: this.#sealNonce(r, keys[i]!) },
       { type: 'put' as const, key: `nonce-at/${keys[i]}`, value: stamp },
     ]);
+  }
+
+  /** A nonce record sealed for the disk; its plaintext encoding is zeroed once sealed (or not). */
+  #sealNonce(record: NonceRecord, key: string): Bytes {
+    const plain = encodeNonceRecord(record);
+    try {
+      return encryptAtRest(this.#kek, plain, this.#aad('nonce', key));
+    } finally {
+      plain.fill(0);
+    }
   }
 
   async consume(key: string): Promise<NonceRecord> {
