@@ -498,8 +498,15 @@ export function httpSigningTransport(
       );
       const share = SignatureShareCodec.fromJSON(out.share, suite.id).value;
       if (out.commitments === undefined) return share;
-      // The session checks each fresh commitment (points, sender, repeats) before pooling it.
-      const { commitments } = Round1CommitmentBatchCodec.fromJSON(out.commitments, suite.id).value;
+      // The session checks each fresh commitment (points, sender, repeats) before pooling it. Ones
+      // that do not decode go to it as no list at all: the party signed this answer, so the session
+      // names it (round-one misbehaviour) rather than count a transport failure.
+      let commitments: readonly Round1Commitment[];
+      try {
+        commitments = Round1CommitmentBatchCodec.fromJSON(out.commitments, suite.id).value.commitments;
+      } catch {
+        commitments = null as unknown as readonly Round1Commitment[];
+      }
       return { ...share, commitments };
     },
   };
