@@ -501,11 +501,11 @@ export function httpSigningTransport(
       // The session checks each fresh commitment (points, sender, repeats) before pooling it. Ones
       // that do not decode go to it as no list at all: the party signed this answer, so the session
       // names it (round-one misbehaviour) rather than count a transport failure.
-      let commitments: readonly Round1Commitment[];
+      let commitments: readonly Round1Commitment[] | null;
       try {
         commitments = Round1CommitmentBatchCodec.fromJSON(out.commitments, suite.id).value.commitments;
       } catch {
-        commitments = null as unknown as readonly Round1Commitment[];
+        commitments = null;
       }
       return { ...share, commitments };
     },

@@ -44,8 +44,12 @@ export interface SignRequest<P = unknown> {
 
 /** A party's round-two answer: its share, and the fresh commitments asked for with `replenish`. */
 export interface SignAnswer extends SignatureShare {
-  /** At most `replenish` of them; a party may send none (e.g. one that does not replenish). */
-  readonly commitments?: readonly Round1Commitment[];
+  /**
+   * At most `replenish` of them; a party may send none (e.g. one that does not replenish). `null`
+   * when the party sent some that the transport could not decode: the session names the party
+   * (round-one misbehaviour), as for unsound ones.
+   */
+  readonly commitments?: readonly Round1Commitment[] | null;
 }
 
 /**
