@@ -257,6 +257,59 @@ describe("4. review: a pull that failed on the registry's TLS certificate", () =
     );
   });
 
+  // containerd with a registry mirror for docker.io (`/etc/containerd/certs.d/docker.io/hosts.toml`):
+  // it asks the mirror, adding `?ns=docker.io`, and the certificate that did not verify is the
+  // mirror's, not Docker Hub's.
+  const MIRRORED = 'nginx:1.27';
+  const viaMirror = `Failed to pull image "${MIRRORED}": rpc error: code = Unknown desc = failed to pull and unpack image "docker.io/library/${MIRRORED}": failed to resolve reference "docker.io/library/${MIRRORED}": failed to do request: Head "https://mirror.internal:5000/v2/library/nginx/manifests/1.27?ns=docker.io": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2026-11-25T14:01:58Z is after 2026-11-20T23:59:59Z`;
+
+  it('a mirror whose certificate did not verify, which the workload pulled from directly before: a person, not a rollback to an image on that mirror', async () => {
+    const gw = await gateway({
+      history: [line(`mirror.internal:5000/library/nginx:1.26@sha256:${'cd'.repeat(32)}`, 4)],
+    });
+    const { inc, human, escalations, rca } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', viaMirror),
+    );
+    expect(rca?.subtype).toBe('pull_tls');
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_tls']);
+    expect(escalations[0]?.detail).toContain('mirror.internal:5000');
+    expect(escalations[0]?.detail).toContain('revision 4');
+  });
+
+  it("a mirror whose certificate did not verify, for a registry the workload pulled from before: the person is told the mirror's host, not the registry's", async () => {
+    const gw = await gateway({
+      history: [line(`docker.io/library/nginx:1.26@sha256:${'cd'.repeat(32)}`, 4)],
+    });
+    const { inc, human, escalations } = await runOne(gw, 'kubernetes', kubeletEvent('Failed', viaMirror));
+    expect(inc['state']).toBe('awaiting_human');
+    expect(human).toEqual(['pull_tls']);
+    expect(escalations[0]?.detail).toContain('mirror.internal:5000');
+    expect(escalations[0]?.detail).toContain('revision 4');
+  });
+
+  it("a registry that refused the node's client certificate, which the workload pulled from healthy before: a person, not a rollback to an image of the same registry", async () => {
+    const image = 'registry.example/shop/web:1.5.0';
+    const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });
+    const { inc, human, escalations, rca } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent(
+        'Failed',
+        `Failed to pull image "${image}": rpc error: code = Unknown desc = failed to pull and unpack image "${image}": failed to resolve reference "${image}": failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": remote error: tls: bad certificate`,
+      ),
+    );
+    expect(rca?.subtype).toBe('pull_tls');
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_tls']);
+    expect(escalations[0]?.detail).toContain('revision 4');
+    expect(escalations[0]?.detail).toContain('client certificate');
+  });
+
   it('with no deployment history: a person told what to check, nothing rolled back', async () => {
     const gw = await gateway();
     const { inc, human, escalations } = await runOne(

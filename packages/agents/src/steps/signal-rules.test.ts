@@ -233,4 +233,21 @@ describe("review: a pull that failed on the registry's TLS certificate", () => {
       { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_tls' },
     ]);
   });
+
+  it.each([
+    // The registry requires a client certificate (mutual TLS: containerd's hosts.toml `client`,
+    // certs.d's `.cert`/`.key`) and refused the node's (TLS 1.2's alert 42)...
+    `code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": remote error: tls: bad certificate`,
+    // ...or the node sent none (TLS 1.3's alert 116)...
+    `code = Unknown desc = failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": remote error: tls: certificate required`,
+    // ...or the node's client certificate is issued by a CA the registry does not trust.
+    'code = Unknown desc = pinging container registry registry.example: Get "https://registry.example/v2/": remote error: tls: unknown certificate authority',
+  ])(
+    "a registry that refused the node's client certificate is pull_tls, not a plain pull failure to roll back: %s",
+    (cause) => {
+      expect(pull(cause)).toEqual([
+        { rule: 'image.pull_failed', type: 'image_signature_failed', subtype: 'pull_tls' },
+      ]);
+    },
+  );
 });
