@@ -291,6 +291,18 @@ describe("4. review: a pull that failed on the registry's TLS certificate", () =
     expect(escalations[0]?.detail).toContain('revision 4');
   });
 
+  it('a mirror whose certificate did not verify, for a registry the workload never pulled from, with a known-good digest of another host: the previous revision', async () => {
+    const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });
+    const { inc, rca } = await runOne(gw, 'kubernetes', kubeletEvent('Failed', viaMirror));
+    expect(rca?.subtype).toBe('pull_tls');
+    expect(inc['state']).toBe('resolved');
+    expect(inc['proposal']).toMatchObject({
+      action: 'image_rollback',
+      target: 'deployment://shop/web',
+      parameters: { basis: 'previous_revision', to_revision: 'previous', from_image: MIRRORED },
+    });
+  });
+
   it("a registry that refused the node's client certificate, which the workload pulled from healthy before: a person, not a rollback to an image of the same registry", async () => {
     const image = 'registry.example/shop/web:1.5.0';
     const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });

@@ -32,10 +32,12 @@ import {
 } from './signal-rules.js';
 import {
   type LimitRangeFacts,
+  type PullTlsFacts,
   parseImageRef,
   parseLimitRange,
   parseMissingConfig,
   parseMissingEnvVar,
+  parsePullTlsFailure,
   parseQuotaExceeded,
   parseRbacForbidden,
   type RbacFacts,
@@ -75,6 +77,11 @@ export interface IncidentFacts {
   };
   env_var?: string;
   image?: { ref: string; digest?: string };
+  /**
+   * A pull that failed on TLS certificates (subtype `pull_tls`): whose certificate, and the host
+   * the message says the TLS session was with (with a registry mirror, the mirror's).
+   */
+  pull_tls?: PullTlsFacts;
   /**
    * The container names the signal gives for what failed, distinct and sorted: a Kubernetes
    * event's field path `spec.containers{name}` (the intake's `object.container`), an alert's
@@ -325,6 +332,9 @@ function extractFacts(
     const digest = /@(sha256:[a-f0-9]{64})$/.exec(image)?.[1];
     facts.image = digest ? { ref: image, digest } : { ref: image };
   }
+
+  const tls = found(parsePullTlsFailure);
+  if (tls !== undefined) facts.pull_tls = tls;
 
   const containers = namedContainers(meta, texts);
   if (containers.length > 0) facts.containers = containers;

@@ -22,9 +22,11 @@
  *   Nor is one whose credentials the registry refused (`pull_credentials`: `no basic auth
  *   credentials`, `401 Unauthorized`): the previous image needs the same ones (`registry_credentials`).
  *   Nor one the node's full disk failed (`pull_node_disk`: `no space left on device`, `node_disk_full`).
- *   A denied pull (`pull_denied`) and one whose registry certificate did not verify (`pull_tls`:
- *   `x509: ...`) are decided on the deployment history, by repository and by registry host: rolled
- *   back (previous revision) only when the workload never pulled from it, a person otherwise.
+ *   A denied pull (`pull_denied`) and one that failed on a TLS certificate (`pull_tls`: the
+ *   registry's did not verify, `x509: ...`, or the registry refused the node's, `remote error: tls:
+ *   bad certificate`) are decided on the deployment history, by repository and by registry host
+ *   (with a registry mirror, the mirror's host the message names as well): rolled back (previous
+ *   revision) only when the workload never pulled from it, a person otherwise.
  *   Nor one whose signal does not say why the pull failed (`pull_unexplained`: an alert's reason
  *   label, kubelet's back-off): a person reads the pull's error first (`pull_cause_unknown`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
@@ -58,6 +60,7 @@ import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from
 import { describeSetAside, isNamespaceName } from './namespace.js';
 import { policyReport, refusedSync } from './not-applied.js';
 import { initContainerNamed, rollbackLines, rollbackTarget } from './rollback-target.js';
+import type { PullTlsFacts } from './signal-text.js';
 import { inferDeployment } from './workload-name.js';
 
 /** One deployment of a workload, as the gateway records it. */
@@ -596,7 +599,12 @@ function solveImage(ctx: Ctx, subtype: IncidentSubtype): string {
     });
     return cause;
   }
-  const decided = DECIDED_ON_HISTORY[subtype];
+  const decided =
+    subtype === 'pull_denied'
+      ? DENIED_BY_REPOSITORY
+      : subtype === 'pull_tls'
+        ? tlsByHost(facts.pull_tls)
+        : undefined;
   if (decided !== undefined) {
     decideOnHistory(ctx, decided, workload, failing, containers, lines);
     return cause;
@@ -687,7 +695,17 @@ interface HistoryBasis {
   kind: Escalation['kind'];
   /** What of a reference is compared: its repository, or its registry host. */
   keyOf: (ref: string) => string;
-  /** The words, given the failing reference and what it is compared by (`key`). */
+  /**
+   * What the failing reference is compared by, given its own key: its key, or with a registry
+   * mirror the words for the mirror's host, the key the reference reached it through. Absent: the key.
+   */
+  describe?: (key: string) => string;
+  /**
+   * Keys besides the failing reference's own whose images fail alike: the registry mirror's own
+   * host, given the reference's key (an image named by the mirror's host goes to it directly).
+   */
+  alsoFailing?: (key: string) => readonly string[];
+  /** The words, given the failing reference and what it is compared by (`key`, as `describe` says it). */
   say: {
     /** The finding when revision `ran` pulled `key` healthy. */
     ranFinding: (key: string, workload: string, ran: DeploymentRecord) => string;
@@ -743,44 +761,77 @@ const TLS_CHECKS =
   "it is issued for) and the nodes' trust: the CA bundle, containerd's registry hosts config " +
   "(`/etc/containerd/certs.d/<host>/hosts.toml`, its `ca`) or CRI-O's and Docker's `certs.d`, a TLS-intercepting proxy";
 
-/**
- * `pull_tls`: the registry's certificate did not verify. A reference to a registry host the
- * workload never pulled from (a typo, a host the nodes were never set up to trust) is mended by a
- * rollback; a host it pulled from healthy before changed its certificate (expired, re-issued by
- * another CA) or the nodes' trust store changed, and an older image from that host fails the same
- * way. Decided by registry host.
- */
-const TLS_BY_HOST: HistoryBasis = {
-  kind: 'pull_tls',
-  keyOf: registryHostOf,
-  say: {
-    ranFinding: (host, workload, ran) =>
-      `revision ${ran.revision} of ${workload} pulled ${ran.image} from ${host} healthy: the host's certificate verified then`,
-    neverFinding: (host, workload, container, good) =>
-      `container ${container} ran ${good.image} healthy at revision ${good.revision}, and no line of ${workload} pulled from ${host}: ` +
-      'the new reference names a registry host the workload never pulled from (misspelt, or one the nodes were never set up to trust)',
-    ran: (failing, host, workload, ran) =>
-      `the TLS certificate of ${host} did not verify when pulling ${failing}, and ${workload} pulled ${ran.image} from ` +
-      `that host healthy at revision ${ran.revision}: the host's certificate (expired, re-issued, its chain) or the ` +
-      "nodes' trust store changed, and an older image from the same host fails the same way wherever it is not cached, " +
-      `so nothing is rolled back: ${TLS_CHECKS}`,
-    never: (host, workload, container, good) =>
-      `the TLS certificate of ${host}, which ${workload} never pulled from, did not verify, while container ${container} ` +
-      `last ran ${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
-    undecided: (workload) =>
-      `no deployment-history line of ${workload} tells a wrong registry host from a certificate that changed`,
-    unknown: (failing, workload) =>
-      `the TLS certificate of the registry did not verify when pulling ${failing ?? 'the image'}: a wrong or new ` +
-      'registry host the nodes do not trust and a certificate or trust store that changed (expired, re-issued, a CA ' +
-      `removed) fail alike, and no deployment-history line of ${workload} says which; a rollback mends only a wrong ` +
-      `reference, so nothing is rolled back blind: ${TLS_CHECKS}`,
-  },
-};
+/** What a person checks when a registry host refused the nodes' client certificate. */
+const CLIENT_CERTIFICATE_CHECKS =
+  "a person checks the nodes' client certificate for the registry (present, unexpired, issued by a CA the " +
+  "registry trusts): containerd's registry hosts config (`/etc/containerd/certs.d/<host>/hosts.toml`, its " +
+  "`client`) or CRI-O's and Docker's `certs.d` (`.cert` and `.key`), and the CAs the registry accepts client certificates from";
 
-const DECIDED_ON_HISTORY: Partial<Record<IncidentSubtype, HistoryBasis>> = {
-  pull_denied: DENIED_BY_REPOSITORY,
-  pull_tls: TLS_BY_HOST,
-};
+/**
+ * `pull_tls`: the registry's certificate did not verify, or the registry refused the nodes' client
+ * certificate. A reference to a registry host the workload never pulled from (a typo, a host the
+ * nodes were never set up to trust or hold no client certificate for) is mended by a rollback; a
+ * host it pulled from healthy before changed its certificate (expired, re-issued by another CA),
+ * or the nodes' trust store or client certificate changed, and an older image from that host
+ * fails the same way. Decided by registry host.
+ *
+ * With a registry mirror (containerd's `hosts.toml`, CRI-O's `registries.conf`) the TLS session
+ * that failed was with the mirror's host, which the message names (`pull.host`), not with the
+ * reference's registry: the failure is the mirror's. An image of the same registry goes through
+ * the same mirror, and one named by the mirror's host goes to it directly: both fail alike, so a
+ * healthy line of either shows the path worked before (a person), and neither is a rollback's target.
+ */
+function tlsByHost(pull: PullTlsFacts | undefined): HistoryBasis {
+  const client = pull?.certificate === 'client';
+  const checks = client ? CLIENT_CERTIFICATE_CHECKS : TLS_CHECKS;
+  const mirror = (host: string): string | undefined =>
+    pull?.host === undefined || pull.host === host ? undefined : pull.host;
+  const failed = (host: string) =>
+    client
+      ? `${host} refused the nodes' client certificate`
+      : `the TLS certificate of ${host} did not verify`;
+  const worked = client
+    ? "the nodes' client certificate was accepted then"
+    : "the host's certificate verified then";
+  return {
+    kind: 'pull_tls',
+    keyOf: registryHostOf,
+    describe: (host) => {
+      const via = mirror(host);
+      return via === undefined
+        ? host
+        : `${via} (the host the nodes reached for ${host}: a mirror of it, or a host it sent them to)`;
+    },
+    alsoFailing: (host) => {
+      const via = mirror(host);
+      return via === undefined ? [] : [via];
+    },
+    say: {
+      ranFinding: (host, workload, ran) =>
+        `revision ${ran.revision} of ${workload} pulled ${ran.image} through ${host} healthy: ${worked}`,
+      neverFinding: (host, workload, container, good) =>
+        `container ${container} ran ${good.image} healthy at revision ${good.revision}, and no line of ${workload} pulled through ${host}: ` +
+        `the new reference names a registry host the workload never pulled from (misspelt, or one the nodes were never set up for)`,
+      ran: (failing, host, workload, ran) =>
+        `${failed(host)} when pulling ${failing}, and ${workload} pulled ${ran.image} through that host healthy at revision ${ran.revision}: ` +
+        (client
+          ? "the nodes' client certificate (expired, replaced, removed) or the CAs the registry accepts changed"
+          : "the host's certificate (expired, re-issued, its chain) or the nodes' trust store changed") +
+        ', and an older image through the same host fails the same way wherever it is not cached, ' +
+        `so nothing is rolled back: ${checks}`,
+      never: (host, workload, container, good) =>
+        `${failed(host)}, and ${workload} never pulled through it, while container ${container} ` +
+        `last ran ${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+      undecided: (workload) =>
+        `no deployment-history line of ${workload} tells a wrong registry host from a certificate that changed`,
+      unknown: (failing, workload) =>
+        `${failed(pull?.host ?? 'the registry')} when pulling ${failing ?? 'the image'}: a wrong or new ` +
+        'registry host the nodes are not set up for and a certificate, trust store or client certificate that changed ' +
+        `(expired, re-issued, a CA removed) fail alike, and no deployment-history line of ${workload} says which; a rollback ` +
+        `mends only a wrong reference, so nothing is rolled back blind: ${checks}`,
+    },
+  };
+}
 
 /** The evidence reference of `workload`'s deployment-history line `h`. */
 function historyRef(workload: string, h: DeploymentRecord): string {
@@ -795,10 +846,14 @@ function decideOnHistory(
   containers: readonly string[],
   lines: readonly DeploymentRecord[],
 ): void {
-  const key = failing === undefined ? undefined : basis.keyOf(failing);
+  const own = failing === undefined ? undefined : basis.keyOf(failing);
+  // Every key whose images fail as the failing reference does: its own, and with a registry
+  // mirror the mirror's host.
+  const keys = own === undefined ? [] : [own, ...(basis.alsoFailing?.(own) ?? [])];
+  const key = own === undefined ? undefined : (basis.describe?.(own) ?? own);
   const newest = (list: DeploymentRecord[]) => list.sort((a, b) => b.revision - a.revision)[0];
   const healthy = lines.filter((h) => h.outcome === 'healthy');
-  const ran = newest(healthy.filter((h) => key !== undefined && basis.keyOf(h.image) === key));
+  const ran = newest(healthy.filter((h) => keys.includes(basis.keyOf(h.image))));
   if (failing !== undefined && key !== undefined && ran !== undefined) {
     find(ctx, basis.say.ranFinding(key, workload, ran), [historyRef(workload, ran)]);
     ctx.escalations.push({ kind: basis.kind, detail: basis.say.ran(failing, key, workload, ran) });

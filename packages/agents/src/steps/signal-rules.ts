@@ -57,7 +57,9 @@ export type IncidentSubtype =
   | 'pull_denied'
   /**
    * A pull failure whose message says the registry's TLS certificate did not verify (`x509:
-   * certificate signed by unknown authority`, expired, issued for another name).
+   * certificate signed by unknown authority`, expired, issued for another name), or that the
+   * registry refused the node's client certificate (`remote error: tls: bad certificate`,
+   * `certificate required`).
    */
   | 'pull_tls'
   /**

@@ -3,6 +3,7 @@ import {
   isLimitViolation,
   parseLimitRange,
   parseMissingConfig,
+  parsePullTlsFailure,
   parseRbacForbidden,
   parseSignatureDenial,
 } from './signal-text.js';
@@ -141,6 +142,53 @@ describe('parseRbacForbidden: a kubelet refused by the node authorizer', () => {
       parseRbacForbidden(
         'pods is forbidden: User "system:serviceaccount:shop:deployer" cannot list resource "pods" in API group "" in the namespace "shop"',
       )?.node,
+    ).toBeUndefined();
+  });
+});
+
+describe('parsePullTlsFailure: whose certificate failed, and where', () => {
+  const IMAGE = 'docker.io/library/python:3.12-slim';
+  it.each([
+    [
+      "containerd through a mirror (`?ns=`): the mirror's host",
+      `failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": failed to do request: Head "https://hub.mirror.example:5050/v2/library/python/manifests/3.12-slim?ns=docker.io": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2026-06-02T16:35:32+08:00 is after 2026-05-31T06:13:08Z`,
+      { certificate: 'server', host: 'hub.mirror.example:5050' },
+    ],
+    [
+      "Docker Hub's own endpoint is Docker Hub",
+      `failed to resolve reference "${IMAGE}": failed to do request: Head "https://registry-1.docker.io/v2/library/python/manifests/3.12-slim": tls: failed to verify certificate: x509: certificate is valid for *.corp.example, not registry-1.docker.io`,
+      { certificate: 'server', host: 'docker.io' },
+    ],
+    [
+      'an unquoted URL (containerd built with an older Go), port 443 dropped',
+      'failed to do request: Head https://Registry.Example:443/v2/shop/web/manifests/1.5.0: x509: certificate signed by unknown authority',
+      { certificate: 'server', host: 'registry.example' },
+    ],
+    [
+      'CRI-O',
+      'pinging container registry registry.example: Get "https://registry.example/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+      { certificate: 'server', host: 'registry.example' },
+    ],
+    [
+      'no URL: the name the certificate was not valid for',
+      'x509: certificate is valid for registry.internal.example, not registry.example',
+      { certificate: 'server', host: 'registry.example' },
+    ],
+    [
+      "a refused client certificate is the node's",
+      'failed to do request: Head "https://registry.example/v2/shop/web/manifests/1.5.0": remote error: tls: bad certificate',
+      { certificate: 'client', host: 'registry.example' },
+    ],
+    ['no host named', 'remote error: tls: certificate required', { certificate: 'client' }],
+  ])('%s', (_, message, facts) => {
+    expect(parsePullTlsFailure(message)).toEqual(facts);
+  });
+
+  it('is undefined for a pull that failed otherwise', () => {
+    expect(
+      parsePullTlsFailure(
+        'failed to do request: Head "https://registry.example/v2/": net/http: TLS handshake timeout',
+      ),
     ).toBeUndefined();
   });
 });

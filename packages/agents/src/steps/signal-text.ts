@@ -336,8 +336,60 @@ export function isNodeDiskFullPull(message: string): boolean {
  * the nodes' trust store) failed, or the reference names a host the nodes were never set up to
  * trust; a `TLS handshake timeout` is the network's ({@link isTransientPullFailure}).
  */
+const SERVER_CERTIFICATE = /\bx509: |tls: failed to verify certificate/i;
+/**
+ * The registry refused the node's client certificate (mutual TLS: containerd's hosts.toml
+ * `client`, a `certs.d` `.cert`/`.key` pair): the TLS alert Go reports as `remote error: tls: bad
+ * certificate` (refused), `certificate required` (none sent), `unknown certificate authority` (its
+ * issuer not trusted), `expired certificate`, `revoked certificate`, `unsupported certificate`.
+ */
+const CLIENT_CERTIFICATE =
+  /remote error: tls: (?:(?:bad|unsupported|revoked|expired|unknown) certificate|certificate required)/i;
+
+/**
+ * A pull failure on TLS certificates, the registry's or the node's: {@link SERVER_CERTIFICATE}
+ * and {@link CLIENT_CERTIFICATE}. Either way the registry host (or the nodes' TLS set-up for it)
+ * failed, and an older image from the same host fails alike.
+ */
 export function isPullTlsFailure(message: string): boolean {
-  return /\bx509: |tls: failed to verify certificate/i.test(message);
+  return SERVER_CERTIFICATE.test(message) || CLIENT_CERTIFICATE.test(message);
+}
+
+/** What a TLS pull failure says: whose certificate failed, and the host the TLS session was with. */
+export interface PullTlsFacts {
+  /** `server`: the registry's certificate did not verify; `client`: the registry refused the node's. */
+  certificate: 'server' | 'client';
+  /**
+   * The host (`host[:port]`, lowercase; Docker Hub's `registry-1.docker.io` and `index.docker.io`
+   * as `docker.io`) the failed TLS session was with, as the message names it: the URL the runtime
+   * requested (containerd's `Head "https://host/v2/..."`, with `?ns=<registry>` when the host is a
+   * mirror of that registry), CRI-O's `pinging container registry host`, or the name in `x509:
+   * certificate is valid for a, not host`. Absent when the message names none. With a registry
+   * mirror it is the mirror's host, not the reference's registry.
+   */
+  host?: string;
+}
+
+/** The host of a registry URL or name, as {@link PullTlsFacts.host} spells it. */
+function tlsHost(raw: string): string {
+  const host = raw.toLowerCase().replace(/:443$/, '');
+  return host === 'registry-1.docker.io' || host === 'index.docker.io' ? 'docker.io' : host;
+}
+
+/** {@link PullTlsFacts} of a message {@link isPullTlsFailure} matches; `undefined` for any other. */
+export function parsePullTlsFailure(message: string): PullTlsFacts | undefined {
+  const server = SERVER_CERTIFICATE.exec(message);
+  const failed = server ?? CLIENT_CERTIFICATE.exec(message);
+  if (failed === null) return undefined;
+  const certificate = server === null ? 'client' : 'server';
+  // The URL the failed request went to is the last one quoted before the error.
+  const before = message.slice(Math.max(0, failed.index - 2048), failed.index);
+  const urls = [...before.matchAll(/https:\/\/([a-z0-9.-]{1,253}(?::\d{1,5})?)[/"\s?]/gi)];
+  const raw =
+    urls.at(-1)?.[1] ??
+    /pinging container registry ([a-z0-9.-]{1,253}(?::\d{1,5})?)/i.exec(before)?.[1] ??
+    /x509: certificate is valid for [^\n]{0,2048}?, not ([a-z0-9.-]{1,253})/i.exec(message)?.[1];
+  return raw === undefined ? { certificate } : { certificate, host: tlsHost(raw) };
 }
 
 /** A pull failure ({@link isImagePullFailure}) whose message says the cause is transient. */
