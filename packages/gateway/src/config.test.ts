@@ -219,4 +219,16 @@ describe('parseGatewayConfig', () => {
       errors: ['--controller-namespaces: "tekton-" is no Kubernetes namespace name'],
     });
   });
+
+  it('--controller-namespaces is checked once, as a namespace name: one that starts with a digit is one', () => {
+    // DNS-1123 labels may start with a digit (3scale's operator installs into `3scale`).
+    expect(parseGatewayConfig(['--controller-namespaces', '3scale,tekton-pipelines'], {})).toMatchObject({
+      ok: true,
+      config: { controllerNamespaces: ['3scale', 'tekton-pipelines'] },
+    });
+    expect(parseGatewayConfig(['--controller-namespaces', 'Tekton'], {})).toEqual({
+      ok: false,
+      errors: ['--controller-namespaces: "Tekton" is no Kubernetes namespace name'],
+    });
+  });
 });
