@@ -111,6 +111,8 @@ type Kind =
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'list' }
+  /** Comma-separated Kubernetes namespace names (DNS-1123 labels). */
+  | { type: 'namespaces' }
   | { type: 'pointers' }
   | { type: 'url' };
 
@@ -441,7 +443,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'controllerNamespaces',
     flag: 'controller-namespaces',
     env: 'AAPS_CONTROLLER_NAMESPACES',
-    kind: { type: 'list' },
+    kind: { type: 'namespaces' },
     help: "more namespaces whose alerts are a controller's, not the failing workload's (e.g. tekton-pipelines)",
   },
 ];
@@ -514,6 +516,13 @@ function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown
       if (list.some((x) => !/^[a-z][a-z0-9-]{0,62}$/.test(x)))
         return bad('expected lower-case ids separated by commas');
       return list;
+    }
+    case 'namespaces': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
+      const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
+      const wrong = list.filter((x) => !isNamespaceName(x));
+      for (const ns of wrong) bad(`${JSON.stringify(ns)} is no Kubernetes namespace name`);
+      return wrong.length > 0 ? undefined : list;
     }
     case 'pointers': {
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
@@ -654,9 +663,6 @@ export function parseGatewayConfig(
     if (!(DETECTOR_KINDS as readonly string[]).includes(d))
       errors.push(`--seal-detectors: ${d} is not one of ${DETECTOR_KINDS.join(', ')}`);
   if (/[\s+]/.test(cfg.logOrigin)) errors.push('--log-origin: no spaces or + allowed');
-  for (const ns of cfg.controllerNamespaces ?? [])
-    if (!isNamespaceName(ns))
-      errors.push(`--controller-namespaces: ${JSON.stringify(ns)} is no Kubernetes namespace name`);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: cfg, rest };
 }
 
