@@ -331,7 +331,7 @@ export {
   type ExecutionStep,
   planExecution,
 } from './steps/maintenance.js';
-export { objectLabel, objectLabels } from './steps/metric-labels.js';
+export { objectLabels } from './steps/metric-labels.js';
 export {
   INCIDENT_TYPES,
   type IncidentFacts,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { objectLabel, objectLabels } from './metric-labels.js';
+import { objectLabels } from './metric-labels.js';
 
 describe('objectLabels: a scrape without honor_labels', () => {
   const scraped = {
@@ -21,13 +21,12 @@ describe('objectLabels: a scrape without honor_labels', () => {
 
   it('an empty exported_ label (Prometheus drops them; a sender may not) does not blank the other', () => {
     expect(objectLabels(scraped)['container']).toBe('kube-state-metrics');
-    expect(objectLabel(scraped, 'container')).toBe('kube-state-metrics');
-    expect(objectLabel(scraped, 'pod')).toBe('checkout-6b7f9c8d4-x2lqz');
+    expect(objectLabels(scraped)['pod']).toBe('checkout-6b7f9c8d4-x2lqz');
   });
 
   it('an alert with no exported_ labels is read as it is', () => {
     const plain = { namespace: 'shop', pod: 'web-1', container: 'web' };
     expect(objectLabels(plain)).toEqual(plain);
-    expect(objectLabel(plain, 'container')).toBe('web');
+    expect(objectLabels(plain)['container']).toBe('web');
   });
 });

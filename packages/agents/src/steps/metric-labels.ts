@@ -10,18 +10,15 @@
 
 const EXPORTED = 'exported_';
 
-/** `labels` with each `exported_<name>` label's value read as `<name>`'s. */
-export function objectLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = { ...labels };
+/**
+ * `labels` with each `exported_<name>` label's value read as `<name>`'s (an empty one is none: it
+ * leaves `<name>` as it is). One label of the object is `objectLabels(labels)[name]`.
+ */
+export function objectLabels<T>(labels: Readonly<Record<string, T>>): Record<string, T> {
+  const out: Record<string, T> = { ...labels };
   for (const [key, value] of Object.entries(labels)) {
     if (key.startsWith(EXPORTED) && key.length > EXPORTED.length && value !== '')
       out[key.slice(EXPORTED.length)] = value;
   }
   return out;
-}
-
-/** One label of the object ({@link objectLabels}): `exported_<name>` when the alert has it. */
-export function objectLabel(labels: Readonly<Record<string, unknown>>, name: string): unknown {
-  const exported = labels[`${EXPORTED}${name}`];
-  return exported !== undefined && exported !== '' ? exported : labels[name];
 }

@@ -20,7 +20,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { isPlainObject } from '../policy/reader.js';
 import { isCommitId, sameGitRepository } from './git-repo.js';
-import { objectLabel } from './metric-labels.js';
+import { objectLabels } from './metric-labels.js';
 import { isNamespaceName, type NamespaceSetAside, readNamespaceSetAside } from './namespace.js';
 import {
   INTAKE_CLASSIFIER,
@@ -384,7 +384,7 @@ function namedContainers(meta: Record<string, unknown>, texts: readonly string[]
   const labels = isPlainObject(meta['labels']) ? meta['labels'] : {};
   const named = [
     ...optional(str(object['container'])),
-    ...optional(str(objectLabel(labels, 'container'))),
+    ...optional(str(objectLabels(labels)['container'])),
     ...texts.flatMap((t) => [...t.matchAll(FIELD_PATH_CONTAINER)].map((m) => m[1]!)),
   ];
   return unique(named).sort();
