@@ -188,6 +188,24 @@ describe('3. pull access denied', () => {
     expect(human).toEqual(['pull_denied']);
     expect(escalations[0]?.detail).toContain('revision 4');
   });
+
+  it('a previous revision that runs the denied repository too (never healthy) is no rollback target: a person, naming it', async () => {
+    const gw = await gateway({
+      history: [
+        line(`registry.example/shop/web:1.4.0@sha256:${'ab'.repeat(32)}`, 3),
+        { ...line('registry.example/shop/web-nxt:1.4.1', 4), outcome: 'unknown' },
+      ],
+    });
+    const { inc, human, escalations } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', denied('registry.example/shop/web-nxt:1.5.0')),
+    );
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_denied']);
+    expect(escalations[0]?.detail).toContain('revision 4');
+  });
 });
 
 describe("4. review: a pull that failed on the registry's TLS certificate", () => {
@@ -321,6 +339,33 @@ describe("4. review: a pull that failed on the registry's TLS certificate", () =
     expect(escalations[0]?.detail).toContain('revision 4');
     expect(escalations[0]?.detail).toContain('client certificate');
   });
+
+  it.each([
+    [
+      'the same host',
+      'registry.new.example/shop/web:1.5.0',
+      'registry.new.example/shop/web:1.4.1',
+      (image: string) => tls(image, 'registry.new.example', 'certificate signed by unknown authority'),
+    ],
+    ['the same mirror', MIRRORED, 'nginx:1.26', () => viaMirror],
+  ])(
+    'a previous revision that pulls through %s (never healthy) is no rollback target: a person, naming it',
+    async (_, image, previous, message) => {
+      const gw = await gateway({
+        history: [line(KNOWN_GOOD, 3), { ...line(previous, 4), outcome: 'unknown' }],
+      });
+      const { inc, human, escalations, rca } = await runOne(
+        gw,
+        'kubernetes',
+        kubeletEvent('Failed', message(image)),
+      );
+      expect(rca?.subtype).toBe('pull_tls');
+      expect(inc['state']).toBe('awaiting_human');
+      expect(inc['proposal']).toBeNull();
+      expect(human).toEqual(['pull_tls']);
+      expect(escalations[0]?.detail).toContain('revision 4');
+    },
+  );
 
   it('with no deployment history: a person told what to check, nothing rolled back', async () => {
     const gw = await gateway();
