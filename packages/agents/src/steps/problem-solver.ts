@@ -26,7 +26,8 @@
  *   registry's did not verify, `x509: ...`, or the registry refused the node's, `remote error: tls:
  *   bad certificate`) are decided on the deployment history, by repository and by registry host
  *   (with a registry mirror, the mirror's host the message names as well): rolled back (previous
- *   revision) only when the workload never pulled from it, a person otherwise.
+ *   revision) only when the workload never pulled from it and its previous revision does not
+ *   either, a person otherwise.
  *   Nor one whose signal does not say why the pull failed (`pull_unexplained`: an alert's reason
  *   label, kubelet's back-off): a person reads the pull's error first (`pull_cause_unknown`).
  * - A policy engine's report on an existing object (Kyverno's `PolicyViolation`) blocked nothing
@@ -55,7 +56,7 @@ import { formatResourceUri, parseResourceUri, tryParseResourceUri } from '../pol
 import { ACTION_SPECS, type ActionName } from '../policy/roles.js';
 import type { Policy } from '../policy/schema.js';
 import { sameGitRepository } from './git-repo.js';
-import { registryHostOf, repositoryOf } from './image-ref.js';
+import { maybeSameImage, registryHostOf, repositoryOf } from './image-ref.js';
 import type { IncidentFacts, IncidentSubtype, IncidentType, TriagedSignal } from './monitoring.js';
 import { describeSetAside, isNamespaceName } from './namespace.js';
 import { policyReport, refusedSync } from './not-applied.js';
@@ -688,6 +689,9 @@ function unexplainedPull(ctx: Ctx, workload: string): void {
  *   new reference names a repository (host) the workload never ran, so it is the likely fault, and
  *   the previous revision is proposed (`kubectl rollout undo`). Not the known-good digest itself:
  *   the parties refuse a `deployment_history` rollback across repositories (`bounds.image_repository`).
+ *   Unless the previous revision (the container's newest line below the failing image's, or its
+ *   newest line when the failing one is not recorded) itself runs the failing repository (host),
+ *   never healthy: `rollout undo` would pull it the same way. A person.
  * - neither: a person.
  */
 interface HistoryBasis {
@@ -715,6 +719,11 @@ interface HistoryBasis {
     neverFinding: (key: string, workload: string, container: string, good: DeploymentRecord) => string;
     /** The rollback's rationale when the workload never pulled `key`. */
     never: (key: string, workload: string, container: string, good: DeploymentRecord) => string;
+    /**
+     * The person's detail when the previous revision `previous` runs `key` too (never healthy), so
+     * that `rollout undo` would fail alike.
+     */
+    previous: (failing: string, key: string, workload: string, previous: DeploymentRecord) => string;
     /** The finding when no history line decides, and the person's detail then. */
     undecided: (workload: string) => string;
     unknown: (failing: string | undefined, workload: string) => string;
@@ -745,6 +754,10 @@ const DENIED_BY_REPOSITORY: HistoryBasis = {
     never: (repository, workload, container, good) =>
       `the registry denies ${repository}, which ${workload} never ran, while container ${container} last ran ` +
       `${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+    previous: (failing, repository, workload, previous) =>
+      `the registry denied pulling ${failing} from ${repository}, and revision ${previous.revision} of ${workload}, the one ` +
+      `\`kubectl rollout undo\` returns to, runs ${previous.image} from that repository too (never healthy): it is ` +
+      "denied the same way, so nothing is rolled back: a person checks the image reference and the workload's imagePullSecrets",
     undecided: (workload) =>
       `no deployment-history line of ${workload} tells a wrong reference from missing credentials`,
     unknown: (failing, workload) =>
@@ -822,6 +835,10 @@ function tlsByHost(pull: PullTlsFacts | undefined): HistoryBasis {
       never: (host, workload, container, good) =>
         `${failed(host)}, and ${workload} never pulled through it, while container ${container} ` +
         `last ran ${good.image} healthy: roll back to the previous revision, as \`kubectl rollout undo\` does`,
+      previous: (failing, host, workload, previous) =>
+        `${failed(host)} when pulling ${failing}, and revision ${previous.revision} of ${workload}, the one ` +
+        `\`kubectl rollout undo\` returns to, pulls ${previous.image} through that host too (never healthy): it fails ` +
+        `the same way, so nothing is rolled back: ${checks}`,
       undecided: (workload) =>
         `no deployment-history line of ${workload} tells a wrong registry host from a certificate that changed`,
       unknown: (failing, workload) =>
@@ -868,6 +885,28 @@ function decideOnHistory(
         h.container === container && h.signature_verified !== false && /@sha256:[0-9a-f]{64}$/.test(h.image),
     ),
   );
+  // The revision `rollout undo` returns to: the container's newest line below the newest that may
+  // be the failing image (the failing revision, when recorded), else its newest line.
+  const ofContainer = lines.filter((h) => h.container === container);
+  const failingAt =
+    failing === undefined ? undefined : newest(ofContainer.filter((h) => maybeSameImage(h.image, failing)));
+  const previous = newest(
+    ofContainer.filter((h) => failingAt === undefined || h.revision < failingAt.revision),
+  );
+  if (
+    failing !== undefined &&
+    key !== undefined &&
+    previous !== undefined &&
+    keys.includes(basis.keyOf(previous.image))
+  ) {
+    find(
+      ctx,
+      `revision ${previous.revision} of ${workload}, the one \`kubectl rollout undo\` returns to, runs ${previous.image} (outcome ${previous.outcome}), of ${key} too`,
+      [historyRef(workload, previous)],
+    );
+    ctx.escalations.push({ kind: basis.kind, detail: basis.say.previous(failing, key, workload, previous) });
+    return;
+  }
   if (failing !== undefined && key !== undefined && container !== undefined && good !== undefined) {
     const cited = [historyRef(workload, good)];
     find(ctx, basis.say.neverFinding(key, workload, container, good), cited);
