@@ -231,4 +231,25 @@ describe('parseGatewayConfig', () => {
       errors: ['--controller-namespaces: "Tekton" is no Kubernetes namespace name'],
     });
   });
+
+  it('a list setting the config file gives as no list (true, a number, an object, an array of numbers) is refused, not read as an empty list', () => {
+    // Read as an empty list, `"seal-detectors": true` turned every secret detector off.
+    const why = 'expected a string of values separated by commas, or an array of strings';
+    for (const [flag, value] of [
+      ['seal-detectors', true],
+      ['controller-namespaces', 42],
+      ['approvers', { oncall: true }],
+      ['seal-paths', 1],
+      ['controller-namespaces', ['tekton-pipelines', 3]],
+    ] as const) {
+      expect(parseGatewayConfig([], {}, { [flag]: value })).toEqual({
+        ok: false,
+        errors: [`config file ${flag}: ${why}`],
+      });
+    }
+    // Lists as before.
+    expect(
+      parseGatewayConfig([], {}, { 'seal-detectors': ['bearer'], 'controller-namespaces': '3scale' }),
+    ).toMatchObject({ ok: true, config: { sealDetectors: ['bearer'], controllerNamespaces: ['3scale'] } });
+  });
 });
