@@ -481,6 +481,24 @@ export type ConfigResult =
 
 type Raw = string | boolean | number | string[];
 
+const NO_LIST = 'expected a string of values separated by commas, or an array of strings';
+
+/**
+ * The values of a list setting (`list`, `namespaces`, `pointers`): a string of them separated by
+ * commas (a flag, the environment, the config file) or the config file's array of strings, each
+ * trimmed, empty ones dropped. `undefined` for anything else (`true`, a number, an object), which
+ * is refused: read as an empty list, `"seal-detectors": true` would turn every detector off.
+ */
+function listItems(raw: Raw): string[] | undefined {
+  const items =
+    typeof raw === 'string'
+      ? raw.split(',')
+      : Array.isArray(raw) && raw.every((x) => typeof x === 'string')
+        ? raw
+        : undefined;
+  return items?.map((x) => x.trim()).filter((x) => x !== '');
+}
+
 function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown {
   const k = s.kind;
   const bad = (why: string) => {
@@ -511,22 +529,22 @@ function convert(s: Setting, raw: Raw, where: string, errors: string[]): unknown
         return bad(`expected one of ${k.values.join(', ')}`);
       return raw;
     case 'list': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
-      const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
+      const list = listItems(raw);
+      if (list === undefined) return bad(NO_LIST);
       if (list.some((x) => !/^[a-z][a-z0-9-]{0,62}$/.test(x)))
         return bad('expected lower-case ids separated by commas');
       return list;
     }
     case 'namespaces': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
-      const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
+      const list = listItems(raw);
+      if (list === undefined) return bad(NO_LIST);
       const wrong = list.filter((x) => !isNamespaceName(x));
       for (const ns of wrong) bad(`${JSON.stringify(ns)} is no Kubernetes namespace name`);
       return wrong.length > 0 ? undefined : list;
     }
     case 'pointers': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : [];
-      const list = items.map((x) => String(x).trim()).filter((x) => x !== '');
+      const list = listItems(raw);
+      if (list === undefined) return bad(NO_LIST);
       if (list.some((x) => !/^(\/[^/\s]*)+$/.test(x)))
         return bad('expected JSON pointer patterns (/a/*/b, /a/**) separated by commas');
       return list;
