@@ -232,6 +232,17 @@ describe('parseGatewayConfig', () => {
     });
   });
 
+  it('--controller-namespaces names where a value that is no namespace name came from: the environment, the config file', () => {
+    expect(parseGatewayConfig([], { AAPS_CONTROLLER_NAMESPACES: 'tekton-pipelines,Tekton' })).toEqual({
+      ok: false,
+      errors: ['AAPS_CONTROLLER_NAMESPACES: "Tekton" is no Kubernetes namespace name'],
+    });
+    expect(parseGatewayConfig([], {}, { 'controller-namespaces': ['tekton-'] })).toEqual({
+      ok: false,
+      errors: ['config file controller-namespaces: "tekton-" is no Kubernetes namespace name'],
+    });
+  });
+
   it('a list setting the config file gives as no list (true, a number, an object, an array of numbers) is refused, not read as an empty list', () => {
     // Read as an empty list, `"seal-detectors": true` turned every secret detector off.
     const why = 'expected a string of values separated by commas, or an array of strings';

@@ -309,6 +309,29 @@ describe("4. review: a pull that failed on the registry's TLS certificate", () =
     expect(escalations[0]?.detail).toContain('revision 4');
   });
 
+  it('the failing revision recorded (never healthy): `rollout undo` returns to the line below it, of another host, so the previous revision is proposed', async () => {
+    // The previous revision is the container's newest line below the failing image's: here the
+    // known-good line, not the failing revision itself (which pulls from the failing host).
+    const image = 'registry.new.example/shop/web:1.5.0';
+    const gw = await gateway({
+      history: [line(KNOWN_GOOD, 3), { ...line(image, 4), outcome: 'unknown' }],
+    });
+    const { inc, rca } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', tls(image, 'registry.new.example', 'certificate signed by unknown authority')),
+    );
+    expect(rca?.subtype).toBe('pull_tls');
+    expect(inc['state']).toBe('resolved');
+    expect(inc['proposal']).toMatchObject({
+      action: 'image_rollback',
+      parameters: { basis: 'previous_revision', to_revision: 'previous', from_image: image },
+    });
+    expect((inc['proposal'] as { evidence_refs: string[] }).evidence_refs).toContain(
+      'deployment-history://deployment/shop/web@3',
+    );
+  });
+
   it('a mirror whose certificate did not verify, for a registry the workload never pulled from, with a known-good digest of another host: the previous revision', async () => {
     const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });
     const { inc, rca } = await runOne(gw, 'kubernetes', kubeletEvent('Failed', viaMirror));
