@@ -140,6 +140,27 @@ describe('aaps-verify: a fork across the bundles of one run', () => {
     expect(r.code).toBe(1);
   });
 
+  it('reports no outcome for the forked bundle in --json: its Statement vouches for nothing', async () => {
+    const r = makeRoster();
+    // Statements that state how the incident ended (nothing executed: rejected).
+    const stated = (id: string) =>
+      buildBundle(
+        makeInput(group, r, { incident: { id, type: 'config_validation_failed', state: 'rejected' } }),
+        group.sign,
+      );
+    const start = await stated('inc-s0');
+    const [a] = await logBundles([start, await stated('inc-sa')], group);
+    const [b] = await logBundles([start, await stated('inc-sb')], group);
+    const d = directory('json-outcome', { 'a.json': a!, 'b.json': b! });
+    const out = run([d, '--key', keyHex, '--json']);
+    const [ra, rb] = out.out.map((l) => JSON.parse(l));
+    expect(ra).toMatchObject({ bundle: 'a.json', valid: true, outcome: 'rejected' });
+    expect(rb).toMatchObject({ bundle: 'b.json', valid: false });
+    expect(rb.failure.check).toBe('log.consistency');
+    expect(rb).not.toHaveProperty('outcome');
+    expect(out.code).toBe(1);
+  });
+
   it("counts the checkpoint of a bundle that fails a later check: it is still the log's signed word", () => {
     const broken = structuredClone(viewA[1]!);
     const proof = broken.transparencyLog!.inclusionProof;
