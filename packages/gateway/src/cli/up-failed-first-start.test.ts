@@ -5,25 +5,15 @@
  * ports, no identity keys, no token. The next start is a first start again, not the reuse of a
  * half-made setup (whose threshold it would otherwise hold the operator to, for a key no DKG made).
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAaps } from '../test-helpers/aaps-process.js';
+import { snapshot } from '../test-helpers/dir-snapshot.js';
 
 const root = mkdtempSync(join(tmpdir(), 'aaps-up-failed-first-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** Every path under `dir` with a digest of each file's bytes. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const rel of readdirSync(dir, { recursive: true }) as string[]) {
-    const p = join(dir, rel);
-    out[rel] = statSync(p).isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
-}
 
 const badPolicies = join(root, 'bad-policies');
 mkdirSync(badPolicies);

@@ -1,14 +1,4 @@
-import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +6,7 @@ import { layoutCluster } from '@aaps/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
 import { runAaps } from '../test-helpers/aaps-process.js';
+import { snapshot } from '../test-helpers/dir-snapshot.js';
 import { runUp } from './up.js';
 
 const root = mkdtempSync(join(tmpdir(), 'aaps-up-port-'));
@@ -24,16 +15,6 @@ const root = mkdtempSync(join(tmpdir(), 'aaps-up-port-'));
 async function aaps(args: string[]): Promise<{ code: number | null; out: string; err: string[] }> {
   const { code, out, err } = await runAaps(args, root);
   return { code, out, err: err.split('\n').filter((l) => l !== '') };
-}
-
-/** Every path under `dir` with a digest of each file's bytes. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const rel of readdirSync(dir, { recursive: true }) as string[]) {
-    const p = join(dir, rel);
-    out[rel] = statSync(p).isDirectory() ? 'dir' : createHash('sha256').update(readFileSync(p)).digest('hex');
-  }
-  return out;
 }
 
 let busy: Server;
