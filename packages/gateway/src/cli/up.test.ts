@@ -58,6 +58,34 @@ async function start() {
 }
 
 describe('aaps up --local', () => {
+  it('a start that served and then fails removes nothing it wrote: the clean-up is for a start that never became ready', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'aaps-up-served-'));
+    try {
+      const parsed = parseGatewayConfig(['--local', '--data-dir', own, '--port', '0'], {});
+      if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+      const lines: string[] = [];
+      let fail!: (e: Error) => void;
+      const stopSignal = new Promise<string>((_, reject) => {
+        fail = reject;
+      });
+      const done = runUp(parsed.config, {
+        print: (l) => {
+          lines.push(l);
+          // Anything that goes wrong once the gateway has served (here: the wait for the stop).
+          if (l.startsWith('aaps: ready at ')) fail(new Error('lost the stop signal'));
+        },
+        stopSignal,
+      });
+      await expect(done).rejects.toThrow('lost the stop signal');
+      expect(lines.some((l) => l.startsWith('aaps: ready at '))).toBe(true);
+      expect(lines.some((l) => l.includes('removed what it wrote'))).toBe(false);
+      expect(existsSync(join(own, 'api-token'))).toBe(true);
+      expect(existsSync(join(own, 'local', 'keys.json'))).toBe(true);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('serves, stops cleanly, and reuses its keys and token on a second start', async () => {
     const first = await start();
     expect(first.lines.filter((l) => l.startsWith('aaps: ready')).length).toBe(1);

@@ -639,9 +639,13 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
     });
   };
 
+  // Once ready, the start has served: what it wrote is the operator's, and no failure after that
+  // takes it back (the undo below is for a start that never became ready).
+  let served = false;
   try {
     const out = await startOrStop(io, startUp, stopAll);
     if ('code' in out) return out.code;
+    served = true;
     const { url, keys } = out.started;
     io.print(
       `aaps: ready at ${url} (group key ${keys.group_public_key}, ${keys.threshold.min}-of-${keys.threshold.max}${config.local ? ', local parties' : ''})`,
@@ -652,10 +656,11 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
     io.print('aaps: stopped');
     return 0;
   } catch (e) {
-    // The kept log says why the start failed, as the one line on stderr does.
-    logger.error('gateway.start_failed', startFailure(e));
+    // The kept log says why the start (or, once served, the run) failed, as the one line on
+    // stderr does.
+    logger.error(served ? 'gateway.failed' : 'gateway.start_failed', startFailure(e));
     await stopAll();
-    written?.undo(io);
+    if (!served) written?.undo(io);
     throw e;
   }
 }
