@@ -398,11 +398,14 @@ export class PartyStore implements NonceStore {
 
   #keyRecord(k: StoredKey, slot: 'current' | 'pending'): Bytes {
     const suite = k.keyPackage.suite;
-    const sealed = encryptAtRest(
-      this.#kek,
-      KeyPackageCodec.encode(suite, k.keyPackage),
-      this.#aad('key', slot),
-    );
+    // The key package's plaintext encoding (the signing share in the clear) is zeroed once sealed.
+    const plain = KeyPackageCodec.encode(suite, k.keyPackage);
+    let sealed: Bytes;
+    try {
+      sealed = encryptAtRest(this.#kek, plain, this.#aad('key', slot));
+    } finally {
+      plain.fill(0);
+    }
     return encodeCbor({
       sealedKeyPackage: sealed,
       publicPackage: PublicKeyPackageCodec.encode(suite, k.publicPackage),
@@ -421,9 +424,14 @@ export class PartyStore implements NonceStore {
       createdAt: string;
       participants?: unknown;
     };
-    const kp = KeyPackageCodec.decode(
-      decryptAtRest(this.#kek, r.sealedKeyPackage, this.#aad('key', slot)),
-    ).value;
+    // Decoding copies the share into a SecretBytes; the opened plaintext is zeroed after.
+    const plain = decryptAtRest(this.#kek, r.sealedKeyPackage, this.#aad('key', slot));
+    let kp: KeyPackage;
+    try {
+      kp = KeyPackageCodec.decode(plain).value;
+    } finally {
+      plain.fill(0);
+    }
     const pub = PublicKeyPackageCodec.decode(r.publicPackage).value;
     return {
       keyPackage: kp,
