@@ -302,14 +302,20 @@ export class InMemoryNonceStore implements NonceStore {
     if (!Array.isArray(records))
       throw new ValidationError('INVALID_ARGUMENT', 'records: expected an array', ['records']);
     const batch = new Map<string, Uint8Array>();
-    records.forEach((r, i) => {
-      checkRecord(r, `records[${i}]`);
-      const key = commitmentKey(r.commitment);
-      if (this.#tombstones.has(key) || this.#records.has(key) || batch.has(key) || key === spending) {
-        throw new ProtocolError('NONCE_REUSE', `records[${i}]: commitment ${key} was already issued`);
-      }
-      batch.set(key, encodeNonceRecord(r));
-    });
+    try {
+      records.forEach((r, i) => {
+        checkRecord(r, `records[${i}]`);
+        const key = commitmentKey(r.commitment);
+        if (this.#tombstones.has(key) || this.#records.has(key) || batch.has(key) || key === spending) {
+          throw new ProtocolError('NONCE_REUSE', `records[${i}]: commitment ${key} was already issued`);
+        }
+        batch.set(key, encodeNonceRecord(r));
+      });
+    } catch (e) {
+      // The encodings made before the refusal hold nonces in the clear: zeroed, not left behind.
+      for (const bytes of batch.values()) bytes.fill(0);
+      throw e;
+    }
     return batch;
   }
 
