@@ -20,7 +20,7 @@ import {
 } from '../nonce-store.js';
 import type { AnyCiphersuite, Rng } from '../suite/types.js';
 import { checkSigningPackage, type SigningPackage, sameCommitment } from './context.js';
-import { preprocess, type Round1Commitment } from './round1.js';
+import { preprocess, type Round1Commitment, type SigningNonces } from './round1.js';
 import { type SignatureShare, signShare } from './round2.js';
 
 export interface StoreSignerOptions {
@@ -76,11 +76,26 @@ export async function commitToStore(
 ): Promise<Round1Commitment[]> {
   const opts = checkArgs(suite, keyPackage, store, 'save', options);
   const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
-  const nonces = preprocess(suite, keyPackage, count, rng);
+  return withDrawnRecords(suite, keySetId, preprocess(suite, keyPackage, count, rng), async (records) => {
+    await store.save(records);
+    return records.map((r) => r.commitment);
+  });
+}
+
+/**
+ * Move freshly drawn `nonces` into records under `keySetId`, hand them to `use` (which stores
+ * them), and wipe every nonce and record whatever `use` does: the nonces live on only in the store.
+ */
+async function withDrawnRecords<T>(
+  suite: AnyCiphersuite,
+  keySetId: string,
+  nonces: readonly SigningNonces[],
+  use: (records: readonly NonceRecord[]) => Promise<T>,
+): Promise<T> {
   let records: NonceRecord[] = [];
   try {
     records = nonces.map((n) => nonceRecordFromNonces(suite, keySetId, n));
-    await store.save(records);
+    return await use(records);
   } finally {
     for (const n of nonces) {
       n.hiding.wipe();
@@ -88,7 +103,6 @@ export async function commitToStore(
     }
     for (const r of records) wipeNonceRecord(r);
   }
-  return nonces.map((n) => n.commitment);
 }
 
 /** A round-two share and the fresh commitments saved with the spending of its nonce. */
@@ -147,17 +161,9 @@ export async function signAndReplenishFromStore(
   assertFunction(rng, 'rng');
   const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
   const nonces = count > 0 ? preprocess(suite, keyPackage, count, rng) : [];
-  let records: NonceRecord[] = [];
-  try {
-    records = nonces.map((n) => nonceRecordFromNonces(suite, keySetId, n));
-    return await signSpending(suite, keyPackage, store, signingPackage, publicPackage, opts, records);
-  } finally {
-    for (const n of nonces) {
-      n.hiding.wipe();
-      n.binding.wipe();
-    }
-    for (const r of records) wipeNonceRecord(r);
-  }
+  return withDrawnRecords(suite, keySetId, nonces, (records) =>
+    signSpending(suite, keyPackage, store, signingPackage, publicPackage, opts, records),
+  );
 }
 
 /** Fresh commitments one round two may issue. */
