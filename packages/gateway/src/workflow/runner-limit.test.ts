@@ -186,9 +186,13 @@ describe('the run limit', () => {
     });
     expect(await next.resumeIncidents()).toBe(left.length);
     await vi.waitFor(() => expect(inFlight.size).toBe(2));
-    // Ids from the index, then the records of the two incidents being driven: no other is read
-    // (the runs' writes aside).
-    expect(calls.filter((c) => !/^(put|delete)/.test(c))).toEqual([
+    // Ids from the index, then the records of the two incidents being driven: no other is read.
+    // Only the index and record reads are compared: what else a run reads for itself (its writes,
+    // the workload's deployment history for a rollback) depends on the step each incident had
+    // reached when the first runner closed, which the machine's speed decides (CI once saw a
+    // `deploymentHistory` there).
+    const reads = /^(pendingResolves|activeIncidentIds|getIncident )/;
+    expect(calls.filter((c) => reads.test(c))).toEqual([
       'pendingResolves',
       'activeIncidentIds',
       `getIncident ${left[0]}`,
