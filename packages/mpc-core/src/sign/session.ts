@@ -14,7 +14,6 @@ import { displayValue } from '../codec.js';
 import { AapsError, type ErrorCode, ProtocolError, ValidationError } from '../errors.js';
 import { assertSuite } from '../guards.js';
 import { type Identifier, type PublicKeyPackage, preparePublic } from '../keys.js';
-import { commitmentKey } from '../nonce-store.js';
 import { randomBytesOf } from '../suite/rng.js';
 import type { AnyCiphersuite, Rng } from '../suite/types.js';
 import { aggregate, verifyShare } from './aggregate.js';
@@ -193,8 +192,15 @@ function newRun(sessionId: string): Run {
 
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-/** Commitment keys a session remembers per party as spent (one key is 64 characters). */
+/** Commitments a session remembers per party as spent (one id is 128 characters). */
 const SPENT_MEMORY = 1024;
+
+/**
+ * A commitment's id within one party's commitments: the hex of its two points (the sender is known
+ * from context). Cheaper than `commitmentKey`'s hash, which the pool checks of every answer and
+ * the spent memory of every package would otherwise compute again and again on the signing path.
+ */
+const idOf = (c: Round1Commitment): string => bytesToHex(c.hiding) + bytesToHex(c.binding);
 
 function errorCode(e: unknown): ErrorCode {
   return e instanceof AapsError ? e.code : 'UNAVAILABLE';
@@ -230,9 +236,9 @@ export class SigningSession<P = unknown> {
   readonly #rng: Rng;
   readonly #pool = new Map<Identifier, Round1Commitment[]>();
   /**
-   * The keys of the commitments each party's pool gave to signing packages, the latest
-   * {@link SPENT_MEMORY} of them: a party that sends one again (as fresh, or in a batch) is named,
-   * and the commitment goes into no second package.
+   * The ids ({@link idOf}) of the commitments each party's pool gave to signing packages, the
+   * latest {@link SPENT_MEMORY} of them: a party that sends one again (as fresh, or in a batch) is
+   * named, and the commitment goes into no second package.
    */
   readonly #spent = new Map<Identifier, Set<string>>();
   /** Parties whose pool is being topped up in the background. */
@@ -362,11 +368,10 @@ export class SigningSession<P = unknown> {
           ...('payload' in input ? { payload: input.payload } : {}),
           ...(replenish > 0 ? { replenish } : {}),
         });
-        const generation = this.#generation;
         const shares = await Promise.all(
           quorum.map((p) =>
             this.#call(run, (signal) => this.#transport.sign(p, request, signal)).then((out) =>
-              this.#judgeShare(run, p, out, replenish, generation),
+              this.#judgeShare(run, p, out, replenish),
             ),
           ),
         );
@@ -554,7 +559,7 @@ export class SigningSession<P = unknown> {
   #remember(party: Identifier, c: Round1Commitment): void {
     const spent = this.#spent.get(party) ?? new Set<string>();
     this.#spent.set(party, spent);
-    spent.add(commitmentKey(c));
+    spent.add(idOf(c));
     if (spent.size > SPENT_MEMORY) spent.delete(spent.values().next().value!);
   }
 
@@ -619,10 +624,9 @@ export class SigningSession<P = unknown> {
     if (!Array.isArray(value) || value.length < 1 || value.length > count) {
       return { code: 'DECODE_FAILED', detail: `expected an array of 1 to ${count} commitments` };
     }
-    // The pool is compared byte for byte, not by commitmentKey: hashing the whole pool on every
-    // answer cost the coordinator about a millisecond an approval (a CPU profile of
-    // party.approval.3of5.http).
-    const seen: Round1Commitment[] = [...(this.#pool.get(party) ?? [])];
+    // Ids are the points' hex, not commitmentKey: hashing the whole pool on every answer cost the
+    // coordinator about a millisecond an approval (a CPU profile of party.approval.3of5.http).
+    const seen = new Set((this.#pool.get(party) ?? []).map(idOf));
     const spent = this.#spent.get(party);
     const { group } = this.#suite;
     for (const [i, c] of value.entries()) {
@@ -637,11 +641,11 @@ export class SigningSession<P = unknown> {
           return { code: e instanceof AapsError ? e.code : 'INVALID_POINT', detail: `${path}.${k}: invalid` };
         }
       }
-      if (seen.some((o) => equalBytes(o.hiding, c.hiding) && equalBytes(o.binding, c.binding)))
-        return { code: 'NONCE_REUSE', detail: `${path}: commitment sent twice` };
-      if (spent?.has(commitmentKey(c)))
+      const id = idOf(c);
+      if (seen.has(id)) return { code: 'NONCE_REUSE', detail: `${path}: commitment sent twice` };
+      if (spent?.has(id))
         return { code: 'NONCE_REUSE', detail: `${path}: commitment already spent in a signing package` };
-      seen.push(c);
+      seen.add(id);
     }
     return undefined;
   }
@@ -656,7 +660,6 @@ export class SigningSession<P = unknown> {
     party: Identifier,
     out: Outcome<SignAnswer>,
     replenish: number,
-    generation: number,
   ): SignatureShare | undefined {
     if (out.kind === 'timeout') {
       this.#fault(run, run.timedOut, party, 2, 'TIMEOUT', `no signature share within ${this.#timeoutMs} ms`);
@@ -692,7 +695,7 @@ export class SigningSession<P = unknown> {
       this.#fault(run, run.misbehaved, party, 2, 'INVALID_SIGNATURE_SHARE', 'share has the wrong length');
       return undefined;
     }
-    if (v.commitments !== undefined && !this.#poolFresh(run, party, v.commitments, replenish, generation))
+    if (v.commitments !== undefined && !this.#poolFresh(run, party, v.commitments, replenish))
       return undefined;
     return share;
   }
@@ -700,9 +703,10 @@ export class SigningSession<P = unknown> {
   /**
    * Pool the fresh commitments a round-two answer brought. Commitments not asked for, or unsound,
    * are proven misbehaviour like a bad round one: the party is dropped from the run, its pool
-   * flushed, and false returned. Ones for a key set adopted since are ignored.
+   * flushed, and false returned. (No refresh is adopted while a signing runs, so they are for the
+   * key set of the package they came with.)
    */
-  #poolFresh(run: Run, party: Identifier, fresh: unknown, replenish: number, generation: number): boolean {
+  #poolFresh(run: Run, party: Identifier, fresh: unknown, replenish: number): boolean {
     if (Array.isArray(fresh) && fresh.length === 0) return true;
     const problem =
       replenish > 0
@@ -713,7 +717,6 @@ export class SigningSession<P = unknown> {
       this.#fault(run, run.misbehaved, party, 1, problem.code, `with its share: ${problem.detail}`);
       return false;
     }
-    if (generation !== this.#generation) return true;
     const list = this.#pool.get(party) ?? [];
     list.push(...(fresh as readonly Round1Commitment[]));
     this.#pool.set(party, list);

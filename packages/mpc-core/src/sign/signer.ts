@@ -127,7 +127,10 @@ export async function signFromStore(
   options: StoreSignerOptions = {},
 ): Promise<SignatureShare> {
   const opts = checkArgs(suite, keyPackage, store, 'consume', options);
-  return (await signSpending(suite, keyPackage, store, signingPackage, publicPackage, opts, [])).share;
+  const own = ownCommitment(suite, keyPackage, signingPackage, publicPackage, opts);
+  const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
+  const signing = { suite, keyPackage, store, signingPackage, publicPackage, opts, own, keySetId };
+  return (await signSpending(signing, [])).share;
 }
 
 /**
@@ -159,29 +162,41 @@ export async function signAndReplenishFromStore(
     );
   }
   assertFunction(rng, 'rng');
+  // The package is checked before any nonce is drawn for it.
+  const own = ownCommitment(suite, keyPackage, signingPackage, publicPackage, opts);
   const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
+  const signing = { suite, keyPackage, store, signingPackage, publicPackage, opts, own, keySetId };
   const nonces = count > 0 ? preprocess(suite, keyPackage, count, rng) : [];
-  return withDrawnRecords(suite, keySetId, nonces, (records) =>
-    signSpending(suite, keyPackage, store, signingPackage, publicPackage, opts, records),
-  );
+  return withDrawnRecords(suite, keySetId, nonces, (records) => signSpending(signing, records));
 }
 
 /** Fresh commitments one round two may issue. */
 export const MAX_REPLENISH = 16;
 
+/** What a round two against a store signs with, its arguments checked. */
+interface Signing {
+  readonly suite: AnyCiphersuite;
+  readonly keyPackage: KeyPackage;
+  readonly store: NonceStore;
+  readonly signingPackage: SigningPackage;
+  readonly publicPackage: PublicKeyPackage;
+  readonly opts: StoreSignerOptions;
+  /** This party's commitment in the package. */
+  readonly own: Round1Commitment;
+  readonly keySetId: string;
+}
+
 /**
- * Consume the package's nonce (saving `fresh` with it), then sign. Arguments are checked by the
- * callers.
+ * Check the package (against the key set, and the message this party derived) and find this
+ * party's commitment in it; nothing is touched yet.
  */
-async function signSpending(
+function ownCommitment(
   suite: AnyCiphersuite,
   keyPackage: KeyPackage,
-  store: NonceStore,
   signingPackage: SigningPackage,
   publicPackage: PublicKeyPackage,
   opts: StoreSignerOptions,
-  fresh: readonly NonceRecord[],
-): Promise<ReplenishedShare> {
+): Round1Commitment {
   checkSigningPackage(suite, preparePublic(suite, publicPackage), signingPackage);
   if (opts.message !== undefined && !equalBytes(opts.message, signingPackage.message)) {
     throw new ProtocolError(
@@ -196,12 +211,17 @@ async function signSpending(
       `signingPackage has no commitment for signer ${displayValue(keyPackage.identifier)}`,
     );
   }
+  return own;
+}
+
+/** Consume the package's nonce (saving `fresh` with it), then sign. */
+async function signSpending(signing: Signing, fresh: readonly NonceRecord[]): Promise<ReplenishedShare> {
+  const { suite, keyPackage, store, signingPackage, publicPackage, opts, own, keySetId } = signing;
   const key = commitmentKey(own);
   const { record, issued } = await spend(store, key, fresh);
   const nonces = noncesFromRecord(record);
   wipeNonceRecord(record);
   try {
-    const keySetId = opts.keySetId ?? keySetIdOf(keyPackage);
     if (
       record.suite !== suite.id ||
       record.keySetId !== keySetId ||
