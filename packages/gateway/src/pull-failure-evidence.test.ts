@@ -255,6 +255,23 @@ describe("4. review: a pull that failed on the registry's TLS certificate", () =
     },
   );
 
+  it("a reference that spells the port (`host:443/…`) is the same registry host as the history's `host/…`, not a mirror of itself: a person, nothing rolled back", async () => {
+    // 443 is the registry's HTTPS port either way: the runtime asks https://registry.example/v2/….
+    const image = 'registry.example:443/shop/web:1.5.0';
+    const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });
+    const { inc, human, escalations } = await runOne(
+      gw,
+      'kubernetes',
+      kubeletEvent('Failed', tls(image, 'registry.example', 'certificate signed by unknown authority')),
+    );
+    expect(inc['state']).toBe('awaiting_human');
+    expect(inc['proposal']).toBeNull();
+    expect(human).toEqual(['pull_tls']);
+    expect(escalations[0]?.detail).toContain('revision 4');
+    expect(escalations[0]?.detail).not.toContain('mirror');
+    expect(escalations[0]?.detail).toContain('the TLS certificate of registry.example did not verify');
+  });
+
   it("a registry host the workload never pulled from, with the container's known-good digest of another host: the previous revision, citing that line", async () => {
     const image = 'registry.new.example/shop/web:1.5.0';
     const gw = await gateway({ history: [line(KNOWN_GOOD, 4)] });

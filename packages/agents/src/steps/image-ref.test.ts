@@ -20,6 +20,9 @@ describe('image references', () => {
     expect(normaliseRepository('index.docker.io/library/nginx')).toBe('docker.io/library/nginx');
     expect(normaliseRepository('localhost/app')).toBe('localhost/app');
     expect(normaliseRepository('reg.example:5000/shop/web')).toBe('reg.example:5000/shop/web');
+    // 443 is the HTTPS port a registry is reached on anyway: the same host, however it is spelt.
+    expect(normaliseRepository('Reg.Example:443/shop/web')).toBe('reg.example/shop/web');
+    expect(normaliseRepository('docker.io:443/nginx')).toBe('docker.io/library/nginx');
   });
 
   it('the same digest is the same image under any name or tag; different digests are different', () => {
@@ -33,5 +36,6 @@ describe('image references', () => {
     expect(maybeSameImage('nginx', `nginx:1.26@${X}`)).toBe(true);
     expect(maybeSameImage('nginx:1.27', `nginx:1.26@${X}`)).toBe(false);
     expect(maybeSameImage('nginx:1.27', `docker.io/org/nginx:1.27@${X}`)).toBe(false);
+    expect(maybeSameImage('reg.example:443/shop/web:1.5.0', `reg.example/shop/web:1.5.0@${X}`)).toBe(true);
   });
 });

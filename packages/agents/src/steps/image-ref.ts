@@ -21,14 +21,15 @@ export function splitImageRef(ref: string): { repository: string; tag?: string; 
 /**
  * The repository with the registry Docker fills in: no registry (a first part without `.` or `:`
  * and not `localhost`) is Docker Hub, and a Docker Hub name without an organisation is in
- * `library/`. `index.docker.io` is Docker Hub too.
+ * `library/`. `index.docker.io` is Docker Hub too. A registry spelt with `:443` is the same host
+ * without it: a runtime reaches a registry over HTTPS, on 443 unless told another port.
  */
 export function normaliseRepository(repository: string): string {
   const parts = repository.split('/');
   const first = parts[0] ?? '';
   const hasRegistry =
     parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  let registry = hasRegistry ? first.toLowerCase() : 'docker.io';
+  let registry = hasRegistry ? first.toLowerCase().replace(/:443$/, '') : 'docker.io';
   const path = hasRegistry ? parts.slice(1) : parts;
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = 'docker.io';
   if (registry === 'docker.io' && path.length === 1) path.unshift('library');
