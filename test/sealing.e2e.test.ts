@@ -259,8 +259,9 @@ describe('sealed fields across aaps up', () => {
 
   it('aaps unseal opens every field for the approver, writing them 0600; the request and releases are evidence', async () => {
     const out = join(work, 'unsealed.json');
-    // The approver's own copy of the trusted root: the bundle must verify under it first.
-    const rootFile = join(work, 'approver-trusted-root.json');
+    // The approver's own copy of the trusted root, pinned where aaps unseal looks for it by
+    // default: the bundle must verify under it first (with no root pinned it signs nothing).
+    const rootFile = join(dataDir, 'approvers', 'trusted_root.json');
     writeFileSync(rootFile, JSON.stringify((await api('GET', '/v1/trusted-root')).json));
     const { stdout } = await run(
       process.execPath,
@@ -270,8 +271,6 @@ describe('sealed fields across aaps up', () => {
         envelopeEvidence,
         '--reason',
         'rotate the leaked credentials',
-        '--trusted-root',
-        rootFile,
         '--approver',
         'oncall',
         '--out',

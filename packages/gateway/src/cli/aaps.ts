@@ -134,6 +134,7 @@ export async function main(
           ...(flags.keyFile === undefined ? {} : { keyFile: flags.keyFile }),
           ...(flags.out === undefined ? {} : { out: flags.out }),
           ...(flags.trustedRoot === undefined ? {} : { trustedRoot: flags.trustedRoot }),
+          ...(flags.trustServedRoot ? { trustServedRoot: true } : {}),
         },
         config,
         ensureTokenForClient(config),

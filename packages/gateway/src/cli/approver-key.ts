@@ -28,6 +28,14 @@ export function approverKeyPath(config: GatewayConfig, id: string, keyFile?: str
 }
 
 /**
+ * Where an approver pins the deployment's trusted root, `<data-dir>/approvers/trusted_root.json`:
+ * `aaps unseal` holds every bundle to it (unless given `--trusted-root FILE`).
+ */
+export function pinnedTrustedRootPath(config: GatewayConfig): string {
+  return join(resolve(config.dataDir), 'approvers', 'trusted_root.json');
+}
+
+/**
  * The approver's key from `path`. A file that is missing, unreadable, readable by others or not a
  * key is a file the command was given (or pointed at with `--data-dir`): a `UsageError` naming it.
  */

@@ -43,5 +43,7 @@ describe('aaps gateway init and aaps approver init', () => {
     expect(r.lines[0]).toBe(`approver sre-lead: created ${keyFile} (0600)`);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(r.json).toEqual({ id: 'sre-lead', identity_key: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // Where `aaps unseal` looks for the trusted root it holds every bundle to.
+    expect(r.lines.at(-1)).toContain(join(dir, 'approvers', 'trusted_root.json'));
   });
 });

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { bytesToHex } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
-import { approverId, approverKeyPath } from './approver-key.js';
+import { approverId, approverKeyPath, pinnedTrustedRootPath } from './approver-key.js';
 
 export interface InitIo {
   /** What a script reads: the roster or the roster entry (stdout), alone, so it pipes into `jq`. */
@@ -60,5 +60,8 @@ export function runApproverInit(config: GatewayConfig, io: InitIo): number {
   const identityKey = keyAt(path, 'approver', `approver ${id}`, io);
   io.say('add this entry to the roster\'s "approvers":');
   io.print(JSON.stringify({ id, identity_key: identityKey }));
+  io.say(
+    `before \`aaps unseal\`, pin the deployment's trusted root (GET /v1/trusted-root, its group key checked with the operator) as ${pinnedTrustedRootPath(config)}`,
+  );
   return 0;
 }

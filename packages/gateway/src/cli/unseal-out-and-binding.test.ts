@@ -60,11 +60,15 @@ const opts = (evidenceId: string, more: Partial<UnsealOptions> = {}): UnsealOpti
   reason: 'rotate the password',
   fields: [],
   json: false,
+  trustServedRoot: true,
   ...more,
 });
 
 /** Files in `dir` left by a run (a temporary file not cleaned up would show here). */
 const leftovers = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+/** The line a run with `--trust-served-root` (these fake bundles carry no real signature) starts with. */
+const WARNED = expect.stringMatching(/^aaps: warning: --trust-served-root: /);
 
 describe('aaps unseal --out', () => {
   it('a new --out file is 0600 and holds the value', async () => {
@@ -119,7 +123,7 @@ describe('aaps unseal --out', () => {
     const out = join(dir, 'kept.json');
     writeFileSync(out, 'old\n', { mode: 0o600 });
     expect(await runUnseal(opts(g.evidenceId, { out }), config(), 't', g.io)).toBe(1);
-    expect(g.err).toEqual(['aaps: refused: HTTP 403 FORBIDDEN not an approver']);
+    expect(g.err).toEqual([WARNED, 'aaps: refused: HTTP 403 FORBIDDEN not an approver']);
     expect(readFileSync(out, 'utf8')).toBe('old\n');
     expect(leftovers()).toEqual([]);
   });
@@ -158,6 +162,7 @@ describe('aaps unseal signs for the evidence it was asked about', () => {
     expect(await runUnseal(opts(asked), config(), 't', g.io)).toBe(1);
     expect(g.posts()).toBe(0);
     expect(g.err).toEqual([
+      WARNED,
       `aaps: not signed: the bundle the gateway served for ${asked} is evidence ${g.evidenceId}, not the one asked for`,
     ]);
   });
@@ -166,7 +171,10 @@ describe('aaps unseal signs for the evidence it was asked about', () => {
     const g = gateway();
     const fetch = (async () => Response.json({ hello: 'world' })) as typeof globalThis.fetch;
     expect(await runUnseal(opts(g.evidenceId), config(), 't', { ...g.io, fetch })).toBe(1);
-    expect(g.err).toEqual([`aaps: cannot unseal ${g.evidenceId}: not an evidence bundle (bad dsseEnvelope)`]);
+    expect(g.err).toEqual([
+      WARNED,
+      `aaps: cannot unseal ${g.evidenceId}: not an evidence bundle (bad dsseEnvelope)`,
+    ]);
   });
 
   it.each([
@@ -276,6 +284,7 @@ describe('aaps unseal --out stopped by a signal', () => {
             id,
             '--reason',
             'rotate the password',
+            '--trust-served-root',
             '--out',
             out,
             '--data-dir',

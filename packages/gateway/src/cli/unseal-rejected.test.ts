@@ -72,6 +72,7 @@ const opts = (evidenceId: string, json = false): UnsealOptions => ({
   reason: 'rotate the database password',
   fields: [],
   json,
+  trustServedRoot: true,
 });
 
 describe('aaps unseal names the signed releases a field opened without', () => {

@@ -55,6 +55,7 @@ const opts = (evidenceId: string, json = false): UnsealOptions => ({
   reason: 'rotate the database password',
   fields: [],
   json,
+  trustServedRoot: true,
 });
 
 describe('aaps unseal and releases the gateway made up', () => {
@@ -119,7 +120,7 @@ describe('aaps unseal --trusted-root', () => {
       return fetch(url, init);
     }) as typeof globalThis.fetch;
     const code = await runUnseal(
-      { ...opts(g.evidenceId), trustedRoot: trustedRootFile() },
+      { ...opts(g.evidenceId), trustServedRoot: false, trustedRoot: trustedRootFile() },
       config(),
       't',
       g.io,
@@ -138,11 +139,16 @@ describe('aaps unseal --trusted-root', () => {
     const g = gateway([0, 2, 3], []);
     const bad = join(dir, 'not-a-root.json');
     writeFileSync(bad, '{"mediaType": "nope"}');
-    await expect(runUnseal({ ...opts(g.evidenceId), trustedRoot: bad }, config(), 't', g.io)).rejects.toThrow(
-      /^unseal: --trusted-root .*not-a-root\.json: malformed trusted root: mediaType/,
-    );
     await expect(
-      runUnseal({ ...opts(g.evidenceId), trustedRoot: join(dir, 'missing.json') }, config(), 't', g.io),
+      runUnseal({ ...opts(g.evidenceId), trustServedRoot: false, trustedRoot: bad }, config(), 't', g.io),
+    ).rejects.toThrow(/^unseal: --trusted-root .*not-a-root\.json: malformed trusted root: mediaType/);
+    await expect(
+      runUnseal(
+        { ...opts(g.evidenceId), trustServedRoot: false, trustedRoot: join(dir, 'missing.json') },
+        config(),
+        't',
+        g.io,
+      ),
     ).rejects.toThrow(UsageError);
     expect(g.out).toEqual([]);
   });

@@ -1,15 +1,21 @@
 /**
  * `aaps unseal EVIDENCE_ID --reason TEXT [--field ID|PATH]... [--approver ID | --key FILE]
- * [--out FILE] [--json]`: signs an unseal request with a roster approver's key, posts it, and
- * combines the released shares locally (docs/sealing.md). Only this process ever sees the values.
- * It signs only for the evidence typed: the bundle served must hash (its log leaf) to EVIDENCE_ID,
- * so the incident and fields the request names are that evidence's. Exit 0 when every field
- * opened, 1 when one could not, 2 on usage errors (a bad reason or id, a key file or `--out` that
- * cannot be used), all found before anything is signed. `--out FILE` is replaced when at least one
+ * [--trusted-root FILE | --trust-served-root] [--out FILE] [--json]`: signs an unseal request with
+ * a roster approver's key, posts it, and combines the released shares locally (docs/sealing.md).
+ * Only this process ever sees the values. It signs only for the evidence typed: the bundle served
+ * must hash (its log leaf) to EVIDENCE_ID, so the incident and fields the request names are that
+ * evidence's; and it signs only for a bundle that verifies under a trusted root the approver holds
+ * (`--trusted-root FILE`, else the one pinned at `<data-dir>/approvers/trusted_root.json`), whose
+ * roster's party keys the releases are checked against. With neither it refuses (a usage error):
+ * a gateway that is not the deployment's could otherwise serve a bundle and party keys of its own
+ * making. `--trust-served-root` takes the served bundle as it is (the old behaviour, for a group
+ * no trusted root can hold), and says so on stderr. Exit 0 when every field opened, 1 when one
+ * could not, 2 on usage errors (a bad reason or id, a key file, trusted root or `--out` that
+ * cannot be used, no trusted root), all found before anything is signed. `--out FILE` is replaced when at least one
  * field opened, and left as it was when none did; 130 / 143 when stopped by SIGINT / SIGTERM.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { MIN_UNSEAL_REASON } from '@aaps/agents';
 import {
   type BundleVerifier,
@@ -41,7 +47,7 @@ import {
 } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import { readJson } from './answer.js';
-import { approverId, approverKeyPath, loadApproverKey } from './approver-key.js';
+import { approverId, approverKeyPath, loadApproverKey, pinnedTrustedRootPath } from './approver-key.js';
 import { takeOwnFlags } from './own-flags.js';
 import { discardOnSignal, prepareSecretFile, type SecretFile } from './secret-file.js';
 import { printError, reach, type SubmitIo } from './submit.js';
@@ -64,6 +70,12 @@ export interface UnsealOptions {
    * releases are checked against.
    */
   trustedRoot?: string;
+  /**
+   * `--trust-served-root`: no trusted root; the served bundle's own roster and keys are taken as
+   * they are (a gateway that is not the deployment's can then have the request signed against
+   * keys of its own). Refused with `trustedRoot`.
+   */
+  trustServedRoot?: boolean;
 }
 
 /** The flags only `aaps unseal` takes, taken out of `argv` (`--field` may repeat). */
@@ -74,10 +86,11 @@ export function takeUnsealFlags(argv: readonly string[]): {
   keyFile?: string;
   out?: string;
   trustedRoot?: string;
+  trustServedRoot: boolean;
   json: boolean;
 } {
   const f = takeOwnFlags(argv, {
-    switches: ['json'],
+    switches: ['json', 'trust-served-root'],
     values: ['reason', 'key', 'out', 'trusted-root'],
     lists: ['field'],
   });
@@ -89,6 +102,7 @@ export function takeUnsealFlags(argv: readonly string[]): {
     rest: f.rest,
     fields: f.lists.get('field') ?? [],
     json: f.switches.has('json'),
+    trustServedRoot: f.switches.has('trust-served-root'),
     ...(reason === undefined ? {} : { reason }),
     ...(keyFile === undefined ? {} : { keyFile }),
     ...(out === undefined ? {} : { out }),
@@ -101,13 +115,16 @@ export function takeUnsealFlags(argv: readonly string[]): {
  * holds no roster: the bundle's own, which the group signed, is used). A `UsageError` when the
  * file cannot be read or is no trusted root, found before anything is signed.
  */
-function trustedVerifier(file: string): { verifier: BundleVerifier; partyKeys?: Map<string, Uint8Array> } {
+function trustedVerifier(
+  file: string,
+  label = '--trusted-root',
+): { verifier: BundleVerifier; partyKeys?: Map<string, Uint8Array> } {
   let keys: ReturnType<typeof parseTrustedRoot>;
   try {
     keys = parseTrustedRoot(JSON.parse(readFileSync(file, 'utf8')));
   } catch (e) {
     const why = e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e);
-    throw new UsageError(`unseal: --trusted-root ${printable(file)}: ${printable(why)}`);
+    throw new UsageError(`unseal: ${label} ${printable(file)}: ${printable(why)}`);
   }
   const verifier = createBundleVerifier(trustedRootOptions(keys));
   return keys.roster === undefined ? { verifier } : { verifier, partyKeys: partyKeysOf(keys.roster) };
@@ -258,6 +275,23 @@ function refusalSummary(refusals: readonly Refusal[], field: string): string {
     .join('; ');
 }
 
+/**
+ * The trusted root a run holds the served bundle to: `--trusted-root FILE`, else the one pinned in
+ * the data directory; none only for `--trust-served-root`. A `UsageError` when there is none.
+ */
+function trustFor(
+  opts: UnsealOptions,
+  config: GatewayConfig,
+): ReturnType<typeof trustedVerifier> | undefined {
+  if (opts.trustedRoot !== undefined) return trustedVerifier(opts.trustedRoot);
+  if (opts.trustServedRoot === true) return undefined;
+  const pinned = pinnedTrustedRootPath(config);
+  if (existsSync(pinned)) return trustedVerifier(pinned, 'the trusted root pinned at');
+  throw new UsageError(
+    `unseal: no trusted root: pin your deployment's (GET /v1/trusted-root, its group key checked with the operator) at ${printable(pinned)}, or pass --trusted-root FILE`,
+  );
+}
+
 export async function runUnseal(
   opts: UnsealOptions,
   config: GatewayConfig,
@@ -270,9 +304,16 @@ export async function runUnseal(
     throw new UsageError(
       `unseal: ${printable(JSON.stringify(opts.evidenceId))} is not an evidence id (64 lower-case hex characters)`,
     );
-  const trusted = opts.trustedRoot === undefined ? undefined : trustedVerifier(opts.trustedRoot);
+  if (opts.trustedRoot !== undefined && opts.trustServedRoot === true)
+    throw new UsageError('unseal: --trusted-root FILE and --trust-served-root exclude each other');
   const approver = approverId(config, 'unseal');
   const key = loadApproverKey(approverKeyPath(config, approver, opts.keyFile));
+  const trusted = trustFor(opts, config);
+  if (trusted === undefined)
+    printError(
+      io,
+      'aaps: warning: --trust-served-root: the bundle and party keys the gateway serves are taken as they are; a gateway that is not your deployment’s can have this request signed against keys of its own',
+    );
   const out = opts.out === undefined ? undefined : prepareSecretFile(opts.out);
   const unwatch = out === undefined ? undefined : discardOnSignal(out);
   try {

@@ -14,7 +14,7 @@ export const USAGE = `usage: aaps <command> [flags]
   approve INCIDENT        show its proposal, then sign and post a human approval of it [--approver ID]
                           (asks y/N on a terminal; a script passes --digest PREFIX of the digest shown, or --yes)
                           [--reject --reason TEXT]: instead, reject it (ends the incident)
-  unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--trusted-root FILE] [--out FILE] [--json]
+  unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--trusted-root FILE | --trust-served-root] [--out FILE] [--json]
                           ask the parties to release sealed fields to an approver, open them locally
   keys                    the group key and each party's verifying share (GET /v1/keys)
   keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
@@ -137,10 +137,12 @@ const COMMANDS: Readonly<Record<string, CommandUsage>> = {
     settings: [...CLIENT, ...APPROVER, 'valid-for', 'cluster'],
   },
   unseal: {
-    line: 'unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--trusted-root FILE] [--out FILE] [--json] [flags]',
+    line: 'unseal EVIDENCE --reason TEXT [--field ID|PATH]... [--approver ID | --approver-key FILE] [--trusted-root FILE | --trust-served-root] [--out FILE] [--json] [flags]',
     about: [
       "ask the parties to release an evidence bundle's sealed fields to an approver, and open them locally",
-      '(--trusted-root FILE: the bundle must verify under it first, and releases are checked against its roster;',
+      '(the bundle must first verify under your trusted root, --trusted-root FILE or the one pinned at',
+      '<data-dir>/approvers/trusted_root.json, and releases are checked against its roster; with neither it',
+      "refuses; --trust-served-root: take the gateway's bundle and party keys unchecked, a risk;",
       '--out FILE: write them there, 0600; --json: one JSON document)',
     ],
     settings: [...CLIENT, ...APPROVER],

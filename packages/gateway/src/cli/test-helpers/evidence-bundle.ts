@@ -3,7 +3,8 @@
  * a DSSE envelope around a statement naming the incident, its sealed fields and (given `parties`)
  * the roster's parties with their identity keys, which releases are checked against. Its signature is
  * made up (`aaps unseal` checks which evidence a bundle is, from its log leaf; `aaps-verify` checks
- * who signed it), and its evidence id is computed as the gateway's evidence writer does.
+ * who signed it), and its evidence id is computed as the gateway's evidence writer does. It
+ * verifies under no trusted root, so `aaps unseal` takes it only with `--trust-served-root`.
  */
 import { bundleLogLeaf, type EvidenceBundle, IN_TOTO_PAYLOAD_TYPE } from '@aaps/evidence';
 import { bytesToHex, type SealedField, SealedFieldCodec } from '@aaps/mpc-core';
