@@ -40,7 +40,13 @@ import {
   sealShares,
   signDealerPayload,
 } from './party/routes/aggregation.js';
-import { fiveParties, partyDeps, ROLES, withDarkBoxes } from './party/test-helpers/five-parties.js';
+import {
+  fiveParties,
+  partyDeps,
+  ROLES,
+  signedAsParty,
+  withDarkBoxes,
+} from './party/test-helpers/five-parties.js';
 import { frostIdentifier, rosterDigest } from './roster.js';
 import type { PartyStore } from './store/level.js';
 
@@ -97,7 +103,8 @@ const fetchApp: typeof fetch = async (input, init) => {
   const answer = misbehave.get(i)?.get(url.pathname);
   if (!answer) return res;
   const request = JSON.parse(String(init?.body)) as { payload: { session_id: string } };
-  return answer(res, request.payload.session_id, i);
+  // A misbehaving party's error answer is its own: signed by it for this request.
+  return signedAsParty(set, i, String(init?.body), await answer(res, request.payload.session_id, i));
 };
 
 const client = () => new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });
@@ -117,7 +124,7 @@ async function withMisbehaving<T>(
   }
 }
 
-/** An unsigned error body (anyone on the path could send one) naming `culprits`. */
+/** An error body naming `culprits` (signed by the party in `fetchApp`: its claim). */
 const errorBody =
   (code: string, culprits: readonly string[] = [], status = 422): Answer =>
   async () =>
@@ -758,13 +765,18 @@ describe('agg.confirm: a refused record says which check and which field failed'
     }
     expect(answers).toHaveLength(1);
     expect(answers[0]!.status).toBe(400);
+    const error = {
+      code: 'VERIFICATION_FAILED',
+      message: expect.stringMatching(/^malformed record \(record\.threshold: /),
+      fields: ['record.threshold'],
+      details: { check: 'aggregation.format' },
+    };
+    // Beside it, the same error signed by the party for this request (party error answers review).
     expect(answers[0]!.body).toEqual({
-      error: {
-        code: 'VERIFICATION_FAILED',
-        message: expect.stringMatching(/^malformed record \(record\.threshold: /),
-        fields: ['record.threshold'],
-        details: { check: 'aggregation.format' },
-      },
+      error,
+      response: expect.objectContaining({
+        payload: expect.objectContaining({ kind: 'agg.confirm', body: { status: 400, error } }),
+      }),
     });
   });
 });

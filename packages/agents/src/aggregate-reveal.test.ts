@@ -32,7 +32,13 @@ import {
   signRevealedShares,
   signRevealRequest,
 } from './party/routes/aggregation.js';
-import { fiveParties, partyDeps, ROLES, withDarkBoxes } from './party/test-helpers/five-parties.js';
+import {
+  fiveParties,
+  partyDeps,
+  ROLES,
+  signedAsParty,
+  withDarkBoxes,
+} from './party/test-helpers/five-parties.js';
 import { rosterDigest } from './roster.js';
 import type { PartyStore } from './store/level.js';
 
@@ -74,7 +80,13 @@ const fetchApp: typeof fetch = async (input, init) => {
   const env = JSON.parse(String(init?.body)) as {
     payload: { session_id: string; body: Record<string, unknown> };
   };
-  return answer({ sessionId: env.payload.session_id, body: env.payload.body }, app, i);
+  // A misbehaving party's error answer is its own: signed by it for this request.
+  return signedAsParty(
+    set,
+    i,
+    String(init?.body),
+    await answer({ sessionId: env.payload.session_id, body: env.payload.body }, app, i),
+  );
 };
 
 const client = () => new PartyClient({ roster, caller: { id: 'gateway', key: gatewayKey }, fetch: fetchApp });

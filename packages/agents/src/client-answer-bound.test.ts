@@ -112,13 +112,21 @@ describe('PartyClient reads a party error answer up to a smaller bound', () => {
     });
   });
 
-  it('an error answer within the bound keeps its code, and its message cut to 1024 characters', async () => {
+  it('an error answer within the bound keeps its claimed code, and its message cut to 1024 characters', async () => {
     const p = await party((res) => {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'm'.repeat(50_000) } }));
     });
     const e = await failure(p.client.call(audit.id, 'key.info', 's-error-long', {}));
+    // Unsigned (party error answers review): no answer from the party, its claim kept as said, cut.
     expect(e.code).toBe('UNAVAILABLE');
-    expect(e.message).toBe(`${audit.id}: ${'m'.repeat(1023)}…`);
+    expect(e.message).toBe(
+      `${audit.id} answered 503 with an error it did not sign for this request (key.info): claimed UNAVAILABLE: ${'m'.repeat(1023)}…`,
+    );
+    expect(e.details?.['claimed']).toEqual({
+      status: 503,
+      code: 'UNAVAILABLE',
+      message: `${'m'.repeat(1023)}…`,
+    });
   });
 });

@@ -1,12 +1,13 @@
-/** The client takes a refusal only as the party signed it, and the parties an unsigned error body names only as a claim. */
+/** The client takes a refusal only as the party signed it, and the parties an error body names only as a claim. */
 import { AapsError, generateIdentityKey, PolicyRefusal, ProtocolError, signEnvelope } from '@aaps/mpc-core';
 import { describe, expect, it } from 'vitest';
 import { PartyClient } from './client.js';
-import { fiveParties } from './party/test-helpers/five-parties.js';
+import { fiveParties, partyErrorResponse } from './party/test-helpers/five-parties.js';
 
 const set = fiveParties();
 const qa = set.roster.parties.find((p) => p.role === 'quality-assurance')!;
-const qaKey = set.keys[set.roster.parties.indexOf(qa)]!;
+const qaIndex = set.roster.parties.indexOf(qa);
+const qaKey = set.keys[qaIndex]!;
 
 /** A client whose every call is answered 403 POLICY_REFUSED with `refusal` (or none). */
 function answering(refusal: (requestBody: string) => unknown) {
@@ -18,10 +19,8 @@ function answering(refusal: (requestBody: string) => unknown) {
         error: { code: 'POLICY_REFUSED', message: 'vetoed', rule: 'qa.veto' },
         refusal: refusal(String(init?.body)),
       };
-      return new Response(JSON.stringify(body), {
-        status: 403,
-        headers: { 'content-type': 'application/json' },
-      });
+      // The error answer itself is qa's, signed for this request; the refusal in it is the test's.
+      return partyErrorResponse(set, qaIndex, String(init?.body), 403, body);
     },
   });
 }
@@ -80,15 +79,14 @@ describe('PartyClient refusals', () => {
 });
 
 describe('PartyClient error bodies', () => {
-  it('the parties an unsigned error body names are a claim (details.claimed_culprits), never culprits', async () => {
+  it('the parties an error body names are a claim (details.claimed_culprits), never culprits', async () => {
     const named = ['00'.repeat(32), 42, '01'.repeat(32), '00'.repeat(32)];
     const client = new PartyClient({
       roster: set.roster,
       caller: { id: 'gateway', key: set.gatewayKey },
-      fetch: async () =>
-        new Response(JSON.stringify({ error: { code: 'INVALID_DEALING', message: 'x', culprits: named } }), {
-          status: 422,
-          headers: { 'content-type': 'application/json' },
+      fetch: async (_input, init) =>
+        partyErrorResponse(set, qaIndex, String(init?.body), 422, {
+          error: { code: 'INVALID_DEALING', message: 'x', culprits: named },
         }),
     });
     const e = (await client.call(qa.id, 'agg.evaluate', 's-1', {}).then(
@@ -107,18 +105,15 @@ describe('PartyClient error bodies', () => {
     const client = new PartyClient({
       roster: set.roster,
       caller: { id: 'gateway', key: set.gatewayKey },
-      fetch: async () =>
-        new Response(
-          JSON.stringify({
-            error: {
-              code: 'VERIFICATION_FAILED',
-              message: 'malformed record',
-              fields: ['record.threshold', 7, 'x'.repeat(500)],
-              details: { check: 'aggregation.format' },
-            },
-          }),
-          { status: 400, headers: { 'content-type': 'application/json' } },
-        ),
+      fetch: async (_input, init) =>
+        partyErrorResponse(set, qaIndex, String(init?.body), 400, {
+          error: {
+            code: 'VERIFICATION_FAILED',
+            message: 'malformed record',
+            fields: ['record.threshold', 7, 'x'.repeat(500)],
+            details: { check: 'aggregation.format' },
+          },
+        }),
     });
     const e = (await client.call(qa.id, 'agg.confirm', 's-2', {}).then(
       () => expect.unreachable('expected a rejection'),

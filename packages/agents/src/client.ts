@@ -3,8 +3,10 @@
  * signed `AAPS-Call` header (`call-auth.ts`: the party checks it before reading the body) and a
  * signed `ProtocolRequest` and accepts only a `ProtocolResponse` signed by that party's roster
  * key, answering this very request. Failures become `AapsError`s carrying the party's own error
- * code, the party id and, for policy refusals, the party-signed refusal. An error body is not
- * signed: the parties it names are kept as `details.claimed_culprits`, a claim, never culprits.
+ * code, the party id and, for policy refusals, the party-signed refusal. An error answer counts
+ * only as the party signed it for this request (`response` beside the `{error}` body, as a success
+ * is signed); any other is no answer from the party (`UNAVAILABLE`). The parties an error names
+ * are kept as `details.claimed_culprits`, the party's claim, never culprits.
  */
 import {
   AapsError,
@@ -21,7 +23,14 @@ import { CallCoalescer } from './call-coalescer.js';
 import { type HttpPostInit, httpPost, MAX_ANSWER_BYTES } from './http-post.js';
 import { type RefusalFacts, refusalFactsOf } from './party/routes/sign.js';
 import { partyById, type Roster, type RosterParty } from './roster.js';
-import { isBatchable, makeRequest, type RpcContext, type RpcKind, type RpcResponsePayload } from './rpc.js';
+import {
+  isBatchable,
+  makeRequest,
+  type RpcContext,
+  type RpcKind,
+  type RpcRequestPayload,
+  type RpcResponsePayload,
+} from './rpc.js';
 
 export const RPC_PATHS: Readonly<Record<RpcKind, string>> = {
   'dkg.round1': '/v1/dkg/round1',
@@ -84,9 +93,9 @@ function maxAnswerBytes(kind: RpcKind): number {
 }
 
 /**
- * The most bytes of a party's error answer (a status that is not 2xx) the client reads: the body
- * is unsigned (anything on the path could send it), and an honest one (a code, a message, at most
- * 100 fields, a signed refusal, reveal requests) is a few KiB. Past it the call fails
+ * The most bytes of a party's error answer (a status that is not 2xx) the client reads: until its
+ * signature is checked anything on the path could have sent it, and an honest one (a code, a message, at most
+ * 100 fields, a signed refusal, reveal requests, and the signed answer repeating it) is a few KiB. Past it the call fails
  * (`UNAVAILABLE`), as for an answer over {@link maxAnswerBytes}.
  */
 export const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
@@ -201,7 +210,7 @@ export class PartyClient {
         details: { party: partyId },
       });
     }
-    if (!res.ok) throw this.#errorFrom(partyId, kind, res.status, json, sessionId);
+    if (!res.ok) throw this.#errorAnswer(party, kind, res.status, json, request, sessionId);
     let env: SignedEnvelope<RpcResponsePayload>;
     try {
       env = verifiedResponse(party, json);
@@ -219,6 +228,47 @@ export class PartyClient {
     return env.payload.body;
   }
 
+  /**
+   * The error a party answered to `request`: taken only from the `ProtocolResponse` it signed
+   * beside the body (`response`: `{status, error}`, answering this very request, as a success
+   * does). An error answer without one, with one that does not verify, or with one answering
+   * another request (replayed) could come from anything on the path: it is no answer from the
+   * party (`UNAVAILABLE`, naming it, as a lost connection), never the code it claims. What it
+   * claimed is kept for the operator (`details.claimed`), and decides nothing.
+   */
+  #errorAnswer(
+    party: RosterParty,
+    kind: RpcKind,
+    status: number,
+    json: unknown,
+    request: SignedEnvelope<RpcRequestPayload>,
+    sessionId: string,
+  ): AapsError {
+    const signed = signedErrorOf(party, kind, json, request);
+    if (signed !== undefined) {
+      const refusal = (json as { refusal?: unknown } | null)?.refusal;
+      return this.#errorFrom(party.id, kind, signed.status, { error: signed.error, refusal }, sessionId);
+    }
+    const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const code = typeof err?.code === 'string' ? err.code.slice(0, 64) : undefined;
+    const said = typeof err?.message === 'string' ? cut(err.message) : undefined;
+    return new AapsError(
+      'UNAVAILABLE',
+      `${party.id} answered ${status} with an error it did not sign for this request (${kind})${code === undefined ? '' : `: claimed ${code}${said === undefined ? '' : `: ${said}`}`}`,
+      {
+        details: {
+          party: party.id,
+          kind,
+          claimed: {
+            status,
+            ...(code === undefined ? {} : { code }),
+            ...(said === undefined ? {} : { message: said }),
+          },
+        },
+      },
+    );
+  }
+
   #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown, sessionId: string): AapsError {
     const err = (
       json as {
@@ -234,9 +284,9 @@ export class PartyClient {
     )?.error;
     const code = (typeof err?.code === 'string' ? err.code : 'UNAVAILABLE') as ErrorCode;
     const said = typeof err?.message === 'string' ? err.message : `HTTP ${status}`;
-    const message = `${partyId}: ${said.length > MAX_ERROR_MESSAGE_CHARS ? `${said.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…` : said}`;
-    // The error body is not signed (anything on the path could send it): the parties it names are
-    // its claim, kept for the record, never culprits (those are named only on proof).
+    const message = `${partyId}: ${cut(said)}`;
+    // The parties an error names are the party's claim (a lying party names honest ones), kept for
+    // the record, never culprits (those are named only on proof).
     // What failed, as the party said (for the record and the operator): the fields and the check.
     const fields = Array.isArray(err?.fields)
       ? err.fields
@@ -295,6 +345,38 @@ export class PartyClient {
       return undefined;
     }
   }
+}
+
+/** `said` cut to {@link MAX_ERROR_MESSAGE_CHARS} characters (the rest as `…`). */
+const cut = (said: string) =>
+  said.length > MAX_ERROR_MESSAGE_CHARS ? `${said.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…` : said;
+
+/**
+ * The status and error `party` signed in an error answer to `request` (`response`: a
+ * `ProtocolResponse` from its roster key answering this request's idempotency key and kind, its
+ * body `{status, error: {code, ...}}`), or undefined when the answer carries none such.
+ */
+function signedErrorOf(
+  party: RosterParty,
+  kind: RpcKind,
+  json: unknown,
+  request: SignedEnvelope<RpcRequestPayload>,
+): { status: number; error: Record<string, unknown> } | undefined {
+  const response = (json as { response?: unknown } | null)?.response;
+  if (response === undefined) return undefined;
+  let env: SignedEnvelope<RpcResponsePayload>;
+  try {
+    env = verifiedResponse(party, response);
+  } catch {
+    return undefined;
+  }
+  if (env.payload.in_reply_to !== request.meta.idempotency_key || env.payload.kind !== kind) return undefined;
+  const { status, error } = env.payload.body as { status?: unknown; error?: unknown };
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)
+    return undefined;
+  if (error === null || typeof error !== 'object' || Array.isArray(error)) return undefined;
+  if (typeof (error as { code?: unknown }).code !== 'string') return undefined;
+  return { status, error: error as Record<string, unknown> };
 }
 
 /** The most identifiers kept from one error body's claim. */

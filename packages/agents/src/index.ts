@@ -311,6 +311,7 @@ export {
   type BatchResult,
   isBatchable,
   MAX_BATCH_CALLS,
+  makeErrorAnswer,
   makeRequest,
   makeResponse,
   RPC_KINDS,

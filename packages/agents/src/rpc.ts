@@ -166,3 +166,20 @@ export function makeResponse(
   };
   return signEnvelope(env, from.key.secretKey);
 }
+
+/**
+ * A party's error answer to `request`, as it signs it: `body` (`{error:{code,message,...}}`, and a
+ * signed refusal for a refusal) as it was, readable as is, and beside it `response`: a
+ * `ProtocolResponse` signed by the party exactly as a success is, answering this very request
+ * (`in_reply_to`), whose body is `{status, error}` (the HTTP status and the same `error`). The
+ * client takes an error answer only through it (`PartyClient`).
+ */
+export function makeErrorAnswer<B extends { error: object }>(
+  from: { id: string; key: IdentityKey },
+  request: Envelope<RpcRequestPayload>,
+  status: number,
+  body: B,
+  now: Date = new Date(),
+): B & { response: SignedEnvelope<RpcResponsePayload> } {
+  return { ...body, response: makeResponse(from, request, { status, error: body.error }, now) };
+}

@@ -23,7 +23,11 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { round1Digest, type SealedItem, sealFor } from '../../agents/src/party/routes/sealed.js';
-import { type LoopbackServer, loopbackParties } from '../../agents/src/party/test-helpers/five-parties.js';
+import {
+  type LoopbackServer,
+  loopbackParties,
+  partyErrorResponse,
+} from '../../agents/src/party/test-helpers/five-parties.js';
 import { makeResponse, type RpcRequestPayload } from '../../agents/src/rpc.js';
 import { runDkg } from './coordinator-http.js';
 
@@ -49,9 +53,10 @@ describe('a first DKG sabotaged by one party', () => {
       handlers[i] = async (req) => {
         const path = new URL(req.url).pathname;
         if (i !== BAD) return apps[i]!.app.fetch(req);
-        if (path.startsWith('/v1/repair/'))
-          return Response.json({ error: { code: 'FORBIDDEN', message: 'no' } }, { status: 403 });
         const text = await req.text();
+        // The saboteur itself refuses (signed by it) to help any repair.
+        if (path.startsWith('/v1/repair/'))
+          return partyErrorResponse(set, i, text, 403, { error: { code: 'FORBIDDEN', message: 'no' } });
         const res = await apps[i]!.app.request(path, { method: 'POST', headers: req.headers, body: text });
         if (res.status !== 200) return res;
         if (path === '/v1/dkg/round1') {

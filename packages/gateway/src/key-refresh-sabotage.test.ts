@@ -24,7 +24,11 @@ import {
 } from '@aaps/mpc-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { round1Digest, type SealedItem, sealFor } from '../../agents/src/party/routes/sealed.js';
-import { fiveParties, partyAppsWithKeys } from '../../agents/src/party/test-helpers/five-parties.js';
+import {
+  fiveParties,
+  partyAppsWithKeys,
+  partyErrorResponse,
+} from '../../agents/src/party/test-helpers/five-parties.js';
 import { makeResponse, type RpcRequestPayload } from '../../agents/src/rpc.js';
 import { refreshAcrossParties } from './key-refresh.js';
 
@@ -54,10 +58,9 @@ describe('a refresh one party turns against the others', () => {
       const u = new URL(String(url));
       const i = set.roster.parties.findIndex((p) => new URL(p.url).host === u.host);
       if (i === BAD && u.pathname.startsWith('/v1/repair/')) {
-        // The attacker does not help repair anyone.
-        return new Response(JSON.stringify({ error: { code: 'FORBIDDEN', message: 'no' } }), {
-          status: 403,
-          headers: { 'content-type': 'application/json' },
+        // The attacker (the party itself, signing) does not help repair anyone.
+        return partyErrorResponse(set, i, String(init?.body), 403, {
+          error: { code: 'FORBIDDEN', message: 'no' },
         });
       }
       const res = await apps[i]!.app.request(u.pathname, init);

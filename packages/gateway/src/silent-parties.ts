@@ -29,6 +29,17 @@ export function silentParty(id: string, e: unknown): SilentParty {
   const why = `${e.code}: ${said}`;
   if (typeof status !== 'number') {
     if (e.code === 'TIMEOUT') return { id, kind: 'timed out', why };
+    // An error answer the party did not sign for the call (PartyClient: `details.claimed`): no
+    // answer from it. One that claims 401 or 403 is, from an honest party, its refusal before it
+    // reads the call (a roster mismatch); said as claimed, for the remedy only.
+    const claimed = (e.details as { claimed?: { status?: unknown; code?: unknown; message?: unknown } })
+      ?.claimed;
+    if (e.code === 'UNAVAILABLE' && (claimed?.status === 401 || claimed?.status === 403))
+      return {
+        id,
+        kind: 'refused',
+        why: `${String(claimed.code ?? 'UNAUTHENTICATED')}: ${String(claimed.message ?? '')}`,
+      };
     if (e.code === 'INVALID_SIGNATURE') return { id, kind: 'unverified', why };
     if (e.code === 'UNAVAILABLE' && /is unreachable/.test(said)) return { id, kind: 'unreachable', why };
     return { id, kind: 'failed', why };

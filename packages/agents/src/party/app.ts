@@ -24,6 +24,7 @@ import {
   type BatchResult,
   isBatchable,
   MAX_BATCH_CALLS,
+  makeErrorAnswer,
   makeResponse,
   type RpcKind,
   type RpcRequestPayload,
@@ -163,12 +164,26 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const rejections = options.rejections ?? rejectionLog(deps.logger);
   const app = new Hono<Env>();
 
-  /** The answer a failed call gets: its HTTP status and error body, with a signed refusal for a refusal. */
+  /**
+   * The answer a failed call gets: its HTTP status and error body, with a signed refusal for a
+   * refusal. `signed`: the answer is a request's own (not a call in a batch, whose signed answer
+   * carries it), so the party signs it as it signs a success (`response`: `makeErrorAnswer`).
+   */
   const failure = (
     err: unknown,
     request: SignedEnvelope<RpcRequestPayload> | undefined,
     routeKind?: RpcKind | 'batch',
-  ): { status: number; json: ReturnType<typeof errorBody>['body'] & { refusal?: unknown } } => {
+    signed = true,
+  ): { status: number; json: ErrorAnswer } => {
+    const answer = failureBody(err, request, routeKind);
+    if (!signed || request === undefined) return answer;
+    return { status: answer.status, json: makeErrorAnswer(me, request, answer.status, answer.json, now()) };
+  };
+  const failureBody = (
+    err: unknown,
+    request: SignedEnvelope<RpcRequestPayload> | undefined,
+    routeKind?: RpcKind | 'batch',
+  ): { status: number; json: ErrorAnswer } => {
     const { status, body } = errorBody(err);
     // A call refused before its envelope is read (a stranger, a body over the limit, a store that
     // takes no nonce) is counted under its route's kind.
@@ -382,7 +397,8 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
         try {
           return { body: await run(call.kind, view) };
         } catch (e) {
-          const { status, json } = failure(e, view);
+          // Signed with the batch's answer.
+          const { status, json } = failure(e, view, undefined, false);
           return { status, ...json };
         }
       }),
@@ -407,6 +423,9 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
     },
   };
 }
+
+/** A failed call's JSON body: `{error}`, a signed refusal for a refusal, and the signed answer. */
+type ErrorAnswer = ReturnType<typeof errorBody>['body'] & { refusal?: unknown; response?: unknown };
 
 /** Marks a request with its route's kind before anything else runs (see `failure`). */
 function routeKind(kind: RpcKind | 'batch') {

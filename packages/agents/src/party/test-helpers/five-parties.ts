@@ -40,7 +40,7 @@ import { type ApprovalProposal, proposalSigningBytes } from '../../policy/propos
 import { PARTY_ROLES } from '../../policy/roles.js';
 import type { DepartmentRiskView, Policy } from '../../policy/schema.js';
 import { type Roster, rosterDigest } from '../../roster.js';
-import { makeRequest, type RpcKind } from '../../rpc.js';
+import { makeErrorAnswer, makeRequest, type RpcKind } from '../../rpc.js';
 import { PartyStore } from '../../store/level.js';
 import { createPartyApp, type PartyApp } from '../app.js';
 import type { PartyDeps } from '../context.js';
@@ -214,6 +214,7 @@ export async function dealtPartyApps(opts: {
  * The gateway's client of `set`'s parties, each answered by its app in `apps` (same order), no
  * ports. `intercept` may answer a request (its path and init) instead of party `index`'s app (a
  * party down for one route, a lost answer): return a Response, or undefined to let the app answer.
+ * An error answer it returns is signed as party `index`'s (`signedAsParty`).
  */
 export function inProcessClient(
   set: FiveParties,
@@ -231,12 +232,13 @@ export function inProcessClient(
     caller: { id: 'gateway', key: set.gatewayKey },
     ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     ...(opts.now === undefined ? {} : { now: opts.now }),
-    fetch: (input, init) => {
+    fetch: async (input, init) => {
       const url = new URL(String(input));
       const i = indexOf.get(url.origin)!;
-      return Promise.resolve(
-        opts.intercept?.(i, url.pathname, init) ?? apps[i]!.app.request(url.pathname, init),
-      );
+      const intercepted = opts.intercept?.(i, url.pathname, init);
+      // An intercepted error answer stands for party i's own: signed by it for this request.
+      if (intercepted !== undefined) return signedAsParty(set, i, String(init?.body), intercepted);
+      return apps[i]!.app.request(url.pathname, init);
     },
   });
 }
@@ -517,4 +519,45 @@ export async function coordinatorCall(
     error?: PartyAnswer['error'];
   };
   return { status: res.status, body: json.payload?.body ?? {}, ...(json.error ? { error: json.error } : {}) };
+}
+
+/**
+ * Party `i`'s error answer (`status`, `body`: `{error:{code,message,...}}`) to the request whose
+ * JSON text is `requestText`, signed by its identity key as a party signs one (`makeErrorAnswer`):
+ * what the party itself says, for a fake party's error.
+ */
+export function partyErrorResponse(
+  set: FiveParties,
+  i: number,
+  requestText: string,
+  status: number,
+  body: { error: object; [k: string]: unknown },
+): Response {
+  const request = JSON.parse(requestText);
+  const from = { id: set.roster.parties[i]!.id, key: set.keys[i]! };
+  return Response.json(makeErrorAnswer(from, request, status, body), { status });
+}
+
+/**
+ * `res`, a fake party `i`'s answer to the request `requestText`, with an error body it did not
+ * sign signed by party `i` (`partyErrorResponse`): a test's misbehaving party states its error
+ * itself, as a party does (one on the path could not).
+ */
+export async function signedAsParty(
+  set: FiveParties,
+  i: number,
+  requestText: string,
+  res: Response,
+): Promise<Response> {
+  if (res.ok) return res;
+  const text = await res.text();
+  let json: { error?: object; response?: unknown } | undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (json?.error === undefined || json.response !== undefined)
+    return new Response(text, { status: res.status, headers: res.headers });
+  return partyErrorResponse(set, i, requestText, res.status, json as { error: object });
 }
