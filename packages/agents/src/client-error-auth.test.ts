@@ -91,73 +91,92 @@ describe("PartyClient takes a party's error answer only as the party signed it f
   });
 });
 
+/**
+ * Five dealt party apps in process behind a transport that lets a test rewrite party 0's answers
+ * to `sign.round2` (`rewrite`: the answer's status and text in, what the client gets out), and
+ * `round2(session, salt, size)`: party 0's round two over a checkpoint of a 10-leaf log (`salt`
+ * changes every leaf) at `size`, after fresh commitments of parties 0-2 in `session`.
+ */
+async function checkpointSigners() {
+  const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
+  const { set: s, apps } = await dealtPartyApps({ dir, stores });
+  const indexOf = new Map(s.roster.parties.map((p, i) => [new URL(p.url).origin, i]));
+  const answers: { status: number; text: string }[] = [];
+  const t = {
+    rewrite: undefined as
+      | ((a: { status: number; text: string }) => { status: number; text: string })
+      | undefined,
+  };
+  const client = new PartyClient({
+    roster: s.roster,
+    caller: { id: 'gateway', key: s.gatewayKey },
+    timeoutMs: 30_000,
+    fetch: async (url, init) => {
+      const res = await Promise.resolve(
+        apps[indexOf.get(url.origin)!]!.app.request(url.pathname, init as RequestInit),
+      );
+      if (url.pathname !== '/v1/sign/round2') return res;
+      const answer = { status: res.status, text: await res.text() };
+      answers.push(answer);
+      const out = t.rewrite?.(answer) ?? answer;
+      return new Response(out.text, { status: out.status, headers: { 'content-type': 'application/json' } });
+    },
+  });
+  const party = s.roster.parties[0]!.id;
+  const round2 = async (session: string, salt: string, size: number) => {
+    const commitments = await Promise.all(
+      s.roster.parties.slice(0, 3).map(async (p) => {
+        const drawn = await client.call<{ commitments: unknown }>(p.id, 'sign.commit', session, { count: 1 });
+        return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
+      }),
+    );
+    const log = new MemoryMerkleTree();
+    for (let i = 0; i < 10; i++) log.append(new TextEncoder().encode(`${salt}leaf-${i}`));
+    const rootHash = log.root(size);
+    const origin = 'aaps.test/replay';
+    const message = new TextEncoder().encode(formatCheckpoint({ origin, size, rootHash, extensions: [] }));
+    return client.call(party, 'sign.round2', session, {
+      signing_package: SigningPackageCodec.toJSON(suite.id, { commitments, message }),
+      subject: { kind: 'checkpoint', origin, tree_size: size, root_hash: bytesToHex(rootHash) },
+    });
+  };
+  const rejection = (p: Promise<unknown>) =>
+    p.then(
+      () => expect.unreachable('the party signed'),
+      (e: unknown) => e as { code?: string; rule?: string; details?: Record<string, unknown> },
+    );
+  return { party, answers, t, round2, rejection };
+}
+
 describe("PartyClient takes a party's refusal only as part of its error answer to this request", () => {
   it('a real signed refusal, replayed for a later call of the same kind and session, is no refusal', async () => {
-    const suite = getCiphersuite('FROST-ED25519-SHA512-v1');
-    const { set: s, apps } = await dealtPartyApps({ dir, stores });
-    const indexOf = new Map(s.roster.parties.map((p, i) => [new URL(p.url).origin, i]));
-    let replay: { status: number; text: string } | undefined;
-    let captured: { status: number; text: string } | undefined;
-    const client = new PartyClient({
-      roster: s.roster,
-      caller: { id: 'gateway', key: s.gatewayKey },
-      timeoutMs: 30_000,
-      fetch: async (url, init) => {
-        const res = await Promise.resolve(
-          apps[indexOf.get(url.origin)!]!.app.request(url.pathname, init as RequestInit),
-        );
-        if (replay !== undefined && url.pathname === '/v1/sign/round2')
-          return new Response(replay.text, {
-            status: replay.status,
-            headers: { 'content-type': 'application/json' },
-          });
-        if (!res.ok && url.pathname === '/v1/sign/round2') {
-          captured = { status: res.status, text: await res.text() };
-          return new Response(captured.text, { status: captured.status, headers: res.headers });
-        }
-        return res;
-      },
-    });
-    const party = s.roster.parties[0]!.id;
-    /** Party 0's round two over a checkpoint of `t` at `size`, in `session`. */
-    const round2 = async (session: string, t: MemoryMerkleTree, size: number) => {
-      const commitments = await Promise.all(
-        s.roster.parties.slice(0, 3).map(async (p) => {
-          const drawn = await client.call<{ commitments: unknown }>(p.id, 'sign.commit', session, {
-            count: 1,
-          });
-          return Round1CommitmentBatchCodec.fromJSON(drawn.commitments, suite.id).value.commitments[0]!;
-        }),
-      );
-      const rootHash = t.root(size);
-      const origin = 'aaps.test/replay';
-      const message = new TextEncoder().encode(formatCheckpoint({ origin, size, rootHash, extensions: [] }));
-      return client.call(party, 'sign.round2', session, {
-        signing_package: SigningPackageCodec.toJSON(suite.id, { commitments, message }),
-        subject: { kind: 'checkpoint', origin, tree_size: size, root_hash: bytesToHex(rootHash) },
-      });
-    };
-    const tree = (salt: string) => {
-      const t = new MemoryMerkleTree();
-      for (let i = 0; i < 10; i++) t.append(new TextEncoder().encode(`${salt}leaf-${i}`));
-      return t;
-    };
-    await round2('s-first', tree(''), 10);
+    const { party, answers, t, round2, rejection } = await checkpointSigners();
+    await round2('s-first', '', 10);
     // Another history at the same size: the party refuses (signed), in session s-refused.
-    const refused = await round2('s-refused', tree('other-'), 10).then(
-      () => expect.unreachable('the party signed a fork'),
-      (e: unknown) => e,
-    );
-    expect(refused).toBeInstanceOf(PolicyRefusal);
-    expect(captured).toBeDefined();
+    expect(await rejection(round2('s-refused', 'other-', 10))).toBeInstanceOf(PolicyRefusal);
+    const captured = answers.at(-1)!;
     // A later round two of that session: its answer replaced by the old refusal.
-    replay = captured;
-    const later = (await round2('s-refused', tree(''), 10).then(
-      () => expect.unreachable('the replayed refusal was taken as a share'),
-      (e: unknown) => e,
-    )) as { code?: string; details?: Record<string, unknown> };
+    t.rewrite = () => captured;
+    const later = await rejection(round2('s-refused', '', 10));
     expect(later).not.toBeInstanceOf(PolicyRefusal);
     expect(later.code).toBe('UNAVAILABLE');
     expect(later.details).toMatchObject({ party, kind: 'sign.round2' });
+  });
+
+  it("the party's signed refusal of an earlier call, swapped into its error answer to this one, is not its refusal of this one", async () => {
+    const { answers, t, round2, rejection } = await checkpointSigners();
+    await round2('s-first', '', 10);
+    const fork = await rejection(round2('s-swap', 'other-', 10));
+    expect(fork.rule).toBe('checkpoint.fork');
+    const forkRefusal = JSON.parse(answers.at(-1)!.text).refusal;
+    // The next call of that session is refused for another rule; the old refusal is put in its answer.
+    t.rewrite = (a) => ({
+      status: a.status,
+      text: JSON.stringify({ ...JSON.parse(a.text), refusal: forkRefusal }),
+    });
+    const later = await rejection(round2('s-swap', '', 9));
+    expect(JSON.parse(answers.at(-1)!.text).error.rule).toBe('checkpoint.rollback');
+    expect(later.rule).not.toBe('checkpoint.fork');
+    expect(later).not.toBeInstanceOf(PolicyRefusal);
   });
 });
