@@ -247,7 +247,14 @@ export class PartyClient {
     const signed = signedErrorOf(party, kind, json, request);
     if (signed !== undefined) {
       const refusal = (json as { refusal?: unknown } | null)?.refusal;
-      return this.#errorFrom(party.id, kind, signed.status, { error: signed.error, refusal }, sessionId);
+      return this.#errorFrom(
+        party.id,
+        kind,
+        signed.status,
+        { error: signed.error, refusal },
+        sessionId,
+        request.meta.idempotency_key,
+      );
     }
     const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof err?.code === 'string' ? err.code.slice(0, 64) : undefined;
@@ -269,7 +276,20 @@ export class PartyClient {
     );
   }
 
-  #errorFrom(partyId: string, kind: RpcKind, status: number, json: unknown, sessionId: string): AapsError {
+  /**
+   * The error of a failed call as the party stated it (`json`: `{error, refusal?}`, from its signed
+   * error answer, or a call's result in a signed batch answer). `inReplyTo`: the idempotency key
+   * of the request it answers, which a refusal must answer too (a call in a batch has none: the
+   * batch's signed answer carries its refusal).
+   */
+  #errorFrom(
+    partyId: string,
+    kind: RpcKind,
+    status: number,
+    json: unknown,
+    sessionId: string,
+    inReplyTo?: string,
+  ): AapsError {
     const err = (
       json as {
         error?: {
@@ -307,9 +327,9 @@ export class PartyClient {
     };
     if (code === 'POLICY_REFUSED') {
       // A refusal counts only as the party signed it (a veto ends an approval; a refusal names a
-      // rule): anything on the path could send the unsigned error body.
+      // rule), for this call: the party's refusal of an earlier one could be put beside it.
       const refusal = (json as { refusal?: unknown }).refusal;
-      const signed = this.#signedRefusal(partyId, refusal, kind, sessionId);
+      const signed = this.#signedRefusal(partyId, refusal, kind, sessionId, inReplyTo);
       if (signed === undefined) {
         return new AapsError('INVALID_SIGNATURE', `${partyId} sent a refusal it did not sign (${kind})`, {
           details,
@@ -323,21 +343,23 @@ export class PartyClient {
 
   /**
    * The rule and facts (`RefusalFacts`: `signed_size`, the checkpoint size it last signed) of a
-   * refusal of this call (its kind and session) signed by that party's roster key, or undefined
-   * when it is not.
+   * refusal of this call (its kind and session, and, given `inReplyTo`, this very request) signed
+   * by that party's roster key, or undefined when it is not.
    */
   #signedRefusal(
     partyId: string,
     refusal: unknown,
     kind: RpcKind,
     sessionId: string,
+    inReplyTo: string | undefined,
   ): ({ rule: string } & RefusalFacts) | undefined {
     const party = partyById(this.#opts.roster, partyId);
     if (party === undefined || refusal === undefined) return undefined;
     try {
       const env = verifiedResponse(party, refusal);
-      // Of this call (a party's refusal of another session, replayed, is none).
+      // Of this call (a party's refusal of another session, or of an earlier request, is none).
       if (env.payload.kind !== kind || env.payload.session_id !== sessionId) return undefined;
+      if (inReplyTo !== undefined && env.payload.in_reply_to !== inReplyTo) return undefined;
       const refused = (env.payload.body as { refused?: { rule?: unknown } } | undefined)?.refused;
       if (typeof refused?.rule !== 'string') return undefined;
       return { rule: refused.rule, ...refusalFactsOf(refused) };
