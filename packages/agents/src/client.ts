@@ -94,9 +94,10 @@ function maxAnswerBytes(kind: RpcKind): number {
 
 /**
  * The most bytes of a party's error answer (a status that is not 2xx) the client reads: until its
- * signature is checked anything on the path could have sent it, and an honest one (a code, a message, at most
- * 100 fields, a signed refusal, reveal requests, and the signed answer repeating it) is a few KiB. Past it the call fails
- * (`UNAVAILABLE`), as for an answer over {@link maxAnswerBytes}.
+ * signature is checked anything on the path could have sent it, and an honest one (a code, a
+ * message, at most 100 fields, a signed refusal, reveal requests, and the signed answer repeating
+ * them) is a few KiB. Past it the call fails (`UNAVAILABLE`), as for an answer over
+ * {@link maxAnswerBytes}.
  */
 export const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
 
