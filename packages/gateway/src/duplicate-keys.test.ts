@@ -1,0 +1,154 @@
+/**
+ * A request body with a key given twice in one object is refused at every route that reads one:
+ * `JSON.parse` keeps the last and other parsers the first, so such a body (signed or not) could
+ * mean one thing here and another to whoever else reads it. Each case below puts a decoy value
+ * first and the real one last, so what `JSON.parse` keeps is a body the route would take; the
+ * gateway answers 400 `DECODE_FAILED` naming the key's path, and writes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  alertmanagerBody,
+  fixture,
+  fixtureText,
+  githubDelivery,
+  makeGateway,
+  rejectionEnvelope,
+  request,
+  SIGNALS,
+  type TestGateway,
+  TOKENS,
+} from './test-helpers/gateway.js';
+import { signedUnsealRequest } from './test-helpers/unseal-request.js';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await makeGateway();
+  await gw.runner.close(); // intake only: what a refused body would have opened stays visible
+});
+afterAll(async () => gw.cleanup());
+
+/** `text` with `extra` inserted after the `nth` (from 1) occurrence of `anchor`. */
+function inject(text: string, anchor: string, extra: string, nth = 1): string {
+  let at = -1;
+  for (let i = 0; i < nth; i++) {
+    at = text.indexOf(anchor, at + 1);
+    if (at < 0) throw new Error(`no ${anchor} in the body`);
+  }
+  const cut = at + anchor.length;
+  return text.slice(0, cut) + extra + text.slice(cut);
+}
+
+const incidents = async () => (await gw.store.listIncidents({ limit: 100 })).incidents.length;
+
+async function expectRefused(res: Response, path: string): Promise<void> {
+  expect(res.status).toBe(400);
+  const body = (await res.json()) as { error: { code: string; message: string; fields?: string[] } };
+  expect(body.error.code).toBe('DECODE_FAILED');
+  expect(body.error.message).toContain(`${path} is given twice`);
+  expect(body.error.fields).toEqual([path]);
+}
+
+describe('a body with a duplicate key', () => {
+  it('POST /v1/incidents: refused, no incident', async () => {
+    const text = inject(JSON.stringify(SIGNALS.quota()), '"metadata":{', '"namespace":"kube-system",');
+    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, raw: text });
+    await expectRefused(res, 'payload.metadata.namespace');
+    expect(await incidents()).toBe(0);
+  });
+
+  it('POST /v1/webhooks/alertmanager: refused, no incident', async () => {
+    const body = alertmanagerBody(
+      { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-1' },
+      { summary: 'crash looping' },
+    );
+    const text = inject(
+      JSON.stringify(body),
+      '"alerts":[{"status":"firing","labels":{',
+      '"namespace":"decoy",',
+    );
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: text });
+    await expectRefused(res, 'alerts[0].labels.namespace');
+    expect(await incidents()).toBe(0);
+  });
+
+  it('POST /v1/webhooks/argocd: refused, no incident', async () => {
+    const text = inject(
+      JSON.stringify(fixture('argocd/template-sync-failed-configmap.json')),
+      '"operationState":{',
+      '"phase":"Succeeded",',
+    );
+    const res = await request(gw, 'POST', '/v1/webhooks/argocd', { token: TOKENS.submit, raw: text });
+    await expectRefused(res, 'operationState.phase');
+    expect(await incidents()).toBe(0);
+  });
+
+  it('POST /v1/webhooks/kubernetes (an event list, pretty-printed as kubectl prints it): refused, no incident', async () => {
+    // The key's spacing as kubectl prints it: `"kind": "Pod"`, on its own line.
+    const text = inject(
+      fixtureText('kubernetes/kubectl-get-events.json'),
+      '"involvedObject": {',
+      '\n        "name": "decoy",',
+      2,
+    );
+    const res = await request(gw, 'POST', '/v1/webhooks/kubernetes', { token: TOKENS.submit, raw: text });
+    await expectRefused(res, 'items[1].involvedObject.name');
+    expect(await incidents()).toBe(0);
+  });
+
+  it('POST /v1/webhooks/github (signed by GitHub): refused, no incident', async () => {
+    const text = inject(
+      fixtureText('github/workflow-run-failure.json'),
+      '"workflow_run": {',
+      '"conclusion": "success",',
+    );
+    const res = await githubDelivery(gw, text, 'workflow_run', 'delivery-duplicate-key');
+    await expectRefused(res, 'workflow_run.conclusion');
+    expect(await incidents()).toBe(0);
+  });
+
+  it('POST /v1/approvals/:id: refused before the incident is looked up', async () => {
+    const env = rejectionEnvelope('inc-none', gw.approverKey, 'not now');
+    const text = inject(JSON.stringify(env), '"meta":{', '"message_type":"IncidentSignal",');
+    const res = await request(gw, 'POST', '/v1/approvals/inc-none', { token: TOKENS.approve, raw: text });
+    await expectRefused(res, 'meta.message_type');
+  });
+
+  it('POST /v1/evidence/:id/unseal: refused before the evidence is looked up', async () => {
+    const evidenceId = 'ab'.repeat(32);
+    const unseal = signedUnsealRequest(gw.approverKey, {
+      incident_id: 'inc-none',
+      evidence_id: evidenceId,
+      fields: ['sf-1'],
+    });
+    const text = inject(JSON.stringify({ request: unseal }), '"request":{', '"requester":"mallory",');
+    const res = await request(gw, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
+      token: TOKENS.approve,
+      raw: text,
+    });
+    await expectRefused(res, 'request.requester');
+  });
+
+  it('POST /v1/keys/refresh and /v1/keys/repair: refused before the coordinator is asked', async () => {
+    const refresh = await request(gw, 'POST', '/v1/keys/refresh', {
+      token: TOKENS.admin,
+      raw: '{"reason":"","reason":"scheduled rotation"}',
+    });
+    await expectRefused(refresh, 'reason');
+    const repair = await request(gw, 'POST', '/v1/keys/repair', {
+      token: TOKENS.admin,
+      raw: '{"reason":"disk replaced","parties":["p1"],"parties":["p2"]}',
+    });
+    await expectRefused(repair, 'parties');
+  });
+
+  it('a key that is not an identifier is named bracket-quoted, as schema errors name it', async () => {
+    const body = alertmanagerBody(
+      { alertname: 'KubePodCrashLooping', namespace: 'shop', 'app.kubernetes.io/name': 'web' },
+      { summary: 'crash looping' },
+    );
+    const text = inject(JSON.stringify(body), '"commonLabels":{', '"app.kubernetes.io/name":"decoy",');
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: text });
+    await expectRefused(res, 'commonLabels["app.kubernetes.io/name"]');
+    expect(await incidents()).toBe(0);
+  });
+});
