@@ -21,13 +21,19 @@ describe('findDuplicate', () => {
     expect(findDuplicate('{"bounds":{"namespaces":{"allow":["a"],"allow":["*"]}}}')).toEqual({
       key: 'allow',
       path: 'bounds.namespaces.allow',
+      segments: ['bounds', 'namespaces', 'allow'],
     });
-    expect(findDuplicate('{"a":1,"a":2}')).toEqual({ key: 'a', path: 'a' });
+    expect(findDuplicate('{"a":1,"a":2}')).toEqual({ key: 'a', path: 'a', segments: ['a'] });
     expect(findDuplicate('{"parties":[{"id":"x"},{"id":"y","n":[1,2],"s":"a,b","id":"z"}]}')).toEqual({
       key: 'id',
       path: 'parties.1.id',
+      segments: ['parties', 1, 'id'],
     });
-    expect(findDuplicate('[[1,2],{"k":[{},{"q":1,"q":2}]}]')).toEqual({ key: 'q', path: '1.k.1.q' });
+    expect(findDuplicate('[[1,2],{"k":[{},{"q":1,"q":2}]}]')).toEqual({
+      key: 'q',
+      path: '1.k.1.q',
+      segments: [1, 'k', 1, 'q'],
+    });
     expect(findDuplicate('{"a":{"b":1},"c":{"b":2}}')).toBeUndefined();
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Duplicate object keys in JSON text. `JSON.parse` keeps the last of two equal keys and other
  * parsers the first, so a document with one could read differently elsewhere: aaps-verify refuses
- * such a bundle (`bundle.format`), and a party refuses such a policy, roster or config file.
+ * such a bundle (`bundle.format`), a party refuses such a policy, roster or config file, and the
+ * gateway and the parties refuse such a request body (400 `DECODE_FAILED`). The one finder for all
+ * of them: agents and the gateway depend on this package already.
  */
 
 import { BACKSLASH, isSpace, OPEN_BRACE as OPEN, QUOTE } from './json-bytes.js';
@@ -12,10 +14,15 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 
-/** A key given twice: the key, and its dot path from the top (`bounds.namespaces.allow`, `parties.2.id`). */
+/**
+ * A key given twice: the key, its dot path from the top (`bounds.namespaces.allow`, `parties.2.id`),
+ * and the same path as its steps (object keys, array indexes; the key last), for callers that
+ * write paths another way (the gateway: `alerts[0].labels["app.kubernetes.io/name"]`).
+ */
 export interface DuplicateKey {
   key: string;
   path: string;
+  segments: readonly (string | number)[];
 }
 
 /** An open object (its keys so far, and the key whose value is being read) or array (its index). */
@@ -53,11 +60,11 @@ export function findDuplicate(text: string): DuplicateKey | undefined {
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, q + 1)) as string) : raw;
         const keys = top.keys;
         if (Array.isArray(keys)) {
-          if (keys.includes(key)) return { key, path: pathOf(stack, key) };
+          if (keys.includes(key)) return found(stack, key);
           keys.push(key);
           if (keys.length > 16) top.keys = new Set(keys);
         } else {
-          if (keys.has(key)) return { key, path: pathOf(stack, key) };
+          if (keys.has(key)) return found(stack, key);
           keys.add(key);
         }
         top.key = key;
@@ -82,8 +89,8 @@ export function findDuplicateKey(text: string): string | undefined {
   return findDuplicate(text)?.key;
 }
 
-/** The dot path of `key` in the innermost open object, from the frames around it. */
-function pathOf(stack: readonly Frame[], key: string): string {
-  const outer = stack.slice(0, -1).map((f) => ('index' in f ? String(f.index) : f.key));
-  return [...outer, key].join('.');
+/** `key` found twice in the innermost open object, with its path from the frames around it. */
+function found(stack: readonly Frame[], key: string): DuplicateKey {
+  const segments = [...stack.slice(0, -1).map((f) => ('index' in f ? f.index : f.key)), key];
+  return { key, path: segments.join('.'), segments };
 }

@@ -151,4 +151,13 @@ describe('a body with a duplicate key', () => {
     await expectRefused(res, 'commonLabels["app.kubernetes.io/name"]');
     expect(await incidents()).toBe(0);
   });
+
+  it('the same key in two objects is no duplicate: accepted', async () => {
+    const body = alertmanagerBody(
+      { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-2' },
+      { summary: 'crash looping' },
+    );
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, body });
+    expect(res.status).toBe(202);
+  });
 });

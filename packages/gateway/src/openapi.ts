@@ -72,7 +72,7 @@ export function impliedErrors(r: Pick<RouteDoc, 'auth' | 'body' | 'query'>): Rec
   if (r.body !== undefined) {
     add(
       '400',
-      'DECODE_FAILED: the body is not UTF-8 JSON; INVALID_ARGUMENT: it does not meet the schema (fields names the paths); BODY_ABORTED: the connection closed before the whole body arrived',
+      'DECODE_FAILED: the body is not UTF-8 JSON, or one object in it gives a key twice (fields names its path); INVALID_ARGUMENT: it does not meet the schema (fields names the paths); BODY_ABORTED: the connection closed before the whole body arrived',
     );
     add('408', 'REQUEST_TIMEOUT: the body arrived too slowly');
     add('413', 'PAYLOAD_TOO_LARGE: the body is over the limit (--max-body-bytes, default 1 MiB)');

@@ -4,13 +4,14 @@
  * this party and path, within the timestamp window, declaring a body length within the route's
  * limit (`call-auth.ts`; else 401, or 413 for a length over the limit). So a stranger holds none of
  * the body budget and has nothing parsed. Then: an identity-coded UTF-8 JSON body (else 415) of
- * exactly the declared length, a
+ * exactly the declared length, with no key given twice in one object (400 `DECODE_FAILED`), a
  * well-formed `ProtocolRequest` envelope addressed to this party, signed by the roster's
  * coordinator (the gateway; another roster party is refused, 403), within the timestamp window,
  * with an idempotency key never seen before. Anything else is refused
  * with 4xx, counted by reason, logged (coalesced per reason: `rejection-log.ts`), and changes
  * nothing.
  */
+import { findDuplicate } from '@aaps/evidence';
 import {
   AapsError,
   type SignedEnvelope,
@@ -111,12 +112,25 @@ export function authenticate(
     // The body's bytes count against the budget until the request is done.
     try {
       const raw = read.body;
+      const text = new TextDecoder().decode(raw);
       let json: unknown;
       try {
-        json = JSON.parse(new TextDecoder().decode(raw));
+        json = JSON.parse(text);
       } catch {
         reject('bad_json', new ValidationError('DECODE_FAILED', 'body is not valid JSON', ['$']));
       }
+      // A key given twice: JSON.parse kept the last, another reader of the same signed bytes
+      // would keep the first. Refused before the signature is checked or the key remembered.
+      const duplicate = findDuplicate(text);
+      if (duplicate !== undefined)
+        reject(
+          'duplicate_key',
+          new ValidationError(
+            'DECODE_FAILED',
+            `body: ${duplicate.path} is given twice in one object (JSON parsers differ on which one counts)`,
+            [duplicate.path],
+          ),
+        );
       let env: SignedEnvelope<RpcRequestPayload>;
       try {
         env = validateEnvelope(json) as unknown as SignedEnvelope<RpcRequestPayload>;

@@ -4,13 +4,15 @@
  * type other than JSON, a charset other than UTF-8, or a content coding other than identity. The
  * gateway decodes neither compression nor other charsets, and a body it would read as plain UTF-8
  * anyway must not be taken when its sender says it is something else. The raw bytes are kept for
- * HMAC checks; `jsonBody` parses them.
+ * HMAC checks; `jsonBody` parses them, and refuses a body with a key given twice in one object.
  */
 
 import { type BodyBudget, bodyReadError, readBodyCapped, unsupportedMediaType } from '@aaps/agents';
+import { findDuplicate } from '@aaps/evidence';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
+import { childPath } from '../schema/check.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -89,12 +91,31 @@ export function bodyLimit(opts: {
   }
 }
 
-/** The body as JSON; a `ValidationError` (`DECODE_FAILED`) when it is not. */
+/**
+ * The body as JSON; a `ValidationError` (`DECODE_FAILED`) when it is not, or when one object in it
+ * gives a key twice (`fields`: that key's path, written as schema errors write paths). `JSON.parse`
+ * keeps the last of the two and other parsers the first, so such a body, signed or not, could mean
+ * one thing here and another to whoever reads it after (an auditor, the sender's own tools): it is
+ * refused before any route acts on it. The scan is one pass after the parse, jumping over strings.
+ */
 export function jsonBody(c: Context<GatewayEnv>): unknown {
   const raw = c.get('rawBody');
+  let text: string;
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    value = JSON.parse(text);
   } catch {
     throw new ValidationError('DECODE_FAILED', 'the body is not valid JSON', ['$']);
   }
+  const duplicate = findDuplicate(text);
+  if (duplicate !== undefined) {
+    const path = duplicate.segments.reduce<string>((at, step) => childPath(at, step), '');
+    throw new ValidationError(
+      'DECODE_FAILED',
+      `the body is not JSON the gateway takes: ${path} is given twice in one object (JSON parsers differ on which one counts); send it once`,
+      [path],
+    );
+  }
+  return value;
 }
