@@ -1,4 +1,5 @@
 /** Duplicate keys in JSON text: which key, and where (the dot path a config error names). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findDuplicate, findDuplicateKey } from './json-keys.js';
 
@@ -35,5 +36,61 @@ describe('findDuplicate', () => {
       segments: [1, 'k', 1, 'q'],
     });
     expect(findDuplicate('{"a":{"b":1},"c":{"b":2}}')).toBeUndefined();
+  });
+});
+
+/** `v` as JSON text, with the first key of the object at `target` given twice: a decoy first, `\u`-escaped. */
+function withDuplicate(
+  v: unknown,
+  target: readonly (string | number)[],
+  at: (string | number)[] = [],
+): string {
+  if (Array.isArray(v)) return `[${v.map((x, i) => withDuplicate(x, target, [...at, i])).join(',')}]`;
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+  const entries = Object.entries(v);
+  const parts = entries.map(([k, x]) => `${JSON.stringify(k)}:${withDuplicate(x, target, [...at, k])}`);
+  if (entries.length > 0 && at.length === target.length && at.every((s, i) => s === target[i])) {
+    const escaped = [...entries[0]![0]]
+      .map((ch) => [...ch].map((_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''))
+      .join('');
+    parts.unshift(`"${escaped}" : {"decoy":[1,"x"]}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** The paths of the objects in `v` that have a key. */
+function objectPaths(v: unknown, at: (string | number)[] = []): (string | number)[][] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => objectPaths(x, [...at, i]));
+  if (typeof v !== 'object' || v === null) return [];
+  const entries = Object.entries(v);
+  return [...(entries.length > 0 ? [at] : []), ...entries.flatMap(([k, x]) => objectPaths(x, [...at, k]))];
+}
+
+describe('findDuplicate over generated JSON', () => {
+  it('finds none in JSON.stringify output, compact or indented', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(0, 2, 4, '\t'), (v, space) => {
+        expect(findDuplicate(JSON.stringify(v, null, space))).toBeUndefined();
+      }),
+    );
+  });
+
+  it('finds a key given twice (the first written escaped) with its path, wherever the object is', () => {
+    const withObject = fc
+      .jsonValue()
+      .map((v) => ({ v, paths: objectPaths(v) }))
+      .filter(({ paths }) => paths.length > 0);
+    fc.assert(
+      fc.property(withObject, fc.nat(), ({ v, paths }, pick) => {
+        const target = paths[pick % paths.length]!;
+        const text = withDuplicate(v, target);
+        expect(() => JSON.parse(text)).not.toThrow();
+        const key = Object.keys(
+          target.reduce<unknown>((o, s) => (o as Record<string, object>)[s], v) as object,
+        )[0]!;
+        const segments = [...target, key];
+        expect(findDuplicate(text)).toEqual({ key, path: segments.join('.'), segments });
+      }),
+    );
   });
 });

@@ -9,6 +9,7 @@
 import { BACKSLASH, isSpace, OPEN_BRACE as OPEN, QUOTE } from './json-bytes.js';
 
 const CLOSE = 0x7d;
+const SPACE = 0x20;
 const COLON = 0x3a;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
@@ -25,24 +26,49 @@ export interface DuplicateKey {
   segments: readonly (string | number)[];
 }
 
-/** An open object (its keys so far, and the key whose value is being read) or array (its index). */
-type Frame = { keys: string[] | Set<string>; key: string } | { index: number };
+/**
+ * An open object (`object`: its keys so far, in `keys` or, past 16, in `set`, and `key`, the key
+ * whose value is being read) or array (`index`, for the path). One shape for both (the scan's
+ * property reads stay monomorphic), and each depth's frame is reused by the next object or array
+ * at that depth (with a fresh `keys`: emptying an array in place costs more than a new one).
+ */
+interface Frame {
+  object: boolean;
+  keys: string[];
+  set: Set<string> | undefined;
+  key: string;
+  index: number;
+}
 
 /**
  * The first key that appears twice in one object of `text`, with where, or `undefined`. `text`
  * must be JSON that `JSON.parse` accepted: then a string is a key exactly when a `:` follows it,
  * and a key's value is its `JSON.parse` (escapes decoded) so `"a"` and `"\u0061"` are the same key.
  *
- * One pass: outside strings it looks at each character, and it jumps over each string with
- * `indexOf`, so long values (base64 payloads, signatures) cost little. Keys are kept per open
- * object, in a short array (most objects have a few keys) that becomes a `Set` past 16; arrays
- * keep only their index, for the path.
+ * One pass, no second scan: outside strings it looks at each character (whitespace first, the
+ * bulk of pretty-printed text), and it jumps over each string with `indexOf`, so long values
+ * (base64 payloads, signatures) cost little. Keys are kept per open object, in a short array
+ * (most objects have a few keys) that becomes a `Set` past 16; arrays keep only their index.
  */
 export function findDuplicate(text: string): DuplicateKey | undefined {
-  const stack: Frame[] = [];
+  const frames: Frame[] = [];
+  let depth = 0;
+  const open = (object: boolean): void => {
+    const f = frames[depth];
+    if (f === undefined) frames.push({ object, keys: [], set: undefined, key: '', index: 0 });
+    else {
+      f.object = object;
+      f.keys = [];
+      f.set = undefined;
+      f.key = '';
+      f.index = 0;
+    }
+    depth++;
+  };
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
+    if (c <= SPACE) continue; // whitespace: outside strings, parsed JSON has no other control character
     if (c === QUOTE) {
       let q = i;
       for (;;) {
@@ -54,31 +80,30 @@ export function findDuplicate(text: string): DuplicateKey | undefined {
       }
       let j = q + 1;
       while (j < n && isSpace(text.charCodeAt(j))) j++;
-      const top = stack[stack.length - 1];
-      if (text.charCodeAt(j) === COLON && top !== undefined && 'keys' in top) {
+      const top = depth > 0 ? frames[depth - 1]! : undefined;
+      if (top?.object === true && text.charCodeAt(j) === COLON) {
         const raw = text.slice(i + 1, q);
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, q + 1)) as string) : raw;
-        const keys = top.keys;
-        if (Array.isArray(keys)) {
-          if (keys.includes(key)) return found(stack, key);
+        if (top.set === undefined) {
+          const keys = top.keys;
+          if (keys.includes(key)) return found(frames, depth, key);
           keys.push(key);
-          if (keys.length > 16) top.keys = new Set(keys);
+          if (keys.length > 16) top.set = new Set(keys);
         } else {
-          if (keys.has(key)) return found(stack, key);
-          keys.add(key);
+          if (top.set.has(key)) return found(frames, depth, key);
+          top.set.add(key);
         }
         top.key = key;
       }
-      i = q;
+      i = j - 1;
     } else if (c === OPEN) {
-      stack.push({ keys: [], key: '' });
+      open(true);
     } else if (c === OPEN_BRACKET) {
-      stack.push({ index: 0 });
+      open(false);
     } else if (c === CLOSE || c === CLOSE_BRACKET) {
-      stack.pop();
+      depth--;
     } else if (c === COMMA) {
-      const top = stack[stack.length - 1];
-      if (top !== undefined && 'index' in top) top.index++;
+      if (depth > 0 && !frames[depth - 1]!.object) frames[depth - 1]!.index++;
     }
   }
   return undefined;
@@ -89,8 +114,13 @@ export function findDuplicateKey(text: string): string | undefined {
   return findDuplicate(text)?.key;
 }
 
-/** `key` found twice in the innermost open object, with its path from the frames around it. */
-function found(stack: readonly Frame[], key: string): DuplicateKey {
-  const segments = [...stack.slice(0, -1).map((f) => ('index' in f ? f.index : f.key)), key];
+/** `key` found twice in the innermost of the `depth` open frames, with its path through them. */
+function found(frames: readonly Frame[], depth: number, key: string): DuplicateKey {
+  const segments: (string | number)[] = [];
+  for (let d = 0; d < depth - 1; d++) {
+    const f = frames[d]!;
+    segments.push(f.object ? f.key : f.index);
+  }
+  segments.push(key);
   return { key, path: segments.join('.'), segments };
 }
