@@ -189,6 +189,16 @@ describe('readTokensFile', () => {
       () => tokensFile('entry.json', [{ name: 'x', token: SUBMIT, scopes: ['root'] }]),
       'tokens[0].scopes: unknown scope "root"',
     ],
+    [
+      // JSON.parse keeps the last scopes (admin), a reader keeping the first sees read only.
+      'an entry giving a key twice',
+      () =>
+        tokensFile(
+          'twice.json',
+          `[{"name":"dashboard","token":"${READ}","scopes":["read"],"scopes":["admin"]}]`,
+        ),
+      'tokens[0].scopes is given twice',
+    ],
   ])('refuses a file that is %s, naming the file', (_what, path, why) => {
     const p = path();
     expect(() => readTokensFile(p)).toThrow(`--tokens-file ${p}: ${why}`);
