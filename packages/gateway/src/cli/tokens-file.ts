@@ -3,9 +3,11 @@
  * `middleware/token-file.ts`) and checks who may read or write it.
  */
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { findDuplicate } from '@aaps/evidence';
 import { ValidationError } from '@aaps/mpc-core';
 import type { TokenGrant } from '../middleware/auth.js';
 import { parseTokenGrants } from '../middleware/token-file.js';
+import { childPath } from '../schema/check.js';
 
 export interface TokensFile {
   grants: TokenGrant[];
@@ -15,7 +17,7 @@ export interface TokensFile {
 
 /**
  * Reads and checks the tokens file at `path`. Throws a `ValidationError` whose message is one line
- * starting with `--tokens-file PATH:`: unreadable, not JSON, a bad entry, or writable by group or
+ * starting with `--tokens-file PATH:`: unreadable, not JSON, a key given twice, a bad entry, or writable by group or
  * others (anyone who can write it can give themselves the admin scope). Readable by group or
  * others is a `warning`: a Kubernetes Secret volume is 0644 unless its `defaultMode` says otherwise.
  */
@@ -58,6 +60,13 @@ export function readTokensFile(path: string, opts: { adminToken?: string } = {})
     parsed = JSON.parse(text);
   } catch (e) {
     fail('not valid JSON', e);
+  }
+  // JSON.parse keeps the last of two equal keys, another reader the first: a second `scopes`
+  // would grant what a reader of the first does not see.
+  const duplicate = findDuplicate(text);
+  if (duplicate !== undefined) {
+    const at = duplicate.segments.reduce<string>((p, step) => childPath(p, step), 'tokens');
+    fail(`${at} is given twice (say it once: JSON keeps only the last)`);
   }
   let grants: TokenGrant[] = [];
   try {
