@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
-import { makeGateway, TOKENS } from '../test-helpers/gateway.js';
+import { fixtureText, makeGateway, TOKENS } from '../test-helpers/gateway.js';
 import { run } from './aaps.js';
 import { follow, runSubmit } from './submit.js';
 
@@ -140,6 +140,33 @@ describe('aaps submit following an incident', () => {
       'inc-1  evidence not sealed yet: audit is unreachable (agent.step) (UNAVAILABLE); the gateway tries again in 1.0 s, until it is sealed',
       'inc-1  ended resolved; evidence ab (GET http://gw.test/v1/evidence/ab)',
     ]);
+  });
+});
+
+describe('aaps submit of a file with a key given twice', () => {
+  it('the gateway refuses it naming the key: one line on stderr, exit 1, no incident', async () => {
+    const gw = await makeGateway();
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = {
+        print: (l: string) => void out.push(l),
+        error: (l: string) => void err.push(l),
+        fetch: (async (input: string | URL | Request, init?: RequestInit) =>
+          gw.app.request(String(input), init)) as typeof fetch,
+      };
+      const twice = join(dir, 'twice.json');
+      // A quota event as kubectl prints it, with a decoy namespace first: JSON.parse keeps "shop".
+      const event = fixtureText('kubernetes/events-v1-quota-exceeded.json');
+      writeFileSync(twice, event.replace('"metadata": {', '"metadata": {\n    "namespace": "kube-system",'));
+      expect(await runSubmit(twice, config('--source', 'kubernetes'), TOKENS.submit, io)).toBe(1);
+      expect(err).toHaveLength(1);
+      expect(err[0]).toMatch(/^aaps: rejected: HTTP 400 DECODE_FAILED .*metadata\.namespace is given twice/);
+      expect(out).toEqual([]);
+      expect((await gw.store.listIncidents({ limit: 10 })).incidents).toEqual([]);
+    } finally {
+      await gw.cleanup();
+    }
   });
 });
 
