@@ -32,6 +32,19 @@ function capture(answer?: () => Response) {
 }
 
 /** A loopback URL nothing listens on. */
+/** `aaps submit`'s io against a gateway app (no port), with what it printed and said. */
+function appIo(gw: Awaited<ReturnType<typeof makeGateway>>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = {
+    print: (l: string) => void out.push(l),
+    error: (l: string) => void err.push(l),
+    fetch: (async (input: string | URL | Request, init?: RequestInit) =>
+      gw.app.request(String(input), init)) as typeof fetch,
+  };
+  return { out, err, io };
+}
+
 async function closedUrl(): Promise<string> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -147,14 +160,7 @@ describe('aaps submit of a file with a key given twice', () => {
   it('the gateway refuses it naming the key: one line on stderr, exit 1, no incident', async () => {
     const gw = await makeGateway();
     try {
-      const out: string[] = [];
-      const err: string[] = [];
-      const io = {
-        print: (l: string) => void out.push(l),
-        error: (l: string) => void err.push(l),
-        fetch: (async (input: string | URL | Request, init?: RequestInit) =>
-          gw.app.request(String(input), init)) as typeof fetch,
-      };
+      const { out, err, io } = appIo(gw);
       const twice = join(dir, 'twice.json');
       // A quota event as kubectl prints it, with a decoy namespace first: JSON.parse keeps "shop".
       const event = fixtureText('kubernetes/events-v1-quota-exceeded.json');
@@ -174,14 +180,7 @@ describe('aaps submit with a token that may submit but not read', () => {
   it('says the incident is open and how to follow it, not that the gateway is unavailable; exit 1', async () => {
     const gw = await makeGateway();
     try {
-      const out: string[] = [];
-      const err: string[] = [];
-      const io = {
-        print: (l: string) => void out.push(l),
-        error: (l: string) => void err.push(l),
-        fetch: (async (input: string | URL | Request, init?: RequestInit) =>
-          gw.app.request(String(input), init)) as typeof fetch,
-      };
+      const { out, err, io } = appIo(gw);
       const file = new URL('../../test-fixtures/kubernetes/events-v1-quota-exceeded.json', import.meta.url)
         .pathname;
       const code = await runSubmit(file, config('--source', 'kubernetes'), TOKENS.submit, io);

@@ -35,6 +35,20 @@ let evidenceId: string;
 let hits = 0;
 let posts = 0;
 
+/** `aaps unseal` of the fixture's evidence against the test gateway, with `flags` between. */
+const unsealCli = (...flags: string[]) =>
+  runCapture([
+    'unseal',
+    evidenceId,
+    '--reason',
+    'rotate the database password',
+    ...flags,
+    '--url',
+    url,
+    '--api-token',
+    't'.repeat(40),
+  ]);
+
 beforeAll(async () => {
   field = await fx.seal(INCIDENT, SECRET);
   const served = sealedFieldsBundle(
@@ -122,18 +136,7 @@ describe('aaps unseal trusts no bundle by default', () => {
 
   it('through the CLI: exit 2, one line, nothing signed or posted', async () => {
     hits = 0;
-    const r = await runCapture([
-      'unseal',
-      evidenceId,
-      '--reason',
-      'rotate the database password',
-      '--data-dir',
-      dir,
-      '--url',
-      url,
-      '--api-token',
-      't'.repeat(40),
-    ]);
+    const r = await unsealCli('--data-dir', dir);
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain('--trusted-root');
@@ -164,21 +167,13 @@ describe('aaps unseal trusts no bundle by default', () => {
   });
 
   it('--trust-served-root takes the served bundle as it is, and says on stderr that nothing pinned it', async () => {
-    const r = await runCapture([
-      'unseal',
-      evidenceId,
-      '--reason',
-      'rotate the database password',
+    const r = await unsealCli(
       '--trust-served-root',
       '--data-dir',
       join(dir, 'elsewhere-but-keyed'),
       '--approver-key',
       join(dir, 'approvers', 'oncall.key'),
-      '--url',
-      url,
-      '--api-token',
-      't'.repeat(40),
-    ]);
+    );
     expect(r.code).toBe(0);
     expect(r.out).toContain(SECRET);
     expect(r.err).toEqual([expect.stringMatching(/^aaps: warning: --trust-served-root: /)]);
@@ -188,21 +183,7 @@ describe('aaps unseal trusts no bundle by default', () => {
     const file = join(dir, 'root.json');
     writeFileSync(file, JSON.stringify(otherRoot()));
     hits = 0;
-    const r = await runCapture([
-      'unseal',
-      evidenceId,
-      '--reason',
-      'rotate the database password',
-      '--trusted-root',
-      file,
-      '--trust-served-root',
-      '--data-dir',
-      dir,
-      '--url',
-      url,
-      '--api-token',
-      't'.repeat(40),
-    ]);
+    const r = await unsealCli('--trusted-root', file, '--trust-served-root', '--data-dir', dir);
     expect(r.code).toBe(2);
     expect(r.err).toEqual([expect.stringContaining('--trusted-root')]);
     expect(r.err[0]).toContain('--trust-served-root');
