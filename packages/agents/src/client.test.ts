@@ -46,6 +46,7 @@ function refusalSignedBy(key: typeof qaKey, requestBody: string, session = 's-1'
         kind: 'sign.round2',
         session_id: session,
         body: { refused: { rule: 'qa.veto', message: 'vetoed' } },
+        outcome: 'refused',
       },
     },
     key.secretKey,

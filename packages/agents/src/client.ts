@@ -2,11 +2,12 @@
  * `PartyClient`: how the gateway (and `aaps dkg`, and the tests) call a party. Each call sends a
  * signed `AAPS-Call` header (`call-auth.ts`: the party checks it before reading the body) and a
  * signed `ProtocolRequest` and accepts only a `ProtocolResponse` signed by that party's roster
- * key, answering this very request. Failures become `AapsError`s carrying the party's own error
- * code, the party id and, for policy refusals, the party-signed refusal. An error answer counts
- * only as the party signed it for this request (`response` beside the `{error}` body, as a success
- * is signed); any other is no answer from the party (`UNAVAILABLE`). The parties an error names
- * are kept as `details.claimed_culprits`, the party's claim, never culprits.
+ * key, answering this very request as a success (no `outcome`: the signed part of an error answer
+ * or refusal is none). Failures become `AapsError`s carrying the party's own error code, the party
+ * id and, for policy refusals, the party-signed refusal. An error answer counts only as the party
+ * signed it for this request (`response` beside the `{error}` body, marked `outcome: 'error'`);
+ * any other is no answer from the party (`UNAVAILABLE`). The parties an error names are kept as
+ * `details.claimed_culprits`, the party's claim, never culprits.
  */
 import {
   AapsError,
@@ -226,6 +227,16 @@ export class PartyClient {
         details: { party: partyId },
       });
     }
+    if (env.payload.outcome !== undefined) {
+      // The signed part of the party's error answer or refusal, sent on alone as a success: the
+      // party never answered so (its error answer is not a 2xx); anything on the path could cut
+      // it out. No answer from the party, as an error answer it did not sign is.
+      throw new AapsError(
+        'UNAVAILABLE',
+        `${partyId} answered ${res.status} with what it signed as ${env.payload.outcome === 'refused' ? 'a refusal' : 'an error answer'}, not as a success (${kind})`,
+        { details: { party: partyId, kind } },
+      );
+    }
     return env.payload.body;
   }
 
@@ -358,6 +369,8 @@ export class PartyClient {
     if (party === undefined || refusal === undefined) return undefined;
     try {
       const env = verifiedResponse(party, refusal);
+      // A refusal, as the party signed it (not its success or error answer to the call).
+      if (env.payload.outcome !== 'refused') return undefined;
       // Of this call (a party's refusal of another session, or of an earlier request, is none).
       if (env.payload.kind !== kind || env.payload.session_id !== sessionId) return undefined;
       if (inReplyTo !== undefined && env.payload.in_reply_to !== inReplyTo) return undefined;
@@ -376,8 +389,9 @@ const cut = (said: string) =>
 
 /**
  * The status and error `party` signed in an error answer to `request` (`response`: a
- * `ProtocolResponse` from its roster key answering this request's idempotency key and kind, its
- * body `{status, error: {code, ...}}`), or undefined when the answer carries none such.
+ * `ProtocolResponse` from its roster key answering this request's idempotency key and kind, marked
+ * `outcome: 'error'`, its body `{status, error: {code, ...}}`), or undefined when the answer
+ * carries none such.
  */
 function signedErrorOf(
   party: RosterParty,
@@ -394,6 +408,8 @@ function signedErrorOf(
     return undefined;
   }
   if (env.payload.in_reply_to !== request.meta.idempotency_key || env.payload.kind !== kind) return undefined;
+  // An error answer, as the party signed it (not its success or refusal of this request).
+  if (env.payload.outcome !== 'error') return undefined;
   const { status, error } = env.payload.body as { status?: unknown; error?: unknown };
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)
     return undefined;

@@ -93,8 +93,17 @@ export interface RpcResponsePayload {
   /** The idempotency key of the request this answers. */
   in_reply_to: string;
   body: Record<string, unknown>;
+  /**
+   * What the answer says, when it is no success: `error`, the party's error answer
+   * ({@link makeErrorAnswer}); `refused`, its policy refusal. Absent on a success. Signed with the
+   * rest, so neither can pass for a success (nor one for the other): each answers the same request.
+   */
+  outcome?: ResponseOutcome;
   [key: string]: unknown;
 }
+
+/** `RpcResponsePayload.outcome`: an answer that is no success. */
+export type ResponseOutcome = 'error' | 'refused';
 
 export interface RpcContext {
   trace_id: string;
@@ -139,11 +148,16 @@ export function makeRequest(
   return signEnvelope(env, from.key.secretKey);
 }
 
+/**
+ * The party's signed answer to `request`: a success, or with `outcome` an error answer's or a
+ * refusal's signed part (`RpcResponsePayload.outcome`).
+ */
 export function makeResponse(
   from: { id: string; key: IdentityKey },
   request: Envelope<RpcRequestPayload>,
   body: Record<string, unknown>,
   now: Date = new Date(),
+  outcome?: ResponseOutcome,
 ): SignedEnvelope<RpcResponsePayload> {
   const env: Envelope<RpcResponsePayload> = {
     meta: {
@@ -162,6 +176,7 @@ export function makeResponse(
       session_id: request.payload.session_id,
       in_reply_to: request.meta.idempotency_key,
       body,
+      ...(outcome === undefined ? {} : { outcome }),
     },
   };
   return signEnvelope(env, from.key.secretKey);
@@ -170,9 +185,10 @@ export function makeResponse(
 /**
  * A party's error answer to `request`, as it signs it: `body` (`{error:{code,message,...}}`, and a
  * signed refusal for a refusal) as it was, readable as is, and beside it `response`: a
- * `ProtocolResponse` signed by the party exactly as a success is, answering this very request
- * (`in_reply_to`), whose body is `{status, error}` (the HTTP status and the same `error`). The
- * client takes an error answer only through it (`PartyClient`).
+ * `ProtocolResponse` signed by the party as a success is, answering this very request
+ * (`in_reply_to`), whose body is `{status, error}` (the HTTP status and the same `error`), marked
+ * `outcome: 'error'` so that it cannot pass for a success. The client takes an error answer only
+ * through it (`PartyClient`).
  */
 export function makeErrorAnswer<B extends { error: object }>(
   from: { id: string; key: IdentityKey },
@@ -181,5 +197,5 @@ export function makeErrorAnswer<B extends { error: object }>(
   body: B,
   now: Date = new Date(),
 ): B & { response: SignedEnvelope<RpcResponsePayload> } {
-  return { ...body, response: makeResponse(from, request, { status, error: body.error }, now) };
+  return { ...body, response: makeResponse(from, request, { status, error: body.error }, now, 'error') };
 }

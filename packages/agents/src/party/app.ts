@@ -200,11 +200,13 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
         trace_id: request?.meta.trace_id,
       });
       if (request) {
+        // Marked a refusal (`outcome`): it answers the request too, and must not pass for a success.
         const refusal = makeResponse(
           me,
           request,
           { refused: { rule: err.rule, message: err.message, ...refusalFactsOf(err.details) } },
           now(),
+          'refused',
         );
         return { status, json: { ...body, refusal } };
       }
