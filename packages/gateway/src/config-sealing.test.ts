@@ -63,7 +63,9 @@ describe('aaps unseal flags', () => {
       reason: 'rotate',
       out: 'x.json',
       json: true,
+      trustServedRoot: false,
     });
+    expect(takeUnsealFlags(['ev', '--trust-served-root']).trustServedRoot).toBe(true);
   });
 
   it('refuse a flag without its value, naming it', () => {
