@@ -165,20 +165,23 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
   const app = new Hono<Env>();
 
   /**
-   * The answer a failed call gets: its HTTP status and error body, with a signed refusal for a
-   * refusal. `signed`: the answer is a request's own (not a call in a batch, whose signed answer
-   * carries it), so the party signs it as it signs a success (`response`: `makeErrorAnswer`).
+   * The answer a failed request gets: {@link failureBody}, signed by the party as it signs a
+   * success (`response`: `makeErrorAnswer`) once the request is authenticated.
    */
   const failure = (
     err: unknown,
     request: SignedEnvelope<RpcRequestPayload> | undefined,
     routeKind?: RpcKind | 'batch',
-    signed = true,
   ): { status: number; json: ErrorAnswer } => {
     const answer = failureBody(err, request, routeKind);
-    if (!signed || request === undefined) return answer;
+    if (request === undefined) return answer;
     return { status: answer.status, json: makeErrorAnswer(me, request, answer.status, answer.json, now()) };
   };
+  /**
+   * A failed call's HTTP status and error body, with a signed refusal for a refusal: what a call
+   * in a batch answers as it is (the batch's signed answer carries it), and what {@link failure}
+   * signs for a request of its own.
+   */
   const failureBody = (
     err: unknown,
     request: SignedEnvelope<RpcRequestPayload> | undefined,
@@ -400,7 +403,7 @@ export async function createPartyApp(deps: PartyDeps, options: PartyAppOptions =
           return { body: await run(call.kind, view) };
         } catch (e) {
           // Signed with the batch's answer.
-          const { status, json } = failure(e, view, undefined, false);
+          const { status, json } = failureBody(e, view);
           return { status, ...json };
         }
       }),
