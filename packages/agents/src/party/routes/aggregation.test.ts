@@ -396,6 +396,26 @@ describe('aggregation handlers', () => {
   });
 });
 
+describe('a dealer payload that gives a key twice', () => {
+  it('is refused (DECODE_FAILED naming the key), though its dealer signed it: a first-wins reader would read another dealer', async () => {
+    const session = 'agg-dup-key';
+    const { dealings } = await dealAll(session);
+    const aggSession = openAggregationSession(getCiphersuite(roster.ciphersuite), roster, ct, session);
+    const ctx = { suite: aggSession.suite, roster, rosterDigest: digest, session: aggSession };
+    const honest = dealings[3]!.payload;
+    // JSON.parse keeps the last "dealer" (party 3's own); another reader keeps the first.
+    const twice = honest.replace('{', `{"dealer":${JSON.stringify(roster.parties[1]!.id)},`);
+    expect(twice).not.toBe(honest);
+    const signed = { payload: twice, sig: signDealing(3, twice) };
+    const e = await errorOf(() => parseSignedDealing(ctx, signed, 'd', true));
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as ValidationError).code).toBe('DECODE_FAILED');
+    expect((e as ValidationError).message).toMatch(/^d\.payload: dealer is given twice/);
+    // The same dealing without the second key is taken.
+    expect(parseSignedDealing(ctx, dealings[3], 'd', true)).toBeDefined();
+  });
+});
+
 describe('complaints: a box that opens to shares its dealer refutes', () => {
   const DEALER = 3;
   const RECEIVER = 0;

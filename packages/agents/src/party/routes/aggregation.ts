@@ -33,10 +33,12 @@
  * The coordinator (`aggregate.ts`) opens the outputs from any t result shares, each checked against
  * the combined commitments, and builds the record anyone checks with `verifyAggregation`.
  */
+
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { findDuplicate } from '@aaps/evidence';
 import {
   AapsError,
   type AggregationParty,
@@ -946,6 +948,16 @@ export function parseSignedDealing(
     head = JSON.parse(s.payload) as Partial<DealerPayload>;
   } catch (cause) {
     throw new ValidationError('DECODE_FAILED', `${field}.payload: not JSON`, [`${field}.payload`], { cause });
+  }
+  // A key given twice: JSON.parse kept the last, a reader of the same signed bytes that keeps the
+  // first would read another dealing (another dealer, other commitments) under one signature.
+  const twice = findDuplicate(s.payload);
+  if (twice !== undefined) {
+    throw new ValidationError(
+      'DECODE_FAILED',
+      `${field}.payload: ${twice.path} is given twice in one object (JSON parsers differ on which one counts)`,
+      [`${field}.payload`],
+    );
   }
   const dealer = partyById(ctx.roster, head?.dealer);
   if (!dealer) {
