@@ -73,23 +73,32 @@ describe('openLogFile', () => {
       symlinkSync('/dev/full', path); // the disk is full: every write fails with ENOSPC
       let t = 1_000_000;
       const warnings: string[] = [];
-      const log = openLogFile(path, { warn: (l) => warnings.push(l), now: () => t });
+      // Each step waits for the failure it causes (a fixed wait lost the race on a loaded machine).
+      let failures = 0;
+      const failed = async (n: number) => {
+        while (failures < n) await settle();
+      };
+      const log = openLogFile(path, {
+        warn: (l) => warnings.push(l),
+        now: () => t,
+        broken: () => void failures++,
+      });
       for (let i = 0; i < 5; i++) log.write(`{"lost":${i}}\n`); // written, and failed
-      await settle();
+      await failed(1);
+      await settle(); // the other four writes' callbacks
       log.write('{"lost":5}\n'); // not written: waiting to reopen
       t += RETRY_MS;
       log.write('{"lost":6}\n'); // reopened, still full: its log.dropped line fails too
+      await failed(2);
       await settle();
       rmSync(path); // space again
       t += RETRY_MS;
       log.write('{"event":"kept"}\n');
-      await settle();
+      await log.close(); // flushed
       expect(warnings).toHaveLength(1);
       const lines = readFileSync(path, 'utf8').trim().split('\n');
       expect(JSON.parse(lines[0]!)).toMatchObject({ event: 'log.dropped', count: 7 });
       expect(lines.slice(1)).toEqual(['{"event":"kept"}']);
-
-      await log.close();
     },
   );
 

@@ -20,7 +20,12 @@ export interface LogFile {
 
 export function openLogFile(
   path: string,
-  opts: { warn: (line: string) => void; now?: () => number },
+  opts: {
+    warn: (line: string) => void;
+    now?: () => number;
+    /** Called at every failure to open or write, also those not warned again (tests wait on it). */
+    broken?: () => void;
+  },
 ): LogFile {
   const now = opts.now ?? Date.now;
   let stream: WriteStream | undefined;
@@ -30,6 +35,7 @@ export function openLogFile(
   let dropped = 0;
   const broke = (what: string, e: NodeJS.ErrnoException) => {
     brokenAt = now();
+    opts.broken?.();
     if (!working) return;
     working = false;
     opts.warn(`aaps: cannot ${what} ${path} (${e.code ?? e.message}); log lines are dropped until it can`);
