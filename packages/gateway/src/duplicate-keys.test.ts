@@ -6,6 +6,7 @@
  * gateway answers 400 `DECODE_FAILED` naming the key's path, and writes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectDuplicateRefused, injectKey } from '../../agents/src/party/test-helpers/duplicate-key.js';
 import {
   alertmanagerBody,
   fixture,
@@ -27,32 +28,13 @@ beforeAll(async () => {
 });
 afterAll(async () => gw.cleanup());
 
-/** `text` with `extra` inserted after the `nth` (from 1) occurrence of `anchor`. */
-function inject(text: string, anchor: string, extra: string, nth = 1): string {
-  let at = -1;
-  for (let i = 0; i < nth; i++) {
-    at = text.indexOf(anchor, at + 1);
-    if (at < 0) throw new Error(`no ${anchor} in the body`);
-  }
-  const cut = at + anchor.length;
-  return text.slice(0, cut) + extra + text.slice(cut);
-}
-
 const incidents = async () => (await gw.store.listIncidents({ limit: 100 })).incidents.length;
-
-async function expectRefused(res: Response, path: string): Promise<void> {
-  expect(res.status).toBe(400);
-  const body = (await res.json()) as { error: { code: string; message: string; fields?: string[] } };
-  expect(body.error.code).toBe('DECODE_FAILED');
-  expect(body.error.message).toContain(`${path} is given twice`);
-  expect(body.error.fields).toEqual([path]);
-}
 
 describe('a body with a duplicate key', () => {
   it('POST /v1/incidents: refused, no incident', async () => {
-    const text = inject(JSON.stringify(SIGNALS.quota()), '"metadata":{', '"namespace":"kube-system",');
+    const text = injectKey(JSON.stringify(SIGNALS.quota()), '"metadata":{', '"namespace":"kube-system",');
     const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, raw: text });
-    await expectRefused(res, 'payload.metadata.namespace');
+    await expectDuplicateRefused(res, 'payload.metadata.namespace');
     expect(await incidents()).toBe(0);
   });
 
@@ -61,56 +43,56 @@ describe('a body with a duplicate key', () => {
       { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-1' },
       { summary: 'crash looping' },
     );
-    const text = inject(
+    const text = injectKey(
       JSON.stringify(body),
       '"alerts":[{"status":"firing","labels":{',
       '"namespace":"decoy",',
     );
     const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: text });
-    await expectRefused(res, 'alerts[0].labels.namespace');
+    await expectDuplicateRefused(res, 'alerts[0].labels.namespace');
     expect(await incidents()).toBe(0);
   });
 
   it('POST /v1/webhooks/argocd: refused, no incident', async () => {
-    const text = inject(
+    const text = injectKey(
       JSON.stringify(fixture('argocd/template-sync-failed-configmap.json')),
       '"operationState":{',
       '"phase":"Succeeded",',
     );
     const res = await request(gw, 'POST', '/v1/webhooks/argocd', { token: TOKENS.submit, raw: text });
-    await expectRefused(res, 'operationState.phase');
+    await expectDuplicateRefused(res, 'operationState.phase');
     expect(await incidents()).toBe(0);
   });
 
   it('POST /v1/webhooks/kubernetes (an event list, pretty-printed as kubectl prints it): refused, no incident', async () => {
     // The key's spacing as kubectl prints it: `"kind": "Pod"`, on its own line.
-    const text = inject(
+    const text = injectKey(
       fixtureText('kubernetes/kubectl-get-events.json'),
       '"involvedObject": {',
       '\n        "name": "decoy",',
       2,
     );
     const res = await request(gw, 'POST', '/v1/webhooks/kubernetes', { token: TOKENS.submit, raw: text });
-    await expectRefused(res, 'items[1].involvedObject.name');
+    await expectDuplicateRefused(res, 'items[1].involvedObject.name');
     expect(await incidents()).toBe(0);
   });
 
   it('POST /v1/webhooks/github (signed by GitHub): refused, no incident', async () => {
-    const text = inject(
+    const text = injectKey(
       fixtureText('github/workflow-run-failure.json'),
       '"workflow_run": {',
       '"conclusion": "success",',
     );
     const res = await githubDelivery(gw, text, 'workflow_run', 'delivery-duplicate-key');
-    await expectRefused(res, 'workflow_run.conclusion');
+    await expectDuplicateRefused(res, 'workflow_run.conclusion');
     expect(await incidents()).toBe(0);
   });
 
   it('POST /v1/approvals/:id: refused before the incident is looked up', async () => {
     const env = rejectionEnvelope('inc-none', gw.approverKey, 'not now');
-    const text = inject(JSON.stringify(env), '"meta":{', '"message_type":"IncidentSignal",');
+    const text = injectKey(JSON.stringify(env), '"meta":{', '"message_type":"IncidentSignal",');
     const res = await request(gw, 'POST', '/v1/approvals/inc-none', { token: TOKENS.approve, raw: text });
-    await expectRefused(res, 'meta.message_type');
+    await expectDuplicateRefused(res, 'meta.message_type');
   });
 
   it('POST /v1/evidence/:id/unseal: refused before the evidence is looked up', async () => {
@@ -120,12 +102,12 @@ describe('a body with a duplicate key', () => {
       evidence_id: evidenceId,
       fields: ['sf-1'],
     });
-    const text = inject(JSON.stringify({ request: unseal }), '"request":{', '"requester":"mallory",');
+    const text = injectKey(JSON.stringify({ request: unseal }), '"request":{', '"requester":"mallory",');
     const res = await request(gw, 'POST', `/v1/evidence/${evidenceId}/unseal`, {
       token: TOKENS.approve,
       raw: text,
     });
-    await expectRefused(res, 'request.requester');
+    await expectDuplicateRefused(res, 'request.requester');
   });
 
   it('POST /v1/keys/refresh and /v1/keys/repair: refused before the coordinator is asked', async () => {
@@ -133,12 +115,12 @@ describe('a body with a duplicate key', () => {
       token: TOKENS.admin,
       raw: '{"reason":"","reason":"scheduled rotation"}',
     });
-    await expectRefused(refresh, 'reason');
+    await expectDuplicateRefused(refresh, 'reason');
     const repair = await request(gw, 'POST', '/v1/keys/repair', {
       token: TOKENS.admin,
       raw: '{"reason":"disk replaced","parties":["p1"],"parties":["p2"]}',
     });
-    await expectRefused(repair, 'parties');
+    await expectDuplicateRefused(repair, 'parties');
   });
 
   it('a key that is not an identifier is named bracket-quoted, as schema errors name it', async () => {
@@ -146,9 +128,9 @@ describe('a body with a duplicate key', () => {
       { alertname: 'KubePodCrashLooping', namespace: 'shop', 'app.kubernetes.io/name': 'web' },
       { summary: 'crash looping' },
     );
-    const text = inject(JSON.stringify(body), '"commonLabels":{', '"app.kubernetes.io/name":"decoy",');
+    const text = injectKey(JSON.stringify(body), '"commonLabels":{', '"app.kubernetes.io/name":"decoy",');
     const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: text });
-    await expectRefused(res, 'commonLabels["app.kubernetes.io/name"]');
+    await expectDuplicateRefused(res, 'commonLabels["app.kubernetes.io/name"]');
     expect(await incidents()).toBe(0);
   });
 

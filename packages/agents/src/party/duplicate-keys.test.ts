@@ -16,6 +16,7 @@ import { memoryLogger } from '../logger.js';
 import { makeRequest, type RpcKind } from '../rpc.js';
 import type { PartyStore } from '../store/level.js';
 import { createPartyApp } from './app.js';
+import { expectDuplicateRefused, injectKey } from './test-helpers/duplicate-key.js';
 import { fiveParties, partyDeps, saveDealtKey } from './test-helpers/five-parties.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-party-dupkeys-'));
@@ -24,13 +25,6 @@ afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** `text` with `extra` inserted after the first occurrence of `anchor`. */
-function inject(text: string, anchor: string, extra: string): string {
-  const at = text.indexOf(anchor);
-  if (at < 0) throw new Error(`no ${anchor} in the body`);
-  return text.slice(0, at + anchor.length) + extra + text.slice(at + anchor.length);
-}
 
 async function partyWithKey() {
   const set = fiveParties();
@@ -61,20 +55,12 @@ async function partyWithKey() {
   return { text, post, rejections };
 }
 
-async function expectRefused(res: Response, path: string): Promise<void> {
-  expect(res.status).toBe(400);
-  const body = (await res.json()) as { error: { code: string; message: string; fields?: string[] } };
-  expect(body.error.code).toBe('DECODE_FAILED');
-  expect(body.error.message).toContain(`${path} is given twice`);
-  expect(body.error.fields).toEqual([path]);
-}
-
 describe('a party request with a duplicate key', () => {
   it('a single call (/v1/sign/commit): 400 naming the key, nothing remembered', async () => {
     const p = await partyWithKey();
     const clean = p.text('sign.commit', 'dup-1', { count: 1 });
-    const twice = inject(clean, '"body":{', '"count":64,');
-    await expectRefused(await p.post('/v1/sign/commit', twice), 'payload.body.count');
+    const twice = injectKey(clean, '"body":{', '"count":64,');
+    await expectDuplicateRefused(await p.post('/v1/sign/commit', twice), 'payload.body.count');
     expect(p.rejections()).toEqual(['duplicate_key']);
     // The idempotency key was not remembered: the same request, sent cleanly, is taken.
     expect((await p.post('/v1/sign/commit', clean)).status).toBe(200);
@@ -87,8 +73,8 @@ describe('a party request with a duplicate key', () => {
         { kind: 'sign.commit', session_id: 'dup-2a', ctx: { trace_id: 't-dup-2a' }, body: { count: 1 } },
       ],
     });
-    const twice = inject(clean, '"calls":[{', '"kind":"agent.step",');
-    await expectRefused(await p.post('/v1/batch', twice), 'payload.body.calls.0.kind');
+    const twice = injectKey(clean, '"calls":[{', '"kind":"agent.step",');
+    await expectDuplicateRefused(await p.post('/v1/batch', twice), 'payload.body.calls.0.kind');
     expect((await p.post('/v1/batch', clean)).status).toBe(200);
   });
 
@@ -96,8 +82,8 @@ describe('a party request with a duplicate key', () => {
     const p = await partyWithKey();
     const clean = p.text('sign.commit', 'dup-3', { count: 1 });
     // A reader that keeps the first signature sees another one than the one that verifies here.
-    const twice = inject(clean, '"meta":{', `"signature":"ed25519:${'A'.repeat(86)}==",`);
-    await expectRefused(await p.post('/v1/sign/commit', twice), 'meta.signature');
+    const twice = injectKey(clean, '"meta":{', `"signature":"ed25519:${'A'.repeat(86)}==",`);
+    await expectDuplicateRefused(await p.post('/v1/sign/commit', twice), 'meta.signature');
     expect((await p.post('/v1/sign/commit', clean)).status).toBe(200);
   });
 });
