@@ -67,32 +67,23 @@ const UNSIGNED_NOTE =
   'aaps.test/outcome\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— aaps.test/outcome AAAA\n';
 
 describe("a party's signed error answer or refusal is not its success", () => {
-  it('its signed error answer to this request (response), sent on alone with status 200, is no success', async () => {
-    const apps = await keyedApps();
-    const { client, t } = liftingClient(apps, '/v1/checkpoint/witness', (json) => json.response);
-    const out = await client
-      .call(ids[4]!, 'checkpoint.witness', 'w-lifted-error', { note: UNSIGNED_NOTE })
-      .then(
+  it.each([
+    ['error answer', 'response', 'w-lifted-error'],
+    ['refusal', 'refusal', 'w-lifted-refusal'],
+  ] as const)(
+    'its signed %s to this request (%s), sent on alone with status 200, is no success',
+    async (_, field, requestId) => {
+      const apps = await keyedApps();
+      const { client, t } = liftingClient(apps, '/v1/checkpoint/witness', (json) => json[field]);
+      const out = await client.call(ids[4]!, 'checkpoint.witness', requestId, { note: UNSIGNED_NOTE }).then(
         (body) => ({ resolved: body }),
         (e: unknown) => ({ rejected: e as { code?: string } }),
       );
-    expect(t.lifted).toBe(1);
-    // The coordinator's witnessCheckpoint takes any success as "witnessed".
-    expect(out).not.toHaveProperty('resolved');
-  });
-
-  it('its signed refusal of this request (refusal), sent on alone with status 200, is no success', async () => {
-    const apps = await keyedApps();
-    const { client, t } = liftingClient(apps, '/v1/checkpoint/witness', (json) => json.refusal);
-    const out = await client
-      .call(ids[4]!, 'checkpoint.witness', 'w-lifted-refusal', { note: UNSIGNED_NOTE })
-      .then(
-        (body) => ({ resolved: body }),
-        (e: unknown) => ({ rejected: e as { code?: string } }),
-      );
-    expect(t.lifted).toBe(1);
-    expect(out).not.toHaveProperty('resolved');
-  });
+      expect(t.lifted).toBe(1);
+      // The coordinator's witnessCheckpoint takes any success as "witnessed".
+      expect(out).not.toHaveProperty('resolved');
+    },
+  );
 
   it('a party that answered agg.deal with an error (it is stopping) is not made a proven culprit by its error sent on as a 200 answer', async () => {
     const apps = await Promise.all(

@@ -38,42 +38,47 @@ describe('a body with a duplicate key', () => {
     expect(await incidents()).toBe(0);
   });
 
-  it('POST /v1/webhooks/alertmanager: refused, no incident', async () => {
-    const body = alertmanagerBody(
-      { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-1' },
-      { summary: 'crash looping' },
-    );
-    const text = injectKey(
-      JSON.stringify(body),
-      '"alerts":[{"status":"firing","labels":{',
-      '"namespace":"decoy",',
-    );
-    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: text });
-    await expectDuplicateRefused(res, 'alerts[0].labels.namespace');
-    expect(await incidents()).toBe(0);
-  });
-
-  it('POST /v1/webhooks/argocd: refused, no incident', async () => {
-    const text = injectKey(
-      JSON.stringify(fixture('argocd/template-sync-failed-configmap.json')),
-      '"operationState":{',
-      '"phase":"Succeeded",',
-    );
-    const res = await request(gw, 'POST', '/v1/webhooks/argocd', { token: TOKENS.submit, raw: text });
-    await expectDuplicateRefused(res, 'operationState.phase');
-    expect(await incidents()).toBe(0);
-  });
-
-  it('POST /v1/webhooks/kubernetes (an event list, pretty-printed as kubectl prints it): refused, no incident', async () => {
-    // The key's spacing as kubectl prints it: `"kind": "Pod"`, on its own line.
-    const text = injectKey(
-      fixtureText('kubernetes/kubectl-get-events.json'),
-      '"involvedObject": {',
-      '\n        "name": "decoy",',
-      2,
-    );
-    const res = await request(gw, 'POST', '/v1/webhooks/kubernetes', { token: TOKENS.submit, raw: text });
-    await expectDuplicateRefused(res, 'items[1].involvedObject.name');
+  it.each([
+    {
+      route: 'alertmanager',
+      text: () =>
+        injectKey(
+          JSON.stringify(
+            alertmanagerBody(
+              { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-1' },
+              { summary: 'crash looping' },
+            ),
+          ),
+          '"alerts":[{"status":"firing","labels":{',
+          '"namespace":"decoy",',
+        ),
+      path: 'alerts[0].labels.namespace',
+    },
+    {
+      route: 'argocd',
+      text: () =>
+        injectKey(
+          JSON.stringify(fixture('argocd/template-sync-failed-configmap.json')),
+          '"operationState":{',
+          '"phase":"Succeeded",',
+        ),
+      path: 'operationState.phase',
+    },
+    {
+      // An event list pretty-printed as kubectl prints it: the decoy on its own line.
+      route: 'kubernetes',
+      text: () =>
+        injectKey(
+          fixtureText('kubernetes/kubectl-get-events.json'),
+          '"involvedObject": {',
+          '\n        "name": "decoy",',
+          2,
+        ),
+      path: 'items[1].involvedObject.name',
+    },
+  ])('POST /v1/webhooks/$route: refused, no incident', async ({ route, text, path }) => {
+    const res = await request(gw, 'POST', `/v1/webhooks/${route}`, { token: TOKENS.submit, raw: text() });
+    await expectDuplicateRefused(res, path);
     expect(await incidents()).toBe(0);
   });
 
