@@ -242,6 +242,40 @@ describe('department-signed inputs', () => {
     expect(errorsOf(e).map((x) => x.party)).toEqual([idOf(0)]);
   });
 
+  it('refuses a box whose JSON gives a key twice, as a box that is not JSON: DECODE_FAILED naming the party, the key path in its message', async () => {
+    const key = `cost.${ROLES[0]}`;
+    // Signed as JSON.parse reads it (the last value); a first-wins reader of the box sees 0.
+    const signedText = JSON.stringify(
+      signInputStatement(statementFor(0, 'twice-signed'), signerKeys[0]!.secretKey),
+    );
+    const plainText = JSON.stringify({ values: { [`cost.${ROLES[AUDIT]}`]: String(COSTS[AUDIT]) } });
+    const cases = [
+      { sessionId: 'twice-signed', i: 0, text: signedText.replace('"values":{', `"values":{"${key}":"0",`) },
+      { sessionId: 'twice-plain', i: AUDIT, text: plainText.replace('{"values":', '{"values":{},"values":') },
+    ];
+    const paths = [`statement.values.${key}`, 'values'];
+    for (const [n, c] of cases.entries()) {
+      const box = sealToParty(
+        roster.parties[c.i]!,
+        utf8(c.text),
+        inputAad(c.sessionId, 'gateway', idOf(c.i), digest),
+      );
+      const { sealedInputs, inputs } = honest(c.sessionId);
+      const e = await errorOf(() =>
+        run(c.sessionId, {
+          sealedInputs: { ...sealedInputs, [idOf(c.i)]: box },
+          ...(c.i === AUDIT ? {} : { inputs }),
+        }),
+      );
+      expect(e.code, c.sessionId).toBe('DECODE_FAILED');
+      expect(e.details['refused']).toEqual([idOf(c.i)]);
+      expect(errorsOf(e)).toEqual([{ party: idOf(c.i), code: 'DECODE_FAILED', fields: ['body.input'] }]);
+      expect((e.cause as Error).message).toContain(`body.input: ${paths[n]} is given twice in one object`);
+      const trail = await deps[c.i]!.store.auditTrail();
+      expect(trail.some((x) => x.session === c.sessionId)).toBe(false);
+    }
+  });
+
   it('a party without input_signers deals as before: a signed box too, unauthenticated', async () => {
     // The audit party lists no signers: its own department's signed box is dealt (not checked:
     // it has no key to check it with), recorded as unauthenticated.

@@ -70,6 +70,24 @@ describe('circuit files in a party data directory', () => {
     expect(named).toContain('incident-count.json');
   });
 
+  it('a circuit file that gives a key twice is refused naming the file and the key', () => {
+    const circuits = mkdtempSync(join(dir, 'twice-'));
+    const file = join(circuits, 'incident-count.json');
+    // JSON.parse keeps the last max (100); a reviewer reading the first sees a range of a million.
+    writeFileSync(file, JSON.stringify(incidentCount()).replace('"max":100', '"max":1000000,"max":100'));
+    let error: unknown;
+    try {
+      readCircuitCatalog([circuits]);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({
+      code: 'DECODE_FAILED',
+      message: `circuit file ${file}: inputs.0.range.max is given twice in one object (JSON parsers differ on which one counts)`,
+      fields: [file],
+    });
+  });
+
   it('a circuit whose input names a role no roster party holds is refused when the party starts', async () => {
     // A typo ("auditor" for "audit"): no party can ever provide the input, so every round of
     // this circuit fails at agg.deal (CIRCUIT_INVALID, "no party has role"). The party knows its

@@ -31,6 +31,16 @@ describe('readSavedPublicPackage', async () => {
       'not a FROST-ED25519-SHA512-v1',
     ],
     [
+      // The group key of record twice: JSON.parse keeps the last, a first-wins reader the other.
+      'a key given twice',
+      () =>
+        JSON.stringify(packageJson(3, 5)).replace(
+          '"groupPublicKey":',
+          `"groupPublicKey":"${'11'.repeat(32)}","groupPublicKey":`,
+        ),
+      'body.groupPublicKey is given twice in one object (JSON parsers differ on which one counts)',
+    ],
+    [
       'another threshold',
       () => JSON.stringify(packageJson(2, 5)),
       "threshold 2-of-5 is not the roster's 3-of-5",

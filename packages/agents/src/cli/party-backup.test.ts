@@ -171,6 +171,22 @@ describe('aaps party backup / restore', () => {
     ).toBe(2);
   });
 
+  it('refuses a backup file that gives a key twice (exit 2), in one line naming the file and the key', async () => {
+    const out = join(dir, 'set-twice');
+    expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
+    const [first, second] = readdirSync(out)
+      .sort()
+      .map((f) => join(out, f));
+    // A share first that JSON.parse drops (it keeps the last, the real one); a custodian or a
+    // first-wins reader of the file sees the other.
+    writeFileSync(second!, readFileSync(second!, 'utf8').replace('{', `{"share":"${'00'.repeat(33)}",`));
+    const io = capture();
+    expect(await runPartyRestore(['--config', cfg, '--force', first!, second!], {}, io)).toBe(2);
+    expect(io.errors).toEqual([
+      `aaps party restore: backup file ${second}: share is given twice in one object (JSON parsers differ on which one counts)`,
+    ]);
+  });
+
   it('says the party must be stopped when its database is locked, and checks its usage', async () => {
     const io = capture();
     const code = await withStore(() =>

@@ -208,6 +208,46 @@ describe('aaps-verify in-process', () => {
     expect((await run([bundle, '--key', keyHex, '--checkpoint', good])).code).toBe(0);
   });
 
+  it('refuses a --trusted-root, --roster or JSON --checkpoint file that gives a key twice (exit 2, one line naming the file and the key)', async () => {
+    const bundle = write('dup-bundle.json', JSON.stringify(fx.bundle));
+    const twice = 'is given twice in one object (JSON parsers differ on which one counts)';
+    // A second group key first: JSON.parse keeps the last (the real one), a first-wins reader the other.
+    const root = write(
+      'dup-root.json',
+      JSON.stringify(trustedRootFor(fx)).replace(
+        '"publicKeyHex":',
+        `"publicKeyHex":"${'11'.repeat(32)}","publicKeyHex":`,
+      ),
+    );
+    expect(await run([bundle, '--trusted-root', root])).toEqual({
+      code: 2,
+      out: [],
+      err: [`aaps-verify: trusted root ${root}: aaps.groupKey.publicKeyHex ${twice}`],
+    });
+    const roster = write(
+      'dup-roster.json',
+      JSON.stringify(systemRoster()).replace(
+        '"identity_key":',
+        `"identity_key":"${'22'.repeat(32)}","identity_key":`,
+      ),
+    );
+    expect(await run([bundle, '--key', keyHex, '--roster', roster])).toEqual({
+      code: 2,
+      out: [],
+      err: [`aaps-verify: roster ${roster}: parties.0.identity_key ${twice}`],
+    });
+    const note = (await fx.log.latestCheckpoint())!.note;
+    const checkpoint = write(
+      'dup-checkpoint.json',
+      JSON.stringify({ checkpoint: note }).replace('{', `{"checkpoint":${JSON.stringify(note)},`),
+    );
+    expect(await run([bundle, '--key', keyHex, '--checkpoint', checkpoint])).toEqual({
+      code: 2,
+      out: [],
+      err: [`aaps-verify: checkpoint ${checkpoint}: checkpoint ${twice}`],
+    });
+  });
+
   it('exits 2 with one line when there are no bundles', async () => {
     for (const stdin of ['', ' \n\n']) {
       const r = await run(['-', '--key', keyHex], stdin);

@@ -221,6 +221,28 @@ describe('aaps log audit', () => {
     }
   });
 
+  it('a --trusted-root that gives a key twice: a usage error naming the file and the key, before the gateway is asked', async () => {
+    const served = await (await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read })).text();
+    const file = join(dir, 'root-twice.json');
+    // The gateway's own root, with a second group key first: JSON.parse keeps the last (the real one).
+    writeFileSync(
+      file,
+      served.replace('"publicKeyHex":', `"publicKeyHex":"${'11'.repeat(32)}","publicKeyHex":`),
+    );
+    const asked: string[] = [];
+    await expect(
+      audit({ trustedRoot: file }, async (path, res) => {
+        asked.push(path);
+        return res;
+      }),
+    ).rejects.toThrow(
+      new UsageError(
+        `log audit: --trusted-root ${file}: aaps.groupKey.publicKeyHex is given twice in one object (JSON parsers differ on which one counts)`,
+      ),
+    );
+    expect(asked).toEqual([]);
+  });
+
   it('--save that cannot be written (a directory, a missing directory): a usage error before the gateway is asked', async () => {
     for (const save of [dir, join(dir, 'no-such-dir', 'kept.note'), join(dir, 'kept.note', 'x')]) {
       const asked: string[] = [];

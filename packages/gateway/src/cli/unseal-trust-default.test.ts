@@ -179,6 +179,33 @@ describe('aaps unseal trusts no bundle by default', () => {
     expect(r.err).toEqual([expect.stringMatching(/^aaps: warning: --trust-served-root: /)]);
   });
 
+  it('a trusted root (--trusted-root or pinned) that gives a key twice: exit 2, one line naming the file and the key, the gateway not asked', async () => {
+    const twice = JSON.stringify(otherRoot()).replace(
+      '"publicKeyHex":',
+      `"publicKeyHex":"${'11'.repeat(32)}","publicKeyHex":`,
+    );
+    const why =
+      'aaps.groupKey.publicKeyHex is given twice in one object (JSON parsers differ on which one counts)';
+    const file = join(dir, 'root-twice.json');
+    writeFileSync(file, twice);
+    hits = 0;
+    const r = await unsealCli('--trusted-root', file, '--data-dir', dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toEqual([`aaps: unseal: --trusted-root ${file}: ${why}`]);
+    expect(hits).toBe(0);
+    mkdirSync(join(dir, 'approvers'), { recursive: true });
+    writeFileSync(pinned(), twice);
+    try {
+      const g = io();
+      await expect(runUnseal(opts(), config(), 't', g.io)).rejects.toThrow(
+        new UsageError(`unseal: the trusted root pinned at ${pinned()}: ${why}`),
+      );
+      expect(hits).toBe(0);
+    } finally {
+      rmSync(pinned());
+    }
+  });
+
   it('--trusted-root and --trust-served-root together are a usage error', async () => {
     const file = join(dir, 'root.json');
     writeFileSync(file, JSON.stringify(otherRoot()));

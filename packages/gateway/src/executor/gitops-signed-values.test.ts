@@ -112,6 +112,27 @@ describe('gitops: quota adjustments against current_hard', () => {
   });
 });
 
+describe('gitops: a manifest that gives a key twice', () => {
+  it('is refused naming the manifest and the key, writing nothing: the edit would drop the value it was not shown', async () => {
+    commitManifests({ pods: '20' }, FAILING);
+    // JSON.parse keeps the last limits.cpu (4, as signed); kubectl's strict decoding, or a person, reads 8 too.
+    const text = readFileSync(join(repo, QUOTA), 'utf8').replace(
+      '"pods": "20"',
+      '"limits.cpu": "8", "limits.cpu": "4", "pods": "20"',
+    );
+    writeFileSync(join(repo, QUOTA), text);
+    git('commit', '--quiet', '-am', 'limits.cpu twice');
+    const head = git('rev-parse', 'HEAD');
+    await expect(executor().apply(quotaOrder('4'))).rejects.toMatchObject({
+      code: 'DECODE_FAILED',
+      message: `manifest ${QUOTA}: spec.hard.limits.cpu is given twice in one object (JSON parsers differ on which one counts): refusing to edit it`,
+    });
+    expect(readFileSync(join(repo, QUOTA), 'utf8')).toBe(text);
+    expect(git('rev-parse', 'HEAD')).toBe(head);
+    expect(git('status', '--porcelain')).toBe('');
+  });
+});
+
 describe('gitops: image rollbacks against from_image', () => {
   it.each([
     ['the failing image itself', FAILING],
