@@ -1,9 +1,10 @@
 /**
  * Duplicate object keys in JSON text. `JSON.parse` keeps the last of two equal keys and other
  * parsers the first, so a document with one could read differently elsewhere: aaps-verify refuses
- * such a bundle (`bundle.format`), a party refuses such a policy, roster or config file, and the
- * gateway and the parties refuse such a request body (400 `DECODE_FAILED`). The one finder for all
- * of them: agents and the gateway depend on this package already.
+ * such a bundle (`bundle.format`), a party refuses such a policy, roster, config or circuit file
+ * and such a sealed input, the gateway and the parties refuse such a request body (400
+ * `DECODE_FAILED`), and the CLIs such a trusted root, roster, checkpoint or backup file. The one
+ * finder for all of them: agents and the gateway depend on this package already.
  */
 
 import { BACKSLASH, isSpace, OPEN_BRACE as OPEN, QUOTE } from './json-bytes.js';
@@ -112,6 +113,19 @@ export function findDuplicate(text: string): DuplicateKey | undefined {
 /** The first key that appears twice in one object of `text` (see {@link findDuplicate}). */
 export function findDuplicateKey(text: string): string | undefined {
   return findDuplicate(text)?.key;
+}
+
+/**
+ * Why JSON text (that `JSON.parse` accepted) is refused, when one of its objects gives a key twice:
+ * `aaps.groupKey.publicKeyHex is given twice in one object (JSON parsers differ on which one
+ * counts)`, the first such key by its dot path; `undefined` when none does. Readers of files and
+ * sealed inputs say it after what they read (`trusted root FILE: ...`).
+ */
+export function duplicateKeyProblem(text: string): string | undefined {
+  const duplicate = findDuplicate(text);
+  return duplicate === undefined
+    ? undefined
+    : `${duplicate.path} is given twice in one object (JSON parsers differ on which one counts)`;
 }
 
 /** `key` found twice in the innermost of the `depth` open frames, with its path through them. */

@@ -38,7 +38,7 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { findDuplicate } from '@aaps/evidence';
+import { duplicateKeyProblem, findDuplicate } from '@aaps/evidence';
 import {
   AapsError,
   type AggregationParty,
@@ -1350,13 +1350,20 @@ export function createAggregationHandlers(
           'body.input',
         );
         let parsed: unknown;
+        let twice: string | undefined;
         try {
-          parsed = JSON.parse(new TextDecoder().decode(plain));
+          const text = new TextDecoder().decode(plain);
+          parsed = JSON.parse(text);
+          // A key given twice: JSON.parse kept the last, a reader that keeps the first (the
+          // department's own tools, a person) would see other values or another statement.
+          twice = duplicateKeyProblem(text);
         } catch (cause) {
           throw new ValidationError('DECODE_FAILED', 'body.input: not JSON', ['body.input'], { cause });
         } finally {
           plain.fill(0);
         }
+        if (twice !== undefined)
+          throw new ValidationError('DECODE_FAILED', `body.input: ${twice}`, ['body.input']);
         // Signed by a key the department lists, for this round (when its policy lists any).
         let opened: OpenedInput;
         try {
