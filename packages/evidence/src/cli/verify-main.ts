@@ -25,6 +25,7 @@ import {
 } from '../bundle/verify.js';
 import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
 import { parseHex } from '../encoding.js';
+import { duplicateKeyProblem } from '../json-keys.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot, trustedRootOptions } from '../sigstore-export.js';
@@ -64,13 +65,25 @@ function readText(path: string, what: string): string {
   }
 }
 
+/**
+ * A JSON file given on the command line (trusted root, roster, JSON checkpoint): one that is not
+ * JSON, or gives a key twice in one object (`JSON.parse` keeps the last, another reader of the
+ * same file the first), is an `InputError` naming it.
+ */
 function readJson(path: string, what: string): unknown {
-  const text = readText(path, what);
+  return parseJsonText(readText(path, what), path, what);
+}
+
+function parseJsonText(text: string, path: string, what: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new InputError(`${what} ${path} is not JSON`);
   }
+  const twice = duplicateKeyProblem(text);
+  if (twice !== undefined) throw new InputError(`${what} ${path}: ${twice}`);
+  return value;
 }
 
 /**
@@ -183,12 +196,10 @@ function buildOptions(values: Record<string, string | boolean | undefined>): Bun
   if (typeof values.checkpoint === 'string') {
     const text = readText(values.checkpoint, 'checkpoint');
     if (text.trimStart().startsWith('{')) {
-      let parsed: { checkpoint?: unknown; consistency?: unknown };
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw new InputError(`checkpoint ${values.checkpoint} is not JSON`);
-      }
+      const parsed = parseJsonText(text, values.checkpoint, 'checkpoint') as {
+        checkpoint?: unknown;
+        consistency?: unknown;
+      };
       if (typeof parsed.checkpoint !== 'string')
         throw new InputError('checkpoint JSON needs a "checkpoint" note');
       // One proof, or a list of them: one per checkpoint size among the bundles.
