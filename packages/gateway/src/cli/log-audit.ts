@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
+  duplicateKeyProblem,
   evidenceIdOfLeaf,
   hashLeaf,
   MerkleFrontier,
@@ -201,12 +202,16 @@ async function trustedLog(
     root = await get('/v1/trusted-root');
     io.print("log: using the gateway's trusted root (pass --trusted-root FILE to hold it to your own copy)");
   } else {
+    const text = readFileOr(file, '--trusted-root');
     try {
-      root = JSON.parse(readFileOr(file, '--trusted-root'));
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
+      root = JSON.parse(text);
+    } catch {
       throw new UsageError(`log audit: --trusted-root ${file}: not JSON`);
     }
+    // A key given twice: JSON.parse keeps the last, another reader of the file the first, so the
+    // root would name two log keys or origins.
+    const twice = duplicateKeyProblem(text);
+    if (twice !== undefined) throw new UsageError(`log audit: --trusted-root ${file}: ${twice}`);
   }
   try {
     const keys = parseTrustedRoot(root);

@@ -22,6 +22,7 @@ import {
   bundleLogLeaf,
   createBundleVerifier,
   decodeEnvelope,
+  duplicateKeyProblem,
   type EvidenceBundle,
   evidenceIdOfLeaf,
   parseTrustedRoot,
@@ -120,11 +121,18 @@ function trustedVerifier(
   label = '--trusted-root',
 ): { verifier: BundleVerifier; partyKeys?: Map<string, Uint8Array> } {
   let keys: ReturnType<typeof parseTrustedRoot>;
+  const refuse = (why: string) => new UsageError(`unseal: ${label} ${printable(file)}: ${printable(why)}`);
   try {
-    keys = parseTrustedRoot(JSON.parse(readFileSync(file, 'utf8')));
+    const text = readFileSync(file, 'utf8');
+    const root: unknown = JSON.parse(text);
+    // A key given twice: JSON.parse keeps the last, another reader of the file (aaps-verify
+    // refuses it; a person) the first, so the root would name two keys.
+    const twice = duplicateKeyProblem(text);
+    if (twice !== undefined) throw refuse(twice);
+    keys = parseTrustedRoot(root);
   } catch (e) {
-    const why = e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e);
-    throw new UsageError(`unseal: ${label} ${printable(file)}: ${printable(why)}`);
+    if (e instanceof UsageError) throw e;
+    throw refuse(e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e));
   }
   const verifier = createBundleVerifier(trustedRootOptions(keys));
   return keys.roster === undefined ? { verifier } : { verifier, partyKeys: partyKeysOf(keys.roster) };
