@@ -31,6 +31,7 @@ import {
   vetoHolders,
 } from '@aaps/agents';
 import {
+  duplicateKeyProblem,
   evidenceSigningMessage,
   formatCheckpoint,
   IN_TOTO_PAYLOAD_TYPE,
@@ -947,12 +948,17 @@ export function readSavedPublicPackage(dataDir: string, roster: Roster): unknown
     );
   let json: unknown;
   let pkg: PublicKeyPackage;
+  let twice: string | undefined;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    json = JSON.parse(text);
+    // A key given twice (two group keys): JSON.parse keeps the last, another reader the first.
+    twice = duplicateKeyProblem(text);
     pkg = PublicKeyPackageCodec.fromJSON(json, roster.ciphersuite).value;
   } catch (e) {
     throw refuse(`not a ${roster.ciphersuite} public key package (${(e as Error).message})`);
   }
+  if (twice !== undefined) throw refuse(twice);
   const t = roster.threshold;
   if (pkg.threshold.min !== t.min || pkg.threshold.max !== t.max)
     throw refuse(
