@@ -137,7 +137,8 @@ export interface CircuitDir {
 
 /**
  * Load every `*.json` circuit of the given directories (a plain path must exist). A file that is
- * not JSON, not a valid circuit or fails its directory's check is an error naming the file. The
+ * not JSON, gives a key twice in one object, is not a valid circuit or fails its directory's check
+ * is an error naming the file. The
  * same id twice with different contents is refused: a party must know exactly which circuit it runs.
  */
 export function readCircuitCatalog(dirs: readonly (string | CircuitDir)[]): CircuitCatalog {
@@ -163,11 +164,17 @@ export function readCircuitCatalog(dirs: readonly (string | CircuitDir)[]): Circ
     for (const name of names) {
       const file = join(dir.path, name);
       let json: unknown;
+      let text: string;
       try {
-        json = JSON.parse(readFileSync(file, 'utf8'));
+        text = readFileSync(file, 'utf8');
+        json = JSON.parse(text);
       } catch (cause) {
         throw new ValidationError('DECODE_FAILED', `circuit file ${file} is not JSON`, [file], { cause });
       }
+      // A key given twice: JSON.parse keeps the last, a person reviewing the file may read the first.
+      const twice = duplicateKeyProblem(text);
+      if (twice !== undefined)
+        throw new ValidationError('DECODE_FAILED', `circuit file ${file}: ${twice}`, [file]);
       let circuit: Circuit;
       try {
         circuit = loadCircuit(json);
