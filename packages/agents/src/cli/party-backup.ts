@@ -17,6 +17,7 @@
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { duplicateKeyProblem } from '@aaps/evidence';
 import {
   AapsError,
   bytesToHex,
@@ -253,11 +254,16 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
           `cannot read backup file ${name}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
         );
       }
+      let json: unknown;
       try {
-        return { name, json: JSON.parse(text) as unknown };
+        json = JSON.parse(text);
       } catch {
         throw new UsageError(`backup file ${name} is not JSON`);
       }
+      // A key given twice: JSON.parse keeps the last, a custodian or another reader the first.
+      const twice = duplicateKeyProblem(text);
+      if (twice !== undefined) throw new UsageError(`backup file ${name}: ${twice}`);
+      return { name, json };
     });
     const expect = (flag: string) => {
       const v = mine[flag];
