@@ -1,0 +1,141 @@
+/**
+ * A trusted root the client CLI holds a gateway to (`aaps unseal`'s, `aaps log audit`'s, pinned
+ * or given with `--trusted-root FILE`) must be a file only its user (or root) can change: one
+ * that group or others can write, in a directory they can write, or owned by another user, can be
+ * replaced by them, and the root trusted is then theirs. Such a file is refused as ssh refuses a
+ * loose key file: exit 2, one line naming the path, the mode found and the fix, before the
+ * gateway is asked anything.
+ */
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateIdentityKey } from '@aaps/agents';
+import { buildTrustedRoot } from '@aaps/evidence';
+import { generateIdentityKey } from '@aaps/mpc-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCapture } from './test-helpers/run-capture.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aaps-root-perms-'));
+const TOKEN = 'x'.repeat(40);
+const ROOT = (() => {
+  const group = generateIdentityKey();
+  return JSON.stringify(
+    buildTrustedRoot({
+      groupPublicKey: group.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey: { name: 'aaps.test/log', type: 'ed25519', publicKey: group.publicKey },
+      origin: 'aaps.test/log',
+      validFrom: '2026-01-01T00:00:00Z',
+    }),
+  );
+})();
+
+// A gateway that is down behind a proxy (502 to everything); it counts what it is asked.
+let server: Server;
+let url: string;
+let hits = 0;
+
+beforeAll(async () => {
+  loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true, 'approver');
+  server = createServer((req, res) => {
+    hits++;
+    req.resume();
+    res.writeHead(502, { 'content-type': 'text/html' });
+    res.end('<html>502</html>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const common = () => ['--url', url, '--api-token', TOKEN, '--data-dir', dir];
+const unseal = (...more: string[]) =>
+  runCapture(['unseal', 'a'.repeat(64), '--reason', 'rotate the database password', ...more, ...common()]);
+const audit = (...more: string[]) => runCapture(['log', 'audit', ...more, ...common()]);
+
+/** Write a trusted root at `path` with exactly `mode`, in `dirMode` directory. */
+function place(path: string, mode: number, dirMode = 0o700): void {
+  const d = join(path, '..');
+  mkdirSync(d, { recursive: true });
+  chmodSync(d, dirMode);
+  rmSync(path, { force: true });
+  writeFileSync(path, ROOT);
+  chmodSync(path, mode);
+}
+
+const unsealPin = join(dir, 'approvers', 'trusted_root.json');
+const auditPin = join(dir, 'audit', 'trusted_root.json');
+
+beforeEach(() => {
+  hits = 0;
+  rmSync(unsealPin, { force: true });
+  rmSync(auditPin, { force: true });
+  chmodSync(join(dir, 'approvers'), 0o700);
+});
+
+/** The one line a refused file gives: exit 2, nothing asked. */
+function expectRefused(r: { code: number; err: string[]; out: string }, ...parts: string[]): void {
+  expect(r.code).toBe(2);
+  expect(r.err).toHaveLength(1);
+  for (const p of parts) expect(r.err[0]).toContain(p);
+  expect(hits).toBe(0);
+}
+
+describe('a pinned trusted root others can change is refused', () => {
+  it('aaps unseal: a pinned root writable by group or others (0666): exit 2 naming the path, the mode and chmod 600', async () => {
+    place(unsealPin, 0o666);
+    expectRefused(await unseal(), unsealPin, '0666', `chmod 600 ${unsealPin}`);
+  });
+
+  it('aaps unseal: a pinned root in a directory others can write (0777): exit 2 naming the directory and chmod go-w', async () => {
+    place(unsealPin, 0o600, 0o777);
+    const approvers = join(dir, 'approvers');
+    expectRefused(await unseal(), approvers, '0777', `chmod go-w ${approvers}`);
+  });
+
+  it('aaps unseal: a pinned root that is a link to a file others can write: refused for the file it names', async () => {
+    const loose = join(dir, 'shared', 'root.json');
+    place(loose, 0o664, 0o755);
+    symlinkSync(loose, unsealPin);
+    expectRefused(await unseal(), loose, '0664', `chmod 600 ${loose}`);
+  });
+
+  it.skipIf(process.platform === 'win32' || process.getuid?.() !== 0)(
+    'aaps unseal: a pinned root owned by another user: exit 2 naming its owner',
+    async () => {
+      place(unsealPin, 0o644);
+      chownSync(unsealPin, 12345, 12345);
+      expectRefused(await unseal(), unsealPin, 'uid 12345');
+    },
+  );
+
+  it('aaps log audit: a pinned root writable by its group (0664): exit 2 naming the path, the mode and chmod 600', async () => {
+    place(auditPin, 0o664);
+    expectRefused(await audit(), auditPin, '0664', `chmod 600 ${auditPin}`);
+  });
+
+  it('aaps log audit: a pinned root in a group-writable directory (0770): exit 2 naming chmod go-w DIR', async () => {
+    place(auditPin, 0o600, 0o770);
+    const auditDir = join(dir, 'audit');
+    expectRefused(await audit(), auditDir, '0770', `chmod go-w ${auditDir}`);
+  });
+});
+
+describe('a --trusted-root FILE given on the command line is held to the same rule', () => {
+  it('aaps unseal --trusted-root FILE writable by others: exit 2, nothing asked', async () => {
+    const file = join(dir, 'given', 'root.json');
+    place(file, 0o646, 0o755);
+    expectRefused(await unseal('--trusted-root', file), file, '0646', `chmod 600 ${file}`);
+  });
+
+  it('aaps log audit --trusted-root FILE writable by others: exit 2, nothing asked', async () => {
+    const file = join(dir, 'given', 'root.json');
+    place(file, 0o666, 0o755);
+    expectRefused(await audit('--trusted-root', file), file, '0666', `chmod 600 ${file}`);
+  });
+});
