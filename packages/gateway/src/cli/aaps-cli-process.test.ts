@@ -15,6 +15,7 @@ import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AAPS, CLEAN_ENV as ENV, runAaps } from '../test-helpers/aaps-process.js';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { pinServedRoot } from '../test-helpers/log-audit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-cli-review-'));
 
@@ -59,6 +60,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   loadOrCreateIdentityKey(join(dir, 'data', 'approvers', 'oncall.key'), true, 'approver');
+  // The auditor's pinned root, so that log audit's own files are what these tests find wrong.
+  await pinServedRoot(gw, join(dir, 'data'));
 }, 120_000);
 
 afterAll(async () => {
@@ -79,6 +82,7 @@ describe('aaps log audit: its own files', () => {
     // Before: the whole log is walked and checks out, then "cannot save the checkpoint to DIR:
     // EISDIR", exit 1: the code docs/api.md gives a log that does NOT check out.
     expect(r.code).toBe(2);
+    expect(r.err).toContain('--save');
     expect(asked.filter((p) => p.startsWith('/v1/log/entries'))).toEqual([]);
   });
 
@@ -86,6 +90,7 @@ describe('aaps log audit: its own files', () => {
     asked.length = 0;
     const r = await aaps(['log', 'audit', '--save', join(dir, 'no-such-dir', 'kept.note'), ...reader()]);
     expect(r.code).toBe(2);
+    expect(r.err).toContain('--save');
     expect(asked.filter((p) => p.startsWith('/v1/log/entries'))).toEqual([]);
   });
 
@@ -97,6 +102,7 @@ describe('aaps log audit: its own files', () => {
     // Before: the log is walked first, then "FAILED: --checkpoint F: signed note has no signature
     // block", exit 1, as a fork would be. aaps-verify refuses the same file as a usage error (2).
     expect(r.code).toBe(2);
+    expect(r.err).toContain('--checkpoint');
     expect(r.err).not.toContain('FAILED');
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
+import { auditLog, pinServedRoot, type Rewrite } from '../test-helpers/log-audit.js';
 import type { LogAuditFlags } from './log-audit.js';
 
 let gw: TestGateway;
@@ -16,6 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'aaps-log-audit-empty-'));
 
 beforeAll(async () => {
   gw = await makeGateway();
+  await pinServedRoot(gw, dir);
 });
 afterAll(async () => {
   await gw.cleanup();

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { pinServedRoot } from '../test-helpers/log-audit.js';
 import { runLogAudit } from './log-audit.js';
 
 let gw: TestGateway;
@@ -53,6 +54,7 @@ beforeAll(async () => {
     if (page.log_size > Number(cp)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  await pinServedRoot(gw, dir);
 });
 afterAll(async () => {
   await gw.cleanup();

@@ -17,7 +17,7 @@ import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
 import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
-import { type LogAuditFlags, takeLogAuditFlags } from './log-audit.js';
+import { takeLogAuditFlags } from './log-audit.js';
 import { runCapture } from './test-helpers/run-capture.js';
 import { UsageError } from './usage-error.js';
 
@@ -156,7 +156,7 @@ describe('aaps log audit trusts no served root by default', () => {
 
   it('--trust-served-root: the served root is taken as it is (the lying gateway passes), and a warning on stderr says so', async () => {
     unpin();
-    const r = await auditLog(gw, dir, { trustServedRoot: true } as unknown as LogAuditFlags, lying);
+    const r = await auditLog(gw, dir, { trustServedRoot: true }, lying);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([expect.stringMatching(/^aaps: warning: --trust-served-root: /)]);
   });
@@ -182,6 +182,13 @@ describe('aaps log audit trusts no served root by default', () => {
     expect(r.err).toEqual([expect.stringContaining('--trusted-root')]);
     expect(r.err[0]).toContain('--trust-served-root');
     expect(asked).toEqual([]);
+  });
+
+  it('aaps log audit --help names the pin and --trust-served-root', async () => {
+    const r = await runCapture(['log', 'audit', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('<data-dir>/audit/trusted_root.json');
+    expect(r.out).toContain('--trusted-root F | --trust-served-root');
   });
 
   it('takeLogAuditFlags takes --trust-served-root (false unless given)', () => {

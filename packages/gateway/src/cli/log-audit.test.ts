@@ -15,7 +15,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
 import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
+import { auditLog, pinServedRoot, type Rewrite } from '../test-helpers/log-audit.js';
 import { type LogAuditFlags, runLogAudit, takeLogAuditFlags } from './log-audit.js';
 import { UsageError } from './usage-error.js';
 
@@ -32,6 +32,8 @@ beforeAll(async () => {
   gw = await makeGateway();
   await submitOne();
   await submitOne();
+  // The auditor's pinned root (aaps log audit asks nothing without one): the deployment's own.
+  await pinServedRoot(gw, dir);
 });
 afterAll(async () => {
   await gw.cleanup();

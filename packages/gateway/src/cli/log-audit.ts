@@ -1,21 +1,34 @@
 /**
  * `aaps log audit`: check the running gateway's transparency log as an auditor would, without
  * trusting the gateway. It reads the latest checkpoint and checks its k-of-n signature and origin
- * against a trusted root; walks every entry up to the checkpoint's size (`GET /v1/log/entries`),
- * checks each one's leaf hash and evidence id, and hashes them into the tree, whose root must be the
- * checkpoint's (a `MerkleFrontier`: memory that grows with the log2 of the log's size, not with
- * its size); and, given a checkpoint kept from an earlier audit (`--checkpoint`), checks that the
- * log still holds it: the same root at its size (anything else is a fork or a rewrite). `--save
- * FILE` keeps the new checkpoint for the next audit. Both files are checked before the gateway is
- * asked: a `--checkpoint` that is no checkpoint note, or a `--save` that cannot be written, is a
- * usage error. A log with no checkpoint yet (a fresh system) is said to be empty, exit 0, unless a
+ * against a trusted root the auditor holds (`--trusted-root FILE`, else the one pinned at
+ * `<data-dir>/audit/trusted_root.json`; with neither it refuses, a usage error: an audit against
+ * the keys the audited gateway serves passes a gateway that lies about its keys;
+ * `--trust-served-root` takes the served ones by name, with a warning); walks every entry up to
+ * the checkpoint's size (`GET /v1/log/entries`), checks each one's leaf hash and evidence id, and
+ * hashes them into the tree, whose root must be the checkpoint's (a `MerkleFrontier`: memory that
+ * grows with the log2 of the log's size, not with its size); and, given a checkpoint kept from an
+ * earlier audit (`--checkpoint`), checks that the log still holds it: the same root at its size
+ * (anything else is a fork or a rewrite). `--save FILE` keeps the new checkpoint for the next
+ * audit. Its files are checked before the gateway is asked: a trusted root that is missing or none,
+ * a `--checkpoint` that is no checkpoint note, or a `--save` that cannot be written, is a usage
+ * error. A log with no checkpoint yet (a fresh system) is said to be empty, exit 0, unless a
  * checkpoint was kept.
  *
  * Exit codes as every client command: 0 the log checks out (or is empty), 1 it does not (one line
  * saying where) or the gateway cannot be read, 2 usage.
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   duplicateKeyProblem,
@@ -43,8 +56,13 @@ const PAGE = 1000;
 const PROGRESS_EVERY = 10_000;
 
 export interface LogAuditFlags {
-  /** A `trusted_root.json` of the auditor's own; else the gateway's is taken, and the output says so. */
+  /** A `trusted_root.json` of the auditor's own; else the one pinned in the data directory. */
   readonly trustedRoot?: string;
+  /**
+   * `--trust-served-root`: the gateway's own `GET /v1/trusted-root` is taken (a gateway that lies
+   * about its keys then passes), with a warning. Refused with `trustedRoot`.
+   */
+  readonly trustServedRoot?: boolean;
   /** A checkpoint (signed note) kept from an earlier audit. */
   readonly checkpoint?: string;
   /** Where to keep this audit's checkpoint. */
@@ -55,15 +73,19 @@ export interface LogAuditFlags {
 export function takeLogAuditFlags(argv: readonly string[]): { rest: string[]; flags: LogAuditFlags } {
   let f: ReturnType<typeof takeOwnFlags>;
   try {
-    f = takeOwnFlags(argv, { values: ['trusted-root', 'checkpoint', 'save'] });
+    f = takeOwnFlags(argv, {
+      switches: ['trust-served-root'],
+      values: ['trusted-root', 'checkpoint', 'save'],
+    });
   } catch (e) {
     throw new UsageError(`log audit: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const flags: { trustedRoot?: string; checkpoint?: string; save?: string } = {};
+  const flags: { trustedRoot?: string; trustServedRoot?: boolean; checkpoint?: string; save?: string } = {};
   const root = f.values.get('trusted-root');
   const kept = f.values.get('checkpoint');
   const save = f.values.get('save');
   if (root !== undefined) flags.trustedRoot = root;
+  if (f.switches.has('trust-served-root')) flags.trustServedRoot = true;
   if (kept !== undefined) flags.checkpoint = kept;
   if (save !== undefined) flags.save = save;
   return { rest: f.rest, flags };
@@ -191,36 +213,68 @@ function checkSaveTarget(path: string): void {
   }
 }
 
-/** The log keys and origin to hold the log to: the auditor's trusted root, else the gateway's. */
-async function trustedLog(
-  io: SubmitIo,
-  get: (path: string) => Promise<unknown>,
-  file: string | undefined,
-): Promise<{ logKeys: NoteKey[]; origin: string; threshold: { min: number; max: number } }> {
-  let root: unknown;
-  if (file === undefined) {
-    root = await get('/v1/trusted-root');
-    io.print("log: using the gateway's trusted root (pass --trusted-root FILE to hold it to your own copy)");
-  } else {
-    const text = readFileOr(file, '--trusted-root');
-    try {
-      root = JSON.parse(text);
-    } catch {
-      throw new UsageError(`log audit: --trusted-root ${file}: not JSON`);
-    }
-    // A key given twice: JSON.parse keeps the last, another reader of the file the first, so the
-    // root would name two log keys or origins.
-    const twice = duplicateKeyProblem(text);
-    if (twice !== undefined) throw new UsageError(`log audit: --trusted-root ${file}: ${twice}`);
-  }
+/**
+ * Where an auditor pins the deployment's trusted root, `<data-dir>/audit/trusted_root.json`:
+ * `aaps log audit` holds the log to it (unless given `--trusted-root FILE`). An auditor's, beside
+ * (not in) an approver's `<data-dir>/approvers/`: another role, often on another machine.
+ */
+export function pinnedAuditRootPath(config: GatewayConfig): string {
+  return join(resolve(config.dataDir), 'audit', 'trusted_root.json');
+}
+
+type Trust = { logKeys: NoteKey[]; origin: string; threshold: { min: number; max: number } };
+
+/**
+ * The trusted root file a run holds the log to: `--trusted-root FILE`, else the one pinned in the
+ * data directory (with the words that name it in errors); none only for `--trust-served-root`. A
+ * `UsageError` when there is none, before the gateway is asked anything.
+ */
+function trustedRootFile(
+  config: GatewayConfig,
+  flags: LogAuditFlags,
+): { path: string; label: string } | undefined {
+  if (flags.trustedRoot !== undefined && flags.trustServedRoot === true)
+    throw new UsageError('log audit: --trusted-root FILE and --trust-served-root exclude each other');
+  if (flags.trustedRoot !== undefined) return { path: flags.trustedRoot, label: '--trusted-root' };
+  if (flags.trustServedRoot === true) return undefined;
+  const pinned = pinnedAuditRootPath(config);
+  if (existsSync(pinned)) return { path: pinned, label: 'the trusted root pinned at' };
+  throw new UsageError(
+    `log audit: no trusted root: pin your deployment's (GET /v1/trusted-root, its group key checked with the operator) at ${printable(pinned)}, or pass --trusted-root FILE`,
+  );
+}
+
+/** The log keys, origin and threshold of a trusted root; `fail` makes the error for one that is none. */
+function trustOf(root: unknown, fail: (why: string) => Error): Trust {
   try {
     const keys = parseTrustedRoot(root);
     return { logKeys: keys.logKeys, origin: keys.origin, threshold: keys.threshold };
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    if (file !== undefined) throw new UsageError(`log audit: --trusted-root ${file}: ${why}`);
-    throw new AuditFailure(`the gateway's trusted root: ${why}`);
+    throw fail(e instanceof Error ? e.message : String(e));
   }
+}
+
+/** The auditor's trusted root from `file`: a `UsageError` naming it when it is unreadable or none. */
+function fileTrust(file: { path: string; label: string }): Trust {
+  const what = `log audit: ${file.label} ${printable(file.path)}`;
+  const text = readFileOr(file.path, file.label);
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${what}: not JSON`);
+  }
+  // A key given twice: JSON.parse keeps the last, another reader of the file the first, so the
+  // root would name two log keys or origins.
+  const twice = duplicateKeyProblem(text);
+  if (twice !== undefined) throw new UsageError(`${what}: ${twice}`);
+  return trustOf(root, (why) => new UsageError(`${what}: ${printable(why)}`));
+}
+
+/** `--trust-served-root`: the gateway's own trusted root, taken as it is. */
+async function servedTrust(get: (path: string) => Promise<unknown>): Promise<Trust> {
+  const root = await get('/v1/trusted-root');
+  return trustOf(root, (why) => new AuditFailure(`the gateway's trusted root: ${why}`));
 }
 
 /** Open a signed checkpoint under the log keys, of the trusted origin; `what` names it in errors. */
@@ -277,6 +331,13 @@ export async function runLogAudit(
   // What this command was given is checked before the gateway is asked anything.
   const kept = flags.checkpoint === undefined ? undefined : readKeptCheckpoint(flags.checkpoint);
   if (flags.save !== undefined) checkSaveTarget(flags.save);
+  const rootFile = trustedRootFile(config, flags);
+  const fromFile = rootFile === undefined ? undefined : fileTrust(rootFile);
+  if (fromFile === undefined)
+    printError(
+      io,
+      'aaps: warning: --trust-served-root: the log keys the gateway serves are taken as they are; a gateway that lies about its keys passes this audit',
+    );
   const headers = { authorization: `Bearer ${token}` };
   const get = async (path: string, text = false): Promise<unknown> => {
     const res = await reach(io, config.url, path, { headers });
@@ -286,7 +347,7 @@ export async function runLogAudit(
     return got.body;
   };
   try {
-    const trust = await trustedLog(io, get, flags.trustedRoot);
+    const trust = fromFile ?? (await servedTrust(get));
     const note = await latestCheckpoint(get);
     if (note === undefined) return await emptyLog(io, get, trust, kept, flags);
     const latest = openTrusted(note, trust.logKeys, trust.origin, 'the latest checkpoint');

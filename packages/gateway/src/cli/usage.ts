@@ -19,7 +19,7 @@ export const USAGE = `usage: aaps <command> [flags]
   keys                    the group key and each party's verifying share (GET /v1/keys)
   keys refresh --reason TEXT   refresh every party's key share through the running gateway; group key unchanged
   keys repair [PARTY...] --reason TEXT   repair lost or stale parties' shares from k holders (others may be down)
-  log audit [--trusted-root F] [--checkpoint KEPT] [--save F]
+  log audit [--trusted-root F | --trust-served-root] [--checkpoint KEPT] [--save F]
                           walk the log's entries to its signed checkpoint's root; check it still holds KEPT
   party --config F        one party process
   party init --id ID --role ROLE --data-dir DIR [--host H] [--port P] [--url U] [--policy F] [--log-origin O]
@@ -72,11 +72,13 @@ const KEYS_REPAIR: CommandUsage = {
   settings: CLIENT,
 };
 const LOG_AUDIT: CommandUsage = {
-  line: 'log audit [--trusted-root F] [--checkpoint KEPT] [--save F] [flags]',
+  line: 'log audit [--trusted-root F | --trust-served-root] [--checkpoint KEPT] [--save F] [flags]',
   about: [
-    "check the transparency log: its latest checkpoint's k-of-n signature against the trusted root (--trusted-root F),",
-    "and every entry up to the checkpoint's root; --checkpoint KEPT: check the log still holds a checkpoint kept",
-    'from an earlier audit; --save F: keep this checkpoint for the next one',
+    "check the transparency log: its latest checkpoint's k-of-n signature against your trusted root (--trusted-root F",
+    'or the one pinned at <data-dir>/audit/trusted_root.json; with neither it refuses; --trust-served-root: take the',
+    "gateway's own keys, a gateway that lies about them passes), and every entry up to the checkpoint's root;",
+    '--checkpoint KEPT: check the log still holds a checkpoint kept from an earlier audit; --save F: keep this',
+    'checkpoint for the next one',
   ],
   settings: CLIENT,
 };

@@ -2,13 +2,36 @@
  * Run `aaps log audit` (`runLogAudit`) against a test gateway's app, through `app.request`, with
  * its answers optionally passed through `rewrite` (a hostile or broken gateway).
  */
-import { type LogAuditFlags, runLogAudit } from '../cli/log-audit.js';
-import { parseGatewayConfig } from '../config.js';
-import { type TestGateway, TOKENS } from './gateway.js';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type LogAuditFlags, pinnedAuditRootPath, runLogAudit } from '../cli/log-audit.js';
+import { type GatewayConfig, parseGatewayConfig } from '../config.js';
+import { json, request, type TestGateway, TOKENS } from './gateway.js';
 
 export type Rewrite = (path: string, res: Response) => Promise<Response> | Response;
 
 const BASE = 'http://gw.test';
+
+/** The client configuration of `dataDir` against the test gateway's stand-in URL. */
+function clientConfig(dataDir: string): GatewayConfig {
+  const parsed = parseGatewayConfig(['--data-dir', dataDir, '--url', BASE], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.config;
+}
+
+/**
+ * Pin the test gateway's trusted root in `dataDir` as an auditor does once (its group key checked
+ * with the operator): `<dataDir>/audit/trusted_root.json`, 0600 in a 0700 directory. Its path.
+ */
+export async function pinServedRoot(gw: TestGateway, dataDir: string): Promise<string> {
+  const root = await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read }));
+  const path = pinnedAuditRootPath(clientConfig(dataDir));
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  chmodSync(dirname(path), 0o700);
+  writeFileSync(path, JSON.stringify(root), { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
+}
 
 /** The audit's exit code and the lines it printed (`out`) and said on stderr (`err`). */
 export async function auditLog(
@@ -17,8 +40,6 @@ export async function auditLog(
   flags: LogAuditFlags,
   rewrite?: Rewrite,
 ): Promise<{ code: number; out: string[]; err: string[] }> {
-  const parsed = parseGatewayConfig(['--data-dir', dataDir, '--url', BASE], {});
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const out: string[] = [];
   const err: string[] = [];
   const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
@@ -27,6 +48,6 @@ export async function auditLog(
     return rewrite === undefined ? res : rewrite(path, res);
   }) as typeof globalThis.fetch;
   const io = { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch };
-  const code = await runLogAudit(['audit'], parsed.config, TOKENS.read, io, flags);
+  const code = await runLogAudit(['audit'], clientConfig(dataDir), TOKENS.read, io, flags);
   return { code, out, err };
 }
