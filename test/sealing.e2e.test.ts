@@ -262,7 +262,7 @@ describe('sealed fields across aaps up', () => {
     // The approver's own copy of the trusted root, pinned where aaps unseal looks for it by
     // default: the bundle must verify under it first (with no root pinned it signs nothing).
     const rootFile = join(dataDir, 'approvers', 'trusted_root.json');
-    writeFileSync(rootFile, JSON.stringify((await api('GET', '/v1/trusted-root')).json));
+    writeFileSync(rootFile, JSON.stringify((await api('GET', '/v1/trusted-root')).json), { mode: 0o600 });
     const { stdout } = await run(
       process.execPath,
       [

@@ -37,6 +37,7 @@ beforeAll(async () => {
         validFrom: '2026-01-01T00:00:00Z',
       }),
     ),
+    { mode: 0o600 },
   );
   writeFileSync(join(dir, 'push.json'), '{"workflow_run":{}}');
   // A reverse proxy in front of a gateway that is down: 502 with an HTML page, for every request.

@@ -45,5 +45,6 @@ describe('aaps gateway init and aaps approver init', () => {
     expect(r.json).toEqual({ id: 'sre-lead', identity_key: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // Where `aaps unseal` looks for the trusted root it holds every bundle to.
     expect(r.lines.at(-1)).toContain(join(dir, 'approvers', 'trusted_root.json'));
+    expect(r.lines.at(-1)).toContain('chmod 600');
   });
 });

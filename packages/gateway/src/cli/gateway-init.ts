@@ -61,7 +61,7 @@ export function runApproverInit(config: GatewayConfig, io: InitIo): number {
   io.say('add this entry to the roster\'s "approvers":');
   io.print(JSON.stringify({ id, identity_key: identityKey }));
   io.say(
-    `before \`aaps unseal\`, pin the deployment's trusted root (GET /v1/trusted-root, its group key checked with the operator) as ${pinnedTrustedRootPath(config)}`,
+    `before \`aaps unseal\`, pin the deployment's trusted root (GET /v1/trusted-root, its group key checked with the operator) as ${pinnedTrustedRootPath(config)} (chmod 600: a root others can write is refused)`,
   );
   return 0;
 }

@@ -157,7 +157,7 @@ describe('aaps log audit', () => {
       validFrom: '2026-01-01T00:00:00Z',
     });
     const rootFile = join(dir, 'own-root.json');
-    writeFileSync(rootFile, JSON.stringify(root));
+    writeFileSync(rootFile, JSON.stringify(root), { mode: 0o600 });
     const sign = async (m: Uint8Array) => new Uint8Array(nodeSign(null, m, privateKey));
     const checkpointOf = async (leaves: Uint8Array[]) => {
       const tree = new MemoryMerkleTree();

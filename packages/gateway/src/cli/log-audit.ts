@@ -48,6 +48,7 @@ import { readJson } from './answer.js';
 import { takeOwnFlags } from './own-flags.js';
 import { printError, reach, type SubmitIo } from './submit.js';
 import { printable } from './terminal-text.js';
+import { checkTrustedRootFile } from './trusted-root-file.js';
 import { UsageError } from './usage-error.js';
 
 /** Entries asked for at a time (the gateway's page limit). */
@@ -254,8 +255,12 @@ function trustOf(root: unknown, fail: (why: string) => Error): Trust {
   }
 }
 
-/** The auditor's trusted root from `file`: a `UsageError` naming it when it is unreadable or none. */
+/**
+ * The auditor's trusted root from `file`: a `UsageError` naming it when it is unreadable, none, or
+ * one others can change (`checkTrustedRootFile`).
+ */
 function fileTrust(file: { path: string; label: string }): Trust {
+  checkTrustedRootFile(file.path, `log audit: ${file.label}`);
   const what = `log audit: ${file.label} ${printable(file.path)}`;
   const text = readFileOr(file.path, file.label);
   let root: unknown;

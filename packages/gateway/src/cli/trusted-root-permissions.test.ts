@@ -16,6 +16,7 @@ import { buildTrustedRoot } from '@aaps/evidence';
 import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCapture } from './test-helpers/run-capture.js';
+import { looseTrustedRoot } from './trusted-root-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-root-perms-'));
 const TOKEN = 'x'.repeat(40);
@@ -105,6 +106,15 @@ describe('a pinned trusted root others can change is refused', () => {
     expectRefused(await unseal(), loose, '0664', `chmod 600 ${loose}`);
   });
 
+  it("aaps unseal: a pinned root that is a link, in a directory others can write, to a file of your own: refused for the link's directory", async () => {
+    const own = join(dir, 'own', 'root.json');
+    place(own, 0o600, 0o700);
+    const approvers = join(dir, 'approvers');
+    chmodSync(approvers, 0o757);
+    symlinkSync(own, unsealPin);
+    expectRefused(await unseal(), approvers, '0757', `chmod go-w ${approvers}`);
+  });
+
   it.skipIf(process.platform === 'win32' || process.getuid?.() !== 0)(
     'aaps unseal: a pinned root owned by another user: exit 2 naming its owner',
     async () => {
@@ -137,5 +147,36 @@ describe('a --trusted-root FILE given on the command line is held to the same ru
     const file = join(dir, 'given', 'root.json');
     place(file, 0o666, 0o755);
     expectRefused(await audit('--trusted-root', file), file, '0666', `chmod 600 ${file}`);
+  });
+});
+
+describe('a trusted root only you (or root) can change is used', () => {
+  it('a pinned root others can read but not write (0644 in 0755): both commands go on to ask the gateway', async () => {
+    place(unsealPin, 0o644, 0o755);
+    place(auditPin, 0o644, 0o755);
+    const u = await unseal();
+    expect(u.code).toBe(1);
+    expect(hits).toBeGreaterThan(0);
+    hits = 0;
+    const a = await audit();
+    expect(a.code).toBe(1);
+    expect(hits).toBeGreaterThan(0);
+    chmodSync(join(dir, 'approvers'), 0o700);
+  });
+
+  it('a --trusted-root FILE of your own in a sticky directory others can write (as /tmp): used', async () => {
+    const file = join(dir, 'sticky', 'root.json');
+    place(file, 0o644, 0o1777);
+    const r = await audit('--trusted-root', file);
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).not.toContain('writable');
+    expect(hits).toBeGreaterThan(0);
+  });
+
+  it('on Windows (no POSIX modes) the check is skipped', () => {
+    const file = join(dir, 'given', 'win.json');
+    place(file, 0o666, 0o777);
+    expect(looseTrustedRoot(file)).toMatch(/^is writable by group or others \(mode 0666\)/);
+    expect(looseTrustedRoot(file, 'win32')).toBeUndefined();
   });
 });

@@ -107,7 +107,7 @@ describe('aaps unseal --trusted-root', () => {
       validFrom: '2026-01-01T00:00:00Z',
     });
     const file = join(dir, `root-${Math.random().toString(36).slice(2)}.json`);
-    writeFileSync(file, JSON.stringify(root));
+    writeFileSync(file, JSON.stringify(root), { mode: 0o600 });
     return file;
   }
 
@@ -138,7 +138,7 @@ describe('aaps unseal --trusted-root', () => {
   it('a file that is no trusted root is a usage error, before the gateway is asked', async () => {
     const g = gateway([0, 2, 3], []);
     const bad = join(dir, 'not-a-root.json');
-    writeFileSync(bad, '{"mediaType": "nope"}');
+    writeFileSync(bad, '{"mediaType": "nope"}', { mode: 0o600 });
     await expect(
       runUnseal({ ...opts(g.evidenceId), trustServedRoot: false, trustedRoot: bad }, config(), 't', g.io),
     ).rejects.toThrow(/^unseal: --trusted-root .*not-a-root\.json: malformed trusted root: mediaType/);

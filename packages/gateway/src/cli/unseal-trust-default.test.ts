@@ -146,8 +146,8 @@ describe('aaps unseal trusts no bundle by default', () => {
   });
 
   it('a root pinned in the data directory is used: a bundle that does not verify under it is refused before anything is posted', async () => {
-    mkdirSync(join(dir, 'approvers'), { recursive: true });
-    writeFileSync(pinned(), JSON.stringify(otherRoot()));
+    mkdirSync(join(dir, 'approvers'), { recursive: true, mode: 0o700 });
+    writeFileSync(pinned(), JSON.stringify(otherRoot()), { mode: 0o600 });
     try {
       posts = 0;
       const g = io();
@@ -208,7 +208,7 @@ describe('aaps unseal trusts no bundle by default', () => {
 
   it('--trusted-root and --trust-served-root together are a usage error', async () => {
     const file = join(dir, 'root.json');
-    writeFileSync(file, JSON.stringify(otherRoot()));
+    writeFileSync(file, JSON.stringify(otherRoot()), { mode: 0o600 });
     hits = 0;
     const r = await unsealCli('--trusted-root', file, '--trust-served-root', '--data-dir', dir);
     expect(r.code).toBe(2);

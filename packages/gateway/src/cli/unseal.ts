@@ -8,7 +8,8 @@
  * (`--trusted-root FILE`, else the one pinned at `<data-dir>/approvers/trusted_root.json`), whose
  * roster's party keys the releases are checked against. With neither it refuses (a usage error):
  * a gateway that is not the deployment's could otherwise serve a bundle and party keys of its own
- * making. `--trust-served-root` takes the served bundle as it is (the old behaviour, for a group
+ * making. A trusted root others can write is refused as ssh refuses a loose key file
+ * (trusted-root-file.ts). `--trust-served-root` takes the served bundle as it is (the old behaviour, for a group
  * no trusted root can hold), and says so on stderr. Exit 0 when every field opened, 1 when one
  * could not, 2 on usage errors (a bad reason or id, a key file, trusted root or `--out` that
  * cannot be used, no trusted root), all found before anything is signed. `--out FILE` is replaced when at least one
@@ -53,6 +54,7 @@ import { takeOwnFlags } from './own-flags.js';
 import { discardOnSignal, prepareSecretFile, type SecretFile } from './secret-file.js';
 import { printError, reach, type SubmitIo } from './submit.js';
 import { jsonLine, printable } from './terminal-text.js';
+import { checkTrustedRootFile } from './trusted-root-file.js';
 import { UsageError } from './usage-error.js';
 
 export interface UnsealOptions {
@@ -114,12 +116,14 @@ export function takeUnsealFlags(argv: readonly string[]): {
 /**
  * The verifier for `--trusted-root FILE` and the roster party keys it names (none when the root
  * holds no roster: the bundle's own, which the group signed, is used). A `UsageError` when the
- * file cannot be read or is no trusted root, found before anything is signed.
+ * file cannot be read, is no trusted root or others can change it (`checkTrustedRootFile`), found
+ * before anything is signed.
  */
 function trustedVerifier(
   file: string,
   label = '--trusted-root',
 ): { verifier: BundleVerifier; partyKeys?: Map<string, Uint8Array> } {
+  checkTrustedRootFile(file, `unseal: ${label}`);
   let keys: ReturnType<typeof parseTrustedRoot>;
   const refuse = (why: string) => new UsageError(`unseal: ${label} ${printable(file)}: ${printable(why)}`);
   try {

@@ -76,9 +76,9 @@ const LOG_AUDIT: CommandUsage = {
   about: [
     "check the transparency log: its latest checkpoint's k-of-n signature against your trusted root (--trusted-root F",
     'or the one pinned at <data-dir>/audit/trusted_root.json; with neither it refuses; --trust-served-root: take the',
-    "gateway's own keys, a gateway that lies about them passes), and every entry up to the checkpoint's root;",
-    '--checkpoint KEPT: check the log still holds a checkpoint kept from an earlier audit; --save F: keep this',
-    'checkpoint for the next one',
+    "gateway's own keys, a gateway that lies about them passes; a root others can write is refused), and every",
+    "entry up to the checkpoint's root; --checkpoint KEPT: check the log still holds a checkpoint kept from an",
+    'earlier audit; --save F: keep this checkpoint for the next one',
   ],
   settings: CLIENT,
 };
@@ -144,8 +144,8 @@ const COMMANDS: Readonly<Record<string, CommandUsage>> = {
       "ask the parties to release an evidence bundle's sealed fields to an approver, and open them locally",
       '(the bundle must first verify under your trusted root, --trusted-root FILE or the one pinned at',
       '<data-dir>/approvers/trusted_root.json, and releases are checked against its roster; with neither it',
-      "refuses; --trust-served-root: take the gateway's bundle and party keys unchecked, a risk;",
-      '--out FILE: write them there, 0600; --json: one JSON document)',
+      "refuses, as it refuses a root others can write; --trust-served-root: take the gateway's bundle and party",
+      'keys unchecked, a risk; --out FILE: write them there, 0600; --json: one JSON document)',
     ],
     settings: [...CLIENT, ...APPROVER],
   },

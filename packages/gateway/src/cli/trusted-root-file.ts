@@ -1,0 +1,61 @@
+/**
+ * A trusted root the client CLI holds a gateway to (`aaps unseal`'s and `aaps log audit`'s, pinned
+ * in the data directory or given with `--trusted-root FILE`) must be one only its user (or root)
+ * can change: whoever else can write it, or the directory it is in, can put their own root in its
+ * place, and the approver or auditor then trusts their keys. As ssh refuses a key file others can
+ * write, such a file is refused, a usage error naming it, the mode found and the fix: the file (the
+ * one a link names, and the directory of the link too) or its directory writable by group or
+ * others, or owned by another user. A sticky directory others can write (`/tmp`) is fine for a file
+ * of one's own: there only its owner (or the directory's, or root) can replace it. Not checked on
+ * Windows, which has no POSIX modes.
+ */
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { printable } from './terminal-text.js';
+import { UsageError } from './usage-error.js';
+
+const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
+
+/**
+ * What makes the trusted root at `path` one others can change, said after its path (`is writable
+ * by group or others (mode 0664): …; chmod 600 PATH`), or `undefined` when only its user or root
+ * can. A file that is not there is no problem here: reading it says so.
+ */
+export function looseTrustedRoot(
+  path: string,
+  platform: NodeJS.Platform = process.platform,
+): string | undefined {
+  if (platform === 'win32' || process.getuid === undefined) return undefined;
+  const uid = process.getuid();
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return undefined;
+  }
+  const named = resolve(path);
+  const places = [real, dirname(real)];
+  const linkDir = realpathSync(dirname(named));
+  if (!places.includes(linkDir)) places.push(linkDir);
+  for (const at of places) {
+    const st = statSync(at);
+    const isDir = at !== real;
+    // How the problem place is named after PATH: PATH itself, the file it links to, or a directory.
+    const where = isDir ? `is in ${printable(at)},` : at === named ? 'is' : `links to ${printable(at)},`;
+    if (st.uid !== uid && st.uid !== 0)
+      return `${where} owned by uid ${st.uid}, not by you (uid ${uid}) or root: whoever that is can replace the root you trust; keep ${isDir ? 'it in a directory' : 'a copy'} of your own (chmod 600)`;
+    const sticky = isDir && (st.mode & 0o1000) !== 0;
+    if ((st.mode & 0o022) !== 0 && !sticky)
+      return `${where} writable by group or others (mode ${octal(st.mode)}): they can replace the root you trust; ${isDir ? `chmod go-w ${printable(at)}` : `chmod 600 ${printable(at)}`}`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuse the trusted root at `path` when others can change it: a `UsageError`, `name` (`unseal:
+ * --trusted-root`, `log audit: the trusted root pinned at`) then the path and the problem.
+ */
+export function checkTrustedRootFile(path: string, name: string): void {
+  const problem = looseTrustedRoot(path);
+  if (problem !== undefined) throw new UsageError(`${name} ${printable(path)} ${problem}`);
+}
