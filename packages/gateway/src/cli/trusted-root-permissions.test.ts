@@ -115,6 +115,18 @@ describe('a pinned trusted root others can change is refused', () => {
     expectRefused(await unseal(), approvers, '0757', `chmod go-w ${approvers}`);
   });
 
+  it('aaps log audit: a pinned root under a data directory others can write (0777): exit 2 naming it and chmod go-w', async () => {
+    // Whoever can write the data directory can rename audit/ away and put a directory of their own,
+    // holding their root, in its place.
+    place(auditPin, 0o600, 0o700);
+    chmodSync(dir, 0o777);
+    try {
+      expectRefused(await audit(), dir, '0777', `chmod go-w ${dir}`);
+    } finally {
+      chmodSync(dir, 0o700);
+    }
+  });
+
   it.skipIf(process.platform === 'win32' || process.getuid?.() !== 0)(
     'aaps unseal: a pinned root owned by another user: exit 2 naming its owner',
     async () => {
