@@ -4,10 +4,12 @@
  * can change: whoever else can write it, or the directory it is in, can put their own root in its
  * place, and the approver or auditor then trusts their keys. As ssh refuses a key file others can
  * write, such a file is refused, a usage error naming it, the mode found and the fix: the file (the
- * one a link names, and the directory of the link too) or its directory writable by group or
- * others, or owned by another user. A sticky directory others can write (`/tmp`) is fine for a file
- * of one's own: there only its owner (or the directory's, or root) can replace it. Not checked on
- * Windows, which has no POSIX modes.
+ * one a link names) writable by group or others, or a directory on its way (its own and every one
+ * above it, up to `/`; the link's too), or owned by another user than the one running the command
+ * or root: whoever can write a directory above it can rename the one below away and put their own
+ * in its place (ssh's StrictModes checks the same way). A sticky directory others can write
+ * (`/tmp`) is fine: there only an entry's owner (or the directory's, or root) can rename it. Not
+ * checked on Windows, which has no POSIX modes.
  */
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -34,14 +36,20 @@ export function looseTrustedRoot(
     return undefined;
   }
   const named = resolve(path);
-  const places = [real, dirname(real)];
-  const linkDir = realpathSync(dirname(named));
-  if (!places.includes(linkDir)) places.push(linkDir);
+  const places = [real];
+  // The file's directory and each one above it; then the link's, if it is elsewhere.
+  for (const start of [dirname(real), realpathSync(dirname(named))])
+    for (let d = start; !places.includes(d); d = dirname(d)) places.push(d);
+  const home = [dirname(real), realpathSync(dirname(named))];
   for (const at of places) {
     const st = statSync(at);
     const isDir = at !== real;
     // How the problem place is named after PATH: PATH itself, the file it links to, or a directory.
-    const where = isDir ? `is in ${printable(at)},` : at === named ? 'is' : `links to ${printable(at)},`;
+    const where = !isDir
+      ? at === named
+        ? 'is'
+        : `links to ${printable(at)},`
+      : `is ${home.includes(at) ? 'in' : 'under'} ${printable(at)},`;
     if (st.uid !== uid && st.uid !== 0)
       return `${where} owned by uid ${st.uid}, not by you (uid ${uid}) or root: whoever that is can replace the root you trust; keep ${isDir ? 'it in a directory' : 'a copy'} of your own (chmod 600)`;
     const sticky = isDir && (st.mode & 0o1000) !== 0;
