@@ -1,0 +1,122 @@
+/**
+ * A first `aaps up` (real party processes) stopped part way, by Ctrl-C (SIGINT) or kill -9 (as a
+ * power loss stops it), at the stage its progress output names: the next start completes a first
+ * start and becomes ready on a whole deployment (every party holding the group key it announces),
+ * with the flags it is given (a first start that never served holds the operator to no threshold
+ * nor to the ports it probed), never on a half-made one.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AAPS, CLEAN_ENV } from '../test-helpers/aaps-process.js';
+
+const root = mkdtempSync(join(tmpdir(), 'aaps-up-stopped-first-'));
+const servers: Server[] = [];
+afterAll(() => {
+  for (const s of servers) s.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+/**
+ * Run `aaps up ARGS` and send `signal` once its output (stdout and stderr) matches `when`; a run
+ * that becomes ready first is stopped with SIGINT, and one that neither matches nor ends in 60 s
+ * with SIGKILL (its output says how far it got).
+ */
+function upUntil(args: readonly string[], when: RegExp, signal: NodeJS.Signals): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [AAPS, 'up', '--port', '0', ...args], {
+      cwd: root,
+      env: CLEAN_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let sent = false;
+    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (sent) return;
+      if (when.test(out)) {
+        sent = true;
+        child.kill(signal);
+      } else if (/ready at/.test(out)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('close', (code, sig) => {
+      clearTimeout(hung);
+      resolve({ code, signal: sig, out });
+    });
+  });
+}
+
+/** The next start, run until ready (then stopped with SIGINT) or until it ends on its own. */
+const nextStart = (args: readonly string[]) => upUntil(args, /(?!)/, 'SIGINT');
+
+/** The group key and threshold of a ready line. */
+function ready(out: string): { key: string; threshold: string } | undefined {
+  const m = /aaps: ready at \S+ \(group key ([0-9a-f]{64}), (\d+-of-\d+)\)/.exec(out);
+  return m === null ? undefined : { key: m[1]!, threshold: m[2]! };
+}
+
+/** Listen on `port` of 127.0.0.1 as "another process" would, once the stopped party let it go. */
+async function takePort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const s = createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      servers.push(s);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} stayed taken`);
+}
+
+const rosterPorts = (dataDir: string) =>
+  (
+    JSON.parse(readFileSync(join(dataDir, 'roster.json'), 'utf8')) as { parties: { url: string }[] }
+  ).parties.map((p) => Number(new URL(p.url).port));
+
+describe('aaps up after a first start stopped part way', () => {
+  it('stopped by Ctrl-C before its DKG: the next start takes another --threshold, as a first start does', async () => {
+    const dataDir = join(root, 'threshold');
+    const first = await upUntil(['--data-dir', dataDir], /parties: starting 5 party processes/, 'SIGINT');
+    expect(first.out).toContain('aaps: SIGINT during start-up, stopping');
+    expect(first.code).toBe(130);
+    const next = await nextStart(['--data-dir', dataDir, '--threshold', '4']);
+    expect(next.out).not.toContain('holds a 3-of-5');
+    expect(next.out).toMatch(
+      /aaps: the first start in \S+ was stopped before it was ready; removed what it wrote: .*roster\.json.*; starting afresh/,
+    );
+    expect(ready(next.out)?.threshold).toBe('4-of-5');
+    expect(next.code).toBe(0);
+  }, 120_000);
+
+  it('killed (-9) once its parties listened: a probed port another process took since does not stop the next start', async () => {
+    const dataDir = join(root, 'port');
+    const first = await upUntil(['--data-dir', dataDir], /parties: monitoring http/, 'SIGKILL');
+    expect(first.signal).toBe('SIGKILL');
+    const taken = rosterPorts(dataDir)[2]!;
+    await takePort(taken);
+    const next = await nextStart(['--data-dir', dataDir]);
+    expect(next.out).not.toContain('EADDRINUSE');
+    expect(ready(next.out)?.threshold).toBe('3-of-5');
+    expect(next.code).toBe(0);
+    expect(rosterPorts(dataDir)).not.toContain(taken);
+  }, 120_000);
+});
