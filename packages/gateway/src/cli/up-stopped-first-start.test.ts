@@ -6,7 +6,7 @@
  * nor to the ports it probed), never on a half-made one.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,9 @@ describe('aaps up after a first start stopped part way', () => {
     const dataDir = join(root, 'threshold');
     const first = await upUntil(['--data-dir', dataDir], /parties: starting 5 party processes/, 'SIGINT');
     expect(first.out).toContain('aaps: SIGINT during start-up, stopping');
+    expect(first.out).toContain(
+      'aaps: this start did not finish (first-start-unfinished.json names what it wrote): the next start takes that back and starts afresh',
+    );
     expect(first.code).toBe(130);
     const next = await nextStart(['--data-dir', dataDir, '--threshold', '4']);
     expect(next.out).not.toContain('holds a 3-of-5');
@@ -105,6 +108,8 @@ describe('aaps up after a first start stopped part way', () => {
     );
     expect(ready(next.out)?.threshold).toBe('4-of-5');
     expect(next.code).toBe(0);
+    // Ready: the record of an unfinished start is gone, so a later start keeps this setup.
+    expect(existsSync(join(dataDir, 'first-start-unfinished.json'))).toBe(false);
   }, 120_000);
 
   it('killed (-9) once its parties listened: a probed port another process took since does not stop the next start', async () => {

@@ -1,12 +1,27 @@
 /**
  * `aaps up`: the gateway and one process per party on loopback. First start: identity keys,
- * roster, DKG (a progress line per step); later starts reuse them. One ready line with the URL and
- * the group key; Ctrl-C or SIGTERM shuts everything down. `--local` runs every party inside the
+ * roster, DKG (a progress line per step); later starts reuse them. A first start that stopped before
+ * it was ready (its `first-start-unfinished.json` still there) is taken back by the next start, which
+ * starts afresh. One ready line with the URL and the group key; Ctrl-C or SIGTERM shuts everything
+ * down. `--local` runs every party inside the
  * gateway instead (no processes, no DKG) for quick demos.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   createLogger,
@@ -15,9 +30,11 @@ import {
   layoutCluster,
   loadOrCreateIdentityKey,
   PARTY_MALLOC_ARENA_MAX,
+  PARTY_PID_FILE,
   type PartyProcess,
   type PartySpec,
   parseRoster,
+  pidFileHolder,
   ROLE_NAMED_PARTIES,
   type Roster,
   readJsonFile,
@@ -298,6 +315,108 @@ function ownerOnly(path: string): void {
 }
 
 /**
+ * The file a start of `aaps up` that sets anything up writes in its data directory before
+ * anything else, naming what it is about to create, and removes once it is ready (or, failing,
+ * with what it wrote): while it is there, a start that never served stopped (Ctrl-C, kill -9, a
+ * power loss) part way, and the next start takes back what it names before it starts afresh.
+ */
+export const UNFINISHED_START_FILE = 'first-start-unfinished.json';
+
+/**
+ * Remove `paths` (absolute, under `dataDir`) that exist, each whole; returns the top-most of those
+ * removed, relative to `dataDir` (a file under a directory removed is gone with it).
+ */
+function removeWritten(dataDir: string, paths: readonly string[]): string[] {
+  const removed = paths.filter((p) => {
+    if (!existsSync(p)) return false;
+    rmSync(p, { recursive: true, force: true });
+    return true;
+  });
+  const names = removed.map((p) => p.slice(dataDir.length + 1));
+  return names.filter((n) => !names.some((d) => n.startsWith(`${d}/`)));
+}
+
+/** Write `path` whole or not at all, synced (a temporary file renamed into place). */
+function writeFileDurably(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  syncDir(dirname(path));
+}
+
+/** Make a directory's entries durable (best effort: not every platform opens directories). */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // e.g. Windows: as durable as the platform makes it
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** How long a start waits for a party process of a stopped start to stop (it watches its parent). */
+const ORPHAN_WAIT_MS = 10_000;
+
+/**
+ * If a start in `dataDir` stopped before it was ready (its {@link UNFINISHED_START_FILE} is
+ * there), take back what it wrote, as a failed start does, and say so in one line: nothing of it
+ * ever served, and the next start is a first start again, with the flags it is given (threshold,
+ * ciphersuite, fresh party ports), not the reuse of a half-made setup. Its logs stay. A party
+ * process of that start still running (orphaned by a kill -9 of `aaps up`, and stopping) is
+ * waited for; one that does not stop is named and nothing is removed.
+ */
+async function takeBackUnfinished(config: GatewayConfig, io: Pick<UpIo, 'print'>): Promise<void> {
+  const file = join(config.dataDir, UNFINISHED_START_FILE);
+  if (!existsSync(file)) return;
+  let wrote: string[];
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { wrote?: unknown };
+    if (!Array.isArray(json.wrote)) throw new Error('no list of what it wrote');
+    wrote = json.wrote.map((p) => {
+      const rel = String(p);
+      if (rel === '' || isAbsolute(rel) || normalize(rel) !== rel || rel.startsWith('..') || rel === 'logs')
+        throw new Error(`not a path in the data directory: ${rel}`);
+      return join(config.dataDir, rel);
+    });
+  } catch (e) {
+    throw new UsageError(
+      `${file} says a first start there stopped before it was ready, but it cannot be read (${firstMessageLine(e)}): move ${config.dataDir} away and start again`,
+      { cause: e },
+    );
+  }
+  for (const id of UP_IDS) {
+    const dir = join(config.dataDir, 'parties', id);
+    if (!wrote.includes(dir)) continue;
+    const pidFile = join(dir, PARTY_PID_FILE);
+    const marker = join(dir, 'party.json');
+    const until = Date.now() + ORPHAN_WAIT_MS;
+    let holder = pidFileHolder(pidFile, marker);
+    while (holder !== undefined && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      holder = pidFileHolder(pidFile, marker);
+    }
+    if (holder !== undefined)
+      throw new Error(
+        `party ${id} of a first start that stopped before it was ready still runs (pid ${holder}): stop it, then start again`,
+      );
+  }
+  const removed = removeWritten(config.dataDir, wrote);
+  rmSync(file, { force: true });
+  io.print(
+    `aaps: the first start in ${config.dataDir} was stopped before it was ready; removed what it wrote: ${removed.length > 0 ? removed.join(', ') : 'nothing'}${existsSync(join(config.dataDir, 'logs')) ? '; kept logs/' : ''}; starting afresh`,
+  );
+}
+
+/**
  * What a start of `aaps up` writes in `dataDir`, as far as it does not exist yet: a failed start
  * removes these (each one whole: a directory this start made holds only what it wrote), and
  * nothing that was there before it, so the next start begins afresh instead of reusing the token,
@@ -307,10 +426,17 @@ function ownerOnly(path: string): void {
  * and approvers' files, the roster, the group key of record and each party's directory (its key,
  * config and store, once its process has stopped); a later start's setup is the operator's and
  * stays. The logs (`logs/`) stay: they may hold the only detail of why the start failed, and no
- * later start reuses anything from them. Returns the undo, which says what it removed and that it
- * kept the logs.
+ * later start reuses anything from them. Returns `mark`, which records these in
+ * {@link UNFINISHED_START_FILE} before anything else is written (a start stopped by a signal,
+ * or killed, leaves them to the next start: {@link takeBackUnfinished}); `served`, which removes
+ * that record once the start is ready; and the undo, which says what it removed and that it kept
+ * the logs.
  */
-function freshPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'>) => void } {
+function freshPaths(config: GatewayConfig): {
+  mark: () => boolean;
+  served: () => void;
+  undo: (io: Pick<UpIo, 'print'>) => void;
+} {
   const at = (...p: string[]) => join(config.dataDir, ...p);
   const logs = config.local ? [at('logs', 'gateway.log')] : [at('logs')];
   const candidates = [
@@ -336,17 +462,21 @@ function freshPaths(config: GatewayConfig): { undo: (io: Pick<UpIo, 'print'>) =>
   ];
   const fresh = candidates.filter((p) => !existsSync(p));
   const freshLogs = logs.filter((p) => !existsSync(p));
+  const record = at(UNFINISHED_START_FILE);
   return {
+    mark() {
+      if (fresh.length === 0) return false;
+      const wrote = fresh.map((p) => p.slice(config.dataDir.length + 1));
+      writeFileDurably(record, `${JSON.stringify({ version: 1, wrote }, null, 2)}\n`);
+      return true;
+    },
+    served() {
+      rmSync(record, { force: true });
+    },
     undo(io) {
-      const removed = fresh.filter((p) => {
-        if (!existsSync(p)) return false;
-        rmSync(p, { recursive: true, force: true });
-        return true;
-      });
+      const top = removeWritten(config.dataDir, fresh);
+      rmSync(record, { force: true });
       const rel = (p: string) => p.slice(config.dataDir.length + 1);
-      const names = removed.map(rel);
-      // A file under a directory this start made is gone with it: name the top-most only.
-      const top = names.filter((n) => !names.some((d) => n.startsWith(`${d}/`)));
       const keptLogs = freshLogs.filter((p) => existsSync(p)).map(rel);
       const kept =
         keptLogs.length === 0
@@ -464,6 +594,8 @@ export async function runUp(config0: GatewayConfig, io: UpIo): Promise<number> {
 }
 
 async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly TokenGrant[]): Promise<number> {
+  // A start that stopped before it was ready left what it wrote: taken back first (it never served).
+  await takeBackUnfinished(config, io);
   // Read and checked before anything is written (a refusal leaves the data directory as it was).
   const prior = config.local ? undefined : readUpRoster(config);
   const priorSaved = prior === undefined ? undefined : savedPackage(config.dataDir, prior);
@@ -473,6 +605,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   // A start that fails later takes back what it wrote (--local: the token and keys it made; with
   // party processes, all a first start set up).
   const written = config.local || prior === undefined ? freshPaths(config) : undefined;
+  const unfinished = written?.mark() ?? false;
   memoryHint(io, 'up');
   const token = ensureToken(config.dataDir, config.apiToken);
   for (const line of tokenLines(token)) io.print(line);
@@ -644,8 +777,15 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
   let served = false;
   try {
     const out = await startOrStop(io, startUp, stopAll);
-    if ('code' in out) return out.code;
+    if ('code' in out) {
+      if (unfinished)
+        io.print(
+          `aaps: this start did not finish (${UNFINISHED_START_FILE} names what it wrote): the next start takes that back and starts afresh`,
+        );
+      return out.code;
+    }
     served = true;
+    written?.served();
     const { url, keys } = out.started;
     io.print(
       `aaps: ready at ${url} (group key ${keys.group_public_key}, ${keys.threshold.min}-of-${keys.threshold.max}${config.local ? ', local parties' : ''})`,
