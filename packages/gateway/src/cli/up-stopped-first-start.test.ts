@@ -1,9 +1,11 @@
 /**
- * A first `aaps up` (real party processes) stopped part way, by Ctrl-C (SIGINT) or kill -9 (as a
- * power loss stops it), at the stage its progress output names: the next start completes a first
- * start and becomes ready on a whole deployment (every party holding the group key it announces),
- * with the flags it is given (a first start that never served holds the operator to no threshold
- * nor to the ports it probed), never on a half-made one.
+ * A first `aaps up` (real party processes, or `--local`) stopped part way, by Ctrl-C (SIGINT) or
+ * kill -9 (as a power loss stops it), at the stage its progress output names: the next start takes
+ * back what the stopped one wrote (`first-start-unfinished.json` names it), says so in one line,
+ * and completes a first start, ready on a whole deployment (every party with its key and config,
+ * the group key it announces the one on record), with the flags it is given (a first start that
+ * never served holds the operator to no threshold nor to the ports it probed), never on a half-made
+ * one. A party of the stopped start that still runs is named, and nothing is removed under it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,11 +29,17 @@ interface Run {
 }
 
 /**
- * Run `aaps up ARGS` and send `signal` once its output (stdout and stderr) matches `when`; a run
+ * Run `aaps up ARGS` and send `signal` once its output (stdout and stderr) matches `when` (after
+ * calling `before`); a run
  * that becomes ready first is stopped with SIGINT, and one that neither matches nor ends in 60 s
  * with SIGKILL (its output says how far it got).
  */
-function upUntil(args: readonly string[], when: RegExp, signal: NodeJS.Signals): Promise<Run> {
+function upUntil(
+  args: readonly string[],
+  when: RegExp,
+  signal: NodeJS.Signals,
+  before?: () => void,
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [AAPS, 'up', '--port', '0', ...args], {
       cwd: root,
@@ -46,6 +54,7 @@ function upUntil(args: readonly string[], when: RegExp, signal: NodeJS.Signals):
       if (sent) return;
       if (when.test(out)) {
         sent = true;
+        before?.();
         child.kill(signal);
       } else if (/ready at/.test(out)) {
         sent = true;
@@ -66,8 +75,15 @@ const nextStart = (args: readonly string[]) => upUntil(args, /(?!)/, 'SIGINT');
 
 /** The group key and threshold of a ready line. */
 function ready(out: string): { key: string; threshold: string } | undefined {
-  const m = /aaps: ready at \S+ \(group key ([0-9a-f]{64}), (\d+-of-\d+)\)/.exec(out);
+  const m = /aaps: ready at \S+ \(group key ([0-9a-f]{64}), (\d+-of-\d+)[,)]/.exec(out);
   return m === null ? undefined : { key: m[1]!, threshold: m[2]! };
+}
+
+/** The group key `public-package.json` in `dataDir` records. */
+function recordedKey(dataDir: string): string | undefined {
+  const file = join(dataDir, 'public-package.json');
+  if (!existsSync(file)) return undefined;
+  return (JSON.parse(readFileSync(file, 'utf8')) as { body: { groupPublicKey: string } }).body.groupPublicKey;
 }
 
 /** Listen on `port` of 127.0.0.1 as "another process" would, once the stopped party let it go. */
@@ -85,6 +101,15 @@ async function takePort(port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`port ${port} stayed taken`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const rosterPorts = (dataDir: string) =>
@@ -124,4 +149,88 @@ describe('aaps up after a first start stopped part way', () => {
     expect(next.code).toBe(0);
     expect(rosterPorts(dataDir)).not.toContain(taken);
   }, 120_000);
+
+  it('killed (-9) with --local once it dealt its key set: the next start deals anew, with another --threshold', async () => {
+    const dataDir = join(root, 'local');
+    const first = await upUntil(
+      ['--local', '--data-dir', dataDir],
+      /keys: dealt a 3-of-5 key set/,
+      'SIGKILL',
+    );
+    expect(first.signal).toBe('SIGKILL');
+    const next = await nextStart(['--local', '--data-dir', dataDir, '--threshold', '4']);
+    expect(next.out).toMatch(
+      /aaps: the first start in \S+ was stopped before it was ready; removed what it wrote: .*local.*; starting afresh/,
+    );
+    expect(next.out).toContain('keys: dealt a 4-of-5 key set');
+    expect(ready(next.out)?.threshold).toBe('4-of-5');
+    expect(next.code).toBe(0);
+  }, 120_000);
+
+  it('killed (-9) with a party of it that does not stop: the next start names it and removes nothing; once it is gone, the start is ready', async () => {
+    const dataDir = join(root, 'orphan');
+    let pid = 0;
+    const first = await upUntil(['--data-dir', dataDir], /parties: monitoring http/, 'SIGKILL', () => {
+      // The audit party cannot see its parent go, as a party hung on a stalled disk would not.
+      pid = Number(readFileSync(join(dataDir, 'parties', 'audit', 'party.pid'), 'utf8'));
+      process.kill(pid, 'SIGSTOP');
+    });
+    expect(first.signal).toBe('SIGKILL');
+    try {
+      const refused = await nextStart(['--data-dir', dataDir]);
+      expect(refused.out).toContain(
+        `aaps: party audit of a first start that stopped before it was ready still runs (pid ${pid}): stop it, then start again`,
+      );
+      expect(refused.code).toBe(1);
+      expect(existsSync(join(dataDir, 'roster.json'))).toBe(true);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // Let go, it sees its parent gone and stops.
+    for (let i = 0; i < 100 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    const next = await nextStart(['--data-dir', dataDir]);
+    expect(next.out).toContain('starting afresh');
+    expect(ready(next.out)?.threshold).toBe('3-of-5');
+    expect(next.code).toBe(0);
+  }, 120_000);
+
+  // Each stop point as the progress output names it: the next start is ready on a whole
+  // deployment, the group key it announces the one on record.
+  const stops: [string, RegExp, NodeJS.Signals][] = [
+    ['the token written', /token: created/, 'SIGKILL'],
+    ['the parties starting', /parties: starting 5 party processes/, 'SIGKILL'],
+    ['DKG round 1', /dkg \S+: round 1 /, 'SIGINT'],
+    ['DKG round 2', /dkg \S+: round 2 /, 'SIGKILL'],
+    ['DKG round 3', /dkg \S+: round 3 /, 'SIGKILL'],
+    ['the DKG committing', /dkg \S+: every party verified package/, 'SIGKILL'],
+    ['the DKG done', /dkg \S+: done, group key/, 'SIGKILL'],
+  ];
+  for (const [stage, when, signal] of stops) {
+    it(`stopped (${signal}) at ${stage}: the next start is ready, its group key the one on record`, async () => {
+      const dataDir = join(root, stage.replaceAll(' ', '-'));
+      const first = await upUntil(['--data-dir', dataDir], when, signal);
+      expect(ready(first.out)).toBeUndefined();
+      const next = await nextStart(['--data-dir', dataDir]);
+      const r = ready(next.out);
+      expect(r?.threshold, next.out).toBe('3-of-5');
+      expect(next.code).toBe(0);
+      expect(recordedKey(dataDir)).toBe(r?.key);
+      // Every party of the roster has its key and its config, on the roster's port.
+      const ports = rosterPorts(dataDir);
+      for (const [i, id] of [
+        'monitoring',
+        'problem-solver',
+        'strategy',
+        'quality-assurance',
+        'audit',
+      ].entries()) {
+        expect(existsSync(join(dataDir, 'parties', id, 'identity.key')), id).toBe(true);
+        const config = JSON.parse(readFileSync(join(dataDir, 'parties', id, 'party.json'), 'utf8')) as {
+          port: number;
+        };
+        expect(config.port, id).toBe(ports[i]);
+      }
+      expect(existsSync(join(dataDir, 'first-start-unfinished.json'))).toBe(false);
+    }, 120_000);
+  }
 });
