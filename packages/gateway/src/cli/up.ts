@@ -471,7 +471,11 @@ function freshPaths(config: GatewayConfig): {
       return true;
     },
     served() {
+      // Durably gone before the ready line: a power loss once it served must not bring the
+      // record back (the next start would take back a setup that signed).
+      if (!existsSync(record)) return;
       rmSync(record, { force: true });
+      syncDir(config.dataDir);
     },
     undo(io) {
       const top = removeWritten(config.dataDir, fresh);
