@@ -1,7 +1,7 @@
 /** Duplicate keys in JSON text: which key, and where (the dot path a config error names). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { findDuplicate, findDuplicateKey } from './json-keys.js';
+import { duplicateKeyProblem, findDuplicate, findDuplicateKey } from './json-keys.js';
 
 describe('findDuplicateKey', () => {
   it('finds a key twice in one object, escapes decoded, and nothing else', () => {
@@ -14,6 +14,18 @@ describe('findDuplicateKey', () => {
     const many = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`);
     expect(findDuplicateKey(`{${many.join(',')}}`)).toBeUndefined();
     expect(findDuplicateKey(`{${many.join(',')},"k7":0}`)).toBe('k7');
+  });
+});
+
+describe('duplicateKeyProblem', () => {
+  it('names a key holding control or bidirectional characters escaped: the line it makes is printed on a terminal', () => {
+    // A file someone else wrote (a trusted root, a backup, a roster): its key must not retitle the
+    // terminal or reorder the line the reader sees.
+    const text = '{"a":{"\\u001b]0;owned\\u0007\\u202ex":1,"\\u001b]0;owned\\u0007\\u202ex":2}}';
+    const problem = duplicateKeyProblem(text);
+    expect(problem).toBe(
+      'a.\\u001b]0;owned\\u0007\\u202ex is given twice in one object (JSON parsers differ on which one counts)',
+    );
   });
 });
 

@@ -248,6 +248,17 @@ describe('aaps-verify in-process', () => {
     });
   });
 
+  it('names a duplicated key that holds control characters escaped, never raw on the terminal', async () => {
+    const bundle = write('esc-bundle.json', JSON.stringify(fx.bundle));
+    const key = '\\u001b]0;owned\\u0007x';
+    const root = write('esc-root.json', `{"${key}":1,"${key}":2}`);
+    const r = await run([bundle, '--trusted-root', root]);
+    expect(r.code).toBe(2);
+    expect(r.err).toEqual([
+      `aaps-verify: trusted root ${root}: \\u001b]0;owned\\u0007x is given twice in one object (JSON parsers differ on which one counts)`,
+    ]);
+  });
+
   it('exits 2 with one line when there are no bundles', async () => {
     for (const stdin of ['', ' \n\n']) {
       const r = await run(['-', '--key', keyHex], stdin);

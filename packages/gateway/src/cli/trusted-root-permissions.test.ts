@@ -148,6 +148,33 @@ describe('a pinned trusted root others can change is refused', () => {
   });
 });
 
+describe('a link on the way to the root is held to the same rule as the root', () => {
+  // Whoever can write the directory holding a link on the way can point that link elsewhere: a
+  // link of a chain (one link naming another), or a directory link in the path given.
+  it('a chain of links, the middle one in a directory others can write: refused, naming that directory', () => {
+    const own = join(dir, 'chain', 'own', 'root.json');
+    place(own, 0o600, 0o700);
+    const loose = join(dir, 'chain', 'loose');
+    mkdirSync(loose, { recursive: true });
+    chmodSync(loose, 0o777);
+    symlinkSync(own, join(loose, 'current.json'));
+    const pin = join(dir, 'chain', 'pin', 'root.json');
+    mkdirSync(join(pin, '..'), { recursive: true, mode: 0o700 });
+    symlinkSync(join(loose, 'current.json'), pin);
+    expect(looseTrustedRoot(pin)).toContain(`chmod go-w ${loose}`);
+  });
+
+  it('a path through a directory link held in a directory others can write: refused, naming that directory', () => {
+    const own = join(dir, 'via', 'own', 'root.json');
+    place(own, 0o600, 0o700);
+    const loose = join(dir, 'via', 'loose');
+    mkdirSync(loose, { recursive: true });
+    chmodSync(loose, 0o777);
+    symlinkSync(join(dir, 'via', 'own'), join(loose, 'roots'));
+    expect(looseTrustedRoot(join(loose, 'roots', 'root.json'))).toContain(`chmod go-w ${loose}`);
+  });
+});
+
 describe('a --trusted-root FILE given on the command line is held to the same rule', () => {
   it('aaps unseal --trusted-root FILE writable by others: exit 2, nothing asked', async () => {
     const file = join(dir, 'given', 'root.json');

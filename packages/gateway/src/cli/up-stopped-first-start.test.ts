@@ -8,10 +8,11 @@
  * one. A party of the stopped start that still runs is named, and nothing is removed under it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type PartyProcess, spawnParty } from '@aaps/agents';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AAPS, CLEAN_ENV } from '../test-helpers/aaps-process.js';
 
@@ -72,6 +73,29 @@ function upUntil(
 
 /** The next start, run until ready (then stopped with SIGINT) or until it ends on its own. */
 const nextStart = (args: readonly string[]) => upUntil(args, /(?!)/, 'SIGINT');
+
+/** Run `aaps gateway ARGS` until ready (then stopped with SIGINT) or until it ends on its own. */
+function gatewayUntilReady(args: readonly string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [AAPS, 'gateway', '--port', '0', ...args], {
+      cwd: root,
+      env: CLEAN_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (/gateway ready at/.test(out)) child.kill('SIGINT');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('close', (code, sig) => {
+      clearTimeout(hung);
+      resolve({ code, signal: sig, out });
+    });
+  });
+}
 
 /** The group key and threshold of a ready line. */
 function ready(out: string): { key: string; threshold: string } | undefined {
@@ -233,4 +257,59 @@ describe('aaps up after a first start stopped part way', () => {
       expect(existsSync(join(dataDir, 'first-start-unfinished.json'))).toBe(false);
     }, 120_000);
   }
+});
+
+describe('a record of an unfinished first start that names what no start writes', () => {
+  it('naming the data directory itself ("."): nothing is removed, one line names the record', async () => {
+    // A corrupt or crafted record: the next start must not take it as a list of what to delete.
+    const dataDir = join(root, 'dot-record');
+    mkdirSync(join(dataDir, 'audit'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(dataDir, 'logs'), { recursive: true });
+    writeFileSync(join(dataDir, 'audit', 'trusted_root.json'), '{}\n', { mode: 0o600 });
+    writeFileSync(join(dataDir, 'logs', 'gateway.log'), '{}\n');
+    writeFileSync(join(dataDir, 'first-start-unfinished.json'), '{"version":1,"wrote":["."]}\n');
+    const next = await nextStart(['--local', '--data-dir', dataDir]);
+    expect(existsSync(join(dataDir, 'audit', 'trusted_root.json'))).toBe(true);
+    expect(existsSync(join(dataDir, 'logs', 'gateway.log'))).toBe(true);
+    expect(next.out).toContain('first-start-unfinished.json');
+    expect(next.out).toContain('not a path a first start writes: .');
+    expect(next.code).toBe(2);
+  }, 60_000);
+});
+
+describe('a first start that stopped, then served by aaps gateway', () => {
+  it('killed (-9) with the DKG done, then served by aaps gateway and its own parties: the next aaps up keeps that deployment', async () => {
+    // The operator runs what the stopped start set up as the docs' split deployment does: each
+    // party by its config, the gateway alone. It served (its ready line, the group key): what it
+    // serves with is the operator's, and no later start may take it back.
+    const dataDir = join(root, 'gateway-served');
+    const first = await upUntil(['--data-dir', dataDir], /dkg \S+: done, group key/, 'SIGKILL');
+    expect(first.signal).toBe('SIGKILL');
+    const key = /dkg \S+: done, group key ([0-9a-f]{64})/.exec(first.out)?.[1];
+    expect(key, first.out).toBeDefined();
+    const roster = JSON.parse(readFileSync(join(dataDir, 'roster.json'), 'utf8')) as {
+      parties: { id: string; url: string }[];
+    };
+    // Its orphaned parties see their parent gone and stop.
+    for (const p of roster.parties) {
+      const pidFile = join(dataDir, 'parties', p.id, 'party.pid');
+      for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+    const parties: PartyProcess[] = roster.parties.map((p) =>
+      spawnParty(p.id, p.url, join(dataDir, 'parties', p.id, 'party.json')),
+    );
+    let served: Run;
+    try {
+      await Promise.all(parties.map((p) => p.ready()));
+      served = await gatewayUntilReady(['--data-dir', dataDir]);
+    } finally {
+      await Promise.all(parties.map((p) => p.stop('SIGTERM')));
+    }
+    expect(served.out).toContain(`aaps: gateway ready at`);
+    expect(served.out).toContain(`group key ${key}`);
+    const next = await nextStart(['--data-dir', dataDir]);
+    expect(next.out).not.toContain('removed what it wrote');
+    expect(ready(next.out)?.key, next.out).toBe(key);
+    expect(recordedKey(dataDir)).toBe(key);
+  }, 120_000);
 });
