@@ -118,15 +118,24 @@ export function findDuplicateKey(text: string): string | undefined {
 /**
  * Why JSON text (that `JSON.parse` accepted) is refused, when one of its objects gives a key twice:
  * `aaps.groupKey.publicKeyHex is given twice in one object (JSON parsers differ on which one
- * counts)`, the first such key by its dot path; `undefined` when none does. Readers of files and
- * sealed inputs say it after what they read (`trusted root FILE: ...`).
+ * counts)`, the first such key by its dot path (control and bidirectional characters escaped:
+ * the line is printed), `undefined` when none does. Readers of files and sealed inputs say it
+ * after what they read (`trusted root FILE: ...`).
  */
 export function duplicateKeyProblem(text: string): string | undefined {
   const duplicate = findDuplicate(text);
   return duplicate === undefined
     ? undefined
-    : `${duplicate.path} is given twice in one object (JSON parsers differ on which one counts)`;
+    : `${duplicate.path.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)} is given twice in one object (JSON parsers differ on which one counts)`;
 }
+
+/**
+ * What a key's path must not carry raw onto a terminal (the line is printed: the file is someone
+ * else's): C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional
+ * formatting marks, written as `\uXXXX` (as the client CLI's `printable`).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** `key` found twice in the innermost of the `depth` open frames, with its path through them. */
 function found(frames: readonly Frame[], depth: number, key: string): DuplicateKey {
