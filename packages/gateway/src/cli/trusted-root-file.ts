@@ -5,14 +5,16 @@
  * place, and the approver or auditor then trusts their keys. As ssh refuses a key file others can
  * write, such a file is refused, a usage error naming it, the mode found and the fix: the file (the
  * one a link names) writable by group or others, or a directory on its way (its own and every one
- * above it, up to `/`; the link's too), or owned by another user than the one running the command
+ * above it, up to `/`; and each directory a link on the way stands in, a link of a chain or a
+ * directory link in the path given: whoever can write it can point the link elsewhere), or owned
+ * by another user than the one running the command
  * or root: whoever can write a directory above it can rename the one below away and put their own
  * in its place (ssh's StrictModes checks the same way). A sticky directory others can write
  * (`/tmp`) is fine: there only an entry's owner (or the directory's, or root) can rename it. Not
  * checked on Windows, which has no POSIX modes.
  */
-import { realpathSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { printable } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
 
@@ -29,18 +31,18 @@ export function looseTrustedRoot(
 ): string | undefined {
   if (platform === 'win32' || process.getuid === undefined) return undefined;
   const uid = process.getuid();
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch {
-    return undefined;
-  }
+  const way = wayTo(path);
+  if (way === undefined) return undefined;
+  const { real, dirs, holders } = way;
   const named = resolve(path);
-  const places = [real];
-  // The file's directory and each one above it; then the link's, if it is elsewhere.
-  for (const start of [dirname(real), realpathSync(dirname(named))])
-    for (let d = start; !places.includes(d); d = dirname(d)) places.push(d);
-  const home = [dirname(real), realpathSync(dirname(named))];
+  // The file, then its own directory and each one above it, then every other directory a link on
+  // the way is looked up in (whoever can write one of those can point the link elsewhere).
+  const above = (d: string) => d === '/' || real.startsWith(`${d}/`);
+  const places = [
+    real,
+    ...dirs.filter(above).sort((a, b) => b.length - a.length),
+    ...dirs.filter((d) => !above(d)),
+  ];
   for (const at of places) {
     const st = statSync(at);
     const isDir = at !== real;
@@ -49,7 +51,7 @@ export function looseTrustedRoot(
       ? at === named
         ? 'is'
         : `links to ${printable(at)},`
-      : `is ${home.includes(at) ? 'in' : 'under'} ${printable(at)},`;
+      : `is ${holders.includes(at) ? 'in' : 'under'} ${printable(at)},`;
     if (st.uid !== uid && st.uid !== 0)
       return `${where} owned by uid ${st.uid}, not by you (uid ${uid}) or root: whoever that is can replace the root you trust; keep ${isDir ? 'it in a directory' : 'a copy'} of your own (chmod 600)`;
     const sticky = isDir && (st.mode & 0o1000) !== 0;
@@ -57,6 +59,51 @@ export function looseTrustedRoot(
       return `${where} writable by group or others (mode ${octal(st.mode)}): they can replace the root you trust; ${isDir ? `chmod go-w ${printable(at)}` : `chmod 600 ${printable(at)}`}`;
   }
   return undefined;
+}
+
+/** The most links followed on the way to a file, as Linux's ELOOP limit. */
+const MAX_LINKS = 40;
+
+/**
+ * The way to the file at `path` as the system resolves it, each link followed where it stands
+ * (`..` after a link is the link target's parent): the file's real path, every directory an entry
+ * on the way is looked up in (each a real path), and those of them that hold a link or the file
+ * itself. `undefined` when the way ends (no such file, a loop): reading the file says so.
+ */
+function wayTo(path: string): { real: string; dirs: string[]; holders: string[] } | undefined {
+  const dirs: string[] = [];
+  const holders: string[] = [];
+  const add = (list: string[], d: string) => {
+    if (!list.includes(d)) list.push(d);
+  };
+  const queue = (isAbsolute(path) ? path : `${process.cwd()}/${path}`).split('/');
+  let cur = '/';
+  let links = 0;
+  try {
+    for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+      if (c === '' || c === '.') continue;
+      if (c === '..') {
+        cur = dirname(cur);
+        continue;
+      }
+      add(dirs, cur);
+      const next = cur === '/' ? `/${c}` : `${cur}/${c}`;
+      if (!lstatSync(next).isSymbolicLink()) {
+        cur = next;
+        continue;
+      }
+      if (++links > MAX_LINKS) return undefined;
+      add(holders, cur);
+      const target = readlinkSync(next);
+      if (isAbsolute(target)) cur = '/';
+      queue.unshift(...target.split('/'));
+    }
+    statSync(cur);
+  } catch {
+    return undefined;
+  }
+  add(holders, dirname(cur));
+  return { real: cur, dirs, holders };
 }
 
 /**
