@@ -21,7 +21,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   createLogger,
@@ -62,6 +62,7 @@ import { checkCanListen } from './listen-check.js';
 import { openLogFile } from './log-file.js';
 import { type Supervisor, superviseParties } from './party-supervisor.js';
 import { type RunningGateway, startGateway } from './serve.js';
+import { printable } from './terminal-text.js';
 import { readTokensFile } from './tokens-file.js';
 import { UsageError } from './usage-error.js';
 
@@ -336,6 +337,40 @@ function removeWritten(dataDir: string, paths: readonly string[]): string[] {
   return names.filter((n) => !names.some((d) => n.startsWith(`${d}/`)));
 }
 
+/**
+ * What a start of `aaps up` may set up in its data directory, relative to it (`/`-separated), the
+ * outer before the inner: `--local` (`local`) or with party processes, and `approvers`' keys.
+ */
+function startWrites(local: boolean, approvers: readonly string[]): string[] {
+  return [
+    'api-token',
+    'gateway',
+    'gateway/identity.key',
+    'gateway/db',
+    'approvers',
+    ...approvers.map((id) => `approvers/${id}.key`),
+    ...(local
+      ? ['local', 'local/keys.json']
+      : [
+          'roster.json',
+          'public-package.json',
+          'parties',
+          ...UP_IDS.flatMap((id) => [
+            `parties/${id}`,
+            `parties/${id}/identity.key`,
+            `parties/${id}/party.json`,
+            `parties/${id}/db`,
+          ]),
+        ]),
+  ];
+}
+
+/** Whether `rel` is a path some start of `aaps up` sets up (an approver's key by any id). */
+function isStartWrite(rel: string): boolean {
+  if (/^approvers\/[^/]+\.key$/.test(rel) && !rel.includes('\\')) return true;
+  return startWrites(true, []).includes(rel) || startWrites(false, []).includes(rel);
+}
+
 /** Write `path` whole or not at all, synced (a temporary file renamed into place). */
 function writeFileDurably(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -383,8 +418,8 @@ async function takeBackUnfinished(config: GatewayConfig, io: Pick<UpIo, 'print'>
     if (!Array.isArray(json.wrote)) throw new Error('no list of what it wrote');
     wrote = json.wrote.map((p) => {
       const rel = String(p);
-      if (rel === '' || isAbsolute(rel) || normalize(rel) !== rel || rel.startsWith('..') || rel === 'logs')
-        throw new Error(`not a path in the data directory: ${rel}`);
+      // Only what a start sets up: never the directory itself, its logs, nor what else it holds.
+      if (!isStartWrite(rel)) throw new Error(`not a path a first start writes: ${printable(rel)}`);
       return join(config.dataDir, rel);
     });
   } catch (e) {
@@ -439,27 +474,7 @@ function freshPaths(config: GatewayConfig): {
 } {
   const at = (...p: string[]) => join(config.dataDir, ...p);
   const logs = config.local ? [at('logs', 'gateway.log')] : [at('logs')];
-  const candidates = [
-    at('api-token'),
-    at('gateway'),
-    at('gateway', 'identity.key'),
-    at('gateway', 'db'),
-    at('approvers'),
-    ...config.approvers.map((id) => at('approvers', `${id}.key`)),
-    ...(config.local
-      ? [at('local'), at('local', 'keys.json')]
-      : [
-          at('roster.json'),
-          at('public-package.json'),
-          at('parties'),
-          ...UP_IDS.flatMap((id) => [
-            at('parties', id),
-            at('parties', id, 'identity.key'),
-            at('parties', id, 'party.json'),
-            at('parties', id, 'db'),
-          ]),
-        ]),
-  ];
+  const candidates = startWrites(config.local, config.approvers).map((n) => at(n));
   const fresh = candidates.filter((p) => !existsSync(p));
   const freshLogs = logs.filter((p) => !existsSync(p));
   const record = at(UNFINISHED_START_FILE);
