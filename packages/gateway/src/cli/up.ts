@@ -398,6 +398,19 @@ function syncDir(dir: string): void {
   }
 }
 
+/**
+ * A start in `dataDir` served (`aaps up`, or `aaps gateway` on what a stopped first `aaps up` set
+ * up): what is there is the operator's, so the record of an unfinished first start goes, durably
+ * before the ready line (a power loss once it served must not bring it back: the next start would
+ * take back a setup that signed).
+ */
+function servedFrom(dataDir: string): void {
+  const record = join(dataDir, UNFINISHED_START_FILE);
+  if (!existsSync(record)) return;
+  rmSync(record, { force: true });
+  syncDir(dataDir);
+}
+
 /** How long a start waits for a party process of a stopped start to stop (it watches its parent). */
 const ORPHAN_WAIT_MS = 10_000;
 
@@ -486,11 +499,7 @@ function freshPaths(config: GatewayConfig): {
       return true;
     },
     served() {
-      // Durably gone before the ready line: a power loss once it served must not bring the
-      // record back (the next start would take back a setup that signed).
-      if (!existsSync(record)) return;
-      rmSync(record, { force: true });
-      syncDir(config.dataDir);
+      servedFrom(config.dataDir);
     },
     undo(io) {
       const top = removeWritten(config.dataDir, fresh);
@@ -914,6 +923,9 @@ async function runGatewayLocked(
   try {
     const out = await startOrStop(io, startUp, stop);
     if ('code' in out) return out.code;
+    // It served: a first aaps up stopped in this directory left its setup to this gateway, and
+    // the next aaps up must not take it back.
+    servedFrom(config.dataDir);
     io.print(`aaps: gateway ready at ${out.started.url} (group key ${out.started.keys.group_public_key})`);
     io.print(`aaps: ${await io.stopSignal}, shutting down`);
     await stop();
