@@ -6,7 +6,17 @@
  * loose key file: exit 2, one line naming the path, the mode found and the fix, before the
  * gateway is asked anything.
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -211,6 +221,24 @@ describe('a trusted root only you (or root) can change is used', () => {
     expect(r.err.join('\n')).not.toContain('writable');
     expect(hits).toBeGreaterThan(0);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    "the auditor's pin commands of docs/api.md, run under umask 002 (a user-private-group default) in a home without .aaps: the pin is taken",
+    () => {
+      const api = readFileSync(new URL('../../../../docs/api.md', import.meta.url), 'utf8');
+      // The commands that make the pin's directories (the fetch and the check need a gateway).
+      const making = api
+        .split('\n')
+        .filter((l) => l.includes('~/.aaps/audit') && /^\(?(umask 077; )?mkdir /.test(l));
+      expect(making.length).toBeGreaterThan(0);
+      const home = join(dir, 'home-umask-002');
+      mkdirSync(home, { mode: 0o700 });
+      execFileSync('sh', ['-c', `umask 002; ${making.join('; ')}`], { env: { ...process.env, HOME: home } });
+      const pin = join(home, '.aaps', 'audit', 'trusted_root.json');
+      writeFileSync(pin, ROOT, { mode: 0o600 });
+      expect(looseTrustedRoot(pin)).toBeUndefined();
+    },
+  );
 
   it('on Windows (no POSIX modes) the check is skipped', () => {
     const file = join(dir, 'given', 'win.json');
