@@ -33,7 +33,7 @@ export function looseTrustedRoot(
   const uid = process.getuid();
   const way = wayTo(path);
   if (way === undefined) return undefined;
-  const { real, dirs, holders } = way;
+  const { real, dirs, holders, named: namedIn } = way;
   const named = resolve(path);
   // The file, then its own directory and each one above it, then every other directory a link on
   // the way is looked up in (whoever can write one of those can point the link elsewhere).
@@ -51,7 +51,11 @@ export function looseTrustedRoot(
       ? at === named
         ? 'is'
         : `links to ${printable(at)},`
-      : `is ${holders.includes(at) ? 'in' : 'under'} ${printable(at)},`;
+      : at === dirname(real) || at === namedIn
+        ? `is in ${printable(at)},`
+        : holders.includes(at)
+          ? `is reached through a link in ${printable(at)},`
+          : `is under ${printable(at)},`;
     if (st.uid !== uid && st.uid !== 0)
       return `${where} owned by uid ${st.uid}, not by you (uid ${uid}) or root: whoever that is can replace the root you trust; keep ${isDir ? 'it in a directory' : 'a copy'} of your own (chmod 600)`;
     const sticky = isDir && (st.mode & 0o1000) !== 0;
@@ -67,20 +71,27 @@ const MAX_LINKS = 40;
 /**
  * The way to the file at `path` as the system resolves it, each link followed where it stands
  * (`..` after a link is the link target's parent): the file's real path, every directory an entry
- * on the way is looked up in (each a real path), and those of them that hold a link or the file
- * itself. `undefined` when the way ends (no such file, a loop): reading the file says so.
+ * on the way is looked up in (each a real path), those of them that hold a link or the file
+ * itself, and the one the path's own last entry is looked up in. `undefined` when the way ends (no such file, a loop): reading the file says so.
  */
-function wayTo(path: string): { real: string; dirs: string[]; holders: string[] } | undefined {
+function wayTo(
+  path: string,
+): { real: string; dirs: string[]; holders: string[]; named: string | undefined } | undefined {
   const dirs: string[] = [];
   const holders: string[] = [];
   const add = (list: string[], d: string) => {
     if (!list.includes(d)) list.push(d);
   };
   const queue = (isAbsolute(path) ? path : `${process.cwd()}/${path}`).split('/');
+  // The path's own last entry: the directory it is looked up in is the one PATH is "in".
+  let last = queue.length;
+  let named: string | undefined;
   let cur = '/';
   let links = 0;
   try {
     for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+      last--;
+      if (last === 0 && named === undefined) named = cur;
       if (c === '' || c === '.') continue;
       if (c === '..') {
         cur = dirname(cur);
@@ -96,14 +107,16 @@ function wayTo(path: string): { real: string; dirs: string[]; holders: string[] 
       add(holders, cur);
       const target = readlinkSync(next);
       if (isAbsolute(target)) cur = '/';
-      queue.unshift(...target.split('/'));
+      const more = target.split('/');
+      last += more.length;
+      queue.unshift(...more);
     }
     statSync(cur);
   } catch {
     return undefined;
   }
   add(holders, dirname(cur));
-  return { real: cur, dirs, holders };
+  return { real: cur, dirs, holders, named };
 }
 
 /**
