@@ -408,7 +408,13 @@ export {
   strategyRiskSubject,
 } from './steps/strategy.js';
 export { inferDeployment } from './steps/workload-name.js';
-export { loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile, writeJsonFile } from './store/files.js';
+export {
+  loadOrCreateDataKey,
+  loadOrCreateIdentityKey,
+  readJsonFile,
+  writeFileDurably,
+  writeJsonFile,
+} from './store/files.js';
 export { claimStoreFormat, type FormatDatabase, type StoreFormat } from './store/format-version.js';
 export { type AuditEntry, PARTY_STORE_FORMAT, PartyStore, type StoredKey } from './store/level.js';
 export {

@@ -7,7 +7,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type AgentRole,
@@ -29,6 +29,7 @@ import {
   runDkgOverHttp,
   type SignSubject,
   vetoHolders,
+  writeFileDurably,
 } from '@aaps/agents';
 import {
   duplicateKeyProblem,
@@ -922,14 +923,12 @@ function describeHeld(found: Survey, recordKey: string, k: number): string {
 }
 
 /**
- * Save the public package as `<dataDir>/public-package.json`, whole or not at all: a crash
- * mid-write leaves the old file or none.
+ * Save the public package as `<dataDir>/public-package.json`, whole or not at all, and durably
+ * (`writeFileDurably`): a crash or power loss mid-write leaves the old file or none, and once this
+ * returns the new one is on disk.
  */
 export function writeSavedPublicPackage(dataDir: string, json: unknown): void {
-  const file = join(dataDir, 'public-package.json');
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(json, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeFileDurably(join(dataDir, 'public-package.json'), `${JSON.stringify(json, null, 2)}\n`);
 }
 
 /**

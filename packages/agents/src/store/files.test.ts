@@ -3,18 +3,28 @@
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDataKey, loadOrCreateDataKey, loadOrCreateIdentityKey, readJsonFile } from './files.js';
+import {
+  createDataKey,
+  loadOrCreateDataKey,
+  loadOrCreateIdentityKey,
+  readJsonFile,
+  writeFileDurably,
+} from './files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,5 +169,64 @@ describe('readJsonFile', () => {
     expect(() => readJsonFile(locked, 'party config')).toThrowError(
       /cannot be read: permission denied .*\(EACCES\)$/,
     );
+  });
+});
+
+describe('writeFileDurably (every state file a later start reads)', () => {
+  it('replaces the file whole: a reader holding the old one open reads it to its end, the path gives the new one, no temporary file stays', () => {
+    const d = join(dir, 'durable');
+    mkdirSync(d, { recursive: true });
+    const path = join(d, 'roster.json');
+    writeFileDurably(path, 'old whole\n');
+    const held = openSync(path, 'r');
+    try {
+      writeFileDurably(path, 'new whole\n');
+      expect(readFileSync(held, 'utf8')).toBe('old whole\n');
+    } finally {
+      closeSync(held);
+    }
+    expect(readFileSync(path, 'utf8')).toBe('new whole\n');
+    expect(readdirSync(d)).toEqual(['roster.json']);
+  });
+
+  it('gives a new file the mode asked (less the umask) and keeps the mode of a file it replaces', () => {
+    const d = join(dir, 'durable-modes');
+    mkdirSync(d, { recursive: true });
+    const secret = join(d, 'record.json');
+    writeFileDurably(secret, '{}\n', 0o600);
+    expect(statSync(secret).mode & 0o777).toBe(0o600);
+    const narrowed = join(d, 'party.json');
+    writeFileDurably(narrowed, '{}\n');
+    chmodSync(narrowed, 0o640); // the operator narrowed it
+    writeFileDurably(narrowed, '{"a":1}\n');
+    expect(statSync(narrowed).mode & 0o777).toBe(0o640);
+  });
+
+  it('replaces a symbolic link at the path by the file, leaving what it pointed to as it was', () => {
+    const d = join(dir, 'durable-link');
+    mkdirSync(d, { recursive: true });
+    const elsewhere = join(d, 'elsewhere.json');
+    writeFileSync(elsewhere, 'theirs\n');
+    const path = join(d, 'roster.json');
+    symlinkSync(elsewhere, path);
+    writeFileDurably(path, 'ours\n');
+    expect(lstatSync(path).isFile()).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('ours\n');
+    expect(readFileSync(elsewhere, 'utf8')).toBe('theirs\n');
+  });
+
+  it('a write that fails leaves the path as it was and no temporary file; one a dead writer left is removed by the next write', () => {
+    const d = join(dir, 'durable-fail');
+    const path = join(d, 'roster.json');
+    mkdirSync(join(path, 'inside'), { recursive: true }); // a directory where the file goes: the rename fails
+    expect(() => writeFileDurably(path, 'x\n')).toThrow();
+    expect(readdirSync(d)).toEqual(['roster.json']);
+    expect(lstatSync(path).isDirectory()).toBe(true);
+    rmSync(path, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const left = join(d, `.roster.json.${dead}.a1b2c3d4e5f6.tmp`);
+    writeFileSync(left, 'half');
+    writeFileDurably(path, 'whole\n');
+    expect(readdirSync(d)).toEqual(['roster.json']);
   });
 });

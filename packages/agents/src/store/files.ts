@@ -4,19 +4,22 @@
  */
 import {
   chmodSync,
+  chownSync,
   closeSync,
   constants,
   copyFileSync,
   existsSync,
+  fchmodSync,
   fsyncSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -33,18 +36,19 @@ import {
 import { randomBytes } from '@noble/hashes/utils.js';
 import { runningOther } from './pid-file.js';
 
-/** The temporary file {@link writeSecretFile} writes `path`'s contents to first: `.NAME.<pid>.<12 hex>.tmp`. */
-function secretTempName(path: string): string {
+/** The temporary file a write of `path` goes to first, beside it: `.NAME.<pid>.<12 hex>.tmp`. */
+function tempName(path: string): string {
   return `.${basename(path)}.${process.pid}.${bytesToHex(randomBytes(6))}.tmp`;
 }
 
 /**
- * Remove the temporary files of `path` that {@link writeSecretFile} left when its process was
- * killed mid-write (SIGKILL, power loss): each holds a key, the one at `path` or one that never
- * became it, and nothing reads it. Only names of exactly that form go, and only those whose
- * writer is no longer running (a process of another pid that runs may be writing it now).
+ * Remove the temporary files of `path` that a write of it left when its process was killed
+ * mid-write (SIGKILL, power loss): each holds the contents of `path` or of a write that never
+ * became it (a key, for a key file), and nothing reads it. Only names of exactly {@link tempName}'s
+ * form go, and only those whose writer is no longer running (a process of another pid that runs
+ * may be writing it now).
  */
-function removeStaleSecretTemps(path: string): void {
+function removeStaleTemps(path: string): void {
   const dir = dirname(path);
   const prefix = `.${basename(path)}.`;
   let names: string[];
@@ -62,25 +66,84 @@ function removeStaleSecretTemps(path: string): void {
 }
 
 /**
+ * Write `contents` to a new temporary file beside `path`, created exclusively (with `mode`, less
+ * the umask), then set to `finalMode` when given, before anything is written, and synced to disk.
+ * Returns its path; on failure it is removed and the error thrown.
+ */
+function writeSyncedTemp(path: string, contents: string, mode: number, finalMode?: number): string {
+  const tmp = join(dirname(path), tempName(path));
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    try {
+      if (finalMode !== undefined) fchmodSync(fd, finalMode);
+      const bytes = Buffer.from(contents, 'utf8');
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  return tmp;
+}
+
+/**
+ * Write `path` (create it, or replace it) whole or not at all, and durably: the contents go to a
+ * temporary file in the same directory, synced, which is then renamed over `path`, and the
+ * directory is synced so that the rename itself is on disk. A process killed, a disk that fills or
+ * a power cut at any point leaves at `path` the old file whole or the new one whole, never an
+ * empty or half-written one; a reader holding the old file open reads it to its end. The file a
+ * write cut short leaves (`.NAME.<pid>.<hex>.tmp` beside it) is removed by the next write of
+ * `path`; one that fails in this process is removed at once.
+ *
+ * A new file gets `mode` (less the umask, as any new file); a file replaced keeps its mode and,
+ * where this process may give it (root), its owner and group, as a rewrite in place would. A
+ * symbolic link at `path` is replaced by the file, not followed. Every state file a later start
+ * reads is written through this (the roster and party configs of `layoutCluster` and `aaps party
+ * init`, the gateway's public package, a saved checkpoint, `aaps up`'s record of a first start).
+ */
+export function writeFileDurably(path: string, contents: string, mode = 0o644): void {
+  removeStaleTemps(path);
+  let old: { mode: number; uid: number; gid: number } | undefined;
+  try {
+    const st = lstatSync(path);
+    if (st.isFile()) old = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const tmp = writeSyncedTemp(path, contents, old === undefined ? mode : 0o600, old?.mode);
+  try {
+    const uid = process.getuid?.(); // undefined on Windows, which has no such owners
+    if (old !== undefined && uid !== undefined && (old.uid !== uid || old.gid !== process.getgid?.())) {
+      try {
+        chownSync(tmp, old.uid, old.gid);
+      } catch (e) {
+        // Not root: the new file is this user's, as a file it wrote afresh would be.
+        if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      }
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDirectory(dirname(path));
+}
+
+/**
  * Write a new secret file (0600), whole or not at all: the contents go to a temporary file in the
  * same directory, synced, then linked into place, so a process killed mid-write never leaves an
  * empty or half-written key at `path` (only, at worst, an unused `.NAME.*.tmp` beside it, which
- * the next load or write of `path` removes: {@link removeStaleSecretTemps}). The link fails with
+ * the next load or write of `path` removes: {@link removeStaleTemps}). The link fails with
  * `EEXIST` when `path` exists (another start made it first): a key is never replaced.
  */
 function writeSecretFile(path: string, contents: string): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, secretTempName(path));
-  const fd = openSync(tmp, 'wx', 0o600);
+  const tmp = writeSyncedTemp(path, contents, 0o600, 0o600);
   try {
-    try {
-      writeSync(fd, contents);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    chmodSync(tmp, 0o600);
     try {
       linkSync(tmp, path);
     } catch (e) {
@@ -96,7 +159,7 @@ function writeSecretFile(path: string, contents: string): void {
   syncDirectory(dir);
 }
 
-/** Make a new directory entry durable (best effort: not every platform opens directories). */
+/** Make a directory's entries durable (best effort: not every platform opens directories). */
 function syncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
@@ -183,7 +246,7 @@ export function loadOrCreateIdentityKey(
   create: boolean,
   kind: IdentityKeyKind = 'party',
 ): IdentityKey {
-  removeStaleSecretTemps(path);
+  removeStaleTemps(path);
   if (!existsSync(path)) {
     if (!create) {
       const { what, hint } = MISSING_KEY[kind];
@@ -203,7 +266,7 @@ export function loadOrCreateIdentityKey(
  * already (another start may have just made it): a caller that gets a key knows it wrote the file.
  */
 export function createDataKey(path: string): SecretBytes | undefined {
-  removeStaleSecretTemps(path);
+  removeStaleTemps(path);
   const k = randomBytes(32);
   try {
     writeSecretFile(path, `${bytesToHex(k)}\n`);
@@ -215,7 +278,7 @@ export function createDataKey(path: string): SecretBytes | undefined {
 }
 
 export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes {
-  removeStaleSecretTemps(path);
+  removeStaleTemps(path);
   if (!existsSync(path)) {
     if (!create) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
     const k = randomBytes(32);
@@ -280,7 +343,8 @@ export function readJsonFile(path: string, what: string): unknown {
   return value;
 }
 
+/** Write `value` as JSON to `path` (its directory made if need be), whole and durably: {@link writeFileDurably}. */
 export function writeJsonFile(path: string, value: unknown, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`, { mode });
+  writeFileDurably(path, `${JSON.stringify(value, null, 2)}\n`, mode);
 }

@@ -18,18 +18,9 @@
  * Exit codes as every client command: 0 the log checks out (or is empty), 1 it does not (one line
  * saying where) or the gateway cannot be read, 2 usage.
  */
-import { randomBytes } from 'node:crypto';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { writeFileDurably } from '@aaps/agents';
 import {
   duplicateKeyProblem,
   evidenceIdOfLeaf,
@@ -309,14 +300,14 @@ function leafOf(entry: Entry, index: number): Uint8Array {
   return leaf;
 }
 
-/** Write `text` to `path` through a new file renamed over it, so a reader never sees half of it. */
+/**
+ * Write `text` to `path` through a new file renamed over it, synced (`writeFileDurably`), so a
+ * reader never sees half of it and a crash or power loss leaves the old checkpoint or the new one.
+ */
 function saveAtomically(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
-    renameSync(tmp, path);
+    writeFileDurably(path, text, 0o644);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new Error(
       `cannot save the checkpoint to ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
     );

@@ -15,13 +15,11 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   createLogger,
@@ -41,6 +39,7 @@ import {
   retryTakenPort,
   START_ATTEMPTS,
   spawnParty,
+  writeFileDurably,
 } from '@aaps/agents';
 import { AapsError, bytesToHex, firstMessageLine, type IdentityKey, ValidationError } from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
@@ -371,20 +370,6 @@ function isStartWrite(rel: string): boolean {
   return startWrites(true, []).includes(rel) || startWrites(false, []).includes(rel);
 }
 
-/** Write `path` whole or not at all, synced (a temporary file renamed into place). */
-function writeFileDurably(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  syncDir(dirname(path));
-}
-
 /** Make a directory's entries durable (best effort: not every platform opens directories). */
 function syncDir(dir: string): void {
   let fd: number | undefined;
@@ -495,7 +480,7 @@ function freshPaths(config: GatewayConfig): {
     mark() {
       if (fresh.length === 0) return false;
       const wrote = fresh.map((p) => p.slice(config.dataDir.length + 1));
-      writeFileDurably(record, `${JSON.stringify({ version: 1, wrote }, null, 2)}\n`);
+      writeFileDurably(record, `${JSON.stringify({ version: 1, wrote }, null, 2)}\n`, 0o600);
       return true;
     },
     served() {
