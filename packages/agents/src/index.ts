@@ -409,9 +409,11 @@ export {
 } from './steps/strategy.js';
 export { inferDeployment } from './steps/workload-name.js';
 export {
+  createFileDurably,
   loadOrCreateDataKey,
   loadOrCreateIdentityKey,
   readJsonFile,
+  syncDirectory,
   writeFileDurably,
   writeJsonFile,
 } from './store/files.js';

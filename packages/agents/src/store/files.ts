@@ -133,13 +133,16 @@ export function writeFileDurably(path: string, contents: string, mode = 0o644): 
 }
 
 /**
- * Write a new secret file (0600), whole or not at all: the contents go to a temporary file in the
- * same directory, synced, then linked into place, so a process killed mid-write never leaves an
- * empty or half-written key at `path` (only, at worst, an unused `.NAME.*.tmp` beside it, which
- * the next load or write of `path` removes: {@link removeStaleTemps}). The link fails with
- * `EEXIST` when `path` exists (another start made it first): a key is never replaced.
+ * Create `path` (0600; its directory made 0700 if need be) whole or not at all, and durably: the
+ * contents go to a temporary file in the same directory, synced, then linked into place (the
+ * directory synced), so no reader, and no process killed mid-write, ever sees an empty or
+ * half-written file at `path` (only, at worst, an unused `.NAME.*.tmp` beside it, which the next
+ * write of `path` removes: {@link removeStaleTemps}). The link fails with `EEXIST` when `path`
+ * exists (another process made it first): a file is never replaced. Key files and the data
+ * directory's lock file (`aaps-up.pid`) are made this way.
  */
-function writeSecretFile(path: string, contents: string): void {
+export function createFileDurably(path: string, contents: string): void {
+  removeStaleTemps(path);
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = writeSyncedTemp(path, contents, 0o600, 0o600);
@@ -160,7 +163,7 @@ function writeSecretFile(path: string, contents: string): void {
 }
 
 /** Make a directory's entries durable (best effort: not every platform opens directories). */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
@@ -253,7 +256,7 @@ export function loadOrCreateIdentityKey(
       throw new ValidationError('NOT_FOUND', `${what} ${path} does not exist (${hint})`, [path]);
     }
     const key = generateIdentityKey();
-    writeSecretFile(path, `${bytesToHex(key.secretKey.expose())}\n`);
+    createFileDurably(path, `${bytesToHex(key.secretKey.expose())}\n`);
     return key;
   }
   const secretKey = readSecretHex(path, MISSING_KEY[kind].what, BAD_IDENTITY_KEY_HINT[kind]);
@@ -269,7 +272,7 @@ export function createDataKey(path: string): SecretBytes | undefined {
   removeStaleTemps(path);
   const k = randomBytes(32);
   try {
-    writeSecretFile(path, `${bytesToHex(k)}\n`);
+    createFileDurably(path, `${bytesToHex(k)}\n`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw e;
@@ -282,7 +285,7 @@ export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes 
   if (!existsSync(path)) {
     if (!create) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
     const k = randomBytes(32);
-    writeSecretFile(path, `${bytesToHex(k)}\n`);
+    createFileDurably(path, `${bytesToHex(k)}\n`);
     return new SecretBytes(k);
   }
   return readSecretHex(path, 'data key', BAD_DATA_KEY_HINT);

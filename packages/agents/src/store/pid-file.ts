@@ -4,7 +4,8 @@
  * writes `party.pid` beside its database once it holds LevelDB's lock, which is what keeps a second
  * party out: its pid file only names the holder.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { createFileDurably, writeFileDurably } from './files.js';
 
 /** The pid file a party process writes in its data directory while its database is open. */
 export const PARTY_PID_FILE = 'party.pid';
@@ -61,10 +62,15 @@ export function parentPid(pid: number): number | undefined {
 
 /**
  * Write this process's pid to `path` (0600). `exclusive`: fail with `EEXIST` if the file is there
- * (a lock); otherwise replace it (a pid file left by a holder that died).
+ * (a lock); otherwise replace it (a pid file left by a holder that died). Either way the file
+ * appears with the pid in it (written beside it, then linked or renamed into place): one read
+ * between its creation and the pid's write would name no process, and a lock that names none is
+ * taken over (`aaps up`'s, gateway `cli/data-dir-lock.ts`) while its holder runs.
  */
 export function writePidFile(path: string, exclusive: boolean): void {
-  writeFileSync(path, `${process.pid}\n`, { flag: exclusive ? 'wx' : 'w', mode: 0o600 });
+  const text = `${process.pid}\n`;
+  if (exclusive) createFileDurably(path, text);
+  else writeFileDurably(path, text, 0o600);
 }
 
 /** Remove the pid file at `path` if it still names this process. */

@@ -2,7 +2,8 @@
  * `aaps unseal --out FILE`: the file opened secrets go to. It is made before the unseal request is
  * signed, so a path that cannot be written is found while nothing has been logged or released
  * (a request id is spent once posted); and it is a new file, created exclusively with mode 0600 in
- * FILE's directory and renamed over FILE once written. So an existing FILE readable by others (and
+ * FILE's directory and, once written and synced, renamed over FILE (the directory synced after,
+ * so a power loss does not take the values back). So an existing FILE readable by others (and
  * anyone holding it open) never sees the values, and a symbolic link at FILE is replaced, not
  * followed. The new file is removed when the command ends without writing it, a stop signal
  * included (`discardOnSignal`).
@@ -20,6 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { syncDirectory } from '@aaps/agents';
 import { UsageError } from './usage-error.js';
 
 export interface SecretFile {
@@ -72,6 +74,7 @@ export function prepareSecretFile(path: string): SecretFile {
       }
       try {
         renameSync(temp, path);
+        syncDirectory(dirname(path)); // the rename on disk before the values are said written
       } catch (e) {
         done = true;
         throw new Error(`--out ${path}: cannot replace it (${code(e)}); the values are in ${temp}`, {
