@@ -1,6 +1,16 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   applyRefresh,
   bytesToHex,
@@ -18,8 +28,11 @@ import { type ClusterLayout, layoutCluster } from '../cluster.js';
 import { rosterDigest } from '../roster.js';
 import { loadOrCreateDataKey } from '../store/files.js';
 import { PartyStore } from '../store/level.js';
+import { durabilityGaps, straceWorks, traceFileCalls } from '../test-helpers/file-writes.js';
 import { runPartyBackup, runPartyRestore } from './party-backup.js';
 import { capture, withPartyStore } from './test-helpers/stopped-party-io.js';
+
+const DIST = pathToFileURL(resolve(import.meta.dirname, '../../dist/cli/party-backup.js')).href;
 
 let dir: string;
 let layout: ClusterLayout;
@@ -388,4 +401,23 @@ describe('aaps party backup / restore', () => {
     await withStore((s) => s.dropPendingKey());
     expect(await runPartyBackup(['--config', cfg, '--split', '2/3', '--out', out], {}, capture())).toBe(0);
   });
+});
+
+describe('the backup files on disk', () => {
+  // A backup is the key share's way back: its files must survive a power loss once the command
+  // said it wrote them (and the audit trail recorded `key.backup`). Checked on the system calls a
+  // real process makes (`strace`), where it runs.
+  it.skipIf(!straceWorks)(
+    'writes each file whole and durably: synced, then put in place, then its directory synced',
+    () => {
+      const out = join(realpathSync(dir), 'durable');
+      const args = ['--config', cfg, '--split', '2/3', '--out', out];
+      const calls = traceFileCalls(`import { runPartyBackup } from ${JSON.stringify(DIST)};
+const code = await runPartyBackup(${JSON.stringify(args)}, {}, { out: () => {}, err: (l) => console.error(l) });
+process.exit(code);`);
+      const files = readdirSync(out);
+      expect(files).toHaveLength(3);
+      for (const f of files) expect(durabilityGaps(calls, join(out, f), out)).toEqual([]);
+    },
+  );
 });

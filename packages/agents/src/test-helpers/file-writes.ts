@@ -27,12 +27,14 @@ export const straceWorks: boolean = (() => {
   return probe.error === undefined && probe.status === 0;
 })();
 
-/** One traced call: an fsync (of the path its descriptor names) or a rename. */
-export type TracedCall = { call: 'fsync'; path: string } | { call: 'rename'; from: string; to: string };
+/** One traced call: an fsync (of the path its descriptor names), or a rename or hard link of `from` onto `to`. */
+export type TracedCall =
+  | { call: 'fsync'; path: string }
+  | { call: 'rename' | 'link'; from: string; to: string };
 
 /**
  * Run the ES module `source` in a child node process under `strace`, and return its fsync,
- * fdatasync and rename calls in order (paths absolute, as the process named them).
+ * fdatasync, rename and link calls that succeeded, in order (paths as the process named them).
  */
 export function traceFileCalls(source: string): TracedCall[] {
   const child = spawnSync(
@@ -42,7 +44,7 @@ export function traceFileCalls(source: string): TracedCall[] {
       '-y',
       '-qq',
       '-e',
-      'trace=fsync,fdatasync,rename,renameat,renameat2',
+      'trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat',
       process.execPath,
       '--input-type=module',
       '-e',
@@ -58,33 +60,33 @@ export function traceFileCalls(source: string): TracedCall[] {
       calls.push({ call: 'fsync', path: sync[1]! });
       continue;
     }
-    if (/\brename(?:at2?)?\(/.test(line) && /=\s*0\s*$/.test(line)) {
+    const move = /\b(rename|link)(?:at2?)?\(/.exec(line);
+    if (move !== null && /=\s*0\s*$/.test(line)) {
       const quoted = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
-      if (quoted.length >= 2)
-        calls.push({ call: 'rename', from: quoted[0]!, to: quoted[quoted.length - 1]! });
+      const call = move[1] as 'rename' | 'link';
+      if (quoted.length >= 2) calls.push({ call, from: quoted[0]!, to: quoted[quoted.length - 1]! });
     }
   }
   return calls;
 }
 
 /**
- * What makes each replacement of `path` in `calls` durable, where it is missing: the new file
- * synced before it is renamed over `path`, and `path`'s directory synced after (before the next
- * replacement). Returns the problems, [] if none; a `path` never renamed onto is one.
+ * What makes each write of `path` in `calls` durable, where it is missing: the new file synced
+ * before it is renamed (or linked) onto `path`, and `path`'s directory synced after (before the
+ * next such write). Returns the problems, [] if none; a `path` never renamed or linked onto is one
+ * (written in place, where a crash can leave it empty or half-written).
  */
 export function durabilityGaps(calls: readonly TracedCall[], path: string, dir: string): string[] {
-  const renames = calls.flatMap((c, i) =>
-    c.call === 'rename' && c.to === path ? [{ i, from: c.from }] : [],
-  );
-  if (renames.length === 0) return [`no rename onto ${path} (written in place?)`];
+  const puts = calls.flatMap((c, i) => (c.call !== 'fsync' && c.to === path ? [{ i, from: c.from }] : []));
+  if (puts.length === 0) return [`nothing renamed or linked onto ${path} (written in place?)`];
   const gaps: string[] = [];
-  for (const [n, { i, from }] of renames.entries()) {
-    const before = calls.slice(n === 0 ? 0 : renames[n - 1]!.i + 1, i);
-    const after = calls.slice(i + 1, renames[n + 1]?.i ?? calls.length);
+  for (const [n, { i, from }] of puts.entries()) {
+    const before = calls.slice(n === 0 ? 0 : puts[n - 1]!.i + 1, i);
+    const after = calls.slice(i + 1, puts[n + 1]?.i ?? calls.length);
     if (!before.some((c) => c.call === 'fsync' && c.path === from))
-      gaps.push(`${from} not synced before its rename onto ${path}`);
+      gaps.push(`${from} not synced before it was put at ${path}`);
     if (!after.some((c) => c.call === 'fsync' && c.path === dir))
-      gaps.push(`${dir} not synced after a rename onto ${path}`);
+      gaps.push(`${dir} not synced after a file was put at ${path}`);
   }
   return gaps;
 }
