@@ -15,7 +15,7 @@
  * nothing checked (no key held to compare, no --expect-verifying-share) succeeds with one warning
  * line on stderr: it cannot tell a backup from before a key refresh.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { duplicateKeyProblem } from '@aaps/evidence';
 import {
@@ -33,7 +33,7 @@ import { restoreBackup, shortHex } from '../backup/restore.js';
 import { backupFileName, splitBackup } from '../backup/split.js';
 import { missingValue, splitFlag } from '../flag-arg.js';
 import { parseRoster, rosterDigest } from '../roster.js';
-import { readJsonFile } from '../store/files.js';
+import { createFileDurably, readJsonFile } from '../store/files.js';
 import type { PartyStore, StoredKey } from '../store/level.js';
 import {
   checkRestoreCheckpoint,
@@ -163,8 +163,8 @@ export async function runPartyBackup(argv: readonly string[], env: Env, io: CliI
       const written: string[] = [];
       for (const f of files) {
         const path = join(dir, backupFileName(f));
-        writeFileSync(path, `${JSON.stringify(backupFileToJson(f), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-        chmodSync(path, 0o600);
+        // 0600, never over an existing file, whole and synced before the backup is said written.
+        createFileDurably(path, `${JSON.stringify(backupFileToJson(f), null, 2)}\n`);
         written.push(path);
       }
       const setHex = Buffer.from(files[0]!.setId).toString('hex');
