@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   closeSync,
   lstatSync,
   mkdirSync,
@@ -200,6 +201,18 @@ describe('writeFileDurably (every state file a later start reads)', () => {
     chmodSync(narrowed, 0o640); // the operator narrowed it
     writeFileDurably(narrowed, '{"a":1}\n');
     expect(statSync(narrowed).mode & 0o777).toBe(0o640);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('as root, keeps the owner and group of a file it replaces', () => {
+    const d = join(dir, 'durable-owner');
+    mkdirSync(d, { recursive: true });
+    const path = join(d, 'roster.json');
+    writeFileDurably(path, '{}\n');
+    chownSync(path, 4321, 4322); // the operator's account, not this one
+    writeFileDurably(path, '{"a":1}\n');
+    const st = statSync(path);
+    expect([st.uid, st.gid]).toEqual([4321, 4322]);
+    expect(readFileSync(path, 'utf8')).toBe('{"a":1}\n');
   });
 
   it('replaces a symbolic link at the path by the file, leaving what it pointed to as it was', () => {
