@@ -17,11 +17,11 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
+  createFileDurably,
   createLogger,
   type LayoutOptions,
   type Logger,
@@ -151,7 +151,8 @@ export function ensureToken(
     return { token: readFileSync(path, 'utf8').trim(), path, created: false, mode };
   }
   const token = randomBytes(32).toString('hex');
-  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  // Whole and on disk before the start goes on: an empty token after a power loss is refused.
+  createFileDurably(path, `${token}\n`);
   return { token, path, created: true, mode: 0o600 };
 }
 
@@ -660,7 +661,7 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       });
       if (material === undefined) {
         mkdirSync(join(config.dataDir, 'local'), { recursive: true, mode: 0o700 });
-        writeFileSync(materialPath, `${JSON.stringify(local.exportMaterial(), null, 2)}\n`, { mode: 0o600 });
+        createFileDurably(materialPath, `${JSON.stringify(local.exportMaterial(), null, 2)}\n`);
         io.print(
           `keys: dealt a ${config.threshold}-of-5 key set for the in-process parties (${materialPath}, 0600)`,
         );
