@@ -7,17 +7,7 @@
  * gateway instead (no processes, no DKG) for quick demos.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -39,6 +29,7 @@ import {
   retryTakenPort,
   START_ATTEMPTS,
   spawnParty,
+  syncDirectory,
   writeFileDurably,
 } from '@aaps/agents';
 import { AapsError, bytesToHex, firstMessageLine, type IdentityKey, ValidationError } from '@aaps/mpc-core';
@@ -371,19 +362,6 @@ function isStartWrite(rel: string): boolean {
   return startWrites(true, []).includes(rel) || startWrites(false, []).includes(rel);
 }
 
-/** Make a directory's entries durable (best effort: not every platform opens directories). */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // e.g. Windows: as durable as the platform makes it
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /**
  * A start in `dataDir` served (`aaps up`, or `aaps gateway` on what a stopped first `aaps up` set
  * up): what is there is the operator's, so the record of an unfinished first start goes, durably
@@ -394,7 +372,7 @@ function servedFrom(dataDir: string): void {
   const record = join(dataDir, UNFINISHED_START_FILE);
   if (!existsSync(record)) return;
   rmSync(record, { force: true });
-  syncDir(dataDir);
+  syncDirectory(dataDir);
 }
 
 /** How long a start waits for a party process of a stopped start to stop (it watches its parent). */
