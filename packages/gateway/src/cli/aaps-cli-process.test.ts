@@ -6,16 +6,20 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
-import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AAPS, CLEAN_ENV as ENV, runAaps } from '../test-helpers/aaps-process.js';
 import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
 import { pinServedRoot } from '../test-helpers/log-audit.js';
+import {
+  type DownGateway,
+  downGateway,
+  type LoopbackServer,
+  listenLoopback,
+  serveGatewayApp,
+} from '../test-helpers/loopback-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-cli-review-'));
 
@@ -27,14 +31,11 @@ const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 // A test gateway (in-process parties) whose log holds two entries under a signed checkpoint,
 // served over HTTP; every path asked is counted.
 let gw: TestGateway;
-let gwServer: Server;
-let gwUrl: string;
+let served: LoopbackServer;
 const asked: string[] = [];
 
 // A stand-in that answers 502 to everything and counts requests (nothing may be asked).
-let proxy: Server;
-let proxyUrl: string;
-let proxyHits = 0;
+let proxy: DownGateway;
 
 beforeAll(async () => {
   gw = await makeGateway();
@@ -43,37 +44,21 @@ beforeAll(async () => {
     expect(res.status).toBe(202);
     await gw.runner.idle();
   }
-  const listener = getRequestListener(gw.app.fetch);
-  gwServer = createServer((req, res) => {
-    asked.push(req.url ?? '');
-    void listener(req, res);
-  });
-  await new Promise<void>((r) => gwServer.listen(0, '127.0.0.1', r));
-  gwUrl = `http://127.0.0.1:${(gwServer.address() as AddressInfo).port}`;
-
-  proxy = createServer((req, res) => {
-    proxyHits++;
-    req.resume();
-    res.writeHead(502, { 'content-type': 'text/html' });
-    res.end('<html>502</html>');
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  served = await serveGatewayApp(gw, asked);
+  proxy = await downGateway();
   loadOrCreateIdentityKey(join(dir, 'data', 'approvers', 'oncall.key'), true, 'approver');
   // The auditor's pinned root, so that log audit's own files are what these tests find wrong.
   await pinServedRoot(gw, join(dir, 'data'));
 }, 120_000);
 
 afterAll(async () => {
-  gwServer.closeAllConnections();
-  await new Promise<void>((r) => gwServer.close(() => r()));
-  proxy.closeAllConnections();
-  await new Promise<void>((r) => proxy.close(() => r()));
+  await served.close();
+  await proxy.close();
   await gw.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const reader = () => ['--url', gwUrl, '--api-token', TOKENS.read, '--data-dir', join(dir, 'data')];
+const reader = () => ['--url', served.url, '--api-token', TOKENS.read, '--data-dir', join(dir, 'data')];
 
 describe('aaps log audit: its own files', () => {
   it('--save DIR (a directory): a usage error found before the walk, not exit 1 after it', async () => {
@@ -109,7 +94,7 @@ describe('aaps log audit: its own files', () => {
 
 describe('aaps client commands: --url', () => {
   it('a gateway URL with a trailing slash (as copied from a browser) works', async () => {
-    const r = await aaps(['keys', '--url', `${gwUrl}/`, '--api-token', TOKENS.read]);
+    const r = await aaps(['keys', '--url', `${served.url}/`, '--api-token', TOKENS.read]);
     // Before: it asks GET //v1/keys: "cannot read the keys: HTTP 404 NOT_FOUND no such endpoint".
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -117,43 +102,40 @@ describe('aaps client commands: --url', () => {
 });
 
 describe('aaps client commands: a flag that takes a value, followed by another flag', () => {
-  const common = () => ['--url', proxyUrl, '--api-token', TOKENS.admin, '--data-dir', join(dir, 'data')];
+  const common = () => ['--url', proxy.url, '--api-token', TOKENS.admin, '--data-dir', join(dir, 'data')];
 
   it('unseal EVIDENCE --reason --json: "--json" is no reason: exit 2, the gateway not asked', async () => {
-    proxyHits = 0;
+    proxy.hits = 0;
     const r = await aaps(['unseal', 'a'.repeat(64), '--reason', '--json', ...common()]);
     // Before: the reason is "--json" (the request would be signed and logged with it, the values
     // printed as text): the gateway is asked, exit 1. `--api-token --json` is refused as a missing value.
-    expect(proxyHits).toBe(0);
+    expect(proxy.hits).toBe(0);
     expect(r.code).toBe(2);
   });
 
   it('approve INCIDENT --reject --reason --yes: "--yes" is no reason: exit 2, nothing asked', async () => {
-    proxyHits = 0;
+    proxy.hits = 0;
     const r = await aaps(['approve', 'inc-1', '--reject', '--reason', '--yes', ...common()]);
     // Before: a rejection with the reason "--yes" goes ahead (it ends the incident).
-    expect(proxyHits).toBe(0);
+    expect(proxy.hits).toBe(0);
     expect(r.code).toBe(2);
   });
 });
 
 describe('aaps: hostile or odd answers are one readable line', () => {
   it('keys against a gateway answering 200 {}: one line that names the answer, not a TypeError', async () => {
-    const odd = createServer((_req, res) => {
+    const odd = await listenLoopback((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     });
-    await new Promise<void>((r) => odd.listen(0, '127.0.0.1', r));
     try {
-      const url = `http://127.0.0.1:${(odd.address() as AddressInfo).port}`;
-      const r = await aaps(['keys', '--url', url, '--api-token', TOKENS.read]);
+      const r = await aaps(['keys', '--url', odd.url, '--api-token', TOKENS.read]);
       expect(r.code).toBe(1);
       expect(lines(r.err)).toHaveLength(1);
       // Before: "aaps: Cannot read properties of undefined (reading 'min')".
       expect(r.err).not.toMatch(/Cannot read properties|undefined/);
     } finally {
-      odd.closeAllConnections();
-      await new Promise<void>((r) => odd.close(() => r()));
+      await odd.close();
     }
   });
 });

@@ -5,21 +5,23 @@
  * when what answered is not the gateway (a proxy's HTML page).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { buildTrustedRoot } from '@aaps/evidence';
 import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DownGateway,
+  downGateway,
+  type LoopbackServer,
+  listenLoopback,
+} from '../test-helpers/loopback-server.js';
 import { runCapture } from './test-helpers/run-capture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-contract-'));
 const TOKEN = 'x'.repeat(40);
-let server: Server;
-let url: string;
-let hits = 0;
+let down: DownGateway;
 
 beforeAll(async () => {
   loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true, 'approver');
@@ -41,29 +43,22 @@ beforeAll(async () => {
   );
   writeFileSync(join(dir, 'push.json'), '{"workflow_run":{}}');
   // A reverse proxy in front of a gateway that is down: 502 with an HTML page, for every request.
-  server = createServer((req, res) => {
-    hits++;
-    req.resume();
-    res.writeHead(502, { 'content-type': 'text/html' });
-    res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  down = await downGateway();
 });
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await down.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const common = () => ['--url', url, '--data-dir', dir, '--api-token', TOKEN];
+const common = () => ['--url', down.url, '--data-dir', dir, '--api-token', TOKEN];
 
 describe('aaps client commands: usage errors are exit 2', () => {
   it('submit --source github without --github-webhook-secret is bad usage: exit 2, nothing sent', async () => {
-    hits = 0;
+    down.hits = 0;
     const r = await runCapture(['submit', join(dir, 'push.json'), '--source', 'github', ...common()]);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain('github-webhook-secret');
-    expect(hits).toBe(0);
+    expect(down.hits).toBe(0);
     expect(r.code).toBe(2);
   });
 
@@ -71,18 +66,18 @@ describe('aaps client commands: usage errors are exit 2', () => {
     ['blank', ' '],
     ['multi-line', 'rotate\nthe password'],
   ])('unseal with a %s --reason: exit 2, nothing sent', async (_kind, reason) => {
-    hits = 0;
+    down.hits = 0;
     const r = await runCapture(['unseal', 'a'.repeat(64), '--reason', reason, ...common()]);
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain('--reason');
-    expect(hits).toBe(0);
+    expect(down.hits).toBe(0);
   });
 
   it('unseal with a --reason the gateway and parties can never accept (> 1024 characters) is refused before signing: exit 2', async () => {
-    hits = 0;
+    down.hits = 0;
     const r = await runCapture(['unseal', 'a'.repeat(64), '--reason', 'r'.repeat(1025), ...common()]);
-    expect(hits).toBe(0);
+    expect(down.hits).toBe(0);
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain('reason');
@@ -98,11 +93,11 @@ describe('aaps client commands: a key file named on the command line that cannot
   ])('%j with a %s --approver-key: one line, exit 2, the gateway not asked', async (argv, kind) => {
     const file = join(dir, `key-${kind}`);
     if (kind === 'garbage') writeFileSync(file, 'not a key\n', { mode: 0o600 });
-    hits = 0;
+    down.hits = 0;
     const r = await runCapture([...argv, ...common(), '--approver-key', file]);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain(file);
-    expect(hits).toBe(0);
+    expect(down.hits).toBe(0);
     expect(r.code).toBe(2);
   });
 });
@@ -147,19 +142,18 @@ describe('aaps unseal: the gateway’s reason for refusing the evidence is shown
 });
 
 describe('aaps client commands: a --url with a path the gateway does not serve', () => {
-  let gateway: Server;
+  let gateway: LoopbackServer;
   let base: string;
   beforeAll(async () => {
     // What the gateway answers for a path it has no route for.
-    gateway = createServer((req, res) => {
+    gateway = await listenLoopback((req, res) => {
       req.resume();
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
     });
-    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    base = gateway.url;
   });
-  afterAll(() => new Promise<void>((r) => gateway.close(() => r())));
+  afterAll(() => gateway.close());
 
   it.each([
     [['approve', 'inc-1'], 'GET /v1/incidents/inc-1'],

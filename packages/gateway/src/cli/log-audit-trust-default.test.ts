@@ -8,15 +8,13 @@
  */
 import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTrustedRoot, MemoryMerkleTree, type NoteKey, signCheckpoint } from '@aaps/evidence';
-import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
 import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
+import { type LoopbackServer, serveGatewayApp } from '../test-helpers/loopback-server.js';
 import { takeLogAuditFlags } from './log-audit.js';
 import { runCapture } from './test-helpers/run-capture.js';
 import { UsageError } from './usage-error.js';
@@ -39,8 +37,7 @@ const counting =
     return inner === undefined ? res : inner(path, res);
   };
 
-let server: Server;
-let url: string;
+let served: LoopbackServer;
 
 beforeAll(async () => {
   gw = await makeGateway();
@@ -86,17 +83,10 @@ beforeAll(async () => {
     return res;
   };
 
-  const listener = getRequestListener(gw.app.fetch);
-  server = createServer((req, res) => {
-    asked.push(req.url ?? '');
-    void listener(req, res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveGatewayApp(gw, asked);
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await served.close();
   await gw.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -130,7 +120,16 @@ describe('aaps log audit trusts no served root by default', () => {
   it('through the CLI: exit 2, one line naming the pin path and --trusted-root, nothing asked', async () => {
     unpin();
     asked.length = 0;
-    const r = await runCapture(['log', 'audit', '--url', url, '--api-token', TOKENS.read, '--data-dir', dir]);
+    const r = await runCapture([
+      'log',
+      'audit',
+      '--url',
+      served.url,
+      '--api-token',
+      TOKENS.read,
+      '--data-dir',
+      dir,
+    ]);
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain(pinned);
@@ -172,7 +171,7 @@ describe('aaps log audit trusts no served root by default', () => {
       file,
       '--trust-served-root',
       '--url',
-      url,
+      served.url,
       '--api-token',
       TOKENS.read,
       '--data-dir',

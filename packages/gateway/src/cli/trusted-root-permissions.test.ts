@@ -17,14 +17,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { buildTrustedRoot } from '@aaps/evidence';
 import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type DownGateway, downGateway } from '../test-helpers/loopback-server.js';
 import { runCapture } from './test-helpers/run-capture.js';
 import { looseTrustedRoot } from './trusted-root-file.js';
 
@@ -44,27 +43,18 @@ const ROOT = (() => {
 })();
 
 // A gateway that is down behind a proxy (502 to everything); it counts what it is asked.
-let server: Server;
-let url: string;
-let hits = 0;
+let down: DownGateway;
 
 beforeAll(async () => {
   loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true, 'approver');
-  server = createServer((req, res) => {
-    hits++;
-    req.resume();
-    res.writeHead(502, { 'content-type': 'text/html' });
-    res.end('<html>502</html>');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  down = await downGateway();
 });
 afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await down.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const common = () => ['--url', url, '--api-token', TOKEN, '--data-dir', dir];
+const common = () => ['--url', down.url, '--api-token', TOKEN, '--data-dir', dir];
 const unseal = (...more: string[]) =>
   runCapture(['unseal', 'a'.repeat(64), '--reason', 'rotate the database password', ...more, ...common()]);
 const audit = (...more: string[]) => runCapture(['log', 'audit', ...more, ...common()]);
@@ -83,7 +73,7 @@ const unsealPin = join(dir, 'approvers', 'trusted_root.json');
 const auditPin = join(dir, 'audit', 'trusted_root.json');
 
 beforeEach(() => {
-  hits = 0;
+  down.hits = 0;
   rmSync(unsealPin, { force: true });
   rmSync(auditPin, { force: true });
   chmodSync(join(dir, 'approvers'), 0o700);
@@ -94,7 +84,7 @@ function expectRefused(r: { code: number; err: string[]; out: string }, ...parts
   expect(r.code).toBe(2);
   expect(r.err).toHaveLength(1);
   for (const p of parts) expect(r.err[0]).toContain(p);
-  expect(hits).toBe(0);
+  expect(down.hits).toBe(0);
 }
 
 describe('a pinned trusted root others can change is refused', () => {
@@ -205,11 +195,11 @@ describe('a trusted root only you (or root) can change is used', () => {
     place(auditPin, 0o644, 0o755);
     const u = await unseal();
     expect(u.code).toBe(1);
-    expect(hits).toBeGreaterThan(0);
-    hits = 0;
+    expect(down.hits).toBeGreaterThan(0);
+    down.hits = 0;
     const a = await audit();
     expect(a.code).toBe(1);
-    expect(hits).toBeGreaterThan(0);
+    expect(down.hits).toBeGreaterThan(0);
     chmodSync(join(dir, 'approvers'), 0o700);
   });
 
@@ -219,7 +209,7 @@ describe('a trusted root only you (or root) can change is used', () => {
     const r = await audit('--trusted-root', file);
     expect(r.code).toBe(1);
     expect(r.err.join('\n')).not.toContain('writable');
-    expect(hits).toBeGreaterThan(0);
+    expect(down.hits).toBeGreaterThan(0);
   });
 
   it.skipIf(process.platform === 'win32')(
