@@ -61,6 +61,12 @@ export async function startGateway(opts: {
   trust: TrustedKeys;
   identity: { id: string; key: IdentityKey };
   logger: Logger;
+  /**
+   * Called once, just before the app takes its first request (until then every request is
+   * answered 503): `aaps up` and `aaps gateway` drop the record of an unfinished first start there.
+   * What it throws fails the start.
+   */
+  beforeServing?: () => void;
 }): Promise<RunningGateway> {
   const { config } = opts;
   // Listen first: a port in use then stops the start before anything is written (the store, its
@@ -182,6 +188,7 @@ export async function startGateway(opts: {
     // What a previous process left pending, read before this one takes a request: an unseal
     // this process answers is pending in the store too, and is not an interrupted one.
     leftPending = await store.pendingUnseals();
+    opts.beforeServing?.();
     appFetch = gateway.app.fetch;
     opened = store;
     // Open the log now, so a start under another origin than its checkpoints' fails here.

@@ -363,10 +363,12 @@ function isStartWrite(rel: string): boolean {
 }
 
 /**
- * A start in `dataDir` served (`aaps up`, or `aaps gateway` on what a stopped first `aaps up` set
- * up): what is there is the operator's, so the record of an unfinished first start goes, durably
- * before the ready line (a power loss once it served must not bring it back: the next start would
- * take back a setup that signed).
+ * A start in `dataDir` serves (`aaps up`, or `aaps gateway` on what a stopped first `aaps up` set
+ * up): what is there is the operator's from now on, so the record of an unfinished first start
+ * goes, durably, just before the gateway takes its first request (a power loss once
+ * it served must not bring it back: the next start would take back a setup that signed). A start
+ * stopped after this and before its ready line leaves a setup the next start resumes, as a later
+ * start does.
  */
 function servedFrom(dataDir: string): void {
   const record = join(dataDir, UNFINISHED_START_FILE);
@@ -440,13 +442,12 @@ async function takeBackUnfinished(config: GatewayConfig, io: Pick<UpIo, 'print'>
  * stays. The logs (`logs/`) stay: they may hold the only detail of why the start failed, and no
  * later start reuses anything from them. Returns `mark`, which records these in
  * {@link UNFINISHED_START_FILE} before anything else is written (a start stopped by a signal,
- * or killed, leaves them to the next start: {@link takeBackUnfinished}); `served`, which removes
- * that record once the start is ready; and the undo, which says what it removed and that it kept
+ * or killed, leaves them to the next start: {@link takeBackUnfinished}; `serve` removes
+ * that record just before the gateway takes its first request); and the undo, which says what it removed and that it kept
  * the logs.
  */
 function freshPaths(config: GatewayConfig): {
   mark: () => boolean;
-  served: () => void;
   undo: (io: Pick<UpIo, 'print'>) => void;
 } {
   const at = (...p: string[]) => join(config.dataDir, ...p);
@@ -461,9 +462,6 @@ function freshPaths(config: GatewayConfig): {
       const wrote = fresh.map((p) => p.slice(config.dataDir.length + 1));
       writeFileDurably(record, `${JSON.stringify({ version: 1, wrote }, null, 2)}\n`, 0o600);
       return true;
-    },
-    served() {
-      servedFrom(config.dataDir);
     },
     undo(io) {
       const top = removeWritten(config.dataDir, fresh);
@@ -535,7 +533,10 @@ interface ServeBase {
 
 /**
  * The last step of a start-up: serve the gateway (handed to `started` at once, so that a stop
- * signal arriving now still closes it) and read the group key the ready line announces.
+ * signal arriving now still closes it) and read the group key the ready line announces. The
+ * record of an unfinished first start goes just before the app takes its first request
+ * (`servedFrom`): nothing is served while the next start could take back what serves it, and a
+ * start stopped before that is still taken back.
  */
 async function serve(
   base: ServeBase,
@@ -552,6 +553,7 @@ async function serve(
     trust: wired.trust,
     identity: { id: 'gateway', key: base.gatewayKey },
     logger: base.logger,
+    beforeServing: () => servedFrom(base.config.dataDir),
   });
   started(running);
   signal.throwIfAborted();
@@ -777,7 +779,6 @@ async function runUpLocked(config: GatewayConfig, io: UpIo, grants: readonly Tok
       return out.code;
     }
     served = true;
-    written?.served();
     const { url, keys } = out.started;
     io.print(
       `aaps: ready at ${url} (group key ${keys.group_public_key}, ${keys.threshold.min}-of-${keys.threshold.max}${config.local ? ', local parties' : ''})`,
@@ -887,9 +888,6 @@ async function runGatewayLocked(
   try {
     const out = await startOrStop(io, startUp, stop);
     if ('code' in out) return out.code;
-    // It served: a first aaps up stopped in this directory left its setup to this gateway, and
-    // the next aaps up must not take it back.
-    servedFrom(config.dataDir);
     io.print(`aaps: gateway ready at ${out.started.url} (group key ${out.started.keys.group_public_key})`);
     io.print(`aaps: ${await io.stopSignal}, shutting down`);
     await stop();
