@@ -218,14 +218,14 @@ describe('aaps up after a first start stopped part way', () => {
     expect(next.code).toBe(0);
   }, 120_000);
 
-  // Each stop point as the progress output names it: the next start is ready on a whole
-  // deployment, the group key it announces the one on record.
+  // Stop points as the progress output names them: the next start is ready on a whole
+  // deployment, the group key it announces the one on record. One before any party runs, the
+  // DKG begun (Ctrl-C), some parties committed and not others, and the DKG done: what lies between
+  // (the parties starting, rounds 2 and 3) leaves the same kinds of state, and each real start
+  // costs seconds of the suite (the parties listening is the port test above).
   const stops: [string, RegExp, NodeJS.Signals][] = [
     ['the token written', /token: created/, 'SIGKILL'],
-    ['the parties starting', /parties: starting 5 party processes/, 'SIGKILL'],
     ['DKG round 1', /dkg \S+: round 1 /, 'SIGINT'],
-    ['DKG round 2', /dkg \S+: round 2 /, 'SIGKILL'],
-    ['DKG round 3', /dkg \S+: round 3 /, 'SIGKILL'],
     ['the DKG committing', /dkg \S+: every party verified package/, 'SIGKILL'],
     ['the DKG done', /dkg \S+: done, group key/, 'SIGKILL'],
   ];
