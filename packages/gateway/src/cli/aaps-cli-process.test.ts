@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AAPS, CLEAN_ENV as ENV, runAaps } from '../test-helpers/aaps-process.js';
-import { makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { pinServedRoot } from '../test-helpers/log-audit.js';
+import { type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { gatewayWithLog, pinServedRoot } from '../test-helpers/log-audit.js';
 import {
   type DownGateway,
   downGateway,
@@ -38,12 +38,7 @@ const asked: string[] = [];
 let proxy: DownGateway;
 
 beforeAll(async () => {
-  gw = await makeGateway();
-  for (let i = 0; i < 2; i++) {
-    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.quota() });
-    expect(res.status).toBe(202);
-    await gw.runner.idle();
-  }
+  gw = await gatewayWithLog(2);
   served = await serveGatewayApp(gw, asked);
   proxy = await downGateway();
   loadOrCreateIdentityKey(join(dir, 'data', 'approvers', 'oncall.key'), true, 'approver');

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
-import { buildTrustedRoot } from '@aaps/evidence';
-import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { standInTrustedRoot } from '../test-helpers/log-audit.js';
 import {
   type DownGateway,
   downGateway,
@@ -27,20 +26,7 @@ beforeAll(async () => {
   loadOrCreateIdentityKey(join(dir, 'approvers', 'oncall.key'), true, 'approver');
   // The approver's pinned trusted root (aaps unseal asks nothing without one): any will do here,
   // as these gateways fail before a bundle is served to check against it.
-  const group = generateIdentityKey();
-  writeFileSync(
-    join(dir, 'approvers', 'trusted_root.json'),
-    JSON.stringify(
-      buildTrustedRoot({
-        groupPublicKey: group.publicKey,
-        threshold: { min: 3, max: 5 },
-        logKey: { name: 'aaps.test/log', type: 'ed25519', publicKey: group.publicKey },
-        origin: 'aaps.test/log',
-        validFrom: '2026-01-01T00:00:00Z',
-      }),
-    ),
-    { mode: 0o600 },
-  );
+  writeFileSync(join(dir, 'approvers', 'trusted_root.json'), standInTrustedRoot(), { mode: 0o600 });
   writeFileSync(join(dir, 'push.json'), '{"workflow_run":{}}');
   // A reverse proxy in front of a gateway that is down: 502 with an HTML page, for every request.
   down = await downGateway();

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTrustedRoot, MemoryMerkleTree, type NoteKey, signCheckpoint } from '@aaps/evidence';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { auditLog, type Rewrite } from '../test-helpers/log-audit.js';
+import { json, request, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
+import { auditLog, gatewayWithLog, type Rewrite } from '../test-helpers/log-audit.js';
 import { type LoopbackServer, serveGatewayApp } from '../test-helpers/loopback-server.js';
 import { takeLogAuditFlags } from './log-audit.js';
 import { runCapture } from './test-helpers/run-capture.js';
@@ -40,12 +40,7 @@ const counting =
 let served: LoopbackServer;
 
 beforeAll(async () => {
-  gw = await makeGateway();
-  for (let i = 0; i < 2; i++) {
-    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.quota() });
-    expect(res.status).toBe(202);
-    await gw.runner.idle();
-  }
+  gw = await gatewayWithLog(2);
   realRoot = await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read }));
   const { origin, keyName } = (realRoot as { aaps: { log: { origin: string; keyName: string } } }).aaps.log;
 

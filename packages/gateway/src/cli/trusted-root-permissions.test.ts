@@ -20,27 +20,15 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateIdentityKey } from '@aaps/agents';
-import { buildTrustedRoot } from '@aaps/evidence';
-import { generateIdentityKey } from '@aaps/mpc-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { standInTrustedRoot } from '../test-helpers/log-audit.js';
 import { type DownGateway, downGateway } from '../test-helpers/loopback-server.js';
 import { runCapture } from './test-helpers/run-capture.js';
 import { looseTrustedRoot } from './trusted-root-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aaps-root-perms-'));
 const TOKEN = 'x'.repeat(40);
-const ROOT = (() => {
-  const group = generateIdentityKey();
-  return JSON.stringify(
-    buildTrustedRoot({
-      groupPublicKey: group.publicKey,
-      threshold: { min: 3, max: 5 },
-      logKey: { name: 'aaps.test/log', type: 'ed25519', publicKey: group.publicKey },
-      origin: 'aaps.test/log',
-      validFrom: '2026-01-01T00:00:00Z',
-    }),
-  );
-})();
+const ROOT = standInTrustedRoot();
 
 // A gateway that is down behind a proxy (502 to everything); it counts what it is asked.
 let down: DownGateway;

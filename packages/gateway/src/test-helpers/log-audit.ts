@@ -4,9 +4,12 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { buildTrustedRoot } from '@aaps/evidence';
+import { generateIdentityKey } from '@aaps/mpc-core';
+import { expect } from 'vitest';
 import { type LogAuditFlags, pinnedAuditRootPath, runLogAudit } from '../cli/log-audit.js';
 import { type GatewayConfig, parseGatewayConfig } from '../config.js';
-import { json, request, type TestGateway, TOKENS } from './gateway.js';
+import { json, makeGateway, request, SIGNALS, type TestGateway, TOKENS } from './gateway.js';
 
 export type Rewrite = (path: string, res: Response) => Promise<Response> | Response;
 
@@ -50,4 +53,32 @@ export async function auditLog(
   const io = { print: (l: string) => void out.push(l), error: (l: string) => void err.push(l), fetch };
   const code = await runLogAudit(['audit'], clientConfig(dataDir), TOKENS.read, io, flags);
   return { code, out, err };
+}
+
+/** A test gateway (in-process parties) whose log holds `incidents` entries, each incident ended. */
+export async function gatewayWithLog(incidents = 2): Promise<TestGateway> {
+  const gw = await makeGateway();
+  for (let i = 0; i < incidents; i++) {
+    const res = await request(gw, 'POST', '/v1/incidents', { token: TOKENS.submit, body: SIGNALS.quota() });
+    expect(res.status).toBe(202);
+    await gw.runner.idle();
+  }
+  return gw;
+}
+
+/**
+ * A trusted root of a fresh group key (3-of-5, origin `aaps.test/log`), as JSON text: a root the
+ * client CLI accepts, for tests whose gateway fails before a bundle is checked against it.
+ */
+export function standInTrustedRoot(): string {
+  const group = generateIdentityKey();
+  return JSON.stringify(
+    buildTrustedRoot({
+      groupPublicKey: group.publicKey,
+      threshold: { min: 3, max: 5 },
+      logKey: { name: 'aaps.test/log', type: 'ed25519', publicKey: group.publicKey },
+      origin: 'aaps.test/log',
+      validFrom: '2026-01-01T00:00:00Z',
+    }),
+  );
 }
