@@ -7,7 +7,11 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources of sibling workspaces, not their build output.
+    // (A subpath first: a plain alias also rewrites `@aaps/mpc-core/...`.)
     alias: {
+      '@aaps/mpc-core/verifier': fileURLToPath(
+        new URL('./packages/mpc-core/src/verifier.ts', import.meta.url),
+      ),
       '@aaps/mpc-core': src('mpc-core'),
       '@aaps/evidence': src('evidence'),
       '@aaps/agents': src('agents'),

@@ -34,7 +34,7 @@
  * party about to sign evidence runs {@link checkSignedAggregation} on the Statement (it sees the
  * record's digest only, and compares the cited session with the one it confirmed itself).
  */
-import { canonicalBytes, canonicalize } from '@aaps/mpc-core';
+import { canonicalBytes, canonicalize } from '@aaps/mpc-core/verifier';
 import { EXECUTION_ORDER } from './approval.js';
 import { isHexOf, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';

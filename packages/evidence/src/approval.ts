@@ -14,7 +14,7 @@
  * after parsing a proposal strictly, and the verifier derives them from the transcript as the
  * bundle carries it, so an auditor re-derives them without the agents' code.
  */
-import { canonicalBytes } from '@aaps/mpc-core';
+import { canonicalBytes } from '@aaps/mpc-core/verifier';
 import { parseHex, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';
 import { type EvidenceCiphersuite, verifyGroupSignature } from './keys.js';

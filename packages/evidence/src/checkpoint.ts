@@ -9,7 +9,7 @@
  * BIP-340 group keys sign under the reserved type 0xff followed by {@link BIP340_NOTE_TYPE_ID}.
  */
 
-import { ValidationError } from '@aaps/mpc-core';
+import { ValidationError } from '@aaps/mpc-core/verifier';
 import type { MessageSigner } from './dsse.js';
 import { concat, parseBase64, sha256, toBase64, toHex, utf8Encode } from './encoding.js';
 import { fail } from './errors.js';

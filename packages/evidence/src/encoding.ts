@@ -5,7 +5,7 @@
  * exactly one spelling in a bundle. Encoders come from `@aaps/mpc-core`.
  */
 import { hash } from 'node:crypto';
-import { concatBytes } from '@aaps/mpc-core';
+import { concatBytes } from '@aaps/mpc-core/verifier';
 
 export {
   base64Encode as toBase64,
@@ -13,7 +13,7 @@ export {
   concatBytes as concat,
   equalBytes as bytesEqual,
   utf8 as utf8Encode,
-} from '@aaps/mpc-core';
+} from '@aaps/mpc-core/verifier';
 
 const HEX_RE = /^[0-9a-f]*$/;
 

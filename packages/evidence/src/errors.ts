@@ -3,7 +3,7 @@
  * the {@link VerificationError} it throws. Callers (and `aaps-verify`) branch on `check`, never on
  * message text.
  */
-import { VerificationError } from '@aaps/mpc-core';
+import { VerificationError } from '@aaps/mpc-core/verifier';
 
 /** Checks in the order {@link verifyBundle} runs them. */
 export const EVIDENCE_CHECKS = [

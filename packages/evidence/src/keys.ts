@@ -6,7 +6,10 @@
  * FROST(secp256k1, SHA-256)-TR group signature is a BIP-340 Schnorr signature, checked with
  * mpc-core's secp256k1-TR ciphersuite.
  */
-import { ciphersuites, verifyEd25519 as coreVerifyEd25519 } from '@aaps/mpc-core';
+import {
+  verifyBip340 as coreVerifyBip340,
+  verifyEd25519 as coreVerifyEd25519,
+} from '@aaps/mpc-core/verifier';
 import { concat, sha256, toHex } from './encoding.js';
 
 export const ED25519_SUITE = 'FROST-ED25519-SHA512-v1';
@@ -61,9 +64,7 @@ export function ed25519FromSpki(der: Uint8Array): Uint8Array | undefined {
 export const verifyEd25519 = coreVerifyEd25519;
 
 /** BIP-340 verification (mpc-core's TR suite); a 33-byte SEC1 key is taken by its x. Never throws. */
-export function verifyBip340(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  return ciphersuites.secp256k1tr.verifySignature(publicKey, message, signature);
-}
+export const verifyBip340 = coreVerifyBip340;
 
 /** Verify a group signature under the suite's single-signer verification equation. Never throws. */
 export function verifyGroupSignature(

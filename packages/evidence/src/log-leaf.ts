@@ -14,7 +14,7 @@
  * `@sigstore/verify` match the log entry to the envelope (it reads `kind`, `apiVersion`,
  * `spec.signatures[0].signature` and `spec.payloadHash.value`) when the bundle is exported.
  */
-import { canonicalize } from '@aaps/mpc-core';
+import { canonicalize } from '@aaps/mpc-core/verifier';
 import type { DsseEnvelope } from './dsse.js';
 import { parseBase64, sha256Hex, utf8Encode } from './encoding.js';
 import { hashLeafText } from './merkle.js';

@@ -10,7 +10,7 @@
  * Checkpoints are signed by an injected signer (the parties' k-of-n FROST signature), stored by
  * tree size, and the log refuses to store two checkpoints of one size with different roots.
  */
-import { bytesToHex, ValidationError } from '@aaps/mpc-core';
+import { bytesToHex, ValidationError } from '@aaps/mpc-core/verifier';
 import type { LogPosition } from './bundle/build.js';
 import {
   type Checkpoint,

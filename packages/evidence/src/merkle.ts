@@ -9,7 +9,7 @@
  * O(log n) memory (an auditor's walk). Verification turns any hostile input into a `VerificationError`
  * (`log.inclusion`, `log.consistency`), never a crash.
  */
-import { ValidationError } from '@aaps/mpc-core';
+import { ValidationError } from '@aaps/mpc-core/verifier';
 import { bytesEqual, sha256, sha256Text } from './encoding.js';
 import { fail } from './errors.js';
 

@@ -6,7 +6,7 @@
  * this, so both refuse the same evidence under the same rule.
  */
 
-import { canonicalize, VerificationError } from '@aaps/mpc-core';
+import { canonicalize, VerificationError } from '@aaps/mpc-core/verifier';
 import {
   type AggregationRef,
   type CitedAggregation,

@@ -10,7 +10,7 @@
  * checkpoint's root, and that the leaf's `dsse` body names the envelope's signature and payload
  * hash. Only the Ed25519 suite is exportable: Sigstore has no BIP-340 key type.
  */
-import { displayValue, ValidationError } from '@aaps/mpc-core';
+import { displayValue, ValidationError } from '@aaps/mpc-core/verifier';
 import type { EvidenceBundle } from './bundle/types.js';
 import type { BundleVerifierOptions } from './bundle/verify.js';
 import { type NoteKey, noteKeyId, parseCheckpoint, parseSignedNote } from './checkpoint.js';

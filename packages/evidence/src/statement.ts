@@ -5,7 +5,7 @@
  * Transcript digest: SHA-256 over the RFC 8785 (JCS) canonical JSON of the transcript array, every
  * envelope whole, `meta.signature` included, in order. It is the subject's `digest.sha256`.
  */
-import { canonicalBytes, canonicalize } from '@aaps/mpc-core';
+import { canonicalBytes, canonicalize } from '@aaps/mpc-core/verifier';
 import { isHexOf, parseHex, sha256, toHex, utf8Decode } from './encoding.js';
 import { fail } from './errors.js';
 import { isSupportedCiphersuite } from './keys.js';

@@ -10,7 +10,7 @@
  * assurance's signed verdict. The threat model says parties derive what they sign; these rules
  * are what they derive from the transcript.
  */
-import { canonicalize } from '@aaps/mpc-core';
+import { canonicalize } from '@aaps/mpc-core/verifier';
 import { fail } from './errors.js';
 import { type IncidentPredicate, isObject, type VerifierRoster } from './statement.js';
 import { signerKeyFor } from './transcript.js';

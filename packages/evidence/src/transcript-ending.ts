@@ -24,7 +24,7 @@
  *
  * Each failure names the predicate field.
  */
-import { canonicalize } from '@aaps/mpc-core';
+import { canonicalize } from '@aaps/mpc-core/verifier';
 import { fail } from './errors.js';
 import { type IncidentPredicate, isObject, type VerifierRoster } from './statement.js';
 import { signerKeyFor } from './transcript.js';

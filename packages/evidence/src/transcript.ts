@@ -9,7 +9,7 @@ import {
   canonicalizeEnvelope,
   envelopeSigningBytes as coreSigningBytes,
   type Envelope,
-} from '@aaps/mpc-core';
+} from '@aaps/mpc-core/verifier';
 import { parseBase64, parseHex, sha256Hex } from './encoding.js';
 import { fail } from './errors.js';
 import { verifyEd25519 } from './keys.js';

@@ -12,19 +12,14 @@
  */
 import { Decoder, Encoder } from 'cbor-x';
 import { bytesToHex, equalBytes, hexToBytes } from './bytes.js';
+import { displayValue } from './display.js';
 import { ValidationError } from './errors.js';
 import { decodePlainCbor } from './plain-cbor.js';
 import { SecretBytes } from './secret.js';
 import { isCiphersuiteId } from './suite/registry.js';
 import type { CiphersuiteId } from './suite/types.js';
 
-/**
- * A decoded value for an error message, without calling anything a hostile object defines
- * (`String({"toString": false})` throws).
- */
-export function displayValue(v: unknown): string {
-  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v;
-}
+export { displayValue } from './display.js';
 
 export const CODEC_VERSION = 1;
 

@@ -150,6 +150,7 @@ export { commit, preprocess, type Round1Commitment, type SigningNonces } from '.
 export { type SignatureShare, signShare } from './sign/round2.js';
 export * from './sign/session.js';
 export * from './sign/signer.js';
+export { verifyBip340 } from './suite/bip340.js';
 export { verifyEd25519 } from './suite/ed25519.js';
 export {
   ciphersuites,

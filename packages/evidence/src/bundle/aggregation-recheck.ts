@@ -17,9 +17,14 @@
  */
 import * as core from '@aaps/mpc-core';
 import { ValidationError } from '@aaps/mpc-core';
+import type { JsonObject } from '../statement.js';
 import type { BundleVerifierOptions } from './verify.js';
 
 const recheck = (core as { verifyAggregation?: (record: string) => unknown }).verifyAggregation;
+
+/** mpc-core's re-check of a record as a bundle carries it, or `undefined` if this build has none. */
+export const aggregationRecheck: ((record: JsonObject) => unknown) | undefined =
+  recheck === undefined ? undefined : (record) => recheck(core.canonicalize(record));
 
 /** `options` with `verifyAggregation` set to mpc-core's re-check, unless the caller set one. */
 export function withAggregationRecheck(options: BundleVerifierOptions): BundleVerifierOptions {
@@ -28,6 +33,6 @@ export function withAggregationRecheck(options: BundleVerifierOptions): BundleVe
       'options',
     ]);
   }
-  if (recheck === undefined || options.verifyAggregation !== undefined) return options;
-  return { ...options, verifyAggregation: (record) => recheck(core.canonicalize(record)) };
+  if (aggregationRecheck === undefined || options.verifyAggregation !== undefined) return options;
+  return { ...options, verifyAggregation: aggregationRecheck };
 }

@@ -3,7 +3,7 @@
  * injected signer (the gateway plugs in the FROST coordinator, so the one signature is the parties'
  * k-of-n group signature), and later the log entry.
  */
-import { inCanonicalOrder, ValidationError } from '@aaps/mpc-core';
+import { inCanonicalOrder, ValidationError } from '@aaps/mpc-core/verifier';
 import { IN_TOTO_PAYLOAD_TYPE, pae, signEnvelope } from '../dsse.js';
 import { sha256Hex, toHex } from '../encoding.js';
 import { fail } from '../errors.js';

@@ -3,7 +3,7 @@
  * `Accept: application/cbor`): the same data model as the JSON form, as plain CBOR maps, arrays,
  * text strings and integers, with no cbor-x records or tags.
  */
-import { decodePlainCbor, ValidationError } from '@aaps/mpc-core';
+import { decodePlainCbor, ValidationError } from '@aaps/mpc-core/verifier';
 import { Decoder, Encoder } from 'cbor-x';
 import type { EvidenceBundle } from './types.js';
 

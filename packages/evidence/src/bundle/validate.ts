@@ -3,7 +3,7 @@
  * fields. It gathers every bad field (as a dot path) before it throws one `ValidationError`, and
  * returns the bundle with its binary fields decoded. It checks no signature or proof.
  */
-import { ValidationError } from '@aaps/mpc-core';
+import { ValidationError } from '@aaps/mpc-core/verifier';
 import { type DecodedEnvelope, decodeEnvelope } from '../dsse.js';
 import { parseHex } from '../encoding.js';
 import { type EvidenceCiphersuite, isSupportedCiphersuite, isValidPublicKeyLength } from '../keys.js';

@@ -5,7 +5,7 @@
  * `VerificationError` whose `check` names it. The group key always comes from the caller (an
  * `--key` or a trusted root), never from the bundle alone.
  */
-import { ValidationError, VerificationError } from '@aaps/mpc-core';
+import { ValidationError, VerificationError } from '@aaps/mpc-core/verifier';
 import { checkAggregationBinding, checkSignedAggregation, citedAggregation } from '../aggregation-binding.js';
 import { checkApprovals } from '../approval.js';
 import {

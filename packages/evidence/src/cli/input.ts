@@ -1,7 +1,7 @@
 /** Reading bundles for aaps-verify: JSON or CBOR bytes, files, and streams of concatenated JSON. */
 import { readFileSync, statSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
-import { type CborScan, firstMessageLine, innermostCause, scanCbor } from '@aaps/mpc-core';
+import { type CborScan, firstMessageLine, innermostCause, scanCbor } from '@aaps/mpc-core/verifier';
 import { decodeBundleCbor, decodeScannedBundleCbor } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
 import { hasBom, isSpace } from '../json-bytes.js';

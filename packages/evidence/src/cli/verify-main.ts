@@ -45,7 +45,9 @@ import {
   readFailure,
   startsAsCborMap,
 } from './input.js';
-import { type Outcome, setUpWorkers, type TappedVerifier, tappedVerifier, verifyAll } from './verify-pool.js';
+import { LazyVerifier } from './lazy-verifier.js';
+import { mainVerifier } from './main-verifier.js';
+import { type Outcome, setUpWorkers, verifyAll } from './verify-pool.js';
 import { streamItemName, verifyStream } from './verify-stream.js';
 
 interface Output {
@@ -55,6 +57,15 @@ interface Output {
   closed?: () => boolean;
   /** Aborted once stdout is gone: ends a wait for stdin that may never be answered. */
   gone?: AbortSignal;
+}
+
+/** Whether `path` is a directory; `false` if it cannot be read (reported where it is read). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function readText(path: string, what: string): string {
@@ -366,11 +377,11 @@ export async function main(
     return 2;
   }
   let options: BundleVerifierOptions;
-  let verifier: TappedVerifier;
+  let lazy: LazyVerifier;
   try {
     options = buildOptions(values as Record<string, string | boolean | undefined>);
     // Built now so that bad options are a usage error before any input is read.
-    verifier = tappedVerifier(options);
+    lazy = new LazyVerifier(options);
   } catch (e) {
     io.err(`aaps-verify: ${(e as Error).message}`);
     return 2;
@@ -385,6 +396,9 @@ export async function main(
   const cannotRead = (e: unknown): number =>
     unreadableFile(`cannot read: ${readFailure(e)}`, `cannot read ${target}: ${readFailure(e)}`);
   const detail = json ? 'full' : 'brief';
+  // A directory or a stream: this thread's verifier has the re-check from the start, loaded before
+  // the clock starts, as the rest of the verifier is.
+  const verifier = target === '-' || isDirectory(target) ? await mainVerifier(options) : undefined;
   const clock = performance.now();
   const tally: Tally = { count: 0, valid: 0, invalid: 0, unreadable: 0 };
   const forks = new ForkWatch();
@@ -402,13 +416,13 @@ export async function main(
     setUpWorkers(started, { options, detail });
     return started;
   };
-  const pool = { jobs, detail, verifier, stop: () => io.closed?.() === true } as const;
+  const pool = () => ({ jobs, detail, verifier: verifier!, stop: () => io.closed?.() === true }) as const;
   if (target === '-') {
     // A stream is read, split and handed out by this thread, and verified by `jobs` workers.
     const started = enlisted(jobs > 1 ? jobs : 0);
     const emit = emitNamed((index) => streamItemName(index + 1));
     const end = await verifyStream(options, jsonOnly(stdin()), emit, {
-      ...pool,
+      ...pool(),
       started,
       ...(io.gone === undefined ? {} : { signal: io.gone }),
     });
@@ -439,7 +453,10 @@ export async function main(
     // This thread verifies too, between handing out batches to `jobs - 1` workers.
     const started = enlisted(jobs - 1);
     const emit = emitNamed((index) => files[index]!.name);
-    await verifyAll(options, { count: files.length, read: (i) => files[i]! }, emit, { ...pool, started });
+    await verifyAll(options, { count: files.length, read: (i) => files[i]! }, emit, {
+      ...pool(),
+      started,
+    });
     return finish();
   }
 
@@ -459,7 +476,8 @@ export async function main(
     if (!(e instanceof BundleFormatError)) throw e;
     refused = e;
   }
-  const report = refused === undefined ? verifier.verifier.report(value) : bundleFormatReport(refused);
+  const report =
+    refused === undefined ? await lazy.with((v) => v.verifier.report(value)) : bundleFormatReport(refused);
   if (json) io.out(JSON.stringify(report, null, 2));
   else io.out(report.valid ? describeValid(report) : describeInvalid(report));
   return report.valid ? 0 : 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnWorkers, workerEnded } from './spawn-workers.js';
-import { nextBatchSize, type SourceList, verifyAll } from './verify-pool.js';
+import { nextBatchSize, type SourceList, tappedVerifier, verifyAll } from './verify-pool.js';
 
 const KEY = new Uint8Array(32).fill(7);
 
@@ -17,7 +17,12 @@ describe('verify pool', () => {
     expect(workerEnded(worker!)).toBeInstanceOf(Error);
     const list: SourceList = { count: 200, read: (i) => ({ name: `s${i}`, text: '{}' }) };
     await expect(
-      verifyAll({ groupPublicKey: KEY }, list, () => {}, { jobs: 2, detail: 'brief', started: [worker!] }),
+      verifyAll({ groupPublicKey: KEY }, list, () => {}, {
+        jobs: 2,
+        detail: 'brief',
+        started: [worker!],
+        verifier: tappedVerifier({ groupPublicKey: KEY }),
+      }),
     ).rejects.toThrow(/exited/);
   });
 });

@@ -8,7 +8,6 @@
  * comes with the checkpoint that verified, if any, for the caller's fork watch (fork-watch.ts).
  */
 import type { Worker } from 'node:worker_threads';
-import { withAggregationRecheck } from '../bundle/aggregation-recheck.js';
 import {
   type BundleReport,
   type BundleVerifier,
@@ -58,10 +57,15 @@ export interface TappedVerifier {
   tap: CheckpointTap;
 }
 
-/** A verifier for `options` as aaps-verify runs it (aggregation records re-checked), tapped. */
+/**
+ * A verifier for `options`, tapped. aaps-verify re-checks aggregation records: its main thread
+ * passes options through `withAggregationRecheck` (main-verifier.ts), and a worker loads the
+ * re-check when a record calls for it (lazy-verifier.ts). This module loads neither, so a worker
+ * starts without mpc-core's protocol modules.
+ */
 export function tappedVerifier(options: BundleVerifierOptions): TappedVerifier {
   const tap = new CheckpointTap();
-  return { verifier: createBundleVerifier(withAggregationRecheck(options), tap), tap };
+  return { verifier: createBundleVerifier(options, tap), tap };
 }
 
 export interface WorkerSetup {
@@ -104,13 +108,9 @@ export function verifySource(
   return tap.last === undefined ? { outcome } : { outcome, checkpoint: tap.last };
 }
 
-/** Verify a batch as a worker received it. */
-export function verifyBatch(verifier: TappedVerifier, request: BatchRequest, detail: Detail): BatchReply {
-  return request.sources.map((wire) => {
-    const source: BundleSource =
-      'at' in wire ? { name: wire.name, bytes: new Uint8Array(request.buffer, wire.at, wire.length) } : wire;
-    return verifySource(verifier, source, detail);
-  });
+/** A source as a worker received it: a byte range becomes a view of the batch's buffer. */
+export function toSource(wire: WireSource, buffer: ArrayBuffer): BundleSource {
+  return 'at' in wire ? { name: wire.name, bytes: new Uint8Array(buffer, wire.at, wire.length) } : wire;
 }
 
 /** Pack sources for a worker: every byte source is copied into one buffer that is transferred. */
@@ -154,8 +154,8 @@ export interface VerifyAllOptions {
    * are used if needed, always terminated.
    */
   started?: Worker[];
-  /** This thread's verifier, if the caller has built one for `options` (default: a new one). */
-  verifier?: TappedVerifier;
+  /** This thread's verifier, built for `options` (aaps-verify's re-checks aggregation records: main-verifier.ts). */
+  verifier: TappedVerifier;
   /**
    * Asked between bundles: once it returns true no more are handed out, and those in flight are
    * still emitted (the CLI stops when its output is gone).
@@ -269,13 +269,7 @@ export async function verifyAll(
   options: BundleVerifierOptions,
   list: SourceList,
   emit: Emit,
-  {
-    jobs,
-    detail = 'full',
-    started = [],
-    verifier = tappedVerifier(options),
-    stop = () => false,
-  }: VerifyAllOptions,
+  { jobs, detail = 'full', started = [], verifier, stop = () => false }: VerifyAllOptions,
 ): Promise<void> {
   const { read, count } = list;
   if (jobs <= 1 || count < MIN_FOR_WORKERS) {

@@ -14,6 +14,7 @@ import type { Worker } from 'node:worker_threads';
 import type { BundleVerifierOptions } from '../bundle/verify.js';
 import { type BundleSource, MAX_BUNDLE_BYTES, tooLarge } from './input.js';
 import { JsonStreamSplitter, type StreamItem } from './json-stream.js';
+import { mainVerifier } from './main-verifier.js';
 import {
   type Emit,
   enlist,
@@ -21,7 +22,7 @@ import {
   MAX_BATCH,
   MIN_FOR_WORKERS,
   nextBatchSize,
-  tappedVerifier,
+  type TappedVerifier,
   type VerifyAllOptions,
   verifyHere,
   WorkerLane,
@@ -49,7 +50,9 @@ export interface StreamEnd {
   readError?: unknown;
 }
 
-export interface VerifyStreamOptions extends VerifyAllOptions {
+export interface VerifyStreamOptions extends Omit<VerifyAllOptions, 'verifier'> {
+  /** This thread's verifier (default: {@link mainVerifier} for `options`). */
+  verifier?: TappedVerifier;
   /** Reading pauses while this many bytes of split bundles wait (default {@link HIGH_WATER_BYTES}). */
   highWaterBytes?: number;
   /**
@@ -75,12 +78,13 @@ export async function verifyStream(
     jobs,
     detail = 'full',
     started = [],
-    verifier = tappedVerifier(options),
+    verifier: given,
     stop: stopAsked = () => false,
     highWaterBytes = HIGH_WATER_BYTES,
     signal,
   }: VerifyStreamOptions,
 ): Promise<StreamEnd> {
+  const verifier = given ?? (await mainVerifier(options));
   const stop = () => stopAsked() || signal?.aborted === true;
   const splitter = new JsonStreamSplitter(MAX_BUNDLE_BYTES, tooLarge);
   /** Split bundles no thread has yet, oldest first (from `head`), and their bytes. */

@@ -6,15 +6,17 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { assertBytes, base64Decode, base64Encode, concatBytes } from '../bytes.js';
-import { displayValue } from '../codec.js';
+import { displayValue } from '../display.js';
 import { ValidationError, VerificationError } from '../errors.js';
 import { assertSecret } from '../guards.js';
 import { SecretBytes } from '../secret.js';
 import { verifyEd25519 } from '../suite/ed25519.js';
 import { randomBytesOf } from '../suite/rng.js';
 import type { Rng } from '../suite/types.js';
-import { canonicalBytes } from './canonical.js';
+import { envelopeSigningBytes } from './signing-bytes.js';
 import type { Envelope, SignedEnvelope } from './types.js';
+
+export { envelopeSigningBytes };
 
 const PKCS8_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
@@ -74,15 +76,6 @@ export function generateIdentityKey(rng: Rng = randomBytes): IdentityKey {
   const secretKey = new SecretBytes(seed);
   seed.fill(0);
   return Object.freeze({ secretKey, publicKey: identityPublicKey(secretKey) });
-}
-
-/** The bytes an envelope signature covers: canonical JSON without `meta.signature`. */
-export function envelopeSigningBytes(envelope: Envelope): Uint8Array {
-  if (!envelope || typeof envelope !== 'object' || !envelope.meta || typeof envelope.meta !== 'object') {
-    throw new ValidationError('INVALID_ARGUMENT', 'envelope.meta: expected object', ['meta']);
-  }
-  const { signature: _omit, ...meta } = envelope.meta;
-  return canonicalBytes({ ...envelope, meta });
 }
 
 /** Plain Ed25519 signature with an identity key (for records that are not envelopes). */

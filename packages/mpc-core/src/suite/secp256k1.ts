@@ -4,10 +4,11 @@
  * over `@noble/curves`' secp256k1.
  */
 import type { WeierstrassPoint } from '@noble/curves/abstract/weierstrass.js';
-import { schnorr, secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
+import { secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from '../bytes.js';
 import { ValidationError } from '../errors.js';
+import { verifyBip340 } from './bip340.js';
 import { suiteHashes } from './hashing.js';
 import { nobleGroup } from './noble-group.js';
 import { scalarFieldFrom } from './scalar-field.js';
@@ -114,19 +115,7 @@ export const secp256k1TrSuite: Ciphersuite<K1Point> = Object.freeze({
   challenge: (R: K1Point, PK: K1Point, msg: Uint8Array) =>
     field.create(beToBigint(taggedHash('BIP0340/challenge', xOnly(R), xOnly(PK), msg))),
   /** BIP-340 verification; the key may be x-only (32 bytes) or compressed (33 bytes). */
-  verifySignature(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
-    if (sig.length !== 64) return false;
-    // A 33-byte key is a compressed point (SEC1 prefix 0x02 or 0x03, as noble's schnorr_FROST
-    // reads it); BIP-340 verification uses its x only. Any other prefix is not a key.
-    if (publicKey.length === 33 && publicKey[0] !== 0x02 && publicKey[0] !== 0x03) return false;
-    const x = publicKey.length === 33 ? publicKey.subarray(1) : publicKey;
-    if (x.length !== 32) return false;
-    try {
-      return schnorr.verify(sig, msg, x);
-    } catch {
-      return false;
-    }
-  },
+  verifySignature: verifyBip340,
   signatureLength: 64,
   hooks: trHooks,
 });

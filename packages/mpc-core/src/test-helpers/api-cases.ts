@@ -5,6 +5,7 @@
  * call, since many calls use up what they are given (nonces, round secrets, stored records).
  */
 
+import { schnorr } from '@noble/curves/secp256k1.js';
 import { circuitJson, circuits, partiesFor, seededRng } from '../aggregation/test-helpers/fixtures.js';
 import type {
   AggregationRecord,
@@ -713,6 +714,17 @@ export async function apiCases(): Promise<ApiCase[]> {
         const { pkg, signature } = signed();
         return [pub.groupPublicKey, pkg.message, signature];
       },
+      anyValue: [0, 1, 2],
+    },
+    {
+      name: 'verifyBip340',
+      call: mpc.verifyBip340 as never,
+      args: () => {
+        const secret = new Uint8Array(32).fill(3);
+        const message = mpc.utf8('a BIP-340 signature');
+        return [schnorr.getPublicKey(secret), message, schnorr.sign(message, secret)];
+      },
+      // A predicate, as verifyEd25519: wrong bytes are simply not a valid signature.
       anyValue: [0, 1, 2],
     },
     { name: 'getCiphersuite', call: mpc.getCiphersuite as never, args: () => [ID], optional: [0] },
