@@ -139,6 +139,18 @@ describe('a body with a duplicate key', () => {
     expect(await incidents()).toBe(0);
   });
 
+  it('a key holding control or bidirectional characters is named escaped, never raw', async () => {
+    const body = alertmanagerBody(
+      { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-3' },
+      { summary: 'crash looping' },
+    );
+    const key = '\\u001b[31m\\u202ex';
+    const text = injectKey(JSON.stringify(body), '"commonLabels":{', `"${key}":"a","${key}":"b",`);
+    const res = await request(gw, 'POST', '/v1/webhooks/alertmanager', { token: TOKENS.submit, raw: text });
+    await expectDuplicateRefused(res, 'commonLabels["\\u001b[31m\\u202ex"]');
+    expect(await incidents()).toBe(0);
+  });
+
   it('the same key in two objects is no duplicate: accepted', async () => {
     const body = alertmanagerBody(
       { alertname: 'KubePodCrashLooping', namespace: 'shop', pod: 'web-2' },

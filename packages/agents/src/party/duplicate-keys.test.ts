@@ -86,4 +86,12 @@ describe('a party request with a duplicate key', () => {
     await expectDuplicateRefused(await p.post('/v1/sign/commit', twice), 'meta.signature');
     expect((await p.post('/v1/sign/commit', clean)).status).toBe(200);
   });
+
+  it('a key holding control or bidirectional characters: named escaped, never raw (the message is logged and shown)', async () => {
+    const p = await partyWithKey();
+    const clean = p.text('sign.commit', 'dup-4', { count: 1 });
+    const key = '\\u001b[31m\\u202ex';
+    const twice = injectKey(clean, '"body":{', `"${key}":1,"${key}":2,`);
+    await expectDuplicateRefused(await p.post('/v1/sign/commit', twice), 'payload.body.\\u001b[31m\\u202ex');
+  });
 });

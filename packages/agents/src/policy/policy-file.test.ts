@@ -44,6 +44,16 @@ describe('a policy file with a key given twice', () => {
     expect(line).not.toContain('\n');
   });
 
+  it('names a key holding control or bidirectional characters escaped, never raw in the line it prints', async () => {
+    // Someone else's file: an escape sequence or a right-to-left override in its key must not
+    // recolour the terminal or reorder the line the operator reads.
+    const key = '\\u001b[31m\\u202ex';
+    const text = `{"${key}":1,${JSON.stringify(defaultPolicy('monitoring')).slice(1, -1)},"${key}":2}`;
+    const line = await startWith({ policy: text });
+    expect(line).toMatch(/^aaps party: policy \S+policy\.json: \\u001b\[31m\\u202ex is given twice/);
+    for (const raw of ['\u001b', '\u202e']) expect(line).not.toContain(raw);
+  });
+
   it('the same file without the old line starts', async () => {
     expect(await startWith({})).toBe('started');
   });

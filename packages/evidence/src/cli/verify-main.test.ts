@@ -111,6 +111,17 @@ describe('aaps-verify in-process', () => {
     expect(stream.out.at(-1)).toMatch(/^3 bundles: 2 valid, 1 invalid in /);
   });
 
+  it("names a bundle's duplicated key that holds control or bidirectional characters escaped, never raw", async () => {
+    const key = '\\u001b[31m\\u202ex';
+    const dup = JSON.stringify(fx.bundles[1]).replace('{', `{"${key}":1,"${key}":2,`);
+    const file = await run([write('esc-dup.json', dup), '--key', keyHex]);
+    expect(file.code).toBe(1);
+    expect(file.out[0]).toMatch(
+      /^invalid: bundle\.format: duplicate key "\\u001b\[31m\\u202ex" in one JSON object/,
+    );
+    for (const raw of ['\u001b', '\u202e']) expect(file.out.join('\n')).not.toContain(raw);
+  });
+
   it('fails CBOR nested deeper than the decoder recurses with bundle.format (exit 1), as the same JSON', async () => {
     const depth = 200_000;
     const key = Buffer.from('transcript');

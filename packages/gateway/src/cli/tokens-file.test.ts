@@ -204,6 +204,23 @@ describe('readTokensFile', () => {
     expect(() => readTokensFile(p)).toThrow(`--tokens-file ${p}: ${why}`);
   });
 
+  it('names a key holding control or bidirectional characters escaped, never raw in the line it prints', () => {
+    const key = '\\u001b[31m\\u202ex';
+    const p = tokensFile(
+      'esc.json',
+      `[{"name":"dashboard","token":"${READ}","scopes":["read"],"${key}":1,"${key}":2}]`,
+    );
+    let message = '';
+    try {
+      readTokensFile(p);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe(
+      `--tokens-file ${p}: tokens[0]["\\u001b[31m\\u202ex"] is given twice (say it once: JSON keeps only the last)`,
+    );
+  });
+
   // Only root can hand a file to another user: the case runs where the tests run as root.
   it.skipIf(process.getuid?.() !== 0)('refuses a file another user owns (they could rewrite it)', () => {
     const p = tokensFile('theirs.json', [{ name: 'a', token: SUBMIT, scopes: ['submit'] }]);

@@ -414,6 +414,22 @@ describe('a dealer payload that gives a key twice', () => {
     // The same dealing without the second key is taken.
     expect(parseSignedDealing(ctx, dealings[3], 'd', true)).toBeDefined();
   });
+
+  it('names a key holding control or bidirectional characters escaped, never raw', async () => {
+    const session = 'agg-dup-esc';
+    const { dealings } = await dealAll(session);
+    const aggSession = openAggregationSession(getCiphersuite(roster.ciphersuite), roster, ct, session);
+    const ctx = { suite: aggSession.suite, roster, rosterDigest: digest, session: aggSession };
+    const key = '\\u001b[31m\\u202ex';
+    const twice = dealings[3]!.payload.replace('{', `{"${key}":1,"${key}":2,`);
+    const e = await errorOf(() =>
+      parseSignedDealing(ctx, { payload: twice, sig: signDealing(3, twice) }, 'd', true),
+    );
+    expect((e as ValidationError).code).toBe('DECODE_FAILED');
+    expect((e as ValidationError).message).toBe(
+      'd.payload: \\u001b[31m\\u202ex is given twice in one object (JSON parsers differ on which one counts)',
+    );
+  });
 });
 
 describe('complaints: a box that opens to shares its dealer refutes', () => {
