@@ -84,7 +84,13 @@ export {
   signEnvelope,
 } from './dsse.js';
 export { EVIDENCE_CHECKS, type EvidenceCheck } from './errors.js';
-export { type DuplicateKey, duplicateKeyProblem, findDuplicate, findDuplicateKey } from './json-keys.js';
+export {
+  type DuplicateKey,
+  type JsonReading,
+  parseJsonRefusingRepeats,
+  printableKeyPath,
+  type RepeatedKey,
+} from './json-keys.js';
 export {
   ED25519_SUITE,
   type EvidenceCiphersuite,

@@ -1,30 +1,56 @@
 /** Duplicate keys in JSON text: which key, and where (the dot path a config error names). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { duplicateKeyProblem, findDuplicate, findDuplicateKey } from './json-keys.js';
+import { findDuplicate, parseJsonRefusingRepeats, printableKeyPath } from './json-keys.js';
 
-describe('findDuplicateKey', () => {
+/** The key `text` gives twice, as {@link parseJsonRefusingRepeats} names it, or `undefined`. */
+const repeatedKey = (text: string): string | undefined => {
+  const read = parseJsonRefusingRepeats(text);
+  return 'repeated' in read ? read.repeated.key : undefined;
+};
+
+describe('parseJsonRefusingRepeats', () => {
   it('finds a key twice in one object, escapes decoded, and nothing else', () => {
-    expect(findDuplicateKey('{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}')).toBeUndefined();
-    expect(findDuplicateKey('{"a":1,"b":2,"a":3}')).toBe('a');
-    expect(findDuplicateKey('{"x":{"a":1, "a" :2}}')).toBe('a');
-    expect(findDuplicateKey('{"a":1,"\\u0061":2}')).toBe('a');
-    expect(findDuplicateKey('{"a":"\\"a\\":","b":"a:","c":["a","a"]}')).toBeUndefined();
-    expect(findDuplicateKey('{"k\\\\":1,"k\\\\":2}')).toBe('k\\');
+    expect(repeatedKey('{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}')).toBeUndefined();
+    expect(repeatedKey('{"a":1,"b":2,"a":3}')).toBe('a');
+    expect(repeatedKey('{"x":{"a":1, "a" :2}}')).toBe('a');
+    expect(repeatedKey('{"a":1,"\\u0061":2}')).toBe('a');
+    expect(repeatedKey('{"a":"\\"a\\":","b":"a:","c":["a","a"]}')).toBeUndefined();
+    expect(repeatedKey('{"k\\\\":1,"k\\\\":2}')).toBe('k\\');
     const many = Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`);
-    expect(findDuplicateKey(`{${many.join(',')}}`)).toBeUndefined();
-    expect(findDuplicateKey(`{${many.join(',')},"k7":0}`)).toBe('k7');
+    expect(repeatedKey(`{${many.join(',')}}`)).toBeUndefined();
+    expect(repeatedKey(`{${many.join(',')},"k7":0}`)).toBe('k7');
   });
-});
 
-describe('duplicateKeyProblem', () => {
   it('names a key holding control or bidirectional characters escaped: the line it makes is printed on a terminal', () => {
     // A file someone else wrote (a trusted root, a backup, a roster): its key must not retitle the
     // terminal or reorder the line the reader sees.
     const text = '{"a":{"\\u001b]0;owned\\u0007\\u202ex":1,"\\u001b]0;owned\\u0007\\u202ex":2}}';
-    const problem = duplicateKeyProblem(text);
-    expect(problem).toBe(
-      'a.\\u001b]0;owned\\u0007\\u202ex is given twice in one object (JSON parsers differ on which one counts)',
+    expect(parseJsonRefusingRepeats(text)).toEqual({
+      repeated: {
+        key: '\u001b]0;owned\u0007\u202ex',
+        path: 'a.\u001b]0;owned\u0007\u202ex',
+        segments: ['a', '\u001b]0;owned\u0007\u202ex'],
+        shown: 'a.\\u001b]0;owned\\u0007\\u202ex',
+        problem:
+          'a.\\u001b]0;owned\\u0007\\u202ex is given twice in one object (JSON parsers differ on which one counts)',
+      },
+    });
+  });
+
+  it('gives the value of JSON without a repeated key, and the SyntaxError of text that is no JSON', () => {
+    expect(parseJsonRefusingRepeats('{"a":[1,{"b":2}],"c":{"b":3}}')).toEqual({
+      value: { a: [1, { b: 2 }], c: { b: 3 } },
+    });
+    const read = parseJsonRefusingRepeats('{"a":1,"a":');
+    expect('notJson' in read && read.notJson).toBeInstanceOf(SyntaxError);
+  });
+});
+
+describe('printableKeyPath', () => {
+  it('escapes C0 and C1 controls, DEL, line separators and bidirectional marks, and nothing else', () => {
+    expect(printableKeyPath('a\u0000\u001b\u007f\u0085\u061c\u200e\u2028\u202e\u2066 é"\\.[0]')).toBe(
+      'a\\u0000\\u001b\\u007f\\u0085\\u061c\\u200e\\u2028\\u202e\\u2066 é"\\.[0]',
     );
   });
 });

@@ -4,7 +4,8 @@
  * such a bundle (`bundle.format`), a party refuses such a policy, roster, config or circuit file
  * and such a sealed input, the gateway and the parties refuse such a request body (400
  * `DECODE_FAILED`), and the CLIs such a trusted root, roster, checkpoint or backup file. The one
- * finder for all of them: agents and the gateway depend on this package already.
+ * reader for all of them ({@link parseJsonRefusingRepeats}), naming the key escaped: agents and the
+ * gateway depend on this package already.
  */
 
 import { BACKSLASH, isSpace, OPEN_BRACE as OPEN, QUOTE } from './json-bytes.js';
@@ -110,30 +111,62 @@ export function findDuplicate(text: string): DuplicateKey | undefined {
   return undefined;
 }
 
-/** The first key that appears twice in one object of `text` (see {@link findDuplicate}). */
-export function findDuplicateKey(text: string): string | undefined {
-  return findDuplicate(text)?.key;
+/** A key given twice ({@link DuplicateKey}), with what a message about it may print. */
+export interface RepeatedKey extends DuplicateKey {
+  /** `path` with control and bidirectional characters written as `\uXXXX` ({@link printableKeyPath}). */
+  shown: string;
+  /**
+   * The one line that says so: `aaps.groupKey.publicKeyHex is given twice in one object (JSON
+   * parsers differ on which one counts)`, naming `shown`. Readers say it after what they read
+   * (`trusted root FILE: ...`).
+   */
+  problem: string;
 }
 
 /**
- * Why JSON text (that `JSON.parse` accepted) is refused, when one of its objects gives a key twice:
- * `aaps.groupKey.publicKeyHex is given twice in one object (JSON parsers differ on which one
- * counts)`, the first such key by its dot path (control and bidirectional characters escaped:
- * the line is printed), `undefined` when none does. Readers of files and sealed inputs say it
- * after what they read (`trusted root FILE: ...`).
+ * JSON text as {@link parseJsonRefusingRepeats} reads it: its `value`, or `notJson` (the
+ * `SyntaxError` of `JSON.parse`), or `repeated`, the first key one of its objects gives twice.
  */
-export function duplicateKeyProblem(text: string): string | undefined {
+export type JsonReading = { value: unknown } | { notJson: SyntaxError } | { repeated: RepeatedKey };
+
+/**
+ * JSON text read as every reader of a file, sealed input or body here must read it: `JSON.parse`,
+ * then refused when one object gives a key twice (`JSON.parse` keeps the last and other parsers the
+ * first, so the text could mean one thing here and another elsewhere). Nothing is thrown: text
+ * that is no JSON is `{ notJson }` and a repeated key `{ repeated }` (its path, and that path
+ * escaped for a terminal or a log, {@link RepeatedKey}); each caller maps either to its own error
+ * (an exit code, `DECODE_FAILED`, `bundle.format`). One parse and one scan ({@link findDuplicate}),
+ * so request bodies read through it cost what they did.
+ */
+export function parseJsonRefusingRepeats(text: string): JsonReading {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { notJson: e as SyntaxError };
+  }
   const duplicate = findDuplicate(text);
-  return duplicate === undefined
-    ? undefined
-    : `${duplicate.path.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)} is given twice in one object (JSON parsers differ on which one counts)`;
+  if (duplicate === undefined) return { value };
+  const shown = printableKeyPath(duplicate.path);
+  return {
+    repeated: {
+      ...duplicate,
+      shown,
+      problem: `${shown} is given twice in one object (JSON parsers differ on which one counts)`,
+    },
+  };
 }
 
 /**
- * What a key's path must not carry raw onto a terminal (the line is printed: the file is someone
- * else's): C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional
- * formatting marks, written as `\uXXXX` (as the client CLI's `printable`).
+ * `text` (a key, or a path of keys written any way: `parties.0.id`, `tokens[0]["a b"]`) with the
+ * characters it must not carry raw onto a terminal or into a log written as `\uXXXX`: C0 and C1
+ * controls, DEL, the line and paragraph separators and the bidirectional formatting marks (as the
+ * client CLI's `printable`). The keys are someone else's: the file, input or body is.
  */
+export function printableKeyPath(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 

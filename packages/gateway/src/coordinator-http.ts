@@ -32,10 +32,11 @@ import {
   writeFileDurably,
 } from '@aaps/agents';
 import {
-  duplicateKeyProblem,
   evidenceSigningMessage,
   formatCheckpoint,
   IN_TOTO_PAYLOAD_TYPE,
+  type JsonReading,
+  parseJsonRefusingRepeats,
   statementBytes,
 } from '@aaps/evidence';
 import {
@@ -945,19 +946,24 @@ export function readSavedPublicPackage(dataDir: string, roster: Roster): unknown
       `${file}: ${why}; remove it to read the key from the parties again`,
       ['public-package'],
     );
-  let json: unknown;
-  let pkg: PublicKeyPackage;
-  let twice: string | undefined;
+  const notPackage = (e: unknown) =>
+    refuse(`not a ${roster.ciphersuite} public key package (${(e as Error).message})`);
+  let read: JsonReading;
   try {
-    const text = readFileSync(file, 'utf8');
-    json = JSON.parse(text);
-    // A key given twice (two group keys): JSON.parse keeps the last, another reader the first.
-    twice = duplicateKeyProblem(text);
+    read = parseJsonRefusingRepeats(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw notPackage(e);
+  }
+  if ('notJson' in read) throw notPackage(read.notJson);
+  // A key given twice (two group keys): JSON.parse keeps the last, another reader the first.
+  if ('repeated' in read) throw refuse(read.repeated.problem);
+  const json = read.value;
+  let pkg: PublicKeyPackage;
+  try {
     pkg = PublicKeyPackageCodec.fromJSON(json, roster.ciphersuite).value;
   } catch (e) {
-    throw refuse(`not a ${roster.ciphersuite} public key package (${(e as Error).message})`);
+    throw notPackage(e);
   }
-  if (twice !== undefined) throw refuse(twice);
   const t = roster.threshold;
   if (pkg.threshold.min !== t.min || pkg.threshold.max !== t.max)
     throw refuse(

@@ -17,7 +17,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { duplicateKeyProblem } from '@aaps/evidence';
+import { parseJsonRefusingRepeats } from '@aaps/evidence';
 import {
   AapsError,
   bytesToHex,
@@ -254,16 +254,11 @@ export async function runPartyRestore(argv: readonly string[], env: Env, io: Cli
           `cannot read backup file ${name}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
         );
       }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new UsageError(`backup file ${name} is not JSON`);
-      }
+      const read = parseJsonRefusingRepeats(text);
+      if ('notJson' in read) throw new UsageError(`backup file ${name} is not JSON`);
       // A key given twice: JSON.parse keeps the last, a custodian or another reader the first.
-      const twice = duplicateKeyProblem(text);
-      if (twice !== undefined) throw new UsageError(`backup file ${name}: ${twice}`);
-      return { name, json };
+      if ('repeated' in read) throw new UsageError(`backup file ${name}: ${read.repeated.problem}`);
+      return { name, json: read.value };
     });
     const expect = (flag: string) => {
       const v = mine[flag];

@@ -11,7 +11,7 @@
  * with 4xx, counted by reason, logged (coalesced per reason: `rejection-log.ts`), and changes
  * nothing.
  */
-import { findDuplicate } from '@aaps/evidence';
+import { parseJsonRefusingRepeats } from '@aaps/evidence';
 import {
   AapsError,
   type SignedEnvelope,
@@ -112,28 +112,19 @@ export function authenticate(
     // The body's bytes count against the budget until the request is done.
     try {
       const raw = read.body;
-      const text = new TextDecoder().decode(raw);
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        reject('bad_json', new ValidationError('DECODE_FAILED', 'body is not valid JSON', ['$']));
-      }
+      const body = parseJsonRefusingRepeats(new TextDecoder().decode(raw));
+      if ('notJson' in body)
+        return reject('bad_json', new ValidationError('DECODE_FAILED', 'body is not valid JSON', ['$']));
       // A key given twice: JSON.parse kept the last, another reader of the same signed bytes
       // would keep the first. Refused before the signature is checked or the key remembered.
-      const duplicate = findDuplicate(text);
-      if (duplicate !== undefined)
-        reject(
+      if ('repeated' in body)
+        return reject(
           'duplicate_key',
-          new ValidationError(
-            'DECODE_FAILED',
-            `body: ${duplicate.path} is given twice in one object (JSON parsers differ on which one counts)`,
-            [duplicate.path],
-          ),
+          new ValidationError('DECODE_FAILED', `body: ${body.repeated.problem}`, [body.repeated.shown]),
         );
       let env: SignedEnvelope<RpcRequestPayload>;
       try {
-        env = validateEnvelope(json) as unknown as SignedEnvelope<RpcRequestPayload>;
+        env = validateEnvelope(body.value) as unknown as SignedEnvelope<RpcRequestPayload>;
       } catch (e) {
         return reject('bad_envelope', e as AapsError);
       }

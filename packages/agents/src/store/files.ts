@@ -23,7 +23,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { findDuplicate } from '@aaps/evidence';
+import { parseJsonRefusingRepeats } from '@aaps/evidence';
 import {
   bytesToHex,
   generateIdentityKey,
@@ -317,8 +317,8 @@ export function readFailure(e: unknown): string {
 
 /**
  * A JSON file a party is configured by (its config, roster, policy). A key given twice is refused,
- * naming its dot path: `JSON.parse` would keep the last silently, so an old line left below an
- * edit (a narrowed `allow` followed by the wide one) would win unseen.
+ * naming its dot path (escaped: the line is printed): `JSON.parse` would keep the last silently,
+ * so an old line left below an edit (a narrowed `allow` followed by the wide one) would win unseen.
  */
 export function readJsonFile(path: string, what: string): unknown {
   let text: string;
@@ -329,21 +329,20 @@ export function readJsonFile(path: string, what: string): unknown {
       cause,
     });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new ValidationError('DECODE_FAILED', `${what} ${path} is not valid JSON`, [path], { cause });
-  }
-  const duplicate = findDuplicate(text);
-  if (duplicate !== undefined) {
+  const read = parseJsonRefusingRepeats(text);
+  if ('notJson' in read)
+    throw new ValidationError('DECODE_FAILED', `${what} ${path} is not valid JSON`, [path], {
+      cause: read.notJson,
+    });
+  if ('repeated' in read) {
+    const { shown } = read.repeated;
     throw new ValidationError(
       'DECODE_FAILED',
-      `${what} ${path}: ${duplicate.path} is given twice (say it once: JSON keeps only the last)`,
-      [duplicate.path],
+      `${what} ${path}: ${shown} is given twice (say it once: JSON keeps only the last)`,
+      [shown],
     );
   }
-  return value;
+  return read.value;
 }
 
 /** Write `value` as JSON to `path` (its directory made if need be), whole and durably: {@link writeFileDurably}. */

@@ -5,7 +5,7 @@ import { type CborScan, firstMessageLine, innermostCause, scanCbor } from '@aaps
 import { decodeBundleCbor, decodeScannedBundleCbor } from '../bundle/codec.js';
 import { type BundleReport, failureReport } from '../bundle/verify.js';
 import { hasBom, isSpace } from '../json-bytes.js';
-import { findDuplicateKey } from '../json-keys.js';
+import { parseJsonRefusingRepeats, printableKeyPath } from '../json-keys.js';
 
 /** A usage error or unreadable input: exit 2. */
 export class InputError extends Error {}
@@ -21,18 +21,19 @@ export function bundleFormatReport(error: BundleFormatError): BundleReport {
   return failureReport('bundle.format', error.message, {});
 }
 
-/** Parse JSON text of a bundle: throws `InputError` if it is no JSON, `BundleFormatError` on a duplicate key. */
+/**
+ * Parse JSON text of a bundle: throws `InputError` if it is no JSON, `BundleFormatError` on a
+ * duplicate key (named as a JSON string, with what JSON leaves raw of control and bidirectional
+ * characters escaped: the report is printed).
+ */
 function parseBundleJson(text: string, notJson: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InputError(notJson);
-  }
-  const duplicate = findDuplicateKey(text);
-  if (duplicate !== undefined)
-    throw new BundleFormatError(`duplicate key ${JSON.stringify(duplicate)} in one JSON object`);
-  return value;
+  const read = parseJsonRefusingRepeats(text);
+  if ('notJson' in read) throw new InputError(notJson);
+  if ('repeated' in read)
+    throw new BundleFormatError(
+      `duplicate key ${printableKeyPath(JSON.stringify(read.repeated.key))} in one JSON object`,
+    );
+  return read.value;
 }
 
 /**

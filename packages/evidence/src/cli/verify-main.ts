@@ -25,7 +25,7 @@ import {
 } from '../bundle/verify.js';
 import { parseCheckpoint, parseSignedNote } from '../checkpoint.js';
 import { parseHex } from '../encoding.js';
-import { duplicateKeyProblem } from '../json-keys.js';
+import { parseJsonRefusingRepeats } from '../json-keys.js';
 import { ED25519_SUITE, ed25519FromSpki, isSupportedCiphersuite, SECP256K1_TR_SUITE } from '../keys.js';
 import { readRosterFile } from '../roster-file.js';
 import { parseTrustedRoot, trustedRootOptions } from '../sigstore-export.js';
@@ -86,15 +86,10 @@ function readJson(path: string, what: string): unknown {
 }
 
 function parseJsonText(text: string, path: string, what: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InputError(`${what} ${path} is not JSON`);
-  }
-  const twice = duplicateKeyProblem(text);
-  if (twice !== undefined) throw new InputError(`${what} ${path}: ${twice}`);
-  return value;
+  const read = parseJsonRefusingRepeats(text);
+  if ('notJson' in read) throw new InputError(`${what} ${path} is not JSON`);
+  if ('repeated' in read) throw new InputError(`${what} ${path}: ${read.repeated.problem}`);
+  return read.value;
 }
 
 /**

@@ -22,13 +22,13 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { writeFileDurably } from '@aaps/agents';
 import {
-  duplicateKeyProblem,
   evidenceIdOfLeaf,
   hashLeaf,
   MerkleFrontier,
   type NoteKey,
   openCheckpoint,
   parseCheckpoint,
+  parseJsonRefusingRepeats,
   parseSignedNote,
   parseTrustedRoot,
   type SignedCheckpoint,
@@ -253,18 +253,12 @@ function trustOf(root: unknown, fail: (why: string) => Error): Trust {
 function fileTrust(file: { path: string; label: string }): Trust {
   checkTrustedRootFile(file.path, `log audit: ${file.label}`);
   const what = `log audit: ${file.label} ${printable(file.path)}`;
-  const text = readFileOr(file.path, file.label);
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${what}: not JSON`);
-  }
   // A key given twice: JSON.parse keeps the last, another reader of the file the first, so the
   // root would name two log keys or origins.
-  const twice = duplicateKeyProblem(text);
-  if (twice !== undefined) throw new UsageError(`${what}: ${twice}`);
-  return trustOf(root, (why) => new UsageError(`${what}: ${printable(why)}`));
+  const read = parseJsonRefusingRepeats(readFileOr(file.path, file.label));
+  if ('notJson' in read) throw new UsageError(`${what}: not JSON`);
+  if ('repeated' in read) throw new UsageError(`${what}: ${read.repeated.problem}`);
+  return trustOf(read.value, (why) => new UsageError(`${what}: ${printable(why)}`));
 }
 
 /** `--trust-served-root`: the gateway's own trusted root, taken as it is. */

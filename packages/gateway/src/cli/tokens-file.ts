@@ -3,11 +3,11 @@
  * `middleware/token-file.ts`) and checks who may read or write it.
  */
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
-import { findDuplicate } from '@aaps/evidence';
+import { parseJsonRefusingRepeats } from '@aaps/evidence';
 import { ValidationError } from '@aaps/mpc-core';
 import type { TokenGrant } from '../middleware/auth.js';
 import { parseTokenGrants } from '../middleware/token-file.js';
-import { childPath } from '../schema/check.js';
+import { repeatedKeyPath } from '../schema/check.js';
 
 export interface TokensFile {
   grants: TokenGrant[];
@@ -55,22 +55,17 @@ export function readTokensFile(path: string, opts: { adminToken?: string } = {})
   const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (posix && me !== undefined && owner !== me && owner !== 0)
     fail(`owned by uid ${owner}, not by this user (${me}) or root: whoever owns it can grant any scope`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    fail('not valid JSON', e);
-  }
+  const read = parseJsonRefusingRepeats(text);
+  if ('notJson' in read) return fail('not valid JSON', read.notJson);
   // JSON.parse keeps the last of two equal keys, another reader the first: a second `scopes`
   // would grant what a reader of the first does not see.
-  const duplicate = findDuplicate(text);
-  if (duplicate !== undefined) {
-    const at = duplicate.segments.reduce<string>((p, step) => childPath(p, step), 'tokens');
-    fail(`${at} is given twice (say it once: JSON keeps only the last)`);
-  }
+  if ('repeated' in read)
+    return fail(
+      `${repeatedKeyPath(read.repeated.segments, 'tokens')} is given twice (say it once: JSON keeps only the last)`,
+    );
   let grants: TokenGrant[] = [];
   try {
-    grants = parseTokenGrants(parsed, opts);
+    grants = parseTokenGrants(read.value, opts);
   } catch (e) {
     if (e instanceof ValidationError) fail(e.message, e);
     throw e;

@@ -23,9 +23,9 @@ import {
   bundleLogLeaf,
   createBundleVerifier,
   decodeEnvelope,
-  duplicateKeyProblem,
   type EvidenceBundle,
   evidenceIdOfLeaf,
+  parseJsonRefusingRepeats,
   parseTrustedRoot,
   trustedRootOptions,
 } from '@aaps/evidence';
@@ -127,13 +127,12 @@ function trustedVerifier(
   let keys: ReturnType<typeof parseTrustedRoot>;
   const refuse = (why: string) => new UsageError(`unseal: ${label} ${printable(file)}: ${printable(why)}`);
   try {
-    const text = readFileSync(file, 'utf8');
-    const root: unknown = JSON.parse(text);
     // A key given twice: JSON.parse keeps the last, another reader of the file (aaps-verify
     // refuses it; a person) the first, so the root would name two keys.
-    const twice = duplicateKeyProblem(text);
-    if (twice !== undefined) throw refuse(twice);
-    keys = parseTrustedRoot(root);
+    const read = parseJsonRefusingRepeats(readFileSync(file, 'utf8'));
+    if ('notJson' in read) throw refuse('not JSON');
+    if ('repeated' in read) throw refuse(read.repeated.problem);
+    keys = parseTrustedRoot(read.value);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw refuse(e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e));

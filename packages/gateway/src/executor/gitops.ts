@@ -38,7 +38,7 @@ import { execFile } from 'node:child_process';
 import { lstat, open, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { duplicateKeyProblem } from '@aaps/evidence';
+import { parseJsonRefusingRepeats } from '@aaps/evidence';
 import { AapsError, isAapsError, ValidationError } from '@aaps/mpc-core';
 import { recoverInterrupted } from './interrupted.js';
 import { type PendingEdit, pendingEditNote } from './pending-edit.js';
@@ -495,24 +495,21 @@ export function createGitopsExecutor(opts: GitopsOptions): Executor {
         const current = written.get(rel) ?? text;
         // A pinned re-render starts from the manifest at that revision; the head's may not parse.
         const from = change.restore === undefined ? current : await textAtRevision(change, rel);
-        let manifest: unknown;
         const where = change.restore === undefined ? '' : ` at revision ${change.restore.revision}`;
-        try {
-          manifest = JSON.parse(from);
-        } catch (cause) {
+        const read = parseJsonRefusingRepeats(from);
+        if ('notJson' in read)
           throw new ValidationError('NOT_FOUND', `manifest ${rel}${where} is missing or not JSON`, [rel], {
-            cause,
+            cause: read.notJson,
           });
-        }
         // A key given twice: JSON.parse keeps the last, which the edit checks and then writes back
         // alone, dropping the other that kubectl, Argo CD or a person may read: never written over.
-        const twice = duplicateKeyProblem(from);
-        if (twice !== undefined)
+        if ('repeated' in read)
           throw new ValidationError(
             'DECODE_FAILED',
-            `manifest ${rel}${where}: ${twice}: refusing to edit it`,
+            `manifest ${rel}${where}: ${read.repeated.problem}: refusing to edit it`,
             [rel],
           );
+        const manifest = read.value;
         for (const op of change.set) refuseUnsigned(manifest, rel, op);
         const patched = applyFieldOps(manifest, change.set);
         const next = `${JSON.stringify(patched, null, 2)}\n`;

@@ -8,11 +8,11 @@
  */
 
 import { type BodyBudget, bodyReadError, readBodyCapped, unsupportedMediaType } from '@aaps/agents';
-import { findDuplicate } from '@aaps/evidence';
+import { parseJsonRefusingRepeats } from '@aaps/evidence';
 import { AapsError, ValidationError } from '@aaps/mpc-core';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { GatewayEnv } from '../http-env.js';
-import { childPath } from '../schema/check.js';
+import { repeatedKeyPath } from '../schema/check.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -96,26 +96,26 @@ export function bodyLimit(opts: {
  * gives a key twice (`fields`: that key's path, written as schema errors write paths). `JSON.parse`
  * keeps the last of the two and other parsers the first, so such a body, signed or not, could mean
  * one thing here and another to whoever reads it after (an auditor, the sender's own tools): it is
- * refused before any route acts on it. The scan is one pass after the parse, jumping over strings.
+ * refused before any route acts on it. The scan is one pass after the parse, jumping over strings
+ * (`parseJsonRefusingRepeats`); the key's path is named escaped (the sender chose it).
  */
 export function jsonBody(c: Context<GatewayEnv>): unknown {
-  const raw = c.get('rawBody');
+  const notJson = () => new ValidationError('DECODE_FAILED', 'the body is not valid JSON', ['$']);
   let text: string;
-  let value: unknown;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    value = JSON.parse(text);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(c.get('rawBody'));
   } catch {
-    throw new ValidationError('DECODE_FAILED', 'the body is not valid JSON', ['$']);
+    throw notJson();
   }
-  const duplicate = findDuplicate(text);
-  if (duplicate !== undefined) {
-    const path = duplicate.segments.reduce<string>((at, step) => childPath(at, step), '');
+  const read = parseJsonRefusingRepeats(text);
+  if ('notJson' in read) throw notJson();
+  if ('repeated' in read) {
+    const path = repeatedKeyPath(read.repeated.segments);
     throw new ValidationError(
       'DECODE_FAILED',
       `the body is not JSON the gateway takes: ${path} is given twice in one object (JSON parsers differ on which one counts); send it once`,
       [path],
     );
   }
-  return value;
+  return read.value;
 }

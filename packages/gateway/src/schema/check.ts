@@ -3,6 +3,7 @@
  * (`alerts[0].labels`, `metadata.labels["app.kubernetes.io/name"]`) and returns a fresh value that
  * holds only what the schema names (unless an object passes unknown keys through).
  */
+import { printableKeyPath } from '@aaps/evidence';
 import { ValidationError } from '@aaps/mpc-core';
 import type { Schema, SchemaNode } from './define.js';
 
@@ -21,6 +22,15 @@ export function childPath(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
   if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key)) return parent === '' ? key : `${parent}.${key}`;
   return `${parent}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * The path of a key a JSON text gives twice (its `segments` from `parseJsonRefusingRepeats`),
+ * written from `root` as schema errors write paths, with control and bidirectional characters
+ * escaped: the key is the sender's, and the path is printed or logged.
+ */
+export function repeatedKeyPath(segments: readonly (string | number)[], root = ''): string {
+  return printableKeyPath(segments.reduce<string>((at, step) => childPath(at, step), root));
 }
 
 export function rootPath(path: string): string {

@@ -38,7 +38,7 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { duplicateKeyProblem, findDuplicate } from '@aaps/evidence';
+import { type JsonReading, parseJsonRefusingRepeats } from '@aaps/evidence';
 import {
   AapsError,
   type AggregationParty,
@@ -163,21 +163,22 @@ export function readCircuitCatalog(dirs: readonly (string | CircuitDir)[]): Circ
     }
     for (const name of names) {
       const file = join(dir.path, name);
-      let json: unknown;
+      const notJson = (cause: unknown) =>
+        new ValidationError('DECODE_FAILED', `circuit file ${file} is not JSON`, [file], { cause });
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
-        json = JSON.parse(text);
       } catch (cause) {
-        throw new ValidationError('DECODE_FAILED', `circuit file ${file} is not JSON`, [file], { cause });
+        throw notJson(cause);
       }
+      const read = parseJsonRefusingRepeats(text);
+      if ('notJson' in read) throw notJson(read.notJson);
       // A key given twice: JSON.parse keeps the last, a person reviewing the file may read the first.
-      const twice = duplicateKeyProblem(text);
-      if (twice !== undefined)
-        throw new ValidationError('DECODE_FAILED', `circuit file ${file}: ${twice}`, [file]);
+      if ('repeated' in read)
+        throw new ValidationError('DECODE_FAILED', `circuit file ${file}: ${read.repeated.problem}`, [file]);
       let circuit: Circuit;
       try {
-        circuit = loadCircuit(json);
+        circuit = loadCircuit(read.value);
         dir.check?.(circuit);
       } catch (e) {
         throw namingFile(e, file);
@@ -950,22 +951,18 @@ export function parseSignedDealing(
   if (!s || typeof s.payload !== 'string' || typeof s.sig !== 'string') {
     throw new ValidationError('INVALID_ARGUMENT', `${field}: expected {payload, sig}`, [field]);
   }
-  let head: Partial<DealerPayload>;
-  try {
-    head = JSON.parse(s.payload) as Partial<DealerPayload>;
-  } catch (cause) {
-    throw new ValidationError('DECODE_FAILED', `${field}.payload: not JSON`, [`${field}.payload`], { cause });
-  }
+  const read = parseJsonRefusingRepeats(s.payload);
+  if ('notJson' in read)
+    throw new ValidationError('DECODE_FAILED', `${field}.payload: not JSON`, [`${field}.payload`], {
+      cause: read.notJson,
+    });
   // A key given twice: JSON.parse kept the last, a reader of the same signed bytes that keeps the
   // first would read another dealing (another dealer, other commitments) under one signature.
-  const twice = findDuplicate(s.payload);
-  if (twice !== undefined) {
-    throw new ValidationError(
-      'DECODE_FAILED',
-      `${field}.payload: ${twice.path} is given twice in one object (JSON parsers differ on which one counts)`,
-      [`${field}.payload`],
-    );
-  }
+  if ('repeated' in read)
+    throw new ValidationError('DECODE_FAILED', `${field}.payload: ${read.repeated.problem}`, [
+      `${field}.payload`,
+    ]);
+  const head = read.value as Partial<DealerPayload>;
   const dealer = partyById(ctx.roster, head?.dealer);
   if (!dealer) {
     throw new ValidationError('UNKNOWN_IDENTIFIER', `${field}.payload.dealer: not in the roster`, [
@@ -1356,21 +1353,21 @@ export function createAggregationHandlers(
           inputAad(sessionId, caller, self.id, rosterDigest),
           'body.input',
         );
-        let parsed: unknown;
-        let twice: string | undefined;
+        let read: JsonReading;
         try {
-          const text = new TextDecoder().decode(plain);
-          parsed = JSON.parse(text);
-          // A key given twice: JSON.parse kept the last, a reader that keeps the first (the
-          // department's own tools, a person) would see other values or another statement.
-          twice = duplicateKeyProblem(text);
-        } catch (cause) {
-          throw new ValidationError('DECODE_FAILED', 'body.input: not JSON', ['body.input'], { cause });
+          read = parseJsonRefusingRepeats(new TextDecoder().decode(plain));
         } finally {
           plain.fill(0);
         }
-        if (twice !== undefined)
-          throw new ValidationError('DECODE_FAILED', `body.input: ${twice}`, ['body.input']);
+        if ('notJson' in read)
+          throw new ValidationError('DECODE_FAILED', 'body.input: not JSON', ['body.input'], {
+            cause: read.notJson,
+          });
+        // A key given twice: JSON.parse kept the last, a reader that keeps the first (the
+        // department's own tools, a person) would see other values or another statement.
+        if ('repeated' in read)
+          throw new ValidationError('DECODE_FAILED', `body.input: ${read.repeated.problem}`, ['body.input']);
+        const parsed = read.value;
         // Signed by a key the department lists, for this round (when its policy lists any).
         let opened: OpenedInput;
         try {
