@@ -12,8 +12,11 @@
  *
  * This launcher loads nothing but Node built-ins before it starts the worker threads a stream or
  * a directory will use, so they load the verifier while this thread does; they are told what to
- * trust once the arguments are checked, and stopped if they are not needed.
+ * trust once the arguments are checked, and stopped if they are not needed. It first sets V8's
+ * tier-up budget for a short-lived process (jit-budget.ts).
  */
+// First: V8's tier-up budget, before any other module is evaluated (jit-budget.ts).
+import './jit-budget.js';
 import { prestartCount } from './args.js';
 import { spawnWorkers } from './spawn-workers.js';
 
