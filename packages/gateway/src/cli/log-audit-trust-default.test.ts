@@ -7,13 +7,13 @@
  * the old behaviour is there only by name, `--trust-served-root`, with a warning.
  */
 import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTrustedRoot, MemoryMerkleTree, type NoteKey, signCheckpoint } from '@aaps/evidence';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, request, type TestGateway, TOKENS } from '../test-helpers/gateway.js';
-import { auditLog, gatewayWithLog, type Rewrite } from '../test-helpers/log-audit.js';
+import { auditLog, gatewayWithLog, pinRoot, type Rewrite } from '../test-helpers/log-audit.js';
 import { type LoopbackServer, serveGatewayApp } from '../test-helpers/loopback-server.js';
 import { takeLogAuditFlags } from './log-audit.js';
 import { runCapture } from './test-helpers/run-capture.js';
@@ -86,13 +86,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Pin `root` as the auditor would: `<data-dir>/audit/trusted_root.json`, 0600 in a 0700 directory. */
-function pin(root: unknown): void {
-  mkdirSync(join(dir, 'audit'), { recursive: true, mode: 0o700 });
-  chmodSync(join(dir, 'audit'), 0o700);
-  writeFileSync(pinned, JSON.stringify(root), { mode: 0o600 });
-  chmodSync(pinned, 0o600);
-}
 const unpin = () => rmSync(pinned, { force: true });
 
 describe('aaps log audit trusts no served root by default', () => {
@@ -134,7 +127,7 @@ describe('aaps log audit trusts no served root by default', () => {
   });
 
   it('the root pinned at <data-dir>/audit/trusted_root.json is used: the lying gateway FAILS, the honest one passes', async () => {
-    pin(realRoot);
+    pinRoot(dir, realRoot);
     try {
       const lied = await auditLog(gw, dir, {}, lying);
       expect(lied.code).toBe(1);

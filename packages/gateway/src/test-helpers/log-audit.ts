@@ -23,17 +23,22 @@ function clientConfig(dataDir: string): GatewayConfig {
 }
 
 /**
- * Pin the test gateway's trusted root in `dataDir` as an auditor does once (its group key checked
- * with the operator): `<dataDir>/audit/trusted_root.json`, 0600 in a 0700 directory. Its path.
+ * Pin `root` in `dataDir` as an auditor does once (its group key checked with the operator), where
+ * `aaps log audit` looks for it: `<dataDir>/audit/trusted_root.json` ({@link pinnedAuditRootPath}),
+ * 0600 in a 0700 directory (the CLI refuses a root others can write). Its path.
  */
-export async function pinServedRoot(gw: TestGateway, dataDir: string): Promise<string> {
-  const root = await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read }));
+export function pinRoot(dataDir: string, root: unknown): string {
   const path = pinnedAuditRootPath(clientConfig(dataDir));
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700);
   writeFileSync(path, JSON.stringify(root), { mode: 0o600 });
   chmodSync(path, 0o600);
   return path;
+}
+
+/** Pin the test gateway's trusted root in `dataDir` ({@link pinRoot}). Its path. */
+export async function pinServedRoot(gw: TestGateway, dataDir: string): Promise<string> {
+  return pinRoot(dataDir, await json(await request(gw, 'GET', '/v1/trusted-root', { token: TOKENS.read })));
 }
 
 /** The audit's exit code and the lines it printed (`out`) and said on stderr (`err`). */
