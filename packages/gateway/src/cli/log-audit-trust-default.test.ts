@@ -87,6 +87,9 @@ afterAll(async () => {
 });
 
 const unpin = () => rmSync(pinned, { force: true });
+/** `aaps log audit` through the CLI against the served gateway and `dir`, with `flags` first. */
+const auditCli = (...flags: string[]) =>
+  runCapture(['log', 'audit', ...flags, '--url', served.url, '--api-token', TOKENS.read, '--data-dir', dir]);
 
 describe('aaps log audit trusts no served root by default', () => {
   it('no --trusted-root and no root pinned: a usage error naming where to pin one, the gateway not asked', async () => {
@@ -108,16 +111,7 @@ describe('aaps log audit trusts no served root by default', () => {
   it('through the CLI: exit 2, one line naming the pin path and --trusted-root, nothing asked', async () => {
     unpin();
     asked.length = 0;
-    const r = await runCapture([
-      'log',
-      'audit',
-      '--url',
-      served.url,
-      '--api-token',
-      TOKENS.read,
-      '--data-dir',
-      dir,
-    ]);
+    const r = await auditCli();
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toContain(pinned);
@@ -152,19 +146,7 @@ describe('aaps log audit trusts no served root by default', () => {
     const file = join(dir, 'root.json');
     writeFileSync(file, JSON.stringify(realRoot), { mode: 0o600 });
     asked.length = 0;
-    const r = await runCapture([
-      'log',
-      'audit',
-      '--trusted-root',
-      file,
-      '--trust-served-root',
-      '--url',
-      served.url,
-      '--api-token',
-      TOKENS.read,
-      '--data-dir',
-      dir,
-    ]);
+    const r = await auditCli('--trusted-root', file, '--trust-served-root');
     expect(r.code).toBe(2);
     expect(r.err).toEqual([expect.stringContaining('--trusted-root')]);
     expect(r.err[0]).toContain('--trust-served-root');
