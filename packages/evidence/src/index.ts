@@ -89,6 +89,7 @@ export {
   type JsonReading,
   parseJsonRefusingRepeats,
   printableKeyPath,
+  printableText,
   type RepeatedKey,
 } from './json-keys.js';
 export {

@@ -158,12 +158,20 @@ export function parseJsonRefusingRepeats(text: string): JsonReading {
 }
 
 /**
- * `text` (a key, or a path of keys written any way: `parties.0.id`, `tokens[0]["a b"]`) with the
- * characters it must not carry raw onto a terminal or into a log written as `\uXXXX`: C0 and C1
- * controls, DEL, the line and paragraph separators and the bidirectional formatting marks (as the
- * client CLI's `printable`). The keys are someone else's: the file, input or body is.
+ * `text` (a key, or a path of keys written any way: `parties.0.id`, `tokens[0]["a b"]`) as a message
+ * may print it ({@link printableText}). The keys are someone else's: the file, input or body is.
  */
 export function printableKeyPath(text: string): string {
+  return printableText(text);
+}
+
+/**
+ * `text` someone else chose (a key, a proposal's target, a gateway's error message) with the
+ * characters it must not carry raw onto a terminal or into a log written as `\uXXXX`: C0 and C1
+ * controls, DEL, the line and paragraph separators and the bidirectional formatting marks. Raw,
+ * they could retitle a terminal, erase the line above or reorder what a person reads. One safe line.
+ */
+export function printableText(text: string): string {
   return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
