@@ -7,6 +7,8 @@
  * and by log index, deployment history, and the transparency log's key-value store. The only
  * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { claimStoreFormat, type DeploymentRecord } from '@aaps/agents';
 import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
 import { decodeCbor, encodeCbor, firstMessageLine, innermostCause, ValidationError } from '@aaps/mpc-core';
@@ -243,6 +245,62 @@ async function buildStateIndex(db: Level<string, Bytes>): Promise<void> {
   }
   ops.push(put('meta', STATE_INDEX_META, new Uint8Array([1])));
   await db.batch(ops);
+}
+
+/** The meta key of the date a gateway's evidence is valid from, written once, before it first serves. */
+export const VALID_FROM_META = 'valid-from';
+
+/**
+ * The keys a start writes in a gateway store before it takes a request (and a start stopped then
+ * leaves): the layout's format and the state index's mark (`openGatewayStore`), and the valid-from
+ * date (`startGateway`). Any other key was written while it served.
+ */
+const WRITTEN_BEFORE_SERVING = new Set(
+  ['format', STATE_INDEX_META, VALID_FROM_META].map((m) => k('meta', m)),
+);
+
+/** What {@link servedRecords} finds: the log's entries, and whether anything was written while serving. */
+export interface ServedRecords {
+  /** The transparency log's size (`undefined` if its stored size does not read as a count). */
+  logEntries: number | undefined;
+  /** Whether the store holds any key a start writes only while it serves. */
+  served: boolean;
+}
+
+/**
+ * Whether a gateway served from the store at `location`: `undefined` when no store was ever made
+ * there (no LevelDB `CURRENT` file: nothing was written), else its log's size and whether it
+ * holds any key but those a start writes before it serves ({@link WRITTEN_BEFORE_SERVING}): an
+ * incident, a bundle, a log entry or checkpoint, an unseal's claim, in this build's layout or any
+ * other. Reads at most a few keys and writes none (opening recovers LevelDB's own journal, as every
+ * open does; never creates a store). Throws what opening throws: a store another process holds
+ * (`LEVEL_LOCKED` as the cause) or one that does not open.
+ */
+export async function servedRecords(location: string): Promise<ServedRecords | undefined> {
+  if (!existsSync(join(location, 'CURRENT'))) return undefined;
+  const db = new Level<string, Bytes>(location, { valueEncoding: 'view', createIfMissing: false });
+  await db.open();
+  try {
+    const size = await db.get(k('log', 'size'));
+    const text = size === undefined ? '0' : new TextDecoder().decode(size);
+    const logEntries = /^(?:0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : undefined;
+    const any = async (range: { lt: string } | { gte: string }) =>
+      (await db.keys({ ...range, limit: 1 }).all()).length > 0;
+    // Keys sort as strings: before the meta space, after it, then the meta keys themselves (few
+    // are written before serving, so the first one that is not ends the scan).
+    let served = size !== undefined || (await any({ lt: 'm!' })) || (await any({ gte: 'm"' }));
+    if (!served) {
+      for await (const key of db.keys({ gte: 'm!', lt: 'm"' })) {
+        if (!WRITTEN_BEFORE_SERVING.has(key)) {
+          served = true;
+          break;
+        }
+      }
+    }
+    return { logEntries, served };
+  } finally {
+    await db.close();
+  }
 }
 
 export async function openGatewayStore(location: string): Promise<GatewayStore> {

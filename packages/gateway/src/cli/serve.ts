@@ -26,7 +26,7 @@ import { GatewayMetrics } from '../metrics.js';
 import type { TokenGrant } from '../middleware/auth.js';
 import { methodOf, rejectionLog } from '../middleware/errors.js';
 import { chooseRequestId } from '../middleware/request-id.js';
-import { openGatewayStore } from '../store.js';
+import { openGatewayStore, VALID_FROM_META } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { listenError } from './listen-check.js';
 
@@ -146,9 +146,10 @@ export async function startGateway(opts: {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     store = await openGatewayStore(join(dir, 'db'));
     const now = () => new Date();
-    const validFrom = await store.getMeta('valid-from');
+    const validFrom = await store.getMeta(VALID_FROM_META);
     const validFromText = validFrom === undefined ? now().toISOString() : new TextDecoder().decode(validFrom);
-    if (validFrom === undefined) await store.putMeta('valid-from', new TextEncoder().encode(validFromText));
+    if (validFrom === undefined)
+      await store.putMeta(VALID_FROM_META, new TextEncoder().encode(validFromText));
     const sealing = sealingPolicy(config);
     gateway = createGateway({
       config: {

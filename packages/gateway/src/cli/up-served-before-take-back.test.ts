@@ -143,6 +143,22 @@ describe('aaps up: a stopped first start whose setup served since (a build that 
     expect(existsSync(join(dataDir, RECORD))).toBe(true);
   }, 120_000);
 
+  it('its store holds only what a start writes before it serves (stopped between opening the store and its first request): taken back, as before', async () => {
+    const dataDir = join(root, 'opened-only');
+    await stoppedFirstStart(dataDir);
+    const store = await openGatewayStore(join(dataDir, 'gateway', 'db'));
+    try {
+      await store.putMeta('valid-from', new TextEncoder().encode(new Date().toISOString()));
+    } finally {
+      await store.close();
+    }
+    const next = await up(['--data-dir', dataDir, '--threshold', '4']);
+    expect(next.out).toMatch(/removed what it wrote: .*gateway.*; starting afresh/);
+    expect(next.out).toContain('keys: dealt a 4-of-5 key set');
+    expect(next.code).toBe(0);
+    expect(existsSync(join(dataDir, RECORD))).toBe(false);
+  }, 120_000);
+
   it('its store held open by another process (a build without the data-directory lock, serving): refused, nothing removed', async () => {
     const dataDir = join(root, 'held');
     const wrote = await stoppedFirstStart(dataDir);
@@ -154,6 +170,7 @@ describe('aaps up: a stopped first start whose setup served since (a build that 
       expect(refused.out).not.toContain('removed what it wrote');
       expect(refused.code).toBe(2);
       expect(refused.out).toContain(join(dataDir, RECORD));
+      expect(refused.out).toContain('is in use by another process');
       for (const rel of wrote) expect(existsSync(join(dataDir, rel)), rel).toBe(true);
       expect(existsSync(join(dataDir, RECORD))).toBe(true);
     } finally {

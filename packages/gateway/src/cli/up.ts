@@ -32,7 +32,14 @@ import {
   syncDirectory,
   writeFileDurably,
 } from '@aaps/agents';
-import { AapsError, bytesToHex, firstMessageLine, type IdentityKey, ValidationError } from '@aaps/mpc-core';
+import {
+  AapsError,
+  bytesToHex,
+  firstMessageLine,
+  type IdentityKey,
+  innermostCause,
+  ValidationError,
+} from '@aaps/mpc-core';
 import type { GatewayConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
 import {
@@ -45,6 +52,7 @@ import { LocalCoordinator, type LocalKeyMaterial, localMaterialKey } from '../co
 import type { TokenGrant } from '../middleware/auth.js';
 import { describeGrants } from '../middleware/token-file.js';
 import { describeDrift, rosterDrift } from '../roster-drift.js';
+import { servedRecords } from '../store.js';
 import type { TrustedKeys } from '../trust.js';
 import { untilAborted } from '../until-aborted.js';
 import { withDataDirLock } from './data-dir-lock.js';
@@ -386,7 +394,8 @@ const ORPHAN_WAIT_MS = 10_000;
  * ever served, and the next start is a first start again, with the flags it is given (threshold,
  * ciphersuite, fresh party ports), not the reuse of a half-made setup. Its logs stay. A party
  * process of that start still running (orphaned by a kill -9 of `aaps up`, and stopping) is
- * waited for; one that does not stop is named and nothing is removed.
+ * waited for; one that does not stop is named and nothing is removed. A setup that served since
+ * (a build from before the record ran it: {@link refuseIfServed}) is refused, and nothing is removed.
  */
 async function takeBackUnfinished(config: GatewayConfig, io: Pick<UpIo, 'print'>): Promise<void> {
   const file = join(config.dataDir, UNFINISHED_START_FILE);
@@ -407,6 +416,7 @@ async function takeBackUnfinished(config: GatewayConfig, io: Pick<UpIo, 'print'>
       { cause: e },
     );
   }
+  await refuseIfServed(config.dataDir, file, wrote);
   for (const id of UP_IDS) {
     const dir = join(config.dataDir, 'parties', id);
     if (!wrote.includes(dir)) continue;
@@ -427,6 +437,44 @@ async function takeBackUnfinished(config: GatewayConfig, io: Pick<UpIo, 'print'>
   rmSync(file, { force: true });
   io.print(
     `aaps: the first start in ${config.dataDir} was stopped before it was ready; removed what it wrote: ${removed.length > 0 ? removed.join(', ') : 'nothing'}${existsSync(join(config.dataDir, 'logs')) ? '; kept logs/' : ''}; starting afresh`,
+  );
+}
+
+/**
+ * Before a take-back removes the gateway's store (`wrote`, as the record at `file` names it):
+ * refuse, removing nothing and keeping the record, if a gateway served from it since. A build from
+ * before the record ignores it: it may have served from what the stopped start set up and sealed
+ * evidence there, and a start never deletes evidence. Served means the store holds anything a start
+ * does not write before it serves (`servedRecords`: a log entry, a bundle, an incident, an unseal's
+ * claim); a store that another process holds, or that does not open, cannot be told apart from one
+ * that served and is refused too. A `UsageError` (one line, exit 2) telling the operator what to do.
+ */
+async function refuseIfServed(dataDir: string, file: string, wrote: readonly string[]): Promise<void> {
+  const db = join(dataDir, 'gateway', 'db');
+  if (!wrote.includes(db) && !wrote.includes(join(dataDir, 'gateway'))) return;
+  const keep = `check that setup, then delete ${file} to keep it (the next start resumes it)`;
+  let found: Awaited<ReturnType<typeof servedRecords>>;
+  try {
+    found = await servedRecords(db);
+  } catch (e) {
+    // LevelDB's lock: a gateway (of a build without the data directory's lock) has it open.
+    const locked = (e as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED';
+    const why = locked
+      ? 'is in use by another process (stop it, then start again)'
+      : `does not open (${firstMessageLine(innermostCause(e) ?? e)})`;
+    throw new UsageError(
+      `${file} names a first start that stopped before it was ready, but its gateway store ${db} ${why}: nothing was removed; if a gateway served from it, ${keep}`,
+      { cause: e },
+    );
+  }
+  if (found === undefined || !found.served) return;
+  const n = found.logEntries;
+  const what =
+    n === undefined || n === 0
+      ? `its gateway store ${db} holds records only a serving gateway writes`
+      : `its evidence log holds ${n} ${n === 1 ? 'entry' : 'entries'}`;
+  throw new UsageError(
+    `${file} names a first start that stopped before it was ready, but that setup has served since (${what}; a build that does not know ${UNFINISHED_START_FILE} ran it): nothing was removed; ${keep}`,
   );
 }
 
