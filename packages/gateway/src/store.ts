@@ -7,8 +7,6 @@
  * and by log index, deployment history, and the transparency log's key-value store. The only
  * file that opens LevelDB. Every write that touches more than one key is one atomic batch.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { claimStoreFormat, type DeploymentRecord } from '@aaps/agents';
 import type { EvidenceBundle, LogStore, LogStoreOp } from '@aaps/evidence';
 import { decodeCbor, encodeCbor, firstMessageLine, innermostCause, ValidationError } from '@aaps/mpc-core';
@@ -268,16 +266,15 @@ export interface ServedRecords {
 }
 
 /**
- * Whether a gateway served from the store at `location`: `undefined` when no store was ever made
- * there (no LevelDB `CURRENT` file: nothing was written), else its log's size and whether it
- * holds any key but those a start writes before it serves ({@link WRITTEN_BEFORE_SERVING}): an
+ * Whether a gateway served from the existing store at `location` (the caller checks there is one:
+ * this file does no file I/O of its own): its log's size and whether it holds any key but those a
+ * start writes before it serves ({@link WRITTEN_BEFORE_SERVING}): an
  * incident, a bundle, a log entry or checkpoint, an unseal's claim, in this build's layout or any
  * other. Reads at most a few keys and writes none (opening recovers LevelDB's own journal, as every
  * open does; never creates a store). Throws what opening throws: a store another process holds
  * (`LEVEL_LOCKED` as the cause) or one that does not open.
  */
-export async function servedRecords(location: string): Promise<ServedRecords | undefined> {
-  if (!existsSync(join(location, 'CURRENT'))) return undefined;
+export async function servedRecords(location: string): Promise<ServedRecords> {
   const db = new Level<string, Bytes>(location, { valueEncoding: 'view', createIfMissing: false });
   await db.open();
   try {

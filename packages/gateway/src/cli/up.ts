@@ -453,6 +453,8 @@ async function refuseIfServed(dataDir: string, file: string, wrote: readonly str
   const db = join(dataDir, 'gateway', 'db');
   if (!wrote.includes(db) && !wrote.includes(join(dataDir, 'gateway'))) return;
   const keep = `check that setup, then delete ${file} to keep it (the next start resumes it)`;
+  // No LevelDB `CURRENT` file: no store was ever made there, so nothing was written.
+  if (!existsSync(join(db, 'CURRENT'))) return;
   let found: Awaited<ReturnType<typeof servedRecords>>;
   try {
     found = await servedRecords(db);
@@ -467,7 +469,7 @@ async function refuseIfServed(dataDir: string, file: string, wrote: readonly str
       { cause: e },
     );
   }
-  if (found === undefined || !found.served) return;
+  if (!found.served) return;
   const n = found.logEntries;
   const what =
     n === undefined || n === 0
