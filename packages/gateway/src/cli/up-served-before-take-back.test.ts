@@ -6,7 +6,6 @@
  * what to do. Here the build that ignores the record is played by this process writing into the
  * gateway's real store (`openGatewayStore`, its log a real `TransparencyLog`).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,52 +13,16 @@ import { TransparencyLog } from '@aaps/evidence';
 import { Level } from 'level';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openGatewayStore } from '../store.js';
-import { AAPS, CLEAN_ENV } from '../test-helpers/aaps-process.js';
+import { upUntil } from '../test-helpers/aaps-process.js';
 
 const root = mkdtempSync(join(tmpdir(), 'aaps-up-served-take-back-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const RECORD = 'first-start-unfinished.json';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-}
-
-/**
- * Run `aaps up --local ARGS`; kill it (-9) once its output matches `when`; a run that becomes
- * ready is stopped with SIGINT, one that neither matches nor ends in 60 s is killed.
- */
-function up(args: readonly string[], when: RegExp = /(?!)/): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AAPS, 'up', '--local', '--port', '0', ...args], {
-      cwd: root,
-      env: CLEAN_ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let sent = false;
-    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      if (sent) return;
-      if (when.test(out)) {
-        sent = true;
-        child.kill('SIGKILL');
-      } else if (/ready at/.test(out)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('close', (code, signal) => {
-      clearTimeout(hung);
-      resolve({ code, signal, out });
-    });
-  });
-}
+/** `aaps up --local ARGS`, killed (-9) once its output matches `when` (see {@link upUntil}). */
+const up = (args: readonly string[], when: RegExp = /(?!)/) =>
+  upUntil(root, ['--local', ...args], when, 'SIGKILL');
 
 /** A first `aaps up --local` in `dataDir`, killed (-9) once it dealt its key set: the record stays. */
 async function stoppedFirstStart(dataDir: string): Promise<string[]> {

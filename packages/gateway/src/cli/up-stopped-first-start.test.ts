@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PartyProcess, spawnParty } from '@aaps/agents';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AAPS, CLEAN_ENV } from '../test-helpers/aaps-process.js';
+import { AAPS, CLEAN_ENV, type UpRun as Run, upUntil as upUntilIn } from '../test-helpers/aaps-process.js';
 
 const root = mkdtempSync(join(tmpdir(), 'aaps-up-stopped-first-'));
 const servers: Server[] = [];
@@ -23,53 +23,9 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-}
-
-/**
- * Run `aaps up ARGS` and send `signal` once its output (stdout and stderr) matches `when` (after
- * calling `before`); a run
- * that becomes ready first is stopped with SIGINT, and one that neither matches nor ends in 60 s
- * with SIGKILL (its output says how far it got).
- */
-function upUntil(
-  args: readonly string[],
-  when: RegExp,
-  signal: NodeJS.Signals,
-  before?: () => void,
-): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AAPS, 'up', '--port', '0', ...args], {
-      cwd: root,
-      env: CLEAN_ENV,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let sent = false;
-    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      if (sent) return;
-      if (when.test(out)) {
-        sent = true;
-        before?.();
-        child.kill(signal);
-      } else if (/ready at/.test(out)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('close', (code, sig) => {
-      clearTimeout(hung);
-      resolve({ code, signal: sig, out });
-    });
-  });
-}
+/** `aaps up ARGS` in this file's directory (see {@link upUntilIn}). */
+const upUntil = (args: readonly string[], when: RegExp, signal: NodeJS.Signals, before?: () => void) =>
+  upUntilIn(root, args, when, signal, before);
 
 /** The next start, run until ready (then stopped with SIGINT) or until it ends on its own. */
 const nextStart = (args: readonly string[]) => upUntil(args, /(?!)/, 'SIGINT');

@@ -40,3 +40,52 @@ export async function runAaps(
   const { code, out, err } = await runNode([AAPS, ...args], { cwd, env: CLEAN_ENV });
   return { code, out, err };
 }
+
+/** How a run of `aaps up` ended, and everything it printed (stdout and stderr, interleaved). */
+export interface UpRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+/**
+ * Run `aaps up --port 0 ARGS` in `cwd` and send it `signal` once its output matches `when`
+ * (`before` runs first); a run that becomes ready first is stopped with SIGINT, and one that
+ * neither matches nor ends in 60 s with SIGKILL (its output says how far it got).
+ */
+export function upUntil(
+  cwd: string,
+  args: readonly string[],
+  when: RegExp,
+  signal: NodeJS.Signals,
+  before?: () => void,
+): Promise<UpRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [AAPS, 'up', '--port', '0', ...args], {
+      cwd,
+      env: CLEAN_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let sent = false;
+    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (sent) return;
+      if (when.test(out)) {
+        sent = true;
+        before?.();
+        child.kill(signal);
+      } else if (/ready at/.test(out)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('close', (code, sig) => {
+      clearTimeout(hung);
+      resolve({ code, signal: sig, out });
+    });
+  });
+}
