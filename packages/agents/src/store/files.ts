@@ -249,15 +249,16 @@ export function loadOrCreateIdentityKey(
   create: boolean,
   kind: IdentityKeyKind = 'party',
 ): IdentityKey {
-  removeStaleTemps(path);
-  if (!existsSync(path)) {
-    if (!create) {
-      const { what, hint } = MISSING_KEY[kind];
-      throw new ValidationError('NOT_FOUND', `${what} ${path} does not exist (${hint})`, [path]);
-    }
+  if (create && !existsSync(path)) {
+    // The write removes what an earlier one cut short (`createFileDurably`).
     const key = generateIdentityKey();
     createFileDurably(path, `${bytesToHex(key.secretKey.expose())}\n`);
     return key;
+  }
+  removeStaleTemps(path);
+  if (!existsSync(path)) {
+    const { what, hint } = MISSING_KEY[kind];
+    throw new ValidationError('NOT_FOUND', `${what} ${path} does not exist (${hint})`, [path]);
   }
   const secretKey = readSecretHex(path, MISSING_KEY[kind].what, BAD_IDENTITY_KEY_HINT[kind]);
   return { secretKey, publicKey: identityPublicKey(secretKey) };
@@ -269,7 +270,6 @@ export function loadOrCreateIdentityKey(
  * already (another start may have just made it): a caller that gets a key knows it wrote the file.
  */
 export function createDataKey(path: string): SecretBytes | undefined {
-  removeStaleTemps(path);
   const k = randomBytes(32);
   try {
     createFileDurably(path, `${bytesToHex(k)}\n`);
@@ -281,13 +281,14 @@ export function createDataKey(path: string): SecretBytes | undefined {
 }
 
 export function loadOrCreateDataKey(path: string, create: boolean): SecretBytes {
-  removeStaleTemps(path);
-  if (!existsSync(path)) {
-    if (!create) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
+  if (create && !existsSync(path)) {
+    // The write removes what an earlier one cut short (`createFileDurably`).
     const k = randomBytes(32);
     createFileDurably(path, `${bytesToHex(k)}\n`);
     return new SecretBytes(k);
   }
+  removeStaleTemps(path);
+  if (!existsSync(path)) throw new ValidationError('NOT_FOUND', `data key ${path} does not exist`, [path]);
   return readSecretHex(path, 'data key', BAD_DATA_KEY_HINT);
 }
 

@@ -47,6 +47,13 @@ const unseal = (...more: string[]) =>
   runCapture(['unseal', 'a'.repeat(64), '--reason', 'rotate the database password', ...more, ...common()]);
 const audit = (...more: string[]) => runCapture(['log', 'audit', ...more, ...common()]);
 
+/** A new directory at `path` that anyone can write (0777, not sticky). */
+function looseDirectory(path: string): string {
+  mkdirSync(path, { recursive: true });
+  chmodSync(path, 0o777);
+  return path;
+}
+
 /** Write a trusted root at `path` with exactly `mode`, in `dirMode` directory. */
 function place(path: string, mode: number, dirMode = 0o700): void {
   const d = join(path, '..');
@@ -142,9 +149,7 @@ describe('a link on the way to the root is held to the same rule as the root', (
   it('a chain of links, the middle one in a directory others can write: refused, naming that directory', () => {
     const own = join(dir, 'chain', 'own', 'root.json');
     place(own, 0o600, 0o700);
-    const loose = join(dir, 'chain', 'loose');
-    mkdirSync(loose, { recursive: true });
-    chmodSync(loose, 0o777);
+    const loose = looseDirectory(join(dir, 'chain', 'loose'));
     symlinkSync(own, join(loose, 'current.json'));
     const pin = join(dir, 'chain', 'pin', 'root.json');
     mkdirSync(join(pin, '..'), { recursive: true, mode: 0o700 });
@@ -155,9 +160,7 @@ describe('a link on the way to the root is held to the same rule as the root', (
   it('a path through a directory link held in a directory others can write: refused, naming that directory', () => {
     const own = join(dir, 'via', 'own', 'root.json');
     place(own, 0o600, 0o700);
-    const loose = join(dir, 'via', 'loose');
-    mkdirSync(loose, { recursive: true });
-    chmodSync(loose, 0o777);
+    const loose = looseDirectory(join(dir, 'via', 'loose'));
     symlinkSync(join(dir, 'via', 'own'), join(loose, 'roots'));
     expect(looseTrustedRoot(join(loose, 'roots', 'root.json'))).toContain(`chmod go-w ${loose}`);
   });

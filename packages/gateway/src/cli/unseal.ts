@@ -135,7 +135,7 @@ function trustedVerifier(
     keys = parseTrustedRoot(read.value);
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw refuse(e instanceof SyntaxError ? 'not JSON' : firstMessageLine(e));
+    throw refuse(firstMessageLine(e));
   }
   const verifier = createBundleVerifier(trustedRootOptions(keys));
   return keys.roster === undefined ? { verifier } : { verifier, partyKeys: partyKeysOf(keys.roster) };
